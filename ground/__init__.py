@@ -1,0 +1,1 @@
+"""The ground segment of orbitedge: reception, stitching, metrics and reports, from a run directory alone."""

@@ -1,0 +1,189 @@
+"""The ``orbitedge`` command line: run, validate, report and hardware."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import OrbitEdgeError
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", type=Path, help="scenario YAML file")
+    p.add_argument("--out", type=Path, help="run directory (default: runs/<scenario name>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a scenario key, e.g. --set spacecraft.radio.rate_mbps=50 (repeatable)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--format", choices=("md", "html"), default="md", help="human-readable report format")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the report summary as JSON on stdout")
+
+
+def _progress_bar(enabled: bool) -> Callable[[float, float], None] | None:
+    if not enabled:
+        return None
+
+    def show(t_s: float, duration_s: float) -> None:
+        width = 40
+        done = int(width * t_s / duration_s)
+        sys.stderr.write(f"\r  [{'#' * done}{'.' * (width - done)}] {t_s / 3600:6.2f} / {duration_s / 3600:.2f} h simulated")
+        if t_s >= duration_s:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ground.report import write_report
+
+    from .config import load_scenario
+    from .mission import Mission
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    run_dir = args.out or Path("runs") / scenario.name
+    _prepare_run_dir(run_dir, args.overwrite)
+    _write_resolved(run_dir, scenario)
+    progress = _progress_bar(not args.quiet and sys.stderr.isatty())
+    mission = Mission(scenario, run_dir, progress)
+    mission.run()
+    report, paths = write_report(run_dir, args.format)
+    _print_summary(report, paths, args)
+    return 0
+
+
+def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise OrbitEdgeError(f"{run_dir}: run directory already exists and is not empty; "
+                                 "pass --overwrite to replace it, or --out to choose another")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _write_resolved(run_dir: Path, scenario: Any) -> None:
+    import yaml
+
+    (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario.resolved, sort_keys=False), encoding="utf-8")
+
+
+def _print_summary(report: dict[str, Any], paths: list[Path], args: argparse.Namespace) -> None:
+    from ground.report import summary
+
+    if args.json:
+        print(json.dumps(summary(report), indent=2, sort_keys=True))
+        return
+    if args.quiet:
+        return
+    for line in summary_lines(summary(report)):
+        print(line)
+    for path in paths:
+        print(f"  wrote {path}")
+
+
+def summary_lines(s: dict[str, Any]) -> list[str]:
+    """The terminal summary: a few aligned lines."""
+    return [f"  {key:<24} {value}" for key, value in s.items()]
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .config import load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    print(f"{args.scenario}: OK ({scenario.name}: {len(scenario.satellites)} satellite(s), "
+          f"{len(scenario.ground_stations)} station(s), {len(scenario.targets)} target(s), "
+          f"pipeline {' -> '.join(s.name for s in scenario.stages)}, {scenario.duration_h:g} h)")
+    return 0
+
+
+def _validate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", type=Path, help="scenario YAML file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a scenario key before validating (repeatable)")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ground.report import write_report
+
+    report, paths = write_report(args.run_dir, args.format)
+    _print_summary(report, paths, args)
+    return 0
+
+
+def _report_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", type=Path, help="run directory holding downlink/ (and telemetry/, truth/ if present)")
+    p.add_argument("--format", choices=("md", "html"), default="md", help="human-readable report format")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--json", action="store_true", help="print the report summary as JSON on stdout")
+
+
+def cmd_hardware(args: argparse.Namespace) -> int:
+    from .hardware import load_profile, profile_names
+
+    if args.action == "list" or args.name is None:
+        for name in profile_names():
+            p = load_profile(name)
+            print(f"  {name:<18} cpu x{p.cpu_relative:<6g} int8 x{p.int8_conv_relative:<6g} "
+                  f"{p.power_w.idle:g}/{p.power_w.compute:g} W  {p.memory_mb:g} MB")
+        return 0
+    p = load_profile(args.name)
+    print(f"{p.name}: {p.description}")
+    print(f"  cpu_relative        {p.cpu_relative:g}  (projected)")
+    print(f"  int8_conv_relative  {p.int8_conv_relative:g}  (projected)")
+    print(f"  memory_mb           {p.memory_mb:g}")
+    print(f"  power_w             idle {p.power_w.idle:g}, compute {p.power_w.compute:g}")
+    print("  sources:")
+    for s in p.sources:
+        print(f"    - {s.figure}: {s.value}")
+        print(textwrap.indent(textwrap.fill(s.source, 96), "        "))
+    return 0
+
+
+def _hardware_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("list", "show"), help="list all profiles, or show one")
+    p.add_argument("name", nargs="?", help="profile name for show")
+
+
+COMMANDS = {  # name: (help, example, add options, run)
+    "run": ("simulate a scenario end to end and write the ground report",
+             "orbitedge run scenarios/quickstart.yaml --out runs/quickstart --set seed=7", _run_options, cmd_run),
+    "validate": ("check a scenario and report every problem at once (exit 2 if any)",
+             "orbitedge validate scenarios/cubesat_sband.yaml --set duration_h=6", _validate_options, cmd_validate),
+    "report": ("ground segment only: verify, stitch and score a run directory's downlinked products",
+             "orbitedge report runs/quickstart --format html", _report_options, cmd_report),
+    "hardware": ("list the on-board computer profiles, or show one with its sources",
+             "orbitedge hardware show host", _hardware_options, cmd_hardware),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orbitedge", description="Simulate on-board (edge) satellite image processing and score it on the ground.",
+        epilog="example: orbitedge run scenarios/quickstart.yaml", formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, example, options, fn) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        options(p)
+        p.set_defaults(func=fn)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except OrbitEdgeError as err:
+        print(f"orbitedge: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("orbitedge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

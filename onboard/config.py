@@ -1,0 +1,281 @@
+"""The scenario: one typed, validated config object built from a YAML file (units in every key name)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from . import hardware, pipeline
+from .errors import ConfigError, ConfigIssue
+from .schema import Builder, apply_override, join, load_yaml, spec
+
+BANDS = ("B", "G", "R", "NIR")
+
+
+@dataclass(frozen=True)
+class OrbitConfig:
+    """Either a two-line element set, or mean elements for a circular (or near-circular) orbit."""
+
+    tle: list[str] | None = spec(None, doc="two TLE lines; excludes the element keys")
+    altitude_km: float | None = spec(None, gt=150, lt=40000, doc="mean altitude above the WGS72 equatorial radius")
+    inclination_deg: float | None = spec(None, ge=0, le=180, doc="inclination; or use sun_synchronous")
+    sun_synchronous: bool = spec(False, doc="derive the inclination from J2 for a sun-synchronous orbit")
+    raan_deg: float | None = spec(None, ge=0, lt=360, doc="right ascension of the ascending node at epoch")
+    ltan_h: float | None = spec(None, ge=0, lt=24, doc="local time of the ascending node, hours (SSO); excludes raan_deg")
+    phase_deg: float = spec(0.0, ge=0, lt=360, doc="argument of latitude at epoch")
+    eccentricity: float = spec(0.0, ge=0, lt=0.1, doc="eccentricity")
+
+    def check(self) -> list[tuple[str, str, str]]:
+        out = []
+        elements = self.altitude_km is not None
+        if self.tle is not None:
+            if elements or self.inclination_deg is not None or self.sun_synchronous:
+                out.append(("tle", "either tle or orbital elements", "both"))
+            if len(self.tle) != 2:
+                out.append(("tle", "exactly 2 TLE lines", f"{len(self.tle)} lines"))
+            else:
+                from .orbit import satrec_from_tle
+
+                try:
+                    satrec_from_tle(*self.tle)
+                except ValueError as err:
+                    out.append(("tle", "a valid TLE", str(err)))
+            return out
+        if not elements:
+            return [("altitude_km", "tle, or altitude_km with inclination_deg or sun_synchronous", "neither")]
+        if (self.inclination_deg is None) == (not self.sun_synchronous):
+            out.append(("inclination_deg", "exactly one of inclination_deg or sun_synchronous: true",
+                        "both" if self.sun_synchronous else "neither"))
+        if self.raan_deg is not None and self.ltan_h is not None:
+            out.append(("ltan_h", "at most one of raan_deg or ltan_h", "both"))
+        return out
+
+
+@dataclass(frozen=True)
+class SatelliteConfig:
+    name: str = spec(doc="unique name, used in product ids")
+    orbit: OrbitConfig = spec(doc="TLE or elements")
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    width_px: int = spec(gt=0, le=20000, doc="frame width")
+    height_px: int = spec(gt=0, le=20000, doc="frame height (along track)")
+    gsd_m: float = spec(gt=0, le=1000, doc="ground sample distance at nadir")
+    bands: list[str] = spec(doc="band order, a subset of B, G, R, NIR")
+    bit_depth: int = spec(12, ge=8, le=16, doc="bits per sample; raw bytes = W*H*bands*bit_depth/8")
+    psf_sigma_px: float = spec(0.5, ge=0, le=5, doc="Gaussian PSF sigma")
+    read_noise_dn: float = spec(2.0, ge=0, doc="read noise, DN rms")
+    full_well_e: float = spec(20000.0, gt=0, doc="electrons at full scale, sets shot noise")
+    max_off_nadir_deg: float = spec(30.0, ge=0, le=60, doc="pointing limit for imaging a target")
+    min_sun_elevation_deg: float = spec(10.0, ge=-10, le=90, doc="image only when the sun is this high at the target")
+    forward_overlap_fraction: float = spec(0.1, ge=0, lt=0.9, doc="overlap between successive frames of a strip")
+    power_w: float = spec(4.0, ge=0, doc="camera power while imaging")
+
+    def check(self) -> list[tuple[str, str, str]]:
+        out = []
+        bad = [b for b in self.bands if b not in BANDS]
+        if bad or not self.bands or len(set(self.bands)) != len(self.bands):
+            out.append(("bands", "unique names from B, G, R, NIR", repr(self.bands)))
+        return out
+
+    @property
+    def raw_frame_bytes(self) -> int:
+        return (self.width_px * self.height_px * len(self.bands) * self.bit_depth + 7) // 8
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    hardware: str = spec("host", doc="hardware profile name (orbitedge hardware list)")
+    timing: Literal["projected"] = spec("projected", doc="stage times projected from the profile")
+
+    def check(self) -> list[tuple[str, str, str]]:
+        names = hardware.profile_names()
+        if self.hardware not in names:
+            return [("hardware", "one of " + ", ".join(names), repr(self.hardware))]
+        return []
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    capacity_mb: float = spec(gt=0, doc="mass memory for frames and products, 1 MB = 1e6 bytes")
+    policy: Literal["drop_oldest", "drop_lowest_priority", "stop_imaging"] = spec("drop_oldest", doc="what to do when full")
+
+
+@dataclass(frozen=True)
+class PowerConfig:
+    battery_wh: float = spec(gt=0, doc="battery capacity")
+    initial_soc_fraction: float = spec(1.0, ge=0, le=1, doc="state of charge at start")
+    solar_w: float = spec(ge=0, doc="array output in sunlight (orbit-average attitude)")
+    bus_idle_w: float = spec(ge=0, doc="platform load, always on")
+    radio_tx_w: float = spec(ge=0, doc="transmitter load while downlinking")
+    brownout_soc_fraction: float = spec(0.2, ge=0, lt=1, doc="below this, imaging and compute pause")
+
+
+@dataclass(frozen=True)
+class RadioConfig:
+    rate_mbps: float = spec(gt=0, doc="downlink bit rate, 1 Mbps = 1e6 bit/s")
+    protocol_overhead_fraction: float = spec(0.1, ge=0, lt=1, doc="framing, coding and protocol share of the rate")
+
+    @property
+    def payload_bytes_per_s(self) -> float:
+        return self.rate_mbps * 1e6 / 8 * (1 - self.protocol_overhead_fraction)
+
+
+@dataclass(frozen=True)
+class SpacecraftConfig:
+    camera: CameraConfig = spec(doc="imager")
+    compute: ComputeConfig = spec(ComputeConfig(), doc="on-board computer")
+    storage: StorageConfig = spec(doc="mass memory")
+    power: PowerConfig = spec(doc="electrical power system")
+    radio: RadioConfig = spec(doc="payload downlink")
+
+
+@dataclass(frozen=True)
+class GroundStationConfig:
+    name: str = spec(doc="unique name")
+    lat_deg: float = spec(ge=-90, le=90, doc="geodetic latitude")
+    lon_deg: float = spec(ge=-180, le=180, doc="longitude, east positive")
+    alt_m: float = spec(0.0, ge=-500, le=9000, doc="height above the WGS84 ellipsoid")
+    min_elevation_deg: float = spec(10.0, ge=0, lt=90, doc="contact mask")
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    name: str = spec(doc="unique name")
+    lat_deg: float = spec(ge=-90, le=90, doc="centre latitude")
+    lon_deg: float = spec(ge=-180, le=180, doc="centre longitude")
+    radius_km: float = spec(gt=0, le=1000, doc="strip half-length: frames are taken while the footprint is this close")
+    priority: int = spec(1, ge=0, le=100, doc="higher is downlinked first and dropped last")
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    source: Literal["synthetic", "geotiff"] = spec("synthetic", doc="synthetic Earth, or real imagery")
+    mean_cloud_cover: float = spec(0.3, ge=0, le=1, doc="scenario-mean cloud fraction (synthetic)")
+    cloud_height_m: float = spec(2000.0, gt=0, le=15000, doc="cloud-top height for shadow displacement (synthetic)")
+    bands: dict[str, str] | None = spec(None, doc="geotiff: band name -> file path (relative to the scenario)")
+    mask: str | None = spec(None, doc="geotiff: optional cloud-mask file (0 clear, 1 thin, 2 thick)")
+    dn_scale: float = spec(2e-5, doc="geotiff: reflectance = dn_scale * DN + dn_offset (Landsat 8 C1)")
+    dn_offset: float = spec(-0.1, doc="geotiff: see dn_scale")
+
+    def check(self) -> list[tuple[str, str, str]]:
+        if self.source == "geotiff":
+            if not self.bands:
+                return [("bands", "a mapping of band name to GeoTIFF path", "nothing")]
+            bad = [b for b in self.bands if b not in BANDS]
+            if bad:
+                return [("bands", "band names from B, G, R, NIR", repr(bad))]
+        return []
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One pipeline stage: its registered name and its validated parameters object."""
+
+    name: str
+    params: Any
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str = spec(doc="scenario name, used in reports")
+    seed: int = spec(ge=0, doc="seeds the world, the camera noise and every random choice")
+    start_utc: dt.datetime = spec(doc="simulation epoch, ISO 8601 UTC")
+    duration_h: float = spec(gt=0, le=24 * 14, doc="simulated time")
+    world: WorldConfig = spec(WorldConfig(), doc="where the pixels come from")
+    spacecraft: SpacecraftConfig = spec(doc="shared by every satellite")
+    satellites: list[SatelliteConfig] = spec(doc="one or more")
+    ground_stations: list[GroundStationConfig] = spec(doc="one or more")
+    targets: list[TargetConfig] = spec(doc="imaging targets, one or more")
+    pipeline: list[dict[str, Any]] = spec(doc="on-board stages in order, each {stage: NAME, ...params}")
+    timeline_step_s: float = spec(60.0, gt=0, le=3600, doc="sampling of the storage and battery timeline")
+    source_file: str = dataclasses.field(default="", metadata={"internal": True})
+    stages: tuple[StageConfig, ...] = dataclasses.field(default=(), metadata={"internal": True})
+    resolved: dict[str, Any] = dataclasses.field(default_factory=dict, metadata={"internal": True}, repr=False)
+
+    @property
+    def duration_s(self) -> float:
+        return self.duration_h * 3600.0
+
+    def check(self) -> list[tuple[str, str, str]]:
+        out = []
+        for key, items in (("satellites", self.satellites), ("ground_stations", self.ground_stations), ("targets", self.targets)):
+            if not items:
+                out.append((key, "at least one entry", "an empty list"))
+            names = [i.name for i in items]
+            for i, name in enumerate(names):
+                if names.index(name) != i:
+                    out.append((f"{key}[{i}].name", "a unique name", f"duplicate {name!r}"))
+        if not self.pipeline:
+            out.append(("pipeline", "at least one stage", "an empty list"))
+        return out
+
+
+def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
+    """Read, override (``key.path=value``) and validate a scenario; raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(path, [ConfigIssue("", None, "a readable scenario file", err.strerror or str(err))]) from None
+    data, lines = load_yaml(raw, str(path))
+    if not isinstance(data, dict):
+        found = "an empty file" if data is None else f"{type(data).__name__} {data!r}"[:60]
+        raise ConfigError(path, [ConfigIssue("", 1, "a mapping of scenario keys at the top level", found)])
+    for assignment in overrides:
+        data = apply_override(data, assignment, str(path))
+    return scenario_from_data(data, lines, path)
+
+
+def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) -> Scenario:
+    """Validate parsed YAML ``data`` (with its line map) into a Scenario."""
+    builder = Builder(lines)
+    scenario = builder.build(Scenario, data, "")
+    stages = _build_stages(builder, data.get("pipeline"))
+    bands = _camera_bands(data)
+    if scenario is not None and stages is not None:
+        for i, stage in enumerate(stages):
+            for rel, expected, found in pipeline.check_stage(stage, i, stages, bands):
+                builder.fail(join(f"pipeline[{i}]", rel) if rel else f"pipeline[{i}]", expected, found)
+        scenario = dataclasses.replace(scenario, stages=tuple(stages), source_file=str(path), resolved=data)
+    if scenario is not None and scenario.world.source == "geotiff" and scenario.world.bands:
+        for band, file in scenario.world.bands.items():
+            if not (path.parent / file).is_file():
+                builder.fail(f"world.bands.{band}", "an existing GeoTIFF file (relative to the scenario)", repr(file))
+        missing = [b for b in scenario.spacecraft.camera.bands if b not in scenario.world.bands]
+        if missing:
+            builder.fail("spacecraft.camera.bands", f"bands the imagery has ({', '.join(scenario.world.bands)})", f"{missing} not in world.bands")
+    if builder.issues:
+        raise ConfigError(path, sorted(builder.issues, key=lambda i: (i.line or 0, i.path)))
+    return scenario
+
+
+def _camera_bands(data: dict[str, Any]) -> tuple[str, ...]:
+    try:
+        return tuple(data["spacecraft"]["camera"]["bands"])
+    except (KeyError, TypeError):
+        return ()
+
+
+def _build_stages(builder: Builder, items: Any) -> list[StageConfig] | None:
+    if not isinstance(items, list):
+        return None
+    out = []
+    for i, item in enumerate(items):
+        path = f"pipeline[{i}]"
+        if not isinstance(item, dict) or "stage" not in item:
+            builder.fail(path, "a mapping with a 'stage' key naming a stage", repr(item)[:60])
+            continue
+        name = item["stage"]
+        params_cls = pipeline.STAGES.get(name) if isinstance(name, str) else None
+        if params_cls is None:
+            builder.fail(join(path, "stage"), "one of " + ", ".join(sorted(pipeline.STAGES)), repr(name))
+            continue
+        params = builder.build(params_cls.Params, {k: v for k, v in item.items() if k != "stage"}, path)
+        if params is not None:
+            out.append(StageConfig(name, params))
+    return out if len(out) == len(items) else None

@@ -1,0 +1,117 @@
+"""The downlink: products leave mass memory only inside contact windows, at the link rate less protocol overhead.
+
+A product interrupted by LOS keeps its progress and resumes at the next contact (as CFDP does). Each station has
+one antenna; a satellite that finds it taken waits, at most until its own LOS. Delivered products become files in
+``RUN/downlink/`` plus one line of ``manifest.jsonl`` each: the only interface to the ground.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import simpy
+
+from .storage import Item, Storage
+
+
+@dataclass
+class ContactLog:
+    """What happened in one contact window."""
+
+    satellite: str
+    station: str
+    aos_t_s: float
+    los_t_s: float
+    max_elevation_deg: float
+    tracked: bool = False
+    used_s: float = 0.0  # seconds spent transmitting
+    bytes_sent: float = 0.0
+    products_completed: int = 0
+
+    def row(self) -> dict[str, Any]:
+        return {"satellite": self.satellite, "station": self.station, "aos_t_s": round(self.aos_t_s, 3),
+                "los_t_s": round(self.los_t_s, 3), "duration_s": round(self.los_t_s - self.aos_t_s, 3),
+                "max_elevation_deg": round(self.max_elevation_deg, 3), "tracked": self.tracked,
+                "used_s": round(self.used_s, 3), "bytes_sent": int(round(self.bytes_sent)),
+                "products_completed": self.products_completed}
+
+
+class ProductStore:
+    """Product files: on board in ``RUN/onboard/`` until delivered, then moved to ``RUN/downlink/``."""
+
+    def __init__(self, run_dir: Path):
+        self.onboard_dir = run_dir / "onboard"
+        self.downlink_dir = run_dir / "downlink"
+        self.onboard_dir.mkdir(parents=True, exist_ok=True)
+        self.downlink_dir.mkdir(parents=True, exist_ok=True)
+        self.manifest = open(self.downlink_dir / "manifest.jsonl", "a", encoding="utf-8")
+
+    def stage(self, line: dict[str, Any], payload: bytes) -> None:
+        """Keep a new product on board; fills ``bytes`` and ``sha256`` of its manifest ``line``."""
+        line["bytes"] = len(payload)
+        line["sha256"] = hashlib.sha256(payload).hexdigest()
+        _write_atomic(self.onboard_dir / line["file"], payload)
+
+    def discard(self, line: dict[str, Any]) -> None:
+        (self.onboard_dir / line["file"]).unlink(missing_ok=True)
+
+    def deliver(self, line: dict[str, Any]) -> None:
+        """Move the product file to the ground side, then append its manifest line in one write."""
+        os.replace(self.onboard_dir / line["file"], self.downlink_dir / line["file"])
+        self.manifest.write(json.dumps(line, sort_keys=True) + "\n")
+        self.manifest.flush()
+
+    def close(self) -> None:
+        self.manifest.close()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, simpy.Resource], storage: Storage,
+             payload_bytes_per_s: float, busy: Callable[[str, float], None],
+             delivered: Callable[[Item, float, str], None], log: list[ContactLog]):
+    """SimPy process: serve one satellite's contact windows in time order."""
+    for window in windows:
+        entry = ContactLog(window.satellite, window.station, window.aos_t_s, window.los_t_s, window.max_elevation_deg)
+        log.append(entry)
+        if env.now < window.aos_t_s:
+            yield env.timeout(window.aos_t_s - env.now)
+        if env.now >= window.los_t_s:
+            continue
+        request = antennas[window.station].request()
+        yield request | env.timeout(window.los_t_s - env.now)
+        if not request.triggered:
+            request.cancel()
+            continue
+        entry.tracked = True
+        while env.now < window.los_t_s:
+            item = storage.next_product()
+            if item is None:
+                yield storage.changed | env.timeout(window.los_t_s - env.now)
+                continue
+            remaining = item.size_bytes - item.sent_bytes
+            finish_s = remaining / payload_bytes_per_s
+            dt_s = min(finish_s, window.los_t_s - env.now)
+            item.locked = True
+            yield env.timeout(dt_s)
+            item.locked = False
+            busy("radio", dt_s)
+            entry.used_s += dt_s
+            done = dt_s >= finish_s
+            sent = remaining if done else dt_s * payload_bytes_per_s
+            item.sent_bytes += sent
+            entry.bytes_sent += sent
+            if done:
+                storage.remove(item)
+                entry.products_completed += 1
+                delivered(item, env.now, window.station)
+        antennas[window.station].release(request)

@@ -1,0 +1,44 @@
+"""Exceptions that carry their data; the CLI prints them as one clear message and exits 2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class OrbitEdgeError(Exception):
+    """Base class: an error the user can fix. The CLI prints ``str(err)`` and exits 2, with no traceback."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a scenario: where it is, what was expected and what was found."""
+
+    path: str
+    line: int | None
+    expected: str
+    found: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None else "line ?"
+        return f"{where}: {self.path or '<root>'}: expected {self.expected}, found {self.found}"
+
+
+class ConfigError(OrbitEdgeError):
+    """A scenario file with one or more problems, all reported at once."""
+
+    def __init__(self, file: str | Path, issues: list[ConfigIssue]):
+        self.file = str(file)
+        self.issues = list(issues)
+        lines = [f"{self.file}: {len(self.issues)} problem(s)"]
+        lines += [f"  {self.file}:{issue}" for issue in self.issues]
+        super().__init__("\n".join(lines))
+
+
+class InputFileError(OrbitEdgeError):
+    """A data file (imagery, model, run directory) that cannot be used: names the file and the problem."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

@@ -1,0 +1,186 @@
+"""The on-board pipeline: stages registered by name, run in the order the scenario lists them.
+
+A stage transforms a :class:`Work` item (the tiles of one captured frame) in place and says how long it would
+take on the reference host (``cost_s``); the simulation scales that by the hardware profile. The last stage
+is an encoder (``bent_pipe`` or ``encode``) that turns every kept tile into downlink bytes. Later stages such
+as a cloud filter register themselves with :func:`register` and need no change to the simulation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from . import codec
+from .schema import spec
+
+STAGES: dict[str, type["Stage"]] = {}
+
+
+@dataclass
+class Tile:
+    """A rectangle of a frame on its way to the ground."""
+
+    dn: np.ndarray  # (h, w, B) uint16 digital numbers
+    row0: int  # offset of the tile in its frame, px
+    col0: int
+    kind: str = "image"  # "image", or an auxiliary product such as "cloud_mask"
+    priority: int = 1
+    payload: bytes | None = None  # set by the encoder stage
+    format: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Work:
+    """One frame's journey through the pipeline: kept tiles, dropped tiles with reasons, and time spent."""
+
+    frame: Any  # camera.Frame
+    tiles: list[Tile]
+    dropped: list[tuple[Tile, str]] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+    sim_s: float = 0.0  # simulated compute time on the satellite's hardware
+    wall_s: dict[str, float] = field(default_factory=dict)  # measured on this host, per stage
+
+    @property
+    def encoded(self) -> bool:
+        return all(t.payload is not None for t in self.tiles)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a stage may know about the spacecraft it runs on."""
+
+    bands: tuple[str, ...]
+    bit_depth: int
+    cpu_relative: float
+    int8_conv_relative: float
+
+
+class Stage:
+    """Base of registered stages. Subclasses set ``name``, ``Params`` and ``terminal``."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type]
+    terminal: ClassVar[bool] = False  # an encoder: must come last
+    uses: ClassVar[Literal["cpu", "int8"]] = "cpu"
+
+    def __init__(self, params: Any, ctx: Context):
+        self.params = params
+        self.ctx = ctx
+
+    def process(self, work: Work) -> None:
+        raise NotImplementedError
+
+    def cost_s(self, work: Work) -> float:
+        """Seconds this stage takes for ``work`` on the reference host (deterministic)."""
+        raise NotImplementedError
+
+    @classmethod
+    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
+        """Rules that need the rest of the scenario: ``(relative_path, expected, found)`` tuples."""
+        return []
+
+
+def register(cls: type[Stage]) -> type[Stage]:
+    """Class decorator: make a stage available to scenarios under ``cls.name``."""
+    STAGES[cls.name] = cls
+    return cls
+
+
+def check_stage(stage: Any, index: int, stages: list[Any], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """Validate one configured stage against the whole pipeline (config calls this)."""
+    names = [s.name for s in stages]
+    cls = STAGES[stage.name]
+    out = list(cls.check(stage.params, index, names, bands))
+    last = index == len(stages) - 1
+    if cls.terminal and not last:
+        out.append(("stage", f"an encoder ({stage.name}) only as the last stage", f"at position {index + 1} of {len(stages)}"))
+    if last and not cls.terminal:
+        encoders = ", ".join(sorted(n for n, c in STAGES.items() if c.terminal))
+        out.append(("stage", f"the last stage to be an encoder ({encoders})", repr(stage.name)))
+    return out
+
+
+def _n_samples(tiles: list[Tile]) -> int:
+    return int(sum(t.dn.size for t in tiles))
+
+
+@register
+class BentPipe(Stage):
+    """Raw frames go down as they are: bit-packed at the camera's bit depth."""
+
+    name = "bent_pipe"
+    terminal = True
+
+    @dataclass(frozen=True)
+    class Params:
+        pass
+
+    # NOTE: measured by benchmarks/pipeline.py on the reference host (bit packing, samples per second).
+    REFERENCE_SAMPLES_PER_S = 25e6
+
+    def process(self, work: Work) -> None:
+        for tile in work.tiles:
+            tile.payload = codec.pack_bits(tile.dn, self.ctx.bit_depth)
+            tile.format = "raw"
+
+    def cost_s(self, work: Work) -> float:
+        return _n_samples(work.tiles) / self.REFERENCE_SAMPLES_PER_S
+
+
+@register
+class Encode(Stage):
+    """Lossless compression through OpenCV: PNG (1, 3 or 4 bands) or TIFF with deflate."""
+
+    name = "encode"
+    terminal = True
+
+    @dataclass(frozen=True)
+    class Params:
+        format: Literal["png", "tiff"] = spec("png", doc="png (1, 3 or 4 bands) or tiff (deflate, any band count)")
+        level: int = spec(6, ge=0, le=9, doc="PNG compression level")
+
+    # NOTE: measured by benchmarks/pipeline.py on the reference host (samples per second, level 6).
+    REFERENCE_SAMPLES_PER_S = {"png": 9e6, "tiff": 18e6}
+
+    def process(self, work: Work) -> None:
+        for tile in work.tiles:
+            tile.payload = codec.encode(tile.dn, self.params.format, self.ctx.bit_depth, self.params.level)
+            tile.format = self.params.format
+
+    def cost_s(self, work: Work) -> float:
+        return _n_samples(work.tiles) / self.REFERENCE_SAMPLES_PER_S[self.params.format]
+
+    @classmethod
+    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
+        if params.format == "png" and bands and len(bands) not in (1, 3, 4):
+            return [("format", "tiff for a camera with 2 or more than 4 bands (PNG holds 1, 3 or 4)", f"png with {len(bands)} bands")]
+        return []
+
+
+class Pipeline:
+    """The configured stages, ready to run on frames."""
+
+    def __init__(self, stage_configs: tuple[Any, ...], ctx: Context):
+        self.stages = [STAGES[s.name](s.params, ctx) for s in stage_configs]
+        self.ctx = ctx
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+    def run(self, frame: Any, priority: int = 1) -> Work:
+        """Run every stage on one frame; returns the Work with payloads and simulated time on this hardware."""
+        work = Work(frame=frame, tiles=[Tile(dn=frame.dn, row0=0, col0=0, priority=priority)])
+        for stage in self.stages:
+            speed = self.ctx.int8_conv_relative if stage.uses == "int8" else self.ctx.cpu_relative
+            work.sim_s += stage.cost_s(work) / speed
+            start = time.perf_counter()
+            stage.process(work)
+            work.wall_s[stage.name] = time.perf_counter() - start
+            work.stages.append(stage.name)
+        return work
