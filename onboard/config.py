@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +16,7 @@ from .schema import Builder, apply_override, join, load_yaml, spec
 BANDS = ("B", "G", "R", "NIR")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OrbitConfig:
     """Either a two-line element set, or mean elements for a circular (or near-circular) orbit."""
 
@@ -54,18 +55,23 @@ class OrbitConfig:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SatelliteConfig:
-    name: str = spec(doc="unique name, used in product ids")
+    name: str = spec(doc="unique name of letters, digits, - and _, used in product ids and file names")
     orbit: OrbitConfig = spec(doc="TLE or elements")
 
+    def check(self) -> list[tuple[str, str, str]]:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", self.name):
+            return [("name", "1-40 letters, digits, - or _ (it names files)", repr(self.name))]
+        return []
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class CameraConfig:
     width_px: int = spec(gt=0, le=20000, doc="frame width")
     height_px: int = spec(gt=0, le=20000, doc="frame height (along track)")
     gsd_m: float = spec(gt=0, le=1000, doc="ground sample distance at nadir")
-    bands: list[str] = spec(doc="band order, a subset of B, G, R, NIR")
+    bands: list[Literal["B", "G", "R", "NIR"]] = spec(min_items=1, doc="band order, a subset of B, G, R, NIR")
     bit_depth: int = spec(12, ge=8, le=16, doc="bits per sample; raw bytes = W*H*bands*bit_depth/8")
     psf_sigma_px: float = spec(0.5, ge=0, le=5, doc="Gaussian PSF sigma")
     read_noise_dn: float = spec(2.0, ge=0, doc="read noise, DN rms")
@@ -76,18 +82,16 @@ class CameraConfig:
     power_w: float = spec(4.0, ge=0, doc="camera power while imaging")
 
     def check(self) -> list[tuple[str, str, str]]:
-        out = []
-        bad = [b for b in self.bands if b not in BANDS]
-        if bad or not self.bands or len(set(self.bands)) != len(self.bands):
-            out.append(("bands", "unique names from B, G, R, NIR", repr(self.bands)))
-        return out
+        if len(set(self.bands)) != len(self.bands):
+            return [("bands", "each band once", repr(self.bands))]
+        return []
 
     @property
     def raw_frame_bytes(self) -> int:
         return (self.width_px * self.height_px * len(self.bands) * self.bit_depth + 7) // 8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ComputeConfig:
     hardware: str = spec("host", doc="hardware profile name (orbitedge hardware list)")
     timing: Literal["projected"] = spec("projected", doc="stage times projected from the profile")
@@ -99,13 +103,13 @@ class ComputeConfig:
         return []
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StorageConfig:
     capacity_mb: float = spec(gt=0, doc="mass memory for frames and products, 1 MB = 1e6 bytes")
     policy: Literal["drop_oldest", "drop_lowest_priority", "stop_imaging"] = spec("drop_oldest", doc="what to do when full")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PowerConfig:
     battery_wh: float = spec(gt=0, doc="battery capacity")
     initial_soc_fraction: float = spec(1.0, ge=0, le=1, doc="state of charge at start")
@@ -115,7 +119,7 @@ class PowerConfig:
     brownout_soc_fraction: float = spec(0.2, ge=0, lt=1, doc="below this, imaging and compute pause")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RadioConfig:
     rate_mbps: float = spec(gt=0, doc="downlink bit rate, 1 Mbps = 1e6 bit/s")
     protocol_overhead_fraction: float = spec(0.1, ge=0, lt=1, doc="framing, coding and protocol share of the rate")
@@ -125,7 +129,7 @@ class RadioConfig:
         return self.rate_mbps * 1e6 / 8 * (1 - self.protocol_overhead_fraction)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SpacecraftConfig:
     camera: CameraConfig = spec(doc="imager")
     compute: ComputeConfig = spec(ComputeConfig(), doc="on-board computer")
@@ -134,7 +138,7 @@ class SpacecraftConfig:
     radio: RadioConfig = spec(doc="payload downlink")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GroundStationConfig:
     name: str = spec(doc="unique name")
     lat_deg: float = spec(ge=-90, le=90, doc="geodetic latitude")
@@ -143,7 +147,7 @@ class GroundStationConfig:
     min_elevation_deg: float = spec(10.0, ge=0, lt=90, doc="contact mask")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TargetConfig:
     name: str = spec(doc="unique name")
     lat_deg: float = spec(ge=-90, le=90, doc="centre latitude")
@@ -152,7 +156,7 @@ class TargetConfig:
     priority: int = spec(1, ge=0, le=100, doc="higher is downlinked first and dropped last")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WorldConfig:
     source: Literal["synthetic", "geotiff"] = spec("synthetic", doc="synthetic Earth, or real imagery")
     mean_cloud_cover: float = spec(0.3, ge=0, le=1, doc="scenario-mean cloud fraction (synthetic)")
@@ -172,7 +176,7 @@ class WorldConfig:
         return []
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StageConfig:
     """One pipeline stage: its registered name and its validated parameters object."""
 
@@ -180,7 +184,7 @@ class StageConfig:
     params: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Scenario:
     name: str = spec(doc="scenario name, used in reports")
     seed: int = spec(ge=0, doc="seeds the world, the camera noise and every random choice")
@@ -188,10 +192,10 @@ class Scenario:
     duration_h: float = spec(gt=0, le=24 * 14, doc="simulated time")
     world: WorldConfig = spec(WorldConfig(), doc="where the pixels come from")
     spacecraft: SpacecraftConfig = spec(doc="shared by every satellite")
-    satellites: list[SatelliteConfig] = spec(doc="one or more")
-    ground_stations: list[GroundStationConfig] = spec(doc="one or more")
-    targets: list[TargetConfig] = spec(doc="imaging targets, one or more")
-    pipeline: list[dict[str, Any]] = spec(doc="on-board stages in order, each {stage: NAME, ...params}")
+    satellites: list[SatelliteConfig] = spec(min_items=1, doc="one or more")
+    ground_stations: list[GroundStationConfig] = spec(min_items=1, doc="one or more")
+    targets: list[TargetConfig] = spec(min_items=1, doc="imaging targets, one or more")
+    pipeline: list[Any] = spec(min_items=1, doc="on-board stages in order, each {stage: NAME, ...params}")
     timeline_step_s: float = spec(60.0, gt=0, le=3600, doc="sampling of the storage and battery timeline")
     source_file: str = dataclasses.field(default="", metadata={"internal": True})
     stages: tuple[StageConfig, ...] = dataclasses.field(default=(), metadata={"internal": True})
@@ -204,14 +208,10 @@ class Scenario:
     def check(self) -> list[tuple[str, str, str]]:
         out = []
         for key, items in (("satellites", self.satellites), ("ground_stations", self.ground_stations), ("targets", self.targets)):
-            if not items:
-                out.append((key, "at least one entry", "an empty list"))
             names = [i.name for i in items]
             for i, name in enumerate(names):
                 if names.index(name) != i:
                     out.append((f"{key}[{i}].name", "a unique name", f"duplicate {name!r}"))
-        if not self.pipeline:
-            out.append(("pipeline", "at least one stage", "an empty list"))
         return out
 
 
@@ -228,7 +228,13 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
         raise ConfigError(path, [ConfigIssue("", 1, "a mapping of scenario keys at the top level", found)])
     for assignment in overrides:
         data = apply_override(data, assignment, str(path))
-    return scenario_from_data(data, lines, path)
+    try:
+        return scenario_from_data(data, lines, path)
+    except ConfigError as err:
+        if not overrides:
+            raise
+        note = " (after --set " + ", ".join(overrides) + ")"
+        raise ConfigError(path, [dataclasses.replace(i, found=i.found + note) for i in err.issues]) from None
 
 
 def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) -> Scenario:
@@ -277,5 +283,5 @@ def _build_stages(builder: Builder, items: Any) -> list[StageConfig] | None:
             continue
         params = builder.build(params_cls.Params, {k: v for k, v in item.items() if k != "stage"}, path)
         if params is not None:
-            out.append(StageConfig(name, params))
+            out.append(StageConfig(name=name, params=params))
     return out if len(out) == len(items) else None

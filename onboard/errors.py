@@ -20,8 +20,7 @@ class ConfigIssue:
     found: str
 
     def __str__(self) -> str:
-        where = f"line {self.line}" if self.line is not None else "line ?"
-        return f"{where}: {self.path or '<root>'}: expected {self.expected}, found {self.found}"
+        return f"{self.line or 1}: {self.path or '<document>'}: expected {self.expected}, found {self.found}"
 
 
 class ConfigError(OrbitEdgeError):

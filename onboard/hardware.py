@@ -12,20 +12,20 @@ from .schema import build, load_yaml, spec
 PROFILE_DIR = Path(__file__).with_name("profiles")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PowerDraw:
     idle: float = spec(ge=0, doc="W when the computer is idle")
     compute: float = spec(ge=0, doc="W while a pipeline stage runs")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Source:
     figure: str = spec(doc="which figure this backs")
     value: str = spec(doc="the figure as published")
     source: str = spec(doc="where it was published")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HardwareProfile:
     """A computer's speed relative to the reference host; simulated stage time = host time / relative speed."""
 

@@ -36,9 +36,11 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Lines]:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise ConfigError(file, [ConfigIssue("", None, "a UTF-8 YAML text file", f"binary data ({err.reason} at byte {err.start})")]) from None
+            line = text.count(b"\n", 0, err.start) + 1
+            raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", f"binary data ({err.reason} at byte {err.start})")]) from None
     if "\x00" in text:
-        raise ConfigError(file, [ConfigIssue("", None, "a UTF-8 YAML text file", "binary data (NUL bytes)")])
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", "binary data (NUL bytes)")])
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -251,6 +253,9 @@ class Builder:
         return obj
 
     def _rules(self, meta: Any, value: Any, path: str) -> bool:
+        if "min_items" in meta and len(value) < meta["min_items"]:
+            self.fail(path, f"at least {meta['min_items']} item(s)", f"{len(value)}")
+            return False
         tests = {"gt": (lambda a, b: a > b, ">"), "ge": (lambda a, b: a >= b, ">="),
                  "lt": (lambda a, b: a < b, "<"), "le": (lambda a, b: a <= b, "<=")}
         good = True

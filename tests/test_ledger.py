@@ -1,0 +1,49 @@
+"""The ledger: every captured frame ends delivered, dropped with a reason, or on board."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from onboard.ledger import Ledger
+
+
+def test_statuses():
+    ledger = Ledger()
+    for f in "abcd":
+        ledger.captured(f, "sat", 0.0)
+    ledger.dropped("a", "storage_full")  # raw frame evicted before compute
+    ledger.processed("b", 2, [])
+    ledger.delivered("b")
+    ledger.delivered("b")
+    ledger.processed("c", 0, ["cloudy", "cloudy"])
+    ledger.processed("d", 2, [])
+    ledger.delivered("d")
+    rows = {r["frame_id"]: r for r in ledger.rows(100.0, {"d": 5})}
+    assert (rows["a"]["status"], rows["a"]["reason"]) == ("dropped", "storage_full")
+    assert rows["b"]["status"] == "delivered"
+    assert (rows["c"]["status"], rows["c"]["reason"]) == ("dropped", "cloudy")
+    assert rows["d"]["status"] == "on_board" and rows["d"]["age_s"] == 100.0 and rows["d"]["bytes_on_board"] == 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.lists(st.sampled_from(["deliver", "drop", "keep"]), max_size=4),
+                          st.booleans()), min_size=1, max_size=30))
+def test_ledger_balances(frames):
+    ledger = Ledger()
+    for n, (n_products, fates, evicted_raw) in enumerate(frames):
+        fid = f"f{n}"
+        ledger.captured(fid, "sat", float(n))
+        if evicted_raw:
+            ledger.dropped(fid, "storage_full")
+            continue
+        ledger.processed(fid, n_products, [])
+        for fate in fates[:n_products]:
+            if fate == "deliver":
+                ledger.delivered(fid)
+            elif fate == "drop":
+                ledger.dropped(fid, "storage_full")
+    rows = ledger.rows(1e6, {})
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("delivered", "dropped", "on_board")}
+    assert sum(counts.values()) == len(frames)
+    for r in rows:
+        assert r["products_on_board"] >= 0
+        assert (r["status"] == "dropped") == (r["reason"] is not None)

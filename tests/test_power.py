@@ -1,0 +1,54 @@
+"""Energy balance: solar in, loads out, battery clamped, brown-out below the threshold."""
+
+import pytest
+import simpy
+
+from onboard.power import Power
+
+
+def make(sunlit=True, soc=0.5, solar_w=100.0, idle=10.0):
+    env = simpy.Environment()
+    return env, Power(env, battery_wh=100, initial_soc_fraction=soc, solar_w=solar_w, idle_loads_w={"bus": idle},
+                      active_loads_w={"radio": 50.0}, brownout_soc_fraction=0.2, sunlit=lambda t: sunlit)
+
+
+def test_energy_balance_over_an_hour():
+    _, p = make(sunlit=True, solar_w=40.0)
+    p.busy("radio", 360.0)  # 0.1 h at 50 W = 5 Wh
+    p.step(0, 3600)
+    assert p.energy_wh == pytest.approx(50 + 40 - 10 - 5)
+    assert (p.energy_in_wh, p.energy_out_wh) == pytest.approx((40, 15))
+
+
+def test_battery_clamps_and_records_unmet_load():
+    _, p = make(sunlit=False, soc=0.05)
+    p.step(0, 3600)
+    assert p.energy_wh == 0.0
+    assert p.unmet_wh == pytest.approx(5.0)
+    assert p.brownout
+    _, full = make(sunlit=True, soc=1.0)
+    full.step(0, 3600)
+    assert full.energy_wh == 100.0
+
+
+def test_brownout_recovers_and_wakes_waiters():
+    env, p = make(sunlit=False, soc=0.21)
+    woke = []
+
+    def worker():
+        yield env.timeout(1)
+        yield from p.wait_until_powered()
+        woke.append(env.now)
+
+    def sun():
+        p.step(0, 600)  # 10 W for 600 s = 1.67 Wh: below 20 %
+        assert p.brownout
+        yield env.timeout(10)
+        p.sunlit = lambda t: True
+        p.step(600, 1200)  # +15 Wh
+        assert not p.brownout
+
+    env.process(worker())
+    env.process(sun())
+    env.run()
+    assert woke == [10]
