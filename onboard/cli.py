@@ -71,9 +71,23 @@ def _write_resolved(run_dir: Path, scenario: Any) -> None:
     (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario.resolved, sort_keys=False), encoding="utf-8")
 
 
-def _print_summary(report: dict[str, Any], paths: list[Path], args: argparse.Namespace) -> None:
-    from ground.report import summary
+SUMMARY_KEYS = ("scenario", "seed", "complete", "bandwidth.raw_bytes", "bandwidth.downlinked_bytes",
+                "bandwidth.saved_fraction", "ledger.captured", "ledger.delivered", "ledger.dropped", "ledger.on_board",
+                "latency_s.p50", "latency_s.p90", "latency_s.max", "on_board.bytes")
 
+
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a report, as flat dotted keys."""
+    out = {}
+    for key in SUMMARY_KEYS:
+        value: Any = report
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        out[key] = value
+    return out
+
+
+def _print_summary(report: dict[str, Any], paths: list[Path], args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(summary(report), indent=2, sort_keys=True))
         return
@@ -87,7 +101,7 @@ def _print_summary(report: dict[str, Any], paths: list[Path], args: argparse.Nam
 
 def summary_lines(s: dict[str, Any]) -> list[str]:
     """The terminal summary: a few aligned lines."""
-    return [f"  {key:<24} {value}" for key, value in s.items()]
+    return [f"  {key:<28} {value}" for key, value in s.items()]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

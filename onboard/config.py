@@ -285,3 +285,45 @@ def _build_stages(builder: Builder, items: Any) -> list[StageConfig] | None:
         if params is not None:
             out.append(StageConfig(name=name, params=params))
     return out if len(out) == len(items) else None
+
+
+def key_reference(cls: type = Scenario, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """Every scenario key as ``(yaml_path, type, default, doc)``, for the README's tour of the keys."""
+    import typing
+
+    from .schema import _type_name
+
+    rows = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        path = f"{prefix}{f.name}"
+        tp = hints[f.name]
+        inner = [a for a in typing.get_args(tp) if dataclasses.is_dataclass(a)] or ([tp] if dataclasses.is_dataclass(tp) else [])
+        if f.default is not dataclasses.MISSING and not dataclasses.is_dataclass(f.default):
+            default = "null" if f.default is None else str(f.default)
+        elif f.default_factory is not dataclasses.MISSING or dataclasses.is_dataclass(f.default):
+            default = "(see below)" if inner else "[]"
+        else:
+            default = "required"
+        rows.append((path, _type_name(tp), default, f.metadata.get("doc", "")))
+        if inner:
+            sub = f"{path}[]." if typing.get_origin(tp) is list else f"{path}."
+            rows += key_reference(inner[0], sub)
+    return rows
+
+
+def key_table() -> str:
+    """The Markdown tables of scenario keys and pipeline stage parameters (``python -m onboard.config``)."""
+    out = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    out += ["| `{}` | {} | {} | {} |".format(*row) for row in key_reference()]
+    out += ["", "| stage | parameter | type | default | meaning |", "|---|---|---|---|---|"]
+    for name, cls in sorted(pipeline.STAGES.items()):
+        rows = key_reference(cls.Params)
+        out += [f"| `{name}` | `{p}` | {t} | {d} | {m} |" for p, t, d, m in rows] or [f"| `{name}` | | | | (no parameters) |"]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(key_table())

@@ -279,6 +279,8 @@ def _type_name(tp: Any) -> str:
         return "one of " + ", ".join(map(str, typing.get_args(tp)))
     if origin in (list, tuple):
         return "a list"
+    if origin is dict:
+        return "a mapping"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string", dt.datetime: "a UTC time"}.get(tp, str(tp))
 
 
