@@ -48,10 +48,12 @@ def plan_captures(ephemeris: orbit.Ephemeris, names: list[str], targets: list[Ta
             if approach.off_nadir_deg > camera.max_off_nadir_deg:
                 continue
             passes.append((approach.satellite, approach.t_s, target, approach))
+    index = {name: i for i, name in enumerate(names)}
     for sat, _, target, approach in sorted(passes, key=lambda p: (p[0], p[1], p[2].name)):
         n_half = int(target.radius_km // spacing_km)
         k = np.arange(-n_half, n_half + 1)
-        t_s = approach.t_s + k * spacing_km / approach.ground_speed_km_s
+        speed_km_s = float(orbit.ground_speed_km_s(ephemeris, np.array([approach.t_s]))[index[sat], 0])
+        t_s = approach.t_s + k * spacing_km / speed_km_s
         keep = (t_s >= 0) & (t_s < duration_s)
         if not keep.any():
             continue
@@ -60,8 +62,8 @@ def plan_captures(ephemeris: orbit.Ephemeris, names: list[str], targets: list[Ta
         if float(np.median(sun_el)) < camera.min_sun_elevation_deg:
             continue
         sun_az = orbit.sun_azimuth_deg(target.lat_deg, target.lon_deg, start_utc, t_s)
-        east_km = k * spacing_km * approach.along_track_east
-        north_km = k * spacing_km * approach.along_track_north
+        east_km = k * spacing_km * approach.along_track_unit_enu[0]
+        north_km = k * spacing_km * approach.along_track_unit_enu[1]
         lat = target.lat_deg + np.degrees(north_km / EARTH_RADIUS_KM)
         lon = target.lon_deg + np.degrees(east_km / (EARTH_RADIUS_KM * math.cos(math.radians(target.lat_deg))))
         lon = (lon + 180.0) % 360.0 - 180.0

@@ -29,7 +29,7 @@ from .pipeline import Context, Pipeline, Work
 from .power import Power
 from .projection import GridFootprint
 from .storage import Item, Storage
-from .world import build_world
+from .world import GeoTiffWorld, SyntheticWorld, World
 
 Progress = Callable[[float, float], None]
 FRAME_READOUT_S = 0.5  # camera powered per frame: exposure, readout and write to mass memory
@@ -76,7 +76,7 @@ class Mission:
         self.pipeline = Pipeline(scenario.stages, Context(
             bands=tuple(craft.camera.bands), bit_depth=craft.camera.bit_depth,
             cpu_relative=self.profile.cpu_relative, int8_conv_relative=self.profile.int8_conv_relative))
-        self.world = build_world(scenario.world, scenario.seed, Path(scenario.source_file).parent)
+        self.world = make_world(scenario.world, scenario.seed, Path(scenario.source_file).parent)
         self.names = [s.name for s in scenario.satellites]
         self.ephemeris = orbit.Ephemeris([_satrec(s.orbit, self.start_utc) for s in scenario.satellites], self.start_utc)
         self.stations = [orbit.GroundStation(g.name, g.lat_deg, g.lon_deg, g.alt_m, g.min_elevation_deg)
@@ -296,6 +296,15 @@ class Mission:
                 "battery_min_soc": round(p.min_soc, 5), "brownout_s": round(p.brownout_s, 1),
                 "energy_in_wh": round(p.energy_in_wh, 3), "energy_out_wh": round(p.energy_out_wh, 3),
                 "energy_unmet_wh": round(p.unmet_wh, 3)}
+
+
+def make_world(cfg: Any, seed: int, base_dir: Path) -> World:
+    """The scenario's world: the synthetic Earth, or real imagery with paths relative to the scenario file."""
+    if cfg.source == "synthetic":
+        return SyntheticWorld(seed=seed, mean_cloud_cover=cfg.mean_cloud_cover, cloud_height_m=cfg.cloud_height_m)
+    return GeoTiffWorld(bands={b: base_dir / p for b, p in cfg.bands.items()},
+                        mask=None if cfg.mask is None else base_dir / cfg.mask,
+                        dn_scale=cfg.dn_scale, dn_offset=cfg.dn_offset)
 
 
 def _satrec(cfg: Any, start_utc: dt.datetime):

@@ -1,0 +1,148 @@
+"""Run metrics from manifest lines and telemetry records: bandwidth, latency, data left on board, contacts, ledger.
+
+Pure functions over lists of dicts (the parsed JSONL records); every figure's definition is in its docstring and,
+for bandwidth, in :data:`BANDWIDTH_DEFINITIONS`, which the report copies.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+Record = Mapping[str, Any]
+STATUSES = ("delivered", "dropped", "on_board")  # a captured frame's possible ends in telemetry/ledger.jsonl
+
+BANDWIDTH_DEFINITIONS = {
+    "raw_bytes": "bent-pipe bytes of every captured frame (telemetry/captures.jsonl raw_bytes, bit-packed DN)",
+    "raw_bytes_delivered": "bent-pipe bytes of the pixels the verified products cover (manifest raw_bytes, summed "
+                           "per product; overlapping tiles count their overlap once per tile)",
+    "downlinked_bytes": "bytes of the verified products, each product once",
+    "received_bytes": "bytes of every manifest line, duplicates and failed products included: what the link carried",
+    "retransmitted_bytes": "bytes sent again after link frame errors (manifest retransmitted_bytes, every line)",
+    "bytes_on_board": "product and raw bytes still on board at the end of the run (telemetry/ledger.jsonl)",
+    "saved_fraction": "1 - downlinked_bytes / raw_bytes_delivered: the saving on what reached the ground",
+    "saved_fraction_all_captures": "1 - (downlinked_bytes + bytes_on_board) / raw_bytes: the saving over every "
+                                   "capture; tiles and frames dropped on board count as not sent, whatever the "
+                                   "reason (see ledger.dropped_by_reason)",
+}
+
+
+def bandwidth(delivered: Sequence[Record], lines: Sequence[Record], captures: Sequence[Record] | None,
+              bytes_on_board: int | None) -> dict[str, Any]:
+    """Bandwidth figures in bytes and the saved fractions of :data:`BANDWIDTH_DEFINITIONS`.
+
+    ``delivered``: the verified manifest lines, each product once; ``lines``: every parsed manifest line;
+    ``captures``: telemetry capture records, or None when absent; ``bytes_on_board`` from the ledger, or None.
+    Figures that need missing telemetry are None, as are fractions over zero bytes.
+    """
+    downlinked = sum(int(line["bytes"]) for line in delivered)
+    raw_delivered = sum(int(line["raw_bytes"]) for line in delivered)
+    raw_captured = sum(int(c["raw_bytes"]) for c in captures) if captures is not None else None
+    saved_all = None
+    if raw_captured and bytes_on_board is not None:
+        saved_all = 1.0 - (downlinked + bytes_on_board) / raw_captured
+    return {
+        "raw_bytes": raw_captured,
+        "raw_bytes_delivered": raw_delivered,
+        "downlinked_bytes": downlinked,
+        "received_bytes": sum(int(line["bytes"]) for line in lines),
+        "retransmitted_bytes": sum(int(line.get("retransmitted_bytes") or 0) for line in lines),
+        "bytes_on_board": bytes_on_board,
+        "saved_fraction": 1.0 - downlinked / raw_delivered if raw_delivered else None,
+        "saved_fraction_all_captures": saved_all,
+    }
+
+
+def latencies_s(delivered: Sequence[Record]) -> np.ndarray:
+    """Capture-to-ground latency of each product, ``downlink_t_s - capture_t_s``: (N,) float64 seconds."""
+    return np.array([float(line["downlink_t_s"]) - float(line["capture_t_s"]) for line in delivered], dtype=np.float64)
+
+
+def latency_stats(latency_s: np.ndarray) -> dict[str, Any]:
+    """Count, p50, p90 (numpy linear percentiles), mean, min and max of latencies in seconds; None when empty."""
+    if latency_s.size == 0:
+        return {"count": 0, "p50": None, "p90": None, "mean": None, "min": None, "max": None}
+    p50, p90 = np.percentile(latency_s, [50.0, 90.0])
+    return {"count": int(latency_s.size), "p50": float(p50), "p90": float(p90), "mean": float(latency_s.mean()),
+            "min": float(latency_s.min()), "max": float(latency_s.max())}
+
+
+def on_board(ledger: Sequence[Record]) -> dict[str, Any]:
+    """What is left on board at the end: ``bytes`` (sum of ledger bytes_on_board), ``frames`` and ``products``
+    still on board, and the age in seconds (end of run minus capture) of the on-board frames: max and mean."""
+    ages_s = [float(r["age_s"]) for r in ledger if r.get("status") == "on_board" and r.get("age_s") is not None]
+    return {
+        "bytes": sum(int(r.get("bytes_on_board") or 0) for r in ledger),
+        "frames": sum(1 for r in ledger if r.get("status") == "on_board"),
+        "products": sum(int(r.get("products_on_board") or 0) for r in ledger),
+        "max_age_s": max(ages_s) if ages_s else None,
+        "mean_age_s": sum(ages_s) / len(ages_s) if ages_s else None,
+    }
+
+
+def ledger_summary(ledger: Sequence[Record], captures: Sequence[Record] | None) -> dict[str, Any]:
+    """Frame accounting: every captured frame ends delivered, dropped or on board.
+
+    ``captured`` counts the capture records (the ledger rows when captures are absent). ``balanced`` holds when
+    ``captured == delivered + dropped + on_board`` and the ledger and the captures name the same frames, each once.
+    ``dropped_by_reason`` counts dropped frames by reason; ``products_dropped_by_reason`` counts dropped products
+    (tiles discarded by the pipeline, evictions) from each row's ``dropped_by_reason``.
+    """
+    status = Counter(str(r.get("status")) for r in ledger)
+    frame_reasons = Counter(str(r.get("reason") or "unknown") for r in ledger if r.get("status") == "dropped")
+    product_reasons: Counter[str] = Counter()
+    for row in ledger:
+        product_reasons.update({str(k): int(v) for k, v in (row.get("dropped_by_reason") or {}).items()})
+    ledger_ids = [str(r.get("frame_id")) for r in ledger]
+    capture_ids = [str(c.get("frame_id")) for c in captures] if captures is not None else ledger_ids
+    missing = set(capture_ids) - set(ledger_ids)
+    unexpected = set(ledger_ids) - set(capture_ids)
+    unique = len(set(ledger_ids)) == len(ledger_ids) and len(set(capture_ids)) == len(capture_ids)
+    captured = len(capture_ids)
+    delivered, dropped, kept = status["delivered"], status["dropped"], status["on_board"]
+    return {
+        "captured": captured,
+        "delivered": delivered,
+        "dropped": dropped,
+        "on_board": kept,
+        "dropped_by_reason": dict(sorted(frame_reasons.items())),
+        "other_status": dict(sorted((k, v) for k, v in status.items() if k not in STATUSES)),
+        "frames_missing_from_ledger": len(missing),
+        "frames_not_captured": len(unexpected),
+        "balanced": captured == delivered + dropped + kept and not missing and not unexpected and unique,
+        "products_delivered": sum(int(r.get("products_delivered") or 0) for r in ledger),
+        "products_dropped": sum(int(r.get("products_dropped") or 0) for r in ledger),
+        "products_dropped_by_reason": dict(sorted(product_reasons.items())),
+        "products_on_board": sum(int(r.get("products_on_board") or 0) for r in ledger),
+    }
+
+
+def contact_usage(contacts: Sequence[Record]) -> dict[str, Any]:
+    """Per contact window ``usage = used_s / (los_t_s - aos_t_s)`` (0 for a zero-length window), in AOS order.
+
+    ``mean_usage`` is the mean over tracked windows (those the station's antenna served); ``total_usage`` is the
+    sum of used_s over the sum of window durations, untracked windows included. None when there is no window.
+    """
+    windows = []
+    for c in sorted(contacts, key=lambda c: (float(c["aos_t_s"]), str(c.get("satellite")), str(c.get("station")))):
+        duration_s = float(c["los_t_s"]) - float(c["aos_t_s"])
+        used_s = float(c.get("used_s") or 0.0)
+        windows.append({
+            "satellite": c.get("satellite"), "station": c.get("station"), "aos_t_s": float(c["aos_t_s"]),
+            "los_t_s": float(c["los_t_s"]), "duration_s": duration_s, "used_s": used_s,
+            "usage": used_s / duration_s if duration_s > 0 else 0.0, "bytes_sent": int(c.get("bytes_sent") or 0),
+            "tracked": bool(c.get("tracked", True)), "max_elevation_deg": c.get("max_elevation_deg"),
+        })
+    tracked = [w["usage"] for w in windows if w["tracked"]]
+    total_duration_s = sum(w["duration_s"] for w in windows)
+    return {
+        "count": len(windows),
+        "tracked": len(tracked),
+        "mean_usage": sum(tracked) / len(tracked) if tracked else None,
+        "total_usage": sum(w["used_s"] for w in windows) / total_duration_s if total_duration_s > 0 else None,
+        "bytes_sent": sum(w["bytes_sent"] for w in windows),
+        "windows": windows,
+    }

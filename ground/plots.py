@@ -1,0 +1,144 @@
+"""Report figures as PNG files: per-satellite timelines, bytes per contact, mosaic previews, latency histogram.
+
+Figures are drawn with matplotlib's object API on the Agg canvas (no pyplot state, no display needed). Time axes
+are hours since the scenario start, whose UTC the axis label gives when known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+DPI = 110
+S_PER_H = 3600.0
+CONTACT_COLOUR = "tab:green"
+ECLIPSE_COLOUR = "0.85"
+MAX_LABELLED_CONTACTS = 24
+MAX_PREVIEWS = 12
+
+
+def _figure(width_in: float, height_in: float) -> Figure:
+    fig = Figure(figsize=(width_in, height_in), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _hours_label(start_utc: str | None) -> str:
+    return f"hours since {start_utc}" if start_utc else "hours since scenario start"
+
+
+def _spans_h(t_s: np.ndarray, flag: np.ndarray) -> list[tuple[float, float]]:
+    """Hour intervals where a sampled boolean ``flag`` (N,) at times ``t_s`` (N,) s is True, step-held."""
+    spans = []
+    start = None
+    for i, on in enumerate(flag):
+        if on and start is None:
+            start = t_s[i]
+        elif not on and start is not None:
+            spans.append((start / S_PER_H, t_s[i] / S_PER_H))
+            start = None
+    if start is not None:
+        spans.append((start / S_PER_H, t_s[-1] / S_PER_H))
+    return spans
+
+
+def plot_timeline(satellite: str, samples: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str, Any]],
+                  path: Path, start_utc: str | None = None) -> None:
+    """One satellite's storage fill (MB) and battery state of charge (%) over time, with its contact windows as
+    green spans and eclipse as grey spans. ``samples``: timeline records; ``windows``: contact dicts with
+    ``aos_t_s``/``los_t_s``."""
+    ordered = sorted(samples, key=lambda s: float(s["t_s"]))
+    t_s = np.array([float(s["t_s"]) for s in ordered])
+    storage_mb = np.array([float(s.get("storage_bytes") or 0) for s in ordered]) / 1e6
+    soc_pct = np.array([100.0 * float(s.get("battery_soc") or 0.0) for s in ordered])
+    sunlit = np.array([bool(s.get("sunlit", True)) for s in ordered])
+    fig = _figure(10.0, 5.0)
+    storage_ax, soc_ax = fig.subplots(2, 1, sharex=True)
+    for ax in (storage_ax, soc_ax):
+        for w in windows:
+            ax.axvspan(float(w["aos_t_s"]) / S_PER_H, float(w["los_t_s"]) / S_PER_H, color=CONTACT_COLOUR,
+                       alpha=0.3, lw=0)
+        ax.grid(alpha=0.3)
+    for start_h, end_h in _spans_h(t_s, ~sunlit):
+        soc_ax.axvspan(start_h, end_h, color=ECLIPSE_COLOUR, lw=0, zorder=0)
+    storage_ax.plot(t_s / S_PER_H, storage_mb, color="tab:blue", lw=1.2)
+    storage_ax.set_ylabel("storage used (MB)")
+    storage_ax.set_ylim(bottom=0)
+    soc_ax.plot(t_s / S_PER_H, soc_pct, color="tab:orange", lw=1.2)
+    soc_ax.set_ylabel("battery state of charge (%)")
+    soc_ax.set_ylim(0, 105)
+    soc_ax.set_xlabel(_hours_label(start_utc))
+    soc_ax.legend(handles=[Patch(color=CONTACT_COLOUR, alpha=0.3, label="contact window"),
+                           Patch(color=ECLIPSE_COLOUR, label="eclipse")], loc="lower right", fontsize="small")
+    storage_ax.set_title(f"{satellite}: storage, battery and ground contacts")
+    fig.savefig(path)
+
+
+def plot_contact_bytes(windows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Bar chart of MB sent in each contact window (AOS order), coloured by station."""
+    stations = sorted({str(w["station"]) for w in windows})
+    colours = {name: f"C{i % 10}" for i, name in enumerate(stations)}
+    fig = _figure(max(6.0, min(14.0, 0.35 * len(windows) + 3.0)), 4.0)
+    ax = fig.subplots()
+    x = np.arange(len(windows))
+    ax.bar(x, [int(w["bytes_sent"]) / 1e6 for w in windows], color=[colours[str(w["station"])] for w in windows])
+    if len(windows) <= MAX_LABELLED_CONTACTS:
+        ax.set_xticks(x, [f"{w['satellite']}\n{float(w['aos_t_s']) / S_PER_H:.1f} h" for w in windows],
+                      fontsize="x-small", rotation=90)
+        ax.set_xlabel("contact (satellite, AOS in hours since start)")
+    else:
+        ax.set_xlabel("contact number, in AOS order")
+    ax.set_xlim(-0.75, max(len(windows), 4) - 0.25)
+    ax.set_ylabel("sent (MB)")
+    ax.set_title("Bytes downlinked per contact window")
+    ax.legend(handles=[Patch(color=colours[s], label=s) for s in stations], title="station", fontsize="small")
+    ax.grid(axis="y", alpha=0.3)
+    fig.savefig(path)
+
+
+def plot_mosaics(mosaics: Sequence[Mapping[str, Any]], run_dir: Path, path: Path) -> None:
+    """A grid of mosaic quick-looks (the largest :data:`MAX_PREVIEWS` by tile count), titled by name and tiles."""
+    shown = sorted(mosaics, key=lambda m: (-int(m["tiles"]), str(m["name"])))[:MAX_PREVIEWS]
+    columns = min(4, len(shown))
+    rows = -(-len(shown) // columns)
+    fig = _figure(max(6.0, 3.2 * columns), 3.4 * rows + 0.4)
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    for ax, mosaic in zip(axes, shown):
+        bgr = cv2.imread(str(run_dir / mosaic["png"]), cv2.IMREAD_COLOR)
+        ax.imshow(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), interpolation="antialiased")
+        gsd_m = float(mosaic["footprint"]["gsd_m"])
+        km = f"{mosaic['width_px'] * gsd_m / 1e3:.1f} x {mosaic['height_px'] * gsd_m / 1e3:.1f} km"
+        ax.set_title(f"{mosaic['name']}\n{mosaic['tiles']} tiles, {km}", fontsize="small")
+        ax.set_axis_off()
+    for ax in axes[len(shown):]:
+        ax.set_axis_off()
+    fig.suptitle(f"Mosaic quick-looks: {len(shown)} of {len(mosaics)} passes\n(RGB, 2-98 % stretch)")
+    fig.savefig(path)
+
+
+def plot_latency(latency_s: np.ndarray, path: Path) -> None:
+    """Histogram of capture-to-ground latency per product, in minutes (hours beyond 3 h), with p50 and p90 marked."""
+    in_hours = float(latency_s.max()) > 3.0 * S_PER_H
+    scale_s, unit = (S_PER_H, "h") if in_hours else (60.0, "min")
+    values = latency_s / scale_s
+    fig = _figure(7.0, 4.0)
+    ax = fig.subplots()
+    ax.hist(values, bins=min(40, max(5, values.size // 3)), color="tab:blue", alpha=0.8)
+    for q, style in ((50, "--"), (90, ":")):
+        value = float(np.percentile(values, q))
+        ax.axvline(value, color="k", ls=style, label=f"p{q} = {value:.1f} {unit}")
+    ax.set_xlabel(f"capture-to-ground latency ({unit})")
+    ax.set_ylabel("products")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"Latency from capture to ground ({values.size} products)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.savefig(path)

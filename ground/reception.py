@@ -1,0 +1,169 @@
+"""Reception: read the downlink manifest, verify every product file and keep each product once.
+
+The manifest (``downlink/manifest.jsonl``) lists products in order of delivery. A product is *verified* when its
+file exists, has the manifest's size and sha256, and decodes to the manifest's shape. Everything else becomes an
+anomaly (a plain dict, see :func:`anomaly`) and is left out, so that the rest of the run is still processed:
+
+- ``truncated_line``: the last line of a JSONL file is cut short (an interrupted run);
+- ``bad_manifest_line``: a line that is not a JSON object or lacks a key the ground needs;
+- ``missing_manifest``: ``downlink/`` holds no ``manifest.jsonl``;
+- ``missing_file``: a manifest line whose file is absent;
+- ``orphan_file``: a file in ``downlink/`` that no manifest line names;
+- ``corrupt``: size or sha256 differs from the manifest line;
+- ``undecodable``: the checksum matches but the file does not decode to the manifest's shape;
+- ``duplicate``: a product id delivered again with the same sha256 (the first delivery is kept);
+- ``conflict``: a product id delivered again with another sha256 (the first verified delivery is kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from onboard.codec import decode_product
+from onboard.errors import InputFileError
+
+MANIFEST = "manifest.jsonl"
+REQUIRED_KEYS = ("id", "file", "bytes", "sha256", "format", "shape", "bit_depth", "kind", "pass_id",
+                 "capture_t_s", "downlink_t_s", "raw_bytes")
+
+
+def anomaly(kind: str, file: str | None, detail: str, product_id: str | None = None,
+            line: int | None = None) -> dict[str, Any]:
+    """One reception anomaly as a JSON-ready dict; ``file`` is relative to the run directory, ``line`` is 1-based."""
+    return {"kind": kind, "file": file, "line": line, "id": product_id, "detail": detail}
+
+
+@dataclass(frozen=True)
+class Product:
+    """A verified product: its manifest line, its file and its position in the manifest (1-based line)."""
+
+    line: dict[str, Any]
+    path: Path
+    manifest_line: int
+
+    @property
+    def id(self) -> str:
+        return self.line["id"]
+
+
+@dataclass
+class Reception:
+    """What reception made of a run's ``downlink/``.
+
+    ``lines`` are all parsed manifest lines in delivery order (duplicates and failures included: what the link
+    carried); ``products`` the verified ones, each id once, in delivery order.
+    """
+
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    products: list[Product] = field(default_factory=list)
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_jsonl(path: Path, rel: str) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    """Read a JSONL file of objects; returns ``(records, anomalies)``, records as ``(line_number, object)``.
+
+    A last line that does not parse is a ``truncated_line`` (an interrupted writer); any other line that does not
+    parse as a JSON object is a ``bad_manifest_line`` for the manifest or a ``bad_line`` for other files. ``rel``
+    is the file's name relative to the run directory, used in the anomalies. Raises InputFileError when the file
+    cannot be read.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputFileError(path, f"cannot read: {err}") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    bad_kind = "bad_manifest_line" if path.name == MANIFEST else "bad_line"
+    records: list[tuple[int, dict[str, Any]]] = []
+    problems: list[dict[str, Any]] = []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as err:
+            if number == len(lines):
+                problems.append(anomaly("truncated_line", rel, f"last line cut short ({len(raw)} chars): {err.msg}",
+                                        line=number))
+            else:
+                problems.append(anomaly(bad_kind, rel, f"not JSON: {err.msg}", line=number))
+            continue
+        if not isinstance(record, dict):
+            problems.append(anomaly(bad_kind, rel, f"expected a JSON object, found {type(record).__name__}",
+                                    line=number))
+            continue
+        records.append((number, record))
+    return records, problems
+
+
+def receive(run_dir: Path) -> Reception:
+    """Verify ``run_dir/downlink``: returns the verified products and every anomaly (see the module docstring).
+
+    An absent ``downlink/`` gives an empty Reception (the caller reports it as missing).
+    """
+    downlink_dir = Path(run_dir) / "downlink"
+    result = Reception()
+    if not downlink_dir.is_dir():
+        return result
+    manifest_path = downlink_dir / MANIFEST
+    if manifest_path.is_file():
+        records, result.anomalies = read_jsonl(manifest_path, f"downlink/{MANIFEST}")
+    else:
+        records = []
+        result.anomalies.append(anomaly("missing_manifest", f"downlink/{MANIFEST}",
+                                        "no manifest: every file is an orphan"))
+    accepted: dict[str, str] = {}  # product id -> sha256 of the kept delivery
+    named_files: set[str] = set()
+    for number, record in records:
+        missing = [key for key in REQUIRED_KEYS if key not in record]
+        if missing:
+            result.anomalies.append(anomaly("bad_manifest_line", f"downlink/{MANIFEST}",
+                                            f"missing key(s) {', '.join(missing)}", record.get("id"), number))
+            continue
+        name = str(record["file"])
+        if Path(name).name != name or name in ("", ".", "..", MANIFEST):
+            result.anomalies.append(anomaly("bad_manifest_line", f"downlink/{MANIFEST}",
+                                            f"file {name!r} is not a plain file name in downlink/",
+                                            record["id"], number))
+            continue
+        named_files.add(name)
+        result.lines.append(record)
+        product_id = record["id"]
+        if product_id in accepted:
+            kind = "duplicate" if record["sha256"] == accepted[product_id] else "conflict"
+            result.anomalies.append(anomaly(kind, f"downlink/{name}", f"id delivered again (manifest line {number}); "
+                                            "the first verified delivery is kept", product_id, number))
+            continue
+        problem = _verify(downlink_dir / name, record)
+        if problem is None:
+            accepted[product_id] = record["sha256"]
+            result.products.append(Product(record, downlink_dir / name, number))
+        else:
+            kind, detail = problem
+            result.anomalies.append(anomaly(kind, f"downlink/{name}", detail, product_id, number))
+    for path in sorted(downlink_dir.iterdir()):
+        if path.is_file() and path.name != MANIFEST and path.name not in named_files:
+            result.anomalies.append(anomaly("orphan_file", f"downlink/{path.name}",
+                                            f"{path.stat().st_size} bytes with no manifest line"))
+    return result
+
+
+def _verify(path: Path, line: dict[str, Any]) -> tuple[str, str] | None:
+    """``(kind, detail)`` of what is wrong with one product file, or None when it is good."""
+    if not path.is_file():
+        return "missing_file", "manifest line names a file that is not in downlink/"
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) != line["bytes"] or digest != line["sha256"]:
+        return "corrupt", (f"{len(data)} bytes, sha256 {digest[:12]}…; manifest says {line['bytes']} bytes, "
+                           f"sha256 {str(line['sha256'])[:12]}…")
+    try:
+        decode_product(path, line)
+    except InputFileError as err:
+        return "undecodable", err.problem
+    return None

@@ -1,0 +1,597 @@
+"""The ground report of a run directory: ``report.json`` plus ``report.md`` or ``report.html`` with PNG plots.
+
+The ground reads nothing but the run directory. :func:`load_run` receives and verifies the products, stitches the
+mosaics and reads the telemetry; each report section is a function of that :class:`RunData`, kept in the
+:data:`SECTIONS` registry. Later stages add their own section without touching this module::
+
+    from ground.report import register_section
+
+    def cloud_section(run: RunData) -> dict | None:   # None: nothing to say for this run, section left out
+        ...
+
+    register_section("cloud", cloud_section, render=cloud_markdown)   # render is optional
+
+and are found either because their module is imported before the report is built, or through an entry point in
+the ``orbitedge.report_sections`` group (name = section name, value = the section function).
+
+``report.json`` is deterministic: the header keys, then the core sections in :data:`CORE_SECTIONS` order, then
+added sections sorted by name; floats rounded to 3 decimals for keys ending in ``_s`` or ``_m`` and 6 otherwise;
+paths relative to the run directory; no wall-clock figure except under keys starting with ``wall_``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from onboard.errors import InputFileError
+
+from . import metrics, plots
+from .reception import Reception, anomaly, read_jsonl, receive
+from .stitch import stitch_passes
+
+TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline")
+ENTRY_POINT_GROUP = "orbitedge.report_sections"
+MAX_TABLE_ROWS = 50
+
+
+@dataclass
+class RunData:
+    """Everything the ground knows about one run. Telemetry lists are None when their file is absent."""
+
+    run_dir: Path
+    run_info: dict[str, Any] | None  # telemetry/run.json
+    scenario: dict[str, Any] | None  # scenario.yaml, as resolved by the simulation
+    captures: list[dict[str, Any]] | None
+    ledger: list[dict[str, Any]] | None
+    contacts: list[dict[str, Any]] | None
+    timeline: list[dict[str, Any]] | None
+    reception: Reception
+    mosaics: list[dict[str, Any]]
+    anomalies: list[dict[str, Any]]  # reception, telemetry and stitching, in that order
+    missing: list[str] = field(default_factory=list)  # run-directory parts that are absent, e.g. "truth/"
+
+    @property
+    def delivered(self) -> list[dict[str, Any]]:
+        """Manifest lines of the verified products, each product once, in delivery order."""
+        return [p.line for p in self.reception.products]
+
+
+# --- blocks: the report's layout, rendered to Markdown or HTML ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    strong: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+@dataclass(frozen=True)
+class Image:
+    alt: str
+    src: str  # relative to the run directory
+
+
+Block = Heading | Paragraph | Table | Image
+Section = Callable[[RunData], "dict[str, Any] | None"]
+Renderer = Callable[[Mapping[str, Any]], list[Block]]
+
+SECTIONS: dict[str, Section] = {}
+RENDERERS: dict[str, Renderer] = {}
+HEADER_KEYS = ("scenario", "seed", "start_utc", "duration_s", "complete", "wall_time_s", "satellites", "stations",
+               "missing")
+CORE_SECTIONS = ("bandwidth", "ledger", "latency_s", "on_board", "contacts", "ground", "mosaics")
+
+
+def register_section(name: str, section: Section, render: Renderer | None = None) -> None:
+    """Add a report section: ``section(run)`` returns a JSON-ready dict (or None to leave it out); ``render``
+    turns that dict into blocks for report.md/html (default: a table of its scalar values). Raises ValueError
+    for a name already taken."""
+    if name in SECTIONS or name in HEADER_KEYS:
+        raise ValueError(f"report section {name!r} already exists; taken: {sorted(set(SECTIONS) | set(HEADER_KEYS))}")
+    SECTIONS[name] = section
+    if render is not None:
+        RENDERERS[name] = render
+
+
+def _load_entry_point_sections() -> None:
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name not in SECTIONS:
+            register_section(entry.name, entry.load())
+
+
+# --- loading a run ----------------------------------------------------------------------------------------------
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Receive, verify and stitch a run directory's products (writing ``mosaics/``) and read its telemetry.
+
+    Raises InputFileError when ``run_dir`` is not a directory or has neither ``downlink/`` nor ``telemetry/``.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputFileError(run_dir, "no such run directory")
+    if not (run_dir / "downlink").is_dir() and not (run_dir / "telemetry").is_dir():
+        raise InputFileError(run_dir, "not a run directory: it has neither downlink/ nor telemetry/")
+    missing = [part for part in ("downlink/", "telemetry/", "truth/") if not (run_dir / part).is_dir()]
+    reception = receive(run_dir)
+    anomalies = list(reception.anomalies)
+    run_info = _read_mapping_file(run_dir, "telemetry/run.json", json.loads, missing, anomalies)
+    scenario = _read_mapping_file(run_dir, "scenario.yaml", yaml.safe_load, missing, anomalies)
+    telemetry: dict[str, list[dict[str, Any]] | None] = {}
+    for name in TELEMETRY_FILES:
+        rel = f"telemetry/{name}.jsonl"
+        if (run_dir / rel).is_file():
+            records, problems = read_jsonl(run_dir / rel, rel)
+            telemetry[name] = [record for _, record in records]
+            anomalies += problems
+        else:
+            telemetry[name] = None
+            if "telemetry/" not in missing:
+                missing.append(rel)
+    mosaics, problems = stitch_passes(reception.products, run_dir)
+    anomalies += problems
+    return RunData(run_dir, run_info, scenario, telemetry["captures"], telemetry["ledger"], telemetry["contacts"],
+                   telemetry["timeline"], reception, mosaics, anomalies, missing)
+
+
+def _read_mapping_file(run_dir: Path, rel: str, parse: Callable[[str], Any], missing: list[str],
+                       anomalies: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A JSON or YAML mapping file of the run, or None (noted in ``missing`` or ``anomalies``)."""
+    path = run_dir / rel
+    if not path.is_file():
+        if not (rel.startswith("telemetry/") and "telemetry/" in missing):
+            missing.append(rel)
+        return None
+    try:
+        data = parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
+        anomalies.append(anomaly("bad_file", rel, f"cannot parse: {err}"))
+        return None
+    if not isinstance(data, dict):
+        anomalies.append(anomaly("bad_file", rel, f"expected a mapping, found {type(data).__name__}"))
+        return None
+    return data
+
+
+# --- core sections ----------------------------------------------------------------------------------------------
+
+
+def header(run: RunData) -> dict[str, Any]:
+    """Scenario name, seed, start, duration (s), completeness (None when unknown) and what is missing."""
+    info = run.run_info or {}
+    scenario = run.scenario or {}
+    return {
+        "scenario": info.get("scenario", scenario.get("name")),
+        "seed": info.get("seed", scenario.get("seed")),
+        "start_utc": info.get("start_utc"),
+        "duration_s": info.get("duration_s"),
+        "complete": info.get("complete"),
+        "wall_time_s": info.get("wall_time_s"),
+        "satellites": info.get("satellites"),
+        "stations": info.get("stations"),
+        "missing": list(run.missing),
+    }
+
+
+def bandwidth_section(run: RunData) -> dict[str, Any]:
+    on_board_bytes = metrics.on_board(run.ledger)["bytes"] if run.ledger is not None else None
+    figures = metrics.bandwidth(run.delivered, run.reception.lines, run.captures, on_board_bytes)
+    return {**figures, "definitions": dict(metrics.BANDWIDTH_DEFINITIONS)}
+
+
+def ledger_section(run: RunData) -> dict[str, Any]:
+    if run.ledger is None:
+        return {"captured": len(run.captures) if run.captures is not None else None, "delivered": None,
+                "dropped": None, "on_board": None, "dropped_by_reason": None, "balanced": None}
+    return metrics.ledger_summary(run.ledger, run.captures)
+
+
+def latency_section(run: RunData) -> dict[str, Any]:
+    return {"per": "product", **metrics.latency_stats(metrics.latencies_s(run.delivered))}
+
+
+def on_board_section(run: RunData) -> dict[str, Any]:
+    if run.ledger is None:
+        return {"bytes": None, "frames": None, "products": None, "max_age_s": None, "mean_age_s": None}
+    return metrics.on_board(run.ledger)
+
+
+def contacts_section(run: RunData) -> dict[str, Any]:
+    if run.contacts is None:
+        return {"count": None, "tracked": None, "mean_usage": None, "total_usage": None, "bytes_sent": None,
+                "windows": []}
+    return metrics.contact_usage(run.contacts)
+
+
+def ground_section(run: RunData) -> dict[str, Any]:
+    kinds = Counter(str(line["kind"]) for line in run.delivered)
+    return {
+        "products_in_manifest": len(run.reception.lines),
+        "products_verified": len(run.reception.products),
+        "products_by_kind": dict(sorted(kinds.items())),
+        "anomaly_counts": dict(sorted(Counter(a["kind"] for a in run.anomalies).items())),
+        "anomalies": list(run.anomalies),
+    }
+
+
+def mosaics_section(run: RunData) -> dict[str, Any]:
+    return {"count": len(run.mosaics), "paths": [m[key] for m in run.mosaics for key in ("tif", "png")],
+            "passes": list(run.mosaics)}
+
+
+# --- building and writing -------------------------------------------------------------------------------------
+
+
+def assemble(run: RunData) -> dict[str, Any]:
+    """The report dict of a loaded run: header keys, core sections, then added sections by name; rounded."""
+    _load_entry_point_sections()
+    report = header(run)
+    for name in [*CORE_SECTIONS, *sorted(set(SECTIONS) - set(CORE_SECTIONS))]:
+        value = SECTIONS[name](run)
+        if value is not None:
+            report[name] = value
+    return _rounded(report)
+
+
+def build_report(run_dir: Path) -> dict[str, Any]:
+    """Verify, stitch (writing ``run_dir/mosaics``) and measure a run directory: the content of report.json."""
+    return assemble(load_run(run_dir))
+
+
+def write_report(run_dir: Path, fmt: str = "md") -> tuple[dict[str, Any], list[Path]]:
+    """Build the report and write ``report.json``, the plots and ``report.md`` or ``report.html`` (``fmt``).
+
+    Returns ``(report, paths)``: the report dict (= report.json) and every file written, mosaics included.
+    """
+    if fmt not in ("md", "html"):
+        raise ValueError(f"unknown report format {fmt!r}; choose from ('md', 'html')")
+    run_dir = Path(run_dir)
+    run = load_run(run_dir)
+    report = assemble(run)
+    figures = write_plots(run, report)
+    json_path = run_dir / "report.json"
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    blocks = report_blocks(report, figures)
+    doc_path = run_dir / f"report.{fmt}"
+    title = f"orbitedge report: {report.get('scenario') or run_dir.name}"
+    doc_path.write_text(to_markdown(blocks) if fmt == "md" else to_html(blocks, title), encoding="utf-8")
+    written = [json_path, doc_path, *(run_dir / rel for rel in figures.values())]
+    written += [run_dir / rel for rel in report["mosaics"]["paths"]]
+    return report, written
+
+
+def write_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
+    """Write the figures into ``run_dir/plots``; returns {figure key: path relative to the run directory}."""
+    out_dir = run.run_dir / "plots"
+    figures: dict[str, str] = {}
+
+    def target(key: str, name: str) -> Path:
+        figures[key] = f"plots/{name}.png"
+        out_dir.mkdir(exist_ok=True)
+        return run.run_dir / figures[key]
+
+    windows = report["contacts"]["windows"]
+    if run.timeline:
+        for satellite in sorted({str(s["satellite"]) for s in run.timeline}):
+            samples = [s for s in run.timeline if str(s["satellite"]) == satellite]
+            own = [w for w in windows if str(w["satellite"]) == satellite and w["tracked"]]
+            path = target(f"timeline:{satellite}", f"timeline-{_safe(satellite)}")
+            plots.plot_timeline(satellite, samples, own, path, report.get("start_utc"))
+    if windows:
+        plots.plot_contact_bytes(windows, target("contact_bytes", "contact-bytes"))
+    if run.mosaics:
+        plots.plot_mosaics(run.mosaics, run.run_dir, target("mosaics", "mosaics"))
+    latency_s = metrics.latencies_s(run.delivered)
+    if latency_s.size:
+        plots.plot_latency(latency_s, target("latency", "latency"))
+    return figures
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def _rounded(value: Any, key: str = "") -> Any:
+    """Round floats (3 decimals under keys ending ``_s`` or ``_m``, else 6); non-finite floats become None."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return round(value, 3 if key.endswith(("_s", "_m")) else 6)
+    if isinstance(value, Mapping):
+        return {str(k): _rounded(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v, key) for v in value]
+    return value
+
+
+# --- the human-readable report ----------------------------------------------------------------------------------
+
+
+def _bytes(n: Any) -> str:
+    if n is None:
+        return "n/a"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} B"
+
+
+def _duration(t_s: Any) -> str:
+    if t_s is None:
+        return "n/a"
+    if t_s >= 3600.0:
+        return f"{t_s / 3600.0:.2f} h"
+    if t_s >= 60.0:
+        return f"{t_s / 60.0:.1f} min"
+    return f"{t_s:.1f} s"
+
+
+def _fraction(x: Any) -> str:
+    return "n/a" if x is None else f"{100.0 * x:.1f} %"
+
+
+def _value(x: Any) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    if isinstance(x, (list, tuple)):
+        return ", ".join(_value(v) for v in x) if len(x) <= 8 else f"{len(x)} items"
+    if isinstance(x, Mapping):
+        return ", ".join(f"{k}: {_value(v)}" for k, v in x.items()) or "none"
+    return str(x)
+
+
+def _capped(rows: tuple[tuple[Any, ...], ...], what: str) -> tuple[tuple[tuple[Any, ...], ...], list[Block]]:
+    """The first :data:`MAX_TABLE_ROWS` rows, and a note when some were left out."""
+    note: list[Block] = []
+    if len(rows) > MAX_TABLE_ROWS:
+        note = [Paragraph(f"First {MAX_TABLE_ROWS} of {len(rows)} {what}; report.json lists all.")]
+    return rows[:MAX_TABLE_ROWS], note
+
+
+def header_blocks(report: Mapping[str, Any]) -> list[Block]:
+    title = f"orbitedge report: {report.get('scenario') or 'unnamed run'}"
+    complete = report.get("complete")
+    blocks: list[Block] = [Heading(1, title)]
+    if complete is False:
+        blocks.append(Paragraph("INCOMPLETE RUN: the simulation stopped before its end (telemetry/run.json "
+                                "complete: false); figures cover what was written.", strong=True))
+    elif complete is None:
+        blocks.append(Paragraph("Completeness unknown: telemetry/run.json is missing or unreadable.", strong=True))
+    blocks.append(Table(("run", ""), (
+        ("scenario", _value(report.get("scenario"))), ("seed", _value(report.get("seed"))),
+        ("start", _value(report.get("start_utc"))), ("duration", _duration(report.get("duration_s"))),
+        ("complete", "yes" if complete else ("INCOMPLETE" if complete is False else "unknown")),
+        ("satellites", _value(report.get("satellites"))), ("stations", _value(report.get("stations"))),
+        ("simulation wall time", _duration(report.get("wall_time_s"))),
+    )))
+    if report.get("missing"):
+        blocks.append(Paragraph(f"Missing from the run directory: {', '.join(report['missing'])}. "
+                                "Figures that need them are n/a.", strong=True))
+    return blocks
+
+
+def summary_blocks(report: Mapping[str, Any]) -> list[Block]:
+    bw, ledger, lat, board = report["bandwidth"], report["ledger"], report["latency_s"], report["on_board"]
+    ground = report["ground"]
+    return [Heading(2, "Summary"), Table(("figure", "value"), (
+        ("bent-pipe bytes, all captures", _bytes(bw["raw_bytes"])),
+        ("downlinked (verified products)", _bytes(bw["downlinked_bytes"])),
+        ("bandwidth saved, delivered products", _fraction(bw["saved_fraction"])),
+        ("bandwidth saved, all captures", _fraction(bw["saved_fraction_all_captures"])),
+        ("retransmitted", _bytes(bw["retransmitted_bytes"])),
+        ("frames captured / delivered / dropped / on board",
+         " / ".join(_value(ledger[k]) for k in ("captured", "delivered", "dropped", "on_board"))),
+        ("ledger balanced", _value(ledger["balanced"])),
+        ("latency p50 / p90 / max", " / ".join(_duration(lat[k]) for k in ("p50", "p90", "max"))),
+        ("left on board (oldest)", f"{_bytes(board['bytes'])} ({_duration(board['max_age_s'])})"),
+        ("mean contact usage", _fraction(report["contacts"]["mean_usage"])),
+        ("products verified / in manifest", f"{ground['products_verified']} / {ground['products_in_manifest']}"),
+        ("ground anomalies", str(len(ground["anomalies"]))),
+    ))]
+
+
+def bandwidth_blocks(bw: Mapping[str, Any]) -> list[Block]:
+    rows = []
+    for key, definition in bw["definitions"].items():
+        shown = _fraction(bw[key]) if key.startswith("saved") else _bytes(bw[key])
+        rows.append((key, shown, definition))
+    return [Heading(2, "Bandwidth"), Table(("figure", "value", "definition"), tuple(rows))]
+
+
+def ledger_blocks(ledger: Mapping[str, Any]) -> list[Block]:
+    reasons = ledger.get("dropped_by_reason") or {}
+    rows = [("delivered", _value(ledger["delivered"]), "at least one product reached the ground"),
+            ("dropped", _value(ledger["dropped"]), "; ".join(f"{k}: {v}" for k, v in reasons.items()) or ""),
+            ("on board", _value(ledger["on_board"]), "still on board at the end"),
+            ("captured", _value(ledger["captured"]), "balanced" if ledger["balanced"] else
+             ("NOT BALANCED" if ledger["balanced"] is False else "balance unknown"))]
+    blocks: list[Block] = [Heading(2, "Frame ledger"), Table(("frames", "count", "note"), tuple(rows))]
+    if "products_delivered" in ledger:
+        product_reasons = "; ".join(f"{k}: {v}" for k, v in ledger["products_dropped_by_reason"].items())
+        blocks.append(Table(("products", "count", "note"), (
+            ("delivered", ledger["products_delivered"], ""), ("dropped", ledger["products_dropped"], product_reasons),
+            ("on board", ledger["products_on_board"], ""))))
+    return blocks
+
+
+def latency_blocks(lat: Mapping[str, Any], figures: Mapping[str, str]) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Latency, capture to ground"), Table(("statistic", "seconds", "readable"), tuple(
+        (k, _value(lat[k]), _duration(lat[k])) for k in ("p50", "p90", "mean", "min", "max")))]
+    blocks.append(Paragraph(f"Over {lat['count']} verified products (numpy linear percentiles)."))
+    if "latency" in figures:
+        blocks.append(Image("latency histogram", figures["latency"]))
+    return blocks
+
+
+def on_board_blocks(board: Mapping[str, Any]) -> list[Block]:
+    return [Heading(2, "Left on board"), Table(("figure", "value"), (
+        ("bytes", _bytes(board["bytes"])), ("frames", _value(board["frames"])), ("products", _value(board["products"])),
+        ("oldest (end of run minus capture)", _duration(board["max_age_s"])),
+        ("mean age", _duration(board["mean_age_s"]))))]
+
+
+def _utc(start_utc: str | None, t_s: float) -> str:
+    """``t_s`` after the start as ``YYYY-MM-DD hh:mm:ssZ``, or hours since start when the start is unknown."""
+    if not start_utc:
+        return f"{t_s / 3600.0:.2f} h after start"
+    when = dt.datetime.fromisoformat(start_utc.replace("Z", "+00:00")) + dt.timedelta(seconds=t_s)
+    return when.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def contacts_blocks(contacts: Mapping[str, Any], figures: Mapping[str, str], start_utc: str | None) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Contacts")]
+    if contacts["count"] is None:
+        return blocks + [Paragraph("No contact telemetry (telemetry/contacts.jsonl).")]
+    blocks.append(Paragraph(f"Contact windows: {contacts['count']}, {contacts['tracked']} tracked; mean usage "
+                            f"of tracked windows {_fraction(contacts['mean_usage'])}, time-weighted usage of all "
+                            f"windows {_fraction(contacts['total_usage'])}; {_bytes(contacts['bytes_sent'])} sent."))
+    rows, note = _capped(tuple(
+        (w["satellite"], w["station"], _utc(start_utc, w["aos_t_s"]), _duration(w["duration_s"]),
+         _value(w["max_elevation_deg"]), _value(w["tracked"]), _fraction(w["usage"]), _bytes(w["bytes_sent"]))
+        for w in contacts["windows"]), "windows")
+    if rows:
+        blocks.append(Table(("satellite", "station", "AOS (UTC)", "duration", "max elevation (deg)", "tracked",
+                             "usage", "sent"), rows))
+    blocks += note
+    if "contact_bytes" in figures:
+        blocks.append(Image("bytes per contact", figures["contact_bytes"]))
+    for key, src in figures.items():
+        if key.startswith("timeline:"):
+            blocks.append(Image(f"timeline of {key.split(':', 1)[1]}", src))
+    return blocks
+
+
+def ground_blocks(ground: Mapping[str, Any]) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Reception anomalies")]
+    blocks.append(Paragraph(f"{ground['products_verified']} products verified of {ground['products_in_manifest']} "
+                            f"manifest lines; by kind: {_value(ground['products_by_kind'])}."))
+    if not ground["anomalies"]:
+        return blocks + [Paragraph("No anomalies.")]
+    blocks.append(Table(("anomaly", "count"), tuple(ground["anomaly_counts"].items())))
+    rows, note = _capped(tuple((a["kind"], a["file"] or "", _value(a["line"]), a["id"] or "", a["detail"])
+                               for a in ground["anomalies"]), "anomalies")
+    return blocks + [Table(("kind", "file", "line", "product", "detail"), rows), *note]
+
+
+def mosaics_blocks(mosaics: Mapping[str, Any], figures: Mapping[str, str]) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Mosaics")]
+    if not mosaics["passes"]:
+        return blocks + [Paragraph("No image products to stitch.")]
+    rows, note = _capped(tuple(
+        (m["name"], m["satellite"], m["target"], m["tiles"], f"{m['width_px']} x {m['height_px']}",
+         f"EPSG:{m['footprint']['epsg']}", _fraction(m["covered_fraction"]), m["tif"]) for m in mosaics["passes"]),
+        "mosaics")
+    blocks += [Table(("mosaic", "satellite", "target", "tiles", "size (px)", "CRS", "covered", "GeoTIFF"), rows), *note]
+    if "mosaics" in figures:
+        blocks.append(Image("mosaic quick-looks", figures["mosaics"]))
+    return blocks
+
+
+def default_blocks(name: str, section: Mapping[str, Any]) -> list[Block]:
+    """An added section without its own renderer: a table of its values, nested keys dotted."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            rows.append((prefix, _value(value)))
+
+    walk("", section)
+    table_rows, note = _capped(tuple(rows), "values")
+    return [Heading(2, name), Table(("key", "value"), table_rows), *note]
+
+
+def report_blocks(report: Mapping[str, Any], figures: Mapping[str, str]) -> list[Block]:
+    """The human-readable report's layout; plot paths in ``figures`` are relative to the run directory."""
+    blocks = header_blocks(report) + summary_blocks(report) + bandwidth_blocks(report["bandwidth"])
+    blocks += ledger_blocks(report["ledger"]) + latency_blocks(report["latency_s"], figures)
+    blocks += on_board_blocks(report["on_board"])
+    blocks += contacts_blocks(report["contacts"], figures, report.get("start_utc"))
+    blocks += ground_blocks(report["ground"]) + mosaics_blocks(report["mosaics"], figures)
+    for name in report:
+        if name not in HEADER_KEYS and name not in CORE_SECTIONS:
+            render = RENDERERS.get(name)
+            blocks += render(report[name]) if render else default_blocks(name, report[name])
+    return blocks
+
+
+def _md_cell(x: Any) -> str:
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(blocks: Sequence[Block]) -> str:
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            out.append(f"{'#' * block.level} {block.text}")
+        elif isinstance(block, Paragraph):
+            out.append(f"**{block.text}**" if block.strong else block.text)
+        elif isinstance(block, Table):
+            out.append("| " + " | ".join(_md_cell(h) for h in block.header) + " |")
+            out.append("|" + "|".join("---" for _ in block.header) + "|")
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
+        else:
+            out.append(f"![{block.alt}]({block.src})")
+        out.append("")
+    return "\n".join(out)
+
+
+HTML_STYLE = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#222}"
+              "table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;"
+              "text-align:left;font-size:.9rem}th{background:#f2f2f2}img{max-width:100%;margin:.5rem 0}"
+              ".strong{font-weight:bold;background:#fff3cd;padding:.5rem;border-left:4px solid #d39e00}")
+
+
+def to_html(blocks: Sequence[Block], title: str) -> str:
+    """A self-contained HTML page (inline style); images are referenced relative to the run directory."""
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(title)}</title>",
+           f"<style>{HTML_STYLE}</style></head><body>"]
+    for block in blocks:
+        if isinstance(block, Heading):
+            out.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
+        elif isinstance(block, Paragraph):
+            css = ' class="strong"' if block.strong else ""
+            out.append(f"<p{css}>{html.escape(block.text)}</p>")
+        elif isinstance(block, Table):
+            out.append("<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in block.header) + "</tr>")
+            out += ["<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in block.rows]
+            out.append("</table>")
+        else:
+            out.append(f'<img src="{html.escape(block.src)}" alt="{html.escape(block.alt)}">')
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+SECTIONS.update({"bandwidth": bandwidth_section, "ledger": ledger_section, "latency_s": latency_section,
+                 "on_board": on_board_section, "contacts": contacts_section, "ground": ground_section,
+                 "mosaics": mosaics_section})

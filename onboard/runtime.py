@@ -1,0 +1,523 @@
+"""One wrapper over the TFLite (LiteRT) interpreter: finds a runtime, loads a delegate, checks a model against its
+card, and quantises inputs and dequantises outputs with each tensor's own scale and zero point.
+
+Runtimes, tried in this order by ``"auto"``: ``ai_edge_litert`` (LiteRT), ``tflite_runtime``, ``tensorflow``
+(``tf.lite``). Delegates: ``cpu`` (the runtime's default XNNPACK kernels, ``threads`` of them), ``edgetpu``
+(``libedgetpu.so.1``; a model must first be compiled by ``edgetpu_compiler``) and ``external:PATH`` (any
+delegate library, with ``delegate_options``).
+
+Model card: a JSON file beside the model (``<stem>.json``) or named explicitly. Its fields follow the STAC
+Machine Learning Model extension where it has a name for them (``inputs`` is ``mlm:input``, ``outputs`` is
+``mlm:output``, ``task`` one of ``mlm:tasks``, ``scaling`` a one-step ``value_scaling``), kept flat and small::
+
+    {
+      "name": "cloud-unet-int8",                  # str
+      "version": "1.0.0",                         # str
+      "task": "semantic-segmentation",            # str, an MLM task name where one fits
+      "inputs": [{                                # exactly one input
+        "name": "toa",                            # str
+        "shape": [1, 256, 256, 4],                # list of int > 0, as the interpreter reports it (NHWC)
+        "dtype": "int8",                          # tensor dtype in the model: float32, float16, (u)int8, int16, int32
+        "bands": ["B", "G", "R", "NIR"],          # list of str: the channel order, len == shape[-1]
+        "scaling": {"source": "toa_reflectance",  # str: the physical quantity the caller has
+                    "scale": 1.0, "offset": 0.0}  # numbers: model input = scale * source + offset (before quantising)
+      }],
+      "outputs": [{                               # exactly one output
+        "name": "cloud_logit", "shape": [1, 256, 256, 1], "dtype": "int8",
+        "description": "per-pixel cloud logit"    # str, optional: what the channels mean and in what units
+      }],
+      "sha256": "<64 hex digits>",                # of the .tflite file
+      "size_bytes": 123456,                       # int, of the .tflite file
+      "ops": ["CONCATENATION", "CONV_2D"],        # list of str: the builtin operators in the model, sorted
+      "training": {...},                          # object: data, seeds, steps, code version (free form)
+      "metrics": {...}                            # object: held-out scores (free form, e.g. {"pixel_f1": 0.93})
+    }
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from onboard.errors import InputFileError, OrbitEdgeError
+
+RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+DELEGATES = ("cpu", "edgetpu", "external:PATH")
+EDGETPU_LIBRARY = "libedgetpu.so.1"
+DELEGATE_SYMBOLS = ("tflite_plugin_create_delegate", "tflite_plugin_destroy_delegate")  # external delegate ABI
+EDGETPU_HINT = (
+    "install the Edge TPU runtime from Coral's apt repository: add "
+    "'deb https://packages.cloud.google.com/apt coral-edgetpu-stable main' "
+    "to /etc/apt/sources.list.d/coral-edgetpu.list, then `sudo apt-get update && sudo apt-get install libedgetpu1-std` "
+    "(see https://coral.ai/docs/accelerator/get-started/); "
+    "and compile the model with `edgetpu_compiler MODEL.tflite`, which writes MODEL_edgetpu.tflite "
+    "(ops it cannot map stay on the CPU)"
+)
+CARD_DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32")
+TFLITE_IDENTIFIER = b"TFL3"
+MIN_MODEL_BYTES = 8  # a flatbuffer's root offset (4 bytes) and file identifier (4 bytes)
+
+
+class RuntimeUnavailableError(OrbitEdgeError):
+    """No usable TFLite interpreter: carries each runtime tried and why it failed to import."""
+
+    def __init__(self, tried: Mapping[str, str]):
+        self.tried = dict(tried)
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in self.tried.items())
+        super().__init__(f"no TFLite interpreter available ({reasons}); install one with `pip install ai-edge-litert`")
+
+
+class DelegateError(OrbitEdgeError):
+    """A delegate library that cannot be loaded: carries the delegate, the library, the reason and how to fix it."""
+
+    def __init__(self, delegate: str, library: str, reason: str, hint: str = ""):
+        self.delegate = delegate
+        self.library = library
+        self.reason = reason
+        self.hint = hint
+        message = f"cannot load the {delegate} delegate from {library}: {reason}"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A resolved interpreter runtime: its name, Interpreter class and load_delegate function."""
+
+    name: str
+    interpreter: type
+    load_delegate: Callable[..., Any]
+
+
+def _import_ai_edge_litert() -> tuple[type, Callable[..., Any]]:
+    from ai_edge_litert import interpreter
+    return interpreter.Interpreter, interpreter.load_delegate
+
+
+def _import_tflite_runtime() -> tuple[type, Callable[..., Any]]:
+    from tflite_runtime import interpreter
+    return interpreter.Interpreter, interpreter.load_delegate
+
+
+def _import_tensorflow() -> tuple[type, Callable[..., Any]]:
+    import tensorflow as tf
+    return tf.lite.Interpreter, tf.lite.experimental.load_delegate
+
+
+_IMPORTERS: dict[str, Callable[[], tuple[type, Callable[..., Any]]]] = {
+    "ai_edge_litert": _import_ai_edge_litert,
+    "tflite_runtime": _import_tflite_runtime,
+    "tensorflow": _import_tensorflow,
+}
+
+
+def resolve_runtime(name: str = "auto") -> Runtime:
+    """The runtime called ``name``, or with ``"auto"`` the first of RUNTIMES that imports.
+
+    Raises ValueError for an unknown name and RuntimeUnavailableError when none of those asked for imports.
+    """
+    if name != "auto" and name not in RUNTIMES:
+        raise ValueError(f"Unknown runtime {name!r}. Choose from {('auto', *RUNTIMES)}")
+    tried = {}
+    for candidate in RUNTIMES if name == "auto" else (name,):
+        try:
+            interpreter, load_delegate = _IMPORTERS[candidate]()
+        except ImportError as err:
+            tried[candidate] = str(err)
+            continue
+        return Runtime(candidate, interpreter, load_delegate)
+    raise RuntimeUnavailableError(tried)
+
+
+def _load_delegate_library(runtime: Runtime, delegate: str, library: str,
+                           options: Mapping[str, str] | None, hint: str) -> Any:
+    # NOTE: the library is opened and its entry points looked up with ctypes first: when either fails,
+    # load_delegate of ai_edge_litert 2.x leaves a half-built Delegate whose __del__ prints a traceback.
+    try:
+        handle = ctypes.CDLL(library)
+    except OSError as err:
+        raise DelegateError(delegate, library, str(err), hint) from err
+    missing = [symbol for symbol in DELEGATE_SYMBOLS if not hasattr(handle, symbol)]
+    if missing:
+        raise DelegateError(delegate, library, f"not a TFLite delegate: it lacks {', '.join(missing)}", hint)
+    try:
+        return runtime.load_delegate(library, dict(options or {}))
+    except (ValueError, RuntimeError, OSError) as err:
+        raise DelegateError(delegate, library, str(err), hint) from err
+
+
+def load_delegates(delegate: str, runtime: Runtime, options: Mapping[str, str] | None = None) -> list[Any]:
+    """The delegate objects to hand the interpreter for ``delegate`` (one of DELEGATES; ``cpu`` needs none).
+
+    Raises ValueError for an unknown delegate and DelegateError when its library cannot be loaded.
+    """
+    if delegate == "cpu":
+        return []
+    if delegate == "edgetpu":
+        return [_load_delegate_library(runtime, "edgetpu", EDGETPU_LIBRARY, options, EDGETPU_HINT)]
+    if delegate.startswith("external:") and delegate != "external:":
+        library = delegate.removeprefix("external:")
+        if not Path(library).is_file():
+            raise DelegateError("external", library, "no such file", "give the path of the delegate's .so file")
+        return [_load_delegate_library(runtime, "external", library, options, "")]
+    raise ValueError(f"Unknown delegate {delegate!r}. Choose from {DELEGATES}")
+
+
+# ---------------------------------------------------------------------------------------------- model card
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How the model's real-valued input follows from a physical quantity: ``scale * source + offset``."""
+
+    source: str
+    scale: float
+    offset: float
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """Model input (float32) from ``values`` of the ``source`` quantity."""
+        return (np.asarray(values, np.float32) * np.float32(self.scale) + np.float32(self.offset)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class TensorCard:
+    """One input or output in a model card. ``bands`` and ``scaling`` are given for inputs only."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    bands: tuple[str, ...] | None = None
+    scaling: Scaling | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A validated model card (schema in this module's docstring); ``path`` is where it was read from."""
+
+    name: str
+    version: str
+    task: str
+    inputs: tuple[TensorCard, ...]
+    outputs: tuple[TensorCard, ...]
+    sha256: str
+    size_bytes: int
+    ops: tuple[str, ...]
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The card as the JSON object of the schema (None-valued optional fields left out)."""
+        def tensor(spec: TensorCard) -> dict[str, Any]:
+            return {key: list(value) if isinstance(value, tuple) else value
+                    for key, value in asdict(spec).items() if value is not None}
+        return {"name": self.name, "version": self.version, "task": self.task,
+                "inputs": [tensor(s) for s in self.inputs], "outputs": [tensor(s) for s in self.outputs],
+                "sha256": self.sha256, "size_bytes": self.size_bytes, "ops": list(self.ops),
+                "training": self.training, "metrics": self.metrics}
+
+
+class _CardReader:
+    """Reads a card's JSON object field by field, collecting every problem with its field path."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def get(self, obj: Mapping[str, Any], key: str, where: str, kind: str,
+            check: Callable[[Any], bool], required: bool = True) -> Any:
+        if key not in obj:
+            if required:
+                self.problems.append(f"{where}{key}: missing (expected {kind})")
+            return None
+        value = obj[key]
+        if not check(value):
+            self.problems.append(f"{where}{key}: expected {kind}, found {value!r}")
+            return None
+        return value
+
+    def tensor(self, obj: Any, where: str, is_input: bool) -> TensorCard | None:
+        if not isinstance(obj, dict):
+            self.problems.append(f"{where.rstrip('.')}: expected an object, found {obj!r}")
+            return None
+        name = self.get(obj, "name", where, "a string", _is_str)
+        shape = self.get(obj, "shape", where, "a list of positive integers",
+                         lambda v: isinstance(v, list) and bool(v) and all(_is_int(d) and d > 0 for d in v))
+        dtype = self.get(obj, "dtype", where, f"one of {CARD_DTYPES}", lambda v: v in CARD_DTYPES)
+        description = self.get(obj, "description", where, "a string", _is_str, required=False)
+        bands = scaling = None
+        if is_input:
+            bands = self.get(obj, "bands", where, "a list of band names",
+                             lambda v: isinstance(v, list) and bool(v) and all(_is_str(b) for b in v))
+            if bands is not None and shape is not None and len(bands) != shape[-1]:
+                self.problems.append(f"{where}bands: {len(bands)} bands for {shape[-1]} channels (shape {shape})")
+            raw = self.get(obj, "scaling", where, "an object", lambda v: isinstance(v, dict))
+            if raw is not None:
+                source = self.get(raw, "source", f"{where}scaling.", "a string", _is_str)
+                scale = self.get(raw, "scale", f"{where}scaling.", "a finite non-zero number",
+                                 lambda v: _is_number(v) and v != 0)
+                offset = self.get(raw, "offset", f"{where}scaling.", "a finite number", _is_number)
+                if None not in (source, scale, offset):
+                    scaling = Scaling(source, float(scale), float(offset))
+        if None in (name, shape, dtype) or (is_input and None in (bands, scaling)):
+            return None
+        return TensorCard(name, tuple(shape), dtype, tuple(bands) if bands else None, scaling, description)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def load_card(path: str | Path) -> ModelCard:
+    """Read and validate a model card. Raises InputFileError naming the file and every bad field."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise InputFileError(path, "model card not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputFileError(path, f"cannot read the model card: {err}") from err
+    except json.JSONDecodeError as err:
+        raise InputFileError(path, f"model card is not valid JSON: {err.msg} at line {err.lineno}") from err
+    if not isinstance(obj, dict):
+        raise InputFileError(path, f"model card must be a JSON object, found {type(obj).__name__}")
+    reader = _CardReader()
+    name = reader.get(obj, "name", "", "a string", _is_str)
+    version = reader.get(obj, "version", "", "a string", _is_str)
+    task = reader.get(obj, "task", "", "a string", _is_str)
+    tensors = {}
+    for key in ("inputs", "outputs"):
+        items = reader.get(obj, key, "", "a list of exactly one object", lambda v: isinstance(v, list) and len(v) == 1)
+        tensors[key] = [reader.tensor(item, f"{key}[{i}].", key == "inputs") for i, item in enumerate(items or [])]
+    sha256 = reader.get(obj, "sha256", "", "64 lower-case hex digits",
+                        lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) is not None)
+    size_bytes = reader.get(obj, "size_bytes", "", "a positive integer", lambda v: _is_int(v) and v > 0)
+    ops = reader.get(obj, "ops", "", "a list of operator names",
+                     lambda v: isinstance(v, list) and all(_is_str(op) for op in v))
+    training = reader.get(obj, "training", "", "an object", lambda v: isinstance(v, dict))
+    metrics = reader.get(obj, "metrics", "", "an object", lambda v: isinstance(v, dict))
+    if reader.problems:
+        raise InputFileError(path, "bad model card: " + "; ".join(reader.problems))
+    return ModelCard(name, version, task, tuple(tensors["inputs"]), tuple(tensors["outputs"]), sha256, size_bytes,
+                     tuple(ops), training, metrics, path)
+
+
+def write_card(card: ModelCard, path: str | Path) -> None:
+    """Write ``card`` as indented JSON (UTF-8, trailing newline)."""
+    Path(path).write_text(json.dumps(card.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+def read_model_file(path: str | Path) -> bytes:
+    """The bytes of a .tflite file, after checking it exists and carries the TFLite flatbuffer identifier.
+
+    Raises InputFileError naming the file and what is wrong.
+    """
+    path = Path(path)
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError as err:
+        raise InputFileError(path, "model file not found") from err
+    except OSError as err:
+        raise InputFileError(path, f"cannot read the model file: {err}") from err
+    if len(content) < MIN_MODEL_BYTES:
+        raise InputFileError(path, f"model file is {len(content)} bytes, too short to be a TFLite model (truncated?)")
+    if content[4:8] != TFLITE_IDENTIFIER:
+        raise InputFileError(path, f"not a TFLite model: bytes 4..8 are {content[4:8]!r}, "
+                                   f"expected {TFLITE_IDENTIFIER!r}")
+    return content
+
+
+def _open_interpreter(path: Path, content: bytes, runtime: Runtime, delegates: list[Any],
+                      threads: int) -> tuple[Any, tuple[str, ...] | None]:
+    """An allocated interpreter over ``content`` and the model's operator names (None if the runtime hides them)."""
+    try:
+        interpreter = runtime.interpreter(model_content=content, experimental_delegates=delegates or None,
+                                          num_threads=threads)
+        # Read before allocate_tensors, which hands the graph to the default XNNPACK delegate.
+        ops = (tuple(sorted({op["op_name"] for op in interpreter._get_ops_details()}))
+               if hasattr(interpreter, "_get_ops_details") else None)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as err:
+        raise InputFileError(path, f"the {runtime.name} interpreter rejects the model: {err}") from err
+    n_in, n_out = len(interpreter.get_input_details()), len(interpreter.get_output_details())
+    if (n_in, n_out) != (1, 1):
+        raise InputFileError(path, f"model has {n_in} inputs and {n_out} outputs; orbitedge models have one of each")
+    return interpreter, ops
+
+
+def _quantization(path: Path, detail: Mapping[str, Any]) -> tuple[float, int] | None:
+    """(scale, zero point) of a per-tensor quantised tensor, None for a float one."""
+    scales = detail["quantization_parameters"]["scales"]
+    if len(scales) == 0:
+        return None
+    if len(scales) > 1:
+        raise InputFileError(path, f"tensor {detail['name']!r} is quantised per channel; "
+                                   "only per-tensor quantised inputs and outputs are supported")
+    scale, zero_point = detail["quantization"]
+    return float(scale), int(zero_point)
+
+
+class Model:
+    """A .tflite model on an interpreter, checked against its card, with real-valued ``predict``.
+
+    path: the .tflite file. card_path: its model card; None looks for ``<stem>.json`` beside the model and
+    uses it if present. delegate: one of DELEGATES. threads: CPU threads for the interpreter and XNNPACK.
+    runtime: ``"auto"`` or one of RUNTIMES. delegate_options: key/value options for the delegate library.
+    bands: the camera's band order; when given, the card's input bands must equal it.
+    ``init_s`` is the wall time in seconds to read, check and load the model, load the delegate and
+    allocate the tensors.
+
+    Raises InputFileError for a missing, truncated, corrupt or rejected model, for a bad card, and for a
+    model that differs from its card; DelegateError when the delegate cannot be loaded.
+    """
+
+    def __init__(self, path: str | Path, card_path: str | Path | None = None, delegate: str = "cpu",
+                 threads: int = 1, runtime: str = "auto", delegate_options: Mapping[str, str] | None = None,
+                 bands: Sequence[str] | None = None):
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        start_s = time.perf_counter()
+        self.path = Path(path)
+        self.delegate = delegate
+        self.threads = threads
+        content = read_model_file(self.path)
+        if card_path is None and self.path.with_suffix(".json").is_file():
+            card_path = self.path.with_suffix(".json")
+        self.card = load_card(card_path) if card_path is not None else None
+        self.runtime = resolve_runtime(runtime)
+        delegates = load_delegates(delegate, self.runtime, delegate_options)
+        self._interpreter, self._ops = _open_interpreter(self.path, content, self.runtime, delegates, threads)
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self.input_quantization = _quantization(self.path, self._input)
+        self.output_quantization = _quantization(self.path, self._output)
+        self._check_card(content, bands)
+        self.init_s = time.perf_counter() - start_s
+
+    def _check_card(self, content: bytes, bands: Sequence[str] | None) -> None:
+        if self.card is None:
+            if bands is not None:
+                raise InputFileError(self.path, f"no model card ({self.path.with_suffix('.json').name}) "
+                                                f"to check the camera's bands {list(bands)} against")
+            return
+        card_in, card_out = self.card.inputs[0], self.card.outputs[0]
+        problems = []
+        for field_name, in_card, in_model in (
+                ("inputs[0].shape", list(card_in.shape), list(self.input_shape)),
+                ("inputs[0].dtype", card_in.dtype, self.input_dtype.name),
+                ("outputs[0].shape", list(card_out.shape), list(self.output_shape)),
+                ("outputs[0].dtype", card_out.dtype, self.output_dtype.name),
+                ("size_bytes", self.card.size_bytes, len(content)),
+                ("sha256", self.card.sha256, hashlib.sha256(content).hexdigest())):
+            if in_card != in_model:
+                problems.append(f"{field_name} is {in_card} in the card but {in_model} in the model")
+        if bands is not None and list(card_in.bands) != list(bands):
+            problems.append(f"inputs[0].bands is {list(card_in.bands)} in the card but the camera gives {list(bands)}")
+        if problems:
+            raise InputFileError(self.path, f"does not match its card {self.card.path}: " + "; ".join(problems))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of the input tensor, batch first, e.g. (1, 256, 256, 4)."""
+        return tuple(int(d) for d in self._input["shape"])
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of the output tensor, batch first."""
+        return tuple(int(d) for d in self._output["shape"])
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        """dtype of the input tensor inside the model (int8 for a full-int8 model)."""
+        return np.dtype(self._input["dtype"])
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        """dtype of the output tensor inside the model."""
+        return np.dtype(self._output["dtype"])
+
+    @property
+    def is_quantized(self) -> bool:
+        """True when the input or the output tensor is quantised (int8 I/O)."""
+        return self.input_quantization is not None or self.output_quantization is not None
+
+    def op_names(self) -> tuple[str, ...] | None:
+        """The model's operator names (e.g. "CONV_2D"), sorted and unique; None if the runtime cannot list them.
+
+        With an explicit delegate (edgetpu, external) the ops it took over show as that delegate's node.
+        """
+        return self._ops
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (float, real input scale) as the input tensor's dtype: ``round(x / scale) + zero_point``, clipped."""
+        if self.input_quantization is None:
+            return np.asarray(x, self.input_dtype)
+        scale, zero_point = self.input_quantization
+        limits = np.iinfo(self.input_dtype)
+        q = np.round(np.asarray(x, np.float32) / np.float32(scale)) + zero_point
+        return np.clip(q, limits.min, limits.max).astype(self.input_dtype)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        """Output tensor values as float32 in real units: ``(q - zero_point) * scale``."""
+        if self.output_quantization is None:
+            return np.asarray(q, np.float32)
+        scale, zero_point = self.output_quantization
+        return ((q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)).astype(np.float32)
+
+    def invoke_raw(self, q: np.ndarray) -> np.ndarray:
+        """Run the model on an input already in the tensor's dtype and full shape; returns the raw output tensor."""
+        self._interpreter.set_tensor(self._input["index"], q)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output["index"])
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """float32 output in real units for ``x`` in the model's real input scale (see the card's ``scaling``).
+
+        ``x`` has the input shape, or that shape without its batch dimension of 1, in which case the output
+        comes without it too. Quantised tensors use their own scale and zero point; float ones pass through.
+        """
+        x = np.asarray(x)
+        batched = x.shape == self.input_shape
+        if not batched and (self.input_shape[0] != 1 or x.shape != self.input_shape[1:]):
+            raise ValueError(f"{self.path.name}: input of shape {x.shape}, expected {self.input_shape} "
+                             f"or {self.input_shape[1:]}")
+        y = self.dequantize(self.invoke_raw(self.quantize(x.reshape(self.input_shape))))
+        return y if batched else y[0]
+
+
+def build_card(model_path: str | Path, *, name: str, version: str, task: str, input_name: str,
+               bands: Sequence[str], scaling: Scaling, output_name: str, output_description: str,
+               training: Mapping[str, Any], metrics: Mapping[str, Any]) -> ModelCard:
+    """A card for the .tflite file at ``model_path``: shapes, dtypes, ops, size and sha256 read from the model,
+    the rest as given. Raises InputFileError as Model does."""
+    path = Path(model_path)
+    content = read_model_file(path)
+    runtime = resolve_runtime()
+    interpreter, ops = _open_interpreter(path, content, runtime, [], threads=1)
+    detail_in, detail_out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    inputs = (TensorCard(input_name, tuple(int(d) for d in detail_in["shape"]), np.dtype(detail_in["dtype"]).name,
+                         tuple(bands), scaling),)
+    outputs = (TensorCard(output_name, tuple(int(d) for d in detail_out["shape"]), np.dtype(detail_out["dtype"]).name,
+                          description=output_description),)
+    return ModelCard(name, version, task, inputs, outputs, hashlib.sha256(content).hexdigest(), len(content),
+                     ops or (), dict(training), dict(metrics))

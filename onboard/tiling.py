@@ -1,0 +1,130 @@
+"""Sliding-window inference for frames larger than a model's input: overlapping windows, cropped edges, no seams.
+
+Pure and model-free. Along each axis, windows of ``window_px`` advance by ``stride = window_px - overlap_px``.
+Each window keeps only its *core*: its prediction less ``overlap_px // 2`` px on the leading edge (top, left)
+and ``overlap_px - overlap_px // 2`` on the trailing edge (bottom, right), so that the cores tile the frame
+exactly once and no kept pixel lies within ``overlap_px // 2`` of its window's edge, where a convolutional
+model sees zero padding instead of the scene. The last window on each axis is shifted back toward the
+frame so that it sees as much real scene as it can; frames smaller than a window are centred in it. Window
+parts outside the frame are filled by reflection (``np.pad`` mode ``"reflect"``, OpenCV's BORDER_REFLECT_101).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Box:
+    """A half-open pixel box ``[row0, row0 + height) x [col0, col0 + width)`` in frame coordinates."""
+
+    row0: int
+    col0: int
+    height: int
+    width: int
+
+    @property
+    def row1(self) -> int:
+        return self.row0 + self.height
+
+    @property
+    def col1(self) -> int:
+        return self.col0 + self.width
+
+
+@dataclass(frozen=True)
+class Window:
+    """One inference window.
+
+    ``input`` is the ``window_px`` square fed to the model; it may extend past the frame borders (those
+    pixels are reflections). ``core`` is the part of the prediction that is kept; it lies inside the frame,
+    and the cores of all windows of a frame tile it exactly once.
+    """
+
+    input: Box
+    core: Box
+
+    def core_in_prediction(self, scale: int = 1) -> tuple[slice, slice]:
+        """Row and column slices that cut the core out of this window's prediction, ``scale`` output px per input px."""
+        top = self.core.row0 - self.input.row0
+        left = self.core.col0 - self.input.col0
+        return (slice(top * scale, (top + self.core.height) * scale),
+                slice(left * scale, (left + self.core.width) * scale))
+
+    def core_in_output(self, scale: int = 1) -> tuple[slice, slice]:
+        """Row and column slices where the core goes in the stitched output, ``scale`` output px per input px."""
+        return (slice(self.core.row0 * scale, self.core.row1 * scale),
+                slice(self.core.col0 * scale, self.core.col1 * scale))
+
+
+def _spans(length_px: int, window_px: int, overlap_px: int) -> list[tuple[int, int, int]]:
+    """Along one axis: ``(input_start, core_start, core_end)`` per window, cores tiling ``[0, length_px)``."""
+    lead = overlap_px // 2
+    trail = overlap_px - lead
+    stride = window_px - overlap_px
+    spans = []
+    for core_start in range(0, length_px, stride):
+        core_end = min(core_start + stride, length_px)
+        input_start = core_start - lead
+        if core_end == length_px:
+            # NOTE: every start in [length_px + trail - window_px, core_start - lead] keeps both margins;
+            # take the one nearest to centring the frame in the window (the first bound, once the frame is
+            # at least a window long), so the last core sees real scene rather than reflections.
+            input_start = max(length_px + trail - window_px, min(input_start, (length_px - window_px) // 2))
+        spans.append((input_start, core_start, core_end))
+    return spans
+
+
+def windows(height_px: int, width_px: int, window_px: int, overlap_px: int) -> list[Window]:
+    """The windows covering a ``height_px`` x ``width_px`` frame, in row-major order.
+
+    ``window_px`` is the model's square input size and ``0 <= overlap_px < window_px`` the overlap of
+    neighbouring windows, both in input pixels. Raises ValueError for sizes that admit no tiling.
+    """
+    if height_px < 1 or width_px < 1:
+        raise ValueError(f"frame must be at least 1x1 px, got {height_px}x{width_px}")
+    if window_px < 1:
+        raise ValueError(f"window_px must be at least 1, got {window_px}")
+    if not 0 <= overlap_px < window_px:
+        raise ValueError(f"overlap_px must be in [0, window_px={window_px}), got {overlap_px}")
+    rows = _spans(height_px, window_px, overlap_px)
+    cols = _spans(width_px, window_px, overlap_px)
+    return [Window(input=Box(r_in, c_in, window_px, window_px),
+                   core=Box(r0, c0, r1 - r0, c1 - c0))
+            for r_in, r0, r1 in rows for c_in, c0, c1 in cols]
+
+
+def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray],
+                  window_px: int, overlap_px: int, scale: int = 1) -> np.ndarray:
+    """Run ``predict`` over overlapping windows of ``image`` and stitch the cores of its predictions.
+
+    image: (H, W, C) array, any dtype. predict: maps a C-contiguous (window_px, window_px, C) array of the
+    image's dtype to a (window_px * scale, window_px * scale, K) array; ``scale`` > 1 serves super-resolution
+    models. Returns the (H * scale, W * scale, K) mosaic in the predictions' dtype. Raises ValueError when
+    ``predict`` returns another shape.
+    """
+    if image.ndim != 3:
+        raise ValueError(f"image must be (H, W, C), got shape {image.shape}")
+    if scale < 1:
+        raise ValueError(f"scale must be at least 1, got {scale}")
+    height_px, width_px = image.shape[:2]
+    tiles = windows(height_px, width_px, window_px, overlap_px)
+    # The first window starts at or before the frame's origin and the last ends at or past its far edge.
+    pad_top, pad_left = -tiles[0].input.row0, -tiles[0].input.col0
+    pad_bottom, pad_right = tiles[-1].input.row1 - height_px, tiles[-1].input.col1 - width_px
+    padded = np.pad(image, ((pad_top, pad_bottom), (pad_left, pad_right), (0, 0)), mode="reflect")
+    out_px = window_px * scale
+    mosaic = None
+    for window in tiles:
+        r0 = window.input.row0 + pad_top
+        c0 = window.input.col0 + pad_left
+        prediction = predict(np.ascontiguousarray(padded[r0:r0 + window_px, c0:c0 + window_px]))
+        if prediction.ndim != 3 or prediction.shape[:2] != (out_px, out_px):
+            raise ValueError(f"predict returned shape {prediction.shape}, expected ({out_px}, {out_px}, K)")
+        if mosaic is None:
+            mosaic = np.empty((height_px * scale, width_px * scale, prediction.shape[2]), prediction.dtype)
+        mosaic[window.core_in_output(scale)] = prediction[window.core_in_prediction(scale)]
+    return mosaic

@@ -1,0 +1,121 @@
+"""Metrics against hand-computed cases: latency percentiles, bandwidth, ledger balance, on-board age, contact usage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ground.metrics import bandwidth, contact_usage, latencies_s, latency_stats, ledger_summary, on_board
+
+ONE_MS = 1e-3
+
+
+def line(capture_t_s: float, downlink_t_s: float, size_bytes: int = 100, raw_bytes: int = 400,
+         retransmitted_bytes: int = 0) -> dict:
+    return {"capture_t_s": capture_t_s, "downlink_t_s": downlink_t_s, "bytes": size_bytes, "raw_bytes": raw_bytes,
+            "retransmitted_bytes": retransmitted_bytes}
+
+
+def test_latency_percentiles_match_hand_computation():
+    lines = [line(0.0, 10.0), line(5.0, 25.0), line(100.0, 130.0), line(0.0, 40.0), line(1000.0, 1100.0)]
+    lat = latencies_s(lines)
+    np.testing.assert_allclose(lat, [10.0, 20.0, 30.0, 40.0, 100.0], atol=ONE_MS)
+    stats = latency_stats(lat)
+    # sorted 10, 20, 30, 40, 100: p50 is the middle value; p90 sits at rank 0.9 * 4 = 3.6, 60 % from 40 to 100
+    assert stats["count"] == 5
+    assert abs(stats["p50"] - 30.0) < ONE_MS
+    assert abs(stats["p90"] - (40.0 + 0.6 * 60.0)) < ONE_MS
+    assert abs(stats["mean"] - 40.0) < ONE_MS
+    assert stats["max"] == 100.0 and stats["min"] == 10.0
+
+
+def test_latency_of_nothing_is_none():
+    assert latency_stats(latencies_s([])) == {"count": 0, "p50": None, "p90": None, "mean": None, "min": None,
+                                              "max": None}
+
+
+def test_bandwidth_figures_and_saved_fractions():
+    delivered = [line(0, 1, 100, 400), line(0, 1, 300, 400, retransmitted_bytes=50)]
+    lines = delivered + [line(0, 2, 300, 400, retransmitted_bytes=20)]  # a duplicate delivery
+    captures = [{"raw_bytes": 800}, {"raw_bytes": 800}, {"raw_bytes": 400}]
+    bw = bandwidth(delivered, lines, captures, bytes_on_board=100)
+    assert bw["raw_bytes"] == 2000
+    assert bw["raw_bytes_delivered"] == 800
+    assert bw["downlinked_bytes"] == 400
+    assert bw["received_bytes"] == 700
+    assert bw["retransmitted_bytes"] == 70
+    assert bw["saved_fraction"] == pytest.approx(1 - 400 / 800)
+    assert bw["saved_fraction_all_captures"] == pytest.approx(1 - (400 + 100) / 2000)
+
+
+def test_bandwidth_without_telemetry_or_products():
+    bw = bandwidth([], [], None, None)
+    assert bw["raw_bytes"] is None and bw["saved_fraction"] is None and bw["saved_fraction_all_captures"] is None
+    assert bw["downlinked_bytes"] == 0
+
+
+def ledger_row(frame_id: str, status: str, reason: str | None = None, bytes_on_board: int = 0,
+               age_s: float | None = None, dropped: dict | None = None) -> dict:
+    dropped = dropped or {}
+    return {"frame_id": frame_id, "satellite": "sat-1", "status": status, "reason": reason,
+            "products_delivered": 2 if status == "delivered" else 0, "products_dropped": sum(dropped.values()),
+            "dropped_by_reason": dropped, "products_on_board": 1 if status == "on_board" else 0,
+            "bytes_on_board": bytes_on_board, "age_s": age_s}
+
+
+LEDGER = [ledger_row("f0", "delivered", dropped={"cloudy": 1}), ledger_row("f1", "dropped", "storage_full"),
+          ledger_row("f2", "dropped", "cloudy", dropped={"cloudy": 4}), ledger_row("f3", "dropped", "storage_full"),
+          ledger_row("f4", "on_board", bytes_on_board=5000, age_s=3600.0),
+          ledger_row("f5", "on_board", bytes_on_board=1000, age_s=600.0)]
+CAPTURES = [{"frame_id": f"f{i}"} for i in range(6)]
+
+
+def test_ledger_balances_against_captures():
+    s = ledger_summary(LEDGER, CAPTURES)
+    assert (s["captured"], s["delivered"], s["dropped"], s["on_board"]) == (6, 1, 3, 2)
+    assert s["dropped_by_reason"] == {"cloudy": 1, "storage_full": 2}
+    assert s["products_dropped_by_reason"] == {"cloudy": 5}
+    assert s["products_delivered"] == 2 and s["products_on_board"] == 2
+    assert s["balanced"] is True
+
+
+def test_ledger_missing_a_captured_frame_is_unbalanced():
+    s = ledger_summary(LEDGER[:-1], CAPTURES)
+    assert s["balanced"] is False and s["frames_missing_from_ledger"] == 1 and s["captured"] == 6
+
+
+def test_ledger_with_a_frame_never_captured_is_unbalanced():
+    s = ledger_summary(LEDGER + [ledger_row("f9", "delivered")], CAPTURES)
+    assert s["balanced"] is False and s["frames_not_captured"] == 1
+
+
+def test_ledger_with_an_unknown_status_is_unbalanced():
+    s = ledger_summary(LEDGER[:-1] + [ledger_row("f5", "lost")], CAPTURES)
+    assert s["balanced"] is False and s["other_status"] == {"lost": 1}
+
+
+def test_on_board_bytes_and_age():
+    board = on_board(LEDGER)
+    assert board["bytes"] == 6000 and board["frames"] == 2 and board["products"] == 2
+    assert board["max_age_s"] == 3600.0 and abs(board["mean_age_s"] - 2100.0) < ONE_MS
+    assert on_board([])["max_age_s"] is None
+
+
+def test_contact_usage_per_window_and_means():
+    contacts = [
+        {"satellite": "b", "station": "s", "aos_t_s": 1000.0, "los_t_s": 1400.0, "used_s": 100.0, "bytes_sent": 7,
+         "tracked": True, "max_elevation_deg": 30.0},
+        {"satellite": "a", "station": "s", "aos_t_s": 0.0, "los_t_s": 600.0, "used_s": 600.0, "bytes_sent": 9,
+         "tracked": True, "max_elevation_deg": 60.0},
+        {"satellite": "c", "station": "s", "aos_t_s": 1100.0, "los_t_s": 1300.0, "used_s": 0.0, "bytes_sent": 0,
+         "tracked": False, "max_elevation_deg": 10.0},
+        {"satellite": "d", "station": "s", "aos_t_s": 2000.0, "los_t_s": 2000.0, "used_s": 0.0, "bytes_sent": 0,
+         "tracked": True, "max_elevation_deg": 0.0},
+    ]
+    got = contact_usage(contacts)
+    assert [w["satellite"] for w in got["windows"]] == ["a", "b", "c", "d"]
+    assert [w["usage"] for w in got["windows"]] == [1.0, 0.25, 0.0, 0.0]
+    assert got["mean_usage"] == pytest.approx((1.0 + 0.25 + 0.0) / 3)
+    assert got["total_usage"] == pytest.approx(700.0 / 1200.0)
+    assert (got["count"], got["tracked"], got["bytes_sent"]) == (4, 3, 16)
+    assert contact_usage([])["mean_usage"] is None

@@ -1,0 +1,199 @@
+"""Reception: checksums, sizes, duplicates, conflicts, missing and orphan files, truncated manifests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ground.reception import read_jsonl, receive
+from onboard.codec import EXTENSIONS, encode
+from onboard.errors import InputFileError
+
+BANDS = ["B", "G", "R", "NIR"]
+
+
+def product(product_id: str, dn: np.ndarray, fmt: str = "raw") -> tuple[dict, bytes]:
+    """A manifest line (every spec key) and the encoded file bytes for an (H, W, 4) uint16 tile."""
+    data = encode(dn, fmt, 12)
+    h, w, b = dn.shape
+    line = {"id": product_id, "file": product_id + EXTENSIONS[fmt], "satellite": "sat-1",
+            "frame_ids": ["sat-1-f000000"],
+            "pass_id": "sat-1-p000", "target": "paris", "capture_t_s": 100.0, "capture_utc": "2026-06-21T00:01:40.000Z",
+            "downlink_t_s": 1000.0, "downlink_utc": "2026-06-21T00:16:40.000Z", "station": "svalbard",
+            "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "format": fmt, "kind": "image",
+            "dtype": "uint16", "bit_depth": 12, "bands": BANDS, "shape": [h, w, b],
+            "tile": {"row0": 0, "col0": 0, "height": h, "width": w, "frame_height": h, "frame_width": w},
+            "footprint": {"epsg": 32631, "x0_m": 448000.0, "y0_m": 5412000.0, "gsd_m": 10.0, "width_px": w,
+                          "height_px": h},
+            "raw_bytes": (h * w * b * 12 + 7) // 8, "stages": ["encode"], "retransmitted_bytes": 0}
+    return line, data
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    """A run directory with three good products (raw, png, tiff) and their manifest."""
+    rng = np.random.default_rng(1)
+    downlink = tmp_path / "downlink"
+    downlink.mkdir()
+    lines = []
+    for i, fmt in enumerate(("raw", "png", "tiff")):
+        line, data = product(f"sat-1-f000000-t{i:02d}", rng.integers(0, 4096, (16, 16, 4), dtype=np.uint16), fmt)
+        (downlink / line["file"]).write_bytes(data)
+        lines.append(line)
+    write_manifest(tmp_path, lines)
+    return tmp_path
+
+
+def write_manifest(run_dir: Path, lines: list[dict], tail: str = "") -> None:
+    text = "".join(json.dumps(line) + "\n" for line in lines) + tail
+    (run_dir / "downlink" / "manifest.jsonl").write_text(text, encoding="utf-8")
+
+
+def manifest(run_dir: Path) -> list[dict]:
+    return [json.loads(t) for t in (run_dir / "downlink" / "manifest.jsonl").read_text().splitlines()]
+
+
+def kinds(reception) -> list[str]:
+    return [a["kind"] for a in reception.anomalies]
+
+
+def test_good_products_are_all_verified(run_dir):
+    got = receive(run_dir)
+    assert kinds(got) == []
+    assert [p.id for p in got.products] == [f"sat-1-f000000-t{i:02d}" for i in range(3)]
+    assert [p.manifest_line for p in got.products] == [1, 2, 3]
+
+
+def test_checksum_mismatch_is_reported_and_the_rest_processed(run_dir):
+    path = run_dir / "downlink" / manifest(run_dir)[1]["file"]
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    got = receive(run_dir)
+    assert kinds(got) == ["corrupt"]
+    assert got.anomalies[0]["id"] == "sat-1-f000000-t01" and got.anomalies[0]["line"] == 2
+    assert [p.id for p in got.products] == ["sat-1-f000000-t00", "sat-1-f000000-t02"]
+
+
+def test_size_mismatch_is_corrupt(run_dir):
+    lines = manifest(run_dir)
+    path = run_dir / "downlink" / lines[0]["file"]
+    path.write_bytes(path.read_bytes() + b"\0")
+    got = receive(run_dir)
+    assert kinds(got) == ["corrupt"]
+    assert f"{lines[0]['bytes'] + 1} bytes" in got.anomalies[0]["detail"]
+
+
+def test_duplicate_delivery_is_dropped_and_first_kept(run_dir):
+    lines = manifest(run_dir)
+    write_manifest(run_dir, lines + [lines[0]])
+    got = receive(run_dir)
+    assert kinds(got) == ["duplicate"]
+    assert got.anomalies[0]["line"] == 4
+    assert len(got.products) == 3 and len(got.lines) == 4
+    assert got.products[0].manifest_line == 1
+
+
+def test_same_id_other_checksum_is_a_conflict(run_dir):
+    lines = manifest(run_dir)
+    other = dict(lines[2], sha256="0" * 64)
+    write_manifest(run_dir, lines + [other])
+    got = receive(run_dir)
+    assert kinds(got) == ["conflict"]
+    assert [p.id for p in got.products] == [line["id"] for line in lines]
+    assert got.products[2].line["sha256"] == lines[2]["sha256"]
+
+
+def test_manifest_line_without_file(run_dir):
+    lines = manifest(run_dir)
+    (run_dir / "downlink" / lines[0]["file"]).unlink()
+    got = receive(run_dir)
+    assert kinds(got) == ["missing_file"]
+    assert got.anomalies[0]["file"] == f"downlink/{lines[0]['file']}"
+    assert len(got.products) == 2
+
+
+def test_file_without_manifest_line_is_an_orphan(run_dir):
+    (run_dir / "downlink" / "stray.raw").write_bytes(b"1234")
+    got = receive(run_dir)
+    assert kinds(got) == ["orphan_file"]
+    assert got.anomalies[0]["file"] == "downlink/stray.raw"
+    assert len(got.products) == 3
+
+
+def test_truncated_last_manifest_line_is_reported(run_dir):
+    lines = manifest(run_dir)
+    cut = json.dumps(lines[2])[:40]
+    write_manifest(run_dir, lines[:2], tail=cut)
+    got = receive(run_dir)
+    assert kinds(got) == ["truncated_line", "orphan_file"]
+    assert got.anomalies[0]["line"] == 3
+    assert [p.id for p in got.products] == [lines[0]["id"], lines[1]["id"]]
+
+
+def test_bad_line_in_the_middle_is_not_truncation(run_dir):
+    lines = manifest(run_dir)
+    text = json.dumps(lines[0]) + "\n{oops\n" + json.dumps(lines[1]) + "\n" + json.dumps(lines[2]) + "\n"
+    (run_dir / "downlink" / "manifest.jsonl").write_text(text)
+    got = receive(run_dir)
+    assert kinds(got) == ["bad_manifest_line"]
+    assert got.anomalies[0]["line"] == 2
+    assert len(got.products) == 3
+
+
+def test_line_missing_a_needed_key(run_dir):
+    lines = manifest(run_dir)
+    del lines[1]["sha256"]
+    write_manifest(run_dir, lines)
+    got = receive(run_dir)
+    assert kinds(got) == ["bad_manifest_line", "orphan_file"]
+    assert "sha256" in got.anomalies[0]["detail"]
+
+
+def test_file_name_escaping_downlink_is_rejected(run_dir):
+    lines = manifest(run_dir)
+    lines[0]["file"] = "../scenario.yaml"
+    write_manifest(run_dir, lines)
+    got = receive(run_dir)
+    assert kinds(got) == ["bad_manifest_line", "orphan_file"]
+
+
+def test_checksum_good_but_undecodable(run_dir):
+    lines = manifest(run_dir)
+    garbage = b"not a png at all"
+    (run_dir / "downlink" / lines[1]["file"]).write_bytes(garbage)
+    lines[1].update(bytes=len(garbage), sha256=hashlib.sha256(garbage).hexdigest())
+    write_manifest(run_dir, lines)
+    got = receive(run_dir)
+    assert kinds(got) == ["undecodable"]
+    assert len(got.products) == 2
+
+
+def test_no_manifest_makes_every_file_an_orphan(run_dir):
+    (run_dir / "downlink" / "manifest.jsonl").unlink()
+    got = receive(run_dir)
+    assert kinds(got) == ["missing_manifest"] + ["orphan_file"] * 3
+    assert got.products == []
+
+
+def test_no_downlink_directory_is_empty(tmp_path):
+    got = receive(tmp_path)
+    assert got.products == [] and got.anomalies == [] and got.lines == []
+
+
+def test_read_jsonl_numbers_lines_and_reports_other_files_as_bad_line(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    path.write_text('{"a": 1}\n[1, 2]\n\n{"a": 2}\n{"a": ')
+    records, problems = read_jsonl(path, "telemetry/ledger.jsonl")
+    assert records == [(1, {"a": 1}), (4, {"a": 2})]
+    assert [(p["kind"], p["line"]) for p in problems] == [("bad_line", 2), ("truncated_line", 5)]
+
+
+def test_read_jsonl_unreadable_file_names_it(tmp_path):
+    with pytest.raises(InputFileError) as err:
+        read_jsonl(tmp_path / "absent.jsonl", "absent.jsonl")
+    assert "absent.jsonl" in str(err.value)

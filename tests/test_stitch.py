@@ -1,0 +1,158 @@
+"""Stitching: exact tile placement (property tests), first-delivered-wins overlaps, GeoTIFF georeference, quick-look."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ground.reception import receive
+from ground.stitch import (TileGridError, geotiff_tags, mosaic_shape_px, place_tiles, quicklook_rgb, stitch_passes,
+                           write_geotiff)
+from onboard.codec import encode
+
+GSD_M = 10.0
+X0_M, Y0_M = 448_000.0, 5_412_000.0
+ONE_MM = 1e-3
+
+
+def footprint(row: int, col: int, height: int, width: int, epsg: int = 32631, gsd_m: float = GSD_M) -> dict:
+    """Footprint of a tile whose upper-left pixel is (row, col) on the grid anchored at (X0_M, Y0_M)."""
+    return {"epsg": epsg, "x0_m": X0_M + col * gsd_m, "y0_m": Y0_M - row * gsd_m, "gsd_m": gsd_m,
+            "width_px": width, "height_px": height}
+
+
+rects = st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(1, 12), st.integers(1, 12))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(rects, min_size=1, max_size=8), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_tiles_cut_from_one_image_reconstruct_it_exactly(boxes, bands, seed):
+    scene = np.random.default_rng(seed).integers(0, 4096, (32, 32, bands), dtype=np.uint16)
+    tiles = [(scene[r:r + h, c:c + w], footprint(r, c, h, w)) for r, c, h, w in boxes]
+    mosaic, coverage, fp = place_tiles(tiles)
+
+    row0, col0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    row1, col1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    union = np.zeros(scene.shape[:2], dtype=bool)
+    for r, c, h, w in boxes:
+        union[r:r + h, c:c + w] = True
+    assert mosaic.shape == (row1 - row0, col1 - col0, bands) and mosaic.dtype == np.uint16
+    assert (fp["height_px"], fp["width_px"]) == mosaic.shape[:2] == mosaic_shape_px([t[1] for t in tiles])
+    np.testing.assert_array_equal(coverage, union[row0:row1, col0:col1])
+    assert coverage.sum() == union.sum()  # every covered pixel counted once, however many tiles hold it
+    expected = np.where(coverage[..., None], scene[row0:row1, col0:col1], 0)
+    np.testing.assert_array_equal(mosaic, expected)
+    assert abs(fp["x0_m"] - (X0_M + col0 * GSD_M)) < ONE_MM and abs(fp["y0_m"] - (Y0_M - row0 * GSD_M)) < ONE_MM
+    assert fp["epsg"] == 32631 and fp["gsd_m"] == GSD_M
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(rects, min_size=1, max_size=8))
+def test_overlaps_keep_the_first_delivered_tile(boxes):
+    tiles = [(np.full((h, w, 1), i + 1, dtype=np.uint16), footprint(r, c, h, w))
+             for i, (r, c, h, w) in enumerate(boxes)]
+    mosaic, coverage, _ = place_tiles(tiles)
+    row0, col0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    first = np.zeros(mosaic.shape[:2], dtype=np.uint16)
+    for i, (r, c, h, w) in reversed(list(enumerate(boxes))):
+        first[r - row0:r - row0 + h, c - col0:c - col0 + w] = i + 1
+    np.testing.assert_array_equal(mosaic[..., 0], first)
+    np.testing.assert_array_equal(coverage, first > 0)
+
+
+def test_two_dimensional_tiles_become_one_band():
+    mosaic, coverage, _ = place_tiles([(np.ones((2, 3), dtype=np.uint16), footprint(0, 0, 2, 3))])
+    assert mosaic.shape == (2, 3, 1) and coverage.all()
+
+
+@pytest.mark.parametrize("other", [footprint(0, 4, 4, 4, epsg=32632), footprint(0, 4, 4, 4, gsd_m=20.0)])
+def test_tiles_of_other_crs_or_gsd_are_refused(other):
+    tile = np.zeros((4, 4, 1), dtype=np.uint16)
+    with pytest.raises(TileGridError) as err:
+        place_tiles([(tile, footprint(0, 0, 4, 4)), (tile, other)])
+    assert err.value.other == other
+
+
+def test_tile_off_the_pixel_grid_is_refused():
+    tile = np.zeros((4, 4, 1), dtype=np.uint16)
+    shifted = dict(footprint(0, 4, 4, 4), x0_m=X0_M + 4 * GSD_M + 3.0)  # 0.3 px off
+    with pytest.raises(TileGridError, match="off the common pixel grid"):
+        place_tiles([(tile, footprint(0, 0, 4, 4)), (tile, shifted)])
+
+
+def test_no_tiles_is_an_error():
+    with pytest.raises(ValueError):
+        place_tiles([])
+
+
+def test_geotiff_georeference_and_pixels_read_back(tmp_path):
+    mosaic = np.random.default_rng(3).integers(0, 4096, (20, 30, 4), dtype=np.uint16)
+    fp = {"epsg": 32721, "x0_m": 694_020.0, "y0_m": -2_766_630.0 + 10_000_000.0, "gsd_m": 30.0,
+          "width_px": 30, "height_px": 20}
+    path = tmp_path / "m.tif"
+    write_geotiff(path, mosaic, fp)
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        np.testing.assert_array_equal(page.asarray(), mosaic)
+        assert page.tags["ModelPixelScaleTag"].value == (30.0, 30.0, 0.0)
+        assert page.tags["ModelTiepointTag"].value == (0.0, 0.0, 0.0, 694_020.0, 7_233_370.0, 0.0)
+        geo = tif.geotiff_metadata
+    assert int(geo["ProjectedCSTypeGeoKey"]) == 32721
+    assert int(geo["GTModelTypeGeoKey"]) == 1 and int(geo["GTRasterTypeGeoKey"]) == 1
+    assert [tag[0] for tag in geotiff_tags(fp)] == [33550, 33922, 34735]
+
+
+def test_quicklook_uses_r_g_b_bands_in_rgb_order():
+    mosaic = np.zeros((8, 8, 4), dtype=np.uint16)
+    mosaic[..., 2] = np.arange(64, dtype=np.uint16).reshape(8, 8) * 60  # R band ramps, others constant
+    coverage = np.ones((8, 8), dtype=bool)
+    coverage[0, 0] = False
+    rgb = quicklook_rgb(mosaic, coverage, ["B", "G", "R", "NIR"])
+    assert rgb.dtype == np.uint8 and rgb.shape == (8, 8, 3)
+    assert rgb[..., 0].max() == 255 and rgb[..., 0].min() == 0
+    assert rgb[..., 1].max() == 0 and rgb[..., 2].max() == 0
+    assert tuple(rgb[0, 0]) == (0, 0, 0)
+    grey = quicklook_rgb(mosaic[..., 2:3], coverage, ["NIR"])
+    np.testing.assert_array_equal(grey[..., 0], grey[..., 2])
+
+
+def write_pass(run_dir: Path, scene: np.ndarray, pass_id: str, boxes: list[tuple[int, int, int, int]],
+               lines: list[dict]) -> None:
+    """Write tiles of ``scene`` as tiff products of one pass into run_dir/downlink, appending their manifest lines."""
+    for i, (r, c, h, w) in enumerate(boxes):
+        dn = np.ascontiguousarray(scene[r:r + h, c:c + w])
+        data = encode(dn, "tiff", 12)
+        product_id = f"{pass_id}-t{i:02d}"
+        (run_dir / "downlink" / f"{product_id}.tif").write_bytes(data)
+        lines.append({"id": product_id, "file": f"{product_id}.tif", "pass_id": pass_id, "satellite": "sat-1",
+                      "target": "paris", "kind": "image", "format": "tiff", "bit_depth": 12, "shape": list(dn.shape),
+                      "bands": ["B", "G", "R", "NIR"], "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                      "capture_t_s": 0.0, "downlink_t_s": 1.0, "raw_bytes": dn.size * 12 // 8,
+                      "footprint": footprint(r, c, h, w)})
+
+
+def test_stitch_passes_writes_one_geotiff_and_quicklook_per_pass(tmp_path):
+    (tmp_path / "downlink").mkdir()
+    scene = np.random.default_rng(5).integers(0, 4096, (40, 40, 4), dtype=np.uint16)
+    lines: list[dict] = []
+    write_pass(tmp_path, scene, "sat-1-p000", [(0, 0, 16, 16), (0, 12, 16, 16), (16, 0, 12, 20)], lines)
+    write_pass(tmp_path, scene, "sat-1-p001", [(20, 20, 20, 20)], lines)
+    (tmp_path / "downlink" / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    mosaics, problems = stitch_passes(receive(tmp_path).products, tmp_path)
+    assert problems == []
+    assert [m["name"] for m in mosaics] == ["sat-1-p000", "sat-1-p001"]
+    first = mosaics[0]
+    assert (first["height_px"], first["width_px"], first["tiles"]) == (28, 28, 3)
+    assert first["covered_fraction"] == pytest.approx((16 * 28 + 12 * 20) / 28**2, abs=1e-12)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / first["tif"])[:16, :28], scene[:16, :28])
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / mosaics[1]["tif"]), scene[20:, 20:])
+    png = cv2.imread(str(tmp_path / first["png"]), cv2.IMREAD_UNCHANGED)
+    assert png.shape == (28, 28, 3) and png.dtype == np.uint8

@@ -1,0 +1,144 @@
+"""Sliding-window inference: the cores tile the frame exactly once, and a local model stitched from windows equals
+the same model run on the whole reflect-padded frame."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from onboard.tiling import Box, Window, predict_tiled, windows
+
+
+@st.composite
+def tilings(draw, max_frame_px=48, max_window_px=24):
+    """(height_px, width_px, window_px, overlap_px) with frames both smaller and larger than the window."""
+    window_px = draw(st.integers(1, max_window_px))
+    overlap_px = draw(st.integers(0, window_px - 1))
+    return draw(st.integers(1, max_frame_px)), draw(st.integers(1, max_frame_px)), window_px, overlap_px
+
+
+def box_filter(image: np.ndarray, radius_px: int) -> np.ndarray:
+    """(h, w, C) float32 -> (h, w, C): mean over a (2r+1)^2 square (OpenCV reflects at the array's own edges)."""
+    k = 2 * radius_px + 1
+    return cv2.blur(image, (k, k)).reshape(image.shape)
+
+
+def upsample(image: np.ndarray, scale: int) -> np.ndarray:
+    """(h, w, C) -> (h*s, w*s, C) by repeating each pixel in an s x s block."""
+    return np.kron(image, np.ones((scale, scale, 1), image.dtype))
+
+
+def integer_image(rng: np.random.Generator, height_px: int, width_px: int, channels: int) -> np.ndarray:
+    """float32 image of whole numbers in [0, 255]: box-filter sums are then exact in float32, in any order."""
+    return rng.integers(0, 256, (height_px, width_px, channels)).astype(np.float32)
+
+
+def test_windows_worked_example():
+    # 10 px, window 6, overlap 2: stride 4, crop 1 px each inner side; the last window is pulled back to
+    # end 1 px past the frame, so its core keeps 3 px of context above and 1 below.
+    rows = [(w.input.row0, w.core.row0, w.core.row1) for w in windows(10, 1, 6, 2)]
+    assert rows == [(-1, 0, 4), (3, 4, 8), (5, 8, 10)]
+
+
+def test_frame_smaller_than_window_is_centred():
+    assert windows(3, 5, 8, 2) == [Window(input=Box(-3, -2, 8, 8), core=Box(0, 0, 3, 5))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(tilings(max_frame_px=80, max_window_px=40), st.integers(1, 3))
+def test_cores_cover_every_output_pixel_exactly_once(tiling, scale):
+    height_px, width_px, window_px, overlap_px = tiling
+    tiles = windows(height_px, width_px, window_px, overlap_px)
+    stride_px = window_px - overlap_px
+    assert len(tiles) == math.ceil(height_px / stride_px) * math.ceil(width_px / stride_px)
+    count = np.zeros((height_px * scale, width_px * scale), int)
+    for w in tiles:
+        assert (w.input.height, w.input.width) == (window_px, window_px)
+        # Kept pixels sit at least overlap//2 px (leading side) and overlap - overlap//2 px (trailing side)
+        # inside their window.
+        assert w.core.row0 - w.input.row0 >= overlap_px // 2 and w.core.col0 - w.input.col0 >= overlap_px // 2
+        assert w.input.row1 - w.core.row1 >= overlap_px - overlap_px // 2
+        assert w.input.col1 - w.core.col1 >= overlap_px - overlap_px // 2
+        rows, cols = w.core_in_prediction(scale)
+        assert 0 <= rows.start < rows.stop <= window_px * scale and 0 <= cols.start < cols.stop <= window_px * scale
+        count[w.core_in_output(scale)] += 1
+    assert (count == 1).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(tilings(), st.integers(1, 3), st.integers(1, 3))
+def test_each_output_pixel_comes_from_its_own_place(tiling, scale, channels):
+    # The "model" returns its window upsampled; pixel values are their frame coordinates, so any
+    # misplaced or shifted core shows.
+    height_px, width_px, window_px, overlap_px = tiling
+    rows, cols = np.mgrid[:height_px, :width_px]
+    image = np.dstack([rows, cols, rows * width_px + cols][:channels]).astype(np.int32)
+    mosaic = predict_tiled(image, lambda window: upsample(window, scale), window_px, overlap_px, scale)
+    np.testing.assert_array_equal(mosaic, upsample(image, scale))
+
+
+@settings(max_examples=150, deadline=None)
+@given(tilings(), st.integers(1, 4), st.data())
+def test_local_model_stitches_to_whole_frame_result(tiling, channels, data):
+    """With a model whose receptive-field radius r is at most overlap//2, every output pixel equals the model
+    applied to the whole frame after reflection padding: an exact equality, at the borders too, because
+    the windows are cut from one reflect-padded frame and each kept pixel has its whole field in its window."""
+    height_px, width_px, window_px, overlap_px = tiling
+    if overlap_px < 2:
+        overlap_px = min(2, window_px - 1)
+    radius_px = data.draw(st.integers(0, overlap_px // 2), label="radius_px")
+    image = integer_image(np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))), height_px, width_px, channels)
+    mosaic = predict_tiled(image, lambda window: box_filter(window, radius_px), window_px, overlap_px)
+    padded = np.pad(image, ((radius_px, radius_px), (radius_px, radius_px), (0, 0)), mode="reflect")
+    whole = box_filter(padded, radius_px)[radius_px:radius_px + height_px, radius_px:radius_px + width_px]
+    np.testing.assert_array_equal(mosaic, whole)
+
+
+@settings(max_examples=100, deadline=None)
+@given(tilings(max_frame_px=32, max_window_px=16), st.integers(2, 3), st.data())
+def test_super_resolution_model_stitches_to_whole_frame_result(tiling, scale, data):
+    """Same, for an s-times upsampling model (nearest-neighbour upsampling then a box filter of radius r output
+    px, r <= s * (overlap//2)): stitched == model on the whole reflect-padded frame, exactly."""
+    height_px, width_px, window_px, overlap_px = tiling
+    if overlap_px < 2:
+        overlap_px = min(2, window_px - 1)
+    radius_px = data.draw(st.integers(0, scale * (overlap_px // 2)), label="radius_px")
+    image = integer_image(np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))), height_px, width_px, 2)
+
+    def model(window):
+        return box_filter(upsample(window, scale), radius_px)
+
+    mosaic = predict_tiled(image, model, window_px, overlap_px, scale)
+    pad_px = math.ceil(radius_px / scale)
+    padded = np.pad(image, ((pad_px, pad_px), (pad_px, pad_px), (0, 0)), mode="reflect")
+    crop_px = pad_px * scale
+    whole = model(padded)[crop_px:crop_px + height_px * scale, crop_px:crop_px + width_px * scale]
+    np.testing.assert_array_equal(mosaic, whole)
+
+
+def test_without_overlap_a_local_model_shows_seams():
+    # The counter-example that motivates cropping: with no overlap, a box filter reflects at each window's
+    # edge instead of seeing the neighbouring window's pixels, and the mosaic differs from the whole-frame result.
+    image = integer_image(np.random.default_rng(1), 32, 32, 1)
+    mosaic = predict_tiled(image, lambda window: box_filter(window, 2), 8, 0)
+    whole = box_filter(np.pad(image, ((2, 2), (2, 2), (0, 0)), mode="reflect"), 2)[2:-2, 2:-2]
+    assert not np.array_equal(mosaic, whole)
+    np.testing.assert_array_equal(predict_tiled(image, lambda window: box_filter(window, 2), 8, 4), whole)
+
+
+@pytest.mark.parametrize("height_px, width_px, window_px, overlap_px", [
+    (0, 5, 4, 1), (5, 5, 0, 0), (5, 5, 4, 4), (5, 5, 4, -1)])
+def test_windows_rejects_impossible_tilings(height_px, width_px, window_px, overlap_px):
+    with pytest.raises(ValueError):
+        windows(height_px, width_px, window_px, overlap_px)
+
+
+def test_predict_tiled_rejects_bad_image_and_bad_prediction():
+    image = np.zeros((10, 10, 1), np.float32)
+    with pytest.raises(ValueError, match=r"\(H, W, C\)"):
+        predict_tiled(image[..., 0], lambda w: w, 4, 2)
+    with pytest.raises(ValueError, match=r"expected \(8, 8, K\)"):
+        predict_tiled(image, lambda w: w, 4, 2, scale=2)
