@@ -26,6 +26,8 @@ from .reception import Product, anomaly
 GRID_TOLERANCE_PX = 1e-3  # offsets further than this from whole pixels mean the tiles are not on one grid
 MAX_MOSAIC_PX = 200_000_000  # bigger mosaics (H * W) are skipped with an anomaly rather than exhaust memory
 STRETCH_PERCENTILES = (2.0, 98.0)
+QUICKLOOK_REFLECTANCE_MAX = 0.4  # TOA reflectance shown as white: land stays readable, clouds saturate
+QUICKLOOK_GAMMA = 1 / 1.8
 
 # GeoTIFF tags (OGC GeoTIFF 1.1) and GeoKeys
 MODEL_PIXEL_SCALE_TAG = 33550
@@ -98,10 +100,12 @@ def mosaic_shape_px(footprints: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
     return round((y0_m - y1_m) / gsd_m), round((x1_m - x0_m) / gsd_m)
 
 
-def quicklook_rgb(mosaic: np.ndarray, coverage: np.ndarray, bands: Sequence[str]) -> np.ndarray:
-    """An (H, W, 3) uint8 RGB quick-look of an (H, W, B) mosaic, each channel stretched between its 2nd and 98th
-    percentile over covered pixels; bands R, G, B when all are present, else the first band as grey. Uncovered
-    pixels are black."""
+def quicklook_rgb(mosaic: np.ndarray, coverage: np.ndarray, bands: Sequence[str],
+                  reflectance_per_dn: float | None = None) -> np.ndarray:
+    """An (H, W, 3) uint8 true-colour quick-look of an (H, W, B) mosaic from bands R, G, B (else the first band
+    as grey); uncovered pixels are black. One stretch serves all three channels so colours stay true: with the
+    product's calibration, TOA reflectance 0..QUICKLOOK_REFLECTANCE_MAX with a display gamma; without it, the
+    2nd..98th percentile of the covered pixels of all three channels together."""
     names = list(bands)
     if all(b in names for b in ("R", "G", "B")):
         channels = [names.index(b) for b in ("R", "G", "B")]
@@ -110,11 +114,13 @@ def quicklook_rgb(mosaic: np.ndarray, coverage: np.ndarray, bands: Sequence[str]
     out = np.zeros(mosaic.shape[:2] + (3,), dtype=np.uint8)
     if not coverage.any():
         return out
-    for i, band in enumerate(channels):
-        values = mosaic[..., band].astype(np.float32)
-        low, high = np.percentile(values[coverage], STRETCH_PERCENTILES)
-        scaled = (values - low) / max(float(high - low), 1.0)
-        out[..., i] = np.round(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)
+    rgb = mosaic[..., channels].astype(np.float32)
+    if reflectance_per_dn:
+        scaled = (rgb * np.float32(reflectance_per_dn / QUICKLOOK_REFLECTANCE_MAX)).clip(0.0, 1.0) ** QUICKLOOK_GAMMA
+    else:
+        low, high = np.percentile(rgb[coverage], STRETCH_PERCENTILES)
+        scaled = ((rgb - low) / max(float(high - low), 1.0)).clip(0.0, 1.0)
+    out[:] = np.round(scaled * 255.0).astype(np.uint8)
     out[~coverage] = 0
     return out
 
@@ -208,7 +214,7 @@ def stitch_passes(products: Sequence[Product], run_dir: Path) -> tuple[list[dict
         tif_rel, png_rel = f"mosaics/{group.name}.tif", f"mosaics/{group.name}.png"
         write_geotiff(run_dir / tif_rel, mosaic, footprint)
         bands = list(lines[0].get("bands") or [])
-        write_quicklook(run_dir / png_rel, quicklook_rgb(mosaic, coverage, bands))
+        write_quicklook(run_dir / png_rel, quicklook_rgb(mosaic, coverage, bands, lines[0].get("reflectance_per_dn")))
         mosaics.append({
             "name": group.name, "pass_id": group.pass_id, "satellite": lines[0].get("satellite"),
             "target": lines[0].get("target"), "tiles": len(lines), "bands": bands,

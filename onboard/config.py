@@ -165,6 +165,8 @@ class WorldConfig:
     mask: str | None = spec(None, doc="geotiff: optional cloud-mask file (0 clear, 1 thin, 2 thick)")
     dn_scale: float = spec(2e-5, doc="geotiff: reflectance = dn_scale * DN + dn_offset (Landsat 8 C1)")
     dn_offset: float = spec(-0.1, doc="geotiff: see dn_scale")
+    scene_sun_elevation_deg: float | None = spec(None, gt=0, le=90, doc="geotiff: sun elevation of the acquisition; "
+                                                 "reflectance is divided by its sine (Landsat's rescaling omits it)")
 
     def check(self) -> list[tuple[str, str, str]]:
         if self.source == "geotiff":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -177,6 +178,7 @@ class Mission:
             "frame_ids": [frame.frame_id], "pass_id": cap.pass_id, "target": cap.target,
             "capture_t_s": round(cap.t_s, 3), "capture_utc": iso_utc(frame.time_utc),
             "format": tile.format, "kind": tile.kind, "dtype": "uint16", "bit_depth": self.camera.bit_depth,
+            "reflectance_per_dn": self.camera.reflectance_max / self.camera.dn_max,
             "bands": list(self.camera.bands), "shape": [h, w, tile.dn.shape[2]],
             "tile": {"row0": tile.row0, "col0": tile.col0, "height": h, "width": w,
                      "frame_height": self.camera.height_px, "frame_width": self.camera.width_px},
@@ -302,9 +304,10 @@ def make_world(cfg: Any, seed: int, base_dir: Path) -> World:
     """The scenario's world: the synthetic Earth, or real imagery with paths relative to the scenario file."""
     if cfg.source == "synthetic":
         return SyntheticWorld(seed=seed, mean_cloud_cover=cfg.mean_cloud_cover, cloud_height_m=cfg.cloud_height_m)
+    sun = 1.0 if cfg.scene_sun_elevation_deg is None else math.sin(math.radians(cfg.scene_sun_elevation_deg))
     return GeoTiffWorld(bands={b: base_dir / p for b, p in cfg.bands.items()},
                         mask=None if cfg.mask is None else base_dir / cfg.mask,
-                        dn_scale=cfg.dn_scale, dn_offset=cfg.dn_offset)
+                        dn_scale=cfg.dn_scale / sun, dn_offset=cfg.dn_offset / sun)
 
 
 def _satrec(cfg: Any, start_utc: dt.datetime):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -40,15 +41,19 @@ _BETA = (  # inverse series, Karney (2011) eq. 36
 )
 
 
+def utm_zones(lon_deg: ArrayLike, lat_deg: ArrayLike) -> np.ndarray:
+    """UTM zone (1..60, int64, broadcast shape) of each point, with the Norway (32V) and Svalbard (31X..37X) exceptions."""
+    lon = (np.asarray(lon_deg, dtype=np.float64) + 180.0) % 360.0 - 180.0
+    lat = np.asarray(lat_deg, dtype=np.float64)
+    zone = np.minimum(((lon + 180.0) // 6.0).astype(np.int64) + 1, 60)
+    zone = np.where((lat >= 56.0) & (lat < 64.0) & (lon >= 3.0) & (lon < 12.0), 32, zone)
+    svalbard = (lat >= 72.0) & (lat < 84.0) & (lon >= 0.0) & (lon < 42.0)
+    return np.where(svalbard, np.select([lon < 9.0, lon < 21.0, lon < 33.0], [31, 33, 35], 37), zone)
+
+
 def utm_zone(lon_deg: float, lat_deg: float) -> tuple[int, bool]:
-    """UTM zone (1..60) and hemisphere (``south``) of a point, with the Norway (32V) and Svalbard (31X..37X) exceptions."""
-    lon = (float(lon_deg) + 180.0) % 360.0 - 180.0
-    zone = min(int((lon + 180.0) // 6.0) + 1, 60)
-    if 56.0 <= lat_deg < 64.0 and 3.0 <= lon < 12.0:
-        zone = 32
-    elif 72.0 <= lat_deg < 84.0 and 0.0 <= lon < 42.0:
-        zone = 31 if lon < 9.0 else 33 if lon < 21.0 else 35 if lon < 33.0 else 37
-    return zone, bool(lat_deg < 0.0)
+    """UTM zone (1..60) and hemisphere (``south``) of one point; see :func:`utm_zones`."""
+    return int(utm_zones(lon_deg, lat_deg)), bool(lat_deg < 0.0)
 
 
 def epsg_code(zone: int, south: bool) -> int:
@@ -148,7 +153,7 @@ class GridFootprint:
         e, n = to_utm(lat_deg, lon_deg, zone, south)
         x0 = math.floor((float(e) - width_px * gsd_m / 2.0) / gsd_m) * gsd_m
         y0 = math.floor((float(n) + height_px * gsd_m / 2.0) / gsd_m) * gsd_m
-        return cls(epsg, x0, y0, gsd_m, width_px, height_px)
+        return cls(epsg, float(x0), float(y0), float(gsd_m), int(width_px), int(height_px))
 
     @property
     def zone(self) -> int:
@@ -179,10 +184,37 @@ class GridFootprint:
             return (round(kx) + cols) * self.gsd_m, (round(ky) - rows) * self.gsd_m
         return self.x0_m + cols * self.gsd_m, self.y0_m - rows * self.gsd_m
 
-    def pixel_centres_latlon(self) -> tuple[np.ndarray, np.ndarray]:
-        """Latitude and longitude of every pixel centre: two (H, W) float64 arrays, degrees."""
+    def pixel_centres_latlon(self, step_px: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Latitude and longitude of every pixel centre: two (H, W) float64 arrays, degrees.
+
+        With ``step_px`` the series is evaluated only every ``step_px`` pixels and interpolated bilinearly in
+        between: ~50x faster, and within ~1 cm for steps up to ~500 m on the ground below 60 degrees latitude.
+        """
         e, n = self.pixel_centres_m()
-        return from_utm(e[None, :], n[:, None], self.zone, self.south)
+        if step_px is None:
+            return from_utm(e[None, :], n[:, None], self.zone, self.south)
+        cm = central_meridian_deg(self.zone)
+
+        def latlon_nodes(e_nodes: np.ndarray, n_nodes: np.ndarray) -> list[np.ndarray]:
+            lat, lon = from_utm(e_nodes[None, :], n_nodes[:, None], self.zone, self.south)
+            return [lat, (lon - cm + 180.0) % 360.0 - 180.0]  # continuous across the antimeridian
+
+        lat, dlon = _interpolated(e, n, step_px, latlon_nodes)
+        return lat, (dlon + cm + 180.0) % 360.0 - 180.0
+
+    def pixel_centres_in(self, epsg: int, step_px: int = 16) -> tuple[np.ndarray, np.ndarray]:
+        """Easting and northing (two (H, W) float64 arrays, metres) of every pixel centre in another UTM CRS.
+
+        Exact every ``step_px`` pixels and bilinear in between: within ~1 mm for steps up to ~500 m on the ground.
+        """
+        zone, south = zone_of_epsg(epsg)
+
+        def utm_nodes(e_nodes: np.ndarray, n_nodes: np.ndarray) -> list[np.ndarray]:
+            lat, lon = from_utm(e_nodes[None, :], n_nodes[:, None], self.zone, self.south)
+            return list(to_utm(lat, lon, zone, south))
+
+        e, n = self.pixel_centres_m()
+        return tuple(_interpolated(e, n, step_px, utm_nodes))
 
     def corners_latlon(self) -> np.ndarray:
         """Outer corners UL, UR, LR, LL as a (4, 2) float64 array of (lat_deg, lon_deg)."""
@@ -201,3 +233,24 @@ class GridFootprint:
         """The footprint of the sub-grid of ``height_px`` x ``width_px`` pixels starting at pixel (row0, col0)."""
         return GridFootprint(self.epsg, self.x0_m + col0 * self.gsd_m, self.y0_m - row0 * self.gsd_m,
                              self.gsd_m, width_px, height_px)
+
+
+def _interpolated(e_m: np.ndarray, n_m: np.ndarray, step_px: int,
+                  at_nodes: Callable[[np.ndarray, np.ndarray], list[np.ndarray]]) -> list[np.ndarray]:
+    """Evaluate ``at_nodes`` on every ``step_px``-th column/row (plus the last) and interpolate bilinearly to (H, W)."""
+
+    def node_weights(size: int) -> tuple[np.ndarray, np.ndarray]:
+        nodes = np.unique(np.append(np.arange(0, size, max(1, step_px)), size - 1))
+        weights = np.zeros((size, nodes.size))
+        k = np.clip(np.searchsorted(nodes, np.arange(size), side="right") - 1, 0, max(nodes.size - 2, 0))
+        if nodes.size == 1:
+            weights[:, 0] = 1.0
+        else:
+            f = (np.arange(size) - nodes[k]) / (nodes[k + 1] - nodes[k])
+            weights[np.arange(size), k] = 1.0 - f
+            weights[np.arange(size), k + 1] = f
+        return nodes, weights
+
+    cols, wx = node_weights(e_m.size)
+    rows, wy = node_weights(n_m.size)
+    return [wy @ grid @ wx.T for grid in at_nodes(e_m[cols], n_m[rows])]

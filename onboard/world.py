@@ -1,0 +1,720 @@
+"""The Earth the camera sees: a deterministic synthetic world, or real imagery resampled into any UTM grid.
+
+A world renders a :class:`Scene` - top-of-atmosphere (TOA) reflectance plus truth masks - for a north-up
+:class:`~onboard.projection.GridFootprint` at a given time and sun position.
+
+:class:`SyntheticWorld` is procedural. Its land cover, texture and clouds are value-noise fields evaluated in
+world coordinates - the UTM coordinates of each point in its own zone (north-hemisphere convention) - so the
+world depends only on (place, time, seed): footprints that share pixels get bit-identical values there, whatever
+their extent. Land cover and clouds change at UTM zone boundaries, where the world has a seam.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any, Mapping, Protocol, Sequence
+
+import cv2
+import numpy as np
+import tifffile
+
+from .errors import InputFileError, OrbitEdgeError
+from .projection import (FALSE_EASTING_M, FALSE_NORTHING_SOUTH_M, GridFootprint, epsg_code, from_utm,
+                         utm_zones, zone_of_epsg)
+
+LANDCOVER_CLASSES = ("water", "vegetation", "soil", "urban", "snow", "desert")
+WATER, VEGETATION, SOIL, URBAN, SNOW, DESERT = range(len(LANDCOVER_CLASSES))
+CLOUD_CLEAR, CLOUD_THIN, CLOUD_THICK = 0, 1, 2
+UNKNOWN = 255  # cloud or land-cover code of a pixel whose truth is not known (real imagery without a mask)
+SYNTHETIC_BANDS = ("B", "G", "R", "NIR")
+CLOUD_EPOCH_UTC = datetime(2020, 1, 1, tzinfo=timezone.utc)  # clouds drift with the wind from here
+
+
+@dataclass
+class Scene:
+    """What a world looks like in one footprint: (H, W) grids aligned with the footprint's pixels."""
+
+    reflectance: np.ndarray  # (H, W, B) float32 TOA reflectance, bands in the order asked for; 0 where not valid
+    cloud: np.ndarray  # (H, W) uint8: 0 clear, 1 thin, 2 thick, 255 unknown
+    shadow: np.ndarray  # (H, W) bool cloud shadow on the ground
+    landcover: np.ndarray  # (H, W) uint8 index into LANDCOVER_CLASSES, 255 unknown
+    valid: np.ndarray  # (H, W) bool, False outside the imagery
+
+
+class World(Protocol):
+    """Anything that renders a :class:`Scene` for a footprint; ``bands_available`` names the bands it can give."""
+
+    bands_available: tuple[str, ...]
+
+    def render(self, footprint: GridFootprint, time_utc: datetime, sun_elevation_deg: float,
+               sun_azimuth_deg: float, bands: Sequence[str]) -> Scene:
+        """The scene in ``footprint`` at ``time_utc`` with the sun at the given elevation and azimuth (degrees)."""
+        ...
+
+
+class MissingBandError(OrbitEdgeError):
+    """A band was asked of a world that does not have it."""
+
+    def __init__(self, band: str, available: Sequence[str], source: str):
+        self.band = band
+        self.available = tuple(available)
+        self.source = source
+        super().__init__(f"{source} has no band {band!r}; it has {list(self.available)}")
+
+
+def _band_indices(bands: Sequence[str], available: Sequence[str], source: str) -> list[int]:
+    for band in bands:
+        if band not in available:
+            raise MissingBandError(band, available, source)
+    return [list(available).index(band) for band in bands]
+
+
+# --- value noise ------------------------------------------------------------------------------------------------
+
+_MASK64 = (1 << 64) - 1
+
+
+def _mix(*values: int) -> int:
+    """A 64-bit key from a sequence of integers (splitmix64 steps)."""
+    h = 0x243F6A8885A308D3
+    for value in values:
+        h = ((h ^ (value & _MASK64)) + 0x9E3779B97F4A7C15) & _MASK64
+        h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & _MASK64
+        h ^= h >> 31
+    return h
+
+
+def _hash01(key: int, a: np.ndarray, b: np.ndarray, draws: int = 1) -> Any:
+    """Uniform float32 draws in [0, 1) for each pair of broadcastable int64 arrays ``a``, ``b``: a pure function of
+    them. One array, or a tuple of ``draws`` (at most 2) independent arrays."""
+    h = (np.asarray(a, dtype=np.int64).view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ (
+        np.asarray(b, dtype=np.int64).view(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)) ^ np.uint64(key)
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    units = [((h >> np.uint64(40 - 24 * k)) & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
+             for k in range(draws)]
+    return units[0] if draws == 1 else tuple(units)
+
+
+def _unit(key: int, k: int) -> float:
+    """A uniform float in [0, 1) from a key and an index."""
+    return (_mix(key, k) >> 11) / 2.0**53
+
+
+def _cubic_taps(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Catmull-Rom taps at lattice positions ``p`` (n,): first of 4 node indices (n,) int64, weights (n, 4) float32."""
+    i = np.floor(p)
+    f = (p - i).astype(np.float32)
+    f2 = f * f
+    f3 = f2 * f
+    weights = np.empty((p.size, 4), dtype=np.float32)
+    weights[:, 0] = (-f3 + 2 * f2 - f) / 2
+    weights[:, 1] = (3 * f3 - 5 * f2 + 2) / 2
+    weights[:, 2] = (-3 * f3 + 4 * f2 + f) / 2
+    weights[:, 3] = (f3 - f2) / 2
+    return i.astype(np.int64) - 1, weights
+
+
+# Mean over positions of the sum of squared 2-D Catmull-Rom weights: variance of interpolated i.i.d. unit noise.
+_CUBIC_VARIANCE = float(np.mean(np.sum(_cubic_taps(np.arange(4096) / 4096)[1].astype(np.float64) ** 2, axis=1))) ** 2
+_FOUR = np.arange(4)
+
+
+def _interpolate(grid: np.ndarray, taps_u: tuple[np.ndarray, np.ndarray], taps_v: tuple[np.ndarray, np.ndarray],
+                 first_u: int, first_v: int) -> np.ndarray:
+    """Separable cubic interpolation of ``grid`` (rows = v nodes from ``first_v``, cols = u nodes from ``first_u``).
+
+    Each output value is a fixed-order sum over its own 4 x 4 nodes, so it does not depend on the grid's extent.
+    """
+    (iu, wu), (iv, wv) = taps_u, taps_v
+    along_u = np.einsum("mwk,wk->mw", grid[:, (iu - first_u)[:, None] + _FOUR], wu)
+    return np.einsum("hkw,hk->hw", along_u[(iv - first_v)[:, None] + _FOUR], wv)
+
+
+@dataclass(frozen=True)
+class _Fractal:
+    """A sum of value-noise octaves in world metres, normalised to zero mean and unit variance.
+
+    Octave k has lattice spacing ``wavelengths_m[k]`` (times ``stretch_u`` along u), a random phase, and drifts at
+    ``drift_m_s[k]``. Coarser octaves are sampled at the nodes of the next finer one and added there, so only the
+    finest lattice is interpolated at every pixel; each node's value depends on its global index only.
+    """
+
+    key: int
+    wavelengths_m: tuple[float, ...]  # coarse to fine
+    amplitudes: tuple[float, ...]
+    phases: np.ndarray  # (K, 2) in lattice cells
+    drift_m_s: np.ndarray  # (K, 2) (u, v) velocity
+    stretch_u: float = 1.0
+
+    def evaluate(self, zone: int, u_m: np.ndarray, v_m: np.ndarray, t_s: float, min_wavelength_m: float) -> np.ndarray:
+        """(H, W) float32 field at the grid of world coordinates ``u_m`` (W,) x ``v_m`` (H,), time ``t_s``.
+
+        Octaves finer than ``min_wavelength_m`` are left out (the coarsest is always kept).
+        """
+        used = [k for k, w in enumerate(self.wavelengths_m) if w >= min_wavelength_m] or [0]
+        levels = []
+        qu, qv = u_m, v_m
+        for k in reversed(used):  # fine to coarse: which nodes each level needs
+            su, sv = self.wavelengths_m[k] * self.stretch_u, self.wavelengths_m[k]
+            du, dv = self.drift_m_s[k] * t_s
+            taps_u = _cubic_taps((qu - du) / su - self.phases[k, 0])
+            taps_v = _cubic_taps((qv - dv) / sv - self.phases[k, 1])
+            nodes_u = np.arange(taps_u[0].min(), taps_u[0].max() + 4)
+            nodes_v = np.arange(taps_v[0].min(), taps_v[0].max() + 4)
+            levels.append((k, taps_u, taps_v, nodes_u, nodes_v))
+            qu = (nodes_u + self.phases[k, 0]) * su + du
+            qv = (nodes_v + self.phases[k, 1]) * sv + dv
+        grid = None
+        for level, (k, _, _, nodes_u, nodes_v) in reversed(list(enumerate(levels))):  # coarse to fine: node values
+            fresh = (_hash01(_mix(self.key, zone, k), nodes_u[None, :], nodes_v[:, None]) * 2 - 1) * self.amplitudes[k]
+            if grid is not None:
+                _, coarse_u, coarse_v, coarse_nodes_u, coarse_nodes_v = levels[level + 1]
+                fresh += _interpolate(grid, coarse_u, coarse_v, coarse_nodes_u[0], coarse_nodes_v[0])
+            grid = fresh
+        _, taps_u, taps_v, nodes_u, nodes_v = levels[0]
+        sigma = math.sqrt(sum(self.amplitudes[k] ** 2 for k in used) / 3.0 * _CUBIC_VARIANCE)
+        return _interpolate(grid, taps_u, taps_v, nodes_u[0], nodes_v[0]) * np.float32(1.0 / sigma)
+
+
+def _fractal(seed: int, name: str, octaves: Sequence[tuple[float, float]], wind_m_s: tuple[float, float] = (0.0, 0.0),
+             stretch_u: float = 1.0) -> _Fractal:
+    """A :class:`_Fractal` with (wavelength_m, amplitude) ``octaves``; each drifts within ~5 % of ``wind_m_s``."""
+    key = _mix(seed, *name.encode())
+    rng = np.random.default_rng(key)
+    speed = math.hypot(*wind_m_s)
+    drift = np.asarray(wind_m_s, dtype=np.float64) * (1.0 + 0.05 * rng.standard_normal((len(octaves), 1)))
+    drift += 0.05 * speed * rng.standard_normal((len(octaves), 2))
+    return _Fractal(key, tuple(w for w, _ in octaves), tuple(a for _, a in octaves), rng.random((len(octaves), 2)),
+                    drift, stretch_u)
+
+
+def _ladder(coarsest_m: float, finest_m: float, gain: float, amplitude: float = 1.0) -> list[tuple[float, float]]:
+    """Octaves halving in wavelength from ``coarsest_m`` to ``finest_m``, amplitude times ``gain`` each step."""
+    n = int(math.floor(math.log2(coarsest_m / finest_m))) + 1
+    return [(coarsest_m / 2**k, amplitude * gain**k) for k in range(n)]
+
+
+# --- synthetic world --------------------------------------------------------------------------------------------
+
+# Surface reflectance of the land-cover end-members in bands B, G, R, NIR (Landsat 8 OLI B2-B5, Sentinel-2 B2-B4, B8).
+_ENDMEMBERS = ("crop", "forest", "soil_dark", "soil_bright", "urban", "water_clear", "water_turbid", "snow", "desert")
+_SPECTRA = np.array([
+    [0.025, 0.050, 0.028, 0.45],  # crop
+    [0.018, 0.035, 0.020, 0.30],  # forest
+    [0.050, 0.068, 0.100, 0.16],  # dark red tropical soil
+    [0.110, 0.150, 0.200, 0.27],  # bright dry soil
+    [0.110, 0.120, 0.130, 0.17],  # roofs, roads
+    [0.028, 0.030, 0.014, 0.004],  # clear water
+    [0.045, 0.068, 0.060, 0.022],  # turbid water
+    [0.930, 0.910, 0.870, 0.63],  # snow
+    [0.210, 0.300, 0.410, 0.46],  # sand desert
+], dtype=np.float32)
+CROP, FOREST, SOIL_DARK, SOIL_BRIGHT, ROOF, WATER_CLEAR, WATER_TURBID, SNOW_PACK, SAND = range(len(_ENDMEMBERS))
+# Atmosphere at 48 degrees sun elevation: path reflectance (Rayleigh + aerosol, blue brightest), two-way transmittance.
+_PATH = np.array([0.060, 0.036, 0.020, 0.008], dtype=np.float32)
+_TRANSMITTANCE = np.array([0.78, 0.85, 0.89, 0.93], dtype=np.float32)
+# TOA reflectance of a thick cumulus top (times its brightness, 0.6..1.06) and of an opaque cirrus sheet.
+_CUMULUS = np.array([0.86, 0.85, 0.84, 0.80], dtype=np.float32)
+_CIRRUS = np.array([0.62, 0.61, 0.60, 0.55], dtype=np.float32)
+
+_SHADOW_FRACTION = 0.4  # ground reflectance in a thick cloud's shadow, relative to sunlit (diffuse sky light only)
+_THICK_OPACITY = 0.9  # cumulus at least this opaque is flagged thick (and casts a flagged shadow); below, thin
+_DISTRICT_M = 12_000.0  # farmland is laid out in square districts, each with its own field orientation and size
+
+
+def _cloud_opacity(excess: np.ndarray) -> np.ndarray:
+    """Cumulus opacity 0..1 from the cloud field's excess over its threshold (unit-variance units)."""
+    return np.where(excess > 0, np.minimum(np.float32(0.15) + excess * np.float32(2.5), 1.0), 0).astype(np.float32)
+
+
+def _threshold(probability: float) -> float:
+    """Level a unit normal field exceeds with ``probability`` (inf: never; -1000: always, beyond any field value)."""
+    if probability <= 0.0:
+        return math.inf
+    if probability >= 1.0:
+        return -1000.0
+    return NormalDist().inv_cdf(1.0 - probability)
+
+
+def _seconds_since(epoch: datetime, time_utc: datetime) -> float:
+    """Seconds from ``epoch`` to ``time_utc`` (a naive time is taken as UTC)."""
+    if time_utc.tzinfo is None:
+        time_utc = time_utc.replace(tzinfo=timezone.utc)
+    return (time_utc - epoch).total_seconds()
+
+
+class SyntheticWorld(World):
+    """A procedural Earth with land cover, texture, clouds and cloud shadows; deterministic in (place, time, seed).
+
+    Land cover follows a crude climate (latitude, season, a fractal elevation): snow, desert, lakes, rivers with
+    riparian forest, towns, natural vegetation and farmland in parcels. Each pixel's surface reflectance is a linear
+    mixture of end-member spectra; TOA adds path radiance and two-way transmittance. Clouds are thick cumulus
+    (fractal, opaque cores, semi-transparent fringes) and thin cirrus; their cover drifts with the wind and varies
+    regionally around ``mean_cloud_cover`` (the expected fraction of pixels flagged thin or thick). Cloud shadows
+    fall ``cloud_height_m / tan(sun elevation)`` from their cloud, away from the sun.
+    """
+
+    bands_available = SYNTHETIC_BANDS
+
+    def __init__(self, seed: int, mean_cloud_cover: float, cloud_height_m: float = 1500.0,
+                 cirrus_share: float = 0.25, wind_speed_m_s: float = 8.0):
+        """``cirrus_share``: part of ``mean_cloud_cover`` that is cirrus only; the wind blows a seed-chosen way."""
+        if not 0.0 <= mean_cloud_cover <= 1.0:
+            raise ValueError(f"mean_cloud_cover must be in [0, 1], got {mean_cloud_cover}")
+        if not 0.0 <= cirrus_share <= 1.0:
+            raise ValueError(f"cirrus_share must be in [0, 1], got {cirrus_share}")
+        if cloud_height_m < 0.0 or wind_speed_m_s < 0.0:
+            raise ValueError(f"cloud_height_m and wind_speed_m_s must be >= 0, got {cloud_height_m}, {wind_speed_m_s}")
+        self.seed = int(seed)
+        self.mean_cloud_cover = float(mean_cloud_cover)
+        self.cloud_height_m = float(cloud_height_m)
+        wind_dir = 2.0 * math.pi * _unit(_mix(self.seed, 0x17D), 0)
+        wind = (wind_speed_m_s * math.sin(wind_dir), wind_speed_m_s * math.cos(wind_dir))
+        s = self.seed
+        self._terrain = _fractal(s, "terrain", _ladder(400e3, 500.0, 0.5))
+        self._arid = _fractal(s, "arid", _ladder(3000e3, 2e3, 0.5))
+        self._wild = _fractal(s, "wild", _ladder(40e3, 20.0, 0.6))  # nature vs farmland; its deepest lows are lakes
+        self._river = _fractal(s, "river", _ladder(20e3, 40.0, 0.45))
+        self._urban = _fractal(s, "urban", _ladder(12e3, 40.0, 0.55))  # towns on its peaks, brooks on its zeros
+        self._texture = _fractal(s, "texture", _ladder(400.0, 5.0, 0.8))
+        # Cloud fields: regional octaves (cover varies from place to place and with the weather) over a k^-5/3
+        # spectrum (amplitude x 2^-1/3 per halving), as measured in real cloud fields.
+        regional = _ladder(2000e3, 250e3, 0.7, 0.75)
+        self._cumulus = _fractal(s, "cumulus", regional + _ladder(20e3, 40.0, 0.79), wind)
+        self._cirrus = _fractal(s, "cirrus", regional + _ladder(40e3, 40.0, 0.75), wind, 4.0)
+        cirrus_p = cirrus_share * self.mean_cloud_cover
+        cumulus_p = 1.0 - (1.0 - self.mean_cloud_cover) / (1.0 - cirrus_p) if cirrus_p < 1.0 else 0.0
+        self._cumulus_level = _threshold(cumulus_p)  # independent fields: P(cumulus or cirrus) = mean_cloud_cover
+        self._cirrus_level = _threshold(cirrus_p)
+
+    def render(self, footprint: GridFootprint, time_utc: datetime, sun_elevation_deg: float,
+               sun_azimuth_deg: float, bands: Sequence[str]) -> Scene:
+        """Render ``bands`` in ``footprint``; the sun must be above the horizon (azimuth clockwise from north)."""
+        index = _band_indices(bands, self.bands_available, "the synthetic world")
+        if not 0.0 < sun_elevation_deg <= 90.0:
+            raise ValueError(f"sun_elevation_deg must be in (0, 90] to image, got {sun_elevation_deg}")
+        args = (_seconds_since(CLOUD_EPOCH_UTC, time_utc), time_utc.timetuple().tm_yday,
+                math.radians(sun_elevation_deg), math.radians(sun_azimuth_deg))
+        e, n = footprint.pixel_centres_m()
+        ring_e = np.concatenate([e, e, np.full(n.size, e[0]), np.full(n.size, e[-1])])
+        ring_n = np.concatenate([np.full(e.size, n[0]), np.full(e.size, n[-1]), n, n])
+        lat, lon = from_utm(ring_e, ring_n, footprint.zone, footprint.south)
+        if np.all(utm_zones(lon, lat) == footprint.zone):
+            planes, cloud, shadow, landcover = self._render_native(footprint, *args)
+            reflectance = cv2.merge([planes[k] for k in index]).reshape(cloud.shape + (len(index),))
+        else:
+            reflectance, cloud, shadow, landcover = self._render_reprojected(footprint, index, *args)
+        return Scene(reflectance, cloud, shadow, landcover, np.ones(cloud.shape, dtype=bool))
+
+    def _render_reprojected(self, footprint: GridFootprint, index: list[int], *args: Any) -> tuple[np.ndarray, ...]:
+        """Render a footprint that reaches outside its CRS's own zone: each zone's part on its native grid, resampled."""
+        lat, lon = footprint.pixel_centres_latlon(step_px=16)
+        zones = utm_zones(lon, lat)
+        h, w, gsd = footprint.height_px, footprint.width_px, footprint.gsd_m
+        out = [np.zeros((h, w, len(index)), np.float32), np.zeros((h, w), np.uint8), np.zeros((h, w), bool),
+               np.zeros((h, w), np.uint8)]
+        for zone in np.unique(zones):
+            part = zones == zone
+            e, n = footprint.pixel_centres_in(epsg_code(int(zone), False))
+            x0 = math.floor(e[part].min() / gsd - 2) * gsd
+            y0 = math.ceil(n[part].max() / gsd + 2) * gsd
+            native = GridFootprint(epsg_code(int(zone), False), x0, y0, gsd,
+                                   math.ceil((e[part].max() - x0) / gsd) + 3, math.ceil((y0 - n[part].min()) / gsd) + 3)
+            map_x = ((e - x0) / gsd - 0.5).astype(np.float32)
+            map_y = ((y0 - n) / gsd - 0.5).astype(np.float32)
+            planes, *masks = self._render_native(native, *args)
+            for k, layer in enumerate([cv2.merge([planes[i] for i in index])] + masks):
+                method = cv2.INTER_LINEAR if k == 0 else cv2.INTER_NEAREST
+                resampled = cv2.remap(layer.view(np.uint8) if layer.dtype == bool else layer, map_x, map_y, method,
+                                      borderMode=cv2.BORDER_REPLICATE)
+                out[k][part] = resampled.reshape(out[k].shape)[part]
+        return tuple(out)
+
+    def _render_native(self, footprint: GridFootprint, t_s: float, day_of_year: int, sun_elevation_rad: float,
+                       sun_azimuth_rad: float) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """TOA reflectance (4 (H, W) float32 planes, B G R NIR), cloud uint8, shadow bool and land cover uint8 of a
+        footprint in its own zone."""
+        zone, gsd = footprint.zone, footprint.gsd_m
+        u, v = _world_axes(footprint)
+        min_wavelength_m = 2.0 * gsd
+
+        def field(f: _Fractal, du_m: float = 0.0, dv_m: float = 0.0) -> np.ndarray:
+            return f.evaluate(zone, u + du_m, v + dv_m, t_s, min_wavelength_m)
+
+        surface, landcover, regional = self._surface(zone, u, v, day_of_year, field)
+        airmass = 1.0 / max(math.sin(sun_elevation_rad), 0.1)
+        path = _PATH * np.float32(1.0 + 0.25 * (airmass - 1.35))
+        transmittance = _TRANSMITTANCE ** np.float32((1.0 + airmass) / 2.35)
+        haze = 1.0 + np.float32(0.12) * regional  # dusty regions are hazier
+        cloud = np.zeros(haze.shape, dtype=np.uint8)
+        shadow = np.zeros(haze.shape, dtype=bool)
+        sunlit = np.ones_like(haze)
+        opacity = veil = None
+        if self._cumulus_level < math.inf:
+            east, north = math.sin(sun_azimuth_rad), math.cos(sun_azimuth_rad)
+            reach_m = self.cloud_height_m / math.tan(sun_elevation_rad)
+            shadow_opacity = _cloud_opacity(field(self._cumulus, reach_m * east, reach_m * north)
+                                            - np.float32(self._cumulus_level))
+            sunlit -= np.float32(1 - _SHADOW_FRACTION) * shadow_opacity
+            ring_u, ring_v = _world_axes(footprint.window(-1, -1, footprint.height_px + 2, footprint.width_px + 2))
+            excess = self._cumulus.evaluate(zone, ring_u, ring_v, t_s, min_wavelength_m) - np.float32(
+                self._cumulus_level)
+            opacity = _cloud_opacity(excess[1:-1, 1:-1])
+            toward_sun = (excess[1:-1, 2:] - excess[1:-1, :-2]) * east + (excess[:-2, 1:-1] - excess[2:, 1:-1]) * north
+            lit = np.clip(toward_sun * np.float32(60.0 / gsd), -1, 1)  # slope over ~120 m: sunlit or shaded flank
+            brightness = 0.68 + 0.3 * np.clip(excess[1:-1, 1:-1] / 1.5, 0, 1) + 0.08 * lit
+            cloud[opacity > 0] = CLOUD_THIN
+            cloud[opacity >= _THICK_OPACITY] = CLOUD_THICK
+            shadow = (shadow_opacity >= _THICK_OPACITY) & (cloud != CLOUD_THICK)
+        if self._cirrus_level < math.inf:
+            excess = field(self._cirrus) - np.float32(self._cirrus_level)
+            veil = np.where(excess > 0, np.minimum(0.08 + 0.3 * excess, 0.45), 0).astype(np.float32)
+            cloud[(veil > 0) & (cloud == CLOUD_CLEAR)] = CLOUD_THIN
+        toa = []
+        for b in range(4):
+            plane = surface[b] * (transmittance[b] * sunlit) + path[b] * haze
+            if opacity is not None:
+                plane += opacity * (brightness * _CUMULUS[b] - plane)
+            if veil is not None:
+                plane += veil * (_CIRRUS[b] - plane)
+            toa.append(plane)
+        return toa, cloud, shadow, landcover
+
+    def _surface(self, zone: int, u: np.ndarray, v: np.ndarray, day_of_year: int,
+                 field: Any) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """Surface reflectance (4 (H, W) float32 planes, a linear mixture of ``_SPECTRA`` end-members), land cover
+        (H, W) uint8, and the regional aridity field (H, W) float32."""
+        lat = from_utm(FALSE_EASTING_M, v, zone, False)[0].astype(np.float32)[:, None]
+        season = math.cos(2.0 * math.pi * (day_of_year - 196) / 365.25)  # +1 in northern midsummer
+        winter = np.clip(-season * np.sign(lat) * (np.abs(lat) - 25.0) / 25.0, 0, 1)  # 0 summer or tropics, 1 deep winter
+        temp_c = 27.0 - 0.0055 * lat**2 - 0.03 * np.maximum(np.abs(lat) - 55.0, 0) ** 2 + 0.2 * lat * season
+        terrain, texture, wild = field(self._terrain), field(self._texture), field(self._wild)
+        elevation_m = np.maximum(600.0 + 700.0 * terrain, 0.0)
+        snow = np.clip((0.5 - temp_c / 3.0) + (6.5e-3 / 3.0) * elevation_m - (2.0 / 3.0) * texture, 0, 1)
+        regional = field(self._arid)
+        arid = 1.7 * np.exp(-(((np.abs(lat) - 23.0) / 11.0) ** 2)) + 0.8 * regional
+        dry = np.clip((arid - 0.5) / 1.2, 0, 1)
+        desert = (arid + 0.3 * wild > 1.9) & (snow < 0.5)
+        river = np.abs(field(self._river))
+        water = ((wild + 0.35 * terrain < -2.4) & (dry < 0.7)) | ((river < 0.015) & (dry < 0.8))
+        water &= ~desert
+        towns = field(self._urban)
+        urban = (towns > 2.3) & ~water & ~desert
+        streams = (np.abs(towns) < 0.06) & (dry < 0.6)  # brooks every few km, lined with trees
+        natural = (wild > 0.8 - 0.03 * np.maximum(np.abs(lat) - 50.0, 0) - dry) | (river < 0.1) | streams
+
+        parcel, tone, edge_m, block = self._farmland(zone, u, v, (wild, river), urban)
+        crop = np.where(parcel < 0.45, 0.75 + 0.25 * tone, np.where(parcel < 0.75, 0.08 * tone, 0.25 + 0.4 * tone))
+        cover = np.where(natural, 0.95 * (1.0 - 0.3 * winter), crop * (1.0 - 0.7 * winter)) * (1.0 - 0.75 * dry)
+        hedge = np.where(natural, np.float32(0), np.maximum(0.5 - edge_m / 16.0, 0))  # field edges: hedges, tracks
+        light = np.clip(np.where(natural, np.float32(0.3), 0.3 * tone) + 0.35 + 0.3 * regional + dry, 0, 1)
+        gain = 1.0 + texture * np.where(natural, 0.06 - 0.03 * dry, np.float32(0.04))
+        veg, bare = cover * (1.0 - hedge) * gain, (1.0 - cover) * (1.0 - hedge) * gain
+        forest = np.where(natural, 1.0 - 0.5 * dry, np.float32(0)) * veg
+        mix = [veg - forest, forest + hedge * gain, bare * (1.0 - light), bare * light]  # CROP .. SOIL_BRIGHT
+        if urban.any():
+            trees = block > 0.85
+            buildings = (0.55 + 1.1 * block) * gain
+        if desert.any():
+            dunes = 1.0 + 0.06 * np.sin((u % 300.0).astype(np.float32)[None, :] * np.float32(2 * np.pi / 300.0)
+                                        + 3.0 * texture) + 0.02 * texture
+        turbid = np.clip(0.4 + 0.5 * regional + 0.2 * texture, 0, 1)  # sediment varies by region
+        surface = []
+        for b in range(4):
+            plane = mix[0] * _SPECTRA[CROP, b]
+            for e in (FOREST, SOIL_DARK, SOIL_BRIGHT):
+                plane += mix[e] * _SPECTRA[e, b]
+            if urban.any():
+                plane = np.where(urban, np.where(trees, _SPECTRA[FOREST, b] * gain, _SPECTRA[ROOF, b] * buildings), plane)
+            if desert.any():
+                plane = np.where(desert, _SPECTRA[SAND, b] * dunes, plane)
+            if water.any():
+                clear, murky = _SPECTRA[WATER_CLEAR, b], _SPECTRA[WATER_TURBID, b]
+                plane = np.where(water, clear + (murky - clear) * turbid, plane)
+            if snow.any():
+                plane += snow * (_SPECTRA[SNOW_PACK, b] * gain - plane)
+            surface.append(plane)
+        landcover = np.where(veg + hedge * gain >= 0.5 * gain, VEGETATION, SOIL).astype(np.uint8)
+        landcover[urban] = URBAN
+        landcover[desert] = DESERT
+        landcover[water] = WATER
+        landcover[snow >= 0.5] = SNOW
+        return surface, landcover, regional
+
+    def _farmland(self, zone: int, u: np.ndarray, v: np.ndarray, warp: tuple[np.ndarray, np.ndarray],
+                  urban: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Field parcels: per pixel (H, W) float32 parcel draw, tone draw, distance to the parcel edge (m), and
+        (where ``urban``) a draw per ~30 m building block. ``warp``: two smooth (H, W) fields that bend boundaries.
+
+        Each district has its own orientation, strip width and parcel length. Strips are one or two widths wide
+        and cut into parcels whose length varies from strip to strip, like a cadastre.
+        """
+        shape = (v.size, u.size)
+        parcel, tone, edge_m = (np.empty(shape, np.float32) for _ in range(3))
+        block = np.zeros(shape, np.float32)
+        col_district = np.floor(u / _DISTRICT_M).astype(np.int64)
+        row_district = np.floor(v / _DISTRICT_M).astype(np.int64)
+        for du in np.unique(col_district):
+            cols = np.flatnonzero(col_district == du)
+            cs = slice(cols[0], cols[-1] + 1)
+            for dv in np.unique(row_district):
+                rows = np.flatnonzero(row_district == dv)
+                rs = slice(rows[0], rows[-1] + 1)
+                key = _mix(self.seed, zone, int(du), int(dv))
+                angle = math.pi * _unit(key, 0)
+                cos, sin = np.float32(math.cos(angle)), np.float32(math.sin(angle))
+                width_m = np.float32(150.0 + 300.0 * _unit(key, 1))
+                length_m = np.float32(250.0 + 900.0 * _unit(key, 2))
+                x = (u[cs] - du * _DISTRICT_M).astype(np.float32)[None, :]
+                y = (v[rs] - dv * _DISTRICT_M).astype(np.float32)[:, None]
+                a = x * cos + y * sin + 100.0 * warp[0][rs, cs]
+                b = y * cos - x * sin + 300.0 * warp[1][rs, cs]
+                raw = np.floor(b / width_m)
+                fb = b / width_m - raw
+                first = int(raw.min()) - 1
+                raw = raw.astype(np.int32) - first
+                strips = np.arange(first, first + raw.max() + 2)
+                merged = _hash01(key, strips, 0) < 0.35  # strip j is joined to strip j - 1
+                joined = merged[raw]
+                strip = raw - joined  # index into strips
+                below = (fb + joined) * width_m  # a joined strip's lower edge is one width further
+                above = (1 + merged[raw + 1] - fb) * width_m
+                lengths = (length_m * (0.5 + _hash01(key, strips, 1)))[strip]
+                along = a / lengths + _hash01(key, strips, 2)[strip]
+                index = np.floor(along)
+                fa = along - index
+                index = index.astype(np.int32)
+                lowest = int(index.min())
+                span = int(index.max()) - lowest + 1
+                draws = _hash01(key ^ 1, np.arange(lowest, lowest + span)[None, :], strips[:, None], 2)
+                flat = strip * span + (index - lowest)
+                parcel[rs, cs] = np.take(draws[0].ravel(), flat)
+                tone[rs, cs] = np.take(draws[1].ravel(), flat)
+                edge_m[rs, cs] = np.minimum(np.minimum(fa, 1 - fa) * lengths, np.minimum(below, above))
+                town = urban[rs, cs]
+                if town.any():
+                    block[rs, cs][town] = _hash01(key ^ 3, np.floor(a[town] / 30.0).astype(np.int64),
+                                                  np.floor(b[town] / 30.0).astype(np.int64))
+        return parcel, tone, edge_m, block
+
+
+def _world_axes(footprint: GridFootprint) -> tuple[np.ndarray, np.ndarray]:
+    """World coordinates of a footprint in its own zone: u = easting (W,), v = northing (H,) with no false northing."""
+    u, v = footprint.pixel_centres_m()
+    return u, (v - FALSE_NORTHING_SOUTH_M if footprint.south else v)
+
+
+# --- real imagery -----------------------------------------------------------------------------------------------
+
+_GEOTIFF_SCALE, _GEOTIFF_TIEPOINT, _GEOTIFF_KEYS, _GEOTIFF_TRANSFORM = 33550, 33922, 34735, 34264
+_PROJECTED_CRS_KEY, _RASTER_TYPE_KEY, _PIXEL_IS_POINT = 3072, 1025, 2
+
+
+@dataclass(frozen=True)
+class Georeference:
+    """Where a north-up raster lies: UTM CRS, upper-left corner of its upper-left pixel and pixel size, metres."""
+
+    epsg: int
+    x0_m: float
+    y0_m: float
+    pixel_width_m: float
+    pixel_height_m: float
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The ground a real-imagery world covers: its CRS, outer bounds (metres) and centre."""
+
+    epsg: int
+    x_min_m: float
+    y_min_m: float
+    x_max_m: float
+    y_max_m: float
+    centre_lat_deg: float
+    centre_lon_deg: float
+
+
+def read_georeference(path: str | Path) -> Georeference | None:
+    """The GeoTIFF georeference of ``path`` (ModelPixelScale + ModelTiepoint + ProjectedCSTypeGeoKey), or None
+    when the file has no GeoTIFF tags. Raises InputFileError for a rotated grid or a CRS that is not WGS 84 / UTM."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            tags = {tag.code: tag.value for tag in tif.pages[0].tags.values()}
+    except (OSError, ValueError) as err:
+        raise InputFileError(path, f"cannot read TIFF tags: {err}") from None
+    if _GEOTIFF_TRANSFORM in tags:
+        raise InputFileError(path, "rotated or sheared grids (ModelTransformationTag) are not supported")
+    if not {_GEOTIFF_SCALE, _GEOTIFF_TIEPOINT, _GEOTIFF_KEYS} <= tags.keys():
+        return None
+    keys = tags[_GEOTIFF_KEYS]
+    entries = {keys[i]: keys[i + 3] for i in range(4, 4 + 4 * keys[3], 4) if keys[i + 1] == 0}  # inline SHORT values
+    epsg = entries.get(_PROJECTED_CRS_KEY)
+    if epsg is None:
+        raise InputFileError(path, "no ProjectedCSTypeGeoKey: only WGS 84 / UTM (EPSG 326zz, 327zz) is supported")
+    try:
+        zone_of_epsg(epsg)
+    except ValueError as err:
+        raise InputFileError(path, str(err)) from None
+    sx, sy = float(tags[_GEOTIFF_SCALE][0]), float(tags[_GEOTIFF_SCALE][1])
+    i, j, _, x, y = (float(value) for value in tags[_GEOTIFF_TIEPOINT][:5])
+    x0, y0 = x - i * sx, y + j * sy
+    if entries.get(_RASTER_TYPE_KEY) == _PIXEL_IS_POINT:  # tie point at a pixel centre
+        x0, y0 = x0 - sx / 2.0, y0 + sy / 2.0
+    return Georeference(int(epsg), x0, y0, sx, sy)
+
+
+def _read_band(path: Path) -> np.ndarray:
+    """One band of imagery as a 2-D array (GeoTIFF/TIFF/PNG through OpenCV, NPY through numpy)."""
+    if not path.is_file():
+        raise InputFileError(path, "no such file")
+    if path.suffix.lower() == ".npy":
+        try:
+            pixels = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise InputFileError(path, f"cannot read NPY: {err}") from None
+    else:
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # libtiff warns about GeoTIFF tags
+        try:
+            pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+        if pixels is None:
+            raise InputFileError(path, "OpenCV cannot decode this image")
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[..., 0]
+    if pixels.ndim != 2:
+        raise InputFileError(path, f"expected a single-band image, found shape {pixels.shape}")
+    return pixels
+
+
+@dataclass(frozen=True)
+class _Raster:
+    path: Path
+    values: np.ndarray  # (rows + 2, cols + 2) float32 with a 1-pixel replicated border, NaN for no data
+    georef: Georeference
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols) of the image itself."""
+        return self.values.shape[0] - 2, self.values.shape[1] - 2
+
+    def sample(self, footprint: GridFootprint, nearest: bool = False) -> np.ndarray:
+        """Resample into ``footprint`` (bilinear, or nearest): (H, W) float32, NaN outside the raster or near no data."""
+        g = self.georef
+        if footprint.epsg == g.epsg:
+            e, n = footprint.pixel_centres_m()
+            e, n = np.broadcast_to(e[None, :], (footprint.height_px, footprint.width_px)), n[:, None]
+        else:
+            e, n = footprint.pixel_centres_in(g.epsg)
+        col = np.ascontiguousarray((e - g.x0_m) / g.pixel_width_m - 0.5, dtype=np.float32)
+        row = np.ascontiguousarray(np.broadcast_to((g.y0_m - n) / g.pixel_height_m - 0.5, col.shape), dtype=np.float32)
+        out = cv2.remap(self.values, col + 1, row + 1, cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan"))
+        rows, cols = self.shape
+        out[(col < -0.5) | (col > cols - 0.5) | (row < -0.5) | (row > rows - 0.5)] = np.nan
+        return out
+
+
+class GeoTiffWorld(World):
+    """Real imagery: one single-band file per band (GeoTIFF, or PNG/NPY with an explicit georeference), optionally
+    a cloud mask, resampled into any requested footprint.
+
+    Reflectance = ``dn_scale * DN + dn_offset`` (Landsat 8 Collection 1: 2e-5, -0.1, which is TOA reflectance
+    before the sun-elevation correction). Pixels equal to ``nodata`` or outside the imagery are not valid (reflectance
+    0). The mask, if given, holds the Scene cloud codes (0 clear, 1 thin, 2 thick); without it cloud is 255
+    (unknown). Land cover is 255 and shadow False: real imagery carries no truth for them. The georeference comes
+    from each file's GeoTIFF tags unless ``epsg``, ``x0_m``, ``y0_m`` and ``gsd_m`` are all given, which then
+    apply to every file.
+    """
+
+    def __init__(self, bands: Mapping[str, str | Path], mask: str | Path | None = None, dn_scale: float = 1.0,
+                 dn_offset: float = 0.0, nodata: float | None = 0.0, epsg: int | None = None,
+                 x0_m: float | None = None, y0_m: float | None = None, gsd_m: float | None = None):
+        explicit = (epsg, x0_m, y0_m, gsd_m)
+        if any(value is not None for value in explicit) and any(value is None for value in explicit):
+            raise ValueError(f"give all of epsg, x0_m, y0_m, gsd_m or none of them, got {explicit}")
+        if not bands:
+            raise ValueError("a GeoTiffWorld needs at least one band file")
+        self._georef = None if epsg is None else Georeference(int(epsg), float(x0_m), float(y0_m), float(gsd_m),
+                                                              float(gsd_m))
+        if self._georef is not None:
+            zone_of_epsg(self._georef.epsg)
+        self._bands = {name: self._load(Path(path), dn_scale, dn_offset, nodata) for name, path in bands.items()}
+        self._mask = None if mask is None else self._load(Path(mask), 1.0, 0.0, None)
+        self.bands_available = tuple(self._bands)
+        self.coverage = self._coverage()
+
+    def _load(self, path: Path, dn_scale: float, dn_offset: float, nodata: float | None) -> _Raster:
+        pixels = _read_band(path)
+        georef = self._georef
+        if georef is None:
+            georef = read_georeference(path) if path.suffix.lower() in (".tif", ".tiff") else None
+            if georef is None:
+                raise InputFileError(path, "no GeoTIFF georeference: give epsg, x0_m, y0_m and gsd_m in the config")
+        values = pixels.astype(np.float32) * np.float32(dn_scale) + np.float32(dn_offset)
+        if nodata is not None:
+            values[pixels == nodata] = np.nan
+        return _Raster(path, cv2.copyMakeBorder(values, 1, 1, 1, 1, cv2.BORDER_REPLICATE), georef)
+
+    def _coverage(self) -> Coverage:
+        """Where every band has data: the intersection of the bands' extents (all bands must share one CRS)."""
+        rasters = list(self._bands.values())
+        epsg = rasters[0].georef.epsg
+        for raster in rasters:
+            if raster.georef.epsg != epsg:
+                raise InputFileError(raster.path, f"EPSG:{raster.georef.epsg} differs from the first band's EPSG:{epsg}")
+        x_min = max(r.georef.x0_m for r in rasters)
+        y_max = min(r.georef.y0_m for r in rasters)
+        x_max = min(r.georef.x0_m + r.shape[1] * r.georef.pixel_width_m for r in rasters)
+        y_min = max(r.georef.y0_m - r.shape[0] * r.georef.pixel_height_m for r in rasters)
+        if x_min >= x_max or y_min >= y_max:
+            raise InputFileError(rasters[0].path, "the band files do not overlap")
+        zone, south = zone_of_epsg(epsg)
+        lat, lon = from_utm((x_min + x_max) / 2.0, (y_min + y_max) / 2.0, zone, south)
+        return Coverage(epsg, x_min, y_min, x_max, y_max, float(lat), float(lon))
+
+    def render(self, footprint: GridFootprint, time_utc: datetime, sun_elevation_deg: float,
+               sun_azimuth_deg: float, bands: Sequence[str]) -> Scene:
+        """Resample ``bands`` into ``footprint``; the imagery is what it is, whatever the time and sun."""
+        _band_indices(bands, self.bands_available, f"imagery {[str(r.path) for r in self._bands.values()]}")
+        planes = [self._bands[band].sample(footprint) for band in bands]
+        valid = np.logical_and.reduce([np.isfinite(plane) for plane in planes])
+        reflectance = cv2.merge(planes).reshape(valid.shape + (len(planes),))
+        reflectance[~valid] = 0.0
+        shape = (footprint.height_px, footprint.width_px)
+        cloud = np.full(shape, UNKNOWN, dtype=np.uint8)
+        if self._mask is not None:
+            codes = self._mask.sample(footprint, nearest=True)
+            known = np.isfinite(codes)
+            cloud[known] = codes[known].astype(np.uint8)
+        return Scene(reflectance, cloud, np.zeros(shape, bool), np.full(shape, UNKNOWN, np.uint8), valid)
+
+
+# --- configuration ----------------------------------------------------------------------------------------------
+
+WORLD_KINDS = ("synthetic", "geotiff")
+
+
+def build_world(world_cfg: Mapping[str, Any] | Any, seed: int) -> World:
+    """The world a scenario names: ``kind`` (``synthetic`` or ``geotiff``) plus that class's constructor arguments.
+
+    ``world_cfg`` is a mapping or a dataclass; the synthetic world takes the scenario ``seed``.
+    """
+    cfg = dict(dataclasses.asdict(world_cfg) if dataclasses.is_dataclass(world_cfg) else world_cfg)
+    kind = cfg.pop("kind", "synthetic")
+    if kind == "synthetic":
+        return SyntheticWorld(seed=seed, **cfg)
+    if kind == "geotiff":
+        return GeoTiffWorld(**cfg)
+    raise ValueError(f"Unknown world kind {kind!r}. Choose from {WORLD_KINDS}")

@@ -1,0 +1,117 @@
+"""The imager: raw frame size, radiometric calibration, noise statistics, PSF width and determinism."""
+
+import math
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from onboard.camera import CameraSpec, capture, dn_to_reflectance, reflectance_to_dn
+from onboard.codec import pack_bits
+from onboard.projection import GridFootprint
+from onboard.world import Scene, SyntheticWorld
+
+NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
+
+
+class FlatWorld:
+    """A world of one reflectance everywhere, or a step from ``left`` to ``right`` at easting ``edge_m``."""
+
+    bands_available = ("B", "G", "R", "NIR")
+
+    def __init__(self, left, right=None, edge_m=None):
+        self.left, self.right, self.edge_m = left, left if right is None else right, edge_m
+
+    def render(self, footprint, time_utc, sun_elevation_deg, sun_azimuth_deg, bands):
+        e, _ = footprint.pixel_centres_m()
+        row = np.where(e < (self.edge_m if self.edge_m is not None else np.inf), self.left, self.right)
+        shape = (footprint.height_px, footprint.width_px)
+        reflectance = np.broadcast_to(row[None, :, None], shape + (len(bands),)).astype(np.float32)
+        return Scene(reflectance, np.zeros(shape, np.uint8), np.zeros(shape, bool), np.zeros(shape, np.uint8),
+                     np.ones(shape, bool))
+
+
+def grid_for(spec, x0_m=448000.0, y0_m=5412000.0):
+    return GridFootprint(32631, x0_m, y0_m, spec.gsd_m, spec.width_px, spec.height_px)
+
+
+def test_raw_bytes_is_the_bit_packed_frame_size():
+    spec = CameraSpec(512, 512, 10.0, ("B", "G", "R", "NIR"), bit_depth=12)
+    assert spec.raw_bytes == 512 * 512 * 4 * 12 // 8 == 1_572_864
+    odd = CameraSpec(5, 3, 10.0, ("R",), bit_depth=12)
+    assert odd.raw_bytes == math.ceil(5 * 3 * 12 / 8) == 23
+    assert CameraSpec(7, 3, 5.0, ("B", "G", "R"), bit_depth=10).raw_bytes == math.ceil(7 * 3 * 3 * 10 / 8) == 79
+    dn = np.zeros((3, 5, 1), np.uint16)
+    assert len(pack_bits(dn, odd.bit_depth)) == odd.raw_bytes
+
+
+def test_calibration_is_linear_and_invertible():
+    spec = CameraSpec(4, 4, 10.0, bit_depth=12, reflectance_max=1.2)
+    assert spec.dn_max == 4095
+    dn = np.arange(4096, dtype=np.uint16)
+    assert np.array_equal(reflectance_to_dn(dn_to_reflectance(dn, spec), spec), dn)
+    assert reflectance_to_dn(np.array([0.0, 0.6, 1.2, 5.0, -1.0]), spec).tolist() == [0, 2048, 4095, 4095, 0]
+    assert dn_to_reflectance(np.array([4095]), spec)[0] == pytest.approx(1.2)
+
+
+def test_noise_statistics_follow_shot_and_read_noise():
+    spec = CameraSpec(256, 256, 10.0, ("R", "NIR"), bit_depth=12, psf_sigma_px=0.0, read_noise_dn=3.0,
+                      full_well_e=20_000.0)
+    reflectance = 0.3
+    frame = capture(spec, FlatWorld(reflectance), grid_for(spec), NOON, 50.0, 150.0, np.random.default_rng(1),
+                    "f0", "sat", 0.0)
+    ideal_dn = reflectance * spec.dn_max / spec.reflectance_max
+    expected_sigma = math.sqrt(ideal_dn / spec.electrons_per_dn + spec.read_noise_dn**2)  # ~ 11.5 DN
+    dn = frame.dn.astype(np.float64)
+    assert frame.dn.shape == (256, 256, 2) and frame.dn.dtype == np.uint16
+    assert abs(dn.mean() - ideal_dn) < 0.2  # unbiased, to a fifth of a DN
+    assert dn.std() == pytest.approx(expected_sigma, rel=0.02)
+    dark = capture(spec, FlatWorld(0.02), grid_for(spec), NOON, 50.0, 150.0, np.random.default_rng(2), "f1", "sat", 0.0)
+    dark_ideal = 0.02 * spec.dn_max / spec.reflectance_max
+    assert dark.dn.astype(float).std() == pytest.approx(math.sqrt(dark_ideal / spec.electrons_per_dn + 9.0), rel=0.03)
+
+
+def test_bright_scenes_saturate_at_dn_max():
+    spec = CameraSpec(32, 32, 10.0, ("G",), bit_depth=10, psf_sigma_px=0.0)
+    frame = capture(spec, FlatWorld(1.5), grid_for(spec), NOON, 50.0, 150.0, np.random.default_rng(0), "f", "s", 0.0)
+    assert (frame.dn == 1023).all()
+
+
+def test_psf_blurs_an_edge_by_its_sigma():
+    spec = CameraSpec(64, 16, 10.0, ("R",), bit_depth=16, psf_sigma_px=1.5, read_noise_dn=0.0, full_well_e=1e12)
+    fp = grid_for(spec)
+    world = FlatWorld(0.1, 0.5, edge_m=fp.x0_m + 32 * 10.0)  # a step between columns 31 and 32
+    frame = capture(spec, world, fp, NOON, 50.0, 150.0, np.random.default_rng(0), "f", "s", 0.0)
+    profile = dn_to_reflectance(frame.dn[8, :, 0], spec)
+    rise = (profile - 0.1) / 0.4  # 0 .. 1 across the edge: the normal CDF of (x - 32) / sigma
+    x = np.arange(64) + 0.5
+    centre = np.interp(0.5, rise, x)
+    width = np.interp(0.8413, rise, x) - np.interp(0.1587, rise, x)  # +-1 sigma of a Gaussian PSF
+    assert centre == pytest.approx(32.0, abs=0.05)
+    assert width / 2 == pytest.approx(math.hypot(1.5, 1 / math.sqrt(12)), abs=0.1)  # PSF and the pixel's own step
+    assert (frame.truth.reflectance[:, :32] == np.float32(0.1)).all()  # truth is unblurred and noise-free
+
+
+def test_same_rng_seed_gives_identical_frames():
+    spec = CameraSpec(96, 64, 10.0)
+    world = SyntheticWorld(3, 0.4)
+    fp = GridFootprint.centred(45.3, 9.2, 32632, 10.0, 96, 64)
+    a, b, c = (capture(spec, world, fp, NOON, 55.0, 140.0, np.random.default_rng(seed), "f", "s", 1.0)
+               for seed in (7, 7, 8))
+    assert np.array_equal(a.dn, b.dn) and not np.array_equal(a.dn, c.dn)
+    assert a.dn.max() <= spec.dn_max and a.truth.reflectance.shape == (64, 96, 4)
+    direct = world.render(fp, NOON, 55.0, 140.0, spec.bands)
+    assert np.array_equal(a.truth.reflectance, direct.reflectance) and np.array_equal(a.truth.cloud, direct.cloud)
+    # Frame DN track the truth through the calibration, up to blur and noise.
+    error = dn_to_reflectance(a.dn, spec) - a.truth.reflectance
+    assert abs(float(np.median(error))) < 0.005
+
+
+def test_footprint_must_fit_the_camera():
+    spec = CameraSpec(64, 64, 10.0)
+    assert spec.footprint(48.85, 2.35).epsg == 32631 and spec.footprint(48.85, 2.35).width_px == 64
+    with pytest.raises(ValueError, match="does not match"):
+        capture(spec, FlatWorld(0.1), GridFootprint(32631, 0.0, 0.0, 10.0, 32, 64), NOON, 50.0, 150.0,
+                np.random.default_rng(0), "f", "s", 0.0)
+    with pytest.raises(ValueError, match="bit_depth"):
+        CameraSpec(8, 8, 10.0, bit_depth=17)

@@ -1,0 +1,279 @@
+"""The synthetic world (determinism, seamless overlaps, cloud statistics, shadows, spectra) and real imagery."""
+
+import math
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from onboard.errors import InputFileError
+from onboard.projection import GridFootprint, epsg_code, utm_zone
+from onboard.world import (CLOUD_THICK, DESERT, LANDCOVER_CLASSES, SNOW, SOIL, UNKNOWN, URBAN, VEGETATION, WATER,
+                           GeoTiffWorld, MissingBandError, SyntheticWorld, build_world)
+
+BANDS = ("B", "G", "R", "NIR")
+NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
+LANDSAT = Path("/work/shared/data/landsat8_p224_r077_r078")
+LANDSAT_DN = 2e-5  # reflectance of one Landsat 8 DN
+
+
+def footprint(lat_deg, lon_deg, gsd_m, width_px, height_px=None):
+    return GridFootprint.centred(lat_deg, lon_deg, epsg_code(*utm_zone(lon_deg, lat_deg)), gsd_m, width_px,
+                                 height_px or width_px)
+
+
+def random_places(rng, n):
+    """Places spread evenly over the sphere between 60 S and 60 N, and times over a year."""
+    for _ in range(n):
+        lat = math.degrees(math.asin(rng.uniform(-0.87, 0.87)))
+        yield lat, rng.uniform(-180.0, 180.0), NOON + timedelta(days=rng.uniform(0.0, 365.0))
+
+
+def test_same_seed_place_and_time_give_identical_scenes():
+    fp = footprint(45.3, 9.2, 10.0, 160)
+    a = SyntheticWorld(7, 0.4).render(fp, NOON, 55.0, 140.0, BANDS)
+    b = SyntheticWorld(7, 0.4).render(fp, NOON, 55.0, 140.0, BANDS)
+    for layer in ("reflectance", "cloud", "shadow", "landcover", "valid"):
+        assert np.array_equal(getattr(a, layer), getattr(b, layer))
+    assert a.reflectance.shape == (160, 160, 4) and a.reflectance.dtype == np.float32
+    other_seed = SyntheticWorld(8, 0.4).render(fp, NOON, 55.0, 140.0, BANDS)
+    assert not np.array_equal(a.reflectance, other_seed.reflectance)
+    later = SyntheticWorld(7, 0.4).render(fp, NOON + timedelta(minutes=30), 55.0, 140.0, BANDS)
+    assert np.array_equal(a.landcover, later.landcover) and not np.array_equal(a.reflectance, later.reflectance)
+
+
+@pytest.mark.parametrize("lat_deg, lon_deg", [(45.3, 9.2), (-25.3, -54.6)])
+def test_overlapping_footprints_agree_exactly(lat_deg, lon_deg):
+    world = SyntheticWorld(11, 0.5)
+    a = footprint(lat_deg, lon_deg, 10.0, 300, 200)
+    b = GridFootprint(a.epsg, a.x0_m + 137 * 10.0, a.y0_m - 61 * 10.0, 10.0, 256, 333)  # another size and offset
+    sa = world.render(a, NOON, 50.0, 140.0, BANDS)
+    sb = world.render(b, NOON, 50.0, 140.0, ("NIR", "R"))
+    window = (slice(61, 200), slice(137, 300))
+    h, w = 200 - 61, 300 - 137
+    assert np.array_equal(sa.reflectance[window][..., [3, 2]], sb.reflectance[:h, :w])
+    for layer in ("cloud", "shadow", "landcover"):
+        assert np.array_equal(getattr(sa, layer)[window], getattr(sb, layer)[:h, :w])
+
+
+def test_footprint_across_a_zone_boundary_matches_each_zone():
+    world = SyntheticWorld(11, 0.4)
+    across = GridFootprint.centred(45.0, 6.0, 32631, 10.0, 256, 256)  # zones 31 | 32 meet at 6 E
+    west = GridFootprint(32631, across.x0_m - 200 * 10.0, across.y0_m, 10.0, 256, 256)  # all in zone 31
+    east = GridFootprint.centred(45.0, 6.0, 32632, 10.0, 320, 320)
+    s_across, s_west, s_east = (world.render(fp, NOON, 50.0, 140.0, BANDS) for fp in (across, west, east))
+    lon = across.pixel_centres_latlon()[1]
+    shared = np.zeros(lon.shape, bool)
+    shared[:, :56] = True  # columns 200..255 of `west`
+    in_zone_31 = shared & (lon < 6.0)
+    assert in_zone_31.sum() > 5000
+    assert np.array_equal(s_across.reflectance[in_zone_31], s_west.reflectance[:, 200:][in_zone_31[:, :56]])
+    e, n = across.pixel_centres_in(32632)  # zone 32 part: resampled from zone 32's own grid
+    col = np.rint((e - east.x0_m) / 10.0 - 0.5).astype(int)
+    row = np.rint((east.y0_m - n) / 10.0 - 0.5).astype(int)
+    part = (lon >= 6.0) & (col >= 0) & (col < 320) & (row >= 0) & (row < 320)
+    assert part.sum() > 5000
+    assert np.mean(s_across.landcover[part] == s_east.landcover[row[part], col[part]]) > 0.99
+
+
+@pytest.mark.parametrize("cover", [0.1, 0.4, 0.7])
+def test_cloud_fraction_tracks_mean_cloud_cover(cover):
+    world = SyntheticWorld(3, cover)
+    rng = np.random.default_rng(0)
+    fractions = [np.mean(world.render(footprint(lat, lon, 100.0, 48), t, 40.0, 150.0, ("R",)).cloud > 0)
+                 for lat, lon, t in random_places(rng, 120)]
+    assert abs(np.mean(fractions) - cover) < 0.1
+    assert np.std(fractions) > 0.1  # cover varies from place to place and time to time
+
+
+def test_no_clouds_and_full_overcast():
+    fp = footprint(48.85, 2.35, 30.0, 64)
+    clear = SyntheticWorld(1, 0.0).render(fp, NOON, 50.0, 140.0, BANDS)
+    assert not clear.cloud.any() and not clear.shadow.any()
+    overcast = SyntheticWorld(1, 1.0).render(fp, NOON, 50.0, 140.0, BANDS)
+    assert (overcast.cloud > 0).all()
+
+
+def cloudy_scene(world, azimuth_deg, elevation_deg, gsd_m=30.0, size_px=256):
+    """A deterministic scene with some thick cloud and some clear ground: the first such place on a list."""
+    rng = np.random.default_rng(5)
+    for lat, lon, t in random_places(rng, 200):
+        fp = footprint(lat, lon, gsd_m, size_px)
+        scene = world.render(fp, t, elevation_deg, azimuth_deg, BANDS)
+        if 0.1 < np.mean(scene.cloud == CLOUD_THICK) < 0.4:
+            return fp, t, scene
+    raise AssertionError("no partly cloudy scene found")
+
+
+@pytest.mark.parametrize("azimuth_deg", [135.0, 250.0])
+def test_shadows_fall_away_from_the_sun(azimuth_deg):
+    height_m, elevation_deg, gsd_m = 1500.0, 40.0, 30.0
+    _, _, scene = cloudy_scene(SyntheticWorld(2, 0.5, cloud_height_m=height_m), azimuth_deg, elevation_deg)
+    reach_px = height_m / math.tan(math.radians(elevation_deg)) / gsd_m
+    sun_col = reach_px * math.sin(math.radians(azimuth_deg))  # toward the sun, in columns (east) and rows (south)
+    sun_row = -reach_px * math.cos(math.radians(azimuth_deg))
+    thick = scene.cloud == CLOUD_THICK
+
+    def cloud_fraction_at_offset(d_row, d_col):
+        rows, cols = np.nonzero(scene.shadow)
+        r, c = np.rint(rows + d_row).astype(int), np.rint(cols + d_col).astype(int)
+        inside = (r >= 0) & (r < thick.shape[0]) & (c >= 0) & (c < thick.shape[1])
+        assert inside.sum() > 200
+        return np.mean(thick[r[inside], c[inside]])
+
+    assert cloud_fraction_at_offset(sun_row, sun_col) > 0.9  # every shadow has its cloud up-sun ...
+    assert cloud_fraction_at_offset(-sun_row, -sun_col) < 0.6  # ... and not down-sun
+    assert cloud_fraction_at_offset(sun_col, -sun_row) < 0.6  # ... nor sideways
+
+
+def test_shadows_darken_the_ground():
+    fp, t, scene = cloudy_scene(SyntheticWorld(2, 0.5), 135.0, 40.0)
+    ground = SyntheticWorld(2, 0.0).render(fp, t, 40.0, 135.0, BANDS)  # same land, no clouds
+    nir = scene.reflectance[..., 3] / ground.reflectance[..., 3]
+    assert 0.35 < np.median(nir[scene.shadow & (scene.cloud == 0)]) < 0.75  # diffuse light only: 0.3-0.7 of direct
+    assert np.median(nir[~scene.shadow & (scene.cloud == 0)]) > 0.97
+
+
+def test_reflectance_of_each_land_cover_class():
+    world = SyntheticWorld(5, 0.0)
+    rng = np.random.default_rng(1)
+    pixels = {k: [] for k in range(len(LANDCOVER_CLASSES))}
+    for lat, lon, t in random_places(rng, 40):
+        scene = world.render(footprint(lat, lon, 60.0, 64), t, 45.0, 150.0, BANDS)
+        for k in pixels:
+            pixels[k].append(scene.reflectance[scene.landcover == k])
+    for lat, lon, t in ((72.0, 20.0, NOON - timedelta(days=170)), (23.0, 10.0, NOON)):  # Arctic winter, Sahara
+        scene = world.render(footprint(lat, lon, 60.0, 64), t, 10.0, 150.0, BANDS)
+        for k in pixels:
+            pixels[k].append(scene.reflectance[scene.landcover == k])
+    median = {LANDCOVER_CLASSES[k]: np.median(np.concatenate(v), axis=0) for k, v in pixels.items()}
+    (b, g, r, nir) = median["vegetation"]
+    assert 0.25 < nir < 0.5 and r < 0.08 and nir > 3 * r and b > r  # red edge; blue path radiance
+    (b, g, r, nir) = median["water"]
+    assert nir < 0.03 and nir < r < g < b  # dark, darkest in NIR
+    (b, g, r, nir) = median["soil"]
+    assert 0.08 < r < 0.25 and b < g < r and nir < 2.5 * r
+    (b, g, r, nir) = median["urban"]
+    assert all(0.08 < x < 0.25 for x in (b, g, r)) and nir < 2 * r
+    (b, g, r, nir) = median["snow"]
+    assert min(b, g, r) > 0.6 and nir < r
+    (b, g, r, nir) = median["desert"]
+    assert 0.3 < r < 0.5 and b < g < r
+
+
+def test_thick_clouds_are_bright_and_grey():
+    _, _, scene = cloudy_scene(SyntheticWorld(2, 0.5), 135.0, 40.0)
+    top = scene.reflectance[scene.cloud == CLOUD_THICK]
+    assert 0.45 < np.percentile(top[:, 1], 5) and np.percentile(top[:, 1], 95) < 0.95
+    assert np.all(np.abs(np.median(top, axis=0) / np.median(top[:, 1]) - 1.0) < 0.1)  # flat spectrum
+
+
+def test_band_selection_and_errors():
+    world = SyntheticWorld(1, 0.2)
+    fp = footprint(10.0, 10.0, 30.0, 32)
+    full = world.render(fp, NOON, 60.0, 90.0, BANDS)
+    assert np.array_equal(world.render(fp, NOON, 60.0, 90.0, ("G",)).reflectance[..., 0], full.reflectance[..., 1])
+    with pytest.raises(MissingBandError, match="SWIR"):
+        world.render(fp, NOON, 60.0, 90.0, ("R", "SWIR"))
+    with pytest.raises(ValueError, match="sun_elevation_deg"):
+        world.render(fp, NOON, -5.0, 90.0, BANDS)
+    with pytest.raises(ValueError, match="mean_cloud_cover"):
+        SyntheticWorld(1, 1.5)
+
+
+# --- real imagery ---------------------------------------------------------------------------------------------
+
+def landsat_files(row):
+    return {name: LANDSAT / f"LC08_L1TP_224{row}_20200518_20200518_01_RT_B{b}.TIF"
+            for name, b in (("B", 2), ("G", 3), ("R", 4))}
+
+
+@pytest.fixture(scope="module")
+def landsat():
+    return {row: GeoTiffWorld(landsat_files(row), dn_scale=LANDSAT_DN, dn_offset=-0.1) for row in ("077", "078")}
+
+
+def test_landsat_georeference_and_coverage(landsat):
+    cov = landsat["077"].coverage
+    # The tie point (694020, -2766630) is the centre of the upper-left pixel (GeoTIFF PixelIsPoint).
+    assert (cov.epsg, cov.x_min_m, cov.y_max_m) == (32621, 694005.0, -2766615.0)
+    assert (cov.x_max_m - cov.x_min_m, cov.y_max_m - cov.y_min_m) == (2006 * 30.0, 1515 * 30.0)
+    assert -25.3 < cov.centre_lat_deg < -25.1 and -54.9 < cov.centre_lon_deg < -54.6
+    assert landsat["077"].bands_available == ("B", "G", "R")
+
+
+def test_landsat_rows_agree_in_their_overlap(landsat):
+    # Row 078 starts 778 columns east and 346 rows south of row 077; they overlap by 1228 x 1169 pixels.
+    overlap = GridFootprint(32621, 694005.0 + 778 * 30.0, -2766615.0 - 346 * 30.0, 30.0, 1228, 1169)
+    a = landsat["077"].render(overlap, NOON, 40.0, 40.0, ("B", "G", "R"))
+    b = landsat["078"].render(overlap, NOON, 40.0, 40.0, ("B", "G", "R"))
+    both = a.valid & b.valid
+    assert both.mean() > 0.8 and (a.cloud == UNKNOWN).all() and (a.landcover == UNKNOWN).all()
+    dn = np.abs(a.reflectance[both] - b.reflectance[both]) / LANDSAT_DN
+    assert np.median(dn) <= 1.0 and dn.mean() < 2.0
+    # Resampled (bilinear) into a 10 m grid of the next UTM zone, the two rows still agree.
+    cov = landsat["078"].coverage
+    fp = GridFootprint.centred(cov.centre_lat_deg, cov.centre_lon_deg, 32722, 10.0, 256, 256)
+    a, b = (landsat[row].render(fp, NOON, 40.0, 40.0, ("R",)) for row in ("077", "078"))
+    assert (a.valid & b.valid).all()
+    assert np.mean(np.abs(a.reflectance - b.reflectance)) / LANDSAT_DN < 2.0
+
+
+def test_outside_the_imagery_is_not_valid(landsat):
+    cov = landsat["077"].coverage
+    fp = GridFootprint(32621, cov.x_max_m - 50 * 30.0, cov.y_max_m - 100 * 30.0, 30.0, 100, 64)
+    scene = landsat["077"].render(fp, NOON, 40.0, 40.0, ("R",))
+    assert scene.valid[:, :50].all() and not scene.valid[:, 50:].any()  # the last column counts too
+    assert (scene.reflectance[~scene.valid] == 0).all()
+
+
+def test_missing_band_names_it(landsat):
+    fp = GridFootprint(32621, 720000.0, -2780000.0, 30.0, 8, 8)
+    with pytest.raises(MissingBandError, match="'NIR'"):
+        landsat["077"].render(fp, NOON, 40.0, 40.0, BANDS)
+
+
+def test_npy_and_png_with_explicit_georeference_and_mask(tmp_path, landsat):
+    dn = cv2.imread(str(landsat_files("077")["R"]), cv2.IMREAD_UNCHANGED)[300:364, 500:580]
+    np.save(tmp_path / "red.npy", dn)
+    cv2.imwrite(str(tmp_path / "red.png"), dn)
+    mask = np.zeros(dn.shape, np.uint8)
+    mask[:, 40:] = CLOUD_THICK
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    x0, y0 = 694005.0 + 500 * 30.0, -2766615.0 - 300 * 30.0
+    fp = GridFootprint(32621, x0, y0, 30.0, 80, 64)
+    expected = landsat["077"].render(fp, NOON, 40.0, 40.0, ("R",)).reflectance
+    for name in ("red.npy", "red.png"):
+        world = GeoTiffWorld({"R": tmp_path / name}, mask=tmp_path / "mask.png", dn_scale=LANDSAT_DN, dn_offset=-0.1,
+                             epsg=32621, x0_m=x0, y0_m=y0, gsd_m=30.0)
+        scene = world.render(fp, NOON, 40.0, 40.0, ("R",))
+        assert np.array_equal(scene.reflectance, expected)
+        assert (scene.cloud[:, :40] == 0).all() and (scene.cloud[:, 40:] == CLOUD_THICK).all()
+    with pytest.raises(InputFileError, match="georeference"):
+        GeoTiffWorld({"R": tmp_path / "red.npy"})
+
+
+def test_bad_input_files_are_named(tmp_path):
+    with pytest.raises(InputFileError, match="nope.tif"):
+        GeoTiffWorld({"R": tmp_path / "nope.tif"})
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(InputFileError, match="junk.png"):
+        GeoTiffWorld({"R": tmp_path / "junk.png"}, epsg=32631, x0_m=0.0, y0_m=0.0, gsd_m=10.0)
+    with pytest.raises(ValueError, match="EPSG:3857"):
+        GeoTiffWorld({"R": tmp_path / "junk.png"}, epsg=3857, x0_m=0.0, y0_m=0.0, gsd_m=10.0)
+
+
+def test_build_world():
+    synthetic = build_world({"kind": "synthetic", "mean_cloud_cover": 0.3, "cloud_height_m": 2000.0}, seed=4)
+    assert isinstance(synthetic, SyntheticWorld) and synthetic.seed == 4 and synthetic.cloud_height_m == 2000.0
+    real = build_world({"kind": "geotiff", "bands": landsat_files("078"), "dn_scale": LANDSAT_DN, "dn_offset": -0.1},
+                       seed=4)
+    assert isinstance(real, GeoTiffWorld) and real.bands_available == ("B", "G", "R")
+    with pytest.raises(ValueError, match="Unknown world kind 'moon'"):
+        build_world({"kind": "moon"}, seed=1)
+
+
+def test_class_constants_match_names():
+    assert [LANDCOVER_CLASSES[k] for k in (WATER, VEGETATION, SOIL, URBAN, SNOW, DESERT)] == list(LANDCOVER_CLASSES)
