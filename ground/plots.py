@@ -23,6 +23,7 @@ CONTACT_COLOUR = "tab:green"
 ECLIPSE_COLOUR = "0.85"
 MAX_LABELLED_CONTACTS = 24
 MAX_PREVIEWS = 12
+PREVIEW_MAX_PX = 800  # longest side of a mosaic preview handed to matplotlib
 
 
 def _figure(width_in: float, height_in: float) -> Figure:
@@ -113,6 +114,9 @@ def plot_mosaics(mosaics: Sequence[Mapping[str, Any]], run_dir: Path, path: Path
     axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
     for ax, mosaic in zip(axes, shown):
         bgr = cv2.imread(str(run_dir / mosaic["png"]), cv2.IMREAD_COLOR)
+        shrink = PREVIEW_MAX_PX / max(bgr.shape[:2])
+        if shrink < 1:  # matplotlib resamples slowly: hand it a preview-sized image
+            bgr = cv2.resize(bgr, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
         ax.imshow(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), interpolation="antialiased")
         gsd_m = float(mosaic["footprint"]["gsd_m"])
         km = f"{mosaic['width_px'] * gsd_m / 1e3:.1f} x {mosaic['height_px'] * gsd_m / 1e3:.1f} km"

@@ -46,7 +46,7 @@ def unpack_bits(data: bytes, shape: tuple[int, ...], bit_depth: int) -> np.ndarr
     return np.packbits(full.reshape(-1)).view(">u2").astype(np.uint16).reshape(shape)
 
 
-def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 6) -> bytes:
+def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3) -> bytes:
     """Encode an (H, W, B) uint16 array losslessly as ``raw``, ``png`` (1, 3 or 4 bands) or ``tiff`` (deflate)."""
     if fmt == "raw":
         return pack_bits(dn, bit_depth)
@@ -60,7 +60,8 @@ def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 6) -> bytes:
     if fmt == "tiff":
         # deflate with horizontal differencing (predictor 2): about 30% smaller than plain deflate on imagery
         out = io.BytesIO()
-        tifffile.imwrite(out, dn, compression="zlib", predictor=True, photometric="minisblack", planarconfig="contig")
+        tifffile.imwrite(out, dn, compression="zlib", compressionargs={"level": int(level)}, predictor=True,
+                         photometric="minisblack", planarconfig="contig")
         return out.getvalue()
     raise ValueError(f"unknown format {fmt!r}; choose from {FORMATS}")
 
