@@ -331,7 +331,8 @@ def _rounded(value: Any, key: str = "") -> Any:
 # --- the human-readable report ----------------------------------------------------------------------------------
 
 
-def _bytes(n: Any) -> str:
+def fmt_bytes(n: Any) -> str:
+    """Bytes with an SI unit: ``12.35 MB``."""
     if n is None:
         return "n/a"
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
@@ -340,7 +341,8 @@ def _bytes(n: Any) -> str:
     return f"{n} B"
 
 
-def _duration(t_s: Any) -> str:
+def fmt_duration(t_s: Any) -> str:
+    """Seconds as s, min or h."""
     if t_s is None:
         return "n/a"
     if t_s >= 3600.0:
@@ -350,7 +352,8 @@ def _duration(t_s: Any) -> str:
     return f"{t_s:.1f} s"
 
 
-def _fraction(x: Any) -> str:
+def fmt_fraction(x: Any) -> str:
+    """A fraction as a percentage."""
     return "n/a" if x is None else f"{100.0 * x:.1f} %"
 
 
@@ -387,10 +390,10 @@ def header_blocks(report: Mapping[str, Any]) -> list[Block]:
         blocks.append(Paragraph("Completeness unknown: telemetry/run.json is missing or unreadable.", strong=True))
     blocks.append(Table(("run", ""), (
         ("scenario", _value(report.get("scenario"))), ("seed", _value(report.get("seed"))),
-        ("start", _value(report.get("start_utc"))), ("duration", _duration(report.get("duration_s"))),
+        ("start", _value(report.get("start_utc"))), ("duration", fmt_duration(report.get("duration_s"))),
         ("complete", "yes" if complete else ("INCOMPLETE" if complete is False else "unknown")),
         ("satellites", _value(report.get("satellites"))), ("stations", _value(report.get("stations"))),
-        ("simulation wall time", _duration(report.get("wall_time_s"))),
+        ("simulation wall time", fmt_duration(report.get("wall_time_s"))),
     )))
     if report.get("missing"):
         blocks.append(Paragraph(f"Missing from the run directory: {', '.join(report['missing'])}. "
@@ -402,17 +405,17 @@ def summary_blocks(report: Mapping[str, Any]) -> list[Block]:
     bw, ledger, lat, board = report["bandwidth"], report["ledger"], report["latency_s"], report["on_board"]
     ground = report["ground"]
     return [Heading(2, "Summary"), Table(("figure", "value"), (
-        ("bent-pipe bytes, all captures", _bytes(bw["raw_bytes"])),
-        ("downlinked (verified products)", _bytes(bw["downlinked_bytes"])),
-        ("bandwidth saved, delivered products", _fraction(bw["saved_fraction"])),
-        ("bandwidth saved, all captures", _fraction(bw["saved_fraction_all_captures"])),
-        ("retransmitted", _bytes(bw["retransmitted_bytes"])),
+        ("bent-pipe bytes, all captures", fmt_bytes(bw["raw_bytes"])),
+        ("downlinked (verified products)", fmt_bytes(bw["downlinked_bytes"])),
+        ("bandwidth saved, delivered products", fmt_fraction(bw["saved_fraction"])),
+        ("bandwidth saved, all captures", fmt_fraction(bw["saved_fraction_all_captures"])),
+        ("retransmitted", fmt_bytes(bw["retransmitted_bytes"])),
         ("frames captured / delivered / dropped / on board",
          " / ".join(_value(ledger[k]) for k in ("captured", "delivered", "dropped", "on_board"))),
         ("ledger balanced", _value(ledger["balanced"])),
-        ("latency p50 / p90 / max", " / ".join(_duration(lat[k]) for k in ("p50", "p90", "max"))),
-        ("left on board (oldest)", f"{_bytes(board['bytes'])} ({_duration(board['max_age_s'])})"),
-        ("mean contact usage", _fraction(report["contacts"]["mean_usage"])),
+        ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
+        ("left on board (oldest)", f"{fmt_bytes(board['bytes'])} ({fmt_duration(board['max_age_s'])})"),
+        ("mean contact usage", fmt_fraction(report["contacts"]["mean_usage"])),
         ("products verified / in manifest", f"{ground['products_verified']} / {ground['products_in_manifest']}"),
         ("ground anomalies", str(len(ground["anomalies"]))),
     ))]
@@ -421,7 +424,7 @@ def summary_blocks(report: Mapping[str, Any]) -> list[Block]:
 def bandwidth_blocks(bw: Mapping[str, Any]) -> list[Block]:
     rows = []
     for key, definition in bw["definitions"].items():
-        shown = _fraction(bw[key]) if key.startswith("saved") else _bytes(bw[key])
+        shown = fmt_fraction(bw[key]) if key.startswith("saved") else fmt_bytes(bw[key])
         rows.append((key, shown, definition))
     return [Heading(2, "Bandwidth"), Table(("figure", "value", "definition"), tuple(rows))]
 
@@ -444,7 +447,7 @@ def ledger_blocks(ledger: Mapping[str, Any]) -> list[Block]:
 
 def latency_blocks(lat: Mapping[str, Any], figures: Mapping[str, str]) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Latency, capture to ground"), Table(("statistic", "seconds", "readable"), tuple(
-        (k, _value(lat[k]), _duration(lat[k])) for k in ("p50", "p90", "mean", "min", "max")))]
+        (k, _value(lat[k]), fmt_duration(lat[k])) for k in ("p50", "p90", "mean", "min", "max")))]
     blocks.append(Paragraph(f"Over {lat['count']} verified products (numpy linear percentiles)."))
     if "latency" in figures:
         blocks.append(Image("latency histogram", figures["latency"]))
@@ -453,9 +456,9 @@ def latency_blocks(lat: Mapping[str, Any], figures: Mapping[str, str]) -> list[B
 
 def on_board_blocks(board: Mapping[str, Any]) -> list[Block]:
     return [Heading(2, "Left on board"), Table(("figure", "value"), (
-        ("bytes", _bytes(board["bytes"])), ("frames", _value(board["frames"])), ("products", _value(board["products"])),
-        ("oldest (end of run minus capture)", _duration(board["max_age_s"])),
-        ("mean age", _duration(board["mean_age_s"]))))]
+        ("bytes", fmt_bytes(board["bytes"])), ("frames", _value(board["frames"])), ("products", _value(board["products"])),
+        ("oldest (end of run minus capture)", fmt_duration(board["max_age_s"])),
+        ("mean age", fmt_duration(board["mean_age_s"]))))]
 
 
 def _utc(start_utc: str | None, t_s: float) -> str:
@@ -471,11 +474,11 @@ def contacts_blocks(contacts: Mapping[str, Any], figures: Mapping[str, str], sta
     if contacts["count"] is None:
         return blocks + [Paragraph("No contact telemetry (telemetry/contacts.jsonl).")]
     blocks.append(Paragraph(f"Contact windows: {contacts['count']}, {contacts['tracked']} tracked; mean usage "
-                            f"of tracked windows {_fraction(contacts['mean_usage'])}, time-weighted usage of all "
-                            f"windows {_fraction(contacts['total_usage'])}; {_bytes(contacts['bytes_sent'])} sent."))
+                            f"of tracked windows {fmt_fraction(contacts['mean_usage'])}, time-weighted usage of all "
+                            f"windows {fmt_fraction(contacts['total_usage'])}; {fmt_bytes(contacts['bytes_sent'])} sent."))
     rows, note = _capped(tuple(
-        (w["satellite"], w["station"], _utc(start_utc, w["aos_t_s"]), _duration(w["duration_s"]),
-         _value(w["max_elevation_deg"]), _value(w["tracked"]), _fraction(w["usage"]), _bytes(w["bytes_sent"]))
+        (w["satellite"], w["station"], _utc(start_utc, w["aos_t_s"]), fmt_duration(w["duration_s"]),
+         _value(w["max_elevation_deg"]), _value(w["tracked"]), fmt_fraction(w["usage"]), fmt_bytes(w["bytes_sent"]))
         for w in contacts["windows"]), "windows")
     if rows:
         blocks.append(Table(("satellite", "station", "AOS (UTC)", "duration", "max elevation (deg)", "tracked",
@@ -507,7 +510,7 @@ def mosaics_blocks(mosaics: Mapping[str, Any], figures: Mapping[str, str]) -> li
         return blocks + [Paragraph("No image products to stitch.")]
     rows, note = _capped(tuple(
         (m["name"], m["satellite"], m["target"], m["tiles"], f"{m['width_px']} x {m['height_px']}",
-         f"EPSG:{m['footprint']['epsg']}", _fraction(m["covered_fraction"]), m["tif"]) for m in mosaics["passes"]),
+         f"EPSG:{m['footprint']['epsg']}", fmt_fraction(m["covered_fraction"]), m["tif"]) for m in mosaics["passes"]),
         "mosaics")
     blocks += [Table(("mosaic", "satellite", "target", "tiles", "size (px)", "CRS", "covered", "GeoTIFF"), rows), *note]
     if "mosaics" in figures:

@@ -93,15 +93,28 @@ def _print_summary(report: dict[str, Any], paths: list[Path], args: argparse.Nam
         return
     if args.quiet:
         return
-    for line in summary_lines(summary(report)):
+    for line in summary_lines(report):
         print(line)
-    for path in paths:
-        print(f"  wrote {path}")
+    print(f"  {'report':<26} {' '.join(str(p) for p in paths if p.suffix in ('.md', '.html', '.json'))}")
 
 
-def summary_lines(s: dict[str, Any]) -> list[str]:
-    """The terminal summary: a few aligned lines."""
-    return [f"  {key:<28} {value}" for key, value in s.items()]
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The terminal summary: a few aligned, readable lines."""
+    from ground.report import fmt_bytes, fmt_duration, fmt_fraction
+
+    b, led, lat, ob = report["bandwidth"], report["ledger"], report["latency_s"], report["on_board"]
+    state = "complete" if report.get("complete") else "INCOMPLETE"
+    rows = [
+        ("bent-pipe bytes", fmt_bytes(b["raw_bytes"])),
+        ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])} (saved {fmt_fraction(b['saved_fraction'])} of the "
+                       "bent-pipe bytes of what was delivered)"),
+        ("frames", f"{led['captured']} captured: {led['delivered']} delivered, {led['dropped']} dropped, "
+                   f"{led['on_board']} on board ({'balanced' if led.get('balanced') else 'NOT balanced'})"),
+        ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
+        ("left on board", f"{fmt_bytes(ob['bytes'])}, oldest {fmt_duration(ob.get('max_age_s'))}"),
+    ]
+    head = f"{report.get('scenario')} (seed {report.get('seed')}): {state}, {fmt_duration(report.get('duration_s'))} simulated"
+    return [head] + [f"  {k:<26} {v}" for k, v in rows]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

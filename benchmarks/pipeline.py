@@ -1,0 +1,76 @@
+"""Measure the host throughput of the shipped pipeline stages, the reference the simulation scales by hardware profile.
+
+Writes benchmarks/results/pipeline.json: per stage and format, the median seconds per 512 x 512 x 4 synthetic frame,
+samples per second, output/raw size ratio, and the REFERENCE_SAMPLES_PER_S the code uses, so drift is visible.
+Run: .venv/bin/python benchmarks/pipeline.py [--frames N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from onboard import camera, codec, pipeline
+from onboard.projection import GridFootprint, epsg_code, utm_zone
+from onboard.world import SyntheticWorld
+
+OUT = Path(__file__).with_name("results") / "pipeline.json"
+PLACES = [(48.9, 2.3), (45.1, 10.0), (37.4, -5.0), (52.4, 5.3), (30.8, 31.0), (-3.5, -60.0), (61.0, 10.0), (41.5, -93.5)]
+
+
+def frames(n: int) -> list[np.ndarray]:
+    spec = camera.CameraSpec(512, 512, 10.0)
+    world = SyntheticWorld(seed=1, mean_cloud_cover=0.35)
+    out = []
+    for i in range(n):
+        lat, lon = PLACES[i % len(PLACES)]
+        fp = GridFootprint.centred(lat, lon, epsg_code(*utm_zone(lon, lat)), 10.0, 512, 512)
+        when = dt.datetime(2026, 6, 21, 10, tzinfo=dt.timezone.utc) + dt.timedelta(days=i)
+        out.append(camera.capture(spec, world, fp, when, 50.0, 150.0, np.random.default_rng(i), f"f{i}", "s", 0.0).dn)
+    return out
+
+
+def measure(dns: list[np.ndarray], fmt: str, level: int) -> dict:
+    seconds, ratios = [], []
+    for dn in dns:
+        start = time.perf_counter()
+        data = codec.encode(dn, fmt, 12, level)
+        seconds.append(time.perf_counter() - start)
+        ratios.append(len(data) / codec.packed_size_bytes(dn.size, 12))
+    median_s = statistics.median(seconds)
+    return {"median_s_per_frame": round(median_s, 5), "samples_per_s": round(dns[0].size / median_s),
+            "size_ratio_vs_raw_median": round(statistics.median(ratios), 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=8)
+    args = parser.parse_args()
+    dns = frames(args.frames)
+    results = {
+        "bent_pipe": {**measure(dns, "raw", 0), "reference_samples_per_s": pipeline.BentPipe.REFERENCE_SAMPLES_PER_S},
+        "encode_png_level3": {**measure(dns, "png", 3), "reference_samples_per_s": pipeline.Encode.REFERENCE_SAMPLES_PER_S["png"]},
+        "encode_tiff_level3": {**measure(dns, "tiff", 3), "reference_samples_per_s": pipeline.Encode.REFERENCE_SAMPLES_PER_S["tiff"]},
+        "encode_png_level6": measure(dns, "png", 6),
+    }
+    doc = {"frames": args.frames, "frame_shape": [512, 512, 4], "bit_depth": 12, "host": platform.processor() or platform.machine(),
+           "python": platform.python_version(), "stages": results}
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(doc, indent=2) + "\n")
+    for name, r in results.items():
+        ref = r.get("reference_samples_per_s")
+        drift = f"  (code uses {ref:.3g}, measured/used = {r['samples_per_s'] / ref:.2f})" if ref else ""
+        print(f"{name:<20} {r['median_s_per_frame'] * 1e3:7.1f} ms/frame  {r['samples_per_s'] / 1e6:6.2f} Msamples/s  "
+              f"size {r['size_ratio_vs_raw_median']:.3f} x raw{drift}")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
