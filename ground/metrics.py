@@ -14,6 +14,17 @@ import numpy as np
 
 Record = Mapping[str, Any]
 STATUSES = ("delivered", "dropped", "on_board")  # a captured frame's possible ends in telemetry/ledger.jsonl
+PIPELINE_DECISIONS = ("cloudy",)  # drop reasons that are the pipeline's choice, not a loss
+
+
+def finished_frames(ledger: Sequence[Record]) -> set[str]:
+    """Frames the pipeline is done with: nothing on board, and every drop a pipeline decision."""
+    def done(r: Record) -> bool:
+        if r.get("products_on_board") or any(reason not in PIPELINE_DECISIONS for reason in r.get("dropped_by_reason") or {}):
+            return False
+        return r.get("status") == "delivered" or (r.get("status") == "dropped" and r.get("reason") in PIPELINE_DECISIONS)
+
+    return {str(r["frame_id"]) for r in ledger if done(r)}
 
 BANDWIDTH_DEFINITIONS = {
     "raw_bytes": "bent-pipe bytes of every captured frame (telemetry/captures.jsonl raw_bytes, bit-packed DN)",
@@ -23,7 +34,13 @@ BANDWIDTH_DEFINITIONS = {
     "received_bytes": "bytes of every manifest line, duplicates and failed products included: what the link carried",
     "retransmitted_bytes": "bytes sent again after link frame errors (manifest retransmitted_bytes, every line)",
     "bytes_on_board": "product and raw bytes still on board at the end of the run (telemetry/ledger.jsonl)",
-    "saved_fraction": "1 - downlinked_bytes / raw_bytes_delivered: the saving on what reached the ground",
+    "raw_bytes_finished": "bent-pipe bytes of the frames the pipeline finished with: every product delivered or "
+                          "discarded on purpose (e.g. cloudy tiles), none still on board or lost to storage",
+    "saved_fraction": "1 - (downlinked bytes of the finished frames) / raw_bytes_finished: what the pipeline saved "
+                      "against bent-pipe for the same captures; without telemetry, 1 - downlinked_bytes / "
+                      "raw_bytes_delivered",
+    "oracle_saved_fraction": "with a cloud_filter stage: 1 - bent-pipe bytes of the tiles the same policy keeps when "
+                             "fed the true cloud mask / bent-pipe bytes of the finished frames with truth",
     "saved_fraction_all_captures": "1 - (downlinked_bytes + bytes_on_board) / raw_bytes: the saving over every "
                                    "capture; tiles and frames dropped on board count as not sent, whatever the "
                                    "reason (see ledger.dropped_by_reason)",
@@ -31,16 +48,25 @@ BANDWIDTH_DEFINITIONS = {
 
 
 def bandwidth(delivered: Sequence[Record], lines: Sequence[Record], captures: Sequence[Record] | None,
-              bytes_on_board: int | None) -> dict[str, Any]:
+              bytes_on_board: int | None, ledger: Sequence[Record] | None = None) -> dict[str, Any]:
     """Bandwidth figures in bytes and the saved fractions of :data:`BANDWIDTH_DEFINITIONS`.
 
     ``delivered``: the verified manifest lines, each product once; ``lines``: every parsed manifest line;
-    ``captures``: telemetry capture records, or None when absent; ``bytes_on_board`` from the ledger, or None.
-    Figures that need missing telemetry are None, as are fractions over zero bytes.
+    ``captures``: telemetry capture records, or None when absent; ``bytes_on_board`` from the ledger, or None;
+    ``ledger``: the ledger rows, which decide the frames the pipeline finished with. Figures that need missing
+    telemetry are None, as are fractions over zero bytes.
     """
     downlinked = sum(int(line["bytes"]) for line in delivered)
     raw_delivered = sum(int(line["raw_bytes"]) for line in delivered)
     raw_captured = sum(int(c["raw_bytes"]) for c in captures) if captures is not None else None
+    raw_finished = saved = None
+    if ledger is not None and captures is not None:
+        finished = finished_frames(ledger)
+        raw_finished = sum(int(c["raw_bytes"]) for c in captures if str(c["frame_id"]) in finished)
+        sent = sum(int(line["bytes"]) for line in delivered if set(map(str, line["frame_ids"])) <= finished)
+        saved = 1.0 - sent / raw_finished if raw_finished else None
+    elif raw_delivered:
+        saved = 1.0 - downlinked / raw_delivered
     saved_all = None
     if raw_captured and bytes_on_board is not None:
         saved_all = 1.0 - (downlinked + bytes_on_board) / raw_captured
@@ -51,8 +77,11 @@ def bandwidth(delivered: Sequence[Record], lines: Sequence[Record], captures: Se
         "received_bytes": sum(int(line["bytes"]) for line in lines),
         "retransmitted_bytes": sum(int(line.get("retransmitted_bytes") or 0) for line in lines),
         "bytes_on_board": bytes_on_board,
-        "saved_fraction": 1.0 - downlinked / raw_delivered if raw_delivered else None,
-        "saved_fraction_all_captures": saved_all,
+        "raw_bytes_finished": raw_finished,
+        "saved_fraction": saved,
+        "oracle_saved_fraction": "with a cloud_filter stage: 1 - bent-pipe bytes of the tiles the same policy keeps when "
+                             "fed the true cloud mask / bent-pipe bytes of the finished frames with truth",
+    "saved_fraction_all_captures": saved_all,
     }
 
 

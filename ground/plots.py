@@ -146,3 +146,50 @@ def plot_latency(latency_s: np.ndarray, path: Path) -> None:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.savefig(path)
+
+
+def plot_pr_curve(curve: Sequence[Mapping[str, Any]], threshold: float, baseline: Mapping[str, Any], path: Path) -> None:
+    """Pixel precision against recall of the on-board cloud model across thresholds, the stage's threshold and
+    the spectral baseline marked."""
+    fig = _figure(6.0, 5.0)
+    ax = fig.subplots()
+    points = [(p["recall"], p["precision"], p["threshold"]) for p in curve if p["precision"] is not None]
+    ax.plot([p[0] for p in points], [p[1] for p in points], "o-", color="tab:blue", ms=3, label="cloud model")
+    for recall, precision, t in points:
+        if abs(t - threshold) < 1e-9:
+            ax.plot(recall, precision, "o", color="tab:red", ms=8, label=f"stage threshold {t:g}")
+    if baseline.get("precision") is not None:
+        ax.plot(baseline["recall"], baseline["precision"], "s", color="tab:orange", ms=8, label="spectral baseline")
+    ax.set_xlabel("recall (cloud pixels found)")
+    ax.set_ylabel("precision (flagged pixels that are cloud)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Cloud detection per pixel, thresholds 0.05 to 0.95")
+    ax.legend(loc="lower left")
+    ax.grid(alpha=0.3)
+    fig.savefig(path)
+
+
+def plot_tradeoff(curve: Sequence[Mapping[str, Any]], threshold: float, baseline: Mapping[str, Any],
+                  oracle: Mapping[str, Any], path: Path) -> None:
+    """Bandwidth saved by tile selection against clear pixels lost, across model thresholds, with the spectral
+    baseline and the perfect-mask oracle."""
+    fig = _figure(6.5, 5.0)
+    ax = fig.subplots()
+    pts = [(100 * p["clear_pixels_lost_fraction"], 100 * p["saved_fraction"], p["threshold"]) for p in curve
+           if p["saved_fraction"] is not None and p["clear_pixels_lost_fraction"] is not None]
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color="tab:blue", ms=3, label="cloud model, thresholds")
+    for lost, saved, t in pts:
+        if abs(t - threshold) < 1e-9:
+            ax.plot(lost, saved, "o", color="tab:red", ms=8, label=f"stage threshold {t:g}")
+    for name, point, marker, colour in (("spectral baseline", baseline, "s", "tab:orange"),
+                                        ("oracle (true mask)", oracle, "*", "tab:green")):
+        if point.get("tile_selection_saved_fraction") is not None:
+            ax.plot(100 * point["clear_pixels_lost_fraction"], 100 * point["tile_selection_saved_fraction"], marker,
+                    color=colour, ms=10, label=name)
+    ax.set_xlabel("clear pixels lost (%)")
+    ax.set_ylabel("bandwidth saved by dropping cloudy tiles (%)")
+    ax.set_title("What the cloud filter saves, and what it costs")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.savefig(path)

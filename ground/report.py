@@ -37,7 +37,7 @@ import yaml
 
 from onboard.errors import InputFileError
 
-from . import metrics, plots
+from . import cloud, metrics, plots
 from .reception import Reception, anomaly, read_jsonl, receive
 from .stitch import stitch_passes
 
@@ -199,7 +199,8 @@ def header(run: RunData) -> dict[str, Any]:
 
 def bandwidth_section(run: RunData) -> dict[str, Any]:
     on_board_bytes = metrics.on_board(run.ledger)["bytes"] if run.ledger is not None else None
-    figures = metrics.bandwidth(run.delivered, run.reception.lines, run.captures, on_board_bytes)
+    figures = metrics.bandwidth(run.delivered, run.reception.lines, run.captures, on_board_bytes, run.ledger)
+    figures["oracle_saved_fraction"] = cloud.oracle_saved_fraction(run)
     return {**figures, "definitions": dict(metrics.BANDWIDTH_DEFINITIONS)}
 
 
@@ -407,7 +408,7 @@ def summary_blocks(report: Mapping[str, Any]) -> list[Block]:
     return [Heading(2, "Summary"), Table(("figure", "value"), (
         ("bent-pipe bytes, all captures", fmt_bytes(bw["raw_bytes"])),
         ("downlinked (verified products)", fmt_bytes(bw["downlinked_bytes"])),
-        ("bandwidth saved, delivered products", fmt_fraction(bw["saved_fraction"])),
+        ("bandwidth saved, finished frames", fmt_fraction(bw["saved_fraction"])),
         ("bandwidth saved, all captures", fmt_fraction(bw["saved_fraction_all_captures"])),
         ("retransmitted", fmt_bytes(bw["retransmitted_bytes"])),
         ("frames captured / delivered / dropped / on board",
@@ -598,3 +599,4 @@ def to_html(blocks: Sequence[Block], title: str) -> str:
 SECTIONS.update({"bandwidth": bandwidth_section, "ledger": ledger_section, "latency_s": latency_section,
                  "on_board": on_board_section, "contacts": contacts_section, "ground": ground_section,
                  "mosaics": mosaics_section})
+register_section("cloud", cloud.cloud_section, cloud.cloud_blocks)

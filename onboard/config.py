@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from . import hardware, pipeline
+from . import cloud, hardware, pipeline  # noqa: F401  cloud registers the cloud_filter stage
 from .errors import ConfigError, ConfigIssue
 from .schema import Builder, apply_override, join, load_yaml, spec
 

@@ -8,6 +8,7 @@ balance and the telemetry timeline). Products reach ``RUN/downlink``, truth ``RU
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -76,6 +77,7 @@ class Mission:
             read_noise_dn=craft.camera.read_noise_dn, full_well_e=craft.camera.full_well_e)
         self.pipeline = Pipeline(scenario.stages, Context(
             bands=tuple(craft.camera.bands), bit_depth=craft.camera.bit_depth,
+            reflectance_per_dn=self.camera.reflectance_max / self.camera.dn_max,
             cpu_relative=self.profile.cpu_relative, int8_conv_relative=self.profile.int8_conv_relative))
         self.world = make_world(scenario.world, scenario.seed, Path(scenario.source_file).parent)
         self.names = [s.name for s in scenario.satellites]
@@ -160,6 +162,8 @@ class Mission:
 
     def _store_products(self, sat: Satellite, work: Work, cap: imaging.Capture) -> None:
         frame = work.frame
+        if work.evaluation:
+            np.savez_compressed(self.run_dir / "evaluation" / f"{frame.frame_id}.npz", **work.evaluation)
         self.ledger.processed(frame.frame_id, len(work.tiles), [reason for _, reason in work.dropped])
         for idx, tile in enumerate(work.tiles):
             line = self._manifest_line(frame, cap, tile, idx, work.stages)
@@ -170,23 +174,30 @@ class Mission:
                 self.ledger.dropped(frame.frame_id, "storage_full")
 
     def _manifest_line(self, frame: Any, cap: imaging.Capture, tile: Any, idx: int, stages: list[str]) -> dict[str, Any]:
-        h, w = tile.dn.shape[:2]
+        h, w, n_bands = tile.dn.shape
         fp = frame.footprint
-        product_id = f"{frame.frame_id}-t{idx:02d}" if tile.kind == "image" else f"{frame.frame_id}-{tile.kind}{idx:02d}"
-        return {
+        image = tile.kind == "image"
+        product_id = f"{frame.frame_id}-t{idx:02d}" if image else f"{frame.frame_id}-{tile.kind}"
+        bit_depth = tile.meta.get("bit_depth", self.camera.bit_depth)
+        line = {
             "id": product_id, "file": product_id + EXTENSIONS[tile.format], "satellite": frame.satellite,
             "frame_ids": [frame.frame_id], "pass_id": cap.pass_id, "target": cap.target,
             "capture_t_s": round(cap.t_s, 3), "capture_utc": iso_utc(frame.time_utc),
-            "format": tile.format, "kind": tile.kind, "dtype": "uint16", "bit_depth": self.camera.bit_depth,
-            "reflectance_per_dn": self.camera.reflectance_max / self.camera.dn_max,
-            "bands": list(self.camera.bands), "shape": [h, w, tile.dn.shape[2]],
+            "format": tile.format, "kind": tile.kind, "dtype": tile.dn.dtype.name, "bit_depth": bit_depth,
+            "bands": list(tile.meta.get("bands", self.camera.bands)), "shape": [h, w, n_bands],
             "tile": {"row0": tile.row0, "col0": tile.col0, "height": h, "width": w,
                      "frame_height": self.camera.height_px, "frame_width": self.camera.width_px},
             "footprint": {"epsg": fp.epsg, "x0_m": fp.x0_m + tile.col0 * fp.gsd_m, "y0_m": fp.y0_m - tile.row0 * fp.gsd_m,
                           "gsd_m": fp.gsd_m, "width_px": w, "height_px": h},
-            "raw_bytes": (h * w * tile.dn.shape[2] * self.camera.bit_depth + 7) // 8,
+            "raw_bytes": (h * w * n_bands * self.camera.bit_depth + 7) // 8 if image else 0,
             "stages": list(stages), "priority": tile.priority, "retransmitted_bytes": 0,
         }
+        if image:
+            line["reflectance_per_dn"] = self.camera.reflectance_max / self.camera.dn_max
+        for key in ("cloud_fraction", "masked"):
+            if key in tile.meta:
+                line[key] = tile.meta[key]
+        return line
 
     def _delivered(self, item: Item, t_s: float, station: str) -> None:
         line = dict(item.data)
@@ -222,7 +233,7 @@ class Mission:
     def run(self) -> dict[str, Any]:
         """Simulate the whole scenario and write the run directory; returns telemetry/run.json's content."""
         wall_start = time.perf_counter()
-        for sub in ("truth", "telemetry"):
+        for sub in ("truth", "telemetry", "evaluation"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
         self.products = ProductStore(self.run_dir)
         self._captures = open(self.run_dir / "telemetry" / "captures.jsonl", "w", encoding="utf-8")
@@ -283,6 +294,7 @@ class Mission:
             "wall_stage_s": {k: round(v, 3) for k, v in sorted(self.wall_stage_s.items())},
             "satellites": self.names, "stations": [g.name for g in self.stations],
             "bands": list(craft.camera.bands), "pipeline": self.pipeline.names, "hardware": self.profile.name,
+            "stages": [{"stage": s.name, **dataclasses.asdict(s.params)} for s in self.scn.stages],
             "camera": {"width_px": craft.camera.width_px, "height_px": craft.camera.height_px, "gsd_m": craft.camera.gsd_m,
                        "bit_depth": craft.camera.bit_depth, "raw_frame_bytes": self.camera.raw_bytes},
             "downlink": {"rate_mbps": craft.radio.rate_mbps, "payload_bytes_per_s": craft.radio.payload_bytes_per_s},

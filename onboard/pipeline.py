@@ -44,6 +44,7 @@ class Work:
     stages: list[str] = field(default_factory=list)
     sim_s: float = 0.0  # simulated compute time on the satellite's hardware
     wall_s: dict[str, float] = field(default_factory=dict)  # measured on this host, per stage
+    evaluation: dict[str, np.ndarray] = field(default_factory=dict)  # on-board decisions kept for scoring, never downlinked
 
     @property
     def encoded(self) -> bool:
@@ -56,6 +57,7 @@ class Context:
 
     bands: tuple[str, ...]
     bit_depth: int
+    reflectance_per_dn: float  # the camera's radiometric calibration
     cpu_relative: float
     int8_conv_relative: float
 
@@ -109,6 +111,11 @@ def _n_samples(tiles: list[Tile]) -> int:
     return int(sum(t.dn.size for t in tiles))
 
 
+def _unencoded(work: Work) -> list[Tile]:
+    """Tiles still to encode: a stage may encode an auxiliary product (a cloud mask) itself."""
+    return [t for t in work.tiles if t.payload is None]
+
+
 @register
 class BentPipe(Stage):
     """Raw frames go down as they are: bit-packed at the camera's bit depth."""
@@ -124,12 +131,12 @@ class BentPipe(Stage):
     REFERENCE_SAMPLES_PER_S = 60e6
 
     def process(self, work: Work) -> None:
-        for tile in work.tiles:
+        for tile in _unencoded(work):
             tile.payload = codec.pack_bits(tile.dn, self.ctx.bit_depth)
             tile.format = "raw"
 
     def cost_s(self, work: Work) -> float:
-        return _n_samples(work.tiles) / self.REFERENCE_SAMPLES_PER_S
+        return _n_samples(_unencoded(work)) / self.REFERENCE_SAMPLES_PER_S
 
 
 @register
@@ -148,12 +155,12 @@ class Encode(Stage):
     REFERENCE_SAMPLES_PER_S = {"png": 10e6, "tiff": 16e6}
 
     def process(self, work: Work) -> None:
-        for tile in work.tiles:
+        for tile in _unencoded(work):
             tile.payload = codec.encode(tile.dn, self.params.format, self.ctx.bit_depth, self.params.level)
             tile.format = self.params.format
 
     def cost_s(self, work: Work) -> float:
-        return _n_samples(work.tiles) / self.REFERENCE_SAMPLES_PER_S[self.params.format]
+        return _n_samples(_unencoded(work)) / self.REFERENCE_SAMPLES_PER_S[self.params.format]
 
     @classmethod
     def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:

@@ -1,5 +1,6 @@
 """Pipeline stages: registry, the two shipped encoders, and a new stage plugged in without touching the simulation."""
 
+import dataclasses
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -9,7 +10,8 @@ import pytest
 from onboard import codec, pipeline
 from onboard.config import StageConfig
 
-CTX = pipeline.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, cpu_relative=1.0, int8_conv_relative=1.0)
+CTX = pipeline.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
+                       int8_conv_relative=1.0)
 
 
 def frame(h=64, w=96):
@@ -39,7 +41,7 @@ def test_encode_is_lossless(fmt):
 
 def test_simulated_time_scales_with_the_hardware_profile():
     fast = build(("encode", {"format": "png"})).run(frame())
-    slow_ctx = pipeline.Context(bands=CTX.bands, bit_depth=12, cpu_relative=0.25, int8_conv_relative=1.0)
+    slow_ctx = dataclasses.replace(CTX, cpu_relative=0.25)
     slow = build(("encode", {"format": "png"}), ctx=slow_ctx).run(frame())
     assert slow.sim_s == pytest.approx(4 * fast.sim_s)
     assert fast.sim_s == pytest.approx(64 * 96 * 4 / pipeline.Encode.REFERENCE_SAMPLES_PER_S["png"])

@@ -1,0 +1,60 @@
+"""Measure each shipped model's host latency and record it in its card, where the simulation reads stage times.
+
+For every onboard/models/*.tflite: one interpreter thread on the host CPU (XNNPACK), 5 warm-up runs, then the
+median of --runs timed invocations on a fixed input. Writes benchmarks/results/models.json and the card's
+``benchmark`` field ({host_latency_ms_p50, runs, threads, host}); the card's sha256 covers the .tflite only.
+Run: .venv/bin/python benchmarks/models.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from onboard.runtime import Model
+
+MODEL_DIR = Path(__file__).parents[1] / "onboard" / "models"
+OUT = Path(__file__).with_name("results") / "models.json"
+
+
+def latency_ms(model: Model, runs: int) -> list[float]:
+    q = np.zeros(model.input_shape, model.input_dtype)
+    for _ in range(5):
+        model.invoke_raw(q)
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        model.invoke_raw(q)
+        out.append((time.perf_counter() - start) * 1e3)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    host = platform.processor() or platform.machine()
+    results = {}
+    for path in sorted(MODEL_DIR.glob("*.tflite")):
+        model = Model(path, threads=1)
+        times = latency_ms(model, args.runs)
+        results[path.stem] = {"host_latency_ms_p50": round(statistics.median(times), 3),
+                              "host_latency_ms_min": round(min(times), 3), "runs": args.runs, "threads": 1, "host": host}
+        card_path = path.with_suffix(".json")
+        card = json.loads(card_path.read_text())
+        card["benchmark"] = {k: results[path.stem][k] for k in ("host_latency_ms_p50", "runs", "threads", "host")}
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        print(f"{path.stem:<24} p50 {results[path.stem]['host_latency_ms_p50']:8.2f} ms  min {results[path.stem]['host_latency_ms_min']:8.2f} ms")
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The ``cloud_filter`` stage: a full-int8 cloud segmentation model, run by sliding window, decides per tile.
+
+The model gives a per-pixel cloud probability; pixels at or above ``threshold`` are cloud; each ``tile_px`` square
+tile whose cloud fraction exceeds ``max_cloud_fraction`` is dropped (``action: drop``) or keeps only its clear
+pixels, the cloudy ones set to DN 0, "no data" (``action: mask``). The cloud mask itself can go down too,
+losslessly compressed. ``method: spectral`` runs the classic threshold test instead of the model. Either way the
+probability map and the spectral baseline's mask are kept for scoring in ``RUN/evaluation/``, never downlinked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from . import spectral, tiling
+from .pipeline import Context, Stage, Tile, Work, register
+from .runtime import Model
+from .schema import spec
+
+MODEL_DIR = Path(__file__).with_name("models")
+MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "cloud_rgb_int8"}
+# NOTE: per-pixel cost of the spectral test on the reference host, measured by benchmarks/pipeline.py.
+SPECTRAL_SAMPLES_PER_S = 40e6
+
+
+def shipped_models() -> list[str]:
+    """Names of the cloud models shipped in onboard/models/."""
+    return sorted(p.stem for p in MODEL_DIR.glob("cloud_*.tflite"))
+
+
+def model_name(requested: str, bands: tuple[str, ...]) -> str | None:
+    """The model a stage will run: ``requested``, or for ``auto`` the one made for the camera's bands."""
+    return MODEL_FOR_BANDS.get(tuple(bands)) if requested == "auto" else requested
+
+
+@cache
+def load_model(name: str, bands: tuple[str, ...], threads: int) -> Model:
+    """A shipped model on the host CPU, checked against its card and the camera's bands (cached per run)."""
+    return Model(MODEL_DIR / f"{name}.tflite", bands=bands, threads=threads)
+
+
+def card(name: str) -> dict[str, Any]:
+    """A shipped model's card as plain JSON."""
+    return json.loads((MODEL_DIR / f"{name}.json").read_text())
+
+
+def tile_boxes(height_px: int, width_px: int, tile_px: int) -> list[tuple[int, int, int, int]]:
+    """``(row0, col0, height, width)`` of the decision tiles covering a frame; edge tiles may be smaller."""
+    return [(r, c, min(tile_px, height_px - r), min(tile_px, width_px - c))
+            for r in range(0, height_px, tile_px) for c in range(0, width_px, tile_px)]
+
+
+@register
+class CloudFilter(Stage):
+    """Detect clouds on board and drop or mask the cloudy tiles before they take downlink time."""
+
+    name = "cloud_filter"
+    uses = "int8"
+
+    @dataclass(frozen=True, kw_only=True)
+    class Params:
+        model: str = spec("auto", doc="a shipped model (cloud_bgrn_int8, cloud_rgb_float32, ...); auto picks by the camera's bands")
+        method: Literal["model", "spectral"] = spec("model", doc="the trained model, or the classic spectral test")
+        threshold: float = spec(0.5, gt=0, lt=1, doc="cloud probability at or above which a pixel is cloud")
+        tile_px: int = spec(128, ge=16, le=4096, doc="side of the square tiles the policy keeps or drops")
+        max_cloud_fraction: float = spec(0.3, ge=0, le=1, doc="a tile with more cloud than this is dropped or masked")
+        action: Literal["drop", "mask"] = spec("drop", doc="drop cloudy tiles, or keep their clear pixels only")
+        downlink_mask: bool = spec(False, doc="also downlink the binary cloud mask (PNG, about 1 % of a frame)")
+        overlap_px: int = spec(32, ge=0, le=128, doc="sliding-window overlap; half is cropped from each inner edge")
+        threads: int = spec(1, ge=1, le=64, doc="interpreter threads on the host")
+
+    @classmethod
+    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
+        if params.method == "spectral":
+            missing = [b for b in spectral.REQUIRED_BANDS if b not in bands]
+            return [("method", f"a camera with bands {list(spectral.REQUIRED_BANDS)} for the spectral test", f"bands {list(bands)}")] if missing else []
+        name = model_name(params.model, bands)
+        if name is None:
+            made_for = "; ".join(f"{m} for {list(b)}" for b, m in MODEL_FOR_BANDS.items())
+            return [("model", f"a camera band list a shipped model was made for ({made_for})", f"bands {list(bands)}")]
+        if name not in shipped_models():
+            return [("model", "auto or one of " + ", ".join(shipped_models()), repr(name))]
+        card_bands = card(name)["inputs"][0]["bands"]
+        if list(card_bands) != list(bands):
+            return [("model", f"a model for the camera's bands {list(bands)}", f"{name}, made for {card_bands}")]
+        if params.overlap_px >= card(name)["inputs"][0]["shape"][1] // 2:
+            return [("overlap_px", "less than half the model's window", str(params.overlap_px))]
+        return []
+
+    def __init__(self, params: Any, ctx: Context):
+        super().__init__(params, ctx)
+        self.model_name = model_name(params.model, ctx.bands) if params.method == "model" else None
+        self.uses = "int8" if self.model_name else "cpu"
+        self.window_px = card(self.model_name)["inputs"][0]["shape"][1] if self.model_name else 0
+        self.latency_s = card(self.model_name)["benchmark"]["host_latency_ms_p50"] / 1e3 if self.model_name else 0.0
+
+    def probability(self, reflectance: np.ndarray) -> np.ndarray:
+        """(H, W) float32 cloud probability of an (H, W, B) TOA reflectance frame."""
+        if self.params.method == "spectral":
+            return spectral.cloud_mask(reflectance, self.ctx.bands).astype(np.float32)
+        model = load_model(self.model_name, self.ctx.bands, self.params.threads)
+        prob = tiling.predict_tiled(reflectance, model.predict, self.window_px, self.params.overlap_px)
+        return np.clip(prob[..., 0], 0.0, 1.0)
+
+    def process(self, work: Work) -> None:
+        (frame_tile,) = work.tiles
+        dn = frame_tile.dn
+        reflectance = dn.astype(np.float32) * np.float32(self.ctx.reflectance_per_dn)
+        prob = self.probability(reflectance)
+        cloudy = prob >= self.params.threshold
+        work.evaluation["cloud_probability"] = np.round(prob * 255).astype(np.uint8)
+        work.evaluation["spectral_cloud"] = spectral.cloud_mask(reflectance, self.ctx.bands)
+        kept = []
+        for r, c, h, w in tile_boxes(*dn.shape[:2], self.params.tile_px):
+            fraction = float(cloudy[r:r + h, c:c + w].mean())
+            tile = Tile(dn=dn[r:r + h, c:c + w], row0=r, col0=c, priority=frame_tile.priority,
+                        meta={"cloud_fraction": round(fraction, 4)})
+            if fraction <= self.params.max_cloud_fraction:
+                kept.append(tile)
+            elif self.params.action == "drop":
+                work.dropped.append((tile, "cloudy"))
+            elif not cloudy[r:r + h, c:c + w].all():
+                tile.dn = np.where(cloudy[r:r + h, c:c + w, None], np.uint16(0), tile.dn)
+                tile.meta["masked"] = True
+                kept.append(tile)
+            else:
+                work.dropped.append((tile, "cloudy"))
+        if self.params.downlink_mask:
+            ok, png = cv2.imencode(".png", cloudy.astype(np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+            kept.append(Tile(dn=cloudy[..., None].astype(np.uint8), row0=0, col0=0, kind="cloud_mask",
+                             priority=frame_tile.priority, payload=png.tobytes(), format="png",
+                             meta={"bit_depth": 1, "bands": ["cloud"]}))
+        work.tiles = kept
+
+    def cost_s(self, work: Work) -> float:
+        """Model inferences at the host latency in its card (sliding windows), or the spectral test per pixel."""
+        height_px, width_px = work.tiles[0].dn.shape[:2]
+        if self.params.method == "spectral":
+            return height_px * width_px / SPECTRAL_SAMPLES_PER_S
+        n_windows = len(tiling.windows(height_px, width_px, self.window_px, self.params.overlap_px))
+        return n_windows * self.latency_s
