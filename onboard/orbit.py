@@ -460,7 +460,7 @@ def _best_in_windows(
 
 
 def contact_windows(
-    ephemeris: Ephemeris, names: list[str], stations: list[GroundStation], duration_s: float, step_s: float = 30.0
+    ephemeris: Ephemeris, names: list[str], stations: list[GroundStation], duration_s: float, step_s: float = 120.0
 ) -> list[ContactWindow]:
     """Passes of every satellite over every station within [0, duration_s], sorted by AOS.
 
