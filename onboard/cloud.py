@@ -84,6 +84,8 @@ class CloudFilter(Stage):
         if name is None:
             made_for = "; ".join(f"{m} for {list(b)}" for b, m in MODEL_FOR_BANDS.items())
             return [("model", f"a camera band list a shipped model was made for ({made_for})", f"bands {list(bands)}")]
+        if not shipped_models():
+            return [("model", f"cloud models in {MODEL_DIR} (rebuild them with `make models`)", "none there")]
         if name not in shipped_models():
             return [("model", "auto or one of " + ", ".join(shipped_models()), repr(name))]
         card_bands = card(name)["inputs"][0]["bands"]

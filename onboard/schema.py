@@ -239,7 +239,7 @@ class Builder:
             if len(self.issues) > before:
                 ok = False
                 continue
-            if built is not None and not self._rules(field.metadata, built, sub):
+            if built is not None and not self._rules(field.metadata, built, sub, value[name]):
                 ok = False
                 continue
             kwargs[name] = built
@@ -252,7 +252,8 @@ class Builder:
                 self.fail(join(path, rel) if rel else path, expected, found)
         return obj
 
-    def _rules(self, meta: Any, value: Any, path: str) -> bool:
+    def _rules(self, meta: Any, value: Any, path: str, given: Any) -> bool:
+        """Check ``gt``/``ge``/``lt``/``le``/``min_items`` on the built ``value``; issues show the ``given`` YAML value."""
         if "min_items" in meta and len(value) < meta["min_items"]:
             self.fail(path, f"at least {meta['min_items']} item(s)", f"{len(value)}")
             return False
@@ -262,9 +263,10 @@ class Builder:
         for key, (test, sym) in tests.items():
             if key in meta:
                 values = value if isinstance(value, (list, tuple)) else [value]
-                for v in values:
+                shown = given if isinstance(given, (list, tuple)) else [given]
+                for v, g in zip(values, shown):
                     if isinstance(v, (int, float)) and not test(v, meta[key]):
-                        self.fail(path, f"a value {sym} {meta[key]}", _show(v))
+                        self.fail(path, f"a value {sym} {meta[key]}", _show(g))
                         good = False
         return good
 
