@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench models clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,17 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Rebuild the shipped models from the project's own world generator (needs TensorFlow: the [train] extra),
+# then record each model's host latency in its card.
+models: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[train]'
+	$(BIN)/python -m training.train_cloud
+	$(BIN)/python benchmarks/models.py
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/orbit.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/models.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -1,0 +1,15 @@
+"""The README documents what users touch: its key tables are generated from the code and kept in step."""
+
+from pathlib import Path
+
+from onboard.config import key_table
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def test_readme_key_tables_match_the_config_classes():
+    assert key_table() in README, "README is stale: paste the output of `python -m onboard.config`"
+
+
+def test_readme_shows_the_two_commands_first():
+    assert README.index("make run") < README.index("make test") < README.index("## What a run does")
