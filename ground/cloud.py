@@ -248,7 +248,7 @@ def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
 
     blocks: list[Any] = [Heading(2, "Cloud detection")]
     p = section["policy"]
-    blocks.append(Paragraph(f"Policy: {p.get('method', 'model')} {p.get('model', '')}, threshold {p['threshold']}, "
+    blocks.append(Paragraph(f"Policy: {p.get('method', 'model')} ({p.get('model', '')}), threshold {p['threshold']}, "
                             f"{p['tile_px']} px tiles, {p['action']} tiles with more than "
                             f"{fmt_fraction(p['max_cloud_fraction'])} cloud. {section['frames_scored']} frames scored "
                             f"against truth (cloud = thin or thick)."))

@@ -106,8 +106,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     state = "complete" if report.get("complete") else "INCOMPLETE"
     rows = [
         ("bent-pipe bytes", fmt_bytes(b["raw_bytes"])),
-        ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])} (saved {fmt_fraction(b['saved_fraction'])} of the "
-                       "bent-pipe bytes of what was delivered)"),
+        ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])} (saved {fmt_fraction(b['saved_fraction'])} against "
+                       "bent-pipe for the frames the pipeline finished)"),
         ("frames", f"{led['captured']} captured: {led['delivered']} delivered, {led['dropped']} dropped, "
                    f"{led['on_board']} on board ({'balanced' if led.get('balanced') else 'NOT balanced'})"),
         ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
