@@ -120,11 +120,11 @@ def plot_mosaics(mosaics: Sequence[Mapping[str, Any]], run_dir: Path, path: Path
         ax.imshow(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), interpolation="antialiased")
         gsd_m = float(mosaic["footprint"]["gsd_m"])
         km = f"{mosaic['width_px'] * gsd_m / 1e3:.1f} x {mosaic['height_px'] * gsd_m / 1e3:.1f} km"
-        ax.set_title(f"{mosaic['name']}\n{mosaic['tiles']} tiles, {km}", fontsize="small")
+        ax.set_title(f"{mosaic['name']} ({mosaic.get('target') or '?'})\n{mosaic['tiles']} tiles, {km}", fontsize="small")
         ax.set_axis_off()
     for ax in axes[len(shown):]:
         ax.set_axis_off()
-    fig.suptitle(f"Mosaic quick-looks: {len(shown)} of {len(mosaics)} passes\n(RGB, 2-98 % stretch)")
+    fig.suptitle(f"Mosaic quick-looks: {len(shown)} of {len(mosaics)} passes\n(true colour, TOA reflectance 0-0.4)")
     fig.savefig(path)
 
 
