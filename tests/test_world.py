@@ -15,7 +15,7 @@ from onboard.world import (CLOUD_THICK, DESERT, LANDCOVER_CLASSES, SNOW, SOIL, U
 
 BANDS = ("B", "G", "R", "NIR")
 NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
-LANDSAT = Path("/work/shared/data/landsat8_p224_r077_r078")
+LANDSAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "landsat8_p224_r077_r078"  # shared/ beside the repo
 LANDSAT_DN = 2e-5  # reflectance of one Landsat 8 DN
 
 
