@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TRAIN_STAMP := $(VENV)/.installed-train
 
 .PHONY: run test bench models clean
 
@@ -17,13 +18,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/orbitedge run scenarios/quickstart.yaml --out runs/quickstart --overwrite
 
-test: $(STAMP)
+# The tests include a training smoke test, so they also install the [train] extra (TensorFlow).
+$(TRAIN_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,train]'
+	touch $(TRAIN_STAMP)
+
+test: $(TRAIN_STAMP)
 	$(BIN)/python -m pytest -q
 
 # Rebuild the shipped models from the project's own world generator (needs TensorFlow: the [train] extra),
 # then record each model's host latency in its card.
-models: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[train]'
+models: $(TRAIN_STAMP)
 	$(BIN)/python -m training.train_cloud
 	$(BIN)/python benchmarks/models.py
 
