@@ -1,7 +1,8 @@
 """Measure each shipped model's host latency and record it in its card, where the simulation reads stage times.
 
 For every onboard/models/*.tflite: one interpreter thread on the host CPU (XNNPACK), 5 warm-up runs, then the
-median of --runs timed invocations on a fixed input. Writes benchmarks/results/models.json and the card's
+median of --runs timed invocations on a fixed input, all in one run so int8 and float32 twins compare fairly.
+Writes benchmarks/results/models.json (with the int8 / float32 latency ratio of each pair) and the card's
 ``benchmark`` field ({host_latency_ms_p50, runs, threads, host}); the card's sha256 covers the .tflite only.
 Run: .venv/bin/python benchmarks/models.py [--runs N]
 """
@@ -51,8 +52,12 @@ def main() -> None:
         card["benchmark"] = {k: results[path.stem][k] for k in ("host_latency_ms_p50", "runs", "threads", "host")}
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         print(f"{path.stem:<24} p50 {results[path.stem]['host_latency_ms_p50']:8.2f} ms  min {results[path.stem]['host_latency_ms_min']:8.2f} ms")
+    ratios = {stem[: -len("_int8")]: round(results[stem]["host_latency_ms_p50"] / results[twin]["host_latency_ms_p50"], 3)
+              for stem in results if stem.endswith("_int8") and (twin := stem[: -len("_int8")] + "_float32") in results}
+    for family, ratio in ratios.items():
+        print(f"{family:<24} int8 / float32 latency = {ratio:.2f}")
     OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=2) + "\n")
+    OUT.write_text(json.dumps({"models": results, "int8_over_float32_latency": ratios}, indent=2) + "\n")
     print(f"wrote {OUT}")
 
 
