@@ -30,6 +30,7 @@ test: $(TRAIN_STAMP)
 # then record each model's host latency in its card.
 models: $(TRAIN_STAMP)
 	$(BIN)/python -m training.train_cloud
+	$(BIN)/python -m training.train_superres
 	$(BIN)/python benchmarks/models.py
 
 bench: $(STAMP)

@@ -29,9 +29,9 @@ from onboard.camera import CameraSpec
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.registration import register
 from onboard.world import SYNTHETIC_BANDS, GeoTiffWorld, SyntheticWorld, read_georeference
-from training.cloud_data import (BIT_DEPTH, FULL_WELL_RANGE_E, HELDOUT_WORLD_SEEDS, LATITUDE_RANGE_DEG,
-                                 LOCAL_SOLAR_TIME_RANGE_H, MIN_SUN_ELEVATION_DEG, READ_NOISE_RANGE_DN, SPLITS,
-                                 TRAIN_WORLD_SEEDS, YEAR_START_UTC, in_split)
+from training.cloud_data import (BIT_DEPTH, FULL_WELL_RANGE_E, HELDOUT_WORLD_SEEDS, HELDOUT_ZONES,
+                                 LATITUDE_RANGE_DEG, LOCAL_SOLAR_TIME_RANGE_H, MIN_SUN_ELEVATION_DEG,
+                                 READ_NOISE_RANGE_DN, SPLITS, TRAIN_WORLD_SEEDS, YEAR_START_UTC, in_split)
 
 FRAMES = 8  # K
 SCALE = 2

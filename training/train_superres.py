@@ -10,7 +10,9 @@ correction to add to the bicubic mean in units of the window's standard deviatio
 DEPTH_TO_SPACE). Training runs on bursts from :mod:`training.superres_data` (synthetic world, training
 regions and seeds); held-out scores come from the real interpreter (:class:`onboard.runtime.Model`) through
 the sliding window on other regions and seeds, next to bicubic and shift-and-add on the same bursts, and on
-Landsat 8 crops degraded by the same burst camera. ``python -m training.train_superres`` rebuilds both models.
+Landsat 8 crops degraded by the same burst camera. ``python -m training.train_superres`` rebuilds both models
+(about 16 minutes on 2 CPU cores); ``--landsat-figure PNG`` only scores the shipped models on the Landsat crops
+and draws a crop figure (low-res frame, bicubic, shift-and-add, model, truth).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "onboard" / "models"
 STEM = "superres_x2"
 VERSION = "1.0.0"
 LANDSAT_CROP_PX = 256  # low-res frames of the Landsat bursts (512 px truth at 30 m)
+FIGURE_CROP_PX = 160  # high-res px of the crop figure, centred
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,9 @@ def build_model(size_px: int | None, batch_size: int | None, width: int, depth: 
     h = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(planes)
     for _ in range(depth):
         h = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(h)
-    folded = keras.layers.Add()([keras.layers.Conv2D(SCALE * SCALE, 3, padding="same")(h),
-                                 keras.layers.Conv2D(SCALE * SCALE, 1)(planes)])
+    # Output layers start at zero: the untrained network returns the bicubic mean unchanged.
+    folded = keras.layers.Add()([keras.layers.Conv2D(SCALE * SCALE, 3, padding="same", kernel_initializer="zeros")(h),
+                                 keras.layers.Conv2D(SCALE * SCALE, 1, kernel_initializer="zeros")(planes)])
     correction = DepthToSpace(name="correction")(folded)
     return keras.Model(planes, correction, name="misr_x2")
 
@@ -208,10 +212,12 @@ class KerasPredictor:
 
 
 def methods(predictors: dict[str, fusion.Predictor]) -> dict[str, Callable[[RegisteredBurst], np.ndarray]]:
-    """The fusion methods scored, by name: the predictors' learned fusion and the two baselines."""
+    """The fusion methods scored, by name: the predictors' learned fusion and the baselines - bicubic of the
+    mean of the clear frames as they come (the issue's baseline) and registered first, and shift-and-add."""
     out: dict[str, Callable[[RegisteredBurst], np.ndarray]] = {
         name: (lambda b, p=p: fusion.misr(p, b.lr, b.shifts_px, b.clear, SCALE)) for name, p in predictors.items()}
-    out["bicubic"] = lambda b: fusion.bicubic(b.lr, b.clear, SCALE, b.shifts_px)
+    out["bicubic"] = lambda b: fusion.bicubic(b.lr, b.clear, SCALE)
+    out["bicubic_registered"] = lambda b: fusion.bicubic(b.lr, b.clear, SCALE, b.shifts_px)
     out["shift_and_add"] = lambda b: fusion.shift_and_add(b.lr, b.shifts_px, b.clear, SCALE)
     return out
 
@@ -262,11 +268,6 @@ def build(config: TrainConfig, out_dir: Path, log=print) -> dict[str, Any]:
     landsat = landsat_bursts(config)
     data_s = time.perf_counter() - start_s
     log(f"{data.bicubic.shape[0]} training band-bursts, {len(heldout)} held-out bursts in {data_s:.0f} s")
-    start_s = time.perf_counter()
-    trained = train(data, config, log)
-    train_s = time.perf_counter() - start_s
-    exported = export_model(trained, config)
-    calibration = calibration_windows(data, config.calibration_windows, config.train_seed)
     scaling = Scaling(source="misr_planes_standardised", scale=1.0, offset=0.0)
     channel_names = [f"{plane}[{row},{col}]" for row in range(SCALE) for col in range(SCALE)
                      for plane in fusion.FEATURE_PLANES]
@@ -298,12 +299,18 @@ def build(config: TrainConfig, out_dir: Path, log=print) -> dict[str, Any]:
         "config": asdict(config),
         "seeds": {"data_seed": config.data_seed, "train_seed": config.train_seed,
                   "landsat_seed": config.landsat_seed},
-        "data_time_s": round(data_s, 1), "train_time_s": round(train_s, 1),
+        "data_time_s": round(data_s, 1),
         "tensorflow": tf.__version__, "python": platform.python_version(),
         "evaluation": f"held-out bursts through onboard.runtime.Model and onboard.fusion.misr (window {MODEL_PX} "
                       f"px, overlap {fusion.MODEL_OVERLAP_PX} px); cPSNR and SSIM from ground.superres against "
                       "the truth's clear pixels (reflectance range 1), averaged over bursts",
     }
+    start_s = time.perf_counter()
+    trained = train(data, config, log)
+    train_s = time.perf_counter() - start_s
+    training["train_time_s"] = round(train_s, 1)
+    exported = export_model(trained, config)
+    calibration = calibration_windows(data, config.calibration_windows, config.train_seed)
     paths = {kind: out_dir / f"{STEM}_{kind}.tflite" for kind in ("int8", "float32")}
     for kind, path in paths.items():
         path.write_bytes(to_tflite(exported, calibration if kind == "int8" else None))
@@ -336,11 +343,63 @@ def _card(path: Path, kind: str, scaling: Scaling, channel_names: list[str], tra
                       training=card_training, metrics=metrics)
 
 
+def crops_figure(sample: RegisteredBurst, images: dict[str, np.ndarray], path: Path, row0: int, col0: int,
+                 size_px: int) -> None:
+    """A PNG of one crop (high-res rows/columns from ``row0``/``col0``, ``size_px`` square) of a B, G, R burst:
+    the first low-res frame (pixels repeated), each of ``images`` (high-res), and the truth, in true colour."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    window = (slice(row0, row0 + size_px), slice(col0, col0 + size_px))
+    truth = sample.burst.hr_truth[window]
+    low, high = np.percentile(truth, 1, axis=(0, 1)), np.percentile(truth, 99, axis=(0, 1))
+
+    def rgb(image: np.ndarray) -> np.ndarray:
+        return np.clip((image[..., ::-1] - low[::-1]) / (high - low)[::-1], 0, 1)  # B, G, R to R, G, B
+
+    frame = np.repeat(np.repeat(sample.lr[0], SCALE, axis=0), SCALE, axis=1)
+    panels = {"low-res frame (x2 px)": frame[window], **{name: image[window] for name, image in images.items()},
+              "truth": truth}
+    figure, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.9))
+    for ax, (name, image) in zip(axes, panels.items()):
+        ax.imshow(rgb(image), interpolation="nearest")
+        score = "" if name in ("truth", "low-res frame (x2 px)") else \
+            f"\n{cpsnr_db(image, truth, sample.burst.hr_clear[window]):.2f} dB (crop)"
+        ax.set_title(name + score, fontsize=9)
+        ax.axis("off")
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def landsat_report(models_dir: Path, figure: Path, config: TrainConfig, log=print) -> dict[str, Any]:
+    """Score the shipped models on the Landsat crops and draw the crop figure of the last (urban) crop."""
+    models = {f"model_{kind}": Model(models_dir / f"{STEM}_{kind}.tflite", threads=2) for kind in ("int8", "float32")}
+    bursts = landsat_bursts(config)
+    result = score(bursts, methods(models))
+    sample = bursts[-1]
+    fusers = methods({"model int8": models["model_int8"]})
+    images = {name: fusers[key](sample) for name, key in (("bicubic (registered)", "bicubic_registered"),
+                                                           ("shift-and-add", "shift_and_add"),
+                                                           ("model int8", "model int8"))}
+    size_px = min(FIGURE_CROP_PX, sample.burst.hr_truth.shape[0])
+    start = (sample.burst.hr_truth.shape[0] - size_px) // 2
+    crops_figure(sample, images, figure, start, start, size_px)
+    log(json.dumps({k: result[k] for k in ("mean_cpsnr_db", "mean_ssim", "per_burst", "registration_error_px")}))
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help="directory for the .tflite files and cards")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow CPU threads")
+    parser.add_argument("--landsat-figure", type=Path, default=None,
+                        help="do not train: score the models in --out on the Landsat crops and write this PNG")
     args = parser.parse_args(argv)
+    if args.landsat_figure is not None:
+        landsat_report(args.out, args.landsat_figure, TrainConfig())
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 

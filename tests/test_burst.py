@@ -1,0 +1,154 @@
+"""The burst camera: frames carry the jitter they report, the optics' MTF and the camera's noise, clouds move from
+frame to frame, and the truth is the world itself on the high-res grid."""
+
+import math
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from onboard.burst import BurstError, capture_burst, high_res_footprint, mtf_at_nyquist, psf_sigma_from_mtf
+from onboard.camera import CameraSpec
+from onboard.world import Scene, SyntheticWorld
+
+TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
+PARIS = (48.85, 2.35)
+HUNDREDTH_PX = 0.01
+
+
+class FieldWorld:
+    """A world whose TOA reflectance is ``field(easting_m, northing_m)`` in every band, with no clouds."""
+
+    bands_available = ("B", "G", "R", "NIR")
+
+    def __init__(self, field):
+        self.field = field
+
+    def render(self, footprint, time_utc, sun_elevation_deg, sun_azimuth_deg, bands):
+        e, n = footprint.pixel_centres_m()
+        plane = self.field(e[None, :], n[:, None]).astype(np.float32) * np.ones((n.size, e.size), np.float32)
+        shape = plane.shape
+        return Scene(np.repeat(plane[..., None], len(bands), axis=-1), np.zeros(shape, np.uint8),
+                     np.zeros(shape, bool), np.zeros(shape, np.uint8), np.ones(shape, bool))
+
+
+def quiet_camera(size_px: int = 128, gsd_m: float = 10.0, **kwargs) -> CameraSpec:
+    """Nearly noise-free: a huge full well, no read noise, 16 bits."""
+    return CameraSpec(size_px, size_px, gsd_m, bit_depth=16, read_noise_dn=0.0, full_well_e=1e12, **kwargs)
+
+
+def burst_of(world, spec, seed=0, **kwargs):
+    return capture_burst(spec, world, spec.footprint(*PARIS), TIME_UTC, 50.0, 160.0, np.random.default_rng(seed),
+                         **kwargs)
+
+
+def test_shapes_dtypes_and_shift_range():
+    spec = CameraSpec(96, 80, 10.0)
+    b = capture_burst(spec, SyntheticWorld(3, 0.2), spec.footprint(*PARIS), TIME_UTC, 50.0, 160.0,
+                      np.random.default_rng(1), k=6)
+    assert b.lr_dn.shape == (6, 80, 96, 4) and b.lr_dn.dtype == np.uint16 and b.lr_dn.max() <= spec.dn_max
+    assert b.lr_cloud.shape == (6, 80, 96) and b.lr_cloud.dtype == bool
+    assert b.hr_truth.shape == (160, 192, 4) and b.hr_truth.dtype == np.float32
+    assert b.hr_clear.shape == (160, 192)
+    assert b.shifts_px.shape == (6, 2) and np.all(b.shifts_px[0] == 0)
+    assert np.all(np.abs(b.shifts_px) <= 1.0) and len(np.unique(b.shifts_px[1:])) > 6
+    assert b.footprint_hr.gsd_m == 5.0 and b.k == 6 and b.scale == 2
+
+
+def test_truth_is_the_world_on_the_high_res_grid():
+    world = SyntheticWorld(4, 0.3)
+    spec = CameraSpec(64, 64, 20.0)
+    b = burst_of(world, spec)
+    scene = world.render(high_res_footprint(spec.footprint(*PARIS), 2), TIME_UTC, 50.0, 160.0, spec.bands)
+    np.testing.assert_array_equal(b.hr_truth, scene.reflectance)
+    assert not b.hr_clear[scene.cloud > 0].any()
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_frames_are_displaced_by_their_reported_shift(axis):
+    # On a reflectance ramp (linear in easting or northing) blur and pixel integration keep the ramp, so each
+    # frame's mean moves by slope x shift.
+    slope_per_m = 2e-5  # 2e-4 reflectance per 10 m pixel
+    ramp = (lambda e, n: 0.2 + slope_per_m * (e - e.mean())) if axis == 1 else \
+        (lambda e, n: 0.2 - slope_per_m * (n - n.mean()))  # rows go south
+    spec = quiet_camera()
+    b = burst_of(FieldWorld(ramp), spec, cloud_per_frame=False)
+    per_px = slope_per_m * spec.gsd_m * spec.dn_max / spec.reflectance_max
+    measured = (b.lr_dn.astype(float).mean(axis=(1, 2, 3)) - b.lr_dn[0].astype(float).mean()) / per_px
+    assert np.abs(measured - b.shifts_px[:, axis]).max() < HUNDREDTH_PX
+
+
+def test_mtf_matches_the_gaussian_psf_and_the_pixel():
+    # A sine along easting, 0.25 cycles per low-res px: its amplitude in the frames over that in the truth is the
+    # Gaussian's MTF times the 2x2 pixel's (the mean of two high-res samples half a high-res pixel apart).
+    spec = quiet_camera(psf_sigma_px=0.6)
+    period_m = 4 * spec.gsd_m
+    b = burst_of(FieldWorld(lambda e, n: 0.3 + 0.1 * np.sin(2 * np.pi * e / period_m)), spec, k=3,
+                 cloud_per_frame=False)
+    lr = b.lr_reflectance()[..., 0]
+    x_m = (np.arange(spec.width_px) + 0.5) * spec.gsd_m
+
+    def amplitude(rows: np.ndarray, x: np.ndarray) -> float:
+        basis = np.stack([np.sin(2 * np.pi * x / period_m), np.cos(2 * np.pi * x / period_m)])
+        coef = (rows - rows.mean()) @ basis.T * 2 / x.size
+        return float(np.hypot(*coef.mean(axis=0)))
+
+    truth = amplitude(b.hr_truth[..., 0], (np.arange(2 * spec.width_px) + 0.5) * spec.gsd_m / 2)
+    f_hr = 0.125  # cycles per high-res px
+    expected = mtf_at_nyquist(0.6) ** ((0.25 / 0.5) ** 2) * math.cos(math.pi * f_hr)
+    for frame in lr:
+        assert amplitude(frame, x_m) / truth == pytest.approx(expected, rel=0.02)
+
+
+def test_psf_from_mtf():
+    assert psf_sigma_from_mtf(0.3) == pytest.approx(math.sqrt(-2 * math.log(0.3)) / math.pi, rel=1e-12)
+    assert mtf_at_nyquist(psf_sigma_from_mtf(0.17)) == pytest.approx(0.17, rel=1e-12)
+    b = burst_of(SyntheticWorld(5, 0.0), CameraSpec(32, 32, 10.0), mtf_nyquist=0.3, k=2)
+    assert b.psf_sigma_lr_px == pytest.approx(0.4939, abs=1e-4)
+
+
+def test_noise_is_shot_plus_read_noise():
+    spec = CameraSpec(128, 128, 10.0)
+    b = burst_of(FieldWorld(lambda e, n: np.full_like(e, 0.3)), spec, cloud_per_frame=False)
+    signal_dn = 0.3 * spec.dn_max / spec.reflectance_max
+    expected_sigma_dn = math.sqrt(signal_dn / spec.electrons_per_dn + spec.read_noise_dn**2)
+    dn = b.lr_dn.astype(float)
+    assert dn.mean() == pytest.approx(signal_dn, abs=0.1)
+    assert dn.std() == pytest.approx(expected_sigma_dn, rel=0.02)
+    # frames are independent draws
+    assert abs(np.corrcoef(dn[0].ravel(), dn[1].ravel())[0, 1]) < 0.02
+
+
+def test_clouds_differ_from_frame_to_frame():
+    spec = CameraSpec(128, 128, 10.0)
+    b = burst_of(SyntheticWorld(6, 0.0), spec, seed=3, frame_cloud_cover=0.2, cloud_drift_px=3.0)
+    cover = b.lr_cloud.mean(axis=(1, 2))
+    assert np.all((cover > 0.1) & (cover < 0.35))
+    assert all((b.lr_cloud[f] != b.lr_cloud[0]).mean() > 0.01 for f in range(1, b.k))
+    # the frame clouds are bright where the mask says so, and not in the truth
+    lr = b.lr_reflectance()
+    assert lr[b.lr_cloud].mean() > lr[~b.lr_cloud].mean() + 0.2
+    assert b.hr_clear.mean() > 0.9 and b.hr_truth.max() < 0.6
+    still = burst_of(SyntheticWorld(6, 0.0), spec, seed=3, cloud_per_frame=False)
+    assert not still.lr_cloud.any()
+
+
+def test_bad_parameters_are_refused():
+    spec = CameraSpec(32, 32, 10.0)
+    with pytest.raises(BurstError, match="footprint_lr"):
+        capture_burst(spec, SyntheticWorld(1, 0.0), CameraSpec(32, 32, 20.0).footprint(*PARIS), TIME_UTC, 50, 0,
+                      np.random.default_rng(0))
+    with pytest.raises(BurstError, match="mtf_nyquist"):
+        burst_of(SyntheticWorld(1, 0.0), spec, mtf_nyquist=0.3, psf_sigma_lr_px=0.5)
+    with pytest.raises(BurstError, match="mtf_nyquist"):
+        burst_of(SyntheticWorld(1, 0.0), spec, mtf_nyquist=1.5)
+
+
+def test_eight_512px_frames_take_well_under_a_second_beyond_the_render():
+    spec = CameraSpec(512, 512, 10.0)
+    world = FieldWorld(lambda e, n: 0.2 + 0.1 * np.sin(e / 70.0) * np.cos(n / 50.0))
+    burst_of(world, spec)  # warm-up
+    start_s = time.perf_counter()
+    burst_of(world, spec)
+    assert time.perf_counter() - start_s < 1.0

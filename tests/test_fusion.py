@@ -1,0 +1,140 @@
+"""Classic fusion baselines and the learned fusion's plumbing: clear-frame means, exact shift-and-add on point-
+sampled frames, a robust median, folding to and from the low-res grid, and both baselines on real bursts."""
+
+import time
+import warnings
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from ground.superres import cpsnr_db
+from onboard import fusion
+from onboard.burst import capture_burst
+from onboard.camera import CameraSpec
+from onboard.registration import register
+from onboard.world import SyntheticWorld
+
+TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
+
+
+def point_sampled(hr: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """x2 frames (K, H, W, B) whose pixel (i, j) is the high-res value in the cell shift-and-add puts it in:
+    row 2 i + 1 + 2 dy (and likewise for columns), for shifts on the half-pixel grid."""
+    h, w = hr.shape[0] // 2 - 2, hr.shape[1] // 2 - 2
+    frames = []
+    for dy, dx in shifts:
+        r0, c0 = 1 + int(2 * dy), 1 + int(2 * dx)
+        frames.append(hr[r0:r0 + 2 * h:2, c0:c0 + 2 * w:2])
+    return np.stack(frames)
+
+
+def test_bicubic_of_a_flat_burst_is_flat_and_ignores_clouds():
+    lr = np.full((4, 20, 24, 3), 0.25, np.float32)
+    clear = np.ones((4, 20, 24), bool)
+    lr[1, 5:9, 5:9] = 0.9  # a cloud
+    clear[1, 5:9, 5:9] = False
+    for shifts in (None, np.array([[0, 0], [0.3, -0.2], [-0.5, 0.5], [0.1, 0.9]])):
+        out = fusion.bicubic(lr, clear, 2, shifts)
+        assert out.shape == (40, 48, 3)
+        np.testing.assert_allclose(out, 0.25, atol=1e-6)
+
+
+def test_mean_frame_falls_back_to_all_frames_where_none_is_clear():
+    lr = np.stack([np.full((8, 8, 1), v, np.float32) for v in (0.1, 0.2, 0.6)])
+    clear = np.ones((3, 8, 8), bool)
+    clear[0, 2, 3] = False
+    clear[:, 5, 5] = False
+    mean = fusion.mean_frame(lr, clear)[..., 0]
+    assert mean[2, 3] == pytest.approx(0.4)
+    assert mean[5, 5] == pytest.approx(0.3)
+    assert mean[0, 0] == pytest.approx(0.3)
+
+
+def test_shift_and_add_restores_point_sampled_frames_exactly():
+    hr = np.random.default_rng(0).uniform(0, 1, (44, 52, 2)).astype(np.float32)
+    shifts = np.array([[0, 0], [0, 0.5], [0.5, 0], [0.5, 0.5]])
+    lr = point_sampled(hr, shifts)
+    fused = fusion.shift_and_add(lr, shifts, np.ones(lr.shape[:3], bool), 2)
+    # every cell but the first row and column (no sample lands there: filled) holds its own high-res value
+    np.testing.assert_array_equal(fused[1:, 1:], hr[1:fused.shape[0], 1:fused.shape[1]])
+
+
+def test_shift_and_add_takes_the_median_of_clear_samples():
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0, 1, (10, 10, 1)).astype(np.float32)
+    lr = np.stack([base, base + 0.01, base - 0.01, base + 5.0, base])  # frame 3 is corrupt
+    shifts = np.zeros((5, 2))
+    clear = np.ones((5, 10, 10), bool)
+    clear[4] = False  # frame 4 is cloudy: without it the cell holds 4 samples
+    fused, count = fusion.shift_and_add_sparse(lr, shifts, clear, 2)
+    cells = fused[1::2, 1::2, 0]
+    np.testing.assert_allclose(cells, base[..., 0] + 0.005, atol=1e-6)  # median of b-0.01, b, b+0.01, b+5
+    assert np.all(count[1::2, 1::2] == 4) and np.all(count[0::2] == 0)
+    assert np.isnan(fused[0::2]).all()
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 7])
+def test_the_median_is_numpys_nanmedian(k):
+    rng = np.random.default_rng(k)
+    lr = rng.uniform(0, 1, (k, 12, 14, 2)).astype(np.float32)
+    clear = rng.uniform(size=(k, 12, 14)) > 0.3
+    fused, count = fusion.shift_and_add_sparse(lr, np.zeros((k, 2)), clear, 2)  # all in one cell per pixel
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels
+        expected = np.nanmedian(np.where(clear[..., None], lr, np.nan), axis=0)
+    np.testing.assert_allclose(fused[1::2, 1::2], expected, rtol=1e-6)
+    np.testing.assert_array_equal(count[1::2, 1::2], clear.sum(axis=0))
+
+
+def test_space_to_depth_follows_tensorflow_order():
+    planes = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)  # (H*2, W*2, C) with H=1, W=2
+    folded = fusion.space_to_depth(planes, 2)
+    assert folded.shape == (1, 2, 12)
+    # channel = (row phase * 2 + column phase) * C + c
+    assert folded[0, 1, (1 * 2 + 0) * 3 + 2] == planes[1, 2, 2]
+    np.testing.assert_array_equal(fusion.depth_to_space(folded, 2), planes)
+
+
+class ZeroCorrection:
+    """A model that never corrects: the learned fusion must then give the bicubic mean."""
+
+    input_shape = (1, 32, 32, 12)
+
+    def predict(self, x):
+        assert x.shape == (32, 32, 12) and np.abs(x).max() <= fusion.FEATURE_CLIP
+        return np.zeros((64, 64, 1), np.float32)
+
+
+@pytest.fixture(scope="module")
+def burst():
+    spec = CameraSpec(160, 160, 10.0)
+    return capture_burst(spec, SyntheticWorld(21, 0.1), spec.footprint(45.0, 5.0), TIME_UTC, 55.0, 150.0,
+                         np.random.default_rng(2))
+
+
+def test_misr_without_correction_is_the_bicubic_mean(burst):
+    lr, clear = burst.lr_reflectance(), ~burst.lr_cloud
+    out = fusion.misr(ZeroCorrection(), lr, burst.shifts_px, clear, 2, overlap_px=8)
+    np.testing.assert_allclose(out, fusion.bicubic(lr, clear, 2, burst.shifts_px), atol=1e-6)
+
+
+def test_baselines_on_a_real_burst(burst):
+    lr, clear = burst.lr_reflectance(), ~burst.lr_cloud
+    shifts = register(lr, clear)
+    truth, mask = burst.hr_truth, burst.hr_clear
+    scores = [cpsnr_db(fused, truth, mask) for fused in (fusion.bicubic(lr, clear, 2),
+                                                         fusion.bicubic(lr, clear, 2, shifts),
+                                                         fusion.shift_and_add(lr, shifts, clear, 2))]
+    assert min(scores) > 40.0
+
+
+def test_shift_and_add_of_eight_512px_frames_is_fast():
+    rng = np.random.default_rng(3)
+    lr = rng.uniform(0, 0.5, (8, 512, 512, 4)).astype(np.float32)
+    clear = rng.uniform(size=(8, 512, 512)) > 0.1
+    shifts = np.vstack([[0, 0], rng.uniform(-1, 1, (7, 2))])
+    start_s = time.perf_counter()
+    fused = fusion.shift_and_add(lr, shifts, clear, 2)
+    assert time.perf_counter() - start_s < 2.0
+    assert not np.isnan(fused).any()

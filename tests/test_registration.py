@@ -1,0 +1,89 @@
+"""Registration on board: shifts of synthetic bursts against the true jitter, within a tenth of a pixel on clear
+frames; cloudy pixels left out; both OpenCV estimators on a known sub-pixel translation."""
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from onboard.burst import capture_burst
+from onboard.camera import CameraSpec
+from onboard.registration import (METHODS, ecc_shift, phase_correlation_shift, register,
+                                  registration_error_px)
+from onboard.world import SyntheticWorld
+
+TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
+TENTH_PX = 0.1
+PLACES = [(48.85, 2.35, 5), (30.0, 31.2, 11), (-3.1, -60.0, 12), (40.0, -100.0, 14)]
+
+
+def burst_at(lat, lon, seed, cloud_cover=0.05, **kwargs):
+    spec = CameraSpec(256, 256, 10.0)
+    return capture_burst(spec, SyntheticWorld(seed, cloud_cover), spec.footprint(lat, lon), TIME_UTC, 55.0, 150.0,
+                         np.random.default_rng(seed), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def clear_bursts():
+    return [burst_at(lat, lon, seed, cloud_per_frame=False) for lat, lon, seed in PLACES]
+
+
+def test_ecc_is_within_a_tenth_of_a_pixel_on_clear_frames(clear_bursts):
+    errors = [registration_error_px(register(b.lr_reflectance(), ~b.lr_cloud), b.shifts_px) for b in clear_bursts]
+    assert np.sqrt(np.mean(np.square(errors))) < TENTH_PX
+    assert max(errors) < 1.5 * TENTH_PX
+
+
+def test_phase_correlation_is_within_two_tenths(clear_bursts):
+    errors = [registration_error_px(register(b.lr_reflectance(), ~b.lr_cloud, "phase"), b.shifts_px)
+              for b in clear_bursts]
+    assert np.sqrt(np.mean(np.square(errors))) < 2 * TENTH_PX
+
+
+def test_one_band_serves_as_well(clear_bursts):
+    b = clear_bursts[0]
+    assert registration_error_px(register(b.lr_dn, ~b.lr_cloud, band=3), b.shifts_px) < TENTH_PX
+
+
+def test_drifting_clouds_are_left_out():
+    b = burst_at(48.85, 2.35, 5, cloud_cover=0.1, frame_cloud_cover=0.2, cloud_drift_px=3.0)
+    lr = b.lr_reflectance()
+    masked = registration_error_px(register(lr, ~b.lr_cloud), b.shifts_px)
+    unmasked = registration_error_px(register(lr), b.shifts_px)
+    assert masked < TENTH_PX < 5 * TENTH_PX < unmasked  # the clouds' own drift would win
+
+
+def periodic_field(size_px: int, sigma_px: float, seed: int) -> np.ndarray:
+    """A periodic random field with a Gaussian spectrum (correlation length ``sigma_px``), unit variance."""
+    ky, kx = np.fft.fftfreq(size_px)[:, None], np.fft.fftfreq(size_px)[None, :]
+    spectrum = np.fft.fft2(np.random.default_rng(seed).standard_normal((size_px, size_px)))
+    field = np.real(np.fft.ifft2(spectrum * np.exp(-2 * (np.pi * sigma_px) ** 2 * (kx**2 + ky**2))))
+    return (field / field.std()).astype(np.float32)
+
+
+def translated(image: np.ndarray, dy: float, dx: float) -> np.ndarray:
+    """Exact translation of a periodic image: pixel (i, j) of the result is ``image`` at (i + dy, j + dx)."""
+    ky, kx = np.fft.fftfreq(image.shape[0])[:, None], np.fft.fftfreq(image.shape[1])[None, :]
+    return np.real(np.fft.ifft2(np.fft.fft2(image) * np.exp(2j * np.pi * (ky * dy + kx * dx)))).astype(np.float32)
+
+
+@pytest.mark.parametrize("dy,dx", [(0.3, -0.7), (-1.25, 0.6), (2.4, 1.1)])
+def test_a_known_translation(dy, dx):
+    reference = periodic_field(192, 1.5, 1)
+    moved = translated(reference, dy, dx)
+    phase = phase_correlation_shift(reference, moved)
+    assert phase == pytest.approx((dy, dx), abs=0.35)  # a coarse start: OpenCV's 5x5 centroid of the peak
+    assert ecc_shift(reference, moved, start=phase) == pytest.approx((dy, dx), abs=0.02)
+
+
+def test_reference_frame_has_zero_shift_and_unknown_methods_are_refused(clear_bursts):
+    b = clear_bursts[1]
+    assert np.all(register(b.lr_dn[:3], method="phase")[0] == 0)
+    with pytest.raises(ValueError, match=str(METHODS).replace("(", r"\(").replace(")", r"\)")):
+        register(b.lr_dn, method="optical-flow")
+
+
+def test_registration_error_is_the_rms_distance():
+    true = np.array([[0, 0], [0.5, 0.5], [1.0, -1.0]])
+    estimated = true + np.array([[0, 0], [0.3, 0.4], [0.0, 0.0]])
+    assert registration_error_px(estimated, true) == pytest.approx(np.sqrt(0.25 / 2))
