@@ -33,6 +33,7 @@ from onboard import fusion
 from onboard.registration import registration_error_px
 from onboard.runtime import Model, Scaling, build_card, write_card
 from training import superres_data
+from training.train_cloud import to_tflite  # the same full-int8 conversion
 from training.superres_data import RegisteredBurst, iter_bursts, landsat_burst, make_bursts
 
 SCALE = superres_data.SCALE
@@ -176,25 +177,6 @@ def export_model(trained, config: TrainConfig):
     model = build_model(MODEL_PX, 1, config.width, config.depth)
     model.set_weights(trained.get_weights())
     return model
-
-
-def to_tflite(model, representative: np.ndarray | None) -> bytes:
-    """float32 .tflite of ``model``, or full int8 (weights, activations, input and output) calibrated on
-    ``representative`` (N, MODEL_PX, MODEL_PX, CHANNELS) windows when it is given."""
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if representative is not None:
-        def samples():
-            for window in representative:
-                yield [window[None].astype(np.float32)]
-
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = samples
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    return converter.convert()
 
 
 # -------------------------------------------------------------------------------------------- scoring
