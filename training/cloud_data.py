@@ -95,9 +95,9 @@ def in_split(split: str, zone: int) -> bool:
     return (zone in HELDOUT_ZONES) == (split == "heldout")
 
 
-def _draw(split: str, rng: np.random.Generator) -> FrameDraw:
-    """One frame's conditions: a sunlit place inside ``split``'s regions, drawn until one qualifies."""
-    seeds = TRAIN_WORLD_SEEDS if split == "train" else HELDOUT_WORLD_SEEDS
+def draw_sunlit_place(split: str, rng: np.random.Generator) -> tuple[float, float, datetime, float]:
+    """``(lat_deg, lon_deg, time_utc, sun_elevation_deg)``: a place inside ``split``'s UTM zones at a daytime when
+    the sun is at least MIN_SUN_ELEVATION_DEG high, drawn until one qualifies."""
     sin_lo, sin_hi = (math.sin(math.radians(d)) for d in LATITUDE_RANGE_DEG)
     while True:
         lat = math.degrees(math.asin(rng.uniform(sin_lo, sin_hi)))
@@ -106,23 +106,28 @@ def _draw(split: str, rng: np.random.Generator) -> FrameDraw:
         local_h = rng.uniform(*LOCAL_SOLAR_TIME_RANGE_H)
         if not in_split(split, utm_zone(lon, lat)[0]):
             continue
-        time_utc = YEAR_START_UTC + timedelta(days=day, hours=local_h - lon / 15.0)
-        time_utc = time_utc.replace(microsecond=0)
+        time_utc = (YEAR_START_UTC + timedelta(days=day, hours=local_h - lon / 15.0)).replace(microsecond=0)
         elevation = float(orbit.sun_elevation_deg(lat, lon, time_utc, 0.0))
-        if elevation < MIN_SUN_ELEVATION_DEG:
-            continue
-        azimuth = float(orbit.sun_azimuth_deg(lat, lon, time_utc, 0.0))
-        return FrameDraw(
-            world_seed=int(rng.integers(seeds.start, seeds.stop)),
-            mean_cloud_cover=float(rng.uniform(*MEAN_CLOUD_COVER_RANGE)),
-            cirrus_share=float(rng.uniform(*CIRRUS_SHARE_RANGE)),
-            cloud_height_m=float(rng.uniform(*CLOUD_HEIGHT_RANGE_M)),
-            lat_deg=float(lat), lon_deg=float(lon), time_utc=time_utc,
-            sun_elevation_deg=elevation, sun_azimuth_deg=azimuth,
-            gsd_m=float(round(math.exp(rng.uniform(*np.log(GSD_RANGE_M))), 1)),
-            psf_sigma_px=float(rng.uniform(*PSF_SIGMA_RANGE_PX)),
-            read_noise_dn=float(rng.uniform(*READ_NOISE_RANGE_DN)),
-            full_well_e=float(rng.uniform(*FULL_WELL_RANGE_E)))
+        if elevation >= MIN_SUN_ELEVATION_DEG:
+            return float(lat), float(lon), time_utc, elevation
+
+
+def _draw(split: str, rng: np.random.Generator) -> FrameDraw:
+    """One frame's conditions: a sunlit place inside ``split``'s regions, then its world, weather and camera."""
+    seeds = TRAIN_WORLD_SEEDS if split == "train" else HELDOUT_WORLD_SEEDS
+    lat, lon, time_utc, elevation = draw_sunlit_place(split, rng)
+    azimuth = float(orbit.sun_azimuth_deg(lat, lon, time_utc, 0.0))
+    return FrameDraw(
+        world_seed=int(rng.integers(seeds.start, seeds.stop)),
+        mean_cloud_cover=float(rng.uniform(*MEAN_CLOUD_COVER_RANGE)),
+        cirrus_share=float(rng.uniform(*CIRRUS_SHARE_RANGE)),
+        cloud_height_m=float(rng.uniform(*CLOUD_HEIGHT_RANGE_M)),
+        lat_deg=float(lat), lon_deg=float(lon), time_utc=time_utc,
+        sun_elevation_deg=elevation, sun_azimuth_deg=azimuth,
+        gsd_m=float(round(math.exp(rng.uniform(*np.log(GSD_RANGE_M))), 1)),
+        psf_sigma_px=float(rng.uniform(*PSF_SIGMA_RANGE_PX)),
+        read_noise_dn=float(rng.uniform(*READ_NOISE_RANGE_DN)),
+        full_well_e=float(rng.uniform(*FULL_WELL_RANGE_E)))
 
 
 def camera_spec(draw: FrameDraw, size_px: int) -> camera.CameraSpec:

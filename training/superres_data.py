@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,7 @@ from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.registration import register
 from onboard.world import SYNTHETIC_BANDS, GeoTiffWorld, SyntheticWorld, read_georeference
 from training.cloud_data import (BIT_DEPTH, FULL_WELL_RANGE_E, HELDOUT_WORLD_SEEDS, HELDOUT_ZONES,
-                                 LATITUDE_RANGE_DEG, LOCAL_SOLAR_TIME_RANGE_H, MIN_SUN_ELEVATION_DEG,
-                                 READ_NOISE_RANGE_DN, SPLITS, TRAIN_WORLD_SEEDS, YEAR_START_UTC, in_split)
+                                 READ_NOISE_RANGE_DN, SPLITS, TRAIN_WORLD_SEEDS, draw_sunlit_place)
 
 FRAMES = 8  # K
 SCALE = 2
@@ -98,29 +97,18 @@ class RegisteredBurst:
 def draw_burst(split: str, rng: np.random.Generator) -> BurstDraw:
     """One burst's conditions: a sunlit place inside ``split``'s regions, drawn until one qualifies."""
     seeds = TRAIN_WORLD_SEEDS if split == "train" else HELDOUT_WORLD_SEEDS
-    sin_lo, sin_hi = (math.sin(math.radians(d)) for d in LATITUDE_RANGE_DEG)
-    while True:
-        lat = math.degrees(math.asin(rng.uniform(sin_lo, sin_hi)))
-        lon = rng.uniform(-180.0, 180.0)
-        day = int(rng.integers(0, 365))
-        local_h = rng.uniform(*LOCAL_SOLAR_TIME_RANGE_H)
-        if not in_split(split, utm_zone(lon, lat)[0]):
-            continue
-        time_utc = (YEAR_START_UTC + timedelta(days=day, hours=local_h - lon / 15.0)).replace(microsecond=0)
-        elevation = float(orbit.sun_elevation_deg(lat, lon, time_utc, 0.0))
-        if elevation < MIN_SUN_ELEVATION_DEG:
-            continue
-        return BurstDraw(
-            world_seed=int(rng.integers(seeds.start, seeds.stop)),
-            mean_cloud_cover=float(rng.uniform(*MEAN_CLOUD_COVER_RANGE)),
-            lat_deg=float(lat), lon_deg=float(lon), time_utc=time_utc, sun_elevation_deg=elevation,
-            sun_azimuth_deg=float(orbit.sun_azimuth_deg(lat, lon, time_utc, 0.0)),
-            gsd_m=float(round(math.exp(rng.uniform(*np.log(GSD_RANGE_M))), 1)),
-            psf_sigma_lr_px=float(rng.uniform(*PSF_SIGMA_RANGE_PX)),
-            read_noise_dn=float(rng.uniform(*READ_NOISE_RANGE_DN)),
-            full_well_e=float(rng.uniform(*FULL_WELL_RANGE_E)),
-            frame_cloud_cover=float(rng.uniform(*FRAME_CLOUD_COVER_RANGE)),
-            cloud_drift_px=float(rng.uniform(*CLOUD_DRIFT_RANGE_PX)))
+    lat, lon, time_utc, elevation = draw_sunlit_place(split, rng)
+    return BurstDraw(
+        world_seed=int(rng.integers(seeds.start, seeds.stop)),
+        mean_cloud_cover=float(rng.uniform(*MEAN_CLOUD_COVER_RANGE)),
+        lat_deg=float(lat), lon_deg=float(lon), time_utc=time_utc, sun_elevation_deg=elevation,
+        sun_azimuth_deg=float(orbit.sun_azimuth_deg(lat, lon, time_utc, 0.0)),
+        gsd_m=float(round(math.exp(rng.uniform(*np.log(GSD_RANGE_M))), 1)),
+        psf_sigma_lr_px=float(rng.uniform(*PSF_SIGMA_RANGE_PX)),
+        read_noise_dn=float(rng.uniform(*READ_NOISE_RANGE_DN)),
+        full_well_e=float(rng.uniform(*FULL_WELL_RANGE_E)),
+        frame_cloud_cover=float(rng.uniform(*FRAME_CLOUD_COVER_RANGE)),
+        cloud_drift_px=float(rng.uniform(*CLOUD_DRIFT_RANGE_PX)))
 
 
 def camera_spec(draw: BurstDraw, size_px: int) -> CameraSpec:

@@ -154,12 +154,15 @@ def train(frames: CloudFrames, bands: Sequence[str], config: TrainConfig, log=pr
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
     batches = _batches(frames.bands(tuple(bands)), frames.label, config,
                        np.random.default_rng([config.train_seed, len(bands)]))
+    return fit(model, batches, config.steps, log)
+
+
+def fit(model, batches, steps: int, log=print, chunk: int = 100):
+    """Train ``model`` for ``steps`` batches from the ``batches`` iterator, logging the mean loss every ``chunk``."""
     start_s = time.perf_counter()
-    chunk = 100
-    for done in range(0, config.steps, chunk):
-        losses = [float(model.train_on_batch(*next(batches))) for _ in range(min(chunk, config.steps - done))]
-        log(f"  step {done + len(losses)}/{config.steps}  loss {np.mean(losses):.4f}  "
-            f"{time.perf_counter() - start_s:.0f} s")
+    for done in range(0, steps, chunk):
+        losses = [float(model.train_on_batch(*next(batches))) for _ in range(min(chunk, steps - done))]
+        log(f"  step {done + len(losses)}/{steps}  loss {np.mean(losses):.4f}  {time.perf_counter() - start_s:.0f} s")
     return model
 
 

@@ -33,7 +33,7 @@ from onboard import fusion
 from onboard.registration import registration_error_px
 from onboard.runtime import Model, Scaling, build_card, write_card
 from training import superres_data
-from training.train_cloud import to_tflite  # the same full-int8 conversion
+from training.train_cloud import fit, to_tflite  # the same training loop and full-int8 conversion
 from training.superres_data import RegisteredBurst, iter_bursts, landsat_burst, make_bursts
 
 SCALE = superres_data.SCALE
@@ -163,13 +163,7 @@ def train(data: TrainingSet, config: TrainConfig, log=print):
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=masked_mse)
     batches = _batches(data, config, np.random.default_rng(config.train_seed))
-    start_s = time.perf_counter()
-    chunk = 100
-    for done in range(0, config.steps, chunk):
-        losses = [float(model.train_on_batch(*next(batches))) for _ in range(min(chunk, config.steps - done))]
-        log(f"  step {done + len(losses)}/{config.steps}  loss {np.mean(losses):.4f}  "
-            f"{time.perf_counter() - start_s:.0f} s")
-    return model
+    return fit(model, batches, config.steps, log)
 
 
 def export_model(trained, config: TrainConfig):
