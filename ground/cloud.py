@@ -83,7 +83,13 @@ def _delivered_pixels(shape: tuple[int, int], products: Sequence[Any], run_dir: 
 
 
 def load_frames(run: Any) -> list[FrameEval]:
-    """The finished frames that have both truth and an on-board evaluation record."""
+    """The finished frames that have both truth and an on-board evaluation record (read once per run)."""
+    if "cloud_frames" not in run.derived:
+        run.derived["cloud_frames"] = _read_frames(run)
+    return run.derived["cloud_frames"]
+
+
+def _read_frames(run: Any) -> list[FrameEval]:
     if run.ledger is None or run.captures is None:
         return []
     finished = metrics.finished_frames(run.ledger)

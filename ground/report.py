@@ -61,6 +61,7 @@ class RunData:
     mosaics: list[dict[str, Any]]
     anomalies: list[dict[str, Any]]  # reception, telemetry and stitching, in that order
     missing: list[str] = field(default_factory=list)  # run-directory parts that are absent, e.g. "truth/"
+    derived: dict[str, Any] = field(default_factory=dict)  # computed once, shared by sections (e.g. scored frames)
 
     @property
     def delivered(self) -> list[dict[str, Any]]:

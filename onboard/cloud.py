@@ -102,10 +102,11 @@ class CloudFilter(Stage):
         self.window_px = card(self.model_name)["inputs"][0]["shape"][1] if self.model_name else 0
         self.latency_s = card(self.model_name)["benchmark"]["host_latency_ms_p50"] / 1e3 if self.model_name else 0.0
 
-    def probability(self, reflectance: np.ndarray) -> np.ndarray:
-        """(H, W) float32 cloud probability of an (H, W, B) TOA reflectance frame."""
+    def probability(self, reflectance: np.ndarray, spectral_mask: np.ndarray) -> np.ndarray:
+        """(H, W) float32 cloud probability of an (H, W, B) TOA reflectance frame; the spectral method's is its
+        ``spectral_mask`` (H, W) bool."""
         if self.params.method == "spectral":
-            return spectral.cloud_mask(reflectance, self.ctx.bands).astype(np.float32)
+            return spectral_mask.astype(np.float32)
         model = load_model(self.model_name, self.ctx.bands, self.params.threads)
         prob = tiling.predict_tiled(reflectance, model.predict, self.window_px, self.params.overlap_px)
         return np.clip(prob[..., 0], 0.0, 1.0)
@@ -114,10 +115,11 @@ class CloudFilter(Stage):
         (frame_tile,) = work.tiles
         dn = frame_tile.dn
         reflectance = dn.astype(np.float32) * np.float32(self.ctx.reflectance_per_dn)
-        prob = self.probability(reflectance)
+        baseline = spectral.cloud_mask(reflectance, self.ctx.bands)
+        prob = self.probability(reflectance, baseline)
         cloudy = prob >= self.params.threshold
         work.evaluation["cloud_probability"] = np.round(prob * 255).astype(np.uint8)
-        work.evaluation["spectral_cloud"] = spectral.cloud_mask(reflectance, self.ctx.bands)
+        work.evaluation["spectral_cloud"] = baseline
         kept = []
         for r, c, h, w in tile_boxes(*dn.shape[:2], self.params.tile_px):
             fraction = float(cloudy[r:r + h, c:c + w].mean())
