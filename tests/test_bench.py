@@ -1,0 +1,143 @@
+"""`orbitedge bench`: model resolution, the measured fields, twins side by side, accuracy from the cards, the
+projection onto a hardware profile, and clean errors. Timings are checked for consistency, never for speed."""
+
+import ctypes.util
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from onboard import bench
+from onboard.cli import main
+from onboard.errors import OrbitEdgeError
+from onboard.hardware import load_profile
+
+DATA = Path(__file__).parent / "data"
+TINY_INT8 = DATA / "tiny_int8.tflite"
+TINY_FLOAT32 = DATA / "tiny_float32.tflite"
+MODEL_DIR = Path(__file__).parents[1] / "onboard" / "models"
+HAS_EDGETPU = ctypes.util.find_library("edgetpu") is not None
+RESULT_FIELDS = {"model", "path", "family", "precision", "device", "runtime", "threads", "runs", "warmup_runs",
+                 "size_bytes", "input_shape", "input_dtype", "input_px", "accuracy", "init_ms", "first_inference_ms",
+                 "warmup_mean_ms", "latency_ms", "inferences_per_s", "mpx_per_s", "singlestream_p90_ms",
+                 "offline_samples_per_s", "peak_rss_mb", "projected"}
+
+
+@pytest.fixture(scope="module")
+def tiny_results():
+    return [bench.measure(path, runs=8, warmup=2) for path in (TINY_INT8, TINY_FLOAT32)]
+
+
+def test_all_resolves_every_shipped_model_float32_and_int8():
+    stems = [p.stem for p in bench.resolve_models("all")]
+    assert stems == sorted(p.stem for p in MODEL_DIR.glob("*.tflite"))
+    assert {s.rsplit("_", 1)[1] for s in stems} == {"int8", "float32"}
+
+
+def test_a_name_or_a_path_resolves_to_one_file():
+    assert bench.resolve_models("cloud_bgrn_int8") == [MODEL_DIR / "cloud_bgrn_int8.tflite"]
+    assert bench.resolve_models(str(TINY_INT8)) == [TINY_INT8]
+
+
+@pytest.mark.parametrize("spec", ["cloud_bgrn", "no/such/model.tflite"])
+def test_an_unknown_model_is_an_error_naming_the_choices(spec):
+    with pytest.raises(OrbitEdgeError, match="cloud_bgrn_int8|no such model file"):
+        bench.resolve_models(spec)
+
+
+@pytest.mark.parametrize("stem, family, precision", [
+    ("cloud_bgrn_int8", "cloud_bgrn", "int8"), ("superres_x2_float32", "superres_x2", "float32"),
+    ("cloud_bgrn_int8_edgetpu", "cloud_bgrn", "int8"), ("mystery", "mystery", "uint8")])
+def test_family_and_precision_from_the_stem(stem, family, precision):
+    assert bench.family_and_precision(stem, "uint8") == (family, precision)
+
+
+def test_accuracy_comes_from_the_card_for_the_model_s_precision():
+    cloud = json.loads((MODEL_DIR / "cloud_bgrn_int8.json").read_text())["metrics"]
+    sr = json.loads((MODEL_DIR / "superres_x2_float32.json").read_text())["metrics"]
+    cloud_acc = bench.heldout_accuracy(cloud, "int8")
+    assert cloud_acc["pixel_f1"] == cloud["heldout"]["pixel_f1"] and "threshold" not in cloud_acc
+    sr_acc = bench.heldout_accuracy(sr, "float32")
+    assert sr_acc["mean_cpsnr_db"] == sr["heldout"]["mean_cpsnr_db"]["model_float32"]
+    assert sr_acc["mean_ssim"] == sr["heldout"]["mean_ssim"]["model_float32"]
+
+
+def test_measured_fields_are_consistent(tiny_results):
+    r = tiny_results[0]
+    lat = r.latency_ms
+    assert set(r.to_json()) == RESULT_FIELDS
+    assert (r.model, r.family, r.precision, r.device, r.runs, r.warmup_runs) == ("tiny_int8", "tiny", "int8",
+                                                                                  "host", 8, 2)
+    assert 0 < lat.min <= lat.p50 <= lat.p90 <= lat.p99 and lat.min <= lat.mean and lat.std >= 0
+    assert r.singlestream_p90_ms == lat.p90
+    assert math.isclose(r.inferences_per_s, 1e3 / lat.mean)
+    assert r.input_px == 32 * 32 and math.isclose(r.mpx_per_s, r.inferences_per_s * 32 * 32 / 1e6)
+    assert r.size_bytes == TINY_INT8.stat().st_size
+    assert r.init_ms > 0 and r.first_inference_ms > 0 and r.offline_samples_per_s > 0 and r.peak_rss_mb > 1
+
+
+def test_random_input_has_the_model_s_shape_and_dtype_and_a_fixed_seed():
+    from onboard.runtime import Model
+
+    model = Model(TINY_INT8)
+    x = bench.random_input(model)
+    assert x.shape == model.input_shape and x.dtype == model.input_dtype
+    assert (x == bench.random_input(model)).all() and x.min() < -100 and x.max() > 100
+
+
+def test_twins_are_paired_float32_then_int8(tiny_results):
+    (twin,) = bench.twin_ratios(tiny_results)
+    assert twin["family"] == "tiny"
+    assert math.isclose(twin["int8_over_float32_size"], TINY_INT8.stat().st_size / TINY_FLOAT32.stat().st_size)
+    table = bench.render(tiny_results, None)
+    assert table.index("tiny_float32") < table.index("tiny_int8") < table.index("int8 / float32")
+
+
+def test_projection_divides_host_latency_by_the_int8_speed(tiny_results):
+    profile = load_profile("coral-usb")
+    r = tiny_results[0]
+    p = bench.project(r.latency_ms, "int8", profile)
+    assert math.isclose(p.latency_ms_p50, r.latency_ms.p50 / profile.int8_conv_relative)
+    assert (p.profile, p.delegate) == ("coral-usb", "edgetpu") and p.basis.startswith("projected")
+    assert bench.project(r.latency_ms, "float32", profile) is None
+
+
+def test_cli_bench_all_writes_every_field_for_every_model(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "all", "--runs", "3", "--warmup", "0", "--json", str(out), "--profile", "rpi4"]) == 0
+    table = capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    assert [m["model"] for m in doc["models"]] == [p.stem for p in bench.resolve_models("all")]
+    for m in doc["models"]:
+        assert set(m) == RESULT_FIELDS and set(m["latency_ms"]) == {"min", "p50", "p90", "p99", "mean", "std"}
+        assert m["accuracy"], m["model"]
+        assert (m["projected"] is None) == (m["precision"] == "float32")
+    assert {t["family"] for t in doc["twins"]} == {"cloud_bgrn", "cloud_rgb", "superres_x2"}
+    assert doc["profile"] == "rpi4" and "PROJECTED" in table and "projected on rpi4" in table
+
+
+def test_cli_bench_a_path_with_its_card(tmp_path, capsys):
+    model = tmp_path / "tiny_int8.tflite"
+    shutil.copyfile(TINY_INT8, model)
+    shutil.copyfile(TINY_INT8.with_suffix(".json"), model.with_suffix(".json"))
+    assert main(["bench", str(model), "--runs", "2", "--warmup", "0", "--threads", "2"]) == 0
+    assert "tiny_int8" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(HAS_EDGETPU, reason="libedgetpu is installed here")
+def test_edgetpu_without_its_library_is_a_clean_error(capsys):
+    assert main(["bench", "cloud_bgrn_int8", "--device", "edgetpu"]) == 2
+    err = capsys.readouterr().err
+    assert "libedgetpu.so.1" in err and "libedgetpu1-std" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--device", "edgetpu", "--profile", "coral-usb"], "--device host"),
+    (["--profile", "no-such-board"], "unknown hardware profile"),
+    (["--runs", "0"], "--runs >= 1"),
+])
+def test_bad_options_exit_2_with_the_reason(args, message, capsys):
+    assert main(["bench", "cloud_bgrn_int8", *args]) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,91 @@
+"""Hardware profiles: every shipped profile loads, cites a source for each figure, and is usable in a scenario;
+`orbitedge hardware list` and `show` print them; an unknown name is a clean error."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from onboard import hardware
+from onboard.cli import main
+from onboard.config import load_scenario
+from onboard.errors import ConfigError
+from onboard.hardware import UnknownProfileError, load_profile, profile_names
+
+QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
+SHIPPED = ["coral-devboard", "coral-usb", "flight-cpu", "host", "jetson-nano", "jetson-orin-nano", "rpi4", "rpi5"]
+FIGURES = ("cpu_relative", "int8_conv_relative", "memory_mb", "power_w")
+
+
+def test_the_issue_s_profiles_ship():
+    assert profile_names() == SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_profile_is_complete_and_cites_a_source_for_every_figure(name):
+    p = load_profile(name)
+    assert p.name == name and p.description
+    assert p.power_w.idle <= p.power_w.compute and p.power_w.transmit >= 0
+    cited = " ".join(s.figure for s in p.sources)
+    for figure in FIGURES:
+        assert figure in cited, f"{name}: no source for {figure}"
+    for s in p.sources:
+        assert s.value and s.source and s.derivation
+
+
+def test_delegates_and_the_order_of_int8_speeds():
+    speed = {name: load_profile(name).int8_conv_relative for name in SHIPPED}
+    assert {n for n in SHIPPED if load_profile(n).delegate == "edgetpu"} == {"coral-usb", "coral-devboard"}
+    assert speed["host"] == load_profile("host").cpu_relative == 1.0
+    assert speed["coral-usb"] > speed["coral-devboard"] > speed["rpi5"] > speed["rpi4"] > speed["flight-cpu"]
+
+
+def test_an_unknown_profile_names_the_choices():
+    with pytest.raises(UnknownProfileError, match="coral-usb") as info:
+        load_profile("cray-1")
+    assert info.value.name == "cray-1" and info.value.choices == SHIPPED
+
+
+def test_a_profile_whose_name_differs_from_its_file_is_a_config_error(tmp_path, monkeypatch):
+    text = (hardware.PROFILE_DIR / "rpi4.yaml").read_text().replace("name: rpi4", "name: rpi-four")
+    (tmp_path / "renamed.yaml").write_text(text)
+    monkeypatch.setattr(hardware, "PROFILE_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="name"):
+        load_profile.__wrapped__("renamed")
+
+
+def test_a_profile_without_transmit_power_is_a_config_error(tmp_path, monkeypatch):
+    text = (hardware.PROFILE_DIR / "rpi4.yaml").read_text().replace("  transmit: 3.1\n", "")
+    (tmp_path / "rpi4.yaml").write_text(text)
+    monkeypatch.setattr(hardware, "PROFILE_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="power_w.transmit"):
+        load_profile.__wrapped__("rpi4")
+
+
+@pytest.mark.parametrize("name", ["coral-usb", "flight-cpu"])
+def test_a_profile_name_is_valid_in_a_scenario(name):
+    scenario = load_scenario(QUICKSTART, [f"spacecraft.compute.hardware={name}"])
+    assert scenario.spacecraft.compute.hardware == name
+
+
+def test_hardware_list_prints_every_profile(capsys):
+    assert main(["hardware", "list"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split()[0] for line in out.splitlines()[1:] if line.split() and line.split()[0] in SHIPPED]
+    assert rows == SHIPPED and "transmit W" in out
+
+
+def test_hardware_show_prints_every_figure_with_its_source(capsys):
+    assert main(["hardware", "show", "coral-usb"]) == 0
+    out = capsys.readouterr().out
+    p = load_profile("coral-usb")
+    for field in (f.name for f in dataclasses.fields(p) if f.name not in ("name", "description", "sources")):
+        assert field in out
+    assert "https://coral.ai/docs/edgetpu/benchmarks/" in out and out.count("derived:") == len(p.sources)
+
+
+@pytest.mark.parametrize("args", [["show", "cray-1"], ["show"], ["list", "rpi4"]])
+def test_hardware_misuse_exits_2_without_a_traceback(args, capsys):
+    assert main(["hardware", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orbitedge: error:") and "Traceback" not in err

@@ -1,0 +1,101 @@
+"""The HIL pytest plugin (onboard.hil): frame-period arithmetic against hand-computed values, device probing,
+and the options, markers and fixtures as pytest runs them (in a subprocess, through the pytest11 entry point)."""
+
+import ctypes.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from onboard import hil
+
+HAS_EDGETPU = ctypes.util.find_library("edgetpu") is not None
+ONE_M_S = 1.0
+ONE_MS = 1e-3
+
+PLUGIN_USER = '''
+import numpy as np
+import pytest
+
+@pytest.mark.hil
+def test_tiny_model_on_device(device, interpreter, hil_metrics):
+    model = interpreter("{model}")
+    assert model.invoke_raw(model.quantize(np.zeros(model.input_shape))).shape == model.output_shape
+    hil_metrics.record("tiny", latency_ms=1.5, deadline_ms=10.0)
+    assert device.name == "host" and device.delegate == "cpu" and device.threads == 1
+
+@pytest.mark.requires_device("edgetpu")
+def test_only_on_the_edge_tpu():
+    pass
+'''
+
+
+def test_ground_speed_of_a_550_km_circular_orbit():
+    # sqrt(398600.4418 / 6921.0088) km/s = 7.58897 km/s at the orbit, times 6371.0088 / 6921.0088 at the ground
+    assert abs(hil.ground_speed_m_s(550.0) - 6985.8) < ONE_M_S
+
+
+def test_frame_period_of_a_256_px_10_m_camera_with_10_percent_overlap():
+    # 256 px * 10 m * 0.9 = 2304 m of new ground per frame at 6985.8 m/s
+    assert abs(hil.frame_period_s(256, 10.0, 0.1, 550.0) - 2304 / 6985.8) < ONE_MS
+
+
+def test_host_is_present_with_the_cpu_delegate_and_one_thread():
+    dut = hil.probe("host")
+    assert (dut.name, dut.delegate, dut.threads, dut.missing) == ("host", "cpu", 1, None)
+    assert dut.runtime and dut.machine["machine"]
+
+
+@pytest.mark.skipif(HAS_EDGETPU, reason="libedgetpu is installed here")
+def test_edgetpu_absence_names_the_library_and_how_to_install_it():
+    dut = hil.probe("edgetpu")
+    assert dut.delegate == "edgetpu" and "libedgetpu.so.1" in dut.missing and "libedgetpu1-std" in dut.missing
+
+
+@pytest.mark.skipif(hil.is_jetson(), reason="this is a Jetson")
+def test_jetson_absence_says_why():
+    assert "/etc/nv_tegra_release" in hil.probe("jetson").missing
+
+
+def test_the_edge_tpu_uses_the_compiled_model_when_there_is_one(tmp_path):
+    model = tmp_path / "cloud_bgrn_int8.tflite"
+    assert hil.compiled_model(model, tmp_path) == model
+    (tmp_path / "cloud_bgrn_int8_edgetpu.tflite").write_bytes(b"")
+    assert hil.compiled_model(model, tmp_path) == tmp_path / "cloud_bgrn_int8_edgetpu.tflite"
+
+
+def run_pytest(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """pytest in a subprocess on a small test file that uses the plugin's markers and fixtures."""
+    tiny = Path(__file__).parent / "data" / "tiny_int8.tflite"
+    (tmp_path / "test_user.py").write_text(PLUGIN_USER.format(model=tiny))
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *args,
+                           str(tmp_path / "test_user.py")], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, **(env or {})})
+
+
+def test_plugin_on_host_runs_hil_tests_and_writes_metrics(tmp_path):
+    metrics = tmp_path / "out" / "hil.json"
+    result = run_pytest(tmp_path, "--hil-device", "host", "--hil-metrics", str(metrics))
+    assert "1 passed, 1 skipped" in result.stdout, result.stdout + result.stderr
+    assert "requires edgetpu; the device under test is host" in result.stdout
+    doc = json.loads(metrics.read_text())
+    assert doc["device"]["name"] == "host" and doc["device"]["missing"] is None
+    (record,) = doc["records"]
+    assert record["name"] == "tiny" and math.isclose(record["latency_ms"], 1.5)
+    assert record["test"].endswith("test_tiny_model_on_device")
+
+
+@pytest.mark.skipif(HAS_EDGETPU, reason="libedgetpu is installed here")
+def test_plugin_skips_hil_tests_naming_the_missing_library(tmp_path):
+    result = run_pytest(tmp_path, "-m", "hil", env={hil.ENV_DEVICE: "edgetpu"})
+    assert "1 skipped, 1 deselected" in result.stdout, result.stdout + result.stderr
+    assert "edgetpu absent" in result.stdout and "libedgetpu.so.1" in result.stdout
+
+
+def test_an_unknown_device_in_the_environment_is_a_usage_error(tmp_path):
+    result = run_pytest(tmp_path, env={hil.ENV_DEVICE: "gpu"})
+    assert result.returncode == 4 and "choose one of host, edgetpu, jetson" in result.stderr
