@@ -1,7 +1,9 @@
 """Measure the host throughput of the shipped pipeline stages, the reference the simulation scales by hardware profile.
 
 Writes benchmarks/results/pipeline.json: per stage and format, the median seconds per 512 x 512 x 4 synthetic frame,
-samples per second, output/raw size ratio, and the REFERENCE_SAMPLES_PER_S the code uses, so drift is visible.
+samples per second, output/raw size ratio, and the REFERENCE_SAMPLES_PER_S the code uses, so drift is visible;
+and for the superres stage, the registration and fusion-plane seconds per low-res megapixel of 8-frame bursts
+(256 x 256 x 4), against REGISTRATION_S_PER_MPX and PLANES_S_PER_MPX.
 Run: .venv/bin/python benchmarks/pipeline.py [--frames N]
 """
 
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from onboard import camera, codec, pipeline
+from onboard import burst, camera, codec, fusion, pipeline, registration, superres
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.world import SyntheticWorld
 
@@ -49,6 +51,42 @@ def measure(dns: list[np.ndarray], fmt: str, level: int) -> dict:
             "size_ratio_vs_raw_median": round(statistics.median(ratios), 4)}
 
 
+def bursts(n: int, size_px: int = 256) -> list[burst.Burst]:
+    spec = camera.CameraSpec(size_px, size_px, 10.0)
+    world = SyntheticWorld(seed=1, mean_cloud_cover=0.2)
+    out = []
+    for i in range(n):
+        lat, lon = PLACES[i % len(PLACES)]
+        fp = GridFootprint.centred(lat, lon, epsg_code(*utm_zone(lon, lat)), 10.0, size_px, size_px)
+        when = dt.datetime(2026, 6, 21, 10, tzinfo=dt.timezone.utc) + dt.timedelta(days=i)
+        out.append(burst.capture_burst(spec, world, fp, when, 50.0, 150.0, np.random.default_rng(i)))
+    return out
+
+
+def measure_superres(items: list[burst.Burst]) -> dict:
+    """Median seconds per low-res megapixel per frame (registration) and per megapixel (planes, K = 8)."""
+    per: dict[str, list[float]] = {"ecc": [], "phase": [], "planes": []}
+    for b in items:
+        lr = b.lr_reflectance()
+        clear = ~b.lr_cloud
+        mpx = lr.shape[1] * lr.shape[2] / 1e6
+        for method in ("ecc", "phase"):
+            start = time.perf_counter()
+            shifts = registration.register(lr, clear, method)
+            per[method].append((time.perf_counter() - start) / ((b.k - 1) * mpx))
+        start = time.perf_counter()
+        fusion.misr_planes(lr, shifts, clear, b.scale)
+        per["planes"].append((time.perf_counter() - start) / mpx)
+    return {
+        "registration_ecc": {"median_s_per_mpx_frame": round(statistics.median(per["ecc"]), 4),
+                             "reference": superres.REGISTRATION_S_PER_MPX["ecc"]},
+        "registration_phase": {"median_s_per_mpx_frame": round(statistics.median(per["phase"]), 4),
+                               "reference": superres.REGISTRATION_S_PER_MPX["phase"]},
+        "fusion_planes_k8": {"median_s_per_mpx": round(statistics.median(per["planes"]), 4),
+                             "reference": superres.PLANES_S_PER_MPX},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=8)
@@ -61,7 +99,8 @@ def main() -> None:
         "encode_png_level6": measure(dns, "png", 6),
     }
     doc = {"frames": args.frames, "frame_shape": [512, 512, 4], "bit_depth": 12, "host": platform.processor() or platform.machine(),
-           "python": platform.python_version(), "stages": results}
+           "python": platform.python_version(), "stages": results,
+           "superres": measure_superres(bursts(args.frames))}
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(doc, indent=2) + "\n")
     for name, r in results.items():
@@ -69,6 +108,10 @@ def main() -> None:
         drift = f"  (code uses {ref:.3g}, measured/used = {r['samples_per_s'] / ref:.2f})" if ref else ""
         print(f"{name:<20} {r['median_s_per_frame'] * 1e3:7.1f} ms/frame  {r['samples_per_s'] / 1e6:6.2f} Msamples/s  "
               f"size {r['size_ratio_vs_raw_median']:.3f} x raw{drift}")
+    for name, r in doc["superres"].items():
+        value = next(v for k, v in r.items() if k.startswith("median"))
+        print(f"{name:<20} {value:7.3f} s per low-res Mpx (code uses {r['reference']}, measured/used = "
+              f"{value / r['reference']:.2f})")
     print(f"wrote {OUT}")
 
 

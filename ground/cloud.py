@@ -67,16 +67,17 @@ class FrameEval:
 
 
 def _delivered_pixels(shape: tuple[int, int], products: Sequence[Any], run_dir: Path) -> np.ndarray:
-    """Pixels of a frame that reached the ground: its delivered image tiles, less masked-out (all-zero) pixels."""
+    """Pixels of a frame (on the camera's grid) that reached the ground: its delivered image tiles, less
+    masked-out (all-zero) pixels; a super-resolved tile (``scale`` s) covers its pixels divided by s."""
     seen = np.zeros(shape, bool)
     for product in products:
         line = product.line
         if line["kind"] != "image":
             continue
-        t = line["tile"]
-        box = (slice(t["row0"], t["row0"] + t["height"]), slice(t["col0"], t["col0"] + t["width"]))
+        t, s = line["tile"], int(line.get("scale", 1))
+        box = (slice(t["row0"] // s, (t["row0"] + t["height"]) // s), slice(t["col0"] // s, (t["col0"] + t["width"]) // s))
         if line.get("masked"):
-            seen[box] |= decode_product(product.path, line).any(axis=2)
+            seen[box] |= decode_product(product.path, line).any(axis=2)[::s, ::s]
         else:
             seen[box] = True
     return seen

@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from .stitch import QUICKLOOK_GAMMA, QUICKLOOK_REFLECTANCE_MAX
+
 DPI = 110
 S_PER_H = 3600.0
 CONTACT_COLOUR = "tab:green"
@@ -192,4 +194,21 @@ def plot_tradeoff(curve: Sequence[Mapping[str, Any]], threshold: float, baseline
     ax.set_title("What the cloud filter saves, and what it costs")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
+    fig.savefig(path)
+
+
+def _reflectance_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float display image of a (H, W, B) B, G, R[, NIR] reflectance image, stretched like the quick-looks."""
+    rgb = image[..., [2, 1, 0]] if image.shape[-1] >= 3 else np.repeat(image[..., :1], 3, axis=-1)
+    return np.clip(rgb / QUICKLOOK_REFLECTANCE_MAX, 0.0, 1.0) ** QUICKLOOK_GAMMA
+
+
+def plot_superres_crops(panels: Sequence[tuple[str, np.ndarray]], path: Path, title: str) -> None:
+    """Crops side by side, each ``(name, (h, w, B) TOA reflectance)``, at one stretch and nearest-neighbour."""
+    fig = _figure(2.6 * len(panels), 3.0)
+    for ax, (name, image) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        ax.imshow(_reflectance_rgb(image), interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=10)
     fig.savefig(path)

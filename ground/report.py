@@ -37,11 +37,11 @@ import yaml
 
 from onboard.errors import InputFileError
 
-from . import cloud, metrics, plots
+from . import cloud, compute, metrics, plots, spacecraft, superres
 from .reception import Reception, anomaly, read_jsonl, receive
 from .stitch import stitch_passes
 
-TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline")
+TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline", "processing")
 ENTRY_POINT_GROUP = "orbitedge.report_sections"
 MAX_TABLE_ROWS = 50
 
@@ -62,6 +62,7 @@ class RunData:
     anomalies: list[dict[str, Any]]  # reception, telemetry and stitching, in that order
     missing: list[str] = field(default_factory=list)  # run-directory parts that are absent, e.g. "truth/"
     derived: dict[str, Any] = field(default_factory=dict)  # computed once, shared by sections (e.g. scored frames)
+    processing: list[dict[str, Any]] | None = None  # telemetry/processing.jsonl: per-frame pipeline records
 
     @property
     def delivered(self) -> list[dict[str, Any]]:
@@ -104,6 +105,7 @@ SECTIONS: dict[str, Section] = {}
 RENDERERS: dict[str, Renderer] = {}
 HEADER_KEYS = ("scenario", "seed", "start_utc", "duration_s", "complete", "wall_time_s", "satellites", "stations",
                "missing")
+RESERVED_KEYS = (*HEADER_KEYS, "comparison")  # the comparison comes last in report.json and first in report.md
 CORE_SECTIONS = ("bandwidth", "ledger", "latency_s", "on_board", "contacts", "ground", "mosaics")
 
 
@@ -111,8 +113,8 @@ def register_section(name: str, section: Section, render: Renderer | None = None
     """Add a report section: ``section(run)`` returns a JSON-ready dict (or None to leave it out); ``render``
     turns that dict into blocks for report.md/html (default: a table of its scalar values). Raises ValueError
     for a name already taken."""
-    if name in SECTIONS or name in HEADER_KEYS:
-        raise ValueError(f"report section {name!r} already exists; taken: {sorted(set(SECTIONS) | set(HEADER_KEYS))}")
+    if name in SECTIONS or name in RESERVED_KEYS:
+        raise ValueError(f"report section {name!r} already exists; taken: {sorted(set(SECTIONS) | set(RESERVED_KEYS))}")
     SECTIONS[name] = section
     if render is not None:
         RENDERERS[name] = render
@@ -156,7 +158,7 @@ def load_run(run_dir: Path) -> RunData:
     mosaics, problems = stitch_passes(reception.products, run_dir)
     anomalies += problems
     return RunData(run_dir, run_info, scenario, telemetry["captures"], telemetry["ledger"], telemetry["contacts"],
-                   telemetry["timeline"], reception, mosaics, anomalies, missing)
+                   telemetry["timeline"], reception, mosaics, anomalies, missing, processing=telemetry["processing"])
 
 
 def _read_mapping_file(run_dir: Path, rel: str, parse: Callable[[str], Any], missing: list[str],
@@ -256,7 +258,46 @@ def assemble(run: RunData) -> dict[str, Any]:
         value = SECTIONS[name](run)
         if value is not None:
             report[name] = value
+    report["comparison"] = comparison(run, report)
     return _rounded(report)
+
+
+def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
+    """report.json ``comparison``: this run's pipeline against simpler ones on the same finished frames.
+
+    Rows: ``bent_pipe`` (raw frames), ``encode_only`` (lossless), ``cloud_filter`` (its kept tiles, encoded; with a
+    cloud_filter stage) from the on-board estimates in telemetry/processing.jsonl, and ``this_run`` from the
+    delivered products. Each gives bytes, the share saved against bent-pipe, clear pixels lost, cloud F1 and the
+    product's mean cPSNR where they apply (None where not).
+    """
+    finished = metrics.finished_frames(run.ledger) if run.ledger is not None else set()
+    records = [r for r in run.processing or [] if str(r["frame_id"]) in finished]
+    cloud_report, sr_report = report.get("cloud") or {}, report.get("superres") or {}
+    raw = sum(int(r["alternative_bytes"]["bent_pipe"]) for r in records)
+    lost = cloud_report.get("clear_pixels_lost_fraction") if cloud_report else 0.0
+    f1 = (cloud_report.get("pixel") or {}).get("f1") if cloud_report else None
+    cpsnr = (sr_report.get("cpsnr_db") or {}).get(sr_report.get("product")) if sr_report else None
+
+    def row(name: str, label: str, sent: int | None, row_lost: float | None, row_f1: float | None,
+            row_cpsnr: float | None) -> dict[str, Any]:
+        return {"pipeline": name, "label": label, "bytes": sent,
+                "saved_fraction": 1.0 - sent / raw if raw and sent is not None else None,
+                "clear_pixels_lost_fraction": row_lost, "cloud_f1": row_f1, "cpsnr_db": row_cpsnr}
+
+    def alternative(key: str) -> int | None:
+        values = [r["alternative_bytes"].get(key) for r in records]
+        return sum(values) if values and None not in values else None
+
+    names = list((run.run_info or {}).get("pipeline") or [])
+    rows = [row("bent_pipe", "bent-pipe (raw frames)", raw if records else None, 0.0, None, None),
+            row("encode_only", "encode only (lossless)", alternative("encode_only"), 0.0, None, None)]
+    if "cloud_filter" in names:
+        rows.append(row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), lost, f1, None))
+    sent = sum(int(line["bytes"]) for line in run.delivered if set(map(str, line["frame_ids"])) <= finished)
+    rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1, cpsnr))
+    return {"frames": len(records), "rows": rows,
+            "note": "the same finished frames for every row; bursts count K frames; the simpler pipelines' encoded "
+                    "sizes are on-board estimates (for a burst, frame 0's size times K)"}
 
 
 def build_report(run_dir: Path) -> dict[str, Any]:
@@ -381,7 +422,8 @@ def _capped(rows: tuple[tuple[Any, ...], ...], what: str) -> tuple[tuple[tuple[A
     return rows[:MAX_TABLE_ROWS], note
 
 
-def header_blocks(report: Mapping[str, Any]) -> list[Block]:
+def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list[Block]:
+    """Title, completeness warnings, ``lead`` (the pipeline comparison), then the run's identity."""
     title = f"orbitedge report: {report.get('scenario') or 'unnamed run'}"
     complete = report.get("complete")
     blocks: list[Block] = [Heading(1, title)]
@@ -390,6 +432,7 @@ def header_blocks(report: Mapping[str, Any]) -> list[Block]:
                                 "complete: false); figures cover what was written.", strong=True))
     elif complete is None:
         blocks.append(Paragraph("Completeness unknown: telemetry/run.json is missing or unreadable.", strong=True))
+    blocks += lead
     blocks.append(Table(("run", ""), (
         ("scenario", _value(report.get("scenario"))), ("seed", _value(report.get("seed"))),
         ("start", _value(report.get("start_utc"))), ("duration", fmt_duration(report.get("duration_s"))),
@@ -403,6 +446,17 @@ def header_blocks(report: Mapping[str, Any]) -> list[Block]:
     return blocks
 
 
+def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:
+    if not comp["frames"]:
+        return [Paragraph("No finished frame with on-board processing records (telemetry/processing.jsonl): "
+                          "no pipeline comparison.")]
+    rows = tuple((r["label"], fmt_bytes(r["bytes"]), fmt_fraction(r["saved_fraction"]),
+                  fmt_fraction(r["clear_pixels_lost_fraction"]), fmt_fraction(r["cloud_f1"]),
+                  "n/a" if r["cpsnr_db"] is None else f"{r['cpsnr_db']:.2f} dB") for r in comp["rows"])
+    return [Table(("pipeline", "bytes downlinked", "share saved", "clear pixels lost", "cloud F1", "cPSNR"), rows),
+            Paragraph(f"{comp['frames']} finished frames; {comp['note']}.")]
+
+
 def summary_blocks(report: Mapping[str, Any]) -> list[Block]:
     bw, ledger, lat, board = report["bandwidth"], report["ledger"], report["latency_s"], report["on_board"]
     ground = report["ground"]
@@ -411,7 +465,8 @@ def summary_blocks(report: Mapping[str, Any]) -> list[Block]:
         ("downlinked (verified products)", fmt_bytes(bw["downlinked_bytes"])),
         ("bandwidth saved, finished frames", fmt_fraction(bw["saved_fraction"])),
         ("bandwidth saved, all captures", fmt_fraction(bw["saved_fraction_all_captures"])),
-        ("retransmitted", fmt_bytes(bw["retransmitted_bytes"])),
+        ("retransmitted after link frame errors", fmt_bytes(bw["retransmitted_bytes"])),
+        ("link bytes (received + retransmitted)", fmt_bytes(bw["link_bytes"])),
         ("frames captured / delivered / dropped / on board",
          " / ".join(_value(ledger[k]) for k in ("captured", "delivered", "dropped", "on_board"))),
         ("ledger balanced", _value(ledger["balanced"])),
@@ -538,13 +593,14 @@ def default_blocks(name: str, section: Mapping[str, Any]) -> list[Block]:
 
 def report_blocks(report: Mapping[str, Any], figures: Mapping[str, str]) -> list[Block]:
     """The human-readable report's layout; plot paths in ``figures`` are relative to the run directory."""
-    blocks = header_blocks(report) + summary_blocks(report) + bandwidth_blocks(report["bandwidth"])
+    blocks = header_blocks(report, comparison_blocks(report["comparison"])) + summary_blocks(report)
+    blocks += bandwidth_blocks(report["bandwidth"])
     blocks += ledger_blocks(report["ledger"]) + latency_blocks(report["latency_s"], figures)
     blocks += on_board_blocks(report["on_board"])
     blocks += contacts_blocks(report["contacts"], figures, report.get("start_utc"))
     blocks += ground_blocks(report["ground"]) + mosaics_blocks(report["mosaics"], figures)
     for name in report:
-        if name not in HEADER_KEYS and name not in CORE_SECTIONS:
+        if name not in RESERVED_KEYS and name not in CORE_SECTIONS:
             render = RENDERERS.get(name)
             blocks += render(report[name]) if render else default_blocks(name, report[name])
     return blocks
@@ -601,3 +657,6 @@ SECTIONS.update({"bandwidth": bandwidth_section, "ledger": ledger_section, "late
                  "on_board": on_board_section, "contacts": contacts_section, "ground": ground_section,
                  "mosaics": mosaics_section})
 register_section("cloud", cloud.cloud_section, cloud.cloud_blocks)
+register_section("superres", superres.superres_section, superres.superres_blocks)
+register_section("compute", compute.compute_section, compute.compute_blocks)
+register_section("spacecraft", spacecraft.spacecraft_section, spacecraft.spacecraft_blocks)

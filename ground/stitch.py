@@ -168,13 +168,13 @@ class MosaicGroup:
 
 
 def group_by_pass(products: Sequence[Product]) -> list[MosaicGroup]:
-    """Image products with a footprint, grouped per pass (split by target and EPSG where a pass has several), in
+    """Image products with a footprint (of a raw burst, frame 0's), grouped per pass (split by target and EPSG where a pass has several), in
     order of first delivery; each group keeps delivery order."""
     groups: dict[tuple[str, str, int], list[Product]] = {}
     for product in products:
         line = product.line
-        if line["kind"] != "image" or not line.get("footprint"):
-            continue
+        if line["kind"] != "image" or not line.get("footprint") or line.get("burst_frame", 0) != 0:
+            continue  # a raw burst's mosaic shows its frame 0
         key = (str(line["pass_id"]), str(line.get("target")), int(line["footprint"]["epsg"]))
         groups.setdefault(key, []).append(product)
     keys_per_pass: dict[str, list[tuple[str, str, int]]] = {}

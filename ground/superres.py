@@ -17,10 +17,19 @@ K1 = 0.01, K2 = 0.03, the map kept where the window lies inside the image, avera
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+
+from onboard.codec import decode_product
+from onboard.registration import registration_error_px
+
+from . import plots
+from .metrics import finished_frames
 
 REFLECTANCE_RANGE = 1.0  # default data range: TOA reflectance 0..1, not each image's own min..max
 SSIM_SIGMA_PX = 1.5
@@ -137,3 +146,205 @@ def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
         ssim_map = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
         scores.append(float(ssim_map[keep].mean()))
     return float(np.mean(scores))
+
+
+# --- the report's superres section: the downlinked products and the on-board baselines scored on the same pixels
+
+METHODS = ("model_int8", "model_float32", "bicubic", "bicubic_registered", "shift_and_add")
+CROP_PX = 48  # low-res side of the report's example crops
+CROP_NAMES = {"bicubic": "bicubic", "shift_and_add": "shift-and-add", "model_int8": "model int8"}
+
+
+@dataclass
+class SRScene:
+    """One finished burst with super-resolved products on the ground, its truth and the on-board baselines."""
+
+    frame_id: str
+    images: dict[str, np.ndarray]  # method -> (H*s, W*s, B) float32 TOA reflectance
+    truth: np.ndarray  # (H*s, W*s, B) float32 TOA reflectance
+    scored: np.ndarray  # (H*s, W*s) bool: clear in the truth and delivered
+    low_res: np.ndarray | None  # (H, W, B) float32 frame 0, for the figure
+    registration_error_px: float | None
+    product_bytes: int
+    burst_raw_bytes: int  # bit-packed bytes of the K frames' pixels the products cover
+    burst_encoded_bytes: int | None  # those frames losslessly encoded (on-board estimate), None if unknown
+
+
+def superres_policy(run_info: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The superres stage's parameters from telemetry/run.json, or None when the pipeline has none."""
+    return next((dict(s) for s in (run_info or {}).get("stages", []) if s.get("stage") == "superres"), None)
+
+
+def _product_method(policy: Mapping[str, Any]) -> str:
+    return "model_int8" if policy.get("method", "model") == "model" else str(policy["method"])
+
+
+def load_scenes(run: Any, policy: Mapping[str, Any]) -> list[SRScene]:
+    """Finished frames with delivered super-resolved tiles, high-res truth and an evaluation record."""
+    if run.ledger is None or run.captures is None:
+        return []
+    finished = finished_frames(run.ledger)
+    encoded = {str(r["frame_id"]): (r.get("alternative_bytes") or {}).get("cloud_filter",
+                                                                         (r.get("alternative_bytes") or {}).get("encode_only"))
+               for r in run.processing or []}
+    by_frame: dict[str, list[Any]] = {}
+    for product in run.reception.products:
+        line = product.line
+        if line["kind"] == "image" and int(line.get("scale", 1)) > 1:
+            by_frame.setdefault(str(line["frame_ids"][0]), []).append(product)
+    scenes = []
+    for capture in run.captures:
+        frame_id = str(capture["frame_id"])
+        truth_path, eval_path = (run.run_dir / d / f"{frame_id}.npz" for d in ("truth", "evaluation"))
+        products = by_frame.get(frame_id)
+        if frame_id not in finished or not products or not truth_path.is_file() or not eval_path.is_file():
+            continue
+        with np.load(truth_path) as truth, np.load(eval_path) as evaluation:
+            if "hr_reflectance" not in truth:
+                continue
+            hr = truth["hr_reflectance"].astype(np.float32)
+            per_dn = float(products[0].line["reflectance_per_dn"])
+            image = np.zeros_like(hr)
+            delivered = np.zeros(hr.shape[:2], bool)
+            for product in products:
+                t = product.line["tile"]
+                box = (slice(t["row0"], t["row0"] + t["height"]), slice(t["col0"], t["col0"] + t["width"]))
+                dn = decode_product(product.path, product.line)
+                image[box] = dn * np.float32(per_dn)
+                delivered[box] = dn.any(axis=2) if product.line.get("masked") else True
+            images = {_product_method(policy): image}
+            for method in METHODS:
+                if f"sr_{method}" in evaluation:
+                    images[method] = evaluation[f"sr_{method}"] * np.float32(per_dn)
+            error = (registration_error_px(evaluation["sr_shifts_px"], truth["shifts_px"])
+                     if "sr_shifts_px" in evaluation else None)
+            low_res = evaluation["sr_low_res"] * np.float32(per_dn) if "sr_low_res" in evaluation else None
+            scenes.append(SRScene(frame_id, images, hr, truth["hr_clear"] & delivered, low_res, error,
+                                  sum(int(p.line["bytes"]) for p in products),
+                                  sum(int(p.line["raw_bytes"]) for p in products), encoded.get(frame_id)))
+    return scenes
+
+
+def _mean(values: list[float]) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def superres_section(run: Any) -> dict[str, Any] | None:
+    """report.json ``superres``: cPSNR and SSIM per scene and mean for the downlinked product and the on-board
+    baselines on the same pixels, the registration error, and the product's bytes against the burst's."""
+    policy = superres_policy(run.run_info)
+    if policy is None:
+        return None
+    scale = int(policy["scale"])
+    frames = int(((run.run_info or {}).get("camera") or {}).get("burst_frames") or 0)
+    out: dict[str, Any] = {"policy": policy, "product": _product_method(policy), "burst_frames": frames,
+                           "pixel_ratio_vs_burst": scale * scale / frames if frames else None}
+    scenes = load_scenes(run, policy)
+    out["scenes_scored"] = len(scenes)
+    per_scene = []
+    for scene in scenes:
+        scores = {m: (cpsnr_db(img, scene.truth, scene.scored), ssim(img, scene.truth, scene.scored))
+                  for m, img in scene.images.items()}
+        per_scene.append({"frame_id": scene.frame_id, "scored_fraction": float(scene.scored.mean()),
+                          "cpsnr_db": {m: _finite(s[0]) for m, s in scores.items()},
+                          "ssim": {m: _finite(s[1]) for m, s in scores.items()},
+                          "registration_error_px": scene.registration_error_px,
+                          "product_bytes": scene.product_bytes, "burst_raw_bytes": scene.burst_raw_bytes})
+    product_bytes = sum(s.product_bytes for s in scenes)
+    raw_bytes = sum(s.burst_raw_bytes for s in scenes)
+    encoded = [s.burst_encoded_bytes for s in scenes]
+    out.update({
+        "cpsnr_db": {m: _mean([p["cpsnr_db"].get(m) for p in per_scene]) for m in METHODS},
+        "ssim": {m: _mean([p["ssim"].get(m) for p in per_scene]) for m in METHODS},
+        "registration_error_px": _mean([s.registration_error_px for s in scenes]),
+        "bytes_ratio_vs_burst": product_bytes / raw_bytes if raw_bytes else None,
+        "bytes_ratio_vs_encoded_burst": (product_bytes / sum(encoded)
+                                         if encoded and None not in encoded and sum(encoded) else None),
+        "product_bytes": product_bytes, "burst_raw_bytes": raw_bytes, "scenes": per_scene,
+        "definitions": {
+            "cpsnr_db": "PROBA-V cPSNR against the high-res truth over its clear, delivered pixels: 3 px border "
+                        "cropped, brightness bias removed, best of +-3 px shifts; TOA reflectance range 1",
+            "ssim": "SSIM (Wang et al. 2004, 11 px Gaussian window, sigma 1.5) over the same pixels",
+            "bytes_ratio_vs_burst": "downlinked product bytes / bit-packed bytes of the K raw frames over the same "
+                                    "ground (the products' manifest raw_bytes)",
+            "bytes_ratio_vs_encoded_burst": "downlinked product bytes / the K frames of the tiles kept, losslessly "
+                                            "encoded (on-board estimate from frame 0, telemetry/processing.jsonl)",
+            "pixel_ratio_vs_burst": "scale^2 / K: a product saves downlink against its burst only when this is < 1",
+        },
+    })
+    if scenes:
+        plots_dir = run.run_dir / "plots"
+        plots_dir.mkdir(exist_ok=True)
+        scene, r, c = _detailed_crop(scenes, scale)
+        box = (slice(scale * r, scale * (r + CROP_PX)), slice(scale * c, scale * (c + CROP_PX)))
+        panels = []
+        if scene.low_res is not None:
+            panels.append(("low-res frame 0", np.repeat(np.repeat(scene.low_res[r:r + CROP_PX, c:c + CROP_PX], scale, 0),
+                                                        scale, 1)))
+        panels += [(CROP_NAMES[m], scene.images[m][box]) for m in CROP_NAMES if m in scene.images]
+        panels.append(("truth", scene.truth[box]))
+        plots.plot_superres_crops(panels, plots_dir / "superres-crops.png",
+                                  f"{scene.frame_id}: {CROP_PX} x {CROP_PX} low-res px at ({r}, {c}), x{scale}")
+        out["plots"] = ["plots/superres-crops.png"]
+    return out
+
+
+def _detailed_crop(scenes: list[SRScene], scale: int) -> tuple[SRScene, int, int]:
+    """The scene and low-res corner (row, col) of the CROP_PX crop with the most fine detail in the truth (mean
+    absolute Laplacian of its mean band) among crops that are at least 95 % scored (any crop if none is)."""
+    best: tuple[float, SRScene, int, int] | None = None
+    n = CROP_PX * scale
+    for scene in scenes:
+        h, w = scene.scored.shape
+        grey = np.abs(cv2.Laplacian(np.ascontiguousarray(scene.truth.mean(axis=-1)), cv2.CV_32F))
+        for r in range(0, max(h - n, 0) + 1, n // 2):
+            for c in range(0, max(w - n, 0) + 1, n // 2):
+                share = float(scene.scored[r:r + n, c:c + n].mean())
+                texture = float(grey[r:r + n, c:c + n].mean()) + (1.0 if share >= 0.95 else 0.0)
+                if best is None or texture > best[0]:
+                    best = (texture, scene, r // scale, c // scale)
+    return best[1], best[2], best[3]
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def superres_blocks(section: Mapping[str, Any]) -> list[Any]:
+    """report.md/html blocks: methods side by side, then what the product costs against its burst."""
+    from .report import Heading, Image, Paragraph, Table, fmt_bytes
+
+    p = section["policy"]
+    blocks: list[Any] = [Heading(2, "Super-resolution"), Paragraph(
+        f"Bursts of {section['burst_frames']} frames fused x{p['scale']} by {p['method']} after {p['registration']} "
+        f"registration; {section['scenes_scored']} scenes scored against the high-res truth on their clear, "
+        f"delivered pixels. The downlinked product is {section['product']}; the others were computed on board "
+        "from the same registered frames for scoring only.")]
+    if not section["scenes_scored"]:
+        return blocks
+    names = {"model_int8": "MISR model, int8 (on board)", "model_float32": "MISR model, float32 twin",
+             "bicubic": "bicubic of the mean of the clear frames", "bicubic_registered": "bicubic of their registered mean",
+             "shift_and_add": "shift-and-add (median)"}
+    rows = tuple((names[m], _db(section["cpsnr_db"][m]), _num(section["ssim"][m]))
+                 for m in METHODS if section["cpsnr_db"][m] is not None)
+    blocks.append(Table(("method", "mean cPSNR (dB)", "mean SSIM"), rows))
+    ratio = section["bytes_ratio_vs_burst"]
+    verdict = "saves downlink" if ratio is not None and ratio < 1 else "saves NOTHING"
+    blocks.append(Paragraph(
+        f"Registration error {_num(section['registration_error_px'])} px RMS. Products: "
+        f"{fmt_bytes(section['product_bytes'])} against {fmt_bytes(section['burst_raw_bytes'])} of raw bursts, "
+        f"{_num(ratio)}x the burst (pixels: scale^2 / K = {_num(section['pixel_ratio_vs_burst'])}; against the "
+        f"losslessly encoded burst: {_num(section['bytes_ratio_vs_encoded_burst'])}x): super-resolution {verdict} "
+        f"here.", strong=ratio is not None and ratio >= 1))
+    if section.get("plots"):
+        blocks.append(Image("low-res frame, bicubic, shift-and-add, model and truth", section["plots"][0]))
+    return blocks
+
+
+def _db(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

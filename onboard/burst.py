@@ -25,7 +25,7 @@ import numpy as np
 
 from .camera import CameraSpec, dn_to_reflectance
 from .projection import GridFootprint
-from .world import CLOUD_THICK, CLOUD_THIN, World
+from .world import THICK_OPACITY, CLOUD_THICK, CLOUD_THIN, Scene, World
 
 _CLOUD_REFLECTANCE = 0.8  # TOA reflectance of a frame cloud's bright core, all bands (grey)
 _CLOUD_SCALES_M = (1200.0, 600.0, 300.0)  # value-noise cell sizes of the frame cloud layer, coarse to fine
@@ -54,6 +54,7 @@ class Burst:
     scale: int
     spec: CameraSpec  # the camera (its calibration turns lr_dn into reflectance)
     psf_sigma_lr_px: float  # Gaussian PSF sigma actually used, low-res px
+    truth_lr: Scene  # frame 0's ground truth on the low-res grid, its own drifting clouds included
 
     @property
     def k(self) -> int:
@@ -222,5 +223,22 @@ def capture_burst(spec: CameraSpec, world: World, footprint_lr: GridFootprint, t
         cols = np.clip(np.floor(centres[1] - dx).astype(int), 0, w - 1)
         seen |= ~lr_cloud[f][rows[:, None], cols[None, :]]
     hr_clear &= seen
+    frame0_opacity = clouds[reach:reach + h, reach:reach + w] if clouds is not None else None
     return Burst(lr_dn, shifts, lr_cloud, np.ascontiguousarray(scene.reflectance[inner]), hr_clear, footprint_lr, s,
-                 spec, sigma_lr)
+                 spec, sigma_lr, _low_res_truth(scene, inner, s, frame0_opacity))
+
+
+def _low_res_truth(scene: Scene, inner: tuple[slice, slice], scale: int, opacity: np.ndarray | None) -> Scene:
+    """Frame 0's truth on the low-res grid: reflectance averaged over each pixel's ``scale`` x ``scale`` high-res
+    cells, class layers sampled at the pixel centre, and the frame's own cloud layer (``opacity`` (H, W)) as thin
+    or thick cloud."""
+    centre = (slice(scale // 2, None, scale), slice(scale // 2, None, scale))
+    hr = scene.reflectance[inner]
+    h, w = hr.shape[0] // scale, hr.shape[1] // scale
+    reflectance = hr.reshape(h, scale, w, scale, -1).mean(axis=(1, 3), dtype=np.float32)
+    cloud, shadow, landcover, valid = (np.ascontiguousarray(layer[inner][centre])
+                                       for layer in (scene.cloud, scene.shadow, scene.landcover, scene.valid))
+    if opacity is not None:
+        cloud = np.where(opacity >= THICK_OPACITY, CLOUD_THICK,
+                         np.where((opacity > 0) & (cloud != CLOUD_THICK), CLOUD_THIN, cloud)).astype(cloud.dtype)
+    return Scene(reflectance, cloud, shadow, landcover, valid)

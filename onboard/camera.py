@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import cv2
 import numpy as np
@@ -77,6 +78,7 @@ class Frame:
     footprint: GridFootprint
     dn: np.ndarray  # (H, W, B) uint16 digital numbers, < 2**bit_depth, bands as CameraSpec.bands
     truth: Scene  # the world in the footprint, without blur or noise; kept apart, never downlinked
+    burst: Any = None  # onboard.burst.Burst when the camera took K frames; dn is then its frame 0
 
 
 def reflectance_to_dn(reflectance: np.ndarray, spec: CameraSpec) -> np.ndarray:

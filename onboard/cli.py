@@ -1,10 +1,11 @@
-"""The ``orbitedge`` command line: run, validate, report and hardware."""
+"""The ``orbitedge`` command line: run, validate, report, hardware and bench."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import shutil
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -21,6 +22,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("md", "html"), default="md", help="human-readable report format")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the report summary as JSON on stdout")
+    p.add_argument("--realtime", type=float, metavar="FACTOR",
+                   help="run in real time (SimPy RealtimeEnvironment, strict): FACTOR wall seconds per simulated "
+                        "second; fails when this device cannot keep up")
 
 
 def _progress_bar(enabled: bool) -> Callable[[float, float], None] | None:
@@ -49,11 +53,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     _prepare_run_dir(run_dir, args.overwrite)
     _write_resolved(run_dir, scenario)
     progress = _progress_bar(not args.quiet and sys.stderr.isatty())
-    mission = Mission(scenario, run_dir, progress)
-    mission.run()
+    if args.realtime is not None and not args.realtime > 0:
+        raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
+    mission = Mission(scenario, run_dir, progress, realtime_factor=args.realtime)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        mission.run()
+    except (KeyboardInterrupt, OrbitEdgeError) as err:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print(f"orbitedge: {'interrupted' if isinstance(err, KeyboardInterrupt) else err}; writing the partial "
+              f"report of {run_dir} (marked incomplete)", file=sys.stderr)
+        write_report(run_dir, args.format)
+        return 130 if isinstance(err, KeyboardInterrupt) else 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     report, paths = write_report(run_dir, args.format)
     _print_summary(report, paths, args)
     return 0
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM stops a run as Ctrl-C does: the mission writes a consistent, incomplete run directory."""
+    raise KeyboardInterrupt
 
 
 def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
@@ -151,28 +172,82 @@ def _report_options(p: argparse.ArgumentParser) -> None:
 def cmd_hardware(args: argparse.Namespace) -> int:
     from .hardware import load_profile, profile_names
 
-    if args.action == "list" or args.name is None:
-        for name in profile_names():
-            p = load_profile(name)
-            print(f"  {name:<18} cpu x{p.cpu_relative:<6g} int8 x{p.int8_conv_relative:<6g} "
-                  f"{p.power_w.idle:g}/{p.power_w.compute:g} W  {p.memory_mb:g} MB")
+    if args.action == "list":
+        if args.name is not None:
+            raise OrbitEdgeError(f"'hardware list' takes no profile name; use 'orbitedge hardware show {args.name}'")
+        print(hardware_table([load_profile(name) for name in profile_names()]))
         return 0
-    p = load_profile(args.name)
-    print(f"{p.name}: {p.description}")
-    print(f"  cpu_relative        {p.cpu_relative:g}  (projected)")
-    print(f"  int8_conv_relative  {p.int8_conv_relative:g}  (projected)")
-    print(f"  memory_mb           {p.memory_mb:g}")
-    print(f"  power_w             idle {p.power_w.idle:g}, compute {p.power_w.compute:g}")
-    print("  sources:")
-    for s in p.sources:
-        print(f"    - {s.figure}: {s.value}")
-        print(textwrap.indent(textwrap.fill(s.source, 96), "        "))
+    if args.name is None:
+        raise OrbitEdgeError("'hardware show' needs a profile name; choose from " + ", ".join(profile_names()))
+    print(hardware_details(load_profile(args.name)))
     return 0
 
 
+def hardware_table(profiles: list[Any]) -> str:
+    """One aligned row per profile: delegate, relative speeds, memory and power in each state."""
+    head = (f"  {'name':<18}{'delegate':<10}{'cpu/core':>9}{'int8':>8}{'memory MB':>11}"
+            f"{'idle W':>8}{'compute W':>11}{'transmit W':>12}")
+    rows = [f"  {p.name:<18}{p.delegate:<10}{p.cpu_relative:>9.3g}{p.int8_conv_relative:>8.3g}{p.memory_mb:>11g}"
+            f"{p.power_w.idle:>8.3g}{p.power_w.compute:>11.3g}{p.power_w.transmit:>12.3g}" for p in profiles]
+    note = "  speeds relative to the reference host (x1); `orbitedge hardware show NAME` cites the source of each"
+    return "\n".join([head, *rows, note])
+
+
+def hardware_details(p: Any) -> str:
+    """Every figure of a profile, then each source with the published value and the derivation."""
+    lines = [f"{p.name}: {p.description}",
+             f"  delegate            {p.delegate}",
+             f"  cpu_relative        {p.cpu_relative:g}  (one core, vs one host core)",
+             f"  int8_conv_relative  {p.int8_conv_relative:g}  (int8 inference vs the host's single thread)",
+             f"  memory_mb           {p.memory_mb:g}",
+             f"  power_w             idle {p.power_w.idle:g}, compute {p.power_w.compute:g}, "
+             f"transmit {p.power_w.transmit:g}",
+             "  sources:"]
+    for s in p.sources:
+        lines.append(f"    - {s.figure}: {s.value}")
+        for label, text in (("source", s.source), ("derived", s.derivation)):
+            lines += textwrap.wrap(f"{label}: {text}", 108, initial_indent=" " * 8, subsequent_indent=" " * 10,
+                                   break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines)
+
+
 def _hardware_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=("list", "show"), help="list all profiles, or show one")
+    p.add_argument("action", choices=("list", "show"), help="list all profiles, or show one with its sources")
     p.add_argument("name", nargs="?", help="profile name for show")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+    from .hardware import load_profile
+
+    profile = load_profile(args.profile) if args.profile else None
+    if profile is not None and args.device != "host":
+        raise OrbitEdgeError(f"--profile projects host measurements onto {args.profile}; use it with --device host")
+    results = [bench.measure(path, args.device, args.threads, args.runs, args.warmup, profile)
+               for path in bench.resolve_models(args.model)]
+    print(bench.render(results, profile))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(bench.report(results, profile), indent=2) + "\n", encoding="utf-8")
+        print(f"  wrote {args.json}")
+    return 0
+
+
+def _device(value: str) -> str:
+    if value in ("host", "edgetpu") or (value.startswith("external:") and value != "external:"):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: choose host, edgetpu or external:PATH")
+
+
+def _bench_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="a shipped model name (e.g. cloud_bgrn_int8), 'all', or a path to a .tflite file")
+    p.add_argument("--device", type=_device, default="host",
+                   help="host (CPU, XNNPACK), edgetpu (libedgetpu.so.1) or external:PATH (a delegate .so)")
+    p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1, as the simulation)")
+    p.add_argument("--runs", type=int, default=50, help="timed inferences, and Offline samples (default 50)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed inferences after the first (default 5)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="also write every figure to this JSON file")
+    p.add_argument("--profile", metavar="NAME", help="add int8 latency projected onto a hardware profile")
 
 
 COMMANDS = {  # name: (help, example, add options, run)
@@ -183,7 +258,9 @@ COMMANDS = {  # name: (help, example, add options, run)
     "report": ("ground segment only: verify, stitch and score a run directory's downlinked products",
              "orbitedge report runs/quickstart --format html", _report_options, cmd_report),
     "hardware": ("list the on-board computer profiles, or show one with its sources",
-             "orbitedge hardware show host", _hardware_options, cmd_hardware),
+             "orbitedge hardware show coral-usb", _hardware_options, cmd_hardware),
+    "bench": ("benchmark models: latency percentiles, throughput, memory, float32 and int8 side by side",
+             "orbitedge bench all --json bench.json --profile coral-usb", _bench_options, cmd_bench),
 }
 
 

@@ -112,18 +112,25 @@ class CloudFilter(Stage):
         return np.clip(prob[..., 0], 0.0, 1.0)
 
     def process(self, work: Work) -> None:
+        """Decide every tile. A burst (K, H, W, B) is judged frame by frame: a pixel is cloudy when it is cloudy in
+        every frame (fusion can restore the others), and each frame's clear mask goes to later stages."""
         (frame_tile,) = work.tiles
-        dn = frame_tile.dn
-        reflectance = dn.astype(np.float32) * np.float32(self.ctx.reflectance_per_dn)
-        baseline = spectral.cloud_mask(reflectance, self.ctx.bands)
-        prob = self.probability(reflectance, baseline)
-        cloudy = prob >= self.params.threshold
-        work.evaluation["cloud_probability"] = np.round(prob * 255).astype(np.uint8)
-        work.evaluation["spectral_cloud"] = baseline
+        stack = frame_tile.dn if frame_tile.dn.ndim == 4 else frame_tile.dn[None]
+        cloudy_frames = np.empty(stack.shape[:3], bool)
+        for f, dn in enumerate(stack):
+            reflectance = dn.astype(np.float32) * np.float32(self.ctx.reflectance_per_dn)
+            baseline = spectral.cloud_mask(reflectance, self.ctx.bands)
+            prob = self.probability(reflectance, baseline)
+            cloudy_frames[f] = prob >= self.params.threshold
+            if f == 0:
+                work.evaluation["cloud_probability"] = np.round(prob * 255).astype(np.uint8)
+                work.evaluation["spectral_cloud"] = baseline
+        cloudy = cloudy_frames.all(axis=0)
+        work.notes["clear"] = ~cloudy_frames
         kept = []
-        for r, c, h, w in tile_boxes(*dn.shape[:2], self.params.tile_px):
+        for r, c, h, w in tile_boxes(*stack.shape[1:3], self.params.tile_px):
             fraction = float(cloudy[r:r + h, c:c + w].mean())
-            tile = Tile(dn=dn[r:r + h, c:c + w], row0=r, col0=c, priority=frame_tile.priority,
+            tile = Tile(dn=frame_tile.dn[..., r:r + h, c:c + w, :], row0=r, col0=c, priority=frame_tile.priority,
                         meta={"cloud_fraction": round(fraction, 4)})
             if fraction <= self.params.max_cloud_fraction:
                 kept.append(tile)
@@ -132,9 +139,11 @@ class CloudFilter(Stage):
             elif not cloudy[r:r + h, c:c + w].all():
                 tile.dn = np.where(cloudy[r:r + h, c:c + w, None], np.uint16(0), tile.dn)
                 tile.meta["masked"] = True
+                tile.meta["cloudy"] = cloudy[r:r + h, c:c + w]
                 kept.append(tile)
             else:
                 work.dropped.append((tile, "cloudy"))
+        work.notes["cloud_filter_kept"] = [t.dn[0] if t.dn.ndim == 4 else t.dn for t in kept]
         if self.params.downlink_mask:
             ok, png = cv2.imencode(".png", cloudy.astype(np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
             kept.append(Tile(dn=cloudy[..., None].astype(np.uint8), row0=0, col0=0, kind="cloud_mask",
@@ -144,8 +153,8 @@ class CloudFilter(Stage):
 
     def cost_s(self, work: Work) -> float:
         """Model inferences at the host latency in its card (sliding windows), or the spectral test per pixel."""
-        height_px, width_px = work.tiles[0].dn.shape[:2]
+        height_px, width_px = work.tiles[0].dn.shape[-3:-1]
         if self.params.method == "spectral":
-            return height_px * width_px / SPECTRAL_SAMPLES_PER_S
+            return work.frames * height_px * width_px / SPECTRAL_SAMPLES_PER_S
         n_windows = len(tiling.windows(height_px, width_px, self.window_px, self.params.overlap_px))
-        return n_windows * self.latency_s
+        return work.frames * n_windows * self.latency_s

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from . import cloud, hardware, pipeline  # noqa: F401  cloud registers the cloud_filter stage
+from . import cloud, hardware, pipeline, superres  # noqa: F401  they register the cloud_filter and superres stages
+from .downlink import frame_error_rate
 from .errors import ConfigError, ConfigIssue
 from .schema import Builder, apply_override, join, load_yaml, spec
 
@@ -50,8 +51,17 @@ class OrbitConfig:
         if (self.inclination_deg is None) == (not self.sun_synchronous):
             out.append(("inclination_deg", "exactly one of inclination_deg or sun_synchronous: true",
                         "both" if self.sun_synchronous else "neither"))
-        if self.raan_deg is not None and self.ltan_h is not None:
-            out.append(("ltan_h", "at most one of raan_deg or ltan_h", "both"))
+        if (self.raan_deg is None) == (self.ltan_h is None):
+            out.append(("ltan_h", "exactly one of raan_deg or ltan_h", "neither" if self.ltan_h is None else "both"))
+        if not out:
+            from .orbit import satrec_from_elements
+
+            try:  # NOTE: any epoch serves: it only turns ltan_h into a RAAN, which cannot fail
+                satrec_from_elements(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), self.altitude_km,
+                                     self.inclination_deg, self.sun_synchronous, self.raan_deg, self.ltan_h,
+                                     self.phase_deg, self.eccentricity)
+            except ValueError as err:
+                out.append(("", "orbital elements SGP4 accepts", str(err)))
         return out
 
 
@@ -64,6 +74,17 @@ class SatelliteConfig:
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", self.name):
             return [("name", "1-40 letters, digits, - or _ (it names files)", repr(self.name))]
         return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class BurstConfig:
+    """Burst imaging for multi-frame super-resolution, used when the pipeline has a ``superres`` stage."""
+
+    frames: int = spec(8, ge=2, le=64, doc="K low-res frames taken of each scene")
+    jitter_px: float = spec(1.0, ge=0, le=10, doc="platform jitter: each frame's shift is uniform in +-jitter_px per axis")
+    mtf_nyquist: float | None = spec(None, gt=0, lt=1, doc="optics MTF at Nyquist; null: the Gaussian psf_sigma_px")
+    frame_cloud_cover: float = spec(0.05, ge=0, lt=1, doc="cover of a cloud layer that moves from frame to frame")
+    cloud_drift_px: float = spec(2.0, ge=0, le=50, doc="how far that layer moves between frames")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +101,7 @@ class CameraConfig:
     min_sun_elevation_deg: float = spec(10.0, ge=-10, le=90, doc="image only when the sun is this high at the target")
     forward_overlap_fraction: float = spec(0.1, ge=0, lt=0.9, doc="overlap between successive frames of a strip")
     power_w: float = spec(4.0, ge=0, doc="camera power while imaging")
+    burst: BurstConfig = spec(BurstConfig(), doc="burst imaging (with a superres stage)")
 
     def check(self) -> list[tuple[str, str, str]]:
         if len(set(self.bands)) != len(self.bands):
@@ -94,7 +116,9 @@ class CameraConfig:
 @dataclass(frozen=True, kw_only=True)
 class ComputeConfig:
     hardware: str = spec("host", doc="hardware profile name (orbitedge hardware list)")
-    timing: Literal["projected"] = spec("projected", doc="stage times projected from the profile")
+    timing: Literal["projected", "measured"] = spec("projected", doc="stage times projected from the profile, or "
+                                                    "measured: the wall time of each stage on the device running "
+                                                    "the simulation (hardware in the loop)")
 
     def check(self) -> list[tuple[str, str, str]]:
         names = hardware.profile_names()
@@ -123,10 +147,30 @@ class PowerConfig:
 class RadioConfig:
     rate_mbps: float = spec(gt=0, doc="downlink bit rate, 1 Mbps = 1e6 bit/s")
     protocol_overhead_fraction: float = spec(0.1, ge=0, lt=1, doc="framing, coding and protocol share of the rate")
+    frame_bytes: int = spec(1024, ge=64, le=65536, doc="transfer frame size: the unit lost and retransmitted")
+    frame_error_rate: float | None = spec(None, ge=0, lt=1, doc="share of frames lost (CRC fails) and sent again; "
+                                          "excludes eb_n0_db; null: 0 unless eb_n0_db is set")
+    eb_n0_db: float | None = spec(None, ge=-5, le=30, doc="link budget Eb/N0 at the demodulator: the frame error "
+                                  "rate of uncoded BPSK/QPSK frames of frame_bytes")
 
     @property
     def payload_bytes_per_s(self) -> float:
         return self.rate_mbps * 1e6 / 8 * (1 - self.protocol_overhead_fraction)
+
+    @property
+    def link_frame_error_rate(self) -> float:
+        """The frame error rate set, or derived from ``eb_n0_db``."""
+        if self.eb_n0_db is not None:
+            return frame_error_rate(self.eb_n0_db, self.frame_bytes)
+        return self.frame_error_rate or 0.0
+
+    def check(self) -> list[tuple[str, str, str]]:
+        if self.frame_error_rate is not None and self.eb_n0_db is not None:
+            return [("frame_error_rate", "either frame_error_rate or eb_n0_db", "both")]
+        if self.eb_n0_db is not None and self.link_frame_error_rate > 0.9:
+            return [("eb_n0_db", f"a link that delivers frames of {self.frame_bytes} bytes (frame error rate <= 0.9)",
+                     f"{self.eb_n0_db} dB: frame error rate {self.link_frame_error_rate:.3f}")]
+        return []
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,19 +1,25 @@
 """The downlink: products leave mass memory only inside contact windows, at the link rate less protocol overhead.
 
-A product interrupted by LOS keeps its progress and resumes at the next contact (as CFDP does). Each station has
-one antenna; a satellite that finds it taken waits, at most until its own LOS. Delivered products become files in
-``RUN/downlink/`` plus one line of ``manifest.jsonl`` each: the only interface to the ground.
+A product goes down as transfer frames of ``frame_bytes``. Each frame is lost with the link's frame error rate,
+detected by its CRC on the ground and sent again (selective-repeat ARQ, as CFDP class 2 does), so a product costs
+its own bytes plus the retransmissions, drawn once per product: the failures before ``n`` successes are negative
+binomial. A product interrupted by LOS keeps its progress, retransmissions included, and resumes at the next
+contact. Each station has one antenna; a satellite that finds it taken waits, at most until its own LOS. Delivered
+products become files in ``RUN/downlink/`` plus one line of ``manifest.jsonl`` each: the only interface to the
+ground.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import simpy
 
 from .storage import Item, Storage
@@ -76,10 +82,32 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+@dataclass(frozen=True)
+class Link:
+    """The payload link: useful bytes per second, transfer frame size and frame error rate (FER)."""
+
+    payload_bytes_per_s: float
+    frame_bytes: int = 1024
+    frame_error_rate: float = 0.0
+
+    def on_air_bytes(self, size_bytes: int, rng: np.random.Generator) -> tuple[int, int]:
+        """``(bytes on the air, of which retransmitted)`` to deliver ``size_bytes`` intact over this link."""
+        frames = max(1, math.ceil(size_bytes / self.frame_bytes))
+        failures = int(rng.negative_binomial(frames, 1.0 - self.frame_error_rate)) if self.frame_error_rate else 0
+        return size_bytes + failures * self.frame_bytes, failures * self.frame_bytes
+
+
+def frame_error_rate(eb_n0_db: float, frame_bytes: int) -> float:
+    """FER of uncoded BPSK/QPSK at ``eb_n0_db``: ``1 - (1 - BER)^(8 frame_bytes)``, ``BER = erfc(sqrt(Eb/N0)) / 2``."""
+    ber = 0.5 * math.erfc(math.sqrt(10.0 ** (eb_n0_db / 10.0)))
+    return -math.expm1(8 * frame_bytes * math.log1p(-ber))
+
+
 def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, simpy.Resource], storage: Storage,
-             payload_bytes_per_s: float, busy: Callable[[str, float], None],
-             delivered: Callable[[Item, float, str], None], log: list[ContactLog]):
+             link: Link, busy: Callable[[str, float], None], delivered: Callable[[Item, float, str], None],
+             log: list[ContactLog], rng: np.random.Generator):
     """SimPy process: serve one satellite's contact windows in time order."""
+    payload_bytes_per_s = link.payload_bytes_per_s
     for window in windows:
         entry = ContactLog(window.satellite, window.station, window.aos_t_s, window.los_t_s, window.max_elevation_deg)
         log.append(entry)
@@ -98,7 +126,9 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
             if item is None:
                 yield storage.changed | env.timeout(window.los_t_s - env.now)
                 continue
-            remaining = item.size_bytes - item.sent_bytes
+            if item.on_air_bytes is None:
+                item.on_air_bytes, item.retransmitted_bytes = link.on_air_bytes(item.size_bytes, rng)
+            remaining = item.on_air_bytes - item.sent_bytes
             finish_s = remaining / payload_bytes_per_s
             dt_s = min(finish_s, window.los_t_s - env.now)
             item.locked = True

@@ -220,11 +220,16 @@ def misr(model: Predictor, lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray
     correction to the registered bicubic mean in units of the window's scale. Frames larger than the window
     go through :func:`onboard.tiling.predict_tiled` with ``overlap_px`` and cropped edges.
     """
+    return misr_from_planes(model, misr_planes(lr, shifts, clear, scale), scale, overlap_px)
+
+
+def misr_from_planes(model: Predictor, planes: np.ndarray, scale: int, overlap_px: int = MODEL_OVERLAP_PX) -> np.ndarray:
+    """:func:`misr` from its input planes (B, H*s, W*s, 3) (:func:`misr_planes`), which the baselines share:
+    plane 0 is the registered bicubic mean, plane 1 the shift-and-add."""
     window_px = int(model.input_shape[1])
     if model.input_shape[-1] != scale * scale * len(FEATURE_PLANES):
         raise ValueError(f"model takes {model.input_shape[-1]} channels; scale {scale} needs "
                          f"{scale * scale * len(FEATURE_PLANES)}")
-    planes = misr_planes(lr, shifts, clear, scale)
 
     def correction(window: np.ndarray) -> np.ndarray:
         x, sigma = standardise(window, scale)

@@ -8,6 +8,7 @@ as a cloud filter register themselves with :func:`register` and need no change t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -24,7 +25,7 @@ STAGES: dict[str, type["Stage"]] = {}
 class Tile:
     """A rectangle of a frame on its way to the ground."""
 
-    dn: np.ndarray  # (h, w, B) uint16 digital numbers
+    dn: np.ndarray  # (h, w, B) uint16 digital numbers, or (K, h, w, B): the same rectangle in every frame of a burst
     row0: int  # offset of the tile in its frame, px
     col0: int
     kind: str = "image"  # "image", or an auxiliary product such as "cloud_mask"
@@ -43,12 +44,21 @@ class Work:
     dropped: list[tuple[Tile, str]] = field(default_factory=list)
     stages: list[str] = field(default_factory=list)
     sim_s: float = 0.0  # simulated compute time on the satellite's hardware
+    sim_stage_s: dict[str, float] = field(default_factory=dict)  # the same, per stage
     wall_s: dict[str, float] = field(default_factory=dict)  # measured on this host, per stage
     evaluation: dict[str, np.ndarray] = field(default_factory=dict)  # on-board decisions kept for scoring, never downlinked
+    notes: dict[str, Any] = field(default_factory=dict)  # what a stage tells later ones, e.g. the cloud masks
+    alternative_bytes: dict[str, int] = field(default_factory=dict)  # what simpler pipelines would downlink
 
     @property
     def encoded(self) -> bool:
         return all(t.payload is not None for t in self.tiles)
+
+    @property
+    def frames(self) -> int:
+        """K, the frames of the burst (1 for a single frame)."""
+        burst = getattr(self.frame, "burst", None)
+        return burst.k if burst is not None else 1
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class Context:
     reflectance_per_dn: float  # the camera's radiometric calibration
     cpu_relative: float
     int8_conv_relative: float
+    timing: Literal["projected", "measured"] = "projected"  # stage time from the profile, or this host's wall time
 
 
 class Stage:
@@ -69,6 +80,7 @@ class Stage:
     Params: ClassVar[type]
     terminal: ClassVar[bool] = False  # an encoder: must come last
     uses: ClassVar[Literal["cpu", "int8"]] = "cpu"
+    burst_scale: ClassVar[int | None] = None  # set by stages that need a burst of frames (super-resolution)
 
     def __init__(self, params: Any, ctx: Context):
         self.params = params
@@ -114,6 +126,17 @@ def _n_samples(tiles: list[Tile]) -> int:
 def _unencoded(work: Work) -> list[Tile]:
     """Tiles still to encode: a stage may encode an auxiliary product (a cloud mask) itself."""
     return [t for t in work.tiles if t.payload is None]
+
+
+def unstack(tiles: list[Tile]) -> list[Tile]:
+    """Burst tiles (K, h, w, B) split into one tile per frame (``meta["burst_frame"]``), others as they are."""
+    out = []
+    for tile in tiles:
+        if tile.dn.ndim == 4:
+            out += [dataclasses.replace(tile, dn=dn, meta={**tile.meta, "burst_frame": f}) for f, dn in enumerate(tile.dn)]
+        else:
+            out.append(tile)
+    return out
 
 
 @register
@@ -170,7 +193,7 @@ class Encode(Stage):
 
 
 class Pipeline:
-    """The configured stages, ready to run on frames."""
+    """The configured stages, ready to run on frames (a frame with a ``burst`` runs as a stack of K frames)."""
 
     def __init__(self, stage_configs: tuple[Any, ...], ctx: Context):
         self.stages = [STAGES[s.name](s.params, ctx) for s in stage_configs]
@@ -180,14 +203,48 @@ class Pipeline:
     def names(self) -> list[str]:
         return [s.name for s in self.stages]
 
+    @property
+    def burst_scale(self) -> int | None:
+        """The super-resolution factor when a stage needs bursts of frames, else None."""
+        return next((s.burst_scale for s in self.stages if s.burst_scale), None)
+
     def run(self, frame: Any, priority: int = 1) -> Work:
-        """Run every stage on one frame; returns the Work with payloads and simulated time on this hardware."""
-        work = Work(frame=frame, tiles=[Tile(dn=frame.dn, row0=0, col0=0, priority=priority)])
+        """Run every stage on one frame; returns the Work with payloads and simulated time on this hardware:
+        projected from the reference host's cost through the profile, or (``timing: measured``) the wall time
+        each stage took here, on the device running the simulation."""
+        burst = getattr(frame, "burst", None)
+        dn = burst.lr_dn if burst is not None else frame.dn
+        work = Work(frame=frame, tiles=[Tile(dn=dn, row0=0, col0=0, priority=priority)])
         for stage in self.stages:
+            if stage.terminal:
+                work.tiles = unstack(work.tiles)
             speed = self.ctx.int8_conv_relative if stage.uses == "int8" else self.ctx.cpu_relative
-            work.sim_s += stage.cost_s(work) / speed
+            projected_s = stage.cost_s(work) / speed
             start = time.perf_counter()
             stage.process(work)
             work.wall_s[stage.name] = time.perf_counter() - start
+            work.sim_stage_s[stage.name] = work.wall_s[stage.name] if self.ctx.timing == "measured" else projected_s
+            work.sim_s += work.sim_stage_s[stage.name]
             work.stages.append(stage.name)
+        work.alternative_bytes = self.alternative_bytes(work)
         return work
+
+    def alternative_bytes(self, work: Work) -> dict[str, int]:
+        """Bytes simpler pipelines would downlink for this capture, for the report's comparison: ``bent_pipe``
+        (K bit-packed frames), ``encode_only`` (K losslessly encoded frames) and, with a cloud_filter stage,
+        ``cloud_filter`` (its kept tiles of K frames, encoded). For a burst, the encoded sizes are frame 0's times K.
+        """
+        frame_dn = work.frame.dn
+        k = work.frames
+        raw = k * codec.packed_size_bytes(frame_dn.size, self.ctx.bit_depth)
+        encode = next((s for s in self.stages if isinstance(s, Encode)), None)
+        fmt = encode.params.format if encode else ("png" if frame_dn.shape[-1] in (1, 3, 4) else "tiff")
+        level = encode.params.level if encode else Encode.Params().level
+
+        def size(dn: np.ndarray) -> int:
+            return len(codec.encode(dn, fmt, self.ctx.bit_depth, level))
+
+        out = {"bent_pipe": raw, "encode_only": k * size(frame_dn)}
+        if "cloud_filter_kept" in work.notes:
+            out["cloud_filter"] = k * sum(size(dn) for dn in work.notes["cloud_filter_kept"])
+        return out

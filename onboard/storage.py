@@ -25,7 +25,8 @@ class Item:
     priority: int
     kind: str  # "raw" (awaiting compute) or "product" (awaiting downlink)
     seq: int = 0  # arrival order, set by Storage
-    sent_bytes: float = 0.0  # downlink progress; resumes at the next contact
+    sent_bytes: float = 0.0  # downlink progress on the air, retransmissions included; resumes at the next contact
+    on_air_bytes: int | None = None  # size plus retransmissions, drawn when its downlink starts
     retransmitted_bytes: float = 0.0
     locked: bool = False  # being transmitted
     data: Any = None  # the product (payload and manifest fields) or the raw frame

@@ -228,7 +228,7 @@ _CUMULUS = np.array([0.86, 0.85, 0.84, 0.80], dtype=np.float32)
 _CIRRUS = np.array([0.62, 0.61, 0.60, 0.55], dtype=np.float32)
 
 _SHADOW_FRACTION = 0.4  # ground reflectance in a thick cloud's shadow, relative to sunlit (diffuse sky light only)
-_THICK_OPACITY = 0.9  # cumulus at least this opaque is flagged thick (and casts a flagged shadow); below, thin
+THICK_OPACITY = 0.9  # cumulus at least this opaque is flagged thick (and casts a flagged shadow); below, thin
 _DISTRICT_M = 12_000.0  # farmland is laid out in square districts, each with its own field orientation and size
 
 
@@ -374,8 +374,8 @@ class SyntheticWorld(World):
             lit = np.clip(toward_sun * np.float32(60.0 / gsd), -1, 1)  # slope over ~120 m: sunlit or shaded flank
             brightness = 0.68 + 0.3 * np.clip(excess[1:-1, 1:-1] / 1.5, 0, 1) + 0.08 * lit
             cloud[opacity > 0] = CLOUD_THIN
-            cloud[opacity >= _THICK_OPACITY] = CLOUD_THICK
-            shadow = (shadow_opacity >= _THICK_OPACITY) & (cloud != CLOUD_THICK)
+            cloud[opacity >= THICK_OPACITY] = CLOUD_THICK
+            shadow = (shadow_opacity >= THICK_OPACITY) & (cloud != CLOUD_THICK)
         if self._cirrus_level < math.inf:
             excess = field(self._cirrus) - np.float32(self._cirrus_level)
             veil = np.where(excess > 0, np.minimum(0.08 + 0.3 * excess, 0.45), 0).astype(np.float32)

@@ -134,6 +134,20 @@ def test_clouds_differ_from_frame_to_frame():
     assert not still.lr_cloud.any()
 
 
+def test_frame_zero_truth_is_on_the_low_res_grid_with_its_own_clouds():
+    spec = CameraSpec(64, 48, 10.0)
+    world = SyntheticWorld(6, 0.3)
+    b = burst_of(world, spec, seed=3, frame_cloud_cover=0.2)
+    truth = b.truth_lr
+    assert truth.reflectance.shape == (48, 64, 4) and truth.cloud.shape == (48, 64)
+    # reflectance: the mean of each pixel's 2 x 2 high-res cells
+    np.testing.assert_allclose(truth.reflectance[5, 7], b.hr_truth[10:12, 14:16].mean(axis=(0, 1)), rtol=1e-6)
+    # cloud: the world's, and frame 0's own drifting layer where it covers the ground
+    assert (truth.cloud[b.lr_cloud[0]] > 0).mean() > 0.8  # lr_cloud also flags cloud edges within the PSF
+    world_lr = world.render(spec.footprint(*PARIS), TIME_UTC, 50.0, 160.0, spec.bands)
+    assert ((truth.cloud > 0) >= (world_lr.cloud > 0)).mean() > 0.97  # the world's clouds are all there
+
+
 def test_bad_parameters_are_refused():
     spec = CameraSpec(32, 32, 10.0)
     with pytest.raises(BurstError, match="footprint_lr"):

@@ -1,11 +1,13 @@
 """The downlink process in a real SimPy environment: only inside windows, at the payload rate, resuming across passes."""
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import simpy
 
-from onboard.downlink import downlink
+from onboard.downlink import Link, downlink, frame_error_rate
 from onboard.storage import Item, Storage
 
 
@@ -18,15 +20,16 @@ class Window:
     max_elevation_deg: float = 45.0
 
 
-def setup(windows, sizes, rate=1000.0, antennas=("gs",), extra=()):
+def setup(windows, sizes, rate=1000.0, antennas=("gs",), extra=(), fer=0.0, frame_bytes=100, seed=0):
     env = simpy.Environment()
     store = Storage(env, 1e9, "drop_oldest", lambda i, r: None)
     for n, size in enumerate(sizes):
         store.put(Item(f"p{n}", (f"f{n}",), size, 1, "product"))
     ants = {a: simpy.Resource(env, 1) for a in antennas}
     delivered, log, busy = [], [], []
-    env.process(downlink(env, windows, ants, store, rate, lambda k, s: busy.append(s),
-                         lambda item, t, st: delivered.append((item.item_id, t, st)), log))
+    env.process(downlink(env, windows, ants, store, Link(rate, frame_bytes, fer), lambda k, s: busy.append(s),
+                         lambda item, t, st: delivered.append((item.item_id, t, st)), log,
+                         np.random.default_rng(seed)))
     for proc in extra:
         env.process(proc(env, ants))
     return env, store, delivered, log, busy
@@ -71,3 +74,33 @@ def test_products_arriving_mid_pass_are_sent():
     env.process(late(env))
     env.run(until=200)
     assert delivered == [("late", 31.0, "gs")]
+
+
+def test_lost_frames_are_sent_again_within_the_pass_and_after_it():
+    sizes = [20_000] * 10  # 200 frames each
+    env, store, delivered, log, _ = setup([Window("s", "gs", 0, 150), Window("s", "gs", 1000, 1200)], sizes,
+                                          fer=0.1, seed=4)
+    env.run(until=2000)
+    assert [d[0] for d in delivered] == [f"p{n}" for n in range(10)]  # nothing lost that ARQ could save
+    items = [d for d in delivered]
+    assert len(items) == 10 and not store.items
+    on_air = sum(c.bytes_sent for c in log)
+    assert on_air > sum(sizes)
+    # failures before 2000 successes at FER 0.1: mean 2000 * 0.1 / 0.9 = 222 frames, sd ~16
+    assert on_air - sum(sizes) == pytest.approx(222.2 * 100, rel=0.25)
+    assert log[0].used_s == pytest.approx(150.0) and log[1].bytes_sent > 0  # the first pass ended mid-way
+
+
+def test_zero_frame_error_rate_sends_each_byte_once():
+    env, store, delivered, log, _ = setup([Window("s", "gs", 0, 100)], [4000, 4000])
+    env.run(until=200)
+    assert sum(c.bytes_sent for c in log) == 8000 and len(delivered) == 2
+
+
+def test_frame_error_rate_from_a_link_budget_matches_the_textbook():
+    # uncoded BPSK: BER at Eb/N0 = 9.6 dB is 1.0e-5 (Sklar, Digital Communications, fig. 4.25); 1024-byte frames
+    ber = 0.5 * math.erfc(math.sqrt(10 ** 0.96))
+    assert ber == pytest.approx(1.0e-5, rel=0.1)
+    assert frame_error_rate(9.6, 1024) == pytest.approx(1 - (1 - ber) ** 8192, rel=1e-9)
+    assert frame_error_rate(9.6, 1024) == pytest.approx(0.078, abs=0.005)
+    assert frame_error_rate(20.0, 1024) < 1e-12 and frame_error_rate(0.0, 1024) > 0.999

@@ -69,6 +69,10 @@ def make_run(run_dir: Path, complete: bool = True) -> Path:
             for c, (s, r, d, b) in zip(captures, [("delivered", None, 2, 0), ("delivered", None, 2, 0),
                                                   ("dropped", "storage_full", 0, 0), ("on_board", None, 0, 1)])]
     jsonl(run_dir / "telemetry" / "ledger.jsonl", rows)
+    jsonl(run_dir / "telemetry" / "processing.jsonl", [
+        {"frame_id": c["frame_id"], "satellite": "sat-1", "stages": ["encode"], "burst_frames": 1, "compute_s": 0.1,
+         "alternative_bytes": {"bent_pipe": frame_raw_bytes, "encode_only": frame_raw_bytes * 3 // 4}}
+        for c in captures[:2]])
     jsonl(run_dir / "telemetry" / "contacts.jsonl", [
         {"satellite": "sat-1", "station": "svalbard", "aos_t_s": 950.0, "los_t_s": 1550.0, "max_elevation_deg": 45.0,
          "used_s": 240.0, "bytes_sent": sum(m["bytes"] for m in manifest), "tracked": True}])
@@ -111,6 +115,11 @@ def test_report_holds_the_required_keys_and_figures(run_dir):
     assert report["ground"]["products_verified"] == 4 and report["ground"]["anomalies"] == []
     assert report["mosaics"]["paths"] == ["mosaics/sat-1-p000.tif", "mosaics/sat-1-p000.png"]
     assert report["missing"] == []
+    rows = {r["pipeline"]: r for r in report["comparison"]["rows"]}
+    assert report["comparison"]["frames"] == 2 and list(rows) == ["bent_pipe", "encode_only", "this_run"]
+    assert rows["bent_pipe"]["bytes"] == 2 * 3072 and rows["encode_only"]["saved_fraction"] == 0.25
+    assert rows["this_run"]["bytes"] == bw["downlinked_bytes"]
+    assert rows["this_run"]["saved_fraction"] == bw["saved_fraction"]
     assert list(report)[:9] == list(report_module.HEADER_KEYS)
 
 
@@ -194,7 +203,7 @@ def test_added_section_appears_after_the_core_and_is_rendered(run_dir, monkeypat
     with pytest.raises(ValueError, match="already exists"):
         register_section("ledger", lambda run: {})
     report, _ = write_report(run_dir)
-    assert list(report)[-1] == "extra" and "mosaics" in report and "absent" not in report
+    assert list(report)[-2:] == ["extra", "comparison"] and "mosaics" in report and "absent" not in report
     assert report["extra"] == {"frames": 4, "scores": {"f1": 0.912346}}
     md = (run_dir / "report.md").read_text()
     assert "## extra" in md and "| scores.f1 | 0.912346 |" in md

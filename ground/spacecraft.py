@@ -1,0 +1,53 @@
+"""The report's ``spacecraft`` section: what each satellite's storage and power went through.
+
+From telemetry/run.json's ``satellite_summary`` and the sampled timeline: storage peak against capacity and the
+captures refused when it was full, battery minimum (it never goes below 0 Wh: unmet load is counted apart), time
+in brown-out, the captures shed and the compute deferred while it lasted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def spacecraft_section(run: Any) -> dict[str, Any] | None:
+    """report.json ``spacecraft``: one entry per satellite; None without a complete run.json summary."""
+    summaries = (run.run_info or {}).get("satellite_summary") or []
+    if not summaries:
+        return None
+    lowest_wh: dict[str, float] = {}
+    for sample in run.timeline or []:
+        name = str(sample["satellite"])
+        lowest_wh[name] = min(lowest_wh.get(name, float("inf")), float(sample["battery_wh"]))
+    out = []
+    for s in summaries:
+        skipped = s.get("captures_skipped") or {}
+        out.append({
+            "satellite": s["satellite"], "frames_planned": s["frames_planned"], "frames_captured": s["frames_captured"],
+            "storage_peak_bytes": s["storage_peak_bytes"], "storage_capacity_bytes": s["storage_capacity_bytes"],
+            "captures_refused_storage_full": int(skipped.get("storage_full", 0)),
+            "battery_min_soc": s["battery_min_soc"], "battery_min_wh": lowest_wh.get(str(s["satellite"])),
+            "brownout_s": s["brownout_s"], "captures_shed_brownout": int(skipped.get("brownout", 0)),
+            "compute_deferred_frames": s.get("compute_deferred_frames", 0),
+            "compute_deferred_s": s.get("compute_deferred_s", 0.0), "energy_unmet_wh": s["energy_unmet_wh"],
+        })
+    return {"satellites": out}
+
+
+def spacecraft_blocks(section: Mapping[str, Any]) -> list[Any]:
+    """report.md/html blocks: one row per satellite."""
+    from .report import Heading, Paragraph, Table, fmt_bytes, fmt_duration, fmt_fraction
+
+    rows = tuple((s["satellite"], f"{s['frames_captured']} / {s['frames_planned']}",
+                  f"{fmt_bytes(s['storage_peak_bytes'])} / {fmt_bytes(s['storage_capacity_bytes'])}",
+                  str(s["captures_refused_storage_full"]), fmt_fraction(s["battery_min_soc"]),
+                  fmt_duration(s["brownout_s"]), str(s["captures_shed_brownout"]),
+                  f"{s['compute_deferred_frames']} ({fmt_duration(s['compute_deferred_s'])})")
+                 for s in section["satellites"])
+    return [Heading(2, "Storage and power"),
+            Paragraph("Captures refused for a full memory never entered the ledger; frames dropped from memory are "
+                      "in the ledger with their reason. In brown-out, imaging is shed and compute waits for the "
+                      "battery (deferred, not lost)."),
+            Table(("satellite", "captured / planned", "storage peak / capacity", "refused: storage full",
+                   "battery min", "brown-out", "shed: brown-out", "compute deferred"), rows)]

@@ -1,0 +1,156 @@
+"""The ``superres`` stage: K low-res frames of a burst in, one product ``scale`` times finer out.
+
+The burst is registered on board (ECC or phase correlation, :mod:`onboard.registration`) on the pixels the cloud
+stage found clear in each frame (all pixels without a cloud stage), then fused by the full-int8 MISR model
+(:func:`onboard.fusion.misr`, sliding window with cropped edges) or a classic method. The product keeps the
+camera's calibration: DN at its bit depth, on a grid of ``gsd_m / scale``. At scale s it holds s² times the
+pixels of one frame, so it saves downlink against the K raw frames only when K > s².
+
+For scoring on the ground, never downlinked, the stage keeps in ``RUN/evaluation/``: the estimated shifts, frame
+0 (for the report's crops) and, with ``evaluate: true``, what the float32 twin and the two classic baselines make
+of the same registered burst.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from . import fusion, registration, tiling
+from .pipeline import Context, Stage, Tile, Work, register
+from .runtime import Model
+from .schema import spec
+
+MODEL_DIR = Path(__file__).with_name("models")
+# NOTE: host time per low-res megapixel per frame, measured by benchmarks/pipeline.py (2-core host, one thread).
+REGISTRATION_S_PER_MPX = {"ecc": 0.15, "phase": 0.05}
+PLANES_S_PER_MPX = 2.6  # the bicubic mean and shift-and-add grid of a burst of 8, per low-res megapixel
+# bicubic: of the mean of the clear frames, unregistered (the PROBA-V baseline); bicubic_registered: of their
+# registered mean (the model's starting point)
+BASELINES = ("model_float32", "bicubic", "bicubic_registered", "shift_and_add")
+
+
+def model_name(scale: int, kind: str = "int8") -> str:
+    """The shipped MISR model for ``scale``: ``superres_x{scale}_{kind}``."""
+    return f"superres_x{scale}_{kind}"
+
+
+def shipped_scales() -> list[int]:
+    """Scales with a shipped int8 MISR model."""
+    return sorted(int(p.stem.split("_x")[1].split("_")[0]) for p in MODEL_DIR.glob("superres_x*_int8.tflite"))
+
+
+@cache
+def load_model(name: str, threads: int) -> Model:
+    """A shipped MISR model on the host CPU (cached per run)."""
+    return Model(MODEL_DIR / f"{name}.tflite", threads=threads)
+
+
+def card(name: str) -> dict[str, Any]:
+    """A shipped model's card as plain JSON."""
+    return json.loads((MODEL_DIR / f"{name}.json").read_text())
+
+
+def to_dn(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
+    """TOA reflectance to uint16 DN through the camera's calibration, rounded and clipped to the bit depth."""
+    dn = np.rint(np.asarray(reflectance, np.float32) / np.float32(reflectance_per_dn))
+    return np.clip(dn, 0, (1 << bit_depth) - 1).astype(np.uint16)
+
+
+@register
+class SuperResolution(Stage):
+    """Fuse each burst into one finer product, so that one image goes down instead of K."""
+
+    name = "superres"
+    uses = "int8"
+    burst_scale: ClassVar[int | None] = 2
+
+    @dataclass(frozen=True, kw_only=True)
+    class Params:
+        scale: int = spec(2, ge=2, le=4, doc="resolution gain; the product has scale² times a frame's pixels")
+        method: Literal["model", "shift_and_add", "bicubic_registered", "bicubic"] = spec(
+            "model", doc="the MISR model, or a classic fusion")
+        registration: Literal["ecc", "phase"] = spec("ecc", doc="sub-pixel shift estimation")
+        overlap_px: int = spec(fusion.MODEL_OVERLAP_PX, ge=0, le=32, doc="model sliding-window overlap, low-res px; "
+                               "half is cropped from each inner edge")
+        evaluate: bool = spec(True, doc="also run the float32 twin and the baselines for the report (host time only)")
+        threads: int = spec(1, ge=1, le=64, doc="interpreter threads on the host")
+
+    @classmethod
+    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
+        out = []
+        if params.method == "model" and params.scale not in shipped_scales():
+            have = ", ".join(f"x{s}" for s in shipped_scales()) or "none"
+            out.append(("scale", f"a scale with a shipped MISR model ({have}), or method shift_and_add or bicubic",
+                        f"x{params.scale} with method model"))
+        if "cloud_filter" in names and names.index("cloud_filter") > index:
+            out.append(("stage", "superres after cloud_filter (it fuses the clear pixels only)",
+                        f"superres at position {index + 1}, cloud_filter at {names.index('cloud_filter') + 1}"))
+        return out
+
+    def __init__(self, params: Any, ctx: Context):
+        super().__init__(params, ctx)
+        self.burst_scale = params.scale
+        self.uses = "int8" if params.method == "model" else "cpu"
+        name = model_name(params.scale)
+        self.model_name = name if params.scale in shipped_scales() else None
+        self.window_px = card(name)["inputs"][0]["shape"][1] if self.model_name else 0
+        self.latency_s = card(name)["benchmark"]["host_latency_ms_p50"] / 1e3 if self.model_name else 0.0
+
+    def _fuse(self, planes: np.ndarray, method: str, lr: np.ndarray, clear: np.ndarray) -> np.ndarray:
+        """(H*s, W*s, B) float32 reflectance of ``method`` from the shared planes (B, H*s, W*s, 3), or for plain
+        bicubic from the frames ``lr`` (K, H, W, B) and their ``clear`` (K, H, W) masks."""
+        if method == "bicubic":
+            return fusion.bicubic(lr, clear, self.params.scale)
+        if method == "bicubic_registered":
+            return np.moveaxis(planes[..., 0], 0, -1)
+        if method == "shift_and_add":
+            return np.moveaxis(planes[..., 1], 0, -1)
+        model = load_model(model_name(self.params.scale, method.removeprefix("model_")), self.params.threads)
+        return fusion.misr_from_planes(model, planes, self.params.scale, self.params.overlap_px)
+
+    def process(self, work: Work) -> None:
+        burst = work.frame.burst
+        s = self.params.scale
+        lr = burst.lr_dn.astype(np.float32) * np.float32(self.ctx.reflectance_per_dn)
+        clear = work.notes.get("clear", np.ones(lr.shape[:3], bool))
+        shifts = registration.register(lr, clear, self.params.registration)
+        planes = fusion.misr_planes(lr, shifts, clear, s)
+        method = "model_int8" if self.params.method == "model" else self.params.method
+        product = to_dn(self._fuse(planes, method, lr, clear), self.ctx.reflectance_per_dn, self.ctx.bit_depth)
+        work.evaluation["sr_shifts_px"] = shifts
+        work.evaluation["sr_low_res"] = burst.lr_dn[0]
+        if self.params.evaluate:
+            others = [m for m in BASELINES if m != method and (self.model_name or not m.startswith("model"))]
+            for other in others:
+                work.evaluation[f"sr_{other}"] = to_dn(self._fuse(planes, other, lr, clear),
+                                                       self.ctx.reflectance_per_dn, self.ctx.bit_depth)
+        tiles = []
+        for tile in work.tiles:
+            if tile.kind != "image":
+                tiles.append(tile)
+                continue
+            h, w = tile.dn.shape[-3:-1]
+            dn = product[s * tile.row0:s * (tile.row0 + h), s * tile.col0:s * (tile.col0 + w)]
+            if "cloudy" in tile.meta:
+                dn = np.where(np.repeat(np.repeat(tile.meta["cloudy"], s, 0), s, 1)[..., None], np.uint16(0), dn)
+            tiles.append(Tile(dn=dn, row0=s * tile.row0, col0=s * tile.col0, priority=tile.priority,
+                              meta={**{k: v for k, v in tile.meta.items() if k != "cloudy"}, "scale": s,
+                                    "burst_frames": burst.k}))
+        work.tiles = tiles
+
+    def cost_s(self, work: Work) -> float:
+        """Registration and fusion planes per low-res megapixel, plus model windows at the card's host latency."""
+        h, w = work.frame.dn.shape[:2]
+        mpx = h * w / 1e6
+        k = work.frames
+        cost = (k - 1) * mpx * REGISTRATION_S_PER_MPX[self.params.registration] + k / 8 * mpx * PLANES_S_PER_MPX
+        if self.params.method == "model":
+            n_windows = len(tiling.windows(h, w, self.window_px, self.params.overlap_px))
+            cost += len(self.ctx.bands) * n_windows * self.latency_s
+        return cost

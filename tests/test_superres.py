@@ -1,0 +1,142 @@
+"""The superres stage on real bursts and the real shipped MISR model: products, exclusions, costs and config rules."""
+
+import datetime as dt
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from ground.superres import cpsnr_db
+from onboard import burst, camera, codec, pipeline, superres
+from onboard.config import StageConfig, load_scenario
+from onboard.errors import ConfigError
+from onboard.projection import GridFootprint
+from onboard.world import SyntheticWorld
+
+ROOT = Path(__file__).parents[1]
+SPEC = camera.CameraSpec(96, 96, 10.0)
+CTX = pipeline.Context(bands=SPEC.bands, bit_depth=12, reflectance_per_dn=SPEC.reflectance_max / SPEC.dn_max,
+                       cpu_relative=1.0, int8_conv_relative=1.0)
+
+
+@pytest.fixture(scope="module")
+def shot() -> SimpleNamespace:
+    """A burst of 8 over farmland near Bologna, with frame-to-frame clouds, as the mission takes it."""
+    world = SyntheticWorld(seed=5, mean_cloud_cover=0.1)
+    footprint = GridFootprint.centred(44.6, 11.3, 32632, 10.0, 96, 96)
+    when = dt.datetime(2026, 6, 21, 10, 30, tzinfo=dt.timezone.utc)
+    b = burst.capture_burst(SPEC, world, footprint, when, 60.0, 150.0, np.random.default_rng(2), frame_cloud_cover=0.1)
+    return SimpleNamespace(frame_id="f0", dn=b.lr_dn[0], truth=b.truth_lr, burst=b)
+
+
+def build(*stages):
+    configs = [StageConfig(name=name, params=pipeline.STAGES[name].Params(**params)) for name, params in stages]
+    return pipeline.Pipeline(tuple(configs), CTX)
+
+
+def test_one_x2_product_replaces_the_burst_and_beats_bicubic(shot):
+    line = build(("cloud_filter", {"tile_px": 32, "max_cloud_fraction": 0.9}), ("superres", {}),
+                 ("encode", {"format": "png"}))
+    assert line.burst_scale == 2
+    work = line.run(shot)
+    assert work.frames == 8 and work.stages == ["cloud_filter", "superres", "encode"]
+    image = np.zeros((192, 192, 4), np.float32)
+    for tile in work.tiles:
+        assert tile.meta["scale"] == 2 and tile.meta["burst_frames"] == 8 and tile.dn.shape[:2] == (64, 64)
+        dn = codec.decode(tile.payload, "png", tile.dn.shape, 12)
+        image[tile.row0:tile.row0 + 64, tile.col0:tile.col0 + 64] = dn * CTX.reflectance_per_dn
+    assert len(work.tiles) + len(work.dropped) == 9
+    ev = work.evaluation
+    assert {"sr_shifts_px", "sr_low_res", "sr_model_float32", "sr_bicubic", "sr_bicubic_registered",
+            "sr_shift_and_add", "cloud_probability"} <= set(ev)
+    assert np.abs(ev["sr_shifts_px"] - shot.burst.shifts_px).max() < 0.25  # low-res px
+    truth, clear = shot.burst.hr_truth, shot.burst.hr_clear
+    kept = np.zeros((192, 192), bool)
+    for tile in work.tiles:
+        kept[tile.row0:tile.row0 + 64, tile.col0:tile.col0 + 64] = True
+    bicubic = ev["sr_bicubic"] * np.float32(CTX.reflectance_per_dn)
+    assert cpsnr_db(image, truth, clear & kept) > cpsnr_db(bicubic, truth, clear & kept) + 0.5
+    alternatives = work.alternative_bytes
+    assert alternatives["bent_pipe"] == 8 * SPEC.raw_bytes
+    assert sum(len(t.payload) for t in work.tiles) < alternatives["cloud_filter"] < alternatives["bent_pipe"]
+
+
+def test_clouds_the_cloud_stage_finds_are_left_out_of_the_fusion(shot):
+    """The same burst with every frame's clouds flagged as the cloud stage would, against fusing them in."""
+    b = shot.burst
+    lr = b.lr_reflectance()
+    truth, clear = b.hr_truth, b.hr_clear
+    stage = superres.SuperResolution(superres.SuperResolution.Params(evaluate=False), CTX)
+    scores = {}
+    for name, notes in (("masked", {"clear": ~b.lr_cloud}), ("unmasked", {})):
+        work = pipeline.Work(frame=shot, tiles=[pipeline.Tile(dn=b.lr_dn, row0=0, col0=0)], notes=notes)
+        stage.process(work)
+        (tile,) = work.tiles
+        scores[name] = cpsnr_db(tile.dn * np.float32(CTX.reflectance_per_dn), truth, clear)
+    assert lr.shape[0] == 8 and b.lr_cloud.any()
+    assert scores["masked"] > scores["unmasked"] + 1.0
+
+
+def test_masked_tiles_stay_no_data_at_high_resolution(shot):
+    work = build(("cloud_filter", {"tile_px": 32, "max_cloud_fraction": 0.0, "action": "mask"}),
+                 ("superres", {"evaluate": False}), ("bent_pipe", {})).run(shot)
+    masked = [t for t in work.tiles if t.meta.get("masked")]
+    assert masked, "the burst has clouds somewhere in every frame"
+    for tile in masked:
+        assert (tile.dn == 0).all(axis=-1).any() and tile.dn.shape[:2] == (64, 64)
+
+
+def test_a_raw_burst_goes_down_frame_by_frame(shot):
+    work = build(("cloud_filter", {"tile_px": 48, "max_cloud_fraction": 1.0}), ("bent_pipe", {})).run(shot)
+    assert len(work.tiles) == 4 * 8 and {t.meta["burst_frame"] for t in work.tiles} == set(range(8))
+    assert sum(len(t.payload) for t in work.tiles) == work.alternative_bytes["bent_pipe"] == 8 * SPEC.raw_bytes
+
+
+def test_simulated_time_counts_every_window_and_frame(shot):
+    stage = superres.SuperResolution(superres.SuperResolution.Params(), CTX)
+    work = pipeline.Work(frame=shot, tiles=[pipeline.Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
+    windows = 4 * len(superres.tiling.windows(96, 96, 64, 16))  # one model pass per band
+    mpx = 96 * 96 / 1e6
+    expected = (7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.PLANES_S_PER_MPX
+                + windows * stage.latency_s)
+    assert stage.cost_s(work) == pytest.approx(expected)
+    assert stage.latency_s == superres.card("superres_x2_int8")["benchmark"]["host_latency_ms_p50"] / 1e3
+
+
+def test_to_dn_keeps_the_camera_calibration():
+    reflectance = np.array([0.0, 0.3, 1.2, 2.0, -0.1], np.float32)
+    dn = superres.to_dn(reflectance, 1.2 / 4095, 12)
+    assert dn.tolist() == [0, 1024, 4095, 4095, 0]
+
+
+def scenario_error(tmp_path: Path, old: str, new: str) -> str:
+    text = (ROOT / "scenarios" / "quickstart.yaml").read_text()
+    assert old in text
+    path = tmp_path / "s.yaml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(ConfigError) as err:
+        load_scenario(path)
+    return str(err.value)
+
+
+def test_a_scale_without_a_model_is_a_config_error(tmp_path):
+    message = scenario_error(tmp_path, "    scale: 2\n", "    scale: 3\n")
+    assert "pipeline[1].scale: expected a scale with a shipped MISR model (x2)" in message
+
+
+def test_superres_must_follow_the_cloud_filter(tmp_path):
+    text = (ROOT / "scenarios" / "quickstart.yaml").read_text()
+    start, end = text.index("  - stage: cloud_filter"), text.index("  - stage: superres")
+    cloud_block = text[start:end]
+    swapped = text[:start] + text[end:].replace("  - stage: encode", cloud_block + "  - stage: encode")
+    path = tmp_path / "s.yaml"
+    path.write_text(swapped)
+    with pytest.raises(ConfigError) as err:
+        load_scenario(path)
+    assert "superres after cloud_filter" in str(err.value)
+
+
+def test_burst_settings_are_validated(tmp_path):
+    message = scenario_error(tmp_path, "      frames: 8 ", "      frames: 1 ")
+    assert "spacecraft.camera.burst.frames" in message and "expected" in message
