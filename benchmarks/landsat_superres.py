@@ -61,7 +61,7 @@ def main() -> None:
     plots.plot_superres_crops(panels, OUT_PNG, f"{scene}, {n} x {n} low-res px, x2")
     for method in methods:
         print(f"{method:<20} mean cPSNR {doc['mean_cpsnr_db'][method]:6.2f} dB   mean SSIM {doc['mean_ssim'][method]:.4f}")
-    print(f"wrote {OUT_JSON} and {OUT_PNG}")
+    print(f"wrote {OUT_JSON.relative_to(ROOT)} and {OUT_PNG.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ import argparse
 import json
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
+from onboard.bench import timed_ms
 from onboard.runtime import Model
 
 MODEL_DIR = Path(__file__).parents[1] / "onboard" / "models"
@@ -25,15 +25,7 @@ OUT = Path(__file__).with_name("results") / "models.json"
 
 
 def latency_ms(model: Model, runs: int) -> list[float]:
-    q = np.zeros(model.input_shape, model.input_dtype)
-    for _ in range(5):
-        model.invoke_raw(q)
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        model.invoke_raw(q)
-        out.append((time.perf_counter() - start) * 1e3)
-    return out
+    return timed_ms(model, np.zeros(model.input_shape, model.input_dtype), runs, warmup=5)
 
 
 def main() -> None:

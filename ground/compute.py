@@ -33,14 +33,14 @@ def compute_section(run: Any) -> dict[str, Any] | None:
         "frames": len(run.processing),
         "stages": {name: {"frames": len(v["sim"]), "total_s": float(np.sum(v["sim"])),
                           "p50_s": float(np.median(v["sim"])), "max_s": float(np.max(v["sim"])),
-                          "host_wall_p50_s": float(np.median(v["wall"]))} for name, v in stages.items()},
+                          "wall_p50_s": float(np.median(v["wall"]))} for name, v in stages.items()},
         "satellites": [{"satellite": s["satellite"], "compute_busy_s": s["compute_busy_s"],
                         "utilisation": s["compute_busy_s"] / duration_s if duration_s else None}
                        for s in info.get("satellite_summary") or []],
         "definitions": {
             "projected": "reference-host cost of the stage divided by the hardware profile's relative speed",
             "measured": "wall time of the stage on the device that ran this simulation (compute.timing: measured)",
-            "host_wall_p50_s": "median wall time of the stage on the machine that ran the simulation",
+            "wall_p50_s": "median wall time of the stage on the machine that ran the simulation",
         },
     }
 
@@ -53,7 +53,7 @@ def compute_blocks(section: Mapping[str, Any]) -> list[Any]:
     how = ("MEASURED on the device that ran this simulation" if timing == "measured"
            else f"projected for the {section['hardware']} profile from the reference host")
     rows = tuple((name, fmt_duration(s["p50_s"]), fmt_duration(s["max_s"]), fmt_duration(s["total_s"]),
-                  fmt_duration(s["host_wall_p50_s"])) for name, s in section["stages"].items())
+                  fmt_duration(s["wall_p50_s"])) for name, s in section["stages"].items())
     busy = "; ".join(f"{s['satellite']} busy {fmt_duration(s['compute_busy_s'])} ({fmt_fraction(s['utilisation'])})"
                      for s in section["satellites"])
     return [Heading(2, "On-board compute"),

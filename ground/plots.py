@@ -155,12 +155,13 @@ def plot_pr_curve(curve: Sequence[Mapping[str, Any]], threshold: float, baseline
     the spectral baseline marked."""
     fig = _figure(6.0, 5.0)
     ax = fig.subplots()
-    points = [(p["recall"], p["precision"], p["threshold"]) for p in curve if p["precision"] is not None]
+    points = [(p["recall"], p["precision"], p["threshold"]) for p in curve
+              if p["precision"] is not None and p["recall"] is not None]
     ax.plot([p[0] for p in points], [p[1] for p in points], "o-", color="tab:blue", ms=3, label="cloud model")
     for recall, precision, t in points:
         if abs(t - threshold) < 1e-9:
             ax.plot(recall, precision, "o", color="tab:red", ms=8, label=f"stage threshold {t:g}")
-    if baseline.get("precision") is not None:
+    if baseline.get("precision") is not None and baseline.get("recall") is not None:
         ax.plot(baseline["recall"], baseline["precision"], "s", color="tab:orange", ms=8, label="spectral baseline")
     ax.set_xlabel("recall (cloud pixels found)")
     ax.set_ylabel("precision (flagged pixels that are cloud)")

@@ -5,7 +5,8 @@ file exists, has the manifest's size and sha256, and decodes to the manifest's s
 anomaly (a plain dict, see :func:`anomaly`) and is left out, so that the rest of the run is still processed:
 
 - ``truncated_line``: the last line of a JSONL file is cut short (an interrupted run);
-- ``bad_manifest_line``: a line that is not a JSON object or lacks a key the ground needs;
+- ``bad_manifest_line``: a line that is not a JSON object, or lacks a key the ground needs or has one of the wrong
+  type;
 - ``missing_manifest``: ``downlink/`` holds no ``manifest.jsonl``;
 - ``missing_file``: a manifest line whose file is absent;
 - ``orphan_file``: a file in ``downlink/`` that no manifest line names;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,39 @@ from onboard.codec import decode_product
 from onboard.errors import InputFileError
 
 MANIFEST = "manifest.jsonl"
-REQUIRED_KEYS = ("id", "file", "bytes", "sha256", "format", "shape", "bit_depth", "kind", "pass_id",
-                 "capture_t_s", "downlink_t_s", "raw_bytes")
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, list) and value != [] and all(_is_count(d) and d > 0 for d in value)
+
+
+def _is_texts(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_text(v) for v in value)
+
+
+TEXT, COUNT, TIME = (_is_text, "a non-empty string"), (_is_count, "an integer >= 0"), (_is_time, "a finite number")
+REQUIRED_KEYS = {  # key of a manifest line: (test of its value, what the test wants)
+    "id": TEXT, "file": TEXT, "bytes": COUNT, "sha256": TEXT, "format": TEXT,
+    "shape": (_is_shape, "a list of positive integers"), "bit_depth": COUNT, "kind": TEXT, "pass_id": TEXT,
+    "capture_t_s": TIME, "downlink_t_s": TIME, "raw_bytes": COUNT,
+}
+OPTIONAL_KEYS = {  # keys the ground reads when a line has them
+    "satellite": TEXT, "target": TEXT, "station": TEXT, "retransmitted_bytes": COUNT,
+    "frame_ids": (_is_texts, "a list of strings"), "bands": (_is_texts, "a list of strings"),
+    "footprint": (lambda v: isinstance(v, dict), "an object"), "tile": (lambda v: isinstance(v, dict), "an object"),
+}
 
 
 def anomaly(kind: str, file: str | None, detail: str, product_id: str | None = None,
@@ -68,15 +101,15 @@ def read_jsonl(path: Path, rel: str) -> tuple[list[tuple[int, dict[str, Any]]], 
 
     A last line that does not parse is a ``truncated_line`` (an interrupted writer); any other line that does not
     parse as a JSON object is a ``bad_manifest_line`` for the manifest or a ``bad_line`` for other files. ``rel``
-    is the file's name relative to the run directory, used in the anomalies. Raises InputFileError when the file
-    cannot be read.
+    is the file's name relative to the run directory, used in the anomalies. A line that is not UTF-8 is bad, not
+    the file. Raises InputFileError when the file cannot be read.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+        data = path.read_bytes()
+    except OSError as err:
         raise InputFileError(path, f"cannot read: {err}") from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
         lines.pop()
     bad_kind = "bad_manifest_line" if path.name == MANIFEST else "bad_line"
     records: list[tuple[int, dict[str, Any]]] = []
@@ -85,13 +118,19 @@ def read_jsonl(path: Path, rel: str) -> tuple[list[tuple[int, dict[str, Any]]], 
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw)
+            record = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            problems.append(anomaly(bad_kind, rel, f"not UTF-8 text: {err.reason} at byte {err.start}", line=number))
+            continue
         except json.JSONDecodeError as err:
             if number == len(lines):
-                problems.append(anomaly("truncated_line", rel, f"last line cut short ({len(raw)} chars): {err.msg}",
+                problems.append(anomaly("truncated_line", rel, f"last line cut short ({len(raw)} bytes): {err.msg}",
                                         line=number))
             else:
                 problems.append(anomaly(bad_kind, rel, f"not JSON: {err.msg}", line=number))
+            continue
+        except RecursionError:
+            problems.append(anomaly(bad_kind, rel, "JSON nested too deep to read", line=number))
             continue
         if not isinstance(record, dict):
             problems.append(anomaly(bad_kind, rel, f"expected a JSON object, found {type(record).__name__}",
@@ -121,11 +160,15 @@ def receive(run_dir: Path) -> Reception:
     named_files: set[str] = set()
     for number, record in records:
         missing = [key for key in REQUIRED_KEYS if key not in record]
-        if missing:
-            result.anomalies.append(anomaly("bad_manifest_line", f"downlink/{MANIFEST}",
-                                            f"missing key(s) {', '.join(missing)}", record.get("id"), number))
+        wrong = [f"{key} is {record[key]!r:.40}, expected {what}"
+                 for key, (test, what) in (REQUIRED_KEYS | OPTIONAL_KEYS).items() if key in record and not test(record[key])]
+        if missing or wrong:
+            problems = ([f"missing key(s) {', '.join(missing)}"] if missing else []) + wrong
+            product_id = record["id"] if _is_text(record.get("id")) else None
+            result.anomalies.append(anomaly("bad_manifest_line", f"downlink/{MANIFEST}", "; ".join(problems),
+                                            product_id, number))
             continue
-        name = str(record["file"])
+        name = record["file"]
         if Path(name).name != name or name in ("", ".", "..", MANIFEST):
             result.anomalies.append(anomaly("bad_manifest_line", f"downlink/{MANIFEST}",
                                             f"file {name!r} is not a plain file name in downlink/",
@@ -155,9 +198,12 @@ def receive(run_dir: Path) -> Reception:
 
 def _verify(path: Path, line: dict[str, Any]) -> tuple[str, str] | None:
     """``(kind, detail)`` of what is wrong with one product file, or None when it is good."""
-    if not path.is_file():
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
         return "missing_file", "manifest line names a file that is not in downlink/"
-    data = path.read_bytes()
+    except (OSError, ValueError) as err:  # a directory, no permission, a name too long or with a NUL byte
+        return "missing_file", f"manifest line names a file that cannot be read: {err}"
     digest = hashlib.sha256(data).hexdigest()
     if len(data) != line["bytes"] or digest != line["sha256"]:
         return "corrupt", (f"{len(data)} bytes, sha256 {digest[:12]}…; manifest says {line['bytes']} bytes, "

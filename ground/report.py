@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from onboard.downlink import write_atomic
 from onboard.errors import InputFileError
 
 from . import cloud, compute, metrics, plots, spacecraft, superres
@@ -317,11 +318,13 @@ def write_report(run_dir: Path, fmt: str = "md") -> tuple[dict[str, Any], list[P
     report = assemble(run)
     figures = write_plots(run, report)
     json_path = run_dir / "report.json"
-    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    report_text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    write_atomic(json_path, lambda tmp: tmp.write_text(report_text, encoding="utf-8"))
     blocks = report_blocks(report, figures)
     doc_path = run_dir / f"report.{fmt}"
     title = f"orbitedge report: {report.get('scenario') or run_dir.name}"
-    doc_path.write_text(to_markdown(blocks) if fmt == "md" else to_html(blocks, title), encoding="utf-8")
+    doc_text = to_markdown(blocks) if fmt == "md" else to_html(blocks, title)
+    write_atomic(doc_path, lambda tmp: tmp.write_text(doc_text, encoding="utf-8"))
     written = [json_path, doc_path, *(run_dir / rel for rel in figures.values())]
     written += [run_dir / rel for rel in report["mosaics"]["paths"]]
     return report, written

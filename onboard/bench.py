@@ -172,10 +172,18 @@ def random_input(model: Model, seed: int = INPUT_SEED) -> np.ndarray:
     return rng.uniform(0.0, 1.0, model.input_shape).astype(model.input_dtype)
 
 
-def _time_ms(model: Model, q: np.ndarray) -> float:
+def time_ms(model: Model, q: np.ndarray) -> float:
+    """Wall time of one inference of the quantised input ``q``, ms."""
     start = time.perf_counter()
     model.invoke_raw(q)
     return (time.perf_counter() - start) * 1e3
+
+
+def timed_ms(model: Model, q: np.ndarray, runs: int, warmup: int = 0) -> list[float]:
+    """``runs`` timed inferences of ``q`` (ms) after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        model.invoke_raw(q)
+    return [time_ms(model, q) for _ in range(runs)]
 
 
 def project(latency: Latency, precision: str, profile: HardwareProfile) -> Projection | None:
@@ -195,9 +203,9 @@ def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, 
     resolve_runtime()  # NOTE: imports the interpreter module now, so that init_ms of the first model excludes it
     model = Model(path, delegate=delegate_for(device), threads=threads)
     q = random_input(model)
-    first_ms = _time_ms(model, q)
-    warmup_ms = [_time_ms(model, q) for _ in range(warmup)]
-    latency = Latency.of([_time_ms(model, q) for _ in range(runs)])
+    first_ms = time_ms(model, q)
+    warmup_ms = [time_ms(model, q) for _ in range(warmup)]
+    latency = Latency.of(timed_ms(model, q, runs))
     start = time.perf_counter()
     for _ in range(runs):
         model.invoke_raw(q)

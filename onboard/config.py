@@ -295,15 +295,26 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
                 builder.fail(join(f"pipeline[{i}]", rel) if rel else f"pipeline[{i}]", expected, found)
         scenario = dataclasses.replace(scenario, stages=tuple(stages), source_file=str(path), resolved=data)
     if scenario is not None and scenario.world.source == "geotiff" and scenario.world.bands:
-        for band, file in scenario.world.bands.items():
-            if not (path.parent / file).is_file():
-                builder.fail(f"world.bands.{band}", "an existing GeoTIFF file (relative to the scenario)", repr(file))
+        files = {f"world.bands.{band}": file for band, file in scenario.world.bands.items()}
+        if scenario.world.mask is not None:
+            files["world.mask"] = scenario.world.mask
+        for key, file in files.items():
+            if not _is_file(path.parent / file):
+                builder.fail(key, "an existing GeoTIFF file (relative to the scenario)", repr(file))
         missing = [b for b in scenario.spacecraft.camera.bands if b not in scenario.world.bands]
         if missing:
             builder.fail("spacecraft.camera.bands", f"bands the imagery has ({', '.join(scenario.world.bands)})", f"{missing} not in world.bands")
     if builder.issues:
         raise ConfigError(path, sorted(builder.issues, key=lambda i: (i.line or 0, i.path)))
     return scenario
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, and False for a name the OS refuses (too long, a NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _camera_bands(data: dict[str, Any]) -> tuple[str, ...]:

@@ -61,7 +61,7 @@ class ProductStore:
         """Keep a new product on board; fills ``bytes`` and ``sha256`` of its manifest ``line``."""
         line["bytes"] = len(payload)
         line["sha256"] = hashlib.sha256(payload).hexdigest()
-        _write_atomic(self.onboard_dir / line["file"], payload)
+        write_atomic(self.onboard_dir / line["file"], lambda tmp: tmp.write_bytes(payload))
 
     def discard(self, line: dict[str, Any]) -> None:
         (self.onboard_dir / line["file"]).unlink(missing_ok=True)
@@ -76,10 +76,16 @@ class ProductStore:
         self.manifest.close()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
+    """``write(tmp)`` a sibling ``.part`` file, then rename it to ``path``: readers see the old file or the whole
+    new one, and an interrupted write (Ctrl-C, SIGTERM) leaves no ``.part`` behind."""
     tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)

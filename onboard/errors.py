@@ -7,7 +7,19 @@ from pathlib import Path
 
 
 class OrbitEdgeError(Exception):
-    """Base class: an error the user can fix. The CLI prints ``str(err)`` and exits 2, with no traceback."""
+    """Base class: an error the user can fix. The CLI prints ``str(err)`` and exits 2, with no traceback.
+
+    A subclass takes its data as positional arguments and passes the sentence built from them to ``__init__``;
+    ``args`` stays the subclass's own arguments, so ``type(err)(*err.args)`` rebuilds the error, as SimPy does to
+    re-raise an error from inside a process, and as pickle does.
+    """
+
+    def __init__(self, message: str):
+        # NOTE: no super().__init__(message): Exception.__new__ has set args to the arguments the subclass took.
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import yaml
 from . import burst, camera, hardware, imaging, orbit
 from .codec import EXTENSIONS
 from .config import Scenario
-from .downlink import ContactLog, Link, ProductStore, downlink
+from .downlink import ContactLog, Link, ProductStore, downlink, write_atomic
 from .errors import OrbitEdgeError
 from .ledger import Ledger
 from .pipeline import Context, Pipeline, Work
@@ -47,7 +47,7 @@ class RealtimeOverrun(OrbitEdgeError):
         self.simulated_s = simulated_s
         self.factor = factor
         super().__init__(f"real-time run fell behind at simulated t = {simulated_s:.1f} s (factor {factor:g} wall s "
-                         f"per simulated s): {detail}. This device cannot keep up at this factor; the run directory "
+                         f"per simulated s): {detail.rstrip('.')}. This device cannot keep up at this factor; the run directory "
                          "holds the partial run (telemetry/run.json complete: false)")
 
 
@@ -348,6 +348,7 @@ class Mission:
                "centre_lat_deg": round(cap.lat_deg, 6), "centre_lon_deg": round(cap.lon_deg, 6),
                "sun_elevation_deg": round(cap.sun_elevation_deg, 3), "off_nadir_deg": round(cap.off_nadir_deg, 3)}
         self._captures.write(json.dumps(row, sort_keys=True) + "\n")
+        self._captures.flush()  # whole lines on disk as the run goes: an interrupted run keeps them
         truth = frame.truth
         high_res = {}
         if frame.burst is not None:
@@ -417,21 +418,20 @@ def _satrec(cfg: Any, start_utc: dt.datetime):
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` as an .npz that ``np.load`` reads, deflated at level 1 (numpy's savez_compressed uses
     zlib's default level: 5x slower on noisy float images for a file a few per cent smaller), atomically."""
-    tmp = path.with_name(path.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for name, array in arrays.items():
-            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
-    os.replace(tmp, path)
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for name, array in arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+    write_atomic(path, write)
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -16,6 +16,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from sgp4.api import SGP4_ERRORS, WGS72, Satrec, SatrecArray, jday
 from sgp4.earth_gravity import wgs72
+from sgp4.io import twoline2rv as parse_tle_strictly
 
 from onboard.errors import OrbitEdgeError
 
@@ -163,6 +164,8 @@ def satrec_from_tle(line1: str, line2: str) -> Satrec:
     if not 1.0 <= day_of_year < days_in_year + 1:
         raise ValueError(f"TLE line 1 {lines[0]!r}: epoch day {day_of_year} is outside 1..{days_in_year} of {year}")
     try:
+        # NOTE: the C++ parser reads "1X.5" as 1; the Python one checks field by field first.
+        parse_tle_strictly(*lines, wgs72)
         satrec = Satrec.twoline2rv(*lines, WGS72)
     except ValueError as err:
         raise ValueError(f"TLE {lines[0]!r} / {lines[1]!r}: {err}") from None

@@ -41,6 +41,7 @@ import hashlib
 import json
 import math
 import re
+import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -66,6 +67,7 @@ EDGETPU_HINT = (
 CARD_DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32")
 TFLITE_IDENTIFIER = b"TFL3"
 MIN_MODEL_BYTES = 8  # a flatbuffer's root offset (4 bytes) and file identifier (4 bytes)
+MODEL_SUBGRAPHS_FIELD = 2  # index of Model.subgraphs in the TFLite flatbuffer schema (schema.fbs)
 
 
 class RuntimeUnavailableError(OrbitEdgeError):
@@ -328,7 +330,8 @@ def write_card(card: ModelCard, path: str | Path) -> None:
 
 
 def read_model_file(path: str | Path) -> bytes:
-    """The bytes of a .tflite file, after checking it exists and carries the TFLite flatbuffer identifier.
+    """The bytes of a .tflite file, after checking it exists, carries the TFLite flatbuffer identifier and has
+    subgraphs.
 
     Raises InputFileError naming the file and what is wrong.
     """
@@ -344,7 +347,27 @@ def read_model_file(path: str | Path) -> bytes:
     if content[4:8] != TFLITE_IDENTIFIER:
         raise InputFileError(path, f"not a TFLite model: bytes 4..8 are {content[4:8]!r}, "
                                    f"expected {TFLITE_IDENTIFIER!r}")
+    if _lacks_subgraphs(content):
+        raise InputFileError(path, "a TFLite flatbuffer without subgraphs: it holds no model")
     return content
+
+
+def _lacks_subgraphs(content: bytes) -> bool:
+    """True when the root table of a TFLite flatbuffer has no ``subgraphs`` field; False when it has one, or when
+    the offsets are too broken to tell (the interpreter's verifier refuses those)."""
+    # NOTE: LiteRT verifies such a model, then dereferences the missing subgraphs and the process dies (SIGSEGV).
+    def read(fmt: str, at: int) -> int:
+        if not 0 <= at <= len(content) - struct.calcsize(fmt):
+            raise IndexError(at)
+        return struct.unpack_from(fmt, content, at)[0]
+
+    try:
+        table = read("<I", 0)
+        vtable = table - read("<i", table)
+        entry = 4 + 2 * MODEL_SUBGRAPHS_FIELD  # a vtable: its size, the table's size, then one offset per field
+        return entry + 2 > read("<H", vtable) or read("<H", vtable + entry) == 0
+    except IndexError:
+        return False
 
 
 def _open_interpreter(path: Path, content: bytes, runtime: Runtime, delegates: list[Any],

@@ -8,8 +8,10 @@ altitude_km``), its line, what was expected and what was found. Field rules live
 
 from __future__ import annotations
 
+
 import dataclasses
 import datetime as dt
+import re
 import types
 import typing
 from pathlib import Path
@@ -30,54 +32,110 @@ def spec(default: Any = dataclasses.MISSING, *, doc: str = "", **rules: float) -
     return dataclasses.field(default=default, metadata=meta)
 
 
+MAX_ALIASED_NODES = 10_000  # NOTE: bounds alias expansion ("billion laughs"); a scenario shares a few small blocks
+PLAIN_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
+
+
 def load_yaml(text: str | bytes, file: str) -> tuple[Any, Lines]:
-    """Parse YAML text into plain Python data plus ``{yaml_path: line}``; raise ConfigError on syntax errors."""
+    """Parse YAML text into plain Python data plus ``{yaml_path: line}``.
+
+    Raises ConfigError, with the line, for anything that is not a YAML document of plain data: binary data, a
+    syntax error, a duplicate or non-scalar key, a tag or a tagged value the safe loader cannot construct (such as
+    the date 2026-13-45), an alias to a collection inside itself, aliases that repeat more than MAX_ALIASED_NODES
+    values, or nesting deeper than the parser's recursion allows.
+    """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as err:
             line = text.count(b"\n", 0, err.start) + 1
             raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", f"binary data ({err.reason} at byte {err.start})")]) from None
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", "binary data (NUL bytes)")])
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", f"binary data (character U+{err.character:04X})")]) from None
+    plain = _PlainData(loader)
     try:
         node = loader.get_single_node()
-        lines: Lines = {}
-        data = _construct(loader, node, "", lines) if node is not None else None
+        data = plain.build(node, "") if node is not None else None
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError(file, [ConfigIssue("", line, "valid YAML", f"{err.problem or err.context}")]) from None
+        mark = err.problem_mark or err.context_mark or loader.get_mark()
+        raise ConfigError(file, [ConfigIssue("", mark.line + 1, "valid YAML", f"{err.problem or err.context}")]) from None
     except yaml.YAMLError as err:
-        raise ConfigError(file, [ConfigIssue("", None, "valid YAML", str(err).splitlines()[0])]) from None
-    except _DuplicateKey as err:
-        raise ConfigError(file, [ConfigIssue(err.path, err.line, "unique keys", f"duplicate key {err.key!r}")]) from None
+        raise ConfigError(file, [ConfigIssue("", loader.get_mark().line + 1, "valid YAML", str(err).splitlines()[0])]) from None
+    except RecursionError:
+        raise ConfigError(file, [ConfigIssue("", loader.get_mark().line + 1, "YAML nested a few hundred levels at most",
+                                             "deeper nesting")]) from None
+    except _NodeError as err:
+        raise ConfigError(file, [err.issue]) from None
     finally:
         loader.dispose()
-    return data, lines
+    return data, plain.lines
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, path: str, key: str, line: int):
-        self.path, self.key, self.line = path, key, line
+class _NodeError(Exception):
+    """A YAML node that cannot become plain data; carries the ConfigIssue that says where and why."""
+
+    def __init__(self, issue: ConfigIssue):
+        super().__init__(str(issue))
+        self.issue = issue
 
 
-def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: str, lines: Lines) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            sub = join(path, key)
-            if key in out:
-                raise _DuplicateKey(sub, str(key), key_node.start_mark.line + 1)
-            out[key] = _construct(loader, value_node, sub, lines)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(loader, item, f"{path}[{i}]", lines) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+class _PlainData:
+    """Turns a composed YAML node tree into plain dicts, lists and scalars, recording each node's line by path."""
+
+    def __init__(self, loader: yaml.SafeLoader):
+        self.loader = loader
+        self.lines: Lines = {}
+        self.open: set[int] = set()  # ids of the collections being built: an alias to one of them is a cycle
+        self.built: set[int] = set()  # ids of the nodes built so far: building one again follows an alias
+        self.aliased = 0
+
+    def build(self, node: yaml.Node, path: str) -> Any:
+        line = node.start_mark.line + 1
+        self.lines[path] = line
+        if id(node) in self.built:
+            self.aliased += 1
+            if self.aliased > MAX_ALIASED_NODES:
+                raise _NodeError(ConfigIssue(path, line, f"aliases that repeat at most {MAX_ALIASED_NODES} values",
+                                             "more (an alias bomb?)"))
+        self.built.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path, line)
+        if node.tag != PLAIN_TAGS[type(node)]:
+            raise _NodeError(ConfigIssue(path, line, "a plain YAML mapping or list", f"the tag {node.tag!r}"))
+        if id(node) in self.open:
+            raise _NodeError(ConfigIssue(path, line, "an alias to a value outside itself", "a recursive alias"))
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key_line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise _NodeError(ConfigIssue(path, key_line, "a plain scalar key", f"a {key_node.id} as a key"))
+                key = self.scalar(key_node, path, key_line)
+                sub = join(path, key)
+                if key in out:
+                    raise _NodeError(ConfigIssue(sub, key_line, "unique keys", f"duplicate key {key!r}"))
+                out[key] = self.build(value_node, sub)
+            return out
+        finally:
+            self.open.discard(id(node))
+
+    def scalar(self, node: yaml.ScalarNode, path: str, line: int) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        # NOTE: the safe loader's scalar constructors fail in all these ways on an explicit tag they cannot honour
+        # (``!!int abc``, ``!!python/name:os.system``) or an impossible date or time (``2026-13-45``).
+        except (yaml.constructor.ConstructorError, ValueError, TypeError, AttributeError, KeyError, IndexError,
+                OverflowError) as err:
+            reason = err.problem if isinstance(err, yaml.MarkedYAMLError) else str(err)
+            found = f"{node.value!r} ({reason})" if isinstance(err, (yaml.MarkedYAMLError, ValueError)) else repr(node.value)
+            tag = node.tag.removeprefix("tag:yaml.org,2002:")
+            raise _NodeError(ConfigIssue(path, line, f"a valid {tag} value", found)) from None
 
 
 def join(path: str, key: Any) -> str:
@@ -99,7 +157,8 @@ def line_of(lines: Lines, path: str) -> int | None:
 
 
 def apply_override(data: Any, assignment: str, file: str) -> Any:
-    """Apply one ``--set key.path=value`` (value parsed as YAML; list items by index: ``satellites.0.name``)."""
+    """Apply one ``--set key.path=value`` (value parsed as YAML; list items by index: ``satellites.0.name`` or
+    ``satellites[0].name``)."""
     if "=" not in assignment:
         raise ConfigError(file, [ConfigIssue(assignment, None, "--set key.path=value", repr(assignment))])
     key_path, raw = assignment.split("=", 1)
@@ -107,7 +166,8 @@ def apply_override(data: Any, assignment: str, file: str) -> Any:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
         value = raw
-    keys = [int(k) if k.lstrip("-").isdigit() else k for k in key_path.strip().split(".")]
+    dotted = re.sub(r"\[(-?\d+)\]", r".\1", key_path.strip())  # pipeline[1].threads, as errors print it
+    keys = [int(k) if k.lstrip("-").isdigit() else k for k in dotted.split(".")]
     if not isinstance(data, dict) or not keys or keys == [""]:
         raise ConfigError(file, [ConfigIssue(key_path, None, "a key path into the scenario mapping", repr(key_path))])
     node = data

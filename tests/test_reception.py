@@ -1,19 +1,23 @@
-"""Reception: checksums, sizes, duplicates, conflicts, missing and orphan files, truncated manifests."""
+"""Reception: checksums, sizes, duplicates, conflicts, missing and orphan files, truncated manifests; and each
+fault injected into a real run directory, through ``orbitedge report``."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ground.reception import read_jsonl, receive
+from onboard.cli import main
 from onboard.codec import EXTENSIONS, encode
 from onboard.errors import InputFileError
 
 BANDS = ["B", "G", "R", "NIR"]
+QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
 
 
 def product(product_id: str, dn: np.ndarray, fmt: str = "raw") -> tuple[dict, bytes]:
@@ -154,6 +158,33 @@ def test_line_missing_a_needed_key(run_dir):
     assert "sha256" in got.anomalies[0]["detail"]
 
 
+@pytest.mark.parametrize("key, value, expected", [
+    ("shape", None, "shape is None, expected a list of positive integers"),
+    ("id", ["sat-1"], "id is ['sat-1'], expected a non-empty string"),
+    ("bytes", "1024", "bytes is '1024', expected an integer >= 0"),
+    ("capture_t_s", float("nan"), "capture_t_s is nan, expected a finite number"),
+    ("bands", 4, "bands is 4, expected a list of strings"),
+])
+def test_line_with_a_key_of_the_wrong_type(run_dir, key, value, expected):
+    lines = manifest(run_dir)
+    lines[1][key] = value
+    write_manifest(run_dir, lines)
+    got = receive(run_dir)
+    assert kinds(got) == ["bad_manifest_line", "orphan_file"]
+    assert got.anomalies[0]["detail"] == expected and got.anomalies[0]["line"] == 2
+    assert len(got.products) == 2
+
+
+def test_line_that_is_not_utf8_is_bad_and_the_rest_processed(run_dir):
+    text = (run_dir / "downlink" / "manifest.jsonl").read_bytes().split(b"\n")
+    text[0] = text[0].replace(b'"sat-1"', b'"sat-\xff"', 1)
+    (run_dir / "downlink" / "manifest.jsonl").write_bytes(b"\n".join(text))
+    got = receive(run_dir)
+    assert kinds(got) == ["bad_manifest_line", "orphan_file"]
+    assert got.anomalies[0]["detail"].startswith("not UTF-8 text") and got.anomalies[0]["line"] == 1
+    assert len(got.products) == 2
+
+
 def test_file_name_escaping_downlink_is_rejected(run_dir):
     lines = manifest(run_dir)
     lines[0]["file"] = "../scenario.yaml"
@@ -197,3 +228,71 @@ def test_read_jsonl_unreadable_file_names_it(tmp_path):
     with pytest.raises(InputFileError) as err:
         read_jsonl(tmp_path / "absent.jsonl", "absent.jsonl")
     assert "absent.jsonl" in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------ a real run, end to end
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory) -> Path:
+    """A real run directory: quickstart's first pass (8.2 h in), its frames encoded as PNG products."""
+    out = tmp_path_factory.mktemp("real") / "run"
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--set", "duration_h=8.5",
+                 "--set", "pipeline=[{stage: encode, format: png}]"]) == 0
+    assert len(manifest(out)) >= 3, "quickstart no longer delivers three products in 8.5 h: choose another window"
+    return out
+
+
+def corrupt(run: Path) -> tuple[str, str, int]:
+    path = run / "downlink" / manifest(run)[0]["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(data)
+    return "corrupt", f"downlink/{path.name}", 1
+
+
+def duplicate(run: Path) -> tuple[str, str, int]:
+    lines = manifest(run)
+    write_manifest(run, lines + [lines[-1]])
+    return "duplicate", f"downlink/{lines[-1]['file']}", 0
+
+
+def line_without_file(run: Path) -> tuple[str, str, int]:
+    name = manifest(run)[1]["file"]
+    (run / "downlink" / name).unlink()
+    return "missing_file", f"downlink/{name}", 1
+
+
+def file_without_line(run: Path) -> tuple[str, str, int]:
+    shutil.copyfile(run / "downlink" / manifest(run)[0]["file"], run / "downlink" / "stray.png")
+    return "orphan_file", "downlink/stray.png", 0
+
+
+def report_of(run: Path, capsys) -> dict:
+    """``orbitedge report RUN``: its report.json, after checking it exits 0 with no traceback."""
+    assert main(["report", str(run), "--quiet"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    return json.loads((run / "report.json").read_text())
+
+
+@pytest.mark.parametrize("inject", [corrupt, duplicate, line_without_file, file_without_line], ids=lambda f: f.__name__)
+def test_fault_in_a_real_run_is_an_anomaly_and_the_rest_is_reported(real_run, tmp_path, capsys, inject):
+    run = shutil.copytree(real_run, tmp_path / "run")
+    products = len(manifest(run))
+    kind, file, lost = inject(run)
+    report = report_of(run, capsys)
+    ground = report["ground"]
+    assert [(a["kind"], a["file"]) for a in ground["anomalies"]] == [(kind, file)]
+    assert ground["products_verified"] == products - lost
+    assert report["latency_s"]["count"] == products - lost
+    assert sum(p["tiles"] for p in report["mosaics"]["passes"]) == products - lost
+    assert report["ledger"]["captured"] == json.loads((real_run / "report.json").read_text())["ledger"]["captured"]
+
+
+def test_every_fault_at_once_in_a_real_run(real_run, tmp_path, capsys):
+    run = shutil.copytree(real_run, tmp_path / "run")
+    products = len(manifest(run))
+    faults = [inject(run) for inject in (corrupt, line_without_file, duplicate, file_without_line)]
+    ground = report_of(run, capsys)["ground"]
+    assert sorted((a["kind"], a["file"]) for a in ground["anomalies"]) == sorted((k, f) for k, f, _ in faults)
+    assert ground["products_verified"] == products - 2

@@ -6,18 +6,25 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
+import pickle
 import shutil
+import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from onboard import cloud
+from onboard.cli import main
 from onboard.errors import InputFileError
 from onboard.runtime import (
     DelegateError, Model, RuntimeUnavailableError, Scaling, build_card, load_card, load_delegates, resolve_runtime,
     write_card,
 )
 
+ROOT = Path(__file__).parents[1]
 DATA = Path(__file__).parent / "data"
 INT8 = DATA / "tiny_int8.tflite"
 FLOAT32 = DATA / "tiny_float32.tflite"
@@ -188,6 +195,7 @@ def test_threads_give_the_same_result(int8_model):
     (lambda data: data[:len(data) // 2], "interpreter rejects the model"),
     (lambda data: data[:-16], "interpreter rejects the model"),
     (lambda data: data[:8] + np.random.default_rng(0).bytes(len(data) - 8), "interpreter rejects the model"),
+    (lambda data: INT8.with_suffix(".json").read_bytes(), "not a TFLite model: bytes 4..8 are b'"),
 ])
 def test_damaged_model_file_is_an_input_file_error(tmp_path, damage, problem):
     path = tmp_path / "damaged.tflite"
@@ -201,6 +209,25 @@ def test_missing_model_file_is_an_input_file_error(tmp_path):
     with pytest.raises(InputFileError, match="model file not found") as err:
         Model(tmp_path / "nowhere.tflite")
     assert err.value.path == str(tmp_path / "nowhere.tflite")
+
+
+def test_directory_in_place_of_a_model_is_an_input_file_error(tmp_path):
+    (tmp_path / "model.tflite").mkdir()
+    with pytest.raises(InputFileError, match="cannot read the model file") as err:
+        Model(tmp_path / "model.tflite")
+    assert err.value.path == str(tmp_path / "model.tflite")
+
+
+def test_flatbuffer_without_a_model_is_refused_before_the_interpreter_sees_it(tmp_path):
+    # A valid TFLite flatbuffer: the root offset, "TFL3", a vtable (its size 6, the table's size 8, field 0 at 4)
+    # and a Model table whose only field is version 3. LiteRT verifies it and then dies of SIGSEGV on the
+    # missing subgraphs, so it runs in a child process.
+    path = tmp_path / "hollow.tflite"
+    path.write_bytes(struct.pack("<I", 16) + b"TFL3" + struct.pack("<HHH", 6, 8, 4) + b"\0\0" + struct.pack("<iI", 8, 3))
+    child = subprocess.run([sys.executable, "-c", "import sys; from onboard.runtime import Model; Model(sys.argv[1])",
+                            str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert child.returncode == 1, child.stderr
+    assert f"InputFileError: {path}: a TFLite flatbuffer without subgraphs" in child.stderr
 
 
 # ------------------------------------------------------------------------------------------ model cards
@@ -235,6 +262,21 @@ def test_card_mismatch_names_both_files_and_the_field(tmp_path, edit, problem):
     with pytest.raises(InputFileError, match=problem) as err:
         Model(path)
     assert err.value.path == str(path) and f"does not match its card {path.with_suffix('.json')}" in str(err.value)
+
+
+def test_model_changed_after_its_card_was_written_fails_the_sha256_check(tmp_path):
+    path = copy_model(tmp_path, INT8, with_card=True)
+    interpreter = resolve_runtime().interpreter(model_path=str(INT8))
+    interpreter.allocate_tensors()
+    weights = next(t for t in interpreter.get_tensor_details() if tuple(t["shape"]) == (8, 3, 3, 4))
+    content = bytearray(INT8.read_bytes())
+    content[bytes(content).find(interpreter.get_tensor(weights["index"]).tobytes())] ^= 0x01  # one weight, one LSB
+    path.write_bytes(content)
+    card_sha256 = hashlib.sha256(INT8.read_bytes()).hexdigest()
+    with pytest.raises(InputFileError, match=f"sha256 is {card_sha256} in the card but "
+                                             f"{hashlib.sha256(content).hexdigest()} in the model") as err:
+        Model(path)
+    assert err.value.path == str(path) and "size_bytes" not in err.value.problem
 
 
 def test_card_of_another_model_reports_every_mismatch(tmp_path):
@@ -327,6 +369,55 @@ def test_external_delegate_must_be_a_delegate_library(tmp_path):
         load_delegates(f"external:{not_a_delegate}", runtime)
 
 
+@pytest.mark.parametrize("err", [InputFileError("m.tflite", "truncated"), DelegateError("edgetpu", "libedgetpu.so.1",
+                                 "not found", "install it"), RuntimeUnavailableError({"tflite_runtime": "no module"})],
+                         ids=lambda e: type(e).__name__)
+def test_errors_survive_simpy_reraising_and_pickling(err):
+    # SimPy re-raises an error from inside a process as type(err)(*err.args); pickle rebuilds it the same way.
+    for copy in (type(err)(*err.args), pickle.loads(pickle.dumps(err))):
+        assert type(copy) is type(err) and str(copy) == str(err) and vars(copy) == vars(err)
+
+
 def test_unknown_delegate_lists_choices():
     with pytest.raises(ValueError, match=r"'gpu'.*'cpu', 'edgetpu', 'external:PATH'"):
         Model(INT8, delegate="gpu")
+
+
+# ------------------------------------------------------------------------------------------ through the command line
+
+CLOUD_FILTER_SCENARIO = """\
+name: corrupt_model
+seed: 21
+start_utc: 2026-06-21T00:00:00Z
+duration_h: 8.5   # the first frame, over Sweden, is taken 8.2 h in
+world: {source: synthetic, mean_cloud_cover: 0.6}
+spacecraft:
+  camera: {width_px: 256, height_px: 256, gsd_m: 10.0, bands: [B, G, R, NIR], max_off_nadir_deg: 40}
+  storage: {capacity_mb: 2000}
+  power: {battery_wh: 150, solar_w: 90, bus_idle_w: 25, radio_tx_w: 30}
+  radio: {rate_mbps: 100}
+satellites:
+  - {name: sso-1, orbit: {altitude_km: 550, sun_synchronous: true, ltan_h: 10.5}}
+ground_stations:
+  - {name: svalbard, lat_deg: 78.23, lon_deg: 15.39}
+targets:
+  - {name: sweden, lat_deg: 59.30, lon_deg: 16.50, radius_km: 5}
+pipeline:
+  - stage: cloud_filter
+  - stage: bent_pipe
+"""
+
+
+def test_run_with_a_corrupt_cloud_model_exits_2_naming_the_file(tmp_path, monkeypatch, capsys):
+    models = tmp_path / "models"
+    shutil.copytree(cloud.MODEL_DIR, models, ignore=shutil.ignore_patterns("superres_*"))
+    corrupt = models / "cloud_bgrn_int8.tflite"
+    corrupt.write_bytes(corrupt.read_bytes()[:1000])
+    monkeypatch.setattr(cloud, "MODEL_DIR", models)
+    cloud.load_model.cache_clear()  # a model loaded by an earlier test is cached by name
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(CLOUD_FILTER_SCENARIO)
+    assert main(["run", str(scenario), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"orbitedge: {corrupt}: the ai_edge_litert interpreter rejects the model")
+    assert "Traceback" not in err

@@ -4,12 +4,11 @@ quickstart mission's frame deadline (see conftest.FrameBudget)."""
 
 import json
 import statistics
-import time
 
 import numpy as np
 import pytest
 
-from onboard.bench import shipped_models
+from onboard.bench import shipped_models, timed_ms
 from onboard.hil import model_path
 from onboard.runtime import Model
 
@@ -70,13 +69,7 @@ def test_output_matches_the_host_reference(name, on_device):
 def test_latency_against_the_frame_deadline(name, on_device, frame_budget, hil_metrics):
     model = on_device(name)
     x = model_input(model)
-    for _ in range(3):
-        model.invoke_raw(x)
-    times_ms = []
-    for _ in range(LATENCY_RUNS):
-        start = time.perf_counter()
-        model.invoke_raw(x)
-        times_ms.append((time.perf_counter() - start) * 1e3)
+    times_ms = timed_ms(model, x, LATENCY_RUNS, warmup=3)
     p50_ms, p90_ms = statistics.median(times_ms), float(np.percentile(times_ms, 90))
     deadline_ms = frame_budget.deadline_ms(card(name))
     hil_metrics.record(name, latency_ms_p50=p50_ms, latency_ms_p90=p90_ms, deadline_ms=deadline_ms,

@@ -1,0 +1,531 @@
+"""Scenario input fuzzing: malformed scenarios derived from the shipped ones each end in a ConfigError whose issues
+all carry a YAML path and a line, and ``orbitedge validate`` exits 2 with that message and no traceback.
+
+Each family below mutates a shipped scenario one way; FAMILIES sets how many cases hypothesis generates for it.
+Hypothesis runs derandomized and without an example database, so every run sees the same cases. Where a case
+knows the YAML path it broke, one of the issues must name that path and the line the ground truth (PyYAML's own
+node tree of the file) gives for it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import io
+import math
+import string
+import types
+import typing
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from onboard import pipeline
+from onboard.cli import main
+from onboard.config import Scenario, load_scenario
+from onboard.errors import ConfigError
+from onboard.orbit import _tle_checksum
+
+ROOT = Path(__file__).parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+ISS_TLE = ("1 25544U 98067A   19343.69339541  .00001764  00000-0  38792-4 0  9991",
+           "2 25544  51.6439 211.2001 0007417  17.6667  85.6398 15.50103472202482")
+NAME_CHARS = string.ascii_letters + string.digits + "_-"
+NOT_A_NUMBER_CHARS = "BCDGHJKLMOPQRSUVWXZbcdghjklmopqrsuvwxz _-"  # no e, i, n, a, f, t, y: never a YAML number or bool
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's, where PyYAML has it: ten times faster
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A malformed scenario file; ``expected`` is the (YAML path, line) one of its issues must have, if known."""
+
+    content: bytes
+    expected: tuple[str, int] | None = None
+    mapping: bool = True  # the file still parses to a mapping, so every issue names a YAML path
+
+
+# ------------------------------------------------------------------------------------------ the shipped scenarios
+
+
+def _anchored(path: Path) -> dict[str, Any]:
+    """A shipped scenario's data, its file paths made absolute so that a copy validates anywhere."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    world = data.get("world") or {}
+    if isinstance(world.get("bands"), dict):
+        world["bands"] = {band: str((path.parent / file).resolve()) for band, file in world["bands"].items()}
+    if isinstance(world.get("mask"), str):
+        world["mask"] = str((path.parent / world["mask"]).resolve())
+    return data
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A place in a scenario's data, typed by the config classes: a value there, or an absent optional key."""
+
+    keys: tuple[str | int, ...]
+    tp: Any  # the declared type, Optional unwrapped
+    rules: typing.Mapping[str, Any]
+    present: bool
+    required: bool
+
+
+def _unwrap(tp: Any) -> Any:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return inner
+    return tp
+
+
+def slots(tp: Any, value: Any, keys: tuple = (), rules: typing.Mapping = {}, present: bool = True,
+          required: bool = True) -> typing.Iterator[Slot]:
+    """Every slot of ``value`` (data of type ``tp``), fields of absent sections included; pipeline items are typed
+    by their stage's Params, plus a ``stage`` slot."""
+    tp = _unwrap(tp)
+    yield Slot(keys, tp, rules, present, required)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        value = value if isinstance(value, dict) else {}
+        hints = typing.get_type_hints(tp)
+        for f in dataclasses.fields(tp):
+            if not f.metadata.get("internal"):
+                needed = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                yield from slots(hints[f.name], value.get(f.name), keys + (f.name,), f.metadata,
+                                 present and f.name in value, needed)
+    elif present and origin is list and isinstance(value, list):
+        for i, item in enumerate(value):
+            if args[0] is Any and isinstance(item, dict) and item.get("stage") in pipeline.STAGES:
+                yield Slot(keys + (i, "stage"), Literal[tuple(sorted(pipeline.STAGES))], {}, True, True)
+                yield from slots(pipeline.STAGES[item["stage"]].Params, item, keys + (i,), required=False)
+            else:
+                yield from slots(args[0], item, keys + (i,), required=False)
+    elif present and origin is dict and isinstance(value, dict):
+        for key, item in value.items():
+            yield from slots(args[1], item, keys + (key,), required=False)
+
+
+BASES = {p.stem: _anchored(p) for p in SCENARIOS}
+TEXTS = {p.stem: p.read_text(encoding="utf-8") for p in SCENARIOS}
+SLOTS = {name: list(slots(Scenario, data)) for name, data in BASES.items()}
+
+
+def yaml_path(keys: tuple) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else (f".{k}" if i else str(k)) for i, k in enumerate(keys))
+
+
+def node_line(text: str, keys: tuple) -> int:
+    """1-based line of the YAML node at ``keys`` in ``text``, or of its nearest ancestor there."""
+    node = yaml.compose(text, Loader=LOADER)
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == str(key)), None)
+        else:
+            child = node.value[key] if isinstance(key, int) and key < len(node.value) else None
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1
+
+
+DELETE = object()
+
+
+def mutated(data: dict[str, Any], keys: tuple, value: Any) -> dict[str, Any]:
+    """A deep copy of ``data`` with ``value`` at ``keys`` (absent sections created), or the key deleted."""
+    data = copy.deepcopy(data)
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {}) if isinstance(node, dict) else node[key]
+    if value is DELETE:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+    return data
+
+
+def data_case(data: dict[str, Any], broken: tuple) -> Case:
+    """The mutated ``data`` as a YAML file (innermost collections in flow style, as the shipped scenarios write
+    them); an issue must name ``broken`` at its line."""
+    text = yaml.dump(data, Dumper=DUMPER, sort_keys=False, allow_unicode=True, width=10**6, default_flow_style=None)
+    return Case(text.encode("utf-8"), (yaml_path(broken), node_line(text, broken)))
+
+
+# ------------------------------------------------------------------------------------------ families
+
+scenario_names = st.sampled_from(sorted(BASES))
+words = st.text(NOT_A_NUMBER_CHARS, max_size=12)
+VALUES = {
+    "int": st.integers(-10**12, 10**12),
+    "float": st.floats(allow_nan=False, allow_infinity=False).filter(lambda v: not v.is_integer()),
+    "str": words,
+    "bool": st.booleans(),
+    "list": st.lists(st.integers(-9, 9), max_size=3),
+    "dict": st.dictionaries(st.text(string.ascii_lowercase, min_size=1, max_size=6), st.integers(), max_size=2),
+}
+WRONG = {  # declared kind -> kinds of value it must refuse
+    "bool": ("int", "float", "str", "list", "dict"),
+    "int": ("float", "str", "bool", "list", "dict"),
+    "float": ("str", "bool", "list", "dict"),
+    "str": ("int", "float", "bool", "list", "dict"),
+    "literal": ("int", "float", "bool", "list", "dict"),
+    "datetime": ("int", "float", "str", "bool", "list", "dict"),
+    "list": ("int", "float", "str", "bool", "dict"),
+    "mapping": ("int", "float", "str", "bool", "list"),
+}
+
+
+def kind(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "literal"
+    if dataclasses.is_dataclass(tp) or typing.get_origin(tp) is dict:
+        return "mapping"
+    if typing.get_origin(tp) is list:
+        return "list"
+    return {bool: "bool", int: "int", float: "float", str: "str", dt.datetime: "datetime"}[tp]
+
+
+@st.composite
+def wrong_types(draw) -> Case:
+    """A value of the wrong type at any slot: a string for a number, a list for a mapping, a number for a name..."""
+    name = draw(scenario_names)
+    slot = draw(st.sampled_from([s for s in SLOTS[name] if s.keys]))
+    value = draw(st.one_of(*(VALUES[k] for k in WRONG[kind(slot.tp)])))
+    return data_case(mutated(BASES[name], slot.keys, value), slot.keys)
+
+
+@st.composite
+def missing_keys(draw) -> Case:
+    """A required key deleted. A pipeline item without its ``stage`` key is reported at the item."""
+    name = draw(scenario_names)
+    slot = draw(st.sampled_from([s for s in SLOTS[name] if s.keys and s.present and s.required]))
+    reported = slot.keys[:-1] if slot.keys[0] == "pipeline" and slot.keys[-1] == "stage" else slot.keys
+    return data_case(mutated(BASES[name], slot.keys, DELETE), reported)
+
+
+def _known_keys(tp: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(tp)} | {"stage"}
+
+
+@st.composite
+def unknown_keys(draw) -> Case:
+    """A key no config class knows, in any section or pipeline item."""
+    name = draw(scenario_names)
+    slot = draw(st.sampled_from([s for s in SLOTS[name] if s.present and dataclasses.is_dataclass(s.tp)]))
+    key = draw(st.text(NAME_CHARS, min_size=1, max_size=16).filter(lambda k: k not in _known_keys(slot.tp)))
+    value = draw(st.one_of(VALUES["int"], VALUES["str"], VALUES["list"]))
+    return data_case(mutated(BASES[name], slot.keys + (key,), value), slot.keys + (key,))
+
+
+def _violations(tp: Any, rules: typing.Mapping[str, Any]) -> list[st.SearchStrategy]:
+    """Values that break each of ``rules`` (gt, ge, lt, le, min_items) for a field of type ``tp``."""
+    out = []
+    if tp is int:
+        if "gt" in rules:
+            out.append(st.integers(max_value=math.floor(rules["gt"])))
+        if "ge" in rules:
+            out.append(st.integers(max_value=math.ceil(rules["ge"]) - 1))
+        if "lt" in rules:
+            out.append(st.integers(min_value=math.ceil(rules["lt"])))
+        if "le" in rules:
+            out.append(st.integers(min_value=math.floor(rules["le"]) + 1))
+    elif tp is float:
+        finite = dict(allow_nan=False, allow_infinity=False)
+        if "gt" in rules:
+            out.append(st.floats(max_value=rules["gt"], **finite))
+        if "ge" in rules:
+            out.append(st.floats(max_value=rules["ge"], exclude_max=True, **finite))
+        if "lt" in rules:
+            out.append(st.floats(min_value=rules["lt"], **finite))
+        if "le" in rules:
+            out.append(st.floats(min_value=rules["le"], exclude_min=True, **finite))
+        out.append(st.sampled_from([math.nan, math.inf, -math.inf]))
+    if "min_items" in rules:
+        out.append(st.just([]))
+    return out
+
+
+@st.composite
+def out_of_range(draw) -> Case:
+    """A number outside its field's bounds (zero or negative durations and rates, latitudes beyond 90, ...), NaN
+    or infinity, or an empty list where one item is the least."""
+    name = draw(scenario_names)
+    slot = draw(st.sampled_from([s for s in SLOTS[name] if _violations(s.tp, s.rules)]))
+    value = draw(st.one_of(*_violations(slot.tp, slot.rules)))
+    return data_case(mutated(BASES[name], slot.keys, value), slot.keys)
+
+
+@st.composite
+def unknown_names(draw) -> Case:
+    """An unknown stage, model, hardware profile, band, format, policy or any other name from a fixed set."""
+    name = draw(scenario_names)
+    slot = draw(st.sampled_from([s for s in SLOTS[name] if kind(s.tp) == "literal" or s.keys[-1:] in (("hardware",), ("model",))]))
+    valid = set(typing.get_args(slot.tp)) | {"auto", "host"}
+    value = draw(st.text(NAME_CHARS + " .", max_size=24).filter(lambda v: v not in valid))
+    return data_case(mutated(BASES[name], slot.keys, value), slot.keys)
+
+
+@st.composite
+def missing_files(draw) -> Case:
+    """The Landsat scenario with a GeoTIFF band or cloud mask that is not there: a plain name, a name too long for
+    the file system, or one with a NUL byte."""
+    band = draw(st.sampled_from([("world", "bands", b) for b in BASES["landsat_parana"]["world"]["bands"]]
+                                + [("world", "mask")]))
+    name = draw(st.one_of(st.text(NAME_CHARS + "/. ", min_size=1, max_size=40).map(lambda n: f"absent/{n}.tif"),
+                          st.text(NAME_CHARS, min_size=256, max_size=400),
+                          st.text(NAME_CHARS, max_size=8).map(lambda n: f"{n}\x00.tif")))
+    return data_case(mutated(BASES["landsat_parana"], band, name), band)
+
+
+def _fix_checksum(line: str) -> str:
+    return line[:68] + str(_tle_checksum(line))
+
+
+@st.composite
+def tle_lines(draw) -> list[str]:
+    """The ISS TLE broken one way: checksum, epoch (day 0 or past the year's end, not a number), line length,
+    line number, catalogue numbers that differ, or not two lines."""
+    line1, line2 = ISS_TLE
+    fault = draw(st.sampled_from(["checksum", "epoch_day", "epoch_text", "length", "line_number", "catalogue",
+                                  "count"]))
+    if fault == "checksum":
+        which = draw(st.integers(0, 1))
+        line = ISS_TLE[which]
+        digit = draw(st.sampled_from([d for d in string.digits if d != line[68]]))
+        broken = [line1, line2]
+        broken[which] = line[:68] + digit
+        return broken
+    if fault == "epoch_day":
+        day = draw(st.one_of(st.floats(0, 1, exclude_max=True), st.floats(366, 999.99999999)))
+        return [_fix_checksum(line1[:20] + f"{day:012.8f}"[:12] + line1[32:]), line2]
+    if fault == "epoch_text":
+        text = draw(st.text(NOT_A_NUMBER_CHARS.replace(" ", ""), min_size=14, max_size=14))
+        return [_fix_checksum(line1[:18] + text + line1[32:]), line2]
+    if fault == "length":
+        which = draw(st.integers(0, 1))
+        size = draw(st.one_of(st.integers(1, 68), st.integers(70, 90)))
+        line = (ISS_TLE[which] + "7" * 30)[:size]
+        return [line, line2] if which == 0 else [line1, line]
+    if fault == "line_number":
+        which = draw(st.integers(0, 1))
+        first = draw(st.sampled_from([c for c in "0123456789AX " if c != str(which + 1)]))
+        line = ISS_TLE[which]
+        broken = [line1, line2]
+        broken[which] = _fix_checksum(first + line[1:])
+        return broken
+    if fault == "catalogue":
+        number = draw(st.integers(0, 99999).filter(lambda n: n != 25544))
+        return [line1, _fix_checksum(f"{line2[:2]}{number:05d}{line2[7:]}")]
+    return draw(st.sampled_from([[line1], [line1, line2, line2], []]))
+
+
+@st.composite
+def bad_tles(draw) -> Case:
+    """A satellite whose orbit is a broken TLE: reported at satellites[i].orbit.tle with its line."""
+    name = draw(scenario_names)
+    i = draw(st.integers(0, len(BASES[name]["satellites"]) - 1))
+    keys = ("satellites", i, "orbit")
+    return data_case(mutated(BASES[name], keys, {"tle": draw(tle_lines())}), keys + ("tle",))
+
+
+def _top_level_positions(lines: list[str]) -> list[int]:
+    """1-based line numbers where a line inserted would start a new top-level key."""
+    return [n for n in range(1, len(lines) + 1) if n > len(lines) - 1 or lines[n - 1][:1] not in ("", " ", "#")]
+
+
+ANYWHERE = {  # an inserted line that is wrong wherever it goes: (template, reported at its key)
+    "mapping values": ("{key}: {word}: {word}", False), "tab": ("\t{key}: 1", False),
+    "reserved @": ("{key}: @{word}", False), "undefined alias": ("{key}: *{word}", False),
+}
+TOP_LEVEL = {  # parses as a new top-level key, which the loader then refuses
+    "bad int": ("{key}: !!int {word}", True), "bad bool": ("{key}: !!bool {word}", True),
+    "bad timestamp": ("{key}: !!timestamp {word}", True),
+    "python tag": ("{key}: !!python/object/apply:os.system [{word}]", True),
+    "month 13": ("{key}: 2026-{number}-01", True), "hour 25": ("{key}: 2026-06-21T{number}:00:00Z", True),
+}
+
+
+@st.composite
+def yaml_syntax(draw) -> Case:
+    """The shipped file, with one line inserted: a syntax error, a tab, an undefined alias, a duplicate key, a tag
+    the safe loader refuses, an impossible date. The issue names the inserted line."""
+    name = draw(scenario_names)
+    lines = TEXTS[name].split("\n")
+    injection = draw(st.sampled_from([*ANYWHERE, *TOP_LEVEL, "duplicate key"]))
+    if injection == "duplicate key":
+        at = draw(st.sampled_from(_top_level_positions(lines)))
+        key = draw(st.sampled_from(sorted(BASES[name])))
+        first = next(n for n, line in enumerate(lines, 1) if line.startswith(f"{key}:"))
+        text, expected = f"{key}: 1", (key, max(at, first + (first >= at)))  # the later of the two is the duplicate
+    else:
+        template, at_key = ANYWHERE.get(injection) or TOP_LEVEL[injection]
+        at = draw(st.sampled_from(_top_level_positions(lines)) if at_key else st.integers(1, len(lines)))
+        key = draw(st.text(string.ascii_lowercase, min_size=1, max_size=8).filter(lambda k: k not in BASES[name]))
+        fill = {"key": key}
+        if "{word}" in template:
+            fill["word"] = draw(st.text(string.ascii_lowercase, min_size=1, max_size=8))
+        if "{number}" in template:
+            fill["number"] = draw(st.integers(13, 99) if injection == "month 13" else st.integers(24, 99))
+        text, expected = template.format(**fill), (key if at_key else "", at)
+    return Case("\n".join(lines[:at - 1] + [text] + lines[at - 1:]).encode("utf-8"), expected, mapping=False)
+
+
+NOT_TEXT_BYTES = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, *range(0x80, 0xC2), *range(0xF5, 0x100)]
+
+
+@st.composite
+def garbage(draw) -> Case:
+    """Empty and near-empty files, a document that is not a mapping, random bytes, a shipped file with a byte that
+    is not text spliced in (the issue names its line), or cut short before its pipeline."""
+    form = draw(st.sampled_from(["empty", "not a mapping", "random bytes", "spliced", "truncated"]))
+    if form == "empty":
+        text = draw(st.sampled_from(["", "\n\n", "   \n", "# only a comment\n", "---\n", "--- ~\n", "null\n",
+                                     "\ufeff", "...\n", "---\n...\n"]))
+        return Case(text.encode("utf-8"), ("", 1), mapping=False)
+    if form == "not a mapping":
+        text = draw(st.sampled_from(["42\n", "- a\n- b\n", "just words\n", "[1, 2]\n", "'quoted'\n", "!!binary aGk=\n",
+                                     "2026-06-21\n", "a: 1\n---\nb: 2\n"]))
+        return Case(text.encode("utf-8"), None, mapping=False)
+    if form == "random bytes":
+        return Case(draw(st.binary(min_size=1, max_size=256)), None, mapping=False)
+    source = TEXTS[draw(scenario_names)].encode("utf-8")
+    if form == "spliced":
+        at = draw(st.integers(0, len(source)))
+        junk = bytes([draw(st.sampled_from(NOT_TEXT_BYTES))]) + draw(st.binary(max_size=32))
+        return Case(source[:at] + junk + source[at:], ("", source.count(b"\n", 0, at) + 1), mapping=False)
+    at = draw(st.integers(0, source.index(b"\npipeline:")))
+    return Case(source[:at], None, mapping=False)
+
+
+FAMILIES = {  # family: (strategy, number of cases)
+    "wrong_type": (wrong_types(), 100),
+    "missing_key": (missing_keys(), 40),
+    "unknown_key": (unknown_keys(), 40),
+    "out_of_range": (out_of_range(), 80),
+    "unknown_name": (unknown_names(), 50),
+    "bad_tle": (bad_tles(), 50),
+    "missing_file": (missing_files(), 30),
+    "yaml_syntax": (yaml_syntax(), 60),
+    "garbage": (garbage(), 60),
+}
+
+
+# ------------------------------------------------------------------------------------------ the oracle
+
+
+def validate(path: Path) -> tuple[int, str, str]:
+    """``orbitedge validate PATH`` in-process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main(["validate", str(path)])
+    return status, out.getvalue(), err.getvalue()
+
+
+def check_clean_error(path: Path, case: Case) -> None:
+    path.write_bytes(case.content)
+    with pytest.raises(ConfigError) as raised:
+        load_scenario(path)
+    issues = raised.value.issues
+    last_line = case.content.count(b"\n") + 1
+    assert issues and raised.value.file == str(path)
+    for issue in issues:
+        assert isinstance(issue.line, int) and 1 <= issue.line <= last_line, issue
+        assert isinstance(issue.path, str) and (issue.path or not case.mapping), issue
+    if case.expected is not None:
+        assert case.expected in {(i.path, i.line) for i in issues}, (case.expected, issues)
+    status, out, err = validate(path)
+    assert (status, out) == (2, "") and "Traceback" not in err
+    assert err.startswith(f"orbitedge: error: {path}: {len(issues)} problem(s)\n")
+    for issue in issues:
+        assert f"  {path}:{issue.line}: {issue.path or '<document>'}: expected " in err
+
+
+@pytest.mark.parametrize("name", sorted(BASES))
+def test_unmutated_scenarios_validate(tmp_path, name):
+    """The families start from valid documents: each shipped scenario, dumped as the families dump it, validates."""
+    if name == "landsat_parana" and not Path(BASES[name]["world"]["bands"]["B"]).is_file():
+        pytest.skip("the Landsat scene is not in ../shared/data")
+    path = tmp_path / "s.yaml"
+    path.write_bytes(data_case(BASES[name], ()).content)
+    assert validate(path)[0] == 0
+    assert load_scenario(path).name == name
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_malformed_scenario_is_a_clean_config_error(tmp_path_factory, family):
+    strategy, count = FAMILIES[family]
+    path = tmp_path_factory.mktemp(family) / "scenario.yaml"
+    seen: set[bytes] = set()
+
+    @settings(max_examples=count, derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @given(strategy)
+    def run(case: Case) -> None:
+        assume(case.content not in seen)  # a repeat does not count towards max_examples
+        seen.add(case.content)
+        check_clean_error(path, case)
+
+    run()
+    assert len(seen) == count
+
+
+# ------------------------------------------------------------------------------------------ found by fuzzing
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("name: x\nstart_utc: 2026-13-45\n", ("start_utc", 2)),  # the date constructor's ValueError
+    ("name: x\nseed: !!int abc\n", ("seed", 2)),
+    ("name: x\n? [1, 2]\n: x\n", ("", 2)),  # an unhashable key
+    ("a: \x01\n", ("", 1)),  # a control character the YAML reader refuses
+    ("a: &x [*x]\n", ("a[0]", 1)),  # a recursive alias
+    ("a: " + "[" * 600 + "]" * 600 + "\n", ("", 1)),  # nesting deeper than the parser's recursion
+    ("a: !!python/object/apply:os.system [ls]\n", ("a", 1)),  # a tag on a list: refused, not ignored
+    ("a: !!set {x, y}\n", ("a", 1)),
+])
+def test_yaml_that_crashed_the_loader(tmp_path, text, expected):
+    check_clean_error(tmp_path / "s.yaml", Case(text.encode("utf-8"), expected, mapping=False))
+
+
+def test_alias_bomb_stops_at_the_alias_limit(tmp_path):
+    text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    text += "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 8))
+    check_clean_error(tmp_path / "s.yaml", Case(text.encode("utf-8"), None, mapping=False))
+
+
+@pytest.mark.parametrize("orbit, reported", [
+    ({"altitude_km": 7000, "sun_synchronous": True, "ltan_h": 10.5}, ""),  # no sun-synchronous orbit that high
+    ({"altitude_km": 300, "inclination_deg": 97, "raan_deg": 0, "eccentricity": 0.09}, ""),  # perigee underground
+    ({"altitude_km": 550, "sun_synchronous": True}, ".ltan_h"),  # neither raan_deg nor ltan_h
+])
+def test_orbit_elements_sgp4_refuses_are_config_errors(tmp_path, orbit, reported):
+    keys = ("satellites", 0, "orbit")
+    case = data_case(mutated(BASES["quickstart"], keys, orbit), keys)
+    text = case.content.decode()
+    check_clean_error(tmp_path / "s.yaml", Case(case.content, (yaml_path(keys) + reported, node_line(text, keys))))
+
+
+def tle_case(line1: str, line2: str) -> Case:
+    keys = ("satellites", 0, "orbit")
+    return data_case(mutated(BASES["quickstart"], keys, {"tle": [line1, line2]}), keys + ("tle",))
+
+
+@pytest.mark.parametrize("line1, line2, problem", [
+    (_fix_checksum(ISS_TLE[0][:20] + "400.00000000" + ISS_TLE[0][32:]), ISS_TLE[1], "epoch day 400.0 is outside 1..365"),
+    (ISS_TLE[0][:68] + "0", ISS_TLE[1], "bad checksum: column 69 says 0, the line sums to 1"),
+])
+def test_tle_epoch_and_checksum_are_checked(tmp_path, line1, line2, problem):
+    case = tle_case(line1, line2)
+    check_clean_error(tmp_path / "s.yaml", case)
+    with pytest.raises(ConfigError, match=problem):
+        load_scenario(tmp_path / "s.yaml")
+
+
+def test_tle_with_a_letter_in_the_mean_motion_is_a_config_error(tmp_path):
+    line2 = _fix_checksum(ISS_TLE[1][:53] + "X" + ISS_TLE[1][54:])
+    check_clean_error(tmp_path / "s.yaml", tle_case(ISS_TLE[0], line2))
