@@ -47,14 +47,15 @@ def compute_section(run: Any) -> dict[str, Any] | None:
 
 def compute_blocks(section: Mapping[str, Any]) -> list[Any]:
     """report.md/html blocks: one row per stage."""
-    from .report import Heading, Paragraph, Table, fmt_duration, fmt_fraction
+    from .report import Heading, Paragraph, Table, fmt_duration
 
     timing = section["timing"]
     how = ("MEASURED on the device that ran this simulation" if timing == "measured"
            else f"projected for the {section['hardware']} profile from the reference host")
     rows = tuple((name, fmt_duration(s["p50_s"]), fmt_duration(s["max_s"]), fmt_duration(s["total_s"]),
                   fmt_duration(s["wall_p50_s"])) for name, s in section["stages"].items())
-    busy = "; ".join(f"{s['satellite']} busy {fmt_duration(s['compute_busy_s'])} ({fmt_fraction(s['utilisation'])})"
+    busy = "; ".join(f"{s['satellite']} busy {fmt_duration(s['compute_busy_s'])} "
+                     f"({'n/a' if s['utilisation'] is None else format(s['utilisation'], '.3%')} of the run)"
                      for s in section["satellites"])
     return [Heading(2, "On-board compute"),
             Paragraph(f"Stage times per frame, {how} ({section['frames']} frames). {busy}."),

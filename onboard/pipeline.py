@@ -46,6 +46,7 @@ class Work:
     sim_s: float = 0.0  # simulated compute time on the satellite's hardware
     sim_stage_s: dict[str, float] = field(default_factory=dict)  # the same, per stage
     wall_s: dict[str, float] = field(default_factory=dict)  # measured on this host, per stage
+    scoring_wall_s: dict[str, float] = field(default_factory=dict)  # of which spent on scoring-only extras
     evaluation: dict[str, np.ndarray] = field(default_factory=dict)  # on-board decisions kept for scoring, never downlinked
     notes: dict[str, Any] = field(default_factory=dict)  # what a stage tells later ones, e.g. the cloud masks
     alternative_bytes: dict[str, int] = field(default_factory=dict)  # what simpler pipelines would downlink
@@ -211,7 +212,7 @@ class Pipeline:
     def run(self, frame: Any, priority: int = 1) -> Work:
         """Run every stage on one frame; returns the Work with payloads and simulated time on this hardware:
         projected from the reference host's cost through the profile, or (``timing: measured``) the wall time
-        each stage took here, on the device running the simulation."""
+        each stage took here, on the device running the simulation, less what it spent on scoring-only extras."""
         burst = getattr(frame, "burst", None)
         dn = burst.lr_dn if burst is not None else frame.dn
         work = Work(frame=frame, tiles=[Tile(dn=dn, row0=0, col0=0, priority=priority)])
@@ -223,7 +224,8 @@ class Pipeline:
             start = time.perf_counter()
             stage.process(work)
             work.wall_s[stage.name] = time.perf_counter() - start
-            work.sim_stage_s[stage.name] = work.wall_s[stage.name] if self.ctx.timing == "measured" else projected_s
+            measured_s = work.wall_s[stage.name] - work.scoring_wall_s.get(stage.name, 0.0)
+            work.sim_stage_s[stage.name] = measured_s if self.ctx.timing == "measured" else projected_s
             work.sim_s += work.sim_stage_s[stage.name]
             work.stages.append(stage.name)
         work.alternative_bytes = self.alternative_bytes(work)

@@ -96,7 +96,7 @@ def test_a_raw_burst_goes_down_frame_by_frame(shot):
 def test_simulated_time_counts_every_window_and_frame(shot):
     stage = superres.SuperResolution(superres.SuperResolution.Params(), CTX)
     work = pipeline.Work(frame=shot, tiles=[pipeline.Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
-    windows = 4 * len(superres.tiling.windows(96, 96, 64, 16))  # one model pass per band
+    windows = 4 * len(superres.tiling.windows(96, 96, 64, superres.OVERLAP_PX))  # one model pass per band
     mpx = 96 * 96 / 1e6
     expected = (7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.PLANES_S_PER_MPX
                 + windows * stage.latency_s)
