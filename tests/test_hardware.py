@@ -46,20 +46,16 @@ def test_an_unknown_profile_names_the_choices():
     assert info.value.name == "cray-1" and info.value.choices == SHIPPED
 
 
-def test_a_profile_whose_name_differs_from_its_file_is_a_config_error(tmp_path, monkeypatch):
-    text = (hardware.PROFILE_DIR / "rpi4.yaml").read_text().replace("name: rpi4", "name: rpi-four")
-    (tmp_path / "renamed.yaml").write_text(text)
+@pytest.mark.parametrize("file,edit,problem", [
+    ("renamed", ("name: rpi4", "name: rpi-four"), "name"),  # a name that differs from its file
+    ("rpi4", ("  transmit: 3.1\n", ""), "power_w.transmit"),  # no transmit power
+], ids=["name-differs-from-file", "no-transmit-power"])
+def test_a_bad_profile_is_a_config_error(tmp_path, monkeypatch, file, edit, problem):
+    text = (hardware.PROFILE_DIR / "rpi4.yaml").read_text().replace(*edit)
+    (tmp_path / f"{file}.yaml").write_text(text)
     monkeypatch.setattr(hardware, "PROFILE_DIR", tmp_path)
-    with pytest.raises(ConfigError, match="name"):
-        load_profile.__wrapped__("renamed")
-
-
-def test_a_profile_without_transmit_power_is_a_config_error(tmp_path, monkeypatch):
-    text = (hardware.PROFILE_DIR / "rpi4.yaml").read_text().replace("  transmit: 3.1\n", "")
-    (tmp_path / "rpi4.yaml").write_text(text)
-    monkeypatch.setattr(hardware, "PROFILE_DIR", tmp_path)
-    with pytest.raises(ConfigError, match="power_w.transmit"):
-        load_profile.__wrapped__("rpi4")
+    with pytest.raises(ConfigError, match=problem):
+        load_profile.__wrapped__(file)
 
 
 @pytest.mark.parametrize("name", ["coral-usb", "flight-cpu"])
