@@ -105,7 +105,7 @@ Renderer = Callable[[Mapping[str, Any]], list[Block]]
 SECTIONS: dict[str, Section] = {}
 RENDERERS: dict[str, Renderer] = {}
 HEADER_KEYS = ("scenario", "seed", "start_utc", "duration_s", "complete", "wall_time_s", "satellites", "stations",
-               "missing")
+               "missing", "stopped")
 RESERVED_KEYS = (*HEADER_KEYS, "comparison")  # the comparison comes last in report.json and first in report.md
 CORE_SECTIONS = ("bandwidth", "ledger", "latency_s", "on_board", "contacts", "ground", "mosaics")
 
@@ -198,6 +198,7 @@ def header(run: RunData) -> dict[str, Any]:
         "satellites": info.get("satellites"),
         "stations": info.get("stations"),
         "missing": list(run.missing),
+        "stopped": info.get("stopped"),
     }
 
 
@@ -431,7 +432,10 @@ def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list
     complete = report.get("complete")
     blocks: list[Block] = [Heading(1, title)]
     if complete is False:
-        blocks.append(Paragraph("INCOMPLETE RUN: the simulation stopped before its end (telemetry/run.json "
+        stopped = report.get("stopped") or {}
+        why = (f" ({stopped.get('reason')} at simulated {fmt_duration(stopped.get('simulated_s'))})"
+               if stopped else "")
+        blocks.append(Paragraph(f"INCOMPLETE RUN: the simulation stopped before its end{why} (telemetry/run.json "
                                 "complete: false); figures cover what was written.", strong=True))
     elif complete is None:
         blocks.append(Paragraph("Completeness unknown: telemetry/run.json is missing or unreadable.", strong=True))

@@ -192,7 +192,8 @@ def test_a_signal_mid_run_leaves_a_consistent_incomplete_run(tmp_path, signum):
     assert main(["report", str(out), "--quiet"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["complete"] is False and report["ledger"]["balanced"] is True
-    assert "INCOMPLETE RUN" in (out / "report.md").read_text()
+    assert report["stopped"]["reason"] == "KeyboardInterrupt"
+    assert "INCOMPLETE RUN: the simulation stopped before its end (KeyboardInterrupt at simulated" in (out / "report.md").read_text()
 
 
 @pytest.fixture(scope="module")

@@ -120,7 +120,7 @@ def test_report_holds_the_required_keys_and_figures(run_dir):
     assert rows["bent_pipe"]["bytes"] == 2 * 3072 and rows["encode_only"]["saved_fraction"] == 0.25
     assert rows["this_run"]["bytes"] == bw["downlinked_bytes"]
     assert rows["this_run"]["saved_fraction"] == bw["saved_fraction"]
-    assert list(report)[:9] == list(report_module.HEADER_KEYS)
+    assert list(report)[:len(report_module.HEADER_KEYS)] == list(report_module.HEADER_KEYS)
 
 
 def test_report_json_is_deterministic_and_independent_of_location(run_dir, tmp_path):
