@@ -24,7 +24,7 @@ import simpy
 import yaml
 
 from . import burst, camera, hardware, imaging, orbit
-from .codec import EXTENSIONS
+from .codec import EXTENSIONS, packed_size_bytes
 from .config import Scenario
 from .downlink import ContactLog, Link, ProductStore, downlink, write_atomic
 from .errors import OrbitEdgeError
@@ -227,7 +227,12 @@ class Mission:
         image = tile.kind == "image"
         scale = int(tile.meta.get("scale", 1))
         gsd_m = fp.gsd_m / scale
-        product_id = f"{frame.frame_id}-t{idx:02d}" if image else f"{frame.frame_id}-{tile.kind}"
+        if not image:
+            product_id = f"{frame.frame_id}-{tile.kind}"
+        elif "burst_frame" in tile.meta:  # one frame of a raw burst
+            product_id = f"{frame.frame_id}-b{tile.meta['burst_frame']:02d}-t{idx:02d}"
+        else:
+            product_id = f"{frame.frame_id}-t{idx:02d}"
         bit_depth = tile.meta.get("bit_depth", self.camera.bit_depth)
         raw_frames = int(tile.meta.get("burst_frames", 1))  # frames of the burst one product stands for
         line = {
@@ -241,14 +246,12 @@ class Mission:
             "footprint": {"epsg": fp.epsg, "x0_m": fp.x0_m + tile.col0 * gsd_m, "y0_m": fp.y0_m - tile.row0 * gsd_m,
                           "gsd_m": gsd_m, "width_px": w, "height_px": h},
             "scale": scale,
-            "raw_bytes": raw_frames * ((h // scale) * (w // scale) * n_bands * self.camera.bit_depth + 7) // 8 if image else 0,
+            "raw_bytes": raw_frames * packed_size_bytes((h // scale) * (w // scale) * n_bands, self.camera.bit_depth)
+            if image else 0,
             "stages": list(stages), "priority": tile.priority, "retransmitted_bytes": 0,
         }
         if image:
             line["reflectance_per_dn"] = self.camera.reflectance_max / self.camera.dn_max
-        if "burst_frame" in tile.meta:
-            line["id"] = product_id = f"{frame.frame_id}-b{tile.meta['burst_frame']:02d}-t{idx:02d}"
-            line["file"] = product_id + EXTENSIONS[tile.format]
         for key in ("cloud_fraction", "masked", "burst_frame", "burst_frames"):
             if key in tile.meta:
                 line[key] = tile.meta[key]
