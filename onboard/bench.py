@@ -24,9 +24,8 @@ import numpy as np
 
 from .errors import OrbitEdgeError
 from .hardware import HardwareProfile
-from .runtime import Model, load_card, resolve_runtime
+from .runtime import MODEL_DIR, Model, load_card, resolve_runtime
 
-MODEL_DIR = Path(__file__).with_name("models")
 PRECISIONS = ("float32", "int8")  # twin order in tables: float32 first
 INPUT_SEED = 0
 RUNTIME_PACKAGES = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime", "tensorflow": "tensorflow"}

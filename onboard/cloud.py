@@ -9,21 +9,19 @@ probability map and the spectral baseline's mask are kept for scoring in ``RUN/e
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 import cv2
 import numpy as np
 
-from . import spectral, tiling
+from . import runtime, spectral, tiling
 from .pipeline import Context, Stage, Tile, Work, register
-from .runtime import Model
+from .runtime import Model, shipped_card
 from .schema import spec
 
-MODEL_DIR = Path(__file__).with_name("models")
+MODEL_DIR = runtime.MODEL_DIR
 MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "cloud_rgb_int8"}
 # NOTE: per-pixel cost of the spectral test on the reference host, measured by benchmarks/pipeline.py.
 SPECTRAL_SAMPLES_PER_S = 40e6
@@ -46,8 +44,8 @@ def load_model(name: str, bands: tuple[str, ...], threads: int) -> Model:
 
 
 def card(name: str) -> dict[str, Any]:
-    """A shipped model's card as plain JSON."""
-    return json.loads((MODEL_DIR / f"{name}.json").read_text())
+    """A shipped cloud model's card as plain JSON."""
+    return shipped_card(name, MODEL_DIR)
 
 
 def tile_boxes(height_px: int, width_px: int, tile_px: int) -> list[tuple[int, int, int, int]]:

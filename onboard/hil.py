@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from .bench import EDGETPU_SUFFIX, MODEL_DIR
+from .bench import EDGETPU_SUFFIX
 from .errors import OrbitEdgeError
-from .runtime import Model, load_delegates, resolve_runtime
+from .runtime import MODEL_DIR, Model, load_delegates, resolve_runtime
 
 DEVICES = ("host", "edgetpu", "jetson")
 ENV_DEVICE = "ORBITEDGE_HIL_DEVICE"

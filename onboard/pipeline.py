@@ -81,7 +81,7 @@ class Stage:
     Params: ClassVar[type]
     terminal: ClassVar[bool] = False  # an encoder: must come last
     uses: ClassVar[Literal["cpu", "int8"]] = "cpu"
-    burst_scale: ClassVar[int | None] = None  # set by stages that need a burst of frames (super-resolution)
+    burst_scale: int | None = None  # a stage that needs a burst of frames sets its super-resolution factor
 
     def __init__(self, params: Any, ctx: Context):
         self.params = params

@@ -52,6 +52,7 @@ import numpy as np
 
 from onboard.errors import InputFileError, OrbitEdgeError
 
+MODEL_DIR = Path(__file__).with_name("models")  # the shipped models, each with its card beside it
 RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 DELEGATES = ("cpu", "edgetpu", "external:PATH")
 EDGETPU_LIBRARY = "libedgetpu.so.1"
@@ -285,6 +286,11 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def shipped_card(name: str, model_dir: Path = MODEL_DIR) -> dict[str, Any]:
+    """The card of shipped model ``name`` (``model_dir/name.json``) as plain JSON."""
+    return json.loads((model_dir / f"{name}.json").read_text())
 
 
 def load_card(path: str | Path) -> ModelCard:

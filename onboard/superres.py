@@ -13,30 +13,27 @@ of the same registered burst.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from . import fusion, registration, tiling
 from .pipeline import Context, Stage, Tile, Work, register
-from .runtime import Model
+from .runtime import MODEL_DIR, Model, shipped_card
 from .schema import spec
 
-MODEL_DIR = Path(__file__).with_name("models")
 # NOTE: host time per low-res megapixel per frame, measured by benchmarks/pipeline.py (2-core host, one thread).
 REGISTRATION_S_PER_MPX = {"ecc": 0.15, "phase": 0.05}
 PLANES_S_PER_MPX = 2.6  # the bicubic mean and shift-and-add grid of a burst of 8, per low-res megapixel
-# bicubic: of the mean of the clear frames, unregistered (the PROBA-V baseline); bicubic_registered: of their
-# registered mean (the model's starting point)
 # NOTE: the network is six 3 x 3 convolutions deep at low resolution, so 6 px of context a side make a window's
 # cropped core exact up to the per-window standardisation. Measured on the quickstart (256 px frames): 100 windows
 # instead of the 144 of the model card's 16 px overlap, for -0.002 dB.
 OVERLAP_PX = 12
+# bicubic: of the mean of the clear frames, unregistered (the PROBA-V baseline); bicubic_registered: of their
+# registered mean (the model's starting point)
 BASELINES = ("model_float32", "bicubic", "bicubic_registered", "shift_and_add")
 
 
@@ -56,11 +53,6 @@ def load_model(name: str, threads: int) -> Model:
     return Model(MODEL_DIR / f"{name}.tflite", threads=threads)
 
 
-def card(name: str) -> dict[str, Any]:
-    """A shipped model's card as plain JSON."""
-    return json.loads((MODEL_DIR / f"{name}.json").read_text())
-
-
 def to_dn(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
     """TOA reflectance to uint16 DN through the camera's calibration, rounded and clipped to the bit depth."""
     dn = np.rint(np.asarray(reflectance, np.float32) / np.float32(reflectance_per_dn))
@@ -73,7 +65,6 @@ class SuperResolution(Stage):
 
     name = "superres"
     uses = "int8"
-    burst_scale: ClassVar[int | None] = 2
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
@@ -104,8 +95,8 @@ class SuperResolution(Stage):
         self.uses = "int8" if params.method == "model" else "cpu"
         name = model_name(params.scale)
         self.model_name = name if params.scale in shipped_scales() else None
-        self.window_px = card(name)["inputs"][0]["shape"][1] if self.model_name else 0
-        self.latency_s = card(name)["benchmark"]["host_latency_ms_p50"] / 1e3 if self.model_name else 0.0
+        self.window_px = shipped_card(name)["inputs"][0]["shape"][1] if self.model_name else 0
+        self.latency_s = shipped_card(name)["benchmark"]["host_latency_ms_p50"] / 1e3 if self.model_name else 0.0
 
     def _fuse(self, planes: np.ndarray, method: str, lr: np.ndarray, clear: np.ndarray) -> np.ndarray:
         """(H*s, W*s, B) float32 reflectance of ``method`` from the shared planes (B, H*s, W*s, 3), or for plain
