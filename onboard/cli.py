@@ -48,13 +48,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_scenario
     from .mission import Mission
 
+    if args.realtime is not None and not args.realtime > 0:
+        raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
     scenario = load_scenario(args.scenario, args.overrides)
     run_dir = args.out or Path("runs") / scenario.name
     _prepare_run_dir(run_dir, args.overwrite)
     _write_resolved(run_dir, scenario)
     progress = _progress_bar(not args.quiet and sys.stderr.isatty())
-    if args.realtime is not None and not args.realtime > 0:
-        raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
     mission = Mission(scenario, run_dir, progress, realtime_factor=args.realtime)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
