@@ -25,10 +25,11 @@ import numpy as np
 
 from .camera import CameraSpec, dn_to_reflectance
 from .projection import GridFootprint
-from .world import THICK_OPACITY, CLOUD_THICK, CLOUD_THIN, Scene, World
+from .world import CLOUD_THICK, CLOUD_THIN, Scene, World
 
 _CLOUD_REFLECTANCE = 0.8  # TOA reflectance of a frame cloud's bright core, all bands (grey)
 _CLOUD_SCALES_M = (1200.0, 600.0, 300.0)  # value-noise cell sizes of the frame cloud layer, coarse to fine
+THICK_OPACITY = 0.9  # a frame cloud at least this opaque is flagged thick; below, thin
 _WORLD_CLOUD_SHARE = 1e-3  # a low-res pixel is cloudy when this much of its PSF-weighted footprint is world cloud
 
 

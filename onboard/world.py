@@ -220,21 +220,58 @@ _SPECTRA = np.array([
     [0.210, 0.300, 0.410, 0.46],  # sand desert
 ], dtype=np.float32)
 CROP, FOREST, SOIL_DARK, SOIL_BRIGHT, ROOF, WATER_CLEAR, WATER_TURBID, SNOW_PACK, SAND = range(len(_ENDMEMBERS))
-# Atmosphere at 48 degrees sun elevation: path reflectance (Rayleigh + aerosol, blue brightest), two-way transmittance.
-_PATH = np.array([0.060, 0.036, 0.020, 0.008], dtype=np.float32)
-_TRANSMITTANCE = np.array([0.78, 0.85, 0.89, 0.93], dtype=np.float32)
-# TOA reflectance of a thick cumulus top (times its brightness, 0.6..1.06) and of an opaque cirrus sheet.
-_CUMULUS = np.array([0.86, 0.85, 0.84, 0.80], dtype=np.float32)
-_CIRRUS = np.array([0.62, 0.61, 0.60, 0.55], dtype=np.float32)
+# Band centre wavelengths, micrometres: Landsat 8 OLI B2-B5 / Sentinel-2 MSI B2-B4, B8 (USGS, ESA band tables).
+BAND_CENTRES_UM = np.array([0.49, 0.56, 0.665, 0.842], dtype=np.float32)
 
-_SHADOW_FRACTION = 0.4  # ground reflectance in a thick cloud's shadow, relative to sunlit (diffuse sky light only)
-THICK_OPACITY = 0.9  # cumulus at least this opaque is flagged thick (and casts a flagged shadow); below, thin
+
+def rayleigh_optical_depth(wavelength_um: np.ndarray) -> np.ndarray:
+    """Sea-level Rayleigh optical depth at ``wavelength_um`` (any shape, micrometres), unitless.
+
+    Hansen & Travis (1974), Space Sci. Rev. 16, eq. 2.31: 0.008569 L^-4 (1 + 0.0113 L^-2 + 0.00013 L^-4)."""
+    w2 = np.asarray(wavelength_um, dtype=np.float32) ** -2
+    return (np.float32(0.008569) * w2 * w2 * (1 + np.float32(0.0113) * w2 + np.float32(0.00013) * w2 * w2))
+
+
+_RAYLEIGH_TAU = rayleigh_optical_depth(BAND_CENTRES_UM)
+ANGSTROM_EXPONENT = 1.3  # continental aerosol (Holben et al. 2001, AERONET climatology)
+AEROSOL_ASYMMETRY = 0.65  # Henyey-Greenstein g of continental aerosol (Dubovik et al. 2002)
+AEROSOL_SSA = 0.93  # single-scattering albedo (Dubovik et al. 2002)
+AOD550_MEDIAN = 0.14  # global median aerosol optical depth at 550 nm over land (Remer et al. 2008, MODIS)
+AOD_LOG_SIGMA = 0.75  # AOD is log-normal, sigma of ln(AOD) ~0.6-0.9 at AERONET sites (O'Neill et al. 2000)
+# Cloud asymmetry parameters in the visible and near infrared (Kokhanovsky 2004, "Optical properties of terrestrial
+# clouds", Earth-Sci. Rev. 64): liquid water droplets 0.85, ice crystals of cirrus 0.75.
+WATER_CLOUD_ASYMMETRY = 0.85
+ICE_CLOUD_ASYMMETRY = 0.75
+# Optical-thickness classes of the truth. Thin from 0.3, the boundary between Sassen & Cho's (1992, J. Appl.
+# Meteor. 31) "thin" and "opaque" cirrus: such a layer adds ~0.03-0.05 to blue TOA reflectance over dark ground, the
+# thin-cloud boundary (0.03) of the Sentinel-2 multi-temporal labels. Thick from 3.6: the ISCCP boundary between thin
+# and medium optical thickness (Rossow & Schiffer 1999, BAMS 80).
+THIN_CLOUD_TAU = 0.3
+THICK_CLOUD_TAU = 3.6
+_SKY_DIFFUSE_SHARE = 0.25  # share of ground irradiance that is sky light, which still reaches a cloud's shadow
+SHADOW_MAX_ILLUMINATION = 0.75  # ground lit at most this much (relative to sunlit) is flagged cloud shadow
 _DISTRICT_M = 12_000.0  # farmland is laid out in square districts, each with its own field orientation and size
 
 
-def _cloud_opacity(excess: np.ndarray) -> np.ndarray:
-    """Cumulus opacity 0..1 from the cloud field's excess over its threshold (unit-variance units)."""
-    return np.where(excess > 0, np.minimum(np.float32(0.15) + excess * np.float32(2.5), 1.0), 0).astype(np.float32)
+def cloud_reflectance(scaled_tau: np.ndarray) -> np.ndarray:
+    """Reflectance of a non-absorbing cloud layer from its scaled optical thickness ``(1 - g) tau`` (any shape).
+
+    Eddington approximation for a conservative scattering slab (Shettle & Weinman 1970, J. Atmos. Sci. 27;
+    Meador & Weaver 1980, J. Atmos. Sci. 37): transmittance T = 1 / (1 + 0.75 (1 - g) tau) and R = 1 - T, which
+    tends to the asymptotic theory's 1 / (0.75 (1 - g) tau + 1.07) for thick clouds (King 1987, J. Atmos. Sci.
+    44). Clouds are grey across the visible and near infrared, where water and ice hardly absorb."""
+    x = np.float32(0.75) * scaled_tau
+    return x / (np.float32(1.0) + x)
+
+
+def _layer_tau(excess: np.ndarray, tau_scale: float, power: float, fringe: float = 0.1) -> np.ndarray:
+    """Optical thickness of a cloud layer from its field's excess over its threshold (unit-variance units).
+
+    Zero below ``-fringe``, rising linearly to THIN_CLOUD_TAU at the threshold (the sub-visual fringe, truth clear),
+    then ``THIN_CLOUD_TAU + tau_scale * excess**power`` inside the cloud."""
+    inside = np.maximum(excess, 0)
+    return np.where(excess > 0, np.float32(THIN_CLOUD_TAU) + np.float32(tau_scale) * inside ** np.float32(power),
+                    np.float32(THIN_CLOUD_TAU / fringe) * np.maximum(excess + np.float32(fringe), 0)).astype(np.float32)
 
 
 def _threshold(probability: float) -> float:
@@ -253,26 +290,68 @@ def _seconds_since(epoch: datetime, time_utc: datetime) -> float:
     return (time_utc - epoch).total_seconds()
 
 
+@dataclass
+class _CloudColumn:
+    """The clouds over a footprint, each (H, W) float32 unless noted."""
+
+    scaled_tau: np.ndarray  # sum over the layers of (1 - g) tau
+    sunlit: np.ndarray  # ground illumination relative to a cloud-free sky (cumulus shadows)
+    brightness: np.ndarray  # cloud-top reflectance factor: sunlit and shaded cumulus flanks
+    cloud: np.ndarray  # uint8 truth: clear, thin, thick
+    shadow: np.ndarray  # bool truth: cloud shadow
+
+
+def _compose(surface: Sequence[np.ndarray], column: _CloudColumn, rayleigh_path: np.ndarray,
+             aerosol_path: np.ndarray, rayleigh_t: np.ndarray, transmittance: np.ndarray,
+             rayleigh_tau: np.ndarray) -> list[np.ndarray]:
+    """TOA reflectance planes (H, W) of ``surface`` planes under a cloud column and an atmosphere (per band, as
+    :meth:`SyntheticWorld._atmosphere` gives it)."""
+    r_cloud = cloud_reflectance(column.scaled_tau) * column.brightness
+    t_cloud = 1 - cloud_reflectance(column.scaled_tau)
+    toa = []
+    for b, plane in enumerate(surface):
+        ground = plane * column.sunlit
+        # Adding method: the cloud layer over the ground, light bouncing between them (Liou 2002, sec. 6.4)
+        below = t_cloud * t_cloud * ground / (1 - r_cloud * ground)
+        # Aerosol lies mostly below the cloud tops (scale height ~2 km), the Rayleigh atmosphere mostly above
+        # (~8 km): a cloud hides the aerosol's path reflectance and is seen through the Rayleigh atmosphere
+        # and lit by the sky light it sends back down (spherical albedo ~0.92 tau_R; Tanre et al. 1979)
+        toa.append(rayleigh_path[b] + aerosol_path[b] * t_cloud
+                   + rayleigh_t[b] * r_cloud / (1 - np.float32(0.92) * rayleigh_tau[b] * r_cloud)
+                   + transmittance[b] * below)
+    return toa
+
+
 class SyntheticWorld(World):
-    """A procedural Earth with land cover, texture, clouds and cloud shadows; deterministic in (place, time, seed).
+    """A procedural Earth with land cover, texture, haze, clouds and cloud shadows; deterministic in (place, time,
+    seed).
 
     Land cover follows a crude climate (latitude, season, a fractal elevation): snow, desert, lakes, rivers with
     riparian forest, towns, natural vegetation and farmland in parcels. Each pixel's surface reflectance is a linear
-    mixture of end-member spectra; TOA adds path radiance and two-way transmittance. Clouds are thick cumulus
-    (fractal, opaque cores, semi-transparent fringes) and thin cirrus; their cover drifts with the wind and varies
-    regionally around ``mean_cloud_cover`` (the expected fraction of pixels flagged thin or thick). Cloud shadows
-    fall ``cloud_height_m / tan(sun elevation)`` from their cloud, away from the sun.
+    mixture of end-member spectra. The atmosphere adds Rayleigh and aerosol path reflectance and attenuates the
+    ground (:meth:`_atmosphere`); aerosol optical depth varies from region to region, so some places are hazy.
+
+    Three cloud layers, each an optical-thickness field: low cumulus (fractal, optically thick cores, thin
+    fringes), a mid-level altocumulus deck (a cellular sheet with holes, grey and semi-transparent) and high cirrus
+    (streaks stretched along the wind, thin). Their scaled optical thicknesses add, and the column's reflectance
+    and transmittance follow the Eddington solution (:func:`cloud_reflectance`). Truth is exact: cloud is thin
+    where the column's optical thickness is at least THIN_CLOUD_TAU and thick from THICK_CLOUD_TAU; fainter
+    fringes are clear. The cover drifts with the wind and varies regionally around ``mean_cloud_cover`` (the
+    expected fraction of pixels flagged thin or thick). Cumulus shadows fall ``cloud_height_m / tan(sun
+    elevation)`` from their cloud, away from the sun.
     """
 
     bands_available = SYNTHETIC_BANDS
 
     def __init__(self, seed: int, mean_cloud_cover: float, cloud_height_m: float = 1500.0,
-                 cirrus_share: float = 0.25, wind_speed_m_s: float = 8.0):
-        """``cirrus_share``: part of ``mean_cloud_cover`` that is cirrus only; the wind blows a seed-chosen way."""
+                 cirrus_share: float = 0.25, wind_speed_m_s: float = 8.0, deck_share: float = 0.25):
+        """``cirrus_share``, ``deck_share``: parts of ``mean_cloud_cover`` that are cirrus and altocumulus deck
+        (their sum at most 1); the rest is cumulus. The wind blows a seed-chosen way."""
         if not 0.0 <= mean_cloud_cover <= 1.0:
             raise ValueError(f"mean_cloud_cover must be in [0, 1], got {mean_cloud_cover}")
-        if not 0.0 <= cirrus_share <= 1.0:
-            raise ValueError(f"cirrus_share must be in [0, 1], got {cirrus_share}")
+        if not (0.0 <= cirrus_share <= 1.0 and 0.0 <= deck_share <= 1.0 and cirrus_share + deck_share <= 1.0):
+            raise ValueError(f"cirrus_share and deck_share must be in [0, 1] with a sum at most 1, "
+                             f"got {cirrus_share}, {deck_share}")
         if cloud_height_m < 0.0 or wind_speed_m_s < 0.0:
             raise ValueError(f"cloud_height_m and wind_speed_m_s must be >= 0, got {cloud_height_m}, {wind_speed_m_s}")
         self.seed = int(seed)
@@ -287,14 +366,22 @@ class SyntheticWorld(World):
         self._river = _fractal(s, "river", _ladder(20e3, 40.0, 0.45))
         self._urban = _fractal(s, "urban", _ladder(12e3, 40.0, 0.55))  # towns on its peaks, brooks on its zeros
         self._texture = _fractal(s, "texture", _ladder(400.0, 5.0, 0.8))
+        self._aerosol = _fractal(s, "aerosol", _ladder(1000e3, 20e3, 0.7), wind)  # smooth: haze has no texture
         # Cloud fields: regional octaves (cover varies from place to place and with the weather) over a k^-5/3
         # spectrum (amplitude x 2^-1/3 per halving), as measured in real cloud fields.
         regional = _ladder(2000e3, 250e3, 0.7, 0.75)
         self._cumulus = _fractal(s, "cumulus", regional + _ladder(20e3, 40.0, 0.79), wind)
+        self._deck = _fractal(s, "deck", regional + _ladder(60e3, 500.0, 0.6), wind)
+        self._cells = _fractal(s, "cells", _ladder(600.0, 40.0, 0.8), wind)  # altocumulus cells, ~300 m
         self._cirrus = _fractal(s, "cirrus", regional + _ladder(40e3, 40.0, 0.75), wind, 4.0)
-        cirrus_p = cirrus_share * self.mean_cloud_cover
-        cumulus_p = 1.0 - (1.0 - self.mean_cloud_cover) / (1.0 - cirrus_p) if cirrus_p < 1.0 else 0.0
-        self._cumulus_level = _threshold(cumulus_p)  # independent fields: P(cumulus or cirrus) = mean_cloud_cover
+        self._deck_tau = 0.5 + 0.5 * _unit(_mix(s, 0xDEC), 0)  # each world's decks, thin altocumulus to altostratus
+        cover = self.mean_cloud_cover
+        cirrus_p, deck_p = cirrus_share * cover, deck_share * cover
+        rest = (1.0 - cirrus_p) * (1.0 - deck_p)
+        cumulus_p = 1.0 - (1.0 - cover) / rest if rest > 0.0 else 0.0
+        # independent fields: P(cumulus or deck or cirrus) = mean_cloud_cover
+        self._cumulus_level = _threshold(cumulus_p)
+        self._deck_level = _threshold(deck_p)
         self._cirrus_level = _threshold(cirrus_p)
 
     def render(self, footprint: GridFootprint, time_utc: datetime, sun_elevation_deg: float,
@@ -344,51 +431,83 @@ class SyntheticWorld(World):
                        sun_azimuth_rad: float) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """TOA reflectance (4 (H, W) float32 planes, B G R NIR), cloud uint8, shadow bool and land cover uint8 of a
         footprint in its own zone."""
-        zone, gsd = footprint.zone, footprint.gsd_m
         u, v = _world_axes(footprint)
-        min_wavelength_m = 2.0 * gsd
 
         def field(f: _Fractal, du_m: float = 0.0, dv_m: float = 0.0) -> np.ndarray:
-            return f.evaluate(zone, u + du_m, v + dv_m, t_s, min_wavelength_m)
+            return f.evaluate(footprint.zone, u + du_m, v + dv_m, t_s, 2.0 * footprint.gsd_m)
 
-        surface, landcover, regional = self._surface(zone, u, v, day_of_year, field)
-        airmass = 1.0 / max(math.sin(sun_elevation_rad), 0.1)
-        path = _PATH * np.float32(1.0 + 0.25 * (airmass - 1.35))
-        transmittance = _TRANSMITTANCE ** np.float32((1.0 + airmass) / 2.35)
-        haze = 1.0 + np.float32(0.12) * regional  # dusty regions are hazier
-        cloud = np.zeros(haze.shape, dtype=np.uint8)
-        shadow = np.zeros(haze.shape, dtype=bool)
-        sunlit = np.ones_like(haze)
-        opacity = veil = None
+        surface, landcover, _ = self._surface(footprint.zone, u, v, day_of_year, field)
+        atmosphere = self._atmosphere(field(self._aerosol), math.sin(sun_elevation_rad))
+        column = self._clouds(footprint, field, t_s, sun_elevation_rad, sun_azimuth_rad)
+        return _compose(surface, column, *atmosphere, _RAYLEIGH_TAU), column.cloud, column.shadow, landcover
+
+    def _clouds(self, footprint: GridFootprint, field: Any, t_s: float, sun_elevation_rad: float,
+                sun_azimuth_rad: float) -> _CloudColumn:
+        """The cloud column over a footprint in its own zone: the three layers' optical thickness, the ground's
+        illumination under cumulus shadows, and the truth codes. ``field(f, du_m, dv_m)`` evaluates a fractal on the
+        footprint's grid, shifted by (du_m, dv_m)."""
+        shape = (footprint.height_px, footprint.width_px)
+        scaled_tau = np.zeros(shape, np.float32)  # sum over layers of (1 - g) tau
+        tau = np.zeros(shape, np.float32)
+        sunlit = np.ones(shape, np.float32)
+        brightness = np.ones(shape, np.float32)
         if self._cumulus_level < math.inf:
             east, north = math.sin(sun_azimuth_rad), math.cos(sun_azimuth_rad)
             reach_m = self.cloud_height_m / math.tan(sun_elevation_rad)
-            shadow_opacity = _cloud_opacity(field(self._cumulus, reach_m * east, reach_m * north)
-                                            - np.float32(self._cumulus_level))
-            sunlit -= np.float32(1 - _SHADOW_FRACTION) * shadow_opacity
+            up_sun = _layer_tau(field(self._cumulus, reach_m * east, reach_m * north) - np.float32(self._cumulus_level),
+                                60.0, 1.5)
+            sunlit = np.float32(_SKY_DIFFUSE_SHARE) + np.float32(1 - _SKY_DIFFUSE_SHARE) * (
+                1 - cloud_reflectance(np.float32(1 - WATER_CLOUD_ASYMMETRY) * up_sun))
             ring_u, ring_v = _world_axes(footprint.window(-1, -1, footprint.height_px + 2, footprint.width_px + 2))
-            excess = self._cumulus.evaluate(zone, ring_u, ring_v, t_s, min_wavelength_m) - np.float32(
+            excess = self._cumulus.evaluate(footprint.zone, ring_u, ring_v, t_s, 2.0 * footprint.gsd_m) - np.float32(
                 self._cumulus_level)
-            opacity = _cloud_opacity(excess[1:-1, 1:-1])
+            cumulus = _layer_tau(excess[1:-1, 1:-1], 60.0, 1.5)
             toward_sun = (excess[1:-1, 2:] - excess[1:-1, :-2]) * east + (excess[:-2, 1:-1] - excess[2:, 1:-1]) * north
-            lit = np.clip(toward_sun * np.float32(60.0 / gsd), -1, 1)  # slope over ~120 m: sunlit or shaded flank
-            brightness = 0.68 + 0.3 * np.clip(excess[1:-1, 1:-1] / 1.5, 0, 1) + 0.08 * lit
-            cloud[opacity > 0] = CLOUD_THIN
-            cloud[opacity >= THICK_OPACITY] = CLOUD_THICK
-            shadow = (shadow_opacity >= THICK_OPACITY) & (cloud != CLOUD_THICK)
+            lit = np.clip(toward_sun * np.float32(60.0 / footprint.gsd_m), -1, 1)  # slope over ~120 m: lit flank
+            brightness += np.float32(0.08) * lit * np.minimum(cumulus / np.float32(THICK_CLOUD_TAU), 1)
+            tau += cumulus
+            scaled_tau += np.float32(1 - WATER_CLOUD_ASYMMETRY) * cumulus
+        if self._deck_level < math.inf:
+            cells = np.clip(np.float32(0.5) + np.float32(0.5) * field(self._cells), 0, 1)
+            # cells of a few hundred metres, thickest in their centres and open between them (altocumulus)
+            deck = _layer_tau(field(self._deck) - np.float32(self._deck_level), self._deck_tau, 1.0) * (
+                np.float32(0.25) + np.float32(2.5) * cells * cells)
+            tau += deck
+            scaled_tau += np.float32(1 - WATER_CLOUD_ASYMMETRY) * deck
         if self._cirrus_level < math.inf:
-            excess = field(self._cirrus) - np.float32(self._cirrus_level)
-            veil = np.where(excess > 0, np.minimum(0.08 + 0.3 * excess, 0.45), 0).astype(np.float32)
-            cloud[(veil > 0) & (cloud == CLOUD_CLEAR)] = CLOUD_THIN
-        toa = []
-        for b in range(4):
-            plane = surface[b] * (transmittance[b] * sunlit) + path[b] * haze
-            if opacity is not None:
-                plane += opacity * (brightness * _CUMULUS[b] - plane)
-            if veil is not None:
-                plane += veil * (_CIRRUS[b] - plane)
-            toa.append(plane)
-        return toa, cloud, shadow, landcover
+            cirrus = np.minimum(_layer_tau(field(self._cirrus) - np.float32(self._cirrus_level), 3.0, 1.0), 3.0)
+            tau += cirrus
+            scaled_tau += np.float32(1 - ICE_CLOUD_ASYMMETRY) * cirrus
+        cloud = np.where(tau >= THICK_CLOUD_TAU, CLOUD_THICK,
+                         np.where(tau >= THIN_CLOUD_TAU, CLOUD_THIN, CLOUD_CLEAR)).astype(np.uint8)
+        shadow = (sunlit <= SHADOW_MAX_ILLUMINATION) & (cloud != CLOUD_THICK)
+        return _CloudColumn(scaled_tau, sunlit, brightness, cloud, shadow)
+
+    @staticmethod
+    def _atmosphere(aerosol: np.ndarray, mu_sun: float) -> tuple[np.ndarray, ...]:
+        """Rayleigh and aerosol path reflectance, Rayleigh-only and total two-way transmittance, each (4, H, W)
+        (or (4, 1, 1) for Rayleigh), for a nadir view with the sun's zenith cosine ``mu_sun``; ``aerosol`` (H, W) is
+        a unit-variance field that sets the aerosol optical depth.
+
+        AOD at 550 nm is log-normal around AOD550_MEDIAN (AOD_LOG_SIGMA), with ANGSTROM_EXPONENT across the
+        bands. Path reflectance is single scattering (Gordon 1997, J. Geophys. Res. 102, eq. 3):
+        ``(tau_R P_R + w tau_a P_HG) / (4 mu_s mu_v)`` at the backscatter angle 180 deg - sun zenith, Rayleigh phase
+        0.75 (1 + cos^2), Henyey-Greenstein for aerosol. Diffuse transmittance keeps the forward-scattered light:
+        ``exp(-(tau_R / 2 + (1 - w g) tau_a) (1/mu_s + 1/mu_v))`` (Gordon & Wang 1994, Appl. Opt. 33, 443)."""
+        mu_sun = max(mu_sun, 0.1)
+        cos_scatter = -mu_sun  # nadir view: scattering angle 180 deg minus the sun's zenith angle
+        rayleigh_phase = 0.75 * (1.0 + cos_scatter**2)
+        g = AEROSOL_ASYMMETRY
+        aerosol_phase = (1 - g * g) / (1 + g * g - 2 * g * cos_scatter) ** 1.5
+        aod550 = np.float32(AOD550_MEDIAN) * np.exp(np.float32(AOD_LOG_SIGMA) * aerosol)
+        airmass = np.float32(1.0 / mu_sun + 1.0)
+        tau_r = _RAYLEIGH_TAU[:, None, None]
+        tau_a = aod550[None] * ((BAND_CENTRES_UM / np.float32(0.55)) ** np.float32(-ANGSTROM_EXPONENT))[:, None, None]
+        rayleigh_path = tau_r * np.float32(rayleigh_phase / (4.0 * mu_sun))
+        aerosol_path = tau_a * np.float32(AEROSOL_SSA * aerosol_phase / (4.0 * mu_sun))
+        rayleigh_t = np.exp(-tau_r / 2 * airmass)
+        return rayleigh_path, aerosol_path, rayleigh_t, rayleigh_t * np.exp(-np.float32(1 - AEROSOL_SSA * g) * tau_a
+                                                                             * airmass)
 
     def _surface(self, zone: int, u: np.ndarray, v: np.ndarray, day_of_year: int,
                  field: Any) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -415,10 +534,10 @@ class SyntheticWorld(World):
 
         parcel, tone, edge_m, block = self._farmland(zone, u, v, (wild, river), urban)
         crop = np.where(parcel < 0.45, 0.75 + 0.25 * tone, np.where(parcel < 0.75, 0.08 * tone, 0.25 + 0.4 * tone))
-        cover = np.where(natural, 0.95 * (1.0 - 0.3 * winter), crop * (1.0 - 0.7 * winter)) * (1.0 - 0.75 * dry)
+        cover = np.where(natural, 0.95 * (1.0 - 0.3 * winter), crop * (1.0 - 0.7 * winter)) * (1.0 - 0.6 * dry)
         hedge = np.where(natural, np.float32(0), np.maximum(0.5 - edge_m / 16.0, 0))  # field edges: hedges, tracks
-        light = np.clip(np.where(natural, np.float32(0.3), 0.3 * tone) + 0.35 + 0.3 * regional + dry, 0, 1)
-        gain = 1.0 + texture * np.where(natural, 0.06 - 0.03 * dry, np.float32(0.04))
+        light = np.clip(np.where(natural, np.float32(0.3), 0.3 * tone) + 0.2 + 0.3 * regional + dry, 0, 1)
+        gain = 1.0 + texture * np.where(natural, 0.22 - 0.1 * dry, np.float32(0.08))  # crowns and gaps in the wild
         veg, bare = cover * (1.0 - hedge) * gain, (1.0 - cover) * (1.0 - hedge) * gain
         forest = np.where(natural, 1.0 - 0.5 * dry, np.float32(0)) * veg
         mix = [veg - forest, forest + hedge * gain, bare * (1.0 - light), bare * light]  # CROP .. SOIL_BRIGHT

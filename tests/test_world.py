@@ -11,7 +11,7 @@ import pytest
 from onboard.errors import InputFileError
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.world import (CLOUD_THICK, DESERT, LANDCOVER_CLASSES, SNOW, SOIL, UNKNOWN, URBAN, VEGETATION, WATER,
-                           GeoTiffWorld, MissingBandError, SyntheticWorld, build_world)
+                           GeoTiffWorld, cloud_reflectance, rayleigh_optical_depth, MissingBandError, SyntheticWorld, build_world)
 
 BANDS = ("B", "G", "R", "NIR")
 NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
@@ -154,7 +154,7 @@ def test_reflectance_of_each_land_cover_class():
     (b, g, r, nir) = median["water"]
     assert nir < 0.03 and nir < r < g < b  # dark, darkest in NIR
     (b, g, r, nir) = median["soil"]
-    assert 0.08 < r < 0.25 and b < g < r and nir < 2.5 * r
+    assert 0.08 < r < 0.25 and g < r and nir < 2.5 * r  # reddish; B carries the path reflectance
     (b, g, r, nir) = median["urban"]
     assert all(0.08 < x < 0.25 for x in (b, g, r)) and nir < 2 * r
     (b, g, r, nir) = median["snow"]
@@ -166,8 +166,37 @@ def test_reflectance_of_each_land_cover_class():
 def test_thick_clouds_are_bright_and_grey():
     _, _, scene = cloudy_scene(SyntheticWorld(2, 0.5), 135.0, 40.0)
     top = scene.reflectance[scene.cloud == CLOUD_THICK]
-    assert 0.45 < np.percentile(top[:, 1], 5) and np.percentile(top[:, 1], 95) < 0.95
+    # tau >= 3.6 with g = 0.85 reflects at least 0.29 (Eddington); cumulus cores reach 0.6-0.9
+    assert 0.2 < np.percentile(top[:, 1], 5) and np.percentile(top[:, 1], 95) < 0.95
+    assert np.percentile(top[:, 1], 99) > 0.5
     assert np.all(np.abs(np.median(top, axis=0) / np.median(top[:, 1]) - 1.0) < 0.1)  # flat spectrum
+
+
+def test_rayleigh_optical_depth_matches_bodhaine():
+    # Bodhaine et al. 1999 (J. Atmos. Oceanic Technol. 16), eq. 30: sea level, 360 ppm CO2
+    um = np.array([0.45, 0.49, 0.55, 0.665, 0.842])
+    bodhaine = 0.0021520 * (1.0455996 - 341.29061 * um**-2 - 0.90230850 * um**2) / (
+        1 + 0.0027059889 * um**-2 - 85.968563 * um**2)
+    assert rayleigh_optical_depth(um) == pytest.approx(bodhaine, rel=0.01)
+
+
+def test_two_stream_cloud_reflectance_approaches_the_asymptotic_theory():
+    # Thick conservative clouds: T = 1 / (0.75 (1 - g) tau + 1.07) (King 1987 / Kokhanovsky 2004, eq. 3.13)
+    for x in (15.0, 30.0, 60.0):
+        assert 1 - cloud_reflectance(np.float32(x)) == pytest.approx(1 / (0.75 * x + 1.07), abs=0.03)
+    assert cloud_reflectance(np.float32(0.0)) == 0.0
+
+
+def test_thin_cloud_brightens_its_ground_and_haze_is_blue():
+    fp, t, scene = cloudy_scene(SyntheticWorld(2, 0.5), 135.0, 40.0)
+    ground = SyntheticWorld(2, 0.0).render(fp, t, 40.0, 135.0, BANDS)  # same land and air, no clouds
+    thin = (scene.cloud == 1) & ~scene.shadow
+    rise = scene.reflectance[..., 0] - ground.reflectance[..., 0]
+    assert np.median(rise[thin]) > 0.02  # the truth's thin cloud is visible in blue ...
+    assert np.median(rise[scene.cloud == CLOUD_THICK]) > np.median(rise[thin])  # ... and thick more so
+    b, g, r, nir = np.median(ground.reflectance[ground.landcover == WATER], axis=0) if (
+        ground.landcover == WATER).any() else np.median(ground.reflectance.reshape(-1, 4), axis=0)
+    assert b > g  # Rayleigh and aerosol path reflectance: clear scenes are bluest in B
 
 
 def test_band_selection_and_errors():
