@@ -39,7 +39,8 @@ LOCAL_SOLAR_TIME_RANGE_H = (9.0, 14.5)  # morning and afternoon sun-synchronous 
 MIN_SUN_ELEVATION_DEG = 15.0
 GSD_RANGE_M = (4.0, 40.0)  # log-uniform: CubeSat to Landsat class
 MEAN_CLOUD_COVER_RANGE = (0.0, 1.0)
-CIRRUS_SHARE_RANGE = (0.0, 0.6)
+CIRRUS_SHARE_RANGE = (0.0, 0.5)
+DECK_SHARE_RANGE = (0.0, 0.4)
 CLOUD_HEIGHT_RANGE_M = (500.0, 4000.0)
 PSF_SIGMA_RANGE_PX = (0.3, 1.0)
 READ_NOISE_RANGE_DN = (1.0, 4.0)
@@ -56,6 +57,7 @@ class FrameDraw:
     world_seed: int
     mean_cloud_cover: float
     cirrus_share: float
+    deck_share: float
     cloud_height_m: float
     lat_deg: float
     lon_deg: float
@@ -121,6 +123,7 @@ def _draw(split: str, rng: np.random.Generator) -> FrameDraw:
         world_seed=int(rng.integers(seeds.start, seeds.stop)),
         mean_cloud_cover=float(rng.uniform(*MEAN_CLOUD_COVER_RANGE)),
         cirrus_share=float(rng.uniform(*CIRRUS_SHARE_RANGE)),
+        deck_share=float(rng.uniform(*DECK_SHARE_RANGE)),
         cloud_height_m=float(rng.uniform(*CLOUD_HEIGHT_RANGE_M)),
         lat_deg=float(lat), lon_deg=float(lon), time_utc=time_utc,
         sun_elevation_deg=elevation, sun_azimuth_deg=azimuth,
@@ -141,7 +144,7 @@ def render(draw: FrameDraw, size_px: int, rng: np.random.Generator) -> tuple[np.
     """One frame through the camera: TOA reflectance (H, W, 4) float32 after calibration, truth cloud (H, W)
     uint8 and land cover (H, W) uint8."""
     world = SyntheticWorld(draw.world_seed, draw.mean_cloud_cover, cloud_height_m=draw.cloud_height_m,
-                           cirrus_share=draw.cirrus_share)
+                           cirrus_share=draw.cirrus_share, deck_share=draw.deck_share)
     zone, south = utm_zone(draw.lon_deg, draw.lat_deg)
     footprint = GridFootprint.centred(draw.lat_deg, draw.lon_deg, epsg_code(zone, south), draw.gsd_m, size_px, size_px)
     spec = camera_spec(draw, size_px)
@@ -150,11 +153,12 @@ def render(draw: FrameDraw, size_px: int, rng: np.random.Generator) -> tuple[np.
     return camera.dn_to_reflectance(frame.dn, spec), frame.truth.cloud, frame.truth.landcover
 
 
-def make_frames(split: str, count: int, size_px: int, seed: int) -> CloudFrames:
+def make_frames(split: str, count: int, size_px: int, seed: int, oversample_bright: bool = True) -> CloudFrames:
     """``count`` frames of ``size_px`` square for ``split``, a pure function of the arguments.
 
-    Frames with at least CONFOUNDER_FRACTION of snow, desert or urban ground are always kept, others with
-    PLAIN_KEEP_PROBABILITY, so bright ground that is not cloud is well represented.
+    With ``oversample_bright``, frames with at least CONFOUNDER_FRACTION of snow, desert or urban ground are always
+    kept, others with PLAIN_KEEP_PROBABILITY, so bright ground that is not cloud is well represented; without it,
+    every draw is kept and the frames sample the world's own mix of ground.
     """
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}. Choose from {SPLITS}")
@@ -169,7 +173,7 @@ def make_frames(split: str, count: int, size_px: int, seed: int) -> CloudFrames:
         draw = _draw(split, rng)
         frame_toa, frame_cloud, frame_landcover = render(draw, size_px, np.random.default_rng(rng.integers(2**63)))
         bright = np.isin(frame_landcover, (SNOW, DESERT, URBAN)).mean()
-        if bright < CONFOUNDER_FRACTION and rng.random() >= PLAIN_KEEP_PROBABILITY:
+        if oversample_bright and bright < CONFOUNDER_FRACTION and rng.random() >= PLAIN_KEEP_PROBABILITY:
             continue
         k = len(draws)
         toa[k], cloud[k], landcover[k] = frame_toa, frame_cloud, frame_landcover

@@ -6,6 +6,13 @@ scored on the held-out frames through the real interpreter (:class:`onboard.runt
 from :func:`onboard.tiling.predict_tiled`) next to the spectral baseline (:mod:`onboard.spectral`), and
 described by a model card. ``make models`` runs ``python -m training.train_cloud``.
 
+Training crops are perturbed the way real sensors and atmospheres differ from the synthetic camera
+(:mod:`training.augment`). The decision threshold is the one with the best pixel F1 on a validation split (training
+zones, other frames), folded into the output bias so that the shipped model decides cloud at 0.5, as every
+consumer of the models (the cloud stage, ``score.py`` beside the real tiles) assumes. Each card also carries the
+model's scores on the real labelled tiles of ``shared/data/real_cloud_val`` (``real_validation``), which play no
+part in training or in choosing the threshold.
+
 The U-Net uses only operators with good int8 kernels: CONV_2D, DEPTHWISE_CONV_2D
 (ReLU6 fused), RESIZE_BILINEAR (``tf.image.resize``; Keras' UpSampling2D would lower to TILE),
 CONCATENATION and LOGISTIC. It predicts the cloud logit at half resolution and resizes it to the input grid
@@ -22,6 +29,7 @@ import io
 import json
 import os
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -35,6 +43,9 @@ from onboard.runtime import Model, Scaling, build_card, write_card
 from onboard.tiling import predict_tiled
 from onboard.world import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
 from training import cloud_data
+from training.augment import randomise
+from training.cloud_scores import (REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation,
+                                    scores)
 from training.cloud_data import CloudFrames, make_frames
 
 VARIANTS = {"bgrn": ("B", "G", "R", "NIR"), "rgb": ("B", "G", "R")}
@@ -43,7 +54,7 @@ WINDOW_OVERLAP_PX = 32
 THRESHOLD = 0.5
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)
 MODELS_DIR = Path(__file__).resolve().parent.parent / "onboard" / "models"
-VERSION = "1.0.0"
+VERSION = "2.0.0"
 LANDSAT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "landsat8_p224_r077_r078"
 LANDSAT_SCENES = ("LC08_L1TP_224077_20200518_20200518_01_RT", "LC08_L1TP_224078_20200518_20200518_01_RT")
 LANDSAT_BANDS = {"B": 2, "G": 3, "R": 4}  # OLI band numbers
@@ -61,10 +72,11 @@ class TrainConfig:
     train_frames: int = 1600
     train_frame_px: int = 256
     heldout_frames: int = 120
+    validation_frames: int = 160  # training zones, other frames (data_seed + 1): where the threshold is chosen
     heldout_frame_px: int = 512
     crop_px: int = 128
     batch_size: int = 16
-    steps: int = 1500
+    steps: int = 2000
     learning_rate: float = 3e-3
     dice_weight: float = 1.0  # loss = binary cross-entropy + dice_weight * soft Dice
     calibration_samples: int = 200  # representative dataset for int8: full-size training frames
@@ -120,15 +132,17 @@ def build_unet(n_bands: int, size_px: int | None, batch_size: int | None, widths
 # ------------------------------------------------------------------------------------------ training
 
 
-def _batches(toa: np.ndarray, label: np.ndarray, config: TrainConfig, rng: np.random.Generator):
-    """Endless (x, y) batches of random crops, flips and quarter turns: x (N, c, c, B) float32, y (N, c, c, 1)."""
+def _batches(toa: np.ndarray, label: np.ndarray, bands: Sequence[str], config: TrainConfig,
+             rng: np.random.Generator):
+    """Endless (x, y) batches of random crops, flips, quarter turns and sensor/atmosphere randomisation
+    (:func:`training.augment.randomise`): x (N, c, c, B) float32, y (N, c, c, 1)."""
     n, size = toa.shape[0], toa.shape[1]
     c = config.crop_px
     while True:
         frames = rng.integers(0, n, config.batch_size)
         rows = rng.integers(0, size - c + 1, config.batch_size)
         cols = rng.integers(0, size - c + 1, config.batch_size)
-        x = np.stack([toa[f, r:r + c, q:q + c] for f, r, q in zip(frames, rows, cols)]).astype(np.float32)
+        x = randomise(np.stack([toa[f, r:r + c, q:q + c] for f, r, q in zip(frames, rows, cols)]), bands, rng)
         y = np.stack([label[f, r:r + c, q:q + c] for f, r, q in zip(frames, rows, cols)]).astype(np.float32)[..., None]
         turns = int(rng.integers(4))
         x, y = np.rot90(x, turns, axes=(1, 2)), np.rot90(y, turns, axes=(1, 2))
@@ -152,7 +166,7 @@ def train(frames: CloudFrames, bands: Sequence[str], config: TrainConfig, log=pr
         return bce(y_true, y_pred) + config.dice_weight * dice(y_true, y_pred)
 
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
-    batches = _batches(frames.bands(tuple(bands)), frames.label, config,
+    batches = _batches(frames.bands(tuple(bands)), frames.label, bands, config,
                        np.random.default_rng([config.train_seed, len(bands)]))
     return fit(model, batches, config.steps, log)
 
@@ -171,6 +185,25 @@ def export_model(trained, bands: Sequence[str], config: TrainConfig):
     model = build_unet(len(bands), MODEL_PX, 1, config.widths)
     model.set_weights(trained.get_weights())
     return model
+
+
+def operating_threshold(model, validation: CloudFrames, bands: Sequence[str]) -> dict[str, float]:
+    """The threshold of THRESHOLDS with the best pixel F1 of ``model`` (exported shape) on the validation frames
+    (MODEL_PX square), with that F1."""
+    toa = validation.bands(tuple(bands)).astype(np.float32)
+    probability = np.concatenate([model(toa[k:k + 1], training=False).numpy()[..., 0] for k in range(len(toa))])
+    f1 = {float(t): scores(confusion(probability >= t, validation.label))["f1"] for t in THRESHOLDS}
+    best = max(f1, key=f1.get)
+    return {"threshold": best, "validation_pixel_f1": round(f1[best], 4),
+            "validation_pixel_f1_at_0.5": round(f1[THRESHOLD], 4)}
+
+
+def fold_threshold(model, threshold: float) -> None:
+    """Shift ``model``'s output logit by -logit(threshold), in place: its probability is then >= 0.5 exactly where
+    the unshifted probability is >= ``threshold``, so the shipped model's decision threshold is 0.5."""
+    conv = [layer for layer in model.layers if getattr(layer, "filters", None) == 1][-1]
+    kernel, bias = conv.get_weights()
+    conv.set_weights([kernel, bias - np.float32(np.log(threshold / (1.0 - threshold)))])
 
 
 def to_tflite(model, representative: np.ndarray | None) -> bytes:
@@ -194,25 +227,6 @@ def to_tflite(model, representative: np.ndarray | None) -> bytes:
 
 
 # -------------------------------------------------------------------------------------------- scoring
-
-
-def confusion(predicted: np.ndarray, truth: np.ndarray) -> dict[str, int]:
-    """Pixel counts tp, fp, fn, tn of boolean masks of any (equal) shape."""
-    tp = int(np.count_nonzero(predicted & truth))
-    fp = int(np.count_nonzero(predicted & ~truth))
-    fn = int(np.count_nonzero(~predicted & truth))
-    return {"tp": tp, "fp": fp, "fn": fn, "tn": int(truth.size) - tp - fp - fn}
-
-
-def scores(counts: dict[str, int]) -> dict[str, float]:
-    """precision, recall, F1, IoU, FPR and accuracy from pixel counts (0 where a ratio has no denominator)."""
-    tp, fp, fn, tn = counts["tp"], counts["fp"], counts["fn"], counts["tn"]
-
-    def ratio(a: int, b: int) -> float:
-        return a / b if b else 0.0
-
-    return {"precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn), "f1": ratio(2 * tp, 2 * tp + fp + fn),
-            "iou": ratio(tp, tp + fp + fn), "fpr": ratio(fp, fp + tn), "accuracy": ratio(tp + tn, tp + fp + fn + tn)}
 
 
 def predict_frame(model: Model, toa: np.ndarray) -> np.ndarray:
@@ -305,8 +319,8 @@ def _span(seeds: range) -> str:
     return f"{seeds.start}..{seeds.stop - 1}"
 
 
-def build_variant(variant: str, train_frames: CloudFrames, heldout: CloudFrames, config: TrainConfig,
-                  out_dir: Path, log=print) -> dict[str, Any]:
+def build_variant(variant: str, train_frames: CloudFrames, validation: CloudFrames, heldout: CloudFrames,
+                  config: TrainConfig, out_dir: Path, log=print) -> dict[str, Any]:
     """Train, convert, score and write one variant's two models and cards; returns the metrics per model."""
     import tensorflow as tf
 
@@ -316,6 +330,10 @@ def build_variant(variant: str, train_frames: CloudFrames, heldout: CloudFrames,
     trained = train(train_frames, bands, config, log)
     train_s = time.perf_counter() - start_s
     exported = export_model(trained, bands, config)
+    operating_point = operating_threshold(exported, validation, bands)
+    fold_threshold(exported, operating_point["threshold"])
+    log(f"operating point on the validation frames: {operating_point}")
+    real_tiles = load_real_tiles() if REAL_CLOUD_VAL_DIR.is_dir() else []
     calibration = train_frames.bands(bands, np.linspace(0, len(train_frames.draws) - 1,
                                                         config.calibration_samples).astype(int))
     scaling = Scaling(source="toa_reflectance", scale=1.0, offset=0.0)
@@ -335,11 +353,18 @@ def build_variant(variant: str, train_frames: CloudFrames, heldout: CloudFrames,
                         "local_solar_time_h": cloud_data.LOCAL_SOLAR_TIME_RANGE_H,
                         "min_sun_elevation_deg": cloud_data.MIN_SUN_ELEVATION_DEG, "gsd_m": cloud_data.GSD_RANGE_M,
                         "mean_cloud_cover": cloud_data.MEAN_CLOUD_COVER_RANGE,
-                        "cirrus_share": cloud_data.CIRRUS_SHARE_RANGE,
+                        "cirrus_share": cloud_data.CIRRUS_SHARE_RANGE, "deck_share": cloud_data.DECK_SHARE_RANGE,
                         "cloud_height_m": cloud_data.CLOUD_HEIGHT_RANGE_M,
                         "psf_sigma_px": cloud_data.PSF_SIGMA_RANGE_PX,
                         "read_noise_dn": cloud_data.READ_NOISE_RANGE_DN, "full_well_e": cloud_data.FULL_WELL_RANGE_E,
                         "bit_depth": cloud_data.BIT_DEPTH},
+        "validation_split": {"frames": len(validation.draws), "frame_px": config.train_frame_px,
+                             "utm_zones": "as train_split", "data_seed": config.data_seed + 1},
+        "operating_point": {**operating_point, "folded_into_output_bias": True,
+                            "note": "the threshold with the best pixel F1 on the validation split is folded into "
+                                    "the output logit's bias, so the shipped model decides cloud at 0.5"},
+        "domain_randomisation": randomise.__module__ + ".randomise: " + " ".join(
+            line.strip() for line in sys.modules[randomise.__module__].__doc__.splitlines()[2:] if line.strip()),
         "config": asdict(config),
         "seeds": {"data_seed": config.data_seed, "train_seed": config.train_seed},
         "train_time_s": round(train_s, 1),
@@ -362,6 +387,12 @@ def build_variant(variant: str, train_frames: CloudFrames, heldout: CloudFrames,
         model = Model(path, threads=2)
         probability = np.stack([predict_frame(model, frame) for frame in heldout_toa])
         metrics = {"heldout": heldout_metrics(probability, heldout), "spectral_baseline": baseline}
+        if real_tiles:
+            metrics["real_validation"] = {
+                "data": "shared/data/real_cloud_val: 9 real Landsat 8 / Sentinel-2 tiles with automatic labels "
+                        "(see its README); never used for training or for choosing the threshold",
+                "threshold": THRESHOLD, "windows": f"{MODEL_PX} px, overlap {WINDOW_OVERLAP_PX} px",
+                **real_validation(lambda toa: predict_frame(model, toa) >= THRESHOLD, real_tiles, bands)}
         if variant == "rgb":
             metrics |= landsat_metrics(model)
         write_card(dataclasses.replace(card, metrics=metrics), path.with_suffix(".json"))
@@ -389,10 +420,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     start_s = time.perf_counter()
     train_frames = make_frames("train", config.train_frames, config.train_frame_px, config.data_seed)
+    validation = make_frames("train", config.validation_frames, config.train_frame_px, config.data_seed + 1)
     heldout = make_frames("heldout", config.heldout_frames, config.heldout_frame_px, config.data_seed)
     print(f"frames drawn in {time.perf_counter() - start_s:.0f} s", flush=True)
     for variant in VARIANTS if args.variant == "all" else (args.variant,):
-        build_variant(variant, train_frames, heldout, config, args.out, log=lambda s: print(s, flush=True))
+        build_variant(variant, train_frames, validation, heldout, config, args.out, log=lambda s: print(s, flush=True))
     print(f"done in {time.perf_counter() - start_s:.0f} s")
 
 
