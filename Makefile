@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TRAIN_STAMP := $(VENV)/.installed-train
 
-.PHONY: run test bench models clean
+.PHONY: run test bench realism models clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/orbitedge run scenarios/quickstart.yaml --out runs/quickstart --overwrite
 
-# The tests include a training smoke test, so they also install the [train] extra (TensorFlow).
+# The tests include a training smoke test and a realism check, so they also install the [train] extra
+# (TensorFlow) and the [realism] extra (ukis-csmask, a cloud model trained on real imagery).
 $(TRAIN_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,train]'
+	$(BIN)/python -m pip install --quiet -e '.[test,train,realism]'
 	touch $(TRAIN_STAMP)
 
 test: $(TRAIN_STAMP)
@@ -32,6 +33,10 @@ models: $(TRAIN_STAMP)
 	$(BIN)/python -m training.train_cloud
 	$(BIN)/python -m training.train_superres
 	$(BIN)/python benchmarks/models.py
+
+# How far the synthetic world and the cloud models are from real Earth: benchmarks/results/realism.json
+realism: $(TRAIN_STAMP)
+	$(BIN)/python -m benchmarks.realism
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/orbit.py

@@ -1,0 +1,337 @@
+"""Realism benchmark: how far the synthetic world and the cloud models are from real Earth, in both directions.
+
+- **sim->real**: every shipped cloud model on the real labelled tiles of ``shared/data/real_cloud_val`` (per tile,
+  per sensor and pooled F1, IoU, false-positive rate, thin- and thick-cloud recall), beside the classic spectral
+  rule, the project's own spectral test and, where it is installed, ukis-csmask.
+- **real->sim**: ukis-csmask, a cloud CNN trained on real Landsat and Sentinel-2 imagery (Wieland et al. 2019,
+  Remote Sens. Environ. 230; its ONNX weights ship in its wheel), scored on synthetic held-out frames against
+  their exact truth; and the false-positive rate of the classic spectral rule on synthetic clear pixels next to
+  its rate on the real clear pixels.
+- **statistics**: synthetic clear-sky frames against the real clear scenes of ``shared/data/real_clear``
+  (Sentinel-2, 10 m, B G R NIR) and the Landsat 8 pair (30 m, B G R), each statistic with one named distance:
+  band means and covariances per NDVI class (Frechet distance between Gaussians), whiteness and log(NIR/red)
+  histograms (Wasserstein-1), and the radially averaged texture power spectrum (log-spectral distance, dB).
+
+Synthetic frames come from the held-out split (UTM zones and world seeds that training never sees), drawn with
+the world's own mix of ground (no over-sampling of bright ground). The real scenes have no snow and no desert, so
+the rule's synthetic false-positive rate is also given over the land covers they do show (``matched``).
+
+Run: ``.venv/bin/python -m benchmarks.realism`` (needs the ``[realism]`` extra for ukis-csmask) writes
+``benchmarks/results/realism.json``; ``--frames`` sets the number of synthetic frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import cv2
+import numpy as np
+import tifffile
+
+from onboard import spectral
+from onboard.runtime import MODEL_DIR, Model
+from onboard.world import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES, SNOW, DESERT
+from training import cloud_data
+from training.cloud_scores import confusion, load_real_tiles, real_validation, scores
+from training.train_cloud import (LANDSAT_CENTRE_DEG, LANDSAT_SCENES, LANDSAT_TIME_UTC, THRESHOLD, landsat_toa,
+                                   predict_frame)
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+REAL_CLEAR = sorted((DATA / "real_clear").glob("*.tif"))
+OUT_JSON = ROOT / "benchmarks" / "results" / "realism.json"
+SHIPPED = ("cloud_bgrn_int8", "cloud_bgrn_float32", "cloud_rgb_int8", "cloud_rgb_float32")
+BGRN = ("B", "G", "R", "NIR")
+SEED = 2026
+MATCHED_LANDCOVER = tuple(k for k in range(len(LANDCOVER_CLASSES)) if k not in (SNOW, DESERT))
+SPECTRUM_PX = 256
+
+# Targets of issue 10, checked in one run (and, with some margin, by tests/test_realism.py).
+TARGETS = {
+    "bgrn_int8_pooled_f1_min": 0.90, "bgrn_int8_tile_fpr_max": 0.02, "bgrn_int8_altocumulus_recall_min": 0.80,
+    "rgb_int8_pooled_f1_min": 0.85, "peer_synthetic_f1_min": 0.88, "rule_fpr_ratio_max": 2.0,
+    "int8_float32_f1_gap_max": 0.01,
+}
+
+
+def classic_rule(toa: np.ndarray) -> np.ndarray:
+    """The classic three-test spectral cloud rule on (H, W, 4) B G R NIR TOA reflectance: mean visible > 0.22,
+    whiteness < 0.7 (Fmask's whiteness test, Zhu & Woodcock 2012, Remote Sens. Environ. 118) and NIR > 0.2."""
+    b, g, r, nir = np.moveaxis(np.asarray(toa, np.float32), -1, 0)
+    visible = (b + g + r) / 3
+    whiteness = (np.abs(b - visible) + np.abs(g - visible) + np.abs(r - visible)) / np.maximum(visible, 1e-6)
+    return (visible > 0.22) & (whiteness < 0.7) & (nir > 0.2)
+
+
+def ukis_mask() -> Callable[[np.ndarray], np.ndarray] | None:
+    """ukis-csmask's 4-band L1C model as a mask function on (H, W, 4) B G R NIR TOA reflectance, or None when the
+    ``[realism]`` extra is not installed."""
+    try:
+        from ukis_csmask.mask import CSmask
+    except ImportError:
+        return None
+
+    def mask(toa: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = CSmask(np.ascontiguousarray(toa, np.float32), band_order=["blue", "green", "red", "nir"],
+                            product_level="l1c", intra_op_num_threads=2, inter_op_num_threads=1)
+        return result.csm[..., 0] == 1  # class 1: cloud
+    return mask
+
+
+# --------------------------------------------------------------------------------------------- sim->real
+
+
+def sim_to_real(tile_names: Sequence[str] | None = None, models: Sequence[str] = SHIPPED) -> dict[str, Any]:
+    """Scores of each shipped model, the spectral tests and ukis-csmask on the real labelled tiles."""
+    tiles = load_real_tiles(names=tile_names)
+    result: dict[str, Any] = {}
+    for name in models:
+        model = Model(MODEL_DIR / f"{name}.tflite", threads=2)
+        bands = model.card.inputs[0].bands
+        result[name] = real_validation(lambda toa, m=model: predict_frame(m, toa) >= THRESHOLD, tiles, bands)
+    result["classic_rule"] = real_validation(classic_rule, tiles, BGRN)
+    result["spectral_test"] = real_validation(lambda toa: spectral.cloud_mask(toa, BGRN), tiles, BGRN)
+    peer = ukis_mask()
+    if peer is not None:
+        result["ukis_csmask"] = real_validation(peer, tiles, BGRN)
+    return result
+
+
+# --------------------------------------------------------------------------------------------- real->sim
+
+
+def synthetic_frames(count: int, size_px: int = 512) -> cloud_data.CloudFrames:
+    """Held-out synthetic frames with the world's own mix of ground: the real->sim test set."""
+    return cloud_data.make_frames("heldout", count, size_px, SEED, oversample_bright=False)
+
+
+def real_to_sim(frames: cloud_data.CloudFrames, real_rule_fpr: float) -> dict[str, Any]:
+    """ukis-csmask on synthetic frames against their truth, and the classic rule's false alarms on synthetic clear
+    pixels (overall, over the land covers the real tiles show, and per land cover) against ``real_rule_fpr``."""
+    result: dict[str, Any] = {"frames": len(frames.draws), "frame_px": int(frames.toa.shape[1]),
+                              "split": "heldout (zones and world seeds unseen in training), no bright over-sampling",
+                              "cloud_share": round(float(frames.label.mean()), 4)}
+    toa = frames.bands(BGRN).astype(np.float32)
+    clear = frames.cloud == CLOUD_CLEAR
+    rule = np.stack([classic_rule(frame) for frame in toa])
+    matched = clear & np.isin(frames.landcover, MATCHED_LANDCOVER)
+    result["classic_rule"] = {
+        "synthetic_clear_fpr": round(float(rule[clear].mean()), 4),
+        "synthetic_matched_clear_fpr": round(float(rule[matched].mean()), 4),
+        "matched_landcover": [LANDCOVER_CLASSES[k] for k in MATCHED_LANDCOVER],
+        "real_clear_fpr": round(real_rule_fpr, 4),
+        "per_landcover_fpr": {LANDCOVER_CLASSES[k]: round(float(rule[clear & (frames.landcover == k)].mean()), 4)
+                              for k in range(len(LANDCOVER_CLASSES)) if (clear & (frames.landcover == k)).any()},
+        "landcover_share_of_clear": {LANDCOVER_CLASSES[k]: round(float((frames.landcover[clear] == k).mean()), 4)
+                                     for k in range(len(LANDCOVER_CLASSES))},
+    }
+    ratio = result["classic_rule"]["synthetic_matched_clear_fpr"] / max(real_rule_fpr, 1e-6)
+    result["classic_rule"]["matched_fpr_ratio"] = round(ratio, 2)
+    peer = ukis_mask()
+    if peer is not None:
+        predicted = np.stack([peer(frame) for frame in toa])
+        s = scores(confusion(predicted, frames.label))
+        result["ukis_csmask"] = {**{k: round(v, 4) for k, v in s.items() if k in ("f1", "iou", "fpr", "precision",
+                                                                                   "recall")},
+                                 "thin_recall": round(float(predicted[frames.cloud == CLOUD_THIN].mean()), 4),
+                                 "thick_recall": round(float(predicted[frames.cloud == CLOUD_THICK].mean()), 4)}
+    return result
+
+
+# -------------------------------------------------------------------------------------------- statistics
+
+
+def _sun_corrected_landsat(scene: str) -> tuple[np.ndarray, np.ndarray]:
+    """A Landsat 8 scene as TOA reflectance (H, W, 3) B G R, sun-elevation corrected, and its valid mask."""
+    from onboard.orbit import sun_elevation_deg
+
+    toa, valid = landsat_toa(scene, ("B", "G", "R"))
+    elevation = float(sun_elevation_deg(LANDSAT_CENTRE_DEG[0], LANDSAT_CENTRE_DEG[1], LANDSAT_TIME_UTC, 0.0))
+    return toa / np.float32(math.sin(math.radians(elevation))), valid
+
+
+def _clear_synthetic(count: int, gsd_m: float, size_px: int) -> list[np.ndarray]:
+    """``count`` cloud-free synthetic frames (H, W, 4) at ``gsd_m``, held-out split, land covers the real scenes
+    show (frames more than 5 % snow or desert are redrawn)."""
+    rng = np.random.default_rng([SEED, int(gsd_m)])
+    frames = []
+    while len(frames) < count:
+        draw = dataclasses.replace(cloud_data._draw("heldout", rng), mean_cloud_cover=0.0, gsd_m=gsd_m)
+        toa, _, landcover = cloud_data.render(draw, size_px, np.random.default_rng(rng.integers(2**63)))
+        if np.isin(landcover, (SNOW, DESERT)).mean() <= 0.05:
+            frames.append(toa)
+    return frames
+
+
+def _ndvi_classes(pixels: np.ndarray) -> dict[str, np.ndarray]:
+    """Boolean masks of pixels (N, 4): water (NDVI < 0), sparse (0..0.4: soil, towns, sparse cover), vegetation."""
+    red, nir = pixels[:, 2], pixels[:, 3]
+    ndvi = (nir - red) / np.maximum(nir + red, 1e-6)
+    return {"water": ndvi < 0, "sparse": (ndvi >= 0) & (ndvi < 0.4), "vegetation": ndvi >= 0.4}
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet (2-Wasserstein) distance between Gaussians fitted to samples a (N, D) and b (M, D), reflectance
+    units: |mu_a - mu_b|^2 + tr(Ca + Cb - 2 (Ca^1/2 Cb Ca^1/2)^1/2), square-rooted (Dowson & Landau 1982)."""
+    def sqrtm(c: np.ndarray) -> np.ndarray:
+        w, v = np.linalg.eigh(c)
+        return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = sqrtm(ca)
+    d2 = float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(ca + cb - 2 * sqrtm(root @ cb @ root)))
+    return math.sqrt(max(d2, 0.0))
+
+
+def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> float:
+    """Wasserstein-1 distance between two 1-D samples: the mean absolute difference of their quantile functions."""
+    q = np.linspace(0.005, 0.995, 199)
+    return float(np.mean(np.abs(np.quantile(a, q) - np.quantile(b, q))))
+
+
+def whiteness(pixels: np.ndarray) -> np.ndarray:
+    """Fmask whiteness sum(|band - mean|) / mean over B, G, R of pixels (N, >= 3)."""
+    visible = pixels[:, :3].mean(1)
+    return np.abs(pixels[:, :3] - visible[:, None]).sum(1) / np.maximum(visible, 1e-6)
+
+
+def power_spectrum(images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Radially averaged power spectrum of the mean visible reflectance of SPECTRUM_PX patches of ``images``
+    (Hann-windowed, mean removed): spatial frequency bins (cycles/px) and mean power (reflectance^2)."""
+    n = SPECTRUM_PX
+    window = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
+    f = np.fft.fftfreq(n)
+    radius = np.hypot(f[:, None], f[None, :])
+    edges = np.geomspace(2.0 / n, 0.5, 13)
+    total, patches = np.zeros(len(edges) - 1), 0
+    for image in images:
+        visible = image[..., :3].mean(-1)
+        for r0 in range(0, visible.shape[0] - n + 1, n):
+            for c0 in range(0, visible.shape[1] - n + 1, n):
+                patch = visible[r0:r0 + n, c0:c0 + n]
+                power = np.abs(np.fft.fft2((patch - patch.mean()) * window)) ** 2 / window.sum() ** 2
+                total += [power[(radius >= lo) & (radius < hi)].mean() for lo, hi in zip(edges[:-1], edges[1:])]
+                patches += 1
+    return np.sqrt(edges[:-1] * edges[1:]), total / max(patches, 1)
+
+
+def log_spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """RMS over frequency bins of 10 log10(a / b), dB."""
+    return float(np.sqrt(np.mean((10 * np.log10(a / b)) ** 2)))
+
+
+def statistics(frame_count: int) -> dict[str, Any]:
+    """Distances between synthetic and real clear-sky statistics, at Sentinel-2 (10 m) and Landsat (30 m) GSD."""
+    real_s2 = [np.moveaxis(tifffile.imread(path), 0, -1).astype(np.float32) / np.float32(10_000.0)  # band-sequential
+               for path in REAL_CLEAR]
+    synthetic_10 = _clear_synthetic(frame_count, 10.0, 512)
+    real_px = np.concatenate([image.reshape(-1, 4) for image in real_s2])
+    syn_px = np.concatenate([image.reshape(-1, 4) for image in synthetic_10])
+    real_classes, syn_classes = _ndvi_classes(real_px), _ndvi_classes(syn_px)
+    per_class = {}
+    for name in real_classes:
+        r, s = real_px[real_classes[name]], syn_px[syn_classes[name]]
+        per_class[name] = {"real_share": round(float(real_classes[name].mean()), 4),
+                           "synthetic_share": round(float(syn_classes[name].mean()), 4),
+                           "real_mean": np.round(r.mean(0), 4).tolist() if len(r) else None,
+                           "synthetic_mean": np.round(s.mean(0), 4).tolist() if len(s) else None,
+                           "frechet_distance": round(frechet_distance(r, s), 4) if min(len(r), len(s)) > 10 else None}
+    freq, real_power = power_spectrum(real_s2)
+    _, syn_power = power_spectrum(synthetic_10)
+    sentinel2 = {
+        "real": [path.name for path in REAL_CLEAR], "synthetic_frames": frame_count, "gsd_m": 10.0,
+        "band_means_covariances_per_ndvi_class": per_class,
+        "whiteness_wasserstein1": round(wasserstein_1d(whiteness(real_px), whiteness(syn_px)), 4),
+        "log_nir_red_wasserstein1": round(wasserstein_1d(np.log(real_px[:, 3] / np.maximum(real_px[:, 2], 1e-4)),
+                                                         np.log(syn_px[:, 3] / np.maximum(syn_px[:, 2], 1e-4))), 4),
+        "texture_log_spectral_distance_db": round(log_spectral_distance(syn_power, real_power), 2),
+        "texture_spectrum": {"cycles_per_px": np.round(freq, 4).tolist(),
+                             "real": [float(f"{p:.3g}") for p in real_power],
+                             "synthetic": [float(f"{p:.3g}") for p in syn_power]},
+    }
+    landsat = [_sun_corrected_landsat(scene) for scene in LANDSAT_SCENES]
+    real_l8 = np.concatenate([toa[valid] for toa, valid in landsat])
+    synthetic_30 = _clear_synthetic(frame_count, 30.0, 512)
+    syn_30 = np.concatenate([image.reshape(-1, 4)[:, :3] for image in synthetic_30])
+    crops = [toa[200:1224, 200:1224] for toa, _ in landsat]  # inside the valid area of both scenes
+    freq, real_power = power_spectrum(crops)
+    _, syn_power = power_spectrum(synthetic_30)
+    landsat8 = {
+        "real": list(LANDSAT_SCENES), "synthetic_frames": frame_count, "gsd_m": 30.0,
+        "visible_frechet_distance": round(frechet_distance(real_l8[::20], syn_30), 4),
+        "real_mean": np.round(real_l8.mean(0), 4).tolist(), "synthetic_mean": np.round(syn_30.mean(0), 4).tolist(),
+        "whiteness_wasserstein1": round(wasserstein_1d(whiteness(real_l8[::20]), whiteness(syn_30)), 4),
+        "texture_log_spectral_distance_db": round(log_spectral_distance(syn_power, real_power), 2),
+    }
+    return {"sentinel2_10m": sentinel2, "landsat8_30m": landsat8}
+
+
+# ------------------------------------------------------------------------------------------------ checks
+
+
+def check_targets(sim: dict[str, Any], real_sim: dict[str, Any]) -> dict[str, Any]:
+    """Each issue-10 target with its measured value and whether it is met."""
+    bgrn, rgb = sim["cloud_bgrn_int8"], sim["cloud_rgb_int8"]
+    checks = {
+        "bgrn_int8_pooled_f1": (bgrn["pooled"]["f1"], ">=", TARGETS["bgrn_int8_pooled_f1_min"]),
+        "bgrn_int8_worst_tile_fpr": (max(t["fpr"] for t in bgrn["tiles"].values()), "<=",
+                                     TARGETS["bgrn_int8_tile_fpr_max"]),
+        "bgrn_int8_altocumulus_recall": (bgrn["tiles"]["l8_gulfcoast_altocumulus"]["recall"], ">=",
+                                         TARGETS["bgrn_int8_altocumulus_recall_min"]),
+        "rgb_int8_pooled_f1": (rgb["pooled"]["f1"], ">=", TARGETS["rgb_int8_pooled_f1_min"]),
+        "rule_synthetic_to_real_fpr_ratio": (real_sim["classic_rule"]["matched_fpr_ratio"], "<=",
+                                             TARGETS["rule_fpr_ratio_max"]),
+    }
+    for variant in ("bgrn", "rgb"):
+        gap = abs(sim[f"cloud_{variant}_int8"]["pooled"]["f1"] - sim[f"cloud_{variant}_float32"]["pooled"]["f1"])
+        checks[f"{variant}_int8_float32_real_f1_gap"] = (round(gap, 4), "<=", TARGETS["int8_float32_f1_gap_max"])
+    if "ukis_csmask" in real_sim:
+        checks["peer_synthetic_f1"] = (real_sim["ukis_csmask"]["f1"], ">=", TARGETS["peer_synthetic_f1_min"])
+    return {name: {"value": value, "target": f"{op} {limit}",
+                   "met": bool(value >= limit if op == ">=" else value <= limit)}
+            for name, (value, op, limit) in checks.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=48, help="synthetic held-out frames (512 px) for real->sim")
+    parser.add_argument("--stat-frames", type=int, default=12, help="clear synthetic frames per GSD for statistics")
+    parser.add_argument("--out", type=Path, default=OUT_JSON)
+    args = parser.parse_args(argv)
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # GeoTIFF tags OpenCV does not name
+    start_s = time.perf_counter()
+    sim = sim_to_real()
+    real_rule = sim["classic_rule"]["pooled"]["fpr"]
+    real_sim = real_to_sim(synthetic_frames(args.frames), real_rule)
+    result = {"sim_to_real": sim, "real_to_sim": real_sim, "statistics": statistics(args.stat_frames),
+              "targets": check_targets(sim, real_sim), "wall_s": round(time.perf_counter() - start_s, 1)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    for name in (*SHIPPED, "classic_rule", "spectral_test", "ukis_csmask"):
+        if name in sim:
+            p = sim[name]["pooled"]
+            worst = max(t["fpr"] for t in sim[name]["tiles"].values())
+            print(f"sim->real {name:20s} F1 {p['f1']:.3f}  IoU {p['iou']:.3f}  FPR {p['fpr']:.4f}  "
+                  f"worst-tile FPR {worst:.4f}  thin recall {p['thin_recall']}")
+    if "ukis_csmask" in real_sim:
+        print(f"real->sim ukis_csmask F1 {real_sim['ukis_csmask']['f1']:.3f} on {args.frames} synthetic frames")
+    rule = real_sim["classic_rule"]
+    print(f"classic rule FPR: synthetic {rule['synthetic_clear_fpr']:.4f} (matched land cover "
+          f"{rule['synthetic_matched_clear_fpr']:.4f}), real {rule['real_clear_fpr']:.4f}")
+    for name, check in result["targets"].items():
+        print(f"target {name:36s} {check['value']!s:>8} {check['target']:>8}  {'met' if check['met'] else 'MISSED'}")
+    print(f"-> {args.out} in {result['wall_s']} s")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""A fast realism check (benchmarks/realism.py on a few real tiles and a few synthetic frames): the shipped cloud
+models on real labelled imagery, a cloud model trained on real imagery on the synthetic world, and the classic
+spectral rule's false alarms on both.
+
+Issue 10's targets live in ``realism.TARGETS``; the full benchmark reports each as met or MISSED. Where the shipped
+models miss a target, the assertions here guard what they measurably reach (figures in the README, "Realism"),
+a margin below it and well above the models they replaced (pooled F1 0.29, altocumulus recall 0.05, 70 % of the
+cumulus tile's clear gaps flagged), so that a regression fails."""
+
+import numpy as np
+import pytest
+
+from benchmarks import realism
+from training.cloud_scores import REAL_CLOUD_VAL_DIR
+
+pytestmark = pytest.mark.skipif(not REAL_CLOUD_VAL_DIR.is_dir(), reason=f"no real tiles at {REAL_CLOUD_VAL_DIR}")
+
+# Both cloudy tiles, the hazy one and the brightest clear one (sand and surf).
+TILES = ("l8_gulfcoast_altocumulus", "s2_jiangsu_cumulus", "s2_belgium_haze", "s2_virginia_barrier_beach_clear")
+
+
+@pytest.fixture(scope="module")
+def sim_to_real():
+    return realism.sim_to_real(TILES, models=("cloud_bgrn_int8", "cloud_rgb_int8"))
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return realism.synthetic_frames(6)
+
+
+def test_bgrn_model_on_real_tiles(sim_to_real):
+    bgrn = sim_to_real["cloud_bgrn_int8"]
+    tiles = bgrn["tiles"]
+    assert bgrn["pooled"]["f1"] >= 0.42  # target 0.90: missed (0.46 measured)
+    assert bgrn["pooled"]["f1"] > sim_to_real["classic_rule"]["pooled"]["f1"] + 0.2  # the rule: 0.16
+    assert tiles["l8_gulfcoast_altocumulus"]["recall"] >= 0.15  # target 0.80: missed (0.20 measured)
+    assert tiles["s2_jiangsu_cumulus"]["recall"] >= 0.95 and tiles["s2_jiangsu_cumulus"]["fpr"] <= 0.25
+    assert tiles["s2_belgium_haze"]["fpr"] <= realism.TARGETS["bgrn_int8_tile_fpr_max"]  # haze is not cloud
+    assert tiles["s2_virginia_barrier_beach_clear"]["fpr"] <= 0.06  # bright sand and surf: 0.04 measured
+
+
+def test_rgb_model_on_real_tiles(sim_to_real):
+    rgb = sim_to_real["cloud_rgb_int8"]
+    assert rgb["pooled"]["f1"] >= 0.36  # target 0.85: missed (0.40 measured)
+    assert max(tile["fpr"] for tile in rgb["tiles"].values()) <= 0.05
+
+
+def test_real_trained_peer_on_the_synthetic_world(frames):
+    pytest.importorskip("ukis_csmask", reason="the realism check needs the [realism] extra")
+    result = realism.real_to_sim(frames, real_rule_fpr=0.004)
+    assert result["ukis_csmask"]["f1"] >= 0.75  # target 0.88: missed (0.80 measured on 48 frames)
+    assert result["ukis_csmask"]["thick_recall"] >= 0.95  # it finds the synthetic thick cloud
+
+
+def test_classic_rule_false_alarms_match_real_ones(frames, sim_to_real):
+    real_fpr = sim_to_real["classic_rule"]["pooled"]["fpr"]
+    assert 0 < real_fpr < 0.02  # the rule is nearly silent on real clear land ...
+    result = realism.real_to_sim(frames, real_fpr)["classic_rule"]
+    assert result["synthetic_matched_clear_fpr"] <= realism.TARGETS["rule_fpr_ratio_max"] * real_fpr + 0.002  # ... and here
+
+
+def test_distances_are_zero_for_identical_samples_and_grow_with_a_shift():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0.1, 0.02, (4000, 4))
+    assert realism.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert realism.frechet_distance(a, a + 0.05) == pytest.approx(0.1, abs=0.005)  # |shift| = 0.05 * sqrt(4)
+    assert realism.wasserstein_1d(a[:, 0], a[:, 0] + 0.03) == pytest.approx(0.03, abs=1e-6)
+    spectrum = np.array([1e-6, 1e-7, 1e-8])
+    assert realism.log_spectral_distance(spectrum * 10, spectrum) == pytest.approx(10.0)  # x10 in power is 10 dB
