@@ -214,6 +214,9 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
         return None
     frames = load_frames(run)
     out: dict[str, Any] = {"policy": policy, "frames_scored": len(frames)}
+    model_card = ((run.run_info or {}).get("model_cards") or {}).get("cloud_filter")
+    if model_card:
+        out["model_card"] = model_card
     if not frames:
         out["note"] = "no finished frame with both truth/ and evaluation/ records: nothing to score"
         return out
@@ -249,6 +252,32 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
     return out
 
 
+def model_card_blocks(model_card: Mapping[str, Any] | None) -> list[Any]:
+    """What the model's card measured on synthetic held-out frames and on real labelled imagery, side by side,
+    so that the run's synthetic-truth scores are not read as real-world ones."""
+    from .report import Paragraph, Table, fmt_fraction
+
+    if not model_card:
+        return []
+    synthetic = model_card["synthetic_heldout"]
+    rows = [("synthetic held-out frames (the card)", fmt_fraction(synthetic["f1"]), fmt_fraction(synthetic["fpr"]))]
+    real = model_card.get("real_validation")
+    if not real:
+        return [Table(("data", "F1", "FPR"), tuple(rows)),
+                Paragraph(f"{model_card['model']} has no real-data validation in its card: every score in this "
+                          "section is against the synthetic world's truth only.")]
+    for group in sorted(g for g in real if g.startswith("all ")):
+        rows.append((f"real {group[4:]} tiles (the card)", fmt_fraction(real[group]["f1"]),
+                     fmt_fraction(real[group]["fpr"])))
+    rows.append((f"real tiles, pooled over {real['tiles']}", fmt_fraction(real["pooled"]["f1"]),
+                 fmt_fraction(real["pooled"]["fpr"])))
+    return [Table(("data", "F1", "FPR"), tuple(rows)),
+            Paragraph(f"What {model_card['model']} is worth on real imagery: pooled F1 "
+                      f"{fmt_fraction(real['pooled']['f1'])} and false-positive rate {fmt_fraction(real['pooled']['fpr'])} "
+                      f"(worst tile {fmt_fraction(real['worst_tile_fpr'])}) on real labelled tiles. The scores below "
+                      "are against this run's synthetic truth; they hold in the synthetic world, not on Earth.")]
+
+
 def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
     """report.md/html blocks: one table setting the model, the spectral baseline and the oracle side by side."""
     from .report import Heading, Image, Paragraph, Table, fmt_fraction
@@ -259,6 +288,7 @@ def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
                             f"{p['tile_px']} px tiles, {p['action']} tiles with more than "
                             f"{fmt_fraction(p['max_cloud_fraction'])} cloud. {section['frames_scored']} frames scored "
                             f"against truth (cloud = thin or thick)."))
+    blocks += model_card_blocks(section.get("model_card"))
     if not section["frames_scored"]:
         return blocks + [Paragraph(section.get("note", ""))]
 

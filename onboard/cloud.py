@@ -43,6 +43,23 @@ def load_model(name: str, bands: tuple[str, ...], threads: int) -> Model:
     return Model(MODEL_DIR / f"{name}.tflite", bands=bands, threads=threads)
 
 
+def validation_figures(name: str) -> dict[str, Any]:
+    """What a shipped cloud model's card says it is worth: pixel F1 and false-positive rate on synthetic held-out
+    frames, and on real labelled tiles (pooled and per sensor) when the card has a ``real_validation`` block."""
+    c = card(name)
+    heldout = c["metrics"]["heldout"]
+    out: dict[str, Any] = {"model": name, "version": c["version"], "sha256": c["sha256"],
+                           "synthetic_heldout": {"f1": heldout["pixel_f1"], "fpr": heldout["pixel_fpr"],
+                                                 "frames": c["training"]["heldout_split"]["frames"]}}
+    real = c["metrics"].get("real_validation")
+    if real:
+        out["real_validation"] = {"data": real["data"], "tiles": len(real["tiles"]),
+                                  **{group: {k: real[group][k] for k in ("f1", "iou", "fpr", "recall")}
+                                     for group in real if group == "pooled" or group.startswith("all ")},
+                                  "worst_tile_fpr": max(t["fpr"] for t in real["tiles"].values())}
+    return out
+
+
 def card(name: str) -> dict[str, Any]:
     """A shipped cloud model's card as plain JSON."""
     return shipped_card(name, MODEL_DIR)
@@ -99,6 +116,7 @@ class CloudFilter(Stage):
         self.uses = "int8" if self.model_name else "cpu"
         self.window_px = card(self.model_name)["inputs"][0]["shape"][1] if self.model_name else 0
         self.latency_s = card(self.model_name)["benchmark"]["host_latency_ms_p50"] / 1e3 if self.model_name else 0.0
+        self.model_card = validation_figures(self.model_name) if self.model_name else None
 
     def probability(self, reflectance: np.ndarray, spectral_mask: np.ndarray) -> np.ndarray:
         """(H, W) float32 cloud probability of an (H, W, B) TOA reflectance frame; the spectral method's is its

@@ -381,6 +381,7 @@ class Mission:
             "satellites": self.names, "stations": [g.name for g in self.stations],
             "bands": list(craft.camera.bands), "pipeline": self.pipeline.names, "hardware": self.profile.name,
             "stages": [{"stage": s.name, **dataclasses.asdict(s.params)} for s in self.scn.stages],
+            "model_cards": {s.name: s.model_card for s in self.pipeline.stages if s.model_card},
             "camera": {"width_px": craft.camera.width_px, "height_px": craft.camera.height_px, "gsd_m": craft.camera.gsd_m,
                        "bit_depth": craft.camera.bit_depth, "raw_frame_bytes": self.camera.raw_bytes,
                        "burst_frames": self.burst_frames, "superres_scale": self.burst_scale},

@@ -82,6 +82,7 @@ class Stage:
     terminal: ClassVar[bool] = False  # an encoder: must come last
     uses: ClassVar[Literal["cpu", "int8"]] = "cpu"
     burst_scale: int | None = None  # a stage that needs a burst of frames sets its super-resolution factor
+    model_card: dict[str, Any] | None = None  # a stage that runs a shipped model: its card's validation figures
 
     def __init__(self, params: Any, ctx: Context):
         self.params = params

@@ -62,6 +62,20 @@ def test_quickstart_runs_the_full_pipeline_and_scores_it(quickstart):
     assert rows["cloud_filter"]["cloud_f1"] == report["cloud"]["pixel"]["f1"]
 
 
+def test_report_shows_what_the_cloud_model_is_worth_on_real_data(quickstart):
+    out, report = quickstart
+    card = json.loads((ROOT / "onboard" / "models" / "cloud_bgrn_int8.json").read_text())
+    figures = report["cloud"]["model_card"]
+    assert figures["model"] == "cloud_bgrn_int8" and figures["sha256"] == card["sha256"]
+    assert figures["real_validation"]["pooled"]["f1"] == card["metrics"]["real_validation"]["pooled"]["f1"]
+    assert figures["synthetic_heldout"]["f1"] == card["metrics"]["heldout"]["pixel_f1"]
+    markdown = (out / "report.md").read_text()
+    section = markdown[markdown.index("## Cloud detection"):]
+    real_f1 = f"{100 * figures['real_validation']['pooled']['f1']:.1f} %"
+    assert "on real imagery" in section and real_f1 in section
+    assert section.index("real tiles, pooled") < section.index("on-board model")  # read before the synthetic scores
+
+
 def test_products_match_the_manifest_and_truth_stays_apart(quickstart):
     out, report = quickstart
     lines = [json.loads(l) for l in (out / "downlink" / "manifest.jsonl").read_text().splitlines()]
