@@ -107,7 +107,7 @@ def cpsnr(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = None, 
             mse_map += sum_sq / count - (sum_diff / count) ** 2
     shifts = range(-max_shift_px, max_shift_px + 1)
     searched = [(float(mse_map[b + dy, b + dx]), (dy, dx)) for dy in shifts for dx in shifts
-                if count[b + dy, b + dx] > 0]
+                if count[b + dy, b + dx] >= 0.5]  # a pixel count, in float32: round-off is far below one pixel
     if not searched:
         return CPSNR(float("nan"), (0, 0), (float("nan"),) * sr.shape[2])
     scored = {offset: exact_mse(offset) for _, offset in sorted(searched)[:_EXACT_CANDIDATES]}
