@@ -10,6 +10,7 @@ pytest.importorskip("tensorflow", reason="training needs the [train] extra: pip 
 from onboard.runtime import Model  # noqa: E402
 from training import train_cloud  # noqa: E402
 from training.cloud_data import make_frames  # noqa: E402
+from training.cloud_scores import REAL_CLOUD_VAL_DIR  # noqa: E402
 
 
 def test_tiny_training_converts_to_int8_and_runs(tmp_path):
@@ -23,6 +24,9 @@ def test_tiny_training_converts_to_int8_and_runs(tmp_path):
     # the card records the threshold chosen on the validation split and the real-tile figures
     card = json.loads((tmp_path / "cloud_bgrn_int8.json").read_text())
     assert card["training"]["operating_point"]["threshold"] in train_cloud.THRESHOLDS
+    if not REAL_CLOUD_VAL_DIR.is_dir():  # a checkout without shared/ beside it: no real tiles to score on
+        assert "real_validation" not in card["metrics"]
+        return
     real = card["metrics"]["real_validation"]
     assert set(real["tiles"]) >= {"l8_gulfcoast_altocumulus", "s2_jiangsu_cumulus"}
     assert 0 <= real["pooled"]["f1"] <= 1 and real["pooled"]["cloud_px"] > 0
