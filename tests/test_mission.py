@@ -192,7 +192,10 @@ def test_a_signal_mid_run_leaves_a_consistent_incomplete_run(tmp_path, signum):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "onboard.cli", "run", str(ROOT / "scenarios" / "quickstart.yaml"),
                              "--out", str(out), "--quiet"],  # the full pipeline: seconds per burst, so it stops mid-run
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a shell's background job ignores SIGINT and its children inherit that: give the run
+                            # the default disposition, as a terminal does
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     captures = out / "telemetry" / "captures.jsonl"
     while time.monotonic() < deadline and not (captures.is_file() and captures.stat().st_size > 0):
