@@ -26,6 +26,7 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -39,9 +40,9 @@ from onboard import spectral
 from onboard.runtime import MODEL_DIR, Model
 from onboard.world import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES, SNOW, DESERT
 from training import cloud_data
-from training.cloud_scores import confusion, load_real_tiles, real_validation, scores
-from training.train_cloud import (LANDSAT_CENTRE_DEG, LANDSAT_SCENES, LANDSAT_TIME_UTC, THRESHOLD, landsat_toa,
-                                   predict_frame)
+from training.cloud_scores import REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation, scores
+from training.train_cloud import (LANDSAT_CENTRE_DEG, LANDSAT_DIR, LANDSAT_SCENES, LANDSAT_TIME_UTC, THRESHOLD,
+                                   landsat_toa, predict_frame)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -64,10 +65,9 @@ TARGETS = {
 def classic_rule(toa: np.ndarray) -> np.ndarray:
     """The classic three-test spectral cloud rule on (H, W, 4) B G R NIR TOA reflectance: mean visible > 0.22,
     whiteness < 0.7 (Fmask's whiteness test, Zhu & Woodcock 2012, Remote Sens. Environ. 118) and NIR > 0.2."""
-    b, g, r, nir = np.moveaxis(np.asarray(toa, np.float32), -1, 0)
-    visible = (b + g + r) / 3
-    whiteness = (np.abs(b - visible) + np.abs(g - visible) + np.abs(r - visible)) / np.maximum(visible, 1e-6)
-    return (visible > 0.22) & (whiteness < 0.7) & (nir > 0.2)
+    toa = np.asarray(toa, np.float32)
+    visible = toa[..., :3].sum(-1) / 3
+    return (visible > 0.22) & (whiteness(toa) < 0.7) & (toa[..., 3] > 0.2)
 
 
 def ukis_mask() -> Callable[[np.ndarray], np.ndarray] | None:
@@ -198,10 +198,12 @@ def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.abs(np.quantile(a, q) - np.quantile(b, q))))
 
 
-def whiteness(pixels: np.ndarray) -> np.ndarray:
-    """Fmask whiteness sum(|band - mean|) / mean over B, G, R of pixels (N, >= 3)."""
-    visible = pixels[:, :3].mean(1)
-    return np.abs(pixels[:, :3] - visible[:, None]).sum(1) / np.maximum(visible, 1e-6)
+def whiteness(toa: np.ndarray) -> np.ndarray:
+    """Fmask whiteness sum(|band - mean|) / mean over B, G, R (the first three bands of the last axis) of TOA
+    reflectance of any shape (..., >= 3); Zhu & Woodcock 2012."""
+    b, g, r = (toa[..., k] for k in range(3))
+    visible = (b + g + r) / 3
+    return (np.abs(b - visible) + np.abs(g - visible) + np.abs(r - visible)) / np.maximum(visible, 1e-6)
 
 
 def power_spectrum(images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -307,6 +309,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--stat-frames", type=int, default=12, help="clear synthetic frames per GSD for statistics")
     parser.add_argument("--out", type=Path, default=OUT_JSON)
     args = parser.parse_args(argv)
+    if args.frames < 1 or args.stat_frames < 1:
+        parser.error(f"--frames and --stat-frames must be at least 1, found {args.frames} and {args.stat_frames}")
+    missing = [str(path) for path in (REAL_CLOUD_VAL_DIR, DATA / "real_clear", LANDSAT_DIR) if not path.is_dir()]
+    if missing:
+        print(f"realism: the real data is not beside the checkout: {', '.join(missing)} not found", file=sys.stderr)
+        raise SystemExit(2)
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # GeoTIFF tags OpenCV does not name
     start_s = time.perf_counter()
     sim = sim_to_real()

@@ -68,3 +68,15 @@ def test_distances_are_zero_for_identical_samples_and_grow_with_a_shift():
     assert realism.wasserstein_1d(a[:, 0], a[:, 0] + 0.03) == pytest.approx(0.03, abs=1e-6)
     spectrum = np.array([1e-6, 1e-7, 1e-8])
     assert realism.log_spectral_distance(spectrum * 10, spectrum) == pytest.approx(10.0)  # x10 in power is 10 dB
+
+
+def test_bad_arguments_and_missing_data_exit_2_without_traceback(monkeypatch, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        realism.main(["--frames", "0"])
+    assert exit_info.value.code == 2 and "--frames" in capsys.readouterr().err
+    monkeypatch.setattr(realism, "REAL_CLOUD_VAL_DIR", tmp_path / "absent")
+    with pytest.raises(SystemExit) as exit_info:
+        realism.main(["--out", str(tmp_path / "realism.json")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and str(tmp_path / "absent") in err and "Traceback" not in err
+    assert not (tmp_path / "realism.json").exists()

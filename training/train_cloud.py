@@ -29,7 +29,6 @@ import io
 import json
 import os
 import platform
-import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -42,8 +41,7 @@ from onboard import spectral
 from onboard.runtime import Model, Scaling, build_card, write_card
 from onboard.tiling import predict_tiled
 from onboard.world import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
-from training import cloud_data
-from training.augment import randomise
+from training import augment, cloud_data
 from training.cloud_scores import (REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation,
                                     scores)
 from training.cloud_data import CloudFrames, make_frames
@@ -142,7 +140,8 @@ def _batches(toa: np.ndarray, label: np.ndarray, bands: Sequence[str], config: T
         frames = rng.integers(0, n, config.batch_size)
         rows = rng.integers(0, size - c + 1, config.batch_size)
         cols = rng.integers(0, size - c + 1, config.batch_size)
-        x = randomise(np.stack([toa[f, r:r + c, q:q + c] for f, r, q in zip(frames, rows, cols)]), bands, rng)
+        crops = np.stack([toa[f, r:r + c, q:q + c] for f, r, q in zip(frames, rows, cols)])
+        x = augment.randomise(crops, bands, rng)
         y = np.stack([label[f, r:r + c, q:q + c] for f, r, q in zip(frames, rows, cols)]).astype(np.float32)[..., None]
         turns = int(rng.integers(4))
         x, y = np.rot90(x, turns, axes=(1, 2)), np.rot90(y, turns, axes=(1, 2))
@@ -363,8 +362,8 @@ def build_variant(variant: str, train_frames: CloudFrames, validation: CloudFram
         "operating_point": {**operating_point, "folded_into_output_bias": True,
                             "note": "the threshold with the best pixel F1 on the validation split is folded into "
                                     "the output logit's bias, so the shipped model decides cloud at 0.5"},
-        "domain_randomisation": randomise.__module__ + ".randomise: " + " ".join(
-            line.strip() for line in sys.modules[randomise.__module__].__doc__.splitlines()[2:] if line.strip()),
+        "domain_randomisation": "training.augment.randomise: " + " ".join(
+            line.strip() for line in augment.__doc__.splitlines()[2:] if line.strip()),
         "config": asdict(config),
         "seeds": {"data_seed": config.data_seed, "train_seed": config.train_seed},
         "train_time_s": round(train_s, 1),
