@@ -105,7 +105,7 @@ Renderer = Callable[[Mapping[str, Any]], list[Block]]
 SECTIONS: dict[str, Section] = {}
 RENDERERS: dict[str, Renderer] = {}
 HEADER_KEYS = ("scenario", "seed", "start_utc", "duration_s", "complete", "wall_time_s", "satellites", "stations",
-               "missing", "stopped")
+               "missing", "stopped", "warnings")
 RESERVED_KEYS = (*HEADER_KEYS, "comparison")  # the comparison comes last in report.json and first in report.md
 CORE_SECTIONS = ("bandwidth", "ledger", "latency_s", "on_board", "contacts", "ground", "mosaics")
 
@@ -199,6 +199,7 @@ def header(run: RunData) -> dict[str, Any]:
         "stations": info.get("stations"),
         "missing": list(run.missing),
         "stopped": info.get("stopped"),
+        "warnings": list(info.get("warnings") or []),  # run.json: what the run went ahead with, for the user to know
     }
 
 
@@ -427,7 +428,8 @@ def _capped(rows: tuple[tuple[Any, ...], ...], what: str) -> tuple[tuple[tuple[A
 
 
 def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list[Block]:
-    """Title, completeness warnings, ``lead`` (the pipeline comparison), then the run's identity."""
+    """Title, completeness warnings and run.json's ``warnings``, ``lead`` (the pipeline comparison), then the run's
+    identity."""
     title = f"orbitedge report: {report.get('scenario') or 'unnamed run'}"
     complete = report.get("complete")
     blocks: list[Block] = [Heading(1, title)]
@@ -439,6 +441,7 @@ def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list
                                 "complete: false); figures cover what was written.", strong=True))
     elif complete is None:
         blocks.append(Paragraph("Completeness unknown: telemetry/run.json is missing or unreadable.", strong=True))
+    blocks += [Paragraph(f"WARNING: {text}", strong=True) for text in report.get("warnings") or []]
     blocks += lead
     blocks.append(Table(("run", ""), (
         ("scenario", _value(report.get("scenario"))), ("seed", _value(report.get("seed"))),

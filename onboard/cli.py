@@ -51,6 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.realtime is not None and not args.realtime > 0:
         raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
     scenario = load_scenario(args.scenario, args.overrides)
+    _print_warnings(scenario)
     run_dir = args.out or Path("runs") / scenario.name
     _prepare_run_dir(run_dir, args.overwrite)
     _write_resolved(run_dir, scenario)
@@ -142,10 +143,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .config import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
+    _print_warnings(scenario)
     print(f"{args.scenario}: OK ({scenario.name}: {len(scenario.satellites)} satellite(s), "
           f"{len(scenario.ground_stations)} station(s), {len(scenario.targets)} target(s), "
           f"pipeline {' -> '.join(s.name for s in scenario.stages)}, {scenario.duration_h:g} h)")
     return 0
+
+
+def _print_warnings(scenario: Any) -> None:
+    """The scenario's warnings (``Scenario.warnings``: file, line, path, what and why) on stderr."""
+    for text in scenario.warnings:
+        print(f"orbitedge: warning: {text}", file=sys.stderr)
 
 
 def _validate_options(p: argparse.ArgumentParser) -> None:

@@ -12,16 +12,17 @@ from typing import Any, Literal
 from . import cloud, hardware, pipeline, superres  # noqa: F401  they register the cloud_filter and superres stages
 from .downlink import frame_error_rate
 from .errors import ConfigError, ConfigIssue
-from .schema import Builder, apply_override, join, load_yaml, spec
+from .schema import Builder, apply_override, join, line_of, load_yaml, spec
 
 BANDS = ("B", "G", "R", "NIR")
 
 
 @dataclass(frozen=True, kw_only=True)
 class OrbitConfig:
-    """Either a two-line element set, or mean elements for a circular (or near-circular) orbit."""
+    """Either a two- or three-line element set, or mean elements for a circular (or near-circular) orbit."""
 
-    tle: list[str] | None = spec(None, doc="two TLE lines; excludes the element keys")
+    tle: list[str] | str | None = spec(None, doc="two TLE lines, or three with the title (line 0) first, as a list or "
+                                       "a block of text (tle: |); excludes the element keys")
     altitude_km: float | None = spec(None, gt=150, lt=40000, doc="mean altitude above the WGS72 equatorial radius")
     inclination_deg: float | None = spec(None, ge=0, le=180, doc="inclination; or use sun_synchronous")
     sun_synchronous: bool = spec(False, doc="derive the inclination from J2 for a sun-synchronous orbit")
@@ -36,15 +37,10 @@ class OrbitConfig:
         if self.tle is not None:
             if elements or self.inclination_deg is not None or self.sun_synchronous:
                 out.append(("tle", "either tle or orbital elements", "both"))
-            if len(self.tle) != 2:
-                out.append(("tle", "exactly 2 TLE lines", f"{len(self.tle)} lines"))
-            else:
-                from .orbit import satrec_from_tle
-
-                try:
-                    satrec_from_tle(*self.tle)
-                except ValueError as err:
-                    out.append(("tle", "a valid TLE", str(err)))
+            try:
+                self.satrec(None)
+            except ValueError as err:
+                out.append(("tle", "a valid TLE: 2 lines, or 3 with the title (line 0) first", str(err)))
             return out
         if not elements:
             return [("altitude_km", "tle, or altitude_km with inclination_deg or sun_synchronous", "neither")]
@@ -54,26 +50,99 @@ class OrbitConfig:
         if (self.raan_deg is None) == (self.ltan_h is None):
             out.append(("ltan_h", "exactly one of raan_deg or ltan_h", "neither" if self.ltan_h is None else "both"))
         if not out:
-            from .orbit import satrec_from_elements
-
             try:  # NOTE: any epoch serves: it only turns ltan_h into a RAAN, which cannot fail
-                satrec_from_elements(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), self.altitude_km,
-                                     self.inclination_deg, self.sun_synchronous, self.raan_deg, self.ltan_h,
-                                     self.phase_deg, self.eccentricity)
+                self.satrec(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc))
             except ValueError as err:
                 out.append(("", "orbital elements SGP4 accepts", str(err)))
         return out
 
+    @property
+    def title(self) -> str | None:
+        """The title (line 0) of a three-line TLE; None for two lines, for elements, or for a TLE that is invalid."""
+        from .orbit import element_set
+
+        try:
+            return element_set(self.tle).title if self.tle is not None else None
+        except ValueError:
+            return None
+
+    def satrec(self, start_utc: dt.datetime | None) -> Any:
+        """The SGP4 record (``sgp4.api.Satrec``): from the TLE, or from the elements with their epoch at ``start_utc``
+        (the run's start; unused with a TLE). ValueError naming the problem, from ``orbit.element_set``,
+        ``orbit.satrec_from_tle`` or ``orbit.satrec_from_elements``."""
+        from .orbit import element_set, satrec_from_elements
+
+        if self.tle is not None:
+            return element_set(self.tle).satrec()
+        return satrec_from_elements(start_utc, self.altitude_km, self.inclination_deg, self.sun_synchronous,
+                                    self.raan_deg, self.ltan_h, self.phase_deg, self.eccentricity)
+
 
 @dataclass(frozen=True, kw_only=True)
 class SatelliteConfig:
-    name: str = spec(doc="unique name of letters, digits, - and _, used in product ids and file names")
+    name: str | None = spec(None, doc="unique name of letters, digits, - and _, used in product ids and file names; "
+                            "null: the title (line 0) of a three-line TLE, each run of other characters made one -")
     orbit: OrbitConfig = spec(doc="TLE or elements")
 
+    def __post_init__(self) -> None:
+        if self.name is None and self.orbit.title is not None:
+            name = re.sub(r"[^A-Za-z0-9_-]+", "-", self.orbit.title).strip("-")[:40].strip("-")
+            object.__setattr__(self, "name", name or None)  # NOTE: frozen; None: check() asks for a name
+
     def check(self) -> list[tuple[str, str, str]]:
+        if self.name is None:
+            found = f"a title {self.orbit.title!r} without letters or digits" if self.orbit.title else "neither"
+            return [("name", "a name, or a three-line TLE whose title (line 0) names the satellite", found)]
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", self.name):
             return [("name", "1-40 letters, digits, - or _ (it names files)", repr(self.name))]
         return []
+
+    def _epoch_note(self, satrec: Any, start_utc: dt.datetime, duration_s: float) -> str | None:
+        """How far the run lies from a TLE's epoch, when beyond ``orbit.STALE_EPOCH_DAYS``; else None."""
+        from .orbit import STALE_EPOCH_DAYS, epoch_offset_days, tle_epoch_utc
+
+        if self.orbit.tle is None:
+            return None
+        days = epoch_offset_days(satrec, start_utc, duration_s)
+        if abs(days) <= STALE_EPOCH_DAYS:
+            return None
+        where = f"ends {days:.1f} days after" if days > 0 else f"starts {-days:.1f} days before"
+        return f"the run {where} the TLE epoch {_utc_text(tle_epoch_utc(satrec))}, over the {STALE_EPOCH_DAYS:g}-day limit"
+
+    def stale_epoch(self, start_utc: dt.datetime, duration_s: float) -> tuple[str, str, str] | None:
+        """``(relative_path, expected, found)`` when the run lies further than ``orbit.STALE_EPOCH_DAYS`` from the
+        TLE's epoch, where SGP4's error has grown to tens of km (the constant cites why); else None. A warning."""
+        from .orbit import STALE_EPOCH_DAYS
+
+        note = self._epoch_note(self.orbit.satrec(start_utc), start_utc, duration_s)
+        if note is None:
+            return None
+        return ("orbit.tle", f"a TLE epoch within {STALE_EPOCH_DAYS:g} days of the run (SGP4's error grows by 1-3 km "
+                f"a day from it)", f"satellite {self.name!r}: {note}; positions and passes drift: use a recent TLE")
+
+    def not_an_orbit(self, start_utc: dt.datetime, duration_s: float) -> tuple[str, str, str] | None:
+        """``(relative_path, expected, found)`` when SGP4's state is not an orbit somewhere in the run
+        (``orbit.implausible_orbit``: an error code, below the altitude floor, or a semi-major axis far from the mean
+        motion's), with how stale the TLE is; else None. An error."""
+        from .orbit import implausible_orbit
+
+        satrec = self.orbit.satrec(start_utc)
+        problem = implausible_orbit(satrec, start_utc, duration_s)
+        if problem is None:
+            return None
+        t_s, what = problem
+        note = self._epoch_note(satrec, start_utc, duration_s)
+        stale = f"; {note}: it may have re-entered, use a recent TLE" if note else ""
+        source = "TLE" if self.orbit.tle is not None else "elements"
+        return ("orbit.tle" if self.orbit.tle is not None else "orbit",
+                f"a {source} that SGP4 propagates as an orbit over the whole run",
+                f"satellite {self.name!r} at {_utc_text(start_utc + dt.timedelta(seconds=t_s))} (t = {t_s:.0f} s): "
+                f"{what}{stale}")
+
+
+def _utc_text(when: dt.datetime) -> str:
+    """ISO 8601 UTC to the second, with a Z."""
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -246,6 +315,8 @@ class Scenario:
     source_file: str = dataclasses.field(default="", metadata={"internal": True})
     stages: tuple[StageConfig, ...] = dataclasses.field(default=(), metadata={"internal": True})
     resolved: dict[str, Any] = dataclasses.field(default_factory=dict, metadata={"internal": True}, repr=False)
+    # "FILE:LINE: path: expected ..., found ..." for what a run may go ahead with but the user should know
+    warnings: tuple[str, ...] = dataclasses.field(default=(), metadata={"internal": True})
 
     @property
     def duration_s(self) -> float:
@@ -258,6 +329,19 @@ class Scenario:
             for i, name in enumerate(names):
                 if names.index(name) != i:
                     out.append((f"{key}[{i}].name", "a unique name", f"duplicate {name!r}"))
+        for i, sat in enumerate(self.satellites):
+            refused = sat.not_an_orbit(self.start_utc, self.duration_s)
+            if refused is not None:
+                out.append((join(f"satellites[{i}]", refused[0]), *refused[1:]))
+        return out
+
+    def warning_checks(self) -> list[tuple[str, str, str]]:
+        """``(yaml_path, expected, found)`` for what does not stop a run but should be said: stale TLE epochs."""
+        out = []
+        for i, sat in enumerate(self.satellites):
+            stale = sat.stale_epoch(self.start_utc, self.duration_s)
+            if stale is not None:
+                out.append((join(f"satellites[{i}]", stale[0]), *stale[1:]))
         return out
 
 
@@ -293,7 +377,9 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
         for i, stage in enumerate(stages):
             for rel, expected, found in pipeline.check_stage(stage, i, stages, bands):
                 builder.fail(join(f"pipeline[{i}]", rel) if rel else f"pipeline[{i}]", expected, found)
-        scenario = dataclasses.replace(scenario, stages=tuple(stages), source_file=str(path), resolved=data)
+        warnings = tuple(f"{path}:{ConfigIssue(p, line_of(lines, p), e, f)}" for p, e, f in scenario.warning_checks())
+        scenario = dataclasses.replace(scenario, stages=tuple(stages), source_file=str(path), resolved=data,
+                                       warnings=warnings)
     if scenario is not None and scenario.world.source == "geotiff" and scenario.world.bands:
         files = {f"world.bands.{band}": file for band, file in scenario.world.bands.items()}
         if scenario.world.mask is not None:

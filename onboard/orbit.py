@@ -9,12 +9,14 @@ timezone-aware ``start_utc``, counted without leap seconds.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable, NamedTuple
+from datetime import datetime, timedelta, timezone
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 from sgp4.api import SGP4_ERRORS, WGS72, Satrec, SatrecArray, jday
+from sgp4.conveniences import sat_epoch_datetime
 from sgp4.earth_gravity import wgs72
 from sgp4.io import twoline2rv as parse_tle_strictly
 
@@ -32,6 +34,23 @@ SUN_SYNCHRONOUS_NODE_RATE_RAD_S = 2.0 * math.pi / (365.2421897 * DAY_S)
 _JD_J2000 = 2451545.0
 _JD_SGP4_EPOCH0 = 2433281.5  # 1949 December 31 00:00 UT, the origin of ``Satrec.sgp4init`` epochs
 _TOLERANCE_S = 0.02  # bisection stops when every bracket is narrower than this: roots within 0.01 s
+
+# An element set is stale beyond a week from its epoch. SGP4 with a TLE is good to about 1 km at epoch and its
+# error grows, mostly along track, by 1-3 km a day in LEO (Kelso 2007, "Validation of SGP4 and IS-GPS-200D against
+# GPS precision ephemerides", AAS 07-127; Vallado & Cefola 2012, "Two-line element sets: practice and use",
+# IAC-12-C1.6.12): after 7 days 7-20 km, 1-3 s of pass timing and many frame footprints. Catalogues refresh LEO
+# element sets daily, so a fresher one is always at hand.
+STALE_EPOCH_DAYS = 7.0
+# Below 150 km drag brings a satellite down within about a day (King-Hele 1987, "Satellite Orbits in an
+# Atmosphere", Blackie), and SGP4's own density function is fitted above 156 km (Hoots & Roehrich 1980, Spacetrack
+# Report #3, which patches its parameter s below that).
+MIN_ALTITUDE_KM = 150.0
+# The osculating semi-major axis swings about the mean one by J2 short-period terms of at most 0.3 % (Kozai 1959,
+# AJ 64:367; 0.28 % was the largest over 3000 random LEO-to-HEO orbits propagated 14 days at 1 min). 2 % (140 km in
+# LEO) is far outside that, and a 3 % change of the orbital period: only an element set propagated into re-entry or
+# a diverged propagation gets there.
+SEMI_MAJOR_AXIS_TOLERANCE = 0.02
+PLAUSIBILITY_STEP_S = 60.0  # the orbit is checked every minute: under 1/85 of the shortest (LEO) period
 
 
 class PropagationError(OrbitEdgeError):
@@ -172,6 +191,93 @@ def satrec_from_tle(line1: str, line2: str) -> Satrec:
     if satrec.error:
         raise ValueError(f"TLE line 2 {lines[1]!r}: elements rejected by SGP4: {SGP4_ERRORS[satrec.error]}")
     return satrec
+
+
+class ElementSet(NamedTuple):
+    """A TLE as catalogues publish it: the two element lines and, in a three-line set, the title (line 0)."""
+
+    title: str | None
+    line1: str
+    line2: str
+
+    def satrec(self) -> Satrec:
+        """The SGP4 record (WGS72); ValueError as ``satrec_from_tle``."""
+        return satrec_from_tle(self.line1, self.line2)
+
+
+_ELEMENT_LINE = re.compile(r"[12] .{67}")
+
+
+def element_set(text: str | Sequence[str]) -> ElementSet:
+    """Parse a TLE given as a list of lines or as one text block (``tle: |`` in YAML), two or three lines.
+
+    Blank lines and the whitespace around each line are dropped. With three lines the first is the title (line 0),
+    with or without the ``0 `` that CelesTrak's and Space-Track's 3LE files put before it; an empty title is None.
+    The element lines themselves are checked by ``satrec_from_tle``. ValueError for another number of lines, or a
+    first line of three that is an element line rather than a title.
+    """
+    lines = [line.strip() for line in (text.splitlines() if isinstance(text, str) else text) if line.strip()]
+    if len(lines) == 2:
+        return ElementSet(None, *lines)
+    if len(lines) != 3:
+        raise ValueError(f"{len(lines)} non-blank line(s): expected 2 TLE lines, or 3 with the title (line 0) first")
+    if _ELEMENT_LINE.fullmatch(lines[0]):
+        raise ValueError(f"line 0 {lines[0]!r} is an element line, not a title: expected 2 TLE lines, or 3 with the "
+                         "title (line 0) first")
+    title = lines[0][2:] if lines[0].startswith("0 ") else lines[0]
+    return ElementSet(title.strip() or None, lines[1], lines[2])
+
+
+def tle_epoch_utc(satrec: Satrec) -> datetime:
+    """The epoch of an SGP4 record, a timezone-aware UTC datetime (sgp4's own conversion)."""
+    return sat_epoch_datetime(satrec)
+
+
+def epoch_offset_days(satrec: Satrec, start_utc: datetime, duration_s: float) -> float:
+    """Signed days from the epoch to the time in [start, start + duration_s] furthest from it: positive when the
+    run lies after the epoch, negative when it lies before. Compare its magnitude with ``STALE_EPOCH_DAYS``."""
+    epoch = tle_epoch_utc(satrec)
+    ends = [(start_utc + timedelta(seconds=t_s) - epoch).total_seconds() / DAY_S for t_s in (0.0, duration_s)]
+    return max(ends, key=abs)
+
+
+def implausible_orbit(satrec: Satrec, start_utc: datetime, duration_s: float,
+                      step_s: float = PLAUSIBILITY_STEP_S) -> tuple[float, str] | None:
+    """The first time, s since ``start_utc``, and what is wrong there, when SGP4's state is not an orbit; else None.
+
+    The state is sampled every ``step_s`` (s) over [0, duration_s] and refused at the first sample with an SGP4 error
+    code, a position that is not finite, a WGS84 altitude below ``MIN_ALTITUDE_KM``, or an osculating semi-major axis
+    (vis-viva, WGS72 mu) more than ``SEMI_MAJOR_AXIS_TOLERANCE`` from the one Kepler's third law gives for the
+    element set's mean motion (WGS72 mu, as SGP4 uses). The description lists every test that sample fails.
+    """
+    t_s = _time_grid_s(duration_s, step_s)
+    jd, fr = _julian_date(start_utc)
+    error, r_km, v_km_s = satrec.sgp4_array(np.full(t_s.shape, jd), fr + t_s / DAY_S)
+    finite = np.isfinite(r_km).all(axis=-1) & np.isfinite(v_km_s).all(axis=-1)
+    r_norm = np.linalg.norm(np.where(finite[:, None], r_km, 1.0), axis=-1)
+    altitude_km = np.where(finite, geodetic(np.where(finite[:, None], r_km, 1.0))[2], np.nan)
+    inverse_a = 2.0 / r_norm - _dot(v_km_s, v_km_s) / wgs72.mu  # 1/km, vis-viva; <= 0: unbound
+    a_km = np.divide(1.0, inverse_a, out=np.full_like(inverse_a, np.inf), where=inverse_a > 0.0)
+    mean_a_km = (wgs72.mu / (satrec.no_kozai / 60.0) ** 2) ** (1.0 / 3.0)
+    a_off = np.abs(a_km - mean_a_km) > SEMI_MAJOR_AXIS_TOLERANCE * mean_a_km
+    low = finite & (altitude_km < MIN_ALTITUDE_KM)
+    bad = (error != 0) | ~finite | low | (finite & a_off)
+    if not bad.any():
+        return None
+    k = int(np.flatnonzero(bad)[0])
+    if error[k]:
+        return float(t_s[k]), f"SGP4 error {error[k]}: {SGP4_ERRORS[int(error[k])]}"
+    if not finite[k]:
+        return float(t_s[k]), "SGP4 gave a position that is not a number"
+    found = []
+    if low[k]:
+        found.append(f"altitude {altitude_km[k]:.1f} km, below the {MIN_ALTITUDE_KM:g} km floor")
+    if a_off[k]:
+        a_text = f"{a_km[k]:.6g} km" if np.isfinite(a_km[k]) else "unbound (hyperbolic)"
+        found.append(f"semi-major axis {a_text}, not within {SEMI_MAJOR_AXIS_TOLERANCE:.0%} of the "
+                     f"{mean_a_km:.0f} km its mean motion of {satrec.no_kozai * 1440.0 / (2.0 * math.pi):.8g} "
+                     "rev/day implies")
+    return float(t_s[k]), "; ".join(found)
 
 
 def _semi_major_axis_km(altitude_km: float) -> float:

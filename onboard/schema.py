@@ -214,7 +214,13 @@ class Builder:
             inner = [a for a in args if a is not type(None)]
             if len(inner) == 1:
                 return self.build(inner[0], value, path)
-            raise TypeError(f"unsupported union {tp}")
+            if len({_yaml_kind(a) for a in inner}) < len(inner):
+                raise TypeError(f"unsupported union {tp}: two members of one YAML kind")
+            fitting = [a for a in inner if _yaml_kind(a) == _yaml_kind(type(value))]  # list | str: by the YAML kind
+            if not fitting:
+                self.fail(path, _type_name(tp), _show(value))
+                return None
+            return self.build(fitting[0], value, path)
         if dataclasses.is_dataclass(tp):
             return self.build_dataclass(tp, value, path)
         if origin is Literal:
@@ -329,6 +335,14 @@ class Builder:
                         self.fail(path, f"a value {sym} {meta[key]}", _show(g))
                         good = False
         return good
+
+
+def _yaml_kind(tp: Any) -> str:
+    """What YAML node a type is built from: ``sequence``, ``mapping`` or ``scalar``."""
+    origin = typing.get_origin(tp) or tp
+    if origin in (list, tuple):
+        return "sequence"
+    return "mapping" if origin is dict or dataclasses.is_dataclass(tp) else "scalar"
 
 
 def _type_name(tp: Any) -> str:

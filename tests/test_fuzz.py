@@ -79,8 +79,8 @@ class Slot:
 
 def _unwrap(tp: Any) -> Any:
     if typing.get_origin(tp) in (Union, types.UnionType):
-        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
-        return inner
+        # NOTE: a union such as list[str] | str (a TLE) is fuzzed as its first member; the others take other kinds
+        return [a for a in typing.get_args(tp) if a is not type(None)][0]
     return tp
 
 
