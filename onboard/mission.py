@@ -104,7 +104,7 @@ class Mission:
         self.burst_frames = craft.camera.burst.frames if self.burst_scale else 1
         self.capture_bytes = self.burst_frames * self.camera.raw_bytes
         self.names = [s.name for s in scenario.satellites]
-        self.ephemeris = orbit.Ephemeris([_satrec(s.orbit, self.start_utc) for s in scenario.satellites], self.start_utc)
+        self.ephemeris = orbit.Ephemeris([s.orbit.satrec(self.start_utc) for s in scenario.satellites], self.start_utc)
         self.stations = [orbit.GroundStation(g.name, g.lat_deg, g.lon_deg, g.alt_m, g.min_elevation_deg)
                          for g in scenario.ground_stations]
         self.windows = orbit.contact_windows(self.ephemeris, self.names, self.stations, self.duration_s)
@@ -379,6 +379,10 @@ class Mission:
             "duration_s": self.duration_s, "complete": complete, "wall_time_s": round(wall_s, 3),
             "wall_stage_s": {k: round(v, 3) for k, v in sorted(self.wall_stage_s.items())},
             "satellites": self.names, "stations": [g.name for g in self.stations],
+            "warnings": list(self.scn.warnings),
+            "element_sets": [{"satellite": s.name, "title": s.orbit.title,
+                              "epoch_utc": iso_utc(orbit.tle_epoch_utc(satrec))}
+                             for s, satrec in zip(self.scn.satellites, self.ephemeris.satrecs) if s.orbit.tle is not None],
             "bands": list(craft.camera.bands), "pipeline": self.pipeline.names, "hardware": self.profile.name,
             "stages": [{"stage": s.name, **dataclasses.asdict(s.params)} for s in self.scn.stages],
             "model_cards": {s.name: s.model_card for s in self.pipeline.stages if s.model_card},
@@ -410,13 +414,6 @@ def make_world(cfg: Any, seed: int, base_dir: Path) -> World:
     return GeoTiffWorld(bands={b: base_dir / p for b, p in cfg.bands.items()},
                         mask=None if cfg.mask is None else base_dir / cfg.mask,
                         dn_scale=cfg.dn_scale / sun, dn_offset=cfg.dn_offset / sun)
-
-
-def _satrec(cfg: Any, start_utc: dt.datetime):
-    if cfg.tle is not None:
-        return orbit.satrec_from_tle(*cfg.tle)
-    return orbit.satrec_from_elements(start_utc, cfg.altitude_km, cfg.inclination_deg, cfg.sun_synchronous,
-                                      cfg.raan_deg, cfg.ltan_h, cfg.phase_deg, cfg.eccentricity)
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
