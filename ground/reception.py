@@ -1,16 +1,19 @@
 """Reception: read the downlink manifest, verify every product file and keep each product once.
 
-The manifest (``downlink/manifest.jsonl``) lists products in order of delivery. A product is *verified* when its
-file exists, has the manifest's size and sha256, and decodes to the manifest's shape. Everything else becomes an
-anomaly (a plain dict, see :func:`anomaly`) and is left out, so that the rest of the run is still processed:
+The manifest (``downlink/manifest.jsonl``) lists products in order of delivery. A product is its file plus, for a
+PNG, the sidecars that georeference it (``sidecars``: file, bytes and sha256 of each; a world file and a GDAL
+``.aux.xml``); the line's ``bytes`` are all of them together, what the product cost on the link. A product is
+*verified* when its file and each sidecar exist with the manifest's sizes and sha256, and the file decodes to the
+manifest's shape. Everything else becomes an anomaly (a plain dict, see :func:`anomaly`) and is left out, so that
+the rest of the run is still processed:
 
 - ``truncated_line``: the last line of a JSONL file is cut short (an interrupted run);
 - ``bad_manifest_line``: a line that is not a JSON object, or lacks a key the ground needs or has one of the wrong
   type;
 - ``missing_manifest``: ``downlink/`` holds no ``manifest.jsonl``;
-- ``missing_file``: a manifest line whose file is absent;
+- ``missing_file``: a manifest line whose file (or one of its sidecars) is absent;
 - ``orphan_file``: a file in ``downlink/`` that no manifest line names;
-- ``corrupt``: size or sha256 differs from the manifest line;
+- ``corrupt``: size or sha256 of the file or a sidecar differs from the manifest line;
 - ``undecodable``: the checksum matches but the file does not decode to the manifest's shape;
 - ``duplicate``: a product id delivered again with the same sha256 (the first delivery is kept);
 - ``conflict``: a product id delivered again with another sha256 (the first verified delivery is kept).
@@ -51,6 +54,17 @@ def _is_texts(value: Any) -> bool:
     return isinstance(value, list) and all(_is_text(v) for v in value)
 
 
+def _is_sidecars(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, dict) and _is_plain_name(v.get("file")) and _is_count(v.get("bytes")) and _is_text(v.get("sha256"))
+        for v in value)
+
+
+def _is_plain_name(name: Any) -> bool:
+    """A file name directly in ``downlink/``: no directory part, not the manifest."""
+    return _is_text(name) and Path(name).name == name and name not in (".", "..", MANIFEST)
+
+
 TEXT, COUNT, TIME = (_is_text, "a non-empty string"), (_is_count, "an integer >= 0"), (_is_time, "a finite number")
 REQUIRED_KEYS = {  # key of a manifest line: (test of its value, what the test wants)
     "id": TEXT, "file": TEXT, "bytes": COUNT, "sha256": TEXT, "format": TEXT,
@@ -61,6 +75,7 @@ OPTIONAL_KEYS = {  # keys the ground reads when a line has them
     "satellite": TEXT, "target": TEXT, "station": TEXT, "retransmitted_bytes": COUNT,
     "frame_ids": (_is_texts, "a list of strings"), "bands": (_is_texts, "a list of strings"),
     "footprint": (lambda v: isinstance(v, dict), "an object"), "tile": (lambda v: isinstance(v, dict), "an object"),
+    "sidecars": (_is_sidecars, "a list of {file, bytes, sha256} objects naming plain files"),
 }
 
 
@@ -169,12 +184,13 @@ def receive(run_dir: Path) -> Reception:
                                             product_id, number))
             continue
         name = record["file"]
-        if Path(name).name != name or name in ("", ".", "..", MANIFEST):
+        if not _is_plain_name(name):
             result.anomalies.append(anomaly("bad_manifest_line", f"downlink/{MANIFEST}",
                                             f"file {name!r} is not a plain file name in downlink/",
                                             record["id"], number))
             continue
         named_files.add(name)
+        named_files.update(s["file"] for s in record.get("sidecars", ()))
         result.lines.append(record)
         product_id = record["id"]
         if product_id in accepted:
@@ -197,7 +213,24 @@ def receive(run_dir: Path) -> Reception:
 
 
 def _verify(path: Path, line: dict[str, Any]) -> tuple[str, str] | None:
-    """``(kind, detail)`` of what is wrong with one product file, or None when it is good."""
+    """``(kind, detail)`` of what is wrong with one product (its file and sidecars), or None when it is good."""
+    sidecars = line.get("sidecars", [])
+    expected = [(path, line["bytes"] - sum(s["bytes"] for s in sidecars), line["sha256"])]
+    expected += [(path.with_name(s["file"]), s["bytes"], s["sha256"]) for s in sidecars]
+    for file, size, sha256 in expected:
+        problem = _check_file(file, size, sha256)
+        if problem is not None:
+            kind, detail = problem
+            return kind, detail if file == path else f"sidecar {file.name}: {detail}"
+    try:
+        decode_product(path, line)
+    except InputFileError as err:
+        return "undecodable", err.problem
+    return None
+
+
+def _check_file(path: Path, size: int, sha256: str) -> tuple[str, str] | None:
+    """``(kind, detail)`` when ``path`` is absent or differs from its manifest ``size`` and ``sha256``."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -205,11 +238,6 @@ def _verify(path: Path, line: dict[str, Any]) -> tuple[str, str] | None:
     except (OSError, ValueError) as err:  # a directory, no permission, a name too long or with a NUL byte
         return "missing_file", f"manifest line names a file that cannot be read: {err}"
     digest = hashlib.sha256(data).hexdigest()
-    if len(data) != line["bytes"] or digest != line["sha256"]:
-        return "corrupt", (f"{len(data)} bytes, sha256 {digest[:12]}…; manifest says {line['bytes']} bytes, "
-                           f"sha256 {str(line['sha256'])[:12]}…")
-    try:
-        decode_product(path, line)
-    except InputFileError as err:
-        return "undecodable", err.problem
+    if len(data) != size or digest != sha256:
+        return "corrupt", f"{len(data)} bytes, sha256 {digest[:12]}…; manifest says {size} bytes, sha256 {str(sha256)[:12]}…"
     return None

@@ -38,7 +38,7 @@ import yaml
 from onboard.downlink import write_atomic
 from onboard.errors import InputFileError
 
-from . import cloud, compute, metrics, plots, spacecraft, superres
+from . import cloud, compute, metrics, plots, spacecraft, stac, superres
 from .reception import Reception, anomaly, read_jsonl, receive
 from .stitch import stitch_passes
 
@@ -309,7 +309,8 @@ def build_report(run_dir: Path) -> dict[str, Any]:
 
 
 def write_report(run_dir: Path, fmt: str = "md") -> tuple[dict[str, Any], list[Path]]:
-    """Build the report and write ``report.json``, the plots and ``report.md`` or ``report.html`` (``fmt``).
+    """Build the report and write ``report.json``, the plots, ``report.md`` or ``report.html`` (``fmt``) and the
+    run's STAC catalog (``stac/catalog.json``, :mod:`ground.stac`).
 
     Returns ``(report, paths)``: the report dict (= report.json) and every file written, mosaics included.
     """
@@ -329,6 +330,7 @@ def write_report(run_dir: Path, fmt: str = "md") -> tuple[dict[str, Any], list[P
     write_atomic(doc_path, lambda tmp: tmp.write_text(doc_text, encoding="utf-8"))
     written = [json_path, doc_path, *(run_dir / rel for rel in figures.values())]
     written += [run_dir / rel for rel in report["mosaics"]["paths"]]
+    written.append(stac.write_catalog(run_dir, run.delivered, run.mosaics, run.run_info))
     return report, written
 
 

@@ -1,15 +1,22 @@
 """Stitching: place verified image tiles on their common map grid, one mosaic per pass.
 
-Tiles are north-up on a UTM grid snapped to the GSD, so placement is integer pixel offsets from each tile's
+Tiles are north-up on a map grid (UTM or UPS) snapped to the GSD, so placement is integer pixel offsets from each tile's
 footprint: ``col = (x0_m - X0_m) / gsd_m`` and ``row = (Y0_m - y0_m) / gsd_m`` with ``(X0_m, Y0_m)`` the mosaic's
 upper-left corner. Where tiles overlap, the first delivered tile keeps its pixels: delivery order is the one fact
 the ground has that does not depend on how the pass was tiled, so the mosaic is reproducible from the manifest.
-Uncovered mosaic pixels hold DN 0; the coverage mask says which pixels are data.
+In memory, uncovered mosaic pixels hold DN 0 and the coverage mask says which pixels are data.
+
+A mosaic is written through rasterio (GDAL) as a Cloud Optimized GeoTIFF (GDAL's COG driver: 256 px tiles, deflate,
+internal overviews by area averaging) that holds its CRS and transform, the no-data DN of uncovered pixels
+(:func:`onboard.codec.nodata_dn`; at 16 bits, where no DN is free, an internal mask instead), band descriptions, the
+DN-to-TOA-reflectance scale and offset with their unit, and band centre wavelengths. Its quick-look is a true-colour
+PNG at most :data:`QUICKLOOK_MAX_PX` on its long side.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +24,11 @@ from typing import Any
 
 import cv2
 import numpy as np
-import tifffile
+import rasterio
+import rasterio.shutil
 
-from onboard.codec import decode_product
+from onboard.codec import Georef, decode_product
+from onboard.downlink import write_atomic
 
 from .reception import Product, anomaly
 
@@ -28,14 +37,8 @@ MAX_MOSAIC_PX = 200_000_000  # bigger mosaics (H * W) are skipped with an anomal
 STRETCH_PERCENTILES = (2.0, 98.0)
 QUICKLOOK_REFLECTANCE_MAX = 0.4  # TOA reflectance shown as white: land stays readable, clouds saturate
 QUICKLOOK_GAMMA = 1 / 1.8
-
-# GeoTIFF tags (OGC GeoTIFF 1.1) and GeoKeys
-MODEL_PIXEL_SCALE_TAG = 33550
-MODEL_TIEPOINT_TAG = 33922
-GEO_KEY_DIRECTORY_TAG = 34735
-GT_MODEL_TYPE_KEY, MODEL_TYPE_PROJECTED = 1024, 1
-GT_RASTER_TYPE_KEY, RASTER_PIXEL_IS_AREA = 1025, 1
-PROJECTED_CRS_KEY = 3072
+QUICKLOOK_MAX_PX = 2048  # long side of a quick-look; larger mosaics are shrunk by area averaging
+COG_BLOCK_PX = 256  # COG tile size; overviews halve the mosaic until it fits one tile
 
 
 class TileGridError(ValueError):
@@ -100,55 +103,71 @@ def mosaic_shape_px(footprints: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
     return round((y0_m - y1_m) / gsd_m), round((x1_m - x0_m) / gsd_m)
 
 
+def shrink_area(mosaic: np.ndarray, coverage: np.ndarray, max_px: int = QUICKLOOK_MAX_PX
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Shrink an (H, W, C) uint16 mosaic and its (H, W) bool coverage so that the long side is at most ``max_px``,
+    keeping the aspect ratio, by area averaging (OpenCV INTER_AREA) over the covered pixels only: each output pixel
+    is the mean DN of the covered input pixels under it, and is covered when at least half of them are.
+    Returns ``(float32 (h, w, C) DN, (h, w) bool coverage)``; unshrunk when it already fits."""
+    height_px, width_px = coverage.shape
+    factor = max_px / max(height_px, width_px)
+    if factor >= 1:
+        return mosaic.astype(np.float32), coverage
+    size = (max(1, round(width_px * factor)), max(1, round(height_px * factor)))  # OpenCV: (width, height)
+    cover = cv2.resize(coverage.astype(np.uint8) * np.uint8(255), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    channels = [cv2.resize(np.ascontiguousarray(mosaic[..., c]), size, interpolation=cv2.INTER_AREA)
+                for c in range(mosaic.shape[2])]  # uncovered pixels are DN 0: the mean over all, rescaled below
+    small = np.stack(channels, axis=-1).astype(np.float32) * (255.0 / np.maximum(cover, 1.0))[..., None]
+    return small, cover >= 127.5
+
+
 def quicklook_rgb(mosaic: np.ndarray, coverage: np.ndarray, bands: Sequence[str],
-                  reflectance_per_dn: float | None = None) -> np.ndarray:
-    """An (H, W, 3) uint8 true-colour quick-look of an (H, W, B) mosaic from bands R, G, B (else the first band
-    as grey); uncovered pixels are black. One stretch serves all three channels so colours stay true: with the
-    product's calibration, TOA reflectance 0..QUICKLOOK_REFLECTANCE_MAX with a display gamma; without it, the
-    2nd..98th percentile of the covered pixels of all three channels together."""
+                  reflectance_per_dn: float | None = None, max_px: int = QUICKLOOK_MAX_PX) -> np.ndarray:
+    """An (h, w, 3) uint8 true-colour quick-look of an (H, W, B) mosaic from bands R, G, B (else the first band
+    as grey), at most ``max_px`` on its long side (:func:`shrink_area`); uncovered pixels are black. One stretch
+    serves all three channels so colours stay true: with the product's calibration, TOA reflectance
+    0..QUICKLOOK_REFLECTANCE_MAX with a display gamma; without it, the 2nd..98th percentile of the covered pixels of
+    all three channels together."""
     names = list(bands)
     if all(b in names for b in ("R", "G", "B")):
         channels = [names.index(b) for b in ("R", "G", "B")]
     else:
         channels = [0, 0, 0]
-    out = np.zeros(mosaic.shape[:2] + (3,), dtype=np.uint8)
-    if not coverage.any():
+    dn, covered = shrink_area(mosaic[..., sorted(set(channels))], coverage, max_px)
+    dn = dn[..., [sorted(set(channels)).index(c) for c in channels]]
+    out = np.zeros(dn.shape[:2] + (3,), dtype=np.uint8)
+    if not covered.any():
         return out
     if reflectance_per_dn:
-        dn = np.arange(1 << 16, dtype=np.float64)
-        lut = (dn * (reflectance_per_dn / QUICKLOOK_REFLECTANCE_MAX)).clip(0.0, 1.0) ** QUICKLOOK_GAMMA
+        level = (dn * (reflectance_per_dn / QUICKLOOK_REFLECTANCE_MAX)).clip(0.0, 1.0) ** QUICKLOOK_GAMMA
     else:
-        sample = mosaic[coverage][:, channels]
-        low, high = np.percentile(sample, STRETCH_PERCENTILES)
-        lut = ((np.arange(1 << 16, dtype=np.float64) - low) / max(float(high - low), 1.0)).clip(0.0, 1.0)
-    lut = np.round(lut * 255.0).astype(np.uint8)  # NOTE: a lookup table: mosaics run to 10^8 samples
-    for i, band in enumerate(channels):
-        out[..., i] = lut[mosaic[..., band]]
-    out[~coverage] = 0
+        low, high = np.percentile(dn[covered], STRETCH_PERCENTILES)
+        level = ((dn - low) / max(float(high - low), 1.0)).clip(0.0, 1.0)
+    out[covered] = np.round(level[covered] * 255.0).astype(np.uint8)
     return out
 
 
-def geotiff_tags(footprint: Mapping[str, Any]) -> list[tuple[int, str, int, tuple, bool]]:
-    """tifffile ``extratags`` georeferencing a north-up grid: ModelPixelScale (gsd, gsd, 0), ModelTiepoint
-    (pixel (0, 0) -> (x0_m, y0_m)), and a GeoKeyDirectory: projected model, pixel-is-area, ProjectedCRS = EPSG."""
-    gsd_m = float(footprint["gsd_m"])
-    geokeys = (1, 1, 0, 3,  # directory version 1.1.0, three keys follow
-               GT_MODEL_TYPE_KEY, 0, 1, MODEL_TYPE_PROJECTED,
-               GT_RASTER_TYPE_KEY, 0, 1, RASTER_PIXEL_IS_AREA,
-               PROJECTED_CRS_KEY, 0, 1, int(footprint["epsg"]))
-    return [
-        (MODEL_PIXEL_SCALE_TAG, "d", 3, (gsd_m, gsd_m, 0.0), True),
-        (MODEL_TIEPOINT_TAG, "d", 6, (0.0, 0.0, 0.0, float(footprint["x0_m"]), float(footprint["y0_m"]), 0.0), True),
-        (GEO_KEY_DIRECTORY_TAG, "H", len(geokeys), geokeys, True),
-    ]
-
-
-def write_geotiff(path: Path, mosaic: np.ndarray, footprint: Mapping[str, Any]) -> None:
-    """Write an (H, W, B) uint16 mosaic as a deflate-compressed GeoTIFF (stdlib zlib: no imagecodecs needed),
-    tiled 256 x 256 with horizontal differencing, as a cloud-optimised reader expects."""
-    tifffile.imwrite(path, mosaic, photometric="minisblack", planarconfig="contig", compression="zlib",
-                     compressionargs={"level": 3}, predictor=True, tile=(256, 256),
-                     extratags=geotiff_tags(footprint), metadata=None)
+def write_cog(path: Path, mosaic: np.ndarray, coverage: np.ndarray, georef: Georef) -> None:
+    """Write an (H, W, B) uint16 mosaic with its (H, W) bool coverage as a COG that carries ``georef`` (see the
+    module docstring): uncovered pixels hold ``georef.nodata``, or with no no-data DN an internal mask says which
+    pixels are data. GDAL's COG driver only copies a dataset, so the mosaic goes through a temporary tiled GeoTIFF
+    beside ``path``; ``path`` appears whole or not at all."""
+    height_px, width_px, n_bands = mosaic.shape
+    profile = {"driver": "GTiff", "width": width_px, "height": height_px, "count": n_bands, "dtype": "uint16",
+               "tiled": True, "blockxsize": COG_BLOCK_PX, "blockysize": COG_BLOCK_PX, "compress": "deflate",
+               "zlevel": 1, "interleave": "pixel", "photometric": "minisblack"}
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp, rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        source = Path(tmp) / path.name
+        with rasterio.open(source, "w", **profile, **georef.profile) as dst:
+            georef.describe(dst)
+            for band in range(n_bands):
+                fill = 0 if georef.nodata is None else georef.nodata
+                dst.write(np.where(coverage, mosaic[..., band], np.uint16(fill)), band + 1)
+            if georef.nodata is None:
+                dst.write_mask(coverage)
+        write_atomic(path, lambda part: rasterio.shutil.copy(
+            source, part, driver="COG", compress="DEFLATE", level=3, predictor="YES", blocksize=COG_BLOCK_PX,
+            overview_resampling="AVERAGE", resampling="AVERAGE"))
 
 
 def write_quicklook(path: Path, rgb: np.ndarray) -> None:
@@ -194,9 +213,11 @@ def group_by_pass(products: Sequence[Product]) -> list[MosaicGroup]:
 
 
 def stitch_passes(products: Sequence[Product], run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Build and write one mosaic per pass into ``run_dir/mosaics``: ``<name>.tif`` (GeoTIFF, uint16, all bands)
-    and ``<name>.png`` (8-bit RGB quick-look). Returns ``(mosaics, anomalies)``: one JSON-ready dict per mosaic
-    (paths relative to ``run_dir``) and anomalies for passes that could not be stitched."""
+    """Build and write one mosaic per pass into ``run_dir/mosaics``: ``<name>.tif`` (COG, uint16, all bands, see
+    :func:`write_cog`) and ``<name>.png`` (8-bit RGB quick-look, at most QUICKLOOK_MAX_PX a side). Returns
+    ``(mosaics, anomalies)``: one JSON-ready dict per mosaic (paths relative to ``run_dir``; ``capture_t_s`` the
+    first and last capture time of its tiles, ``product_ids`` its tiles in delivery order) and anomalies for passes
+    that could not be stitched."""
     mosaics: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     groups = group_by_pass(products)
@@ -217,13 +238,18 @@ def stitch_passes(products: Sequence[Product], run_dir: Path) -> tuple[list[dict
             problems.append(anomaly("unstitchable_pass", first_file, f"pass {group.pass_id}: {err}"))
             continue
         tif_rel, png_rel = f"mosaics/{group.name}.tif", f"mosaics/{group.name}.png"
-        write_geotiff(run_dir / tif_rel, mosaic, footprint)
-        bands = list(lines[0].get("bands") or [])
-        write_quicklook(run_dir / png_rel, quicklook_rgb(mosaic, coverage, bands, lines[0].get("reflectance_per_dn")))
+        georef = Georef.from_line({**lines[0], "footprint": footprint})
+        write_cog(run_dir / tif_rel, mosaic, coverage, georef)
+        bands = list(georef.bands)
+        write_quicklook(run_dir / png_rel, quicklook_rgb(mosaic, coverage, bands, georef.reflectance_per_dn))
         mosaics.append({
             "name": group.name, "pass_id": group.pass_id, "satellite": lines[0].get("satellite"),
             "target": lines[0].get("target"), "tiles": len(lines), "bands": bands,
             "width_px": footprint["width_px"], "height_px": footprint["height_px"],
             "covered_fraction": float(coverage.mean()), "footprint": footprint, "tif": tif_rel, "png": png_rel,
+            "nodata": georef.nodata, "reflectance_per_dn": georef.reflectance_per_dn,
+            "capture_t_s": [min(float(line["capture_t_s"]) for line in lines),
+                            max(float(line["capture_t_s"]) for line in lines)],
+            "product_ids": [str(line["id"]) for line in lines],
         })
     return mosaics, problems

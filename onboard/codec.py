@@ -1,24 +1,109 @@
-"""Product encodings shared by the spacecraft and the ground: bit-packed raw, PNG (OpenCV) and TIFF (deflate).
+"""Product encodings shared by the spacecraft and the ground: bit-packed raw, PNG (OpenCV) and TIFF (GDAL, deflate),
+and the georeferencing each product carries so that GIS tools open it as it is.
 
 Raw frames are packed MSB-first at the camera's bit depth, band-interleaved-by-pixel, row-major, so a raw
 product is exactly ``ceil(H * W * B * bit_depth / 8)`` bytes: the bent-pipe baseline.
+
+Georeferencing (:class:`Georef`): a TIFF product is a GeoTIFF written through rasterio (GDAL) with its CRS, transform,
+no-data value, band descriptions, DN-to-reflectance scale and offset and band centre wavelengths inside the file.
+A PNG cannot hold them, so it travels with two sidecars (:func:`sidecars`): an ESRI world file (``.pgw``) and a GDAL
+PAM file (``.png.aux.xml``) with the CRS and the band metadata; GDAL reads both when it opens the PNG. A raw product
+is bit-packed and no GIS reads it; its georeferencing is the manifest's footprint.
 """
 
 from __future__ import annotations
 
+import io
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
-
-import io
+from xml.etree import ElementTree
 
 import cv2
 import numpy as np
 import tifffile
+from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
+from rasterio.transform import Affine
 
 from .errors import InputFileError
 
 FORMATS = ("raw", "png", "tiff")
 EXTENSIONS = {"raw": ".raw", "png": ".png", "tiff": ".tif"}
+NODATA_DN = 65535  # fill of pixels with no data: above dn_max = 2**bit_depth - 1 for every bit depth below 16
+REFLECTANCE_UNIT = "1"  # TOA reflectance is dimensionless: UDUNITS / CF write that as "1"
+# OpenCV writes the channels of an (H, W, 3 or 4) array as B, G, R[, A] (its BGR convention), so PNG channel i (the
+# band GDAL numbers i + 1) holds array band PNG_STORED_BANDS[n][i]
+PNG_STORED_BANDS = {1: (0,), 3: (2, 1, 0), 4: (2, 1, 0, 3)}
+
+
+def nodata_dn(bit_depth: int) -> int | None:
+    """The DN that marks no data at ``bit_depth`` bits: :data:`NODATA_DN`, which no sample below 16 bits reaches;
+    None at 16 bits, where every uint16 value is a possible measurement (a mask must say what is data)."""
+    return NODATA_DN if bit_depth < 16 else None
+
+
+@dataclass(frozen=True)
+class Georef:
+    """Where a north-up product's pixels lie and what they measure.
+
+    ``epsg``: the projected CRS; ``x0_m``, ``y0_m``: map coordinates of the upper-left corner of the upper-left
+    pixel (GDAL's pixel-is-area convention); ``gsd_m``: pixel size; ``bands``: band names in array order;
+    ``reflectance_per_dn``: TOA reflectance = DN * reflectance_per_dn (the camera's linear calibration, no offset),
+    None for products that are not reflectance (a cloud mask); ``nodata``: the fill DN, or None;
+    ``centres_um``: band centre wavelengths in micrometres, or None.
+    """
+
+    epsg: int
+    x0_m: float
+    y0_m: float
+    gsd_m: float
+    bands: tuple[str, ...]
+    reflectance_per_dn: float | None = None
+    nodata: int | None = None
+    centres_um: tuple[float, ...] | None = None
+
+    @classmethod
+    def from_line(cls, line: Mapping[str, Any]) -> "Georef":
+        """The georeferencing a manifest line describes (its ``footprint``, ``bands``, ``reflectance_per_dn``,
+        ``bit_depth``, ``kind`` and ``band_centres_um``): an image has the no-data DN of its bit depth, an auxiliary
+        product (a cloud mask) none. KeyError when it has no footprint."""
+        fp = line["footprint"]
+        scale = line.get("reflectance_per_dn")
+        centres = line.get("band_centres_um")
+        return cls(int(fp["epsg"]), float(fp["x0_m"]), float(fp["y0_m"]), float(fp["gsd_m"]),
+                   tuple(line.get("bands") or ()), float(scale) if scale else None,
+                   nodata_dn(int(line["bit_depth"])) if line.get("kind", "image") == "image" else None,
+                   tuple(float(c) for c in centres) if centres else None)
+
+    @property
+    def crs(self) -> CRS:
+        return CRS.from_epsg(self.epsg)
+
+    @property
+    def transform(self) -> Affine:
+        """Pixel (col, row) to map (x, y) metres: ``x = x0_m + gsd_m * col``, ``y = y0_m - gsd_m * row``."""
+        return Affine(self.gsd_m, 0.0, self.x0_m, 0.0, -self.gsd_m, self.y0_m)
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """The rasterio creation options that georeference a dataset: ``crs``, ``transform`` and ``nodata``."""
+        return {"crs": self.crs, "transform": self.transform, "nodata": self.nodata}
+
+    def describe(self, dst: Any) -> None:
+        """Write the band metadata into a rasterio dataset ``dst`` open for writing, its bands in array order:
+        descriptions, scale, offset and unit (for reflectance), and centre wavelengths in GDAL's IMAGERY metadata
+        domain (CENTRAL_WAVELENGTH_UM, GDAL 3.10)."""
+        if self.bands:
+            dst.descriptions = self.bands
+        if self.reflectance_per_dn:
+            dst.scales = (self.reflectance_per_dn,) * dst.count
+            dst.offsets = (0.0,) * dst.count
+            dst.units = (REFLECTANCE_UNIT,) * dst.count
+        for band, centre_um in enumerate(self.centres_um or (), start=1):
+            dst.update_tags(band, ns="IMAGERY", CENTRAL_WAVELENGTH_UM=f"{centre_um:g}")
 
 
 def packed_size_bytes(n_samples: int, bit_depth: int) -> int:
@@ -46,8 +131,9 @@ def unpack_bits(data: bytes, shape: tuple[int, ...], bit_depth: int) -> np.ndarr
     return np.packbits(full.reshape(-1)).view(">u2").astype(np.uint16).reshape(shape)
 
 
-def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3) -> bytes:
-    """Encode an (H, W, B) uint16 array losslessly as ``raw``, ``png`` (1, 3 or 4 bands) or ``tiff`` (deflate)."""
+def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3, georef: Georef | None = None) -> bytes:
+    """Encode an (H, W, B) uint16 array losslessly as ``raw``, ``png`` (1, 3 or 4 bands) or ``tiff`` (deflate);
+    a TIFF with a ``georef`` is a GeoTIFF carrying it (:attr:`Georef.profile`, :meth:`Georef.describe`)."""
     if fmt == "raw":
         return pack_bits(dn, bit_depth)
     if fmt == "png":
@@ -59,11 +145,59 @@ def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3) -> bytes:
         return buf.tobytes()
     if fmt == "tiff":
         # deflate with horizontal differencing (predictor 2): about 30% smaller than plain deflate on imagery
-        out = io.BytesIO()
-        tifffile.imwrite(out, dn, compression="zlib", compressionargs={"level": int(level)}, predictor=True,
-                         photometric="minisblack", planarconfig="contig")
-        return out.getvalue()
+        dn = dn.reshape(dn.shape[0], dn.shape[1], -1)
+        with warnings.catch_warnings(), MemoryFile() as memory:
+            if georef is None:  # a plain TIFF (a size estimate, a test) is not georeferenced on purpose
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with memory.open(driver="GTiff", width=dn.shape[1], height=dn.shape[0], count=dn.shape[2],
+                             dtype=dn.dtype.name, compress="deflate", zlevel=int(level), predictor=2,
+                             interleave="pixel", photometric="minisblack",
+                             **(georef.profile if georef is not None else {})) as dst:
+                dst.write(np.moveaxis(dn, -1, 0))
+                if georef is not None:
+                    georef.describe(dst)
+            return bytes(memory.getbuffer())
     raise ValueError(f"unknown format {fmt!r}; choose from {FORMATS}")
+
+
+def world_file(georef: Georef) -> bytes:
+    """An ESRI world file: six lines A, D, B, E, C, F of the affine map ``x = A col + B row + C``,
+    ``y = D col + E row + F`` where (C, F) is the *centre* of the upper-left pixel (ESRI, "World files for raster
+    datasets", ArcGIS documentation; GDAL's GDALReadWorldFile shifts it by half a pixel to the corner)."""
+    t = georef.transform @ Affine.translation(0.5, 0.5)  # the centre of pixel (0, 0)
+    return "".join(f"{v!r}\n" for v in (t.a, t.d, t.b, t.e, t.c, t.f)).encode("ascii")
+
+
+def pam_xml(georef: Georef, order: tuple[int, ...]) -> bytes:
+    """A GDAL PAM sidecar (``<file>.aux.xml``, GDAL's "Persistent Auxiliary Metadata"): the CRS as WKT and, per
+    band in file order (``order[i]``: the array band that file band ``i + 1`` holds), its description, no-data,
+    unit, offset, scale and centre wavelength (GDAL 3.10's IMAGERY domain)."""
+    root = ElementTree.Element("PAMDataset")
+    ElementTree.SubElement(root, "SRS").text = georef.crs.to_wkt()
+    for band, i in enumerate(order, start=1):
+        node = ElementTree.SubElement(root, "PAMRasterBand", band=str(band))
+        if georef.bands:
+            ElementTree.SubElement(node, "Description").text = georef.bands[i]
+        if georef.centres_um:
+            domain = ElementTree.SubElement(node, "Metadata", domain="IMAGERY")
+            ElementTree.SubElement(domain, "MDI", key="CENTRAL_WAVELENGTH_UM").text = f"{georef.centres_um[i]:g}"
+        if georef.nodata is not None:
+            ElementTree.SubElement(node, "NoDataValue").text = str(georef.nodata)
+        if georef.reflectance_per_dn:
+            ElementTree.SubElement(node, "UnitType").text = REFLECTANCE_UNIT
+            ElementTree.SubElement(node, "Offset").text = "0"
+            ElementTree.SubElement(node, "Scale").text = repr(georef.reflectance_per_dn)
+    return ElementTree.tostring(root, encoding="utf-8") + b"\n"
+
+
+def sidecars(file: str, fmt: str, n_bands: int, georef: Georef) -> dict[str, bytes]:
+    """The files that travel with product ``file`` of format ``fmt`` so that GDAL georeferences it: for a PNG, its
+    world file (``<stem>.pgw``) and PAM file (``<file>.aux.xml``); none for a GeoTIFF (it holds its own) or raw.
+    Returns {file name: content}."""
+    if fmt != "png":
+        return {}
+    stem = file[: -len(EXTENSIONS["png"])] if file.endswith(EXTENSIONS["png"]) else file
+    return {stem + ".pgw": world_file(georef), file + ".aux.xml": pam_xml(georef, PNG_STORED_BANDS[n_bands])}
 
 
 def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.ndarray:

@@ -57,18 +57,31 @@ class ProductStore:
         self.downlink_dir.mkdir(parents=True, exist_ok=True)
         self.manifest = open(self.downlink_dir / "manifest.jsonl", "a", encoding="utf-8")
 
-    def stage(self, line: dict[str, Any], payload: bytes) -> None:
-        """Keep a new product on board; fills ``bytes`` and ``sha256`` of its manifest ``line``."""
-        line["bytes"] = len(payload)
+    def stage(self, line: dict[str, Any], payload: bytes, sidecars: dict[str, bytes] | None = None) -> None:
+        """Keep a new product on board: its file and its ``sidecars`` ({file name: content}, e.g. a PNG's world file).
+        Fills the manifest ``line``: ``sha256`` of the product file, ``sidecars`` (file, bytes, sha256 of each) and
+        ``bytes``, everything the product sends down: its file plus its sidecars."""
+        files = {line["file"]: payload, **(sidecars or {})}
         line["sha256"] = hashlib.sha256(payload).hexdigest()
-        write_atomic(self.onboard_dir / line["file"], lambda tmp: tmp.write_bytes(payload))
+        if sidecars:
+            line["sidecars"] = [{"file": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                                for name, data in sidecars.items()]
+        line["bytes"] = sum(len(data) for data in files.values())
+        for name, data in files.items():
+            write_atomic(self.onboard_dir / name, lambda tmp, data=data: tmp.write_bytes(data))
+
+    @staticmethod
+    def _files(line: dict[str, Any]) -> list[str]:
+        return [line["file"], *(s["file"] for s in line.get("sidecars", ()))]
 
     def discard(self, line: dict[str, Any]) -> None:
-        (self.onboard_dir / line["file"]).unlink(missing_ok=True)
+        for name in self._files(line):
+            (self.onboard_dir / name).unlink(missing_ok=True)
 
     def deliver(self, line: dict[str, Any]) -> None:
-        """Move the product file to the ground side, then append its manifest line in one write."""
-        os.replace(self.onboard_dir / line["file"], self.downlink_dir / line["file"])
+        """Move the product's files to the ground side, then append its manifest line in one write."""
+        for name in self._files(line):
+            os.replace(self.onboard_dir / name, self.downlink_dir / name)
         self.manifest.write(json.dumps(line, sort_keys=True) + "\n")
         self.manifest.flush()
 

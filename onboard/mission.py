@@ -24,16 +24,16 @@ import simpy
 import yaml
 
 from . import burst, camera, hardware, imaging, orbit
-from .codec import EXTENSIONS, packed_size_bytes
+from .codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
 from .config import Scenario
 from .downlink import ContactLog, Link, ProductStore, downlink, write_atomic
 from .errors import OrbitEdgeError
 from .ledger import Ledger
-from .pipeline import Context, Pipeline, Work
+from .pipeline import Context, Pipeline, Work, tile_georef
 from .power import Power
 from .projection import GridFootprint
 from .storage import Item, Storage
-from .world import GeoTiffWorld, SyntheticWorld, World
+from .world import BAND_CENTRES_UM, SYNTHETIC_BANDS, GeoTiffWorld, SyntheticWorld, World
 
 Progress = Callable[[float, float], None]
 FRAME_READOUT_S = 0.5  # camera powered per frame: exposure, readout and write to mass memory
@@ -98,7 +98,8 @@ class Mission:
             bands=tuple(craft.camera.bands), bit_depth=craft.camera.bit_depth,
             reflectance_per_dn=self.camera.reflectance_max / self.camera.dn_max,
             cpu_relative=self.profile.cpu_relative, int8_conv_relative=self.profile.int8_conv_relative,
-            timing=craft.compute.timing))
+            timing=craft.compute.timing,
+            band_centres_um=tuple(round(float(BAND_CENTRES_UM[SYNTHETIC_BANDS.index(b)]), 4) for b in craft.camera.bands)))
         self.world = make_world(scenario.world, scenario.seed, Path(scenario.source_file).parent)
         self.burst_scale = self.pipeline.burst_scale
         self.burst_frames = craft.camera.burst.frames if self.burst_scale else 1
@@ -214,19 +215,20 @@ class Mission:
             "tiles_kept": len(work.tiles), "tiles_dropped": len(work.dropped),
             "alternative_bytes": work.alternative_bytes}, sort_keys=True) + "\n")
         for idx, tile in enumerate(work.tiles):
-            line = self._manifest_line(frame, cap, tile, idx, work.stages)
-            self.products.stage(line, tile.payload)
+            georef = tile_georef(frame, tile, self.pipeline.ctx)
+            line = self._manifest_line(frame, cap, tile, idx, work.stages, georef)
+            # a PNG's georeferencing travels as sidecar files, sent down and counted with the product
+            self.products.stage(line, tile.payload, sidecars(line["file"], tile.format, tile.dn.shape[-1], georef))
             item = Item(line["id"], (frame.frame_id,), line["bytes"], tile.priority, "product", data=line)
             if not sat.storage.put(item):
                 self.products.discard(line)
                 self.ledger.dropped(frame.frame_id, "storage_full")
 
-    def _manifest_line(self, frame: Any, cap: imaging.Capture, tile: Any, idx: int, stages: list[str]) -> dict[str, Any]:
+    def _manifest_line(self, frame: Any, cap: imaging.Capture, tile: Any, idx: int, stages: list[str],
+                       georef: Georef) -> dict[str, Any]:
         h, w, n_bands = tile.dn.shape
-        fp = frame.footprint
         image = tile.kind == "image"
         scale = int(tile.meta.get("scale", 1))
-        gsd_m = fp.gsd_m / scale
         if not image:
             product_id = f"{frame.frame_id}-{tile.kind}"
         elif "burst_frame" in tile.meta:  # one frame of a raw burst
@@ -240,18 +242,19 @@ class Mission:
             "frame_ids": [frame.frame_id], "pass_id": cap.pass_id, "target": cap.target,
             "capture_t_s": round(cap.t_s, 3), "capture_utc": iso_utc(frame.time_utc),
             "format": tile.format, "kind": tile.kind, "dtype": tile.dn.dtype.name, "bit_depth": bit_depth,
-            "bands": list(tile.meta.get("bands", self.camera.bands)), "shape": [h, w, n_bands],
+            "bands": list(georef.bands), "shape": [h, w, n_bands],
             "tile": {"row0": tile.row0, "col0": tile.col0, "height": h, "width": w,
                      "frame_height": self.camera.height_px * scale, "frame_width": self.camera.width_px * scale},
-            "footprint": {"epsg": fp.epsg, "x0_m": fp.x0_m + tile.col0 * gsd_m, "y0_m": fp.y0_m - tile.row0 * gsd_m,
-                          "gsd_m": gsd_m, "width_px": w, "height_px": h},
+            "footprint": {"epsg": georef.epsg, "x0_m": georef.x0_m, "y0_m": georef.y0_m, "gsd_m": georef.gsd_m,
+                          "width_px": w, "height_px": h},
             "scale": scale,
             "raw_bytes": raw_frames * packed_size_bytes((h // scale) * (w // scale) * n_bands, self.camera.bit_depth)
             if image else 0,
             "stages": list(stages), "priority": tile.priority, "retransmitted_bytes": 0,
         }
         if image:
-            line["reflectance_per_dn"] = self.camera.reflectance_max / self.camera.dn_max
+            line["reflectance_per_dn"] = georef.reflectance_per_dn
+            line["band_centres_um"] = list(georef.centres_um)
         for key in ("cloud_fraction", "masked", "burst_frame", "burst_frames"):
             if key in tile.meta:
                 line[key] = tile.meta[key]

@@ -72,6 +72,23 @@ class Context:
     cpu_relative: float
     int8_conv_relative: float
     timing: Literal["projected", "measured"] = "projected"  # stage time from the profile, or this host's wall time
+    band_centres_um: tuple[float, ...] | None = None  # centre wavelength of each band, micrometres
+
+
+def tile_georef(frame: Any, tile: Tile, ctx: Context) -> codec.Georef | None:
+    """Where ``tile`` of ``frame`` lies: the frame's grid footprint moved by the tile's offset ``(row0, col0)`` px at
+    the tile's GSD (the frame's divided by its super-resolution ``meta["scale"]``), with, for an image, the camera's
+    DN-to-reflectance scale, no-data DN and band centres (an auxiliary product, a cloud mask, has none of them).
+    None for a frame with no ``footprint`` (a stand-in frame encodes without georeferencing)."""
+    fp = getattr(frame, "footprint", None)
+    if fp is None:
+        return None
+    gsd_m = fp.gsd_m / int(tile.meta.get("scale", 1))
+    image = tile.kind == "image"
+    return codec.Georef(int(fp.epsg), fp.x0_m + tile.col0 * gsd_m, fp.y0_m - tile.row0 * gsd_m, gsd_m,
+                        tuple(tile.meta.get("bands", ctx.bands)), ctx.reflectance_per_dn if image else None,
+                        codec.nodata_dn(tile.meta.get("bit_depth", ctx.bit_depth)) if image else None,
+                        ctx.band_centres_um if image else None)
 
 
 class Stage:
@@ -166,7 +183,8 @@ class BentPipe(Stage):
 
 @register
 class Encode(Stage):
-    """Lossless compression through OpenCV: PNG (1, 3 or 4 bands) or TIFF with deflate."""
+    """Lossless compression: PNG through OpenCV (1, 3 or 4 bands), or a GeoTIFF with deflate through GDAL that
+    carries the tile's georeferencing (:func:`tile_georef`)."""
 
     name = "encode"
     terminal = True
@@ -181,7 +199,8 @@ class Encode(Stage):
 
     def process(self, work: Work) -> None:
         for tile in _unencoded(work):
-            tile.payload = codec.encode(tile.dn, self.params.format, self.ctx.bit_depth, self.params.level)
+            georef = tile_georef(work.frame, tile, self.ctx) if self.params.format == "tiff" else None
+            tile.payload = codec.encode(tile.dn, self.params.format, self.ctx.bit_depth, self.params.level, georef)
             tile.format = self.params.format
 
     def cost_s(self, work: Work) -> float:

@@ -1,7 +1,9 @@
-"""Product encodings: exact round trips and the bit-packed size that defines the bent-pipe baseline."""
+"""Product encodings: exact round trips, the bit-packed size that defines the bent-pipe baseline, and the
+georeferencing GDAL reads from a GeoTIFF product and from a PNG product's world file and .aux.xml."""
 
 import numpy as np
 import pytest
+import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,3 +40,46 @@ def test_decode_product_names_the_file(tmp_path):
     path.write_bytes(b"not a png")
     with pytest.raises(Exception, match="x.png: cannot decode png product"):
         codec.decode_product(path, {"format": "png", "shape": [4, 4, 4], "bit_depth": 12})
+
+
+GEOREF = codec.Georef(32633, 585_010.0, 6_573_560.0, 5.0, ("B", "G", "R", "NIR"), 1.2 / 4095, codec.NODATA_DN,
+                      (0.49, 0.56, 0.665, 0.842))
+
+
+def test_geotiff_product_carries_its_georeference_and_stays_lossless(tmp_path):
+    dn = np.random.default_rng(2).integers(0, 4096, (40, 30, 4)).astype(np.uint16)
+    data = codec.encode(dn, "tiff", 12, georef=GEOREF)
+    np.testing.assert_array_equal(codec.decode(data, "tiff", dn.shape, 12), dn)
+    path = tmp_path / "p.tif"
+    path.write_bytes(data)
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 32633 and src.transform == GEOREF.transform
+        assert src.nodata == codec.NODATA_DN and src.descriptions == ("B", "G", "R", "NIR")
+        assert src.scales == (1.2 / 4095,) * 4 and src.offsets == (0.0,) * 4 and src.units == ("1",) * 4
+        assert src.compression.name == "deflate" and src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "2"
+        np.testing.assert_array_equal(np.moveaxis(src.read(), 0, -1), dn)
+
+
+@pytest.mark.parametrize("bands", [("NIR",), ("B", "G", "R"), ("B", "G", "R", "NIR")])
+def test_png_product_is_georeferenced_by_its_world_file_and_aux_xml(tmp_path, bands):
+    """rasterio (GDAL) opens the PNG as it is, with the CRS, transform, band names and calibration."""
+    georef = codec.Georef(32761, 2_000_010.0, 1_990_000.0, 10.0, bands, 1.2 / 4095, codec.NODATA_DN)
+    dn = np.random.default_rng(4).integers(0, 4096, (20, 24, len(bands))).astype(np.uint16)
+    (tmp_path / "p.png").write_bytes(codec.encode(dn, "png", 12))
+    files = codec.sidecars("p.png", "png", len(bands), georef)
+    assert sorted(files) == ["p.pgw", "p.png.aux.xml"]
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    # ESRI world file: A, D, B, E, C, F with (C, F) the centre of the upper-left pixel
+    assert files["p.pgw"].decode().split() == ["10.0", "0.0", "0.0", "-10.0", "2000015.0", "1989995.0"]
+    with rasterio.open(tmp_path / "p.png") as src:
+        assert src.crs.to_epsg() == 32761 and src.transform == georef.transform
+        stored = codec.PNG_STORED_BANDS[len(bands)]
+        assert src.descriptions == tuple(bands[i] for i in stored)
+        for band, i in enumerate(stored, start=1):
+            np.testing.assert_array_equal(src.read(band), dn[..., i])
+        assert src.nodata == codec.NODATA_DN and src.scales == (1.2 / 4095,) * len(bands)
+
+
+def test_tiff_and_raw_products_need_no_sidecars():
+    assert codec.sidecars("p.tif", "tiff", 4, GEOREF) == {} and codec.sidecars("p.raw", "raw", 4, GEOREF) == {}

@@ -1,4 +1,5 @@
-"""Stitching: exact tile placement (property tests), first-delivered-wins overlaps, GeoTIFF georeference, quick-look."""
+"""Stitching: exact tile placement (property tests), first-delivered-wins overlaps, COG mosaics as GDAL and rio-cogeo
+read them (CRS, transform, no-data, bands, overviews, scale and offset), quick-looks."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import tifffile
+import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rio_cogeo.cogeo import cog_validate
 
 from ground.reception import receive
-from ground.stitch import (TileGridError, geotiff_tags, mosaic_shape_px, place_tiles, quicklook_rgb, stitch_passes,
-                           write_geotiff)
-from onboard.codec import encode
+from ground.stitch import (QUICKLOOK_MAX_PX, TileGridError, mosaic_shape_px, place_tiles, quicklook_rgb,
+                           stitch_passes, write_cog)
+from onboard.codec import NODATA_DN, Georef, encode
 
 GSD_M = 10.0
 X0_M, Y0_M = 448_000.0, 5_412_000.0
@@ -93,21 +95,42 @@ def test_no_tiles_is_an_error():
         place_tiles([])
 
 
-def test_geotiff_georeference_and_pixels_read_back(tmp_path):
-    mosaic = np.random.default_rng(3).integers(0, 4096, (20, 30, 4), dtype=np.uint16)
-    fp = {"epsg": 32721, "x0_m": 694_020.0, "y0_m": -2_766_630.0 + 10_000_000.0, "gsd_m": 30.0,
-          "width_px": 30, "height_px": 20}
+@pytest.mark.parametrize("epsg,x0_m,y0_m", [(32721, 694_020.0, 7_233_370.0), (32761, 2_000_000.0, 2_100_000.0),
+                                           (32661, 1_900_000.0, 2_000_000.0)])
+@pytest.mark.parametrize("bit_depth", [12, 16])
+def test_cog_carries_crs_nodata_bands_overviews_and_calibration(tmp_path, epsg, x0_m, y0_m, bit_depth):
+    """UTM south and UPS south/north; 12 bits has a no-data DN, 16 bits an internal mask."""
+    rng = np.random.default_rng(3)
+    mosaic = rng.integers(0, 2**bit_depth, (700, 600, 4), dtype=np.uint16)
+    coverage = np.zeros((700, 600), dtype=bool)
+    coverage[100:600, 50:550] = True
+    georef = Georef(epsg, x0_m, y0_m, 30.0, ("B", "G", "R", "NIR"), 1.2 / (2**bit_depth - 1),
+                    NODATA_DN if bit_depth < 16 else None, (0.49, 0.56, 0.665, 0.842))
     path = tmp_path / "m.tif"
-    write_geotiff(path, mosaic, fp)
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
-        np.testing.assert_array_equal(page.asarray(), mosaic)
-        assert page.tags["ModelPixelScaleTag"].value == (30.0, 30.0, 0.0)
-        assert page.tags["ModelTiepointTag"].value == (0.0, 0.0, 0.0, 694_020.0, 7_233_370.0, 0.0)
-        geo = tif.geotiff_metadata
-    assert int(geo["ProjectedCSTypeGeoKey"]) == 32721
-    assert int(geo["GTModelTypeGeoKey"]) == 1 and int(geo["GTRasterTypeGeoKey"]) == 1
-    assert [tag[0] for tag in geotiff_tags(fp)] == [33550, 33922, 34735]
+    write_cog(path, mosaic, coverage, georef)
+    assert cog_validate(str(path)) == (True, [], [])
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == epsg
+        assert src.transform.almost_equals(rasterio.Affine(30.0, 0.0, x0_m, 0.0, -30.0, y0_m))
+        assert src.descriptions == ("B", "G", "R", "NIR")
+        assert src.scales == (pytest.approx(1.2 / (2**bit_depth - 1)),) * 4 and src.offsets == (0.0,) * 4
+        assert src.units == ("1",) * 4
+        assert src.tags(4, ns="IMAGERY")["CENTRAL_WAVELENGTH_UM"] == "0.842"
+        assert src.overviews(1) == [2, 4]  # halved until it fits one 256 px tile
+        assert src.nodata == (NODATA_DN if bit_depth < 16 else None)
+        data = src.read(masked=True)
+    np.testing.assert_array_equal(~data.mask[0], coverage)  # uncovered pixels are no-data, not zeros
+    np.testing.assert_array_equal(data.data[:, coverage], np.moveaxis(mosaic, -1, 0)[:, coverage])
+
+
+def test_quicklook_is_at_most_2048_px_by_area_averaging_keeping_the_aspect():
+    mosaic = np.full((5000, 1250, 3), 1000, dtype=np.uint16)
+    coverage = np.zeros((5000, 1250), dtype=bool)
+    coverage[:, :625] = True
+    rgb = quicklook_rgb(mosaic, coverage, ["B", "G", "R"], 1.2 / 4095)
+    assert rgb.shape == (QUICKLOOK_MAX_PX, 512, 3)
+    expected = round(255 * (1000 * 1.2 / 4095 / 0.4) ** (1 / 1.8))  # the covered mean keeps its stretched value
+    assert (rgb[:, :256] == expected).all() and (rgb[:, 256:] == 0).all()
 
 
 def test_quicklook_uses_r_g_b_bands_in_rgb_order():
@@ -152,7 +175,19 @@ def test_stitch_passes_writes_one_geotiff_and_quicklook_per_pass(tmp_path):
     first = mosaics[0]
     assert (first["height_px"], first["width_px"], first["tiles"]) == (28, 28, 3)
     assert first["covered_fraction"] == pytest.approx((16 * 28 + 12 * 20) / 28**2, abs=1e-12)
-    np.testing.assert_array_equal(tifffile.imread(tmp_path / first["tif"])[:16, :28], scene[:16, :28])
-    np.testing.assert_array_equal(tifffile.imread(tmp_path / mosaics[1]["tif"]), scene[20:, 20:])
+    with rasterio.open(tmp_path / first["tif"]) as src:
+        pixels = np.moveaxis(src.read(masked=True), 0, -1)
+        nodata = ~src.read_masks(1).astype(bool)
+        # the COG's grid is the manifest's: each tile's footprint corner maps to its pixel, within a millimetre
+        for line in lines[:3]:
+            row, col = src.index(line["footprint"]["x0_m"] + GSD_M / 2, line["footprint"]["y0_m"] - GSD_M / 2)
+            assert (row, col) == (round((Y0_M - line["footprint"]["y0_m"]) / GSD_M),
+                                  round((line["footprint"]["x0_m"] - X0_M) / GSD_M))
+        assert src.transform.c == pytest.approx(X0_M, abs=ONE_MM) and src.transform.f == pytest.approx(Y0_M, abs=ONE_MM)
+        assert src.crs.to_epsg() == 32631 and src.descriptions == ("B", "G", "R", "NIR")
+    np.testing.assert_array_equal(pixels[:16, :28], scene[:16, :28])
+    assert nodata[16:, 20:].all() and not nodata[:16].any()  # the corner no tile reaches is no-data
+    with rasterio.open(tmp_path / mosaics[1]["tif"]) as src:
+        np.testing.assert_array_equal(np.moveaxis(src.read(), 0, -1), scene[20:, 20:])
     png = cv2.imread(str(tmp_path / first["png"]), cv2.IMREAD_UNCHANGED)
     assert png.shape == (28, 28, 3) and png.dtype == np.uint8
