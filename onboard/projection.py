@@ -1,48 +1,60 @@
-"""WGS84 <-> UTM (Krüger n-series to 6th order, Karney 2011: sub-millimetre within a zone) and north-up UTM pixel grids.
+"""WGS 84 <-> UTM / UPS through PROJ (pyproj), and north-up pixel grids in either.
 
-Frames are map tiles in the UTM zone of their target, like an orthorectified L1C product: a :class:`GridFootprint`
-is a north-up grid of square pixels in one UTM CRS (EPSG 326zz north / 327zz south), snapped to multiples of the
-ground sample distance so that tiles of one pass align exactly in a mosaic.
+Frames are map tiles in the grid of their target, like an orthorectified L1C product: a :class:`GridFootprint` is
+a north-up grid of square pixels in one projected CRS, snapped to multiples of the ground sample distance so that
+tiles of one pass align exactly in a mosaic. The CRS is the target's UTM zone (EPSG 326zz north / 327zz south)
+from 80 S up to 84 N, and Universal Polar Stereographic beyond (EPSG 32661 UPS North, 32761 UPS South): the
+division of NGA.SIG.0012_2.0.0_UTMUPS (2014), "The Universal Grids and the Transverse Mercator and Polar
+Stereographic Map Projections", and DMA TM 8358.2 (1989), "The Universal Grids: Universal Transverse Mercator
+(UTM) and Universal Polar Stereographic (UPS)", as GeographicLib's ``UTMUPS::StandardZone`` applies it.
+Every transformation is PROJ's (``+proj=utm``: Poder/Engsager extended Transverse Mercator, sub-millimetre within
+a zone; ``+proj=stere`` for UPS), through a :class:`pyproj.Transformer` cached per pair of CRSs.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import pyproj
 from numpy.typing import ArrayLike
 
-WGS84_A_M = 6378137.0
-WGS84_F = 1.0 / 298.257223563
-UTM_K0 = 0.9996
-FALSE_EASTING_M = 500_000.0
-FALSE_NORTHING_SOUTH_M = 10_000_000.0
+FALSE_EASTING_M = 500_000.0  # UTM (DMA TM 8358.2)
+FALSE_NORTHING_SOUTH_M = 10_000_000.0  # UTM south zones (DMA TM 8358.2)
+UTM_NORTH_LIMIT_DEG = 84.0  # UTM covers 80 S <= lat < 84 N, UPS the caps beyond (NGA.SIG.0012, DMA TM 8358.2)
+UTM_SOUTH_LIMIT_DEG = -80.0
+UPS_ZONE = 0  # the zone number of UPS, as in GeographicLib's UTMUPS class
+UPS_NORTH_EPSG = 32661
+UPS_SOUTH_EPSG = 32761
+WGS84_EPSG = 4326
 
-_N = WGS84_F / (2.0 - WGS84_F)
-_E = math.sqrt(WGS84_F * (2.0 - WGS84_F))  # first eccentricity
-_A_RECT_M = WGS84_A_M / (1.0 + _N) * (1.0 + _N**2 / 4.0 + _N**4 / 64.0 + _N**6 / 256.0)  # rectifying radius
-_ALPHA = (  # forward series, Karney (2011) eq. 35
-    _N / 2 - 2 * _N**2 / 3 + 5 * _N**3 / 16 + 41 * _N**4 / 180 - 127 * _N**5 / 288 + 7891 * _N**6 / 37800,
-    13 * _N**2 / 48 - 3 * _N**3 / 5 + 557 * _N**4 / 1440 + 281 * _N**5 / 630 - 1983433 * _N**6 / 1935360,
-    61 * _N**3 / 240 - 103 * _N**4 / 140 + 15061 * _N**5 / 26880 + 167603 * _N**6 / 181440,
-    49561 * _N**4 / 161280 - 179 * _N**5 / 168 + 6601661 * _N**6 / 7257600,
-    34729 * _N**5 / 80640 - 3418889 * _N**6 / 1995840,
-    212378941 * _N**6 / 319334400,
-)
-_BETA = (  # inverse series, Karney (2011) eq. 36
-    _N / 2 - 2 * _N**2 / 3 + 37 * _N**3 / 96 - _N**4 / 360 - 81 * _N**5 / 512 + 96199 * _N**6 / 604800,
-    _N**2 / 48 + _N**3 / 15 - 437 * _N**4 / 1440 + 46 * _N**5 / 105 - 1118711 * _N**6 / 3870720,
-    17 * _N**3 / 480 - 37 * _N**4 / 840 - 209 * _N**5 / 4480 + 5569 * _N**6 / 90720,
-    4397 * _N**4 / 161280 - 11 * _N**5 / 504 - 830251 * _N**6 / 7257600,
-    4583 * _N**5 / 161280 - 108847 * _N**6 / 3991680,
-    20648693 * _N**6 / 638668800,
-)
+_TRANSFORMERS = threading.local()  # pyproj Transformers are not thread-safe: one cache per thread
+
+
+def _transformer(source_epsg: int, target_epsg: int) -> pyproj.Transformer:
+    """The PROJ transformation between two EPSG CRSs, (lon, lat) / (x, y) axis order, cached per thread."""
+    cache = _TRANSFORMERS.__dict__.setdefault("cache", {})
+    key = (source_epsg, target_epsg)
+    if key not in cache:
+        cache[key] = pyproj.Transformer.from_crs(source_epsg, target_epsg, always_xy=True)
+    return cache[key]
+
+
+def _transform(source_epsg: int, target_epsg: int, x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) in ``source_epsg`` -> float64 arrays of their broadcast shape (scalars for scalars) in
+    ``target_epsg``; lon/lat for EPSG:4326."""
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    out_x, out_y = _transformer(source_epsg, target_epsg).transform(np.array(x, order="C"), np.array(y, order="C"))
+    return np.reshape(out_x, x.shape)[()], np.reshape(out_y, y.shape)[()]  # numpy scalars for scalar input
 
 
 def utm_zones(lon_deg: ArrayLike, lat_deg: ArrayLike) -> np.ndarray:
-    """UTM zone (1..60, int64, broadcast shape) of each point, with the Norway (32V) and Svalbard (31X..37X) exceptions."""
+    """UTM zone (1..60, int64, broadcast shape) of each point, with the Norway (32V) and Svalbard (31X..37X)
+    exceptions (NGA.SIG.0012). Defined at every latitude: beyond UTM's limits it is the zone whose
+    longitude strip holds the point (:func:`crs_for` says which grid a point is imaged in)."""
     lon = (np.asarray(lon_deg, dtype=np.float64) + 180.0) % 360.0 - 180.0
     lat = np.asarray(lat_deg, dtype=np.float64)
     zone = np.minimum(((lon + 180.0) // 6.0).astype(np.int64) + 1, 60)
@@ -57,76 +69,86 @@ def utm_zone(lon_deg: float, lat_deg: float) -> tuple[int, bool]:
 
 
 def epsg_code(zone: int, south: bool) -> int:
-    """EPSG code of WGS 84 / UTM ``zone`` north (326zz) or south (327zz)."""
+    """EPSG code of WGS 84 / UTM ``zone`` (1..60) north (326zz) or south (327zz); zone 0 (:data:`UPS_ZONE`) is
+    UPS North (32661) or South (32761). ValueError for any other zone."""
+    if zone == UPS_ZONE:
+        return UPS_SOUTH_EPSG if south else UPS_NORTH_EPSG
     if not 1 <= zone <= 60:
-        raise ValueError(f"UTM zone must be 1..60, got {zone}")
+        raise ValueError(f"UTM zone must be 1..60 (or {UPS_ZONE} for UPS), got {zone}")
     return (32700 if south else 32600) + zone
 
 
 def zone_of_epsg(epsg: int) -> tuple[int, bool]:
-    """Inverse of :func:`epsg_code`: ``(zone, south)``; ValueError for a code that is not WGS 84 / UTM."""
+    """Inverse of :func:`epsg_code`: ``(zone, south)``, zone 0 for UPS; ValueError for a code that is neither."""
     if 32601 <= epsg <= 32660:
         return epsg - 32600, False
     if 32701 <= epsg <= 32760:
         return epsg - 32700, True
-    raise ValueError(f"EPSG:{epsg} is not a WGS 84 / UTM zone; supported: 32601-32660 (north), 32701-32760 (south)")
+    if epsg in (UPS_NORTH_EPSG, UPS_SOUTH_EPSG):
+        return UPS_ZONE, epsg == UPS_SOUTH_EPSG
+    raise ValueError(f"EPSG:{epsg} is not a WGS 84 / UTM zone or UPS; supported: 32601-32660 and 32701-32760 "
+                     f"(UTM north and south), {UPS_NORTH_EPSG} and {UPS_SOUTH_EPSG} (UPS North and South)")
+
+
+def crs_for(lat_deg: float, lon_deg: float) -> int:
+    """EPSG code of the grid a point is imaged in: its UTM zone (with the Norway and Svalbard exceptions) for
+    80 S <= lat < 84 N, else UPS North (32661) or UPS South (32761), as NGA.SIG.0012 and GeographicLib's
+    ``UTMUPS::StandardZone`` divide the globe. ValueError for a latitude outside [-90, 90]."""
+    if not -90.0 <= lat_deg <= 90.0:
+        raise ValueError(f"latitude must be in [-90, 90] degrees, got {lat_deg}")
+    if lat_deg >= UTM_NORTH_LIMIT_DEG:
+        return UPS_NORTH_EPSG
+    if lat_deg < UTM_SOUTH_LIMIT_DEG:
+        return UPS_SOUTH_EPSG
+    return epsg_code(*utm_zone(lon_deg, lat_deg))
 
 
 def central_meridian_deg(zone: int) -> float:
-    """Longitude of the central meridian of a UTM zone, degrees east."""
+    """Longitude of the central meridian of a UTM zone (1..60), degrees east."""
+    if not 1 <= zone <= 60:
+        raise ValueError(f"UTM zone must be 1..60, got {zone}")
     return 6.0 * zone - 183.0
 
 
-def to_utm(lat_deg: ArrayLike, lon_deg: ArrayLike, zone: int, south: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Project WGS84 latitude/longitude (degrees, any broadcastable shapes) into UTM ``zone``: (easting_m, northing_m).
+def to_grid(lat_deg: ArrayLike, lon_deg: ArrayLike, epsg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Project WGS 84 latitude/longitude (degrees, any broadcastable shapes) into a UTM or UPS CRS:
+    (easting_m, northing_m) float64 arrays of the broadcast shape, with the CRS's false easting and northing.
+    Far from a grid's own area PROJ still gives numbers, thousands of km out (UPS South of the equator), or inf
+    where the projection has none (Transverse Mercator 90 degrees from its meridian on the equator):
+    :func:`crs_for` names the grid a point belongs in."""
+    zone_of_epsg(epsg)
+    return _transform(WGS84_EPSG, epsg, lon_deg, lat_deg)
 
-    The zone need not be the point's own: points outside it are projected by the same series (still sub-mm within
-    ~30 degrees of longitude of the central meridian). South-zone northings carry the 10 000 km false northing.
+
+def from_grid(easting_m: ArrayLike, northing_m: ArrayLike, epsg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`to_grid`: (lat_deg, lon_deg) float64 arrays of the broadcast shape, longitude in
+    [-180, 180]."""
+    zone_of_epsg(epsg)
+    lon, lat = _transform(epsg, WGS84_EPSG, easting_m, northing_m)
+    return lat, lon
+
+
+def to_utm(lat_deg: ArrayLike, lon_deg: ArrayLike, zone: int, south: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`to_grid` into UTM ``zone`` (or UPS for zone 0): (easting_m, northing_m).
+
+    The zone need not be the point's own: PROJ's extended Transverse Mercator stays sub-millimetre within
+    ~30 degrees of longitude of the central meridian. South-zone northings carry the 10 000 km false northing.
     """
-    lat = np.radians(np.asarray(lat_deg, dtype=np.float64))
-    dlon = np.radians((np.asarray(lon_deg, dtype=np.float64) - central_meridian_deg(zone) + 180.0) % 360.0 - 180.0)
-    tau = np.tan(lat)
-    sigma = np.sinh(_E * np.arctanh(_E * tau / np.sqrt(1.0 + tau * tau)))
-    tau_c = tau * np.sqrt(1.0 + sigma * sigma) - sigma * np.sqrt(1.0 + tau * tau)  # tangent of conformal latitude
-    xi_c = np.arctan2(tau_c, np.cos(dlon))
-    eta_c = np.arcsinh(np.sin(dlon) / np.sqrt(tau_c * tau_c + np.cos(dlon) ** 2))
-    xi, eta = xi_c.copy(), eta_c.copy()
-    for j, alpha in enumerate(_ALPHA, start=1):
-        xi += alpha * np.sin(2 * j * xi_c) * np.cosh(2 * j * eta_c)
-        eta += alpha * np.cos(2 * j * xi_c) * np.sinh(2 * j * eta_c)
-    easting_m = FALSE_EASTING_M + UTM_K0 * _A_RECT_M * eta
-    northing_m = UTM_K0 * _A_RECT_M * xi + (FALSE_NORTHING_SOUTH_M if south else 0.0)
-    return easting_m, northing_m
+    return to_grid(lat_deg, lon_deg, epsg_code(zone, south))
 
 
 def from_utm(easting_m: ArrayLike, northing_m: ArrayLike, zone: int, south: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`to_utm`: (lat_deg, lon_deg) of UTM coordinates in metres (any broadcastable shapes)."""
-    xi, eta = np.broadcast_arrays(
-        (np.asarray(northing_m, dtype=np.float64) - (FALSE_NORTHING_SOUTH_M if south else 0.0)) / (UTM_K0 * _A_RECT_M),
-        (np.asarray(easting_m, dtype=np.float64) - FALSE_EASTING_M) / (UTM_K0 * _A_RECT_M))
-    xi_c, eta_c = xi.copy(), eta.copy()
-    for j, beta in enumerate(_BETA, start=1):
-        xi_c -= beta * np.sin(2 * j * xi) * np.cosh(2 * j * eta)
-        eta_c -= beta * np.cos(2 * j * xi) * np.sinh(2 * j * eta)
-    tau_c = np.sin(xi_c) / np.sqrt(np.sinh(eta_c) ** 2 + np.cos(xi_c) ** 2)
-    dlon = np.arctan2(np.sinh(eta_c), np.cos(xi_c))
-    tau = tau_c.copy()
-    for _ in range(3):  # Newton on tau(tau_c), Karney (2011) eqs. 19-21: 2 steps reach double precision
-        sigma = np.sinh(_E * np.arctanh(_E * tau / np.sqrt(1.0 + tau * tau)))
-        tau_i = tau * np.sqrt(1.0 + sigma * sigma) - sigma * np.sqrt(1.0 + tau * tau)
-        tau += ((tau_c - tau_i) / np.sqrt(1.0 + tau_i * tau_i)
-                * (1.0 + (1.0 - _E**2) * tau * tau) / ((1.0 - _E**2) * np.sqrt(1.0 + tau * tau)))
-    lat_deg = np.degrees(np.arctan(tau))
-    lon_deg = (np.degrees(dlon) + central_meridian_deg(zone) + 180.0) % 360.0 - 180.0
-    return lat_deg, lon_deg
+    """Inverse of :func:`to_utm`: (lat_deg, lon_deg) of UTM (or, zone 0, UPS) coordinates in metres."""
+    return from_grid(easting_m, northing_m, epsg_code(zone, south))
 
 
 @dataclass(frozen=True)
 class GridFootprint:
-    """A north-up grid of square pixels in a WGS 84 / UTM CRS.
+    """A north-up grid of square pixels in a WGS 84 / UTM or UPS CRS (see :func:`zone_of_epsg`).
 
     ``(x0_m, y0_m)`` is the upper-left corner of the upper-left pixel (easting, northing); columns go east and rows
-    go south, so pixel ``(row, col)`` has its centre at ``(x0_m + (col + 0.5) * gsd_m, y0_m - (row + 0.5) * gsd_m)``.
+    go south (grid east and grid south in UPS), so pixel ``(row, col)`` has its centre at
+    ``(x0_m + (col + 0.5) * gsd_m, y0_m - (row + 0.5) * gsd_m)``.
     """
 
     epsg: int
@@ -147,22 +169,23 @@ class GridFootprint:
         """The grid of ``width_px`` x ``height_px`` pixels centred (to within a pixel) on a point.
 
         The corner is floor-snapped to a multiple of ``gsd_m`` so that any two footprints of the same CRS and GSD
-        share one pixel lattice.
+        share one pixel lattice. ValueError when the point has no finite coordinates in the CRS.
         """
-        zone, south = zone_of_epsg(epsg)
-        e, n = to_utm(lat_deg, lon_deg, zone, south)
-        x0 = math.floor((float(e) - width_px * gsd_m / 2.0) / gsd_m) * gsd_m
-        y0 = math.floor((float(n) + height_px * gsd_m / 2.0) / gsd_m) * gsd_m
+        e, n = (float(v) for v in to_grid(lat_deg, lon_deg, epsg))
+        if not (math.isfinite(e) and math.isfinite(n)):
+            raise ValueError(f"({lat_deg}, {lon_deg}) deg has no coordinates in EPSG:{epsg}")
+        x0 = math.floor((e - width_px * gsd_m / 2.0) / gsd_m) * gsd_m
+        y0 = math.floor((n + height_px * gsd_m / 2.0) / gsd_m) * gsd_m
         return cls(epsg, float(x0), float(y0), float(gsd_m), int(width_px), int(height_px))
 
     @property
     def zone(self) -> int:
-        """UTM zone number, 1..60."""
+        """UTM zone number, 1..60, or 0 (:data:`UPS_ZONE`) for UPS."""
         return zone_of_epsg(self.epsg)[0]
 
     @property
     def south(self) -> bool:
-        """True for a south-zone CRS (327zz, false northing 10 000 km)."""
+        """True for a southern CRS: a south UTM zone (327zz, false northing 10 000 km) or UPS South (32761)."""
         return zone_of_epsg(self.epsg)[1]
 
     @property
@@ -187,46 +210,42 @@ class GridFootprint:
     def pixel_centres_latlon(self, step_px: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Latitude and longitude of every pixel centre: two (H, W) float64 arrays, degrees.
 
-        With ``step_px`` the series is evaluated only every ``step_px`` pixels and interpolated bilinearly in
-        between: ~50x faster, and within ~1 cm for steps up to ~500 m on the ground below 60 degrees latitude.
+        With ``step_px`` PROJ is evaluated only every ``step_px`` pixels and the unit vector towards each point
+        (cos lat cos lon, cos lat sin lon, sin lat) is interpolated bilinearly in between: smooth across the
+        antimeridian and the poles, and within ~1 cm for steps up to ~500 m on the ground.
         """
         e, n = self.pixel_centres_m()
         if step_px is None:
-            return from_utm(e[None, :], n[:, None], self.zone, self.south)
-        cm = central_meridian_deg(self.zone)
+            return from_grid(e[None, :], n[:, None], self.epsg)
 
-        def latlon_nodes(e_nodes: np.ndarray, n_nodes: np.ndarray) -> list[np.ndarray]:
-            lat, lon = from_utm(e_nodes[None, :], n_nodes[:, None], self.zone, self.south)
-            return [lat, (lon - cm + 180.0) % 360.0 - 180.0]  # continuous across the antimeridian
+        def unit_vectors(e_nodes: np.ndarray, n_nodes: np.ndarray) -> list[np.ndarray]:
+            lat, lon = np.radians(from_grid(e_nodes[None, :], n_nodes[:, None], self.epsg))
+            return [np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)]
 
-        lat, dlon = _interpolated(e, n, step_px, latlon_nodes)
-        return lat, (dlon + cm + 180.0) % 360.0 - 180.0
+        x, y, z = _interpolated(e, n, step_px, unit_vectors)
+        return np.degrees(np.arctan2(z, np.hypot(x, y))), np.degrees(np.arctan2(y, x))
 
     def pixel_centres_in(self, epsg: int, step_px: int = 16) -> tuple[np.ndarray, np.ndarray]:
-        """Easting and northing (two (H, W) float64 arrays, metres) of every pixel centre in another UTM CRS.
+        """Easting and northing (two (H, W) float64 arrays, metres) of every pixel centre in another UTM or UPS CRS.
 
         Exact every ``step_px`` pixels and bilinear in between: within ~1 mm for steps up to ~500 m on the ground.
         """
-        zone, south = zone_of_epsg(epsg)
-
-        def utm_nodes(e_nodes: np.ndarray, n_nodes: np.ndarray) -> list[np.ndarray]:
-            lat, lon = from_utm(e_nodes[None, :], n_nodes[:, None], self.zone, self.south)
-            return list(to_utm(lat, lon, zone, south))
-
+        zone_of_epsg(epsg)
         e, n = self.pixel_centres_m()
-        return tuple(_interpolated(e, n, step_px, utm_nodes))
+        return tuple(_interpolated(e, n, step_px, lambda e_nodes, n_nodes: list(
+            _transform(self.epsg, epsg, e_nodes[None, :], n_nodes[:, None]))))
 
     def corners_latlon(self) -> np.ndarray:
         """Outer corners UL, UR, LR, LL as a (4, 2) float64 array of (lat_deg, lon_deg)."""
         x_min, y_min, x_max, y_max = self.bounds_m
-        lat, lon = from_utm(np.array([x_min, x_max, x_max, x_min]), np.array([y_max, y_max, y_min, y_min]),
-                            self.zone, self.south)
+        lat, lon = from_grid(np.array([x_min, x_max, x_max, x_min]), np.array([y_max, y_max, y_min, y_min]),
+                             self.epsg)
         return np.stack([lat, lon], axis=1)
 
     def centre_latlon(self) -> tuple[float, float]:
         """(lat_deg, lon_deg) of the grid centre."""
         x_min, y_min, x_max, y_max = self.bounds_m
-        lat, lon = from_utm((x_min + x_max) / 2.0, (y_min + y_max) / 2.0, self.zone, self.south)
+        lat, lon = from_grid((x_min + x_max) / 2.0, (y_min + y_max) / 2.0, self.epsg)
         return float(lat), float(lon)
 
     def window(self, row0: int, col0: int, height_px: int, width_px: int) -> GridFootprint:
