@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from .bench import EDGETPU_SUFFIX
-from .errors import OrbitEdgeError
+from .errors import InputFileError, OrbitEdgeError
 from .runtime import MODEL_DIR, Model, load_delegates, resolve_runtime
 
 DEVICES = ("host", "edgetpu", "jetson")
@@ -33,6 +33,7 @@ ENV_DEVICE = "ORBITEDGE_HIL_DEVICE"
 JETSON_RELEASE = Path("/etc/nv_tegra_release")  # written by NVIDIA's Linux for Tegra
 EARTH_RADIUS_KM = 6371.0088  # mean radius
 EARTH_MU_KM3_S2 = 398600.4418  # gravitational parameter
+USAGE_ERROR_EXIT = 2  # the exit status of the orbitedge command for input it cannot use (onboard.cli)
 
 _SETTINGS = pytest.StashKey[dict[str, Any]]()
 _DEVICE = pytest.StashKey["Device"]()
@@ -220,7 +221,9 @@ def interpreter(device: Device, pytestconfig: pytest.Config) -> Callable[..., Mo
     """Factory: ``interpreter(model, threads=None)`` -> an ``onboard.runtime.Model`` on the device under test.
 
     ``model`` is a shipped model name or a .tflite path; on the Edge TPU its compiled ``*_edgetpu.tflite`` from
-    ``--hil-models`` is used when present. Models are loaded once per session.
+    ``--hil-models`` is used when present. Models are loaded once per session. A model that cannot be loaded or
+    run on the device (a bad file, tensors or ops the runtime cannot run, a crash of the interpreter in its trial
+    run) ends the session with exit status 2 and the error naming the file, as the ``orbitedge`` command does.
     """
     loaded: dict[tuple[Path, int], Model] = {}
     model_dir = pytestconfig.stash[_SETTINGS]["models"]
@@ -231,7 +234,10 @@ def interpreter(device: Device, pytestconfig: pytest.Config) -> Callable[..., Mo
             path = compiled_model(path, model_dir)
         key = (path, threads or device.threads)
         if key not in loaded:
-            loaded[key] = Model(path, delegate=device.delegate, threads=key[1], runtime=device.runtime or "auto")
+            try:
+                loaded[key] = Model(path, delegate=device.delegate, threads=key[1], runtime=device.runtime or "auto")
+            except InputFileError as err:
+                pytest.exit(f"orbitedge HIL: {err}", returncode=USAGE_ERROR_EXIT)
         return loaded[key]
 
     return make

@@ -5,6 +5,8 @@ import ctypes.util
 import json
 import math
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ DATA = Path(__file__).parent / "data"
 TINY_INT8 = DATA / "tiny_int8.tflite"
 TINY_FLOAT32 = DATA / "tiny_float32.tflite"
 MODEL_DIR = Path(__file__).parents[1] / "onboard" / "models"
+FIELD_MODELS = DATA / "models"  # TFLite models from other projects (../shared/field-cases/models)
 HAS_EDGETPU = ctypes.util.find_library("edgetpu") is not None
 RESULT_FIELDS = {"model", "path", "family", "precision", "device", "runtime", "threads", "runs", "warmup_runs",
                  "size_bytes", "input_shape", "input_dtype", "input_px", "accuracy", "init_ms", "first_inference_ms",
@@ -141,3 +144,25 @@ def test_edgetpu_without_its_library_is_a_clean_error(capsys):
 def test_bad_options_exit_2_with_the_reason(args, message, capsys):
     assert main(["bench", "cloud_bgrn_int8", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_bench_of_a_model_that_crashes_the_interpreter_exits_2_with_the_reason(tmp_path):
+    # Benchmarked by the bare interpreter, this model kills the process with "double free or corruption" (exit 134).
+    model = tmp_path / "keyword_scrambled_8bit.tflite"
+    shutil.copyfile(FIELD_MODELS / model.name, model)
+    child = subprocess.run([sys.executable, "-m", "onboard.cli", "bench", str(model), "--runs", "2"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert child.returncode == 2, child.stderr
+    assert child.stderr.startswith(f"orbitedge: error: {model}: orbitedge cannot run this model: SVDF ops 1, 3, 5")
+    for reason in ("the activation state (tensors 4, 12", "is int8, expected int16", "output (tensor 53) is int32"):
+        assert reason in child.stderr
+    assert "Traceback" not in child.stderr and child.stdout == ""
+
+
+@pytest.mark.parametrize("stem, op", [("audio_preprocessor_int8", "SignalWindow"), ("person_detect_vela", "ethos-u")])
+def test_bench_of_a_model_with_custom_ops_exits_2_naming_the_op(capsys, stem, op):
+    path = FIELD_MODELS / f"{stem}.tflite"
+    assert main(["bench", str(path), "--runs", "2"]) == 2
+    assert capsys.readouterr().err.startswith(f"orbitedge: error: {path}: the ai_edge_litert interpreter rejects the "
+                                              f"model: Encountered unresolved custom op: {op}")
+

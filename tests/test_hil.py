@@ -68,10 +68,10 @@ def test_the_edge_tpu_uses_the_compiled_model_when_there_is_one(tmp_path):
     assert hil.compiled_model(model, tmp_path) == tmp_path / "cloud_bgrn_int8_edgetpu.tflite"
 
 
-def run_pytest(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """pytest in a subprocess on a small test file that uses the plugin's markers and fixtures."""
-    tiny = Path(__file__).parent / "data" / "tiny_int8.tflite"
-    (tmp_path / "test_user.py").write_text(PLUGIN_USER.format(model=tiny))
+def run_pytest(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+               model: Path = Path(__file__).parent / "data" / "tiny_int8.tflite") -> subprocess.CompletedProcess:
+    """pytest in a subprocess on a small test file that uses the plugin's markers and fixtures on ``model``."""
+    (tmp_path / "test_user.py").write_text(PLUGIN_USER.format(model=model))
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *args,
                            str(tmp_path / "test_user.py")], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, **(env or {})})
@@ -99,3 +99,12 @@ def test_plugin_skips_hil_tests_naming_the_missing_library(tmp_path):
 def test_an_unknown_device_in_the_environment_is_a_usage_error(tmp_path):
     result = run_pytest(tmp_path, env={hil.ENV_DEVICE: "gpu"})
     assert result.returncode == 4 and "choose one of host, edgetpu, jetson" in result.stderr
+
+
+def test_a_model_that_crashes_the_interpreter_ends_the_session_with_exit_2_and_the_reason(tmp_path):
+    # The bare interpreter dies of "double free or corruption" on this model and takes pytest with it.
+    crasher = Path(__file__).parent / "data" / "models" / "keyword_scrambled_8bit.tflite"
+    result = run_pytest(tmp_path, "--hil-device", "host", model=crasher)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"orbitedge HIL: {crasher}: orbitedge cannot run this model: SVDF ops 1, 3, 5" in result.stdout
+    assert "int8, expected int16" in result.stdout and "Traceback" not in result.stdout + result.stderr
