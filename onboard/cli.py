@@ -13,11 +13,16 @@ from typing import Any, Callable
 
 from .errors import OrbitEdgeError
 
+SET_HELP = ("override a scenario key (repeatable), e.g. --set spacecraft.radio.rate_mbps=50; VALUE is YAML, checked "
+            "as if it were in the file; list items by index: satellites[0].name; quote text that YAML reads as "
+            "another type: --set \"targets[0].name='NO'\"")
+
+
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", type=Path, help="scenario YAML file")
     p.add_argument("--out", type=Path, help="run directory (default: runs/<scenario name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                   help="override a scenario key, e.g. --set spacecraft.radio.rate_mbps=50 (repeatable)")
+                   help=SET_HELP)
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.add_argument("--format", choices=("md", "html"), default="md", help="human-readable report format")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -159,7 +164,7 @@ def _print_warnings(scenario: Any) -> None:
 def _validate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", type=Path, help="scenario YAML file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                   help="override a scenario key before validating (repeatable)")
+                   help=SET_HELP)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

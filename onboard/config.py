@@ -12,7 +12,7 @@ from typing import Any, Literal
 from . import cloud, hardware, pipeline, superres  # noqa: F401  they register the cloud_filter and superres stages
 from .downlink import frame_error_rate
 from .errors import ConfigError, ConfigIssue
-from .schema import Builder, apply_override, join, line_of, load_yaml, spec
+from .schema import Builder, apply_override, join, line_of, load_yaml, sort_issues, spec
 
 BANDS = ("B", "G", "R", "NIR")
 
@@ -323,12 +323,16 @@ class Scenario:
         return self.duration_h * 3600.0
 
     def check(self) -> list[tuple[str, str, str]]:
+        """Rules across sections. Each runs on what is there: on a partial scenario (``schema.Builder`` leaves out
+        the sections with problems of their own) a rule whose sections are missing is skipped."""
         out = []
-        for key, items in (("satellites", self.satellites), ("ground_stations", self.ground_stations), ("targets", self.targets)):
-            names = [i.name for i in items]
+        for key in ("satellites", "ground_stations", "targets"):
+            names = [i.name for i in getattr(self, key, ())]
             for i, name in enumerate(names):
                 if names.index(name) != i:
                     out.append((f"{key}[{i}].name", "a unique name", f"duplicate {name!r}"))
+        if not all(hasattr(self, key) for key in ("satellites", "start_utc", "duration_h")):
+            return out
         for i, sat in enumerate(self.satellites):
             refused = sat.not_an_orbit(self.start_utc, self.duration_s)
             if refused is not None:
@@ -352,31 +356,44 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
         raw = path.read_bytes()
     except OSError as err:
         raise ConfigError(path, [ConfigIssue("", None, "a readable scenario file", err.strerror or str(err))]) from None
-    data, lines = load_yaml(raw, str(path))
+    data, source = load_yaml(raw, str(path))
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"{type(data).__name__} {data!r}"[:60]
         raise ConfigError(path, [ConfigIssue("", 1, "a mapping of scenario keys at the top level", found)])
+    issues = []
     for assignment in overrides:
-        data = apply_override(data, assignment, str(path))
+        try:
+            apply_override(data, source, assignment, str(path))
+        except ConfigError as err:
+            issues += err.issues
     try:
-        return scenario_from_data(data, lines, path)
+        scenario = scenario_from_data(data, source, path)
     except ConfigError as err:
-        if not overrides:
-            raise
-        note = " (after --set " + ", ".join(overrides) + ")"
-        raise ConfigError(path, [dataclasses.replace(i, found=i.found + note) for i in err.issues]) from None
+        issues += err.issues
+    if not issues:
+        return scenario
+    # NOTE: an issue the file's lines name may still come from an override (a band list set that the encoder's
+    # format no longer fits), so each says which were applied; the --set values' own issues name their --set.
+    note = " (after --set " + ", ".join(overrides) + ")"
+    raise ConfigError(path, sort_issues([i if i.override or not overrides else dataclasses.replace(i, found=i.found + note)
+                                         for i in issues]))
 
 
 def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) -> Scenario:
-    """Validate parsed YAML ``data`` (with its line map) into a Scenario."""
+    """Validate parsed YAML ``data`` (with its ``schema.Source``: lines, scalar texts, ``--set`` values) into a
+    Scenario. The pipeline's rules run whenever its stages and the camera's bands are readable, whatever else has
+    problems, so that one ConfigError lists every problem."""
     builder = Builder(lines)
     scenario = builder.build(Scenario, data, "")
     stages = _build_stages(builder, data.get("pipeline"))
     bands = _camera_bands(data)
-    if scenario is not None and stages is not None:
+    if stages is not None and bands is not None:
         for i, stage in enumerate(stages):
+            if stage.params is None:
+                continue
             for rel, expected, found in pipeline.check_stage(stage, i, stages, bands):
                 builder.fail(join(f"pipeline[{i}]", rel) if rel else f"pipeline[{i}]", expected, found)
+    if scenario is not None and stages is not None and not builder.issues:
         warnings = tuple(f"{path}:{ConfigIssue(p, line_of(lines, p), e, f)}" for p, e, f in scenario.warning_checks())
         scenario = dataclasses.replace(scenario, stages=tuple(stages), source_file=str(path), resolved=data,
                                        warnings=warnings)
@@ -390,8 +407,9 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
         missing = [b for b in scenario.spacecraft.camera.bands if b not in scenario.world.bands]
         if missing:
             builder.fail("spacecraft.camera.bands", f"bands the imagery has ({', '.join(scenario.world.bands)})", f"{missing} not in world.bands")
-    if builder.issues:
-        raise ConfigError(path, sorted(builder.issues, key=lambda i: (i.line or 0, i.path)))
+    issues = builder.finish()
+    if issues:
+        raise ConfigError(path, issues)
     return scenario
 
 
@@ -403,29 +421,34 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def _camera_bands(data: dict[str, Any]) -> tuple[str, ...]:
+def _camera_bands(data: dict[str, Any]) -> tuple[str, ...] | None:
+    """The camera's band list as the data gives it; None unless it is one the camera accepts (its own issue says
+    why), so that no pipeline rule judges a band list that is itself wrong."""
     try:
-        return tuple(data["spacecraft"]["camera"]["bands"])
+        bands = data["spacecraft"]["camera"]["bands"]
     except (KeyError, TypeError):
-        return ()
+        return None
+    if not (isinstance(bands, list) and bands and all(isinstance(b, str) and b in BANDS for b in bands)
+            and len(set(bands)) == len(bands)):
+        return None
+    return tuple(bands)
 
 
 def _build_stages(builder: Builder, items: Any) -> list[StageConfig] | None:
+    """Each pipeline item as a StageConfig, its ``params`` None where they have problems (reported); None where an
+    item names no stage (reported), since the pipeline's order rules then have no pipeline to judge."""
     if not isinstance(items, list):
         return None
     out = []
+    names = Literal[tuple(sorted(pipeline.STAGES))]
     for i, item in enumerate(items):
         path = f"pipeline[{i}]"
         if not isinstance(item, dict) or "stage" not in item:
-            builder.fail(path, "a mapping with a 'stage' key naming a stage", repr(item)[:60])
+            builder.fail(path, "a mapping with a 'stage' key naming a stage", builder.show(path, item)[:60])
             continue
-        name = item["stage"]
-        params_cls = pipeline.STAGES.get(name) if isinstance(name, str) else None
-        if params_cls is None:
-            builder.fail(join(path, "stage"), "one of " + ", ".join(sorted(pipeline.STAGES)), repr(name))
-            continue
-        params = builder.build(params_cls.Params, {k: v for k, v in item.items() if k != "stage"}, path)
-        if params is not None:
+        name = builder.build(names, item["stage"], join(path, "stage"))
+        if name is not None:
+            params = builder.build(pipeline.STAGES[name].Params, {k: v for k, v in item.items() if k != "stage"}, path)
             out.append(StageConfig(name=name, params=params))
     return out if len(out) == len(items) else None
 

@@ -30,9 +30,11 @@ class ConfigIssue:
     line: int | None
     expected: str
     found: str
+    override: str | None = None  # the ``--set KEY=VALUE`` that gave the value; None: the file did
 
     def __str__(self) -> str:
-        return f"{self.line or 1}: {self.path or '<document>'}: expected {self.expected}, found {self.found}"
+        where = self.override or self.line or 1
+        return f"{where}: {self.path or '<document>'}: expected {self.expected}, found {self.found}"
 
 
 class ConfigError(OrbitEdgeError):
@@ -42,7 +44,7 @@ class ConfigError(OrbitEdgeError):
         self.file = str(file)
         self.issues = list(issues)
         lines = [f"{self.file}: {len(self.issues)} problem(s)"]
-        lines += [f"  {self.file}:{issue}" for issue in self.issues]
+        lines += [f"  {issue}" if issue.override else f"  {self.file}:{issue}" for issue in self.issues]
         super().__init__("\n".join(lines))
 
 

@@ -1,27 +1,33 @@
-"""Typed config from YAML: load a document keeping each node's line, and convert it into frozen dataclasses.
+"""Typed config from YAML: load a document keeping where each value came from, and convert it into frozen dataclasses.
 
 Every problem is collected, never just the first: a ``ConfigIssue`` names the YAML path (``satellites[0].orbit.
-altitude_km``), its line, what was expected and what was found. Field rules live in dataclass field metadata
-(``gt``, ``ge``, ``lt``, ``le``, ``doc``); cross-field rules in a ``check(self)`` method returning
-``(relative_path, expected, found)`` tuples.
+altitude_km``), its line (or the ``--set`` that gave the value), what was expected and what was found, as the user
+wrote it. Field rules live in dataclass field metadata (``gt``, ``ge``, ``lt``, ``le``, ``doc``); cross-field rules in
+a ``check(self)`` method returning ``(relative_path, expected, found)`` tuples.
+
+YAML 1.1, which PyYAML implements, types a plain scalar by its text alone: ``NO`` and ``on`` are booleans, ``00511``
+is the octal number 329, ``1:30`` is the base-60 number 90, ``2026-01-01`` is a date. The loader keeps each scalar's
+text (``Source.scalars``) so that the Builder can refuse a scalar that YAML 1.1 read as another type than its field
+expects, showing the text as written and, where a string is expected, how to quote it. It also reads the numbers of
+YAML 1.2's core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution) that YAML 1.1 leaves as text: ``1e3``,
+``1E-5`` and ``0o17``.
 """
 
 from __future__ import annotations
 
-
 import dataclasses
 import datetime as dt
+import math
 import re
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Iterator, Literal, Union
 
 import yaml
 
 from .errors import ConfigError, ConfigIssue
-
-Lines = dict[str, int]
 
 
 def spec(default: Any = dataclasses.MISSING, *, doc: str = "", **rules: float) -> Any:
@@ -34,15 +40,92 @@ def spec(default: Any = dataclasses.MISSING, *, doc: str = "", **rules: float) -
 
 MAX_ALIASED_NODES = 10_000  # NOTE: bounds alias expansion ("billion laughs"); a scenario shares a few small blocks
 PLAIN_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
+TAG_PREFIX = "tag:yaml.org,2002:"
+EXPECTED_TIME = "an ISO 8601 UTC time like 2026-06-21T00:00:00Z"
 
 
-def load_yaml(text: str | bytes, file: str) -> tuple[Any, Lines]:
-    """Parse YAML text into plain Python data plus ``{yaml_path: line}``.
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader (YAML 1.1), which also reads YAML 1.2's ``1e3``, ``1E-5``, ``.5e3`` and ``0o17`` as
+    numbers (YAML 1.1's float needs a dot and a signed exponent: ``1.0e+3``; its octal is ``017``)."""
+
+
+_Loader.add_implicit_resolver(f"{TAG_PREFIX}float",
+                              re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+                              list("-+0123456789."))
+_Loader.add_implicit_resolver(f"{TAG_PREFIX}int", re.compile(r"^[-+]?0o[0-7_]+$"), list("-+0"))
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A scalar as the YAML text wrote it."""
+
+    text: str  # the characters written, without quotes
+    tag: str  # its tag without the yaml.org prefix: "int", "bool", "str", "timestamp", ... (explicit or resolved)
+    implicit: bool  # plain and untagged: YAML 1.1 chose its type from the text alone
+    problem: str | None = None  # why its tag could not construct a value (the value is then the text)
+
+    @property
+    def written(self) -> str:
+        """The text with its tag when the tag was written (``!!int abc``)."""
+        return self.text if self.implicit else f"!!{self.tag} {self.text}"
+
+
+class Source(dict):
+    """Where a document's values came from: ``{yaml_path: line}`` (the dict itself, 1-based lines), the text of each
+    scalar (``scalars``, by YAML path) and the ``--set KEY=VALUE`` that gave a path and all below it (``overrides``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scalars: dict[str, Scalar] = {}
+        self.overrides: dict[str, str] = {}
+
+    def where(self, path: str) -> tuple[int | None, str | None]:
+        """``(line, override)`` of ``path``, from the path or its nearest ancestor that has one: the file's line, or
+        the ``--set`` that gave it (line None)."""
+        for at in ancestors(path):
+            if at in self.overrides:
+                return None, self.overrides[at]
+            if at in self:
+                return self[at], None
+        return None, None
+
+    def graft(self, path: str, sub: Source, override: str) -> None:
+        """Replace what is known at ``path`` and below by ``sub`` (the source of a ``--set`` value, read on its own),
+        all of it given by ``override``."""
+        for table in (self, self.scalars, self.overrides):
+            for key in [k for k in table if k == path or k.startswith((f"{path}.", f"{path}["))]:
+                del table[key]
+        self.scalars.update({below(path, at): scalar for at, scalar in sub.scalars.items()})
+        self.overrides[path] = override
+
+
+def ancestors(path: str) -> Iterator[str]:
+    """``path`` and each path above it, up to the document (``""``): ``a[0].b``, ``a[0]``, ``a``, ``""``."""
+    while True:
+        yield path
+        if not path:
+            return
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+
+
+def below(path: str, sub: str) -> str:
+    """The path ``sub`` (relative, as a document read on its own names it) under ``path``."""
+    if not sub:
+        return path
+    return f"{path}{sub}" if sub.startswith("[") or not path else f"{path}.{sub}"
+
+
+def load_yaml(text: str | bytes, file: str) -> tuple[Any, Source]:
+    """Parse YAML text into plain Python data plus its ``Source`` (line of each path, text of each scalar).
+
+    Mapping keys are their text (``on: 1`` has the key ``'on'``). A scalar that its tag cannot construct (``!!int
+    abc``, the date 2026-13-45, the leap second 23:59:60) is kept as its text, with the reason in
+    ``Source.scalars[path].problem``: the Builder reports it at its path, with every other problem.
 
     Raises ConfigError, with the line, for anything that is not a YAML document of plain data: binary data, a
-    syntax error, a duplicate or non-scalar key, a tag or a tagged value the safe loader cannot construct (such as
-    the date 2026-13-45), an alias to a collection inside itself, aliases that repeat more than MAX_ALIASED_NODES
-    values, or nesting deeper than the parser's recursion allows.
+    syntax error, a duplicate or non-scalar key, a tag on a mapping or list, an alias to a collection inside itself,
+    aliases that repeat more than MAX_ALIASED_NODES values, or nesting deeper than the parser's recursion allows.
     """
     if isinstance(text, bytes):
         try:
@@ -51,7 +134,7 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Lines]:
             line = text.count(b"\n", 0, err.start) + 1
             raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", f"binary data ({err.reason} at byte {err.start})")]) from None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
     except yaml.reader.ReaderError as err:
         line = text.count("\n", 0, err.position) + 1
         raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", f"binary data (character U+{err.character:04X})")]) from None
@@ -71,7 +154,7 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Lines]:
         raise ConfigError(file, [err.issue]) from None
     finally:
         loader.dispose()
-    return data, plain.lines
+    return data, plain.source
 
 
 class _NodeError(Exception):
@@ -83,18 +166,19 @@ class _NodeError(Exception):
 
 
 class _PlainData:
-    """Turns a composed YAML node tree into plain dicts, lists and scalars, recording each node's line by path."""
+    """Turns a composed YAML node tree into plain dicts, lists and scalars, recording each node's line and each
+    scalar's text by path."""
 
     def __init__(self, loader: yaml.SafeLoader):
         self.loader = loader
-        self.lines: Lines = {}
+        self.source = Source()
         self.open: set[int] = set()  # ids of the collections being built: an alias to one of them is a cycle
         self.built: set[int] = set()  # ids of the nodes built so far: building one again follows an alias
         self.aliased = 0
 
     def build(self, node: yaml.Node, path: str) -> Any:
         line = node.start_mark.line + 1
-        self.lines[path] = line
+        self.source[path] = line
         if id(node) in self.built:
             self.aliased += 1
             if self.aliased > MAX_ALIASED_NODES:
@@ -102,7 +186,7 @@ class _PlainData:
                                              "more (an alias bomb?)"))
         self.built.add(id(node))
         if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node, path, line)
+            return self.scalar(node, path)
         if node.tag != PLAIN_TAGS[type(node)]:
             raise _NodeError(ConfigIssue(path, line, "a plain YAML mapping or list", f"the tag {node.tag!r}"))
         if id(node) in self.open:
@@ -111,12 +195,12 @@ class _PlainData:
         try:
             if isinstance(node, yaml.SequenceNode):
                 return [self.build(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-            out: dict[Any, Any] = {}
+            out: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 key_line = key_node.start_mark.line + 1
                 if not isinstance(key_node, yaml.ScalarNode):
                     raise _NodeError(ConfigIssue(path, key_line, "a plain scalar key", f"a {key_node.id} as a key"))
-                key = self.scalar(key_node, path, key_line)
+                key = key_node.value  # NOTE: keys name things: `on:` is the key 'on', never True
                 sub = join(path, key)
                 if key in out:
                     raise _NodeError(ConfigIssue(sub, key_line, "unique keys", f"duplicate key {key!r}"))
@@ -125,17 +209,20 @@ class _PlainData:
         finally:
             self.open.discard(id(node))
 
-    def scalar(self, node: yaml.ScalarNode, path: str, line: int) -> Any:
+    def scalar(self, node: yaml.ScalarNode, path: str) -> Any:
+        implicit = node.style is None and node.tag == self.loader.resolve(yaml.ScalarNode, node.value, (True, False))
+        tag = node.tag.removeprefix(TAG_PREFIX)
         try:
-            return self.loader.construct_object(node, deep=True)
+            value, problem = self.loader.construct_object(node, deep=True), None
         # NOTE: the safe loader's scalar constructors fail in all these ways on an explicit tag they cannot honour
         # (``!!int abc``, ``!!python/name:os.system``) or an impossible date or time (``2026-13-45``).
         except (yaml.constructor.ConstructorError, ValueError, TypeError, AttributeError, KeyError, IndexError,
                 OverflowError) as err:
+            self.loader.recursive_objects.pop(node, None)  # NOTE: left behind by the failed constructor
             reason = err.problem if isinstance(err, yaml.MarkedYAMLError) else str(err)
-            found = f"{node.value!r} ({reason})" if isinstance(err, (yaml.MarkedYAMLError, ValueError)) else repr(node.value)
-            tag = node.tag.removeprefix("tag:yaml.org,2002:")
-            raise _NodeError(ConfigIssue(path, line, f"a valid {tag} value", found)) from None
+            value, problem = node.value, (leap_second(node.value) if tag == "timestamp" else None) or reason
+        self.source.scalars[path] = Scalar(node.value, tag, implicit, problem)
+        return value
 
 
 def join(path: str, key: Any) -> str:
@@ -145,67 +232,170 @@ def join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def line_of(lines: Lines, path: str) -> int | None:
+def line_of(lines: dict[str, int], path: str) -> int | None:
     """Line of ``path``, or of its nearest ancestor present in the file."""
-    while True:
-        if path in lines:
-            return lines[path]
-        if not path:
-            return None
-        cut = max(path.rfind("."), path.rfind("["))
-        path = path[:cut] if cut > 0 else ""
+    return next((lines[at] for at in ancestors(path) if at in lines), None)
 
 
-def apply_override(data: Any, assignment: str, file: str) -> Any:
-    """Apply one ``--set key.path=value`` (value parsed as YAML; list items by index: ``satellites.0.name`` or
-    ``satellites[0].name``)."""
+def apply_override(data: dict[str, Any], source: Source, assignment: str, file: str) -> None:
+    """Apply one ``--set key.path=value`` to ``data`` in place, and to its ``source``: the value is read by the same
+    YAML loader as the file, so the Builder checks it as if it were there, and its issues name the ``--set``. List
+    items by index: ``satellites.0.name`` or ``satellites[0].name``.
+
+    Raises ConfigError (its issue carries the ``--set``) for an assignment without ``=``, a key path that leads
+    through a value that is not a mapping or list, an index out of range, or a value that is not valid YAML.
+    """
+    override = f"--set {assignment}"
+
+    def refuse(path: str, expected: str, found: str) -> typing.NoReturn:
+        raise ConfigError(file, [ConfigIssue(path, None, expected, found, override)])
+
     if "=" not in assignment:
-        raise ConfigError(file, [ConfigIssue(assignment, None, "--set key.path=value", repr(assignment))])
+        refuse("", "--set KEY.PATH=VALUE", repr(assignment))
     key_path, raw = assignment.split("=", 1)
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        value = raw
     dotted = re.sub(r"\[(-?\d+)\]", r".\1", key_path.strip())  # pipeline[1].threads, as errors print it
-    keys = [int(k) if k.lstrip("-").isdigit() else k for k in dotted.split(".")]
-    if not isinstance(data, dict) or not keys or keys == [""]:
-        raise ConfigError(file, [ConfigIssue(key_path, None, "a key path into the scenario mapping", repr(key_path))])
-    node = data
-    for depth, key in enumerate(keys[:-1]):
-        nxt = node[key] if _has(node, key) else None
-        if nxt is None:
-            if isinstance(node, list):
-                raise ConfigError(file, [ConfigIssue(key_path, None, f"an index below {len(node)}", str(key))])
-            nxt = node[key] = {}
-        if not isinstance(nxt, (dict, list)):
-            where = ".".join(map(str, keys[: depth + 1]))
-            raise ConfigError(file, [ConfigIssue(key_path, None, f"{where} to be a mapping or list", type(nxt).__name__)])
-        node = nxt
-    last = keys[-1]
-    if isinstance(node, list) and not (isinstance(last, int) and -len(node) <= last < len(node)):
-        raise ConfigError(file, [ConfigIssue(key_path, None, f"an index below {len(node)}", str(last))])
-    node[last] = value
-    return data
+    keys: list[Any] = [int(k) if re.fullmatch(r"-?\d+", k) else k for k in dotted.split(".")]
+    if "" in keys:
+        refuse(key_path.strip(), "a key path of names and list indices joined by dots, like spacecraft.radio.rate_mbps",
+               repr(key_path))
+    node: Any = data
+    path = ""
+    for depth, key in enumerate(keys):
+        if isinstance(node, list):
+            if not (isinstance(key, int) and -len(node) <= key < len(node)):
+                refuse(path, f"an index below {len(node)} into the list {path}", repr(key))
+            key %= len(node)
+        else:
+            key = str(key)
+        path = join(path, key)
+        if depth == len(keys) - 1:
+            break
+        inner = node[key] if isinstance(node, list) else node.get(key)
+        if inner is None:
+            inner = node[key] = {}
+        if not isinstance(inner, (dict, list)):
+            refuse(path, f"a mapping or list at {path}, to set {key_path.strip()} inside it", _show(inner))
+        node = inner
+    try:
+        value, sub = load_yaml(raw, override)
+    except ConfigError as err:
+        raise ConfigError(file, [dataclasses.replace(i, path=path, line=None, override=override) for i in err.issues]) from None
+    node[key] = value
+    source.graft(path, sub, override)
 
 
-def _has(node: Any, key: Any) -> bool:
-    if isinstance(node, dict):
-        return key in node
-    return isinstance(node, list) and isinstance(key, int) and -len(node) <= key < len(node)
+def leap_second(text: str) -> str | None:
+    """Why the time ``text`` cannot be read when its second is 60 (a leap second), and the second after it to use
+    instead; None for any other text.
+
+    IERS Bulletin C (https://www.iers.org/IERS/EN/Publications/Bulletins/bulletins.html) announces each leap second,
+    such as 2016-12-31T23:59:60Z in Bulletin C 52; Python's datetime, which the simulation's clock and SGP4's epoch
+    use, has no second 60.
+    """
+    match = re.fullmatch(r"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}):60(?:\.[0-9]*)?(.*)",
+                         text.strip())
+    if match is None:
+        return None
+    before, _ = utc_time(f"{match[1]}:59{match[2]}")
+    after = f"{before + dt.timedelta(seconds=1):%Y-%m-%dT%H:%M:%SZ}" if before is not None else "the second after it"
+    return (f"a leap second, as IERS Bulletin C announces them; Python datetimes, on which the simulation runs, "
+            f"have no second 60: use {after}")
+
+
+def utc_time(value: Any) -> tuple[dt.datetime | None, str | None]:
+    """``(time, None)``: ``value`` (a YAML timestamp or date, or ISO 8601 text; no zone means UTC) as an aware UTC
+    datetime; or ``(None, why)``, ``why`` None when ``value`` is no kind of time at all."""
+    when = value
+    if isinstance(value, str):
+        try:
+            when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError as err:
+            return None, leap_second(value) or str(err)
+    if isinstance(when, dt.date) and not isinstance(when, dt.datetime):
+        when = dt.datetime(when.year, when.month, when.day)
+    if not isinstance(when, dt.datetime):
+        return None, None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc), None
+
+
+# NOTE: numbers whose text YAML 1.1 reads otherwise than a reader (and YAML 1.2) does: a leading 0 is octal to
+# YAML 1.1 (0550 is 360) and h:mm is base 60 (10:30 is 630); the Builder refuses them where a number is expected.
+LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
+BASE_60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+PLAIN_NUMBER = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")  # one reading only
+
+
+class _Withheld:
+    """A field left out of a partial object (it has a problem of its own): reading it raises AttributeError, even
+    where the class has a default."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        raise AttributeError(f"{self.name} is left out: it has a problem of its own")
+
+
+class _Invalid:
+    """The result of a value that did not build; its issue is recorded."""
+
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID = _Invalid()
 
 
 class Builder:
-    """Converts plain YAML data into a dataclass tree, collecting every issue."""
+    """Converts plain YAML data into a dataclass tree, collecting every issue.
 
-    def __init__(self, lines: Lines):
-        self.lines = lines
+    A dataclass whose fields all built runs its ``check()``. One whose fields did not all build, or have problems of
+    their own, still runs it on a partial object that has only the fields without problems (and the defaults of
+    the keys not given): a rule that needs a missing field stops at its AttributeError, and that field's own issue
+    is reported. So one run reports every problem.
+    """
+
+    def __init__(self, source: Source):
+        self.source = source
         self.issues: list[ConfigIssue] = []
 
     def fail(self, path: str, expected: str, found: str) -> None:
-        self.issues.append(ConfigIssue(path, line_of(self.lines, path), expected, found))
+        line, override = self.source.where(path)
+        self.issues.append(ConfigIssue(path, line, expected, found, override))
 
     def build(self, tp: Any, value: Any, path: str) -> Any:
         """Convert ``value`` to type ``tp``; on failure record an issue and return None."""
+        built = self._build(tp, value, path)
+        return None if built is INVALID else built
+
+    def finish(self) -> list[ConfigIssue]:
+        """Every issue, sorted, and an issue for each scalar YAML could not read that no issue covers yet."""
+        covered = {i.path for i in self.issues}
+        for path, scalar in self.source.scalars.items():
+            if scalar.problem is not None and not any(at in covered for at in ancestors(path)):
+                self.fail(path, f"a valid !!{scalar.tag} value", f"{scalar.written} ({scalar.problem})")
+        return sort_issues(self.issues)
+
+    def show(self, path: str, value: Any, quote: bool = False) -> str:
+        """``value`` (at ``path``) as the user wrote it: ``int -3``, ``str 'ten'``, or, for a plain scalar that
+        YAML 1.1 typed from its text, the text and the reading: ``NO (YAML reads it as bool False)``; with
+        ``quote``, how to keep it text: ``: quote it, 'NO', to keep it text``."""
+        scalar = self.source.scalars.get(path)
+        if scalar is None or not scalar.implicit or isinstance(value, str) or (value is None and not scalar.text):
+            return _show(value)
+        if type(value) in (int, float) and PLAIN_NUMBER.fullmatch(scalar.text):
+            return f"{type(value).__name__} {scalar.text}"
+        shown = f"{scalar.text} (YAML reads it as {'null: nothing' if value is None else _show(value)})"
+        return f"{shown}: quote it, '{scalar.text}', to keep it text" if quote else shown
+
+    def _build(self, tp: Any, value: Any, path: str) -> Any:
+        scalar = self.source.scalars.get(path)
+        if scalar is not None and scalar.problem is not None:
+            expected = EXPECTED_TIME if tp is dt.datetime else f"a valid !!{scalar.tag} value" if tp is Any else _type_name(tp)
+            self.fail(path, expected, f"{scalar.written} ({scalar.problem})")
+            return INVALID
         origin = typing.get_origin(tp)
         args = typing.get_args(tp)
         if origin in (Union, types.UnionType):
@@ -213,33 +403,36 @@ class Builder:
                 return None
             inner = [a for a in args if a is not type(None)]
             if len(inner) == 1:
-                return self.build(inner[0], value, path)
+                return self._build(inner[0], value, path)
             if len({_yaml_kind(a) for a in inner}) < len(inner):
                 raise TypeError(f"unsupported union {tp}: two members of one YAML kind")
             fitting = [a for a in inner if _yaml_kind(a) == _yaml_kind(type(value))]  # list | str: by the YAML kind
             if not fitting:
-                self.fail(path, _type_name(tp), _show(value))
-                return None
-            return self.build(fitting[0], value, path)
+                self.fail(path, _type_name(tp), self.show(path, value))
+                return INVALID
+            return self._build(fitting[0], value, path)
         if dataclasses.is_dataclass(tp):
             return self.build_dataclass(tp, value, path)
         if origin is Literal:
-            if value not in args:
-                self.fail(path, "one of " + ", ".join(map(str, args)), _show(value))
-                return None
-            return value
+            if value in args:
+                return value
+            quote = scalar is not None and scalar.text in args
+            self.fail(path, "one of " + ", ".join(map(str, args)), self.show(path, value, quote))
+            return INVALID
         if origin in (list, tuple):
             if not isinstance(value, list):
-                self.fail(path, f"a list", _show(value))
-                return None
-            item_tp = args[0]
-            items = [self.build(item_tp, v, f"{path}[{i}]") for i, v in enumerate(value)]
+                self.fail(path, "a list", self.show(path, value))
+                return INVALID
+            items = [self._build(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)]
+            if INVALID in items:
+                return INVALID
             return tuple(items) if origin is tuple else items
         if origin is dict:
             if not isinstance(value, dict):
-                self.fail(path, "a mapping", _show(value))
-                return None
-            return {str(k): self.build(args[1], v, join(path, k)) for k, v in value.items()}
+                self.fail(path, "a mapping", self.show(path, value))
+                return INVALID
+            built = {str(k): self._build(args[1], v, join(path, k)) for k, v in value.items()}
+            return INVALID if INVALID in built.values() else built
         if tp is Any:
             return value
         return self.build_scalar(tp, value, path)
@@ -248,75 +441,94 @@ class Builder:
         if tp is bool:
             if isinstance(value, bool):
                 return value
-            self.fail(path, "true or false", _show(value))
-        elif tp is int:
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-            self.fail(path, "an integer", _show(value))
-        elif tp is float:
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if value != value or value in (float("inf"), float("-inf")):
-                    self.fail(path, "a finite number", _show(value))
-                    return None
-                return float(value)
-            self.fail(path, "a number", _show(value))
+            self.fail(path, "true or false", self.show(path, value))
+        elif tp in (int, float):
+            return self.build_number(tp, value, path)
         elif tp is str:
             if isinstance(value, str) and value.strip():
                 return value
-            self.fail(path, "a non-empty string", _show(value))
+            self.fail(path, "a non-empty string", self.show(path, value, quote=True))
         elif tp is dt.datetime:
-            when = value
-            if isinstance(value, str):
-                try:
-                    when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-                except ValueError:
-                    when = None
-            if isinstance(when, dt.date) and not isinstance(when, dt.datetime):
-                when = dt.datetime(when.year, when.month, when.day)
-            if isinstance(when, dt.datetime):
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=dt.timezone.utc)
-                return when.astimezone(dt.timezone.utc)
-            self.fail(path, "an ISO 8601 UTC time like 2026-06-21T00:00:00Z", _show(value))
+            when, why = utc_time(value)
+            if when is not None:
+                return when
+            self.fail(path, EXPECTED_TIME, self.show(path, value) + (f" ({why})" if why else ""))
         else:
             raise TypeError(f"unsupported field type {tp}")
-        return None
+        return INVALID
+
+    def build_number(self, tp: type, value: Any, path: str) -> Any:
+        """A number for an int or float field: any notation YAML reads as one (``1e3``, ``0x1F``, ``1_000``; a whole
+        number such as ``1e3`` for an int), except the text YAML 1.1 reads otherwise than it looks (``0550``,
+        ``10:30``)."""
+        expected = "an integer" if tp is int else "a number"
+        scalar = self.source.scalars.get(path)
+        if scalar is not None and scalar.implicit and (LEADING_ZERO.fullmatch(scalar.text) or BASE_60.fullmatch(scalar.text)):
+            why = "a leading 0 is octal" if LEADING_ZERO.fullmatch(scalar.text) else "h:mm is base 60"
+            self.fail(path, f"{expected} written in decimal (to YAML 1.1 {why})", self.show(path, value))
+            return INVALID
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(path, expected, self.show(path, value))
+            return INVALID
+        if not math.isfinite(value):
+            self.fail(path, "a finite number", self.show(path, value))
+            return INVALID
+        if tp is float:
+            return float(value)
+        if isinstance(value, float) and not value.is_integer():
+            self.fail(path, expected, self.show(path, value))
+            return INVALID
+        return int(value)
 
     def build_dataclass(self, cls: type, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
-            self.fail(path, f"a mapping ({cls.__name__})", _show(value))
-            return None
+            self.fail(path, f"a mapping ({cls.__name__})", self.show(path, value))
+            return INVALID
         hints = typing.get_type_hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
         for key in value:
             if key not in fields:
                 self.fail(join(path, key), "one of the keys " + ", ".join(fields), f"unknown key {key!r}")
         kwargs: dict[str, Any] = {}
-        ok = True
+        sound: dict[str, Any] = {}  # the fields without problems of their own: what a partial check may see
+        complete = True
         for name, field in fields.items():
             sub = join(path, name)
             if name not in value:
                 if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
                     self.fail(sub, f"key {name!r} ({_type_name(hints[name])})", "nothing: the key is missing")
-                    ok = False
+                    complete = False
+                else:
+                    sound[name] = field.default if field.default is not dataclasses.MISSING else field.default_factory()
                 continue
             before = len(self.issues)
-            built = self.build(hints[name], value[name], sub)
-            if len(self.issues) > before:
-                ok = False
-                continue
-            if built is not None and not self._rules(field.metadata, built, sub, value[name]):
-                ok = False
+            built = self._build(hints[name], value[name], sub)
+            if built is INVALID or (built is not None and not self._rules(field.metadata, built, sub, value[name])):
+                complete = False
                 continue
             kwargs[name] = built
-        if not ok:
-            return None
-        obj = cls(**kwargs)
+            if len(self.issues) == before:
+                sound[name] = built
+        obj = cls(**kwargs) if complete else INVALID
+        if complete and len(sound) == len(fields):
+            self._check(obj, path)
+        else:
+            withheld = {name: _Withheld(name) for name in fields if name not in sound}
+            partial = object.__new__(type(f"Partial{cls.__name__}", (cls,), withheld))
+            for name, built in sound.items():
+                object.__setattr__(partial, name, built)
+            try:
+                getattr(partial, "__post_init__", lambda: None)()
+                self._check(partial, path)
+            except AttributeError:  # NOTE: a rule needs a field that has a problem; that problem is reported
+                pass
+        return obj
+
+    def _check(self, obj: Any, path: str) -> None:
         check = getattr(obj, "check", None)
         if check is not None:
             for rel, expected, found in check():
                 self.fail(join(path, rel) if rel else path, expected, found)
-        return obj
 
     def _rules(self, meta: Any, value: Any, path: str, given: Any) -> bool:
         """Check ``gt``/``ge``/``lt``/``le``/``min_items`` on the built ``value``; issues show the ``given`` YAML value."""
@@ -325,14 +537,15 @@ class Builder:
             return False
         tests = {"gt": (lambda a, b: a > b, ">"), "ge": (lambda a, b: a >= b, ">="),
                  "lt": (lambda a, b: a < b, "<"), "le": (lambda a, b: a <= b, "<=")}
+        listed = isinstance(value, (list, tuple))
+        values = value if listed else [value]
+        shown = [(f"{path}[{i}]", g) for i, g in enumerate(given)] if listed else [(path, given)]
         good = True
         for key, (test, sym) in tests.items():
             if key in meta:
-                values = value if isinstance(value, (list, tuple)) else [value]
-                shown = given if isinstance(given, (list, tuple)) else [given]
-                for v, g in zip(values, shown):
+                for v, (at, g) in zip(values, shown):
                     if isinstance(v, (int, float)) and not test(v, meta[key]):
-                        self.fail(path, f"a value {sym} {meta[key]}", _show(g))
+                        self.fail(path, f"a value {sym} {meta[key]}", self.show(at, g))
                         good = False
         return good
 
@@ -363,16 +576,22 @@ def _type_name(tp: Any) -> str:
 def _show(value: Any) -> str:
     if value is None:
         return "nothing (null)"
-    text = repr(value)
+    text = value.isoformat() if isinstance(value, dt.date) else repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{type(value).__name__} {text}"
 
 
-def build(cls: type, data: Any, lines: Lines, file: str | Path) -> Any:
+def sort_issues(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """Issues once each, by line; those of ``--set`` values last."""
+    return sorted(dict.fromkeys(issues), key=lambda i: (i.override is not None, i.line or 0, i.path))
+
+
+def build(cls: type, data: Any, source: Source, file: str | Path) -> Any:
     """Build dataclass ``cls`` from YAML data; raise ConfigError listing every issue."""
-    builder = Builder(lines)
+    builder = Builder(source)
     obj = builder.build(cls, data, "")
-    if builder.issues:
-        raise ConfigError(file, sorted(builder.issues, key=lambda i: (i.line or 0, i.path)))
+    issues = builder.finish()
+    if issues:
+        raise ConfigError(file, issues)
     return obj
