@@ -6,6 +6,13 @@ Runtimes, tried in this order by ``"auto"``: ``ai_edge_litert`` (LiteRT), ``tfli
 (``libedgetpu.so.1``; a model must first be compiled by ``edgetpu_compiler``) and ``external:PATH`` (any
 delegate library, with ``delegate_options``).
 
+Models the interpreter cannot run never take the process down without a word. Before allocating, each model's
+ops are checked for operand types that make a LiteRT kernel overrun its buffers (KERNEL_OPERAND_DTYPES); after,
+its one input and one output for what orbitedge can feed and read (float32, float16, or int8, uint8, int16 with a
+per-tensor scale and zero point; fixed shapes). A model that is not shipped (its sha256 in no card of MODEL_DIR)
+is first loaded and run once on zeros in a child process; a crash there (SIGABRT, SIGSEGV, a hang) becomes
+ModelCrashError naming the file and the signal. Each model pays that once per process.
+
 Model card: a JSON file beside the model (``<stem>.json``) or named explicitly. Its fields follow the STAC
 Machine Learning Model extension where it has a name for them (``inputs`` is ``mlm:input``, ``outputs`` is
 ``mlm:output``, ``task`` one of ``mlm:tasks``, ``scaling`` a one-step ``value_scaling``), kept flat and small::
