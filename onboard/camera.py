@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .codec import packed_size_bytes
-from .projection import GridFootprint, epsg_code, utm_zone
+from .projection import GridFootprint, crs_for
 from .world import Scene, World
 
 
@@ -61,9 +61,10 @@ class CameraSpec:
         return self.full_well_e / self.dn_max
 
     def footprint(self, lat_deg: float, lon_deg: float, epsg: int | None = None) -> GridFootprint:
-        """The frame's grid centred on a point, in ``epsg`` (default: the point's own UTM zone), snapped to the GSD."""
+        """The frame's grid centred on a point, in ``epsg`` (default: the point's own UTM zone, or UPS beyond 80 S
+        and 84 N: :func:`~onboard.projection.crs_for`), snapped to the GSD."""
         if epsg is None:
-            epsg = epsg_code(*utm_zone(lon_deg, lat_deg))
+            epsg = crs_for(lat_deg, lon_deg)
         return GridFootprint.centred(lat_deg, lon_deg, epsg, self.gsd_m, self.width_px, self.height_px)
 
 

@@ -3,6 +3,9 @@
 At each close approach of a satellite's ground track to a target, the camera points across track (within
 ``max_off_nadir_deg``) so that a strip of frames runs through the target centre along the ground track, from
 ``radius_km`` before to ``radius_km`` after it, with successive frames overlapping by ``forward_overlap_fraction``.
+Frame centres lie on the geodesic through the target along the ground track (GeographicLib's direct problem,
+Karney 2013, J. Geodesy 87, 43, through :class:`pyproj.Geod`), so a strip stays on the globe across a pole, and
+every frame of a strip shares the target's grid (:func:`~onboard.projection.crs_for`: UTM, or UPS at the poles).
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pyproj
 
 from . import orbit
 from .config import CameraConfig, TargetConfig
-from .projection import epsg_code, utm_zone
+from .projection import crs_for
 
-EARTH_RADIUS_KM = 6371.0088
+_WGS84 = pyproj.Geod(ellps="WGS84")
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class Capture:
     t_s: float
     lat_deg: float
     lon_deg: float
-    epsg: int  # UTM zone of the target: every frame of a strip shares it
+    epsg: int  # grid of the target (UTM zone or UPS, see projection.crs_for): every frame of a strip shares it
     sun_elevation_deg: float
     sun_azimuth_deg: float
     off_nadir_deg: float
@@ -62,15 +66,15 @@ def plan_captures(ephemeris: orbit.Ephemeris, names: list[str], targets: list[Ta
         if float(np.median(sun_el)) < camera.min_sun_elevation_deg:
             continue
         sun_az = orbit.sun_azimuth_deg(target.lat_deg, target.lon_deg, start_utc, t_s)
-        east_km = k * spacing_km * approach.along_track_unit_enu[0]
-        north_km = k * spacing_km * approach.along_track_unit_enu[1]
-        lat = target.lat_deg + np.degrees(north_km / EARTH_RADIUS_KM)
-        lon = target.lon_deg + np.degrees(east_km / (EARTH_RADIUS_KM * math.cos(math.radians(target.lat_deg))))
-        lon = (lon + 180.0) % 360.0 - 180.0
-        zone, south = utm_zone(target.lon_deg, target.lat_deg)
+        # Azimuth of the track at the target, clockwise from north; at a pole, north is along the target's meridian
+        # in both the ENU basis of orbit.closest_approaches and GeographicLib.
+        azimuth_deg = math.degrees(math.atan2(*approach.along_track_unit_enu))
+        lon, lat, _ = _WGS84.fwd(np.full(k.size, target.lon_deg), np.full(k.size, target.lat_deg),
+                                 np.full(k.size, azimuth_deg), k * spacing_km * 1000.0)
+        epsg = crs_for(target.lat_deg, target.lon_deg)
         pass_id = f"{sat}-p{len({c.pass_id for c in plans[sat]}):03d}"
         plans[sat] += [
-            Capture(sat, pass_id, target.name, target.priority, float(t), float(la), float(lo), epsg_code(zone, south),
+            Capture(sat, pass_id, target.name, target.priority, float(t), float(la), float(lo), epsg,
                     float(el), float(az), float(approach.off_nadir_deg))
             for t, la, lo, el, az in zip(t_s, lat, lon, sun_el, sun_az)
         ]

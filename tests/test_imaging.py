@@ -1,0 +1,101 @@
+"""Imaging plans: strips of frames along the ground track, on the globe at the poles, in the target's UTM or UPS grid.
+
+Distances are GeographicLib geodesics (pyproj.Geod); the polar field case runs through the real simulation, and its
+mosaics are read back with rasterio (GDAL)."""
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyproj
+import pytest
+import rasterio
+
+from onboard import orbit
+from onboard.cli import main
+from onboard.config import CameraConfig, TargetConfig
+from onboard.imaging import plan_captures
+from onboard.projection import UPS_SOUTH_EPSG, GridFootprint, crs_for, to_grid
+
+DATA = Path(__file__).parent / "data"
+GEOD = pyproj.Geod(ellps="WGS84")
+ONE_MM = 1e-3
+DURATION_S = 6 * 3600.0
+CAMERA = CameraConfig(width_px=128, height_px=128, gsd_m=10.0, bands=["B", "G", "R", "NIR"], max_off_nadir_deg=40.0,
+                      min_sun_elevation_deg=-10.0)
+
+
+def polar_orbit(start_utc: dt.datetime) -> orbit.Ephemeris:
+    """A 700 km polar orbit (inclination 90.3 deg, like the field case's): over both poles every revolution."""
+    return orbit.Ephemeris([orbit.satrec_from_elements(start_utc, 700.0, inclination_deg=90.3, raan_deg=0.0)],
+                           start_utc)
+
+
+def distance_m(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Geodesic distance(s) in metres between points (degrees, broadcastable)."""
+    lat1, lon1, lat2, lon2 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (lat1, lon1, lat2, lon2)))
+    return np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+
+
+@pytest.mark.parametrize("lat_deg, lon_deg, radius_km", [
+    (-90.0, 0.0, 2.0), (-90.0, 137.0, 5.0), (90.0, -45.0, 5.0),  # at a pole, with any longitude
+    (-89.9, 179.99, 30.0), (85.0, -179.99, 700.0),  # strips across a pole, near the antimeridian
+    (-80.0, 10.0, 50.0), (84.0, 20.0, 50.0), (83.99, 20.0, 50.0),  # on the UTM / UPS limits (Svalbard band X)
+    (45.0, 6.0, 30.0),  # mid-latitudes, on a zone boundary
+])
+def test_strips_stay_on_the_globe_and_on_the_track(lat_deg, lon_deg, radius_km):
+    start_utc = dt.datetime(2020, 12 if lat_deg < 0 else 6, 21, tzinfo=dt.timezone.utc)  # the target's summer
+    target = TargetConfig(name="t", lat_deg=lat_deg, lon_deg=lon_deg, radius_km=radius_km)
+    captures = plan_captures(polar_orbit(start_utc), ["sat"], [target], CAMERA, start_utc, DURATION_S)["sat"]
+    assert captures, "a polar orbit passes every target within 40 deg off nadir in 6 h"
+    spacing_m = CAMERA.height_px * CAMERA.gsd_m * (1 - CAMERA.forward_overlap_fraction)
+    for pass_id in sorted({c.pass_id for c in captures}):
+        strip = [c for c in captures if c.pass_id == pass_id]
+        lat = np.array([c.lat_deg for c in strip])
+        lon = np.array([c.lon_deg for c in strip])
+        assert np.all(np.abs(lat) <= 90.0) and np.all(np.abs(lon) <= 180.0)
+        assert {c.epsg for c in strip} == {crs_for(lat_deg, lon_deg)}
+        # frames a fixed ground distance apart along the track, the middle one on the target
+        assert np.abs(distance_m(lat[:-1], lon[:-1], lat[1:], lon[1:]) - spacing_m).max() < ONE_MM
+        assert distance_m(lat_deg, lon_deg, lat, lon).min() < ONE_MM
+        assert distance_m(lat_deg, lon_deg, lat, lon).max() <= radius_km * 1000.0 + ONE_MM
+        # each frame's grid is centred on its planned point, to within a pixel
+        for c in strip:
+            centre = GridFootprint.centred(c.lat_deg, c.lon_deg, c.epsg, CAMERA.gsd_m, CAMERA.width_px,
+                                           CAMERA.height_px).centre_latlon()
+            assert distance_m(c.lat_deg, c.lon_deg, *centre) < CAMERA.gsd_m * math.sqrt(2) / 0.994
+
+
+def test_polar_target_gets_frames_on_the_globe_and_a_ups_mosaic(tmp_path):
+    """Field case H: a target at 90 S was imaged in UTM 20 000 km away and got no mosaic; now its frames are centred
+    around the pole in UPS South and each pass makes a mosaic in EPSG:32761."""
+    out = tmp_path / "run"
+    assert main(["run", str(DATA / "edge_south_pole.yaml"), "--out", str(out), "--quiet"]) == 0
+    captures = [json.loads(line) for line in (out / "telemetry" / "captures.jsonl").read_text().splitlines()]
+    assert captures
+    half_diagonal_m = math.hypot(128, 128) * 10.0 / 2.0 / 0.994  # UPS scale at the pole: 0.994
+    for capture in captures:
+        footprint = GridFootprint(**capture["footprint"])
+        assert footprint.epsg == UPS_SOUTH_EPSG
+        lat, lon = footprint.centre_latlon()
+        assert -90.0 <= lat <= -89.9 and abs(lon) <= 180.0
+        assert distance_m(-90.0, 0.0, lat, lon) <= 2000.0 + half_diagonal_m  # radius_km 2 around the pole
+    report = json.loads((out / "report.json").read_text())
+    assert report["mosaics"]["count"] >= 1
+    pole_x_m, pole_y_m = to_grid(-90.0, 0.0, UPS_SOUTH_EPSG)
+    for mosaic in report["mosaics"]["passes"]:
+        with rasterio.open(out / mosaic["tif"]) as ds:
+            assert ds.crs.to_epsg() == UPS_SOUTH_EPSG
+            assert ds.res == (10.0, 10.0)
+            left, bottom, right, top = ds.bounds
+            assert left <= pole_x_m <= right and bottom <= pole_y_m <= top  # the strip runs across the pole
+
+
+def test_targets_and_stations_at_the_poles_validate_with_any_longitude(capsys):
+    poles = ("targets=[{name: n, lat_deg: 90, lon_deg: -180, radius_km: 5}, "
+             "{name: s, lat_deg: -90, lon_deg: 137.5, radius_km: 5}]")
+    station = "ground_stations=[{name: g, lat_deg: 90, lon_deg: 180, min_elevation_deg: 0}]"
+    assert main(["validate", str(DATA / "edge_south_pole.yaml"), "--set", poles, "--set", station]) == 0
+    assert "2 target(s)" in capsys.readouterr().out
