@@ -24,7 +24,7 @@ import numpy as np
 import tifffile
 
 from .errors import InputFileError, OrbitEdgeError
-from .projection import (FALSE_EASTING_M, FALSE_NORTHING_SOUTH_M, GridFootprint, epsg_code, from_utm,
+from .projection import (FALSE_EASTING_M, FALSE_NORTHING_SOUTH_M, UPS_ZONE, GridFootprint, epsg_code, from_utm,
                          utm_zones, zone_of_epsg)
 
 LANDCOVER_CLASSES = ("water", "vegetation", "soil", "urban", "snow", "desert")
@@ -628,7 +628,12 @@ class SyntheticWorld(World):
 
 
 def _world_axes(footprint: GridFootprint) -> tuple[np.ndarray, np.ndarray]:
-    """World coordinates of a footprint in its own zone: u = easting (W,), v = northing (H,) with no false northing."""
+    """World coordinates of a footprint in a UTM zone: u = easting (W,), v = northing (H,) with no false northing.
+
+    ValueError for a UPS footprint: world coordinates are UTM, and ``render`` resamples a UPS footprint from the
+    UTM zones it covers (the UPS false northing is not the UTM one)."""
+    if footprint.zone == UPS_ZONE:
+        raise ValueError(f"world coordinates are UTM; EPSG:{footprint.epsg} is UPS and must be resampled from UTM")
     u, v = footprint.pixel_centres_m()
     return u, (v - FALSE_NORTHING_SOUTH_M if footprint.south else v)
 
