@@ -411,8 +411,12 @@ class SyntheticWorld(World):
         out = [np.zeros((h, w, len(index)), np.float32), np.zeros((h, w), np.uint8), np.zeros((h, w), bool),
                np.zeros((h, w), np.uint8)]
         for zone in np.unique(zones):
-            part = zones == zone
-            e, n = footprint.pixel_centres_in(epsg_code(int(zone), False))
+            # only the rows and columns the zone's part spans: a frame over a pole touches all 60 zones
+            rows, cols = (np.flatnonzero((zones == zone).any(axis=axis)) for axis in (1, 0))
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            part = zones[box] == zone
+            e, n = footprint.window(rows[0], cols[0], part.shape[0], part.shape[1]).pixel_centres_in(
+                epsg_code(int(zone), False))
             x0 = math.floor(e[part].min() / gsd - 2) * gsd
             y0 = math.ceil(n[part].max() / gsd + 2) * gsd
             native = GridFootprint(epsg_code(int(zone), False), x0, y0, gsd,
@@ -424,7 +428,7 @@ class SyntheticWorld(World):
                 method = cv2.INTER_LINEAR if k == 0 else cv2.INTER_NEAREST
                 resampled = cv2.remap(layer.view(np.uint8) if layer.dtype == bool else layer, map_x, map_y, method,
                                       borderMode=cv2.BORDER_REPLICATE)
-                out[k][part] = resampled.reshape(out[k].shape)[part]
+                out[k][box][part] = resampled.reshape(part.shape + out[k].shape[2:])[part]
         return tuple(out)
 
     def _render_native(self, footprint: GridFootprint, t_s: float, day_of_year: int, sun_elevation_rad: float,
