@@ -187,7 +187,8 @@ def plot_tradeoff(curve: Sequence[Mapping[str, Any]], threshold: float, baseline
             ax.plot(lost, saved, "o", color="tab:red", ms=8, label=f"stage threshold {t:g}")
     for name, point, marker, colour in (("spectral baseline", baseline, "s", "tab:orange"),
                                         ("oracle (true mask)", oracle, "*", "tab:green")):
-        if point.get("tile_selection_saved_fraction") is not None:
+        if point.get("tile_selection_saved_fraction") is not None and \
+                point.get("clear_pixels_lost_fraction") is not None:
             ax.plot(100 * point["clear_pixels_lost_fraction"], 100 * point["tile_selection_saved_fraction"], marker,
                     color=colour, ms=10, label=name)
     ax.set_xlabel("clear pixels lost (%)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import math
 import os
 import time
 import zipfile
@@ -33,7 +32,7 @@ from .pipeline import Context, Pipeline, Work, tile_georef
 from .power import Power
 from .projection import GridFootprint
 from .storage import Item, Storage
-from .world import BAND_CENTRES_UM, SYNTHETIC_BANDS, GeoTiffWorld, SyntheticWorld, World
+from .world import BAND_CENTRES_UM, SYNTHETIC_BANDS, World, build_world
 
 Progress = Callable[[float, float], None]
 FRAME_READOUT_S = 0.5  # camera powered per frame: exposure, readout and write to mass memory
@@ -100,7 +99,7 @@ class Mission:
             cpu_relative=self.profile.cpu_relative, int8_conv_relative=self.profile.int8_conv_relative,
             timing=craft.compute.timing,
             band_centres_um=tuple(round(float(BAND_CENTRES_UM[SYNTHETIC_BANDS.index(b)]), 4) for b in craft.camera.bands)))
-        self.world = make_world(scenario.world, scenario.seed, Path(scenario.source_file).parent)
+        self.world = build_world(scenario.world, scenario.seed, Path(scenario.source_file).parent)
         self.burst_scale = self.pipeline.burst_scale
         self.burst_frames = craft.camera.burst.frames if self.burst_scale else 1
         self.capture_bytes = self.burst_frames * self.camera.raw_bytes
@@ -407,16 +406,6 @@ class Mission:
                 "battery_min_soc": round(p.min_soc, 5), "brownout_s": round(p.brownout_s, 1),
                 "energy_in_wh": round(p.energy_in_wh, 3), "energy_out_wh": round(p.energy_out_wh, 3),
                 "energy_unmet_wh": round(p.unmet_wh, 3)}
-
-
-def make_world(cfg: Any, seed: int, base_dir: Path) -> World:
-    """The scenario's world: the synthetic Earth, or real imagery with paths relative to the scenario file."""
-    if cfg.source == "synthetic":
-        return SyntheticWorld(seed=seed, mean_cloud_cover=cfg.mean_cloud_cover, cloud_height_m=cfg.cloud_height_m)
-    sun = 1.0 if cfg.scene_sun_elevation_deg is None else math.sin(math.radians(cfg.scene_sun_elevation_deg))
-    return GeoTiffWorld(bands={b: base_dir / p for b, p in cfg.bands.items()},
-                        mask=None if cfg.mask is None else base_dir / cfg.mask,
-                        dn_scale=cfg.dn_scale / sun, dn_offset=cfg.dn_offset / sun)
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -1,4 +1,4 @@
-"""The Earth the camera sees: a deterministic synthetic world, or real imagery resampled into any UTM grid.
+"""The Earth the camera sees: a deterministic synthetic world (real imagery: :mod:`onboard.imagery`).
 
 A world renders a :class:`Scene` - top-of-atmosphere (TOA) reflectance plus truth masks - for a north-up
 :class:`~onboard.projection.GridFootprint` at a given time and sun position.
@@ -11,19 +11,17 @@ their extent. Land cover and clouds change at UTM zone boundaries, where the wor
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import cv2
 import numpy as np
-import tifffile
 
-from .errors import InputFileError, OrbitEdgeError
+from .errors import OrbitEdgeError
 from .projection import (FALSE_EASTING_M, FALSE_NORTHING_SOUTH_M, UPS_ZONE, GridFootprint, epsg_code, from_utm,
                          utm_zones, zone_of_epsg)
 
@@ -642,207 +640,19 @@ def _world_axes(footprint: GridFootprint) -> tuple[np.ndarray, np.ndarray]:
     return u, (v - FALSE_NORTHING_SOUTH_M if footprint.south else v)
 
 
-# --- real imagery -----------------------------------------------------------------------------------------------
-
-_GEOTIFF_SCALE, _GEOTIFF_TIEPOINT, _GEOTIFF_KEYS, _GEOTIFF_TRANSFORM = 33550, 33922, 34735, 34264
-_PROJECTED_CRS_KEY, _RASTER_TYPE_KEY, _PIXEL_IS_POINT = 3072, 1025, 2
-
-
-@dataclass(frozen=True)
-class Georeference:
-    """Where a north-up raster lies: UTM CRS, upper-left corner of its upper-left pixel and pixel size, metres."""
-
-    epsg: int
-    x0_m: float
-    y0_m: float
-    pixel_width_m: float
-    pixel_height_m: float
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """The ground a real-imagery world covers: its CRS, outer bounds (metres) and centre."""
-
-    epsg: int
-    x_min_m: float
-    y_min_m: float
-    x_max_m: float
-    y_max_m: float
-    centre_lat_deg: float
-    centre_lon_deg: float
-
-
-def read_georeference(path: str | Path) -> Georeference | None:
-    """The GeoTIFF georeference of ``path`` (ModelPixelScale + ModelTiepoint + ProjectedCSTypeGeoKey), or None
-    when the file has no GeoTIFF tags. Raises InputFileError for a rotated grid or a CRS that is not WGS 84 / UTM."""
-    try:
-        with tifffile.TiffFile(path) as tif:
-            tags = {tag.code: tag.value for tag in tif.pages[0].tags.values()}
-    except (OSError, ValueError) as err:
-        raise InputFileError(path, f"cannot read TIFF tags: {err}") from None
-    if _GEOTIFF_TRANSFORM in tags:
-        raise InputFileError(path, "rotated or sheared grids (ModelTransformationTag) are not supported")
-    if not {_GEOTIFF_SCALE, _GEOTIFF_TIEPOINT, _GEOTIFF_KEYS} <= tags.keys():
-        return None
-    keys = tags[_GEOTIFF_KEYS]
-    entries = {keys[i]: keys[i + 3] for i in range(4, 4 + 4 * keys[3], 4) if keys[i + 1] == 0}  # inline SHORT values
-    epsg = entries.get(_PROJECTED_CRS_KEY)
-    if epsg is None:
-        raise InputFileError(path, "no ProjectedCSTypeGeoKey: only WGS 84 / UTM (EPSG 326zz, 327zz) is supported")
-    try:
-        zone_of_epsg(epsg)
-    except ValueError as err:
-        raise InputFileError(path, str(err)) from None
-    sx, sy = float(tags[_GEOTIFF_SCALE][0]), float(tags[_GEOTIFF_SCALE][1])
-    i, j, _, x, y = (float(value) for value in tags[_GEOTIFF_TIEPOINT][:5])
-    x0, y0 = x - i * sx, y + j * sy
-    if entries.get(_RASTER_TYPE_KEY) == _PIXEL_IS_POINT:  # tie point at a pixel centre
-        x0, y0 = x0 - sx / 2.0, y0 + sy / 2.0
-    return Georeference(int(epsg), x0, y0, sx, sy)
-
-
-def _read_band(path: Path) -> np.ndarray:
-    """One band of imagery as a 2-D array (GeoTIFF/TIFF/PNG through OpenCV, NPY through numpy)."""
-    if not path.is_file():
-        raise InputFileError(path, "no such file")
-    if path.suffix.lower() == ".npy":
-        try:
-            pixels = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise InputFileError(path, f"cannot read NPY: {err}") from None
-    else:
-        level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # libtiff warns about GeoTIFF tags
-        try:
-            pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        finally:
-            cv2.utils.logging.setLogLevel(level)
-        if pixels is None:
-            raise InputFileError(path, "OpenCV cannot decode this image")
-    if pixels.ndim == 3 and pixels.shape[2] == 1:
-        pixels = pixels[..., 0]
-    if pixels.ndim != 2:
-        raise InputFileError(path, f"expected a single-band image, found shape {pixels.shape}")
-    return pixels
-
-
-@dataclass(frozen=True)
-class _Raster:
-    path: Path
-    values: np.ndarray  # (rows + 2, cols + 2) float32 with a 1-pixel replicated border, NaN for no data
-    georef: Georeference
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(rows, cols) of the image itself."""
-        return self.values.shape[0] - 2, self.values.shape[1] - 2
-
-    def sample(self, footprint: GridFootprint, nearest: bool = False) -> np.ndarray:
-        """Resample into ``footprint`` (bilinear, or nearest): (H, W) float32, NaN outside the raster or near no data."""
-        g = self.georef
-        if footprint.epsg == g.epsg:
-            e, n = footprint.pixel_centres_m()
-            e, n = np.broadcast_to(e[None, :], (footprint.height_px, footprint.width_px)), n[:, None]
-        else:
-            e, n = footprint.pixel_centres_in(g.epsg)
-        col = np.ascontiguousarray((e - g.x0_m) / g.pixel_width_m - 0.5, dtype=np.float32)
-        row = np.ascontiguousarray(np.broadcast_to((g.y0_m - n) / g.pixel_height_m - 0.5, col.shape), dtype=np.float32)
-        out = cv2.remap(self.values, col + 1, row + 1, cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan"))
-        rows, cols = self.shape
-        out[(col < -0.5) | (col > cols - 0.5) | (row < -0.5) | (row > rows - 0.5)] = np.nan
-        return out
-
-
-class GeoTiffWorld(World):
-    """Real imagery: one single-band file per band (GeoTIFF, or PNG/NPY with an explicit georeference), optionally
-    a cloud mask, resampled into any requested footprint.
-
-    Reflectance = ``dn_scale * DN + dn_offset`` (Landsat 8 Collection 1: 2e-5, -0.1, which is TOA reflectance
-    before the sun-elevation correction). Pixels equal to ``nodata`` or outside the imagery are not valid (reflectance
-    0). The mask, if given, holds the Scene cloud codes (0 clear, 1 thin, 2 thick); without it cloud is 255
-    (unknown). Land cover is 255 and shadow False: real imagery carries no truth for them. The georeference comes
-    from each file's GeoTIFF tags unless ``epsg``, ``x0_m``, ``y0_m`` and ``gsd_m`` are all given, which then
-    apply to every file.
-    """
-
-    def __init__(self, bands: Mapping[str, str | Path], mask: str | Path | None = None, dn_scale: float = 1.0,
-                 dn_offset: float = 0.0, nodata: float | None = 0.0, epsg: int | None = None,
-                 x0_m: float | None = None, y0_m: float | None = None, gsd_m: float | None = None):
-        explicit = (epsg, x0_m, y0_m, gsd_m)
-        if any(value is not None for value in explicit) and any(value is None for value in explicit):
-            raise ValueError(f"give all of epsg, x0_m, y0_m, gsd_m or none of them, got {explicit}")
-        if not bands:
-            raise ValueError("a GeoTiffWorld needs at least one band file")
-        self._georef = None if epsg is None else Georeference(int(epsg), float(x0_m), float(y0_m), float(gsd_m),
-                                                              float(gsd_m))
-        if self._georef is not None:
-            zone_of_epsg(self._georef.epsg)
-        self._bands = {name: self._load(Path(path), dn_scale, dn_offset, nodata) for name, path in bands.items()}
-        self._mask = None if mask is None else self._load(Path(mask), 1.0, 0.0, None)
-        self.bands_available = tuple(self._bands)
-        self.coverage = self._coverage()
-
-    def _load(self, path: Path, dn_scale: float, dn_offset: float, nodata: float | None) -> _Raster:
-        pixels = _read_band(path)
-        georef = self._georef
-        if georef is None:
-            georef = read_georeference(path) if path.suffix.lower() in (".tif", ".tiff") else None
-            if georef is None:
-                raise InputFileError(path, "no GeoTIFF georeference: give epsg, x0_m, y0_m and gsd_m in the config")
-        values = pixels.astype(np.float32) * np.float32(dn_scale) + np.float32(dn_offset)
-        if nodata is not None:
-            values[pixels == nodata] = np.nan
-        return _Raster(path, cv2.copyMakeBorder(values, 1, 1, 1, 1, cv2.BORDER_REPLICATE), georef)
-
-    def _coverage(self) -> Coverage:
-        """Where every band has data: the intersection of the bands' extents (all bands must share one CRS)."""
-        rasters = list(self._bands.values())
-        epsg = rasters[0].georef.epsg
-        for raster in rasters:
-            if raster.georef.epsg != epsg:
-                raise InputFileError(raster.path, f"EPSG:{raster.georef.epsg} differs from the first band's EPSG:{epsg}")
-        x_min = max(r.georef.x0_m for r in rasters)
-        y_max = min(r.georef.y0_m for r in rasters)
-        x_max = min(r.georef.x0_m + r.shape[1] * r.georef.pixel_width_m for r in rasters)
-        y_min = max(r.georef.y0_m - r.shape[0] * r.georef.pixel_height_m for r in rasters)
-        if x_min >= x_max or y_min >= y_max:
-            raise InputFileError(rasters[0].path, "the band files do not overlap")
-        zone, south = zone_of_epsg(epsg)
-        lat, lon = from_utm((x_min + x_max) / 2.0, (y_min + y_max) / 2.0, zone, south)
-        return Coverage(epsg, x_min, y_min, x_max, y_max, float(lat), float(lon))
-
-    def render(self, footprint: GridFootprint, time_utc: datetime, sun_elevation_deg: float,
-               sun_azimuth_deg: float, bands: Sequence[str]) -> Scene:
-        """Resample ``bands`` into ``footprint``; the imagery is what it is, whatever the time and sun."""
-        _band_indices(bands, self.bands_available, f"imagery {[str(r.path) for r in self._bands.values()]}")
-        planes = [self._bands[band].sample(footprint) for band in bands]
-        valid = np.logical_and.reduce([np.isfinite(plane) for plane in planes])
-        reflectance = cv2.merge(planes).reshape(valid.shape + (len(planes),))
-        reflectance[~valid] = 0.0
-        shape = (footprint.height_px, footprint.width_px)
-        cloud = np.full(shape, UNKNOWN, dtype=np.uint8)
-        if self._mask is not None:
-            codes = self._mask.sample(footprint, nearest=True)
-            known = np.isfinite(codes)
-            cloud[known] = codes[known].astype(np.uint8)
-        return Scene(reflectance, cloud, np.zeros(shape, bool), np.full(shape, UNKNOWN, np.uint8), valid)
-
-
 # --- configuration ----------------------------------------------------------------------------------------------
 
 WORLD_KINDS = ("synthetic", "geotiff")
 
 
-def build_world(world_cfg: Mapping[str, Any] | Any, seed: int) -> World:
-    """The world a scenario names: ``kind`` (``synthetic`` or ``geotiff``) plus that class's constructor arguments.
+def build_world(cfg: Any, seed: int, base_dir: Path = Path(".")) -> World:
+    """The world a scenario's ``world`` block (a :class:`~onboard.config.WorldConfig`) names: the synthetic Earth,
+    seeded by the scenario ``seed``, or real imagery (:class:`~onboard.imagery.ImageryWorld`) with file paths
+    relative to ``base_dir``. ValueError for an unknown ``source``; InputFileError for an image file it cannot use."""
+    if cfg.source == "synthetic":
+        return SyntheticWorld(seed=seed, mean_cloud_cover=cfg.mean_cloud_cover, cloud_height_m=cfg.cloud_height_m)
+    if cfg.source == "geotiff":
+        from .imagery import world_from_config  # NOTE: imagery imports Scene and World from here
 
-    ``world_cfg`` is a mapping or a dataclass; the synthetic world takes the scenario ``seed``.
-    """
-    cfg = dict(dataclasses.asdict(world_cfg) if dataclasses.is_dataclass(world_cfg) else world_cfg)
-    kind = cfg.pop("kind", "synthetic")
-    if kind == "synthetic":
-        return SyntheticWorld(seed=seed, **cfg)
-    if kind == "geotiff":
-        return GeoTiffWorld(**cfg)
-    raise ValueError(f"Unknown world kind {kind!r}. Choose from {WORLD_KINDS}")
+        return world_from_config(cfg, base_dir)
+    raise ValueError(f"Unknown world source {cfg.source!r}. Choose from {WORLD_KINDS}")

@@ -1,22 +1,22 @@
-"""The synthetic world (determinism, seamless overlaps, cloud statistics, shadows, spectra) and real imagery."""
+"""The synthetic world (determinism, seamless overlaps, cloud statistics, shadows, spectra) and build_world; real
+imagery is tests/test_imagery.py."""
 
 import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
-import cv2
 import numpy as np
 import pytest
 
-from onboard.errors import InputFileError
+from onboard.config import WorldConfig
+from onboard.imagery import ImageryWorld
 from onboard.projection import GridFootprint, epsg_code, utm_zone
-from onboard.world import (CLOUD_THICK, DESERT, LANDCOVER_CLASSES, SNOW, SOIL, UNKNOWN, URBAN, VEGETATION, WATER,
-                           GeoTiffWorld, cloud_reflectance, rayleigh_optical_depth, MissingBandError, SyntheticWorld, build_world)
+from onboard.world import (CLOUD_THICK, DESERT, LANDCOVER_CLASSES, SNOW, SOIL, URBAN, VEGETATION, WATER,
+                           cloud_reflectance, rayleigh_optical_depth, MissingBandError, SyntheticWorld, build_world)
 
 BANDS = ("B", "G", "R", "NIR")
 NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
-LANDSAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "landsat8_p224_r077_r078"  # shared/ beside the repo
-LANDSAT_DN = 2e-5  # reflectance of one Landsat 8 DN
 
 
 def footprint(lat_deg, lon_deg, gsd_m, width_px, height_px=None):
@@ -212,96 +212,14 @@ def test_band_selection_and_errors():
         SyntheticWorld(1, 1.5)
 
 
-# --- real imagery ---------------------------------------------------------------------------------------------
-
-def landsat_files(row):
-    return {name: LANDSAT / f"LC08_L1TP_224{row}_20200518_20200518_01_RT_B{b}.TIF"
-            for name, b in (("B", 2), ("G", 3), ("R", 4))}
-
-
-@pytest.fixture(scope="module")
-def landsat():
-    return {row: GeoTiffWorld(landsat_files(row), dn_scale=LANDSAT_DN, dn_offset=-0.1) for row in ("077", "078")}
-
-
-def test_landsat_georeference_and_coverage(landsat):
-    cov = landsat["077"].coverage
-    # The tie point (694020, -2766630) is the centre of the upper-left pixel (GeoTIFF PixelIsPoint).
-    assert (cov.epsg, cov.x_min_m, cov.y_max_m) == (32621, 694005.0, -2766615.0)
-    assert (cov.x_max_m - cov.x_min_m, cov.y_max_m - cov.y_min_m) == (2006 * 30.0, 1515 * 30.0)
-    assert -25.3 < cov.centre_lat_deg < -25.1 and -54.9 < cov.centre_lon_deg < -54.6
-    assert landsat["077"].bands_available == ("B", "G", "R")
-
-
-def test_landsat_rows_agree_in_their_overlap(landsat):
-    # Row 078 starts 778 columns east and 346 rows south of row 077; they overlap by 1228 x 1169 pixels.
-    overlap = GridFootprint(32621, 694005.0 + 778 * 30.0, -2766615.0 - 346 * 30.0, 30.0, 1228, 1169)
-    a = landsat["077"].render(overlap, NOON, 40.0, 40.0, ("B", "G", "R"))
-    b = landsat["078"].render(overlap, NOON, 40.0, 40.0, ("B", "G", "R"))
-    both = a.valid & b.valid
-    assert both.mean() > 0.8 and (a.cloud == UNKNOWN).all() and (a.landcover == UNKNOWN).all()
-    dn = np.abs(a.reflectance[both] - b.reflectance[both]) / LANDSAT_DN
-    assert np.median(dn) <= 1.0 and dn.mean() < 2.0
-    # Resampled (bilinear) into a 10 m grid of the next UTM zone, the two rows still agree.
-    cov = landsat["078"].coverage
-    fp = GridFootprint.centred(cov.centre_lat_deg, cov.centre_lon_deg, 32722, 10.0, 256, 256)
-    a, b = (landsat[row].render(fp, NOON, 40.0, 40.0, ("R",)) for row in ("077", "078"))
-    assert (a.valid & b.valid).all()
-    assert np.mean(np.abs(a.reflectance - b.reflectance)) / LANDSAT_DN < 2.0
-
-
-def test_outside_the_imagery_is_not_valid(landsat):
-    cov = landsat["077"].coverage
-    fp = GridFootprint(32621, cov.x_max_m - 50 * 30.0, cov.y_max_m - 100 * 30.0, 30.0, 100, 64)
-    scene = landsat["077"].render(fp, NOON, 40.0, 40.0, ("R",))
-    assert scene.valid[:, :50].all() and not scene.valid[:, 50:].any()  # the last column counts too
-    assert (scene.reflectance[~scene.valid] == 0).all()
-
-
-def test_missing_band_names_it(landsat):
-    fp = GridFootprint(32621, 720000.0, -2780000.0, 30.0, 8, 8)
-    with pytest.raises(MissingBandError, match="'NIR'"):
-        landsat["077"].render(fp, NOON, 40.0, 40.0, BANDS)
-
-
-def test_npy_and_png_with_explicit_georeference_and_mask(tmp_path, landsat):
-    dn = cv2.imread(str(landsat_files("077")["R"]), cv2.IMREAD_UNCHANGED)[300:364, 500:580]
-    np.save(tmp_path / "red.npy", dn)
-    cv2.imwrite(str(tmp_path / "red.png"), dn)
-    mask = np.zeros(dn.shape, np.uint8)
-    mask[:, 40:] = CLOUD_THICK
-    cv2.imwrite(str(tmp_path / "mask.png"), mask)
-    x0, y0 = 694005.0 + 500 * 30.0, -2766615.0 - 300 * 30.0
-    fp = GridFootprint(32621, x0, y0, 30.0, 80, 64)
-    expected = landsat["077"].render(fp, NOON, 40.0, 40.0, ("R",)).reflectance
-    for name in ("red.npy", "red.png"):
-        world = GeoTiffWorld({"R": tmp_path / name}, mask=tmp_path / "mask.png", dn_scale=LANDSAT_DN, dn_offset=-0.1,
-                             epsg=32621, x0_m=x0, y0_m=y0, gsd_m=30.0)
-        scene = world.render(fp, NOON, 40.0, 40.0, ("R",))
-        assert np.array_equal(scene.reflectance, expected)
-        assert (scene.cloud[:, :40] == 0).all() and (scene.cloud[:, 40:] == CLOUD_THICK).all()
-    with pytest.raises(InputFileError, match="georeference"):
-        GeoTiffWorld({"R": tmp_path / "red.npy"})
-
-
-def test_bad_input_files_are_named(tmp_path):
-    with pytest.raises(InputFileError, match="nope.tif"):
-        GeoTiffWorld({"R": tmp_path / "nope.tif"})
-    (tmp_path / "junk.png").write_bytes(b"not an image")
-    with pytest.raises(InputFileError, match="junk.png"):
-        GeoTiffWorld({"R": tmp_path / "junk.png"}, epsg=32631, x0_m=0.0, y0_m=0.0, gsd_m=10.0)
-    with pytest.raises(ValueError, match="EPSG:3857"):
-        GeoTiffWorld({"R": tmp_path / "junk.png"}, epsg=3857, x0_m=0.0, y0_m=0.0, gsd_m=10.0)
-
-
 def test_build_world():
-    synthetic = build_world({"kind": "synthetic", "mean_cloud_cover": 0.3, "cloud_height_m": 2000.0}, seed=4)
+    synthetic = build_world(WorldConfig(mean_cloud_cover=0.3, cloud_height_m=2000.0), seed=4)
     assert isinstance(synthetic, SyntheticWorld) and synthetic.seed == 4 and synthetic.cloud_height_m == 2000.0
-    real = build_world({"kind": "geotiff", "bands": landsat_files("078"), "dn_scale": LANDSAT_DN, "dn_offset": -0.1},
-                       seed=4)
-    assert isinstance(real, GeoTiffWorld) and real.bands_available == ("B", "G", "R")
-    with pytest.raises(ValueError, match="Unknown world kind 'moon'"):
-        build_world({"kind": "moon"}, seed=1)
+    data = Path(__file__).resolve().parent / "data" / "imagery"
+    real = build_world(WorldConfig(source="geotiff", bands={"B": "l8_B2_int16_nodata-9999.tif"}), seed=4, base_dir=data)
+    assert isinstance(real, ImageryWorld) and real.bands_available == ("B",)
+    with pytest.raises(ValueError, match="Unknown world source 'moon'"):
+        build_world(SimpleNamespace(source="moon"), seed=1)
 
 
 def test_class_constants_match_names():

@@ -28,7 +28,8 @@ from onboard.burst import Burst, capture_burst
 from onboard.camera import CameraSpec
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.registration import register
-from onboard.world import SYNTHETIC_BANDS, GeoTiffWorld, SyntheticWorld, read_georeference
+from onboard.imagery import ImageryWorld, image_info
+from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
 from training.cloud_data import (BIT_DEPTH, FULL_WELL_RANGE_E, HELDOUT_WORLD_SEEDS, HELDOUT_ZONES,
                                  READ_NOISE_RANGE_DN, SPLITS, TRAIN_WORLD_SEEDS, draw_sunlit_place)
 
@@ -156,22 +157,22 @@ def make_bursts(split: str, count: int, size_px: int, seed: int) -> list[Registe
     return list(iter_bursts(split, count, size_px, seed))
 
 
-def landsat_world(scene: str) -> GeoTiffWorld:
+def landsat_world(scene: str) -> ImageryWorld:
     """One Landsat 8 scene of the shared data (bands B, G, R) as sun-corrected TOA reflectance."""
     gain = 1.0 / math.sin(math.radians(LANDSAT_SUN_ELEVATION_DEG))
-    return GeoTiffWorld({band: LANDSAT_DIR / f"{scene}_B{number}.TIF" for band, number in LANDSAT_BANDS.items()},
+    return ImageryWorld({band: LANDSAT_DIR / f"{scene}_B{number}.TIF" for band, number in LANDSAT_BANDS.items()},
                         dn_scale=2e-5 * gain, dn_offset=-0.1 * gain, nodata=0)
 
 
 def landsat_burst(scene: str, row0: int, col0: int, size_px: int, rng: np.random.Generator,
-                  world: GeoTiffWorld | None = None) -> RegisteredBurst:
+                  world: ImageryWorld | None = None) -> RegisteredBurst:
     """A registered burst of ``size_px`` square frames at twice Landsat's GSD whose truth is the scene's own
     pixels from (``row0``, ``col0``) on (the default camera: PSF sigma 0.5 px, 12 bits, frame clouds)."""
     world = world or landsat_world(scene)
-    georef = read_georeference(LANDSAT_DIR / f"{scene}_B{LANDSAT_BANDS['R']}.TIF")
+    grid = image_info(LANDSAT_DIR / f"{scene}_B{LANDSAT_BANDS['R']}.TIF")  # north-up: x0 = c, y0 = f
     gsd_m = LANDSAT_GSD_M * SCALE
-    footprint = GridFootprint(georef.epsg, georef.x0_m + col0 * LANDSAT_GSD_M, georef.y0_m - row0 * LANDSAT_GSD_M,
-                              gsd_m, size_px, size_px)
+    footprint = GridFootprint(grid.crs.to_epsg(), grid.transform.c + col0 * LANDSAT_GSD_M,
+                              grid.transform.f - row0 * LANDSAT_GSD_M, gsd_m, size_px, size_px)
     spec = CameraSpec(width_px=size_px, height_px=size_px, gsd_m=gsd_m, bands=tuple(LANDSAT_BANDS),
                       bit_depth=BIT_DEPTH)
     burst = capture_burst(spec, world, footprint, LANDSAT_TIME_UTC, LANDSAT_SUN_ELEVATION_DEG, 0.0, rng, k=FRAMES,

@@ -1,0 +1,478 @@
+"""Real imagery through GDAL: any CRS reprojected to the frame grid, band choice, no-data, cloud masks as stored,
+bit-field quality bands, and what ``validate`` says about image files (onboard/imagery.py)."""
+
+import math
+import shutil
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from hypothesis import HealthCheck, given, settings, strategies as st
+from pyproj import Transformer
+from rasterio.errors import NotGeoreferencedWarning
+
+from onboard.cli import main
+from onboard.config import load_scenario
+from onboard.errors import ConfigError, InputFileError
+from onboard.imagery import (MASK_CODES, BandSource, ImageryWorld, MaskBits, cloud_codes, footprint_transform,
+                             image_info)
+from onboard.projection import GridFootprint, epsg_code, utm_zone
+from onboard.world import CLOUD_THICK, CLOUD_THIN, UNKNOWN, MissingBandError
+
+NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
+DATA = Path(__file__).resolve().parent / "data" / "imagery"
+LANDSAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "landsat8_p224_r077_r078"  # shared/ beside the repo
+LANDSAT_DN = 2e-5  # reflectance of one Landsat 8 DN
+FILL = -9999  # GDAL_NODATA of the FORCE-style band
+# Pre-collection Landsat 8 QA (USGS, "Landsat 8 Quality Assessment Band", pre-collection L1T): bits 14-15 cloud
+# confidence, 01 no, 10 maybe, 11 yes; bit 0 designated fill.
+PRE_COLLECTION_CLOUD = (MaskBits(14, 15, 2, CLOUD_THIN), MaskBits(14, 15, 3, CLOUD_THICK), MaskBits(0, 0, 1, UNKNOWN))
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def write_raster(path, pixels, crs, transform, nodata=None, driver="GTiff", **options):
+    """Write (H, W) or (count, H, W) ``pixels`` with rasterio; returns ``path``."""
+    pixels = pixels[None] if pixels.ndim == 2 else pixels
+    with rasterio.open(path, "w", driver=driver, width=pixels.shape[2], height=pixels.shape[1], count=pixels.shape[0],
+                       dtype=pixels.dtype, crs=crs, transform=transform, nodata=nodata, **options) as ds:
+        ds.write(pixels)
+    return path
+
+
+def grid_of(info):
+    """The footprint that is the image's own (north-up, square-pixel, projected) grid."""
+    t = info.transform
+    return GridFootprint(info.crs.to_epsg(), t.c, t.f, t.a, info.width, info.height)
+
+
+# --- Landsat 8 (../shared/data): georeferencing, overlaps, edges -------------------------------------------------
+
+def landsat_files(row):
+    return {name: LANDSAT / f"LC08_L1TP_224{row}_20200518_20200518_01_RT_B{b}.TIF"
+            for name, b in (("B", 2), ("G", 3), ("R", 4))}
+
+
+@pytest.fixture(scope="module")
+def landsat():
+    # Landsat 8 L1 fill is DN 0 (USGS LSDS-1574), and these files do not declare it: the scenario says so.
+    return {row: ImageryWorld(landsat_files(row), dn_scale=LANDSAT_DN, dn_offset=-0.1, nodata=0)
+            for row in ("077", "078")}
+
+
+def test_landsat_georeference_and_coverage(landsat):
+    info = image_info(landsat_files("077")["B"])
+    # The tie point (694020, -2766630) is the centre of the upper-left pixel (GeoTIFF PixelIsPoint).
+    assert (info.crs.to_epsg(), info.transform) == (32621, Affine(30.0, 0.0, 694005.0, 0.0, -30.0, -2766615.0))
+    assert (info.width, info.height, info.dtype, info.nodata) == (2006, 1515, "uint16", None)
+    cov = landsat["077"].coverage
+    assert -25.3 < cov.centre_lat_deg < -25.1 and -54.9 < cov.centre_lon_deg < -54.6
+    assert landsat["077"].bands_available == ("B", "G", "R")
+
+
+def test_landsat_rows_agree_in_their_overlap(landsat):
+    # Row 078 starts 778 columns east and 346 rows south of row 077; they overlap by 1228 x 1169 pixels.
+    overlap = GridFootprint(32621, 694005.0 + 778 * 30.0, -2766615.0 - 346 * 30.0, 30.0, 1228, 1169)
+    a = landsat["077"].render(overlap, NOON, 40.0, 40.0, ("B", "G", "R"))
+    b = landsat["078"].render(overlap, NOON, 40.0, 40.0, ("B", "G", "R"))
+    both = a.valid & b.valid
+    assert both.mean() > 0.8 and (a.cloud == UNKNOWN).all() and (a.landcover == UNKNOWN).all()
+    dn = np.abs(a.reflectance[both] - b.reflectance[both]) / LANDSAT_DN
+    assert np.median(dn) <= 1.0 and dn.mean() < 2.0
+    # Resampled (bilinear) into a 10 m grid of the next UTM zone, the two rows still agree.
+    cov = landsat["078"].coverage
+    fp = GridFootprint.centred(cov.centre_lat_deg, cov.centre_lon_deg, 32722, 10.0, 256, 256)
+    a, b = (landsat[row].render(fp, NOON, 40.0, 40.0, ("R",)) for row in ("077", "078"))
+    assert (a.valid & b.valid).all()
+    assert np.mean(np.abs(a.reflectance - b.reflectance)) / LANDSAT_DN < 2.0
+
+
+def test_landsat_pixels_copied_exactly_on_their_own_grid_and_fill_is_not_valid(landsat):
+    info = image_info(landsat_files("078")["R"])
+    with rasterio.open(landsat_files("078")["R"]) as ds:
+        dn = ds.read(1)
+    scene = landsat["078"].render(grid_of(info), NOON, 40.0, 40.0, ("R",))
+    assert np.array_equal(scene.valid, dn != 0)  # 16.5 % of row 078 is fill
+    expected = dn.astype(np.float32) * np.float32(LANDSAT_DN) + np.float32(-0.1)
+    assert np.array_equal(scene.reflectance[..., 0][dn != 0], expected[dn != 0])
+    assert (scene.reflectance[dn == 0] == 0).all()
+
+
+def test_outside_the_imagery_is_not_valid(landsat):
+    info = image_info(landsat_files("077")["R"])
+    x_max, y_max = info.transform @ (info.width, 0)
+    fp = GridFootprint(32621, x_max - 50 * 30.0, y_max - 100 * 30.0, 30.0, 100, 64)
+    scene = landsat["077"].render(fp, NOON, 40.0, 40.0, ("R",))
+    assert scene.valid[:, :50].all() and not scene.valid[:, 50:].any()  # the last column counts too
+    assert (scene.reflectance[~scene.valid] == 0).all()
+
+
+def test_missing_band_names_it(landsat):
+    fp = GridFootprint(32621, 720000.0, -2780000.0, 30.0, 8, 8)
+    with pytest.raises(MissingBandError, match="'NIR'"):
+        landsat["077"].render(fp, NOON, 40.0, 40.0, ("B", "G", "R", "NIR"))
+
+
+def test_png_georeferenced_by_its_sidecar_reads_like_the_geotiff(tmp_path, landsat):
+    with rasterio.open(landsat_files("077")["R"]) as ds:
+        dn = ds.read(1)[300:364, 500:580]
+    x0, y0 = 694005.0 + 500 * 30.0, -2766615.0 - 300 * 30.0
+    transform = Affine(30.0, 0.0, x0, 0.0, -30.0, y0)
+    write_raster(tmp_path / "red.png", dn, "EPSG:32621", transform, driver="PNG")  # georeferenced by .aux.xml
+    mask = np.zeros(dn.shape, np.uint8)
+    mask[:, 40:] = CLOUD_THICK
+    write_raster(tmp_path / "mask.tif", mask, "EPSG:32621", transform)
+    fp = GridFootprint(32621, x0, y0, 30.0, 80, 64)
+    expected = landsat["077"].render(fp, NOON, 40.0, 40.0, ("R",)).reflectance
+    world = ImageryWorld({"R": tmp_path / "red.png"}, mask=tmp_path / "mask.tif", dn_scale=LANDSAT_DN,
+                         dn_offset=-0.1, nodata=0)
+    scene = world.render(fp, NOON, 40.0, 40.0, ("R",))
+    assert np.array_equal(scene.reflectance, expected)
+    assert (scene.cloud[:, :40] == 0).all() and (scene.cloud[:, 40:] == CLOUD_THICK).all()
+
+
+def test_bad_input_files_are_named(tmp_path):
+    with pytest.raises(InputFileError, match="nope.tif: no such file"):
+        ImageryWorld({"R": tmp_path / "nope.tif"})
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(InputFileError, match="junk.png: GDAL cannot open"):
+        ImageryWorld({"R": tmp_path / "junk.png"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # on purpose: a PNG with no georeferencing
+        write_raster(tmp_path / "plain.png", np.ones((8, 8), np.uint8), None, Affine.identity(), driver="PNG")
+    with pytest.raises(InputFileError, match=r"plain.png: expected a georeferenced image.*world file.*found no CRS"):
+        ImageryWorld({"R": tmp_path / "plain.png"})
+
+
+# --- no-data (kind C) --------------------------------------------------------------------------------------------
+
+def test_the_files_own_nodata_is_not_valid():
+    """FORCE-style int16 x 10000 with GDAL_NODATA -9999: 30.7 % fill, invalid in the scene, never -0.9999."""
+    path = DATA / "l8_B2_int16_nodata-9999.tif"
+    info = image_info(path)
+    assert info.nodata == FILL and info.dtype == "int16"
+    with rasterio.open(path) as ds:
+        dn = ds.read(1)
+    world = ImageryWorld({"B": path}, dn_scale=1e-4, dn_offset=0.0)
+    scene = world.render(grid_of(info), NOON, 50.0, 150.0, ("B",))
+    assert 1.0 - scene.valid.mean() == pytest.approx(0.3067, abs=1e-4)  # the fill share of the file
+    assert np.array_equal(scene.valid, dn != FILL)
+    assert np.array_equal(scene.reflectance[..., 0][scene.valid], (dn[dn != FILL] * np.float32(1e-4)))
+    assert scene.reflectance.min() >= 0.0
+    # A frame larger than the image, off its grid: invalid fill and outside, bilinear elsewhere from valid pixels.
+    fp = GridFootprint.centred(30.75, -87.475, 32616, 25.0, 400, 400)
+    scene = world.render(fp, NOON, 50.0, 150.0, ("B",))
+    assert 0.0 < scene.valid.mean() < (dn != FILL).mean() * (256 * 30 / (400 * 25)) ** 2 + 0.01
+    assert scene.reflectance[scene.valid].min() > 0.0
+
+
+def test_a_scenario_nodata_replaces_the_files():
+    path = DATA / "l8_B2_int16_nodata-9999.tif"
+    info = image_info(path)
+    with rasterio.open(path) as ds:
+        dn = ds.read(1)
+    value = int(np.median(dn[dn != FILL]))
+    scene = ImageryWorld({"B": path}, nodata=value).render(grid_of(info), NOON, 50.0, 150.0, ("B",))
+    assert np.array_equal(scene.valid, dn != value)  # -9999 is now data, as the scenario says
+
+
+NODATA_DTYPES = ("uint8", "uint16", "int16", "int32", "float32")
+
+
+@SETTINGS
+@given(dtype=st.sampled_from(NODATA_DTYPES), seed=st.integers(0, 2**32 - 1), fill_share=st.floats(0.0, 0.9),
+       nan=st.booleans())
+def test_nodata_family(tmp_path, dtype, seed, fill_share, nan):
+    """Any dtype and no-data value (NaN for floats too): exactly those pixels are not valid, the rest copied."""
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype) if dtype != "float32" else np.finfo(dtype)
+    lo, hi = (max(float(info.min), -1e6), min(float(info.max), 1e6))
+    nodata = float("nan") if nan and dtype == "float32" else float(rng.integers(int(lo), int(hi) + 1))
+    pixels = rng.uniform(lo, hi, (40, 48)).astype(dtype)
+    fill = rng.random(pixels.shape) < fill_share
+    pixels[fill] = nodata
+    transform = Affine(20.0, 0.0, 300000.0, 0.0, -20.0, 5000000.0)
+    path = write_raster(tmp_path / f"nd-{seed}.tif", pixels, "EPSG:32633", transform, nodata=nodata)
+    scene = ImageryWorld({"R": path}).render(GridFootprint(32633, 300000.0, 5000000.0, 20.0, 48, 40), NOON, 50.0,
+                                             150.0, ("R",))
+    real = ~np.isnan(pixels) if nan and dtype == "float32" else pixels != pixels.dtype.type(nodata)
+    assert np.array_equal(scene.valid, real)
+    assert np.array_equal(scene.reflectance[..., 0][real], pixels[real].astype(np.float32))
+
+
+# --- cloud masks as stored (kind B) ------------------------------------------------------------------------------
+
+def test_one_bit_mask_reads_as_zero_and_one():
+    path = DATA / "l8_cloud_1bit.tif"
+    with rasterio.open(path) as ds:
+        assert ds.tags(1, ns="IMAGE_STRUCTURE")["NBITS"] == "1"
+    with rasterio.open(DATA / "l8_cloudcodes_crop.tif") as ds:
+        codes = ds.read(1)
+    info = image_info(path)
+    scene = ImageryWorld({"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path).render(
+        grid_of(info), NOON, 50.0, 150.0, ("B",))
+    assert np.array_equal(scene.cloud, (codes == CLOUD_THICK).astype(np.uint8))  # 1 = cloud: thin by our codes
+    rules = [MaskBits(0, 0, 1, CLOUD_THICK)]  # a 1-bit cloud/no-cloud mask mapped onto "thick"
+    scene = ImageryWorld({"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path, mask_rules=rules).render(
+        grid_of(info), NOON, 50.0, 150.0, ("B",))
+    assert np.array_equal(scene.cloud == CLOUD_THICK, codes == CLOUD_THICK)
+
+
+def test_palette_mask_reads_as_its_indices(tmp_path):
+    indices = np.zeros((32, 32), np.uint8)
+    indices[8:, :] = 1
+    indices[20:, 10:] = 2
+    transform = Affine(30.0, 0.0, 452475.0, 0.0, -30.0, 3403845.0)
+    path = write_raster(tmp_path / "palette.tif", indices, "EPSG:32616", transform, photometric="palette")
+    with rasterio.open(path, "r+") as ds:
+        ds.write_colormap(1, {0: (0, 0, 0, 255), 1: (200, 200, 200, 255), 2: (255, 255, 255, 255)})
+    with rasterio.open(path) as ds:
+        assert ds.colorinterp[0].name == "palette"
+    scene = ImageryWorld({"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path).render(
+        GridFootprint(32616, 452475.0, 3403845.0, 30.0, 32, 32), NOON, 50.0, 150.0, ("B",))
+    assert np.array_equal(scene.cloud, indices)
+
+
+def test_quality_band_without_a_mapping_is_refused_with_its_values():
+    with pytest.raises(InputFileError) as err:
+        ImageryWorld({"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=DATA / "l8_BQA_crop.tif")
+    assert "l8_BQA_crop.tif" in str(err.value) and "world.mask_bits" in str(err.value)
+    with rasterio.open(DATA / "l8_BQA_crop.tif") as ds:
+        values = np.unique(ds.read(1))
+    assert all(f"{v}" in err.value.problem for v in values)  # 20480 ... 61472: every value found is listed
+
+
+def test_quality_band_with_a_mapping_gives_the_cloud_codes():
+    """The BQA's pre-collection cloud confidence gives exactly the field case's cloud-code file."""
+    info = image_info(DATA / "l8_BQA_crop.tif")
+    world = ImageryWorld({"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=DATA / "l8_BQA_crop.tif",
+                         mask_rules=PRE_COLLECTION_CLOUD)
+    with rasterio.open(DATA / "l8_cloudcodes_crop.tif") as ds:
+        codes = ds.read(1)
+    assert np.array_equal(world.render(grid_of(info), NOON, 50.0, 150.0, ("B",)).cloud, codes)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), dtype=st.sampled_from(["uint8", "uint16", "int16", "float32"]),
+       extra=st.lists(st.integers(3, 254), max_size=3), nodata=st.sampled_from([None, 255]))
+def test_mask_codes_family(tmp_path, seed, dtype, extra, nodata):
+    """A mask is refused exactly when it holds a value outside 0, 1, 2 and its no-data; every such value is named."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 3, (24, 24)).astype(dtype)
+    flat = pixels.reshape(-1)
+    flat[rng.choice(flat.size, len(extra) + 1, replace=False)] = [*extra, 255 if nodata else 0]
+    transform = Affine(30.0, 0.0, 452475.0, 0.0, -30.0, 3403845.0)
+    path = write_raster(tmp_path / f"mask-{seed}.tif", pixels, "EPSG:32616", transform, nodata=nodata)
+    bad = sorted(set(extra) - {nodata})
+    band = DATA / "l8_B2_int16_nodata-9999.tif"
+    if bad:
+        with pytest.raises(InputFileError) as err:
+            ImageryWorld({"B": band}, mask=path)
+        assert all(f"{v:g}" in err.value.problem for v in bad)
+        return
+    cloud = ImageryWorld({"B": band}, mask=path).render(GridFootprint(32616, 452475.0, 3403845.0, 30.0, 24, 24),
+                                                        NOON, 50.0, 150.0, ("B",)).cloud
+    expected = np.where(pixels == (nodata if nodata is not None else -1), UNKNOWN, pixels).astype(np.uint8)
+    assert np.array_equal(cloud, expected) and set(np.unique(cloud)) <= {*MASK_CODES, UNKNOWN}
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(data=st.data(), dtype=st.sampled_from(["uint8", "uint16", "int16", "uint32"]))
+def test_mask_bits_family(data, dtype):
+    """Random rules on random samples against the rule read bit by bit with Python integers."""
+    width = 8 * np.dtype(dtype).itemsize
+    rules = []
+    for _ in range(data.draw(st.integers(1, 4))):
+        first = data.draw(st.integers(0, width - 1))
+        last = data.draw(st.integers(first, min(first + 3, width - 1)))
+        value = data.draw(st.integers(0, 2 ** (last - first + 1) - 1))
+        rules.append(MaskBits(first, last, value, data.draw(st.sampled_from([CLOUD_THIN, CLOUD_THICK, UNKNOWN]))))
+    info = np.iinfo(dtype)
+    samples = np.array(data.draw(st.lists(st.integers(int(info.min), int(info.max)), min_size=1, max_size=40)),
+                       dtype=dtype)
+    got = cloud_codes(samples, rules)
+    for sample, code in zip(samples.tolist(), got.tolist()):
+        bits = sample & ((1 << width) - 1)  # two's complement of a signed sample
+        hits = [r.code for r in rules if (bits >> r.first_bit) & ((1 << (r.last_bit - r.first_bit + 1)) - 1) == r.value]
+        assert code == max(hits, default=0)
+
+
+# --- any CRS, any band, any driver (kind D) ----------------------------------------------------------------------
+
+def test_epsg4326_world_lands_where_pyproj_puts_it():
+    """world.byte.tif (EPSG:4326, 0.125 degree pixels) in a 300 m UTM frame over Paris: each frame pixel holds the
+    value of the 4326 pixel under its centre, found with pyproj (nearest: validity; bilinear stays in range)."""
+    path = DATA / "world.byte.tif"
+    info = image_info(path)
+    assert info.crs.to_epsg() == 4326
+    fp = GridFootprint.centred(48.86, 2.35, 32631, 300.0, 128, 128)
+    scene = ImageryWorld({"R": path}).render(fp, NOON, 50.0, 150.0, ("R",))
+    with rasterio.open(path) as ds:
+        grid = ds.read(1).astype(np.float32)
+    x0, y0 = fp.x0_m, fp.y0_m
+    cols, rows = np.meshgrid(np.arange(128) + 0.5, np.arange(128) + 0.5)
+    lon, lat = Transformer.from_crs(32631, 4326, always_xy=True).transform(x0 + cols * 300.0, y0 - rows * 300.0)
+    c, r = ~info.transform @ (lon, lat)
+    r0, c0 = np.floor(r - 0.5).astype(int), np.floor(c - 0.5).astype(int)
+    low = np.minimum.reduce([grid[r0 + i, c0 + j] for i in (0, 1) for j in (0, 1)])
+    high = np.maximum.reduce([grid[r0 + i, c0 + j] for i in (0, 1) for j in (0, 1)])
+    got = scene.reflectance[..., 0]
+    assert scene.valid.all() and (got >= low - 1e-3).all() and (got <= high + 1e-3).all()
+
+
+CRS_AREAS = [  # (source CRS, lat range, lon range) inside the CRS's area of use
+    ("utm", (-60.0, 60.0), (-170.0, 170.0)),
+    ("utm-next-zone", (-60.0, 60.0), (-170.0, 170.0)),
+    ("EPSG:4326", (-60.0, 60.0), (-170.0, 170.0)),
+    ("EPSG:3035", (36.0, 64.0), (-8.0, 28.0)),  # ETRS89 / LAEA Europe
+    ("EPSG:2154", (43.0, 50.0), (-3.0, 7.0)),  # RGF93 / Lambert-93
+    ("EPSG:5070", (26.0, 47.0), (-122.0, -70.0)),  # NAD83 / Conus Albers
+]
+
+
+@SETTINGS
+@given(data=st.data(), area=st.sampled_from(CRS_AREAS), gsd_m=st.sampled_from([30.0, 60.0, 100.0]),
+       source_px_m=st.floats(25.0, 120.0), rotation_deg=st.sampled_from([0.0, 0.0, 17.0, -40.0]))
+def test_any_crs_lands_where_pyproj_puts_it(tmp_path, data, area, gsd_m, source_px_m, rotation_deg):
+    """A bright 5 x 5 block centred on a point, in a raster of any CRS (rotated too), lands in the point's UTM frame
+    with its centroid within half a pixel (frame's or source's, the larger) of where pyproj puts the point."""
+    lat = data.draw(st.floats(*area[1]))
+    lon = data.draw(st.floats(*area[2]))
+    zone, south = utm_zone(lon, lat)
+    epsg = epsg_code(zone, south)
+    crs = {"utm": f"EPSG:{epsg}", "utm-next-zone": f"EPSG:{epsg_code(zone % 60 + 1, south)}"}.get(area[0], area[0])
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
+    res = source_px_m / (111_320.0 * math.cos(math.radians(lat))) if crs == "EPSG:4326" else source_px_m
+    k = 32  # the point is the centre of source pixel (k, k)
+    transform = (Affine.translation(x, y) @ Affine.rotation(rotation_deg) @ Affine.scale(res, -res)
+                 @ Affine.translation(-(k + 0.5), -(k + 0.5)))
+    pixels = np.zeros((2 * k + 1, 2 * k + 1), np.uint16)
+    pixels[k - 2:k + 3, k - 2:k + 3] = 1000
+    path = write_raster(tmp_path / "block.tif", pixels, crs, transform)
+    fp = GridFootprint.centred(lat, lon, epsg, gsd_m, 64, 64)
+    scene = ImageryWorld({"R": path}).render(fp, NOON, 50.0, 150.0, ("R",))
+    weights = scene.reflectance[..., 0].astype(np.float64)
+    assert weights.sum() > 0
+    cols, rows = np.meshgrid(np.arange(64) + 0.5, np.arange(64) + 0.5)
+    centroid = footprint_transform(fp) @ ((weights * cols).sum() / weights.sum(), (weights * rows).sum() / weights.sum())
+    e, n = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
+    assert math.hypot(centroid[0] - e, centroid[1] - n) <= 0.5 * max(gsd_m, source_px_m)
+
+
+@SETTINGS
+@given(count=st.integers(1, 5), data=st.data())
+def test_band_of_a_multiband_file_family(tmp_path, count, data):
+    """{file, band} picks that band; a multi-band file without a band, or a band beyond the count, is refused."""
+    planes = np.stack([np.full((16, 16), 10 * (b + 1), np.uint8) for b in range(count)])
+    planes[:, 0, 0] = 0
+    transform = Affine(300.0, 0.0, 101985.0, 0.0, -300.0, 2826915.0)
+    path = write_raster(tmp_path / f"bands{count}.tif", planes, "EPSG:32618", transform, nodata=0)
+    fp = GridFootprint(32618, 101985.0, 2826915.0, 300.0, 16, 16)
+    band = data.draw(st.integers(1, count))
+    scene = ImageryWorld({"R": BandSource(path, band)}).render(fp, NOON, 50.0, 150.0, ("R",))
+    assert (scene.reflectance[..., 0][1:] == 10 * band).all() and not scene.valid[0, 0]
+    if count > 1:
+        with pytest.raises(InputFileError, match=f"found {count} bands: 1 "):
+            ImageryWorld({"R": path})
+    beyond = data.draw(st.integers(count + 1, count + 3))
+    with pytest.raises(InputFileError, match=f"expected a band from 1 to {count}"):
+        ImageryWorld({"R": BandSource(path, beyond)})
+
+
+def test_jpeg2000_reads_like_the_geotiff(tmp_path):
+    """A Sentinel-2-like uint16 band written as lossless JPEG 2000 (GDAL's JP2OpenJPEG) reads back exactly."""
+    rng = np.random.default_rng(2)
+    dn = rng.integers(800, 4000, (64, 80)).astype(np.uint16)
+    transform = Affine(60.0, 0.0, 435720.0, 0.0, -60.0, 4179480.0)
+    jp2 = write_raster(tmp_path / "B01.jp2", dn, "EPSG:32618", transform, driver="JP2OpenJPEG", REVERSIBLE="YES",
+                       QUALITY="100")
+    with rasterio.open(jp2) as ds:
+        assert ds.driver == "JP2OpenJPEG"
+    fp = GridFootprint(32618, 435720.0, 4179480.0, 60.0, 80, 64)
+    scene = ImageryWorld({"B": jp2}, dn_scale=1e-4, dn_offset=0.0).render(fp, NOON, 50.0, 150.0, ("B",))
+    assert scene.valid.all() and np.array_equal(scene.reflectance[..., 0], dn.astype(np.float32) * np.float32(1e-4))
+
+
+# --- validate: every image file opened, every problem with its YAML path and line -----------------------------
+
+SCENARIO = """\
+name: imagery
+seed: 3
+start_utc: 2026-06-21T00:00:00Z
+duration_h: 2
+world:
+  source: geotiff
+  bands: {BANDS}
+  mask: {MASK}
+  dn_scale: 1.0e-4
+  dn_offset: 0.0
+spacecraft:
+  camera: {{width_px: 64, height_px: 64, gsd_m: 60, bands: [B, G], max_off_nadir_deg: 45}}
+  storage: {{capacity_mb: 500}}
+  power: {{battery_wh: 100, solar_w: 60, bus_idle_w: 10, radio_tx_w: 20}}
+  radio: {{rate_mbps: 100}}
+satellites:
+  - name: sat-1
+    orbit: {{altitude_km: 550, sun_synchronous: true, ltan_h: 10.5}}
+ground_stations:
+  - {{name: svalbard, lat_deg: 78.23, lon_deg: 15.39, min_elevation_deg: 5}}
+targets:
+  - {{name: coast, lat_deg: {LAT}, lon_deg: {LON}, radius_km: 2}}
+pipeline:
+  - {{stage: encode, format: tiff}}
+"""
+
+
+def scenario_file(tmp_path, bands, mask="null", lat=30.75, lon=-87.475):
+    for name in ("l8_B2_int16_nodata-9999.tif", "l8_BQA_crop.tif", "world.byte.tif"):
+        shutil.copy(DATA / name, tmp_path / name)
+    path = tmp_path / "scenario.yaml"
+    path.write_text(SCENARIO.format(BANDS=bands, MASK=mask, LAT=lat, LON=lon))
+    return path
+
+
+def issues_of(path):
+    with pytest.raises(ConfigError) as err:
+        load_scenario(path)
+    return {(i.path, i.line): i for i in err.value.issues}
+
+
+def test_validate_reports_every_image_problem_with_path_and_line(tmp_path):
+    rgb = write_raster(tmp_path / "rgb.tif", np.ones((3, 8, 8), np.uint8), "EPSG:32616",
+                       Affine(30.0, 0.0, 452475.0, 0.0, -30.0, 3403845.0))
+    path = scenario_file(tmp_path, "{B: rgb.tif, G: {file: rgb.tif, band: 4}}", "l8_BQA_crop.tif", lat=48.86,
+                         lon=2.35)
+    issues = issues_of(path)
+    assert set(issues) == {("world.bands.B", 7), ("world.bands.G", 7), ("world.mask", 8), ("targets[0]", 22)}
+    assert "{file: rgb.tif, band: N}" in issues[("world.bands.B", 7)].expected
+    assert "3 bands" in issues[("world.bands.B", 7)].found and rgb.name in issues[("world.bands.G", 7)].found
+    assert "a band from 1 to 3" in issues[("world.bands.G", 7)].expected
+    assert "world.mask_bits" in issues[("world.mask", 8)].found and "61440" in issues[("world.mask", 8)].found
+    assert "'coast' at lat 48.86" in issues[("targets[0]", 22)].found
+    assert main(["validate", str(path)]) == 2
+
+
+def test_validate_accepts_4326_imagery_and_a_mapped_quality_band(tmp_path):
+    path = scenario_file(tmp_path, "{B: world.byte.tif, G: l8_B2_int16_nodata-9999.tif}", "l8_BQA_crop.tif")
+    text = path.read_text().replace("  dn_scale:", "  mask_bits: [{bits: [14, 15], equals: 2, cloud: thin},"
+                                    " {bits: [14, 15], equals: 3, cloud: thick}]\n  dn_scale:")
+    path.write_text(text)
+    scenario = load_scenario(path)
+    assert [r.bits for r in scenario.world.mask_bits] == [[14, 15], [14, 15]]
+    path.write_text(text.replace("equals: 3, cloud: thick", "equals: 3, cloud: thick}, {bits: [15, 16], equals: 1, "
+                                 "cloud: thin"))
+    issues = issues_of(path)
+    assert list(issues) == [("world.mask_bits", 9)] and "bits 0 to 15" in issues[("world.mask_bits", 9)].expected
+
+
+def test_validate_names_a_nodata_the_samples_cannot_hold_and_missing_files(tmp_path):
+    path = scenario_file(tmp_path, "{B: l8_BQA_crop.tif, G: absent.tif}")
+    path.write_text(path.read_text().replace("  dn_scale:", "  nodata: -9999\n  dn_scale:"))
+    issues = issues_of(path)
+    assert set(issues) == {("world.nodata", 9), ("world.bands.G", 7)}
+    assert "uint16" in issues[("world.nodata", 9)].expected
+    assert "an existing image file" in issues[("world.bands.G", 7)].expected
