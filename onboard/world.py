@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import OrbitEdgeError
 from .projection import (FALSE_EASTING_M, FALSE_NORTHING_SOUTH_M, UPS_ZONE, GridFootprint, epsg_code, from_utm,
-                         utm_zones, zone_of_epsg)
+                         utm_zones)
 
 LANDCOVER_CLASSES = ("water", "vegetation", "soil", "urban", "snow", "desert")
 WATER, VEGETATION, SOIL, URBAN, SNOW, DESERT = range(len(LANDCOVER_CLASSES))
