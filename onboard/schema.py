@@ -212,6 +212,9 @@ class _PlainData:
     def scalar(self, node: yaml.ScalarNode, path: str) -> Any:
         implicit = node.style is None and node.tag == self.loader.resolve(yaml.ScalarNode, node.value, (True, False))
         tag = node.tag.removeprefix(TAG_PREFIX)
+        if implicit and tag in ("merge", "value"):  # NOTE: YAML 1.1 gives << and = a meaning as keys only
+            node = yaml.ScalarNode(f"{TAG_PREFIX}str", node.value, node.start_mark, node.end_mark)
+            tag = "str"
         try:
             value, problem = self.loader.construct_object(node, deep=True), None
         # NOTE: the safe loader's scalar constructors fail in all these ways on an explicit tag they cannot honour
@@ -385,7 +388,7 @@ class Builder:
         scalar = self.source.scalars.get(path)
         if scalar is None or not scalar.implicit or isinstance(value, str) or (value is None and not scalar.text):
             return _show(value)
-        if type(value) in (int, float) and PLAIN_NUMBER.fullmatch(scalar.text):
+        if type(value) in (int, float) and PLAIN_NUMBER.fullmatch(scalar.text) and not quote:
             return f"{type(value).__name__} {scalar.text}"
         shown = f"{scalar.text} (YAML reads it as {'null: nothing' if value is None else _show(value)})"
         return f"{shown}: quote it, '{scalar.text}', to keep it text" if quote else shown

@@ -68,3 +68,61 @@ def test_run_json_summary_and_report_rerun(tmp_path, capsys):
 def test_hardware_show_cites_sources(capsys):
     assert main(["hardware", "show", "host"]) == 0
     assert "sources:" in capsys.readouterr().out
+
+
+# --- --set values and YAML as people type it (issue 11, kinds E and F) --------------------------------------------
+
+DATA = ROOT / "tests" / "data"
+
+
+@pytest.mark.parametrize("override, found", [
+    ("start_utc=2016-12-31T23:59:60Z", "found 2016-12-31T23:59:60Z (a leap second, as IERS Bulletin C announces "
+                                       "them; Python datetimes, on which the simulation runs, have no second 60: use "
+                                       "2017-01-01T00:00:00Z)"),
+    ("start_utc=2026-13-01", "found 2026-13-01 (month must be in 1..12)"),
+])
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_set_time_the_same_clear_error_as_in_the_file(tmp_path, command, override, found):
+    out = tmp_path / "run"
+    result = orbitedge(command, str(DATA / "base.yaml"), "--set", override,
+                       *(["--out", str(out), "--quiet"] if command == "run" else []))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (f"orbitedge: error: {DATA / 'base.yaml'}: 1 problem(s)\n  --set {override}: start_utc: "
+                             f"expected an ISO 8601 UTC time like 2026-06-21T00:00:00Z, {found}\n")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_set_explicit_tag_it_cannot_read(tmp_path, capsys, command):
+    args = ["--out", str(tmp_path / "run"), "--quiet"] if command == "run" else []
+    assert main([command, str(DATA / "base.yaml"), "--set", "duration_h=!!int abc", *args]) == 2
+    err = capsys.readouterr().err
+    assert "  --set duration_h=!!int abc: duration_h: expected a number, found !!int abc (invalid literal for int() " \
+           "with base 10: 'abc')\n" in err
+
+
+def test_leap_second_in_the_file(capsys):
+    path = DATA / "yaml_leap_second.yaml"
+    assert main(["validate", str(path)]) == 2
+    assert f"  {path}:3: start_utc: expected an ISO 8601 UTC time like 2026-06-21T00:00:00Z, found " \
+           "2016-12-31T23:59:60Z (a leap second" in capsys.readouterr().err
+
+
+def test_yaml_1_1_field_cases(capsys):
+    assert main(["validate", str(DATA / "yaml_sci_notation.yaml")]) == 0
+    assert "OK" in capsys.readouterr().out
+    path = DATA / "yaml_implicit_types.yaml"
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"orbitedge: error: {path}: 3 problem(s)\n")
+    assert f"  {path}:11: satellites[0].name: expected a non-empty string, found 00511 (YAML reads it as int 329): " \
+           "quote it, '00511', to keep it text\n" in err
+    assert f"  {path}:14: ground_stations[0].name: expected a non-empty string, found NO (YAML reads it as bool " \
+           "False): quote it, 'NO', to keep it text\n" in err
+    assert f"  {path}:16: targets[0].name: expected a non-empty string, found on" in err
+
+
+def test_set_on_the_command_line_help():
+    text = " ".join(orbitedge("validate", "--help").stdout.split())  # argparse wraps the help
+    assert "VALUE is YAML, checked as if it were in the file" in text
+    assert "quote text that YAML reads as another type: --set \"targets[0].name='NO'\"" in text

@@ -110,3 +110,104 @@ def test_png_needs_1_3_or_4_bands(tmp_path):
     text = QUICKSTART.read_text().replace("bands: [B, G, R, NIR]", "bands: [G, NIR]")
     _, err = issues(write(tmp_path, text))
     assert "pipeline[2].format: expected tiff for a camera with 2 or more than 4 bands" in str(err)
+
+
+# --- YAML as people type it, --set values, every problem at once (issue 11, kinds E and F, item 7) -----------------
+
+DATA = Path(__file__).parent / "data"
+BASE = DATA / "base.yaml"  # the field cases' base scenario
+
+
+def line_with(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_scientific_notation_is_a_number():
+    radio = load_scenario(DATA / "yaml_sci_notation.yaml").spacecraft.radio
+    assert radio.rate_mbps == 1000.0 and radio.frame_error_rate == 1e-5
+    assert radio.payload_bytes_per_s == 1000e6 / 8 * (1 - 0.1)  # 1 Mbps = 1e6 bit/s, 10 % protocol overhead
+
+
+def test_names_yaml_1_1_typed_are_refused_as_written_at_their_lines_with_how_to_quote_them():
+    path = DATA / "yaml_implicit_types.yaml"
+    found, err = issues(path)
+    text = path.read_text()
+    assert found == {("satellites[0].name", line_with(text, "name: 00511")),
+                     ("ground_stations[0].name", line_with(text, "name: NO")),
+                     ("targets[0].name", line_with(text, "name: on"))}
+    for written, reading in (("00511", "int 329"), ("NO", "bool False"), ("on", "bool True")):
+        assert f"found {written} (YAML reads it as {reading}): quote it, '{written}', to keep it text" in str(err)
+
+
+def test_names_quoted_are_the_text(tmp_path):
+    text = (DATA / "yaml_implicit_types.yaml").read_text()
+    for name in ("00511", "NO", "on"):
+        text = text.replace(f"name: {name},", f"name: '{name}',").replace(f"name: {name}\n", f"name: '{name}'\n")
+    scenario = load_scenario(write(tmp_path, text))
+    assert (scenario.satellites[0].name, scenario.ground_stations[0].name, scenario.targets[0].name) == ("00511", "NO", "on")
+
+
+def test_leap_second_in_the_file_names_the_next_second():
+    found, err = issues(DATA / "yaml_leap_second.yaml")
+    assert found == {("start_utc", 3)}
+    (issue,) = err.issues
+    assert issue.found.startswith("2016-12-31T23:59:60Z (a leap second, as IERS Bulletin C announces them")
+    assert issue.found.endswith("use 2017-01-01T00:00:00Z)")
+
+
+@pytest.mark.parametrize("key, value", [
+    ("start_utc", "2016-12-31T23:59:60Z"), ("start_utc", "2026-13-01"), ("duration_h", "!!int abc"),
+    ("duration_h", "0550"), ("seed", "on"), ("targets[0].name", "NO"), ("targets[0].lat_deg", "91"),
+    ("spacecraft.storage.policy", "off"), ("spacecraft.camera.bands", "[B, G, X]"), ("satellites[0].orbit", "[]"),
+])
+def test_a_set_value_gets_the_same_issue_as_the_same_value_in_the_file(tmp_path, key, value):
+    text = BASE.read_text()
+    in_file = {"start_utc": ("start_utc: 2026-06-21T00:00:00Z", f"start_utc: {value}"),
+               "duration_h": ("duration_h: 2", f"duration_h: {value}"), "seed": ("seed: 1", f"seed: {value}"),
+               "targets[0].name": ("name: paris", f"name: {value}"), "targets[0].lat_deg": ("lat_deg: 48.86", f"lat_deg: {value}"),
+               "spacecraft.storage.policy": ("{capacity_mb: 500}", f"{{capacity_mb: 500, policy: {value}}}"),
+               "spacecraft.camera.bands": ("bands: [B, G, R, NIR]", f"bands: {value}"),
+               "satellites[0].orbit": ("orbit: {altitude_km: 550, sun_synchronous: true, ltan_h: 10.5}", f"orbit: {value}")}
+    old, new = in_file[key]
+    _, from_file = issues(write(tmp_path, text.replace(old, new)))
+    _, from_set = issues(BASE, [f"{key}={value}"])
+    own = [i for i in from_set.issues if i.override]
+    assert [(i.path, i.expected, i.found) for i in own] == [(i.path, i.expected, i.found) for i in from_file.issues]
+    assert all(i.line is None and i.override == f"--set {key}={value}" for i in own)
+    assert f"  --set {key}={value}: {own[0].path}: expected " in str(from_set)
+
+
+def test_set_values_that_are_right_are_used():
+    scenario = load_scenario(BASE, ["spacecraft.radio.rate_mbps=1e3", "seed=0x1F", "targets[0].name='NO'",
+                                    "start_utc=2017-01-01T00:00:00Z", "spacecraft.camera.width_px=1.28e2"])
+    assert scenario.spacecraft.radio.rate_mbps == 1000.0 and scenario.seed == 31
+    assert scenario.targets[0].name == "NO" and scenario.spacecraft.camera.width_px == 128
+    assert scenario.start_utc.isoformat() == "2017-01-01T00:00:00+00:00"
+
+
+def test_validate_reports_every_problem_at_once(tmp_path):
+    """A wrong hardware name, a camera band order the cloud model was not made for, a name YAML 1.1 reads as a
+    boolean and a bad --set value: one run lists all four, by line, the --set last."""
+    text = BASE.read_text()
+    text = text.replace("  storage:", "  compute: {hardware: jetson-nanoo}\n  storage:")
+    text = text.replace("bands: [B, G, R, NIR]", "bands: [R, G, B, NIR]")
+    text = text.replace("name: paris", "name: on")
+    text = text.replace("pipeline:\n", "pipeline:\n  - stage: cloud_filter\n    model: cloud_bgrn_int8\n")
+    path = write(tmp_path, text)
+    found, err = issues(path, ["duration_h=abc"])
+    assert [(i.path, i.line) for i in err.issues] == [
+        ("spacecraft.compute.hardware", line_with(text, "jetson-nanoo")),
+        ("targets[0].name", line_with(text, "name: on")),
+        ("pipeline[0].model", line_with(text, "model: cloud_bgrn_int8")),
+        ("duration_h", None)]
+    message = str(err)
+    assert "found 'jetson-nanoo'" in message and "a model for the camera's bands ['R', 'G', 'B', 'NIR']" in message
+    assert "found on (YAML reads it as bool True): quote it" in message
+    assert message.endswith("  --set duration_h=abc: duration_h: expected a number, found str 'abc'")
+
+
+def test_unique_names_are_checked_when_another_section_is_wrong(tmp_path):
+    text = BASE.read_text().replace("duration_h: 2", "duration_h: two")
+    text = text.replace("targets:\n", "targets:\n  - {name: paris, lat_deg: 1, lon_deg: 2, radius_km: 2}\n")
+    found, _ = issues(write(tmp_path, text))
+    assert found == {("duration_h", line_with(text, "duration_h")), ("targets[1].name", line_with(text, "name: paris, lat_deg: 48"))}

@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import io
 import math
+import re
 import string
 import types
 import typing
@@ -419,11 +420,11 @@ FAMILIES = {  # family: (strategy, number of cases)
 # ------------------------------------------------------------------------------------------ the oracle
 
 
-def validate(path: Path) -> tuple[int, str, str]:
-    """``orbitedge validate PATH`` in-process: (exit status, stdout, stderr)."""
+def validate(path: Path, *overrides: str) -> tuple[int, str, str]:
+    """``orbitedge validate PATH [--set OVERRIDE]...`` in-process: (exit status, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        status = main(["validate", str(path)])
+        status = main(["validate", str(path), *(arg for o in overrides for arg in ("--set", o))])
     return status, out.getvalue(), err.getvalue()
 
 
@@ -529,3 +530,169 @@ def test_tle_epoch_and_checksum_are_checked(tmp_path, line1, line2, problem):
 def test_tle_with_a_letter_in_the_mean_motion_is_a_config_error(tmp_path):
     line2 = _fix_checksum(ISS_TLE[1][:53] + "X" + ISS_TLE[1][54:])
     check_clean_error(tmp_path / "s.yaml", tle_case(ISS_TLE[0], line2))
+
+
+# ------------------------------------------------------------------------------------------ --set and YAML 1.1 scalars
+
+YAML_1_1_WORDS = ["y", "n", "Y", "N", "yes", "No", "ON", "off", "true", "False", "~", "null", "NULL", ".inf", "-.Inf",
+                  ".NaN", "0x1F", "0b101", "0o17", "1_000", "1:30", "10:30", "-1:30:15.5", "2026-01-01", "00511", "017",
+                  "09", "1e3", "1E-5", ".5e3", "+12", "2026-06-21T00:00:00Z", "2016-12-31T23:59:60Z", "2026-13-01",
+                  "<<", "="]
+plain_scalars = st.one_of(  # plain YAML scalars as people type them: words YAML 1.1 types, numbers in every notation
+    st.sampled_from(YAML_1_1_WORDS),
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda v: f"{v:e}"),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(-10**6, 10**6).map(lambda v: f"{v:#x}" if v >= 0 else str(v)),
+    st.integers(0, 10**4).map(lambda v: f"0{v}"),
+    st.tuples(st.integers(0, 99), st.integers(0, 59)).map(lambda t: f"{t[0]}:{t[1]:02d}"),
+    st.text(NAME_CHARS + ".+", min_size=1, max_size=10),
+)
+set_values = st.one_of(  # what follows KEY= on a command line
+    plain_scalars,
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=16),
+    st.sampled_from(["", "!!int abc", "!!float x", "!!python/name:os.system", "!!binary aGk=", "[1,", "{a: [", "'open",
+                     "&a [*a]", "*x", "a: b: c", "@x", "---", "!!set {a}", "[]", "{}", "[B, G, X]", "{stage: blur}"]),
+    st.recursive(st.one_of(st.integers(-5, 5), words, st.booleans()),
+                 lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(words, inner, max_size=3)),
+                 max_leaves=6).map(lambda v: yaml.dump(v, Dumper=DUMPER, default_flow_style=True, width=10**6).strip()),
+)
+
+
+@st.composite
+def set_assignments(draw) -> tuple[str, str]:
+    """(scenario, KEY=VALUE): a key path of the scenario (dotted or bracketed, or an index from the end) or a path
+    no scenario has, and any value."""
+    name = draw(scenario_names)
+    slot = draw(st.sampled_from(SLOTS[name]))
+    style = draw(st.sampled_from(["yaml", "dotted", "from_end", "junk"]))
+    if style == "junk" or not slot.keys:
+        key = draw(st.text(NAME_CHARS + ".[]-", max_size=24))
+    elif style == "yaml":
+        key = yaml_path(slot.keys)
+    else:
+        keys = [(k - len(BASES[name][slot.keys[0]]) if style == "from_end" and j == 1 else k)
+                if isinstance(k, int) else k for j, k in enumerate(slot.keys)]
+        key = ".".join(map(str, keys))
+    value = draw(set_values)
+    assume("\n" not in value and "\r" not in value)
+    return name, f"{key}={value}"
+
+
+def test_set_family_exits_0_or_2_naming_the_set(tmp_path_factory):
+    """Any --set on any shipped scenario: exit 0, or exit 2 with every issue on its own line and the message
+    naming the --set (on the issue of its value, or after every other issue), never a traceback."""
+    root = tmp_path_factory.mktemp("set")
+    paths = {}
+    for name in BASES:
+        paths[name] = root / f"{name}.yaml"
+        paths[name].write_bytes(data_case(BASES[name], ()).content)
+    valid = {name: validate(path)[0] == 0 for name, path in paths.items()}  # landsat_parana needs ../shared/data
+
+    @settings(max_examples=200, derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @given(set_assignments())
+    def run(case: tuple[str, str]) -> None:
+        name, assignment = case
+        status, out, err = validate(paths[name], assignment)
+        assert status in (0, 2) and "Traceback" not in err, err
+        if status == 0:
+            assert valid[name] and out.startswith(f"{paths[name]}: OK")
+            return
+        head, *issues = err.rstrip("\n").split("\n")
+        assert out == "" and head.startswith(f"orbitedge: error: {paths[name]}: {len(issues)} problem(s)")
+        for line in issues:
+            assert line.startswith((f"  {paths[name]}:", f"  --set {assignment}: ")), line
+            assert f"--set {assignment}" in line, line
+
+    run()
+
+
+@st.composite
+def yaml_1_1_scalars(draw) -> tuple[str, Slot, str, str]:
+    """(scenario, slot, TEXT, file): a plain scalar typed by YAML 1.1 from its text, written at a slot of a shipped
+    scenario that expects a string, a name from a set, a number or a boolean."""
+    name = draw(scenario_names)
+    slot = draw(st.sampled_from([s for s in SLOTS[name] if s.keys and s.present and s.keys[-1] != "stage"
+                                 and kind(s.tp) in ("str", "literal", "int", "float", "bool")]))
+    text = draw(plain_scalars)
+    marker = "PLACEHOLDER7"
+    content = data_case(mutated(BASES[name], slot.keys, marker), slot.keys).content.decode()
+    content = content.replace(marker, text)
+    try:
+        node = yaml.compose(content, Loader=LOADER)
+    except yaml.YAMLError:
+        assume(False)
+    for key in slot.keys:
+        node = (dict((k.value, v) for k, v in node.value)[key] if isinstance(node, yaml.MappingNode)
+                else node.value[key])
+    assume(isinstance(node, yaml.ScalarNode) and node.value == text and not node.style)  # plain: libyaml says ""
+    return name, slot, text, content
+
+
+# the numbers of the YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), decimal, without a
+# leading zero (which YAML 1.1 reads as octal), and those that are one number to YAML 1.1 and 1.2 alike
+DECIMAL = re.compile(r"[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9]*)(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+
+
+def python_number(text: str) -> float | None:
+    """The number Python's own parsers read from ``text`` (decimal, 0x, 0o, 0b, 1_000), or None."""
+    if DECIMAL.fullmatch(text):
+        return float(text)
+    try:
+        return int(text, 0)
+    except ValueError:
+        return None
+
+AMBIGUOUS = re.compile(r"[-+]?0[0-9_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")  # octal 0550, base-60 1:30
+TYPE_EXPECTED = {"str": ("a non-empty string",), "literal": ("one of ",), "bool": ("true or false",),  # by kind
+                 "int": ("an integer", "a finite number"), "float": ("a number", "a finite number")}
+YAML_1_1_BOOLS = {w: w.lower() in ("y", "yes", "true", "on") for w in
+                  [c for b in ("yes", "no", "true", "false", "on", "off") for c in (b, b.capitalize(), b.upper())]}
+
+
+def test_yaml_1_1_scalar_family(tmp_path_factory):
+    """A plain scalar where a string, a name from a set, a number or a boolean is expected. Every issue about it
+    names its path and line and shows the text as written; a string field takes text YAML 1.1 reads as text and
+    says to quote anything else; a number field takes every notation of one number (1e3, 0x1F) as the number
+    Python reads, and refuses 0550 and 10:30, which YAML 1.1 reads otherwise than they look; a boolean field takes
+    YAML 1.1's yes/no/on/off."""
+    path = tmp_path_factory.mktemp("yaml11") / "s.yaml"
+
+    @settings(max_examples=200, derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @given(yaml_1_1_scalars())
+    def run(case: tuple[str, Slot, str, str]) -> None:
+        name, slot, text, content = case
+        path.write_text(content, encoding="utf-8")
+        where = (yaml_path(slot.keys), node_line(content, slot.keys))
+        try:
+            load_scenario(path)
+            issues = []
+        except ConfigError as err:
+            issues = err.issues
+            status, _, stderr = validate(path)
+            assert status == 2 and "Traceback" not in stderr
+        tp = kind(slot.tp)
+        mine = [i for i in issues if (i.path, i.line) == where and i.expected.startswith(TYPE_EXPECTED[tp])]
+        assert all(text in i.found for i in mine), mine
+        if tp == "str":
+            pyyaml = yaml.compose(f"a: {text}\n").value[0][1]
+            is_text = pyyaml.tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
+            if not is_text or re.fullmatch(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+|0o[0-7]+", text):
+                assert any(f"quote it, '{text}'" in i.found for i in mine), (text, issues)
+            else:
+                assert not mine, mine
+        elif tp in ("int", "float"):
+            if AMBIGUOUS.fullmatch(text):
+                assert any("written in decimal" in i.expected for i in mine), issues
+            elif (number := python_number(text)) is not None:
+                if math.isfinite(number) and (tp == "float" or float(number).is_integer()):
+                    assert not mine, mine
+            else:
+                assert mine, (text, issues)
+        elif tp == "bool":
+            assert bool(mine) != (text in YAML_1_1_BOOLS), (text, issues)
+        elif text not in typing.get_args(slot.tp):
+            assert mine, issues
+
+    run()
