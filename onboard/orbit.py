@@ -224,7 +224,7 @@ def element_set(text: str | Sequence[str]) -> ElementSet:
     if _ELEMENT_LINE.fullmatch(lines[0]):
         raise ValueError(f"line 0 {lines[0]!r} is an element line, not a title: expected 2 TLE lines, or 3 with the "
                          "title (line 0) first")
-    title = lines[0][2:] if lines[0].startswith("0 ") else lines[0]
+    title = lines[0][2:] if lines[0].startswith("0 ") or lines[0] == "0" else lines[0]
     return ElementSet(title.strip() or None, lines[1], lines[2])
 
 
@@ -246,22 +246,29 @@ def implausible_orbit(satrec: Satrec, start_utc: datetime, duration_s: float,
     """The first time, s since ``start_utc``, and what is wrong there, when SGP4's state is not an orbit; else None.
 
     The state is sampled every ``step_s`` (s) over [0, duration_s] and refused at the first sample with an SGP4 error
-    code, a position that is not finite, a WGS84 altitude below ``MIN_ALTITUDE_KM``, or an osculating semi-major axis
-    (vis-viva, WGS72 mu) more than ``SEMI_MAJOR_AXIS_TOLERANCE`` from the one Kepler's third law gives for the
-    element set's mean motion (WGS72 mu, as SGP4 uses). The description lists every test that sample fails.
+    code, a position that is not finite, a WGS84 altitude below ``MIN_ALTITUDE_KM``, an osculating perigee below it
+    (radius a(1 - e) from the state vector, less the WGS84 equatorial radius: a dip between samples is seen too), or
+    an osculating semi-major axis (vis-viva) more than ``SEMI_MAJOR_AXIS_TOLERANCE`` from the one Kepler's third law
+    gives for the element set's mean motion. Both use WGS72's mu, as SGP4 does (Vallado et al. 2006, AIAA 2006-6753).
+    The description lists every test that sample fails.
     """
     t_s = _time_grid_s(duration_s, step_s)
     jd, fr = _julian_date(start_utc)
     error, r_km, v_km_s = satrec.sgp4_array(np.full(t_s.shape, jd), fr + t_s / DAY_S)
     finite = np.isfinite(r_km).all(axis=-1) & np.isfinite(v_km_s).all(axis=-1)
-    r_norm = np.linalg.norm(np.where(finite[:, None], r_km, 1.0), axis=-1)
-    altitude_km = np.where(finite, geodetic(np.where(finite[:, None], r_km, 1.0))[2], np.nan)
-    inverse_a = 2.0 / r_norm - _dot(v_km_s, v_km_s) / wgs72.mu  # 1/km, vis-viva; <= 0: unbound
-    a_km = np.divide(1.0, inverse_a, out=np.full_like(inverse_a, np.inf), where=inverse_a > 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN rows (error codes) compare False below
+        altitude_km = geodetic(r_km)[2]
+        r_norm = np.linalg.norm(r_km, axis=-1)
+        inverse_a = 2.0 / r_norm - _dot(v_km_s, v_km_s) / wgs72.mu  # 1/km, vis-viva; <= 0: unbound
+        a_km = np.where(inverse_a > 0.0, 1.0 / inverse_a, np.inf)
+        e_vector = ((_dot(v_km_s, v_km_s) - wgs72.mu / r_norm)[:, None] * r_km
+                    - _dot(r_km, v_km_s)[:, None] * v_km_s) / wgs72.mu
+        perigee_km = a_km * (1.0 - np.linalg.norm(e_vector, axis=-1)) - WGS84_A_KM
     mean_a_km = (wgs72.mu / (satrec.no_kozai / 60.0) ** 2) ** (1.0 / 3.0)
-    a_off = np.abs(a_km - mean_a_km) > SEMI_MAJOR_AXIS_TOLERANCE * mean_a_km
-    low = finite & (altitude_km < MIN_ALTITUDE_KM)
-    bad = (error != 0) | ~finite | low | (finite & a_off)
+    a_off = finite & (np.abs(a_km - mean_a_km) > SEMI_MAJOR_AXIS_TOLERANCE * mean_a_km)
+    low = altitude_km < MIN_ALTITUDE_KM
+    low_perigee = ~a_off & (perigee_km < MIN_ALTITUDE_KM)
+    bad = (error != 0) | ~finite | low | low_perigee | a_off
     if not bad.any():
         return None
     k = int(np.flatnonzero(bad)[0])
@@ -272,6 +279,9 @@ def implausible_orbit(satrec: Satrec, start_utc: datetime, duration_s: float,
     found = []
     if low[k]:
         found.append(f"altitude {altitude_km[k]:.1f} km, below the {MIN_ALTITUDE_KM:g} km floor")
+    elif low_perigee[k]:
+        found.append(f"osculating perigee {perigee_km[k]:.1f} km above the equator's radius, below the "
+                     f"{MIN_ALTITUDE_KM:g} km floor")
     if a_off[k]:
         a_text = f"{a_km[k]:.6g} km" if np.isfinite(a_km[k]) else "unbound (hyperbolic)"
         found.append(f"semi-major axis {a_text}, not within {SEMI_MAJOR_AXIS_TOLERANCE:.0%} of the "

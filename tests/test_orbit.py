@@ -5,25 +5,35 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sgp4.api import WGS72, Satrec
+from sgp4.earth_gravity import wgs72
+from sgp4.exporter import export_tle
 from skyfield.api import EarthSatellite, load, wgs84
 from skyfield.framelib import itrs
 
 from onboard.orbit import (
+    MIN_ALTITUDE_KM,
+    SEMI_MAJOR_AXIS_TOLERANCE,
     ContactWindow,
+    ElementSet,
     Ephemeris,
     GroundStation,
     PropagationError,
     closest_approaches,
     contact_windows,
     ecef_from_geodetic,
+    element_set,
     elevation_deg,
+    epoch_offset_days,
     geodetic,
+    implausible_orbit,
     ground_speed_km_s,
     satrec_from_elements,
     satrec_from_tle,
@@ -33,6 +43,7 @@ from onboard.orbit import (
     sun_elevation_deg,
     sun_synchronous_inclination_deg,
     sunlit,
+    tle_epoch_utc,
 )
 
 TS = load.timescale(builtin=True)  # built-in leap seconds and UT1: downloads nothing
@@ -344,3 +355,187 @@ def test_closest_approach_to_a_target_abeam_of_the_track(offset_km):
 def test_contact_window_duration():
     window = ContactWindow("sat", "station", 10.0, 70.0, 30.0, 40.0)
     assert window.duration_s == 60.0
+
+
+# --- element sets as users paste them, and element sets that are no longer an orbit (issue 11, kinds A and A') -----
+
+DATA = Path(__file__).parent / "data"
+POLAR_FLATTENING_KM = 21.385  # WGS84 equatorial less polar radius: a perigee over a pole is this much higher
+
+
+def field_case(name: str) -> tuple[ElementSet, datetime, float]:
+    """The element set, start and duration (s) of a field-case scenario copied into tests/data."""
+    scenario = yaml.safe_load((DATA / f"{name}.yaml").read_text())
+    start = scenario["start_utc"]
+    start = datetime.fromisoformat(start.replace("Z", "+00:00")) if isinstance(start, str) else start
+    return element_set(scenario["satellites"][0]["orbit"]["tle"]), start, scenario["duration_h"] * 3600.0
+
+
+def skyfield_height_km(satrec: Satrec, start_utc: datetime, t_s: float | np.ndarray) -> float | np.ndarray:
+    """WGS84 height of SGP4's position at ``t_s`` (s since ``start_utc``) by skyfield, an outside reference, km."""
+    t = TS.from_datetime(start_utc) + np.asarray(t_s) / DAY_S
+    return wgs84.height_of(EarthSatellite.from_satrec(satrec, TS).at(t)).km
+
+
+def test_three_line_field_case_parses_its_title_and_stays_an_orbit():
+    tle, start, duration_s = field_case("tle_3line_name")
+    assert tle.title == "OBJECT 511" and tle.line1.startswith("1 00511U") and tle.line2.startswith("2 00511")
+    satrec = tle.satrec()
+    assert implausible_orbit(satrec, start, duration_s) is None
+    heights = skyfield_height_km(satrec, start, np.linspace(0.0, duration_s, 25))
+    assert 900.0 < heights.min() and heights.max() < 1100.0  # a 13.69 rev/day, near-circular orbit at ~1000 km
+    assert abs(epoch_offset_days(satrec, start, duration_s)) < 1.0
+
+
+def test_decayed_field_case_is_refused_for_its_semi_major_axis():
+    tle, start, duration_s = field_case("tle_decayed_garbage")
+    satrec = tle.satrec()
+    t_s, what = implausible_orbit(satrec, start, duration_s)
+    assert t_s == 0.0 and what.startswith("semi-major axis") and "15.921462 rev/day" in what
+    # SGP4 gives no error code, but a position billions of km out (skyfield's, too)
+    distance_km = EarthSatellite.from_satrec(satrec, TS).at(TS.from_datetime(start)).distance().km
+    assert distance_km > 1e9
+
+
+def test_stale_field_case_is_refused_below_the_altitude_floor():
+    tle, start, duration_s = field_case("tle_stale_epoch")
+    satrec = tle.satrec()
+    t_s, what = implausible_orbit(satrec, start, duration_s)
+    assert "below the 150 km floor" in what and "semi-major axis" in what
+    assert skyfield_height_km(satrec, start, t_s) < MIN_ALTITUDE_KM
+    epoch = EarthSatellite.from_satrec(satrec, TS).epoch.utc_datetime()
+    assert epoch_offset_days(satrec, start, duration_s) == pytest.approx(
+        (start + timedelta(seconds=duration_s) - epoch).total_seconds() / DAY_S, abs=1e-6)
+    assert epoch_offset_days(satrec, start, duration_s) == pytest.approx(1162.74, abs=0.01)
+    assert abs((tle_epoch_utc(satrec) - epoch).total_seconds()) < 0.001
+
+
+def test_epoch_offset_is_signed_and_takes_the_far_end_of_the_run():
+    satrec = satrec_from_tle(*ISS_TLE)
+    epoch = EarthSatellite.from_satrec(satrec, TS).epoch.utc_datetime()
+    before = epoch - timedelta(days=10)
+    assert epoch_offset_days(satrec, before, 2 * DAY_S) == pytest.approx(-10.0, abs=1e-6)
+    assert epoch_offset_days(satrec, epoch - timedelta(days=1), 3 * DAY_S) == pytest.approx(2.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("lines, problem", [
+    ([ISS_TLE[0]], "1 non-blank line"),
+    ([], "0 non-blank line"),
+    (["ISS", "(ZARYA)", *ISS_TLE], "4 non-blank line"),
+    ([ISS_TLE[0], *ISS_TLE], "line 0 '1 25544U.*' is an element line, not a title"),
+])
+def test_element_sets_of_other_shapes_are_refused(lines, problem):
+    with pytest.raises(ValueError, match=problem):
+        element_set(lines)
+
+
+def test_a_blank_title_is_no_title():
+    assert element_set(["0 ", *ISS_TLE]) == ElementSet(None, *ISS_TLE)
+    assert element_set(["0  ISS (ZARYA) ", *ISS_TLE]) == ElementSet("ISS (ZARYA)", *ISS_TLE)
+
+
+@st.composite
+def elements(draw, min_perigee_km: float = 200.0, max_perigee_km: float = 2000.0) -> Satrec:
+    """An SGP4 record ('i' mode, WGS72) of random mean elements whose perigee height (above WGS72's equatorial radius)
+    lies in the range: circular to Molniya-like (e <= 0.75), LEO to beyond GEO (a <= 45000 km). Inclination short of
+    180 deg, where SGP4's short-period terms divide by 1 + cos i and its positions stop following the elements."""
+    perigee_km = wgs72.radiusearthkm + draw(st.floats(min_perigee_km, max_perigee_km))
+    a_km = draw(st.floats(perigee_km, min(45000.0, perigee_km / 0.25)))
+    angle_rad = st.floats(0.0, 359.0).map(math.radians)
+    satrec = Satrec()
+    satrec.sgp4init(WGS72, "i", draw(st.integers(1, 99999)), draw(st.floats(20000.0, 30000.0)),  # 2004-2032
+                    draw(st.one_of(st.just(0.0), st.floats(1e-6, 1e-4))), 0.0, 0.0, 1.0 - perigee_km / a_km,
+                    draw(angle_rad), math.radians(draw(st.floats(0.0, 179.9))), draw(angle_rad),
+                    math.sqrt(wgs72.mu / a_km**3) * 60.0, draw(angle_rad))
+    return satrec
+
+
+def pasted(draw, line1: str, line2: str, title: str | None):
+    """The lines as a user pastes them: a list or a text block, with stray whitespace and blank lines."""
+    pad = st.text(" \t", max_size=3)
+    head = [] if title is None else [draw(st.sampled_from(["", "0 "])) + title]
+    lines = [draw(pad) + line + draw(pad) for line in [*head, line1, line2]]
+    if draw(st.booleans()):
+        return lines
+    return draw(st.sampled_from(["", "\n"])) + "\n".join(lines) + draw(st.sampled_from(["", "\n", "\n\n"]))
+
+
+# a title as catalogues print it (24 characters); "0" alone and a leading "0 " are the 3LE marker, not the title
+TITLES = st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=24).filter(
+    lambda t: t.strip() not in ("", "0") and not t.strip().startswith("0 "))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data(), elements(), st.one_of(st.none(), TITLES))
+def test_pasted_element_sets_give_the_orbit_of_their_lines(data, source, title):
+    line1, line2 = export_tle(source)
+    parsed = element_set(pasted(data.draw, line1, line2, title))
+    assert parsed == ElementSet(None if title is None else title.strip(), line1, line2)
+    satrec, reference = parsed.satrec(), Satrec.twoline2rv(line1, line2, WGS72)
+    jd, fr = np.full(5, satrec.jdsatepoch), satrec.jdsatepochF + np.linspace(-1.0, 1.0, 5)
+    assert np.array_equal(satrec.sgp4_array(jd, fr)[1], reference.sgp4_array(jd, fr)[1])
+    # the elements as drawn, to the TLE's printed precision: 8 decimals of rev/day, 7 of eccentricity
+    assert satrec.no_kozai == pytest.approx(source.no_kozai, abs=0.6e-8 * 2.0 * math.pi / 1440.0)
+    assert satrec.ecco == pytest.approx(source.ecco, abs=0.6e-7)
+
+
+@settings(max_examples=100, deadline=None)
+@given(elements(), st.floats(-7.0, 7.0), st.floats(60.0, DAY_S))
+def test_orbits_propagated_near_their_epoch_are_never_refused(source, offset_days, duration_s):
+    satrec = element_set(export_tle(source)).satrec()
+    start = tle_epoch_utc(satrec) + timedelta(days=offset_days)
+    assert implausible_orbit(satrec, start, duration_s) is None
+
+
+def check_refusal(satrec: Satrec, start: datetime, duration_s: float) -> None:
+    """The refusal says what failed, and skyfield agrees where it names an altitude."""
+    refused = implausible_orbit(satrec, start, duration_s)
+    assert refused is not None
+    t_s, what = refused
+    assert 0.0 <= t_s <= duration_s
+    assert what.startswith(("SGP4 error", "altitude", "osculating perigee", "semi-major axis", "SGP4 gave"))
+    if what.startswith("altitude"):
+        assert skyfield_height_km(satrec, start, t_s) < MIN_ALTITUDE_KM + 0.01
+    elif what.startswith("osculating perigee"):  # skyfield sees the dip over the next 1.5 orbits, every 10 s
+        period_s = 2.0 * math.pi / satrec.no_kozai * 60.0
+        heights = skyfield_height_km(satrec, start, np.arange(t_s, t_s + 1.5 * period_s, 10.0))
+        # it dips below the floor (+ the poles' lower surface + short-period terms), or SGP4 finds it decayed (NaN)
+        assert np.isnan(heights).any() or heights.min() < MIN_ALTITUDE_KM + POLAR_FLATTENING_KM + 5.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(elements(min_perigee_km=-300.0, max_perigee_km=100.0), st.floats(-1.0, 1.0))
+def test_perigee_below_the_floor_is_refused(source, offset_days):
+    try:
+        satrec = element_set(export_tle(source)).satrec()
+    except ValueError as err:  # perigee under ground: SGP4 refuses the elements themselves
+        assert "rejected by SGP4" in str(err)
+        return
+    # a whole orbit, so that the perigee is passed
+    period_s = 2.0 * math.pi / satrec.no_kozai * 60.0
+    check_refusal(satrec, tle_epoch_utc(satrec) + timedelta(days=offset_days), period_s * 1.05)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(200.0, 350.0), st.floats(0.02, 0.5), st.floats(30.0, 2000.0))
+def test_high_drag_propagated_long_after_its_epoch_is_refused(altitude_km, bstar, days):
+    source = Satrec()
+    a_km = wgs72.radiusearthkm + altitude_km
+    source.sgp4init(WGS72, "i", 1, 25000.0, bstar, 0.0, 0.0, 0.001, 0.0, math.radians(97.0), 0.0,
+                    math.sqrt(wgs72.mu / a_km**3) * 60.0, 0.0)
+    satrec = element_set(["0 FALLING", *export_tle(source)]).satrec()
+    check_refusal(satrec, tle_epoch_utc(satrec) + timedelta(days=days), 7200.0)
+
+
+@pytest.mark.parametrize("field, value", [("mean_motion", "17.50000000"), ("mean_motion", "99.99999999"),
+                                          ("eccentricity", "9500000")])
+def test_garbage_elements_are_refused(field, value):
+    line2 = ISS_TLE[1]
+    start, end = {"mean_motion": (52, 63), "eccentricity": (26, 33)}[field]
+    line2 = with_checksum(line2[:start] + value + line2[end:])
+    try:
+        satrec = satrec_from_tle(ISS_TLE[0], line2)
+    except ValueError as err:
+        assert "rejected by SGP4" in str(err)
+        return
+    check_refusal(satrec, ISS_START_UTC, 2 * 3600.0)
