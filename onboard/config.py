@@ -22,7 +22,7 @@ class OrbitConfig:
     """Either a two- or three-line element set, or mean elements for a circular (or near-circular) orbit."""
 
     tle: list[str] | str | None = spec(None, doc="two TLE lines, or three with the title (line 0) first, as a list or "
-                                       "a block of text (tle: |); excludes the element keys")
+                                       "as a YAML block of text; excludes the element keys")
     altitude_km: float | None = spec(None, gt=150, lt=40000, doc="mean altitude above the WGS72 equatorial radius")
     inclination_deg: float | None = spec(None, ge=0, le=180, doc="inclination; or use sun_synchronous")
     sun_synchronous: bool = spec(False, doc="derive the inclination from J2 for a sun-synchronous orbit")
