@@ -211,12 +211,14 @@ _ELEMENT_LINE = re.compile(r"[12] .{67}")
 def element_set(text: str | Sequence[str]) -> ElementSet:
     """Parse a TLE given as a list of lines or as one text block (``tle: |`` in YAML), two or three lines.
 
-    Blank lines and the whitespace around each line are dropped. With three lines the first is the title (line 0),
+    Blank lines, line ends (LF or CRLF) and the whitespace around each line are dropped; list items are split at
+    line ends too. With three lines the first is the title (line 0),
     with or without the ``0 `` that CelesTrak's and Space-Track's 3LE files put before it; an empty title is None.
     The element lines themselves are checked by ``satrec_from_tle``. ValueError for another number of lines, or a
     first line of three that is an element line rather than a title.
     """
-    lines = [line.strip() for line in (text.splitlines() if isinstance(text, str) else text) if line.strip()]
+    joined = text if isinstance(text, str) else "\n".join(text)  # NOTE: a list item may hold several lines too
+    lines = [line.strip() for line in joined.splitlines() if line.strip()]
     if len(lines) == 2:
         return ElementSet(None, *lines)
     if len(lines) != 3:

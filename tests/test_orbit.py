@@ -429,6 +429,11 @@ def test_element_sets_of_other_shapes_are_refused(lines, problem):
         element_set(lines)
 
 
+def test_a_list_item_holding_several_lines_and_crlf_line_ends_are_read():
+    assert element_set(["ISS (ZARYA)\r\n" + ISS_TLE[0], ISS_TLE[1] + "\r\n"]) == ElementSet("ISS (ZARYA)", *ISS_TLE)
+    assert element_set("\r\n".join(ISS_TLE)) == ElementSet(None, *ISS_TLE)
+
+
 def test_a_blank_title_is_no_title():
     assert element_set(["0 ", *ISS_TLE]) == ElementSet(None, *ISS_TLE)
     assert element_set(["0  ISS (ZARYA) ", *ISS_TLE]) == ElementSet("ISS (ZARYA)", *ISS_TLE)
