@@ -82,7 +82,12 @@ def test_products_match_the_manifest_and_truth_stays_apart(quickstart):
     assert len(lines) == report["ledger"]["products_delivered"]
     for line in lines:
         data = (out / "downlink" / line["file"]).read_bytes()
-        assert hashlib.sha256(data).hexdigest() == line["sha256"] and len(data) == line["bytes"]
+        sidecar_bytes = 0
+        for sidecar in line.get("sidecars", []):  # a PNG's world file and .aux.xml travel and count with it
+            extra = (out / "downlink" / sidecar["file"]).read_bytes()
+            assert hashlib.sha256(extra).hexdigest() == sidecar["sha256"] and len(extra) == sidecar["bytes"]
+            sidecar_bytes += len(extra)
+        assert hashlib.sha256(data).hexdigest() == line["sha256"] and len(data) + sidecar_bytes == line["bytes"]
         assert line["downlink_t_s"] >= line["capture_t_s"]
     captures = [json.loads(l) for l in (out / "telemetry" / "captures.jsonl").read_text().splitlines()]
     truth = sorted(p.stem for p in (out / "truth").glob("*.npz"))
