@@ -330,7 +330,8 @@ def write_report(run_dir: Path, fmt: str = "md") -> tuple[dict[str, Any], list[P
     write_atomic(doc_path, lambda tmp: tmp.write_text(doc_text, encoding="utf-8"))
     written = [json_path, doc_path, *(run_dir / rel for rel in figures.values())]
     written += [run_dir / rel for rel in report["mosaics"]["paths"]]
-    written.append(stac.write_catalog(run_dir, run.delivered, run.mosaics, run.run_info))
+    stac.write_catalog(run_dir, run.delivered, run.mosaics, run.run_info)
+    written.append(run_dir / stac.STAC_DIR / "catalog.json")  # relative as run_dir was given, like the others
     return report, written
 
 
