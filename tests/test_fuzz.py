@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
@@ -696,3 +697,180 @@ def test_yaml_1_1_scalar_family(tmp_path_factory):
             assert mine, issues
 
     run()
+
+
+# ------------------------------------------------------------------------------------------ element sets as pasted
+
+STALE_DAYS = 7.0  # the epoch distance beyond which a run is warned about (onboard/orbit.py)
+
+
+@st.composite
+def element_sets(draw) -> tuple[dict[str, Any], float, str]:
+    """(scenario data, days from the TLE epoch to the run's far end, name): the shipped cubesat scenario flying an
+    element set made by sgp4's own exporter from drawn elements (mean motion from a few to 17 rev/day, drag up to
+    re-entry levels), pasted as two or three lines, as a list or a block of text, with a title or without, and a
+    start from a month before its epoch to years after it."""
+    from sgp4.api import WGS72, Satrec
+    from sgp4.exporter import export_tle
+
+    epoch = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=draw(st.floats(0, 300)))
+    epoch_days = (epoch - dt.datetime(1949, 12, 31, tzinfo=dt.timezone.utc)).total_seconds() / 86400.0
+    satrec = Satrec()
+    satrec.sgp4init(WGS72, "i", 99999, epoch_days, draw(st.sampled_from([0.0, 1e-5, 1e-4, 1e-3, 1e-2])), 0.0, 0.0,
+                    draw(st.floats(0.0, 0.05)), math.radians(draw(st.floats(0, 359))),
+                    math.radians(draw(st.floats(0.5, 179))), math.radians(draw(st.floats(0, 359))),
+                    draw(st.floats(3.0, 17.0)) * 2 * math.pi / 1440.0, math.radians(draw(st.floats(0, 359))))
+    lines = list(export_tle(satrec))
+    title = draw(st.one_of(st.none(), st.text(string.ascii_uppercase + string.digits + " ()-", min_size=1,
+                                              max_size=20).filter(lambda t: t.strip() and t.strip()[0] not in "12")))
+    if title is not None:
+        lines.insert(0, draw(st.sampled_from(["", "0 "])) + title)
+    start = epoch + dt.timedelta(days=draw(st.one_of(st.floats(-30, 30), st.floats(30, 2000))))
+    data = copy.deepcopy(BASES["cubesat_sband"])
+    data["start_utc"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    data["duration_h"] = 2.0
+    named = title is None or draw(st.booleans())
+    satellite = data["satellites"][0]
+    if not named:
+        del satellite["name"]
+    satellite["orbit"] = {"tle": lines if draw(st.booleans()) else "\n".join(lines) + "\n"}
+    start_s, epoch_s = dt.datetime.strptime(data["start_utc"], "%Y-%m-%dT%H:%M:%S%z"), epoch
+    far_days = max(abs((start_s - epoch_s).total_seconds()), abs((start_s - epoch_s).total_seconds() + 7200)) / 86400
+    return data, far_days, satellite.get("name") or re.sub(r"[^A-Za-z0-9_-]+", "-", title.strip()).strip("-")
+
+
+def test_element_set_family(tmp_path_factory):
+    """Any element set as pasted: exit 0, warned in stderr exactly when the run reaches beyond 7 days from the
+    epoch; or exit 2 with the refusal at the satellite's tle (or name) and its line, naming the satellite."""
+    path = tmp_path_factory.mktemp("tle") / "s.yaml"
+    outcomes = set()
+
+    @settings(max_examples=60, derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @given(element_sets())
+    def run(case: tuple[dict[str, Any], float, str]) -> None:
+        data, far_days, name = case
+        text = yaml.dump(data, Dumper=DUMPER, sort_keys=False, width=10**6, default_flow_style=None)
+        path.write_text(text, encoding="utf-8")
+        status, out, err = validate(path)
+        assert status in (0, 2) and "Traceback" not in err, err
+        outcomes.add(status)
+        if status == 0:
+            warned = "warning:" in err and "satellites[0].orbit.tle" in err
+            assert warned == (far_days > STALE_DAYS + 1e-3) or abs(far_days - STALE_DAYS) < 1e-3, (far_days, err)
+            return
+        head, *issues = err.rstrip("\n").split("\n")
+        assert head == f"orbitedge: error: {path}: {len(issues)} problem(s)", err
+        tle_line = node_line(text, ("satellites", 0, "orbit", "tle"))
+        for issue in issues:
+            assert issue.startswith((f"  {path}:{tle_line}: satellites[0].orbit.tle: ",
+                                     f"  {path}:{node_line(text, ('satellites', 0))}: satellites[0].name: ")), issue
+        assert any(f"'{name}'" in issue for issue in issues) or "satellites[0].name" in err, err
+
+    run()
+    assert outcomes == {0, 2}  # the family reaches both sides of the line
+
+
+# ------------------------------------------------------------------------------------------ imagery as written
+
+IMAGERY_CRS = {  # EPSG: (x0, y0) of the image's upper-left corner near 30.8 N, 87.5 W (the Gulf coast)
+    32616: (450000.0, 3420000.0), 4326: (-87.55, 30.85), 5070: (860000.0, 850000.0), 3857: (-9746000.0, 3608000.0)}
+
+
+@st.composite
+def imagery_worlds(draw, root: Path) -> tuple[dict[str, Any], set[str]]:
+    """(scenario data, YAML paths that must carry an issue): a world of GeoTIFFs written by GDAL in a drawn CRS,
+    data type, no-data and band count, bands named or not, a mask with drawn codes, and a target on or off the
+    imagery; the expected issues are what a user must be told."""
+    import rasterio
+    from affine import Affine
+
+    case_dir = root / f"c{draw(st.integers(0, 10**9))}"
+    case_dir.mkdir(exist_ok=True)
+    epsg = draw(st.sampled_from(sorted(IMAGERY_CRS)))
+    x0, y0 = IMAGERY_CRS[epsg]
+    step = 0.0005 if epsg == 4326 else 60.0
+    transform = Affine(step, 0.0, x0, 0.0, -step, y0)
+    dtype = draw(st.sampled_from(["uint8", "uint16", "int16", "float32"]))
+    count = draw(st.integers(1, 3))
+    nodata = draw(st.sampled_from([None, 0, 255, -9999]))
+    expected: set[str] = set()
+    if nodata is not None and not np.can_cast(np.min_scalar_type(nodata), dtype):
+        nodata = None  # GDAL refuses to write it; the scenario's nodata is fuzzed below
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    pixels = rng.integers(1, 200, size=(count, 96, 96)).astype(dtype)
+    image = case_dir / "image.tif"
+    with rasterio.open(image, "w", driver="GTiff", width=96, height=96, count=count, dtype=dtype,
+                       crs=f"EPSG:{epsg}", transform=transform, nodata=nodata) as ds:
+        ds.write(pixels)
+    bands = {}
+    for i, band in enumerate(("B", "G", "R", "NIR")):
+        if count == 1:
+            bands[band] = str(image)
+        elif draw(st.booleans()):
+            chosen = draw(st.integers(1, count + 1))
+            bands[band] = {"file": str(image), "band": chosen}
+            if chosen > count:
+                expected.add(f"world.bands.{band}")
+        else:
+            bands[band] = str(image)
+            expected.add(f"world.bands.{band}")
+    world: dict[str, Any] = {"source": "geotiff", "bands": bands, "dn_scale": 0.002, "dn_offset": 0.0}
+    if draw(st.booleans()):
+        codes = draw(st.lists(st.integers(0, 6), min_size=1, max_size=4, unique=True))
+        mask = case_dir / "mask.tif"
+        with rasterio.open(mask, "w", driver="GTiff", width=96, height=96, count=1, dtype="uint8",
+                           crs=f"EPSG:{epsg}", transform=transform) as ds:
+            ds.write(rng.choice(np.array(codes, np.uint8), size=(1, 96, 96)))
+        world["mask"] = str(mask)
+        if max(codes) > 2:
+            expected.add("world.mask")
+    if dtype != "float32" and draw(st.booleans()):
+        world["nodata"] = draw(st.sampled_from([-1, 70000, 0]))
+        if not np.can_cast(np.min_scalar_type(world["nodata"]), dtype):
+            expected.add("world.nodata")
+    data = copy.deepcopy(BASES["cubesat_sband"])
+    data["world"] = world
+    on_image = draw(st.booleans())
+    target = data["targets"][0]
+    if on_image:  # the image's centre, as PROJ places it
+        from pyproj import Transformer
+
+        lon, lat = Transformer.from_crs(epsg, 4326, always_xy=True).transform(x0 + 48 * step, y0 - 48 * step)
+        target["lat_deg"], target["lon_deg"] = round(lat, 5), round(lon, 5)
+    else:
+        target["lat_deg"], target["lon_deg"] = 10.0, 20.0
+    data["targets"] = [target]
+    if not on_image and not {f"world.bands.{b}" for b in bands} & expected:
+        expected.add("targets[0]")
+    return data, expected
+
+
+def test_imagery_family(tmp_path_factory):
+    """Any world of image files as GIS tools write them: exit 0 when nothing is wrong, else exit 2 with an issue at
+    each YAML path a user must fix (a band not chosen or not there, mask values that are not cloud codes, a no-data
+    value the samples cannot hold, a target off the imagery), every issue with its line, no traceback."""
+    root = tmp_path_factory.mktemp("imagery")
+    path = root / "s.yaml"
+    told: set[str] = set()
+
+    @settings(max_examples=40, derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @given(imagery_worlds(root))
+    def run(case: tuple[dict[str, Any], set[str]]) -> None:
+        data, expected = case
+        text = yaml.dump(data, Dumper=DUMPER, sort_keys=False, width=10**6, default_flow_style=None)
+        path.write_text(text, encoding="utf-8")
+        status, out, err = validate(path)
+        assert "Traceback" not in err, err
+        told.update(expected or {"nothing"})
+        if not expected:
+            assert status == 0, err
+            return
+        assert status == 2 and out == "", err
+        for key in expected:
+            keys = tuple(int(k) if k.isdigit() else k for k in re.split(r"[.\[\]]+", key) if k)
+            assert f"  {path}:{node_line(text, keys)}: {key}: expected " in err, (key, err)
+
+    run()
+    assert {"nothing", "world.bands.B", "world.mask", "world.nodata", "targets[0]"} <= told  # every branch reached
