@@ -107,3 +107,18 @@ def test_mosaic_items_point_at_the_cog_and_its_quicklook(run_dir):
             assert ProjectionExtension.ext(item).shape == [src.height, src.width]
             assert [b.nodata for b in RasterExtension.ext(data).bands] == [src.nodata] * src.count
             assert [b.name for b in EOExtension.ext(data).bands] == list(src.descriptions)
+
+
+def test_catalog_and_items_validate_against_the_stac_1_1_schemas(run_dir):
+    """pystac's validator (jsonschema) on the core STAC 1.1 schemas that pystac ships, offline. The eo, proj and
+    raster extension schemas live at stac-extensions.github.io, which a test must not fetch; their fields are
+    checked through pystac's extension classes in the tests above."""
+    catalog = pystac.Catalog.from_file(str(run_dir / "stac" / "catalog.json"))
+    assert pystac.validation.validate_dict(catalog.to_dict(), extensions=[])
+    items = list(catalog.get_items(recursive=True))
+    for item in items:
+        assert pystac.validation.validate_dict(item.to_dict(), extensions=[])
+    broken = items[0].to_dict()
+    broken["properties"]["datetime"] = "yesterday"  # the validator is live: it refuses what the schema forbids
+    with pytest.raises(pystac.errors.STACValidationError):
+        pystac.validation.validate_dict(broken, extensions=[])
