@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pystac
+import pystac.validation
 import pytest
 import rasterio
 from pyproj import Transformer
