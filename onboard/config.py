@@ -444,8 +444,12 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
 
         targets = [(f"targets[{i}]", t.name, t.lat_deg, t.lon_deg)
                    for i, t in enumerate(getattr(scenario, "targets", None) or ()) if t is not None]
-        for key, expected, found in check_world(world, path.parent, targets):
+        problems, off_imagery = check_world(world, path.parent, targets)
+        for key, expected, found in problems:
             builder.fail(key, expected, found)
+        if isinstance(scenario, Scenario):
+            scenario = dataclasses.replace(scenario, warnings=scenario.warnings + tuple(
+                f"{path}:{ConfigIssue(p, line_of(lines, p), e, f)}" for p, e, f in off_imagery))
         missing = [b for b in bands or () if b not in world.bands]
         if missing:
             builder.fail("spacecraft.camera.bands", f"bands the imagery has ({', '.join(world.bands)})", f"{missing} not in world.bands")

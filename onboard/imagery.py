@@ -400,11 +400,13 @@ def world_from_config(cfg: Any, base_dir: Path) -> ImageryWorld:
                         mask_rules=mask_rules(cfg.mask_bits))
 
 
-def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, float, float]]) -> list[tuple[str, str, str]]:
-    """Every problem with the image files of a ``source: geotiff`` WorldConfig, as ``(yaml_path, expected,
-    found)``: files GDAL cannot open, a band that is not there or not named in a multi-band file, no
-    georeferencing, a no-data value the samples cannot hold, mask values that are not cloud codes (read decimated
-    to VALIDATE_READ_PX), and ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) outside a band's image.
+def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, float, float]]
+                ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """``(problems, warnings)`` about the image files of a ``source: geotiff`` WorldConfig, each ``(yaml_path,
+    expected, found)``. Problems: files GDAL cannot open, a band that is not there or not named in a multi-band
+    file, no georeferencing, a no-data value the samples cannot hold, mask values that are not cloud codes (read
+    decimated to VALIDATE_READ_PX). Warnings: ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is
+    outside a band's image: the run goes on, and their frames hold no valid pixels there.
 
     Cheap: metadata only, plus the decimated mask; a run still reads every pixel, and refuses what slipped through.
     """
@@ -439,11 +441,13 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             out.append((where, expected, f"{shown!r}: {found}"))
         if info is not None and not is_mask:
             infos[key] = info
+    warnings: list[tuple[str, str, str]] = []
     for path, name, lat_deg, lon_deg in targets:
         for key, info in infos.items():
             if not info.contains(lat_deg, lon_deg):
                 west, south, east, north = info.bounds_lonlat()
-                out.append((path, f"a target on the imagery ({key}: lat {south:.3f} to {north:.3f}, lon {west:.3f} "
-                            f"to {east:.3f})", f"{name!r} at lat {lat_deg:g}, lon {lon_deg:g}, outside it"))
+                warnings.append((path, f"a target on the imagery ({key}: lat {south:.3f} to {north:.3f}, lon "
+                                 f"{west:.3f} to {east:.3f})", f"{name!r} at lat {lat_deg:g}, lon {lon_deg:g}, "
+                                 "outside it: its frames will hold no valid pixels there"))
                 break
-    return out
+    return out, warnings

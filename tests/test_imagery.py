@@ -447,13 +447,23 @@ def test_validate_reports_every_image_problem_with_path_and_line(tmp_path):
     path = scenario_file(tmp_path, "{B: rgb.tif, G: {file: rgb.tif, band: 4}}", "l8_BQA_crop.tif", lat=48.86,
                          lon=2.35)
     issues = issues_of(path)
-    assert set(issues) == {("world.bands.B", 7), ("world.bands.G", 7), ("world.mask", 8), ("targets[0]", 22)}
+    assert set(issues) == {("world.bands.B", 7), ("world.bands.G", 7), ("world.mask", 8)}  # the target: a warning
     assert "{file: rgb.tif, band: N}" in issues[("world.bands.B", 7)].expected
     assert "3 bands" in issues[("world.bands.B", 7)].found and rgb.name in issues[("world.bands.G", 7)].found
     assert "a band from 1 to 3" in issues[("world.bands.G", 7)].expected
     assert "world.mask_bits" in issues[("world.mask", 8)].found and "61440" in issues[("world.mask", 8)].found
-    assert "'coast' at lat 48.86" in issues[("targets[0]", 22)].found
     assert main(["validate", str(path)]) == 2
+
+
+def test_a_target_off_the_imagery_is_warned_about_not_refused(tmp_path, capsys):
+    path = scenario_file(tmp_path, "{B: world.byte.tif, G: l8_B2_int16_nodata-9999.tif}", lat=48.86, lon=2.35)
+    scenario = load_scenario(path)
+    (warning,) = scenario.warnings
+    assert warning.startswith(f"{path}:22: targets[0]: expected a target on the imagery (world.bands.")
+    assert "'coast' at lat 48.86, lon 2.35, outside it: its frames will hold no valid pixels" in warning
+    assert main(["validate", str(path)]) == 0
+    assert f"orbitedge: warning: {warning}\n" in capsys.readouterr().err
+    assert load_scenario(scenario_file(tmp_path, "{B: world.byte.tif, G: l8_B2_int16_nodata-9999.tif}")).warnings == ()
 
 
 def test_validate_accepts_4326_imagery_and_a_mapped_quality_band(tmp_path):
