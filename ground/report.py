@@ -261,6 +261,8 @@ def assemble(run: RunData) -> dict[str, Any]:
         value = SECTIONS[name](run)
         if value is not None:
             report[name] = value
+            if isinstance(value, dict) and value.get("warning"):  # a section's finding the reader must not miss
+                report["warnings"].append(value["warning"])
     report["comparison"] = comparison(run, report)
     return _rounded(report)
 

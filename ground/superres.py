@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -284,6 +284,7 @@ def superres_section(run: Any) -> dict[str, Any] | None:
             "pixel_ratio_vs_burst": "scale^2 / K: a product saves downlink against its burst only when this is < 1",
         },
     })
+    out["warning"] = worse_than_bicubic(out, (run.run_info or {}).get("pipeline") or [])
     if scenes:
         plots_dir = run.run_dir / "plots"
         plots_dir.mkdir(exist_ok=True)
@@ -299,6 +300,22 @@ def superres_section(run: Any) -> dict[str, Any] | None:
                                   f"{scene.frame_id}: {CROP_PX} x {CROP_PX} low-res px at ({r}, {c}), x{scale}")
         out["plots"] = ["plots/superres-crops.png"]
     return out
+
+
+def worse_than_bicubic(section: Mapping[str, Any], pipeline: Sequence[str]) -> str | None:
+    """A warning when the downlinked product's mean cPSNR is below the bicubic upsampling of the mean of the clear
+    frames (the PROBA-V baseline, Märtens et al. 2019): fusing the burst on board then made the picture worse
+    than the simplest ground-side method would from one frame's worth of data. None otherwise."""
+    product = section["product"]
+    ours, bicubic = section["cpsnr_db"].get(product), section["cpsnr_db"].get("bicubic")
+    if ours is None or bicubic is None or ours >= bicubic:
+        return None
+    why = (" No cloud_filter stage runs before it, so cloud that moves between the frames goes into the fusion and "
+           "into the registration." if "cloud_filter" not in pipeline else "")
+    return (f"the downlinked super-resolved product ({product}) scores {ours:.2f} dB mean cPSNR, below the "
+            f"{bicubic:.2f} dB of bicubic upsampling of the mean of the clear frames: on-board super-resolution "
+            f"makes the picture worse here (registration error {_num(section['registration_error_px'])} px RMS)."
+            + why)
 
 
 def _scores(image: np.ndarray, scene: SRScene) -> tuple[float, float]:
@@ -345,6 +362,8 @@ def superres_blocks(section: Mapping[str, Any]) -> list[Any]:
     rows = tuple((names[m], _db(section["cpsnr_db"][m]), _num(section["ssim"][m]))
                  for m in METHODS if section["cpsnr_db"][m] is not None)
     blocks.append(Table(("method", "mean cPSNR (dB)", "mean SSIM"), rows))
+    if section.get("warning"):
+        blocks.append(Paragraph(f"WARNING: {section['warning']}", strong=True))
     ratio = section["bytes_ratio_vs_burst"]
     verdict = "saves downlink" if ratio is not None and ratio < 1 else "saves NOTHING"
     blocks.append(Paragraph(

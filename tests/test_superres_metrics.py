@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ground.superres import cpsnr, cpsnr_db, ssim
+from ground.superres import cpsnr, cpsnr_db, ssim, worse_than_bicubic
 
 ONE_MILLI_DB = 1e-3
 EXACT_DB = 250.0  # a cMSE below 1e-25: zero up to float64 rounding
@@ -121,3 +121,16 @@ def test_ssim_drops_with_noise_and_respects_the_mask():
     half = hr.copy()
     half[:, 40:] = noisy[:, 40:]  # beyond the mask and its 5 px window radius
     assert ssim(half, hr, mask) == pytest.approx(1.0, abs=1e-12)
+
+
+def _section(product_db, bicubic_db):
+    return {"product": "model_int8", "registration_error_px": 3.6,
+            "cpsnr_db": {"model_int8": product_db, "bicubic": bicubic_db}}
+
+
+def test_a_product_worse_than_bicubic_is_a_warning_that_names_the_missing_cloud_filter():
+    text = worse_than_bicubic(_section(37.1, 38.5), ["superres", "encode"])
+    assert "37.10 dB" in text and "38.50 dB" in text and "3.600 px" in text and "No cloud_filter stage" in text
+    assert "No cloud_filter" not in worse_than_bicubic(_section(37.1, 38.5), ["cloud_filter", "superres", "encode"])
+    assert worse_than_bicubic(_section(38.5, 38.5), ["superres"]) is None  # as good as bicubic: nothing to say
+    assert worse_than_bicubic(_section(None, 38.5), ["superres"]) is None  # nothing scored
