@@ -134,7 +134,10 @@ class ImageInfo:
 
 @dataclass(frozen=True)
 class Coverage:
-    """Where every band of a world has pixels: the intersection of their outer bounds, degrees, and its centre."""
+    """Where every band of a world has pixels: the intersection of their outer bounds, degrees, and its centre.
+
+    As a GeoJSON bbox (RFC 7946, section 5.2): ``west_deg > east_deg`` when it crosses the antimeridian, and
+    west -180, east 180 when it spans every longitude (a pole's cap)."""
 
     west_deg: float
     south_deg: float
@@ -147,7 +150,32 @@ class Coverage:
 
     @property
     def centre_lon_deg(self) -> float:
-        return (self.west_deg + self.east_deg) / 2.0
+        return _wrap_lon(self.west_deg + _span_deg(self.west_deg, self.east_deg) / 2.0)
+
+
+def _wrap_lon(lon_deg: float) -> float:
+    """Longitude in [-180, 180)."""
+    return (lon_deg + 180.0) % 360.0 - 180.0
+
+
+def _span_deg(west_deg: float, east_deg: float) -> float:
+    """Degrees of longitude eastwards from ``west_deg`` to ``east_deg`` (RFC 7946 bbox: 360 for -180..180)."""
+    return east_deg - west_deg if east_deg >= west_deg else east_deg - west_deg + 360.0
+
+
+def _overlap_lon(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float] | None:
+    """The longitudes (west, east) that two RFC 7946 ranges share, on the circle; None when none. Two ranges that
+    meet on both sides of the globe share two arcs: the one that starts at ``b``'s west edge is kept."""
+    if _span_deg(*a) >= 360.0 or _span_deg(*b) >= 360.0:
+        return b if _span_deg(*a) >= 360.0 else a
+    for first, second in ((a, b), (b, a)):
+        into = (second[0] - first[0]) % 360.0  # how far east of the first range's west edge the second one starts
+        if into <= _span_deg(*first):
+            length = min(_span_deg(*first) - into, _span_deg(*second))
+            if length > 0:
+                west = _wrap_lon(second[0])
+                return west, west + length - (360.0 if west + length > 180.0 else 0.0)
+    return None
 
 
 def _open(path: Path) -> Any:
@@ -339,13 +367,17 @@ class ImageryWorld(World):
         self.coverage = self._coverage()
 
     def _coverage(self) -> Coverage:
-        """The intersection of the bands' outer bounds; InputFileError when they do not overlap."""
-        boxes = np.array([raster.info.bounds_lonlat() for raster in self._bands.values()])
-        west, south = boxes[:, :2].max(axis=0)
-        east, north = boxes[:, 2:].min(axis=0)
-        if west >= east or south >= north:
+        """The intersection of the bands' outer bounds, across the antimeridian too; InputFileError when they do
+        not overlap."""
+        boxes = [raster.info.bounds_lonlat() for raster in self._bands.values()]
+        west, south, east, north = boxes[0]
+        lon: tuple[float, float] | None = (west, east)
+        for w, s, e, n in boxes[1:]:
+            lon = None if lon is None else _overlap_lon(lon, (w, e))
+            south, north = max(south, s), min(north, n)
+        if lon is None or south >= north:
             raise InputFileError(next(iter(self._bands.values())).label, "the band files do not overlap")
-        return Coverage(float(west), float(south), float(east), float(north))
+        return Coverage(float(lon[0]), float(south), float(lon[1]), float(north))
 
     def render(self, footprint: GridFootprint, time_utc: Any, sun_elevation_deg: float,
                sun_azimuth_deg: float, bands: Sequence[str]) -> Scene:

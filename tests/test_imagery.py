@@ -486,3 +486,61 @@ def test_validate_names_a_nodata_the_samples_cannot_hold_and_missing_files(tmp_p
     assert set(issues) == {("world.nodata", 9), ("world.bands.G", 7)}
     assert "uint16" in issues[("world.nodata", 9)].expected
     assert "an existing image file" in issues[("world.bands.G", 7)].expected
+
+
+# --- imagery across the antimeridian ----------------------------------------------------------------------------
+
+def antimeridian_file(tmp_path, lat_deg=-16.5):
+    """A UTM zone 60 South band (1 km pixels, 40 x 40) centred on 180 E at ``lat_deg``: DN = 100 * column + 7."""
+    x, y = Transformer.from_crs(4326, 32760, always_xy=True).transform(180.0, lat_deg)
+    cols = np.broadcast_to(np.arange(40, dtype=np.uint16) * 100 + 7, (40, 40))
+    return write_raster(tmp_path / "fiji.tif", np.ascontiguousarray(cols), "EPSG:32760",
+                        Affine(1000.0, 0.0, x - 20_000.0, 0.0, -1000.0, y + 20_000.0))
+
+
+@pytest.mark.parametrize("lon_deg", [179.95, -179.95])
+def test_imagery_across_the_antimeridian_renders_on_both_sides(tmp_path, lon_deg):
+    path = antimeridian_file(tmp_path)
+    world = ImageryWorld({"B": path, "G": path}, dn_scale=1.0, dn_offset=0.0)
+    cov = world.coverage
+    assert cov.west_deg > 179.0 and cov.east_deg < -179.0  # RFC 7946 bbox across the antimeridian
+    assert abs(abs(cov.centre_lon_deg) - 180.0) < 1e-3
+    epsg = epsg_code(*utm_zone(lon_deg, -16.5))
+    fp = GridFootprint.centred(-16.5, lon_deg, epsg, 500.0, 20, 20)
+    scene = world.render(fp, NOON, 50.0, 150.0, ("B",))
+    assert scene.valid.all()
+    # DN is linear in the column: bilinear gives 100 * (column of the pixel centre - 0.5) + 7 (pyproj); 0.1 DN is
+    # 1 m on the ground at 100 DN per 1 km pixel (GDAL's warper approximates the transformation within a pixel).
+    with rasterio.open(path) as ds:
+        e, n = fp.pixel_centres_m()
+        x, y = Transformer.from_crs(epsg, 32760, always_xy=True).transform(*np.meshgrid(e, n))
+        col = (~ds.transform @ (x, y))[0]
+    inside = (col > 1) & (col < 39)
+    assert inside.sum() > 300
+    np.testing.assert_allclose(scene.reflectance[..., 0][inside], 100 * (col[inside] - 0.5) + 7, atol=0.1)
+
+
+def test_bands_that_do_not_overlap_are_refused_across_the_antimeridian_too(tmp_path):
+    fiji = antimeridian_file(tmp_path)
+    with pytest.raises(InputFileError, match="do not overlap"):
+        ImageryWorld({"B": fiji, "G": DATA / "l8_B2_int16_nodata-9999.tif"})
+
+
+@SETTINGS
+@given(st.integers(-180, 179), st.integers(1, 359), st.integers(-180, 179), st.integers(1, 359))
+def test_longitude_overlap_on_the_circle_matches_whole_degrees(w1, n1, w2, n2):
+    from onboard.imagery import _overlap_lon
+
+    def degrees(west, span):  # the whole degrees [k, k + 1) a range covers
+        return {(west + k + 180) % 360 - 180 for k in range(span)}
+
+    wrap = lambda lon: lon - 360 if lon > 180 else lon  # noqa: E731
+    first, second = degrees(w1, n1), degrees(w2, n2)
+    got = _overlap_lon((w1, wrap(w1 + n1)), (w2, wrap(w2 + n2)))
+    if not first & second:
+        assert got is None
+    else:
+        west, east = got
+        span = round(east - west) % 360 or 360
+        assert degrees(round(west), span) <= first & second  # one of the shared arcs, whole
+
