@@ -3,6 +3,7 @@ eo and raster fields agree with the files GDAL opens and with pyproj."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -11,12 +12,14 @@ import pystac
 import pystac.validation
 import pytest
 import rasterio
+from hypothesis import given, settings, strategies as st
 from pyproj import Transformer
 from pystac.extensions.eo import EOExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import RasterExtension
 
 from onboard.cli import main
+from ground.stac import _geometry
 from onboard.codec import NODATA_DN
 
 ROOT = Path(__file__).parents[1]
@@ -123,3 +126,68 @@ def test_catalog_and_items_validate_against_the_stac_1_1_schemas(run_dir):
     broken["properties"]["datetime"] = "yesterday"  # the validator is live: it refuses what the schema forbids
     with pytest.raises(pystac.errors.STACValidationError):
         pystac.validation.validate_dict(broken, extensions=[])
+
+
+# --- geometry over a pole and across the antimeridian (RFC 7946, sections 3.1.9, 5.2, 5.3) ------------------------
+
+def _signed_area(ring) -> float:
+    xy = np.asarray(ring, dtype=np.float64)
+    return float(np.sum(xy[:-1, 0] * xy[1:, 1] - xy[1:, 0] * xy[:-1, 1])) / 2.0
+
+
+def _item_dict(geometry, bbox) -> dict:
+    item = pystac.Item("x", geometry, bbox, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), {})
+    return item.to_dict(include_self_link=False)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(st.sampled_from([32661, 32761]), st.floats(-0.95, 0.95), st.floats(-0.95, 0.95), st.integers(20, 800),
+       st.integers(20, 800))
+def test_a_footprint_over_a_pole_is_one_counterclockwise_polygon_to_the_pole(epsg, fx, fy, w_px, h_px):
+    """The ring follows the footprint's edge in longitude order and closes along the antimeridian at the pole; every
+    edge point (pyproj) is on it; the bbox spans -180..180 up to the pole."""
+    pole_deg = 90.0 if epsg == 32661 else -90.0
+    gsd_m = 10.0
+    x0 = 2_000_000.0 + (fx - 1) * w_px * gsd_m / 2  # UPS puts the pole at (2000 km, 2000 km); fx, fy: where in
+    y0 = 2_000_000.0 + (fy + 1) * h_px * gsd_m / 2  # the footprint, -1 to 1 from edge to edge
+    fp = {"epsg": epsg, "x0_m": x0, "y0_m": y0, "gsd_m": gsd_m, "width_px": w_px, "height_px": h_px}
+    geometry, bbox = _geometry(fp)
+    assert geometry["type"] == "Polygon" and len(geometry["coordinates"]) == 1
+    ring = geometry["coordinates"][0]
+    assert ring[0] == ring[-1] and _signed_area(ring) > 0
+    assert [-180.0, pole_deg] in ring and [180.0, pole_deg] in ring
+    edge = [p for p in ring if abs(p[1]) != 90.0 and abs(p[0]) != 180.0]
+    lons = [p[0] for p in edge]
+    assert lons == sorted(lons, reverse=pole_deg < 0)  # no edge crosses another
+    lon, lat = Transformer.from_crs(epsg, 4326, always_xy=True).transform([x0, x0 + w_px * gsd_m], [y0, y0])
+    for corner in zip(lon, lat):
+        assert min(abs(p[0] - corner[0]) + abs(p[1] - corner[1]) for p in edge) < 1e-6
+    assert bbox[0] == -180.0 and bbox[2] == 180.0 and pole_deg in bbox
+    assert min(abs(p[1]) for p in ring) == pytest.approx(min(abs(bbox[1]), abs(bbox[3])), abs=1e-7)
+    pystac.validation.validate_dict(_item_dict(geometry, bbox), extensions=[])
+
+
+@pytest.mark.parametrize("epsg, lon_deg", [(32760, 179.99), (32601, -179.99), (32660, 179.9), (32601, -179.9)])
+def test_a_footprint_across_the_antimeridian_is_cut_with_a_bbox_from_west_to_east(epsg, lon_deg):
+    x, y = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon_deg, -16.5 if epsg > 32700 else 65.0)
+    fp = {"epsg": epsg, "x0_m": x - 10_000.0, "y0_m": y + 5_000.0, "gsd_m": 10.0, "width_px": 2000,
+          "height_px": 1000}
+    geometry, bbox = _geometry(fp)
+    assert geometry["type"] == "MultiPolygon" and len(geometry["coordinates"]) == 2
+    for polygon in geometry["coordinates"]:
+        assert _signed_area(polygon[0]) > 0
+    corners = Transformer.from_crs(epsg, 4326, always_xy=True).transform(
+        [fp["x0_m"], fp["x0_m"] + 20_000.0, fp["x0_m"] + 20_000.0, fp["x0_m"]], [y + 5_000, y + 5_000, y - 5_000,
+                                                                                 y - 5_000])
+    west = min(lon for lon in corners[0] if lon > 0)
+    east = max(lon for lon in corners[0] if lon < 0)
+    assert bbox[0] > bbox[2]  # RFC 7946 5.2: west edge greater than east edge
+    assert bbox[0] == pytest.approx(west, abs=1e-6) and bbox[2] == pytest.approx(east, abs=1e-6)
+    assert bbox[1] == pytest.approx(min(corners[1]), abs=1e-6) and bbox[3] == pytest.approx(max(corners[1]), abs=1e-6)
+    pystac.validation.validate_dict(_item_dict(geometry, bbox), extensions=[])
+
+
+def test_an_ordinary_footprint_is_a_counterclockwise_polygon():
+    fp = {"epsg": 32633, "x0_m": 585_000.0, "y0_m": 6_573_560.0, "gsd_m": 10.0, "width_px": 256, "height_px": 256}
+    geometry, bbox = _geometry(fp)
+    assert geometry["type"] == "Polygon" and _signed_area(geometry["coordinates"][0]) > 0 and bbox[0] < bbox[2]
