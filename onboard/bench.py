@@ -116,6 +116,8 @@ def resolve_models(spec: str) -> list[Path]:
         return [MODEL_DIR / f"{spec}.tflite"]
     path = Path(spec)
     if path.suffix == ".tflite" or path.exists():
+        if path.is_dir():
+            raise OrbitEdgeError(f"{path}: a directory, not a model file")
         if not path.is_file():
             raise OrbitEdgeError(f"{path}: no such model file")
         return [path]
@@ -291,14 +293,14 @@ def render(results: list[BenchResult], profile: HardwareProfile | None) -> str:
              ""]
     width = max(22, *(len(r.model) + 2 for r in results))
     head = (f"{'model':<{width}}{'size kB':>8}{'init':>8}{'first':>8}{'warm':>8}{'min':>8}{'p50':>8}{'p90':>8}"
-            f"{'p99':>8}{'mean±std':>14}{'inf/s':>8}{'Mpx/s':>7}{'offline/s':>10}{'RSS MB':>8}  held-out")
+            f"{'p99':>8}{'mean±std':>14}{'inf/s':>10}{'Mpx/s':>7}{'offline/s':>10}{'RSS MB':>8}  held-out")
     lines += [head, "-" * len(head)]
     ratios = {t["family"]: t for t in twin_ratios(results)}
     for i, r in enumerate(rows):
         lat = r.latency_ms
         lines.append(f"{r.model:<{width}}{r.size_bytes / 1e3:>8.1f}{r.init_ms:>8.1f}{r.first_inference_ms:>8.2f}"
                      f"{'-' if r.warmup_mean_ms is None else f'{r.warmup_mean_ms:.2f}':>8}{lat.min:>8.2f}{lat.p50:>8.2f}{lat.p90:>8.2f}{lat.p99:>8.2f}"
-                     f"{f'{lat.mean:.2f}±{lat.std:.2f}':>14}{r.inferences_per_s:>8.1f}{r.mpx_per_s:>7.2f}"
+                     f"{f'{lat.mean:.2f}±{lat.std:.2f}':>14}{r.inferences_per_s:>10.1f}{r.mpx_per_s:>7.2f}"
                      f"{r.offline_samples_per_s:>10.1f}{r.peak_rss_mb:>8.1f}  {headline(r.accuracy)}")
         if r.device == "edgetpu" and not r.model.endswith(EDGETPU_SUFFIX):
             lines.append(f"  note: {r.model} is not compiled by edgetpu_compiler (no {EDGETPU_SUFFIX} suffix): "

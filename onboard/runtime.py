@@ -450,7 +450,7 @@ def _open_interpreter(path: Path, content: bytes, runtime: Runtime, delegates: l
             raise UnsupportedModelError(path, kernel + _io_problems(interpreter))
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as err:
-        raise InputFileError(path, f"the {runtime.name} interpreter rejects the model: {err}") from err
+        raise InputFileError(path, f"the {runtime.name} interpreter rejects the model: {_said(err)}") from err
     problems = _io_problems(interpreter)
     if problems:
         raise UnsupportedModelError(path, problems)
@@ -605,6 +605,21 @@ def try_in_child(path: Path, content: bytes, runtime: Runtime, delegate: str,
     return time.perf_counter() - start_s
 
 
+def _invoke(interpreter: Any, path: Path, runtime: Runtime) -> None:
+    """Invoke ``interpreter`` (its input set); InputFileError naming ``path`` when a kernel fails on this input,
+    such as a GATHER whose indices, computed from the input, fall outside its table."""
+    try:
+        interpreter.invoke()
+    except (ValueError, RuntimeError) as err:
+        raise InputFileError(path, f"the {runtime.name} interpreter fails to run the model: {_said(err)}") from err
+
+
+def _said(err: Exception) -> str:
+    """The interpreter's error on one line: LiteRT glues "Node number N (OP) failed to ..." to the sentence before
+    it, and puts line breaks inside."""
+    return re.sub(r"(?<=[^\s.:;])(?=Node number \d)", "; ", " ".join(str(err).split()))
+
+
 def _trial() -> bytes | None:
     """The child of try_in_child: reads its header line and the model from stdin, loads the model as Model does
     and invokes it once on zeros; the pickled OrbitEdgeError if that fails, else None."""
@@ -617,10 +632,7 @@ def _trial() -> bytes | None:
         interpreter, _ = _open_interpreter(path, content, runtime, delegates, spec["threads"])
         detail = interpreter.get_input_details()[0]
         interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-        try:
-            interpreter.invoke()
-        except (ValueError, RuntimeError) as err:
-            raise InputFileError(path, f"the {runtime.name} interpreter fails to run the model: {err}") from err
+        _invoke(interpreter, path, runtime)
     except OrbitEdgeError as err:
         return pickle.dumps(err)
     return None
@@ -741,9 +753,10 @@ class Model:
         return ((q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)).astype(np.float32)
 
     def invoke_raw(self, q: np.ndarray) -> np.ndarray:
-        """Run the model on an input already in the tensor's dtype and full shape; returns the raw output tensor."""
+        """Run the model on an input already in the tensor's dtype and full shape; returns the raw output tensor.
+        InputFileError naming the model when a kernel fails on this input (the trial ran zeros only)."""
         self._interpreter.set_tensor(self._input["index"], q)
-        self._interpreter.invoke()
+        _invoke(self._interpreter, self.path, self.runtime)
         return self._interpreter.get_tensor(self._output["index"])
 
     def predict(self, x: np.ndarray) -> np.ndarray:

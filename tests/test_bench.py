@@ -2,6 +2,7 @@
 projection onto a hardware profile, and clean errors. Timings are checked for consistency, never for speed."""
 
 import ctypes.util
+import dataclasses
 import json
 import math
 import shutil
@@ -166,3 +167,26 @@ def test_bench_of_a_model_with_custom_ops_exits_2_naming_the_op(capsys, stem, op
     assert capsys.readouterr().err.startswith(f"orbitedge: error: {path}: the ai_edge_litert interpreter rejects the "
                                               f"model: Encountered unresolved custom op: {op}")
 
+
+
+def test_bench_of_a_model_that_fails_on_its_input_exits_2_with_the_interpreter_s_reason(capsys):
+    # Runs on zeros (the trial in a child), fails on the random input (indices past GATHER's table).
+    path = DATA / "models" / "gather_from_input.tflite"  # made by tests/data/make_gather_model.py
+    assert main(["bench", str(path), "--runs", "2", "--warmup", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"orbitedge: error: {path}: the ai_edge_litert interpreter fails to run the model: gather "
+                          "index out of bounds; Node number 2 (GATHER) failed to invoke")
+    assert "Traceback" not in err
+
+
+def test_a_directory_named_like_a_model_is_refused_as_a_directory(tmp_path):
+    (tmp_path / "model.tflite").mkdir()
+    with pytest.raises(OrbitEdgeError, match="model.tflite: a directory, not a model file"):
+        bench.resolve_models(str(tmp_path / "model.tflite"))
+
+
+def test_table_columns_stay_apart_at_hundreds_of_thousands_of_inferences_per_second(tiny_results):
+    fast = dataclasses.replace(tiny_results[0], inferences_per_s=266761.4, offline_samples_per_s=106025.8)
+    head, _, row = bench.render([fast], None).splitlines()[3:6]
+    assert row.split()[head.split().index("inf/s") - 1] == "266761.4"  # "mean±std" is one header word, two columns
+    assert head.index("inf/s") + len("inf/s") == row.index("266761.4") + len("266761.4")

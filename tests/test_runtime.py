@@ -540,3 +540,17 @@ def test_run_with_a_corrupt_cloud_model_exits_2_naming_the_file(tmp_path, monkey
     err = capsys.readouterr().err
     assert err.startswith(f"orbitedge: {corrupt}: {problem}")
     assert "Traceback" not in err
+
+
+GATHER = DATA / "models" / "gather_from_input.tflite"  # made by tests/data/make_gather_model.py
+
+
+def test_a_kernel_that_fails_on_an_input_is_an_input_file_error_naming_the_model():
+    # The trial in a child runs zeros, which this model takes; 0.5 is index 50 of its 16-entry GATHER table.
+    model = Model(GATHER)
+    assert np.array_equal(model.predict(np.zeros((1, 8), np.float32)), np.zeros((1, 8), np.float32))
+    with pytest.raises(InputFileError) as err:
+        model.predict(np.full((1, 8), 0.5, np.float32))
+    assert err.value.path == str(GATHER)
+    assert err.value.problem == ("the ai_edge_litert interpreter fails to run the model: gather index out of bounds; "
+                                 "Node number 2 (GATHER) failed to invoke.")
