@@ -162,7 +162,9 @@ def satrec_from_tle(line1: str, line2: str) -> Satrec:
     for number, line in enumerate(lines, start=1):
         where = f"TLE line {number} {line!r}"
         if len(line) != 69:
-            raise ValueError(f"{where}: expected 69 characters, found {len(line)}")
+            missing = (f" (if what is missing is column 69, the checksum digit, the line sums to "
+                       f"{_tle_checksum(line)})") if len(line) == 68 else ""
+            raise ValueError(f"{where}: expected 69 characters, found {len(line)}{missing}")
         if line[0] != str(number):
             raise ValueError(f"{where}: expected line number {number} in column 1, found {line[0]!r}")
         if not line[68].isdigit():
@@ -206,19 +208,26 @@ class ElementSet(NamedTuple):
 
 
 _ELEMENT_LINE = re.compile(r"[12] .{67}")
+# NOTE: YAML folds the line breaks of a plain scalar written over several lines (and of a `--set tle=$(cat f)`)
+# into single spaces; element lines have fixed widths, so the two lines are the last 2 x 69 characters.
+_FOLDED = re.compile(r"(?:(.*?) )?(1 .{67}) (2 .{67})")
 
 
 def element_set(text: str | Sequence[str]) -> ElementSet:
     """Parse a TLE given as a list of lines or as one text block (``tle: |`` in YAML), two or three lines.
 
     Blank lines, line ends (LF or CRLF) and the whitespace around each line are dropped; list items are split at
-    line ends too. With three lines the first is the title (line 0),
+    line ends too. A single line holding the element lines joined by a space (YAML folds a plain scalar written over
+    several lines so), after a title or not, is split back into them. With three lines the first is the title (line 0),
     with or without the ``0 `` that CelesTrak's and Space-Track's 3LE files put before it; an empty title is None.
     The element lines themselves are checked by ``satrec_from_tle``. ValueError for another number of lines, or a
     first line of three that is an element line rather than a title.
     """
     joined = text if isinstance(text, str) else "\n".join(text)  # NOTE: a list item may hold several lines too
     lines = [line.strip() for line in joined.splitlines() if line.strip()]
+    folded = _FOLDED.fullmatch(lines[0]) if len(lines) == 1 else None
+    if folded:
+        lines = [line for line in folded.groups() if line is not None]
     if len(lines) == 2:
         return ElementSet(None, *lines)
     if len(lines) != 3:
@@ -249,7 +258,9 @@ def implausible_orbit(satrec: Satrec, start_utc: datetime, duration_s: float,
 
     The state is sampled every ``step_s`` (s) over [0, duration_s] and refused at the first sample with an SGP4 error
     code, a position that is not finite, a WGS84 altitude below ``MIN_ALTITUDE_KM``, an osculating perigee below it
-    (radius a(1 - e) from the state vector, less the WGS84 equatorial radius: a dip between samples is seen too), or
+    when the run passes that perigee before the next sample (radius a(1 - e) from the state vector, less the WGS84
+    equatorial radius, at a sample whose radial velocity is negative and the next one's is not: a dip between
+    samples is seen too), or
     an osculating semi-major axis (vis-viva) more than ``SEMI_MAJOR_AXIS_TOLERANCE`` from the one Kepler's third law
     gives for the element set's mean motion. Both use WGS72's mu, as SGP4 does (Vallado et al. 2006, AIAA 2006-6753).
     The description lists every test that sample fails.
@@ -269,7 +280,11 @@ def implausible_orbit(satrec: Satrec, start_utc: datetime, duration_s: float,
     mean_a_km = (wgs72.mu / (satrec.no_kozai / 60.0) ** 2) ** (1.0 / 3.0)
     a_off = finite & (np.abs(a_km - mean_a_km) > SEMI_MAJOR_AXIS_TOLERANCE * mean_a_km)
     low = altitude_km < MIN_ALTITUDE_KM
-    low_perigee = ~a_off & (perigee_km < MIN_ALTITUDE_KM)
+    # NOTE: a perigee counts where the run passes it, between a sample falling and the next rising: a very eccentric
+    # orbit's osculating perigee strays far from the mean one (WIND, e 0.97: -4106 km a day from its perigee).
+    radial_km2_s = _dot(r_km, v_km_s)
+    passes_perigee = np.append((radial_km2_s[:-1] < 0.0) & (radial_km2_s[1:] >= 0.0), False)
+    low_perigee = ~a_off & passes_perigee & (perigee_km < MIN_ALTITUDE_KM)
     bad = (error != 0) | ~finite | low | low_perigee | a_off
     if not bad.any():
         return None

@@ -45,6 +45,7 @@ from onboard.orbit import (
     sunlit,
     tle_epoch_utc,
 )
+from onboard.schema import load_yaml
 
 TS = load.timescale(builtin=True)  # built-in leap seconds and UT1: downloads nothing
 DAY_S = 86400.0
@@ -209,6 +210,8 @@ def with_checksum(line: str) -> str:
     (with_checksum(ISS_TLE[0].replace("19343.", "19400.")), "TLE line 1 .*epoch day 400.69339541 is outside 1..365"),
     (with_checksum(ISS_TLE[0].replace("19343.", "1934x.")), "TLE line 1 .*epoch '1934x.69339541' is not"),
     (with_checksum("2" + ISS_TLE[0][1:]), "TLE line 1 .*expected line number 1 in column 1, found '2'"),
+    (ISS_TLE[0][:68], r"TLE line 1 .*expected 69 characters, found 68 \(if what is missing is column 69, the checksum "
+                      r"digit, the line sums to 1\)"),
 ])
 def test_bad_tle_line_names_the_problem(line1, problem):
     assert with_checksum(ISS_TLE[0]) == ISS_TLE[0]
@@ -434,6 +437,15 @@ def test_a_list_item_holding_several_lines_and_crlf_line_ends_are_read():
     assert element_set("\r\n".join(ISS_TLE)) == ElementSet(None, *ISS_TLE)
 
 
+def test_element_lines_that_yaml_folded_into_one_are_split_back():
+    # A plain scalar over several lines (or --set tle="$(cat iss.tle)") reaches the loader as one line.
+    data, _ = load_yaml("tle: 0 ISS (ZARYA)\n  " + "\n  ".join(ISS_TLE) + "\n", "f.yaml")
+    assert element_set(data["tle"]) == ElementSet("ISS (ZARYA)", *ISS_TLE)
+    assert element_set(" ".join(ISS_TLE)) == ElementSet(None, *ISS_TLE)
+    with pytest.raises(ValueError, match="1 non-blank line"):
+        element_set(" ".join(ISS_TLE)[1:])
+
+
 def test_a_blank_title_is_no_title():
     assert element_set(["0 ", *ISS_TLE]) == ElementSet(None, *ISS_TLE)
     assert element_set(["0  ISS (ZARYA) ", *ISS_TLE]) == ElementSet("ISS (ZARYA)", *ISS_TLE)
@@ -456,12 +468,16 @@ def elements(draw, min_perigee_km: float = 200.0, max_perigee_km: float = 2000.0
 
 
 def pasted(draw, line1: str, line2: str, title: str | None):
-    """The lines as a user pastes them: a list or a text block, with stray whitespace and blank lines."""
+    """The lines as a user pastes them: a list or a text block, with stray whitespace and blank lines, or folded by
+    YAML into one line."""
     pad = st.text(" \t", max_size=3)
     head = [] if title is None else [draw(st.sampled_from(["", "0 "])) + title]
     lines = [draw(pad) + line + draw(pad) for line in [*head, line1, line2]]
-    if draw(st.booleans()):
+    shape = draw(st.sampled_from(["list", "block", "folded"]))
+    if shape == "list":
         return lines
+    if shape == "folded":  # a plain YAML scalar over several lines: its line breaks become single spaces
+        return " ".join(line.strip() for line in lines)
     return draw(st.sampled_from(["", "\n"])) + "\n".join(lines) + draw(st.sampled_from(["", "\n", "\n\n"]))
 
 
@@ -530,6 +546,45 @@ def test_high_drag_propagated_long_after_its_epoch_is_refused(altitude_km, bstar
                     math.sqrt(wgs72.mu / a_km**3) * 60.0, 0.0)
     satrec = element_set(["0 FALLING", *export_tle(source)]).satrec()
     check_refusal(satrec, tle_epoch_utc(satrec) + timedelta(days=days), 7200.0)
+
+
+# WIND (1994-071A) two hours after launch, from Vallado et al. 2006's SGP4 verification set (AIAA 2006-6753,
+# SGP4-VER.TLE): e = 0.97, a 19.7-day orbit with its perigee near 200 km. Its osculating perigee from SGP4's state is
+# thousands of km under ground, but a run of a day, climbing from 10,000 km, never comes near it.
+WIND_TLE = ("1 23333U 94071A   94305.49999999 -.00172956  26967-3  10000-3 0    15",
+            "2 23333  28.7490   2.3720 9728298  30.4360   1.3500  0.07309491    70")
+
+
+def test_a_perigee_the_run_does_not_pass_is_not_held_against_it():
+    satrec = satrec_from_tle(*WIND_TLE)
+    start = tle_epoch_utc(satrec)
+    assert implausible_orbit(satrec, start, DAY_S) is None
+    assert skyfield_height_km(satrec, start, np.arange(0.0, DAY_S + 1.0, 10.0)).min() > 3000.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(elements(min_perigee_km=-300.0, max_perigee_km=100.0), st.floats(0.1, 0.9))
+def test_a_run_that_ends_before_a_low_perigee_is_refused_only_where_skyfield_sees_it_low(source, to_perigee):
+    # The run starts just after a perigee and ends a fraction of an orbit later, before the next one.
+    try:
+        satrec = element_set(export_tle(source)).satrec()
+    except ValueError:
+        return  # perigee under ground: SGP4 refuses the elements themselves (test_perigee_below_the_floor_is_refused)
+    period_s = 2.0 * math.pi / satrec.no_kozai * 60.0
+    t_s = np.arange(0.0, period_s, 10.0)
+    heights = skyfield_height_km(satrec, tle_epoch_utc(satrec), t_s)
+    if np.isnan(heights).any():
+        return
+    after_s = float(t_s[np.argmin(heights)]) + 600.0
+    start = tle_epoch_utc(satrec) + timedelta(seconds=after_s)
+    duration_s = to_perigee * (period_s - 1200.0)
+    refused = implausible_orbit(satrec, start, duration_s)
+    if refused is None:
+        heights = skyfield_height_km(satrec, start, np.append(np.arange(0.0, duration_s, 10.0), duration_s))
+        assert heights.min() > MIN_ALTITUDE_KM - 0.5
+    else:
+        assert not refused[1].startswith("osculating perigee")
+        check_refusal(satrec, start, duration_s)
 
 
 @pytest.mark.parametrize("field, value", [("mean_motion", "17.50000000"), ("mean_motion", "99.99999999"),
