@@ -144,7 +144,7 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Source]:
         data = plain.build(node, "") if node is not None else None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark or loader.get_mark()
-        raise ConfigError(file, [ConfigIssue("", mark.line + 1, "valid YAML", f"{err.problem or err.context}")]) from None
+        raise ConfigError(file, [ConfigIssue("", mark.line + 1, "valid YAML", _syntax(err.problem or err.context))]) from None
     except yaml.YAMLError as err:
         raise ConfigError(file, [ConfigIssue("", loader.get_mark().line + 1, "valid YAML", str(err).splitlines()[0])]) from None
     except RecursionError:
@@ -155,6 +155,17 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Source]:
     finally:
         loader.dispose()
     return data, plain.source
+
+
+def _syntax(problem: str) -> str:
+    """PyYAML's account of a syntax error as what was found: without its own leading "found ", and for a tab or a
+    character YAML reserves (@ and `) at the start of a value, what to do."""
+    found = problem.removeprefix("found ")
+    if "'\\t'" in found:
+        return f"{found}: YAML indents and separates with spaces, never tabs: replace the tab with spaces"
+    if re.search(r"character '[@`]' that cannot start any token", found):
+        return f"{found}: YAML reserves @ and ` at the start of a plain value: quote the value"
+    return found
 
 
 class _NodeError(Exception):
@@ -245,7 +256,8 @@ def apply_override(data: dict[str, Any], source: Source, assignment: str, file: 
     YAML loader as the file, so the Builder checks it as if it were there, and its issues name the ``--set``. List
     items by index: ``satellites.0.name`` or ``satellites[0].name``.
 
-    Raises ConfigError (its issue carries the ``--set``) for an assignment without ``=``, a key path that leads
+    Raises ConfigError (its issue carries the ``--set``) for an assignment without ``=``, a key path with an empty
+    name or a bracket that is not an integer index (``satellites[0.5]``), a key path that leads
     through a value that is not a mapping or list, an index out of range, or a value that is not valid YAML.
     """
     override = f"--set {assignment}"
@@ -258,9 +270,9 @@ def apply_override(data: dict[str, Any], source: Source, assignment: str, file: 
     key_path, raw = assignment.split("=", 1)
     dotted = re.sub(r"\[(-?\d+)\]", r".\1", key_path.strip())  # pipeline[1].threads, as errors print it
     keys: list[Any] = [int(k) if re.fullmatch(r"-?\d+", k) else k for k in dotted.split(".")]
-    if "" in keys:
-        refuse(key_path.strip(), "a key path of names and list indices joined by dots, like spacecraft.radio.rate_mbps",
-               repr(key_path))
+    if any(k == "" or isinstance(k, str) and ("[" in k or "]" in k) for k in keys):
+        refuse(key_path.strip(), "a key path of names and list indices joined by dots, like "
+               "spacecraft.radio.rate_mbps or satellites[0].name", repr(key_path))
     node: Any = data
     path = ""
     for depth, key in enumerate(keys):

@@ -227,6 +227,9 @@ def test_set_replaces_what_the_file_said_below_the_key():
     ("list.x=1", "list", "an index below 2 into the list list"),
     ("count.x=1", "count", "a mapping or list at count, to set count.x inside it"),
     ("name=[1,", "name", "valid YAML"),
+    ("list[0.5]=1", "list[0.5]", "a key path of names and list indices"),
+    ("list[ 0 ]=1", "list[ 0 ]", "a key path of names and list indices"),
+    ("list[]=1", "list[]", "a key path of names and list indices"),
 ])
 def test_set_that_cannot_be_applied_names_the_set(assignment, path, expected):
     data, source = load_yaml("count: 1\nlist: [a, b]\n", "f.yaml")
@@ -354,3 +357,21 @@ def assume_loadable(text: str) -> None:
 
 def test_source_is_a_line_map():
     assert isinstance(load_yaml("a: 1\n", "f.yaml")[1], Source) and load_yaml("a: 1\n", "f.yaml")[1].get("a") == 1
+
+
+@pytest.mark.parametrize("text, line, found", [
+    ("a: 1\nb:\t2\n", 2, "character '\\t' that cannot start any token: YAML indents and separates with spaces, "
+                         "never tabs: replace the tab with spaces"),
+    ("a:\n\tb: 2\n", 2, "character '\\t' that cannot start any token: YAML indents and separates with spaces"),
+    ("a: @home\n", 1, "character '@' that cannot start any token: YAML reserves @ and ` at the start of a plain "
+                     "value: quote the value"),
+    ("a: `x`\n", 1, "character '`' that cannot start any token: YAML reserves @ and `"),
+    ('a: "open\n', 2, "unexpected end of stream"),
+    ("a: *nowhere\n", 1, "undefined alias 'nowhere'"),
+])
+def test_a_syntax_error_says_what_was_found_once_and_what_to_do(text, line, found):
+    with pytest.raises(ConfigError) as err:
+        load_yaml(text, "f.yaml")
+    (issue,) = err.value.issues
+    assert (issue.line, issue.expected) == (line, "valid YAML")
+    assert issue.found.startswith(found) and not issue.found.startswith("found")
