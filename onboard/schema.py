@@ -408,6 +408,10 @@ class Builder:
     def _build(self, tp: Any, value: Any, path: str) -> Any:
         scalar = self.source.scalars.get(path)
         if scalar is not None and scalar.problem is not None:
+            if tp is str and scalar.implicit:  # text YAML 1.1 took for another type (a date, a leap second)
+                self.fail(path, "a non-empty string", f"{scalar.text} (YAML reads it as a !!{scalar.tag}: "
+                          f"{scalar.problem}): quote it, '{scalar.text}', to keep it text")
+                return INVALID
             expected = EXPECTED_TIME if tp is dt.datetime else f"a valid !!{scalar.tag} value" if tp is Any else _type_name(tp)
             self.fail(path, expected, f"{scalar.written} ({scalar.problem})")
             return INVALID

@@ -77,6 +77,7 @@ class Slot:
     rules: typing.Mapping[str, Any]
     present: bool
     required: bool
+    nullable: bool = False  # the declared type admits None (null, ~)
 
 
 def _unwrap(tp: Any) -> Any:
@@ -90,8 +91,9 @@ def slots(tp: Any, value: Any, keys: tuple = (), rules: typing.Mapping = {}, pre
           required: bool = True) -> typing.Iterator[Slot]:
     """Every slot of ``value`` (data of type ``tp``), fields of absent sections included; pipeline items are typed
     by their stage's Params, plus a ``stage`` slot."""
+    nullable = type(None) in typing.get_args(tp)
     tp = _unwrap(tp)
-    yield Slot(keys, tp, rules, present, required)
+    yield Slot(keys, tp, rules, present, required, nullable)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if dataclasses.is_dataclass(tp):
         value = value if isinstance(value, dict) else {}
@@ -683,6 +685,8 @@ def test_yaml_1_1_scalar_family(tmp_path_factory):
                 assert any(f"quote it, '{text}'" in i.found for i in mine), (text, issues)
             else:
                 assert not mine, mine
+        elif slot.nullable and text in ("~", "null", "Null", "NULL"):
+            assert not mine, mine  # YAML's null, where the key takes null
         elif tp in ("int", "float"):
             if AMBIGUOUS.fullmatch(text):
                 assert any("written in decimal" in i.expected for i in mine), issues
