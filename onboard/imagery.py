@@ -114,6 +114,14 @@ class ImageInfo:
     crs: CRS
     transform: Affine  # pixel (col, row) -> CRS coordinates of the pixel's upper-left corner; may be rotated
     nodata: float | None  # the file's own no-data value of this band
+    scale: float  # the file's own DN -> physical value scale of this band (GDAL scale metadata; 1.0 when none)
+    offset: float  # ... and offset (0.0 when none)
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the file says how its samples become reflectance: a scale or offset of its own, or floating-point
+        samples (reflectance as stored)."""
+        return (self.scale, self.offset) != (1.0, 0.0) or np.dtype(self.dtype).kind == "f"
 
     def contains(self, lat_deg: float, lon_deg: float) -> bool:
         """Whether the point falls on a pixel of the image."""
@@ -229,7 +237,7 @@ def _metadata(ds: Any, source: BandSource, nodata: float | None, shown: str | No
     if problems and not georeferenced:
         return None, problems
     return ImageInfo(source, band, ds.count, ds.width, ds.height, dtype, ds.crs, ds.transform,
-                     ds.nodatavals[band - 1]), problems
+                     ds.nodatavals[band - 1], float(ds.scales[band - 1]), float(ds.offsets[band - 1])), problems
 
 
 def _read(ds: Any, band: int, nodata: float | None, max_px: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -316,9 +324,10 @@ def image_info(source: BandSource | str | Path) -> ImageInfo:
 
 
 def _load(source: BandSource, nodata: float | None, mask_rules: Sequence[MaskBits] | None = None,
-          dn_scale: float = 1.0, dn_offset: float = 0.0) -> _Raster:
-    """Read one band whole: reflectance ``dn_scale * DN + dn_offset``, or, for a mask (``mask_rules`` not None),
-    cloud codes. InputFileError naming the file and every problem found."""
+          dn_scale: float | None = None, dn_offset: float = 0.0, factor: float = 1.0) -> _Raster:
+    """Read one band whole: reflectance ``factor * (dn_scale * DN + dn_offset)`` (``dn_scale`` None: the file's
+    own scale and offset, see :func:`calibration_problem`), or, for a mask (``mask_rules`` not None), cloud codes.
+    InputFileError naming the file and every problem found."""
     with _open(source.path) as ds:
         info, problems = _metadata(ds, source, nodata)
         if problems:
@@ -328,7 +337,12 @@ def _load(source: BandSource, nodata: float | None, mask_rules: Sequence[MaskBit
         except RasterioError as err:
             raise InputFileError(source.path, f"GDAL cannot read its pixels: {err}") from None
     if mask_rules is None:
-        values = pixels.astype(np.float32) * np.float32(dn_scale) + np.float32(dn_offset)
+        if dn_scale is None:
+            problem = calibration_problem(info)
+            if problem is not None:
+                raise InputFileError(source.path, "expected {}, found {}".format(*problem))
+            dn_scale, dn_offset = info.scale, info.offset
+        values = (pixels.astype(np.float32) * np.float32(dn_scale * factor) + np.float32(dn_offset * factor))
     else:
         problem = _mask_problem(pixels, valid, mask_rules)
         if problem is not None:
@@ -339,6 +353,18 @@ def _load(source: BandSource, nodata: float | None, mask_rules: Sequence[MaskBit
     return _Raster(str(source), values, info.crs, info.transform, info)
 
 
+def calibration_problem(info: ImageInfo) -> Problem | None:
+    """Why the samples of a band cannot be turned into reflectance without ``world.dn_scale``: integer DN whose
+    file declares no scale or offset (GDAL's scale/offset metadata, e.g. ``gdal_edit.py -scale``). None when the
+    file declares them or holds floating-point reflectance."""
+    if info.calibrated:
+        return None
+    return ("world.dn_scale and world.dn_offset (reflectance = dn_scale * DN + dn_offset), or a file that declares "
+            "its scale and offset", f"{info.dtype} DN and no scale or offset in the file: for example Landsat 8 "
+            "Collection 1 2.0e-5 and -0.1 (USGS LSDS-1574), Sentinel-2 L1C 1.0e-4 and 0 (ESA S2 PDGS, before "
+            "baseline 04.00), Landsat Collection 2 L2 2.75e-5 and -0.2")
+
+
 def _as_source(entry: BandSource | str | Path) -> BandSource:
     return entry if isinstance(entry, BandSource) else BandSource(Path(entry))
 
@@ -347,8 +373,9 @@ class ImageryWorld(World):
     """Real imagery: one band of one image file per band name, and optionally a cloud mask, reprojected into any
     requested footprint.
 
-    Reflectance = ``dn_scale * DN + dn_offset`` (Landsat 8 Collection 1: 2e-5, -0.1, TOA reflectance before the
-    sun-elevation correction). A frame pixel is valid where the image pixel under its centre is valid in every band
+    Reflectance = ``factor * (dn_scale * DN + dn_offset)`` (Landsat 8 Collection 1: 2e-5, -0.1, TOA reflectance
+    before the sun-elevation correction, which ``factor`` can apply); ``dn_scale`` None takes each file's own scale
+    and offset, or its floating-point samples as reflectance, and refuses integer DN without them. A frame pixel is valid where the image pixel under its centre is valid in every band
     (nearest); its reflectance is GDAL's bilinear over the valid neighbours, 0 where not valid. ``nodata`` replaces
     each band file's own no-data value. Cloud comes from the mask's codes (``mask_rules``: from its bits, see
     :class:`MaskBits`), 255 (unknown) where the mask has no data or there is no mask. Land cover is 255 and shadow
@@ -356,11 +383,11 @@ class ImageryWorld(World):
     """
 
     def __init__(self, bands: Mapping[str, BandSource | str | Path], mask: BandSource | str | Path | None = None,
-                 dn_scale: float = 1.0, dn_offset: float = 0.0, nodata: float | None = None,
-                 mask_rules: Sequence[MaskBits] = ()):
+                 dn_scale: float | None = None, dn_offset: float = 0.0, nodata: float | None = None,
+                 mask_rules: Sequence[MaskBits] = (), factor: float = 1.0):
         if not bands:
             raise ValueError("an ImageryWorld needs at least one band file")
-        self._bands = {name: _load(_as_source(entry), nodata, None, dn_scale, dn_offset)
+        self._bands = {name: _load(_as_source(entry), nodata, None, dn_scale, dn_offset, factor)
                        for name, entry in bands.items()}
         self._mask = None if mask is None else _load(_as_source(mask), None, tuple(mask_rules))
         self.bands_available = tuple(self._bands)
@@ -428,8 +455,8 @@ def world_from_config(cfg: Any, base_dir: Path) -> ImageryWorld:
     sun = 1.0 if cfg.scene_sun_elevation_deg is None else math.sin(math.radians(cfg.scene_sun_elevation_deg))
     return ImageryWorld({name: band_source(entry, base_dir) for name, entry in cfg.bands.items()},
                         mask=None if cfg.mask is None else band_source(cfg.mask, base_dir),
-                        dn_scale=cfg.dn_scale / sun, dn_offset=cfg.dn_offset / sun, nodata=cfg.nodata,
-                        mask_rules=mask_rules(cfg.mask_bits))
+                        dn_scale=cfg.dn_scale, dn_offset=cfg.dn_offset, nodata=cfg.nodata,
+                        mask_rules=mask_rules(cfg.mask_bits), factor=1.0 / sun)
 
 
 def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, float, float]]
@@ -467,8 +494,13 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
                     problem = ("a mask GDAL can decode", str(err))
                 if problem is not None:
                     problems.append(problem)
+            elif not is_mask and info is not None and cfg.dn_scale is None:
+                problem = calibration_problem(info)
+                if problem is not None:
+                    problems.append(problem)
         for expected, found in problems:
             where = "world.nodata" if expected.startswith("a no-data value") else \
+                "world.dn_scale" if expected.startswith("world.dn_scale") else \
                 "world.mask_bits" if "mask_bits" in expected or expected.startswith("bits ") else key
             out.append((where, expected, f"{shown!r}: {found}"))
         if info is not None and not is_mask:

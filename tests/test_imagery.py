@@ -176,7 +176,7 @@ def test_a_scenario_nodata_replaces_the_files():
     with rasterio.open(path) as ds:
         dn = ds.read(1)
     value = int(np.median(dn[dn != FILL]))
-    scene = ImageryWorld({"B": path}, nodata=value).render(grid_of(info), NOON, 50.0, 150.0, ("B",))
+    scene = ImageryWorld(dn_scale=1.0, bands={"B": path}, nodata=value).render(grid_of(info), NOON, 50.0, 150.0, ("B",))
     assert np.array_equal(scene.valid, dn != value)  # -9999 is now data, as the scenario says
 
 
@@ -197,7 +197,7 @@ def test_nodata_family(tmp_path, dtype, seed, fill_share, nan):
     pixels[fill] = nodata
     transform = Affine(20.0, 0.0, 300000.0, 0.0, -20.0, 5000000.0)
     path = write_raster(tmp_path / f"nd-{seed}.tif", pixels, "EPSG:32633", transform, nodata=nodata)
-    scene = ImageryWorld({"R": path}).render(GridFootprint(32633, 300000.0, 5000000.0, 20.0, 48, 40), NOON, 50.0,
+    scene = ImageryWorld(dn_scale=1.0, bands={"R": path}).render(GridFootprint(32633, 300000.0, 5000000.0, 20.0, 48, 40), NOON, 50.0,
                                              150.0, ("R",))
     real = ~np.isnan(pixels) if nan and dtype == "float32" else pixels != pixels.dtype.type(nodata)
     assert np.array_equal(scene.valid, real)
@@ -213,11 +213,11 @@ def test_one_bit_mask_reads_as_zero_and_one():
     with rasterio.open(DATA / "l8_cloudcodes_crop.tif") as ds:
         codes = ds.read(1)
     info = image_info(path)
-    scene = ImageryWorld({"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path).render(
+    scene = ImageryWorld(dn_scale=1.0, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path).render(
         grid_of(info), NOON, 50.0, 150.0, ("B",))
     assert np.array_equal(scene.cloud, (codes == CLOUD_THICK).astype(np.uint8))  # 1 = cloud: thin by our codes
     rules = [MaskBits(0, 0, 1, CLOUD_THICK)]  # a 1-bit cloud/no-cloud mask mapped onto "thick"
-    scene = ImageryWorld({"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path, mask_rules=rules).render(
+    scene = ImageryWorld(dn_scale=1.0, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path, mask_rules=rules).render(
         grid_of(info), NOON, 50.0, 150.0, ("B",))
     assert np.array_equal(scene.cloud == CLOUD_THICK, codes == CLOUD_THICK)
 
@@ -232,14 +232,14 @@ def test_palette_mask_reads_as_its_indices(tmp_path):
         ds.write_colormap(1, {0: (0, 0, 0, 255), 1: (200, 200, 200, 255), 2: (255, 255, 255, 255)})
     with rasterio.open(path) as ds:
         assert ds.colorinterp[0].name == "palette"
-    scene = ImageryWorld({"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path).render(
+    scene = ImageryWorld(dn_scale=1.0, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path).render(
         GridFootprint(32616, 452475.0, 3403845.0, 30.0, 32, 32), NOON, 50.0, 150.0, ("B",))
     assert np.array_equal(scene.cloud, indices)
 
 
 def test_quality_band_without_a_mapping_is_refused_with_its_values():
     with pytest.raises(InputFileError) as err:
-        ImageryWorld({"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=DATA / "l8_BQA_crop.tif")
+        ImageryWorld(dn_scale=1.0, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=DATA / "l8_BQA_crop.tif")
     assert "l8_BQA_crop.tif" in str(err.value) and "world.mask_bits" in str(err.value)
     with rasterio.open(DATA / "l8_BQA_crop.tif") as ds:
         values = np.unique(ds.read(1))
@@ -249,7 +249,7 @@ def test_quality_band_without_a_mapping_is_refused_with_its_values():
 def test_quality_band_with_a_mapping_gives_the_cloud_codes():
     """The BQA's pre-collection cloud confidence gives exactly the field case's cloud-code file."""
     info = image_info(DATA / "l8_BQA_crop.tif")
-    world = ImageryWorld({"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=DATA / "l8_BQA_crop.tif",
+    world = ImageryWorld(dn_scale=1.0, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=DATA / "l8_BQA_crop.tif",
                          mask_rules=PRE_COLLECTION_CLOUD)
     with rasterio.open(DATA / "l8_cloudcodes_crop.tif") as ds:
         codes = ds.read(1)
@@ -271,10 +271,10 @@ def test_mask_codes_family(tmp_path, seed, dtype, extra, nodata):
     band = DATA / "l8_B2_int16_nodata-9999.tif"
     if bad:
         with pytest.raises(InputFileError) as err:
-            ImageryWorld({"B": band}, mask=path)
+            ImageryWorld(dn_scale=1.0, bands={"B": band}, mask=path)
         assert all(f"{v:g}" in err.value.problem for v in bad)
         return
-    cloud = ImageryWorld({"B": band}, mask=path).render(GridFootprint(32616, 452475.0, 3403845.0, 30.0, 24, 24),
+    cloud = ImageryWorld(dn_scale=1.0, bands={"B": band}, mask=path).render(GridFootprint(32616, 452475.0, 3403845.0, 30.0, 24, 24),
                                                         NOON, 50.0, 150.0, ("B",)).cloud
     expected = np.where(pixels == (nodata if nodata is not None else -1), UNKNOWN, pixels).astype(np.uint8)
     assert np.array_equal(cloud, expected) and set(np.unique(cloud)) <= {*MASK_CODES, UNKNOWN}
@@ -310,7 +310,7 @@ def test_epsg4326_world_lands_where_pyproj_puts_it():
     info = image_info(path)
     assert info.crs.to_epsg() == 4326
     fp = GridFootprint.centred(48.86, 2.35, 32631, 300.0, 128, 128)
-    scene = ImageryWorld({"R": path}).render(fp, NOON, 50.0, 150.0, ("R",))
+    scene = ImageryWorld(dn_scale=1.0, bands={"R": path}).render(fp, NOON, 50.0, 150.0, ("R",))
     with rasterio.open(path) as ds:
         grid = ds.read(1).astype(np.float32)
     x0, y0 = fp.x0_m, fp.y0_m
@@ -354,7 +354,7 @@ def test_any_crs_lands_where_pyproj_puts_it(tmp_path, data, area, gsd_m, source_
     pixels[k - 2:k + 3, k - 2:k + 3] = 1000
     path = write_raster(tmp_path / "block.tif", pixels, crs, transform)
     fp = GridFootprint.centred(lat, lon, epsg, gsd_m, 64, 64)
-    scene = ImageryWorld({"R": path}).render(fp, NOON, 50.0, 150.0, ("R",))
+    scene = ImageryWorld(dn_scale=1.0, bands={"R": path}).render(fp, NOON, 50.0, 150.0, ("R",))
     weights = scene.reflectance[..., 0].astype(np.float64)
     assert weights.sum() > 0
     cols, rows = np.meshgrid(np.arange(64) + 0.5, np.arange(64) + 0.5)
@@ -373,14 +373,14 @@ def test_band_of_a_multiband_file_family(tmp_path, count, data):
     path = write_raster(tmp_path / f"bands{count}.tif", planes, "EPSG:32618", transform, nodata=0)
     fp = GridFootprint(32618, 101985.0, 2826915.0, 300.0, 16, 16)
     band = data.draw(st.integers(1, count))
-    scene = ImageryWorld({"R": BandSource(path, band)}).render(fp, NOON, 50.0, 150.0, ("R",))
+    scene = ImageryWorld(dn_scale=1.0, bands={"R": BandSource(path, band)}).render(fp, NOON, 50.0, 150.0, ("R",))
     assert (scene.reflectance[..., 0][1:] == 10 * band).all() and not scene.valid[0, 0]
     if count > 1:
         with pytest.raises(InputFileError, match=f"found {count} bands: 1 "):
-            ImageryWorld({"R": path})
+            ImageryWorld(dn_scale=1.0, bands={"R": path})
     beyond = data.draw(st.integers(count + 1, count + 3))
     with pytest.raises(InputFileError, match=f"expected a band from 1 to {count}"):
-        ImageryWorld({"R": BandSource(path, beyond)})
+        ImageryWorld(dn_scale=1.0, bands={"R": BandSource(path, beyond)})
 
 
 def test_jpeg2000_reads_like_the_geotiff(tmp_path):
@@ -523,7 +523,7 @@ def test_imagery_across_the_antimeridian_renders_on_both_sides(tmp_path, lon_deg
 def test_bands_that_do_not_overlap_are_refused_across_the_antimeridian_too(tmp_path):
     fiji = antimeridian_file(tmp_path)
     with pytest.raises(InputFileError, match="do not overlap"):
-        ImageryWorld({"B": fiji, "G": DATA / "l8_B2_int16_nodata-9999.tif"})
+        ImageryWorld(dn_scale=1.0, bands={"B": fiji, "G": DATA / "l8_B2_int16_nodata-9999.tif"})
 
 
 @SETTINGS
@@ -544,3 +544,29 @@ def test_longitude_overlap_on_the_circle_matches_whole_degrees(w1, n1, w2, n2):
         span = round(east - west) % 360 or 360
         assert degrees(round(west), span) <= first & second  # one of the shared arcs, whole
 
+
+
+def test_reflectance_comes_from_the_files_own_scale_and_offset_or_the_scenario(tmp_path):
+    """With no world.dn_scale, a file's own GDAL scale/offset (Sentinel-2 L2A style: 1e-4, -0.1) gives reflectance,
+    float samples are reflectance as stored, and integer DN that declare neither are refused, naming the file and
+    examples; validate reports the last at world.dn_scale and its line."""
+    dn = np.full((16, 16), 3000, np.uint16)
+    t = Affine(30.0, 0.0, 452475.0, 0.0, -30.0, 3403845.0)
+    declared = write_raster(tmp_path / "declared.tif", dn, "EPSG:32616", t)
+    with rasterio.open(declared, "r+") as ds:
+        ds.scales, ds.offsets = (1e-4,), (-0.1,)
+    fp = GridFootprint(32616, 452475.0 + 60.0, 3403845.0 - 60.0, 30.0, 8, 8)
+    scene = ImageryWorld({"B": declared}).render(fp, NOON, 50.0, 150.0, ("B",))
+    assert np.allclose(scene.reflectance[scene.valid], 0.2, atol=1e-6) and scene.valid.all()
+    floats = write_raster(tmp_path / "floats.tif", np.full((16, 16), 0.25, np.float32), "EPSG:32616", t)
+    assert np.allclose(ImageryWorld({"B": floats}).render(fp, NOON, 50.0, 150.0, ("B",)).reflectance, 0.25)
+    bare = write_raster(tmp_path / "bare.tif", dn, "EPSG:32616", t)
+    with pytest.raises(InputFileError, match=r"uint16 DN and no scale or offset in the file: for example Landsat 8"):
+        ImageryWorld({"B": bare})
+    assert np.allclose(ImageryWorld({"B": bare}, dn_scale=2e-5, dn_offset=-0.1).render(
+        fp, NOON, 50.0, 150.0, ("B",)).reflectance, -0.04, atol=1e-6)
+    shutil.copy(bare, tmp_path / "world.byte.tif")
+    path = scenario_file(tmp_path, "{B: world.byte.tif, G: world.byte.tif}")
+    path.write_text(path.read_text().replace("  dn_scale: 1.0e-4\n", "").replace("  dn_offset: 0.0\n", ""))
+    issues = issues_of(path)
+    assert list(issues) == [("world.dn_scale", 6)] and "no scale or offset" in issues[("world.dn_scale", 6)].found

@@ -216,7 +216,8 @@ def test_build_world():
     synthetic = build_world(WorldConfig(mean_cloud_cover=0.3, cloud_height_m=2000.0), seed=4)
     assert isinstance(synthetic, SyntheticWorld) and synthetic.seed == 4 and synthetic.cloud_height_m == 2000.0
     data = Path(__file__).resolve().parent / "data" / "imagery"
-    real = build_world(WorldConfig(source="geotiff", bands={"B": "l8_B2_int16_nodata-9999.tif"}), seed=4, base_dir=data)
+    real = build_world(WorldConfig(source="geotiff", bands={"B": "l8_B2_int16_nodata-9999.tif"}, dn_scale=1e-4),
+                       seed=4, base_dir=data)
     assert isinstance(real, ImageryWorld) and real.bands_available == ("B",)
     with pytest.raises(ValueError, match="Unknown world source 'moon'"):
         build_world(SimpleNamespace(source="moon"), seed=1)
