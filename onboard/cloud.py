@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from . import runtime, spectral, tiling
+from .errors import InputFileError
 from .pipeline import Context, Stage, Tile, Work, register
 from .runtime import Model, shipped_card
 from .schema import spec
@@ -108,6 +109,10 @@ class CloudFilter(Stage):
             return [("model", f"a model for the camera's bands {list(bands)}", f"{name}, made for {card_bands}")]
         if params.overlap_px >= card(name)["inputs"][0]["shape"][1] // 2:
             return [("overlap_px", "less than half the model's window", str(params.overlap_px))]
+        try:  # validate opens the model file the stage will run (cached for the run)
+            load_model(name, tuple(bands), params.threads)
+        except InputFileError as err:
+            return [("model", "a model file that loads and matches its card", str(err))]
         return []
 
     def __init__(self, params: Any, ctx: Context):

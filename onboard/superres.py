@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import fusion, registration, tiling
+from .errors import InputFileError
 from .pipeline import Context, Stage, Tile, Work, register
 from .runtime import MODEL_DIR, Model, shipped_card
 from .schema import spec
@@ -84,6 +85,12 @@ class SuperResolution(Stage):
             have = ", ".join(f"x{s}" for s in shipped_scales()) or "none"
             out.append(("scale", f"a scale with a shipped MISR model ({have}), or method shift_and_add or bicubic",
                         f"x{params.scale} with method model"))
+        if params.method == "model" and not out:  # validate opens the model files the stage will run
+            for twin in ("int8", "float32") if params.evaluate else ("int8",):
+                try:
+                    load_model(model_name(params.scale, twin), params.threads)
+                except InputFileError as err:
+                    out.append(("method", "MISR model files that load and match their cards", str(err)))
         if "cloud_filter" in names and names.index("cloud_filter") > index:
             out.append(("stage", "superres after cloud_filter (it fuses the clear pixels only)",
                         f"superres at position {index + 1}, cloud_filter at {names.index('cloud_filter') + 1}"))

@@ -536,10 +536,13 @@ def test_run_with_a_corrupt_cloud_model_exits_2_naming_the_file(tmp_path, monkey
     cloud.load_model.cache_clear()  # a model loaded by an earlier test is cached by name
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(CLOUD_FILTER_SCENARIO)
-    assert main(["run", str(scenario), "--out", str(tmp_path / "run"), "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"orbitedge: {corrupt}: {problem}")
-    assert "Traceback" not in err
+    for command in (["validate", str(scenario)], ["run", str(scenario), "--out", str(tmp_path / "run"), "--quiet"]):
+        assert main(command) == 2  # refused before anything runs: validate opens the model files a stage will run
+        err = capsys.readouterr().err
+        assert f"  {scenario}:18: pipeline[0].model: expected a model file that loads and matches its card, found " \
+               f"{corrupt}: {problem}" in err
+        assert "Traceback" not in err
+    assert not (tmp_path / "run").exists()
 
 
 GATHER = DATA / "models" / "gather_from_input.tflite"  # made by tests/data/make_gather_model.py
