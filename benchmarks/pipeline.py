@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from onboard import burst, camera, codec, fusion, pipeline, registration, superres
+from onboard import burst, camera, fusion, pipeline, registration, superres
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.world import SyntheticWorld
+from rundir import codec
 
 OUT = Path(__file__).with_name("results") / "pipeline.json"
 PLACES = [(48.9, 2.3), (45.1, 10.0), (37.4, -5.0), (52.4, 5.3), (30.8, 31.0), (-3.5, -60.0), (61.0, 10.0), (41.5, -93.5)]

@@ -80,9 +80,10 @@ def _worktree(rev: str) -> Path:
 def run_all(tree: Path, out_dir: Path, names: list[str]) -> dict[str, str]:
     """Run each named shipped scenario of ``tree`` into ``out_dir/NAME``: {name: "ok" | "failed: ..."}."""
     status = {}
+    cli = "app.cli" if (tree / "app" / "cli.py").is_file() else "onboard.cli"  # the CLI moved above both sides
     for name in names:
         scenario = tree / "scenarios" / f"{name}.yaml"
-        proc = subprocess.run([sys.executable, "-m", "onboard.cli", "run", str(scenario), "--out",
+        proc = subprocess.run([sys.executable, "-m", cli, "run", str(scenario), "--out",
                                str(out_dir / name), "--overwrite", "--quiet"], cwd=tree, capture_output=True,
                               text=True, timeout=RUN_TIMEOUT_S)
         status[name] = "ok" if proc.returncode == 0 else f"failed ({proc.returncode}): {proc.stderr.strip()[-300:]}"

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from onboard.codec import decode_product
+from rundir.codec import decode_product
 
 from . import metrics, plots
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onboard.codec import decode_product
-from onboard.errors import InputFileError
+from rundir.codec import decode_product
+from rundir.errors import InputFileError
 
 MANIFEST = "manifest.jsonl"
 

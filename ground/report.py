@@ -35,8 +35,8 @@ from typing import Any
 
 import yaml
 
-from onboard.downlink import write_atomic
-from onboard.errors import InputFileError
+from rundir.errors import InputFileError
+from rundir.files import write_text
 
 from . import cloud, compute, metrics, plots, spacecraft, stac, superres
 from .reception import Reception, anomaly, read_jsonl, receive
@@ -324,12 +324,12 @@ def write_report(run_dir: Path, fmt: str = "md") -> tuple[dict[str, Any], list[P
     figures = write_plots(run, report)
     json_path = run_dir / "report.json"
     report_text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    write_atomic(json_path, lambda tmp: tmp.write_text(report_text, encoding="utf-8"))
+    write_text(json_path, report_text)
     blocks = report_blocks(report, figures)
     doc_path = run_dir / f"report.{fmt}"
     title = f"orbitedge report: {report.get('scenario') or run_dir.name}"
     doc_text = to_markdown(blocks) if fmt == "md" else to_html(blocks, title)
-    write_atomic(doc_path, lambda tmp: tmp.write_text(doc_text, encoding="utf-8"))
+    write_text(doc_path, doc_text)
     written = [json_path, doc_path, *(run_dir / rel for rel in figures.values())]
     written += [run_dir / rel for rel in report["mosaics"]["paths"]]
     stac.write_catalog(run_dir, run.delivered, run.mosaics, run.run_info)

@@ -33,7 +33,7 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from rasterio.features import bounds
 from rasterio.warp import transform as transform_points, transform_geom
 
-from onboard.codec import PNG_STORED_BANDS, Georef
+from rundir.codec import PNG_STORED_BANDS, Georef
 
 STAC_DIR = "stac"
 COMMON_NAMES = {"B": "blue", "G": "green", "R": "red", "NIR": "nir"}  # STAC eo common band names of our bands

@@ -27,8 +27,8 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 
-from onboard.codec import Georef, decode_product
-from onboard.downlink import write_atomic
+from rundir.codec import Georef, decode_product
+from rundir.files import write_atomic
 
 from .reception import Product, anomaly
 

@@ -27,8 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from onboard.codec import decode_product
-from onboard.registration import registration_error_px
+from rundir.codec import decode_product
 
 from . import plots
 from .metrics import finished_frames
@@ -162,6 +161,13 @@ def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
 METHODS = ("model_int8", "model_float32", "bicubic", "bicubic_registered", "shift_and_add")
 CROP_PX = 48  # low-res side of the report's example crops
 CROP_NAMES = {"bicubic": "bicubic", "shift_and_add": "shift-and-add", "model_int8": "model int8"}
+
+
+def registration_error_px(estimated: np.ndarray, true: np.ndarray) -> float:
+    """How well a burst was registered: the RMS (px) over frames 1..K-1 of the Euclidean distance between the
+    estimated and the true ``(K, 2)`` shifts (low-res px, :mod:`onboard.burst`'s ``(dy, dx)`` convention)."""
+    error = np.asarray(estimated, np.float64)[1:] - np.asarray(true, np.float64)[1:]
+    return float(np.sqrt(np.mean(np.sum(error**2, axis=1)))) if len(error) else 0.0
 
 
 @dataclass

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import OrbitEdgeError
+from rundir.errors import OrbitEdgeError
+
 from .hardware import HardwareProfile
 from .runtime import MODEL_DIR, Model, load_card, resolve_runtime
 

@@ -17,7 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .codec import packed_size_bytes
+from rundir.codec import packed_size_bytes
+
 from .projection import GridFootprint, crs_for
 from .world import Scene, World
 

@@ -16,8 +16,9 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from rundir.errors import InputFileError
+
 from . import runtime, spectral, tiling
-from .errors import InputFileError
 from .pipeline import Context, Stage, Tile, Work, register
 from .runtime import Model, shipped_card
 from .schema import spec

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from rundir.errors import ConfigError, ConfigIssue
+
 from . import cloud, hardware, pipeline, superres  # noqa: F401  they register the cloud_filter and superres stages
 from .downlink import frame_error_rate
-from .errors import ConfigError, ConfigIssue
 from .schema import Builder, apply_override, join, line_of, load_yaml, sort_issues, spec
 
 BANDS = ("B", "G", "R", "NIR")

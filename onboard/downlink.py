@@ -12,7 +12,6 @@ ground.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 import simpy
+
+from rundir.files import jsonl_line, write_atomic
 
 from .storage import Item, Storage
 
@@ -82,23 +83,11 @@ class ProductStore:
         """Move the product's files to the ground side, then append its manifest line in one write."""
         for name in self._files(line):
             os.replace(self.onboard_dir / name, self.downlink_dir / name)
-        self.manifest.write(json.dumps(line, sort_keys=True) + "\n")
+        self.manifest.write(jsonl_line(line))
         self.manifest.flush()
 
     def close(self) -> None:
         self.manifest.close()
-
-
-def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    """``write(tmp)`` a sibling ``.part`` file, then rename it to ``path``: readers see the old file or the whole
-    new one, and an interrupted write (Ctrl-C, SIGTERM) leaves no ``.part`` behind."""
-    tmp = path.with_name(path.name + ".part")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)

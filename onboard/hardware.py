@@ -8,7 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from .errors import ConfigError, ConfigIssue, OrbitEdgeError
+from rundir.errors import ConfigError, ConfigIssue, OrbitEdgeError
+
 from .schema import build, load_yaml, spec
 
 PROFILE_DIR = Path(__file__).with_name("profiles")

@@ -24,16 +24,16 @@ from typing import Any
 
 import pytest
 
+from rundir.errors import InputFileError, OrbitEdgeError
+
 from .bench import EDGETPU_SUFFIX
-from .errors import InputFileError, OrbitEdgeError
+from .constants import EARTH_MEAN_RADIUS_KM, EARTH_MU_KM3_S2
 from .runtime import MODEL_DIR, Model, load_delegates, resolve_runtime
 
 DEVICES = ("host", "edgetpu", "jetson")
 ENV_DEVICE = "ORBITEDGE_HIL_DEVICE"
 JETSON_RELEASE = Path("/etc/nv_tegra_release")  # written by NVIDIA's Linux for Tegra
-EARTH_RADIUS_KM = 6371.0088  # mean radius
-EARTH_MU_KM3_S2 = 398600.4418  # gravitational parameter
-USAGE_ERROR_EXIT = 2  # the exit status of the orbitedge command for input it cannot use (onboard.cli)
+USAGE_ERROR_EXIT = 2  # the exit status of the orbitedge command for input it cannot use (app.cli)
 
 _SETTINGS = pytest.StashKey[dict[str, Any]]()
 _DEVICE = pytest.StashKey["Device"]()
@@ -85,8 +85,8 @@ def probe(name: str, delegate: str | None = None) -> Device:
 
 def ground_speed_m_s(altitude_km: float) -> float:
     """Speed of the sub-satellite point of a circular orbit at ``altitude_km`` over a non-rotating Earth, m/s."""
-    radius_km = EARTH_RADIUS_KM + altitude_km
-    return 1e3 * math.sqrt(EARTH_MU_KM3_S2 / radius_km) * EARTH_RADIUS_KM / radius_km
+    radius_km = EARTH_MEAN_RADIUS_KM + altitude_km
+    return 1e3 * math.sqrt(EARTH_MU_KM3_S2 / radius_km) * EARTH_MEAN_RADIUS_KM / radius_km
 
 
 def frame_period_s(height_px: int, gsd_m: float, forward_overlap_fraction: float, altitude_km: float) -> float:

@@ -36,7 +36,8 @@ from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.warp import reproject, transform as transform_points, transform_bounds
 
-from .errors import InputFileError
+from rundir.errors import InputFileError
+
 from .projection import GridFootprint
 from .world import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN, Scene, World, _band_indices
 

@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-import os
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import simpy
-import yaml
+
+from rundir.codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
+from rundir.errors import OrbitEdgeError
+from rundir.files import jsonl_line, write_json, write_jsonl, write_npz
 
 from . import burst, camera, hardware, imaging, orbit
-from .codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
 from .config import Scenario
-from .downlink import ContactLog, Link, ProductStore, downlink, write_atomic
-from .errors import OrbitEdgeError
+from .downlink import ContactLog, Link, ProductStore, downlink
 from .ledger import Ledger
 from .pipeline import Context, Pipeline, Work, tile_georef
 from .power import Power
@@ -204,15 +202,15 @@ class Mission:
     def _store_products(self, sat: Satellite, work: Work, cap: imaging.Capture) -> None:
         frame = work.frame
         if work.evaluation:
-            save_npz(self.run_dir / "evaluation" / f"{frame.frame_id}.npz", work.evaluation)
+            write_npz(self.run_dir / "evaluation" / f"{frame.frame_id}.npz", work.evaluation)
         self.ledger.processed(frame.frame_id, len(work.tiles), [reason for _, reason in work.dropped])
-        self._processing.write(json.dumps({
+        self._processing.write(jsonl_line({
             "frame_id": frame.frame_id, "satellite": frame.satellite, "stages": work.stages, "burst_frames": work.frames,
             "compute_s": round(work.sim_s, 6), "compute_timing": self.scn.spacecraft.compute.timing,
             "compute_stage_s": {k: round(v, 6) for k, v in work.sim_stage_s.items()},
             "wall_s": {k: round(v, 6) for k, v in work.wall_s.items()},
             "tiles_kept": len(work.tiles), "tiles_dropped": len(work.dropped),
-            "alternative_bytes": work.alternative_bytes}, sort_keys=True) + "\n")
+            "alternative_bytes": work.alternative_bytes}))
         for idx, tile in enumerate(work.tiles):
             georef = tile_georef(frame, tile, self.pipeline.ctx)
             line = self._manifest_line(frame, cap, tile, idx, work.stages, georef)
@@ -300,7 +298,7 @@ class Mission:
         self._processing = open(self.run_dir / "telemetry" / "processing.jsonl", "w", encoding="utf-8")
         self._frames_taken = {name: 0 for name in self.names}
         info = self._run_info(complete=False, wall_s=0.0)
-        _write_json(self.run_dir / "telemetry" / "run.json", info)
+        write_json(self.run_dir / "telemetry" / "run.json", info)
         for sat in self.sats:
             sat_windows = [w for w in self.windows if w.satellite == sat.name]
             self.env.process(self._imaging(sat))
@@ -340,7 +338,7 @@ class Mission:
         info = self._run_info(complete=complete, wall_s=time.perf_counter() - wall_start)
         if stopped:
             info["stopped"] = {"reason": stopped, "simulated_s": round(self.env.now, 3)}
-        _write_json(self.run_dir / "telemetry" / "run.json", info)
+        write_json(self.run_dir / "telemetry" / "run.json", info)
         return info
 
     def _write_capture(self, frame: Any, cap: imaging.Capture) -> None:
@@ -352,14 +350,14 @@ class Mission:
                              "width_px": fp.width_px, "height_px": fp.height_px},
                "centre_lat_deg": round(cap.lat_deg, 6), "centre_lon_deg": round(cap.lon_deg, 6),
                "sun_elevation_deg": round(cap.sun_elevation_deg, 3), "off_nadir_deg": round(cap.off_nadir_deg, 3)}
-        self._captures.write(json.dumps(row, sort_keys=True) + "\n")
+        self._captures.write(jsonl_line(row))
         self._captures.flush()  # whole lines on disk as the run goes: an interrupted run keeps them
         truth = frame.truth
         high_res = {}
         if frame.burst is not None:
             high_res = {"hr_reflectance": frame.burst.hr_truth, "hr_clear": frame.burst.hr_clear,
                         "shifts_px": frame.burst.shifts_px}
-        save_npz(self.run_dir / "truth" / f"{frame.frame_id}.npz", {
+        write_npz(self.run_dir / "truth" / f"{frame.frame_id}.npz", {
             "cloud": truth.cloud, "shadow": truth.shadow, "landcover": truth.landcover, "valid": truth.valid, **high_res})
 
     def _write_telemetry(self) -> None:
@@ -370,9 +368,9 @@ class Mission:
                 for frame_id in item.frame_ids:
                     unsent = 1.0 - item.sent_bytes / item.on_air_bytes if item.on_air_bytes else 1.0
                     on_board[frame_id] = on_board.get(frame_id, 0) + int(item.size_bytes * unsent)
-        _write_jsonl(tel / "ledger.jsonl", self.ledger.rows(self.env.now, on_board))
-        _write_jsonl(tel / "contacts.jsonl", [c.row() for c in sorted(self.contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station))])
-        _write_jsonl(tel / "timeline.jsonl", [row for sat in self.sats for row in sat.timeline])
+        write_jsonl(tel / "ledger.jsonl", self.ledger.rows(self.env.now, on_board))
+        write_jsonl(tel / "contacts.jsonl", [c.row() for c in sorted(self.contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station))])
+        write_jsonl(tel / "timeline.jsonl", [row for sat in self.sats for row in sat.timeline])
 
     def _run_info(self, complete: bool, wall_s: float) -> dict[str, Any]:
         craft = self.scn.spacecraft
@@ -407,24 +405,3 @@ class Mission:
                 "energy_in_wh": round(p.energy_in_wh, 3), "energy_out_wh": round(p.energy_out_wh, 3),
                 "energy_unmet_wh": round(p.unmet_wh, 3)}
 
-
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` as an .npz that ``np.load`` reads, deflated at level 1 (numpy's savez_compressed uses
-    zlib's default level: 5x slower on noisy float images for a file a few per cent smaller), atomically."""
-    def write(tmp: Path) -> None:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-            for name, array in arrays.items():
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
-
-    write_atomic(path, write)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
-    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

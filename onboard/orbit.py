@@ -20,17 +20,12 @@ from sgp4.conveniences import sat_epoch_datetime
 from sgp4.earth_gravity import wgs72
 from sgp4.io import twoline2rv as parse_tle_strictly
 
-from onboard.errors import OrbitEdgeError
+from rundir.errors import OrbitEdgeError
 
-DAY_S = 86400.0
-WGS84_A_KM = 6378.137
-WGS84_F = 1.0 / 298.257223563
-WGS84_B_KM = WGS84_A_KM * (1.0 - WGS84_F)
-WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
-# Earth's rotation rate relative to the mean equinox: the rate of GMST (IAU 1982), rad/s.
-EARTH_ROTATION_RAD_S = 2.0 * math.pi * (1.0 + 8640184.812866 / (DAY_S * 36525.0)) / DAY_S
+from .constants import DAY_S, EARTH_ROTATION_RAD_S, TROPICAL_YEAR_DAYS, WGS84_A_KM, WGS84_B_KM, WGS84_E2
+
 # A sun-synchronous node precesses once per tropical year, rad/s.
-SUN_SYNCHRONOUS_NODE_RATE_RAD_S = 2.0 * math.pi / (365.2421897 * DAY_S)
+SUN_SYNCHRONOUS_NODE_RATE_RAD_S = 2.0 * math.pi / (TROPICAL_YEAR_DAYS * DAY_S)
 _JD_J2000 = 2451545.0
 _JD_SGP4_EPOCH0 = 2433281.5  # 1949 December 31 00:00 UT, the origin of ``Satrec.sgp4init`` epochs
 _TOLERANCE_S = 0.02  # bisection stops when every bracket is narrower than this: roots within 0.01 s
@@ -517,19 +512,6 @@ def sunlit(r_ecef_km: np.ndarray, sun_dir_ecef: np.ndarray) -> np.ndarray:
     along_km = _dot(r_ecef_km, sun_dir_ecef)
     across2_km2 = _dot(r_ecef_km, r_ecef_km) - along_km**2
     return (along_km > 0.0) | (across2_km2 > WGS84_A_KM**2)
-
-
-def elevation_deg(station: GroundStation, r_ecef_km: np.ndarray) -> np.ndarray:
-    """Elevation above the station's geodetic horizon, deg, of Earth-fixed positions (..., 3), km; shape (...)."""
-    _, _, up = _enu_basis(station.lat_deg, station.lon_deg)
-    d = np.asarray(r_ecef_km) - station.ecef_km
-    return np.degrees(np.arcsin(np.clip(_dot(d, up) / np.linalg.norm(d, axis=-1), -1.0, 1.0)))
-
-
-def subsatellite_point(ephemeris: Ephemeris, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Geodetic (lat_deg, lon_deg), each (S, T), of the points directly below the satellites at ``t_s`` (T,), s."""
-    lat, lon, _ = geodetic(ephemeris.ecef_km(t_s))
-    return lat, lon
 
 
 def _ellipsoid_radius_km(direction: np.ndarray) -> np.ndarray:

@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from . import codec
+from rundir import codec
+
 from .schema import spec
 
 STAGES: dict[str, type["Stage"]] = {}

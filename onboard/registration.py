@@ -96,8 +96,3 @@ def register(frames: np.ndarray, clear: np.ndarray | None = None, method: str = 
             shifts[f] = ecc_shift(planes[0], planes[f], clear[0] & clear[f], tuple(shifts[f]))
     return shifts
 
-
-def registration_error_px(estimated: np.ndarray, true: np.ndarray) -> float:
-    """RMS (px) over frames 1..K-1 of the Euclidean distance between estimated and true (K, 2) shifts."""
-    error = np.asarray(estimated, np.float64)[1:] - np.asarray(true, np.float64)[1:]
-    return float(np.sqrt(np.mean(np.sum(error**2, axis=1)))) if len(error) else 0.0

@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from onboard.errors import InputFileError, OrbitEdgeError
+from rundir.errors import InputFileError, OrbitEdgeError
 
 MODEL_DIR = Path(__file__).with_name("models")  # the shipped models, each with its card beside it
 RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")

@@ -27,7 +27,7 @@ from typing import Any, Iterator, Literal, Union
 
 import yaml
 
-from .errors import ConfigError, ConfigIssue
+from rundir.errors import ConfigError, ConfigIssue
 
 
 def spec(default: Any = dataclasses.MISSING, *, doc: str = "", **rules: float) -> Any:

@@ -20,8 +20,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rundir.errors import InputFileError
+
 from . import fusion, registration, tiling
-from .errors import InputFileError
 from .pipeline import Context, Stage, Tile, Work, register
 from .runtime import MODEL_DIR, Model, shipped_card
 from .schema import spec

@@ -21,7 +21,8 @@ from typing import Any, Protocol, Sequence
 import cv2
 import numpy as np
 
-from .errors import OrbitEdgeError
+from rundir.errors import OrbitEdgeError
+
 from .projection import (FALSE_EASTING_M, FALSE_NORTHING_SOUTH_M, UPS_ZONE, GridFootprint, epsg_code, from_utm,
                          utm_zones)
 

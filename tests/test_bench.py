@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from app.cli import main
 from onboard import bench
-from onboard.cli import main
-from onboard.errors import OrbitEdgeError
 from onboard.hardware import load_profile
+from rundir.errors import OrbitEdgeError
 
 DATA = Path(__file__).parent / "data"
 TINY_INT8 = DATA / "tiny_int8.tflite"
@@ -151,7 +151,7 @@ def test_cli_bench_of_a_model_that_crashes_the_interpreter_exits_2_with_the_reas
     # Benchmarked by the bare interpreter, this model kills the process with "double free or corruption" (exit 134).
     model = tmp_path / "keyword_scrambled_8bit.tflite"
     shutil.copyfile(FIELD_MODELS / model.name, model)
-    child = subprocess.run([sys.executable, "-m", "onboard.cli", "bench", str(model), "--runs", "2"],
+    child = subprocess.run([sys.executable, "-m", "app.cli", "bench", str(model), "--runs", "2"],
                            capture_output=True, text=True, cwd=tmp_path)
     assert child.returncode == 2, child.stderr
     assert child.stderr.startswith(f"orbitedge: error: {model}: orbitedge cannot run this model: SVDF ops 1, 3, 5")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from onboard.camera import CameraSpec, capture, dn_to_reflectance, reflectance_to_dn
-from onboard.codec import pack_bits
 from onboard.projection import GridFootprint
 from onboard.world import Scene, SyntheticWorld
+from rundir.codec import pack_bits
 
 NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
 

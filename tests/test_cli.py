@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from onboard.cli import COMMANDS, main
+from app.cli import COMMANDS, main
 
 ROOT = Path(__file__).parents[1]
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 
 
 def orbitedge(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "onboard.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, cwd=ROOT)
 
 
 def test_validate_ok():

@@ -9,7 +9,7 @@ import pytest
 from ground import cloud as gcloud
 from onboard import cloud, pipeline
 from onboard.config import StageConfig, load_scenario
-from onboard.errors import ConfigError
+from rundir.errors import ConfigError
 
 ROOT = Path(__file__).parents[1]
 CTX = pipeline.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,

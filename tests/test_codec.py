@@ -7,7 +7,7 @@ import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard import codec
+from rundir import codec
 
 
 @settings(max_examples=60, deadline=None)

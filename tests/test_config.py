@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from onboard.config import load_scenario
-from onboard.errors import ConfigError
+from rundir.errors import ConfigError
 
 SCENARIOS = sorted(Path(__file__).parents[1].joinpath("scenarios").glob("*.yaml"))
 QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
@@ -143,7 +143,7 @@ def tle_scenario(tmp_path, tle_yaml: str, start_utc: str = "2026-02-11T06:00:00Z
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_element_sets_that_are_no_longer_orbits_exit_2_naming_the_satellite(tmp_path, capsys, case, satellite,
                                                                           found, command):
-    from onboard.cli import main
+    from app.cli import main
 
     path = TLE_DATA / f"{case}.yaml"
     out = tmp_path / "run"
@@ -200,7 +200,7 @@ def test_tle_that_cannot_name_or_define_the_satellite_is_a_config_error(tmp_path
 def test_a_run_far_from_the_epoch_warns_in_stderr_run_json_and_report(tmp_path, capsys):
     import json
 
-    from onboard.cli import main
+    from app.cli import main
 
     path = tle_scenario(tmp_path, "".join(f'\n        - "{line}"' for line in OBJECT_511) + "\n",
                         start_utc="2026-02-21T06:00:00Z")

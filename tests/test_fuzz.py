@@ -29,11 +29,11 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from app.cli import main
 from onboard import pipeline
-from onboard.cli import main
 from onboard.config import Scenario, load_scenario
-from onboard.errors import ConfigError
 from onboard.orbit import _tle_checksum
+from rundir.errors import ConfigError
 
 ROOT = Path(__file__).parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from app.cli import main
 from onboard import hardware
-from onboard.cli import main
 from onboard.config import load_scenario
-from onboard.errors import ConfigError
 from onboard.hardware import UnknownProfileError, load_profile, profile_names
+from rundir.errors import ConfigError
 
 QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
 SHIPPED = ["coral-devboard", "coral-usb", "flight-cpu", "host", "jetson-nano", "jetson-orin-nano", "rpi4", "rpi5"]

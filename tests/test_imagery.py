@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from pyproj import Transformer
 from rasterio.errors import NotGeoreferencedWarning
 
-from onboard.cli import main
+from app.cli import main
 from onboard.config import load_scenario
-from onboard.errors import ConfigError, InputFileError
 from onboard.imagery import (MASK_CODES, BandSource, ImageryWorld, MaskBits, cloud_codes, footprint_transform,
                              image_info)
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.world import CLOUD_THICK, CLOUD_THIN, UNKNOWN, MissingBandError
+from rundir.errors import ConfigError, InputFileError
 
 NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
 DATA = Path(__file__).resolve().parent / "data" / "imagery"

@@ -13,8 +13,8 @@ import pyproj
 import pytest
 import rasterio
 
+from app.cli import main
 from onboard import orbit
-from onboard.cli import main
 from onboard.config import CameraConfig, TargetConfig
 from onboard.imaging import plan_captures
 from onboard.projection import UPS_SOUTH_EPSG, GridFootprint, crs_for, to_grid

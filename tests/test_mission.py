@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from onboard.cli import main
+from app.cli import main
 
 ROOT = Path(__file__).parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -195,7 +195,7 @@ def test_realtime_run_keeps_up_or_fails_loudly(tmp_path, capsys):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_mid_run_leaves_a_consistent_incomplete_run(tmp_path, signum):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "onboard.cli", "run", str(ROOT / "scenarios" / "quickstart.yaml"),
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "run", str(ROOT / "scenarios" / "quickstart.yaml"),
                              "--out", str(out), "--quiet"],  # the full pipeline: seconds per burst, so it stops mid-run
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             # a shell's background job ignores SIGINT and its children inherit that: give the run

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from onboard.cloud import CloudFilter
-from onboard.errors import InputFileError
 from onboard.runtime import Model
 from onboard.spectral import cloud_mask
 from onboard.tiling import predict_tiled
+from rundir.errors import InputFileError
 from training.cloud_data import make_frames
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, load_real_tiles
 

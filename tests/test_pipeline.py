@@ -7,8 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from onboard import codec, pipeline
+from onboard import pipeline
 from onboard.config import StageConfig
+from rundir import codec
 
 CTX = pipeline.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
                        int8_conv_relative=1.0)

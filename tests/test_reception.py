@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.cli import main
 from ground.reception import read_jsonl, receive
-from onboard.cli import main
-from onboard.codec import EXTENSIONS, encode
-from onboard.errors import InputFileError
+from rundir.codec import EXTENSIONS, encode
+from rundir.errors import InputFileError
 
 BANDS = ["B", "G", "R", "NIR"]
 QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
@@ -300,7 +300,7 @@ def test_every_fault_at_once_in_a_real_run(real_run, tmp_path, capsys):
 
 def test_png_sidecars_are_verified_counted_in_bytes_and_never_orphans(tmp_path):
     """The on-board product store writes a PNG with its world file and .aux.xml; reception checks all three."""
-    from onboard.codec import Georef, sidecars
+    from rundir.codec import Georef, sidecars
     from onboard.downlink import ProductStore
 
     dn = np.random.default_rng(6).integers(0, 4096, (16, 16, 4), dtype=np.uint16)

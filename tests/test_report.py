@@ -12,8 +12,8 @@ import pytest
 
 import ground.report as report_module
 from ground.report import build_report, register_section, write_report
-from onboard.codec import EXTENSIONS, encode
-from onboard.errors import InputFileError
+from rundir.codec import EXTENSIONS, encode
+from rundir.errors import InputFileError
 
 TILE_PX = 16
 GSD_M = 10.0

@@ -19,12 +19,12 @@ from ai_edge_litert import schema_py_generated as schema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.cli import main
 from onboard import cloud, runtime
-from onboard.cli import main
-from onboard.errors import InputFileError
 from onboard.runtime import (
     DelegateError, Model, ModelCrashError, RuntimeUnavailableError, Scaling, UnsupportedModelError, build_card,
     load_card, load_delegates, resolve_runtime, run_in_child, write_card,
+from rundir.errors import InputFileError
 )
 
 ROOT = Path(__file__).parents[1]

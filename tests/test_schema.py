@@ -14,8 +14,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.errors import ConfigError
 from onboard.schema import Source, apply_override, build, load_yaml, spec
+from rundir.errors import ConfigError
 
 UTC = dt.timezone.utc
 

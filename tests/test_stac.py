@@ -18,9 +18,9 @@ from pystac.extensions.eo import EOExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import RasterExtension
 
-from onboard.cli import main
+from app.cli import main
 from ground.stac import _geometry
-from onboard.codec import NODATA_DN
+from rundir.codec import NODATA_DN
 
 ROOT = Path(__file__).parents[1]
 FAST = ("duration_h=10", "pipeline=[{stage: encode, format: png}]")  # quickstart, single frames: 15 in 10 h

@@ -18,7 +18,7 @@ from rio_cogeo.cogeo import cog_validate
 from ground.reception import receive
 from ground.stitch import (QUICKLOOK_MAX_PX, TileGridError, mosaic_shape_px, place_tiles, quicklook_rgb,
                            stitch_passes, write_cog)
-from onboard.codec import NODATA_DN, Georef, encode
+from rundir.codec import NODATA_DN, Georef, encode
 
 GSD_M = 10.0
 X0_M, Y0_M = 448_000.0, 5_412_000.0

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from ground.superres import cpsnr_db
-from onboard import burst, camera, codec, pipeline, superres
+from onboard import burst, camera, pipeline, superres
 from onboard.config import StageConfig, load_scenario
-from onboard.errors import ConfigError
 from onboard.projection import GridFootprint
 from onboard.runtime import shipped_card
 from onboard.world import SyntheticWorld
+from rundir import codec
+from rundir.errors import ConfigError
 
 ROOT = Path(__file__).parents[1]
 SPEC = camera.CameraSpec(96, 96, 10.0)

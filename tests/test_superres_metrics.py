@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ground.superres import cpsnr, cpsnr_db, ssim, worse_than_bicubic
+from ground.superres import cpsnr, cpsnr_db, registration_error_px, ssim, worse_than_bicubic
 
 ONE_MILLI_DB = 1e-3
 EXACT_DB = 250.0  # a cMSE below 1e-25: zero up to float64 rounding
@@ -134,3 +134,9 @@ def test_a_product_worse_than_bicubic_is_a_warning_that_names_the_missing_cloud_
     assert "No cloud_filter" not in worse_than_bicubic(_section(37.1, 38.5), ["cloud_filter", "superres", "encode"])
     assert worse_than_bicubic(_section(38.5, 38.5), ["superres"]) is None  # as good as bicubic: nothing to say
     assert worse_than_bicubic(_section(None, 38.5), ["superres"]) is None  # nothing scored
+
+
+def test_registration_error_is_the_rms_distance():
+    true = np.array([[0, 0], [0.5, 0.5], [1.0, -1.0]])
+    estimated = true + np.array([[0, 0], [0.3, 0.4], [0.0, 0.0]])
+    assert registration_error_px(estimated, true) == pytest.approx(np.sqrt(0.25 / 2))

@@ -28,9 +28,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ground.superres import cpsnr_db, ssim
+from ground.superres import cpsnr_db, registration_error_px, ssim
 from onboard import fusion
-from onboard.registration import registration_error_px
 from onboard.runtime import Model, Scaling, build_card, write_card
 from training import superres_data
 from training.train_cloud import fit, to_tflite  # the same training loop and full-int8 conversion

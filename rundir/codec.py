@@ -28,7 +28,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from rasterio.transform import Affine
 
-from .errors import InputFileError
+from rundir.errors import InputFileError
 
 FORMATS = ("raw", "png", "tiff")
 EXTENSIONS = {"raw": ".raw", "png": ".png", "tiff": ".tif"}

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import OrbitEdgeError
+from rundir.errors import OrbitEdgeError
 
 SET_HELP = ("override a scenario key (repeatable), e.g. --set spacecraft.radio.rate_mbps=50; VALUE is YAML, checked "
             "as if it were in the file; list items by index: satellites[0].name; quote text that YAML reads as "
@@ -50,8 +50,8 @@ def _progress_bar(enabled: bool) -> Callable[[float, float], None] | None:
 def cmd_run(args: argparse.Namespace) -> int:
     from ground.report import write_report
 
-    from .config import load_scenario
-    from .mission import Mission
+    from onboard.config import load_scenario
+    from onboard.mission import Mission
 
     if args.realtime is not None and not args.realtime > 0:
         raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
@@ -145,7 +145,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .config import load_scenario
+    from onboard.config import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     _print_warnings(scenario)
@@ -183,7 +183,7 @@ def _report_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_hardware(args: argparse.Namespace) -> int:
-    from .hardware import load_profile, profile_names
+    from onboard.hardware import load_profile, profile_names
 
     if args.action == "list":
         if args.name is not None:
@@ -230,8 +230,8 @@ def _hardware_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench
-    from .hardware import load_profile
+    from onboard import bench
+    from onboard.hardware import load_profile
 
     profile = load_profile(args.profile) if args.profile else None
     if profile is not None and args.device != "host":
