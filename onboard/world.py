@@ -643,7 +643,7 @@ def _world_axes(footprint: GridFootprint) -> tuple[np.ndarray, np.ndarray]:
 
 # --- configuration ----------------------------------------------------------------------------------------------
 
-WORLD_KINDS = ("synthetic", "geotiff")
+WORLD_SOURCES = ("synthetic", "geotiff")
 
 
 def build_world(cfg: Any, seed: int, base_dir: Path = Path(".")) -> World:
@@ -656,4 +656,4 @@ def build_world(cfg: Any, seed: int, base_dir: Path = Path(".")) -> World:
         from .imagery import world_from_config  # NOTE: imagery imports Scene and World from here
 
         return world_from_config(cfg, base_dir)
-    raise ValueError(f"Unknown world source {cfg.source!r}. Choose from {WORLD_KINDS}")
+    raise ValueError(f"Unknown world source {cfg.source!r}. Choose from {WORLD_SOURCES}")
