@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rundir.codec import decode_product
+from rundir.tiles import tile_boxes
 
 from . import metrics, plots
 
@@ -42,15 +43,11 @@ def confusion(predicted: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, 
 
 
 def tile_fractions(mask: np.ndarray, scored: np.ndarray, tile_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per decision tile of a frame, the fraction of ``mask`` pixels (over all its pixels, as on board) and its
-    count of ``scored`` pixels; row-major order as onboard.cloud.tile_boxes."""
-    h, w = mask.shape
-    fractions, counts = [], []
-    for r in range(0, h, tile_px):
-        for c in range(0, w, tile_px):
-            fractions.append(float(mask[r:r + tile_px, c:c + tile_px].mean()))
-            counts.append(int(scored[r:r + tile_px, c:c + tile_px].sum()))
-    return np.array(fractions), np.array(counts)
+    """Per decision tile of a frame (rundir.tiles.tile_boxes, row-major), the fraction of ``mask`` pixels (over
+    all its pixels, as on board) and its count of ``scored`` pixels."""
+    boxes = tile_boxes(*mask.shape, tile_px)
+    return (np.array([float(mask[box.window].mean()) for box in boxes]),
+            np.array([int(scored[box.window].sum()) for box in boxes]))
 
 
 @dataclass
@@ -145,7 +142,7 @@ def _score_mask(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy
         predicted_drop = _tile_policy(predicted_fraction, policy["max_cloud_fraction"])
         true_drop = _tile_policy(true_fraction, policy["max_cloud_fraction"])
         tile += confusion(predicted_drop[counts > 0], true_drop[counts > 0])
-        sizes = _tile_sizes(mask.shape, policy["tile_px"])
+        sizes = np.array([box.pixels for box in tile_boxes(*mask.shape, policy["tile_px"])])
         kept_share += float(sizes[~predicted_drop].sum()) / mask.size * frame.raw_bytes
         raw += frame.raw_bytes
         truly_clear = s & ~frame.truth_cloud
@@ -157,21 +154,12 @@ def _score_mask(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy
             "clear_pixels_lost_fraction": clear_lost / clear if clear else None}
 
 
-def _tile_sizes(shape: tuple[int, int], tile_px: int) -> np.ndarray:
-    h, w = shape
-    return np.array([min(tile_px, h - r) * min(tile_px, w - c) for r in range(0, h, tile_px) for c in range(0, w, tile_px)])
-
-
 def _lost_pixels(mask: np.ndarray, dropped_tiles: np.ndarray, policy: Mapping[str, Any]) -> np.ndarray:
     """Pixels the policy withholds: whole dropped tiles, or the cloudy pixels of masked tiles."""
     lost = np.zeros(mask.shape, bool)
-    h, w = mask.shape
-    tile_px = policy["tile_px"]
-    boxes = [(r, c) for r in range(0, h, tile_px) for c in range(0, w, tile_px)]
-    for (r, c), drop in zip(boxes, dropped_tiles):
+    for box, drop in zip(tile_boxes(*mask.shape, policy["tile_px"]), dropped_tiles):
         if drop:
-            box = (slice(r, r + tile_px), slice(c, c + tile_px))
-            lost[box] = mask[box] if policy["action"] == "mask" else True
+            lost[box.window] = mask[box.window] if policy["action"] == "mask" else True
     return lost
 
 

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from rundir.errors import InputFileError
+from rundir.tiles import tile_boxes
 
 from . import runtime, spectral, tiling
 from .pipeline import Context, Stage, Tile, Work, register
@@ -65,12 +66,6 @@ def validation_figures(name: str) -> dict[str, Any]:
 def card(name: str) -> dict[str, Any]:
     """A shipped cloud model's card as plain JSON."""
     return shipped_card(name, MODEL_DIR)
-
-
-def tile_boxes(height_px: int, width_px: int, tile_px: int) -> list[tuple[int, int, int, int]]:
-    """``(row0, col0, height, width)`` of the decision tiles covering a frame; edge tiles may be smaller."""
-    return [(r, c, min(tile_px, height_px - r), min(tile_px, width_px - c))
-            for r in range(0, height_px, tile_px) for c in range(0, width_px, tile_px)]
 
 
 @register

@@ -1,0 +1,46 @@
+"""The decision-tile grid (rundir.tiles): every pixel of a frame lies in exactly one tile, tiles go row-major from
+the upper-left corner, full tiles are tile_px square and only the bottom and right edges are smaller."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from rundir.tiles import TileBox, tile_boxes
+
+sizes = st.integers(min_value=0, max_value=200)
+tiles = st.integers(min_value=1, max_value=140)
+
+
+@settings(deadline=None)  # a shared CI machine: the time of one example is not what is tested
+@given(sizes, sizes, tiles)
+def test_every_pixel_lies_in_exactly_one_tile(height_px, width_px, tile_px):
+    count = np.zeros((height_px, width_px), np.int64)
+    for box in tile_boxes(height_px, width_px, tile_px):
+        count[box.window] += 1
+        assert box.pixels == count[box.window].size  # the window lies inside the frame, not clipped by numpy
+    assert np.all(count == 1)
+
+
+@settings(deadline=None)  # a shared CI machine: the time of one example is not what is tested
+@given(sizes, sizes, tiles)
+def test_tiles_are_row_major_and_only_edge_tiles_are_smaller(height_px, width_px, tile_px):
+    boxes = tile_boxes(height_px, width_px, tile_px)
+    assert [(b.row0, b.col0) for b in boxes] == sorted((b.row0, b.col0) for b in boxes)
+    assert len(boxes) == -(-height_px // tile_px) * -(-width_px // tile_px)
+    for b in boxes:
+        assert b.row0 % tile_px == 0 and b.col0 % tile_px == 0
+        assert b.height == tile_px or b.row0 + b.height == height_px
+        assert b.width == tile_px or b.col0 + b.width == width_px
+        assert 1 <= b.height <= tile_px and 1 <= b.width <= tile_px
+
+
+def test_a_frame_of_250_px_in_100_px_tiles():
+    assert tile_boxes(250, 100, 100) == [TileBox(0, 0, 100, 100), TileBox(100, 0, 100, 100), TileBox(200, 0, 50, 100)]
+    row0, col0, height, width = tile_boxes(250, 100, 100)[2]  # a box unpacks as (row0, col0, height, width)
+    assert (row0, col0, height, width) == (200, 0, 50, 100)
+
+
+@pytest.mark.parametrize("height_px, width_px, tile_px", [(10, 10, 0), (10, 10, -4), (-1, 10, 4)])
+def test_a_grid_without_tiles_is_refused(height_px, width_px, tile_px):
+    with pytest.raises(ValueError, match="tile_px"):
+        tile_boxes(height_px, width_px, tile_px)
