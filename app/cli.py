@@ -127,7 +127,7 @@ def _print_summary(report: dict[str, Any], paths: list[Path], args: argparse.Nam
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """The terminal summary: a few aligned, readable lines."""
-    from ground.report import fmt_bytes, fmt_duration, fmt_fraction
+    from ground.document import fmt_bytes, fmt_duration, fmt_fraction
 
     b, led, lat, ob = report["bandwidth"], report["ledger"], report["latency_s"], report["on_board"]
     state = "complete" if report.get("complete") else "INCOMPLETE"

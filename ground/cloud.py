@@ -20,6 +20,7 @@ from rundir.codec import decode_product
 from rundir.tiles import tile_boxes
 
 from . import metrics, plots
+from .document import Heading, Image, Paragraph, Table, fmt_fraction
 
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 1.0, 0.05))
 
@@ -243,7 +244,6 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
 def model_card_blocks(model_card: Mapping[str, Any] | None) -> list[Any]:
     """What the model's card measured on synthetic held-out frames and on real labelled imagery, side by side,
     so that the run's synthetic-truth scores are not read as real-world ones."""
-    from .report import Paragraph, Table, fmt_fraction
 
     if not model_card:
         return []
@@ -268,7 +268,6 @@ def model_card_blocks(model_card: Mapping[str, Any] | None) -> list[Any]:
 
 def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
     """report.md/html blocks: one table setting the model, the spectral baseline and the oracle side by side."""
-    from .report import Heading, Image, Paragraph, Table, fmt_fraction
 
     blocks: list[Any] = [Heading(2, "Cloud detection")]
     p = section["policy"]

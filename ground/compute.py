@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .document import Heading, Paragraph, Table, fmt_duration
+
 
 def compute_section(run: Any) -> dict[str, Any] | None:
     """report.json ``compute``: timing mode, profile, per-stage simulated and host seconds, per-satellite busy
@@ -47,7 +49,6 @@ def compute_section(run: Any) -> dict[str, Any] | None:
 
 def compute_blocks(section: Mapping[str, Any]) -> list[Any]:
     """report.md/html blocks: one row per stage."""
-    from .report import Heading, Paragraph, Table, fmt_duration
 
     timing = section["timing"]
     how = ("MEASURED on the device that ran this simulation" if timing == "measured"

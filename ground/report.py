@@ -22,7 +22,6 @@ paths relative to the run directory; no wall-clock figure except under keys star
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import math
 import re
@@ -39,12 +38,13 @@ from rundir.errors import InputFileError
 from rundir.files import write_text
 
 from . import cloud, compute, metrics, plots, spacecraft, stac, superres
+from .document import (Block, Heading, Image, Paragraph, Table, capped, fmt_bytes, fmt_duration, fmt_fraction,
+                       fmt_value, to_html, to_markdown)
 from .reception import Reception, anomaly, read_jsonl, receive
 from .stitch import stitch_passes
 
 TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline", "processing")
 ENTRY_POINT_GROUP = "orbitedge.report_sections"
-MAX_TABLE_ROWS = 50
 
 
 @dataclass
@@ -71,34 +71,6 @@ class RunData:
         return [p.line for p in self.reception.products]
 
 
-# --- blocks: the report's layout, rendered to Markdown or HTML ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Heading:
-    level: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    text: str
-    strong: bool = False
-
-
-@dataclass(frozen=True)
-class Table:
-    header: tuple[str, ...]
-    rows: tuple[tuple[Any, ...], ...]
-
-
-@dataclass(frozen=True)
-class Image:
-    alt: str
-    src: str  # relative to the run directory
-
-
-Block = Heading | Paragraph | Table | Image
 Section = Callable[[RunData], "dict[str, Any] | None"]
 Renderer = Callable[[Mapping[str, Any]], list[Block]]
 
@@ -384,54 +356,6 @@ def _rounded(value: Any, key: str = "") -> Any:
 # --- the human-readable report ----------------------------------------------------------------------------------
 
 
-def fmt_bytes(n: Any) -> str:
-    """Bytes with an SI unit: ``12.35 MB``."""
-    if n is None:
-        return "n/a"
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n} B"
-
-
-def fmt_duration(t_s: Any) -> str:
-    """Seconds as s, min or h."""
-    if t_s is None:
-        return "n/a"
-    if t_s >= 3600.0:
-        return f"{t_s / 3600.0:.2f} h"
-    if t_s >= 60.0:
-        return f"{t_s / 60.0:.1f} min"
-    return f"{t_s:.1f} s"
-
-
-def fmt_fraction(x: Any) -> str:
-    """A fraction as a percentage."""
-    return "n/a" if x is None else f"{100.0 * x:.1f} %"
-
-
-def _value(x: Any) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    if isinstance(x, (list, tuple)):
-        return ", ".join(_value(v) for v in x) if len(x) <= 8 else f"{len(x)} items"
-    if isinstance(x, Mapping):
-        return ", ".join(f"{k}: {_value(v)}" for k, v in x.items()) or "none"
-    return str(x)
-
-
-def _capped(rows: tuple[tuple[Any, ...], ...], what: str) -> tuple[tuple[tuple[Any, ...], ...], list[Block]]:
-    """The first :data:`MAX_TABLE_ROWS` rows, and a note when some were left out."""
-    note: list[Block] = []
-    if len(rows) > MAX_TABLE_ROWS:
-        note = [Paragraph(f"First {MAX_TABLE_ROWS} of {len(rows)} {what}; report.json lists all.")]
-    return rows[:MAX_TABLE_ROWS], note
-
-
 def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list[Block]:
     """Title, completeness warnings and run.json's ``warnings``, ``lead`` (the pipeline comparison), then the run's
     identity."""
@@ -449,10 +373,10 @@ def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list
     blocks += [Paragraph(f"WARNING: {text}", strong=True) for text in report.get("warnings") or []]
     blocks += lead
     blocks.append(Table(("run", ""), (
-        ("scenario", _value(report.get("scenario"))), ("seed", _value(report.get("seed"))),
-        ("start", _value(report.get("start_utc"))), ("duration", fmt_duration(report.get("duration_s"))),
+        ("scenario", fmt_value(report.get("scenario"))), ("seed", fmt_value(report.get("seed"))),
+        ("start", fmt_value(report.get("start_utc"))), ("duration", fmt_duration(report.get("duration_s"))),
         ("complete", "yes" if complete else ("INCOMPLETE" if complete is False else "unknown")),
-        ("satellites", _value(report.get("satellites"))), ("stations", _value(report.get("stations"))),
+        ("satellites", fmt_value(report.get("satellites"))), ("stations", fmt_value(report.get("stations"))),
         ("simulation wall time", fmt_duration(report.get("wall_time_s"))),
     )))
     if report.get("missing"):
@@ -483,8 +407,8 @@ def summary_blocks(report: Mapping[str, Any]) -> list[Block]:
         ("retransmitted after link frame errors", fmt_bytes(bw["retransmitted_bytes"])),
         ("link bytes (received + retransmitted)", fmt_bytes(bw["link_bytes"])),
         ("frames captured / delivered / dropped / on board",
-         " / ".join(_value(ledger[k]) for k in ("captured", "delivered", "dropped", "on_board"))),
-        ("ledger balanced", _value(ledger["balanced"])),
+         " / ".join(fmt_value(ledger[k]) for k in ("captured", "delivered", "dropped", "on_board"))),
+        ("ledger balanced", fmt_value(ledger["balanced"])),
         ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
         ("left on board (oldest)", f"{fmt_bytes(board['bytes'])} ({fmt_duration(board['max_age_s'])})"),
         ("mean contact usage", fmt_fraction(report["contacts"]["mean_usage"])),
@@ -503,10 +427,10 @@ def bandwidth_blocks(bw: Mapping[str, Any]) -> list[Block]:
 
 def ledger_blocks(ledger: Mapping[str, Any]) -> list[Block]:
     reasons = ledger.get("dropped_by_reason") or {}
-    rows = [("delivered", _value(ledger["delivered"]), "at least one product reached the ground"),
-            ("dropped", _value(ledger["dropped"]), "; ".join(f"{k}: {v}" for k, v in reasons.items()) or ""),
-            ("on board", _value(ledger["on_board"]), "still on board at the end"),
-            ("captured", _value(ledger["captured"]), "balanced" if ledger["balanced"] else
+    rows = [("delivered", fmt_value(ledger["delivered"]), "at least one product reached the ground"),
+            ("dropped", fmt_value(ledger["dropped"]), "; ".join(f"{k}: {v}" for k, v in reasons.items()) or ""),
+            ("on board", fmt_value(ledger["on_board"]), "still on board at the end"),
+            ("captured", fmt_value(ledger["captured"]), "balanced" if ledger["balanced"] else
              ("NOT BALANCED" if ledger["balanced"] is False else "balance unknown"))]
     blocks: list[Block] = [Heading(2, "Frame ledger"), Table(("frames", "count", "note"), tuple(rows))]
     if "products_delivered" in ledger:
@@ -519,7 +443,7 @@ def ledger_blocks(ledger: Mapping[str, Any]) -> list[Block]:
 
 def latency_blocks(lat: Mapping[str, Any], figures: Mapping[str, str]) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Latency, capture to ground"), Table(("statistic", "seconds", "readable"), tuple(
-        (k, _value(lat[k]), fmt_duration(lat[k])) for k in ("p50", "p90", "mean", "min", "max")))]
+        (k, fmt_value(lat[k]), fmt_duration(lat[k])) for k in ("p50", "p90", "mean", "min", "max")))]
     blocks.append(Paragraph(f"Over {lat['count']} verified products (numpy linear percentiles)."))
     if "latency" in figures:
         blocks.append(Image("latency histogram", figures["latency"]))
@@ -528,7 +452,7 @@ def latency_blocks(lat: Mapping[str, Any], figures: Mapping[str, str]) -> list[B
 
 def on_board_blocks(board: Mapping[str, Any]) -> list[Block]:
     return [Heading(2, "Left on board"), Table(("figure", "value"), (
-        ("bytes", fmt_bytes(board["bytes"])), ("frames", _value(board["frames"])), ("products", _value(board["products"])),
+        ("bytes", fmt_bytes(board["bytes"])), ("frames", fmt_value(board["frames"])), ("products", fmt_value(board["products"])),
         ("oldest (end of run minus capture)", fmt_duration(board["max_age_s"])),
         ("mean age", fmt_duration(board["mean_age_s"]))))]
 
@@ -548,9 +472,9 @@ def contacts_blocks(contacts: Mapping[str, Any], figures: Mapping[str, str], sta
     blocks.append(Paragraph(f"Contact windows: {contacts['count']}, {contacts['tracked']} tracked; mean usage "
                             f"of tracked windows {fmt_fraction(contacts['mean_usage'])}, time-weighted usage of all "
                             f"windows {fmt_fraction(contacts['total_usage'])}; {fmt_bytes(contacts['bytes_sent'])} sent."))
-    rows, note = _capped(tuple(
+    rows, note = capped(tuple(
         (w["satellite"], w["station"], _utc(start_utc, w["aos_t_s"]), fmt_duration(w["duration_s"]),
-         _value(w["max_elevation_deg"]), _value(w["tracked"]), fmt_fraction(w["usage"]), fmt_bytes(w["bytes_sent"]))
+         fmt_value(w["max_elevation_deg"]), fmt_value(w["tracked"]), fmt_fraction(w["usage"]), fmt_bytes(w["bytes_sent"]))
         for w in contacts["windows"]), "windows")
     if rows:
         blocks.append(Table(("satellite", "station", "AOS (UTC)", "duration", "max elevation (deg)", "tracked",
@@ -567,11 +491,11 @@ def contacts_blocks(contacts: Mapping[str, Any], figures: Mapping[str, str], sta
 def ground_blocks(ground: Mapping[str, Any]) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Reception anomalies")]
     blocks.append(Paragraph(f"{ground['products_verified']} products verified of {ground['products_in_manifest']} "
-                            f"manifest lines; by kind: {_value(ground['products_by_kind'])}."))
+                            f"manifest lines; by kind: {fmt_value(ground['products_by_kind'])}."))
     if not ground["anomalies"]:
         return blocks + [Paragraph("No anomalies.")]
     blocks.append(Table(("anomaly", "count"), tuple(ground["anomaly_counts"].items())))
-    rows, note = _capped(tuple((a["kind"], a["file"] or "", _value(a["line"]), a["id"] or "", a["detail"])
+    rows, note = capped(tuple((a["kind"], a["file"] or "", fmt_value(a["line"]), a["id"] or "", a["detail"])
                                for a in ground["anomalies"]), "anomalies")
     return blocks + [Table(("kind", "file", "line", "product", "detail"), rows), *note]
 
@@ -580,7 +504,7 @@ def mosaics_blocks(mosaics: Mapping[str, Any], figures: Mapping[str, str]) -> li
     blocks: list[Block] = [Heading(2, "Mosaics")]
     if not mosaics["passes"]:
         return blocks + [Paragraph("No image products to stitch.")]
-    rows, note = _capped(tuple(
+    rows, note = capped(tuple(
         (m["name"], m["satellite"], m["target"], m["tiles"], f"{m['width_px']} x {m['height_px']}",
          f"EPSG:{m['footprint']['epsg']}", fmt_fraction(m["covered_fraction"]), m["tif"]) for m in mosaics["passes"]),
         "mosaics")
@@ -599,10 +523,10 @@ def default_blocks(name: str, section: Mapping[str, Any]) -> list[Block]:
             for k, v in value.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
         else:
-            rows.append((prefix, _value(value)))
+            rows.append((prefix, fmt_value(value)))
 
     walk("", section)
-    table_rows, note = _capped(tuple(rows), "values")
+    table_rows, note = capped(tuple(rows), "values")
     return [Heading(2, name), Table(("key", "value"), table_rows), *note]
 
 
@@ -619,53 +543,6 @@ def report_blocks(report: Mapping[str, Any], figures: Mapping[str, str]) -> list
             render = RENDERERS.get(name)
             blocks += render(report[name]) if render else default_blocks(name, report[name])
     return blocks
-
-
-def _md_cell(x: Any) -> str:
-    return str(x).replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(blocks: Sequence[Block]) -> str:
-    out: list[str] = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            out.append(f"{'#' * block.level} {block.text}")
-        elif isinstance(block, Paragraph):
-            out.append(f"**{block.text}**" if block.strong else block.text)
-        elif isinstance(block, Table):
-            out.append("| " + " | ".join(_md_cell(h) for h in block.header) + " |")
-            out.append("|" + "|".join("---" for _ in block.header) + "|")
-            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
-        else:
-            out.append(f"![{block.alt}]({block.src})")
-        out.append("")
-    return "\n".join(out)
-
-
-HTML_STYLE = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#222}"
-              "table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;"
-              "text-align:left;font-size:.9rem}th{background:#f2f2f2}img{max-width:100%;margin:.5rem 0}"
-              ".strong{font-weight:bold;background:#fff3cd;padding:.5rem;border-left:4px solid #d39e00}")
-
-
-def to_html(blocks: Sequence[Block], title: str) -> str:
-    """A self-contained HTML page (inline style); images are referenced relative to the run directory."""
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(title)}</title>",
-           f"<style>{HTML_STYLE}</style></head><body>"]
-    for block in blocks:
-        if isinstance(block, Heading):
-            out.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
-        elif isinstance(block, Paragraph):
-            css = ' class="strong"' if block.strong else ""
-            out.append(f"<p{css}>{html.escape(block.text)}</p>")
-        elif isinstance(block, Table):
-            out.append("<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in block.header) + "</tr>")
-            out += ["<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in block.rows]
-            out.append("</table>")
-        else:
-            out.append(f'<img src="{html.escape(block.src)}" alt="{html.escape(block.alt)}">')
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
 
 
 SECTIONS.update({"bandwidth": bandwidth_section, "ledger": ledger_section, "latency_s": latency_section,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .document import Heading, Paragraph, Table, fmt_bytes, fmt_duration, fmt_fraction
+
 
 def spacecraft_section(run: Any) -> dict[str, Any] | None:
     """report.json ``spacecraft``: one entry per satellite; None without a complete run.json summary."""
@@ -37,7 +39,6 @@ def spacecraft_section(run: Any) -> dict[str, Any] | None:
 
 def spacecraft_blocks(section: Mapping[str, Any]) -> list[Any]:
     """report.md/html blocks: one row per satellite."""
-    from .report import Heading, Paragraph, Table, fmt_bytes, fmt_duration, fmt_fraction
 
     rows = tuple((s["satellite"], f"{s['frames_captured']} / {s['frames_planned']}",
                   f"{fmt_bytes(s['storage_peak_bytes'])} / {fmt_bytes(s['storage_capacity_bytes'])}",

@@ -30,6 +30,7 @@ import numpy as np
 from rundir.codec import decode_product
 
 from . import plots
+from .document import Heading, Image, Paragraph, Table, fmt_bytes
 from .metrics import finished_frames
 
 REFLECTANCE_RANGE = 1.0  # default data range: TOA reflectance 0..1, not each image's own min..max
@@ -352,7 +353,6 @@ def _finite(value: float) -> float | None:
 
 def superres_blocks(section: Mapping[str, Any]) -> list[Any]:
     """report.md/html blocks: methods side by side, then what the product costs against its burst."""
-    from .report import Heading, Image, Paragraph, Table, fmt_bytes
 
     p = section["policy"]
     blocks: list[Any] = [Heading(2, "Super-resolution"), Paragraph(
