@@ -20,16 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from onboard import burst, camera, fusion, pipeline, registration, superres
+from onboard.config import CameraConfig
 from onboard.projection import GridFootprint, epsg_code, utm_zone
-from onboard.world import SyntheticWorld
+from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
 from rundir import codec
 
 OUT = Path(__file__).with_name("results") / "pipeline.json"
+READ_NOISE_DN = 1.5  # DN rms: the camera these benchmarks were measured with
 PLACES = [(48.9, 2.3), (45.1, 10.0), (37.4, -5.0), (52.4, 5.3), (30.8, 31.0), (-3.5, -60.0), (61.0, 10.0), (41.5, -93.5)]
 
 
 def frames(n: int) -> list[np.ndarray]:
-    spec = camera.CameraSpec(512, 512, 10.0)
+    spec = CameraConfig(width_px=512, height_px=512, gsd_m=10.0, bands=SYNTHETIC_BANDS, read_noise_dn=READ_NOISE_DN)
     world = SyntheticWorld(seed=1, mean_cloud_cover=0.35)
     out = []
     for i in range(n):
@@ -53,7 +55,8 @@ def measure(dns: list[np.ndarray], fmt: str, level: int) -> dict:
 
 
 def bursts(n: int, size_px: int = 256) -> list[burst.Burst]:
-    spec = camera.CameraSpec(size_px, size_px, 10.0)
+    spec = CameraConfig(width_px=size_px, height_px=size_px, gsd_m=10.0, bands=SYNTHETIC_BANDS,
+                        read_noise_dn=READ_NOISE_DN)
     world = SyntheticWorld(seed=1, mean_cloud_cover=0.2)
     out = []
     for i in range(n):

@@ -23,7 +23,8 @@ from datetime import datetime
 import cv2
 import numpy as np
 
-from .camera import CameraSpec, dn_to_reflectance
+from .camera import dn_to_reflectance
+from .config import CameraConfig
 from .projection import GridFootprint
 from .world import CLOUD_THICK, CLOUD_THIN, Scene, World
 
@@ -53,7 +54,7 @@ class Burst:
     hr_clear: np.ndarray  # (H * scale, W * scale) bool: clear ground in the truth that some frame sees clear
     footprint_lr: GridFootprint
     scale: int
-    spec: CameraSpec  # the camera (its calibration turns lr_dn into reflectance)
+    spec: CameraConfig  # the camera (its calibration turns lr_dn into reflectance)
     psf_sigma_lr_px: float  # Gaussian PSF sigma actually used, low-res px
     truth_lr: Scene  # frame 0's ground truth on the low-res grid, its own drifting clouds included
 
@@ -90,7 +91,7 @@ def high_res_footprint(footprint_lr: GridFootprint, scale: int) -> GridFootprint
                                height_px=footprint_lr.height_px * scale)
 
 
-def _psf_sigma(spec: CameraSpec, mtf_nyquist: float | None, psf_sigma_lr_px: float | None) -> float:
+def _psf_sigma(spec: CameraConfig, mtf_nyquist: float | None, psf_sigma_lr_px: float | None) -> float:
     if mtf_nyquist is not None and psf_sigma_lr_px is not None:
         raise BurstError("mtf_nyquist", mtf_nyquist, "None when psf_sigma_lr_px is given")
     if psf_sigma_lr_px is not None:
@@ -143,7 +144,7 @@ def _cloud_layer(rng: np.random.Generator, height_px: int, width_px: int, gsd_m:
     return np.where(excess > 0, np.minimum(0.15 + 2.5 * excess, 1.0), 0.0).astype(np.float32)
 
 
-def capture_burst(spec: CameraSpec, world: World, footprint_lr: GridFootprint, time_utc: datetime,
+def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint, time_utc: datetime,
                   sun_elevation_deg: float, sun_azimuth_deg: float, rng: np.random.Generator, k: int = 8,
                   scale: int = 2, mtf_nyquist: float | None = None, psf_sigma_lr_px: float | None = None,
                   cloud_per_frame: bool = True, jitter_px: float = 1.0, frame_cloud_cover: float = 0.1,

@@ -7,8 +7,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+from rundir.codec import packed_size_bytes
 from rundir.errors import ConfigError, ConfigIssue
 
 from . import cloud, hardware, pipeline, superres  # noqa: F401  they register the cloud_filter and superres stages
@@ -159,6 +160,15 @@ class BurstConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class CameraConfig:
+    """The imager: frame size, ground sample distance, bands, radiometry, pointing limits and burst imaging; the
+    one description of the camera that the scenario, :mod:`onboard.camera` and :mod:`onboard.burst` share.
+
+    Radiometric calibration is linear with no offset: ``DN = reflectance * dn_max / reflectance_max`` with
+    ``dn_max = 2**bit_depth - 1``; TOA reflectance ``reflectance_max`` (1.2, above the brightest cloud or snow)
+    fills the full well. The key rules (``bit_depth`` 8..16 and the rest) are checked where a scenario is built.
+    """
+
+    reflectance_max: ClassVar[float] = 1.2  # TOA reflectance that reads dn_max; not a scenario key
     width_px: int = spec(gt=0, le=20000, doc="frame width")
     height_px: int = spec(gt=0, le=20000, doc="frame height (along track)")
     gsd_m: float = spec(gt=0, le=1000, doc="ground sample distance at nadir")
@@ -179,8 +189,19 @@ class CameraConfig:
         return []
 
     @property
-    def raw_frame_bytes(self) -> int:
-        return (self.width_px * self.height_px * len(self.bands) * self.bit_depth + 7) // 8
+    def raw_bytes(self) -> int:
+        """Bytes of one bit-packed raw frame: ``ceil(W * H * B * bit_depth / 8)``, the bent-pipe cost."""
+        return packed_size_bytes(self.width_px * self.height_px * len(self.bands), self.bit_depth)
+
+    @property
+    def dn_max(self) -> int:
+        """Largest digital number, ``2**bit_depth - 1``."""
+        return (1 << self.bit_depth) - 1
+
+    @property
+    def electrons_per_dn(self) -> float:
+        """Conversion gain, electrons per DN."""
+        return self.full_well_e / self.dn_max
 
 
 @dataclass(frozen=True, kw_only=True)

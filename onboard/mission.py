@@ -87,10 +87,7 @@ class Mission:
         self.duration_s = scenario.duration_s
         craft = scenario.spacecraft
         self.profile = hardware.load_profile(craft.compute.hardware)
-        self.camera = camera.CameraSpec(
-            width_px=craft.camera.width_px, height_px=craft.camera.height_px, gsd_m=craft.camera.gsd_m,
-            bands=tuple(craft.camera.bands), bit_depth=craft.camera.bit_depth, psf_sigma_px=craft.camera.psf_sigma_px,
-            read_noise_dn=craft.camera.read_noise_dn, full_well_e=craft.camera.full_well_e)
+        self.camera = craft.camera
         self.pipeline = Pipeline(scenario.stages, Context(
             bands=tuple(craft.camera.bands), bit_depth=craft.camera.bit_depth,
             reflectance_per_dn=self.camera.reflectance_max / self.camera.dn_max,

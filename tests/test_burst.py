@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from onboard.burst import BurstError, capture_burst, high_res_footprint, mtf_at_nyquist, psf_sigma_from_mtf
-from onboard.camera import CameraSpec
-from onboard.world import Scene, SyntheticWorld
+from onboard.camera import frame_footprint
+from onboard.config import CameraConfig
+from onboard.world import SYNTHETIC_BANDS, Scene, SyntheticWorld
 
 TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
 PARIS = (48.85, 2.35)
@@ -33,19 +34,20 @@ class FieldWorld:
                      np.zeros(shape, bool), np.zeros(shape, np.uint8), np.ones(shape, bool))
 
 
-def quiet_camera(size_px: int = 128, gsd_m: float = 10.0, **kwargs) -> CameraSpec:
+def quiet_camera(size_px: int = 128, gsd_m: float = 10.0, **kwargs) -> CameraConfig:
     """Nearly noise-free: a huge full well, no read noise, 16 bits."""
-    return CameraSpec(size_px, size_px, gsd_m, bit_depth=16, read_noise_dn=0.0, full_well_e=1e12, **kwargs)
+    return CameraConfig(width_px=size_px, height_px=size_px, gsd_m=gsd_m, bands=SYNTHETIC_BANDS, bit_depth=16,
+                        read_noise_dn=0.0, full_well_e=1e12, **kwargs)
 
 
 def burst_of(world, spec, seed=0, **kwargs):
-    return capture_burst(spec, world, spec.footprint(*PARIS), TIME_UTC, 50.0, 160.0, np.random.default_rng(seed),
+    return capture_burst(spec, world, frame_footprint(spec, *PARIS), TIME_UTC, 50.0, 160.0, np.random.default_rng(seed),
                          **kwargs)
 
 
 def test_shapes_dtypes_and_shift_range():
-    spec = CameraSpec(96, 80, 10.0)
-    b = capture_burst(spec, SyntheticWorld(3, 0.2), spec.footprint(*PARIS), TIME_UTC, 50.0, 160.0,
+    spec = CameraConfig(width_px=96, height_px=80, gsd_m=10.0, bands=SYNTHETIC_BANDS)
+    b = capture_burst(spec, SyntheticWorld(3, 0.2), frame_footprint(spec, *PARIS), TIME_UTC, 50.0, 160.0,
                       np.random.default_rng(1), k=6)
     assert b.lr_dn.shape == (6, 80, 96, 4) and b.lr_dn.dtype == np.uint16 and b.lr_dn.max() <= spec.dn_max
     assert b.lr_cloud.shape == (6, 80, 96) and b.lr_cloud.dtype == bool
@@ -58,9 +60,9 @@ def test_shapes_dtypes_and_shift_range():
 
 def test_truth_is_the_world_on_the_high_res_grid():
     world = SyntheticWorld(4, 0.3)
-    spec = CameraSpec(64, 64, 20.0)
+    spec = CameraConfig(width_px=64, height_px=64, gsd_m=20.0, bands=SYNTHETIC_BANDS)
     b = burst_of(world, spec)
-    scene = world.render(high_res_footprint(spec.footprint(*PARIS), 2), TIME_UTC, 50.0, 160.0, spec.bands)
+    scene = world.render(high_res_footprint(frame_footprint(spec, *PARIS), 2), TIME_UTC, 50.0, 160.0, spec.bands)
     np.testing.assert_array_equal(b.hr_truth, scene.reflectance)
     assert not b.hr_clear[scene.cloud > 0].any()
 
@@ -104,12 +106,13 @@ def test_mtf_matches_the_gaussian_psf_and_the_pixel():
 def test_psf_from_mtf():
     assert psf_sigma_from_mtf(0.3) == pytest.approx(math.sqrt(-2 * math.log(0.3)) / math.pi, rel=1e-12)
     assert mtf_at_nyquist(psf_sigma_from_mtf(0.17)) == pytest.approx(0.17, rel=1e-12)
-    b = burst_of(SyntheticWorld(5, 0.0), CameraSpec(32, 32, 10.0), mtf_nyquist=0.3, k=2)
+    b = burst_of(SyntheticWorld(5, 0.0), CameraConfig(width_px=32, height_px=32, gsd_m=10.0, bands=SYNTHETIC_BANDS),
+                 mtf_nyquist=0.3, k=2)
     assert b.psf_sigma_lr_px == pytest.approx(0.4939, abs=1e-4)
 
 
 def test_noise_is_shot_plus_read_noise():
-    spec = CameraSpec(128, 128, 10.0)
+    spec = CameraConfig(width_px=128, height_px=128, gsd_m=10.0, bands=SYNTHETIC_BANDS)
     b = burst_of(FieldWorld(lambda e, n: np.full_like(e, 0.3)), spec, cloud_per_frame=False)
     signal_dn = 0.3 * spec.dn_max / spec.reflectance_max
     expected_sigma_dn = math.sqrt(signal_dn / spec.electrons_per_dn + spec.read_noise_dn**2)
@@ -121,7 +124,7 @@ def test_noise_is_shot_plus_read_noise():
 
 
 def test_clouds_differ_from_frame_to_frame():
-    spec = CameraSpec(128, 128, 10.0)
+    spec = CameraConfig(width_px=128, height_px=128, gsd_m=10.0, bands=SYNTHETIC_BANDS)
     b = burst_of(SyntheticWorld(6, 0.0), spec, seed=3, frame_cloud_cover=0.2, cloud_drift_px=3.0)
     cover = b.lr_cloud.mean(axis=(1, 2))
     assert np.all((cover > 0.1) & (cover < 0.35))
@@ -135,7 +138,7 @@ def test_clouds_differ_from_frame_to_frame():
 
 
 def test_frame_zero_truth_is_on_the_low_res_grid_with_its_own_clouds():
-    spec = CameraSpec(64, 48, 10.0)
+    spec = CameraConfig(width_px=64, height_px=48, gsd_m=10.0, bands=SYNTHETIC_BANDS)
     world = SyntheticWorld(6, 0.3)
     b = burst_of(world, spec, seed=3, frame_cloud_cover=0.2)
     truth = b.truth_lr
@@ -144,14 +147,15 @@ def test_frame_zero_truth_is_on_the_low_res_grid_with_its_own_clouds():
     np.testing.assert_allclose(truth.reflectance[5, 7], b.hr_truth[10:12, 14:16].mean(axis=(0, 1)), rtol=1e-6)
     # cloud: the world's, and frame 0's own drifting layer where it covers the ground
     assert (truth.cloud[b.lr_cloud[0]] > 0).mean() > 0.8  # lr_cloud also flags cloud edges within the PSF
-    world_lr = world.render(spec.footprint(*PARIS), TIME_UTC, 50.0, 160.0, spec.bands)
+    world_lr = world.render(frame_footprint(spec, *PARIS), TIME_UTC, 50.0, 160.0, spec.bands)
     assert ((truth.cloud > 0) >= (world_lr.cloud > 0)).mean() > 0.97  # the world's clouds are all there
 
 
 def test_bad_parameters_are_refused():
-    spec = CameraSpec(32, 32, 10.0)
+    spec = CameraConfig(width_px=32, height_px=32, gsd_m=10.0, bands=SYNTHETIC_BANDS)
+    coarse = CameraConfig(width_px=32, height_px=32, gsd_m=20.0, bands=SYNTHETIC_BANDS)
     with pytest.raises(BurstError, match="footprint_lr"):
-        capture_burst(spec, SyntheticWorld(1, 0.0), CameraSpec(32, 32, 20.0).footprint(*PARIS), TIME_UTC, 50, 0,
+        capture_burst(spec, SyntheticWorld(1, 0.0), frame_footprint(coarse, *PARIS), TIME_UTC, 50, 0,
                       np.random.default_rng(0))
     with pytest.raises(BurstError, match="mtf_nyquist"):
         burst_of(SyntheticWorld(1, 0.0), spec, mtf_nyquist=0.3, psf_sigma_lr_px=0.5)
@@ -160,7 +164,7 @@ def test_bad_parameters_are_refused():
 
 
 def test_eight_512px_frames_take_well_under_a_second_beyond_the_render():
-    spec = CameraSpec(512, 512, 10.0)
+    spec = CameraConfig(width_px=512, height_px=512, gsd_m=10.0, bands=SYNTHETIC_BANDS)
     world = FieldWorld(lambda e, n: 0.2 + 0.1 * np.sin(e / 70.0) * np.cos(n / 50.0))
     burst_of(world, spec)  # warm-up
     start_s = time.perf_counter()

@@ -1,4 +1,5 @@
-"""The imager: raw frame size, radiometric calibration, noise statistics, PSF width and determinism."""
+"""The imager: raw frame size, radiometric calibration, noise statistics, PSF width and determinism; the camera is
+the scenario's CameraConfig."""
 
 import math
 from datetime import datetime, timezone
@@ -6,11 +7,16 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from onboard.camera import CameraSpec, capture, dn_to_reflectance, reflectance_to_dn
+from onboard.camera import capture, dn_to_reflectance, frame_footprint
+from onboard.config import CameraConfig
 from onboard.projection import GridFootprint
+from onboard.schema import Source, build
+from onboard.superres import to_dn
 from onboard.world import Scene, SyntheticWorld
 from rundir.codec import pack_bits
+from rundir.errors import ConfigError
 
+BGRN = ("B", "G", "R", "NIR")
 NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
 
 
@@ -36,27 +42,29 @@ def grid_for(spec, x0_m=448000.0, y0_m=5412000.0):
 
 
 def test_raw_bytes_is_the_bit_packed_frame_size():
-    spec = CameraSpec(512, 512, 10.0, ("B", "G", "R", "NIR"), bit_depth=12)
+    spec = CameraConfig(width_px=512, height_px=512, gsd_m=10.0, bands=BGRN, bit_depth=12)
     assert spec.raw_bytes == 512 * 512 * 4 * 12 // 8 == 1_572_864
-    odd = CameraSpec(5, 3, 10.0, ("R",), bit_depth=12)
+    odd = CameraConfig(width_px=5, height_px=3, gsd_m=10.0, bands=("R",), bit_depth=12)
     assert odd.raw_bytes == math.ceil(5 * 3 * 12 / 8) == 23
-    assert CameraSpec(7, 3, 5.0, ("B", "G", "R"), bit_depth=10).raw_bytes == math.ceil(7 * 3 * 3 * 10 / 8) == 79
+    rgb = CameraConfig(width_px=7, height_px=3, gsd_m=5.0, bands=("B", "G", "R"), bit_depth=10)
+    assert rgb.raw_bytes == math.ceil(7 * 3 * 3 * 10 / 8) == 79
     dn = np.zeros((3, 5, 1), np.uint16)
     assert len(pack_bits(dn, odd.bit_depth)) == odd.raw_bytes
 
 
 def test_calibration_is_linear_and_invertible():
-    spec = CameraSpec(4, 4, 10.0, bit_depth=12, reflectance_max=1.2)
-    assert spec.dn_max == 4095
+    spec = CameraConfig(width_px=4, height_px=4, gsd_m=10.0, bands=BGRN, bit_depth=12)
+    assert spec.dn_max == 4095 and spec.reflectance_max == 1.2
+    per_dn = spec.reflectance_max / spec.dn_max  # what the pipeline's stages get (Context.reflectance_per_dn)
     dn = np.arange(4096, dtype=np.uint16)
-    assert np.array_equal(reflectance_to_dn(dn_to_reflectance(dn, spec), spec), dn)
-    assert reflectance_to_dn(np.array([0.0, 0.6, 1.2, 5.0, -1.0]), spec).tolist() == [0, 2048, 4095, 4095, 0]
+    assert np.array_equal(to_dn(dn_to_reflectance(dn, spec), per_dn, spec.bit_depth), dn)
+    assert to_dn(np.array([0.0, 0.6, 1.2, 5.0, -1.0]), per_dn, spec.bit_depth).tolist() == [0, 2048, 4095, 4095, 0]
     assert dn_to_reflectance(np.array([4095]), spec)[0] == pytest.approx(1.2)
 
 
 def test_noise_statistics_follow_shot_and_read_noise():
-    spec = CameraSpec(256, 256, 10.0, ("R", "NIR"), bit_depth=12, psf_sigma_px=0.0, read_noise_dn=3.0,
-                      full_well_e=20_000.0)
+    spec = CameraConfig(width_px=256, height_px=256, gsd_m=10.0, bands=("R", "NIR"), bit_depth=12, psf_sigma_px=0.0,
+                        read_noise_dn=3.0, full_well_e=20_000.0)
     reflectance = 0.3
     frame = capture(spec, FlatWorld(reflectance), grid_for(spec), NOON, 50.0, 150.0, np.random.default_rng(1),
                     "f0", "sat", 0.0)
@@ -72,13 +80,14 @@ def test_noise_statistics_follow_shot_and_read_noise():
 
 
 def test_bright_scenes_saturate_at_dn_max():
-    spec = CameraSpec(32, 32, 10.0, ("G",), bit_depth=10, psf_sigma_px=0.0)
+    spec = CameraConfig(width_px=32, height_px=32, gsd_m=10.0, bands=("G",), bit_depth=10, psf_sigma_px=0.0)
     frame = capture(spec, FlatWorld(1.5), grid_for(spec), NOON, 50.0, 150.0, np.random.default_rng(0), "f", "s", 0.0)
     assert (frame.dn == 1023).all()
 
 
 def test_psf_blurs_an_edge_by_its_sigma():
-    spec = CameraSpec(64, 16, 10.0, ("R",), bit_depth=16, psf_sigma_px=1.5, read_noise_dn=0.0, full_well_e=1e12)
+    spec = CameraConfig(width_px=64, height_px=16, gsd_m=10.0, bands=("R",), bit_depth=16, psf_sigma_px=1.5,
+                        read_noise_dn=0.0, full_well_e=1e12)
     fp = grid_for(spec)
     world = FlatWorld(0.1, 0.5, edge_m=fp.x0_m + 32 * 10.0)  # a step between columns 31 and 32
     frame = capture(spec, world, fp, NOON, 50.0, 150.0, np.random.default_rng(0), "f", "s", 0.0)
@@ -93,7 +102,7 @@ def test_psf_blurs_an_edge_by_its_sigma():
 
 
 def test_same_rng_seed_gives_identical_frames():
-    spec = CameraSpec(96, 64, 10.0)
+    spec = CameraConfig(width_px=96, height_px=64, gsd_m=10.0, bands=BGRN)
     world = SyntheticWorld(3, 0.4)
     fp = GridFootprint.centred(45.3, 9.2, 32632, 10.0, 96, 64)
     a, b, c = (capture(spec, world, fp, NOON, 55.0, 140.0, np.random.default_rng(seed), "f", "s", 1.0)
@@ -108,10 +117,15 @@ def test_same_rng_seed_gives_identical_frames():
 
 
 def test_footprint_must_fit_the_camera():
-    spec = CameraSpec(64, 64, 10.0)
-    assert spec.footprint(48.85, 2.35).epsg == 32631 and spec.footprint(48.85, 2.35).width_px == 64
+    spec = CameraConfig(width_px=64, height_px=64, gsd_m=10.0, bands=BGRN)
+    assert frame_footprint(spec, 48.85, 2.35).epsg == 32631 and frame_footprint(spec, 48.85, 2.35).width_px == 64
     with pytest.raises(ValueError, match="does not match"):
         capture(spec, FlatWorld(0.1), GridFootprint(32631, 0.0, 0.0, 10.0, 32, 64), NOON, 50.0, 150.0,
                 np.random.default_rng(0), "f", "s", 0.0)
-    with pytest.raises(ValueError, match="bit_depth"):
-        CameraSpec(8, 8, 10.0, bit_depth=17)
+
+
+def test_a_scenario_camera_is_checked_where_it_is_built():
+    with pytest.raises(ConfigError) as caught:
+        build(CameraConfig, {"width_px": 8, "height_px": 8, "gsd_m": 10.0, "bands": ["B", "G"], "bit_depth": 17},
+              Source(), "camera.yaml")
+    assert [(i.path, i.found) for i in caught.value.issues] == [("bit_depth", "int 17")]

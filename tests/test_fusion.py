@@ -11,9 +11,10 @@ import pytest
 from ground.superres import cpsnr_db
 from onboard import fusion
 from onboard.burst import capture_burst
-from onboard.camera import CameraSpec
+from onboard.camera import frame_footprint
+from onboard.config import CameraConfig
 from onboard.registration import register
-from onboard.world import SyntheticWorld
+from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
 
 TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
 
@@ -108,8 +109,8 @@ class ZeroCorrection:
 
 @pytest.fixture(scope="module")
 def burst():
-    spec = CameraSpec(160, 160, 10.0)
-    return capture_burst(spec, SyntheticWorld(21, 0.1), spec.footprint(45.0, 5.0), TIME_UTC, 55.0, 150.0,
+    spec = CameraConfig(width_px=160, height_px=160, gsd_m=10.0, bands=SYNTHETIC_BANDS)
+    return capture_burst(spec, SyntheticWorld(21, 0.1), frame_footprint(spec, 45.0, 5.0), TIME_UTC, 55.0, 150.0,
                          np.random.default_rng(2))
 
 

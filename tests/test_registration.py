@@ -8,9 +8,10 @@ import pytest
 
 from ground.superres import registration_error_px
 from onboard.burst import capture_burst
-from onboard.camera import CameraSpec
+from onboard.camera import frame_footprint
+from onboard.config import CameraConfig
 from onboard.registration import METHODS, ecc_shift, phase_correlation_shift, register
-from onboard.world import SyntheticWorld
+from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
 
 TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
 TENTH_PX = 0.1
@@ -18,8 +19,8 @@ PLACES = [(48.85, 2.35, 5), (30.0, 31.2, 11), (-3.1, -60.0, 12), (40.0, -100.0, 
 
 
 def burst_at(lat, lon, seed, cloud_cover=0.05, **kwargs):
-    spec = CameraSpec(256, 256, 10.0)
-    return capture_burst(spec, SyntheticWorld(seed, cloud_cover), spec.footprint(lat, lon), TIME_UTC, 55.0, 150.0,
+    spec = CameraConfig(width_px=256, height_px=256, gsd_m=10.0, bands=SYNTHETIC_BANDS)
+    return capture_burst(spec, SyntheticWorld(seed, cloud_cover), frame_footprint(spec, lat, lon), TIME_UTC, 55.0, 150.0,
                          np.random.default_rng(seed), **kwargs)
 
 

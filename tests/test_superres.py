@@ -9,15 +9,15 @@ import pytest
 
 from ground.superres import cpsnr_db
 from onboard import burst, camera, pipeline, superres
-from onboard.config import StageConfig, load_scenario
+from onboard.config import CameraConfig, StageConfig, load_scenario
 from onboard.projection import GridFootprint
 from onboard.runtime import shipped_card
-from onboard.world import SyntheticWorld
+from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
 from rundir import codec
 from rundir.errors import ConfigError
 
 ROOT = Path(__file__).parents[1]
-SPEC = camera.CameraSpec(96, 96, 10.0)
+SPEC = CameraConfig(width_px=96, height_px=96, gsd_m=10.0, bands=SYNTHETIC_BANDS)
 CTX = pipeline.Context(bands=SPEC.bands, bit_depth=12, reflectance_per_dn=SPEC.reflectance_max / SPEC.dn_max,
                        cpu_relative=1.0, int8_conv_relative=1.0)
 

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from onboard import camera, orbit
+from onboard.config import CameraConfig
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.world import CLOUD_CLEAR, DESERT, SNOW, SYNTHETIC_BANDS, URBAN, SyntheticWorld
 
@@ -133,11 +134,11 @@ def _draw(split: str, rng: np.random.Generator) -> FrameDraw:
         full_well_e=float(rng.uniform(*FULL_WELL_RANGE_E)))
 
 
-def camera_spec(draw: FrameDraw, size_px: int) -> camera.CameraSpec:
+def camera_spec(draw: FrameDraw, size_px: int) -> CameraConfig:
     """The camera of one frame: ``size_px`` square, all four bands, the draw's GSD, PSF and noise."""
-    return camera.CameraSpec(width_px=size_px, height_px=size_px, gsd_m=draw.gsd_m, bands=SYNTHETIC_BANDS,
-                             bit_depth=BIT_DEPTH, psf_sigma_px=draw.psf_sigma_px, read_noise_dn=draw.read_noise_dn,
-                             full_well_e=draw.full_well_e)
+    return CameraConfig(width_px=size_px, height_px=size_px, gsd_m=draw.gsd_m, bands=SYNTHETIC_BANDS,
+                        bit_depth=BIT_DEPTH, psf_sigma_px=draw.psf_sigma_px, read_noise_dn=draw.read_noise_dn,
+                        full_well_e=draw.full_well_e)
 
 
 def render(draw: FrameDraw, size_px: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

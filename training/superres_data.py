@@ -25,7 +25,7 @@ import numpy as np
 
 from onboard import orbit
 from onboard.burst import Burst, capture_burst
-from onboard.camera import CameraSpec
+from onboard.config import CameraConfig
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.registration import register
 from onboard.imagery import ImageryWorld, image_info
@@ -53,6 +53,7 @@ LANDSAT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" 
 LANDSAT_BANDS = {"B": 2, "G": 3, "R": 4}  # OLI band numbers
 LANDSAT_SUN_ELEVATION_DEG = 38.0
 LANDSAT_GSD_M = 30.0
+LANDSAT_READ_NOISE_DN = 1.5  # the read noise the shipped model's Landsat bursts were made with
 LANDSAT_TIME_UTC = datetime(2020, 5, 18, 13, 40, tzinfo=timezone.utc)
 # (scene, first row, first column) of each crop's truth in the scene's own 30 m grid: farmland, the
 # Itaipu reservoir shore, and the Foz do Iguacu / Ciudad del Este urban area.
@@ -112,11 +113,11 @@ def draw_burst(split: str, rng: np.random.Generator) -> BurstDraw:
         cloud_drift_px=float(rng.uniform(*CLOUD_DRIFT_RANGE_PX)))
 
 
-def camera_spec(draw: BurstDraw, size_px: int) -> CameraSpec:
+def camera_spec(draw: BurstDraw, size_px: int) -> CameraConfig:
     """The burst's camera: ``size_px`` square low-res frames, all four bands, the draw's GSD, PSF and noise."""
-    return CameraSpec(width_px=size_px, height_px=size_px, gsd_m=draw.gsd_m, bands=SYNTHETIC_BANDS,
-                      bit_depth=BIT_DEPTH, psf_sigma_px=draw.psf_sigma_lr_px, read_noise_dn=draw.read_noise_dn,
-                      full_well_e=draw.full_well_e)
+    return CameraConfig(width_px=size_px, height_px=size_px, gsd_m=draw.gsd_m, bands=SYNTHETIC_BANDS,
+                        bit_depth=BIT_DEPTH, psf_sigma_px=draw.psf_sigma_lr_px, read_noise_dn=draw.read_noise_dn,
+                        full_well_e=draw.full_well_e)
 
 
 def capture(draw: BurstDraw, size_px: int, rng: np.random.Generator) -> RegisteredBurst:
@@ -167,14 +168,15 @@ def landsat_world(scene: str) -> ImageryWorld:
 def landsat_burst(scene: str, row0: int, col0: int, size_px: int, rng: np.random.Generator,
                   world: ImageryWorld | None = None) -> RegisteredBurst:
     """A registered burst of ``size_px`` square frames at twice Landsat's GSD whose truth is the scene's own
-    pixels from (``row0``, ``col0``) on (the default camera: PSF sigma 0.5 px, 12 bits, frame clouds)."""
+    pixels from (``row0``, ``col0``) on (the default camera: PSF sigma 0.5 px, 12 bits, read noise 1.5 DN,
+    frame clouds)."""
     world = world or landsat_world(scene)
     grid = image_info(LANDSAT_DIR / f"{scene}_B{LANDSAT_BANDS['R']}.TIF")  # north-up: x0 = c, y0 = f
     gsd_m = LANDSAT_GSD_M * SCALE
     footprint = GridFootprint(grid.crs.to_epsg(), grid.transform.c + col0 * LANDSAT_GSD_M,
                               grid.transform.f - row0 * LANDSAT_GSD_M, gsd_m, size_px, size_px)
-    spec = CameraSpec(width_px=size_px, height_px=size_px, gsd_m=gsd_m, bands=tuple(LANDSAT_BANDS),
-                      bit_depth=BIT_DEPTH)
+    spec = CameraConfig(width_px=size_px, height_px=size_px, gsd_m=gsd_m, bands=tuple(LANDSAT_BANDS),
+                        bit_depth=BIT_DEPTH, read_noise_dn=LANDSAT_READ_NOISE_DN)
     burst = capture_burst(spec, world, footprint, LANDSAT_TIME_UTC, LANDSAT_SUN_ELEVATION_DEG, 0.0, rng, k=FRAMES,
                           scale=SCALE, jitter_px=JITTER_PX)
     lr = burst.lr_reflectance()
