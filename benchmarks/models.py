@@ -10,6 +10,7 @@ Run: .venv/bin/python benchmarks/models.py [--runs N]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from onboard.bench import timed_ms
-from onboard.runtime import Model
+from onboard.runtime import Benchmark, Model, load_card, write_card
 
 MODEL_DIR = Path(__file__).parents[1] / "onboard" / "models"
 OUT = Path(__file__).with_name("results") / "models.json"
@@ -40,9 +41,8 @@ def main() -> None:
         results[path.stem] = {"host_latency_ms_p50": round(statistics.median(times), 3),
                               "host_latency_ms_min": round(min(times), 3), "runs": args.runs, "threads": 1, "host": host}
         card_path = path.with_suffix(".json")
-        card = json.loads(card_path.read_text())
-        card["benchmark"] = {k: results[path.stem][k] for k in ("host_latency_ms_p50", "runs", "threads", "host")}
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        measured = Benchmark(**{k: results[path.stem][k] for k in ("host_latency_ms_p50", "runs", "threads", "host")})
+        write_card(dataclasses.replace(load_card(card_path), benchmark=measured), card_path)
         print(f"{path.stem:<24} p50 {results[path.stem]['host_latency_ms_p50']:8.2f} ms  min {results[path.stem]['host_latency_ms_min']:8.2f} ms")
     ratios = {stem[: -len("_int8")]: round(results[stem]["host_latency_ms_p50"] / results[twin]["host_latency_ms_p50"], 3)
               for stem in results if stem.endswith("_int8") and (twin := stem[: -len("_int8")] + "_float32") in results}

@@ -49,23 +49,18 @@ def load_model(name: str, bands: tuple[str, ...], threads: int) -> Model:
 def validation_figures(name: str) -> dict[str, Any]:
     """What a shipped cloud model's card says it is worth: pixel F1 and false-positive rate on synthetic held-out
     frames, and on real labelled tiles (pooled and per sensor) when the card has a ``real_validation`` block."""
-    c = card(name)
-    heldout = c["metrics"]["heldout"]
-    out: dict[str, Any] = {"model": name, "version": c["version"], "sha256": c["sha256"],
+    c = shipped_card(name, MODEL_DIR)
+    heldout = c.metrics["heldout"]
+    out: dict[str, Any] = {"model": name, "version": c.version, "sha256": c.sha256,
                            "synthetic_heldout": {"f1": heldout["pixel_f1"], "fpr": heldout["pixel_fpr"],
-                                                 "frames": c["training"]["heldout_split"]["frames"]}}
-    real = c["metrics"].get("real_validation")
+                                                 "frames": c.training["heldout_split"]["frames"]}}
+    real = c.metrics.get("real_validation")
     if real:
         out["real_validation"] = {"data": real["data"], "tiles": len(real["tiles"]),
                                   **{group: {k: real[group][k] for k in ("f1", "iou", "fpr", "recall")}
                                      for group in real if group == "pooled" or group.startswith("all ")},
                                   "worst_tile_fpr": max(t["fpr"] for t in real["tiles"].values())}
     return out
-
-
-def card(name: str) -> dict[str, Any]:
-    """A shipped cloud model's card as plain JSON."""
-    return shipped_card(name, MODEL_DIR)
 
 
 @register
@@ -100,12 +95,13 @@ class CloudFilter(Stage):
             return [("model", f"cloud models in {MODEL_DIR} (rebuild them with `make models`)", "none there")]
         if name not in shipped_models():
             return [("model", "auto or one of " + ", ".join(shipped_models()), repr(name))]
-        card_bands = card(name)["inputs"][0]["bands"]
-        if list(card_bands) != list(bands):
-            return [("model", f"a model for the camera's bands {list(bands)}", f"{name}, made for {card_bands}")]
-        if params.overlap_px >= card(name)["inputs"][0]["shape"][1] // 2:
-            return [("overlap_px", "less than half the model's window", str(params.overlap_px))]
-        try:  # validate opens the model file the stage will run (cached for the run)
+        try:  # validate reads the card and opens the model file the stage will run (cached for the run)
+            model_input = shipped_card(name, MODEL_DIR).inputs[0]
+            if list(model_input.bands or ()) != list(bands):
+                return [("model", f"a model for the camera's bands {list(bands)}",
+                         f"{name}, made for {list(model_input.bands or ())}")]
+            if params.overlap_px >= model_input.shape[1] // 2:
+                return [("overlap_px", "less than half the model's window", str(params.overlap_px))]
             load_model(name, tuple(bands), params.threads)
         except InputFileError as err:
             return [("model", "a model file that loads and matches its card", str(err))]
@@ -115,8 +111,9 @@ class CloudFilter(Stage):
         super().__init__(params, ctx)
         self.model_name = model_name(params.model, ctx.bands) if params.method == "model" else None
         self.uses = "int8" if self.model_name else "cpu"
-        self.window_px = card(self.model_name)["inputs"][0]["shape"][1] if self.model_name else 0
-        self.latency_s = card(self.model_name)["benchmark"]["host_latency_ms_p50"] / 1e3 if self.model_name else 0.0
+        card = shipped_card(self.model_name, MODEL_DIR) if self.model_name else None
+        self.window_px = card.inputs[0].shape[1] if card else 0
+        self.latency_s = card.host_latency_s if card else 0.0
         self.model_card = validation_figures(self.model_name) if self.model_name else None
 
     def probability(self, reflectance: np.ndarray, spectral_mask: np.ndarray) -> np.ndarray:

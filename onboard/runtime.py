@@ -258,6 +258,17 @@ class TensorCard:
 
 
 @dataclass(frozen=True)
+class Benchmark:
+    """A model's latency on the reference host as ``benchmarks/models.py`` measured it (the card's ``benchmark``
+    block): the median of ``runs`` single inferences with ``threads`` interpreter threads on ``host``."""
+
+    host_latency_ms_p50: float  # ms
+    runs: int
+    threads: int
+    host: str  # the machine, platform.machine()
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """A validated model card (schema in this module's docstring); ``path`` is where it was read from."""
 
@@ -272,6 +283,16 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    benchmark: Benchmark | None = None  # set by benchmarks/models.py on shipped models
+
+    @property
+    def host_latency_s(self) -> float:
+        """The median host latency of one inference from the ``benchmark`` block, s. InputFileError naming the
+        card when it has none (``benchmarks/models.py`` measures it)."""
+        if self.benchmark is None:
+            raise InputFileError(self.path or self.name, "model card has no benchmark block (host_latency_ms_p50); "
+                                 "measure it with python -m benchmarks.models")
+        return self.benchmark.host_latency_ms_p50 / 1e3
 
     def to_json(self) -> dict[str, Any]:
         """The card as the JSON object of the schema (None-valued optional fields left out)."""
@@ -281,7 +302,8 @@ class ModelCard:
         return {"name": self.name, "version": self.version, "task": self.task,
                 "inputs": [tensor(s) for s in self.inputs], "outputs": [tensor(s) for s in self.outputs],
                 "sha256": self.sha256, "size_bytes": self.size_bytes, "ops": list(self.ops),
-                "training": self.training, "metrics": self.metrics}
+                "training": self.training, "metrics": self.metrics,
+                **({"benchmark": asdict(self.benchmark)} if self.benchmark is not None else {})}
 
 
 class _CardReader:
@@ -301,6 +323,17 @@ class _CardReader:
             self.problems.append(f"{where}{key}: expected {kind}, found {value!r}")
             return None
         return value
+
+    def benchmark(self, obj: Mapping[str, Any]) -> Benchmark | None:
+        """The optional ``benchmark`` block, or None where the card has none."""
+        raw = self.get(obj, "benchmark", "", "an object", lambda v: isinstance(v, dict), required=False)
+        if raw is None:
+            return None
+        fields = (self.get(raw, "host_latency_ms_p50", "benchmark.", "a positive number", lambda v: _is_number(v) and v > 0),
+                  self.get(raw, "runs", "benchmark.", "a positive integer", lambda v: _is_int(v) and v > 0),
+                  self.get(raw, "threads", "benchmark.", "a positive integer", lambda v: _is_int(v) and v > 0),
+                  self.get(raw, "host", "benchmark.", "a string", _is_str))
+        return None if None in fields else Benchmark(*fields)
 
     def tensor(self, obj: Any, where: str, is_input: bool) -> TensorCard | None:
         if not isinstance(obj, dict):
@@ -342,9 +375,10 @@ def _is_number(value: Any) -> bool:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
-def shipped_card(name: str, model_dir: Path = MODEL_DIR) -> dict[str, Any]:
-    """The card of shipped model ``name`` (``model_dir/name.json``) as plain JSON."""
-    return json.loads((model_dir / f"{name}.json").read_text())
+def shipped_card(name: str, model_dir: Path = MODEL_DIR) -> ModelCard:
+    """The validated card of shipped model ``name`` (``model_dir/name.json``).
+    InputFileError as :func:`load_card`."""
+    return load_card(model_dir / f"{name}.json")
 
 
 def load_card(path: str | Path) -> ModelCard:
@@ -375,10 +409,11 @@ def load_card(path: str | Path) -> ModelCard:
                      lambda v: isinstance(v, list) and all(_is_str(op) for op in v))
     training = reader.get(obj, "training", "", "an object", lambda v: isinstance(v, dict))
     metrics = reader.get(obj, "metrics", "", "an object", lambda v: isinstance(v, dict))
+    benchmark = reader.benchmark(obj)
     if reader.problems:
         raise InputFileError(path, "bad model card: " + "; ".join(reader.problems))
     return ModelCard(name, version, task, tuple(tensors["inputs"]), tuple(tensors["outputs"]), sha256, size_bytes,
-                     tuple(ops), training, metrics, path)
+                     tuple(ops), training, metrics, path, benchmark)
 
 
 def write_card(card: ModelCard, path: str | Path) -> None:

@@ -103,8 +103,9 @@ class SuperResolution(Stage):
         self.uses = "int8" if params.method == "model" else "cpu"
         name = model_name(params.scale)
         self.model_name = name if params.scale in shipped_scales() else None
-        self.window_px = shipped_card(name)["inputs"][0]["shape"][1] if self.model_name else 0
-        self.latency_s = shipped_card(name)["benchmark"]["host_latency_ms_p50"] / 1e3 if self.model_name else 0.0
+        card = shipped_card(name) if self.model_name else None
+        self.window_px = card.inputs[0].shape[1] if card else 0
+        self.latency_s = card.host_latency_s if card else 0.0
 
     def _fuse(self, planes: np.ndarray, method: str, lr: np.ndarray, clear: np.ndarray) -> np.ndarray:
         """(H*s, W*s, B) float32 reflectance of ``method`` from the shared planes (B, H*s, W*s, 3), or for plain

@@ -24,8 +24,8 @@ from onboard import cloud, runtime
 from onboard.runtime import (
     DelegateError, Model, ModelCrashError, RuntimeUnavailableError, Scaling, UnsupportedModelError, build_card,
     load_card, load_delegates, resolve_runtime, run_in_child, write_card,
-from rundir.errors import InputFileError
 )
+from rundir.errors import InputFileError
 
 ROOT = Path(__file__).parents[1]
 DATA = Path(__file__).parent / "data"
@@ -557,3 +557,31 @@ def test_a_kernel_that_fails_on_an_input_is_an_input_file_error_naming_the_model
     assert err.value.path == str(GATHER)
     assert err.value.problem == ("the ai_edge_litert interpreter fails to run the model: gather index out of bounds; "
                                  "Node number 2 (GATHER) failed to invoke.")
+
+
+def test_shipped_cards_carry_their_host_latency_and_write_back_byte_for_byte(tmp_path):
+    for path in sorted(runtime.MODEL_DIR.glob("*.json")):
+        card = runtime.shipped_card(path.stem)
+        raw = json.loads(path.read_text())["benchmark"]
+        assert card.benchmark == runtime.Benchmark(**raw)
+        assert card.host_latency_s == pytest.approx(raw["host_latency_ms_p50"] / 1e3, abs=1e-9)
+        write_card(card, tmp_path / path.name)  # benchmarks/models.py writes the measured latency this way
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes()
+
+
+def test_a_bad_benchmark_block_is_named_and_a_card_without_one_has_no_latency(tmp_path):
+    def edit(card):
+        card["benchmark"] = {"host_latency_ms_p50": -1.0, "runs": 30, "threads": "one", "host": "x86_64"}
+
+    path = edit_card(tmp_path, edit).with_suffix(".json")
+    with pytest.raises(InputFileError) as err:
+        load_card(path)
+    for problem in ("benchmark.host_latency_ms_p50: expected a positive number, found -1.0",
+                    "benchmark.threads: expected a positive integer, found 'one'"):
+        assert problem in err.value.problem
+    (tmp_path / "plain").mkdir()
+    plain = edit_card(tmp_path / "plain", lambda c: c.pop("benchmark", None)).with_suffix(".json")
+    assert load_card(plain).benchmark is None
+    with pytest.raises(InputFileError, match="no benchmark block") as err:
+        load_card(plain).host_latency_s
+    assert err.value.path == str(plain)

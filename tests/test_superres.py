@@ -103,7 +103,7 @@ def test_simulated_time_counts_every_window_and_frame(shot):
     expected = (7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.PLANES_S_PER_MPX
                 + windows * stage.latency_s)
     assert stage.cost_s(work) == pytest.approx(expected)
-    assert stage.latency_s == shipped_card("superres_x2_int8")["benchmark"]["host_latency_ms_p50"] / 1e3
+    assert stage.latency_s == shipped_card("superres_x2_int8").benchmark.host_latency_ms_p50 / 1e3
 
 
 def test_to_dn_keeps_the_camera_calibration():
