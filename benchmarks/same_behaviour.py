@@ -5,7 +5,8 @@ A restructuring step (issue 12) must not change what a run produces. This script
 with the tree of ``--before`` and of ``--after`` (each checked out into its own git worktree, with this checkout's
 ``.venv``), then compares every file of the two run directories: products, sidecars, manifests, truth,
 evaluation, telemetry, mosaics, plots, STAC and ``report.json``. JSON and JSON-lines files are compared as data
-with every ``wall_*`` field (wall-clock times) left out; everything else byte for byte. Writes
+with every ``wall_*`` field (wall-clock times) left out, ``report.md`` with its wall-clock table cells blanked;
+everything else byte for byte. Writes
 ``benchmarks/results/same_behaviour.json`` and exits 1 when anything differs.
 
 Run: .venv/bin/python -m benchmarks.same_behaviour --before REV [--after REV] [--scenario NAME ...]
@@ -47,6 +48,25 @@ def _as_data(path: Path) -> Any:
     return _without_wall(json.loads(text))
 
 
+def _md_without_wall(path: Path) -> list[str]:
+    """A Markdown report's lines with every wall-clock table cell blanked: cells under a column whose header names
+    ``wall`` and cells of a row whose first cell does (report.md prints wall_* fields in tables)."""
+    out, header = [], None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("|"):
+            out.append(line)
+            header = None
+            continue
+        cells = line.strip("|").split(" | ")
+        if header is None:
+            header = cells
+        elif not set(line) <= set("|-"):
+            cells = ["~" if "wall" in cells[0] and i else c if i >= len(header) or "wall" not in header[i] else "~"
+                     for i, c in enumerate(cells)]
+        out.append("|".join(cells))
+    return out
+
+
 def compare_runs(before: Path, after: Path) -> list[str]:
     """Every difference between two run directories, one line each: a file only on one side, or a file whose
     content differs (JSON as data without ``wall_*`` fields, the rest byte for byte)."""
@@ -60,6 +80,8 @@ def compare_runs(before: Path, after: Path) -> list[str]:
         a, b = before / name, after / name
         if a.suffix in (".json", ".jsonl"):
             same = _as_data(a) == _as_data(b)
+        elif a.suffix == ".md":
+            same = _md_without_wall(a) == _md_without_wall(b)
         else:
             same = a.read_bytes() == b.read_bytes()
         if not same:

@@ -8,8 +8,8 @@ manifest's shape. Everything else becomes an anomaly (a plain dict, see :func:`a
 the rest of the run is still processed:
 
 - ``truncated_line``: the last line of a JSONL file is cut short (an interrupted run);
-- ``bad_manifest_line``: a line that is not a JSON object, or lacks a key the ground needs or has one of the wrong
-  type;
+- ``bad_manifest_line``: a line that is not a JSON object, or that :meth:`rundir.manifest.ManifestLine.parse`
+  refuses: a key the ground needs is missing, or a key (nested ones included) has a value of the wrong type;
 - ``missing_manifest``: ``downlink/`` holds no ``manifest.jsonl``;
 - ``missing_file``: a manifest line whose file (or one of its sidecars) is absent;
 - ``orphan_file``: a file in ``downlink/`` that no manifest line names;
@@ -23,60 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rundir.codec import decode_product
 from rundir.errors import InputFileError
-
-MANIFEST = "manifest.jsonl"
-
-
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str) and value != ""
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _is_time(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_shape(value: Any) -> bool:
-    return isinstance(value, list) and value != [] and all(_is_count(d) and d > 0 for d in value)
-
-
-def _is_texts(value: Any) -> bool:
-    return isinstance(value, list) and all(_is_text(v) for v in value)
-
-
-def _is_sidecars(value: Any) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(v, dict) and _is_plain_name(v.get("file")) and _is_count(v.get("bytes")) and _is_text(v.get("sha256"))
-        for v in value)
-
-
-def _is_plain_name(name: Any) -> bool:
-    """A file name directly in ``downlink/``: no directory part, not the manifest."""
-    return _is_text(name) and Path(name).name == name and name not in (".", "..", MANIFEST)
-
-
-TEXT, COUNT, TIME = (_is_text, "a non-empty string"), (_is_count, "an integer >= 0"), (_is_time, "a finite number")
-REQUIRED_KEYS = {  # key of a manifest line: (test of its value, what the test wants)
-    "id": TEXT, "file": TEXT, "bytes": COUNT, "sha256": TEXT, "format": TEXT,
-    "shape": (_is_shape, "a list of positive integers"), "bit_depth": COUNT, "kind": TEXT, "pass_id": TEXT,
-    "capture_t_s": TIME, "downlink_t_s": TIME, "raw_bytes": COUNT,
-}
-OPTIONAL_KEYS = {  # keys the ground reads when a line has them
-    "satellite": TEXT, "target": TEXT, "station": TEXT, "retransmitted_bytes": COUNT,
-    "frame_ids": (_is_texts, "a list of strings"), "bands": (_is_texts, "a list of strings"),
-    "footprint": (lambda v: isinstance(v, dict), "an object"), "tile": (lambda v: isinstance(v, dict), "an object"),
-    "sidecars": (_is_sidecars, "a list of {file, bytes, sha256} objects naming plain files"),
-}
+from rundir.manifest import MANIFEST, ManifestLine
 
 
 def anomaly(kind: str, file: str | None, detail: str, product_id: str | None = None,
@@ -87,7 +40,8 @@ def anomaly(kind: str, file: str | None, detail: str, product_id: str | None = N
 
 @dataclass(frozen=True)
 class Product:
-    """A verified product: its manifest line, its file and its position in the manifest (1-based line)."""
+    """A verified product: its manifest line (the JSON object, which ManifestLine.parse accepted), its file and its
+    position in the manifest (1-based line)."""
 
     line: dict[str, Any]
     path: Path
@@ -174,21 +128,13 @@ def receive(run_dir: Path) -> Reception:
     accepted: dict[str, str] = {}  # product id -> sha256 of the kept delivery
     named_files: set[str] = set()
     for number, record in records:
-        missing = [key for key in REQUIRED_KEYS if key not in record]
-        wrong = [f"{key} is {record[key]!r:.40}, expected {what}"
-                 for key, (test, what) in (REQUIRED_KEYS | OPTIONAL_KEYS).items() if key in record and not test(record[key])]
-        if missing or wrong:
-            problems = ([f"missing key(s) {', '.join(missing)}"] if missing else []) + wrong
-            product_id = record["id"] if _is_text(record.get("id")) else None
+        _, problems = ManifestLine.parse(record)
+        if problems:
+            product_id = record["id"] if isinstance(record.get("id"), str) and record["id"] else None
             result.anomalies.append(anomaly("bad_manifest_line", f"downlink/{MANIFEST}", "; ".join(problems),
                                             product_id, number))
             continue
         name = record["file"]
-        if not _is_plain_name(name):
-            result.anomalies.append(anomaly("bad_manifest_line", f"downlink/{MANIFEST}",
-                                            f"file {name!r} is not a plain file name in downlink/",
-                                            record["id"], number))
-            continue
         named_files.add(name)
         named_files.update(s["file"] for s in record.get("sidecars", ()))
         result.lines.append(record)

@@ -11,6 +11,7 @@ ground.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -22,6 +23,7 @@ import numpy as np
 import simpy
 
 from rundir.files import jsonl_line, write_atomic
+from rundir.manifest import MANIFEST, ManifestLine, Sidecar
 
 from .storage import Item, Storage
 
@@ -56,34 +58,34 @@ class ProductStore:
         self.downlink_dir = run_dir / "downlink"
         self.onboard_dir.mkdir(parents=True, exist_ok=True)
         self.downlink_dir.mkdir(parents=True, exist_ok=True)
-        self.manifest = open(self.downlink_dir / "manifest.jsonl", "a", encoding="utf-8")
+        self.manifest = open(self.downlink_dir / MANIFEST, "a", encoding="utf-8")
 
-    def stage(self, line: dict[str, Any], payload: bytes, sidecars: dict[str, bytes] | None = None) -> None:
+    def stage(self, line: ManifestLine, payload: bytes, sidecars: dict[str, bytes] | None = None) -> ManifestLine:
         """Keep a new product on board: its file and its ``sidecars`` ({file name: content}, e.g. a PNG's world file).
-        Fills the manifest ``line``: ``sha256`` of the product file, ``sidecars`` (file, bytes, sha256 of each) and
-        ``bytes``, everything the product sends down: its file plus its sidecars."""
-        files = {line["file"]: payload, **(sidecars or {})}
-        line["sha256"] = hashlib.sha256(payload).hexdigest()
-        if sidecars:
-            line["sidecars"] = [{"file": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-                                for name, data in sidecars.items()]
-        line["bytes"] = sum(len(data) for data in files.values())
+        Returns the manifest ``line`` completed with the ``sha256`` of the product file, its ``sidecars`` (file,
+        bytes, sha256 of each) and ``bytes``, everything the product sends down: its file plus its sidecars."""
+        files = {line.file: payload, **(sidecars or {})}
+        line = dataclasses.replace(
+            line, sha256=hashlib.sha256(payload).hexdigest(), bytes=sum(len(data) for data in files.values()),
+            sidecars=tuple(Sidecar(name, len(data), hashlib.sha256(data).hexdigest())
+                           for name, data in sidecars.items()) if sidecars else None)
         for name, data in files.items():
             write_atomic(self.onboard_dir / name, lambda tmp, data=data: tmp.write_bytes(data))
+        return line
 
     @staticmethod
-    def _files(line: dict[str, Any]) -> list[str]:
-        return [line["file"], *(s["file"] for s in line.get("sidecars", ()))]
+    def _files(line: ManifestLine) -> list[str]:
+        return [line.file, *(s.file for s in line.sidecars or ())]
 
-    def discard(self, line: dict[str, Any]) -> None:
+    def discard(self, line: ManifestLine) -> None:
         for name in self._files(line):
             (self.onboard_dir / name).unlink(missing_ok=True)
 
-    def deliver(self, line: dict[str, Any]) -> None:
+    def deliver(self, line: ManifestLine) -> None:
         """Move the product's files to the ground side, then append its manifest line in one write."""
         for name in self._files(line):
             os.replace(self.onboard_dir / name, self.downlink_dir / name)
-        self.manifest.write(jsonl_line(line))
+        self.manifest.write(jsonl_line(line.to_json()))
         self.manifest.flush()
 
     def close(self) -> None:

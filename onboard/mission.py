@@ -21,6 +21,7 @@ import simpy
 from rundir.codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
 from rundir.errors import OrbitEdgeError
 from rundir.files import jsonl_line, write_json, write_jsonl, write_npz
+from rundir.manifest import Footprint, ManifestLine, TileGeometry
 
 from . import burst, camera, hardware, imaging, orbit
 from .config import Scenario
@@ -212,14 +213,15 @@ class Mission:
             georef = tile_georef(frame, tile, self.pipeline.ctx)
             line = self._manifest_line(frame, cap, tile, idx, work.stages, georef)
             # a PNG's georeferencing travels as sidecar files, sent down and counted with the product
-            self.products.stage(line, tile.payload, sidecars(line["file"], tile.format, tile.dn.shape[-1], georef))
-            item = Item(line["id"], (frame.frame_id,), line["bytes"], tile.priority, "product", data=line)
+            line = self.products.stage(line, tile.payload, sidecars(line.file, tile.format, tile.dn.shape[-1], georef))
+            item = Item(line.id, (frame.frame_id,), line.bytes, tile.priority, "product", data=line)
             if not sat.storage.put(item):
                 self.products.discard(line)
                 self.ledger.dropped(frame.frame_id, "storage_full")
 
     def _manifest_line(self, frame: Any, cap: imaging.Capture, tile: Any, idx: int, stages: list[str],
-                       georef: Georef) -> dict[str, Any]:
+                       georef: Georef) -> ManifestLine:
+        """The product's manifest line as made: ``sha256``, ``bytes`` and ``sidecars`` come when it is stored."""
         h, w, n_bands = tile.dn.shape
         image = tile.kind == "image"
         scale = int(tile.meta.get("scale", 1))
@@ -229,37 +231,28 @@ class Mission:
             product_id = f"{frame.frame_id}-b{tile.meta['burst_frame']:02d}-t{idx:02d}"
         else:
             product_id = f"{frame.frame_id}-t{idx:02d}"
-        bit_depth = tile.meta.get("bit_depth", self.camera.bit_depth)
         raw_frames = int(tile.meta.get("burst_frames", 1))  # frames of the burst one product stands for
-        line = {
-            "id": product_id, "file": product_id + EXTENSIONS[tile.format], "satellite": frame.satellite,
-            "frame_ids": [frame.frame_id], "pass_id": cap.pass_id, "target": cap.target,
-            "capture_t_s": round(cap.t_s, 3), "capture_utc": iso_utc(frame.time_utc),
-            "format": tile.format, "kind": tile.kind, "dtype": tile.dn.dtype.name, "bit_depth": bit_depth,
-            "bands": list(georef.bands), "shape": [h, w, n_bands],
-            "tile": {"row0": tile.row0, "col0": tile.col0, "height": h, "width": w,
-                     "frame_height": self.camera.height_px * scale, "frame_width": self.camera.width_px * scale},
-            "footprint": {"epsg": georef.epsg, "x0_m": georef.x0_m, "y0_m": georef.y0_m, "gsd_m": georef.gsd_m,
-                          "width_px": w, "height_px": h},
-            "scale": scale,
-            "raw_bytes": raw_frames * packed_size_bytes((h // scale) * (w // scale) * n_bands, self.camera.bit_depth)
+        return ManifestLine(
+            id=product_id, file=product_id + EXTENSIONS[tile.format], satellite=frame.satellite,
+            frame_ids=(frame.frame_id,), pass_id=cap.pass_id, target=cap.target,
+            capture_t_s=round(cap.t_s, 3), capture_utc=iso_utc(frame.time_utc),
+            format=tile.format, kind=tile.kind, dtype=tile.dn.dtype.name,
+            bit_depth=tile.meta.get("bit_depth", self.camera.bit_depth), bands=tuple(georef.bands), shape=(h, w, n_bands),
+            tile=TileGeometry(tile.row0, tile.col0, h, w, self.camera.height_px * scale, self.camera.width_px * scale),
+            footprint=Footprint(georef.epsg, georef.x0_m, georef.y0_m, georef.gsd_m, w, h),
+            scale=scale,
+            raw_bytes=raw_frames * packed_size_bytes((h // scale) * (w // scale) * n_bands, self.camera.bit_depth)
             if image else 0,
-            "stages": list(stages), "priority": tile.priority, "retransmitted_bytes": 0,
-        }
-        if image:
-            line["reflectance_per_dn"] = georef.reflectance_per_dn
-            line["band_centres_um"] = list(georef.centres_um)
-        for key in ("cloud_fraction", "masked", "burst_frame", "burst_frames"):
-            if key in tile.meta:
-                line[key] = tile.meta[key]
-        return line
+            stages=tuple(stages), priority=tile.priority, retransmitted_bytes=0,
+            reflectance_per_dn=georef.reflectance_per_dn if image else None,
+            band_centres_um=tuple(georef.centres_um) if image else None,
+            **{key: tile.meta[key] for key in ("cloud_fraction", "masked", "burst_frame", "burst_frames")
+               if key in tile.meta})
 
     def _delivered(self, item: Item, t_s: float, station: str) -> None:
-        line = dict(item.data)
-        line["downlink_t_s"] = round(t_s, 3)
-        line["downlink_utc"] = iso_utc(self.start_utc + dt.timedelta(seconds=t_s))
-        line["station"] = station
-        line["retransmitted_bytes"] = int(round(item.retransmitted_bytes))
+        line = dataclasses.replace(item.data, downlink_t_s=round(t_s, 3),
+                                   downlink_utc=iso_utc(self.start_utc + dt.timedelta(seconds=t_s)), station=station,
+                                   retransmitted_bytes=int(round(item.retransmitted_bytes)))
         self.products.deliver(line)
         self.ledger.delivered(item.frame_ids[0])
 

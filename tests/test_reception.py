@@ -300,18 +300,19 @@ def test_every_fault_at_once_in_a_real_run(real_run, tmp_path, capsys):
 
 def test_png_sidecars_are_verified_counted_in_bytes_and_never_orphans(tmp_path):
     """The on-board product store writes a PNG with its world file and .aux.xml; reception checks all three."""
-    from rundir.codec import Georef, sidecars
     from onboard.downlink import ProductStore
+    from rundir.codec import Georef, sidecars
+    from rundir.manifest import ManifestLine
 
     dn = np.random.default_rng(6).integers(0, 4096, (16, 16, 4), dtype=np.uint16)
     line, data = product("p-0", dn, "png")
     files = sidecars(line["file"], "png", 4, Georef.from_line(line))
     store = ProductStore(tmp_path)
-    store.stage(line, data, files)
-    store.deliver(line)
+    staged = store.stage(ManifestLine.from_json(line), data, files)
+    store.deliver(staged)
     store.close()
-    assert line["bytes"] == len(data) + sum(len(content) for content in files.values())
-    assert [s["file"] for s in line["sidecars"]] == ["p-0.pgw", "p-0.png.aux.xml"]
+    assert staged.bytes == len(data) + sum(len(content) for content in files.values())
+    assert [s.file for s in staged.sidecars] == ["p-0.pgw", "p-0.png.aux.xml"]
     assert kinds(receive(tmp_path)) == [] and len(receive(tmp_path).products) == 1
     (tmp_path / "downlink" / "p-0.pgw").write_text("1\n0\n0\n-1\n0\n0\n")
     assert kinds(receive(tmp_path)) == ["corrupt"]
