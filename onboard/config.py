@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 from rundir.codec import packed_size_bytes
 from rundir.errors import ConfigError, ConfigIssue
 
-from . import cloud, hardware, pipeline, superres  # noqa: F401  they register the cloud_filter and superres stages
+from . import hardware, pipeline
 from .downlink import frame_error_rate
 from .schema import Builder, apply_override, join, line_of, load_yaml, sort_issues, spec
 
@@ -502,7 +502,7 @@ def _build_stages(builder: Builder, items: Any) -> list[StageConfig] | None:
     if not isinstance(items, list):
         return None
     out = []
-    names = Literal[tuple(sorted(pipeline.STAGES))]
+    names = Literal[tuple(sorted(pipeline.stage_classes()))]
     for i, item in enumerate(items):
         path = f"pipeline[{i}]"
         if not isinstance(item, dict) or "stage" not in item:
@@ -510,7 +510,7 @@ def _build_stages(builder: Builder, items: Any) -> list[StageConfig] | None:
             continue
         name = builder.build(names, item["stage"], join(path, "stage"))
         if name is not None:
-            params = builder.build(pipeline.STAGES[name].Params, {k: v for k, v in item.items() if k != "stage"}, path)
+            params = builder.build(pipeline.stage_classes()[name].Params, {k: v for k, v in item.items() if k != "stage"}, path)
             out.append(StageConfig(name=name, params=params))
     return out if len(out) == len(items) else None
 
@@ -547,7 +547,7 @@ def key_table() -> str:
     out = ["| key | type | default | meaning |", "|---|---|---|---|"]
     out += ["| `{}` | {} | {} | {} |".format(*row) for row in key_reference()]
     out += ["", "| stage | parameter | type | default | meaning |", "|---|---|---|---|---|"]
-    for name, cls in sorted(pipeline.STAGES.items()):
+    for name, cls in sorted(pipeline.stage_classes().items()):
         rows = key_reference(cls.Params)
         out += [f"| `{name}` | `{p}` | {t} | {d} | {m} |" for p, t, d, m in rows] or [f"| `{name}` | | | | (no parameters) |"]
     return "\n".join(out)

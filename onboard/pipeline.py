@@ -2,13 +2,15 @@
 
 A stage transforms a :class:`Work` item (the tiles of one captured frame) in place and says how long it would
 take on the reference host (``cost_s``); the simulation scales that by the hardware profile. The last stage
-is an encoder (``bent_pipe`` or ``encode``) that turns every kept tile into downlink bytes. Later stages such
-as a cloud filter register themselves with :func:`register` and need no change to the simulation.
+is an encoder (``bent_pipe`` or ``encode``) that turns every kept tile into downlink bytes. Other stages (the
+cloud filter, super-resolution) register themselves with :func:`register` in the modules ``STAGE_MODULES`` lists,
+and need no change to the simulation.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -19,7 +21,10 @@ from rundir import codec
 
 from .schema import spec
 
-STAGES: dict[str, type["Stage"]] = {}
+STAGES: dict[str, type["Stage"]] = {}  # filled by register(); read it through stage_classes()
+STAGE_MODULES = ("onboard.cloud", "onboard.superres")
+"""The modules that define stages beyond this module's encoders (each registers its own with :func:`register`);
+:func:`stage_classes` imports them in this order. A new stage module is added here."""
 
 
 @dataclass
@@ -125,16 +130,24 @@ def register(cls: type[Stage]) -> type[Stage]:
     return cls
 
 
+def stage_classes() -> dict[str, type[Stage]]:
+    """Every stage a scenario may name, by name: the encoders here and the stages of STAGE_MODULES (imported on the
+    first call, so that importing the config or this module loads no model code)."""
+    for module in STAGE_MODULES:
+        importlib.import_module(module)
+    return STAGES
+
+
 def check_stage(stage: Any, index: int, stages: list[Any], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
     """Validate one configured stage against the whole pipeline (config calls this)."""
     names = [s.name for s in stages]
-    cls = STAGES[stage.name]
+    cls = stage_classes()[stage.name]
     out = list(cls.check(stage.params, index, names, bands))
     last = index == len(stages) - 1
     if cls.terminal and not last:
         out.append(("stage", f"an encoder ({stage.name}) only as the last stage", f"at position {index + 1} of {len(stages)}"))
     if last and not cls.terminal:
-        encoders = ", ".join(sorted(n for n, c in STAGES.items() if c.terminal))
+        encoders = ", ".join(sorted(n for n, c in stage_classes().items() if c.terminal))
         out.append(("stage", f"the last stage to be an encoder ({encoders})", repr(stage.name)))
     return out
 
@@ -218,7 +231,7 @@ class Pipeline:
     """The configured stages, ready to run on frames (a frame with a ``burst`` runs as a stack of K frames)."""
 
     def __init__(self, stage_configs: tuple[Any, ...], ctx: Context):
-        self.stages = [STAGES[s.name](s.params, ctx) for s in stage_configs]
+        self.stages = [stage_classes()[s.name](s.params, ctx) for s in stage_configs]
         self.ctx = ctx
 
     @property

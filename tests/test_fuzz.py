@@ -105,9 +105,9 @@ def slots(tp: Any, value: Any, keys: tuple = (), rules: typing.Mapping = {}, pre
                                  present and f.name in value, needed)
     elif present and origin is list and isinstance(value, list):
         for i, item in enumerate(value):
-            if args[0] is Any and isinstance(item, dict) and item.get("stage") in pipeline.STAGES:
-                yield Slot(keys + (i, "stage"), Literal[tuple(sorted(pipeline.STAGES))], {}, True, True)
-                yield from slots(pipeline.STAGES[item["stage"]].Params, item, keys + (i,), required=False)
+            if args[0] is Any and isinstance(item, dict) and item.get("stage") in pipeline.stage_classes():
+                yield Slot(keys + (i, "stage"), Literal[tuple(sorted(pipeline.stage_classes()))], {}, True, True)
+                yield from slots(pipeline.stage_classes()[item["stage"]].Params, item, keys + (i,), required=False)
             else:
                 yield from slots(args[0], item, keys + (i,), required=False)
     elif present and origin is dict and isinstance(value, dict):

@@ -1,6 +1,8 @@
 """Pipeline stages: registry, the two shipped encoders, and a new stage plugged in without touching the simulation."""
 
 import dataclasses
+import subprocess
+import sys
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -21,7 +23,7 @@ def frame(h=64, w=96):
 
 
 def build(*stages, ctx=CTX):
-    configs = [StageConfig(name=name, params=pipeline.STAGES[name].Params(**params)) for name, params in stages]
+    configs = [StageConfig(name=name, params=pipeline.stage_classes()[name].Params(**params)) for name, params in stages]
     return pipeline.Pipeline(tuple(configs), ctx)
 
 
@@ -76,3 +78,12 @@ def test_a_registered_stage_plugs_in_by_name():
         assert work.sim_s > 0.5
     finally:
         pipeline.STAGES.pop("test_quarters")
+
+
+def test_stages_are_listed_in_one_place_and_importing_the_config_loads_no_model_code():
+    code = ("import sys, onboard.config; from onboard import pipeline; "
+            "before = sorted(m for m in ('onboard.cloud', 'onboard.superres', 'onboard.runtime') if m in sys.modules); "
+            "print(before, sorted(pipeline.stage_classes()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("] [")
+    assert out[0] == "[" and out[1].strip() == "'bent_pipe', 'cloud_filter', 'encode', 'superres']"
+    assert {cls.__module__ for cls in pipeline.stage_classes().values()} == {"onboard.pipeline", *pipeline.STAGE_MODULES}

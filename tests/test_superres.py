@@ -33,7 +33,7 @@ def shot() -> SimpleNamespace:
 
 
 def build(*stages):
-    configs = [StageConfig(name=name, params=pipeline.STAGES[name].Params(**params)) for name, params in stages]
+    configs = [StageConfig(name=name, params=pipeline.stage_classes()[name].Params(**params)) for name, params in stages]
     return pipeline.Pipeline(tuple(configs), CTX)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from onboard import tiling
-from onboard.pipeline import STAGES as STAGES_BY_NAME
+from onboard.pipeline import stage_classes
 from onboard.config import load_scenario
 from onboard.hil import frame_period_s
 
@@ -55,6 +55,6 @@ def frame_budget() -> FrameBudget:
     stages = {stage.name: stage.params for stage in scenario.stages}
     period_s = frame_period_s(camera.height_px, camera.gsd_m, camera.forward_overlap_fraction,
                               scenario.satellites[0].orbit.altitude_km)
-    overlap = {name: (stages.get(name) or STAGES_BY_NAME[name].Params()).overlap_px for name in STAGES.values()}
+    overlap = {name: (stages.get(name) or stage_classes()[name].Params()).overlap_px for name in STAGES.values()}
     return FrameBudget(scenario.name, period_s * 1e3, camera.height_px, camera.width_px, len(camera.bands),
                        camera.burst.frames if "superres" in stages else 1, overlap)
