@@ -1,0 +1,51 @@
+"""Run-directory files (rundir.files): an atomic write leaves the old file or the new one and never a .part file, even
+when the writer fails; JSON and JSON lines have sorted keys; arrays come back from np.load as written."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from rundir.files import jsonl_line, write_atomic, write_json, write_jsonl, write_npz, write_text
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_part(tmp_path):
+    path = tmp_path / "run.json"
+    write_text(path, "old\n")
+
+    def fail(tmp):
+        tmp.write_text("half a fi")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, fail)
+    assert path.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+
+
+def test_json_is_indented_with_sorted_keys_and_a_final_newline(tmp_path):
+    write_json(tmp_path / "run.json", {"b": 1, "a": [1, 2]})
+    assert (tmp_path / "run.json").read_text() == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": 1\n}\n'
+
+
+@settings(deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5) | st.none(), max_size=4),
+                max_size=5))
+def test_json_lines_read_back_one_object_a_line(tmp_path_factory, rows):
+    path = tmp_path_factory.mktemp("jsonl") / "ledger.jsonl"
+    write_jsonl(path, rows)
+    text = path.read_text(encoding="utf-8")
+    assert [json.loads(line) for line in text.splitlines()] == rows
+    assert text == "".join(jsonl_line(r) for r in rows)
+    assert all(list(json.loads(line)) == sorted(json.loads(line)) for line in text.splitlines())
+
+
+def test_npz_reads_back_as_written(tmp_path):
+    arrays = {"cloud": np.arange(12, dtype=np.uint8).reshape(3, 4), "shifts_px": np.array([[0.0, 0.0], [0.25, -1.5]]),
+              "valid": np.ones((2, 2), bool)}
+    write_npz(tmp_path / "f.npz", arrays)
+    with np.load(tmp_path / "f.npz") as got:
+        assert set(got.files) == set(arrays)
+        for name, array in arrays.items():
+            assert got[name].dtype == array.dtype and np.array_equal(got[name], array)
