@@ -1,4 +1,5 @@
-"""Imaging plans: strips of frames along the ground track, on the globe at the poles, in the target's UTM or UPS grid.
+"""Imaging plans: strips of frames along the ground track, on the globe at the poles, in the target's UTM or UPS grid;
+a target imaged exactly on the passes within pointing reach and in daylight (off-nadir angles from skyfield).
 
 Distances are GeographicLib geodesics (pyproj.Geod); the polar field case runs through the real simulation, and its
 mosaics are read back with rasterio (GDAL)."""
@@ -12,6 +13,8 @@ import numpy as np
 import pyproj
 import pytest
 import rasterio
+from skyfield.api import EarthSatellite, load, wgs84
+from skyfield.framelib import itrs
 
 from app.cli import main
 from onboard import orbit
@@ -25,6 +28,15 @@ ONE_MM = 1e-3
 DURATION_S = 6 * 3600.0
 CAMERA = CameraConfig(width_px=128, height_px=128, gsd_m=10.0, bands=["B", "G", "R", "NIR"], max_off_nadir_deg=40.0,
                       min_sun_elevation_deg=-10.0)
+
+
+TS = load.timescale(builtin=True)  # built-in leap seconds and UT1: downloads nothing
+ISS_TLE = (
+    "1 25544U 98067A   19343.69339541  .00001764  00000-0  38792-4 0  9991",
+    "2 25544  51.6439 211.2001 0007417  17.6667  85.6398 15.50103472202482",
+)
+ISS_START_UTC = dt.datetime(2019, 12, 9, 18, 0, tzinfo=dt.timezone.utc)
+ANGLE_MARGIN_DEG = 0.5  # passes this close to a limit are left out of the rule checks: they may fall either way
 
 
 def polar_orbit(start_utc: dt.datetime) -> orbit.Ephemeris:
@@ -99,3 +111,56 @@ def test_targets_and_stations_at_the_poles_validate_with_any_longitude(capsys):
     station = "ground_stations=[{name: g, lat_deg: 90, lon_deg: 180, min_elevation_deg: 0}]"
     assert main(["validate", str(DATA / "edge_south_pole.yaml"), "--set", poles, "--set", station]) == 0
     assert "2 target(s)" in capsys.readouterr().out
+
+
+def skyfield_off_nadir_deg(satrec, start_utc: dt.datetime, t_s: np.ndarray, lat_deg: float,
+                           lon_deg: float) -> np.ndarray:
+    """Angle at the satellite between geocentric nadir and a ground target at ``t_s`` (s since ``start_utc``), deg,
+    from skyfield's SGP4 positions in ITRS (an outside reference for the geometry); 180 while the target is below
+    the satellite's horizon (it would be seen through the Earth)."""
+    position = EarthSatellite.from_satrec(satrec, TS).at(TS.from_datetime(start_utc) + np.asarray(t_s) / 86400.0)
+    r_km = position.frame_xyz(itrs).km.T.reshape(-1, 3)
+    ground_km = wgs84.latlon(lat_deg, lon_deg).itrs_xyz.km
+    look_km = ground_km - r_km
+    cosine = np.sum(-r_km * look_km, axis=-1) / (np.linalg.norm(r_km, axis=-1) * np.linalg.norm(look_km, axis=-1))
+    visible = np.sum(-look_km * ground_km, axis=-1) > 0.0  # the satellite above the target's (geocentric) horizon
+    return np.where(visible, np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))), 180.0)
+
+
+@pytest.mark.parametrize("max_off_nadir_deg, min_sun_elevation_deg", [(45.0, 10.0), (60.0, 15.0), (40.0, -10.0)])
+def test_a_target_is_imaged_exactly_on_passes_within_reach_in_daylight(max_off_nadir_deg, min_sun_elevation_deg):
+    """Every pass of the ISS over a target (a minimum of the off-nadir angle by skyfield, sampled every 5 s over two
+    days) within ``max_off_nadir_deg`` with the sun at least ``min_sun_elevation_deg`` over the target gets one
+    strip, at that time; every other pass gets none."""
+    satrec = orbit.satrec_from_tle(*ISS_TLE)
+    lat_deg, lon_deg, duration_s = 45.0, 6.0, 2 * 86400.0
+    camera = CameraConfig(width_px=128, height_px=128, gsd_m=10.0, bands=["B", "G", "R", "NIR"],
+                          max_off_nadir_deg=max_off_nadir_deg, min_sun_elevation_deg=min_sun_elevation_deg)
+    target = TargetConfig(name="t", lat_deg=lat_deg, lon_deg=lon_deg, radius_km=3.0)
+    captures = plan_captures(orbit.Ephemeris([satrec], ISS_START_UTC), ["iss"], [target], camera, ISS_START_UTC,
+                             duration_s)["iss"]
+    strips = {pass_id: [c for c in captures if c.pass_id == pass_id] for pass_id in {c.pass_id for c in captures}}
+    t_s = np.arange(0.0, duration_s, 5.0)
+    angle = skyfield_off_nadir_deg(satrec, ISS_START_UTC, t_s, lat_deg, lon_deg)
+    minima = np.flatnonzero((angle[1:-1] < angle[:-2]) & (angle[1:-1] <= angle[2:])) + 1
+    expected, excluded = 0, 0
+    for i in minima:
+        sun_deg = float(orbit.sun_elevation_deg(lat_deg, lon_deg, ISS_START_UTC, t_s[i]))
+        near = [s for s in strips.values() if abs(s[len(s) // 2].t_s - t_s[i]) < 30.0]
+        reach, light = angle[i] - max_off_nadir_deg, sun_deg - min_sun_elevation_deg
+        if abs(reach) < ANGLE_MARGIN_DEG or abs(light) < ANGLE_MARGIN_DEG:
+            continue
+        if reach < 0 and light > 0:
+            expected += 1
+            assert len(near) == 1, f"pass at {t_s[i]:.0f} s ({angle[i]:.1f} deg off nadir, sun {sun_deg:.1f} deg)"
+        else:
+            excluded += 1
+            assert not near, f"pass at {t_s[i]:.0f} s ({angle[i]:.1f} deg off nadir, sun {sun_deg:.1f} deg)"
+    assert expected >= 1 and excluded >= 1  # the family has both kinds of pass
+    for strip in strips.values():
+        middle = strip[len(strip) // 2]  # on the target (the strip is centred on it)
+        assert distance_m(lat_deg, lon_deg, middle.lat_deg, middle.lon_deg) < ONE_MM
+        theirs = float(skyfield_off_nadir_deg(satrec, ISS_START_UTC, np.array([middle.t_s]), lat_deg, lon_deg)[0])
+        assert middle.off_nadir_deg == pytest.approx(theirs, abs=0.05)
+        assert theirs <= max_off_nadir_deg + 0.05
+        assert np.median([c.sun_elevation_deg for c in strip]) >= min_sun_elevation_deg
