@@ -140,7 +140,7 @@ class CloudFilter(Stage):
                 work.evaluation["cloud_probability"] = np.round(prob * 255).astype(np.uint8)
                 work.evaluation["spectral_cloud"] = baseline
         cloudy = cloudy_frames.all(axis=0)
-        work.notes["clear"] = ~cloudy_frames
+        work.clear = ~cloudy_frames
         kept = []
         for r, c, h, w in tile_boxes(*stack.shape[1:3], self.params.tile_px):
             fraction = float(cloudy[r:r + h, c:c + w].mean())
@@ -157,7 +157,7 @@ class CloudFilter(Stage):
                 kept.append(tile)
             else:
                 work.dropped.append((tile, "cloudy"))
-        work.notes["cloud_filter_kept"] = [t.dn[0] if t.dn.ndim == 4 else t.dn for t in kept]
+        work.cloud_filter_kept = [t.dn[0] if t.dn.ndim == 4 else t.dn for t in kept]
         if self.params.downlink_mask:
             ok, png = cv2.imencode(".png", cloudy.astype(np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
             kept.append(Tile(dn=cloudy[..., None].astype(np.uint8), row0=0, col0=0, kind="cloud_mask",

@@ -54,7 +54,10 @@ class Work:
     wall_s: dict[str, float] = field(default_factory=dict)  # measured on this host, per stage
     scoring_wall_s: dict[str, float] = field(default_factory=dict)  # of which spent on scoring-only extras
     evaluation: dict[str, np.ndarray] = field(default_factory=dict)  # on-board decisions kept for scoring, never downlinked
-    notes: dict[str, Any] = field(default_factory=dict)  # what a stage tells later ones, e.g. the cloud masks
+    # What the cloud filter tells later stages: the clear pixels of each frame (K, H, W) bool, and the DN of the
+    # tiles it kept (frame 0 of a burst), which the report's pipeline comparison encodes; None without that stage.
+    clear: np.ndarray | None = None
+    cloud_filter_kept: list[np.ndarray] | None = None
     alternative_bytes: dict[str, int] = field(default_factory=dict)  # what simpler pipelines would downlink
 
     @property
@@ -281,6 +284,6 @@ class Pipeline:
             return len(codec.encode(dn, fmt, self.ctx.bit_depth, level))
 
         out = {"bent_pipe": raw, "encode_only": k * size(frame_dn)}
-        if "cloud_filter_kept" in work.notes:
-            out["cloud_filter"] = k * sum(size(dn) for dn in work.notes["cloud_filter_kept"])
+        if work.cloud_filter_kept is not None:
+            out["cloud_filter"] = k * sum(size(dn) for dn in work.cloud_filter_kept)
         return out

@@ -123,7 +123,7 @@ class SuperResolution(Stage):
         burst = work.frame.burst
         s = self.params.scale
         lr = burst.lr_dn.astype(np.float32) * np.float32(self.ctx.reflectance_per_dn)
-        clear = work.notes.get("clear", np.ones(lr.shape[:3], bool))
+        clear = work.clear if work.clear is not None else np.ones(lr.shape[:3], bool)
         shifts = registration.register(lr, clear, self.params.registration)
         planes = fusion.misr_planes(lr, shifts, clear, s)
         method = "model_int8" if self.params.method == "model" else self.params.method

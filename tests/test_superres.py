@@ -71,8 +71,8 @@ def test_clouds_the_cloud_stage_finds_are_left_out_of_the_fusion(shot):
     truth, clear = b.hr_truth, b.hr_clear
     stage = superres.SuperResolution(superres.SuperResolution.Params(evaluate=False), CTX)
     scores = {}
-    for name, notes in (("masked", {"clear": ~b.lr_cloud}), ("unmasked", {})):
-        work = pipeline.Work(frame=shot, tiles=[pipeline.Tile(dn=b.lr_dn, row0=0, col0=0)], notes=notes)
+    for name, clear_frames in (("masked", ~b.lr_cloud), ("unmasked", None)):
+        work = pipeline.Work(frame=shot, tiles=[pipeline.Tile(dn=b.lr_dn, row0=0, col0=0)], clear=clear_frames)
         stage.process(work)
         (tile,) = work.tiles
         scores[name] = cpsnr_db(tile.dn * np.float32(CTX.reflectance_per_dn), truth, clear)
