@@ -26,16 +26,31 @@ from rundir.manifest import Footprint, ManifestLine, TileGeometry
 from . import burst, camera, hardware, imaging, orbit
 from .config import Scenario
 from .downlink import ContactLog, Link, ProductStore, downlink
+from .imagery import world_from_config
 from .ledger import Ledger
 from .pipeline import Context, Pipeline, Work, tile_georef
 from .power import Power
 from .projection import GridFootprint
 from .storage import Item, Storage
-from .world import BAND_CENTRES_UM, SYNTHETIC_BANDS, World, build_world
+from .world import BAND_CENTRES_UM, SYNTHETIC_BANDS, SyntheticWorld, World
 
 Progress = Callable[[float, float], None]
 FRAME_READOUT_S = 0.5  # camera powered per frame: exposure, readout and write to mass memory
 LINK_STREAM = 0x11A4  # random stream of the link's frame errors, apart from the camera noise
+
+
+WORLD_SOURCES = ("synthetic", "geotiff")
+
+
+def build_world(cfg: Any, seed: int, base_dir: Path = Path(".")) -> World:
+    """The world a scenario's ``world`` block (a :class:`~onboard.config.WorldConfig`) names: the synthetic Earth,
+    seeded by the scenario ``seed``, or real imagery (:class:`~onboard.imagery.ImageryWorld`) with file paths
+    relative to ``base_dir``. ValueError for an unknown ``source``; InputFileError for an image file it cannot use."""
+    if cfg.source == "synthetic":
+        return SyntheticWorld(seed=seed, mean_cloud_cover=cfg.mean_cloud_cover, cloud_height_m=cfg.cloud_height_m)
+    if cfg.source == "geotiff":
+        return world_from_config(cfg, base_dir)
+    raise ValueError(f"Unknown world source {cfg.source!r}. Choose from {WORLD_SOURCES}")
 
 
 class RealtimeOverrun(OrbitEdgeError):

@@ -7,7 +7,7 @@ evicts nothing and refuses the newcomer. An item being transmitted is never evic
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import simpy

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Protocol, Sequence
 
@@ -639,21 +638,3 @@ def _world_axes(footprint: GridFootprint) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"world coordinates are UTM; EPSG:{footprint.epsg} is UPS and must be resampled from UTM")
     u, v = footprint.pixel_centres_m()
     return u, (v - FALSE_NORTHING_SOUTH_M if footprint.south else v)
-
-
-# --- configuration ----------------------------------------------------------------------------------------------
-
-WORLD_SOURCES = ("synthetic", "geotiff")
-
-
-def build_world(cfg: Any, seed: int, base_dir: Path = Path(".")) -> World:
-    """The world a scenario's ``world`` block (a :class:`~onboard.config.WorldConfig`) names: the synthetic Earth,
-    seeded by the scenario ``seed``, or real imagery (:class:`~onboard.imagery.ImageryWorld`) with file paths
-    relative to ``base_dir``. ValueError for an unknown ``source``; InputFileError for an image file it cannot use."""
-    if cfg.source == "synthetic":
-        return SyntheticWorld(seed=seed, mean_cloud_cover=cfg.mean_cloud_cover, cloud_height_m=cfg.cloud_height_m)
-    if cfg.source == "geotiff":
-        from .imagery import world_from_config  # NOTE: imagery imports Scene and World from here
-
-        return world_from_config(cfg, base_dir)
-    raise ValueError(f"Unknown world source {cfg.source!r}. Choose from {WORLD_SOURCES}")

@@ -105,17 +105,14 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return components
 
 
-# Cycles still to break, each with the import that closes it. world.build_world imports imagery inside the function
-# (imagery imports Scene and World from world): build_world belongs to the mission's wiring (issue 12, the world and
-# camera step). Remove an entry when its cycle is gone: the test fails while a listed cycle no longer exists.
-PENDING_CYCLES = [["onboard.imagery", "onboard.world"]]
+
 
 
 def test_no_import_cycles():
     # a package's own __init__ is imported by its submodules: only module-to-module edges count
     graph = {name: {t for t in targets if t in GRAPH and t != name and not name.startswith(t + ".")}
              for name, targets in GRAPH.items()}
-    assert strongly_connected(graph) == PENDING_CYCLES
+    assert strongly_connected(graph) == []
 
 
 def test_tarjan_finds_a_cycle_hidden_in_a_function(tmp_path):

@@ -7,10 +7,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from app.cli import main
+from onboard.config import WorldConfig
+from onboard.imagery import ImageryWorld
+from onboard.mission import build_world
+from onboard.world import SyntheticWorld
 
 ROOT = Path(__file__).parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -130,7 +135,7 @@ def test_same_seed_gives_identical_report_and_products(quickstart, tmp_path):
 
 def test_another_seed_gives_other_pixels(quickstart, tmp_path):
     out, report = quickstart
-    other = run(ROOT / "scenarios" / "quickstart.yaml", tmp_path / "seed", "seed=43", *FAST)
+    run(ROOT / "scenarios" / "quickstart.yaml", tmp_path / "seed", "seed=43", *FAST)
     first = lambda d: json.loads((d / "downlink" / "manifest.jsonl").read_text().splitlines()[0])["sha256"]
     assert first(tmp_path / "seed") != first(out)
 
@@ -237,3 +242,14 @@ def test_link_frame_errors_cost_retransmissions_but_lose_nothing(fault_free, fer
     assert bw["link_bytes"] == bw["received_bytes"] + bw["retransmitted_bytes"]
     windows = report["contacts"]["windows"]
     assert sum(c["bytes_sent"] for c in windows) == pytest.approx(bw["link_bytes"], abs=len(windows))
+
+
+def test_build_world():
+    synthetic = build_world(WorldConfig(mean_cloud_cover=0.3, cloud_height_m=2000.0), seed=4)
+    assert isinstance(synthetic, SyntheticWorld) and synthetic.seed == 4 and synthetic.cloud_height_m == 2000.0
+    data = Path(__file__).resolve().parent / "data" / "imagery"
+    real = build_world(WorldConfig(source="geotiff", bands={"B": "l8_B2_int16_nodata-9999.tif"}, dn_scale=1e-4),
+                       seed=4, base_dir=data)
+    assert isinstance(real, ImageryWorld) and real.bands_available == ("B",)
+    with pytest.raises(ValueError, match="Unknown world source 'moon'"):
+        build_world(SimpleNamespace(source="moon"), seed=1)

@@ -1,19 +1,15 @@
-"""The synthetic world (determinism, seamless overlaps, cloud statistics, shadows, spectra) and build_world; real
-imagery is tests/test_imagery.py."""
+"""The synthetic world (determinism, seamless overlaps, cloud statistics, shadows, spectra); real imagery is
+tests/test_imagery.py; build_world is tested with the mission (tests/test_mission.py)."""
 
 import math
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from onboard.config import WorldConfig
-from onboard.imagery import ImageryWorld
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.world import (CLOUD_THICK, DESERT, LANDCOVER_CLASSES, SNOW, SOIL, URBAN, VEGETATION, WATER,
-                           cloud_reflectance, rayleigh_optical_depth, MissingBandError, SyntheticWorld, build_world)
+                           cloud_reflectance, rayleigh_optical_depth, MissingBandError, SyntheticWorld)
 
 BANDS = ("B", "G", "R", "NIR")
 NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
@@ -210,17 +206,6 @@ def test_band_selection_and_errors():
         world.render(fp, NOON, -5.0, 90.0, BANDS)
     with pytest.raises(ValueError, match="mean_cloud_cover"):
         SyntheticWorld(1, 1.5)
-
-
-def test_build_world():
-    synthetic = build_world(WorldConfig(mean_cloud_cover=0.3, cloud_height_m=2000.0), seed=4)
-    assert isinstance(synthetic, SyntheticWorld) and synthetic.seed == 4 and synthetic.cloud_height_m == 2000.0
-    data = Path(__file__).resolve().parent / "data" / "imagery"
-    real = build_world(WorldConfig(source="geotiff", bands={"B": "l8_B2_int16_nodata-9999.tif"}, dn_scale=1e-4),
-                       seed=4, base_dir=data)
-    assert isinstance(real, ImageryWorld) and real.bands_available == ("B",)
-    with pytest.raises(ValueError, match="Unknown world source 'moon'"):
-        build_world(SimpleNamespace(source="moon"), seed=1)
 
 
 def test_class_constants_match_names():
