@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -92,7 +93,7 @@ def compare_runs(before: Path, after: Path) -> list[str]:
 def _worktree(rev: str) -> Path:
     """A git worktree of ``rev`` beside this checkout (so that ``../shared`` resolves as it does here), sharing this
     checkout's .venv."""
-    path = ROOT.parent / f".same-behaviour-{rev.replace('/', '_')}"
+    path = ROOT.parent / f".same-behaviour-{rev.replace('/', '_')}-{os.getpid()}"  # one per run: runs may overlap
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(path), rev], check=True,
                    capture_output=True)
     (path / ".venv").symlink_to(ROOT / ".venv")
