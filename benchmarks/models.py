@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from onboard.bench import timed_ms
-from onboard.runtime import Benchmark, Model, load_card, write_card
+from onboard.modelcard import Benchmark, load_card, write_card
+from onboard.runtime import Model
 
 MODEL_DIR = Path(__file__).parents[1] / "onboard" / "models"
 OUT = Path(__file__).with_name("results") / "models.json"

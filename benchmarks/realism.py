@@ -37,7 +37,8 @@ import numpy as np
 import tifffile
 
 from onboard import spectral
-from onboard.runtime import MODEL_DIR, Model
+from onboard.modelcard import MODEL_DIR
+from onboard.runtime import Model
 from onboard.world import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES, SNOW, DESERT
 from training import cloud_data
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation, scores

@@ -25,7 +25,9 @@ import numpy as np
 from rundir.errors import OrbitEdgeError
 
 from .hardware import HardwareProfile
-from .runtime import MODEL_DIR, Model, load_card, resolve_runtime
+from .interpreter import resolve_runtime
+from .modelcard import MODEL_DIR, load_card
+from .runtime import Model
 
 PRECISIONS = ("float32", "int8")  # twin order in tables: float32 first
 INPUT_SEED = 0

@@ -19,12 +19,12 @@ import numpy as np
 from rundir.errors import InputFileError
 from rundir.tiles import tile_boxes
 
-from . import runtime, spectral, tiling
+from . import spectral, tiling
 from .pipeline import Context, Stage, Tile, Work, register
-from .runtime import Model, shipped_card
+from .modelcard import MODEL_DIR, shipped_card
+from .runtime import Model
 from .schema import spec
 
-MODEL_DIR = runtime.MODEL_DIR
 MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "cloud_rgb_int8"}
 # NOTE: per-pixel cost of the spectral test on the reference host, measured by benchmarks/pipeline.py.
 SPECTRAL_SAMPLES_PER_S = 40e6

@@ -28,7 +28,9 @@ from rundir.errors import InputFileError, OrbitEdgeError
 
 from .bench import EDGETPU_SUFFIX
 from .constants import EARTH_MEAN_RADIUS_KM, EARTH_MU_KM3_S2
-from .runtime import MODEL_DIR, Model, load_delegates, resolve_runtime
+from .interpreter import load_delegates, resolve_runtime
+from .modelcard import MODEL_DIR
+from .runtime import Model
 
 DEVICES = ("host", "edgetpu", "jetson")
 ENV_DEVICE = "ORBITEDGE_HIL_DEVICE"

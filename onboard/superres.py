@@ -24,7 +24,8 @@ from rundir.errors import InputFileError
 
 from . import fusion, registration, tiling
 from .pipeline import Context, Stage, Tile, Work, register
-from .runtime import MODEL_DIR, Model, shipped_card
+from .modelcard import MODEL_DIR, shipped_card
+from .runtime import Model
 from .schema import spec
 
 # NOTE: host time per low-res megapixel per frame, measured by benchmarks/pipeline.py (2-core host, one thread).

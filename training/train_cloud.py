@@ -38,7 +38,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from onboard import spectral
-from onboard.runtime import Model, Scaling, build_card, write_card
+from onboard.modelcard import Scaling, write_card
+from onboard.runtime import Model, build_card
 from onboard.tiling import predict_tiled
 from onboard.world import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
 from training import augment, cloud_data

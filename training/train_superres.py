@@ -30,7 +30,8 @@ import numpy as np
 
 from ground.superres import cpsnr_db, registration_error_px, ssim
 from onboard import fusion
-from onboard.runtime import Model, Scaling, build_card, write_card
+from onboard.modelcard import Scaling, write_card
+from onboard.runtime import Model, build_card
 from training import superres_data
 from training.train_cloud import fit, to_tflite  # the same training loop and full-int8 conversion
 from training.superres_data import RegisteredBurst, iter_bursts, landsat_burst, make_bursts

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from onboard.runtime import Scaling, build_card, write_card
+from onboard.modelcard import Scaling, write_card
+from onboard.runtime import build_card
 
 HERE = Path(__file__).resolve().parent
 SEED = 20260621

@@ -1,0 +1,79 @@
+"""Model cards (onboard/modelcard.py): scaling, every bad field named, unreadable cards, the shipped cards and their
+benchmark blocks written back byte for byte."""
+
+import json
+
+import numpy as np
+import pytest
+
+from onboard.modelcard import MODEL_DIR, Benchmark, Scaling, load_card, shipped_card, write_card
+from rundir.errors import InputFileError
+from tests.tiny_models import edit_card
+
+
+def test_card_scaling_maps_the_physical_quantity_to_the_model_input():
+    scaling = Scaling(source="toa_reflectance", scale=2.0, offset=-1.0)
+    model_input = scaling.apply(np.array([0.0, 0.25, 1.0]))
+    assert model_input.dtype == np.float32
+    np.testing.assert_array_equal(model_input, [-1.0, -0.5, 1.0])
+
+
+def test_bad_card_lists_every_bad_field(tmp_path):
+    def edit(card):
+        del card["sha256"]
+        card["inputs"][0]["shape"] = [1, -32, 32, 4]
+        card["inputs"][0]["bands"] = ["B", "G", "R"]
+        card["inputs"][0]["scaling"]["scale"] = 0
+        card["outputs"][0]["dtype"] = "int4"
+        card["metrics"] = [0.9]
+
+    path = edit_card(tmp_path, edit).with_suffix(".json")
+    with pytest.raises(InputFileError) as err:
+        load_card(path)
+    assert err.value.path == str(path)
+    for problem in ("sha256: missing", "inputs[0].shape: expected a list of positive integers, found [1, -32, 32, 4]",
+                    "inputs[0].scaling.scale: expected a finite non-zero number, found 0",
+                    "outputs[0].dtype: expected one of", "metrics: expected an object, found [0.9]"):
+        assert problem in err.value.problem
+
+
+def test_band_count_must_match_channels(tmp_path):
+    path = edit_card(tmp_path, lambda c: c["inputs"][0].update(bands=["R", "G", "B"])).with_suffix(".json")
+    with pytest.raises(InputFileError, match=r"inputs\[0\].bands: 3 bands for 4 channels"):
+        load_card(path)
+
+
+@pytest.mark.parametrize("text, problem", [("{not json", "not valid JSON"), ("[1, 2]", "must be a JSON object")])
+def test_unreadable_card(tmp_path, text, problem):
+    path = tmp_path / "card.json"
+    path.write_text(text)
+    with pytest.raises(InputFileError, match=problem):
+        load_card(path)
+
+
+def test_shipped_cards_carry_their_host_latency_and_write_back_byte_for_byte(tmp_path):
+    for path in sorted(MODEL_DIR.glob("*.json")):
+        card = shipped_card(path.stem)
+        raw = json.loads(path.read_text())["benchmark"]
+        assert card.benchmark == Benchmark(**raw)
+        assert card.host_latency_s == pytest.approx(raw["host_latency_ms_p50"] / 1e3, abs=1e-9)
+        write_card(card, tmp_path / path.name)  # benchmarks/models.py writes the measured latency this way
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes()
+
+
+def test_a_bad_benchmark_block_is_named_and_a_card_without_one_has_no_latency(tmp_path):
+    def edit(card):
+        card["benchmark"] = {"host_latency_ms_p50": -1.0, "runs": 30, "threads": "one", "host": "x86_64"}
+
+    path = edit_card(tmp_path, edit).with_suffix(".json")
+    with pytest.raises(InputFileError) as err:
+        load_card(path)
+    for problem in ("benchmark.host_latency_ms_p50: expected a positive number, found -1.0",
+                    "benchmark.threads: expected a positive integer, found 'one'"):
+        assert problem in err.value.problem
+    (tmp_path / "plain").mkdir()
+    plain = edit_card(tmp_path / "plain", lambda c: c.pop("benchmark", None)).with_suffix(".json")
+    assert load_card(plain).benchmark is None
+    with pytest.raises(InputFileError, match="no benchmark block") as err:
+        load_card(plain).host_latency_s
+    assert err.value.path == str(plain)
