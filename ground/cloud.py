@@ -19,10 +19,11 @@ import numpy as np
 from rundir.codec import decode_product
 from rundir.tiles import tile_boxes
 
-from . import metrics, plots
+from . import metrics
 from .document import Heading, Image, Paragraph, Table, fmt_fraction
 
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 1.0, 0.05))
+PLOTS = ("plots/cloud-pr.png", "plots/cloud-tradeoff.png")  # precision-recall, saving against loss
 
 
 def confusion_scores(tp: int, fp: int, fn: int, tn: int) -> dict[str, Any]:
@@ -197,7 +198,8 @@ def oracle_saved_fraction(run: Any) -> float | None:
 
 
 def cloud_section(run: Any) -> dict[str, Any] | None:
-    """report.json ``cloud``: model, spectral baseline and oracle scored the same way; None without a cloud stage."""
+    """report.json ``cloud``: model, spectral baseline and oracle scored the same way, and the paths of its two
+    figures (:data:`PLOTS`); None without a cloud stage."""
     policy = cloud_policy(run.run_info)
     if policy is None:
         return None
@@ -233,11 +235,7 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
         "pr_curve": _pr_curve(frames),
         "tradeoff": tradeoff,
     })
-    plots_dir = run.run_dir / "plots"
-    plots_dir.mkdir(exist_ok=True)
-    plots.plot_pr_curve(out["pr_curve"], threshold, baseline["pixel"], plots_dir / "cloud-pr.png")
-    plots.plot_tradeoff(tradeoff, threshold, baseline, out["oracle"], plots_dir / "cloud-tradeoff.png")
-    out["plots"] = ["plots/cloud-pr.png", "plots/cloud-tradeoff.png"]
+    out["plots"] = list(PLOTS)  # drawn by ground.plots.write_plots
     return out
 
 

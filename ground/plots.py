@@ -1,11 +1,15 @@
-"""Report figures as PNG files: per-satellite timelines, bytes per contact, mosaic previews, latency histogram.
+"""Report figures as PNG files: per-satellite timelines, bytes per contact, mosaic previews, latency histogram, the
+cloud filter's precision-recall and trade-off curves, and super-resolution example crops.
 
-Figures are drawn with matplotlib's object API on the Agg canvas (no pyplot state, no display needed). Time axes
-are hours since the scenario start, whose UTC the axis label gives when known.
+Every figure of the report is drawn here, by :func:`write_plots`, after the sections have computed their figures;
+a section only names the paths of its own figures (its ``plots`` list). Figures are drawn with matplotlib's object
+API on the Agg canvas (no pyplot state, no display needed). Time axes are hours since the scenario start, whose UTC
+the axis label gives when known.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from . import metrics
+from .run_data import RunData
 from .stitch import QUICKLOOK_GAMMA, QUICKLOOK_REFLECTANCE_MAX
+from .superres import SRScene, scenes_of, superres_policy
 
 DPI = 110
 S_PER_H = 3600.0
@@ -26,6 +33,8 @@ ECLIPSE_COLOUR = "0.85"
 MAX_LABELLED_CONTACTS = 24
 MAX_PREVIEWS = 12
 PREVIEW_MAX_PX = 800  # longest side of a mosaic preview handed to matplotlib
+CROP_PX = 48  # low-res side of the super-resolution example crops
+CROP_NAMES = {"bicubic": "bicubic", "shift_and_add": "shift-and-add", "model_int8": "model int8"}
 
 
 def _figure(width_in: float, height_in: float) -> Figure:
@@ -214,3 +223,91 @@ def plot_superres_crops(panels: Sequence[tuple[str, np.ndarray]], path: Path, ti
         ax.set_axis_off()
     fig.suptitle(title, fontsize=10)
     fig.savefig(path)
+
+
+def write_plots(run: RunData, report: Mapping[str, Any], full: Mapping[str, Any]) -> dict[str, str]:
+    """Draw every figure of the report into ``run_dir/plots``.
+
+    ``report`` is report.json's content (rounded), from which the core figures are drawn; ``full`` is the same
+    report before rounding, from which each section's own figures (the paths in its ``plots``) are drawn.
+    Returns {figure key: path relative to the run directory} of the core figures, which report.md places.
+    """
+    figures = _core_plots(run, report)
+    cloud = full.get("cloud") or {}
+    if cloud.get("plots"):
+        threshold = float(cloud["policy"]["threshold"])
+        (run.run_dir / "plots").mkdir(exist_ok=True)
+        pr_path, tradeoff_path = (run.run_dir / rel for rel in cloud["plots"])
+        plot_pr_curve(cloud["pr_curve"], threshold, cloud["baseline_spectral"]["pixel"], pr_path)
+        plot_tradeoff(cloud["tradeoff"], threshold, cloud["baseline_spectral"], cloud["oracle"], tradeoff_path)
+    superres = full.get("superres") or {}
+    if superres.get("plots"):
+        (run.run_dir / "plots").mkdir(exist_ok=True)
+        policy = superres_policy(run.run_info)
+        panels, title = superres_crops(scenes_of(run, policy), int(policy["scale"]))
+        plot_superres_crops(panels, run.run_dir / superres["plots"][0], title)
+    return figures
+
+
+def _core_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
+    """Timelines per satellite, bytes per contact, mosaic quick-looks and the latency histogram, where there is
+    anything to draw; {figure key: path relative to the run directory}."""
+    out_dir = run.run_dir / "plots"
+    figures: dict[str, str] = {}
+
+    def target(key: str, name: str) -> Path:
+        figures[key] = f"plots/{name}.png"
+        out_dir.mkdir(exist_ok=True)
+        return run.run_dir / figures[key]
+
+    windows = report["contacts"]["windows"]
+    if run.timeline:
+        for satellite in sorted({str(s["satellite"]) for s in run.timeline}):
+            samples = [s for s in run.timeline if str(s["satellite"]) == satellite]
+            own = [w for w in windows if str(w["satellite"]) == satellite and w["tracked"]]
+            path = target(f"timeline:{satellite}", f"timeline-{_safe(satellite)}")
+            plot_timeline(satellite, samples, own, path, report.get("start_utc"))
+    if windows:
+        plot_contact_bytes(windows, target("contact_bytes", "contact-bytes"))
+    if run.mosaics:
+        plot_mosaics(run.mosaics, run.run_dir, target("mosaics", "mosaics"))
+    latency_s = metrics.latencies_s(run.delivered)
+    if latency_s.size:
+        plot_latency(latency_s, target("latency", "latency"))
+    return figures
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def superres_crops(scenes: Sequence[SRScene], scale: int) -> tuple[list[tuple[str, np.ndarray]], str]:
+    """The panels and title of the example-crop figure: the most detailed :data:`CROP_PX` crop of ``scenes``
+    (non-empty) as the low-res frame 0 (when recorded, repeated ``scale`` times), the baselines, the product and
+    the truth, each ``(name, (h, w, B) TOA reflectance)``."""
+    scene, r, c = _detailed_crop(scenes, scale)
+    box = (slice(scale * r, scale * (r + CROP_PX)), slice(scale * c, scale * (c + CROP_PX)))
+    panels = []
+    if scene.low_res is not None:
+        panels.append(("low-res frame 0", np.repeat(np.repeat(scene.low_res[r:r + CROP_PX, c:c + CROP_PX], scale, 0),
+                                                    scale, 1)))
+    panels += [(CROP_NAMES[m], scene.images[m][box]) for m in CROP_NAMES if m in scene.images]
+    panels.append(("truth", scene.truth[box]))
+    return panels, f"{scene.frame_id}: {CROP_PX} x {CROP_PX} low-res px at ({r}, {c}), x{scale}"
+
+
+def _detailed_crop(scenes: Sequence[SRScene], scale: int) -> tuple[SRScene, int, int]:
+    """The scene and low-res corner (row, col) of the CROP_PX crop with the most fine detail in the truth (mean
+    absolute Laplacian of its mean band) among crops that are at least 95 % scored (any crop if none is)."""
+    best: tuple[float, SRScene, int, int] | None = None
+    n = CROP_PX * scale
+    for scene in scenes:
+        h, w = scene.scored.shape
+        grey = np.abs(cv2.Laplacian(np.ascontiguousarray(scene.truth.mean(axis=-1)), cv2.CV_32F))
+        for r in range(0, max(h - n, 0) + 1, n // 2):
+            for c in range(0, max(w - n, 0) + 1, n // 2):
+                share = float(scene.scored[r:r + n, c:c + n].mean())
+                texture = float(grey[r:r + n, c:c + n].mean()) + (1.0 if share >= 0.95 else 0.0)
+                if best is None or texture > best[0]:
+                    best = (texture, scene, r // scale, c // scale)
+    return best[1], best[2], best[3]

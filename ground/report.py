@@ -1,8 +1,10 @@
 """The ground report of a run directory: ``report.json`` plus ``report.md`` or ``report.html`` with PNG plots.
 
-The ground reads nothing but the run directory. :func:`load_run` receives and verifies the products, stitches the
-mosaics and reads the telemetry; each report section is a function of that :class:`RunData`, kept in the
-:data:`SECTIONS` registry. Later stages add their own section without touching this module::
+The ground reads nothing but the run directory. :func:`ground.run_data.load_run` receives and verifies the
+products, stitches the mosaics and reads the telemetry; each report section is a function of that
+:class:`~ground.run_data.RunData`, kept in the :data:`SECTIONS` registry. The core sections each have their module
+(:data:`CORE_SECTIONS`: ``ground.bandwidth``, ``frame_ledger``, ``latency``, ``on_board``, ``contacts``,
+``anomalies``, ``mosaics``); sections compute figures only, and :func:`ground.plots.write_plots` draws every plot. Later stages add their own section without touching this module::
 
     from ground.report import register_section
 
@@ -21,55 +23,29 @@ paths relative to the run directory; no wall-clock figure except under keys star
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
-import re
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from rundir.errors import InputFileError
 from rundir.files import write_text
 
-from . import cloud, compute, metrics, plots, spacecraft, stac, superres
-from .document import (Block, Heading, Image, Paragraph, Table, capped, fmt_bytes, fmt_duration, fmt_fraction,
-                       fmt_value, to_html, to_markdown)
-from .reception import Reception, anomaly, read_jsonl, receive
-from .stitch import stitch_passes
+from . import cloud, compute, plots, spacecraft, stac, superres
+from .anomalies import ground_blocks, ground_section
+from .bandwidth import bandwidth_blocks, bandwidth_section
+from .comparison import comparison, comparison_blocks
+from .contacts import contacts_blocks, contacts_section
+from .document import (Block, Heading, Paragraph, Table, capped, fmt_bytes, fmt_duration, fmt_fraction, fmt_value,
+                       to_html, to_markdown)
+from .frame_ledger import ledger_blocks, ledger_section
+from .latency import latency_blocks, latency_section
+from .mosaics import mosaics_blocks, mosaics_section
+from .on_board import on_board_blocks, on_board_section
+from .run_data import RunData, load_run
 
-TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline", "processing")
 ENTRY_POINT_GROUP = "orbitedge.report_sections"
-
-
-@dataclass
-class RunData:
-    """Everything the ground knows about one run. Telemetry lists are None when their file is absent."""
-
-    run_dir: Path
-    run_info: dict[str, Any] | None  # telemetry/run.json
-    scenario: dict[str, Any] | None  # scenario.yaml, as resolved by the simulation
-    captures: list[dict[str, Any]] | None
-    ledger: list[dict[str, Any]] | None
-    contacts: list[dict[str, Any]] | None
-    timeline: list[dict[str, Any]] | None
-    reception: Reception
-    mosaics: list[dict[str, Any]]
-    anomalies: list[dict[str, Any]]  # reception, telemetry and stitching, in that order
-    missing: list[str] = field(default_factory=list)  # run-directory parts that are absent, e.g. "truth/"
-    derived: dict[str, Any] = field(default_factory=dict)  # computed once, shared by sections (e.g. scored frames)
-    processing: list[dict[str, Any]] | None = None  # telemetry/processing.jsonl: per-frame pipeline records
-
-    @property
-    def delivered(self) -> list[dict[str, Any]]:
-        """Manifest lines of the verified products, each product once, in delivery order."""
-        return [p.line for p in self.reception.products]
-
 
 Section = Callable[[RunData], "dict[str, Any] | None"]
 Renderer = Callable[[Mapping[str, Any]], list[Block]]
@@ -99,61 +75,7 @@ def _load_entry_point_sections() -> None:
             register_section(entry.name, entry.load())
 
 
-# --- loading a run ----------------------------------------------------------------------------------------------
-
-
-def load_run(run_dir: Path) -> RunData:
-    """Receive, verify and stitch a run directory's products (writing ``mosaics/``) and read its telemetry.
-
-    Raises InputFileError when ``run_dir`` is not a directory or has neither ``downlink/`` nor ``telemetry/``.
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputFileError(run_dir, "no such run directory")
-    if not (run_dir / "downlink").is_dir() and not (run_dir / "telemetry").is_dir():
-        raise InputFileError(run_dir, "not a run directory: it has neither downlink/ nor telemetry/")
-    missing = [part for part in ("downlink/", "telemetry/", "truth/") if not (run_dir / part).is_dir()]
-    reception = receive(run_dir)
-    anomalies = list(reception.anomalies)
-    run_info = _read_mapping_file(run_dir, "telemetry/run.json", json.loads, missing, anomalies)
-    scenario = _read_mapping_file(run_dir, "scenario.yaml", yaml.safe_load, missing, anomalies)
-    telemetry: dict[str, list[dict[str, Any]] | None] = {}
-    for name in TELEMETRY_FILES:
-        rel = f"telemetry/{name}.jsonl"
-        if (run_dir / rel).is_file():
-            records, problems = read_jsonl(run_dir / rel, rel)
-            telemetry[name] = [record for _, record in records]
-            anomalies += problems
-        else:
-            telemetry[name] = None
-            if "telemetry/" not in missing:
-                missing.append(rel)
-    mosaics, problems = stitch_passes(reception.products, run_dir)
-    anomalies += problems
-    return RunData(run_dir, run_info, scenario, telemetry["captures"], telemetry["ledger"], telemetry["contacts"],
-                   telemetry["timeline"], reception, mosaics, anomalies, missing, processing=telemetry["processing"])
-
-
-def _read_mapping_file(run_dir: Path, rel: str, parse: Callable[[str], Any], missing: list[str],
-                       anomalies: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """A JSON or YAML mapping file of the run, or None (noted in ``missing`` or ``anomalies``)."""
-    path = run_dir / rel
-    if not path.is_file():
-        if not (rel.startswith("telemetry/") and "telemetry/" in missing):
-            missing.append(rel)
-        return None
-    try:
-        data = parse(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
-        anomalies.append(anomaly("bad_file", rel, f"cannot parse: {err}"))
-        return None
-    if not isinstance(data, dict):
-        anomalies.append(anomaly("bad_file", rel, f"expected a mapping, found {type(data).__name__}"))
-        return None
-    return data
-
-
-# --- core sections ----------------------------------------------------------------------------------------------
+# --- building and writing ------------------------------------------------------------------------------------
 
 
 def header(run: RunData) -> dict[str, Any]:
@@ -175,58 +97,14 @@ def header(run: RunData) -> dict[str, Any]:
     }
 
 
-def bandwidth_section(run: RunData) -> dict[str, Any]:
-    on_board_bytes = metrics.on_board(run.ledger)["bytes"] if run.ledger is not None else None
-    figures = metrics.bandwidth(run.delivered, run.reception.lines, run.captures, on_board_bytes, run.ledger)
-    figures["oracle_saved_fraction"] = cloud.oracle_saved_fraction(run)
-    return {**figures, "definitions": dict(metrics.BANDWIDTH_DEFINITIONS)}
-
-
-def ledger_section(run: RunData) -> dict[str, Any]:
-    if run.ledger is None:
-        return {"captured": len(run.captures) if run.captures is not None else None, "delivered": None,
-                "dropped": None, "on_board": None, "dropped_by_reason": None, "balanced": None}
-    return metrics.ledger_summary(run.ledger, run.captures)
-
-
-def latency_section(run: RunData) -> dict[str, Any]:
-    return {"per": "product", **metrics.latency_stats(metrics.latencies_s(run.delivered))}
-
-
-def on_board_section(run: RunData) -> dict[str, Any]:
-    if run.ledger is None:
-        return {"bytes": None, "frames": None, "products": None, "max_age_s": None, "mean_age_s": None}
-    return metrics.on_board(run.ledger)
-
-
-def contacts_section(run: RunData) -> dict[str, Any]:
-    if run.contacts is None:
-        return {"count": None, "tracked": None, "mean_usage": None, "total_usage": None, "bytes_sent": None,
-                "windows": []}
-    return metrics.contact_usage(run.contacts)
-
-
-def ground_section(run: RunData) -> dict[str, Any]:
-    kinds = Counter(str(line["kind"]) for line in run.delivered)
-    return {
-        "products_in_manifest": len(run.reception.lines),
-        "products_verified": len(run.reception.products),
-        "products_by_kind": dict(sorted(kinds.items())),
-        "anomaly_counts": dict(sorted(Counter(a["kind"] for a in run.anomalies).items())),
-        "anomalies": list(run.anomalies),
-    }
-
-
-def mosaics_section(run: RunData) -> dict[str, Any]:
-    return {"count": len(run.mosaics), "paths": [m[key] for m in run.mosaics for key in ("tif", "png")],
-            "passes": list(run.mosaics)}
-
-
-# --- building and writing -------------------------------------------------------------------------------------
-
-
 def assemble(run: RunData) -> dict[str, Any]:
     """The report dict of a loaded run: header keys, core sections, then added sections by name; rounded."""
+    return _rounded(collect(run))
+
+
+def collect(run: RunData) -> dict[str, Any]:
+    """The report of a loaded run at full precision (before :func:`assemble` rounds it): the header keys, the core
+    sections, the added sections by name (each section's ``warning`` added to ``warnings``), the comparison."""
     _load_entry_point_sections()
     report = header(run)
     for name in [*CORE_SECTIONS, *sorted(set(SECTIONS) - set(CORE_SECTIONS))]:
@@ -236,45 +114,7 @@ def assemble(run: RunData) -> dict[str, Any]:
             if isinstance(value, dict) and value.get("warning"):  # a section's finding the reader must not miss
                 report["warnings"].append(value["warning"])
     report["comparison"] = comparison(run, report)
-    return _rounded(report)
-
-
-def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
-    """report.json ``comparison``: this run's pipeline against simpler ones on the same finished frames.
-
-    Rows: ``bent_pipe`` (raw frames), ``encode_only`` (lossless), ``cloud_filter`` (its kept tiles, encoded; with a
-    cloud_filter stage) from the on-board estimates in telemetry/processing.jsonl, and ``this_run`` from the
-    delivered products. Each gives bytes, the share saved against bent-pipe, clear pixels lost, cloud F1 and the
-    product's mean cPSNR where they apply (None where not).
-    """
-    finished = metrics.finished_frames(run.ledger) if run.ledger is not None else set()
-    records = [r for r in run.processing or [] if str(r["frame_id"]) in finished]
-    cloud_report, sr_report = report.get("cloud") or {}, report.get("superres") or {}
-    raw = sum(int(r["alternative_bytes"]["bent_pipe"]) for r in records)
-    lost = cloud_report.get("clear_pixels_lost_fraction") if cloud_report else 0.0
-    f1 = (cloud_report.get("pixel") or {}).get("f1") if cloud_report else None
-    cpsnr = (sr_report.get("cpsnr_db") or {}).get(sr_report.get("product")) if sr_report else None
-
-    def row(name: str, label: str, sent: int | None, row_lost: float | None, row_f1: float | None,
-            row_cpsnr: float | None) -> dict[str, Any]:
-        return {"pipeline": name, "label": label, "bytes": sent,
-                "saved_fraction": 1.0 - sent / raw if raw and sent is not None else None,
-                "clear_pixels_lost_fraction": row_lost, "cloud_f1": row_f1, "cpsnr_db": row_cpsnr}
-
-    def alternative(key: str) -> int | None:
-        values = [r["alternative_bytes"].get(key) for r in records]
-        return sum(values) if values and None not in values else None
-
-    names = list((run.run_info or {}).get("pipeline") or [])
-    rows = [row("bent_pipe", "bent-pipe (raw frames)", raw if records else None, 0.0, None, None),
-            row("encode_only", "encode only (lossless)", alternative("encode_only"), 0.0, None, None)]
-    if "cloud_filter" in names:
-        rows.append(row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), lost, f1, None))
-    sent = sum(int(line["bytes"]) for line in run.delivered if set(map(str, line["frame_ids"])) <= finished)
-    rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1, cpsnr))
-    return {"frames": len(records), "rows": rows,
-            "note": "the same finished frames for every row; bursts count K frames; the simpler pipelines' encoded "
-                    "sizes are on-board estimates (for a burst, frame 0's size times K)"}
+    return report
 
 
 def build_report(run_dir: Path) -> dict[str, Any]:
@@ -292,8 +132,9 @@ def write_report(run_dir: Path, fmt: str = "md") -> tuple[dict[str, Any], list[P
         raise ValueError(f"unknown report format {fmt!r}; choose from ('md', 'html')")
     run_dir = Path(run_dir)
     run = load_run(run_dir)
-    report = assemble(run)
-    figures = write_plots(run, report)
+    full = collect(run)
+    report = _rounded(full)
+    figures = plots.write_plots(run, report, full)
     json_path = run_dir / "report.json"
     report_text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     write_text(json_path, report_text)
@@ -307,37 +148,6 @@ def write_report(run_dir: Path, fmt: str = "md") -> tuple[dict[str, Any], list[P
     stac.write_catalog(run_dir, run.delivered, run.mosaics, run.run_info)
     written.append(run_dir / stac.STAC_DIR / "catalog.json")  # relative as run_dir was given, like the others
     return report, written
-
-
-def write_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
-    """Write the figures into ``run_dir/plots``; returns {figure key: path relative to the run directory}."""
-    out_dir = run.run_dir / "plots"
-    figures: dict[str, str] = {}
-
-    def target(key: str, name: str) -> Path:
-        figures[key] = f"plots/{name}.png"
-        out_dir.mkdir(exist_ok=True)
-        return run.run_dir / figures[key]
-
-    windows = report["contacts"]["windows"]
-    if run.timeline:
-        for satellite in sorted({str(s["satellite"]) for s in run.timeline}):
-            samples = [s for s in run.timeline if str(s["satellite"]) == satellite]
-            own = [w for w in windows if str(w["satellite"]) == satellite and w["tracked"]]
-            path = target(f"timeline:{satellite}", f"timeline-{_safe(satellite)}")
-            plots.plot_timeline(satellite, samples, own, path, report.get("start_utc"))
-    if windows:
-        plots.plot_contact_bytes(windows, target("contact_bytes", "contact-bytes"))
-    if run.mosaics:
-        plots.plot_mosaics(run.mosaics, run.run_dir, target("mosaics", "mosaics"))
-    latency_s = metrics.latencies_s(run.delivered)
-    if latency_s.size:
-        plots.plot_latency(latency_s, target("latency", "latency"))
-    return figures
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 def _rounded(value: Any, key: str = "") -> Any:
@@ -385,18 +195,8 @@ def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list
     return blocks
 
 
-def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:
-    if not comp["frames"]:
-        return [Paragraph("No finished frame with on-board processing records (telemetry/processing.jsonl): "
-                          "no pipeline comparison.")]
-    rows = tuple((r["label"], fmt_bytes(r["bytes"]), fmt_fraction(r["saved_fraction"]),
-                  fmt_fraction(r["clear_pixels_lost_fraction"]), fmt_fraction(r["cloud_f1"]),
-                  "n/a" if r["cpsnr_db"] is None else f"{r['cpsnr_db']:.2f} dB") for r in comp["rows"])
-    return [Table(("pipeline", "bytes downlinked", "share saved", "clear pixels lost", "cloud F1", "cPSNR"), rows),
-            Paragraph(f"{comp['frames']} finished frames; {comp['note']}.")]
-
-
 def summary_blocks(report: Mapping[str, Any]) -> list[Block]:
+    """The summary table: the headline figure of each core section."""
     bw, ledger, lat, board = report["bandwidth"], report["ledger"], report["latency_s"], report["on_board"]
     ground = report["ground"]
     return [Heading(2, "Summary"), Table(("figure", "value"), (
@@ -415,103 +215,6 @@ def summary_blocks(report: Mapping[str, Any]) -> list[Block]:
         ("products verified / in manifest", f"{ground['products_verified']} / {ground['products_in_manifest']}"),
         ("ground anomalies", str(len(ground["anomalies"]))),
     ))]
-
-
-def bandwidth_blocks(bw: Mapping[str, Any]) -> list[Block]:
-    rows = []
-    for key, definition in bw["definitions"].items():
-        shown = fmt_fraction(bw[key]) if key.startswith("saved") else fmt_bytes(bw[key])
-        rows.append((key, shown, definition))
-    return [Heading(2, "Bandwidth"), Table(("figure", "value", "definition"), tuple(rows))]
-
-
-def ledger_blocks(ledger: Mapping[str, Any]) -> list[Block]:
-    reasons = ledger.get("dropped_by_reason") or {}
-    rows = [("delivered", fmt_value(ledger["delivered"]), "at least one product reached the ground"),
-            ("dropped", fmt_value(ledger["dropped"]), "; ".join(f"{k}: {v}" for k, v in reasons.items()) or ""),
-            ("on board", fmt_value(ledger["on_board"]), "still on board at the end"),
-            ("captured", fmt_value(ledger["captured"]), "balanced" if ledger["balanced"] else
-             ("NOT BALANCED" if ledger["balanced"] is False else "balance unknown"))]
-    blocks: list[Block] = [Heading(2, "Frame ledger"), Table(("frames", "count", "note"), tuple(rows))]
-    if "products_delivered" in ledger:
-        product_reasons = "; ".join(f"{k}: {v}" for k, v in ledger["products_dropped_by_reason"].items())
-        blocks.append(Table(("products", "count", "note"), (
-            ("delivered", ledger["products_delivered"], ""), ("dropped", ledger["products_dropped"], product_reasons),
-            ("on board", ledger["products_on_board"], ""))))
-    return blocks
-
-
-def latency_blocks(lat: Mapping[str, Any], figures: Mapping[str, str]) -> list[Block]:
-    blocks: list[Block] = [Heading(2, "Latency, capture to ground"), Table(("statistic", "seconds", "readable"), tuple(
-        (k, fmt_value(lat[k]), fmt_duration(lat[k])) for k in ("p50", "p90", "mean", "min", "max")))]
-    blocks.append(Paragraph(f"Over {lat['count']} verified products (numpy linear percentiles)."))
-    if "latency" in figures:
-        blocks.append(Image("latency histogram", figures["latency"]))
-    return blocks
-
-
-def on_board_blocks(board: Mapping[str, Any]) -> list[Block]:
-    return [Heading(2, "Left on board"), Table(("figure", "value"), (
-        ("bytes", fmt_bytes(board["bytes"])), ("frames", fmt_value(board["frames"])), ("products", fmt_value(board["products"])),
-        ("oldest (end of run minus capture)", fmt_duration(board["max_age_s"])),
-        ("mean age", fmt_duration(board["mean_age_s"]))))]
-
-
-def _utc(start_utc: str | None, t_s: float) -> str:
-    """``t_s`` after the start as ``YYYY-MM-DD hh:mm:ssZ``, or hours since start when the start is unknown."""
-    if not start_utc:
-        return f"{t_s / 3600.0:.2f} h after start"
-    when = dt.datetime.fromisoformat(start_utc.replace("Z", "+00:00")) + dt.timedelta(seconds=t_s)
-    return when.strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def contacts_blocks(contacts: Mapping[str, Any], figures: Mapping[str, str], start_utc: str | None) -> list[Block]:
-    blocks: list[Block] = [Heading(2, "Contacts")]
-    if contacts["count"] is None:
-        return blocks + [Paragraph("No contact telemetry (telemetry/contacts.jsonl).")]
-    blocks.append(Paragraph(f"Contact windows: {contacts['count']}, {contacts['tracked']} tracked; mean usage "
-                            f"of tracked windows {fmt_fraction(contacts['mean_usage'])}, time-weighted usage of all "
-                            f"windows {fmt_fraction(contacts['total_usage'])}; {fmt_bytes(contacts['bytes_sent'])} sent."))
-    rows, note = capped(tuple(
-        (w["satellite"], w["station"], _utc(start_utc, w["aos_t_s"]), fmt_duration(w["duration_s"]),
-         fmt_value(w["max_elevation_deg"]), fmt_value(w["tracked"]), fmt_fraction(w["usage"]), fmt_bytes(w["bytes_sent"]))
-        for w in contacts["windows"]), "windows")
-    if rows:
-        blocks.append(Table(("satellite", "station", "AOS (UTC)", "duration", "max elevation (deg)", "tracked",
-                             "usage", "sent"), rows))
-    blocks += note
-    if "contact_bytes" in figures:
-        blocks.append(Image("bytes per contact", figures["contact_bytes"]))
-    for key, src in figures.items():
-        if key.startswith("timeline:"):
-            blocks.append(Image(f"timeline of {key.split(':', 1)[1]}", src))
-    return blocks
-
-
-def ground_blocks(ground: Mapping[str, Any]) -> list[Block]:
-    blocks: list[Block] = [Heading(2, "Reception anomalies")]
-    blocks.append(Paragraph(f"{ground['products_verified']} products verified of {ground['products_in_manifest']} "
-                            f"manifest lines; by kind: {fmt_value(ground['products_by_kind'])}."))
-    if not ground["anomalies"]:
-        return blocks + [Paragraph("No anomalies.")]
-    blocks.append(Table(("anomaly", "count"), tuple(ground["anomaly_counts"].items())))
-    rows, note = capped(tuple((a["kind"], a["file"] or "", fmt_value(a["line"]), a["id"] or "", a["detail"])
-                               for a in ground["anomalies"]), "anomalies")
-    return blocks + [Table(("kind", "file", "line", "product", "detail"), rows), *note]
-
-
-def mosaics_blocks(mosaics: Mapping[str, Any], figures: Mapping[str, str]) -> list[Block]:
-    blocks: list[Block] = [Heading(2, "Mosaics")]
-    if not mosaics["passes"]:
-        return blocks + [Paragraph("No image products to stitch.")]
-    rows, note = capped(tuple(
-        (m["name"], m["satellite"], m["target"], m["tiles"], f"{m['width_px']} x {m['height_px']}",
-         f"EPSG:{m['footprint']['epsg']}", fmt_fraction(m["covered_fraction"]), m["tif"]) for m in mosaics["passes"]),
-        "mosaics")
-    blocks += [Table(("mosaic", "satellite", "target", "tiles", "size (px)", "CRS", "covered", "GeoTIFF"), rows), *note]
-    if "mosaics" in figures:
-        blocks.append(Image("mosaic quick-looks", figures["mosaics"]))
-    return blocks
 
 
 def default_blocks(name: str, section: Mapping[str, Any]) -> list[Block]:

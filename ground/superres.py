@@ -29,7 +29,6 @@ import numpy as np
 
 from rundir.codec import decode_product
 
-from . import plots
 from .document import Heading, Image, Paragraph, Table, fmt_bytes
 from .metrics import finished_frames
 
@@ -160,8 +159,7 @@ def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
 # --- the report's superres section: the downlinked products and the on-board baselines scored on the same pixels
 
 METHODS = ("model_int8", "model_float32", "bicubic", "bicubic_registered", "shift_and_add")
-CROP_PX = 48  # low-res side of the report's example crops
-CROP_NAMES = {"bicubic": "bicubic", "shift_and_add": "shift-and-add", "model_int8": "model int8"}
+CROPS_PLOT = "plots/superres-crops.png"  # example crops, drawn by ground.plots.write_plots
 
 
 def registration_error_px(estimated: np.ndarray, true: np.ndarray) -> float:
@@ -241,6 +239,13 @@ def load_scenes(run: Any, policy: Mapping[str, Any]) -> list[SRScene]:
     return scenes
 
 
+def scenes_of(run: Any, policy: Mapping[str, Any]) -> list[SRScene]:
+    """:func:`load_scenes`, read once per run (kept in ``run.derived``: the plots draw crops of them)."""
+    if "superres_scenes" not in run.derived:
+        run.derived["superres_scenes"] = load_scenes(run, policy)
+    return run.derived["superres_scenes"]
+
+
 def _mean(values: list[float]) -> float | None:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return float(np.mean(finite)) if finite else None
@@ -256,7 +261,7 @@ def superres_section(run: Any) -> dict[str, Any] | None:
     frames = int(((run.run_info or {}).get("camera") or {}).get("burst_frames") or 0)
     out: dict[str, Any] = {"policy": policy, "product": _product_method(policy), "burst_frames": frames,
                            "pixel_ratio_vs_burst": scale * scale / frames if frames else None}
-    scenes = load_scenes(run, policy)
+    scenes = scenes_of(run, policy)
     out["scenes_scored"] = len(scenes)
     # NOTE: OpenCV and numpy release the GIL in the heavy parts: two threads score two methods at once.
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
@@ -293,19 +298,7 @@ def superres_section(run: Any) -> dict[str, Any] | None:
     })
     out["warning"] = worse_than_bicubic(out, (run.run_info or {}).get("pipeline") or [])
     if scenes:
-        plots_dir = run.run_dir / "plots"
-        plots_dir.mkdir(exist_ok=True)
-        scene, r, c = _detailed_crop(scenes, scale)
-        box = (slice(scale * r, scale * (r + CROP_PX)), slice(scale * c, scale * (c + CROP_PX)))
-        panels = []
-        if scene.low_res is not None:
-            panels.append(("low-res frame 0", np.repeat(np.repeat(scene.low_res[r:r + CROP_PX, c:c + CROP_PX], scale, 0),
-                                                        scale, 1)))
-        panels += [(CROP_NAMES[m], scene.images[m][box]) for m in CROP_NAMES if m in scene.images]
-        panels.append(("truth", scene.truth[box]))
-        plots.plot_superres_crops(panels, plots_dir / "superres-crops.png",
-                                  f"{scene.frame_id}: {CROP_PX} x {CROP_PX} low-res px at ({r}, {c}), x{scale}")
-        out["plots"] = ["plots/superres-crops.png"]
+        out["plots"] = [CROPS_PLOT]
     return out
 
 
@@ -328,23 +321,6 @@ def worse_than_bicubic(section: Mapping[str, Any], pipeline: Sequence[str]) -> s
 def _scores(image: np.ndarray, scene: SRScene) -> tuple[float, float]:
     """(cPSNR dB, SSIM) of one method's image against the scene's truth on its scored pixels."""
     return cpsnr_db(image, scene.truth, scene.scored), ssim(image, scene.truth, scene.scored)
-
-
-def _detailed_crop(scenes: list[SRScene], scale: int) -> tuple[SRScene, int, int]:
-    """The scene and low-res corner (row, col) of the CROP_PX crop with the most fine detail in the truth (mean
-    absolute Laplacian of its mean band) among crops that are at least 95 % scored (any crop if none is)."""
-    best: tuple[float, SRScene, int, int] | None = None
-    n = CROP_PX * scale
-    for scene in scenes:
-        h, w = scene.scored.shape
-        grey = np.abs(cv2.Laplacian(np.ascontiguousarray(scene.truth.mean(axis=-1)), cv2.CV_32F))
-        for r in range(0, max(h - n, 0) + 1, n // 2):
-            for c in range(0, max(w - n, 0) + 1, n // 2):
-                share = float(scene.scored[r:r + n, c:c + n].mean())
-                texture = float(grey[r:r + n, c:c + n].mean()) + (1.0 if share >= 0.95 else 0.0)
-                if best is None or texture > best[0]:
-                    best = (texture, scene, r // scale, c // scale)
-    return best[1], best[2], best[3]
 
 
 def _finite(value: float) -> float | None:

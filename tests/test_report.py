@@ -1,23 +1,17 @@
-"""The ground report on small synthetic run directories: keys, determinism, incomplete and partial runs, sections."""
+"""The ground report on small synthetic run directories (tests/conftest.py): keys, determinism, incomplete and
+partial runs, added sections."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import ground.report as report_module
 from ground.report import build_report, register_section, write_report
-from rundir.codec import EXTENSIONS, encode
-from rundir.errors import InputFileError
 
-TILE_PX = 16
-GSD_M = 10.0
-BANDS = ["B", "G", "R", "NIR"]
 REQUIRED = ("scenario", "seed", "complete", "bandwidth.raw_bytes", "bandwidth.downlinked_bytes",
             "bandwidth.saved_fraction", "bandwidth.retransmitted_bytes", "ledger.captured", "ledger.delivered",
             "ledger.dropped", "ledger.dropped_by_reason", "ledger.on_board", "ledger.balanced", "latency_s.p50",
@@ -25,67 +19,9 @@ REQUIRED = ("scenario", "seed", "complete", "bandwidth.raw_bytes", "bandwidth.do
             "contacts.mean_usage", "ground.anomalies", "ground.products_verified", "mosaics.paths")
 
 
-def jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-
-
-def make_run(run_dir: Path, complete: bool = True) -> Path:
-    """A small run: frames f0 and f1 delivered as two tiles each (one pass), f2 dropped, f3 still on board."""
-    for sub in ("downlink", "telemetry", "truth"):
-        (run_dir / sub).mkdir(parents=True)
-    scene = np.random.default_rng(11).integers(0, 4096, (2 * TILE_PX, 2 * TILE_PX, 4), dtype=np.uint16)
-    frame_raw_bytes = (2 * TILE_PX * TILE_PX * 4 * 12 + 7) // 8
-    captures, manifest = [], []
-    for f in range(4):
-        frame_id = f"sat-1-f{f:06d}"
-        captures.append({"frame_id": frame_id, "satellite": "sat-1", "pass_id": "sat-1-p000", "target": "paris",
-                         "t_s": 100.0 * f, "raw_bytes": frame_raw_bytes})
-        if f >= 2:
-            continue
-        for t, fmt in enumerate(("png", "raw")):
-            dn = np.ascontiguousarray(scene[f * TILE_PX:(f + 1) * TILE_PX, t * TILE_PX:(t + 1) * TILE_PX])
-            data = encode(dn, fmt, 12)
-            product_id = f"{frame_id}-t{t:02d}"
-            (run_dir / "downlink" / (product_id + EXTENSIONS[fmt])).write_bytes(data)
-            manifest.append({
-                "id": product_id, "file": product_id + EXTENSIONS[fmt], "satellite": "sat-1", "frame_ids": [frame_id],
-                "pass_id": "sat-1-p000", "target": "paris", "capture_t_s": 100.0 * f,
-                "downlink_t_s": 1000.0 + 60.0 * (2 * f + t),
-                "station": "svalbard", "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "format": fmt,
-                "kind": "image", "dtype": "uint16", "bit_depth": 12, "bands": BANDS, "shape": list(dn.shape),
-                "footprint": {"epsg": 32631, "x0_m": 448000.0 + t * TILE_PX * GSD_M,
-                              "y0_m": 5412000.0 - f * TILE_PX * GSD_M, "gsd_m": GSD_M, "width_px": TILE_PX,
-                              "height_px": TILE_PX},
-                "raw_bytes": frame_raw_bytes // 2, "stages": ["encode"], "retransmitted_bytes": 100 * t})
-    jsonl(run_dir / "downlink" / "manifest.jsonl", manifest)
-    (run_dir / "telemetry" / "run.json").write_text(json.dumps({
-        "scenario": "tiny", "seed": 42, "start_utc": "2026-06-21T00:00:00.000Z", "duration_s": 7200.0,
-        "complete": complete, "wall_time_s": 0.5, "satellites": ["sat-1"], "stations": ["svalbard"]}))
-    (run_dir / "scenario.yaml").write_text("name: tiny\nseed: 42\n")
-    jsonl(run_dir / "telemetry" / "captures.jsonl", captures)
-    rows = [{"frame_id": c["frame_id"], "satellite": "sat-1", "status": s, "reason": r, "products_delivered": d,
-             "products_dropped": 0, "dropped_by_reason": {}, "products_on_board": b, "bytes_on_board": 3000 * b,
-             "age_s": 6900.0 if b else None}
-            for c, (s, r, d, b) in zip(captures, [("delivered", None, 2, 0), ("delivered", None, 2, 0),
-                                                  ("dropped", "storage_full", 0, 0), ("on_board", None, 0, 1)])]
-    jsonl(run_dir / "telemetry" / "ledger.jsonl", rows)
-    jsonl(run_dir / "telemetry" / "processing.jsonl", [
-        {"frame_id": c["frame_id"], "satellite": "sat-1", "stages": ["encode"], "burst_frames": 1, "compute_s": 0.1,
-         "alternative_bytes": {"bent_pipe": frame_raw_bytes, "encode_only": frame_raw_bytes * 3 // 4}}
-        for c in captures[:2]])
-    jsonl(run_dir / "telemetry" / "contacts.jsonl", [
-        {"satellite": "sat-1", "station": "svalbard", "aos_t_s": 950.0, "los_t_s": 1550.0, "max_elevation_deg": 45.0,
-         "used_s": 240.0, "bytes_sent": sum(m["bytes"] for m in manifest), "tracked": True}])
-    jsonl(run_dir / "telemetry" / "timeline.jsonl", [
-        {"satellite": "sat-1", "t_s": float(t), "storage_bytes": 1000 * (t % 900), "battery_wh": 40.0,
-         "battery_soc": 0.8, "sunlit": t < 3000, "computing": False, "transmitting": False}
-        for t in range(0, 7200, 300)])
-    return run_dir
-
-
 @pytest.fixture
-def run_dir(tmp_path: Path) -> Path:
-    return make_run(tmp_path / "run")
+def run_dir(make_tiny_run, tmp_path: Path) -> Path:
+    return make_tiny_run(tmp_path / "run")
 
 
 def dotted(report: dict, key: str):
@@ -145,8 +81,8 @@ def test_report_json_is_deterministic_and_independent_of_location(run_dir, tmp_p
     assert "![latency histogram](plots/latency.png)" in md
 
 
-def test_incomplete_run_is_marked_at_the_top_and_html_links_resolve(tmp_path):
-    run_dir = make_run(tmp_path / "run", complete=False)
+def test_incomplete_run_is_marked_at_the_top_and_html_links_resolve(make_tiny_run, tmp_path):
+    run_dir = make_tiny_run(tmp_path / "run", complete=False)
     report, paths = write_report(run_dir, "html")
     assert report["complete"] is False
     page = (run_dir / "report.html").read_text()
@@ -186,13 +122,6 @@ def test_telemetry_alone_still_makes_a_report(run_dir):
     report = build_report(run_dir)
     assert report["missing"] == ["downlink/"] and report["ground"]["products_verified"] == 0
     assert report["latency_s"]["p50"] is None and report["ledger"]["balanced"] is True
-
-
-@pytest.mark.parametrize("make", [lambda p: p / "absent", lambda p: p])
-def test_not_a_run_directory_names_it(tmp_path, make):
-    with pytest.raises(InputFileError) as err:
-        build_report(make(tmp_path))
-    assert err.value.path == str(make(tmp_path))
 
 
 def test_added_section_appears_after_the_core_and_is_rendered(run_dir, monkeypatch):

@@ -1,0 +1,29 @@
+"""The report's ``bandwidth`` section: bytes captured, downlinked and retransmitted, and the share saved against
+sending every raw frame (:func:`ground.metrics.bandwidth` gives the figures and their definitions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import cloud, metrics
+from .document import Block, Heading, Table, fmt_bytes, fmt_fraction
+from .run_data import RunData
+
+
+def bandwidth_section(run: RunData) -> dict[str, Any]:
+    """report.json ``bandwidth``: metrics.bandwidth's figures, the cloud oracle's saving (None without a cloud
+    stage) and the definitions."""
+    on_board_bytes = metrics.on_board(run.ledger)["bytes"] if run.ledger is not None else None
+    figures = metrics.bandwidth(run.delivered, run.reception.lines, run.captures, on_board_bytes, run.ledger)
+    figures["oracle_saved_fraction"] = cloud.oracle_saved_fraction(run)
+    return {**figures, "definitions": dict(metrics.BANDWIDTH_DEFINITIONS)}
+
+
+def bandwidth_blocks(bw: Mapping[str, Any]) -> list[Block]:
+    """report.md/html blocks: one row per defined figure, savings as shares and the rest as bytes."""
+    rows = []
+    for key, definition in bw["definitions"].items():
+        shown = fmt_fraction(bw[key]) if key.startswith("saved") else fmt_bytes(bw[key])
+        rows.append((key, shown, definition))
+    return [Heading(2, "Bandwidth"), Table(("figure", "value", "definition"), tuple(rows))]

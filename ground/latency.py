@@ -1,0 +1,26 @@
+"""The report's ``latency_s`` section: seconds from capture to ground per verified product
+(:func:`ground.metrics.latency_stats`: numpy linear percentiles)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import metrics
+from .document import Block, Heading, Image, Paragraph, Table, fmt_duration, fmt_value
+from .run_data import RunData
+
+
+def latency_section(run: RunData) -> dict[str, Any]:
+    """report.json ``latency_s``: count, p50, p90, mean, min and max (s) over the delivered products."""
+    return {"per": "product", **metrics.latency_stats(metrics.latencies_s(run.delivered))}
+
+
+def latency_blocks(lat: Mapping[str, Any], figures: Mapping[str, str]) -> list[Block]:
+    """report.md/html blocks: the statistics, and the histogram when ``figures`` has ``latency``."""
+    blocks: list[Block] = [Heading(2, "Latency, capture to ground"), Table(("statistic", "seconds", "readable"), tuple(
+        (k, fmt_value(lat[k]), fmt_duration(lat[k])) for k in ("p50", "p90", "mean", "min", "max")))]
+    blocks.append(Paragraph(f"Over {lat['count']} verified products (numpy linear percentiles)."))
+    if "latency" in figures:
+        blocks.append(Image("latency histogram", figures["latency"]))
+    return blocks

@@ -1,0 +1,95 @@
+"""A run directory as the ground reads it: :func:`load_run` receives and verifies the products, stitches the mosaics
+and reads the telemetry into one :class:`RunData`, which every report section is a function of.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rundir.errors import InputFileError
+
+from .reception import Reception, anomaly, read_jsonl, receive
+from .stitch import stitch_passes
+
+TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline", "processing")
+
+
+@dataclass
+class RunData:
+    """Everything the ground knows about one run. Telemetry lists are None when their file is absent."""
+
+    run_dir: Path
+    run_info: dict[str, Any] | None  # telemetry/run.json
+    scenario: dict[str, Any] | None  # scenario.yaml, as resolved by the simulation
+    captures: list[dict[str, Any]] | None
+    ledger: list[dict[str, Any]] | None
+    contacts: list[dict[str, Any]] | None
+    timeline: list[dict[str, Any]] | None
+    reception: Reception
+    mosaics: list[dict[str, Any]]
+    anomalies: list[dict[str, Any]]  # reception, telemetry and stitching, in that order
+    missing: list[str] = field(default_factory=list)  # run-directory parts that are absent, e.g. "truth/"
+    derived: dict[str, Any] = field(default_factory=dict)  # computed once, shared by sections (e.g. scored frames)
+    processing: list[dict[str, Any]] | None = None  # telemetry/processing.jsonl: per-frame pipeline records
+
+    @property
+    def delivered(self) -> list[dict[str, Any]]:
+        """Manifest lines of the verified products, each product once, in delivery order."""
+        return [p.line for p in self.reception.products]
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Receive, verify and stitch a run directory's products (writing ``mosaics/``) and read its telemetry.
+
+    Raises InputFileError when ``run_dir`` is not a directory or has neither ``downlink/`` nor ``telemetry/``.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputFileError(run_dir, "no such run directory")
+    if not (run_dir / "downlink").is_dir() and not (run_dir / "telemetry").is_dir():
+        raise InputFileError(run_dir, "not a run directory: it has neither downlink/ nor telemetry/")
+    missing = [part for part in ("downlink/", "telemetry/", "truth/") if not (run_dir / part).is_dir()]
+    reception = receive(run_dir)
+    anomalies = list(reception.anomalies)
+    run_info = _read_mapping_file(run_dir, "telemetry/run.json", json.loads, missing, anomalies)
+    scenario = _read_mapping_file(run_dir, "scenario.yaml", yaml.safe_load, missing, anomalies)
+    telemetry: dict[str, list[dict[str, Any]] | None] = {}
+    for name in TELEMETRY_FILES:
+        rel = f"telemetry/{name}.jsonl"
+        if (run_dir / rel).is_file():
+            records, problems = read_jsonl(run_dir / rel, rel)
+            telemetry[name] = [record for _, record in records]
+            anomalies += problems
+        else:
+            telemetry[name] = None
+            if "telemetry/" not in missing:
+                missing.append(rel)
+    mosaics, problems = stitch_passes(reception.products, run_dir)
+    anomalies += problems
+    return RunData(run_dir, run_info, scenario, telemetry["captures"], telemetry["ledger"], telemetry["contacts"],
+                   telemetry["timeline"], reception, mosaics, anomalies, missing, processing=telemetry["processing"])
+
+
+def _read_mapping_file(run_dir: Path, rel: str, parse: Callable[[str], Any], missing: list[str],
+                       anomalies: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A JSON or YAML mapping file of the run, or None (noted in ``missing`` or ``anomalies``)."""
+    path = run_dir / rel
+    if not path.is_file():
+        if not (rel.startswith("telemetry/") and "telemetry/" in missing):
+            missing.append(rel)
+        return None
+    try:
+        data = parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
+        anomalies.append(anomaly("bad_file", rel, f"cannot parse: {err}"))
+        return None
+    if not isinstance(data, dict):
+        anomalies.append(anomaly("bad_file", rel, f"expected a mapping, found {type(data).__name__}"))
+        return None
+    return data

@@ -1,0 +1,37 @@
+"""ground.frame_ledger: the report's ledger section and its tables."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from ground.document import Table
+from ground.frame_ledger import ledger_blocks, ledger_section
+from ground.run_data import load_run
+
+
+def test_counts_balance_against_the_ledger_file(tiny_run):
+    rows = [json.loads(line) for line in (tiny_run / "telemetry" / "ledger.jsonl").read_text().splitlines()]
+    ledger = ledger_section(load_run(tiny_run))
+    for status in ("delivered", "dropped", "on_board"):
+        assert ledger[status] == sum(r["status"] == status for r in rows)
+    assert ledger["captured"] == len(rows) and ledger["balanced"] is True
+    assert ledger["dropped_by_reason"] == {"storage_full": 1}
+
+
+def test_without_a_ledger_only_the_captures_are_counted(tiny_run):
+    (tiny_run / "telemetry" / "ledger.jsonl").unlink()
+    ledger = ledger_section(load_run(tiny_run))
+    assert ledger["captured"] == 4 and ledger["balanced"] is None and ledger["delivered"] is None
+    shutil.rmtree(tiny_run / "telemetry")
+    assert ledger_section(load_run(tiny_run))["captured"] is None
+
+
+def test_tables_say_whether_the_ledger_balances(tiny_run):
+    ledger = ledger_section(load_run(tiny_run))
+    for balanced, note in ((True, "balanced"), (False, "NOT BALANCED"), (None, "balance unknown")):
+        blocks = ledger_blocks({**ledger, "balanced": balanced})
+        frames = blocks[1]
+        assert isinstance(frames, Table) and frames.rows[-1][2] == note
+    products = ledger_blocks(ledger)[2]
+    assert products.header[0] == "products" and products.rows[0][1] == ledger["products_delivered"]

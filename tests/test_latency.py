@@ -1,0 +1,32 @@
+"""ground.latency: capture-to-ground latency of the delivered products, and its blocks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from ground.document import Image
+from ground.latency import latency_blocks, latency_section
+from ground.run_data import load_run
+
+
+def test_statistics_over_the_manifest_latencies(tiny_run):
+    manifest = [json.loads(line) for line in (tiny_run / "downlink" / "manifest.jsonl").read_text().splitlines()]
+    latency_s = np.array([m["downlink_t_s"] - m["capture_t_s"] for m in manifest])
+    lat = latency_section(load_run(tiny_run))
+    assert lat["per"] == "product" and lat["count"] == latency_s.size
+    assert lat["p50"] == pytest.approx(np.percentile(latency_s, 50), abs=1e-9)
+    assert lat["p90"] == pytest.approx(np.percentile(latency_s, 90), abs=1e-9)
+    assert (lat["min"], lat["max"]) == (latency_s.min(), latency_s.max())
+
+
+def test_no_product_no_latency_and_no_histogram(tiny_run):
+    shutil.rmtree(tiny_run / "downlink")
+    lat = latency_section(load_run(tiny_run))
+    assert lat["count"] == 0 and lat["p50"] is None
+    assert not any(isinstance(b, Image) for b in latency_blocks(lat, {}))
+    blocks = latency_blocks(lat, {"latency": "plots/latency.png"})
+    assert blocks[-1] == Image("latency histogram", "plots/latency.png")

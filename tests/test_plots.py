@@ -1,0 +1,61 @@
+"""ground.plots: every figure of the report is drawn by write_plots, core figures and the sections' own; the
+super-resolution crop is the most detailed one."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ground import plots
+from ground.report import _rounded, collect
+from ground.run_data import load_run
+from ground.superres import SRScene
+
+
+def png_size(path) -> tuple[int, int]:
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert image is not None, f"{path} is not an image"
+    return image.shape[1], image.shape[0]
+
+
+def test_core_figures_are_drawn_and_returned(tiny_run):
+    run = load_run(tiny_run)
+    full = collect(run)
+    figures = plots.write_plots(run, _rounded(full), full)
+    assert figures == {"timeline:sat-1": "plots/timeline-sat-1.png", "contact_bytes": "plots/contact-bytes.png",
+                       "mosaics": "plots/mosaics.png", "latency": "plots/latency.png"}
+    assert png_size(tiny_run / figures["latency"]) == (7 * plots.DPI, 4 * plots.DPI)
+    assert png_size(tiny_run / figures["timeline:sat-1"]) == (10 * plots.DPI, 5 * plots.DPI)
+    assert sorted(p.name for p in (tiny_run / "plots").iterdir()) == sorted(f.split("/")[1] for f in figures.values())
+
+
+def test_a_section_figure_is_drawn_where_the_section_names_it(tiny_run):
+    run = load_run(tiny_run)
+    full = collect(run)
+    curve = [{"threshold": t, "precision": 1 - t / 2, "recall": 1 - t, "saved_fraction": t / 2,
+              "clear_pixels_lost_fraction": t / 10} for t in (0.25, 0.5, 0.75)]
+    baseline = {"pixel": {"precision": 0.6, "recall": 0.7}, "tile_selection_saved_fraction": 0.2,
+                "clear_pixels_lost_fraction": 0.05}
+    full["cloud"] = {"policy": {"threshold": 0.5}, "pr_curve": curve, "tradeoff": curve, "baseline_spectral": baseline,
+                     "oracle": {"tile_selection_saved_fraction": 0.4, "clear_pixels_lost_fraction": 0.0},
+                     "plots": ["plots/pr.png", "plots/tradeoff.png"]}
+    figures = plots.write_plots(run, _rounded(full), full)
+    assert "cloud" not in str(figures)  # the section lists its own figures
+    assert png_size(tiny_run / "plots" / "pr.png") == (int(6.0 * plots.DPI), int(5.0 * plots.DPI))
+    assert png_size(tiny_run / "plots" / "tradeoff.png") == (int(6.5 * plots.DPI), int(5.0 * plots.DPI))
+
+
+def test_the_superres_crop_is_the_most_detailed_one():
+    scale, size_px = 2, 288
+    truth = np.full((size_px, size_px, 4), 0.2, np.float32)
+    n = plots.CROP_PX * scale
+    rows, cols = np.indices((n, n))
+    truth[n:2 * n, n // 2:n // 2 + n] += (0.1 * ((rows + cols) % 2))[..., None]  # a checkerboard: fine detail
+    images = {"bicubic": truth * 0.9, "model_int8": truth.copy()}
+    scene = SRScene("f", images, truth, np.ones((size_px, size_px), bool), truth[::scale, ::scale].copy(), None,
+                    1, 1, None)
+    panels, title = plots.superres_crops([scene], scale)
+    assert [name for name, _ in panels] == ["low-res frame 0", "bicubic", "model int8", "truth"]
+    assert all(image.shape == (n, n, 4) for _, image in panels)
+    assert np.array_equal(panels[-1][1], truth[n:2 * n, n // 2:n // 2 + n])
+    assert title == f"f: {plots.CROP_PX} x {plots.CROP_PX} low-res px at ({n // scale}, {n // 4}), x{scale}"
