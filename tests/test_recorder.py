@@ -1,0 +1,108 @@
+"""onboard.recorder: what a run writes into its run directory, product by product, read back as the ground reads it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from onboard.config import load_scenario
+from onboard.pipeline import Context, Tile, Work, tile_georef
+from onboard.projection import GridFootprint
+from onboard.recorder import Recorder, iso_utc
+from onboard.storage import Item
+from onboard.world import BAND_CENTRES_UM, SYNTHETIC_BANDS
+from rundir.codec import encode
+from rundir.manifest import ManifestLine
+
+ROOT = Path(__file__).parents[1]
+START = dt.datetime(2026, 6, 21, tzinfo=dt.timezone.utc)
+
+
+@given(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1),
+                    timezones=st.just(dt.timezone.utc)))
+def test_iso_utc_keeps_the_millisecond(when):
+    shown = iso_utc(when)
+    assert shown.endswith("Z") and len(shown) == len("2026-06-21T00:00:00.000Z")
+    parsed = dt.datetime.fromisoformat(shown.replace("Z", "+00:00"))
+    assert dt.timedelta(0) <= when - parsed < dt.timedelta(milliseconds=1)
+
+
+@pytest.fixture(scope="module")
+def camera():
+    return load_scenario(ROOT / "scenarios" / "quickstart.yaml").spacecraft.camera
+
+
+def frame_and_capture(camera, t_s: float = 120.0):
+    h, w = camera.height_px, camera.width_px
+    truth = SimpleNamespace(cloud=np.zeros((h, w), np.uint8), shadow=np.zeros((h, w), bool),
+                            landcover=np.ones((h, w), np.uint8), valid=np.ones((h, w), bool))
+    footprint = GridFootprint.centred(48.85, 2.35, 32631, camera.gsd_m, w, h)
+    frame = SimpleNamespace(frame_id="sat-1-f00000", satellite="sat-1", time_utc=START + dt.timedelta(seconds=t_s),
+                            footprint=footprint, truth=truth, burst=None)
+    cap = SimpleNamespace(pass_id="sat-1-p000", target="paris", t_s=t_s, lat_deg=48.85, lon_deg=2.35,
+                          sun_elevation_deg=40.0, off_nadir_deg=3.0, priority=1)
+    return frame, cap
+
+
+def product(recorder: Recorder, camera, frame, cap) -> tuple[Work, ManifestLine]:
+    dn = np.random.default_rng(3).integers(0, 2**camera.bit_depth, (32, 32, len(camera.bands)), dtype=np.uint16)
+    tile = Tile(dn, 64, 32, payload=encode(dn, "png", camera.bit_depth), format="png")
+    work = Work(frame, [tile], stages=["encode"], sim_s=1.5, sim_stage_s={"encode": 1.5}, wall_s={"encode": 0.01},
+                alternative_bytes={"bent_pipe": camera.raw_bytes})
+    ctx = Context(bands=tuple(camera.bands), bit_depth=camera.bit_depth,
+                  reflectance_per_dn=camera.reflectance_max / camera.dn_max, cpu_relative=1.0, int8_conv_relative=1.0,
+                  band_centres_um=tuple(float(BAND_CENTRES_UM[SYNTHETIC_BANDS.index(b)]) for b in camera.bands))
+    recorder.processed(work, "projected")
+    return work, recorder.stored(frame, cap, tile, 0, work.stages, tile_georef(frame, tile, ctx))
+
+
+def test_a_delivered_product_reads_back_as_the_ground_reads_it(tmp_path, camera):
+    recorder = Recorder(tmp_path, START, camera)
+    recorder.start({"complete": False})
+    frame, cap = frame_and_capture(camera)
+    recorder.captured(frame, cap, camera.raw_bytes, 1)
+    work, line = product(recorder, camera, frame, cap)
+    onboard = tmp_path / "onboard" / line.file
+    assert line.sha256 == hashlib.sha256(onboard.read_bytes()).hexdigest()
+    assert line.bytes == onboard.stat().st_size + sum(s.bytes for s in line.sidecars or ())
+    recorder.delivered(Item(line.id, (frame.frame_id,), line.bytes, 1, "product", data=line), 900.25, "svalbard")
+    recorder.finish(1000.0, [], [{"satellite": "sat-1", "t_s": 0.0}], {"complete": True})
+    assert (tmp_path / "downlink" / line.file).is_file() and not onboard.exists()
+    [record] = [json.loads(s) for s in (tmp_path / "downlink" / "manifest.jsonl").read_text().splitlines()]
+    parsed, problems = ManifestLine.parse(record)
+    assert problems == [] and parsed.station == "svalbard" and parsed.downlink_t_s == 900.25
+    assert parsed.downlink_utc == "2026-06-21T00:15:00.250Z" and parsed.tile.row0 == 64
+    [capture] = [json.loads(s) for s in (tmp_path / "telemetry" / "captures.jsonl").read_text().splitlines()]
+    assert (capture["frame_id"], capture["utc"], capture["raw_bytes"]) == (frame.frame_id, iso_utc(frame.time_utc),
+                                                                           camera.raw_bytes)
+    with np.load(tmp_path / "truth" / f"{frame.frame_id}.npz") as truth:
+        assert set(truth.files) == {"cloud", "shadow", "landcover", "valid"}
+    [ledger] = [json.loads(s) for s in (tmp_path / "telemetry" / "ledger.jsonl").read_text().splitlines()]
+    assert (ledger["status"], ledger["products_delivered"]) == ("delivered", 1)
+    [processing] = [json.loads(s) for s in (tmp_path / "telemetry" / "processing.jsonl").read_text().splitlines()]
+    assert processing["compute_s"] == work.sim_s and processing["compute_timing"] == "projected"
+    assert json.loads((tmp_path / "telemetry" / "run.json").read_text()) == {"complete": True}
+
+
+def test_a_product_without_room_and_an_evicted_frame_are_dropped(tmp_path, camera):
+    recorder = Recorder(tmp_path, START, camera)
+    recorder.start({})
+    frame, cap = frame_and_capture(camera)
+    recorder.captured(frame, cap, camera.raw_bytes, 1)
+    _, line = product(recorder, camera, frame, cap)
+    recorder.refused(line, frame.frame_id)
+    assert list((tmp_path / "onboard").iterdir()) == []
+    left = Item("sat-1-f00001", ("sat-1-f00001",), 4000, 1, "raw", sent_bytes=1000.0, on_air_bytes=4000)
+    recorder.ledger.captured("sat-1-f00001", "sat-1", 500.0)
+    recorder.finish(1000.0, [left], [], {})
+    rows = {r["frame_id"]: r for r in map(json.loads, (tmp_path / "telemetry" / "ledger.jsonl").read_text().splitlines())}
+    assert rows[frame.frame_id]["dropped_by_reason"] == {"storage_full": 1}
+    assert rows["sat-1-f00001"]["bytes_on_board"] == 3000 and rows["sat-1-f00001"]["age_s"] == 500.0

@@ -1,0 +1,70 @@
+"""onboard.satellite: the SimPy processes of one spacecraft, on real SimPy, storage and battery models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import simpy
+
+from onboard import satellite
+from onboard.config import load_scenario
+from onboard.power import Power
+from onboard.recorder import Recorder
+from onboard.satellite import Payload, Satellite
+from onboard.storage import Storage
+
+ROOT = Path(__file__).parents[1]
+START = dt.datetime(2026, 6, 21, tzinfo=dt.timezone.utc)
+IDLE_W = 36.0
+
+
+@pytest.fixture(scope="module")
+def camera():
+    return load_scenario(ROOT / "scenarios" / "quickstart.yaml").spacecraft.camera
+
+
+def make_satellite(env, recorder, capacity_bytes: float, soc: float = 1.0, sunlit=lambda t_s: False) -> Satellite:
+    power = Power(env, 100.0, soc, 50.0, idle_loads_w={"bus": IDLE_W}, active_loads_w={"camera": 10.0},
+                  brownout_soc_fraction=0.2, sunlit=sunlit)
+    storage = Storage(env, capacity_bytes, "stop_imaging", recorder.evicted)
+    return Satellite(0, "sat-1", storage, power, simpy.Resource(env, capacity=1), simpy.Store(env))
+
+
+def plan(t_s: float) -> SimpleNamespace:
+    return SimpleNamespace(t_s=t_s, priority=1)
+
+
+def test_payload_counts_the_burst_frames(camera):
+    single = Payload(camera, None, START, 1, 0)
+    burst = Payload(camera, None, START, 1, 2)
+    assert (single.burst_frames, single.capture_bytes) == (1, camera.raw_bytes)
+    assert burst.burst_frames == camera.burst.frames and burst.capture_bytes == camera.burst.frames * camera.raw_bytes
+
+
+def test_housekeeping_samples_every_step_and_drains_the_battery_in_eclipse(tmp_path, camera):
+    env = simpy.Environment()
+    sat = make_satellite(env, Recorder(tmp_path, START, camera), 1e9)
+    env.process(satellite.housekeeping(env, sat, 60.0))
+    env.run(until=600.0)
+    assert [s["t_s"] for s in sat.timeline] == [60.0 * i for i in range(10)]
+    drained_wh = IDLE_W * 540.0 / 3600.0  # nine whole steps integrated by t = 540 s
+    assert sat.timeline[-1]["battery_wh"] == pytest.approx(100.0 - drained_wh, abs=1e-4)
+    assert not any(s["sunlit"] for s in sat.timeline)
+
+
+def test_imaging_sheds_in_brownout_and_is_refused_by_a_full_memory(tmp_path, camera):
+    env = simpy.Environment()
+    recorder = Recorder(tmp_path, START, camera)
+    payload = Payload(camera, None, START, 1, 0)
+    full = make_satellite(env, recorder, capacity_bytes=payload.capture_bytes - 1)
+    env.process(satellite.imaging(env, full, [plan(10.0), plan(20.0)], payload, recorder))
+    low = make_satellite(env, recorder, 1e9, soc=0.1)
+    env.process(satellite.housekeeping(env, low, 5.0))  # the first step finds the battery below 20 %
+    env.process(satellite.imaging(env, low, [plan(10.0), plan(20.0)], payload, recorder))
+    env.run(until=30.0)
+    assert full.skipped == {"storage_full": 2} and full.frames_taken == 0
+    assert low.skipped == {"brownout": 2} and low.frames_taken == 0
+    assert recorder.ledger.rows(30.0, {}) == []  # nothing was captured
