@@ -153,7 +153,7 @@ def real_to_sim(frames: cloud_data.CloudFrames, real_rule_fpr: float) -> dict[st
 
 def _sun_corrected_landsat(scene: str) -> tuple[np.ndarray, np.ndarray]:
     """A Landsat 8 scene as TOA reflectance (H, W, 3) B G R, sun-elevation corrected, and its valid mask."""
-    from onboard.orbit import sun_elevation_deg
+    from onboard.sun import sun_elevation_deg
 
     toa, valid = landsat_toa(scene, ("B", "G", "R"))
     elevation = float(sun_elevation_deg(LANDSAT_CENTRE_DEG[0], LANDSAT_CENTRE_DEG[1], LANDSAT_TIME_UTC, 0.0))

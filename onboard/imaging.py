@@ -17,9 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyproj
 
-from . import orbit
-from .config import CameraConfig, TargetConfig
+from .config import TargetConfig
+from .spacecraft_config import CameraConfig
+from .ephemeris import Ephemeris, ground_speed_km_s
+from .passes import ClosestApproach, closest_approaches
 from .projection import crs_for
+from .sun import sun_azimuth_deg, sun_elevation_deg
 
 _WGS84 = pyproj.Geod(ellps="WGS84")
 
@@ -41,14 +44,14 @@ class Capture:
     off_nadir_deg: float
 
 
-def plan_captures(ephemeris: orbit.Ephemeris, names: list[str], targets: list[TargetConfig], camera: CameraConfig,
+def plan_captures(ephemeris: Ephemeris, names: list[str], targets: list[TargetConfig], camera: CameraConfig,
                   start_utc: dt.datetime, duration_s: float) -> dict[str, list[Capture]]:
     """Every frame each satellite will try to take, in time order, keyed by satellite name."""
     spacing_km = camera.height_px * camera.gsd_m / 1000 * (1 - camera.forward_overlap_fraction)
     plans: dict[str, list[Capture]] = {name: [] for name in names}
-    passes: list[tuple[str, float, TargetConfig, orbit.ClosestApproach]] = []
+    passes: list[tuple[str, float, TargetConfig, ClosestApproach]] = []
     for target in targets:
-        for approach in orbit.closest_approaches(ephemeris, names, target.lat_deg, target.lon_deg, duration_s):
+        for approach in closest_approaches(ephemeris, names, target.lat_deg, target.lon_deg, duration_s):
             if approach.off_nadir_deg > camera.max_off_nadir_deg:
                 continue
             passes.append((approach.satellite, approach.t_s, target, approach))
@@ -56,18 +59,18 @@ def plan_captures(ephemeris: orbit.Ephemeris, names: list[str], targets: list[Ta
     for sat, _, target, approach in sorted(passes, key=lambda p: (p[0], p[1], p[2].name)):
         n_half = int(target.radius_km // spacing_km)
         k = np.arange(-n_half, n_half + 1)
-        speed_km_s = float(orbit.ground_speed_km_s(ephemeris, np.array([approach.t_s]))[index[sat], 0])
+        speed_km_s = float(ground_speed_km_s(ephemeris, np.array([approach.t_s]))[index[sat], 0])
         t_s = approach.t_s + k * spacing_km / speed_km_s
         keep = (t_s >= 0) & (t_s < duration_s)
         if not keep.any():
             continue
         k, t_s = k[keep], t_s[keep]
-        sun_el = orbit.sun_elevation_deg(target.lat_deg, target.lon_deg, start_utc, t_s)
+        sun_el = sun_elevation_deg(target.lat_deg, target.lon_deg, start_utc, t_s)
         if float(np.median(sun_el)) < camera.min_sun_elevation_deg:
             continue
-        sun_az = orbit.sun_azimuth_deg(target.lat_deg, target.lon_deg, start_utc, t_s)
+        sun_az = sun_azimuth_deg(target.lat_deg, target.lon_deg, start_utc, t_s)
         # Azimuth of the track at the target, clockwise from north; at a pole, north is along the target's meridian
-        # in both the ENU basis of orbit.closest_approaches and GeographicLib.
+        # in both the ENU basis of passes.closest_approaches and GeographicLib.
         azimuth_deg = math.degrees(math.atan2(*approach.along_track_unit_enu))
         lon, lat, _ = _WGS84.fwd(np.full(k.size, target.lon_deg), np.full(k.size, target.lat_deg),
                                  np.full(k.size, azimuth_deg), k * spacing_km * 1000.0)

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from app.cli import main
 from onboard import pipeline
 from onboard.config import Scenario, load_scenario
-from onboard.orbit import _tle_checksum
+from onboard.elements import _tle_checksum
 from rundir.errors import ConfigError
 
 ROOT = Path(__file__).parents[1]
@@ -705,7 +705,7 @@ def test_yaml_1_1_scalar_family(tmp_path_factory):
 
 # ------------------------------------------------------------------------------------------ element sets as pasted
 
-STALE_DAYS = 7.0  # the epoch distance beyond which a run is warned about (onboard/orbit.py)
+STALE_DAYS = 7.0  # the epoch distance beyond which a run is warned about (onboard/elements.py)
 
 
 @st.composite

@@ -17,10 +17,11 @@ from skyfield.api import EarthSatellite, load, wgs84
 from skyfield.framelib import itrs
 
 from app.cli import main
-from onboard import orbit
-from onboard.config import CameraConfig, TargetConfig
+from onboard import elements, ephemeris, sun
+from onboard.config import TargetConfig
 from onboard.imaging import plan_captures
 from onboard.projection import UPS_SOUTH_EPSG, GridFootprint, crs_for, to_grid
+from onboard.spacecraft_config import CameraConfig
 
 DATA = Path(__file__).parent / "data"
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -39,9 +40,9 @@ ISS_START_UTC = dt.datetime(2019, 12, 9, 18, 0, tzinfo=dt.timezone.utc)
 ANGLE_MARGIN_DEG = 0.5  # passes this close to a limit are left out of the rule checks: they may fall either way
 
 
-def polar_orbit(start_utc: dt.datetime) -> orbit.Ephemeris:
+def polar_orbit(start_utc: dt.datetime) -> ephemeris.Ephemeris:
     """A 700 km polar orbit (inclination 90.3 deg, like the field case's): over both poles every revolution."""
-    return orbit.Ephemeris([orbit.satrec_from_elements(start_utc, 700.0, inclination_deg=90.3, raan_deg=0.0)],
+    return ephemeris.Ephemeris([elements.satrec_from_elements(start_utc, 700.0, inclination_deg=90.3, raan_deg=0.0)],
                            start_utc)
 
 
@@ -132,12 +133,12 @@ def test_a_target_is_imaged_exactly_on_passes_within_reach_in_daylight(max_off_n
     """Every pass of the ISS over a target (a minimum of the off-nadir angle by skyfield, sampled every 5 s over two
     days) within ``max_off_nadir_deg`` with the sun at least ``min_sun_elevation_deg`` over the target gets one
     strip, at that time; every other pass gets none."""
-    satrec = orbit.satrec_from_tle(*ISS_TLE)
+    satrec = elements.satrec_from_tle(*ISS_TLE)
     lat_deg, lon_deg, duration_s = 45.0, 6.0, 2 * 86400.0
     camera = CameraConfig(width_px=128, height_px=128, gsd_m=10.0, bands=["B", "G", "R", "NIR"],
                           max_off_nadir_deg=max_off_nadir_deg, min_sun_elevation_deg=min_sun_elevation_deg)
     target = TargetConfig(name="t", lat_deg=lat_deg, lon_deg=lon_deg, radius_km=3.0)
-    captures = plan_captures(orbit.Ephemeris([satrec], ISS_START_UTC), ["iss"], [target], camera, ISS_START_UTC,
+    captures = plan_captures(ephemeris.Ephemeris([satrec], ISS_START_UTC), ["iss"], [target], camera, ISS_START_UTC,
                              duration_s)["iss"]
     strips = {pass_id: [c for c in captures if c.pass_id == pass_id] for pass_id in {c.pass_id for c in captures}}
     t_s = np.arange(0.0, duration_s, 5.0)
@@ -145,7 +146,7 @@ def test_a_target_is_imaged_exactly_on_passes_within_reach_in_daylight(max_off_n
     minima = np.flatnonzero((angle[1:-1] < angle[:-2]) & (angle[1:-1] <= angle[2:])) + 1
     expected, excluded = 0, 0
     for i in minima:
-        sun_deg = float(orbit.sun_elevation_deg(lat_deg, lon_deg, ISS_START_UTC, t_s[i]))
+        sun_deg = float(sun.sun_elevation_deg(lat_deg, lon_deg, ISS_START_UTC, t_s[i]))
         near = [s for s in strips.values() if abs(s[len(s) // 2].t_s - t_s[i]) < 30.0]
         reach, light = angle[i] - max_off_nadir_deg, sun_deg - min_sun_elevation_deg
         if abs(reach) < ANGLE_MARGIN_DEG or abs(light) < ANGLE_MARGIN_DEG:

@@ -22,8 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-from onboard import camera, orbit
-from onboard.config import CameraConfig
+from onboard import camera, sun
+from onboard.spacecraft_config import CameraConfig
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.world import CLOUD_CLEAR, DESERT, SNOW, SYNTHETIC_BANDS, URBAN, SyntheticWorld
 
@@ -110,7 +110,7 @@ def draw_sunlit_place(split: str, rng: np.random.Generator) -> tuple[float, floa
         if not in_split(split, utm_zone(lon, lat)[0]):
             continue
         time_utc = (YEAR_START_UTC + timedelta(days=day, hours=local_h - lon / 15.0)).replace(microsecond=0)
-        elevation = float(orbit.sun_elevation_deg(lat, lon, time_utc, 0.0))
+        elevation = float(sun.sun_elevation_deg(lat, lon, time_utc, 0.0))
         if elevation >= MIN_SUN_ELEVATION_DEG:
             return float(lat), float(lon), time_utc, elevation
 
@@ -119,7 +119,7 @@ def _draw(split: str, rng: np.random.Generator) -> FrameDraw:
     """One frame's conditions: a sunlit place inside ``split``'s regions, then its world, weather and camera."""
     seeds = TRAIN_WORLD_SEEDS if split == "train" else HELDOUT_WORLD_SEEDS
     lat, lon, time_utc, elevation = draw_sunlit_place(split, rng)
-    azimuth = float(orbit.sun_azimuth_deg(lat, lon, time_utc, 0.0))
+    azimuth = float(sun.sun_azimuth_deg(lat, lon, time_utc, 0.0))
     return FrameDraw(
         world_seed=int(rng.integers(seeds.start, seeds.stop)),
         mean_cloud_cover=float(rng.uniform(*MEAN_CLOUD_COVER_RANGE)),

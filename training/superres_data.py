@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from onboard import orbit
+from onboard import sun
 from onboard.burst import Burst, capture_burst
-from onboard.config import CameraConfig
+from onboard.spacecraft_config import CameraConfig
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.registration import register
 from onboard.imagery import ImageryWorld, image_info
@@ -104,7 +104,7 @@ def draw_burst(split: str, rng: np.random.Generator) -> BurstDraw:
         world_seed=int(rng.integers(seeds.start, seeds.stop)),
         mean_cloud_cover=float(rng.uniform(*MEAN_CLOUD_COVER_RANGE)),
         lat_deg=float(lat), lon_deg=float(lon), time_utc=time_utc, sun_elevation_deg=elevation,
-        sun_azimuth_deg=float(orbit.sun_azimuth_deg(lat, lon, time_utc, 0.0)),
+        sun_azimuth_deg=float(sun.sun_azimuth_deg(lat, lon, time_utc, 0.0)),
         gsd_m=float(round(math.exp(rng.uniform(*np.log(GSD_RANGE_M))), 1)),
         psf_sigma_lr_px=float(rng.uniform(*PSF_SIGMA_RANGE_PX)),
         read_noise_dn=float(rng.uniform(*READ_NOISE_RANGE_DN)),

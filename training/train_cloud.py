@@ -296,7 +296,7 @@ def landsat_flagged_fraction(model: Model, sun_elevation_deg: float | None = Non
 
 def landsat_metrics(model: Model) -> dict[str, Any]:
     """The card's real-imagery figures: cloud-flagged fraction of the Landsat pair, as given and sun-corrected."""
-    from onboard.orbit import sun_elevation_deg
+    from onboard.sun import sun_elevation_deg
 
     uncorrected = landsat_flagged_fraction(model)
     elevation = float(sun_elevation_deg(LANDSAT_CENTRE_DEG[0], LANDSAT_CENTRE_DEG[1], LANDSAT_TIME_UTC, 0.0))
