@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyproj
 
-from .config import TargetConfig
-from .spacecraft_config import CameraConfig
+from .config import CameraConfig, TargetConfig
 from .ephemeris import Ephemeris, ground_speed_km_s
 from .passes import ClosestApproach, closest_approaches
 from .projection import crs_for

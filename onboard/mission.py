@@ -158,7 +158,7 @@ class Mission:
         if stopped:
             info["stopped"] = {"reason": stopped, "simulated_s": round(self.env.now, 3)}
         self.recorder.finish(self.env.now, [item for sat in self.sats for item in sat.storage.items],
-                             [sample for sat in self.sats for sample in sat.timeline], info)
+                             [row for sat in self.sats for row in sat.timeline], info)
         return info
 
     def _run_info(self, complete: bool, wall_s: float) -> dict[str, Any]:
