@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from onboard import burst, camera, fusion, pipeline, registration, superres
-from onboard.config import CameraConfig
+from onboard.spacecraft_config import CameraConfig
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
 from rundir import codec

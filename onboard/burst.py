@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from .camera import dn_to_reflectance
-from .config import CameraConfig
+from .spacecraft_config import CameraConfig
 from .projection import GridFootprint
 from .world import CLOUD_THICK, CLOUD_THIN, Scene, World
 

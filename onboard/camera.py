@@ -5,7 +5,7 @@ Radiometric calibration is linear with no offset: ``DN = reflectance * dn_max / 
 cloud or snow) fills the full well and reads ``dn_max``; brighter saturates. Noise is photon shot
 noise (``full_well_e`` electrons at ``dn_max``) plus read noise, drawn as one Gaussian per sample (the shot noise
 of >= ~20 electrons is near Gaussian), then rounded and clipped to ``[0, dn_max]``. The camera is the scenario's
-:class:`~onboard.config.CameraConfig`.
+:class:`~onboard.spacecraft_config.CameraConfig`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .config import CameraConfig
+from .spacecraft_config import CameraConfig
 from .projection import GridFootprint, crs_for
 from .world import Scene, World
 

@@ -10,7 +10,8 @@ from typing import Literal
 
 from rundir.errors import ConfigError, ConfigIssue, OrbitEdgeError
 
-from .schema import build, load_yaml, spec
+from .schema import build, spec
+from .yaml_source import load_yaml
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 

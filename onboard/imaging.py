@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyproj
 
-from .config import CameraConfig, TargetConfig
+from .config import TargetConfig
+from .spacecraft_config import CameraConfig
 from .ephemeris import Ephemeris, ground_speed_km_s
 from .passes import ClosestApproach, closest_approaches
 from .projection import crs_for

@@ -10,7 +10,7 @@ import pytest
 
 from onboard.burst import BurstError, capture_burst, high_res_footprint, mtf_at_nyquist, psf_sigma_from_mtf
 from onboard.camera import frame_footprint
-from onboard.config import CameraConfig
+from onboard.spacecraft_config import CameraConfig
 from onboard.world import SYNTHETIC_BANDS, Scene, SyntheticWorld
 
 TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from onboard.camera import capture, dn_to_reflectance, frame_footprint
-from onboard.config import CameraConfig
+from onboard.spacecraft_config import CameraConfig
 from onboard.projection import GridFootprint
-from onboard.schema import Source, build
+from onboard.schema import build
+from onboard.yaml_source import Source
 from onboard.superres import to_dn
 from onboard.world import Scene, SyntheticWorld
 from rundir.codec import pack_bits

@@ -12,7 +12,7 @@ from ground.superres import cpsnr_db
 from onboard import fusion
 from onboard.burst import capture_burst
 from onboard.camera import frame_footprint
-from onboard.config import CameraConfig
+from onboard.spacecraft_config import CameraConfig
 from onboard.registration import register
 from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
 

@@ -18,9 +18,10 @@ from skyfield.framelib import itrs
 
 from app.cli import main
 from onboard import elements, ephemeris, sun
-from onboard.config import CameraConfig, TargetConfig
+from onboard.config import TargetConfig
 from onboard.imaging import plan_captures
 from onboard.projection import UPS_SOUTH_EPSG, GridFootprint, crs_for, to_grid
+from onboard.spacecraft_config import CameraConfig
 
 DATA = Path(__file__).parent / "data"
 GEOD = pyproj.Geod(ellps="WGS84")

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.cli import main
-from onboard.config import WorldConfig
+from onboard.world_config import WorldConfig
 from onboard.imagery import ImageryWorld
 from onboard.mission import build_world
 from onboard.world import SyntheticWorld

@@ -9,7 +9,7 @@ import pytest
 from ground.superres import registration_error_px
 from onboard.burst import capture_burst
 from onboard.camera import frame_footprint
-from onboard.config import CameraConfig
+from onboard.spacecraft_config import CameraConfig
 from onboard.registration import METHODS, ecc_shift, phase_correlation_shift, register
 from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
 

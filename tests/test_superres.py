@@ -9,9 +9,10 @@ import pytest
 
 from ground.superres import cpsnr_db
 from onboard import burst, camera, pipeline, superres
-from onboard.config import CameraConfig, StageConfig, load_scenario
+from onboard.config import StageConfig, load_scenario
 from onboard.modelcard import shipped_card
 from onboard.projection import GridFootprint
+from onboard.spacecraft_config import CameraConfig
 from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
 from rundir import codec
 from rundir.errors import ConfigError

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from onboard import camera, sun
-from onboard.config import CameraConfig
+from onboard.spacecraft_config import CameraConfig
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.world import CLOUD_CLEAR, DESERT, SNOW, SYNTHETIC_BANDS, URBAN, SyntheticWorld
 

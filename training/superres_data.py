@@ -25,7 +25,7 @@ import numpy as np
 
 from onboard import sun
 from onboard.burst import Burst, capture_burst
-from onboard.config import CameraConfig
+from onboard.spacecraft_config import CameraConfig
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.registration import register
 from onboard.imagery import ImageryWorld, image_info
