@@ -1,4 +1,4 @@
-"""The recorder: everything a run writes into its run directory, through :mod:`rundir` (files, manifest).
+"""The recorder: everything a run writes into its run directory, through :mod:`rundir` (files, manifest, telemetry).
 
 The run directory is the one contract between the spacecraft and the ground (README, "Run directory"). The
 satellite processes (:mod:`onboard.satellite`) tell the recorder what happened; the recorder writes it:
@@ -19,6 +19,7 @@ from typing import Any, Iterable
 from rundir.codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
 from rundir.files import jsonl_line, write_json, write_jsonl, write_npz
 from rundir.manifest import Footprint, ManifestLine, TileGeometry
+from rundir.telemetry import CaptureRecord, ProcessingRecord, TimelineSample
 
 from .downlink import ContactLog, ProductStore
 from .ledger import Ledger
@@ -85,14 +86,11 @@ class Recorder:
         """A frame taken (``cap``: its imaging.Capture): its ledger entry, captures.jsonl line and truth."""
         self.ledger.captured(frame.frame_id, frame.satellite, cap.t_s)
         fp = frame.footprint
-        row = {"frame_id": frame.frame_id, "satellite": frame.satellite, "pass_id": cap.pass_id, "target": cap.target,
-               "t_s": round(cap.t_s, 3), "utc": iso_utc(frame.time_utc), "raw_bytes": capture_bytes,
-               "burst_frames": burst_frames,
-               "footprint": {"epsg": fp.epsg, "x0_m": fp.x0_m, "y0_m": fp.y0_m, "gsd_m": fp.gsd_m,
-                             "width_px": fp.width_px, "height_px": fp.height_px},
-               "centre_lat_deg": round(cap.lat_deg, 6), "centre_lon_deg": round(cap.lon_deg, 6),
-               "sun_elevation_deg": round(cap.sun_elevation_deg, 3), "off_nadir_deg": round(cap.off_nadir_deg, 3)}
-        self._captures.write(jsonl_line(row))
+        record = CaptureRecord(
+            frame.frame_id, frame.satellite, cap.pass_id, cap.target, round(cap.t_s, 3), iso_utc(frame.time_utc),
+            capture_bytes, burst_frames, Footprint(fp.epsg, fp.x0_m, fp.y0_m, fp.gsd_m, fp.width_px, fp.height_px),
+            round(cap.lat_deg, 6), round(cap.lon_deg, 6), round(cap.sun_elevation_deg, 3), round(cap.off_nadir_deg, 3))
+        self._captures.write(jsonl_line(record.to_json()))
         self._captures.flush()  # whole lines on disk as the run goes: an interrupted run keeps them
         truth = frame.truth
         high_res = {}
@@ -109,13 +107,10 @@ class Recorder:
         if work.evaluation:
             write_npz(self.run_dir / "evaluation" / f"{frame.frame_id}.npz", work.evaluation)
         self.ledger.processed(frame.frame_id, len(work.tiles), [reason for _, reason in work.dropped])
-        self._processing.write(jsonl_line({
-            "frame_id": frame.frame_id, "satellite": frame.satellite, "stages": work.stages, "burst_frames": work.frames,
-            "compute_s": round(work.sim_s, 6), "compute_timing": timing,
-            "compute_stage_s": {k: round(v, 6) for k, v in work.sim_stage_s.items()},
-            "wall_s": {k: round(v, 6) for k, v in work.wall_s.items()},
-            "tiles_kept": len(work.tiles), "tiles_dropped": len(work.dropped),
-            "alternative_bytes": work.alternative_bytes}))
+        self._processing.write(jsonl_line(ProcessingRecord(
+            frame.frame_id, frame.satellite, work.stages, work.frames, round(work.sim_s, 6), timing,
+            {k: round(v, 6) for k, v in work.sim_stage_s.items()}, {k: round(v, 6) for k, v in work.wall_s.items()},
+            len(work.tiles), len(work.dropped), work.alternative_bytes).to_json()))
 
     def stored(self, frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], georef: Georef) -> ManifestLine:
         """A product made from tile ``idx``: its file (and sidecars) kept on board; returns its manifest line,
@@ -144,7 +139,7 @@ class Recorder:
         for frame_id in item.frame_ids:
             self.ledger.dropped(frame_id, reason)
 
-    def finish(self, end_t_s: float, left_on_board: Iterable[Item], timeline: list[dict[str, Any]],
+    def finish(self, end_t_s: float, left_on_board: Iterable[Item], timeline: list[TimelineSample],
                run_info: dict[str, Any]) -> None:
         """Close the files; write the ledger (``left_on_board``: the items still in storage at ``end_t_s``), the
         contacts, the ``timeline`` samples and the final run.json."""
@@ -159,5 +154,5 @@ class Recorder:
                 on_board[frame_id] = on_board.get(frame_id, 0) + int(item.size_bytes * unsent)
         write_jsonl(tel / "ledger.jsonl", self.ledger.rows(end_t_s, on_board))
         write_jsonl(tel / "contacts.jsonl", [c.row() for c in sorted(self.contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station))])
-        write_jsonl(tel / "timeline.jsonl", timeline)
+        write_jsonl(tel / "timeline.jsonl", [sample.to_json() for sample in timeline])
         write_json(tel / "run.json", run_info)

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import simpy
 
+from rundir.telemetry import TimelineSample
+
 from . import burst, camera
 from .imaging import Capture
 from .pipeline import Pipeline, Work, tile_georef
@@ -39,13 +41,12 @@ class Satellite:
     computer: simpy.Resource
     queue: simpy.Store
     computing: bool = False
-    transmitting: bool = False
     frames_taken: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # captures not taken, by reason
     compute_s: float = 0.0
     deferred_frames: int = 0  # frames whose compute waited out a brown-out
     deferred_s: float = 0.0  # total time they waited
-    timeline: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[TimelineSample] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -165,8 +166,7 @@ def housekeeping(env: simpy.Environment, sat: Satellite, step_s: float):
 
 
 def sample(env: simpy.Environment, sat: Satellite) -> None:
-    """Append the satellite's state now to its timeline (a telemetry/timeline.jsonl record)."""
+    """Append the satellite's state now to its timeline (telemetry/timeline.jsonl)."""
     p = sat.power
-    sat.timeline.append({"satellite": sat.name, "t_s": round(env.now, 3), "storage_bytes": int(sat.storage.used_bytes),
-                         "battery_wh": round(p.energy_wh, 4), "battery_soc": round(p.soc, 5),
-                         "sunlit": p.sunlit(env.now), "brownout": p.brownout, "computing": sat.computing})
+    sat.timeline.append(TimelineSample(sat.name, round(env.now, 3), int(sat.storage.used_bytes), round(p.energy_wh, 4),
+                                       round(p.soc, 5), p.sunlit(env.now), p.brownout, sat.computing))

@@ -21,6 +21,7 @@ from onboard.storage import Item
 from onboard.world import BAND_CENTRES_UM, SYNTHETIC_BANDS
 from rundir.codec import encode
 from rundir.manifest import ManifestLine
+from rundir.telemetry import TimelineSample
 
 ROOT = Path(__file__).parents[1]
 START = dt.datetime(2026, 6, 21, tzinfo=dt.timezone.utc)
@@ -74,7 +75,7 @@ def test_a_delivered_product_reads_back_as_the_ground_reads_it(tmp_path, camera)
     assert line.sha256 == hashlib.sha256(onboard.read_bytes()).hexdigest()
     assert line.bytes == onboard.stat().st_size + sum(s.bytes for s in line.sidecars or ())
     recorder.delivered(Item(line.id, (frame.frame_id,), line.bytes, 1, "product", data=line), 900.25, "svalbard")
-    recorder.finish(1000.0, [], [{"satellite": "sat-1", "t_s": 0.0}], {"complete": True})
+    recorder.finish(1000.0, [], [TimelineSample("sat-1", 0.0, 0, 80.0, 0.8, True, False, False)], {"complete": True})
     assert (tmp_path / "downlink" / line.file).is_file() and not onboard.exists()
     [record] = [json.loads(s) for s in (tmp_path / "downlink" / "manifest.jsonl").read_text().splitlines()]
     parsed, problems = ManifestLine.parse(record)
@@ -90,6 +91,8 @@ def test_a_delivered_product_reads_back_as_the_ground_reads_it(tmp_path, camera)
     [processing] = [json.loads(s) for s in (tmp_path / "telemetry" / "processing.jsonl").read_text().splitlines()]
     assert processing["compute_s"] == work.sim_s and processing["compute_timing"] == "projected"
     assert json.loads((tmp_path / "telemetry" / "run.json").read_text()) == {"complete": True}
+    [sample] = [json.loads(s) for s in (tmp_path / "telemetry" / "timeline.jsonl").read_text().splitlines()]
+    assert sample["battery_soc"] == 0.8 and sample["sunlit"] is True
 
 
 def test_a_product_without_room_and_an_evicted_frame_are_dropped(tmp_path, camera):

@@ -49,10 +49,10 @@ def test_housekeeping_samples_every_step_and_drains_the_battery_in_eclipse(tmp_p
     sat = make_satellite(env, Recorder(tmp_path, START, camera), 1e9)
     env.process(satellite.housekeeping(env, sat, 60.0))
     env.run(until=600.0)
-    assert [s["t_s"] for s in sat.timeline] == [60.0 * i for i in range(10)]
+    assert [s.t_s for s in sat.timeline] == [60.0 * i for i in range(10)]
     drained_wh = IDLE_W * 540.0 / 3600.0  # nine whole steps integrated by t = 540 s
-    assert sat.timeline[-1]["battery_wh"] == pytest.approx(100.0 - drained_wh, abs=1e-4)
-    assert not any(s["sunlit"] for s in sat.timeline)
+    assert sat.timeline[-1].battery_wh == pytest.approx(100.0 - drained_wh, abs=1e-4)
+    assert not any(s.sunlit for s in sat.timeline)
 
 
 def test_imaging_sheds_in_brownout_and_is_refused_by_a_full_memory(tmp_path, camera):
