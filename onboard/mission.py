@@ -19,7 +19,7 @@ import simpy
 
 from rundir.errors import OrbitEdgeError
 
-from . import hardware, imaging, orbit, satellite
+from . import elements, ephemeris, hardware, imaging, passes, satellite, sun
 from .config import Scenario
 from .downlink import Link, downlink
 from .imagery import world_from_config
@@ -84,10 +84,10 @@ class Mission:
         self.payload = Payload(self.camera, build_world(scenario.world, scenario.seed, Path(scenario.source_file).parent),
                                self.start_utc, scenario.seed, self.pipeline.burst_scale)
         self.names = [s.name for s in scenario.satellites]
-        self.ephemeris = orbit.Ephemeris([s.orbit.satrec(self.start_utc) for s in scenario.satellites], self.start_utc)
-        self.stations = [orbit.GroundStation(g.name, g.lat_deg, g.lon_deg, g.alt_m, g.min_elevation_deg)
+        self.ephemeris = ephemeris.Ephemeris([s.orbit.satrec(self.start_utc) for s in scenario.satellites], self.start_utc)
+        self.stations = [passes.GroundStation(g.name, g.lat_deg, g.lon_deg, g.alt_m, g.min_elevation_deg)
                          for g in scenario.ground_stations]
-        self.windows = orbit.contact_windows(self.ephemeris, self.names, self.stations, self.duration_s)
+        self.windows = passes.contact_windows(self.ephemeris, self.names, self.stations, self.duration_s)
         self.plans = imaging.plan_captures(self.ephemeris, self.names, scenario.targets, craft.camera,
                                            self.start_utc, self.duration_s)
         self.recorder = Recorder(self.run_dir, self.start_utc, self.camera)
@@ -100,7 +100,7 @@ class Mission:
         step_s = 30.0
         grid_s = np.arange(0.0, self.duration_s + step_s, step_s)
         r = self.ephemeris.ecef_km(grid_s)[index]
-        lit = orbit.sunlit(r, orbit.sun_direction_ecef(self.start_utc, grid_s))
+        lit = sun.sunlit(r, sun.sun_direction_ecef(self.start_utc, grid_s))
 
         def sunlit(t_s: float) -> bool:
             return bool(lit[min(int(t_s // step_s), len(lit) - 1)])
@@ -170,7 +170,7 @@ class Mission:
             "satellites": self.names, "stations": [g.name for g in self.stations],
             "warnings": list(self.scn.warnings),
             "element_sets": [{"satellite": s.name, "title": s.orbit.title,
-                              "epoch_utc": iso_utc(orbit.tle_epoch_utc(satrec))}
+                              "epoch_utc": iso_utc(elements.tle_epoch_utc(satrec))}
                              for s, satrec in zip(self.scn.satellites, self.ephemeris.satrecs) if s.orbit.tle is not None],
             "bands": list(craft.camera.bands), "pipeline": self.pipeline.names, "hardware": self.profile.name,
             "stages": [{"stage": s.name, **dataclasses.asdict(s.params)} for s in self.scn.stages],
