@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from onboard.config import load_scenario
-from rundir.errors import ConfigError
+from tests.scenario_files import issues, write
 
 SCENARIOS = sorted(Path(__file__).parents[1].joinpath("scenarios").glob("*.yaml"))
 QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
@@ -16,18 +16,6 @@ def test_shipped_scenarios_validate_and_have_a_seed(path):
     scenario = load_scenario(path)
     assert isinstance(scenario.seed, int)
     assert scenario.stages[-1].name in ("bent_pipe", "encode")
-
-
-def write(tmp_path, text):
-    path = tmp_path / "s.yaml"
-    path.write_text(text)
-    return path
-
-
-def issues(path, overrides=()):
-    with pytest.raises(ConfigError) as err:
-        load_scenario(path, list(overrides))
-    return {(i.path, i.line) for i in err.value.issues}, err.value
 
 
 def test_all_errors_reported_with_path_and_line(tmp_path):

@@ -5,7 +5,7 @@ phase) and the plausibility check against skyfield.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,32 +16,16 @@ from hypothesis import strategies as st
 from sgp4.api import WGS72, Satrec
 from sgp4.earth_gravity import wgs72
 from sgp4.exporter import export_tle
-from skyfield.api import EarthSatellite, load, wgs84
+from skyfield.api import EarthSatellite, wgs84
 
 from onboard.elements import (MIN_ALTITUDE_KM, ElementSet, element_set, epoch_offset_days, implausible_orbit,
                               satrec_from_elements, satrec_from_tle, sun_synchronous_inclination_deg, tle_epoch_utc)
 from onboard.ephemeris import Ephemeris
 from onboard.yaml_source import load_yaml
 from onboard.sun import sun_direction_ecef
+from tests.orbit_cases import DAY_S, ISS_START_UTC, ISS_TLE, SSO_START_UTC, TS, sso_satrec
 
 
-TS = load.timescale(builtin=True)  # built-in leap seconds and UT1: downloads nothing
-
-DAY_S = 86400.0
-
-ISS_TLE = (
-    "1 25544U 98067A   19343.69339541  .00001764  00000-0  38792-4 0  9991",
-    "2 25544  51.6439 211.2001 0007417  17.6667  85.6398 15.50103472202482",
-)
-
-ISS_START_UTC = datetime(2019, 12, 9, 18, 0, tzinfo=timezone.utc)
-
-SSO_START_UTC = datetime(2026, 3, 20, 0, 0, tzinfo=timezone.utc)
-
-
-def sso_satrec() -> Satrec:
-    """A 550 km sun-synchronous orbit, 10:30 descending (22:30 ascending) node, built from elements."""
-    return satrec_from_elements(SSO_START_UTC, 550.0, sun_synchronous=True, ltan_h=22.5, phase_deg=40.0)
 
 
 def with_checksum(line: str) -> str:

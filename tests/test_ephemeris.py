@@ -10,38 +10,16 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 from sgp4.api import WGS72, Satrec
-from skyfield.api import EarthSatellite, load, wgs84
+from skyfield.api import EarthSatellite, wgs84
 from skyfield.framelib import itrs
 
-from onboard.elements import satrec_from_elements, satrec_from_tle
+from onboard.elements import satrec_from_tle
 from onboard.ephemeris import Ephemeris, PropagationError, ground_speed_km_s
 from onboard.frames import ecef_from_geodetic, geodetic
-from onboard.passes import GroundStation, contact_windows
+from onboard.passes import contact_windows
+from tests.orbit_cases import DAY_S, ISS_START_UTC, ISS_TLE, SSO_START_UTC, STATIONS, TS, sso_satrec
 
 
-TS = load.timescale(builtin=True)  # built-in leap seconds and UT1: downloads nothing
-
-DAY_S = 86400.0
-
-ISS_TLE = (
-    "1 25544U 98067A   19343.69339541  .00001764  00000-0  38792-4 0  9991",
-    "2 25544  51.6439 211.2001 0007417  17.6667  85.6398 15.50103472202482",
-)
-
-ISS_START_UTC = datetime(2019, 12, 9, 18, 0, tzinfo=timezone.utc)
-
-SSO_START_UTC = datetime(2026, 3, 20, 0, 0, tzinfo=timezone.utc)
-
-STATIONS = {
-    "svalbard": GroundStation("svalbard", 78.2298, 15.4078, 500.0, 5.0),
-    "weilheim": GroundStation("weilheim", 47.8812, 11.0786, 600.0, 10.0),
-    "malindi": GroundStation("malindi", -2.9956, 40.1944, 12.0, 0.0),
-}
-
-
-def sso_satrec() -> Satrec:
-    """A 550 km sun-synchronous orbit, 10:30 descending (22:30 ascending) node, built from elements."""
-    return satrec_from_elements(SSO_START_UTC, 550.0, sun_synchronous=True, ltan_h=22.5, phase_deg=40.0)
 
 
 def test_positions_match_skyfield_itrs():

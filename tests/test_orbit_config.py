@@ -9,21 +9,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from onboard.config import load_scenario
-from rundir.errors import ConfigError
+from tests.scenario_files import issues, write
 
 QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
-
-
-def write(tmp_path, text):
-    path = tmp_path / "s.yaml"
-    path.write_text(text)
-    return path
-
-
-def issues(path, overrides=()):
-    with pytest.raises(ConfigError) as err:
-        load_scenario(path, list(overrides))
-    return {(i.path, i.line) for i in err.value.issues}, err.value
 
 
 def test_orbit_needs_exactly_one_definition(tmp_path):

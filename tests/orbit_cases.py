@@ -1,0 +1,36 @@
+"""Orbits the orbit tests share (not a test file): the ISS element set of 2019-12-09, a 550 km sun-synchronous
+orbit from elements, three ground stations, and skyfield's built-in timescale as the outside reference."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sgp4.api import Satrec
+from skyfield.api import load
+
+from onboard.elements import satrec_from_elements
+from onboard.passes import GroundStation
+
+TS = load.timescale(builtin=True)  # built-in leap seconds and UT1: downloads nothing
+
+DAY_S = 86400.0
+
+ISS_TLE = (
+    "1 25544U 98067A   19343.69339541  .00001764  00000-0  38792-4 0  9991",
+    "2 25544  51.6439 211.2001 0007417  17.6667  85.6398 15.50103472202482",
+)
+
+ISS_START_UTC = datetime(2019, 12, 9, 18, 0, tzinfo=timezone.utc)
+
+SSO_START_UTC = datetime(2026, 3, 20, 0, 0, tzinfo=timezone.utc)
+
+STATIONS = {
+    "svalbard": GroundStation("svalbard", 78.2298, 15.4078, 500.0, 5.0),
+    "weilheim": GroundStation("weilheim", 47.8812, 11.0786, 600.0, 10.0),
+    "malindi": GroundStation("malindi", -2.9956, 40.1944, 12.0, 0.0),
+}
+
+
+def sso_satrec() -> Satrec:
+    """A 550 km sun-synchronous orbit, 10:30 descending (22:30 ascending) node, built from elements."""
+    return satrec_from_elements(SSO_START_UTC, 550.0, sun_synchronous=True, ltan_h=22.5, phase_deg=40.0)
