@@ -159,18 +159,7 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
     ``hr_clear``: nothing could restore it. Noise comes from ``rng``. ``footprint_lr`` must
     match the camera's frame size and GSD.
     """
-    if (footprint_lr.width_px, footprint_lr.height_px) != (spec.width_px, spec.height_px) or \
-            footprint_lr.gsd_m != spec.gsd_m:
-        raise BurstError("footprint_lr", footprint_lr, f"{spec.width_px}x{spec.height_px} px at {spec.gsd_m} m "
-                                                       "like the camera")
-    if k < 1:
-        raise BurstError("k", k, ">= 1")
-    if scale < 1:
-        raise BurstError("scale", scale, ">= 1")
-    if not 0.0 <= frame_cloud_cover < 1.0:
-        raise BurstError("frame_cloud_cover", frame_cloud_cover, "in [0, 1)")
-    if jitter_px < 0 or cloud_drift_px < 0:
-        raise BurstError("jitter_px" if jitter_px < 0 else "cloud_drift_px", min(jitter_px, cloud_drift_px), ">= 0")
+    _check_burst(spec, footprint_lr, k, scale, frame_cloud_cover, jitter_px, cloud_drift_px)
     sigma_lr = _psf_sigma(spec, mtf_nyquist, psf_sigma_lr_px)
     h, w, s = footprint_lr.height_px, footprint_lr.width_px, scale
     margin = s * (math.ceil(jitter_px) + 1) + math.ceil(4.0 * sigma_lr * s) + 2  # OpenCV truncates at 4 sigma
@@ -180,17 +169,7 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
     cloudy = np.isin(scene.cloud, (CLOUD_THIN, CLOUD_THICK))
     hr_clear = ~cloudy[inner] & scene.valid[inner]
     n_bands = len(spec.bands)
-
-    # Optics and detector, shared by all frames: the signal in DN and, as a last channel, where the ground is
-    # unusable (cloud, no data).
-    layers = np.empty(scene.reflectance.shape[:2] + (n_bands + 1,), np.float32)
-    layers[..., :n_bands] = scene.reflectance * np.float32(spec.dn_max / spec.reflectance_max)
-    layers[..., n_bands] = cloudy | ~scene.valid
-    if sigma_lr > 0:
-        layers = cv2.GaussianBlur(layers, (0, 0), sigma_lr * s, borderType=cv2.BORDER_REFLECT)
-    # NOTE: the box's anchor (0, 0) puts the mean of high-res pixels x .. x + s - 1 at x, so low-res pixel i of
-    # a frame shifted by d samples position margin + s * (i + d) of the filtered layers.
-    layers = cv2.blur(layers, (s, s), anchor=(0, 0), borderType=cv2.BORDER_REFLECT).reshape(layers.shape)
+    layers = _optics(scene, cloudy, spec, sigma_lr, s)
 
     shifts = _jitter(rng, k, jitter_px)
     drift = cloud_drift_px * np.array([math.sin(a := rng.uniform(0, 2 * math.pi)), math.cos(a)])
@@ -209,25 +188,70 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
             opacity = clouds[r0:r0 + h, c0:c0 + w, None]
             signal += opacity * (cloud_dn * (0.75 + 0.25 * opacity) - signal)
             lr_cloud[f] |= opacity[..., 0] > 0
-        np.maximum(signal, 0, out=signal)
-        noise_dn = signal * np.float32(1.0 / spec.electrons_per_dn)
-        noise_dn += np.float32(spec.read_noise_dn ** 2)
-        np.sqrt(noise_dn, out=noise_dn)
-        noise_dn *= rng.standard_normal(signal.shape, dtype=np.float32)
-        signal += noise_dn
-        np.rint(signal, out=signal)
-        np.clip(signal, 0, spec.dn_max, out=signal)
-        lr_dn[f] = signal
-    seen = np.zeros_like(hr_clear)
+        lr_dn[f] = _detect(signal, spec, rng)
+    hr_clear &= _seen_clear(lr_cloud, shifts, s)
+    frame0_opacity = clouds[reach:reach + h, reach:reach + w] if clouds is not None else None
+    return Burst(lr_dn, shifts, lr_cloud, np.ascontiguousarray(scene.reflectance[inner]), hr_clear, footprint_lr, s,
+                 spec, sigma_lr, _low_res_truth(scene, inner, s, frame0_opacity))
+
+
+def _check_burst(spec: CameraConfig, footprint_lr: GridFootprint, k: int, scale: int, frame_cloud_cover: float,
+                 jitter_px: float, cloud_drift_px: float) -> None:
+    """BurstError naming the first argument of :func:`capture_burst` that it cannot take."""
+    if (footprint_lr.width_px, footprint_lr.height_px) != (spec.width_px, spec.height_px) or \
+            footprint_lr.gsd_m != spec.gsd_m:
+        raise BurstError("footprint_lr", footprint_lr, f"{spec.width_px}x{spec.height_px} px at {spec.gsd_m} m "
+                                                       "like the camera")
+    if k < 1:
+        raise BurstError("k", k, ">= 1")
+    if scale < 1:
+        raise BurstError("scale", scale, ">= 1")
+    if not 0.0 <= frame_cloud_cover < 1.0:
+        raise BurstError("frame_cloud_cover", frame_cloud_cover, "in [0, 1)")
+    if jitter_px < 0 or cloud_drift_px < 0:
+        raise BurstError("jitter_px" if jitter_px < 0 else "cloud_drift_px", min(jitter_px, cloud_drift_px), ">= 0")
+
+
+def _optics(scene: Scene, cloudy: np.ndarray, spec: CameraConfig, sigma_lr: float, s: int) -> np.ndarray:
+    """Optics and detector footprint, shared by all frames: (H', W', B + 1) float32, the signal in DN and, as a last
+    channel, where the ground is unusable (cloud, no data), blurred by the PSF (``sigma_lr`` low-res px) and by the
+    square pixel of ``s`` high-res samples."""
+    n_bands = len(spec.bands)
+    layers = np.empty(scene.reflectance.shape[:2] + (n_bands + 1,), np.float32)
+    layers[..., :n_bands] = scene.reflectance * np.float32(spec.dn_max / spec.reflectance_max)
+    layers[..., n_bands] = cloudy | ~scene.valid
+    if sigma_lr > 0:
+        layers = cv2.GaussianBlur(layers, (0, 0), sigma_lr * s, borderType=cv2.BORDER_REFLECT)
+    # NOTE: the box's anchor (0, 0) puts the mean of high-res pixels x .. x + s - 1 at x, so low-res pixel i of
+    # a frame shifted by d samples position margin + s * (i + d) of the filtered layers.
+    return cv2.blur(layers, (s, s), anchor=(0, 0), borderType=cv2.BORDER_REFLECT).reshape(layers.shape)
+
+
+def _detect(signal: np.ndarray, spec: CameraConfig, rng: np.random.Generator) -> np.ndarray:
+    """One frame's (H, W, B) float32 signal in DN (changed in place) with shot and read noise from ``rng``,
+    rounded and clipped to the camera's bit depth: the DN it records."""
+    np.maximum(signal, 0, out=signal)
+    noise_dn = signal * np.float32(1.0 / spec.electrons_per_dn)
+    noise_dn += np.float32(spec.read_noise_dn ** 2)
+    np.sqrt(noise_dn, out=noise_dn)
+    noise_dn *= rng.standard_normal(signal.shape, dtype=np.float32)
+    signal += noise_dn
+    np.rint(signal, out=signal)
+    np.clip(signal, 0, spec.dn_max, out=signal)
+    return signal
+
+
+def _seen_clear(lr_cloud: np.ndarray, shifts: np.ndarray, s: int) -> np.ndarray:
+    """(H*s, W*s) bool: high-res cells that at least one frame of ``lr_cloud`` (K, H, W) sees clear, each frame
+    shifted by its ``shifts`` (K, 2) low-res px."""
+    _, h, w = lr_cloud.shape
+    seen = np.zeros((h * s, w * s), bool)
     centres = (np.arange(h * s) + 0.5) / s, (np.arange(w * s) + 0.5) / s  # high-res centres in low-res px
     for f, (dy, dx) in enumerate(shifts):
         rows = np.clip(np.floor(centres[0] - dy).astype(int), 0, h - 1)
         cols = np.clip(np.floor(centres[1] - dx).astype(int), 0, w - 1)
         seen |= ~lr_cloud[f][rows[:, None], cols[None, :]]
-    hr_clear &= seen
-    frame0_opacity = clouds[reach:reach + h, reach:reach + w] if clouds is not None else None
-    return Burst(lr_dn, shifts, lr_cloud, np.ascontiguousarray(scene.reflectance[inner]), hr_clear, footprint_lr, s,
-                 spec, sigma_lr, _low_res_truth(scene, inner, s, frame0_opacity))
+    return seen
 
 
 def _low_res_truth(scene: Scene, inner: tuple[slice, slice], scale: int, opacity: np.ndarray | None) -> Scene:
