@@ -20,7 +20,7 @@ class ImageBandConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class MaskBitsConfig:
-    """A rule that reads a bit-field quality band as cloud codes (``onboard.imagery.MaskBits``)."""
+    """A rule that reads a bit-field quality band as cloud codes (``onboard.mask_bits.MaskBits``)."""
 
     bits: int | list[int] = spec(doc="the field: one bit, or [first, last] bits, 0 = least significant")
     equals: int = spec(ge=0, doc="the field's value (its bits read as an unsigned number) that the rule selects")

@@ -17,8 +17,9 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from app.cli import main
 from onboard.config import load_scenario
-from onboard.imagery import (MASK_CODES, BandSource, ImageryWorld, MaskBits, cloud_codes, footprint_transform,
-                             image_info)
+from onboard.imagery import ImageryWorld
+from onboard.mask_bits import MASK_CODES, MaskBits
+from onboard.raster import BandSource, footprint_transform, image_info
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.world import CLOUD_THICK, CLOUD_THIN, UNKNOWN, MissingBandError
 from rundir.errors import ConfigError, InputFileError
@@ -278,27 +279,6 @@ def test_mask_codes_family(tmp_path, seed, dtype, extra, nodata):
                                                         NOON, 50.0, 150.0, ("B",)).cloud
     expected = np.where(pixels == (nodata if nodata is not None else -1), UNKNOWN, pixels).astype(np.uint8)
     assert np.array_equal(cloud, expected) and set(np.unique(cloud)) <= {*MASK_CODES, UNKNOWN}
-
-
-@settings(max_examples=60, deadline=None, derandomize=True, database=None)
-@given(data=st.data(), dtype=st.sampled_from(["uint8", "uint16", "int16", "uint32"]))
-def test_mask_bits_family(data, dtype):
-    """Random rules on random samples against the rule read bit by bit with Python integers."""
-    width = 8 * np.dtype(dtype).itemsize
-    rules = []
-    for _ in range(data.draw(st.integers(1, 4))):
-        first = data.draw(st.integers(0, width - 1))
-        last = data.draw(st.integers(first, min(first + 3, width - 1)))
-        value = data.draw(st.integers(0, 2 ** (last - first + 1) - 1))
-        rules.append(MaskBits(first, last, value, data.draw(st.sampled_from([CLOUD_THIN, CLOUD_THICK, UNKNOWN]))))
-    info = np.iinfo(dtype)
-    samples = np.array(data.draw(st.lists(st.integers(int(info.min), int(info.max)), min_size=1, max_size=40)),
-                       dtype=dtype)
-    got = cloud_codes(samples, rules)
-    for sample, code in zip(samples.tolist(), got.tolist()):
-        bits = sample & ((1 << width) - 1)  # two's complement of a signed sample
-        hits = [r.code for r in rules if (bits >> r.first_bit) & ((1 << (r.last_bit - r.first_bit + 1)) - 1) == r.value]
-        assert code == max(hits, default=0)
 
 
 # --- any CRS, any band, any driver (kind D) ----------------------------------------------------------------------

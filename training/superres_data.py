@@ -28,7 +28,8 @@ from onboard.burst import Burst, capture_burst
 from onboard.spacecraft_config import CameraConfig
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.registration import register
-from onboard.imagery import ImageryWorld, image_info
+from onboard.imagery import ImageryWorld
+from onboard.raster import image_info
 from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
 from training.cloud_data import (BIT_DEPTH, FULL_WELL_RANGE_E, HELDOUT_WORLD_SEEDS, HELDOUT_ZONES,
                                  READ_NOISE_RANGE_DN, SPLITS, TRAIN_WORLD_SEEDS, draw_sunlit_place)

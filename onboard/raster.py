@@ -1,0 +1,245 @@
+"""One band of an image file through GDAL (rasterio): its metadata, its samples and validity, and the band
+reprojected into a frame's grid.
+
+No-data is the file's own, per band: its no-data value (``GDAL_NODATA``, ``dataset.nodatavals``), its internal or
+alpha mask (``dataset.read_masks``), and non-finite floats; a scenario's ``nodata`` replaces the value (not the
+masks). Reprojection is ``rasterio.warp.reproject`` (GDAL's warper), into any footprint, from any CRS GDAL knows,
+north-up or rotated.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.dtypes import in_dtype_range
+from rasterio.enums import MaskFlags, Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.warp import reproject, transform as transform_points, transform_bounds
+
+from rundir.errors import InputFileError
+
+from .mask_bits import MaskBits, Problem, cloud_codes, mask_problem
+from .projection import GridFootprint
+from .world import UNKNOWN
+
+LONLAT = CRS.from_epsg(4326)
+
+
+@dataclass(frozen=True)
+class BandSource:
+    """One band of an image file: ``band`` is 1-based, as GDAL counts; None: the file must have exactly one."""
+
+    path: Path
+    band: int | None = None
+
+    def __str__(self) -> str:
+        return str(self.path) if self.band is None else f"{self.path} band {self.band}"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """One band of an image file as its metadata describes it: size, data type, georeferencing, no-data."""
+
+    source: BandSource
+    band: int  # 1-based
+    count: int  # bands in the file
+    width: int
+    height: int
+    dtype: str
+    crs: CRS
+    transform: Affine  # pixel (col, row) -> CRS coordinates of the pixel's upper-left corner; may be rotated
+    nodata: float | None  # the file's own no-data value of this band
+    scale: float  # the file's own DN -> physical value scale of this band (GDAL scale metadata; 1.0 when none)
+    offset: float  # ... and offset (0.0 when none)
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the file says how its samples become reflectance: a scale or offset of its own, or floating-point
+        samples (reflectance as stored)."""
+        return (self.scale, self.offset) != (1.0, 0.0) or np.dtype(self.dtype).kind == "f"
+
+    def contains(self, lat_deg: float, lon_deg: float) -> bool:
+        """Whether the point falls on a pixel of the image."""
+        xs, ys = transform_points(LONLAT, self.crs, [lon_deg], [lat_deg])
+        if not (math.isfinite(xs[0]) and math.isfinite(ys[0])):
+            return False
+        col, row = ~self.transform @ (xs[0], ys[0])
+        return 0.0 <= col <= self.width and 0.0 <= row <= self.height
+
+    def bounds_lonlat(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) degrees of the image's outer edge (its corners and edges densified)."""
+        cols = np.array([0, self.width, self.width, 0], dtype=np.float64)
+        rows = np.array([0, 0, self.height, self.height], dtype=np.float64)
+        xs, ys = self.transform @ (cols, rows)
+        box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+        return tuple(transform_bounds(self.crs, LONLAT, *box, densify_pts=21))
+
+
+def open_image(path: Path) -> Any:
+    """``rasterio.open(path)``; InputFileError naming the file when GDAL cannot open it."""
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError):  # a name the OS refuses: too long, a NUL byte
+        exists = False
+    if not exists:
+        raise InputFileError(path, "no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # reported as a problem of its own
+            return rasterio.open(path)
+    except RasterioError as err:
+        raise InputFileError(path, f"GDAL cannot open it as an image (GeoTIFF, COG, JPEG 2000, ...): {err}") from None
+
+
+def describe_bands(ds: Any) -> str:
+    """'3 bands: 1 red, 2 green, 3 blue' from the band descriptions or colour interpretations."""
+    names = [desc or interp.name for desc, interp in zip(ds.descriptions, ds.colorinterp)]
+    return f"{ds.count} bands: " + ", ".join(f"{i} {name}" for i, name in enumerate(names, 1))
+
+
+def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str | None = None
+              ) -> tuple[ImageInfo | None, list[Problem]]:
+    """The band's :class:`ImageInfo` and every problem its metadata shows (``nodata``: the scenario's override;
+    ``shown``: the file's name as the user wrote it)."""
+    problems: list[Problem] = []
+    band = source.band or 1
+    if source.band is None and ds.count != 1:
+        problems.append((f"a single-band file, or {{file: {shown or source.path}, band: N}} naming one of its bands",
+                         describe_bands(ds)))
+    elif not 1 <= band <= ds.count:
+        problems.append((f"a band from 1 to {ds.count} (1-based, as GDAL counts)",
+                         f"band {band}; the file has {describe_bands(ds)}"))
+        band = 1
+    georeferenced = ds.crs is not None and ds.transform != Affine.identity()
+    if not georeferenced and ds.gcps[0]:
+        problems.append(("an image on a grid (a CRS and a geotransform)", "ground control points only: warp it "
+                         "onto a grid first, e.g. gdalwarp -t_srs EPSG:32631 in.tif out.tif"))
+    elif not georeferenced:
+        problems.append(("a georeferenced image: a CRS and a geotransform (GeoTIFF tags, a GeoJP2 or GMLJP2 box, or a "
+                         "world file and a .prj or .aux.xml beside the image)",
+                         "no CRS" if ds.crs is None else "no geotransform"))
+    dtype = ds.dtypes[band - 1]
+    if np.dtype(dtype).kind == "c":
+        problems.append(("real-valued samples", f"complex samples ({dtype})"))
+    elif nodata is not None and not in_dtype_range(nodata, dtype):
+        problems.append((f"a no-data value that {dtype} samples can hold", f"{nodata:g}"))
+    if problems and not georeferenced:
+        return None, problems
+    return ImageInfo(source, band, ds.count, ds.width, ds.height, dtype, ds.crs, ds.transform,
+                     ds.nodatavals[band - 1], float(ds.scales[band - 1]), float(ds.offsets[band - 1])), problems
+
+
+def read_band(ds: Any, band: int, nodata: float | None, max_px: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The band's stored samples and where they are valid, both (H, W); decimated (nearest, or from overviews) to
+    at most ``max_px`` a side when given. ``nodata`` replaces the file's no-data value; internal and alpha masks
+    apply either way, and non-finite floats are never valid."""
+    shape = (ds.height, ds.width)
+    if max_px is not None and max(shape) > max_px:
+        step = math.ceil(max(shape) / max_px)
+        shape = (math.ceil(ds.height / step), math.ceil(ds.width / step))
+    pixels = ds.read(band, out_shape=shape, resampling=Resampling.nearest)
+    valid = np.ones(shape, bool)
+    flags = ds.mask_flag_enums[band - 1]
+    if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
+        valid &= ds.read_masks(band, out_shape=shape, resampling=Resampling.nearest) > 0
+    value = nodata if nodata is not None else ds.nodatavals[band - 1]
+    if value is not None:
+        valid &= ~np.isnan(pixels) if math.isnan(value) else pixels != value
+    if pixels.dtype.kind == "f":
+        valid &= np.isfinite(pixels)
+    return pixels, valid
+
+
+@dataclass(frozen=True)
+class Raster:
+    """One band in memory: (H, W) float32 values, NaN where not valid, with its CRS and geotransform."""
+
+    label: str
+    values: np.ndarray
+    crs: CRS
+    transform: Affine
+    info: ImageInfo
+
+    def sample(self, footprint: GridFootprint, resampling: Resampling) -> np.ndarray:
+        """The band reprojected into ``footprint``: (H, W) float32, NaN where no valid pixel contributes."""
+        out = np.full((footprint.height_px, footprint.width_px), np.nan, np.float32)
+        reproject(self.values, out, src_transform=self.transform, src_crs=self.crs, src_nodata=np.nan,
+                  dst_transform=footprint_transform(footprint), dst_crs=crs_of(footprint.epsg), dst_nodata=np.nan,
+                  resampling=resampling)
+        return out
+
+
+@functools.lru_cache(maxsize=64)
+def crs_of(epsg: int) -> CRS:
+    return CRS.from_epsg(epsg)
+
+
+def footprint_transform(footprint: GridFootprint) -> Affine:
+    """The GDAL geotransform of a footprint: pixel (col, row) -> (x, y) metres of its upper-left corner."""
+    return Affine(footprint.gsd_m, 0.0, footprint.x0_m, 0.0, -footprint.gsd_m, footprint.y0_m)
+
+
+def image_info(source: BandSource | str | Path) -> ImageInfo:
+    """What the metadata of one band of an image file says (size, data type, CRS, geotransform, no-data), without
+    reading its pixels; InputFileError naming the file and every problem (see :func:`check_world`)."""
+    source = as_source(source)
+    with open_image(source.path) as ds:
+        info, problems = band_metadata(ds, source, None)
+    if problems:
+        raise InputFileError(source.path, "; ".join(f"expected {e}, found {f}" for e, f in problems))
+    return info
+
+
+def load_band(source: BandSource, nodata: float | None, mask_rules: Sequence[MaskBits] | None = None,
+          dn_scale: float | None = None, dn_offset: float = 0.0, factor: float = 1.0) -> Raster:
+    """Read one band whole: reflectance ``factor * (dn_scale * DN + dn_offset)`` (``dn_scale`` None: the file's
+    own scale and offset, see :func:`calibration_problem`), or, for a mask (``mask_rules`` not None), cloud codes.
+    InputFileError naming the file and every problem found."""
+    with open_image(source.path) as ds:
+        info, problems = band_metadata(ds, source, nodata)
+        if problems:
+            raise InputFileError(source.path, "; ".join(f"expected {e}, found {f}" for e, f in problems))
+        try:
+            pixels, valid = read_band(ds, info.band, nodata)
+        except RasterioError as err:
+            raise InputFileError(source.path, f"GDAL cannot read its pixels: {err}") from None
+    if mask_rules is None:
+        if dn_scale is None:
+            problem = calibration_problem(info)
+            if problem is not None:
+                raise InputFileError(source.path, "expected {}, found {}".format(*problem))
+            dn_scale, dn_offset = info.scale, info.offset
+        values = (pixels.astype(np.float32) * np.float32(dn_scale * factor) + np.float32(dn_offset * factor))
+    else:
+        problem = mask_problem(pixels, valid, mask_rules)
+        if problem is not None:
+            raise InputFileError(source.path, "expected {}, found {}".format(*problem))
+        values = (cloud_codes(pixels, mask_rules) if mask_rules else pixels).astype(np.float32)
+        valid &= values != UNKNOWN
+    values[~valid] = np.nan
+    return Raster(str(source), values, info.crs, info.transform, info)
+
+
+def calibration_problem(info: ImageInfo) -> Problem | None:
+    """Why the samples of a band cannot be turned into reflectance without ``world.dn_scale``: integer DN whose
+    file declares no scale or offset (GDAL's scale/offset metadata, e.g. ``gdal_edit.py -scale``). None when the
+    file declares them or holds floating-point reflectance."""
+    if info.calibrated:
+        return None
+    return ("world.dn_scale and world.dn_offset (reflectance = dn_scale * DN + dn_offset), or a file that declares "
+            "its scale and offset", f"{info.dtype} DN and no scale or offset in the file: for example Landsat 8 "
+            "Collection 1 2.0e-5 and -0.1 (USGS LSDS-1574), Sentinel-2 L1C 1.0e-4 and 0 (ESA S2 PDGS, before "
+            "baseline 04.00), Landsat Collection 2 L2 2.75e-5 and -0.2")
+
+
+def as_source(entry: BandSource | str | Path) -> BandSource:
+    return entry if isinstance(entry, BandSource) else BandSource(Path(entry))

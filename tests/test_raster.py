@@ -1,0 +1,105 @@
+"""One band of an image file through GDAL: metadata, samples and validity, calibration, reprojection
+(onboard/raster.py)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from hypothesis import given, settings, strategies as st
+from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
+
+from onboard.projection import GridFootprint
+from onboard.raster import (BandSource, band_metadata, calibration_problem, image_info, load_band, open_image,
+                            read_band)
+from rundir.errors import InputFileError
+
+NODATA_DTYPES = ("uint8", "uint16", "int16", "int32", "float32")
+UTM33 = Affine(20.0, 0.0, 300000.0, 0.0, -20.0, 5000000.0)
+
+
+def write_raster(path, pixels, crs, transform, nodata=None, driver="GTiff", **options):
+    """Write (H, W) or (count, H, W) ``pixels`` with rasterio; returns ``path``."""
+    pixels = pixels[None] if pixels.ndim == 2 else pixels
+    with rasterio.open(path, "w", driver=driver, width=pixels.shape[2], height=pixels.shape[1], count=pixels.shape[0],
+                       dtype=pixels.dtype, crs=crs, transform=transform, nodata=nodata, **options) as ds:
+        ds.write(pixels)
+    return path
+
+
+def test_bad_input_files_are_named(tmp_path):
+    with pytest.raises(InputFileError, match="nope.tif: no such file"):
+        open_image(tmp_path / "nope.tif")
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(InputFileError, match="junk.png: GDAL cannot open"):
+        open_image(tmp_path / "junk.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # on purpose: a PNG with no georeferencing
+        write_raster(tmp_path / "plain.png", np.ones((8, 8), np.uint8), None, Affine.identity(), driver="PNG")
+    with pytest.raises(InputFileError, match=r"plain.png: expected a georeferenced image.*world file.*found no CRS"):
+        image_info(tmp_path / "plain.png")
+
+
+def test_band_metadata_names_the_band_problems(tmp_path):
+    path = write_raster(tmp_path / "three.tif", np.zeros((3, 4, 4), np.uint16), "EPSG:32633", UTM33)
+    with rasterio.open(path) as ds:
+        info, problems = band_metadata(ds, BandSource(path), None, "three.tif")
+        assert info.count == 3 and problems == [("a single-band file, or {file: three.tif, band: N} naming one of its "
+                                                 "bands", "3 bands: 1 gray, 2 undefined, 3 undefined")]
+        info, problems = band_metadata(ds, BandSource(path, 4), None)
+        assert problems[0][0] == "a band from 1 to 3 (1-based, as GDAL counts)"
+        info, problems = band_metadata(ds, BandSource(path, 2), -1.0)
+        assert problems == [("a no-data value that uint16 samples can hold", "-1")]
+        info, problems = band_metadata(ds, BandSource(path, 2), 0.0)
+        assert problems == [] and info.band == 2 and info.transform == UTM33 and info.crs.to_epsg() == 32633
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(dtype=st.sampled_from(NODATA_DTYPES), seed=st.integers(0, 2**32 - 1), fill_share=st.floats(0.0, 0.9),
+       nan=st.booleans())
+def test_nodata_family(tmp_path_factory, dtype, seed, fill_share, nan):
+    """Any dtype and no-data value (NaN for floats too): exactly those pixels are not valid, the rest as stored."""
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype) if dtype != "float32" else np.finfo(dtype)
+    lo, hi = (max(float(info.min), -1e6), min(float(info.max), 1e6))
+    nodata = float("nan") if nan and dtype == "float32" else float(rng.integers(int(lo), int(hi) + 1))
+    pixels = rng.uniform(lo, hi, (40, 48)).astype(dtype)
+    pixels[rng.random(pixels.shape) < fill_share] = nodata
+    path = write_raster(tmp_path_factory.mktemp("nd") / "band.tif", pixels, "EPSG:32633", UTM33, nodata=nodata)
+    real = ~np.isnan(pixels) if nan and dtype == "float32" else pixels != pixels.dtype.type(nodata)
+    with rasterio.open(path) as ds:
+        stored, valid = read_band(ds, 1, None)
+        assert np.array_equal(valid, real) and np.array_equal(stored[real], pixels[real])
+        value = float(pixels[real][0]) if real.any() else 1.0  # a scenario value replaces the file's
+        _, replaced = read_band(ds, 1, value)
+        assert np.array_equal(replaced, (pixels != pixels.dtype.type(value)) & ~np.isnan(pixels.astype(np.float64)))
+        small, _ = read_band(ds, 1, None, max_px=10)
+        assert max(small.shape) <= 10
+
+
+def test_calibration_from_the_file_or_refused_with_the_usual_products(tmp_path):
+    dn = np.full((4, 4), 5000, np.uint16)
+    plain = write_raster(tmp_path / "dn.tif", dn, "EPSG:32633", UTM33)
+    expected, found = calibration_problem(image_info(plain))
+    assert expected.startswith("world.dn_scale") and "Sentinel-2 L1C 1.0e-4" in found
+    with pytest.raises(InputFileError, match="dn.tif: expected world.dn_scale"):
+        load_band(BandSource(plain), None)
+    scaled = write_raster(tmp_path / "scaled.tif", dn, "EPSG:32633", UTM33)
+    with rasterio.open(scaled, "r+") as ds:
+        ds.scales, ds.offsets = (2e-5,), (-0.1,)
+    assert calibration_problem(image_info(scaled)) is None
+    raster = load_band(BandSource(scaled), None, factor=2.0)
+    assert np.allclose(raster.values, 2.0 * (5000 * 2e-5 - 0.1), atol=1e-6)
+    assert np.allclose(load_band(BandSource(plain), None, dn_scale=1e-4).values, 0.5, atol=1e-6)
+
+
+def test_reprojection_into_a_footprint_keeps_pixels_on_their_own_grid_and_nan_outside(tmp_path):
+    pixels = np.arange(12 * 10, dtype=np.float32).reshape(12, 10)
+    raster = load_band(BandSource(write_raster(tmp_path / "r.tif", pixels, "EPSG:32633", UTM33)), None)
+    own = GridFootprint(32633, 300000.0, 5000000.0, 20.0, 10, 12)
+    assert np.array_equal(raster.sample(own, Resampling.nearest), pixels)
+    shifted = GridFootprint(32633, 300100.0, 5000000.0, 20.0, 10, 12)  # five pixels east: the last five are outside
+    out = raster.sample(shifted, Resampling.nearest)
+    assert np.array_equal(out[:, :5], pixels[:, 5:]) and np.isnan(out[:, 5:]).all()
