@@ -32,7 +32,7 @@ from typing import Any
 
 from rundir.files import write_text
 
-from . import cloud, compute, plots, spacecraft, stac, superres
+from . import cloud, compute, plots, spacecraft, stac, superres, value
 from .anomalies import ground_blocks, ground_section
 from .bandwidth import bandwidth_blocks, bandwidth_section
 from .comparison import comparison, comparison_blocks
@@ -255,3 +255,4 @@ register_section("cloud", cloud.cloud_section, cloud.cloud_blocks)
 register_section("superres", superres.superres_section, superres.superres_blocks)
 register_section("compute", compute.compute_section, compute.compute_blocks)
 register_section("spacecraft", spacecraft.spacecraft_section, spacecraft.spacecraft_blocks)
+register_section("value", value.value_section, value.value_blocks)

@@ -5,6 +5,8 @@ tile whose cloud fraction exceeds ``max_cloud_fraction`` is dropped (``action: d
 pixels, the cloudy ones set to DN 0, "no data" (``action: mask``). The cloud mask itself can go down too,
 losslessly compressed. ``method: spectral`` runs the classic threshold test instead of the model. Either way the
 probability map and the spectral baseline's mask are kept for scoring in ``RUN/evaluation/``, never downlinked.
+Each tile carries the count of pixels the filter found clear (``meta["clear_px"]``, the manifest's ``clear_px``):
+the on-board estimate of what the tile is worth, which the ``value_density`` downlink order ranks by.
 """
 
 from __future__ import annotations
@@ -144,8 +146,9 @@ class CloudFilter(Stage):
         kept = []
         for r, c, h, w in tile_boxes(*stack.shape[1:3], self.params.tile_px):
             fraction = float(cloudy[r:r + h, c:c + w].mean())
+            clear_px = int(h * w - cloudy[r:r + h, c:c + w].sum())
             tile = Tile(dn=frame_tile.dn[..., r:r + h, c:c + w, :], row0=r, col0=c, priority=frame_tile.priority,
-                        meta={"cloud_fraction": round(fraction, 4)})
+                        meta={"cloud_fraction": round(fraction, 4), "clear_px": clear_px})
             if fraction <= self.params.max_cloud_fraction:
                 kept.append(tile)
             elif self.params.action == "drop":

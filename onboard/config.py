@@ -39,6 +39,13 @@ class TargetConfig:
     priority: int = spec(1, ge=0, le=100, doc="higher is downlinked first and dropped last")
 
 
+@dataclass(frozen=True, kw_only=True)
+class DownlinkConfig:
+    order: Literal["priority", "value_density"] = spec(
+        "priority", doc="which stored product goes down next (one in progress always first): priority (highest "
+        "target priority, then oldest) or value_density (target priority x estimated clear pixels per byte, then "
+        "oldest)")
+
 
 @dataclass(frozen=True, kw_only=True)
 class StageConfig:
@@ -60,6 +67,7 @@ class Scenario:
     ground_stations: list[GroundStationConfig] = spec(min_items=1, doc="one or more")
     targets: list[TargetConfig] = spec(min_items=1, doc="imaging targets, one or more")
     pipeline: list[Any] = spec(min_items=1, doc="on-board stages in order, each {stage: NAME, ...params}")
+    downlink: DownlinkConfig = spec(DownlinkConfig(), doc="the order products go down in")
     timeline_step_s: float = spec(60.0, gt=0, le=3600, doc="sampling of the storage and battery timeline")
     source_file: str = dataclasses.field(default="", metadata={"internal": True})
     stages: tuple[StageConfig, ...] = dataclasses.field(default=(), metadata={"internal": True})

@@ -111,7 +111,8 @@ class Mission:
                                       "radio": craft.power.radio_tx_w + self.profile.power_w.transmit - self.profile.power_w.idle,
                                       "compute": max(0.0, self.profile.power_w.compute - self.profile.power_w.idle)},
                       brownout_soc_fraction=craft.power.brownout_soc_fraction, sunlit=sunlit)
-        storage = Storage(self.env, craft.storage.capacity_mb * 1e6, craft.storage.policy, self.recorder.evicted)
+        storage = Storage(self.env, craft.storage.capacity_mb * 1e6, craft.storage.policy, self.recorder.evicted,
+                          self.scn.downlink.order)
         return Satellite(index, name, storage, power, simpy.Resource(self.env, capacity=1), simpy.Store(self.env))
 
     # --- run -----------------------------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ def manifest_line(frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], 
     else:
         product_id = f"{frame.frame_id}-t{idx:02d}"
     raw_frames = int(tile.meta.get("burst_frames", 1))  # frames of the burst one product stands for
+    # clear pixels on the camera's grid: the cloud filter's estimate, else every pixel the tile holds
+    clear_px = int(tile.meta.get("clear_px", (h // scale) * (w // scale))) if image else None
     return ManifestLine(
         id=product_id, file=product_id + EXTENSIONS[tile.format], satellite=frame.satellite,
         frame_ids=(frame.frame_id,), pass_id=cap.pass_id, target=cap.target,
@@ -58,6 +60,7 @@ def manifest_line(frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], 
         stages=tuple(stages), priority=tile.priority, retransmitted_bytes=0,
         reflectance_per_dn=georef.reflectance_per_dn if image else None,
         band_centres_um=tuple(georef.centres_um) if image else None,
+        clear_px=clear_px, value=tile.priority * clear_px if image else None,
         **{key: tile.meta[key] for key in ("cloud_fraction", "masked", "burst_frame", "burst_frames")
            if key in tile.meta})
 

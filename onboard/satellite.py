@@ -151,7 +151,8 @@ def store_products(sat: Satellite, work: Work, cap: Capture, pipeline: Pipeline,
     for idx, tile in enumerate(work.tiles):
         georef = tile_georef(frame, tile, pipeline.ctx)
         line = recorder.stored(frame, cap, tile, idx, work.stages, georef)
-        item = Item(line.id, (frame.frame_id,), line.bytes, tile.priority, "product", data=line)
+        item = Item(line.id, (frame.frame_id,), line.bytes, tile.priority, "product", value=line.value or 0,
+                    data=line)
         if not sat.storage.put(item):
             recorder.refused(line, frame.frame_id)
 

@@ -3,6 +3,14 @@
 When an item does not fit, the policy decides: ``drop_oldest`` evicts the oldest items, ``drop_lowest_priority``
 evicts the lowest-priority (then oldest) items of no higher priority than the newcomer, and ``stop_imaging``
 evicts nothing and refuses the newcomer. An item being transmitted is never evicted.
+
+The downlink takes products in one of :data:`ORDERS` (scenario ``downlink.order``), always finishing a product in
+progress first: ``priority`` sends the highest target priority, then the oldest; ``value_density`` sends the most
+value per byte, then the oldest, where a product's value is its target priority times the clear pixels it holds
+as estimated on board (the cloud filter's mask; every pixel without one). Value density first is the greedy rule
+that is optimal for the fractional knapsack (G. B. Dantzig, "Discrete-variable extremum problems", Operations
+Research 5(2), 1957): when a pass cannot carry everything stored, the bytes it does carry hold the most value,
+up to the product cut off at its end.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from typing import Any, Callable
 import simpy
 
 POLICIES = ("drop_oldest", "drop_lowest_priority", "stop_imaging")
+ORDERS = ("priority", "value_density")
 
 
 @dataclass(eq=False)
@@ -24,6 +33,7 @@ class Item:
     size_bytes: int
     priority: int
     kind: str  # "raw" (awaiting compute) or "product" (awaiting downlink)
+    value: float = 0.0  # a product's target priority x estimated clear pixels (manifest value); 0 for a raw frame
     seq: int = 0  # arrival order, set by Storage
     sent_bytes: float = 0.0  # downlink progress on the air, retransmissions included; resumes at the next contact
     on_air_bytes: int | None = None  # size plus retransmissions, drawn when its downlink starts
@@ -33,12 +43,17 @@ class Item:
 
 
 class Storage:
-    """Bounded byte store. ``on_evict(item, reason)`` is told about every item the policy throws away."""
+    """Bounded byte store. ``on_evict(item, reason)`` is told about every item the policy throws away; ``order``
+    (one of :data:`ORDERS`) is the downlink order :meth:`next_product` follows. Raises ValueError for an unknown
+    policy or order."""
 
     def __init__(self, env: simpy.Environment, capacity_bytes: float, policy: str,
-                 on_evict: Callable[[Item, str], None]):
+                 on_evict: Callable[[Item, str], None], order: str = "priority"):
         if policy not in POLICIES:
             raise ValueError(f"unknown storage policy {policy!r}; choose from {POLICIES}")
+        if order not in ORDERS:
+            raise ValueError(f"unknown downlink order {order!r}; choose from {ORDERS}")
+        self.order = order
         self.env = env
         self.capacity_bytes = capacity_bytes
         self.policy = policy
@@ -73,10 +88,13 @@ class Storage:
         self.used_bytes -= item.size_bytes
 
     def next_product(self) -> Item | None:
-        """The product to downlink next: one already in progress, else highest priority, then oldest."""
+        """The product to downlink next: one already in progress, else by :attr:`order` the highest priority or
+        the highest value per byte (``value / size_bytes``), then the oldest; None when no product is stored."""
         products = [i for i in self.items if i.kind == "product"]
         if not products:
             return None
+        if self.order == "value_density":
+            return min(products, key=lambda i: (i.sent_bytes == 0, -i.value / max(i.size_bytes, 1), i.seq))
         return min(products, key=lambda i: (i.sent_bytes == 0, -i.priority, i.seq))
 
     def _victims(self, item: Item) -> list[Item] | None:

@@ -15,8 +15,12 @@ size), ``footprint`` (EPSG code, upper-left corner and pixel size in metres, siz
 super-resolution factor, 1 without), ``raw_bytes`` (the bent-pipe bytes the product stands for), ``stages``,
 ``priority``, ``retransmitted_bytes``, ``sha256`` and ``bytes`` (the product file plus its sidecars), ``sidecars``
 (file, bytes, sha256 of each), for images ``reflectance_per_dn`` and ``band_centres_um``; after the cloud filter
-``cloud_fraction`` and ``masked``; for raw bursts ``burst_frame`` and ``burst_frames``; after delivery
-``downlink_t_s``, ``downlink_utc`` and ``station``. A field that is None is not written.
+``cloud_fraction`` and ``masked``; for images ``clear_px`` (the clear pixels the product holds as estimated on
+board, counted on the camera's grid: the cloud filter's clear pixels in the tile, or every pixel of the tile
+without a cloud filter; a super-resolved product's pixels divided by scale²) and ``value`` (``priority`` times
+``clear_px``, what the ``value_density`` downlink order ranks by per byte); for raw bursts ``burst_frame`` and
+``burst_frames``; after delivery ``downlink_t_s``, ``downlink_utc`` and ``station``. A field that is None is not
+written.
 """
 
 from __future__ import annotations
@@ -90,6 +94,7 @@ CHECKS: dict[str, Check] = {  # every key a line may hold: required ones first, 
     "capture_utc": TEXT, "downlink_utc": TEXT, "dtype": TEXT, "stages": TEXTS, "priority": COUNT,
     "cloud_fraction": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1"),
     "masked": (lambda v: isinstance(v, bool), "true or false"), "burst_frame": COUNT, "burst_frames": POSITIVE,
+    "clear_px": COUNT, "value": COUNT,
 }
 REQUIRED = ("id", "file", "bytes", "sha256", "format", "shape", "bit_depth", "kind", "pass_id", "capture_t_s",
             "downlink_t_s", "raw_bytes")  # what the ground cannot do without
@@ -160,6 +165,8 @@ class ManifestLine:
     band_centres_um: tuple[float, ...] | None = None
     cloud_fraction: float | None = None
     masked: bool | None = None
+    clear_px: int | None = None
+    value: int | None = None
     burst_frame: int | None = None
     burst_frames: int | None = None
     downlink_t_s: float | None = None

@@ -33,7 +33,8 @@ lines = st.builds(
                             max_size=2).map(tuple)),
     reflectance_per_dn=maybe(st.floats(min_value=1e-6, max_value=1.0)),
     band_centres_um=maybe(st.lists(st.floats(0.3, 15.0), max_size=4).map(tuple)),
-    cloud_fraction=maybe(st.floats(0.0, 1.0)), masked=maybe(st.booleans()), burst_frame=maybe(st.integers(0, 15)),
+    cloud_fraction=maybe(st.floats(0.0, 1.0)), masked=maybe(st.booleans()), clear_px=maybe(counts),
+    value=maybe(counts), burst_frame=maybe(st.integers(0, 15)),
     burst_frames=maybe(st.integers(1, 16)), downlink_t_s=seconds, downlink_utc=maybe(names), station=maybe(names))
 
 
@@ -61,7 +62,8 @@ def good_record() -> dict:
         tile=TileGeometry(0, 64, 64, 64, 256, 256), footprint=Footprint(32631, 448000.0, 5412000.0, 10.0, 64, 64),
         raw_bytes=24576, stages=("cloud_filter", "encode"), priority=1, sha256="ab" * 32, bytes=9000,
         sidecars=(Sidecar("sat-1-f00000-t00.pgw", 60, "cd" * 32),), reflectance_per_dn=1.2 / 4095,
-        band_centres_um=(0.49, 0.56, 0.665, 0.842), cloud_fraction=0.125, downlink_t_s=1000.0).to_json()
+        band_centres_um=(0.49, 0.56, 0.665, 0.842), cloud_fraction=0.125, clear_px=3584, value=3584,
+        downlink_t_s=1000.0).to_json()
 
 
 @pytest.mark.parametrize("key, value, expected", [
@@ -73,6 +75,8 @@ def good_record() -> dict:
     ("cloud_fraction", 1.5, "cloud_fraction is 1.5, expected a number from 0 to 1"),
     ("bytes", True, "bytes is True, expected an integer >= 0"),
     ("shape", [], "shape is [], expected a list of positive integers"),
+    ("clear_px", -3, "clear_px is -3, expected an integer >= 0"),
+    ("value", 12.5, "value is 12.5, expected an integer >= 0"),
 ])
 def test_a_key_of_the_wrong_type_is_named(key, value, expected):
     record = good_record() | {key: value}

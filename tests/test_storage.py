@@ -1,5 +1,6 @@
 """Mass memory: capacity is never exceeded, and every eviction is reported with its reason."""
 
+import pytest
 import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -81,3 +82,70 @@ def test_accounting_property(policy, ops):
     held = [i.item_id for i in store.items]
     accounted = held + refused + removed + [e[0] for e in evicted]
     assert sorted(accounted) == sorted(f"i{n}" for n in range(len(ops)))
+
+
+def test_unknown_order_is_refused():
+    with pytest.raises(ValueError, match="unknown downlink order 'fastest'"):
+        Storage(simpy.Environment(), 100, "drop_oldest", lambda item, reason: None, order="fastest")
+
+
+def test_value_density_sends_the_most_value_per_byte_then_the_oldest():
+    store = Storage(simpy.Environment(), 10_000, "drop_oldest", lambda item, reason: None, order="value_density")
+    # value per byte: a 0.3 (priority 3 but mostly cloud), b 2.0 (clear), c and d 1.0 each
+    a, b, c, d = (Item(n, (n,), size, prio, "product", value=v)
+                  for n, size, prio, v in (("a", 1000, 3, 300), ("b", 1000, 1, 2000), ("c", 500, 1, 500),
+                                           ("d", 250, 2, 250)))
+    for x in (a, b, c, d):
+        store.put(x)
+    assert store.next_product() is b  # 2.0 per byte beats c and d (1.0) and a (0.3), whatever the priority
+    store.remove(b)
+    assert store.next_product() is c  # c and d tie at 1.0 per byte: the older first
+    a.sent_bytes = 10.0
+    assert store.next_product() is a  # a product in progress is finished first
+
+
+def drain(store):
+    """The order next_product empties the store in (every product, each once)."""
+    order = []
+    while (nxt := store.next_product()) is not None:
+        order.append(nxt)
+        store.remove(nxt)
+    return order
+
+
+@settings(max_examples=200, deadline=None)
+@given(products=st.lists(st.tuples(st.integers(1, 5000), st.integers(0, 5), st.integers(0, 10_000)), min_size=1,
+                         max_size=30),
+       started=st.integers(-1, 29), raws=st.integers(0, 3))
+def test_value_density_order_property(products, started, raws):
+    """Draining the store in value_density order: every product once and no raw frame, the one in progress first,
+    then value per byte never increasing, equal densities oldest first."""
+    store = Storage(simpy.Environment(), 1e12, "drop_oldest", lambda item, reason: None, order="value_density")
+    items = [Item(f"p{n}", (f"p{n}",), size, prio, "product", value=prio * px)
+             for n, (size, prio, px) in enumerate(products)]
+    for n, x in enumerate(items):
+        store.put(x)
+        if n < raws:
+            store.put(item(f"raw{n}", 10, kind="raw"))
+    if 0 <= started < len(items):
+        items[started].sent_bytes = 1.0
+    order = drain(store)
+    assert sorted(x.item_id for x in order) == sorted(x.item_id for x in items)
+    rest = order
+    if 0 <= started < len(items):
+        assert order[0] is items[started]
+        rest = order[1:]
+    keys = [(-x.value / x.size_bytes, x.seq) for x in rest]
+    assert keys == sorted(keys)
+    assert [x.kind for x in store.items] == ["raw"] * min(raws, len(items))
+
+
+@settings(max_examples=100, deadline=None)
+@given(products=st.lists(st.tuples(st.integers(1, 5000), st.integers(0, 5)), min_size=1, max_size=30))
+def test_priority_order_property(products):
+    """The default order: highest priority first, equal priorities oldest first, whatever the value."""
+    store, _ = make("drop_oldest", 1e12)
+    for n, (size, prio) in enumerate(products):
+        store.put(Item(f"p{n}", (f"p{n}",), size, prio, "product", value=size))
+    keys = [(-x.priority, x.seq) for x in drain(store)]
+    assert keys == sorted(keys) and len(keys) == len(products)

@@ -1,0 +1,158 @@
+"""The report's ``value`` section: value delivered per byte downlinked, in total and per contact, next to the
+bandwidth saved, with the oracle for comparison.
+
+A product's value is its target priority times the clear pixels it holds. The spacecraft writes its own estimate
+in the manifest (``value`` = ``priority`` x ``clear_px``: the cloud filter's clear pixels, or every pixel without
+a cloud filter, on the camera's grid); that is what the ``value_density`` downlink order ranks by. Value per byte
+is the "data value density" of Kodan (B. Denby et al., "Kodan: Addressing the Computational Bottleneck in Space",
+ASPLOS 2023): value delivered / bytes downlinked, bytes being the verified products' (each product once).
+
+The oracle values the same delivered products at their TRUE clear pixels: the pixels each product delivered
+(a masked tile without its masked-out pixels) that truth calls clear (``truth/FRAME.npz``: ``valid`` and
+``cloud`` 0, thin cloud being cloud as in :mod:`ground.cloud`; for a super-resolved product ``hr_clear``, the
+clear ground some frame of its burst saw clear), counted on the camera's grid, times the priority. Where the
+estimate exceeds the oracle, the spacecraft downlinked cloud it took for clear ground.
+
+Per contact, a product counts in the contact it was completed in (``station`` and ``downlink_t_s`` between the
+window's AOS and LOS in ``telemetry/contacts.jsonl``), with its whole size, even when it started in an earlier one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from rundir.codec import decode_product
+
+from .bandwidth import bandwidth_section
+from .contacts import _utc as utc_text
+from .document import Block, Heading, Paragraph, Table, capped, fmt_bytes, fmt_fraction, fmt_value
+from .run_data import RunData
+
+DEFINITIONS = {
+    "value": "target priority x clear pixels, summed over the delivered products: the spacecraft's estimate "
+             "(manifest value; clear pixels on the camera's grid)",
+    "value_per_byte": "value / downlinked_bytes (Kodan's data value density)",
+    "oracle_value": "the same products valued at their true clear pixels (truth/: valid and cloud-free pixels "
+                    "each product delivered) x target priority",
+    "oracle_value_per_byte": "oracle_value / downlinked_bytes",
+    "oracle_ratio": "oracle_value / value: below 1 the spacecraft counted cloud as clear ground, above 1 it called "
+                    "clear ground cloud",
+    "saved_fraction": "bandwidth saved against bent-pipe (the bandwidth section's saved_fraction)",
+}
+AOS_SLACK_S = 1e-3  # manifest and contact times are rounded to the millisecond
+
+
+def true_clear_px(products: Sequence[Any], run: RunData) -> list[float | None]:
+    """Per product (ground.reception.Product), the truly clear pixels it delivered, counted on the camera's grid (a
+    super-resolved product's pixels / scale²); 0 for an auxiliary product (a cloud mask), None when its frame has no
+    truth file. Truth on the product's grid is ``hr_clear`` for a super-resolved product (clear ground some frame
+    of the burst saw clear), else ``valid`` and ``cloud`` 0, repeated to the product's scale."""
+    out: list[float | None] = []
+    truth: dict[str, dict[str, np.ndarray] | None] = {}
+    for product in products:
+        line = product.line
+        if line["kind"] != "image":
+            out.append(0)
+            continue
+        frame_id = str(line["frame_ids"][0])
+        if frame_id not in truth:
+            truth[frame_id] = _truth(run, frame_id)
+        layers = truth[frame_id]
+        if layers is None:
+            out.append(None)
+            continue
+        s, t = int(line.get("scale", 1)), line["tile"]
+        if s > 1 and "hr_clear" in layers:
+            clear = layers["hr_clear"]
+        else:
+            clear = np.repeat(np.repeat(layers["valid"] & (layers["cloud"] == 0), s, 0), s, 1)
+        box = clear[t["row0"]:t["row0"] + t["height"], t["col0"]:t["col0"] + t["width"]]
+        if line.get("masked"):  # the masked-out pixels (DN 0 in every band) were not delivered
+            box = box & decode_product(product.path, line).any(axis=2)
+        out.append(int(np.count_nonzero(box)) / (s * s))
+    return out
+
+
+def _truth(run: RunData, frame_id: str) -> dict[str, np.ndarray] | None:
+    """A frame's truth layers (valid, cloud and, for a burst, hr_clear), or None without its truth file."""
+    path = run.run_dir / "truth" / f"{frame_id}.npz"
+    if not path.is_file():
+        return None
+    with np.load(path) as npz:
+        return {key: npz[key] for key in ("valid", "cloud", "hr_clear") if key in npz.files}
+
+
+def _figures(lines: Sequence[Mapping[str, Any]], oracle_px: Sequence[float | None]) -> dict[str, Any]:
+    """Products, bytes, value, oracle value and their per-byte figures of delivered ``lines``; the oracle is None
+    unless every product has truth."""
+    n_bytes = sum(int(line["bytes"]) for line in lines)
+    value = sum(int(line.get("value") or 0) for line in lines)
+    oracle = (sum(int(line.get("priority") or 0) * px for line, px in zip(lines, oracle_px))
+              if None not in oracle_px else None)
+    return {"products": len(lines), "downlinked_bytes": n_bytes, "value": value,
+            "value_per_byte": value / n_bytes if n_bytes else None, "oracle_value": oracle,
+            "oracle_value_per_byte": oracle / n_bytes if n_bytes and oracle is not None else None,
+            "oracle_ratio": oracle / value if value and oracle is not None else None}
+
+
+def _contact_index(line: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]]) -> int | None:
+    """The contact window (index in ``contacts``) a delivered product was completed in, or None."""
+    t_s = float(line["downlink_t_s"])
+    for i, c in enumerate(contacts):
+        if (c["satellite"], c["station"]) == (line.get("satellite"), line.get("station")) \
+                and c["aos_t_s"] - AOS_SLACK_S <= t_s <= c["los_t_s"] + AOS_SLACK_S:
+            return i
+    return None
+
+
+def value_section(run: RunData) -> dict[str, Any] | None:
+    """report.json ``value``: the order used, the totals of :data:`DEFINITIONS`, and one row per contact that
+    completed a product; None when no delivered product carries a ``value`` (a run written before it existed)."""
+    products = run.reception.products
+    if not any("value" in p.line for p in products):
+        return None
+    lines = [p.line for p in products]
+    oracle_px = true_clear_px(products, run)
+    contacts = run.contacts or []
+    by_contact: dict[int | None, list[int]] = {}
+    for i, line in enumerate(lines):
+        by_contact.setdefault(_contact_index(line, contacts), []).append(i)
+    start_utc = (run.run_info or {}).get("start_utc")
+    rows = []
+    for index in sorted(k for k in by_contact if k is not None):
+        c, members = contacts[index], by_contact[index]
+        rows.append({"satellite": c["satellite"], "station": c["station"], "aos_t_s": c["aos_t_s"],
+                     "aos_utc": utc_text(start_utc, c["aos_t_s"]), "bytes_sent": c.get("bytes_sent"),
+                     **_figures([lines[i] for i in members], [oracle_px[i] for i in members])})
+    order = ((run.scenario or {}).get("downlink") or {}).get("order", "priority")
+    return {"order": order, **_figures(lines, oracle_px),
+            "saved_fraction": bandwidth_section(run)["saved_fraction"],
+            "products_outside_contacts": len(by_contact.get(None, [])), "contacts": rows,
+            "definitions": dict(DEFINITIONS)}
+
+
+def value_blocks(section: Mapping[str, Any]) -> list[Block]:
+    """report.md/html blocks: the totals against the oracle, then value per byte per contact."""
+    blocks: list[Block] = [Heading(2, "Value delivered"), Paragraph(
+        f"Downlink order: {section['order']}. Value = target priority x clear pixels (camera grid); the spacecraft's "
+        "estimate uses its cloud mask, the oracle the true clear pixels of the same delivered products.")]
+    blocks.append(Table(("figure", "on-board estimate", "oracle (true clear pixels)"), (
+        ("value delivered", fmt_value(section["value"]), fmt_value(section["oracle_value"])),
+        ("value per byte", fmt_value(section["value_per_byte"]), fmt_value(section["oracle_value_per_byte"])),
+        ("downlinked", fmt_bytes(section["downlinked_bytes"]), fmt_bytes(section["downlinked_bytes"])),
+        ("bandwidth saved", fmt_fraction(section["saved_fraction"]), fmt_fraction(section["saved_fraction"])),
+    )))
+    blocks.append(Paragraph(f"{section['products']} products delivered. Oracle / estimate: "
+                            f"{fmt_value(section['oracle_ratio'])} (below 1 the spacecraft counted cloud as clear "
+                            "ground, above 1 it called clear ground cloud)."))
+    rows, note = capped(tuple(
+        (c["satellite"], c["station"], c["aos_utc"], fmt_value(c["products"]), fmt_bytes(c["downlinked_bytes"]),
+         fmt_value(c["value_per_byte"]), fmt_value(c["oracle_value_per_byte"]))
+        for c in section["contacts"]), "contacts")
+    if rows:
+        blocks.append(Table(("satellite", "station", "AOS (UTC)", "products completed", "their bytes",
+                             "value per byte", "oracle value per byte"), rows))
+    return blocks + note
