@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import cloud, metrics
-from .document import Block, Heading, Table, fmt_bytes, fmt_fraction
+from .document import Block, Heading, Table, fmt_by_key
 from .run_data import RunData
 
 
@@ -21,9 +21,7 @@ def bandwidth_section(run: RunData) -> dict[str, Any]:
 
 
 def bandwidth_blocks(bw: Mapping[str, Any]) -> list[Block]:
-    """report.md/html blocks: one row per defined figure, savings as shares and the rest as bytes."""
-    rows = []
-    for key, definition in bw["definitions"].items():
-        shown = fmt_fraction(bw[key]) if key.startswith("saved") else fmt_bytes(bw[key])
-        rows.append((key, shown, definition))
-    return [Heading(2, "Bandwidth"), Table(("figure", "value", "definition"), tuple(rows))]
+    """report.md/html blocks: one row per defined figure, each formatted by its key's unit suffix (``_fraction``
+    as a share, ``_bytes`` as bytes: :func:`ground.document.fmt_by_key`)."""
+    rows = tuple((key, fmt_by_key(key, bw[key]), definition) for key, definition in bw["definitions"].items())
+    return [Heading(2, "Bandwidth"), Table(("figure", "value", "definition"), rows)]

@@ -37,8 +37,8 @@ from .anomalies import ground_blocks, ground_section
 from .bandwidth import bandwidth_blocks, bandwidth_section
 from .comparison import comparison, comparison_blocks
 from .contacts import contacts_blocks, contacts_section
-from .document import (Block, Heading, Paragraph, Table, capped, fmt_bytes, fmt_duration, fmt_fraction, fmt_value,
-                       to_html, to_markdown)
+from .document import (Block, Contents, Heading, Paragraph, Table, capped, fmt_by_key, fmt_bytes, fmt_duration,
+                       fmt_fraction, fmt_value, to_html, to_markdown)
 from .frame_ledger import ledger_blocks, ledger_section
 from .latency import latency_blocks, latency_section
 from .mosaics import mosaics_blocks, mosaics_section
@@ -52,7 +52,7 @@ Renderer = Callable[[Mapping[str, Any]], list[Block]]
 
 SECTIONS: dict[str, Section] = {}
 RENDERERS: dict[str, Renderer] = {}
-HEADER_KEYS = ("scenario", "seed", "start_utc", "duration_s", "complete", "wall_time_s", "satellites", "stations",
+HEADER_KEYS = ("scenario", "verdict", "seed", "start_utc", "duration_s", "complete", "wall_time_s", "satellites", "stations",
                "missing", "stopped", "warnings")
 RESERVED_KEYS = (*HEADER_KEYS, "comparison")  # the comparison comes last in report.json and first in report.md
 CORE_SECTIONS = ("bandwidth", "ledger", "latency_s", "on_board", "contacts", "ground", "mosaics")
@@ -84,6 +84,7 @@ def header(run: RunData) -> dict[str, Any]:
     scenario = run.scenario or {}
     return {
         "scenario": info.get("scenario", scenario.get("name")),
+        "verdict": None,  # set by collect() from the comparison
         "seed": info.get("seed", scenario.get("seed")),
         "start_utc": info.get("start_utc"),
         "duration_s": info.get("duration_s"),
@@ -104,16 +105,19 @@ def assemble(run: RunData) -> dict[str, Any]:
 
 def collect(run: RunData) -> dict[str, Any]:
     """The report of a loaded run at full precision (before :func:`assemble` rounds it): the header keys, the core
-    sections, the added sections by name (each section's ``warning`` added to ``warnings``), the comparison."""
+    sections, the added sections by name (each section's ``warning`` or ``warnings`` added to ``warnings``), the
+    comparison, and the verdict read from it (:func:`verdict`)."""
     _load_entry_point_sections()
     report = header(run)
     for name in [*CORE_SECTIONS, *sorted(set(SECTIONS) - set(CORE_SECTIONS))]:
         value = SECTIONS[name](run)
         if value is not None:
             report[name] = value
-            if isinstance(value, dict) and value.get("warning"):  # a section's finding the reader must not miss
-                report["warnings"].append(value["warning"])
+            if isinstance(value, dict):  # a section's findings the reader must not miss
+                report["warnings"] += [value["warning"]] if value.get("warning") else []
+                report["warnings"] += list(value.get("warnings") or [])
     report["comparison"] = comparison(run, report)
+    report["verdict"] = verdict(report["comparison"], (run.run_info or {}).get("stages") or [])
     return report
 
 
@@ -163,15 +167,63 @@ def _rounded(value: Any, key: str = "") -> Any:
     return value
 
 
+# --- the verdict ------------------------------------------------------------------------------------------------
+
+# The rows the verdict sets this run against, by the comparison's ``pipeline`` names: the best lossless codec when
+# the comparison has it, else the smallest of the others that exist (all lossless, all on the same frames).
+VERDICT_REFERENCES = {"best_lossless": "the best lossless codec", "encode_only": "lossless encoding alone",
+                      "bent_pipe_single": "single-frame bent-pipe", "bent_pipe": "bent-pipe"}
+CODEC_NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL", "zstd": "zstd", "png": "PNG",
+               "tiff": "TIFF"}
+MODEL_STAGES = ("cloud_filter", "superres")  # stages that run a trained model unless their method says otherwise
+
+
+def verdict(comp: Mapping[str, Any], stages: Sequence[Mapping[str, Any]]) -> str:
+    """One sentence that opens the report, with the same meaning in every run: this run's downlinked bytes against
+    the best lossless alternative in the comparison (``comp["rows"]``, by ``pipeline`` name: ``best_lossless``
+    when present, else the smallest of ``encode_only``, ``bent_pipe_single``, ``bent_pipe``), as a ratio, and the
+    share of clear ground it loses. Says plainly when this run sends MORE. The reference is named by its ``codec``
+    (encode_only: the encode stage's format). ``stages``: telemetry/run.json's stages (they name the pipeline;
+    "On-board AI" when a stage runs a model)."""
+    rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
+    ours = rows.get("this_run") or {}
+    names = [str(s.get("stage")) for s in stages]
+    ai = any(s.get("stage") in MODEL_STAGES and s.get("method", "model") == "model" for s in stages)
+    who = f"On-board {'AI' if ai else 'processing'} ({' > '.join(names) or 'no stages'})"
+    candidates = [n for n in VERDICT_REFERENCES if (rows.get(n) or {}).get("bytes") is not None]
+    if ours.get("bytes") is None or not candidates:
+        return (f"No verdict: no finished frame has on-board processing records (telemetry/processing.jsonl), so "
+                f"what {who[0].lower()}{who[1:]} sends cannot be set against a baseline.")
+    name = "best_lossless" if "best_lossless" in candidates else min(candidates, key=lambda n: rows[n]["bytes"])
+    ref, sent = rows[name], int(ours["bytes"])
+    codec = ref.get("codec") or (next((s.get("format") for s in stages if s.get("stage") == "encode"), None)
+                                 if name == "encode_only" else None)
+    detail = f"{CODEC_NAMES.get(str(codec), codec)}, " if codec else ""
+    against = f"{VERDICT_REFERENCES[name]} ({detail}{fmt_bytes(ref['bytes'])})"
+    if sent == 0:
+        bytes_part = f"sends nothing against {against}"
+    elif sent <= ref["bytes"]:
+        bytes_part = f"sends {ref['bytes'] / sent:.1f}x fewer bytes ({fmt_bytes(sent)}) than {against}"
+    else:
+        bytes_part = (f"sends {sent / ref['bytes']:.1f}x MORE bytes ({fmt_bytes(sent)}) than {against}: it costs "
+                      "downlink here")
+    lost = ours.get("clear_pixels_lost_fraction")
+    lost_part = ("clear ground lost unknown (no truth)" if lost is None else
+                 "loses no clear ground" if lost == 0 else f"loses {fmt_fraction(lost)} of clear ground")
+    return f"{who} {bytes_part}, and {lost_part}."
+
+
 # --- the human-readable report ----------------------------------------------------------------------------------
 
 
 def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list[Block]:
-    """Title, completeness warnings and run.json's ``warnings``, ``lead`` (the pipeline comparison), then the run's
-    identity."""
+    """Title, the verdict, completeness warnings and the report's ``warnings`` (run.json's and the sections'), the
+    contents, ``lead`` (the pipeline comparison), then the run's identity."""
     title = f"orbitedge report: {report.get('scenario') or 'unnamed run'}"
     complete = report.get("complete")
     blocks: list[Block] = [Heading(1, title)]
+    if report.get("verdict"):
+        blocks.append(Paragraph(f"Verdict: {report['verdict']}", strong=True))
     if complete is False:
         stopped = report.get("stopped") or {}
         why = (f" ({stopped.get('reason')} at simulated {fmt_duration(stopped.get('simulated_s'))})"
@@ -181,7 +233,7 @@ def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list
     elif complete is None:
         blocks.append(Paragraph("Completeness unknown: telemetry/run.json is missing or unreadable.", strong=True))
     blocks += [Paragraph(f"WARNING: {text}", strong=True) for text in report.get("warnings") or []]
-    blocks += lead
+    blocks += [Contents(), *lead]
     blocks.append(Table(("run", ""), (
         ("scenario", fmt_value(report.get("scenario"))), ("seed", fmt_value(report.get("seed"))),
         ("start", fmt_value(report.get("start_utc"))), ("duration", fmt_duration(report.get("duration_s"))),
@@ -226,7 +278,7 @@ def default_blocks(name: str, section: Mapping[str, Any]) -> list[Block]:
             for k, v in value.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
         else:
-            rows.append((prefix, fmt_value(value)))
+            rows.append((prefix, fmt_by_key(prefix, value)))
 
     walk("", section)
     table_rows, note = capped(tuple(rows), "values")

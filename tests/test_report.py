@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import ground.report as report_module
+from ground.document import fmt_bytes
 from ground.report import build_report, register_section, write_report
 
 REQUIRED = ("scenario", "seed", "complete", "bandwidth.raw_bytes", "bandwidth.downlinked_bytes",
@@ -136,3 +137,66 @@ def test_added_section_appears_after_the_core_and_is_rendered(run_dir, monkeypat
     assert report["extra"] == {"frames": 4, "scores": {"f1": 0.912346}}
     md = (run_dir / "report.md").read_text()
     assert "## extra" in md and "| scores.f1 | 0.912346 |" in md
+
+
+def rows(**sizes) -> dict:
+    """A comparison whose rows have these bytes (this_run losing 0.4 % of clear ground)."""
+    return {"frames": 3, "rows": [{"pipeline": name, "label": name, "bytes": size, "clear_pixels_lost_fraction":
+                                   0.004 if name == "this_run" else 0.0,
+                                   **({"codec": "jpegls"} if name == "best_lossless" else {})}
+                                  for name, size in sizes.items()]}
+
+
+CLOUD_AI = [{"stage": "cloud_filter", "method": "model"}, {"stage": "encode", "format": "png"}]
+
+
+def test_verdict_uses_the_best_lossless_codec_when_the_comparison_has_it():
+    text = report_module.verdict(rows(bent_pipe=4000, bent_pipe_single=500, encode_only=1500, best_lossless=930,
+                                      this_run=300), CLOUD_AI)
+    assert text == ("On-board AI (cloud_filter > encode) sends 3.1x fewer bytes (300 B) than the best lossless codec "
+                    "(JPEG-LS, 930 B), and loses 0.4 % of clear ground.")
+
+
+def test_verdict_falls_back_to_the_smallest_lossless_row_that_exists():
+    text = report_module.verdict(rows(bent_pipe=4000, encode_only=1500, this_run=300), CLOUD_AI)
+    assert text == ("On-board AI (cloud_filter > encode) sends 5.0x fewer bytes (300 B) than lossless encoding alone "
+                    "(PNG, 1.50 kB), and loses 0.4 % of clear ground.")
+    single = report_module.verdict(rows(bent_pipe=4000, bent_pipe_single=1000, encode_only=1500, this_run=300),
+                                   CLOUD_AI)
+    assert "3.3x fewer bytes (300 B) than single-frame bent-pipe (1.00 kB)" in single
+
+
+def test_verdict_says_plainly_when_the_pipeline_sends_more():
+    superres = [{"stage": "superres", "method": "model"}, {"stage": "encode", "format": "png"}]
+    text = report_module.verdict(rows(bent_pipe=8000, best_lossless=1000, this_run=2200), superres)
+    assert text.startswith("On-board AI (superres > encode) sends 2.2x MORE bytes (2.20 kB) than the best lossless "
+                           "codec (JPEG-LS, 1.00 kB): it costs downlink here")
+    spectral = [{"stage": "cloud_filter", "method": "spectral"}, {"stage": "encode", "format": "png"}]
+    assert report_module.verdict(rows(encode_only=1000, this_run=0), spectral) == (
+        "On-board processing (cloud_filter > encode) sends nothing against lossless encoding alone (PNG, 1.00 kB), "
+        "and loses 0.4 % of clear ground.")
+    assert report_module.verdict({"frames": 0, "rows": rows(bent_pipe=None, this_run=None)["rows"]},
+                                 CLOUD_AI).startswith("No verdict: no finished frame has on-board processing records")
+
+
+def test_verdict_opens_the_report_and_warnings_follow(run_dir):
+    report, _ = write_report(run_dir)
+    assert list(report)[:2] == ["scenario", "verdict"]
+    rows_ = {r["pipeline"]: r for r in report["comparison"]["rows"]}
+    assert rows_["this_run"]["bytes"] > rows_["encode_only"]["bytes"]  # the tiny run ships a raw tile
+    assert report["verdict"] == (
+        f"On-board processing (no stages) sends {rows_['this_run']['bytes'] / rows_['encode_only']['bytes']:.1f}x "
+        f"MORE bytes ({fmt_bytes(rows_['this_run']['bytes'])}) than lossless encoding alone (4.61 kB): it costs "
+        "downlink here, and loses no clear ground.")
+    lines = (run_dir / "report.md").read_text().splitlines()
+    assert lines[0] == "# orbitedge report: tiny" and lines[2] == f"**Verdict: {report['verdict']}**"
+    assert lines[4].startswith("**Contents:** [Summary](#summary) · [Bandwidth](#bandwidth)")
+
+
+def test_section_warnings_reach_the_top_of_the_report(run_dir, monkeypatch):
+    monkeypatch.setattr(report_module, "SECTIONS", dict(report_module.SECTIONS))
+    register_section("harm", lambda run: {"warnings": ["first finding", "second finding"], "warning": "old style"})
+    report, _ = write_report(run_dir)
+    assert report["warnings"] == ["old style", "first finding", "second finding"]
+    md = (run_dir / "report.md").read_text()
+    assert md.index("**WARNING: first finding**") < md.index("**WARNING: second finding**") < md.index("## Summary")

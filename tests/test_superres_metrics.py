@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ground.superres import cpsnr, cpsnr_db, registration_error_px, ssim, worse_than_bicubic
+from ground.superres import cpsnr, cpsnr_db, harm_warnings, registration_error_px, ssim
 
 ONE_MILLI_DB = 1e-3
 EXACT_DB = 250.0  # a cMSE below 1e-25: zero up to float64 rounding
@@ -123,17 +123,32 @@ def test_ssim_drops_with_noise_and_respects_the_mask():
     assert ssim(half, hr, mask) == pytest.approx(1.0, abs=1e-12)
 
 
-def _section(product_db, bicubic_db):
-    return {"product": "model_int8", "registration_error_px": 3.6,
-            "cpsnr_db": {"model_int8": product_db, "bicubic": bicubic_db}}
+def _section(product_db, bicubic_db, shift_and_add_db=None, error_px=0.4, scene_errors=(0.4,)):
+    return {"product": "model_int8", "registration_error_px": error_px,
+            "cpsnr_db": {"model_int8": product_db, "bicubic": bicubic_db, "bicubic_registered": None,
+                         "shift_and_add": shift_and_add_db},
+            "scenes": [{"registration_error_px": e} for e in scene_errors]}
 
 
-def test_a_product_worse_than_bicubic_is_a_warning_that_names_the_missing_cloud_filter():
-    text = worse_than_bicubic(_section(37.1, 38.5), ["superres", "encode"])
-    assert "37.10 dB" in text and "38.50 dB" in text and "3.600 px" in text and "No cloud_filter stage" in text
-    assert "No cloud_filter" not in worse_than_bicubic(_section(37.1, 38.5), ["cloud_filter", "superres", "encode"])
-    assert worse_than_bicubic(_section(38.5, 38.5), ["superres"]) is None  # as good as bicubic: nothing to say
-    assert worse_than_bicubic(_section(None, 38.5), ["superres"]) is None  # nothing scored
+def test_a_product_worse_than_a_baseline_is_a_warning_naming_which_and_by_how_much():
+    [text] = harm_warnings(_section(37.1, 38.5, 36.0), ["superres", "encode"])
+    assert "37.10 dB" in text and "below 1 of its 3 baselines" in text
+    assert "-1.40 dB against bicubic of the mean of the clear frames (38.50 dB)" in text
+    assert "shift-and-add" not in text and "No cloud_filter stage" in text  # shift-and-add scored below the product
+    [both] = harm_warnings(_section(37.1, 38.5, 37.6), ["cloud_filter", "superres", "encode"])
+    assert "below 2 of its 3 baselines" in both and "-0.50 dB against shift-and-add (median) (37.60 dB)" in both
+    assert "No cloud_filter" not in both
+    assert harm_warnings(_section(38.5, 38.5), ["superres"]) == []  # as good as bicubic: nothing to say
+    assert harm_warnings(_section(None, 38.5), ["superres"]) == []  # nothing scored
+
+
+def test_registration_error_over_a_pixel_is_a_warning():
+    assert harm_warnings(_section(39.0, 38.5, error_px=1.0, scene_errors=(1.0,)), ["superres"]) == []  # not over
+    [text] = harm_warnings(_section(39.0, 38.5, error_px=3.6, scene_errors=(0.5, 6.7)), ["superres"])
+    assert text.startswith("burst registration is off by 3.60 px RMS") and "1 of 2 bursts" in text
+    assert "No cloud_filter stage" in text  # the reason is given once, here when no cPSNR warning carries it
+    beaten = harm_warnings(_section(37.1, 38.5, error_px=3.6, scene_errors=(3.6,)), ["superres"])
+    assert len(beaten) == 2 and "No cloud_filter" not in beaten[1]
 
 
 def test_registration_error_is_the_rms_distance():
