@@ -187,3 +187,27 @@ def test_unique_names_are_checked_when_another_section_is_wrong(tmp_path):
     text = text.replace("targets:\n", "targets:\n  - {name: paris, lat_deg: 1, lon_deg: 2, radius_km: 2}\n")
     found, _ = issues(write(tmp_path, text))
     assert found == {("duration_h", line_with(text, "duration_h")), ("targets[1].name", line_with(text, "name: paris, lat_deg: 48"))}
+
+
+def test_superres_on_cloudy_bursts_without_a_cloud_filter_is_a_warning_at_its_stage(tmp_path):
+    assert load_scenario(QUICKSTART).warnings == ()  # cloud_filter comes first
+    text = QUICKSTART.read_text()
+    start = text.index("  - stage: cloud_filter")
+    end = text.index("  - stage: superres")
+    path = write(tmp_path, text[:start] + text[end:])  # the same pipeline without its cloud filter
+    [warning] = load_scenario(path).warnings
+    line = text[:start].count("\n") + 1
+    assert warning == (f"{path}:{line}: pipeline[0]: expected a cloud_filter stage before superres when the bursts "
+                       "are cloudy (cloud that moves between frames is otherwise fused and registered as ground), "
+                       "found superres with no cloud_filter before it; clouds: world.mean_cloud_cover 0.35, "
+                       "spacecraft.camera.burst.frame_cloud_cover 0.05")
+    clear = ["world.mean_cloud_cover=0", "spacecraft.camera.burst.frame_cloud_cover=0"]
+    assert load_scenario(path, clear).warnings == ()  # no cloud anywhere: nothing to filter
+    [only_drift] = load_scenario(path, clear[:1]).warnings
+    assert only_drift.endswith("clouds: spacecraft.camera.burst.frame_cloud_cover 0.05")
+
+
+def test_a_warning_on_a_set_value_names_the_set():
+    override = "pipeline=[{stage: superres}, {stage: encode, format: png}]"
+    [warning] = load_scenario(QUICKSTART, [override]).warnings
+    assert warning.startswith(f"{QUICKSTART}: --set {override}: pipeline[0]: expected a cloud_filter stage")
