@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from rundir.errors import ConfigError, ConfigIssue
 
-from . import pipeline
+from . import link_budget, pipeline
 from .orbit_config import SatelliteConfig
 from .schema import Builder, sort_issues, spec
 from .spacecraft_config import BANDS, SpacecraftConfig
@@ -28,6 +28,8 @@ class GroundStationConfig:
     lon_deg: float = spec(ge=-180, le=180, doc="longitude, east positive")
     alt_m: float = spec(0.0, ge=-500, le=9000, doc="height above the WGS84 ellipsoid")
     min_elevation_deg: float = spec(10.0, ge=0, lt=90, doc="contact mask")
+    g_t_db_k: float | None = spec(None, ge=-40, le=60, doc="this station's G/T under spacecraft.radio.link_budget, "
+                                  "dB/K; null: the link budget's g_t_db_k")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,8 +99,10 @@ class Scenario:
         return out
 
     def warning_checks(self) -> list[tuple[str, str, str]]:
-        """``(yaml_path, expected, found)`` for what does not stop a run but should be said: stale TLE epochs."""
-        out = []
+        """``(yaml_path, expected, found)`` for what does not stop a run but should be said: stale TLE epochs, and
+        stations a link budget cannot close to even overhead."""
+        out = link_budget.overhead_warnings(self.spacecraft.radio, self.ground_stations, self.satellites,
+                                            self.start_utc)
         for i, sat in enumerate(self.satellites):
             stale = sat.stale_epoch(self.start_utc, self.duration_s)
             if stale is not None:

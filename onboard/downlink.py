@@ -4,9 +4,11 @@ A product goes down as transfer frames of ``frame_bytes``. Each frame is lost wi
 detected by its CRC on the ground and sent again (selective-repeat ARQ, as CFDP class 2 does), so a product costs
 its own bytes plus the retransmissions, drawn once per product: the failures before ``n`` successes are negative
 binomial. A product interrupted by LOS keeps its progress, retransmissions included, and resumes at the next
-contact. Each station has one antenna; a satellite that finds it taken waits, at most until its own LOS. Delivered
-products become files in ``RUN/downlink/`` plus one line of ``manifest.jsonl`` each: the only interface to the
-ground.
+contact. The payload rate is constant (``spacecraft.radio.rate_mbps``) or, under a link budget, follows each pass
+(:class:`onboard.link_budget.PassRates`: bytes are integrated exactly over its piecewise-constant rate, which is 0
+while no MODCOD closes). Each station has one antenna; a satellite that finds it taken waits, at most until its own
+LOS. Delivered products become files in ``RUN/downlink/`` plus one line of ``manifest.jsonl`` each: the only
+interface to the ground.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import simpy
 
 from rundir.files import jsonl_line, write_atomic
 from rundir.manifest import MANIFEST, ManifestLine, Sidecar
+from rundir.telemetry import PassLinkRecord
 
 from .storage import Item, Storage
 
@@ -41,6 +44,7 @@ class ContactLog:
     used_s: float = 0.0  # seconds spent transmitting
     bytes_sent: float = 0.0
     products_completed: int = 0
+    link: Any = None  # the pass's link_budget.PassRates under a link budget
 
     def row(self) -> dict[str, Any]:
         return {"satellite": self.satellite, "station": self.station, "aos_t_s": round(self.aos_t_s, 3),
@@ -48,6 +52,15 @@ class ContactLog:
                 "max_elevation_deg": round(self.max_elevation_deg, 3), "tracked": self.tracked,
                 "used_s": round(self.used_s, 3), "bytes_sent": int(round(self.bytes_sent)),
                 "products_completed": self.products_completed}
+
+    def link_record(self) -> PassLinkRecord:
+        """The line of ``telemetry/link.jsonl`` of a contact under a link budget."""
+        link = self.link
+        return PassLinkRecord(
+            self.satellite, self.station, round(self.aos_t_s, 3), round(self.los_t_s, 3), link.g_t_db_k,
+            round(link.link_up_s, 3), int(round(float(link.cumulative_bytes[-1]))), round(self.used_s, 3),
+            int(round(self.bytes_sent)), link.constant_model, round(link.constant_bytes_per_s, 3),
+            int(round(link.constant_bytes_per_s * self.used_s)), list(link.samples))
 
 
 class ProductStore:
@@ -113,13 +126,28 @@ def frame_error_rate(eb_n0_db: float, frame_bytes: int) -> float:
     return -math.expm1(8 * frame_bytes * math.log1p(-ber))
 
 
+class ConstantRate(NamedTuple):
+    """A payload rate that holds for the whole window, bytes/s."""
+
+    bytes_per_s: float
+
+    def seconds_to_send(self, t0_s: float, size_bytes: float) -> float:
+        return size_bytes / self.bytes_per_s
+
+    def bytes_sent(self, t0_s: float, dt_s: float) -> float:
+        return dt_s * self.bytes_per_s
+
+
 def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, simpy.Resource], storage: Storage,
              link: Link, busy: Callable[[str, float], None], delivered: Callable[[Item, float, str], None],
-             log: list[ContactLog], rng: np.random.Generator):
-    """SimPy process: serve one satellite's contact windows in time order."""
-    payload_bytes_per_s = link.payload_bytes_per_s
-    for window in windows:
-        entry = ContactLog(window.satellite, window.station, window.aos_t_s, window.los_t_s, window.max_elevation_deg)
+             log: list[ContactLog], rng: np.random.Generator, pass_rates: list[Any] | None = None):
+    """SimPy process: serve one satellite's contact windows in time order; ``pass_rates``: each window's
+    link_budget.PassRates (same order), or None for ``link.payload_bytes_per_s`` throughout."""
+    constant = ConstantRate(link.payload_bytes_per_s)
+    for i, window in enumerate(windows):
+        rates = pass_rates[i] if pass_rates is not None else constant
+        entry = ContactLog(window.satellite, window.station, window.aos_t_s, window.los_t_s, window.max_elevation_deg,
+                           link=pass_rates[i] if pass_rates is not None else None)
         log.append(entry)
         if env.now < window.aos_t_s:
             yield env.timeout(window.aos_t_s - env.now)
@@ -139,15 +167,16 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
             if item.on_air_bytes is None:
                 item.on_air_bytes, item.retransmitted_bytes = link.on_air_bytes(item.size_bytes, rng)
             remaining = item.on_air_bytes - item.sent_bytes
-            finish_s = remaining / payload_bytes_per_s
+            finish_s = rates.seconds_to_send(env.now, remaining)
             dt_s = min(finish_s, window.los_t_s - env.now)
             item.locked = True
+            start_s = env.now
             yield env.timeout(dt_s)
             item.locked = False
             busy("radio", dt_s)
             entry.used_s += dt_s
             done = dt_s >= finish_s
-            sent = remaining if done else dt_s * payload_bytes_per_s
+            sent = remaining if done else rates.bytes_sent(start_s, dt_s)
             item.sent_bytes += sent
             entry.bytes_sent += sent
             if done:

@@ -19,7 +19,7 @@ import simpy
 
 from rundir.errors import OrbitEdgeError
 
-from . import elements, ephemeris, hardware, imaging, passes, satellite, sun
+from . import elements, ephemeris, hardware, imaging, link_budget, passes, satellite, sun
 from .config import Scenario
 from .downlink import Link, downlink
 from .imagery import world_from_config
@@ -128,10 +128,11 @@ class Mission:
             self.env.process(satellite.imaging(self.env, sat, self.plans[sat.name], self.payload, self.recorder))
             self.env.process(satellite.compute(self.env, sat, self.pipeline, self.recorder, timing, self.wall_stage_s))
             self.env.process(satellite.housekeeping(self.env, sat, self.scn.timeline_step_s))
-            link = Link(radio.payload_bytes_per_s, radio.frame_bytes, radio.link_frame_error_rate)
+            link = Link(radio.payload_bytes_per_s or 0.0, radio.frame_bytes, radio.link_frame_error_rate)
             self.env.process(downlink(self.env, sat_windows, self.antennas, sat.storage, link, sat.power.busy,
                                       self.recorder.delivered, self.recorder.contacts,
-                                      np.random.default_rng([self.scn.seed, sat.index, LINK_STREAM])))
+                                      np.random.default_rng([self.scn.seed, sat.index, LINK_STREAM]),
+                                      self._pass_rates(sat.index, sat_windows)))
         if self.realtime_factor:
             self.env.sync()  # the wall clock starts now, not when the scenario was planned
         try:
@@ -142,6 +143,19 @@ class Mission:
                 raise RealtimeOverrun(self.env.now, self.realtime_factor, str(err)) from None
             raise
         return self._finish(wall_start, complete=True)
+
+    def _pass_rates(self, index: int, windows: list[passes.ContactWindow]) -> list[link_budget.PassRates] | None:
+        """Each window's rate under ``spacecraft.radio.link_budget`` (each station with its own G/T when it has
+        one), or None for the constant ``rate_mbps``."""
+        radio = self.scn.spacecraft.radio
+        if radio.link_budget is None:
+            return None
+        configs = {g.name: g for g in self.scn.ground_stations}
+        stations = {s.name: s for s in self.stations}
+        return [link_budget.pass_rates(self.ephemeris, index, stations[w.station], w,
+                                       link_budget.budget_of(radio.link_budget, configs[w.station].g_t_db_k),
+                                       1.0 - radio.protocol_overhead_fraction, radio.payload_bytes_per_s)
+                for w in windows]
 
     def _simulate(self) -> None:
         steps = 200
@@ -180,7 +194,9 @@ class Mission:
                        "bit_depth": craft.camera.bit_depth, "raw_frame_bytes": self.camera.raw_bytes,
                        "burst_frames": self.payload.burst_frames, "superres_scale": self.payload.burst_scale},
             "downlink": {"rate_mbps": craft.radio.rate_mbps, "payload_bytes_per_s": craft.radio.payload_bytes_per_s,
-                         "frame_bytes": craft.radio.frame_bytes, "frame_error_rate": craft.radio.link_frame_error_rate},
+                         "frame_bytes": craft.radio.frame_bytes, "frame_error_rate": craft.radio.link_frame_error_rate,
+                         **({"link_budget": dataclasses.asdict(craft.radio.link_budget)} if craft.radio.link_budget
+                            else {})},
             "satellite_summary": [self._sat_summary(s) for s in self.sats] if complete else [],
         }
 

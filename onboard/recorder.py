@@ -5,8 +5,9 @@ satellite processes (:mod:`onboard.satellite`) tell the recorder what happened; 
 ``truth/FRAME.npz`` and ``telemetry/captures.jsonl`` per capture, ``evaluation/FRAME.npz`` and
 ``telemetry/processing.jsonl`` per processed frame, the products and their manifest (through
 :class:`~onboard.downlink.ProductStore`), and at the end ``telemetry/ledger.jsonl``, ``contacts.jsonl``,
-``timeline.jsonl`` and ``run.json``. It also keeps the frame :class:`~onboard.ledger.Ledger` that the products'
-fates update. Lines are flushed as the run goes, so that an interrupted run keeps whole lines.
+``timeline.jsonl``, ``run.json`` and, under a link budget, ``link.jsonl``. It also keeps the frame
+:class:`~onboard.ledger.Ledger` that the products' fates update. Lines are flushed as the run goes, so that an
+interrupted run keeps whole lines.
 """
 
 from __future__ import annotations
@@ -157,5 +158,8 @@ class Recorder:
                 on_board[frame_id] = on_board.get(frame_id, 0) + int(item.size_bytes * unsent)
         write_jsonl(tel / "ledger.jsonl", self.ledger.rows(end_t_s, on_board))
         write_jsonl(tel / "contacts.jsonl", [c.row() for c in sorted(self.contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station))])
+        if any(c.link is not None for c in self.contacts):  # under a link budget: rate and elevation over each pass
+            write_jsonl(tel / "link.jsonl", [c.link_record().to_json() for c in sorted(
+                self.contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station)) if c.link is not None])
         write_jsonl(tel / "timeline.jsonl", [sample.to_json() for sample in timeline])
         write_json(tel / "run.json", run_info)

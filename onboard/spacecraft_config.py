@@ -10,6 +10,7 @@ from rundir.codec import packed_size_bytes
 
 from . import hardware
 from .downlink import frame_error_rate
+from .link_budget import DVB_S2_NAMES, qef_frame_error_rate
 from .schema import spec
 
 BANDS = ("B", "G", "R", "NIR")
@@ -103,27 +104,67 @@ class PowerConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LinkBudgetConfig:
+    """The payload link budget (:mod:`onboard.link_budget`): each pass's rate follows its slant range, with adaptive
+    coding and modulation over the DVB-S2 MODCODs of ETSI EN 302 307-1 table 13."""
+
+    eirp_dbw: float = spec(ge=-30, le=80, doc="spacecraft EIRP toward the station, dBW")
+    g_t_db_k: float = spec(ge=-40, le=60, doc="ground station G/T, dB/K; a station's own g_t_db_k overrides it")
+    frequency_ghz: float = spec(ge=0.1, le=100, doc="carrier frequency, GHz (X-band: 8.0 to 8.4)")
+    symbol_rate_msps: float = spec(gt=0, le=2000, doc="symbol rate, Msym/s; the rate is this times the MODCOD's "
+                                   "bits per symbol")
+    implementation_loss_db: float = spec(1.0, ge=0, le=20, doc="modem loss against the ideal DVB-S2 thresholds, dB")
+    other_losses_db: float = spec(1.0, ge=0, le=50, doc="atmospheric, polarisation and pointing losses, dB")
+    margin_db: float = spec(3.0, ge=0, le=30, doc="Es/N0 above a MODCOD's threshold before the modem uses it, dB")
+    modcods: list[str] | None = spec(None, min_items=1, doc="DVB-S2 MODCODs the modem may use, e.g. [QPSK 1/2, "
+                                     "8PSK 3/4] (ACM between them); one name: CCM; null: all 28")
+
+    def check(self) -> list[tuple[str, str, str]]:
+        out = []
+        for i, name in enumerate(self.modcods or ()):
+            if name not in DVB_S2_NAMES:
+                out.append((f"modcods[{i}]", "a DVB-S2 MODCOD: " + ", ".join(DVB_S2_NAMES), repr(name)))
+            elif self.modcods.index(name) != i:
+                out.append((f"modcods[{i}]", "each MODCOD once", f"duplicate {name!r}"))
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
 class RadioConfig:
-    rate_mbps: float = spec(gt=0, doc="downlink bit rate, 1 Mbps = 1e6 bit/s")
-    protocol_overhead_fraction: float = spec(0.1, ge=0, lt=1, doc="framing, coding and protocol share of the rate")
+    rate_mbps: float | None = spec(None, gt=0, doc="constant downlink bit rate, 1 Mbps = 1e6 bit/s; required without "
+                                   "link_budget, with one the constant-rate model the report compares it with")
+    protocol_overhead_fraction: float = spec(0.1, ge=0, lt=1, doc="framing, coding and protocol share of the rate "
+                                             "(with link_budget: framing and protocol; the MODCOD has the coding)")
     frame_bytes: int = spec(1024, ge=64, le=65536, doc="transfer frame size: the unit lost and retransmitted")
     frame_error_rate: float | None = spec(None, ge=0, lt=1, doc="share of frames lost (CRC fails) and sent again; "
-                                          "excludes eb_n0_db; null: 0 unless eb_n0_db is set")
+                                          "excludes eb_n0_db; null: 0 unless eb_n0_db is set (with link_budget: the "
+                                          "DVB-S2 quasi-error-free rate)")
     eb_n0_db: float | None = spec(None, ge=-5, le=30, doc="link budget Eb/N0 at the demodulator: the frame error "
                                   "rate of uncoded BPSK/QPSK frames of frame_bytes")
+    link_budget: LinkBudgetConfig | None = spec(None, doc="a rate that follows each pass (slant range, DVB-S2 ACM); "
+                                                "null: rate_mbps throughout")
 
     @property
-    def payload_bytes_per_s(self) -> float:
+    def payload_bytes_per_s(self) -> float | None:
+        """The constant rate's useful bytes per second; None without ``rate_mbps``."""
+        if self.rate_mbps is None:
+            return None
         return self.rate_mbps * 1e6 / 8 * (1 - self.protocol_overhead_fraction)
 
     @property
     def link_frame_error_rate(self) -> float:
-        """The frame error rate set, or derived from ``eb_n0_db``."""
+        """The frame error rate set, or derived from ``eb_n0_db``, or under a link budget the quasi-error-free one."""
         if self.eb_n0_db is not None:
             return frame_error_rate(self.eb_n0_db, self.frame_bytes)
+        if self.frame_error_rate is None and self.link_budget is not None:
+            return qef_frame_error_rate(self.frame_bytes)
         return self.frame_error_rate or 0.0
 
     def check(self) -> list[tuple[str, str, str]]:
+        if self.rate_mbps is None and self.link_budget is None:
+            return [("rate_mbps", "a constant rate in Mbps, or a link_budget", "neither")]
+        if self.eb_n0_db is not None and self.link_budget is not None:
+            return [("eb_n0_db", "either eb_n0_db or link_budget (which gives Es/N0 over each pass)", "both")]
         if self.frame_error_rate is not None and self.eb_n0_db is not None:
             return [("frame_error_rate", "either frame_error_rate or eb_n0_db", "both")]
         if self.eb_n0_db is not None and self.link_frame_error_rate > 0.9:

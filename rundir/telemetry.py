@@ -76,3 +76,42 @@ class TimelineSample(Record):
     sunlit: bool
     brownout: bool
     computing: bool
+
+
+@dataclass(frozen=True)
+class LinkSample(Record):
+    """The payload link at ``t_s`` during a pass under a link budget: geometry, Es/N0 and Eb/N0 at the demodulator
+    (dB; Eb/N0 None while the link is down), the MODCOD in use (None: down) and its information rate
+    (``rate_mbps``, 1 Mbps = 1e6 bit/s, before protocol overhead), which holds until the next sample."""
+
+    t_s: float
+    elevation_deg: float
+    slant_range_km: float
+    es_n0_db: float
+    eb_n0_db: float | None
+    modcod: str | None
+    rate_mbps: float
+
+
+@dataclass(frozen=True)
+class PassLinkRecord(Record):
+    """One contact window under the link budget (a line of ``telemetry/link.jsonl``): the station's G/T, the time
+    some MODCOD closed (``link_up_s``), the payload bytes the whole window could carry (``capacity_bytes``), the
+    time spent sending (``used_s``) and the bytes sent, and what the constant-rate model would have sent in the same
+    ``used_s`` (``constant_rate_bytes`` at ``constant_payload_bytes_per_s``; ``constant_model``: ``rate_mbps``, the
+    scenario's constant rate, or ``lowest_elevation_modcod``, the MODCOD that closes at the window's lowest
+    elevation held for the whole pass); ``samples``: rate and elevation over the pass."""
+
+    satellite: str
+    station: str
+    aos_t_s: float
+    los_t_s: float
+    g_t_db_k: float
+    link_up_s: float
+    capacity_bytes: int
+    used_s: float
+    bytes_sent: int
+    constant_model: str
+    constant_payload_bytes_per_s: float
+    constant_rate_bytes: int
+    samples: list[LinkSample]
