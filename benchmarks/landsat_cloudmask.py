@@ -17,7 +17,6 @@ import cv2
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # GeoTIFF tags OpenCV does not name
 import numpy as np
 
-from onboard import tiling
 from onboard.runtime import Model
 
 ROOT = Path(__file__).parents[1]
@@ -40,7 +39,7 @@ def main() -> None:
     results, panels = {}, []
     for row in ("077", "078"):
         toa, valid = scene_toa(row)
-        prob = tiling.predict_tiled(toa, model.predict, 256, 32)[..., 0]
+        prob = model.predict_tiled(toa, 32)[..., 0]
         cloud = (prob >= 0.5) & valid
         results[f"row_{row}"] = {"pixels": int(valid.sum()), "flagged_fraction": round(float(cloud.sum() / valid.sum()), 6)}
         rgb = np.clip(toa[..., ::-1] / 0.3, 0, 1) ** (1 / 1.8)  # B,G,R -> R,G,B, display gamma

@@ -17,6 +17,8 @@ from rundir.errors import InputFileError
 from .interpreter import check_delegate, load_delegates, resolve_runtime
 from .model_check import IO_FLOAT_DTYPES, invoke, open_interpreter, read_model_file, try_in_child
 from .modelcard import ModelCard, Scaling, TensorCard, load_card
+from .tiling import predict_tiled
+
 
 def _quantization(detail: Mapping[str, Any]) -> tuple[float, int] | None:
     """(scale, zero point) of a per-tensor quantised integer tensor (checked by _io_problems), None for a float one."""
@@ -130,8 +132,11 @@ class Model:
             return np.asarray(x, self.input_dtype)
         scale, zero_point = self.input_quantization
         limits = np.iinfo(self.input_dtype)
-        q = np.round(np.asarray(x, np.float32) / np.float32(scale)) + zero_point
-        return np.clip(q, limits.min, limits.max).astype(self.input_dtype)
+        q = np.divide(np.asarray(x, np.float32), np.float32(scale), dtype=np.float32)
+        np.round(q, out=q)  # in place: a third of the time of the same expression with temporaries
+        q += np.float32(zero_point)
+        np.clip(q, limits.min, limits.max, out=q)
+        return q.astype(self.input_dtype)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         """Output tensor values as float32 in real units: ``(q - zero_point) * scale``."""
@@ -160,6 +165,30 @@ class Model:
                              f"or {self.input_shape[1:]}")
         y = self.dequantize(self.invoke_raw(self.quantize(x.reshape(self.input_shape))))
         return y if batched else y[0]
+
+    def predict_tiled(self, image: np.ndarray, overlap_px: int, scale: int = 1) -> np.ndarray:
+        """float32 (H * scale, W * scale, K) output in real units for an (H, W, C) ``image`` of any size, in the
+        model's real input scale, through sliding windows of the model's square input with ``overlap_px`` and
+        cropped edges (:func:`onboard.tiling.predict_tiled`).
+
+        The same values as ``tiling.predict_tiled(image, self.predict, ...)``, since quantising and dequantising
+        act pixel by pixel, but the frame is quantised once, each window is copied once, straight into the
+        interpreter's input buffer, and only the stitched output is dequantised. Raises ValueError when ``image``
+        is not (H, W, C) with the model's C, or the model's input is not one square window.
+        """
+        _, window_px, width_px, channels = self.input_shape
+        if self.input_shape[0] != 1 or window_px != width_px:
+            raise ValueError(f"{self.path.name}: input {self.input_shape}, expected one square window (1, n, n, C)")
+        if image.ndim != 3 or image.shape[2] != channels:
+            raise ValueError(f"{self.path.name}: image of shape {image.shape}, expected (H, W, {channels})")
+        input_buffer = self._interpreter.tensor(self._input["index"])
+
+        def run(window: np.ndarray) -> np.ndarray:
+            input_buffer()[0] = window  # NOTE: the view is dropped before invoke, as the interpreter requires
+            invoke(self._interpreter, self.path, self.runtime)
+            return self._interpreter.get_tensor(self._output["index"])[0]
+
+        return self.dequantize(predict_tiled(self.quantize(image), run, window_px, overlap_px, scale))
 
 
 def build_card(model_path: str | Path, *, name: str, version: str, task: str, input_name: str,

@@ -101,9 +101,9 @@ def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray]
                   window_px: int, overlap_px: int, scale: int = 1) -> np.ndarray:
     """Run ``predict`` over overlapping windows of ``image`` and stitch the cores of its predictions.
 
-    image: (H, W, C) array, any dtype. predict: maps a C-contiguous (window_px, window_px, C) array of the
-    image's dtype to a (window_px * scale, window_px * scale, K) array; ``scale`` > 1 serves super-resolution
-    models. Returns the (H * scale, W * scale, K) mosaic in the predictions' dtype. Raises ValueError when
+    image: (H, W, C) array, any dtype. predict: maps a (window_px, window_px, C) view of the image's dtype (into
+    the reflection-padded frame, not necessarily contiguous: copy it to keep it) to a (window_px * scale,
+    window_px * scale, K) array; ``scale`` > 1 serves super-resolution models. Returns the (H * scale, W * scale, K) mosaic in the predictions' dtype. Raises ValueError when
     ``predict`` returns another shape.
     """
     if image.ndim != 3:
@@ -121,7 +121,7 @@ def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray]
     for window in tiles:
         r0 = window.input.row0 + pad_top
         c0 = window.input.col0 + pad_left
-        prediction = predict(np.ascontiguousarray(padded[r0:r0 + window_px, c0:c0 + window_px]))
+        prediction = predict(padded[r0:r0 + window_px, c0:c0 + window_px])
         if prediction.ndim != 3 or prediction.shape[:2] != (out_px, out_px):
             raise ValueError(f"predict returned shape {prediction.shape}, expected ({out_px}, {out_px}, K)")
         if mosaic is None:

@@ -7,7 +7,9 @@ import hashlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
+from onboard import tiling
 from onboard.interpreter import resolve_runtime
 from onboard.modelcard import load_card, write_card
 from onboard.runtime import Model, build_card
@@ -217,3 +219,24 @@ def test_a_kernel_that_fails_on_an_input_is_an_input_file_error_naming_the_model
     assert err.value.path == str(GATHER)
     assert err.value.problem == ("the ai_edge_litert interpreter fails to run the model: gather index out of bounds; "
                                  "Node number 2 (GATHER) failed to invoke.")
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, database=None)
+@given(height_px=st.integers(1, 3 * SHAPE[0] + 7), width_px=st.integers(1, 3 * SHAPE[1] + 7),
+       overlap_px=st.integers(0, SHAPE[0] // 2), seed=st.integers(0, 2**32 - 1))
+def test_predict_tiled_gives_exactly_the_windows_of_predict(int8_model, float_model, height_px, width_px, overlap_px,
+                                                            seed):
+    """Quantising the frame once and dequantising the mosaic once is the same, pixel for pixel, as running
+    ``predict`` window by window: any frame size (smaller or larger than a window), any overlap, int8 and float32."""
+    image = np.random.default_rng(seed).uniform(-0.05, 1.2, (height_px, width_px, SHAPE[2])).astype(np.float32)
+    for model in (int8_model, float_model):
+        got = model.predict_tiled(image, overlap_px)
+        assert got.dtype == np.float32 and got.shape[:2] == (height_px, width_px)
+        np.testing.assert_array_equal(got, tiling.predict_tiled(image, model.predict, SHAPE[0], overlap_px))
+
+
+def test_predict_tiled_refuses_an_image_of_other_bands(int8_model):
+    with pytest.raises(ValueError, match=rf"image of shape \(40, 40, {SHAPE[2] + 1}\), expected \(H, W, {SHAPE[2]}\)"):
+        int8_model.predict_tiled(np.zeros((40, 40, SHAPE[2] + 1), np.float32), 8)
+    with pytest.raises(ValueError, match="expected"):
+        int8_model.predict_tiled(np.zeros((40, 40), np.float32), 8)
