@@ -1,5 +1,6 @@
 """The report's ``contacts`` section: every ground-station contact window, whether it was tracked, how much of it
-was used and what it carried (:func:`ground.metrics.contact_usage`)."""
+was used and what it carried (:func:`ground.metrics.contact_usage`); under a link budget (``telemetry/link.jsonl``)
+also each pass's rate and elevation over time, and its bytes against the constant-rate model's."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from typing import Any
 
 from . import metrics
 from .document import Block, Heading, Image, Paragraph, Table, capped, fmt_bytes, fmt_duration, fmt_fraction, fmt_value
+from .reception import read_jsonl
 from .run_data import RunData
+
+LINK_FILE = "telemetry/link.jsonl"
+CONSTANT_MODELS = {"rate_mbps": "the constant spacecraft.radio.rate_mbps",
+                   "lowest_elevation_modcod": "one fixed MODCOD per pass, the one that closes at its lowest elevation"}
 
 
 def contacts_section(run: RunData) -> dict[str, Any]:
@@ -18,7 +24,40 @@ def contacts_section(run: RunData) -> dict[str, Any]:
     if run.contacts is None:
         return {"count": None, "tracked": None, "mean_usage": None, "total_usage": None, "bytes_sent": None,
                 "windows": []}
-    return metrics.contact_usage(run.contacts)
+    out = metrics.contact_usage(run.contacts)
+    passes = link_passes(run)
+    if passes is not None:
+        out["link"] = {"constant_model": sorted({p["constant_model"] for p in passes}),
+                       **{key: sum(p[key] for p in passes) for key in ("bytes_sent", "constant_rate_bytes",
+                                                                         "capacity_bytes")},
+                       "passes": passes}
+    return out
+
+
+def link_passes(run: RunData) -> list[dict[str, Any]] | None:
+    """Each pass of ``telemetry/link.jsonl`` (None without the file): its record less the samples' detail, plus
+    ``vs_constant`` (bytes sent / the constant-rate model's, None over 0), the top rate and elevation of its
+    samples, seconds per MODCOD (``modcod_s``, "down" while none closes) and ``samples`` as (t_s, elevation_deg,
+    rate_mbps) rows for the plot."""
+    path = run.run_dir / LINK_FILE
+    if not path.is_file():
+        return None
+    out = []
+    for _, record in read_jsonl(path, LINK_FILE)[0]:
+        samples = record.get("samples") or []
+        t_s = [float(s["t_s"]) for s in samples] + [float(record["los_t_s"])]
+        modcod_s: dict[str, float] = {}
+        for sample, start, end in zip(samples, t_s[:-1], t_s[1:]):
+            name = sample["modcod"] or "down"
+            modcod_s[name] = round(modcod_s.get(name, 0.0) + end - start, 3)
+        constant = int(record["constant_rate_bytes"])
+        out.append({**{k: v for k, v in record.items() if k != "samples"},
+                    "vs_constant": int(record["bytes_sent"]) / constant if constant else None,
+                    "peak_rate_mbps": max((float(s["rate_mbps"]) for s in samples), default=None),
+                    "max_elevation_deg": max((float(s["elevation_deg"]) for s in samples), default=None),
+                    "modcod_s": modcod_s,
+                    "samples": [[s["t_s"], s["elevation_deg"], s["rate_mbps"]] for s in samples]})
+    return out
 
 
 def _utc(start_utc: str | None, t_s: float) -> str:
@@ -48,7 +87,33 @@ def contacts_blocks(contacts: Mapping[str, Any], figures: Mapping[str, str], sta
     blocks += note
     if "contact_bytes" in figures:
         blocks.append(Image("bytes per contact", figures["contact_bytes"]))
+    if "link" in contacts:
+        blocks += _link_blocks(contacts["link"], figures, start_utc)
     for key, src in figures.items():
         if key.startswith("timeline:"):
             blocks.append(Image(f"timeline of {key.split(':', 1)[1]}", src))
+    return blocks
+
+
+def _link_blocks(link: Mapping[str, Any], figures: Mapping[str, str], start_utc: str | None) -> list[Block]:
+    """The link budget's passes: what they carried against the constant-rate model, a row per pass, and the rate
+    and elevation plot when ``figures`` has it."""
+    models = " and ".join(CONSTANT_MODELS.get(m, m) for m in link["constant_model"])
+    constant = link["constant_rate_bytes"]
+    ratio = f" ({link['bytes_sent'] / constant:.2f}x)" if constant else ""
+    blocks: list[Block] = [Heading(3, "Link budget per pass"), Paragraph(
+        f"Under the link budget the passes carried {fmt_bytes(link['bytes_sent'])}; the constant-rate model "
+        f"({models}) would have carried {fmt_bytes(constant)} in the same transmitting time{ratio}. The passes "
+        f"could have carried {fmt_bytes(link['capacity_bytes'])} with storage never empty.")]
+    rows, note = capped(tuple(
+        (p["satellite"], p["station"], _utc(start_utc, p["aos_t_s"]), fmt_value(p["max_elevation_deg"]),
+         fmt_duration(p["link_up_s"]), fmt_value(p["peak_rate_mbps"]), fmt_bytes(p["bytes_sent"]),
+         fmt_bytes(p["constant_rate_bytes"]), fmt_value(p["vs_constant"]), fmt_bytes(p["capacity_bytes"]))
+        for p in link["passes"]), "passes")
+    if rows:
+        blocks.append(Table(("satellite", "station", "AOS (UTC)", "max elevation (deg)", "link up", "peak rate (Mbps)",
+                             "sent", "constant-rate model", "sent / model", "capacity"), rows))
+    blocks += note
+    if "pass_link" in figures:
+        blocks.append(Image("rate and elevation over each pass", figures["pass_link"]))
     return blocks

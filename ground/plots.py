@@ -1,5 +1,6 @@
-"""Report figures as PNG files: per-satellite timelines, bytes per contact, mosaic previews, latency histogram, the
-cloud filter's precision-recall and trade-off curves, and super-resolution example crops.
+"""Report figures as PNG files: per-satellite timelines, bytes per contact, rate and elevation over each pass under a
+link budget, mosaic previews, latency histogram, the cloud filter's precision-recall and trade-off curves, and
+super-resolution example crops.
 
 Every figure of the report is drawn here, by :func:`write_plots`, after the sections have computed their figures;
 a section only names the paths of its own figures (its ``plots`` list). Figures are drawn with matplotlib's object
@@ -113,6 +114,37 @@ def plot_contact_bytes(windows: Sequence[Mapping[str, Any]], path: Path) -> None
     ax.set_title("Bytes downlinked per contact window")
     ax.legend(handles=[Patch(color=colours[s], label=s) for s in stations], title="station", fontsize="small")
     ax.grid(axis="y", alpha=0.3)
+    fig.savefig(path)
+
+
+def plot_pass_link(passes: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Under a link budget: the information rate (Mbps, steps) and elevation (deg) over each pass against minutes
+    since AOS, one panel per pass (the first :data:`MAX_PREVIEWS`), titled with what it sent and what the
+    constant-rate model would have. ``passes``: ``contacts.link.passes`` of report.json."""
+    shown = list(passes)[:MAX_PREVIEWS]
+    cols = min(3, len(shown))
+    rows = -(-len(shown) // cols)
+    fig = _figure(4.2 * cols, 2.8 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, p in zip(axes, shown):
+        t_s, elevation, rate = (np.array([s[i] for s in p["samples"]], dtype=float) for i in range(3))
+        minutes = (np.append(t_s, float(p["los_t_s"])) - float(p["aos_t_s"])) / 60.0
+        ax.step(minutes, np.append(rate, rate[-1:]), where="post", color="C0")
+        ax.set_ylabel("rate (Mbps)", color="C0")
+        ax.set_ylim(bottom=0)
+        twin = ax.twinx()
+        twin.plot(minutes[:-1], elevation, color="C1")
+        twin.set_ylabel("elevation (deg)", color="C1")
+        twin.set_ylim(0, 90)
+        ax.set_xlabel("minutes since AOS")
+        ax.set_title(f"{p['satellite']} - {p['station']} at {float(p['aos_t_s']) / S_PER_H:.1f} h: "
+                     f"{int(p['bytes_sent']) / 1e6:.0f} MB (constant {int(p['constant_rate_bytes']) / 1e6:.0f} MB)",
+                     fontsize="small")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    more = f" (first {len(shown)} of {len(passes)})" if len(passes) > len(shown) else ""
+    fig.suptitle(f"Link budget: information rate and elevation over each pass{more}")
     fig.savefig(path)
 
 
@@ -269,6 +301,8 @@ def _core_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
             plot_timeline(satellite, samples, own, path, report.get("start_utc"))
     if windows:
         plot_contact_bytes(windows, target("contact_bytes", "contact-bytes"))
+    if report["contacts"].get("link"):
+        plot_pass_link(report["contacts"]["link"]["passes"], target("pass_link", "pass-link"))
     if run.mosaics:
         plot_mosaics(run.mosaics, run.run_dir, target("mosaics", "mosaics"))
     latency_s = metrics.latencies_s(run.delivered)

@@ -8,7 +8,14 @@ import pytest
 
 from ground.contacts import _utc, contacts_blocks, contacts_section
 from ground.document import Image, Paragraph, Table
+from ground.report import write_report
 from ground.run_data import load_run
+from onboard import link_budget
+from onboard.downlink import ContactLog
+from onboard.ephemeris import Ephemeris
+from onboard.orbit_config import OrbitConfig
+from onboard.passes import GroundStation, contact_windows
+from rundir.files import write_jsonl
 
 
 def test_usage_of_the_one_window(tiny_run):
@@ -43,3 +50,46 @@ def test_without_contact_telemetry(tiny_run):
     contacts = contacts_section(load_run(tiny_run))
     assert contacts["count"] is None and contacts["windows"] == []
     assert contacts_blocks(contacts, {}, None)[-1] == Paragraph("No contact telemetry (telemetry/contacts.jsonl).")
+
+
+def _link_telemetry(run_dir, constant_bytes_per_s):
+    """A real pass under an X-band link budget (550 km SSO over Svalbard) written as the run's link.jsonl, having
+    sent 1.5 GB in 400 s; returns its ContactLog."""
+    start = dt.datetime(2026, 6, 21, tzinfo=dt.timezone.utc)
+    ephemeris = Ephemeris([OrbitConfig(altitude_km=550.0, sun_synchronous=True, ltan_h=10.5).satrec(start)], start)
+    station = GroundStation("svalbard", 78.23, 15.39, 500.0, 5.0)
+    window = max(contact_windows(ephemeris, ["sat-1"], [station], 12 * 3600.0), key=lambda w: w.max_elevation_deg)
+    budget = link_budget.Budget(10.0, 28.0, 8.2, 50.0, 1.0, 1.0, 3.0, link_budget.modcod_table())
+    rates = link_budget.pass_rates(ephemeris, 0, station, window, budget, 0.9, constant_bytes_per_s)
+    log = ContactLog("sat-1", "svalbard", window.aos_t_s, window.los_t_s, window.max_elevation_deg, True, 400.0,
+                     1.5e9, 3, link=rates)
+    write_jsonl(run_dir / "telemetry" / "link.jsonl", [log.link_record().to_json()])
+    return log
+
+
+def test_without_a_link_budget_the_section_has_no_link_key(tiny_run):
+    assert "link" not in contacts_section(load_run(tiny_run))
+
+
+def test_each_pass_against_the_constant_rate_model(tiny_run):
+    log = _link_telemetry(tiny_run, 100e6 / 8 * 0.9)
+    link = contacts_section(load_run(tiny_run))["link"]
+    [one] = link["passes"]
+    assert link["constant_model"] == ["rate_mbps"]
+    assert (link["bytes_sent"], link["constant_rate_bytes"]) == (1_500_000_000, 4_500_000_000)  # 11.25 MB/s x 400 s
+    assert one["vs_constant"] == pytest.approx(1 / 3)
+    assert sum(one["modcod_s"].values()) == pytest.approx(log.los_t_s - log.aos_t_s, abs=1e-3)
+    assert one["max_elevation_deg"] == pytest.approx(log.max_elevation_deg, abs=2.0)
+    assert one["capacity_bytes"] == round(log.link.cumulative_bytes[-1])
+    blocks = contacts_blocks(contacts_section(load_run(tiny_run)), {"pass_link": "plots/pass-link.png"}, None)
+    table = [b for b in blocks if isinstance(b, Table)][-1]
+    assert table.header[-3:] == ("constant-rate model", "sent / model", "capacity") and len(table.rows) == 1
+    assert blocks[-1] == Image("rate and elevation over each pass", "plots/pass-link.png")
+
+
+def test_the_report_draws_rate_and_elevation_over_each_pass(tiny_run):
+    _link_telemetry(tiny_run, None)
+    report, _ = write_report(tiny_run)
+    assert report["contacts"]["link"]["constant_model"] == ["lowest_elevation_modcod"]
+    assert (tiny_run / "plots" / "pass-link.png").stat().st_size > 10_000
+    assert "Link budget per pass" in (tiny_run / "report.md").read_text()

@@ -8,6 +8,7 @@ import pytest
 import simpy
 
 from onboard.downlink import Link, downlink, frame_error_rate
+from onboard.link_budget import PassRates
 from onboard.storage import Item, Storage
 
 
@@ -20,7 +21,7 @@ class Window:
     max_elevation_deg: float = 45.0
 
 
-def setup(windows, sizes, rate=1000.0, antennas=("gs",), extra=(), fer=0.0, frame_bytes=100, seed=0):
+def setup(windows, sizes, rate=1000.0, antennas=("gs",), extra=(), fer=0.0, frame_bytes=100, seed=0, pass_rates=None):
     env = simpy.Environment()
     store = Storage(env, 1e9, "drop_oldest", lambda i, r: None)
     for n, size in enumerate(sizes):
@@ -29,7 +30,7 @@ def setup(windows, sizes, rate=1000.0, antennas=("gs",), extra=(), fer=0.0, fram
     delivered, log, busy = [], [], []
     env.process(downlink(env, windows, ants, store, Link(rate, frame_bytes, fer), lambda k, s: busy.append(s),
                          lambda item, t, st: delivered.append((item.item_id, t, st)), log,
-                         np.random.default_rng(seed)))
+                         np.random.default_rng(seed), pass_rates))
     for proc in extra:
         env.process(proc(env, ants))
     return env, store, delivered, log, busy
@@ -104,3 +105,29 @@ def test_frame_error_rate_from_a_link_budget_matches_the_textbook():
     assert frame_error_rate(9.6, 1024) == pytest.approx(1 - (1 - ber) ** 8192, rel=1e-9)
     assert frame_error_rate(9.6, 1024) == pytest.approx(0.078, abs=0.005)
     assert frame_error_rate(20.0, 1024) < 1e-12 and frame_error_rate(0.0, 1024) > 0.999
+
+
+def steps(edges_s, bytes_per_s, constant=500.0):
+    names = tuple("QPSK 1/2" if r else None for r in bytes_per_s)
+    return PassRates(np.array(edges_s, float), np.array(bytes_per_s, float), names, constant, "rate_mbps", 28.0)
+
+
+def test_a_pass_rate_that_varies_is_integrated_and_a_product_resumes_at_the_next_pass():
+    # link down for 10 s after AOS, then 1000 B/s for 10 s, then 2000 B/s for 10 s: 30 000 B in the pass
+    passes = [steps([100, 110, 120, 130], [0, 1000, 2000]), steps([200, 210], [1000])]
+    env, store, delivered, log, busy = setup([Window("s", "gs", 100, 130), Window("s", "gs", 200, 210)],
+                                             [4000, 20000, 10000], pass_rates=passes)
+    env.run(until=300)
+    assert [(d[0], round(d[1], 9)) for d in delivered] == [("p0", 114.0), ("p1", 127.0), ("p2", 204.0)]
+    assert [c.bytes_sent for c in log] == [pytest.approx(30000), pytest.approx(4000)]  # p2: 6000 B, then the rest
+    first = log[0].link_record()
+    assert (first.capacity_bytes, first.bytes_sent, first.used_s, first.link_up_s) == (30000, 30000, 30.0, 20.0)
+    assert (first.constant_model, first.constant_rate_bytes) == ("rate_mbps", 500 * 30)
+    assert sum(busy) == pytest.approx(30.0 + 4.0)
+
+
+def test_a_pass_whose_link_never_closes_carries_nothing():
+    env, store, delivered, log, _ = setup([Window("s", "gs", 0, 50)], [100], pass_rates=[steps([0, 50], [0])])
+    env.run(until=100)
+    assert delivered == [] and log[0].bytes_sent == 0.0 and store.items[0].sent_bytes == 0.0
+    assert log[0].link_record().link_up_s == 0.0

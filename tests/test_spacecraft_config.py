@@ -54,3 +54,42 @@ def test_radio_takes_a_frame_error_rate_or_eb_n0_not_both_and_a_link_that_delive
     with pytest.raises(ConfigError, match=r"eb_n0_db: expected a link that delivers frames of 1024 bytes"):
         built(RadioConfig, "{rate_mbps: 10, eb_n0_db: -3}")
     assert built(RadioConfig, "{rate_mbps: 10}").link_frame_error_rate == 0.0
+
+
+LINK = "{eirp_dbw: 10, g_t_db_k: 28, frequency_ghz: 8.2, symbol_rate_msps: 50"
+
+
+def test_link_budget_alone_is_a_radio_and_its_frames_are_quasi_error_free():
+    radio = built(RadioConfig, f"{{link_budget: {LINK}}}}}")
+    assert radio.rate_mbps is None and radio.payload_bytes_per_s is None
+    assert radio.link_budget.modcods is None and radio.link_budget.margin_db == 3.0
+    assert radio.link_frame_error_rate == pytest.approx(1024 / 188 * 1e-7, rel=1e-6)  # EN 302 307-1: PER 1e-7
+    assert built(RadioConfig, f"{{link_budget: {LINK}}}, frame_error_rate: 0.01}}").link_frame_error_rate == 0.01
+
+
+def test_radio_needs_a_rate_or_a_link_budget_and_not_eb_n0_with_one():
+    with pytest.raises(ConfigError) as err:
+        built(RadioConfig, "{frame_bytes: 1024}")
+    assert [(i.path, i.expected, i.found) for i in err.value.issues] == [
+        ("rate_mbps", "a constant rate in Mbps, or a link_budget", "neither")]
+    with pytest.raises(ConfigError) as err:
+        built(RadioConfig, f"{{rate_mbps: 10, eb_n0_db: 8, link_budget: {LINK}}}}}")
+    assert [i.path for i in err.value.issues] == ["eb_n0_db"]
+
+
+def test_an_unknown_modcod_lists_the_valid_ones_with_its_line():
+    with pytest.raises(ConfigError) as err:
+        built(RadioConfig, f"rate_mbps: 10\nlink_budget: {LINK},\n  modcods: [QPSK 1/2, QPSK 7/8, QPSK 1/2]}}")
+    unknown, duplicate = err.value.issues
+    assert (unknown.path, unknown.line, unknown.found) == ("link_budget.modcods[1]", 3, "'QPSK 7/8'")
+    assert unknown.expected.startswith("a DVB-S2 MODCOD: QPSK 1/4, QPSK 1/3,") and "32APSK 9/10" in unknown.expected
+    assert (duplicate.path, duplicate.expected) == ("link_budget.modcods[2]", "each MODCOD once")
+
+
+@pytest.mark.parametrize("key, value", [("eirp_dbw", 200), ("frequency_ghz", 0), ("symbol_rate_msps", -1),
+                                        ("margin_db", -1), ("modcods", "[]")])
+def test_link_budget_fields_out_of_range(key, value):
+    with pytest.raises(ConfigError) as err:
+        built(RadioConfig, f"{{link_budget: {{eirp_dbw: 10, g_t_db_k: 28, frequency_ghz: 8.2, symbol_rate_msps: 50, "
+                           f"{key}: {value}}}}}")
+    assert [i.path for i in err.value.issues] == [f"link_budget.{key}"]
