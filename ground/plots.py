@@ -119,8 +119,9 @@ def plot_contact_bytes(windows: Sequence[Mapping[str, Any]], path: Path) -> None
 
 def plot_pass_link(passes: Sequence[Mapping[str, Any]], path: Path) -> None:
     """Under a link budget: the information rate (Mbps, steps) and elevation (deg) over each pass against minutes
-    since AOS, one panel per pass (the first :data:`MAX_PREVIEWS`), titled with what it sent and what the
-    constant-rate model would have. ``passes``: ``contacts.link.passes`` of report.json."""
+    since AOS, one panel per pass (the first :data:`MAX_PREVIEWS`), titled with what it sent, what the
+    constant-rate model would have, and what the pass could carry. ``passes``: ``contacts.link.passes`` of
+    report.json."""
     shown = list(passes)[:MAX_PREVIEWS]
     cols = min(3, len(shown))
     rows = -(-len(shown) // cols)
@@ -137,9 +138,9 @@ def plot_pass_link(passes: Sequence[Mapping[str, Any]], path: Path) -> None:
         twin.set_ylabel("elevation (deg)", color="C1")
         twin.set_ylim(0, 90)
         ax.set_xlabel("minutes since AOS")
-        ax.set_title(f"{p['satellite']} - {p['station']} at {float(p['aos_t_s']) / S_PER_H:.1f} h: "
-                     f"{int(p['bytes_sent']) / 1e6:.0f} MB (constant {int(p['constant_rate_bytes']) / 1e6:.0f} MB)",
-                     fontsize="small")
+        ax.set_title(f"{p['satellite']} - {p['station']} at {float(p['aos_t_s']) / S_PER_H:.1f} h: sent "
+                     f"{int(p['bytes_sent']) / 1e6:.0f} MB (constant rate {int(p['constant_rate_bytes']) / 1e6:.0f} "
+                     f"MB) of {int(p['capacity_bytes']) / 1e9:.1f} GB capacity", fontsize="small")
         ax.grid(alpha=0.3)
     for ax in axes[len(shown):]:
         ax.set_visible(False)

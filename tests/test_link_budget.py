@@ -151,3 +151,18 @@ def test_without_a_constant_rate_the_model_is_the_modcod_of_the_lowest_elevation
     rates = lb.pass_rates(ephemeris, 0, station, window, XBAND, 0.9, None)
     assert rates.constant_model == "lowest_elevation_modcod"
     assert rates.constant_bytes_per_s == pytest.approx(min(rates.bytes_per_s[[0, -1]]))
+
+
+def test_validate_warns_when_no_modcod_closes_even_overhead():
+    from pathlib import Path
+
+    from onboard.config import load_scenario
+
+    quickstart = Path(__file__).parent.parent / "scenarios" / "quickstart.yaml"
+    xband = "spacecraft.radio.link_budget={eirp_dbw: 10, g_t_db_k: 28, frequency_ghz: 8.2, symbol_rate_msps: 50}"
+    assert not [w for w in load_scenario(quickstart, [xband]).warnings if "MODCOD" in w]
+    # a 3 dB/K antenna at matera: 25 dB less; 555 km overhead gives Es/N0 -3.0 dB, below QPSK 1/4 -2.35 + 3 dB
+    weak = load_scenario(quickstart, [xband, "ground_stations[1].g_t_db_k=3"]).warnings
+    [warning] = [w for w in weak if "MODCOD" in w]
+    assert "ground_stations[1].g_t_db_k" in warning and "overhead matera" in warning
+    assert "passes carry nothing" in warning
