@@ -44,12 +44,19 @@ def confusion(predicted: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, 
     return tp, fp, fn, int(predicted.size) - tp - fp - fn
 
 
+def tile_sums(values: np.ndarray, tile_px: int) -> np.ndarray:
+    """Per decision tile of a frame (rundir.tiles.tile_boxes: row-major, edge tiles smaller), the sum of ``values``
+    (H, W) (bool or int) over the tile: a (n_tiles,) int64 array."""
+    height_px, width_px = values.shape
+    rows, cols = np.arange(0, height_px, tile_px), np.arange(0, width_px, tile_px)
+    return np.add.reduceat(np.add.reduceat(values.astype(np.int64), rows, axis=0), cols, axis=1).ravel()
+
+
 def tile_fractions(mask: np.ndarray, scored: np.ndarray, tile_px: int) -> tuple[np.ndarray, np.ndarray]:
     """Per decision tile of a frame (rundir.tiles.tile_boxes, row-major), the fraction of ``mask`` pixels (over
     all its pixels, as on board) and its count of ``scored`` pixels."""
-    boxes = tile_boxes(*mask.shape, tile_px)
-    return (np.array([float(mask[box.window].mean()) for box in boxes]),
-            np.array([int(scored[box.window].sum()) for box in boxes]))
+    sizes = np.array([box.pixels for box in tile_boxes(*mask.shape, tile_px)])
+    return tile_sums(mask, tile_px) / sizes, tile_sums(scored, tile_px)
 
 
 @dataclass
@@ -127,15 +134,11 @@ def _tile_policy(mask_fraction: np.ndarray, max_fraction: float) -> np.ndarray:
 
 
 def _score_mask(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy: Mapping[str, Any]) -> dict[str, Any]:
-    """Pixel and tile scores, tile-selection saving and clear pixels lost, for one predicted mask per frame.
-
-    The saving and the loss follow the tile policy as it would act on these masks (raw bytes of the tiles kept;
-    clear pixels in tiles dropped, or masked in tiles masked), so that the model, the baseline and the oracle
-    are compared on the same terms.
-    """
+    """Pixel and tile scores, tile-selection saving and clear pixels lost, for one predicted mask per frame
+    (the saving and the loss: :func:`policy_outcome`), so that the model, the baseline and the oracle are compared
+    on the same terms."""
     pixel = np.zeros(4, np.int64)
     tile = np.zeros(4, np.int64)
-    kept_share, raw, clear_lost, clear = 0.0, 0, 0, 0
     for frame, mask in zip(frames, masks):
         s = frame.scored
         pixel += confusion(mask[s], frame.truth_cloud[s])
@@ -144,25 +147,51 @@ def _score_mask(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy
         predicted_drop = _tile_policy(predicted_fraction, policy["max_cloud_fraction"])
         true_drop = _tile_policy(true_fraction, policy["max_cloud_fraction"])
         tile += confusion(predicted_drop[counts > 0], true_drop[counts > 0])
-        sizes = np.array([box.pixels for box in tile_boxes(*mask.shape, policy["tile_px"])])
-        kept_share += float(sizes[~predicted_drop].sum()) / mask.size * frame.raw_bytes
-        raw += frame.raw_bytes
-        truly_clear = s & ~frame.truth_cloud
-        lost = _lost_pixels(mask, predicted_drop, policy) & truly_clear
-        clear_lost += int(lost.sum())
-        clear += int(truly_clear.sum())
+    saved, lost = policy_outcome(frames, masks, policy)
     return {"pixel": confusion_scores(*pixel), "tile": confusion_scores(*tile),
-            "tile_selection_saved_fraction": 1.0 - kept_share / raw if raw else None,
-            "clear_pixels_lost_fraction": clear_lost / clear if clear else None}
+            "tile_selection_saved_fraction": saved, "clear_pixels_lost_fraction": lost}
 
 
-def _lost_pixels(mask: np.ndarray, dropped_tiles: np.ndarray, policy: Mapping[str, Any]) -> np.ndarray:
-    """Pixels the policy withholds: whole dropped tiles, or the cloudy pixels of masked tiles."""
-    lost = np.zeros(mask.shape, bool)
-    for box, drop in zip(tile_boxes(*mask.shape, policy["tile_px"]), dropped_tiles):
-        if drop:
-            lost[box.window] = mask[box.window] if policy["action"] == "mask" else True
-    return lost
+def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy: Mapping[str, Any]
+                   ) -> tuple[float | None, float | None]:
+    """``(saved, lost)``: what the cloud_filter's tile policy (``tile_px``, ``max_cloud_fraction``, ``action``, as
+    onboard/cloud.py applies it) would do acting on one predicted mask (H, W) bool per frame. ``saved``: 1 - raw
+    bytes of the tiles kept / raw bytes of the frames; ``lost``: the truly clear scored pixels it withholds
+    (whole dropped tiles, or the cloudy-flagged pixels of masked tiles) / all truly clear scored pixels. None
+    where the denominator is 0."""
+    kept_share, raw, clear_lost, clear = 0.0, 0, 0, 0
+    for frame, mask in zip(frames, masks):
+        tile_px = int(policy["tile_px"])
+        sizes = np.array([box.pixels for box in tile_boxes(*mask.shape, tile_px)])
+        drop = _tile_policy(tile_sums(mask, tile_px) / sizes, policy["max_cloud_fraction"])
+        truly_clear = frame.scored & ~frame.truth_cloud
+        withheld = tile_sums(truly_clear & mask if policy["action"] == "mask" else truly_clear, tile_px)
+        kept_share += float(sizes[~drop].sum()) / mask.size * frame.raw_bytes
+        raw += frame.raw_bytes
+        clear_lost += int(withheld[drop].sum())
+        clear += int(truly_clear.sum())
+    return (1.0 - kept_share / raw if raw else None), (clear_lost / clear if clear else None)
+
+
+TILE_PX_SWEEP = (32, 64, 128, 256, 512)
+MAX_CLOUD_FRACTION_SWEEP = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+def tile_policy_sweep(frames: Sequence[FrameEval], policy: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The tile policy's saving and loss (:func:`policy_outcome`) at the stage's threshold for every ``tile_px``
+    of :data:`TILE_PX_SWEEP` up to the frame's size and every ``max_cloud_fraction`` of
+    :data:`MAX_CLOUD_FRACTION_SWEEP`, the stage's own values added; one dict per point, tile size major."""
+    side = max(max(f.truth_cloud.shape) for f in frames)
+    sizes = sorted({t for t in TILE_PX_SWEEP if t <= side} | {int(policy["tile_px"])})
+    limits = sorted(set(MAX_CLOUD_FRACTION_SWEEP) | {float(policy["max_cloud_fraction"])})
+    masks = _model_masks(frames, float(policy["threshold"]))
+    out = []
+    for tile_px in sizes:
+        for limit in limits:
+            saved, lost = policy_outcome(frames, masks, {**policy, "tile_px": tile_px, "max_cloud_fraction": limit})
+            out.append({"tile_px": tile_px, "max_cloud_fraction": limit, "saved_fraction": saved,
+                        "clear_pixels_lost_fraction": lost})
+    return out
 
 
 def _pr_curve(frames: Sequence[FrameEval]) -> list[dict[str, Any]]:
@@ -198,8 +227,9 @@ def oracle_saved_fraction(run: Any) -> float | None:
 
 
 def cloud_section(run: Any) -> dict[str, Any] | None:
-    """report.json ``cloud``: model, spectral baseline and oracle scored the same way, and the paths of its two
-    figures (:data:`PLOTS`); None without a cloud stage."""
+    """report.json ``cloud``: model, spectral baseline and oracle scored the same way, the trade-off of saving
+    against clear pixels lost across thresholds (``tradeoff``) and across the tile policy (``tradeoff_tile_policy``,
+    :func:`tile_policy_sweep`), and the paths of its two figures (:data:`PLOTS`); None without a cloud stage."""
     policy = cloud_policy(run.run_info)
     if policy is None:
         return None
@@ -217,11 +247,8 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
     oracle = _score_mask(frames, [f.truth_cloud for f in frames], policy)
     clear = sum(int((f.scored & ~f.truth_cloud).sum()) for f in frames)
     lost = sum(int((f.scored & ~f.truth_cloud & ~f.delivered).sum()) for f in frames)
-    tradeoff = []
-    for t in THRESHOLDS:
-        at = _score_mask(frames, _model_masks(frames, t), policy)
-        tradeoff.append({"threshold": t, "saved_fraction": at["tile_selection_saved_fraction"],
-                         "clear_pixels_lost_fraction": at["clear_pixels_lost_fraction"]})
+    tradeoff = [dict(zip(("threshold", "saved_fraction", "clear_pixels_lost_fraction"),
+                         (t, *policy_outcome(frames, _model_masks(frames, t), policy)))) for t in THRESHOLDS]
     saved, best = model["tile_selection_saved_fraction"], oracle["tile_selection_saved_fraction"]
     out.update({
         "truth_positive": "thin or thick cloud",
@@ -234,6 +261,7 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
         "oracle": {"tile_selection_saved_fraction": best, "clear_pixels_lost_fraction": oracle["clear_pixels_lost_fraction"]},
         "pr_curve": _pr_curve(frames),
         "tradeoff": tradeoff,
+        "tradeoff_tile_policy": tile_policy_sweep(frames, policy),
     })
     out["plots"] = list(PLOTS)  # drawn by ground.plots.write_plots
     return out
@@ -293,4 +321,27 @@ def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
                             "oracle saves. Bandwidth saved here counts bent-pipe bytes of the tiles kept; clear pixels "
                             "lost for the model are measured on what reached the ground."))
     blocks += [Image("precision-recall", section["plots"][0]), Image("bandwidth saved against clear pixels lost", section["plots"][1])]
-    return blocks
+    return blocks + sweep_blocks(section)
+
+
+def sweep_blocks(section: Mapping[str, Any]) -> list[Any]:
+    """The tile-policy sweep as a matrix: one row per tile size, one column per max_cloud_fraction, each cell
+    "saved / clear lost"; the stage's own cell starred."""
+    sweep = section.get("tradeoff_tile_policy") or []
+    if not sweep:
+        return []
+    p = section["policy"]
+    limits = sorted({pt["max_cloud_fraction"] for pt in sweep})
+    cells = {(pt["tile_px"], pt["max_cloud_fraction"]): pt for pt in sweep}
+    rows = []
+    for tile_px in sorted({pt["tile_px"] for pt in sweep}):
+        row = [f"{tile_px} px"]
+        for limit in limits:
+            pt = cells[(tile_px, limit)]
+            star = " *" if (tile_px, limit) == (p["tile_px"], p["max_cloud_fraction"]) else ""
+            row.append(f"{fmt_fraction(pt['saved_fraction'])} / {fmt_fraction(pt['clear_pixels_lost_fraction'])}{star}")
+        rows.append(tuple(row))
+    return [Paragraph(f"The tile policy swept at the stage's threshold {p['threshold']} ({p['action']} tiles with more "
+                      "cloud than the column's share): bandwidth saved / clear pixels lost, as the policy would act on "
+                      "frame 0's probability map; * is this run's stage."),
+            Table(("tile size", *(f"> {fmt_fraction(limit)} cloud" for limit in limits)), tuple(rows))]

@@ -1,10 +1,10 @@
 """Report figures as PNG files: per-satellite timelines, bytes per contact, rate and elevation over each pass under a
-link budget, mosaic previews, latency histogram, the cloud filter's precision-recall and trade-off curves, and
-super-resolution example crops.
+link budget, mosaic previews, latency histogram, and super-resolution example crops; the cloud filter's
+precision-recall and trade-off curves are in :mod:`ground.cloud_plots`.
 
-Every figure of the report is drawn here, by :func:`write_plots`, after the sections have computed their figures;
+Every figure of the report is drawn by :func:`write_plots`, after the sections have computed their figures;
 a section only names the paths of its own figures (its ``plots`` list). Figures are drawn with matplotlib's object
-API on the Agg canvas (no pyplot state, no display needed). Time axes are hours since the scenario start, whose UTC
+API on the Agg canvas (:func:`ground.canvas.figure`: no pyplot state, no display needed). Time axes are hours since the scenario start, whose UTC
 the axis label gives when known.
 """
 
@@ -17,17 +17,18 @@ from typing import Any
 
 import cv2
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from . import metrics
+from .canvas import DPI, figure as _figure
+from .cloud_plots import plot_pr_curve, plot_tradeoff
+from .mosaics import preview
 from .run_data import RunData
 from .stitch import QUICKLOOK_GAMMA, QUICKLOOK_REFLECTANCE_MAX
 from .superres import SRScene, scenes_of, superres_policy
 
-DPI = 110
 S_PER_H = 3600.0
 CONTACT_COLOUR = "tab:green"
 ECLIPSE_COLOUR = "0.85"
@@ -35,13 +36,8 @@ MAX_LABELLED_CONTACTS = 24
 MAX_PREVIEWS = 12
 PREVIEW_MAX_PX = 800  # longest side of a mosaic preview handed to matplotlib
 CROP_PX = 48  # low-res side of the super-resolution example crops
+NO_DATA_COLOUR = "0.8"  # mosaic ground no product covers
 CROP_NAMES = {"bicubic": "bicubic", "shift_and_add": "shift-and-add", "model_int8": "model int8"}
-
-
-def _figure(width_in: float, height_in: float) -> Figure:
-    fig = Figure(figsize=(width_in, height_in), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def _hours_label(start_utc: str | None) -> str:
@@ -150,26 +146,45 @@ def plot_pass_link(passes: Sequence[Mapping[str, Any]], path: Path) -> None:
 
 
 def plot_mosaics(mosaics: Sequence[Mapping[str, Any]], run_dir: Path, path: Path) -> None:
-    """A grid of mosaic quick-looks (the largest :data:`MAX_PREVIEWS` by tile count), titled by name and tiles."""
+    """A grid of mosaic quick-looks (the largest :data:`MAX_PREVIEWS` by tile count), each cropped to its data
+    (:func:`ground.mosaics.preview`) on map axes in km of its projected CRS, with a scale bar, no-data in grey, and
+    titled by name, tiles and the geographic centre; panels are as tall as the strips need."""
     shown = sorted(mosaics, key=lambda m: (-int(m["tiles"]), str(m["name"])))[:MAX_PREVIEWS]
-    columns = min(4, len(shown))
+    previews = [preview(m, run_dir, PREVIEW_MAX_PX) for m in shown]
+    aspect = min(4.0, max((p.extent_m[3] - p.extent_m[2]) / (p.extent_m[1] - p.extent_m[0]) for p in previews))
+    columns = min(6 if aspect > 1.8 else 4, len(shown))
     rows = -(-len(shown) // columns)
-    fig = _figure(max(6.0, 3.2 * columns), 3.4 * rows + 0.4)
-    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
-    for ax, mosaic in zip(axes, shown):
-        bgr = cv2.imread(str(run_dir / mosaic["png"]), cv2.IMREAD_COLOR)
-        shrink = PREVIEW_MAX_PX / max(bgr.shape[:2])
-        if shrink < 1:  # matplotlib resamples slowly: hand it a preview-sized image
-            bgr = cv2.resize(bgr, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
-        ax.imshow(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), interpolation="antialiased")
-        gsd_m = float(mosaic["footprint"]["gsd_m"])
-        km = f"{mosaic['width_px'] * gsd_m / 1e3:.1f} x {mosaic['height_px'] * gsd_m / 1e3:.1f} km"
-        ax.set_title(f"{mosaic['name']} ({mosaic.get('target') or '?'})\n{mosaic['tiles']} tiles, {km}", fontsize="small")
-        ax.set_axis_off()
+    panel_in = 2.8 if aspect > 1.8 else 3.4
+    fig = _figure(max(6.0, panel_in * columns), rows * (min(panel_in * aspect, 6.5) + 0.7) + 0.4)
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    for ax, mosaic, view in zip(axes, shown, previews):
+        left, right, bottom, top = (v / 1e3 for v in view.extent_m)
+        ax.set_facecolor(NO_DATA_COLOUR)
+        ax.imshow(view.rgba, extent=(left, right, bottom, top), interpolation="antialiased")
+        bar_km = _scale_bar_km(right - left)
+        bar = AnchoredSizeBar(ax.transData, bar_km, f"{bar_km:g} km", "lower right", pad=0.3, sep=2, color="black",
+                              frameon=True, size_vertical=(top - bottom) / 150, fontproperties={"size": "x-small"})
+        bar.patch.set_alpha(0.75)
+        ax.add_artist(bar)
+        ax.tick_params(labelsize="x-small")
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.set_xlabel(f"easting (km, EPSG:{view.epsg})", fontsize="x-small")
+        ax.set_ylabel("northing (km)", fontsize="x-small")
+        ns, ew = ("N" if view.lat_deg >= 0 else "S"), ("E" if view.lon_deg >= 0 else "W")
+        ax.set_title(f"{mosaic['name']} ({mosaic.get('target') or '?'})\n{mosaic['tiles']} tiles, centre "
+                     f"{abs(view.lat_deg):.2f}° {ns} {abs(view.lon_deg):.2f}° {ew}", fontsize="small")
     for ax in axes[len(shown):]:
-        ax.set_axis_off()
-    fig.suptitle(f"Mosaic quick-looks: {len(shown)} of {len(mosaics)} passes\n(true colour, TOA reflectance 0-0.4)")
+        ax.set_visible(False)
+    fig.suptitle(f"Mosaic quick-looks: {len(shown)} of {len(mosaics)} passes (true colour, TOA reflectance 0-0.4;"
+                 " grey: no product)")
     fig.savefig(path)
+
+
+def _scale_bar_km(width_km: float) -> float:
+    """A round scale-bar length (1, 2 or 5 x 10^n km) of at most a third of ``width_km``."""
+    target = max(width_km / 3.0, 1e-3)
+    power = 10.0 ** np.floor(np.log10(target))
+    return float(max(m * power for m in (1, 2, 5) if m * power <= target))
 
 
 def plot_latency(latency_s: np.ndarray, path: Path) -> None:
@@ -188,55 +203,6 @@ def plot_latency(latency_s: np.ndarray, path: Path) -> None:
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"Latency from capture to ground ({values.size} products)")
     ax.legend()
-    ax.grid(alpha=0.3)
-    fig.savefig(path)
-
-
-def plot_pr_curve(curve: Sequence[Mapping[str, Any]], threshold: float, baseline: Mapping[str, Any], path: Path) -> None:
-    """Pixel precision against recall of the on-board cloud model across thresholds, the stage's threshold and
-    the spectral baseline marked."""
-    fig = _figure(6.0, 5.0)
-    ax = fig.subplots()
-    points = [(p["recall"], p["precision"], p["threshold"]) for p in curve
-              if p["precision"] is not None and p["recall"] is not None]
-    ax.plot([p[0] for p in points], [p[1] for p in points], "o-", color="tab:blue", ms=3, label="cloud model")
-    for recall, precision, t in points:
-        if abs(t - threshold) < 1e-9:
-            ax.plot(recall, precision, "o", color="tab:red", ms=8, label=f"stage threshold {t:g}")
-    if baseline.get("precision") is not None and baseline.get("recall") is not None:
-        ax.plot(baseline["recall"], baseline["precision"], "s", color="tab:orange", ms=8, label="spectral baseline")
-    ax.set_xlabel("recall (cloud pixels found)")
-    ax.set_ylabel("precision (flagged pixels that are cloud)")
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1.02)
-    ax.set_title("Cloud detection per pixel, thresholds 0.05 to 0.95")
-    ax.legend(loc="lower left")
-    ax.grid(alpha=0.3)
-    fig.savefig(path)
-
-
-def plot_tradeoff(curve: Sequence[Mapping[str, Any]], threshold: float, baseline: Mapping[str, Any],
-                  oracle: Mapping[str, Any], path: Path) -> None:
-    """Bandwidth saved by tile selection against clear pixels lost, across model thresholds, with the spectral
-    baseline and the perfect-mask oracle."""
-    fig = _figure(6.5, 5.0)
-    ax = fig.subplots()
-    pts = [(100 * p["clear_pixels_lost_fraction"], 100 * p["saved_fraction"], p["threshold"]) for p in curve
-           if p["saved_fraction"] is not None and p["clear_pixels_lost_fraction"] is not None]
-    ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color="tab:blue", ms=3, label="cloud model, thresholds")
-    for lost, saved, t in pts:
-        if abs(t - threshold) < 1e-9:
-            ax.plot(lost, saved, "o", color="tab:red", ms=8, label=f"stage threshold {t:g}")
-    for name, point, marker, colour in (("spectral baseline", baseline, "s", "tab:orange"),
-                                        ("oracle (true mask)", oracle, "*", "tab:green")):
-        if point.get("tile_selection_saved_fraction") is not None and \
-                point.get("clear_pixels_lost_fraction") is not None:
-            ax.plot(100 * point["clear_pixels_lost_fraction"], 100 * point["tile_selection_saved_fraction"], marker,
-                    color=colour, ms=10, label=name)
-    ax.set_xlabel("clear pixels lost (%)")
-    ax.set_ylabel("bandwidth saved by dropping cloudy tiles (%)")
-    ax.set_title("What the cloud filter saves, and what it costs")
-    ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
     fig.savefig(path)
 
@@ -272,7 +238,7 @@ def write_plots(run: RunData, report: Mapping[str, Any], full: Mapping[str, Any]
         (run.run_dir / "plots").mkdir(exist_ok=True)
         pr_path, tradeoff_path = (run.run_dir / rel for rel in cloud["plots"])
         plot_pr_curve(cloud["pr_curve"], threshold, cloud["baseline_spectral"]["pixel"], pr_path)
-        plot_tradeoff(cloud["tradeoff"], threshold, cloud["baseline_spectral"], cloud["oracle"], tradeoff_path)
+        plot_tradeoff(cloud, tradeoff_path)
     superres = full.get("superres") or {}
     if superres.get("plots"):
         (run.run_dir / "plots").mkdir(exist_ok=True)
@@ -280,6 +246,33 @@ def write_plots(run: RunData, report: Mapping[str, Any], full: Mapping[str, Any]
         panels, title = superres_crops(scenes_of(run, policy), int(policy["scale"]))
         plot_superres_crops(panels, run.run_dir / superres["plots"][0], title)
     return figures
+
+
+def plot_rate_distortion(rd: Mapping[str, Any], path: Path) -> None:
+    """Bits per sample against PSNR of each codec's settings (report.json ``comparison.rate_distortion``), lossless
+    settings on a band above the lossy axis, and this run's pipeline and JPEG 2000 at its bytes as points."""
+    fig = _figure(7.5, 4.2)
+    ax = fig.add_subplot()
+    lossy = [p for p in rd["points"] if p["psnr_db"] is not None]
+    top = max([p["psnr_db"] for p in lossy] + [rd.get("lossy_same_bytes_psnr_db") or 0, rd.get("this_run_psnr_db") or 0]) + 6
+    for codec in sorted({p["codec"] for p in rd["points"]}):
+        own = sorted((p for p in lossy if p["codec"] == codec), key=lambda p: p["bits_per_sample"])
+        exact = [p for p in rd["points"] if p["codec"] == codec and p["psnr_db"] is None]
+        line = ax.plot([p["bits_per_sample"] for p in own], [p["psnr_db"] for p in own], "o-", ms=4, label=codec)[0]
+        ax.plot([p["bits_per_sample"] for p in exact], [top] * len(exact), "s", color=line.get_color(), ms=6)
+    for key, label, marker in (("this_run", "this run's pipeline", "*"), ("lossy_same_bytes", "JPEG 2000 at its bytes", "D")):
+        bits, psnr = rd.get(f"{key}_bits_per_sample"), rd.get(f"{key}_psnr_db")
+        if bits is not None:
+            ax.plot([bits], [top if psnr is None else psnr], marker, color="black", ms=12 if marker == "*" else 7,
+                    label=label + (" (exact)" if psnr is None else ""))
+    ax.axhline(top - 3, color="grey", lw=0.5)
+    ax.text(0.01, top - 1.5, "lossless", transform=ax.get_yaxis_transform(), va="center", fontsize=8, color="grey")
+    ax.set_xscale("log")
+    ax.set_xlabel("bits per sample (of one frame per scene)")
+    ax.set_ylabel("PSNR against the raw frame (dB)")
+    ax.set_title(f"Rate-distortion on {rd['frames']} of this run's frames")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.savefig(path)
 
 
 def _core_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
@@ -309,6 +302,9 @@ def _core_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
     latency_s = metrics.latencies_s(run.delivered)
     if latency_s.size:
         plot_latency(latency_s, target("latency", "latency"))
+    rd = (report.get("comparison") or {}).get("rate_distortion") or {}
+    if rd.get("points"):
+        plot_rate_distortion(rd, target("rate_distortion", "rate-distortion"))
     return figures
 
 

@@ -5,11 +5,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ground import cloud as gcloud
 from onboard import cloud, pipeline
 from onboard.config import StageConfig, load_scenario
 from rundir.errors import ConfigError
+from rundir.tiles import tile_boxes
 
 ROOT = Path(__file__).parents[1]
 CTX = pipeline.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
@@ -106,3 +109,38 @@ def test_camera_bands_pick_the_model_and_a_mismatch_is_an_error(tmp_path):
                       ["spacecraft.camera.bands=[B, G, R]", "pipeline.0.model=cloud_bgrn_int8"])
     with pytest.raises(ConfigError, match="expected a camera band list a shipped model was made for"):
         load_scenario(ROOT / "scenarios" / "cloudy_cloudfilter.yaml", ["spacecraft.camera.bands=[G, R, NIR]"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(1, 90), width=st.integers(1, 90), tile_px=st.integers(1, 40), seed=st.integers(0, 99))
+def test_tile_sums_match_the_tile_grid(height, width, tile_px, seed):
+    values = np.random.default_rng(seed).integers(0, 2, (height, width)).astype(bool)
+    expected = [int(values[box.window].sum()) for box in tile_boxes(height, width, tile_px)]
+    assert gcloud.tile_sums(values, tile_px).tolist() == expected
+
+
+def test_tile_policy_sweep_against_hand_counts():
+    """The 64 x 64 frame above: a cloudy 32 px tile, a half-cloudy one (512 clear pixels), two clear ones."""
+    truth = np.zeros((64, 64), bool)
+    truth[:32, :32] = True
+    truth[32:, :16] = True
+    policy = {"threshold": 0.5, "tile_px": 32, "max_cloud_fraction": 0.6, "action": "drop"}
+    sweep = gcloud.tile_policy_sweep([frame_eval(truth, truth * 1.0)], policy)
+    points = {(p["tile_px"], p["max_cloud_fraction"]): (p["saved_fraction"], p["clear_pixels_lost_fraction"])
+              for p in sweep}
+    assert sorted({p["tile_px"] for p in sweep}) == [32, 64]  # 128 px and up do not fit the frame
+    assert sorted({p["max_cloud_fraction"] for p in sweep}) == [0.1, 0.3, 0.5, 0.6, 0.7, 0.9]  # the stage's 0.6 too
+    clear = 64 * 64 - 1024 - 512
+    assert points[(32, 0.3)] == pytest.approx((0.5, 512 / clear))  # both cloudy tiles go, the half one's clear too
+    assert points[(32, 0.5)] == pytest.approx((0.25, 0.0))  # half cloudy is not more than half: kept
+    assert points[(32, 0.6)] == pytest.approx((0.25, 0.0))
+    assert points[(64, 0.3)] == pytest.approx((1.0, 1.0))  # one tile, 37.5 % cloud: all of it goes
+    assert points[(64, 0.5)] == pytest.approx((0.0, 0.0))
+    masked = {(p["tile_px"], p["max_cloud_fraction"]): p["clear_pixels_lost_fraction"]
+              for p in gcloud.tile_policy_sweep([frame_eval(truth, truth * 1.0)], {**policy, "action": "mask"})}
+    assert masked[(64, 0.3)] == 0.0  # masking withholds the cloudy pixels only
+    [note, table] = gcloud.sweep_blocks({"policy": policy, "tradeoff_tile_policy": sweep})
+    assert table.header == ("tile size", "> 10.0 % cloud", "> 30.0 % cloud", "> 50.0 % cloud", "> 60.0 % cloud",
+                            "> 70.0 % cloud", "> 90.0 % cloud")
+    assert table.rows[0][:5] == ("32 px", "50.0 % / 20.0 %", "50.0 % / 20.0 %", "25.0 % / 0.0 %", "25.0 % / 0.0 % *")
+    assert table.rows[1][0] == "64 px" and "*" not in "".join(table.rows[1]) and "threshold 0.5" in note.text

@@ -6,7 +6,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+import pytest
+
 from ground import plots
+from ground.cloud_plots import _zoom
 from ground.report import _rounded, collect
 from ground.run_data import load_run
 from ground.superres import SRScene
@@ -36,13 +39,30 @@ def test_a_section_figure_is_drawn_where_the_section_names_it(tiny_run):
               "clear_pixels_lost_fraction": t / 10} for t in (0.25, 0.5, 0.75)]
     baseline = {"pixel": {"precision": 0.6, "recall": 0.7}, "tile_selection_saved_fraction": 0.2,
                 "clear_pixels_lost_fraction": 0.05}
-    full["cloud"] = {"policy": {"threshold": 0.5}, "pr_curve": curve, "tradeoff": curve, "baseline_spectral": baseline,
+    sweep = [{"tile_px": size, "max_cloud_fraction": limit, "saved_fraction": limit * size / 256,
+              "clear_pixels_lost_fraction": (1 - limit) / 10} for size in (64, 128) for limit in (0.3, 0.9)]
+    full["cloud"] = {"policy": {"threshold": 0.5, "tile_px": 128, "max_cloud_fraction": 0.3}, "pr_curve": curve,
+                     "tradeoff": curve, "tradeoff_tile_policy": sweep, "baseline_spectral": baseline,
                      "oracle": {"tile_selection_saved_fraction": 0.4, "clear_pixels_lost_fraction": 0.0},
                      "plots": ["plots/pr.png", "plots/tradeoff.png"]}
     figures = plots.write_plots(run, _rounded(full), full)
     assert "cloud" not in str(figures)  # the section lists its own figures
     assert png_size(tiny_run / "plots" / "pr.png") == (int(6.0 * plots.DPI), int(5.0 * plots.DPI))
-    assert png_size(tiny_run / "plots" / "tradeoff.png") == (int(6.5 * plots.DPI), int(5.0 * plots.DPI))
+    assert png_size(tiny_run / "plots" / "tradeoff.png") == (int(8.0 * plots.DPI), int(6.0 * plots.DPI))
+
+
+def test_the_pr_axes_zoom_to_the_points_and_keep_points_at_one_whole():
+    low, high = _zoom([0.84, 0.93, 1.0])
+    assert low == pytest.approx(0.84 - 0.0128) and high == pytest.approx(1.0064)  # 8 % of the 0.16 range
+    assert _zoom([0.97, 0.99]) == pytest.approx((0.95, 1.0))  # a narrow cluster: 0.01 margin, widened to 0.05
+    assert _zoom([0.0, 1.0]) == pytest.approx((0.0, 1.04))
+    low, high = _zoom([0.5])
+    assert high - low == pytest.approx(0.05) and low <= 0.5 <= high
+
+
+def test_the_scale_bar_is_a_round_length_of_at_most_a_third_of_the_width():
+    assert plots._scale_bar_km(7.4) == 2.0 and plots._scale_bar_km(16.0) == 5.0 and plots._scale_bar_km(0.9) == 0.2
+    assert plots._scale_bar_km(300.0) == 100.0
 
 
 def test_the_superres_crop_is_the_most_detailed_one():
