@@ -142,12 +142,11 @@ def value_blocks(section: Mapping[str, Any]) -> list[Block]:
     blocks.append(Table(("figure", "on-board estimate", "oracle (true clear pixels)"), (
         ("value delivered", fmt_value(section["value"]), fmt_value(section["oracle_value"])),
         ("value per byte", fmt_value(section["value_per_byte"]), fmt_value(section["oracle_value_per_byte"])),
-        ("downlinked", fmt_bytes(section["downlinked_bytes"]), fmt_bytes(section["downlinked_bytes"])),
-        ("bandwidth saved", fmt_fraction(section["saved_fraction"]), fmt_fraction(section["saved_fraction"])),
     )))
-    blocks.append(Paragraph(f"{section['products']} products delivered. Oracle / estimate: "
-                            f"{fmt_value(section['oracle_ratio'])} (below 1 the spacecraft counted cloud as clear "
-                            "ground, above 1 it called clear ground cloud)."))
+    blocks.append(Paragraph(
+        f"{section['products']} products, {fmt_bytes(section['downlinked_bytes'])} downlinked; bandwidth saved "
+        f"{fmt_fraction(section['saved_fraction'])}. Oracle / estimate: {fmt_value(section['oracle_ratio'])} (below 1 "
+        "the spacecraft counted cloud as clear ground, above 1 it called clear ground cloud)."))
     rows, note = capped(tuple(
         (c["satellite"], c["station"], c["aos_utc"], fmt_value(c["products"]), fmt_bytes(c["downlinked_bytes"]),
          fmt_value(c["value_per_byte"]), fmt_value(c["oracle_value_per_byte"]))
