@@ -1,61 +1,164 @@
-"""The report's ``comparison``: this run's pipeline against simpler ones (bent-pipe, encode only, cloud filter then
-encode) on the same finished frames; last in report.json, first in report.md."""
+"""The report's ``comparison``: this run's pipeline against simpler ones (bent-pipe of the whole burst and of one frame,
+encode only, the best lossless flight-class codec, lossy JPEG 2000 at this run's bytes, cloud filter then encode)
+on the same finished frames; last in report.json, first in report.md.
+
+Every row's ``saved_fraction`` is against one common baseline whatever the pipeline: ``bent_pipe_single``, one
+bit-packed frame of each scene. With bursts, ``saved_vs_burst_fraction`` is against bent-pipe of all K frames (what
+the pipeline's own input would have cost), named so that it is not read as the other.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from . import metrics
-from .document import Block, Paragraph, Table, fmt_bytes, fmt_fraction
+import numpy as np
+
+from . import compression, metrics
+from .document import Block, Image, Paragraph, Table, fmt_bytes, fmt_fraction
 from .run_data import RunData
+
+ROWS = {
+    "bent_pipe": "K raw frames per burst", "bent_pipe_single": "one raw frame per scene, the common baseline",
+    "encode_only": "lossless in this run's format", "best_lossless": "JPEG-LS or JPEG 2000 lossless, whichever sent "
+    "fewer bytes over the run, named in ``codec``", "lossy_same_bytes": "one frame per scene in JPEG 2000 at this "
+    "run's bytes", "cloud_filter": "its kept tiles, encoded (with that stage)", "this_run": "the delivered products"}
+"""The comparison's rows by ``pipeline`` name, and what each counts."""
+RD_PLOT = "plots/rate-distortion.png"  # drawn by ground.plots.write_plots from rate_distortion
+CODEC_NAMES = {"lossless_jpegls": "JPEG-LS", "lossless_jpeg2000": "JPEG 2000 (5/3)"}
+
+
+def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:
+    """Clear ground (truth: valid, cloud 0) in km² of each frame that has truth/, on the camera's grid (its
+    ``gsd_m`` from telemetry/run.json); empty without it."""
+    gsd_m = ((run.run_info or {}).get("camera") or {}).get("gsd_m")
+    out = {}
+    for frame_id in frame_ids if gsd_m else []:
+        path = run.run_dir / "truth" / f"{frame_id}.npz"
+        if path.is_file():
+            with np.load(path) as truth:
+                out[frame_id] = float(np.count_nonzero(truth["valid"] & (truth["cloud"] == 0))) * gsd_m**2 / 1e6
+    return out
 
 
 def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     """report.json ``comparison``: this run's pipeline against simpler ones on the same finished frames.
 
-    Rows: ``bent_pipe`` (raw frames), ``encode_only`` (lossless), ``cloud_filter`` (its kept tiles, encoded; with a
-    cloud_filter stage) from the on-board estimates in telemetry/processing.jsonl, and ``this_run`` from the
-    delivered products. Each gives bytes, the share saved against bent-pipe, clear pixels lost, cloud F1 and the
-    product's mean cPSNR where they apply (None where not).
-    """
-    finished = metrics.finished_frames(run.ledger) if run.ledger is not None else set()
-    records = [r for r in run.processing or [] if str(r["frame_id"]) in finished]
+    Rows (``pipeline``; simpler ones from the on-board estimates in telemetry/processing.jsonl, ``this_run`` from the
+    delivered products): see :data:`ROWS`. Each gives bytes, ``saved_fraction`` against bent_pipe_single,
+    ``saved_vs_burst_fraction`` against bent_pipe, ``bytes_per_clear_km2`` (per km² of clear ground delivered:
+    truth's clear pixels less those lost), clear pixels lost, cloud F1, PSNR and SSIM against the raw frames (lossy
+    rows) and cPSNR, None where they do not apply. Also ``lossy_products`` and ``rate_distortion``
+    (:mod:`ground.compression`)."""
+    frame_ids = compression.finished_frames(run)
+    records = [r for r in run.processing or [] if str(r["frame_id"]) in set(frame_ids)]
     cloud_report, sr_report = report.get("cloud") or {}, report.get("superres") or {}
-    raw = sum(int(r["alternative_bytes"]["bent_pipe"]) for r in records)
     lost = cloud_report.get("clear_pixels_lost_fraction") if cloud_report else 0.0
     f1 = (cloud_report.get("pixel") or {}).get("f1") if cloud_report else None
     cpsnr = (sr_report.get("cpsnr_db") or {}).get(sr_report.get("product")) if sr_report else None
-
-    def row(name: str, label: str, sent: int | None, row_lost: float | None, row_f1: float | None,
-            row_cpsnr: float | None) -> dict[str, Any]:
-        return {"pipeline": name, "label": label, "bytes": sent,
-                "saved_fraction": 1.0 - sent / raw if raw and sent is not None else None,
-                "clear_pixels_lost_fraction": row_lost, "cloud_f1": row_f1, "cpsnr_db": row_cpsnr}
+    bit_depth = int(((run.run_info or {}).get("camera") or {}).get("bit_depth") or 0)
+    clear = clear_km2(run, frame_ids)
+    lossy_alt = compression.lossy_same_bytes(run, bit_depth) if bit_depth else {
+        **compression.quality([], [], 0), "frames": 0, "frames_not_sent": 0}  # no camera in run.json: nothing scored
+    lossy_run = compression.lossy_products(run)
 
     def alternative(key: str) -> int | None:
-        values = [r["alternative_bytes"].get(key) for r in records]
-        return sum(values) if values and None not in values else None
+        return _total([r["alternative_bytes"].get(key) for r in records])
 
+    single, burst = alternative("bent_pipe_single"), alternative("bent_pipe")
+    all_clear = sum(clear.values()) if len(clear) == len(frame_ids) and clear else None
+
+    def row(name: str, label: str, sent: int | None, row_lost: float | None, row_f1: float | None = None,
+            **extra: Any) -> dict[str, Any]:
+        delivered_km2 = all_clear * (1.0 - row_lost) if all_clear is not None and row_lost is not None else None
+        return {"pipeline": name, "label": label, "bytes": sent,
+                "saved_fraction": 1.0 - sent / single if single and sent is not None else None,
+                "saved_vs_burst_fraction": 1.0 - sent / burst if burst and sent is not None else None,
+                "bytes_per_clear_km2": sent / delivered_km2 if delivered_km2 and sent is not None else None,
+                "clear_pixels_lost_fraction": row_lost, "cloud_f1": row_f1, "psnr_db": None, "ssim": None,
+                "cpsnr_db": None, **extra}
+
+    lossless = {k: alternative(k) for k in CODEC_NAMES if alternative(k) is not None}
+    best = min(lossless, key=lossless.get) if lossless else None
     names = list((run.run_info or {}).get("pipeline") or [])
-    rows = [row("bent_pipe", "bent-pipe (raw frames)", raw if records else None, 0.0, None, None),
-            row("encode_only", "encode only (lossless)", alternative("encode_only"), 0.0, None, None)]
+    sent_frames = lossy_alt["frames"] / max(1, lossy_alt["frames"] + lossy_alt["frames_not_sent"])
+    rows = [row("bent_pipe", "bent-pipe (every raw frame of a burst)", burst, 0.0),
+            row("bent_pipe_single", "bent-pipe, one raw frame per scene (baseline)", single, 0.0),
+            row("encode_only", "encode only (lossless)", alternative("encode_only"), 0.0),
+            row("best_lossless", f"best lossless flight-class codec: {CODEC_NAMES[best]}" if best else
+                "best lossless flight-class codec", lossless.get(best), 0.0, codec=CODEC_NAMES.get(best)),
+            row("lossy_same_bytes", "JPEG 2000 at this run's bytes, one frame per scene",
+                alternative("lossy_same_bytes"), 1.0 - sent_frames, psnr_db=lossy_alt["psnr_db"],
+                ssim=lossy_alt["ssim"], max_abs_error_dn=lossy_alt["max_abs_error_dn"])]
     if "cloud_filter" in names:
-        rows.append(row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), lost, f1, None))
-    sent = sum(int(line["bytes"]) for line in run.delivered if set(map(str, line["frame_ids"])) <= finished)
-    rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1, cpsnr))
-    return {"frames": len(records), "rows": rows,
-            "note": "the same finished frames for every row; bursts count K frames; the simpler pipelines' encoded "
-                    "sizes are on-board estimates (for a burst, frame 0's size times K)"}
+        rows.append(row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), lost, f1))
+    sent = sum(int(line["bytes"]) for line in run.delivered if set(map(str, line["frame_ids"])) <= set(frame_ids))
+    rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
+                    psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim")))
+    rows[-1]["cpsnr_db"] = cpsnr
+    return {"frames": len(records), "rows": rows, "lossy_products": lossy_run,
+            "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows),
+            "note": "the same finished frames for every row; bursts count K frames except bent_pipe_single and "
+                    "lossy_same_bytes (one frame per scene); saved is against bent_pipe_single; the simpler "
+                    "pipelines' encoded sizes are on-board estimates (for a burst, frame 0's size times K)"}
+
+
+def _total(values: list[int | None]) -> int | None:
+    """The sum of every frame's figure, None when a frame lacks it (or there is none)."""
+    return sum(values) if values and None not in values else None
+
+
+def rate_distortion(run: RunData, bit_depth: int, frames: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The codecs' rate-distortion ``points`` (:func:`ground.compression.rate_distortion`) on the first ``frames``
+    scored, and where this run and lossy_same_bytes lie in bits per sample of the scenes' single frames."""
+    by_name = {r["pipeline"]: r for r in rows}
+    single = by_name["bent_pipe_single"]["bytes"]
+    samples = single * 8 / bit_depth if single and bit_depth else None
+
+    def bits(name: str) -> float | None:
+        return 8 * by_name[name]["bytes"] / samples if samples and by_name[name]["bytes"] is not None else None
+
+    return {"points": compression.rate_distortion(run, bit_depth) if bit_depth else [],
+            "frames": min(frames, compression.RD_FRAMES), "this_run_bits_per_sample": bits("this_run"),
+            "this_run_psnr_db": by_name["this_run"]["psnr_db"],
+            "lossy_same_bytes_bits_per_sample": bits("lossy_same_bytes"),
+            "lossy_same_bytes_psnr_db": by_name["lossy_same_bytes"]["psnr_db"]}
+
+
+def _quality_cell(r: Mapping[str, Any]) -> str:
+    if r["psnr_db"] is None:
+        return "exact" if r["pipeline"] != "this_run" or r["bytes"] is not None else "n/a"
+    return f"{r['psnr_db']:.1f} dB / {r['ssim']:.4f}"
 
 
 def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:
-    """report.md/html blocks: one row per pipeline, then the frames counted and the note."""
+    """report.md/html blocks: one row per pipeline, the lossy products' quality, then the frames counted and the
+    note."""
     if not comp["frames"]:
         return [Paragraph("No finished frame with on-board processing records (telemetry/processing.jsonl): "
                           "no pipeline comparison.")]
-    rows = tuple((r["label"], fmt_bytes(r["bytes"]), fmt_fraction(r["saved_fraction"]),
-                  fmt_fraction(r["clear_pixels_lost_fraction"]), fmt_fraction(r["cloud_f1"]),
+    burst = any(r["saved_fraction"] != r["saved_vs_burst_fraction"] for r in comp["rows"])
+    rows = tuple((r["label"], fmt_bytes(r["bytes"]),
+                  "n/a" if r["bytes_per_clear_km2"] is None else fmt_bytes(r["bytes_per_clear_km2"]),
+                  fmt_fraction(r["saved_fraction"]), *((fmt_fraction(r["saved_vs_burst_fraction"]),) if burst else ()),
+                  fmt_fraction(r["clear_pixels_lost_fraction"]), fmt_fraction(r["cloud_f1"]), _quality_cell(r),
                   "n/a" if r["cpsnr_db"] is None else f"{r['cpsnr_db']:.2f} dB") for r in comp["rows"])
-    return [Table(("pipeline", "bytes downlinked", "share saved", "clear pixels lost", "cloud F1", "cPSNR"), rows),
-            Paragraph(f"{comp['frames']} finished frames; {comp['note']}.")]
+    head = ("pipeline", "bytes downlinked", "bytes per km² clear ground", "saved vs one raw frame per scene",
+            *(("saved vs the raw burst",) if burst else ()), "clear pixels lost", "cloud F1",
+            "PSNR / SSIM vs raw", "cPSNR")
+    blocks: list[Block] = [Table(head, rows)]
+    lossy = comp.get("lossy_products")
+    if lossy:
+        spectral = lossy.get("spectral_cloud")
+        f1 = (f" The spectral cloud test scores pixel F1 {fmt_fraction(spectral['decoded']['f1'])} on decoded "
+              f"pixels against {fmt_fraction(spectral['raw']['f1'])} on raw ones (agreement F1 "
+              f"{fmt_fraction(spectral['agreement']['f1'])}).") if spectral else ""
+        blocks.append(Paragraph(
+            f"This run's {lossy['products']} lossy products ({', '.join(lossy['formats'])}) decode on the ground to "
+            f"PSNR {lossy['psnr_db'] or float('inf'):.2f} dB, SSIM {lossy['ssim']:.4f} against the DN they were "
+            f"made from, largest error {lossy['max_abs_error_dn']} DN ({lossy['bound_exceeded']} products beyond "
+            f"their manifest bound).{f1}"))
+    if comp["rate_distortion"]["points"]:
+        blocks.append(Image("Rate-distortion of the flight-class codecs, with this run's pipeline", RD_PLOT))
+    blocks.append(Paragraph(f"{comp['frames']} finished frames; {comp['note']}."))
+    return blocks

@@ -3,8 +3,8 @@
 The manifest (``downlink/manifest.jsonl``) lists products in order of delivery. A product is its file plus, for a
 PNG, the sidecars that georeference it (``sidecars``: file, bytes and sha256 of each; a world file and a GDAL
 ``.aux.xml``); the line's ``bytes`` are all of them together, what the product cost on the link. A product is
-*verified* when its file and each sidecar exist with the manifest's sizes and sha256, and the file decodes to the
-manifest's shape. Everything else becomes an anomaly (a plain dict, see :func:`anomaly`) and is left out, so that
+*verified* when its file and each sidecar exist with the manifest's sizes and sha256, the file decodes to the
+manifest's shape and, for a lossless product, to exactly the DN the spacecraft encoded (bit for bit). Everything else becomes an anomaly (a plain dict, see :func:`anomaly`) and is left out, so that
 the rest of the run is still processed:
 
 - ``truncated_line``: the last line of a JSONL file is cut short (an interrupted run);
@@ -15,6 +15,8 @@ the rest of the run is still processed:
 - ``orphan_file``: a file in ``downlink/`` that no manifest line names;
 - ``corrupt``: size or sha256 of the file or a sidecar differs from the manifest line;
 - ``undecodable``: the checksum matches but the file does not decode to the manifest's shape;
+- ``not_bit_exact``: a lossless product (one whose line has ``dn_sha256``) decodes, but not to the DN the spacecraft
+  encoded: the sha256 of its decoded samples (:func:`rundir.codec.dn_sha256`) differs from the line's;
 - ``duplicate``: a product id delivered again with the same sha256 (the first delivery is kept);
 - ``conflict``: a product id delivered again with another sha256 (the first verified delivery is kept).
 """
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rundir.codec import decode_product
+from rundir.codec import decode_product, dn_sha256
 from rundir.errors import InputFileError
 from rundir.manifest import MANIFEST, ManifestLine
 
@@ -169,9 +171,12 @@ def _verify(path: Path, line: dict[str, Any]) -> tuple[str, str] | None:
             kind, detail = problem
             return kind, detail if file == path else f"sidecar {file.name}: {detail}"
     try:
-        decode_product(path, line)
+        dn = decode_product(path, line)
     except InputFileError as err:
         return "undecodable", err.problem
+    if line.get("dn_sha256") and dn_sha256(dn) != line["dn_sha256"]:
+        return "not_bit_exact", (f"lossless {line['format']} product decodes to DN with sha256 {dn_sha256(dn)[:12]}…; "
+                                 f"the spacecraft encoded {line['dn_sha256'][:12]}…")
     return None
 
 

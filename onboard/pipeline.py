@@ -17,8 +17,9 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from rundir import codec
+from rundir import codec, flight_codecs
 
+from . import alternatives
 from .schema import spec
 
 STAGES: dict[str, type["Stage"]] = {}  # filled by register(); read it through stage_classes()
@@ -200,34 +201,76 @@ class BentPipe(Stage):
 
 @register
 class Encode(Stage):
-    """Lossless compression: PNG through OpenCV (1, 3 or 4 bands), or a GeoTIFF with deflate through GDAL that
-    carries the tile's georeferencing (:func:`tile_georef`)."""
+    """Compression of every kept tile: PNG through OpenCV (1, 3 or 4 bands), a GeoTIFF with deflate through GDAL that
+    carries the tile's georeferencing (:func:`tile_georef`), or a flight-class codec of :mod:`rundir.flight_codecs`
+    (JPEG-LS, JPEG 2000, JPEG XL, zstd; its docstrings name the flight standard each stands in for). Lossless
+    unless a lossy setting is given: ``max_error_dn`` (JPEG-LS near-lossless), ``bits_per_sample`` (JPEG 2000 at a
+    rate) or ``distance`` (JPEG XL). Each tile's meta says whether it is lossless, its error bound, and (lossless)
+    the sha256 of its DN, which the manifest carries so that the ground checks the decoded pixels bit for bit.
+    For a lossy tile, the DN it was made from (and, with B, G and R bands, the spectral cloud test on them and on the
+    decoded tile) go to ``RUN/evaluation/`` for scoring, never downlinked (:func:`onboard.alternatives.lossy_scoring`).
+    """
 
     name = "encode"
     terminal = True
 
     @dataclass(frozen=True)
     class Params:
-        format: Literal["png", "tiff"] = spec("png", doc="png (1, 3 or 4 bands) or tiff (deflate, any band count)")
-        level: int = spec(3, ge=1, le=9, doc="deflate level: 3 is within 1% of 6's size at a third of the time")
+        format: Literal["png", "tiff", "jpegls", "jpeg2000", "jpegxl", "zstd"] = spec(
+            "png", doc="png (1, 3 or 4 bands), tiff (deflate), jpegls, jpeg2000, jpegxl, or zstd over bit-packed DN")
+        level: int = spec(3, ge=1, le=22, doc="deflate level (png, tiff: 1-9), zstd level (1-22), JPEG XL effort "
+                          "(1-9); 3 is within 1% of deflate 6's size at a third of the time")
+        max_error_dn: int = spec(0, ge=0, le=flight_codecs.MAX_NEAR_DN,
+                                 doc="jpegls only: near-lossless, the largest absolute error of any sample (0 lossless)")
+        bits_per_sample: float | None = spec(None, gt=0, lt=16, doc="jpeg2000 only: lossy at this rate, bits per sample "
+                                             "(below the camera's bit depth); unset: lossless")
+        distance: float = spec(0.0, ge=0, le=flight_codecs.MAX_JPEGXL_DISTANCE,
+                               doc="jpegxl only: lossy at this Butteraugli distance (0 lossless, 1 visually lossless)")
 
-    # NOTE: measured by benchmarks/pipeline.py on the reference host (samples per second, level 3).
-    REFERENCE_SAMPLES_PER_S = {"png": 10e6, "tiff": 16e6}
+        @property
+        def lossy(self) -> flight_codecs.Lossy:
+            return flight_codecs.Lossy(self.max_error_dn, self.bits_per_sample, self.distance)
+
+    # NOTE: measured by benchmarks/pipeline.py (png, tiff: level 3) and benchmarks/codecs.py (the flight-class
+    # codecs, lossless, level 3; benchmarks/results/codecs.json) on the reference host, samples per second.
+    REFERENCE_SAMPLES_PER_S = {"png": 10e6, "tiff": 16e6, "jpegls": 30e6, "jpeg2000": 3e6, "jpegxl": 6e6,
+                               "zstd": 20e6}
 
     def process(self, work: Work) -> None:
+        fmt, lossy = self.params.format, self.params.lossy
         for tile in _unencoded(work):
-            georef = tile_georef(work.frame, tile, self.ctx) if self.params.format == "tiff" else None
-            tile.payload = codec.encode(tile.dn, self.params.format, self.ctx.bit_depth, self.params.level, georef)
-            tile.format = self.params.format
+            georef = tile_georef(work.frame, tile, self.ctx) if fmt == "tiff" else None
+            tile.payload = codec.encode(tile.dn, fmt, self.ctx.bit_depth, self.params.level, georef, lossy)
+            tile.format = fmt
+            lossless = lossy.lossless(fmt)
+            tile.meta.update(lossless=lossless, max_error_dn=lossy.max_error_bound_dn(fmt))
+            if lossless:
+                tile.meta["dn_sha256"] = codec.dn_sha256(tile.dn)
+            elif tile.kind == "image":
+                start = time.perf_counter()
+                work.evaluation.update(alternatives.lossy_scoring(tile, self.ctx))
+                work.scoring_wall_s[self.name] = work.scoring_wall_s.get(self.name, 0.0) + time.perf_counter() - start
 
     def cost_s(self, work: Work) -> float:
-        return _n_samples(_unencoded(work)) / self.REFERENCE_SAMPLES_PER_S[self.params.format]
+        samples_per_s = self.REFERENCE_SAMPLES_PER_S[self.params.format]
+        if self.params.bits_per_sample is not None:  # the rate search encodes up to RATE_STEPS + 1 times
+            samples_per_s /= flight_codecs.RATE_STEPS + 1
+        return _n_samples(_unencoded(work)) / samples_per_s
+
+    LEVELS = {"png": (1, 9), "tiff": (1, 9), **flight_codecs.LEVELS}  # what ``level`` means differs by format
+    LOSSY_FIELDS = (("max_error_dn", "jpegls", 0), ("bits_per_sample", "jpeg2000", None), ("distance", "jpegxl", 0.0))
 
     @classmethod
     def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
-        if params.format == "png" and bands and len(bands) not in (1, 3, 4):
-            return [("format", "tiff for a camera with 2 or more than 4 bands (PNG holds 1, 3 or 4)", f"png with {len(bands)} bands")]
-        return []
+        fmt = params.format
+        out = [(name, f"{name} only with format {owner} (or left out)", f"{name} {getattr(params, name)} with format {fmt}")
+               for name, owner, unset in cls.LOSSY_FIELDS if fmt != owner and getattr(params, name) != unset]
+        if fmt == "png" and bands and len(bands) not in (1, 3, 4):
+            out.append(("format", "tiff for a camera with 2 or more than 4 bands (PNG holds 1, 3 or 4)", f"png with {len(bands)} bands"))
+        if fmt in cls.LEVELS and not cls.LEVELS[fmt][0] <= params.level <= cls.LEVELS[fmt][1]:
+            low, high = cls.LEVELS[fmt]
+            out.append(("level", f"{low} to {high} for format {fmt}", f"{params.level} with format {fmt}"))
+        return out
 
 
 class Pipeline:
@@ -269,21 +312,13 @@ class Pipeline:
         return work
 
     def alternative_bytes(self, work: Work) -> dict[str, int]:
-        """Bytes simpler pipelines would downlink for this capture, for the report's comparison: ``bent_pipe``
-        (K bit-packed frames), ``encode_only`` (K losslessly encoded frames) and, with a cloud_filter stage,
-        ``cloud_filter`` (its kept tiles of K frames, encoded). For a burst, the encoded sizes are frame 0's times K.
-        """
-        frame_dn = work.frame.dn
-        k = work.frames
-        raw = k * codec.packed_size_bytes(frame_dn.size, self.ctx.bit_depth)
+        """Bytes simpler pipelines would downlink for this capture, for the report's comparison (their names and
+        meaning: :func:`onboard.alternatives.estimates`); the frame and the lossy alternative's codestream go to
+        ``work.evaluation`` for scoring on the ground. The encoded sizes use this run's encoder format and level
+        (losslessly), or PNG (TIFF beyond 4 bands) after a bent-pipe stage."""
         encode = next((s for s in self.stages if isinstance(s, Encode)), None)
-        fmt = encode.params.format if encode else ("png" if frame_dn.shape[-1] in (1, 3, 4) else "tiff")
+        fmt = encode.params.format if encode else ("png" if work.frame.dn.shape[-1] in (1, 3, 4) else "tiff")
         level = encode.params.level if encode else Encode.Params().level
-
-        def size(dn: np.ndarray) -> int:
-            return len(codec.encode(dn, fmt, self.ctx.bit_depth, level))
-
-        out = {"bent_pipe": raw, "encode_only": k * size(frame_dn)}
-        if work.cloud_filter_kept is not None:
-            out["cloud_filter"] = k * sum(size(dn) for dn in work.cloud_filter_kept)
+        out, evaluation = alternatives.estimates(work, self.ctx, fmt, level)
+        work.evaluation.update(evaluation)
         return out

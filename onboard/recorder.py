@@ -62,7 +62,8 @@ def manifest_line(frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], 
         reflectance_per_dn=georef.reflectance_per_dn if image else None,
         band_centres_um=tuple(georef.centres_um) if image else None,
         clear_px=clear_px, value=tile.priority * clear_px if image else None,
-        **{key: tile.meta[key] for key in ("cloud_fraction", "masked", "burst_frame", "burst_frames")
+        **{key: tile.meta[key] for key in ("cloud_fraction", "masked", "burst_frame", "burst_frames", "lossless",
+                                             "max_error_dn", "dn_sha256")
            if key in tile.meta})
 
 

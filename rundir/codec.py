@@ -1,5 +1,6 @@
 """Product encodings shared by the spacecraft and the ground: bit-packed raw, PNG (OpenCV) and TIFF (GDAL, deflate),
-and the georeferencing each product carries so that GIS tools open it as it is.
+the flight-class codecs of :mod:`rundir.flight_codecs` (JPEG-LS, JPEG 2000, JPEG XL, zstd, through imagecodecs), and
+the georeferencing each product carries so that GIS tools open it as it is.
 
 Raw frames are packed MSB-first at the camera's bit depth, band-interleaved-by-pixel, row-major, so a raw
 product is exactly ``ceil(H * W * B * bit_depth / 8)`` bytes: the bent-pipe baseline.
@@ -13,6 +14,7 @@ is bit-packed and no GIS reads it; its georeferencing is the manifest's footprin
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -28,10 +30,12 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from rasterio.transform import Affine
 
+from rundir import flight_codecs
 from rundir.errors import InputFileError
+from rundir.flight_codecs import Lossy
 
-FORMATS = ("raw", "png", "tiff")
-EXTENSIONS = {"raw": ".raw", "png": ".png", "tiff": ".tif"}
+FORMATS = ("raw", "png", "tiff", *flight_codecs.CODECS)
+EXTENSIONS = {"raw": ".raw", "png": ".png", "tiff": ".tif", **flight_codecs.EXTENSIONS}
 NODATA_DN = 65535  # fill of pixels with no data: above dn_max = 2**bit_depth - 1 for every bit depth below 16
 REFLECTANCE_UNIT = "1"  # TOA reflectance is dimensionless: UDUNITS / CF write that as "1"
 # OpenCV writes the channels of an (H, W, 3 or 4) array as B, G, R[, A] (its BGR convention), so PNG channel i (the
@@ -131,9 +135,25 @@ def unpack_bits(data: bytes, shape: tuple[int, ...], bit_depth: int) -> np.ndarr
     return np.packbits(full.reshape(-1)).view(">u2").astype(np.uint16).reshape(shape)
 
 
-def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3, georef: Georef | None = None) -> bytes:
-    """Encode an (H, W, B) uint16 array losslessly as ``raw``, ``png`` (1, 3 or 4 bands) or ``tiff`` (deflate);
-    a TIFF with a ``georef`` is a GeoTIFF carrying it (:attr:`Georef.profile`, :meth:`Georef.describe`)."""
+def dn_sha256(dn: np.ndarray) -> str:
+    """sha256 (hex) of an array's samples as little-endian uint16 in C order: what a lossless product must decode
+    to, written in its manifest line so that the ground checks the decoded pixels bit for bit."""
+    return hashlib.sha256(np.ascontiguousarray(dn, dtype="<u2").tobytes()).hexdigest()
+
+
+def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3, georef: Georef | None = None,
+           lossy: Lossy = Lossy()) -> bytes:
+    """Encode an (H, W, B) uint16 array as ``raw``, ``png`` (1, 3 or 4 bands), ``tiff`` (deflate) or a flight-class
+    codec of :mod:`rundir.flight_codecs` (``lossy``: its lossy setting, lossless by default; ``level``: deflate or
+    zstd level, JPEG XL effort); a TIFF with a ``georef`` is a GeoTIFF carrying it (:attr:`Georef.profile`,
+    :meth:`Georef.describe`). ValueError for a format that cannot hold the array."""
+    if fmt in flight_codecs.LOSSY:
+        return flight_codecs.encode(dn.reshape(dn.shape[0], dn.shape[1], -1), fmt, bit_depth, level, lossy)
+    if lossy != Lossy():
+        raise ValueError(f"format {fmt} is lossless only; lossy settings need one of {flight_codecs.LOSSY}")
+    if fmt == "zstd":
+        flight_codecs.check_bit_depth(fmt, bit_depth)
+        return flight_codecs.zstd(pack_bits(dn, bit_depth), level)
     if fmt == "raw":
         return pack_bits(dn, bit_depth)
     if fmt == "png":
@@ -204,7 +224,11 @@ def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.
     """Decode bytes written by :func:`encode` back to an (H, W, B) uint16 array of ``shape``."""
     if fmt == "raw":
         return unpack_bits(data, tuple(shape), bit_depth)
-    if fmt == "png":
+    if fmt == "zstd":
+        return unpack_bits(flight_codecs.zstd_decode(data), tuple(shape), bit_depth)
+    if fmt in flight_codecs.LOSSY:
+        img = flight_codecs.decode(data, fmt, tuple(shape))
+    elif fmt == "png":
         img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
         if img is None:
             raise ValueError("not a decodable png image")
@@ -228,3 +252,15 @@ def decode_product(path: str | Path, line: Mapping[str, Any]) -> np.ndarray:
         return decode(data, line["format"], tuple(line["shape"]), int(line["bit_depth"]))
     except (OSError, ValueError) as err:
         raise InputFileError(path, f"cannot decode {line.get('format')} product: {err}") from None
+
+
+EVALUATION_RAW_KEY = "raw_dn"  # RUN/evaluation/FRAME.npz: the scene's single frame (frame 0 of a burst), (H, W, B)
+EVALUATION_LOSSY_SAME_BYTES_KEY = "lossy_same_bytes_j2k"  # that frame in JPEG 2000 at the run's bytes (uint8 codestream)
+
+
+def lossy_reference_key(row0: int, col0: int, burst_frame: int | None = None) -> str:
+    """The ``RUN/evaluation/FRAME.npz`` key prefix of a lossy product's scoring data, from its place in the frame
+    (the manifest's ``tile`` row0, col0 and ``burst_frame``): ``<key>_dn`` holds the DN the product was encoded
+    from and, with B, G and R bands, ``<key>_spectral_raw`` and ``<key>_spectral_decoded`` the spectral cloud test
+    on those DN and on the decoded product. Never downlinked: for scoring on the ground only."""
+    return f"lossy_r{row0}_c{col0}" + (f"_b{burst_frame:02d}" if burst_frame is not None else "")

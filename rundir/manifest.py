@@ -19,8 +19,10 @@ super-resolution factor, 1 without), ``raw_bytes`` (the bent-pipe bytes the prod
 board, counted on the camera's grid: the cloud filter's clear pixels in the tile, or every pixel of the tile
 without a cloud filter; a super-resolved product's pixels divided by scale²) and ``value`` (``priority`` times
 ``clear_px``, what the ``value_density`` downlink order ranks by per byte); for raw bursts ``burst_frame`` and
-``burst_frames``; after delivery ``downlink_t_s``, ``downlink_utc`` and ``station``. A field that is None is not
-written.
+``burst_frames``; from the encode stage ``lossless`` (the format names the codec), ``max_error_dn`` (the bound on
+any sample's error: 0 lossless, NEAR for near-lossless JPEG-LS, absent where the codec bounds none) and, lossless,
+``dn_sha256`` (sha256 of the DN it decodes to, :func:`rundir.codec.dn_sha256`, which reception checks); after
+delivery ``downlink_t_s``, ``downlink_utc`` and ``station``. A field that is None is not written.
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ CHECKS: dict[str, Check] = {  # every key a line may hold: required ones first, 
     "capture_utc": TEXT, "downlink_utc": TEXT, "dtype": TEXT, "stages": TEXTS, "priority": COUNT,
     "cloud_fraction": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1"),
     "masked": (lambda v: isinstance(v, bool), "true or false"), "burst_frame": COUNT, "burst_frames": POSITIVE,
+    "lossless": (lambda v: isinstance(v, bool), "true or false"), "max_error_dn": COUNT,
+    "dn_sha256": (lambda v: isinstance(v, str) and len(v) == 64, "a sha256 in 64 hex digits"),
     "clear_px": COUNT, "value": COUNT,
 }
 REQUIRED = ("id", "file", "bytes", "sha256", "format", "shape", "bit_depth", "kind", "pass_id", "capture_t_s",
@@ -169,6 +173,9 @@ class ManifestLine:
     value: int | None = None
     burst_frame: int | None = None
     burst_frames: int | None = None
+    lossless: bool | None = None
+    max_error_dn: int | None = None
+    dn_sha256: str | None = None
     downlink_t_s: float | None = None
     downlink_utc: str | None = None
     station: str | None = None

@@ -87,3 +87,55 @@ def test_stages_are_listed_in_one_place_and_importing_the_config_loads_no_model_
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("] [")
     assert out[0] == "[" and out[1].strip() == "'bent_pipe', 'cloud_filter', 'encode', 'superres']"
     assert {cls.__module__ for cls in pipeline.stage_classes().values()} == {"onboard.pipeline", *pipeline.STAGE_MODULES}
+
+
+@pytest.mark.parametrize("fmt", ["jpegls", "jpeg2000", "jpegxl", "zstd"])
+def test_flight_codecs_encode_losslessly_and_say_so(fmt):
+    f = frame()
+    work = build(("encode", {"format": fmt})).run(f)
+    (tile,) = work.tiles
+    np.testing.assert_array_equal(codec.decode(tile.payload, fmt, f.dn.shape, 12), f.dn)
+    assert tile.meta["lossless"] and tile.meta["max_error_dn"] == 0 and tile.meta["dn_sha256"] == codec.dn_sha256(f.dn)
+
+
+def test_near_lossless_jpegls_keeps_its_reference_and_spectral_masks_for_scoring_only():
+    f = frame()
+    work = build(("encode", {"format": "jpegls", "max_error_dn": 2})).run(f)
+    (tile,) = work.tiles
+    assert not tile.meta["lossless"] and tile.meta["max_error_dn"] == 2 and "dn_sha256" not in tile.meta
+    key = codec.lossy_reference_key(0, 0)
+    np.testing.assert_array_equal(work.evaluation[f"{key}_dn"], f.dn)
+    decoded = codec.decode(tile.payload, "jpegls", f.dn.shape, 12)
+    assert np.abs(decoded.astype(int) - f.dn).max() == 2
+    assert work.evaluation[f"{key}_spectral_decoded"].shape == work.evaluation[f"{key}_spectral_raw"].shape == (64, 96)
+
+
+def test_alternatives_cover_the_common_baseline_the_flight_codecs_and_lossy_at_the_same_bytes():
+    f = frame()
+    work = build(("encode", {"format": "png"})).run(f)
+    alt = work.alternative_bytes
+    assert alt["bent_pipe"] == alt["bent_pipe_single"] == codec.packed_size_bytes(f.dn.size, 12)
+    assert alt["lossless_jpegls"] == len(codec.encode(f.dn, "jpegls", 12))
+    assert alt["lossless_jpeg2000"] == len(codec.encode(f.dn, "jpeg2000", 12))
+    assert 0 < alt["lossy_same_bytes"] <= len(work.tiles[0].payload)  # at most what this run sent
+    stream = work.evaluation[codec.EVALUATION_LOSSY_SAME_BYTES_KEY]
+    assert stream.size == alt["lossy_same_bytes"]
+    np.testing.assert_array_equal(work.evaluation[codec.EVALUATION_RAW_KEY], f.dn)
+
+
+@pytest.mark.parametrize("params,field", [
+    ({"format": "png", "max_error_dn": 2}, "max_error_dn"),
+    ({"format": "jpegls", "bits_per_sample": 1.0}, "bits_per_sample"),
+    ({"format": "jpeg2000", "distance": 1.0}, "distance"),
+    ({"format": "tiff", "level": 12}, "level"),
+    ({"format": "jpegxl", "level": 10}, "level"),
+])
+def test_encode_check_names_the_field_a_setting_does_not_fit(params, field):
+    problems = pipeline.Encode.check(pipeline.Encode.Params(**params), 0, ["encode"], ("B", "G", "R", "NIR"))
+    assert [p[0] for p in problems] == [field] and params["format"] in problems[0][2]
+
+
+def test_encode_check_accepts_each_codec_with_its_own_setting():
+    for params in ({"format": "jpegls", "max_error_dn": 2}, {"format": "jpeg2000", "bits_per_sample": 1.5},
+                   {"format": "jpegxl", "distance": 1.0, "level": 7}, {"format": "zstd", "level": 19}):
+        assert pipeline.Encode.check(pipeline.Encode.Params(**params), 0, ["encode"], ("B", "G", "R", "NIR")) == []

@@ -321,3 +321,24 @@ def test_png_sidecars_are_verified_counted_in_bytes_and_never_orphans(tmp_path):
     assert kinds(receive(tmp_path)) == ["corrupt"]  # the first bad file of the product is named
     (tmp_path / "downlink" / "p-0.pgw").unlink()
     assert kinds(receive(tmp_path)) == ["missing_file"]
+
+
+@pytest.mark.parametrize("fmt", ["jpegls", "jpeg2000", "jpegxl", "zstd"])
+def test_lossless_flight_codec_products_are_checked_bit_for_bit(tmp_path, fmt):
+    """A lossless product whose manifest dn_sha256 matches decodes and is kept; one whose DN differ from what the
+    spacecraft encoded (here: a manifest naming other DN) is not_bit_exact, though its file checksum is good."""
+    from rundir.codec import dn_sha256
+
+    (tmp_path / "downlink").mkdir()
+    rng = np.random.default_rng(3)
+    lines = []
+    for i in range(2):
+        dn = rng.integers(0, 4096, (16, 16, 4), dtype=np.uint16)
+        line, data = product(f"sat-1-f000000-t{i:02d}", dn, fmt)
+        line.update(lossless=True, dn_sha256=dn_sha256(dn if i == 0 else dn + 1))
+        (tmp_path / "downlink" / line["file"]).write_bytes(data)
+        lines.append(line)
+    write_manifest(tmp_path, lines)
+    got = receive(tmp_path)
+    assert [p.id for p in got.products] == ["sat-1-f000000-t00"]
+    assert kinds(got) == ["not_bit_exact"] and "lossless " + fmt in got.anomalies[0]["detail"]

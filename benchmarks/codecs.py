@@ -1,0 +1,71 @@
+"""Measure the flight-class codecs of the encode stage against PNG: ratio, throughput and PSNR per codec and setting.
+
+Frames: 8 synthetic 512 x 512 x 4 frames at 12 bits rendered as benchmarks/pipeline.py renders them (the quickstart's
+world, camera and noise). For every setting of :data:`ground.compression.SETTINGS`: the ratio against bit-packed raw
+(all frames together), the encode throughput in Msamples/s (median over ``--repeats`` passes of the median frame
+time), PSNR and SSIM of the decoded frames against the raw ones and the largest error in DN; and whether every
+lossless setting round-tripped bit for bit. Writes benchmarks/results/codecs.json, with the encode stage's
+REFERENCE_SAMPLES_PER_S next to the measured throughput so that drift is visible.
+Run: .venv/bin/python benchmarks/codecs.py [--frames N] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+import imagecodecs
+
+sys.path.insert(0, str(Path(__file__).parent))  # benchmarks/pipeline.py renders the frames
+
+from pipeline import frames  # noqa: E402
+
+from ground.compression import SETTINGS, measure  # noqa: E402
+from onboard.pipeline import Encode  # noqa: E402
+
+OUT = Path(__file__).with_name("results") / "codecs.json"
+BIT_DEPTH = 12
+
+
+def run(n_frames: int, repeats: int) -> dict:
+    dns = frames(n_frames)
+    results = []
+    for setting in SETTINGS:
+        passes = [measure(setting, dns, BIT_DEPTH) for _ in range(repeats)]
+        medians = sorted(statistics.median(p["seconds"]) for p in passes)
+        point = {k: v for k, v in passes[0].items() if k != "seconds"}
+        point["msamples_per_s"] = round(dns[0].size / statistics.median(medians) / 1e6, 2)
+        point["bit_exact"] = point["max_abs_error_dn"] == 0
+        if setting.lossless and setting.level == 3:
+            point["reference_samples_per_s"] = Encode.REFERENCE_SAMPLES_PER_S.get(setting.codec)
+        results.append(point)
+    by = {p["setting"]: p for p in results}
+    png, jls = by["PNG deflate level 3"], by["JPEG-LS lossless"]
+    return {"frames": n_frames, "frame_shape": list(dns[0].shape), "bit_depth": BIT_DEPTH, "repeats": repeats,
+            "host": platform.machine(), "python": platform.python_version(), "imagecodecs": imagecodecs.__version__,
+            "settings": results,
+            "targets": {"jpegls_ratio_over_png": round(jls["ratio"] / png["ratio"], 3),
+                        "jpegls_throughput_over_png": round(jls["msamples_per_s"] / png["msamples_per_s"], 2),
+                        "jpegls_near_2dn_ratio": round(by["JPEG-LS near-lossless 2 DN"]["ratio"], 3),
+                        "lossless_bit_exact": all(p["bit_exact"] for p in results if p["lossless"])}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    result = run(args.frames, args.repeats)
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    for p in result["settings"]:
+        psnr = "exact" if p["psnr_db"] is None else f"{p['psnr_db']:.2f} dB"
+        print(f"{p['setting']:34s} ratio {p['ratio']:6.3f}  {p['msamples_per_s']:7.2f} Msamples/s  {psnr}")
+    print(json.dumps(result["targets"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""What lossy compression costs: PSNR, SSIM and the largest error of decoded DN against the frames they came from, the
+spectral cloud test on decoded against raw pixels, and the rate-distortion points of the flight-class codecs.
+
+Inputs, all from the run directory: the delivered lossy products (the manifest's ``lossless: false``), and what the
+spacecraft kept for scoring in ``RUN/evaluation/FRAME.npz``, never downlinked (keys of :mod:`rundir.codec`): the DN
+each lossy product was encoded from with the spectral test's masks on them and on the decoded product, the
+scene's single frame, and that frame in JPEG 2000 at the bytes this run's pipeline sent (``lossy_same_bytes``).
+
+PSNR is ``10 log10(peak² / MSE)`` with ``peak = 2**bit_depth - 1`` DN over every sample (MSE pooled over the
+frames); SSIM is :func:`ground.superres.ssim` (Wang et al. 2004) on DN with the same peak as its data range.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rundir import codec, flight_codecs
+
+from . import metrics
+from .cloud import confusion, confusion_scores
+from .superres import ssim
+
+RD_FRAMES = 2  # frames of a run the report's rate-distortion curves are measured on (the first finished ones)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One codec at one setting: ``codec`` (a rundir.codec format), a ``label``, ``level`` and its lossy setting."""
+
+    codec: str
+    label: str
+    level: int = 3
+    lossy: flight_codecs.Lossy = flight_codecs.Lossy()
+
+    @property
+    def lossless(self) -> bool:
+        return self.lossy.lossless(self.codec)
+
+    def encode(self, dn: np.ndarray, bit_depth: int) -> bytes:
+        return codec.encode(dn, self.codec, bit_depth, self.level, lossy=self.lossy)
+
+
+SETTINGS = (
+    Setting("png", "PNG deflate level 3"), Setting("zstd", "zstd level 3 (bit-packed)"),
+    Setting("jpegls", "JPEG-LS lossless"),
+    *(Setting("jpegls", f"JPEG-LS near-lossless {e} DN", lossy=flight_codecs.Lossy(max_error_dn=e)) for e in (1, 2, 4, 8, 16)),
+    Setting("jpeg2000", "JPEG 2000 lossless (5/3)"),
+    *(Setting("jpeg2000", f"JPEG 2000 (9/7) {b:g} bit/sample", lossy=flight_codecs.Lossy(bits_per_sample=b))
+      for b in (0.25, 0.5, 1.0, 2.0, 4.0)),
+    Setting("jpegxl", "JPEG XL lossless"),
+    *(Setting("jpegxl", f"JPEG XL distance {d:g}", lossy=flight_codecs.Lossy(distance=d)) for d in (0.5, 1.0, 2.0, 4.0)),
+)
+"""The settings of the rate-distortion curves (the report's plot and benchmarks/codecs.py)."""
+
+
+def psnr_db(mse: float, bit_depth: int) -> float:
+    """PSNR in dB of a mean squared error in DN² at ``bit_depth`` bits; inf for 0."""
+    peak = 2.0**bit_depth - 1
+    return float("inf") if mse == 0 else float(10 * math.log10(peak * peak / mse))
+
+
+def quality(decoded: Sequence[np.ndarray], reference: Sequence[np.ndarray], bit_depth: int) -> dict[str, Any]:
+    """PSNR (pooled MSE; None when every sample is exact), mean SSIM and the largest absolute error in DN of
+    ``decoded`` against ``reference`` ((H, W, B) DN each, pairwise); None figures for no pair."""
+    if not decoded:
+        return {"psnr_db": None, "ssim": None, "max_abs_error_dn": None}
+    errors = [d.astype(np.float64) - r for d, r in zip(decoded, reference)]
+    mse = sum(float(np.sum(e * e)) for e in errors) / sum(e.size for e in errors)
+    peak = 2.0**bit_depth - 1
+    scores = [ssim(d.astype(np.float32), r.astype(np.float32), data_range=peak) for d, r in zip(decoded, reference)]
+    return {"psnr_db": psnr_db(mse, bit_depth) if mse else None, "ssim": float(np.nanmean(scores)),
+            "max_abs_error_dn": int(max(np.abs(e).max() for e in errors))}
+
+
+def measure(setting: Setting, dns: Sequence[np.ndarray], bit_depth: int,
+            clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
+    """One setting on frames ``dns``: ``bytes`` in all, ``bits_per_sample``, ``ratio`` against bit-packed raw,
+    ``seconds`` per frame to encode (by ``clock``), ``lossless`` and :func:`quality` of the decoded frames."""
+    sizes, seconds, decoded = [], [], []
+    for dn in dns:
+        start = clock()
+        data = setting.encode(dn, bit_depth)
+        seconds.append(clock() - start)
+        sizes.append(len(data))
+        decoded.append(codec.decode(data, setting.codec, dn.shape, bit_depth))
+    samples = sum(dn.size for dn in dns)
+    return {"codec": setting.codec, "setting": setting.label, "lossless": setting.lossless, "bytes": sum(sizes),
+            "bits_per_sample": 8 * sum(sizes) / samples,
+            "ratio": codec.packed_size_bytes(samples, bit_depth) / sum(sizes), "seconds": seconds,
+            **quality(decoded, list(dns), bit_depth)}
+
+
+def evaluation(run: Any, frame_id: str) -> dict[str, np.ndarray]:
+    """RUN/evaluation/FRAME.npz as {key: array} (read once per run), empty when absent."""
+    cache = run.derived.setdefault("evaluation", {})
+    if frame_id not in cache:
+        path = run.run_dir / "evaluation" / f"{frame_id}.npz"
+        cache[frame_id] = dict(np.load(path)) if path.is_file() else {}
+    return cache[frame_id]
+
+
+def finished_frames(run: Any) -> list[str]:
+    """Finished frames with processing records, in capture order."""
+    finished = metrics.finished_frames(run.ledger) if run.ledger is not None else set()
+    return [str(r["frame_id"]) for r in run.processing or [] if str(r["frame_id"]) in finished]
+
+
+def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:
+    """Quality of the scene's frames compressed in JPEG 2000 to this run's bytes (``lossy_same_bytes``): decoded on
+    the ground against the frames themselves; ``frames_not_sent``: frames where the pipeline sent too few bytes
+    for any codestream."""
+    decoded, reference, not_sent = [], [], 0
+    for frame_id in finished_frames(run):
+        data = evaluation(run, frame_id)
+        if codec.EVALUATION_LOSSY_SAME_BYTES_KEY not in data:
+            continue
+        raw, stream = data[codec.EVALUATION_RAW_KEY], data[codec.EVALUATION_LOSSY_SAME_BYTES_KEY]
+        if not stream.size:
+            not_sent += 1
+            continue
+        decoded.append(codec.decode(stream.tobytes(), "jpeg2000", raw.shape, bit_depth))
+        reference.append(raw)
+    return {**quality(decoded, reference, bit_depth), "frames": len(decoded), "frames_not_sent": not_sent}
+
+
+def rate_distortion(run: Any, bit_depth: int) -> list[dict[str, Any]]:
+    """:func:`measure` of every setting of :data:`SETTINGS` on the first :data:`RD_FRAMES` finished frames'
+    single frames (without the timings: report.json holds no wall-clock figure)."""
+    dns = [evaluation(run, f)[codec.EVALUATION_RAW_KEY] for f in finished_frames(run)
+           if codec.EVALUATION_RAW_KEY in evaluation(run, f)][:RD_FRAMES]
+    if not dns:
+        return []
+    out = []
+    for setting in SETTINGS:
+        if setting.codec == "png" and dns[0].shape[-1] not in (1, 3, 4):
+            continue
+        point = measure(setting, dns, bit_depth)
+        del point["seconds"]
+        out.append(point)
+    return out
+
+
+def _truth_window(run: Any, frame_id: str, line: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(cloud, scored) of truth/FRAME.npz under a product's tile, sampled at its scale, or None without truth."""
+    path = run.run_dir / "truth" / f"{frame_id}.npz"
+    if not path.is_file():
+        return None
+    t, s = line["tile"], int(line.get("scale", 1))
+    box = (slice(t["row0"] // s, (t["row0"] + t["height"]) // s), slice(t["col0"] // s, (t["col0"] + t["width"]) // s))
+    with np.load(path) as truth:
+        cloud = truth["cloud"][box]
+        return (cloud == 1) | (cloud == 2), truth["valid"][box] & (cloud != 255)
+
+
+def lossy_products(run: Any) -> dict[str, Any] | None:
+    """The delivered lossy products scored on the ground against the DN they were encoded from (evaluation/):
+    :func:`quality`, ``bound_exceeded`` (products whose error passed their manifest ``max_error_dn``), and the
+    spectral cloud test's pixel scores (:func:`ground.cloud.confusion_scores`) against truth on raw and on decoded
+    pixels, with ``agreement``: decoded against raw. None when no delivered product is lossy."""
+    lines = [p for p in run.reception.products if p.line.get("lossless") is False and p.line["kind"] == "image"]
+    if not lines:
+        return None
+    decoded, reference, exceeded = [], [], 0
+    counts = {"raw": np.zeros(4, np.int64), "decoded": np.zeros(4, np.int64), "agreement": np.zeros(4, np.int64)}
+    for product in lines:
+        line, frame_id = product.line, str(product.line["frame_ids"][0])
+        key = codec.lossy_reference_key(line["tile"]["row0"], line["tile"]["col0"], line.get("burst_frame"))
+        data = evaluation(run, frame_id)
+        if f"{key}_dn" not in data:
+            continue
+        decoded.append(codec.decode_product(product.path, line))
+        reference.append(data[f"{key}_dn"])
+        error = int(np.abs(decoded[-1].astype(np.int64) - reference[-1]).max())
+        exceeded += line.get("max_error_dn") is not None and error > int(line["max_error_dn"])
+        truth = _truth_window(run, frame_id, line)
+        if f"{key}_spectral_raw" in data and truth is not None:
+            s = int(line.get("scale", 1))
+            raw_mask, dec_mask = (data[f"{key}_spectral_{n}"][::s, ::s] for n in ("raw", "decoded"))
+            cloud, scored = truth
+            counts["raw"] += confusion(raw_mask[scored], cloud[scored])
+            counts["decoded"] += confusion(dec_mask[scored], cloud[scored])
+            counts["agreement"] += confusion(dec_mask[scored], raw_mask[scored])
+    bit_depth = int(lines[0].line["bit_depth"])
+    spectral = {name: confusion_scores(*c) for name, c in counts.items()} if counts["raw"].sum() else None
+    return {"products": len(reference), "formats": sorted({p.line["format"] for p in lines}),
+            **quality(decoded, reference, bit_depth), "bound_exceeded": exceeded, "spectral_cloud": spectral}

@@ -1,0 +1,201 @@
+"""Flight-class image codecs through imagecodecs: JPEG-LS, JPEG 2000, JPEG XL and zstd over bit-packed DN.
+
+No codec is written here: each format is the library's (imagecodecs 2026.3.6 wraps CharLS 2.4, OpenJPEG 2.5,
+libjxl 0.11 and zstd 1.4); this module fixes how a multispectral (H, W, B) frame of ``bit_depth``-bit DN is laid
+out for each and which settings make it lossless or lossy, so that the spacecraft and the ground agree.
+
+Layouts (each is one standard codestream that any decoder of the format reads):
+
+- ``jpegls``: band-sequential (BSQ), the B bands stacked as one (B * H, W) greyscale image. JPEG-LS predicts from
+  the causal neighbours within a band; CharLS's interleaved modes take only 3 or 4 components, BSQ takes any band
+  count at the same ratio (within 0.5 % on the quickstart frames).
+- ``jpeg2000``: the B bands as B components of one image, without the colour transform (``mct=False``: a
+  multispectral frame is not RGB).
+- ``jpegxl``: band-sequential, like JPEG-LS: libjxl codes extra channels losslessly whatever the distance, so a
+  lossy (H, W, B) frame would stay lossless in every band but the first.
+- ``zstd``: the bit-packed samples of :func:`rundir.codec.pack_bits` (MSB-first, band-interleaved-by-pixel).
+
+Ratios on the quickstart frames (12-bit, 4 bands) are measured by ``benchmarks/codecs.py``
+(benchmarks/results/codecs.json).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import imagecodecs
+import numpy as np
+
+CODECS = ("jpegls", "jpeg2000", "jpegxl", "zstd")
+LOSSY = ("jpegls", "jpeg2000", "jpegxl")  # the codecs with a lossy setting
+EXTENSIONS = {"jpegls": ".jls", "jpeg2000": ".j2k", "jpegxl": ".jxl", "zstd": ".zst"}
+BIT_DEPTHS = {"jpegls": (2, 16), "jpeg2000": (1, 16), "jpegxl": (1, 16), "zstd": (1, 16)}
+"""Sample bit depths each codec takes, inclusive: JPEG-LS P = 2..16 (ITU-T T.87 clause 3.3); OpenJPEG's
+reversible path 1..16 bits per component; libjxl 1..16 bits (as uint8 up to 8 bits); zstd packs any depth."""
+LEVELS = {"zstd": (1, 22), "jpegxl": (1, 9)}  # zstd's compression levels; libjxl's effort (speed against size)
+MAX_NEAR_DN = 255  # the largest NEAR a JPEG-LS frame header holds (ITU-T T.87, C.2.4.1.1: NEAR is one byte)
+MAX_JPEGXL_DISTANCE = 25.0  # libjxl's largest Butteraugli distance (JxlEncoderSetFrameDistance)
+# the search for OpenJPEG's fixed-quality target (PSNR, dB) that reaches a byte budget: within this share below it
+RATE_TOLERANCE = 0.05
+RATE_STEPS = 8
+
+
+@dataclass(frozen=True)
+class Lossy:
+    """A codec's lossy setting; the default is lossless for every codec.
+
+    ``max_error_dn``: JPEG-LS NEAR, the largest absolute error of any sample (0: lossless); ``bits_per_sample``:
+    JPEG 2000's target rate in bits per sample (None: lossless, the reversible 5/3 wavelet); ``distance``: JPEG XL's
+    Butteraugli distance (0: lossless; 1 is "visually lossless" on 8-bit RGB).
+    """
+
+    max_error_dn: int = 0
+    bits_per_sample: float | None = None
+    distance: float = 0.0
+
+    def lossless(self, fmt: str) -> bool:
+        """Whether ``fmt`` with this setting is lossless (ignoring the settings that belong to other codecs)."""
+        return {"jpegls": self.max_error_dn == 0, "jpeg2000": self.bits_per_sample is None,
+                "jpegxl": self.distance == 0.0}.get(fmt, True)
+
+    def max_error_bound_dn(self, fmt: str) -> int | None:
+        """The guaranteed bound on any sample's absolute error: 0 when lossless, NEAR for near-lossless JPEG-LS,
+        None where the codec bounds only a mean (JPEG 2000 at a rate, lossy JPEG XL)."""
+        if self.lossless(fmt):
+            return 0
+        return self.max_error_dn if fmt == "jpegls" else None
+
+
+def _bsq(dn: np.ndarray) -> np.ndarray:
+    """(H, W, B) -> (B * H, W): the bands one under another."""
+    return np.ascontiguousarray(np.moveaxis(dn, -1, 0)).reshape(-1, dn.shape[1])
+
+
+def _from_bsq(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    h, w, b = shape
+    if img.shape != (b * h, w):
+        raise ValueError(f"decoded image {img.shape} is not {b} bands of {h} x {w} stacked")
+    return np.moveaxis(img.reshape(b, h, w), 0, -1).astype(np.uint16, copy=False)
+
+
+def jpegls(dn: np.ndarray, bit_depth: int, max_error_dn: int = 0) -> bytes:
+    """JPEG-LS (ISO/IEC 14495-1 = ITU-T T.87; LOCO-I: Weinberger, Seroussi & Sapiro 2000, IEEE Trans. Image Process.
+    9(8)) of an (H, W, B) frame, band-sequential; ``max_error_dn`` is NEAR (0 lossless).
+
+    Stands in for CCSDS 123.0-B-2 (Low-Complexity Lossless and Near-Lossless Multispectral and Hyperspectral Image
+    Compression, 2019): both predict each sample from causal neighbours and code the residual, losslessly or with
+    a bounded absolute error. CCSDS 123 also predicts across bands, so it compresses multispectral data further:
+    see the comparisons of CCSDS 123 with JPEG-LS in CCSDS 120.2-G-2 (the informational green book for 123.0),
+    Augé et al. 2013 (J. Appl. Remote Sens. 7(1), 074594) and Blanes, Magli & Serra-Sagristà 2014 ("A tutorial on
+    image compression for optical space imaging systems", IEEE Geosci. Remote Sens. Mag. 2(3)).
+    """
+    del bit_depth  # JPEG-LS takes the sample precision from the data's maximum
+    return bytes(imagecodecs.jpegls_encode(_bsq(dn), level=int(max_error_dn) or None))
+
+
+def jpeg2000(dn: np.ndarray, bit_depth: int, quality_db: float | None = None) -> bytes:
+    """JPEG 2000 part 1 (ISO/IEC 15444-1) codestream of an (H, W, B) frame, B components, no colour transform:
+    lossless with the reversible 5/3 integer wavelet, or (``quality_db``) the irreversible 9/7 wavelet at
+    OpenJPEG's fixed-quality target, a PSNR in dB. :func:`jpeg2000_at_bytes` reaches a byte budget instead.
+
+    Stands in for CCSDS 122.0-B-2 (Image Data Compression, 2017): a 2-D discrete wavelet transform, 5/3-like
+    integer for lossless or 9/7 float, and a bit-plane encoder stopped at a target rate. CCSDS 120.1-G-3 (its green
+    book) and Blanes et al. 2014 (above) compare the ratios and rate-distortion of CCSDS 122 and JPEG 2000.
+    """
+    return bytes(imagecodecs.jpeg2k_encode(dn if dn.shape[-1] > 1 else dn[..., 0], level=quality_db,
+                                           codecformat="j2k", bitspersample=bit_depth,
+                                           reversible=quality_db is None, mct=False))
+
+
+def jpegxl(dn: np.ndarray, bit_depth: int, distance: float = 0.0, effort: int = 3) -> bytes:
+    """JPEG XL (ISO/IEC 18181-1) of an (H, W, B) frame, band-sequential: lossless (modular mode) at ``distance``
+    0, else lossy (VarDCT) at that Butteraugli distance; ``effort`` 1..9 trades speed for size.
+
+    No flight standard uses it: it stands for the best current ground-side codec, the bound a future flight codec
+    could reach. Alakuijala et al. 2019 ("JPEG XL next-generation image compression architecture and coding
+    tools", Proc. SPIE 11137) compare its lossless and lossy ratios with JPEG 2000 and others.
+    """
+    planes = _bsq(dn).astype(np.uint8) if bit_depth <= 8 else _bsq(dn)  # libjxl wants 8-bit samples as uint8
+    return bytes(imagecodecs.jpegxl_encode(planes, lossless=distance == 0.0, distance=distance or None,
+                                           effort=int(effort), bitspersample=bit_depth))
+
+
+def zstd(packed: bytes, level: int = 3) -> bytes:
+    """Zstandard (RFC 8878) of ``packed``, the bit-packed samples of :func:`rundir.codec.pack_bits` (which packs
+    them first): a general-purpose lossless coder with no image model.
+
+    Stands in for CCSDS 121.0-B-3 (Lossless Data Compression: adaptive Rice coding of a unit-delay prediction),
+    the general-purpose lossless coder flown on many missions; CCSDS 120.0-G-3 (its green book) and Blanes et al.
+    2014 (above) compare it with the image codecs, which beat it on imagery as here.
+    """
+    return bytes(imagecodecs.zstd_encode(packed, level=int(level)))
+
+
+def zstd_decode(data: bytes) -> bytes:
+    """Inverse of :func:`zstd`: the bit-packed samples; ValueError when ``data`` is not a zstd frame."""
+    try:
+        return bytes(imagecodecs.zstd_decode(data))
+    except RuntimeError as err:
+        raise ValueError(f"not a decodable zstd frame ({err})") from None
+
+
+def check_bit_depth(fmt: str, bit_depth: int) -> None:
+    """ValueError when ``fmt`` (one of :data:`CODECS`) does not take ``bit_depth``-bit samples."""
+    low, high = BIT_DEPTHS[fmt]
+    if not low <= bit_depth <= high:
+        raise ValueError(f"{fmt} takes {low} to {high} bits per sample, got {bit_depth}")
+
+
+def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3, lossy: Lossy = Lossy()) -> bytes:
+    """Encode an (H, W, B) uint16 frame as ``fmt``, an image codec of :data:`LOSSY`, with ``lossy``'s setting
+    (``level``: JPEG XL effort). ValueError for a bit depth the codec does not take."""
+    check_bit_depth(fmt, bit_depth)
+    if fmt == "jpegls":
+        return jpegls(dn, bit_depth, lossy.max_error_dn)
+    if fmt == "jpeg2000":
+        if lossy.bits_per_sample is None:
+            return jpeg2000(dn, bit_depth)
+        return jpeg2000_at_bytes(dn, bit_depth, int(lossy.bits_per_sample * dn.size / 8))
+    if fmt == "jpegxl":
+        return jpegxl(dn, bit_depth, lossy.distance, level)
+    raise ValueError(f"unknown image codec {fmt!r}; choose from {LOSSY}")
+
+
+def jpeg2000_at_bytes(dn: np.ndarray, bit_depth: int, budget_bytes: int) -> bytes:
+    """The best JPEG 2000 codestream of ``dn`` in at most ``budget_bytes``: lossless when that fits, else the 9/7
+    codestream at OpenJPEG's PSNR target found by bisection (at most RATE_STEPS encodes, stopping once one is
+    within RATE_TOLERANCE below the budget): the largest tried within the budget, or the smallest tried when none
+    fits (a budget below the codestream's headers)."""
+    lossless = jpeg2000(dn, bit_depth)
+    if len(lossless) <= budget_bytes:
+        return lossless
+    low_db, high_db = 0.0, 6.02 * bit_depth + 10.0  # no useful PSNR target lies outside
+    best, smallest = None, lossless
+    for _ in range(RATE_STEPS):
+        quality_db = (low_db + high_db) / 2
+        data = jpeg2000(dn, bit_depth, quality_db)
+        smallest = min(smallest, data, key=len)
+        if len(data) > budget_bytes:
+            high_db = quality_db
+            continue
+        low_db = quality_db
+        best = max(best or data, data, key=len)
+        if len(data) >= (1 - RATE_TOLERANCE) * budget_bytes:
+            break
+    return best if best is not None else smallest
+
+
+def decode(data: bytes, fmt: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Decode a codestream of :func:`encode` (an image codec of :data:`LOSSY`) to an array of ``shape``
+    (H, W, B); ValueError when it is not one (a damaged file), or decodes to another shape."""
+    try:
+        if fmt == "jpegls":
+            return _from_bsq(imagecodecs.jpegls_decode(data), shape)
+        if fmt == "jpegxl":
+            return _from_bsq(imagecodecs.jpegxl_decode(data), shape)
+        if fmt != "jpeg2000":
+            raise ValueError(f"unknown image codec {fmt!r}; choose from {LOSSY}")
+        img = imagecodecs.jpeg2k_decode(data)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"not a decodable {fmt} codestream ({err})") from None
+    return img.reshape(img.shape[0], img.shape[1], -1)
