@@ -328,17 +328,22 @@ def superres_crops(scenes: Sequence[SRScene], scale: int) -> tuple[list[tuple[st
 
 
 def _detailed_crop(scenes: Sequence[SRScene], scale: int) -> tuple[SRScene, int, int]:
-    """The scene and low-res corner (row, col) of the CROP_PX crop with the most fine detail in the truth (mean
-    absolute Laplacian of its mean band) among crops that are at least 95 % scored (any crop if none is)."""
+    """The scene and low-res corner (row, col) of the CROP_PX crop with the most fine detail a reader sees in the
+    truth, among crops that are at least 95 % scored (any crop if none is). Detail is the mean absolute Laplacian
+    of the grey level of the true-colour image as the figure shows it (:func:`_reflectance_rgb`: NIR texture,
+    invisible there, does not count), over the scored pixels 2 px away from unscored ones (a cloud's edge is not
+    the ground's detail)."""
     best: tuple[float, SRScene, int, int] | None = None
     n = CROP_PX * scale
     for scene in scenes:
         h, w = scene.scored.shape
-        grey = np.abs(cv2.Laplacian(np.ascontiguousarray(scene.truth.mean(axis=-1)), cv2.CV_32F))
+        grey = np.ascontiguousarray(_reflectance_rgb(scene.truth).mean(axis=-1), dtype=np.float32)
+        inside = cv2.erode(scene.scored.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        detail = np.abs(cv2.Laplacian(grey, cv2.CV_32F)) * inside
         for r in range(0, max(h - n, 0) + 1, n // 2):
             for c in range(0, max(w - n, 0) + 1, n // 2):
                 share = float(scene.scored[r:r + n, c:c + n].mean())
-                texture = float(grey[r:r + n, c:c + n].mean()) + (1.0 if share >= 0.95 else 0.0)
+                texture = float(detail[r:r + n, c:c + n].mean()) + (1.0 if share >= 0.95 else 0.0)
                 if best is None or texture > best[0]:
                     best = (texture, scene, r // scale, c // scale)
     return best[1], best[2], best[3]

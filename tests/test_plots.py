@@ -79,3 +79,33 @@ def test_the_superres_crop_is_the_most_detailed_one():
     assert all(image.shape == (n, n, 4) for _, image in panels)
     assert np.array_equal(panels[-1][1], truth[n:2 * n, n // 2:n // 2 + n])
     assert title == f"f: {plots.CROP_PX} x {plots.CROP_PX} low-res px at ({n // scale}, {n // 4}), x{scale}"
+
+
+def test_the_superres_crop_ignores_texture_the_figure_does_not_show():
+    """Three 96 px crops: NIR-only texture (invisible in true colour), a bright cloud whose edge is unscored
+    ground, and field edges in the visible bands; the crop is the field edges."""
+    scale, n = 2, plots.CROP_PX * 2
+    truth = np.full((n, 3 * n, 4), 0.1, np.float32)
+    rows, cols = np.indices((n, n))
+    truth[:, :n, 3] += 0.3 * ((rows + cols) % 2)  # NIR checkerboard
+    scored = np.ones(truth.shape[:2], bool)
+    truth[40:56, n + 40:n + 56, :] = 0.9  # a cloud: bright, unscored, 97 % of the crop still scored
+    scored[40:56, n + 40:n + 56] = False
+    truth[:, 2 * n:, :3] += (0.05 * ((cols // 12) % 2))[..., None]  # 12 px stripes of two fields
+    scene = SRScene("f", {"model_int8": truth}, truth, scored, None, None, 1, 1, None)
+    _, title = plots.superres_crops([scene], scale)
+    assert title == f"f: {plots.CROP_PX} x {plots.CROP_PX} low-res px at (0, {n}), x{scale}"
+
+
+def test_the_rate_distortion_plot_draws_lossy_curves_lossless_points_and_this_run(tmp_path):
+    """Drawn from report.json's comparison.rate_distortion, where the comparison places it (RD_PLOT)."""
+    from ground.comparison import RD_PLOT
+
+    points = [{"codec": "jpegls", "bits_per_sample": b, "psnr_db": p} for b, p in ((1.4, 53.0), (3.0, 64.0))]
+    points += [{"codec": c, "bits_per_sample": b, "psnr_db": None} for c, b in (("jpegls", 6.1), ("png", 8.7))]
+    rd = {"points": points, "frames": 2, "this_run_bits_per_sample": 2.0, "this_run_psnr_db": None,
+          "lossy_same_bytes_bits_per_sample": 1.9, "lossy_same_bytes_psnr_db": 57.7}
+    path = tmp_path / RD_PLOT
+    path.parent.mkdir()
+    plots.plot_rate_distortion(rd, path)
+    assert png_size(path) == (int(7.5 * plots.DPI), int(4.2 * plots.DPI))
