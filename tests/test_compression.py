@@ -1,0 +1,68 @@
+"""ground.compression: PSNR, SSIM and largest error of decoded DN, the codec settings measured, and the quality of
+JPEG 2000 at a run's bytes read back from RUN/evaluation/."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from ground import compression
+from rundir import codec, flight_codecs
+from rundir.files import write_npz
+
+
+def frame(seed: int = 0, shape=(48, 40, 4)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ramp = np.add.outer(np.arange(shape[0]), np.arange(shape[1]))[..., None] * 30.0
+    return np.clip(ramp + rng.normal(0, 40, shape), 0, 4095).astype(np.uint16)
+
+
+def test_psnr_of_one_dn_everywhere_is_the_peak_over_one():
+    raw = frame()
+    shifted = np.where(raw < 4095, raw + 1, raw - 1).astype(np.uint16)
+    q = compression.quality([shifted], [raw], 12)
+    assert q["psnr_db"] == pytest.approx(20 * math.log10(4095), abs=1e-9)  # MSE = 1 DN²
+    assert q["max_abs_error_dn"] == 1 and 0.99 < q["ssim"] <= 1.0
+
+
+def test_exact_frames_have_no_psnr_and_perfect_ssim():
+    raw = frame()
+    q = compression.quality([raw], [raw], 12)
+    assert q["psnr_db"] is None and q["max_abs_error_dn"] == 0 and q["ssim"] == pytest.approx(1.0)
+
+
+def test_measure_counts_bytes_ratio_and_quality_of_a_setting():
+    dns = [frame(1), frame(2)]
+    setting = compression.Setting("jpegls", "near 2", lossy=flight_codecs.Lossy(max_error_dn=2))
+    point = compression.measure(setting, dns, 12)
+    sizes = [len(codec.encode(dn, "jpegls", 12, lossy=setting.lossy)) for dn in dns]
+    assert point["bytes"] == sum(sizes) and point["bits_per_sample"] == pytest.approx(8 * sum(sizes) / (2 * dns[0].size))
+    assert point["ratio"] == pytest.approx(codec.packed_size_bytes(2 * dns[0].size, 12) / sum(sizes))
+    assert point["max_abs_error_dn"] == 2 and not point["lossless"] and len(point["seconds"]) == 2
+
+
+def test_every_lossless_setting_decodes_exactly():
+    dns = [frame(3, (20, 24, 4))]
+    for setting in (s for s in compression.SETTINGS if s.lossless):
+        point = compression.measure(setting, dns, 12)
+        assert point["max_abs_error_dn"] == 0 and point["psnr_db"] is None, setting.label
+
+
+def test_lossy_same_bytes_is_scored_from_the_evaluation_records(tmp_path):
+    raw = frame(4)
+    stream = flight_codecs.jpeg2000_at_bytes(raw, 12, raw.size // 4)  # 2 bits per sample
+    (tmp_path / "evaluation").mkdir()
+    write_npz(tmp_path / "evaluation" / "f0.npz", {codec.EVALUATION_RAW_KEY: raw,
+                                                   codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.frombuffer(stream, np.uint8)})
+    write_npz(tmp_path / "evaluation" / "f1.npz", {codec.EVALUATION_RAW_KEY: raw,
+                                                   codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.zeros(0, np.uint8)})
+    ledger = [{"frame_id": f, "status": "delivered", "dropped_by_reason": {}} for f in ("f0", "f1")]
+    run = SimpleNamespace(run_dir=tmp_path, derived={}, processing=[{"frame_id": "f0"}, {"frame_id": "f1"}],
+                          ledger=ledger)
+    got = compression.lossy_same_bytes(run, 12)
+    expected = compression.quality([codec.decode(stream, "jpeg2000", raw.shape, 12)], [raw], 12)
+    assert got == {**expected, "frames": 1, "frames_not_sent": 1}
+    assert 40 < got["psnr_db"] < 80
