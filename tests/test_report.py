@@ -53,10 +53,11 @@ def test_report_holds_the_required_keys_and_figures(run_dir):
     assert report["mosaics"]["paths"] == ["mosaics/sat-1-p000.tif", "mosaics/sat-1-p000.png"]
     assert report["missing"] == []
     rows = {r["pipeline"]: r for r in report["comparison"]["rows"]}
-    assert report["comparison"]["frames"] == 2 and list(rows) == ["bent_pipe", "encode_only", "this_run"]
-    assert rows["bent_pipe"]["bytes"] == 2 * 3072 and rows["encode_only"]["saved_fraction"] == 0.25
+    assert report["comparison"]["frames"] == 2 and list(rows) == [
+        "bent_pipe", "bent_pipe_single", "encode_only", "best_lossless", "lossy_same_bytes", "this_run"]
+    assert rows["bent_pipe"]["bytes"] == 2 * 3072 and rows["encode_only"]["saved_vs_burst_fraction"] == 0.25
     assert rows["this_run"]["bytes"] == bw["downlinked_bytes"]
-    assert rows["this_run"]["saved_fraction"] == bw["saved_fraction"]
+    assert rows["this_run"]["saved_vs_burst_fraction"] == bw["saved_fraction"]
     assert list(report)[:len(report_module.HEADER_KEYS)] == list(report_module.HEADER_KEYS)
 
 
@@ -164,6 +165,9 @@ def test_verdict_falls_back_to_the_smallest_lossless_row_that_exists():
     single = report_module.verdict(rows(bent_pipe=4000, bent_pipe_single=1000, encode_only=1500, this_run=300),
                                    CLOUD_AI)
     assert "3.3x fewer bytes (300 B) than single-frame bent-pipe (1.00 kB)" in single
+    unmeasured = report_module.verdict(rows(bent_pipe=4000, encode_only=1500, best_lossless=None, this_run=300),
+                                       CLOUD_AI)
+    assert "than lossless encoding alone (PNG, 1.50 kB)" in unmeasured  # a best_lossless row without bytes
 
 
 def test_verdict_says_plainly_when_the_pipeline_sends_more():
