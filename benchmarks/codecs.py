@@ -2,8 +2,8 @@
 
 Frames: 8 synthetic 512 x 512 x 4 frames at 12 bits rendered as benchmarks/pipeline.py renders them (the quickstart's
 world, camera and noise). For every setting of :data:`ground.compression.SETTINGS`: the ratio against bit-packed raw
-(all frames together), the encode throughput in Msamples/s (median over ``--repeats`` passes of the median frame
-time), PSNR and SSIM of the decoded frames against the raw ones and the largest error in DN; and whether every
+(all frames together), the encode throughput in Msamples/s (median over ``--repeats`` passes, the settings interleaved
+in each, of the median frame time), PSNR and SSIM of the decoded frames against the raw ones and the largest error in DN; and whether every
 lossless setting round-tripped bit for bit. Writes benchmarks/results/codecs.json, with the encode stage's
 REFERENCE_SAMPLES_PER_S next to the measured throughput so that drift is visible.
 Run: .venv/bin/python benchmarks/codecs.py [--frames N] [--repeats N]
@@ -33,11 +33,15 @@ BIT_DEPTH = 12
 
 def run(n_frames: int, repeats: int) -> dict:
     dns = frames(n_frames)
+    passes: dict[str, list[dict]] = {setting.label: [] for setting in SETTINGS}
+    for _ in range(repeats):  # settings interleaved, so that a change in the host's load falls on all of them
+        for setting in SETTINGS:
+            passes[setting.label].append(measure(setting, dns, BIT_DEPTH))
     results = []
     for setting in SETTINGS:
-        passes = [measure(setting, dns, BIT_DEPTH) for _ in range(repeats)]
-        medians = sorted(statistics.median(p["seconds"]) for p in passes)
-        point = {k: v for k, v in passes[0].items() if k != "seconds"}
+        medians = sorted(statistics.median(p["seconds"]) for p in passes[setting.label])
+        passes_of = passes[setting.label]
+        point = {k: v for k, v in passes_of[0].items() if k != "seconds"}
         point["msamples_per_s"] = round(dns[0].size / statistics.median(medians) / 1e6, 2)
         point["bit_exact"] = point["max_abs_error_dn"] == 0
         if setting.lossless and setting.level == 3:

@@ -223,7 +223,7 @@ class Encode(Stage):
         max_error_dn: int = spec(0, ge=0, le=flight_codecs.MAX_NEAR_DN,
                                  doc="jpegls only: near-lossless, the largest absolute error of any sample (0 lossless)")
         bits_per_sample: float | None = spec(None, gt=0, lt=16, doc="jpeg2000 only: lossy at this rate, bits per sample "
-                                             "(below the camera's bit depth); unset: lossless")
+                                             "(lossless where that rate holds it); unset: lossless")
         distance: float = spec(0.0, ge=0, le=flight_codecs.MAX_JPEGXL_DISTANCE,
                                doc="jpegxl only: lossy at this Butteraugli distance (0 lossless, 1 visually lossless)")
 
