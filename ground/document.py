@@ -116,10 +116,10 @@ _NUMBER = re.compile(r"[-+−]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?( ?[a-zA-Z%µ²
 
 def is_numeric(cell: Any) -> bool:
     """True for a table cell that reads as a number: ``12.35 MB``, ``-3 dB``, ``69.2 %``, ``1.5x``, ``20 / 14 / 6``
-    (every part a number), ``n/a`` (a missing number); such cells are right-aligned."""
+    (every part a number), ``n/a`` (a missing number), any of them marked `` *``; such cells are right-aligned."""
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
         return True
-    parts = str(cell).strip().split(" / ")
+    parts = str(cell).strip().removesuffix(" *").split(" / ")
     return all(p == "n/a" or _NUMBER.fullmatch(p) for p in parts)
 
 

@@ -29,7 +29,7 @@ def test_values_are_formatted_by_the_unit_their_key_names(key, value, shown):
 
 @pytest.mark.parametrize(("cell", "numeric"), [
     ("12.35 MB", True), ("69.2 %", True), ("-3.20 dB", True), ("3.1x", True), ("20 / 14 / 6 / 0", True),
-    ("18.7 s / 10.19 h", True), (536, True), ("n/a", True), ("0.589063", True),
+    ("18.7 s / 10.19 h", True), ("58.1 % / 10.5 % *", True), (536, True), ("n/a", True), ("0.589063", True),
     ("EPSG:32631", False), ("2026-03-15T00:00:00.000Z", False), ("afri-sat-1", False), ("1564 x 4638", False),
     ("yes", False), ("cloud_filter > encode", False), (True, False),
 ])
