@@ -207,6 +207,9 @@ def verdict(comp: Mapping[str, Any], stages: Sequence[Mapping[str, Any]]) -> str
     else:
         bytes_part = (f"sends {sent / ref['bytes']:.1f}x MORE bytes ({fmt_bytes(sent)}) than {against}: it costs "
                       "downlink here")
+    scale = next((s.get("scale") for s in stages if s.get("stage") == "superres"), None)
+    if scale and ours.get("cpsnr_db") is not None:
+        bytes_part += f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB)"
     lost = ours.get("clear_pixels_lost_fraction")
     lost_part = ("clear ground lost unknown (no truth)" if lost is None else
                  "loses no clear ground" if lost == 0 else f"loses {fmt_fraction(lost)} of clear ground")

@@ -36,7 +36,8 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
       every run, burst or not;
     - ``encode_only``: K frames through the lossless ``fmt`` at ``level``; ``cloud_filter``: the tiles a cloud
       filter kept, likewise (only with that stage);
-    - ``lossless_jpegls``, ``lossless_jpeg2000``: K frames through each lossless flight-class codec;
+    - ``lossless_jpegls``, ``lossless_jpeg2000``: the single frame through each lossless flight-class codec, on
+      the common baseline like ``bent_pipe_single`` (what a mission without on-board AI would send of the scene);
     - ``lossy_same_bytes``: the single frame in JPEG 2000 at no more than the bytes this run's pipeline sent for
       the capture (:func:`rundir.flight_codecs.jpeg2000_at_bytes`; lossless when that fits; 0 when the budget is
       below any codestream, that is when the pipeline sent nothing).
@@ -51,12 +52,13 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
     def size(dn: np.ndarray, codec_fmt: str = fmt) -> int:
         return len(codec.encode(dn, codec_fmt, bit_depth, level if codec_fmt == fmt else 3))
 
+    jpeg2000 = codec.encode(frame_dn, "jpeg2000", bit_depth)
     out = {"bent_pipe": k * raw, "bent_pipe_single": raw, "encode_only": k * size(frame_dn),
-           "lossless_jpegls": k * size(frame_dn, "jpegls"), "lossless_jpeg2000": k * size(frame_dn, "jpeg2000")}
+           "lossless_jpegls": size(frame_dn, "jpegls"), "lossless_jpeg2000": len(jpeg2000)}
     if work.cloud_filter_kept is not None:
         out["cloud_filter"] = k * sum(size(dn) for dn in work.cloud_filter_kept)
     budget = sum(len(t.payload) for t in work.tiles)
-    lossy = flight_codecs.jpeg2000_at_bytes(frame_dn, bit_depth, budget)
+    lossy = flight_codecs.jpeg2000_at_bytes(frame_dn, bit_depth, budget, lossless=jpeg2000)
     sent = lossy if len(lossy) <= budget else b""
     out["lossy_same_bytes"] = len(sent)
     return out, {codec.EVALUATION_RAW_KEY: frame_dn,

@@ -253,8 +253,8 @@ class Encode(Stage):
 
     def cost_s(self, work: Work) -> float:
         samples_per_s = self.REFERENCE_SAMPLES_PER_S[self.params.format]
-        if self.params.bits_per_sample is not None:  # the rate search encodes up to RATE_STEPS + 1 times
-            samples_per_s /= flight_codecs.RATE_STEPS + 1
+        if self.params.bits_per_sample is not None:  # the lossless encode, then one at the rate
+            samples_per_s /= 2
         return _n_samples(_unencoded(work)) / samples_per_s
 
     LEVELS = {"png": (1, 9), "tiff": (1, 9), **flight_codecs.LEVELS}  # what ``level`` means differs by format

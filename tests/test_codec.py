@@ -130,10 +130,10 @@ def test_near_lossless_jpegls_keeps_its_error_bound_and_saves_bytes(near):
 
 @pytest.mark.parametrize("bits_per_sample", [0.5, 1.0, 2.0])
 def test_jpeg2000_at_a_rate_lands_just_under_its_byte_budget(bits_per_sample):
-    dn = _smooth(64, 64, 4, 12, 3)
+    dn = _smooth(256, 256, 4, 12, 3)
     data = codec.encode(dn, "jpeg2000", 12, lossy=codec.Lossy(bits_per_sample=bits_per_sample))
     budget = bits_per_sample * dn.size / 8
-    assert (1 - 2 * flight_codecs.RATE_TOLERANCE) * budget <= len(data) <= budget
+    assert 0.9 * budget <= len(data) <= budget  # OpenJPEG's rate control cuts the bit planes at the rate
     assert np.abs(codec.decode(data, "jpeg2000", dn.shape, 12).astype(int) - dn).max() > 0
 
 

@@ -52,7 +52,7 @@ def test_every_lossless_setting_decodes_exactly():
 
 
 def test_lossy_same_bytes_is_scored_from_the_evaluation_records(tmp_path):
-    raw = frame(4)
+    raw = frame(4, (128, 128, 4))
     stream = flight_codecs.jpeg2000_at_bytes(raw, 12, raw.size // 4)  # 2 bits per sample
     (tmp_path / "evaluation").mkdir()
     write_npz(tmp_path / "evaluation" / "f0.npz", {codec.EVALUATION_RAW_KEY: raw,
