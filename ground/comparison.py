@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import compression, metrics
+from . import compression
 from .document import Block, Image, Paragraph, Table, fmt_bytes, fmt_fraction
 from .run_data import RunData
 
@@ -142,7 +142,8 @@ def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:
                   "n/a" if r["bytes_per_clear_km2"] is None else fmt_bytes(r["bytes_per_clear_km2"]),
                   fmt_fraction(r["saved_fraction"]), *((fmt_fraction(r["saved_vs_burst_fraction"]),) if burst else ()),
                   fmt_fraction(r["clear_pixels_lost_fraction"]), fmt_fraction(r["cloud_f1"]), _quality_cell(r),
-                  "n/a" if r["cpsnr_db"] is None else f"{r['cpsnr_db']:.2f} dB") for r in comp["rows"])
+                  "n/a" if r["cpsnr_db"] is None else f"{r['cpsnr_db']:.2f} dB") for r in comp["rows"]
+                 if burst or r["pipeline"] != "bent_pipe")  # without bursts it is bent_pipe_single's row again
     head = ("pipeline", "bytes downlinked", "bytes per km² clear ground", "saved vs one raw frame per scene",
             *(("saved vs the raw burst",) if burst else ()), "clear pixels lost", "cloud F1",
             "PSNR / SSIM vs raw", "cPSNR")
