@@ -183,6 +183,18 @@ class _Fractal:
         sigma = math.sqrt(sum(self.amplitudes[k] ** 2 for k in used) / 3.0 * _CUBIC_VARIANCE)
         return _interpolate(grid, taps_u, taps_v, nodes_u[0], nodes_v[0]) * np.float32(1.0 / sigma)
 
+    def resolved_share(self, min_wavelength_m: float) -> float:
+        """Standard deviation of the field seen by pixels of ``min_wavelength_m / 2``, relative to the full field's
+        (1 where every octave is resolved). The octaves ``evaluate`` leaves out average away inside a pixel; where
+        even the coarsest is finer than ``min_wavelength_m``, its variance falls as the pixel area it averages
+        over grows, (wavelength / min_wavelength_m)^2. Multiply ``evaluate``'s unit-variance field by it for a
+        texture whose contrast is set at full resolution."""
+        power = [a * a for a in self.amplitudes]
+        kept = sum(p for w, p in zip(self.wavelengths_m, power) if w >= min_wavelength_m)
+        if kept == 0.0:
+            kept = power[0] * (self.wavelengths_m[0] / min_wavelength_m) ** 2
+        return math.sqrt(kept / sum(power))
+
 
 def _fractal(seed: int, name: str, octaves: Sequence[tuple[float, float]], wind_m_s: tuple[float, float] = (0.0, 0.0),
              stretch_u: float = 1.0) -> _Fractal:
@@ -248,6 +260,7 @@ THIN_CLOUD_TAU = 0.3
 THICK_CLOUD_TAU = 3.6
 _SKY_DIFFUSE_SHARE = 0.25  # share of ground irradiance that is sky light, which still reaches a cloud's shadow
 SHADOW_MAX_ILLUMINATION = 0.75  # ground lit at most this much (relative to sunlit) is flagged cloud shadow
+RELIEF_LOWLAND_M, RELIEF_PER_ELEVATION = 15.0, 0.06  # local relief (std, m) = lowland + share * elevation
 _DISTRICT_M = 12_000.0  # farmland is laid out in square districts, each with its own field orientation and size
 
 
@@ -363,7 +376,12 @@ class SyntheticWorld(World):
         self._wild = _fractal(s, "wild", _ladder(40e3, 20.0, 0.6))  # nature vs farmland; its deepest lows are lakes
         self._river = _fractal(s, "river", _ladder(20e3, 40.0, 0.45))
         self._urban = _fractal(s, "urban", _ladder(12e3, 40.0, 0.55))  # towns on its peaks, brooks on its zeros
-        self._texture = _fractal(s, "texture", _ladder(400.0, 5.0, 0.8))
+        # Relief: elevation spectra of real terrain fall as k^-2 (amplitude halving per octave), so every octave
+        # adds about the same slope (Huang & Turcotte 1989, J. Geophys. Res. 94).
+        self._relief = _fractal(s, "relief", _ladder(16e3, 40.0, 0.5))
+        self._stands = _fractal(s, "stands", _ladder(3000.0, 100.0, 0.6))  # forest stands, meadows, scrub
+        self._canopy = _fractal(s, "canopy", _ladder(40.0, 5.0, 0.9))  # tree crowns and the gaps between them
+        self._stand_key = _mix(s, 0x57A)
         self._aerosol = _fractal(s, "aerosol", _ladder(1000e3, 20e3, 0.7), wind)  # smooth: haze has no texture
         # Cloud fields: regional octaves (cover varies from place to place and with the weather) over a k^-5/3
         # spectrum (amplitude x 2^-1/3 per halving), as measured in real cloud fields.
@@ -438,7 +456,8 @@ class SyntheticWorld(World):
         def field(f: _Fractal, du_m: float = 0.0, dv_m: float = 0.0) -> np.ndarray:
             return f.evaluate(footprint.zone, u + du_m, v + dv_m, t_s, 2.0 * footprint.gsd_m)
 
-        surface, landcover, _ = self._surface(footprint.zone, u, v, day_of_year, field)
+        surface, landcover = self._surface(footprint.zone, u, v, day_of_year, field,
+                                           (footprint.gsd_m, sun_elevation_rad, sun_azimuth_rad))
         atmosphere = self._atmosphere(field(self._aerosol), math.sin(sun_elevation_rad))
         column = self._clouds(footprint, field, t_s, sun_elevation_rad, sun_azimuth_rad)
         return _compose(surface, column, *atmosphere, _RAYLEIGH_TAU), column.cloud, column.shadow, landcover
@@ -511,17 +530,21 @@ class SyntheticWorld(World):
         return rayleigh_path, aerosol_path, rayleigh_t, rayleigh_t * np.exp(-np.float32(1 - AEROSOL_SSA * g) * tau_a
                                                                              * airmass)
 
-    def _surface(self, zone: int, u: np.ndarray, v: np.ndarray, day_of_year: int,
-                 field: Any) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-        """Surface reflectance (4 (H, W) float32 planes, a linear mixture of ``_SPECTRA`` end-members), land cover
-        (H, W) uint8, and the regional aridity field (H, W) float32."""
+    def _surface(self, zone: int, u: np.ndarray, v: np.ndarray, day_of_year: int, field: Any,
+                 sun: tuple[float, float, float]) -> tuple[list[np.ndarray], np.ndarray]:
+        """Surface reflectance (4 (H, W) float32 planes, a linear mixture of ``_SPECTRA`` end-members, lit as its
+        slopes face the sun) and land cover (H, W) uint8. ``sun``: GSD (m), sun elevation and azimuth (rad)."""
         lat = from_utm(FALSE_EASTING_M, v, zone, False)[0].astype(np.float32)[:, None]
         season = math.cos(2.0 * math.pi * (day_of_year - 196) / 365.25)  # +1 in northern midsummer
         winter = np.clip(-season * np.sign(lat) * (np.abs(lat) - 25.0) / 25.0, 0, 1)  # 0 summer or tropics, 1 deep winter
         temp_c = 27.0 - 0.0055 * lat**2 - 0.03 * np.maximum(np.abs(lat) - 55.0, 0) ** 2 + 0.2 * lat * season
-        terrain, texture, wild = field(self._terrain), field(self._texture), field(self._wild)
+        terrain, wild = field(self._terrain), field(self._wild)
+        share = np.float32(self._canopy.resolved_share(2.0 * sun[0]))
+        # leaf area (red falls as near infrared rises) and, independent of it, shade in the gaps between crowns
+        canopy, gaps = field(self._canopy) * share, field(self._canopy, 5e3, 5e3) * share
         elevation_m = np.maximum(600.0 + 700.0 * terrain, 0.0)
-        snow = np.clip((0.5 - temp_c / 3.0) + (6.5e-3 / 3.0) * elevation_m - (2.0 / 3.0) * texture, 0, 1)
+        relief_m, shade = self._relief_shading(field, elevation_m, *sun)
+        snow = np.clip((0.5 - temp_c / 3.0) + (6.5e-3 / 3.0) * (elevation_m + relief_m) - 0.1 * canopy, 0, 1)
         regional = field(self._arid)
         arid = 1.7 * np.exp(-(((np.abs(lat) - 23.0) / 11.0) ** 2)) + 0.8 * regional
         dry = np.clip((arid - 0.5) / 1.2, 0, 1)
@@ -535,21 +558,23 @@ class SyntheticWorld(World):
         natural = (wild > 0.8 - 0.03 * np.maximum(np.abs(lat) - 50.0, 0) - dry) | (river < 0.1) | streams
 
         parcel, tone, edge_m, block = self._farmland(zone, u, v, (wild, river), urban)
+        stand = _hash01(self._stand_key, np.floor(1.5 * field(self._stands)).astype(np.int64), zone)
         crop = np.where(parcel < 0.45, 0.75 + 0.25 * tone, np.where(parcel < 0.75, 0.08 * tone, 0.25 + 0.4 * tone))
-        cover = np.where(natural, 0.95 * (1.0 - 0.3 * winter), crop * (1.0 - 0.7 * winter)) * (1.0 - 0.6 * dry)
+        cover = np.where(natural, np.minimum((0.8 + 0.18 * stand) * (1.0 + 0.12 * canopy), 1.0) * (1.0 - 0.3 * winter),
+                         crop * (1.0 + 0.04 * canopy) * (1.0 - 0.7 * winter)) * (1.0 - 0.6 * dry)
         hedge = np.where(natural, np.float32(0), np.maximum(0.5 - edge_m / 16.0, 0))  # field edges: hedges, tracks
         light = np.clip(np.where(natural, np.float32(0.3), 0.3 * tone) + 0.2 + 0.3 * regional + dry, 0, 1)
-        gain = 1.0 + texture * np.where(natural, 0.22 - 0.1 * dry, np.float32(0.08))  # crowns and gaps in the wild
+        gain = 1.0 + gaps * np.where(natural, np.float32(0.06), np.float32(0.02))
         veg, bare = cover * (1.0 - hedge) * gain, (1.0 - cover) * (1.0 - hedge) * gain
-        forest = np.where(natural, 1.0 - 0.5 * dry, np.float32(0)) * veg
+        forest = np.where(natural, (0.25 + 0.75 * stand) * (1.0 - 0.5 * dry), np.float32(0)) * veg
         mix = [veg - forest, forest + hedge * gain, bare * (1.0 - light), bare * light]  # CROP .. SOIL_BRIGHT
         if urban.any():
             trees = block > 0.85
             buildings = (0.55 + 1.1 * block) * gain
         if desert.any():
             dunes = 1.0 + 0.06 * np.sin((u % 300.0).astype(np.float32)[None, :] * np.float32(2 * np.pi / 300.0)
-                                        + 3.0 * texture) + 0.02 * texture
-        turbid = np.clip(0.4 + 0.5 * regional + 0.2 * texture, 0, 1)  # sediment varies by region
+                                        + relief_m / 30.0) + 0.02 * canopy
+        turbid = np.clip(0.4 + 0.5 * regional + 0.2 * field(self._stands), 0, 1)  # sediment varies by region
         surface = []
         for b in range(4):
             plane = mix[0] * _SPECTRA[CROP, b]
@@ -563,14 +588,33 @@ class SyntheticWorld(World):
                 clear, murky = _SPECTRA[WATER_CLEAR, b], _SPECTRA[WATER_TURBID, b]
                 plane = np.where(water, clear + (murky - clear) * turbid, plane)
             if snow.any():
-                plane += snow * (_SPECTRA[SNOW_PACK, b] * gain - plane)
-            surface.append(plane)
+                plane += snow * (_SPECTRA[SNOW_PACK, b] * (1.0 + 0.03 * canopy) - plane)  # wind-packed: smooth
+            surface.append(np.where(water, plane, plane * shade))
         landcover = np.where(veg + hedge * gain >= 0.5 * gain, VEGETATION, SOIL).astype(np.uint8)
         landcover[urban] = URBAN
         landcover[desert] = DESERT
         landcover[water] = WATER
         landcover[snow >= 0.5] = SNOW
-        return surface, landcover, regional
+        return surface, landcover
+
+    def _relief_shading(self, field: Any, elevation_m: np.ndarray, gsd_m: float, sun_elevation_rad: float,
+                        sun_azimuth_rad: float) -> tuple[np.ndarray, np.ndarray]:
+        """Local relief (H, W) float32 metres about the regional ``elevation_m`` and the ground's illumination
+        (H, W) float32 relative to flat ground: the direct sun on each slope, plus sky light that every slope gets.
+
+        Relief grows with elevation, from hills of ~45 m (standard deviation) on lowland plains to ~400 m in
+        mountains. Slopes are forward differences over one pixel. The direct share follows Lambert's cosine law,
+        cos(i) / cos(sun zenith) (Teillet et al. 1982, Can. J. Remote Sens. 8), with cos(i) the cosine between
+        the slope's normal and the sun."""
+        scale_m = np.float32(RELIEF_LOWLAND_M) + np.float32(RELIEF_PER_ELEVATION) * elevation_m
+        relief = field(self._relief)
+        slope_u = (field(self._relief, gsd_m, 0.0) - relief) * scale_m / np.float32(gsd_m)  # dz/dx, east
+        slope_v = (field(self._relief, 0.0, gsd_m) - relief) * scale_m / np.float32(gsd_m)  # dz/dy, north
+        sin_e, cos_e = math.sin(sun_elevation_rad), math.cos(sun_elevation_rad)
+        toward_sun = slope_u * np.float32(math.sin(sun_azimuth_rad)) + slope_v * np.float32(math.cos(sun_azimuth_rad))
+        cos_i = (np.float32(sin_e) - np.float32(cos_e) * toward_sun) / np.sqrt(1 + slope_u**2 + slope_v**2)
+        shade = np.float32(_SKY_DIFFUSE_SHARE) + np.float32((1 - _SKY_DIFFUSE_SHARE) / sin_e) * np.maximum(cos_i, 0)
+        return relief * scale_m, shade
 
     def _farmland(self, zone: int, u: np.ndarray, v: np.ndarray, warp: tuple[np.ndarray, np.ndarray],
                   urban: np.ndarray) -> tuple[np.ndarray, ...]:
