@@ -339,7 +339,9 @@ class SyntheticWorld(World):
 
     Land cover follows a crude climate (latitude, season, a fractal elevation): snow, desert, lakes, rivers with
     riparian forest, towns, natural vegetation and farmland in parcels. Each pixel's surface reflectance is a linear
-    mixture of end-member spectra. The atmosphere adds Rayleigh and aerosol path reflectance and attenuates the
+    mixture of end-member spectra. Texture is what varies on real ground: leaf area within each stand (red falls as
+    near infrared rises), shade in the gaps between crowns, sharp-edged stands and fields, and gentle relief lit by
+    the sun (:meth:`_relief_shading`); texture finer than a pixel averages away (:meth:`_Fractal.resolved_share`). The atmosphere adds Rayleigh and aerosol path reflectance and attenuates the
     ground (:meth:`_atmosphere`); aerosol optical depth varies from region to region, so some places are hazy.
 
     Three cloud layers, each an optical-thickness field: low cumulus (fractal, optically thick cores, thin
@@ -602,8 +604,10 @@ class SyntheticWorld(World):
         """Local relief (H, W) float32 metres about the regional ``elevation_m`` and the ground's illumination
         (H, W) float32 relative to flat ground: the direct sun on each slope, plus sky light that every slope gets.
 
-        Relief grows with elevation, from hills of ~45 m (standard deviation) on lowland plains to ~400 m in
-        mountains. Slopes are forward differences over one pixel. The direct share follows Lambert's cosine law,
+        Relief (standard deviation) grows with elevation: RELIEF_LOWLAND_M + RELIEF_PER_ELEVATION x elevation, ~20 m
+        on lowland plains, ~135 m at 2000 m. It is gentle on purpose: kilometre-wide blobs that brighten every band
+        together are what clouds look like, and a real-trained cloud CNN flags them (benchmarks/realism.py). Slopes
+        are forward differences over one pixel. The direct share follows Lambert's cosine law,
         cos(i) / cos(sun zenith) (Teillet et al. 1982, Can. J. Remote Sens. 8), with cos(i) the cosine between
         the slope's normal and the sun."""
         scale_m = np.float32(RELIEF_LOWLAND_M) + np.float32(RELIEF_PER_ELEVATION) * elevation_m
