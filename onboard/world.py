@@ -341,8 +341,9 @@ class SyntheticWorld(World):
     riparian forest, towns, natural vegetation and farmland in parcels. Each pixel's surface reflectance is a linear
     mixture of end-member spectra. Texture is what varies on real ground: leaf area within each stand (red falls as
     near infrared rises), shade in the gaps between crowns, sharp-edged stands and fields, and gentle relief lit by
-    the sun (:meth:`_relief_shading`); texture finer than a pixel averages away (:meth:`_Fractal.resolved_share`). The atmosphere adds Rayleigh and aerosol path reflectance and attenuates the
-    ground (:meth:`_atmosphere`); aerosol optical depth varies from region to region, so some places are hazy.
+    the sun (:meth:`_relief_shading`); texture finer than a pixel averages away (:meth:`_Fractal.resolved_share`).
+    The atmosphere adds Rayleigh and aerosol path reflectance and attenuates the ground (:meth:`_atmosphere`);
+    aerosol optical depth varies from region to region, so some places are hazy.
 
     Three cloud layers, each an optical-thickness field: low cumulus (fractal, optically thick cores, thin
     fringes), a mid-level altocumulus deck (a cellular sheet with holes, grey and semi-transparent) and high cirrus
@@ -536,13 +537,10 @@ class SyntheticWorld(World):
                  sun: tuple[float, float, float]) -> tuple[list[np.ndarray], np.ndarray]:
         """Surface reflectance (4 (H, W) float32 planes, a linear mixture of ``_SPECTRA`` end-members, lit as its
         slopes face the sun) and land cover (H, W) uint8. ``sun``: GSD (m), sun elevation and azimuth (rad)."""
-        lat = from_utm(FALSE_EASTING_M, v, zone, False)[0].astype(np.float32)[:, None]
-        season = math.cos(2.0 * math.pi * (day_of_year - 196) / 365.25)  # +1 in northern midsummer
-        winter = np.clip(-season * np.sign(lat) * (np.abs(lat) - 25.0) / 25.0, 0, 1)  # 0 summer or tropics, 1 deep winter
-        temp_c = 27.0 - 0.0055 * lat**2 - 0.03 * np.maximum(np.abs(lat) - 55.0, 0) ** 2 + 0.2 * lat * season
+        lat, winter, temp_c = _climate(zone, v, day_of_year)
         terrain, wild = field(self._terrain), field(self._wild)
-        share = np.float32(self._canopy.resolved_share(2.0 * sun[0]))
         # leaf area (red falls as near infrared rises) and, independent of it, shade in the gaps between crowns
+        share = np.float32(self._canopy.resolved_share(2.0 * sun[0]))
         canopy, gaps = field(self._canopy) * share, field(self._canopy, 5e3, 5e3) * share
         elevation_m = np.maximum(600.0 + 700.0 * terrain, 0.0)
         relief_m, shade = self._relief_shading(field, elevation_m, *sun)
@@ -570,12 +568,9 @@ class SyntheticWorld(World):
         veg, bare = cover * (1.0 - hedge) * gain, (1.0 - cover) * (1.0 - hedge) * gain
         forest = np.where(natural, (0.25 + 0.75 * stand) * (1.0 - 0.5 * dry), np.float32(0)) * veg
         mix = [veg - forest, forest + hedge * gain, bare * (1.0 - light), bare * light]  # CROP .. SOIL_BRIGHT
-        if urban.any():
-            trees = block > 0.85
-            buildings = (0.55 + 1.1 * block) * gain
-        if desert.any():
-            dunes = 1.0 + 0.06 * np.sin((u % 300.0).astype(np.float32)[None, :] * np.float32(2 * np.pi / 300.0)
-                                        + relief_m / 30.0) + 0.02 * canopy
+        trees, buildings = block > 0.85, (0.55 + 1.1 * block) * gain  # block: 0 outside towns
+        dunes = 1.0 + 0.06 * np.sin((u % 300.0).astype(np.float32)[None, :] * np.float32(2 * np.pi / 300.0)
+                                    + relief_m / 30.0) + 0.02 * canopy
         turbid = np.clip(0.4 + 0.5 * regional + 0.2 * field(self._stands), 0, 1)  # sediment varies by region
         surface = []
         for b in range(4):
@@ -675,6 +670,16 @@ class SyntheticWorld(World):
                     block[rs, cs][town] = _hash01(key ^ 3, np.floor(a[town] / 30.0).astype(np.int64),
                                                   np.floor(b[town] / 30.0).astype(np.int64))
         return parcel, tone, edge_m, block
+
+
+def _climate(zone: int, v: np.ndarray, day_of_year: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latitude (deg), winter (0 summer or tropics, 1 deep winter) and a crude surface temperature (deg C), each
+    (H, 1) float32, at world northings ``v`` (H,) of ``zone`` on ``day_of_year``."""
+    lat = from_utm(FALSE_EASTING_M, v, zone, False)[0].astype(np.float32)[:, None]
+    season = math.cos(2.0 * math.pi * (day_of_year - 196) / 365.25)  # +1 in northern midsummer
+    winter = np.clip(-season * np.sign(lat) * (np.abs(lat) - 25.0) / 25.0, 0, 1)
+    temp_c = 27.0 - 0.0055 * lat**2 - 0.03 * np.maximum(np.abs(lat) - 55.0, 0) ** 2 + 0.2 * lat * season
+    return lat, winter, temp_c
 
 
 def _world_axes(footprint: GridFootprint) -> tuple[np.ndarray, np.ndarray]:
