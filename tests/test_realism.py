@@ -49,7 +49,7 @@ def test_rgb_model_on_real_tiles(sim_to_real):
 def test_real_trained_peer_on_the_synthetic_world(frames):
     pytest.importorskip("ukis_csmask", reason="the realism check needs the [realism] extra")
     result = realism.real_to_sim(frames, real_rule_fpr=0.004)
-    assert result["ukis_csmask"]["f1"] >= 0.75  # target 0.88: missed (0.80 measured on 48 frames)
+    assert result["ukis_csmask"]["f1"] >= 0.78  # target 0.88: missed (0.87 on 48 frames, 0.83 on these 6)
     assert result["ukis_csmask"]["thick_recall"] >= 0.95  # it finds the synthetic thick cloud
 
 
@@ -80,3 +80,10 @@ def test_bad_arguments_and_missing_data_exit_2_without_traceback(monkeypatch, tm
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and str(tmp_path / "absent") in err and "Traceback" not in err
     assert not (tmp_path / "realism.json").exists()
+
+
+def test_targets_without_sim_to_real_are_the_world_ones():
+    """--no-sim-to-real measures no shipped model: only the real->sim targets are checked, each against its limit."""
+    checks = realism.check_targets({}, {"classic_rule": {"matched_fpr_ratio": 2.5}, "ukis_csmask": {"f1": 0.9}})
+    assert set(checks) == {"rule_synthetic_to_real_fpr_ratio", "peer_synthetic_f1"}
+    assert not checks["rule_synthetic_to_real_fpr_ratio"]["met"] and checks["peer_synthetic_f1"]["met"]
