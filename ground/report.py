@@ -182,8 +182,8 @@ def verdict(comp: Mapping[str, Any], stages: Sequence[Mapping[str, Any]]) -> str
     """One sentence that opens the report, with the same meaning in every run: this run's downlinked bytes against
     the best lossless alternative in the comparison (``comp["rows"]``, by ``pipeline`` name: ``best_lossless``
     when present, else the smallest of ``encode_only``, ``bent_pipe_single``, ``bent_pipe``), as a ratio, and the
-    share of clear ground it loses. Says plainly when this run sends MORE. The reference is named by its ``codec``
-    (encode_only: the encode stage's format). ``stages``: telemetry/run.json's stages (they name the pipeline;
+    share of clear ground it loses; with a superres stage, the product's scale and cPSNR. Says plainly when this
+    run sends MORE. The reference is named by its ``codec`` (encode_only: the encode stage's format). ``stages``: telemetry/run.json's stages (they name the pipeline;
     "On-board AI" when a stage runs a model)."""
     rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
     ours = rows.get("this_run") or {}
@@ -200,16 +200,16 @@ def verdict(comp: Mapping[str, Any], stages: Sequence[Mapping[str, Any]]) -> str
                                  if name == "encode_only" else None)
     detail = f"{CODEC_NAMES.get(str(codec), codec)}, " if codec else ""
     against = f"{VERDICT_REFERENCES[name]} ({detail}{fmt_bytes(ref['bytes'])})"
+    scale = next((s.get("scale") for s in stages if s.get("stage") == "superres"), None)
+    product = (f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB)"
+               if scale and ours.get("cpsnr_db") is not None else "")
     if sent == 0:
         bytes_part = f"sends nothing against {against}"
     elif sent <= ref["bytes"]:
-        bytes_part = f"sends {ref['bytes'] / sent:.1f}x fewer bytes ({fmt_bytes(sent)}) than {against}"
+        bytes_part = f"sends {ref['bytes'] / sent:.1f}x fewer bytes ({fmt_bytes(sent)}) than {against}{product}"
     else:
-        bytes_part = (f"sends {sent / ref['bytes']:.1f}x MORE bytes ({fmt_bytes(sent)}) than {against}: it costs "
-                      "downlink here")
-    scale = next((s.get("scale") for s in stages if s.get("stage") == "superres"), None)
-    if scale and ours.get("cpsnr_db") is not None:
-        bytes_part += f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB)"
+        bytes_part = (f"sends {sent / ref['bytes']:.1f}x MORE bytes ({fmt_bytes(sent)}) than {against}{product}: it "
+                      "costs downlink here")
     lost = ours.get("clear_pixels_lost_fraction")
     lost_part = ("clear ground lost unknown (no truth)" if lost is None else
                  "loses no clear ground" if lost == 0 else f"loses {fmt_fraction(lost)} of clear ground")

@@ -171,10 +171,13 @@ def test_verdict_falls_back_to_the_smallest_lossless_row_that_exists():
 
 
 def test_verdict_says_plainly_when_the_pipeline_sends_more():
-    superres = [{"stage": "superres", "method": "model"}, {"stage": "encode", "format": "png"}]
-    text = report_module.verdict(rows(bent_pipe=8000, best_lossless=1000, this_run=2200), superres)
+    superres = [{"stage": "superres", "method": "model", "scale": 2}, {"stage": "encode", "format": "png"}]
+    comp = rows(bent_pipe=8000, best_lossless=1000, this_run=2200)
+    comp["rows"][-1]["cpsnr_db"] = 35.86
+    text = report_module.verdict(comp, superres)
     assert text.startswith("On-board AI (superres > encode) sends 2.2x MORE bytes (2.20 kB) than the best lossless "
-                           "codec (JPEG-LS, 1.00 kB): it costs downlink here")
+                           "codec (JPEG-LS, 1.00 kB) for a x2 super-resolved product (cPSNR 35.9 dB): it costs "
+                           "downlink here")
     spectral = [{"stage": "cloud_filter", "method": "spectral"}, {"stage": "encode", "format": "png"}]
     assert report_module.verdict(rows(encode_only=1000, this_run=0), spectral) == (
         "On-board processing (cloud_filter > encode) sends nothing against lossless encoding alone (PNG, 1.00 kB), "
