@@ -38,7 +38,8 @@ class TargetConfig:
     lat_deg: float = spec(ge=-90, le=90, doc="centre latitude")
     lon_deg: float = spec(ge=-180, le=180, doc="centre longitude")
     radius_km: float = spec(gt=0, le=1000, doc="strip half-length: frames are taken while the footprint is this close")
-    priority: int = spec(1, ge=0, le=100, doc="higher is downlinked first and dropped last")
+    priority: int = spec(1, ge=0, le=100, doc="higher is downlinked first (downlink.order: priority), weighs more "
+                                              "in value (value_density) and is dropped last")
 
 
 @dataclass(frozen=True, kw_only=True)
