@@ -171,7 +171,8 @@ def _rounded(value: Any, key: str = "") -> Any:
 
 # The rows the verdict sets this run against, by the comparison's ``pipeline`` names: the best lossless codec when
 # the comparison has it, else the smallest of the others that exist (all lossless, all on the same frames).
-VERDICT_REFERENCES = {"best_lossless": "the best lossless codec", "encode_only": "lossless encoding alone",
+VERDICT_REFERENCES = {"best_lossless": "the best lossless codec on one frame per scene",
+                      "encode_only": "lossless encoding alone",
                       "bent_pipe_single": "single-frame bent-pipe", "bent_pipe": "bent-pipe"}
 CODEC_NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL", "zstd": "zstd", "png": "PNG",
                "tiff": "TIFF"}

@@ -78,11 +78,19 @@ class Slot:
     present: bool
     required: bool
     nullable: bool = False  # the declared type admits None (null, ~)
+    union: tuple[Any, ...] = ()  # every member of a declared union (tp is its first), None excluded
+
+
+def _members(tp: Any) -> tuple[Any, ...]:
+    """The members of a union type other than None; () for any other type."""
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return tuple(a for a in typing.get_args(tp) if a is not type(None))
+    return ()
 
 
 def _unwrap(tp: Any) -> Any:
     if typing.get_origin(tp) in (Union, types.UnionType):
-        # NOTE: a union such as list[str] | str (a TLE) is fuzzed as its first member; the others take other kinds
+        # NOTE: a union such as list[str] | str (a TLE) is fuzzed as its first member; a wrong type is none of them
         return [a for a in typing.get_args(tp) if a is not type(None)][0]
     return tp
 
@@ -91,9 +99,9 @@ def slots(tp: Any, value: Any, keys: tuple = (), rules: typing.Mapping = {}, pre
           required: bool = True) -> typing.Iterator[Slot]:
     """Every slot of ``value`` (data of type ``tp``), fields of absent sections included; pipeline items are typed
     by their stage's Params, plus a ``stage`` slot."""
-    nullable = type(None) in typing.get_args(tp)
+    nullable, union = type(None) in typing.get_args(tp), _members(tp)
     tp = _unwrap(tp)
-    yield Slot(keys, tp, rules, present, required, nullable)
+    yield Slot(keys, tp, rules, present, required, nullable, union if len(union) > 1 else ())
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if dataclasses.is_dataclass(tp):
         value = value if isinstance(value, dict) else {}
@@ -200,7 +208,9 @@ def wrong_types(draw) -> Case:
     """A value of the wrong type at any slot: a string for a number, a list for a mapping, a number for a name..."""
     name = draw(scenario_names)
     slot = draw(st.sampled_from([s for s in SLOTS[name] if s.keys]))
-    value = draw(st.one_of(*(VALUES[k] for k in WRONG[kind(slot.tp)])))
+    accepted = {kind(member) for member in slot.union}  # str | mapping (world.mask) takes either
+    value = draw(st.one_of(*(VALUES[k] for k in WRONG[kind(slot.tp)]
+                             if k not in accepted and not (k == "dict" and "mapping" in accepted))))
     return data_case(mutated(BASES[name], slot.keys, value), slot.keys)
 
 

@@ -61,8 +61,12 @@ def test_quickstart_runs_the_full_pipeline_and_scores_it(quickstart):
     assert 0 < sr["registration_error_px"] < 0.3
     assert sr["bytes_ratio_vs_burst"] <= 0.5  # s^2 / K of the pixels, then compressed
     rows = {r["pipeline"]: r for r in report["comparison"]["rows"]}
-    assert list(rows) == ["bent_pipe", "encode_only", "cloud_filter", "this_run"]
-    assert rows["bent_pipe"]["saved_fraction"] == 0 and rows["this_run"]["cpsnr_db"] == db["model_int8"]
+    assert list(rows) == ["bent_pipe", "bent_pipe_single", "encode_only", "best_lossless", "lossy_same_bytes",
+                          "cloud_filter", "this_run"]
+    assert rows["bent_pipe_single"]["saved_fraction"] == 0 and rows["bent_pipe"]["saved_vs_burst_fraction"] == 0
+    assert rows["bent_pipe"]["bytes"] == 8 * rows["bent_pipe_single"]["bytes"]  # every frame of a burst of 8
+    assert rows["this_run"]["cpsnr_db"] == db["model_int8"]
+    assert rows["best_lossless"]["bytes"] < rows["bent_pipe_single"]["bytes"]
     assert rows["this_run"]["bytes"] < rows["cloud_filter"]["bytes"] < rows["bent_pipe"]["bytes"]
     assert rows["cloud_filter"]["cloud_f1"] == report["cloud"]["pixel"]["f1"]
 

@@ -154,8 +154,8 @@ CLOUD_AI = [{"stage": "cloud_filter", "method": "model"}, {"stage": "encode", "f
 def test_verdict_uses_the_best_lossless_codec_when_the_comparison_has_it():
     text = report_module.verdict(rows(bent_pipe=4000, bent_pipe_single=500, encode_only=1500, best_lossless=930,
                                       this_run=300), CLOUD_AI)
-    assert text == ("On-board AI (cloud_filter > encode) sends 3.1x fewer bytes (300 B) than the best lossless codec "
-                    "(JPEG-LS, 930 B), and loses 0.4 % of clear ground.")
+    assert text == ("On-board AI (cloud_filter > encode) sends 3.1x fewer bytes (300 B) than the best lossless codec on "
+                    "one frame per scene (JPEG-LS, 930 B), and loses 0.4 % of clear ground.")
 
 
 def test_verdict_falls_back_to_the_smallest_lossless_row_that_exists():
@@ -176,7 +176,7 @@ def test_verdict_says_plainly_when_the_pipeline_sends_more():
     comp["rows"][-1]["cpsnr_db"] = 35.86
     text = report_module.verdict(comp, superres)
     assert text.startswith("On-board AI (superres > encode) sends 2.2x MORE bytes (2.20 kB) than the best lossless "
-                           "codec (JPEG-LS, 1.00 kB) for a x2 super-resolved product (cPSNR 35.9 dB): it costs "
+                           "codec on one frame per scene (JPEG-LS, 1.00 kB) for a x2 super-resolved product (cPSNR 35.9 dB): it costs "
                            "downlink here")
     spectral = [{"stage": "cloud_filter", "method": "spectral"}, {"stage": "encode", "format": "png"}]
     assert report_module.verdict(rows(encode_only=1000, this_run=0), spectral) == (
