@@ -23,6 +23,7 @@ from onboard.raster import BandSource, footprint_transform, image_info
 from onboard.projection import GridFootprint, epsg_code, utm_zone
 from onboard.world import CLOUD_THICK, CLOUD_THIN, UNKNOWN, MissingBandError
 from rundir.errors import ConfigError, InputFileError
+from tests.test_raster import write_raster
 
 NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
 DATA = Path(__file__).resolve().parent / "data" / "imagery"
@@ -34,15 +35,6 @@ FILL = -9999  # GDAL_NODATA of the FORCE-style band
 PRE_COLLECTION_CLOUD = (MaskBits(14, 15, 2, CLOUD_THIN), MaskBits(14, 15, 3, CLOUD_THICK), MaskBits(0, 0, 1, UNKNOWN))
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-def write_raster(path, pixels, crs, transform, nodata=None, driver="GTiff", **options):
-    """Write (H, W) or (count, H, W) ``pixels`` with rasterio; returns ``path``."""
-    pixels = pixels[None] if pixels.ndim == 2 else pixels
-    with rasterio.open(path, "w", driver=driver, width=pixels.shape[2], height=pixels.shape[1], count=pixels.shape[0],
-                       dtype=pixels.dtype, crs=crs, transform=transform, nodata=nodata, **options) as ds:
-        ds.write(pixels)
-    return path
 
 
 def grid_of(info):
