@@ -53,8 +53,12 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
         return len(codec.encode(dn, codec_fmt, bit_depth, level if codec_fmt == fmt else 3))
 
     jpeg2000 = codec.encode(frame_dn, "jpeg2000", bit_depth)
-    out = {"bent_pipe": k * raw, "bent_pipe_single": raw, "encode_only": k * size(frame_dn),
-           "lossless_jpegls": size(frame_dn, "jpegls"), "lossless_jpeg2000": len(jpeg2000)}
+    # each lossless encoding of the frame made once (``level`` means nothing to JPEG-LS and JPEG 2000)
+    frame_sizes = {"jpeg2000": len(jpeg2000), "jpegls": size(frame_dn, "jpegls")}
+    if fmt not in frame_sizes:
+        frame_sizes[fmt] = size(frame_dn)
+    out = {"bent_pipe": k * raw, "bent_pipe_single": raw, "encode_only": k * frame_sizes[fmt],
+           "lossless_jpegls": frame_sizes["jpegls"], "lossless_jpeg2000": frame_sizes["jpeg2000"]}
     if work.cloud_filter_kept is not None:
         out["cloud_filter"] = k * sum(size(dn) for dn in work.cloud_filter_kept)
     budget = sum(len(t.payload) for t in work.tiles)

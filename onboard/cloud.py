@@ -124,7 +124,7 @@ class CloudFilter(Stage):
         if self.params.method == "spectral":
             return spectral_mask.astype(np.float32)
         model = load_model(self.model_name, self.ctx.bands, self.params.threads)
-        prob = tiling.predict_tiled(reflectance, model.predict, self.window_px, self.params.overlap_px)
+        prob = model.predict_tiled(reflectance, self.params.overlap_px)
         return np.clip(prob[..., 0], 0.0, 1.0)
 
     def process(self, work: Work) -> None:

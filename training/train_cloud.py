@@ -40,7 +40,6 @@ import numpy as np
 from onboard import spectral
 from onboard.modelcard import Scaling, write_card
 from onboard.runtime import Model, build_card
-from onboard.tiling import predict_tiled
 from onboard.world import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
 from training import augment, cloud_data
 from training.cloud_scores import (REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation,
@@ -232,7 +231,7 @@ def to_tflite(model, representative: np.ndarray | None) -> bytes:
 def predict_frame(model: Model, toa: np.ndarray) -> np.ndarray:
     """Cloud probability (H, W) float32 of a frame (H, W, B) of TOA reflectance, by sliding windows."""
     scaling = model.card.inputs[0].scaling
-    return predict_tiled(scaling.apply(toa), model.predict, MODEL_PX, WINDOW_OVERLAP_PX)[..., 0]
+    return model.predict_tiled(scaling.apply(toa), WINDOW_OVERLAP_PX)[..., 0]
 
 
 def breakdown(predicted: np.ndarray, frames: CloudFrames) -> dict[str, float]:
