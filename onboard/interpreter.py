@@ -5,12 +5,20 @@ Runtimes, tried in this order by ``"auto"``: ``ai_edge_litert`` (LiteRT), ``tfli
 (``tf.lite``). Delegates: ``cpu`` (the runtime's default XNNPACK kernels, ``threads`` of them), ``edgetpu``
 (``libedgetpu.so.1``; a model must first be compiled by ``edgetpu_compiler``) and ``external:PATH`` (any
 delegate library, with ``delegate_options``).
+
+The runtime's C++ code announces on the process's standard error (file descriptor 2, below Python's
+``sys.stderr``) that it created its default XNNPACK delegate; :func:`runtime_chatter_dropped` keeps that line
+off the terminal and passes everything else on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-from collections.abc import Callable, Mapping
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +29,8 @@ RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 DELEGATES = ("cpu", "edgetpu", "external:PATH")
 EDGETPU_LIBRARY = "libedgetpu.so.1"
 DELEGATE_SYMBOLS = ("tflite_plugin_create_delegate", "tflite_plugin_destroy_delegate")  # external delegate ABI
+# Lines the runtime prints on every interpreter it creates, whatever the model: news to no one.
+RUNTIME_CHATTER = ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
 EDGETPU_HINT = (
     "install the Edge TPU runtime from Coral's apt repository: add "
     "'deb https://packages.cloud.google.com/apt coral-edgetpu-stable main' "
@@ -140,3 +150,25 @@ def check_delegate(delegate: str) -> None:
     if delegate not in ("cpu", "edgetpu") and (not delegate.startswith("external:") or delegate == "external:"):
         raise ValueError(f"Unknown delegate {delegate!r}. Choose from {DELEGATES}")
 
+
+@contextlib.contextmanager
+def runtime_chatter_dropped() -> Iterator[None]:
+    """Within the block, what native code writes to file descriptor 2 goes to a temporary file; on leaving it, every
+    line but RUNTIME_CHATTER is written to ``sys.stderr``, so real errors and warnings still surface, after the
+    block. A process that dies inside the block loses what it printed there: a model that is not shipped is tried
+    in a child first (onboard.model_check.try_in_child), which does not drop anything."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if line.strip() not in RUNTIME_CHATTER]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()

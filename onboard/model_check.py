@@ -11,6 +11,7 @@ ModelCrashError naming the file and the signal. Each model pays that once per pr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ import numpy as np
 
 from rundir.errors import InputFileError, OrbitEdgeError
 
-from .interpreter import Runtime, load_delegates, resolve_runtime
+from .interpreter import Runtime, load_delegates, resolve_runtime, runtime_chatter_dropped
 from .modelcard import shipped_digests
 
 TFLITE_IDENTIFIER = b"TFL3"
@@ -53,6 +55,18 @@ KERNEL_OPERAND_DTYPES = {
 TRIAL_TIMEOUT_S = 120.0  # one load and inference of an unchecked model in a child; the largest shipped takes < 1 s
 
 
+@dataclass(frozen=True)
+class Tensor:
+    """One input or output of a model as orbitedge feeds or reads it: its shape in the model (a dynamic batch read
+    as 1, ``dynamic_batch`` True), its dtype and its quantisation (scale, zero point), None for a float one."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    quantization: tuple[float, int] | None
+    dynamic_batch: bool = False
+
+
 class UnsupportedModelError(InputFileError):
     """A model whose tensors or ops orbitedge or the runtime cannot run: carries the file and every problem (the
     tensor or op, what was expected and what was found)."""
@@ -69,9 +83,9 @@ class ModelCrashError(InputFileError):
     def __init__(self, path: str | Path, ending: str, last_words: str):
         self.ending = ending
         self.last_words = last_words
-        said = f", last printing {last_words!r}" if last_words else ""
+        printed = f", last printing {last_words!r}" if last_words else ""
         super().__init__(path, f"loading the model and running it once in a child process, the process {ending}"
-                               f"{said}; the interpreter cannot run this model")
+                               f"{printed}; the interpreter cannot run this model")
 
 
 def read_model_file(path: str | Path) -> bytes:
@@ -115,27 +129,29 @@ def _lacks_subgraphs(content: bytes) -> bool:
         return False
 
 
-def open_interpreter(path: Path, content: bytes, runtime: Runtime, delegates: list[Any],
-                      threads: int) -> tuple[Any, tuple[str, ...] | None]:
+def open_interpreter(path: Path, content: bytes, runtime: Runtime, delegates: list[Any], threads: int,
+                     quiet: bool = True) -> tuple[Any, tuple[str, ...] | None]:
     """An allocated interpreter over ``content`` and the model's operator names (None if the runtime hides them).
 
     The ops are checked against KERNEL_OPERAND_DTYPES before the tensors are allocated, the inputs and outputs
     against what orbitedge can feed and read (IO_FLOAT_DTYPES, IO_QUANTIZED_DTYPES) after: the interpreter's own
-    refusal (an op it does not have) comes before the inputs orbitedge cannot feed. Raises UnsupportedModelError
-    with every problem found, InputFileError when the interpreter rejects the model.
+    refusal (an op it does not have) comes before the inputs orbitedge cannot feed. ``quiet``: the runtime's
+    chatter on creating an interpreter is dropped (:func:`onboard.interpreter.runtime_chatter_dropped`). Raises
+    UnsupportedModelError with every problem found, InputFileError when the interpreter rejects the model.
     """
     try:
-        interpreter = runtime.interpreter(model_content=content, experimental_delegates=delegates or None,
-                                          num_threads=threads)
-        # Read before allocate_tensors, which hands the graph to the default XNNPACK delegate.
-        details = interpreter._get_ops_details() if hasattr(interpreter, "_get_ops_details") else None
-        ops = tuple(sorted({op["op_name"] for op in details})) if details is not None else None
-        kernel = _kernel_problems(interpreter, details or [])
-        if kernel:
-            raise UnsupportedModelError(path, kernel + _io_problems(interpreter))
-        interpreter.allocate_tensors()
+        with runtime_chatter_dropped() if quiet else contextlib.nullcontext():
+            interpreter = runtime.interpreter(model_content=content, experimental_delegates=delegates or None,
+                                              num_threads=threads)
+            # Read before allocate_tensors, which hands the graph to the default XNNPACK delegate.
+            details = interpreter._get_ops_details() if hasattr(interpreter, "_get_ops_details") else None
+            ops = tuple(sorted({op["op_name"] for op in details})) if details is not None else None
+            kernel = _kernel_problems(interpreter, details or [])
+            if kernel:
+                raise UnsupportedModelError(path, kernel + _io_problems(interpreter))
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as err:
-        raise InputFileError(path, f"the {runtime.name} interpreter rejects the model: {_said(err)}") from err
+        raise InputFileError(path, f"the {runtime.name} interpreter rejects the model: {said(err)}") from err
     problems = _io_problems(interpreter)
     if problems:
         raise UnsupportedModelError(path, problems)
@@ -276,10 +292,10 @@ def invoke(interpreter: Any, path: Path, runtime: Runtime) -> None:
     try:
         interpreter.invoke()
     except (ValueError, RuntimeError) as err:
-        raise InputFileError(path, f"the {runtime.name} interpreter fails to run the model: {_said(err)}") from err
+        raise InputFileError(path, f"the {runtime.name} interpreter fails to run the model: {said(err)}") from err
 
 
-def _said(err: Exception) -> str:
+def said(err: Exception) -> str:
     """The interpreter's error on one line: LiteRT glues "Node number N (OP) failed to ..." to the sentence before
     it, and puts line breaks inside."""
     return re.sub(r"(?<=[^\s.:;])(?=Node number \d)", "; ", " ".join(str(err).split()))
@@ -294,7 +310,7 @@ def _trial() -> bytes | None:
     try:
         runtime = resolve_runtime(spec["runtime"])
         delegates = load_delegates(spec["delegate"], runtime, spec["delegate_options"])
-        interpreter, _ = open_interpreter(path, content, runtime, delegates, spec["threads"])
+        interpreter, _ = open_interpreter(path, content, runtime, delegates, spec["threads"], quiet=False)
         detail = interpreter.get_input_details()[0]
         interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
         invoke(interpreter, path, runtime)
