@@ -1,6 +1,8 @@
 """The ``cloud_filter`` stage: a full-int8 cloud segmentation model, run by sliding window, decides per tile.
 
-The model gives a per-pixel cloud probability; pixels at or above ``threshold`` are cloud; each ``tile_px`` square
+The model gives a per-pixel cloud probability; ``model`` is a shipped model or a user's .tflite or .onnx file
+(relative to the scenario, its card beside it: the card's scaling makes the model's input from TOA reflectance
+or DN, its output's activation and ``cloud`` class make the probability from the output). Pixels at or above ``threshold`` are cloud; each ``tile_px`` square
 tile whose cloud fraction exceeds ``max_cloud_fraction`` is dropped (``action: drop``) or keeps only its clear
 pixels, the cloudy ones set to DN 0, "no data" (``action: mask``). The cloud mask itself can go down too,
 losslessly compressed. ``method: spectral`` runs the classic threshold test instead of the model. Either way the
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 import cv2
@@ -22,14 +25,17 @@ from rundir.errors import InputFileError
 from rundir.tiles import tile_boxes
 
 from . import spectral, tiling
-from .pipeline import Context, Stage, Tile, Work, register
+from .pipeline import Context, Stage, Tile, Work, register, scenario_path
 from .modelcard import MODEL_DIR, shipped_card
-from .runtime import Model
+from .runtime import FORMATS, Model
 from .schema import spec
 
 MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "cloud_rgb_int8"}
 # NOTE: per-pixel cost of the spectral test on the reference host, measured by benchmarks/pipeline.py.
 SPECTRAL_SAMPLES_PER_S = 40e6
+SEGMENTATION_TASKS = ("segmentation", "semantic-segmentation")  # MLM task names of a per-pixel model
+SOURCES = ("toa_reflectance", "dn")  # what a user model's input is made from (its card's scaling.source)
+CLOUD_CLASS = "cloud"  # the output channel a multi-class model's card must name
 
 
 def shipped_models() -> list[str]:
@@ -37,15 +43,66 @@ def shipped_models() -> list[str]:
     return sorted(p.stem for p in MODEL_DIR.glob("cloud_*.tflite"))
 
 
+def is_model_file(requested: str) -> bool:
+    """True when ``model`` names a user's model file rather than a shipped model."""
+    return Path(requested).suffix.lower() in FORMATS
+
+
 def model_name(requested: str, bands: tuple[str, ...]) -> str | None:
     """The model a stage will run: ``requested``, or for ``auto`` the one made for the camera's bands."""
     return MODEL_FOR_BANDS.get(tuple(bands)) if requested == "auto" else requested
 
 
+def model_path(requested: str, bands: tuple[str, ...], scenario_dir: Path | None) -> Path:
+    """The model file a stage will run: a user's file relative to the scenario, or a shipped model's."""
+    if is_model_file(requested):
+        return scenario_path(requested, scenario_dir)
+    return MODEL_DIR / f"{model_name(requested, bands)}.tflite"
+
+
 @cache
-def load_model(name: str, bands: tuple[str, ...], threads: int) -> Model:
-    """A shipped model on the host CPU, checked against its card and the camera's bands (cached per run)."""
-    return Model(MODEL_DIR / f"{name}.tflite", bands=bands, threads=threads)
+def load_model(path: Path, bands: tuple[str, ...], threads: int) -> Model:
+    """A model on the host CPU, checked against its card and the camera's bands (cached per run)."""
+    return Model(path, bands=bands, threads=threads)
+
+
+def cloud_channel(model: Model) -> int:
+    """The output channel holding cloud: the only one, or the card's class named ``cloud``. InputFileError naming
+    the card otherwise."""
+    out = model.card.outputs[0]
+    channels = model.output_shape[-1]
+    names = [c.lower() for c in out.classes or ()]
+    if channels == 1 and len(names) <= 1:
+        return 0
+    if CLOUD_CLASS not in names:
+        raise InputFileError(model.card.path, f"the output has {channels} channels and its classes "
+                                              f"{list(out.classes or ())} name none {CLOUD_CLASS!r}: name the output "
+                                              f"channels with orbitedge card init --classes, one of them {CLOUD_CLASS}")
+    return names.index(CLOUD_CLASS)
+
+
+def user_model_problems(model: Model, overlap_px: int) -> list[str]:
+    """What keeps a user's model (loaded and matching its card) from the cloud stage: its task, its window, its
+    output, its input's source and its card's host latency (the stage's simulated time comes from it)."""
+    card = model.card
+    _, height, width, _ = model.input_shape
+    problems = []
+    if card.task not in SEGMENTATION_TASKS:
+        problems.append(f"a segmentation model (task {' or '.join(SEGMENTATION_TASKS)}); its card says {card.task!r}")
+    if model.input_shape[0] != 1 or height != width or model.output_shape[:3] != model.input_shape[:3]:
+        problems.append(f"one square window in, a per-pixel map of its size out; the model takes "
+                        f"{list(model.input_shape)} and gives {list(model.output_shape)} (NHWC)")
+    elif overlap_px >= height // 2:
+        problems.append(f"overlap_px less than half the model's {height} px window, found {overlap_px}")
+    if card.inputs[0].scaling.source not in SOURCES:
+        problems.append(f"inputs made from one of {SOURCES}; its card's scaling.source is "
+                        f"{card.inputs[0].scaling.source!r}")
+    for check in (lambda: cloud_channel(model), lambda: card.host_latency_s):
+        try:
+            check()
+        except InputFileError as err:
+            problems.append(err.problem)
+    return problems
 
 
 def validation_figures(name: str) -> dict[str, Any]:
@@ -74,7 +131,8 @@ class CloudFilter(Stage):
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
-        model: str = spec("auto", doc="a shipped model (cloud_bgrn_int8, cloud_rgb_float32, ...); auto picks by the camera's bands")
+        model: str = spec("auto", doc="a shipped model (cloud_bgrn_int8, cloud_rgb_float32, ...), auto (picks by the "
+                          "camera's bands), or a .tflite or .onnx file relative to the scenario, with its card beside it")
         method: Literal["model", "spectral"] = spec("model", doc="the trained model, or the classic spectral test")
         threshold: float = spec(0.5, gt=0, lt=1, doc="cloud probability at or above which a pixel is cloud")
         tile_px: int = spec(128, ge=16, le=4096, doc="side of the square tiles the policy keeps or drops")
@@ -89,6 +147,8 @@ class CloudFilter(Stage):
         if params.method == "spectral":
             missing = [b for b in spectral.REQUIRED_BANDS if b not in bands]
             return [("method", f"a camera with bands {list(spectral.REQUIRED_BANDS)} for the spectral test", f"bands {list(bands)}")] if missing else []
+        if is_model_file(params.model):
+            return []  # check_files: the file, its card and the model
         name = model_name(params.model, bands)
         if name is None:
             made_for = "; ".join(f"{m} for {list(b)}" for b, m in MODEL_FOR_BANDS.items())
@@ -104,28 +164,48 @@ class CloudFilter(Stage):
                          f"{name}, made for {list(model_input.bands or ())}")]
             if params.overlap_px >= model_input.shape[1] // 2:
                 return [("overlap_px", "less than half the model's window", str(params.overlap_px))]
-            load_model(name, tuple(bands), params.threads)
+            load_model(MODEL_DIR / f"{name}.tflite", tuple(bands), params.threads)
         except InputFileError as err:
             return [("model", "a model file that loads and matches its card", str(err))]
         return []
 
+    @classmethod
+    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[tuple[str, str, str]]:
+        if params.method != "model" or not is_model_file(params.model):
+            return []
+        path = scenario_path(params.model, scenario_dir)
+        try:  # validate opens the model the stage will run (cached for the run) and checks its card
+            model = load_model(path, tuple(bands), params.threads)
+        except InputFileError as err:
+            return [("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
+                     str(err))]
+        return [("model", problem, f"{path} (card {model.card.path})")
+                for problem in user_model_problems(model, params.overlap_px)]
+
     def __init__(self, params: Any, ctx: Context):
         super().__init__(params, ctx)
-        self.model_name = model_name(params.model, ctx.bands) if params.method == "model" else None
-        self.uses = "int8" if self.model_name else "cpu"
-        card = shipped_card(self.model_name, MODEL_DIR) if self.model_name else None
-        self.window_px = card.inputs[0].shape[1] if card else 0
+        model = params.method == "model"
+        self.model_path = model_path(params.model, ctx.bands, ctx.scenario_dir) if model else None
+        self.uses = "int8" if model else "cpu"
+        user = model and is_model_file(params.model)
+        card = (load_model(self.model_path, ctx.bands, params.threads).card if user else
+                shipped_card(self.model_path.stem, MODEL_DIR) if model else None)
+        self.window_px = (load_model(self.model_path, ctx.bands, params.threads).input_shape[1] if user else
+                          card.inputs[0].shape[1] if card else 0)
         self.latency_s = card.host_latency_s if card else 0.0
-        self.model_card = validation_figures(self.model_name) if self.model_name else None
+        self.model_card = validation_figures(self.model_path.stem) if model and not user else None
 
-    def probability(self, reflectance: np.ndarray, spectral_mask: np.ndarray) -> np.ndarray:
-        """(H, W) float32 cloud probability of an (H, W, B) TOA reflectance frame; the spectral method's is its
-        ``spectral_mask`` (H, W) bool."""
+    def probability(self, dn: np.ndarray, reflectance: np.ndarray, spectral_mask: np.ndarray) -> np.ndarray:
+        """(H, W) float32 cloud probability of an (H, W, B) frame, its DN and TOA reflectance; the spectral
+        method's is its ``spectral_mask`` (H, W) bool. The model's input is its card's scaling of the source it names,
+        its probability the activation of its output's cloud channel."""
         if self.params.method == "spectral":
             return spectral_mask.astype(np.float32)
-        model = load_model(self.model_name, self.ctx.bands, self.params.threads)
-        prob = model.predict_tiled(reflectance, self.params.overlap_px)
-        return np.clip(prob[..., 0], 0.0, 1.0)
+        model = load_model(self.model_path, self.ctx.bands, self.params.threads)
+        card_in, card_out = model.card.inputs[0], model.card.outputs[0]
+        source = reflectance if card_in.scaling.source == "toa_reflectance" else dn
+        out = card_out.activate(model.predict_tiled(card_in.scaling.apply(source), self.params.overlap_px))
+        return np.clip(out[..., cloud_channel(model)], 0.0, 1.0)
 
     def process(self, work: Work) -> None:
         """Decide every tile. A burst (K, H, W, B) is judged frame by frame: a pixel is cloudy when it is cloudy in
@@ -136,7 +216,7 @@ class CloudFilter(Stage):
         for f, dn in enumerate(stack):
             reflectance = dn.astype(np.float32) * np.float32(self.ctx.reflectance_per_dn)
             baseline = spectral.cloud_mask(reflectance, self.ctx.bands)
-            prob = self.probability(reflectance, baseline)
+            prob = self.probability(dn, reflectance, baseline)
             cloudy_frames[f] = prob >= self.params.threshold
             if f == 0:
                 work.evaluation["cloud_probability"] = np.round(prob * 255).astype(np.uint8)

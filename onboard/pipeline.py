@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -83,6 +84,14 @@ class Context:
     int8_conv_relative: float
     timing: Literal["projected", "measured"] = "projected"  # stage time from the profile, or this host's wall time
     band_centres_um: tuple[float, ...] | None = None  # centre wavelength of each band, micrometres
+    scenario_dir: Path | None = None  # where a stage's relative file names (a model's path) start; None: the cwd
+
+
+def scenario_path(name: str, scenario_dir: Path | None) -> Path:
+    """The file a stage parameter names: ``name`` itself when absolute, else relative to the scenario's directory
+    (the working directory when it is not known)."""
+    path = Path(name).expanduser()
+    return path if path.is_absolute() or scenario_dir is None else scenario_dir / path
 
 
 def tile_georef(frame: Any, tile: Tile, ctx: Context) -> codec.Georef | None:
@@ -127,6 +136,12 @@ class Stage:
         """Rules that need the rest of the scenario: ``(relative_path, expected, found)`` tuples."""
         return []
 
+    @classmethod
+    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[tuple[str, str, str]]:
+        """Rules on the files the stage reads (a user's model and its card, relative to ``scenario_dir``), as
+        ``check`` gives them."""
+        return []
+
 
 def register(cls: type[Stage]) -> type[Stage]:
     """Class decorator: make a stage available to scenarios under ``cls.name``."""
@@ -142,11 +157,12 @@ def stage_classes() -> dict[str, type[Stage]]:
     return STAGES
 
 
-def check_stage(stage: Any, index: int, stages: list[Any], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """Validate one configured stage against the whole pipeline (config calls this)."""
+def check_stage(stage: Any, index: int, stages: list[Any], bands: tuple[str, ...],
+                scenario_dir: Path | None = None) -> list[tuple[str, str, str]]:
+    """Validate one configured stage against the whole pipeline and the files it reads (config calls this)."""
     names = [s.name for s in stages]
     cls = stage_classes()[stage.name]
-    out = list(cls.check(stage.params, index, names, bands))
+    out = list(cls.check(stage.params, index, names, bands)) + list(cls.check_files(stage.params, bands, scenario_dir))
     last = index == len(stages) - 1
     if cls.terminal and not last:
         out.append(("stage", f"an encoder ({stage.name}) only as the last stage", f"at position {index + 1} of {len(stages)}"))
