@@ -1,4 +1,4 @@
-"""The ``orbitedge`` command line: run, validate, report, hardware and bench."""
+"""The ``orbitedge`` command line: run, validate, report, hardware, bench and card."""
 
 from __future__ import annotations
 
@@ -230,15 +230,16 @@ def _hardware_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from onboard import bench
+    from onboard import bench, bench_table
     from onboard.hardware import load_profile
 
     profile = load_profile(args.profile) if args.profile else None
     if profile is not None and args.device != "host":
         raise OrbitEdgeError(f"--profile projects host measurements onto {args.profile}; use it with --device host")
     results = [bench.measure(path, args.device, args.threads, args.runs, args.warmup, profile)
-               for path in bench.resolve_models(args.model)]
-    print(bench.render(results, profile))
+               for model in bench.resolve_models(args.model)
+               for path in bench.runtime_files(model, args.runtime, args.device, args.onnx_dir)]
+    print(bench_table.render(results, profile))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(bench.report(results, profile), indent=2) + "\n", encoding="utf-8")
@@ -247,20 +248,71 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _device(value: str) -> str:
-    if value in ("host", "edgetpu") or (value.startswith("external:") and value != "external:"):
+    if value in ("host", "edgetpu", "onnx-cuda", "onnx-tensorrt") or (value.startswith("external:") and value != "external:"):
         return value
-    raise argparse.ArgumentTypeError(f"{value!r}: choose host, edgetpu or external:PATH")
+    raise argparse.ArgumentTypeError(f"{value!r}: choose host, edgetpu, external:PATH, onnx-cuda or onnx-tensorrt")
 
 
 def _bench_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="a shipped model name (e.g. cloud_bgrn_int8), 'all', or a path to a .tflite file")
+    p.add_argument("model", help="a shipped model name (e.g. cloud_bgrn_int8), 'all', or a path to a .tflite or "
+                                 ".onnx file")
     p.add_argument("--device", type=_device, default="host",
-                   help="host (CPU, XNNPACK), edgetpu (libedgetpu.so.1) or external:PATH (a delegate .so)")
+                   help="host (CPU: XNNPACK, or ONNX Runtime's CPU provider), edgetpu (libedgetpu.so.1), "
+                        "external:PATH (a TFLite delegate .so), onnx-cuda or onnx-tensorrt (the ONNX twin on ONNX "
+                        "Runtime's CUDA or TensorRT provider: onnxruntime-gpu)")
+    p.add_argument("--runtime", choices=("auto", "litert", "onnxruntime", "both"), default="auto",
+                   help="auto: the file's own; litert or onnxruntime: that runtime on the model or its twin; both: "
+                        "side by side, with how far their outputs agree (the ONNX twin: MODEL.onnx beside it, or "
+                        "exported by tf2onnx into --onnx-dir)")
+    p.add_argument("--onnx-dir", type=Path, default=Path("build") / "onnx", metavar="DIR",
+                   help="where ONNX twins of .tflite models are exported (default build/onnx)")
     p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1, as the simulation)")
     p.add_argument("--runs", type=int, default=50, help="timed inferences, and Offline samples (default 50)")
     p.add_argument("--warmup", type=int, default=5, help="untimed inferences after the first (default 5)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write every figure to this JSON file")
     p.add_argument("--profile", metavar="NAME", help="add int8 latency projected onto a hardware profile")
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    from onboard.card_init import CardRequest, describe, init_card
+
+    def numbers(option: str, text: str) -> tuple[float, ...]:
+        try:
+            return tuple(float(v) for v in text.split(","))
+        except ValueError:
+            raise OrbitEdgeError(f"card init: {option}: expected numbers separated by commas, found {text!r}") from None
+
+    request = CardRequest(args.model, args.task, tuple(b.strip() for b in args.bands.split(",")),
+                          numbers("--scale", args.scale), numbers("--offset", args.offset), args.source,
+                          tuple(c.strip() for c in args.classes.split(",")) if args.classes else (), args.activation,
+                          args.name, args.version, args.architecture, args.accelerator)
+    card, out = init_card(request, args.out, args.force)
+    print(describe(card, out))
+    return 0
+
+
+def _card_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("init",), help="init: write the card of a model file")
+    p.add_argument("model", type=Path, help="the .tflite or .onnx model file")
+    p.add_argument("--task", required=True, choices=("segmentation", "classification"),
+                   help="segmentation (a map per pixel, as cloud_filter runs) or classification (scores per frame)")
+    p.add_argument("--bands", required=True, metavar="B,G,R,NIR",
+                   help="the camera bands the model takes, in its channel order")
+    p.add_argument("--scale", default="1", metavar="S[,S...]",
+                   help="model input = scale * source + offset: one number, or one per band (default 1)")
+    p.add_argument("--offset", default="0", metavar="O[,O...]",
+                   help="one number, or one per band (default 0); a list that starts negative needs =: --offset=-1,-2")
+    p.add_argument("--source", choices=("toa_reflectance", "dn"), default="toa_reflectance",
+                   help="what the scaling starts from: TOA reflectance (0-1) or the camera's DN")
+    p.add_argument("--classes", metavar="NAME,...", help="a name per output channel; cloud_filter reads 'cloud'")
+    p.add_argument("--activation", choices=("sigmoid", "softmax"),
+                   help="what makes probabilities of the outputs (logits); default: they already are")
+    p.add_argument("--name", help="mlm:name (default: the file's stem)")
+    p.add_argument("--version", default="1.0.0", help="the model's version (default 1.0.0)")
+    p.add_argument("--architecture", default="unknown", help="mlm:architecture, e.g. U-Net")
+    p.add_argument("--accelerator", help="mlm:accelerator, e.g. amd64 or cuda (default: none required)")
+    p.add_argument("--out", type=Path, help="the card's path (default: MODEL with .json)")
+    p.add_argument("--force", action="store_true", help="replace a card that is already there")
 
 
 COMMANDS = {  # name: (help, example, add options, run)
@@ -274,6 +326,9 @@ COMMANDS = {  # name: (help, example, add options, run)
              "orbitedge hardware show coral-usb", _hardware_options, cmd_hardware),
     "bench": ("benchmark models: latency percentiles, throughput, memory, float32 and int8 side by side",
              "orbitedge bench all --json bench.json --profile coral-usb", _bench_options, cmd_bench),
+    "card": ("write the model card (a STAC MLM Item) of a user's .tflite or .onnx model, for a scenario's model: key",
+             "orbitedge card init my_cloud.onnx --task segmentation --bands B,G,R,NIR --classes clear,cloud "
+             "--activation softmax", _card_options, cmd_card),
 }
 
 

@@ -6,6 +6,10 @@ Every inference times ``Model.invoke_raw`` (set the input tensor, invoke, read t
 model's input shape and dtype drawn with a fixed seed, so quantising real inputs is not counted. MLPerf names:
 SingleStream latency is the p90 of one-at-a-time queries; Offline throughput is samples per second over ``runs``
 queries issued back to back.
+
+Two runtimes side by side: ``runtime="both"`` measures each model on LiteRT and its ONNX twin on ONNX Runtime (the
+twin beside the model, or exported by :func:`onboard.onnx_export.export_tflite`), on the same input, and says how
+far apart their outputs are. The ``onnx-cuda`` and ``onnx-tensorrt`` devices run the ONNX twin on the GPU.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import platform
 import resource
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,12 +31,17 @@ from rundir.errors import OrbitEdgeError
 from .hardware import HardwareProfile
 from .interpreter import resolve_runtime
 from .modelcard import MODEL_DIR, load_card
-from .runtime import Model
+from .onnx_export import EXPORT_DIR, export_tflite
+from .runtime import ONNX_RUNTIME, Model
 
 PRECISIONS = ("float32", "int8")  # twin order in tables: float32 first
 INPUT_SEED = 0
-RUNTIME_PACKAGES = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime", "tensorflow": "tensorflow"}
+RUNTIME_PACKAGES = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime", "tensorflow": "tensorflow",
+                    ONNX_RUNTIME: "onnxruntime"}
 EDGETPU_SUFFIX = "_edgetpu"  # edgetpu_compiler appends it to the stem of the model it compiles
+ONNX_DEVICES = {"onnx-cuda": "cuda", "onnx-tensorrt": "tensorrt"}  # bench device -> ONNX Runtime provider
+RUNTIME_CHOICES = ("auto", "litert", ONNX_RUNTIME, "both")  # auto: the model file's own runtime
+FLOAT_AGREEMENT = 1e-3  # float outputs agree within this fraction of the output range (int outputs: 1 LSB)
 
 
 @dataclass(frozen=True)
@@ -95,10 +104,12 @@ class BenchResult:
     offline_samples_per_s: float  # MLPerf Offline: runs back to back / their wall time
     peak_rss_mb: float  # process high-water mark after this model (ru_maxrss): includes models measured before
     projected: Projection | None = None
+    output: np.ndarray | None = field(default=None, repr=False, compare=False)  # raw output for the input (not JSON)
 
     def to_json(self) -> dict[str, Any]:
-        """Every field as JSON-ready data."""
+        """Every field as JSON-ready data (the raw output left out)."""
         out = asdict(self)
+        out.pop("output")
         out["input_shape"] = list(self.input_shape)
         return out
 
@@ -109,7 +120,7 @@ def shipped_models() -> list[str]:
 
 
 def resolve_models(spec: str) -> list[Path]:
-    """The .tflite files for ``spec``: ``all``, a shipped model name, or a path to a .tflite file.
+    """The model files for ``spec``: ``all``, a shipped model name, or a path to a .tflite or .onnx file.
 
     Raises OrbitEdgeError naming the choices for anything else.
     """
@@ -118,19 +129,42 @@ def resolve_models(spec: str) -> list[Path]:
     if spec in shipped_models():
         return [MODEL_DIR / f"{spec}.tflite"]
     path = Path(spec)
-    if path.suffix == ".tflite" or path.exists():
+    if path.suffix in (".tflite", ".onnx") or path.exists():
         if path.is_dir():
             raise OrbitEdgeError(f"{path}: a directory, not a model file")
         if not path.is_file():
             raise OrbitEdgeError(f"{path}: no such model file")
         return [path]
     raise OrbitEdgeError(f"unknown model {spec!r}; choose a shipped model ({', '.join(shipped_models())}), "
-                         "'all', or the path of a .tflite file")
+                         "'all', or the path of a .tflite or .onnx file")
 
 
 def delegate_for(device: str) -> str:
-    """The runtime delegate for a bench ``device``: host runs the CPU kernels (XNNPACK)."""
-    return "cpu" if device == "host" else device
+    """The runtime delegate for a bench ``device``: host runs the CPU kernels (XNNPACK, or ONNX Runtime's CPU
+    provider), onnx-cuda and onnx-tensorrt ONNX Runtime's GPU providers."""
+    return "cpu" if device == "host" else ONNX_DEVICES.get(device, device)
+
+
+def runtime_files(path: Path, runtime: str, device: str, onnx_dir: Path = EXPORT_DIR) -> list[Path]:
+    """The files to measure for model ``path`` with ``runtime`` (one of RUNTIME_CHOICES) on ``device``: the file
+    itself, its ONNX twin (``<stem>.onnx`` beside it, else exported into ``onnx_dir``) or its TFLite twin
+    (``<stem>.tflite`` beside it), LiteRT first. OrbitEdgeError when a twin is needed and cannot be had."""
+    if runtime not in RUNTIME_CHOICES:
+        raise OrbitEdgeError(f"--runtime: expected one of {', '.join(RUNTIME_CHOICES)}, found {runtime!r}")
+    if device in ONNX_DEVICES:
+        runtime = ONNX_RUNTIME
+    if runtime == "auto":
+        return [path]
+    files = []
+    if runtime in ("litert", "both"):
+        tflite = path if path.suffix == ".tflite" else path.with_suffix(".tflite")
+        if not tflite.is_file():
+            raise OrbitEdgeError(f"{path}: no TFLite twin ({tflite.name}) beside it to run on LiteRT")
+        files.append(tflite)
+    if runtime in (ONNX_RUNTIME, "both"):
+        beside = path.with_suffix(".onnx")
+        files.append(beside if beside.is_file() else export_tflite(path, onnx_dir))
+    return files
 
 
 def family_and_precision(stem: str, input_dtype: str) -> tuple[str, str]:
@@ -205,7 +239,10 @@ def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, 
     if runs < 1 or warmup < 0 or threads < 1:
         raise OrbitEdgeError(f"need --runs >= 1, --warmup >= 0 and --threads >= 1, got {runs}, {warmup} and {threads}")
     resolve_runtime()  # NOTE: imports the interpreter module now, so that init_ms of the first model excludes it
-    model = Model(path, delegate=delegate_for(device), threads=threads)
+    try:
+        model = Model(path, delegate=delegate_for(device), threads=threads)
+    except ValueError as err:
+        raise OrbitEdgeError(f"--device {device}: {err}") from None
     q = random_input(model)
     first_ms = time_ms(model, q)
     warmup_ms = [time_ms(model, q) for _ in range(warmup)]
@@ -214,6 +251,7 @@ def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, 
     for _ in range(runs):
         model.invoke_raw(q)
     offline_s = time.perf_counter() - start
+    output = model.invoke_raw(q).copy()
     family, precision = family_and_precision(path.stem, model.input_dtype.name)
     input_px = int(np.prod(model.input_shape[:3]))
     rate = 1e3 / latency.mean
@@ -227,22 +265,48 @@ def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, 
         latency_ms=latency, inferences_per_s=rate, mpx_per_s=rate * input_px / 1e6,
         singlestream_p90_ms=latency.p90, offline_samples_per_s=runs / offline_s,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        projected=project(latency, precision, profile) if profile is not None else None)
+        projected=project(latency, precision, profile) if profile is not None else None, output=output)
 
 
 def twin_ratios(results: list[BenchResult]) -> list[dict[str, Any]]:
-    """For each family with both twins: int8 / float32 ratios of p50 latency and size, and accuracy differences."""
-    by_key = {(r.family, r.precision): r for r in results}
+    """For each family and runtime with both twins: int8 / float32 ratios of p50 latency and size, and accuracy
+    differences."""
+    by_key = {(r.family, r.runtime, r.precision): r for r in results}
     out = []
-    for family in dict.fromkeys(r.family for r in results):
-        f32, i8 = by_key.get((family, "float32")), by_key.get((family, "int8"))
+    for family, runtime in dict.fromkeys((r.family, r.runtime) for r in results):
+        f32, i8 = by_key.get((family, runtime, "float32")), by_key.get((family, runtime, "int8"))
         if f32 is None or i8 is None:
             continue
-        out.append({"family": family,
+        out.append({"family": family, "runtime": runtime,
                     "int8_over_float32_latency_p50": i8.latency_ms.p50 / f32.latency_ms.p50,
                     "int8_over_float32_size": i8.size_bytes / f32.size_bytes,
                     "int8_minus_float32_accuracy": {k: round(i8.accuracy[k] - f32.accuracy[k], 6)
                                                     for k in i8.accuracy if k in f32.accuracy}})
+    return out
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of outputs that agree: integer outputs within 1 LSB (one quantisation step), float outputs within
+    FLOAT_AGREEMENT of ``a``'s range."""
+    if np.issubdtype(a.dtype, np.integer):
+        return float(np.mean(np.abs(a.astype(np.int64) - b.astype(np.int64)) <= 1))
+    return float(np.mean(np.abs(a.astype(np.float64) - b) <= FLOAT_AGREEMENT * float(np.ptp(a))))
+
+
+def runtime_pairs(results: list[BenchResult]) -> list[dict[str, Any]]:
+    """For each model measured on LiteRT and, as its ONNX twin, on ONNX Runtime: the ONNX Runtime / LiteRT ratios
+    of p50 latency and size, and the share of outputs that agree on the same input (:func:`agreement`)."""
+    out = []
+    for onnx in (r for r in results if r.runtime == ONNX_RUNTIME):
+        litert = next((r for r in results if r.runtime != ONNX_RUNTIME and (r.family, r.precision) ==
+                       (onnx.family, onnx.precision)), None)
+        if litert is None:
+            continue
+        same_shape = litert.output is not None and onnx.output is not None and litert.output.shape == onnx.output.shape
+        out.append({"family": onnx.family, "precision": onnx.precision, "runtimes": [litert.runtime, ONNX_RUNTIME],
+                    "onnx_over_litert_latency_p50": onnx.latency_ms.p50 / litert.latency_ms.p50,
+                    "onnx_over_litert_size": onnx.size_bytes / litert.size_bytes,
+                    "outputs_agreeing": agreement(litert.output, onnx.output) if same_shape else None})
     return out
 
 
@@ -264,62 +328,9 @@ def report(results: list[BenchResult], profile: HardwareProfile | None) -> dict[
     """The JSON document: the host, the settings, every model's result and the twin ratios."""
     first = results[0]
     return {"host": machine(), "device": first.device, "runtime": first.runtime,
-            "runtime_version": runtime_version(first.runtime), "threads": first.threads,
+            "runtime_version": runtime_version(first.runtime),
+            "runtimes": {r.runtime: runtime_version(r.runtime) for r in results}, "threads": first.threads,
             "runs": first.runs, "warmup_runs": first.warmup_runs, "input_seed": INPUT_SEED,
             "profile": profile.name if profile else None,
-            "models": [r.to_json() for r in results], "twins": twin_ratios(results)}
-
-
-# ------------------------------------------------------------------------------------------------ table
-
-HEADLINE_METRICS = {"pixel_f1": ("F1", "{:.4f}", "{:+.4f}"), "mean_cpsnr_db": ("cPSNR", "{:.2f} dB", "{:+.3f} dB")}
-
-
-def headline(accuracy: dict[str, float]) -> str:
-    """The one held-out score shown in the table: F1 for cloud models, cPSNR for super-resolution."""
-    for key, (label, fmt, _) in HEADLINE_METRICS.items():
-        if key in accuracy:
-            return f"{label} {fmt.format(accuracy[key])}"
-    return "-"
-
-
-def render(results: list[BenchResult], profile: HardwareProfile | None) -> str:
-    """A terminal table: one row per model, twins adjacent (float32 then int8), ratios and projections below."""
-    first = results[0]
-    families = {family: i for i, family in enumerate(dict.fromkeys(r.family for r in results))}
-    precisions = {p: i for i, p in enumerate(PRECISIONS)}
-    rows = sorted(results, key=lambda r: (families[r.family], precisions.get(r.precision, len(PRECISIONS))))
-    lines = [f"{first.device} ({first.runtime}, {first.threads} thread{'s' * (first.threads > 1)}): "
-             f"{first.runs} timed runs after {first.warmup_runs} warm-up, random input (seed {INPUT_SEED}); "
-             "times in ms",
-             "  SingleStream latency = p90; Offline = runs back to back; RSS = process peak so far",
-             ""]
-    width = max(22, *(len(r.model) + 2 for r in results))
-    head = (f"{'model':<{width}}{'size kB':>8}{'init':>8}{'first':>8}{'warm':>8}{'min':>8}{'p50':>8}{'p90':>8}"
-            f"{'p99':>8}{'mean±std':>14}{'inf/s':>10}{'Mpx/s':>7}{'offline/s':>10}{'RSS MB':>8}  held-out")
-    lines += [head, "-" * len(head)]
-    ratios = {t["family"]: t for t in twin_ratios(results)}
-    for i, r in enumerate(rows):
-        lat = r.latency_ms
-        lines.append(f"{r.model:<{width}}{r.size_bytes / 1e3:>8.1f}{r.init_ms:>8.1f}{r.first_inference_ms:>8.2f}"
-                     f"{'-' if r.warmup_mean_ms is None else f'{r.warmup_mean_ms:.2f}':>8}{lat.min:>8.2f}{lat.p50:>8.2f}{lat.p90:>8.2f}{lat.p99:>8.2f}"
-                     f"{f'{lat.mean:.2f}±{lat.std:.2f}':>14}{r.inferences_per_s:>10.1f}{r.mpx_per_s:>7.2f}"
-                     f"{r.offline_samples_per_s:>10.1f}{r.peak_rss_mb:>8.1f}  {headline(r.accuracy)}")
-        if r.device == "edgetpu" and not r.model.endswith(EDGETPU_SUFFIX):
-            lines.append(f"  note: {r.model} is not compiled by edgetpu_compiler (no {EDGETPU_SUFFIX} suffix): "
-                         "the delegate takes none of its ops, they ran on the CPU")
-        if r.projected is not None:
-            p = r.projected
-            lines.append(f"  projected on {p.profile} ({p.delegate}, int8 x{p.int8_conv_relative:g}): "
-                         f"p50 {p.latency_ms_p50:.2f} ms, p90 {p.latency_ms_p90:.2f} ms, "
-                         f"{p.inferences_per_s:.1f} inf/s (PROJECTED, not measured)")
-        last_of_family = i + 1 == len(rows) or rows[i + 1].family != r.family
-        if last_of_family and r.family in ratios:
-            t = ratios[r.family]
-            diffs = ", ".join(f"{HEADLINE_METRICS[k][0]} {HEADLINE_METRICS[k][2].format(v)}"
-                              for k, v in t["int8_minus_float32_accuracy"].items() if k in HEADLINE_METRICS)
-            lines.append(f"  int8 / float32: latency p50 x{t['int8_over_float32_latency_p50']:.2f}, "
-                         f"size x{t['int8_over_float32_size']:.2f}" + (f", {diffs}" if diffs else ""))
-    if profile is not None and all(r.projected is None for r in results):
-        lines.append(f"  no projection on {profile.name}: its int8_conv_relative applies to int8 models only")
-    return "\n".join(lines)
+            "models": [r.to_json() for r in results], "twins": twin_ratios(results),
+            "runtime_pairs": runtime_pairs(results)}

@@ -152,10 +152,10 @@ def check_delegate(delegate: str) -> None:
 
 
 @contextlib.contextmanager
-def runtime_chatter_dropped() -> Iterator[None]:
+def runtime_chatter_dropped(chatter: Callable[[str], bool] = lambda line: line in RUNTIME_CHATTER) -> Iterator[None]:
     """Within the block, what native code writes to file descriptor 2 goes to a temporary file; on leaving it, every
-    line but RUNTIME_CHATTER is written to ``sys.stderr``, so real errors and warnings still surface, after the
-    block. A process that dies inside the block loses what it printed there: a model that is not shipped is tried
+    line for which ``chatter`` is false (by default, all but RUNTIME_CHATTER) is written to ``sys.stderr``, so real
+    errors and warnings still surface, after the block. A process that dies inside the block loses what it printed there: a model that is not shipped is tried
     in a child first (onboard.model_check.try_in_child), which does not drop anything."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -168,7 +168,7 @@ def runtime_chatter_dropped() -> Iterator[None]:
             os.close(saved)
             captured.seek(0)
             kept = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
-                    if line.strip() not in RUNTIME_CHATTER]
+                    if not chatter(line.strip())]
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()

@@ -35,9 +35,10 @@ GPU_HINT = ("install ONNX Runtime built for the GPU: `pip uninstall onnxruntime 
             "(on a Jetson: the onnxruntime-gpu wheel for your JetPack from NVIDIA's Jetson AI Lab index)")
 PROVIDER_HINTS = {"cuda": GPU_HINT + " and the CUDA and cuDNN libraries it names",
                   "tensorrt": GPU_HINT + ", and TensorRT (`pip install tensorrt`; JetPack ships it on a Jetson)"}
-LAYOUT_OPS = ("Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten")  # move values, not change them
+# Ops that move values, never change them: a (De)QuantizeLinear may sit behind them at the graph's edge.
+LAYOUT_OPS = ("Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten", "DepthToSpace", "SpaceToDepth")
 TRT_CACHE_DIR = "trt_cache"  # beside the model: TensorRT engines and timing caches, built once per model and GPU
-ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64", 10: "float16", 11: "float64"}
+ONNX_TYPES = {"float": "float32", "double": "float64"}  # ONNX Runtime's tensor type names that numpy spells otherwise
 _TRIED: set[tuple[str, str]] = set()  # (sha256, provider) of models that ran once in a child in this process
 
 
@@ -123,12 +124,13 @@ def _quantization(proto: Any, name: str, is_input: bool) -> tuple[float, int] | 
 
 
 def tensor_of(proto: Any, value: Any, is_input: bool, problems: list[str]) -> Tensor | None:
-    """The Tensor of graph input or output ``value``; appends what orbitedge cannot feed or read to ``problems``."""
+    """The Tensor of session input or output ``value`` (ONNX Runtime's NodeArg, whose shape has its own shape
+    inference behind it); appends what orbitedge cannot feed or read to ``problems``."""
     role = "input" if is_input else "output"
     what = f"{role} {value.name!r}"
-    tensor_type = value.type.tensor_type
-    dtype = ONNX_DTYPES.get(tensor_type.elem_type, f"ONNX type {tensor_type.elem_type}")
-    dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tensor_type.shape.dim]
+    kind = value.type.removeprefix("tensor(").removesuffix(")")
+    dtype = ONNX_TYPES.get(kind, kind)
+    dims = [d if isinstance(d, int) and d > 0 else -1 for d in value.shape]
     found = len(problems)
     if not dims or min(dims[1:], default=1) < 1:
         problems.append(f"{what} has shape {dims} (-1: a size chosen at run time); expected fixed sizes after the "
@@ -150,11 +152,9 @@ def tensor_of(proto: Any, value: Any, is_input: bool, problems: list[str]) -> Te
                   quantization, dims[0] < 1)
 
 
-def io_tensors(path: Path, proto: Any) -> tuple[Tensor, Tensor]:
+def io_tensors(path: Path, proto: Any, session: Any) -> tuple[Tensor, Tensor]:
     """The model's one input and one output; UnsupportedModelError with every problem otherwise."""
-    initializers = {init.name for init in proto.graph.initializer}
-    inputs = [v for v in proto.graph.input if v.name not in initializers]  # IR < 4 lists initializers as inputs
-    outputs = list(proto.graph.output)
+    inputs, outputs = session.get_inputs(), session.get_outputs()
     problems: list[str] = []
     if (len(inputs), len(outputs)) != (1, 1):
         problems.append(f"it has {len(inputs)} inputs and {len(outputs)} outputs; expected one of each")
@@ -220,11 +220,10 @@ class OnnxEngine:
         proto = read_onnx(path, content)
         check_provider(delegate)
         self.trial_s = try_in_child(path, content, delegate, threads) if trial else 0.0
-        self.input, self.output = io_tensors(path, proto)
         self.ops: tuple[str, ...] | None = tuple(sorted({node.op_type for node in proto.graph.node}))
-        ort = _ort()
-        self.runtime = OnnxRuntime(RUNTIME_NAME, ort.__version__)
+        self.runtime = OnnxRuntime(RUNTIME_NAME, _ort().__version__)
         self._session = open_session(path, content, delegate, threads)
+        self.input, self.output = io_tensors(path, proto, self._session)
         self._path = path
 
     def run(self, q: np.ndarray) -> np.ndarray:

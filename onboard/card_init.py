@@ -1,0 +1,111 @@
+"""``orbitedge card init``: the card of a user's .tflite or .onnx model, written beside it as a STAC Item with the
+Machine Learning Model extension, from what the model says about itself (shapes, dtypes, layout, ops, size,
+sha256, host latency) and what only its author knows (task, bands, per-band scaling, output classes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rundir.errors import OrbitEdgeError
+
+from .mlm import ACCELERATORS, ACTIVATIONS
+from .modelcard import ModelCard, Scaling, load_card, write_card
+from .runtime import Model, build_card
+
+TASKS = {"segmentation": "segmentation", "classification": "classification"}  # --task -> mlm:tasks
+SOURCES = ("toa_reflectance", "dn")
+
+
+@dataclass(frozen=True)
+class CardRequest:
+    """What ``card init`` is told: the model file, its task, the camera bands it takes in channel order, the
+    per-band (or one) ``scale`` and ``offset`` that make its input from ``source``, and optional output classes,
+    activation and metadata."""
+
+    model: Path
+    task: str
+    bands: tuple[str, ...]
+    scale: tuple[float, ...]
+    offset: tuple[float, ...]
+    source: str = "toa_reflectance"
+    classes: tuple[str, ...] = ()
+    activation: str | None = None
+    name: str | None = None
+    version: str = "1.0.0"
+    architecture: str = "unknown"
+    accelerator: str | None = None
+
+
+def _problems(request: CardRequest) -> list[str]:
+    """Every option that cannot make a card, as ``--option: expected ..., found ...``."""
+    problems = []
+    if request.task not in TASKS:
+        problems.append(f"--task: expected one of {', '.join(TASKS)}, found {request.task!r}")
+    if not request.bands or len(set(request.bands)) != len(request.bands) or not all(request.bands):
+        problems.append(f"--bands: expected distinct band names, found {','.join(request.bands)!r}")
+    for option, values in (("--scale", request.scale), ("--offset", request.offset)):
+        if len(values) not in (1, len(request.bands)):
+            problems.append(f"{option}: expected one number or one per band ({len(request.bands)}), found "
+                            f"{len(values)}")
+    if 0 in request.scale:
+        problems.append("--scale: expected non-zero numbers, found 0")
+    if request.source not in SOURCES:
+        problems.append(f"--source: expected one of {', '.join(SOURCES)}, found {request.source!r}")
+    if request.activation is not None and request.activation not in ACTIVATIONS:
+        problems.append(f"--activation: expected one of {', '.join(ACTIVATIONS)}, found {request.activation!r}")
+    if request.accelerator is not None and request.accelerator not in ACCELERATORS:
+        problems.append(f"--accelerator: expected one of {', '.join(ACCELERATORS)}, found {request.accelerator!r}")
+    return problems
+
+
+def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = False) -> tuple[ModelCard, Path]:
+    """Write the card of ``request.model`` to ``out`` (default ``<stem>.json`` beside it), read it back as a STAC
+    Item (pystac) and check the model against it; the card and where it went.
+
+    Raises OrbitEdgeError naming every bad option, a card that exists (without ``overwrite``) and output classes
+    that do not match the output channels; InputFileError as Model does for the model file."""
+    problems = _problems(request)
+    if problems:
+        raise OrbitEdgeError("card init: " + "; ".join(problems))
+    out = out or request.model.with_suffix(".json")
+    if out.exists() and not overwrite:
+        raise OrbitEdgeError(f"{out}: a card is already there; pass --force to replace it, or --out to write another")
+
+    def one_per_band(values: Sequence[float]) -> float | tuple[float, ...]:
+        return float(values[0]) if len(values) == 1 else tuple(float(v) for v in values)
+
+    card = build_card(request.model, name=request.name or request.model.stem, version=request.version,
+                      task=TASKS[request.task], bands=request.bands,
+                      scaling=Scaling(request.source, one_per_band(request.scale), one_per_band(request.offset)),
+                      training={}, metrics={}, classes=request.classes or None, activation=request.activation,
+                      architecture=request.architecture, accelerator=request.accelerator, form="stac", benchmark=True)
+    channels = card.outputs[0].shape[1 if card.outputs[0].dim_order and card.outputs[0].channels_first else -1]
+    if request.classes and len(request.classes) != channels:
+        raise OrbitEdgeError(f"card init: --classes: expected one name per output channel ({channels}, output shape "
+                             f"{list(card.outputs[0].shape)}), found {len(request.classes)}")
+    write_card(card, out)
+    card = load_card(out)
+    Model(request.model, card_path=out, bands=request.bands)
+    return card, out
+
+
+def describe(card: ModelCard, out: Path) -> str:
+    """What the terminal shows of a new card."""
+    inp, output = card.inputs[0], card.outputs[0]
+    scales, offsets = inp.scaling.per_band(len(inp.bands))
+    latency = f"{card.benchmark.host_latency_ms_p50:.2f} ms" if card.benchmark else "not measured"
+    lines = [f"wrote {out}: a STAC Item with the MLM extension (checked with pystac)",
+             f"  model       {card.model_file} ({card.framework}, {card.size_bytes / 1e3:.1f} kB, sha256 "
+             f"{card.sha256[:12]}...)",
+             f"  task        {card.task}",
+             f"  input       {inp.name} {list(inp.shape)} {inp.dtype} {list(inp.dim_order or ())}",
+             f"  bands       " + ", ".join(f"{b} = {s:.6g} * {inp.scaling.source} + {o:.6g}"
+                                          for b, s, o in zip(inp.bands, scales, offsets)),
+             f"  output      {output.name} {list(output.shape)} {output.dtype}"
+             + (f", classes {list(output.classes)}" if output.classes else "")
+             + (f", then {output.activation}" if output.activation else ""),
+             f"  ops         {', '.join(card.ops)}",
+             f"  host p50    {latency} (one thread; the simulation's stage time on the host profile)"]
+    return "\n".join(lines)
