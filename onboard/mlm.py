@@ -248,7 +248,7 @@ def item_from_flat(card: dict[str, Any]) -> dict[str, Any]:
     inp, out = card["inputs"][0], card["outputs"][0]
     bands, scaling = inp["bands"], inp["scaling"]
     def spread(v: Any) -> list[float]:
-        return [float(x) for x in v] if isinstance(v, list) else [float(v)] * len(bands)
+        return [float(x) for x in v] if isinstance(v, (list, tuple)) else [float(v)] * len(bands)
     model_input = _drop_none({
         "name": inp["name"], "bands": bands,
         "input": {"shape": inp["shape"], "dim_order": inp.get("dim_order") or _default_order(inp["shape"]),
