@@ -60,9 +60,15 @@ def model_path(requested: str, bands: tuple[str, ...], scenario_dir: Path | None
     return MODEL_DIR / f"{model_name(requested, bands)}.tflite"
 
 
-@cache
 def load_model(path: Path, bands: tuple[str, ...], threads: int) -> Model:
-    """A model on the host CPU, checked against its card and the camera's bands (cached per run)."""
+    """A model on the host CPU, checked against its card and the camera's bands (cached per process while neither
+    the model file nor its card changes)."""
+    stamps = tuple(p.stat().st_mtime_ns if p.is_file() else None for p in (path, path.with_suffix(".json")))
+    return _load_model(path, stamps, bands, threads)
+
+
+@cache
+def _load_model(path: Path, stamps: tuple[int | None, ...], bands: tuple[str, ...], threads: int) -> Model:
     return Model(path, bands=bands, threads=threads)
 
 

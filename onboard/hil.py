@@ -1,8 +1,9 @@
 """pytest plugin for hardware-in-the-loop (HIL) tests: run the shipped models on a real device and compare them
 with the host.
 
-``--hil-device host|edgetpu|jetson`` (or the environment variable ORBITEDGE_HIL_DEVICE; default host) picks the
-device under test. The ``device`` fixture describes it; the ``interpreter`` fixture makes ``onboard.runtime.Model``
+``--hil-device host|edgetpu|jetson|onnx-cuda|onnx-tensorrt`` (or the environment variable ORBITEDGE_HIL_DEVICE;
+default host) picks the device under test; ``onnx-cuda`` and ``onnx-tensorrt`` run each model's ONNX twin on ONNX
+Runtime's CUDA or TensorRT provider (the twin from ``--hil-models``, beside the model, or exported by tf2onnx). The ``device`` fixture describes it; the ``interpreter`` fixture makes ``onboard.runtime.Model``
 instances on it; tests marked ``hil`` or ``requires_device(NAME, ...)`` are skipped, with the reason, when that
 device is absent (for edgetpu: the library libedgetpu.so.1 cannot be loaded). Tests record latencies with the
 ``hil_metrics`` fixture, and ``--hil-metrics PATH`` writes them as JSON.
@@ -24,15 +25,17 @@ from typing import Any
 
 import pytest
 
-from rundir.errors import InputFileError, OrbitEdgeError
+from rundir.errors import OrbitEdgeError
 
-from .bench import EDGETPU_SUFFIX
+from .bench import EDGETPU_SUFFIX, ONNX_DEVICES
 from .constants import EARTH_MEAN_RADIUS_KM, EARTH_MU_KM3_S2
 from .interpreter import load_delegates, resolve_runtime
 from .modelcard import MODEL_DIR
-from .runtime import Model
+from .onnx_export import export_tflite
+from .onnx_model import provider_list
+from .runtime import ONNX_RUNTIME, Model
 
-DEVICES = ("host", "edgetpu", "jetson")
+DEVICES = ("host", "edgetpu", "jetson", *ONNX_DEVICES)
 ENV_DEVICE = "ORBITEDGE_HIL_DEVICE"
 JETSON_RELEASE = Path("/etc/nv_tegra_release")  # written by NVIDIA's Linux for Tegra
 USAGE_ERROR_EXIT = 2  # the exit status of the orbitedge command for input it cannot use (app.cli)
@@ -58,8 +61,9 @@ class Device:
 
 
 def default_delegate(name: str) -> str:
-    """The delegate a device runs int8 models with: the Edge TPU for edgetpu, the CPU kernels otherwise."""
-    return "edgetpu" if name == "edgetpu" else "cpu"
+    """The delegate a device runs int8 models with: the Edge TPU for edgetpu, ONNX Runtime's provider for the onnx
+    devices, the CPU kernels otherwise."""
+    return "edgetpu" if name == "edgetpu" else ONNX_DEVICES.get(name, "cpu")
 
 
 def is_jetson() -> bool:
@@ -78,6 +82,9 @@ def probe(name: str, delegate: str | None = None) -> Device:
                       f"jetson absent: this machine is not an NVIDIA Jetson ({JETSON_RELEASE} is missing); "
                       "run the suite on the Jetson with --hil-device jetson")
     try:
+        if name in ONNX_DEVICES:
+            provider_list(delegate, Path("."))
+            return Device(name, delegate, threads, ONNX_RUNTIME, machine)
         runtime = resolve_runtime()
         load_delegates(delegate, runtime)
     except OrbitEdgeError as err:
@@ -102,6 +109,17 @@ def compiled_model(path: Path, model_dir: Path) -> Path:
     (whose ops the delegate then leaves on the CPU)."""
     compiled = model_dir / f"{path.stem}{EDGETPU_SUFFIX}.tflite"
     return compiled if compiled.is_file() else path
+
+
+def onnx_twin(path: Path, model_dir: Path) -> Path:
+    """For the ONNX devices: ``<stem>.onnx`` in ``model_dir`` or beside ``path``, else exported from the .tflite by
+    tf2onnx (:func:`onboard.onnx_export.export_tflite`); ``path`` itself when it is an ONNX model."""
+    if path.suffix == ".onnx":
+        return path
+    for twin in (model_dir / f"{path.stem}.onnx", path.with_suffix(".onnx")):
+        if twin.is_file():
+            return twin
+    return export_tflite(path)
 
 
 def model_path(model: str | Path) -> Path:
@@ -133,7 +151,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hil-delegate", default=None, metavar="DELEGATE",
                     help="run the device's models with this delegate instead: cpu, edgetpu or external:PATH")
     group.addoption("--hil-models", type=Path, default=MODEL_DIR, metavar="DIR",
-                    help="where edgetpu_compiler wrote the *_edgetpu.tflite models (default: the shipped models)")
+                    help="where edgetpu_compiler wrote the *_edgetpu.tflite models, or the ONNX twins are "
+                         "(default: the shipped models)")
     group.addoption("--hil-metrics", type=Path, default=None, metavar="PATH",
                     help="write the latencies the HIL tests record to this JSON file")
 
@@ -142,7 +161,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hil: a hardware-in-the-loop test; skipped when the device under test "
                                        "(--hil-device) is absent")
     config.addinivalue_line("markers", "requires_device(*names): run only when the device under test is one of "
-                                       "names (host, edgetpu, jetson) and present; skip with the reason otherwise")
+                                       f"names ({', '.join(DEVICES)}) and present; skip with the reason otherwise")
     chosen = config.getoption("hil_device") or os.environ.get(ENV_DEVICE)
     name = chosen or "host"
     if name not in DEVICES:
@@ -222,8 +241,9 @@ def device(pytestconfig: pytest.Config) -> Device:
 def interpreter(device: Device, pytestconfig: pytest.Config) -> Callable[..., Model]:
     """Factory: ``interpreter(model, threads=None)`` -> an ``onboard.runtime.Model`` on the device under test.
 
-    ``model`` is a shipped model name or a .tflite path; on the Edge TPU its compiled ``*_edgetpu.tflite`` from
-    ``--hil-models`` is used when present. Models are loaded once per session. A model that cannot be loaded or
+    ``model`` is a shipped model name or a .tflite or .onnx path; on the Edge TPU its compiled ``*_edgetpu.tflite``
+    from ``--hil-models`` is used when present, on the onnx devices its ONNX twin (:func:`onnx_twin`). Models are
+    loaded once per session. A model that cannot be loaded or
     run on the device (a bad file, tensors or ops the runtime cannot run, a crash of the interpreter in its trial
     run) ends the session with exit status 2 and the error naming the file, as the ``orbitedge`` command does.
     """
@@ -232,13 +252,16 @@ def interpreter(device: Device, pytestconfig: pytest.Config) -> Callable[..., Mo
 
     def make(model: str | Path, threads: int | None = None) -> Model:
         path = model_path(model)
-        if device.delegate == "edgetpu":
-            path = compiled_model(path, model_dir)
         key = (path, threads or device.threads)
         if key not in loaded:
             try:
-                loaded[key] = Model(path, delegate=device.delegate, threads=key[1], runtime=device.runtime or "auto")
-            except InputFileError as err:
+                if device.delegate == "edgetpu":
+                    path = compiled_model(path, model_dir)
+                elif device.name in ONNX_DEVICES:
+                    path = onnx_twin(path, model_dir)
+                runtime = device.runtime if device.runtime and path.suffix == ".tflite" else "auto"
+                loaded[key] = Model(path, delegate=device.delegate, threads=key[1], runtime=runtime)
+            except (OrbitEdgeError, ValueError) as err:
                 pytest.exit(f"orbitedge HIL: {err}", returncode=USAGE_ERROR_EXIT)
         return loaded[key]
 

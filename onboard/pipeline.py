@@ -91,7 +91,7 @@ def scenario_path(name: str, scenario_dir: Path | None) -> Path:
     """The file a stage parameter names: ``name`` itself when absolute, else relative to the scenario's directory
     (the working directory when it is not known)."""
     path = Path(name).expanduser()
-    return path if path.is_absolute() or scenario_dir is None else scenario_dir / path
+    return path if path.is_absolute() else (scenario_dir or Path.cwd()) / path
 
 
 def tile_georef(frame: Any, tile: Tile, ctx: Context) -> codec.Georef | None:

@@ -1,5 +1,7 @@
-"""The cloud_filter stage on the real shipped models, and the ground's cloud scores against hand-computed cases."""
+"""The cloud_filter stage on the real shipped models and on users' models (made in the tests, carded with
+`orbitedge card init`, flown through `orbitedge run`), and the ground's cloud scores against hand-computed cases."""
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -8,11 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.cli import main
 from ground import cloud as gcloud
 from onboard import cloud, pipeline
 from onboard.config import StageConfig, load_scenario
 from rundir.errors import ConfigError
 from rundir.tiles import tile_boxes
+from tests.user_models import user_model
 
 ROOT = Path(__file__).parents[1]
 CTX = pipeline.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
@@ -144,3 +148,92 @@ def test_tile_policy_sweep_against_hand_counts():
                             "> 70.0 % cloud", "> 90.0 % cloud")
     assert table.rows[0][:5] == ("32 px", "50.0 % / 20.0 %", "50.0 % / 20.0 %", "25.0 % / 0.0 %", "25.0 % / 0.0 % *")
     assert table.rows[1][0] == "64 px" and "*" not in "".join(table.rows[1]) and "threshold 0.5" in note.text
+
+
+# A pass over Paris on 2026-06-21 (09:47 UTC, 13 frames of 128 px) and a Svalbard contact after it.
+USER_SCENARIO = """name: user_model
+seed: 5
+start_utc: 2026-06-21T09:40:00Z
+duration_h: 1.5
+world: {source: synthetic, mean_cloud_cover: 0.5, cloud_height_m: 2000}
+spacecraft:
+  camera: {width_px: 128, height_px: 128, gsd_m: 10.0, bands: BANDS, bit_depth: 12, max_off_nadir_deg: 40,
+           min_sun_elevation_deg: 15}
+  compute: {hardware: host}
+  storage: {capacity_mb: 500}
+  power: {battery_wh: 150, solar_w: 90, bus_idle_w: 25, radio_tx_w: 30}
+  radio: {rate_mbps: 100, protocol_overhead_fraction: 0.12}
+satellites:
+  - {name: sso-1, orbit: {altitude_km: 550, sun_synchronous: true, ltan_h: 10.5}}
+ground_stations:
+  - {name: svalbard, lat_deg: 78.23, lon_deg: 15.39, alt_m: 500, min_elevation_deg: 5}
+targets:
+  - {name: paris, lat_deg: 48.86, lon_deg: 2.35, radius_km: 8}
+pipeline:
+  - {stage: cloud_filter, model: MODEL, tile_px: 32, overlap_px: 8, max_cloud_fraction: 0.5}
+  - {stage: encode, format: png}
+"""
+
+
+def user_mission(tmp_path: Path, name: str, task: str = "segmentation", bands: str = "[B, G, R, NIR]",
+                 card: bool = True) -> Path:
+    """A scenario in ``tmp_path/mission`` flying user model ``name`` from its ``models/`` folder, carded by the CLI."""
+    mission = tmp_path / "mission"
+    model = user_model(name, mission / "models")
+    if card:
+        assert main(["card", "init", str(model), "--task", task, "--bands", "B,G,R,NIR", "--classes", "clear,cloud",
+                     "--activation", "softmax"]) == 0
+    scenario = mission / "scenario.yaml"
+    scenario.write_text(USER_SCENARIO.replace("MODEL", f"models/{name}").replace("BANDS", bands))
+    return scenario
+
+
+@pytest.mark.parametrize("name", ["uint8.tflite", "float16.onnx"])
+def test_a_users_model_flies_through_orbitedge_run(tmp_path, monkeypatch, capsys, name):
+    scenario = user_mission(tmp_path, name)
+    monkeypatch.chdir(scenario.parent)
+    assert main(["run", scenario.name, "--out", str(tmp_path / "run"), "--quiet"]) == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["complete"] and report["ledger"]["captured"] == report["cloud"]["frames_scored"] > 0
+    assert report["cloud"]["policy"]["model"] == f"models/{name}"
+    # the model's rule sees thick cloud: every pixel it calls cloud is cloud
+    assert report["cloud"]["pixel"]["precision"] > 0.95 and report["cloud"]["pixel"]["recall"] > 0.1
+
+
+def test_a_relative_model_path_starts_at_the_scenario(tmp_path):
+    params = cloud.CloudFilter.Params(model="models/uint8.tflite")
+    user_model("uint8.tflite", tmp_path / "mission" / "models")
+    (problem,) = cloud.CloudFilter.check_files(params, ("B", "G", "R", "NIR"), tmp_path / "elsewhere")
+    assert problem[0] == "model" and "elsewhere/models/uint8.tflite: model file not found" in problem[2]
+    assert pipeline.scenario_path("models/uint8.tflite", tmp_path / "mission") == \
+        tmp_path / "mission" / "models" / "uint8.tflite"
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"card": False}, "no model card (uint8.json) to check the camera's bands"),
+    ({"task": "classification"}, "expected a segmentation model (task segmentation or semantic-segmentation); "
+                                 "its card says 'classification'"),
+    ({"bands": "[R, G, B, NIR]"}, "properties.mlm:input[0].bands is ['B', 'G', 'R', 'NIR'] in the card but the "
+                                  "camera gives ['R', 'G', 'B', 'NIR']"),
+])
+def test_a_users_model_that_does_not_fit_fails_validate_with_exit_2(tmp_path, monkeypatch, capsys, edit, message):
+    scenario = user_mission(tmp_path, "uint8.onnx", **edit)
+    monkeypatch.chdir(scenario.parent)
+    capsys.readouterr()
+    assert main(["validate", scenario.name]) == 2
+    err = capsys.readouterr().err
+    assert "scenario.yaml:" in err and "pipeline[0].model: expected" in err and message in err
+    assert "Traceback" not in err
+
+
+def test_a_card_that_lies_about_the_model_names_the_field_and_its_line(tmp_path, monkeypatch, capsys):
+    scenario = user_mission(tmp_path, "float16.onnx")
+    card_path = scenario.parent / "models" / "float16.json"
+    card = json.loads(card_path.read_text())
+    card["properties"]["mlm:input"][0]["input"]["data_type"] = "float32"
+    card_path.write_text(json.dumps(card, indent=2))
+    line = next(i + 1 for i, text in enumerate(card_path.read_text().splitlines()) if '"data_type": "float32"' in text)
+    monkeypatch.chdir(scenario.parent)
+    assert main(["validate", scenario.name]) == 2
+    assert (f"line {line}: properties.mlm:input[0].input.data_type is float32 in the card but float16 in the model"
+            in capsys.readouterr().err)

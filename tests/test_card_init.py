@@ -1,0 +1,81 @@
+"""`orbitedge card init` (onboard/card_init.py) on user-style models made in the tests: the card is a STAC Item with
+the MLM extension that pystac validates, carries what the model says about itself and what the user told it, and bad
+options or a card that exists end with exit 2 and the reason."""
+
+import json
+
+import pystac
+import pytest
+from pystac.extensions.mlm import MLMExtension
+from pystac.validation.stac_validator import JsonSchemaSTACValidator
+
+from app.cli import main
+from onboard.modelcard import load_card
+from onboard.runtime import Model
+from tests.user_models import WINDOW_PX, user_model
+
+
+def card_init(model, *options):
+    return main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR", *options])
+
+
+def test_a_uint8_tflite_card_is_a_valid_stac_mlm_item(tmp_path, capsys):
+    model = user_model("uint8.tflite", tmp_path)
+    assert card_init(model, "--scale", "1", "--offset", "0", "--classes", "clear,cloud", "--activation", "softmax",
+                     "--architecture", "two-layer CNN") == 0
+    out = capsys.readouterr().out
+    assert f"wrote {model.with_suffix('.json')}: a STAC Item with the MLM extension (checked with pystac)" in out
+    item = pystac.Item.from_file(str(model.with_suffix(".json")))
+    # the core Item schema, from pystac's own copy (the extensions' schemas would need the network)
+    JsonSchemaSTACValidator().validate_core(item.to_dict(), pystac.STACObjectType.ITEM, "1.1.0")
+    mlm = MLMExtension.ext(item)
+    assert mlm.tasks == ["segmentation"] and mlm.framework == "TensorFlow Lite" and mlm.accelerator is None
+    (model_input,) = mlm.input
+    assert model_input.input.shape == [1, WINDOW_PX, WINDOW_PX, 4] and model_input.input.data_type == "uint8"
+    assert model_input.bands == ["B", "G", "R", "NIR"] and model_input.value_scaling is None  # scale 1, offset 0
+    (output,) = mlm.output
+    assert output.result.dim_order == ["batch", "height", "width", "channel"]
+    raw = item.to_dict()
+    assert raw["assets"]["model"]["file:checksum"] == "1220" + load_card(model.with_suffix(".json")).sha256
+    assert raw["properties"]["orbitedge:benchmark"]["host_latency_ms_p50"] > 0
+
+
+def test_an_nchw_onnx_card_keeps_its_dynamic_batch_and_per_band_scaling(tmp_path):
+    model = user_model("float16.onnx", tmp_path)
+    assert card_init(model, "--scale", "2,2,2,1", "--offset=-0.5,-0.5,-0.5,0") == 0
+    item = json.loads(model.with_suffix(".json").read_text())
+    (model_input,) = item["properties"]["mlm:input"]
+    assert model_input["input"]["dim_order"] == ["batch", "channel", "height", "width"]
+    assert model_input["input"]["shape"] == [-1, 4, WINDOW_PX, WINDOW_PX]  # the dynamic batch as MLM writes it
+    assert model_input["value_scaling"] == [{"type": "z-score", "mean": 0.25, "stddev": 0.5}] * 3 + [
+        {"type": "scale", "value": 1.0}]
+    card = load_card(model.with_suffix(".json"))
+    assert card.inputs[0].scaling.scale == (2.0, 2.0, 2.0, 1.0) and card.inputs[0].scaling.offset == (-0.5,) * 3 + (0,)
+    assert Model(model, bands=("B", "G", "R", "NIR")).card.framework == "ONNX"
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--scale", "1,2"], "--scale: expected one number or one per band (4), found 2"),
+    (["--offset", "a"], "--offset: expected numbers separated by commas, found 'a'"),
+    (["--scale", "0"], "--scale: expected non-zero numbers, found 0"),
+    (["--classes", "clear,cloud,shadow"], "--classes: expected one name per output channel (2"),
+    (["--accelerator", "tpu"], "--accelerator: expected one of amd64, cuda"),
+])
+def test_bad_options_exit_2_naming_the_option(tmp_path, capsys, options, message):
+    assert card_init(user_model("uint8.onnx", tmp_path), *options) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bands_that_do_not_fit_the_model_exit_2(tmp_path, capsys):
+    model = user_model("uint8.onnx", tmp_path)
+    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R"]) == 2
+    assert "3 bands given (B, G, R) for a model input of 4 channels" in capsys.readouterr().err
+
+
+def test_an_existing_card_is_kept_unless_forced(tmp_path, capsys):
+    model = user_model("float16.tflite", tmp_path)
+    assert card_init(model) == 0
+    assert card_init(model) == 2
+    assert "a card is already there; pass --force" in capsys.readouterr().err
+    assert card_init(model, "--force", "--version", "2.0.0") == 0
+    assert load_card(model.with_suffix(".json")).version == "2.0.0"

@@ -1,0 +1,122 @@
+"""Small cloud models as a user would bring them (not the shipped ones), made once per test session: a 48 px window
+(not the shipped 256), two classes (clear, cloud) as logits, in each format a user exports.
+
+The float model is a bright-cloud rule a network can hold exactly: layer 1 (3x3, ReLU) copies the four bands,
+layer 2 (3x3) gives the cloud logit ``CLOUD_GAIN * (mean of B, G, R - CLOUD_LEVEL)`` from the centre tap, plus
+small seeded weights on the other taps, and the clear logit 0; softmax over the two is the cloud probability.
+
+- ``uint8.tflite``: full-integer TFLite with uint8 input and output (TFLiteConverter, calibrated on seeded frames);
+- ``float16.tflite``: TFLite with float16 weights (float32 I/O), the converter's float16 quantisation;
+- ``uint8.onnx``: ``uint8.tflite`` exported by tf2onnx: uint8 I/O behind QuantizeLinear and DequantizeLinear;
+- ``float16.onnx``: the float model written with onnx.helper as PyTorch exports: NCHW, a dynamic batch, float16 I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+WINDOW_PX = 48
+BANDS = ("B", "G", "R", "NIR")
+CLOUD_GAIN = 20.0  # logit per unit of visible reflectance above CLOUD_LEVEL
+CLOUD_LEVEL = 0.22
+SEED = 16
+CLASSES = ("clear", "cloud")
+
+
+def weights() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(w1, b1, w2, b2) in Keras layout (3, 3, in, out)."""
+    rng = np.random.default_rng(SEED)
+    w1 = np.zeros((3, 3, 4, 4), np.float32)
+    w1[1, 1] = np.eye(4)
+    b1 = np.zeros(4, np.float32)
+    w2 = rng.normal(0.0, 0.01, (3, 3, 4, 2)).astype(np.float32)
+    w2[1, 1, :, 0] = 0.0
+    w2[1, 1, :, 1] = [CLOUD_GAIN / 3] * 3 + [0.0]
+    b2 = np.array([0.0, -CLOUD_GAIN * CLOUD_LEVEL], np.float32)
+    return w1, b1, w2, b2
+
+
+def frames(count: int, seed: int, size_px: int = WINDOW_PX) -> np.ndarray:
+    """(count, size, size, 4) float32 reflectance-like frames: smooth fields in [0, 1.1], some bright (cloud)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0.0, 1.1, (count, 6, 6, 4)).astype(np.float32)
+    return np.stack([cv2.resize(c, (size_px, size_px), interpolation=cv2.INTER_CUBIC) for c in coarse]).clip(0, 1.1)
+
+
+def _keras():
+    import keras
+
+    inputs = keras.Input((WINDOW_PX, WINDOW_PX, 4), batch_size=1, name="toa")
+    hidden = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    outputs = keras.layers.Conv2D(2, 3, padding="same")(hidden)
+    model = keras.Model(inputs, outputs)
+    w1, b1, w2, b2 = weights()
+    model.layers[1].set_weights([w1, b1])
+    model.layers[2].set_weights([w2, b2])
+    return model
+
+
+def _tflite(model, kind: str) -> bytes:
+    import warnings
+
+    import tensorflow as tf
+
+    warnings.filterwarnings("ignore", "Statistics for quantized inputs", UserWarning)  # uint8 I/O: scales calibrated
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if kind == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    else:
+        calibration = frames(32, SEED + 1)
+        converter.representative_dataset = lambda: ([f[None]] for f in calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+    return converter.convert()
+
+
+def _onnx_float16_nchw() -> bytes:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w1, b1, w2, b2 = weights()
+    init = [numpy_helper.from_array(np.transpose(w, (3, 2, 0, 1)).astype(np.float16), name)
+            for w, name in ((w1, "w1"), (w2, "w2"))]
+    init += [numpy_helper.from_array(b.astype(np.float16), name) for b, name in ((b1, "b1"), (b2, "b2"))]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["h"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Conv", ["r", "w2", "b2"], ["logits"], pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, "user_cloud", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT16, ["batch", 4, WINDOW_PX, WINDOW_PX])], [helper.make_tensor_value_info(
+            "logits", TensorProto.FLOAT16, ["batch", 2, WINDOW_PX, WINDOW_PX])], init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="tests")
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@functools.cache
+def _made() -> Path:
+    from onboard.onnx_export import export_tflite
+
+    folder = Path(tempfile.mkdtemp(prefix="orbitedge-user-models-"))
+    model = _keras()
+    for kind in ("uint8", "float16"):
+        (folder / f"{kind}.tflite").write_bytes(_tflite(model, kind))
+    export_tflite(folder / "uint8.tflite", folder)
+    (folder / "float16.onnx").write_bytes(_onnx_float16_nchw())
+    return folder
+
+
+def user_model(name: str, into: Path) -> Path:
+    """Copy user model ``name`` (``uint8.tflite``, ``float16.tflite``, ``uint8.onnx``, ``float16.onnx``), with no
+    card, into the directory ``into``; its path there."""
+    into.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(_made() / name, into / name))
