@@ -181,3 +181,37 @@ def test_a_directory_named_like_a_model_is_refused_as_a_directory(tmp_path):
     (tmp_path / "model.tflite").mkdir()
     with pytest.raises(OrbitEdgeError, match="model.tflite: a directory, not a model file"):
         bench.resolve_models(str(tmp_path / "model.tflite"))
+
+
+def test_runtime_both_measures_a_users_model_on_litert_and_its_onnx_twin_side_by_side(tmp_path, capsys):
+    from tests.user_models import user_model
+
+    model = user_model("uint8.tflite", tmp_path)
+    twin = user_model("uint8.onnx", tmp_path)  # beside it: used as the ONNX twin, nothing exported
+    assert bench.runtime_files(model, "both", "host") == [model, twin]
+    assert bench.runtime_files(twin, "litert", "host") == [model]
+    assert bench.runtime_files(model, "auto", "onnx-cuda") == [twin]
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(model), "--runtime", "both", "--runs", "5", "--warmup", "1", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "host (ai_edge_litert" in table and "onnxruntime 1." in table
+    doc = json.loads(out.read_text())
+    assert [m["runtime"] for m in doc["models"]] == ["ai_edge_litert", "onnxruntime"]
+    (pair,) = doc["runtime_pairs"]
+    assert pair["outputs_agreeing"] >= 0.99 and f"{pair['outputs_agreeing']:.1%} of outputs within 1 LSB" in table
+
+
+def test_an_onnx_gpu_device_without_its_provider_exits_2_naming_the_package(tmp_path, capsys):
+    from tests.user_models import user_model
+
+    if "CUDAExecutionProvider" in __import__("onnxruntime").get_available_providers():
+        pytest.skip("this ONNX Runtime has the CUDA provider")
+    assert main(["bench", str(user_model("uint8.onnx", tmp_path)), "--device", "onnx-cuda"]) == 2
+    assert "pip install onnxruntime-gpu" in capsys.readouterr().err
+
+
+def test_a_twin_that_cannot_be_had_is_an_error(tmp_path):
+    from tests.user_models import user_model
+
+    with pytest.raises(OrbitEdgeError, match="no TFLite twin \\(float16.tflite\\) beside it"):
+        bench.runtime_files(user_model("float16.onnx", tmp_path), "both", "host")

@@ -98,7 +98,7 @@ def test_plugin_skips_hil_tests_naming_the_missing_library(tmp_path):
 
 def test_an_unknown_device_in_the_environment_is_a_usage_error(tmp_path):
     result = run_pytest(tmp_path, env={hil.ENV_DEVICE: "gpu"})
-    assert result.returncode == 4 and "choose one of host, edgetpu, jetson" in result.stderr
+    assert result.returncode == 4 and "choose one of host, edgetpu, jetson, onnx-cuda, onnx-tensorrt" in result.stderr
 
 
 def test_a_model_that_crashes_the_interpreter_ends_the_session_with_exit_2_and_the_reason(tmp_path):
@@ -108,3 +108,28 @@ def test_a_model_that_crashes_the_interpreter_ends_the_session_with_exit_2_and_t
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"orbitedge HIL: {crasher}: orbitedge cannot run this model: SVDF ops 1, 3, 5" in result.stdout
     assert "int8, expected int16" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in __import__("onnxruntime").get_available_providers(),
+                    reason="this ONNX Runtime has the CUDA provider")
+@pytest.mark.parametrize("name", ["onnx-cuda", "onnx-tensorrt"])
+def test_an_onnx_gpu_device_is_absent_naming_the_package_to_install(name):
+    dut = hil.probe(name)
+    assert dut.delegate == name.removeprefix("onnx-") and "onnxruntime-gpu" in dut.missing
+
+
+def test_the_onnx_devices_find_the_twin_in_the_models_folder_or_beside_the_model(tmp_path):
+    model = tmp_path / "cloud_bgrn_int8.tflite"
+    (tmp_path / "twins").mkdir()
+    for twin in (tmp_path / "cloud_bgrn_int8.onnx", tmp_path / "twins" / "cloud_bgrn_int8.onnx"):
+        twin.write_bytes(b"")
+    assert hil.onnx_twin(model, tmp_path / "twins") == tmp_path / "twins" / "cloud_bgrn_int8.onnx"
+    assert hil.onnx_twin(model, tmp_path / "elsewhere") == tmp_path / "cloud_bgrn_int8.onnx"
+
+
+def test_the_interpreter_fixture_runs_a_users_onnx_model_on_the_host(tmp_path):
+    from tests.user_models import user_model
+
+    model = user_model("uint8.onnx", tmp_path / "models")
+    result = run_pytest(tmp_path, "--hil-device", "host", model=model)
+    assert "1 passed, 1 skipped" in result.stdout, result.stdout + result.stderr

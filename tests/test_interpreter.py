@@ -2,6 +2,7 @@
 the delegate libraries refused with how to fix them, and errors that survive SimPy and pickling."""
 
 import ctypes.util
+import os
 import importlib.util
 import pickle
 
@@ -56,3 +57,13 @@ def test_errors_survive_simpy_reraising_and_pickling(err):
 def test_unknown_delegate_lists_choices():
     with pytest.raises(ValueError, match=r"'gpu'.*'cpu', 'edgetpu', 'external:PATH'"):
         Model(INT8, delegate="gpu")
+
+
+def test_the_xnnpack_line_is_dropped_and_every_other_line_still_surfaces(capfd):
+    from onboard.interpreter import RUNTIME_CHATTER, runtime_chatter_dropped
+
+    with runtime_chatter_dropped():
+        os.write(2, f"{RUNTIME_CHATTER[0]}\nERROR: a real problem\n".encode())
+    assert capfd.readouterr().err == "ERROR: a real problem\n"
+    Model(INT8)  # the interpreter itself prints the line on allocate_tensors
+    assert "XNNPACK" not in capfd.readouterr().err

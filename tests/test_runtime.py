@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from onboard import tiling
 from onboard.interpreter import resolve_runtime
-from onboard.modelcard import load_card, write_card
+from onboard.modelcard import Scaling, load_card, write_card
 from onboard.runtime import Model, build_card
 from rundir.errors import InputFileError
 from tests.tiny_models import DATA, FLOAT32, INT8, SHAPE, copy_model, edit_card, reflectance
@@ -240,3 +240,53 @@ def test_predict_tiled_refuses_an_image_of_other_bands(int8_model):
         int8_model.predict_tiled(np.zeros((40, 40, SHAPE[2] + 1), np.float32), 8)
     with pytest.raises(ValueError, match="expected"):
         int8_model.predict_tiled(np.zeros((40, 40), np.float32), 8)
+
+
+# ------------------------------------------------------------------ one Model over two runtimes (users' models)
+
+
+def test_the_same_model_on_litert_and_onnx_runtime_agrees_within_one_lsb(tmp_path):
+    from tests.user_models import frames, user_model
+
+    litert = Model(user_model("uint8.tflite", tmp_path), use_card=False)
+    onnx = Model(user_model("uint8.onnx", tmp_path), use_card=False)
+    assert (litert.runtime.name, onnx.runtime.name) == ("ai_edge_litert", "onnxruntime")
+    assert litert.output_quantization == onnx.output_quantization
+    lsb = litert.output_quantization[0]
+    errors_lsb = np.stack([np.abs(litert.predict_tiled(f, 8) - onnx.predict_tiled(f, 8)) / lsb
+                           for f in frames(4, seed=7, size_px=120)])
+    assert np.mean(errors_lsb <= 1 + 1e-4) >= 0.99
+
+
+def test_float16_models_in_either_runtime_and_layout_agree_to_float16_precision(tmp_path):
+    from tests.user_models import frames, user_model
+
+    tflite = Model(user_model("float16.tflite", tmp_path), use_card=False)  # float16 weights, float32 I/O, NHWC
+    onnx = Model(user_model("float16.onnx", tmp_path), use_card=False)  # float16 I/O, NCHW
+    frame = frames(1, seed=8, size_px=100)[0]
+    logits = tflite.predict_tiled(frame, 8)
+    assert onnx.predict_tiled(frame, 8).shape == logits.shape == (100, 100, 2)
+    # float16 keeps 11 significant bits: logits up to ~20 are good to ~0.01
+    np.testing.assert_allclose(onnx.predict_tiled(frame, 8), logits, atol=0.05)
+
+
+def test_a_card_built_from_an_nchw_onnx_model_records_its_layout_and_dynamic_batch(tmp_path):
+    from tests.user_models import user_model
+
+    path = user_model("float16.onnx", tmp_path)
+    card = build_card(path, name="user", version="1", task="segmentation", bands=("B", "G", "R", "NIR"),
+                      scaling=Scaling("toa_reflectance", 1.0, 0.0), training={}, metrics={}, form="stac")
+    assert card.inputs[0].shape == (-1, 4, 48, 48) and card.inputs[0].dim_order == ("batch", "channel", "height",
+                                                                                    "width")
+    assert card.framework == "ONNX" and card.model_file == "float16.onnx" and card.benchmark is None
+    write_card(card, path.with_suffix(".json"))
+    assert Model(path).card.inputs[0].channels_first
+
+
+def test_a_model_file_of_another_kind_is_named(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"\x80\x02")
+    with pytest.raises(InputFileError, match="expected a model file ending in .tflite or .onnx, found 'model.pt'"):
+        Model(path)
+    with pytest.raises(ValueError, match="the cuda provider runs ONNX models"):
+        Model(INT8, delegate="cuda")

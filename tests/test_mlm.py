@@ -1,0 +1,117 @@
+"""The STAC MLM form of model cards (onboard/mlm.py): per-band linear scaling to Value Scaling Objects and back,
+what orbitedge refuses in a foreign card, and every problem named with its STAC path and line."""
+
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from onboard import mlm
+from onboard.modelcard import ModelCard, Scaling, TensorCard, load_card, write_card
+from rundir.errors import InputFileError
+
+scale = st.floats(0.01, 100).map(lambda v: round(v, 3)) | st.just(1.0)
+offset = st.floats(-10, 10).map(lambda v: round(v, 3)) | st.just(0.0)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.tuples(scale, offset), min_size=1, max_size=6))
+def test_linear_scaling_survives_the_mlm_value_scaling_round_trip(pairs):
+    scales, offsets = tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+    objects = mlm.value_scaling(scales, offsets)
+    if objects is None:
+        assert all(p == (1.0, 0.0) for p in pairs)
+        return
+    back = [mlm.linear_of(o) for o in (objects if len(objects) == len(pairs) else objects * len(pairs))]
+    for (s, o), (s_back, o_back) in zip(pairs, back):
+        assert s_back == pytest.approx(s, rel=1e-12) and o_back == pytest.approx(o, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("obj, pair", [
+    ({"type": "min-max", "minimum": 0, "maximum": 255}, (1 / 255, 0.0)),
+    ({"type": "z-score", "mean": 0.5, "stddev": 0.25}, (4.0, -2.0)),
+    ({"type": "scale", "value": 10000}, (1e-4, 0.0)),
+    ({"type": "offset", "value": 0.1}, (1.0, -0.1)),
+    ({"type": None}, (1.0, 0.0)),
+    (None, (1.0, 0.0)),
+])
+def test_each_linear_mlm_type_reads_as_scale_and_offset(obj, pair):
+    assert mlm.linear_of(obj) == pytest.approx(pair)
+
+
+@pytest.mark.parametrize("obj, words", [
+    ({"type": "clip", "minimum": 0, "maximum": 1}, "clip and processing are not linear"),
+    ({"type": "z-score", "mean": 0, "stddev": 0}, "stddev 0 divides by zero"),
+    ({"type": "scale"}, "needs numbers value"),
+])
+def test_what_is_not_a_linear_scaling_is_said(obj, words):
+    assert words in mlm.linear_of(obj)
+
+
+def test_flat_paths_map_to_the_stac_item():
+    assert mlm.stac_path("inputs[0].shape") == "properties.mlm:input[0].input.shape"
+    assert mlm.stac_path("inputs[0].scaling.scale") == "properties.mlm:input[0].value_scaling.scale"
+    assert mlm.stac_path("inputs[0].scaling.source") == "properties.mlm:input[0].orbitedge:source"
+    assert mlm.stac_path("outputs[0].dtype") == "properties.mlm:output[0].result.data_type"
+    assert mlm.stac_path("sha256", asset="weights") == "assets.weights.file:checksum"
+    assert mlm.stac_path("benchmark.runs") == "properties.orbitedge:benchmark.runs"
+
+
+@pytest.fixture
+def stac_card(tmp_path):
+    card = ModelCard("user", "1.0.0", "segmentation",
+                     (TensorCard("x", (-1, 4, 32, 32), "float32", ("B", "G", "R", "NIR"),
+                                 Scaling("toa_reflectance", (2.0, 2.0, 2.0, 1.0), (-1.0, -1.0, -1.0, 0.0)),
+                                 dim_order=("batch", "channel", "height", "width")),),
+                     (TensorCard("y", (-1, 2, 32, 32), "float32", classes=("clear", "cloud"), activation="softmax"),),
+                     "ab" * 32, 1234, ("Conv",), form="stac", model_file="user.onnx", framework="ONNX")
+    path = tmp_path / "user.json"
+    write_card(card, path)
+    return path
+
+
+def test_a_stac_card_reads_back_as_written(stac_card):
+    card = load_card(stac_card)
+    assert card.form == "stac" and card.inputs[0].scaling.scale == (2.0, 2.0, 2.0, 1.0)
+    assert card.outputs[0].classes == ("clear", "cloud") and card.outputs[0].activation == "softmax"
+    assert mlm.stac_problems(json.loads(stac_card.read_text())) == []
+
+
+def edit(path, change):
+    item = json.loads(path.read_text())
+    change(item)
+    path.write_text(json.dumps(item, indent=2))
+    return {k: i + 1 for i, line in enumerate(path.read_text().splitlines()) for k in ("value_scaling",)
+            if f'"{k}"' in line}
+
+
+def test_a_clip_scaling_is_named_with_its_line(stac_card):
+    lines = edit(stac_card, lambda item: item["properties"]["mlm:input"][0].update(
+        value_scaling=[{"type": "clip", "minimum": 0, "maximum": 1}]))
+    with pytest.raises(InputFileError) as err:
+        load_card(stac_card)
+    assert err.value.path == str(stac_card)
+    assert "bad model card (a STAC MLM Item)" in err.value.problem
+    assert "properties.mlm:input[0].value_scaling[0]: type 'clip'" in err.value.problem
+    assert f"line {lines['value_scaling'] + 1}:" in err.value.problem  # the object that opens the list
+
+
+def test_a_bad_field_inside_the_mlm_input_is_named_with_its_stac_path_and_line(stac_card):
+    edit(stac_card, lambda item: item["properties"]["mlm:input"][0]["input"].update(data_type="int4"))
+    line = next(i + 1 for i, text in enumerate(stac_card.read_text().splitlines()) if '"int4"' in text)
+    with pytest.raises(InputFileError, match=rf"line {line}: properties.mlm:input\[0\].input.data_type: expected one "
+                                             r"of \('float32'"):
+        load_card(stac_card)
+
+
+def test_an_item_that_is_not_a_stac_item_is_refused_by_pystac(stac_card):
+    edit(stac_card, lambda item: item.pop("id"))
+    with pytest.raises(InputFileError, match="not a valid STAC Item .pystac, STAC 1.1.0 Item schema.: 'id' is a "
+                                             "required property"):
+        load_card(stac_card)
+
+
+def test_an_item_without_the_mlm_extension_is_refused(stac_card):
+    edit(stac_card, lambda item: item.update(stac_extensions=[]))
+    with pytest.raises(InputFileError, match=r"stac_extensions: expected the MLM extension's schema"):
+        load_card(stac_card)
