@@ -211,7 +211,6 @@ def test_run_with_a_corrupt_cloud_model_exits_2_naming_the_file(tmp_path, monkey
     corrupt = models / "cloud_bgrn_int8.tflite"
     corrupt.write_bytes(damage(corrupt.read_bytes()))
     monkeypatch.setattr(cloud, "MODEL_DIR", models)
-    cloud.load_model.cache_clear()  # a model loaded by an earlier test is cached by name
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(CLOUD_FILTER_SCENARIO)
     for command in (["validate", str(scenario)], ["run", str(scenario), "--out", str(tmp_path / "run"), "--quiet"]):
