@@ -282,7 +282,7 @@ def cmd_card(args: argparse.Namespace) -> int:
         except ValueError:
             raise OrbitEdgeError(f"card init: {option}: expected numbers separated by commas, found {text!r}") from None
 
-    request = CardRequest(args.model, args.task, tuple(b.strip() for b in args.bands.split(",")),
+    request = CardRequest(args.model, args.task, tuple(b.strip() for b in args.bands.split(",") if b.strip()),
                           numbers("--scale", args.scale), numbers("--offset", args.offset), args.source,
                           tuple(c.strip() for c in args.classes.split(",")) if args.classes else (), args.activation,
                           args.name, args.version, args.architecture, args.accelerator)
@@ -294,10 +294,11 @@ def cmd_card(args: argparse.Namespace) -> int:
 def _card_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("init",), help="init: write the card of a model file")
     p.add_argument("model", type=Path, help="the .tflite or .onnx model file")
-    p.add_argument("--task", required=True, choices=("segmentation", "classification"),
-                   help="segmentation (a map per pixel, as cloud_filter runs) or classification (scores per frame)")
-    p.add_argument("--bands", required=True, metavar="B,G,R,NIR",
-                   help="the camera bands the model takes, in its channel order")
+    p.add_argument("--task", required=True, choices=("segmentation", "classification", "super-resolution"),
+                   help="segmentation (a map per pixel, as cloud_filter runs), classification (scores per frame) or "
+                        "super-resolution (a MISR model for the superres stage)")
+    p.add_argument("--bands", default="", metavar="B,G,R,NIR",
+                   help="the camera bands the model takes, in its channel order (none for super-resolution)")
     p.add_argument("--scale", default="1", metavar="S[,S...]",
                    help="model input = scale * source + offset: one number, or one per band (default 1)")
     p.add_argument("--offset", default="0", metavar="O[,O...]",

@@ -4,18 +4,22 @@ sha256, host latency) and what only its author knows (task, bands, per-band scal
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rundir.errors import OrbitEdgeError
 
+from .fusion import FEATURE_PLANES
 from .mlm import ACCELERATORS, ACTIVATIONS
 from .modelcard import ModelCard, Scaling, load_card, write_card
 from .runtime import Model, build_card
 
-TASKS = {"segmentation": "segmentation", "classification": "classification"}  # --task -> mlm:tasks
+TASKS = {"segmentation": "segmentation", "classification": "classification",
+         "super-resolution": "super-resolution"}  # --task -> mlm:tasks
 SOURCES = ("toa_reflectance", "dn")
+MISR_SOURCE = "misr_planes_standardised"  # a MISR model's input: the superres stage standardises the planes itself
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,13 @@ class CardRequest:
 def _problems(request: CardRequest) -> list[str]:
     """Every option that cannot make a card, as ``--option: expected ..., found ...``."""
     problems = []
+    misr = request.task == "super-resolution"
     if request.task not in TASKS:
         problems.append(f"--task: expected one of {', '.join(TASKS)}, found {request.task!r}")
-    if not request.bands or len(set(request.bands)) != len(request.bands) or not all(request.bands):
+    if misr and (request.bands or request.scale != (1.0,) or request.offset != (0.0,)):
+        problems.append("--bands, --scale, --offset: none for a super-resolution model (its input is the burst's "
+                        "folded planes, which the superres stage standardises itself)")
+    elif not misr and (not request.bands or len(set(request.bands)) != len(request.bands) or not all(request.bands)):
         problems.append(f"--bands: expected distinct band names, found {','.join(request.bands)!r}")
     for option, values in (("--scale", request.scale), ("--offset", request.offset)):
         if len(values) not in (1, len(request.bands)):
@@ -51,7 +59,7 @@ def _problems(request: CardRequest) -> list[str]:
                             f"{len(values)}")
     if 0 in request.scale:
         problems.append("--scale: expected non-zero numbers, found 0")
-    if request.source not in SOURCES:
+    if request.source not in SOURCES and not misr:
         problems.append(f"--source: expected one of {', '.join(SOURCES)}, found {request.source!r}")
     if request.activation is not None and request.activation not in ACTIVATIONS:
         problems.append(f"--activation: expected one of {', '.join(ACTIVATIONS)}, found {request.activation!r}")
@@ -76,9 +84,12 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     def one_per_band(values: Sequence[float]) -> float | tuple[float, ...]:
         return float(values[0]) if len(values) == 1 else tuple(float(v) for v in values)
 
+    bands, source = request.bands, request.source
+    if request.task == "super-resolution":
+        bands, source = misr_planes(Model(request.model, use_card=False).input_shape[-1]), MISR_SOURCE
     card = build_card(request.model, name=request.name or request.model.stem, version=request.version,
-                      task=TASKS[request.task], bands=request.bands,
-                      scaling=Scaling(request.source, one_per_band(request.scale), one_per_band(request.offset)),
+                      task=TASKS[request.task], bands=bands,
+                      scaling=Scaling(source, one_per_band(request.scale), one_per_band(request.offset)),
                       training={}, metrics={}, classes=request.classes or None, activation=request.activation,
                       architecture=request.architecture, accelerator=request.accelerator, form="stac", benchmark=True)
     channels = card.outputs[0].shape[1 if card.outputs[0].dim_order and card.outputs[0].channels_first else -1]
@@ -87,8 +98,19 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
                              f"{list(card.outputs[0].shape)}), found {len(request.classes)}")
     write_card(card, out)
     card = load_card(out)
-    Model(request.model, card_path=out, bands=request.bands)
+    Model(request.model, card_path=out, bands=bands)
     return card, out
+
+
+def misr_planes(channels: int) -> tuple[str, ...]:
+    """The input channels of a MISR model: each plane of ``fusion.FEATURE_PLANES`` at each sub-pixel offset of the
+    space-to-depth fold, ``bicubic_mean[0,0], shift_and_add[0,0], samples[0,0], bicubic_mean[0,1], ...``.
+    OrbitEdgeError when ``channels`` is not scale² x planes."""
+    scale = round(math.sqrt(channels / len(FEATURE_PLANES)))
+    if scale * scale * len(FEATURE_PLANES) != channels:
+        raise OrbitEdgeError(f"card init: a super-resolution model takes scale² x {len(FEATURE_PLANES)} channels "
+                             f"(the folded planes {', '.join(FEATURE_PLANES)}); this one takes {channels}")
+    return tuple(f"{plane}[{dy},{dx}]" for dy in range(scale) for dx in range(scale) for plane in FEATURE_PLANES)
 
 
 def describe(card: ModelCard, out: Path) -> str:

@@ -14,7 +14,6 @@ the on-board estimate of what the tile is worth, which the ``value_density`` dow
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +26,7 @@ from rundir.tiles import tile_boxes
 from . import spectral, tiling
 from .pipeline import Context, Stage, Tile, Work, register, scenario_path
 from .modelcard import MODEL_DIR, shipped_card
-from .runtime import FORMATS, Model
+from .runtime import Model, cached_model, is_model_file
 from .schema import spec
 
 MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "cloud_rgb_int8"}
@@ -43,11 +42,6 @@ def shipped_models() -> list[str]:
     return sorted(p.stem for p in MODEL_DIR.glob("cloud_*.tflite"))
 
 
-def is_model_file(requested: str) -> bool:
-    """True when ``model`` names a user's model file rather than a shipped model."""
-    return Path(requested).suffix.lower() in FORMATS
-
-
 def model_name(requested: str, bands: tuple[str, ...]) -> str | None:
     """The model a stage will run: ``requested``, or for ``auto`` the one made for the camera's bands."""
     return MODEL_FOR_BANDS.get(tuple(bands)) if requested == "auto" else requested
@@ -61,15 +55,8 @@ def model_path(requested: str, bands: tuple[str, ...], scenario_dir: Path | None
 
 
 def load_model(path: Path, bands: tuple[str, ...], threads: int) -> Model:
-    """A model on the host CPU, checked against its card and the camera's bands (cached per process while neither
-    the model file nor its card changes)."""
-    stamps = tuple(p.stat().st_mtime_ns if p.is_file() else None for p in (path, path.with_suffix(".json")))
-    return _load_model(path, stamps, bands, threads)
-
-
-@cache
-def _load_model(path: Path, stamps: tuple[int | None, ...], bands: tuple[str, ...], threads: int) -> Model:
-    return Model(path, bands=bands, threads=threads)
+    """A model on the host CPU, checked against its card and the camera's bands (:func:`runtime.cached_model`)."""
+    return cached_model(path, threads, tuple(bands))
 
 
 def cloud_channel(model: Model) -> int:

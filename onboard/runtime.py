@@ -4,6 +4,7 @@ in NHWC whatever the model's own layout; and the card of a new model, read from 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 import statistics
@@ -29,6 +30,23 @@ FORMATS = (".tflite", ".onnx")
 ONNX_RUNTIME = "onnxruntime"
 CARD_BENCHMARK_RUNS = 20  # timed inferences behind a new card's host latency, after CARD_BENCHMARK_WARMUP
 CARD_BENCHMARK_WARMUP = 3
+
+
+def is_model_file(name: str) -> bool:
+    """True when a stage's ``model`` parameter names a model file (a user's) rather than a shipped model."""
+    return Path(name).suffix.lower() in FORMATS
+
+
+def cached_model(path: Path, threads: int, bands: tuple[str, ...] | None = None) -> Model:
+    """``Model(path, threads=threads, bands=bands)`` on the host CPU, made once per process while neither the model
+    file nor its card changes (a stage's validation and its run share it)."""
+    stamps = tuple(p.stat().st_mtime_ns if p.is_file() else None for p in (path, path.with_suffix(".json")))
+    return _cached_model(path, stamps, threads, bands)
+
+
+@functools.cache
+def _cached_model(path: Path, stamps: tuple[int | None, ...], threads: int, bands: tuple[str, ...] | None) -> Model:
+    return Model(path, bands=bands, threads=threads)
 
 
 def model_format(path: Path) -> str:

@@ -2,7 +2,9 @@
 
 The burst is registered on board (ECC or phase correlation, :mod:`onboard.registration`) on the pixels the cloud
 stage found clear in each frame (all pixels without a cloud stage), then fused by the full-int8 MISR model
-(:func:`onboard.fusion.misr`, sliding window with cropped edges) or a classic method. The product keeps the
+(:func:`onboard.fusion.misr`, sliding window with cropped edges) or a classic method. ``model`` may name a user's
+MISR model file instead (relative to the scenario, its card beside it): it takes what the shipped one takes, the
+standardised planes folded by space-to-depth (scale² x 3 channels), and gives the correction at the finer scale. The product keeps the
 camera's calibration: DN at its bit depth, on a grid of ``gsd_m / scale``. At scale s it holds s² times the
 pixels of one frame, so it saves downlink against the K raw frames only when K > s².
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -23,9 +26,9 @@ import numpy as np
 from rundir.errors import InputFileError
 
 from . import fusion, registration, tiling
-from .pipeline import Context, Stage, Tile, Work, register
+from .pipeline import Context, Stage, Tile, Work, register, scenario_path
 from .modelcard import MODEL_DIR, shipped_card
-from .runtime import Model
+from .runtime import Model, cached_model, is_model_file
 from .schema import spec
 
 # NOTE: host time per low-res megapixel per frame, measured by benchmarks/pipeline.py (2-core host, one thread).
@@ -38,6 +41,7 @@ OVERLAP_PX = 12
 # bicubic: of the mean of the clear frames, unregistered (the PROBA-V baseline); bicubic_registered: of their
 # registered mean (the model's starting point)
 BASELINES = ("model_float32", "bicubic", "bicubic_registered", "shift_and_add")
+TASK = "super-resolution"  # the MLM task a user's MISR model's card names
 
 
 def model_name(scale: int, kind: str = "int8") -> str:
@@ -54,6 +58,27 @@ def shipped_scales() -> list[int]:
 def load_model(name: str, threads: int) -> Model:
     """A shipped MISR model on the host CPU (cached per run)."""
     return Model(MODEL_DIR / f"{name}.tflite", threads=threads)
+
+
+def user_model_problems(model: Model, scale: int) -> list[str]:
+    """What keeps a user's MISR model (loaded and matching its card) from the stage at ``scale``: its task, its
+    input (one square window of scale² x 3 folded planes), its output (the correction, one channel, scale times
+    finer) and its card's host latency."""
+    _, window_px, width_px, channels = model.input_shape
+    problems = []
+    if model.card.task != TASK:
+        problems.append(f"a {TASK} model; its card says {model.card.task!r}")
+    if model.input_shape[0] != 1 or window_px != width_px or channels != scale * scale * len(fusion.FEATURE_PLANES):
+        problems.append(f"input (1, n, n, {scale * scale * len(fusion.FEATURE_PLANES)}) at scale {scale} (the "
+                        f"planes folded by space-to-depth); the model takes {list(model.input_shape)} (NHWC)")
+    elif model.output_shape != (1, window_px * scale, window_px * scale, 1):
+        problems.append(f"output (1, {window_px * scale}, {window_px * scale}, 1); the model gives "
+                        f"{list(model.output_shape)}")
+    try:
+        model.card.host_latency_s
+    except InputFileError as err:
+        problems.append(err.problem)
+    return problems
 
 
 def to_dn(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
@@ -79,34 +104,58 @@ class SuperResolution(Stage):
                                "cropped from each inner edge (12: the network's receptive field, 6 px a side)")
         evaluate: bool = spec(True, doc="also run the float32 twin and the baselines for the report (host time only)")
         threads: int = spec(1, ge=1, le=64, doc="interpreter threads on the host")
+        model: str = spec("auto", doc="auto: the shipped MISR model for the scale; or a .tflite or .onnx MISR model "
+                          "relative to the scenario, with its card beside it (the shipped model's input and output)")
 
     @classmethod
     def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
         out = []
-        if params.method == "model" and params.scale not in shipped_scales():
+        if params.method == "model" and is_model_file(params.model):
+            pass  # check_files: the file, its card and the model
+        elif params.method == "model" and params.scale not in shipped_scales():
             have = ", ".join(f"x{s}" for s in shipped_scales()) or "none"
             out.append(("scale", f"a scale with a shipped MISR model ({have}), or method shift_and_add or bicubic",
                         f"x{params.scale} with method model"))
-        if params.method == "model" and not out:  # validate opens the model files the stage will run
+        if params.method == "model" and not out and not is_model_file(params.model):  # opens the stage's models
             for twin in ("int8", "float32") if params.evaluate else ("int8",):
                 try:
                     load_model(model_name(params.scale, twin), params.threads)
                 except InputFileError as err:
                     out.append(("method", "MISR model files that load and match their cards", str(err)))
+        if params.model != "auto" and not is_model_file(params.model):
+            out.append(("model", "auto, or a .tflite or .onnx file", repr(params.model)))
         if "cloud_filter" in names and names.index("cloud_filter") > index:
             out.append(("stage", "superres after cloud_filter (it fuses the clear pixels only)",
                         f"superres at position {index + 1}, cloud_filter at {names.index('cloud_filter') + 1}"))
         return out
 
+    @classmethod
+    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[tuple[str, str, str]]:
+        if params.method != "model" or not is_model_file(params.model):
+            return []
+        path = scenario_path(params.model, scenario_dir)
+        try:
+            model = cached_model(path, params.threads)
+        except InputFileError as err:
+            return [("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
+                     str(err))]
+        return [("model", problem, f"{path} (card {model.card.path})")
+                for problem in user_model_problems(model, params.scale)]
+
     def __init__(self, params: Any, ctx: Context):
         super().__init__(params, ctx)
         self.burst_scale = params.scale
         self.uses = "int8" if params.method == "model" else "cpu"
+        self.user_model = scenario_path(params.model, ctx.scenario_dir) if is_model_file(params.model) else None
         name = model_name(params.scale)
-        self.model_name = name if params.scale in shipped_scales() else None
-        card = shipped_card(name) if self.model_name else None
-        self.window_px = card.inputs[0].shape[1] if card else 0
-        self.latency_s = card.host_latency_s if card else 0.0
+        self.model_name = name if params.scale in shipped_scales() and self.user_model is None else None
+        if self.user_model is not None:
+            model = cached_model(self.user_model, params.threads)
+            self.window_px, self.latency_s = model.input_shape[1], model.card.host_latency_s
+        else:
+            card = shipped_card(name) if self.model_name else None
+            self.window_px = card.inputs[0].shape[1] if card else 0
+            self.latency_s = card.host_latency_s if card else 0.0
 
     def _fuse(self, planes: np.ndarray, method: str, lr: np.ndarray, clear: np.ndarray) -> np.ndarray:
         """(H*s, W*s, B) float32 reflectance of ``method`` from the shared planes (B, H*s, W*s, 3), or for plain
@@ -117,7 +166,9 @@ class SuperResolution(Stage):
             return np.moveaxis(planes[..., 0], 0, -1)
         if method == "shift_and_add":
             return np.moveaxis(planes[..., 1], 0, -1)
-        model = load_model(model_name(self.params.scale, method.removeprefix("model_")), self.params.threads)
+        model = (cached_model(self.user_model, self.params.threads) if self.user_model is not None and
+                 method == "model_int8" else
+                 load_model(model_name(self.params.scale, method.removeprefix("model_")), self.params.threads))
         return fusion.misr_from_planes(model, planes, self.params.scale, self.params.overlap_px)
 
     def process(self, work: Work) -> None:

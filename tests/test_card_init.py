@@ -79,3 +79,15 @@ def test_an_existing_card_is_kept_unless_forced(tmp_path, capsys):
     assert "a card is already there; pass --force" in capsys.readouterr().err
     assert card_init(model, "--force", "--version", "2.0.0") == 0
     assert load_card(model.with_suffix(".json")).version == "2.0.0"
+
+
+def test_a_super_resolution_card_names_the_folded_planes_as_the_shipped_card_does(tmp_path, capsys):
+    from onboard.modelcard import MODEL_DIR, shipped_card
+
+    model = tmp_path / "my_misr.tflite"
+    model.write_bytes((MODEL_DIR / "superres_x2_int8.tflite").read_bytes())
+    assert main(["card", "init", str(model), "--task", "super-resolution"]) == 0
+    card, shipped = load_card(model.with_suffix(".json")), shipped_card("superres_x2_int8")
+    assert card.inputs[0].bands == shipped.inputs[0].bands and card.inputs[0].scaling == shipped.inputs[0].scaling
+    assert main(["card", "init", str(model), "--task", "super-resolution", "--bands", "B,G", "--force"]) == 2
+    assert "none for a super-resolution model" in capsys.readouterr().err

@@ -143,3 +143,29 @@ def test_superres_must_follow_the_cloud_filter(tmp_path):
 def test_burst_settings_are_validated(tmp_path):
     message = scenario_error(tmp_path, "      frames: 8 ", "      frames: 1 ")
     assert "spacecraft.camera.burst.frames" in message and "expected" in message
+
+
+def test_a_users_misr_model_runs_in_the_stage_as_the_shipped_one_does(shot, tmp_path):
+    from app.cli import main
+
+    user = tmp_path / "my_misr.tflite"
+    user.write_bytes((superres.MODEL_DIR / "superres_x2_int8.tflite").read_bytes())
+    assert main(["card", "init", str(user), "--task", "super-resolution"]) == 0
+    params = superres.SuperResolution.Params(model=str(user), evaluate=False)
+    assert superres.SuperResolution.check_files(params, CTX.bands, None) == []
+    shipped, mine = (build(("superres", {"evaluate": False, **extra}), ("encode", {"format": "png"})).run(shot)
+                     for extra in ({}, {"model": str(user)}))
+    assert [t.payload for t in mine.tiles] == [t.payload for t in shipped.tiles]  # the same model, the same bytes
+    assert "sr_model_float32" not in mine.evaluation
+
+
+def test_a_segmentation_model_in_the_superres_stage_is_refused_with_the_reason(tmp_path):
+    from app.cli import main
+    from tests.user_models import user_model
+
+    model = user_model("uint8.tflite", tmp_path)
+    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR"]) == 0
+    problems = superres.SuperResolution.check_files(superres.SuperResolution.Params(model=str(model)), CTX.bands, None)
+    assert [p[1] for p in problems] == ["a super-resolution model; its card says 'segmentation'",
+                                        "input (1, n, n, 12) at scale 2 (the planes folded by space-to-depth); the "
+                                        "model takes [1, 48, 48, 4] (NHWC)"]
