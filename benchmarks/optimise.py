@@ -3,11 +3,11 @@ in ONNX Runtime.
 
 Variants: float32 (as shipped), float16 weights, dynamic-range int8 (int8 weights, float activations), int16x8
 (int16 activations, int8 weights), full int8, and 50 % magnitude-pruned plus full int8; each as a .tflite file run by
-LiteRT (``onboard.runtime.Model``) and as an .onnx file run by ONNX Runtime's CPU execution provider. For each: file
-size (and gzip size, where pruning shows), host latency p50 and p90 of one 256 px window on one thread (timed as
-``onboard.bench`` times it, the variants interleaved in rounds), that latency projected onto every hardware profile
-(``onboard.bench.project``: full-int8 models only, as a profile's speed is an int8 convolution figure), pixel F1 at
-0.5 on synthetic held-out frames (the first frames of ``training/train_cloud.py``'s held-out split, windows and
+LiteRT and as an .onnx file run by ONNX Runtime's CPU execution provider, both through ``onboard.runtime.Model``. For
+each: file size (and gzip size, where pruning shows), host latency p50 and p90 of one 256 px window on one thread
+(timed as ``onboard.bench`` times it, the models interleaved run by run), that latency projected onto every hardware
+profile (``onboard.bench.project``: full-int8 models only, as a profile's speed is an int8 convolution figure), pixel
+F1 at 0.5 on synthetic held-out frames (the first frames of ``training/train_cloud.py``'s held-out split, windows and
 overlap as the cards) and on the real tiles of ``shared/data/real_cloud_val`` (``training/cloud_scores.py``), and
 whether the file meets the Edge TPU compiler's documented constraints (EDGETPU_OPS, EDGETPU_REQUIREMENTS).
 
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # NOTE: training/ is not an installed package; run as a script from any directory
 
 from ground.document import Table, to_markdown  # noqa: E402
-from onboard import bench, tiling  # noqa: E402
+from onboard import bench  # noqa: E402
 from onboard.hardware import load_profile, profile_names  # noqa: E402
 from onboard.modelcard import MODEL_DIR, load_card  # noqa: E402
 from onboard.runtime import Model  # noqa: E402
@@ -95,12 +95,10 @@ class OptimiseConfig:
     train_frames: int = 200  # 256 px training frames: calibration for every static quantisation, and the fine-tune
     finetune_steps: int = 500  # batches of TrainConfig.batch_size crops of TrainConfig.crop_px, as training draws them
     finetune_learning_rate: float = 1e-3  # Adam, cosine decay to 5 % (training: 3e-3 over 2000 steps)
-    runs: int = 50  # timed inferences per model, in LATENCY_ROUNDS interleaved rounds, after `warmup`
+    runs: int = 50  # timed inferences per model, interleaved with the other models', after `warmup`
     warmup: int = 5
     threads: int = 1  # as the cards' latency and the profiles' calibration
 
-
-LATENCY_ROUNDS = 5
 
 # The Edge TPU compiler's requirements and supported operations, as documented by Coral ("TensorFlow models on the
 # Edge TPU", sections "Model requirements" and "Supported operations"), keyed by TFLite builtin operator name.
@@ -370,51 +368,17 @@ def build_files(model, pruned, calibration: np.ndarray, directory: Path) -> dict
 # ------------------------------------------------------------------------------------------------ runtimes
 
 
-class OnnxModel:
-    """An .onnx model on ONNX Runtime's CPU execution provider with float input, offering what ``onboard.bench``'s
-    timing and the tiled prediction use of ``onboard.runtime.Model``: input_shape, input_dtype, invoke_raw and
-    predict_tiled."""
-
-    def __init__(self, path: Path, threads: int = 1):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        detail = self.session.get_inputs()[0]
-        if detail.type != "tensor(float)":
-            raise ValueError(f"{path}: input {detail.type}, expected tensor(float)")
-        self.input_name = detail.name
-        self.input_shape = tuple(int(d) for d in detail.shape)
-        self.input_dtype = np.dtype(np.float32)
-
-    def invoke_raw(self, q: np.ndarray) -> np.ndarray:
-        """The output tensor for an input of the full input shape."""
-        return self.session.run(None, {self.input_name: q})[0]
-
-    def predict_tiled(self, image: np.ndarray, overlap_px: int) -> np.ndarray:
-        """(H, W, 1) output for an (H, W, 4) image, by onboard.tiling's sliding windows."""
-        return tiling.predict_tiled(np.asarray(image, np.float32),
-                                    lambda window: self.invoke_raw(np.ascontiguousarray(window)[None])[0],
-                                    self.input_shape[1], overlap_px)
-
-
-def open_model(path: Path, runtime: str, threads: int):
-    return Model(path, threads=threads) if runtime == "litert" else OnnxModel(path, threads)
-
-
 def latencies(models: dict[Any, Any], config: OptimiseConfig) -> dict[Any, bench.Latency]:
     """Latency of one inference of each model on bench's random input: ``config.warmup`` untimed runs each, then
-    ``config.runs`` timed ones in LATENCY_ROUNDS rounds through all the models, so that load from elsewhere on the
-    host falls on every model alike."""
+    ``config.runs`` rounds of one timed inference of every model in turn, so that load from elsewhere on the host
+    falls on every model alike."""
     inputs = {key: bench.random_input(model) for key, model in models.items()}
     for key, model in models.items():
         bench.timed_ms(model, inputs[key], 0, config.warmup)
     times: dict[Any, list[float]] = {key: [] for key in models}
-    for _ in range(LATENCY_ROUNDS):
+    for _ in range(config.runs):
         for key, model in models.items():
-            times[key] += bench.timed_ms(model, inputs[key], config.runs // LATENCY_ROUNDS)
+            times[key].append(bench.time_ms(model, inputs[key]))
     return {key: bench.Latency.of(t) for key, t in times.items()}
 
 
@@ -522,7 +486,7 @@ def prepare(config: OptimiseConfig, log: Callable[[str], None]) -> dict[str, Any
 def measure(files: dict[tuple[str, str], Path], data: dict[str, Any], config: OptimiseConfig,
             log: Callable[[str], None]) -> list[dict[str, Any]]:
     """One row per (variant, runtime): size, latency, projections, scores and the Edge TPU check."""
-    models = {key: open_model(path, key[1], config.threads) for key, path in files.items()}
+    models = {key: Model(path, threads=config.threads) for key, path in files.items()}
     latency = latencies(models, config)
     scaling = load_card(SHIPPED.with_suffix(".json")).inputs[0].scaling
     rows = []
@@ -566,7 +530,8 @@ def document(rows: list[dict[str, Any]], data: dict[str, Any], config: OptimiseC
     """The JSON document: settings, host, the checks behind the variants, and the rows."""
     return {
         "what": __doc__.splitlines()[0], "model": str(SHIPPED.relative_to(ROOT)),
-        "settings": {**asdict(config), "latency_rounds": LATENCY_ROUNDS, "window_px": MODEL_PX,
+        "settings": {**asdict(config), "latency": "one inference of each model in turn, `runs` rounds",
+                     "window_px": MODEL_PX,
                      "overlap_px": WINDOW_OVERLAP_PX, "threshold": THRESHOLD, "onnx_opset": ONNX_OPSET,
                      "heldout": f"the first {config.heldout_frames} frames of training/train_cloud.py's held-out "
                                 f"split (512 px; the cards score 120)",
@@ -592,7 +557,7 @@ def document(rows: list[dict[str, Any]], data: dict[str, Any], config: OptimiseC
 def _edgetpu_cell(edgetpu: dict[str, Any]) -> str:
     if edgetpu["met"]:
         return "yes*" if edgetpu.get("unchecked_limits") else "yes"
-    return f"no: {edgetpu['problems'][0]}"
+    return f"no: {edgetpu['problems'][0].split(':')[0]}"  # an ONNX row: "no: ONNX"
 
 
 def tables(rows: list[dict[str, Any]]) -> str:
