@@ -99,7 +99,12 @@ def stac_problems(item: dict[str, Any]) -> list[tuple[str, str]]:
     from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
     try:
-        JsonSchemaSTACValidator().validate_core(item, pystac.STACObjectType.ITEM, item.get("stac_version", ""))
+        validator = JsonSchemaSTACValidator()
+    except ImportError as err:
+        return [("", f"checking a STAC card needs jsonschema, which pystac validates with: pip install jsonschema "
+                     f"({err})")]
+    try:
+        validator.validate_core(item, pystac.STACObjectType.ITEM, item.get("stac_version", ""))
     except pystac.STACValidationError as err:
         return [("", f"not a valid STAC Item (pystac, STAC {STAC_VERSION} Item schema): {_schema_error(err)}")]
     except (pystac.STACError, KeyError, TypeError) as err:
