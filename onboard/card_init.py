@@ -13,12 +13,11 @@ from rundir.errors import OrbitEdgeError
 
 from .fusion import FEATURE_PLANES
 from .mlm import ACCELERATORS, ACTIVATIONS
-from .modelcard import ModelCard, Scaling, load_card, write_card
+from .modelcard import CAMERA_SOURCES, ModelCard, Scaling, load_card, write_card
 from .runtime import Model, build_card
 
 TASKS = {"segmentation": "segmentation", "classification": "classification",
          "super-resolution": "super-resolution"}  # --task -> mlm:tasks
-SOURCES = ("toa_reflectance", "dn")
 MISR_SOURCE = "misr_planes_standardised"  # a MISR model's input: the superres stage standardises the planes itself
 
 
@@ -59,8 +58,8 @@ def _problems(request: CardRequest) -> list[str]:
                             f"{len(values)}")
     if 0 in request.scale:
         problems.append("--scale: expected non-zero numbers, found 0")
-    if request.source not in SOURCES and not misr:
-        problems.append(f"--source: expected one of {', '.join(SOURCES)}, found {request.source!r}")
+    if request.source not in CAMERA_SOURCES and not misr:
+        problems.append(f"--source: expected one of {', '.join(CAMERA_SOURCES)}, found {request.source!r}")
     if request.activation is not None and request.activation not in ACTIVATIONS:
         problems.append(f"--activation: expected one of {', '.join(ACTIVATIONS)}, found {request.activation!r}")
     if request.accelerator is not None and request.accelerator not in ACCELERATORS:

@@ -25,7 +25,7 @@ from rundir.tiles import tile_boxes
 
 from . import spectral, tiling
 from .pipeline import Context, Stage, Tile, Work, register, scenario_path
-from .modelcard import MODEL_DIR, shipped_card
+from .modelcard import CAMERA_SOURCES, MODEL_DIR, shipped_card
 from .runtime import Model, cached_model, is_model_file
 from .schema import spec
 
@@ -33,7 +33,6 @@ MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "
 # NOTE: per-pixel cost of the spectral test on the reference host, measured by benchmarks/pipeline.py.
 SPECTRAL_SAMPLES_PER_S = 40e6
 SEGMENTATION_TASKS = ("segmentation", "semantic-segmentation")  # MLM task names of a per-pixel model
-SOURCES = ("toa_reflectance", "dn")  # what a user model's input is made from (its card's scaling.source)
 CLOUD_CLASS = "cloud"  # the output channel a multi-class model's card must name
 
 
@@ -87,8 +86,8 @@ def user_model_problems(model: Model, overlap_px: int) -> list[str]:
                         f"{list(model.input_shape)} and gives {list(model.output_shape)} (NHWC)")
     elif overlap_px >= height // 2:
         problems.append(f"overlap_px less than half the model's {height} px window, found {overlap_px}")
-    if card.inputs[0].scaling.source not in SOURCES:
-        problems.append(f"inputs made from one of {SOURCES}; its card's scaling.source is "
+    if card.inputs[0].scaling.source not in CAMERA_SOURCES:
+        problems.append(f"inputs made from one of {CAMERA_SOURCES}; its card's scaling.source is "
                         f"{card.inputs[0].scaling.source!r}")
     for check in (lambda: cloud_channel(model), lambda: card.host_latency_s):
         try:

@@ -59,7 +59,8 @@ from .yaml_source import line_of
 
 MODEL_DIR = Path(__file__).with_name("models")  # the shipped models, each with its card beside it
 CARD_DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32")
-NHWC = ("batch", "height", "width", "channel")
+CAMERA_SOURCES = ("toa_reflectance", "dn")  # what a camera-fed model's input is made from (its scaling.source)
+NHWC = mlm.NHWC
 NCHW = ("batch", "channel", "height", "width")
 FORMS = ("flat", "stac")
 # Optional top-level fields of the flat form, with their defaults (left out of the JSON when at them).
