@@ -1,0 +1,165 @@
+"""The figures of a run that trade studies collect and compare: each a name, a unit, which way is better and where it
+comes from in a run directory (``report.json``, and ``telemetry/run.json`` for energy).
+
+``saved_fraction`` is the report's comparison baseline (one raw frame per scene), common to every pipeline, so a
+pipeline with bursts and one without are compared on the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ground.document import fmt_bytes, fmt_duration, fmt_fraction
+from rundir.errors import InputFileError
+
+Report = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure: ``read(report, run_info)`` gives its value (None where it does not apply)."""
+
+    name: str
+    unit: str
+    better: Literal["higher", "lower"]
+    doc: str
+    read: Callable[[Report, Report], float | None]
+
+
+def _at(data: Any, *keys: Any) -> Any:
+    for key in keys:
+        if isinstance(data, Mapping):
+            data = data.get(key)
+        elif isinstance(data, list) and isinstance(key, int) and -len(data) <= key < len(data):
+            data = data[key]
+        else:
+            return None
+    return data
+
+
+def this_run(report: Report, key: str) -> Any:
+    """``key`` of the comparison's ``this_run`` row (None without one)."""
+    rows = _at(report, "comparison", "rows") or []
+    return next((row.get(key) for row in rows if row.get("pipeline") == "this_run"), None)
+
+
+def oracle_saved_fraction(report: Report, info: Report) -> float | None:
+    """What this run would save with the true cloud mask: its bytes scaled by the tiles the same tile policy keeps
+    fed the truth (report ``cloud.oracle``) over those the model kept; None without a cloud_filter stage, or when
+    the model kept no tile and the oracle some. Exact when a kept tile costs the same bytes whichever mask chose
+    it."""
+    saved = this_run(report, "saved_fraction")
+    model = _at(report, "cloud", "tile_selection_saved_fraction")
+    oracle = _at(report, "cloud", "oracle", "tile_selection_saved_fraction")
+    if saved is None or model is None or oracle is None:
+        return None
+    if model >= 1.0:  # the model kept no tile: the same as the oracle when it keeps none either, else unknown
+        return saved if oracle >= 1.0 else None
+    return 1.0 - (1.0 - saved) * (1.0 - oracle) / (1.0 - model)
+
+
+def energy_wh(report: Report, info: Report) -> float | None:
+    """Energy every load drew (bus, camera, computer, radio), summed over the satellites (run.json)."""
+    values = [s.get("energy_out_wh") for s in info.get("satellite_summary") or []]
+    return sum(values) if values and None not in values else None
+
+
+def energy_per_mb_wh(report: Report, info: Report) -> float | None:
+    energy, sent = energy_wh(report, info), _at(report, "bandwidth", "downlinked_bytes")
+    return energy / (sent / 1e6) if energy is not None and sent else None
+
+
+def _cpsnr_db(report: Report, info: Report) -> float | None:
+    return _at(report, "superres", "cpsnr_db", _at(report, "superres", "product"))
+
+
+def _compute_busy_s(report: Report, info: Report) -> float | None:
+    values = [s.get("compute_busy_s") for s in _at(report, "compute", "satellites") or []]
+    return sum(values) if values and None not in values else None
+
+
+FIGURES = {f.name: f for f in (
+    Figure("saved_fraction", "fraction", "higher", "bytes saved against one raw frame per scene (the report's "
+           "comparison baseline, the same for every pipeline)", lambda r, i: this_run(r, "saved_fraction")),
+    Figure("oracle_saved_fraction", "fraction", "higher", "the saving with the true cloud mask instead of the "
+           "model (same tile policy; this run's bytes per kept tile): the bound of the Pareto front",
+           oracle_saved_fraction),
+    Figure("saved_vs_captured_fraction", "fraction", "higher", "bytes saved against bent-pipe of everything captured "
+           "(a burst counts its K frames; report bandwidth.saved_fraction)",
+           lambda r, i: _at(r, "bandwidth", "saved_fraction")),
+    Figure("downlinked_bytes", "B", "lower", "bytes of the verified products",
+           lambda r, i: _at(r, "bandwidth", "downlinked_bytes")),
+    Figure("clear_pixels_lost_fraction", "fraction", "lower", "truly clear pixels that never reach the ground "
+           "(0 without a cloud_filter stage)", lambda r, i: this_run(r, "clear_pixels_lost_fraction")),
+    Figure("oracle_clear_pixels_lost_fraction", "fraction", "lower", "clear pixels the same tile policy loses fed "
+           "the true cloud mask", lambda r, i: _at(r, "cloud", "oracle", "clear_pixels_lost_fraction")),
+    Figure("cloud_f1", "fraction", "higher", "per-pixel F1 of the cloud mask against truth",
+           lambda r, i: _at(r, "cloud", "pixel", "f1")),
+    Figure("cpsnr_db", "dB", "higher", "cPSNR of the super-resolved product (PROBA-V sense)", _cpsnr_db),
+    Figure("latency_p90_s", "s", "lower", "90th percentile of capture-to-ground time of the delivered products",
+           lambda r, i: _at(r, "latency_s", "p90")),
+    Figure("frames_delivered", "frames", "higher", "captured frames with a product on the ground",
+           lambda r, i: _at(r, "ledger", "delivered")),
+    Figure("on_board_bytes", "B", "lower", "bytes still on board at the end", lambda r, i: _at(r, "on_board", "bytes")),
+    Figure("energy_wh", "Wh", "lower", "energy drawn by every load (bus, camera, computer, radio), all satellites",
+           energy_wh),
+    Figure("energy_per_mb_wh", "Wh/MB", "lower", "energy_wh per delivered MB (10^6 bytes)", energy_per_mb_wh),
+    Figure("compute_busy_s", "s", "lower", "simulated time the on-board computers were busy", _compute_busy_s),
+    Figure("value_per_byte", "clear px/B", "higher", "target priority x clear pixels delivered per byte (report "
+           "value.value_per_byte)", lambda r, i: _at(r, "value", "value_per_byte")),
+)}
+"""Every figure by name, in the order tables show them."""
+
+PARETO_X = "saved_fraction"
+PARETO_Y = ("clear_pixels_lost_fraction", "energy_per_mb_wh", "latency_p90_s")
+"""The Pareto front sets bandwidth saved against each of these."""
+
+
+def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(report.json, telemetry/run.json)`` of a run directory (run.json ``{}`` when absent).
+
+    Raises InputFileError when report.json is missing or not JSON: ``orbitedge report RUN`` writes it."""
+    path = Path(run_dir) / "report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFileError(path, "no report.json: run `orbitedge report` on the run directory first") from None
+    except (OSError, ValueError) as err:
+        raise InputFileError(path, f"not a readable report ({err})") from None
+    info_path = Path(run_dir) / "telemetry" / "run.json"
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+    except (OSError, ValueError) as err:
+        raise InputFileError(info_path, f"not readable JSON ({err})") from None
+    return report, info
+
+
+def figures_of(report: Report, info: Report,
+               names: list[str] | tuple[str, ...] = tuple(FIGURES)) -> dict[str, float | None]:
+    """``{name: value}`` of the figures ``names`` (every figure by default) of one run."""
+    return {name: FIGURES[name].read(report, info) for name in names}
+
+
+def fmt_figure(name: str, value: float | None) -> str:
+    """A figure's value in its unit: fractions in %, seconds (as a duration from a minute), bytes with an SI
+    prefix, others to 4 significant digits."""
+    unit = FIGURES[name].unit
+    if value is None:
+        return "n/a"
+    if unit == "fraction":
+        return fmt_fraction(value)
+    if unit == "s":
+        return f"{value:.3g} s" if abs(value) < 60 else fmt_duration(value)
+    if unit == "B":
+        return fmt_bytes(value)
+    return f"{value:.4g} {unit}"
+
+
+def figure_table() -> str:
+    """The Markdown table of the figures: name, unit, which way is better, meaning."""
+    rows = [f"| `{f.name}` | {f.unit} | {f.better} | {f.doc} |" for f in FIGURES.values()]
+    return "\n".join(["| figure | unit | better | meaning |", "|---|---|---|---|", *rows])

@@ -1,0 +1,93 @@
+"""Progress on the terminal (tqdm, on stderr): the simulation in simulated hours, the ground segment, and a sweep's
+runs, each with the elapsed time and, where the total is known, the ETA.
+
+A ticker thread redraws a bar twice a second, so the elapsed time keeps moving while one heavy frame or a ground
+section holds the main thread. Bars show only on a terminal and never under ``--quiet``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tqdm import tqdm
+
+TICK_S = 0.5
+
+
+def wanted(quiet: bool) -> bool:
+    """Bars show on a terminal (stderr a TTY) unless ``quiet``."""
+    return not quiet and sys.stderr.isatty()
+
+
+@contextmanager
+def ticking(bar: tqdm) -> Iterator[tqdm]:
+    """Redraw ``bar`` every TICK_S seconds from a daemon thread until the block ends, then close it."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(TICK_S):
+            bar.refresh()
+
+    thread = threading.Thread(target=tick, name="orbitedge-progress", daemon=True)
+    thread.start()
+    try:
+        yield bar
+    finally:
+        stop.set()
+        thread.join()
+        bar.close()
+
+
+@contextmanager
+def simulation_bar(enabled: bool, duration_h: float) -> Iterator[Callable[[float, float], None] | None]:
+    """A Mission progress callback ``(t_s, duration_s)`` drawing simulated hours of ``duration_h`` against the
+    average pace so far (elapsed and ETA); None when not ``enabled``."""
+    if not enabled:
+        yield None
+        return
+    bar = tqdm(total=duration_h, desc="simulation", unit="h", smoothing=0, file=sys.stderr, leave=True,
+               dynamic_ncols=True,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} h simulated [{elapsed}<{remaining}]")
+
+    def show(t_s: float, duration_s: float) -> None:
+        bar.update(t_s / 3600.0 - bar.n)
+
+    with ticking(bar):
+        yield show
+
+
+@contextmanager
+def ground_bar(enabled: bool) -> Iterator[None]:
+    """While the block runs, the ground segment's elapsed time (verify, stitch, score, plot): the sections report no
+    steps, so there is no ETA."""
+    if not enabled:
+        yield
+        return
+    bar = tqdm(total=None, desc="ground segment", file=sys.stderr, leave=True, dynamic_ncols=True,
+               bar_format="{desc}: verifying, stitching, scoring and plotting [{elapsed}]")
+    with ticking(bar):
+        yield
+
+
+@contextmanager
+def sweep_bar(enabled: bool, total: int, already: int) -> Iterator[Callable[[dict[str, int]], None] | None]:
+    """A sweep's progress callback, given ``{done, failed, running, total}`` of this session's ``total`` runs:
+    runs finished of ``total`` with the running and failed counts, elapsed and ETA; ``already`` complete runs
+    (skipped) are named in the description. None when not ``enabled``."""
+    if not enabled:
+        yield None
+        return
+    desc = "sweep" + (f" ({already} done before)" if already else "")
+    bar = tqdm(total=total, desc=desc, unit="run", smoothing=0, file=sys.stderr, leave=True, dynamic_ncols=True,
+               bar_format="{desc}: {n}/{total} runs |{bar}| [{elapsed}<{remaining}{postfix}]")
+
+    def show(counts: dict[str, Any]) -> None:
+        bar.set_postfix_str(f"{counts['running']} running, {counts['failed']} failed", refresh=False)
+        bar.update(counts["done"] + counts["failed"] - bar.n)
+
+    with ticking(bar):
+        yield show

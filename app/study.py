@@ -1,0 +1,107 @@
+"""A trade study end to end: the runs a sweep still needs, made on a Dask cluster (:mod:`app.sweep`), then the
+results, the report and ``sweep.json`` written from every run directory, also after Ctrl-C (what was done stays,
+and the same command resumes)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ContextManager
+
+from rundir.files import write_json
+
+from .figures import FIGURES, read_run
+from .summary import SCHEMA_VERSION, run_summary
+from .sweep import default_workers, execute, prepare_out, run_dir_of, start_client, sweep_state
+from .sweep_file import Sweep
+from .sweep_report import joint_front, write_sweep_report
+from .sweep_results import ConfigSummary, run_rows, summaries, write_results
+
+ProgressFactory = Callable[[int, int], ContextManager[Any]]  # (runs to make, runs already complete) -> callback
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep command did: the rows (one per run), the ranked configurations, the files written, the runs
+    complete before it (``skipped``) and made by it (``ran``), its wall time and workers (None: none started)."""
+
+    sweep: Sweep
+    out: Path
+    rows: list[dict[str, Any]]
+    configs: list[ConfigSummary]
+    files: list[Path]
+    skipped: int
+    ran: int
+    wall_s: float
+    workers: int | None
+
+
+def _no_progress(total: int, already: int) -> ContextManager[None]:
+    return contextlib.nullcontext()
+
+
+def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers: int | None = None,
+              client: Any = None, retry_failed: bool = False, overwrite: bool = False, fmt: str = "md",
+              progress: ProgressFactory = _no_progress, memory_limit: str | float = "auto") -> SweepOutcome:
+    """Make the runs of ``sweep`` that ``out`` lacks (and with ``retry_failed`` those that failed) on ``client``, or
+    on the cluster at ``scheduler``, or on a new LocalCluster of ``workers`` processes (default one per core, never
+    more than the runs to make; none when nothing is left to do); then write results.csv, the report and sweep.json.
+    Raises OrbitEdgeError when ``out`` holds another plan's runs or no worker can take a run; KeyboardInterrupt
+    after writing what was done."""
+    out = Path(out).resolve()
+    prepare_out(out, overwrite)
+    state = sweep_state(sweep, out, retry_failed)
+    start = time.perf_counter()
+    started = None
+    try:
+        if state.todo:
+            own = client is None
+            if own:
+                started = min(workers or default_workers(), len(state.todo)) if scheduler is None else None
+                client, cluster = start_client(scheduler, started, memory_limit)
+            try:
+                with progress(len(state.todo), len(state.complete)) as show:
+                    execute(client, sweep, out, state.todo, fmt, show)
+            finally:
+                if own:
+                    client.close()
+                    if cluster is not None:
+                        cluster.close()
+    finally:
+        rows = run_rows(sweep, out)
+        configs = summaries(sweep, rows)
+        files = write_results(sweep, rows, out) + write_sweep_report(sweep, rows, configs, out, fmt)
+        outcome = SweepOutcome(sweep, out, rows, configs, files, len(state.complete),
+                               sum(r["status"] != "pending" for r in rows) - len(state.complete) - len(state.failed),
+                               round(time.perf_counter() - start, 3), started)
+        write_json(out / "sweep.json", sweep_summary(outcome))
+    return outcome
+
+
+def sweep_summary(outcome: SweepOutcome) -> dict[str, Any]:
+    """The ``sweep --json`` summary (app.summary.SWEEP_KEYS; also ``OUT/sweep.json``)."""
+    sweep, rows = outcome.sweep, outcome.rows
+    best = joint_front(outcome.configs)
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("complete", "failed", "pending")}
+    runs = []
+    for spec, row in zip(sweep.runs, rows):
+        complete = row["status"] == "complete"
+        runs.append({key: row[key] for key in ("run_id", "config", "replicate", "seed", "status", "error")}
+                    | {"values": {a.key: row[a.key] for a in sweep.axes}, "figures": {n: row[n] for n in sweep.figures},
+                       "summary": run_summary(read_run(run_dir_of(outcome.out, spec.run_id))[0]) if complete else None})
+    return {
+        "schema_version": SCHEMA_VERSION, "kind": "sweep", "sweep": sweep.config.name, "sweep_file": str(sweep.file),
+        "scenario": str(sweep.scenario), "out": str(outcome.out),
+        "runs": {"total": len(rows), **counts, "skipped": outcome.skipped, "ran": outcome.ran},
+        "objective": {"figure": sweep.config.objective, "better": FIGURES[sweep.config.objective].better},
+        "configurations": [{"config": c.config, "rank": rank, "labels": c.labels, "complete": c.complete,
+                            "failed": c.failed, "pareto": c.config in best,
+                            "figures": {n: {"mean": e.mean, "ci95_half_width": e.half_width, "n": e.n}
+                                        for n, e in c.figures.items()}}
+                           for rank, c in enumerate(outcome.configs, 1)],
+        "run_results": runs, "files": [str(p) for p in outcome.files],
+        "wall_s": outcome.wall_s, "workers": outcome.workers,
+    }

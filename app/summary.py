@@ -1,0 +1,108 @@
+"""The versioned JSON summaries that ``run --json``, ``report --json`` and ``sweep --json`` print on stdout, and
+their documented schema (``python -m app.summary`` prints it as Markdown).
+
+``schema_version`` changes when a key changes meaning or goes away; keys may be added within a version. A run's
+headline figures keep the flat dotted keys of the first summaries (``ledger.captured``); the comparison rows are the
+report's own (report.json ``comparison.rows``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .figures import FIGURES
+
+SCHEMA_VERSION = 1
+
+RUN_KEYS = {  # key: (where in report.json, meaning)
+    "scenario": ("scenario", "scenario name"),
+    "seed": ("seed", "scenario seed"),
+    "complete": ("complete", "the simulation ran to its end (false: interrupted, the report is partial)"),
+    "bandwidth.raw_bytes": ("bandwidth.raw_bytes", "bent-pipe bytes of every captured frame"),
+    "bandwidth.downlinked_bytes": ("bandwidth.downlinked_bytes", "bytes of the verified products"),
+    "bandwidth.saved_fraction": ("bandwidth.saved_fraction", "1 - downlinked / bent-pipe bytes of the finished frames"),
+    "ledger.captured": ("ledger.captured", "frames captured"),
+    "ledger.delivered": ("ledger.delivered", "frames with a product on the ground"),
+    "ledger.dropped": ("ledger.dropped", "frames dropped on board (cloudy, storage)"),
+    "ledger.on_board": ("ledger.on_board", "frames still on board at the end"),
+    "latency_s.p50": ("latency_s.p50", "median capture-to-ground time of the products, s"),
+    "latency_s.p90": ("latency_s.p90", "90th percentile of it, s"),
+    "latency_s.max": ("latency_s.max", "its maximum, s"),
+    "on_board.bytes": ("on_board.bytes", "bytes left on board at the end"),
+    "cloud.f1": ("cloud.pixel.f1", "per-pixel F1 of the on-board cloud mask against truth (null: no cloud_filter)"),
+    "cloud.clear_pixels_lost_fraction": ("cloud.clear_pixels_lost_fraction", "truly clear pixels that never reach "
+                                         "the ground (null: no cloud_filter)"),
+    "superres.product": ("superres.product", "which super-resolved product was downlinked (null: no superres)"),
+    "superres.cpsnr_db": (None, "cPSNR of that product against the high-res truth, dB (PROBA-V sense)"),
+    "hardware": (None, "the on-board computer: {profile, timing (projected or measured), delegate, cpu_relative, "
+                       "int8_conv_relative, power_w: {idle, compute, transmit}}; null without a compute section"),
+    "comparison": ("comparison.rows", "this run against simpler pipelines on the same frames: one object per row "
+                   "(pipeline, label, bytes, saved_fraction, saved_vs_burst_fraction, bytes_per_clear_km2, "
+                   "clear_pixels_lost_fraction, cloud_f1, psnr_db, ssim, cpsnr_db; see the report's comparison)"),
+    "verdict": ("verdict", "the report's one-line verdict"),
+}
+"""Every key of a run summary but ``schema_version`` and ``kind``, with where it comes from and what it means."""
+
+SWEEP_KEYS = {
+    "sweep": "sweep name", "sweep_file": "the sweep file", "scenario": "its base scenario (absolute path)",
+    "out": "the sweep's output folder",
+    "runs": "{total, complete, failed, pending, skipped (complete before this command), ran (this command)}",
+    "objective": "{figure, better (higher or lower)}: what ranks the configurations",
+    "configurations": "ranked best first: {config, rank, labels {axis key: label}, complete, failed, pareto (on the "
+                      "joint front), figures {name: {mean, ci95_half_width, n}}}",
+    "run_results": "one per run in plan order: {run_id, config, replicate, seed, status (complete, failed or "
+                   "pending), error, values {axis key: value as --set text}, figures {name: value}, summary (the run "
+                   "summary above; null unless complete)}",
+    "files": "results.csv, results.parquet (with pyarrow), sweep.md or .html and its plots",
+    "wall_s": "wall time of this command, s",
+    "workers": "worker processes of the LocalCluster it started (null: none started, or --scheduler)",
+}
+"""Every key of a sweep summary but ``schema_version`` and ``kind``."""
+
+
+def _at(data: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data.get(part) if isinstance(data, Mapping) else None
+    return data
+
+
+def hardware_of(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The summary's ``hardware``: the profile the report's compute section names, with its shipped figures."""
+    from onboard.hardware import UnknownProfileError, load_profile
+
+    compute = report.get("compute") or {}
+    if not compute.get("hardware"):
+        return None
+    out: dict[str, Any] = {"profile": compute["hardware"], "timing": compute.get("timing")}
+    try:
+        p = load_profile(compute["hardware"])
+    except UnknownProfileError:
+        return out
+    return {**out, "delegate": p.delegate, "cpu_relative": p.cpu_relative, "int8_conv_relative": p.int8_conv_relative,
+            "power_w": {"idle": p.power_w.idle, "compute": p.power_w.compute, "transmit": p.power_w.transmit}}
+
+
+def run_summary(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``run --json`` / ``report --json`` summary of a report (RUN_KEYS, schema SCHEMA_VERSION)."""
+    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "kind": "run"}
+    for key, (where, _) in RUN_KEYS.items():
+        out[key] = _at(report, where) if where else None
+    out["superres.cpsnr_db"] = FIGURES["cpsnr_db"].read(report, {})
+    out["hardware"] = hardware_of(report)
+    return out
+
+
+def schema_table() -> str:
+    """The Markdown tables of the run and sweep summaries' keys (``python -m app.summary``)."""
+    head = ["| key | meaning |", "|---|---|",
+            f"| `schema_version` | {SCHEMA_VERSION}; changes when a key changes meaning or goes away |",
+            "| `kind` | `run` or `sweep` |"]
+    run = [f"| `{key}` | {doc} |" for key, (_, doc) in RUN_KEYS.items()]
+    sweep = [f"| `{key}` | {doc} |" for key, doc in SWEEP_KEYS.items()]
+    return "\n".join(["Run (`run --json`, `report --json`):", "", *head, *run, "",
+                      "Sweep (`sweep --json`):", "", *head, *sweep])
+
+
+if __name__ == "__main__":
+    print(schema_table())

@@ -1,0 +1,251 @@
+"""A sweep's runs on Dask distributed: a ``LocalCluster`` (one single-threaded worker process per core) or an existing
+cluster (``--scheduler tcp://HOST:8786``), each run an ordinary run directory under ``OUT/runs/``.
+
+Resuming is the same command: a run whose directory is complete is skipped, an incomplete one (interrupted, or its
+worker killed) is run again from scratch. A run that fails is recorded in ``OUT/failed/RUN.json`` with its error and
+the others go on; ``retry_failed`` runs those again. A worker lost mid-run costs only its run: the scheduler
+resubmits it (``distributed.scheduler.allowed-failures`` times, then it is recorded as failed). Runs whose stage times
+are measured on a device (``timing: measured``) carry that hardware profile as a Dask resource, so only workers
+started with it (``dask worker ... --resources coral-usb=1``) take them.
+
+Each run is made by :func:`run_task` on a worker, which finds everything it needs at the paths it is given: workers
+on other machines need the sweep's files at the same paths (a shared file system).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rundir.errors import InputFileError, OrbitEdgeError
+from rundir.files import write_json
+
+from .run_setup import write_resolved
+from .sweep_file import RunSpec, Sweep
+
+RUNS = "runs"
+FAILED = "failed"
+MARKER = "sweep_run.json"  # in each run directory: the run's settings, status and attempts
+POLL_S = 0.5
+LOCAL_RESOURCES = {"host": 1}  # local workers run `timing: measured` runs of the host profile
+Progress = Callable[[dict[str, int]], None]
+
+
+@dataclass
+class SweepState:
+    """Where each run of a sweep stands: ``complete`` and ``failed`` (run ids), ``todo`` (RunSpecs)."""
+
+    complete: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    todo: list[RunSpec] = field(default_factory=list)
+
+
+def default_workers() -> int:
+    """The cores this process may run on: the local cluster's worker count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run_dir_of(out: Path, run_id: str) -> Path:
+    return Path(out) / RUNS / run_id
+
+
+def read_marker(run_dir: Path) -> dict[str, Any] | None:
+    """The run directory's sweep_run.json, or None when absent or unreadable (an interrupted write)."""
+    try:
+        return json.loads((run_dir / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_complete(run_dir: Path, spec: RunSpec) -> bool:
+    """The run finished with these settings: its marker says complete and report.json is there."""
+    marker = read_marker(run_dir)
+    return (marker is not None and marker.get("status") == "complete"
+            and marker.get("overrides") == list(spec.overrides) and (run_dir / "report.json").is_file())
+
+
+def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str = "md") -> dict[str, Any]:
+    """Make one run on this worker: the scenario with the run's overrides, simulated and reported into
+    ``out/runs/RUN``. Returns ``{run_id, status: complete|failed, error, traceback, wall_s}``; never raises for a
+    failed run, so that Dask resubmits a run only when its worker is lost. Python warnings are kept in the run's
+    marker, not printed."""
+    from ground.report import write_report
+
+    from onboard.config import load_scenario
+    from onboard.mission import Mission
+
+    run_dir = run_dir_of(Path(out), spec.run_id)
+    if is_complete(run_dir, spec):  # NOTE: Dask recomputes a finished task whose worker died before it was read
+        return {"run_id": spec.run_id, "status": "complete", "wall_s": 0.0}
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            marker = _claim(run_dir, spec, sweep_name)
+            scenario_obj = load_scenario(scenario, list(spec.overrides))
+            write_resolved(run_dir, scenario_obj)
+            Mission(scenario_obj, run_dir).run()
+            write_report(run_dir, fmt)
+        except Exception as err:
+            return {"run_id": spec.run_id, "status": "failed", "error": f"{type(err).__name__}: {err}",
+                    "traceback": traceback.format_exc(), "wall_s": round(time.perf_counter() - start, 3)}
+    wall_s = round(time.perf_counter() - start, 3)
+    write_json(run_dir / MARKER, {**marker, "status": "complete", "wall_s": wall_s,
+                                  "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]})
+    return {"run_id": spec.run_id, "status": "complete", "wall_s": wall_s}
+
+
+def _claim(run_dir: Path, spec: RunSpec, sweep_name: str) -> dict[str, Any]:
+    """Make ``run_dir`` this attempt's: an earlier, incomplete attempt of the sweep is removed (its attempts kept in
+    the new marker); anything else there is refused (InputFileError), never deleted."""
+    attempts: list[dict[str, Any]] = []
+    if run_dir.exists() or run_dir.is_symlink():
+        earlier = read_marker(run_dir) if run_dir.is_dir() else None
+        if earlier is None and not (run_dir.is_dir() and not any(run_dir.iterdir())):
+            raise InputFileError(run_dir, "is in the way of this sweep's run and not one of its run directories "
+                                          "(no sweep_run.json): move it away, then resume with --retry-failed")
+        attempts = list((earlier or {}).get("attempts") or [])
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    worker = _worker_address()
+    attempts.append({"host": socket.gethostname(), "pid": os.getpid(), "worker": worker,
+                     "started_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+    marker = {"sweep": sweep_name, "run_id": spec.run_id, "config": spec.config, "replicate": spec.replicate,
+              "seed": spec.seed, "overrides": list(spec.overrides), "status": "running", "attempts": attempts}
+    write_json(run_dir / MARKER, marker)
+    return marker
+
+
+def _worker_address() -> str | None:
+    from distributed import get_worker
+
+    try:
+        return get_worker().address
+    except ValueError:  # not on a Dask worker (a run made in this process)
+        return None
+
+
+def sweep_state(sweep: Sweep, out: Path, retry_failed: bool = False) -> SweepState:
+    """Classify the runs of ``sweep`` under ``out``. Raises OrbitEdgeError when ``out`` holds runs of another plan
+    (a run directory whose settings differ): resuming would mix two studies."""
+    state = SweepState()
+    for spec in sweep.runs:
+        run_dir = run_dir_of(out, spec.run_id)
+        marker = read_marker(run_dir)
+        if marker is not None and marker.get("overrides") != list(spec.overrides):
+            raise OrbitEdgeError(f"{out}: holds runs of another sweep plan ({spec.run_id} was made with "
+                                 f"{' '.join(marker.get('overrides') or [])!r}); choose another --out, or pass "
+                                 "--overwrite to start afresh")
+        if is_complete(run_dir, spec):
+            state.complete.add(spec.run_id)
+        elif (Path(out) / FAILED / f"{spec.run_id}.json").is_file() and not retry_failed:
+            state.failed.add(spec.run_id)
+        else:
+            state.todo.append(spec)
+    return state
+
+
+def prepare_out(out: Path, overwrite: bool) -> None:
+    """Make the sweep's output folder; with ``overwrite`` first remove what an earlier sweep left there."""
+    out = Path(out)
+    if overwrite:
+        for name in (RUNS, FAILED):
+            shutil.rmtree(out / name, ignore_errors=True)
+    (out / FAILED).mkdir(parents=True, exist_ok=True)
+
+
+def start_client(scheduler: str | None, workers: int | None, memory_limit: str | float = "auto") -> tuple[Any, Any]:
+    """``(client, cluster)``: a client of the scheduler at ``scheduler`` (cluster None), or of a new LocalCluster of
+    ``workers`` single-threaded worker processes (default: one per core) carrying ``host=1``, logs kept to errors."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except (OSError, TimeoutError) as err:
+            raise OrbitEdgeError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({err})") from None
+    cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                           memory_limit=memory_limit, silence_logs=logging.ERROR, dashboard_address=None,
+                           resources=LOCAL_RESOURCES)
+    return Client(cluster), cluster
+
+
+def check_resources(client: Any, runs: list[RunSpec]) -> None:
+    """Raise OrbitEdgeError naming the runs no worker of the cluster can take: they need a resource (a device for
+    ``timing: measured``) that no worker was started with."""
+    offered = {name for w in client.scheduler_info()["workers"].values() for name in (w.get("resources") or {})}
+    missing: dict[str, list[str]] = {}
+    for spec in runs:
+        for name in spec.resources:
+            if name not in offered:
+                missing.setdefault(name, []).append(spec.run_id)
+    if missing:
+        lines = [f"{name!r} for {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''} (timing: measured on {name})"
+                 for name, ids in missing.items()]
+        raise OrbitEdgeError("no worker of the cluster has the Dask resource " + "; ".join(lines) + ": start one on "
+                             "that device with `dask worker SCHEDULER --resources NAME=1` and pass --scheduler")
+
+
+def execute(client: Any, sweep: Sweep, out: Path, todo: list[RunSpec], fmt: str = "md",
+            progress: Progress | None = None) -> dict[str, str]:
+    """Submit ``todo`` to the cluster and wait for every run; record each failure in ``out/failed`` as it comes
+    (and clear the record of a run that now completes). Returns ``{run_id: complete|failed}``. On Ctrl-C the runs
+    not finished are cancelled and KeyboardInterrupt propagates."""
+    from distributed import KilledWorker
+
+    out = Path(out).resolve()
+    check_resources(client, todo)
+    pending = {client.submit(run_task, spec, sweep.config.name, str(sweep.scenario), str(out), fmt, pure=False,
+                             key=f"orbitedge-run-{spec.run_id}-{os.urandom(4).hex()}",
+                             resources=spec.resources or None): spec for spec in todo}
+    statuses: dict[str, str] = {}
+    try:
+        while pending:
+            for future in [f for f in pending if f.done()]:
+                spec = pending.pop(future)
+                try:
+                    outcome = future.result()
+                except KilledWorker as err:
+                    outcome = {"run_id": spec.run_id, "status": "failed", "wall_s": None,
+                               "error": f"its worker was lost every time it ran ({err})"}
+                statuses[spec.run_id] = outcome["status"]
+                _record(out, spec, outcome)
+                future.release()
+            if progress is not None:
+                progress(_counts(client, pending, statuses, len(todo)))
+            if pending:
+                time.sleep(POLL_S)
+    except BaseException:
+        client.cancel(list(pending))
+        raise
+    return statuses
+
+
+def _record(out: Path, spec: RunSpec, outcome: dict[str, Any]) -> None:
+    record = out / FAILED / f"{spec.run_id}.json"
+    if outcome["status"] == "complete":
+        record.unlink(missing_ok=True)
+    else:
+        write_json(record, {"run_id": spec.run_id, "overrides": list(spec.overrides), **outcome})
+
+
+def _counts(client: Any, pending: dict[Any, RunSpec], statuses: dict[str, str], total: int) -> dict[str, int]:
+    """done, failed and running of this session's runs: running are ours that workers are processing, at most one
+    per worker thread."""
+    keys = {f.key for f in pending}
+    threads = client.nthreads()
+    running = sum(min(len(keys.intersection(tasks)), threads.get(worker, 1))
+                  for worker, tasks in client.processing().items())
+    failed = sum(1 for s in statuses.values() if s == "failed")
+    return {"done": len(statuses) - failed, "failed": failed, "running": running, "total": total}

@@ -1,0 +1,93 @@
+"""``orbitedge sweep SWEEP.yaml``: a trade study on Dask (:mod:`app.study`), with its options, progress bar and
+terminal summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .figures import FIGURES
+from .progress import sweep_bar, wanted
+
+if TYPE_CHECKING:
+    from .sweep_results import ConfigSummary
+
+TOP = 3  # configurations the terminal summary names
+
+
+def _positive(value: str) -> int:
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of workers, 1 or more")
+
+
+def sweep_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sweep_file", type=Path, help="sweep YAML file (keys: `python -m app.sweep_file`)")
+    p.add_argument("--out", type=Path, help="output folder (default: runs/sweep-<name>); the same folder resumes")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="use the Dask cluster of this scheduler, e.g. "
+                   "tcp://HOST:8786 (default: a LocalCluster on this machine)")
+    p.add_argument("--workers", type=_positive, help="LocalCluster worker processes (default: one per core)")
+    p.add_argument("--memory-limit", default="auto", metavar="BYTES",
+                   help="memory per LocalCluster worker, e.g. 2GiB; a worker above it is restarted and its run "
+                        "resubmitted (default: auto, the machine's memory shared out)")
+    p.add_argument("--retry-failed", action="store_true", help="run the runs that failed before again")
+    p.add_argument("--overwrite", action="store_true", help="forget the runs already in the output folder")
+    p.add_argument("--plan", action="store_true", help="validate and list the runs, then stop")
+    p.add_argument("--format", choices=("md", "html"), default="md", help="sweep report format")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--json", action="store_true", help="print the sweep summary as JSON on stdout (schema: "
+                   "`python -m app.summary`)")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .study import run_sweep, sweep_summary
+    from .sweep_file import load_sweep
+
+    sweep = load_sweep(args.sweep_file)
+    if args.plan:
+        for spec in sweep.runs:
+            print(f"{spec.run_id}  seed {spec.seed}  " + "  ".join(f"{k}={v}" for k, v in spec.labels.items())
+                  + (f"  needs {', '.join(spec.resources)}" if spec.resources else ""))
+        return 0
+    out = args.out or Path("runs") / f"sweep-{sweep.config.name}"
+    try:
+        outcome = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, retry_failed=args.retry_failed,
+                            overwrite=args.overwrite, fmt=args.format, memory_limit=args.memory_limit,
+                            progress=lambda total, already: sweep_bar(wanted(args.quiet), total, already))
+    except KeyboardInterrupt:
+        done = sum(1 for spec in sweep.runs if (out / "runs" / spec.run_id / "report.json").is_file())
+        print(f"orbitedge: interrupted: {done} of {len(sweep.runs)} runs complete in {out}; the same command "
+              "resumes", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(sweep_summary(outcome), indent=2, sort_keys=True))
+    elif not args.quiet:
+        print("\n".join(summary_lines(outcome)))
+    return 0
+
+
+def summary_lines(outcome: Any) -> list[str]:
+    """The terminal summary: the runs, the best configurations by the objective, the Pareto front and the files."""
+    from .sweep_report import fmt_estimate, joint_front
+
+    rows, configs = outcome.rows, outcome.configs
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("complete", "failed", "pending")}
+    where = f"on {outcome.workers} workers " if outcome.workers else ""
+    lines = [f"{outcome.sweep.config.name}: {len(rows)} runs, {outcome.ran} made now {where}in {outcome.wall_s:.1f} s: "
+             f"{counts['complete']} complete ({outcome.skipped} before), {counts['failed']} failed"
+             + (f", {counts['pending']} pending" if counts["pending"] else "")]
+    objective = outcome.sweep.config.objective
+    lines.append(f"  best by {objective} ({FIGURES[objective].better} is better):")
+    lines += [f"    {rank}. config {c.config}: {_labels(c)}: {fmt_estimate(objective, c.figures.get(objective))}"
+              for rank, c in enumerate(configs[:TOP], 1)]
+    front = sorted(joint_front(configs))
+    lines.append(f"  Pareto front: configs {', '.join(map(str, front)) or 'none'}")
+    lines += [f"  {'wrote':<6} {path}" for path in outcome.files if path.suffix in (".csv", ".parquet", ".md", ".html")]
+    return lines
+
+
+def _labels(c: ConfigSummary) -> str:
+    return ", ".join(f"{key}={label}" for key, label in c.labels.items()) or "the base scenario"

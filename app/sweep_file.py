@@ -1,0 +1,330 @@
+"""The sweep file: a trade study as YAML, read and validated like a scenario (every problem at once, each with its
+line), then planned into runs.
+
+A sweep names a base scenario, fixed overrides (``set``), axes over any scenario key (the ``--set`` key syntax:
+``pipeline[0].threshold``, ``spacecraft.compute.hardware``), how configurations are drawn from them
+(:mod:`app.sampling`), ``replicates`` (each replicate adds 1 to the scenario seed: another sky, other noise), the
+figures to collect (:mod:`app.figures`) and the objective that ranks configurations. Every axis value is checked
+against the scenario as a ``--set`` would be, so an axis naming a key that does not exist is an error at its line.
+``python -m app.sweep_file`` prints the key reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from onboard.config import Scenario, key_reference, load_scenario
+from onboard.schema import Builder, sort_issues, spec
+from onboard.yaml_source import Source, join, load_yaml
+from rundir.errors import ConfigError, ConfigIssue
+
+from .figures import FIGURES, figure_table
+from .sampling import Axis, configurations
+
+FigureName = Literal[tuple(FIGURES)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AxisSpec:
+    values: list[Any] | None = spec(None, min_items=1, doc="the values, each as the scenario would hold it (a "
+                                    "number, a name, a whole list of pipeline stages)")
+    labels: list[str] | None = spec(None, doc="a name for each value in tables and plots (default: the value, short)")
+    start: float | None = spec(None, doc="a range's first value")
+    stop: float | None = spec(None, doc="a range's last value (included)")
+    num: int | None = spec(None, ge=2, le=1000, doc="points of a range on a grid; none with random and "
+                           "latin_hypercube, which sample a range continuously")
+    scale: Literal["linear", "log"] = spec("linear", doc="a range's spacing: even, or even in log10 (start, stop > 0)")
+    integer: bool = spec(False, doc="round a range's values to integers (for keys such as tile_px)")
+
+    def check(self) -> list[tuple[str, str, str]]:
+        ranged = self.start is not None or self.stop is not None
+        if self.values is None and not ranged:
+            return [("", "values: [...], or a range: start and stop", "neither")]
+        if self.values is not None:
+            extra = [k for k in ("start", "stop", "num") if getattr(self, k) is not None]
+            out = [("", "values or a range, not both", f"values and {', '.join(extra)}")] if extra else []
+            if self.labels is not None and len(self.labels) != len(self.values):
+                out.append(("labels", f"{len(self.values)} labels, one per value", f"{len(self.labels)}"))
+            return out
+        if self.start is None or self.stop is None:
+            return [("start" if self.start is None else "stop", "both start and stop for a range", "only one")]
+        if self.labels is not None:
+            return [("labels", "labels only for a list of values", "labels for a range")]
+        if self.start == self.stop:
+            return [("stop", "a value other than start", f"{self.stop:g}, the same")]
+        if self.scale == "log" and min(self.start, self.stop) <= 0:
+            return [("start", "start and stop > 0 for a log range", f"{self.start:g} to {self.stop:g}")]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplingConfig:
+    method: Literal["grid", "random", "latin_hypercube"] = spec("grid", doc="every combination of the axes' values, "
+                                                                 "or samples drawn at random or by Latin hypercube")
+    samples: int | None = spec(None, ge=1, le=100_000, doc="configurations drawn by random or latin_hypercube")
+    seed: int = spec(0, ge=0, doc="seeds the draw (not the scenarios: see replicates)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepFile:
+    name: str = spec(doc="sweep name: the default output folder is runs/sweep-NAME")
+    scenario: str = spec(doc="base scenario file, relative to this sweep file")
+    set: dict[str, Any] | None = spec(None, doc="fixed overrides for every run, {scenario key: value}, as --set")
+    axes: dict[str, list[Any] | AxisSpec] | None = spec(None, doc="{scenario key: a list of values or a mapping "
+                                                         "(below)}; keys as --set writes them; null: one configuration")
+    sampling: SamplingConfig = spec(SamplingConfig(), doc="how configurations are drawn from the axes")
+    replicates: int = spec(1, ge=1, le=1000, doc="runs per configuration; replicate r adds r to the scenario seed "
+                           "(weather and noise), giving each figure a 95 % confidence interval")
+    figures: list[FigureName] | None = spec(None, min_items=1, doc="figures collected in results.csv (the table "
+                                            "below); null: every figure")
+    objective: FigureName = spec("saved_fraction", doc="the figure that ranks configurations (its better direction "
+                                 "from the table below)")
+
+    def check(self) -> list[tuple[str, str, str]]:
+        method, samples = self.sampling.method, self.sampling.samples
+        out = []
+        if method == "grid" and samples is not None:
+            out.append(("sampling.samples", "no samples with grid sampling (every combination runs)", str(samples)))
+        if method != "grid" and samples is None:
+            out.append(("sampling.samples", f"samples: N, the configurations {method} draws", "none"))
+        for key, axis in (getattr(self, "axes", None) or {}).items():  # NOTE: axes withheld when they have problems
+            if isinstance(axis, AxisSpec) and axis.values is None:
+                if method == "grid" and axis.num is None:
+                    out.append((f"axes.{key}", "num: N, the grid points of this range", "none"))
+                if method != "grid" and axis.num is not None:
+                    out.append((f"axes.{key}.num", f"no num: {method} samples a range continuously", str(axis.num)))
+        return out
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: configuration ``config`` (0-based), replicate ``replicate``, its axis ``values`` and
+    ``labels`` by key, the ``overrides`` that make it from the base scenario (as ``--set`` takes them), its
+    scenario ``seed`` and the Dask ``resources`` a worker must have to run it."""
+
+    run_id: str
+    config: int
+    replicate: int
+    seed: int
+    values: dict[str, Any]
+    labels: dict[str, str]
+    overrides: tuple[str, ...]
+    resources: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep file and its runs, in order (configuration, then replicate)."""
+
+    file: Path
+    config: SweepFile
+    scenario: Path
+    axes: tuple[Axis, ...]
+    runs: tuple[RunSpec, ...]
+
+    @property
+    def figures(self) -> tuple[str, ...]:
+        return tuple(self.config.figures or FIGURES)
+
+
+def yaml_text(value: Any) -> str:
+    """``value`` as the one-line YAML text a ``--set`` reads back as the same value."""
+    return yaml.safe_dump(value, default_flow_style=True, width=10**9, sort_keys=False).strip().removesuffix("\n...")
+
+
+def label_of(value: Any) -> str:
+    """A short name for an axis value: a number in %g, a pipeline as its stages joined by ``>``, else its YAML."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "stage" in v for v in value):
+        return ">".join(str(v["stage"]) for v in value)
+    return value if isinstance(value, str) else yaml_text(value)
+
+
+def device_resources(scenario: Scenario) -> dict[str, float]:
+    """The Dask resources a run needs: ``{profile: 1}`` when its stage times are measured on the device
+    (``spacecraft.compute.timing: measured``), so it runs only on a worker started with that resource; none
+    otherwise."""
+    compute = scenario.spacecraft.compute
+    return {compute.hardware: 1} if compute.timing == "measured" else {}
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file and plan its runs; raise ConfigError listing every problem, each with its line:
+    the file's own keys; the base scenario with ``set`` and each axis value against it (whenever those keys are
+    readable, whatever else has problems); then, with no problem so far, each configuration whole."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(path, [ConfigIssue("", None, "a readable sweep file", err.strerror or str(err))]) from None
+    data, source = load_yaml(raw, str(path))
+    if not isinstance(data, dict):
+        found = "an empty file" if data is None else f"{type(data).__name__} {data!r}"[:60]
+        raise ConfigError(path, [ConfigIssue("", 1, "a mapping of sweep keys at the top level", found)])
+    builder = Builder(source)
+    cfg = builder.build(SweepFile, data, "")
+    issues = builder.finish()
+    targets = cfg or Builder(source).build(_Targets, {k: data[k] for k in ("scenario", "set", "axes") if k in data}, "")
+    if targets is None:
+        raise ConfigError(path, issues)
+    check = _ScenarioCheck(path, targets, source)
+    wrong = {issue.path for issue in issues}  # an axis with problems of its own is not tried on the scenario
+    axes = tuple(_axis(key, axis) for key, axis in (targets.axes or {}).items()
+                 if not any(p == join("axes", key) or p.startswith((f"axes.{key}.", f"axes.{key}[")) for p in wrong))
+    check.check(axes)
+    runs = check.runs(cfg, axes) if cfg is not None and not issues and not check.issues else []
+    if issues or check.issues:
+        raise ConfigError(path, sort_issues(issues + check.issues))
+    return Sweep(path, cfg, check.scenario, axes, tuple(runs))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Targets:
+    """The sweep keys that name scenario settings, read on their own when other keys have problems."""
+
+    scenario: str
+    set: dict[str, Any] | None = None
+    axes: dict[str, list[Any] | AxisSpec] | None = None
+
+
+def _axis(key: str, axis: list[Any] | AxisSpec) -> Axis:
+    if isinstance(axis, list):
+        return Axis(key, tuple(axis))
+    if axis.values is not None:
+        return Axis(key, tuple(axis.values))
+    return Axis(key, None, axis.start, axis.stop, axis.num, axis.scale, axis.integer)
+
+
+class _ScenarioCheck:
+    """Checks a sweep's ``scenario``, ``set`` and ``axes`` against the base scenario and plans the runs; collects
+    issues at the sweep file's lines."""
+
+    def __init__(self, path: Path, targets: Any, source: Source):
+        self.targets, self.source = targets, source
+        self.scenario = (path.parent / targets.scenario).resolve()
+        self.issues: list[ConfigIssue] = []
+        self.fixed = {key: f"{key}={self.written(value, join('set', key))}"
+                      for key, value in (targets.set or {}).items()}
+
+    def written(self, value: Any, path: str) -> str:
+        """A value as ``--set`` text: a plain scalar as the file wrote it (``2026-06-21T08:10:00Z``), else its YAML."""
+        scalar = self.source.scalars.get(path)
+        return scalar.text if scalar is not None and scalar.implicit and scalar.problem is None else yaml_text(value)
+
+    def fail(self, path: str, expected: str, found: str) -> None:
+        self.issues.append(ConfigIssue(path, self.source.get(path), expected, found))
+
+    def load(self, extra: list[str]) -> tuple[Scenario | None, list[ConfigIssue]]:
+        try:
+            return load_scenario(self.scenario, [*self.fixed.values(), *extra]), []
+        except ConfigError as err:
+            return None, err.issues
+
+    def check(self, axes: tuple[Axis, ...]) -> None:
+        """The base scenario with ``set``, then each axis value on its own."""
+        if not self.scenario.is_file():
+            self.fail("scenario", "a scenario file (relative to the sweep file)",
+                      f"{self.targets.scenario!r}: no such file")
+            return
+        base, problems = self.load([])
+        overrides = {f"--set {text}": key for key, text in self.fixed.items()}
+        for issue in problems:
+            if issue.override in overrides:
+                self.fail(join("set", overrides[issue.override]), _expected(issue), issue.found)
+            else:
+                self.fail("scenario", "a valid scenario", f"{self.targets.scenario}:{issue.line or 1}: {issue.path}: "
+                          f"expected {issue.expected}, found {issue.found}")
+        if base is None and all(issue.override in overrides for issue in problems):
+            wrong = {overrides[issue.override] for issue in problems}  # the axes are checked without those
+            self.fixed = {key: text for key, text in self.fixed.items() if key not in wrong}
+            base, _ = self.load([])
+        if base is not None:
+            for axis in axes:
+                self._check_axis(axis)
+
+    def _check_axis(self, axis: Axis) -> None:
+        listed = isinstance((self.targets.axes or {})[axis.key], list)
+        where = join("axes", axis.key)
+        if axis.values is not None:
+            points = [(join(where if listed else join(where, "values"), j), v) for j, v in enumerate(axis.values)]
+        else:
+            points = [(where, v) for v in (axis.grid() if axis.num else (axis.at(0.0), axis.at(1.0)))]
+        for at, value in points:
+            _, problems = self.load([f"{axis.key}={self.written(value, at)}"])
+            unknown = [issue for issue in problems if issue.found.startswith("unknown key")]
+            if unknown:  # the key is wrong, whatever the value: said once, at the axis
+                self.fail(where, _expected(unknown[0]), unknown[0].found)
+                return
+            for issue in problems:
+                self.fail(at, _expected(issue), issue.found if at != where else f"{issue.found} (at {label_of(value)})")
+
+    def runs(self, cfg: SweepFile, axes: tuple[Axis, ...]) -> list[RunSpec]:
+        """Every configuration checked whole, then its ``replicates`` runs."""
+        sampling = cfg.sampling
+        configs = configurations(list(axes), sampling.method, sampling.samples, sampling.seed)
+        width = max(3, len(str(len(configs) - 1)))
+        texts = {axis.key: self._texts(axis) for axis in axes}
+        names = {axis.key: self._labels(cfg, axis) for axis in axes}
+        runs = []
+        for i, values in enumerate(configs):
+            written = [texts[a.key].get(_id(v), yaml_text(v)) for a, v in zip(axes, values)]
+            assignments = [f"{a.key}={text}" for a, text in zip(axes, written)]
+            labels = {a.key: names[a.key].get(_id(v), label_of(v)) for a, v in zip(axes, values)}
+            scenario, problems = self.load(assignments)
+            shown = ", ".join(f"{key}={label}" for key, label in labels.items())
+            for issue in problems:
+                self.fail("axes", "configurations the scenario accepts", f"configuration {i} ({shown}): "
+                          f"{issue.path}: expected {issue.expected}, found {issue.found}")
+            for r in range(cfg.replicates if scenario is not None else 0):
+                runs.append(RunSpec(f"c{i:0{width}d}-r{r}", i, r, scenario.seed + r,
+                                    {a.key: v for a, v in zip(axes, values)}, labels,
+                                    (*self.fixed.values(), *assignments, *([f"seed={scenario.seed + r}"] if r else ())),
+                                    device_resources(scenario)))
+        return runs
+
+    def _texts(self, axis: Axis) -> dict[str, str]:
+        """{identity of a listed value: its --set text as the file wrote it}."""
+        written = (self.targets.axes or {})[axis.key]
+        base = join("axes", axis.key) if isinstance(written, list) else join(join("axes", axis.key), "values")
+        return {_id(v): self.written(v, join(base, j)) for j, v in enumerate(axis.values or ())}
+
+    def _labels(self, cfg: SweepFile, axis: Axis) -> dict[str, str]:
+        """{identity of a listed value: its label} of an axis with ``labels``."""
+        written = (cfg.axes or {})[axis.key]
+        if isinstance(written, AxisSpec) and written.labels is not None:
+            return {_id(v): label for v, label in zip(written.values, written.labels)}
+        return {}
+
+
+def _id(value: Any) -> str:
+    """A value's identity among an axis's values (its YAML text, type included)."""
+    return yaml_text(value)
+
+
+def _expected(issue: ConfigIssue) -> str:
+    """What a scenario issue expected, said for the sweep file that gave the value."""
+    if issue.found.startswith("unknown key"):
+        return f"a scenario key (at {issue.path}: {issue.expected})"
+    return f"{issue.expected} (scenario key {issue.path})"
+
+
+def key_table() -> str:
+    """The Markdown tables of sweep-file keys and of the figures a sweep collects (``python -m app.sweep_file``)."""
+    rows = []
+    for row in key_reference(SweepFile):
+        rows.append(row)
+        if row[0] == "axes":
+            rows.append(("axes.KEY", "a list or a mapping", "required", "a list of values, or the mapping below"))
+            rows += key_reference(AxisSpec, "axes.KEY.")
+    out = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    out += ["| `{}` | {} | {} | {} |".format(*row) for row in rows]
+    return "\n".join(out + ["", figure_table()])
+
+
+if __name__ == "__main__":
+    print(key_table())

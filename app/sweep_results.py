@@ -1,0 +1,171 @@
+"""A sweep's results: one row per run (its axis values, status and every collected figure) written as
+``results.csv`` (and ``results.parquet`` when pyarrow is installed), and one summary per configuration: each
+figure's mean over the replicates with its 95 % confidence interval, ranked by the objective.
+
+Rows are read from the run directories, never from the workers' answers, so they are the same whatever the number of
+workers and whether a run was made now or by an earlier, interrupted sweep.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rundir.files import write_atomic, write_text
+
+from .figures import FIGURES, figures_of, read_run
+from .sweep import FAILED, is_complete, run_dir_of
+from .sweep_file import Sweep, yaml_text
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A figure over a configuration's replicates: the mean, the half-width of its 95 % confidence interval (None
+    with fewer than 2 values) and the number of values."""
+
+    mean: float | None
+    half_width: float | None
+    n: int
+
+    @property
+    def low(self) -> float | None:
+        return None if self.mean is None or self.half_width is None else self.mean - self.half_width
+
+    @property
+    def high(self) -> float | None:
+        return None if self.mean is None or self.half_width is None else self.mean + self.half_width
+
+
+@dataclass(frozen=True)
+class ConfigSummary:
+    """One configuration: its index, axis labels by key, runs complete and failed, and an Estimate per figure."""
+
+    config: int
+    labels: dict[str, str]
+    complete: int
+    failed: int
+    figures: dict[str, Estimate]
+
+
+def t_within(t: float, dof: int) -> float:
+    """P(|T| <= t) for Student's t with ``dof`` degrees of freedom (an integer >= 1): the finite series of
+    Abramowitz and Stegun, *Handbook of Mathematical Functions*, 26.7.3 (odd) and 26.7.4 (even)."""
+    theta = math.atan(t / math.sqrt(dof))
+    c2 = math.cos(theta) ** 2
+    if dof % 2 == 0:
+        term = total = 1.0
+        for k in range(1, dof // 2):
+            term *= c2 * (2 * k - 1) / (2 * k)
+            total += term
+        return math.sin(theta) * total
+    term = total = math.cos(theta) if dof > 1 else 0.0
+    for k in range(1, (dof - 1) // 2):
+        term *= c2 * (2 * k) / (2 * k + 1)
+        total += term
+    return 2.0 / math.pi * (theta + math.sin(theta) * total)
+
+
+def t_critical(dof: int, confidence: float = CONFIDENCE) -> float:
+    """The two-sided critical value t with P(|T| <= t) = ``confidence`` (1.96 as dof grows; 12.706 at dof 1 for
+    95 %), by bisection on :func:`t_within` to 1e-12."""
+    if dof < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {dof}")
+    lo, hi = 0.0, 1e4
+    while hi - lo > 1e-12:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if t_within(mid, dof) < confidence else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def estimate(values: list[float | None]) -> Estimate:
+    """Mean and 95 % confidence interval of the known ``values`` (Student's t, sample standard deviation)."""
+    known = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not known:
+        return Estimate(None, None, 0)
+    mean = math.fsum(known) / len(known)
+    if len(known) < 2:
+        return Estimate(mean, None, 1)
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in known) / (len(known) - 1))
+    return Estimate(mean, t_critical(len(known) - 1) * sd / math.sqrt(len(known)), len(known))
+
+
+def run_rows(sweep: Sweep, out: Path) -> list[dict[str, Any]]:
+    """One row per run, in plan order: run_id, config, replicate, seed, status (complete, failed or pending), each
+    axis value (its YAML text, as --set takes it), each collected figure and the error of a failed run."""
+    rows = []
+    for spec in sweep.runs:
+        run_dir = run_dir_of(out, spec.run_id)
+        row: dict[str, Any] = {"run_id": spec.run_id, "config": spec.config, "replicate": spec.replicate,
+                               "seed": spec.seed}
+        row.update({key: yaml_text(value) for key, value in spec.values.items()})
+        figures: dict[str, Any] = dict.fromkeys(sweep.figures)
+        error = None
+        if is_complete(run_dir, spec):
+            status = "complete"
+            figures = figures_of(*read_run(run_dir), sweep.figures)
+        elif (failure := Path(out) / FAILED / f"{spec.run_id}.json").is_file():
+            status, error = "failed", json.loads(failure.read_text(encoding="utf-8")).get("error")
+        else:
+            status = "pending"
+        rows.append({**row, "status": status, **figures, "error": error})
+    return rows
+
+
+def summaries(sweep: Sweep, rows: list[dict[str, Any]]) -> list[ConfigSummary]:
+    """One ConfigSummary per configuration, ranked by the objective (best first; those without it last)."""
+    by_config: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_config.setdefault(row["config"], []).append(row)
+    labels = {spec.config: spec.labels for spec in sweep.runs}
+    out = []
+    for config, group in by_config.items():
+        done = [r for r in group if r["status"] == "complete"]
+        out.append(ConfigSummary(config, labels[config], len(done), sum(r["status"] == "failed" for r in group),
+                                 {name: estimate([r[name] for r in done]) for name in sweep.figures}))
+    return rank(out, sweep.config.objective)
+
+
+def rank(configs: list[ConfigSummary], objective: str) -> list[ConfigSummary]:
+    """``configs`` best first by the mean of ``objective`` (its better direction from app.figures), ties by
+    configuration index; those without a value last."""
+    sign = -1.0 if FIGURES[objective].better == "higher" else 1.0
+
+    def key(c: ConfigSummary) -> tuple[int, float, int]:
+        est = c.figures.get(objective)
+        mean = est.mean if est is not None else None
+        return (1, 0.0, c.config) if mean is None else (0, sign * mean, c.config)
+
+    return sorted(configs, key=key)
+
+
+def columns(sweep: Sweep) -> list[str]:
+    """results.csv's columns: run, axes, status, figures, error."""
+    return ["run_id", "config", "replicate", "seed", *(a.key for a in sweep.axes), "status", *sweep.figures, "error"]
+
+
+def write_results(sweep: Sweep, rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """``out/results.csv`` (floats in full precision, empty cells for None) and, when pyarrow is installed,
+    ``out/results.parquet``; returns the paths written."""
+    names = columns(sweep)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, names, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: ("" if row.get(k) is None else row[k]) for k in names} for row in rows)
+    paths = [Path(out) / "results.csv"]
+    write_text(paths[0], buffer.getvalue())
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return paths
+    table = pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows])
+    paths.append(Path(out) / "results.parquet")
+    write_atomic(paths[1], lambda tmp: pq.write_table(table, tmp))
+    return paths

@@ -1,0 +1,73 @@
+"""The figures a sweep collects: read from report.json and run.json, the oracle's saving by hand, errors that name the
+file, units in the format."""
+
+import json
+
+import pytest
+
+from app.figures import FIGURES, figure_table, figures_of, fmt_figure, oracle_saved_fraction, read_run
+from rundir.errors import InputFileError
+from tests.sweep_cases import made_sweep
+
+REPORT = {
+    "bandwidth": {"saved_fraction": 0.8, "downlinked_bytes": 2_000_000},
+    "comparison": {"rows": [{"pipeline": "bent_pipe_single", "saved_fraction": 0.0},
+                            {"pipeline": "this_run", "saved_fraction": 0.4, "clear_pixels_lost_fraction": 0.02}]},
+    "cloud": {"pixel": {"f1": 0.97}, "tile_selection_saved_fraction": 0.25,
+              "oracle": {"tile_selection_saved_fraction": 0.4, "clear_pixels_lost_fraction": 0.01}},
+    "superres": {"product": "model_int8", "cpsnr_db": {"model_int8": 47.5, "bicubic": 44.0}},
+    "latency_s": {"p90": 143.0}, "ledger": {"delivered": 14}, "on_board": {"bytes": 0},
+    "compute": {"satellites": [{"compute_busy_s": 2.0}, {"compute_busy_s": 1.5}]},
+    "value": {"value_per_byte": 0.06},
+}
+RUN_INFO = {"satellite_summary": [{"energy_out_wh": 100.0}, {"energy_out_wh": 50.0}]}
+
+
+def test_each_figure_reads_its_place():
+    got = figures_of(REPORT, RUN_INFO)
+    assert got["saved_fraction"] == 0.4 and got["saved_vs_captured_fraction"] == 0.8
+    assert got["clear_pixels_lost_fraction"] == 0.02 and got["oracle_clear_pixels_lost_fraction"] == 0.01
+    assert (got["cloud_f1"], got["cpsnr_db"], got["latency_p90_s"]) == (0.97, 47.5, 143.0)
+    assert (got["energy_wh"], got["energy_per_mb_wh"], got["compute_busy_s"]) == (150.0, 75.0, 3.5)
+    # the model kept 75 % of the bent-pipe tile bytes and sent 60 % of the baseline; the oracle keeps 60 %
+    assert got["oracle_saved_fraction"] == pytest.approx(1 - 0.6 * 0.6 / 0.75, abs=1e-12)
+    empty = figures_of({}, {})
+    assert set(empty) == set(FIGURES) and all(v is None for v in empty.values())
+
+
+def test_the_oracle_when_the_model_kept_nothing():
+    kept_none = {**REPORT, "comparison": {"rows": [{"pipeline": "this_run", "saved_fraction": 1.0}]},
+                 "cloud": {"tile_selection_saved_fraction": 1.0, "oracle": {"tile_selection_saved_fraction": 1.0}}}
+    assert oracle_saved_fraction(kept_none, {}) == 1.0
+    kept_none["cloud"]["oracle"]["tile_selection_saved_fraction"] = 0.5  # the oracle keeps tiles of unknown bytes
+    assert oracle_saved_fraction(kept_none, {}) is None
+
+
+def test_a_real_run_directory():
+    outcome, _ = made_sweep()
+    run_dir = outcome.out / "runs" / "c000-r0"
+    report, info = read_run(run_dir)
+    got = figures_of(report, info)
+    this_run = next(r for r in report["comparison"]["rows"] if r["pipeline"] == "this_run")
+    assert got["saved_fraction"] == this_run["saved_fraction"]
+    assert got["energy_wh"] == pytest.approx(sum(s["energy_out_wh"] for s in info["satellite_summary"]), abs=1e-9)
+    assert got["frames_delivered"] == report["ledger"]["delivered"] > 0
+    assert got["cpsnr_db"] is None  # no superres stage
+
+
+def test_unreadable_runs_are_named(tmp_path):
+    with pytest.raises(InputFileError, match=r"report.json: no report.json: run `orbitedge report`"):
+        read_run(tmp_path)
+    (tmp_path / "report.json").write_text("{")
+    with pytest.raises(InputFileError, match="report.json: not a readable report"):
+        read_run(tmp_path)
+    (tmp_path / "report.json").write_text(json.dumps(REPORT))
+    assert read_run(tmp_path) == (REPORT, {})
+
+
+def test_values_are_formatted_in_their_units():
+    assert fmt_figure("saved_fraction", 0.4512) == "45.1 %"
+    assert fmt_figure("latency_p90_s", 0.0173) == "0.0173 s" and fmt_figure("latency_p90_s", 144.0) == "2.4 min"
+    assert fmt_figure("downlinked_bytes", 10_435_855) == "10.44 MB"
+    assert fmt_figure("energy_per_mb_wh", 17.5395) == "17.54 Wh/MB" and fmt_figure("cpsnr_db", None) == "n/a"
+    assert all(f"| `{name}` |" in figure_table() for name in FIGURES)

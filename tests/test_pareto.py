@@ -1,0 +1,42 @@
+"""Pareto fronts: domination, the front of a hand-made set, its defining property on random sets, the staircase."""
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.pareto import dominates, front, staircase
+
+
+def test_domination_needs_as_good_everywhere_and_better_somewhere():
+    senses = ("max", "min")
+    assert dominates((0.5, 0.1), (0.4, 0.1), senses)
+    assert not dominates((0.5, 0.1), (0.5, 0.1), senses)  # equal: neither dominates
+    assert not dominates((0.6, 0.2), (0.5, 0.1), senses)  # a trade-off
+    assert dominates((0.6, 0.1), (0.5, 0.2), senses)
+
+
+def test_the_front_of_a_hand_made_set():
+    # saved (up) against clear pixels lost (down): c is beaten by b; e has no loss value and is on no front
+    points = [(0.2, 0.00), (0.5, 0.02), (0.4, 0.05), (0.7, 0.10), (0.9, None), (0.7, 0.10)]
+    assert front(points, ("max", "min")) == [0, 1, 3, 5]  # equal points are both kept
+    assert front([(1.0, math.nan)], ("max", "min")) == []
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=25),
+       st.tuples(*[st.sampled_from(("max", "min"))] * 3))
+def test_nothing_dominates_the_front_and_the_front_dominates_the_rest(points, senses):
+    best = front(points, senses)
+    assert best
+    for i in best:
+        assert not any(dominates(p, points[i], senses) for p in points)
+    for i in set(range(len(points))) - set(best):
+        assert any(dominates(points[j], points[i], senses) for j in best)
+
+
+def test_the_staircase_bounds_what_the_front_dominates():
+    points = [(0.2, 0.0), (0.5, 0.02), (0.4, 0.05), (0.7, 0.10)]
+    assert staircase(points, ("max", "min")) == [(0.2, 0.0), (0.2, 0.02), (0.5, 0.02), (0.5, 0.10), (0.7, 0.10)]
+    both_down = [(1.0, 5.0), (2.0, 3.0), (3.0, 4.0)]
+    assert staircase(both_down, ("min", "min")) == [(1.0, 5.0), (2.0, 5.0), (2.0, 3.0)]

@@ -1,0 +1,57 @@
+"""A trade study end to end on real LocalClusters: interrupted (Ctrl-C in the wait), resumed with the same call,
+identical results on 1 worker and on 2; a finished study resumed starts no cluster; sweep.json's schema."""
+
+import contextlib
+import json
+
+import pytest
+
+from app.study import run_sweep
+from app.summary import SCHEMA_VERSION, SWEEP_KEYS
+from tests.sweep_cases import made_sweep
+
+
+@contextlib.contextmanager
+def ctrl_c_after_first_run(total, already):
+    """A progress callback that raises KeyboardInterrupt, as Ctrl-C does in the wait, once a run is finished."""
+    def show(counts):
+        if counts["done"] + counts["failed"] >= 1:
+            raise KeyboardInterrupt
+
+    yield show
+
+
+def test_interrupted_resumed_and_identical_on_one_worker(tmp_path):
+    reference, _ = made_sweep()  # made on 2 workers
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(reference.sweep, out, workers=1, progress=ctrl_c_after_first_run)
+    partial = json.loads((out / "sweep.json").read_text())  # written on the way out
+    assert partial["runs"]["complete"] >= 1 and partial["runs"]["pending"] >= 1
+    assert "not run yet (run the same command to resume)" in (out / "sweep.md").read_text()
+
+    resumed = run_sweep(reference.sweep, out, workers=1)
+    assert resumed.skipped == partial["runs"]["complete"] and resumed.workers == 1
+    assert [r["status"] for r in resumed.rows] == ["complete"] * 4
+    assert (out / "results.csv").read_text() == (reference.out / "results.csv").read_text()
+
+
+def test_a_finished_study_resumed_starts_no_cluster():
+    reference, _ = made_sweep()
+    reports = {p: p.stat().st_mtime_ns for p in reference.out.glob("runs/*/report.json")}
+    again = run_sweep(reference.sweep, reference.out, workers=2)
+    assert (again.skipped, again.ran, again.workers) == (4, 0, None)
+    assert {p: p.stat().st_mtime_ns for p in reports} == reports
+
+
+def test_sweep_json_holds_the_documented_keys():
+    reference, _ = made_sweep()
+    summary = json.loads((reference.out / "sweep.json").read_text())
+    assert (summary["schema_version"], summary["kind"]) == (SCHEMA_VERSION, "sweep")
+    assert set(summary) - {"schema_version", "kind"} == set(SWEEP_KEYS)
+    assert summary["runs"]["total"] == 4 and summary["objective"] == {"figure": "saved_fraction", "better": "higher"}
+    first = summary["run_results"][0]
+    assert first["values"] == {"pipeline[0].threshold": "0.3"} and first["summary"]["kind"] == "run"
+    assert first["figures"]["cloud_f1"] == first["summary"]["cloud.f1"]
+    ranks = [c["rank"] for c in summary["configurations"]]
+    assert ranks == [1, 2] and all(c["figures"]["cloud_f1"]["n"] == 2 for c in summary["configurations"])

@@ -1,0 +1,106 @@
+"""Sweep runs on a real Dask cluster: a killed worker costs only its run, a failed run is recorded and the others go
+on, --retry-failed, measured runs go only to workers with their device, and a folder of another plan is refused."""
+
+import json
+import logging
+import shutil
+
+import pytest
+from distributed import Client, Nanny, Scheduler, SpecCluster
+
+from app.study import run_sweep
+from app.sweep import FAILED, MARKER, check_resources, run_task, sweep_state
+from app.sweep_file import load_sweep
+from rundir.errors import OrbitEdgeError
+from tests.sweep_cases import QUICKSTART, TINY, made_sweep, write_sweep
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two single-threaded workers: one started with the resource host=1, one with coral-usb=1."""
+    def worker(resources):
+        return {"cls": Nanny, "options": {"nthreads": 1, "resources": resources, "silence_logs": logging.ERROR}}
+
+    cluster = SpecCluster(scheduler={"cls": Scheduler, "options": {"dashboard_address": None}},
+                          workers={"host": worker({"host": 1}), "coral": worker({"coral-usb": 1})},
+                          silence_logs=logging.ERROR)
+    with cluster, Client(cluster) as c:
+        yield c
+
+
+def markers(out):
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(out.glob(f"runs/*/{MARKER}"))}
+
+
+def test_a_killed_worker_costs_only_its_run():
+    outcome, killed = made_sweep()
+    assert killed is not None
+    assert all(r["status"] == "complete" for r in outcome.rows)
+    attempts = {run_id: [a["pid"] for a in m["attempts"]] for run_id, m in markers(outcome.out).items()}
+    assert len(attempts.pop(killed)) == 2 and len(set(made_sweep()[0].out.glob("failed/*"))) == 0
+    assert all(len(pids) == 1 for pids in attempts.values())
+
+
+def test_a_failed_run_is_recorded_the_others_go_on_and_retry_makes_it(tmp_path, client):
+    reference, _ = made_sweep()
+    out = tmp_path / "out"
+    shutil.copytree(reference.out / "runs", out / "runs")
+    shutil.rmtree(out / "runs" / "c001-r1")
+    (out / "runs" / "c001-r1").write_text("not a run directory")  # a fault: the run's place is taken
+    outcome = run_sweep(reference.sweep, out, client=client)
+    assert [r["status"] for r in outcome.rows] == ["complete", "complete", "complete", "failed"]
+    assert (outcome.skipped, outcome.ran) == (3, 1)
+    record = json.loads((out / FAILED / "c001-r1.json").read_text())
+    assert "c001-r1: is in the way of this sweep's run" in record["error"] and record["traceback"]
+    assert "c001-r1" in (out / "sweep.md").read_text().split("## Failed runs")[1]
+
+    again = run_sweep(reference.sweep, out, client=client)  # resumed: the failure stays without --retry-failed
+    assert (again.ran, again.rows[3]["status"]) == (0, "failed")
+
+    (out / "runs" / "c001-r1").unlink()
+    retried = run_sweep(reference.sweep, out, client=client, retry_failed=True)
+    assert (retried.ran, [r["status"] for r in retried.rows]) == (1, ["complete"] * 4)
+    assert not (out / FAILED / "c001-r1.json").exists()
+    assert (out / "results.csv").read_text() == (reference.out / "results.csv").read_text()
+
+
+def test_measured_runs_go_only_to_workers_with_their_device(tmp_path, client):
+    text = TINY.replace("axes:\n  pipeline[0].threshold: [0.3, 0.7]\nreplicates: 2\n",
+                        "  spacecraft.compute.timing: measured\naxes:\n  spacecraft.compute.hardware: [host, coral-usb]\n")
+    text = text.replace("duration_h: 0.25", "duration_h: 0.05")  # no capture yet: where a run goes is the point
+    sweep = load_sweep(write_sweep(tmp_path, text))
+    outcome = run_sweep(sweep, tmp_path / "out", client=client)
+    assert [r["status"] for r in outcome.rows] == ["complete", "complete"]
+    workers = {name: address for address, w in client.scheduler_info()["workers"].items() for name in w["resources"]}
+    made = markers(tmp_path / "out")
+    assert made["c000-r0"]["attempts"][-1]["worker"] == workers["host"]
+    assert made["c001-r0"]["attempts"][-1]["worker"] == workers["coral-usb"]
+    info = json.loads((tmp_path / "out" / "runs" / "c001-r0" / "telemetry" / "run.json").read_text())
+    assert (info["hardware"], info["satellite_summary"][0]["compute_timing"]) == ("coral-usb", "measured")
+
+
+def test_runs_no_worker_can_take_are_refused_before_anything_runs(tmp_path, client):
+    text = f"name: nano\nscenario: {QUICKSTART}\nset: {{spacecraft.compute.timing: measured, " \
+           "spacecraft.compute.hardware: jetson-nano}\n"
+    sweep = load_sweep(write_sweep(tmp_path, text))
+    with pytest.raises(OrbitEdgeError, match=r"Dask resource 'jetson-nano' for c000-r0 .*--resources NAME=1"):
+        check_resources(client, list(sweep.runs))
+
+
+def test_a_folder_of_another_plan_is_refused(tmp_path):
+    reference, _ = made_sweep()
+    shutil.copytree(reference.out / "runs", tmp_path / "runs")
+    other = load_sweep(write_sweep(tmp_path, TINY.replace("[0.3, 0.7]", "[0.3, 0.6]")))
+    with pytest.raises(OrbitEdgeError, match=r"holds runs of another sweep plan \(c001-r0 was made with"):
+        sweep_state(other, tmp_path)
+    state = sweep_state(reference.sweep, tmp_path)
+    assert (sorted(state.complete), state.todo) == (["c000-r0", "c000-r1", "c001-r0", "c001-r1"], [])
+
+
+def test_a_complete_run_is_not_made_again(tmp_path):
+    reference, _ = made_sweep()
+    shutil.copytree(reference.out / "runs" / "c000-r0", tmp_path / "runs" / "c000-r0")
+    before = (tmp_path / "runs" / "c000-r0" / "report.json").stat().st_mtime_ns
+    outcome = run_task(reference.sweep.runs[0], "tiny", str(reference.sweep.scenario), str(tmp_path))
+    assert outcome == {"run_id": "c000-r0", "status": "complete", "wall_s": 0.0}
+    assert (tmp_path / "runs" / "c000-r0" / "report.json").stat().st_mtime_ns == before

@@ -1,0 +1,44 @@
+"""``orbitedge sweep``: the plan, a finished sweep resumed (its summary, JSON, quiet), and bad input as exit 2."""
+
+import json
+
+import pytest
+
+from app.cli import main
+from app.summary import SCHEMA_VERSION
+from tests.sweep_cases import QUICKSTART, made_sweep, write_sweep
+
+
+def test_the_plan_lists_every_run(tmp_path, capsys):
+    outcome, _ = made_sweep()
+    assert main(["sweep", str(outcome.sweep.file), "--plan"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "c000-r0  seed 42  pipeline[0].threshold=0.3", "c000-r1  seed 43  pipeline[0].threshold=0.3",
+        "c001-r0  seed 42  pipeline[0].threshold=0.7", "c001-r1  seed 43  pipeline[0].threshold=0.7"]
+
+
+def test_a_finished_sweep_resumed(capsys):
+    outcome, _ = made_sweep()
+    argv = ["sweep", str(outcome.sweep.file), "--out", str(outcome.out)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("tiny: 4 runs, 0 made now in ") and lines[0].endswith("4 complete (4 before), 0 failed")
+    assert lines[1] == "  best by saved_fraction (higher is better):"
+    assert lines[2].startswith(f"    1. config {outcome.configs[0].config}: pipeline[0].threshold=")
+    assert lines[-2:] == [f"  wrote  {outcome.out / 'results.csv'}", f"  wrote  {outcome.out / 'sweep.md'}"]
+    assert main(argv + ["--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["schema_version"], summary["kind"], summary["runs"]["skipped"]) == (SCHEMA_VERSION, "sweep", 4)
+    assert main(argv + ["--quiet"]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+def test_bad_input_is_exit_2_with_every_problem(tmp_path, capsys):
+    path = write_sweep(tmp_path, f"name: x\nscenario: {QUICKSTART}\naxes:\n  spacecraft.camera.gsd: [5, 10]\n")
+    assert main(["sweep", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"orbitedge: error: {path}: 1 problem(s)\n  {path}:4: axes.spacecraft.camera.gsd: "
+                          "expected a scenario key (at spacecraft.camera.gsd: one of the keys width_px")
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", str(path), "--workers", "0"])
+    assert exit_.value.code == 2 and "expected a whole number of workers, 1 or more" in capsys.readouterr().err

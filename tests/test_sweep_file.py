@@ -1,0 +1,160 @@
+"""The sweep file: read like a scenario (every problem at once, each at its line), axes checked against the scenario's
+keys and values, and the runs it plans (overrides as written, replicate seeds, Dask resources for measured runs)."""
+
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.figures import FIGURES
+from app.sweep_file import SweepFile, key_table, label_of, load_sweep, yaml_text
+from onboard.config import load_scenario
+from onboard.yaml_source import load_yaml
+from rundir.errors import ConfigError
+from tests.sweep_cases import QUICKSTART, write_sweep
+
+
+def problems(path):
+    with pytest.raises(ConfigError) as err:
+        load_sweep(path)
+    return {(i.path, i.line): i for i in err.value.issues}, str(err.value)
+
+
+def test_the_tiny_sweep_plans_two_configurations_of_two_replicates(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path))
+    assert [r.run_id for r in sweep.runs] == ["c000-r0", "c000-r1", "c001-r0", "c001-r1"]
+    assert [(r.config, r.replicate, r.seed) for r in sweep.runs] == [(0, 0, 42), (0, 1, 43), (1, 0, 42), (1, 1, 43)]
+    first, last = sweep.runs[0], sweep.runs[-1]
+    assert first.overrides[0] == "start_utc=2026-06-21T08:10:00Z"  # a plain scalar as the file wrote it
+    assert first.overrides[-1] == "pipeline[0].threshold=0.3" and last.overrides[-1] == "seed=43"
+    assert first.values == {"pipeline[0].threshold": 0.3} and first.labels == {"pipeline[0].threshold": "0.3"}
+    assert first.resources == {} and sweep.scenario == QUICKSTART and sweep.figures == tuple(FIGURES)
+    scenario = load_scenario(sweep.scenario, list(last.overrides))  # each run is the base scenario with its --set
+    assert (scenario.seed, scenario.stages[0].params.threshold, scenario.spacecraft.camera.width_px) == (43, 0.7, 128)
+
+
+def test_every_problem_at_once_each_at_its_line(tmp_path):
+    path = write_sweep(tmp_path, f"""name: broken
+scenario: {QUICKSTART}
+set:
+  duration_h: -1
+  spacecraft.camera.widht_px: 128
+axes:
+  pipeline[0].treshold: [0.3, 0.5]
+  pipeline[0].threshold: [0.3, 1.5]
+  spacecraft.radio.rate_mbps: {{values: [10, 100], labels: [S-band, X-band]}}
+  pipeline[0].tile_px: {{start: 32, stop: 128, num: 3}}
+sampling: {{method: latin_hypercube}}
+replicates: 0
+objective: speed
+""")
+    found, text = problems(path)
+    assert set(found) == {("set.duration_h", 4), ("set.spacecraft.camera.widht_px", 5), ("axes.pipeline[0].treshold", 7),
+                          ("axes.pipeline[0].threshold[1]", 8), ("axes.pipeline[0].tile_px.num", 10),
+                          ("sampling.samples", 11), ("replicates", 12), ("objective", 13)}
+    unknown = found[("axes.pipeline[0].treshold", 7)]
+    assert unknown.expected.startswith("a scenario key") and unknown.found == "unknown key 'treshold'"
+    assert "expected a value < 1 (scenario key pipeline[0].threshold), found float 1.5" in text
+    assert f"{path}:5: set.spacecraft.camera.widht_px: expected a scenario key" in text
+
+
+def test_an_axis_written_wrong(tmp_path):
+    found, _ = problems(write_sweep(tmp_path, f"""name: axes
+scenario: {QUICKSTART}
+axes:
+  spacecraft.radio.rate_mbps: {{values: [10, 100], labels: [S-band]}}
+  pipeline[0].threshold: {{start: 0.3}}
+  pipeline[0].tile_px: {{values: [32], start: 16}}
+  spacecraft.compute.hardware: {{}}
+  spacecraft.radio.frame_bytes: {{start: 0, stop: 1024, num: 2, scale: log}}
+"""))
+    assert {(path, issue.expected) for (path, _), issue in found.items()} == {
+        ("axes.spacecraft.radio.rate_mbps.labels", "2 labels, one per value"),
+        ("axes.pipeline[0].threshold.stop", "both start and stop for a range"),
+        ("axes.pipeline[0].tile_px", "values or a range, not both"),
+        ("axes.spacecraft.compute.hardware", "values: [...], or a range: start and stop"),
+        ("axes.spacecraft.radio.frame_bytes.start", "start and stop > 0 for a log range")}
+
+
+def test_the_base_scenario_and_its_file_are_checked(tmp_path):
+    found, _ = problems(write_sweep(tmp_path, "name: a\nscenario: nowhere.yaml\n"))
+    assert found[("scenario", 2)].found == "'nowhere.yaml': no such file"
+    (tmp_path / "bad.yaml").write_text(QUICKSTART.read_text().replace("duration_h: 24", "duration_h: many"))
+    found, text = problems(write_sweep(tmp_path, "name: a\nscenario: bad.yaml\n"))
+    assert list(found) == [("scenario", 2)] and "bad.yaml:8: duration_h: expected a number" in text
+
+
+def test_configurations_are_checked_whole(tmp_path):
+    # each value is fine alone; the RGB camera with the 4-band model is not
+    found, text = problems(write_sweep(tmp_path, f"""name: pairs
+scenario: {QUICKSTART}
+axes:
+  spacecraft.camera.bands: [[B, G, R, NIR], [B, G, R]]
+  pipeline[0].model: [auto, cloud_bgrn_int8]
+"""))
+    assert list(found) == [("axes", 4)]
+    assert "configuration 3 (spacecraft.camera.bands=[B, G, R], pipeline[0].model=cloud_bgrn_int8)" in text
+
+
+def test_random_and_latin_hypercube_draw_seeded_samples(tmp_path):
+    text = f"""name: lhs
+scenario: {QUICKSTART}
+axes:
+  pipeline[0].threshold: {{start: 0.2, stop: 0.8}}
+  pipeline[0].tile_px: {{start: 32, stop: 128, integer: true, scale: log}}
+  spacecraft.compute.hardware: [host, coral-usb, jetson-nano]
+sampling: {{method: latin_hypercube, samples: 6, seed: 3}}
+"""
+    runs = load_sweep(write_sweep(tmp_path, text)).runs
+    assert len(runs) == 6 and runs == load_sweep(write_sweep(tmp_path, text)).runs
+    thresholds = sorted(r.values["pipeline[0].threshold"] for r in runs)
+    assert [int((t - 0.2) / 0.6 * 6) for t in thresholds] == [0, 1, 2, 3, 4, 5]  # one per stratum
+    assert all(32 <= r.values["pipeline[0].tile_px"] <= 128 for r in runs)
+    assert {r.values["spacecraft.compute.hardware"] for r in runs} == {"host", "coral-usb", "jetson-nano"}
+    other = load_sweep(write_sweep(tmp_path, text.replace("seed: 3", "seed: 4"))).runs
+    assert [r.values for r in other] != [r.values for r in runs]
+
+
+def test_measured_runs_need_their_device_as_a_dask_resource(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, f"""name: hil
+scenario: {QUICKSTART}
+set: {{spacecraft.compute.timing: measured}}
+axes:
+  spacecraft.compute.hardware: [host, coral-usb]
+  pipeline: {{values: [[{{stage: encode, format: png}}], [{{stage: bent_pipe}}]], labels: [png, raw]}}
+"""))
+    assert [(r.resources, r.labels["pipeline"]) for r in sweep.runs] == [
+        ({"host": 1}, "png"), ({"host": 1}, "raw"), ({"coral-usb": 1}, "png"), ({"coral-usb": 1}, "raw")]
+    assert sweep.runs[0].overrides[-1] == "pipeline=[{stage: encode, format: png}]"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
+                              st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.text("abcdefgh_", min_size=1, max_size=6), inner, max_size=3), max_leaves=8))
+def test_a_value_as_set_text_reads_back_the_same(value):
+    assert load_yaml(yaml_text(value), "--set")[0] == value
+
+
+def test_labels_are_short():
+    assert label_of(0.30000) == "0.3" and label_of("coral-usb") == "coral-usb"
+    assert label_of([{"stage": "cloud_filter", "threshold": 0.4}, {"stage": "encode"}]) == "cloud_filter>encode"
+    assert label_of({"a": 1}) == "{a: 1}"
+
+
+def test_the_key_reference_names_every_key_and_figure():
+    table = key_table()
+    for name in [f.name for f in SweepFile.__dataclass_fields__.values()] + list(FIGURES):
+        assert f"| `{name}` |" in table
+    assert "| `axes.KEY.scale` |" in table and "| `sampling.method` |" in table
+    printed = subprocess.run([sys.executable, "-m", "app.sweep_file"], capture_output=True, text=True, check=True)
+    assert printed.stdout == table + "\n"
+
+
+def test_the_shipped_sweeps_are_valid():
+    for name in ("threshold", "hardware"):
+        sweep = load_sweep(QUICKSTART.parents[1] / "sweeps" / f"{name}.yaml")
+        assert len(sweep.runs) >= 8

@@ -1,0 +1,82 @@
+"""A sweep's results: Student's t against scipy, means with 95 % confidence intervals, ranking, and results.csv read
+back from the run directories of a real sweep."""
+
+import csv
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from app.figures import figures_of, read_run
+from app.sweep_results import (ConfigSummary, Estimate, columns, estimate, rank, run_rows, summaries, t_critical,
+                               t_within, write_results)
+from tests.sweep_cases import made_sweep
+
+
+@pytest.mark.parametrize("dof", [1, 2, 3, 4, 5, 7, 10, 19, 30, 61, 200])
+def test_student_t_matches_scipy(dof):
+    assert t_critical(dof) == pytest.approx(stats.t.ppf(0.975, dof), abs=1e-9)
+    assert t_critical(dof, 0.9) == pytest.approx(stats.t.ppf(0.95, dof), abs=1e-9)
+    for t in (0.1, 1.0, 2.5, 10.0):
+        assert t_within(t, dof) == pytest.approx(stats.t.cdf(t, dof) - stats.t.cdf(-t, dof), abs=1e-12)
+
+
+def test_a_mean_and_its_interval_by_hand():
+    est = estimate([1.0, 2.0, 3.0, None, math.nan])  # sd 1, n 3: 4.303 / sqrt(3)
+    assert (est.mean, est.n) == (2.0, 3)
+    assert est.half_width == pytest.approx(4.302652729749464 / math.sqrt(3), abs=1e-12)
+    assert (est.low, est.high) == (pytest.approx(2.0 - est.half_width), pytest.approx(2.0 + est.half_width))
+    assert estimate([5.0]) == Estimate(5.0, None, 1) and estimate([None]) == Estimate(None, None, 0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=20))
+def test_the_interval_holds_the_mean_and_is_zero_only_for_equal_values(values):
+    est = estimate(values)
+    assert min(values) - 1e-6 <= est.mean <= max(values) + 1e-6
+    assert est.half_width >= 0 and (est.half_width == 0) == (max(values) == min(values))
+
+
+def test_ranking_follows_the_objective_direction():
+    def config(i, saved, lost):
+        return ConfigSummary(i, {}, 1, 0, {"saved_fraction": Estimate(saved, None, 1),
+                                           "clear_pixels_lost_fraction": Estimate(lost, None, 1)})
+
+    configs = [config(0, 0.2, 0.01), config(1, None, None), config(2, 0.5, 0.03), config(3, 0.5, 0.00)]
+    assert [c.config for c in rank(configs, "saved_fraction")] == [2, 3, 0, 1]
+    assert [c.config for c in rank(configs, "clear_pixels_lost_fraction")] == [3, 0, 2, 1]
+
+
+def test_rows_and_results_csv_of_a_real_sweep():
+    outcome, _ = made_sweep()
+    sweep, out = outcome.sweep, outcome.out
+    rows = run_rows(sweep, out)
+    assert [(r["run_id"], r["status"], r["pipeline[0].threshold"]) for r in rows] == [
+        ("c000-r0", "complete", "0.3"), ("c000-r1", "complete", "0.3"), ("c001-r0", "complete", "0.7"),
+        ("c001-r1", "complete", "0.7")]
+    for row in rows:
+        assert {k: row[k] for k in sweep.figures} == figures_of(*read_run(out / "runs" / row["run_id"]))
+    with open(out / "results.csv", newline="") as f:
+        read = list(csv.DictReader(f))
+    assert list(read[0]) == columns(sweep)
+    assert [float(r["cloud_f1"]) for r in read] == [r["cloud_f1"] for r in rows]  # full precision
+    configs = summaries(sweep, rows)
+    assert sorted(c.config for c in configs) == [0, 1] and all(c.complete == 2 for c in configs)
+    f1 = next(c for c in configs if c.config == 0).figures["cloud_f1"]
+    assert f1 == estimate([rows[0]["cloud_f1"], rows[1]["cloud_f1"]])
+
+
+def test_runs_not_made_and_failed_runs_have_their_rows(tmp_path):
+    outcome, _ = made_sweep()
+    sweep = outcome.sweep
+    (tmp_path / "failed").mkdir()
+    (tmp_path / "failed" / "c000-r1.json").write_text('{"error": "OSError: disk full"}')
+    rows = run_rows(sweep, tmp_path)
+    assert [r["status"] for r in rows] == ["pending", "failed", "pending", "pending"]
+    assert rows[1]["error"] == "OSError: disk full" and rows[0]["saved_fraction"] is None
+    paths = write_results(sweep, rows, tmp_path)
+    text = (tmp_path / "results.csv").read_text().splitlines()
+    assert paths[0] == tmp_path / "results.csv" and text[2].endswith(",OSError: disk full")
+    assert [c.config for c in summaries(sweep, rows)] == [0, 1]  # no figures: ranked by index
