@@ -1,17 +1,22 @@
-"""The ``orbitedge`` command line: run, validate, report, hardware, bench and card."""
+"""The ``orbitedge`` command line: run, validate, report, hardware, bench, card, sweep and compare."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import signal
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rundir.errors import OrbitEdgeError
+
+from .compare import cmd_compare, compare_options
+from .progress import ground_bar, simulation_bar, wanted
+from .run_setup import prepare_run_dir as _prepare_run_dir, write_resolved as _write_resolved
+from .summary import run_summary
+from .sweep_command import cmd_sweep, sweep_options
 
 SET_HELP = ("override a scenario key (repeatable), e.g. --set spacecraft.radio.rate_mbps=50; VALUE is YAML, checked "
             "as if it were in the file; list items by index: satellites[0].name; quote text that YAML reads as "
@@ -25,26 +30,12 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help=SET_HELP)
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.add_argument("--format", choices=("md", "html"), default="md", help="human-readable report format")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="print the report summary as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress, warnings or summary)")
+    p.add_argument("--json", action="store_true", help="print the report summary as JSON on stdout (schema: "
+                   "`python -m app.summary`)")
     p.add_argument("--realtime", type=float, metavar="FACTOR",
                    help="run in real time (SimPy RealtimeEnvironment, strict): FACTOR wall seconds per simulated "
                         "second; fails when this device cannot keep up")
-
-
-def _progress_bar(enabled: bool) -> Callable[[float, float], None] | None:
-    if not enabled:
-        return None
-
-    def show(t_s: float, duration_s: float) -> None:
-        width = 40
-        done = int(width * t_s / duration_s)
-        sys.stderr.write(f"\r  [{'#' * done}{'.' * (width - done)}] {t_s / 3600:6.2f} / {duration_s / 3600:.2f} h simulated")
-        if t_s >= duration_s:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -56,15 +47,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.realtime is not None and not args.realtime > 0:
         raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
     scenario = load_scenario(args.scenario, args.overrides)
-    _print_warnings(scenario)
+    if not args.quiet:
+        _print_warnings(scenario)
     run_dir = args.out or Path("runs") / scenario.name
     _prepare_run_dir(run_dir, args.overwrite)
     _write_resolved(run_dir, scenario)
-    progress = _progress_bar(not args.quiet and sys.stderr.isatty())
-    mission = Mission(scenario, run_dir, progress, realtime_factor=args.realtime)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        mission.run()
+        with simulation_bar(wanted(args.quiet), scenario.duration_h) as progress:
+            Mission(scenario, run_dir, progress, realtime_factor=args.realtime).run()
     except (KeyboardInterrupt, OrbitEdgeError) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print(f"orbitedge: {'interrupted' if isinstance(err, KeyboardInterrupt) else err}; writing the partial "
@@ -73,7 +64,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130 if isinstance(err, KeyboardInterrupt) else 2
     finally:
         signal.signal(signal.SIGTERM, previous)
-    report, paths = write_report(run_dir, args.format)
+    with ground_bar(wanted(args.quiet)):
+        report, paths = write_report(run_dir, args.format)
     _print_summary(report, paths, args)
     return 0
 
@@ -83,40 +75,9 @@ def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
-            raise OrbitEdgeError(f"{run_dir}: run directory already exists and is not empty; "
-                                 "pass --overwrite to replace it, or --out to choose another")
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-
-
-def _write_resolved(run_dir: Path, scenario: Any) -> None:
-    import yaml
-
-    (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario.resolved, sort_keys=False), encoding="utf-8")
-
-
-SUMMARY_KEYS = ("scenario", "seed", "complete", "bandwidth.raw_bytes", "bandwidth.downlinked_bytes",
-                "bandwidth.saved_fraction", "ledger.captured", "ledger.delivered", "ledger.dropped", "ledger.on_board",
-                "latency_s.p50", "latency_s.p90", "latency_s.max", "on_board.bytes")
-
-
-def summary(report: dict[str, Any]) -> dict[str, Any]:
-    """The headline figures of a report, as flat dotted keys."""
-    out = {}
-    for key in SUMMARY_KEYS:
-        value: Any = report
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        out[key] = value
-    return out
-
-
 def _print_summary(report: dict[str, Any], paths: list[Path], args: argparse.Namespace) -> None:
     if args.json:
-        print(json.dumps(summary(report), indent=2, sort_keys=True))
+        print(json.dumps(run_summary(report), indent=2, sort_keys=True))
         return
     if args.quiet:
         return
@@ -170,7 +131,8 @@ def _validate_options(p: argparse.ArgumentParser) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from ground.report import write_report
 
-    report, paths = write_report(args.run_dir, args.format)
+    with ground_bar(wanted(args.quiet)):
+        report, paths = write_report(args.run_dir, args.format)
     _print_summary(report, paths, args)
     return 0
 
@@ -330,6 +292,10 @@ COMMANDS = {  # name: (help, example, add options, run)
     "card": ("write the model card (a STAC MLM Item) of a user's .tflite or .onnx model, for a scenario's model: key",
              "orbitedge card init my_cloud.onnx --task segmentation --bands B,G,R,NIR --classes clear,cloud "
              "--activation softmax", _card_options, cmd_card),
+    "sweep": ("a trade study: many runs on Dask (a LocalCluster, or --scheduler), ranked, with a Pareto front",
+              "orbitedge sweep sweeps/threshold.yaml --workers 2", sweep_options, cmd_sweep),
+    "compare": ("the key figures of run directories side by side",
+                "orbitedge compare runs/quickstart runs/sweep-threshold/runs/c000-r0", compare_options, cmd_compare),
 }
 
 
