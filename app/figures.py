@@ -17,6 +17,7 @@ from ground.document import fmt_bytes, fmt_duration, fmt_fraction
 from rundir.errors import InputFileError
 
 Report = Mapping[str, Any]
+DECIMALS = 6  # figures derived here are rounded as report.json rounds its own
 
 
 @dataclass(frozen=True)
@@ -59,18 +60,18 @@ def oracle_saved_fraction(report: Report, info: Report) -> float | None:
         return None
     if model >= 1.0:  # the model kept no tile: the same as the oracle when it keeps none either, else unknown
         return saved if oracle >= 1.0 else None
-    return 1.0 - (1.0 - saved) * (1.0 - oracle) / (1.0 - model)
+    return round(1.0 - (1.0 - saved) * (1.0 - oracle) / (1.0 - model), DECIMALS)
 
 
 def energy_wh(report: Report, info: Report) -> float | None:
     """Energy every load drew (bus, camera, computer, radio), summed over the satellites (run.json)."""
     values = [s.get("energy_out_wh") for s in info.get("satellite_summary") or []]
-    return sum(values) if values and None not in values else None
+    return round(sum(values), DECIMALS) if values and None not in values else None
 
 
 def energy_per_mb_wh(report: Report, info: Report) -> float | None:
     energy, sent = energy_wh(report, info), _at(report, "bandwidth", "downlinked_bytes")
-    return energy / (sent / 1e6) if energy is not None and sent else None
+    return round(energy / (sent / 1e6), DECIMALS) if energy is not None and sent else None
 
 
 def _cpsnr_db(report: Report, info: Report) -> float | None:
@@ -79,7 +80,7 @@ def _cpsnr_db(report: Report, info: Report) -> float | None:
 
 def _compute_busy_s(report: Report, info: Report) -> float | None:
     values = [s.get("compute_busy_s") for s in _at(report, "compute", "satellites") or []]
-    return sum(values) if values and None not in values else None
+    return round(sum(values), DECIMALS) if values and None not in values else None
 
 
 FIGURES = {f.name: f for f in (

@@ -57,13 +57,13 @@ def plot_pareto(configs: Sequence[ConfigSummary], path: Path) -> list[str]:
         for i, ((x, xe), (y, ye)) in enumerate(points):
             if x is not None and y is not None:
                 colour = FRONT_COLOUR if i in best else OTHER_COLOUR
-                ax.errorbar(x, y, xerr=xe or None, yerr=ye or None, fmt="o", color=colour, ms=4, capsize=2)
+                _point(ax, x, y, xe, ye, colour)
                 if i in best:
                     ax.annotate(str(configs[i].config), (x, y), textcoords="offset points", xytext=(4, 4),
                                 fontsize="x-small", color=FRONT_COLOUR)
         known = [p for p in xy if None not in p]
         line = staircase(known, ("max", "min"))
-        ax.plot([p[0] for p in line], [p[1] for p in line], "-", color=FRONT_COLOUR, lw=1, label="Pareto front")
+        ax.plot([p[0] for p in line], [p[1] for p in line], "-", color=FRONT_COLOUR, lw=1.5, label="Pareto front")
         _oracle(ax, configs, name)
         ax.set_xlim(*_limits([p[0] for p in known] + _oracle_xs(configs)))
         oracle_ys = [_mean_ci(c, "oracle_clear_pixels_lost_fraction")[0] for c in configs] \
@@ -78,6 +78,14 @@ def plot_pareto(configs: Sequence[ConfigSummary], path: Path) -> list[str]:
                  fontsize="medium")
     fig.savefig(path)
     return names
+
+
+def _point(ax: Any, x: float, y: float, xe: float, ye: float, colour: str) -> None:
+    """A configuration's mean, its 95 % CI as faint bars (wide ones run off the plot)."""
+    if xe or ye:
+        ax.errorbar(x, y, xerr=xe or None, yerr=ye or None, fmt="none", ecolor=colour, alpha=0.3, elinewidth=0.8,
+                    capsize=2)
+    ax.plot(x, y, "o", color=colour, ms=5)
 
 
 def _limits(values: list[float]) -> tuple[float, float]:
@@ -132,7 +140,7 @@ def plot_axis(index: int, axis: Axis, configs: Sequence[ConfigSummary], objectiv
         y, ye = _mean_ci(c, objective)
         if y is None:
             continue
-        ax.errorbar(position[label], y, yerr=ye or None, fmt="o", color="tab:blue", ms=4, capsize=2, alpha=0.7)
+        _point(ax, position[label], y, 0.0, ye, "tab:blue")
         by_value.setdefault(label, []).append(y)
     ax.set_ylim(*_limits([y for ys in by_value.values() for y in ys]))
     if grid and len(by_value) > 1:

@@ -42,10 +42,11 @@ def joint_front(configs: Sequence[ConfigSummary]) -> set[int]:
 
 
 def ranked_table(sweep: Sweep, configs: Sequence[ConfigSummary]) -> list[Block]:
-    """The configurations best first: axis labels, the objective and the key figures with their 95 % CI, runs,
-    and a star on the joint Pareto front."""
+    """The configurations best first: axis labels, the objective and the key figures that have a value, with their
+    95 % CI, runs, and a star on the joint Pareto front."""
     objective = sweep.config.objective
-    shown = [objective, *(n for n in KEY_FIGURES if n != objective and n in sweep.figures)]
+    shown = [objective, *(n for n in KEY_FIGURES if n != objective and n in sweep.figures
+                          and any(c.figures[n].mean is not None for c in configs))]
     best = joint_front(configs)
     rows = tuple((str(rank), str(c.config), *(c.labels.get(a.key, "") for a in sweep.axes),
                   *(fmt_estimate(n, c.figures.get(n)) for n in shown),
