@@ -219,6 +219,9 @@ def execute(client: Any, sweep: Sweep, out: Path, todo: list[RunSpec], fmt: str 
                 except KilledWorker as err:
                     outcome = {"run_id": spec.run_id, "status": "failed", "wall_s": None,
                                "error": f"its worker was lost every time it ran ({err})"}
+                except Exception as err:  # the cluster lost the task otherwise (a scheduler restarted, a comm closed)
+                    outcome = {"run_id": spec.run_id, "status": "failed", "wall_s": None,
+                               "error": f"{type(err).__name__}: {err}"}
                 statuses[spec.run_id] = outcome["status"]
                 _record(out, spec, outcome)
                 future.release()
