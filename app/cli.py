@@ -33,9 +33,19 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress, warnings or summary)")
     p.add_argument("--json", action="store_true", help="print the report summary as JSON on stdout (schema: "
                    "`python -m app.summary`)")
+    p.add_argument("--workers", type=_workers, default=None, metavar="N",
+                   help="worker processes for the pixel work (render, camera, pipeline); 0 runs it all in this "
+                        "process; the results are the same bytes whatever N (default: the number of cores, or 0 "
+                        "with compute.timing: measured)")
     p.add_argument("--realtime", type=float, metavar="FACTOR",
                    help="run in real time (SimPy RealtimeEnvironment, strict): FACTOR wall seconds per simulated "
                         "second; fails when this device cannot keep up")
+
+
+def _workers(value: str) -> int:
+    if value.isdigit():
+        return int(value)
+    raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of worker processes (0 or more)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -52,10 +62,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = args.out or Path("runs") / scenario.name
     _prepare_run_dir(run_dir, args.overwrite)
     _write_resolved(run_dir, scenario)
+    from onboard.frame_pool import default_workers
+
+    workers = args.workers
+    if workers is None:  # measured stage times are this machine's: no other process of ours competes for its cores
+        workers = 0 if scenario.spacecraft.compute.timing == "measured" else default_workers()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with simulation_bar(wanted(args.quiet), scenario.duration_h) as progress:
-            Mission(scenario, run_dir, progress, realtime_factor=args.realtime).run()
+            Mission(scenario, run_dir, progress, realtime_factor=args.realtime, workers=workers).run()
     except (KeyboardInterrupt, OrbitEdgeError) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print(f"orbitedge: {'interrupted' if isinstance(err, KeyboardInterrupt) else err}; writing the partial "

@@ -22,6 +22,7 @@ from rundir.errors import OrbitEdgeError
 from . import elements, ephemeris, hardware, imaging, link_budget, passes, satellite, sun
 from .config import Scenario
 from .downlink import Link, downlink
+from .frame_pool import FramePool
 from .imagery import world_from_config
 from .pipeline import Context, Pipeline
 from .power import Power
@@ -63,8 +64,9 @@ class Mission:
     """Everything one run needs; ``run()`` executes it and writes the run directory."""
 
     def __init__(self, scenario: Scenario, run_dir: Path, progress: Progress | None = None,
-                 realtime_factor: float | None = None):
+                 realtime_factor: float | None = None, workers: int = 0):
         self.scn = scenario
+        self.workers = workers  # frame-pool worker processes (onboard.frame_pool); 0: every frame in this process
         self.run_dir = Path(run_dir)
         self.progress = progress
         self.realtime_factor = realtime_factor  # wall seconds per simulated second, strict; None: as fast as possible
@@ -79,7 +81,7 @@ class Mission:
             bands=tuple(craft.camera.bands), bit_depth=craft.camera.bit_depth,
             reflectance_per_dn=self.camera.reflectance_max / self.camera.dn_max,
             cpu_relative=self.profile.cpu_relative, int8_conv_relative=self.profile.int8_conv_relative,
-            timing=craft.compute.timing,
+            timing=craft.compute.timing, scenario_dir=Path(scenario.source_file).parent,
             band_centres_um=tuple(round(float(BAND_CENTRES_UM[SYNTHETIC_BANDS.index(b)]), 4) for b in craft.camera.bands)))
         self.payload = Payload(self.camera, build_world(scenario.world, scenario.seed, Path(scenario.source_file).parent),
                                self.start_utc, scenario.seed, self.pipeline.burst_scale)
@@ -123,9 +125,11 @@ class Mission:
         self.recorder.start(self._run_info(complete=False, wall_s=0.0))
         radio = self.scn.spacecraft.radio
         timing = self.scn.spacecraft.compute.timing
+        pool = FramePool(self.workers, self.payload, self.scn.stages, self.pipeline.ctx, self.plans) \
+            if self.workers else None
         for sat in self.sats:
             sat_windows = [w for w in self.windows if w.satellite == sat.name]
-            self.env.process(satellite.imaging(self.env, sat, self.plans[sat.name], self.payload, self.recorder))
+            self.env.process(satellite.imaging(self.env, sat, self.plans[sat.name], self.payload, self.recorder, pool))
             self.env.process(satellite.compute(self.env, sat, self.pipeline, self.recorder, timing, self.wall_stage_s))
             self.env.process(satellite.housekeeping(self.env, sat, self.scn.timeline_step_s))
             link = Link(radio.payload_bytes_per_s or 0.0, radio.frame_bytes, radio.link_frame_error_rate)
@@ -142,6 +146,9 @@ class Mission:
             if isinstance(err, RuntimeError) and self.realtime_factor:
                 raise RealtimeOverrun(self.env.now, self.realtime_factor, str(err)) from None
             raise
+        finally:
+            if pool is not None:
+                pool.close()
         return self._finish(wall_start, complete=True)
 
     def _pass_rates(self, index: int, windows: list[passes.ContactWindow]) -> list[link_budget.PassRates] | None:

@@ -13,16 +13,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import simpy
 
 from rundir.telemetry import TimelineSample
 
-from . import burst, camera
+from .frame_pool import FramePool, FrameTask, capture_frame
 from .imaging import Capture
 from .pipeline import Pipeline, Work, tile_georef
 from .power import Power
-from .projection import GridFootprint
 from .recorder import Recorder
 from .storage import Item, Storage
 from .world import World
@@ -72,10 +70,12 @@ class Payload:
 
 
 def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payload: Payload,
-            recorder: Recorder):
+            recorder: Recorder, pool: FramePool | None = None):
     """Take the planned captures (time order) unless in brown-out or storage is full; each frame is stored raw,
-    recorded and queued for compute. Frame ``n`` of satellite ``i`` draws its noise from seed ``[seed, i, n + 1]``."""
-    for cap in plans:
+    recorded and queued for compute. Frame ``n`` of satellite ``i`` draws its noise from seed ``[seed, i, n + 1]``
+    (:func:`onboard.frame_pool.capture_frame`). With a ``pool`` the frame comes from its workers, already processed;
+    else it is captured here and processed by :func:`compute`."""
+    for plan_index, cap in enumerate(plans):
         if env.now < cap.t_s:
             yield env.timeout(cap.t_s - env.now)
         if sat.power.brownout:
@@ -87,29 +87,16 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
             sat.skipped["storage_full"] = sat.skipped.get("storage_full", 0) + 1
             continue
         sat.frames_taken += 1
-        footprint = GridFootprint.centred(cap.lat_deg, cap.lon_deg, cap.epsg, payload.camera.gsd_m,
-                                          payload.camera.width_px, payload.camera.height_px)
-        rng = np.random.default_rng([payload.seed, sat.index, sat.frames_taken])
-        frame = capture(payload, footprint, cap, rng, frame_id, sat.name)
-        raw.data = (frame, cap)
+        if pool is None:
+            work = None
+            frame = capture_frame(payload, FrameTask(sat.index, sat.name, sat.frames_taken, frame_id, cap))
+        else:
+            work = pool.take(sat.index, plan_index, sat.frames_taken, frame_id)
+            frame = work.frame
+        raw.data = (frame, cap, work)
         recorder.captured(frame, cap, payload.capture_bytes, payload.burst_frames)
         sat.power.busy("camera", FRAME_READOUT_S * payload.burst_frames)
         yield sat.queue.put(raw)
-
-
-def capture(payload: Payload, footprint: GridFootprint, cap: Capture, rng: np.random.Generator,
-            frame_id: str, satellite: str) -> camera.Frame:
-    """One frame, or in burst mode a burst of K frames (the frame is then its frame 0)."""
-    when = payload.start_utc + dt.timedelta(seconds=cap.t_s)
-    if not payload.burst_scale:
-        return camera.capture(payload.camera, payload.world, footprint, when, cap.sun_elevation_deg,
-                              cap.sun_azimuth_deg, rng, frame_id, satellite, cap.t_s)
-    cfg = payload.camera.burst
-    shot = burst.capture_burst(payload.camera, payload.world, footprint, when, cap.sun_elevation_deg,
-                               cap.sun_azimuth_deg, rng, k=cfg.frames, scale=payload.burst_scale,
-                               mtf_nyquist=cfg.mtf_nyquist, jitter_px=cfg.jitter_px,
-                               frame_cloud_cover=cfg.frame_cloud_cover, cloud_drift_px=cfg.cloud_drift_px)
-    return camera.Frame(frame_id, satellite, cap.t_s, when, footprint, shot.lr_dn[0], shot.truth_lr, shot)
 
 
 def compute(env: simpy.Environment, sat: Satellite, pipeline: Pipeline, recorder: Recorder, timing: str,
@@ -127,10 +114,11 @@ def compute(env: simpy.Environment, sat: Satellite, pipeline: Pipeline, recorder
             sat.deferred_s += env.now - waited_from
         if raw not in sat.storage.items:
             continue
-        frame, cap = raw.data
+        frame, cap, work = raw.data
         with sat.computer.request() as req:
             yield req
-            work = pipeline.run(frame, cap.priority)
+            if work is None:  # no frame pool: processed here
+                work = pipeline.run(frame, cap.priority)
             sat.computing = True
             yield env.timeout(work.sim_s)
             sat.computing = False
