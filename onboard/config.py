@@ -171,7 +171,7 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
         for i, stage in enumerate(stages):
             if stage.params is None:
                 continue
-            for rel, expected, found in pipeline.check_stage(stage, i, stages, bands):
+            for rel, expected, found in pipeline.check_stage(stage, i, stages, bands, path.parent):
                 builder.fail(join(f"pipeline[{i}]", rel) if rel else f"pipeline[{i}]", expected, found)
     if scenario is not None and stages is not None and not builder.issues:
         warnings = tuple(warning_text(path, lines, *check) for check in scenario.warning_checks())

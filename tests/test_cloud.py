@@ -191,8 +191,8 @@ def user_mission(tmp_path: Path, name: str, task: str = "segmentation", bands: s
 @pytest.mark.parametrize("name", ["uint8.tflite", "float16.onnx"])
 def test_a_users_model_flies_through_orbitedge_run(tmp_path, monkeypatch, capsys, name):
     scenario = user_mission(tmp_path, name)
-    monkeypatch.chdir(scenario.parent)
-    assert main(["run", scenario.name, "--out", str(tmp_path / "run"), "--quiet"]) == 0, capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # elsewhere: the model path starts at the scenario file
+    assert main(["run", str(scenario), "--out", str(tmp_path / "run"), "--quiet"]) == 0, capsys.readouterr().err
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["complete"] and report["ledger"]["captured"] == report["cloud"]["frames_scored"] > 0
     assert report["cloud"]["policy"]["model"] == f"models/{name}"
@@ -218,9 +218,9 @@ def test_a_relative_model_path_starts_at_the_scenario(tmp_path):
 ])
 def test_a_users_model_that_does_not_fit_fails_validate_with_exit_2(tmp_path, monkeypatch, capsys, edit, message):
     scenario = user_mission(tmp_path, "uint8.onnx", **edit)
-    monkeypatch.chdir(scenario.parent)
+    monkeypatch.chdir(tmp_path)  # elsewhere: the model path starts at the scenario file
     capsys.readouterr()
-    assert main(["validate", scenario.name]) == 2
+    assert main(["validate", str(scenario)]) == 2
     err = capsys.readouterr().err
     assert "scenario.yaml:" in err and "pipeline[0].model: expected" in err and message in err
     assert "Traceback" not in err
@@ -233,7 +233,7 @@ def test_a_card_that_lies_about_the_model_names_the_field_and_its_line(tmp_path,
     card["properties"]["mlm:input"][0]["input"]["data_type"] = "float32"
     card_path.write_text(json.dumps(card, indent=2))
     line = next(i + 1 for i, text in enumerate(card_path.read_text().splitlines()) if '"data_type": "float32"' in text)
-    monkeypatch.chdir(scenario.parent)
-    assert main(["validate", scenario.name]) == 2
+    monkeypatch.chdir(tmp_path)  # elsewhere: the model path starts at the scenario file
+    assert main(["validate", str(scenario)]) == 2
     assert (f"line {line}: properties.mlm:input[0].input.data_type is float32 in the card but float16 in the model"
             in capsys.readouterr().err)
