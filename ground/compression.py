@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -65,17 +65,45 @@ def psnr_db(mse: float, bit_depth: int) -> float:
     return float("inf") if mse == 0 else float(10 * math.log10(peak * peak / mse))
 
 
+@dataclass
+class Quality:
+    """:func:`quality` accumulated one (decoded, reference) pair at a time, so that a run of any length is scored
+    in the memory of one frame: the squared errors and sample counts summed (MSE pooled over the pairs), each
+    pair's mean SSIM, and the largest absolute error in DN."""
+
+    bit_depth: int
+    squared_error_dn2: float = 0.0
+    samples: int = 0
+    ssims: list[float] = field(default_factory=list)
+    max_abs_error_dn: int = 0
+
+    def add(self, decoded: np.ndarray, reference: np.ndarray) -> int:
+        """Score one pair ((H, W, B) DN each); returns its largest absolute error in DN."""
+        error = decoded.astype(np.float64) - reference
+        self.squared_error_dn2 += float(np.sum(error * error))
+        self.samples += error.size
+        worst = int(np.abs(error).max())
+        self.max_abs_error_dn = max(self.max_abs_error_dn, worst)
+        self.ssims.append(ssim(decoded.astype(np.float32), reference.astype(np.float32),
+                               data_range=2.0**self.bit_depth - 1))
+        return worst
+
+    def result(self) -> dict[str, Any]:
+        """PSNR (None when every sample is exact), mean SSIM and the largest error; None figures for no pair."""
+        if not self.ssims:
+            return {"psnr_db": None, "ssim": None, "max_abs_error_dn": None}
+        mse = self.squared_error_dn2 / self.samples
+        return {"psnr_db": psnr_db(mse, self.bit_depth) if mse else None, "ssim": float(np.nanmean(self.ssims)),
+                "max_abs_error_dn": self.max_abs_error_dn}
+
+
 def quality(decoded: Sequence[np.ndarray], reference: Sequence[np.ndarray], bit_depth: int) -> dict[str, Any]:
     """PSNR (pooled MSE; None when every sample is exact), mean SSIM and the largest absolute error in DN of
     ``decoded`` against ``reference`` ((H, W, B) DN each, pairwise); None figures for no pair."""
-    if not decoded:
-        return {"psnr_db": None, "ssim": None, "max_abs_error_dn": None}
-    errors = [d.astype(np.float64) - r for d, r in zip(decoded, reference)]
-    mse = sum(float(np.sum(e * e)) for e in errors) / sum(e.size for e in errors)
-    peak = 2.0**bit_depth - 1
-    scores = [ssim(d.astype(np.float32), r.astype(np.float32), data_range=peak) for d, r in zip(decoded, reference)]
-    return {"psnr_db": psnr_db(mse, bit_depth) if mse else None, "ssim": float(np.nanmean(scores)),
-            "max_abs_error_dn": int(max(np.abs(e).max() for e in errors))}
+    scores = Quality(bit_depth)
+    for d, r in zip(decoded, reference):
+        scores.add(d, r)
+    return scores.result()
 
 
 def measure(setting: Setting, dns: Sequence[np.ndarray], bit_depth: int,
@@ -97,12 +125,13 @@ def measure(setting: Setting, dns: Sequence[np.ndarray], bit_depth: int,
 
 
 def evaluation(run: Any, frame_id: str) -> dict[str, np.ndarray]:
-    """RUN/evaluation/FRAME.npz as {key: array} (read once per run), empty when absent."""
-    cache = run.derived.setdefault("evaluation", {})
-    if frame_id not in cache:
+    """RUN/evaluation/FRAME.npz as {key: array}, empty when absent. The last frame read is kept (products of a
+    frame come together), never more, so memory does not grow with the run."""
+    cached = run.derived.get("evaluation")
+    if cached is None or cached[0] != frame_id:
         path = run.run_dir / "evaluation" / f"{frame_id}.npz"
-        cache[frame_id] = dict(np.load(path)) if path.is_file() else {}
-    return cache[frame_id]
+        cached = run.derived["evaluation"] = (frame_id, dict(np.load(path)) if path.is_file() else {})
+    return cached[1]
 
 
 def finished_frames(run: Any) -> list[str]:
@@ -115,7 +144,7 @@ def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:
     """Quality of the scene's frames compressed in JPEG 2000 to this run's bytes (``lossy_same_bytes``): decoded on
     the ground against the frames themselves; ``frames_not_sent``: frames where the pipeline sent too few bytes
     for any codestream."""
-    decoded, reference, not_sent = [], [], 0
+    scores, not_sent = Quality(bit_depth), 0
     for frame_id in finished_frames(run):
         data = evaluation(run, frame_id)
         if codec.EVALUATION_LOSSY_SAME_BYTES_KEY not in data:
@@ -124,16 +153,19 @@ def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:
         if not stream.size:
             not_sent += 1
             continue
-        decoded.append(codec.decode(stream.tobytes(), "jpeg2000", raw.shape, bit_depth))
-        reference.append(raw)
-    return {**quality(decoded, reference, bit_depth), "frames": len(decoded), "frames_not_sent": not_sent}
+        scores.add(codec.decode(stream.tobytes(), "jpeg2000", raw.shape, bit_depth), raw)
+    return {**scores.result(), "frames": len(scores.ssims), "frames_not_sent": not_sent}
 
 
 def rate_distortion(run: Any, bit_depth: int) -> list[dict[str, Any]]:
     """:func:`measure` of every setting of :data:`SETTINGS` on the first :data:`RD_FRAMES` finished frames'
     single frames (without the timings: report.json holds no wall-clock figure)."""
-    dns = [evaluation(run, f)[codec.EVALUATION_RAW_KEY] for f in finished_frames(run)
-           if codec.EVALUATION_RAW_KEY in evaluation(run, f)][:RD_FRAMES]
+    dns = []
+    for frame_id in finished_frames(run):
+        if len(dns) == RD_FRAMES:
+            break
+        if codec.EVALUATION_RAW_KEY in (data := evaluation(run, frame_id)):
+            dns.append(data[codec.EVALUATION_RAW_KEY])
     if not dns:
         return []
     out = []
@@ -166,7 +198,8 @@ def lossy_products(run: Any) -> dict[str, Any] | None:
     lines = [p for p in run.reception.products if p.line.get("lossless") is False and p.line["kind"] == "image"]
     if not lines:
         return None
-    decoded, reference, exceeded = [], [], 0
+    bit_depth = int(lines[0].line["bit_depth"])
+    scores, exceeded = Quality(bit_depth), 0
     counts = {"raw": np.zeros(4, np.int64), "decoded": np.zeros(4, np.int64), "agreement": np.zeros(4, np.int64)}
     for product in lines:
         line, frame_id = product.line, str(product.line["frame_ids"][0])
@@ -174,9 +207,7 @@ def lossy_products(run: Any) -> dict[str, Any] | None:
         data = evaluation(run, frame_id)
         if f"{key}_dn" not in data:
             continue
-        decoded.append(codec.decode_product(product.path, line))
-        reference.append(data[f"{key}_dn"])
-        error = int(np.abs(decoded[-1].astype(np.int64) - reference[-1]).max())
+        error = scores.add(codec.decode_product(product.path, line), data[f"{key}_dn"])
         exceeded += line.get("max_error_dn") is not None and error > int(line["max_error_dn"])
         truth = _truth_window(run, frame_id, line)
         if f"{key}_spectral_raw" in data and truth is not None:
@@ -186,7 +217,6 @@ def lossy_products(run: Any) -> dict[str, Any] | None:
             counts["raw"] += confusion(raw_mask[scored], cloud[scored])
             counts["decoded"] += confusion(dec_mask[scored], cloud[scored])
             counts["agreement"] += confusion(dec_mask[scored], raw_mask[scored])
-    bit_depth = int(lines[0].line["bit_depth"])
     spectral = {name: confusion_scores(*c) for name, c in counts.items()} if counts["raw"].sum() else None
-    return {"products": len(reference), "formats": sorted({p.line["format"] for p in lines}),
-            **quality(decoded, reference, bit_depth), "bound_exceeded": exceeded, "spectral_cloud": spectral}
+    return {"products": len(scores.ssims), "formats": sorted({p.line["format"] for p in lines}),
+            **scores.result(), "bound_exceeded": exceeded, "spectral_cloud": spectral}
