@@ -8,6 +8,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ground import compression
 from rundir import codec, flight_codecs
@@ -66,3 +68,25 @@ def test_lossy_same_bytes_is_scored_from_the_evaluation_records(tmp_path):
     expected = compression.quality([codec.decode(stream, "jpeg2000", raw.shape, 12)], [raw], 12)
     assert got == {**expected, "frames": 1, "frames_not_sent": 1}
     assert 40 < got["psnr_db"] < 80
+
+
+@settings(max_examples=20, deadline=None)
+@given(seeds=st.lists(st.integers(0, 10_000), min_size=1, max_size=5), noise_dn=st.integers(0, 40))
+def test_the_running_quality_pools_as_the_whole_set_would(seeds, noise_dn):
+    """Quality pair by pair gives the figures of the pooled formulas over all pairs at once (MSE pooled over every
+    sample, SSIM averaged over pairs, the largest error), and each add returns that pair's largest error."""
+    raws = [frame(seed) for seed in seeds]
+    decoded = [np.clip(r.astype(np.int64) + np.random.default_rng(s + 1).integers(-noise_dn, noise_dn + 1, r.shape),
+                       0, 4095).astype(np.uint16) for r, s in zip(raws, seeds)]
+    running = compression.Quality(12)
+    worst = [running.add(d, r) for d, r in zip(decoded, raws)]
+    errors = np.concatenate([(d.astype(np.float64) - r).ravel() for d, r in zip(decoded, raws)])
+    mse = float(np.mean(errors * errors))
+    result = running.result()
+    assert worst == [int(np.abs(d.astype(np.int64) - r).max()) for d, r in zip(decoded, raws)]
+    assert result["max_abs_error_dn"] == int(np.abs(errors).max())
+    if mse == 0:
+        assert result["psnr_db"] is None
+    else:
+        assert result["psnr_db"] == pytest.approx(10 * math.log10(4095.0**2 / mse), abs=1e-9)
+    assert result == compression.quality(decoded, raws, 12)
