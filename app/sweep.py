@@ -78,8 +78,8 @@ def is_complete(run_dir: Path, spec: RunSpec) -> bool:
 def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str = "md") -> dict[str, Any]:
     """Make one run on this worker: the scenario with the run's overrides, simulated and reported into
     ``out/runs/RUN``. Returns ``{run_id, status: complete|failed, error, traceback, wall_s}``; never raises for a
-    failed run, so that Dask resubmits a run only when its worker is lost. Python warnings are kept in the run's
-    marker, not printed."""
+    failed run, so that Dask resubmits a run only when its worker is lost. The run's marker keeps its wall and
+    CPU seconds (this process's, all threads) and its Python warnings, which are not printed."""
     from ground.report import write_report
 
     from onboard.config import load_scenario
@@ -88,7 +88,7 @@ def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str =
     run_dir = run_dir_of(Path(out), spec.run_id)
     if is_complete(run_dir, spec):  # NOTE: Dask recomputes a finished task whose worker died before it was read
         return {"run_id": spec.run_id, "status": "complete", "wall_s": 0.0}
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -102,6 +102,7 @@ def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str =
                     "traceback": traceback.format_exc(), "wall_s": round(time.perf_counter() - start, 3)}
     wall_s = round(time.perf_counter() - start, 3)
     write_json(run_dir / MARKER, {**marker, "status": "complete", "wall_s": wall_s,
+                                  "cpu_s": round(time.process_time() - cpu_start, 3),
                                   "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]})
     return {"run_id": spec.run_id, "status": "complete", "wall_s": wall_s}
 

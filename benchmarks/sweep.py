@@ -6,7 +6,8 @@ The runs are the shipped quickstart (cloud filter, 8-frame bursts fused by the x
 to its first pass over Sweden and Svalbard (08:10-08:25 UTC, three captures), replicated 16 times (seeds 42-57:
 16 skies), each interpreter on 1 thread in both modes, so that each run needs one core. The cluster's wall time is
 the whole ``run_sweep`` call: starting the cluster, the workers' imports, the runs, results.csv and sweep.md. The
-host's load average before and after is recorded: other processes on the machine take cores from both modes.
+host's load average before and after is recorded: other processes on the machine take cores from both modes. The
+CPU seconds of each run (its process, all threads; from its sweep_run.json) show what each mode spent per run.
 
 Run: .venv/bin/python -m benchmarks.sweep [--runs 16] [--workers 2] -> benchmarks/results/sweep.json
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from app.figures import figures_of, read_run
 from app.study import run_sweep
-from app.sweep import run_dir_of, run_task
+from app.sweep import read_marker, run_dir_of, run_task
 from app.sweep_file import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +60,8 @@ def measure(runs: int, workers: int, folder: Path) -> dict:
     identical = all(figures_of(*read_run(run_dir_of(folder / "serial", s.run_id)))
                     == figures_of(*read_run(run_dir_of(folder / "cluster", s.run_id))) for s in sweep.runs)
     frames = sum(read_run(run_dir_of(folder / "serial", s.run_id))[0]["ledger"]["captured"] for s in sweep.runs)
+    cpu_s = {mode: sum(read_marker(run_dir_of(folder / mode, s.run_id))["cpu_s"] for s in sweep.runs) / runs
+             for mode in ("serial", "cluster")}
     speedup = serial_s / cluster_s
     return {
         "benchmark": "sweep throughput: LocalCluster against one run after another",
@@ -68,9 +71,10 @@ def measure(runs: int, workers: int, folder: Path) -> dict:
                                              "after": [round(x, 2) for x in os.getloadavg()]}},
         "runs": runs, "frames_captured": frames, "scenario": "scenarios/quickstart.yaml",
         "overrides": list(sweep.runs[-1].overrides[:-1]), "seeds": [s.seed for s in sweep.runs],
-        "serial": {"wall_s": round(serial_s, 2), "runs_per_min": round(60 * runs / serial_s, 3)},
+        "serial": {"wall_s": round(serial_s, 2), "runs_per_min": round(60 * runs / serial_s, 3),
+                   "cpu_s_per_run": round(cpu_s["serial"], 2)},
         "local_cluster": {"workers": workers, "threads_per_worker": 1, "wall_s": round(cluster_s, 2),
-                          "runs_per_min": round(60 * runs / cluster_s, 3)},
+                          "runs_per_min": round(60 * runs / cluster_s, 3), "cpu_s_per_run": round(cpu_s["cluster"], 2)},
         "speedup": round(speedup, 3), "target_speedup": TARGET_SPEEDUP, "meets_target": speedup >= TARGET_SPEEDUP,
         "identical_figures": identical,
     }
