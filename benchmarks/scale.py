@@ -3,12 +3,14 @@ satellites (issue 14).
 
 The shipped ``scenarios/constellation_xband.yaml`` (encode stage, TIFF, 512 x 512 x 4 frames, 300 Mbps X band)
 widened to N sun-synchronous satellites over 24 h: three satellites per plane, the planes' local times of the
-ascending node spread over 09:00-15:00. Each run is a separate ``orbitedge run`` process; its peak resident set
-size is the child's ``ru_maxrss`` (``os.wait4``), its simulation wall time is ``run.json`` ``wall_time_s``, and the
-ground report takes the rest. ``--profile`` also runs the smallest constellation under cProfile and gives the
+ascending node spread over 09:00-15:00. Each N runs once per ``--workers`` count (``orbitedge run --workers W``: 0
+is everything in one process, W >= 1 a pool of W worker processes for the pixel work, :mod:`onboard.frame_pool`).
+Each run is a separate ``orbitedge run`` process; its peak resident set size is ``ru_maxrss`` of ``os.wait4``: the
+largest of that process and its descendants (the pool's workers), not their sum. Its simulation wall time is
+``run.json`` ``wall_time_s``, and the ground report takes the rest. ``--profile`` also runs the smallest constellation under cProfile and gives the
 cumulative seconds of the parts that cost most (rendering, camera, stages, codecs, ground).
 
-Run: .venv/bin/python -m benchmarks.scale [--satellites 6 24 48 96] [--hours 24] [--profile]
+Run: .venv/bin/python -m benchmarks.scale [--satellites 6 24 48 96] [--workers 0 2] [--hours 24] [--profile]
 -> benchmarks/results/scale.json
 """
 
@@ -28,6 +30,8 @@ import time
 from pathlib import Path
 
 import yaml
+
+from onboard.frame_pool import default_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "scenarios" / "constellation_xband.yaml"
@@ -61,15 +65,17 @@ def scenario(n_satellites: int, hours: float) -> dict:
     return data
 
 
-def run(n_satellites: int, hours: float, work: Path, profile: Path | None = None) -> dict:
-    """One ``orbitedge run`` of the widened scenario in a child process: wall, peak RSS, frames, simulation share."""
+def run(n_satellites: int, hours: float, work: Path, workers: int, profile: Path | None = None) -> dict:
+    """One ``orbitedge run --workers W`` of the widened scenario in a child process: wall, peak RSS, frames, simulation
+    share."""
     path = work / f"constellation_{n_satellites}.yaml"
     path.write_text(yaml.safe_dump(scenario(n_satellites, hours), sort_keys=False))
     out = work / f"run_{n_satellites}"
     cli = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "app.cli"] if profile else \
         [sys.executable, "-m", "app.cli"]
     start = time.perf_counter()
-    child = subprocess.Popen([*cli, "run", str(path), "--out", str(out), "--overwrite", "--quiet"], cwd=ROOT,
+    child = subprocess.Popen([*cli, "run", str(path), "--out", str(out), "--overwrite", "--quiet",
+                              "--workers", str(workers)], cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
     wall_s = time.perf_counter() - start
@@ -79,7 +85,7 @@ def run(n_satellites: int, hours: float, work: Path, profile: Path | None = None
     frames = int(report["ledger"]["captured"])
     sim_s = float(json.loads((out / "telemetry" / "run.json").read_text())["wall_time_s"])
     shutil.rmtree(out)
-    return {"satellites": n_satellites, "frames": frames, "wall_s": round(wall_s, 2),
+    return {"satellites": n_satellites, "workers": workers, "frames": frames, "wall_s": round(wall_s, 2),
             "wall_per_frame_s": round(wall_s / frames, 4) if frames else None,
             "frames_per_s": round(frames / wall_s, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "simulation_share": round(sim_s / wall_s, 3), "ground_share": round(1 - sim_s / wall_s, 3)}
@@ -100,6 +106,8 @@ def profile_parts(path: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--satellites", type=int, nargs="+", default=[6, 24, 48, 96])
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, default_workers()],
+                        help="worker-process counts to run each constellation with (default: 0 and the cores)")
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--profile", action="store_true", help="also profile the smallest constellation")
     parser.add_argument("--out", type=Path, default=OUT)
@@ -109,23 +117,30 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="orbitedge-scale-") as tmp:
         work = Path(tmp)
         for n in args.satellites:
-            row = run(n, args.hours, work)
-            results["runs"].append(row)
-            print(f"{n:4d} satellites  {row['frames']:5d} frames  {row['wall_s']:8.1f} s  "
-                  f"{row['wall_per_frame_s'] or float('nan'):.3f} s/frame  {row['peak_rss_mb']:7.0f} MB peak  "
-                  f"simulation {100 * row['simulation_share']:.0f} %", flush=True)
-        if args.profile:
+            for workers in args.workers:
+                row = run(n, args.hours, work, workers)
+                results["runs"].append(row)
+                print(f"{n:4d} satellites  {workers} workers  {row['frames']:5d} frames  {row['wall_s']:8.1f} s  "
+                      f"{row['wall_per_frame_s'] or float('nan'):.3f} s/frame  {row['peak_rss_mb']:7.0f} MB peak  "
+                      f"simulation {100 * row['simulation_share']:.0f} %", flush=True)
+        if args.profile:  # in one process (0 workers), so that the profile sees the pixel work
             n = min(args.satellites)
             prof = work / "run.prof"
-            run(n, args.hours, work, profile=prof)
+            run(n, args.hours, work, 0, profile=prof)
             results["profile"] = {"satellites": n, "cumulative_s": profile_parts(prof)}
             print(f"profile of {n} satellites (cumulative s):", results["profile"]["cumulative_s"])
-    first, last = results["runs"][0], results["runs"][-1]
-    results["rss_ratio_last_to_first"] = round(last["peak_rss_mb"] / first["peak_rss_mb"], 3)
+    results["by_workers"] = {}
+    for workers in args.workers:
+        rows = [r for r in results["runs"] if r["workers"] == workers]
+        first, last = rows[0], rows[-1]
+        results["by_workers"][str(workers)] = {
+            "rss_ratio_last_to_first": round(last["peak_rss_mb"] / first["peak_rss_mb"], 3),
+            "wall_per_frame_s": {str(r["satellites"]): r["wall_per_frame_s"] for r in rows}}
+        print(f"{workers} workers: peak RSS {last['satellites']} / {first['satellites']} satellites "
+              f"{results['by_workers'][str(workers)]['rss_ratio_last_to_first']}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"peak RSS {last['satellites']} / {first['satellites']} satellites: {results['rss_ratio_last_to_first']}x"
-          f" -> {args.out}")
+    print(f"-> {args.out}")
 
 
 if __name__ == "__main__":
