@@ -29,7 +29,7 @@ def sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="output folder (default: runs/sweep-<name>); the same folder resumes")
     p.add_argument("--scheduler", metavar="ADDRESS", help="use the Dask cluster of this scheduler, e.g. "
                    "tcp://HOST:8786 (default: a LocalCluster on this machine)")
-    p.add_argument("--workers", type=_positive, help="LocalCluster worker processes (default: one per core)")
+    p.add_argument("--workers", type=_positive, metavar="N", help="LocalCluster worker processes (default: one per core)")
     p.add_argument("--memory-limit", default="auto", metavar="BYTES",
                    help="memory per LocalCluster worker, e.g. 2GiB; a worker above it is restarted and its run "
                         "resubmitted (default: auto, the machine's memory shared out)")
