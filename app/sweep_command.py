@@ -29,7 +29,8 @@ def sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="output folder (default: runs/sweep-<name>); the same folder resumes")
     p.add_argument("--scheduler", metavar="ADDRESS", help="use the Dask cluster of this scheduler, e.g. "
                    "tcp://HOST:8786 (default: a LocalCluster on this machine)")
-    p.add_argument("--workers", type=_positive, metavar="N", help="LocalCluster worker processes (default: one per core)")
+    p.add_argument("--workers", type=_positive, metavar="N",
+                   help="LocalCluster worker processes (default: one per core)")
     p.add_argument("--memory-limit", default="auto", metavar="BYTES",
                    help="memory per LocalCluster worker, e.g. 2GiB; a worker above it is restarted and its run "
                         "resubmitted (default: auto, the machine's memory shared out)")
@@ -85,8 +86,17 @@ def summary_lines(outcome: Any) -> list[str]:
               for rank, c in enumerate(configs[:TOP], 1)]
     front = sorted(joint_front(configs))
     lines.append(f"  Pareto front: configs {', '.join(map(str, front)) or 'none'}")
-    lines += [f"  {'wrote':<6} {path}" for path in outcome.files if path.suffix in (".csv", ".parquet", ".md", ".html")]
+    lines += [f"  {'wrote':<6} {_shown(path)}" for path in outcome.files
+              if path.suffix in (".csv", ".parquet", ".md", ".html")]
     return lines
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it is below it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def _labels(c: ConfigSummary) -> str:

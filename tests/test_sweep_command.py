@@ -17,7 +17,7 @@ def test_the_plan_lists_every_run(tmp_path, capsys):
         "c001-r0  seed 42  pipeline[0].threshold=0.7", "c001-r1  seed 43  pipeline[0].threshold=0.7"]
 
 
-def test_a_finished_sweep_resumed(capsys):
+def test_a_finished_sweep_resumed(capsys, monkeypatch):
     outcome, _ = made_sweep()
     argv = ["sweep", str(outcome.sweep.file), "--out", str(outcome.out)]
     assert main(argv) == 0
@@ -25,7 +25,10 @@ def test_a_finished_sweep_resumed(capsys):
     assert lines[0].startswith("tiny: 4 runs, 0 made now in ") and lines[0].endswith("4 complete (4 before), 0 failed")
     assert lines[1] == "  best by saved_fraction (higher is better):"
     assert lines[2].startswith(f"    1. config {outcome.configs[0].config}: pipeline[0].threshold=")
-    assert lines[-2:] == [f"  wrote  {outcome.out / 'results.csv'}", f"  wrote  {outcome.out / 'sweep.md'}"]
+    assert lines[-2:] == [f"  wrote  {outcome.out / 'results.csv'}", f"  wrote  {outcome.out / 'sweep.md'}"]  # not below
+    monkeypatch.chdir(outcome.out)
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == ["  wrote  results.csv", "  wrote  sweep.md"]
     assert main(argv + ["--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert (summary["schema_version"], summary["kind"], summary["runs"]["skipped"]) == (SCHEMA_VERSION, "sweep", 4)
