@@ -80,3 +80,12 @@ def test_runs_not_made_and_failed_runs_have_their_rows(tmp_path):
     text = (tmp_path / "results.csv").read_text().splitlines()
     assert paths[0] == tmp_path / "results.csv" and text[2].endswith(",OSError: disk full")
     assert [c.config for c in summaries(sweep, rows)] == [0, 1]  # no figures: ranked by index
+
+
+def test_results_parquet_holds_the_same_rows(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet", reason="results.parquet is written only when pyarrow is installed")
+    outcome, _ = made_sweep()
+    paths = write_results(outcome.sweep, outcome.rows, tmp_path)
+    assert paths == [tmp_path / "results.csv", tmp_path / "results.parquet"]
+    table = pq.read_table(paths[1]).to_pylist()
+    assert table == [{k: row[k] for k in columns(outcome.sweep)} for row in outcome.rows]
