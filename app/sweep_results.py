@@ -92,6 +92,8 @@ def estimate(values: list[float | None]) -> Estimate:
     mean = math.fsum(known) / len(known)
     if len(known) < 2:
         return Estimate(mean, None, 1)
+    if min(known) == max(known):  # replicates that agree: exactly that value, exactly no spread
+        return Estimate(known[0], 0.0, len(known))
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in known) / (len(known) - 1))
     return Estimate(mean, t_critical(len(known) - 1) * sd / math.sqrt(len(known)), len(known))
 
