@@ -114,8 +114,10 @@ def test_a_run_far_from_the_epoch_warns_in_stderr_run_json_and_report(tmp_path, 
     assert main(["validate", str(path)]) == 0
     assert capsys.readouterr().err == f"orbitedge: warning: {warning}\n"
     out = tmp_path / "run"
-    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 0
+    assert main(["run", str(path), "--out", str(out)]) == 0
     assert f"orbitedge: warning: {warning}\n" in capsys.readouterr().err
+    assert main(["run", str(path), "--out", str(out), "--overwrite", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""  # --quiet: nothing but errors
     run_info = json.loads((out / "telemetry" / "run.json").read_text())
     assert run_info["warnings"] == [warning]
     assert run_info["element_sets"] == [{"satellite": "oldsat", "title": None, "epoch_utc": "2026-02-11T05:54:01.512Z"}]
