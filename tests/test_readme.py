@@ -13,3 +13,10 @@ def test_readme_key_tables_match_the_config_classes():
 
 def test_readme_shows_the_two_commands_first():
     assert README.index("make run") < README.index("make test") < README.index("## What a run does")
+
+
+def test_readme_sweep_keys_and_json_schema_match_the_code():
+    from app import summary, sweep_file
+
+    assert sweep_file.key_table().rstrip("\n") in README, "README is stale: paste `python -m app.sweep_file`"
+    assert summary.schema_table().rstrip("\n") in README, "README is stale: paste `python -m app.summary`"
