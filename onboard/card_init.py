@@ -122,7 +122,7 @@ def describe(card: ModelCard, out: Path) -> str:
              f"{card.sha256[:12]}...)",
              f"  task        {card.task}",
              f"  input       {inp.name} {list(inp.shape)} {inp.dtype} {list(inp.dim_order or ())}",
-             f"  bands       " + ", ".join(f"{b} = {s:.6g} * {inp.scaling.source} {'-' if o < 0 else '+'} {abs(o):.6g}"
+             "  bands       " + ", ".join(f"{b} = {s:.6g} * {inp.scaling.source} {'-' if o < 0 else '+'} {abs(o):.6g}"
                                           for b, s, o in zip(inp.bands, scales, offsets)),
              f"  output      {output.name} {list(output.shape)} {output.dtype}"
              + (f", classes {list(output.classes)}" if output.classes else "")

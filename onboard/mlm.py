@@ -62,7 +62,7 @@ def linear_of(obj: Any) -> tuple[float, float] | str:
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return f"type {kind!r} needs numbers {', '.join(needs[kind])}, found {obj!r}"
     if kind == "scale":
-        return (1.0 / values[0], 0.0) if values[0] else f"type 'scale' with value 0 divides by zero"
+        return (1.0 / values[0], 0.0) if values[0] else "type 'scale' with value 0 divides by zero"
     if kind == "offset":
         return 1.0, -float(values[0])
     if kind == "z-score":

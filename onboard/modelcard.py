@@ -41,7 +41,6 @@ Errors name the card's file, each bad field's path in the file and its line.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import re

@@ -2,7 +2,6 @@
 projection onto a hardware profile, and clean errors. Timings are checked for consistency, never for speed."""
 
 import ctypes.util
-import dataclasses
 import json
 import math
 import shutil

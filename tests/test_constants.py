@@ -5,7 +5,6 @@ import math
 
 import pyproj
 import pytest
-from sgp4.earth_gravity import wgs84
 
 from onboard import constants
 

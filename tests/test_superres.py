@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ground.superres import cpsnr_db
-from onboard import burst, camera, pipeline, superres
+from onboard import burst, pipeline, superres
 from onboard.config import StageConfig, load_scenario
 from onboard.modelcard import shipped_card
 from onboard.projection import GridFootprint
