@@ -55,6 +55,11 @@ class FrameTask:
     cap: Capture
 
 
+def frame_id(satellite: str, frame_number: int) -> str:
+    """The id of a satellite's ``frame_number``-th frame (1-based): ``NAME-fNNNNN``, counted from 0."""
+    return f"{satellite}-f{frame_number - 1:05d}"
+
+
 def capture_frame(payload: Any, task: FrameTask) -> camera.Frame:
     """The frame of ``task`` seen by ``payload`` (a satellite.Payload): the footprint centred on the capture, the
     noise from seed ``[payload.seed, task.sat_index, task.frame_number]``; in burst mode a burst of K frames (the
@@ -99,7 +104,6 @@ class FramePool:
                  plans: dict[str, list[Capture]]):
         if workers < 1:
             raise ValueError(f"a frame pool needs at least 1 worker, got {workers}")
-        self.payload = payload
         self.names = list(plans)
         self.plans = [plans[name] for name in self.names]
         self.order = sorted((cap.t_s, i, j) for i, caps in enumerate(self.plans) for j, cap in enumerate(caps))
@@ -133,7 +137,7 @@ class FramePool:
     def _task(self, i: int, j: int) -> FrameTask:
         base_frame, base_plan = self.base[i]
         number = base_frame + (j - base_plan)
-        return FrameTask(i, self.names[i], number, f"{self.names[i]}-f{number - 1:05d}", self.plans[i][j])
+        return FrameTask(i, self.names[i], number, frame_id(self.names[i], number), self.plans[i][j])
 
     def _submit(self, i: int, j: int) -> None:
         task = self._task(i, j)

@@ -17,6 +17,7 @@ import simpy
 
 from rundir.telemetry import TimelineSample
 
+from . import frame_pool
 from .frame_pool import FramePool, FrameTask, capture_frame
 from .imaging import Capture
 from .pipeline import Pipeline, Work, tile_georef
@@ -81,7 +82,7 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
         if sat.power.brownout:
             sat.skipped["brownout"] = sat.skipped.get("brownout", 0) + 1
             continue
-        frame_id = f"{sat.name}-f{sat.frames_taken:05d}"
+        frame_id = frame_pool.frame_id(sat.name, sat.frames_taken + 1)
         raw = Item(frame_id, (frame_id,), payload.capture_bytes, cap.priority, "raw")
         if not sat.storage.put(raw):
             sat.skipped["storage_full"] = sat.skipped.get("storage_full", 0) + 1
