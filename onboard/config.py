@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +16,7 @@ from rundir.errors import ConfigError, ConfigIssue
 
 from . import link_budget, pipeline
 from .orbit_config import SatelliteConfig
+from .plugins import GROUP, PluginError
 from .schema import Builder, sort_issues, spec
 from .spacecraft_config import BANDS, SpacecraftConfig
 from .world_config import WorldConfig
@@ -225,23 +227,32 @@ def _build_stages(builder: Builder, items: Any) -> list[StageConfig] | None:
     if not isinstance(items, list):
         return None
     out = []
-    names = Literal[tuple(sorted(pipeline.stage_classes()))]
+    builtin, plugged = sorted(pipeline.builtin_stage_classes()), pipeline.plugin_stages()
+    names = Literal[(*builtin, *plugged)]
     for i, item in enumerate(items):
         path = f"pipeline[{i}]"
         if not isinstance(item, dict) or "stage" not in item:
             builder.fail(path, "a mapping with a 'stage' key naming a stage", builder.show(path, item)[:60])
             continue
+        if isinstance(item["stage"], str) and item["stage"] not in typing.get_args(names):
+            plugin_list = ", ".join(f"{n} ({p.distribution})" for n, p in plugged.items()) or "none installed"
+            builder.fail(join(path, "stage"), f"one of {', '.join(builtin)}, or a stage plugin's (entry-point group "
+                         f"{GROUP}: {plugin_list})", builder.show(join(path, "stage"), item["stage"]))
+            continue
         name = builder.build(names, item["stage"], join(path, "stage"))
-        if name is not None:
-            params = builder.build(pipeline.stage_classes()[name].Params, {k: v for k, v in item.items() if k != "stage"}, path)
+        try:
+            cls = pipeline.stage_class(name) if name is not None else None
+        except PluginError as err:
+            builder.fail(join(path, "stage"), "a stage plugin that loads", err.message)
+            continue
+        if cls is not None:
+            params = builder.build(cls.Params, {k: v for k, v in item.items() if k != "stage"}, path)
             out.append(StageConfig(name=name, params=params))
     return out if len(out) == len(items) else None
 
 
 def key_reference(cls: type = Scenario, prefix: str = "") -> list[tuple[str, str, str, str]]:
     """Every scenario key as ``(yaml_path, type, default, doc)``, for the README's tour of the keys."""
-    import typing
-
     from .schema import type_name
 
     rows = []
@@ -266,15 +277,31 @@ def key_reference(cls: type = Scenario, prefix: str = "") -> list[tuple[str, str
 
 
 def key_table() -> str:
-    """The Markdown tables of scenario keys and pipeline stage parameters (``python -m onboard.config``)."""
+    """The Markdown tables of scenario keys and the built-in pipeline stages' parameters (``python -m
+    onboard.config``), the same whatever plugins are installed."""
     out = ["| key | type | default | meaning |", "|---|---|---|---|"]
     out += ["| `{}` | {} | {} | {} |".format(*row) for row in key_reference()]
     out += ["", "| stage | parameter | type | default | meaning |", "|---|---|---|---|---|"]
-    for name, cls in sorted(pipeline.stage_classes().items()):
-        rows = key_reference(cls.Params)
-        out += [f"| `{name}` | `{p}` | {t} | {d} | {m} |" for p, t, d, m in rows] or [f"| `{name}` | | | | (no parameters) |"]
+    for name, cls in sorted(pipeline.builtin_stage_classes().items()):
+        out += _stage_rows(f"`{name}`", cls)
     return "\n".join(out)
+
+
+def plugin_key_table() -> str:
+    """The Markdown table of the installed stage plugins' parameters (each plugin imported now: PluginError for one
+    that does not load), each stage named with its distribution; empty when none is installed."""
+    rows = [row for name, plugin in pipeline.plugin_stages().items()
+            for row in _stage_rows(f"`{name}` ({plugin.distribution})", plugin.load(pipeline.Stage))]
+    return "\n".join(["| plugin stage | parameter | type | default | meaning |", "|---|---|---|---|---|", *rows]) if rows else ""
+
+
+def _stage_rows(label: str, cls: type) -> list[str]:
+    rows = key_reference(cls.Params)
+    return [f"| {label} | `{p}` | {t} | {d} | {m} |" for p, t, d, m in rows] or [f"| {label} | | | | (no parameters) |"]
 
 
 if __name__ == "__main__":
     print(key_table())
+    plugin_table = plugin_key_table()
+    if plugin_table:
+        print("\n" + plugin_table)

@@ -4,7 +4,7 @@ A stage transforms a :class:`Work` item (the tiles of one captured frame) in pla
 take on the reference host (``cost_s``); the simulation scales that by the hardware profile. The last stage
 is an encoder (``bent_pipe`` or ``encode``) that turns every kept tile into downlink bytes. Other stages (the
 cloud filter, super-resolution) register themselves with :func:`register` in the modules ``STAGE_MODULES`` lists,
-and need no change to the simulation.
+and need no change to the simulation; other distributions add stages as plugins (:mod:`onboard.plugins`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import numpy as np
 
 from rundir import codec, flight_codecs
 
-from . import alternatives
+from . import alternatives, plugins
 from .schema import spec
 
-STAGES: dict[str, type["Stage"]] = {}  # filled by register(); read it through stage_classes()
+STAGES: dict[str, type["Stage"]] = {}  # filled by register(); read it through builtin_stage_classes()
 STAGE_MODULES = ("onboard.cloud", "onboard.superres")
 """The modules that define stages beyond this module's encoders (each registers its own with :func:`register`);
 :func:`stage_classes` imports them in this order. A new stage module is added here."""
@@ -61,6 +61,7 @@ class Work:
     clear: np.ndarray | None = None
     cloud_filter_kept: list[np.ndarray] | None = None
     alternative_bytes: dict[str, int] = field(default_factory=dict)  # what simpler pipelines would downlink
+    discarded: str | None = None  # why a stage discarded the whole frame (:func:`discard_frame`); None: it goes on
 
     @property
     def encoded(self) -> bool:
@@ -149,25 +150,52 @@ def register(cls: type[Stage]) -> type[Stage]:
     return cls
 
 
-def stage_classes() -> dict[str, type[Stage]]:
-    """Every stage a scenario may name, by name: the encoders here and the stages of STAGE_MODULES (imported on the
-    first call, so that importing the config or this module loads no model code)."""
+def builtin_stage_classes() -> dict[str, type[Stage]]:
+    """The stages orbitedge ships, by name: the encoders here and the stages of STAGE_MODULES (imported on the first
+    call, so that importing the config or this module loads no model code)."""
     for module in STAGE_MODULES:
         importlib.import_module(module)
     return STAGES
+
+
+def plugin_stages() -> dict[str, plugins.StagePlugin]:
+    """The installed stage plugins by stage name, none imported yet (:func:`onboard.plugins.installed`; PluginError
+    for a plugin that takes a built-in stage's name)."""
+    return plugins.installed(frozenset(builtin_stage_classes()))
+
+
+def stage_class(name: str) -> type[Stage]:
+    """The class of stage ``name``: a built-in one, or an installed plugin's, imported now. KeyError for a name that
+    neither has; PluginError (:mod:`onboard.plugins`) for a plugin that does not load."""
+    builtin = builtin_stage_classes()
+    return builtin[name] if name in builtin else plugin_stages()[name].load(Stage)
+
+
+def stage_classes() -> dict[str, type[Stage]]:
+    """Every stage a scenario may name, by name: the built-in ones, then every installed plugin's (each imported:
+    PluginError for one that does not load)."""
+    return {**builtin_stage_classes(), **{name: p.load(Stage) for name, p in plugin_stages().items()}}
+
+
+def discard_frame(work: Work, reason: str) -> None:
+    """A stage's decision that the whole frame is not worth sending (a triage classifier's): every tile dropped
+    with ``reason``, which the frame ledger records, and the later stages skip the frame."""
+    work.dropped += [(tile, reason) for tile in work.tiles]
+    work.tiles = []
+    work.discarded = reason
 
 
 def check_stage(stage: Any, index: int, stages: list[Any], bands: tuple[str, ...],
                 scenario_dir: Path | None = None) -> list[tuple[str, str, str]]:
     """Validate one configured stage against the whole pipeline and the files it reads (config calls this)."""
     names = [s.name for s in stages]
-    cls = stage_classes()[stage.name]
+    cls = stage_class(stage.name)
     out = list(cls.check(stage.params, index, names, bands)) + list(cls.check_files(stage.params, bands, scenario_dir))
     last = index == len(stages) - 1
     if cls.terminal and not last:
         out.append(("stage", f"an encoder ({stage.name}) only as the last stage", f"at position {index + 1} of {len(stages)}"))
     if last and not cls.terminal:
-        encoders = ", ".join(sorted(n for n, c in stage_classes().items() if c.terminal))
+        encoders = ", ".join(sorted(n for n, c in builtin_stage_classes().items() if c.terminal))
         out.append(("stage", f"the last stage to be an encoder ({encoders})", repr(stage.name)))
     return out
 
@@ -293,7 +321,7 @@ class Pipeline:
     """The configured stages, ready to run on frames (a frame with a ``burst`` runs as a stack of K frames)."""
 
     def __init__(self, stage_configs: tuple[Any, ...], ctx: Context):
-        self.stages = [stage_classes()[s.name](s.params, ctx) for s in stage_configs]
+        self.stages = [stage_class(s.name)(s.params, ctx) for s in stage_configs]
         self.ctx = ctx
 
     @property
@@ -308,7 +336,8 @@ class Pipeline:
     def run(self, frame: Any, priority: int = 1) -> Work:
         """Run every stage on one frame; returns the Work with payloads and simulated time on this hardware:
         projected from the reference host's cost through the profile, or (``timing: measured``) the wall time
-        each stage took here, on the device running the simulation, less what it spent on scoring-only extras."""
+        each stage took here, on the device running the simulation, less what it spent on scoring-only extras.
+        A frame a stage discards (:func:`discard_frame`) goes through no later stage."""
         burst = getattr(frame, "burst", None)
         dn = burst.lr_dn if burst is not None else frame.dn
         work = Work(frame=frame, tiles=[Tile(dn=dn, row0=0, col0=0, priority=priority)])
@@ -324,6 +353,8 @@ class Pipeline:
             work.sim_stage_s[stage.name] = measured_s if self.ctx.timing == "measured" else projected_s
             work.sim_s += work.sim_stage_s[stage.name]
             work.stages.append(stage.name)
+            if work.discarded is not None:
+                break
         work.alternative_bytes = self.alternative_bytes(work)
         return work
 
