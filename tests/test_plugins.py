@@ -74,19 +74,17 @@ def scenario(tmp_path: Path, pipeline_text: str) -> Path:
     return path
 
 
-def test_the_plugin_is_found_through_its_entry_point_and_only_while_on_the_path(tmp_path):
+def test_the_plugin_is_found_through_its_entry_point_and_only_while_on_the_path(tmp_path, on_path):
     site = dist_info(tmp_path / "site", "orbitedge-scene-triage", "0.1.0", [TRIAGE])
-    sys.path[:0] = [str(site), str(EXAMPLE)]
-    try:
-        plugin = installed()["scene_triage"]
-        assert (plugin.value, plugin.distribution) == (TRIAGE.split(" = ")[1], "orbitedge-scene-triage 0.1.0")
-        cls = pipeline.stage_class("scene_triage")
-        assert cls.__module__ == "orbitedge_scene_triage.triage" and pipeline.stage_classes()["scene_triage"] is cls
-        assert "scene_triage" not in pipeline.builtin_stage_classes()
-    finally:
-        sys.path.remove(str(site))
-        sys.path.remove(str(EXAMPLE))
+    on_path(site, EXAMPLE)
+    plugin = installed()["scene_triage"]
+    assert (plugin.value, plugin.distribution) == (TRIAGE.split(" = ")[1], "orbitedge-scene-triage 0.1.0")
+    cls = pipeline.stage_class("scene_triage")
+    assert cls.__module__ == "orbitedge_scene_triage.triage" and pipeline.stage_classes()["scene_triage"] is cls
+    assert "scene_triage" not in pipeline.builtin_stage_classes()
+    sys.path.remove(str(site))  # uninstalled: its metadata gone, the module still importable
     assert "scene_triage" not in installed() and "scene_triage" not in pipeline.stage_classes()
+    sys.path.insert(0, str(site))  # for on_path to take away
 
 
 def test_the_built_in_key_table_stays_the_same_and_the_plugin_gets_its_own(tmp_path, on_path):
