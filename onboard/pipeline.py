@@ -50,6 +50,7 @@ class Work:
     frame: Any  # camera.Frame
     tiles: list[Tile]
     dropped: list[tuple[Tile, str]] = field(default_factory=list)
+    dropped_by: list[str] = field(default_factory=list)  # the stage that dropped each entry of dropped (Pipeline.run)
     stages: list[str] = field(default_factory=list)
     sim_s: float = 0.0  # simulated compute time on the satellite's hardware
     sim_stage_s: dict[str, float] = field(default_factory=dict)  # the same, per stage
@@ -179,7 +180,8 @@ def stage_classes() -> dict[str, type[Stage]]:
 
 def discard_frame(work: Work, reason: str) -> None:
     """A stage's decision that the whole frame is not worth sending (a triage classifier's): every tile dropped
-    with ``reason``, which the frame ledger records, and the later stages skip the frame."""
+    with ``reason``, which the frame ledger records as that stage's decision (not a loss), and the later stages
+    skip the frame."""
     work.dropped += [(tile, reason) for tile in work.tiles]
     work.tiles = []
     work.discarded = reason
@@ -353,6 +355,7 @@ class Pipeline:
             work.sim_stage_s[stage.name] = measured_s if self.ctx.timing == "measured" else projected_s
             work.sim_s += work.sim_stage_s[stage.name]
             work.stages.append(stage.name)
+            work.dropped_by += [stage.name] * (len(work.dropped) - len(work.dropped_by))  # its decisions
             if work.discarded is not None:
                 break
         work.alternative_bytes = self.alternative_bytes(work)

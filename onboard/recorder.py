@@ -111,7 +111,8 @@ class Recorder:
         frame = work.frame
         if work.evaluation:
             write_npz(self.run_dir / "evaluation" / f"{frame.frame_id}.npz", work.evaluation)
-        self.ledger.processed(frame.frame_id, len(work.tiles), [reason for _, reason in work.dropped])
+        self.ledger.processed(frame.frame_id, len(work.tiles), [reason for _, reason in work.dropped],
+                              work.dropped_by)
         self._processing.write(jsonl_line(ProcessingRecord(
             frame.frame_id, frame.satellite, work.stages, work.frames, round(work.sim_s, 6), timing,
             {k: round(v, 6) for k, v in work.sim_stage_s.items()}, {k: round(v, 6) for k, v in work.wall_s.items()},

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.ledger import Ledger
+from onboard.ledger import UNNAMED_STAGE, Ledger
 
 
 def test_statuses():
@@ -47,3 +47,20 @@ def test_ledger_balances(frames):
     for r in rows:
         assert r["products_on_board"] >= 0
         assert (r["status"] == "dropped") == (r["reason"] is not None)
+
+
+def test_a_stages_drop_is_recorded_as_its_decision_and_a_storage_drop_as_a_loss():
+    ledger = Ledger()
+    for f in "abc":
+        ledger.captured(f, "sat", 0.0)
+    ledger.processed("a", 0, ["cloudy"], ["scene_triage"])  # a frame discarded whole
+    ledger.processed("b", 2, ["cloudy", "cloudy", "ocean"], ["cloud_filter", "cloud_filter", "ocean_mask"])
+    ledger.delivered("b")
+    ledger.dropped("b", "storage_full")
+    ledger.processed("c", 1, ["cloudy"])  # no stage named: put down to the pipeline
+    ledger.delivered("c")
+    rows = {r["frame_id"]: r for r in ledger.rows(10.0, {})}
+    assert (rows["a"]["status"], rows["a"]["decided_by_stage"]) == ("dropped", {"scene_triage": {"cloudy": 1}})
+    assert rows["b"]["dropped_by_reason"] == {"cloudy": 2, "ocean": 1, "storage_full": 1}
+    assert rows["b"]["decided_by_stage"] == {"cloud_filter": {"cloudy": 2}, "ocean_mask": {"ocean": 1}}
+    assert rows["c"]["decided_by_stage"] == {UNNAMED_STAGE: {"cloudy": 1}}
