@@ -14,17 +14,34 @@ import numpy as np
 
 Record = Mapping[str, Any]
 STATUSES = ("delivered", "dropped", "on_board")  # a captured frame's possible ends in telemetry/ledger.jsonl
-PIPELINE_DECISIONS = ("cloudy",)  # drop reasons that are the pipeline's choice, not a loss
+
+
+def decided(row: Record) -> Counter[str]:
+    """Products of a ledger row that a pipeline stage dropped on purpose (a cloudy tile, a discarded frame), by
+    reason: the sum over stages of the row's ``decided_by_stage`` (telemetry/ledger.jsonl, onboard/ledger.py)."""
+    out: Counter[str] = Counter()
+    for by_reason in (row.get("decided_by_stage") or {}).values():
+        out.update({str(reason): int(n) for reason, n in by_reason.items()})
+    return out
+
+
+def lost(row: Record) -> Counter[str]:
+    """Products of a ledger row dropped by no stage's decision (storage full, evicted), by reason: its
+    ``dropped_by_reason`` less :func:`decided`."""
+    dropped = Counter({str(reason): int(n) for reason, n in (row.get("dropped_by_reason") or {}).items()})
+    return dropped - decided(row)
 
 
 def finished_frames(ledger: Sequence[Record]) -> set[str]:
-    """Frames the pipeline is done with: nothing on board, and every drop a pipeline decision."""
+    """Frames the pipeline is done with: nothing on board, nothing lost (:func:`lost`), and either delivered or
+    dropped by its stages' decisions (:func:`decided`)."""
     def done(r: Record) -> bool:
-        if r.get("products_on_board") or any(reason not in PIPELINE_DECISIONS for reason in r.get("dropped_by_reason") or {}):
+        if r.get("products_on_board") or lost(r):
             return False
-        return r.get("status") == "delivered" or (r.get("status") == "dropped" and r.get("reason") in PIPELINE_DECISIONS)
+        return r.get("status") == "delivered" or (r.get("status") == "dropped" and bool(decided(r)))
 
     return {str(r["frame_id"]) for r in ledger if done(r)}
+
 
 BANDWIDTH_DEFINITIONS = {
     "raw_bytes": "bent-pipe bytes of every captured frame (telemetry/captures.jsonl raw_bytes, bit-packed DN)",
@@ -120,13 +137,21 @@ def ledger_summary(ledger: Sequence[Record], captures: Sequence[Record] | None) 
     ``captured`` counts the capture records (the ledger rows when captures are absent). ``balanced`` holds when
     ``captured == delivered + dropped + on_board`` and the ledger and the captures name the same frames, each once.
     ``dropped_by_reason`` counts dropped frames by reason; ``products_dropped_by_reason`` counts dropped products
-    (tiles discarded by the pipeline, evictions) from each row's ``dropped_by_reason``.
+    (tiles discarded by the pipeline, evictions) from each row's ``dropped_by_reason``, of which
+    ``products_decided_by_stage`` ({stage: {reason: count}}) were stages' decisions (:func:`decided`) and
+    ``products_lost_by_reason`` losses (:func:`lost`).
     """
     status = Counter(str(r.get("status")) for r in ledger)
     frame_reasons = Counter(str(r.get("reason") or "unknown") for r in ledger if r.get("status") == "dropped")
     product_reasons: Counter[str] = Counter()
+    lost_reasons: Counter[str] = Counter()
+    by_stage: dict[str, Counter[str]] = {}
     for row in ledger:
         product_reasons.update({str(k): int(v) for k, v in (row.get("dropped_by_reason") or {}).items()})
+        lost_reasons.update(lost(row))
+        for stage, by_reason in (row.get("decided_by_stage") or {}).items():
+            by_stage.setdefault(str(stage), Counter()).update({str(k): int(v) for k, v in by_reason.items()})
+    decided_by_stage = {stage: dict(sorted(c.items())) for stage, c in sorted(by_stage.items())}
     ledger_ids = [str(r.get("frame_id")) for r in ledger]
     capture_ids = [str(c.get("frame_id")) for c in captures] if captures is not None else ledger_ids
     missing = set(capture_ids) - set(ledger_ids)
@@ -148,6 +173,8 @@ def ledger_summary(ledger: Sequence[Record], captures: Sequence[Record] | None) 
         "products_dropped": sum(int(r.get("products_dropped") or 0) for r in ledger),
         "products_dropped_by_reason": dict(sorted(product_reasons.items())),
         "products_on_board": sum(int(r.get("products_on_board") or 0) for r in ledger),
+        "products_decided_by_stage": decided_by_stage,
+        "products_lost_by_reason": dict(sorted(lost_reasons.items())),
     }
 
 

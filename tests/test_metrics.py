@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ground.metrics import bandwidth, contact_usage, latencies_s, latency_stats, ledger_summary, on_board
+from ground.metrics import (bandwidth, contact_usage, decided, finished_frames, latencies_s, latency_stats,
+                            ledger_summary, lost, on_board)
 
 ONE_MS = 1e-3
 
@@ -55,16 +56,19 @@ def test_bandwidth_without_telemetry_or_products():
 
 
 def ledger_row(frame_id: str, status: str, reason: str | None = None, bytes_on_board: int = 0,
-               age_s: float | None = None, dropped: dict | None = None) -> dict:
+               age_s: float | None = None, dropped: dict | None = None, decided: dict | None = None) -> dict:
+    """A telemetry/ledger.jsonl row as onboard/ledger.py writes it; ``decided``: {stage: {reason: count}}."""
     dropped = dropped or {}
     return {"frame_id": frame_id, "satellite": "sat-1", "status": status, "reason": reason,
             "products_delivered": 2 if status == "delivered" else 0, "products_dropped": sum(dropped.values()),
-            "dropped_by_reason": dropped, "products_on_board": 1 if status == "on_board" else 0,
-            "bytes_on_board": bytes_on_board, "age_s": age_s}
+            "dropped_by_reason": dropped, "decided_by_stage": decided or {},
+            "products_on_board": 1 if status == "on_board" else 0, "bytes_on_board": bytes_on_board, "age_s": age_s}
 
 
-LEDGER = [ledger_row("f0", "delivered", dropped={"cloudy": 1}), ledger_row("f1", "dropped", "storage_full"),
-          ledger_row("f2", "dropped", "cloudy", dropped={"cloudy": 4}), ledger_row("f3", "dropped", "storage_full"),
+LEDGER = [ledger_row("f0", "delivered", dropped={"cloudy": 1}, decided={"cloud_filter": {"cloudy": 1}}),
+          ledger_row("f1", "dropped", "storage_full"),
+          ledger_row("f2", "dropped", "cloudy", dropped={"cloudy": 4}, decided={"cloud_filter": {"cloudy": 4}}),
+          ledger_row("f3", "dropped", "storage_full"),
           ledger_row("f4", "on_board", bytes_on_board=5000, age_s=3600.0),
           ledger_row("f5", "on_board", bytes_on_board=1000, age_s=600.0)]
 CAPTURES = [{"frame_id": f"f{i}"} for i in range(6)]
@@ -77,6 +81,26 @@ def test_ledger_balances_against_captures():
     assert s["products_dropped_by_reason"] == {"cloudy": 5}
     assert s["products_delivered"] == 2 and s["products_on_board"] == 2
     assert s["balanced"] is True
+    assert s["products_decided_by_stage"] == {"cloud_filter": {"cloudy": 5}} and s["products_lost_by_reason"] == {}
+
+
+def test_a_drop_is_a_decision_only_where_the_ledger_names_the_stage_that_made_it():
+    """Whatever the reason's name: a plugin's own label is a decision, a cloudy drop no stage claims is a loss."""
+    triage = ledger_row("t", "dropped", "ocean", dropped={"ocean": 1}, decided={"scene_triage": {"ocean": 1}})
+    unclaimed = ledger_row("u", "dropped", "cloudy", dropped={"cloudy": 2})
+    both = ledger_row("b", "delivered", dropped={"cloudy": 3, "storage_full": 1},
+                      decided={"cloud_filter": {"cloudy": 2}, "scene_triage": {"cloudy": 1}})
+    evicted = ledger_row("e", "delivered", dropped={"storage_full": 1})
+    nothing = ledger_row("n", "dropped", "no_product")
+    assert (decided(triage), lost(triage)) == ({"ocean": 1}, {})
+    assert (decided(unclaimed), lost(unclaimed)) == ({}, {"cloudy": 2})
+    assert (decided(both), lost(both)) == ({"cloudy": 3}, {"storage_full": 1})
+    assert finished_frames([triage, unclaimed, both, evicted, nothing, ledger_row("d", "delivered"),
+                            ledger_row("o", "on_board")]) == {"t", "d"}
+    s = ledger_summary([triage, unclaimed, both, evicted], None)
+    assert s["products_dropped_by_reason"] == {"cloudy": 5, "ocean": 1, "storage_full": 2}
+    assert s["products_decided_by_stage"] == {"cloud_filter": {"cloudy": 2}, "scene_triage": {"cloudy": 1, "ocean": 1}}
+    assert s["products_lost_by_reason"] == {"cloudy": 2, "storage_full": 2}
 
 
 def test_ledger_missing_a_captured_frame_is_unbalanced():
