@@ -4,22 +4,22 @@ Inputs, all from the run directory: the ``cloud_filter`` policy (telemetry/run.j
 and the spectral baseline's mask of each frame (evaluation/), the truth (truth/: cloud 0 clear, 1 thin, 2 thick,
 255 unknown; a pixel is cloud when thin or thick) and the delivered products' tile geometry (the manifest).
 Frames counted are those the pipeline finished with (see ground.metrics.finished_frames), so that clear pixels
-still on board or lost to a full memory are not blamed on the cloud filter.
+still on board or lost to a full memory are not blamed on the cloud filter, and that it saw: a frame an earlier
+stage discarded whole is counted apart (``frames_discarded_earlier``), not scored.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rundir.codec import decode_product
 from rundir.tiles import tile_boxes
 
-from . import metrics
+from . import clear_ground, metrics
 from .document import Heading, Image, Paragraph, Table, fmt_fraction
 
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 1.0, 0.05))
@@ -68,56 +68,51 @@ class FrameEval:
     scored: np.ndarray  # (H, W) bool: valid pixels with known truth
     probability: np.ndarray  # (H, W) uint8, probability x 255
     spectral: np.ndarray  # (H, W) bool
-    delivered: np.ndarray  # (H, W) bool: pixels that reached the ground
+    delivered: np.ndarray  # (H, W) bool: pixels that reached the ground (ground.clear_ground.delivered_pixels)
     raw_bytes: int
 
 
-def _delivered_pixels(shape: tuple[int, int], products: Sequence[Any], run_dir: Path) -> np.ndarray:
-    """Pixels of a frame (on the camera's grid) that reached the ground: its delivered image tiles, less
-    masked-out (all-zero) pixels; a super-resolved tile (``scale`` s) covers its pixels divided by s."""
-    seen = np.zeros(shape, bool)
-    for product in products:
-        line = product.line
-        if line["kind"] != "image":
-            continue
-        t, s = line["tile"], int(line.get("scale", 1))
-        box = (slice(t["row0"] // s, (t["row0"] + t["height"]) // s), slice(t["col0"] // s, (t["col0"] + t["width"]) // s))
-        if line.get("masked"):
-            seen[box] |= decode_product(product.path, line).any(axis=2)[::s, ::s]
-        else:
-            seen[box] = True
-    return seen
-
-
 def load_frames(run: Any) -> list[FrameEval]:
-    """The finished frames that have both truth and an on-board evaluation record (read once per run)."""
+    """The finished frames that have truth and the cloud filter's evaluation record: those it saw (read once per
+    run)."""
     if "cloud_frames" not in run.derived:
         run.derived["cloud_frames"] = _read_frames(run)
     return run.derived["cloud_frames"]
 
 
 def _read_frames(run: Any) -> list[FrameEval]:
-    if run.ledger is None or run.captures is None:
-        return []
-    finished = metrics.finished_frames(run.ledger)
-    by_frame: dict[str, list[Any]] = {}
-    for product in run.reception.products:
-        for frame_id in product.line["frame_ids"]:
-            by_frame.setdefault(str(frame_id), []).append(product)
     frames = []
-    for capture in run.captures:
-        frame_id = str(capture["frame_id"])
-        truth_path = run.run_dir / "truth" / f"{frame_id}.npz"
-        eval_path = run.run_dir / "evaluation" / f"{frame_id}.npz"
-        if frame_id not in finished or not truth_path.is_file() or not eval_path.is_file():
+    for frame in clear_ground.frames(run):
+        eval_path = run.run_dir / "evaluation" / f"{frame.frame_id}.npz"
+        if not eval_path.is_file():
             continue
-        with np.load(truth_path) as truth, np.load(eval_path) as evaluation:
-            cloud = truth["cloud"]
-            scored = truth["valid"] & (cloud != 255)
-            frames.append(FrameEval(frame_id, (cloud == 1) | (cloud == 2), scored, evaluation["cloud_probability"],
-                                    evaluation["spectral_cloud"], _delivered_pixels(cloud.shape, by_frame.get(frame_id, []), run.run_dir),
-                                    int(capture["raw_bytes"])))
+        with np.load(eval_path) as evaluation:
+            if "cloud_probability" not in evaluation.files:  # discarded whole before the cloud filter saw it
+                continue
+            frames.append(FrameEval(frame.frame_id, frame.truth_cloud, frame.scored, evaluation["cloud_probability"],
+                                    evaluation["spectral_cloud"], frame.delivered, frame.raw_bytes))
     return frames
+
+
+def discarded_earlier(run: Any) -> dict[str, Any] | None:
+    """Finished frames the cloud filter never saw, because a stage before it discarded them whole (a triage
+    plugin): their count, the stages that decided it (telemetry/ledger.jsonl ``decided_by_stage``), and the share
+    of the truly clear pixels of the finished frames with truth that they held. None when the cloud filter is the
+    first stage (nothing comes before it)."""
+    names = list((run.run_info or {}).get("pipeline") or [])
+    if "cloud_filter" not in names[1:]:
+        return None
+    finished = metrics.finished_frames(run.ledger) if run.ledger is not None else set()
+    unseen = {str(r["frame_id"]) for r in run.processing or []
+              if str(r["frame_id"]) in finished and "cloud_filter" not in r["stages"]}
+    by_stage: Counter[str] = Counter()
+    for row in run.ledger or []:
+        if str(row.get("frame_id")) in unseen:
+            by_stage.update(sorted(row.get("decided_by_stage") or {}))
+    clear = {f.frame_id: f.clear_px for f in clear_ground.frames(run)}
+    total = sum(clear.values())
+    return {"frames": len(unseen), "by_stage": dict(sorted(by_stage.items())),
+            "clear_pixels_fraction": sum(clear.get(f, 0) for f in unseen) / total if total else None}
 
 
 def cloud_policy(run_info: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -235,6 +230,9 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
         return None
     frames = load_frames(run)
     out: dict[str, Any] = {"policy": policy, "frames_scored": len(frames)}
+    earlier = discarded_earlier(run)
+    if earlier is not None:
+        out["frames_discarded_earlier"] = earlier
     model_card = ((run.run_info or {}).get("model_cards") or {}).get("cloud_filter")
     if model_card:
         out["model_card"] = model_card
@@ -302,6 +300,13 @@ def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
                             f"{fmt_fraction(p['max_cloud_fraction'])} cloud. {section['frames_scored']} frames scored "
                             f"against truth (cloud = thin or thick)."))
     blocks += model_card_blocks(section.get("model_card"))
+    earlier = section.get("frames_discarded_earlier")
+    if earlier and earlier["frames"]:
+        stages = ", ".join(f"{stage} ({n})" for stage, n in earlier["by_stage"].items()) or "an earlier stage"
+        blocks.append(Paragraph(
+            f"{earlier['frames']} finished frames were discarded whole before the cloud filter saw them, by {stages}: "
+            f"they held {fmt_fraction(earlier['clear_pixels_fraction'])} of the finished frames' truly clear pixels. "
+            "They are not scored here; the pipeline comparison counts their clear pixels as lost."))
     if not section["frames_scored"]:
         return blocks + [Paragraph(section.get("note", ""))]
 

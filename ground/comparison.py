@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import compression
+from . import clear_ground, compression
 from .document import Block, Image, Paragraph, Table, fmt_bytes, fmt_fraction
 from .run_data import RunData
 
@@ -47,13 +47,13 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     Rows (``pipeline``; simpler ones from the on-board estimates in telemetry/processing.jsonl, ``this_run`` from the
     delivered products): see :data:`ROWS`. Each gives bytes, ``saved_fraction`` against bent_pipe_single,
     ``saved_vs_burst_fraction`` against bent_pipe, ``bytes_per_clear_km2`` (per km² of clear ground delivered:
-    truth's clear pixels less those lost), clear pixels lost, cloud F1, PSNR and SSIM against the raw frames (lossy
-    rows) and cPSNR, None where they do not apply. Also ``lossy_products`` and ``rate_distortion``
+    truth's clear pixels less those lost), clear pixels lost (this_run's: :func:`ground.clear_ground.lost_fraction`),
+    cloud F1, PSNR and SSIM against the raw frames (lossy rows) and cPSNR, None where they do not apply. Also ``lossy_products`` and ``rate_distortion``
     (:mod:`ground.compression`)."""
     frame_ids = compression.finished_frames(run)
     records = [r for r in run.processing or [] if str(r["frame_id"]) in set(frame_ids)]
     cloud_report, sr_report = report.get("cloud") or {}, report.get("superres") or {}
-    lost = cloud_report.get("clear_pixels_lost_fraction") if cloud_report else 0.0
+    lost = clear_ground.lost_fraction(run, frame_ids)  # whatever stage withheld them, from truth/ and the products
     f1 = (cloud_report.get("pixel") or {}).get("f1") if cloud_report else None
     cpsnr = (sr_report.get("cpsnr_db") or {}).get(sr_report.get("product")) if sr_report else None
     bit_depth = int(((run.run_info or {}).get("camera") or {}).get("bit_depth") or 0)
@@ -91,7 +91,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                 alternative("lossy_same_bytes"), 1.0 - sent_frames, psnr_db=lossy_alt["psnr_db"],
                 ssim=lossy_alt["ssim"], max_abs_error_dn=lossy_alt["max_abs_error_dn"])]
     if "cloud_filter" in names:
-        rows.append(row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), lost, f1))
+        rows.append(row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), _filter_lost(cloud_report), f1))
     sent = sum(int(line["bytes"]) for line in run.delivered if set(map(str, line["frame_ids"])) <= set(frame_ids))
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
                     psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim")))
@@ -101,6 +101,14 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
             "note": "the same finished frames for every row; bursts count K frames except bent_pipe_single, "
                     "best_lossless and lossy_same_bytes (one frame per scene); saved is against bent_pipe_single; the simpler "
                     "pipelines' encoded sizes are on-board estimates (for a burst, frame 0's size times K)"}
+
+
+def _filter_lost(cloud_report: Mapping[str, Any]) -> float | None:
+    """The cloud filter's clear pixels lost on the same frames: its section's figure, when it saw every finished
+    frame (no stage before it discarded one), else None."""
+    if not cloud_report or (cloud_report.get("frames_discarded_earlier") or {}).get("frames"):
+        return None
+    return cloud_report.get("clear_pixels_lost_fraction")
 
 
 def _total(values: list[int | None]) -> int | None:

@@ -35,7 +35,10 @@ def test_the_cloud_section_fills_its_columns(tiny_run):
     cloud = {"clear_pixels_lost_fraction": 0.125, "pixel": {"f1": 0.75}}
     rows = {r["pipeline"]: r for r in comparison(run, {"cloud": cloud})["rows"]}
     assert rows["cloud_filter"]["bytes"] is None  # processing records carry no cloud_filter estimate
-    assert (rows["this_run"]["clear_pixels_lost_fraction"], rows["this_run"]["cloud_f1"]) == (0.125, 0.75)
+    assert (rows["cloud_filter"]["clear_pixels_lost_fraction"], rows["cloud_filter"]["cloud_f1"]) == (0.125, 0.75)
+    # this run's loss is measured on what reached the ground: the tiny run has no truth, and its ledger and
+    # manifest record nothing withheld (every pixel of its finished frames went down)
+    assert (rows["this_run"]["clear_pixels_lost_fraction"], rows["this_run"]["cloud_f1"]) == (0.0, 0.75)
     assert rows["this_run"]["label"] == "this run: cloud_filter > encode"
 
 

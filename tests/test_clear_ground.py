@@ -1,0 +1,90 @@
+"""ground.clear_ground: the truly clear pixels of each finished frame that reached the ground, whatever stage
+withheld the rest, on the tiny run (tests/conftest.py: frames f0 and f1 delivered as two 16 px tiles each) given
+truth, hand-counted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import TILE_PX, jsonl
+from ground import clear_ground
+from ground.run_data import load_run
+
+FRAMES = ("sat-1-f000000", "sat-1-f000001")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def run_dir(make_tiny_run, tmp_path: Path) -> Path:
+    """The tiny run with its tiles' geometry in the manifest and a truth for each delivered frame: (16, 32) px,
+    cloud 0 clear, 1 thin, 2 thick, 255 unknown, and a row of invalid pixels."""
+    run_dir = make_tiny_run(tmp_path / "run")
+    manifest = read_jsonl(run_dir / "downlink" / "manifest.jsonl")
+    for line in manifest:
+        t = int(line["id"][-2:])
+        line["tile"] = {"row0": 0, "col0": t * TILE_PX, "height": TILE_PX, "width": TILE_PX, "frame_height": TILE_PX,
+                        "frame_width": 2 * TILE_PX}
+    jsonl(run_dir / "downlink" / "manifest.jsonl", manifest)
+    rng = np.random.default_rng(3)
+    for frame_id in FRAMES:
+        cloud = rng.choice(np.array([0, 0, 1, 2, 255], np.uint8), (TILE_PX, 2 * TILE_PX))
+        valid = np.ones(cloud.shape, bool)
+        valid[0] = False
+        np.savez(run_dir / "truth" / f"{frame_id}.npz", cloud=cloud, valid=valid)
+    return run_dir
+
+
+def truly_clear(run_dir: Path, frame_id: str) -> np.ndarray:
+    with np.load(run_dir / "truth" / f"{frame_id}.npz") as truth:
+        return truth["valid"] & (truth["cloud"] == 0)
+
+
+def drop_right_tile_of_f1(run_dir: Path, decided: bool) -> None:
+    """f1's right tile never went down: a stage's decision (``decided``, with the stage's own reason) or a loss."""
+    manifest = read_jsonl(run_dir / "downlink" / "manifest.jsonl")
+    jsonl(run_dir / "downlink" / "manifest.jsonl", [m for m in manifest if m["id"] != f"{FRAMES[1]}-t01"])
+    for path in (run_dir / "downlink").glob(f"{FRAMES[1]}-t01*"):
+        path.unlink()
+    ledger = read_jsonl(run_dir / "telemetry" / "ledger.jsonl")
+    reason = "ocean" if decided else "storage_full"
+    ledger[1].update(products_delivered=1, products_dropped=1, dropped_by_reason={reason: 1},
+                     decided_by_stage={"ocean_mask": {"ocean": 1}} if decided else {})
+    jsonl(run_dir / "telemetry" / "ledger.jsonl", ledger)
+
+
+def test_every_pixel_delivered_loses_nothing(run_dir):
+    run = load_run(run_dir)
+    frames = list(clear_ground.frames(run))
+    assert not run.anomalies and [f.frame_id for f in frames] == list(FRAMES) and all(f.delivered.all() for f in frames)
+    assert [f.clear_px for f in frames] == [int(truly_clear(run_dir, f).sum()) for f in FRAMES]
+    assert clear_ground.lost_fraction(run, list(FRAMES)) == 0.0 and not clear_ground.withheld(run, list(FRAMES))
+
+
+def test_a_tile_a_stage_dropped_loses_its_clear_pixels(run_dir):
+    drop_right_tile_of_f1(run_dir, decided=True)
+    run = load_run(run_dir)
+    clear = [truly_clear(run_dir, f) for f in FRAMES]
+    expected = clear[1][:, TILE_PX:].sum() / (clear[0].sum() + clear[1].sum())
+    assert 0 < expected < 1 and clear_ground.lost_fraction(run, list(FRAMES)) == pytest.approx(expected, abs=1e-12)
+    assert clear_ground.withheld(run, [FRAMES[1]]) and not clear_ground.withheld(run, [FRAMES[0]])
+    assert clear_ground.lost_fraction(run, [FRAMES[0]]) == 0.0
+
+
+def test_a_frame_that_lost_a_product_is_not_finished_and_not_counted(run_dir):
+    drop_right_tile_of_f1(run_dir, decided=False)  # storage_full: a loss, not the pipeline's doing
+    run = load_run(run_dir)
+    assert [f.frame_id for f in clear_ground.frames(run)] == [FRAMES[0]]
+
+
+def test_without_truth_the_loss_is_zero_only_when_nothing_was_withheld(run_dir):
+    (run_dir / "truth" / f"{FRAMES[0]}.npz").unlink()
+    assert clear_ground.lost_fraction(load_run(run_dir), list(FRAMES)) == 0.0
+    drop_right_tile_of_f1(run_dir, decided=True)
+    assert clear_ground.lost_fraction(load_run(run_dir), list(FRAMES)) is None
