@@ -117,7 +117,8 @@ def collect(run: RunData) -> dict[str, Any]:
                 report["warnings"] += [value["warning"]] if value.get("warning") else []
                 report["warnings"] += list(value.get("warnings") or [])
     report["comparison"] = comparison(run, report)
-    report["verdict"] = verdict(report["comparison"], (run.run_info or {}).get("stages") or [])
+    info = run.run_info or {}
+    report["verdict"] = verdict(report["comparison"], info.get("stages") or [], info.get("model_cards") or {})
     return report
 
 
@@ -176,20 +177,25 @@ VERDICT_REFERENCES = {"best_lossless": "the best lossless codec on one frame per
                       "bent_pipe_single": "single-frame bent-pipe", "bent_pipe": "bent-pipe"}
 CODEC_NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL", "zstd": "zstd", "png": "PNG",
                "tiff": "TIFF"}
-MODEL_STAGES = ("cloud_filter", "superres")  # stages that run a trained model unless their method says otherwise
+def runs_model(stage: Mapping[str, Any], model_cards: Mapping[str, Any]) -> bool:
+    """Whether a stage, as telemetry/run.json records it, runs a trained model: run.json carries its model card
+    (``model_cards``), or its parameters name a ``model`` (the key every model stage takes, a plugin's too) and
+    no ``method`` other than ``model`` (a cloud filter's spectral test, a classic fusion)."""
+    return stage.get("stage") in model_cards or ("model" in stage and stage.get("method", "model") == "model")
 
 
-def verdict(comp: Mapping[str, Any], stages: Sequence[Mapping[str, Any]]) -> str:
+def verdict(comp: Mapping[str, Any], stages: Sequence[Mapping[str, Any]],
+            model_cards: Mapping[str, Any] | None = None) -> str:
     """One sentence that opens the report, with the same meaning in every run: this run's downlinked bytes against
     the best lossless alternative in the comparison (``comp["rows"]``, by ``pipeline`` name: ``best_lossless``
     when present, else the smallest of ``encode_only``, ``bent_pipe_single``, ``bent_pipe``), as a ratio, and the
     share of clear ground it loses; with a superres stage, the product's scale and cPSNR. Says plainly when this
     run sends MORE. The reference is named by its ``codec`` (encode_only: the encode stage's format). ``stages``: telemetry/run.json's stages (they name the pipeline;
-    "On-board AI" when a stage runs a model)."""
+    "On-board AI" when a stage runs a model, :func:`runs_model`, with run.json's ``model_cards``)."""
     rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
     ours = rows.get("this_run") or {}
     names = [str(s.get("stage")) for s in stages]
-    ai = any(s.get("stage") in MODEL_STAGES and s.get("method", "model") == "model" for s in stages)
+    ai = any(runs_model(s, model_cards or {}) for s in stages)
     who = f"On-board {'AI' if ai else 'processing'} ({' > '.join(names) or 'no stages'})"
     candidates = [n for n in VERDICT_REFERENCES if (rows.get(n) or {}).get("bytes") is not None]
     if ours.get("bytes") is None or not candidates:
