@@ -15,6 +15,7 @@ import pytest
 from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from app.cli import main
+from ground.document import fmt_fraction
 from onboard import pipeline
 from onboard.config import StageConfig, key_table, load_scenario, plugin_key_table
 from onboard.plugins import GROUP, PluginError, installed
@@ -255,3 +256,89 @@ def test_a_mission_with_the_plugin_accounts_for_every_frame(tmp_path, triage_ins
     assert min(fraction[f] for f in triaged) > 0.5  # what the classifier dropped was mostly cloud in the truth
     assert all(f not in triaged for f in fraction if fraction[f] < 0.1)  # and no clear frame
     assert report["bandwidth"]["saved_fraction"] > 0
+    # every drop the ledger records is the classifier's decision, by the stage that made it, and none is a loss
+    assert report["ledger"]["products_decided_by_stage"] == {"scene_triage": {"cloudy": len(triaged)}}
+    assert report["ledger"]["products_lost_by_reason"] == {}
+    assert all(row["decided_by_stage"] == ({"scene_triage": {"cloudy": 1}} if row["frame_id"] in triaged else {})
+               for row in ledger)
+    # a stage that runs a model makes the run "On-board AI"; the clear ground its drops lose is counted
+    rows = {r["pipeline"]: r for r in report["comparison"]["rows"]}
+    lost = truth_clear_pixels_lost(out, ledger)
+    assert lost > 0 and rows["this_run"]["clear_pixels_lost_fraction"] == pytest.approx(lost, abs=1e-6)
+    assert report["verdict"].startswith("On-board AI (scene_triage > encode) sends ")
+    assert report["verdict"].endswith(f"and loses {fmt_fraction(rows['this_run']['clear_pixels_lost_fraction'])} of "
+                                      "clear ground.")
+
+
+def truth_clear_pixels_lost(run_dir: Path, ledger: list[dict]) -> float:
+    """Clear pixels lost, computed here from the run directory alone: over the frames the pipeline finished with
+    (nothing on board, nothing lost to storage), the truly clear pixels (truth: valid, cloud 0) that no delivered
+    image tile covers (every tile of these runs is whole, unmasked, at the camera's scale), over all of them."""
+    assert all(set(row["dropped_by_reason"]) <= {"cloudy"} for row in ledger)  # no storage loss in these runs
+    finished = {row["frame_id"] for row in ledger if row["status"] != "on_board"}
+    covered = {}
+    for line in map(json.loads, (run_dir / "downlink" / "manifest.jsonl").read_text().splitlines()):
+        (frame_id,) = line["frame_ids"]
+        assert line["kind"] == "image" and not line.get("masked") and line.get("scale", 1) == 1
+        with np.load(run_dir / "truth" / f"{frame_id}.npz") as truth:
+            mask = covered.setdefault(frame_id, np.zeros(truth["cloud"].shape, bool))
+        t = line["tile"]
+        mask[t["row0"]:t["row0"] + t["height"], t["col0"]:t["col0"] + t["width"]] = True
+    clear = lost = 0
+    for frame_id in finished:
+        with np.load(run_dir / "truth" / f"{frame_id}.npz") as truth:
+            truly_clear = truth["valid"] & (truth["cloud"] == 0)
+        clear += int(truly_clear.sum())
+        lost += int((truly_clear & ~covered.get(frame_id, np.zeros_like(truly_clear))).sum())
+    return lost / clear
+
+
+def test_a_triage_then_cloud_filter_mission_reports_what_each_stage_dropped(tmp_path, triage_installed):
+    """scene_triage discards cloudy frames whole, the cloud filter drops cloudy tiles of the rest: the report
+    builds, every frame is accounted for, the cloud section scores only what the cloud filter saw and counts the
+    frames discarded before it, and this run's clear pixels lost is the truth's figure over every finished frame."""
+    out = tmp_path / "run"
+    path = scenario(tmp_path, "  - stage: scene_triage\n  - stage: cloud_filter\n    tile_px: 64\n"
+                              "  - stage: encode\n")
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--workers", "0",
+                 *[a for s in SMALL for a in ("--set", s)]]) == 0
+    report = json.loads((out / "report.json").read_text())
+    ledger = [json.loads(line) for line in (out / "telemetry" / "ledger.jsonl").read_text().splitlines()]
+    processing = [json.loads(line) for line in (out / "telemetry" / "processing.jsonl").read_text().splitlines()]
+    summary = report["ledger"]
+    assert summary["balanced"] and summary["captured"] == len(ledger) == len(processing)
+    triaged = {r["frame_id"] for r in processing if r["stages"] == ["scene_triage"]}
+    filtered = {r["frame_id"] for r in processing if r["stages"] == ["scene_triage", "cloud_filter", "encode"]}
+    assert triaged and filtered and len(triaged) + len(filtered) == len(processing)
+    # the ledger says which stage decided each drop: whole frames by the classifier, tiles by the cloud filter
+    for row in ledger:
+        decided = row["decided_by_stage"]
+        assert sum(n for by in decided.values() for n in by.values()) == row["products_dropped"]
+        assert set(decided) <= ({"scene_triage"} if row["frame_id"] in triaged else {"cloud_filter"}) and (
+            row["frame_id"] not in triaged or decided)
+    by_stage = summary["products_decided_by_stage"]
+    assert by_stage["scene_triage"] == {"cloudy": len(triaged)} and by_stage["cloud_filter"]["cloudy"] > 0
+    assert summary["products_lost_by_reason"] == {}
+    # the cloud section scores the frames the cloud filter saw, and counts those discarded before it
+    finished = {r["frame_id"] for r in ledger if r["status"] != "on_board"}
+    cloud = report["cloud"]
+    assert cloud["frames_scored"] == len(filtered & finished) > 0
+    earlier = cloud["frames_discarded_earlier"]
+    assert earlier["frames"] == len(triaged) and earlier["by_stage"] == {"scene_triage": len(triaged)}
+    with_truth = {}
+    for frame_id in finished:
+        with np.load(out / "truth" / f"{frame_id}.npz") as truth:
+            with_truth[frame_id] = int((truth["valid"] & (truth["cloud"] == 0)).sum())
+    assert earlier["clear_pixels_fraction"] == pytest.approx(
+        sum(with_truth[f] for f in triaged) / sum(with_truth.values()), abs=1e-6)
+    # this run loses what both stages withheld; the cloud filter's own row is not set on frames it never saw
+    rows = {r["pipeline"]: r for r in report["comparison"]["rows"]}
+    lost = truth_clear_pixels_lost(out, ledger)
+    assert rows["this_run"]["clear_pixels_lost_fraction"] == pytest.approx(lost, abs=1e-6)
+    assert lost > cloud["clear_pixels_lost_fraction"]
+    assert rows["cloud_filter"]["clear_pixels_lost_fraction"] is None and rows["cloud_filter"]["bytes"] is None
+    assert report["verdict"].startswith("On-board AI (scene_triage > cloud_filter > encode) sends ")
+    assert f"loses {fmt_fraction(rows['this_run']['clear_pixels_lost_fraction'])} of clear ground" in report["verdict"]
+    md = (out / "report.md").read_text()
+    assert f"{len(triaged)} finished frames were discarded whole before the cloud filter saw them, by scene_triage " \
+           f"({len(triaged)})" in md
