@@ -26,7 +26,7 @@ ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "plugin_stage"
 SCENARIO = EXAMPLE / "scenario.yaml"
 TRIAGE = "scene_triage = orbitedge_scene_triage.triage:SceneTriage"
-SMALL = ("duration_h=10", "spacecraft.camera.width_px=256", "spacecraft.camera.height_px=256")  # 45 frames
+SMALL = ("duration_h=10", "spacecraft.camera.width_px=256", "spacecraft.camera.height_px=256")  # 85 frames
 CTX = pipeline.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
                        int8_conv_relative=1.0)
 
