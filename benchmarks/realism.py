@@ -39,7 +39,7 @@ import tifffile
 from onboard import spectral
 from onboard.modelcard import MODEL_DIR
 from onboard.runtime import Model
-from onboard.world import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES, SNOW, DESERT
+from onboard.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES, SNOW, DESERT
 from training import cloud_data
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation, scores
 from training.train_cloud import (LANDSAT_CENTRE_DEG, LANDSAT_DIR, LANDSAT_SCENES, LANDSAT_TIME_UTC, THRESHOLD,

@@ -26,7 +26,8 @@ import numpy as np
 from .camera import dn_to_reflectance
 from .spacecraft_config import CameraConfig
 from .projection import GridFootprint
-from .world import CLOUD_THICK, CLOUD_THIN, Scene, World
+from .truth import CLOUD_THICK, CLOUD_THIN
+from .world import Scene, World
 
 _CLOUD_REFLECTANCE = 0.8  # TOA reflectance of a frame cloud's bright core, all bands (grey)
 _CLOUD_SCALES_M = (1200.0, 600.0, 300.0)  # value-noise cell sizes of the frame cloud layer, coarse to fine

@@ -27,7 +27,8 @@ from .mask_bits import MaskBits, mask_problem, mask_rules
 from .projection import GridFootprint
 from .raster import (BandSource, ImageInfo, as_source, band_metadata, calibration_problem, load_band, open_image,
                      read_band)
-from .world import UNKNOWN, Scene, World, _band_indices
+from .truth import UNKNOWN
+from .world import Scene, World, band_indices
 
 VALIDATE_READ_PX = 1024  # validation reads a mask decimated to at most this many pixels a side (overviews if any)
 
@@ -118,7 +119,7 @@ class ImageryWorld(World):
     def render(self, footprint: GridFootprint, time_utc: Any, sun_elevation_deg: float,
                sun_azimuth_deg: float, bands: Sequence[str]) -> Scene:
         """Reproject ``bands`` into ``footprint``; the imagery is what it is, whatever the time and sun."""
-        _band_indices(bands, self.bands_available, f"imagery {[r.label for r in self._bands.values()]}")
+        band_indices(bands, self.bands_available, f"imagery {[r.label for r in self._bands.values()]}")
         shape = (footprint.height_px, footprint.width_px)
         valid = np.ones(shape, bool)
         planes = []

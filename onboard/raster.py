@@ -29,7 +29,7 @@ from rundir.errors import InputFileError
 
 from .mask_bits import MaskBits, Problem, cloud_codes, mask_problem
 from .projection import GridFootprint
-from .world import UNKNOWN
+from .truth import UNKNOWN
 
 LONLAT = CRS.from_epsg(4326)
 

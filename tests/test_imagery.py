@@ -21,7 +21,8 @@ from onboard.imagery import ImageryWorld
 from onboard.mask_bits import MASK_CODES, MaskBits
 from onboard.raster import BandSource, footprint_transform, image_info
 from onboard.projection import GridFootprint, epsg_code, utm_zone
-from onboard.world import CLOUD_THICK, CLOUD_THIN, UNKNOWN, MissingBandError
+from onboard.truth import CLOUD_THICK, CLOUD_THIN, UNKNOWN
+from onboard.world import MissingBandError
 from rundir.errors import ConfigError, InputFileError
 from tests.test_raster import write_raster
 

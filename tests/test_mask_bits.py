@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from onboard.mask_bits import MASK_CODES, MaskBits, cloud_codes, mask_problem, mask_rules
-from onboard.world import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
+from onboard.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
 from onboard.world_config import MaskBitsConfig
 
 

@@ -1,5 +1,6 @@
 """The synthetic world (determinism, seamless overlaps, cloud statistics, shadows, spectra); real imagery is
-tests/test_imagery.py; build_world is tested with the mission (tests/test_mission.py)."""
+tests/test_imagery.py; build_world is tested with the mission (tests/test_mission.py). Its parts have their own
+files: tests/test_noise.py, test_surface.py, test_atmosphere.py, test_cloud_layers.py and test_truth.py."""
 
 import math
 from datetime import datetime, timedelta, timezone
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 
 from onboard.projection import GridFootprint, epsg_code, utm_zone
-from onboard.world import (CLOUD_THICK, DESERT, LANDCOVER_CLASSES, SNOW, SOIL, URBAN, VEGETATION, WATER,
-                           cloud_reflectance, rayleigh_optical_depth, MissingBandError, SyntheticWorld)
+from onboard.truth import CLOUD_THICK, LANDCOVER_CLASSES, VEGETATION, WATER
+from onboard.world import MissingBandError, SyntheticWorld
 
 BANDS = ("B", "G", "R", "NIR")
 NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
@@ -168,21 +169,6 @@ def test_thick_clouds_are_bright_and_grey():
     assert np.all(np.abs(np.median(top, axis=0) / np.median(top[:, 1]) - 1.0) < 0.1)  # flat spectrum
 
 
-def test_rayleigh_optical_depth_matches_bodhaine():
-    # Bodhaine et al. 1999 (J. Atmos. Oceanic Technol. 16), eq. 30: sea level, 360 ppm CO2
-    um = np.array([0.45, 0.49, 0.55, 0.665, 0.842])
-    bodhaine = 0.0021520 * (1.0455996 - 341.29061 * um**-2 - 0.90230850 * um**2) / (
-        1 + 0.0027059889 * um**-2 - 85.968563 * um**2)
-    assert rayleigh_optical_depth(um) == pytest.approx(bodhaine, rel=0.01)
-
-
-def test_two_stream_cloud_reflectance_approaches_the_asymptotic_theory():
-    # Thick conservative clouds: T = 1 / (0.75 (1 - g) tau + 1.07) (King 1987 / Kokhanovsky 2004, eq. 3.13)
-    for x in (15.0, 30.0, 60.0):
-        assert 1 - cloud_reflectance(np.float32(x)) == pytest.approx(1 / (0.75 * x + 1.07), abs=0.03)
-    assert cloud_reflectance(np.float32(0.0)) == 0.0
-
-
 def test_thin_cloud_brightens_its_ground_and_haze_is_blue():
     fp, t, scene = cloudy_scene(SyntheticWorld(2, 0.5), 135.0, 40.0)
     ground = SyntheticWorld(2, 0.0).render(fp, t, 40.0, 135.0, BANDS)  # same land and air, no clouds
@@ -208,10 +194,6 @@ def test_band_selection_and_errors():
         SyntheticWorld(1, 1.5)
 
 
-def test_class_constants_match_names():
-    assert [LANDCOVER_CLASSES[k] for k in (WATER, VEGETATION, SOIL, URBAN, SNOW, DESERT)] == list(LANDCOVER_CLASSES)
-
-
 def test_vegetation_texture_is_leaf_area_not_brightness():
     """Real forest at 10 m (Sentinel-2, ../shared/data/real_clear: Belgium, Queensland) varies mostly in the near
     infrared: its red and NIR correlate at only 0.15-0.4. A texture that brightens every band together (correlation
@@ -227,32 +209,3 @@ def test_vegetation_texture_is_leaf_area_not_brightness():
             correlations.append(np.corrcoef(red[veg], nir[veg])[0, 1])
     assert len(correlations) >= 5
     assert np.median(correlations) < 0.6
-
-
-def test_relief_shading_faces_the_sun():
-    """Slopes facing the sun are lit more than those facing away (Lambert's law): swapping the sun's azimuth by
-    180 degrees turns the illumination pattern over, and over many slopes it averages to flat ground's."""
-    world = SyntheticWorld(5, 0.0)
-    u = np.arange(256) * 30.0 + 600_000.0
-    v = np.arange(256) * 30.0 + 4_000_000.0
-
-    def field(f, du_m=0.0, dv_m=0.0):
-        return f.evaluate(33, u + du_m, v + dv_m, 0.0, 60.0)
-
-    elevation_m = np.full((256, 256), 2000.0, np.float32)  # mountains: relief ~135 m
-    relief_m, east = world._relief_shading(field, elevation_m, 30.0, math.radians(35.0), math.radians(90.0))
-    _, west = world._relief_shading(field, elevation_m, 30.0, math.radians(35.0), math.radians(270.0))
-    assert 20.0 < relief_m.std() < 300.0  # 135 m over the whole field; a 7.7 km window sees part of it
-    assert np.corrcoef(east.ravel(), west.ravel())[0, 1] < -0.5
-    assert abs(east.mean() - 1.0) < 0.03 and east.min() >= 0.25 - 1e-6  # sky light reaches every slope
-
-
-@pytest.mark.parametrize("gsd_m, expected", [(2.0, 1.0), (20.0, None), (60.0, None)])
-def test_unresolved_texture_averages_away(gsd_m, expected):
-    """A texture's contrast falls as pixels grow past its wavelengths (crowns vanish in 60 m pixels)."""
-    canopy = SyntheticWorld(1, 0.0)._canopy
-    share = canopy.resolved_share(2.0 * gsd_m)
-    if expected is not None:
-        assert share == pytest.approx(expected)
-    else:
-        assert 0.0 < share < canopy.resolved_share(gsd_m) <= 1.0

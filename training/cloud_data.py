@@ -25,7 +25,8 @@ import numpy as np
 from onboard import camera, sun
 from onboard.spacecraft_config import CameraConfig
 from onboard.projection import GridFootprint, epsg_code, utm_zone
-from onboard.world import CLOUD_CLEAR, DESERT, SNOW, SYNTHETIC_BANDS, URBAN, SyntheticWorld
+from onboard.truth import CLOUD_CLEAR, DESERT, SNOW, URBAN
+from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
 
 SPLITS = ("train", "heldout")
 HELDOUT_ZONES = frozenset(range(3, 61, 6))

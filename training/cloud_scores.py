@@ -14,7 +14,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from onboard.world import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, SYNTHETIC_BANDS, UNKNOWN
+from onboard.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
+from onboard.world import SYNTHETIC_BANDS
 
 REAL_CLOUD_VAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real_cloud_val"
 

@@ -1,0 +1,28 @@
+"""Procedural noise (onboard/noise.py): how much of a fractal texture a pixel resolves, and world coordinates;
+the seamless, bit-identical overlaps they give whole scenes are tested with the world (tests/test_world.py)."""
+
+import pytest
+
+from onboard.noise import fractal, ladder, world_axes
+from onboard.projection import FALSE_NORTHING_SOUTH_M, GridFootprint
+
+
+@pytest.mark.parametrize("gsd_m, expected", [(2.0, 1.0), (20.0, None), (60.0, None)])
+def test_unresolved_texture_averages_away(gsd_m, expected):
+    """A texture's contrast falls as pixels grow past its wavelengths (crowns vanish in 60 m pixels)."""
+    canopy = fractal(1, "canopy", ladder(40.0, 5.0, 0.9))  # tree crowns, 40 m to 5 m, as the world's
+    share = canopy.resolved_share(2.0 * gsd_m)
+    if expected is not None:
+        assert share == pytest.approx(expected)
+    else:
+        assert 0.0 < share < canopy.resolved_share(gsd_m) <= 1.0
+
+
+def test_world_axes_are_utm_without_the_southern_false_northing():
+    north = GridFootprint(32633, 500_000.0, 5_000_000.0, 10.0, 3, 2)  # UTM 33N: rows go south from y0
+    u, v = world_axes(north)
+    assert list(u) == [500_005.0, 500_015.0, 500_025.0] and list(v) == [4_999_995.0, 4_999_985.0]
+    south = GridFootprint(32733, 500_000.0, 5_000_000.0, 10.0, 3, 2)  # UTM 33S: false northing 10 000 km
+    assert list(world_axes(south)[1]) == [v[0] - FALSE_NORTHING_SOUTH_M, v[1] - FALSE_NORTHING_SOUTH_M]
+    with pytest.raises(ValueError, match="UPS"):
+        world_axes(GridFootprint(32661, 2_000_000.0, 2_000_000.0, 100.0, 4, 4))

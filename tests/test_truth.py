@@ -1,0 +1,7 @@
+"""The truth codes of a scene (onboard/truth.py)."""
+
+from onboard.truth import DESERT, LANDCOVER_CLASSES, SNOW, SOIL, URBAN, VEGETATION, WATER
+
+
+def test_class_constants_match_names():
+    assert [LANDCOVER_CLASSES[k] for k in (WATER, VEGETATION, SOIL, URBAN, SNOW, DESERT)] == list(LANDCOVER_CLASSES)
