@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import textwrap
@@ -328,15 +329,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        args = build_parser().parse_args(argv)
+        status = args.func(args)
+        sys.stdout.flush()  # a reader gone away shows here, in the handler below, not at exit
+        return status
     except OrbitEdgeError as err:
         print(f"orbitedge: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("orbitedge: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`orbitedge ... | head`): stop quietly, as a command killed by SIGPIPE does. Python
+        # flushes stdout again at exit, so point it at /dev/null first (Python docs, "Note on SIGPIPE", signal module)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -70,6 +70,17 @@ def test_hardware_show_cites_sources(capsys):
     assert "sources:" in capsys.readouterr().out
 
 
+def test_a_reader_that_goes_away_stops_the_command_quietly():
+    """`orbitedge ... | head`: the pipe's reader closes before the command writes; it stops with the SIGPIPE status
+    (128 + 13), no traceback."""
+    child = subprocess.Popen([sys.executable, "-m", "app.cli", "hardware", "show", "host"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child.stdout.close()
+    err = child.stderr.read()
+    assert child.wait() == 141
+    assert err == ""
+
+
 # --- --set values and YAML as people type it (issue 11, kinds E and F) --------------------------------------------
 
 DATA = ROOT / "tests" / "data"
