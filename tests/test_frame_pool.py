@@ -89,11 +89,8 @@ def test_the_default_is_the_cores_this_process_may_use():
 
 
 def run(out: Path, workers: int, *overrides: str) -> dict:
-    args = ["run", str(ROOT / "scenarios" / "storage_overflow.yaml"), "--out", str(out), "--quiet",
-            "--workers", str(workers)]
-    for assignment in overrides:
-        args += ["--set", assignment]
-    assert main(args) == 0
+    """The spacecraft's side of a storage_overflow run (the run directory the pool decides; no ground report)."""
+    Mission(load_scenario(ROOT / "scenarios" / "storage_overflow.yaml", list(overrides)), out, workers=workers).run()
     return json.loads((out / "telemetry" / "run.json").read_text())
 
 
