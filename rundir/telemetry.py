@@ -1,6 +1,7 @@
-"""Telemetry records: the lines of ``telemetry/captures.jsonl``, ``processing.jsonl`` and ``timeline.jsonl`` as the
-spacecraft's recorder writes them (:func:`rundir.files.jsonl_line` of :meth:`to_json`, sorted keys) and as the
-ground reads them (plain JSON objects with these keys).
+"""Telemetry records: the lines of ``telemetry/captures.jsonl``, ``processing.jsonl``, ``timeline.jsonl``,
+``link.jsonl``, ``ledger.jsonl`` and ``contacts.jsonl`` as the spacecraft's recorder writes them
+(:func:`rundir.files.jsonl_line` of :meth:`~rundir.records.Record.to_json`, sorted keys); the ground reads the
+ledger and contact lines back with :meth:`~rundir.records.Record.parse` (RecordError naming file, line and field).
 
 Units are in the names: ``_s`` seconds after the scenario start (or durations), ``_utc`` ISO 8601 UTC with
 milliseconds, ``_deg`` degrees, ``_bytes`` bytes, ``_wh`` watt-hours; ``battery_soc`` is a fraction 0..1.
@@ -8,19 +9,12 @@ milliseconds, ``_deg`` degrees, ``_bytes`` bytes, ``_wh`` watt-hours; ``battery_
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from .manifest import Footprint
+from .records import Record
 
-
-@dataclass(frozen=True)
-class Record:
-    """A telemetry record: :meth:`to_json` is its JSON object, nested records and footprints as objects."""
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+LEDGER_STATUSES = ("delivered", "dropped", "on_board")  # a captured frame's possible ends in a LedgerRow
 
 
 @dataclass(frozen=True)
@@ -115,3 +109,44 @@ class PassLinkRecord(Record):
     constant_payload_bytes_per_s: float
     constant_rate_bytes: int
     samples: list[LinkSample]
+
+
+@dataclass(frozen=True)
+class LedgerRow(Record):
+    """What became of one captured frame (a line of ``telemetry/ledger.jsonl``, written at the end of the run):
+    ``status`` one of :data:`LEDGER_STATUSES` and, dropped, the most common ``reason`` (else None); its products
+    delivered, dropped and still on board, the drops by reason (``dropped_by_reason``: stages' decisions and losses
+    together) and, of those, the stages' decisions by stage and reason (``decided_by_stage``: {stage: {reason:
+    count}}; absent in run directories written before it existed); bytes of the frame still on board and, on board,
+    its age at the end of the run (``age_s``, else None)."""
+
+    frame_id: str
+    satellite: str
+    status: str
+    reason: str | None
+    products_delivered: int
+    products_dropped: int
+    dropped_by_reason: dict[str, int]
+    products_on_board: int
+    bytes_on_board: int
+    age_s: float | None
+    decided_by_stage: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContactRecord(Record):
+    """One contact window of a satellite with a station (a line of ``telemetry/contacts.jsonl``): AOS and LOS,
+    its length and highest elevation, whether the station's antenna tracked it, the time spent sending
+    (``used_s``), the bytes sent and the products completed in it (``duration_s`` and ``products_completed``, which
+    the ground does not need, may be absent)."""
+
+    satellite: str
+    station: str
+    aos_t_s: float
+    los_t_s: float
+    max_elevation_deg: float
+    tracked: bool
+    used_s: float
+    bytes_sent: int
+    duration_s: float | None = None
+    products_completed: int | None = None

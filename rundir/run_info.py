@@ -1,0 +1,144 @@
+"""The run's description, ``telemetry/run.json``: written by the spacecraft when the run starts (``complete``
+false) and again when it ends, read by the ground with :meth:`RunInfo.parse` (RecordError naming the field).
+
+Units are in the names (``_s`` seconds, ``_utc`` ISO 8601 UTC with milliseconds, ``_px`` pixels, ``_m`` metres,
+``_bytes`` bytes, ``_wh`` watt-hours, ``_mbps`` 1e6 bit/s); ``battery_min_soc`` is a fraction 0..1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .records import Record, RecordError, found_text, omitted_when_none
+
+
+@dataclass(frozen=True)
+class ElementSet(Record):
+    """A satellite flown from a two-line element set: its title (None: none given) and the set's epoch."""
+
+    satellite: str
+    title: str | None
+    epoch_utc: str
+
+
+@dataclass(frozen=True)
+class StageEntry(Record):
+    """One pipeline stage as run.json gives it: its name and its parameters, in JSON one object
+    ``{"stage": name, **params}``."""
+
+    stage: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"stage": name, **params}``, keys sorted as run.json holds them."""
+        return dict(sorted({"stage": self.stage, **super().to_json()["params"]}.items()))
+
+    @classmethod
+    def _from_json(cls, data: Any, where: tuple[str, int | None], path: str) -> StageEntry:
+        if not isinstance(data, dict):
+            raise RecordError(*where, path, "a JSON object", found_text(data))
+        if not isinstance(data.get("stage"), str):
+            raise RecordError(*where, f"{path}.stage", "a string (the stage's name)",
+                              "nothing: the key is missing" if "stage" not in data else found_text(data["stage"]))
+        return cls(data["stage"], {k: v for k, v in data.items() if k != "stage"})
+
+    @property
+    def uses_model(self) -> bool:
+        """Whether its parameters name a ``model`` (the key every model stage takes, a plugin's too) and no
+        ``method`` other than ``model`` (a cloud filter's spectral test, a classic fusion)."""
+        return "model" in self.params and self.params.get("method", "model") == "model"
+
+
+@dataclass(frozen=True)
+class CameraInfo(Record):
+    """The camera: frame size (px), ground sample distance (m), bit depth, bytes of one bit-packed raw frame, frames
+    per burst and the super-resolution factor (None without a superres stage)."""
+
+    width_px: int
+    height_px: int
+    gsd_m: float
+    bit_depth: int
+    raw_frame_bytes: int
+    burst_frames: int
+    superres_scale: int | None
+
+
+@dataclass(frozen=True)
+class DownlinkInfo(Record):
+    """The payload radio: constant rate (Mbps) and payload bytes per second (None: derived from the rate), link
+    frame size (bytes) and frame error rate, and the link budget's settings when the scenario has one."""
+
+    rate_mbps: float
+    payload_bytes_per_s: float | None
+    frame_bytes: int
+    frame_error_rate: float
+    link_budget: dict[str, Any] | None = omitted_when_none()
+
+
+@dataclass(frozen=True)
+class SatelliteSummary(Record):
+    """One satellite at the end of the run: frames planned and captured, captures skipped by reason, compute busy
+    time (s) and its timing mode, storage peak and capacity (bytes), frames whose compute waited for the battery and
+    for how long (s), lowest state of charge, brown-out time (s), energy in, out and unmet (Wh)."""
+
+    satellite: str
+    frames_planned: int
+    frames_captured: int
+    compute_busy_s: float
+    compute_timing: str
+    storage_peak_bytes: int
+    storage_capacity_bytes: int
+    battery_min_soc: float
+    brownout_s: float
+    energy_in_wh: float
+    energy_out_wh: float
+    energy_unmet_wh: float
+    captures_skipped: dict[str, int] = field(default_factory=dict)
+    compute_deferred_frames: int = 0
+    compute_deferred_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Stopped(Record):
+    """Why a run stopped before its end (the exception's name: KeyboardInterrupt, RealtimeOverrun, ...) and when."""
+
+    reason: str
+    simulated_s: float
+
+
+@dataclass(frozen=True)
+class RunInfo(Record):
+    """``telemetry/run.json``: the scenario's name, seed, start and duration (s), whether the run reached its end
+    (``complete``) and, if not, why it ``stopped``; host wall time in all (``wall_time_s``) and per stage; the
+    satellites and stations; the scenario's warnings; the satellites flown from element sets; the camera's bands,
+    the pipeline (stage names) and each stage's parameters; the hardware profile; the model cards of the stages that
+    run shipped models; the camera and the radio; one summary per satellite (empty until the run is complete).
+
+    The ground needs the first eight; the others are None (lists: empty) in a run directory that lacks them.
+    """
+
+    scenario: str
+    seed: int
+    start_utc: str
+    duration_s: float
+    complete: bool
+    wall_time_s: float
+    satellites: list[str]
+    stations: list[str]
+    wall_stage_s: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    element_sets: list[ElementSet] = field(default_factory=list)
+    bands: list[str] = field(default_factory=list)
+    pipeline: list[str] = field(default_factory=list)
+    hardware: str | None = None
+    stages: list[StageEntry] = field(default_factory=list)
+    model_cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    camera: CameraInfo | None = None
+    downlink: DownlinkInfo | None = None
+    satellite_summary: list[SatelliteSummary] = field(default_factory=list)
+    stopped: Stopped | None = omitted_when_none()
+
+    def stage(self, name: str) -> StageEntry | None:
+        """The first stage called ``name``, or None when the pipeline has none."""
+        return next((s for s in self.stages if s.stage == name), None)
