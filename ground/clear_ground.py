@@ -89,7 +89,7 @@ def withheld(run: Any, frame_ids: Sequence[str]) -> bool:
     drop (telemetry/ledger.jsonl ``decided_by_stage``) or a delivered product with masked-out pixels (manifest
     ``masked``)."""
     wanted = set(frame_ids)
-    if any(metrics.decided(r) for r in run.ledger or [] if str(r.get("frame_id")) in wanted):
+    if any(metrics.decided(r) for r in run.ledger or [] if r.frame_id in wanted):
         return True
     return any(p.line.get("masked") for p in run.reception.products if wanted & set(map(str, p.line["frame_ids"])))
 

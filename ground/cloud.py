@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rundir.run_info import RunInfo
 from rundir.tiles import tile_boxes
 
 from . import clear_ground, metrics
@@ -99,7 +100,7 @@ def discarded_earlier(run: Any) -> dict[str, Any] | None:
     plugin): their count, the stages that decided it (telemetry/ledger.jsonl ``decided_by_stage``), and the share
     of the truly clear pixels of the finished frames with truth that they held. None when the cloud filter is the
     first stage (nothing comes before it)."""
-    names = list((run.run_info or {}).get("pipeline") or [])
+    names = list(run.run_info.pipeline) if run.run_info else []
     if "cloud_filter" not in names[1:]:
         return None
     finished = metrics.finished_frames(run.ledger) if run.ledger is not None else set()
@@ -107,20 +108,19 @@ def discarded_earlier(run: Any) -> dict[str, Any] | None:
               if str(r["frame_id"]) in finished and "cloud_filter" not in r["stages"]}
     by_stage: Counter[str] = Counter()
     for row in run.ledger or []:
-        if str(row.get("frame_id")) in unseen:
-            by_stage.update(sorted(row.get("decided_by_stage") or {}))
+        if row.frame_id in unseen:
+            by_stage.update(sorted(row.decided_by_stage))
     clear = {f.frame_id: f.clear_px for f in clear_ground.frames(run)}
     total = sum(clear.values())
     return {"frames": len(unseen), "by_stage": dict(sorted(by_stage.items())),
             "clear_pixels_fraction": sum(clear.get(f, 0) for f in unseen) / total if total else None}
 
 
-def cloud_policy(run_info: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The cloud_filter stage's parameters from telemetry/run.json, or None when the pipeline has none."""
-    for stage in (run_info or {}).get("stages", []):
-        if stage.get("stage") == "cloud_filter":
-            return dict(stage)
-    return None
+def cloud_policy(run_info: RunInfo | None) -> dict[str, Any] | None:
+    """The cloud_filter stage as telemetry/run.json gives it (``stage`` and its parameters), or None when the
+    pipeline has none."""
+    stage = run_info.stage("cloud_filter") if run_info else None
+    return stage.to_json() if stage else None
 
 
 def _tile_policy(mask_fraction: np.ndarray, max_fraction: float) -> np.ndarray:
@@ -233,7 +233,7 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
     earlier = discarded_earlier(run)
     if earlier is not None:
         out["frames_discarded_earlier"] = earlier
-    model_card = ((run.run_info or {}).get("model_cards") or {}).get("cloud_filter")
+    model_card = run.run_info.model_cards.get("cloud_filter") if run.run_info else None
     if model_card:
         out["model_card"] = model_card
     if not frames:

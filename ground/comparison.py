@@ -31,7 +31,7 @@ CODEC_NAMES = {"lossless_jpegls": "JPEG-LS", "lossless_jpeg2000": "JPEG 2000 (5/
 def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:
     """Clear ground (truth: valid, cloud 0) in km² of each frame that has truth/, on the camera's grid (its
     ``gsd_m`` from telemetry/run.json); empty without it."""
-    gsd_m = ((run.run_info or {}).get("camera") or {}).get("gsd_m")
+    gsd_m = run.run_info.camera.gsd_m if run.run_info and run.run_info.camera else None
     out = {}
     for frame_id in frame_ids if gsd_m else []:
         path = run.run_dir / "truth" / f"{frame_id}.npz"
@@ -56,7 +56,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     lost = clear_ground.lost_fraction(run, frame_ids)  # whatever stage withheld them, from truth/ and the products
     f1 = (cloud_report.get("pixel") or {}).get("f1") if cloud_report else None
     cpsnr = (sr_report.get("cpsnr_db") or {}).get(sr_report.get("product")) if sr_report else None
-    bit_depth = int(((run.run_info or {}).get("camera") or {}).get("bit_depth") or 0)
+    bit_depth = run.run_info.camera.bit_depth if run.run_info and run.run_info.camera else 0
     clear = clear_km2(run, frame_ids)
     lossy_alt = compression.lossy_same_bytes(run, bit_depth) if bit_depth else {
         **compression.quality([], [], 0), "frames": 0, "frames_not_sent": 0}  # no camera in run.json: nothing scored
@@ -80,7 +80,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
 
     lossless = {k: alternative(k) for k in CODEC_NAMES if alternative(k) is not None}
     best = min(lossless, key=lossless.get) if lossless else None
-    names = list((run.run_info or {}).get("pipeline") or [])
+    names = list(run.run_info.pipeline) if run.run_info else []
     sent_frames = lossy_alt["frames"] / max(1, lossy_alt["frames"] + lossy_alt["frames_not_sent"])
     rows = [row("bent_pipe", "bent-pipe (every raw frame of a burst)", burst, 0.0),
             row("bent_pipe_single", "bent-pipe, one raw frame per scene (baseline)", single, 0.0),

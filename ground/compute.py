@@ -20,7 +20,7 @@ def compute_section(run: Any) -> dict[str, Any] | None:
     time and utilisation; None without processing records."""
     if not run.processing:
         return None
-    info = run.run_info or {}
+    info = run.run_info
     stages: dict[str, dict[str, list[float]]] = {}
     for record in run.processing:
         for name, sim_s in (record.get("compute_stage_s") or {}).items():
@@ -28,17 +28,17 @@ def compute_section(run: Any) -> dict[str, Any] | None:
             entry["sim"].append(float(sim_s))
             entry["wall"].append(float((record.get("wall_s") or {}).get(name, 0.0)))
     timing = sorted({str(r.get("compute_timing", "projected")) for r in run.processing})
-    duration_s = float(info.get("duration_s") or 0.0)
+    duration_s = float(info.duration_s) if info else 0.0
     return {
         "timing": timing[0] if len(timing) == 1 else timing,
-        "hardware": info.get("hardware"),
+        "hardware": info.hardware if info else None,
         "frames": len(run.processing),
         "stages": {name: {"frames": len(v["sim"]), "total_s": float(np.sum(v["sim"])),
                           "p50_s": float(np.median(v["sim"])), "max_s": float(np.max(v["sim"])),
                           "wall_p50_s": float(np.median(v["wall"]))} for name, v in stages.items()},
-        "satellites": [{"satellite": s["satellite"], "compute_busy_s": s["compute_busy_s"],
-                        "utilisation": s["compute_busy_s"] / duration_s if duration_s else None}
-                       for s in info.get("satellite_summary") or []],
+        "satellites": [{"satellite": s.satellite, "compute_busy_s": s.compute_busy_s,
+                        "utilisation": s.compute_busy_s / duration_s if duration_s else None}
+                       for s in (info.satellite_summary if info else [])],
         "definitions": {
             "projected": "reference-host cost of the stage divided by the hardware profile's relative speed",
             "measured": "wall time of the stage on the device that ran this simulation (compute.timing: measured)",

@@ -1,7 +1,8 @@
 """Run metrics from manifest lines and telemetry records: bandwidth, latency, data left on board, contacts, ledger.
 
-Pure functions over lists of dicts (the parsed JSONL records); every figure's definition is in its docstring and,
-for bandwidth, in :data:`BANDWIDTH_DEFINITIONS`, which the report copies.
+Pure functions over manifest lines and capture records (JSON objects) and ledger and contact records
+(:class:`~rundir.telemetry.LedgerRow`, :class:`~rundir.telemetry.ContactRecord`); every figure's definition is in
+its docstring and, for bandwidth, in :data:`BANDWIDTH_DEFINITIONS`, which the report copies.
 """
 
 from __future__ import annotations
@@ -12,35 +13,35 @@ from typing import Any
 
 import numpy as np
 
+from rundir.telemetry import LEDGER_STATUSES, ContactRecord, LedgerRow
+
 Record = Mapping[str, Any]
-STATUSES = ("delivered", "dropped", "on_board")  # a captured frame's possible ends in telemetry/ledger.jsonl
 
 
-def decided(row: Record) -> Counter[str]:
+def decided(row: LedgerRow) -> Counter[str]:
     """Products of a ledger row that a pipeline stage dropped on purpose (a cloudy tile, a discarded frame), by
     reason: the sum over stages of the row's ``decided_by_stage`` (telemetry/ledger.jsonl, onboard/ledger.py)."""
     out: Counter[str] = Counter()
-    for by_reason in (row.get("decided_by_stage") or {}).values():
-        out.update({str(reason): int(n) for reason, n in by_reason.items()})
+    for by_reason in row.decided_by_stage.values():
+        out.update(by_reason)
     return out
 
 
-def lost(row: Record) -> Counter[str]:
+def lost(row: LedgerRow) -> Counter[str]:
     """Products of a ledger row dropped by no stage's decision (storage full, evicted), by reason: its
     ``dropped_by_reason`` less :func:`decided`."""
-    dropped = Counter({str(reason): int(n) for reason, n in (row.get("dropped_by_reason") or {}).items()})
-    return dropped - decided(row)
+    return Counter(row.dropped_by_reason) - decided(row)
 
 
-def finished_frames(ledger: Sequence[Record]) -> set[str]:
+def finished_frames(ledger: Sequence[LedgerRow]) -> set[str]:
     """Frames the pipeline is done with: nothing on board, nothing lost (:func:`lost`), and either delivered or
     dropped by its stages' decisions (:func:`decided`)."""
-    def done(r: Record) -> bool:
-        if r.get("products_on_board") or lost(r):
+    def done(r: LedgerRow) -> bool:
+        if r.products_on_board or lost(r):
             return False
-        return r.get("status") == "delivered" or (r.get("status") == "dropped" and bool(decided(r)))
+        return r.status == "delivered" or (r.status == "dropped" and bool(decided(r)))
 
-    return {str(r["frame_id"]) for r in ledger if done(r)}
+    return {r.frame_id for r in ledger if done(r)}
 
 
 BANDWIDTH_DEFINITIONS = {
@@ -66,7 +67,7 @@ BANDWIDTH_DEFINITIONS = {
 
 
 def bandwidth(delivered: Sequence[Record], lines: Sequence[Record], captures: Sequence[Record] | None,
-              bytes_on_board: int | None, ledger: Sequence[Record] | None = None) -> dict[str, Any]:
+              bytes_on_board: int | None, ledger: Sequence[LedgerRow] | None = None) -> dict[str, Any]:
     """Bandwidth figures in bytes and the saved fractions of :data:`BANDWIDTH_DEFINITIONS`.
 
     ``delivered``: the verified manifest lines, each product once; ``lines``: every parsed manifest line;
@@ -118,20 +119,20 @@ def latency_stats(latency_s: np.ndarray) -> dict[str, Any]:
             "min": float(latency_s.min()), "max": float(latency_s.max())}
 
 
-def on_board(ledger: Sequence[Record]) -> dict[str, Any]:
+def on_board(ledger: Sequence[LedgerRow]) -> dict[str, Any]:
     """What is left on board at the end: ``bytes`` (sum of ledger bytes_on_board), ``frames`` and ``products``
     still on board, and the age in seconds (end of run minus capture) of the on-board frames: max and mean."""
-    ages_s = [float(r["age_s"]) for r in ledger if r.get("status") == "on_board" and r.get("age_s") is not None]
+    ages_s = [float(r.age_s) for r in ledger if r.status == "on_board" and r.age_s is not None]
     return {
-        "bytes": sum(int(r.get("bytes_on_board") or 0) for r in ledger),
-        "frames": sum(1 for r in ledger if r.get("status") == "on_board"),
-        "products": sum(int(r.get("products_on_board") or 0) for r in ledger),
+        "bytes": sum(r.bytes_on_board for r in ledger),
+        "frames": sum(1 for r in ledger if r.status == "on_board"),
+        "products": sum(r.products_on_board for r in ledger),
         "max_age_s": max(ages_s) if ages_s else None,
         "mean_age_s": sum(ages_s) / len(ages_s) if ages_s else None,
     }
 
 
-def ledger_summary(ledger: Sequence[Record], captures: Sequence[Record] | None) -> dict[str, Any]:
+def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[Record] | None) -> dict[str, Any]:
     """Frame accounting: every captured frame ends delivered, dropped or on board.
 
     ``captured`` counts the capture records (the ledger rows when captures are absent). ``balanced`` holds when
@@ -141,18 +142,18 @@ def ledger_summary(ledger: Sequence[Record], captures: Sequence[Record] | None) 
     ``products_decided_by_stage`` ({stage: {reason: count}}) were stages' decisions (:func:`decided`) and
     ``products_lost_by_reason`` losses (:func:`lost`).
     """
-    status = Counter(str(r.get("status")) for r in ledger)
-    frame_reasons = Counter(str(r.get("reason") or "unknown") for r in ledger if r.get("status") == "dropped")
+    status = Counter(r.status for r in ledger)
+    frame_reasons = Counter(r.reason or "unknown" for r in ledger if r.status == "dropped")
     product_reasons: Counter[str] = Counter()
     lost_reasons: Counter[str] = Counter()
     by_stage: dict[str, Counter[str]] = {}
     for row in ledger:
-        product_reasons.update({str(k): int(v) for k, v in (row.get("dropped_by_reason") or {}).items()})
+        product_reasons.update(row.dropped_by_reason)
         lost_reasons.update(lost(row))
-        for stage, by_reason in (row.get("decided_by_stage") or {}).items():
-            by_stage.setdefault(str(stage), Counter()).update({str(k): int(v) for k, v in by_reason.items()})
+        for stage, by_reason in row.decided_by_stage.items():
+            by_stage.setdefault(stage, Counter()).update(by_reason)
     decided_by_stage = {stage: dict(sorted(c.items())) for stage, c in sorted(by_stage.items())}
-    ledger_ids = [str(r.get("frame_id")) for r in ledger]
+    ledger_ids = [r.frame_id for r in ledger]
     capture_ids = [str(c.get("frame_id")) for c in captures] if captures is not None else ledger_ids
     missing = set(capture_ids) - set(ledger_ids)
     unexpected = set(ledger_ids) - set(capture_ids)
@@ -165,34 +166,33 @@ def ledger_summary(ledger: Sequence[Record], captures: Sequence[Record] | None) 
         "dropped": dropped,
         "on_board": kept,
         "dropped_by_reason": dict(sorted(frame_reasons.items())),
-        "other_status": dict(sorted((k, v) for k, v in status.items() if k not in STATUSES)),
+        "other_status": dict(sorted((k, v) for k, v in status.items() if k not in LEDGER_STATUSES)),
         "frames_missing_from_ledger": len(missing),
         "frames_not_captured": len(unexpected),
         "balanced": captured == delivered + dropped + kept and not missing and not unexpected and unique,
-        "products_delivered": sum(int(r.get("products_delivered") or 0) for r in ledger),
-        "products_dropped": sum(int(r.get("products_dropped") or 0) for r in ledger),
+        "products_delivered": sum(r.products_delivered for r in ledger),
+        "products_dropped": sum(r.products_dropped for r in ledger),
         "products_dropped_by_reason": dict(sorted(product_reasons.items())),
-        "products_on_board": sum(int(r.get("products_on_board") or 0) for r in ledger),
+        "products_on_board": sum(r.products_on_board for r in ledger),
         "products_decided_by_stage": decided_by_stage,
         "products_lost_by_reason": dict(sorted(lost_reasons.items())),
     }
 
 
-def contact_usage(contacts: Sequence[Record]) -> dict[str, Any]:
+def contact_usage(contacts: Sequence[ContactRecord]) -> dict[str, Any]:
     """Per contact window ``usage = used_s / (los_t_s - aos_t_s)`` (0 for a zero-length window), in AOS order.
 
     ``mean_usage`` is the mean over tracked windows (those the station's antenna served); ``total_usage`` is the
     sum of used_s over the sum of window durations, untracked windows included. None when there is no window.
     """
     windows = []
-    for c in sorted(contacts, key=lambda c: (float(c["aos_t_s"]), str(c.get("satellite")), str(c.get("station")))):
-        duration_s = float(c["los_t_s"]) - float(c["aos_t_s"])
-        used_s = float(c.get("used_s") or 0.0)
+    for c in sorted(contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station)):
+        duration_s = float(c.los_t_s) - float(c.aos_t_s)
+        used_s = float(c.used_s)
         windows.append({
-            "satellite": c.get("satellite"), "station": c.get("station"), "aos_t_s": float(c["aos_t_s"]),
-            "los_t_s": float(c["los_t_s"]), "duration_s": duration_s, "used_s": used_s,
-            "usage": used_s / duration_s if duration_s > 0 else 0.0, "bytes_sent": int(c.get("bytes_sent") or 0),
-            "tracked": bool(c.get("tracked", True)), "max_elevation_deg": c.get("max_elevation_deg"),
+            "satellite": c.satellite, "station": c.station, "aos_t_s": float(c.aos_t_s), "los_t_s": float(c.los_t_s),
+            "duration_s": duration_s, "used_s": used_s, "usage": used_s / duration_s if duration_s > 0 else 0.0,
+            "bytes_sent": c.bytes_sent, "tracked": c.tracked, "max_elevation_deg": c.max_elevation_deg,
         })
     tracked = [w["usage"] for w in windows if w["tracked"]]
     total_duration_s = sum(w["duration_s"] for w in windows)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rundir.files import write_text
+from rundir.run_info import StageEntry
 
 from . import cloud, compute, plots, spacecraft, stac, superres, value
 from .anomalies import ground_blocks, ground_section
@@ -80,21 +81,21 @@ def _load_entry_point_sections() -> None:
 
 def header(run: RunData) -> dict[str, Any]:
     """Scenario name, seed, start, duration (s), completeness (None when unknown) and what is missing."""
-    info = run.run_info or {}
+    info = run.run_info
     scenario = run.scenario or {}
     return {
-        "scenario": info.get("scenario", scenario.get("name")),
+        "scenario": info.scenario if info else scenario.get("name"),
         "verdict": None,  # set by collect() from the comparison
-        "seed": info.get("seed", scenario.get("seed")),
-        "start_utc": info.get("start_utc"),
-        "duration_s": info.get("duration_s"),
-        "complete": info.get("complete"),
-        "wall_time_s": info.get("wall_time_s"),
-        "satellites": info.get("satellites"),
-        "stations": info.get("stations"),
+        "seed": info.seed if info else scenario.get("seed"),
+        "start_utc": info.start_utc if info else None,
+        "duration_s": info.duration_s if info else None,
+        "complete": info.complete if info else None,
+        "wall_time_s": info.wall_time_s if info else None,
+        "satellites": list(info.satellites) if info else None,
+        "stations": list(info.stations) if info else None,
         "missing": list(run.missing),
-        "stopped": info.get("stopped"),
-        "warnings": list(info.get("warnings") or []),  # run.json: what the run went ahead with, for the user to know
+        "stopped": info.stopped.to_json() if info and info.stopped else None,
+        "warnings": list(info.warnings) if info else [],  # run.json: what the run went ahead with, for the user to know
     }
 
 
@@ -117,8 +118,8 @@ def collect(run: RunData) -> dict[str, Any]:
                 report["warnings"] += [value["warning"]] if value.get("warning") else []
                 report["warnings"] += list(value.get("warnings") or [])
     report["comparison"] = comparison(run, report)
-    info = run.run_info or {}
-    report["verdict"] = verdict(report["comparison"], info.get("stages") or [], info.get("model_cards") or {})
+    info = run.run_info
+    report["verdict"] = verdict(report["comparison"], info.stages if info else [], info.model_cards if info else {})
     return report
 
 
@@ -177,14 +178,13 @@ VERDICT_REFERENCES = {"best_lossless": "the best lossless codec on one frame per
                       "bent_pipe_single": "single-frame bent-pipe", "bent_pipe": "bent-pipe"}
 CODEC_NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL", "zstd": "zstd", "png": "PNG",
                "tiff": "TIFF"}
-def runs_model(stage: Mapping[str, Any], model_cards: Mapping[str, Any]) -> bool:
+def runs_model(stage: StageEntry, model_cards: Mapping[str, Any]) -> bool:
     """Whether a stage, as telemetry/run.json records it, runs a trained model: run.json carries its model card
-    (``model_cards``), or its parameters name a ``model`` (the key every model stage takes, a plugin's too) and
-    no ``method`` other than ``model`` (a cloud filter's spectral test, a classic fusion)."""
-    return stage.get("stage") in model_cards or ("model" in stage and stage.get("method", "model") == "model")
+    (``model_cards``), or its parameters name a model (:attr:`~rundir.run_info.StageEntry.uses_model`)."""
+    return stage.stage in model_cards or stage.uses_model
 
 
-def verdict(comp: Mapping[str, Any], stages: Sequence[Mapping[str, Any]],
+def verdict(comp: Mapping[str, Any], stages: Sequence[StageEntry],
             model_cards: Mapping[str, Any] | None = None) -> str:
     """One sentence that opens the report, with the same meaning in every run: this run's downlinked bytes against
     the best lossless alternative in the comparison (``comp["rows"]``, by ``pipeline`` name: ``best_lossless``
@@ -194,7 +194,7 @@ def verdict(comp: Mapping[str, Any], stages: Sequence[Mapping[str, Any]],
     "On-board AI" when a stage runs a model, :func:`runs_model`, with run.json's ``model_cards``)."""
     rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
     ours = rows.get("this_run") or {}
-    names = [str(s.get("stage")) for s in stages]
+    names = [s.stage for s in stages]
     ai = any(runs_model(s, model_cards or {}) for s in stages)
     who = f"On-board {'AI' if ai else 'processing'} ({' > '.join(names) or 'no stages'})"
     candidates = [n for n in VERDICT_REFERENCES if (rows.get(n) or {}).get("bytes") is not None]
@@ -203,11 +203,11 @@ def verdict(comp: Mapping[str, Any], stages: Sequence[Mapping[str, Any]],
                 f"what {who[0].lower()}{who[1:]} sends cannot be set against a baseline.")
     name = "best_lossless" if "best_lossless" in candidates else min(candidates, key=lambda n: rows[n]["bytes"])
     ref, sent = rows[name], int(ours["bytes"])
-    codec = ref.get("codec") or (next((s.get("format") for s in stages if s.get("stage") == "encode"), None)
+    codec = ref.get("codec") or (next((s.params.get("format") for s in stages if s.stage == "encode"), None)
                                  if name == "encode_only" else None)
     detail = f"{CODEC_NAMES.get(str(codec), codec)}, " if codec else ""
     against = f"{VERDICT_REFERENCES[name]} ({detail}{fmt_bytes(ref['bytes'])})"
-    scale = next((s.get("scale") for s in stages if s.get("stage") == "superres"), None)
+    scale = next((s.params.get("scale") for s in stages if s.stage == "superres"), None)
     product = (f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB)"
                if scale and ours.get("cpsnr_db") is not None else "")
     if sent == 0:

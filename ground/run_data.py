@@ -13,11 +13,15 @@ from typing import Any
 import yaml
 
 from rundir.errors import InputFileError
+from rundir.records import Record, RecordError
+from rundir.run_info import RunInfo
+from rundir.telemetry import ContactRecord, LedgerRow
 
 from .reception import Reception, anomaly, read_jsonl, receive
 from .stitch import stitch_passes
 
 TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline", "processing")
+TYPED_FILES: dict[str, type[Record]] = {"ledger": LedgerRow, "contacts": ContactRecord}  # the rest: JSON objects
 
 
 @dataclass
@@ -25,11 +29,11 @@ class RunData:
     """Everything the ground knows about one run. Telemetry lists are None when their file is absent."""
 
     run_dir: Path
-    run_info: dict[str, Any] | None  # telemetry/run.json
+    run_info: RunInfo | None  # telemetry/run.json
     scenario: dict[str, Any] | None  # scenario.yaml, as resolved by the simulation
     captures: list[dict[str, Any]] | None
-    ledger: list[dict[str, Any]] | None
-    contacts: list[dict[str, Any]] | None
+    ledger: list[LedgerRow] | None
+    contacts: list[ContactRecord] | None
     timeline: list[dict[str, Any]] | None
     reception: Reception
     mosaics: list[dict[str, Any]]
@@ -57,15 +61,17 @@ def load_run(run_dir: Path) -> RunData:
     missing = [part for part in ("downlink/", "telemetry/", "truth/") if not (run_dir / part).is_dir()]
     reception = receive(run_dir)
     anomalies = list(reception.anomalies)
-    run_info = _read_mapping_file(run_dir, "telemetry/run.json", json.loads, missing, anomalies)
+    run_info = _run_info(_read_mapping_file(run_dir, "telemetry/run.json", json.loads, missing, anomalies),
+                         anomalies)
     scenario = _read_mapping_file(run_dir, "scenario.yaml", yaml.safe_load, missing, anomalies)
-    telemetry: dict[str, list[dict[str, Any]] | None] = {}
+    telemetry: dict[str, list[Any] | None] = {}
     for name in TELEMETRY_FILES:
         rel = f"telemetry/{name}.jsonl"
         if (run_dir / rel).is_file():
             records, problems = read_jsonl(run_dir / rel, rel)
-            telemetry[name] = [record for _, record in records]
             anomalies += problems
+            telemetry[name] = [record for _, record in records] if name not in TYPED_FILES else \
+                _typed(TYPED_FILES[name], records, rel, anomalies)
         else:
             telemetry[name] = None
             if "telemetry/" not in missing:
@@ -93,3 +99,27 @@ def _read_mapping_file(run_dir: Path, rel: str, parse: Callable[[str], Any], mis
         anomalies.append(anomaly("bad_file", rel, f"expected a mapping, found {type(data).__name__}"))
         return None
     return data
+
+
+def _typed(record_type: type[Record], records: list[tuple[int, dict[str, Any]]], rel: str,
+           anomalies: list[dict[str, Any]]) -> list[Any]:
+    """The JSON-lines ``records`` of ``rel`` parsed as ``record_type``; a line it refuses (a missing field, a value
+    of the wrong type: :class:`~rundir.records.RecordError`) becomes a ``bad_line`` anomaly and is left out."""
+    out = []
+    for number, record in records:
+        try:
+            out.append(record_type.parse(record, rel, number))
+        except RecordError as err:
+            anomalies.append(anomaly("bad_line", rel, err.problem, line=number))
+    return out
+
+
+def _run_info(data: dict[str, Any] | None, anomalies: list[dict[str, Any]]) -> RunInfo | None:
+    """run.json as a :class:`~rundir.run_info.RunInfo`, or None (a ``bad_file`` anomaly when it is not one)."""
+    if data is None:
+        return None
+    try:
+        return RunInfo.parse(data, "telemetry/run.json")
+    except RecordError as err:
+        anomalies.append(anomaly("bad_file", "telemetry/run.json", err.problem))
+        return None

@@ -15,7 +15,7 @@ from .document import Heading, Paragraph, Table, fmt_bytes, fmt_duration, fmt_fr
 
 def spacecraft_section(run: Any) -> dict[str, Any] | None:
     """report.json ``spacecraft``: one entry per satellite; None without a complete run.json summary."""
-    summaries = (run.run_info or {}).get("satellite_summary") or []
+    summaries = run.run_info.satellite_summary if run.run_info else []
     if not summaries:
         return None
     lowest_wh: dict[str, float] = {}
@@ -24,15 +24,14 @@ def spacecraft_section(run: Any) -> dict[str, Any] | None:
         lowest_wh[name] = min(lowest_wh.get(name, float("inf")), float(sample["battery_wh"]))
     out = []
     for s in summaries:
-        skipped = s.get("captures_skipped") or {}
         out.append({
-            "satellite": s["satellite"], "frames_planned": s["frames_planned"], "frames_captured": s["frames_captured"],
-            "storage_peak_bytes": s["storage_peak_bytes"], "storage_capacity_bytes": s["storage_capacity_bytes"],
-            "captures_refused_storage_full": int(skipped.get("storage_full", 0)),
-            "battery_min_soc": s["battery_min_soc"], "battery_min_wh": lowest_wh.get(str(s["satellite"])),
-            "brownout_s": s["brownout_s"], "captures_shed_brownout": int(skipped.get("brownout", 0)),
-            "compute_deferred_frames": s.get("compute_deferred_frames", 0),
-            "compute_deferred_s": s.get("compute_deferred_s", 0.0), "energy_unmet_wh": s["energy_unmet_wh"],
+            "satellite": s.satellite, "frames_planned": s.frames_planned, "frames_captured": s.frames_captured,
+            "storage_peak_bytes": s.storage_peak_bytes, "storage_capacity_bytes": s.storage_capacity_bytes,
+            "captures_refused_storage_full": s.captures_skipped.get("storage_full", 0),
+            "battery_min_soc": s.battery_min_soc, "battery_min_wh": lowest_wh.get(s.satellite),
+            "brownout_s": s.brownout_s, "captures_shed_brownout": s.captures_skipped.get("brownout", 0),
+            "compute_deferred_frames": s.compute_deferred_frames, "compute_deferred_s": s.compute_deferred_s,
+            "energy_unmet_wh": s.energy_unmet_wh,
         })
     return {"satellites": out}
 

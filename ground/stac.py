@@ -34,6 +34,7 @@ from rasterio.features import bounds
 from rasterio.warp import transform as transform_points, transform_geom
 
 from rundir.codec import PNG_STORED_BANDS, Georef
+from rundir.run_info import RunInfo
 
 STAC_DIR = "stac"
 COMMON_NAMES = {"B": "blue", "G": "green", "R": "red", "NIR": "nir"}  # STAC eo common band names of our bands
@@ -188,13 +189,13 @@ def mosaic_item(mosaic: Mapping[str, Any], first_line: Mapping[str, Any], run_di
 
 
 def write_catalog(run_dir: Path, lines: Sequence[Mapping[str, Any]], mosaics: Sequence[Mapping[str, Any]],
-                  run_info: Mapping[str, Any] | None) -> Path:
+                  run_info: RunInfo | None) -> Path:
     """Write ``run_dir/stac`` afresh: ``catalog.json`` and one ``<item id>/<item id>.json`` per mosaic and per
     verified product (manifest ``lines``) that has a footprint and a capture time. ``run_info`` (telemetry/run.json)
     gives the run start for lines without ``capture_utc``. Returns the catalog's path."""
     run_dir = Path(run_dir).resolve()
-    start_utc = _utc(str(run_info["start_utc"])) if run_info and run_info.get("start_utc") else None
-    name = str((run_info or {}).get("scenario") or run_dir.name)
+    start_utc = _utc(run_info.start_utc) if run_info and run_info.start_utc else None
+    name = run_info.scenario if run_info and run_info.scenario else run_dir.name
     catalog = pystac.Catalog(id=f"orbitedge-{name}", title=f"orbitedge run: {name}",
                              description="Downlinked products and per-pass mosaics of an orbitedge run")
     by_id = {str(line["id"]): line for line in lines}

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from rundir.codec import decode_product
+from rundir.run_info import RunInfo
 
 from .document import Heading, Image, Paragraph, Table, fmt_bytes
 from .metrics import finished_frames
@@ -184,9 +185,11 @@ class SRScene:
     burst_encoded_bytes: int | None  # those frames losslessly encoded (on-board estimate), None if unknown
 
 
-def superres_policy(run_info: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The superres stage's parameters from telemetry/run.json, or None when the pipeline has none."""
-    return next((dict(s) for s in (run_info or {}).get("stages", []) if s.get("stage") == "superres"), None)
+def superres_policy(run_info: RunInfo | None) -> dict[str, Any] | None:
+    """The superres stage as telemetry/run.json gives it (``stage`` and its parameters), or None when the pipeline
+    has none."""
+    stage = run_info.stage("superres") if run_info else None
+    return stage.to_json() if stage else None
 
 
 def _product_method(policy: Mapping[str, Any]) -> str:
@@ -258,7 +261,8 @@ def superres_section(run: Any) -> dict[str, Any] | None:
     if policy is None:
         return None
     scale = int(policy["scale"])
-    frames = int(((run.run_info or {}).get("camera") or {}).get("burst_frames") or 0)
+    camera = run.run_info.camera if run.run_info else None
+    frames = camera.burst_frames if camera else 0
     out: dict[str, Any] = {"policy": policy, "product": _product_method(policy), "burst_frames": frames,
                            "pixel_ratio_vs_burst": scale * scale / frames if frames else None}
     scenes = scenes_of(run, policy)
@@ -296,7 +300,7 @@ def superres_section(run: Any) -> dict[str, Any] | None:
             "pixel_ratio_vs_burst": "scale^2 / K: a product saves downlink against its burst only when this is < 1",
         },
     })
-    out["warnings"] = harm_warnings(out, (run.run_info or {}).get("pipeline") or [])
+    out["warnings"] = harm_warnings(out, run.run_info.pipeline if run.run_info else [])
     if scenes:
         out["plots"] = [CROPS_PLOT]
     return out

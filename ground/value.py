@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from rundir.codec import decode_product
+from rundir.telemetry import ContactRecord
 
 from .bandwidth import bandwidth_section
 from .contacts import _utc as utc_text
@@ -98,12 +99,12 @@ def _figures(lines: Sequence[Mapping[str, Any]], oracle_px: Sequence[float | Non
             "oracle_ratio": oracle / value if value and oracle is not None else None}
 
 
-def _contact_index(line: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]]) -> int | None:
+def _contact_index(line: Mapping[str, Any], contacts: Sequence[ContactRecord]) -> int | None:
     """The contact window (index in ``contacts``) a delivered product was completed in, or None."""
     t_s = float(line["downlink_t_s"])
     for i, c in enumerate(contacts):
-        if (c["satellite"], c["station"]) == (line.get("satellite"), line.get("station")) \
-                and c["aos_t_s"] - AOS_SLACK_S <= t_s <= c["los_t_s"] + AOS_SLACK_S:
+        if (c.satellite, c.station) == (line.get("satellite"), line.get("station")) \
+                and c.aos_t_s - AOS_SLACK_S <= t_s <= c.los_t_s + AOS_SLACK_S:
             return i
     return None
 
@@ -120,12 +121,12 @@ def value_section(run: RunData) -> dict[str, Any] | None:
     by_contact: dict[int | None, list[int]] = {}
     for i, line in enumerate(lines):
         by_contact.setdefault(_contact_index(line, contacts), []).append(i)
-    start_utc = (run.run_info or {}).get("start_utc")
+    start_utc = run.run_info.start_utc if run.run_info else None
     rows = []
     for index in sorted(k for k in by_contact if k is not None):
         c, members = contacts[index], by_contact[index]
-        rows.append({"satellite": c["satellite"], "station": c["station"], "aos_t_s": c["aos_t_s"],
-                     "aos_utc": utc_text(start_utc, c["aos_t_s"]), "bytes_sent": c.get("bytes_sent"),
+        rows.append({"satellite": c.satellite, "station": c.station, "aos_t_s": c.aos_t_s,
+                     "aos_utc": utc_text(start_utc, c.aos_t_s), "bytes_sent": c.bytes_sent,
                      **_figures([lines[i] for i in members], [oracle_px[i] for i in members])})
     order = ((run.scenario or {}).get("downlink") or {}).get("order", "priority")
     return {"order": order, **_figures(lines, oracle_px),

@@ -26,7 +26,7 @@ import simpy
 
 from rundir.files import jsonl_line, write_atomic
 from rundir.manifest import MANIFEST, ManifestLine, Sidecar
-from rundir.telemetry import PassLinkRecord
+from rundir.telemetry import ContactRecord, PassLinkRecord
 
 from .storage import Item, Storage
 
@@ -46,12 +46,13 @@ class ContactLog:
     products_completed: int = 0
     link: Any = None  # the pass's link_budget.PassRates under a link budget
 
-    def row(self) -> dict[str, Any]:
-        return {"satellite": self.satellite, "station": self.station, "aos_t_s": round(self.aos_t_s, 3),
-                "los_t_s": round(self.los_t_s, 3), "duration_s": round(self.los_t_s - self.aos_t_s, 3),
-                "max_elevation_deg": round(self.max_elevation_deg, 3), "tracked": self.tracked,
-                "used_s": round(self.used_s, 3), "bytes_sent": int(round(self.bytes_sent)),
-                "products_completed": self.products_completed}
+    def contact_record(self) -> ContactRecord:
+        """The line of ``telemetry/contacts.jsonl`` of this contact."""
+        return ContactRecord(
+            satellite=self.satellite, station=self.station, aos_t_s=round(self.aos_t_s, 3),
+            los_t_s=round(self.los_t_s, 3), max_elevation_deg=round(self.max_elevation_deg, 3), tracked=self.tracked,
+            used_s=round(self.used_s, 3), bytes_sent=int(round(self.bytes_sent)),
+            duration_s=round(self.los_t_s - self.aos_t_s, 3), products_completed=self.products_completed)
 
     def link_record(self) -> PassLinkRecord:
         """The line of ``telemetry/link.jsonl`` of a contact under a link budget."""

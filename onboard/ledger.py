@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
 
+from rundir.telemetry import LedgerRow
+
 UNNAMED_STAGE = "pipeline"  # the stage a decided drop is put down to when the caller names none
 
 
@@ -66,17 +68,17 @@ class Ledger:
         entry.pending -= 1
         entry.dropped[reason] += 1
 
-    def rows(self, end_t_s: float, bytes_on_board: dict[str, int]) -> list[dict]:
+    def rows(self, end_t_s: float, bytes_on_board: dict[str, int]) -> list[LedgerRow]:
+        """One row per captured frame, in capture order, at the run's end ``end_t_s`` (s); ``bytes_on_board``:
+        bytes still on board by frame id (absent: 0)."""
         out = []
         for entry in self.frames.values():
             status, reason = entry.status()
-            out.append({
-                "frame_id": entry.frame_id, "satellite": entry.satellite, "status": status, "reason": reason,
-                "products_delivered": entry.delivered, "products_dropped": sum(entry.dropped.values()),
-                "dropped_by_reason": dict(sorted(entry.dropped.items())),
-                "decided_by_stage": {stage: dict(sorted(c.items())) for stage, c in sorted(entry.decided.items())},
-                "products_on_board": entry.pending,
-                "bytes_on_board": bytes_on_board.get(entry.frame_id, 0),
-                "age_s": round(end_t_s - entry.capture_t_s, 3) if status == "on_board" else None,
-            })
+            out.append(LedgerRow(
+                frame_id=entry.frame_id, satellite=entry.satellite, status=status, reason=reason,
+                products_delivered=entry.delivered, products_dropped=sum(entry.dropped.values()),
+                dropped_by_reason=dict(sorted(entry.dropped.items())),
+                products_on_board=entry.pending, bytes_on_board=bytes_on_board.get(entry.frame_id, 0),
+                age_s=round(end_t_s - entry.capture_t_s, 3) if status == "on_board" else None,
+                decided_by_stage={stage: dict(sorted(c.items())) for stage, c in sorted(entry.decided.items())}))
         return out

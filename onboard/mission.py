@@ -18,6 +18,7 @@ import numpy as np
 import simpy
 
 from rundir.errors import OrbitEdgeError
+from rundir.run_info import CameraInfo, DownlinkInfo, ElementSet, RunInfo, SatelliteSummary, StageEntry, Stopped
 
 from . import elements, ephemeris, hardware, imaging, link_budget, passes, satellite, sun
 from .config import Scenario
@@ -119,8 +120,8 @@ class Mission:
 
     # --- run -----------------------------------------------------------------------------------------------------
 
-    def run(self) -> dict[str, Any]:
-        """Simulate the whole scenario and write the run directory; returns telemetry/run.json's content."""
+    def run(self) -> RunInfo:
+        """Simulate the whole scenario and write the run directory; returns telemetry/run.json's record."""
         wall_start = time.perf_counter()
         self.recorder.start(self._run_info(complete=False, wall_s=0.0))
         radio = self.scn.spacecraft.radio
@@ -171,50 +172,46 @@ class Mission:
             if self.progress:
                 self.progress(self.env.now, self.duration_s)
 
-    def _finish(self, wall_start: float, complete: bool, stopped: str | None = None) -> dict[str, Any]:
+    def _finish(self, wall_start: float, complete: bool, stopped: str | None = None) -> RunInfo:
         """A last timeline sample per satellite, then the recorder's closing files and run.json (``complete``, and
         why it ``stopped`` early)."""
         for sat in self.sats:
             satellite.sample(self.env, sat)
         info = self._run_info(complete=complete, wall_s=time.perf_counter() - wall_start)
         if stopped:
-            info["stopped"] = {"reason": stopped, "simulated_s": round(self.env.now, 3)}
+            info = dataclasses.replace(info, stopped=Stopped(stopped, round(self.env.now, 3)))
         self.recorder.finish(self.env.now, [item for sat in self.sats for item in sat.storage.items],
                              [sample for sat in self.sats for sample in sat.timeline], info)
         return info
 
-    def _run_info(self, complete: bool, wall_s: float) -> dict[str, Any]:
+    def _run_info(self, complete: bool, wall_s: float) -> RunInfo:
         craft = self.scn.spacecraft
-        return {
-            "scenario": self.scn.name, "seed": self.scn.seed, "start_utc": iso_utc(self.start_utc),
-            "duration_s": self.duration_s, "complete": complete, "wall_time_s": round(wall_s, 3),
-            "wall_stage_s": {k: round(v, 3) for k, v in sorted(self.wall_stage_s.items())},
-            "satellites": self.names, "stations": [g.name for g in self.stations],
-            "warnings": list(self.scn.warnings),
-            "element_sets": [{"satellite": s.name, "title": s.orbit.title,
-                              "epoch_utc": iso_utc(elements.tle_epoch_utc(satrec))}
-                             for s, satrec in zip(self.scn.satellites, self.ephemeris.satrecs) if s.orbit.tle is not None],
-            "bands": list(craft.camera.bands), "pipeline": self.pipeline.names, "hardware": self.profile.name,
-            "stages": [{"stage": s.name, **dataclasses.asdict(s.params)} for s in self.scn.stages],
-            "model_cards": {s.name: s.model_card for s in self.pipeline.stages if s.model_card},
-            "camera": {"width_px": craft.camera.width_px, "height_px": craft.camera.height_px, "gsd_m": craft.camera.gsd_m,
-                       "bit_depth": craft.camera.bit_depth, "raw_frame_bytes": self.camera.raw_bytes,
-                       "burst_frames": self.payload.burst_frames, "superres_scale": self.payload.burst_scale},
-            "downlink": {"rate_mbps": craft.radio.rate_mbps, "payload_bytes_per_s": craft.radio.payload_bytes_per_s,
-                         "frame_bytes": craft.radio.frame_bytes, "frame_error_rate": craft.radio.link_frame_error_rate,
-                         **({"link_budget": dataclasses.asdict(craft.radio.link_budget)} if craft.radio.link_budget
-                            else {})},
-            "satellite_summary": [self._sat_summary(s) for s in self.sats] if complete else [],
-        }
+        radio = craft.radio
+        return RunInfo(
+            scenario=self.scn.name, seed=self.scn.seed, start_utc=iso_utc(self.start_utc),
+            duration_s=self.duration_s, complete=complete, wall_time_s=round(wall_s, 3),
+            wall_stage_s={k: round(v, 3) for k, v in sorted(self.wall_stage_s.items())},
+            satellites=list(self.names), stations=[g.name for g in self.stations], warnings=list(self.scn.warnings),
+            element_sets=[ElementSet(s.name, s.orbit.title, iso_utc(elements.tle_epoch_utc(satrec)))
+                          for s, satrec in zip(self.scn.satellites, self.ephemeris.satrecs) if s.orbit.tle is not None],
+            bands=list(craft.camera.bands), pipeline=self.pipeline.names, hardware=self.profile.name,
+            stages=[StageEntry(s.name, dataclasses.asdict(s.params)) for s in self.scn.stages],
+            model_cards={s.name: s.model_card for s in self.pipeline.stages if s.model_card},
+            camera=CameraInfo(craft.camera.width_px, craft.camera.height_px, craft.camera.gsd_m,
+                              craft.camera.bit_depth, self.camera.raw_bytes, self.payload.burst_frames,
+                              self.payload.burst_scale),
+            downlink=DownlinkInfo(radio.rate_mbps, radio.payload_bytes_per_s, radio.frame_bytes,
+                                  radio.link_frame_error_rate,
+                                  dataclasses.asdict(radio.link_budget) if radio.link_budget else None),
+            satellite_summary=[self._sat_summary(s) for s in self.sats] if complete else [])
 
-    def _sat_summary(self, sat: Satellite) -> dict[str, Any]:
+    def _sat_summary(self, sat: Satellite) -> SatelliteSummary:
         p = sat.power
-        return {"satellite": sat.name, "frames_planned": len(self.plans[sat.name]), "frames_captured": sat.frames_taken,
-                "captures_skipped": dict(sorted(sat.skipped.items())), "compute_busy_s": round(sat.compute_s, 3),
-                "compute_timing": self.scn.spacecraft.compute.timing, "storage_peak_bytes": int(sat.storage.peak_bytes),
-                "storage_capacity_bytes": int(sat.storage.capacity_bytes),
-                "compute_deferred_frames": sat.deferred_frames, "compute_deferred_s": round(sat.deferred_s, 1),
-                "battery_min_soc": round(p.min_soc, 5), "brownout_s": round(p.brownout_s, 1),
-                "energy_in_wh": round(p.energy_in_wh, 3), "energy_out_wh": round(p.energy_out_wh, 3),
-                "energy_unmet_wh": round(p.unmet_wh, 3)}
-
+        return SatelliteSummary(
+            satellite=sat.name, frames_planned=len(self.plans[sat.name]), frames_captured=sat.frames_taken,
+            captures_skipped=dict(sorted(sat.skipped.items())), compute_busy_s=round(sat.compute_s, 3),
+            compute_timing=self.scn.spacecraft.compute.timing, storage_peak_bytes=int(sat.storage.peak_bytes),
+            storage_capacity_bytes=int(sat.storage.capacity_bytes), compute_deferred_frames=sat.deferred_frames,
+            compute_deferred_s=round(sat.deferred_s, 1), battery_min_soc=round(p.min_soc, 5),
+            brownout_s=round(p.brownout_s, 1), energy_in_wh=round(p.energy_in_wh, 3),
+            energy_out_wh=round(p.energy_out_wh, 3), energy_unmet_wh=round(p.unmet_wh, 3))

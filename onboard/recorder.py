@@ -20,6 +20,7 @@ from typing import Any, Iterable
 from rundir.codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
 from rundir.files import jsonl_line, write_json, write_jsonl, write_npz
 from rundir.manifest import Footprint, ManifestLine, TileGeometry
+from rundir.run_info import RunInfo
 from rundir.telemetry import CaptureRecord, ProcessingRecord, TimelineSample
 
 from .downlink import ContactLog, ProductStore
@@ -78,14 +79,14 @@ class Recorder:
         self.ledger = Ledger()
         self.contacts: list[ContactLog] = []  # filled by the downlink processes
 
-    def start(self, run_info: dict[str, Any]) -> None:
+    def start(self, run_info: RunInfo) -> None:
         """Make the directories, open the product store and the line files, write the first (incomplete) run.json."""
         for sub in ("truth", "telemetry", "evaluation"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
         self.products = ProductStore(self.run_dir)
         self._captures = open(self.run_dir / "telemetry" / "captures.jsonl", "w", encoding="utf-8")
         self._processing = open(self.run_dir / "telemetry" / "processing.jsonl", "w", encoding="utf-8")
-        write_json(self.run_dir / "telemetry" / "run.json", run_info)
+        write_json(self.run_dir / "telemetry" / "run.json", run_info.to_json())
 
     def captured(self, frame: Any, cap: Any, capture_bytes: int, burst_frames: int) -> None:
         """A frame taken (``cap``: its imaging.Capture): its ledger entry, captures.jsonl line and truth."""
@@ -146,7 +147,7 @@ class Recorder:
             self.ledger.dropped(frame_id, reason)
 
     def finish(self, end_t_s: float, left_on_board: Iterable[Item], timeline: list[TimelineSample],
-               run_info: dict[str, Any]) -> None:
+               run_info: RunInfo) -> None:
         """Close the files; write the ledger (``left_on_board``: the items still in storage at ``end_t_s``), the
         contacts, the ``timeline`` samples and the final run.json."""
         self._captures.close()
@@ -158,10 +159,10 @@ class Recorder:
             for frame_id in item.frame_ids:
                 unsent = 1.0 - item.sent_bytes / item.on_air_bytes if item.on_air_bytes else 1.0
                 on_board[frame_id] = on_board.get(frame_id, 0) + int(item.size_bytes * unsent)
-        write_jsonl(tel / "ledger.jsonl", self.ledger.rows(end_t_s, on_board))
-        write_jsonl(tel / "contacts.jsonl", [c.row() for c in sorted(self.contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station))])
-        if any(c.link is not None for c in self.contacts):  # under a link budget: rate and elevation over each pass
-            write_jsonl(tel / "link.jsonl", [c.link_record().to_json() for c in sorted(
-                self.contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station)) if c.link is not None])
+        write_jsonl(tel / "ledger.jsonl", [row.to_json() for row in self.ledger.rows(end_t_s, on_board)])
+        contacts = sorted(self.contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station))
+        write_jsonl(tel / "contacts.jsonl", [c.contact_record().to_json() for c in contacts])
+        if any(c.link is not None for c in contacts):  # under a link budget: rate and elevation over each pass
+            write_jsonl(tel / "link.jsonl", [c.link_record().to_json() for c in contacts if c.link is not None])
         write_jsonl(tel / "timeline.jsonl", [sample.to_json() for sample in timeline])
-        write_json(tel / "run.json", run_info)
+        write_json(tel / "run.json", run_info.to_json())

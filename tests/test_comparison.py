@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -31,7 +32,7 @@ def test_rows_on_the_finished_frames(tiny_run):
 
 def test_the_cloud_section_fills_its_columns(tiny_run):
     run = load_run(tiny_run)
-    run.run_info["pipeline"] = ["cloud_filter", "encode"]
+    run.run_info = dataclasses.replace(run.run_info, pipeline=["cloud_filter", "encode"])
     cloud = {"clear_pixels_lost_fraction": 0.125, "pixel": {"f1": 0.75}}
     rows = {r["pipeline"]: r for r in comparison(run, {"cloud": cloud})["rows"]}
     assert rows["cloud_filter"]["bytes"] is None  # processing records carry no cloud_filter estimate

@@ -17,11 +17,11 @@ def test_statuses():
     ledger.processed("c", 0, ["cloudy", "cloudy"])
     ledger.processed("d", 2, [])
     ledger.delivered("d")
-    rows = {r["frame_id"]: r for r in ledger.rows(100.0, {"d": 5})}
-    assert (rows["a"]["status"], rows["a"]["reason"]) == ("dropped", "storage_full")
-    assert rows["b"]["status"] == "delivered"
-    assert (rows["c"]["status"], rows["c"]["reason"]) == ("dropped", "cloudy")
-    assert rows["d"]["status"] == "on_board" and rows["d"]["age_s"] == 100.0 and rows["d"]["bytes_on_board"] == 5
+    rows = {r.frame_id: r for r in ledger.rows(100.0, {"d": 5})}
+    assert (rows["a"].status, rows["a"].reason) == ("dropped", "storage_full")
+    assert rows["b"].status == "delivered"
+    assert (rows["c"].status, rows["c"].reason) == ("dropped", "cloudy")
+    assert rows["d"].status == "on_board" and rows["d"].age_s == 100.0 and rows["d"].bytes_on_board == 5
 
 
 @settings(max_examples=200, deadline=None)
@@ -42,11 +42,11 @@ def test_ledger_balances(frames):
             elif fate == "drop":
                 ledger.dropped(fid, "storage_full")
     rows = ledger.rows(1e6, {})
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("delivered", "dropped", "on_board")}
+    counts = {s: sum(r.status == s for r in rows) for s in ("delivered", "dropped", "on_board")}
     assert sum(counts.values()) == len(frames)
     for r in rows:
-        assert r["products_on_board"] >= 0
-        assert (r["status"] == "dropped") == (r["reason"] is not None)
+        assert r.products_on_board >= 0
+        assert (r.status == "dropped") == (r.reason is not None)
 
 
 def test_a_stages_drop_is_recorded_as_its_decision_and_a_storage_drop_as_a_loss():
@@ -59,8 +59,8 @@ def test_a_stages_drop_is_recorded_as_its_decision_and_a_storage_drop_as_a_loss(
     ledger.dropped("b", "storage_full")
     ledger.processed("c", 1, ["cloudy"])  # no stage named: put down to the pipeline
     ledger.delivered("c")
-    rows = {r["frame_id"]: r for r in ledger.rows(10.0, {})}
-    assert (rows["a"]["status"], rows["a"]["decided_by_stage"]) == ("dropped", {"scene_triage": {"cloudy": 1}})
-    assert rows["b"]["dropped_by_reason"] == {"cloudy": 2, "ocean": 1, "storage_full": 1}
-    assert rows["b"]["decided_by_stage"] == {"cloud_filter": {"cloudy": 2}, "ocean_mask": {"ocean": 1}}
-    assert rows["c"]["decided_by_stage"] == {UNNAMED_STAGE: {"cloudy": 1}}
+    rows = {r.frame_id: r for r in ledger.rows(10.0, {})}
+    assert (rows["a"].status, rows["a"].decided_by_stage) == ("dropped", {"scene_triage": {"cloudy": 1}})
+    assert rows["b"].dropped_by_reason == {"cloudy": 2, "ocean": 1, "storage_full": 1}
+    assert rows["b"].decided_by_stage == {"cloud_filter": {"cloudy": 2}, "ocean_mask": {"ocean": 1}}
+    assert rows["c"].decided_by_stage == {UNNAMED_STAGE: {"cloudy": 1}}

@@ -7,6 +7,7 @@ import pytest
 
 from ground.metrics import (bandwidth, contact_usage, decided, finished_frames, latencies_s, latency_stats,
                             ledger_summary, lost, on_board)
+from rundir.telemetry import ContactRecord, LedgerRow
 
 ONE_MS = 1e-3
 
@@ -56,13 +57,11 @@ def test_bandwidth_without_telemetry_or_products():
 
 
 def ledger_row(frame_id: str, status: str, reason: str | None = None, bytes_on_board: int = 0,
-               age_s: float | None = None, dropped: dict | None = None, decided: dict | None = None) -> dict:
-    """A telemetry/ledger.jsonl row as onboard/ledger.py writes it; ``decided``: {stage: {reason: count}}."""
+               age_s: float | None = None, dropped: dict | None = None, decided: dict | None = None) -> LedgerRow:
+    """A telemetry/ledger.jsonl row as onboard/ledger.py makes it; ``decided``: {stage: {reason: count}}."""
     dropped = dropped or {}
-    return {"frame_id": frame_id, "satellite": "sat-1", "status": status, "reason": reason,
-            "products_delivered": 2 if status == "delivered" else 0, "products_dropped": sum(dropped.values()),
-            "dropped_by_reason": dropped, "decided_by_stage": decided or {},
-            "products_on_board": 1 if status == "on_board" else 0, "bytes_on_board": bytes_on_board, "age_s": age_s}
+    return LedgerRow(frame_id, "sat-1", status, reason, 2 if status == "delivered" else 0, sum(dropped.values()),
+                     dropped, 1 if status == "on_board" else 0, bytes_on_board, age_s, decided or {})
 
 
 LEDGER = [ledger_row("f0", "delivered", dropped={"cloudy": 1}, decided={"cloud_filter": {"cloudy": 1}}),
@@ -126,15 +125,11 @@ def test_on_board_bytes_and_age():
 
 
 def test_contact_usage_per_window_and_means():
-    contacts = [
-        {"satellite": "b", "station": "s", "aos_t_s": 1000.0, "los_t_s": 1400.0, "used_s": 100.0, "bytes_sent": 7,
-         "tracked": True, "max_elevation_deg": 30.0},
-        {"satellite": "a", "station": "s", "aos_t_s": 0.0, "los_t_s": 600.0, "used_s": 600.0, "bytes_sent": 9,
-         "tracked": True, "max_elevation_deg": 60.0},
-        {"satellite": "c", "station": "s", "aos_t_s": 1100.0, "los_t_s": 1300.0, "used_s": 0.0, "bytes_sent": 0,
-         "tracked": False, "max_elevation_deg": 10.0},
-        {"satellite": "d", "station": "s", "aos_t_s": 2000.0, "los_t_s": 2000.0, "used_s": 0.0, "bytes_sent": 0,
-         "tracked": True, "max_elevation_deg": 0.0},
+    contacts = [  # satellite, station, AOS, LOS, max elevation, tracked, used_s, bytes_sent
+        ContactRecord("b", "s", 1000.0, 1400.0, 30.0, True, 100.0, 7),
+        ContactRecord("a", "s", 0.0, 600.0, 60.0, True, 600.0, 9),
+        ContactRecord("c", "s", 1100.0, 1300.0, 10.0, False, 0.0, 0),
+        ContactRecord("d", "s", 2000.0, 2000.0, 0.0, True, 0.0, 0),
     ]
     got = contact_usage(contacts)
     assert [w["satellite"] for w in got["windows"]] == ["a", "b", "c", "d"]

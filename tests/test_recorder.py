@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -14,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from onboard.config import load_scenario
+from onboard.downlink import ContactLog
 from onboard.pipeline import Context, Tile, Work, tile_georef
 from onboard.projection import GridFootprint
 from onboard.recorder import Recorder, iso_utc
@@ -21,10 +23,12 @@ from onboard.storage import Item
 from onboard.world import BAND_CENTRES_UM, SYNTHETIC_BANDS
 from rundir.codec import encode
 from rundir.manifest import ManifestLine
-from rundir.telemetry import TimelineSample
+from rundir.run_info import RunInfo
+from rundir.telemetry import ContactRecord, LedgerRow, TimelineSample
 
 ROOT = Path(__file__).parents[1]
 START = dt.datetime(2026, 6, 21, tzinfo=dt.timezone.utc)
+INFO = RunInfo("quickstart", 42, "2026-06-21T00:00:00.000Z", 3600.0, False, 0.0, ["sat-1"], ["svalbard"])
 
 
 @given(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1),
@@ -67,7 +71,7 @@ def product(recorder: Recorder, camera, frame, cap) -> tuple[Work, ManifestLine]
 
 def test_a_delivered_product_reads_back_as_the_ground_reads_it(tmp_path, camera):
     recorder = Recorder(tmp_path, START, camera)
-    recorder.start({"complete": False})
+    recorder.start(INFO)
     frame, cap = frame_and_capture(camera)
     recorder.captured(frame, cap, camera.raw_bytes, 1)
     work, line = product(recorder, camera, frame, cap)
@@ -75,7 +79,9 @@ def test_a_delivered_product_reads_back_as_the_ground_reads_it(tmp_path, camera)
     assert line.sha256 == hashlib.sha256(onboard.read_bytes()).hexdigest()
     assert line.bytes == onboard.stat().st_size + sum(s.bytes for s in line.sidecars or ())
     recorder.delivered(Item(line.id, (frame.frame_id,), line.bytes, 1, "product", data=line), 900.25, "svalbard")
-    recorder.finish(1000.0, [], [TimelineSample("sat-1", 0.0, 0, 80.0, 0.8, True, False, False)], {"complete": True})
+    recorder.contacts.append(ContactLog("sat-1", "svalbard", 850.0, 1450.0, 45.0, True, 240.0, 1.5e6, 1))
+    recorder.finish(1000.0, [], [TimelineSample("sat-1", 0.0, 0, 80.0, 0.8, True, False, False)],
+                    dataclasses.replace(INFO, complete=True))
     assert (tmp_path / "downlink" / line.file).is_file() and not onboard.exists()
     [record] = [json.loads(s) for s in (tmp_path / "downlink" / "manifest.jsonl").read_text().splitlines()]
     parsed, problems = ManifestLine.parse(record)
@@ -90,14 +96,19 @@ def test_a_delivered_product_reads_back_as_the_ground_reads_it(tmp_path, camera)
     assert (ledger["status"], ledger["products_delivered"]) == ("delivered", 1)
     [processing] = [json.loads(s) for s in (tmp_path / "telemetry" / "processing.jsonl").read_text().splitlines()]
     assert processing["compute_s"] == work.sim_s and processing["compute_timing"] == "projected"
-    assert json.loads((tmp_path / "telemetry" / "run.json").read_text()) == {"complete": True}
+    info = json.loads((tmp_path / "telemetry" / "run.json").read_text())
+    assert RunInfo.parse(info, "telemetry/run.json") == dataclasses.replace(INFO, complete=True)
+    assert info["complete"] is True and "stopped" not in info  # a None left out where the record says so
+    [contact] = [json.loads(s) for s in (tmp_path / "telemetry" / "contacts.jsonl").read_text().splitlines()]
+    assert ContactRecord.parse(contact, "telemetry/contacts.jsonl", 1) == ContactRecord(
+        "sat-1", "svalbard", 850.0, 1450.0, 45.0, True, 240.0, 1_500_000, 600.0, 1)
     [sample] = [json.loads(s) for s in (tmp_path / "telemetry" / "timeline.jsonl").read_text().splitlines()]
     assert sample["battery_soc"] == 0.8 and sample["sunlit"] is True
 
 
 def test_a_product_without_room_and_an_evicted_frame_are_dropped(tmp_path, camera):
     recorder = Recorder(tmp_path, START, camera)
-    recorder.start({})
+    recorder.start(INFO)
     frame, cap = frame_and_capture(camera)
     recorder.captured(frame, cap, camera.raw_bytes, 1)
     _, line = product(recorder, camera, frame, cap)
@@ -105,7 +116,9 @@ def test_a_product_without_room_and_an_evicted_frame_are_dropped(tmp_path, camer
     assert list((tmp_path / "onboard").iterdir()) == []
     left = Item("sat-1-f00001", ("sat-1-f00001",), 4000, 1, "raw", sent_bytes=1000.0, on_air_bytes=4000)
     recorder.ledger.captured("sat-1-f00001", "sat-1", 500.0)
-    recorder.finish(1000.0, [left], [], {})
-    rows = {r["frame_id"]: r for r in map(json.loads, (tmp_path / "telemetry" / "ledger.jsonl").read_text().splitlines())}
-    assert rows[frame.frame_id]["dropped_by_reason"] == {"storage_full": 1}
-    assert rows["sat-1-f00001"]["bytes_on_board"] == 3000 and rows["sat-1-f00001"]["age_s"] == 500.0
+    recorder.finish(1000.0, [left], [], INFO)
+    text = (tmp_path / "telemetry" / "ledger.jsonl").read_text().splitlines()
+    rows = {r.frame_id: r for r in (LedgerRow.parse(json.loads(s), "telemetry/ledger.jsonl", n)
+                                    for n, s in enumerate(text, start=1))}
+    assert rows[frame.frame_id].dropped_by_reason == {"storage_full": 1} and rows[frame.frame_id].reason == "storage_full"
+    assert rows["sat-1-f00001"].bytes_on_board == 3000 and rows["sat-1-f00001"].age_s == 500.0

@@ -12,6 +12,7 @@ import pytest
 import ground.report as report_module
 from ground.document import fmt_bytes
 from ground.report import build_report, register_section, write_report
+from rundir.run_info import StageEntry
 
 REQUIRED = ("scenario", "seed", "complete", "bandwidth.raw_bytes", "bandwidth.downlinked_bytes",
             "bandwidth.saved_fraction", "bandwidth.retransmitted_bytes", "ledger.captured", "ledger.delivered",
@@ -148,7 +149,12 @@ def rows(**sizes) -> dict:
                                   for name, size in sizes.items()]}
 
 
-CLOUD_AI = [{"stage": "cloud_filter", "method": "model", "model": "auto"}, {"stage": "encode", "format": "png"}]
+def entries(*stages: dict) -> list[StageEntry]:
+    """Stages as telemetry/run.json gives them (``{"stage": name, **params}``), read as the ground reads them."""
+    return [StageEntry.parse(stage, "telemetry/run.json") for stage in stages]
+
+
+CLOUD_AI = entries({"stage": "cloud_filter", "method": "model", "model": "auto"}, {"stage": "encode", "format": "png"})
 
 
 def test_verdict_uses_the_best_lossless_codec_when_the_comparison_has_it():
@@ -171,14 +177,16 @@ def test_verdict_falls_back_to_the_smallest_lossless_row_that_exists():
 
 
 def test_verdict_says_plainly_when_the_pipeline_sends_more():
-    superres = [{"stage": "superres", "method": "model", "model": "auto", "scale": 2}, {"stage": "encode", "format": "png"}]
+    superres = entries({"stage": "superres", "method": "model", "model": "auto", "scale": 2},
+                       {"stage": "encode", "format": "png"})
     comp = rows(bent_pipe=8000, best_lossless=1000, this_run=2200)
     comp["rows"][-1]["cpsnr_db"] = 35.86
     text = report_module.verdict(comp, superres)
     assert text.startswith("On-board AI (superres > encode) sends 2.2x MORE bytes (2.20 kB) than the best lossless "
                            "codec on one frame per scene (JPEG-LS, 1.00 kB) for a x2 super-resolved product (cPSNR 35.9 dB): it costs "
                            "downlink here")
-    spectral = [{"stage": "cloud_filter", "method": "spectral", "model": "auto"}, {"stage": "encode", "format": "png"}]
+    spectral = entries({"stage": "cloud_filter", "method": "spectral", "model": "auto"},
+                       {"stage": "encode", "format": "png"})
     assert report_module.verdict(rows(encode_only=1000, this_run=0), spectral) == (
         "On-board processing (cloud_filter > encode) sends nothing against lossless encoding alone (PNG, 1.00 kB), "
         "and loses 0.4 % of clear ground.")
@@ -213,13 +221,13 @@ def test_on_board_ai_is_read_from_what_run_json_says_of_each_stage():
     """A stage runs a model when run.json's stage names a ``model`` with no other ``method``, or run.json carries
     its model card: a plugin's classifier counts, whatever its name; a spectral test or a classic fusion does not."""
     comp = rows(encode_only=1000, this_run=300)
-    encode = {"stage": "encode", "format": "png"}
-    triage = {"stage": "scene_triage", "model": "auto", "discard": "cloudy", "confidence": 0.8}
+    encode, triage = entries({"stage": "encode", "format": "png"},
+                             {"stage": "scene_triage", "model": "auto", "discard": "cloudy", "confidence": 0.8})
     assert report_module.verdict(comp, [triage, encode]).startswith("On-board AI (scene_triage > encode) sends ")
-    carded = {"stage": "my_classifier", "labels": "clear,cloudy"}  # no model key, but its card is in run.json
+    [carded] = entries({"stage": "my_classifier", "labels": "clear,cloudy"})  # no model key; its card in run.json
     assert report_module.verdict(comp, [carded, encode], {"my_classifier": {"model": "mine"}}).startswith(
         "On-board AI (my_classifier > encode)")
     assert report_module.verdict(comp, [carded, encode]).startswith("On-board processing (my_classifier > encode)")
-    classic = {"stage": "superres", "method": "shift_and_add", "model": "auto", "scale": 2}
+    [classic] = entries({"stage": "superres", "method": "shift_and_add", "model": "auto", "scale": 2})
     assert report_module.verdict(comp, [classic, encode]).startswith("On-board processing (superres > encode)")
     assert report_module.verdict(comp, [encode]).startswith("On-board processing (encode)")
