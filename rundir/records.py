@@ -138,6 +138,9 @@ def _parse_value(hint: Any, value: Any, where: tuple[str, int | None], path: str
         if value is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
+        scalar = typing.get_origin(inner) is None and not dataclasses.is_dataclass(inner)
+        if scalar and not _matches(inner, value):  # name the whole union: "a number or null"
+            raise RecordError(*where, path, _describe(hint), found_text(value))
         return _parse_value(inner, value, where, path)
     if origin is list and isinstance(value, list):
         return [_parse_value(args[0], v, where, f"{path}[{i}]") for i, v in enumerate(value)]

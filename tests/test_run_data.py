@@ -52,6 +52,34 @@ def test_a_bad_run_json_is_an_anomaly(tiny_run, text, detail):
     assert (found["kind"], found["file"]) == ("bad_file", "telemetry/run.json") and detail in found["detail"]
 
 
+def test_a_row_its_record_refuses_is_left_out_as_a_bad_line(tiny_run):
+    """The ledger's second row has a count as text and the contact lost its LOS: each a bad_line naming line and
+    field; the other rows are read."""
+    ledger = lines(tiny_run / "telemetry" / "ledger.jsonl")
+    ledger[1]["products_delivered"] = "2"
+    contacts = lines(tiny_run / "telemetry" / "contacts.jsonl")
+    del contacts[0]["los_t_s"]
+    for name, rows in (("ledger", ledger), ("contacts", contacts)):
+        (tiny_run / "telemetry" / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = load_run(tiny_run)
+    assert [r.frame_id for r in run.ledger] == [ledger[i]["frame_id"] for i in (0, 2, 3)] and run.contacts == []
+    assert [(a["kind"], a["file"], a["line"], a["detail"]) for a in run.anomalies] == [
+        ("bad_line", "telemetry/ledger.jsonl", 2, 'line 2: products_delivered: expected an integer, found "2"'),
+        ("bad_line", "telemetry/contacts.jsonl", 1,
+         "line 1: los_t_s: expected a value (a required field), found nothing: the key is missing")]
+
+
+def test_a_run_json_with_a_field_of_the_wrong_type_is_a_bad_file(tiny_run):
+    info = json.loads((tiny_run / "telemetry" / "run.json").read_text())
+    (tiny_run / "telemetry" / "run.json").write_text(json.dumps({**info, "camera": {"gsd_m": 10.0}}))
+    run = load_run(tiny_run)
+    assert run.run_info is None
+    [found] = run.anomalies
+    assert (found["kind"], found["file"], found["detail"]) == (
+        "bad_file", "telemetry/run.json", "camera.width_px: expected a value (a required field), found nothing: the "
+        "key is missing")
+
+
 @pytest.mark.parametrize("make", [lambda p: p / "absent", lambda p: p])
 def test_not_a_run_directory_names_it(tmp_path, make):
     with pytest.raises(InputFileError) as err:

@@ -1,15 +1,20 @@
-"""rundir.telemetry: typed telemetry records write the JSON objects the ground reads (key for key, as JSON lines)."""
+"""rundir.telemetry: typed telemetry records write the JSON objects the ground reads (key for key, as JSON lines), and
+the ledger and contact rows read back through the same record, a bad row named by file, line and field."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rundir.files import jsonl_line
 from rundir.manifest import Footprint
-from rundir.telemetry import CaptureRecord, ProcessingRecord, TimelineSample
+from rundir.records import RecordError
+from rundir.telemetry import (LEDGER_STATUSES, CaptureRecord, ContactRecord, LedgerRow, ProcessingRecord,
+                              TimelineSample)
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 names = st.text(min_size=1, max_size=12)
@@ -47,3 +52,58 @@ def test_a_processing_record_keeps_its_maps_and_a_missing_alternative():
     assert line["compute_stage_s"] == {"cloud_filter": 0.2, "encode": 0.05} and line["stages"] == ["cloud_filter", "encode"]
     assert set(line) == {"frame_id", "satellite", "stages", "burst_frames", "compute_s", "compute_timing",
                          "compute_stage_s", "wall_s", "tiles_kept", "tiles_dropped", "alternative_bytes"}
+
+
+counts = st.dictionaries(names, st.integers(0, 1000), max_size=3)
+ledger_rows = st.builds(LedgerRow, names, names, st.sampled_from(LEDGER_STATUSES), st.none() | names,
+                        st.integers(0, 99), st.integers(0, 99), counts, st.integers(0, 99), st.integers(0, 2**40),
+                        st.none() | finite, st.dictionaries(names, counts, max_size=3))
+contacts = st.builds(ContactRecord, names, names, finite, finite, finite, st.booleans(), finite, st.integers(0, 2**40),
+                     st.none() | finite, st.none() | st.integers(0, 99))
+
+
+@given(ledger_rows)
+def test_a_ledger_row_reads_back_as_written(row):
+    """Every key written, None as null, and the ground's parse of the JSON line gives the same record."""
+    line = jsonl_line(row.to_json())
+    assert set(json.loads(line)) == {f.name for f in dataclasses.fields(LedgerRow)}
+    assert LedgerRow.parse(json.loads(line), "telemetry/ledger.jsonl", 1) == row
+
+
+@given(contacts)
+def test_a_contact_record_reads_back_as_written(record):
+    assert ContactRecord.parse(json.loads(jsonl_line(record.to_json())), "telemetry/contacts.jsonl", 3) == record
+
+
+def test_a_ledger_row_from_before_decided_by_stage_reads_with_none_decided():
+    row = LedgerRow("f", "sat-1", "dropped", "cloudy", 0, 2, {"cloudy": 2}, 0, 0, None, {"cloud_filter": {"cloudy": 2}})
+    old = {k: v for k, v in row.to_json().items() if k != "decided_by_stage"}
+    assert LedgerRow.parse(old, "telemetry/ledger.jsonl", 1).decided_by_stage == {}
+
+
+@pytest.mark.parametrize("change, field, expected, found", [
+    ({"status": None}, "status", "a string", "null"),
+    ({"products_delivered": "2"}, "products_delivered", "an integer", '"2"'),
+    ({"products_delivered": True}, "products_delivered", "an integer", "true"),
+    ({"dropped_by_reason": {"cloudy": 1.5}}, "dropped_by_reason.cloudy", "an integer", "1.5"),
+    ({"decided_by_stage": {"cloud_filter": []}}, "decided_by_stage.cloud_filter", "an object of (an integer)",
+     "a list"),
+    ({"age_s": "late"}, "age_s", "a number or null", '"late"'),
+])
+def test_a_bad_ledger_row_names_file_line_field_expected_and_found(change, field, expected, found):
+    good = LedgerRow("f", "sat-1", "on_board", None, 0, 0, {}, 1, 10, 5.0).to_json()
+    with pytest.raises(RecordError) as err:
+        LedgerRow.parse({**good, **change}, "telemetry/ledger.jsonl", 7)
+    assert (err.value.path, err.value.line, err.value.field) == ("telemetry/ledger.jsonl", 7, field)
+    assert (err.value.expected, err.value.found) == (expected, found)
+    assert str(err.value) == f"telemetry/ledger.jsonl: line 7: {field}: expected {expected}, found {found}"
+
+
+def test_a_contact_row_missing_a_required_field_is_refused():
+    good = ContactRecord("sat-1", "svalbard", 0.0, 600.0, 45.0, True, 100.0, 10).to_json()
+    del good["los_t_s"]
+    with pytest.raises(RecordError, match=r"contacts.jsonl: line 2: los_t_s: expected a value \(a required field\), "
+                                          "found nothing: the key is missing"):
+        ContactRecord.parse(good, "telemetry/contacts.jsonl", 2)
+    with pytest.raises(RecordError, match="line 2: <record>: expected a JSON object, found a list"):
+        ContactRecord.parse([], "telemetry/contacts.jsonl", 2)
