@@ -19,9 +19,9 @@ def lossy_scoring(tile: Any, ctx: Any) -> dict[str, np.ndarray]:
     :func:`rundir.codec.lossy_reference_key`: the DN it was encoded from and, when its bands hold B, G and R, the
     spectral cloud test (:func:`onboard.spectral.cloud_mask`) on those DN and on the decoded payload, as TOA
     reflectance (DN times ``ctx.reflectance_per_dn``), (h, w) bool each."""
-    key = codec.lossy_reference_key(tile.row0, tile.col0, tile.meta.get("burst_frame"))
+    key = codec.lossy_reference_key(tile.row0, tile.col0, tile.meta.burst_frame)
     out = {f"{key}_dn": tile.dn}
-    bands = tuple(tile.meta.get("bands", ctx.bands))
+    bands = tile.meta.bands or ctx.bands
     if all(band in bands for band in spectral.REQUIRED_BANDS):
         decoded = codec.decode(tile.payload, tile.format, tile.dn.shape, ctx.bit_depth)
         for name, dn in (("raw", tile.dn), ("decoded", decoded)):

@@ -7,13 +7,13 @@ tile whose cloud fraction exceeds ``max_cloud_fraction`` is dropped (``action: d
 pixels, the cloudy ones set to DN 0, "no data" (``action: mask``). The cloud mask itself can go down too,
 losslessly compressed. ``method: spectral`` runs the classic threshold test instead of the model. Either way the
 probability map and the spectral baseline's mask are kept for scoring in ``RUN/evaluation/``, never downlinked.
-Each tile carries the count of pixels the filter found clear (``meta["clear_px"]``, the manifest's ``clear_px``):
+Each tile carries the count of pixels the filter found clear (``meta.clear_px``, the manifest's ``clear_px``):
 the on-board estimate of what the tile is worth, which the ``value_density`` downlink order ranks by.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ from rundir.errors import InputFileError
 from rundir.tiles import tile_boxes
 
 from . import spectral, tiling
-from .pipeline import Context, Stage, Tile, Work, register, scenario_path
+from .pipeline import Context, Stage, Tile, TileMeta, Work, register, scenario_path
 from .modelcard import CAMERA_SOURCES, MODEL_DIR, shipped_card
 from .runtime import Model, cached_model, is_model_file
 from .schema import spec
@@ -220,15 +220,14 @@ class CloudFilter(Stage):
             fraction = float(cloudy[r:r + h, c:c + w].mean())
             clear_px = int(h * w - cloudy[r:r + h, c:c + w].sum())
             tile = Tile(dn=frame_tile.dn[..., r:r + h, c:c + w, :], row0=r, col0=c, priority=frame_tile.priority,
-                        meta={"cloud_fraction": round(fraction, 4), "clear_px": clear_px})
+                        meta=TileMeta(cloud_fraction=round(fraction, 4), clear_px=clear_px))
             if fraction <= self.params.max_cloud_fraction:
                 kept.append(tile)
             elif self.params.action == "drop":
                 work.dropped.append((tile, "cloudy"))
             elif not cloudy[r:r + h, c:c + w].all():
                 tile.dn = np.where(cloudy[r:r + h, c:c + w, None], np.uint16(0), tile.dn)
-                tile.meta["masked"] = True
-                tile.meta["cloudy"] = cloudy[r:r + h, c:c + w]
+                tile.meta = replace(tile.meta, masked=True, cloudy=cloudy[r:r + h, c:c + w])
                 kept.append(tile)
             else:
                 work.dropped.append((tile, "cloudy"))
@@ -237,7 +236,7 @@ class CloudFilter(Stage):
             ok, png = cv2.imencode(".png", cloudy.astype(np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
             kept.append(Tile(dn=cloudy[..., None].astype(np.uint8), row0=0, col0=0, kind="cloud_mask",
                              priority=frame_tile.priority, payload=png.tobytes(), format="png",
-                             meta={"bit_depth": 1, "bands": ["cloud"]}))
+                             meta=TileMeta(bit_depth=1, bands=("cloud",))))
         work.tiles = kept
 
     def cost_s(self, work: Work) -> float:

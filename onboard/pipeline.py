@@ -30,6 +30,29 @@ STAGE_MODULES = ("onboard.cloud", "onboard.superres")
 
 
 @dataclass
+@dataclass(frozen=True, slots=True)
+class TileMeta:
+    """What the stages learned about a tile on its way down: the manifest carries every field but ``cloudy``
+    (:func:`onboard.recorder.manifest_line`; a field that is None is not written). Frozen: a stage makes a new one
+    with :func:`dataclasses.replace`. A field no stage sets cannot be set (no other keys): a stage that needs more
+    per tile adds a documented field here, and a frame's data that no tile carries goes on :class:`Work`.
+    """
+
+    scale: int = 1  # the super-resolution factor: the tile's pixels per camera pixel along each axis
+    bands: tuple[str, ...] | None = None  # the tile's bands when not the camera's (a cloud mask's ("cloud",))
+    bit_depth: int | None = None  # bits per sample when not the camera's (a cloud mask's 1)
+    cloud_fraction: float | None = None  # the cloud filter's cloudy share of the tile, 0 to 1 (4 decimals)
+    clear_px: int | None = None  # the cloud filter's clear pixels in the tile, counted on the camera's grid
+    masked: bool = False  # cloudy pixels set to DN 0 by the cloud filter (the manifest's masked: true, else absent)
+    # (h, w) bool on the camera's grid: the pixels a masked tile had set to 0, for super-resolution to mask its product
+    cloudy: np.ndarray | None = field(default=None, compare=False, repr=False)
+    burst_frame: int | None = None  # which frame of a burst (0 to K-1) a raw tile is
+    burst_frames: int | None = None  # K, the frames of the burst a super-resolved tile was fused from
+    lossless: bool | None = None  # the encoder's: the tile decodes to its DN exactly
+    max_error_dn: int | None = None  # the encoder's bound on any sample's error, DN (None: the codec bounds none)
+    dn_sha256: str | None = None  # a lossless tile's sha256 of its DN (:func:`rundir.codec.dn_sha256`)
+
+
 class Tile:
     """A rectangle of a frame on its way to the ground."""
 
@@ -40,7 +63,7 @@ class Tile:
     priority: int = 1
     payload: bytes | None = None  # set by the encoder stage
     format: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: TileMeta = field(default_factory=TileMeta)
 
 
 @dataclass
@@ -98,17 +121,17 @@ def scenario_path(name: str, scenario_dir: Path | None) -> Path:
 
 def tile_georef(frame: Any, tile: Tile, ctx: Context) -> codec.Georef | None:
     """Where ``tile`` of ``frame`` lies: the frame's grid footprint moved by the tile's offset ``(row0, col0)`` px at
-    the tile's GSD (the frame's divided by its super-resolution ``meta["scale"]``), with, for an image, the camera's
+    the tile's GSD (the frame's divided by its super-resolution ``meta.scale``), with, for an image, the camera's
     DN-to-reflectance scale, no-data DN and band centres (an auxiliary product, a cloud mask, has none of them).
     None for a frame with no ``footprint`` (a stand-in frame encodes without georeferencing)."""
     fp = getattr(frame, "footprint", None)
     if fp is None:
         return None
-    gsd_m = fp.gsd_m / int(tile.meta.get("scale", 1))
+    gsd_m = fp.gsd_m / tile.meta.scale
     image = tile.kind == "image"
     return codec.Georef(int(fp.epsg), fp.x0_m + tile.col0 * gsd_m, fp.y0_m - tile.row0 * gsd_m, gsd_m,
-                        tuple(tile.meta.get("bands", ctx.bands)), ctx.reflectance_per_dn if image else None,
-                        codec.nodata_dn(tile.meta.get("bit_depth", ctx.bit_depth)) if image else None,
+                        tile.meta.bands or ctx.bands, ctx.reflectance_per_dn if image else None,
+                        codec.nodata_dn(tile.meta.bit_depth or ctx.bit_depth) if image else None,
                         ctx.band_centres_um if image else None)
 
 
@@ -212,11 +235,12 @@ def _unencoded(work: Work) -> list[Tile]:
 
 
 def unstack(tiles: list[Tile]) -> list[Tile]:
-    """Burst tiles (K, h, w, B) split into one tile per frame (``meta["burst_frame"]``), others as they are."""
+    """Burst tiles (K, h, w, B) split into one tile per frame (``meta.burst_frame``), others as they are."""
     out = []
     for tile in tiles:
         if tile.dn.ndim == 4:
-            out += [dataclasses.replace(tile, dn=dn, meta={**tile.meta, "burst_frame": f}) for f, dn in enumerate(tile.dn)]
+            out += [dataclasses.replace(tile, dn=dn, meta=dataclasses.replace(tile.meta, burst_frame=f))
+                    for f, dn in enumerate(tile.dn)]
         else:
             out.append(tile)
     return out
@@ -289,10 +313,9 @@ class Encode(Stage):
             tile.payload = codec.encode(tile.dn, fmt, self.ctx.bit_depth, self.params.level, georef, lossy)
             tile.format = fmt
             lossless = lossy.lossless(fmt)
-            tile.meta.update(lossless=lossless, max_error_dn=lossy.max_error_bound_dn(fmt))
-            if lossless:
-                tile.meta["dn_sha256"] = codec.dn_sha256(tile.dn)
-            elif tile.kind == "image":
+            tile.meta = dataclasses.replace(tile.meta, lossless=lossless, max_error_dn=lossy.max_error_bound_dn(fmt),
+                                            dn_sha256=codec.dn_sha256(tile.dn) if lossless else None)
+            if not lossless and tile.kind == "image":
                 start = time.perf_counter()
                 work.evaluation.update(alternatives.lossy_scoring(tile, self.ctx))
                 work.scoring_wall_s[self.name] = work.scoring_wall_s.get(self.name, 0.0) + time.perf_counter() - start

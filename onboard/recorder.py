@@ -38,22 +38,23 @@ def manifest_line(frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], 
     ``sha256``, ``bytes`` and ``sidecars`` come when it is stored. ``camera``: the scenario's CameraConfig."""
     h, w, n_bands = tile.dn.shape
     image = tile.kind == "image"
-    scale = int(tile.meta.get("scale", 1))
+    meta = tile.meta  # its pipeline.TileMeta
+    scale = meta.scale
     if not image:
         product_id = f"{frame.frame_id}-{tile.kind}"
-    elif "burst_frame" in tile.meta:  # one frame of a raw burst
-        product_id = f"{frame.frame_id}-b{tile.meta['burst_frame']:02d}-t{idx:02d}"
+    elif meta.burst_frame is not None:  # one frame of a raw burst
+        product_id = f"{frame.frame_id}-b{meta.burst_frame:02d}-t{idx:02d}"
     else:
         product_id = f"{frame.frame_id}-t{idx:02d}"
-    raw_frames = int(tile.meta.get("burst_frames", 1))  # frames of the burst one product stands for
+    raw_frames = meta.burst_frames or 1  # frames of the burst one product stands for
     # clear pixels on the camera's grid: the cloud filter's estimate, else every pixel the tile holds
-    clear_px = int(tile.meta.get("clear_px", (h // scale) * (w // scale))) if image else None
+    clear_px = (meta.clear_px if meta.clear_px is not None else (h // scale) * (w // scale)) if image else None
     return ManifestLine(
         id=product_id, file=product_id + EXTENSIONS[tile.format], satellite=frame.satellite,
         frame_ids=(frame.frame_id,), pass_id=cap.pass_id, target=cap.target,
         capture_t_s=round(cap.t_s, 3), capture_utc=iso_utc(frame.time_utc),
         format=tile.format, kind=tile.kind, dtype=tile.dn.dtype.name,
-        bit_depth=tile.meta.get("bit_depth", camera.bit_depth), bands=tuple(georef.bands), shape=(h, w, n_bands),
+        bit_depth=meta.bit_depth or camera.bit_depth, bands=tuple(georef.bands), shape=(h, w, n_bands),
         tile=TileGeometry(tile.row0, tile.col0, h, w, camera.height_px * scale, camera.width_px * scale),
         footprint=Footprint(georef.epsg, georef.x0_m, georef.y0_m, georef.gsd_m, w, h),
         scale=scale,
@@ -63,9 +64,9 @@ def manifest_line(frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], 
         reflectance_per_dn=georef.reflectance_per_dn if image else None,
         band_centres_um=tuple(georef.centres_um) if image else None,
         clear_px=clear_px, value=tile.priority * clear_px if image else None,
-        **{key: tile.meta[key] for key in ("cloud_fraction", "masked", "burst_frame", "burst_frames", "lossless",
-                                             "max_error_dn", "dn_sha256")
-           if key in tile.meta})
+        cloud_fraction=meta.cloud_fraction, masked=True if meta.masked else None, burst_frame=meta.burst_frame,
+        burst_frames=meta.burst_frames, lossless=meta.lossless, max_error_dn=meta.max_error_dn,
+        dn_sha256=meta.dn_sha256)
 
 
 class Recorder:

@@ -16,7 +16,7 @@ of the same registered burst.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -196,11 +196,10 @@ class SuperResolution(Stage):
                 continue
             h, w = tile.dn.shape[-3:-1]
             dn = product[s * tile.row0:s * (tile.row0 + h), s * tile.col0:s * (tile.col0 + w)]
-            if "cloudy" in tile.meta:
-                dn = np.where(np.repeat(np.repeat(tile.meta["cloudy"], s, 0), s, 1)[..., None], np.uint16(0), dn)
+            if tile.meta.cloudy is not None:
+                dn = np.where(np.repeat(np.repeat(tile.meta.cloudy, s, 0), s, 1)[..., None], np.uint16(0), dn)
             tiles.append(Tile(dn=dn, row0=s * tile.row0, col0=s * tile.col0, priority=tile.priority,
-                              meta={**{k: v for k, v in tile.meta.items() if k != "cloudy"}, "scale": s,
-                                    "burst_frames": burst.k}))
+                              meta=replace(tile.meta, cloudy=None, scale=s, burst_frames=burst.k)))
         work.tiles = tiles
 
     def cost_s(self, work: Work) -> float:

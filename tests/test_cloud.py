@@ -95,7 +95,9 @@ def test_mask_action_and_mask_product():
     work = make_stage(tile_px=512, max_cloud_fraction=0.1, action="mask", downlink_mask=True).run(synthetic_frame())
     image = [t for t in work.tiles if t.kind == "image"]
     (mask,) = [t for t in work.tiles if t.kind == "cloud_mask"]
-    assert len(image) == 1 and image[0].meta["masked"]
+    assert len(image) == 1 and image[0].meta.masked
+    np.testing.assert_array_equal(image[0].meta.cloudy, mask.dn[..., 0].astype(bool))  # what superres masks again
+    assert mask.meta == pipeline.TileMeta(bit_depth=1, bands=("cloud",))
     assert (image[0].dn[:150] == 0).all() and (image[0].dn[300:] > 0).any()
     assert mask.format == "png" and len(mask.payload) < 0.01 * 512 * 512 * 4 * 12 / 8
 

@@ -92,20 +92,42 @@ def test_stages_are_listed_in_one_place_and_importing_the_config_loads_no_model_
                                                                                      *pipeline.STAGE_MODULES}
 
 
+def test_tile_meta_takes_only_its_fields():
+    meta = pipeline.TileMeta(cloud_fraction=0.25, clear_px=768)
+    with pytest.raises(TypeError, match="cloudiness"):
+        pipeline.TileMeta(cloudiness=0.25)
+    with pytest.raises(TypeError, match="cloudiness"):
+        dataclasses.replace(meta, cloudiness=0.25)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        meta.scale = 2
+    with pytest.raises((AttributeError, TypeError)):  # slots: no attribute beyond the fields, frozen or not
+        object.__setattr__(meta, "cloudiness", 0.25)
+    assert (meta.scale, meta.bands, meta.burst_frame, meta.masked) == (1, None, None, False)
+
+
+def test_a_burst_unstacks_into_frames_that_keep_their_meta():
+    dn = np.arange(3 * 2 * 2 * 4, dtype=np.uint16).reshape(3, 2, 2, 4)
+    tile = pipeline.Tile(dn, 4, 8, meta=pipeline.TileMeta(cloud_fraction=0.5, clear_px=2))
+    frames = pipeline.unstack([tile])
+    assert [t.meta for t in frames] == [pipeline.TileMeta(cloud_fraction=0.5, clear_px=2, burst_frame=f)
+                                        for f in range(3)]
+    assert tile.meta.burst_frame is None and all((t.row0, t.col0) == (4, 8) for t in frames)
+
+
 @pytest.mark.parametrize("fmt", ["jpegls", "jpeg2000", "jpegxl", "zstd"])
 def test_flight_codecs_encode_losslessly_and_say_so(fmt):
     f = frame()
     work = build(("encode", {"format": fmt})).run(f)
     (tile,) = work.tiles
     np.testing.assert_array_equal(codec.decode(tile.payload, fmt, f.dn.shape, 12), f.dn)
-    assert tile.meta["lossless"] and tile.meta["max_error_dn"] == 0 and tile.meta["dn_sha256"] == codec.dn_sha256(f.dn)
+    assert tile.meta.lossless and tile.meta.max_error_dn == 0 and tile.meta.dn_sha256 == codec.dn_sha256(f.dn)
 
 
 def test_near_lossless_jpegls_keeps_its_reference_and_spectral_masks_for_scoring_only():
     f = frame()
     work = build(("encode", {"format": "jpegls", "max_error_dn": 2})).run(f)
     (tile,) = work.tiles
-    assert not tile.meta["lossless"] and tile.meta["max_error_dn"] == 2 and "dn_sha256" not in tile.meta
+    assert not tile.meta.lossless and tile.meta.max_error_dn == 2 and tile.meta.dn_sha256 is None
     key = codec.lossy_reference_key(0, 0)
     np.testing.assert_array_equal(work.evaluation[f"{key}_dn"], f.dn)
     decoded = codec.decode(tile.payload, "jpegls", f.dn.shape, 12)

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 
 from onboard.config import load_scenario
 from onboard.downlink import ContactLog
-from onboard.pipeline import Context, Tile, Work, tile_georef
+from onboard.pipeline import Context, Tile, TileMeta, Work, tile_georef
 from onboard.projection import GridFootprint
-from onboard.recorder import Recorder, iso_utc
+from onboard.recorder import Recorder, iso_utc, manifest_line
 from onboard.storage import Item
 from onboard.world import BAND_CENTRES_UM, SYNTHETIC_BANDS
-from rundir.codec import encode
+from rundir.codec import Georef, encode
 from rundir.manifest import ManifestLine
 from rundir.run_info import RunInfo
 from rundir.telemetry import ContactRecord, LedgerRow, TimelineSample
@@ -67,6 +67,27 @@ def product(recorder: Recorder, camera, frame, cap) -> tuple[Work, ManifestLine]
                   band_centres_um=tuple(float(BAND_CENTRES_UM[SYNTHETIC_BANDS.index(b)]) for b in camera.bands))
     recorder.processed(work, "projected")
     return work, recorder.stored(frame, cap, tile, 0, work.stages, tile_georef(frame, tile, ctx))
+
+
+def test_the_manifest_line_carries_the_tile_meta(camera):
+    frame, cap = frame_and_capture(camera)
+    dn = np.zeros((64, 32, len(camera.bands)), np.uint16)
+    meta = TileMeta(scale=2, cloud_fraction=0.25, clear_px=300, masked=True, cloudy=np.ones((32, 16), bool),
+                    burst_frames=8, lossless=True, max_error_dn=0, dn_sha256="ab" * 32)
+    georef = Georef(32631, 0.0, 0.0, camera.gsd_m / 2, tuple(camera.bands), 0.01, None, (0.5,) * len(camera.bands))
+    line = manifest_line(frame, cap, Tile(dn, 128, 64, format="png", priority=3, meta=meta), 5, ["encode"], georef,
+                         camera)
+    record = line.to_json()
+    assert {k: record[k] for k in ("id", "scale", "cloud_fraction", "clear_px", "value", "masked", "burst_frames",
+                                   "lossless", "max_error_dn", "dn_sha256", "bit_depth")} == {
+        "id": "sat-1-f00000-t05", "scale": 2, "cloud_fraction": 0.25, "clear_px": 300, "value": 900, "masked": True,
+        "burst_frames": 8, "lossless": True, "max_error_dn": 0, "dn_sha256": "ab" * 32, "bit_depth": camera.bit_depth}
+    assert record["raw_bytes"] == 8 * ((32 * 16 * len(camera.bands) * camera.bit_depth + 7) // 8)  # 8 frames of it
+    assert "burst_frame" not in record and "cloudy" not in record
+    raw = manifest_line(frame, cap, Tile(dn, 0, 0, format="raw", meta=TileMeta(burst_frame=3)), 1, ["bent_pipe"],
+                        georef, camera).to_json()
+    assert raw["id"] == "sat-1-f00000-b03-t01" and raw["burst_frame"] == 3 and raw["clear_px"] == 64 * 32
+    assert not {"masked", "burst_frames", "lossless", "cloud_fraction"} & set(raw)
 
 
 def test_a_delivered_product_reads_back_as_the_ground_reads_it(tmp_path, camera):

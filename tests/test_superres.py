@@ -46,7 +46,7 @@ def test_one_x2_product_replaces_the_burst_and_beats_bicubic(shot):
     assert work.frames == 8 and work.stages == ["cloud_filter", "superres", "encode"]
     image = np.zeros((192, 192, 4), np.float32)
     for tile in work.tiles:
-        assert tile.meta["scale"] == 2 and tile.meta["burst_frames"] == 8 and tile.dn.shape[:2] == (64, 64)
+        assert tile.meta.scale == 2 and tile.meta.burst_frames == 8 and tile.dn.shape[:2] == (64, 64)
         dn = codec.decode(tile.payload, "png", tile.dn.shape, 12)
         image[tile.row0:tile.row0 + 64, tile.col0:tile.col0 + 64] = dn * CTX.reflectance_per_dn
     assert len(work.tiles) + len(work.dropped) == 9
@@ -84,15 +84,16 @@ def test_clouds_the_cloud_stage_finds_are_left_out_of_the_fusion(shot):
 def test_masked_tiles_stay_no_data_at_high_resolution(shot):
     work = build(("cloud_filter", {"tile_px": 32, "max_cloud_fraction": 0.0, "action": "mask"}),
                  ("superres", {"evaluate": False}), ("bent_pipe", {})).run(shot)
-    masked = [t for t in work.tiles if t.meta.get("masked")]
+    masked = [t for t in work.tiles if t.meta.masked]
     assert masked, "the burst has clouds somewhere in every frame"
     for tile in masked:
         assert (tile.dn == 0).all(axis=-1).any() and tile.dn.shape[:2] == (64, 64)
+        assert tile.meta.cloudy is None and tile.meta.scale == 2  # the low-res mask is not carried past its use
 
 
 def test_a_raw_burst_goes_down_frame_by_frame(shot):
     work = build(("cloud_filter", {"tile_px": 48, "max_cloud_fraction": 1.0}), ("bent_pipe", {})).run(shot)
-    assert len(work.tiles) == 4 * 8 and {t.meta["burst_frame"] for t in work.tiles} == set(range(8))
+    assert len(work.tiles) == 4 * 8 and {t.meta.burst_frame for t in work.tiles} == set(range(8))
     assert sum(len(t.payload) for t in work.tiles) == work.alternative_bytes["bent_pipe"] == 8 * SPEC.raw_bytes
 
 
