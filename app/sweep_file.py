@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from onboard.config import Scenario, key_reference, load_scenario
-from onboard.schema import Builder, sort_issues, spec
+from onboard.schema import Builder, issue_at, sort_issues, spec
 from onboard.yaml_source import Source, join, load_yaml
 from rundir.errors import ConfigError, ConfigIssue
 
@@ -40,24 +40,24 @@ class AxisSpec:
     scale: Literal["linear", "log"] = spec("linear", doc="a range's spacing: even, or even in log10 (start, stop > 0)")
     integer: bool = spec(False, doc="round a range's values to integers (for keys such as tile_px)")
 
-    def check(self) -> list[tuple[str, str, str]]:
+    def check(self) -> list[ConfigIssue]:
         ranged = self.start is not None or self.stop is not None
         if self.values is None and not ranged:
-            return [("", "values: [...], or a range: start and stop", "neither")]
+            return [issue_at("", "values: [...], or a range: start and stop", "neither")]
         if self.values is not None:
             extra = [k for k in ("start", "stop", "num") if getattr(self, k) is not None]
-            out = [("", "values or a range, not both", f"values and {', '.join(extra)}")] if extra else []
+            out = [issue_at("", "values or a range, not both", f"values and {', '.join(extra)}")] if extra else []
             if self.labels is not None and len(self.labels) != len(self.values):
-                out.append(("labels", f"{len(self.values)} labels, one per value", f"{len(self.labels)}"))
+                out.append(issue_at("labels", f"{len(self.values)} labels, one per value", f"{len(self.labels)}"))
             return out
         if self.start is None or self.stop is None:
-            return [("start" if self.start is None else "stop", "both start and stop for a range", "only one")]
+            return [issue_at("start" if self.start is None else "stop", "both start and stop for a range", "only one")]
         if self.labels is not None:
-            return [("labels", "labels only for a list of values", "labels for a range")]
+            return [issue_at("labels", "labels only for a list of values", "labels for a range")]
         if self.start == self.stop:
-            return [("stop", "a value other than start", f"{self.stop:g}, the same")]
+            return [issue_at("stop", "a value other than start", f"{self.stop:g}, the same")]
         if self.scale == "log" and min(self.start, self.stop) <= 0:
-            return [("start", "start and stop > 0 for a log range", f"{self.start:g} to {self.stop:g}")]
+            return [issue_at("start", "start and stop > 0 for a log range", f"{self.start:g} to {self.stop:g}")]
         return []
 
 
@@ -84,19 +84,21 @@ class SweepFile:
     objective: FigureName = spec("saved_fraction", doc="the figure that ranks configurations (its better direction "
                                  "from the table below)")
 
-    def check(self) -> list[tuple[str, str, str]]:
+    def check(self) -> list[ConfigIssue]:
         method, samples = self.sampling.method, self.sampling.samples
         out = []
         if method == "grid" and samples is not None:
-            out.append(("sampling.samples", "no samples with grid sampling (every combination runs)", str(samples)))
+            out.append(issue_at("sampling.samples", "no samples with grid sampling (every combination runs)",
+                                str(samples)))
         if method != "grid" and samples is None:
-            out.append(("sampling.samples", f"samples: N, the configurations {method} draws", "none"))
+            out.append(issue_at("sampling.samples", f"samples: N, the configurations {method} draws", "none"))
         for key, axis in (getattr(self, "axes", None) or {}).items():  # NOTE: axes withheld when they have problems
             if isinstance(axis, AxisSpec) and axis.values is None:
                 if method == "grid" and axis.num is None:
-                    out.append((f"axes.{key}", "num: N, the grid points of this range", "none"))
+                    out.append(issue_at(f"axes.{key}", "num: N, the grid points of this range", "none"))
                 if method != "grid" and axis.num is not None:
-                    out.append((f"axes.{key}.num", f"no num: {method} samples a range continuously", str(axis.num)))
+                    out.append(issue_at(f"axes.{key}.num", f"no num: {method} samples a range continuously",
+                                        str(axis.num)))
         return out
 
 

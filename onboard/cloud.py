@@ -20,14 +20,14 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from rundir.errors import InputFileError
+from rundir.errors import ConfigIssue, InputFileError
 from rundir.tiles import tile_boxes
 
 from . import spectral, tiling
 from .pipeline import Context, Stage, Tile, TileMeta, Work, register, scenario_path
 from .modelcard import CAMERA_SOURCES, MODEL_DIR, shipped_card
 from .runtime import Model, cached_model, is_model_file
-from .schema import spec
+from .schema import issue_at, spec
 
 MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "cloud_rgb_int8"}
 # NOTE: per-pixel cost of the spectral test on the reference host, measured by benchmarks/pipeline.py.
@@ -135,43 +135,43 @@ class CloudFilter(Stage):
         threads: int = spec(1, ge=1, le=64, doc="interpreter threads on the host")
 
     @classmethod
-    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[ConfigIssue]:
         if params.method == "spectral":
             missing = [b for b in spectral.REQUIRED_BANDS if b not in bands]
-            return [("method", f"a camera with bands {list(spectral.REQUIRED_BANDS)} for the spectral test", f"bands {list(bands)}")] if missing else []
+            return [issue_at("method", f"a camera with bands {list(spectral.REQUIRED_BANDS)} for the spectral test", f"bands {list(bands)}")] if missing else []
         if is_model_file(params.model):
             return []  # check_files: the file, its card and the model
         name = model_name(params.model, bands)
         if name is None:
             made_for = "; ".join(f"{m} for {list(b)}" for b, m in MODEL_FOR_BANDS.items())
-            return [("model", f"a camera band list a shipped model was made for ({made_for})", f"bands {list(bands)}")]
+            return [issue_at("model", f"a camera band list a shipped model was made for ({made_for})", f"bands {list(bands)}")]
         if not shipped_models():
-            return [("model", f"cloud models in {MODEL_DIR} (rebuild them with `make models`)", "none there")]
+            return [issue_at("model", f"cloud models in {MODEL_DIR} (rebuild them with `make models`)", "none there")]
         if name not in shipped_models():
-            return [("model", "auto or one of " + ", ".join(shipped_models()), repr(name))]
+            return [issue_at("model", "auto or one of " + ", ".join(shipped_models()), repr(name))]
         try:  # validate reads the card and opens the model file the stage will run (cached for the run)
             model_input = shipped_card(name, MODEL_DIR).inputs[0]
             if list(model_input.bands or ()) != list(bands):
-                return [("model", f"a model for the camera's bands {list(bands)}",
-                         f"{name}, made for {list(model_input.bands or ())}")]
+                return [issue_at("model", f"a model for the camera's bands {list(bands)}",
+                                 f"{name}, made for {list(model_input.bands or ())}")]
             if params.overlap_px >= model_input.shape[1] // 2:
-                return [("overlap_px", "less than half the model's window", str(params.overlap_px))]
+                return [issue_at("overlap_px", "less than half the model's window", str(params.overlap_px))]
             load_model(MODEL_DIR / f"{name}.tflite", tuple(bands), params.threads)
         except InputFileError as err:
-            return [("model", "a model file that loads and matches its card", str(err))]
+            return [issue_at("model", "a model file that loads and matches its card", str(err))]
         return []
 
     @classmethod
-    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[tuple[str, str, str]]:
+    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[ConfigIssue]:
         if params.method != "model" or not is_model_file(params.model):
             return []
         path = scenario_path(params.model, scenario_dir)
         try:  # validate opens the model the stage will run (cached for the run) and checks its card
             model = load_model(path, tuple(bands), params.threads)
         except InputFileError as err:
-            return [("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
-                     str(err))]
-        return [("model", problem, f"{path} (card {model.card.path})")
+            return [issue_at("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
+                             str(err))]
+        return [issue_at("model", problem, f"{path} (card {model.card.path})")
                 for problem in user_model_problems(model, params.overlap_px)]
 
     def __init__(self, params: Any, ctx: Context):

@@ -17,7 +17,7 @@ from rundir.errors import ConfigError, ConfigIssue
 from . import link_budget, pipeline
 from .orbit_config import SatelliteConfig
 from .plugins import GROUP, PluginError
-from .schema import Builder, sort_issues, spec
+from .schema import Builder, issue_at, sort_issues, spec
 from .spacecraft_config import BANDS, SpacecraftConfig
 from .world_config import WorldConfig
 from .yaml_source import apply_override, join, line_of, load_yaml
@@ -84,7 +84,7 @@ class Scenario:
     def duration_s(self) -> float:
         return self.duration_h * 3600.0
 
-    def check(self) -> list[tuple[str, str, str]]:
+    def check(self) -> list[ConfigIssue]:
         """Rules across sections. Each runs on what is there: on a partial scenario (``schema.Builder`` leaves out
         the sections with problems of their own) a rule whose sections are missing is skipped."""
         out = []
@@ -92,31 +92,31 @@ class Scenario:
             names = [i.name for i in getattr(self, key, ())]
             for i, name in enumerate(names):
                 if names.index(name) != i:
-                    out.append((f"{key}[{i}].name", "a unique name", f"duplicate {name!r}"))
+                    out.append(issue_at(f"{key}[{i}].name", "a unique name", f"duplicate {name!r}"))
         if not all(hasattr(self, key) for key in ("satellites", "start_utc", "duration_h")):
             return out
         for i, sat in enumerate(self.satellites):
             refused = sat.not_an_orbit(self.start_utc, self.duration_s)
             if refused is not None:
-                out.append((join(f"satellites[{i}]", refused[0]), *refused[1:]))
+                out.append(dataclasses.replace(refused, path=join(f"satellites[{i}]", refused.path)))
         return out
 
-    def warning_checks(self) -> list[tuple[str, str, str]]:
-        """``(yaml_path, expected, found)`` for what does not stop a run but should be said: stale TLE epochs, and
-        stations a link budget cannot close to even overhead."""
+    def warning_checks(self) -> list[ConfigIssue]:
+        """Issues (at their YAML paths) that do not stop a run but should be said: stale TLE epochs, stations a link
+        budget cannot close to even overhead, and cloudy bursts super-resolved without a cloud filter."""
         out = link_budget.overhead_warnings(self.spacecraft.radio, self.ground_stations, self.satellites,
                                             self.start_utc)
         for i, sat in enumerate(self.satellites):
             stale = sat.stale_epoch(self.start_utc, self.duration_s)
             if stale is not None:
-                out.append((join(f"satellites[{i}]", stale[0]), *stale[1:]))
+                out.append(dataclasses.replace(stale, path=join(f"satellites[{i}]", stale.path)))
         return out + self.cloudy_superres()
 
-    def cloudy_superres(self) -> list[tuple[str, str, str]]:
+    def cloudy_superres(self) -> list[ConfigIssue]:
         """A ``superres`` stage with no ``cloud_filter`` before it while the bursts have clouds (the world's, or the
         layer that drifts between burst frames): cloud is then fused and registered as if it were ground, and the
         product can score below plain bicubic upsampling (ux_africa_6u: 37.1 against 38.5 dB, registration off by
-        3.6 px). ``(pipeline[i], expected, found)``."""
+        3.6 px). Each issue is at ``pipeline[i]``."""
         names = [item.get("stage") if isinstance(item, dict) else None for item in self.pipeline]
         world, burst = self.world, self.spacecraft.camera.burst
         clouds = [f"{key} {value:g}" for key, value in (("world.mean_cloud_cover", world.mean_cloud_cover),
@@ -125,9 +125,9 @@ class Scenario:
                   if value > 0 and (world.source == "synthetic" or key.startswith("spacecraft"))]
         if world.source == "geotiff" and world.mask is not None:
             clouds.insert(0, "world.mask (the imagery's cloud codes)")
-        return [(f"pipeline[{i}]", "a cloud_filter stage before superres when the bursts are cloudy (cloud that moves "
-                 "between frames is otherwise fused and registered as ground)",
-                 f"superres with no cloud_filter before it; clouds: {', '.join(clouds)}")
+        return [issue_at(f"pipeline[{i}]", "a cloud_filter stage before superres when the bursts are cloudy (cloud that "
+                         "moves between frames is otherwise fused and registered as ground)",
+                         f"superres with no cloud_filter before it; clouds: {', '.join(clouds)}")
                 for i, name in enumerate(names) if name == "superres" and "cloud_filter" not in names[:i] and clouds]
 
 
@@ -173,10 +173,10 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
         for i, stage in enumerate(stages):
             if stage.params is None:
                 continue
-            for rel, expected, found in pipeline.check_stage(stage, i, stages, bands, path.parent):
-                builder.fail(join(f"pipeline[{i}]", rel) if rel else f"pipeline[{i}]", expected, found)
+            for issue in pipeline.check_stage(stage, i, stages, bands, path.parent):
+                builder.report(issue, f"pipeline[{i}]")
     if scenario is not None and stages is not None and not builder.issues:
-        warnings = tuple(warning_text(path, lines, *check) for check in scenario.warning_checks())
+        warnings = tuple(warning_text(path, lines, issue) for issue in scenario.warning_checks())
         scenario = dataclasses.replace(scenario, stages=tuple(stages), source_file=str(path), resolved=data,
                                        warnings=warnings)
     world = getattr(scenario, "world", None)
@@ -186,11 +186,11 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
         targets = [(f"targets[{i}]", t.name, t.lat_deg, t.lon_deg)
                    for i, t in enumerate(getattr(scenario, "targets", None) or ()) if t is not None]
         problems, off_imagery = check_world(world, path.parent, targets)
-        for key, expected, found in problems:
-            builder.fail(key, expected, found)
+        for issue in problems:
+            builder.report(issue)
         if isinstance(scenario, Scenario):
             scenario = dataclasses.replace(scenario, warnings=scenario.warnings + tuple(
-                warning_text(path, lines, *check) for check in off_imagery))
+                warning_text(path, lines, issue) for issue in off_imagery))
         missing = [b for b in bands or () if b not in world.bands]
         if missing:
             builder.fail("spacecraft.camera.bands", f"bands the imagery has ({', '.join(world.bands)})", f"{missing} not in world.bands")
@@ -200,12 +200,12 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
     return scenario
 
 
-def warning_text(path: Path, lines: dict[str, int], key: str, expected: str, found: str) -> str:
-    """A warning as ``FILE:LINE: key: expected ..., found ...``; ``FILE: --set K=V: key: ...`` when a ``--set``
-    gave the value (``lines`` a ``yaml_source.Source``)."""
-    line, override = lines.where(key) if hasattr(lines, "where") else (line_of(lines, key), None)
-    issue = ConfigIssue(key, line, expected, found, override)
-    return f"{path}: {issue}" if override else f"{path}:{issue}"
+def warning_text(path: Path, lines: dict[str, int], issue: ConfigIssue) -> str:
+    """A warning (``issue`` at its YAML path, not placed yet) as ``FILE:LINE: key: expected ..., found ...``;
+    ``FILE: --set K=V: key: ...`` when a ``--set`` gave the value (``lines`` a ``yaml_source.Source``)."""
+    line, override = lines.where(issue.path) if hasattr(lines, "where") else (line_of(lines, issue.path), None)
+    placed = dataclasses.replace(issue, line=line, override=override)
+    return f"{path}: {placed}" if override else f"{path}:{placed}"
 
 
 def _camera_bands(data: dict[str, Any]) -> tuple[str, ...] | None:

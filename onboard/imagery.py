@@ -21,12 +21,13 @@ import numpy as np
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 
-from rundir.errors import InputFileError
+from rundir.errors import ConfigIssue, InputFileError
 
 from .mask_bits import MaskBits, mask_problem, mask_rules
 from .projection import GridFootprint
 from .raster import (BandSource, ImageInfo, as_source, band_metadata, calibration_problem, load_band, open_image,
                      read_band)
+from .schema import issue_at
 from .truth import UNKNOWN
 from .world import Scene, World, band_indices
 
@@ -160,9 +161,9 @@ def world_from_config(cfg: Any, base_dir: Path) -> ImageryWorld:
 
 
 def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, float, float]]
-                ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
-    """``(problems, warnings)`` about the image files of a ``source: geotiff`` WorldConfig, each ``(yaml_path,
-    expected, found)``. Problems: files GDAL cannot open, a band that is not there or not named in a multi-band
+                ) -> tuple[list[ConfigIssue], list[ConfigIssue]]:
+    """``(problems, warnings)`` about the image files of a ``source: geotiff`` WorldConfig, each at its YAML path
+    (:func:`onboard.schema.issue_at`). Problems: files GDAL cannot open, a band that is not there or not named in a multi-band
     file, no georeferencing, a no-data value the samples cannot hold, mask values that are not cloud codes (read
     decimated to VALIDATE_READ_PX). Warnings: ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is
     outside a band's image: the run goes on, and their frames hold no valid pixels there.
@@ -173,7 +174,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     if cfg.mask is not None:
         entries["world.mask"] = (cfg.mask, True)
     rules = mask_rules(cfg.mask_bits)
-    out: list[tuple[str, str, str]] = []
+    out: list[ConfigIssue] = []
     infos: dict[str, ImageInfo] = {}
     for key, (entry, is_mask) in entries.items():
         source = band_source(entry, base_dir)
@@ -183,7 +184,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
         except InputFileError as err:
             expected = "an existing image file (relative to the scenario)" if err.problem == "no such file" else \
                 "an image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...)"
-            out.append((key, expected, f"{shown!r}: {err.problem}"))
+            out.append(issue_at(key, expected, f"{shown!r}: {err.problem}"))
             continue
         with ds:
             info, problems = band_metadata(ds, source, None if is_mask else cfg.nodata, shown)
@@ -202,16 +203,16 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             where = "world.nodata" if expected.startswith("a no-data value") else \
                 "world.dn_scale" if expected.startswith("world.dn_scale") else \
                 "world.mask_bits" if "mask_bits" in expected or expected.startswith("bits ") else key
-            out.append((where, expected, f"{shown!r}: {found}"))
+            out.append(issue_at(where, expected, f"{shown!r}: {found}"))
         if info is not None and not is_mask:
             infos[key] = info
-    warnings: list[tuple[str, str, str]] = []
+    warnings: list[ConfigIssue] = []
     for path, name, lat_deg, lon_deg in targets:
         for key, info in infos.items():
             if not info.contains(lat_deg, lon_deg):
                 west, south, east, north = info.bounds_lonlat()
-                warnings.append((path, f"a target on the imagery ({key}: lat {south:.3f} to {north:.3f}, lon "
-                                 f"{west:.3f} to {east:.3f})", f"{name!r} at lat {lat_deg:g}, lon {lon_deg:g}, "
-                                 "outside it: its frames will hold no valid pixels there"))
+                warnings.append(issue_at(path, f"a target on the imagery ({key}: lat {south:.3f} to {north:.3f}, lon "
+                                         f"{west:.3f} to {east:.3f})", f"{name!r} at lat {lat_deg:g}, lon "
+                                         f"{lon_deg:g}, outside it: its frames will hold no valid pixels there"))
                 break
     return out, warnings

@@ -27,10 +27,12 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from rundir.errors import ConfigIssue
 from rundir.telemetry import LinkSample
 
 from .ephemeris import Ephemeris
 from .frames import dot, ecef_from_geodetic, enu_basis
+from .schema import issue_at
 
 SPEED_OF_LIGHT_M_S = 299_792_458.0  # exact (SI)
 BOLTZMANN_DB = 10.0 * math.log10(1.380649e-23)  # k = 1.380649e-23 J/K exact (SI 2019): -228.60 dBW/(Hz K)
@@ -260,8 +262,8 @@ def _samples(geometry: tuple, budget: Budget, rates: PassRates, t_s: np.ndarray)
 
 
 def overhead_warnings(radio: Any, stations: Sequence[Any], satellites: Sequence[Any],
-                      start_utc: Any) -> list[tuple[str, str, str]]:
-    """``(yaml_path, expected, found)`` for each station (GroundStationConfig) that no satellite (SatelliteConfig)
+                      start_utc: Any) -> list[ConfigIssue]:
+    """An issue at its YAML path (:func:`onboard.schema.issue_at`) for each station (GroundStationConfig) that no satellite (SatelliteConfig)
     can reach at any MODCOD even straight overhead at its perigee, the shortest slant range a pass can have: its
     passes under ``radio.link_budget`` carry nothing."""
     cfg = radio.link_budget
@@ -279,8 +281,8 @@ def overhead_warnings(radio: Any, stations: Sequence[Any], satellites: Sequence[
         lowest = staircase(budget.table)[0]
         if best < lowest.es_n0_db + budget.margin_db:
             path = f"ground_stations[{i}].g_t_db_k" if station.g_t_db_k is not None else "spacecraft.radio.link_budget"
-            out.append((path, f"a link that closes at some MODCOD at least overhead: Es/N0 >= {lowest.name} "
-                              f"{lowest.es_n0_db:g} dB + margin {budget.margin_db:g} dB",
-                        f"Es/N0 {best:.2f} dB overhead {station.name} at {max(perigee_km) - station_km:.0f} km: its "
-                        "passes carry nothing"))
+            out.append(issue_at(path, f"a link that closes at some MODCOD at least overhead: Es/N0 >= {lowest.name} "
+                                      f"{lowest.es_n0_db:g} dB + margin {budget.margin_db:g} dB",
+                                f"Es/N0 {best:.2f} dB overhead {station.name} at {max(perigee_km) - station_km:.0f} km: "
+                                "its passes carry nothing"))
     return out

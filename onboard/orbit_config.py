@@ -8,7 +8,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .schema import spec
+from rundir.errors import ConfigIssue
+
+from .schema import issue_at, spec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,29 +27,30 @@ class OrbitConfig:
     phase_deg: float = spec(0.0, ge=0, lt=360, doc="argument of latitude at epoch")
     eccentricity: float = spec(0.0, ge=0, lt=0.1, doc="eccentricity")
 
-    def check(self) -> list[tuple[str, str, str]]:
+    def check(self) -> list[ConfigIssue]:
         out = []
         elements = self.altitude_km is not None
         if self.tle is not None:
             if elements or self.inclination_deg is not None or self.sun_synchronous:
-                out.append(("tle", "either tle or orbital elements", "both"))
+                out.append(issue_at("tle", "either tle or orbital elements", "both"))
             try:
                 self.satrec(None)
             except ValueError as err:
-                out.append(("tle", "a valid TLE: 2 lines, or 3 with the title (line 0) first", str(err)))
+                out.append(issue_at("tle", "a valid TLE: 2 lines, or 3 with the title (line 0) first", str(err)))
             return out
         if not elements:
-            return [("altitude_km", "tle, or altitude_km with inclination_deg or sun_synchronous", "neither")]
+            return [issue_at("altitude_km", "tle, or altitude_km with inclination_deg or sun_synchronous", "neither")]
         if (self.inclination_deg is None) == (not self.sun_synchronous):
-            out.append(("inclination_deg", "exactly one of inclination_deg or sun_synchronous: true",
-                        "both" if self.sun_synchronous else "neither"))
+            out.append(issue_at("inclination_deg", "exactly one of inclination_deg or sun_synchronous: true",
+                                "both" if self.sun_synchronous else "neither"))
         if (self.raan_deg is None) == (self.ltan_h is None):
-            out.append(("ltan_h", "exactly one of raan_deg or ltan_h", "neither" if self.ltan_h is None else "both"))
+            out.append(issue_at("ltan_h", "exactly one of raan_deg or ltan_h",
+                                "neither" if self.ltan_h is None else "both"))
         if not out:
             try:  # NOTE: any epoch serves: it only turns ltan_h into a RAAN, which cannot fail
                 self.satrec(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc))
             except ValueError as err:
-                out.append(("", "orbital elements SGP4 accepts", str(err)))
+                out.append(issue_at("", "orbital elements SGP4 accepts", str(err)))
         return out
 
     @property
@@ -83,12 +86,12 @@ class SatelliteConfig:
             name = re.sub(r"[^A-Za-z0-9_-]+", "-", self.orbit.title).strip("-")[:40].strip("-")
             object.__setattr__(self, "name", name or None)  # NOTE: frozen; None: check() asks for a name
 
-    def check(self) -> list[tuple[str, str, str]]:
+    def check(self) -> list[ConfigIssue]:
         if self.name is None:
             found = f"a title {self.orbit.title!r} without letters or digits" if self.orbit.title else "neither"
-            return [("name", "a name, or a three-line TLE whose title (line 0) names the satellite", found)]
+            return [issue_at("name", "a name, or a three-line TLE whose title (line 0) names the satellite", found)]
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", self.name):
-            return [("name", "1-40 letters, digits, - or _ (it names files)", repr(self.name))]
+            return [issue_at("name", "1-40 letters, digits, - or _ (it names files)", repr(self.name))]
         return []
 
     def _epoch_note(self, satrec: Any, start_utc: dt.datetime, duration_s: float) -> str | None:
@@ -103,19 +106,20 @@ class SatelliteConfig:
         where = f"ends {days:.1f} days after" if days > 0 else f"starts {-days:.1f} days before"
         return f"the run {where} the TLE epoch {_utc_text(tle_epoch_utc(satrec))}, over the {STALE_EPOCH_DAYS:g}-day limit"
 
-    def stale_epoch(self, start_utc: dt.datetime, duration_s: float) -> tuple[str, str, str] | None:
-        """``(relative_path, expected, found)`` when the run lies further than ``elements.STALE_EPOCH_DAYS`` from the
-        TLE's epoch, where SGP4's error has grown to tens of km (the constant cites why); else None. A warning."""
+    def stale_epoch(self, start_utc: dt.datetime, duration_s: float) -> ConfigIssue | None:
+        """The issue (its path relative to the satellite) when the run lies further than
+        ``elements.STALE_EPOCH_DAYS`` from the TLE's epoch, where SGP4's error has grown to tens of km (the constant cites why); else None. A warning."""
         from .elements import STALE_EPOCH_DAYS
 
         note = self._epoch_note(self.orbit.satrec(start_utc), start_utc, duration_s)
         if note is None:
             return None
-        return ("orbit.tle", f"a TLE epoch within {STALE_EPOCH_DAYS:g} days of the run (SGP4's error grows by 1-3 km "
-                f"a day from it)", f"satellite {self.name!r}: {note}; positions and passes drift: use a recent TLE")
+        return issue_at("orbit.tle", f"a TLE epoch within {STALE_EPOCH_DAYS:g} days of the run (SGP4's error grows "
+                        f"by 1-3 km a day from it)",
+                        f"satellite {self.name!r}: {note}; positions and passes drift: use a recent TLE")
 
-    def not_an_orbit(self, start_utc: dt.datetime, duration_s: float) -> tuple[str, str, str] | None:
-        """``(relative_path, expected, found)`` when SGP4's state is not an orbit somewhere in the run
+    def not_an_orbit(self, start_utc: dt.datetime, duration_s: float) -> ConfigIssue | None:
+        """The issue (its path relative to the satellite) when SGP4's state is not an orbit somewhere in the run
         (``elements.implausible_orbit``: an error code, below the altitude floor, or a semi-major axis far from the mean
         motion's), with how stale the TLE is; else None. An error."""
         from .elements import implausible_orbit
@@ -128,10 +132,10 @@ class SatelliteConfig:
         note = self._epoch_note(satrec, start_utc, duration_s)
         stale = f"; {note}: it may have re-entered, use a recent TLE" if note else ""
         source = "TLE" if self.orbit.tle is not None else "elements"
-        return ("orbit.tle" if self.orbit.tle is not None else "orbit",
-                f"a {source} that SGP4 propagates as an orbit over the whole run",
-                f"satellite {self.name!r} at {_utc_text(start_utc + dt.timedelta(seconds=t_s))} (t = {t_s:.0f} s): "
-                f"{what}{stale}")
+        return issue_at("orbit.tle" if self.orbit.tle is not None else "orbit",
+                        f"a {source} that SGP4 propagates as an orbit over the whole run",
+                        f"satellite {self.name!r} at {_utc_text(start_utc + dt.timedelta(seconds=t_s))} (t = "
+                        f"{t_s:.0f} s): {what}{stale}")
 
 
 def _utc_text(when: dt.datetime) -> str:

@@ -19,9 +19,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from rundir import codec, flight_codecs
+from rundir.errors import ConfigIssue
 
 from . import alternatives, plugins
-from .schema import spec
+from .schema import issue_at, spec
 
 STAGES: dict[str, type["Stage"]] = {}  # filled by register(); read it through builtin_stage_classes()
 STAGE_MODULES = ("onboard.cloud", "onboard.superres")
@@ -29,7 +30,6 @@ STAGE_MODULES = ("onboard.cloud", "onboard.superres")
 :func:`stage_classes` imports them in this order. A new stage module is added here."""
 
 
-@dataclass
 @dataclass(frozen=True, slots=True)
 class TileMeta:
     """What the stages learned about a tile on its way down: the manifest carries every field but ``cloudy``
@@ -53,6 +53,7 @@ class TileMeta:
     dn_sha256: str | None = None  # a lossless tile's sha256 of its DN (:func:`rundir.codec.dn_sha256`)
 
 
+@dataclass
 class Tile:
     """A rectangle of a frame on its way to the ground."""
 
@@ -157,12 +158,13 @@ class Stage:
         raise NotImplementedError
 
     @classmethod
-    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
-        """Rules that need the rest of the scenario: ``(relative_path, expected, found)`` tuples."""
+    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[ConfigIssue]:
+        """Rules that need the rest of the scenario (``names``: every stage's, this one at ``index``; ``bands``: the
+        camera's): ConfigIssues at paths relative to the stage's item (:func:`onboard.schema.issue_at`)."""
         return []
 
     @classmethod
-    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[tuple[str, str, str]]:
+    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[ConfigIssue]:
         """Rules on the files the stage reads (a user's model and its card, relative to ``scenario_dir``), as
         ``check`` gives them."""
         return []
@@ -211,17 +213,18 @@ def discard_frame(work: Work, reason: str) -> None:
 
 
 def check_stage(stage: Any, index: int, stages: list[Any], bands: tuple[str, ...],
-                scenario_dir: Path | None = None) -> list[tuple[str, str, str]]:
-    """Validate one configured stage against the whole pipeline and the files it reads (config calls this)."""
+                scenario_dir: Path | None = None) -> list[ConfigIssue]:
+    """Validate one configured stage against the whole pipeline and the files it reads (config calls this): its
+    issues at paths relative to the stage's item."""
     names = [s.name for s in stages]
     cls = stage_class(stage.name)
     out = list(cls.check(stage.params, index, names, bands)) + list(cls.check_files(stage.params, bands, scenario_dir))
     last = index == len(stages) - 1
     if cls.terminal and not last:
-        out.append(("stage", f"an encoder ({stage.name}) only as the last stage", f"at position {index + 1} of {len(stages)}"))
+        out.append(issue_at("stage", f"an encoder ({stage.name}) only as the last stage", f"at position {index + 1} of {len(stages)}"))
     if last and not cls.terminal:
         encoders = ", ".join(sorted(n for n, c in builtin_stage_classes().items() if c.terminal))
-        out.append(("stage", f"the last stage to be an encoder ({encoders})", repr(stage.name)))
+        out.append(issue_at("stage", f"the last stage to be an encoder ({encoders})", repr(stage.name)))
     return out
 
 
@@ -330,15 +333,15 @@ class Encode(Stage):
     LOSSY_FIELDS = (("max_error_dn", "jpegls", 0), ("bits_per_sample", "jpeg2000", None), ("distance", "jpegxl", 0.0))
 
     @classmethod
-    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[ConfigIssue]:
         fmt = params.format
-        out = [(name, f"{name} only with format {owner} (or left out)", f"{name} {getattr(params, name)} with format {fmt}")
-               for name, owner, unset in cls.LOSSY_FIELDS if fmt != owner and getattr(params, name) != unset]
+        out = [issue_at(name, f"{name} only with format {owner} (or left out)", f"{name} {getattr(params, name)} with format {fmt}")
+                       for name, owner, unset in cls.LOSSY_FIELDS if fmt != owner and getattr(params, name) != unset]
         if fmt == "png" and bands and len(bands) not in (1, 3, 4):
-            out.append(("format", "tiff for a camera with 2 or more than 4 bands (PNG holds 1, 3 or 4)", f"png with {len(bands)} bands"))
+            out.append(issue_at("format", "tiff for a camera with 2 or more than 4 bands (PNG holds 1, 3 or 4)", f"png with {len(bands)} bands"))
         if fmt in cls.LEVELS and not cls.LEVELS[fmt][0] <= params.level <= cls.LEVELS[fmt][1]:
             low, high = cls.LEVELS[fmt]
-            out.append(("level", f"{low} to {high} for format {fmt}", f"{params.level} with format {fmt}"))
+            out.append(issue_at("level", f"{low} to {high} for format {fmt}", f"{params.level} with format {fmt}"))
         return out
 
 

@@ -4,7 +4,8 @@ field's rules and each class's cross-field rules.
 Every problem is collected, never just the first: a ``ConfigIssue`` names the YAML path (``satellites[0].orbit.
 altitude_km``), its line (or the ``--set`` that gave the value), what was expected and what was found, as the user
 wrote it. Field rules live in dataclass field metadata (``gt``, ``ge``, ``lt``, ``le``, ``doc``); cross-field rules in
-a ``check(self)`` method returning ``(relative_path, expected, found)`` tuples.
+a ``check(self)`` method returning ConfigIssues made with :func:`issue_at` (a pipeline stage's ``check`` and
+``check_files`` return them too), which the Builder places in the YAML (:meth:`Builder.report`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ EXPECTED_TIME = "an ISO 8601 UTC time like 2026-06-21T00:00:00Z"
 LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
 BASE_60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 PLAIN_NUMBER = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")  # one reading only
+
+
+def issue_at(path: str, expected: str, found: str) -> ConfigIssue:
+    """What a rule found, not placed yet: a ConfigIssue at ``path`` relative to the object the rule checks (``""``:
+    the object itself), with no line; :meth:`Builder.report` places it below the object's own YAML path."""
+    return ConfigIssue(path, None, expected, found)
 
 
 class _Withheld:
@@ -76,6 +83,10 @@ class Builder:
     def fail(self, path: str, expected: str, found: str) -> None:
         line, override = self.source.where(path)
         self.issues.append(ConfigIssue(path, line, expected, found, override))
+
+    def report(self, issue: ConfigIssue, under: str = "") -> None:
+        """Record a rule's ``issue`` (:func:`issue_at`) at its path below ``under``, with that path's line."""
+        self.fail(join(under, issue.path) if issue.path else under, issue.expected, issue.found)
 
     def build(self, tp: Any, value: Any, path: str) -> Any:
         """Convert ``value`` to type ``tp``; on failure record an issue and return None."""
@@ -243,8 +254,8 @@ class Builder:
     def _check(self, obj: Any, path: str) -> None:
         check = getattr(obj, "check", None)
         if check is not None:
-            for rel, expected, found in check():
-                self.fail(join(path, rel) if rel else path, expected, found)
+            for issue in check():
+                self.report(issue, path)
 
     def _rules(self, meta: Any, value: Any, path: str, given: Any) -> bool:
         """Check ``gt``/``ge``/``lt``/``le``/``min_items`` on the built ``value``; issues show the ``given`` YAML value."""

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from rundir.codec import packed_size_bytes
+from rundir.errors import ConfigIssue
 
 from . import hardware
 from .downlink import frame_error_rate
 from .link_budget import DVB_S2_NAMES, qef_frame_error_rate
-from .schema import spec
+from .schema import issue_at, spec
 
 BANDS = ("B", "G", "R", "NIR")
 
@@ -52,9 +53,9 @@ class CameraConfig:
     power_w: float = spec(4.0, ge=0, doc="camera power while imaging")
     burst: BurstConfig = spec(BurstConfig(), doc="burst imaging (with a superres stage)")
 
-    def check(self) -> list[tuple[str, str, str]]:
+    def check(self) -> list[ConfigIssue]:
         if len(set(self.bands)) != len(self.bands):
-            return [("bands", "each band once", repr(self.bands))]
+            return [issue_at("bands", "each band once", repr(self.bands))]
         return []
 
     @property
@@ -80,10 +81,10 @@ class ComputeConfig:
                                                     "measured: the wall time of each stage on the device running "
                                                     "the simulation (hardware in the loop)")
 
-    def check(self) -> list[tuple[str, str, str]]:
+    def check(self) -> list[ConfigIssue]:
         names = hardware.profile_names()
         if self.hardware not in names:
-            return [("hardware", "one of " + ", ".join(names), repr(self.hardware))]
+            return [issue_at("hardware", "one of " + ", ".join(names), repr(self.hardware))]
         return []
 
 
@@ -119,13 +120,13 @@ class LinkBudgetConfig:
     modcods: list[str] | None = spec(None, min_items=1, doc="DVB-S2 MODCODs the modem may use, e.g. [QPSK 1/2, "
                                      "8PSK 3/4] (ACM between them); one name: CCM; null: all 28")
 
-    def check(self) -> list[tuple[str, str, str]]:
+    def check(self) -> list[ConfigIssue]:
         out = []
         for i, name in enumerate(self.modcods or ()):
             if name not in DVB_S2_NAMES:
-                out.append((f"modcods[{i}]", "a DVB-S2 MODCOD: " + ", ".join(DVB_S2_NAMES), repr(name)))
+                out.append(issue_at(f"modcods[{i}]", "a DVB-S2 MODCOD: " + ", ".join(DVB_S2_NAMES), repr(name)))
             elif self.modcods.index(name) != i:
-                out.append((f"modcods[{i}]", "each MODCOD once", f"duplicate {name!r}"))
+                out.append(issue_at(f"modcods[{i}]", "each MODCOD once", f"duplicate {name!r}"))
         return out
 
 
@@ -160,16 +161,16 @@ class RadioConfig:
             return qef_frame_error_rate(self.frame_bytes)
         return self.frame_error_rate or 0.0
 
-    def check(self) -> list[tuple[str, str, str]]:
+    def check(self) -> list[ConfigIssue]:
         if self.rate_mbps is None and self.link_budget is None:
-            return [("rate_mbps", "a constant rate in Mbps, or a link_budget", "neither")]
+            return [issue_at("rate_mbps", "a constant rate in Mbps, or a link_budget", "neither")]
         if self.eb_n0_db is not None and self.link_budget is not None:
-            return [("eb_n0_db", "either eb_n0_db or link_budget (which gives Es/N0 over each pass)", "both")]
+            return [issue_at("eb_n0_db", "either eb_n0_db or link_budget (which gives Es/N0 over each pass)", "both")]
         if self.frame_error_rate is not None and self.eb_n0_db is not None:
-            return [("frame_error_rate", "either frame_error_rate or eb_n0_db", "both")]
+            return [issue_at("frame_error_rate", "either frame_error_rate or eb_n0_db", "both")]
         if self.eb_n0_db is not None and self.link_frame_error_rate > 0.9:
-            return [("eb_n0_db", f"a link that delivers frames of {self.frame_bytes} bytes (frame error rate <= 0.9)",
-                     f"{self.eb_n0_db} dB: frame error rate {self.link_frame_error_rate:.3f}")]
+            return [issue_at("eb_n0_db", f"a link that delivers frames of {self.frame_bytes} bytes (frame error "
+                             f"rate <= 0.9)", f"{self.eb_n0_db} dB: frame error rate {self.link_frame_error_rate:.3f}")]
         return []
 
 

@@ -23,13 +23,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rundir.errors import InputFileError
+from rundir.errors import ConfigIssue, InputFileError
 
 from . import fusion, registration, tiling
 from .pipeline import Context, Stage, Tile, Work, register, scenario_path
 from .modelcard import MODEL_DIR, shipped_card
 from .runtime import Model, cached_model, is_model_file
-from .schema import spec
+from .schema import issue_at, spec
 
 # NOTE: host time per low-res megapixel per frame, measured by benchmarks/pipeline.py (2-core host, one thread).
 REGISTRATION_S_PER_MPX = {"ecc": 0.15, "phase": 0.05}
@@ -108,38 +108,38 @@ class SuperResolution(Stage):
                           "relative to the scenario, with its card beside it (the shipped model's input and output)")
 
     @classmethod
-    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[ConfigIssue]:
         out = []
         if params.method == "model" and is_model_file(params.model):
             pass  # check_files: the file, its card and the model
         elif params.method == "model" and params.scale not in shipped_scales():
             have = ", ".join(f"x{s}" for s in shipped_scales()) or "none"
-            out.append(("scale", f"a scale with a shipped MISR model ({have}), or method shift_and_add or bicubic",
-                        f"x{params.scale} with method model"))
+            out.append(issue_at("scale", f"a scale with a shipped MISR model ({have}), or method shift_and_add or bicubic",
+                                f"x{params.scale} with method model"))
         if params.method == "model" and not out and not is_model_file(params.model):  # opens the stage's models
             for twin in ("int8", "float32") if params.evaluate else ("int8",):
                 try:
                     load_model(model_name(params.scale, twin), params.threads)
                 except InputFileError as err:
-                    out.append(("method", "MISR model files that load and match their cards", str(err)))
+                    out.append(issue_at("method", "MISR model files that load and match their cards", str(err)))
         if params.model != "auto" and not is_model_file(params.model):
-            out.append(("model", "auto, or a .tflite or .onnx file", repr(params.model)))
+            out.append(issue_at("model", "auto, or a .tflite or .onnx file", repr(params.model)))
         if "cloud_filter" in names and names.index("cloud_filter") > index:
-            out.append(("stage", "superres after cloud_filter (it fuses the clear pixels only)",
-                        f"superres at position {index + 1}, cloud_filter at {names.index('cloud_filter') + 1}"))
+            out.append(issue_at("stage", "superres after cloud_filter (it fuses the clear pixels only)",
+                                f"superres at position {index + 1}, cloud_filter at {names.index('cloud_filter') + 1}"))
         return out
 
     @classmethod
-    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[tuple[str, str, str]]:
+    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[ConfigIssue]:
         if params.method != "model" or not is_model_file(params.model):
             return []
         path = scenario_path(params.model, scenario_dir)
         try:
             model = cached_model(path, params.threads)
         except InputFileError as err:
-            return [("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
-                     str(err))]
-        return [("model", problem, f"{path} (card {model.card.path})")
+            return [issue_at("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
+                             str(err))]
+        return [issue_at("model", problem, f"{path} (card {model.card.path})")
                 for problem in user_model_problems(model, params.scale)]
 
     def __init__(self, params: Any, ctx: Context):

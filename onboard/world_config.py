@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .schema import spec
+from rundir.errors import ConfigIssue
+
+from .schema import issue_at, spec
 from .spacecraft_config import BANDS
 
 
@@ -28,12 +30,12 @@ class MaskBitsConfig:
                                                       "severe of the rules it matches (unknown > thick > thin), "
                                                       "and is clear when it matches none")
 
-    def check(self) -> list[tuple[str, str, str]]:
+    def check(self) -> list[ConfigIssue]:
         bits = [self.bits] if isinstance(self.bits, int) else self.bits
         if not (1 <= len(bits) <= 2 and all(0 <= b <= 63 for b in bits) and bits[0] <= bits[-1]):
-            return [("bits", "a bit from 0 to 63, or [first, last] with first <= last", repr(self.bits))]
+            return [issue_at("bits", "a bit from 0 to 63, or [first, last] with first <= last", repr(self.bits))]
         if self.equals >= 2 ** (bits[-1] - bits[0] + 1):
-            return [("equals", f"a value that fits in bits {bits[0]}-{bits[-1]}", str(self.equals))]
+            return [issue_at("equals", f"a value that fits in bits {bits[0]}-{bits[-1]}", str(self.equals))]
         return []
 
 
@@ -63,14 +65,14 @@ class WorldConfig:
     scene_sun_elevation_deg: float | None = spec(None, gt=0, le=90, doc="geotiff: sun elevation of the acquisition; "
                                                  "reflectance is divided by its sine (Landsat's rescaling omits it)")
 
-    def check(self) -> list[tuple[str, str, str]]:
+    def check(self) -> list[ConfigIssue]:
         if self.source == "geotiff":
             if not self.bands:
-                return [("bands", "a mapping of band name to image file", "nothing")]
+                return [issue_at("bands", "a mapping of band name to image file", "nothing")]
             bad = [b for b in self.bands if b not in BANDS]
             if bad:
-                return [("bands", "band names from B, G, R, NIR", repr(bad))]
+                return [issue_at("bands", "band names from B, G, R, NIR", repr(bad))]
             if self.mask_bits and self.mask is None:
-                return [("mask_bits", "a mask for the rules to read (world.mask)", "no mask")]
+                return [issue_at("mask_bits", "a mask for the rules to read (world.mask)", "no mask")]
         return []
 

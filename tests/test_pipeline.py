@@ -157,7 +157,7 @@ def test_alternatives_cover_the_common_baseline_the_flight_codecs_and_lossy_at_t
 ])
 def test_encode_check_names_the_field_a_setting_does_not_fit(params, field):
     problems = pipeline.Encode.check(pipeline.Encode.Params(**params), 0, ["encode"], ("B", "G", "R", "NIR"))
-    assert [p[0] for p in problems] == [field] and params["format"] in problems[0][2]
+    assert [p.path for p in problems] == [field] and params["format"] in problems[0].found
 
 
 def test_encode_check_accepts_each_codec_with_its_own_setting():

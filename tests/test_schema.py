@@ -15,9 +15,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.schema import build, spec
+from onboard.schema import build, issue_at, spec
 from onboard.yaml_source import apply_override, load_yaml
-from rundir.errors import ConfigError
+from rundir.errors import ConfigError, ConfigIssue
 
 UTC = dt.timezone.utc
 
@@ -187,10 +187,10 @@ class Pair:
     high: float = spec()
     label: str | None = spec(None)
 
-    def check(self) -> list[tuple[str, str, str]]:
-        out = [("label", "a label", "nothing")] if self.label is None else []
+    def check(self) -> list[ConfigIssue]:
+        out = [issue_at("label", "a label", "nothing")] if self.label is None else []
         if self.high <= self.low:
-            out.append(("high", f"more than low ({self.low})", str(self.high)))
+            out.append(issue_at("high", f"more than low ({self.low})", str(self.high)))
         return out
 
 
@@ -199,8 +199,8 @@ class Outer:
     pair: Pair = spec()
     tag: str = spec()
 
-    def check(self) -> list[tuple[str, str, str]]:
-        return [("tag", "a tag other than 'bad'", "'bad'")] if self.tag == "bad" else []
+    def check(self) -> list[ConfigIssue]:
+        return [issue_at("tag", "a tag other than 'bad'", "'bad'")] if self.tag == "bad" else []
 
 
 def outer_issues(text: str) -> list[tuple[str, str]]:
@@ -208,6 +208,15 @@ def outer_issues(text: str) -> list[tuple[str, str]]:
     with pytest.raises(ConfigError) as err:
         build(Outer, data, source, "o.yaml")
     return [(i.path, i.expected) for i in err.value.issues]
+
+
+def test_a_rule_issue_is_placed_below_the_object_it_checks_with_its_line():
+    assert issue_at("high", "more", "less") == ConfigIssue("high", None, "more", "less")  # not placed yet
+    data, source = load_yaml("tag: bad\npair:\n  low: 2\n  high: 1\n  label: x\n", "o.yaml")
+    with pytest.raises(ConfigError) as err:
+        build(Outer, data, source, "o.yaml")
+    assert err.value.issues == [ConfigIssue("tag", 1, "a tag other than 'bad'", "'bad'"),
+                                ConfigIssue("pair.high", 4, "more than low (2.0)", "1.0")]
 
 
 def test_a_section_with_a_rule_broken_still_lets_its_parent_run_its_rules():

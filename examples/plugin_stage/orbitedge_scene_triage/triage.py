@@ -25,8 +25,8 @@ import numpy as np
 from onboard.modelcard import CAMERA_SOURCES
 from onboard.pipeline import Context, Stage, Work, discard_frame, scenario_path
 from onboard.runtime import Model, cached_model, is_model_file
-from onboard.schema import spec
-from rundir.errors import InputFileError
+from onboard.schema import issue_at, spec
+from rundir.errors import ConfigIssue, InputFileError
 
 MODEL = Path(__file__).with_name("models") / "scene_triage_int8.tflite"  # model: auto
 TASK = "classification"  # the MLM task a triage model's card names
@@ -86,25 +86,25 @@ class SceneTriage(Stage):
                                  "frame; below it the frame is kept")
 
     @classmethod
-    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[ConfigIssue]:
         if index != 0:
-            return [("stage", "scene_triage as the first stage (it judges whole frames)",
-                     f"at position {index + 1}, after {', '.join(names[:index])}")]
+            return [issue_at("stage", "scene_triage as the first stage (it judges whole frames)",
+                             f"at position {index + 1}, after {', '.join(names[:index])}")]
         return []
 
     @classmethod
-    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[tuple[str, str, str]]:
+    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[ConfigIssue]:
         path = model_path(params.model, scenario_dir)
         if params.model != "auto" and not is_model_file(params.model):
-            return [("model", "auto, or a .tflite or .onnx file", repr(params.model))]
+            return [issue_at("model", "auto, or a .tflite or .onnx file", repr(params.model))]
         try:  # validate opens the model the stage will run (cached for the run) and checks its card
             model = cached_model(path, 1, tuple(bands))
         except InputFileError as err:
-            return [("model", "a model file that loads and matches its card and the camera's bands", str(err))]
-        out = [("model", problem, f"{path} (card {model.card.path})") for problem in model_problems(model)]
+            return [issue_at("model", "a model file that loads and matches its card and the camera's bands", str(err))]
+        out = [issue_at("model", problem, f"{path} (card {model.card.path})") for problem in model_problems(model)]
         classes = list(model.card.outputs[0].classes or ())
         if classes and params.discard not in classes:
-            out.append(("discard", f"one of the model's classes {classes} ({path.name})", repr(params.discard)))
+            out.append(issue_at("discard", f"one of the model's classes {classes} ({path.name})", repr(params.discard)))
         return out
 
     def __init__(self, params: Any, ctx: Context):
