@@ -31,7 +31,7 @@ from onboard.registration import register
 from onboard.imagery import ImageryWorld
 from onboard.raster import image_info
 from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
-from training.cloud_data import (BIT_DEPTH, FULL_WELL_RANGE_E, HELDOUT_WORLD_SEEDS, HELDOUT_ZONES,
+from training.cloud_data import (BIT_DEPTH, FULL_WELL_RANGE_E, HELDOUT_WORLD_SEEDS,
                                  READ_NOISE_RANGE_DN, SPLITS, TRAIN_WORLD_SEEDS, draw_sunlit_place)
 
 FRAMES = 8  # K
