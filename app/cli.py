@@ -50,7 +50,7 @@ def _workers(value: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ground.report import write_report
+    from ground.report import report_steps, write_report
 
     from onboard.config import load_scenario
     from onboard.mission import Mission
@@ -80,8 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130 if isinstance(err, KeyboardInterrupt) else 2
     finally:
         signal.signal(signal.SIGTERM, previous)
-    with ground_bar(wanted(args.quiet)):
-        report, paths = write_report(run_dir, args.format)
+    with ground_bar(wanted(args.quiet), report_steps()) as show:
+        report, paths = write_report(run_dir, args.format, show)
     _print_summary(report, paths, args)
     return 0
 
@@ -145,10 +145,10 @@ def _validate_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ground.report import write_report
+    from ground.report import report_steps, write_report
 
-    with ground_bar(wanted(args.quiet)):
-        report, paths = write_report(args.run_dir, args.format)
+    with ground_bar(wanted(args.quiet), report_steps()) as show:
+        report, paths = write_report(args.run_dir, args.format, show)
     _print_summary(report, paths, args)
     return 0
 

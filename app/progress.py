@@ -1,5 +1,5 @@
-"""Progress on the terminal (tqdm, on stderr): the simulation in simulated hours, the ground segment, and a sweep's
-runs, each with the elapsed time and, where the total is known, the ETA.
+"""Progress on the terminal (tqdm, on stderr): the simulation in simulated hours, the ground segment in steps, and a
+sweep's runs, each with the elapsed time and the ETA.
 
 A ticker thread redraws a bar twice a second, so the elapsed time keeps moving while one heavy frame or a ground
 section holds the main thread. Bars show only on a terminal and never under ``--quiet``.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -61,16 +61,25 @@ def simulation_bar(enabled: bool, duration_h: float) -> Iterator[Callable[[float
 
 
 @contextmanager
-def ground_bar(enabled: bool) -> Iterator[None]:
-    """While the block runs, the ground segment's elapsed time (verify, stitch, score, plot): the sections report no
-    steps, so there is no ETA."""
+def ground_bar(enabled: bool, steps: Sequence[str]) -> Iterator[Callable[[str], None] | None]:
+    """A ground segment progress callback, given the name of each of ``steps`` as it starts: steps done of the
+    total, the step under way, elapsed and ETA (from the average step so far: sections differ in cost, so it is a
+    rough guide). None when not ``enabled``."""
     if not enabled:
-        yield
+        yield None
         return
-    bar = tqdm(total=None, desc="ground segment", file=sys.stderr, leave=True, dynamic_ncols=True,
-               bar_format="{desc}: verifying, stitching, scoring and plotting [{elapsed}]")
+    bar = tqdm(total=len(steps), desc="ground segment", unit="step", smoothing=0, file=sys.stderr, leave=True,
+               dynamic_ncols=True, bar_format="{desc}: {n}/{total} steps |{bar}| [{elapsed}<{remaining}{postfix}]")
+    order = {step: k for k, step in enumerate(steps)}
+
+    def show(step: str) -> None:
+        bar.set_postfix_str(step, refresh=False)
+        bar.update(order[step] - bar.n)
+
     with ticking(bar):
-        yield
+        yield show
+        bar.set_postfix_str("done", refresh=False)
+        bar.update(bar.total - bar.n)
 
 
 @contextmanager

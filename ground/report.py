@@ -104,19 +104,37 @@ def assemble(run: RunData) -> dict[str, Any]:
     return _rounded(collect(run))
 
 
-def collect(run: RunData) -> dict[str, Any]:
+def _section_names() -> list[str]:
+    """The sections in report order: the core ones, then the added ones by name (entry points loaded)."""
+    _load_entry_point_sections()
+    return [*CORE_SECTIONS, *sorted(set(SECTIONS) - set(CORE_SECTIONS))]
+
+
+def report_steps() -> list[str]:
+    """The ground segment's steps in order, as :func:`write_report` names each to its ``progress`` when it starts:
+    verifying and stitching, each section, the comparison, the plots, the documents and the STAC catalog."""
+    return ["verifying and stitching", *_section_names(), "comparison", "plots", "documents", "STAC catalog"]
+
+
+def _no_progress(step: str) -> None:
+    """The progress callback of a caller that shows none."""
+
+
+def collect(run: RunData, progress: Callable[[str], None] = _no_progress) -> dict[str, Any]:
     """The report of a loaded run at full precision (before :func:`assemble` rounds it): the header keys, the core
     sections, the added sections by name (each section's ``warning`` or ``warnings`` added to ``warnings``), the
-    comparison, and the verdict read from it (:func:`verdict`)."""
-    _load_entry_point_sections()
+    comparison, and the verdict read from it (:func:`verdict`). ``progress(step)`` is called as each section and the
+    comparison start."""
     report = header(run)
-    for name in [*CORE_SECTIONS, *sorted(set(SECTIONS) - set(CORE_SECTIONS))]:
+    for name in _section_names():
+        progress(name)
         value = SECTIONS[name](run)
         if value is not None:
             report[name] = value
             if isinstance(value, dict):  # a section's findings the reader must not miss
                 report["warnings"] += [value["warning"]] if value.get("warning") else []
                 report["warnings"] += list(value.get("warnings") or [])
+    progress("comparison")
     report["comparison"] = comparison(run, report)
     info = run.run_info
     report["verdict"] = verdict(report["comparison"], info.stages if info else [], info.model_cards if info else {})
@@ -128,19 +146,25 @@ def build_report(run_dir: Path) -> dict[str, Any]:
     return assemble(load_run(run_dir))
 
 
-def write_report(run_dir: Path, fmt: str = "md") -> tuple[dict[str, Any], list[Path]]:
+def write_report(run_dir: Path, fmt: str = "md",
+                 progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], list[Path]]:
     """Build the report and write ``report.json``, the plots, ``report.md`` or ``report.html`` (``fmt``) and the
-    run's STAC catalog (``stac/catalog.json``, :mod:`ground.stac`).
+    run's STAC catalog (``stac/catalog.json``, :mod:`ground.stac`), calling ``progress(step)`` as each step of
+    :func:`report_steps` starts.
 
     Returns ``(report, paths)``: the report dict (= report.json) and every file written, mosaics included.
     """
     if fmt not in ("md", "html"):
         raise ValueError(f"unknown report format {fmt!r}; choose from ('md', 'html')")
     run_dir = Path(run_dir)
+    progress = progress or _no_progress
+    progress("verifying and stitching")
     run = load_run(run_dir)
-    full = collect(run)
+    full = collect(run, progress)
     report = _rounded(full)
+    progress("plots")
     figures = plots.write_plots(run, report, full)
+    progress("documents")
     json_path = run_dir / "report.json"
     report_text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     write_text(json_path, report_text)
@@ -151,6 +175,7 @@ def write_report(run_dir: Path, fmt: str = "md") -> tuple[dict[str, Any], list[P
     write_text(doc_path, doc_text)
     written = [json_path, doc_path, *(run_dir / rel for rel in figures.values())]
     written += [run_dir / rel for rel in report["mosaics"]["paths"]]
+    progress("STAC catalog")
     stac.write_catalog(run_dir, run.delivered, run.mosaics, run.run_info)
     written.append(run_dir / stac.STAC_DIR / "catalog.json")  # relative as run_dir was given, like the others
     return report, written

@@ -12,8 +12,8 @@ from tests.sweep_cases import QUICKSTART
 def test_bars_show_only_on_a_terminal_and_never_quiet(capsys):
     assert not wanted(quiet=False)  # stderr is captured here: not a terminal
     assert not wanted(quiet=True)
-    with simulation_bar(False, 24.0) as show, sweep_bar(False, 4, 0) as runs, ground_bar(False):
-        assert show is None and runs is None
+    with simulation_bar(False, 24.0) as show, sweep_bar(False, 4, 0) as runs, ground_bar(False, ["a"]) as steps:
+        assert show is None and runs is None and steps is None
     assert capsys.readouterr() == ("", "")
 
 
@@ -26,10 +26,22 @@ def test_the_simulation_bar_counts_simulated_hours_with_elapsed_and_eta(capsys):
 
 
 def test_a_bar_keeps_ticking_while_the_work_holds_the_thread(capsys):
-    with ground_bar(True):
+    with ground_bar(True, ["verifying", "plots"]) as show:
+        show("verifying")
         time.sleep(1.3)  # one heavy step: the ticker redraws meanwhile
-    draws = capsys.readouterr().err.count("ground segment: verifying, stitching, scoring and plotting [")
-    assert draws >= 3  # the first draw, two ticks, the close
+    draws = capsys.readouterr().err.count("ground segment: 0/2 steps |")
+    assert draws >= 3  # the first draw, two ticks
+
+
+def test_the_ground_bar_counts_steps_names_the_one_under_way_and_ends_done(capsys):
+    with ground_bar(True, ["verifying", "bandwidth", "plots", "documents"]) as show:
+        show("verifying")
+        show("bandwidth")
+        show("plots")
+        time.sleep(0.7)  # the ticker's next redraw
+        assert "ground segment: 2/4 steps |" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "ground segment: 4/4 steps |" in err and ", done]" in err
 
 
 def test_the_sweep_bar_shows_running_and_failed(capsys):

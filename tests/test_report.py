@@ -141,6 +141,17 @@ def test_added_section_appears_after_the_core_and_is_rendered(run_dir, monkeypat
     assert "## extra" in md and "| scores.f1 | 0.912346 |" in md
 
 
+def test_every_step_is_announced_once_in_order_added_sections_included(run_dir, monkeypatch):
+    monkeypatch.setattr(report_module, "SECTIONS", dict(report_module.SECTIONS))
+    monkeypatch.setattr(report_module, "RENDERERS", dict(report_module.RENDERERS))
+    register_section("extra", lambda run: {"frames": len(run.captures or [])})
+    seen = []
+    write_report(run_dir, progress=seen.append)
+    assert seen == report_module.report_steps()
+    assert seen[0] == "verifying and stitching" and seen[-4:] == ["comparison", "plots", "documents", "STAC catalog"]
+    assert "extra" in seen and set(report_module.CORE_SECTIONS) < set(seen)
+
+
 def rows(**sizes) -> dict:
     """A comparison whose rows have these bytes (this_run losing 0.4 % of clear ground)."""
     return {"frames": 3, "rows": [{"pipeline": name, "label": name, "bytes": size, "clear_pixels_lost_fraction":
