@@ -32,7 +32,7 @@ def compare_table(run_dirs: list[Path]) -> str:
     rows: list[tuple[str, list[str]]] = [
         ("scenario", [str(r.get("scenario")) for r, _ in runs]),
         ("seed", [str(r.get("seed")) for r, _ in runs]),
-        ("pipeline", [">".join(i.get("pipeline") or []) or "n/a" for _, i in runs]),
+        ("pipeline", [">".join(i.pipeline if i else []) or "n/a" for _, i in runs]),
         ("hardware", [f"{(r.get('compute') or {}).get('hardware', 'n/a')} "
                       f"({(r.get('compute') or {}).get('timing', 'n/a')})" for r, _ in runs]),
         ("complete", ["yes" if r.get("complete") else "NO" for r, _ in runs]),

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ground.document import fmt_bytes, fmt_duration, fmt_fraction
 from rundir.errors import InputFileError
+from rundir.run_info import RunInfo
 
 Report = Mapping[str, Any]
 DECIMALS = 6  # figures derived here are rounded as report.json rounds its own
@@ -28,7 +29,7 @@ class Figure:
     unit: str
     better: Literal["higher", "lower"]
     doc: str
-    read: Callable[[Report, Report], float | None]
+    read: Callable[[Report, RunInfo | None], float | None]
 
 
 def _at(data: Any, *keys: Any) -> Any:
@@ -48,7 +49,7 @@ def this_run(report: Report, key: str) -> Any:
     return next((row.get(key) for row in rows if row.get("pipeline") == "this_run"), None)
 
 
-def oracle_saved_fraction(report: Report, info: Report) -> float | None:
+def oracle_saved_fraction(report: Report, info: RunInfo | None) -> float | None:
     """What this run would save with the true cloud mask: its bytes scaled by the tiles the same tile policy keeps
     fed the truth (report ``cloud.oracle``) over those the model kept; None without a cloud_filter stage, or when
     the model kept no tile and the oracle some. Exact when a kept tile costs the same bytes whichever mask chose
@@ -63,22 +64,22 @@ def oracle_saved_fraction(report: Report, info: Report) -> float | None:
     return round(1.0 - (1.0 - saved) * (1.0 - oracle) / (1.0 - model), DECIMALS)
 
 
-def energy_wh(report: Report, info: Report) -> float | None:
+def energy_wh(report: Report, info: RunInfo | None) -> float | None:
     """Energy every load drew (bus, camera, computer, radio), summed over the satellites (run.json)."""
-    values = [s.get("energy_out_wh") for s in info.get("satellite_summary") or []]
+    values = [s.energy_out_wh for s in info.satellite_summary] if info else []
     return round(sum(values), DECIMALS) if values and None not in values else None
 
 
-def energy_per_mb_wh(report: Report, info: Report) -> float | None:
+def energy_per_mb_wh(report: Report, info: RunInfo | None) -> float | None:
     energy, sent = energy_wh(report, info), _at(report, "bandwidth", "downlinked_bytes")
     return round(energy / (sent / 1e6), DECIMALS) if energy is not None and sent else None
 
 
-def _cpsnr_db(report: Report, info: Report) -> float | None:
+def _cpsnr_db(report: Report, info: RunInfo | None) -> float | None:
     return _at(report, "superres", "cpsnr_db", _at(report, "superres", "product"))
 
 
-def _compute_busy_s(report: Report, info: Report) -> float | None:
+def _compute_busy_s(report: Report, info: RunInfo | None) -> float | None:
     values = [s.get("compute_busy_s") for s in _at(report, "compute", "satellites") or []]
     return round(sum(values), DECIMALS) if values and None not in values else None
 
@@ -120,10 +121,12 @@ PARETO_Y = ("clear_pixels_lost_fraction", "energy_per_mb_wh", "latency_p90_s")
 """The Pareto front sets bandwidth saved against each of these."""
 
 
-def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(report.json, telemetry/run.json)`` of a run directory (run.json ``{}`` when absent).
+def read_run(run_dir: Path) -> tuple[dict[str, Any], RunInfo | None]:
+    """``(report.json, telemetry/run.json)`` of a run directory (run.json as the ground reads it: a
+    :class:`rundir.run_info.RunInfo`, None when absent).
 
-    Raises InputFileError when report.json is missing or not JSON: ``orbitedge report RUN`` writes it."""
+    Raises InputFileError when report.json is missing or not JSON (``orbitedge report RUN`` writes it), and when
+    run.json is not readable JSON or its record refuses it (naming the field)."""
     path = Path(run_dir) / "report.json"
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
@@ -132,14 +135,16 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except (OSError, ValueError) as err:
         raise InputFileError(path, f"not a readable report ({err})") from None
     info_path = Path(run_dir) / "telemetry" / "run.json"
+    if not info_path.is_file():
+        return report, None
     try:
-        info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+        info = json.loads(info_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise InputFileError(info_path, f"not readable JSON ({err})") from None
-    return report, info
+    return report, RunInfo.parse(info, str(info_path))
 
 
-def figures_of(report: Report, info: Report,
+def figures_of(report: Report, info: RunInfo | None,
                names: list[str] | tuple[str, ...] = tuple(FIGURES)) -> dict[str, float | None]:
     """``{name: value}`` of the figures ``names`` (every figure by default) of one run."""
     return {name: FIGURES[name].read(report, info) for name in names}

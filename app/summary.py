@@ -88,7 +88,7 @@ def run_summary(report: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "kind": "run"}
     for key, (where, _) in RUN_KEYS.items():
         out[key] = _at(report, where) if where else None
-    out["superres.cpsnr_db"] = FIGURES["cpsnr_db"].read(report, {})
+    out["superres.cpsnr_db"] = FIGURES["cpsnr_db"].read(report, None)
     out["hardware"] = hardware_of(report)
     return out
 

@@ -7,6 +7,7 @@ import pytest
 
 from app.figures import FIGURES, figure_table, figures_of, fmt_figure, oracle_saved_fraction, read_run
 from rundir.errors import InputFileError
+from rundir.run_info import RunInfo, SatelliteSummary
 from tests.sweep_cases import made_sweep
 
 REPORT = {
@@ -20,7 +21,13 @@ REPORT = {
     "compute": {"satellites": [{"compute_busy_s": 2.0}, {"compute_busy_s": 1.5}]},
     "value": {"value_per_byte": 0.06},
 }
-RUN_INFO = {"satellite_summary": [{"energy_out_wh": 100.0}, {"energy_out_wh": 50.0}]}
+RUN_INFO = RunInfo(
+    scenario="two", seed=1, start_utc="2026-06-21T00:00:00Z", duration_s=3600.0, complete=True, wall_time_s=1.0,
+    satellites=["a", "b"], stations=["s"],
+    satellite_summary=[SatelliteSummary(satellite=name, frames_planned=1, frames_captured=1, compute_busy_s=1.0,
+                                        compute_timing="profile", storage_peak_bytes=1, storage_capacity_bytes=2,
+                                        battery_min_soc=0.5, brownout_s=0.0, energy_in_wh=1.0, energy_out_wh=out_wh,
+                                        energy_unmet_wh=0.0) for name, out_wh in (("a", 100.0), ("b", 50.0))])
 
 
 def test_each_figure_reads_its_place():
@@ -31,16 +38,16 @@ def test_each_figure_reads_its_place():
     assert (got["energy_wh"], got["energy_per_mb_wh"], got["compute_busy_s"]) == (150.0, 75.0, 3.5)
     # the model kept 75 % of the bent-pipe tile bytes and sent 60 % of the baseline; the oracle keeps 60 %
     assert got["oracle_saved_fraction"] == pytest.approx(1 - 0.6 * 0.6 / 0.75, abs=1e-12)
-    empty = figures_of({}, {})
+    empty = figures_of({}, None)
     assert set(empty) == set(FIGURES) and all(v is None for v in empty.values())
 
 
 def test_the_oracle_when_the_model_kept_nothing():
     kept_none = {**REPORT, "comparison": {"rows": [{"pipeline": "this_run", "saved_fraction": 1.0}]},
                  "cloud": {"tile_selection_saved_fraction": 1.0, "oracle": {"tile_selection_saved_fraction": 1.0}}}
-    assert oracle_saved_fraction(kept_none, {}) == 1.0
+    assert oracle_saved_fraction(kept_none, None) == 1.0
     kept_none["cloud"]["oracle"]["tile_selection_saved_fraction"] = 0.5  # the oracle keeps tiles of unknown bytes
-    assert oracle_saved_fraction(kept_none, {}) is None
+    assert oracle_saved_fraction(kept_none, None) is None
 
 
 def test_a_real_run_directory():
@@ -50,7 +57,7 @@ def test_a_real_run_directory():
     got = figures_of(report, info)
     this_run = next(r for r in report["comparison"]["rows"] if r["pipeline"] == "this_run")
     assert got["saved_fraction"] == this_run["saved_fraction"]
-    assert got["energy_wh"] == pytest.approx(sum(s["energy_out_wh"] for s in info["satellite_summary"]), abs=1e-9)
+    assert got["energy_wh"] == pytest.approx(sum(s.energy_out_wh for s in info.satellite_summary), abs=1e-9)
     assert got["frames_delivered"] == report["ledger"]["delivered"] > 0
     assert got["cpsnr_db"] is None  # no superres stage
 
@@ -62,7 +69,11 @@ def test_unreadable_runs_are_named(tmp_path):
     with pytest.raises(InputFileError, match="report.json: not a readable report"):
         read_run(tmp_path)
     (tmp_path / "report.json").write_text(json.dumps(REPORT))
-    assert read_run(tmp_path) == (REPORT, {})
+    assert read_run(tmp_path) == (REPORT, None)  # no telemetry/run.json
+    (tmp_path / "telemetry").mkdir()
+    (tmp_path / "telemetry" / "run.json").write_text(json.dumps({"scenario": "x"}))
+    with pytest.raises(InputFileError, match=r"run.json: .*seed: expected"):
+        read_run(tmp_path)
 
 
 def test_values_are_formatted_in_their_units():
