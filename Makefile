@@ -25,7 +25,7 @@ $(TRAIN_STAMP): $(STAMP)
 	touch $(TRAIN_STAMP)
 
 test: $(TRAIN_STAMP)
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 # Rebuild the shipped models from the project's own world generator (needs TensorFlow: the [train] extra),
 # then record each model's host latency in its card.
