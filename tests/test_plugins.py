@@ -233,43 +233,6 @@ def test_a_cloudy_frame_or_burst_is_discarded_whole_and_goes_through_no_later_st
         assert triage_pipeline(confidence=confidence).run(SimpleNamespace(frame_id="f3", dn=overcast)).discarded == discarded
 
 
-def test_a_mission_with_the_plugin_accounts_for_every_frame(tmp_path, triage_installed):
-    out = tmp_path / "run"
-    args = ["run", str(SCENARIO), "--out", str(out), "--quiet", "--workers", "0"]
-    assert main(args + [a for s in SMALL for a in ("--set", s)]) == 0
-    report = json.loads((out / "report.json").read_text())
-    ledger = [json.loads(line) for line in (out / "telemetry" / "ledger.jsonl").read_text().splitlines()]
-    processing = {r["frame_id"]: r for r in map(json.loads, (out / "telemetry" / "processing.jsonl").read_text().splitlines())}
-    assert report["ledger"]["balanced"] and report["ledger"]["captured"] == len(ledger) == len(processing)
-    assert report["ledger"]["captured"] == sum(report["ledger"][s] for s in ("delivered", "dropped", "on_board"))
-    triaged = {r["frame_id"] for r in processing.values() if r["stages"] == ["scene_triage"]}
-    assert triaged and len(triaged) < len(ledger)
-    for row in ledger:
-        if row["frame_id"] in triaged:  # discarded whole: one product dropped, with the classifier's label
-            assert (row["status"], row["reason"], row["dropped_by_reason"]) == ("dropped", "cloudy", {"cloudy": 1})
-        else:
-            assert processing[row["frame_id"]]["stages"] == ["scene_triage", "encode"]
-            assert row["status"] in ("delivered", "on_board") and not row["dropped_by_reason"]
-    assert report["ledger"]["dropped_by_reason"] == {"cloudy": len(triaged)}
-    cloud = {f: np.load(out / "truth" / f"{f}.npz")["cloud"] for f in processing}
-    fraction = {f: float(((c == 1) | (c == 2)).mean()) for f, c in cloud.items()}
-    assert min(fraction[f] for f in triaged) > 0.5  # what the classifier dropped was mostly cloud in the truth
-    assert all(f not in triaged for f in fraction if fraction[f] < 0.1)  # and no clear frame
-    assert report["bandwidth"]["saved_fraction"] > 0
-    # every drop the ledger records is the classifier's decision, by the stage that made it, and none is a loss
-    assert report["ledger"]["products_decided_by_stage"] == {"scene_triage": {"cloudy": len(triaged)}}
-    assert report["ledger"]["products_lost_by_reason"] == {}
-    assert all(row["decided_by_stage"] == ({"scene_triage": {"cloudy": 1}} if row["frame_id"] in triaged else {})
-               for row in ledger)
-    # a stage that runs a model makes the run "On-board AI"; the clear ground its drops lose is counted
-    rows = {r["pipeline"]: r for r in report["comparison"]["rows"]}
-    lost = truth_clear_pixels_lost(out, ledger)
-    assert lost > 0 and rows["this_run"]["clear_pixels_lost_fraction"] == pytest.approx(lost, abs=1e-6)
-    assert report["verdict"].startswith("On-board AI (scene_triage > encode) sends ")
-    assert report["verdict"].endswith(f"and loses {fmt_fraction(rows['this_run']['clear_pixels_lost_fraction'])} of "
-                                      "clear ground.")
-
-
 def truth_clear_pixels_lost(run_dir: Path, ledger: list[dict]) -> float:
     """Clear pixels lost, computed here from the run directory alone: over the frames the pipeline finished with
     (nothing on board, nothing lost to storage), the truly clear pixels (truth: valid, cloud 0) that no delivered
@@ -310,6 +273,17 @@ def test_a_triage_then_cloud_filter_mission_reports_what_each_stage_dropped(tmp_
     triaged = {r["frame_id"] for r in processing if r["stages"] == ["scene_triage"]}
     filtered = {r["frame_id"] for r in processing if r["stages"] == ["scene_triage", "cloud_filter", "encode"]}
     assert triaged and filtered and len(triaged) + len(filtered) == len(processing)
+    # what the classifier dropped was mostly cloud in the truth, and no clear frame was dropped
+    fraction = {}
+    for frame_id in {r["frame_id"] for r in processing}:
+        with np.load(out / "truth" / f"{frame_id}.npz") as truth:
+            fraction[frame_id] = float(((truth["cloud"] == 1) | (truth["cloud"] == 2)).mean())
+    assert min(fraction[f] for f in triaged) > 0.5
+    assert all(f not in triaged for f in fraction if fraction[f] < 0.1)
+    assert report["bandwidth"]["saved_fraction"] > 0
+    for row in ledger:  # a triaged frame: its one product dropped whole, with the classifier's label as reason
+        if row["frame_id"] in triaged:
+            assert (row["status"], row["reason"], row["dropped_by_reason"]) == ("dropped", "cloudy", {"cloudy": 1})
     # the ledger says which stage decided each drop: whole frames by the classifier, tiles by the cloud filter
     for row in ledger:
         decided = row["decided_by_stage"]
