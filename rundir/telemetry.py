@@ -117,8 +117,9 @@ class LedgerRow(Record):
     ``status`` one of :data:`LEDGER_STATUSES` and, dropped, the most common ``reason`` (else None); its products
     delivered, dropped and still on board, the drops by reason (``dropped_by_reason``: stages' decisions and losses
     together) and, of those, the stages' decisions by stage and reason (``decided_by_stage``: {stage: {reason:
-    count}}; absent in run directories written before it existed); bytes of the frame still on board and, on board,
-    its age at the end of the run (``age_s``, else None)."""
+    count}}; required: a ledger written before it existed cannot tell decisions from losses, so its rows are refused
+    and the run must be simulated again); bytes of the frame still on board and, on board, its age at the end of the
+    run (``age_s``, else None)."""
 
     frame_id: str
     satellite: str
@@ -130,7 +131,7 @@ class LedgerRow(Record):
     products_on_board: int
     bytes_on_board: int
     age_s: float | None
-    decided_by_stage: dict[str, dict[str, int]] = field(default_factory=dict)
+    decided_by_stage: dict[str, dict[str, int]]
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def make_run(run_dir: Path, complete: bool = True) -> Path:
     (run_dir / "scenario.yaml").write_text("name: tiny\nseed: 42\n")
     jsonl(run_dir / "telemetry" / "captures.jsonl", captures)
     rows = [{"frame_id": c["frame_id"], "satellite": "sat-1", "status": s, "reason": r, "products_delivered": d,
-             "products_dropped": 0, "dropped_by_reason": {}, "products_on_board": b, "bytes_on_board": 3000 * b,
+             "products_dropped": 0, "dropped_by_reason": {}, "decided_by_stage": {}, "products_on_board": b, "bytes_on_board": 3000 * b,
              "age_s": 6900.0 if b else None}
             for c, (s, r, d, b) in zip(captures, [("delivered", None, 2, 0), ("delivered", None, 2, 0),
                                                   ("dropped", "storage_full", 0, 0), ("on_board", None, 0, 1)])]

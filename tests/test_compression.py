@@ -62,7 +62,7 @@ def test_lossy_same_bytes_is_scored_from_the_evaluation_records(tmp_path):
                                                    codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.frombuffer(stream, np.uint8)})
     write_npz(tmp_path / "evaluation" / "f1.npz", {codec.EVALUATION_RAW_KEY: raw,
                                                    codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.zeros(0, np.uint8)})
-    ledger = [LedgerRow(f, "sat-1", "delivered", None, 1, 0, {}, 0, 0, None) for f in ("f0", "f1")]
+    ledger = [LedgerRow(f, "sat-1", "delivered", None, 1, 0, {}, 0, 0, None, {}) for f in ("f0", "f1")]
     run = SimpleNamespace(run_dir=tmp_path, derived={}, processing=[{"frame_id": "f0"}, {"frame_id": "f1"}],
                           ledger=ledger)
     got = compression.lossy_same_bytes(run, 12)

@@ -75,10 +75,14 @@ def test_a_contact_record_reads_back_as_written(record):
     assert ContactRecord.parse(json.loads(jsonl_line(record.to_json())), "telemetry/contacts.jsonl", 3) == record
 
 
-def test_a_ledger_row_from_before_decided_by_stage_reads_with_none_decided():
+def test_a_ledger_row_from_before_decided_by_stage_is_refused_naming_the_key():
+    """Without decided_by_stage a drop cannot be told a decision or a loss: the row is refused, not guessed."""
     row = LedgerRow("f", "sat-1", "dropped", "cloudy", 0, 2, {"cloudy": 2}, 0, 0, None, {"cloud_filter": {"cloudy": 2}})
     old = {k: v for k, v in row.to_json().items() if k != "decided_by_stage"}
-    assert LedgerRow.parse(old, "telemetry/ledger.jsonl", 1).decided_by_stage == {}
+    with pytest.raises(RecordError) as refused:
+        LedgerRow.parse(old, "telemetry/ledger.jsonl", 1)
+    assert str(refused.value).startswith("telemetry/ledger.jsonl: line 1: decided_by_stage: expected ")
+    assert "the key is missing" in str(refused.value)
 
 
 @pytest.mark.parametrize("change, field, expected, found", [
@@ -91,7 +95,7 @@ def test_a_ledger_row_from_before_decided_by_stage_reads_with_none_decided():
     ({"age_s": "late"}, "age_s", "a number or null", '"late"'),
 ])
 def test_a_bad_ledger_row_names_file_line_field_expected_and_found(change, field, expected, found):
-    good = LedgerRow("f", "sat-1", "on_board", None, 0, 0, {}, 1, 10, 5.0).to_json()
+    good = LedgerRow("f", "sat-1", "on_board", None, 0, 0, {}, 1, 10, 5.0, {}).to_json()
     with pytest.raises(RecordError) as err:
         LedgerRow.parse({**good, **change}, "telemetry/ledger.jsonl", 7)
     assert (err.value.path, err.value.line, err.value.field) == ("telemetry/ledger.jsonl", 7, field)
