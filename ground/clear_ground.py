@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rundir.codec import decode_product
+from rundir.tiles import TileBox
 
 from . import metrics
 
@@ -48,8 +49,8 @@ def delivered_pixels(shape: tuple[int, int], products: Sequence[Any], run_dir: P
         line = product.line
         if line["kind"] != "image":
             continue
-        t, s = line["tile"], int(line.get("scale", 1))
-        box = (slice(t["row0"] // s, (t["row0"] + t["height"]) // s), slice(t["col0"] // s, (t["col0"] + t["width"]) // s))
+        s = int(line.get("scale", 1))
+        box = TileBox.of(line["tile"]).camera_window(s)
         if line.get("masked"):
             seen[box] |= decode_product(product.path, line).any(axis=2)[::s, ::s]
         else:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from rundir import codec, flight_codecs
+from rundir.tiles import TileBox
 
 from . import metrics
 from .cloud import confusion, confusion_scores
@@ -183,8 +184,7 @@ def _truth_window(run: Any, frame_id: str, line: dict[str, Any]) -> tuple[np.nda
     path = run.run_dir / "truth" / f"{frame_id}.npz"
     if not path.is_file():
         return None
-    t, s = line["tile"], int(line.get("scale", 1))
-    box = (slice(t["row0"] // s, (t["row0"] + t["height"]) // s), slice(t["col0"] // s, (t["col0"] + t["width"]) // s))
+    box = TileBox.of(line["tile"]).camera_window(int(line.get("scale", 1)))
     with np.load(path) as truth:
         cloud = truth["cloud"][box]
         return (cloud == 1) | (cloud == 2), truth["valid"][box] & (cloud != 255)

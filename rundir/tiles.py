@@ -9,7 +9,8 @@ a multiple of ``tile_px``, so every pixel lies in exactly one tile.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 
 class TileBox(NamedTuple):
@@ -29,6 +30,17 @@ class TileBox(NamedTuple):
     def pixels(self) -> int:
         """Pixels in the tile: ``height * width``."""
         return self.height * self.width
+
+    @classmethod
+    def of(cls, tile: Mapping[str, Any]) -> TileBox:
+        """The box of a manifest line's ``tile`` object (its ``frame_height`` and ``frame_width`` left aside)."""
+        return cls(tile["row0"], tile["col0"], tile["height"], tile["width"])
+
+    def camera_window(self, scale: int) -> tuple[slice, slice]:
+        """The window on the camera's grid of a tile placed on a grid ``scale`` times finer (a super-resolved
+        product's manifest ``tile`` with its ``scale``): :attr:`window` divided by ``scale``."""
+        return (slice(self.row0 // scale, (self.row0 + self.height) // scale),
+                slice(self.col0 // scale, (self.col0 + self.width) // scale))
 
 
 def tile_boxes(height_px: int, width_px: int, tile_px: int) -> list[TileBox]:
