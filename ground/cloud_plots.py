@@ -61,6 +61,7 @@ def _zoom(values: Sequence[float]) -> tuple[float, float]:
     low, high = max(0.0, low - pad), min(1.0 + pad / 2, high + pad)
     if high - low < 0.05:
         low = max(0.0, high - 0.05)
+        high = low + 0.05  # widened upwards where 0 stops it (a point at recall 0)
     return low, high
 
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-import pytest
-
 from ground import plots
-from ground.cloud_plots import _zoom
 from ground.report import _rounded, collect
 from ground.run_data import load_run
 from ground.superres import SRScene
@@ -49,15 +46,6 @@ def test_a_section_figure_is_drawn_where_the_section_names_it(tiny_run):
     assert "cloud" not in str(figures)  # the section lists its own figures
     assert png_size(tiny_run / "plots" / "pr.png") == (int(6.0 * plots.DPI), int(5.0 * plots.DPI))
     assert png_size(tiny_run / "plots" / "tradeoff.png") == (int(8.0 * plots.DPI), int(6.0 * plots.DPI))
-
-
-def test_the_pr_axes_zoom_to_the_points_and_keep_points_at_one_whole():
-    low, high = _zoom([0.84, 0.93, 1.0])
-    assert low == pytest.approx(0.84 - 0.0128) and high == pytest.approx(1.0064)  # 8 % of the 0.16 range
-    assert _zoom([0.97, 0.99]) == pytest.approx((0.95, 1.0))  # a narrow cluster: 0.01 margin, widened to 0.05
-    assert _zoom([0.0, 1.0]) == pytest.approx((0.0, 1.04))
-    low, high = _zoom([0.5])
-    assert high - low == pytest.approx(0.05) and low <= 0.5 <= high
 
 
 def test_the_scale_bar_is_a_round_length_of_at_most_a_third_of_the_width():
