@@ -1,0 +1,142 @@
+"""ground.compute: the report's ``compute`` section, read from telemetry/processing.jsonl and run.json, on a real run
+(tests/report_run.py) and on the tiny run of tests/conftest.py given stage times of known medians; its blocks as
+report.md shows them; None for a run without processing records."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from conftest import jsonl
+from ground.compute import compute_blocks, compute_section
+from ground.document import Heading, to_markdown
+from ground.run_data import load_run
+from tests.report_run import sweep_run
+
+
+def processing(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "telemetry" / "processing.jsonl").read_text().splitlines()]
+
+
+def test_stage_times_are_those_of_the_processing_records():
+    run = sweep_run()
+    section = compute_section(run)
+    records = processing(run.run_dir)
+    assert section["frames"] == len(records) == 5
+    assert (section["timing"], section["hardware"]) == ("projected", "host")
+    assert list(section["stages"]) == ["cloud_filter", "encode"]
+    for name, stage in section["stages"].items():
+        sim_s = [r["compute_stage_s"][name] for r in records]
+        wall_s = [r["wall_s"][name] for r in records]
+        assert stage["frames"] == 5
+        assert stage["total_s"] == pytest.approx(sum(sim_s), abs=1e-9)
+        assert (stage["p50_s"], stage["max_s"]) == (statistics.median(sim_s), max(sim_s))
+        assert stage["wall_p50_s"] == statistics.median(wall_s)
+        assert 0 < stage["p50_s"] <= stage["max_s"] <= stage["total_s"]
+
+
+def test_the_stage_totals_make_the_satellites_busy_time():
+    run = sweep_run()
+    section = compute_section(run)
+    (satellite,) = section["satellites"]
+    assert satellite["satellite"] == "sso-1" and run.run_info.duration_s == 900.0
+    busy_s = satellite["compute_busy_s"]
+    assert sum(s["total_s"] for s in section["stages"].values()) == pytest.approx(busy_s, abs=1e-3)  # run.json: ms
+    assert satellite["utilisation"] == pytest.approx(busy_s / 900.0, rel=1e-12)
+
+
+def test_the_real_runs_blocks_name_its_stages_and_satellite():
+    section = compute_section(sweep_run())
+    heading, paragraph, table = compute_blocks(section)
+    assert heading == Heading(2, "On-board compute")
+    assert paragraph.text.startswith("Stage times per frame, projected for the host profile from the reference host "
+                                     "(5 frames). sso-1 busy ")
+    assert paragraph.text.endswith(f" ({section['satellites'][0]['utilisation']:.3%} of the run).")
+    assert table.header == ("stage", "projected p50", "projected max", "projected total", "host wall p50")
+    assert [row[0] for row in table.rows] == ["cloud_filter", "encode"]
+
+
+def summary(satellite: str, busy_s: float) -> dict:
+    """A run.json satellite_summary entry: ``busy_s`` of compute, the rest of no concern here."""
+    return {"satellite": satellite, "frames_planned": 4, "frames_captured": 4, "compute_busy_s": busy_s,
+            "compute_timing": "projected", "storage_peak_bytes": 1, "storage_capacity_bytes": 2, "battery_min_soc": 1.0,
+            "brownout_s": 0.0, "energy_in_wh": 1.0, "energy_out_wh": 1.0, "energy_unmet_wh": 0.0}
+
+
+@pytest.fixture
+def rpi4_run(tiny_run: Path) -> Path:
+    """The tiny run projected for a Raspberry Pi 4, three times slower than the host that ran it: a cloud filter on
+    three frames (2, 7 and 3 s: a median of 3 s, a mean of 4 s), super-resolution on two (40 and 50 s); sat-1 busy
+    for their 102 s, of the run's 7200 s."""
+    info = json.loads((tiny_run / "telemetry" / "run.json").read_text())
+    info.update(hardware="rpi4", satellite_summary=[summary("sat-1", 102.0)])
+    (tiny_run / "telemetry" / "run.json").write_text(json.dumps(info))
+    stage_s = [{"cloud_filter": 2.0, "superres": 40.0}, {"cloud_filter": 7.0, "superres": 50.0}, {"cloud_filter": 3.0}]
+    jsonl(tiny_run / "telemetry" / "processing.jsonl", [
+        {"frame_id": f"sat-1-f{f:06d}", "satellite": "sat-1", "compute_timing": "projected", "compute_stage_s": s,
+         "wall_s": {name: t / 3 for name, t in s.items()}} for f, s in enumerate(stage_s)])
+    return tiny_run
+
+
+def test_a_projected_run_in_report_md(rpi4_run):
+    section = compute_section(load_run(rpi4_run))
+    assert section["stages"]["cloud_filter"] == {"frames": 3, "total_s": 12.0, "p50_s": 3.0, "max_s": 7.0,
+                                                 "wall_p50_s": pytest.approx(1.0)}
+    assert section["satellites"] == [{"satellite": "sat-1", "compute_busy_s": 102.0,
+                                      "utilisation": pytest.approx(102.0 / 7200.0)}]
+    assert to_markdown(compute_blocks(section)).splitlines() == [
+        "## On-board compute", "",
+        "Stage times per frame, projected for the rpi4 profile from the reference host (3 frames). "
+        "sat-1 busy 1.7 min (1.417% of the run).", "",
+        "| stage | projected p50 | projected max | projected total | host wall p50 |",
+        "|---|---:|---:|---:|---:|",
+        "| cloud_filter | 3.0 s | 7.0 s | 12.0 s | 1.0 s |",
+        "| superres | 45.0 s | 50.0 s | 1.5 min | 15.0 s |"]
+
+
+def test_measured_times_are_said_to_be_measured(rpi4_run):
+    records = processing(rpi4_run)
+    jsonl(rpi4_run / "telemetry" / "processing.jsonl", [{**r, "compute_timing": "measured"} for r in records])
+    section = compute_section(load_run(rpi4_run))
+    _, paragraph, table = compute_blocks(section)
+    assert section["timing"] == "measured"
+    assert paragraph.text.startswith("Stage times per frame, MEASURED on the device that ran this simulation "
+                                     "(3 frames).")
+    assert table.header == ("stage", "measured p50", "measured max", "measured total", "host wall p50")
+
+
+def test_records_of_both_timings_are_both_named(rpi4_run):
+    records = processing(rpi4_run)
+    records[0]["compute_timing"] = "measured"
+    jsonl(rpi4_run / "telemetry" / "processing.jsonl", records)
+    assert compute_section(load_run(rpi4_run))["timing"] == ["measured", "projected"]
+
+
+def test_a_run_without_duration_has_no_utilisation(rpi4_run):
+    info = json.loads((rpi4_run / "telemetry" / "run.json").read_text())
+    (rpi4_run / "telemetry" / "run.json").write_text(json.dumps({**info, "duration_s": 0.0}))
+    section = compute_section(load_run(rpi4_run))
+    assert section["satellites"][0]["utilisation"] is None
+    assert "sat-1 busy 1.7 min (n/a of the run)." in compute_blocks(section)[1].text
+
+
+def test_records_from_before_stage_times_still_count_their_frames(tiny_run):
+    """The tiny run's processing records carry no per-stage times or timing, and its run.json no hardware or
+    satellite summary."""
+    section = compute_section(load_run(tiny_run))
+    assert (section["frames"], section["timing"], section["hardware"]) == (2, "projected", None)
+    assert section["stages"] == {} and section["satellites"] == []
+
+
+@pytest.mark.parametrize("records", [None, []], ids=["no processing.jsonl", "an empty processing.jsonl"])
+def test_no_section_without_processing_records(tiny_run, records):
+    path = tiny_run / "telemetry" / "processing.jsonl"
+    path.unlink()
+    if records is not None:
+        jsonl(path, records)
+    run = load_run(tiny_run)
+    assert run.processing == records
+    assert compute_section(run) is None
