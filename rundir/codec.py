@@ -227,7 +227,7 @@ def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.
     if fmt == "zstd":
         return unpack_bits(flight_codecs.zstd_decode(data), tuple(shape), bit_depth)
     if fmt in flight_codecs.LOSSY:
-        img = flight_codecs.decode(data, fmt, tuple(shape))
+        img = flight_codecs.decode(data, fmt, tuple(shape), bit_depth)
     elif fmt == "png":
         img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
         if img is None:

@@ -7,7 +7,7 @@ import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rundir import codec, flight_codecs
+from rundir import codec
 
 
 @settings(max_examples=60, deadline=None)
@@ -85,84 +85,8 @@ def test_tiff_and_raw_products_need_no_sidecars():
     assert codec.sidecars("p.tif", "tiff", 4, GEOREF) == {} and codec.sidecars("p.raw", "raw", 4, GEOREF) == {}
 
 
-# --- the flight-class codecs (rundir.flight_codecs, through imagecodecs) ------------------------------------------
-
-def _smooth(h: int, w: int, b: int, bits: int, seed: int) -> np.ndarray:
-    """A frame like imagery (a gradient plus noise), so that lossy settings have something to keep."""
-    rng = np.random.default_rng(seed)
-    ramp = np.add.outer(np.arange(h), np.arange(w))[..., None] * (2**bits - 1) / max(1, h + w)
-    noise = rng.normal(0, 2**bits / 64, (h, w, b))
-    return np.clip(ramp + noise, 0, 2**bits - 1).astype(np.uint16)
-
-
-@settings(max_examples=80, deadline=None)
-@given(fmt=st.sampled_from(["jpegls", "jpeg2000", "jpegxl", "zstd"]), h=st.integers(1, 40), w=st.integers(1, 40),
-       b=st.integers(1, 6), bits=st.integers(1, 16), seed=st.integers(0, 2**32 - 1))
-def test_every_lossless_flight_codec_round_trips_bit_exactly(fmt, h, w, b, bits, seed):
-    bits = max(bits, flight_codecs.BIT_DEPTHS[fmt][0])
-    dn = np.random.default_rng(seed).integers(0, 2**bits, (h, w, b)).astype(np.uint16)
-    data = codec.encode(dn, fmt, bits)
-    decoded = codec.decode(data, fmt, dn.shape, bits)
-    assert decoded.dtype == np.uint16 and codec.dn_sha256(decoded) == codec.dn_sha256(dn)
-    np.testing.assert_array_equal(decoded, dn)
-
-
-@pytest.mark.parametrize("fmt,bits", [("jpegls", 2), ("jpeg2000", 1), ("zstd", 1), ("jpegls", 16)])
-def test_low_and_high_bit_depths_round_trip_where_the_codec_takes_them(fmt, bits):
-    dn = np.random.default_rng(2).integers(0, 2**bits, (9, 11, 3)).astype(np.uint16)
-    np.testing.assert_array_equal(codec.decode(codec.encode(dn, fmt, bits), fmt, dn.shape, bits), dn)
-
-
-@pytest.mark.parametrize("fmt,bits", [("jpegls", 1), ("jpegxl", 17), ("jpeg2000", 17)])
-def test_bit_depths_a_codec_does_not_take_are_refused(fmt, bits):
-    with pytest.raises(ValueError, match=f"{fmt} takes"):
-        codec.encode(np.zeros((4, 4, 1), np.uint16), fmt, bits)
-
-
-@pytest.mark.parametrize("near", [1, 2, 5])
-def test_near_lossless_jpegls_keeps_its_error_bound_and_saves_bytes(near):
-    dn = _smooth(64, 48, 4, 12, near)
-    lossless = codec.encode(dn, "jpegls", 12)
-    data = codec.encode(dn, "jpegls", 12, lossy=codec.Lossy(max_error_dn=near))
-    error = np.abs(codec.decode(data, "jpegls", dn.shape, 12).astype(int) - dn)
-    assert error.max() == near and len(data) < len(lossless)  # NEAR is reached on noisy data, never passed
-
-
-@pytest.mark.parametrize("bits_per_sample", [0.5, 1.0, 2.0])
-def test_jpeg2000_at_a_rate_lands_just_under_its_byte_budget(bits_per_sample):
-    dn = _smooth(256, 256, 4, 12, 3)
-    data = codec.encode(dn, "jpeg2000", 12, lossy=codec.Lossy(bits_per_sample=bits_per_sample))
-    budget = bits_per_sample * dn.size / 8
-    assert 0.9 * budget <= len(data) <= budget  # OpenJPEG's rate control cuts the bit planes at the rate
-    assert np.abs(codec.decode(data, "jpeg2000", dn.shape, 12).astype(int) - dn).max() > 0
-
-
-def test_jpeg2000_budget_above_the_lossless_size_is_lossless():
-    dn = _smooth(32, 32, 3, 12, 4)
-    data = flight_codecs.jpeg2000_at_bytes(dn, 12, 10**6)
-    np.testing.assert_array_equal(codec.decode(data, "jpeg2000", dn.shape, 12), dn)
-
-
-def test_lossy_jpegxl_loses_in_every_band():
-    dn = _smooth(64, 64, 4, 12, 5)
-    data = codec.encode(dn, "jpegxl", 12, lossy=codec.Lossy(distance=2.0))
-    error = np.abs(codec.decode(data, "jpegxl", dn.shape, 12).astype(int) - dn)
-    assert all(error[..., band].max() > 0 for band in range(4))  # band-sequential: no band kept lossless
-
+# The flight-class codecs themselves (rundir.flight_codecs) are tested in tests/test_flight_codecs.py.
 
 def test_lossy_settings_on_a_lossless_only_format_are_refused():
     with pytest.raises(ValueError, match="lossless only"):
         codec.encode(np.zeros((4, 4, 3), np.uint16), "png", 12, lossy=codec.Lossy(max_error_dn=2))
-
-
-def test_lossy_setting_says_whether_and_how_it_is_bounded():
-    assert codec.Lossy().lossless("jpegls") and codec.Lossy(max_error_dn=3).max_error_bound_dn("jpegls") == 3
-    assert codec.Lossy(bits_per_sample=1.0).max_error_bound_dn("jpeg2000") is None
-    assert codec.Lossy(max_error_dn=3).lossless("jpeg2000")  # another codec's setting does not apply
-
-
-@pytest.mark.parametrize("fmt", ["jpegls", "jpeg2000", "jpegxl", "zstd"])
-def test_a_damaged_codestream_is_a_value_error(fmt):
-    data = codec.encode(_smooth(16, 16, 3, 12, 6), fmt, 12)
-    with pytest.raises(ValueError):
-        codec.decode(data[: len(data) // 3], fmt, (16, 16, 3), 12)
