@@ -1,14 +1,14 @@
 """Train the on-board multi-frame super-resolution model (x2) and write it, full-int8 and float32, with model
-cards, to ``onboard/models/``.
+cards, to ``onboard/runtime/models/``.
 
 The model is band-agnostic: it fuses one band at a time, so one model serves any camera. Its input is what
-:func:`onboard.fusion.misr` prepares from a registered burst of K frames - three high-res planes (the
+:func:`onboard.pipeline.fusion.misr` prepares from a registered burst of K frames - three high-res planes (the
 registered bicubic mean, the shift-and-add median and its sample count) folded to the low-res grid by
 space-to-depth and standardised per window - and its output, unfolded by ``tf.nn.depth_to_space``, is the
 correction to add to the bicubic mean in units of the window's standard deviation. It is a plain stack of
 3x3 convolutions with ReLU plus a linear 1x1 path, so every operator has an int8 kernel (CONV_2D, ADD,
 DEPTH_TO_SPACE). Training runs on bursts from :mod:`training.superres_data` (synthetic world, training
-regions and seeds); held-out scores come from the real interpreter (:class:`onboard.runtime.Model`) through
+regions and seeds); held-out scores come from the real interpreter (:class:`onboard.runtime.model.Model`) through
 the sliding window on other regions and seeds, next to bicubic and shift-and-add on the same bursts, and on
 Landsat 8 crops degraded by the same burst camera. ``python -m training.train_superres`` rebuilds both models
 (about 16 minutes on 2 CPU cores); ``--landsat-figure PNG`` only scores the shipped models on the Landsat crops
@@ -29,10 +29,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ground.superres import cpsnr_db, registration_error_px, ssim
-from onboard import fusion
-from onboard.modelcard import Scaling, write_card
-from onboard.runtime import Model, build_card
-from training import superres_data
+from onboard.pipeline import fusion
+from onboard.runtime.modelcard import Scaling, write_card
+from onboard.runtime.model import Model, build_card
+from training import cloud_data, superres_data
 from training.train_cloud import fit, to_tflite  # the same training loop and full-int8 conversion
 from training.superres_data import RegisteredBurst, iter_bursts, landsat_burst, make_bursts
 
@@ -40,7 +40,7 @@ SCALE = superres_data.SCALE
 MODEL_PX = 64  # low-res window: (1, 64, 64, 12) in, (1, 128, 128, 1) out
 CHANNELS = SCALE * SCALE * len(fusion.FEATURE_PLANES)
 TARGET_CLIP = 8.0  # standardised correction targets are clipped to +-this (cloud edges, outliers)
-MODELS_DIR = Path(__file__).resolve().parent.parent / "onboard" / "models"
+MODELS_DIR = Path(__file__).resolve().parent.parent / "onboard" / "runtime" / "models"
 STEM = "superres_x2"
 VERSION = "1.0.0"
 LANDSAT_CROP_PX = 256  # low-res frames of the Landsat bursts (512 px truth at 30 m)
@@ -177,7 +177,7 @@ def export_model(trained, config: TrainConfig):
 
 
 class KerasPredictor:
-    """A Keras model behind the :class:`onboard.fusion.Predictor` interface (for scoring before export)."""
+    """A Keras model behind the :class:`onboard.pipeline.fusion.Predictor` interface (for scoring before export)."""
 
     def __init__(self, model):
         self.model = model
@@ -248,13 +248,13 @@ def build(config: TrainConfig, out_dir: Path, log=print) -> dict[str, Any]:
     channel_names = [f"{plane}[{row},{col}]" for row in range(SCALE) for col in range(SCALE)
                      for plane in fusion.FEATURE_PLANES]
     training = {
-        "code": "training/train_superres.py, training/superres_data.py; inference: onboard.fusion.misr",
+        "code": "training/train_superres.py, training/superres_data.py; inference: onboard.pipeline.fusion.misr",
         "data": superres_data.__doc__.strip(),
         "input": f"per band, window of {MODEL_PX} low-res px: high-res planes {list(fusion.FEATURE_PLANES)} "
-                 f"(onboard.fusion.misr_planes) folded by space-to-depth ({SCALE}x{SCALE}), channel = "
+                 f"(onboard.pipeline.fusion.misr_planes) folded by space-to-depth ({SCALE}x{SCALE}), channel = "
                  f"(row phase * {SCALE} + column phase) * {len(fusion.FEATURE_PLANES)} + plane; reflectance "
                  f"planes less the window's bicubic mean over its standard deviation (>= "
-                 f"{fusion.FEATURE_FLOOR}), all clipped to +-{fusion.FEATURE_CLIP} (onboard.fusion.standardise)",
+                 f"{fusion.FEATURE_FLOOR}), all clipped to +-{fusion.FEATURE_CLIP} (onboard.pipeline.fusion.standardise)",
         "output": "correction to the registered bicubic mean on the high-res grid, in units of the window's "
                   "standard deviation; SR = bicubic mean + output * std",
         "target": "truth (world rendered at gsd/2) less the registered bicubic mean, over the truth's clear "
@@ -262,9 +262,9 @@ def build(config: TrainConfig, out_dir: Path, log=print) -> dict[str, Any]:
         "train_split": {"bursts": config.train_bursts, "frame_px": config.train_burst_px,
                         "utm_zones": "all but HELDOUT_ZONES", "world_seeds": "1000..499999"},
         "heldout_split": {"bursts": len(heldout), "frame_px": config.heldout_burst_px,
-                          "utm_zones": sorted(superres_data.HELDOUT_ZONES), "world_seeds": "500000..999999"},
+                          "utm_zones": sorted(cloud_data.HELDOUT_ZONES), "world_seeds": "500000..999999"},
         "burst": {"frames": superres_data.FRAMES, "scale": SCALE, "jitter_px": superres_data.JITTER_PX,
-                  "registration": "onboard.registration.register (ECC from phase correlation)"},
+                  "registration": "onboard.pipeline.registration.register (ECC from phase correlation)"},
         "draw_ranges": {"gsd_m": superres_data.GSD_RANGE_M, "psf_sigma_lr_px": superres_data.PSF_SIGMA_RANGE_PX,
                         "mean_cloud_cover": superres_data.MEAN_CLOUD_COVER_RANGE,
                         "frame_cloud_cover": superres_data.FRAME_CLOUD_COVER_RANGE,
@@ -277,7 +277,7 @@ def build(config: TrainConfig, out_dir: Path, log=print) -> dict[str, Any]:
                   "landsat_seed": config.landsat_seed},
         "data_time_s": round(data_s, 1),
         "tensorflow": tf.__version__, "python": platform.python_version(),
-        "evaluation": f"held-out bursts through onboard.runtime.Model and onboard.fusion.misr (window {MODEL_PX} "
+        "evaluation": f"held-out bursts through onboard.runtime.model.Model and onboard.pipeline.fusion.misr (window {MODEL_PX} "
                       f"px, overlap {fusion.MODEL_OVERLAP_PX} px); cPSNR and SSIM from ground.superres against "
                       "the truth's clear pixels (reflectance range 1), averaged over bursts",
     }
@@ -298,7 +298,7 @@ def build(config: TrainConfig, out_dir: Path, log=print) -> dict[str, Any]:
     metrics["real_landsat"]["crops"] = [{"scene": scene, "row0": row0, "col0": col0, "truth_px": 2 * LANDSAT_CROP_PX}
                                         for scene, row0, col0 in superres_data.LANDSAT_CROPS]
     metrics["real_landsat"]["toa"] = ("(2e-5 * DN - 0.1) / sin(38 deg), bands B2, B3, B4 as B, G, R; truth at "
-                                      "30 m, bursts at 60 m through onboard.burst.capture_burst (default camera)")
+                                      "30 m, bursts at 60 m through onboard.sensing.burst.capture_burst (default camera)")
     for kind, path in paths.items():
         card = _card(path, kind, scaling, channel_names, training, metrics)
         write_card(card, path.with_suffix(".json"))
