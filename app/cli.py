@@ -52,8 +52,8 @@ def _workers(value: str) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from ground.report import report_steps, write_report
 
-    from onboard.config import load_scenario
-    from onboard.mission import Mission
+    from onboard.scenario.config import load_scenario
+    from onboard.sim.mission import Mission
 
     if args.realtime is not None and not args.realtime > 0:
         raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
@@ -63,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = args.out or Path("runs") / scenario.name
     _prepare_run_dir(run_dir, args.overwrite)
     _write_resolved(run_dir, scenario)
-    from onboard.frame_pool import default_workers
+    from onboard.sim.frame_pool import default_workers
 
     workers = args.workers
     if workers is None:  # measured stage times are this machine's: no other process of ours competes for its cores
@@ -122,7 +122,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from onboard.config import load_scenario
+    from onboard.scenario.config import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     _print_warnings(scenario)
@@ -161,7 +161,7 @@ def _report_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_hardware(args: argparse.Namespace) -> int:
-    from onboard.hardware import load_profile, profile_names
+    from onboard.runtime.hardware import load_profile, profile_names
 
     if args.action == "list":
         if args.name is not None:
@@ -208,8 +208,8 @@ def _hardware_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from onboard import bench, bench_table
-    from onboard.hardware import load_profile
+    from onboard.runtime import bench, bench_table
+    from onboard.runtime.hardware import load_profile
 
     profile = load_profile(args.profile) if args.profile else None
     if profile is not None and args.device != "host":
@@ -252,7 +252,7 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_card(args: argparse.Namespace) -> int:
-    from onboard.card_init import CardRequest, describe, init_card
+    from onboard.runtime.card_init import CardRequest, describe, init_card
 
     def numbers(option: str, text: str) -> tuple[float, ...]:
         try:

@@ -69,7 +69,7 @@ def _at(data: Any, dotted: str) -> Any:
 
 def hardware_of(report: Mapping[str, Any]) -> dict[str, Any] | None:
     """The summary's ``hardware``: the profile the report's compute section names, with its shipped figures."""
-    from onboard.hardware import UnknownProfileError, load_profile
+    from onboard.runtime.hardware import UnknownProfileError, load_profile
 
     compute = report.get("compute") or {}
     if not compute.get("hardware"):

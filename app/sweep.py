@@ -82,8 +82,8 @@ def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str =
     CPU seconds (this process's, all threads) and its Python warnings, which are not printed."""
     from ground.report import write_report
 
-    from onboard.config import load_scenario
-    from onboard.mission import Mission
+    from onboard.scenario.config import load_scenario
+    from onboard.sim.mission import Mission
 
     run_dir = run_dir_of(Path(out), spec.run_id)
     if is_complete(run_dir, spec):  # NOTE: Dask recomputes a finished task whose worker died before it was read

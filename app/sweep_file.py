@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 import yaml
 
-from onboard.config import Scenario, key_reference, load_scenario
-from onboard.schema import Builder, issue_at, sort_issues, spec
-from onboard.yaml_source import Source, join, load_yaml
+from onboard.scenario.config import Scenario, key_reference, load_scenario
+from onboard.scenario.schema import Builder, issue_at, sort_issues, spec
+from onboard.scenario.yaml_source import Source, join, load_yaml
 from rundir.errors import ConfigError, ConfigIssue
 
 from .figures import FIGURES, figure_table

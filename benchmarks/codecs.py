@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # benchmarks/pipeline.py renders
 from pipeline import frames  # noqa: E402
 
 from ground.compression import SETTINGS, measure  # noqa: E402
-from onboard.pipeline import Encode  # noqa: E402
+from onboard.pipeline.stages import Encode  # noqa: E402
 
 OUT = Path(__file__).with_name("results") / "codecs.json"
 BIT_DEPTH = 12

@@ -17,7 +17,7 @@ import cv2
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # GeoTIFF tags OpenCV does not name
 import numpy as np
 
-from onboard.runtime import Model
+from onboard.runtime.model import Model
 
 ROOT = Path(__file__).parents[1]
 DATA = ROOT.parent / "shared" / "data" / "landsat8_p224_r077_r078"
@@ -35,7 +35,7 @@ def scene_toa(row: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    model = Model(ROOT / "onboard" / "models" / "cloud_rgb_int8.tflite", bands=("B", "G", "R"), threads=2)
+    model = Model(ROOT / "onboard" / "runtime" / "models" / "cloud_rgb_int8.tflite", bands=("B", "G", "R"), threads=2)
     results, panels = {}, []
     for row in ("077", "078"):
         toa, valid = scene_toa(row)

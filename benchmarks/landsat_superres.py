@@ -17,8 +17,8 @@ import numpy as np
 
 from ground import plots
 from ground.superres import cpsnr_db, ssim
-from onboard import fusion
-from onboard.superres import load_model
+from onboard.pipeline import fusion
+from onboard.pipeline.superres import load_model
 from training import superres_data
 
 ROOT = Path(__file__).parents[1]

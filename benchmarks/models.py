@@ -1,6 +1,6 @@
 """Measure each shipped model's host latency and record it in its card, where the simulation reads stage times.
 
-For every onboard/models/*.tflite: one interpreter thread on the host CPU (XNNPACK), 5 warm-up runs, then the
+For every onboard/runtime/models/*.tflite: one interpreter thread on the host CPU (XNNPACK), 5 warm-up runs, then the
 median of --runs timed invocations on a fixed input, all in one run so int8 and float32 twins compare fairly.
 Writes benchmarks/results/models.json (with the int8 / float32 latency ratio of each pair) and the card's
 ``benchmark`` field ({host_latency_ms_p50, runs, threads, host}); the card's sha256 covers the .tflite only.
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from onboard.bench import timed_ms
-from onboard.modelcard import Benchmark, load_card, write_card
-from onboard.runtime import Model
+from onboard.runtime.bench import timed_ms
+from onboard.runtime.modelcard import Benchmark, load_card, write_card
+from onboard.runtime.model import Model
 
-MODEL_DIR = Path(__file__).parents[1] / "onboard" / "models"
+MODEL_DIR = Path(__file__).parents[1] / "onboard" / "runtime" / "models"
 OUT = Path(__file__).with_name("results") / "models.json"
 
 

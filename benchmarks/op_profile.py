@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from onboard.interpreter import resolve_runtime
+from onboard.runtime.interpreter import resolve_runtime
 
-MODEL_DIR = Path(__file__).parents[1] / "onboard" / "models"
+MODEL_DIR = Path(__file__).parents[1] / "onboard" / "runtime" / "models"
 OUT = Path(__file__).with_name("results") / "op_profile.json"
 
 

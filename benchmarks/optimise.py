@@ -3,16 +3,16 @@ in ONNX Runtime.
 
 Variants: float32 (as shipped), float16 weights, dynamic-range int8 (int8 weights, float activations), int16x8
 (int16 activations, int8 weights), full int8, and 50 % magnitude-pruned plus full int8; each as a .tflite file run by
-LiteRT and as an .onnx file run by ONNX Runtime's CPU execution provider, both through ``onboard.runtime.Model``. For
+LiteRT and as an .onnx file run by ONNX Runtime's CPU execution provider, both through ``onboard.runtime.model.Model``. For
 each: file size (and gzip size, where pruning shows), host latency p50 and p90 of one 256 px window on one thread
-(timed as ``onboard.bench`` times it, the models interleaved run by run), that latency projected onto every hardware
-profile (``onboard.bench.project``: full-int8 models only, as a profile's speed is an int8 convolution figure), pixel
+(timed as ``onboard.runtime.bench`` times it, the models interleaved run by run), that latency projected onto every hardware
+profile (``onboard.runtime.bench.project``: full-int8 models only, as a profile's speed is an int8 convolution figure), pixel
 F1 at 0.5 on synthetic held-out frames (the first frames of ``training/train_cloud.py``'s held-out split, windows and
 overlap as the cards) and on the real tiles of ``shared/data/real_cloud_val`` (``training/cloud_scores.py``), and
 whether the file meets the Edge TPU compiler's documented constraints (EDGETPU_OPS, EDGETPU_REQUIREMENTS).
 
 The variants come from the Keras U-Net of ``training/train_cloud.py`` (``build_unet``) carrying the shipped float32
-model's weights, read from ``onboard/models/cloud_bgrn_float32.tflite``; the script checks that it reproduces the
+model's weights, read from ``onboard/runtime/models/cloud_bgrn_float32.tflite``; the script checks that it reproduces the
 shipped model's outputs. Nothing shipped is retrained or rewritten. LiteRT variants: the TFLite converter (float32
 and full int8 through ``train_cloud.to_tflite``). ONNX variants: tf2onnx from the Keras model (float32), then ONNX
 Runtime's own tools, the route an ONNX user takes: ``onnxruntime.transformers.float16`` (float16 weights, float I/O)
@@ -52,10 +52,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # NOTE: training/ is not an installed package; run as a script from any directory
 
 from ground.document import Table, to_markdown  # noqa: E402
-from onboard import bench  # noqa: E402
-from onboard.hardware import load_profile, profile_names  # noqa: E402
-from onboard.modelcard import MODEL_DIR, load_card  # noqa: E402
-from onboard.runtime import Model  # noqa: E402
+from onboard.runtime import bench  # noqa: E402
+from onboard.runtime.hardware import load_profile, profile_names  # noqa: E402
+from onboard.runtime.modelcard import MODEL_DIR, load_card  # noqa: E402
+from onboard.runtime.model import Model  # noqa: E402
 from training.cloud_data import CloudFrames, make_frames  # noqa: E402
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation, scores  # noqa: E402
 from training.train_cloud import (MODEL_PX, THRESHOLD, VARIANTS, WINDOW_OVERLAP_PX, TrainConfig, _batches,  # noqa: E402
@@ -383,7 +383,7 @@ def latencies(models: dict[Any, Any], config: OptimiseConfig) -> dict[Any, bench
 
 
 def projections(latency: bench.Latency, variant: Variant, runtime: str, edgetpu_met: bool) -> dict[str, Any]:
-    """Host latency on every shipped hardware profile (onboard.bench.project), or None with the reason."""
+    """Host latency on every shipped hardware profile (onboard.runtime.bench.project), or None with the reason."""
     out: dict[str, Any] = {}
     for name in profile_names():
         profile = load_profile(name)

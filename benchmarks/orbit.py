@@ -22,9 +22,9 @@ import sgp4
 import skyfield
 from skyfield.api import EarthSatellite, load, wgs84
 
-from onboard.elements import satrec_from_elements
-from onboard.ephemeris import Ephemeris
-from onboard.passes import ContactWindow, GroundStation, contact_windows
+from onboard.orbit.elements import satrec_from_elements
+from onboard.orbit.ephemeris import Ephemeris
+from onboard.orbit.passes import ContactWindow, GroundStation, contact_windows
 
 START_UTC = datetime(2026, 6, 21, 0, 0, tzinfo=timezone.utc)
 DURATION_S = 86400.0

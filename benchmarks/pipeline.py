@@ -1,10 +1,10 @@
 """Measure the host throughput of the shipped pipeline stages, the reference the simulation scales by hardware profile.
 
-Writes benchmarks/results/pipeline.json: per stage and format, the median seconds per 512 x 512 x 4 synthetic frame,
+Writes benchmarks/results/stages.json: per stage and format, the median seconds per 512 x 512 x 4 synthetic frame,
 samples per second, output/raw size ratio, and the REFERENCE_SAMPLES_PER_S the code uses, so drift is visible;
 and for the superres stage, the registration and fusion-plane seconds per low-res megapixel of 8-frame bursts
 (256 x 256 x 4), against REGISTRATION_S_PER_MPX and PLANES_S_PER_MPX.
-Run: .venv/bin/python benchmarks/pipeline.py [--frames N]
+Run: .venv/bin/python benchmarks/stages.py [--frames N]
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from onboard import burst, camera, fusion, pipeline, registration, superres
-from onboard.spacecraft_config import CameraConfig
-from onboard.projection import GridFootprint, epsg_code, utm_zone
-from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
+from onboard.sensing import burst, camera
+from onboard.pipeline import fusion, stages, registration, superres
+from onboard.scenario.spacecraft_config import CameraConfig
+from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
+from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
 from rundir import codec
 
 OUT = Path(__file__).with_name("results") / "pipeline.json"
@@ -97,9 +98,9 @@ def main() -> None:
     args = parser.parse_args()
     dns = frames(args.frames)
     results = {
-        "bent_pipe": {**measure(dns, "raw", 0), "reference_samples_per_s": pipeline.BentPipe.REFERENCE_SAMPLES_PER_S},
-        "encode_png_level3": {**measure(dns, "png", 3), "reference_samples_per_s": pipeline.Encode.REFERENCE_SAMPLES_PER_S["png"]},
-        "encode_tiff_level3": {**measure(dns, "tiff", 3), "reference_samples_per_s": pipeline.Encode.REFERENCE_SAMPLES_PER_S["tiff"]},
+        "bent_pipe": {**measure(dns, "raw", 0), "reference_samples_per_s": stages.BentPipe.REFERENCE_SAMPLES_PER_S},
+        "encode_png_level3": {**measure(dns, "png", 3), "reference_samples_per_s": stages.Encode.REFERENCE_SAMPLES_PER_S["png"]},
+        "encode_tiff_level3": {**measure(dns, "tiff", 3), "reference_samples_per_s": stages.Encode.REFERENCE_SAMPLES_PER_S["tiff"]},
         "encode_png_level6": measure(dns, "png", 6),
     }
     doc = {"frames": args.frames, "frame_shape": [512, 512, 4], "bit_depth": 12, "host": platform.processor() or platform.machine(),

@@ -36,10 +36,10 @@ import cv2
 import numpy as np
 import tifffile
 
-from onboard import spectral
-from onboard.modelcard import MODEL_DIR
-from onboard.runtime import Model
-from onboard.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES, SNOW, DESERT
+from onboard.pipeline import spectral
+from onboard.runtime.modelcard import MODEL_DIR
+from onboard.runtime.model import Model
+from onboard.sensing.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES, SNOW, DESERT
 from training import cloud_data
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation, scores
 from training.train_cloud import (LANDSAT_CENTRE_DEG, LANDSAT_DIR, LANDSAT_SCENES, LANDSAT_TIME_UTC, THRESHOLD,
@@ -155,7 +155,7 @@ def real_to_sim(frames: cloud_data.CloudFrames, real_rule_fpr: float) -> dict[st
 
 def _sun_corrected_landsat(scene: str) -> tuple[np.ndarray, np.ndarray]:
     """A Landsat 8 scene as TOA reflectance (H, W, 3) B G R, sun-elevation corrected, and its valid mask."""
-    from onboard.sun import sun_elevation_deg
+    from onboard.orbit.sun import sun_elevation_deg
 
     toa, valid = landsat_toa(scene, ("B", "G", "R"))
     elevation = float(sun_elevation_deg(LANDSAT_CENTRE_DEG[0], LANDSAT_CENTRE_DEG[1], LANDSAT_TIME_UTC, 0.0))

@@ -3,8 +3,8 @@ model and its ONNX twin, on white-noise input codes and, for the cloud models, o
 real tiles of ``shared/data/real_cloud_val``.
 
 Two twins per model: tf2onnx's export as it comes (``tf2onnx``) and orbitedge's (``orbitedge``,
-:func:`onboard.onnx_export.export_tflite`, which rounds the int8 Resize's ties half up as LiteRT does). Both runtimes
-run through :class:`onboard.runtime.Model` on the CPU (LiteRT: its default XNNPACK kernels; ONNX Runtime: the CPU
+:func:`onboard.runtime.onnx_export.export_tflite`, which rounds the int8 Resize's ties half up as LiteRT does). Both runtimes
+run through :class:`onboard.runtime.model.Model` on the CPU (LiteRT: its default XNNPACK kernels; ONNX Runtime: the CPU
 execution provider), fed the same quantised codes. Writes ``benchmarks/results/runtimes.json``.
 
 Run: .venv/bin/python -m benchmarks.runtimes   (needs the [train] extra: tf2onnx; about a minute)
@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from onboard.onnx_export import ONNX_OPSET, export_tflite
-from onboard.runtime import Model
-from onboard.world import SYNTHETIC_BANDS
+from onboard.runtime.onnx_export import ONNX_OPSET, export_tflite
+from onboard.runtime.model import Model
+from onboard.sensing.world import SYNTHETIC_BANDS
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, load_real_tiles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def main() -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in MODELS:
-            tflite = ROOT / "onboard" / "models" / f"{name}.tflite"
+            tflite = ROOT / "onboard" / "runtime" / "models" / f"{name}.tflite"
             litert = Model(tflite)
             cases = inputs(litert)
             twins = {"tf2onnx": Model(raw_twin(tflite, Path(tmp)), use_card=False),

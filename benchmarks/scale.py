@@ -4,7 +4,7 @@ satellites (issue 14).
 The shipped ``scenarios/constellation_xband.yaml`` (encode stage, TIFF, 512 x 512 x 4 frames, 300 Mbps X band)
 widened to N sun-synchronous satellites over 24 h: three satellites per plane, the planes' local times of the
 ascending node spread over 09:00-15:00. Each N runs once per ``--workers`` count (``orbitedge run --workers W``: 0
-is everything in one process, W >= 1 a pool of W worker processes for the pixel work, :mod:`onboard.frame_pool`).
+is everything in one process, W >= 1 a pool of W worker processes for the pixel work, :mod:`onboard.sim.frame_pool`).
 Each run is a separate ``orbitedge run`` process; its peak resident set size is ``ru_maxrss`` of ``os.wait4``: the
 largest of that process and its descendants (the pool's workers), not their sum. Its simulation wall time is
 ``run.json`` ``wall_time_s``, and the ground report takes the rest. ``--profile`` also runs the smallest constellation under cProfile and gives the
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from onboard.frame_pool import default_workers
+from onboard.sim.frame_pool import default_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "scenarios" / "constellation_xband.yaml"
@@ -39,10 +39,10 @@ OUT = Path(__file__).with_name("results") / "scale.json"
 PER_PLANE = 3
 # Functions whose cumulative time the profile reports, by what they do (module path suffix, function name).
 PROFILE_PARTS = {
-    "world rendering": ("onboard/world.py", "render"),
-    "camera": ("onboard/camera.py", "capture"),
-    "pipeline stages": ("onboard/pipeline.py", "run"),
-    "counterfactual sizes": ("onboard/pipeline.py", "alternative_bytes"),
+    "world rendering": ("onboard/sensing/world.py", "render"),
+    "camera": ("onboard/sensing/camera.py", "capture"),
+    "pipeline stages": ("onboard/pipeline/stages.py", "run"),
+    "counterfactual sizes": ("onboard/pipeline/stages.py", "alternative_bytes"),
     "product encoding": ("rundir/codec.py", "encode"),
     "zlib": ("~", "<built-in method zlib.compress>"),
     "ground report": ("ground/report.py", "build_report"),

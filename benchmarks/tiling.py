@@ -4,7 +4,7 @@ For each model, one 1024 x 1024 frame of TOA reflectance (25 windows of 256 px w
 - ``bare``: a loop of ``Model.invoke_raw`` on the 25 windows already quantised, the interpreter's own cost;
 - ``windowed``: ``Model.predict_tiled``, what the cloud stage runs (quantise the frame once, copy each window into
   the input buffer, stitch the cores, dequantise the mosaic once);
-- ``per_window``: ``onboard.tiling.predict_tiled`` with ``Model.predict``, quantising and dequantising each window.
+- ``per_window``: ``onboard.pipeline.tiling.predict_tiled`` with ``Model.predict``, quantising and dequantising each window.
 The three run interleaved, ``--repeats`` times, one interpreter thread; the JSON gives the median seconds of each
 and the throughput ratios ``bare / windowed`` and ``bare / per_window`` (1.0: no overhead beyond inference).
 
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from onboard import tiling
-from onboard.modelcard import MODEL_DIR
-from onboard.runtime import Model
+from onboard.pipeline import tiling
+from onboard.runtime.modelcard import MODEL_DIR
+from onboard.runtime.model import Model
 
 OUT = Path(__file__).with_name("results") / "tiling.json"
 MODELS = ("cloud_bgrn_int8", "cloud_bgrn_float32", "cloud_rgb_int8", "cloud_rgb_float32")

@@ -150,7 +150,7 @@ def _score_mask(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy
 def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy: Mapping[str, Any]
                    ) -> tuple[float | None, float | None]:
     """``(saved, lost)``: what the cloud_filter's tile policy (``tile_px``, ``max_cloud_fraction``, ``action``, as
-    onboard/cloud.py applies it) would do acting on one predicted mask (H, W) bool per frame. ``saved``: 1 - raw
+    onboard/pipeline/cloud.py applies it) would do acting on one predicted mask (H, W) bool per frame. ``saved``: 1 - raw
     bytes of the tiles kept / raw bytes of the frames; ``lost``: the truly clear scored pixels it withholds
     (whole dropped tiles, or the cloudy-flagged pixels of masked tiles) / all truly clear scored pixels. None
     where the denominator is 0."""

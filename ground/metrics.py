@@ -20,7 +20,7 @@ Record = Mapping[str, Any]
 
 def decided(row: LedgerRow) -> Counter[str]:
     """Products of a ledger row that a pipeline stage dropped on purpose (a cloudy tile, a discarded frame), by
-    reason: the sum over stages of the row's ``decided_by_stage`` (telemetry/ledger.jsonl, onboard/ledger.py)."""
+    reason: the sum over stages of the row's ``decided_by_stage`` (telemetry/ledger.jsonl, onboard/sim/ledger.py)."""
     out: Counter[str] = Counter()
     for by_reason in row.decided_by_stage.values():
         out.update(by_reason)

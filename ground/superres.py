@@ -165,7 +165,7 @@ CROPS_PLOT = "plots/superres-crops.png"  # example crops, drawn by ground.plots.
 
 def registration_error_px(estimated: np.ndarray, true: np.ndarray) -> float:
     """How well a burst was registered: the RMS (px) over frames 1..K-1 of the Euclidean distance between the
-    estimated and the true ``(K, 2)`` shifts (low-res px, :mod:`onboard.burst`'s ``(dy, dx)`` convention)."""
+    estimated and the true ``(K, 2)`` shifts (low-res px, :mod:`onboard.sensing.burst`'s ``(dy, dx)`` convention)."""
     error = np.asarray(estimated, np.float64)[1:] - np.asarray(true, np.float64)[1:]
     return float(np.sqrt(np.mean(np.sum(error**2, axis=1)))) if len(error) else 0.0
 

@@ -9,7 +9,7 @@ milliseconds, ``_deg`` degrees, ``_bytes`` bytes, ``_wh`` watt-hours; ``battery_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .manifest import Footprint
 from .records import Record

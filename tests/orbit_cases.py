@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 from sgp4.api import Satrec
 from skyfield.api import load
 
-from onboard.elements import satrec_from_elements
-from onboard.passes import GroundStation
+from onboard.orbit.elements import satrec_from_elements
+from onboard.orbit.passes import GroundStation
 
 TS = load.timescale(builtin=True)  # built-in leap seconds and UT1: downloads nothing
 

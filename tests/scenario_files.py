@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from onboard.config import load_scenario
+from onboard.scenario.config import load_scenario
 from rundir.errors import ConfigError
 
 

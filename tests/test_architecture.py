@@ -62,6 +62,21 @@ def test_the_packages_hold_modules():
     assert {"rundir.manifest", "rundir.codec", "rundir.files", "rundir.errors", "rundir.tiles", "app.cli"} <= set(GRAPH)
 
 
+def test_every_module_has_a_test_file_that_imports_it():
+    """Module ``pkg/.../name.py`` is tested in ``tests/test_name.py``, or ``tests/test_pkg_name.py`` where two
+    packages hold a module of that name (ground.cloud beside onboard.pipeline.cloud), and that file imports it."""
+    tested = {**modules(), **{module_name(p): p for p in sorted((ROOT / "training").rglob("*.py"))}}
+    missing = []
+    for name, path in tested.items():
+        if path.name == "__init__.py":
+            continue
+        leaf, top = name.split(".")[-1], name.split(".")[0]
+        candidates = [ROOT / "tests" / f"test_{leaf}.py", ROOT / "tests" / f"test_{top}_{leaf}.py"]
+        if not any(c.is_file() and name in imports_of(f"tests.{c.stem}", c, set(tested)) for c in candidates):
+            missing.append(f"{name} ({', '.join(c.name for c in candidates)})")
+    assert missing == [], "modules without a test file that imports them:\n" + "\n".join(missing)
+
+
 @pytest.mark.parametrize("package", PACKAGES)
 def test_dependencies_go_one_way(package):
     wrong = [f"{module} (line {line}) imports {target}"

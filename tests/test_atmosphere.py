@@ -1,10 +1,10 @@
-"""The synthetic world's clear atmosphere (onboard/atmosphere.py): Rayleigh optical depth against an outside formula;
+"""The synthetic world's clear atmosphere (onboard/sensing/atmosphere.py): Rayleigh optical depth against an outside formula;
 the haze it adds to whole scenes is tested with the world (tests/test_world.py)."""
 
 import numpy as np
 import pytest
 
-from onboard.atmosphere import rayleigh_optical_depth
+from onboard.sensing.atmosphere import rayleigh_optical_depth
 
 
 def test_rayleigh_optical_depth_matches_bodhaine():

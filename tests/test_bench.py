@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from onboard import bench
-from onboard.hardware import load_profile
+from onboard.runtime import bench
+from onboard.runtime.hardware import load_profile
 from rundir.errors import OrbitEdgeError
 
 DATA = Path(__file__).parent / "data"
 TINY_INT8 = DATA / "tiny_int8.tflite"
 TINY_FLOAT32 = DATA / "tiny_float32.tflite"
-MODEL_DIR = Path(__file__).parents[1] / "onboard" / "models"
+MODEL_DIR = Path(__file__).parents[1] / "onboard" / "runtime" / "models"
 FIELD_MODELS = DATA / "models"  # TFLite models from other projects (../shared/field-cases/models)
 HAS_EDGETPU = ctypes.util.find_library("edgetpu") is not None
 RESULT_FIELDS = {"model", "path", "family", "precision", "device", "runtime", "threads", "runs", "warmup_runs",
@@ -82,7 +82,7 @@ def test_measured_fields_are_consistent(tiny_results):
 
 
 def test_random_input_has_the_model_s_shape_and_dtype_and_a_fixed_seed():
-    from onboard.runtime import Model
+    from onboard.runtime.model import Model
 
     model = Model(TINY_INT8)
     x = bench.random_input(model)

@@ -1,4 +1,4 @@
-"""The table of `orbitedge bench` (onboard/bench_table.py): twins adjacent, the runtimes side by side with their
+"""The table of `orbitedge bench` (onboard/runtime/bench_table.py): twins adjacent, the runtimes side by side with their
 agreement, and columns that stay apart."""
 
 import dataclasses
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from onboard import bench, bench_table
+from onboard.runtime import bench, bench_table
 
 DATA = Path(__file__).parent / "data"
 TINY_INT8 = DATA / "tiny_int8.tflite"

@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from onboard.burst import BurstError, capture_burst, high_res_footprint, mtf_at_nyquist, psf_sigma_from_mtf
-from onboard.camera import frame_footprint
-from onboard.spacecraft_config import CameraConfig
-from onboard.world import SYNTHETIC_BANDS, Scene, SyntheticWorld
+from onboard.sensing.burst import BurstError, capture_burst, high_res_footprint, mtf_at_nyquist, psf_sigma_from_mtf
+from onboard.sensing.camera import frame_footprint
+from onboard.scenario.spacecraft_config import CameraConfig
+from onboard.sensing.world import SYNTHETIC_BANDS, Scene, SyntheticWorld
 
 TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
 PARIS = (48.85, 2.35)

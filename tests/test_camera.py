@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from onboard.camera import capture, dn_to_reflectance, frame_footprint
-from onboard.spacecraft_config import CameraConfig
-from onboard.projection import GridFootprint
-from onboard.schema import build
-from onboard.yaml_source import Source
-from onboard.superres import to_dn
-from onboard.world import Scene, SyntheticWorld
+from onboard.sensing.camera import capture, dn_to_reflectance, frame_footprint
+from onboard.scenario.spacecraft_config import CameraConfig
+from onboard.sensing.projection import GridFootprint
+from onboard.scenario.schema import build
+from onboard.scenario.yaml_source import Source
+from onboard.pipeline.superres import to_dn
+from onboard.sensing.world import Scene, SyntheticWorld
 from rundir.codec import pack_bits
 from rundir.errors import ConfigError
 

@@ -1,4 +1,4 @@
-"""`orbitedge card init` (onboard/card_init.py) on user-style models made in the tests: the card is a STAC Item with
+"""`orbitedge card init` (onboard/runtime/card_init.py) on user-style models made in the tests: the card is a STAC Item with
 the MLM extension that pystac validates, carries what the model says about itself and what the user told it, and bad
 options or a card that exists end with exit 2 and the reason."""
 
@@ -10,8 +10,11 @@ from pystac.extensions.mlm import MLMExtension
 from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from app.cli import main
-from onboard.modelcard import load_card
-from onboard.runtime import Model
+from onboard.pipeline.fusion import FEATURE_PLANES
+from onboard.runtime.card_init import CardRequest, init_card, misr_planes
+from onboard.runtime.modelcard import load_card
+from onboard.runtime.model import Model
+from rundir.errors import OrbitEdgeError
 from tests.user_models import WINDOW_PX, user_model
 
 
@@ -82,7 +85,7 @@ def test_an_existing_card_is_kept_unless_forced(tmp_path, capsys):
 
 
 def test_a_super_resolution_card_names_the_folded_planes_as_the_shipped_card_does(tmp_path, capsys):
-    from onboard.modelcard import MODEL_DIR, shipped_card
+    from onboard.runtime.modelcard import MODEL_DIR, shipped_card
 
     model = tmp_path / "my_misr.tflite"
     model.write_bytes((MODEL_DIR / "superres_x2_int8.tflite").read_bytes())
@@ -91,3 +94,26 @@ def test_a_super_resolution_card_names_the_folded_planes_as_the_shipped_card_doe
     assert card.inputs[0].bands == shipped.inputs[0].bands and card.inputs[0].scaling == shipped.inputs[0].scaling
     assert main(["card", "init", str(model), "--task", "super-resolution", "--bands", "B,G", "--force"]) == 2
     assert "none for a super-resolution model" in capsys.readouterr().err
+
+
+def test_every_bad_option_is_named_at_once_before_the_model_is_read(tmp_path):
+    request = CardRequest(model=tmp_path / "absent.tflite", task="detection", bands=("B", "B"), scale=(1.0, 2.0, 0.0),
+                          offset=(0.0,), source="radiance", activation="relu", accelerator="tpu")
+    with pytest.raises(OrbitEdgeError) as err:
+        init_card(request)
+    message = str(err.value)
+    for option, found in (("--task", "'detection'"), ("--bands", "'B,B'"), ("--scale", "found 3"),
+                          ("--scale", "found 0"), ("--source", "'radiance'"), ("--activation", "'relu'"),
+                          ("--accelerator", "'tpu'")):
+        assert f"{option}: expected" in message and found in message
+    assert not (tmp_path / "absent.json").exists()
+
+
+def test_misr_planes_name_each_feature_plane_at_each_sub_pixel_offset():
+    planes = misr_planes(4 * len(FEATURE_PLANES))
+    assert planes[:len(FEATURE_PLANES) + 1] == (*(f"{p}[0,0]" for p in FEATURE_PLANES), f"{FEATURE_PLANES[0]}[0,1]")
+    assert len(planes) == len(set(planes)) == 12 and planes[-1] == f"{FEATURE_PLANES[-1]}[1,1]"
+    assert len(misr_planes(9 * len(FEATURE_PLANES))) == 27  # x3
+    with pytest.raises(OrbitEdgeError, match="this one takes 10"):
+        misr_planes(10)
+

@@ -1,5 +1,5 @@
-"""The cloud_filter stage on the real shipped models and on users' models (made in the tests, carded with
-`orbitedge card init`, flown through `orbitedge run`), and the ground's cloud scores against hand-computed cases."""
+"""onboard.pipeline.cloud: the cloud_filter stage on the real shipped models and on users' models (made in the tests,
+carded with `orbitedge card init`, flown through `orbitedge run`)."""
 
 import json
 from pathlib import Path
@@ -7,66 +7,22 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from app.cli import main
-from ground import cloud as gcloud
-from onboard import cloud, pipeline
-from onboard.config import StageConfig, load_scenario
+from onboard.pipeline import cloud, stages
+from onboard.pipeline.tile import TileMeta
+from onboard.scenario.config import StageConfig, load_scenario
 from rundir.errors import ConfigError
-from rundir.tiles import tile_boxes
 from tests.user_models import user_model
 
 ROOT = Path(__file__).parents[1]
-CTX = pipeline.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
+CTX = stages.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
                        int8_conv_relative=1.0)
-
-
-def test_textbook_confusion_scores():
-    s = gcloud.confusion_scores(tp=8, fp=2, fn=4, tn=86)
-    assert s["precision"] == pytest.approx(0.8) and s["recall"] == pytest.approx(8 / 12)
-    assert s["f1"] == pytest.approx(2 * 0.8 * (8 / 12) / (0.8 + 8 / 12)) and s["iou"] == pytest.approx(8 / 14)
-    assert s["fpr"] == pytest.approx(2 / 88) and s["accuracy"] == pytest.approx(94 / 100)
-    assert gcloud.confusion_scores(0, 0, 0, 5)["precision"] is None
-
-
-def frame_eval(truth: np.ndarray, probability: np.ndarray) -> gcloud.FrameEval:
-    return gcloud.FrameEval("f", truth, np.ones_like(truth), (probability * 255).round().astype(np.uint8),
-                            truth.copy(), np.ones_like(truth), raw_bytes=truth.size * 6)
-
-
-def test_tile_policy_scores_against_hand_counts():
-    """64 x 64 frame, 32 px tiles: one tile fully cloudy, one half cloudy, two clear."""
-    truth = np.zeros((64, 64), bool)
-    truth[:32, :32] = True
-    truth[32:, :16] = True
-    policy = {"tile_px": 32, "max_cloud_fraction": 0.6, "action": "drop"}
-    perfect = gcloud._score_mask([frame_eval(truth, truth * 1.0)], [truth], policy)
-    assert perfect["pixel"]["f1"] == 1.0 and perfect["tile"]["f1"] == 1.0
-    assert perfect["tile_selection_saved_fraction"] == pytest.approx(0.25)  # one tile of four dropped
-    assert perfect["clear_pixels_lost_fraction"] == 0.0
-    greedy = {**policy, "max_cloud_fraction": 0.4}  # also drops the half-cloudy tile: its 512 clear pixels are lost
-    scored = gcloud._score_mask([frame_eval(truth, truth * 1.0)], [truth], greedy)
-    assert scored["tile_selection_saved_fraction"] == pytest.approx(0.5)
-    assert scored["clear_pixels_lost_fraction"] == pytest.approx(512 / (64 * 64 - 1024 - 512))
-    masked = gcloud._score_mask([frame_eval(truth, truth * 1.0)], [truth], {**greedy, "action": "mask"})
-    assert masked["clear_pixels_lost_fraction"] == 0.0  # masking keeps the clear half
-
-
-def test_pr_curve_is_exact_on_a_known_histogram():
-    truth = np.zeros((10, 10), bool)
-    truth[:5] = True
-    prob = np.where(truth, 0.9, 0.2)
-    prob[0, :2] = 0.3  # two cloud pixels the model is unsure of
-    curve = {p["threshold"]: p for p in gcloud._pr_curve([frame_eval(truth, prob)])}
-    assert curve[0.5]["precision"] == 1.0 and curve[0.5]["recall"] == pytest.approx(48 / 50)
-    assert curve[0.25]["recall"] == 1.0 and curve[0.15]["precision"] == pytest.approx(0.5)
 
 
 def make_stage(**params):
     cfg = StageConfig(name="cloud_filter", params=cloud.CloudFilter.Params(**params))
-    return pipeline.Pipeline((cfg, StageConfig(name="bent_pipe", params=pipeline.BentPipe.Params())), CTX)
+    return stages.Pipeline((cfg, StageConfig(name="bent_pipe", params=stages.BentPipe.Params())), CTX)
 
 
 def synthetic_frame(cloud_rows: int = 200):
@@ -97,7 +53,7 @@ def test_mask_action_and_mask_product():
     (mask,) = [t for t in work.tiles if t.kind == "cloud_mask"]
     assert len(image) == 1 and image[0].meta.masked
     np.testing.assert_array_equal(image[0].meta.cloudy, mask.dn[..., 0].astype(bool))  # what superres masks again
-    assert mask.meta == pipeline.TileMeta(bit_depth=1, bands=("cloud",))
+    assert mask.meta == TileMeta(bit_depth=1, bands=("cloud",))
     assert (image[0].dn[:150] == 0).all() and (image[0].dn[300:] > 0).any()
     assert mask.format == "png" and len(mask.payload) < 0.01 * 512 * 512 * 4 * 12 / 8
 
@@ -115,41 +71,6 @@ def test_camera_bands_pick_the_model_and_a_mismatch_is_an_error(tmp_path):
                       ["spacecraft.camera.bands=[B, G, R]", "pipeline.0.model=cloud_bgrn_int8"])
     with pytest.raises(ConfigError, match="expected a camera band list a shipped model was made for"):
         load_scenario(ROOT / "scenarios" / "cloudy_cloudfilter.yaml", ["spacecraft.camera.bands=[G, R, NIR]"])
-
-
-@settings(max_examples=40, deadline=None)
-@given(height=st.integers(1, 90), width=st.integers(1, 90), tile_px=st.integers(1, 40), seed=st.integers(0, 99))
-def test_tile_sums_match_the_tile_grid(height, width, tile_px, seed):
-    values = np.random.default_rng(seed).integers(0, 2, (height, width)).astype(bool)
-    expected = [int(values[box.window].sum()) for box in tile_boxes(height, width, tile_px)]
-    assert gcloud.tile_sums(values, tile_px).tolist() == expected
-
-
-def test_tile_policy_sweep_against_hand_counts():
-    """The 64 x 64 frame above: a cloudy 32 px tile, a half-cloudy one (512 clear pixels), two clear ones."""
-    truth = np.zeros((64, 64), bool)
-    truth[:32, :32] = True
-    truth[32:, :16] = True
-    policy = {"threshold": 0.5, "tile_px": 32, "max_cloud_fraction": 0.6, "action": "drop"}
-    sweep = gcloud.tile_policy_sweep([frame_eval(truth, truth * 1.0)], policy)
-    points = {(p["tile_px"], p["max_cloud_fraction"]): (p["saved_fraction"], p["clear_pixels_lost_fraction"])
-              for p in sweep}
-    assert sorted({p["tile_px"] for p in sweep}) == [32, 64]  # 128 px and up do not fit the frame
-    assert sorted({p["max_cloud_fraction"] for p in sweep}) == [0.1, 0.3, 0.5, 0.6, 0.7, 0.9]  # the stage's 0.6 too
-    clear = 64 * 64 - 1024 - 512
-    assert points[(32, 0.3)] == pytest.approx((0.5, 512 / clear))  # both cloudy tiles go, the half one's clear too
-    assert points[(32, 0.5)] == pytest.approx((0.25, 0.0))  # half cloudy is not more than half: kept
-    assert points[(32, 0.6)] == pytest.approx((0.25, 0.0))
-    assert points[(64, 0.3)] == pytest.approx((1.0, 1.0))  # one tile, 37.5 % cloud: all of it goes
-    assert points[(64, 0.5)] == pytest.approx((0.0, 0.0))
-    masked = {(p["tile_px"], p["max_cloud_fraction"]): p["clear_pixels_lost_fraction"]
-              for p in gcloud.tile_policy_sweep([frame_eval(truth, truth * 1.0)], {**policy, "action": "mask"})}
-    assert masked[(64, 0.3)] == 0.0  # masking withholds the cloudy pixels only
-    [note, table] = gcloud.sweep_blocks({"policy": policy, "tradeoff_tile_policy": sweep})
-    assert table.header == ("tile size", "> 10.0 % cloud", "> 30.0 % cloud", "> 50.0 % cloud", "> 60.0 % cloud",
-                            "> 70.0 % cloud", "> 90.0 % cloud")
-    assert table.rows[0][:5] == ("32 px", "50.0 % / 20.0 %", "50.0 % / 20.0 %", "25.0 % / 0.0 %", "25.0 % / 0.0 % *")
-    assert table.rows[1][0] == "64 px" and "*" not in "".join(table.rows[1]) and "threshold 0.5" in note.text
 
 
 # A pass over Paris on 2026-06-21 (09:47 UTC, 13 frames of 128 px) and a Svalbard contact after it.
@@ -207,7 +128,7 @@ def test_a_relative_model_path_starts_at_the_scenario(tmp_path):
     user_model("uint8.tflite", tmp_path / "mission" / "models")
     (problem,) = cloud.CloudFilter.check_files(params, ("B", "G", "R", "NIR"), tmp_path / "elsewhere")
     assert problem.path == "model" and "elsewhere/models/uint8.tflite: model file not found" in problem.found
-    assert pipeline.scenario_path("models/uint8.tflite", tmp_path / "mission") == \
+    assert stages.scenario_path("models/uint8.tflite", tmp_path / "mission") == \
         tmp_path / "mission" / "models" / "uint8.tflite"
 
 

@@ -1,10 +1,10 @@
-"""The synthetic world's clouds (onboard/cloud_layers.py): the Eddington cloud reflectance against the asymptotic
+"""The synthetic world's clouds (onboard/sensing/cloud_layers.py): the Eddington cloud reflectance against the asymptotic
 theory; cover, shadows and brightness of whole scenes are tested with the world (tests/test_world.py)."""
 
 import numpy as np
 import pytest
 
-from onboard.cloud_layers import cloud_reflectance
+from onboard.sensing.cloud_layers import cloud_reflectance
 
 
 def test_two_stream_cloud_reflectance_approaches_the_asymptotic_theory():

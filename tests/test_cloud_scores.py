@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from benchmarks.realism import classic_rule
-from onboard.modelcard import MODEL_DIR
-from onboard.runtime import Model
+from onboard.runtime.modelcard import MODEL_DIR
+from onboard.runtime.model import Model
 from training.cloud_scores import (REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation, scores,
                                    summary, tile_counts)
 from training.train_cloud import THRESHOLD, predict_frame

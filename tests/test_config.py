@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from onboard.config import load_scenario
+from onboard.scenario.config import load_scenario
 from tests.scenario_files import issues, write
 
 SCENARIOS = sorted(Path(__file__).parents[1].joinpath("scenarios").glob("*.yaml"))

@@ -10,11 +10,11 @@ from ground.contacts import _utc, contacts_blocks, contacts_section
 from ground.document import Image, Paragraph, Table
 from ground.report import write_report
 from ground.run_data import load_run
-from onboard import link_budget
-from onboard.downlink import ContactLog
-from onboard.ephemeris import Ephemeris
-from onboard.orbit_config import OrbitConfig
-from onboard.passes import GroundStation, contact_windows
+from onboard.sim import link_budget
+from onboard.sim.downlink import ContactLog
+from onboard.orbit.ephemeris import Ephemeris
+from onboard.scenario.orbit_config import OrbitConfig
+from onboard.orbit.passes import GroundStation, contact_windows
 from rundir.files import write_jsonl
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import simpy
 
-from onboard.downlink import Link, downlink, frame_error_rate
-from onboard.link_budget import PassRates
-from onboard.storage import Item, Storage
+from onboard.sim.downlink import Link, downlink, frame_error_rate
+from onboard.sim.link_budget import PassRates
+from onboard.sim.storage import Item, Storage
 
 
 @dataclass

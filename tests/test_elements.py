@@ -1,4 +1,4 @@
-"""Tests for onboard/elements.py: element sets: TLE parsing as users paste them, mean elements (sun-synchronous, LTAN,
+"""Tests for onboard/orbit/elements.py: element sets: TLE parsing as users paste them, mean elements (sun-synchronous, LTAN,
 phase) and the plausibility check against skyfield.
 """
 
@@ -18,11 +18,11 @@ from sgp4.earth_gravity import wgs72
 from sgp4.exporter import export_tle
 from skyfield.api import EarthSatellite, wgs84
 
-from onboard.elements import (MIN_ALTITUDE_KM, ElementSet, element_set, epoch_offset_days, implausible_orbit,
+from onboard.orbit.elements import (MIN_ALTITUDE_KM, ElementSet, element_set, epoch_offset_days, implausible_orbit,
                               satrec_from_elements, satrec_from_tle, sun_synchronous_inclination_deg, tle_epoch_utc)
-from onboard.ephemeris import Ephemeris
-from onboard.yaml_source import load_yaml
-from onboard.sun import sun_direction_ecef
+from onboard.orbit.ephemeris import Ephemeris
+from onboard.scenario.yaml_source import load_yaml
+from onboard.orbit.sun import sun_direction_ecef
 from tests.orbit_cases import DAY_S, ISS_START_UTC, ISS_TLE, SSO_START_UTC, TS, sso_satrec
 
 

@@ -1,4 +1,4 @@
-"""Tests for onboard/ephemeris.py: Earth-fixed positions against skyfield's ITRS, propagation errors, velocities and
+"""Tests for onboard/orbit/ephemeris.py: Earth-fixed positions against skyfield's ITRS, propagation errors, velocities and
 ground speed.
 """
 
@@ -13,10 +13,10 @@ from sgp4.api import WGS72, Satrec
 from skyfield.api import EarthSatellite, wgs84
 from skyfield.framelib import itrs
 
-from onboard.elements import satrec_from_tle
-from onboard.ephemeris import Ephemeris, PropagationError, ground_speed_km_s
-from onboard.frames import ecef_from_geodetic, geodetic
-from onboard.passes import contact_windows
+from onboard.orbit.elements import satrec_from_tle
+from onboard.orbit.ephemeris import Ephemeris, PropagationError, ground_speed_km_s
+from onboard.orbit.frames import ecef_from_geodetic, geodetic
+from onboard.orbit.passes import contact_windows
 from tests.orbit_cases import DAY_S, ISS_START_UTC, ISS_TLE, SSO_START_UTC, STATIONS, TS, sso_satrec
 
 

@@ -1,4 +1,4 @@
-"""onboard.frame_pool: captures computed by worker processes ahead of the simulation are the same bytes as a serial
+"""onboard.sim.frame_pool: captures computed by worker processes ahead of the simulation are the same bytes as a serial
 run's, whatever the number of workers and whichever captures the simulation skips."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from app.cli import main
 from benchmarks.same_behaviour import compare_runs
-from onboard.config import load_scenario
-from onboard.frame_pool import FramePool, FrameTask, default_workers, frame_work
-from onboard.mission import Mission
+from onboard.scenario.config import load_scenario
+from onboard.sim.frame_pool import FramePool, FrameTask, default_workers, frame_work
+from onboard.sim.mission import Mission
 
 ROOT = Path(__file__).parents[1]
 SMALL = ("spacecraft.camera.width_px=96", "spacecraft.camera.height_px=96",

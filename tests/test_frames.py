@@ -1,4 +1,4 @@
-"""Tests for onboard/frames.py: WGS84 geodetic round trips and Earth-fixed positions against skyfield."""
+"""Tests for onboard/orbit/frames.py: WGS84 geodetic round trips and Earth-fixed positions against skyfield."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from skyfield.api import wgs84
 
-from onboard.frames import ecef_from_geodetic, geodetic
+from onboard.orbit.frames import ecef_from_geodetic, geodetic
 
 
 ONE_MM_KM = 1e-6

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from ground.superres import cpsnr_db
-from onboard import fusion
-from onboard.burst import capture_burst
-from onboard.camera import frame_footprint
-from onboard.spacecraft_config import CameraConfig
-from onboard.registration import register
-from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
+from onboard.pipeline import fusion
+from onboard.sensing.burst import capture_burst
+from onboard.sensing.camera import frame_footprint
+from onboard.scenario.spacecraft_config import CameraConfig
+from onboard.pipeline.registration import register
+from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
 
 TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
 

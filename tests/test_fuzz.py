@@ -30,9 +30,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from app.cli import main
-from onboard import pipeline
-from onboard.config import Scenario, load_scenario
-from onboard.elements import _tle_checksum
+from onboard.pipeline import stages
+from onboard.scenario.config import Scenario, load_scenario
+from onboard.orbit.elements import _tle_checksum
 from rundir.errors import ConfigError
 
 ROOT = Path(__file__).parents[1]
@@ -113,9 +113,9 @@ def slots(tp: Any, value: Any, keys: tuple = (), rules: typing.Mapping = {}, pre
                                  present and f.name in value, needed)
     elif present and origin is list and isinstance(value, list):
         for i, item in enumerate(value):
-            if args[0] is Any and isinstance(item, dict) and item.get("stage") in pipeline.stage_classes():
-                yield Slot(keys + (i, "stage"), Literal[tuple(sorted(pipeline.stage_classes()))], {}, True, True)
-                yield from slots(pipeline.stage_classes()[item["stage"]].Params, item, keys + (i,), required=False)
+            if args[0] is Any and isinstance(item, dict) and item.get("stage") in stages.stage_classes():
+                yield Slot(keys + (i, "stage"), Literal[tuple(sorted(stages.stage_classes()))], {}, True, True)
+                yield from slots(stages.stage_classes()[item["stage"]].Params, item, keys + (i,), required=False)
             else:
                 yield from slots(args[0], item, keys + (i,), required=False)
     elif present and origin is dict and isinstance(value, dict):
@@ -715,7 +715,7 @@ def test_yaml_1_1_scalar_family(tmp_path_factory):
 
 # ------------------------------------------------------------------------------------------ element sets as pasted
 
-STALE_DAYS = 7.0  # the epoch distance beyond which a run is warned about (onboard/elements.py)
+STALE_DAYS = 7.0  # the epoch distance beyond which a run is warned about (onboard/orbit/elements.py)
 
 
 @st.composite

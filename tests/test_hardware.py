@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from onboard import hardware
-from onboard.config import load_scenario
-from onboard.hardware import UnknownProfileError, load_profile, profile_names
+from onboard.runtime import hardware
+from onboard.scenario.config import load_scenario
+from onboard.runtime.hardware import UnknownProfileError, load_profile, profile_names
 from rundir.errors import ConfigError
 
 QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"

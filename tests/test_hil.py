@@ -1,4 +1,4 @@
-"""The HIL pytest plugin (onboard.hil): frame-period arithmetic against hand-computed values, device probing,
+"""The HIL pytest plugin (onboard.runtime.hil): frame-period arithmetic against hand-computed values, device probing,
 and the options, markers and fixtures as pytest runs them (in a subprocess, through the pytest11 entry point)."""
 
 import ctypes.util
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from onboard import hil
+from onboard.runtime import hil
 
 HAS_EDGETPU = ctypes.util.find_library("edgetpu") is not None
 ONE_M_S = 1.0

@@ -1,5 +1,5 @@
 """Real imagery through GDAL: any CRS reprojected to the frame grid, band choice, no-data, cloud masks as stored,
-bit-field quality bands, and what ``validate`` says about image files (onboard/imagery.py)."""
+bit-field quality bands, and what ``validate`` says about image files (onboard/sensing/imagery.py)."""
 
 import math
 import shutil
@@ -16,13 +16,13 @@ from pyproj import Transformer
 from rasterio.errors import NotGeoreferencedWarning
 
 from app.cli import main
-from onboard.config import load_scenario
-from onboard.imagery import ImageryWorld
-from onboard.mask_bits import MASK_CODES, MaskBits
-from onboard.raster import BandSource, footprint_transform, image_info
-from onboard.projection import GridFootprint, epsg_code, utm_zone
-from onboard.truth import CLOUD_THICK, CLOUD_THIN, UNKNOWN
-from onboard.world import MissingBandError
+from onboard.scenario.config import load_scenario
+from onboard.sensing.imagery import ImageryWorld
+from onboard.sensing.mask_bits import MASK_CODES, MaskBits
+from onboard.sensing.raster import BandSource, footprint_transform, image_info
+from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
+from onboard.sensing.truth import CLOUD_THICK, CLOUD_THIN, UNKNOWN
+from onboard.sensing.world import MissingBandError
 from rundir.errors import ConfigError, InputFileError
 from tests.test_raster import write_raster
 
@@ -502,7 +502,7 @@ def test_bands_that_do_not_overlap_are_refused_across_the_antimeridian_too(tmp_p
 @SETTINGS
 @given(st.integers(-180, 179), st.integers(1, 359), st.integers(-180, 179), st.integers(1, 359))
 def test_longitude_overlap_on_the_circle_matches_whole_degrees(w1, n1, w2, n2):
-    from onboard.imagery import _overlap_lon
+    from onboard.sensing.imagery import _overlap_lon
 
     def degrees(west, span):  # the whole degrees [k, k + 1) a range covers
         return {(west + k + 180) % 360 - 180 for k in range(span)}

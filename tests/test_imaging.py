@@ -17,11 +17,11 @@ from skyfield.api import EarthSatellite, load, wgs84
 from skyfield.framelib import itrs
 
 from app.cli import main
-from onboard import elements, ephemeris, sun
-from onboard.config import TargetConfig
-from onboard.imaging import plan_captures
-from onboard.projection import UPS_SOUTH_EPSG, GridFootprint, crs_for, to_grid
-from onboard.spacecraft_config import CameraConfig
+from onboard.orbit import elements, ephemeris, sun
+from onboard.scenario.config import TargetConfig
+from onboard.sim.imaging import plan_captures
+from onboard.sensing.projection import UPS_SOUTH_EPSG, GridFootprint, crs_for, to_grid
+from onboard.scenario.spacecraft_config import CameraConfig
 
 DATA = Path(__file__).parent / "data"
 GEOD = pyproj.Geod(ellps="WGS84")

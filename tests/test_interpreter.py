@@ -1,4 +1,4 @@
-"""Runtime and delegate resolution (onboard/interpreter.py) with the real LiteRT interpreter: the runtimes tried,
+"""Runtime and delegate resolution (onboard/runtime/interpreter.py) with the real LiteRT interpreter: the runtimes tried,
 the delegate libraries refused with how to fix them, and errors that survive SimPy and pickling."""
 
 import ctypes.util
@@ -9,8 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
-from onboard.interpreter import DelegateError, RuntimeUnavailableError, load_delegates, resolve_runtime
-from onboard.runtime import Model
+from onboard.runtime.interpreter import DelegateError, RuntimeUnavailableError, load_delegates, resolve_runtime
+from onboard.runtime.model import Model
 from rundir.errors import InputFileError
 from tests.tiny_models import INT8
 
@@ -60,7 +60,7 @@ def test_unknown_delegate_lists_choices():
 
 
 def test_the_xnnpack_line_is_dropped_and_every_other_line_still_surfaces(capfd):
-    from onboard.interpreter import RUNTIME_CHATTER, runtime_chatter_dropped
+    from onboard.runtime.interpreter import RUNTIME_CHATTER, runtime_chatter_dropped
 
     with runtime_chatter_dropped():
         os.write(2, f"{RUNTIME_CHATTER[0]}\nERROR: a real problem\n".encode())

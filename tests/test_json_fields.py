@@ -1,8 +1,8 @@
-"""Reading a JSON card field by field (onboard/json_fields.py): every problem with its path and line."""
+"""Reading a JSON card field by field (onboard/runtime/json_fields.py): every problem with its path and line."""
 
 import json
 
-from onboard.json_fields import FieldReader, field_lines, is_int, is_number
+from onboard.runtime.json_fields import FieldReader, field_lines, is_int, is_number
 
 
 def test_lines_of_nested_fields_and_problems_located_at_them():

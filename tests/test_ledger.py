@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.ledger import UNNAMED_STAGE, Ledger
+from onboard.sim.ledger import UNNAMED_STAGE, Ledger
 
 
 def test_statuses():

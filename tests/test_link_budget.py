@@ -1,4 +1,4 @@
-"""onboard.link_budget: the budget against textbook worked examples, the DVB-S2 table against the standard, and a
+"""onboard.sim.link_budget: the budget against textbook worked examples, the DVB-S2 table against the standard, and a
 pass's bytes against an independent integration of the same equations (skyfield geometry, scipy integrator)."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
-from onboard import link_budget as lb
-from onboard.ephemeris import Ephemeris
-from onboard.orbit_config import OrbitConfig
-from onboard.passes import GroundStation, contact_windows
+from onboard.sim import link_budget as lb
+from onboard.orbit.ephemeris import Ephemeris
+from onboard.scenario.orbit_config import OrbitConfig
+from onboard.orbit.passes import GroundStation, contact_windows
 
 START = dt.datetime(2026, 6, 21, tzinfo=dt.timezone.utc)
 XBAND = lb.Budget(eirp_dbw=10.0, g_t_db_k=28.0, frequency_ghz=8.2, symbol_rate_msps=50.0, implementation_loss_db=1.0,
@@ -156,7 +156,7 @@ def test_without_a_constant_rate_the_model_is_the_modcod_of_the_lowest_elevation
 def test_validate_warns_when_no_modcod_closes_even_overhead():
     from pathlib import Path
 
-    from onboard.config import load_scenario
+    from onboard.scenario.config import load_scenario
 
     quickstart = Path(__file__).parent.parent / "scenarios" / "quickstart.yaml"
     xband = "spacecraft.radio.link_budget={eirp_dbw: 10, g_t_db_k: 28, frequency_ghz: 8.2, symbol_rate_msps: 50}"

@@ -1,12 +1,12 @@
-"""Cloud codes of mask files and bit-field quality bands (onboard/mask_bits.py)."""
+"""Cloud codes of mask files and bit-field quality bands (onboard/sensing/mask_bits.py)."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from onboard.mask_bits import MASK_CODES, MaskBits, cloud_codes, mask_problem, mask_rules
-from onboard.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
-from onboard.world_config import MaskBitsConfig
+from onboard.sensing.mask_bits import MASK_CODES, MaskBits, cloud_codes, mask_problem, mask_rules
+from onboard.sensing.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
+from onboard.scenario.world_config import MaskBitsConfig
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)

@@ -58,7 +58,7 @@ def test_bandwidth_without_telemetry_or_products():
 
 def ledger_row(frame_id: str, status: str, reason: str | None = None, bytes_on_board: int = 0,
                age_s: float | None = None, dropped: dict | None = None, decided: dict | None = None) -> LedgerRow:
-    """A telemetry/ledger.jsonl row as onboard/ledger.py makes it; ``decided``: {stage: {reason: count}}."""
+    """A telemetry/ledger.jsonl row as onboard/sim/ledger.py makes it; ``decided``: {stage: {reason: count}}."""
     dropped = dropped or {}
     return LedgerRow(frame_id, "sat-1", status, reason, 2 if status == "delivered" else 0, sum(dropped.values()),
                      dropped, 1 if status == "on_board" else 0, bytes_on_board, age_s, decided or {})

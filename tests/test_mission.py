@@ -13,11 +13,11 @@ import pytest
 
 from app.cli import main
 from benchmarks.same_behaviour import compare_runs
-from onboard.config import load_scenario
-from onboard.mission import Mission, build_world
-from onboard.world_config import WorldConfig
-from onboard.imagery import ImageryWorld
-from onboard.world import SyntheticWorld
+from onboard.scenario.config import load_scenario
+from onboard.sim.mission import Mission, build_world
+from onboard.scenario.world_config import WorldConfig
+from onboard.sensing.imagery import ImageryWorld
+from onboard.sensing.world import SyntheticWorld
 
 ROOT = Path(__file__).parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -75,7 +75,7 @@ def test_quickstart_runs_the_full_pipeline_and_scores_it(quickstart):
 
 def test_report_shows_what_the_cloud_model_is_worth_on_real_data(quickstart):
     out, report = quickstart
-    card = json.loads((ROOT / "onboard" / "models" / "cloud_bgrn_int8.json").read_text())
+    card = json.loads((ROOT / "onboard" / "runtime" / "models" / "cloud_bgrn_int8.json").read_text())
     figures = report["cloud"]["model_card"]
     assert figures["model"] == "cloud_bgrn_int8" and figures["sha256"] == card["sha256"]
     assert figures["real_validation"]["pooled"]["f1"] == card["metrics"]["real_validation"]["pooled"]["f1"]

@@ -1,4 +1,4 @@
-"""The STAC MLM form of model cards (onboard/mlm.py): per-band linear scaling to Value Scaling Objects and back,
+"""The STAC MLM form of model cards (onboard/runtime/mlm.py): per-band linear scaling to Value Scaling Objects and back,
 what orbitedge refuses in a foreign card, and every problem named with its STAC path and line."""
 
 import json
@@ -6,8 +6,8 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from onboard import mlm
-from onboard.modelcard import ModelCard, Scaling, TensorCard, load_card, write_card
+from onboard.runtime import mlm
+from onboard.runtime.modelcard import ModelCard, Scaling, TensorCard, load_card, write_card
 from rundir.errors import InputFileError
 
 scale = st.floats(0.01, 100).map(lambda v: round(v, 3)) | st.just(1.0)

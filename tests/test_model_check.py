@@ -1,4 +1,4 @@
-"""What the interpreter cannot run (onboard/model_check.py), on real damaged and foreign models through the real
+"""What the interpreter cannot run (onboard/runtime/model_check.py), on real damaged and foreign models through the real
 LiteRT interpreter: bad files, ops that would corrupt the heap, custom ops, input types, and the child-process trial
 that turns a native crash into an error."""
 
@@ -15,11 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.cli import main
-from onboard import cloud, model_check
-from onboard.interpreter import resolve_runtime
-from onboard.model_check import IO_FLOAT_DTYPES, IO_QUANTIZED_DTYPES, ModelCrashError, UnsupportedModelError, run_in_child
-from onboard.modelcard import MODEL_DIR
-from onboard.runtime import Model
+from onboard.pipeline import cloud
+from onboard.runtime import model_check
+from onboard.runtime.interpreter import resolve_runtime
+from onboard.runtime.model_check import IO_FLOAT_DTYPES, IO_QUANTIZED_DTYPES, ModelCrashError, UnsupportedModelError, run_in_child
+from onboard.runtime.modelcard import MODEL_DIR
+from onboard.runtime.model import Model
 from rundir.errors import InputFileError
 from tests.tiny_models import DATA, INT8, reflectance
 
@@ -68,7 +69,7 @@ def test_flatbuffer_without_a_model_is_refused_before_the_interpreter_sees_it(tm
     # missing subgraphs, so it runs in a child process.
     path = tmp_path / "hollow.tflite"
     path.write_bytes(struct.pack("<I", 16) + b"TFL3" + struct.pack("<HHH", 6, 8, 4) + b"\0\0" + struct.pack("<iI", 8, 3))
-    child = subprocess.run([sys.executable, "-c", "import sys; from onboard.runtime import Model; Model(sys.argv[1])",
+    child = subprocess.run([sys.executable, "-c", "import sys; from onboard.runtime.model import Model; Model(sys.argv[1])",
                             str(path)], capture_output=True, text=True, cwd=ROOT)
     assert child.returncode == 1, child.stderr
     assert f"InputFileError: {path}: a TFLite flatbuffer without subgraphs" in child.stderr

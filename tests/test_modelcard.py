@@ -1,4 +1,4 @@
-"""Model cards (onboard/modelcard.py): scaling, every bad field named, unreadable cards, the shipped cards and their
+"""Model cards (onboard/runtime/modelcard.py): scaling, every bad field named, unreadable cards, the shipped cards and their
 benchmark blocks written back byte for byte."""
 
 import json
@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from onboard.modelcard import MODEL_DIR, Benchmark, Scaling, load_card, shipped_card, write_card
+from onboard.runtime.modelcard import MODEL_DIR, Benchmark, Scaling, load_card, shipped_card, write_card
 from rundir.errors import InputFileError
 from tests.tiny_models import edit_card
 

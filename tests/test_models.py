@@ -10,15 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
-from onboard.cloud import CloudFilter
-from onboard.runtime import Model
-from onboard.spectral import cloud_mask
-from onboard.tiling import predict_tiled
+from onboard.pipeline.cloud import CloudFilter
+from onboard.runtime.model import Model
+from onboard.pipeline.spectral import cloud_mask
+from onboard.pipeline.tiling import predict_tiled
 from rundir.errors import InputFileError
 from training.cloud_data import make_frames
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, load_real_tiles
 
-MODELS = Path(__file__).resolve().parent.parent / "onboard" / "models"
+MODELS = Path(__file__).resolve().parent.parent / "onboard" / "runtime" / "models"
 VARIANTS = {"bgrn": ("B", "G", "R", "NIR"), "rgb": ("B", "G", "R")}
 KINDS = ("int8", "float32")
 SHIPPED = [(variant, kind) for variant in VARIANTS for kind in KINDS]

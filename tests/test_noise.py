@@ -1,10 +1,10 @@
-"""Procedural noise (onboard/noise.py): how much of a fractal texture a pixel resolves, and world coordinates;
+"""Procedural noise (onboard/sensing/noise.py): how much of a fractal texture a pixel resolves, and world coordinates;
 the seamless, bit-identical overlaps they give whole scenes are tested with the world (tests/test_world.py)."""
 
 import pytest
 
-from onboard.noise import fractal, ladder, world_axes
-from onboard.projection import FALSE_NORTHING_SOUTH_M, GridFootprint
+from onboard.sensing.noise import fractal, ladder, world_axes
+from onboard.sensing.projection import FALSE_NORTHING_SOUTH_M, GridFootprint
 
 
 @pytest.mark.parametrize("gsd_m, expected", [(2.0, 1.0), (20.0, None), (60.0, None)])

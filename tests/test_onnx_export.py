@@ -1,4 +1,4 @@
-"""The ONNX twin of a TFLite model (onboard/onnx_export.py): tf2onnx's export of the real tiny test model, its
+"""The ONNX twin of a TFLite model (onboard/runtime/onnx_export.py): tf2onnx's export of the real tiny test model, its
 card, and its outputs against LiteRT's; the Resize rewrite against hand-computed half-up rounding; the shipped cloud
 models' twins against LiteRT on the real tiles."""
 
@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from onboard.modelcard import MODEL_DIR, load_card
-from onboard.onnx_export import ONNX_OPSET, export_tflite, round_resize_ties_up
-from onboard.runtime import Model
+from onboard.runtime.modelcard import MODEL_DIR, load_card
+from onboard.runtime.onnx_export import ONNX_OPSET, export_tflite, round_resize_ties_up
+from onboard.runtime.model import Model
 from tests.tiny_models import INT8, copy_model, reflectance
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, load_real_tiles
 
@@ -103,5 +103,5 @@ def test_the_shipped_cloud_models_twins_give_litert_s_codes_on_real_tiles(tmp_pa
                                       range(0, toa.shape[1] - size_px + 1, size_px)):
             q = litert.quantize(toa[None, y:y + size_px, x:x + size_px])
             within.append(np.mean(np.abs(litert.invoke_raw(q).astype(int) - onnx.invoke_raw(q).astype(int)) <= 1))
-    # pooled over the 18 windows; one window in 18 stays near 97 % (a float Conv's exact tie: onboard/onnx_export.py)
+    # pooled over the 18 windows; one window in 18 stays near 97 % (a float Conv's exact tie: onboard/runtime/onnx_export.py)
     assert len(within) >= 10 and np.mean(within) >= 0.99

@@ -1,4 +1,4 @@
-"""ONNX Runtime behind Model (onboard/onnx_model.py), on user-style models made in the tests: integer I/O read
+"""ONNX Runtime behind Model (onboard/runtime/onnx_model.py), on user-style models made in the tests: integer I/O read
 through QuantizeLinear/DequantizeLinear, float16 NCHW with a dynamic batch as PyTorch exports it, the providers
 and what orbitedge refuses, each with the file and the reason."""
 
@@ -7,10 +7,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onboard.interpreter import DelegateError
-from onboard.model_check import UnsupportedModelError
-from onboard.onnx_model import OnnxEngine, provider_list
-from onboard.runtime import Model
+from onboard.runtime.interpreter import DelegateError
+from onboard.runtime.model_check import UnsupportedModelError
+from onboard.runtime.onnx_model import OnnxEngine, provider_list
+from onboard.runtime.model import Model
 from rundir.errors import InputFileError
 from tests.user_models import WINDOW_PX, frames, user_model
 

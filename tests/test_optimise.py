@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("tensorflow", reason="the optimisation table needs the [train] extra: pip install -e '.[train]'")
 
 from benchmarks import optimise  # noqa: E402
-from onboard.modelcard import MODEL_DIR  # noqa: E402
+from onboard.runtime.modelcard import MODEL_DIR  # noqa: E402
 from training.cloud_data import make_frames  # noqa: E402
 
 PROBABILITY_TOLERANCE = 1e-4  # as optimise.REPRODUCE_TOLERANCE: float32 rounding through two runtimes

@@ -1,14 +1,17 @@
-"""The satellites' config (onboard/orbit_config.py) through real scenarios: exactly one orbit definition, three-line
+"""The satellites' config (onboard/scenario/orbit_config.py) through real scenarios: exactly one orbit definition, three-line
 TLEs pasted as lists or text naming the satellite, element sets that are no longer orbits refused, and runs far from
 a TLE's epoch warned of (issue 11, kinds A and A')."""
 
+import datetime as dt
+import math
 from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from onboard.config import load_scenario
+from onboard.scenario.config import load_scenario
+from onboard.scenario.orbit_config import OrbitConfig
 from tests.scenario_files import issues, write
 
 QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
@@ -134,7 +137,7 @@ def test_stale_warning_exactly_beyond_seven_days_from_the_epoch(offset_days, dur
 
     from skyfield.api import EarthSatellite, load
 
-    from onboard.elements import STALE_EPOCH_DAYS, satrec_from_tle
+    from onboard.orbit.elements import STALE_EPOCH_DAYS, satrec_from_tle
 
     epoch = EarthSatellite.from_satrec(satrec_from_tle(*OBJECT_511), load.timescale(builtin=True)).epoch.utc_datetime()
     start = (epoch + dt.timedelta(days=offset_days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -146,3 +149,27 @@ def test_stale_warning_exactly_beyond_seven_days_from_the_epoch(offset_days, dur
     far_days = max(abs(offset_days), abs(offset_days + duration_h / 24.0))
     assume(abs(far_days - STALE_EPOCH_DAYS) > 1e-6)  # NOTE: within a tenth of a second either answer is right
     assert (len(scenario.warnings) == 1) == (far_days > STALE_EPOCH_DAYS)
+
+
+def test_elements_become_the_sgp4_record_they_describe():
+    """Mean motion from Kepler's third law with WGS72's mu (398600.8 km^3/s^2) and equatorial radius (6378.135 km),
+    the angles as given, the epoch at the run's start."""
+    start = dt.datetime(2026, 6, 21, 9, 40, tzinfo=dt.timezone.utc)
+    orbit = OrbitConfig(altitude_km=700.0, inclination_deg=53.0, raan_deg=120.0, phase_deg=30.0)
+    assert orbit.check() == [] and orbit.title is None
+    satrec = orbit.satrec(start)
+    a_km = 6378.135 + 700.0
+    assert satrec.no_kozai == pytest.approx(math.sqrt(398600.8 / a_km**3) * 60.0, rel=1e-9)  # rad/min
+    assert (math.degrees(satrec.inclo), math.degrees(satrec.nodeo)) == pytest.approx((53.0, 120.0), abs=1e-9)
+    assert satrec.jdsatepoch + satrec.jdsatepochF == pytest.approx(2461212.902778, abs=1e-6)  # 2026-06-21 09:40 UTC
+
+
+@pytest.mark.parametrize("fields,path,found", [
+    ({"altitude_km": 550.0, "inclination_deg": 97.6, "sun_synchronous": True, "raan_deg": 0.0}, "inclination_deg",
+     "both"),
+    ({"altitude_km": 550.0, "sun_synchronous": True}, "ltan_h", "neither"),
+    ({"inclination_deg": 53.0}, "altitude_km", "neither"),
+])
+def test_a_config_that_is_not_one_orbit_says_which_field(fields, path, found):
+    [issue] = OrbitConfig(**fields).check()
+    assert (issue.path, issue.found) == (path, found)

@@ -1,4 +1,4 @@
-"""Tests for onboard/passes.py: contact windows against skyfield's find_events, closest approaches to a target abeam of
+"""Tests for onboard/orbit/passes.py: contact windows against skyfield's find_events, closest approaches to a target abeam of
 the track.
 """
 
@@ -13,10 +13,10 @@ import pytest
 from sgp4.api import Satrec
 from skyfield.api import EarthSatellite, wgs84
 
-from onboard.elements import satrec_from_elements, satrec_from_tle
-from onboard.ephemeris import Ephemeris
-from onboard.frames import ecef_from_geodetic, geodetic
-from onboard.passes import ContactWindow, GroundStation, closest_approaches, contact_windows
+from onboard.orbit.elements import satrec_from_elements, satrec_from_tle
+from onboard.orbit.ephemeris import Ephemeris
+from onboard.orbit.frames import ecef_from_geodetic, geodetic
+from onboard.orbit.passes import ContactWindow, GroundStation, closest_approaches, contact_windows
 from tests.orbit_cases import DAY_S, ISS_START_UTC, ISS_TLE, SSO_START_UTC, STATIONS, TS, sso_satrec
 
 

@@ -1,4 +1,4 @@
-"""Stage plugins (onboard/plugins.py): a distribution's entry point in the group ``orbitedge.stages`` adds a stage,
+"""Stage plugins (onboard/pipeline/plugins.py): a distribution's entry point in the group ``orbitedge.stages`` adds a stage,
 found by importlib.metadata as pip would leave it (a ``*.dist-info`` directory with an ``entry_points.txt`` on
 sys.path, made here in a temporary directory: nothing is installed into the environment), validated like a
 built-in stage, and flown: the example scene triage classifier of examples/plugin_stage drops whole cloudy frames,
@@ -16,10 +16,10 @@ from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from app.cli import main
 from ground.document import fmt_fraction
-from onboard import pipeline
-from onboard.config import StageConfig, key_table, load_scenario, plugin_key_table
-from onboard.plugins import GROUP, PluginError, installed
-from onboard.runtime import Model
+from onboard.pipeline import stages
+from onboard.scenario.config import StageConfig, key_table, load_scenario, plugin_key_table
+from onboard.pipeline.plugins import GROUP, PluginError, installed
+from onboard.runtime.model import Model
 from rundir.errors import ConfigError
 
 ROOT = Path(__file__).parents[1]
@@ -27,7 +27,7 @@ EXAMPLE = ROOT / "examples" / "plugin_stage"
 SCENARIO = EXAMPLE / "scenario.yaml"
 TRIAGE = "scene_triage = orbitedge_scene_triage.triage:SceneTriage"
 SMALL = ("duration_h=10", "spacecraft.camera.width_px=256", "spacecraft.camera.height_px=256")  # 85 frames
-CTX = pipeline.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
+CTX = stages.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
                        int8_conv_relative=1.0)
 
 
@@ -80,11 +80,11 @@ def test_the_plugin_is_found_through_its_entry_point_and_only_while_on_the_path(
     on_path(site, EXAMPLE)
     plugin = installed()["scene_triage"]
     assert (plugin.value, plugin.distribution) == (TRIAGE.split(" = ")[1], "orbitedge-scene-triage 0.1.0")
-    cls = pipeline.stage_class("scene_triage")
-    assert cls.__module__ == "orbitedge_scene_triage.triage" and pipeline.stage_classes()["scene_triage"] is cls
-    assert "scene_triage" not in pipeline.builtin_stage_classes()
+    cls = stages.stage_class("scene_triage")
+    assert cls.__module__ == "orbitedge_scene_triage.triage" and stages.stage_classes()["scene_triage"] is cls
+    assert "scene_triage" not in stages.builtin_stage_classes()
     sys.path.remove(str(site))  # uninstalled: its metadata gone, the module still importable
-    assert "scene_triage" not in installed() and "scene_triage" not in pipeline.stage_classes()
+    assert "scene_triage" not in installed() and "scene_triage" not in stages.stage_classes()
     sys.path.insert(0, str(site))  # for on_path to take away
 
 
@@ -144,7 +144,7 @@ def test_the_plugin_stages_parameters_are_validated_like_built_in_ones(tmp_path,
     ("broken = broken_plugin_absent.stage:Broken", "failed to import: ModuleNotFoundError: No module named "
                                                    "'broken_plugin_absent'"),
     ("broken = broken_plugin_raises:Broken", "failed to import: ZeroDivisionError: division by zero"),
-    ("broken = broken_plugin_raises_not:NOT_A_STAGE", "expected a subclass of onboard.pipeline.Stage, found 42"),
+    ("broken = broken_plugin_raises_not:NOT_A_STAGE", "expected a subclass of onboard.pipeline.stages.Stage, found 42"),
     ("broken = broken_plugin_raises_not:Misnamed", "expected the class's name attribute to be the entry point's name "
                                                    "'broken', found 'other'"),
 ])
@@ -152,11 +152,11 @@ def test_a_plugin_that_cannot_load_is_named_with_its_distribution(tmp_path, on_p
     site = dist_info(tmp_path / "site", "broken-plugin", "0.0.1", [entry_point])
     (site / "broken_plugin_raises.py").write_text("1 / 0\n")
     (site / "broken_plugin_raises_not.py").write_text(
-        "from onboard.pipeline import Stage\nNOT_A_STAGE = 42\nclass Misnamed(Stage):\n    name = 'other'\n")
+        "from onboard.pipeline.stages import Stage\nNOT_A_STAGE = 42\nclass Misnamed(Stage):\n    name = 'other'\n")
     on_path(site)
     named = f"stage plugin '{entry_point}' (entry point group {GROUP}, distribution broken-plugin 0.0.1): {problem}"
     with pytest.raises(PluginError) as err:
-        pipeline.stage_classes()
+        stages.stage_classes()
     assert str(err.value) == named
     # a scenario that does not name the broken stage still validates; one that names it gets the plugin's error
     assert main(["validate", str(scenario(tmp_path, "  - stage: encode\n"))]) == 0
@@ -168,7 +168,7 @@ def test_a_plugin_that_cannot_load_is_named_with_its_distribution(tmp_path, on_p
 def test_a_plugin_may_not_take_a_built_in_stages_name(tmp_path, on_path):
     on_path(dist_info(tmp_path / "site", "impostor", "1.0", ["encode = impostor:Encode"]))
     with pytest.raises(PluginError, match="distribution impostor 1.0.*expected a stage name no built-in stage has"):
-        pipeline.stage_classes()
+        stages.stage_classes()
 
 
 
@@ -195,9 +195,9 @@ def test_the_shipped_classifier_is_a_valid_card_and_scores_as_its_card_says(tria
 
 def triage_pipeline(**params):
     """scene_triage (the shipped classifier, ``params``) then a PNG encoder, on the camera of the example."""
-    configs = (StageConfig(name="scene_triage", params=pipeline.stage_class("scene_triage").Params(**params)),
-               StageConfig(name="encode", params=pipeline.Encode.Params()))
-    return pipeline.Pipeline(configs, CTX)
+    configs = (StageConfig(name="scene_triage", params=stages.stage_class("scene_triage").Params(**params)),
+               StageConfig(name="encode", params=stages.Encode.Params()))
+    return stages.Pipeline(configs, CTX)
 
 
 def held_out_dn(count: int = 12) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@
 import pytest
 import simpy
 
-from onboard.power import Power
+from onboard.sim.power import Power
 
 
 def make(sunlit=True, soc=0.5, solar_w=100.0, idle=10.0):

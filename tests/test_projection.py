@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.projection import (UPS_NORTH_EPSG, UPS_SOUTH_EPSG, UPS_ZONE, GridFootprint, central_meridian_deg,
+from onboard.sensing.projection import (UPS_NORTH_EPSG, UPS_SOUTH_EPSG, UPS_ZONE, GridFootprint, central_meridian_deg,
                                 crs_for, epsg_code, from_grid, from_utm, to_grid, to_utm, utm_zone, utm_zones,
                                 zone_of_epsg)
 

@@ -1,5 +1,5 @@
 """One band of an image file through GDAL: metadata, samples and validity, calibration, reprojection
-(onboard/raster.py)."""
+(onboard/sensing/raster.py)."""
 
 import warnings
 
@@ -11,8 +11,8 @@ from hypothesis import given, settings, strategies as st
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 
-from onboard.projection import GridFootprint
-from onboard.raster import (BandSource, band_metadata, calibration_problem, image_info, load_band, open_image,
+from onboard.sensing.projection import GridFootprint
+from onboard.sensing.raster import (BandSource, band_metadata, calibration_problem, image_info, load_band, open_image,
                             read_band)
 from rundir.errors import InputFileError
 

@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from onboard.config import key_table
+from onboard.scenario.config import key_table
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
 
 def test_readme_key_tables_match_the_config_classes():
-    assert key_table() in README, "README is stale: paste the output of `python -m onboard.config`"
+    assert key_table() in README, "README is stale: paste the output of `python -m onboard.scenario.config`"
 
 
 def test_readme_shows_the_two_commands_first():

@@ -300,7 +300,7 @@ def test_every_fault_at_once_in_a_real_run(real_run, tmp_path, capsys):
 
 def test_png_sidecars_are_verified_counted_in_bytes_and_never_orphans(tmp_path):
     """The on-board product store writes a PNG with its world file and .aux.xml; reception checks all three."""
-    from onboard.downlink import ProductStore
+    from onboard.sim.downlink import ProductStore
     from rundir.codec import Georef, sidecars
     from rundir.manifest import ManifestLine
 

@@ -1,4 +1,4 @@
-"""onboard.recorder: what a run writes into its run directory, product by product, read back as the ground reads it."""
+"""onboard.sim.recorder: what a run writes into its run directory, product by product, read back as the ground reads it."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onboard.config import load_scenario
-from onboard.downlink import ContactLog
-from onboard.pipeline import Context, Tile, TileMeta, Work, tile_georef
-from onboard.projection import GridFootprint
-from onboard.recorder import Recorder, iso_utc, manifest_line
-from onboard.storage import Item
-from onboard.world import BAND_CENTRES_UM, SYNTHETIC_BANDS
+from onboard.scenario.config import load_scenario
+from onboard.sim.downlink import ContactLog
+from onboard.pipeline.stages import Context, tile_georef
+from onboard.pipeline.tile import Tile, TileMeta, Work
+from onboard.sensing.projection import GridFootprint
+from onboard.sim.recorder import Recorder, iso_utc, manifest_line
+from onboard.sim.storage import Item
+from onboard.sensing.world import BAND_CENTRES_UM, SYNTHETIC_BANDS
 from rundir.codec import Georef, encode
 from rundir.manifest import ManifestLine
 from rundir.run_info import RunInfo

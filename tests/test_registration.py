@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from ground.superres import registration_error_px
-from onboard.burst import capture_burst
-from onboard.camera import frame_footprint
-from onboard.spacecraft_config import CameraConfig
-from onboard.registration import METHODS, ecc_shift, phase_correlation_shift, register
-from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
+from onboard.sensing.burst import capture_burst
+from onboard.sensing.camera import frame_footprint
+from onboard.scenario.spacecraft_config import CameraConfig
+from onboard.pipeline.registration import METHODS, ecc_shift, phase_correlation_shift, register
+from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
 
 TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
 TENTH_PX = 0.1

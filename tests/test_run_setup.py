@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from app.run_setup import prepare_run_dir, write_resolved
-from onboard.config import load_scenario
+from onboard.scenario.config import load_scenario
 from rundir.errors import OrbitEdgeError
 from tests.sweep_cases import QUICKSTART
 

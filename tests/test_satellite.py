@@ -1,4 +1,4 @@
-"""onboard.satellite: the SimPy processes of one spacecraft, on real SimPy, storage and battery models."""
+"""onboard.sim.satellite: the SimPy processes of one spacecraft, on real SimPy, storage and battery models."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import pytest
 import simpy
 
-from onboard import satellite
-from onboard.config import load_scenario
-from onboard.power import Power
-from onboard.recorder import Recorder
-from onboard.satellite import Payload, Satellite
-from onboard.storage import Storage
+from onboard.sim import satellite
+from onboard.scenario.config import load_scenario
+from onboard.sim.power import Power
+from onboard.sim.recorder import Recorder
+from onboard.sim.satellite import Payload, Satellite
+from onboard.sim.storage import Storage
 
 ROOT = Path(__file__).parents[1]
 START = dt.datetime(2026, 6, 21, tzinfo=dt.timezone.utc)

@@ -1,4 +1,4 @@
-"""The Builder (onboard/schema.py), on YAML read by onboard/yaml_source.py: YAML 1.1's readings of a scalar are refused
+"""The Builder (onboard/scenario/schema.py), on YAML read by onboard/scenario/yaml_source.py: YAML 1.1's readings of a scalar are refused
 where they are not what the field expects, --set values get the issues the same text in the file gets, and every
 problem is reported."""
 
@@ -15,8 +15,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.schema import build, issue_at, spec
-from onboard.yaml_source import apply_override, load_yaml
+from onboard.scenario.schema import build, issue_at, spec
+from onboard.scenario.yaml_source import apply_override, load_yaml
 from rundir.errors import ConfigError, ConfigIssue
 
 UTC = dt.timezone.utc

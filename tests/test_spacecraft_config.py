@@ -1,4 +1,4 @@
-"""The spacecraft's config (onboard/spacecraft_config.py): the camera's derived radiometry and raw frame size, the
+"""The spacecraft's config (onboard/scenario/spacecraft_config.py): the camera's derived radiometry and raw frame size, the
 radio's payload rate and frame error rate from Eb/N0 against the textbook BPSK bit error rate, and their key rules."""
 
 import math
@@ -7,10 +7,10 @@ from statistics import NormalDist
 
 import pytest
 
-from onboard.config import load_scenario
-from onboard.schema import build
-from onboard.spacecraft_config import CameraConfig, RadioConfig
-from onboard.yaml_source import load_yaml
+from onboard.scenario.config import load_scenario
+from onboard.scenario.schema import build
+from onboard.scenario.spacecraft_config import CameraConfig, RadioConfig
+from onboard.scenario.yaml_source import load_yaml
 from rundir.errors import ConfigError
 
 DATA = Path(__file__).parent / "data"

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.spectral import SpectralThresholds, cloud_mask, spectral_tests
+from onboard.pipeline.spectral import SpectralThresholds, cloud_mask, spectral_tests
 from training.cloud_data import make_frames
 
 BGRN = ("B", "G", "R", "NIR")
 RGB = ("B", "G", "R")
-MODELS = Path(__file__).resolve().parent.parent / "onboard" / "models"
+MODELS = Path(__file__).resolve().parent.parent / "onboard" / "runtime" / "models"
 
 # TOA reflectance in B, G, R, NIR at ~45 degrees sun elevation, as Landsat 8 OLI / Sentinel-2 see them.
 THICK_CLOUD = (0.80, 0.79, 0.78, 0.74)  # flat and bright; NIR a little lower

@@ -5,7 +5,7 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.storage import Item, Storage
+from onboard.sim.storage import Item, Storage
 
 
 def make(policy, capacity=100):

@@ -1,4 +1,4 @@
-"""Tests for onboard/sun.py: the sun's position against textbook values (equinox noon, Meeus example 25.a) and Earth's
+"""Tests for onboard/orbit/sun.py: the sun's position against textbook values (equinox noon, Meeus example 25.a) and Earth's
 shadow.
 """
 
@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from onboard.sun import sun_azimuth_deg, sun_direction_ecef, sun_elevation_deg, sunlit
+from onboard.orbit.sun import sun_azimuth_deg, sun_direction_ecef, sun_elevation_deg, sunlit
 
 
 def test_sun_at_solar_noon_on_the_march_equinox():

@@ -8,18 +8,20 @@ import numpy as np
 import pytest
 
 from ground.superres import cpsnr_db
-from onboard import burst, pipeline, superres
-from onboard.config import StageConfig, load_scenario
-from onboard.modelcard import shipped_card
-from onboard.projection import GridFootprint
-from onboard.spacecraft_config import CameraConfig
-from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
+from onboard.sensing import burst
+from onboard.pipeline import stages, superres
+from onboard.pipeline.tile import Tile, Work
+from onboard.scenario.config import StageConfig, load_scenario
+from onboard.runtime.modelcard import shipped_card
+from onboard.sensing.projection import GridFootprint
+from onboard.scenario.spacecraft_config import CameraConfig
+from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
 from rundir import codec
 from rundir.errors import ConfigError
 
 ROOT = Path(__file__).parents[1]
 SPEC = CameraConfig(width_px=96, height_px=96, gsd_m=10.0, bands=SYNTHETIC_BANDS)
-CTX = pipeline.Context(bands=SPEC.bands, bit_depth=12, reflectance_per_dn=SPEC.reflectance_max / SPEC.dn_max,
+CTX = stages.Context(bands=SPEC.bands, bit_depth=12, reflectance_per_dn=SPEC.reflectance_max / SPEC.dn_max,
                        cpu_relative=1.0, int8_conv_relative=1.0)
 
 
@@ -33,9 +35,9 @@ def shot() -> SimpleNamespace:
     return SimpleNamespace(frame_id="f0", dn=b.lr_dn[0], truth=b.truth_lr, burst=b)
 
 
-def build(*stages):
-    configs = [StageConfig(name=name, params=pipeline.stage_classes()[name].Params(**params)) for name, params in stages]
-    return pipeline.Pipeline(tuple(configs), CTX)
+def build(*specs):
+    configs = [StageConfig(name=name, params=stages.stage_classes()[name].Params(**params)) for name, params in specs]
+    return stages.Pipeline(tuple(configs), CTX)
 
 
 def test_one_x2_product_replaces_the_burst_and_beats_bicubic(shot):
@@ -73,7 +75,7 @@ def test_clouds_the_cloud_stage_finds_are_left_out_of_the_fusion(shot):
     stage = superres.SuperResolution(superres.SuperResolution.Params(evaluate=False), CTX)
     scores = {}
     for name, clear_frames in (("masked", ~b.lr_cloud), ("unmasked", None)):
-        work = pipeline.Work(frame=shot, tiles=[pipeline.Tile(dn=b.lr_dn, row0=0, col0=0)], clear=clear_frames)
+        work = Work(frame=shot, tiles=[Tile(dn=b.lr_dn, row0=0, col0=0)], clear=clear_frames)
         stage.process(work)
         (tile,) = work.tiles
         scores[name] = cpsnr_db(tile.dn * np.float32(CTX.reflectance_per_dn), truth, clear)
@@ -99,7 +101,7 @@ def test_a_raw_burst_goes_down_frame_by_frame(shot):
 
 def test_simulated_time_counts_every_window_and_frame(shot):
     stage = superres.SuperResolution(superres.SuperResolution.Params(), CTX)
-    work = pipeline.Work(frame=shot, tiles=[pipeline.Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
+    work = Work(frame=shot, tiles=[Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
     windows = 4 * len(superres.tiling.windows(96, 96, 64, superres.OVERLAP_PX))  # one model pass per band
     mpx = 96 * 96 / 1e6
     expected = (7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.PLANES_S_PER_MPX

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from ground.superres import cpsnr_db
-from onboard import fusion
-from onboard.runtime import Model
+from onboard.pipeline import fusion
+from onboard.runtime.model import Model
 from training.superres_data import LANDSAT_CROPS, landsat_burst, make_bursts
 
-MODELS = Path(__file__).resolve().parent.parent / "onboard" / "models"
+MODELS = Path(__file__).resolve().parent.parent / "onboard" / "runtime" / "models"
 KINDS = ("int8", "float32")
 INT8_FRIENDLY_OPS = {"CONV_2D", "ADD", "DEPTH_TO_SPACE"}
 MAX_MODEL_BYTES = 500_000

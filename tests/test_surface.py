@@ -1,11 +1,11 @@
-"""The synthetic world's land (onboard/surface.py): relief shading; the reflectance of each land-cover class and
+"""The synthetic world's land (onboard/sensing/surface.py): relief shading; the reflectance of each land-cover class and
 the texture of vegetation are tested on whole scenes with the world (tests/test_world.py)."""
 
 import math
 
 import numpy as np
 
-from onboard.surface import Surface
+from onboard.sensing.surface import Surface
 
 
 def test_relief_shading_faces_the_sun():

@@ -1,11 +1,14 @@
 """``orbitedge sweep``: the plan, a finished sweep resumed (its summary, JSON, quiet), and bad input as exit 2."""
 
+import argparse
 import json
+from pathlib import Path
 
 import pytest
 
 from app.cli import main
 from app.summary import SCHEMA_VERSION
+from app.sweep_command import sweep_options
 from tests.sweep_cases import QUICKSTART, made_sweep, write_sweep
 
 
@@ -45,3 +48,17 @@ def test_bad_input_is_exit_2_with_every_problem(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["sweep", str(path), "--workers", "0"])
     assert exit_.value.code == 2 and "expected a whole number of workers, 1 or more" in capsys.readouterr().err
+
+
+def test_the_options_parse_and_a_worker_count_must_be_a_whole_number_above_zero(capsys):
+    parser = argparse.ArgumentParser(prog="orbitedge sweep")
+    sweep_options(parser)
+    args = parser.parse_args(["study.yaml", "--workers", "3", "--format", "html", "--plan"])
+    assert (args.sweep_file, args.workers, args.format, args.plan, args.memory_limit) == \
+        (Path("study.yaml"), 3, "html", True, "auto")
+    for bad in ("0", "-1", "two", "1.5"):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(["study.yaml", "--workers", bad])
+        assert exit_.value.code == 2
+        assert f"{bad!r}: expected a whole number of workers, 1 or more" in capsys.readouterr().err
+

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from app.figures import FIGURES
 from app.sweep_file import SweepFile, key_table, label_of, load_sweep, yaml_text
-from onboard.config import load_scenario
-from onboard.yaml_source import load_yaml
+from onboard.scenario.config import load_scenario
+from onboard.scenario.yaml_source import load_yaml
 from rundir.errors import ConfigError
 from tests.sweep_cases import QUICKSTART, write_sweep
 

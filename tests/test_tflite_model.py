@@ -1,9 +1,9 @@
-"""The LiteRT engine behind Model (onboard/tflite_model.py): tensors read from the interpreter, and one window
+"""The LiteRT engine behind Model (onboard/runtime/tflite_model.py): tensors read from the interpreter, and one window
 written into its input buffer gives what the whole tensor gives."""
 
 import numpy as np
 
-from onboard.tflite_model import TfliteEngine
+from onboard.runtime.tflite_model import TfliteEngine
 from tests.tiny_models import INT8
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.tiling import Box, Window, predict_tiled, windows
+from onboard.pipeline.tiling import Box, Window, predict_tiled, windows
 
 
 @st.composite

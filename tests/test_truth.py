@@ -1,6 +1,6 @@
-"""The truth codes of a scene (onboard/truth.py)."""
+"""The truth codes of a scene (onboard/sensing/truth.py)."""
 
-from onboard.truth import DESERT, LANDCOVER_CLASSES, SNOW, SOIL, URBAN, VEGETATION, WATER
+from onboard.sensing.truth import DESERT, LANDCOVER_CLASSES, SNOW, SOIL, URBAN, VEGETATION, WATER
 
 
 def test_class_constants_match_names():

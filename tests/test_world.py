@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from onboard.projection import GridFootprint, epsg_code, utm_zone
-from onboard.truth import CLOUD_THICK, LANDCOVER_CLASSES, VEGETATION, WATER
-from onboard.world import MissingBandError, SyntheticWorld
+from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
+from onboard.sensing.truth import CLOUD_THICK, LANDCOVER_CLASSES, VEGETATION, WATER
+from onboard.sensing.world import MissingBandError, SyntheticWorld
 
 BANDS = ("B", "G", "R", "NIR")
 NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)

@@ -1,11 +1,11 @@
-"""The world's config (onboard/world_config.py): real imagery needs band files named by camera band, a mask for its
+"""The world's config (onboard/scenario/world_config.py): real imagery needs band files named by camera band, a mask for its
 bit rules, and bit rules that fit a 64-bit quality band."""
 
 import pytest
 
-from onboard.schema import build
-from onboard.world_config import MaskBitsConfig, WorldConfig
-from onboard.yaml_source import load_yaml
+from onboard.scenario.schema import build
+from onboard.scenario.world_config import MaskBitsConfig, WorldConfig
+from onboard.scenario.yaml_source import load_yaml
 from rundir.errors import ConfigError
 
 

@@ -1,9 +1,9 @@
-"""The YAML source (onboard/yaml_source.py): each scalar's text and line kept, YAML 1.2 numbers, scalars a tag
+"""The YAML source (onboard/scenario/yaml_source.py): each scalar's text and line kept, YAML 1.2 numbers, scalars a tag
 cannot read kept with the reason, --set values grafted in, and syntax errors said with what to do."""
 
 import pytest
 
-from onboard.yaml_source import Source, apply_override, load_yaml
+from onboard.scenario.yaml_source import Source, apply_override, load_yaml
 from rundir.errors import ConfigError
 
 

@@ -104,7 +104,7 @@ def _onnx_float16_nchw() -> bytes:
 
 @functools.cache
 def _made() -> Path:
-    from onboard.onnx_export import export_tflite
+    from onboard.runtime.onnx_export import export_tflite
 
     folder = Path(tempfile.mkdtemp(prefix="orbitedge-user-models-"))
     model = _keras()

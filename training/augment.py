@@ -21,8 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
-from onboard.atmosphere import ANGSTROM_EXPONENT
-from onboard.world import BAND_CENTRES_UM, SYNTHETIC_BANDS
+from onboard.sensing.atmosphere import ANGSTROM_EXPONENT
+from onboard.sensing.world import BAND_CENTRES_UM, SYNTHETIC_BANDS
 
 BAND_GAIN_SPREAD = 0.08
 COMMON_GAIN_RANGE = (0.85, 1.15)

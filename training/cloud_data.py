@@ -1,7 +1,7 @@
 """Frames for training and scoring the cloud model: the synthetic world seen through the camera, with truth.
 
 Each frame is drawn at random - place, season, hour, weather, ground sample distance and camera - and
-rendered by :class:`~onboard.world.SyntheticWorld`, then passed through the camera model (PSF, shot and
+rendered by :class:`~onboard.sensing.world.SyntheticWorld`, then passed through the camera model (PSF, shot and
 read noise, quantisation to ``bit_depth`` bits) and calibrated back to TOA reflectance: exactly what the
 on-board ``cloud_filter`` stage sees. The label of a pixel is *cloud* when the truth says thin or thick
 cloud (``Scene.cloud != CLOUD_CLEAR``): thin cirrus and the semi-transparent fringes of cumulus count as
@@ -22,11 +22,12 @@ from typing import Sequence
 
 import numpy as np
 
-from onboard import camera, sun
-from onboard.spacecraft_config import CameraConfig
-from onboard.projection import GridFootprint, epsg_code, utm_zone
-from onboard.truth import CLOUD_CLEAR, DESERT, SNOW, URBAN
-from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
+from onboard.sensing import camera
+from onboard.orbit import sun
+from onboard.scenario.spacecraft_config import CameraConfig
+from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
+from onboard.sensing.truth import CLOUD_CLEAR, DESERT, SNOW, URBAN
+from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
 
 SPLITS = ("train", "heldout")
 HELDOUT_ZONES = frozenset(range(3, 61, 6))

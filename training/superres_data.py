@@ -2,8 +2,8 @@
 registered and fused exactly as on board.
 
 Each burst is drawn at random - place, season, hour, weather, ground sample distance, optics and noise - and
-captured by :func:`onboard.burst.capture_burst` (K = 8 frames, x2, sub-pixel jitter, per-frame drifting
-clouds), then registered by :func:`onboard.registration.register` (ECC) on board-side data only: the model
+captured by :func:`onboard.sensing.burst.capture_burst` (K = 8 frames, x2, sub-pixel jitter, per-frame drifting
+clouds), then registered by :func:`onboard.pipeline.registration.register` (ECC) on board-side data only: the model
 learns with the registration errors it will meet. Scenes are clear-ish (world cloud cover 0..0.3, frame
 clouds 0..0.15), since cloudy pixels are excluded from fusion and scoring anyway.
 
@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from onboard import sun
-from onboard.burst import Burst, capture_burst
-from onboard.spacecraft_config import CameraConfig
-from onboard.projection import GridFootprint, epsg_code, utm_zone
-from onboard.registration import register
-from onboard.imagery import ImageryWorld
-from onboard.raster import image_info
-from onboard.world import SYNTHETIC_BANDS, SyntheticWorld
+from onboard.orbit import sun
+from onboard.sensing.burst import Burst, capture_burst
+from onboard.scenario.spacecraft_config import CameraConfig
+from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
+from onboard.pipeline.registration import register
+from onboard.sensing.imagery import ImageryWorld
+from onboard.sensing.raster import image_info
+from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
 from training.cloud_data import (BIT_DEPTH, FULL_WELL_RANGE_E, HELDOUT_WORLD_SEEDS,
                                  READ_NOISE_RANGE_DN, SPLITS, TRAIN_WORLD_SEEDS, draw_sunlit_place)
 

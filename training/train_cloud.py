@@ -1,9 +1,9 @@
-"""Train the on-board cloud segmentation models and write them, with their model cards, to ``onboard/models/``.
+"""Train the on-board cloud segmentation models and write them, with their model cards, to ``onboard/runtime/models/``.
 
 For each variant (``bgrn``: bands B, G, R, NIR; ``rgb``: B, G, R for cameras without NIR) a small U-Net is
 trained on frames from :mod:`training.cloud_data`, converted to a full-int8 and a float32 ``.tflite`` file,
-scored on the held-out frames through the real interpreter (:class:`onboard.runtime.Model`, sliding windows
-from :func:`onboard.tiling.predict_tiled`) next to the spectral baseline (:mod:`onboard.spectral`), and
+scored on the held-out frames through the real interpreter (:class:`onboard.runtime.model.Model`, sliding windows
+from :func:`onboard.pipeline.tiling.predict_tiled`) next to the spectral baseline (:mod:`onboard.pipeline.spectral`), and
 described by a model card. ``make models`` runs ``python -m training.train_cloud``.
 
 Training crops are perturbed the way real sensors and atmospheres differ from the synthetic camera
@@ -37,10 +37,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from onboard import spectral
-from onboard.modelcard import Scaling, write_card
-from onboard.runtime import Model, build_card
-from onboard.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
+from onboard.pipeline import spectral
+from onboard.runtime.modelcard import Scaling, write_card
+from onboard.runtime.model import Model, build_card
+from onboard.sensing.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
 from training import augment, cloud_data
 from training.cloud_scores import (REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation,
                                     scores)
@@ -51,7 +51,7 @@ MODEL_PX = 256
 WINDOW_OVERLAP_PX = 32
 THRESHOLD = 0.5
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)
-MODELS_DIR = Path(__file__).resolve().parent.parent / "onboard" / "models"
+MODELS_DIR = Path(__file__).resolve().parent.parent / "onboard" / "runtime" / "models"
 VERSION = "2.0.0"
 LANDSAT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "landsat8_p224_r077_r078"
 LANDSAT_SCENES = ("LC08_L1TP_224077_20200518_20200518_01_RT", "LC08_L1TP_224078_20200518_20200518_01_RT")
@@ -295,7 +295,7 @@ def landsat_flagged_fraction(model: Model, sun_elevation_deg: float | None = Non
 
 def landsat_metrics(model: Model) -> dict[str, Any]:
     """The card's real-imagery figures: cloud-flagged fraction of the Landsat pair, as given and sun-corrected."""
-    from onboard.sun import sun_elevation_deg
+    from onboard.orbit.sun import sun_elevation_deg
 
     uncorrected = landsat_flagged_fraction(model)
     elevation = float(sun_elevation_deg(LANDSAT_CENTRE_DEG[0], LANDSAT_CENTRE_DEG[1], LANDSAT_TIME_UTC, 0.0))
@@ -341,7 +341,7 @@ def build_variant(variant: str, train_frames: CloudFrames, validation: CloudFram
     training = {
         "code": "training/train_cloud.py, training/cloud_data.py",
         "data": cloud_data.__doc__.strip(),
-        "label": "cloud = truth thin or thick cloud (onboard.world Scene.cloud != 0); shadows are not cloud",
+        "label": "cloud = truth thin or thick cloud (onboard.sensing.world Scene.cloud != 0); shadows are not cloud",
         "train_split": {"frames": len(train_frames.draws), "frame_px": config.train_frame_px,
                         "utm_zones": "all but heldout_split.utm_zones",
                         "world_seeds": _span(cloud_data.TRAIN_WORLD_SEEDS)},
@@ -368,7 +368,7 @@ def build_variant(variant: str, train_frames: CloudFrames, validation: CloudFram
         "seeds": {"data_seed": config.data_seed, "train_seed": config.train_seed},
         "train_time_s": round(train_s, 1),
         "tensorflow": tf.__version__, "python": platform.python_version(),
-        "evaluation": f"held-out frames through onboard.runtime.Model, onboard.tiling.predict_tiled "
+        "evaluation": f"held-out frames through onboard.runtime.model.Model, onboard.pipeline.tiling.predict_tiled "
                       f"(window {MODEL_PX} px, overlap {WINDOW_OVERLAP_PX} px), pixels pooled over all frames",
     }
     results = {}

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from onboard.modelcard import Scaling, write_card
-from onboard.runtime import Model, build_card
+from onboard.runtime.modelcard import Scaling, write_card
+from onboard.runtime.model import Model, build_card
 from orbitedge_scene_triage.triage import MODEL, thumbnail
 from training import cloud_data
 
@@ -174,7 +174,7 @@ def main() -> None:
         "code": "examples/plugin_stage/train.py (orbitedge training/cloud_data.py draws the frames)",
         "data": cloud_data.__doc__.strip(),
         "label": f"cloudy when more than {DISCARD_CLOUD_FRACTION:.0%} of the frame is thin or thick cloud in the "
-                 "truth (onboard.world Scene.cloud != 0), else clear",
+                 "truth (onboard.sensing.world Scene.cloud != 0), else clear",
         "cloudy_above_cloud_fraction": DISCARD_CLOUD_FRACTION,
         "input": f"the frame's TOA reflectance, bands {list(BANDS)}, area-averaged to {MODEL_PX} px "
                  "(orbitedge_scene_triage.triage.thumbnail)",

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from onboard.modelcard import Scaling, write_card
-from onboard.runtime import build_card
+from onboard.runtime.modelcard import Scaling, write_card
+from onboard.runtime.model import build_card
 
 HERE = Path(__file__).resolve().parent
 SEED = 20260621

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from onboard import tiling
-from onboard.pipeline import stage_classes
-from onboard.config import load_scenario
-from onboard.hil import frame_period_s
+from onboard.pipeline import tiling
+from onboard.pipeline.stages import stage_classes
+from onboard.scenario.config import load_scenario
+from onboard.runtime.hil import frame_period_s
 
 QUICKSTART = Path(__file__).parents[2] / "scenarios" / "quickstart.yaml"
 STAGES = {"semantic-segmentation": "cloud_filter", "super-resolution": "superres"}  # model task -> stage

@@ -8,9 +8,9 @@ import statistics
 import numpy as np
 import pytest
 
-from onboard.bench import shipped_models, timed_ms
-from onboard.hil import model_path
-from onboard.runtime import Model
+from onboard.runtime.bench import shipped_models, timed_ms
+from onboard.runtime.hil import model_path
+from onboard.runtime.model import Model
 
 pytestmark = pytest.mark.hil
 

@@ -22,10 +22,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from onboard.modelcard import CAMERA_SOURCES
-from onboard.pipeline import Context, Stage, Work, discard_frame, scenario_path
-from onboard.runtime import Model, cached_model, is_model_file
-from onboard.schema import issue_at, spec
+from onboard.runtime.modelcard import CAMERA_SOURCES
+from onboard.pipeline.stages import Context, Stage, discard_frame, scenario_path
+from onboard.pipeline.tile import Work
+from onboard.runtime.model import Model, cached_model, is_model_file
+from onboard.scenario.schema import issue_at, spec
 from rundir.errors import ConfigIssue, InputFileError
 
 MODEL = Path(__file__).with_name("models") / "scene_triage_int8.tflite"  # model: auto

@@ -1,0 +1,280 @@
+"""Element sets: SGP4 records (WGS72) from two-line element sets or mean elements, their epochs, and whether
+SGP4 propagates them as an orbit over a run (plausibility).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+from typing import NamedTuple, Sequence
+
+import numpy as np
+from sgp4.api import SGP4_ERRORS, WGS72, Satrec
+from sgp4.conveniences import sat_epoch_datetime
+from sgp4.earth_gravity import wgs72
+from sgp4.io import twoline2rv as parse_tle_strictly
+
+from ..constants import DAY_S, TROPICAL_YEAR_DAYS, WGS84_A_KM
+from .ephemeris import time_grid_s
+from .frames import dot, geodetic, julian_date
+from .sun import sun_equatorial
+
+
+# A sun-synchronous node precesses once per tropical year, rad/s.
+SUN_SYNCHRONOUS_NODE_RATE_RAD_S = 2.0 * math.pi / (TROPICAL_YEAR_DAYS * DAY_S)
+
+_JD_SGP4_EPOCH0 = 2433281.5  # 1949 December 31 00:00 UT, the origin of ``Satrec.sgp4init`` epochs
+
+# An element set is stale beyond a week from its epoch. SGP4 with a TLE is good to about 1 km at epoch and its
+# error grows, mostly along track, by 1-3 km a day in LEO (Kelso 2007, "Validation of SGP4 and IS-GPS-200D against
+# GPS precision ephemerides", AAS 07-127; Vallado & Cefola 2012, "Two-line element sets: practice and use",
+# IAC-12-C1.6.12): after 7 days 7-20 km, 1-3 s of pass timing and many frame footprints. Catalogues refresh LEO
+# element sets daily, so a fresher one is always at hand.
+STALE_EPOCH_DAYS = 7.0
+
+# Below 150 km drag brings a satellite down within about a day (King-Hele 1987, "Satellite Orbits in an
+# Atmosphere", Blackie), and SGP4's own density function is fitted above 156 km (Hoots & Roehrich 1980, Spacetrack
+# Report #3, which patches its parameter s below that).
+MIN_ALTITUDE_KM = 150.0
+
+# The osculating semi-major axis swings about the mean one by J2 short-period terms of at most 0.3 % (Kozai 1959,
+# AJ 64:367; 0.28 % was the largest over 3000 random LEO-to-HEO orbits propagated 14 days at 1 min). 2 % (140 km in
+# LEO) is far outside that, and a 3 % change of the orbital period: only an element set propagated into re-entry or
+# a diverged propagation gets there.
+SEMI_MAJOR_AXIS_TOLERANCE = 0.02
+
+PLAUSIBILITY_STEP_S = 60.0  # the orbit is checked every minute: under 1/85 of the shortest (LEO) period
+
+
+def _tle_checksum(line: str) -> int:
+    """Modulo-10 sum of the digits of the first 68 characters, minus signs counting 1."""
+    return sum(int(c) if c.isdigit() else c == "-" for c in line[:68]) % 10
+
+
+def satrec_from_tle(line1: str, line2: str) -> Satrec:
+    """SGP4 record (WGS72) from a two-line element set; ValueError naming the line and the problem if it is bad."""
+    lines = (line1.rstrip(), line2.rstrip())
+    for number, line in enumerate(lines, start=1):
+        where = f"TLE line {number} {line!r}"
+        if len(line) != 69:
+            missing = (f" (if what is missing is column 69, the checksum digit, the line sums to "
+                       f"{_tle_checksum(line)})") if len(line) == 68 else ""
+            raise ValueError(f"{where}: expected 69 characters, found {len(line)}{missing}")
+        if line[0] != str(number):
+            raise ValueError(f"{where}: expected line number {number} in column 1, found {line[0]!r}")
+        if not line[68].isdigit():
+            raise ValueError(f"{where}: expected a checksum digit in column 69, found {line[68]!r}")
+        if _tle_checksum(line) != int(line[68]):
+            raise ValueError(
+                f"{where}: bad checksum: column 69 says {line[68]}, the line sums to {_tle_checksum(line)}")
+    if lines[0][2:7] != lines[1][2:7]:
+        raise ValueError(
+            f"TLE line 2 {lines[1]!r}: catalogue number {lines[1][2:7]!r} differs from line 1's {lines[0][2:7]!r}")
+    try:
+        year = int(lines[0][18:20])
+        day_of_year = float(lines[0][20:32])
+    except ValueError:
+        raise ValueError(f"TLE line 1 {lines[0]!r}: epoch {lines[0][18:32]!r} is not YYDDD.DDDDDDDD") from None
+    year += 2000 if year < 57 else 1900
+    days_in_year = 366 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 365
+    if not 1.0 <= day_of_year < days_in_year + 1:
+        raise ValueError(f"TLE line 1 {lines[0]!r}: epoch day {day_of_year} is outside 1..{days_in_year} of {year}")
+    try:
+        # NOTE: the C++ parser reads "1X.5" as 1; the Python one checks field by field first.
+        parse_tle_strictly(*lines, wgs72)
+        satrec = Satrec.twoline2rv(*lines, WGS72)
+    except ValueError as err:
+        raise ValueError(f"TLE {lines[0]!r} / {lines[1]!r}: {err}") from None
+    if satrec.error:
+        raise ValueError(f"TLE line 2 {lines[1]!r}: elements rejected by SGP4: {SGP4_ERRORS[satrec.error]}")
+    return satrec
+
+
+class ElementSet(NamedTuple):
+    """A TLE as catalogues publish it: the two element lines and, in a three-line set, the title (line 0)."""
+
+    title: str | None
+    line1: str
+    line2: str
+
+    def satrec(self) -> Satrec:
+        """The SGP4 record (WGS72); ValueError as ``satrec_from_tle``."""
+        return satrec_from_tle(self.line1, self.line2)
+
+
+_ELEMENT_LINE = re.compile(r"[12] .{67}")
+
+# NOTE: YAML folds the line breaks of a plain scalar written over several lines (and of a `--set tle=$(cat f)`)
+# into single spaces; element lines have fixed widths, so the two lines are the last 2 x 69 characters.
+_FOLDED = re.compile(r"(?:(.*?) )?(1 .{67}) (2 .{67})")
+
+
+def element_set(text: str | Sequence[str]) -> ElementSet:
+    """Parse a TLE given as a list of lines or as one text block (``tle: |`` in YAML), two or three lines.
+
+    Blank lines, line ends (LF or CRLF) and the whitespace around each line are dropped; list items are split at
+    line ends too. A single line holding the element lines joined by a space (YAML folds a plain scalar written over
+    several lines so), after a title or not, is split back into them. With three lines the first is the title (line 0),
+    with or without the ``0 `` that CelesTrak's and Space-Track's 3LE files put before it; an empty title is None.
+    The element lines themselves are checked by ``satrec_from_tle``. ValueError for another number of lines, or a
+    first line of three that is an element line rather than a title.
+    """
+    joined = text if isinstance(text, str) else "\n".join(text)  # NOTE: a list item may hold several lines too
+    lines = [line.strip() for line in joined.splitlines() if line.strip()]
+    folded = _FOLDED.fullmatch(lines[0]) if len(lines) == 1 else None
+    if folded:
+        lines = [line for line in folded.groups() if line is not None]
+    if len(lines) == 2:
+        return ElementSet(None, *lines)
+    if len(lines) != 3:
+        raise ValueError(f"{len(lines)} non-blank line(s): expected 2 TLE lines, or 3 with the title (line 0) first")
+    if _ELEMENT_LINE.fullmatch(lines[0]):
+        raise ValueError(f"line 0 {lines[0]!r} is an element line, not a title: expected 2 TLE lines, or 3 with the "
+                         "title (line 0) first")
+    title = lines[0][2:] if lines[0].startswith("0 ") or lines[0] == "0" else lines[0]
+    return ElementSet(title.strip() or None, lines[1], lines[2])
+
+
+def tle_epoch_utc(satrec: Satrec) -> datetime:
+    """The epoch of an SGP4 record, a timezone-aware UTC datetime (sgp4's own conversion)."""
+    return sat_epoch_datetime(satrec)
+
+
+def epoch_offset_days(satrec: Satrec, start_utc: datetime, duration_s: float) -> float:
+    """Signed days from the epoch to the time in [start, start + duration_s] furthest from it: positive when the
+    run lies after the epoch, negative when it lies before. Compare its magnitude with ``STALE_EPOCH_DAYS``."""
+    epoch = tle_epoch_utc(satrec)
+    ends = [(start_utc + timedelta(seconds=t_s) - epoch).total_seconds() / DAY_S for t_s in (0.0, duration_s)]
+    return max(ends, key=abs)
+
+
+def implausible_orbit(satrec: Satrec, start_utc: datetime, duration_s: float,
+                      step_s: float = PLAUSIBILITY_STEP_S) -> tuple[float, str] | None:
+    """The first time, s since ``start_utc``, and what is wrong there, when SGP4's state is not an orbit; else None.
+
+    The state is sampled every ``step_s`` (s) over [0, duration_s] and refused at the first sample with an SGP4 error
+    code, a position that is not finite, a WGS84 altitude below ``MIN_ALTITUDE_KM``, an osculating perigee below it
+    when the run passes that perigee before the next sample (radius a(1 - e) from the state vector, less the WGS84
+    equatorial radius, at a sample whose radial velocity is negative and the next one's is not: a dip between
+    samples is seen too), or
+    an osculating semi-major axis (vis-viva) more than ``SEMI_MAJOR_AXIS_TOLERANCE`` from the one Kepler's third law
+    gives for the element set's mean motion. Both use WGS72's mu, as SGP4 does (Vallado et al. 2006, AIAA 2006-6753).
+    The description lists every test that sample fails.
+    """
+    t_s = time_grid_s(duration_s, step_s)
+    jd, fr = julian_date(start_utc)
+    error, r_km, v_km_s = satrec.sgp4_array(np.full(t_s.shape, jd), fr + t_s / DAY_S)
+    finite = np.isfinite(r_km).all(axis=-1) & np.isfinite(v_km_s).all(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN rows (error codes) compare False below
+        altitude_km = geodetic(r_km)[2]
+        r_norm = np.linalg.norm(r_km, axis=-1)
+        inverse_a = 2.0 / r_norm - dot(v_km_s, v_km_s) / wgs72.mu  # 1/km, vis-viva; <= 0: unbound
+        a_km = np.where(inverse_a > 0.0, 1.0 / inverse_a, np.inf)
+        e_vector = ((dot(v_km_s, v_km_s) - wgs72.mu / r_norm)[:, None] * r_km
+                    - dot(r_km, v_km_s)[:, None] * v_km_s) / wgs72.mu
+        perigee_km = a_km * (1.0 - np.linalg.norm(e_vector, axis=-1)) - WGS84_A_KM
+    mean_a_km = (wgs72.mu / (satrec.no_kozai / 60.0) ** 2) ** (1.0 / 3.0)
+    a_off = finite & (np.abs(a_km - mean_a_km) > SEMI_MAJOR_AXIS_TOLERANCE * mean_a_km)
+    low = altitude_km < MIN_ALTITUDE_KM
+    # NOTE: a perigee counts where the run passes it, between a sample falling and the next rising: a very eccentric
+    # orbit's osculating perigee strays far from the mean one (WIND, e 0.97: -4106 km a day from its perigee).
+    radial_km2_s = dot(r_km, v_km_s)
+    passes_perigee = np.append((radial_km2_s[:-1] < 0.0) & (radial_km2_s[1:] >= 0.0), False)
+    low_perigee = ~a_off & passes_perigee & (perigee_km < MIN_ALTITUDE_KM)
+    bad = (error != 0) | ~finite | low | low_perigee | a_off
+    if not bad.any():
+        return None
+    k = int(np.flatnonzero(bad)[0])
+    if error[k]:
+        return float(t_s[k]), f"SGP4 error {error[k]}: {SGP4_ERRORS[int(error[k])]}"
+    if not finite[k]:
+        return float(t_s[k]), "SGP4 gave a position that is not a number"
+    found = []
+    if low[k]:
+        found.append(f"altitude {altitude_km[k]:.1f} km, below the {MIN_ALTITUDE_KM:g} km floor")
+    elif low_perigee[k]:
+        found.append(f"osculating perigee {perigee_km[k]:.1f} km above the equator's radius, below the "
+                     f"{MIN_ALTITUDE_KM:g} km floor")
+    if a_off[k]:
+        a_text = f"{a_km[k]:.6g} km" if np.isfinite(a_km[k]) else "unbound (hyperbolic)"
+        found.append(f"semi-major axis {a_text}, not within {SEMI_MAJOR_AXIS_TOLERANCE:.0%} of the "
+                     f"{mean_a_km:.0f} km its mean motion of {satrec.no_kozai * 1440.0 / (2.0 * math.pi):.8g} "
+                     "rev/day implies")
+    return float(t_s[k]), "; ".join(found)
+
+
+def _semi_major_axis_km(altitude_km: float) -> float:
+    """Semi-major axis for a mean altitude above the WGS72 equatorial radius, km."""
+    return wgs72.radiusearthkm + altitude_km
+
+
+def _mean_motion_rad_s(semi_major_axis_km: float) -> float:
+    """Keplerian mean motion with the WGS72 gravitational parameter, rad/s."""
+    return math.sqrt(wgs72.mu / semi_major_axis_km**3)
+
+
+def sun_synchronous_inclination_deg(altitude_km: float, eccentricity: float = 0.0) -> float:
+    """Inclination whose J2 nodal precession follows the mean sun (one turn per tropical year), deg.
+
+    ``altitude_km`` is the semi-major axis less the WGS72 equatorial radius. ValueError above ~5970 km, where no
+    sun-synchronous orbit exists.
+    """
+    a_km = _semi_major_axis_km(altitude_km)
+    p_km = a_km * (1.0 - eccentricity**2)
+    node_rate_per_cos_i = -1.5 * _mean_motion_rad_s(a_km) * wgs72.j2 * (wgs72.radiusearthkm / p_km) ** 2
+    cos_i = SUN_SYNCHRONOUS_NODE_RATE_RAD_S / node_rate_per_cos_i
+    if not -1.0 <= cos_i <= 1.0:
+        raise ValueError(f"no sun-synchronous orbit at altitude {altitude_km} km (J2 precession too slow)")
+    return math.degrees(math.acos(cos_i))
+
+
+def satrec_from_elements(
+    epoch_utc: datetime,
+    altitude_km: float,
+    inclination_deg: float | None = None,
+    sun_synchronous: bool = False,
+    raan_deg: float | None = None,
+    ltan_h: float | None = None,
+    phase_deg: float = 0.0,
+    eccentricity: float = 0.0,
+) -> Satrec:
+    """SGP4 record (WGS72, 'i' mode, no drag) from mean elements at ``epoch_utc``.
+
+    Give ``inclination_deg`` or ``sun_synchronous=True``, and ``raan_deg`` or ``ltan_h`` (local time of the
+    ascending node, hours; RAAN = sun's right ascension at epoch + 15 deg/h x (LTAN - 12 h)). ``altitude_km`` is the
+    semi-major axis less the WGS72 equatorial radius; mean motion follows from Kepler's third law. ``phase_deg`` is
+    the argument of latitude at epoch; perigee is put at the ascending node. ValueError on inconsistent input.
+    """
+    if (inclination_deg is None) == (not sun_synchronous):
+        raise ValueError("give exactly one of inclination_deg and sun_synchronous=True")
+    if (raan_deg is None) == (ltan_h is None):
+        raise ValueError("give exactly one of raan_deg and ltan_h")
+    if not 0.0 <= eccentricity < 1.0:
+        raise ValueError(f"eccentricity must be in [0, 1), found {eccentricity}")
+    a_km = _semi_major_axis_km(altitude_km)
+    if a_km * (1.0 - eccentricity) <= wgs72.radiusearthkm:
+        raise ValueError(f"perigee below the surface: altitude_km {altitude_km}, eccentricity {eccentricity}")
+    if sun_synchronous:
+        inclination_deg = sun_synchronous_inclination_deg(altitude_km, eccentricity)
+    if not 0.0 <= inclination_deg <= 180.0:
+        raise ValueError(f"inclination_deg must be in [0, 180], found {inclination_deg}")
+    jd, fr = julian_date(epoch_utc)
+    if ltan_h is not None:
+        if not 0.0 <= ltan_h < 24.0:
+            raise ValueError(f"ltan_h must be in [0, 24), found {ltan_h}")
+        sun = sun_equatorial(jd, np.asarray(fr))
+        raan_deg = math.degrees(math.atan2(sun[1], sun[0])) + 15.0 * (ltan_h - 12.0)
+    true_anomaly = math.radians(phase_deg)
+    eccentric_anomaly = math.atan2(math.sqrt(1.0 - eccentricity**2) * math.sin(true_anomaly),
+                                   eccentricity + math.cos(true_anomaly))
+    mean_anomaly = eccentric_anomaly - eccentricity * math.sin(eccentric_anomaly)
+    satrec = Satrec()
+    satrec.sgp4init(
+        WGS72, "i", 0, (jd - _JD_SGP4_EPOCH0) + fr, 0.0, 0.0, 0.0, eccentricity, 0.0,
+        math.radians(inclination_deg), mean_anomaly % (2.0 * math.pi),
+        _mean_motion_rad_s(a_km) * 60.0, math.radians(raan_deg % 360.0),
+    )
+    if satrec.error:
+        raise ValueError(f"elements rejected by SGP4: {SGP4_ERRORS[satrec.error]}")
+    return satrec

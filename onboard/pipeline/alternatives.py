@@ -1,0 +1,70 @@
+"""What simpler pipelines would downlink for a capture, and the scoring-only data a lossy product leaves behind.
+
+Both go to the report's comparison on the ground (:mod:`ground.comparison`, :mod:`ground.compression`): the bytes in
+``telemetry/processing.jsonl`` (``alternative_bytes``), the pixels in ``RUN/evaluation/FRAME.npz``, never downlinked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rundir import codec, flight_codecs
+
+from . import spectral
+
+
+def lossy_scoring(tile: Any, ctx: Any) -> dict[str, np.ndarray]:
+    """Evaluation arrays of one lossy image ``tile`` (encoded: its ``payload`` and ``format`` set), keyed by
+    :func:`rundir.codec.lossy_reference_key`: the DN it was encoded from and, when its bands hold B, G and R, the
+    spectral cloud test (:func:`onboard.pipeline.spectral.cloud_mask`) on those DN and on the decoded payload, as TOA
+    reflectance (DN times ``ctx.reflectance_per_dn``), (h, w) bool each."""
+    key = codec.lossy_reference_key(tile.row0, tile.col0, tile.meta.burst_frame)
+    out = {f"{key}_dn": tile.dn}
+    bands = tile.meta.bands or ctx.bands
+    if all(band in bands for band in spectral.REQUIRED_BANDS):
+        decoded = codec.decode(tile.payload, tile.format, tile.dn.shape, ctx.bit_depth)
+        for name, dn in (("raw", tile.dn), ("decoded", decoded)):
+            out[f"{key}_spectral_{name}"] = spectral.cloud_mask(dn * np.float32(ctx.reflectance_per_dn), bands)
+    return out
+
+
+def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int], dict[str, np.ndarray]]:
+    """``(alternative_bytes, evaluation)`` of a processed capture ``work`` (a tile.Work, its tiles encoded):
+
+    - ``bent_pipe``: its K frames bit-packed; ``bent_pipe_single``: one frame bit-packed, the common baseline of
+      every run, burst or not;
+    - ``encode_only``: K frames through the lossless ``fmt`` at ``level``; ``cloud_filter``: the tiles a cloud
+      filter kept, likewise (only with that stage);
+    - ``lossless_jpegls``, ``lossless_jpeg2000``: the single frame through each lossless flight-class codec, on
+      the common baseline like ``bent_pipe_single`` (what a mission without on-board AI would send of the scene);
+    - ``lossy_same_bytes``: the single frame in JPEG 2000 at no more than the bytes this run's pipeline sent for
+      the capture (:func:`rundir.flight_codecs.jpeg2000_at_bytes`; lossless when that fits; 0 when the budget is
+      below any codestream, that is when the pipeline sent nothing).
+
+    For a burst the encoded sizes are frame 0's times K. ``evaluation``: the single frame's DN and the
+    lossy_same_bytes codestream (keys ``rundir.codec.EVALUATION_RAW_KEY``, ``EVALUATION_LOSSY_SAME_BYTES_KEY``),
+    for the ground to score.
+    """
+    frame_dn, k, bit_depth = work.frame.dn, work.frames, ctx.bit_depth
+    raw = codec.packed_size_bytes(frame_dn.size, bit_depth)
+
+    def size(dn: np.ndarray, codec_fmt: str = fmt) -> int:
+        return len(codec.encode(dn, codec_fmt, bit_depth, level if codec_fmt == fmt else 3))
+
+    jpeg2000 = codec.encode(frame_dn, "jpeg2000", bit_depth)
+    # each lossless encoding of the frame made once (``level`` means nothing to JPEG-LS and JPEG 2000)
+    frame_sizes = {"jpeg2000": len(jpeg2000), "jpegls": size(frame_dn, "jpegls")}
+    if fmt not in frame_sizes:
+        frame_sizes[fmt] = size(frame_dn)
+    out = {"bent_pipe": k * raw, "bent_pipe_single": raw, "encode_only": k * frame_sizes[fmt],
+           "lossless_jpegls": frame_sizes["jpegls"], "lossless_jpeg2000": frame_sizes["jpeg2000"]}
+    if work.cloud_filter_kept is not None:
+        out["cloud_filter"] = k * sum(size(dn) for dn in work.cloud_filter_kept)
+    budget = sum(len(t.payload) for t in work.tiles)
+    lossy = flight_codecs.jpeg2000_at_bytes(frame_dn, bit_depth, budget, lossless=jpeg2000)
+    sent = lossy if len(lossy) <= budget else b""
+    out["lossy_same_bytes"] = len(sent)
+    return out, {codec.EVALUATION_RAW_KEY: frame_dn,
+                 codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.frombuffer(sent, np.uint8)}

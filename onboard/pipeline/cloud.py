@@ -1,0 +1,249 @@
+"""The ``cloud_filter`` stage: a full-int8 cloud segmentation model, run by sliding window, decides per tile.
+
+The model gives a per-pixel cloud probability; ``model`` is a shipped model or a user's .tflite or .onnx file
+(relative to the scenario, its card beside it: the card's scaling makes the model's input from TOA reflectance
+or DN, its output's activation and ``cloud`` class make the probability from the output). Pixels at or above ``threshold`` are cloud; each ``tile_px`` square
+tile whose cloud fraction exceeds ``max_cloud_fraction`` is dropped (``action: drop``) or keeps only its clear
+pixels, the cloudy ones set to DN 0, "no data" (``action: mask``). The cloud mask itself can go down too,
+losslessly compressed. ``method: spectral`` runs the classic threshold test instead of the model. Either way the
+probability map and the spectral baseline's mask are kept for scoring in ``RUN/evaluation/``, never downlinked.
+Each tile carries the count of pixels the filter found clear (``meta.clear_px``, the manifest's ``clear_px``):
+the on-board estimate of what the tile is worth, which the ``value_density`` downlink order ranks by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from rundir.errors import ConfigIssue, InputFileError
+from rundir.tiles import tile_boxes
+
+from . import spectral, tiling
+from .stages import Context, Stage, register, scenario_path
+from .tile import Tile, TileMeta, Work
+from ..runtime.modelcard import CAMERA_SOURCES, MODEL_DIR, shipped_card
+from ..runtime.model import Model, cached_model, is_model_file
+from ..scenario.schema import issue_at, spec
+
+MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "cloud_rgb_int8"}
+# NOTE: per-pixel cost of the spectral test on the reference host, measured by benchmarks/pipeline.py.
+SPECTRAL_SAMPLES_PER_S = 40e6
+SEGMENTATION_TASKS = ("segmentation", "semantic-segmentation")  # MLM task names of a per-pixel model
+CLOUD_CLASS = "cloud"  # the output channel a multi-class model's card must name
+
+
+def shipped_models() -> list[str]:
+    """Names of the cloud models shipped in onboard/runtime/models/."""
+    return sorted(p.stem for p in MODEL_DIR.glob("cloud_*.tflite"))
+
+
+def model_name(requested: str, bands: tuple[str, ...]) -> str | None:
+    """The model a stage will run: ``requested``, or for ``auto`` the one made for the camera's bands."""
+    return MODEL_FOR_BANDS.get(tuple(bands)) if requested == "auto" else requested
+
+
+def model_path(requested: str, bands: tuple[str, ...], scenario_dir: Path | None) -> Path:
+    """The model file a stage will run: a user's file relative to the scenario, or a shipped model's."""
+    if is_model_file(requested):
+        return scenario_path(requested, scenario_dir)
+    return MODEL_DIR / f"{model_name(requested, bands)}.tflite"
+
+
+def load_model(path: Path, bands: tuple[str, ...], threads: int) -> Model:
+    """A model on the host CPU, checked against its card and the camera's bands (:func:`runtime.cached_model`)."""
+    return cached_model(path, threads, tuple(bands))
+
+
+def cloud_channel(model: Model) -> int:
+    """The output channel holding cloud: the only one, or the card's class named ``cloud``. InputFileError naming
+    the card otherwise."""
+    out = model.card.outputs[0]
+    channels = model.output_shape[-1]
+    names = [c.lower() for c in out.classes or ()]
+    if channels == 1 and len(names) <= 1:
+        return 0
+    if CLOUD_CLASS not in names:
+        raise InputFileError(model.card.path, f"the output has {channels} channels and its classes "
+                                              f"{list(out.classes or ())} name none {CLOUD_CLASS!r}: name the output "
+                                              f"channels with orbitedge card init --classes, one of them {CLOUD_CLASS}")
+    return names.index(CLOUD_CLASS)
+
+
+def user_model_problems(model: Model, overlap_px: int) -> list[str]:
+    """What keeps a user's model (loaded and matching its card) from the cloud stage: its task, its window, its
+    output, its input's source and its card's host latency (the stage's simulated time comes from it)."""
+    card = model.card
+    _, height, width, _ = model.input_shape
+    problems = []
+    if card.task not in SEGMENTATION_TASKS:
+        problems.append(f"a segmentation model (task {' or '.join(SEGMENTATION_TASKS)}); its card says {card.task!r}")
+    if model.input_shape[0] != 1 or height != width or model.output_shape[:3] != model.input_shape[:3]:
+        problems.append(f"one square window in, a per-pixel map of its size out; the model takes "
+                        f"{list(model.input_shape)} and gives {list(model.output_shape)} (NHWC)")
+    elif overlap_px >= height // 2:
+        problems.append(f"overlap_px less than half the model's {height} px window, found {overlap_px}")
+    if card.inputs[0].scaling.source not in CAMERA_SOURCES:
+        problems.append(f"inputs made from one of {CAMERA_SOURCES}; its card's scaling.source is "
+                        f"{card.inputs[0].scaling.source!r}")
+    for check in (lambda: cloud_channel(model), lambda: card.host_latency_s):
+        try:
+            check()
+        except InputFileError as err:
+            problems.append(err.problem)
+    return problems
+
+
+def validation_figures(name: str) -> dict[str, Any]:
+    """What a shipped cloud model's card says it is worth: pixel F1 and false-positive rate on synthetic held-out
+    frames, and on real labelled tiles (pooled and per sensor) when the card has a ``real_validation`` block."""
+    c = shipped_card(name, MODEL_DIR)
+    heldout = c.metrics["heldout"]
+    out: dict[str, Any] = {"model": name, "version": c.version, "sha256": c.sha256,
+                           "synthetic_heldout": {"f1": heldout["pixel_f1"], "fpr": heldout["pixel_fpr"],
+                                                 "frames": c.training["heldout_split"]["frames"]}}
+    real = c.metrics.get("real_validation")
+    if real:
+        out["real_validation"] = {"data": real["data"], "tiles": len(real["tiles"]),
+                                  **{group: {k: real[group][k] for k in ("f1", "iou", "fpr", "recall")}
+                                     for group in real if group == "pooled" or group.startswith("all ")},
+                                  "worst_tile_fpr": max(t["fpr"] for t in real["tiles"].values())}
+    return out
+
+
+@register
+class CloudFilter(Stage):
+    """Detect clouds on board and drop or mask the cloudy tiles before they take downlink time."""
+
+    name = "cloud_filter"
+    uses = "int8"
+
+    @dataclass(frozen=True, kw_only=True)
+    class Params:
+        model: str = spec("auto", doc="a shipped model (cloud_bgrn_int8, cloud_rgb_float32, ...), auto (picks by the "
+                          "camera's bands), or a .tflite or .onnx file relative to the scenario, with its card beside it")
+        method: Literal["model", "spectral"] = spec("model", doc="the trained model, or the classic spectral test")
+        threshold: float = spec(0.5, gt=0, lt=1, doc="cloud probability at or above which a pixel is cloud")
+        tile_px: int = spec(128, ge=16, le=4096, doc="side of the square tiles the policy keeps or drops")
+        max_cloud_fraction: float = spec(0.3, ge=0, le=1, doc="a tile with more cloud than this is dropped or masked")
+        action: Literal["drop", "mask"] = spec("drop", doc="drop cloudy tiles, or keep their clear pixels only")
+        downlink_mask: bool = spec(False, doc="also downlink the binary cloud mask (PNG, about 1 % of a frame)")
+        overlap_px: int = spec(32, ge=0, le=128, doc="sliding-window overlap; half is cropped from each inner edge")
+        threads: int = spec(1, ge=1, le=64, doc="interpreter threads on the host")
+
+    @classmethod
+    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[ConfigIssue]:
+        if params.method == "spectral":
+            missing = [b for b in spectral.REQUIRED_BANDS if b not in bands]
+            return [issue_at("method", f"a camera with bands {list(spectral.REQUIRED_BANDS)} for the spectral test", f"bands {list(bands)}")] if missing else []
+        if is_model_file(params.model):
+            return []  # check_files: the file, its card and the model
+        name = model_name(params.model, bands)
+        if name is None:
+            made_for = "; ".join(f"{m} for {list(b)}" for b, m in MODEL_FOR_BANDS.items())
+            return [issue_at("model", f"a camera band list a shipped model was made for ({made_for})", f"bands {list(bands)}")]
+        if not shipped_models():
+            return [issue_at("model", f"cloud models in {MODEL_DIR} (rebuild them with `make models`)", "none there")]
+        if name not in shipped_models():
+            return [issue_at("model", "auto or one of " + ", ".join(shipped_models()), repr(name))]
+        try:  # validate reads the card and opens the model file the stage will run (cached for the run)
+            model_input = shipped_card(name, MODEL_DIR).inputs[0]
+            if list(model_input.bands or ()) != list(bands):
+                return [issue_at("model", f"a model for the camera's bands {list(bands)}",
+                                 f"{name}, made for {list(model_input.bands or ())}")]
+            if params.overlap_px >= model_input.shape[1] // 2:
+                return [issue_at("overlap_px", "less than half the model's window", str(params.overlap_px))]
+            load_model(MODEL_DIR / f"{name}.tflite", tuple(bands), params.threads)
+        except InputFileError as err:
+            return [issue_at("model", "a model file that loads and matches its card", str(err))]
+        return []
+
+    @classmethod
+    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[ConfigIssue]:
+        if params.method != "model" or not is_model_file(params.model):
+            return []
+        path = scenario_path(params.model, scenario_dir)
+        try:  # validate opens the model the stage will run (cached for the run) and checks its card
+            model = load_model(path, tuple(bands), params.threads)
+        except InputFileError as err:
+            return [issue_at("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
+                             str(err))]
+        return [issue_at("model", problem, f"{path} (card {model.card.path})")
+                for problem in user_model_problems(model, params.overlap_px)]
+
+    def __init__(self, params: Any, ctx: Context):
+        super().__init__(params, ctx)
+        model = params.method == "model"
+        self.model_path = model_path(params.model, ctx.bands, ctx.scenario_dir) if model else None
+        self.uses = "int8" if model else "cpu"
+        user = model and is_model_file(params.model)
+        card = (load_model(self.model_path, ctx.bands, params.threads).card if user else
+                shipped_card(self.model_path.stem, MODEL_DIR) if model else None)
+        self.window_px = (load_model(self.model_path, ctx.bands, params.threads).input_shape[1] if user else
+                          card.inputs[0].shape[1] if card else 0)
+        self.latency_s = card.host_latency_s if card else 0.0
+        self.model_card = validation_figures(self.model_path.stem) if model and not user else None
+
+    def probability(self, dn: np.ndarray, reflectance: np.ndarray, spectral_mask: np.ndarray) -> np.ndarray:
+        """(H, W) float32 cloud probability of an (H, W, B) frame, its DN and TOA reflectance; the spectral
+        method's is its ``spectral_mask`` (H, W) bool. The model's input is its card's scaling of the source it names,
+        its probability the activation of its output's cloud channel."""
+        if self.params.method == "spectral":
+            return spectral_mask.astype(np.float32)
+        model = load_model(self.model_path, self.ctx.bands, self.params.threads)
+        card_in, card_out = model.card.inputs[0], model.card.outputs[0]
+        source = reflectance if card_in.scaling.source == "toa_reflectance" else dn
+        out = card_out.activate(model.predict_tiled(card_in.scaling.apply(source), self.params.overlap_px))
+        return np.clip(out[..., cloud_channel(model)], 0.0, 1.0)
+
+    def process(self, work: Work) -> None:
+        """Decide every tile. A burst (K, H, W, B) is judged frame by frame: a pixel is cloudy when it is cloudy in
+        every frame (fusion can restore the others), and each frame's clear mask goes to later stages."""
+        (frame_tile,) = work.tiles
+        stack = frame_tile.dn if frame_tile.dn.ndim == 4 else frame_tile.dn[None]
+        cloudy_frames = np.empty(stack.shape[:3], bool)
+        for f, dn in enumerate(stack):
+            reflectance = dn.astype(np.float32) * np.float32(self.ctx.reflectance_per_dn)
+            baseline = spectral.cloud_mask(reflectance, self.ctx.bands)
+            prob = self.probability(dn, reflectance, baseline)
+            cloudy_frames[f] = prob >= self.params.threshold
+            if f == 0:
+                work.evaluation["cloud_probability"] = np.round(prob * 255).astype(np.uint8)
+                work.evaluation["spectral_cloud"] = baseline
+        cloudy = cloudy_frames.all(axis=0)
+        work.clear = ~cloudy_frames
+        kept = []
+        for r, c, h, w in tile_boxes(*stack.shape[1:3], self.params.tile_px):
+            fraction = float(cloudy[r:r + h, c:c + w].mean())
+            clear_px = int(h * w - cloudy[r:r + h, c:c + w].sum())
+            tile = Tile(dn=frame_tile.dn[..., r:r + h, c:c + w, :], row0=r, col0=c, priority=frame_tile.priority,
+                        meta=TileMeta(cloud_fraction=round(fraction, 4), clear_px=clear_px))
+            if fraction <= self.params.max_cloud_fraction:
+                kept.append(tile)
+            elif self.params.action == "drop":
+                work.dropped.append((tile, "cloudy"))
+            elif not cloudy[r:r + h, c:c + w].all():
+                tile.dn = np.where(cloudy[r:r + h, c:c + w, None], np.uint16(0), tile.dn)
+                tile.meta = replace(tile.meta, masked=True, cloudy=cloudy[r:r + h, c:c + w])
+                kept.append(tile)
+            else:
+                work.dropped.append((tile, "cloudy"))
+        work.cloud_filter_kept = [t.dn[0] if t.dn.ndim == 4 else t.dn for t in kept]
+        if self.params.downlink_mask:
+            ok, png = cv2.imencode(".png", cloudy.astype(np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+            kept.append(Tile(dn=cloudy[..., None].astype(np.uint8), row0=0, col0=0, kind="cloud_mask",
+                             priority=frame_tile.priority, payload=png.tobytes(), format="png",
+                             meta=TileMeta(bit_depth=1, bands=("cloud",))))
+        work.tiles = kept
+
+    def cost_s(self, work: Work) -> float:
+        """Model inferences at the host latency in its card (sliding windows), or the spectral test per pixel."""
+        height_px, width_px = work.tiles[0].dn.shape[-3:-1]
+        if self.params.method == "spectral":
+            return work.frames * height_px * width_px / SPECTRAL_SAMPLES_PER_S
+        n_windows = len(tiling.windows(height_px, width_px, self.window_px, self.params.overlap_px))
+        return work.frames * n_windows * self.latency_s

@@ -1,0 +1,242 @@
+"""Multi-frame fusion: K registered low-res frames of one scene into one image ``scale`` times finer.
+
+Two classic baselines - bicubic upsampling of the mean of the clear frames, and shift-and-add with a median
+per high-res cell - and the learned one (:func:`misr`), a small full-int8 network that corrects the bicubic
+mean with what the shift-and-add grid and the fused samples show. All are pure numpy/OpenCV functions of the
+same inputs: ``lr`` (K, H, W, B) float frames, ``clear`` (K, H, W) bool (cloud-free pixels), and for the
+registered methods ``shifts`` (K, 2) (dy, dx) low-res px in :mod:`onboard.sensing.burst`'s convention.
+
+High-res grid: low-res pixel ``(i, j)`` of frame 0 covers high-res pixels ``s*i .. s*i + s - 1`` (rows and
+columns alike), the same ground (``onboard.sensing.burst.high_res_footprint``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from .tiling import predict_tiled
+
+# The learned model's input: per band, three high-res planes folded into s*s channels each (space-to-depth,
+# channel = (row phase * s + column phase) * 3 + plane), standardised per window by the bicubic plane's mean
+# and standard deviation (floored at FEATURE_FLOOR, reflectance), then clipped to +-FEATURE_CLIP.
+FEATURE_PLANES = ("bicubic_mean", "shift_and_add", "samples")
+FEATURE_FLOOR = 0.004  # TOA reflectance: below this a window is flat; its noise is not blown up
+FEATURE_CLIP = 6.0
+_INPAINT_RADIUS_PX = 3
+MODEL_OVERLAP_PX = 16  # low-res px of overlap between the model's windows (8 px of context cropped each side)
+
+
+class Predictor(Protocol):
+    """A fixed-size model: onboard.runtime.model.Model and anything with its ``predict`` and ``input_shape``."""
+
+    input_shape: tuple[int, ...]
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+
+def _check(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None) -> None:
+    if lr.ndim != 4:
+        raise ValueError(f"lr must be (K, H, W, B), got shape {lr.shape}")
+    if clear.shape != lr.shape[:3]:
+        raise ValueError(f"clear must be (K, H, W) = {lr.shape[:3]}, got {clear.shape}")
+    if shifts is not None and np.shape(shifts) != (lr.shape[0], 2):
+        raise ValueError(f"shifts must be (K, 2) = ({lr.shape[0]}, 2), got {np.shape(shifts)}")
+
+
+def _resize(image: np.ndarray, scale: int) -> np.ndarray:
+    """(H * scale, W * scale, B) float32 bicubic upsampling of ``image`` (H, W, B), pixel areas aligned."""
+    h, w, b = image.shape
+    planes = [cv2.resize(image[..., c:c + 4], (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
+              .reshape(h * scale, w * scale, -1) for c in range(0, b, 4)]
+    return np.concatenate(planes, axis=-1)
+
+
+def _inpainted(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``image`` (H, W, B) with the ``hole`` (H, W) pixels filled from their surroundings (Navier-Stokes)."""
+    if not hole.any() or hole.all():
+        return image
+    mask = hole.astype(np.uint8)
+    # NOTE: not INPAINT_TELEA, which returns garbage on float32 images in OpenCV 5.0.
+    return np.stack([cv2.inpaint(np.ascontiguousarray(image[..., b]), mask, _INPAINT_RADIUS_PX, cv2.INPAINT_NS)
+                     for b in range(image.shape[-1])], axis=-1)
+
+
+def mean_frame(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, B) float32 per-pixel mean over the frames clear there; pixels clear in no frame are inpainted
+    from their clear surroundings (the mean of all frames when none is clear anywhere), so that no cloud
+    bleeds into clear ground when the mean is upsampled.
+
+    With ``shifts`` every frame is first resampled (bicubic) onto frame 0's grid, its cloudy pixels filled
+    beforehand with the unregistered mean so that interpolation drags no cloud into clear pixels.
+    """
+    lr = np.asarray(lr, np.float32)
+    _check(lr, clear, shifts)
+    if shifts is None:
+        frames, usable = lr, clear
+    else:
+        k, h, w, b = lr.shape
+        unregistered = mean_frame(lr, clear)
+        frames = np.empty_like(lr)
+        usable = np.empty(clear.shape, bool)
+        for f, (dy, dx) in enumerate(np.asarray(shifts, np.float64)):
+            back = np.array([[1, 0, -dx], [0, 1, -dy]], np.float64)
+            filled = np.where(clear[f, ..., None], lr[f], unregistered)
+            for c in range(0, b, 4):
+                frames[f, ..., c:c + 4] = cv2.warpAffine(np.ascontiguousarray(filled[..., c:c + 4]), back, (w, h),
+                                                         flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                                         borderMode=cv2.BORDER_REFLECT).reshape(h, w, -1)
+            usable[f] = cv2.warpAffine(clear[f].astype(np.uint8), back, (w, h),
+                                       flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                                       borderMode=cv2.BORDER_REPLICATE) > 0
+    weight = usable[..., None].astype(np.float32)
+    count = weight.sum(axis=0)
+    mean = np.where(count > 0, (frames * weight).sum(axis=0) / np.maximum(count, 1), frames.mean(axis=0))
+    return _inpainted(mean.astype(np.float32), count[..., 0] == 0)
+
+
+def bicubic(lr: np.ndarray, clear: np.ndarray, scale: int, shifts: np.ndarray | None = None) -> np.ndarray:
+    """(H * scale, W * scale, B) float32: bicubic upsampling of :func:`mean_frame` (registered with ``shifts``)."""
+    return _resize(mean_frame(lr, clear, shifts), scale)
+
+
+def _cells(shifts: np.ndarray, scale: int) -> np.ndarray:
+    """(K, 2) int high-res cell of each frame's low-res pixel (0, 0): pixel (i, j) lands in s*(i, j) + cell."""
+    # NOTE: a pixel centre halfway between two cells (even scale, whole-pixel shift) goes to the lower-right one.
+    return np.floor(scale * np.asarray(shifts, np.float64) + (scale - 1) / 2 + 0.5).astype(int)
+
+
+def _median(planes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Element-wise median of equally shaped float32 ``planes`` ignoring NaN (NaN where all are), and the count
+    of non-NaN values (int)."""
+    # NOTE: an odd-even transposition network of element-wise min/max sorts the few planes (NaN as +inf last)
+    # far faster than np.sort along a short last axis.
+    values = [np.where(np.isnan(plane), np.float32(np.inf), plane) for plane in planes]
+    count = sum((np.isfinite(v) for v in values), np.zeros(planes[0].shape, int))
+    for sweep in range(len(values)):
+        for i in range(sweep % 2, len(values) - 1, 2):
+            values[i], values[i + 1] = np.minimum(values[i], values[i + 1]), np.maximum(values[i], values[i + 1])
+    median = np.full(planes[0].shape, np.nan, np.float32)
+    for n in range(1, len(values) + 1):
+        np.copyto(median, (values[(n - 1) // 2] + values[n // 2]) / 2, where=count == n)
+    return median, count
+
+
+def shift_and_add_sparse(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray,
+                         scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shift-and-add without filling: (H*s, W*s, B) float32 median of the clear samples that land in each
+    high-res cell (NaN where none does) and (H*s, W*s) int count of those samples (first band's)."""
+    lr = np.asarray(lr, np.float32)
+    _check(lr, clear, shifts)
+    k, h, w, b = lr.shape
+    fused = np.full((h * scale, w * scale, b), np.nan, np.float32)
+    count = np.zeros((h * scale, w * scale), int)
+    cells = _cells(shifts, scale)
+    phase, offset = cells % scale, cells // scale  # a frame fills one phase of the grid, moved by whole LR px
+    for py in range(scale):
+        for px in range(scale):
+            members = np.flatnonzero((phase[:, 0] == py) & (phase[:, 1] == px))
+            if members.size == 0:
+                continue
+            planes = []
+            for f in members:
+                oy, ox = offset[f]
+                # sample (i, j) lands at sub-grid position (i + oy, j + ox)
+                rows = slice(max(oy, 0), min(h + oy, h))
+                cols = slice(max(ox, 0), min(w + ox, w))
+                src = (slice(rows.start - oy, rows.stop - oy), slice(cols.start - ox, cols.stop - ox))
+                plane = np.full((h, w, b), np.nan, np.float32)
+                plane[rows, cols] = np.where(clear[f][src][..., None], lr[f][src], np.float32(np.nan))
+                planes.append(plane)
+            median, n_samples = _median(planes)
+            fused[py::scale, px::scale] = median
+            count[py::scale, px::scale] = n_samples[..., 0]
+    return fused, count
+
+
+def shift_and_add(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: int) -> np.ndarray:
+    """(H * scale, W * scale, B) float32: every clear low-res sample placed in the high-res cell nearest to its
+    registered centre, the median of each cell's samples, and empty cells filled by the registered
+    :func:`bicubic`."""
+    fused, _ = shift_and_add_sparse(lr, shifts, clear, scale)
+    empty = np.isnan(fused)
+    if empty.any():
+        fused[empty] = bicubic(lr, clear, scale, shifts)[empty]
+    return fused
+
+
+# ------------------------------------------------------------------------------------------ learned fusion
+
+
+def misr_planes(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: int) -> np.ndarray:
+    """(B, H*s, W*s, 3) float32 high-res planes of FEATURE_PLANES per band: the registered bicubic mean, the
+    shift-and-add (filled) and its clear samples per cell relative to the mean (K / s^2)."""
+    mean = bicubic(lr, clear, scale, shifts)
+    fused, count = shift_and_add_sparse(lr, shifts, clear, scale)
+    fused = np.where(np.isnan(fused), mean, fused)
+    samples = np.broadcast_to((count * (scale * scale / lr.shape[0])).astype(np.float32)[..., None], mean.shape)
+    return np.ascontiguousarray(np.stack([mean, fused, samples], axis=-1).transpose(2, 0, 1, 3))
+
+
+def space_to_depth(planes: np.ndarray, scale: int) -> np.ndarray:
+    """(..., H*s, W*s, C) to (..., H, W, s*s*C) in TensorFlow's ``space_to_depth`` channel order."""
+    *lead, hs, ws, c = planes.shape
+    h, w = hs // scale, ws // scale
+    folded = planes.reshape(*lead, h, scale, w, scale, c)
+    folded = np.moveaxis(folded, -4, -3)  # (..., h, w, s_row, s_col, c)
+    return folded.reshape(*lead, h, w, scale * scale * c)
+
+
+def depth_to_space(x: np.ndarray, scale: int) -> np.ndarray:
+    """Inverse of :func:`space_to_depth`: (..., H, W, s*s*C) to (..., H*s, W*s, C)."""
+    *lead, h, w, cs = x.shape
+    c = cs // (scale * scale)
+    unfolded = np.moveaxis(x.reshape(*lead, h, w, scale, scale, c), -3, -4)
+    return unfolded.reshape(*lead, h * scale, w * scale, c)
+
+
+def standardise(window: np.ndarray, scale: int) -> tuple[np.ndarray, float]:
+    """A model input window (n, n, s*s*3) of raw planes standardised, and its scale (reflectance per unit).
+
+    Reflectance planes lose the bicubic plane's mean and are divided by its standard deviation (at least
+    FEATURE_FLOOR); the model's output times that scale is the correction to add to the bicubic mean.
+    """
+    planes = window.reshape(window.shape[:2] + (scale * scale, len(FEATURE_PLANES)))
+    mean = float(planes[..., 0].mean())
+    sigma = max(float(planes[..., 0].std()), FEATURE_FLOOR)
+    out = planes.copy()
+    out[..., :2] = (planes[..., :2] - np.float32(mean)) / np.float32(sigma)
+    np.clip(out, -FEATURE_CLIP, FEATURE_CLIP, out=out)
+    return out.reshape(window.shape), sigma
+
+
+def misr(model: Predictor, lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: int = 2,
+         overlap_px: int = MODEL_OVERLAP_PX) -> np.ndarray:
+    """(H * scale, W * scale, B) float32: the learned fusion, one band at a time (the model is band-agnostic).
+
+    ``model`` takes (1, n, n, s*s*3) standardised planes (:func:`standardise`) and gives (1, n*s, n*s, 1), the
+    correction to the registered bicubic mean in units of the window's scale. Frames larger than the window
+    go through :func:`onboard.pipeline.tiling.predict_tiled` with ``overlap_px`` and cropped edges.
+    """
+    return misr_from_planes(model, misr_planes(lr, shifts, clear, scale), scale, overlap_px)
+
+
+def misr_from_planes(model: Predictor, planes: np.ndarray, scale: int, overlap_px: int = MODEL_OVERLAP_PX) -> np.ndarray:
+    """:func:`misr` from its input planes (B, H*s, W*s, 3) (:func:`misr_planes`), which the baselines share:
+    plane 0 is the registered bicubic mean, plane 1 the shift-and-add."""
+    window_px = int(model.input_shape[1])
+    if model.input_shape[-1] != scale * scale * len(FEATURE_PLANES):
+        raise ValueError(f"model takes {model.input_shape[-1]} channels; scale {scale} needs "
+                         f"{scale * scale * len(FEATURE_PLANES)}")
+
+    def correction(window: np.ndarray) -> np.ndarray:
+        x, sigma = standardise(window, scale)
+        return model.predict(x) * np.float32(sigma)
+
+    bands = []
+    for band in planes:
+        folded = space_to_depth(band, scale)
+        bands.append(band[..., 0] + predict_tiled(folded, correction, window_px, overlap_px, scale)[..., 0])
+    return np.stack(bands, axis=-1).astype(np.float32)

@@ -1,0 +1,215 @@
+"""The ``superres`` stage: K low-res frames of a burst in, one product ``scale`` times finer out.
+
+The burst is registered on board (ECC or phase correlation, :mod:`onboard.pipeline.registration`) on the pixels the cloud
+stage found clear in each frame (all pixels without a cloud stage), then fused by the full-int8 MISR model
+(:func:`onboard.pipeline.fusion.misr`, sliding window with cropped edges) or a classic method. ``model`` may name a user's
+MISR model file instead (relative to the scenario, its card beside it): it takes what the shipped one takes, the
+standardised planes folded by space-to-depth (scale² x 3 channels), and gives the correction at the finer scale. The product keeps the
+camera's calibration: DN at its bit depth, on a grid of ``gsd_m / scale``. At scale s it holds s² times the
+pixels of one frame, so it saves downlink against the K raw frames only when K > s².
+
+For scoring on the ground, never downlinked, the stage keeps in ``RUN/evaluation/``: the estimated shifts, frame
+0 (for the report's crops) and, with ``evaluate: true``, what the float32 twin and the two classic baselines make
+of the same registered burst.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from rundir.errors import ConfigIssue, InputFileError
+
+from . import fusion, registration, tiling
+from .stages import Context, Stage, register, scenario_path
+from .tile import Tile, Work
+from ..runtime.modelcard import MODEL_DIR, shipped_card
+from ..runtime.model import Model, cached_model, is_model_file
+from ..scenario.schema import issue_at, spec
+
+# NOTE: host time per low-res megapixel per frame, measured by benchmarks/pipeline.py (2-core host, one thread).
+REGISTRATION_S_PER_MPX = {"ecc": 0.15, "phase": 0.05}
+PLANES_S_PER_MPX = 2.6  # the bicubic mean and shift-and-add grid of a burst of 8, per low-res megapixel
+# NOTE: the network is six 3 x 3 convolutions deep at low resolution, so 6 px of context a side make a window's
+# cropped core exact up to the per-window standardisation. Measured on the quickstart (256 px frames): 100 windows
+# instead of the 144 of the model card's 16 px overlap, for -0.002 dB.
+OVERLAP_PX = 12
+# bicubic: of the mean of the clear frames, unregistered (the PROBA-V baseline); bicubic_registered: of their
+# registered mean (the model's starting point)
+BASELINES = ("model_float32", "bicubic", "bicubic_registered", "shift_and_add")
+TASK = "super-resolution"  # the MLM task a user's MISR model's card names
+
+
+def model_name(scale: int, kind: str = "int8") -> str:
+    """The shipped MISR model for ``scale``: ``superres_x{scale}_{kind}``."""
+    return f"superres_x{scale}_{kind}"
+
+
+def shipped_scales() -> list[int]:
+    """Scales with a shipped int8 MISR model."""
+    return sorted(int(p.stem.split("_x")[1].split("_")[0]) for p in MODEL_DIR.glob("superres_x*_int8.tflite"))
+
+
+@cache
+def load_model(name: str, threads: int) -> Model:
+    """A shipped MISR model on the host CPU (cached per run)."""
+    return Model(MODEL_DIR / f"{name}.tflite", threads=threads)
+
+
+def user_model_problems(model: Model, scale: int) -> list[str]:
+    """What keeps a user's MISR model (loaded and matching its card) from the stage at ``scale``: its task, its
+    input (one square window of scale² x 3 folded planes), its output (the correction, one channel, scale times
+    finer) and its card's host latency."""
+    _, window_px, width_px, channels = model.input_shape
+    problems = []
+    if model.card.task != TASK:
+        problems.append(f"a {TASK} model; its card says {model.card.task!r}")
+    if model.input_shape[0] != 1 or window_px != width_px or channels != scale * scale * len(fusion.FEATURE_PLANES):
+        problems.append(f"input (1, n, n, {scale * scale * len(fusion.FEATURE_PLANES)}) at scale {scale} (the "
+                        f"planes folded by space-to-depth); the model takes {list(model.input_shape)} (NHWC)")
+    elif model.output_shape != (1, window_px * scale, window_px * scale, 1):
+        problems.append(f"output (1, {window_px * scale}, {window_px * scale}, 1); the model gives "
+                        f"{list(model.output_shape)}")
+    try:
+        model.card.host_latency_s
+    except InputFileError as err:
+        problems.append(err.problem)
+    return problems
+
+
+def to_dn(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
+    """TOA reflectance to uint16 DN through the camera's calibration, rounded and clipped to the bit depth."""
+    dn = np.rint(np.asarray(reflectance, np.float32) / np.float32(reflectance_per_dn))
+    return np.clip(dn, 0, (1 << bit_depth) - 1).astype(np.uint16)
+
+
+@register
+class SuperResolution(Stage):
+    """Fuse each burst into one finer product, so that one image goes down instead of K."""
+
+    name = "superres"
+    uses = "int8"
+
+    @dataclass(frozen=True, kw_only=True)
+    class Params:
+        scale: int = spec(2, ge=2, le=4, doc="resolution gain; the product has scale² times a frame's pixels")
+        method: Literal["model", "shift_and_add", "bicubic_registered", "bicubic"] = spec(
+            "model", doc="the MISR model, or a classic fusion")
+        registration: Literal["ecc", "phase"] = spec("ecc", doc="sub-pixel shift estimation")
+        overlap_px: int = spec(OVERLAP_PX, ge=0, le=32, doc="model sliding-window overlap, low-res px; half is "
+                               "cropped from each inner edge (12: the network's receptive field, 6 px a side)")
+        evaluate: bool = spec(True, doc="also run the float32 twin and the baselines for the report (host time only)")
+        threads: int = spec(1, ge=1, le=64, doc="interpreter threads on the host")
+        model: str = spec("auto", doc="auto: the shipped MISR model for the scale; or a .tflite or .onnx MISR model "
+                          "relative to the scenario, with its card beside it (the shipped model's input and output)")
+
+    @classmethod
+    def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[ConfigIssue]:
+        out = []
+        if params.method == "model" and is_model_file(params.model):
+            pass  # check_files: the file, its card and the model
+        elif params.method == "model" and params.scale not in shipped_scales():
+            have = ", ".join(f"x{s}" for s in shipped_scales()) or "none"
+            out.append(issue_at("scale", f"a scale with a shipped MISR model ({have}), or method shift_and_add or bicubic",
+                                f"x{params.scale} with method model"))
+        if params.method == "model" and not out and not is_model_file(params.model):  # opens the stage's models
+            for twin in ("int8", "float32") if params.evaluate else ("int8",):
+                try:
+                    load_model(model_name(params.scale, twin), params.threads)
+                except InputFileError as err:
+                    out.append(issue_at("method", "MISR model files that load and match their cards", str(err)))
+        if params.model != "auto" and not is_model_file(params.model):
+            out.append(issue_at("model", "auto, or a .tflite or .onnx file", repr(params.model)))
+        if "cloud_filter" in names and names.index("cloud_filter") > index:
+            out.append(issue_at("stage", "superres after cloud_filter (it fuses the clear pixels only)",
+                                f"superres at position {index + 1}, cloud_filter at {names.index('cloud_filter') + 1}"))
+        return out
+
+    @classmethod
+    def check_files(cls, params: Any, bands: tuple[str, ...], scenario_dir: Path | None) -> list[ConfigIssue]:
+        if params.method != "model" or not is_model_file(params.model):
+            return []
+        path = scenario_path(params.model, scenario_dir)
+        try:
+            model = cached_model(path, params.threads)
+        except InputFileError as err:
+            return [issue_at("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
+                             str(err))]
+        return [issue_at("model", problem, f"{path} (card {model.card.path})")
+                for problem in user_model_problems(model, params.scale)]
+
+    def __init__(self, params: Any, ctx: Context):
+        super().__init__(params, ctx)
+        self.burst_scale = params.scale
+        self.uses = "int8" if params.method == "model" else "cpu"
+        self.user_model = scenario_path(params.model, ctx.scenario_dir) if is_model_file(params.model) else None
+        name = model_name(params.scale)
+        self.model_name = name if params.scale in shipped_scales() and self.user_model is None else None
+        if self.user_model is not None:
+            model = cached_model(self.user_model, params.threads)
+            self.window_px, self.latency_s = model.input_shape[1], model.card.host_latency_s
+        else:
+            card = shipped_card(name) if self.model_name else None
+            self.window_px = card.inputs[0].shape[1] if card else 0
+            self.latency_s = card.host_latency_s if card else 0.0
+
+    def _fuse(self, planes: np.ndarray, method: str, lr: np.ndarray, clear: np.ndarray) -> np.ndarray:
+        """(H*s, W*s, B) float32 reflectance of ``method`` from the shared planes (B, H*s, W*s, 3), or for plain
+        bicubic from the frames ``lr`` (K, H, W, B) and their ``clear`` (K, H, W) masks."""
+        if method == "bicubic":
+            return fusion.bicubic(lr, clear, self.params.scale)
+        if method == "bicubic_registered":
+            return np.moveaxis(planes[..., 0], 0, -1)
+        if method == "shift_and_add":
+            return np.moveaxis(planes[..., 1], 0, -1)
+        model = (cached_model(self.user_model, self.params.threads) if self.user_model is not None and
+                 method == "model_int8" else
+                 load_model(model_name(self.params.scale, method.removeprefix("model_")), self.params.threads))
+        return fusion.misr_from_planes(model, planes, self.params.scale, self.params.overlap_px)
+
+    def process(self, work: Work) -> None:
+        burst = work.frame.burst
+        s = self.params.scale
+        lr = burst.lr_dn.astype(np.float32) * np.float32(self.ctx.reflectance_per_dn)
+        clear = work.clear if work.clear is not None else np.ones(lr.shape[:3], bool)
+        shifts = registration.register(lr, clear, self.params.registration)
+        planes = fusion.misr_planes(lr, shifts, clear, s)
+        method = "model_int8" if self.params.method == "model" else self.params.method
+        product = to_dn(self._fuse(planes, method, lr, clear), self.ctx.reflectance_per_dn, self.ctx.bit_depth)
+        work.evaluation["sr_shifts_px"] = shifts
+        work.evaluation["sr_low_res"] = burst.lr_dn[0]
+        if self.params.evaluate:
+            start = time.perf_counter()
+            others = [m for m in BASELINES if m != method and (self.model_name or not m.startswith("model"))]
+            for other in others:
+                work.evaluation[f"sr_{other}"] = to_dn(self._fuse(planes, other, lr, clear),
+                                                       self.ctx.reflectance_per_dn, self.ctx.bit_depth)
+            work.scoring_wall_s[self.name] = time.perf_counter() - start  # not on-board work: measured time omits it
+        tiles = []
+        for tile in work.tiles:
+            if tile.kind != "image":
+                tiles.append(tile)
+                continue
+            h, w = tile.dn.shape[-3:-1]
+            dn = product[s * tile.row0:s * (tile.row0 + h), s * tile.col0:s * (tile.col0 + w)]
+            if tile.meta.cloudy is not None:
+                dn = np.where(np.repeat(np.repeat(tile.meta.cloudy, s, 0), s, 1)[..., None], np.uint16(0), dn)
+            tiles.append(Tile(dn=dn, row0=s * tile.row0, col0=s * tile.col0, priority=tile.priority,
+                              meta=replace(tile.meta, cloudy=None, scale=s, burst_frames=burst.k)))
+        work.tiles = tiles
+
+    def cost_s(self, work: Work) -> float:
+        """Registration and fusion planes per low-res megapixel, plus model windows at the card's host latency."""
+        h, w = work.frame.dn.shape[:2]
+        mpx = h * w / 1e6
+        k = work.frames
+        cost = (k - 1) * mpx * REGISTRATION_S_PER_MPX[self.params.registration] + k / 8 * mpx * PLANES_S_PER_MPX
+        if self.params.method == "model":
+            n_windows = len(tiling.windows(h, w, self.window_px, self.params.overlap_px))
+            cost += len(self.ctx.bands) * n_windows * self.latency_s
+        return cost

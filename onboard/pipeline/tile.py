@@ -1,0 +1,91 @@
+"""The data a frame carries through the on-board pipeline: its tiles (:class:`Tile`), what the stages learned about
+each one (:class:`TileMeta`), and the frame's journey (:class:`Work`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class TileMeta:
+    """What the stages learned about a tile on its way down: the manifest carries every field but ``cloudy``
+    (:func:`onboard.sim.recorder.manifest_line`; a field that is None is not written). Frozen: a stage makes a new one
+    with :func:`dataclasses.replace`. A field no stage sets cannot be set (no other keys): a stage that needs more
+    per tile adds a documented field here, and a frame's data that no tile carries goes on :class:`Work`.
+    """
+
+    scale: int = 1  # the super-resolution factor: the tile's pixels per camera pixel along each axis
+    bands: tuple[str, ...] | None = None  # the tile's bands when not the camera's (a cloud mask's ("cloud",))
+    bit_depth: int | None = None  # bits per sample when not the camera's (a cloud mask's 1)
+    cloud_fraction: float | None = None  # the cloud filter's cloudy share of the tile, 0 to 1 (4 decimals)
+    clear_px: int | None = None  # the cloud filter's clear pixels in the tile, counted on the camera's grid
+    masked: bool = False  # cloudy pixels set to DN 0 by the cloud filter (the manifest's masked: true, else absent)
+    # (h, w) bool on the camera's grid: the pixels a masked tile had set to 0, for super-resolution to mask its product
+    cloudy: np.ndarray | None = field(default=None, compare=False, repr=False)
+    burst_frame: int | None = None  # which frame of a burst (0 to K-1) a raw tile is
+    burst_frames: int | None = None  # K, the frames of the burst a super-resolved tile was fused from
+    lossless: bool | None = None  # the encoder's: the tile decodes to its DN exactly
+    max_error_dn: int | None = None  # the encoder's bound on any sample's error, DN (None: the codec bounds none)
+    dn_sha256: str | None = None  # a lossless tile's sha256 of its DN (:func:`rundir.codec.dn_sha256`)
+
+
+@dataclass
+class Tile:
+    """A rectangle of a frame on its way to the ground."""
+
+    dn: np.ndarray  # (h, w, B) uint16 digital numbers, or (K, h, w, B): the same rectangle in every frame of a burst
+    row0: int  # offset of the tile in its frame, px
+    col0: int
+    kind: str = "image"  # "image", or an auxiliary product such as "cloud_mask"
+    priority: int = 1
+    payload: bytes | None = None  # set by the encoder stage
+    format: str | None = None
+    meta: TileMeta = field(default_factory=TileMeta)
+
+
+@dataclass
+class Work:
+    """One frame's journey through the pipeline: kept tiles, dropped tiles with reasons, and time spent."""
+
+    frame: Any  # camera.Frame
+    tiles: list[Tile]
+    dropped: list[tuple[Tile, str]] = field(default_factory=list)
+    dropped_by: list[str] = field(default_factory=list)  # the stage that dropped each entry of dropped (Pipeline.run)
+    stages: list[str] = field(default_factory=list)
+    sim_s: float = 0.0  # simulated compute time on the satellite's hardware
+    sim_stage_s: dict[str, float] = field(default_factory=dict)  # the same, per stage
+    wall_s: dict[str, float] = field(default_factory=dict)  # measured on this host, per stage
+    scoring_wall_s: dict[str, float] = field(default_factory=dict)  # of which spent on scoring-only extras
+    evaluation: dict[str, np.ndarray] = field(default_factory=dict)  # on-board decisions kept for scoring, never downlinked
+    # What the cloud filter tells later stages: the clear pixels of each frame (K, H, W) bool, and the DN of the
+    # tiles it kept (frame 0 of a burst), which the report's pipeline comparison encodes; None without that stage.
+    clear: np.ndarray | None = None
+    cloud_filter_kept: list[np.ndarray] | None = None
+    alternative_bytes: dict[str, int] = field(default_factory=dict)  # what simpler pipelines would downlink
+    discarded: str | None = None  # why a stage discarded the whole frame (:func:`discard_frame`); None: it goes on
+
+    @property
+    def encoded(self) -> bool:
+        return all(t.payload is not None for t in self.tiles)
+
+    @property
+    def frames(self) -> int:
+        """K, the frames of the burst (1 for a single frame)."""
+        burst = getattr(self.frame, "burst", None)
+        return burst.k if burst is not None else 1
+
+
+def unstack(tiles: list[Tile]) -> list[Tile]:
+    """Burst tiles (K, h, w, B) split into one tile per frame (``meta.burst_frame``), others as they are."""
+    out = []
+    for tile in tiles:
+        if tile.dn.ndim == 4:
+            out += [dataclasses.replace(tile, dn=dn, meta=dataclasses.replace(tile.meta, burst_frame=f))
+                    for f, dn in enumerate(tile.dn)]
+        else:
+            out.append(tile)
+    return out

@@ -1,0 +1,77 @@
+"""On-board computer profiles: speed relative to the reference host, memory and power, each figure with its public
+source and how the profile's number follows from it. Profiles are YAML files in ``onboard/runtime/profiles/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from rundir.errors import ConfigError, ConfigIssue, OrbitEdgeError
+
+from ..scenario.schema import build, spec
+from ..scenario.yaml_source import load_yaml
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+
+
+class UnknownProfileError(OrbitEdgeError):
+    """A hardware profile name that is not shipped: carries the name and the valid choices."""
+
+    def __init__(self, name: str, choices: list[str]):
+        self.name = name
+        self.choices = choices
+        super().__init__(f"unknown hardware profile {name!r}; choose from {', '.join(choices)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PowerDraw:
+    """The computer's electrical draw in each state, W."""
+
+    idle: float = spec(ge=0, doc="W when the computer is idle")
+    compute: float = spec(ge=0, doc="W while a pipeline stage runs")
+    transmit: float = spec(ge=0, doc="W drawn by the computer (not the radio) while it streams data to the radio")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source:
+    """A published figure behind a profile value, and how the value was derived from it."""
+
+    figure: str = spec(doc="which profile figure(s) this backs")
+    value: str = spec(doc="the figure as published")
+    source: str = spec(doc="where it was published")
+    derivation: str = spec(doc="how the profile value follows from the published one (arithmetic, assumptions)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardwareProfile:
+    """A computer's speed relative to the reference host; simulated stage time = host time / relative speed."""
+
+    name: str = spec(doc="profile name")
+    description: str = spec(doc="what the device is")
+    delegate: Literal["cpu", "edgetpu"] = spec(doc="where int8 models run: the CPU kernels or the Edge TPU")
+    cpu_relative: float = spec(gt=0, doc="one CPU core's general-purpose speed vs the host's (encode, registration)")
+    int8_conv_relative: float = spec(gt=0, doc="int8 convolution throughput vs the host (model inference)")
+    memory_mb: float = spec(gt=0, doc="RAM available to the pipeline")
+    power_w: PowerDraw = spec(doc="electrical draw")
+    sources: list[Source] = spec(min_items=1, doc="a cited public source for every figure")
+
+
+def profile_names() -> list[str]:
+    """Names of the shipped profiles, sorted."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
+@cache
+def load_profile(name: str) -> HardwareProfile:
+    """Load a shipped profile by name. Raises UnknownProfileError for an unknown name, ConfigError for a bad file."""
+    path = PROFILE_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise UnknownProfileError(name, profile_names())
+    data, lines = load_yaml(path.read_bytes(), str(path))
+    profile = build(HardwareProfile, data, lines, path)
+    if profile.name != name:
+        raise ConfigError(path, [ConfigIssue("name", lines.get("name"), f"the file's stem {name!r}",
+                                             repr(profile.name))])
+    return profile

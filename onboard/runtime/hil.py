@@ -1,0 +1,275 @@
+"""pytest plugin for hardware-in-the-loop (HIL) tests: run the shipped models on a real device and compare them
+with the host.
+
+``--hil-device host|edgetpu|jetson|onnx-cuda|onnx-tensorrt`` (or the environment variable ORBITEDGE_HIL_DEVICE;
+default host) picks the device under test; ``onnx-cuda`` and ``onnx-tensorrt`` run each model's ONNX twin on ONNX
+Runtime's CUDA or TensorRT provider (the twin from ``--hil-models``, beside the model, or exported by tf2onnx). The ``device`` fixture describes it; the ``interpreter`` fixture makes ``onboard.runtime.model.Model``
+instances on it; tests marked ``hil`` or ``requires_device(NAME, ...)`` are skipped, with the reason, when that
+device is absent (for edgetpu: the library libedgetpu.so.1 cannot be loaded). Tests record latencies with the
+``hil_metrics`` fixture, and ``--hil-metrics PATH`` writes them as JSON.
+
+pytest loads this plugin through the ``pytest11`` entry point ``orbitedge`` (pyproject.toml); ``-p no:orbitedge``
+turns it off.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rundir.errors import OrbitEdgeError
+
+from .bench import EDGETPU_SUFFIX, ONNX_DEVICES
+from ..constants import EARTH_MEAN_RADIUS_KM, EARTH_MU_KM3_S2
+from .interpreter import load_delegates, resolve_runtime
+from .modelcard import MODEL_DIR
+from .onnx_export import export_tflite
+from .onnx_model import provider_list
+from .model import ONNX_RUNTIME, Model
+
+DEVICES = ("host", "edgetpu", "jetson", *ONNX_DEVICES)
+ENV_DEVICE = "ORBITEDGE_HIL_DEVICE"
+JETSON_RELEASE = Path("/etc/nv_tegra_release")  # written by NVIDIA's Linux for Tegra
+USAGE_ERROR_EXIT = 2  # the exit status of the orbitedge command for input it cannot use (app.cli)
+
+_SETTINGS = pytest.StashKey[dict[str, Any]]()
+_DEVICE = pytest.StashKey["Device"]()
+_RECORDS = pytest.StashKey[list[dict[str, Any]]]()
+
+
+@dataclass(frozen=True)
+class Device:
+    """The device under test: its name, the delegate and threads models run with, the runtime and the machine.
+
+    ``missing`` says why the device cannot be used here (and how to get it); None when it can.
+    """
+
+    name: str
+    delegate: str
+    threads: int
+    runtime: str | None
+    machine: dict[str, str]
+    missing: str | None = None
+
+
+def default_delegate(name: str) -> str:
+    """The delegate a device runs int8 models with: the Edge TPU for edgetpu, ONNX Runtime's provider for the onnx
+    devices, the CPU kernels otherwise."""
+    return "edgetpu" if name == "edgetpu" else ONNX_DEVICES.get(name, "cpu")
+
+
+def is_jetson() -> bool:
+    """True on an NVIDIA Jetson (Linux for Tegra)."""
+    return JETSON_RELEASE.is_file()
+
+
+def probe(name: str, delegate: str | None = None) -> Device:
+    """Describe device ``name`` (one of DEVICES) as found on this machine, loading its delegate to check it."""
+    delegate = delegate or default_delegate(name)
+    threads = 1 if name == "host" else os.cpu_count() or 1
+    machine = {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+               "system": platform.platform(), "cpu_count": str(os.cpu_count())}
+    if name == "jetson" and not is_jetson():
+        return Device(name, delegate, threads, None, machine,
+                      f"jetson absent: this machine is not an NVIDIA Jetson ({JETSON_RELEASE} is missing); "
+                      "run the suite on the Jetson with --hil-device jetson")
+    try:
+        if name in ONNX_DEVICES:
+            provider_list(delegate, Path("."))
+            return Device(name, delegate, threads, ONNX_RUNTIME, machine)
+        runtime = resolve_runtime()
+        load_delegates(delegate, runtime)
+    except OrbitEdgeError as err:
+        return Device(name, delegate, threads, None, machine, f"{name} absent: {err}")
+    return Device(name, delegate, threads, runtime.name, machine)
+
+
+def ground_speed_m_s(altitude_km: float) -> float:
+    """Speed of the sub-satellite point of a circular orbit at ``altitude_km`` over a non-rotating Earth, m/s."""
+    radius_km = EARTH_MEAN_RADIUS_KM + altitude_km
+    return 1e3 * math.sqrt(EARTH_MU_KM3_S2 / radius_km) * EARTH_MEAN_RADIUS_KM / radius_km
+
+
+def frame_period_s(height_px: int, gsd_m: float, forward_overlap_fraction: float, altitude_km: float) -> float:
+    """Time between frames of a push-frame camera imaging a continuous strip, s: the ground track advances one
+    frame height less the forward overlap, ``height_px * gsd_m * (1 - overlap)``, at the ground speed."""
+    return height_px * gsd_m * (1.0 - forward_overlap_fraction) / ground_speed_m_s(altitude_km)
+
+
+def compiled_model(path: Path, model_dir: Path) -> Path:
+    """For the Edge TPU: ``<stem>_edgetpu.tflite`` in ``model_dir`` when edgetpu_compiler has made it, else ``path``
+    (whose ops the delegate then leaves on the CPU)."""
+    compiled = model_dir / f"{path.stem}{EDGETPU_SUFFIX}.tflite"
+    return compiled if compiled.is_file() else path
+
+
+def onnx_twin(path: Path, model_dir: Path) -> Path:
+    """For the ONNX devices: ``<stem>.onnx`` in ``model_dir`` or beside ``path``, else exported from the .tflite by
+    tf2onnx (:func:`onboard.runtime.onnx_export.export_tflite`); ``path`` itself when it is an ONNX model."""
+    if path.suffix == ".onnx":
+        return path
+    for twin in (model_dir / f"{path.stem}.onnx", path.with_suffix(".onnx")):
+        if twin.is_file():
+            return twin
+    return export_tflite(path)
+
+
+def model_path(model: str | Path) -> Path:
+    """A shipped model's file for its name (``cloud_bgrn_int8``), or ``model`` itself as a path."""
+    shipped = MODEL_DIR / f"{model}.tflite"
+    return shipped if isinstance(model, str) and shipped.is_file() else Path(model)
+
+
+class MetricsRecorder:
+    """Collects what one test measured; ``--hil-metrics PATH`` writes every record at the end of the session."""
+
+    def __init__(self, records: list[dict[str, Any]], test: str, device: str):
+        self._records = records
+        self._test = test
+        self._device = device
+
+    def record(self, name: str, **values: Any) -> None:
+        """Record ``values`` (put units in the keys: ``latency_ms=...``, ``deadline_ms=...``) under ``name``."""
+        self._records.append({"test": self._test, "device": self._device, "name": name, **values})
+
+
+# ------------------------------------------------------------------------------------------------- hooks
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("orbitedge", "orbitedge hardware-in-the-loop")
+    group.addoption("--hil-device", choices=DEVICES, default=None,
+                    help=f"device under test (default: ${ENV_DEVICE}, else host)")
+    group.addoption("--hil-delegate", default=None, metavar="DELEGATE",
+                    help="run the device's models with this delegate instead: cpu, edgetpu or external:PATH")
+    group.addoption("--hil-models", type=Path, default=MODEL_DIR, metavar="DIR",
+                    help="where edgetpu_compiler wrote the *_edgetpu.tflite models, or the ONNX twins are "
+                         "(default: the shipped models)")
+    group.addoption("--hil-metrics", type=Path, default=None, metavar="PATH",
+                    help="write the latencies the HIL tests record to this JSON file")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "hil: a hardware-in-the-loop test; skipped when the device under test "
+                                       "(--hil-device) is absent")
+    config.addinivalue_line("markers", "requires_device(*names): run only when the device under test is one of "
+                                       f"names ({', '.join(DEVICES)}) and present; skip with the reason otherwise")
+    chosen = config.getoption("hil_device") or os.environ.get(ENV_DEVICE)
+    name = chosen or "host"
+    if name not in DEVICES:
+        raise pytest.UsageError(f"{ENV_DEVICE}={name!r}: choose one of {', '.join(DEVICES)}")
+    config.stash[_SETTINGS] = {"device": name, "chosen": chosen is not None,
+                               "delegate": config.getoption("hil_delegate"), "models": config.getoption("hil_models"),
+                               "metrics": config.getoption("hil_metrics")}
+    config.stash[_RECORDS] = []
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    settings = config.stash[_SETTINGS]
+    return (f"orbitedge HIL: device {settings['device']}, delegate "
+            f"{settings['delegate'] or default_delegate(settings['device'])}")
+
+
+def device_under_test(config: pytest.Config) -> Device:
+    """The session's device, probed once on first use."""
+    if _DEVICE not in config.stash:
+        settings = config.stash[_SETTINGS]
+        config.stash[_DEVICE] = probe(settings["device"], settings["delegate"])
+    return config.stash[_DEVICE]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    required = [name for mark in item.iter_markers("requires_device") for name in mark.args]
+    if not required and item.get_closest_marker("hil") is None:
+        return
+    settings = item.config.stash[_SETTINGS]
+    if required and settings["device"] not in required:
+        pytest.skip(f"requires {' or '.join(required)}; the device under test is {settings['device']} "
+                    "(choose it with --hil-device)")
+    dut = device_under_test(item.config)
+    if dut.missing:
+        pytest.skip(dut.missing)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The recorded latencies, when a device was chosen (--hil-device or the environment) or --hil-metrics given."""
+    records = config.stash[_RECORDS]
+    path = config.stash[_SETTINGS]["metrics"]
+    if records and (config.stash[_SETTINGS]["chosen"] or path is not None):
+        terminalreporter.write_sep("-", f"orbitedge HIL latencies on {config.stash[_SETTINGS]['device']}")
+        for r in records:
+            shown = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                              for k, v in r.items() if k not in ("test", "device", "name"))
+            terminalreporter.write_line(f"{r['name']}: {shown}")
+    if path is not None:
+        terminalreporter.write_line(f"orbitedge HIL: {len(records)} record(s) written to {path}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    path = config.stash[_SETTINGS]["metrics"]
+    if path is None:
+        return
+    dut = config.stash.get(_DEVICE, None)
+    document = {"device": asdict(dut) if dut else {"name": config.stash[_SETTINGS]["device"]},
+                "records": config.stash[_RECORDS]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def device(pytestconfig: pytest.Config) -> Device:
+    """The device under test; skips the test when it is absent, with the reason."""
+    dut = device_under_test(pytestconfig)
+    if dut.missing:
+        pytest.skip(dut.missing)
+    return dut
+
+
+@pytest.fixture(scope="session")
+def interpreter(device: Device, pytestconfig: pytest.Config) -> Callable[..., Model]:
+    """Factory: ``interpreter(model, threads=None)`` -> an ``onboard.runtime.model.Model`` on the device under test.
+
+    ``model`` is a shipped model name or a .tflite or .onnx path; on the Edge TPU its compiled ``*_edgetpu.tflite``
+    from ``--hil-models`` is used when present, on the onnx devices its ONNX twin (:func:`onnx_twin`). Models are
+    loaded once per session. A model that cannot be loaded or
+    run on the device (a bad file, tensors or ops the runtime cannot run, a crash of the interpreter in its trial
+    run) ends the session with exit status 2 and the error naming the file, as the ``orbitedge`` command does.
+    """
+    loaded: dict[tuple[Path, int], Model] = {}
+    model_dir = pytestconfig.stash[_SETTINGS]["models"]
+
+    def make(model: str | Path, threads: int | None = None) -> Model:
+        path = model_path(model)
+        key = (path, threads or device.threads)
+        if key not in loaded:
+            try:
+                if device.delegate == "edgetpu":
+                    path = compiled_model(path, model_dir)
+                elif device.name in ONNX_DEVICES:
+                    path = onnx_twin(path, model_dir)
+                runtime = device.runtime if device.runtime and path.suffix == ".tflite" else "auto"
+                loaded[key] = Model(path, delegate=device.delegate, threads=key[1], runtime=runtime)
+            except (OrbitEdgeError, ValueError) as err:
+                pytest.exit(f"orbitedge HIL: {err}", returncode=USAGE_ERROR_EXIT)
+        return loaded[key]
+
+    return make
+
+
+@pytest.fixture
+def hil_metrics(request: pytest.FixtureRequest) -> MetricsRecorder:
+    """Records this test's measurements: ``hil_metrics.record("cloud_bgrn_int8", latency_ms=5.7)``."""
+    return MetricsRecorder(request.config.stash[_RECORDS], request.node.nodeid,
+                           request.config.stash[_SETTINGS]["device"])

@@ -1,0 +1,323 @@
+"""One wrapper over the model runtimes, LiteRT (TFLite) and ONNX Runtime: a model checked against its card, with
+real-valued ``predict`` that quantises inputs and dequantises outputs with each tensor's own scale and zero point,
+in NHWC whatever the model's own layout; and the card of a new model, read from the model itself."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import platform
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rundir.errors import InputFileError
+
+from . import mlm
+from .interpreter import check_delegate
+from .json_fields import FieldReader, field_lines
+from .model_check import read_model_file
+from .modelcard import NCHW, NHWC, Benchmark, ModelCard, Scaling, TensorCard, load_card
+from .onnx_model import PROVIDERS, OnnxEngine, check_provider
+from .tflite_model import TfliteEngine
+from ..pipeline.tiling import predict_tiled
+
+FORMATS = (".tflite", ".onnx")
+ONNX_RUNTIME = "onnxruntime"
+CARD_BENCHMARK_RUNS = 20  # timed inferences behind a new card's host latency, after CARD_BENCHMARK_WARMUP
+CARD_BENCHMARK_WARMUP = 3
+
+
+def is_model_file(name: str) -> bool:
+    """True when a stage's ``model`` parameter names a model file (a user's) rather than a shipped model."""
+    return Path(name).suffix.lower() in FORMATS
+
+
+def cached_model(path: Path, threads: int, bands: tuple[str, ...] | None = None) -> Model:
+    """``Model(path, threads=threads, bands=bands)`` on the host CPU, made once per process while neither the model
+    file nor its card changes (a stage's validation and its run share it)."""
+    stamps = tuple(p.stat().st_mtime_ns if p.is_file() else None for p in (path, path.with_suffix(".json")))
+    return _cached_model(path, stamps, threads, bands)
+
+
+@functools.cache
+def _cached_model(path: Path, stamps: tuple[int | None, ...], threads: int, bands: tuple[str, ...] | None) -> Model:
+    return Model(path, bands=bands, threads=threads)
+
+
+def model_format(path: Path) -> str:
+    """``.tflite`` or ``.onnx``, from the file name. InputFileError for any other."""
+    if path.suffix.lower() not in FORMATS:
+        raise InputFileError(path, f"expected a model file ending in {' or '.join(FORMATS)}, found {path.name!r}")
+    return path.suffix.lower()
+
+
+def channels_first(shape: tuple[int, ...], card: TensorCard | None, fmt: str) -> bool:
+    """Whether an image tensor is (batch, channel, height, width): as its card's ``dim_order`` says, else, for an
+    ONNX model (PyTorch exports NCHW), when its last two sizes are equal and the second differs from them; a TFLite
+    model is NHWC."""
+    if card is not None and card.dim_order is not None:
+        return card.channels_first
+    return fmt == ".onnx" and len(shape) == 4 and shape[2] == shape[3] and shape[1] != shape[2]
+
+
+def _nhwc(shape: tuple[int, ...], first: bool) -> tuple[int, ...]:
+    return (shape[0], shape[2], shape[3], shape[1]) if first else shape
+
+
+class Model:
+    """A .tflite or .onnx model on its runtime, checked against its card, with real-valued ``predict``.
+
+    path: the model file. card_path: its model card; None looks for ``<stem>.json`` beside the model and uses it if
+    present. delegate: for a .tflite model one of ``interpreter.DELEGATES``; for an .onnx model one of
+    ``onnx_model.PROVIDERS`` (cpu, cuda, tensorrt). threads: CPU threads for the runtime. runtime: ``"auto"``, one
+    of ``interpreter.RUNTIMES`` for a .tflite model, or ``"onnxruntime"``. delegate_options: key/value options for a
+    TFLite delegate library. bands: the camera's band order; when given, the card's input bands must equal it.
+    use_card: False reads no card beside the model (a model being carded).
+
+    Shapes and arrays are NHWC (batch, height, width, channel) whatever the model's own layout: an NCHW model (its
+    card's ``dim_order``, or the shape of an ONNX model) has its input and output transposed around each run.
+    A model that is not shipped (its sha256 in no card of MODEL_DIR) first loads and runs once in a child process,
+    once per process; ``trial_s`` is the wall time that took, in seconds (0 when skipped). ``init_s`` is the wall
+    time in seconds to read, check and load the model, load the delegate and allocate the tensors, without the trial.
+
+    Raises InputFileError for a missing, truncated, corrupt or rejected model, for a bad card, and for a model that
+    differs from its card (naming the card's field, its line and both values); its subclasses UnsupportedModelError
+    for tensors or ops orbitedge or the runtime cannot run, and ModelCrashError when the trial run crashed;
+    DelegateError when the delegate or execution provider cannot be loaded; ValueError for an unknown delegate.
+    """
+
+    def __init__(self, path: str | Path, card_path: str | Path | None = None, delegate: str = "cpu",
+                 threads: int = 1, runtime: str = "auto", delegate_options: Mapping[str, str] | None = None,
+                 bands: Sequence[str] | None = None, use_card: bool = True):
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        start_s = time.perf_counter()
+        self.path = Path(path)
+        self.delegate = delegate
+        self.threads = threads
+        self.format = model_format(self.path)
+        content = read_model_file(self.path) if self.format == ".tflite" else _read_bytes(self.path)
+        if card_path is None and use_card and self.path.with_suffix(".json").is_file():
+            card_path = self.path.with_suffix(".json")
+        self.card = load_card(card_path) if card_path is not None else None
+        if self.format == ".onnx":
+            if runtime not in ("auto", ONNX_RUNTIME):
+                raise ValueError(f"{self.path.name}: an ONNX model runs on {ONNX_RUNTIME}, not {runtime!r}")
+            check_provider(delegate)
+            self._engine: Any = OnnxEngine(self.path, content, delegate, threads)
+        else:
+            if delegate in PROVIDERS and delegate != "cpu":
+                raise ValueError(f"{self.path.name}: the {delegate} provider runs ONNX models; export this TFLite "
+                                 "model to ONNX first (onboard.runtime.onnx_export)")
+            check_delegate(delegate)
+            self._engine = TfliteEngine(self.path, content, delegate, threads, runtime, delegate_options)
+        self.runtime = self._engine.runtime
+        self.trial_s = self._engine.trial_s
+        card_in = self.card.inputs[0] if self.card else None
+        card_out = self.card.outputs[0] if self.card else None
+        self._in_first = channels_first(self._engine.input.shape, card_in, self.format)
+        self._out_first = self._in_first and len(self._engine.output.shape) == 4 and \
+            (card_out is None or card_out.dim_order is None or card_out.channels_first)
+        self.input_quantization = self._engine.input.quantization
+        self.output_quantization = self._engine.output.quantization
+        self._check_card(content, bands)
+        self.init_s = time.perf_counter() - start_s - self.trial_s
+
+    def _check_card(self, content: bytes, bands: Sequence[str] | None) -> None:
+        if self.card is None:
+            if bands is not None:
+                raise InputFileError(self.path, f"no model card ({self.path.with_suffix('.json').name}) "
+                                                f"to check the camera's bands {list(bands)} against")
+            return
+        card_in, card_out = self.card.inputs[0], self.card.outputs[0]
+        engine_in, engine_out = self._engine.input, self._engine.output
+
+        def shape(card: TensorCard, tensor: Any) -> tuple[list[int], list[int]]:
+            model = [-1 if tensor.dynamic_batch else tensor.shape[0], *tensor.shape[1:]]
+            return list(card.shape), model
+
+        checks = [("inputs[0].shape", *shape(card_in, engine_in)),
+                  ("inputs[0].dtype", card_in.dtype, engine_in.dtype.name),
+                  ("outputs[0].shape", *shape(card_out, engine_out)),
+                  ("outputs[0].dtype", card_out.dtype, engine_out.dtype.name),
+                  ("size_bytes", self.card.size_bytes, len(content)),
+                  ("sha256", self.card.sha256, hashlib.sha256(content).hexdigest())]
+        if self.card.framework is not None:
+            checks.append(("framework", self.card.framework, mlm.FRAMEWORKS[self.format]))
+        problems = [(field, f"is {in_card} in the card but {in_model} in the model")
+                    for field, in_card, in_model in checks if in_card != in_model]
+        if bands is not None and list(card_in.bands) != list(bands):
+            problems.append(("inputs[0].bands", f"is {list(card_in.bands)} in the card but the camera gives "
+                                                f"{list(bands)}"))
+        if problems:
+            raise InputFileError(self.path, f"does not match its card {self.card.path}: "
+                                 + "; ".join(card_field(self.card, field, text) for field, text in problems))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of the input tensor, NHWC, batch first, e.g. (1, 256, 256, 4) (a dynamic batch is 1)."""
+        return _nhwc(self._engine.input.shape, self._in_first)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of the output tensor, batch first (NHWC for an image)."""
+        return _nhwc(self._engine.output.shape, self._out_first)
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        """dtype of the input tensor inside the model (int8 for a full-int8 model)."""
+        return self._engine.input.dtype
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        """dtype of the output tensor inside the model."""
+        return self._engine.output.dtype
+
+    @property
+    def is_quantized(self) -> bool:
+        """True when the input or the output tensor is quantised (int8 I/O)."""
+        return self.input_quantization is not None or self.output_quantization is not None
+
+    def op_names(self) -> tuple[str, ...] | None:
+        """The model's operator names (e.g. "CONV_2D", or ONNX "Conv"), sorted and unique; None if the runtime
+        cannot list them. With an explicit TFLite delegate (edgetpu, external) the ops it took over show as that
+        delegate's node."""
+        return self._engine.ops
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (float, real input scale) as the input tensor's dtype: ``round(x / scale) + zero_point``, clipped."""
+        if self.input_quantization is None:
+            return np.asarray(x, self.input_dtype)
+        scale, zero_point = self.input_quantization
+        limits = np.iinfo(self.input_dtype)
+        q = np.divide(np.asarray(x, np.float32), np.float32(scale), dtype=np.float32)
+        np.round(q, out=q)  # in place: a third of the time of the same expression with temporaries
+        q += np.float32(zero_point)
+        np.clip(q, limits.min, limits.max, out=q)
+        return q.astype(self.input_dtype)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        """Output tensor values as float32 in real units: ``(q - zero_point) * scale``."""
+        if self.output_quantization is None:
+            return np.asarray(q, np.float32)
+        scale, zero_point = self.output_quantization
+        return ((q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)).astype(np.float32)
+
+    def invoke_raw(self, q: np.ndarray) -> np.ndarray:
+        """Run the model on an input already in the tensor's dtype and full NHWC shape; returns the raw output
+        tensor (NHWC for an image). InputFileError naming the model when the runtime fails on this input."""
+        if self._in_first:
+            q = np.ascontiguousarray(q.transpose(0, 3, 1, 2))
+        out = self._engine.run(q)
+        return out.transpose(0, 2, 3, 1) if self._out_first else out
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """float32 output in real units for ``x`` in the model's real input scale (see the card's ``scaling``).
+
+        ``x`` has the input shape, or that shape without its batch dimension of 1, in which case the output
+        comes without it too. Quantised tensors use their own scale and zero point; float ones pass through.
+        """
+        x = np.asarray(x)
+        batched = x.shape == self.input_shape
+        if not batched and (self.input_shape[0] != 1 or x.shape != self.input_shape[1:]):
+            raise ValueError(f"{self.path.name}: input of shape {x.shape}, expected {self.input_shape} "
+                             f"or {self.input_shape[1:]}")
+        y = self.dequantize(self.invoke_raw(self.quantize(x.reshape(self.input_shape))))
+        return y if batched else y[0]
+
+    def predict_tiled(self, image: np.ndarray, overlap_px: int, scale: int = 1) -> np.ndarray:
+        """float32 (H * scale, W * scale, K) output in real units for an (H, W, C) ``image`` of any size, in the
+        model's real input scale, through sliding windows of the model's square input with ``overlap_px`` and
+        cropped edges (:func:`onboard.pipeline.tiling.predict_tiled`).
+
+        The same values as ``tiling.predict_tiled(image, self.predict, ...)``, since quantising and dequantising
+        act pixel by pixel, but the frame is quantised once, each window goes once to the runtime (straight into
+        the TFLite interpreter's input buffer), and only the stitched output is dequantised. Raises ValueError when
+        ``image`` is not (H, W, C) with the model's C, or the model's input is not one square window.
+        """
+        _, window_px, width_px, channels = self.input_shape
+        if self.input_shape[0] != 1 or window_px != width_px or len(self.output_shape) != 4:
+            raise ValueError(f"{self.path.name}: input {self.input_shape} and output {self.output_shape}, expected "
+                             "one square window in (1, n, n, C) and an image out")
+        if image.ndim != 3 or image.shape[2] != channels:
+            raise ValueError(f"{self.path.name}: image of shape {image.shape}, expected (H, W, {channels})")
+
+        def run(window: np.ndarray) -> np.ndarray:
+            if not self._in_first:
+                return self._engine.run_window(window)
+            out = self._engine.run_window(np.ascontiguousarray(window.transpose(2, 0, 1)))
+            return out.transpose(1, 2, 0) if self._out_first else out
+
+        return self.dequantize(predict_tiled(self.quantize(image), run, window_px, overlap_px, scale))
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as err:
+        raise InputFileError(path, "model file not found") from err
+    except OSError as err:
+        raise InputFileError(path, f"cannot read the model file: {err}") from err
+
+
+def card_field(card: ModelCard, field: str, text: str) -> str:
+    """``line N: PATH text`` for flat-card field ``field`` of ``card``: its path and line in the card's file."""
+    lines = field_lines(card.path.read_text(encoding="utf-8")) if card.path and card.path.is_file() else {}
+    translate = mlm.stac_path if card.form == "stac" else None
+    return FieldReader(lines, translate).located(field, text, separator=" ")
+
+
+def host_benchmark(model: Model, runs: int = CARD_BENCHMARK_RUNS, warmup: int = CARD_BENCHMARK_WARMUP) -> Benchmark:
+    """The model's median latency of ``runs`` single inferences on this machine after ``warmup``, as a card's
+    ``benchmark`` block (the simulation's stage time for the model comes from it)."""
+    q = model.quantize(np.zeros(model.input_shape, np.float32))
+    for _ in range(warmup):
+        model.invoke_raw(q)
+    times_ms = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        model.invoke_raw(q)
+        times_ms.append((time.perf_counter() - start) * 1e3)
+    return Benchmark(round(statistics.median(times_ms), 4), runs, model.threads, platform.machine())
+
+
+def build_card(model_path: str | Path, *, name: str, version: str, task: str, input_name: str | None = None,
+               bands: Sequence[str], scaling: Scaling, output_name: str | None = None,
+               output_description: str | None = None, training: Mapping[str, Any], metrics: Mapping[str, Any],
+               classes: Sequence[str] | None = None, activation: str | None = None, architecture: str = "unknown",
+               accelerator: str | None = None, form: str = "flat", benchmark: bool = False) -> ModelCard:
+    """A card for the .tflite or .onnx file at ``model_path``: shapes, dtypes, layout, ops, size and sha256 read
+    from the model, the host latency measured when ``benchmark``, the rest as given (the tensors' own names where
+    ``input_name`` or ``output_name`` is None). ``form``: ``flat`` (the shipped cards) or ``stac`` (a STAC MLM Item,
+    which also records the file name and the framework). Raises InputFileError as Model does, and when the
+    number of ``bands`` differs from the model's input channels."""
+    path = Path(model_path)
+    model = Model(path, use_card=False)
+    content = path.read_bytes()
+    engine_in, engine_out = model._engine.input, model._engine.output
+    if len(bands) != model.input_shape[-1]:
+        raise InputFileError(path, f"{len(bands)} bands given ({', '.join(bands)}) for a model input of "
+                                   f"{model.input_shape[-1]} channels (input shape {list(engine_in.shape)})")
+    image_order = NCHW if model._in_first else NHWC
+    out_order = (NCHW if model._out_first else NHWC) if len(engine_out.shape) == 4 else None
+
+    def shape(tensor: Any) -> tuple[int, ...]:
+        return (-1 if tensor.dynamic_batch else tensor.shape[0], *tensor.shape[1:])
+
+    stac = form == "stac"
+    inputs = (TensorCard(input_name or engine_in.name, shape(engine_in), engine_in.dtype.name, tuple(bands), scaling,
+                         dim_order=image_order if stac or model._in_first else None),)
+    outputs = (TensorCard(output_name or engine_out.name, shape(engine_out), engine_out.dtype.name,
+                          description=output_description,
+                          dim_order=out_order if (stac or model._out_first) and out_order else None,
+                          classes=tuple(classes) if classes else None, activation=activation),)
+    return ModelCard(name, version, task, inputs, outputs, hashlib.sha256(content).hexdigest(), len(content),
+                     model.op_names() or (), dict(training), dict(metrics),
+                     benchmark=host_benchmark(model) if benchmark else None, form=form,
+                     model_file=path.name if stac else None, framework=mlm.FRAMEWORKS[model.format] if stac else None,
+                     architecture=architecture, accelerator=accelerator)

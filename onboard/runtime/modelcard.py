@@ -1,0 +1,336 @@
+"""Model cards: the typed description of a shipped or user model, read and validated from JSON, and written back.
+
+A card is a JSON file beside the model (``<stem>.json``) or named explicitly, in one of two forms read into the one
+:class:`ModelCard`:
+
+- a STAC Item with the Machine Learning Model extension (:mod:`onboard.runtime.mlm`), as ``orbitedge card init`` writes
+  it for a user's model: ``properties`` carry ``mlm:name``, ``mlm:tasks``, ``mlm:framework``, ``mlm:accelerator``,
+  ``mlm:input`` (bands, ``input.shape``/``dim_order``/``data_type``, ``value_scaling`` per band) and
+  ``mlm:output`` (``result``, ``classification:classes``, ``post_processing_function``); the ``model`` asset carries
+  the file's name, ``file:size`` and ``file:checksum``; orbitedge's own fields are ``orbitedge:*``.
+- the flat form of the shipped cards, which names the same things directly::
+
+    {
+      "name": "cloud-unet-int8",                  # str
+      "version": "1.0.0",                         # str
+      "task": "semantic-segmentation",            # str, an MLM task name where one fits
+      "inputs": [{                                # exactly one input
+        "name": "toa",                            # str
+        "shape": [1, 256, 256, 4],                # list of int > 0 (-1 for a dynamic batch), as in the model
+        "dtype": "int8",                          # tensor dtype in the model: float32, float16, (u)int8, int16, int32
+        "bands": ["B", "G", "R", "NIR"],          # list of str: the channel order, len == the channel count
+        "scaling": {"source": "toa_reflectance",  # str: the physical quantity the caller has (or "dn")
+                    "scale": 1.0, "offset": 0.0}, # numbers, or one per band: model input = scale * source + offset
+        "dim_order": ["batch", "height", "width", "channel"]  # optional (this is the default)
+      }],
+      "outputs": [{                               # exactly one output
+        "name": "cloud_logit", "shape": [1, 256, 256, 1], "dtype": "int8",
+        "description": "per-pixel cloud logit",   # str, optional: what the channels mean and in what units
+        "classes": ["clear", "cloud"],            # optional: the name of each channel
+        "activation": "softmax"                   # optional: sigmoid or softmax turns the output into probabilities
+      }],
+      "sha256": "<64 hex digits>",                # of the model file
+      "size_bytes": 123456,                       # int, of the model file
+      "ops": ["CONCATENATION", "CONV_2D"],        # list of str: the operators in the model, sorted
+      "training": {...},                          # object: data, seeds, steps, code version (free form)
+      "metrics": {...}                            # object: held-out scores (free form, e.g. {"pixel_f1": 0.93})
+    }
+
+Errors name the card's file, each bad field's path in the file and its line.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rundir.errors import InputFileError
+
+from . import mlm
+from .json_fields import FieldReader, field_lines, is_int, is_number, is_str, is_str_list
+from ..scenario.yaml_source import line_of
+
+MODEL_DIR = Path(__file__).with_name("models")  # the shipped models, each with its card beside it
+CARD_DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32")
+CAMERA_SOURCES = ("toa_reflectance", "dn")  # what a camera-fed model's input is made from (its scaling.source)
+NHWC = mlm.NHWC
+NCHW = ("batch", "channel", "height", "width")
+FORMS = ("flat", "stac")
+# Optional top-level fields of the flat form, with their defaults (left out of the JSON when at them).
+EXTRA_FIELDS = {"model_file": None, "framework": None, "architecture": "unknown", "accelerator": None,
+                "created_utc": None}
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How the model's real-valued input follows from a physical quantity: ``scale * source + offset``, with one
+    scale and offset for all bands or one per band (tuples in band order)."""
+
+    source: str
+    scale: float | tuple[float, ...]
+    offset: float | tuple[float, ...]
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """Model input (float32) from ``values`` (..., B) of the ``source`` quantity, band by band."""
+        scale, offset = np.asarray(self.scale, np.float32), np.asarray(self.offset, np.float32)
+        return (np.asarray(values, np.float32) * scale + offset).astype(np.float32)
+
+    def per_band(self, bands: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(scales, offsets), one of each per band."""
+        def spread(v: float | tuple[float, ...]) -> tuple[float, ...]:
+            return tuple(float(x) for x in v) if isinstance(v, tuple) else (float(v),) * bands
+        return spread(self.scale), spread(self.offset)
+
+
+@dataclass(frozen=True)
+class TensorCard:
+    """One input or output in a model card. ``bands`` and ``scaling`` are given for inputs only, ``classes`` and
+    ``activation`` for outputs only; ``dim_order`` None means NHWC for an image (batch, height, width, channel)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    bands: tuple[str, ...] | None = None
+    scaling: Scaling | None = None
+    description: str | None = None
+    dim_order: tuple[str, ...] | None = None
+    classes: tuple[str, ...] | None = None
+    activation: str | None = None
+
+    @property
+    def channels_first(self) -> bool:
+        """True for a (batch, channel, height, width) image tensor."""
+        return self.dim_order is not None and len(self.dim_order) == 4 and self.dim_order[1] == "channel"
+
+    def activate(self, values: np.ndarray) -> np.ndarray:
+        """Probabilities from raw outputs (..., K) through ``activation`` over the channels; as they are without."""
+        values = np.asarray(values, np.float32)
+        if self.activation == "sigmoid":
+            return (1.0 / (1.0 + np.exp(-values))).astype(np.float32)
+        if self.activation == "softmax":
+            e = np.exp(values - values.max(axis=-1, keepdims=True))
+            return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+        return values
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A model's latency on the reference host as ``benchmarks/models.py`` (or ``orbitedge card init``) measured
+    it (the card's ``benchmark`` block): the median of ``runs`` single inferences with ``threads`` interpreter
+    threads on ``host``."""
+
+    host_latency_ms_p50: float  # ms
+    runs: int
+    threads: int
+    host: str  # the machine, platform.machine()
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A validated model card (schema in this module's docstring); ``path`` is where it was read from and ``form``
+    the form it was written in (``flat`` or ``stac``), which :func:`write_card` keeps."""
+
+    name: str
+    version: str
+    task: str
+    inputs: tuple[TensorCard, ...]
+    outputs: tuple[TensorCard, ...]
+    sha256: str
+    size_bytes: int
+    ops: tuple[str, ...]
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    benchmark: Benchmark | None = None  # set by benchmarks/models.py on shipped models
+    form: str = "flat"
+    model_file: str | None = None  # the model's file name (the STAC form's model asset)
+    framework: str | None = None  # mlm:framework, e.g. "ONNX"
+    architecture: str = "unknown"  # mlm:architecture
+    accelerator: str | None = None  # mlm:accelerator (None: any)
+    created_utc: str | None = None  # when the card was made (the STAC Item's datetime)
+
+    @property
+    def host_latency_s(self) -> float:
+        """The median host latency of one inference from the ``benchmark`` block, s. InputFileError naming the
+        card when it has none (``benchmarks/models.py`` or ``orbitedge card init`` measures it)."""
+        if self.benchmark is None:
+            raise InputFileError(self.path or self.name, "model card has no benchmark block (host_latency_ms_p50); "
+                                 "measure it with python -m benchmarks.models, or write the card again with "
+                                 "orbitedge card init")
+        return self.benchmark.host_latency_ms_p50 / 1e3
+
+    def to_json(self) -> dict[str, Any]:
+        """The card as the JSON object of the flat form (None-valued optional fields left out)."""
+        def tensor(spec: TensorCard) -> dict[str, Any]:
+            return {key: list(value) if isinstance(value, tuple) else value
+                    for key, value in asdict(spec).items() if value is not None}
+        extras = {key: getattr(self, key) for key in EXTRA_FIELDS if getattr(self, key) != EXTRA_FIELDS[key]}
+        return {"name": self.name, "version": self.version, "task": self.task, **extras,
+                "inputs": [tensor(s) for s in self.inputs], "outputs": [tensor(s) for s in self.outputs],
+                "sha256": self.sha256, "size_bytes": self.size_bytes, "ops": list(self.ops),
+                "training": self.training, "metrics": self.metrics,
+                **({"benchmark": asdict(self.benchmark)} if self.benchmark is not None else {})}
+
+
+def _read_benchmark(reader: FieldReader, obj: dict[str, Any]) -> Benchmark | None:
+    """The optional ``benchmark`` block, or None where the card has none."""
+    raw = reader.get(obj, "benchmark", "", "an object", lambda v: isinstance(v, dict), required=False)
+    if raw is None:
+        return None
+    fields = (reader.get(raw, "host_latency_ms_p50", "benchmark.", "a positive number", lambda v: is_number(v) and v > 0),
+              reader.get(raw, "runs", "benchmark.", "a positive integer", lambda v: is_int(v) and v > 0),
+              reader.get(raw, "threads", "benchmark.", "a positive integer", lambda v: is_int(v) and v > 0),
+              reader.get(raw, "host", "benchmark.", "a string", is_str))
+    return None if None in fields else Benchmark(*fields)
+
+
+def _is_shape(value: Any) -> bool:
+    """A list of sizes > 0, the first (the batch) also -1 (a size chosen at run time)."""
+    return (isinstance(value, list) and bool(value) and all(is_int(d) for d in value)
+            and (value[0] > 0 or value[0] == -1) and all(d > 0 for d in value[1:]))
+
+
+def _numbers(value: Any, bands: int | None, nonzero: bool) -> bool:
+    """A finite number, or a list of one per band; non-zero where ``nonzero``."""
+    values = value if isinstance(value, list) and (bands is None or len(value) == bands) else [value]
+    return all(is_number(v) and (v != 0 or not nonzero) for v in values) and bool(values)
+
+
+def _read_scaling(reader: FieldReader, obj: dict[str, Any], where: str, bands: int | None) -> Scaling | None:
+    raw = reader.get(obj, "scaling", where, "an object", lambda v: isinstance(v, dict))
+    if raw is None:
+        return None
+    at = f"{where}scaling."
+    per_band = f" (or a list of one per band{f', {bands}' if bands else ''})"
+    source = reader.get(raw, "source", at, "a string", is_str)
+    scale = reader.get(raw, "scale", at, "a finite non-zero number" + per_band, lambda v: _numbers(v, bands, True))
+    offset = reader.get(raw, "offset", at, "a finite number" + per_band, lambda v: _numbers(v, bands, False))
+    if None in (source, scale, offset):
+        return None
+    def as_value(v: Any) -> float | tuple[float, ...]:
+        return tuple(float(x) for x in v) if isinstance(v, list) else float(v)
+    return Scaling(source, as_value(scale), as_value(offset))
+
+
+def _read_tensor(reader: FieldReader, obj: Any, where: str, is_input: bool) -> TensorCard | None:
+    if not isinstance(obj, dict):
+        reader.fail(where.rstrip("."), f"expected an object, found {obj!r}")
+        return None
+    name = reader.get(obj, "name", where, "a string", is_str)
+    shape = reader.get(obj, "shape", where, "a list of positive integers (the first, the batch, may be -1)", _is_shape)
+    dtype = reader.get(obj, "dtype", where, f"one of {CARD_DTYPES}", lambda v: v in CARD_DTYPES)
+    description = reader.get(obj, "description", where, "a string", is_str, required=False)
+    dim_order = reader.get(obj, "dim_order", where, "a list of dimension names, one per dimension of the shape",
+                           lambda v: is_str_list(v) and (shape is None or len(v) == len(shape)), required=False)
+    bands = scaling = classes = activation = None
+    if is_input:
+        bands = reader.get(obj, "bands", where, "a list of band names", is_str_list)
+        channels = None
+        if shape is not None:
+            channels = shape[1] if dim_order and len(dim_order) > 1 and dim_order[1] == "channel" else shape[-1]
+        if bands is not None and channels is not None and len(bands) != channels:
+            reader.fail(f"{where}bands", f"{len(bands)} bands for {channels} channels (shape {shape})")
+        scaling = _read_scaling(reader, obj, where, len(bands) if bands else None)
+    else:
+        classes = reader.get(obj, "classes", where, "a list of class names", is_str_list, required=False)
+        activation = reader.get(obj, "activation", where, f"one of {mlm.ACTIVATIONS}",
+                                lambda v: v in mlm.ACTIVATIONS, required=False)
+    if None in (name, shape, dtype) or (is_input and None in (bands, scaling)):
+        return None
+    return TensorCard(name, tuple(shape), dtype, tuple(bands) if bands else None, scaling, description,
+                      tuple(dim_order) if dim_order else None, tuple(classes) if classes else None, activation)
+
+
+def card_from_json(obj: dict[str, Any], reader: FieldReader, path: Path | None = None,
+                   form: str = "flat") -> ModelCard | None:
+    """The card of a flat-form JSON object, or None with every problem recorded in ``reader``."""
+    name = reader.get(obj, "name", "", "a string", is_str)
+    version = reader.get(obj, "version", "", "a string", is_str)
+    task = reader.get(obj, "task", "", "a string", is_str)
+    extras = {key: reader.get(obj, key, "", "a string", lambda v: v is None or is_str(v), required=False)
+              for key in EXTRA_FIELDS}
+    if extras["accelerator"] is not None and extras["accelerator"] not in mlm.ACCELERATORS:
+        reader.fail("accelerator", f"expected null or one of {mlm.ACCELERATORS}, found {extras['accelerator']!r}")
+    tensors = {}
+    for key in ("inputs", "outputs"):
+        items = reader.get(obj, key, "", "a list of exactly one object", lambda v: isinstance(v, list) and len(v) == 1)
+        tensors[key] = [_read_tensor(reader, item, f"{key}[{i}].", key == "inputs") for i, item in enumerate(items or [])]
+    sha256 = reader.get(obj, "sha256", "", "64 lower-case hex digits",
+                        lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) is not None)
+    size_bytes = reader.get(obj, "size_bytes", "", "a positive integer", lambda v: is_int(v) and v > 0)
+    ops = reader.get(obj, "ops", "", "a list of operator names",
+                     lambda v: isinstance(v, list) and all(is_str(op) for op in v))
+    training = reader.get(obj, "training", "", "an object", lambda v: isinstance(v, dict))
+    metrics = reader.get(obj, "metrics", "", "an object", lambda v: isinstance(v, dict))
+    benchmark = _read_benchmark(reader, obj)
+    if reader.problems:
+        return None
+    return ModelCard(name, version, task, tuple(tensors["inputs"]), tuple(tensors["outputs"]), sha256, size_bytes,
+                     tuple(ops), training, metrics, path, benchmark, form,
+                     **{k: v if v is not None else EXTRA_FIELDS[k] for k, v in extras.items()})
+
+
+def shipped_card(name: str, model_dir: Path = MODEL_DIR) -> ModelCard:
+    """The validated card of shipped model ``name`` (``model_dir/name.json``).
+    InputFileError as :func:`load_card`."""
+    return load_card(model_dir / f"{name}.json")
+
+
+def load_card(path: str | Path) -> ModelCard:
+    """Read and validate a model card in either form (a STAC MLM Item, or flat). Raises InputFileError naming the
+    file and every bad field, with its path in the file and its line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        obj = json.loads(text)
+    except FileNotFoundError as err:
+        raise InputFileError(path, "model card not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputFileError(path, f"cannot read the model card: {err}") from err
+    except json.JSONDecodeError as err:
+        raise InputFileError(path, f"model card is not valid JSON: {err.msg} at line {err.lineno}") from err
+    if not isinstance(obj, dict):
+        raise InputFileError(path, f"model card must be a JSON object, found {type(obj).__name__}")
+    lines = field_lines(text)
+    if obj.get("type") != "Feature":
+        reader = FieldReader(lines)
+        card = card_from_json(obj, reader, path)
+        if card is None:
+            raise InputFileError(path, "bad model card: " + "; ".join(reader.problems))
+        return card
+    problems = mlm.stac_problems(obj)
+    flat, asset = None, mlm.MODEL_ASSET
+    if not problems:
+        flat, problems, asset = mlm.flat_from_item(obj)
+    reader = FieldReader(lines, functools.partial(mlm.stac_path, asset=asset))
+    card = card_from_json(flat, reader, path, "stac") if flat is not None and not problems else None
+    if card is None:
+        located = [f"line {line_of(lines, p)}: {p}: {t}" if line_of(lines, p) else f"{p or '<document>'}: {t}"
+                   for p, t in problems]
+        raise InputFileError(path, "bad model card (a STAC MLM Item): " + "; ".join(located + reader.problems))
+    return card
+
+
+def write_card(card: ModelCard, path: str | Path) -> None:
+    """Write ``card`` as indented JSON (UTF-8, trailing newline) in its ``form``: flat, or a STAC MLM Item."""
+    obj = mlm.item_from_flat(card.to_json()) if card.form == "stac" else card.to_json()
+    Path(path).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+
+
+@functools.cache
+def shipped_digests(model_dir: Path = MODEL_DIR) -> frozenset[str]:
+    """The sha256 of every model shipped in ``model_dir``, as its card records it (cards that cannot be read are
+    left out: loading their model reports them)."""
+    digests = set()
+    for card_path in model_dir.glob("*.json"):
+        try:
+            digests.add(json.loads(card_path.read_text(encoding="utf-8"))["sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return frozenset(digests)

@@ -1,0 +1,308 @@
+"""The scenario: one typed, validated config object built from a YAML file (units in every key name): its top-level
+keys, ground stations, targets and pipeline here; its sections in orbit_config (satellites), spacecraft_config (the
+spacecraft, camera first) and world_config (where the pixels come from). ``python -m onboard.scenario.config`` prints the
+table of every key."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from rundir.errors import ConfigError, ConfigIssue
+
+from ..sim import link_budget
+from ..pipeline.stages import Stage, builtin_stage_classes, check_stage, plugin_stages, stage_class
+from .orbit_config import SatelliteConfig
+from ..pipeline.plugins import GROUP, PluginError
+from .schema import Builder, issue_at, sort_issues, spec
+from .spacecraft_config import BANDS, SpacecraftConfig
+from .world_config import WorldConfig
+from .yaml_source import apply_override, join, line_of, load_yaml
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroundStationConfig:
+    name: str = spec(doc="unique name")
+    lat_deg: float = spec(ge=-90, le=90, doc="geodetic latitude")
+    lon_deg: float = spec(ge=-180, le=180, doc="longitude, east positive")
+    alt_m: float = spec(0.0, ge=-500, le=9000, doc="height above the WGS84 ellipsoid")
+    min_elevation_deg: float = spec(10.0, ge=0, lt=90, doc="contact mask")
+    g_t_db_k: float | None = spec(None, ge=-40, le=60, doc="this station's G/T under spacecraft.radio.link_budget, "
+                                  "dB/K; null: the link budget's g_t_db_k")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetConfig:
+    name: str = spec(doc="unique name")
+    lat_deg: float = spec(ge=-90, le=90, doc="centre latitude")
+    lon_deg: float = spec(ge=-180, le=180, doc="centre longitude")
+    radius_km: float = spec(gt=0, le=1000, doc="strip half-length: frames are taken while the footprint is this close")
+    priority: int = spec(1, ge=0, le=100, doc="higher is downlinked first (downlink.order: priority), weighs more "
+                                              "in value (value_density) and is dropped last")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DownlinkConfig:
+    order: Literal["priority", "value_density"] = spec(
+        "priority", doc="which stored product goes down next (one in progress always first): priority (highest "
+        "target priority, then oldest) or value_density (target priority x estimated clear pixels per byte, then "
+        "oldest)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageConfig:
+    """One pipeline stage: its registered name and its validated parameters object."""
+
+    name: str
+    params: Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    name: str = spec(doc="scenario name, used in reports")
+    seed: int = spec(ge=0, doc="seeds the world, the camera noise and every random choice")
+    start_utc: dt.datetime = spec(doc="simulation epoch, ISO 8601 UTC")
+    duration_h: float = spec(gt=0, le=24 * 14, doc="simulated time")
+    world: WorldConfig = spec(WorldConfig(), doc="where the pixels come from")
+    spacecraft: SpacecraftConfig = spec(doc="shared by every satellite")
+    satellites: list[SatelliteConfig] = spec(min_items=1, doc="one or more")
+    ground_stations: list[GroundStationConfig] = spec(min_items=1, doc="one or more")
+    targets: list[TargetConfig] = spec(min_items=1, doc="imaging targets, one or more")
+    pipeline: list[Any] = spec(min_items=1, doc="on-board stages in order, each {stage: NAME, ...params}")
+    downlink: DownlinkConfig = spec(DownlinkConfig(), doc="the order products go down in")
+    timeline_step_s: float = spec(60.0, gt=0, le=3600, doc="sampling of the storage and battery timeline")
+    source_file: str = dataclasses.field(default="", metadata={"internal": True})
+    stages: tuple[StageConfig, ...] = dataclasses.field(default=(), metadata={"internal": True})
+    resolved: dict[str, Any] = dataclasses.field(default_factory=dict, metadata={"internal": True}, repr=False)
+    # "FILE:LINE: path: expected ..., found ..." for what a run may go ahead with but the user should know
+    warnings: tuple[str, ...] = dataclasses.field(default=(), metadata={"internal": True})
+
+    @property
+    def duration_s(self) -> float:
+        return self.duration_h * 3600.0
+
+    def check(self) -> list[ConfigIssue]:
+        """Rules across sections. Each runs on what is there: on a partial scenario (``schema.Builder`` leaves out
+        the sections with problems of their own) a rule whose sections are missing is skipped."""
+        out = []
+        for key in ("satellites", "ground_stations", "targets"):
+            names = [i.name for i in getattr(self, key, ())]
+            for i, name in enumerate(names):
+                if names.index(name) != i:
+                    out.append(issue_at(f"{key}[{i}].name", "a unique name", f"duplicate {name!r}"))
+        if not all(hasattr(self, key) for key in ("satellites", "start_utc", "duration_h")):
+            return out
+        for i, sat in enumerate(self.satellites):
+            refused = sat.not_an_orbit(self.start_utc, self.duration_s)
+            if refused is not None:
+                out.append(dataclasses.replace(refused, path=join(f"satellites[{i}]", refused.path)))
+        return out
+
+    def warning_checks(self) -> list[ConfigIssue]:
+        """Issues (at their YAML paths) that do not stop a run but should be said: stale TLE epochs, stations a link
+        budget cannot close to even overhead, and cloudy bursts super-resolved without a cloud filter."""
+        out = link_budget.overhead_warnings(self.spacecraft.radio, self.ground_stations, self.satellites,
+                                            self.start_utc)
+        for i, sat in enumerate(self.satellites):
+            stale = sat.stale_epoch(self.start_utc, self.duration_s)
+            if stale is not None:
+                out.append(dataclasses.replace(stale, path=join(f"satellites[{i}]", stale.path)))
+        return out + self.cloudy_superres()
+
+    def cloudy_superres(self) -> list[ConfigIssue]:
+        """A ``superres`` stage with no ``cloud_filter`` before it while the bursts have clouds (the world's, or the
+        layer that drifts between burst frames): cloud is then fused and registered as if it were ground, and the
+        product can score below plain bicubic upsampling (ux_africa_6u: 37.1 against 38.5 dB, registration off by
+        3.6 px). Each issue is at ``pipeline[i]``."""
+        names = [item.get("stage") if isinstance(item, dict) else None for item in self.pipeline]
+        world, burst = self.world, self.spacecraft.camera.burst
+        clouds = [f"{key} {value:g}" for key, value in (("world.mean_cloud_cover", world.mean_cloud_cover),
+                                                       ("spacecraft.camera.burst.frame_cloud_cover",
+                                                        burst.frame_cloud_cover))
+                  if value > 0 and (world.source == "synthetic" or key.startswith("spacecraft"))]
+        if world.source == "geotiff" and world.mask is not None:
+            clouds.insert(0, "world.mask (the imagery's cloud codes)")
+        return [issue_at(f"pipeline[{i}]", "a cloud_filter stage before superres when the bursts are cloudy (cloud that "
+                         "moves between frames is otherwise fused and registered as ground)",
+                         f"superres with no cloud_filter before it; clouds: {', '.join(clouds)}")
+                for i, name in enumerate(names) if name == "superres" and "cloud_filter" not in names[:i] and clouds]
+
+
+def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
+    """Read, override (``key.path=value``) and validate a scenario; raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(path, [ConfigIssue("", None, "a readable scenario file", err.strerror or str(err))]) from None
+    data, source = load_yaml(raw, str(path))
+    if not isinstance(data, dict):
+        found = "an empty file" if data is None else f"{type(data).__name__} {data!r}"[:60]
+        raise ConfigError(path, [ConfigIssue("", 1, "a mapping of scenario keys at the top level", found)])
+    issues = []
+    for assignment in overrides:
+        try:
+            apply_override(data, source, assignment, str(path))
+        except ConfigError as err:
+            issues += err.issues
+    try:
+        scenario = scenario_from_data(data, source, path)
+    except ConfigError as err:
+        issues += err.issues
+    if not issues:
+        return scenario
+    # NOTE: an issue the file's lines name may still come from an override (a band list set that the encoder's
+    # format no longer fits), so each says which were applied; the --set values' own issues name their --set.
+    note = " (after --set " + ", ".join(overrides) + ")"
+    raise ConfigError(path, sort_issues([i if i.override or not overrides else dataclasses.replace(i, found=i.found + note)
+                                         for i in issues]))
+
+
+def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) -> Scenario:
+    """Validate parsed YAML ``data`` (with its ``schema.Source``: lines, scalar texts, ``--set`` values) into a
+    Scenario. The pipeline's rules run whenever its stages and the camera's bands are readable, whatever else has
+    problems, so that one ConfigError lists every problem."""
+    builder = Builder(lines)
+    scenario = builder.build(Scenario, data, "")
+    stages = _build_stages(builder, data.get("pipeline"))
+    bands = _camera_bands(data)
+    if stages is not None and bands is not None:
+        for i, stage in enumerate(stages):
+            if stage.params is None:
+                continue
+            for issue in check_stage(stage, i, stages, bands, path.parent):
+                builder.report(issue, f"pipeline[{i}]")
+    if scenario is not None and stages is not None and not builder.issues:
+        warnings = tuple(warning_text(path, lines, issue) for issue in scenario.warning_checks())
+        scenario = dataclasses.replace(scenario, stages=tuple(stages), source_file=str(path), resolved=data,
+                                       warnings=warnings)
+    world = getattr(scenario, "world", None)
+    if world is not None and world.source == "geotiff" and world.bands:
+        from ..sensing.imagery import check_world
+
+        targets = [(f"targets[{i}]", t.name, t.lat_deg, t.lon_deg)
+                   for i, t in enumerate(getattr(scenario, "targets", None) or ()) if t is not None]
+        problems, off_imagery = check_world(world, path.parent, targets)
+        for issue in problems:
+            builder.report(issue)
+        if isinstance(scenario, Scenario):
+            scenario = dataclasses.replace(scenario, warnings=scenario.warnings + tuple(
+                warning_text(path, lines, issue) for issue in off_imagery))
+        missing = [b for b in bands or () if b not in world.bands]
+        if missing:
+            builder.fail("spacecraft.camera.bands", f"bands the imagery has ({', '.join(world.bands)})", f"{missing} not in world.bands")
+    issues = builder.finish()
+    if issues:
+        raise ConfigError(path, issues)
+    return scenario
+
+
+def warning_text(path: Path, lines: dict[str, int], issue: ConfigIssue) -> str:
+    """A warning (``issue`` at its YAML path, not placed yet) as ``FILE:LINE: key: expected ..., found ...``;
+    ``FILE: --set K=V: key: ...`` when a ``--set`` gave the value (``lines`` a ``yaml_source.Source``)."""
+    line, override = lines.where(issue.path) if hasattr(lines, "where") else (line_of(lines, issue.path), None)
+    placed = dataclasses.replace(issue, line=line, override=override)
+    return f"{path}: {placed}" if override else f"{path}:{placed}"
+
+
+def _camera_bands(data: dict[str, Any]) -> tuple[str, ...] | None:
+    """The camera's band list as the data gives it; None unless it is one the camera accepts (its own issue says
+    why), so that no pipeline rule judges a band list that is itself wrong."""
+    try:
+        bands = data["spacecraft"]["camera"]["bands"]
+    except (KeyError, TypeError):
+        return None
+    if not (isinstance(bands, list) and bands and all(isinstance(b, str) and b in BANDS for b in bands)
+            and len(set(bands)) == len(bands)):
+        return None
+    return tuple(bands)
+
+
+def _build_stages(builder: Builder, items: Any) -> list[StageConfig] | None:
+    """Each pipeline item as a StageConfig, its ``params`` None where they have problems (reported); None where an
+    item names no stage (reported), since the pipeline's order rules then have no pipeline to judge."""
+    if not isinstance(items, list):
+        return None
+    out = []
+    builtin, plugged = sorted(builtin_stage_classes()), plugin_stages()
+    names = Literal[(*builtin, *plugged)]
+    for i, item in enumerate(items):
+        path = f"pipeline[{i}]"
+        if not isinstance(item, dict) or "stage" not in item:
+            builder.fail(path, "a mapping with a 'stage' key naming a stage", builder.show(path, item)[:60])
+            continue
+        if isinstance(item["stage"], str) and item["stage"] not in typing.get_args(names):
+            plugin_list = ", ".join(f"{n} ({p.distribution})" for n, p in plugged.items()) or "none installed"
+            builder.fail(join(path, "stage"), f"one of {', '.join(builtin)}, or a stage plugin's (entry-point group "
+                         f"{GROUP}: {plugin_list})", builder.show(join(path, "stage"), item["stage"]))
+            continue
+        name = builder.build(names, item["stage"], join(path, "stage"))
+        try:
+            cls = stage_class(name) if name is not None else None
+        except PluginError as err:
+            builder.fail(join(path, "stage"), "a stage plugin that loads", err.message)
+            continue
+        if cls is not None:
+            params = builder.build(cls.Params, {k: v for k, v in item.items() if k != "stage"}, path)
+            out.append(StageConfig(name=name, params=params))
+    return out if len(out) == len(items) else None
+
+
+def key_reference(cls: type = Scenario, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """Every scenario key as ``(yaml_path, type, default, doc)``, for the README's tour of the keys."""
+    from .schema import type_name
+
+    rows = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        path = f"{prefix}{f.name}"
+        tp = hints[f.name]
+        inner = [a for a in typing.get_args(tp) if dataclasses.is_dataclass(a)] or ([tp] if dataclasses.is_dataclass(tp) else [])
+        if f.default is not dataclasses.MISSING and not dataclasses.is_dataclass(f.default):
+            default = "null" if f.default is None else str(f.default)
+        elif f.default_factory is not dataclasses.MISSING or dataclasses.is_dataclass(f.default):
+            default = "(see below)" if inner else "[]"
+        else:
+            default = "required"
+        rows.append((path, type_name(tp), default, f.metadata.get("doc", "")))
+        if inner:
+            sub = f"{path}[]." if typing.get_origin(tp) is list else f"{path}."
+            rows += key_reference(inner[0], sub)
+    return rows
+
+
+def key_table() -> str:
+    """The Markdown tables of scenario keys and the built-in pipeline stages' parameters (``python -m
+    onboard.scenario.config``), the same whatever plugins are installed."""
+    out = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    out += ["| `{}` | {} | {} | {} |".format(*row) for row in key_reference()]
+    out += ["", "| stage | parameter | type | default | meaning |", "|---|---|---|---|---|"]
+    for name, cls in sorted(builtin_stage_classes().items()):
+        out += _stage_rows(f"`{name}`", cls)
+    return "\n".join(out)
+
+
+def plugin_key_table() -> str:
+    """The Markdown table of the installed stage plugins' parameters (each plugin imported now: PluginError for one
+    that does not load), each stage named with its distribution; empty when none is installed."""
+    rows = [row for name, plugin in plugin_stages().items()
+            for row in _stage_rows(f"`{name}` ({plugin.distribution})", plugin.load(Stage))]
+    return "\n".join(["| plugin stage | parameter | type | default | meaning |", "|---|---|---|---|---|", *rows]) if rows else ""
+
+
+def _stage_rows(label: str, cls: type) -> list[str]:
+    rows = key_reference(cls.Params)
+    return [f"| {label} | `{p}` | {t} | {d} | {m} |" for p, t, d, m in rows] or [f"| {label} | | | | (no parameters) |"]
+
+
+if __name__ == "__main__":
+    print(key_table())
+    plugin_table = plugin_key_table()
+    if plugin_table:
+        print("\n" + plugin_table)

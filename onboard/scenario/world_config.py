@@ -1,0 +1,78 @@
+"""Where a scenario's pixels come from: the synthetic Earth, or real imagery GDAL reads (band files, a cloud mask
+and the rules that read a bit-field quality band), with its radiometric scaling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rundir.errors import ConfigIssue
+
+from .schema import issue_at, spec
+from .spacecraft_config import BANDS
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageBandConfig:
+    """One band of a multi-band image file."""
+
+    file: str = spec(doc="image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...), relative to the scenario")
+    band: int = spec(ge=1, doc="the band's number in the file, 1-based as GDAL counts (gdalinfo lists them)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaskBitsConfig:
+    """A rule that reads a bit-field quality band as cloud codes (``onboard.sensing.mask_bits.MaskBits``)."""
+
+    bits: int | list[int] = spec(doc="the field: one bit, or [first, last] bits, 0 = least significant")
+    equals: int = spec(ge=0, doc="the field's value (its bits read as an unsigned number) that the rule selects")
+    cloud: Literal["thin", "thick", "unknown"] = spec(doc="the cloud code of those pixels; a pixel takes the most "
+                                                      "severe of the rules it matches (unknown > thick > thin), "
+                                                      "and is clear when it matches none")
+
+    def check(self) -> list[ConfigIssue]:
+        bits = [self.bits] if isinstance(self.bits, int) else self.bits
+        if not (1 <= len(bits) <= 2 and all(0 <= b <= 63 for b in bits) and bits[0] <= bits[-1]):
+            return [issue_at("bits", "a bit from 0 to 63, or [first, last] with first <= last", repr(self.bits))]
+        if self.equals >= 2 ** (bits[-1] - bits[0] + 1):
+            return [issue_at("equals", f"a value that fits in bits {bits[0]}-{bits[-1]}", str(self.equals))]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorldConfig:
+    source: Literal["synthetic", "geotiff"] = spec("synthetic", doc="synthetic Earth, or real imagery (any file "
+                                                   "GDAL reads, not only GeoTIFF)")
+    mean_cloud_cover: float = spec(0.3, ge=0, le=1, doc="scenario-mean cloud fraction (synthetic)")
+    cloud_height_m: float = spec(2000.0, gt=0, le=15000, doc="cloud-top height for shadow displacement (synthetic)")
+    bands: dict[str, str | ImageBandConfig] | None = spec(
+        None, doc="geotiff: band name -> image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...; relative to the "
+        "scenario), georeferenced in any CRS and reprojected to each frame; a file with several bands as "
+        "{file: rgb.tif, band: 3} (1-based, as GDAL counts)")
+    mask: str | ImageBandConfig | None = spec(None, doc="geotiff: optional cloud mask, a file or {file, band}, read as "
+                                              "stored (1-bit as 0/1, palette as indices): 0 clear, 1 thin, 2 thick, "
+                                              "or its no-data (cloud unknown); other values are refused")
+    mask_bits: list[MaskBitsConfig] = spec([], doc="geotiff: read the mask as a bit-field quality band, e.g. Landsat 8 "
+                                           "Collection 1 BQA: [{bits: [5, 6], equals: 3, cloud: thick}, {bits: [5, 6], "
+                                           "equals: 2, cloud: thin}, {bits: [11, 12], equals: 3, cloud: thin}, {bits: "
+                                           "0, equals: 1, cloud: unknown}] (USGS LSDS-1873)")
+    nodata: float | None = spec(None, doc="geotiff: the band files' no-data value, replacing what each file declares "
+                                "(GDAL_NODATA); null: each file's own no-data and masks. Those pixels are not valid")
+    dn_scale: float | None = spec(None, doc="geotiff: reflectance = dn_scale * DN + dn_offset, e.g. Landsat 8 C1 "
+                                  "2.0e-5, Sentinel-2 L1C 1.0e-4; null: each file's own scale and offset (GDAL "
+                                  "metadata), or float samples as reflectance; integer DN without either are refused")
+    dn_offset: float = spec(0.0, doc="geotiff: see dn_scale (Landsat 8 C1: -0.1); used with dn_scale")
+    scene_sun_elevation_deg: float | None = spec(None, gt=0, le=90, doc="geotiff: sun elevation of the acquisition; "
+                                                 "reflectance is divided by its sine (Landsat's rescaling omits it)")
+
+    def check(self) -> list[ConfigIssue]:
+        if self.source == "geotiff":
+            if not self.bands:
+                return [issue_at("bands", "a mapping of band name to image file", "nothing")]
+            bad = [b for b in self.bands if b not in BANDS]
+            if bad:
+                return [issue_at("bands", "band names from B, G, R, NIR", repr(bad))]
+            if self.mask_bits and self.mask is None:
+                return [issue_at("mask_bits", "a mask for the rules to read (world.mask)", "no mask")]
+        return []
+

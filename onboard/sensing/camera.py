@@ -1,0 +1,78 @@
+"""The imager: turns a world's TOA reflectance in a footprint into digital numbers, with optics blur and noise.
+
+Radiometric calibration is linear with no offset: ``DN = reflectance * dn_max / reflectance_max``, where
+``dn_max = 2**bit_depth - 1``. TOA reflectance 0 reads DN 0 and ``reflectance_max`` (1.2, above the brightest
+cloud or snow) fills the full well and reads ``dn_max``; brighter saturates. Noise is photon shot
+noise (``full_well_e`` electrons at ``dn_max``) plus read noise, drawn as one Gaussian per sample (the shot noise
+of >= ~20 electrons is near Gaussian), then rounded and clipped to ``[0, dn_max]``. The camera is the scenario's
+:class:`~onboard.scenario.spacecraft_config.CameraConfig`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..scenario.spacecraft_config import CameraConfig
+from .projection import GridFootprint, crs_for
+from .world import Scene, World
+
+
+def frame_footprint(camera: CameraConfig, lat_deg: float, lon_deg: float, epsg: int | None = None) -> GridFootprint:
+    """The camera's frame grid centred on a point, in ``epsg`` (default: the point's own UTM zone, or UPS beyond
+    80 S and 84 N: :func:`~onboard.sensing.projection.crs_for`), snapped to the GSD."""
+    if epsg is None:
+        epsg = crs_for(lat_deg, lon_deg)
+    return GridFootprint.centred(lat_deg, lon_deg, epsg, camera.gsd_m, camera.width_px, camera.height_px)
+
+
+@dataclass
+class Frame:
+    """One captured frame: the digital numbers that go to storage, and the truth that never leaves the ground."""
+
+    frame_id: str
+    satellite: str
+    t_s: float
+    time_utc: datetime
+    footprint: GridFootprint
+    dn: np.ndarray  # (H, W, B) uint16 digital numbers, < 2**bit_depth, bands as CameraConfig.bands
+    truth: Scene  # the world in the footprint, without blur or noise; kept apart, never downlinked
+    burst: Any = None  # onboard.sensing.burst.Burst when the camera took K frames; dn is then its frame 0
+
+
+def dn_to_reflectance(dn: np.ndarray, spec: CameraConfig) -> np.ndarray:
+    """Inverse calibration: DN (any shape) to float32 TOA reflectance."""
+    return np.asarray(dn, dtype=np.float32) * np.float32(spec.reflectance_max / spec.dn_max)
+
+
+def capture(spec: CameraConfig, world: World, footprint: GridFootprint, time_utc: datetime, sun_elevation_deg: float,
+            sun_azimuth_deg: float, rng: np.random.Generator, frame_id: str, satellite: str, t_s: float) -> Frame:
+    """Image ``footprint``: render the world, blur by the PSF, add shot and read noise from ``rng``, quantise.
+
+    The scene is rendered with a margin of 3 PSF sigmas so the blur needs no made-up border: neighbouring frames
+    agree up to noise. ``footprint`` must match the camera's frame size and GSD.
+    """
+    if (footprint.width_px, footprint.height_px) != (spec.width_px, spec.height_px) or footprint.gsd_m != spec.gsd_m:
+        raise ValueError(f"footprint {footprint.width_px}x{footprint.height_px} px at {footprint.gsd_m} m does not "
+                         f"match the camera's {spec.width_px}x{spec.height_px} px at {spec.gsd_m} m")
+    margin = math.ceil(3.0 * spec.psf_sigma_px)
+    wide = footprint.window(-margin, -margin, spec.height_px + 2 * margin, spec.width_px + 2 * margin)
+    scene = world.render(wide, time_utc, sun_elevation_deg, sun_azimuth_deg, spec.bands)
+    inner = (slice(margin, margin + spec.height_px), slice(margin, margin + spec.width_px))
+    signal_dn = scene.reflectance * np.float32(spec.dn_max / spec.reflectance_max)
+    if spec.psf_sigma_px > 0:
+        signal_dn = np.dstack([cv2.GaussianBlur(signal_dn[..., b], (0, 0), spec.psf_sigma_px,
+                                                borderType=cv2.BORDER_REFLECT) for b in range(len(spec.bands))])
+    signal_dn = np.maximum(signal_dn[inner], 0)
+    sigma_dn = np.sqrt(signal_dn / np.float32(spec.electrons_per_dn) + np.float32(spec.read_noise_dn**2))
+    noisy = signal_dn + sigma_dn * rng.standard_normal(signal_dn.shape, dtype=np.float32)
+    dn = np.clip(np.rint(noisy), 0, spec.dn_max).astype(np.uint16)
+    truth = Scene(*(np.ascontiguousarray(layer[inner]) for layer in
+                    (scene.reflectance, scene.cloud, scene.shadow, scene.landcover, scene.valid)))
+    return Frame(frame_id, satellite, t_s, time_utc, footprint, dn, truth)
+

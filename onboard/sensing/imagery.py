@@ -1,0 +1,218 @@
+"""Real imagery as a world: any raster GDAL reads, in any CRS, resampled into the frame grid.
+
+An :class:`ImageryWorld` renders a :class:`~onboard.sensing.world.Scene` from image files: one band per camera band,
+each a single-band file or one band of a multi-band file (GeoTIFF, COG, JPEG 2000, PNG with a world file, ...:
+whatever GDAL opens), georeferenced in any CRS GDAL knows, north-up or rotated. Each band is read and reprojected
+by :mod:`onboard.sensing.raster`: bilinear for reflectance, nearest for validity and cloud codes. A cloud mask holds cloud
+codes, or a quality band's bits mapped by :mod:`onboard.sensing.mask_bits` rules.
+
+:func:`check_world` is what ``orbitedge validate`` runs: it opens every file cheaply (metadata, and a decimated
+read of the mask) and returns every problem, so a scenario is refused before a run ever reads the pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+
+from rundir.errors import ConfigIssue, InputFileError
+
+from .mask_bits import MaskBits, mask_problem, mask_rules
+from .projection import GridFootprint
+from .raster import (BandSource, ImageInfo, as_source, band_metadata, calibration_problem, load_band, open_image,
+                     read_band)
+from ..scenario.schema import issue_at
+from .truth import UNKNOWN
+from .world import Scene, World, band_indices
+
+VALIDATE_READ_PX = 1024  # validation reads a mask decimated to at most this many pixels a side (overviews if any)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Where every band of a world has pixels: the intersection of their outer bounds, degrees, and its centre.
+
+    As a GeoJSON bbox (RFC 7946, section 5.2): ``west_deg > east_deg`` when it crosses the antimeridian, and
+    west -180, east 180 when it spans every longitude (a pole's cap)."""
+
+    west_deg: float
+    south_deg: float
+    east_deg: float
+    north_deg: float
+
+    @property
+    def centre_lat_deg(self) -> float:
+        return (self.south_deg + self.north_deg) / 2.0
+
+    @property
+    def centre_lon_deg(self) -> float:
+        return _wrap_lon(self.west_deg + _span_deg(self.west_deg, self.east_deg) / 2.0)
+
+
+def _wrap_lon(lon_deg: float) -> float:
+    """Longitude in [-180, 180)."""
+    return (lon_deg + 180.0) % 360.0 - 180.0
+
+
+def _span_deg(west_deg: float, east_deg: float) -> float:
+    """Degrees of longitude eastwards from ``west_deg`` to ``east_deg`` (RFC 7946 bbox: 360 for -180..180)."""
+    return east_deg - west_deg if east_deg >= west_deg else east_deg - west_deg + 360.0
+
+
+def _overlap_lon(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float] | None:
+    """The longitudes (west, east) that two RFC 7946 ranges share, on the circle; None when none. Two ranges that
+    meet on both sides of the globe share two arcs: the one that starts at ``b``'s west edge is kept."""
+    if _span_deg(*a) >= 360.0 or _span_deg(*b) >= 360.0:
+        return b if _span_deg(*a) >= 360.0 else a
+    for first, second in ((a, b), (b, a)):
+        into = (second[0] - first[0]) % 360.0  # how far east of the first range's west edge the second one starts
+        if into <= _span_deg(*first):
+            length = min(_span_deg(*first) - into, _span_deg(*second))
+            if length > 0:
+                west = _wrap_lon(second[0])
+                return west, west + length - (360.0 if west + length > 180.0 else 0.0)
+    return None
+
+
+class ImageryWorld(World):
+    """Real imagery: one band of one image file per band name, and optionally a cloud mask, reprojected into any
+    requested footprint.
+
+    Reflectance = ``factor * (dn_scale * DN + dn_offset)`` (Landsat 8 Collection 1: 2e-5, -0.1, TOA reflectance
+    before the sun-elevation correction, which ``factor`` can apply); ``dn_scale`` None takes each file's own scale
+    and offset, or its floating-point samples as reflectance, and refuses integer DN without them. A frame pixel is valid where the image pixel under its centre is valid in every band
+    (nearest); its reflectance is GDAL's bilinear over the valid neighbours, 0 where not valid. ``nodata`` replaces
+    each band file's own no-data value. Cloud comes from the mask's codes (``mask_rules``: from its bits, see
+    :class:`MaskBits`), 255 (unknown) where the mask has no data or there is no mask. Land cover is 255 and shadow
+    False: real imagery carries no truth for them. Raises InputFileError naming the file and the problem.
+    """
+
+    def __init__(self, bands: Mapping[str, BandSource | str | Path], mask: BandSource | str | Path | None = None,
+                 dn_scale: float | None = None, dn_offset: float = 0.0, nodata: float | None = None,
+                 mask_rules: Sequence[MaskBits] = (), factor: float = 1.0):
+        if not bands:
+            raise ValueError("an ImageryWorld needs at least one band file")
+        self._bands = {name: load_band(as_source(entry), nodata, None, dn_scale, dn_offset, factor)
+                       for name, entry in bands.items()}
+        self._mask = None if mask is None else load_band(as_source(mask), None, tuple(mask_rules))
+        self.bands_available = tuple(self._bands)
+        self.coverage = self._coverage()
+
+    def _coverage(self) -> Coverage:
+        """The intersection of the bands' outer bounds, across the antimeridian too; InputFileError when they do
+        not overlap."""
+        boxes = [raster.info.bounds_lonlat() for raster in self._bands.values()]
+        west, south, east, north = boxes[0]
+        lon: tuple[float, float] | None = (west, east)
+        for w, s, e, n in boxes[1:]:
+            lon = None if lon is None else _overlap_lon(lon, (w, e))
+            south, north = max(south, s), min(north, n)
+        if lon is None or south >= north:
+            raise InputFileError(next(iter(self._bands.values())).label, "the band files do not overlap")
+        return Coverage(float(lon[0]), float(south), float(lon[1]), float(north))
+
+    def render(self, footprint: GridFootprint, time_utc: Any, sun_elevation_deg: float,
+               sun_azimuth_deg: float, bands: Sequence[str]) -> Scene:
+        """Reproject ``bands`` into ``footprint``; the imagery is what it is, whatever the time and sun."""
+        band_indices(bands, self.bands_available, f"imagery {[r.label for r in self._bands.values()]}")
+        shape = (footprint.height_px, footprint.width_px)
+        valid = np.ones(shape, bool)
+        planes = []
+        for band in bands:
+            raster = self._bands[band]
+            plane = raster.sample(footprint, Resampling.bilinear)
+            valid &= np.isfinite(raster.sample(footprint, Resampling.nearest)) & np.isfinite(plane)
+            planes.append(plane)
+        reflectance = np.stack(planes, axis=-1)
+        reflectance[~valid] = 0.0
+        cloud = np.full(shape, UNKNOWN, dtype=np.uint8)
+        if self._mask is not None:
+            codes = self._mask.sample(footprint, Resampling.nearest)
+            known = np.isfinite(codes)
+            cloud[known] = codes[known].astype(np.uint8)
+        return Scene(reflectance, cloud, np.zeros(shape, bool), np.full(shape, UNKNOWN, np.uint8), valid)
+
+
+# --- the scenario's world block -----------------------------------------------------------------------------------
+
+def band_source(entry: Any, base_dir: Path) -> BandSource:
+    """The :class:`BandSource` of a ``world.bands`` value or ``world.mask``: a path, or an object with ``file``
+    and ``band``, relative to ``base_dir``."""
+    if isinstance(entry, (str, Path)):
+        return BandSource(base_dir / entry)
+    return BandSource(base_dir / entry.file, entry.band)
+
+
+def world_from_config(cfg: Any, base_dir: Path) -> ImageryWorld:
+    """The world of a ``source: geotiff`` WorldConfig, file paths relative to ``base_dir``; reflectance is divided
+    by the sine of ``scene_sun_elevation_deg`` when given (Landsat's rescaling omits it: USGS Landsat 8 Data Users
+    Handbook, section 5.1)."""
+    sun = 1.0 if cfg.scene_sun_elevation_deg is None else math.sin(math.radians(cfg.scene_sun_elevation_deg))
+    return ImageryWorld({name: band_source(entry, base_dir) for name, entry in cfg.bands.items()},
+                        mask=None if cfg.mask is None else band_source(cfg.mask, base_dir),
+                        dn_scale=cfg.dn_scale, dn_offset=cfg.dn_offset, nodata=cfg.nodata,
+                        mask_rules=mask_rules(cfg.mask_bits), factor=1.0 / sun)
+
+
+def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, float, float]]
+                ) -> tuple[list[ConfigIssue], list[ConfigIssue]]:
+    """``(problems, warnings)`` about the image files of a ``source: geotiff`` WorldConfig, each at its YAML path
+    (:func:`onboard.scenario.schema.issue_at`). Problems: files GDAL cannot open, a band that is not there or not named in a multi-band
+    file, no georeferencing, a no-data value the samples cannot hold, mask values that are not cloud codes (read
+    decimated to VALIDATE_READ_PX). Warnings: ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is
+    outside a band's image: the run goes on, and their frames hold no valid pixels there.
+
+    Cheap: metadata only, plus the decimated mask; a run still reads every pixel, and refuses what slipped through.
+    """
+    entries = {f"world.bands.{name}": (entry, False) for name, entry in (cfg.bands or {}).items()}
+    if cfg.mask is not None:
+        entries["world.mask"] = (cfg.mask, True)
+    rules = mask_rules(cfg.mask_bits)
+    out: list[ConfigIssue] = []
+    infos: dict[str, ImageInfo] = {}
+    for key, (entry, is_mask) in entries.items():
+        source = band_source(entry, base_dir)
+        shown = entry if isinstance(entry, str) else entry.file
+        try:
+            ds = open_image(source.path)
+        except InputFileError as err:
+            expected = "an existing image file (relative to the scenario)" if err.problem == "no such file" else \
+                "an image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...)"
+            out.append(issue_at(key, expected, f"{shown!r}: {err.problem}"))
+            continue
+        with ds:
+            info, problems = band_metadata(ds, source, None if is_mask else cfg.nodata, shown)
+            if is_mask and info is not None and not problems:
+                try:
+                    problem = mask_problem(*read_band(ds, info.band, None, VALIDATE_READ_PX), rules)
+                except RasterioError as err:
+                    problem = ("a mask GDAL can decode", str(err))
+                if problem is not None:
+                    problems.append(problem)
+            elif not is_mask and info is not None and cfg.dn_scale is None:
+                problem = calibration_problem(info)
+                if problem is not None:
+                    problems.append(problem)
+        for expected, found in problems:
+            where = "world.nodata" if expected.startswith("a no-data value") else \
+                "world.dn_scale" if expected.startswith("world.dn_scale") else \
+                "world.mask_bits" if "mask_bits" in expected or expected.startswith("bits ") else key
+            out.append(issue_at(where, expected, f"{shown!r}: {found}"))
+        if info is not None and not is_mask:
+            infos[key] = info
+    warnings: list[ConfigIssue] = []
+    for path, name, lat_deg, lon_deg in targets:
+        for key, info in infos.items():
+            if not info.contains(lat_deg, lon_deg):
+                west, south, east, north = info.bounds_lonlat()
+                warnings.append(issue_at(path, f"a target on the imagery ({key}: lat {south:.3f} to {north:.3f}, lon "
+                                         f"{west:.3f} to {east:.3f})", f"{name!r} at lat {lat_deg:g}, lon "
+                                         f"{lon_deg:g}, outside it: its frames will hold no valid pixels there"))
+                break
+    return out, warnings

@@ -1,0 +1,187 @@
+"""The downlink: products leave mass memory only inside contact windows, at the link rate less protocol overhead.
+
+A product goes down as transfer frames of ``frame_bytes``. Each frame is lost with the link's frame error rate,
+detected by its CRC on the ground and sent again (selective-repeat ARQ, as CFDP class 2 does), so a product costs
+its own bytes plus the retransmissions, drawn once per product: the failures before ``n`` successes are negative
+binomial. A product interrupted by LOS keeps its progress, retransmissions included, and resumes at the next
+contact. The payload rate is constant (``spacecraft.radio.rate_mbps``) or, under a link budget, follows each pass
+(:class:`onboard.sim.link_budget.PassRates`: bytes are integrated exactly over its piecewise-constant rate, which is 0
+while no MODCOD closes). Each station has one antenna; a satellite that finds it taken waits, at most until its own
+LOS. Delivered products become files in ``RUN/downlink/`` plus one line of ``manifest.jsonl`` each: the only
+interface to the ground.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+import simpy
+
+from rundir.files import jsonl_line, write_atomic
+from rundir.manifest import MANIFEST, ManifestLine, Sidecar
+from rundir.telemetry import ContactRecord, PassLinkRecord
+
+from .storage import Item, Storage
+
+
+@dataclass
+class ContactLog:
+    """What happened in one contact window."""
+
+    satellite: str
+    station: str
+    aos_t_s: float
+    los_t_s: float
+    max_elevation_deg: float
+    tracked: bool = False
+    used_s: float = 0.0  # seconds spent transmitting
+    bytes_sent: float = 0.0
+    products_completed: int = 0
+    link: Any = None  # the pass's link_budget.PassRates under a link budget
+
+    def contact_record(self) -> ContactRecord:
+        """The line of ``telemetry/contacts.jsonl`` of this contact."""
+        return ContactRecord(
+            satellite=self.satellite, station=self.station, aos_t_s=round(self.aos_t_s, 3),
+            los_t_s=round(self.los_t_s, 3), max_elevation_deg=round(self.max_elevation_deg, 3), tracked=self.tracked,
+            used_s=round(self.used_s, 3), bytes_sent=int(round(self.bytes_sent)),
+            duration_s=round(self.los_t_s - self.aos_t_s, 3), products_completed=self.products_completed)
+
+    def link_record(self) -> PassLinkRecord:
+        """The line of ``telemetry/link.jsonl`` of a contact under a link budget."""
+        link = self.link
+        return PassLinkRecord(
+            self.satellite, self.station, round(self.aos_t_s, 3), round(self.los_t_s, 3), link.g_t_db_k,
+            round(link.link_up_s, 3), int(round(float(link.cumulative_bytes[-1]))), round(self.used_s, 3),
+            int(round(self.bytes_sent)), link.constant_model, round(link.constant_bytes_per_s, 3),
+            int(round(link.constant_bytes_per_s * self.used_s)), list(link.samples))
+
+
+class ProductStore:
+    """Product files: on board in ``RUN/onboard/`` until delivered, then moved to ``RUN/downlink/``."""
+
+    def __init__(self, run_dir: Path):
+        self.onboard_dir = run_dir / "onboard"
+        self.downlink_dir = run_dir / "downlink"
+        self.onboard_dir.mkdir(parents=True, exist_ok=True)
+        self.downlink_dir.mkdir(parents=True, exist_ok=True)
+        self.manifest = open(self.downlink_dir / MANIFEST, "a", encoding="utf-8")
+
+    def stage(self, line: ManifestLine, payload: bytes, sidecars: dict[str, bytes] | None = None) -> ManifestLine:
+        """Keep a new product on board: its file and its ``sidecars`` ({file name: content}, e.g. a PNG's world file).
+        Returns the manifest ``line`` completed with the ``sha256`` of the product file, its ``sidecars`` (file,
+        bytes, sha256 of each) and ``bytes``, everything the product sends down: its file plus its sidecars."""
+        files = {line.file: payload, **(sidecars or {})}
+        line = dataclasses.replace(
+            line, sha256=hashlib.sha256(payload).hexdigest(), bytes=sum(len(data) for data in files.values()),
+            sidecars=tuple(Sidecar(name, len(data), hashlib.sha256(data).hexdigest())
+                           for name, data in sidecars.items()) if sidecars else None)
+        for name, data in files.items():
+            write_atomic(self.onboard_dir / name, lambda tmp, data=data: tmp.write_bytes(data))
+        return line
+
+    @staticmethod
+    def _files(line: ManifestLine) -> list[str]:
+        return [line.file, *(s.file for s in line.sidecars or ())]
+
+    def discard(self, line: ManifestLine) -> None:
+        for name in self._files(line):
+            (self.onboard_dir / name).unlink(missing_ok=True)
+
+    def deliver(self, line: ManifestLine) -> None:
+        """Move the product's files to the ground side, then append its manifest line in one write."""
+        for name in self._files(line):
+            os.replace(self.onboard_dir / name, self.downlink_dir / name)
+        self.manifest.write(jsonl_line(line.to_json()))
+        self.manifest.flush()
+
+    def close(self) -> None:
+        self.manifest.close()
+
+
+@dataclass(frozen=True)
+class Link:
+    """The payload link: useful bytes per second, transfer frame size and frame error rate (FER)."""
+
+    payload_bytes_per_s: float
+    frame_bytes: int = 1024
+    frame_error_rate: float = 0.0
+
+    def on_air_bytes(self, size_bytes: int, rng: np.random.Generator) -> tuple[int, int]:
+        """``(bytes on the air, of which retransmitted)`` to deliver ``size_bytes`` intact over this link."""
+        frames = max(1, math.ceil(size_bytes / self.frame_bytes))
+        failures = int(rng.negative_binomial(frames, 1.0 - self.frame_error_rate)) if self.frame_error_rate else 0
+        return size_bytes + failures * self.frame_bytes, failures * self.frame_bytes
+
+
+def frame_error_rate(eb_n0_db: float, frame_bytes: int) -> float:
+    """FER of uncoded BPSK/QPSK at ``eb_n0_db``: ``1 - (1 - BER)^(8 frame_bytes)``, ``BER = erfc(sqrt(Eb/N0)) / 2``."""
+    ber = 0.5 * math.erfc(math.sqrt(10.0 ** (eb_n0_db / 10.0)))
+    return -math.expm1(8 * frame_bytes * math.log1p(-ber))
+
+
+class ConstantRate(NamedTuple):
+    """A payload rate that holds for the whole window, bytes/s."""
+
+    bytes_per_s: float
+
+    def seconds_to_send(self, t0_s: float, size_bytes: float) -> float:
+        return size_bytes / self.bytes_per_s
+
+    def bytes_sent(self, t0_s: float, dt_s: float) -> float:
+        return dt_s * self.bytes_per_s
+
+
+def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, simpy.Resource], storage: Storage,
+             link: Link, busy: Callable[[str, float], None], delivered: Callable[[Item, float, str], None],
+             log: list[ContactLog], rng: np.random.Generator, pass_rates: list[Any] | None = None):
+    """SimPy process: serve one satellite's contact windows in time order; ``pass_rates``: each window's
+    link_budget.PassRates (same order), or None for ``link.payload_bytes_per_s`` throughout."""
+    constant = ConstantRate(link.payload_bytes_per_s)
+    for i, window in enumerate(windows):
+        rates = pass_rates[i] if pass_rates is not None else constant
+        entry = ContactLog(window.satellite, window.station, window.aos_t_s, window.los_t_s, window.max_elevation_deg,
+                           link=pass_rates[i] if pass_rates is not None else None)
+        log.append(entry)
+        if env.now < window.aos_t_s:
+            yield env.timeout(window.aos_t_s - env.now)
+        if env.now >= window.los_t_s:
+            continue
+        request = antennas[window.station].request()
+        yield request | env.timeout(window.los_t_s - env.now)
+        if not request.triggered:
+            request.cancel()
+            continue
+        entry.tracked = True
+        while env.now < window.los_t_s:
+            item = storage.next_product()
+            if item is None:
+                yield storage.changed | env.timeout(window.los_t_s - env.now)
+                continue
+            if item.on_air_bytes is None:
+                item.on_air_bytes, item.retransmitted_bytes = link.on_air_bytes(item.size_bytes, rng)
+            remaining = item.on_air_bytes - item.sent_bytes
+            finish_s = rates.seconds_to_send(env.now, remaining)
+            dt_s = min(finish_s, window.los_t_s - env.now)
+            item.locked = True
+            start_s = env.now
+            yield env.timeout(dt_s)
+            item.locked = False
+            busy("radio", dt_s)
+            entry.used_s += dt_s
+            done = dt_s >= finish_s
+            sent = remaining if done else rates.bytes_sent(start_s, dt_s)
+            item.sent_bytes += sent
+            entry.bytes_sent += sent
+            if done:
+                storage.remove(item)
+                entry.products_completed += 1
+                delivered(item, env.now, window.station)
+        antennas[window.station].release(request)

@@ -1,0 +1,175 @@
+"""The pixel work of a mission on every core: captures rendered, imaged and processed in worker processes while the
+discrete-event simulation stays in one process.
+
+A capture's pixels depend only on what it is (satellite, frame number, the planned :class:`~onboard.sim.imaging.Capture`)
+and on the scenario, never on the simulation's state: :func:`frame_work` renders the world, images it and runs the
+pipeline, with the frame's noise drawn from seed ``[seed, satellite index, frame number]``. So the pool computes
+them ahead of the simulation, in capture-time order over all satellites, and the simulation collects each result
+when it takes that capture (``FramePool.take``), blocking in wall time only, never in simulated time. The results
+are the same bytes as a serial run's whatever the number of workers.
+
+What the simulation decides can still change a frame: a capture skipped (brown-out, storage full) shifts the frame
+numbers of that satellite's later captures. The pool predicts the numbers as if nothing were skipped; when a take
+finds another number, that satellite's computations in flight are discarded and submitted again with the right
+numbers. At most ``2 * workers`` captures are in flight, so memory does not grow with the number of satellites.
+
+Workers start from a clean, single-threaded fork server (``multiprocessing``'s forkserver, this module preloaded),
+not from the simulation's process, whose threads (GDAL, OpenCV, a runtime's) a fork would copy mid-flight. Each
+receives the payload (camera, world) and the stage configurations once, and builds its own
+:class:`~onboard.pipeline.stages.Pipeline` with its own model interpreters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..sensing import burst, camera
+from .imaging import Capture
+from ..pipeline.stages import Pipeline
+from ..pipeline.tile import Work
+from ..sensing.projection import GridFootprint
+
+_WORKER: dict[str, Any] = {}  # in a worker process: its payload and pipeline
+
+
+def default_workers() -> int:
+    """The cores this process may run on (``os.sched_getaffinity``), the ``--workers`` default."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class FrameTask:
+    """One capture to compute: satellite ``sat_index`` (named ``satellite``), its ``frame_number``-th frame (1-based,
+    the noise seed), ``frame_id`` and the planned capture ``cap``."""
+
+    sat_index: int
+    satellite: str
+    frame_number: int
+    frame_id: str
+    cap: Capture
+
+
+def frame_id(satellite: str, frame_number: int) -> str:
+    """The id of a satellite's ``frame_number``-th frame (1-based): ``NAME-fNNNNN``, counted from 0."""
+    return f"{satellite}-f{frame_number - 1:05d}"
+
+
+def capture_frame(payload: Any, task: FrameTask) -> camera.Frame:
+    """The frame of ``task`` seen by ``payload`` (a satellite.Payload): the footprint centred on the capture, the
+    noise from seed ``[payload.seed, task.sat_index, task.frame_number]``; in burst mode a burst of K frames (the
+    frame is then its frame 0)."""
+    cam, cap = payload.camera, task.cap
+    footprint = GridFootprint.centred(cap.lat_deg, cap.lon_deg, cap.epsg, cam.gsd_m, cam.width_px, cam.height_px)
+    rng = np.random.default_rng([payload.seed, task.sat_index, task.frame_number])
+    when = payload.start_utc + dt.timedelta(seconds=cap.t_s)
+    if not payload.burst_scale:
+        return camera.capture(cam, payload.world, footprint, when, cap.sun_elevation_deg, cap.sun_azimuth_deg, rng,
+                              task.frame_id, task.satellite, cap.t_s)
+    cfg = cam.burst
+    shot = burst.capture_burst(cam, payload.world, footprint, when, cap.sun_elevation_deg, cap.sun_azimuth_deg, rng,
+                               k=cfg.frames, scale=payload.burst_scale, mtf_nyquist=cfg.mtf_nyquist,
+                               jitter_px=cfg.jitter_px, frame_cloud_cover=cfg.frame_cloud_cover,
+                               cloud_drift_px=cfg.cloud_drift_px)
+    return camera.Frame(task.frame_id, task.satellite, cap.t_s, when, footprint, shot.lr_dn[0], shot.truth_lr, shot)
+
+
+def frame_work(payload: Any, pipeline: Pipeline, task: FrameTask) -> Work:
+    """Capture ``task`` and run ``pipeline`` on it: the Work a serial run gets from the same capture."""
+    return pipeline.run(capture_frame(payload, task), task.cap.priority)
+
+
+def _init_worker(payload: Any, stage_configs: tuple[Any, ...], ctx: Any) -> None:
+    _WORKER["payload"] = payload
+    _WORKER["pipeline"] = Pipeline(stage_configs, ctx)
+
+
+def _work(task: FrameTask) -> Work:
+    return frame_work(_WORKER["payload"], _WORKER["pipeline"], task)
+
+
+class FramePool:
+    """``workers`` processes computing the captures of ``plans`` ({satellite name: its captures in time order},
+    satellites in index order) ahead of the simulation.
+
+    ``take(sat_index, plan_index, frame_number, frame_id)`` returns the Work of that capture (its ``frame`` is the
+    captured frame); ``close()`` stops the workers (also on an error: a ``with`` block does it)."""
+
+    def __init__(self, workers: int, payload: Any, stage_configs: tuple[Any, ...], ctx: Any,
+                 plans: dict[str, list[Capture]]):
+        if workers < 1:
+            raise ValueError(f"a frame pool needs at least 1 worker, got {workers}")
+        self.names = list(plans)
+        self.plans = [plans[name] for name in self.names]
+        self.order = sorted((cap.t_s, i, j) for i, caps in enumerate(self.plans) for j, cap in enumerate(caps))
+        self.cursor = 0  # next entry of ``order`` to submit
+        self.now_s = 0.0  # the time of the latest take: earlier captures are taken or skipped
+        self.taken: set[tuple[int, int]] = set()  # taken ahead of the cursor
+        self.window = 2 * workers
+        # per satellite: the (frame_number, plan_index) the prediction starts from; plan j is frame
+        # base_frame + (j - base_plan) if nothing in between is skipped
+        self.base = [(1, 0) for _ in self.plans]
+        self.flight: dict[tuple[int, int], tuple[FrameTask, Future]] = {}
+        self.resubmitted = 0  # computations discarded because a skip changed the frame numbers
+        context = multiprocessing.get_context("forkserver")  # workers fork from a clean, single-threaded server
+        context.set_forkserver_preload([__name__])
+        self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                            initargs=(payload, stage_configs, ctx))
+        self._fill()
+
+    def __enter__(self) -> FramePool:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for _, future in self.flight.values():
+            future.cancel()
+        self.flight.clear()
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def _task(self, i: int, j: int) -> FrameTask:
+        base_frame, base_plan = self.base[i]
+        number = base_frame + (j - base_plan)
+        return FrameTask(i, self.names[i], number, frame_id(self.names[i], number), self.plans[i][j])
+
+    def _submit(self, i: int, j: int) -> None:
+        task = self._task(i, j)
+        self.flight[(i, j)] = (task, self.executor.submit(_work, task))
+
+    def _fill(self) -> None:
+        while len(self.flight) < self.window and self.cursor < len(self.order):
+            t_s, i, j = self.order[self.cursor]
+            self.cursor += 1
+            if t_s >= self.now_s and (i, j) not in self.taken:
+                self._submit(i, j)
+
+    def take(self, sat_index: int, plan_index: int, frame_number: int, frame_id: str) -> Work:
+        """The Work of satellite ``sat_index``'s capture ``plan_index``, taken as its ``frame_number``-th frame
+        named ``frame_id``; waits (in wall time) for the worker computing it."""
+        t_s = self.now_s = self.plans[sat_index][plan_index].t_s
+        for key in [k for k, (task, _) in self.flight.items() if task.cap.t_s < t_s]:
+            self.flight.pop(key)[1].cancel()  # captures whose time has passed untaken: skipped
+        if self._task(sat_index, plan_index).frame_number != frame_number:  # a skip shifted the numbers
+            self.base[sat_index] = (frame_number, plan_index)
+            for key in [k for k in self.flight if k[0] == sat_index]:
+                self.flight.pop(key)[1].cancel()
+                self.resubmitted += 1
+                self._submit(*key)
+        if (sat_index, plan_index) not in self.flight:  # beyond the window: the simulation caught up with the pool
+            self._submit(sat_index, plan_index)
+            self.taken.add((sat_index, plan_index))
+        task, future = self.flight.pop((sat_index, plan_index))
+        if task.frame_id != frame_id:
+            raise RuntimeError(f"frame pool: capture {plan_index} of {self.names[sat_index]} computed as "
+                               f"{task.frame_id}, taken as {frame_id}")
+        work = future.result()
+        self._fill()
+        return work

@@ -1,0 +1,169 @@
+"""The recorder: everything a run writes into its run directory, through :mod:`rundir` (files, manifest, telemetry).
+
+The run directory is the one contract between the spacecraft and the ground (README, "Run directory"). The
+satellite processes (:mod:`onboard.sim.satellite`) tell the recorder what happened; the recorder writes it:
+``truth/FRAME.npz`` and ``telemetry/captures.jsonl`` per capture, ``evaluation/FRAME.npz`` and
+``telemetry/processing.jsonl`` per processed frame, the products and their manifest (through
+:class:`~onboard.sim.downlink.ProductStore`), and at the end ``telemetry/ledger.jsonl``, ``contacts.jsonl``,
+``timeline.jsonl``, ``run.json`` and, under a link budget, ``link.jsonl``. It also keeps the frame
+:class:`~onboard.sim.ledger.Ledger` that the products' fates update. Lines are flushed as the run goes, so that an
+interrupted run keeps whole lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import Any, Iterable
+
+from rundir.codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
+from rundir.files import jsonl_line, write_json, write_jsonl, write_npz
+from rundir.manifest import Footprint, ManifestLine, TileGeometry
+from rundir.run_info import RunInfo
+from rundir.telemetry import CaptureRecord, ProcessingRecord, TimelineSample
+
+from .downlink import ContactLog, ProductStore
+from .ledger import Ledger
+from .storage import Item
+
+
+def iso_utc(when: dt.datetime) -> str:
+    """ISO 8601 UTC with milliseconds and a Z."""
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def manifest_line(frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], georef: Georef, camera: Any) -> ManifestLine:
+    """The manifest line of tile ``idx`` of a processed ``frame`` (captured as ``cap``, through ``stages``) as made:
+    ``sha256``, ``bytes`` and ``sidecars`` come when it is stored. ``camera``: the scenario's CameraConfig."""
+    h, w, n_bands = tile.dn.shape
+    image = tile.kind == "image"
+    meta = tile.meta  # its tile.TileMeta
+    scale = meta.scale
+    if not image:
+        product_id = f"{frame.frame_id}-{tile.kind}"
+    elif meta.burst_frame is not None:  # one frame of a raw burst
+        product_id = f"{frame.frame_id}-b{meta.burst_frame:02d}-t{idx:02d}"
+    else:
+        product_id = f"{frame.frame_id}-t{idx:02d}"
+    raw_frames = meta.burst_frames or 1  # frames of the burst one product stands for
+    # clear pixels on the camera's grid: the cloud filter's estimate, else every pixel the tile holds
+    clear_px = (meta.clear_px if meta.clear_px is not None else (h // scale) * (w // scale)) if image else None
+    return ManifestLine(
+        id=product_id, file=product_id + EXTENSIONS[tile.format], satellite=frame.satellite,
+        frame_ids=(frame.frame_id,), pass_id=cap.pass_id, target=cap.target,
+        capture_t_s=round(cap.t_s, 3), capture_utc=iso_utc(frame.time_utc),
+        format=tile.format, kind=tile.kind, dtype=tile.dn.dtype.name,
+        bit_depth=meta.bit_depth or camera.bit_depth, bands=tuple(georef.bands), shape=(h, w, n_bands),
+        tile=TileGeometry(tile.row0, tile.col0, h, w, camera.height_px * scale, camera.width_px * scale),
+        footprint=Footprint(georef.epsg, georef.x0_m, georef.y0_m, georef.gsd_m, w, h),
+        scale=scale,
+        raw_bytes=raw_frames * packed_size_bytes((h // scale) * (w // scale) * n_bands, camera.bit_depth)
+        if image else 0,
+        stages=tuple(stages), priority=tile.priority, retransmitted_bytes=0,
+        reflectance_per_dn=georef.reflectance_per_dn if image else None,
+        band_centres_um=tuple(georef.centres_um) if image else None,
+        clear_px=clear_px, value=tile.priority * clear_px if image else None,
+        cloud_fraction=meta.cloud_fraction, masked=True if meta.masked else None, burst_frame=meta.burst_frame,
+        burst_frames=meta.burst_frames, lossless=meta.lossless, max_error_dn=meta.max_error_dn,
+        dn_sha256=meta.dn_sha256)
+
+
+class Recorder:
+    """Writes one run directory ``run_dir``; ``start_utc`` (aware datetime) is the scenario start and ``camera`` the
+    scenario's CameraConfig (the frame grid and bit depth the manifest gives)."""
+
+    def __init__(self, run_dir: Path, start_utc: dt.datetime, camera: Any):
+        self.run_dir = Path(run_dir)
+        self.start_utc = start_utc
+        self.camera = camera
+        self.ledger = Ledger()
+        self.contacts: list[ContactLog] = []  # filled by the downlink processes
+
+    def start(self, run_info: RunInfo) -> None:
+        """Make the directories, open the product store and the line files, write the first (incomplete) run.json."""
+        for sub in ("truth", "telemetry", "evaluation"):
+            (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
+        self.products = ProductStore(self.run_dir)
+        self._captures = open(self.run_dir / "telemetry" / "captures.jsonl", "w", encoding="utf-8")
+        self._processing = open(self.run_dir / "telemetry" / "processing.jsonl", "w", encoding="utf-8")
+        write_json(self.run_dir / "telemetry" / "run.json", run_info.to_json())
+
+    def captured(self, frame: Any, cap: Any, capture_bytes: int, burst_frames: int) -> None:
+        """A frame taken (``cap``: its imaging.Capture): its ledger entry, captures.jsonl line and truth."""
+        self.ledger.captured(frame.frame_id, frame.satellite, cap.t_s)
+        fp = frame.footprint
+        record = CaptureRecord(
+            frame.frame_id, frame.satellite, cap.pass_id, cap.target, round(cap.t_s, 3), iso_utc(frame.time_utc),
+            capture_bytes, burst_frames, Footprint(fp.epsg, fp.x0_m, fp.y0_m, fp.gsd_m, fp.width_px, fp.height_px),
+            round(cap.lat_deg, 6), round(cap.lon_deg, 6), round(cap.sun_elevation_deg, 3), round(cap.off_nadir_deg, 3))
+        self._captures.write(jsonl_line(record.to_json()))
+        self._captures.flush()  # whole lines on disk as the run goes: an interrupted run keeps them
+        truth = frame.truth
+        high_res = {}
+        if frame.burst is not None:
+            high_res = {"hr_reflectance": frame.burst.hr_truth, "hr_clear": frame.burst.hr_clear,
+                        "shifts_px": frame.burst.shifts_px}
+        write_npz(self.run_dir / "truth" / f"{frame.frame_id}.npz", {
+            "cloud": truth.cloud, "shadow": truth.shadow, "landcover": truth.landcover, "valid": truth.valid, **high_res})
+
+    def processed(self, work: Any, timing: str) -> None:
+        """A frame through the pipeline (``work``: its tile.Work; ``timing``: projected or measured): its
+        evaluation record, its ledger entry and its processing.jsonl line."""
+        frame = work.frame
+        if work.evaluation:
+            write_npz(self.run_dir / "evaluation" / f"{frame.frame_id}.npz", work.evaluation)
+        self.ledger.processed(frame.frame_id, len(work.tiles), [reason for _, reason in work.dropped],
+                              work.dropped_by)
+        self._processing.write(jsonl_line(ProcessingRecord(
+            frame.frame_id, frame.satellite, work.stages, work.frames, round(work.sim_s, 6), timing,
+            {k: round(v, 6) for k, v in work.sim_stage_s.items()}, {k: round(v, 6) for k, v in work.wall_s.items()},
+            len(work.tiles), len(work.dropped), work.alternative_bytes).to_json()))
+
+    def stored(self, frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], georef: Georef) -> ManifestLine:
+        """A product made from tile ``idx``: its file (and sidecars) kept on board; returns its manifest line,
+        completed with its size and hashes (:func:`manifest_line` for the arguments)."""
+        line = manifest_line(frame, cap, tile, idx, stages, georef, self.camera)
+        # a PNG's georeferencing travels as sidecar files, sent down and counted with the product
+        return self.products.stage(line, tile.payload, sidecars(line.file, tile.format, tile.dn.shape[-1], georef))
+
+    def refused(self, line: ManifestLine, frame_id: str) -> None:
+        """A product storage had no room for: its files removed, the frame's product dropped in the ledger."""
+        self.products.discard(line)
+        self.ledger.dropped(frame_id, "storage_full")
+
+    def delivered(self, item: Item, t_s: float, station: str) -> None:
+        """A product received by ``station`` at ``t_s`` (s after the start): moved to downlink/, its line appended."""
+        line = dataclasses.replace(item.data, downlink_t_s=round(t_s, 3),
+                                   downlink_utc=iso_utc(self.start_utc + dt.timedelta(seconds=t_s)), station=station,
+                                   retransmitted_bytes=int(round(item.retransmitted_bytes)))
+        self.products.deliver(line)
+        self.ledger.delivered(item.frame_ids[0])
+
+    def evicted(self, item: Item, reason: str) -> None:
+        """An item storage dropped (a raw frame or a product) for ``reason``."""
+        if item.kind == "product":
+            self.products.discard(item.data)
+        for frame_id in item.frame_ids:
+            self.ledger.dropped(frame_id, reason)
+
+    def finish(self, end_t_s: float, left_on_board: Iterable[Item], timeline: list[TimelineSample],
+               run_info: RunInfo) -> None:
+        """Close the files; write the ledger (``left_on_board``: the items still in storage at ``end_t_s``), the
+        contacts, the ``timeline`` samples and the final run.json."""
+        self._captures.close()
+        self._processing.close()
+        self.products.close()
+        tel = self.run_dir / "telemetry"
+        on_board: dict[str, int] = {}
+        for item in left_on_board:
+            for frame_id in item.frame_ids:
+                unsent = 1.0 - item.sent_bytes / item.on_air_bytes if item.on_air_bytes else 1.0
+                on_board[frame_id] = on_board.get(frame_id, 0) + int(item.size_bytes * unsent)
+        write_jsonl(tel / "ledger.jsonl", [row.to_json() for row in self.ledger.rows(end_t_s, on_board)])
+        contacts = sorted(self.contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station))
+        write_jsonl(tel / "contacts.jsonl", [c.contact_record().to_json() for c in contacts])
+        if any(c.link is not None for c in contacts):  # under a link budget: rate and elevation over each pass
+            write_jsonl(tel / "link.jsonl", [c.link_record().to_json() for c in contacts if c.link is not None])
+        write_jsonl(tel / "timeline.jsonl", [sample.to_json() for sample in timeline])
+        write_json(tel / "run.json", run_info.to_json())

@@ -1,0 +1,163 @@
+"""The satellite processes: SimPy generators that image, compute and keep house on one spacecraft.
+
+Each satellite runs four processes sharing its :class:`Satellite` state (storage, battery, computer): imaging
+(:func:`imaging`: frames at the planned times), compute (:func:`compute`: the pipeline on a one-job resource,
+timed by the hardware profile), downlink (:func:`onboard.downlink.downlink`: contact windows) and power
+(:func:`housekeeping`: energy balance and the telemetry timeline). :class:`onboard.sim.mission.Mission` wires them;
+what they produce goes to the run directory through the :class:`~onboard.sim.recorder.Recorder`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from rundir.telemetry import TimelineSample
+
+from . import frame_pool
+from .frame_pool import FramePool, FrameTask, capture_frame
+from .imaging import Capture
+from ..pipeline.stages import Pipeline, tile_georef
+from ..pipeline.tile import Work
+from .power import Power
+from .recorder import Recorder
+from .storage import Item, Storage
+from ..sensing.world import World
+
+FRAME_READOUT_S = 0.5  # camera powered per frame: exposure, readout and write to mass memory
+
+
+@dataclass
+class Satellite:
+    """The SimPy state of one spacecraft."""
+
+    index: int
+    name: str
+    storage: Storage
+    power: Power
+    computer: simpy.Resource
+    queue: simpy.Store
+    computing: bool = False
+    frames_taken: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # captures not taken, by reason
+    compute_s: float = 0.0
+    deferred_frames: int = 0  # frames whose compute waited out a brown-out
+    deferred_s: float = 0.0  # total time they waited
+    timeline: list[TimelineSample] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The imager every satellite carries and what it sees: the scenario's CameraConfig ``camera``, the ``world``,
+    the scenario start (aware UTC) and ``seed``, and the burst mode (``burst_scale`` 0: single frames)."""
+
+    camera: Any
+    world: World
+    start_utc: dt.datetime
+    seed: int
+    burst_scale: int
+
+    @property
+    def burst_frames(self) -> int:
+        """Frames per capture: the burst's K with a superres stage, else 1."""
+        return self.camera.burst.frames if self.burst_scale else 1
+
+    @property
+    def capture_bytes(self) -> int:
+        """Bytes one capture takes in storage (bit-packed raw frames)."""
+        return self.burst_frames * self.camera.raw_bytes
+
+
+def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payload: Payload,
+            recorder: Recorder, pool: FramePool | None = None):
+    """Take the planned captures (time order) unless in brown-out or storage is full; each frame is stored raw,
+    recorded and queued for compute. Frame ``n`` of satellite ``i`` draws its noise from seed ``[seed, i, n + 1]``
+    (:func:`onboard.sim.frame_pool.capture_frame`). With a ``pool`` the frame comes from its workers, already processed;
+    else it is captured here and processed by :func:`compute`."""
+    for plan_index, cap in enumerate(plans):
+        if env.now < cap.t_s:
+            yield env.timeout(cap.t_s - env.now)
+        if sat.power.brownout:
+            sat.skipped["brownout"] = sat.skipped.get("brownout", 0) + 1
+            continue
+        frame_id = frame_pool.frame_id(sat.name, sat.frames_taken + 1)
+        raw = Item(frame_id, (frame_id,), payload.capture_bytes, cap.priority, "raw")
+        if not sat.storage.put(raw):
+            sat.skipped["storage_full"] = sat.skipped.get("storage_full", 0) + 1
+            continue
+        sat.frames_taken += 1
+        if pool is None:
+            work = None
+            frame = capture_frame(payload, FrameTask(sat.index, sat.name, sat.frames_taken, frame_id, cap))
+        else:
+            work = pool.take(sat.index, plan_index, sat.frames_taken, frame_id)
+            frame = work.frame
+        raw.data = (frame, cap, work)
+        recorder.captured(frame, cap, payload.capture_bytes, payload.burst_frames)
+        sat.power.busy("camera", FRAME_READOUT_S * payload.burst_frames)
+        yield sat.queue.put(raw)
+
+
+def compute(env: simpy.Environment, sat: Satellite, pipeline: Pipeline, recorder: Recorder, timing: str,
+            wall_stage_s: dict[str, float]):
+    """Run the pipeline on each queued frame still in storage, one at a time (waiting out brown-outs); the raw
+    frame leaves storage and its products enter it. Host wall seconds per stage add up in ``wall_stage_s``."""
+    while True:
+        raw = yield sat.queue.get()
+        if raw not in sat.storage.items:
+            continue  # evicted while queued: already dropped in the ledger
+        if sat.power.brownout:  # compute waits for the battery: the frame is deferred, not lost
+            waited_from = env.now
+            yield from sat.power.wait_until_powered()
+            sat.deferred_frames += 1
+            sat.deferred_s += env.now - waited_from
+        if raw not in sat.storage.items:
+            continue
+        frame, cap, work = raw.data
+        with sat.computer.request() as req:
+            yield req
+            if work is None:  # no frame pool: processed here
+                work = pipeline.run(frame, cap.priority)
+            sat.computing = True
+            yield env.timeout(work.sim_s)
+            sat.computing = False
+        sat.power.busy("compute", work.sim_s)
+        sat.compute_s += work.sim_s
+        for stage, wall in work.wall_s.items():
+            wall_stage_s[stage] = wall_stage_s.get(stage, 0.0) + wall
+        if raw in sat.storage.items:
+            sat.storage.remove(raw)
+            store_products(sat, work, cap, pipeline, recorder, timing)
+
+
+def store_products(sat: Satellite, work: Work, cap: Capture, pipeline: Pipeline, recorder: Recorder,
+                   timing: str) -> None:
+    """Record a processed frame and put each of its products into storage (refused ones are dropped)."""
+    frame = work.frame
+    recorder.processed(work, timing)
+    for idx, tile in enumerate(work.tiles):
+        georef = tile_georef(frame, tile, pipeline.ctx)
+        line = recorder.stored(frame, cap, tile, idx, work.stages, georef)
+        item = Item(line.id, (frame.frame_id,), line.bytes, tile.priority, "product", value=line.value or 0,
+                    data=line)
+        if not sat.storage.put(item):
+            recorder.refused(line, frame.frame_id)
+
+
+def housekeeping(env: simpy.Environment, sat: Satellite, step_s: float):
+    """Every ``step_s`` seconds: a timeline sample, then the battery's energy balance over the step."""
+    while True:
+        sample(env, sat)
+        t0 = env.now
+        yield env.timeout(step_s)
+        sat.power.step(t0, env.now)
+
+
+def sample(env: simpy.Environment, sat: Satellite) -> None:
+    """Append the satellite's state now to its timeline (telemetry/timeline.jsonl)."""
+    p = sat.power
+    sat.timeline.append(TimelineSample(sat.name, round(env.now, 3), int(sat.storage.used_bytes), round(p.energy_wh, 4),
+                                       round(p.soc, 5), p.sunlit(env.now), p.brownout, sat.computing))

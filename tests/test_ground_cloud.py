@@ -1,0 +1,86 @@
+"""ground.cloud: the report's cloud scores against hand-computed cases (confusion scores, tile policies, the PR
+curve, tile sums on the decision-tile grid, the tile-policy sweep)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ground import cloud as gcloud
+from rundir.tiles import tile_boxes
+
+
+def test_textbook_confusion_scores():
+    s = gcloud.confusion_scores(tp=8, fp=2, fn=4, tn=86)
+    assert s["precision"] == pytest.approx(0.8) and s["recall"] == pytest.approx(8 / 12)
+    assert s["f1"] == pytest.approx(2 * 0.8 * (8 / 12) / (0.8 + 8 / 12)) and s["iou"] == pytest.approx(8 / 14)
+    assert s["fpr"] == pytest.approx(2 / 88) and s["accuracy"] == pytest.approx(94 / 100)
+    assert gcloud.confusion_scores(0, 0, 0, 5)["precision"] is None
+
+
+def frame_eval(truth: np.ndarray, probability: np.ndarray) -> gcloud.FrameEval:
+    return gcloud.FrameEval("f", truth, np.ones_like(truth), (probability * 255).round().astype(np.uint8),
+                            truth.copy(), np.ones_like(truth), raw_bytes=truth.size * 6)
+
+
+def test_tile_policy_scores_against_hand_counts():
+    """64 x 64 frame, 32 px tiles: one tile fully cloudy, one half cloudy, two clear."""
+    truth = np.zeros((64, 64), bool)
+    truth[:32, :32] = True
+    truth[32:, :16] = True
+    policy = {"tile_px": 32, "max_cloud_fraction": 0.6, "action": "drop"}
+    perfect = gcloud._score_mask([frame_eval(truth, truth * 1.0)], [truth], policy)
+    assert perfect["pixel"]["f1"] == 1.0 and perfect["tile"]["f1"] == 1.0
+    assert perfect["tile_selection_saved_fraction"] == pytest.approx(0.25)  # one tile of four dropped
+    assert perfect["clear_pixels_lost_fraction"] == 0.0
+    greedy = {**policy, "max_cloud_fraction": 0.4}  # also drops the half-cloudy tile: its 512 clear pixels are lost
+    scored = gcloud._score_mask([frame_eval(truth, truth * 1.0)], [truth], greedy)
+    assert scored["tile_selection_saved_fraction"] == pytest.approx(0.5)
+    assert scored["clear_pixels_lost_fraction"] == pytest.approx(512 / (64 * 64 - 1024 - 512))
+    masked = gcloud._score_mask([frame_eval(truth, truth * 1.0)], [truth], {**greedy, "action": "mask"})
+    assert masked["clear_pixels_lost_fraction"] == 0.0  # masking keeps the clear half
+
+
+def test_pr_curve_is_exact_on_a_known_histogram():
+    truth = np.zeros((10, 10), bool)
+    truth[:5] = True
+    prob = np.where(truth, 0.9, 0.2)
+    prob[0, :2] = 0.3  # two cloud pixels the model is unsure of
+    curve = {p["threshold"]: p for p in gcloud._pr_curve([frame_eval(truth, prob)])}
+    assert curve[0.5]["precision"] == 1.0 and curve[0.5]["recall"] == pytest.approx(48 / 50)
+    assert curve[0.25]["recall"] == 1.0 and curve[0.15]["precision"] == pytest.approx(0.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(1, 90), width=st.integers(1, 90), tile_px=st.integers(1, 40), seed=st.integers(0, 99))
+def test_tile_sums_match_the_tile_grid(height, width, tile_px, seed):
+    values = np.random.default_rng(seed).integers(0, 2, (height, width)).astype(bool)
+    expected = [int(values[box.window].sum()) for box in tile_boxes(height, width, tile_px)]
+    assert gcloud.tile_sums(values, tile_px).tolist() == expected
+
+
+def test_tile_policy_sweep_against_hand_counts():
+    """The 64 x 64 frame above: a cloudy 32 px tile, a half-cloudy one (512 clear pixels), two clear ones."""
+    truth = np.zeros((64, 64), bool)
+    truth[:32, :32] = True
+    truth[32:, :16] = True
+    policy = {"threshold": 0.5, "tile_px": 32, "max_cloud_fraction": 0.6, "action": "drop"}
+    sweep = gcloud.tile_policy_sweep([frame_eval(truth, truth * 1.0)], policy)
+    points = {(p["tile_px"], p["max_cloud_fraction"]): (p["saved_fraction"], p["clear_pixels_lost_fraction"])
+              for p in sweep}
+    assert sorted({p["tile_px"] for p in sweep}) == [32, 64]  # 128 px and up do not fit the frame
+    assert sorted({p["max_cloud_fraction"] for p in sweep}) == [0.1, 0.3, 0.5, 0.6, 0.7, 0.9]  # the stage's 0.6 too
+    clear = 64 * 64 - 1024 - 512
+    assert points[(32, 0.3)] == pytest.approx((0.5, 512 / clear))  # both cloudy tiles go, the half one's clear too
+    assert points[(32, 0.5)] == pytest.approx((0.25, 0.0))  # half cloudy is not more than half: kept
+    assert points[(32, 0.6)] == pytest.approx((0.25, 0.0))
+    assert points[(64, 0.3)] == pytest.approx((1.0, 1.0))  # one tile, 37.5 % cloud: all of it goes
+    assert points[(64, 0.5)] == pytest.approx((0.0, 0.0))
+    masked = {(p["tile_px"], p["max_cloud_fraction"]): p["clear_pixels_lost_fraction"]
+              for p in gcloud.tile_policy_sweep([frame_eval(truth, truth * 1.0)], {**policy, "action": "mask"})}
+    assert masked[(64, 0.3)] == 0.0  # masking withholds the cloudy pixels only
+    [note, table] = gcloud.sweep_blocks({"policy": policy, "tradeoff_tile_policy": sweep})
+    assert table.header == ("tile size", "> 10.0 % cloud", "> 30.0 % cloud", "> 50.0 % cloud", "> 60.0 % cloud",
+                            "> 70.0 % cloud", "> 90.0 % cloud")
+    assert table.rows[0][:5] == ("32 px", "50.0 % / 20.0 %", "50.0 % / 20.0 %", "25.0 % / 0.0 %", "25.0 % / 0.0 % *")
+    assert table.rows[1][0] == "64 px" and "*" not in "".join(table.rows[1]) and "threshold 0.5" in note.text

@@ -1,0 +1,145 @@
+"""Pipeline stages: registry, the two shipped encoders, and a new stage plugged in without touching the simulation."""
+
+import dataclasses
+import subprocess
+import sys
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from onboard.pipeline import stages
+from onboard.pipeline.tile import Tile
+from onboard.scenario.config import StageConfig
+from rundir import codec
+
+CTX = stages.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
+                       int8_conv_relative=1.0)
+
+
+def frame(h=64, w=96):
+    dn = np.random.default_rng(3).integers(0, 4096, (h, w, 4)).astype(np.uint16)
+    return SimpleNamespace(frame_id="f0", dn=dn)
+
+
+def build(*specs, ctx=CTX):
+    configs = [StageConfig(name=name, params=stages.stage_classes()[name].Params(**params)) for name, params in specs]
+    return stages.Pipeline(tuple(configs), ctx)
+
+
+def test_bent_pipe_sends_bit_packed_raw():
+    f = frame()
+    work = build(("bent_pipe", {})).run(f)
+    (tile,) = work.tiles
+    assert tile.format == "raw" and len(tile.payload) == 64 * 96 * 4 * 12 // 8
+    np.testing.assert_array_equal(codec.unpack_bits(tile.payload, f.dn.shape, 12), f.dn)
+
+
+@pytest.mark.parametrize("fmt", ["png", "tiff"])
+def test_encode_is_lossless(fmt):
+    f = frame()
+    work = build(("encode", {"format": fmt})).run(f)
+    np.testing.assert_array_equal(codec.decode(work.tiles[0].payload, fmt, f.dn.shape, 12), f.dn)
+
+
+def test_simulated_time_scales_with_the_hardware_profile():
+    fast = build(("encode", {"format": "png"})).run(frame())
+    slow_ctx = dataclasses.replace(CTX, cpu_relative=0.25)
+    slow = build(("encode", {"format": "png"}), ctx=slow_ctx).run(frame())
+    assert slow.sim_s == pytest.approx(4 * fast.sim_s)
+    assert fast.sim_s == pytest.approx(64 * 96 * 4 / stages.Encode.REFERENCE_SAMPLES_PER_S["png"])
+
+
+def test_a_registered_stage_plugs_in_by_name():
+    @stages.register
+    class Quarters(stages.Stage):
+        """Splits a frame into four tiles and drops the first as if it were cloudy."""
+
+        name = "test_quarters"
+
+        @dataclass(frozen=True)
+        class Params:
+            pass
+
+        def process(self, work):
+            (t,) = work.tiles
+            h, w = t.dn.shape[0] // 2, t.dn.shape[1] // 2
+            tiles = [Tile(t.dn[r:r + h, c:c + w], r, c) for r in (0, h) for c in (0, w)]
+            work.dropped.append((tiles[0], "cloudy"))
+            work.tiles = tiles[1:]
+
+        def cost_s(self, work):
+            return 0.5
+
+    try:
+        work = build(("test_quarters", {}), ("encode", {"format": "png"})).run(frame())
+        assert [(t.row0, t.col0) for t in work.tiles] == [(0, 48), (32, 0), (32, 48)]
+        assert work.dropped[0][1] == "cloudy" and work.stages == ["test_quarters", "encode"]
+        assert work.dropped_by == ["test_quarters"]  # the drop is that stage's decision, for the ledger
+        assert work.sim_s > 0.5
+    finally:
+        stages.STAGES.pop("test_quarters")
+
+
+def test_stages_are_listed_in_one_place_and_importing_the_config_loads_no_model_code():
+    code = ("import sys, onboard.scenario.config; from onboard.pipeline import stages; "
+            "before = sorted(m for m in ('onboard.pipeline.cloud', 'onboard.pipeline.superres', 'onboard.runtime.model') if m in sys.modules); "
+            "print(before, sorted(stages.builtin_stage_classes()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("] [")
+    assert out[0] == "[" and out[1].strip() == "'bent_pipe', 'cloud_filter', 'encode', 'superres']"
+    # the stages orbitedge ships, whatever plugins are installed (pip install -e examples/plugin_stage adds one)
+    assert {cls.__module__ for cls in stages.builtin_stage_classes().values()} == {"onboard.pipeline.stages",
+                                                                                     *stages.STAGE_MODULES}
+
+
+@pytest.mark.parametrize("fmt", ["jpegls", "jpeg2000", "jpegxl", "zstd"])
+def test_flight_codecs_encode_losslessly_and_say_so(fmt):
+    f = frame()
+    work = build(("encode", {"format": fmt})).run(f)
+    (tile,) = work.tiles
+    np.testing.assert_array_equal(codec.decode(tile.payload, fmt, f.dn.shape, 12), f.dn)
+    assert tile.meta.lossless and tile.meta.max_error_dn == 0 and tile.meta.dn_sha256 == codec.dn_sha256(f.dn)
+
+
+def test_near_lossless_jpegls_keeps_its_reference_and_spectral_masks_for_scoring_only():
+    f = frame()
+    work = build(("encode", {"format": "jpegls", "max_error_dn": 2})).run(f)
+    (tile,) = work.tiles
+    assert not tile.meta.lossless and tile.meta.max_error_dn == 2 and tile.meta.dn_sha256 is None
+    key = codec.lossy_reference_key(0, 0)
+    np.testing.assert_array_equal(work.evaluation[f"{key}_dn"], f.dn)
+    decoded = codec.decode(tile.payload, "jpegls", f.dn.shape, 12)
+    assert np.abs(decoded.astype(int) - f.dn).max() == 2
+    assert work.evaluation[f"{key}_spectral_decoded"].shape == work.evaluation[f"{key}_spectral_raw"].shape == (64, 96)
+
+
+def test_alternatives_cover_the_common_baseline_the_flight_codecs_and_lossy_at_the_same_bytes():
+    f = frame()
+    work = build(("encode", {"format": "png"})).run(f)
+    alt = work.alternative_bytes
+    assert alt["bent_pipe"] == alt["bent_pipe_single"] == codec.packed_size_bytes(f.dn.size, 12)
+    assert alt["lossless_jpegls"] == len(codec.encode(f.dn, "jpegls", 12))
+    assert alt["lossless_jpeg2000"] == len(codec.encode(f.dn, "jpeg2000", 12))
+    assert 0 < alt["lossy_same_bytes"] <= len(work.tiles[0].payload)  # at most what this run sent
+    stream = work.evaluation[codec.EVALUATION_LOSSY_SAME_BYTES_KEY]
+    assert stream.size == alt["lossy_same_bytes"]
+    np.testing.assert_array_equal(work.evaluation[codec.EVALUATION_RAW_KEY], f.dn)
+
+
+@pytest.mark.parametrize("params,field", [
+    ({"format": "png", "max_error_dn": 2}, "max_error_dn"),
+    ({"format": "jpegls", "bits_per_sample": 1.0}, "bits_per_sample"),
+    ({"format": "jpeg2000", "distance": 1.0}, "distance"),
+    ({"format": "tiff", "level": 12}, "level"),
+    ({"format": "jpegxl", "level": 10}, "level"),
+])
+def test_encode_check_names_the_field_a_setting_does_not_fit(params, field):
+    problems = stages.Encode.check(stages.Encode.Params(**params), 0, ["encode"], ("B", "G", "R", "NIR"))
+    assert [p.path for p in problems] == [field] and params["format"] in problems[0].found
+
+
+def test_encode_check_accepts_each_codec_with_its_own_setting():
+    for params in ({"format": "jpegls", "max_error_dn": 2}, {"format": "jpeg2000", "bits_per_sample": 1.5},
+                   {"format": "jpegxl", "distance": 1.0, "level": 7}, {"format": "zstd", "level": 19}):
+        assert stages.Encode.check(stages.Encode.Params(**params), 0, ["encode"], ("B", "G", "R", "NIR")) == []
