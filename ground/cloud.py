@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rundir.run_info import RunInfo
+from rundir.run_info import SENSOR_GROUP, RunInfo
 from rundir.tiles import tile_boxes
 
 from . import clear_ground, metrics
@@ -235,7 +235,7 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
         out["frames_discarded_earlier"] = earlier
     model_card = run.run_info.model_cards.get("cloud_filter") if run.run_info else None
     if model_card:
-        out["model_card"] = model_card
+        out["model_card"] = model_card.to_json()
     if not frames:
         out["note"] = "no finished frame with both truth/ and evaluation/ records: nothing to score"
         return out
@@ -278,8 +278,8 @@ def model_card_blocks(model_card: Mapping[str, Any] | None) -> list[Any]:
         return [Table(("data", "F1", "FPR"), tuple(rows)),
                 Paragraph(f"{model_card['model']} has no real-data validation in its card: every score in this "
                           "section is against the synthetic world's truth only.")]
-    for group in sorted(g for g in real if g.startswith("all ")):
-        rows.append((f"real {group[4:]} tiles (the card)", fmt_fraction(real[group]["f1"]),
+    for group in sorted(g for g in real if g.startswith(SENSOR_GROUP)):
+        rows.append((f"real {group[len(SENSOR_GROUP):]} tiles (the card)", fmt_fraction(real[group]["f1"]),
                      fmt_fraction(real[group]["fpr"])))
     rows.append((f"real tiles, pooled over {real['tiles']}", fmt_fraction(real["pooled"]["f1"]),
                  fmt_fraction(real["pooled"]["fpr"])))

@@ -7,6 +7,7 @@ Units are in the names (``_s`` seconds, ``_utc`` ISO 8601 UTC with milliseconds,
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,70 @@ class SatelliteSummary(Record):
 
 
 @dataclass(frozen=True)
+class HeldoutScores(Record):
+    """A cloud model's per-pixel scores on the synthetic held-out frames of its card: F1 and false-positive rate
+    (fractions 0..1) over ``frames`` frames."""
+
+    f1: float
+    fpr: float
+    frames: int
+
+
+@dataclass(frozen=True)
+class RealScores(Record):
+    """Per-pixel scores on real labelled tiles (fractions 0..1), pooled over the tiles they cover."""
+
+    f1: float
+    iou: float
+    fpr: float
+    recall: float
+
+
+SENSOR_GROUP = "all "  # the prefix of a per-sensor group in a card's real_validation block ("all Sentinel-2 MSI")
+
+
+@dataclass(frozen=True)
+class RealValidation(Record):
+    """A card's ``real_validation`` figures as a run carries them: where the tiles come from (``data``), how many,
+    the scores pooled over all of them and over each sensor's (``sensors``, keyed by sensor name), and the highest
+    false-positive rate of any one tile. In JSON each sensor's scores sit beside ``pooled`` under
+    ``"all <sensor>"``, as in the card."""
+
+    data: str
+    tiles: int
+    pooled: RealScores
+    worst_tile_fpr: float
+    sensors: dict[str, RealScores] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"data": self.data, "tiles": self.tiles, "pooled": self.pooled.to_json(),
+               "worst_tile_fpr": self.worst_tile_fpr}
+        return out | {SENSOR_GROUP + name: scores.to_json() for name, scores in self.sensors.items()}
+
+    @classmethod
+    def _from_json(cls, data: Any, where: tuple[str, int | None], path: str) -> RealValidation:
+        if not isinstance(data, dict):
+            raise RecordError(*where, path, "a JSON object", found_text(data))
+        plain = {k: v for k, v in data.items() if not k.startswith(SENSOR_GROUP)}
+        sensors = {k[len(SENSOR_GROUP):]: RealScores._from_json(v, where, f"{path}.{k}")
+                   for k, v in data.items() if k.startswith(SENSOR_GROUP)}
+        return dataclasses.replace(super()._from_json(plain, where, path), sensors=sensors)
+
+
+@dataclass(frozen=True)
+class ModelValidation(Record):
+    """What a shipped cloud model's card says it is worth, carried into the run so that the report can set it beside
+    the run's synthetic-truth scores: the model, its version and sha256, its synthetic held-out scores and, when the
+    card has them, its scores on real labelled tiles."""
+
+    model: str
+    version: str
+    sha256: str
+    synthetic_heldout: HeldoutScores
+    real_validation: RealValidation | None = omitted_when_none()
+
+
+@dataclass(frozen=True)
 class Stopped(Record):
     """Why a run stopped before its end (the exception's name: KeyboardInterrupt, RealtimeOverrun, ...) and when."""
 
@@ -133,7 +198,7 @@ class RunInfo(Record):
     pipeline: list[str] = field(default_factory=list)
     hardware: str | None = None
     stages: list[StageEntry] = field(default_factory=list)
-    model_cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model_cards: dict[str, ModelValidation] = field(default_factory=dict)
     camera: CameraInfo | None = None
     downlink: DownlinkInfo | None = None
     satellite_summary: list[SatelliteSummary] = field(default_factory=list)

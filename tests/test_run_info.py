@@ -9,8 +9,8 @@ import pytest
 
 from rundir.files import write_json
 from rundir.records import RecordError
-from rundir.run_info import (CameraInfo, DownlinkInfo, ElementSet, RunInfo, SatelliteSummary, StageEntry,
-                             Stopped)
+from rundir.run_info import (CameraInfo, DownlinkInfo, ElementSet, HeldoutScores, ModelValidation, RealScores,
+                             RealValidation, RunInfo, SatelliteSummary, StageEntry, Stopped)
 
 SUMMARY = SatelliteSummary("sso-1", 45, 44, 2.759, "projected", 7688997, 2_000_000_000, 0.89111, 0.0, 1383.0,
                            671.589, 0.0, {"storage_full": 1}, 0, 0.0)
@@ -21,7 +21,10 @@ INFO = RunInfo(
     pipeline=["cloud_filter", "encode"], hardware="host",
     stages=[StageEntry("cloud_filter", {"method": "model", "model": "auto", "threshold": 0.5}),
             StageEntry("encode", {"format": "png", "bits_per_sample": None, "level": 3})],
-    model_cards={"cloud_filter": {"name": "cloudnet", "benchmark": {"host_latency_ms_p50": 3.5}}},
+    model_cards={"cloud_filter": ModelValidation(
+        "cloud_bgrn_int8", "2.0.0", "caf4" * 16, HeldoutScores(0.9582, 0.0362, 120),
+        RealValidation("shared/data/real_cloud_val: 9 tiles", 9, RealScores(0.3799, 0.2345, 0.0105, 0.2427), 0.0362,
+                       {"Sentinel-2 MSI": RealScores(0.8525, 0.743, 0.0115, 0.9308)}))},
     camera=CameraInfo(512, 512, 10.0, 12, 1572864, 1, None),
     downlink=DownlinkInfo(100.0, 11e6, 1024, 0.0), satellite_summary=[SUMMARY])
 
@@ -73,3 +76,29 @@ def test_a_bad_run_json_names_the_field(change, field, expected):
     assert (err.value.path, err.value.line, err.value.field, err.value.expected) == (
         "telemetry/run.json", None, field, expected)
     assert str(err.value).startswith(f"telemetry/run.json: {field}: expected {expected}, found ")
+
+
+def test_a_cards_validation_keeps_its_json_shape_each_sensor_beside_pooled(tmp_path):
+    write_json(tmp_path / "run.json", INFO.to_json())
+    card = json.loads((tmp_path / "run.json").read_text())["model_cards"]["cloud_filter"]
+    assert card["real_validation"]["all Sentinel-2 MSI"] == {"f1": 0.8525, "iou": 0.743, "fpr": 0.0115,
+                                                              "recall": 0.9308}
+    assert "sensors" not in card["real_validation"] and card["synthetic_heldout"]["frames"] == 120
+    no_real = dataclasses.replace(INFO.model_cards["cloud_filter"], real_validation=None)
+    assert "real_validation" not in no_real.to_json()  # a card without real figures: the key is left out
+
+
+@pytest.mark.parametrize("edit,field,expected", [
+    (lambda c: c["synthetic_heldout"].pop("frames"), "model_cards.cloud_filter.synthetic_heldout.frames",
+     "a value (a required field)"),
+    (lambda c: c["real_validation"]["all Sentinel-2 MSI"].update(recall="high"),
+     "model_cards.cloud_filter.real_validation.all Sentinel-2 MSI.recall", "a number"),
+    (lambda c: c.update(real_validation=[]), "model_cards.cloud_filter.real_validation", "a JSON object"),
+])
+def test_a_bad_card_validation_names_its_field(edit, field, expected):
+    data = json.loads(json.dumps(INFO.to_json()))
+    edit(data["model_cards"]["cloud_filter"])
+    with pytest.raises(RecordError) as err:
+        RunInfo.parse(data, "telemetry/run.json")
+    assert (err.value.field, err.value.expected) == (field, expected)
+

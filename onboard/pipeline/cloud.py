@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from rundir.errors import ConfigIssue, InputFileError
+from rundir.run_info import SENSOR_GROUP, HeldoutScores, ModelValidation, RealScores, RealValidation
 from rundir.tiles import tile_boxes
 
 from . import spectral, tiling
@@ -98,21 +99,23 @@ def user_model_problems(model: Model, overlap_px: int) -> list[str]:
     return problems
 
 
-def validation_figures(name: str) -> dict[str, Any]:
+def validation_figures(name: str) -> ModelValidation:
     """What a shipped cloud model's card says it is worth: pixel F1 and false-positive rate on synthetic held-out
     frames, and on real labelled tiles (pooled and per sensor) when the card has a ``real_validation`` block."""
     c = shipped_card(name, MODEL_DIR)
     heldout = c.metrics["heldout"]
-    out: dict[str, Any] = {"model": name, "version": c.version, "sha256": c.sha256,
-                           "synthetic_heldout": {"f1": heldout["pixel_f1"], "fpr": heldout["pixel_fpr"],
-                                                 "frames": c.training["heldout_split"]["frames"]}}
     real = c.metrics.get("real_validation")
-    if real:
-        out["real_validation"] = {"data": real["data"], "tiles": len(real["tiles"]),
-                                  **{group: {k: real[group][k] for k in ("f1", "iou", "fpr", "recall")}
-                                     for group in real if group == "pooled" or group.startswith("all ")},
-                                  "worst_tile_fpr": max(t["fpr"] for t in real["tiles"].values())}
-    return out
+
+    def scores(group: dict[str, Any]) -> RealScores:
+        return RealScores(group["f1"], group["iou"], group["fpr"], group["recall"])
+
+    return ModelValidation(
+        name, c.version, c.sha256,
+        HeldoutScores(heldout["pixel_f1"], heldout["pixel_fpr"], c.training["heldout_split"]["frames"]),
+        RealValidation(real["data"], len(real["tiles"]), scores(real["pooled"]),
+                       max(t["fpr"] for t in real["tiles"].values()),
+                       {g[len(SENSOR_GROUP):]: scores(real[g]) for g in real if g.startswith(SENSOR_GROUP)})
+        if real else None)
 
 
 @register

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from rundir import codec, flight_codecs
 from rundir.errors import ConfigIssue
+from rundir.run_info import ModelValidation
 
 from . import alternatives, plugins
 from .tile import Tile, Work, unstack
@@ -74,7 +75,7 @@ class Stage:
     terminal: ClassVar[bool] = False  # an encoder: must come last
     uses: ClassVar[Literal["cpu", "int8"]] = "cpu"
     burst_scale: int | None = None  # a stage that needs a burst of frames sets its super-resolution factor
-    model_card: dict[str, Any] | None = None  # a stage that runs a shipped model: its card's validation figures
+    model_card: ModelValidation | None = None  # a stage that runs a shipped model: what its card says it is worth
 
     def __init__(self, params: Any, ctx: Context):
         self.params = params
