@@ -53,9 +53,9 @@ def compute_blocks(section: Mapping[str, Any]) -> list[Any]:
     timing = section["timing"]
     how = ("MEASURED on the device that ran this simulation" if timing == "measured"
            else f"projected for the {section['hardware']} profile from the reference host")
-    rows = tuple((name, fmt_duration(s["p50_s"]), fmt_duration(s["max_s"]), fmt_duration(s["total_s"]),
-                  fmt_duration(s["wall_p50_s"])) for name, s in section["stages"].items())
-    busy = "; ".join(f"{s['satellite']} busy {fmt_duration(s['compute_busy_s'])} "
+    rows = tuple((name, *(fmt_duration(s[k], ms_below_1s=True) for k in ("p50_s", "max_s", "total_s", "wall_p50_s")))
+                 for name, s in section["stages"].items())
+    busy = "; ".join(f"{s['satellite']} busy {fmt_duration(s['compute_busy_s'], ms_below_1s=True)} "
                      f"({'n/a' if s['utilisation'] is None else format(s['utilisation'], '.3%')} of the run)"
                      for s in section["satellites"])
     return [Heading(2, "On-board compute"),

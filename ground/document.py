@@ -60,14 +60,17 @@ def fmt_bytes(n: Any) -> str:
     return f"{n} B"
 
 
-def fmt_duration(t_s: Any) -> str:
-    """Seconds as s, min or h."""
+def fmt_duration(t_s: Any, ms_below_1s: bool = False) -> str:
+    """Seconds as s, min or h; with ``ms_below_1s``, a time under 1 s in ms to 3 significant digits (stage times per
+    frame: a 47.5 ms stage must not read "0.0 s")."""
     if t_s is None:
         return "n/a"
     if t_s >= 3600.0:
         return f"{t_s / 3600.0:.2f} h"
     if t_s >= 60.0:
         return f"{t_s / 60.0:.1f} min"
+    if ms_below_1s and 0.0 < abs(t_s) < 0.9995:  # above it, ms would round to "1e+03"
+        return f"{t_s * 1000.0:.3g} ms"
     return f"{t_s:.1f} s"
 
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from ground.document import (Contents, Heading, Paragraph, Table, fmt_by_key, is_numeric, slug, to_html,
-                             to_markdown)
+from ground.document import (Contents, Heading, Paragraph, Table, fmt_by_key, fmt_duration, is_numeric, slug,
+                             to_html, to_markdown)
 
 
 @pytest.mark.parametrize(("key", "value", "shown"), [
@@ -62,3 +62,13 @@ def test_html_contents_link_to_heading_ids_and_numeric_cells_align_right():
     assert "<ul><li><a href=\"#per-pass\">Per pass</a></li></ul>" in page  # level 3 nested under its level 2
     assert '<td class="num">1.20 kB</td>' in page and "<td>p000</td>" in page and "<td>yes</td>" in page
     assert "td.num{text-align:right" in page
+
+
+@pytest.mark.parametrize("t_s,text", [
+    (None, "n/a"), (0.0, "0.0 s"), (0.0475, "47.5 ms"), (0.0003, "0.3 ms"), (0.9994, "999 ms"), (0.9996, "1.0 s"),
+    (12.94, "12.9 s"), (59.9, "59.9 s"), (60.0, "1.0 min"), (3599.0, "60.0 min"), (3600.0, "1.00 h"),
+])
+def test_stage_times_read_in_the_unit_that_shows_them(t_s, text):
+    assert fmt_duration(t_s, ms_below_1s=True) == text
+    if text.endswith(" ms"):  # other durations (latency, contact length) stay in s
+        assert fmt_duration(t_s) == f"{t_s:.1f} s"
