@@ -74,7 +74,7 @@ def frames(run: Any) -> Iterator[FrameTruth]:
     finished = metrics.finished_frames(run.ledger)
     by_frame = _products_by_frame(run)
     for capture in run.captures:
-        frame_id = str(capture["frame_id"])
+        frame_id = capture.frame_id
         path = run.run_dir / "truth" / f"{frame_id}.npz"
         if frame_id not in finished or not path.is_file():
             continue
@@ -82,7 +82,7 @@ def frames(run: Any) -> Iterator[FrameTruth]:
             cloud, valid = truth["cloud"], truth["valid"]
         yield FrameTruth(frame_id, (cloud == 1) | (cloud == 2), valid & (cloud != 255),
                          delivered_pixels(cloud.shape, by_frame.get(frame_id, []), run.run_dir),
-                         int(capture["raw_bytes"]))
+                         capture.raw_bytes)
 
 
 def withheld(run: Any, frame_ids: Sequence[str]) -> bool:

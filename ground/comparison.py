@@ -51,7 +51,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     cloud F1, PSNR and SSIM against the raw frames (lossy rows) and cPSNR, None where they do not apply. Also ``lossy_products`` and ``rate_distortion``
     (:mod:`ground.compression`)."""
     frame_ids = compression.finished_frames(run)
-    records = [r for r in run.processing or [] if str(r["frame_id"]) in set(frame_ids)]
+    records = [r for r in run.processing or [] if r.frame_id in set(frame_ids)]
     cloud_report, sr_report = report.get("cloud") or {}, report.get("superres") or {}
     lost = clear_ground.lost_fraction(run, frame_ids)  # whatever stage withheld them, from truth/ and the products
     f1 = (cloud_report.get("pixel") or {}).get("f1") if cloud_report else None
@@ -63,7 +63,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     lossy_run = compression.lossy_products(run)
 
     def alternative(key: str) -> int | None:
-        return _total([r["alternative_bytes"].get(key) for r in records])
+        return _total([r.alternative_bytes.get(key) for r in records])
 
     single, burst = alternative("bent_pipe_single"), alternative("bent_pipe")
     all_clear = sum(clear.values()) if len(clear) == len(frame_ids) and clear else None

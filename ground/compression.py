@@ -138,7 +138,7 @@ def evaluation(run: Any, frame_id: str) -> dict[str, np.ndarray]:
 def finished_frames(run: Any) -> list[str]:
     """Finished frames with processing records, in capture order."""
     finished = metrics.finished_frames(run.ledger) if run.ledger is not None else set()
-    return [str(r["frame_id"]) for r in run.processing or [] if str(r["frame_id"]) in finished]
+    return [r.frame_id for r in run.processing or [] if r.frame_id in finished]
 
 
 def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:

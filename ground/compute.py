@@ -23,11 +23,11 @@ def compute_section(run: Any) -> dict[str, Any] | None:
     info = run.run_info
     stages: dict[str, dict[str, list[float]]] = {}
     for record in run.processing:
-        for name, sim_s in (record.get("compute_stage_s") or {}).items():
+        for name, sim_s in record.compute_stage_s.items():
             entry = stages.setdefault(name, {"sim": [], "wall": []})
             entry["sim"].append(float(sim_s))
-            entry["wall"].append(float((record.get("wall_s") or {}).get(name, 0.0)))
-    timing = sorted({str(r.get("compute_timing", "projected")) for r in run.processing})
+            entry["wall"].append(float(record.wall_s.get(name, 0.0)))
+    timing = sorted({r.compute_timing for r in run.processing})
     duration_s = float(info.duration_s) if info else 0.0
     return {
         "timing": timing[0] if len(timing) == 1 else timing,

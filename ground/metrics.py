@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rundir.telemetry import LEDGER_STATUSES, ContactRecord, LedgerRow
+from rundir.telemetry import LEDGER_STATUSES, CaptureRecord, ContactRecord, LedgerRow
 
 Record = Mapping[str, Any]
 
@@ -66,7 +66,7 @@ BANDWIDTH_DEFINITIONS = {
 }
 
 
-def bandwidth(delivered: Sequence[Record], lines: Sequence[Record], captures: Sequence[Record] | None,
+def bandwidth(delivered: Sequence[Record], lines: Sequence[Record], captures: Sequence[CaptureRecord] | None,
               bytes_on_board: int | None, ledger: Sequence[LedgerRow] | None = None) -> dict[str, Any]:
     """Bandwidth figures in bytes and the saved fractions of :data:`BANDWIDTH_DEFINITIONS`.
 
@@ -77,11 +77,11 @@ def bandwidth(delivered: Sequence[Record], lines: Sequence[Record], captures: Se
     """
     downlinked = sum(int(line["bytes"]) for line in delivered)
     raw_delivered = sum(int(line["raw_bytes"]) for line in delivered)
-    raw_captured = sum(int(c["raw_bytes"]) for c in captures) if captures is not None else None
+    raw_captured = sum(c.raw_bytes for c in captures) if captures is not None else None
     raw_finished = saved = None
     if ledger is not None and captures is not None:
         finished = finished_frames(ledger)
-        raw_finished = sum(int(c["raw_bytes"]) for c in captures if str(c["frame_id"]) in finished)
+        raw_finished = sum(c.raw_bytes for c in captures if c.frame_id in finished)
         sent = sum(int(line["bytes"]) for line in delivered if set(map(str, line["frame_ids"])) <= finished)
         saved = 1.0 - sent / raw_finished if raw_finished else None
     elif raw_delivered:
@@ -132,7 +132,7 @@ def on_board(ledger: Sequence[LedgerRow]) -> dict[str, Any]:
     }
 
 
-def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[Record] | None) -> dict[str, Any]:
+def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[CaptureRecord] | None) -> dict[str, Any]:
     """Frame accounting: every captured frame ends delivered, dropped or on board.
 
     ``captured`` counts the capture records (the ledger rows when captures are absent). ``balanced`` holds when
@@ -154,7 +154,7 @@ def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[Record] | Non
             by_stage.setdefault(stage, Counter()).update(by_reason)
     decided_by_stage = {stage: dict(sorted(c.items())) for stage, c in sorted(by_stage.items())}
     ledger_ids = [r.frame_id for r in ledger]
-    capture_ids = [str(c.get("frame_id")) for c in captures] if captures is not None else ledger_ids
+    capture_ids = [c.frame_id for c in captures] if captures is not None else ledger_ids
     missing = set(capture_ids) - set(ledger_ids)
     unexpected = set(ledger_ids) - set(capture_ids)
     unique = len(set(ledger_ids)) == len(ledger_ids) and len(set(capture_ids)) == len(capture_ids)

@@ -21,6 +21,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
+from rundir.telemetry import TimelineSample
+
 from . import metrics
 from .canvas import DPI, figure as _figure
 from .cloud_plots import plot_pr_curve, plot_tradeoff
@@ -59,16 +61,16 @@ def _spans_h(t_s: np.ndarray, flag: np.ndarray) -> list[tuple[float, float]]:
     return spans
 
 
-def plot_timeline(satellite: str, samples: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str, Any]],
+def plot_timeline(satellite: str, samples: Sequence[TimelineSample], windows: Sequence[Mapping[str, Any]],
                   path: Path, start_utc: str | None = None) -> None:
     """One satellite's storage fill (MB) and battery state of charge (%) over time, with its contact windows as
-    green spans and eclipse as grey spans. ``samples``: timeline records; ``windows``: contact dicts with
+    green spans and eclipse as grey spans. ``samples``: the satellite's timeline records; ``windows``: contact dicts with
     ``aos_t_s``/``los_t_s``."""
-    ordered = sorted(samples, key=lambda s: float(s["t_s"]))
-    t_s = np.array([float(s["t_s"]) for s in ordered])
-    storage_mb = np.array([float(s.get("storage_bytes") or 0) for s in ordered]) / 1e6
-    soc_pct = np.array([100.0 * float(s.get("battery_soc") or 0.0) for s in ordered])
-    sunlit = np.array([bool(s.get("sunlit", True)) for s in ordered])
+    ordered = sorted(samples, key=lambda s: s.t_s)
+    t_s = np.array([s.t_s for s in ordered], float)
+    storage_mb = np.array([s.storage_bytes for s in ordered], float) / 1e6
+    soc_pct = np.array([100.0 * s.battery_soc for s in ordered], float)
+    sunlit = np.array([s.sunlit for s in ordered], bool)
     fig = _figure(10.0, 5.0)
     storage_ax, soc_ax = fig.subplots(2, 1, sharex=True)
     for ax in (storage_ax, soc_ax):
@@ -288,8 +290,8 @@ def _core_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
 
     windows = report["contacts"]["windows"]
     if run.timeline:
-        for satellite in sorted({str(s["satellite"]) for s in run.timeline}):
-            samples = [s for s in run.timeline if str(s["satellite"]) == satellite]
+        for satellite in sorted({s.satellite for s in run.timeline}):
+            samples = [s for s in run.timeline if s.satellite == satellite]
             own = [w for w in windows if str(w["satellite"]) == satellite and w["tracked"]]
             path = target(f"timeline:{satellite}", f"timeline-{_safe(satellite)}")
             plot_timeline(satellite, samples, own, path, report.get("start_utc"))

@@ -15,13 +15,14 @@ import yaml
 from rundir.errors import InputFileError
 from rundir.records import Record, RecordError
 from rundir.run_info import RunInfo
-from rundir.telemetry import ContactRecord, LedgerRow
+from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow, ProcessingRecord, TimelineSample
 
 from .reception import Reception, anomaly, read_jsonl, receive
 from .stitch import stitch_passes
 
 TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline", "processing")
-TYPED_FILES: dict[str, type[Record]] = {"ledger": LedgerRow, "contacts": ContactRecord}  # the rest: JSON objects
+TYPED_FILES: dict[str, type[Record]] = {"captures": CaptureRecord, "ledger": LedgerRow, "contacts": ContactRecord,
+                                         "timeline": TimelineSample, "processing": ProcessingRecord}
 
 
 @dataclass
@@ -31,16 +32,16 @@ class RunData:
     run_dir: Path
     run_info: RunInfo | None  # telemetry/run.json
     scenario: dict[str, Any] | None  # scenario.yaml, as resolved by the simulation
-    captures: list[dict[str, Any]] | None
+    captures: list[CaptureRecord] | None
     ledger: list[LedgerRow] | None
     contacts: list[ContactRecord] | None
-    timeline: list[dict[str, Any]] | None
+    timeline: list[TimelineSample] | None
     reception: Reception
     mosaics: list[dict[str, Any]]
     anomalies: list[dict[str, Any]]  # reception, telemetry and stitching, in that order
     missing: list[str] = field(default_factory=list)  # run-directory parts that are absent, e.g. "truth/"
     derived: dict[str, Any] = field(default_factory=dict)  # computed once, shared by sections (e.g. scored frames)
-    processing: list[dict[str, Any]] | None = None  # telemetry/processing.jsonl: per-frame pipeline records
+    processing: list[ProcessingRecord] | None = None  # telemetry/processing.jsonl: per-frame pipeline records
 
     @property
     def delivered(self) -> list[dict[str, Any]]:
@@ -70,8 +71,7 @@ def load_run(run_dir: Path) -> RunData:
         if (run_dir / rel).is_file():
             records, problems = read_jsonl(run_dir / rel, rel)
             anomalies += problems
-            telemetry[name] = [record for _, record in records] if name not in TYPED_FILES else \
-                _typed(TYPED_FILES[name], records, rel, anomalies)
+            telemetry[name] = _typed(TYPED_FILES[name], records, rel, anomalies)
         else:
             telemetry[name] = None
             if "telemetry/" not in missing:

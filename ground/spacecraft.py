@@ -20,8 +20,7 @@ def spacecraft_section(run: Any) -> dict[str, Any] | None:
         return None
     lowest_wh: dict[str, float] = {}
     for sample in run.timeline or []:
-        name = str(sample["satellite"])
-        lowest_wh[name] = min(lowest_wh.get(name, float("inf")), float(sample["battery_wh"]))
+        lowest_wh[sample.satellite] = min(lowest_wh.get(sample.satellite, float("inf")), sample.battery_wh)
     out = []
     for s in summaries:
         out.append({

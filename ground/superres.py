@@ -201,8 +201,7 @@ def load_scenes(run: Any, policy: Mapping[str, Any]) -> list[SRScene]:
     if run.ledger is None or run.captures is None:
         return []
     finished = finished_frames(run.ledger)
-    encoded = {str(r["frame_id"]): (r.get("alternative_bytes") or {}).get("cloud_filter",
-                                                                         (r.get("alternative_bytes") or {}).get("encode_only"))
+    encoded = {r.frame_id: r.alternative_bytes.get("cloud_filter", r.alternative_bytes.get("encode_only"))
                for r in run.processing or []}
     by_frame: dict[str, list[Any]] = {}
     for product in run.reception.products:
@@ -211,7 +210,7 @@ def load_scenes(run: Any, policy: Mapping[str, Any]) -> list[SRScene]:
             by_frame.setdefault(str(line["frame_ids"][0]), []).append(product)
     scenes = []
     for capture in run.captures:
-        frame_id = str(capture["frame_id"])
+        frame_id = capture.frame_id
         truth_path, eval_path = (run.run_dir / d / f"{frame_id}.npz" for d in ("truth", "evaluation"))
         products = by_frame.get(frame_id)
         if frame_id not in finished or not products or not truth_path.is_file() or not eval_path.is_file():

@@ -31,7 +31,12 @@ def make_run(run_dir: Path, complete: bool = True) -> Path:
     for f in range(4):
         frame_id = f"sat-1-f{f:06d}"
         captures.append({"frame_id": frame_id, "satellite": "sat-1", "pass_id": "sat-1-p000", "target": "paris",
-                         "t_s": 100.0 * f, "raw_bytes": FRAME_RAW_BYTES})
+                         "t_s": 100.0 * f, "utc": f"2026-06-21T00:0{f}:40.000Z", "raw_bytes": FRAME_RAW_BYTES,
+                         "burst_frames": 1,
+                         "footprint": {"epsg": 32631, "x0_m": 448000.0, "y0_m": 5412000.0 - f * TILE_PX * GSD_M,
+                                       "gsd_m": GSD_M, "width_px": 2 * TILE_PX, "height_px": TILE_PX},
+                         "centre_lat_deg": 48.86, "centre_lon_deg": 2.35, "sun_elevation_deg": 40.0,
+                         "off_nadir_deg": 5.0})
         if f >= 2:
             continue
         for t, fmt in enumerate(("png", "raw")):
@@ -63,6 +68,8 @@ def make_run(run_dir: Path, complete: bool = True) -> Path:
     jsonl(run_dir / "telemetry" / "ledger.jsonl", rows)
     jsonl(run_dir / "telemetry" / "processing.jsonl", [
         {"frame_id": c["frame_id"], "satellite": "sat-1", "stages": ["encode"], "burst_frames": 1, "compute_s": 0.1,
+         "compute_timing": "projected", "compute_stage_s": {"encode": 0.1}, "wall_s": {"encode": 0.02},
+         "tiles_kept": 2, "tiles_dropped": 0,
          "alternative_bytes": {"bent_pipe": FRAME_RAW_BYTES, "encode_only": FRAME_RAW_BYTES * 3 // 4}}
         for c in captures[:2]])
     jsonl(run_dir / "telemetry" / "contacts.jsonl", [
@@ -70,7 +77,7 @@ def make_run(run_dir: Path, complete: bool = True) -> Path:
          "used_s": 240.0, "bytes_sent": sum(m["bytes"] for m in manifest), "tracked": True}])
     jsonl(run_dir / "telemetry" / "timeline.jsonl", [
         {"satellite": "sat-1", "t_s": float(t), "storage_bytes": 1000 * (t % 900), "battery_wh": 40.0,
-         "battery_soc": 0.8, "sunlit": t < 3000, "computing": False, "transmitting": False}
+         "battery_soc": 0.8, "sunlit": t < 3000, "brownout": False, "computing": False}
         for t in range(0, 7200, 300)])
     return run_dir
 

@@ -76,8 +76,10 @@ def rpi4_run(tiny_run: Path) -> Path:
     (tiny_run / "telemetry" / "run.json").write_text(json.dumps(info))
     stage_s = [{"cloud_filter": 2.0, "superres": 40.0}, {"cloud_filter": 7.0, "superres": 50.0}, {"cloud_filter": 3.0}]
     jsonl(tiny_run / "telemetry" / "processing.jsonl", [
-        {"frame_id": f"sat-1-f{f:06d}", "satellite": "sat-1", "compute_timing": "projected", "compute_stage_s": s,
-         "wall_s": {name: t / 3 for name, t in s.items()}} for f, s in enumerate(stage_s)])
+        {"frame_id": f"sat-1-f{f:06d}", "satellite": "sat-1", "stages": [*s, "encode"], "burst_frames": 1,
+         "compute_s": sum(s.values()), "compute_timing": "projected", "compute_stage_s": s,
+         "wall_s": {name: t / 3 for name, t in s.items()}, "tiles_kept": 1, "tiles_dropped": 0,
+         "alternative_bytes": {}} for f, s in enumerate(stage_s)])
     return tiny_run
 
 
@@ -123,12 +125,17 @@ def test_a_run_without_duration_has_no_utilisation(rpi4_run):
     assert "sat-1 busy 1.7 min (n/a of the run)." in compute_blocks(section)[1].text
 
 
-def test_records_from_before_stage_times_still_count_their_frames(tiny_run):
-    """The tiny run's processing records carry no per-stage times or timing, and its run.json no hardware or
-    satellite summary."""
-    section = compute_section(load_run(tiny_run))
-    assert (section["frames"], section["timing"], section["hardware"]) == (2, "projected", None)
-    assert section["stages"] == {} and section["satellites"] == []
+def test_a_record_from_before_stage_times_is_refused_by_name_and_the_rest_counted(rpi4_run):
+    """A processing record without per-stage times (a run directory from before them) cannot say what each stage
+    cost: it is a bad_line anomaly naming the key, and the section is made of the other records."""
+    records = processing(rpi4_run)
+    del records[2]["compute_stage_s"]
+    jsonl(rpi4_run / "telemetry" / "processing.jsonl", records)
+    run = load_run(rpi4_run)
+    [problem] = [a for a in run.anomalies if a["kind"] == "bad_line"]
+    assert "line 3: compute_stage_s: expected a value" in problem["detail"]
+    section = compute_section(run)
+    assert section["frames"] == 2 and section["stages"]["cloud_filter"]["frames"] == 2
 
 
 @pytest.mark.parametrize("records", [None, []], ids=["no processing.jsonl", "an empty processing.jsonl"])

@@ -7,7 +7,8 @@ import pytest
 
 from ground.metrics import (bandwidth, contact_usage, decided, finished_frames, latencies_s, latency_stats,
                             ledger_summary, lost, on_board)
-from rundir.telemetry import ContactRecord, LedgerRow
+from rundir.manifest import Footprint
+from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow
 
 ONE_MS = 1e-3
 
@@ -16,6 +17,12 @@ def line(capture_t_s: float, downlink_t_s: float, size_bytes: int = 100, raw_byt
          retransmitted_bytes: int = 0) -> dict:
     return {"capture_t_s": capture_t_s, "downlink_t_s": downlink_t_s, "bytes": size_bytes, "raw_bytes": raw_bytes,
             "retransmitted_bytes": retransmitted_bytes}
+
+
+def capture(frame_id: str, raw_bytes: int = 400) -> CaptureRecord:
+    """A telemetry/captures.jsonl record as the recorder writes it: ``raw_bytes`` of bent-pipe, the rest fixed."""
+    return CaptureRecord(frame_id, "sat-1", "sat-1-p000", "paris", 0.0, "2026-06-21T00:00:00.000Z", raw_bytes, 1,
+                         Footprint(32631, 448000.0, 5412000.0, 10.0, 16, 16), 48.86, 2.35, 40.0, 5.0)
 
 
 def test_latency_percentiles_match_hand_computation():
@@ -39,7 +46,7 @@ def test_latency_of_nothing_is_none():
 def test_bandwidth_figures_and_saved_fractions():
     delivered = [line(0, 1, 100, 400), line(0, 1, 300, 400, retransmitted_bytes=50)]
     lines = delivered + [line(0, 2, 300, 400, retransmitted_bytes=20)]  # a duplicate delivery
-    captures = [{"raw_bytes": 800}, {"raw_bytes": 800}, {"raw_bytes": 400}]
+    captures = [capture("f0", 800), capture("f1", 800), capture("f2", 400)]
     bw = bandwidth(delivered, lines, captures, bytes_on_board=100)
     assert bw["raw_bytes"] == 2000
     assert bw["raw_bytes_delivered"] == 800
@@ -70,7 +77,7 @@ LEDGER = [ledger_row("f0", "delivered", dropped={"cloudy": 1}, decided={"cloud_f
           ledger_row("f3", "dropped", "storage_full"),
           ledger_row("f4", "on_board", bytes_on_board=5000, age_s=3600.0),
           ledger_row("f5", "on_board", bytes_on_board=1000, age_s=600.0)]
-CAPTURES = [{"frame_id": f"f{i}"} for i in range(6)]
+CAPTURES = [capture(f"f{i}") for i in range(6)]
 
 
 def test_ledger_balances_against_captures():

@@ -19,13 +19,11 @@ def test_a_whole_run_is_read(tiny_run):
     run = load_run(tiny_run)
     assert run.missing == [] and run.anomalies == []
     assert run.run_info.to_json().items() >= json.loads((tiny_run / "telemetry" / "run.json").read_text()).items()
-    for name in TELEMETRY_FILES:
+    assert set(TYPED_FILES) == set(TELEMETRY_FILES)  # every telemetry file is read as typed records
+    for name in TELEMETRY_FILES:  # each record writes back its line
         expected = lines(tiny_run / "telemetry" / f"{name}.jsonl")
-        if name in TYPED_FILES:  # records, each with the line's values
-            assert [{key: getattr(record, key) for key in line} for record, line in zip(getattr(run, name), expected)] \
-                == expected and len(getattr(run, name)) == len(expected)
-        else:
-            assert getattr(run, name) == expected
+        assert [{key: record.to_json()[key] for key in line} for record, line in zip(getattr(run, name), expected)] \
+            == expected and len(getattr(run, name)) == len(expected)
     manifest = lines(tiny_run / "downlink" / "manifest.jsonl")
     assert [line["id"] for line in run.delivered] == [line["id"] for line in manifest]
     assert [m["tif"] for m in run.mosaics] == ["mosaics/sat-1-p000.tif"]
