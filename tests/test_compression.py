@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ground import compression
 from rundir import codec, flight_codecs
 from rundir.files import write_npz
-from rundir.telemetry import LedgerRow
+from rundir.telemetry import LedgerRow, ProcessingRecord
 
 
 def frame(seed: int = 0, shape=(48, 40, 4)) -> np.ndarray:
@@ -63,8 +63,9 @@ def test_lossy_same_bytes_is_scored_from_the_evaluation_records(tmp_path):
     write_npz(tmp_path / "evaluation" / "f1.npz", {codec.EVALUATION_RAW_KEY: raw,
                                                    codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.zeros(0, np.uint8)})
     ledger = [LedgerRow(f, "sat-1", "delivered", None, 1, 0, {}, 0, 0, None, {}) for f in ("f0", "f1")]
-    run = SimpleNamespace(run_dir=tmp_path, derived={}, processing=[{"frame_id": "f0"}, {"frame_id": "f1"}],
-                          ledger=ledger)
+    processing = [ProcessingRecord(f, "sat-1", ["encode"], 1, 0.1, "projected", {"encode": 0.1}, {"encode": 0.02}, 1, 0,
+                                   {"bent_pipe": raw.size * 3 // 2}) for f in ("f0", "f1")]
+    run = SimpleNamespace(run_dir=tmp_path, derived={}, processing=processing, ledger=ledger)
     got = compression.lossy_same_bytes(run, 12)
     expected = compression.quality([codec.decode(stream, "jpeg2000", raw.shape, 12)], [raw], 12)
     assert got == {**expected, "frames": 1, "frames_not_sent": 1}

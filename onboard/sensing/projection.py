@@ -22,6 +22,8 @@ import numpy as np
 import pyproj
 from numpy.typing import ArrayLike
 
+from rundir.manifest import Footprint
+
 FALSE_EASTING_M = 500_000.0  # UTM (DMA TM 8358.2)
 FALSE_NORTHING_SOUTH_M = 10_000_000.0  # UTM south zones (DMA TM 8358.2)
 UTM_NORTH_LIMIT_DEG = 84.0  # UTM covers 80 S <= lat < 84 N, UPS the caps beyond (NGA.SIG.0012, DMA TM 8358.2)
@@ -143,20 +145,14 @@ def from_utm(easting_m: ArrayLike, northing_m: ArrayLike, zone: int, south: bool
 
 
 @dataclass(frozen=True)
-class GridFootprint:
-    """A north-up grid of square pixels in a WGS 84 / UTM or UPS CRS (see :func:`zone_of_epsg`).
+class GridFootprint(Footprint):
+    """A north-up grid of square pixels in a WGS 84 / UTM or UPS CRS (see :func:`zone_of_epsg`): the run directory's
+    :class:`rundir.manifest.Footprint` (its fields), checked and with the spacecraft's geometry.
 
     ``(x0_m, y0_m)`` is the upper-left corner of the upper-left pixel (easting, northing); columns go east and rows
     go south (grid east and grid south in UPS), so pixel ``(row, col)`` has its centre at
     ``(x0_m + (col + 0.5) * gsd_m, y0_m - (row + 0.5) * gsd_m)``.
     """
-
-    epsg: int
-    x0_m: float
-    y0_m: float
-    gsd_m: float
-    width_px: int
-    height_px: int
 
     def __post_init__(self) -> None:
         zone_of_epsg(self.epsg)
