@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rundir.run_info import SENSOR_GROUP, RunInfo
+from rundir.run_info import ModelValidation, RunInfo
 from rundir.tiles import tile_boxes
 
 from . import clear_ground, metrics
@@ -266,26 +266,25 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
 
 def model_card_blocks(model_card: Mapping[str, Any] | None) -> list[Any]:
     """What the model's card measured on synthetic held-out frames and on real labelled imagery, side by side,
-    so that the run's synthetic-truth scores are not read as real-world ones."""
+    so that the run's synthetic-truth scores are not read as real-world ones. ``model_card``: report.json's
+    ``cloud.model_card``, a :class:`rundir.run_info.ModelValidation` as JSON."""
 
     if not model_card:
         return []
-    synthetic = model_card["synthetic_heldout"]
-    rows = [("synthetic held-out frames (the card)", fmt_fraction(synthetic["f1"]), fmt_fraction(synthetic["fpr"]))]
-    real = model_card.get("real_validation")
-    if not real:
+    card = ModelValidation.parse(model_card, "report.json")
+    synthetic, real = card.synthetic_heldout, card.real_validation
+    rows = [("synthetic held-out frames (the card)", fmt_fraction(synthetic.f1), fmt_fraction(synthetic.fpr))]
+    if real is None:
         return [Table(("data", "F1", "FPR"), tuple(rows)),
-                Paragraph(f"{model_card['model']} has no real-data validation in its card: every score in this "
+                Paragraph(f"{card.model} has no real-data validation in its card: every score in this "
                           "section is against the synthetic world's truth only.")]
-    for group in sorted(g for g in real if g.startswith(SENSOR_GROUP)):
-        rows.append((f"real {group[len(SENSOR_GROUP):]} tiles (the card)", fmt_fraction(real[group]["f1"]),
-                     fmt_fraction(real[group]["fpr"])))
-    rows.append((f"real tiles, pooled over {real['tiles']}", fmt_fraction(real["pooled"]["f1"]),
-                 fmt_fraction(real["pooled"]["fpr"])))
+    rows += [(f"real {sensor} tiles (the card)", fmt_fraction(scores.f1), fmt_fraction(scores.fpr))
+             for sensor, scores in sorted(real.sensors.items())]
+    rows.append((f"real tiles, pooled over {real.tiles}", fmt_fraction(real.pooled.f1), fmt_fraction(real.pooled.fpr)))
     return [Table(("data", "F1", "FPR"), tuple(rows)),
-            Paragraph(f"What {model_card['model']} is worth on real imagery: pooled F1 "
-                      f"{fmt_fraction(real['pooled']['f1'])} and false-positive rate {fmt_fraction(real['pooled']['fpr'])} "
-                      f"(worst tile {fmt_fraction(real['worst_tile_fpr'])}) on real labelled tiles. The scores below "
+            Paragraph(f"What {card.model} is worth on real imagery: pooled F1 {fmt_fraction(real.pooled.f1)} and "
+                      f"false-positive rate {fmt_fraction(real.pooled.fpr)} (worst tile "
+                      f"{fmt_fraction(real.worst_tile_fpr)}) on real labelled tiles. The scores below "
                       "are against this run's synthetic truth; they hold in the synthetic world, not on Earth.")]
 
 
