@@ -25,7 +25,7 @@ from rundir.tiles import TileBox
 
 from . import metrics
 from .cloud import confusion, confusion_scores
-from .superres import ssim
+from .superres import SSIM_WINDOW_PX, ssim
 
 RD_FRAMES = 1  # frames the report's rate-distortion curves are measured on (the first finished; each costs seconds)
 
@@ -89,6 +89,13 @@ class Quality:
                                data_range=2.0**self.bit_depth - 1))
         return worst
 
+    def add_exact(self, reference: np.ndarray) -> None:
+        """Score a pair known to be identical (a lossless codestream) without decoding it: what :meth:`add` gives
+        for ``reference`` against itself (no error, SSIM 1, NaN for a frame smaller than the SSIM window)."""
+        self.samples += reference.size
+        fits = min(reference.shape[:2]) > 2 * (SSIM_WINDOW_PX // 2)
+        self.ssims.append(1.0 if fits else float("nan"))
+
     def result(self) -> dict[str, Any]:
         """PSNR (None when every sample is exact), mean SSIM and the largest error; None figures for no pair."""
         if not self.ssims:
@@ -143,11 +150,19 @@ def finished_frames(run: Any) -> list[str]:
 
 def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:
     """Quality of the scene's frames compressed in JPEG 2000 to this run's bytes (``lossy_same_bytes``): decoded on
-    the ground against the frames themselves; ``frames_not_sent``: frames where the pipeline sent too few bytes
-    for any codestream."""
+    the ground against the frames themselves, or exact where the lossless codestream fitted (the frame's
+    ``alternative_bytes`` ``lossy_same_bytes`` equal to ``lossless_jpeg2000``: see
+    :func:`onboard.pipeline.alternatives.estimates`); ``frames_not_sent``: frames where the pipeline sent too few
+    bytes for any codestream."""
     scores, not_sent = Quality(bit_depth), 0
+    lossless_sent = {r.frame_id for r in run.processing or []
+                     if r.alternative_bytes.get("lossy_same_bytes")
+                     and r.alternative_bytes.get("lossy_same_bytes") == r.alternative_bytes.get("lossless_jpeg2000")}
     for frame_id in finished_frames(run):
         data = evaluation(run, frame_id)
+        if frame_id in lossless_sent and codec.EVALUATION_RAW_KEY in data:
+            scores.add_exact(data[codec.EVALUATION_RAW_KEY])
+            continue
         if codec.EVALUATION_LOSSY_SAME_BYTES_KEY not in data:
             continue
         raw, stream = data[codec.EVALUATION_RAW_KEY], data[codec.EVALUATION_LOSSY_SAME_BYTES_KEY]

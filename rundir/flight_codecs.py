@@ -22,6 +22,7 @@ Ratios on the quickstart frames (12-bit, 4 bands) are measured by ``benchmarks/c
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -33,6 +34,9 @@ from rasterio.io import MemoryFile
 CODECS = ("jpegls", "jpeg2000", "jpegxl", "zstd")
 LOSSY = ("jpegls", "jpeg2000", "jpegxl")  # the codecs with a lossy setting
 EXTENSIONS = {"jpegls": ".jls", "jpeg2000": ".j2k", "jpegxl": ".jxl", "zstd": ".zst"}
+# OpenJPEG codes a JPEG 2000 frame's code-blocks in this many threads (encoder threads since OpenJPEG 2.4, uclouvain/
+# openjpeg#1248); the codestream does not depend on the count (tests/test_flight_codecs.py).
+OPENJPEG_THREADS = os.cpu_count() or 1
 BIT_DEPTHS = {"jpegls": (2, 16), "jpeg2000": (1, 16), "jpegxl": (1, 16), "zstd": (1, 16)}
 """Sample bit depths each codec takes, inclusive: JPEG-LS P = 2..16 (ITU-T T.87 clause 3.3); OpenJPEG's
 reversible path 1..16 bits per component; libjxl 1..16 bits (as uint8 up to 8 bits); zstd packs any depth."""
@@ -99,10 +103,11 @@ def jpegls(dn: np.ndarray, bit_depth: int, max_error_dn: int = 0) -> bytes:
     return bytes(imagecodecs.jpegls_encode(_bsq(dn), level=int(max_error_dn) or None))
 
 
-def jpeg2000(dn: np.ndarray, bit_depth: int, quality_db: float | None = None) -> bytes:
+def jpeg2000(dn: np.ndarray, bit_depth: int, quality_db: float | None = None,
+             threads: int = OPENJPEG_THREADS) -> bytes:
     """JPEG 2000 part 1 (ISO/IEC 15444-1) codestream of an (H, W, B) frame, B components, no colour transform:
     lossless with the reversible 5/3 integer wavelet, or (``quality_db``) the irreversible 9/7 wavelet at
-    OpenJPEG's fixed-quality target, a PSNR in dB. :func:`jpeg2000_at_bytes` reaches a byte budget instead (OpenJPEG's
+    OpenJPEG's fixed-quality target, a PSNR in dB; coded in ``threads`` threads. :func:`jpeg2000_at_bytes` reaches a byte budget instead (OpenJPEG's
     rate control, through GDAL).
 
     Stands in for CCSDS 122.0-B-2 (Image Data Compression, 2017): a 2-D discrete wavelet transform, 5/3-like
@@ -112,7 +117,7 @@ def jpeg2000(dn: np.ndarray, bit_depth: int, quality_db: float | None = None) ->
     return bytes(imagecodecs.jpeg2k_encode(dn if dn.shape[-1] > 1 else dn[..., 0], level=quality_db,
                                            codecformat="j2k", bitspersample=bit_depth,
                                            reversible=quality_db is None, mct=False,
-                                           planar=False if dn.shape[-1] > 1 else None))
+                                           planar=False if dn.shape[-1] > 1 else None, numthreads=threads))
 
 
 def jpegxl(dn: np.ndarray, bit_depth: int, distance: float = 0.0, effort: int = 3) -> bytes:
@@ -233,7 +238,7 @@ def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.
             return _from_bsq(imagecodecs.jpegxl_decode(data), shape)
         if fmt != "jpeg2000":
             raise ValueError(f"unknown image codec {fmt!r}; choose from {LOSSY}")
-        img = imagecodecs.jpeg2k_decode(data)
+        img = imagecodecs.jpeg2k_decode(data, numthreads=OPENJPEG_THREADS)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"not a decodable {fmt} codestream ({err})") from None
     if img.size != math.prod(shape):  # the decoder drops axes of length 1: the samples are what count

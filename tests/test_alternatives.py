@@ -58,11 +58,10 @@ def test_jpeg2000_at_this_runs_bytes_fits_the_budget_and_decodes_to_the_frame():
     work = encoded_work(dn, "png")
     budget = sum(len(t.payload) for t in work.tiles)
     sizes, evaluation = alternatives.estimates(work, CTX, "png", 6)
-    stream = evaluation[codec.EVALUATION_LOSSY_SAME_BYTES_KEY]
-    assert stream.dtype == np.uint8 and stream.size == sizes["lossy_same_bytes"]
-    # two PNG strips take more bytes than JPEG 2000 needs losslessly: the lossless codestream fits, and is sent
+    # two PNG strips take more bytes than JPEG 2000 needs losslessly: the lossless codestream fits, and is sent;
+    # the sizes say so, and the exact codestream is not kept for scoring
     assert budget > sizes["lossless_jpeg2000"] and sizes["lossy_same_bytes"] == sizes["lossless_jpeg2000"]
-    np.testing.assert_array_equal(codec.decode(stream.tobytes(), "jpeg2000", dn.shape, BIT_DEPTH), dn)
+    assert set(evaluation) == {codec.EVALUATION_RAW_KEY}
 
 
 def test_a_tighter_budget_gives_a_lossy_codestream_within_it():
@@ -71,9 +70,10 @@ def test_a_tighter_budget_gives_a_lossy_codestream_within_it():
     work.tiles[0].payload = work.tiles[0].payload[: len(work.tiles[0].payload) // 6]  # a sixth of the bytes sent
     sizes, evaluation = alternatives.estimates(work, CTX, "png", 6)
     assert 0 < sizes["lossy_same_bytes"] <= len(work.tiles[0].payload) < sizes["lossless_jpeg2000"]
-    decoded = codec.decode(evaluation[codec.EVALUATION_LOSSY_SAME_BYTES_KEY].tobytes(), "jpeg2000", dn.shape,
-                           BIT_DEPTH)
-    assert not np.array_equal(decoded, dn)
+    stream = evaluation[codec.EVALUATION_LOSSY_SAME_BYTES_KEY]
+    assert stream.dtype == np.uint8 and stream.size == sizes["lossy_same_bytes"]
+    decoded = codec.decode(stream.tobytes(), "jpeg2000", dn.shape, BIT_DEPTH)
+    assert not np.array_equal(decoded, dn) and np.abs(decoded.astype(int) - dn).mean() < 64
 
 
 def test_a_frame_the_pipeline_sent_nothing_of_has_no_lossy_alternative():

@@ -62,14 +62,30 @@ def test_lossy_same_bytes_is_scored_from_the_evaluation_records(tmp_path):
                                                    codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.frombuffer(stream, np.uint8)})
     write_npz(tmp_path / "evaluation" / "f1.npz", {codec.EVALUATION_RAW_KEY: raw,
                                                    codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.zeros(0, np.uint8)})
-    ledger = [LedgerRow(f, "sat-1", "delivered", None, 1, 0, {}, 0, 0, None, {}) for f in ("f0", "f1")]
+    # f2: the lossless codestream fitted (its sizes say so), so only the frame is kept, scored exact
+    lossless = len(flight_codecs.jpeg2000(raw, 12))
+    write_npz(tmp_path / "evaluation" / "f2.npz", {codec.EVALUATION_RAW_KEY: raw})
+    frames = ("f0", "f1", "f2")
+    ledger = [LedgerRow(f, "sat-1", "delivered", None, 1, 0, {}, 0, 0, None, {}) for f in frames]
+    sizes = {"f0": len(stream), "f1": 0, "f2": lossless}
     processing = [ProcessingRecord(f, "sat-1", ["encode"], 1, 0.1, "projected", {"encode": 0.1}, {"encode": 0.02}, 1, 0,
-                                   {"bent_pipe": raw.size * 3 // 2}) for f in ("f0", "f1")]
+                                   {"bent_pipe": raw.size * 3 // 2, "lossless_jpeg2000": lossless,
+                                    "lossy_same_bytes": sizes[f]}) for f in frames]
     run = SimpleNamespace(run_dir=tmp_path, derived={}, processing=processing, ledger=ledger)
     got = compression.lossy_same_bytes(run, 12)
-    expected = compression.quality([codec.decode(stream, "jpeg2000", raw.shape, 12)], [raw], 12)
-    assert got == {**expected, "frames": 1, "frames_not_sent": 1}
+    expected = compression.quality([codec.decode(stream, "jpeg2000", raw.shape, 12), raw], [raw, raw], 12)
+    assert got == {**expected, "frames": 2, "frames_not_sent": 1}
     assert 40 < got["psnr_db"] < 80
+
+
+@pytest.mark.parametrize("shape", [(64, 48, 4), (10, 30, 2), (11, 11, 1)])
+def test_an_exact_pair_scores_as_the_pair_decoded_would(shape):
+    raw = frame(5, shape)
+    exact, decoded = compression.Quality(12), compression.Quality(12)
+    exact.add_exact(raw)
+    decoded.add(raw.copy(), raw)
+    assert exact == decoded or (np.isnan(exact.ssims[0]) and np.isnan(decoded.ssims[0])
+                                and exact.samples == decoded.samples and exact.squared_error_dn2 == 0)
 
 
 @settings(max_examples=20, deadline=None)

@@ -173,6 +173,13 @@ def test_jpeg2000_meets_every_budget_down_to_its_smallest_codestream(shape, bits
         assert decoded.max() < 2**bits
 
 
+@pytest.mark.parametrize("quality_db", [None, 60.0])
+def test_a_jpeg2000_codestream_does_not_depend_on_openjpeg_s_thread_count(quality_db):
+    dn = smooth((300, 260, 4), 12, 9)  # enough code-blocks (64 x 64) for every thread
+    one = flight_codecs.jpeg2000(dn, 12, quality_db, threads=1)
+    assert all(flight_codecs.jpeg2000(dn, 12, quality_db, threads=n) == one for n in (2, 3, 8))
+
+
 def test_jpeg2000_at_bytes_uses_the_lossless_codestream_it_is_given():
     dn = smooth((32, 32, 3), 12, 4)
     lossless = flight_codecs.jpeg2000(dn, 12)

@@ -43,9 +43,11 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
       the capture (:func:`rundir.flight_codecs.jpeg2000_at_bytes`; lossless when that fits; 0 when the budget is
       below any codestream, that is when the pipeline sent nothing).
 
-    For a burst the encoded sizes are frame 0's times K. ``evaluation``: the single frame's DN and the
-    lossy_same_bytes codestream (keys ``rundir.codec.EVALUATION_RAW_KEY``, ``EVALUATION_LOSSY_SAME_BYTES_KEY``),
-    for the ground to score.
+    For a burst the encoded sizes are frame 0's times K. ``evaluation``: the single frame's DN (key
+    ``rundir.codec.EVALUATION_RAW_KEY``) and, unless it is the lossless one, the lossy_same_bytes codestream
+    (``EVALUATION_LOSSY_SAME_BYTES_KEY``; empty when nothing was sent), for the ground to score: a lossless
+    codestream is exact, and ``lossy_same_bytes == lossless_jpeg2000`` says it was sent (a lossy one is made only
+    under a budget the lossless one does not fit).
     """
     frame_dn, k, bit_depth = work.frame.dn, work.frames, ctx.bit_depth
     raw = codec.packed_size_bytes(frame_dn.size, bit_depth)
@@ -66,5 +68,7 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
     lossy = flight_codecs.jpeg2000_at_bytes(frame_dn, bit_depth, budget, lossless=jpeg2000)
     sent = lossy if len(lossy) <= budget else b""
     out["lossy_same_bytes"] = len(sent)
-    return out, {codec.EVALUATION_RAW_KEY: frame_dn,
-                 codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.frombuffer(sent, np.uint8)}
+    evaluation = {codec.EVALUATION_RAW_KEY: frame_dn}
+    if len(jpeg2000) > budget:  # the lossless codestream did not fit: a lossy one, or nothing
+        evaluation[codec.EVALUATION_LOSSY_SAME_BYTES_KEY] = np.frombuffer(sent, np.uint8)
+    return out, evaluation
