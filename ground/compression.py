@@ -4,7 +4,8 @@ spectral cloud test on decoded against raw pixels, and the rate-distortion point
 Inputs, all from the run directory: the delivered lossy products (the manifest's ``lossless: false``), and what the
 spacecraft kept for scoring in ``RUN/evaluation/FRAME.npz``, never downlinked (keys of :mod:`rundir.codec`): the DN
 each lossy product was encoded from with the spectral test's masks on them and on the decoded product, the
-scene's single frame, and that frame in JPEG 2000 at the bytes this run's pipeline sent (``lossy_same_bytes``).
+scene's single frame (as lossless JPEG-LS), and that frame in JPEG 2000 at the bytes this run's pipeline sent
+(``lossy_same_bytes``).
 
 PSNR is ``10 log10(peak² / MSE)`` with ``peak = 2**bit_depth - 1`` DN over every sample (MSE pooled over the
 frames); SSIM is :func:`ground.superres.ssim` (Wang et al. 2004) on DN with the same peak as its data range.
@@ -89,11 +90,12 @@ class Quality:
                                data_range=2.0**self.bit_depth - 1))
         return worst
 
-    def add_exact(self, reference: np.ndarray) -> None:
-        """Score a pair known to be identical (a lossless codestream) without decoding it: what :meth:`add` gives
-        for ``reference`` against itself (no error, SSIM 1, NaN for a frame smaller than the SSIM window)."""
-        self.samples += reference.size
-        fits = min(reference.shape[:2]) > 2 * (SSIM_WINDOW_PX // 2)
+    def add_exact(self, shape: tuple[int, ...]) -> None:
+        """Score a pair of ``shape`` (H, W, B) known to be identical (a lossless codestream) without decoding it:
+        what :meth:`add` gives for a frame against itself (no error, SSIM 1, NaN for a frame smaller than the SSIM
+        window)."""
+        self.samples += math.prod(shape)
+        fits = min(shape[:2]) > 2 * (SSIM_WINDOW_PX // 2)
         self.ssims.append(1.0 if fits else float("nan"))
 
     def result(self) -> dict[str, Any]:
@@ -161,14 +163,15 @@ def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:
     for frame_id in finished_frames(run):
         data = evaluation(run, frame_id)
         if frame_id in lossless_sent and codec.EVALUATION_RAW_KEY in data:
-            scores.add_exact(data[codec.EVALUATION_RAW_KEY])
+            scores.add_exact(codec.evaluation_frame_shape(data))
             continue
         if codec.EVALUATION_LOSSY_SAME_BYTES_KEY not in data:
             continue
-        raw, stream = data[codec.EVALUATION_RAW_KEY], data[codec.EVALUATION_LOSSY_SAME_BYTES_KEY]
+        stream = data[codec.EVALUATION_LOSSY_SAME_BYTES_KEY]
         if not stream.size:
             not_sent += 1
             continue
+        raw = codec.evaluation_frame_dn(data, bit_depth)
         scores.add(codec.decode(stream.tobytes(), "jpeg2000", raw.shape, bit_depth), raw)
     return {**scores.result(), "frames": len(scores.ssims), "frames_not_sent": not_sent}
 
@@ -180,8 +183,8 @@ def rate_distortion(run: Any, bit_depth: int) -> list[dict[str, Any]]:
     for frame_id in finished_frames(run):
         if len(dns) == RD_FRAMES:
             break
-        if codec.EVALUATION_RAW_KEY in (data := evaluation(run, frame_id)):
-            dns.append(data[codec.EVALUATION_RAW_KEY])
+        if (dn := codec.evaluation_frame_dn(evaluation(run, frame_id), bit_depth)) is not None:
+            dns.append(dn)
     if not dns:
         return []
     out = []

@@ -152,7 +152,8 @@ def write_cog(path: Path, mosaic: np.ndarray, coverage: np.ndarray, georef: Geor
     """Write an (H, W, B) uint16 mosaic with its (H, W) bool coverage as a COG that carries ``georef`` (see the
     module docstring): uncovered pixels hold ``georef.nodata``, or with no no-data DN an internal mask says which
     pixels are data. GDAL's COG driver only copies a dataset, so the mosaic goes through a temporary tiled GeoTIFF
-    beside ``path`` (uncompressed: it is read once); ``path`` appears whole or not at all."""
+    beside ``path`` (uncompressed: it is read once), and its blocks are compressed in one thread per core (the same
+    bytes as in one); ``path`` appears whole or not at all."""
     height_px, width_px, n_bands = mosaic.shape
     profile = {"driver": "GTiff", "width": width_px, "height": height_px, "count": n_bands, "dtype": "uint16",
                "tiled": True, "blockxsize": COG_BLOCK_PX, "blockysize": COG_BLOCK_PX, "interleave": "pixel",
@@ -168,7 +169,7 @@ def write_cog(path: Path, mosaic: np.ndarray, coverage: np.ndarray, georef: Geor
                 dst.write_mask(coverage)
         write_atomic(path, lambda part: rasterio.shutil.copy(
             source, part, driver="COG", compress="ZSTD", level=1, predictor="YES", blocksize=COG_BLOCK_PX,
-            overview_resampling="AVERAGE", resampling="AVERAGE"))
+            overview_resampling="AVERAGE", resampling="AVERAGE", num_threads="ALL_CPUS"))
 
 
 def write_quicklook(path: Path, rgb: np.ndarray) -> None:

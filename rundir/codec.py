@@ -254,8 +254,32 @@ def decode_product(path: str | Path, line: Mapping[str, Any]) -> np.ndarray:
         raise InputFileError(path, f"cannot decode {line.get('format')} product: {err}") from None
 
 
-EVALUATION_RAW_KEY = "raw_dn"  # RUN/evaluation/FRAME.npz: the scene's single frame (frame 0 of a burst), (H, W, B)
-EVALUATION_LOSSY_SAME_BYTES_KEY = "lossy_same_bytes_j2k"  # that frame in JPEG 2000 at the run's bytes (uint8 codestream)
+# RUN/evaluation/FRAME.npz: the scene's single frame (frame 0 of a burst) as a lossless JPEG-LS codestream (uint8; the
+# one the spacecraft makes for the lossless_jpegls alternative), its (H, W, B) shape, and that frame in JPEG 2000 at
+# the run's bytes (uint8 codestream). Codestreams are stored in the archive as they are (EVALUATION_CODESTREAM_KEYS).
+EVALUATION_RAW_KEY = "raw_jpegls"
+EVALUATION_RAW_SHAPE_KEY = "raw_shape"
+EVALUATION_LOSSY_SAME_BYTES_KEY = "lossy_same_bytes_j2k"
+EVALUATION_CODESTREAM_KEYS = (EVALUATION_RAW_KEY, EVALUATION_LOSSY_SAME_BYTES_KEY)
+
+
+def evaluation_frame(jpegls: bytes, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """The evaluation arrays of a scene's single frame of ``shape`` (H, W, B), from its lossless JPEG-LS ``jpegls``."""
+    return {EVALUATION_RAW_KEY: np.frombuffer(jpegls, np.uint8),
+            EVALUATION_RAW_SHAPE_KEY: np.asarray(shape, np.int64)}
+
+
+def evaluation_frame_dn(data: Mapping[str, np.ndarray], bit_depth: int) -> np.ndarray | None:
+    """The scene's single frame (H, W, B) uint16 DN decoded from evaluation arrays ``data`` (of
+    :func:`evaluation_frame`), or None when they hold none."""
+    if EVALUATION_RAW_KEY not in data:
+        return None
+    return decode(data[EVALUATION_RAW_KEY].tobytes(), "jpegls", evaluation_frame_shape(data), bit_depth)
+
+
+def evaluation_frame_shape(data: Mapping[str, np.ndarray]) -> tuple[int, ...]:
+    """The (H, W, B) shape of the scene's single frame in evaluation arrays ``data`` (of :func:`evaluation_frame`)."""
+    return tuple(int(n) for n in data[EVALUATION_RAW_SHAPE_KEY])
 
 
 def lossy_reference_key(row0: int, col0: int, burst_frame: int | None = None) -> str:

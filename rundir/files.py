@@ -11,7 +11,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 import numpy as np
 
@@ -48,13 +48,18 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     write_text(path, "".join(jsonl_line(r) for r in rows))
 
 
-def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+def write_npz(path: Path, arrays: Mapping[str, np.ndarray], stored: Collection[str] = ()) -> None:
     """Write ``arrays`` as an .npz that ``np.load`` reads, deflated at level 1 (numpy's savez_compressed uses
-    zlib's default level: 5x slower on noisy float images for a file a few per cent smaller), atomically."""
+    zlib's default level: 5x slower on noisy float images for a file a few per cent smaller), atomically; the
+    arrays named in ``stored`` (codestreams, compressed already) are stored as they are."""
     def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             for name, array in arrays.items():
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                member_name: str | zipfile.ZipInfo = f"{name}.npy"
+                if name in stored:
+                    member_name = zipfile.ZipInfo(f"{name}.npy")  # the archive's fixed date, as for a name
+                    member_name.compress_type = zipfile.ZIP_STORED
+                with archive.open(member_name, "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
     write_atomic(path, write)

@@ -48,7 +48,8 @@ def test_every_alternative_is_the_real_codec_size_of_the_frame():
     assert sizes["lossless_jpegls"] == len(codec.encode(dn, "jpegls", BIT_DEPTH))
     assert sizes["lossless_jpeg2000"] == len(codec.encode(dn, "jpeg2000", BIT_DEPTH))
     assert "cloud_filter" not in sizes  # no cloud filter ran
-    np.testing.assert_array_equal(evaluation[codec.EVALUATION_RAW_KEY], dn)
+    np.testing.assert_array_equal(codec.evaluation_frame_dn(evaluation, BIT_DEPTH), dn)  # kept as its JPEG-LS
+    assert evaluation[codec.EVALUATION_RAW_KEY].size == sizes["lossless_jpegls"]
     # the lossless codecs beat bit packing on a smooth scene, and JPEG-LS beats PNG as published ratios say
     assert sizes["lossless_jpegls"] < sizes["encode_only"] < raw
 
@@ -61,7 +62,7 @@ def test_jpeg2000_at_this_runs_bytes_fits_the_budget_and_decodes_to_the_frame():
     # two PNG strips take more bytes than JPEG 2000 needs losslessly: the lossless codestream fits, and is sent;
     # the sizes say so, and the exact codestream is not kept for scoring
     assert budget > sizes["lossless_jpeg2000"] and sizes["lossy_same_bytes"] == sizes["lossless_jpeg2000"]
-    assert set(evaluation) == {codec.EVALUATION_RAW_KEY}
+    assert set(evaluation) == {codec.EVALUATION_RAW_KEY, codec.EVALUATION_RAW_SHAPE_KEY}
 
 
 def test_a_tighter_budget_gives_a_lossy_codestream_within_it():

@@ -58,13 +58,15 @@ def test_lossy_same_bytes_is_scored_from_the_evaluation_records(tmp_path):
     raw = frame(4, (128, 128, 4))
     stream = flight_codecs.jpeg2000_at_bytes(raw, 12, raw.size // 4)  # 2 bits per sample
     (tmp_path / "evaluation").mkdir()
-    write_npz(tmp_path / "evaluation" / "f0.npz", {codec.EVALUATION_RAW_KEY: raw,
-                                                   codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.frombuffer(stream, np.uint8)})
-    write_npz(tmp_path / "evaluation" / "f1.npz", {codec.EVALUATION_RAW_KEY: raw,
-                                                   codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.zeros(0, np.uint8)})
+    single = codec.evaluation_frame(codec.encode(raw, "jpegls", 12), raw.shape)
+    stored = codec.EVALUATION_CODESTREAM_KEYS
+    write_npz(tmp_path / "evaluation" / "f0.npz",
+              {**single, codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.frombuffer(stream, np.uint8)}, stored)
+    write_npz(tmp_path / "evaluation" / "f1.npz", {**single, codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.zeros(0, np.uint8)},
+              stored)
     # f2: the lossless codestream fitted (its sizes say so), so only the frame is kept, scored exact
     lossless = len(flight_codecs.jpeg2000(raw, 12))
-    write_npz(tmp_path / "evaluation" / "f2.npz", {codec.EVALUATION_RAW_KEY: raw})
+    write_npz(tmp_path / "evaluation" / "f2.npz", single, stored)
     frames = ("f0", "f1", "f2")
     ledger = [LedgerRow(f, "sat-1", "delivered", None, 1, 0, {}, 0, 0, None, {}) for f in frames]
     sizes = {"f0": len(stream), "f1": 0, "f2": lossless}
@@ -82,7 +84,7 @@ def test_lossy_same_bytes_is_scored_from_the_evaluation_records(tmp_path):
 def test_an_exact_pair_scores_as_the_pair_decoded_would(shape):
     raw = frame(5, shape)
     exact, decoded = compression.Quality(12), compression.Quality(12)
-    exact.add_exact(raw)
+    exact.add_exact(raw.shape)
     decoded.add(raw.copy(), raw)
     assert exact == decoded or (np.isnan(exact.ssims[0]) and np.isnan(decoded.ssims[0])
                                 and exact.samples == decoded.samples and exact.squared_error_dn2 == 0)

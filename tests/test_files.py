@@ -49,3 +49,19 @@ def test_npz_reads_back_as_written(tmp_path):
         assert set(got.files) == set(arrays)
         for name, array in arrays.items():
             assert got[name].dtype == array.dtype and np.array_equal(got[name], array)
+
+
+def test_npz_stores_the_named_arrays_as_they_are_and_deflates_the_rest(tmp_path):
+    import zipfile
+
+    stream = np.frombuffer(np.random.default_rng(0).bytes(4096), np.uint8)  # a codestream: nothing to deflate
+    flat = np.zeros((64, 64), np.uint16)
+    write_npz(tmp_path / "f.npz", {"stream": stream, "flat": flat}, stored=("stream",))
+    with zipfile.ZipFile(tmp_path / "f.npz") as archive:
+        kinds = {i.filename: i.compress_type for i in archive.infolist()}
+        assert {i.filename: i.date_time for i in archive.infolist()} == dict.fromkeys(kinds, (1980, 1, 1, 0, 0, 0))
+    assert kinds == {"stream.npy": zipfile.ZIP_STORED, "flat.npy": zipfile.ZIP_DEFLATED}
+    with np.load(tmp_path / "f.npz") as got:
+        assert np.array_equal(got["stream"], stream) and np.array_equal(got["flat"], flat)
+    write_npz(tmp_path / "g.npz", {"stream": stream, "flat": flat}, stored=("stream",))
+    assert (tmp_path / "g.npz").read_bytes() == (tmp_path / "f.npz").read_bytes()  # no clock in the archive

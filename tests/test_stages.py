@@ -124,8 +124,8 @@ def test_alternatives_cover_the_common_baseline_the_flight_codecs_and_lossy_at_t
     assert 0 < alt["lossy_same_bytes"] <= len(work.tiles[0].payload)  # at most what this run sent
     # PNG takes more bytes than lossless JPEG 2000: the lossless codestream is the one at this run's bytes
     assert alt["lossy_same_bytes"] == alt["lossless_jpeg2000"]
-    assert set(work.evaluation) == {codec.EVALUATION_RAW_KEY}
-    np.testing.assert_array_equal(work.evaluation[codec.EVALUATION_RAW_KEY], f.dn)
+    assert set(work.evaluation) == {codec.EVALUATION_RAW_KEY, codec.EVALUATION_RAW_SHAPE_KEY}
+    np.testing.assert_array_equal(codec.evaluation_frame_dn(work.evaluation, 12), f.dn)
 
 
 @pytest.mark.parametrize("params,field", [

@@ -43,8 +43,8 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
       the capture (:func:`rundir.flight_codecs.jpeg2000_at_bytes`; lossless when that fits; 0 when the budget is
       below any codestream, that is when the pipeline sent nothing).
 
-    For a burst the encoded sizes are frame 0's times K. ``evaluation``: the single frame's DN (key
-    ``rundir.codec.EVALUATION_RAW_KEY``) and, unless it is the lossless one, the lossy_same_bytes codestream
+    For a burst the encoded sizes are frame 0's times K. ``evaluation``: the single frame (its lossless JPEG-LS,
+    :func:`rundir.codec.evaluation_frame`) and, unless it is the lossless one, the lossy_same_bytes codestream
     (``EVALUATION_LOSSY_SAME_BYTES_KEY``; empty when nothing was sent), for the ground to score: a lossless
     codestream is exact, and ``lossy_same_bytes == lossless_jpeg2000`` says it was sent (a lossy one is made only
     under a budget the lossless one does not fit).
@@ -55,9 +55,9 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
     def size(dn: np.ndarray, codec_fmt: str = fmt) -> int:
         return len(codec.encode(dn, codec_fmt, bit_depth, level if codec_fmt == fmt else 3))
 
-    jpeg2000 = codec.encode(frame_dn, "jpeg2000", bit_depth)
+    jpeg2000, jpegls = (codec.encode(frame_dn, name, bit_depth) for name in ("jpeg2000", "jpegls"))
     # each lossless encoding of the frame made once (``level`` means nothing to JPEG-LS and JPEG 2000)
-    frame_sizes = {"jpeg2000": len(jpeg2000), "jpegls": size(frame_dn, "jpegls")}
+    frame_sizes = {"jpeg2000": len(jpeg2000), "jpegls": len(jpegls)}
     if fmt not in frame_sizes:
         frame_sizes[fmt] = size(frame_dn)
     out = {"bent_pipe": k * raw, "bent_pipe_single": raw, "encode_only": k * frame_sizes[fmt],
@@ -68,7 +68,7 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
     lossy = flight_codecs.jpeg2000_at_bytes(frame_dn, bit_depth, budget, lossless=jpeg2000)
     sent = lossy if len(lossy) <= budget else b""
     out["lossy_same_bytes"] = len(sent)
-    evaluation = {codec.EVALUATION_RAW_KEY: frame_dn}
+    evaluation = codec.evaluation_frame(jpegls, frame_dn.shape)
     if len(jpeg2000) > budget:  # the lossless codestream did not fit: a lossy one, or nothing
         evaluation[codec.EVALUATION_LOSSY_SAME_BYTES_KEY] = np.frombuffer(sent, np.uint8)
     return out, evaluation

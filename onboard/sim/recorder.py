@@ -17,7 +17,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Iterable
 
-from rundir.codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
+from rundir.codec import EVALUATION_CODESTREAM_KEYS, EXTENSIONS, Georef, packed_size_bytes, sidecars
 from rundir.files import jsonl_line, write_json, write_jsonl, write_npz
 from rundir.manifest import Footprint, ManifestLine, TileGeometry
 from rundir.run_info import RunInfo
@@ -112,7 +112,8 @@ class Recorder:
         evaluation record, its ledger entry and its processing.jsonl line."""
         frame = work.frame
         if work.evaluation:
-            write_npz(self.run_dir / "evaluation" / f"{frame.frame_id}.npz", work.evaluation)
+            write_npz(self.run_dir / "evaluation" / f"{frame.frame_id}.npz", work.evaluation,
+                      stored=EVALUATION_CODESTREAM_KEYS)
         self.ledger.processed(frame.frame_id, len(work.tiles), [reason for _, reason in work.dropped],
                               work.dropped_by)
         self._processing.write(jsonl_line(ProcessingRecord(
