@@ -93,15 +93,19 @@ def test_a_resize_between_different_scales_is_left_as_exported():
 
 @pytest.mark.skipif(not REAL_CLOUD_VAL_DIR.is_dir(), reason=f"no real tiles at {REAL_CLOUD_VAL_DIR}")
 @pytest.mark.parametrize("name", ["cloud_rgb_int8", "cloud_bgrn_int8"])
-def test_the_shipped_cloud_models_twins_give_litert_s_codes_on_real_tiles(tmp_path, name):
+def test_the_shipped_cloud_models_twins_give_litert_s_codes_on_real_tiles_and_white_noise(tmp_path, name):
     litert = Model(MODEL_DIR / f"{name}.tflite")
     onnx = Model(export_tflite(litert.path, tmp_path))
-    size_px, within = litert.input_shape[1], []
+    size_px, windows = litert.input_shape[1], []
     for tile in load_real_tiles():
         toa = tile.bands(litert.card.inputs[0].bands)
-        for y, x in itertools.product(range(0, toa.shape[0] - size_px + 1, size_px),
-                                      range(0, toa.shape[1] - size_px + 1, size_px)):
-            q = litert.quantize(toa[None, y:y + size_px, x:x + size_px])
-            within.append(np.mean(np.abs(litert.invoke_raw(q).astype(int) - onnx.invoke_raw(q).astype(int)) <= 1))
-    # pooled over the 18 windows; one window in 18 stays near 97 % (a float Conv's exact tie: onboard/runtime/onnx_export.py)
-    assert len(within) >= 10 and np.mean(within) >= 0.99
+        windows += [litert.quantize(toa[None, y:y + size_px, x:x + size_px])
+                    for y, x in itertools.product(range(0, toa.shape[0] - size_px + 1, size_px),
+                                                  range(0, toa.shape[1] - size_px + 1, size_px))]
+    rng = np.random.default_rng(4)  # white noise: every code, every tie the requantisations can meet
+    windows += [rng.integers(-128, 128, (1, size_px, size_px, len(litert.card.inputs[0].bands))).astype(np.int8)
+                for _ in range(4)]
+    within = [np.mean(np.abs(litert.invoke_raw(q).astype(int) - onnx.invoke_raw(q).astype(int)) <= 1) for q in windows]
+    # every window, not pooled: with the QDQ Convs fused into QLinearConv (onnx_model.open_session) no window falls
+    # below; ONNX Runtime's float Convs had one real window in 18 near 97 % and white noise near 96 %
+    assert len(within) >= 20 and min(within) >= 0.99

@@ -9,11 +9,10 @@ tf2onnx's DequantizeLinear -> Resize -> QuantizeLinear rounds on float values wh
 side of .5, so either way. A x2 half-pixel upsampling lands on a tie on 4-7 % of its outputs; the 1-code differences
 grow through the decoder, and one in the logits before the cloud models' sigmoid (input scale 0.113, output scale
 1/256) becomes up to 0.113 / 4 * 256 = 7 codes. Without the rewrite cloud_rgb_int8's twin agreed with LiteRT within
-1 code on 90 % of the pixels of white noise and 98.1 % of real tiles; with it, on 97.3 % and 99.7 %
-(benchmarks/runtimes.py). What is left is ONNX Runtime's: it fuses 13 of cloud_rgb_int8's 24 QDQ Convs into
-QLinearConv (float multiplier, as XNNPACK's) but runs the other 11 as float Conv between DequantizeLinear and
-QuantizeLinear, whose rounding of an exact tie (accumulator x scale = n + 0.5, about one output in 10^5) differs from
-XNNPACK's; the one code grows through the decoder and the sigmoid, to 3 % of a window's pixels at worst.
+1 code on 90 % of the pixels of white noise and 98.1 % of real tiles; with it, and ONNX Runtime fusing every QDQ
+Conv into QLinearConv (the session option of :func:`onboard.runtime.onnx_model.open_session`; without it ONNX Runtime
+ran 11 of the 24 as float Conv, whose rounding of an exact tie differs from XNNPACK's), the twins give LiteRT's codes
+exactly on white noise and on the real tiles (benchmarks/runtimes.py).
 
 Needs the ``[train]`` extra (TensorFlow and tf2onnx); export once, then the twin runs on ONNX Runtime alone.
 """

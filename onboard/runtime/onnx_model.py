@@ -199,6 +199,10 @@ def open_session(path: Path, content: bytes, delegate: str, threads: int) -> Any
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only: its graph-optimiser warnings are not the user's concern
+    # Fuse int8-activation QDQ nodes (S8S8) into QLinear kernels on x86 too, as on ARM: by default x86 converts
+    # only some int8 activations to uint8 and runs the other QDQ Convs in float, whose rounding of exact ties differs
+    # from LiteRT's (ONNX Runtime's session option "session.qdqisint8allowed", onnxruntime_session_options_config_keys.h)
+    options.add_session_config_entry("session.qdqisint8allowed", "1")
     try:
         session = ort.InferenceSession(content, sess_options=options, providers=providers)
     except Exception as err:  # NOTE: onnxruntime raises its own Fail, InvalidGraph, NotImplemented, ... classes
