@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rundir.files import write_text
-from rundir.run_info import StageEntry
+from rundir.run_info import ModelFile, StageEntry
 
 from . import cloud, compute, plots, spacecraft, stac, superres, value
 from .anomalies import ground_blocks, ground_section
@@ -96,6 +96,7 @@ def header(run: RunData) -> dict[str, Any]:
         "missing": list(run.missing),
         "stopped": info.stopped.to_json() if info and info.stopped else None,
         "warnings": list(info.warnings) if info else [],  # run.json: what the run went ahead with, for the user to know
+        "models": {stage: m.to_json() for stage, m in info.models.items()} if info else {},
     }
 
 
@@ -274,6 +275,8 @@ def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list
         ("start", fmt_value(report.get("start_utc"))), ("duration", fmt_duration(report.get("duration_s"))),
         ("complete", "yes" if complete else ("INCOMPLETE" if complete is False else "unknown")),
         ("satellites", fmt_value(report.get("satellites"))), ("stations", fmt_value(report.get("stations"))),
+        *((f"model ({stage})", ModelFile(**m).label)
+          for stage, m in (report.get("models") or {}).items()),
         ("simulation wall time", fmt_duration(report.get("wall_time_s"))),
     )))
     if report.get("missing"):

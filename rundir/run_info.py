@@ -165,6 +165,23 @@ class ModelValidation(Record):
 
 
 @dataclass(frozen=True)
+class ModelFile(Record):
+    """The model a stage ran, so that two runs of one scenario with different weights at the same path differ: the
+    ``file`` as the scenario names it (a shipped model: its name), its card's ``name`` and ``version``, and the
+    file's ``sha256`` (the card's, which the file matched when it loaded)."""
+
+    file: str
+    name: str
+    version: str
+    sha256: str
+
+    @property
+    def label(self) -> str:
+        """``file (name version, sha256 first 12 hex digits)``, for a report."""
+        return f"{self.file} ({self.name} {self.version}, sha256 {self.sha256[:12]})"
+
+
+@dataclass(frozen=True)
 class Stopped(Record):
     """Why a run stopped before its end (the exception's name: KeyboardInterrupt, RealtimeOverrun, ...) and when."""
 
@@ -178,7 +195,7 @@ class RunInfo(Record):
     (``complete``) and, if not, why it ``stopped``; host wall time in all (``wall_time_s``) and per stage; the
     satellites and stations; the scenario's warnings; the satellites flown from element sets; the camera's bands,
     the pipeline (stage names) and each stage's parameters; the hardware profile; the model cards of the stages that
-    run shipped models; the camera and the radio; one summary per satellite (empty until the run is complete).
+    run shipped models, and the model file each model stage ran (``models``); the camera and the radio; one summary per satellite (empty until the run is complete).
 
     The ground needs the first eight; the others are None (lists: empty) in a run directory that lacks them.
     """
@@ -199,6 +216,7 @@ class RunInfo(Record):
     hardware: str | None = None
     stages: list[StageEntry] = field(default_factory=list)
     model_cards: dict[str, ModelValidation] = field(default_factory=dict)
+    models: dict[str, ModelFile] = field(default_factory=dict)
     camera: CameraInfo | None = None
     downlink: DownlinkInfo | None = None
     satellite_summary: list[SatelliteSummary] = field(default_factory=list)

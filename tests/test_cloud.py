@@ -1,6 +1,7 @@
 """onboard.pipeline.cloud: the cloud_filter stage on the real shipped models and on users' models (made in the tests,
 carded with `orbitedge card init`, flown through `orbitedge run`)."""
 
+import hashlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -119,6 +120,16 @@ def test_a_users_model_flies_through_orbitedge_run(tmp_path, monkeypatch, capsys
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["complete"] and report["ledger"]["captured"] == report["cloud"]["frames_scored"] > 0
     assert report["cloud"]["policy"]["model"] == f"models/{name}"
+    # the run says which weights flew: the file as named, its card's name and version, and its sha256
+    model = tmp_path / "mission" / "models" / name
+    card = json.loads(model.with_suffix(".json").read_text())
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    run_json = json.loads((tmp_path / "run" / "telemetry" / "run.json").read_text())
+    assert run_json["models"]["cloud_filter"] == report["models"]["cloud_filter"] == {
+        "file": f"models/{name}", "name": card["properties"]["mlm:name"], "version": card["properties"]["version"],
+        "sha256": digest}
+    assert f"| model (cloud_filter) | models/{name} (" in (tmp_path / "run" / "report.md").read_text()
+    assert f"sha256 {digest[:12]})" in (tmp_path / "run" / "report.md").read_text()
     # the model's rule sees thick cloud: every pixel it calls cloud is cloud
     assert report["cloud"]["pixel"]["precision"] > 0.95 and report["cloud"]["pixel"]["recall"] > 0.1
 

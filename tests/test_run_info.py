@@ -9,8 +9,8 @@ import pytest
 
 from rundir.files import write_json
 from rundir.records import RecordError
-from rundir.run_info import (CameraInfo, DownlinkInfo, ElementSet, HeldoutScores, ModelValidation, RealScores,
-                             RealValidation, RunInfo, SatelliteSummary, StageEntry, Stopped)
+from rundir.run_info import (CameraInfo, DownlinkInfo, ElementSet, HeldoutScores, ModelFile, ModelValidation,
+                             RealScores, RealValidation, RunInfo, SatelliteSummary, StageEntry, Stopped)
 
 SUMMARY = SatelliteSummary("sso-1", 45, 44, 2.759, "projected", 7688997, 2_000_000_000, 0.89111, 0.0, 1383.0,
                            671.589, 0.0, {"storage_full": 1}, 0, 0.0)
@@ -25,6 +25,7 @@ INFO = RunInfo(
         "cloud_bgrn_int8", "2.0.0", "caf4" * 16, HeldoutScores(0.9582, 0.0362, 120),
         RealValidation("shared/data/real_cloud_val: 9 tiles", 9, RealScores(0.3799, 0.2345, 0.0105, 0.2427), 0.0362,
                        {"Sentinel-2 MSI": RealScores(0.8525, 0.743, 0.0115, 0.9308)}))},
+    models={"cloud_filter": ModelFile("cloud_bgrn_int8", "cloud-unet-bgrn-int8", "2.0.0", "caf4" * 16)},
     camera=CameraInfo(512, 512, 10.0, 12, 1572864, 1, None),
     downlink=DownlinkInfo(100.0, 11e6, 1024, 0.0), satellite_summary=[SUMMARY])
 
@@ -102,3 +103,10 @@ def test_a_bad_card_validation_names_its_field(edit, field, expected):
         RunInfo.parse(data, "telemetry/run.json")
     assert (err.value.field, err.value.expected) == (field, expected)
 
+
+
+def test_a_model_file_is_labelled_by_path_card_and_digest():
+    model = INFO.models["cloud_filter"]
+    assert model.label == "cloud_bgrn_int8 (cloud-unet-bgrn-int8 2.0.0, sha256 caf4caf4caf4)"
+    with pytest.raises(RecordError, match=r"models\.cloud_filter\.sha256"):
+        RunInfo.parse({**INFO.to_json(), "models": {"cloud_filter": {**model.to_json(), "sha256": 7}}}, "run.json")

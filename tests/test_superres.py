@@ -1,6 +1,7 @@
 """The superres stage on real bursts and the real shipped MISR model: products, exclusions, costs and config rules."""
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -156,10 +157,15 @@ def test_a_users_misr_model_runs_in_the_stage_as_the_shipped_one_does(shot, tmp_
     assert main(["card", "init", str(user), "--task", "super-resolution"]) == 0
     params = superres.SuperResolution.Params(model=str(user), evaluate=False)
     assert superres.SuperResolution.check_files(params, CTX.bands, None) == []
-    shipped, mine = (build(("superres", {"evaluate": False, **extra}), ("encode", {"format": "png"})).run(shot)
-                     for extra in ({}, {"model": str(user)}))
+    pipelines = [build(("superres", {"evaluate": False, **extra}), ("encode", {"format": "png"}))
+                 for extra in ({}, {"model": str(user)})]
+    shipped, mine = (pipeline.run(shot) for pipeline in pipelines)
     assert [t.payload for t in mine.tiles] == [t.payload for t in shipped.tiles]  # the same model, the same bytes
     assert "sr_model_float32" not in mine.evaluation
+    # each run records which file flew: the same weights under two names, with one sha256
+    (shipped_file,), (my_file,) = ([s.model_file for s in p.stages if s.model_file] for p in pipelines)
+    assert shipped_file.file == "superres_x2_int8" and my_file.file == str(user)
+    assert my_file.sha256 == shipped_file.sha256 == hashlib.sha256(user.read_bytes()).hexdigest()
 
 
 def test_a_segmentation_model_in_the_superres_stage_is_refused_with_the_reason(tmp_path):

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from rundir import codec, flight_codecs
 from rundir.errors import ConfigIssue
-from rundir.run_info import ModelValidation
+from rundir.run_info import ModelFile, ModelValidation
 
 from . import alternatives, plugins
 from .tile import Tile, Work, unstack
@@ -76,6 +76,7 @@ class Stage:
     uses: ClassVar[Literal["cpu", "int8"]] = "cpu"
     burst_scale: int | None = None  # a stage that needs a burst of frames sets its super-resolution factor
     model_card: ModelValidation | None = None  # a stage that runs a shipped model: what its card says it is worth
+    model_file: ModelFile | None = None  # a stage that runs a model: which file (path, card name, version, sha256)
 
     def __init__(self, params: Any, ctx: Context):
         self.params = params

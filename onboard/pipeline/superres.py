@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rundir.errors import ConfigIssue, InputFileError
+from rundir.run_info import ModelFile
 
 from . import fusion, registration, tiling
 from .stages import Context, Stage, register, scenario_path
@@ -153,10 +154,13 @@ class SuperResolution(Stage):
         if self.user_model is not None:
             model = cached_model(self.user_model, params.threads)
             self.window_px, self.latency_s = model.input_shape[1], model.card.host_latency_s
+            card = model.card
         else:
             card = shipped_card(name) if self.model_name else None
             self.window_px = card.inputs[0].shape[1] if card else 0
             self.latency_s = card.host_latency_s if card else 0.0
+        self.model_file = (ModelFile(params.model if self.user_model is not None else name, card.name, card.version,
+                                     card.sha256) if card and params.method == "model" else None)
 
     def _fuse(self, planes: np.ndarray, method: str, lr: np.ndarray, clear: np.ndarray) -> np.ndarray:
         """(H*s, W*s, B) float32 reflectance of ``method`` from the shared planes (B, H*s, W*s, 3), or for plain

@@ -199,6 +199,7 @@ class Mission:
             bands=list(craft.camera.bands), pipeline=self.pipeline.names, hardware=self.profile.name,
             stages=[StageEntry(s.name, dataclasses.asdict(s.params)) for s in self.scn.stages],
             model_cards={s.name: s.model_card for s in self.pipeline.stages if s.model_card},
+            models={s.name: s.model_file for s in self.pipeline.stages if s.model_file},
             camera=CameraInfo(craft.camera.width_px, craft.camera.height_px, craft.camera.gsd_m,
                               craft.camera.bit_depth, self.camera.raw_bytes, self.payload.burst_frames,
                               self.payload.burst_scale),
