@@ -9,6 +9,9 @@ README = (Path(__file__).parents[1] / "README.md").read_text()
 
 def test_readme_key_tables_match_the_config_classes():
     assert key_table() in README, "README is stale: paste the output of `python -m onboard.scenario.config`"
+    # ... and no older copy of the stage table lingers beside it
+    header = "| stage | parameter | type | default | meaning |\n"
+    assert README.count(header) == key_table().count(header) == 1
 
 
 def test_readme_shows_the_two_commands_first():
