@@ -132,6 +132,14 @@ def test_a_scale_without_a_model_is_a_config_error(tmp_path):
     assert "pipeline[1].scale: expected a scale with a shipped MISR model (x2)" in message
 
 
+@pytest.mark.parametrize("stage, model", [(0, "models/misr.pt"), (1, "models/misr.pt"), (0, "cloud_bgrn_int9")])
+def test_a_model_that_is_neither_shipped_nor_a_model_file_is_a_config_error(tmp_path, stage, model):
+    key = ("    tile_px: 64\n", "    scale: 2\n")[stage]  # a line of that stage in the quickstart
+    message = scenario_error(tmp_path, key, f"{key}    model: {model}\n")
+    assert f"pipeline[{stage}].model: expected auto" in message and ".tflite or .onnx" in message
+    assert f"found '{model}'" in message
+
+
 def test_superres_must_follow_the_cloud_filter(tmp_path):
     text = (ROOT / "scenarios" / "quickstart.yaml").read_text()
     start, end = text.index("  - stage: cloud_filter"), text.index("  - stage: superres")

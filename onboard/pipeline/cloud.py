@@ -152,7 +152,8 @@ class CloudFilter(Stage):
         if not shipped_models():
             return [issue_at("model", f"cloud models in {MODEL_DIR} (rebuild them with `make models`)", "none there")]
         if name not in shipped_models():
-            return [issue_at("model", "auto or one of " + ", ".join(shipped_models()), repr(name))]
+            return [issue_at("model", "auto, one of " + ", ".join(shipped_models())
+                             + ", or a .tflite or .onnx file relative to the scenario", repr(name))]
         try:  # validate reads the card and opens the model file the stage will run (cached for the run)
             model_input = shipped_card(name, MODEL_DIR).inputs[0]
             if list(model_input.bands or ()) != list(bands):

@@ -112,7 +112,10 @@ class SuperResolution(Stage):
     @classmethod
     def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[ConfigIssue]:
         out = []
-        if params.method == "model" and is_model_file(params.model):
+        if params.model != "auto" and not is_model_file(params.model):
+            out.append(issue_at("model", "auto (the shipped MISR model for the scale), or a .tflite or .onnx MISR model "
+                                "file relative to the scenario", repr(params.model)))
+        elif params.method == "model" and is_model_file(params.model):
             pass  # check_files: the file, its card and the model
         elif params.method == "model" and params.scale not in shipped_scales():
             have = ", ".join(f"x{s}" for s in shipped_scales()) or "none"
