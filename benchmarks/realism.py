@@ -7,6 +7,8 @@
   Remote Sens. Environ. 230; its ONNX weights ship in its wheel), scored on synthetic held-out frames against
   their exact truth; and the false-positive rate of the classic spectral rule on synthetic clear pixels next to
   its rate on the real clear pixels.
+- **cloud sheets**: the real clear tiles under a grey water-cloud layer (the world's own composition) of optical
+  thickness 0.5 to 6, featureless or cellular: the share of pixels each shipped model flags (all are cloud).
 - **statistics**: synthetic clear-sky frames against the real clear scenes of ``shared/data/real_clear``
   (Sentinel-2, 10 m, B G R NIR) and the Landsat 8 pair (30 m, B G R), each statistic with one named distance:
   band means and covariances per NDVI class (Frechet distance between Gaussians), whiteness and log(NIR/red)
@@ -39,7 +41,10 @@ import tifffile
 from onboard.pipeline import spectral
 from onboard.runtime.modelcard import MODEL_DIR
 from onboard.runtime.model import Model
+from onboard.sensing.atmosphere import ClearSky
+from onboard.sensing.cloud_layers import THIN_CLOUD_TAU, WATER_CLOUD_ASYMMETRY, CloudColumn
 from onboard.sensing.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES, SNOW, DESERT
+from onboard.sensing.world import compose
 from training import cloud_data
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation, scores
 from training.train_cloud import (LANDSAT_CENTRE_DEG, LANDSAT_DIR, LANDSAT_SCENES, LANDSAT_TIME_UTC, THRESHOLD,
@@ -106,6 +111,60 @@ def sim_to_real(tile_names: Sequence[str] | None = None, models: Sequence[str] =
     mask = ukis_mask() if peer else None
     if mask is not None:
         result["ukis_csmask"] = real_validation(mask, tiles, BGRN)
+    return result
+
+
+# ------------------------------------------------------------------------------------------- cloud sheets
+
+SHEET_TAUS = (0.5, 1.0, 2.0, 3.6, 6.0)  # optical thickness: thin altocumulus to altostratus (ISCCP classes)
+SHEET_CELL_PX = 4  # the cellular sheet's cells, about 120 m at 30 m GSD
+
+
+def cloud_sheet(toa: np.ndarray, tau: float, cells: np.ndarray | None = None) -> np.ndarray:
+    """A real clear scene ``toa`` (H, W, B) under a grey water-cloud layer of optical thickness ``tau``, uniform or
+    times ``cells`` (H, W): the synthetic world's own cloud-over-ground composition
+    (:func:`onboard.sensing.world.compose`: Eddington reflectance, adding method) with the real TOA reflectance as
+    the ground and no atmosphere above the layer, so the scene's own haze stays under the cloud. (H, W, B) float32."""
+    h, w, n_bands = toa.shape
+    layer = np.full((h, w), tau, np.float32) if cells is None else np.float32(tau) * cells
+    ones, zeros = np.ones((h, w), np.float32), np.zeros((h, w), np.float32)
+    column = CloudColumn(np.float32(1 - WATER_CLOUD_ASYMMETRY) * layer, ones, ones, np.zeros((h, w), np.uint8),
+                         np.zeros((h, w), bool))
+    no_air = np.zeros((n_bands, 1, 1), np.float32)
+    sky = ClearSky(no_air, no_air, no_air + 1, no_air + 1, np.zeros(n_bands, np.float32))
+    return np.stack(compose([toa[..., b] for b in range(n_bands)], column, sky), axis=-1)
+
+
+def sheets(models: Sequence[str] = SHIPPED) -> dict[str, Any]:
+    """Share of the real clear tiles' pixels each model flags under a grey cloud sheet of each of SHEET_TAUS:
+    ``uniform`` (a featureless layer, an altostratus) and ``cellular`` (the same mean thickness in cells of
+    SHEET_CELL_PX, an altocumulus), over the pixels that are cloud by the world's truth (tau >= THIN_CLOUD_TAU):
+    a recall."""
+    tiles = [t for t in load_real_tiles() if not np.isin(t.cloud, (CLOUD_THIN, CLOUD_THICK)).any()]
+    rng = np.random.default_rng(SEED)
+    cells = {}
+    for tile in tiles:
+        z = cv2.GaussianBlur(rng.standard_normal(tile.cloud.shape).astype(np.float32), (0, 0), SHEET_CELL_PX)
+        cells[tile.name] = np.clip(1 + 0.8 * (z - z.mean()) / z.std(), 0.05, None).astype(np.float32)
+    result: dict[str, Any] = {"tiles": [t.name for t in tiles], "taus": list(SHEET_TAUS)}
+    for name in models:
+        model = Model(MODEL_DIR / f"{name}.tflite", threads=2)
+        bands = model.card.inputs[0].bands
+        out = {}
+        for kind in ("uniform", "cellular"):
+            out[kind] = {}
+            for tau in SHEET_TAUS:
+                flagged = total = 0
+                for tile in tiles:
+                    layer_cells = cells[tile.name] if kind == "cellular" else None
+                    scored = tile.cloud == CLOUD_CLEAR
+                    if layer_cells is not None:  # the gaps thinner than the truth's thin cloud are not scored
+                        scored &= np.float32(tau) * layer_cells >= THIN_CLOUD_TAU
+                    toa = cloud_sheet(tile.bands(bands), tau, layer_cells)
+                    flagged += int((predict_frame(model, toa) >= THRESHOLD)[scored].sum())
+                    total += int(scored.sum())
+                out[kind][f"{tau:g}"] = round(flagged / total, 4)
+        result[name] = out
     return result
 
 
@@ -333,8 +392,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     sim = sim_to_real(models=() if args.no_sim_to_real else SHIPPED, peer=not args.no_sim_to_real)
     real_rule = sim["classic_rule"]["pooled"]["fpr"]
     real_sim = real_to_sim(synthetic_frames(args.frames), real_rule)
+    sheet = {} if args.no_sim_to_real else sheets()
     result = {"sim_to_real": sim, "real_to_sim": real_sim, "statistics": statistics(args.stat_frames),
-              "targets": check_targets(sim, real_sim), "wall_s": round(time.perf_counter() - start_s, 1)}
+              "sheets": sheet, "targets": check_targets(sim, real_sim),
+              "wall_s": round(time.perf_counter() - start_s, 1)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     for name in (*SHIPPED, "classic_rule", "spectral_test", "ukis_csmask"):
@@ -343,6 +404,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             worst = max(t["fpr"] for t in sim[name]["tiles"].values())
             print(f"sim->real {name:20s} F1 {p['f1']:.3f}  IoU {p['iou']:.3f}  FPR {p['fpr']:.4f}  "
                   f"worst-tile FPR {worst:.4f}  thin recall {p['thin_recall']}")
+    for name in SHIPPED:
+        for kind in ("uniform", "cellular") if name in sheet else ():
+            print(f"sheet     {name:20s} {kind:8s} flagged at tau " + "  ".join(
+                f"{tau} {share:.3f}" for tau, share in sheet[name][kind].items()))
     if "ukis_csmask" in real_sim:
         print(f"real->sim ukis_csmask F1 {real_sim['ukis_csmask']['f1']:.3f} on {args.frames} synthetic frames")
     rule = real_sim["classic_rule"]

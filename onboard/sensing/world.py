@@ -168,10 +168,10 @@ class SyntheticWorld(World):
                                                        (footprint.gsd_m, sun_elevation_rad, sun_azimuth_rad))
         sky = clear_sky(field(self._aerosol), math.sin(sun_elevation_rad), BAND_CENTRES_UM)
         column = self._clouds.column(footprint, field, t_s, sun_elevation_rad, sun_azimuth_rad)
-        return _compose(surface, column, sky), column.cloud, column.shadow, landcover
+        return compose(surface, column, sky), column.cloud, column.shadow, landcover
 
 
-def _compose(surface: Sequence[np.ndarray], column: CloudColumn, sky: ClearSky) -> list[np.ndarray]:
+def compose(surface: Sequence[np.ndarray], column: CloudColumn, sky: ClearSky) -> list[np.ndarray]:
     """TOA reflectance planes (H, W) float32 of ``surface`` planes (one per band, in ``sky``'s bands) under a cloud
     column and a clear atmosphere."""
     r_cloud = cloud_reflectance(column.scaled_tau) * column.brightness
