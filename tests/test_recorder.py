@@ -144,3 +144,27 @@ def test_a_product_without_room_and_an_evicted_frame_are_dropped(tmp_path, camer
                                     for n, s in enumerate(text, start=1))}
     assert rows[frame.frame_id].dropped_by_reason == {"storage_full": 1} and rows[frame.frame_id].reason == "storage_full"
     assert rows["sat-1-f00001"].bytes_on_board == 3000 and rows["sat-1-f00001"].age_s == 500.0
+
+
+def test_a_frame_computed_ahead_keeps_its_evaluation_on_disk_only_if_it_finishes(tmp_path, camera):
+    """The frame pool's frames wait in storage with their evaluation already on disk (Recorder.spill): the file
+    stays for a frame that is processed, and goes for one evicted or still waiting at the end."""
+    recorder = Recorder(tmp_path, START, camera)
+    recorder.start(INFO)
+    works = {}
+    for n, fate in enumerate(("processed", "evicted", "waiting")):
+        frame, cap = frame_and_capture(camera, 100.0 + n)
+        frame = SimpleNamespace(**{**vars(frame), "frame_id": f"sat-1-f{n:05d}"})
+        recorder.ledger.captured(frame.frame_id, "sat-1", cap.t_s)
+        works[fate] = Work(frame, [], evaluation={"probability": np.full((4, 4), n, np.float32)},
+                           alternative_bytes={"bent_pipe": camera.raw_bytes})
+        recorder.spill(works[fate])
+        assert works[fate].evaluation == {}  # not held in memory while the frame waits
+        assert (tmp_path / "evaluation" / f"{frame.frame_id}.npz").is_file()
+    recorder.processed(works["processed"], "projected")
+    evicted = works["evicted"].frame.frame_id
+    recorder.evicted(Item(evicted, (evicted,), 100, 1, "raw"), "storage_full")
+    recorder.finish(1000.0, [], [], INFO)
+    assert sorted(p.name for p in (tmp_path / "evaluation").iterdir()) == ["sat-1-f00000.npz"]
+    with np.load(tmp_path / "evaluation" / "sat-1-f00000.npz") as kept:
+        assert kept["probability"].tolist() == np.zeros((4, 4)).tolist()  # the file processed() would have written

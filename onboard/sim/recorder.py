@@ -79,6 +79,7 @@ class Recorder:
         self.camera = camera
         self.ledger = Ledger()
         self.contacts: list[ContactLog] = []  # filled by the downlink processes
+        self._spilled: set[str] = set()  # frames whose evaluation file was written ahead of their compute
 
     def start(self, run_info: RunInfo) -> None:
         """Make the directories, open the product store and the line files, write the first (incomplete) run.json."""
@@ -107,13 +108,32 @@ class Recorder:
         write_npz(self.run_dir / "truth" / f"{frame.frame_id}.npz", {
             "cloud": truth.cloud, "shadow": truth.shadow, "landcover": truth.landcover, "valid": truth.valid, **high_res})
 
+    def spill(self, work: Any) -> None:
+        """A frame computed ahead by the frame pool, now waiting in storage for its compute slot: its evaluation
+        arrays are written now (the file :meth:`processed` would write) and dropped from memory, so that a queue of
+        waiting frames does not hold them. A frame that never finishes loses the file again (:meth:`evicted`,
+        :meth:`finish`)."""
+        if work.evaluation:
+            write_npz(self._evaluation_path(work.frame.frame_id), work.evaluation, stored=EVALUATION_CODESTREAM_KEYS)
+            work.evaluation = {}
+            self._spilled.add(work.frame.frame_id)
+
+    def _evaluation_path(self, frame_id: str) -> Path:
+        return self.run_dir / "evaluation" / f"{frame_id}.npz"
+
+    def _unspill(self, frame_id: str) -> None:
+        """Remove the evaluation file of a spilled frame that will not finish."""
+        if frame_id in self._spilled:
+            self._spilled.discard(frame_id)
+            self._evaluation_path(frame_id).unlink(missing_ok=True)
+
     def processed(self, work: Any, timing: str) -> None:
         """A frame through the pipeline (``work``: its tile.Work; ``timing``: projected or measured): its
         evaluation record, its ledger entry and its processing.jsonl line."""
         frame = work.frame
+        self._spilled.discard(frame.frame_id)  # its evaluation file, written ahead, stays
         if work.evaluation:
-            write_npz(self.run_dir / "evaluation" / f"{frame.frame_id}.npz", work.evaluation,
-                      stored=EVALUATION_CODESTREAM_KEYS)
+            write_npz(self._evaluation_path(frame.frame_id), work.evaluation, stored=EVALUATION_CODESTREAM_KEYS)
         self.ledger.processed(frame.frame_id, len(work.tiles), [reason for _, reason in work.dropped],
                               work.dropped_by)
         self._processing.write(jsonl_line(ProcessingRecord(
@@ -147,6 +167,8 @@ class Recorder:
             self.products.discard(item.data)
         for frame_id in item.frame_ids:
             self.ledger.dropped(frame_id, reason)
+            if item.kind == "raw":
+                self._unspill(frame_id)
 
     def finish(self, end_t_s: float, left_on_board: Iterable[Item], timeline: list[TimelineSample],
                run_info: RunInfo) -> None:
@@ -155,6 +177,8 @@ class Recorder:
         self._captures.close()
         self._processing.close()
         self.products.close()
+        for frame_id in list(self._spilled):  # still waiting for compute at the end: not processed
+            self._unspill(frame_id)
         tel = self.run_dir / "telemetry"
         on_board: dict[str, int] = {}
         for item in left_on_board:

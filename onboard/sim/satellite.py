@@ -97,6 +97,8 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
             frame = work.frame
         raw.data = (frame, cap, work)
         recorder.captured(frame, cap, payload.capture_bytes, payload.burst_frames)
+        if work is not None:
+            recorder.spill(work)  # computed ahead: only its products wait in memory for the compute slot
         sat.power.busy("camera", FRAME_READOUT_S * payload.burst_frames)
         yield sat.queue.put(raw)
 
