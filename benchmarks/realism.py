@@ -127,7 +127,7 @@ def cloud_sheet(toa: np.ndarray, tau: float, cells: np.ndarray | None = None) ->
     the ground and no atmosphere above the layer, so the scene's own haze stays under the cloud. (H, W, B) float32."""
     h, w, n_bands = toa.shape
     layer = np.full((h, w), tau, np.float32) if cells is None else np.float32(tau) * cells
-    ones, zeros = np.ones((h, w), np.float32), np.zeros((h, w), np.float32)
+    ones = np.ones((h, w), np.float32)
     column = CloudColumn(np.float32(1 - WATER_CLOUD_ASYMMETRY) * layer, ones, ones, np.zeros((h, w), np.uint8),
                          np.zeros((h, w), bool))
     no_air = np.zeros((n_bands, 1, 1), np.float32)
