@@ -157,9 +157,8 @@ def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:
     :func:`onboard.pipeline.alternatives.estimates`); ``frames_not_sent``: frames where the pipeline sent too few
     bytes for any codestream."""
     scores, not_sent = Quality(bit_depth), 0
-    lossless_sent = {r.frame_id for r in run.processing or []
-                     if r.alternative_bytes.get("lossy_same_bytes")
-                     and r.alternative_bytes.get("lossy_same_bytes") == r.alternative_bytes.get("lossless_jpeg2000")}
+    lossless_sent = {r.frame_id for r in run.processing or [] if 0 < (r.alternative_bytes.get("lossy_same_bytes") or 0)
+                     == r.alternative_bytes.get("lossless_jpeg2000")}
     for frame_id in finished_frames(run):
         data = evaluation(run, frame_id)
         if frame_id in lossless_sent and codec.EVALUATION_RAW_KEY in data:

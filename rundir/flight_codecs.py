@@ -107,8 +107,8 @@ def jpeg2000(dn: np.ndarray, bit_depth: int, quality_db: float | None = None,
              threads: int = OPENJPEG_THREADS) -> bytes:
     """JPEG 2000 part 1 (ISO/IEC 15444-1) codestream of an (H, W, B) frame, B components, no colour transform:
     lossless with the reversible 5/3 integer wavelet, or (``quality_db``) the irreversible 9/7 wavelet at
-    OpenJPEG's fixed-quality target, a PSNR in dB; coded in ``threads`` threads. :func:`jpeg2000_at_bytes` reaches a byte budget instead (OpenJPEG's
-    rate control, through GDAL).
+    OpenJPEG's fixed-quality target, a PSNR in dB; coded in ``threads`` threads. :func:`jpeg2000_at_bytes` reaches a
+    byte budget instead (OpenJPEG's rate control, through GDAL).
 
     Stands in for CCSDS 122.0-B-2 (Image Data Compression, 2017): a 2-D discrete wavelet transform, 5/3-like
     integer for lossless or 9/7 float, and a bit-plane encoder stopped at a target rate. CCSDS 120.1-G-3 (its green

@@ -175,6 +175,11 @@ class ModelFile(Record):
     version: str
     sha256: str
 
+    @classmethod
+    def of(cls, file: str, card: Any) -> ModelFile:
+        """The record of model ``file`` from its loaded card (``name``, ``version``, ``sha256``)."""
+        return cls(file, card.name, card.version, card.sha256)
+
     @property
     def label(self) -> str:
         """``file (name version, sha256 first 12 hex digits)``, for a report."""

@@ -191,8 +191,7 @@ class CloudFilter(Stage):
                           card.inputs[0].shape[1] if card else 0)
         self.latency_s = card.host_latency_s if card else 0.0
         self.model_card = validation_figures(self.model_path.stem) if model and not user else None
-        self.model_file = (ModelFile(params.model if user else self.model_path.stem, card.name, card.version,
-                                     card.sha256) if card else None)
+        self.model_file = ModelFile.of(params.model if user else self.model_path.stem, card) if card else None
 
     def probability(self, dn: np.ndarray, reflectance: np.ndarray, spectral_mask: np.ndarray) -> np.ndarray:
         """(H, W) float32 cloud probability of an (H, W, B) frame, its DN and TOA reflectance; the spectral

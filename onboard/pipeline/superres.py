@@ -113,8 +113,8 @@ class SuperResolution(Stage):
     def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[ConfigIssue]:
         out = []
         if params.model != "auto" and not is_model_file(params.model):
-            out.append(issue_at("model", "auto (the shipped MISR model for the scale), or a .tflite or .onnx MISR model "
-                                "file relative to the scenario", repr(params.model)))
+            out.append(issue_at("model", "auto (the shipped MISR model for the scale), or a .tflite or .onnx MISR "
+                                "model file relative to the scenario", repr(params.model)))
         elif params.method == "model" and is_model_file(params.model):
             pass  # check_files: the file, its card and the model
         elif params.method == "model" and params.scale not in shipped_scales():
@@ -162,8 +162,8 @@ class SuperResolution(Stage):
             card = shipped_card(name) if self.model_name else None
             self.window_px = card.inputs[0].shape[1] if card else 0
             self.latency_s = card.host_latency_s if card else 0.0
-        self.model_file = (ModelFile(params.model if self.user_model is not None else name, card.name, card.version,
-                                     card.sha256) if card and params.method == "model" else None)
+        self.model_file = (ModelFile.of(params.model if self.user_model is not None else name, card)
+                           if card and params.method == "model" else None)
 
     def _fuse(self, planes: np.ndarray, method: str, lr: np.ndarray, clear: np.ndarray) -> np.ndarray:
         """(H*s, W*s, B) float32 reflectance of ``method`` from the shared planes (B, H*s, W*s, 3), or for plain

@@ -114,12 +114,15 @@ class Recorder:
         waiting frames does not hold them. A frame that never finishes loses the file again (:meth:`evicted`,
         :meth:`finish`)."""
         if work.evaluation:
-            write_npz(self._evaluation_path(work.frame.frame_id), work.evaluation, stored=EVALUATION_CODESTREAM_KEYS)
+            self._write_evaluation(work)
             work.evaluation = {}
             self._spilled.add(work.frame.frame_id)
 
     def _evaluation_path(self, frame_id: str) -> Path:
         return self.run_dir / "evaluation" / f"{frame_id}.npz"
+
+    def _write_evaluation(self, work: Any) -> None:
+        write_npz(self._evaluation_path(work.frame.frame_id), work.evaluation, stored=EVALUATION_CODESTREAM_KEYS)
 
     def _unspill(self, frame_id: str) -> None:
         """Remove the evaluation file of a spilled frame that will not finish."""
@@ -133,7 +136,7 @@ class Recorder:
         frame = work.frame
         self._spilled.discard(frame.frame_id)  # its evaluation file, written ahead, stays
         if work.evaluation:
-            write_npz(self._evaluation_path(frame.frame_id), work.evaluation, stored=EVALUATION_CODESTREAM_KEYS)
+            self._write_evaluation(work)
         self.ledger.processed(frame.frame_id, len(work.tiles), [reason for _, reason in work.dropped],
                               work.dropped_by)
         self._processing.write(jsonl_line(ProcessingRecord(
