@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
@@ -28,8 +27,7 @@ from .canvas import DPI, figure as _figure
 from .cloud_plots import plot_pr_curve, plot_tradeoff
 from .mosaics import preview
 from .run_data import RunData
-from .stitch import QUICKLOOK_GAMMA, QUICKLOOK_REFLECTANCE_MAX
-from .superres import SRScene, scenes_of, superres_policy
+from .superres import EXAMPLE_CROP_KEY, reflectance_rgb
 
 S_PER_H = 3600.0
 CONTACT_COLOUR = "tab:green"
@@ -37,9 +35,7 @@ ECLIPSE_COLOUR = "0.85"
 MAX_LABELLED_CONTACTS = 24
 MAX_PREVIEWS = 12
 PREVIEW_MAX_PX = 800  # longest side of a mosaic preview handed to matplotlib
-CROP_PX = 48  # low-res side of the super-resolution example crops
 NO_DATA_COLOUR = "0.8"  # mosaic ground no product covers
-CROP_NAMES = {"bicubic": "bicubic", "shift_and_add": "shift-and-add", "model_int8": "model int8"}
 
 
 def _hours_label(start_utc: str | None) -> str:
@@ -209,17 +205,11 @@ def plot_latency(latency_s: np.ndarray, path: Path) -> None:
     fig.savefig(path)
 
 
-def _reflectance_rgb(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float display image of a (H, W, B) B, G, R[, NIR] reflectance image, stretched like the quick-looks."""
-    rgb = image[..., [2, 1, 0]] if image.shape[-1] >= 3 else np.repeat(image[..., :1], 3, axis=-1)
-    return np.clip(rgb / QUICKLOOK_REFLECTANCE_MAX, 0.0, 1.0) ** QUICKLOOK_GAMMA
-
-
 def plot_superres_crops(panels: Sequence[tuple[str, np.ndarray]], path: Path, title: str) -> None:
     """Crops side by side, each ``(name, (h, w, B) TOA reflectance)``, at one stretch and nearest-neighbour."""
     fig = _figure(2.6 * len(panels), 3.0)
     for ax, (name, image) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
-        ax.imshow(_reflectance_rgb(image), interpolation="nearest")
+        ax.imshow(reflectance_rgb(image), interpolation="nearest")
         ax.set_title(name, fontsize=9)
         ax.set_axis_off()
     fig.suptitle(title, fontsize=10)
@@ -244,9 +234,8 @@ def write_plots(run: RunData, report: Mapping[str, Any], full: Mapping[str, Any]
     superres = full.get("superres") or {}
     if superres.get("plots"):
         (run.run_dir / "plots").mkdir(exist_ok=True)
-        policy = superres_policy(run.run_info)
-        panels, title = superres_crops(scenes_of(run, policy), int(policy["scale"]))
-        plot_superres_crops(panels, run.run_dir / superres["plots"][0], title)
+        crop = run.derived[EXAMPLE_CROP_KEY]
+        plot_superres_crops(crop.panels, run.run_dir / superres["plots"][0], crop.title)
     return figures
 
 
@@ -312,40 +301,3 @@ def _core_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-
-
-def superres_crops(scenes: Sequence[SRScene], scale: int) -> tuple[list[tuple[str, np.ndarray]], str]:
-    """The panels and title of the example-crop figure: the most detailed :data:`CROP_PX` crop of ``scenes``
-    (non-empty) as the low-res frame 0 (when recorded, repeated ``scale`` times), the baselines, the product and
-    the truth, each ``(name, (h, w, B) TOA reflectance)``."""
-    scene, r, c = _detailed_crop(scenes, scale)
-    box = (slice(scale * r, scale * (r + CROP_PX)), slice(scale * c, scale * (c + CROP_PX)))
-    panels = []
-    if scene.low_res is not None:
-        panels.append(("low-res frame 0", np.repeat(np.repeat(scene.low_res[r:r + CROP_PX, c:c + CROP_PX], scale, 0),
-                                                    scale, 1)))
-    panels += [(CROP_NAMES[m], scene.images[m][box]) for m in CROP_NAMES if m in scene.images]
-    panels.append(("truth", scene.truth[box]))
-    return panels, f"{scene.frame_id}: {CROP_PX} x {CROP_PX} low-res px at ({r}, {c}), x{scale}"
-
-
-def _detailed_crop(scenes: Sequence[SRScene], scale: int) -> tuple[SRScene, int, int]:
-    """The scene and low-res corner (row, col) of the CROP_PX crop with the most fine detail a reader sees in the
-    truth, among crops that are at least 95 % scored (any crop if none is). Detail is the mean absolute Laplacian
-    of the grey level of the true-colour image as the figure shows it (:func:`_reflectance_rgb`: NIR texture,
-    invisible there, does not count), over the scored pixels 2 px away from unscored ones (a cloud's edge is not
-    the ground's detail)."""
-    best: tuple[float, SRScene, int, int] | None = None
-    n = CROP_PX * scale
-    for scene in scenes:
-        h, w = scene.scored.shape
-        grey = np.ascontiguousarray(_reflectance_rgb(scene.truth).mean(axis=-1), dtype=np.float32)
-        inside = cv2.erode(scene.scored.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-        detail = np.abs(cv2.Laplacian(grey, cv2.CV_32F)) * inside
-        for r in range(0, max(h - n, 0) + 1, n // 2):
-            for c in range(0, max(w - n, 0) + 1, n // 2):
-                share = float(scene.scored[r:r + n, c:c + n].mean())
-                texture = float(detail[r:r + n, c:c + n].mean()) + (1.0 if share >= 0.95 else 0.0)
-                if best is None or texture > best[0]:
-                    best = (texture, scene, r // scale, c // scale)
-    return best[1], best[2], best[3]

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -32,6 +32,7 @@ from rundir.run_info import RunInfo
 
 from .document import Heading, Image, Paragraph, Table, fmt_bytes
 from .metrics import finished_frames
+from .stitch import QUICKLOOK_GAMMA, QUICKLOOK_REFLECTANCE_MAX
 
 REFLECTANCE_RANGE = 1.0  # default data range: TOA reflectance 0..1, not each image's own min..max
 SSIM_SIGMA_PX = 1.5
@@ -51,7 +52,9 @@ class CPSNR:
 
 
 def _bands(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image, np.float64)
+    """(H, W, B) view of an (H, W) or (H, W, B) image in its own dtype: the scores cast one band or one selection
+    of pixels at a time to float64, so a large image is never copied whole."""
+    image = np.asarray(image)
     return image[..., None] if image.ndim == 2 else image
 
 
@@ -78,7 +81,7 @@ def cpsnr(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = None, 
 
     def exact_mse(offset: tuple[int, int]) -> tuple[float, np.ndarray]:
         keep = clear_mask[window(*offset)]
-        diff = hr[window(*offset)][keep] - sr_core[keep]  # (n, B), float64, two passes: no cancellation
+        diff = hr[window(*offset)][keep].astype(np.float64) - sr_core[keep]  # (n, B), float64, two passes
         bias = diff.mean(axis=0)
         return float(np.mean((diff - bias) ** 2)), bias
 
@@ -86,7 +89,8 @@ def cpsnr(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = None, 
     # at each offset is small: per band, the masked sums over every offset at once are cross-correlations
     # (cv2.matchTemplate, TM_CCORR: sum over the template of template * image shifted by the offset), then the
     # best few offsets are scored exactly in float64.
-    level = np.array([np.mean(hr[window(0, 0)][..., c] - sr_core[..., c]) for c in range(hr.shape[2])])
+    level = np.array([np.mean(hr[window(0, 0)][..., c].astype(np.float64) - sr_core[..., c])
+                      for c in range(hr.shape[2])])
     mask = clear_mask.astype(np.float32)
     ones = np.ones(sr_core.shape[:2], np.float32)
 
@@ -98,7 +102,7 @@ def cpsnr(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = None, 
     mse_map = np.zeros_like(count)
     for c in range(hr.shape[2]):
         hr_plane = np.ascontiguousarray(hr[..., c], dtype=np.float32)
-        sr_plane = np.ascontiguousarray(sr_core[..., c] + level[c], dtype=np.float32)
+        sr_plane = np.ascontiguousarray(sr_core[..., c].astype(np.float64) + level[c], dtype=np.float32)
         masked = mask * hr_plane
         sum_diff = ccorr(masked, ones).astype(np.float64) - ccorr(mask, sr_plane)
         sum_sq = (ccorr(masked * hr_plane, ones).astype(np.float64) - 2 * ccorr(masked, sr_plane)
@@ -149,7 +153,7 @@ def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
 
     scores = []
     for band in range(hr.shape[2]):
-        x, y = np.ascontiguousarray(sr[..., band]), np.ascontiguousarray(hr[..., band])
+        x, y = np.ascontiguousarray(sr[..., band], np.float64), np.ascontiguousarray(hr[..., band], np.float64)
         mx, my = local_mean(x), local_mean(y)
         vx, vy, cxy = local_mean(x * x) - mx * mx, local_mean(y * y) - my * my, local_mean(x * y) - mx * my
         ssim_map = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
@@ -161,6 +165,9 @@ def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
 
 METHODS = ("model_int8", "model_float32", "bicubic", "bicubic_registered", "shift_and_add")
 CROPS_PLOT = "plots/superres-crops.png"  # example crops, drawn by ground.plots.write_plots
+CROP_PX = 48  # low-res side of the example crops
+CROP_NAMES = {"bicubic": "bicubic", "shift_and_add": "shift-and-add", "model_int8": "model int8"}
+EXAMPLE_CROP_KEY = "superres_example_crop"  # run.derived: the section's ExampleCrop, drawn by ground.plots
 
 
 def registration_error_px(estimated: np.ndarray, true: np.ndarray) -> float:
@@ -196,10 +203,11 @@ def _product_method(policy: Mapping[str, Any]) -> str:
     return "model_int8" if policy.get("method", "model") == "model" else str(policy["method"])
 
 
-def load_scenes(run: Any, policy: Mapping[str, Any]) -> list[SRScene]:
-    """Finished frames with delivered super-resolved tiles, high-res truth and an evaluation record."""
+def iter_scenes(run: Any, policy: Mapping[str, Any]) -> Iterator[SRScene]:
+    """Finished frames with delivered super-resolved tiles, high-res truth and an evaluation record, one at a time:
+    a scene holds several full-size images, so only one is in memory."""
     if run.ledger is None or run.captures is None:
-        return []
+        return
     finished = finished_frames(run.ledger)
     encoded = {r.frame_id: r.alternative_bytes.get("cloud_filter", r.alternative_bytes.get("encode_only"))
                for r in run.processing or []}
@@ -208,7 +216,6 @@ def load_scenes(run: Any, policy: Mapping[str, Any]) -> list[SRScene]:
         line = product.line
         if line["kind"] == "image" and int(line.get("scale", 1)) > 1:
             by_frame.setdefault(str(line["frame_ids"][0]), []).append(product)
-    scenes = []
     for capture in run.captures:
         frame_id = capture.frame_id
         truth_path, eval_path = (run.run_dir / d / f"{frame_id}.npz" for d in ("truth", "evaluation"))
@@ -235,17 +242,61 @@ def load_scenes(run: Any, policy: Mapping[str, Any]) -> list[SRScene]:
             error = (registration_error_px(evaluation["sr_shifts_px"], truth["shifts_px"])
                      if "sr_shifts_px" in evaluation else None)
             low_res = evaluation["sr_low_res"] * np.float32(per_dn) if "sr_low_res" in evaluation else None
-            scenes.append(SRScene(frame_id, images, hr, truth["hr_clear"] & delivered, low_res, error,
-                                  sum(int(p.line["bytes"]) for p in products),
-                                  sum(int(p.line["raw_bytes"]) for p in products), encoded.get(frame_id)))
-    return scenes
+            scored = truth["hr_clear"] & delivered
+        yield SRScene(frame_id, images, hr, scored, low_res, error, sum(int(p.line["bytes"]) for p in products),
+                      sum(int(p.line["raw_bytes"]) for p in products), encoded.get(frame_id))
 
 
-def scenes_of(run: Any, policy: Mapping[str, Any]) -> list[SRScene]:
-    """:func:`load_scenes`, read once per run (kept in ``run.derived``: the plots draw crops of them)."""
-    if "superres_scenes" not in run.derived:
-        run.derived["superres_scenes"] = load_scenes(run, policy)
-    return run.derived["superres_scenes"]
+def reflectance_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float display image of a (H, W, B) B, G, R[, NIR] reflectance image, stretched like the mosaic
+    quick-looks (:data:`~ground.stitch.QUICKLOOK_REFLECTANCE_MAX`, :data:`~ground.stitch.QUICKLOOK_GAMMA`)."""
+    rgb = image[..., [2, 1, 0]] if image.shape[-1] >= 3 else np.repeat(image[..., :1], 3, axis=-1)
+    return np.clip(rgb / QUICKLOOK_REFLECTANCE_MAX, 0.0, 1.0) ** QUICKLOOK_GAMMA
+
+
+@dataclass
+class ExampleCrop:
+    """The report's example crops: of the scenes :meth:`offer` ed so far, the :data:`CROP_PX` crop (low-res px) with
+    the most fine detail a reader sees in the truth, kept as ``panels`` (``(name, (h, w, B) TOA reflectance)``: the
+    low-res frame 0 when recorded, repeated ``scale`` times, the :data:`CROP_NAMES` methods and the truth) and a
+    ``title``; only the crops are kept, never a whole scene.
+
+    Detail is the mean absolute Laplacian of the grey level of the true-colour image as the figure shows it
+    (:func:`reflectance_rgb`: NIR texture, invisible there, does not count), over the scored pixels 2 px away from
+    unscored ones (a cloud's edge is not the ground's detail); crops at least 95 % scored come first. Ties go to
+    the first crop offered."""
+
+    scale: int
+    detail: float = -math.inf
+    panels: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    title: str = ""
+
+    def offer(self, scene: SRScene) -> None:
+        """Keep the most detailed crop of ``scene`` if it beats the one kept."""
+        scale, n = self.scale, CROP_PX * self.scale
+        h, w = scene.scored.shape
+        grey = np.ascontiguousarray(reflectance_rgb(scene.truth).mean(axis=-1), dtype=np.float32)
+        inside = cv2.erode(scene.scored.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        detail = np.abs(cv2.Laplacian(grey, cv2.CV_32F)) * inside
+        best: tuple[float, int, int] | None = None
+        for r in range(0, max(h - n, 0) + 1, n // 2):
+            for c in range(0, max(w - n, 0) + 1, n // 2):
+                share = float(scene.scored[r:r + n, c:c + n].mean())
+                texture = float(detail[r:r + n, c:c + n].mean()) + (1.0 if share >= 0.95 else 0.0)
+                if best is None or texture > best[0]:
+                    best = (texture, r // scale, c // scale)
+        if best is None or best[0] <= self.detail:
+            return
+        self.detail, r, c = best
+        box = (slice(scale * r, scale * (r + CROP_PX)), slice(scale * c, scale * (c + CROP_PX)))
+        panels = []
+        if scene.low_res is not None:
+            low_res = scene.low_res[r:r + CROP_PX, c:c + CROP_PX]
+            panels.append(("low-res frame 0", np.repeat(np.repeat(low_res, scale, 0), scale, 1)))
+        panels += [(CROP_NAMES[m], scene.images[m][box].copy()) for m in CROP_NAMES if m in scene.images]
+        panels.append(("truth", scene.truth[box].copy()))
+        self.panels = panels
+        self.title = f"{scene.frame_id}: {CROP_PX} x {CROP_PX} low-res px at ({r}, {c}), x{scale}"
 
 
 def _mean(values: list[float]) -> float | None:
@@ -264,26 +315,27 @@ def superres_section(run: Any) -> dict[str, Any] | None:
     frames = camera.burst_frames if camera else 0
     out: dict[str, Any] = {"policy": policy, "product": _product_method(policy), "burst_frames": frames,
                            "pixel_ratio_vs_burst": scale * scale / frames if frames else None}
-    scenes = scenes_of(run, policy)
-    out["scenes_scored"] = len(scenes)
+    crop = run.derived[EXAMPLE_CROP_KEY] = ExampleCrop(scale)
+    per_scene, product_bytes, raw_bytes, encoded, errors = [], 0, 0, [], []
     # NOTE: OpenCV and numpy release the GIL in the heavy parts: two threads score two methods at once.
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        scored = [dict(zip(scene.images, pool.map(lambda img, sc=scene: _scores(img, sc), scene.images.values())))
-                  for scene in scenes]
-    per_scene = []
-    for scene, scores in zip(scenes, scored):
-        per_scene.append({"frame_id": scene.frame_id, "scored_fraction": float(scene.scored.mean()),
-                          "cpsnr_db": {m: _finite(s[0]) for m, s in scores.items()},
-                          "ssim": {m: _finite(s[1]) for m, s in scores.items()},
-                          "registration_error_px": scene.registration_error_px,
-                          "product_bytes": scene.product_bytes, "burst_raw_bytes": scene.burst_raw_bytes})
-    product_bytes = sum(s.product_bytes for s in scenes)
-    raw_bytes = sum(s.burst_raw_bytes for s in scenes)
-    encoded = [s.burst_encoded_bytes for s in scenes]
+        for scene in iter_scenes(run, policy):
+            scores = dict(zip(scene.images, pool.map(lambda img, sc=scene: _scores(img, sc), scene.images.values())))
+            crop.offer(scene)
+            product_bytes += scene.product_bytes
+            raw_bytes += scene.burst_raw_bytes
+            encoded.append(scene.burst_encoded_bytes)
+            errors.append(scene.registration_error_px)
+            per_scene.append({"frame_id": scene.frame_id, "scored_fraction": float(scene.scored.mean()),
+                              "cpsnr_db": {m: _finite(s[0]) for m, s in scores.items()},
+                              "ssim": {m: _finite(s[1]) for m, s in scores.items()},
+                              "registration_error_px": scene.registration_error_px,
+                              "product_bytes": scene.product_bytes, "burst_raw_bytes": scene.burst_raw_bytes})
+    out["scenes_scored"] = len(per_scene)
     out.update({
         "cpsnr_db": {m: _mean([p["cpsnr_db"].get(m) for p in per_scene]) for m in METHODS},
         "ssim": {m: _mean([p["ssim"].get(m) for p in per_scene]) for m in METHODS},
-        "registration_error_px": _mean([s.registration_error_px for s in scenes]),
+        "registration_error_px": _mean(errors),
         "bytes_ratio_vs_burst": product_bytes / raw_bytes if raw_bytes else None,
         "bytes_ratio_vs_encoded_burst": (product_bytes / sum(encoded)
                                          if encoded and None not in encoded and sum(encoded) else None),
@@ -300,7 +352,7 @@ def superres_section(run: Any) -> dict[str, Any] | None:
         },
     })
     out["warnings"] = harm_warnings(out, run.run_info.pipeline if run.run_info else [])
-    if scenes:
+    if per_scene:
         out["plots"] = [CROPS_PLOT]
     return out
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ground.superres import cpsnr, cpsnr_db, harm_warnings, registration_error_px, ssim
+from ground.superres import (CROP_PX, ExampleCrop, SRScene, cpsnr, cpsnr_db, harm_warnings, registration_error_px,
+                             ssim)
 
 ONE_MILLI_DB = 1e-3
 EXACT_DB = 250.0  # a cMSE below 1e-25: zero up to float64 rounding
@@ -155,3 +156,59 @@ def test_registration_error_is_the_rms_distance():
     true = np.array([[0, 0], [0.5, 0.5], [1.0, -1.0]])
     estimated = true + np.array([[0, 0], [0.3, 0.4], [0.0, 0.0]])
     assert registration_error_px(estimated, true) == pytest.approx(np.sqrt(0.25 / 2))
+
+
+def test_the_superres_crop_is_the_most_detailed_one():
+    scale, size_px = 2, 288
+    truth = np.full((size_px, size_px, 4), 0.2, np.float32)
+    n = CROP_PX * scale
+    rows, cols = np.indices((n, n))
+    truth[n:2 * n, n // 2:n // 2 + n] += (0.1 * ((rows + cols) % 2))[..., None]  # a checkerboard: fine detail
+    images = {"bicubic": truth * 0.9, "model_int8": truth.copy()}
+    scene = SRScene("f", images, truth, np.ones((size_px, size_px), bool), truth[::scale, ::scale].copy(), None,
+                    1, 1, None)
+    crop = ExampleCrop(scale)
+    crop.offer(scene)
+    panels, title = crop.panels, crop.title
+    assert [name for name, _ in panels] == ["low-res frame 0", "bicubic", "model int8", "truth"]
+    assert all(image.shape == (n, n, 4) for _, image in panels)
+    assert np.array_equal(panels[-1][1], truth[n:2 * n, n // 2:n // 2 + n])
+    assert title == f"f: {CROP_PX} x {CROP_PX} low-res px at ({n // scale}, {n // 4}), x{scale}"
+
+
+def test_the_superres_crop_ignores_texture_the_figure_does_not_show():
+    """Three 96 px crops: NIR-only texture (invisible in true colour), a bright cloud whose edge is unscored
+    ground, and field edges in the visible bands; the crop is the field edges."""
+    scale, n = 2, CROP_PX * 2
+    truth = np.full((n, 3 * n, 4), 0.1, np.float32)
+    rows, cols = np.indices((n, n))
+    truth[:, :n, 3] += 0.3 * ((rows + cols) % 2)  # NIR checkerboard
+    scored = np.ones(truth.shape[:2], bool)
+    truth[40:56, n + 40:n + 56, :] = 0.9  # a cloud: bright, unscored, 97 % of the crop still scored
+    scored[40:56, n + 40:n + 56] = False
+    truth[:, 2 * n:, :3] += (0.05 * ((cols // 12) % 2))[..., None]  # 12 px stripes of two fields
+    scene = SRScene("f", {"model_int8": truth}, truth, scored, None, None, 1, 1, None)
+    crop = ExampleCrop(scale)
+    crop.offer(scene)
+    assert crop.title == f"f: {CROP_PX} x {CROP_PX} low-res px at (0, {n}), x{scale}"
+
+
+def test_the_example_crop_streams_keeping_copies_of_the_best_crop_only():
+    """Scenes are offered one at a time: a later, more detailed scene replaces the crop, an equal one does not, and
+    the panels are copies (the scene's full-size arrays can be freed)."""
+    scale, n = 2, CROP_PX * 2
+    rows, cols = np.indices((n, n))
+
+    def scene(name, contrast):
+        truth = np.full((n, n, 4), 0.2, np.float32)
+        truth[..., :3] += (contrast * ((rows + cols) % 2))[..., None]
+        return SRScene(name, {"model_int8": truth.copy()}, truth, np.ones((n, n), bool), None, None, 1, 1, None)
+
+    crop = ExampleCrop(scale)
+    first, busier, same = scene("a", 0.02), scene("b", 0.1), scene("c", 0.1)
+    for s in (first, busier, same):
+        crop.offer(s)
+    assert crop.title.startswith("b: ")
+    assert [name for name, _ in crop.panels] == ["model int8", "truth"]
+    busier.truth[:] = 0
+    assert crop.panels[-1][1].max() > 0.2

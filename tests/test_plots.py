@@ -4,12 +4,10 @@ super-resolution crop is the most detailed one."""
 from __future__ import annotations
 
 import cv2
-import numpy as np
 
 from ground import plots
 from ground.report import _rounded, collect
 from ground.run_data import load_run
-from ground.superres import SRScene
 
 
 def png_size(path) -> tuple[int, int]:
@@ -51,38 +49,6 @@ def test_a_section_figure_is_drawn_where_the_section_names_it(tiny_run):
 def test_the_scale_bar_is_a_round_length_of_at_most_a_third_of_the_width():
     assert plots._scale_bar_km(7.4) == 2.0 and plots._scale_bar_km(16.0) == 5.0 and plots._scale_bar_km(0.9) == 0.2
     assert plots._scale_bar_km(300.0) == 100.0
-
-
-def test_the_superres_crop_is_the_most_detailed_one():
-    scale, size_px = 2, 288
-    truth = np.full((size_px, size_px, 4), 0.2, np.float32)
-    n = plots.CROP_PX * scale
-    rows, cols = np.indices((n, n))
-    truth[n:2 * n, n // 2:n // 2 + n] += (0.1 * ((rows + cols) % 2))[..., None]  # a checkerboard: fine detail
-    images = {"bicubic": truth * 0.9, "model_int8": truth.copy()}
-    scene = SRScene("f", images, truth, np.ones((size_px, size_px), bool), truth[::scale, ::scale].copy(), None,
-                    1, 1, None)
-    panels, title = plots.superres_crops([scene], scale)
-    assert [name for name, _ in panels] == ["low-res frame 0", "bicubic", "model int8", "truth"]
-    assert all(image.shape == (n, n, 4) for _, image in panels)
-    assert np.array_equal(panels[-1][1], truth[n:2 * n, n // 2:n // 2 + n])
-    assert title == f"f: {plots.CROP_PX} x {plots.CROP_PX} low-res px at ({n // scale}, {n // 4}), x{scale}"
-
-
-def test_the_superres_crop_ignores_texture_the_figure_does_not_show():
-    """Three 96 px crops: NIR-only texture (invisible in true colour), a bright cloud whose edge is unscored
-    ground, and field edges in the visible bands; the crop is the field edges."""
-    scale, n = 2, plots.CROP_PX * 2
-    truth = np.full((n, 3 * n, 4), 0.1, np.float32)
-    rows, cols = np.indices((n, n))
-    truth[:, :n, 3] += 0.3 * ((rows + cols) % 2)  # NIR checkerboard
-    scored = np.ones(truth.shape[:2], bool)
-    truth[40:56, n + 40:n + 56, :] = 0.9  # a cloud: bright, unscored, 97 % of the crop still scored
-    scored[40:56, n + 40:n + 56] = False
-    truth[:, 2 * n:, :3] += (0.05 * ((cols // 12) % 2))[..., None]  # 12 px stripes of two fields
-    scene = SRScene("f", {"model_int8": truth}, truth, scored, None, None, 1, 1, None)
-    _, title = plots.superres_crops([scene], scale)
-    assert title == f"f: {plots.CROP_PX} x {plots.CROP_PX} low-res px at (0, {n}), x{scale}"
 
 
 def test_the_rate_distortion_plot_draws_lossy_curves_lossless_points_and_this_run(tmp_path):
