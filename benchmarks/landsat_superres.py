@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ground import plots
-from ground.superres import cpsnr_db, ssim
+from ground.image_quality import cpsnr_db, ssim
 from onboard.pipeline import fusion
 from onboard.pipeline.superres import load_model
 from training import superres_data

@@ -26,7 +26,7 @@ from rundir.tiles import TileBox
 
 from . import metrics
 from .cloud import confusion, confusion_scores
-from .superres import SSIM_WINDOW_PX, ssim
+from .image_quality import SSIM_WINDOW_PX, ssim
 
 RD_FRAMES = 1  # frames the report's rate-distortion curves are measured on (the first finished; each costs seconds)
 

@@ -40,6 +40,8 @@ QUICKLOOK_REFLECTANCE_MAX = 0.4  # TOA reflectance shown as white: land stays re
 QUICKLOOK_GAMMA = 1 / 1.8
 QUICKLOOK_MAX_PX = 2048  # long side of a quick-look; larger mosaics are shrunk by area averaging
 COG_BLOCK_PX = 256  # COG tile size; overviews halve the mosaic until it fits one tile
+# GDAL's block cache while a COG is written (GDAL's default is 5 % of RAM, kept by the process after the write)
+COG_CACHE_MB = 64
 
 
 class TileGridError(ValueError):
@@ -158,7 +160,8 @@ def write_cog(path: Path, mosaic: np.ndarray, coverage: np.ndarray, georef: Geor
     profile = {"driver": "GTiff", "width": width_px, "height": height_px, "count": n_bands, "dtype": "uint16",
                "tiled": True, "blockxsize": COG_BLOCK_PX, "blockysize": COG_BLOCK_PX, "interleave": "pixel",
                "photometric": "minisblack"}
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp, rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp, rasterio.Env(
+            GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=COG_CACHE_MB * 2**20):
         source = Path(tmp) / path.name
         with rasterio.open(source, "w", **profile, **georef.profile) as dst:
             georef.describe(dst)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from ground.superres import cpsnr_db
+from ground.image_quality import cpsnr_db
 from onboard.pipeline import fusion
 from onboard.sensing.burst import capture_burst
 from onboard.sensing.camera import frame_footprint

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from ground.superres import registration_error_px
+from ground.image_quality import registration_error_px
 from onboard.sensing.burst import capture_burst
 from onboard.sensing.camera import frame_footprint
 from onboard.scenario.spacecraft_config import CameraConfig

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ground.superres import cpsnr_db
+from ground.image_quality import cpsnr_db
 from onboard.sensing import burst
 from onboard.pipeline import stages, superres
 from onboard.pipeline.tile import Tile, Work

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ground.superres import cpsnr_db
+from ground.image_quality import cpsnr_db
 from onboard.pipeline import fusion
 from onboard.runtime.model import Model
 from training.superres_data import LANDSAT_CROPS, landsat_burst, make_bursts

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from ground.superres import cpsnr_db, registration_error_px
+from ground.image_quality import cpsnr_db, registration_error_px
 from onboard.pipeline import fusion
 from onboard.runtime.model import Model
 from onboard.sensing.world import SYNTHETIC_BANDS

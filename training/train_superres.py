@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ground.superres import cpsnr_db, registration_error_px, ssim
+from ground.image_quality import cpsnr_db, registration_error_px, ssim
 from onboard.pipeline import fusion
 from onboard.runtime.modelcard import Scaling, write_card
 from onboard.runtime.model import Model, build_card

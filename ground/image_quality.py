@@ -1,0 +1,189 @@
+"""Scores of an image against its truth: cPSNR as the PROBA-V challenge defines it, SSIM, and how well a burst was
+registered.
+
+cPSNR (Kelvins PROBA-V Super Resolution challenge, ESA Advanced Concepts Team, 2018-2019, "Scoring":
+https://kelvins.esa.int/proba-v-super-resolution/scoring/; Märtens et al., "Super-resolution of PROBA-V images
+using convolutional neural networks", Astrodynamics 3, 2019): the SR image loses a border of 3 px (384 -> 378);
+for every offset (u, v) in 0..6 the truth's 378 px window at (u, v), HR_uv, is compared over the pixels its
+clear mask keeps, after removing the brightness bias b = mean(HR_uv - SR) over those pixels:
+cMSE = mean((HR_uv - (SR + b))^2), cPSNR = -10 log10(cMSE) on images scaled to [0, 1]; the score is the best
+(highest) cPSNR over the 49 offsets. Here the border and the offset range are parameters (3 and +-3 px by
+default, as in the challenge), ``data_range`` takes the place of the [0, 1] scaling, and for multi-band images
+each band has its own bias while one offset serves all bands and the cMSE is averaged over bands.
+
+SSIM (Wang, Bovik, Sheikh and Simoncelli, "Image quality assessment: from error visibility to structural
+similarity", IEEE Trans. Image Processing 13(4), 2004): an 11 x 11 Gaussian window of sigma 1.5 px,
+K1 = 0.01, K2 = 0.03, the map kept where the window lies inside the image, averaged per band, then over bands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+REFLECTANCE_RANGE = 1.0  # default data range: TOA reflectance 0..1, not each image's own min..max
+SSIM_SIGMA_PX = 1.5
+SSIM_WINDOW_PX = 11
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+_EXACT_CANDIDATES = 2  # offsets of the float32 search scored exactly
+
+
+@dataclass(frozen=True)
+class CPSNR:
+    """A cPSNR score: ``db``, the offset (drow, dcol) of the truth window that gave it (px) and the per-band
+    brightness bias removed there (truth minus SR, in the images' units)."""
+
+    db: float
+    shift_px: tuple[int, int]
+    bias: tuple[float, ...]
+
+
+def _bands(image: np.ndarray) -> np.ndarray:
+    """(H, W, B) view of an (H, W) or (H, W, B) image in its own dtype: the scores cast one band or one selection
+    of pixels at a time to float64, so a large image is never copied whole."""
+    image = np.asarray(image)
+    return image[..., None] if image.ndim == 2 else image
+
+
+def cpsnr(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = None, border_px: int = 3,
+          max_shift_px: int = 3, data_range: float = REFLECTANCE_RANGE) -> CPSNR:
+    """PROBA-V cPSNR of ``sr`` against ``hr``, both (H, W) or (H, W, B), over ``clear_mask`` (H, W) bool of the
+    truth (None: all pixels). Needs ``border_px >= max_shift_px``. ``db`` is NaN when no pixel is clear, inf
+    when a window matches exactly."""
+    sr, hr = _bands(sr), _bands(hr)
+    if sr.shape != hr.shape:
+        raise ValueError(f"sr {sr.shape} and hr {hr.shape} differ in shape")
+    h, w = hr.shape[:2]
+    if clear_mask is None:
+        clear_mask = np.ones((h, w), bool)
+    if clear_mask.shape != (h, w):
+        raise ValueError(f"clear_mask must be {(h, w)}, got {clear_mask.shape}")
+    if not 0 <= max_shift_px <= border_px or 2 * border_px >= min(h, w):
+        raise ValueError(f"need 0 <= max_shift_px ({max_shift_px}) <= border_px ({border_px}) < half the image")
+    b = border_px
+    sr_core = sr[b:h - b, b:w - b]
+
+    def window(dy: int, dx: int) -> tuple[slice, slice]:
+        return slice(b + dy, h - b + dy), slice(b + dx, w - b + dx)
+
+    def exact_mse(offset: tuple[int, int]) -> tuple[float, np.ndarray]:
+        keep = clear_mask[window(*offset)]
+        diff = hr[window(*offset)][keep].astype(np.float64)  # (n, B), float64, two passes: no cancellation
+        diff -= sr_core[keep]
+        bias = diff.mean(axis=0)
+        diff -= bias  # in place: a 10k x 10k image needs no second (n, B) float64 array
+        diff *= diff
+        return float(np.mean(diff)), bias
+
+    count, mse_map = _offset_search(hr, sr_core, clear_mask, b)
+    shifts = range(-max_shift_px, max_shift_px + 1)
+    searched = [(float(mse_map[b + dy, b + dx]), (dy, dx)) for dy in shifts for dx in shifts
+                if count[b + dy, b + dx] >= 0.5]  # a pixel count, in float32: round-off is far below one pixel
+    if not searched:
+        return CPSNR(float("nan"), (0, 0), (float("nan"),) * sr.shape[2])
+    scored = {offset: exact_mse(offset) for _, offset in sorted(searched)[:_EXACT_CANDIDATES]}
+    best = min(scored, key=lambda offset: scored[offset][0])
+    mse, bias = scored[best]
+    db = float("inf") if mse == 0 else float(10.0 * np.log10(data_range**2 / mse))
+    return CPSNR(db, best, tuple(float(v) for v in bias))
+
+
+def _offset_search(hr: np.ndarray, sr_core: np.ndarray, clear_mask: np.ndarray, b: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``(count, mse_map)``, each (2b+1, 2b+1) float64: entry (b + dy, b + dx) holds the clear pixels and the
+    bias-free MSE summed over bands of ``sr_core`` (the SR image without its ``b`` px border) against the truth
+    ``hr``'s window at offset (dy, dx).
+
+    It runs in float32 on bands brought to a common level (the bias left at each offset is small): per band, the
+    masked sums over every offset at once are cross-correlations (cv2.matchTemplate, TM_CCORR: sum over the
+    template of template * image shifted by the offset). :func:`cpsnr` scores the best few offsets in float64."""
+    h, w = hr.shape[:2]
+    level = np.array([np.mean(hr[b:h - b, b:w - b, c].astype(np.float64) - sr_core[..., c])
+                      for c in range(hr.shape[2])])
+    mask = clear_mask.astype(np.float32)
+    ones = np.ones(sr_core.shape[:2], np.float32)
+
+    def ccorr(image: np.ndarray, template: np.ndarray) -> np.ndarray:
+        return cv2.matchTemplate(image, template, cv2.TM_CCORR)
+
+    count = ccorr(mask, ones).astype(np.float64)
+    mse_map = np.zeros_like(count)
+    for c in range(hr.shape[2]):
+        hr_plane = np.ascontiguousarray(hr[..., c], dtype=np.float32)
+        sr_plane = np.ascontiguousarray(sr_core[..., c].astype(np.float64) + level[c], dtype=np.float32)
+        masked = mask * hr_plane
+        sum_diff = ccorr(masked, ones).astype(np.float64) - ccorr(mask, sr_plane)
+        sum_sq = (ccorr(masked * hr_plane, ones).astype(np.float64) - 2 * ccorr(masked, sr_plane)
+                  + ccorr(mask, sr_plane * sr_plane))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mse_map += sum_sq / count - (sum_diff / count) ** 2
+    return count, mse_map
+
+
+def cpsnr_db(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = None, border_px: int = 3,
+             max_shift_px: int = 3, data_range: float = REFLECTANCE_RANGE) -> float:
+    """PROBA-V cPSNR (dB) of ``sr`` against ``hr`` over the truth's clear pixels; see :func:`cpsnr`."""
+    return cpsnr(sr, hr, clear_mask, border_px, max_shift_px, data_range).db
+
+
+def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
+         data_range: float = REFLECTANCE_RANGE) -> float:
+    """Mean SSIM of ``sr`` against ``hr``, (H, W) or (H, W, B): per band over the pixels whose whole window is
+    inside the image (and, with ``mask`` (H, W) bool, kept by it), then the mean over bands. NaN if none is.
+
+    ``data_range`` (L in the paper) defaults to TOA reflectance 0..1, so a dark scene is not scored as if its
+    own brightest pixel were white.
+    """
+    sr, hr = _bands(sr), _bands(hr)
+    if sr.shape != hr.shape:
+        raise ValueError(f"sr {sr.shape} and hr {hr.shape} differ in shape")
+    h, w = hr.shape[:2]
+    r = SSIM_WINDOW_PX // 2
+    keep = np.zeros((h, w), bool)
+    keep[r:h - r, r:w - r] = True
+    if mask is not None:
+        keep &= mask
+    if not keep.any():
+        return float("nan")
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    return float(np.mean([_band_ssim(sr, hr, band, keep, c1, c2) for band in range(hr.shape[2])]))
+
+
+def _band_ssim(sr: np.ndarray, hr: np.ndarray, band: int, keep: np.ndarray, c1: float, c2: float) -> float:
+    """Mean over ``keep`` of the SSIM map of one band of two (H, W, B) images, in float64:
+    ((2 mx my + c1) (2 cxy + c2)) / ((mx^2 + my^2 + c1) (vx + vy + c2)), computed in place in that order so that a
+    large band needs few planes."""
+
+    def local_mean(z: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(z, (SSIM_WINDOW_PX, SSIM_WINDOW_PX), SSIM_SIGMA_PX, borderType=cv2.BORDER_REFLECT)
+
+    x, y = np.ascontiguousarray(sr[..., band], np.float64), np.ascontiguousarray(hr[..., band], np.float64)
+    mx, my = local_mean(x), local_mean(y)
+    vx, vy, cxy = local_mean(x * x), local_mean(y * y), local_mean(x * y)
+    del x, y
+    vx -= mx * mx
+    vy -= my * my
+    cxy -= mx * my
+    numerator = 2 * mx
+    numerator *= my
+    numerator += c1
+    cxy *= 2
+    cxy += c2
+    numerator *= cxy
+    denominator = mx * mx
+    denominator += my * my
+    denominator += c1
+    vx += vy
+    vx += c2
+    denominator *= vx
+    numerator /= denominator
+    return float(numerator[keep].mean())
+
+
+def registration_error_px(estimated: np.ndarray, true: np.ndarray) -> float:
+    """How well a burst was registered: the RMS (px) over frames 1..K-1 of the Euclidean distance between the
+    estimated and the true ``(K, 2)`` shifts (low-res px, :mod:`onboard.sensing.burst`'s ``(dy, dx)`` convention)."""
+    error = np.asarray(estimated, np.float64)[1:] - np.asarray(true, np.float64)[1:]
+    return float(np.sqrt(np.mean(np.sum(error**2, axis=1)))) if len(error) else 0.0

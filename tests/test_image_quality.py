@@ -1,0 +1,129 @@
+"""ground.image_quality: cPSNR and SSIM against hand-computed cases: a known bias is removed exactly, a known whole-
+pixel shift is found, masked pixels do not count, the border and offset range follow the PROBA-V definition,
+and SSIM of an image with itself is 1; the registration error is the RMS distance of the shifts."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ground.image_quality import cpsnr, cpsnr_db, registration_error_px, ssim
+
+ONE_MILLI_DB = 1e-3
+EXACT_DB = 250.0  # a cMSE below 1e-25: zero up to float64 rounding
+
+
+def scene(shape=(64, 64), seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0.0, 0.5, shape)
+
+
+def test_a_constant_bias_is_removed_exactly():
+    hr = scene()
+    score = cpsnr(hr + 0.123, hr)
+    assert score.db > EXACT_DB
+    assert score.shift_px == (0, 0)
+    assert score.bias == pytest.approx((-0.123,), abs=1e-12)
+
+
+def test_hand_computed_value():
+    # Error +e on half the pixels and -e on the other half: the bias is 0, the cMSE e^2.
+    hr = scene((40, 40))
+    error = np.where(np.arange(40) % 2 == 0, 0.01, -0.01)[None, :] * np.ones((40, 1))
+    # Offsets by a whole pixel would mismatch the random scene far more, so offset 0 wins.
+    assert cpsnr_db(hr + error + 0.05, hr) == pytest.approx(10 * math.log10(1 / 0.01**2), abs=ONE_MILLI_DB)
+
+
+def test_data_range_scales_the_peak():
+    hr = scene((40, 40), 1)
+    sr = hr + np.random.default_rng(2).normal(0, 0.01, hr.shape)
+    assert cpsnr_db(sr, hr, data_range=2.0) - cpsnr_db(sr, hr) == pytest.approx(20 * math.log10(2.0), abs=1e-9)
+
+
+@pytest.mark.parametrize("dy,dx", [(2, -1), (-3, 3), (0, 1), (3, 0)])
+def test_a_whole_pixel_shift_is_found(dy, dx):
+    hr = scene((80, 80), 3)
+    # SR pixel (i, j) shows truth pixel (i + dy, j + dx): the truth window must move by (dy, dx).
+    sr = np.roll(hr, (-dy, -dx), axis=(0, 1)) + 0.02
+    score = cpsnr(sr, hr)
+    assert score.shift_px == (dy, dx)
+    assert score.db > EXACT_DB  # the border crop keeps the wrapped-around rows and columns out
+
+
+def test_shifts_beyond_the_range_are_not_searched():
+    hr = scene((80, 80), 4)
+    sr = np.roll(hr, (4, 0), axis=(0, 1))
+    assert cpsnr_db(sr, hr) < 20.0
+    assert cpsnr_db(sr, hr, border_px=4, max_shift_px=4) == math.inf
+
+
+def test_border_must_cover_the_shift_range():
+    with pytest.raises(ValueError, match="max_shift_px"):
+        cpsnr(scene(), scene(), border_px=2, max_shift_px=3)
+
+
+def test_masked_pixels_do_not_count():
+    hr = scene((64, 64), 5)
+    sr = hr.copy()
+    sr[20:30, 20:30] = 1.0  # a cloud the SR kept
+    clear = np.ones(hr.shape, bool)
+    clear[17:33, 17:33] = False  # the cloud and a margin wider than the +-3 px offsets
+    assert cpsnr_db(sr, hr, clear) == math.inf
+    assert cpsnr_db(sr, hr) < 30.0
+    noisy = sr + np.random.default_rng(6).normal(0, 0.01, hr.shape) * clear
+    assert cpsnr_db(noisy, hr, clear) == pytest.approx(40.0, abs=0.3)
+
+
+def test_no_clear_pixel_gives_nan():
+    assert math.isnan(cpsnr_db(scene(), scene(), np.zeros((64, 64), bool)))
+
+
+def test_multiband_has_a_bias_per_band_and_pools_the_error():
+    hr = scene((48, 48, 3), 7)
+    rng = np.random.default_rng(8)
+    errors = rng.normal(0, [0.01, 0.02, 0.03], hr.shape)
+    errors -= errors[3:-3, 3:-3].mean(axis=(0, 1))  # zero mean over the scored core
+    sr = hr + errors + np.array([0.1, -0.2, 0.3])
+    score = cpsnr(sr, hr)
+    expected = np.mean(errors[3:-3, 3:-3] ** 2)
+    assert score.bias == pytest.approx((-0.1, 0.2, -0.3), abs=1e-12)
+    assert score.db == pytest.approx(10 * math.log10(1 / expected), abs=ONE_MILLI_DB)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(-0.5, 0.5), st.integers(0, 2**31))
+def test_cpsnr_ignores_any_bias(bias, seed):
+    hr = scene((32, 32), seed % 1000)
+    sr = hr + np.random.default_rng(seed).normal(0, 0.01, hr.shape)
+    assert cpsnr_db(sr + bias, hr) == pytest.approx(cpsnr_db(sr, hr), abs=ONE_MILLI_DB)
+
+
+def test_ssim_of_identical_images_is_one():
+    hr = scene((48, 48, 4), 9)
+    assert ssim(hr, hr) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ssim_of_constant_images():
+    # Flat windows: SSIM = (2 mx my + C1) / (mx^2 + my^2 + C1), C1 = (0.01 * 1)^2.
+    c1 = 0.01**2
+    expected = (2 * 0.2 * 0.3 + c1) / (0.2**2 + 0.3**2 + c1)
+    assert ssim(np.full((32, 32), 0.2), np.full((32, 32), 0.3)) == pytest.approx(expected, abs=1e-9)
+
+
+def test_ssim_drops_with_noise_and_respects_the_mask():
+    hr = scene((64, 64), 10)
+    noise = np.random.default_rng(11).normal(0, 1.0, hr.shape)
+    noisy = hr + 0.05 * noise
+    assert ssim(hr + 0.1 * noise, hr) < ssim(noisy, hr) < 0.95
+    mask = np.zeros(hr.shape, bool)
+    mask[:, :32] = True
+    half = hr.copy()
+    half[:, 40:] = noisy[:, 40:]  # beyond the mask and its 5 px window radius
+    assert ssim(half, hr, mask) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_registration_error_is_the_rms_distance():
+    true = np.array([[0, 0], [0.5, 0.5], [1.0, -1.0]])
+    estimated = true + np.array([[0, 0], [0.3, 0.4], [0.0, 0.0]])
+    assert registration_error_px(estimated, true) == pytest.approx(np.sqrt(0.25 / 2))
