@@ -15,7 +15,8 @@ from rundir.errors import OrbitEdgeError
 
 from .compare import cmd_compare, compare_options
 from .progress import ground_bar, simulation_bar, wanted
-from .run_setup import prepare_run_dir as _prepare_run_dir, write_resolved as _write_resolved
+from .run_setup import (prepare_run_dir as _prepare_run_dir, release_simulation_memory,
+                        write_resolved as _write_resolved)
 from .summary import run_summary
 from .sweep_command import cmd_sweep, sweep_options
 
@@ -80,6 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130 if isinstance(err, KeyboardInterrupt) else 2
     finally:
         signal.signal(signal.SIGTERM, previous)
+    release_simulation_memory()
     with ground_bar(wanted(args.quiet), report_steps()) as show:
         report, paths = write_report(run_dir, args.format, show)
     _print_summary(report, paths, args)

@@ -1,8 +1,12 @@
 """A run directory made ready before the mission writes into it: emptied or refused, and the resolved scenario
-(``scenario.yaml``: the file with every ``--set`` applied) written first, for ``orbitedge run`` and every sweep run."""
+(``scenario.yaml``: the file with every ``--set`` applied) written first, for ``orbitedge run`` and every sweep run;
+and the simulation's memory released before the ground report runs in the same process."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,3 +30,15 @@ def write_resolved(run_dir: Path, scenario: Any) -> None:
     import yaml
 
     (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario.resolved, sort_keys=False), encoding="utf-8")
+
+
+def release_simulation_memory() -> None:
+    """Free what the finished simulation held before the ground report runs in the same process. Its object graph
+    is cyclic (SimPy processes and their environment refer to each other), so it waits for the cyclic collector's
+    next full pass: collect it now. Then hand the freed heap back to the operating system with glibc's
+    ``malloc_trim(3)``, which the C library otherwise keeps for later small allocations (no-op without glibc)."""
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)

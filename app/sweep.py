@@ -31,7 +31,7 @@ from typing import Any
 from rundir.errors import InputFileError, OrbitEdgeError
 from rundir.files import write_json
 
-from .run_setup import write_resolved
+from .run_setup import release_simulation_memory, write_resolved
 from .sweep_file import RunSpec, Sweep
 
 RUNS = "runs"
@@ -96,6 +96,7 @@ def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str =
             scenario_obj = load_scenario(scenario, list(spec.overrides))
             write_resolved(run_dir, scenario_obj)
             Mission(scenario_obj, run_dir).run()
+            release_simulation_memory()
             write_report(run_dir, fmt)
         except Exception as err:
             return {"run_id": spec.run_id, "status": "failed", "error": f"{type(err).__name__}: {err}",
