@@ -1,5 +1,5 @@
 """onboard.pipeline.tile: the typed data a frame carries through the pipeline (TileMeta frozen and closed, bursts
-unstacked frame by frame, a Work item's burst size and encoded state)."""
+unstacked frame by frame, a Work item's burst size and encoded state, and a Work that sheds its pixels)."""
 
 import dataclasses
 from types import SimpleNamespace
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from onboard.pipeline.tile import Tile, TileMeta, Work, unstack
+from onboard.pipeline.tile import Tile, TileMeta, Work, hollow, unstack
 
 
 def test_tile_meta_takes_only_its_fields():
@@ -47,3 +47,41 @@ def test_work_counts_the_frames_of_its_burst_and_is_encoded_once_every_tile_has_
     assert not single.encoded
     single.tiles[1].payload = b""
     assert single.encoded and burst.encoded  # an empty payload is still a payload; no tiles: nothing to encode
+
+
+def _pixel_free(array):
+    return isinstance(array, np.ndarray) and all(stride == 0 for stride in array.strides) and not array.flags.writeable
+
+
+def test_a_work_sheds_every_pixel_array_and_keeps_shapes_dtypes_and_everything_else():
+    """Frame DN, truth and burst arrays, tile DN (kept and dropped), the cloud filter's masks: each becomes a
+    read-only zero-stride view of its shape and dtype; ids, payloads, metadata and sizes are kept."""
+    from onboard.sensing.camera import Frame
+    from onboard.sensing.world import Scene
+
+    rng = np.random.default_rng(0)
+    truth = Scene(rng.random((8, 8, 4), np.float32), np.zeros((8, 8), np.uint8), np.zeros((8, 8), bool),
+                  np.zeros((8, 8), np.uint8), np.ones((8, 8), bool))
+    frame = Frame("sat-f00000", "sat", 12.5, None, "footprint", rng.integers(0, 4096, (8, 8, 4), np.uint16), truth)
+    cloudy = np.zeros((4, 4), bool)
+    kept = Tile(rng.integers(0, 4096, (4, 4, 4), np.uint16), 0, 4, payload=b"png", format="png",
+                meta=TileMeta(cloud_fraction=0.1, cloudy=cloudy))
+    dropped = Tile(np.ones((4, 4, 4), np.uint16), 4, 0)
+    work = Work(frame, [kept], dropped=[(dropped, "cloudy")], stages=["cloud_filter", "encode"], sim_s=0.3,
+                clear=np.ones((1, 8, 8), bool), cloud_filter_kept=[kept.dn], alternative_bytes={"encode_only": 99})
+    work.shed_pixels()
+    assert _pixel_free(work.frame.dn) and work.frame.dn.shape == (8, 8, 4) and work.frame.dn.dtype == np.uint16
+    assert all(_pixel_free(getattr(work.frame.truth, f.name)) for f in dataclasses.fields(work.frame.truth))
+    (tile,), ((gone, reason),) = work.tiles, work.dropped
+    assert _pixel_free(tile.dn) and tile.dn.shape == (4, 4, 4) and _pixel_free(tile.meta.cloudy)
+    assert (tile.payload, tile.format, tile.row0, tile.col0, tile.meta.cloud_fraction) == (b"png", "png", 0, 4, 0.1)
+    assert _pixel_free(gone.dn) and reason == "cloudy"
+    assert _pixel_free(work.clear) and _pixel_free(work.cloud_filter_kept[0])
+    assert (work.frame.frame_id, work.frame.t_s, work.frame.footprint) == ("sat-f00000", 12.5, "footprint")
+    assert (work.stages, work.sim_s, work.alternative_bytes, work.encoded) == (
+        ["cloud_filter", "encode"], 0.3, {"encode_only": 99}, True)
+
+
+def test_hollow_leaves_what_is_not_an_array():
+    assert hollow({"a": np.ones(3)})["a"].strides == (8,)  # dicts (a stage's own records) are not walked
+    assert hollow(None) is None and hollow("x") == "x" and hollow((1, 2.0)) == (1, 2.0)

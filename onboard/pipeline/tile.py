@@ -68,6 +68,14 @@ class Work:
     alternative_bytes: dict[str, int] = field(default_factory=dict)  # what simpler pipelines would downlink
     discarded: str | None = None  # why a stage discarded the whole frame (:func:`discard_frame`); None: it goes on
 
+    def shed_pixels(self) -> None:
+        """Keep only what storing the products needs once the frame's truth and evaluation are written: every
+        pixel array this Work holds (the frame's DN, truth and burst, the cloud filter's masks, each tile's DN)
+        becomes a :func:`hollow` view of the same shape and dtype. For a frame the frame pool computed ahead,
+        which may wait in storage for its compute slot for a long time."""
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, hollow(getattr(self, f.name)))
+
     @property
     def encoded(self) -> bool:
         return all(t.payload is not None for t in self.tiles)
@@ -89,3 +97,17 @@ def unstack(tiles: list[Tile]) -> list[Tile]:
         else:
             out.append(tile)
     return out
+
+
+def hollow(value: Any) -> Any:
+    """``value`` with every numpy array in it (in dataclass fields, lists and tuples, recursively) replaced by a
+    read-only zero-stride view of the same shape and dtype that holds no memory (``np.broadcast_to`` of one zero):
+    shapes and dtypes stay readable, the pixels are gone. Other values are returned as they are."""
+    if isinstance(value, np.ndarray):
+        return np.broadcast_to(np.zeros((), value.dtype), value.shape)
+    if isinstance(value, (list, tuple)):
+        return type(value)(hollow(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: hollow(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    return value

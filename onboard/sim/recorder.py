@@ -109,14 +109,16 @@ class Recorder:
             "cloud": truth.cloud, "shadow": truth.shadow, "landcover": truth.landcover, "valid": truth.valid, **high_res})
 
     def spill(self, work: Any) -> None:
-        """A frame computed ahead by the frame pool, now waiting in storage for its compute slot: its evaluation
-        arrays are written now (the file :meth:`processed` would write) and dropped from memory, so that a queue of
-        waiting frames does not hold them. A frame that never finishes loses the file again (:meth:`evicted`,
+        """A frame computed ahead by the frame pool, captured (its truth written) and now waiting in storage for
+        its compute slot: its evaluation arrays are written now (the file :meth:`processed` would write), then it
+        sheds its pixels (:meth:`~onboard.pipeline.tile.Work.shed_pixels`), so that a queue of waiting frames holds
+        only their products. A frame that never finishes loses the evaluation file again (:meth:`evicted`,
         :meth:`finish`)."""
         if work.evaluation:
             self._write_evaluation(work)
             work.evaluation = {}
             self._spilled.add(work.frame.frame_id)
+        work.shed_pixels()
 
     def _evaluation_path(self, frame_id: str) -> Path:
         return self.run_dir / "evaluation" / f"{frame_id}.npz"

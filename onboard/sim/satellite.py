@@ -95,10 +95,11 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
         else:
             work = pool.take(sat.index, plan_index, sat.frames_taken, frame_id)
             frame = work.frame
-        raw.data = (frame, cap, work)
         recorder.captured(frame, cap, payload.capture_bytes, payload.burst_frames)
         if work is not None:
             recorder.spill(work)  # computed ahead: only its products wait in memory for the compute slot
+            frame = work.frame  # without its pixels
+        raw.data = (frame, cap, work)
         sat.power.busy("camera", FRAME_READOUT_S * payload.burst_frames)
         yield sat.queue.put(raw)
 
