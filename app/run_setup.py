@@ -5,7 +5,6 @@ and the simulation's memory released before the ground report runs in the same p
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import shutil
 from pathlib import Path
@@ -38,7 +37,9 @@ def release_simulation_memory() -> None:
     next full pass: collect it now. Then hand the freed heap back to the operating system with glibc's
     ``malloc_trim(3)``, which the C library otherwise keeps for later small allocations (no-op without glibc)."""
     gc.collect()
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
+    try:
+        malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the C library this process already loaded
+    except (OSError, TypeError):  # no process-wide symbol table (Windows)
+        return
+    if malloc_trim is not None:
+        malloc_trim(0)
