@@ -161,21 +161,25 @@ def test_another_seed_gives_other_pixels(quickstart, tmp_path):
 # whole took 6 min of one loaded core): the S-band bottleneck leaves data on board within 8 h; the cloud filter drops
 # cloudy frames within 12 h (45 captured, 2 dropped).
 SHORTENED = {"cubesat_sband": ("duration_h=8",), "cloudy_cloudfilter": ("duration_h=12",)}
+# Whose spacecraft side is not run a second time: cubesat_sband's 1024 px frames cost the suite most, and its pipeline
+# (encode, TIFF) repeats exactly in storage_overflow and constellation_xband.
+NOT_REPEATED = {"cubesat_sband"}
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # no NaN from an empty slice anywhere in a shipped scenario
 @pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s.stem != "quickstart"], ids=lambda p: p.stem)
 def test_every_shipped_scenario_balances_and_repeats_exactly(scenario, tmp_path):
-    """The whole run once (the frame pool on every core), then the spacecraft's side again in one process: the
-    same bytes in every file it writes. (The ground's report repeating exactly is
+    """The whole run once (the frame pool on every core), then (but for NOT_REPEATED) the spacecraft's side again in
+    one process: the same bytes in every file it writes. (The ground's report repeating exactly is
     test_same_seed_gives_identical_report_and_products.)"""
     cut = SHORTENED.get(scenario.stem, ())
     report = run(scenario, tmp_path / scenario.stem, *cut)
-    Mission(load_scenario(scenario, list(cut)), tmp_path / "again", workers=0).run()
-    written = sorted((tmp_path / "again").iterdir())
-    assert {"downlink", "telemetry", "truth"} <= {d.name for d in written} and all(d.is_dir() for d in written)
-    for again in written:
-        assert compare_runs(tmp_path / scenario.stem / again.name, again) == [], again.name
+    if scenario.stem not in NOT_REPEATED:
+        Mission(load_scenario(scenario, list(cut)), tmp_path / "again", workers=0).run()
+        written = sorted((tmp_path / "again").iterdir())
+        assert {"downlink", "telemetry", "truth"} <= {d.name for d in written} and all(d.is_dir() for d in written)
+        for again in written:
+            assert compare_runs(tmp_path / scenario.stem / again.name, again) == [], again.name
     ledger = report["ledger"]
     assert ledger["balanced"] is True
     assert ledger["captured"] == ledger["delivered"] + ledger["dropped"] + ledger["on_board"] > 0
