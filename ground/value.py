@@ -50,31 +50,33 @@ def true_clear_px(products: Sequence[Any], run: RunData) -> list[float | None]:
     """Per product (ground.reception.Product), the truly clear pixels it delivered, counted on the camera's grid (a
     super-resolved product's pixels / scale²); 0 for an auxiliary product (a cloud mask), None when its frame has no
     truth file. Truth on the product's grid is ``hr_clear`` for a super-resolved product (clear ground some frame
-    of the burst saw clear), else ``valid`` and ``cloud`` 0, repeated to the product's scale."""
-    out: list[float | None] = []
-    truth: dict[str, dict[str, np.ndarray] | None] = {}
-    for product in products:
-        line = product.line
-        if line["kind"] != "image":
-            out.append(0)
-            continue
-        frame_id = str(line["frame_ids"][0])
-        if frame_id not in truth:
-            truth[frame_id] = _truth(run, frame_id)
-        layers = truth[frame_id]
-        if layers is None:
-            out.append(None)
-            continue
-        s, t = int(line.get("scale", 1)), line["tile"]
-        if s > 1 and "hr_clear" in layers:
-            clear = layers["hr_clear"]
-        else:
-            clear = np.repeat(np.repeat(layers["valid"] & (layers["cloud"] == 0), s, 0), s, 1)
-        box = clear[t["row0"]:t["row0"] + t["height"], t["col0"]:t["col0"] + t["width"]]
-        if line.get("masked"):  # the masked-out pixels (DN 0 in every band) were not delivered
-            box = box & decode_product(product.path, line).any(axis=2)
-        out.append(int(np.count_nonzero(box)) / (s * s))
+    of the burst saw clear), else ``valid`` and ``cloud`` 0, repeated to the product's scale. One frame's truth is
+    held at a time, so memory does not grow with the run."""
+    out: list[float | None] = [0] * len(products)
+    by_frame: dict[str, list[int]] = {}
+    for i, product in enumerate(products):
+        if product.line["kind"] == "image":
+            by_frame.setdefault(str(product.line["frame_ids"][0]), []).append(i)
+    for frame_id, members in by_frame.items():
+        layers = _truth(run, frame_id)
+        for i in members:
+            out[i] = None if layers is None else _clear_px(products[i], layers)
     return out
+
+
+def _clear_px(product: Any, layers: Mapping[str, np.ndarray]) -> float:
+    """The truly clear pixels an image ``product`` delivered, on the camera's grid, from its frame's truth
+    ``layers``."""
+    line = product.line
+    s, t = int(line.get("scale", 1)), line["tile"]
+    if s > 1 and "hr_clear" in layers:
+        clear = layers["hr_clear"]
+    else:
+        clear = np.repeat(np.repeat(layers["valid"] & (layers["cloud"] == 0), s, 0), s, 1)
+    box = clear[t["row0"]:t["row0"] + t["height"], t["col0"]:t["col0"] + t["width"]]
+    if line.get("masked"):  # the masked-out pixels (DN 0 in every band) were not delivered
+        box = box & decode_product(product.path, line).any(axis=2)
+    return int(np.count_nonzero(box)) / (s * s)
 
 
 def _truth(run: RunData, frame_id: str) -> dict[str, np.ndarray] | None:
