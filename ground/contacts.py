@@ -10,7 +10,7 @@ from typing import Any
 
 from . import metrics
 from .document import Block, Heading, Image, Paragraph, Table, capped, fmt_bytes, fmt_duration, fmt_fraction, fmt_value
-from .reception import read_jsonl
+from .reception import iter_jsonl
 from .run_data import RunData
 
 LINK_FILE = "telemetry/link.jsonl"
@@ -43,7 +43,7 @@ def link_passes(run: RunData) -> list[dict[str, Any]] | None:
     if not path.is_file():
         return None
     out = []
-    for _, record in read_jsonl(path, LINK_FILE)[0]:
+    for _, record in iter_jsonl(path, LINK_FILE, []):  # a line that is not a JSON object is left out
         samples = record.get("samples") or []
         t_s = [float(s["t_s"]) for s in samples] + [float(record["los_t_s"])]
         modcod_s: dict[str, float] = {}

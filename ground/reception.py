@@ -27,7 +27,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from rundir.codec import decode_product, dn_sha256
 from rundir.errors import InputFileError
@@ -68,47 +68,63 @@ class Reception:
 
 
 def read_jsonl(path: Path, rel: str) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
-    """Read a JSONL file of objects; returns ``(records, anomalies)``, records as ``(line_number, object)``.
+    """Read a JSONL file of objects; returns ``(records, anomalies)``, records as ``(line_number, object)``: the
+    lines of :func:`iter_jsonl`, kept in a list."""
+    problems: list[dict[str, Any]] = []
+    return list(iter_jsonl(path, rel, problems)), problems
+
+
+def iter_jsonl(path: Path, rel: str, problems: list[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The objects of a JSONL file as ``(line_number, object)``, read one line at a time (so that a caller that
+    keeps only what it makes of each holds one line, not the file); a line that is not one goes to ``problems``.
 
     A last line that does not parse is a ``truncated_line`` (an interrupted writer); any other line that does not
     parse as a JSON object is a ``bad_manifest_line`` for the manifest or a ``bad_line`` for other files. ``rel``
     is the file's name relative to the run directory, used in the anomalies. A line that is not UTF-8 is bad, not
-    the file. Raises InputFileError when the file cannot be read.
+    the file. Raises InputFileError when the file cannot be read (when the first line is asked for).
     """
     try:
-        data = path.read_bytes()
+        with path.open("rb") as lines:
+            numbered = enumerate(lines, start=1)
+            previous = next(numbered, None)
+            while previous is not None:
+                current = next(numbered, None)
+                number, raw = previous
+                record = _json_object(raw, rel, number, current is None, problems,
+                                      "bad_manifest_line" if path.name == MANIFEST else "bad_line")
+                if record is not None:
+                    yield number, record
+                previous = current
     except OSError as err:
         raise InputFileError(path, f"cannot read: {err}") from None
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    bad_kind = "bad_manifest_line" if path.name == MANIFEST else "bad_line"
-    records: list[tuple[int, dict[str, Any]]] = []
-    problems: list[dict[str, Any]] = []
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as err:
-            problems.append(anomaly(bad_kind, rel, f"not UTF-8 text: {err.reason} at byte {err.start}", line=number))
-            continue
-        except json.JSONDecodeError as err:
-            if number == len(lines):
-                problems.append(anomaly("truncated_line", rel, f"last line cut short ({len(raw)} bytes): {err.msg}",
-                                        line=number))
-            else:
-                problems.append(anomaly(bad_kind, rel, f"not JSON: {err.msg}", line=number))
-            continue
-        except RecursionError:
-            problems.append(anomaly(bad_kind, rel, "JSON nested too deep to read", line=number))
-            continue
-        if not isinstance(record, dict):
-            problems.append(anomaly(bad_kind, rel, f"expected a JSON object, found {type(record).__name__}",
+
+
+def _json_object(raw: bytes, rel: str, number: int, last: bool, problems: list[dict[str, Any]],
+                 bad_kind: str) -> dict[str, Any] | None:
+    """Line ``number`` of ``rel`` as a JSON object, or None (blank, or an anomaly added to ``problems``)."""
+    if not raw.strip():
+        return None
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        problems.append(anomaly(bad_kind, rel, f"not UTF-8 text: {err.reason} at byte {err.start}", line=number))
+        return None
+    except json.JSONDecodeError as err:
+        if last:
+            size = len(raw) - raw.endswith(b"\n")
+            problems.append(anomaly("truncated_line", rel, f"last line cut short ({size} bytes): {err.msg}",
                                     line=number))
-            continue
-        records.append((number, record))
-    return records, problems
+        else:
+            problems.append(anomaly(bad_kind, rel, f"not JSON: {err.msg}", line=number))
+        return None
+    except RecursionError:
+        problems.append(anomaly(bad_kind, rel, "JSON nested too deep to read", line=number))
+        return None
+    if not isinstance(record, dict):
+        problems.append(anomaly(bad_kind, rel, f"expected a JSON object, found {type(record).__name__}",
+                                line=number))
+        return None
+    return record
 
 
 def receive(run_dir: Path) -> Reception:

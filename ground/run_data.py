@@ -5,7 +5,7 @@ and reads the telemetry into one :class:`RunData`, which every report section is
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from rundir.records import Record, RecordError
 from rundir.run_info import RunInfo
 from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow, ProcessingRecord, TimelineSample
 
-from .reception import Reception, anomaly, read_jsonl, receive
+from .reception import Reception, anomaly, iter_jsonl, receive
 from .stitch import stitch_passes
 
 TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline", "processing")
@@ -69,9 +69,10 @@ def load_run(run_dir: Path) -> RunData:
     for name in TELEMETRY_FILES:
         rel = f"telemetry/{name}.jsonl"
         if (run_dir / rel).is_file():
-            records, problems = read_jsonl(run_dir / rel, rel)
-            anomalies += problems
-            telemetry[name] = _typed(TYPED_FILES[name], records, rel, anomalies)
+            problems: list[dict[str, Any]] = []
+            refused: list[dict[str, Any]] = []  # after the file's unreadable lines, as they come in the file
+            telemetry[name] = _typed(TYPED_FILES[name], iter_jsonl(run_dir / rel, rel, problems), rel, refused)
+            anomalies += problems + refused
         else:
             telemetry[name] = None
             if "telemetry/" not in missing:
@@ -101,10 +102,12 @@ def _read_mapping_file(run_dir: Path, rel: str, parse: Callable[[str], Any], mis
     return data
 
 
-def _typed(record_type: type[Record], records: list[tuple[int, dict[str, Any]]], rel: str,
+def _typed(record_type: type[Record], records: Iterable[tuple[int, dict[str, Any]]], rel: str,
            anomalies: list[dict[str, Any]]) -> list[Any]:
-    """The JSON-lines ``records`` of ``rel`` parsed as ``record_type``; a line it refuses (a missing field, a value
-    of the wrong type: :class:`~rundir.records.RecordError`) becomes a ``bad_line`` anomaly and is left out."""
+    """The JSON-lines ``records`` of ``rel`` parsed as ``record_type``, one at a time (only the typed records are
+    kept: a large file's parsed JSON objects, keys and all, would take several times their memory); a line it
+    refuses (a missing field, a value of the wrong type: :class:`~rundir.records.RecordError`) becomes a
+    ``bad_line`` anomaly and is left out."""
     out = []
     for number, record in records:
         try:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.cli import main
-from ground.reception import read_jsonl, receive
+from ground.reception import iter_jsonl, read_jsonl, receive
 from rundir.codec import EXTENSIONS, encode
 from rundir.errors import InputFileError
 
@@ -222,6 +224,62 @@ def test_read_jsonl_numbers_lines_and_reports_other_files_as_bad_line(tmp_path):
     records, problems = read_jsonl(path, "telemetry/ledger.jsonl")
     assert records == [(1, {"a": 1}), (4, {"a": 2})]
     assert [(p["kind"], p["line"]) for p in problems] == [("bad_line", 2), ("truncated_line", 5)]
+
+
+LINES = st.one_of(st.dictionaries(st.text("abc", max_size=3), st.integers(), max_size=3).map(json.dumps),
+                  st.sampled_from(["", "  ", "[1, 2]", "7", '{"a": ', "not json", '{"\u00e9": 1}'])
+                  ).map(str.encode) | st.just(b'{"a": "\xff"}')  # the last: not UTF-8
+
+
+def expected_jsonl(data: bytes) -> tuple[list, list]:
+    """What a JSONL reader must make of a file's bytes ``data``, worked out line by line on its own (the last line
+    is the last one with any bytes before the end)."""
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    records, problems = [], []
+    for number, raw in enumerate(lines, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(("bad_line", number))
+            continue
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            problems.append(("truncated_line" if number == len(lines) else "bad_line", number))
+            continue
+        if isinstance(value, dict):
+            records.append((number, value))
+        else:
+            problems.append(("bad_line", number))
+    return records, problems
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(LINES, max_size=8), newline_at_end=st.booleans())
+def test_iter_jsonl_reads_every_family_of_line_as_a_reference_does(tmp_path, lines, newline_at_end):
+    path = tmp_path / "timeline.jsonl"
+    data = b"\n".join(lines) + (b"\n" if newline_at_end and lines else b"")
+    path.write_bytes(data)
+    problems: list[dict] = []
+    records = list(iter_jsonl(path, "telemetry/timeline.jsonl", problems))
+    assert (records, [(p["kind"], p["line"]) for p in problems]) == expected_jsonl(data)
+    assert (records, problems) == read_jsonl(path, "telemetry/timeline.jsonl")
+
+
+def test_iter_jsonl_reads_as_it_goes(tmp_path):
+    """A caller gets the first lines before a later bad one is read: the file is not held whole."""
+    path = tmp_path / "timeline.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2}\nbroken\n{"a": 3}\n')
+    problems: list[dict] = []
+    lines = iter_jsonl(path, "telemetry/timeline.jsonl", problems)
+    assert next(lines) == (1, {"a": 1})
+    assert problems == []
+    assert list(lines) == [(2, {"a": 2}), (4, {"a": 3})]
+    assert [(p["kind"], p["line"]) for p in problems] == [("bad_line", 3)]
 
 
 def test_read_jsonl_unreadable_file_names_it(tmp_path):
