@@ -84,6 +84,7 @@ def iter_jsonl(path: Path, rel: str, problems: list[dict[str, Any]]) -> Iterator
     is the file's name relative to the run directory, used in the anomalies. A line that is not UTF-8 is bad, not
     the file. Raises InputFileError when the file cannot be read (when the first line is asked for).
     """
+    bad_kind = "bad_manifest_line" if path.name == MANIFEST else "bad_line"
     try:
         with path.open("rb") as lines:
             numbered = enumerate(lines, start=1)
@@ -91,8 +92,7 @@ def iter_jsonl(path: Path, rel: str, problems: list[dict[str, Any]]) -> Iterator
             while previous is not None:
                 current = next(numbered, None)
                 number, raw = previous
-                record = _json_object(raw, rel, number, current is None, problems,
-                                      "bad_manifest_line" if path.name == MANIFEST else "bad_line")
+                record = _json_object(raw, rel, number, current is None, problems, bad_kind)
                 if record is not None:
                     yield number, record
                 previous = current

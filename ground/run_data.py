@@ -70,7 +70,7 @@ def load_run(run_dir: Path) -> RunData:
         rel = f"telemetry/{name}.jsonl"
         if (run_dir / rel).is_file():
             problems: list[dict[str, Any]] = []
-            refused: list[dict[str, Any]] = []  # after the file's unreadable lines, as they come in the file
+            refused: list[dict[str, Any]] = []  # reported after the lines that are not JSON objects, as before
             telemetry[name] = _typed(TYPED_FILES[name], iter_jsonl(run_dir / rel, rel, problems), rel, refused)
             anomalies += problems + refused
         else:
