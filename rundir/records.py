@@ -54,7 +54,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Record:
     """A typed record: :meth:`to_json` is its JSON object, :meth:`parse` reads one back."""
 

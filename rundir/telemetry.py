@@ -17,7 +17,7 @@ from .records import Record
 LEDGER_STATUSES = ("delivered", "dropped", "on_board")  # a captured frame's possible ends in a LedgerRow
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaptureRecord(Record):
     """One capture (a frame, or a burst of ``burst_frames`` frames): where and when, and the bent-pipe bytes it
     took in storage (``raw_bytes``, bit-packed, all frames of a burst)."""
@@ -37,7 +37,7 @@ class CaptureRecord(Record):
     off_nadir_deg: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProcessingRecord(Record):
     """One frame through the on-board pipeline: its ``stages``, the simulated compute time in total and per stage
     (``compute_timing``: ``projected`` from the reference host or ``measured`` on this device), the host wall time
@@ -57,7 +57,7 @@ class ProcessingRecord(Record):
     alternative_bytes: dict[str, int | None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimelineSample(Record):
     """One satellite's state at ``t_s``: storage used, battery energy and state of charge, sunlight, brown-out,
     and whether its computer is busy."""
@@ -72,7 +72,7 @@ class TimelineSample(Record):
     computing: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkSample(Record):
     """The payload link at ``t_s`` during a pass under a link budget: geometry, Es/N0 and Eb/N0 at the demodulator
     (dB; Eb/N0 None while the link is down), the MODCOD in use (None: down) and its information rate
@@ -87,7 +87,7 @@ class LinkSample(Record):
     rate_mbps: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PassLinkRecord(Record):
     """One contact window under the link budget (a line of ``telemetry/link.jsonl``): the station's G/T, the time
     some MODCOD closed (``link_up_s``), the payload bytes the whole window could carry (``capacity_bytes``), the
@@ -111,7 +111,7 @@ class PassLinkRecord(Record):
     samples: list[LinkSample]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LedgerRow(Record):
     """What became of one captured frame (a line of ``telemetry/ledger.jsonl``, written at the end of the run):
     ``status`` one of :data:`LEDGER_STATUSES` and, dropped, the most common ``reason`` (else None); its products
@@ -134,7 +134,7 @@ class LedgerRow(Record):
     decided_by_stage: dict[str, dict[str, int]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContactRecord(Record):
     """One contact window of a satellite with a station (a line of ``telemetry/contacts.jsonl``): AOS and LOS,
     its length and highest elevation, whether the station's antenna tracked it, the time spent sending

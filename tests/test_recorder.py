@@ -102,8 +102,8 @@ def test_a_delivered_product_reads_back_as_the_ground_reads_it(tmp_path, camera)
     assert line.bytes == onboard.stat().st_size + sum(s.bytes for s in line.sidecars or ())
     recorder.delivered(Item(line.id, (frame.frame_id,), line.bytes, 1, "product", data=line), 900.25, "svalbard")
     recorder.contacts.append(ContactLog("sat-1", "svalbard", 850.0, 1450.0, 45.0, True, 240.0, 1.5e6, 1))
-    recorder.finish(1000.0, [], [TimelineSample("sat-1", 0.0, 0, 80.0, 0.8, True, False, False)],
-                    dataclasses.replace(INFO, complete=True))
+    recorder.sampled(TimelineSample("sat-1", 0.0, 0, 80.0, 0.8, True, False, False))
+    recorder.finish(1000.0, [], dataclasses.replace(INFO, complete=True))
     assert (tmp_path / "downlink" / line.file).is_file() and not onboard.exists()
     [record] = [json.loads(s) for s in (tmp_path / "downlink" / "manifest.jsonl").read_text().splitlines()]
     parsed, problems = ManifestLine.parse(record)
@@ -138,7 +138,7 @@ def test_a_product_without_room_and_an_evicted_frame_are_dropped(tmp_path, camer
     assert list((tmp_path / "onboard").iterdir()) == []
     left = Item("sat-1-f00001", ("sat-1-f00001",), 4000, 1, "raw", sent_bytes=1000.0, on_air_bytes=4000)
     recorder.ledger.captured("sat-1-f00001", "sat-1", 500.0)
-    recorder.finish(1000.0, [left], [], INFO)
+    recorder.finish(1000.0, [left], INFO)
     text = (tmp_path / "telemetry" / "ledger.jsonl").read_text().splitlines()
     rows = {r.frame_id: r for r in (LedgerRow.parse(json.loads(s), "telemetry/ledger.jsonl", n)
                                     for n, s in enumerate(text, start=1))}
@@ -164,7 +164,7 @@ def test_a_frame_computed_ahead_keeps_its_evaluation_on_disk_only_if_it_finishes
     recorder.processed(works["processed"], "projected")
     evicted = works["evicted"].frame.frame_id
     recorder.evicted(Item(evicted, (evicted,), 100, 1, "raw"), "storage_full")
-    recorder.finish(1000.0, [], [], INFO)
+    recorder.finish(1000.0, [], INFO)
     assert sorted(p.name for p in (tmp_path / "evaluation").iterdir()) == ["sat-1-f00000.npz"]
     with np.load(tmp_path / "evaluation" / "sat-1-f00000.npz") as kept:
         assert kept["probability"].tolist() == np.zeros((4, 4)).tolist()  # the file processed() would have written

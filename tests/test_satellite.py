@@ -47,12 +47,13 @@ def test_payload_counts_the_burst_frames(camera):
 def test_housekeeping_samples_every_step_and_drains_the_battery_in_eclipse(tmp_path, camera):
     env = simpy.Environment()
     sat = make_satellite(env, Recorder(tmp_path, START, camera), 1e9)
-    env.process(satellite.housekeeping(env, sat, 60.0))
+    timeline = []
+    env.process(satellite.housekeeping(env, sat, 60.0, timeline.append))
     env.run(until=600.0)
-    assert [s.t_s for s in sat.timeline] == [60.0 * i for i in range(10)]
+    assert [s.t_s for s in timeline] == [60.0 * i for i in range(10)]
     drained_wh = IDLE_W * 540.0 / 3600.0  # nine whole steps integrated by t = 540 s
-    assert sat.timeline[-1].battery_wh == pytest.approx(100.0 - drained_wh, abs=1e-4)
-    assert not any(s.sunlit for s in sat.timeline)
+    assert timeline[-1].battery_wh == pytest.approx(100.0 - drained_wh, abs=1e-4)
+    assert not any(s.sunlit for s in timeline)
 
 
 def test_imaging_sheds_in_brownout_and_is_refused_by_a_full_memory(tmp_path, camera):
@@ -62,7 +63,8 @@ def test_imaging_sheds_in_brownout_and_is_refused_by_a_full_memory(tmp_path, cam
     full = make_satellite(env, recorder, capacity_bytes=payload.capture_bytes - 1)
     env.process(satellite.imaging(env, full, [plan(10.0), plan(20.0)], payload, recorder))
     low = make_satellite(env, recorder, 1e9, soc=0.1)
-    env.process(satellite.housekeeping(env, low, 5.0))  # the first step finds the battery below 20 %
+    # the first step finds the battery below 20 %
+    env.process(satellite.housekeeping(env, low, 5.0, lambda sample: None))
     env.process(satellite.imaging(env, low, [plan(10.0), plan(20.0)], payload, recorder))
     env.run(until=30.0)
     assert full.skipped == {"storage_full": 2} and full.frames_taken == 0

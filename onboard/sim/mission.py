@@ -134,7 +134,7 @@ class Mission:
             sat_windows = [w for w in self.windows if w.satellite == sat.name]
             self.env.process(satellite.imaging(self.env, sat, self.plans[sat.name], self.payload, self.recorder, pool))
             self.env.process(satellite.compute(self.env, sat, self.pipeline, self.recorder, timing, self.wall_stage_s))
-            self.env.process(satellite.housekeeping(self.env, sat, self.scn.timeline_step_s))
+            self.env.process(satellite.housekeeping(self.env, sat, self.scn.timeline_step_s, self.recorder.sampled))
             link = Link(radio.payload_bytes_per_s or 0.0, radio.frame_bytes, radio.link_frame_error_rate)
             self.env.process(downlink(self.env, sat_windows, self.antennas, sat.storage, link, sat.power.busy,
                                       self.recorder.delivered, self.recorder.contacts,
@@ -178,12 +178,11 @@ class Mission:
         """A last timeline sample per satellite, then the recorder's closing files and run.json (``complete``, and
         why it ``stopped`` early)."""
         for sat in self.sats:
-            satellite.sample(self.env, sat)
+            self.recorder.sampled(satellite.sample(self.env, sat))
         info = self._run_info(complete=complete, wall_s=time.perf_counter() - wall_start)
         if stopped:
             info = dataclasses.replace(info, stopped=Stopped(stopped, round(self.env.now, 3)))
-        self.recorder.finish(self.env.now, [item for sat in self.sats for item in sat.storage.items],
-                             [sample for sat in self.sats for sample in sat.timeline], info)
+        self.recorder.finish(self.env.now, [item for sat in self.sats for item in sat.storage.items], info)
         return info
 
     def _run_info(self, complete: bool, wall_s: float) -> RunInfo:

@@ -3,9 +3,9 @@
 The run directory is the one contract between the spacecraft and the ground (README, "Run directory"). The
 satellite processes (:mod:`onboard.sim.satellite`) tell the recorder what happened; the recorder writes it:
 ``truth/FRAME.npz`` and ``telemetry/captures.jsonl`` per capture, ``evaluation/FRAME.npz`` and
-``telemetry/processing.jsonl`` per processed frame, the products and their manifest (through
-:class:`~onboard.sim.downlink.ProductStore`), and at the end ``telemetry/ledger.jsonl``, ``contacts.jsonl``,
-``timeline.jsonl``, ``run.json`` and, under a link budget, ``link.jsonl``. It also keeps the frame
+``telemetry/processing.jsonl`` per processed frame, ``telemetry/timeline.jsonl`` per housekeeping sample, the
+products and their manifest (through :class:`~onboard.sim.downlink.ProductStore`), and at the end
+``telemetry/ledger.jsonl``, ``contacts.jsonl``, ``run.json`` and, under a link budget, ``link.jsonl``. It also keeps the frame
 :class:`~onboard.sim.ledger.Ledger` that the products' fates update. Lines are flushed as the run goes, so that an
 interrupted run keeps whole lines.
 """
@@ -88,6 +88,7 @@ class Recorder:
         self.products = ProductStore(self.run_dir)
         self._captures = open(self.run_dir / "telemetry" / "captures.jsonl", "w", encoding="utf-8")
         self._processing = open(self.run_dir / "telemetry" / "processing.jsonl", "w", encoding="utf-8")
+        self._timeline = open(self.run_dir / "telemetry" / "timeline.jsonl", "w", encoding="utf-8")
         write_json(self.run_dir / "telemetry" / "run.json", run_info.to_json())
 
     def captured(self, frame: Any, cap: Any, capture_bytes: int, burst_frames: int) -> None:
@@ -107,6 +108,12 @@ class Recorder:
                         "shifts_px": frame.burst.shifts_px}
         write_npz(self.run_dir / "truth" / f"{frame.frame_id}.npz", {
             "cloud": truth.cloud, "shadow": truth.shadow, "landcover": truth.landcover, "valid": truth.valid, **high_res})
+
+    def sampled(self, sample: TimelineSample) -> None:
+        """A housekeeping sample: its timeline.jsonl line, written now (in the order the samples are taken: time,
+        then satellite), so that the run keeps no timeline in memory."""
+        self._timeline.write(jsonl_line(sample.to_json()))
+        self._timeline.flush()
 
     def spill(self, work: Any) -> None:
         """A frame computed ahead by the frame pool, captured (its truth written) and now waiting in storage for
@@ -175,12 +182,12 @@ class Recorder:
             if item.kind == "raw":
                 self._unspill(frame_id)
 
-    def finish(self, end_t_s: float, left_on_board: Iterable[Item], timeline: list[TimelineSample],
-               run_info: RunInfo) -> None:
+    def finish(self, end_t_s: float, left_on_board: Iterable[Item], run_info: RunInfo) -> None:
         """Close the files; write the ledger (``left_on_board``: the items still in storage at ``end_t_s``), the
-        contacts, the ``timeline`` samples and the final run.json."""
+        contacts and the final run.json."""
         self._captures.close()
         self._processing.close()
+        self._timeline.close()
         self.products.close()
         for frame_id in list(self._spilled):  # still waiting for compute at the end: not processed
             self._unspill(frame_id)
@@ -195,5 +202,4 @@ class Recorder:
         write_jsonl(tel / "contacts.jsonl", [c.contact_record().to_json() for c in contacts])
         if any(c.link is not None for c in contacts):  # under a link budget: rate and elevation over each pass
             write_jsonl(tel / "link.jsonl", [c.link_record().to_json() for c in contacts if c.link is not None])
-        write_jsonl(tel / "timeline.jsonl", [sample.to_json() for sample in timeline])
         write_json(tel / "run.json", run_info.to_json())

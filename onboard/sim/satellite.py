@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import simpy
 
@@ -46,7 +46,6 @@ class Satellite:
     compute_s: float = 0.0
     deferred_frames: int = 0  # frames whose compute waited out a brown-out
     deferred_s: float = 0.0  # total time they waited
-    timeline: list[TimelineSample] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -150,17 +149,19 @@ def store_products(sat: Satellite, work: Work, cap: Capture, pipeline: Pipeline,
             recorder.refused(line, frame.frame_id)
 
 
-def housekeeping(env: simpy.Environment, sat: Satellite, step_s: float):
-    """Every ``step_s`` seconds: a timeline sample, then the battery's energy balance over the step."""
+def housekeeping(env: simpy.Environment, sat: Satellite, step_s: float,
+                 record: Callable[[TimelineSample], None]):
+    """Every ``step_s`` seconds: a timeline sample (to ``record``, e.g. :meth:`Recorder.sampled`), then the
+    battery's energy balance over the step."""
     while True:
-        sample(env, sat)
+        record(sample(env, sat))
         t0 = env.now
         yield env.timeout(step_s)
         sat.power.step(t0, env.now)
 
 
-def sample(env: simpy.Environment, sat: Satellite) -> None:
-    """Append the satellite's state now to its timeline (telemetry/timeline.jsonl)."""
+def sample(env: simpy.Environment, sat: Satellite) -> TimelineSample:
+    """The satellite's state now: a line of its timeline (telemetry/timeline.jsonl)."""
     p = sat.power
-    sat.timeline.append(TimelineSample(sat.name, round(env.now, 3), int(sat.storage.used_bytes), round(p.energy_wh, 4),
-                                       round(p.soc, 5), p.sunlit(env.now), p.brownout, sat.computing))
+    return TimelineSample(sat.name, round(env.now, 3), int(sat.storage.used_bytes), round(p.energy_wh, 4),
+                          round(p.soc, 5), p.sunlit(env.now), p.brownout, sat.computing)
