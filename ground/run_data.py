@@ -62,6 +62,9 @@ def load_run(run_dir: Path) -> RunData:
     missing = [part for part in ("downlink/", "telemetry/", "truth/") if not (run_dir / part).is_dir()]
     reception = receive(run_dir)
     anomalies = list(reception.anomalies)
+    # Stitching first: its largest pass is the ground's peak of memory, and the telemetry records, which grow with
+    # the satellites and the hours simulated, are not yet in memory then.
+    mosaics, stitch_problems = stitch_passes(reception.products, run_dir)
     run_info = _run_info(_read_mapping_file(run_dir, "telemetry/run.json", json.loads, missing, anomalies),
                          anomalies)
     scenario = _read_mapping_file(run_dir, "scenario.yaml", yaml.safe_load, missing, anomalies)
@@ -77,8 +80,7 @@ def load_run(run_dir: Path) -> RunData:
             telemetry[name] = None
             if "telemetry/" not in missing:
                 missing.append(rel)
-    mosaics, problems = stitch_passes(reception.products, run_dir)
-    anomalies += problems
+    anomalies += stitch_problems
     return RunData(run_dir, run_info, scenario, telemetry["captures"], telemetry["ledger"], telemetry["contacts"],
                    telemetry["timeline"], reception, mosaics, anomalies, missing, processing=telemetry["processing"])
 

@@ -103,6 +103,7 @@ def test_a_delivered_product_reads_back_as_the_ground_reads_it(tmp_path, camera)
     recorder.delivered(Item(line.id, (frame.frame_id,), line.bytes, 1, "product", data=line), 900.25, "svalbard")
     recorder.contacts.append(ContactLog("sat-1", "svalbard", 850.0, 1450.0, 45.0, True, 240.0, 1.5e6, 1))
     recorder.sampled(TimelineSample("sat-1", 0.0, 0, 80.0, 0.8, True, False, False))
+    assert (tmp_path / "telemetry" / "timeline.jsonl").read_text().count("\n") == 1  # on disk as it is taken
     recorder.finish(1000.0, [], dataclasses.replace(INFO, complete=True))
     assert (tmp_path / "downlink" / line.file).is_file() and not onboard.exists()
     [record] = [json.loads(s) for s in (tmp_path / "downlink" / "manifest.jsonl").read_text().splitlines()]
