@@ -15,7 +15,7 @@ from rundir.errors import OrbitEdgeError
 
 from .compare import cmd_compare, compare_options
 from .progress import ground_bar, simulation_bar, wanted
-from .run_setup import (prepare_run_dir as _prepare_run_dir, release_simulation_memory,
+from .run_setup import (bound_heap, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
                         write_resolved as _write_resolved)
 from .summary import run_summary
 from .sweep_command import cmd_sweep, sweep_options
@@ -52,10 +52,10 @@ def _workers(value: str) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ground.report import report_steps, write_report
-
     from onboard.scenario.config import load_scenario
     from onboard.sim.mission import Mission
 
+    bound_heap()  # before the frame pool's workers start: they take its settings from the environment
     if args.realtime is not None and not args.realtime > 0:
         raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
     scenario = load_scenario(args.scenario, args.overrides)
@@ -149,6 +149,7 @@ def _validate_options(p: argparse.ArgumentParser) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from ground.report import report_steps, write_report
 
+    bound_heap()
     with ground_bar(wanted(args.quiet), report_steps()) as show:
         report, paths = write_report(args.run_dir, args.format, show)
     _print_summary(report, paths, args)

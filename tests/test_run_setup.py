@@ -53,3 +53,60 @@ def test_releasing_the_simulation_frees_cyclic_garbage_now():
         release_simulation_memory()
     finally:
         gc.enable()
+
+
+MMAPPED_BLOCKS_PROBE = """
+import ctypes, json, sys
+import numpy as np
+sys.path.insert(0, {root!r})
+from app.run_setup import bound_heap
+
+
+class MallInfo2(ctypes.Structure):  # glibc >= 2.33, malloc.h
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+if {bound}:
+    bound_heap()
+block = np.ones(8 << 20, np.uint8)  # an 8 MiB block, mmapped; freed, it raises glibc's dynamic threshold to 8 MiB
+del block
+before = libc.mallinfo2().hblks
+frame = np.ones(512 * 512 * 2, np.uint8)  # 512 KiB, a frame band's size
+print(json.dumps({{"mmapped_blocks_added": libc.mallinfo2().hblks - before}}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("ctypes").CDLL(None), "mallinfo2"), reason="glibc >= 2.33 only")
+@pytest.mark.parametrize("bound", [False, True])
+def test_bound_heap_keeps_frame_sized_arrays_out_of_the_heap(bound):
+    """glibc's own counter of mmapped blocks: once an 8 MiB array was freed, a 512 KiB array comes from the heap
+    (where its memory would stay after it is freed), unless bound_heap fixed the threshold at 128 KiB."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    code = MMAPPED_BLOCKS_PROBE.format(root=str(Path(__file__).parents[1]), bound=bound)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == {"mmapped_blocks_added": 1 if bound else 0}
+
+
+def test_bound_heap_sets_the_environment_of_child_processes_and_keeps_a_users_own(monkeypatch):
+    from app.run_setup import HEAP_THRESHOLD_BYTES, bound_heap
+
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    bound_heap()
+    import os
+
+    assert os.environ["MALLOC_MMAP_THRESHOLD_"] == os.environ["MALLOC_TRIM_THRESHOLD_"] == str(HEAP_THRESHOLD_BYTES)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    bound_heap()
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536" and "MALLOC_MMAP_THRESHOLD_" not in os.environ
