@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from onboard.scenario.config import load_scenario
     from onboard.sim.mission import Mission
 
-    bound_heap()  # before the frame pool's workers start: they take its settings from the environment
+    bound_heap()
     if args.realtime is not None and not args.realtime > 0:
         raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
     scenario = load_scenario(args.scenario, args.overrides)

@@ -39,24 +39,23 @@ def write_resolved(run_dir: Path, scenario: Any) -> None:
 
 
 def bound_heap() -> None:
-    """Keep glibc's heap from holding on to the memory of freed frames and mosaics, in this process and in the
-    processes it starts (the frame pool's workers).
+    """Keep glibc's heap from holding on to the memory of freed frames and mosaics in this process: the
+    simulation's bookkeeping and the ground report, whose peak is a run's peak of memory.
 
     glibc serves an allocation of at least M_MMAP_THRESHOLD bytes with its own mmap, unmapped when freed; but each
     time such a block is freed, it raises the threshold to that block's size (up to 32 MiB on 64-bit), so later
     arrays of a frame's size come from the heap, where freed memory stays mapped between the small objects that
-    outlive them (mallopt(3), "M_MMAP_THRESHOLD"). Setting the threshold turns that adjustment off: a run's arrays
-    of 128 KiB and more are each given back when freed (one probe: a 48-satellite day's ground report peaked at
-    396 MB instead of 573 MB). The trim threshold likewise: free memory above 128 KiB at the top of the heap goes
-    back to the system. Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_`` in its workers for the same reason
+    outlive them (mallopt(3), "M_MMAP_THRESHOLD"). Setting the threshold turns that adjustment off: arrays of
+    128 KiB and more are each given back when freed (one probe: a 48-satellite day's ground report peaked at 396 MB
+    instead of 573 MB). The trim threshold likewise: free memory above 128 KiB at the top of the heap goes back to
+    the system. Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_`` in its workers for the same reason
     (``distributed.nanny.pre-spawn-environ``; Dask docs, "Worker Memory Management": memory not released back to
-    the OS). The environment variables are the same settings for the processes started from here; a user's own
-    setting of either is kept. A no-op without glibc."""
-    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
-        if name in os.environ:  # the user's choice, which glibc applied when this process started
-            return
-    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
-        os.environ[name] = str(HEAP_THRESHOLD_BYTES)
+    the OS). The frame pool's workers keep glibc's defaults: there every frame's arrays would be mapped afresh (set
+    for them too, half of a 24-satellite run's CPU time went to the kernel). A user's own ``MALLOC_MMAP_THRESHOLD_`` or
+    ``MALLOC_TRIM_THRESHOLD_`` (glibc's tunables, applied when the process started) is kept. A no-op without
+    glibc."""
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return
     mallopt = _libc_function("mallopt")
     if mallopt is not None:
         mallopt(M_MMAP_THRESHOLD, HEAP_THRESHOLD_BYTES)
