@@ -55,7 +55,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from onboard.scenario.config import load_scenario
     from onboard.sim.mission import Mission
 
-    bound_heap()
     if args.realtime is not None and not args.realtime > 0:
         raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
     scenario = load_scenario(args.scenario, args.overrides)
@@ -82,6 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     release_simulation_memory()
+    bound_heap()
     with ground_bar(wanted(args.quiet), report_steps()) as show:
         report, paths = write_report(run_dir, args.format, show)
     _print_summary(report, paths, args)

@@ -39,8 +39,9 @@ def write_resolved(run_dir: Path, scenario: Any) -> None:
 
 
 def bound_heap() -> None:
-    """Keep glibc's heap from holding on to the memory of freed frames and mosaics in this process: the
-    simulation's bookkeeping and the ground report, whose peak is a run's peak of memory.
+    """Keep glibc's heap from holding on to the memory of freed mosaics and frames in the process that writes the
+    ground report (``orbitedge run`` once its simulation is over, ``orbitedge report``): the report's stitching is
+    a run's peak of memory.
 
     glibc serves an allocation of at least M_MMAP_THRESHOLD bytes with its own mmap, unmapped when freed; but each
     time such a block is freed, it raises the threshold to that block's size (up to 32 MiB on 64-bit), so later
@@ -50,10 +51,10 @@ def bound_heap() -> None:
     instead of 573 MB). The trim threshold likewise: free memory above 128 KiB at the top of the heap goes back to
     the system. Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_`` in its workers for the same reason
     (``distributed.nanny.pre-spawn-environ``; Dask docs, "Worker Memory Management": memory not released back to
-    the OS). The frame pool's workers keep glibc's defaults: there every frame's arrays would be mapped afresh (set
-    for them too, half of a 24-satellite run's CPU time went to the kernel). A user's own ``MALLOC_MMAP_THRESHOLD_`` or
-    ``MALLOC_TRIM_THRESHOLD_`` (glibc's tunables, applied when the process started) is kept. A no-op without
-    glibc."""
+    the OS). The simulation's pixel work keeps glibc's defaults: there every frame's arrays would be mapped afresh
+    (set for the frame pool's workers too, half of a 24-satellite run's CPU time went to the kernel). A user's own
+    ``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_TRIM_THRESHOLD_`` (glibc's tunables, applied when the process started)
+    is kept. A no-op without glibc."""
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return
     mallopt = _libc_function("mallopt")
