@@ -52,6 +52,7 @@ def _workers(value: str) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ground.report import report_steps, write_report
+
     from onboard.scenario.config import load_scenario
     from onboard.sim.mission import Mission
 

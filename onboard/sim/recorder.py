@@ -5,9 +5,9 @@ satellite processes (:mod:`onboard.sim.satellite`) tell the recorder what happen
 ``truth/FRAME.npz`` and ``telemetry/captures.jsonl`` per capture, ``evaluation/FRAME.npz`` and
 ``telemetry/processing.jsonl`` per processed frame, ``telemetry/timeline.jsonl`` per housekeeping sample, the
 products and their manifest (through :class:`~onboard.sim.downlink.ProductStore`), and at the end
-``telemetry/ledger.jsonl``, ``contacts.jsonl``, ``run.json`` and, under a link budget, ``link.jsonl``. It also keeps the frame
-:class:`~onboard.sim.ledger.Ledger` that the products' fates update. Lines are flushed as the run goes, so that an
-interrupted run keeps whole lines.
+``telemetry/ledger.jsonl``, ``contacts.jsonl``, ``run.json`` and, under a link budget, ``link.jsonl``. It also
+keeps the frame :class:`~onboard.sim.ledger.Ledger` that the products' fates update. Lines are flushed as the run
+goes, so that an interrupted run keeps whole lines.
 """
 
 from __future__ import annotations
