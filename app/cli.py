@@ -69,6 +69,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     workers = args.workers
     if workers is None:  # measured stage times are this machine's: no other process of ours competes for its cores
         workers = 0 if scenario.spacecraft.compute.timing == "measured" else default_workers()
+    if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
+        bound_heap()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with simulation_bar(wanted(args.quiet), scenario.duration_h) as progress:
