@@ -4,7 +4,8 @@ Tiles are north-up on a map grid (UTM or UPS) snapped to the GSD, so placement i
 footprint: ``col = (x0_m - X0_m) / gsd_m`` and ``row = (Y0_m - y0_m) / gsd_m`` with ``(X0_m, Y0_m)`` the mosaic's
 upper-left corner. Where tiles overlap, the first delivered tile keeps its pixels: delivery order is the one fact
 the ground has that does not depend on how the pass was tiled, so the mosaic is reproducible from the manifest.
-In memory, uncovered mosaic pixels hold DN 0 and the coverage mask says which pixels are data.
+The mosaic is never whole in memory: its tiles are decoded and written one at a time, the last delivered first, so
+that the first delivered is written last; only the (H, W) coverage mask, which says which pixels are data, is kept.
 
 A mosaic is written through rasterio (GDAL) as a Cloud Optimized GeoTIFF (GDAL's COG driver: 256 px tiles, Zstandard
 level 1 with the horizontal-differencing predictor, internal overviews by area averaging; Zstandard in TIFF needs
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import cv2
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio.windows import Window
 
 from rundir.codec import Georef, decode_product
 from rundir.files import write_atomic
@@ -53,81 +55,65 @@ class TileGridError(ValueError):
         super().__init__(f"{problem}: {self.first} vs {self.other}")
 
 
-def place_tiles(tiles: Sequence[tuple[np.ndarray, Mapping[str, Any]]]
-                ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Place tiles on their common grid; where they overlap the earlier tile in ``tiles`` wins.
-
-    ``tiles``: ``(dn, footprint)`` pairs, ``dn`` (h, w, B) or (h, w) uint16, ``footprint`` a dict with ``epsg``,
-    ``x0_m``, ``y0_m`` (upper-left corner of the upper-left pixel) and ``gsd_m``. Returns ``(mosaic, coverage,
-    footprint)``: (H, W, B) uint16 DN with 0 where uncovered, (H, W) bool coverage, and the mosaic's footprint
-    dict (epsg, x0_m, y0_m, gsd_m, width_px, height_px). Raises TileGridError when tiles differ in EPSG, GSD or
-    band count, or sit off the common pixel grid; ValueError when ``tiles`` is empty.
-    """
-    if not tiles:
+def mosaic_grid(footprints: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], list[tuple[int, int]]]:
+    """The common map grid of tiles with these footprints (dicts with ``epsg``, ``x0_m``, ``y0_m`` of the upper-left
+    pixel's upper-left corner, ``gsd_m``, ``width_px``, ``height_px``): the mosaic's footprint dict (same keys) and
+    each tile's ``(row, col)`` offset in it. Raises TileGridError when footprints differ in EPSG or GSD or sit off
+    the common pixel grid; ValueError when there are none."""
+    if not footprints:
         raise ValueError("no tiles to place")
-    arrays = [dn.reshape(dn.shape[0], dn.shape[1], -1) for dn, _ in tiles]
-    first = tiles[0][1]
+    first = footprints[0]
     gsd_m = float(first["gsd_m"])
-    for (dn, fp), array in zip(tiles, arrays):
+    for fp in footprints:
         if fp["epsg"] != first["epsg"] or not np.isclose(float(fp["gsd_m"]), gsd_m, rtol=0, atol=1e-9):
             raise TileGridError("tiles differ in EPSG or GSD", first, fp)
-        if array.shape[2] != arrays[0].shape[2]:
-            raise TileGridError(f"tiles differ in band count ({arrays[0].shape[2]} vs {array.shape[2]})", first, fp)
-    x0_m = min(float(fp["x0_m"]) for _, fp in tiles)
-    y0_m = max(float(fp["y0_m"]) for _, fp in tiles)
+    x0_m = min(float(fp["x0_m"]) for fp in footprints)
+    y0_m = max(float(fp["y0_m"]) for fp in footprints)
     offsets = []
-    for _, fp in tiles:
+    for fp in footprints:
         col_px = (float(fp["x0_m"]) - x0_m) / gsd_m
         row_px = (y0_m - float(fp["y0_m"])) / gsd_m
         if max(abs(col_px - round(col_px)), abs(row_px - round(row_px))) > GRID_TOLERANCE_PX:
             raise TileGridError("tile is off the common pixel grid", first, fp)
         offsets.append((round(row_px), round(col_px)))
-    height_px = max(row + a.shape[0] for (row, _), a in zip(offsets, arrays))
-    width_px = max(col + a.shape[1] for (_, col), a in zip(offsets, arrays))
-    mosaic = np.zeros((height_px, width_px, arrays[0].shape[2]), dtype=np.uint16)
-    coverage = np.zeros((height_px, width_px), dtype=bool)
-    for (row, col), array in zip(offsets, arrays):
-        window = (slice(row, row + array.shape[0]), slice(col, col + array.shape[1]))
-        free = ~coverage[window]
-        mosaic[window][free] = array[free]
-        coverage[window] = True
-    footprint = {"epsg": int(first["epsg"]), "x0_m": x0_m, "y0_m": y0_m, "gsd_m": gsd_m,
-                 "width_px": width_px, "height_px": height_px}
-    return mosaic, coverage, footprint
+    height_px = max(row + int(fp["height_px"]) for (row, _), fp in zip(offsets, footprints))
+    width_px = max(col + int(fp["width_px"]) for (_, col), fp in zip(offsets, footprints))
+    return ({"epsg": int(first["epsg"]), "x0_m": x0_m, "y0_m": y0_m, "gsd_m": gsd_m, "width_px": width_px,
+             "height_px": height_px}, offsets)
 
 
-def mosaic_shape_px(footprints: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
-    """``(height_px, width_px)`` of the mosaic that :func:`place_tiles` would build, without building it."""
-    gsd_m = float(footprints[0]["gsd_m"])
-    x0_m = min(float(fp["x0_m"]) for fp in footprints)
-    y0_m = max(float(fp["y0_m"]) for fp in footprints)
-    x1_m = max(float(fp["x0_m"]) + fp["width_px"] * gsd_m for fp in footprints)
-    y1_m = min(float(fp["y0_m"]) - fp["height_px"] * gsd_m for fp in footprints)
-    return round((y0_m - y1_m) / gsd_m), round((x1_m - x0_m) / gsd_m)
+def coverage_of(footprint: Mapping[str, Any], footprints: Sequence[Mapping[str, Any]],
+                offsets: Sequence[tuple[int, int]]) -> np.ndarray:
+    """(H, W) bool: the mosaic pixels (of :func:`mosaic_grid`'s ``footprint``) that some tile covers."""
+    coverage = np.zeros((footprint["height_px"], footprint["width_px"]), dtype=bool)
+    for (row, col), fp in zip(offsets, footprints):
+        coverage[row:row + int(fp["height_px"]), col:col + int(fp["width_px"])] = True
+    return coverage
 
 
-def shrink_area(mosaic: np.ndarray, coverage: np.ndarray, max_px: int = QUICKLOOK_MAX_PX
+def shrink_area(channels: Iterable[np.ndarray], coverage: np.ndarray, max_px: int = QUICKLOOK_MAX_PX
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shrink an (H, W, C) uint16 mosaic and its (H, W) bool coverage so that the long side is at most ``max_px``,
-    keeping the aspect ratio, by area averaging (OpenCV INTER_AREA) over the covered pixels only: each output pixel
-    is the mean DN of the covered input pixels under it, and is covered when at least half of them are.
+    """Shrink a mosaic's channels, each (H, W) uint16 with DN 0 where uncovered (taken one at a time, so that only
+    one is in memory), and its (H, W) bool coverage so that the long side is at most ``max_px``, keeping the aspect
+    ratio, by area averaging (OpenCV INTER_AREA) over the covered pixels only: each output pixel is the mean DN of
+    the covered input pixels under it, and is covered when at least half of them are.
     Returns ``(float32 (h, w, C) DN, (h, w) bool coverage)``; unshrunk when it already fits."""
     height_px, width_px = coverage.shape
     factor = max_px / max(height_px, width_px)
     if factor >= 1:
-        return mosaic.astype(np.float32), coverage
+        return np.stack(list(channels), axis=-1).astype(np.float32), coverage
     size = (max(1, round(width_px * factor)), max(1, round(height_px * factor)))  # OpenCV: (width, height)
     cover = cv2.resize(coverage.astype(np.uint8) * np.uint8(255), size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    channels = [cv2.resize(np.ascontiguousarray(mosaic[..., c]), size, interpolation=cv2.INTER_AREA)
-                for c in range(mosaic.shape[2])]  # uncovered pixels are DN 0: the mean over all, rescaled below
-    small = np.stack(channels, axis=-1).astype(np.float32) * (255.0 / np.maximum(cover, 1.0))[..., None]
-    return small, cover >= 127.5
+    small = [cv2.resize(np.ascontiguousarray(channel), size, interpolation=cv2.INTER_AREA)
+             for channel in channels]  # uncovered pixels are DN 0: the mean over all, rescaled below
+    return np.stack(small, axis=-1).astype(np.float32) * (255.0 / np.maximum(cover, 1.0))[..., None], cover >= 127.5
 
 
-def quicklook_rgb(mosaic: np.ndarray, coverage: np.ndarray, bands: Sequence[str],
+def quicklook_rgb(band: Callable[[int], np.ndarray], coverage: np.ndarray, bands: Sequence[str],
                   reflectance_per_dn: float | None = None, max_px: int = QUICKLOOK_MAX_PX) -> np.ndarray:
-    """An (h, w, 3) uint8 true-colour quick-look of an (H, W, B) mosaic from bands R, G, B (else the first band
-    as grey), at most ``max_px`` on its long side (:func:`shrink_area`); uncovered pixels are black. One stretch
+    """An (h, w, 3) uint8 true-colour quick-look of a mosaic with (H, W) bool ``coverage``, whose band ``i`` (of
+    ``bands``) ``band(i)`` gives as (H, W) uint16 DN, 0 where uncovered: bands R, G, B (else the first band as
+    grey), at most ``max_px`` on its long side (:func:`shrink_area`); uncovered pixels are black. One stretch
     serves all three channels so colours stay true: with the product's calibration, TOA reflectance
     0..QUICKLOOK_REFLECTANCE_MAX with a display gamma; without it, the 2nd..98th percentile of the covered pixels of
     all three channels together."""
@@ -136,8 +122,9 @@ def quicklook_rgb(mosaic: np.ndarray, coverage: np.ndarray, bands: Sequence[str]
         channels = [names.index(b) for b in ("R", "G", "B")]
     else:
         channels = [0, 0, 0]
-    dn, covered = shrink_area(mosaic[..., sorted(set(channels))], coverage, max_px)
-    dn = dn[..., [sorted(set(channels)).index(c) for c in channels]]
+    read = sorted(set(channels))
+    dn, covered = shrink_area((band(c) for c in read), coverage, max_px)
+    dn = dn[..., [read.index(c) for c in channels]]
     out = np.zeros(dn.shape[:2] + (3,), dtype=np.uint8)
     if not covered.any():
         return out
@@ -150,13 +137,20 @@ def quicklook_rgb(mosaic: np.ndarray, coverage: np.ndarray, bands: Sequence[str]
     return out
 
 
-def write_cog(path: Path, mosaic: np.ndarray, coverage: np.ndarray, georef: Georef) -> None:
-    """Write an (H, W, B) uint16 mosaic with its (H, W) bool coverage as a COG that carries ``georef`` (see the
-    module docstring): uncovered pixels hold ``georef.nodata``, or with no no-data DN an internal mask says which
-    pixels are data. GDAL's COG driver only copies a dataset, so the mosaic goes through a temporary tiled GeoTIFF
-    beside ``path`` (uncompressed: it is read once), and its blocks are compressed in one thread per core (the same
-    bytes as in one); ``path`` appears whole or not at all."""
-    height_px, width_px, n_bands = mosaic.shape
+def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], coverage: np.ndarray, georef: Georef,
+              quicklook: Path | None = None) -> None:
+    """Write a mosaic as a COG that carries ``georef`` (see the module docstring), tile by tile, so that the whole
+    mosaic is never in memory: ``tiles`` yields ``(row, col, dn)``, ``dn`` (h, w, B) uint16 placed with its
+    upper-left pixel at (row, col); where tiles overlap, the one written last wins. ``coverage`` (H, W) bool is the
+    union of the tiles' rectangles: uncovered pixels hold ``georef.nodata``, or with no no-data DN an internal mask
+    says which pixels are data. With ``quicklook``, its PNG (:func:`quicklook_rgb`) is written too.
+
+    GDAL's COG driver only copies a dataset, so the mosaic goes through a temporary tiled GeoTIFF beside ``path``
+    (uncompressed: it is read once; GDAL fills the blocks and parts of blocks no tile wrote with the no-data DN, or
+    0), and its blocks are compressed in one thread per core (the same bytes as in one); ``path`` appears whole or
+    not at all. Raises TileGridError when a tile's band count is not ``georef``'s."""
+    height_px, width_px = coverage.shape
+    n_bands = len(georef.bands)
     profile = {"driver": "GTiff", "width": width_px, "height": height_px, "count": n_bands, "dtype": "uint16",
                "tiled": True, "blockxsize": COG_BLOCK_PX, "blockysize": COG_BLOCK_PX, "interleave": "pixel",
                "photometric": "minisblack"}
@@ -165,14 +159,21 @@ def write_cog(path: Path, mosaic: np.ndarray, coverage: np.ndarray, georef: Geor
         source = Path(tmp) / path.name
         with rasterio.open(source, "w", **profile, **georef.profile) as dst:
             georef.describe(dst)
-            for band in range(n_bands):
-                fill = 0 if georef.nodata is None else georef.nodata
-                dst.write(np.where(coverage, mosaic[..., band], np.uint16(fill)), band + 1)
+            for row, col, dn in tiles:
+                if dn.shape[2] != n_bands:
+                    raise TileGridError(f"a tile has {dn.shape[2]} bands, the mosaic {n_bands}",
+                                        {"row": row, "col": col}, {"bands": list(georef.bands)})
+                dst.write(np.moveaxis(dn, -1, 0), window=Window(col, row, dn.shape[1], dn.shape[0]))
             if georef.nodata is None:
                 dst.write_mask(coverage)
         write_atomic(path, lambda part: rasterio.shutil.copy(
             source, part, driver="COG", compress="ZSTD", level=1, predictor="YES", blocksize=COG_BLOCK_PX,
             overview_resampling="AVERAGE", resampling="AVERAGE", num_threads="ALL_CPUS"))
+        if quicklook is not None:
+            with rasterio.open(source) as src:
+                rgb = quicklook_rgb(lambda b: np.where(coverage, src.read(b + 1), np.uint16(0)), coverage,
+                                    georef.bands, georef.reflectance_per_dn)
+            write_quicklook(quicklook, rgb)
 
 
 def write_quicklook(path: Path, rgb: np.ndarray) -> None:
@@ -231,22 +232,29 @@ def stitch_passes(products: Sequence[Product], run_dir: Path) -> tuple[list[dict
     for group in groups:
         lines = [p.line for p in group.products]
         first_file = f"downlink/{lines[0]['file']}"
-        height_px, width_px = mosaic_shape_px([line["footprint"] for line in lines])
+        footprints = [line["footprint"] for line in lines]
+        try:
+            footprint, offsets = mosaic_grid(footprints)
+        except TileGridError as err:
+            problems.append(anomaly("unstitchable_pass", first_file, f"pass {group.pass_id}: {err}"))
+            continue
+        height_px, width_px = footprint["height_px"], footprint["width_px"]
         if height_px * width_px > MAX_MOSAIC_PX:
             problems.append(anomaly("mosaic_too_large", first_file, f"pass {group.pass_id} would make a "
                                     f"{height_px} x {width_px} px mosaic (limit {MAX_MOSAIC_PX} px); not stitched"))
             continue
-        tiles = [(decode_product(p.path, p.line), p.line["footprint"]) for p in group.products]
+        coverage = coverage_of(footprint, footprints, offsets)
+        tif_rel, png_rel = f"mosaics/{group.name}.tif", f"mosaics/{group.name}.png"
+        georef = Georef.from_line({**lines[0], "footprint": footprint})
+        # the last delivered tile is written first, so that where tiles overlap the first delivered one wins
+        placed = ((row, col, _tile_dn(product)) for product, (row, col)
+                  in zip(reversed(group.products), reversed(offsets)))
         try:
-            mosaic, coverage, footprint = place_tiles(tiles)
+            write_cog(run_dir / tif_rel, placed, coverage, georef, quicklook=run_dir / png_rel)
         except TileGridError as err:
             problems.append(anomaly("unstitchable_pass", first_file, f"pass {group.pass_id}: {err}"))
             continue
-        tif_rel, png_rel = f"mosaics/{group.name}.tif", f"mosaics/{group.name}.png"
-        georef = Georef.from_line({**lines[0], "footprint": footprint})
-        write_cog(run_dir / tif_rel, mosaic, coverage, georef)
         bands = list(georef.bands)
-        write_quicklook(run_dir / png_rel, quicklook_rgb(mosaic, coverage, bands, georef.reflectance_per_dn))
         mosaics.append({
             "name": group.name, "pass_id": group.pass_id, "satellite": lines[0].get("satellite"),
             "target": lines[0].get("target"), "tiles": len(lines), "bands": bands,
@@ -258,3 +266,14 @@ def stitch_passes(products: Sequence[Product], run_dir: Path) -> tuple[list[dict
             "product_ids": [str(line["id"]) for line in lines],
         })
     return mosaics, problems
+
+
+def _tile_dn(product: Product) -> np.ndarray:
+    """A product's decoded pixels as (h, w, B) uint16. Raises TileGridError when they do not fill its footprint."""
+    dn = decode_product(product.path, product.line)
+    dn = dn.reshape(dn.shape[0], dn.shape[1], -1)
+    footprint = product.line["footprint"]
+    if dn.shape[:2] != (int(footprint["height_px"]), int(footprint["width_px"])):
+        raise TileGridError(f"a tile's pixels ({dn.shape[0]} x {dn.shape[1]}) do not fill its footprint", footprint,
+                            {"file": product.line.get("file")})
+    return dn

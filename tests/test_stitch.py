@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -16,8 +17,8 @@ from hypothesis import strategies as st
 from rio_cogeo.cogeo import cog_validate
 
 from ground.reception import receive
-from ground.stitch import (QUICKLOOK_MAX_PX, TileGridError, mosaic_shape_px, place_tiles, quicklook_rgb,
-                           stitch_passes, write_cog)
+from ground.stitch import (QUICKLOOK_MAX_PX, TileGridError, coverage_of, mosaic_grid, quicklook_rgb, stitch_passes,
+                           write_cog)
 from rundir.codec import NODATA_DN, Georef, encode
 
 GSD_M = 10.0
@@ -32,6 +33,24 @@ def footprint(row: int, col: int, height: int, width: int, epsg: int = 32631, gs
 
 
 rects = st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(1, 12), st.integers(1, 12))
+BAND_NAMES = ("B", "G", "R", "NIR")
+
+
+def stitched(tiles: list[tuple[np.ndarray, dict]]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Tiles placed as stitch_passes places them (:func:`mosaic_grid`, the last delivered written first) into a real
+    COG, read back through rasterio: ``(mosaic (H, W, B) with 0 where uncovered, coverage, footprint)``."""
+    footprint, offsets = mosaic_grid([fp for _, fp in tiles])
+    coverage = coverage_of(footprint, [fp for _, fp in tiles], offsets)
+    n_bands = tiles[0][0].reshape(tiles[0][0].shape[0], tiles[0][0].shape[1], -1).shape[2]
+    georef = Georef(footprint["epsg"], footprint["x0_m"], footprint["y0_m"], footprint["gsd_m"],
+                    BAND_NAMES[:n_bands], 1.2 / 4095, NODATA_DN, None)
+    placed = [(row, col, dn.reshape(dn.shape[0], dn.shape[1], -1)) for (dn, _), (row, col) in zip(tiles, offsets)]
+    with tempfile.TemporaryDirectory() as tmp:
+        write_cog(Path(tmp) / "m.tif", reversed(placed), coverage, georef)
+        with rasterio.open(Path(tmp) / "m.tif") as src:
+            data = src.read(masked=True)
+    np.testing.assert_array_equal(~data.mask[0], coverage)
+    return np.moveaxis(data.filled(0), 0, -1), coverage, footprint
 
 
 @settings(max_examples=60, deadline=None)
@@ -39,7 +58,7 @@ rects = st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(1, 12), st
 def test_tiles_cut_from_one_image_reconstruct_it_exactly(boxes, bands, seed):
     scene = np.random.default_rng(seed).integers(0, 4096, (32, 32, bands), dtype=np.uint16)
     tiles = [(scene[r:r + h, c:c + w], footprint(r, c, h, w)) for r, c, h, w in boxes]
-    mosaic, coverage, fp = place_tiles(tiles)
+    mosaic, coverage, fp = stitched(tiles)
 
     row0, col0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
     row1, col1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
@@ -47,7 +66,7 @@ def test_tiles_cut_from_one_image_reconstruct_it_exactly(boxes, bands, seed):
     for r, c, h, w in boxes:
         union[r:r + h, c:c + w] = True
     assert mosaic.shape == (row1 - row0, col1 - col0, bands) and mosaic.dtype == np.uint16
-    assert (fp["height_px"], fp["width_px"]) == mosaic.shape[:2] == mosaic_shape_px([t[1] for t in tiles])
+    assert (fp["height_px"], fp["width_px"]) == mosaic.shape[:2]
     np.testing.assert_array_equal(coverage, union[row0:row1, col0:col1])
     assert coverage.sum() == union.sum()  # every covered pixel counted once, however many tiles hold it
     expected = np.where(coverage[..., None], scene[row0:row1, col0:col1], 0)
@@ -61,7 +80,7 @@ def test_tiles_cut_from_one_image_reconstruct_it_exactly(boxes, bands, seed):
 def test_overlaps_keep_the_first_delivered_tile(boxes):
     tiles = [(np.full((h, w, 1), i + 1, dtype=np.uint16), footprint(r, c, h, w))
              for i, (r, c, h, w) in enumerate(boxes)]
-    mosaic, coverage, _ = place_tiles(tiles)
+    mosaic, coverage, _ = stitched(tiles)
     row0, col0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
     first = np.zeros(mosaic.shape[:2], dtype=np.uint16)
     for i, (r, c, h, w) in reversed(list(enumerate(boxes))):
@@ -71,28 +90,36 @@ def test_overlaps_keep_the_first_delivered_tile(boxes):
 
 
 def test_two_dimensional_tiles_become_one_band():
-    mosaic, coverage, _ = place_tiles([(np.ones((2, 3), dtype=np.uint16), footprint(0, 0, 2, 3))])
+    mosaic, coverage, _ = stitched([(np.ones((2, 3), dtype=np.uint16), footprint(0, 0, 2, 3))])
     assert mosaic.shape == (2, 3, 1) and coverage.all()
 
 
 @pytest.mark.parametrize("other", [footprint(0, 4, 4, 4, epsg=32632), footprint(0, 4, 4, 4, gsd_m=20.0)])
 def test_tiles_of_other_crs_or_gsd_are_refused(other):
-    tile = np.zeros((4, 4, 1), dtype=np.uint16)
     with pytest.raises(TileGridError) as err:
-        place_tiles([(tile, footprint(0, 0, 4, 4)), (tile, other)])
+        mosaic_grid([footprint(0, 0, 4, 4), other])
     assert err.value.other == other
 
 
 def test_tile_off_the_pixel_grid_is_refused():
-    tile = np.zeros((4, 4, 1), dtype=np.uint16)
     shifted = dict(footprint(0, 4, 4, 4), x0_m=X0_M + 4 * GSD_M + 3.0)  # 0.3 px off
     with pytest.raises(TileGridError, match="off the common pixel grid"):
-        place_tiles([(tile, footprint(0, 0, 4, 4)), (tile, shifted)])
+        mosaic_grid([footprint(0, 0, 4, 4), shifted])
 
 
 def test_no_tiles_is_an_error():
     with pytest.raises(ValueError):
-        place_tiles([])
+        mosaic_grid([])
+
+
+def test_a_tile_of_another_band_count_is_refused_and_writes_nothing(tmp_path):
+    fps = [footprint(0, 0, 4, 4), footprint(0, 4, 4, 4)]
+    grid, offsets = mosaic_grid(fps)
+    georef = Georef(32631, X0_M, Y0_M, GSD_M, BAND_NAMES, 1.2 / 4095, NODATA_DN, None)
+    tiles = [(0, 0, np.zeros((4, 4, 4), np.uint16)), (0, 4, np.zeros((4, 4, 3), np.uint16))]
+    with pytest.raises(TileGridError, match="3 bands, the mosaic 4"):
+        write_cog(tmp_path / "m.tif", tiles, coverage_of(grid, fps, offsets), georef, quicklook=tmp_path / "m.png")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("epsg,x0_m,y0_m", [(32721, 694_020.0, 7_233_370.0), (32761, 2_000_000.0, 2_100_000.0),
@@ -107,7 +134,7 @@ def test_cog_carries_crs_nodata_bands_overviews_and_calibration(tmp_path, epsg, 
     georef = Georef(epsg, x0_m, y0_m, 30.0, ("B", "G", "R", "NIR"), 1.2 / (2**bit_depth - 1),
                     NODATA_DN if bit_depth < 16 else None, (0.49, 0.56, 0.665, 0.842))
     path = tmp_path / "m.tif"
-    write_cog(path, mosaic, coverage, georef)
+    write_cog(path, [(100, 50, mosaic[100:600, 50:550])], coverage, georef)
     assert cog_validate(str(path)) == (True, [], [])
     with rasterio.open(path) as src:
         assert src.crs.to_epsg() == epsg
@@ -127,7 +154,7 @@ def test_quicklook_is_at_most_2048_px_by_area_averaging_keeping_the_aspect():
     mosaic = np.full((5000, 1250, 3), 1000, dtype=np.uint16)
     coverage = np.zeros((5000, 1250), dtype=bool)
     coverage[:, :625] = True
-    rgb = quicklook_rgb(mosaic, coverage, ["B", "G", "R"], 1.2 / 4095)
+    rgb = quicklook_rgb(lambda b: mosaic[..., b], coverage, ["B", "G", "R"], 1.2 / 4095)
     assert rgb.shape == (QUICKLOOK_MAX_PX, 512, 3)
     expected = round(255 * (1000 * 1.2 / 4095 / 0.4) ** (1 / 1.8))  # the covered mean keeps its stretched value
     assert (rgb[:, :256] == expected).all() and (rgb[:, 256:] == 0).all()
@@ -138,12 +165,12 @@ def test_quicklook_uses_r_g_b_bands_in_rgb_order():
     mosaic[..., 2] = np.arange(64, dtype=np.uint16).reshape(8, 8) * 60  # R band ramps, others constant
     coverage = np.ones((8, 8), dtype=bool)
     coverage[0, 0] = False
-    rgb = quicklook_rgb(mosaic, coverage, ["B", "G", "R", "NIR"])
+    rgb = quicklook_rgb(lambda b: mosaic[..., b], coverage, ["B", "G", "R", "NIR"])
     assert rgb.dtype == np.uint8 and rgb.shape == (8, 8, 3)
     assert rgb[..., 0].max() == 255 and rgb[..., 0].min() == 0
     assert rgb[..., 1].max() == 0 and rgb[..., 2].max() == 0
     assert tuple(rgb[0, 0]) == (0, 0, 0)
-    grey = quicklook_rgb(mosaic[..., 2:3], coverage, ["NIR"])
+    grey = quicklook_rgb(lambda b: mosaic[..., 2 + b], coverage, ["NIR"])
     np.testing.assert_array_equal(grey[..., 0], grey[..., 2])
 
 
