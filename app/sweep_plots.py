@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ground.canvas import figure
+from ground.canvas import figure, save
 from ground.document import slug
 
 from .figures import FIGURES, PARETO_X, PARETO_Y
@@ -76,7 +76,7 @@ def plot_pareto(configs: Sequence[ConfigSummary], path: Path) -> list[str]:
     fig.suptitle("Pareto front over the configurations (means; bars: 95 % CI over replicates; numbers: "
                  "configuration)",
                  fontsize="medium")
-    fig.savefig(path)
+    save(fig, path)
     return names
 
 
@@ -156,4 +156,4 @@ def plot_axis(index: int, axis: Axis, configs: Sequence[ConfigSummary], objectiv
     ax.set_ylabel(_label(objective))
     ax.set_title(f"Effect of {axis.key} on {objective}", fontsize="medium")
     ax.grid(alpha=0.3)
-    fig.savefig(path)
+    save(fig, path)

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.ticker import MaxNLocator
 
-from .canvas import figure
+from .canvas import figure, save
 
 TILE_COLOURS = colormaps["viridis"]  # one colour per tile size in the trade-off plot
 
@@ -50,7 +50,7 @@ def plot_pr_curve(curve: Sequence[Mapping[str, Any]], threshold: float, baseline
     ax.set_title("Cloud detection per pixel, thresholds 0.05 to 0.95\n(axes zoomed to the points)", fontsize="medium")
     ax.legend(loc="lower left", fontsize="small")
     ax.grid(alpha=0.3)
-    fig.savefig(path)
+    save(fig, path)
 
 
 def _zoom(values: Sequence[float]) -> tuple[float, float]:
@@ -113,4 +113,4 @@ def plot_tradeoff(cloud: Mapping[str, Any], path: Path) -> None:
     ax.set_title("What the cloud filter saves, and what it costs: threshold and tile policy")
     ax.legend(loc="best", fontsize="x-small")
     ax.grid(alpha=0.3)
-    fig.savefig(path)
+    save(fig, path)

@@ -23,7 +23,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from rundir.telemetry import TimelineSample
 
 from . import metrics
-from .canvas import DPI, figure as _figure
+from .canvas import DPI, figure as _figure, save
 from .cloud_plots import plot_pr_curve, plot_tradeoff
 from .mosaics import preview
 from .run_data import RunData
@@ -86,7 +86,7 @@ def plot_timeline(satellite: str, samples: Sequence[TimelineSample], windows: Se
     soc_ax.legend(handles=[Patch(color=CONTACT_COLOUR, alpha=0.3, label="contact window"),
                            Patch(color=ECLIPSE_COLOUR, label="eclipse")], loc="lower right", fontsize="small")
     storage_ax.set_title(f"{satellite}: storage, battery and ground contacts")
-    fig.savefig(path)
+    save(fig, path)
 
 
 def plot_contact_bytes(windows: Sequence[Mapping[str, Any]], path: Path) -> None:
@@ -108,7 +108,7 @@ def plot_contact_bytes(windows: Sequence[Mapping[str, Any]], path: Path) -> None
     ax.set_title("Bytes downlinked per contact window")
     ax.legend(handles=[Patch(color=colours[s], label=s) for s in stations], title="station", fontsize="small")
     ax.grid(axis="y", alpha=0.3)
-    fig.savefig(path)
+    save(fig, path)
 
 
 def plot_pass_link(passes: Sequence[Mapping[str, Any]], path: Path) -> None:
@@ -140,7 +140,7 @@ def plot_pass_link(passes: Sequence[Mapping[str, Any]], path: Path) -> None:
         ax.set_visible(False)
     more = f" (first {len(shown)} of {len(passes)})" if len(passes) > len(shown) else ""
     fig.suptitle(f"Link budget: information rate and elevation over each pass{more}")
-    fig.savefig(path)
+    save(fig, path)
 
 
 def plot_mosaics(mosaics: Sequence[Mapping[str, Any]], run_dir: Path, path: Path) -> None:
@@ -175,7 +175,7 @@ def plot_mosaics(mosaics: Sequence[Mapping[str, Any]], run_dir: Path, path: Path
         ax.set_visible(False)
     fig.suptitle(f"Mosaic quick-looks: {len(shown)} of {len(mosaics)} passes (true colour, TOA reflectance 0-0.4;"
                  " grey: no product)")
-    fig.savefig(path)
+    save(fig, path)
 
 
 def _scale_bar_km(width_km: float) -> float:
@@ -202,7 +202,7 @@ def plot_latency(latency_s: np.ndarray, path: Path) -> None:
     ax.set_title(f"Latency from capture to ground ({values.size} products)")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.savefig(path)
+    save(fig, path)
 
 
 def plot_superres_crops(panels: Sequence[tuple[str, np.ndarray]], path: Path, title: str) -> None:
@@ -213,7 +213,7 @@ def plot_superres_crops(panels: Sequence[tuple[str, np.ndarray]], path: Path, ti
         ax.set_title(name, fontsize=9)
         ax.set_axis_off()
     fig.suptitle(title, fontsize=10)
-    fig.savefig(path)
+    save(fig, path)
 
 
 def write_plots(run: RunData, report: Mapping[str, Any], full: Mapping[str, Any]) -> dict[str, str]:
@@ -263,7 +263,7 @@ def plot_rate_distortion(rd: Mapping[str, Any], path: Path) -> None:
     ax.set_ylabel("PSNR against the raw frame (dB)")
     ax.set_title(f"Rate-distortion on {rd['frames']} of this run's frames")
     ax.legend(fontsize=8, loc="lower right")
-    fig.savefig(path)
+    save(fig, path)
 
 
 def _core_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:

@@ -3,15 +3,17 @@ without pyplot or a display, laid out so that labels stay inside the picture."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from ground.canvas import DPI, figure
+from ground.canvas import DPI, figure, save
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_a_saved_figure_is_a_png_of_its_inches_at_the_report_dpi(tmp_path, width_in, height_in, size_px):
     fig = figure(width_in, height_in)
     fig.subplots().plot([0, 1], [0, 1])
-    fig.savefig(tmp_path / "f.png")
+    save(fig, tmp_path / "f.png")
     with Image.open(tmp_path / "f.png") as png:
         assert png.format == "PNG" and png.size == size_px
         assert png.info["dpi"] == pytest.approx((DPI, DPI), abs=0.01)  # pHYs holds pixels per metre: 110 dpi +- 0.01
@@ -67,3 +69,23 @@ def test_no_pyplot_and_no_display_are_needed(tmp_path):
     assert done.stdout.split() == ["FigureCanvasAgg", "False"]
     with Image.open(tmp_path / "f.png") as png:
         assert png.size == (2 * DPI, DPI)
+
+
+def test_saving_a_figure_frees_the_figures_saved_before_it(tmp_path):
+    """A figure's renderer (its pixel buffer) is gone once the next figure is saved, even with the cyclic collector
+    off, so a report that draws a figure per satellite holds one at a time."""
+    renderers = []
+    gc.disable()
+    try:
+        for name in ("a", "b"):
+            fig = figure(10.0, 5.0)
+            ax = fig.subplots()
+            ax.plot([0, 1], [0, 1])
+            ax.set_title("a title, whose text keeps the renderer")
+            renderers.append(weakref.ref(fig.canvas.get_renderer()))
+            save(fig, tmp_path / f"{name}.png")
+            del fig, ax
+        assert renderers[0]() is None and renderers[1]() is not None
+    finally:
+        gc.enable()
+    assert (tmp_path / "a.png").stat().st_size > 0 and (tmp_path / "b.png").stat().st_size > 0
