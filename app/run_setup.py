@@ -41,7 +41,7 @@ def write_resolved(run_dir: Path, scenario: Any) -> None:
 def bound_heap() -> None:
     """Keep glibc's heap from holding on to the memory of freed mosaics and frames in the process that writes the
     ground report (``orbitedge run``: from its start when the frame pool's processes do the pixel work, else once
-    its simulation is over; ``orbitedge report``): the report's stitching is a run's peak of memory, and what the
+    its simulation is over; ``orbitedge report``): the ground report is a run's peak of memory, and what the
     simulation left on the heap adds to it.
 
     glibc serves an allocation of at least M_MMAP_THRESHOLD bytes with its own mmap, unmapped when freed; but each
