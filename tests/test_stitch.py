@@ -41,10 +41,9 @@ def stitched(tiles: list[tuple[np.ndarray, dict]]) -> tuple[np.ndarray, np.ndarr
     COG, read back through rasterio: ``(mosaic (H, W, B) with 0 where uncovered, coverage, footprint)``."""
     footprint, offsets = mosaic_grid([fp for _, fp in tiles])
     coverage = coverage_of(footprint, [fp for _, fp in tiles], offsets)
-    n_bands = tiles[0][0].reshape(tiles[0][0].shape[0], tiles[0][0].shape[1], -1).shape[2]
-    georef = Georef(footprint["epsg"], footprint["x0_m"], footprint["y0_m"], footprint["gsd_m"],
-                    BAND_NAMES[:n_bands], 1.2 / 4095, NODATA_DN, None)
     placed = [(row, col, dn.reshape(dn.shape[0], dn.shape[1], -1)) for (dn, _), (row, col) in zip(tiles, offsets)]
+    georef = Georef(footprint["epsg"], footprint["x0_m"], footprint["y0_m"], footprint["gsd_m"],
+                    BAND_NAMES[:placed[0][2].shape[2]], 1.2 / 4095, NODATA_DN, None)
     with tempfile.TemporaryDirectory() as tmp:
         write_cog(Path(tmp) / "m.tif", reversed(placed), coverage, georef)
         with rasterio.open(Path(tmp) / "m.tif") as src:
