@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,25 +188,42 @@ def mosaic_item(mosaic: Mapping[str, Any], first_line: Mapping[str, Any], run_di
     return item
 
 
-def write_catalog(run_dir: Path, lines: Sequence[Mapping[str, Any]], mosaics: Sequence[Mapping[str, Any]],
+def write_catalog(run_dir: Path, lines: Iterable[Mapping[str, Any]], mosaics: Sequence[Mapping[str, Any]],
                   run_info: RunInfo | None) -> Path:
     """Write ``run_dir/stac`` afresh: ``catalog.json`` and one ``<item id>/<item id>.json`` per mosaic and per
     verified product (manifest ``lines``) that has a footprint and a capture time. ``run_info`` (telemetry/run.json)
-    gives the run start for lines without ``capture_utc``. Returns the catalog's path."""
+    gives the run start for lines without ``capture_utc``. Returns the catalog's path.
+
+    Each Item is written as soon as it is made, and the catalog keeps only its link's href: memory stays flat in
+    the number of items (a 96-satellite day has ~2000)."""
     run_dir = Path(run_dir).resolve()
     start_utc = _utc(run_info.start_utc) if run_info and run_info.start_utc else None
     name = run_info.scenario if run_info and run_info.scenario else run_dir.name
-    catalog = pystac.Catalog(id=f"orbitedge-{name}", title=f"orbitedge run: {name}",
-                             description="Downlinked products and per-pass mosaics of an orbitedge run")
-    by_id = {str(line["id"]): line for line in lines}
-    items = [product_item(line, run_dir / "downlink", start_utc) for line in lines]
-    items += [mosaic_item(m, by_id[m["product_ids"][0]], run_dir, start_utc) for m in mosaics]
-    for item in items:
-        if item is not None:
-            catalog.add_item(item)
     stac_dir = run_dir / STAC_DIR
     shutil.rmtree(stac_dir, ignore_errors=True)  # items of an earlier report of this run must not linger
-    catalog.normalize_hrefs(str(stac_dir))
-    catalog.make_all_asset_hrefs_relative()
-    catalog.save(pystac.CatalogType.SELF_CONTAINED)
+    catalog = pystac.Catalog(id=f"orbitedge-{name}", title=f"orbitedge run: {name}",
+                             description="Downlinked products and per-pass mosaics of an orbitedge run",
+                             catalog_type=pystac.CatalogType.SELF_CONTAINED)
+    catalog.set_self_href(str(stac_dir / "catalog.json"))
+    first_lines: dict[str, Mapping[str, Any]] = {}  # the first tile's line of each mosaic, for its bands
+    wanted = {str(m["product_ids"][0]) for m in mosaics}
+    for line in lines:
+        if str(line["id"]) in wanted:
+            first_lines[str(line["id"])] = line
+        _save_item(catalog, product_item(line, run_dir / "downlink", start_utc))
+    for mosaic in mosaics:
+        _save_item(catalog, mosaic_item(mosaic, first_lines[str(mosaic["product_ids"][0])], run_dir, start_utc))
+    catalog.save_object(include_self_link=False)
     return stac_dir / "catalog.json"
+
+
+def _save_item(catalog: pystac.Catalog, item: pystac.Item | None) -> None:
+    """Write ``item`` (none: nothing) to ``<catalog dir>/<id>/<id>.json`` as a self-contained catalog's Item, and
+    leave in ``catalog`` only the link to that file, not the Item."""
+    if item is None:
+        return
+    link = catalog.add_item(item)  # the Item's root, parent and self href, as pystac lays them out
+    item.make_asset_hrefs_relative()
+    item.save_object(include_self_link=False)
+    item.set_root(None)  # out of the root's cache of resolved objects
+    link.target = str(item.get_self_href())
