@@ -20,14 +20,13 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-from rundir.telemetry import TimelineSample
-
 from . import metrics
 from .canvas import DPI, figure as _figure, save
 from .cloud_plots import plot_pr_curve, plot_tradeoff
 from .mosaics import preview
 from .run_data import RunData
 from .superres import EXAMPLE_CROP_KEY, reflectance_rgb
+from .timeline import Timeline
 
 S_PER_H = 3600.0
 CONTACT_COLOUR = "tab:green"
@@ -57,16 +56,14 @@ def _spans_h(t_s: np.ndarray, flag: np.ndarray) -> list[tuple[float, float]]:
     return spans
 
 
-def plot_timeline(satellite: str, samples: Sequence[TimelineSample], windows: Sequence[Mapping[str, Any]],
+def plot_timeline(satellite: str, samples: Timeline, windows: Sequence[Mapping[str, Any]],
                   path: Path, start_utc: str | None = None) -> None:
     """One satellite's storage fill (MB) and battery state of charge (%) over time, with its contact windows as
-    green spans and eclipse as grey spans. ``samples``: the satellite's timeline records; ``windows``: contact dicts with
-    ``aos_t_s``/``los_t_s``."""
-    ordered = sorted(samples, key=lambda s: s.t_s)
-    t_s = np.array([s.t_s for s in ordered], float)
-    storage_mb = np.array([s.storage_bytes for s in ordered], float) / 1e6
-    soc_pct = np.array([100.0 * s.battery_soc for s in ordered], float)
-    sunlit = np.array([s.sunlit for s in ordered], bool)
+    green spans and eclipse as grey spans. ``samples``: the satellite's timeline in time order
+    (:meth:`ground.timeline.Timeline.of`); ``windows``: contact dicts with ``aos_t_s``/``los_t_s``."""
+    t_s, sunlit = samples.t_s, samples.sunlit
+    storage_mb = samples.storage_bytes / 1e6
+    soc_pct = 100.0 * samples.battery_soc
     fig = _figure(10.0, 5.0)
     storage_ax, soc_ax = fig.subplots(2, 1, sharex=True)
     for ax in (storage_ax, soc_ax):
@@ -279,8 +276,8 @@ def _core_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
 
     windows = report["contacts"]["windows"]
     if run.timeline:
-        for satellite in sorted({s.satellite for s in run.timeline}):
-            samples = [s for s in run.timeline if s.satellite == satellite]
+        for satellite in sorted(run.timeline.satellites):
+            samples = run.timeline.of(satellite)
             own = [w for w in windows if str(w["satellite"]) == satellite and w["tracked"]]
             path = target(f"timeline:{satellite}", f"timeline-{_safe(satellite)}")
             plot_timeline(satellite, samples, own, path, report.get("start_utc"))

@@ -5,7 +5,7 @@ and reads the telemetry into one :class:`RunData`, which every report section is
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow, Processing
 
 from .reception import Reception, anomaly, iter_jsonl, receive
 from .stitch import stitch_passes
+from .timeline import Timeline
 
 TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline", "processing")
 TYPED_FILES: dict[str, type[Record]] = {"captures": CaptureRecord, "ledger": LedgerRow, "contacts": ContactRecord,
@@ -35,7 +36,7 @@ class RunData:
     captures: list[CaptureRecord] | None
     ledger: list[LedgerRow] | None
     contacts: list[ContactRecord] | None
-    timeline: list[TimelineSample] | None
+    timeline: Timeline | None  # telemetry/timeline.jsonl, as columns
     reception: Reception
     mosaics: list[dict[str, Any]]
     anomalies: list[dict[str, Any]]  # reception, telemetry and stitching, in that order
@@ -68,13 +69,14 @@ def load_run(run_dir: Path) -> RunData:
     run_info = _run_info(_read_mapping_file(run_dir, "telemetry/run.json", json.loads, missing, anomalies),
                          anomalies)
     scenario = _read_mapping_file(run_dir, "scenario.yaml", yaml.safe_load, missing, anomalies)
-    telemetry: dict[str, list[Any] | None] = {}
+    telemetry: dict[str, Any] = {}
     for name in TELEMETRY_FILES:
         rel = f"telemetry/{name}.jsonl"
         if (run_dir / rel).is_file():
             problems: list[dict[str, Any]] = []
             refused: list[dict[str, Any]] = []  # reported after the lines that are not JSON objects, as before
-            telemetry[name] = _typed(TYPED_FILES[name], iter_jsonl(run_dir / rel, rel, problems), rel, refused)
+            typed = _typed(TYPED_FILES[name], iter_jsonl(run_dir / rel, rel, problems), rel, refused)
+            telemetry[name] = Timeline.from_samples(typed) if name == "timeline" else list(typed)
             anomalies += problems + refused
         else:
             telemetry[name] = None
@@ -105,18 +107,16 @@ def _read_mapping_file(run_dir: Path, rel: str, parse: Callable[[str], Any], mis
 
 
 def _typed(record_type: type[Record], records: Iterable[tuple[int, dict[str, Any]]], rel: str,
-           anomalies: list[dict[str, Any]]) -> list[Any]:
-    """The JSON-lines ``records`` of ``rel`` parsed as ``record_type``, one at a time (only the typed records are
-    kept: a large file's parsed JSON objects, keys and all, would take several times their memory); a line it
-    refuses (a missing field, a value of the wrong type: :class:`~rundir.records.RecordError`) becomes a
-    ``bad_line`` anomaly and is left out."""
-    out = []
+           anomalies: list[dict[str, Any]]) -> Iterator[Any]:
+    """The JSON-lines ``records`` of ``rel`` parsed as ``record_type``, one at a time (only what the caller keeps
+    of the typed records stays: a large file's parsed JSON objects, keys and all, would take several times their
+    memory); a line it refuses (a missing field, a value of the wrong type: :class:`~rundir.records.RecordError`)
+    becomes a ``bad_line`` anomaly and is left out."""
     for number, record in records:
         try:
-            out.append(record_type.parse(record, rel, number))
+            yield record_type.parse(record, rel, number)
         except RecordError as err:
             anomalies.append(anomaly("bad_line", rel, err.problem, line=number))
-    return out
 
 
 def _run_info(data: dict[str, Any] | None, anomalies: list[dict[str, Any]]) -> RunInfo | None:

@@ -18,9 +18,8 @@ def spacecraft_section(run: Any) -> dict[str, Any] | None:
     summaries = run.run_info.satellite_summary if run.run_info else []
     if not summaries:
         return None
-    lowest_wh: dict[str, float] = {}
-    for sample in run.timeline or []:
-        lowest_wh[sample.satellite] = min(lowest_wh.get(sample.satellite, float("inf")), sample.battery_wh)
+    timeline = run.timeline
+    lowest_wh = {name: float(timeline.of(name).battery_wh.min()) for name in timeline.satellites} if timeline else {}
     out = []
     for s in summaries:
         out.append({
