@@ -40,8 +40,9 @@ def mosaics_blocks(mosaics: Mapping[str, Any], figures: Mapping[str, str]) -> li
 
 @dataclass(frozen=True)
 class Preview:
-    """A mosaic quick-look cropped to its data, ready to draw: ``rgba`` (h, w, 4) float 0..1 (alpha 0 where
-    no product covers the ground), its ``extent_m`` (left, right, bottom, top) in the mosaic's projected CRS
+    """A mosaic quick-look cropped to its data, ready to draw: ``rgba`` (h, w, 4) uint8, alpha 0 where no product
+    covers the ground and 255 elsewhere (bytes, which matplotlib draws as they are: a float copy took 8x the memory
+    and came back one DN off in places), its ``extent_m`` (left, right, bottom, top) in the mosaic's projected CRS
     (``epsg``, metres) and the geographic centre of the crop (``lat_deg``, ``lon_deg``)."""
 
     rgba: np.ndarray
@@ -64,7 +65,8 @@ def preview(mosaic: Mapping[str, Any], run_dir: Path, max_px: int) -> Preview:
     covered = bgr.any(axis=2)
     rows, cols = np.flatnonzero(covered.any(axis=1)), np.flatnonzero(covered.any(axis=0))
     (r0, r1), (c0, c1) = ((a[0], a[-1] + 1) if a.size else (0, n) for a, n in zip((rows, cols), bgr.shape[:2]))
-    rgba = np.dstack([cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) / 255.0, covered])[r0:r1, c0:c1]
+    alpha = np.where(covered[r0:r1, c0:c1], np.uint8(255), np.uint8(0))
+    rgba = np.dstack([cv2.cvtColor(bgr[r0:r1, c0:c1], cv2.COLOR_BGR2RGB), alpha])
     px_x, px_y = width_m / bgr.shape[1], height_m / bgr.shape[0]
     x0, y0 = float(fp["x0_m"]), float(fp["y0_m"])
     extent = (x0 + c0 * px_x, x0 + c1 * px_x, y0 - r1 * px_y, y0 - r0 * px_y)

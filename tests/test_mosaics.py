@@ -44,7 +44,8 @@ def test_preview_is_cropped_to_the_data_with_its_map_extent(tmp_path):
                                              "width_px": 100, "height_px": 200}}
     view = preview(mosaic, tmp_path, max_px=800)
     assert view.rgba.shape == (40, 20, 4) and view.epsg == 32631
-    assert np.allclose(view.rgba[0, 0], (120 / 255, 80 / 255, 40 / 255, 1.0)) and view.rgba[10, 5, 3] == 0.0
+    assert view.rgba.dtype == np.uint8 and view.rgba[0, 0].tolist() == [120, 80, 40, 255]
+    assert view.rgba[10, 5, 3] == 0
     assert view.extent_m == (500_000.0 + 10 * 20, 500_000.0 + 30 * 20, 5_000_000.0 - 60 * 20, 5_000_000.0 - 20 * 20)
     lon, lat = Transformer.from_crs(32631, 4326, always_xy=True).transform(500_400.0, 4_999_200.0)
     assert (view.lat_deg, view.lon_deg) == pytest.approx((lat, lon), abs=1e-9)  # centre, pyproj independently
