@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import simpy
 
+from onboard.pipeline.tile import Work
 from onboard.sim import satellite
+from onboard.sim.mission import Mission
 from onboard.scenario.config import load_scenario
 from onboard.sim.power import Power
 from onboard.sim.recorder import Recorder
@@ -70,3 +73,16 @@ def test_imaging_sheds_in_brownout_and_is_refused_by_a_full_memory(tmp_path, cam
     assert full.skipped == {"storage_full": 2} and full.frames_taken == 0
     assert low.skipped == {"brownout": 2} and low.frames_taken == 0
     assert recorder.ledger.rows(30.0, {}) == []  # nothing was captured
+
+
+def test_a_processed_frame_leaves_memory_with_its_work(tmp_path):
+    """After a real (short, serial) mission, no frame's Work (its pixels, its encoded products) is still held: not
+    by the storage item it waited in, nor by a satellite's imaging or compute process waiting for its next frame."""
+    scenario = load_scenario(ROOT / "scenarios" / "quickstart.yaml",
+                             ["duration_h=10", "pipeline=[{stage: encode, format: png}]"])
+    mission = Mission(scenario, tmp_path / "run")
+    info = mission.run()
+    gc.collect()
+    assert info.satellite_summary[0].frames_captured > 0
+    assert [o for o in gc.get_objects() if isinstance(o, Work)] == []
+    assert all(item.data is not None for sat in mission.sats for item in sat.storage.items)  # products: their lines

@@ -101,38 +101,49 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
         raw.data = (frame, cap, work)
         sat.power.busy("camera", FRAME_READOUT_S * payload.burst_frames)
         yield sat.queue.put(raw)
+        del raw, frame, work  # the queue has the capture: nothing of it waits here for the next one
 
 
 def compute(env: simpy.Environment, sat: Satellite, pipeline: Pipeline, recorder: Recorder, timing: str,
             wall_stage_s: dict[str, float]):
     """Run the pipeline on each queued frame still in storage, one at a time (waiting out brown-outs); the raw
-    frame leaves storage and its products enter it. Host wall seconds per stage add up in ``wall_stage_s``."""
+    frame leaves storage and its products enter it. Host wall seconds per stage add up in ``wall_stage_s``.
+
+    Once a frame is done (processed, or evicted while it waited), its item lets go of the frame and its Work: this
+    process waits for the next frame, maybe for hours, and would otherwise keep the last one's pixels or products
+    in memory, one frame per satellite."""
     while True:
         raw = yield sat.queue.get()
-        if raw not in sat.storage.items:
-            continue  # evicted while queued: already dropped in the ledger
-        if sat.power.brownout:  # compute waits for the battery: the frame is deferred, not lost
-            waited_from = env.now
-            yield from sat.power.wait_until_powered()
-            sat.deferred_frames += 1
-            sat.deferred_s += env.now - waited_from
-        if raw not in sat.storage.items:
-            continue
-        frame, cap, work = raw.data
-        with sat.computer.request() as req:
-            yield req
-            if work is None:  # no frame pool: processed here
-                work = pipeline.run(frame, cap.priority)
-            sat.computing = True
-            yield env.timeout(work.sim_s)
-            sat.computing = False
-        sat.power.busy("compute", work.sim_s)
-        sat.compute_s += work.sim_s
-        for stage, wall in work.wall_s.items():
-            wall_stage_s[stage] = wall_stage_s.get(stage, 0.0) + wall
-        if raw in sat.storage.items:
-            sat.storage.remove(raw)
-            store_products(sat, work, cap, pipeline, recorder, timing)
+        if raw in sat.storage.items:  # else evicted while queued: already dropped in the ledger
+            yield from _compute_frame(env, sat, raw, pipeline, recorder, timing, wall_stage_s)
+        raw.data = None
+
+
+def _compute_frame(env: simpy.Environment, sat: Satellite, raw: Item, pipeline: Pipeline, recorder: Recorder,
+                   timing: str, wall_stage_s: dict[str, float]):
+    """:func:`compute` of one queued frame ``raw``, in storage when this starts."""
+    if sat.power.brownout:  # compute waits for the battery: the frame is deferred, not lost
+        waited_from = env.now
+        yield from sat.power.wait_until_powered()
+        sat.deferred_frames += 1
+        sat.deferred_s += env.now - waited_from
+    if raw not in sat.storage.items:
+        return
+    frame, cap, work = raw.data
+    with sat.computer.request() as req:
+        yield req
+        if work is None:  # no frame pool: processed here
+            work = pipeline.run(frame, cap.priority)
+        sat.computing = True
+        yield env.timeout(work.sim_s)
+        sat.computing = False
+    sat.power.busy("compute", work.sim_s)
+    sat.compute_s += work.sim_s
+    for stage, wall in work.wall_s.items():
+        wall_stage_s[stage] = wall_stage_s.get(stage, 0.0) + wall
+    if raw in sat.storage.items:
+        sat.storage.remove(raw)
+        store_products(sat, work, cap, pipeline, recorder, timing)
 
 
 def store_products(sat: Satellite, work: Work, cap: Capture, pipeline: Pipeline, recorder: Recorder,
