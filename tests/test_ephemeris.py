@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
+from unittest.mock import patch
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from sgp4.api import WGS72, Satrec
 from skyfield.api import EarthSatellite, wgs84
 from skyfield.framelib import itrs
 
-from onboard.orbit.elements import satrec_from_tle
+from onboard.orbit.elements import satrec_from_elements, satrec_from_tle
 from onboard.orbit.ephemeris import Ephemeris, PropagationError, ground_speed_km_s
 from onboard.orbit.frames import ecef_from_geodetic, geodetic
 from onboard.orbit.passes import contact_windows
@@ -66,3 +68,21 @@ def test_ground_speed_matches_the_sub_satellite_track():
     radius_km = np.linalg.norm(ecef_from_geodetic(np.degrees(lat[0]), np.degrees(lon[0]), 0.0), axis=-1)
     assert speed == pytest.approx(central * radius_km, rel=0.005)
     assert 6.8 < speed.min() and speed.max() < 7.2
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 300), st.integers(1, 64))
+def test_over_time_in_chunks_is_the_same_as_all_times_at_once(n_satellites, n_times, chunk_states):
+    """Positions, velocities and a time-dependent function of them, propagated a few satellite-times at a time
+    (chunks of 1 time up to all of them), are bit for bit those of one propagation of every time."""
+    others = [satrec_from_elements(ISS_START_UTC, 600.0, sun_synchronous=True, ltan_h=9.0 + k, phase_deg=30.0 * k)
+              for k in range(n_satellites - 1)]
+    ephemeris = Ephemeris([satrec_from_tle(*ISS_TLE), *others], ISS_START_UTC)
+    t_s = np.linspace(0.0, DAY_S, n_times)
+    r, v = ephemeris.state_ecef(t_s)
+    with patch("onboard.orbit.ephemeris.CHUNK_STATES", chunk_states):
+        chunked = ephemeris.over_time(t_s, lambda r_c, v_c, t_c: np.concatenate(
+            [r_c, v_c, np.broadcast_to(t_c[None, :, None], r_c.shape[:2] + (1,))], axis=-1))
+    assert chunked.shape == (n_satellites, n_times, 7)
+    assert np.array_equal(chunked[..., :3], r) and np.array_equal(chunked[..., 3:6], v)
+    assert np.array_equal(chunked[0, :, 6], t_s)

@@ -7,6 +7,7 @@ Simulation time ``t_s`` is float seconds since a timezone-aware ``start_utc``, c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
@@ -16,6 +17,9 @@ from rundir.errors import OrbitEdgeError
 
 from ..constants import DAY_S
 from .frames import dot, ellipsoid_radius_km, gmst_rad, julian_date, teme_to_ecef
+
+
+CHUNK_STATES = 1 << 18  # satellite-times :meth:`Ephemeris.over_time` propagates at once: 6 MB an (S, Tc, 3) array
 
 
 class PropagationError(OrbitEdgeError):
@@ -58,6 +62,18 @@ class Ephemeris:
         error, r, v = self._array.sgp4(np.full_like(fr, self._jd), fr)
         self._check(error, np.arange(len(self))[:, None], t[None, :])
         return teme_to_ecef(r, v, gmst_rad(self._jd, fr)[None, :])
+
+    def over_time(self, t_s: np.ndarray, fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+                  ) -> np.ndarray:
+        """``fn(r, v, t)`` of the positions, km, and ground-relative velocities, km/s, (S, Tc, 3) of every satellite
+        at consecutive chunks ``t`` (Tc,) of ``t_s`` (T,), s, joined along axis 1 into (S, T, ...). For an ``fn``
+        that works time by time (each output column depends on its own time only), the same values as ``fn`` of
+        :meth:`state_ecef` at all times at once, with at most :data:`CHUNK_STATES` satellite-times propagated at a
+        time: memory stays flat in the number of satellites and the length of the run."""
+        t = np.atleast_1d(np.asarray(t_s, dtype=float))
+        chunk = max(1, CHUNK_STATES // len(self))
+        return np.concatenate([fn(*self.state_ecef(t[a:a + chunk]), t[a:a + chunk])
+                               for a in range(0, t.size, chunk)], axis=1)
 
     def ecef_km(self, t_s: np.ndarray) -> np.ndarray:
         """(S, T, 3) Earth-fixed positions (TEME rotated by GMST), km, at times ``t_s`` (T,), s."""

@@ -272,7 +272,7 @@ def closest_approaches(
     east, north, _ = enu_basis(target_lat_deg, target_lon_deg)
 
     t_grid = time_grid_s(duration_s, step_s)
-    closing = _closing(*ephemeris.state_ecef(t_grid), target_unit)  # (S, T)
+    closing = ephemeris.over_time(t_grid, lambda r, v, _: _closing(r, v, target_unit))  # (S, T)
     satellite, k = np.nonzero(closing[:, :-1] & ~closing[:, 1:])  # closest in [t_k, t_k+1]
     t = _bisect(t_grid[k], t_grid[k + 1],
                 lambda t_s: _closing(*ephemeris.state_ecef_paired(satellite, t_s), target_unit))

@@ -36,6 +36,7 @@ from ..sensing.world import BAND_CENTRES_UM, SYNTHETIC_BANDS, SyntheticWorld, Wo
 
 Progress = Callable[[float, float], None]
 LINK_STREAM = 0x11A4  # random stream of the link's frame errors, apart from the camera noise
+SUNLIT_STEP_S = 30.0  # s, the sampling of each satellite's sunlight (Earth's cylindrical shadow, onboard.orbit.sun)
 
 
 WORLD_SOURCES = ("synthetic", "geotiff")
@@ -98,17 +99,17 @@ class Mission:
         self.recorder = Recorder(self.run_dir, self.start_utc, self.camera)
         self.wall_stage_s: dict[str, float] = {}
         self.antennas = {g.name: simpy.Resource(self.env, capacity=1) for g in scenario.ground_stations}
-        self.sats = [self._satellite(i, name) for i, name in enumerate(self.names)]
+        grid_s = np.arange(0.0, self.duration_s + SUNLIT_STEP_S, SUNLIT_STEP_S)
+        lit = self.ephemeris.over_time(  # (S, T)
+            grid_s, lambda r, _, t_s: sun.sunlit(r, sun.sun_direction_ecef(self.start_utc, t_s)))
+        self.sats = [self._satellite(i, name, lit[i]) for i, name in enumerate(self.names)]
 
-    def _satellite(self, index: int, name: str) -> Satellite:
+    def _satellite(self, index: int, name: str, lit: np.ndarray) -> Satellite:
+        """Satellite ``index`` (``name``), whose sunlight ``lit`` (T,) is sampled every :data:`SUNLIT_STEP_S`."""
         craft = self.scn.spacecraft
-        step_s = 30.0
-        grid_s = np.arange(0.0, self.duration_s + step_s, step_s)
-        r = self.ephemeris.ecef_km(grid_s)[index]
-        lit = sun.sunlit(r, sun.sun_direction_ecef(self.start_utc, grid_s))
 
         def sunlit(t_s: float) -> bool:
-            return bool(lit[min(int(t_s // step_s), len(lit) - 1)])
+            return bool(lit[min(int(t_s // SUNLIT_STEP_S), len(lit) - 1)])
 
         power = Power(self.env, craft.power.battery_wh, craft.power.initial_soc_fraction, craft.power.solar_w,
                       idle_loads_w={"bus": craft.power.bus_idle_w, "computer": self.profile.power_w.idle},
