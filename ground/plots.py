@@ -21,7 +21,7 @@ from matplotlib.ticker import MaxNLocator
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from . import metrics
-from .canvas import DPI, figure as _figure, save
+from .canvas import figure as _figure, save
 from .cloud_plots import plot_pr_curve, plot_tradeoff
 from .mosaics import preview
 from .run_data import RunData
