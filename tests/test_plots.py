@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 
 from ground import plots
+from ground.canvas import DPI
 from ground.report import _rounded, collect
 from ground.run_data import load_run
 
@@ -22,8 +23,8 @@ def test_core_figures_are_drawn_and_returned(tiny_run):
     figures = plots.write_plots(run, _rounded(full), full)
     assert figures == {"timeline:sat-1": "plots/timeline-sat-1.png", "contact_bytes": "plots/contact-bytes.png",
                        "mosaics": "plots/mosaics.png", "latency": "plots/latency.png"}
-    assert png_size(tiny_run / figures["latency"]) == (7 * plots.DPI, 4 * plots.DPI)
-    assert png_size(tiny_run / figures["timeline:sat-1"]) == (10 * plots.DPI, 5 * plots.DPI)
+    assert png_size(tiny_run / figures["latency"]) == (7 * DPI, 4 * DPI)
+    assert png_size(tiny_run / figures["timeline:sat-1"]) == (10 * DPI, 5 * DPI)
     assert sorted(p.name for p in (tiny_run / "plots").iterdir()) == sorted(f.split("/")[1] for f in figures.values())
 
 
@@ -42,8 +43,8 @@ def test_a_section_figure_is_drawn_where_the_section_names_it(tiny_run):
                      "plots": ["plots/pr.png", "plots/tradeoff.png"]}
     figures = plots.write_plots(run, _rounded(full), full)
     assert "cloud" not in str(figures)  # the section lists its own figures
-    assert png_size(tiny_run / "plots" / "pr.png") == (int(6.0 * plots.DPI), int(5.0 * plots.DPI))
-    assert png_size(tiny_run / "plots" / "tradeoff.png") == (int(8.0 * plots.DPI), int(6.0 * plots.DPI))
+    assert png_size(tiny_run / "plots" / "pr.png") == (int(6.0 * DPI), int(5.0 * DPI))
+    assert png_size(tiny_run / "plots" / "tradeoff.png") == (int(8.0 * DPI), int(6.0 * DPI))
 
 
 def test_the_scale_bar_is_a_round_length_of_at_most_a_third_of_the_width():
@@ -62,4 +63,4 @@ def test_the_rate_distortion_plot_draws_lossy_curves_lossless_points_and_this_ru
     path = tmp_path / RD_PLOT
     path.parent.mkdir()
     plots.plot_rate_distortion(rd, path)
-    assert png_size(path) == (int(7.5 * plots.DPI), int(4.2 * plots.DPI))
+    assert png_size(path) == (int(7.5 * DPI), int(4.2 * DPI))
