@@ -21,6 +21,8 @@ from typing import Any, Union
 
 from .errors import InputFileError
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # the integers a record takes
+
 
 class RecordError(InputFileError):
     """A record in a run-directory file that is not what its type says: ``file`` (relative to the run directory),
@@ -124,8 +126,8 @@ def _matches(hint: Any, value: Any) -> bool:
         return value is None
     if hint is bool:
         return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is int:  # within 64 bits: the ground holds counts and byte sizes in numpy int64 columns
+        return isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
     if hint is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     return isinstance(value, hint)

@@ -56,3 +56,12 @@ def test_a_record_error_is_a_user_error_that_rebuilds_from_its_args():
 def test_found_text_names_containers_by_kind_and_scalars_as_json():
     assert [found_text(v) for v in ({}, [1], None, True, "a", 1.5)] == ["an object", "a list", "null", "true", '"a"',
                                                                       "1.5"]
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**30])
+def test_an_integer_beyond_64_bits_is_refused(value):
+    """The ground holds integers in numpy int64 columns: one that does not fit is a bad value, not a crash."""
+    bad = {**CAPTURE.to_json(), "raw_bytes": value}
+    with pytest.raises(RecordError, match=rf"line 2: raw_bytes: expected an integer, found {value}$"):
+        CaptureRecord.parse(bad, "telemetry/captures.jsonl", 2)
+    assert CaptureRecord.parse({**CAPTURE.to_json(), "raw_bytes": 2**63 - 1}, "f.jsonl", 1).raw_bytes == 2**63 - 1

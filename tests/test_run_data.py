@@ -83,3 +83,14 @@ def test_not_a_run_directory_names_it(tmp_path, make):
     with pytest.raises(InputFileError) as err:
         load_run(make(tmp_path))
     assert err.value.path == str(make(tmp_path))
+
+
+def test_a_timeline_row_beyond_64_bits_is_a_bad_line_and_the_rest_is_read(tiny_run):
+    """The timeline is held in int64 and float64 columns: a storage count that does not fit is a bad_line."""
+    samples = lines(tiny_run / "telemetry" / "timeline.jsonl")
+    samples[0]["storage_bytes"] = 10**30
+    (tiny_run / "telemetry" / "timeline.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    run = load_run(tiny_run)
+    assert len(run.timeline) == len(samples) - 1 and list(run.timeline.t_s) == [s["t_s"] for s in samples[1:]]
+    assert [(a["kind"], a["line"], a["detail"]) for a in run.anomalies] == [
+        ("bad_line", 1, f"line 1: storage_bytes: expected an integer, found {10**30}")]
