@@ -59,8 +59,8 @@ class Timeline:
         """The samples as records, in file order, as the run's telemetry holds them (a report section written for
         a list of samples reads this as it did the list)."""
         columns = [getattr(self, column).tolist() for column in COLUMNS]
-        for i, row in enumerate(zip(*columns)):
-            yield TimelineSample(self.satellites[int(self.satellite_index[i])], *row)
+        for index, *row in zip(self.satellite_index.tolist(), *columns):
+            yield TimelineSample(self.satellites[index], *row)
 
     def of(self, satellite: str) -> Timeline:
         """The samples of ``satellite`` in time order (none: an empty timeline)."""
