@@ -10,10 +10,8 @@ from typing import Any
 
 from . import metrics
 from .document import Block, Heading, Image, Paragraph, Table, capped, fmt_bytes, fmt_duration, fmt_fraction, fmt_value
-from .reception import iter_jsonl
 from .run_data import RunData
 
-LINK_FILE = "telemetry/link.jsonl"
 CONSTANT_MODELS = {"rate_mbps": "the constant spacecraft.radio.rate_mbps",
                    "lowest_elevation_modcod": "one fixed MODCOD per pass, the one that closes at its lowest elevation"}
 
@@ -35,28 +33,28 @@ def contacts_section(run: RunData) -> dict[str, Any]:
 
 
 def link_passes(run: RunData) -> list[dict[str, Any]] | None:
-    """Each pass of ``telemetry/link.jsonl`` (None without the file): its record less the samples' detail, plus
-    ``vs_constant`` (bytes sent / the constant-rate model's, None over 0), the top rate and elevation of its
-    samples, seconds per MODCOD (``modcod_s``, "down" while none closes) and ``samples`` as (t_s, elevation_deg,
-    rate_mbps) rows for the plot."""
-    path = run.run_dir / LINK_FILE
-    if not path.is_file():
+    """Each pass of ``telemetry/link.jsonl`` (None without the file; a line that is not a pass record is a
+    ``bad_line`` anomaly of the run and left out): its record less the samples' detail, plus ``vs_constant`` (bytes
+    sent / the constant-rate model's, None over 0), the top rate and elevation of its samples, seconds per MODCOD
+    (``modcod_s``, "down" while none closes) and ``samples`` as (t_s, elevation_deg, rate_mbps) rows for the
+    plot."""
+    if run.link is None:
         return None
     out = []
-    for _, record in iter_jsonl(path, LINK_FILE, []):  # a line that is not a JSON object is left out
-        samples = record.get("samples") or []
-        t_s = [float(s["t_s"]) for s in samples] + [float(record["los_t_s"])]
+    for record in run.link:
+        samples = record.samples
+        t_s = [s.t_s for s in samples] + [record.los_t_s]
         modcod_s: dict[str, float] = {}
         for sample, start, end in zip(samples, t_s[:-1], t_s[1:]):
-            name = sample["modcod"] or "down"
+            name = sample.modcod or "down"
             modcod_s[name] = round(modcod_s.get(name, 0.0) + end - start, 3)
-        constant = int(record["constant_rate_bytes"])
-        out.append({**{k: v for k, v in record.items() if k != "samples"},
-                    "vs_constant": int(record["bytes_sent"]) / constant if constant else None,
-                    "peak_rate_mbps": max((float(s["rate_mbps"]) for s in samples), default=None),
-                    "max_elevation_deg": max((float(s["elevation_deg"]) for s in samples), default=None),
+        constant = record.constant_rate_bytes
+        out.append({**{k: v for k, v in record.to_json().items() if k != "samples"},
+                    "vs_constant": record.bytes_sent / constant if constant else None,
+                    "peak_rate_mbps": max((s.rate_mbps for s in samples), default=None),
+                    "max_elevation_deg": max((s.elevation_deg for s in samples), default=None),
                     "modcod_s": modcod_s,
-                    "samples": [[s["t_s"], s["elevation_deg"], s["rate_mbps"]] for s in samples]})
+                    "samples": [[s.t_s, s.elevation_deg, s.rate_mbps] for s in samples]})
     return out
 
 

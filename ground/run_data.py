@@ -15,15 +15,17 @@ import yaml
 from rundir.errors import InputFileError
 from rundir.records import Record, RecordError
 from rundir.run_info import RunInfo
-from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow, ProcessingRecord, TimelineSample
+from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord, ProcessingRecord, TimelineSample
 
 from .reception import Reception, anomaly, iter_jsonl, receive
 from .stitch import stitch_passes
 from .timeline import Timeline
 
-TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline", "processing")
+TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline", "processing", "link")
+OPTIONAL_FILES = ("link",)  # written only under a link budget: its absence is not a missing part
 TYPED_FILES: dict[str, type[Record]] = {"captures": CaptureRecord, "ledger": LedgerRow, "contacts": ContactRecord,
-                                         "timeline": TimelineSample, "processing": ProcessingRecord}
+                                         "timeline": TimelineSample, "processing": ProcessingRecord,
+                                         "link": PassLinkRecord}
 
 
 @dataclass
@@ -43,6 +45,7 @@ class RunData:
     missing: list[str] = field(default_factory=list)  # run-directory parts that are absent, e.g. "truth/"
     derived: dict[str, Any] = field(default_factory=dict)  # computed once, shared by sections (e.g. scored frames)
     processing: list[ProcessingRecord] | None = None  # telemetry/processing.jsonl: per-frame pipeline records
+    link: list[PassLinkRecord] | None = None  # telemetry/link.jsonl: each pass under a link budget
 
     @property
     def delivered(self) -> list[dict[str, Any]]:
@@ -80,11 +83,12 @@ def load_run(run_dir: Path) -> RunData:
             anomalies += problems + refused
         else:
             telemetry[name] = None
-            if "telemetry/" not in missing:
+            if "telemetry/" not in missing and name not in OPTIONAL_FILES:
                 missing.append(rel)
     anomalies += stitch_problems
     return RunData(run_dir, run_info, scenario, telemetry["captures"], telemetry["ledger"], telemetry["contacts"],
-                   telemetry["timeline"], reception, mosaics, anomalies, missing, processing=telemetry["processing"])
+                   telemetry["timeline"], reception, mosaics, anomalies, missing, processing=telemetry["processing"],
+                   link=telemetry["link"])
 
 
 def _read_mapping_file(run_dir: Path, rel: str, parse: Callable[[str], Any], missing: list[str],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -93,3 +94,19 @@ def test_the_report_draws_rate_and_elevation_over_each_pass(tiny_run):
     assert report["contacts"]["link"]["constant_model"] == ["lowest_elevation_modcod"]
     assert (tiny_run / "plots" / "pass-link.png").stat().st_size > 10_000
     assert "Link budget per pass" in (tiny_run / "report.md").read_text()
+
+
+def test_a_broken_link_line_is_an_anomaly_and_the_other_passes_stay(tiny_run):
+    _link_telemetry(tiny_run, None)
+    path = tiny_run / "telemetry" / "link.jsonl"
+    path.write_text(path.read_text() + 'not json\n{"bytes_sent": 1}\n')  # a line that is not JSON, one not a pass
+    run = load_run(tiny_run)
+    assert [record.to_json() for record in run.link] == [json.loads(path.read_text().splitlines()[0])]
+    assert len(contacts_section(run)["link"]["passes"]) == 1
+    problems = [a for a in run.anomalies if a["file"] == "telemetry/link.jsonl"]
+    assert sorted((a["line"], a["kind"]) for a in problems) == [(2, "bad_line"), (3, "bad_line")]
+    assert "telemetry/link.jsonl" not in run.missing
+
+
+def test_without_link_telemetry_nothing_is_missing(tiny_run):
+    assert "telemetry/link.jsonl" not in load_run(tiny_run).missing

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from ground.run_data import TELEMETRY_FILES, TYPED_FILES, load_run
+from ground.run_data import OPTIONAL_FILES, TELEMETRY_FILES, TYPED_FILES, load_run
 from rundir.errors import InputFileError
 
 
@@ -20,7 +20,8 @@ def test_a_whole_run_is_read(tiny_run):
     assert run.missing == [] and run.anomalies == []
     assert run.run_info.to_json().items() >= json.loads((tiny_run / "telemetry" / "run.json").read_text()).items()
     assert set(TYPED_FILES) == set(TELEMETRY_FILES)  # every telemetry file is read as typed records
-    for name in TELEMETRY_FILES:  # each record writes back its line
+    assert run.link is None  # no link budget in this run: an optional file
+    for name in (name for name in TELEMETRY_FILES if name not in OPTIONAL_FILES):  # each record writes back its line
         expected = lines(tiny_run / "telemetry" / f"{name}.jsonl")
         assert [{key: record.to_json()[key] for key in line} for record, line in zip(getattr(run, name), expected)] \
             == expected and len(getattr(run, name)) == len(expected)
@@ -37,8 +38,9 @@ def test_absent_parts_are_listed_once(tiny_run):
     assert run.missing == ["telemetry/", "scenario.yaml"]  # no telemetry/*.jsonl entry under an absent telemetry/
     assert run.run_info is None and run.scenario is None and run.ledger is None and run.timeline is None
     (tiny_run / "telemetry").mkdir()
+    required = [name for name in TELEMETRY_FILES if name not in OPTIONAL_FILES]
     assert load_run(tiny_run).missing == ["telemetry/run.json", "scenario.yaml",
-                                          *(f"telemetry/{name}.jsonl" for name in TELEMETRY_FILES)]
+                                          *(f"telemetry/{name}.jsonl" for name in required)]
 
 
 @pytest.mark.parametrize("text, detail", [("[1, 2]", "expected a mapping, found list"), ("{", "cannot parse")])
