@@ -43,7 +43,7 @@ from onboard.runtime.modelcard import MODEL_DIR
 from onboard.runtime.model import Model
 from onboard.sensing.atmosphere import ClearSky
 from onboard.sensing.cloud_layers import THIN_CLOUD_TAU, WATER_CLOUD_ASYMMETRY, CloudColumn
-from onboard.sensing.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES, SNOW, DESERT
+from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, DESERT, LANDCOVER_CLASSES, SNOW, is_cloud
 from onboard.sensing.world import compose
 from training import cloud_data
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation, scores
@@ -140,7 +140,7 @@ def sheets(models: Sequence[str] = SHIPPED) -> dict[str, Any]:
     ``uniform`` (a featureless layer, an altostratus) and ``cellular`` (the same mean thickness in cells of
     SHEET_CELL_PX, an altocumulus), over the pixels that are cloud by the world's truth (tau >= THIN_CLOUD_TAU):
     a recall."""
-    tiles = [t for t in load_real_tiles() if not np.isin(t.cloud, (CLOUD_THIN, CLOUD_THICK)).any()]
+    tiles = [t for t in load_real_tiles() if not is_cloud(t.cloud).any()]
     rng = np.random.default_rng(SEED)
     cells = {}
     for tile in tiles:

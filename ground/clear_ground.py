@@ -16,6 +16,7 @@ import numpy as np
 
 from rundir.codec import decode_product
 from rundir.tiles import TileBox
+from rundir.truth import UNKNOWN, is_cloud
 
 from . import metrics
 
@@ -80,7 +81,7 @@ def frames(run: Any) -> Iterator[FrameTruth]:
             continue
         with np.load(path) as truth:
             cloud, valid = truth["cloud"], truth["valid"]
-        yield FrameTruth(frame_id, (cloud == 1) | (cloud == 2), valid & (cloud != 255),
+        yield FrameTruth(frame_id, is_cloud(cloud), valid & (cloud != UNKNOWN),
                          delivered_pixels(cloud.shape, by_frame.get(frame_id, []), run.run_dir),
                          capture.raw_bytes)
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from rundir.truth import CLOUD_CLEAR
+
 from . import clear_ground, compression
 from .document import Block, Image, Paragraph, Table, fmt_bytes, fmt_fraction
 from .run_data import RunData
@@ -37,7 +39,7 @@ def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:
         path = run.run_dir / "truth" / f"{frame_id}.npz"
         if path.is_file():
             with np.load(path) as truth:
-                out[frame_id] = float(np.count_nonzero(truth["valid"] & (truth["cloud"] == 0))) * gsd_m**2 / 1e6
+                out[frame_id] = float(np.count_nonzero(truth["valid"] & (truth["cloud"] == CLOUD_CLEAR))) * gsd_m**2 / 1e6
     return out
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from rundir import codec, flight_codecs
 from rundir.tiles import TileBox
+from rundir.truth import UNKNOWN, is_cloud
 
 from . import metrics
 from .cloud import confusion, confusion_scores
@@ -204,7 +205,7 @@ def _truth_window(run: Any, frame_id: str, line: dict[str, Any]) -> tuple[np.nda
     box = TileBox.of(line["tile"]).camera_window(int(line.get("scale", 1)))
     with np.load(path) as truth:
         cloud = truth["cloud"][box]
-        return (cloud == 1) | (cloud == 2), truth["valid"][box] & (cloud != 255)
+        return is_cloud(cloud), truth["valid"][box] & (cloud != UNKNOWN)
 
 
 def lossy_products(run: Any) -> dict[str, Any] | None:

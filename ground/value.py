@@ -26,6 +26,7 @@ import numpy as np
 
 from rundir.codec import decode_product
 from rundir.telemetry import ContactRecord
+from rundir.truth import CLOUD_CLEAR
 
 from .bandwidth import bandwidth_section
 from .contacts import _utc as utc_text
@@ -72,7 +73,7 @@ def _clear_px(product: Any, layers: Mapping[str, np.ndarray]) -> float:
     if s > 1 and "hr_clear" in layers:
         clear = layers["hr_clear"]
     else:
-        clear = np.repeat(np.repeat(layers["valid"] & (layers["cloud"] == 0), s, 0), s, 1)
+        clear = np.repeat(np.repeat(layers["valid"] & (layers["cloud"] == CLOUD_CLEAR), s, 0), s, 1)
     box = clear[t["row0"]:t["row0"] + t["height"], t["col0"]:t["col0"] + t["width"]]
     if line.get("masked"):  # the masked-out pixels (DN 0 in every band) were not delivered
         box = box & decode_product(product.path, line).any(axis=2)

@@ -14,7 +14,7 @@ from onboard.orbit import sun
 from onboard.scenario.spacecraft_config import CameraConfig
 from onboard.sensing import camera
 from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
-from onboard.sensing.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
+from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
 from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
 from training import cloud_data
 from training.cloud_data import CloudFrames, make_frames

@@ -21,7 +21,7 @@ from onboard.sensing.imagery import ImageryWorld
 from onboard.sensing.mask_bits import MASK_CODES, MaskBits
 from onboard.sensing.raster import BandSource, footprint_transform, image_info
 from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
-from onboard.sensing.truth import CLOUD_THICK, CLOUD_THIN, UNKNOWN
+from rundir.truth import CLOUD_THICK, CLOUD_THIN, UNKNOWN
 from onboard.sensing.world import MissingBandError
 from rundir.errors import ConfigError, InputFileError
 from tests.test_raster import write_raster

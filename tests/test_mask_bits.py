@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from onboard.sensing.mask_bits import MASK_CODES, MaskBits, cloud_codes, mask_problem, mask_rules
-from onboard.sensing.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
+from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
 from onboard.scenario.world_config import MaskBitsConfig
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from onboard.runtime.model import Model
-from onboard.sensing.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, SNOW, VEGETATION, WATER
+from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, SNOW, VEGETATION, WATER
 from training import train_cloud
 from training.cloud_data import CloudFrames, make_frames
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, confusion, scores

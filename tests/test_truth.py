@@ -1,6 +1,6 @@
-"""The truth codes of a scene (onboard/sensing/truth.py)."""
+"""The truth codes of a scene and of the run directory's truth files (rundir/truth.py)."""
 
-from onboard.sensing.truth import DESERT, LANDCOVER_CLASSES, SNOW, SOIL, URBAN, VEGETATION, WATER
+from rundir.truth import DESERT, LANDCOVER_CLASSES, SNOW, SOIL, URBAN, VEGETATION, WATER
 
 
 def test_class_constants_match_names():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
-from onboard.sensing.truth import CLOUD_THICK, LANDCOVER_CLASSES, VEGETATION, WATER
+from rundir.truth import CLOUD_THICK, LANDCOVER_CLASSES, VEGETATION, WATER
 from onboard.sensing.world import MissingBandError, SyntheticWorld
 
 BANDS = ("B", "G", "R", "NIR")

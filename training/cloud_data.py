@@ -26,7 +26,7 @@ from onboard.sensing import camera
 from onboard.orbit import sun
 from onboard.scenario.spacecraft_config import CameraConfig
 from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
-from onboard.sensing.truth import CLOUD_CLEAR, DESERT, SNOW, URBAN
+from rundir.truth import CLOUD_CLEAR, DESERT, SNOW, URBAN
 from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
 
 SPLITS = ("train", "heldout")

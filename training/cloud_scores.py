@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from onboard.sensing.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
+from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
 from onboard.sensing.world import SYNTHETIC_BANDS
 
 REAL_CLOUD_VAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real_cloud_val"

@@ -40,7 +40,7 @@ import numpy as np
 from onboard.pipeline import spectral
 from onboard.runtime.modelcard import Scaling, write_card
 from onboard.runtime.model import Model, build_card
-from onboard.sensing.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
+from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
 from training import augment, cloud_data
 from training.cloud_scores import (REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation,
                                     scores)

@@ -23,10 +23,11 @@ from datetime import datetime
 import cv2
 import numpy as np
 
+from rundir.truth import CLOUD_THICK, CLOUD_THIN, is_cloud
+
 from .camera import dn_to_reflectance
 from ..scenario.spacecraft_config import CameraConfig
 from .projection import GridFootprint
-from .truth import CLOUD_THICK, CLOUD_THIN
 from .world import Scene, World
 
 _CLOUD_REFLECTANCE = 0.8  # TOA reflectance of a frame cloud's bright core, all bands (grey)
@@ -167,7 +168,7 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
     wide = high_res_footprint(footprint_lr, s).window(-margin, -margin, h * s + 2 * margin, w * s + 2 * margin)
     scene = world.render(wide, time_utc, sun_elevation_deg, sun_azimuth_deg, spec.bands)
     inner = (slice(margin, margin + h * s), slice(margin, margin + w * s))
-    cloudy = np.isin(scene.cloud, (CLOUD_THIN, CLOUD_THICK))
+    cloudy = is_cloud(scene.cloud)
     hr_clear = ~cloudy[inner] & scene.valid[inner]
     n_bands = len(spec.bands)
     layers = _optics(scene, cloudy, spec, sigma_lr, s)

@@ -12,10 +12,11 @@ from typing import Callable
 
 import numpy as np
 
+from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN
+
 from .atmosphere import SKY_DIFFUSE_SHARE
 from .noise import fractal, ladder, mix, unit, world_axes
 from .projection import GridFootprint
-from .truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN
 
 # Cloud asymmetry parameters in the visible and near infrared (Kokhanovsky 2004, "Optical properties of terrestrial
 # clouds", Earth-Sci. Rev. 64): liquid water droplets 0.85, ice crystals of cirrus 0.75.

@@ -22,13 +22,13 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 
 from rundir.errors import ConfigIssue, InputFileError
+from rundir.truth import UNKNOWN
 
 from .mask_bits import MaskBits, mask_problem, mask_rules
 from .projection import GridFootprint
 from .raster import (BandSource, ImageInfo, as_source, band_metadata, calibration_problem, load_band, open_image,
                      read_band)
 from ..scenario.schema import issue_at
-from .truth import UNKNOWN
 from .world import Scene, World, band_indices
 
 VALIDATE_READ_PX = 1024  # validation reads a mask decimated to at most this many pixels a side (overviews if any)

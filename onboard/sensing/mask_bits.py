@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
+from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
 
 MASK_CODES = (CLOUD_CLEAR, CLOUD_THIN, CLOUD_THICK)  # what a cloud-mask file may hold, besides its no-data
 CLOUD_CLASSES = {"thin": CLOUD_THIN, "thick": CLOUD_THICK, "unknown": UNKNOWN}  # what a MaskBits rule may set

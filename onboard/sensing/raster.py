@@ -26,10 +26,10 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.warp import reproject, transform as transform_points, transform_bounds
 
 from rundir.errors import InputFileError
+from rundir.truth import UNKNOWN
 
 from .mask_bits import MaskBits, Problem, cloud_codes, mask_problem
 from .projection import GridFootprint
-from .truth import UNKNOWN
 
 LONLAT = CRS.from_epsg(4326)
 

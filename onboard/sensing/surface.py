@@ -15,10 +15,11 @@ from typing import Callable
 
 import numpy as np
 
+from rundir.truth import DESERT, SNOW, SOIL, URBAN, VEGETATION, WATER
+
 from .atmosphere import SKY_DIFFUSE_SHARE
 from .noise import fractal, hash01, ladder, mix, unit
 from .projection import FALSE_EASTING_M, from_utm
-from .truth import DESERT, SNOW, SOIL, URBAN, VEGETATION, WATER
 
 # Surface reflectance of the land-cover end-members in bands B, G, R, NIR (Landsat 8 OLI B2-B5, Sentinel-2 B2-B4, B8).
 _ENDMEMBERS = ("crop", "forest", "soil_dark", "soil_bright", "urban", "water_clear", "water_turbid", "snow", "desert")
@@ -58,7 +59,7 @@ class Surface:
     def reflectance(self, zone: int, u: np.ndarray, v: np.ndarray, day_of_year: int, field: Callable[..., np.ndarray],
                     sun: tuple[float, float, float]) -> tuple[list[np.ndarray], np.ndarray]:
         """Surface reflectance (4 (H, W) float32 planes, B G R NIR, a linear mixture of ``_SPECTRA`` end-members, lit
-        as its slopes face the sun) and land cover (H, W) uint8 (:mod:`onboard.sensing.truth` codes) at world coordinates
+        as its slopes face the sun) and land cover (H, W) uint8 (:mod:`rundir.truth` codes) at world coordinates
         ``u`` (W,) x ``v`` (H,) metres of ``zone``. ``field(f, du_m, dv_m)`` evaluates a fractal on that grid, shifted
         by (du_m, dv_m); ``sun``: GSD (m), sun elevation and azimuth (rad)."""
         lat, winter, temp_c = _climate(zone, v, day_of_year)

@@ -1,6 +1,6 @@
 """The Earth the camera sees: a deterministic synthetic world (real imagery: :mod:`onboard.sensing.imagery`).
 
-A world renders a :class:`Scene` - top-of-atmosphere (TOA) reflectance plus truth masks (:mod:`onboard.sensing.truth`
+A world renders a :class:`Scene` - top-of-atmosphere (TOA) reflectance plus truth masks (:mod:`rundir.truth`
 codes) - for a north-up :class:`~onboard.sensing.projection.GridFootprint` at a given time and sun position.
 
 :class:`SyntheticWorld` is procedural: its land (:mod:`onboard.sensing.surface`), haze (:mod:`onboard.sensing.atmosphere`) and
