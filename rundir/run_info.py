@@ -67,10 +67,11 @@ class CameraInfo(Record):
 
 @dataclass(frozen=True)
 class DownlinkInfo(Record):
-    """The payload radio: constant rate (Mbps) and payload bytes per second (None: derived from the rate), link
-    frame size (bytes) and frame error rate, and the link budget's settings when the scenario has one."""
+    """The payload radio: constant rate (Mbps; None under a link budget without one) and payload bytes per second
+    (None: derived from the rate), link frame size (bytes) and frame error rate, and the link budget's settings when
+    the scenario has one."""
 
-    rate_mbps: float
+    rate_mbps: float | None
     payload_bytes_per_s: float | None
     frame_bytes: int
     frame_error_rate: float

@@ -110,3 +110,10 @@ def test_a_model_file_is_labelled_by_path_card_and_digest():
     assert model.label == "cloud_bgrn_int8 (cloud-unet-bgrn-int8 2.0.0, sha256 caf4caf4caf4)"
     with pytest.raises(RecordError, match=r"models\.cloud_filter\.sha256"):
         RunInfo.parse({**INFO.to_json(), "models": {"cloud_filter": {**model.to_json(), "sha256": 7}}}, "run.json")
+
+
+def test_a_link_budget_without_a_constant_rate_reads_back():
+    # scenarios/xband_acm.yaml: link_budget and no rate_mbps; the ground once refused its run.json as a bad file
+    info = dataclasses.replace(INFO, downlink=DownlinkInfo(None, None, 1024, 0.0, {"g_t_db_k": 28.0}))
+    data = json.loads(json.dumps(info.to_json()))
+    assert data["downlink"]["rate_mbps"] is None and RunInfo.parse(data, "telemetry/run.json") == info
