@@ -14,6 +14,7 @@ from typing import Any
 from rundir.errors import OrbitEdgeError
 
 from .compare import cmd_compare, compare_options
+from .outputs import output_file
 from .progress import ground_bar, simulation_bar, wanted
 from .run_setup import (bound_heap, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
                         write_resolved as _write_resolved)
@@ -220,12 +221,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile) if args.profile else None
     if profile is not None and args.device != "host":
         raise OrbitEdgeError(f"--profile projects host measurements onto {args.profile}; use it with --device host")
+    if args.json:
+        output_file(args.json, "--json")
     results = [bench.measure(path, args.device, args.threads, args.runs, args.warmup, profile)
                for model in bench.resolve_models(args.model)
                for path in bench.runtime_files(model, args.runtime, args.device, args.onnx_dir)]
     print(bench_table.render(results, profile))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(bench.report(results, profile), indent=2) + "\n", encoding="utf-8")
         print(f"  wrote {args.json}")
     return 0
@@ -270,7 +272,7 @@ def cmd_card(args: argparse.Namespace) -> int:
                           numbers("--scale", args.scale), numbers("--offset", args.offset), args.source,
                           tuple(c.strip() for c in args.classes.split(",")) if args.classes else (), args.activation,
                           args.name, args.version, args.architecture, args.accelerator)
-    card, out = init_card(request, args.out, args.force)
+    card, out = init_card(request, args.out and output_file(args.out, "--out"), args.force)
     print(describe(card, out))
     return 0
 

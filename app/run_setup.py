@@ -14,6 +14,8 @@ from typing import Any
 
 from rundir.errors import OrbitEdgeError
 
+from .outputs import output_dir
+
 # glibc mallopt(3) parameters (malloc.h) and the threshold both are fixed at: glibc's own default mmap threshold
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -22,13 +24,13 @@ HEAP_THRESHOLD_BYTES = 128 * 1024
 
 def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
     """Make ``run_dir``; one that exists and is not empty is replaced with ``overwrite``, else refused
-    (OrbitEdgeError)."""
-    if run_dir.exists() and any(run_dir.iterdir()):
+    (OrbitEdgeError, as is a file there or a folder that cannot be made)."""
+    if run_dir.is_dir() and any(run_dir.iterdir()):
         if not overwrite:
             raise OrbitEdgeError(f"{run_dir}: run directory already exists and is not empty; "
                                  "pass --overwrite to replace it, or --out to choose another")
         shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(run_dir, "--out")
 
 
 def write_resolved(run_dir: Path, scenario: Any) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .figures import FIGURES
+from .outputs import output_dir
 from .progress import sweep_bar, wanted
 
 if TYPE_CHECKING:
@@ -24,6 +25,22 @@ def _positive(value: str) -> int:
     raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of workers, 1 or more")
 
 
+def _memory_limit(value: str) -> str:
+    """``auto``, or a size Dask reads (``dask.utils.parse_bytes``: 2GiB, 500 MB, 4e9; 0 is no limit), checked before
+    the cluster starts."""
+    if value == "auto":
+        return value
+    from dask.utils import parse_bytes
+
+    try:
+        if parse_bytes(value) >= 0:
+            return value
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{value!r}: expected auto or a size in bytes, e.g. 2GiB, 500MB or 4e9 (0: no "
+                                     "limit)")
+
+
 def sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("sweep_file", type=Path, help="sweep YAML file (keys: `python -m app.sweep_file`)")
     p.add_argument("--out", type=Path, help="output folder (default: runs/sweep-<name>); the same folder resumes")
@@ -31,9 +48,9 @@ def sweep_options(p: argparse.ArgumentParser) -> None:
                    "tcp://HOST:8786 (default: a LocalCluster on this machine)")
     p.add_argument("--workers", type=_positive, metavar="N",
                    help="LocalCluster worker processes (default: one per core)")
-    p.add_argument("--memory-limit", default="auto", metavar="BYTES",
+    p.add_argument("--memory-limit", default="auto", type=_memory_limit, metavar="BYTES",
                    help="memory per LocalCluster worker, e.g. 2GiB; a worker above it is restarted and its run "
-                        "resubmitted (default: auto, the machine's memory shared out)")
+                        "resubmitted (default: auto, the machine's memory shared out; 0: no limit)")
     p.add_argument("--retry-failed", action="store_true", help="run the runs that failed before again")
     p.add_argument("--overwrite", action="store_true", help="forget the runs already in the output folder")
     p.add_argument("--plan", action="store_true", help="validate and list the runs, then stop")
@@ -53,7 +70,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"{spec.run_id}  seed {spec.seed}  " + "  ".join(f"{k}={v}" for k, v in spec.labels.items())
                   + (f"  needs {', '.join(spec.resources)}" if spec.resources else ""))
         return 0
-    out = args.out or Path("runs") / f"sweep-{sweep.config.name}"
+    out = output_dir(args.out or Path("runs") / f"sweep-{sweep.config.name}", "--out")
     try:
         outcome = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, retry_failed=args.retry_failed,
                             overwrite=args.overwrite, fmt=args.format, memory_limit=args.memory_limit,

@@ -60,7 +60,7 @@ def load_run(run_dir: Path) -> RunData:
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise InputFileError(run_dir, "no such run directory")
+        raise InputFileError(run_dir, "not a run directory: a file" if run_dir.exists() else "no such run directory")
     if not (run_dir / "downlink").is_dir() and not (run_dir / "telemetry").is_dir():
         raise InputFileError(run_dir, "not a run directory: it has neither downlink/ nor telemetry/")
     missing = [part for part in ("downlink/", "telemetry/", "truth/") if not (run_dir / part).is_dir()]

@@ -96,3 +96,11 @@ def test_a_timeline_row_beyond_64_bits_is_a_bad_line_and_the_rest_is_read(tiny_r
     assert len(run.timeline) == len(samples) - 1 and list(run.timeline.t_s) == [s["t_s"] for s in samples[1:]]
     assert [(a["kind"], a["line"], a["detail"]) for a in run.anomalies] == [
         ("bad_line", 1, f"line 1: storage_bytes: expected an integer, found {10**30}")]
+
+
+def test_a_file_given_as_the_run_directory_is_named_as_a_file(tmp_path):
+    (tmp_path / "run.log").write_text("x")
+    with pytest.raises(InputFileError, match="run.log: not a run directory: a file"):
+        load_run(tmp_path / "run.log")
+    with pytest.raises(InputFileError, match="nowhere: no such run directory"):
+        load_run(tmp_path / "nowhere")

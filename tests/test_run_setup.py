@@ -99,3 +99,11 @@ def test_bound_heap_keeps_frame_sized_arrays_out_of_the_heap(bound, user_env, ad
     code = MMAPPED_BLOCKS_PROBE.format(root=str(Path(__file__).parents[1]), bound=bound)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == {"mmapped_blocks_added": added}
+
+
+def test_a_file_where_the_run_directory_goes_is_refused_even_with_overwrite(tmp_path):
+    (tmp_path / "run").write_text("a log, not a run")
+    for overwrite in (False, True):
+        with pytest.raises(OrbitEdgeError, match="--out .*/run: expected a folder, found a file"):
+            prepare_run_dir(tmp_path / "run", overwrite=overwrite)
+    assert (tmp_path / "run").read_text() == "a log, not a run"  # nothing lost

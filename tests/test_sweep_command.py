@@ -62,3 +62,21 @@ def test_the_options_parse_and_a_worker_count_must_be_a_whole_number_above_zero(
         assert exit_.value.code == 2
         assert f"{bad!r}: expected a whole number of workers, 1 or more" in capsys.readouterr().err
 
+
+
+def test_a_memory_limit_is_checked_when_parsed(capsys):
+    parser = argparse.ArgumentParser(prog="orbitedge sweep")
+    sweep_options(parser)
+    for good in ("auto", "2GiB", "500 MB", "4e9", "0"):
+        assert parser.parse_args(["study.yaml", "--memory-limit", good]).memory_limit == good
+    for bad in ("lots", "-1GB", "2 parsecs"):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(["study.yaml", f"--memory-limit={bad}", "--plan"])
+        assert exit_.value.code == 2 and f"{bad!r}: expected auto or a size in bytes" in capsys.readouterr().err
+
+
+def test_an_output_folder_that_is_a_file_is_exit_2_before_the_cluster_starts(tmp_path, capsys):
+    path = write_sweep(tmp_path, f"name: x\nscenario: {QUICKSTART}\nreplicates: 1\n")
+    (tmp_path / "taken").write_text("x")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "taken")]) == 2
+    assert capsys.readouterr().err == f"orbitedge: error: --out {tmp_path / 'taken'}: expected a folder, found a file\n"

@@ -1,0 +1,30 @@
+"""Where the command line writes: an output folder or file checked before any work is done, so that a path that
+cannot be written is a clear error (exit 2) up front rather than a traceback after minutes of simulation or
+benchmarking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rundir.errors import OrbitEdgeError
+
+
+def output_dir(path: Path, option: str) -> Path:
+    """``path`` made as a folder (with its parents) to write into. OrbitEdgeError naming ``option`` when it is a file,
+    or when it cannot be made (permissions, a file on its way, a read-only file system)."""
+    if path.exists() and not path.is_dir():
+        raise OrbitEdgeError(f"{option} {path}: expected a folder, found a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OrbitEdgeError(f"{option} {path}: cannot make the folder: {err.strerror or err}") from None
+    return path
+
+
+def output_file(path: Path, option: str) -> Path:
+    """``path`` as a file to write, its folder made. OrbitEdgeError naming ``option`` when it is a folder, or when its
+    folder cannot be made."""
+    if path.is_dir():
+        raise OrbitEdgeError(f"{option} {path}: expected a file, found a folder")
+    output_dir(path.parent, option)
+    return path
