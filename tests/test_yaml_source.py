@@ -91,6 +91,7 @@ def test_source_is_a_line_map():
                      "value: quote the value"),
     ("a: `x`\n", 1, "character '`' that cannot start any token: YAML reserves @ and `"),
     ('a: "open\n', 2, "unexpected end of stream"),
+    ("bands: [B, G, R\nc: 1\n", 2, "expected ',' or ']', but got ':' (while parsing a flow sequence opened on line 1)"),
     ("a: *nowhere\n", 1, "undefined alias 'nowhere'"),
 ])
 def test_a_syntax_error_says_what_was_found_once_and_what_to_do(text, line, found):

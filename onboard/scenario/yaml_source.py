@@ -127,7 +127,10 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Source]:
         data = plain.build(node, "") if node is not None else None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark or loader.get_mark()
-        raise ConfigError(file, [ConfigIssue("", mark.line + 1, "valid YAML", _syntax(err.problem or err.context))]) from None
+        found = _syntax(err.problem or err.context)
+        if err.problem and err.context and err.context_mark and err.context_mark.line != mark.line:
+            found += f" ({err.context} opened on line {err.context_mark.line + 1})"  # an unclosed [ or {, a quote
+        raise ConfigError(file, [ConfigIssue("", mark.line + 1, "valid YAML", found)]) from None
     except yaml.YAMLError as err:
         raise ConfigError(file, [ConfigIssue("", loader.get_mark().line + 1, "valid YAML", str(err).splitlines()[0])]) from None
     except RecursionError:
