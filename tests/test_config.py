@@ -211,3 +211,9 @@ def test_a_warning_on_a_set_value_names_the_set():
     override = "pipeline=[{stage: superres}, {stage: encode, format: png}]"
     [warning] = load_scenario(QUICKSTART, [override]).warnings
     assert warning.startswith(f"{QUICKSTART}: --set {override}: pipeline[0]: expected a cloud_filter stage")
+
+
+def test_an_unknown_key_a_set_makes_names_the_set_not_a_line_of_the_file():
+    found, err = issues(QUICKSTART, ["nosuch.key=1"])
+    assert found == {("nosuch", None)} and err.issues[0].override == "--set nosuch.key=1"
+    assert "  --set nosuch.key=1: nosuch: expected one of the keys name," in str(err)

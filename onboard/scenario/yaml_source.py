@@ -274,6 +274,8 @@ def apply_override(data: dict[str, Any], source: Source, assignment: str, file: 
         inner = node[key] if isinstance(node, list) else node.get(key)
         if inner is None:
             inner = node[key] = {}
+            if path not in source:  # a mapping the --set makes: its own issues (an unknown key) name the --set
+                source.overrides.setdefault(path, override)
         if not isinstance(inner, (dict, list)):
             refuse(path, f"a mapping or list at {path}, to set {key_path.strip()} inside it", show_value(inner))
         node = inner
