@@ -12,15 +12,14 @@ from .figures import FIGURES, figures_of, fmt_figure, read_run
 from .summary import SCHEMA_VERSION, run_summary
 
 
-def best_of(name: str, values: list[float | None]) -> int | None:
-    """Index of the best value of figure ``name`` among two or more known ``values`` (None: fewer, or a tie)."""
+def best_of(name: str, values: list[float | None]) -> set[int]:
+    """Indices of the best value of figure ``name`` among two or more known ``values``: every run that reaches it,
+    none when all known values are equal (or fewer than two are known)."""
     known = [(v, i) for i, v in enumerate(values) if v is not None]
-    if len(known) < 2:
-        return None
     pick = max if FIGURES[name].better == "higher" else min
-    best = pick(v for v, _ in known)
-    winners = [i for v, i in known if v == best]
-    return winners[0] if len(winners) == 1 else None
+    best = pick((v for v, _ in known), default=None)
+    winners = {i for v, i in known if v == best}
+    return winners if len(known) >= 2 and len(winners) < len(known) else set()
 
 
 def compare_table(run_dirs: list[Path]) -> str:
@@ -41,12 +40,12 @@ def compare_table(run_dirs: list[Path]) -> str:
         values = [figures_of(r, i, (name,))[name] for r, i in runs]
         best = best_of(name, values)
         rows.append((f"{name} ({FIGURES[name].better})",
-                     [fmt_figure(name, v) + (" *" if j == best else "") for j, v in enumerate(values)]))
+                     [fmt_figure(name, v) + (" *" if j in best else "") for j, v in enumerate(values)]))
     first = max(len(label) for label, _ in rows)
     widths = [max(len(h), *(len(cells[j]) for _, cells in rows)) for j, h in enumerate(heads)]
     lines = ["  ".join([" " * first, *(h.rjust(w) for h, w in zip(heads, widths))])]
     lines += ["  ".join([label.ljust(first), *(c.rjust(w) for c, w in zip(cells, widths))]) for label, cells in rows]
-    return "\n".join(lines + ["  * the best of the row (the direction in brackets)"])
+    return "\n".join(lines + ["  * the best of the row (the direction in brackets); every run that ties for it"])
 
 
 def compare_options(p: argparse.ArgumentParser) -> None:

@@ -22,9 +22,11 @@ def test_two_runs_side_by_side():
 
 
 def test_the_best_of_a_row():
-    assert best_of("saved_fraction", [0.1, 0.3, None]) == 1
-    assert best_of("latency_p90_s", [10.0, 3.0]) == 1
-    assert best_of("latency_p90_s", [3.0, 3.0]) is None and best_of("cloud_f1", [0.9, None]) is None
+    assert best_of("saved_fraction", [0.1, 0.3, None]) == {1}
+    assert best_of("latency_p90_s", [10.0, 3.0]) == {1}
+    assert best_of("saved_fraction", [0.3, 0.1, 0.3]) == {0, 2}  # two runs tie for the best: both marked
+    assert best_of("latency_p90_s", [3.0, 3.0]) == set() and best_of("cloud_f1", [0.9, None]) == set()
+    assert best_of("cloud_f1", [None, None]) == set()
 
 
 def test_json_and_a_missing_report(tmp_path, capsys):
