@@ -17,6 +17,7 @@ import numpy as np
 
 from rundir.codec import decode_product
 from rundir.run_info import RunInfo
+from rundir.tiles import TileBox
 
 from .document import Heading, Image, Paragraph, Table, fmt_bytes
 from .image_quality import cpsnr_db, registration_error_px, ssim
@@ -83,8 +84,7 @@ def iter_scenes(run: Any, policy: Mapping[str, Any]) -> Iterator[SRScene]:
             image = np.zeros_like(hr)
             delivered = np.zeros(hr.shape[:2], bool)
             for product in products:
-                t = product.line["tile"]
-                box = (slice(t["row0"], t["row0"] + t["height"]), slice(t["col0"], t["col0"] + t["width"]))
+                box = TileBox.of(product.line["tile"]).window
                 dn = decode_product(product.path, product.line)
                 image[box] = dn * np.float32(per_dn)
                 delivered[box] = dn.any(axis=2) if product.line.get("masked") else True

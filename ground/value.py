@@ -26,6 +26,7 @@ import numpy as np
 
 from rundir.codec import decode_product
 from rundir.telemetry import ContactRecord
+from rundir.tiles import TileBox
 from rundir.truth import CLOUD_CLEAR
 
 from .bandwidth import bandwidth_section
@@ -74,7 +75,7 @@ def _clear_px(product: Any, layers: Mapping[str, np.ndarray]) -> float:
         clear = layers["hr_clear"]
     else:
         clear = np.repeat(np.repeat(layers["valid"] & (layers["cloud"] == CLOUD_CLEAR), s, 0), s, 1)
-    box = clear[t["row0"]:t["row0"] + t["height"], t["col0"]:t["col0"] + t["width"]]
+    box = clear[TileBox.of(t).window]
     if line.get("masked"):  # the masked-out pixels (DN 0 in every band) were not delivered
         box = box & decode_product(product.path, line).any(axis=2)
     return int(np.count_nonzero(box)) / (s * s)

@@ -222,18 +222,20 @@ class CloudFilter(Stage):
         cloudy = cloudy_frames.all(axis=0)
         work.clear = ~cloudy_frames
         kept = []
-        for r, c, h, w in tile_boxes(*stack.shape[1:3], self.params.tile_px):
-            fraction = float(cloudy[r:r + h, c:c + w].mean())
-            clear_px = int(h * w - cloudy[r:r + h, c:c + w].sum())
-            tile = Tile(dn=frame_tile.dn[..., r:r + h, c:c + w, :], row0=r, col0=c, priority=frame_tile.priority,
-                        meta=TileMeta(cloud_fraction=round(fraction, 4), clear_px=clear_px))
+        for box in tile_boxes(*stack.shape[1:3], self.params.tile_px):
+            rows, cols = box.window
+            tile_cloudy = cloudy[rows, cols]
+            fraction = float(tile_cloudy.mean())
+            clear_px = int(box.pixels - tile_cloudy.sum())
+            tile = Tile(dn=frame_tile.dn[..., rows, cols, :], row0=box.row0, col0=box.col0,
+                        priority=frame_tile.priority, meta=TileMeta(cloud_fraction=round(fraction, 4), clear_px=clear_px))
             if fraction <= self.params.max_cloud_fraction:
                 kept.append(tile)
             elif self.params.action == "drop":
                 work.dropped.append((tile, "cloudy"))
-            elif not cloudy[r:r + h, c:c + w].all():
-                tile.dn = np.where(cloudy[r:r + h, c:c + w, None], np.uint16(0), tile.dn)
-                tile.meta = replace(tile.meta, masked=True, cloudy=cloudy[r:r + h, c:c + w])
+            elif not tile_cloudy.all():
+                tile.dn = np.where(tile_cloudy[..., None], np.uint16(0), tile.dn)
+                tile.meta = replace(tile.meta, masked=True, cloudy=tile_cloudy)
                 kept.append(tile)
             else:
                 work.dropped.append((tile, "cloudy"))
