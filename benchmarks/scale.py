@@ -41,8 +41,8 @@ PER_PLANE = 3
 PROFILE_PARTS = {
     "world rendering": ("onboard/sensing/world.py", "render"),
     "camera": ("onboard/sensing/camera.py", "capture"),
-    "pipeline stages": ("onboard/pipeline/stages.py", "run"),
-    "counterfactual sizes": ("onboard/pipeline/stages.py", "alternative_bytes"),
+    "pipeline stages": ("onboard/pipeline/runner.py", "run"),
+    "counterfactual sizes": ("onboard/pipeline/runner.py", "alternative_bytes"),
     "product encoding": ("rundir/codec.py", "encode"),
     "zlib": ("~", "<built-in method zlib.compress>"),
     "ground report": ("ground/report.py", "build_report"),

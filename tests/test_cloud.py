@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from onboard.pipeline import cloud, stages
+from onboard.pipeline import cloud, runner, stages
 from onboard.pipeline.tile import TileMeta
 from onboard.scenario.config import StageConfig, load_scenario
 from rundir.errors import ConfigError
@@ -23,7 +23,7 @@ CTX = stages.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per
 
 def make_stage(**params):
     cfg = StageConfig(name="cloud_filter", params=cloud.CloudFilter.Params(**params))
-    return stages.Pipeline((cfg, StageConfig(name="bent_pipe", params=stages.BentPipe.Params())), CTX)
+    return runner.Pipeline((cfg, StageConfig(name="bent_pipe", params=stages.BentPipe.Params())), CTX)
 
 
 def synthetic_frame(cloud_rows: int = 200):

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from app.cli import main
-from onboard.pipeline import stages
+from onboard.pipeline import runner
 from onboard.scenario.config import Scenario, load_scenario
 from onboard.orbit.elements import _tle_checksum
 from rundir.errors import ConfigError
@@ -113,9 +113,9 @@ def slots(tp: Any, value: Any, keys: tuple = (), rules: typing.Mapping = {}, pre
                                  present and f.name in value, needed)
     elif present and origin is list and isinstance(value, list):
         for i, item in enumerate(value):
-            if args[0] is Any and isinstance(item, dict) and item.get("stage") in stages.stage_classes():
-                yield Slot(keys + (i, "stage"), Literal[tuple(sorted(stages.stage_classes()))], {}, True, True)
-                yield from slots(stages.stage_classes()[item["stage"]].Params, item, keys + (i,), required=False)
+            if args[0] is Any and isinstance(item, dict) and item.get("stage") in runner.stage_classes():
+                yield Slot(keys + (i, "stage"), Literal[tuple(sorted(runner.stage_classes()))], {}, True, True)
+                yield from slots(runner.stage_classes()[item["stage"]].Params, item, keys + (i,), required=False)
             else:
                 yield from slots(args[0], item, keys + (i,), required=False)
     elif present and origin is dict and isinstance(value, dict):

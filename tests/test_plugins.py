@@ -16,7 +16,7 @@ from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from app.cli import main
 from ground.document import fmt_fraction
-from onboard.pipeline import stages
+from onboard.pipeline import runner, stages
 from onboard.scenario.config import StageConfig, key_table, load_scenario, plugin_key_table
 from onboard.pipeline.plugins import GROUP, PluginError, installed
 from onboard.runtime.model import Model
@@ -80,11 +80,11 @@ def test_the_plugin_is_found_through_its_entry_point_and_only_while_on_the_path(
     on_path(site, EXAMPLE)
     plugin = installed()["scene_triage"]
     assert (plugin.value, plugin.distribution) == (TRIAGE.split(" = ")[1], "orbitedge-scene-triage 0.1.0")
-    cls = stages.stage_class("scene_triage")
-    assert cls.__module__ == "orbitedge_scene_triage.triage" and stages.stage_classes()["scene_triage"] is cls
-    assert "scene_triage" not in stages.builtin_stage_classes()
+    cls = runner.stage_class("scene_triage")
+    assert cls.__module__ == "orbitedge_scene_triage.triage" and runner.stage_classes()["scene_triage"] is cls
+    assert "scene_triage" not in runner.builtin_stage_classes()
     sys.path.remove(str(site))  # uninstalled: its metadata gone, the module still importable
-    assert "scene_triage" not in installed() and "scene_triage" not in stages.stage_classes()
+    assert "scene_triage" not in installed() and "scene_triage" not in runner.stage_classes()
     sys.path.insert(0, str(site))  # for on_path to take away
 
 
@@ -156,7 +156,7 @@ def test_a_plugin_that_cannot_load_is_named_with_its_distribution(tmp_path, on_p
     on_path(site)
     named = f"stage plugin '{entry_point}' (entry point group {GROUP}, distribution broken-plugin 0.0.1): {problem}"
     with pytest.raises(PluginError) as err:
-        stages.stage_classes()
+        runner.stage_classes()
     assert str(err.value) == named
     # a scenario that does not name the broken stage still validates; one that names it gets the plugin's error
     assert main(["validate", str(scenario(tmp_path, "  - stage: encode\n"))]) == 0
@@ -168,7 +168,7 @@ def test_a_plugin_that_cannot_load_is_named_with_its_distribution(tmp_path, on_p
 def test_a_plugin_may_not_take_a_built_in_stages_name(tmp_path, on_path):
     on_path(dist_info(tmp_path / "site", "impostor", "1.0", ["encode = impostor:Encode"]))
     with pytest.raises(PluginError, match="distribution impostor 1.0.*expected a stage name no built-in stage has"):
-        stages.stage_classes()
+        runner.stage_classes()
 
 
 
@@ -195,9 +195,9 @@ def test_the_shipped_classifier_is_a_valid_card_and_scores_as_its_card_says(tria
 
 def triage_pipeline(**params):
     """scene_triage (the shipped classifier, ``params``) then a PNG encoder, on the camera of the example."""
-    configs = (StageConfig(name="scene_triage", params=stages.stage_class("scene_triage").Params(**params)),
+    configs = (StageConfig(name="scene_triage", params=runner.stage_class("scene_triage").Params(**params)),
                StageConfig(name="encode", params=stages.Encode.Params()))
-    return stages.Pipeline(configs, CTX)
+    return runner.Pipeline(configs, CTX)
 
 
 def held_out_dn(count: int = 12) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ import pytest
 
 from ground.image_quality import cpsnr_db
 from onboard.sensing import burst
-from onboard.pipeline import stages, superres
+from onboard.pipeline import runner, stages, superres
 from onboard.pipeline.tile import Tile, Work
 from onboard.scenario.config import StageConfig, load_scenario
 from onboard.runtime.modelcard import shipped_card
@@ -37,8 +37,8 @@ def shot() -> SimpleNamespace:
 
 
 def build(*specs):
-    configs = [StageConfig(name=name, params=stages.stage_classes()[name].Params(**params)) for name, params in specs]
-    return stages.Pipeline(tuple(configs), CTX)
+    configs = [StageConfig(name=name, params=runner.stage_classes()[name].Params(**params)) for name, params in specs]
+    return runner.Pipeline(tuple(configs), CTX)
 
 
 def test_one_x2_product_replaces_the_burst_and_beats_bicubic(shot):

@@ -25,7 +25,7 @@ from rundir.run_info import SENSOR_GROUP, HeldoutScores, ModelFile, ModelValidat
 from rundir.tiles import tile_boxes
 
 from . import spectral, tiling
-from .stages import Context, Stage, register, scenario_path
+from .stages import Context, Stage, scenario_path
 from .tile import Tile, TileMeta, Work
 from ..runtime.modelcard import CAMERA_SOURCES, MODEL_DIR, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file
@@ -118,7 +118,6 @@ def validation_figures(name: str) -> ModelValidation:
         if real else None)
 
 
-@register
 class CloudFilter(Stage):
     """Detect clouds on board and drop or mask the cloudy tiles before they take downlink time."""
 

@@ -2,15 +2,14 @@
 
 A stage transforms a :class:`Work` item (the tiles of one captured frame) in place and says how long it would
 take on the reference host (``cost_s``); the simulation scales that by the hardware profile. The last stage
-is an encoder (``bent_pipe`` or ``encode``) that turns every kept tile into downlink bytes. Other stages (the
-cloud filter, super-resolution) register themselves with :func:`register` in the modules ``STAGE_MODULES`` lists,
-and need no change to the simulation; other distributions add stages as plugins (:mod:`onboard.pipeline.plugins`).
+is an encoder (``bent_pipe`` or ``encode``, here) that turns every kept tile into downlink bytes. The other built-in
+stages (the cloud filter, super-resolution) live in their own modules; other distributions add stages as plugins
+(:mod:`onboard.pipeline.plugins`). :mod:`onboard.pipeline.runner` finds stages by name and runs them in order.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +19,9 @@ from rundir import codec, flight_codecs
 from rundir.errors import ConfigIssue
 from rundir.run_info import ModelFile, ModelValidation
 
-from . import alternatives, plugins
-from .tile import Tile, Work, unstack
+from . import alternatives
+from .tile import Tile, Work
 from ..scenario.schema import issue_at, spec
-
-STAGES: dict[str, type["Stage"]] = {}  # filled by register(); read it through builtin_stage_classes()
-STAGE_MODULES = ("onboard.pipeline.cloud", "onboard.pipeline.superres")
-"""The modules that define stages beyond this module's encoders (each registers its own with :func:`register`);
-:func:`stage_classes` imports them in this order. A new stage module is added here."""
-
 
 @dataclass(frozen=True)
 class Context:
@@ -102,39 +95,6 @@ class Stage:
         return []
 
 
-def register(cls: type[Stage]) -> type[Stage]:
-    """Class decorator: make a stage available to scenarios under ``cls.name``."""
-    STAGES[cls.name] = cls
-    return cls
-
-
-def builtin_stage_classes() -> dict[str, type[Stage]]:
-    """The stages orbitedge ships, by name: the encoders here and the stages of STAGE_MODULES (imported on the first
-    call, so that importing the config or this module loads no model code)."""
-    for module in STAGE_MODULES:
-        importlib.import_module(module)
-    return STAGES
-
-
-def plugin_stages() -> dict[str, plugins.StagePlugin]:
-    """The installed stage plugins by stage name, none imported yet (:func:`onboard.pipeline.plugins.installed`; PluginError
-    for a plugin that takes a built-in stage's name)."""
-    return plugins.installed(frozenset(builtin_stage_classes()))
-
-
-def stage_class(name: str) -> type[Stage]:
-    """The class of stage ``name``: a built-in one, or an installed plugin's, imported now. KeyError for a name that
-    neither has; PluginError (:mod:`onboard.pipeline.plugins`) for a plugin that does not load."""
-    builtin = builtin_stage_classes()
-    return builtin[name] if name in builtin else plugin_stages()[name].load(Stage)
-
-
-def stage_classes() -> dict[str, type[Stage]]:
-    """Every stage a scenario may name, by name: the built-in ones, then every installed plugin's (each imported:
-    PluginError for one that does not load)."""
-    return {**builtin_stage_classes(), **{name: p.load(Stage) for name, p in plugin_stages().items()}}
-
-
 def discard_frame(work: Work, reason: str) -> None:
     """A stage's decision that the whole frame is not worth sending (a triage classifier's): every tile dropped
     with ``reason``, which the frame ledger records as that stage's decision (not a loss), and the later stages
@@ -142,22 +102,6 @@ def discard_frame(work: Work, reason: str) -> None:
     work.dropped += [(tile, reason) for tile in work.tiles]
     work.tiles = []
     work.discarded = reason
-
-
-def check_stage(stage: Any, index: int, stages: list[Any], bands: tuple[str, ...],
-                scenario_dir: Path | None = None) -> list[ConfigIssue]:
-    """Validate one configured stage against the whole pipeline and the files it reads (config calls this): its
-    issues at paths relative to the stage's item."""
-    names = [s.name for s in stages]
-    cls = stage_class(stage.name)
-    out = list(cls.check(stage.params, index, names, bands)) + list(cls.check_files(stage.params, bands, scenario_dir))
-    last = index == len(stages) - 1
-    if cls.terminal and not last:
-        out.append(issue_at("stage", f"an encoder ({stage.name}) only as the last stage", f"at position {index + 1} of {len(stages)}"))
-    if last and not cls.terminal:
-        encoders = ", ".join(sorted(n for n, c in builtin_stage_classes().items() if c.terminal))
-        out.append(issue_at("stage", f"the last stage to be an encoder ({encoders})", repr(stage.name)))
-    return out
 
 
 def _n_samples(tiles: list[Tile]) -> int:
@@ -169,7 +113,6 @@ def _unencoded(work: Work) -> list[Tile]:
     return [t for t in work.tiles if t.payload is None]
 
 
-@register
 class BentPipe(Stage):
     """Raw frames go down as they are: bit-packed at the camera's bit depth."""
 
@@ -192,7 +135,6 @@ class BentPipe(Stage):
         return _n_samples(_unencoded(work)) / self.REFERENCE_SAMPLES_PER_S
 
 
-@register
 class Encode(Stage):
     """Compression of every kept tile: PNG through OpenCV (1, 3 or 4 bands), a GeoTIFF with deflate through GDAL that
     carries the tile's georeferencing (:func:`tile_georef`), or a flight-class codec of :mod:`rundir.flight_codecs`
@@ -262,59 +204,4 @@ class Encode(Stage):
         if fmt in cls.LEVELS and not cls.LEVELS[fmt][0] <= params.level <= cls.LEVELS[fmt][1]:
             low, high = cls.LEVELS[fmt]
             out.append(issue_at("level", f"{low} to {high} for format {fmt}", f"{params.level} with format {fmt}"))
-        return out
-
-
-class Pipeline:
-    """The configured stages, ready to run on frames (a frame with a ``burst`` runs as a stack of K frames)."""
-
-    def __init__(self, stage_configs: tuple[Any, ...], ctx: Context):
-        self.stages = [stage_class(s.name)(s.params, ctx) for s in stage_configs]
-        self.ctx = ctx
-
-    @property
-    def names(self) -> list[str]:
-        return [s.name for s in self.stages]
-
-    @property
-    def burst_scale(self) -> int | None:
-        """The super-resolution factor when a stage needs bursts of frames, else None."""
-        return next((s.burst_scale for s in self.stages if s.burst_scale), None)
-
-    def run(self, frame: Any, priority: int = 1) -> Work:
-        """Run every stage on one frame; returns the Work with payloads and simulated time on this hardware:
-        projected from the reference host's cost through the profile, or (``timing: measured``) the wall time
-        each stage took here, on the device running the simulation, less what it spent on scoring-only extras.
-        A frame a stage discards (:func:`discard_frame`) goes through no later stage."""
-        burst = getattr(frame, "burst", None)
-        dn = burst.lr_dn if burst is not None else frame.dn
-        work = Work(frame=frame, tiles=[Tile(dn=dn, row0=0, col0=0, priority=priority)])
-        for stage in self.stages:
-            if stage.terminal:
-                work.tiles = unstack(work.tiles)
-            speed = self.ctx.int8_conv_relative if stage.uses == "int8" else self.ctx.cpu_relative
-            projected_s = stage.cost_s(work) / speed
-            start = time.perf_counter()
-            stage.process(work)
-            work.wall_s[stage.name] = time.perf_counter() - start
-            measured_s = work.wall_s[stage.name] - work.scoring_wall_s.get(stage.name, 0.0)
-            work.sim_stage_s[stage.name] = measured_s if self.ctx.timing == "measured" else projected_s
-            work.sim_s += work.sim_stage_s[stage.name]
-            work.stages.append(stage.name)
-            work.dropped_by += [stage.name] * (len(work.dropped) - len(work.dropped_by))  # its decisions
-            if work.discarded is not None:
-                break
-        work.alternative_bytes = self.alternative_bytes(work)
-        return work
-
-    def alternative_bytes(self, work: Work) -> dict[str, int]:
-        """Bytes simpler pipelines would downlink for this capture, for the report's comparison (their names and
-        meaning: :func:`onboard.pipeline.alternatives.estimates`); the frame and the lossy alternative's codestream go to
-        ``work.evaluation`` for scoring on the ground. The encoded sizes use this run's encoder format and level
-        (losslessly), or PNG (TIFF beyond 4 bands) after a bent-pipe stage."""
-        encode = next((s for s in self.stages if isinstance(s, Encode)), None)
-        fmt = encode.params.format if encode else ("png" if work.frame.dn.shape[-1] in (1, 3, 4) else "tiff")
-        level = encode.params.level if encode else Encode.Params().level
-        out, evaluation = alternatives.estimates(work, self.ctx, fmt, level)
-        work.evaluation.update(evaluation)
         return out

@@ -27,7 +27,7 @@ from rundir.errors import ConfigIssue, InputFileError
 from rundir.run_info import ModelFile
 
 from . import fusion, registration, tiling
-from .stages import Context, Stage, register, scenario_path
+from .stages import Context, Stage, scenario_path
 from .tile import Tile, Work
 from ..runtime.modelcard import MODEL_DIR, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file
@@ -89,7 +89,6 @@ def to_dn(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) ->
     return np.clip(dn, 0, (1 << bit_depth) - 1).astype(np.uint16)
 
 
-@register
 class SuperResolution(Stage):
     """Fuse each burst into one finer product, so that one image goes down instead of K."""
 

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from rundir.errors import ConfigError, ConfigIssue
 
 from ..sim import link_budget
-from ..pipeline.stages import Stage, builtin_stage_classes, check_stage, plugin_stages, stage_class
+from ..pipeline.runner import builtin_stage_classes, check_stage, plugin_stages, stage_class
+from ..pipeline.stages import Stage
 from .orbit_config import SatelliteConfig
 from ..pipeline.plugins import GROUP, PluginError
 from .schema import Builder, issue_at, sort_issues, spec

@@ -16,7 +16,7 @@ numbers. At most ``2 * workers`` captures are in flight, so memory does not grow
 Workers start from a clean, single-threaded fork server (``multiprocessing``'s forkserver, this module preloaded),
 not from the simulation's process, whose threads (GDAL, OpenCV, a runtime's) a fork would copy mid-flight. Each
 receives the payload (camera, world) and the stage configurations once, and builds its own
-:class:`~onboard.pipeline.stages.Pipeline` with its own model interpreters.
+:class:`~onboard.pipeline.runner.Pipeline` with its own model interpreters.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 
 from ..sensing import burst, camera
 from .imaging import Capture
-from ..pipeline.stages import Pipeline
+from ..pipeline.runner import Pipeline
 from ..pipeline.tile import Work
 from ..sensing.projection import GridFootprint
 

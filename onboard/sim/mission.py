@@ -27,7 +27,8 @@ from ..scenario.config import Scenario
 from .downlink import Link, downlink
 from .frame_pool import FramePool
 from ..sensing.imagery import world_from_config
-from ..pipeline.stages import Context, Pipeline
+from ..pipeline.runner import Pipeline
+from ..pipeline.stages import Context
 from .power import Power
 from .recorder import Recorder, iso_utc
 from .satellite import Payload, Satellite

@@ -20,7 +20,8 @@ from rundir.telemetry import TimelineSample
 from . import frame_pool
 from .frame_pool import FramePool, FrameTask, capture_frame
 from .imaging import Capture
-from ..pipeline.stages import Pipeline, tile_georef
+from ..pipeline.runner import Pipeline
+from ..pipeline.stages import tile_georef
 from ..pipeline.tile import Work
 from .power import Power
 from .recorder import Recorder

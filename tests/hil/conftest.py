@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from onboard.pipeline import tiling
-from onboard.pipeline.stages import stage_classes
+from onboard.pipeline.runner import stage_classes
 from onboard.scenario.config import load_scenario
 from onboard.runtime.hil import frame_period_s
 
