@@ -61,7 +61,6 @@ CARD_DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32")
 CAMERA_SOURCES = ("toa_reflectance", "dn")  # what a camera-fed model's input is made from (its scaling.source)
 NHWC = mlm.NHWC
 NCHW = ("batch", "channel", "height", "width")
-FORMS = ("flat", "stac")
 # Optional top-level fields of the flat form, with their defaults (left out of the JSON when at them).
 EXTRA_FIELDS = {"model_file": None, "framework": None, "architecture": "unknown", "accelerator": None,
                 "created_utc": None}
@@ -148,7 +147,7 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     benchmark: Benchmark | None = None  # set by benchmarks/models.py on shipped models
-    form: str = "flat"
+    form: str = "flat"  # the file's form: "flat" (orbitedge's JSON) or "stac" (a STAC MLM Item)
     model_file: str | None = None  # the model's file name (the STAC form's model asset)
     framework: str | None = None  # mlm:framework, e.g. "ONNX"
     architecture: str = "unknown"  # mlm:architecture
