@@ -5,6 +5,12 @@ on the same finished frames; last in report.json, first in report.md.
 Every row's ``saved_fraction`` is against one common baseline whatever the pipeline: ``bent_pipe_single``, one
 bit-packed frame of each scene. With bursts, ``saved_vs_burst_fraction`` is against bent-pipe of all K frames (what
 the pipeline's own input would have cost), named so that it is not read as the other.
+
+The rows, by ``pipeline``: ``bent_pipe``, K raw frames per burst; ``bent_pipe_single``, one raw frame per scene, the
+common baseline; ``encode_only``, lossless in this run's format; ``best_lossless``, one frame per scene in JPEG-LS or
+JPEG 2000 lossless, whichever sent fewer bytes over the run, named in ``codec``; ``lossy_same_bytes``, one frame per
+scene in JPEG 2000 in at most the bytes this run sent for the scene (lossless where they allow it); ``cloud_filter``,
+its kept tiles, encoded (with that stage); ``this_run``, the delivered products.
 """
 
 from __future__ import annotations
@@ -41,11 +47,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     """report.json ``comparison``: this run's pipeline against simpler ones on the same finished frames.
 
     Rows (``pipeline``; simpler ones from the on-board estimates in telemetry/processing.jsonl, ``this_run`` from the
-    delivered products): ``bent_pipe``, K raw frames per burst; ``bent_pipe_single``, one raw frame per scene, the
-    common baseline; ``encode_only``, lossless in this run's format; ``best_lossless``, one frame per scene in JPEG-LS
-    or JPEG 2000 lossless, whichever sent fewer bytes over the run, named in ``codec``; ``lossy_same_bytes``, one frame
-    per scene in JPEG 2000 in at most the bytes this run sent for the scene (lossless where they allow it);
-    ``cloud_filter``, its kept tiles, encoded (with that stage); ``this_run``, the delivered products. Each gives bytes, ``saved_fraction`` against bent_pipe_single,
+    delivered products) as the module's docstring lists them. Each gives bytes, ``saved_fraction`` against bent_pipe_single,
     ``saved_vs_burst_fraction`` against bent_pipe, ``bytes_per_clear_km2`` (per km² of clear ground delivered:
     truth's clear pixels less those lost), clear pixels lost (this_run's: :func:`ground.clear_ground.lost_fraction`),
     cloud F1, PSNR and SSIM against the raw frames (lossy rows) and cPSNR, None where they do not apply. Also ``lossy_products`` and ``rate_distortion``

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
+from onboard.constants import BOLTZMANN_DB
 from onboard.sim import link_budget as lb
 from onboard.orbit.ephemeris import Ephemeris
 from onboard.scenario.orbit_config import OrbitConfig
@@ -35,7 +36,7 @@ def test_downlink_c_n0_of_roddy_example_12_14():
     # loss 196 dB, other downlink losses 1.5 dB, earth station G/T 41 dB/K: [C/N0] = 25 - 6 + 41 - 196 - 1.5 + 228.6
     # = 91.1 dBHz.
     assert lb.c_n0_dbhz(25.0 - 6.0, 41.0, 196.0, 1.5) == pytest.approx(91.1, abs=0.5)
-    assert lb.BOLTZMANN_DB == pytest.approx(-228.6, abs=0.01)
+    assert BOLTZMANN_DB == pytest.approx(-228.6, abs=0.01)
 
 
 def test_es_n0_is_c_n0_less_the_symbol_rate_and_the_implementation_loss():

@@ -13,10 +13,7 @@ from datetime import datetime, timezone
 import numpy as np
 from sgp4.api import jday
 
-from ..constants import DAY_S, EARTH_ROTATION_RAD_S, WGS84_A_KM, WGS84_B_KM, WGS84_E2
-
-
-JD_J2000 = 2451545.0
+from ..constants import DAY_S, EARTH_ROTATION_RAD_S, GMST_1982_S, JD_J2000, WGS84_A_KM, WGS84_B_KM, WGS84_E2
 
 
 def julian_date(time_utc: datetime) -> tuple[float, float]:
@@ -30,7 +27,8 @@ def julian_date(time_utc: datetime) -> tuple[float, float]:
 def gmst_rad(jd: float, fr: np.ndarray) -> np.ndarray:
     """Greenwich mean sidereal time (IAU 1982, AIAA 2006-6753 appendix C), rad, for Julian date ``jd + fr``."""
     t = (jd - JD_J2000 + fr) / 36525.0
-    g = 67310.54841 + (8640184.812866 + (0.093104 - 6.2e-6 * t) * t) * t
+    c0, c1, c2, c3 = GMST_1982_S
+    g = c0 + (c1 + (c2 + c3 * t) * t) * t
     return (jd % 1.0 + fr + g / DAY_S % 1.0) % 1.0 * (2.0 * math.pi)
 
 

@@ -9,8 +9,8 @@ from datetime import datetime
 
 import numpy as np
 
-from ..constants import DAY_S, WGS84_A_KM
-from .frames import JD_J2000, dot, enu_basis, gmst_rad, julian_date
+from ..constants import DAY_S, JD_J2000, WGS84_A_KM
+from .frames import dot, enu_basis, gmst_rad, julian_date
 
 
 def sun_equatorial(jd: float, fr: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyproj
 
+from ..constants import WGS84_A_KM, WGS84_F
 from ..scenario.config import TargetConfig
 from ..scenario.spacecraft_config import CameraConfig
 from ..orbit.ephemeris import Ephemeris, ground_speed_km_s
@@ -24,7 +25,7 @@ from ..orbit.passes import ClosestApproach, closest_approaches
 from ..sensing.projection import crs_for
 from ..orbit.sun import sun_azimuth_deg, sun_elevation_deg
 
-_WGS84 = pyproj.Geod(ellps="WGS84")
+_WGS84 = pyproj.Geod(a=WGS84_A_KM * 1e3, f=WGS84_F)  # the ellipsoid of onboard.constants
 
 
 @dataclass(frozen=True)

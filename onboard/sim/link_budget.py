@@ -30,12 +30,11 @@ import numpy as np
 from rundir.errors import ConfigIssue
 from rundir.telemetry import LinkSample
 
+from ..constants import BOLTZMANN_DB, SPEED_OF_LIGHT_M_S
 from ..orbit.ephemeris import Ephemeris
 from ..orbit.frames import dot, ecef_from_geodetic, enu_basis
 from ..scenario.schema import issue_at
 
-SPEED_OF_LIGHT_M_S = 299_792_458.0  # exact (SI)
-BOLTZMANN_DB = 10.0 * math.log10(1.380649e-23)  # k = 1.380649e-23 J/K exact (SI 2019): -228.60 dBW/(Hz K)
 RATE_STEP_S = 1.0  # Es/N0 is sampled this often over a pass; MODCOD switches are interpolated between samples
 SAMPLE_STEP_S = 10.0  # the telemetry's time series of a pass: every 10 s, plus each MODCOD switch
 QEF_PACKET_ERROR_RATE = 1e-7  # EN 302 307-1 clause 6: quasi-error-free, PER 1e-7 on 188-byte MPEG-TS packets
