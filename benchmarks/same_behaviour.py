@@ -10,8 +10,9 @@ everything else byte for byte. Writes
 ``benchmarks/results/same_behaviour.json`` and exits 1 when anything differs.
 
 Run: .venv/bin/python -m benchmarks.same_behaviour --before REV [--after REV] [--scenario NAME ...]
-(``--after`` defaults to the working tree as it is; scenarios whose data is missing, e.g. ``../shared``, are
-reported as skipped.)
+(``--after`` defaults to the working tree as it is.) A scenario added since ``--before`` is reported as new, with
+nothing to compare; a scenario that fails on either side, or on both (its data missing, e.g. ``../shared``), is a
+failure, so the script exits 1 rather than pass over it.
 """
 
 from __future__ import annotations
@@ -101,11 +102,15 @@ def _worktree(rev: str) -> Path:
 
 
 def run_all(tree: Path, out_dir: Path, names: list[str]) -> dict[str, str]:
-    """Run each named shipped scenario of ``tree`` into ``out_dir/NAME``: {name: "ok" | "failed: ..."}."""
+    """Run each named shipped scenario of ``tree`` into ``out_dir/NAME``: {name: "ok" | "absent" (the revision has no
+    such scenario) | "failed: ..."}."""
     status = {}
     cli = "app.cli" if (tree / "app" / "cli.py").is_file() else "onboard.cli"  # the CLI moved above both sides
     for name in names:
         scenario = tree / "scenarios" / f"{name}.yaml"
+        if not scenario.is_file():
+            status[name] = "absent"
+            continue
         proc = subprocess.run([sys.executable, "-m", cli, "run", str(scenario), "--out",
                                str(out_dir / name), "--overwrite", "--quiet"], cwd=tree, capture_output=True,
                               text=True, timeout=RUN_TIMEOUT_S)
@@ -136,8 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for name in names:
             if ran["before"][name] != "ok" or ran["after"][name] != "ok":
-                results[name] = {"status": "skipped" if ran["before"][name] == ran["after"][name] else "FAILED",
-                                 "before": ran["before"][name], "after": ran["after"][name]}
+                # a scenario added since --before has nothing to compare with; a run that fails, on either side or
+                # on both, is a failure of the comparison
+                new = ran["before"][name] == "absent" and ran["after"][name] == "ok"
+                results[name] = {"status": "new" if new else "FAILED", "before": ran["before"][name],
+                                 "after": ran["after"][name]}
                 continue
             diffs = compare_runs(work / "before" / name, work / "after" / name)
             results[name] = {"status": "identical" if not diffs else "DIFFERENT", "differences": diffs[:50],
@@ -151,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in result.get("differences", [])[:10]:
             print(f"    {line}")
     print(f"-> {OUT}")
-    return 0 if all(r["status"] in ("identical", "skipped") for r in results.values()) else 1
+    return 0 if all(r["status"] in ("identical", "new") for r in results.values()) else 1
 
 
 if __name__ == "__main__":
