@@ -1,5 +1,5 @@
 """The report's ``comparison``: this run's pipeline against simpler ones (bent-pipe of the whole burst and of one frame,
-encode only, the best lossless flight-class codec, lossy JPEG 2000 at this run's bytes, cloud filter then encode)
+encode only, the best lossless flight-class codec, lossy JPEG 2000 within this run's bytes, cloud filter then encode)
 on the same finished frames; last in report.json, first in report.md.
 
 Every row's ``saved_fraction`` is against one common baseline whatever the pipeline: ``bent_pipe_single``, one
@@ -39,7 +39,8 @@ def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:
         path = run.run_dir / "truth" / f"{frame_id}.npz"
         if path.is_file():
             with np.load(path) as truth:
-                out[frame_id] = float(np.count_nonzero(truth["valid"] & (truth["cloud"] == CLOUD_CLEAR))) * gsd_m**2 / 1e6
+                clear = truth["valid"] & (truth["cloud"] == CLOUD_CLEAR)
+                out[frame_id] = float(np.count_nonzero(clear)) * gsd_m**2 / 1e6
     return out
 
 
@@ -47,11 +48,11 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     """report.json ``comparison``: this run's pipeline against simpler ones on the same finished frames.
 
     Rows (``pipeline``; simpler ones from the on-board estimates in telemetry/processing.jsonl, ``this_run`` from the
-    delivered products) as the module's docstring lists them. Each gives bytes, ``saved_fraction`` against bent_pipe_single,
-    ``saved_vs_burst_fraction`` against bent_pipe, ``bytes_per_clear_km2`` (per km² of clear ground delivered:
-    truth's clear pixels less those lost), clear pixels lost (this_run's: :func:`ground.clear_ground.lost_fraction`),
-    cloud F1, PSNR and SSIM against the raw frames (lossy rows) and cPSNR, None where they do not apply. Also ``lossy_products`` and ``rate_distortion``
-    (:mod:`ground.compression`)."""
+    delivered products) as the module's docstring lists them. Each gives bytes, ``saved_fraction`` against
+    bent_pipe_single, ``saved_vs_burst_fraction`` against bent_pipe, ``bytes_per_clear_km2`` (per km² of clear
+    ground delivered: truth's clear pixels less those lost), clear pixels lost (this_run's:
+    :func:`ground.clear_ground.lost_fraction`), cloud F1, PSNR and SSIM against the raw frames (lossy rows) and
+    cPSNR, None where they do not apply. Also ``lossy_products`` and ``rate_distortion`` (:mod:`ground.compression`)."""
     frame_ids = compression.finished_frames(run)
     records = [r for r in run.processing or [] if r.frame_id in set(frame_ids)]
     cloud_report, sr_report = report.get("cloud") or {}, report.get("superres") or {}
@@ -89,7 +90,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
             row("encode_only", "encode only (lossless)", alternative("encode_only"), 0.0),
             row("best_lossless", "best lossless flight-class codec, one frame per scene" +
                 (f": {CODEC_NAMES[best]}" if best else ""), lossless.get(best), 0.0, codec=CODEC_NAMES.get(best)),
-            row("lossy_same_bytes", "JPEG 2000 at this run's bytes, one frame per scene",
+            row("lossy_same_bytes", "JPEG 2000 within this run's bytes, one frame per scene",
                 alternative("lossy_same_bytes"), 1.0 - sent_frames, psnr_db=lossy_alt["psnr_db"],
                 ssim=lossy_alt["ssim"], max_abs_error_dn=lossy_alt["max_abs_error_dn"])]
     if "cloud_filter" in names:

@@ -1,5 +1,5 @@
 """onboard.pipeline.alternatives: what simpler pipelines would downlink for a capture, checked against the real codecs
-byte for byte (bent pipe, encode only, the flight-class lossless codecs, JPEG 2000 at this run's bytes), and the
+byte for byte (bent pipe, encode only, the flight-class lossless codecs, JPEG 2000 within this run's bytes), and the
 scoring-only arrays a lossy tile leaves behind."""
 
 from types import SimpleNamespace
