@@ -14,7 +14,7 @@ from .run_data import RunData
 def ground_section(run: RunData) -> dict[str, Any]:
     """report.json ``ground``: products in the manifest and verified, verified products by kind, anomaly counts by
     kind and the anomalies themselves."""
-    kinds = Counter(str(line["kind"]) for line in run.delivered)
+    kinds = Counter(line.kind for line in run.delivered)
     return {
         "products_in_manifest": len(run.reception.lines),
         "products_verified": len(run.reception.products),

@@ -16,9 +16,10 @@ import numpy as np
 
 from rundir.codec import decode_product
 from rundir.tiles import TileBox
-from rundir.truth import UNKNOWN, is_cloud
+from rundir.truth import TruthFile, is_cloud
 
 from . import metrics
+from .reception import Product
 
 
 @dataclass
@@ -42,28 +43,28 @@ class FrameTruth:
         return int(np.count_nonzero(self.scored & ~self.truth_cloud & ~self.delivered))
 
 
-def delivered_pixels(shape: tuple[int, int], products: Sequence[Any], run_dir: Path) -> np.ndarray:
+def delivered_pixels(shape: tuple[int, int], products: Sequence[Product], run_dir: Path) -> np.ndarray:
     """Pixels of a frame (on the camera's grid) that reached the ground: its delivered image tiles, less
     masked-out (all-zero) pixels; a super-resolved tile (``scale`` s) covers its pixels divided by s."""
     seen = np.zeros(shape, bool)
     for product in products:
         line = product.line
-        if line["kind"] != "image":
+        if line.kind != "image":
             continue
-        s = int(line.get("scale", 1))
-        box = TileBox.of(line["tile"]).camera_window(s)
-        if line.get("masked"):
+        s = line.scale
+        box = TileBox.of(line.tile).camera_window(s)
+        if line.masked:
             seen[box] |= decode_product(product.path, line).any(axis=2)[::s, ::s]
         else:
             seen[box] = True
     return seen
 
 
-def _products_by_frame(run: Any) -> dict[str, list[Any]]:
-    by_frame: dict[str, list[Any]] = {}
+def _products_by_frame(run: Any) -> dict[str, list[Product]]:
+    by_frame: dict[str, list[Product]] = {}
     for product in run.reception.products:
-        for frame_id in product.line["frame_ids"]:
-            by_frame.setdefault(str(frame_id), []).append(product)
+        for frame_id in product.line.frame_ids:
+            by_frame.setdefault(frame_id, []).append(product)
     return by_frame
 
 
@@ -76,12 +77,13 @@ def frames(run: Any) -> Iterator[FrameTruth]:
     by_frame = _products_by_frame(run)
     for capture in run.captures:
         frame_id = capture.frame_id
-        path = run.run_dir / "truth" / f"{frame_id}.npz"
-        if frame_id not in finished or not path.is_file():
+        truth = TruthFile.of(run.run_dir, frame_id) if frame_id in finished else None
+        if truth is None:
             continue
-        with np.load(path) as truth:
-            cloud, valid = truth["cloud"], truth["valid"]
-        yield FrameTruth(frame_id, is_cloud(cloud), valid & (cloud != UNKNOWN),
+        with truth:
+            cloud = truth.cloud
+            scored = truth.scored(cloud)
+        yield FrameTruth(frame_id, is_cloud(cloud), scored,
                          delivered_pixels(cloud.shape, by_frame.get(frame_id, []), run.run_dir),
                          capture.raw_bytes)
 
@@ -93,7 +95,7 @@ def withheld(run: Any, frame_ids: Sequence[str]) -> bool:
     wanted = set(frame_ids)
     if any(metrics.decided(r) for r in run.ledger or [] if r.frame_id in wanted):
         return True
-    return any(p.line.get("masked") for p in run.reception.products if wanted & set(map(str, p.line["frame_ids"])))
+    return any(p.line.masked for p in run.reception.products if wanted & set(p.line.frame_ids))
 
 
 def lost_fraction(run: Any, frame_ids: Sequence[str]) -> float | None:

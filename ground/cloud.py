@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rundir.evaluation import CLOUD_PROBABILITY_KEY, SPECTRAL_CLOUD_KEY, evaluation_path
 from rundir.run_info import ModelValidation, RunInfo
 from rundir.tiles import tile_boxes
 
@@ -84,14 +85,14 @@ def load_frames(run: Any) -> list[FrameEval]:
 def _read_frames(run: Any) -> list[FrameEval]:
     frames = []
     for frame in clear_ground.frames(run):
-        eval_path = run.run_dir / "evaluation" / f"{frame.frame_id}.npz"
+        eval_path = evaluation_path(run.run_dir, frame.frame_id)
         if not eval_path.is_file():
             continue
         with np.load(eval_path) as evaluation:
-            if "cloud_probability" not in evaluation.files:  # discarded whole before the cloud filter saw it
+            if CLOUD_PROBABILITY_KEY not in evaluation.files:  # discarded whole before the cloud filter saw it
                 continue
-            frames.append(FrameEval(frame.frame_id, frame.truth_cloud, frame.scored, evaluation["cloud_probability"],
-                                    evaluation["spectral_cloud"], frame.delivered, frame.raw_bytes))
+            frames.append(FrameEval(frame.frame_id, frame.truth_cloud, frame.scored, evaluation[CLOUD_PROBABILITY_KEY],
+                                    evaluation[SPECTRAL_CLOUD_KEY], frame.delivered, frame.raw_bytes))
     return frames
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rundir.truth import CLOUD_CLEAR
+from rundir.truth import TruthFile
 
 from . import clear_ground, compression
 from .document import Block, Image, Paragraph, Table, fmt_bytes, fmt_fraction
@@ -36,11 +36,10 @@ def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:
     gsd_m = run.run_info.camera.gsd_m if run.run_info and run.run_info.camera else None
     out = {}
     for frame_id in frame_ids if gsd_m else []:
-        path = run.run_dir / "truth" / f"{frame_id}.npz"
-        if path.is_file():
-            with np.load(path) as truth:
-                clear = truth["valid"] & (truth["cloud"] == CLOUD_CLEAR)
-                out[frame_id] = float(np.count_nonzero(clear)) * gsd_m**2 / 1e6
+        truth = TruthFile.of(run.run_dir, frame_id)
+        if truth is not None:
+            with truth:
+                out[frame_id] = float(np.count_nonzero(truth.clear())) * gsd_m**2 / 1e6
     return out
 
 
@@ -95,7 +94,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                 ssim=lossy_alt["ssim"], max_abs_error_dn=lossy_alt["max_abs_error_dn"])]
     if "cloud_filter" in names:
         rows.append(row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), _filter_lost(cloud_report), f1))
-    sent = sum(int(line["bytes"]) for line in run.delivered if set(map(str, line["frame_ids"])) <= set(frame_ids))
+    sent = sum(line.bytes for line in run.delivered if set(line.frame_ids) <= set(frame_ids))
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
                     psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim")))
     rows[-1]["cpsnr_db"] = cpsnr

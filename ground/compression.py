@@ -22,8 +22,11 @@ from typing import Any
 import numpy as np
 
 from rundir import codec, flight_codecs
+from rundir.manifest import ManifestLine
 from rundir.tiles import TileBox
-from rundir.truth import UNKNOWN, is_cloud
+from rundir.truth import TruthFile, is_cloud
+from rundir.evaluation import (EVALUATION_LOSSY_SAME_BYTES_KEY, EVALUATION_RAW_KEY, evaluation_frame_dn,
+                               evaluation_frame_shape, evaluation_path, lossy_reference_key)
 
 from . import metrics
 from .cloud import confusion, confusion_scores
@@ -140,7 +143,7 @@ def evaluation(run: Any, frame_id: str) -> dict[str, np.ndarray]:
     frame come together), never more, so memory does not grow with the run."""
     cached = run.derived.get("evaluation")
     if cached is None or cached[0] != frame_id:
-        path = run.run_dir / "evaluation" / f"{frame_id}.npz"
+        path = evaluation_path(run.run_dir, frame_id)
         cached = run.derived["evaluation"] = (frame_id, dict(np.load(path)) if path.is_file() else {})
     return cached[1]
 
@@ -162,16 +165,16 @@ def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:
                      == r.alternative_bytes.get("lossless_jpeg2000")}
     for frame_id in finished_frames(run):
         data = evaluation(run, frame_id)
-        if frame_id in lossless_sent and codec.EVALUATION_RAW_KEY in data:
-            scores.add_exact(codec.evaluation_frame_shape(data))
+        if frame_id in lossless_sent and EVALUATION_RAW_KEY in data:
+            scores.add_exact(evaluation_frame_shape(data))
             continue
-        if codec.EVALUATION_LOSSY_SAME_BYTES_KEY not in data:
+        if EVALUATION_LOSSY_SAME_BYTES_KEY not in data:
             continue
-        stream = data[codec.EVALUATION_LOSSY_SAME_BYTES_KEY]
+        stream = data[EVALUATION_LOSSY_SAME_BYTES_KEY]
         if not stream.size:
             not_sent += 1
             continue
-        raw = codec.evaluation_frame_dn(data, bit_depth)
+        raw = evaluation_frame_dn(data, bit_depth)
         scores.add(codec.decode(stream.tobytes(), "jpeg2000", raw.shape, bit_depth), raw)
     return {**scores.result(), "frames": len(scores.ssims), "frames_not_sent": not_sent}
 
@@ -183,7 +186,7 @@ def rate_distortion(run: Any, bit_depth: int) -> list[dict[str, Any]]:
     for frame_id in finished_frames(run):
         if len(dns) == RD_FRAMES:
             break
-        if (dn := codec.evaluation_frame_dn(evaluation(run, frame_id), bit_depth)) is not None:
+        if (dn := evaluation_frame_dn(evaluation(run, frame_id), bit_depth)) is not None:
             dns.append(dn)
     if not dns:
         return []
@@ -197,15 +200,15 @@ def rate_distortion(run: Any, bit_depth: int) -> list[dict[str, Any]]:
     return out
 
 
-def _truth_window(run: Any, frame_id: str, line: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+def _truth_window(run: Any, frame_id: str, line: ManifestLine) -> tuple[np.ndarray, np.ndarray] | None:
     """(cloud, scored) of truth/FRAME.npz under a product's tile, sampled at its scale, or None without truth."""
-    path = run.run_dir / "truth" / f"{frame_id}.npz"
-    if not path.is_file():
+    truth = TruthFile.of(run.run_dir, frame_id)
+    if truth is None:
         return None
-    box = TileBox.of(line["tile"]).camera_window(int(line.get("scale", 1)))
-    with np.load(path) as truth:
-        cloud = truth["cloud"][box]
-        return is_cloud(cloud), truth["valid"][box] & (cloud != UNKNOWN)
+    box = TileBox.of(line.tile).camera_window(line.scale)
+    with truth:
+        cloud = truth.cloud
+        return is_cloud(cloud[box]), truth.scored(cloud)[box]
 
 
 def lossy_products(run: Any) -> dict[str, Any] | None:
@@ -213,28 +216,28 @@ def lossy_products(run: Any) -> dict[str, Any] | None:
     :func:`quality`, ``bound_exceeded`` (products whose error passed their manifest ``max_error_dn``), and the
     spectral cloud test's pixel scores (:func:`ground.cloud.confusion_scores`) against truth on raw and on decoded
     pixels, with ``agreement``: decoded against raw. None when no delivered product is lossy."""
-    lines = [p for p in run.reception.products if p.line.get("lossless") is False and p.line["kind"] == "image"]
+    lines = [p for p in run.reception.products if p.line.lossless is False and p.line.kind == "image"]
     if not lines:
         return None
-    bit_depth = int(lines[0].line["bit_depth"])
+    bit_depth = lines[0].line.bit_depth
     scores, exceeded = Quality(bit_depth), 0
     counts = {"raw": np.zeros(4, np.int64), "decoded": np.zeros(4, np.int64), "agreement": np.zeros(4, np.int64)}
     for product in lines:
-        line, frame_id = product.line, str(product.line["frame_ids"][0])
-        key = codec.lossy_reference_key(line["tile"]["row0"], line["tile"]["col0"], line.get("burst_frame"))
+        line, frame_id = product.line, product.line.frame_ids[0]
+        key = lossy_reference_key(line.tile.row0, line.tile.col0, line.burst_frame)
         data = evaluation(run, frame_id)
         if f"{key}_dn" not in data:
             continue
         error = scores.add(codec.decode_product(product.path, line), data[f"{key}_dn"])
-        exceeded += line.get("max_error_dn") is not None and error > int(line["max_error_dn"])
+        exceeded += line.max_error_dn is not None and error > line.max_error_dn
         truth = _truth_window(run, frame_id, line)
         if f"{key}_spectral_raw" in data and truth is not None:
-            s = int(line.get("scale", 1))
+            s = line.scale
             raw_mask, dec_mask = (data[f"{key}_spectral_{n}"][::s, ::s] for n in ("raw", "decoded"))
             cloud, scored = truth
             counts["raw"] += confusion(raw_mask[scored], cloud[scored])
             counts["decoded"] += confusion(dec_mask[scored], cloud[scored])
             counts["agreement"] += confusion(dec_mask[scored], raw_mask[scored])
     spectral = {name: confusion_scores(*c) for name, c in counts.items()} if counts["raw"].sum() else None
-    return {"products": len(scores.ssims), "formats": sorted({p.line["format"] for p in lines}),
+    return {"products": len(scores.ssims), "formats": sorted({p.line.format for p in lines}),
             **scores.result(), "bound_exceeded": exceeded, "spectral_cloud": spectral}

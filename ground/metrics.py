@@ -8,14 +8,14 @@ its docstring and, for bandwidth, in :data:`BANDWIDTH_DEFINITIONS`, which the re
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from rundir.manifest import ManifestLine
 from rundir.telemetry import LEDGER_STATUSES, CaptureRecord, ContactRecord, LedgerRow
 
-Record = Mapping[str, Any]
 
 
 def decided(row: LedgerRow) -> Counter[str]:
@@ -66,7 +66,7 @@ BANDWIDTH_DEFINITIONS = {
 }
 
 
-def bandwidth(delivered: Sequence[Record], lines: Sequence[Record], captures: Sequence[CaptureRecord] | None,
+def bandwidth(delivered: Sequence[ManifestLine], lines: Sequence[ManifestLine], captures: Sequence[CaptureRecord] | None,
               bytes_on_board: int | None, ledger: Sequence[LedgerRow] | None = None) -> dict[str, Any]:
     """Bandwidth figures in bytes and the saved fractions of :data:`BANDWIDTH_DEFINITIONS`.
 
@@ -75,19 +75,19 @@ def bandwidth(delivered: Sequence[Record], lines: Sequence[Record], captures: Se
     ``ledger``: the ledger rows, which decide the frames the pipeline finished with. Figures that need missing
     telemetry are None, as are fractions over zero bytes.
     """
-    downlinked = sum(int(line["bytes"]) for line in delivered)
-    raw_delivered = sum(int(line["raw_bytes"]) for line in delivered)
+    downlinked = sum(line.bytes for line in delivered)
+    raw_delivered = sum(line.raw_bytes for line in delivered)
     raw_captured = sum(c.raw_bytes for c in captures) if captures is not None else None
     raw_finished = saved = None
     if ledger is not None and captures is not None:
         finished = finished_frames(ledger)
         raw_finished = sum(c.raw_bytes for c in captures if c.frame_id in finished)
-        sent = sum(int(line["bytes"]) for line in delivered if set(map(str, line["frame_ids"])) <= finished)
+        sent = sum(line.bytes for line in delivered if set(line.frame_ids) <= finished)
         saved = 1.0 - sent / raw_finished if raw_finished else None
     elif raw_delivered:
         saved = 1.0 - downlinked / raw_delivered
-    received = sum(int(line["bytes"]) for line in lines)
-    retransmitted = sum(int(line.get("retransmitted_bytes") or 0) for line in lines)
+    received = sum(line.bytes for line in lines)
+    retransmitted = sum(line.retransmitted_bytes for line in lines)
     saved_all = None
     if raw_captured and bytes_on_board is not None:
         saved_all = 1.0 - (downlinked + bytes_on_board) / raw_captured
@@ -105,9 +105,9 @@ def bandwidth(delivered: Sequence[Record], lines: Sequence[Record], captures: Se
     }
 
 
-def latencies_s(delivered: Sequence[Record]) -> np.ndarray:
+def latencies_s(delivered: Sequence[ManifestLine]) -> np.ndarray:
     """Capture-to-ground latency of each product, ``downlink_t_s - capture_t_s``: (N,) float64 seconds."""
-    return np.array([float(line["downlink_t_s"]) - float(line["capture_t_s"]) for line in delivered], dtype=np.float64)
+    return np.array([line.downlink_t_s - line.capture_t_s for line in delivered], dtype=np.float64)
 
 
 def latency_stats(latency_s: np.ndarray) -> dict[str, Any]:

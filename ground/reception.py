@@ -43,16 +43,15 @@ def anomaly(kind: str, file: str | None, detail: str, product_id: str | None = N
 
 @dataclass(frozen=True)
 class Product:
-    """A verified product: its manifest line (the JSON object, which ManifestLine.parse accepted), its file and its
-    position in the manifest (1-based line)."""
+    """A verified product: its manifest line, its file and its position in the manifest (1-based line)."""
 
-    line: dict[str, Any]
+    line: ManifestLine
     path: Path
     manifest_line: int
 
     @property
     def id(self) -> str:
-        return self.line["id"]
+        return self.line.id
 
 
 @dataclass
@@ -63,7 +62,7 @@ class Reception:
     carried); ``products`` the verified ones, each id once, in delivery order.
     """
 
-    lines: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[ManifestLine] = field(default_factory=list)
     products: list[Product] = field(default_factory=list)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
 
@@ -147,26 +146,26 @@ def receive(run_dir: Path) -> Reception:
     accepted: dict[str, str] = {}  # product id -> sha256 of the kept delivery
     named_files: set[str] = set()
     for number, record in records:
-        _, problems = ManifestLine.parse(record)
-        if problems:
+        line, problems = ManifestLine.parse(record)
+        if line is None:
             product_id = record["id"] if isinstance(record.get("id"), str) and record["id"] else None
             result.anomalies.append(anomaly("bad_manifest_line", f"downlink/{MANIFEST}", "; ".join(problems),
                                             product_id, number))
             continue
-        name = record["file"]
+        name = line.file
         named_files.add(name)
-        named_files.update(s["file"] for s in record.get("sidecars", ()))
-        result.lines.append(record)
-        product_id = record["id"]
+        named_files.update(s.file for s in line.sidecars or ())
+        result.lines.append(line)
+        product_id = line.id
         if product_id in accepted:
-            kind = "duplicate" if record["sha256"] == accepted[product_id] else "conflict"
+            kind = "duplicate" if line.sha256 == accepted[product_id] else "conflict"
             result.anomalies.append(anomaly(kind, f"downlink/{name}", f"id delivered again (manifest line {number}); "
                                             "the first verified delivery is kept", product_id, number))
             continue
-        problem = _verify(downlink_dir / name, record)
+        problem = _verify(downlink_dir / name, line)
         if problem is None:
-            accepted[product_id] = record["sha256"]
-            result.products.append(Product(record, downlink_dir / name, number))
+            accepted[product_id] = line.sha256
+            result.products.append(Product(line, downlink_dir / name, number))
         else:
             kind, detail = problem
             result.anomalies.append(anomaly(kind, f"downlink/{name}", detail, product_id, number))
@@ -177,11 +176,11 @@ def receive(run_dir: Path) -> Reception:
     return result
 
 
-def _verify(path: Path, line: dict[str, Any]) -> tuple[str, str] | None:
+def _verify(path: Path, line: ManifestLine) -> tuple[str, str] | None:
     """``(kind, detail)`` of what is wrong with one product (its file and sidecars), or None when it is good."""
-    sidecars = line.get("sidecars", [])
-    expected = [(path, line["bytes"] - sum(s["bytes"] for s in sidecars), line["sha256"])]
-    expected += [(path.with_name(s["file"]), s["bytes"], s["sha256"]) for s in sidecars]
+    sidecars = line.sidecars or ()
+    expected = [(path, line.bytes - sum(s.bytes for s in sidecars), line.sha256)]
+    expected += [(path.with_name(s.file), s.bytes, s.sha256) for s in sidecars]
     for file, size, sha256 in expected:
         problem = _check_file(file, size, sha256)
         if problem is not None:
@@ -191,9 +190,9 @@ def _verify(path: Path, line: dict[str, Any]) -> tuple[str, str] | None:
         dn = decode_product(path, line)
     except InputFileError as err:
         return "undecodable", err.problem
-    if line.get("dn_sha256") and dn_sha256(dn) != line["dn_sha256"]:
-        return "not_bit_exact", (f"lossless {line['format']} product decodes to DN with sha256 {dn_sha256(dn)[:12]}…; "
-                                 f"the spacecraft encoded {line['dn_sha256'][:12]}…")
+    if line.dn_sha256 and dn_sha256(dn) != line.dn_sha256:
+        return "not_bit_exact", (f"lossless {line.format} product decodes to DN with sha256 {dn_sha256(dn)[:12]}…; "
+                                 f"the spacecraft encoded {line.dn_sha256[:12]}…")
     return None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from rundir.errors import InputFileError
+from rundir.manifest import ManifestLine
 from rundir.records import Record, RecordError
 from rundir.run_info import RunInfo
 from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord, ProcessingRecord, TimelineSample
@@ -48,7 +49,7 @@ class RunData:
     link: list[PassLinkRecord] | None = None  # telemetry/link.jsonl: each pass under a link budget
 
     @property
-    def delivered(self) -> list[dict[str, Any]]:
+    def delivered(self) -> list[ManifestLine]:
         """Manifest lines of the verified products, each product once, in delivery order."""
         return [p.line for p in self.reception.products]
 

@@ -19,6 +19,7 @@ metadata (a PNG product's world file and ``.aux.xml``) and overview/visual (a mo
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +35,7 @@ from rasterio.features import bounds
 from rasterio.warp import transform as transform_points, transform_geom
 
 from rundir.codec import PNG_STORED_BANDS, Georef
+from rundir.manifest import Footprint, ManifestLine
 from rundir.run_info import RunInfo
 
 STAC_DIR = "stac"
@@ -46,22 +48,22 @@ def _utc(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def capture_time(line: Mapping[str, Any], start_utc: dt.datetime | None) -> dt.datetime | None:
+def capture_time(capture_utc: str | None, capture_t_s: float, start_utc: dt.datetime | None) -> dt.datetime | None:
     """When a product was captured: its ``capture_utc``, else the run start plus ``capture_t_s``; None if neither."""
-    if line.get("capture_utc"):
-        return _utc(str(line["capture_utc"]))
-    return None if start_utc is None else start_utc + dt.timedelta(seconds=float(line["capture_t_s"]))
+    if capture_utc:
+        return _utc(capture_utc)
+    return None if start_utc is None else start_utc + dt.timedelta(seconds=float(capture_t_s))
 
 
-def _geometry(footprint: Mapping[str, Any]) -> tuple[dict[str, Any], list[float]]:
+def _geometry(footprint: Footprint) -> tuple[dict[str, Any], list[float]]:
     """GeoJSON polygon (lon/lat degrees, WGS 84, exterior ring counterclockwise) and bbox of a footprint rectangle,
     as RFC 7946 asks: cut at the antimeridian into a MultiPolygon (section 3.1.9) with a bbox whose west edge is
     greater than its east edge (section 5.2); a footprint over a pole as one polygon whose ring follows the
     antimeridian up to the pole, with a bbox from -180 to 180 reaching the pole (section 5.3)."""
-    epsg = int(footprint["epsg"])
-    x0, y0 = float(footprint["x0_m"]), float(footprint["y0_m"])
-    x1 = x0 + footprint["width_px"] * float(footprint["gsd_m"])
-    y1 = y0 - footprint["height_px"] * float(footprint["gsd_m"])
+    epsg = footprint.epsg
+    x0, y0 = float(footprint.x0_m), float(footprint.y0_m)
+    x1 = x0 + footprint.width_px * float(footprint.gsd_m)
+    y1 = y0 - footprint.height_px * float(footprint.gsd_m)
     corners = [(x0, y0), (x0, y1), (x1, y1), (x1, y0), (x0, y0)]  # counterclockwise: the grid is conformal
     ring = np.array([[xa + (xb - xa) * k / (DENSIFY_PTS + 1), ya + (yb - ya) * k / (DENSIFY_PTS + 1)]
                      for (xa, ya), (xb, yb) in zip(corners, corners[1:]) for k in range(DENSIFY_PTS + 1)])
@@ -115,80 +117,80 @@ def _polar_polygon(lon: np.ndarray, lat: np.ndarray, pole_deg: float) -> dict[st
     return {"type": "Polygon", "coordinates": [[[round(float(a), 7), round(float(b), 7)] for a, b in points]]}
 
 
-def _add_projection(item: pystac.Item, footprint: Mapping[str, Any]) -> None:
-    x0_m, y0_m, gsd_m = float(footprint["x0_m"]), float(footprint["y0_m"]), float(footprint["gsd_m"])
-    height_px, width_px = int(footprint["height_px"]), int(footprint["width_px"])
+def _add_projection(item: pystac.Item, footprint: Footprint) -> None:
+    x0_m, y0_m, gsd_m = float(footprint.x0_m), float(footprint.y0_m), float(footprint.gsd_m)
+    height_px, width_px = footprint.height_px, footprint.width_px
     ProjectionExtension.ext(item, add_if_missing=True).apply(
-        code=f"EPSG:{int(footprint['epsg'])}", shape=[height_px, width_px],
+        code=f"EPSG:{footprint.epsg}", shape=[height_px, width_px],
         transform=[gsd_m, 0.0, x0_m, 0.0, -gsd_m, y0_m],
         bbox=[x0_m, y0_m - gsd_m * height_px, x0_m + gsd_m * width_px, y0_m])
 
 
-def _describe_bands(asset: pystac.Asset, line: Mapping[str, Any], order: Sequence[int], nodata: int | None) -> None:
+def _describe_bands(asset: pystac.Asset, line: ManifestLine, order: Sequence[int], nodata: int | None) -> None:
     """eo and raster band objects of ``asset``, whose band ``i + 1`` holds array band ``order[i]`` of ``line``."""
-    bands = list(line.get("bands") or [])
-    centres = line.get("band_centres_um") or [None] * len(bands)
-    scale = line.get("reflectance_per_dn")
+    bands = line.bands
+    centres = line.band_centres_um or [None] * len(bands)
+    scale = line.reflectance_per_dn
     if bands:
         EOExtension.ext(asset, add_if_missing=True).bands = [
             Band.create(name=bands[i], common_name=COMMON_NAMES.get(bands[i]), center_wavelength=centres[i])
             for i in order]
-    dtype = str(line.get("dtype") or "uint16")
     RasterExtension.ext(asset, add_if_missing=True).bands = [
-        RasterBand.create(nodata=nodata, data_type=DataType(dtype), bits_per_sample=int(line["bit_depth"]),
+        RasterBand.create(nodata=nodata, data_type=DataType(line.dtype or "uint16"), bits_per_sample=line.bit_depth,
                           scale=scale, offset=0.0 if scale else None, unit="1" if scale else None)
         for _ in order]
 
 
-def product_item(line: Mapping[str, Any], downlink_dir: Path, start_utc: dt.datetime | None) -> pystac.Item | None:
+def product_item(line: ManifestLine, downlink_dir: Path, start_utc: dt.datetime | None) -> pystac.Item | None:
     """The Item of one verified product (manifest ``line``): its file as the data asset, its sidecars as metadata
     assets. None for a product with no footprint or no known capture time."""
-    when = capture_time(line, start_utc)
-    if not line.get("footprint") or when is None:
+    when = capture_time(line.capture_utc, line.capture_t_s, start_utc)
+    if line.footprint is None or when is None:
         return None
-    geometry, bbox = _geometry(line["footprint"])
-    item = pystac.Item(str(line["id"]), geometry, bbox, when, properties={
-        "platform": line.get("satellite"), "orbitedge:kind": line["kind"], "orbitedge:pass_id": line["pass_id"],
-        "orbitedge:target": line.get("target"), "gsd": float(line["footprint"]["gsd_m"])})
-    _add_projection(item, line["footprint"])
-    fmt = str(line["format"])
-    asset = pystac.Asset(str(downlink_dir / line["file"]), media_type=MEDIA_TYPES.get(fmt), roles=["data"])
-    n_bands = int(line["shape"][-1])
+    geometry, bbox = _geometry(line.footprint)
+    item = pystac.Item(line.id, geometry, bbox, when, properties={
+        "platform": line.satellite, "orbitedge:kind": line.kind, "orbitedge:pass_id": line.pass_id,
+        "orbitedge:target": line.target, "gsd": float(line.footprint.gsd_m)})
+    _add_projection(item, line.footprint)
+    fmt = line.format
+    asset = pystac.Asset(str(downlink_dir / line.file), media_type=MEDIA_TYPES.get(fmt), roles=["data"])
+    n_bands = line.shape[-1]
     order = PNG_STORED_BANDS[n_bands] if fmt == "png" else range(n_bands)
     item.add_asset("data", asset)
     _describe_bands(asset, line, order, Georef.from_line(line).nodata)
-    for sidecar in line.get("sidecars", ()):
-        name = str(sidecar["file"])
+    for sidecar in line.sidecars or ():
+        name = sidecar.file
         media = "application/xml" if name.endswith(".xml") else "text/plain"
         item.add_asset(name, pystac.Asset(str(downlink_dir / name), media_type=media, roles=["metadata"]))
     return item
 
 
-def mosaic_item(mosaic: Mapping[str, Any], first_line: Mapping[str, Any], run_dir: Path,
+def mosaic_item(mosaic: Mapping[str, Any], first_line: ManifestLine, run_dir: Path,
                 start_utc: dt.datetime | None) -> pystac.Item | None:
     """The Item of one mosaic (a dict from :func:`ground.stitch.stitch_passes`): its COG as the data asset and its
     quick-look as the overview/visual asset. None when its capture times are unknown (no run start)."""
     first_t_s, last_t_s = mosaic["capture_t_s"]
-    start = capture_time({"capture_t_s": first_t_s}, start_utc)
-    end = capture_time({"capture_t_s": last_t_s}, start_utc)
+    start = capture_time(None, first_t_s, start_utc)
+    end = capture_time(None, last_t_s, start_utc)
     if start is None or end is None:
         return None
-    geometry, bbox = _geometry(mosaic["footprint"])
+    footprint = Footprint(**mosaic["footprint"])
+    geometry, bbox = _geometry(footprint)
     item = pystac.Item(f"mosaic-{mosaic['name']}", geometry, bbox, start, start_datetime=start, end_datetime=end,
                        properties={"platform": mosaic.get("satellite"), "orbitedge:pass_id": mosaic["pass_id"],
                                    "orbitedge:target": mosaic.get("target"), "orbitedge:tiles": mosaic["tiles"],
-                                   "gsd": float(mosaic["footprint"]["gsd_m"])})
-    _add_projection(item, mosaic["footprint"])
+                                   "gsd": float(footprint.gsd_m)})
+    _add_projection(item, footprint)
     data = pystac.Asset(str(run_dir / mosaic["tif"]), media_type=pystac.MediaType.COG, roles=["data"])
     item.add_asset("data", data)
-    _describe_bands(data, {**first_line, "reflectance_per_dn": mosaic.get("reflectance_per_dn")},
+    _describe_bands(data, dataclasses.replace(first_line, reflectance_per_dn=mosaic.get("reflectance_per_dn")),
                     range(len(mosaic["bands"])), mosaic.get("nodata"))
     item.add_asset("visual", pystac.Asset(str(run_dir / mosaic["png"]), media_type=pystac.MediaType.PNG,
                                           roles=["overview", "visual"], title="true-colour quick-look"))
     return item
 
 
-def write_catalog(run_dir: Path, lines: Iterable[Mapping[str, Any]], mosaics: Sequence[Mapping[str, Any]],
+def write_catalog(run_dir: Path, lines: Iterable[ManifestLine], mosaics: Sequence[Mapping[str, Any]],
                   run_info: RunInfo | None) -> Path:
     """Write ``run_dir/stac`` afresh: ``catalog.json`` and one ``<item id>/<item id>.json`` per mosaic and per
     verified product (manifest ``lines``) that has a footprint and a capture time. ``run_info`` (telemetry/run.json)
@@ -205,11 +207,11 @@ def write_catalog(run_dir: Path, lines: Iterable[Mapping[str, Any]], mosaics: Se
                              description="Downlinked products and per-pass mosaics of an orbitedge run",
                              catalog_type=pystac.CatalogType.SELF_CONTAINED)
     catalog.set_self_href(str(stac_dir / "catalog.json"))
-    first_lines: dict[str, Mapping[str, Any]] = {}  # the first tile's line of each mosaic, for its bands
+    first_lines: dict[str, ManifestLine] = {}  # the first tile's line of each mosaic, for its bands
     wanted = {str(m["product_ids"][0]) for m in mosaics}
     for line in lines:
-        if str(line["id"]) in wanted:
-            first_lines[str(line["id"])] = line
+        if line.id in wanted:
+            first_lines[line.id] = line
         _save_item(catalog, product_item(line, run_dir / "downlink", start_utc))
     for mosaic in mosaics:
         _save_item(catalog, mosaic_item(mosaic, first_lines[str(mosaic["product_ids"][0])], run_dir, start_utc))

@@ -17,6 +17,7 @@ PNG at most :data:`QUICKLOOK_MAX_PX` on its long side.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,6 +32,7 @@ import rasterio.shutil
 from rasterio.windows import Window
 
 from rundir.codec import Georef, decode_product
+from rundir.manifest import Footprint
 from rundir.files import write_atomic
 
 from .reception import Product, anomaly
@@ -49,45 +51,43 @@ COG_CACHE_MB = 64
 class TileGridError(ValueError):
     """Tiles that cannot share one mosaic grid; carries the two footprints that disagree."""
 
-    def __init__(self, problem: str, first: Mapping[str, Any], other: Mapping[str, Any]):
-        self.first = dict(first)
-        self.other = dict(other)
+    def __init__(self, problem: str, first: Footprint, other: Footprint | Mapping[str, Any]):
+        self.first = first
+        self.other = other
         super().__init__(f"{problem}: {self.first} vs {self.other}")
 
 
-def mosaic_grid(footprints: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], list[tuple[int, int]]]:
-    """The common map grid of tiles with these footprints (dicts with ``epsg``, ``x0_m``, ``y0_m`` of the upper-left
-    pixel's upper-left corner, ``gsd_m``, ``width_px``, ``height_px``): the mosaic's footprint dict (same keys) and
-    each tile's ``(row, col)`` offset in it. Raises TileGridError when footprints differ in EPSG or GSD or sit off
-    the common pixel grid; ValueError when there are none."""
+def mosaic_grid(footprints: Sequence[Footprint]) -> tuple[Footprint, list[tuple[int, int]]]:
+    """The common map grid of tiles with these footprints (``x0_m``, ``y0_m``: the upper-left pixel's upper-left
+    corner): the mosaic's footprint and each tile's ``(row, col)`` offset in it. Raises TileGridError when
+    footprints differ in EPSG or GSD or sit off the common pixel grid; ValueError when there are none."""
     if not footprints:
         raise ValueError("no tiles to place")
     first = footprints[0]
-    gsd_m = float(first["gsd_m"])
+    gsd_m = float(first.gsd_m)
     for fp in footprints:
-        if fp["epsg"] != first["epsg"] or not np.isclose(float(fp["gsd_m"]), gsd_m, rtol=0, atol=1e-9):
+        if fp.epsg != first.epsg or not np.isclose(float(fp.gsd_m), gsd_m, rtol=0, atol=1e-9):
             raise TileGridError("tiles differ in EPSG or GSD", first, fp)
-    x0_m = min(float(fp["x0_m"]) for fp in footprints)
-    y0_m = max(float(fp["y0_m"]) for fp in footprints)
+    x0_m = min(float(fp.x0_m) for fp in footprints)
+    y0_m = max(float(fp.y0_m) for fp in footprints)
     offsets = []
     for fp in footprints:
-        col_px = (float(fp["x0_m"]) - x0_m) / gsd_m
-        row_px = (y0_m - float(fp["y0_m"])) / gsd_m
+        col_px = (float(fp.x0_m) - x0_m) / gsd_m
+        row_px = (y0_m - float(fp.y0_m)) / gsd_m
         if max(abs(col_px - round(col_px)), abs(row_px - round(row_px))) > GRID_TOLERANCE_PX:
             raise TileGridError("tile is off the common pixel grid", first, fp)
         offsets.append((round(row_px), round(col_px)))
-    height_px = max(row + int(fp["height_px"]) for (row, _), fp in zip(offsets, footprints))
-    width_px = max(col + int(fp["width_px"]) for (_, col), fp in zip(offsets, footprints))
-    return ({"epsg": int(first["epsg"]), "x0_m": x0_m, "y0_m": y0_m, "gsd_m": gsd_m, "width_px": width_px,
-             "height_px": height_px}, offsets)
+    height_px = max(row + fp.height_px for (row, _), fp in zip(offsets, footprints))
+    width_px = max(col + fp.width_px for (_, col), fp in zip(offsets, footprints))
+    return Footprint(first.epsg, x0_m, y0_m, gsd_m, width_px, height_px), offsets
 
 
-def coverage_of(footprint: Mapping[str, Any], footprints: Sequence[Mapping[str, Any]],
+def coverage_of(footprint: Footprint, footprints: Sequence[Footprint],
                 offsets: Sequence[tuple[int, int]]) -> np.ndarray:
     """(H, W) bool: the mosaic pixels (of :func:`mosaic_grid`'s ``footprint``) that some tile covers."""
-    coverage = np.zeros((footprint["height_px"], footprint["width_px"]), dtype=bool)
+    coverage = np.zeros((footprint.height_px, footprint.width_px), dtype=bool)
     for (row, col), fp in zip(offsets, footprints):
-        coverage[row:row + int(fp["height_px"]), col:col + int(fp["width_px"])] = True
+        coverage[row:row + fp.height_px, col:col + fp.width_px] = True
     return coverage
 
 
@@ -198,9 +198,9 @@ def group_by_pass(products: Sequence[Product]) -> list[MosaicGroup]:
     groups: dict[tuple[str, str, int], list[Product]] = {}
     for product in products:
         line = product.line
-        if line["kind"] != "image" or not line.get("footprint") or line.get("burst_frame", 0) != 0:
+        if line.kind != "image" or line.footprint is None or (line.burst_frame or 0) != 0:
             continue  # a raw burst's mosaic shows its frame 0
-        key = (str(line["pass_id"]), str(line.get("target")), int(line["footprint"]["epsg"]))
+        key = (line.pass_id, str(line.target), line.footprint.epsg)
         groups.setdefault(key, []).append(product)
     keys_per_pass: dict[str, list[tuple[str, str, int]]] = {}
     for key in groups:
@@ -231,21 +231,21 @@ def stitch_passes(products: Sequence[Product], run_dir: Path) -> tuple[list[dict
         (run_dir / "mosaics").mkdir(exist_ok=True)
     for group in groups:
         lines = [p.line for p in group.products]
-        first_file = f"downlink/{lines[0]['file']}"
-        footprints = [line["footprint"] for line in lines]
+        first_file = f"downlink/{lines[0].file}"
+        footprints = [line.footprint for line in lines]
         try:
             footprint, offsets = mosaic_grid(footprints)
         except TileGridError as err:
             problems.append(anomaly("unstitchable_pass", first_file, f"pass {group.pass_id}: {err}"))
             continue
-        height_px, width_px = footprint["height_px"], footprint["width_px"]
+        height_px, width_px = footprint.height_px, footprint.width_px
         if height_px * width_px > MAX_MOSAIC_PX:
             problems.append(anomaly("mosaic_too_large", first_file, f"pass {group.pass_id} would make a "
                                     f"{height_px} x {width_px} px mosaic (limit {MAX_MOSAIC_PX} px); not stitched"))
             continue
         coverage = coverage_of(footprint, footprints, offsets)
         tif_rel, png_rel = f"mosaics/{group.name}.tif", f"mosaics/{group.name}.png"
-        georef = Georef.from_line({**lines[0], "footprint": footprint})
+        georef = Georef.from_line(lines[0], footprint)
         # the last delivered tile is written first, so that where tiles overlap the first delivered one wins
         placed = ((row, col, _tile_dn(product)) for product, (row, col)
                   in zip(reversed(group.products), reversed(offsets)))
@@ -256,14 +256,13 @@ def stitch_passes(products: Sequence[Product], run_dir: Path) -> tuple[list[dict
             continue
         bands = list(georef.bands)
         mosaics.append({
-            "name": group.name, "pass_id": group.pass_id, "satellite": lines[0].get("satellite"),
-            "target": lines[0].get("target"), "tiles": len(lines), "bands": bands,
-            "width_px": footprint["width_px"], "height_px": footprint["height_px"],
-            "covered_fraction": float(coverage.mean()), "footprint": footprint, "tif": tif_rel, "png": png_rel,
+            "name": group.name, "pass_id": group.pass_id, "satellite": lines[0].satellite,
+            "target": lines[0].target, "tiles": len(lines), "bands": bands,
+            "width_px": width_px, "height_px": height_px, "covered_fraction": float(coverage.mean()),
+            "footprint": dataclasses.asdict(footprint), "tif": tif_rel, "png": png_rel,
             "nodata": georef.nodata, "reflectance_per_dn": georef.reflectance_per_dn,
-            "capture_t_s": [min(float(line["capture_t_s"]) for line in lines),
-                            max(float(line["capture_t_s"]) for line in lines)],
-            "product_ids": [str(line["id"]) for line in lines],
+            "capture_t_s": [min(line.capture_t_s for line in lines), max(line.capture_t_s for line in lines)],
+            "product_ids": [line.id for line in lines],
         })
     return mosaics, problems
 
@@ -272,8 +271,8 @@ def _tile_dn(product: Product) -> np.ndarray:
     """A product's decoded pixels as (h, w, B) uint16. Raises TileGridError when they do not fill its footprint."""
     dn = decode_product(product.path, product.line)
     dn = dn.reshape(dn.shape[0], dn.shape[1], -1)
-    footprint = product.line["footprint"]
-    if dn.shape[:2] != (int(footprint["height_px"]), int(footprint["width_px"])):
+    footprint = product.line.footprint
+    if dn.shape[:2] != (footprint.height_px, footprint.width_px):
         raise TileGridError(f"a tile's pixels ({dn.shape[0]} x {dn.shape[1]}) do not fill its footprint", footprint,
-                            {"file": product.line.get("file")})
+                            {"file": product.line.file})
     return dn

@@ -16,12 +16,15 @@ import cv2
 import numpy as np
 
 from rundir.codec import decode_product
+from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, evaluation_path, sr_method_key
 from rundir.run_info import RunInfo
 from rundir.tiles import TileBox
+from rundir.truth import TruthFile, truth_path
 
 from .document import Heading, Image, Paragraph, Table, fmt_bytes
 from .image_quality import cpsnr_db, registration_error_px, ssim
 from .metrics import finished_frames
+from .reception import Product
 from .stitch import QUICKLOOK_GAMMA, QUICKLOOK_REFLECTANCE_MAX
 
 METHODS = ("model_int8", "model_float32", "bicubic", "bicubic_registered", "shift_and_add")
@@ -65,37 +68,38 @@ def iter_scenes(run: Any, policy: Mapping[str, Any]) -> Iterator[SRScene]:
     finished = finished_frames(run.ledger)
     encoded = {r.frame_id: r.alternative_bytes.get("cloud_filter", r.alternative_bytes.get("encode_only"))
                for r in run.processing or []}
-    by_frame: dict[str, list[Any]] = {}
+    by_frame: dict[str, list[Product]] = {}
     for product in run.reception.products:
         line = product.line
-        if line["kind"] == "image" and int(line.get("scale", 1)) > 1:
-            by_frame.setdefault(str(line["frame_ids"][0]), []).append(product)
+        if line.kind == "image" and line.scale > 1:
+            by_frame.setdefault(line.frame_ids[0], []).append(product)
     for capture in run.captures:
         frame_id = capture.frame_id
-        truth_path, eval_path = (run.run_dir / d / f"{frame_id}.npz" for d in ("truth", "evaluation"))
+        eval_path = evaluation_path(run.run_dir, frame_id)
         products = by_frame.get(frame_id)
-        if frame_id not in finished or not products or not truth_path.is_file() or not eval_path.is_file():
+        if frame_id not in finished or not products or not truth_path(run.run_dir, frame_id).is_file() \
+                or not eval_path.is_file():
             continue
-        with np.load(truth_path) as truth, np.load(eval_path) as evaluation:
-            if "hr_reflectance" not in truth:
+        with TruthFile.of(run.run_dir, frame_id) as truth, np.load(eval_path) as evaluation:
+            if not truth.has_high_res:
                 continue
-            hr = truth["hr_reflectance"].astype(np.float32)
-            per_dn = float(products[0].line["reflectance_per_dn"])
+            hr = truth.hr_reflectance.astype(np.float32)
+            per_dn = float(products[0].line.reflectance_per_dn)
             image = np.zeros_like(hr)
             delivered = np.zeros(hr.shape[:2], bool)
             for product in products:
-                box = TileBox.of(product.line["tile"]).window
+                box = TileBox.of(product.line.tile).window
                 dn = decode_product(product.path, product.line)
                 image[box] = dn * np.float32(per_dn)
-                delivered[box] = dn.any(axis=2) if product.line.get("masked") else True
+                delivered[box] = dn.any(axis=2) if product.line.masked else True
             images = OnBoardImages(_product_method(policy), image, eval_path,
-                                   [m for m in METHODS if f"sr_{m}" in evaluation], per_dn)
-            error = (registration_error_px(evaluation["sr_shifts_px"], truth["shifts_px"])
-                     if "sr_shifts_px" in evaluation else None)
-            low_res = evaluation["sr_low_res"] * np.float32(per_dn) if "sr_low_res" in evaluation else None
-            scored = truth["hr_clear"] & delivered
-        yield SRScene(frame_id, images, hr, scored, low_res, error, sum(int(p.line["bytes"]) for p in products),
-                      sum(int(p.line["raw_bytes"]) for p in products), encoded.get(frame_id))
+                                   [m for m in METHODS if sr_method_key(m) in evaluation], per_dn)
+            error = (registration_error_px(evaluation[SR_SHIFTS_KEY], truth.shifts_px)
+                     if SR_SHIFTS_KEY in evaluation else None)
+            low_res = evaluation[SR_LOW_RES_KEY] * np.float32(per_dn) if SR_LOW_RES_KEY in evaluation else None
+            scored = truth.hr_clear & delivered
+        yield SRScene(frame_id, images, hr, scored, low_res, error, sum(p.line.bytes for p in products),
+                      sum(p.line.raw_bytes for p in products), encoded.get(frame_id))
 
 
 class OnBoardImages(Mapping[str, np.ndarray]):
@@ -115,7 +119,7 @@ class OnBoardImages(Mapping[str, np.ndarray]):
         if method not in self._methods:
             raise KeyError(method)
         with np.load(self._eval_path) as evaluation:
-            return evaluation[f"sr_{method}"] * self._per_dn
+            return evaluation[sr_method_key(method)] * self._per_dn
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._methods)

@@ -25,13 +25,15 @@ from typing import Any
 import numpy as np
 
 from rundir.codec import decode_product
+from rundir.manifest import ManifestLine
 from rundir.telemetry import ContactRecord
 from rundir.tiles import TileBox
-from rundir.truth import CLOUD_CLEAR
+from rundir.truth import TruthFile
 
 from .bandwidth import bandwidth_section
 from .contacts import _utc as utc_text
 from .document import Block, Heading, Paragraph, Table, capped, fmt_bytes, fmt_fraction, fmt_value
+from .reception import Product
 from .run_data import RunData
 
 DEFINITIONS = {
@@ -48,7 +50,7 @@ DEFINITIONS = {
 AOS_SLACK_S = 1e-3  # manifest and contact times are rounded to the millisecond
 
 
-def true_clear_px(products: Sequence[Any], run: RunData) -> list[float | None]:
+def true_clear_px(products: Sequence[Product], run: RunData) -> list[float | None]:
     """Per product (ground.reception.Product), the truly clear pixels it delivered, counted on the camera's grid (a
     super-resolved product's pixels / scale²); 0 for an auxiliary product (a cloud mask), None when its frame has no
     truth file. Truth on the product's grid is ``hr_clear`` for a super-resolved product (clear ground some frame
@@ -57,8 +59,8 @@ def true_clear_px(products: Sequence[Any], run: RunData) -> list[float | None]:
     out: list[float | None] = [0] * len(products)
     by_frame: dict[str, list[int]] = {}
     for i, product in enumerate(products):
-        if product.line["kind"] == "image":
-            by_frame.setdefault(str(product.line["frame_ids"][0]), []).append(i)
+        if product.line.kind == "image":
+            by_frame.setdefault(product.line.frame_ids[0], []).append(i)
     for frame_id, members in by_frame.items():
         layers = _truth(run, frame_id)
         for i in members:
@@ -66,36 +68,36 @@ def true_clear_px(products: Sequence[Any], run: RunData) -> list[float | None]:
     return out
 
 
-def _clear_px(product: Any, layers: Mapping[str, np.ndarray]) -> float:
+def _clear_px(product: Product, layers: Mapping[str, np.ndarray]) -> float:
     """The truly clear pixels an image ``product`` delivered, on the camera's grid, from its frame's truth
     ``layers``."""
     line = product.line
-    s, t = int(line.get("scale", 1)), line["tile"]
+    s, t = line.scale, line.tile
     if s > 1 and "hr_clear" in layers:
         clear = layers["hr_clear"]
     else:
-        clear = np.repeat(np.repeat(layers["valid"] & (layers["cloud"] == CLOUD_CLEAR), s, 0), s, 1)
+        clear = np.repeat(np.repeat(layers["clear"], s, 0), s, 1)
     box = clear[TileBox.of(t).window]
-    if line.get("masked"):  # the masked-out pixels (DN 0 in every band) were not delivered
+    if line.masked:  # the masked-out pixels (DN 0 in every band) were not delivered
         box = box & decode_product(product.path, line).any(axis=2)
     return int(np.count_nonzero(box)) / (s * s)
 
 
 def _truth(run: RunData, frame_id: str) -> dict[str, np.ndarray] | None:
     """A frame's truth layers (valid, cloud and, for a burst, hr_clear), or None without its truth file."""
-    path = run.run_dir / "truth" / f"{frame_id}.npz"
-    if not path.is_file():
+    truth = TruthFile.of(run.run_dir, frame_id)
+    if truth is None:
         return None
-    with np.load(path) as npz:
-        return {key: npz[key] for key in ("valid", "cloud", "hr_clear") if key in npz.files}
+    with truth:
+        return {"clear": truth.clear(), **({"hr_clear": truth.hr_clear} if truth.has_high_res else {})}
 
 
-def _figures(lines: Sequence[Mapping[str, Any]], oracle_px: Sequence[float | None]) -> dict[str, Any]:
+def _figures(lines: Sequence[ManifestLine], oracle_px: Sequence[float | None]) -> dict[str, Any]:
     """Products, bytes, value, oracle value and their per-byte figures of delivered ``lines``; the oracle is None
     unless every product has truth."""
-    n_bytes = sum(int(line["bytes"]) for line in lines)
-    value = sum(int(line.get("value") or 0) for line in lines)
-    oracle = (sum(int(line.get("priority") or 0) * px for line, px in zip(lines, oracle_px))
+    n_bytes = sum(line.bytes for line in lines)
+    value = sum(line.value or 0 for line in lines)
+    oracle = (sum((line.priority or 0) * px for line, px in zip(lines, oracle_px))
               if None not in oracle_px else None)
     return {"products": len(lines), "downlinked_bytes": n_bytes, "value": value,
             "value_per_byte": value / n_bytes if n_bytes else None, "oracle_value": oracle,
@@ -103,11 +105,11 @@ def _figures(lines: Sequence[Mapping[str, Any]], oracle_px: Sequence[float | Non
             "oracle_ratio": oracle / value if value and oracle is not None else None}
 
 
-def _contact_index(line: Mapping[str, Any], contacts: Sequence[ContactRecord]) -> int | None:
+def _contact_index(line: ManifestLine, contacts: Sequence[ContactRecord]) -> int | None:
     """The contact window (index in ``contacts``) a delivered product was completed in, or None."""
-    t_s = float(line["downlink_t_s"])
+    t_s = line.downlink_t_s
     for i, c in enumerate(contacts):
-        if (c.satellite, c.station) == (line.get("satellite"), line.get("station")) \
+        if (c.satellite, c.station) == (line.satellite, line.station) \
                 and c.aos_t_s - AOS_SLACK_S <= t_s <= c.los_t_s + AOS_SLACK_S:
             return i
     return None
@@ -117,7 +119,7 @@ def value_section(run: RunData) -> dict[str, Any] | None:
     """report.json ``value``: the order used, the totals of :data:`DEFINITIONS`, and one row per contact that
     completed a product; None when no delivered product carries a ``value`` (a run written before it existed)."""
     products = run.reception.products
-    if not any("value" in p.line for p in products):
+    if not any(p.line.value is not None for p in products):
         return None
     lines = [p.line for p in products]
     oracle_px = true_clear_px(products, run)

@@ -19,7 +19,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from xml.etree import ElementTree
 
 import cv2
@@ -33,6 +33,7 @@ from rasterio.transform import Affine
 from rundir import flight_codecs
 from rundir.errors import InputFileError
 from rundir.flight_codecs import Lossy
+from rundir.manifest import Footprint, ManifestLine
 
 FORMATS = ("raw", "png", "tiff", *flight_codecs.CODECS)
 EXTENSIONS = {"raw": ".raw", "png": ".png", "tiff": ".tif", **flight_codecs.EXTENSIONS}
@@ -70,17 +71,16 @@ class Georef:
     centres_um: tuple[float, ...] | None = None
 
     @classmethod
-    def from_line(cls, line: Mapping[str, Any]) -> "Georef":
-        """The georeferencing a manifest line describes (its ``footprint``, ``bands``, ``reflectance_per_dn``,
-        ``bit_depth``, ``kind`` and ``band_centres_um``): an image has the no-data DN of its bit depth, an auxiliary
-        product (a cloud mask) none. KeyError when it has no footprint."""
-        fp = line["footprint"]
-        scale = line.get("reflectance_per_dn")
-        centres = line.get("band_centres_um")
-        return cls(int(fp["epsg"]), float(fp["x0_m"]), float(fp["y0_m"]), float(fp["gsd_m"]),
-                   tuple(line.get("bands") or ()), float(scale) if scale else None,
-                   nodata_dn(int(line["bit_depth"])) if line.get("kind", "image") == "image" else None,
-                   tuple(float(c) for c in centres) if centres else None)
+    def from_line(cls, line: ManifestLine, footprint: Footprint | None = None) -> "Georef":
+        """The georeferencing a manifest line describes (its ``footprint``, or the ``footprint`` given, ``bands``,
+        ``reflectance_per_dn``, ``bit_depth``, ``kind`` and ``band_centres_um``): an image has the no-data DN of its
+        bit depth, an auxiliary product (a cloud mask) none. ValueError when there is no footprint."""
+        fp = footprint or line.footprint
+        if fp is None:
+            raise ValueError(f"manifest line {line.id} has no footprint")
+        return cls(fp.epsg, float(fp.x0_m), float(fp.y0_m), float(fp.gsd_m), line.bands,
+                   line.reflectance_per_dn, nodata_dn(line.bit_depth) if line.kind == "image" else None,
+                   line.band_centres_um)
 
     @property
     def crs(self) -> CRS:
@@ -245,46 +245,10 @@ def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.
     return img.astype(np.uint16, copy=False)
 
 
-def decode_product(path: str | Path, line: Mapping[str, Any]) -> np.ndarray:
+def decode_product(path: str | Path, line: ManifestLine) -> np.ndarray:
     """Read one downlinked product file described by its manifest line; raise InputFileError when it is bad."""
     try:
         data = Path(path).read_bytes()
-        return decode(data, line["format"], tuple(line["shape"]), int(line["bit_depth"]))
+        return decode(data, line.format, line.shape, line.bit_depth)
     except (OSError, ValueError) as err:
-        raise InputFileError(path, f"cannot decode {line.get('format')} product: {err}") from None
-
-
-# RUN/evaluation/FRAME.npz: the scene's single frame (frame 0 of a burst) as a lossless JPEG-LS codestream (uint8; the
-# one the spacecraft makes for the lossless_jpegls alternative), its (H, W, B) shape, and that frame in JPEG 2000 at
-# the run's bytes (uint8 codestream). Codestreams are stored in the archive as they are (EVALUATION_CODESTREAM_KEYS).
-EVALUATION_RAW_KEY = "raw_jpegls"
-EVALUATION_RAW_SHAPE_KEY = "raw_shape"
-EVALUATION_LOSSY_SAME_BYTES_KEY = "lossy_same_bytes_j2k"
-EVALUATION_CODESTREAM_KEYS = (EVALUATION_RAW_KEY, EVALUATION_LOSSY_SAME_BYTES_KEY)
-
-
-def evaluation_frame(jpegls: bytes, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """The evaluation arrays of a scene's single frame of ``shape`` (H, W, B), from its lossless JPEG-LS ``jpegls``."""
-    return {EVALUATION_RAW_KEY: np.frombuffer(jpegls, np.uint8),
-            EVALUATION_RAW_SHAPE_KEY: np.asarray(shape, np.int64)}
-
-
-def evaluation_frame_dn(data: Mapping[str, np.ndarray], bit_depth: int) -> np.ndarray | None:
-    """The scene's single frame (H, W, B) uint16 DN decoded from evaluation arrays ``data`` (of
-    :func:`evaluation_frame`), or None when they hold none."""
-    if EVALUATION_RAW_KEY not in data:
-        return None
-    return decode(data[EVALUATION_RAW_KEY].tobytes(), "jpegls", evaluation_frame_shape(data), bit_depth)
-
-
-def evaluation_frame_shape(data: Mapping[str, np.ndarray]) -> tuple[int, ...]:
-    """The (H, W, B) shape of the scene's single frame in evaluation arrays ``data`` (of :func:`evaluation_frame`)."""
-    return tuple(int(n) for n in data[EVALUATION_RAW_SHAPE_KEY])
-
-
-def lossy_reference_key(row0: int, col0: int, burst_frame: int | None = None) -> str:
-    """The ``RUN/evaluation/FRAME.npz`` key prefix of a lossy product's scoring data, from its place in the frame
-    (the manifest's ``tile`` row0, col0 and ``burst_frame``): ``<key>_dn`` holds the DN the product was encoded
-    from and, with B, G and R bands, ``<key>_spectral_raw`` and ``<key>_spectral_decoded`` the spectral cloud test
-    on those DN and on the decoded product. Never downlinked: for scoring on the ground only."""
-    return f"lossy_r{row0}_c{col0}" + (f"_b{burst_frame:02d}" if burst_frame is not None else "")
+        raise InputFileError(path, f"cannot decode {line.format} product: {err}") from None

@@ -9,8 +9,9 @@ a multiple of ``tile_px``, so every pixel lies in exactly one tile.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from rundir.manifest import TileGeometry
 
 
 class TileBox(NamedTuple):
@@ -32,9 +33,9 @@ class TileBox(NamedTuple):
         return self.height * self.width
 
     @classmethod
-    def of(cls, tile: Mapping[str, Any]) -> TileBox:
-        """The box of a manifest line's ``tile`` object (its ``frame_height`` and ``frame_width`` left aside)."""
-        return cls(tile["row0"], tile["col0"], tile["height"], tile["width"])
+    def of(cls, tile: TileGeometry) -> TileBox:
+        """The box of a manifest line's ``tile`` (its ``frame_height`` and ``frame_width`` left aside)."""
+        return cls(tile.row0, tile.col0, tile.height, tile.width)
 
     def camera_window(self, scale: int) -> tuple[slice, slice]:
         """The window on the camera's grid of a tile placed on a grid ``scale`` times finer (a super-resolved

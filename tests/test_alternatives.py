@@ -11,6 +11,8 @@ from onboard.pipeline import alternatives, spectral
 from onboard.pipeline.stages import Context
 from onboard.pipeline.tile import Tile, TileMeta, Work
 from rundir import codec
+from rundir.evaluation import (EVALUATION_LOSSY_SAME_BYTES_KEY, EVALUATION_RAW_KEY, EVALUATION_RAW_SHAPE_KEY,
+                               evaluation_frame_dn, lossy_reference_key)
 
 BIT_DEPTH = 12
 REFLECTANCE_PER_DN = 1.2 / 4095
@@ -48,8 +50,8 @@ def test_every_alternative_is_the_real_codec_size_of_the_frame():
     assert sizes["lossless_jpegls"] == len(codec.encode(dn, "jpegls", BIT_DEPTH))
     assert sizes["lossless_jpeg2000"] == len(codec.encode(dn, "jpeg2000", BIT_DEPTH))
     assert "cloud_filter" not in sizes  # no cloud filter ran
-    np.testing.assert_array_equal(codec.evaluation_frame_dn(evaluation, BIT_DEPTH), dn)  # kept as its JPEG-LS
-    assert evaluation[codec.EVALUATION_RAW_KEY].size == sizes["lossless_jpegls"]
+    np.testing.assert_array_equal(evaluation_frame_dn(evaluation, BIT_DEPTH), dn)  # kept as its JPEG-LS
+    assert evaluation[EVALUATION_RAW_KEY].size == sizes["lossless_jpegls"]
     # the lossless codecs beat bit packing on a smooth scene, and JPEG-LS beats PNG as published ratios say
     assert sizes["lossless_jpegls"] < sizes["encode_only"] < raw
 
@@ -62,7 +64,7 @@ def test_jpeg2000_at_this_runs_bytes_fits_the_budget_and_decodes_to_the_frame():
     # two PNG strips take more bytes than JPEG 2000 needs losslessly: the lossless codestream fits, and is sent;
     # the sizes say so, and the exact codestream is not kept for scoring
     assert budget > sizes["lossless_jpeg2000"] and sizes["lossy_same_bytes"] == sizes["lossless_jpeg2000"]
-    assert set(evaluation) == {codec.EVALUATION_RAW_KEY, codec.EVALUATION_RAW_SHAPE_KEY}
+    assert set(evaluation) == {EVALUATION_RAW_KEY, EVALUATION_RAW_SHAPE_KEY}
 
 
 def test_a_tighter_budget_gives_a_lossy_codestream_within_it():
@@ -71,7 +73,7 @@ def test_a_tighter_budget_gives_a_lossy_codestream_within_it():
     work.tiles[0].payload = work.tiles[0].payload[: len(work.tiles[0].payload) // 6]  # a sixth of the bytes sent
     sizes, evaluation = alternatives.estimates(work, CTX, "png", 6)
     assert 0 < sizes["lossy_same_bytes"] <= len(work.tiles[0].payload) < sizes["lossless_jpeg2000"]
-    stream = evaluation[codec.EVALUATION_LOSSY_SAME_BYTES_KEY]
+    stream = evaluation[EVALUATION_LOSSY_SAME_BYTES_KEY]
     assert stream.dtype == np.uint8 and stream.size == sizes["lossy_same_bytes"]
     decoded = codec.decode(stream.tobytes(), "jpeg2000", dn.shape, BIT_DEPTH)
     assert not np.array_equal(decoded, dn) and np.abs(decoded.astype(int) - dn).mean() < 64
@@ -80,7 +82,7 @@ def test_a_tighter_budget_gives_a_lossy_codestream_within_it():
 def test_a_frame_the_pipeline_sent_nothing_of_has_no_lossy_alternative():
     dn = scene_dn()
     sizes, evaluation = alternatives.estimates(encoded_work(dn, tiles=0), CTX, "png", 6)
-    assert sizes["lossy_same_bytes"] == 0 and evaluation[codec.EVALUATION_LOSSY_SAME_BYTES_KEY].size == 0
+    assert sizes["lossy_same_bytes"] == 0 and evaluation[EVALUATION_LOSSY_SAME_BYTES_KEY].size == 0
     assert sizes["bent_pipe"] == codec.packed_size_bytes(dn.size, BIT_DEPTH)  # the baselines stay whole
 
 
@@ -102,7 +104,7 @@ def test_lossy_scoring_keeps_the_reference_dn_and_the_spectral_masks_where_the_b
     tile = Tile(dn, 16, 24, meta=TileMeta(bands=bands, burst_frame=2))
     tile.payload, tile.format = codec.encode(dn, "jpegls", BIT_DEPTH, lossy=codec.Lossy(max_error_dn=8)), "jpegls"
     out = alternatives.lossy_scoring(tile, CTX)
-    key = codec.lossy_reference_key(16, 24, 2)
+    key = lossy_reference_key(16, 24, 2)
     np.testing.assert_array_equal(out[f"{key}_dn"], dn)
     assert sorted(out) == sorted([f"{key}_dn"] + ([f"{key}_spectral_raw", f"{key}_spectral_decoded"]
                                                   if spectral_keys else []))

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rundir import codec
+from rundir.manifest import ManifestLine
 
 
 @settings(max_examples=60, deadline=None)
@@ -39,7 +40,10 @@ def test_decode_product_names_the_file(tmp_path):
     path = tmp_path / "x.png"
     path.write_bytes(b"not a png")
     with pytest.raises(Exception, match="x.png: cannot decode png product"):
-        codec.decode_product(path, {"format": "png", "shape": [4, 4, 4], "bit_depth": 12})
+        codec.decode_product(path, ManifestLine.from_json({
+            "id": "x", "file": "x.png", "bytes": 9, "sha256": "0" * 64, "format": "png", "shape": [4, 4, 4],
+            "bit_depth": 12, "kind": "image", "pass_id": "p", "capture_t_s": 0.0, "downlink_t_s": 1.0,
+            "raw_bytes": 96}))
 
 
 GEOREF = codec.Georef(32633, 585_010.0, 6_573_560.0, 5.0, ("B", "G", "R", "NIR"), 1.2 / 4095, codec.NODATA_DN,

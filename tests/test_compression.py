@@ -15,6 +15,7 @@ from ground import compression
 from rundir import codec, flight_codecs
 from rundir.files import write_npz
 from rundir.telemetry import LedgerRow, ProcessingRecord
+from rundir.evaluation import EVALUATION_CODESTREAM_KEYS, EVALUATION_LOSSY_SAME_BYTES_KEY, evaluation_frame
 
 
 def frame(seed: int = 0, shape=(48, 40, 4)) -> np.ndarray:
@@ -58,11 +59,11 @@ def test_lossy_same_bytes_is_scored_from_the_evaluation_records(tmp_path):
     raw = frame(4, (128, 128, 4))
     stream = flight_codecs.jpeg2000_at_bytes(raw, 12, raw.size // 4)  # 2 bits per sample
     (tmp_path / "evaluation").mkdir()
-    single = codec.evaluation_frame(codec.encode(raw, "jpegls", 12), raw.shape)
-    stored = codec.EVALUATION_CODESTREAM_KEYS
+    single = evaluation_frame(codec.encode(raw, "jpegls", 12), raw.shape)
+    stored = EVALUATION_CODESTREAM_KEYS
     write_npz(tmp_path / "evaluation" / "f0.npz",
-              {**single, codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.frombuffer(stream, np.uint8)}, stored)
-    write_npz(tmp_path / "evaluation" / "f1.npz", {**single, codec.EVALUATION_LOSSY_SAME_BYTES_KEY: np.zeros(0, np.uint8)},
+              {**single, EVALUATION_LOSSY_SAME_BYTES_KEY: np.frombuffer(stream, np.uint8)}, stored)
+    write_npz(tmp_path / "evaluation" / "f1.npz", {**single, EVALUATION_LOSSY_SAME_BYTES_KEY: np.zeros(0, np.uint8)},
               stored)
     # f2: the lossless codestream fitted (its sizes say so), so only the frame is kept, scored exact
     lossless = len(flight_codecs.jpeg2000(raw, 12))

@@ -7,16 +7,19 @@ import pytest
 
 from ground.metrics import (bandwidth, contact_usage, decided, finished_frames, latencies_s, latency_stats,
                             ledger_summary, lost, on_board)
-from rundir.manifest import Footprint
+from rundir.manifest import Footprint, ManifestLine
 from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow
 
 ONE_MS = 1e-3
 
 
 def line(capture_t_s: float, downlink_t_s: float, size_bytes: int = 100, raw_bytes: int = 400,
-         retransmitted_bytes: int = 0) -> dict:
-    return {"capture_t_s": capture_t_s, "downlink_t_s": downlink_t_s, "bytes": size_bytes, "raw_bytes": raw_bytes,
-            "retransmitted_bytes": retransmitted_bytes}
+         retransmitted_bytes: int = 0) -> ManifestLine:
+    """A delivered product's manifest line: the keys the ground needs, with these times and sizes."""
+    return ManifestLine.from_json({
+        "id": "p", "file": "p.raw", "sha256": "0" * 64, "format": "raw", "shape": [4, 4, 4], "bit_depth": 12,
+        "kind": "image", "pass_id": "sat-1-p000", "capture_t_s": capture_t_s, "downlink_t_s": downlink_t_s,
+        "bytes": size_bytes, "raw_bytes": raw_bytes, "retransmitted_bytes": retransmitted_bytes})
 
 
 def capture(frame_id: str, raw_bytes: int = 400) -> CaptureRecord:

@@ -111,7 +111,7 @@ def test_same_id_other_checksum_is_a_conflict(run_dir):
     got = receive(run_dir)
     assert kinds(got) == ["conflict"]
     assert [p.id for p in got.products] == [line["id"] for line in lines]
-    assert got.products[2].line["sha256"] == lines[2]["sha256"]
+    assert got.products[2].line.sha256 == lines[2]["sha256"]
 
 
 def test_manifest_line_without_file(run_dir):
@@ -364,9 +364,10 @@ def test_png_sidecars_are_verified_counted_in_bytes_and_never_orphans(tmp_path):
 
     dn = np.random.default_rng(6).integers(0, 4096, (16, 16, 4), dtype=np.uint16)
     line, data = product("p-0", dn, "png")
-    files = sidecars(line["file"], "png", 4, Georef.from_line(line))
+    typed = ManifestLine.from_json(line)
+    files = sidecars(typed.file, "png", 4, Georef.from_line(typed))
     store = ProductStore(tmp_path)
-    staged = store.stage(ManifestLine.from_json(line), data, files)
+    staged = store.stage(typed, data, files)
     store.deliver(staged)
     store.close()
     assert staged.bytes == len(data) + sum(len(content) for content in files.values())

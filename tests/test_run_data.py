@@ -26,7 +26,7 @@ def test_a_whole_run_is_read(tiny_run):
         assert [{key: record.to_json()[key] for key in line} for record, line in zip(getattr(run, name), expected)] \
             == expected and len(getattr(run, name)) == len(expected)
     manifest = lines(tiny_run / "downlink" / "manifest.jsonl")
-    assert [line["id"] for line in run.delivered] == [line["id"] for line in manifest]
+    assert [line.id for line in run.delivered] == [line["id"] for line in manifest]
     assert [m["tif"] for m in run.mosaics] == ["mosaics/sat-1-p000.tif"]
     assert (tiny_run / "mosaics" / "sat-1-p000.tif").is_file()
 

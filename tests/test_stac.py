@@ -21,6 +21,7 @@ from pystac.extensions.raster import RasterExtension
 from app.cli import main
 from ground.stac import _geometry
 from rundir.codec import NODATA_DN
+from rundir.manifest import Footprint
 
 ROOT = Path(__file__).parents[1]
 FAST = ("duration_h=10", "pipeline=[{stage: encode, format: png}]")  # quickstart, single frames: 15 in 10 h
@@ -151,7 +152,7 @@ def test_a_footprint_over_a_pole_is_one_counterclockwise_polygon_to_the_pole(eps
     x0 = 2_000_000.0 + (fx - 1) * w_px * gsd_m / 2  # UPS puts the pole at (2000 km, 2000 km); fx, fy: where in
     y0 = 2_000_000.0 + (fy + 1) * h_px * gsd_m / 2  # the footprint, -1 to 1 from edge to edge
     fp = {"epsg": epsg, "x0_m": x0, "y0_m": y0, "gsd_m": gsd_m, "width_px": w_px, "height_px": h_px}
-    geometry, bbox = _geometry(fp)
+    geometry, bbox = _geometry(Footprint(**fp))
     assert geometry["type"] == "Polygon" and len(geometry["coordinates"]) == 1
     ring = geometry["coordinates"][0]
     assert ring[0] == ring[-1] and _signed_area(ring) > 0
@@ -172,7 +173,7 @@ def test_a_footprint_across_the_antimeridian_is_cut_with_a_bbox_from_west_to_eas
     x, y = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon_deg, -16.5 if epsg > 32700 else 65.0)
     fp = {"epsg": epsg, "x0_m": x - 10_000.0, "y0_m": y + 5_000.0, "gsd_m": 10.0, "width_px": 2000,
           "height_px": 1000}
-    geometry, bbox = _geometry(fp)
+    geometry, bbox = _geometry(Footprint(**fp))
     assert geometry["type"] == "MultiPolygon" and len(geometry["coordinates"]) == 2
     for polygon in geometry["coordinates"]:
         assert _signed_area(polygon[0]) > 0
@@ -189,5 +190,5 @@ def test_a_footprint_across_the_antimeridian_is_cut_with_a_bbox_from_west_to_eas
 
 def test_an_ordinary_footprint_is_a_counterclockwise_polygon():
     fp = {"epsg": 32633, "x0_m": 585_000.0, "y0_m": 6_573_560.0, "gsd_m": 10.0, "width_px": 256, "height_px": 256}
-    geometry, bbox = _geometry(fp)
+    geometry, bbox = _geometry(Footprint(**fp))
     assert geometry["type"] == "Polygon" and _signed_area(geometry["coordinates"][0]) > 0 and bbox[0] < bbox[2]

@@ -9,6 +9,7 @@ import pytest
 from onboard.pipeline import runner, stages
 from onboard.scenario.config import StageConfig
 from rundir import codec
+from rundir.evaluation import EVALUATION_RAW_KEY, EVALUATION_RAW_SHAPE_KEY, evaluation_frame_dn, lossy_reference_key
 
 CTX = stages.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
                        int8_conv_relative=1.0)
@@ -61,7 +62,7 @@ def test_near_lossless_jpegls_keeps_its_reference_and_spectral_masks_for_scoring
     work = build(("encode", {"format": "jpegls", "max_error_dn": 2})).run(f)
     (tile,) = work.tiles
     assert not tile.meta.lossless and tile.meta.max_error_dn == 2 and tile.meta.dn_sha256 is None
-    key = codec.lossy_reference_key(0, 0)
+    key = lossy_reference_key(0, 0)
     np.testing.assert_array_equal(work.evaluation[f"{key}_dn"], f.dn)
     decoded = codec.decode(tile.payload, "jpegls", f.dn.shape, 12)
     assert np.abs(decoded.astype(int) - f.dn).max() == 2
@@ -78,8 +79,8 @@ def test_alternatives_cover_the_common_baseline_the_flight_codecs_and_lossy_at_t
     assert 0 < alt["lossy_same_bytes"] <= len(work.tiles[0].payload)  # at most what this run sent
     # PNG takes more bytes than lossless JPEG 2000: the lossless codestream is the one at this run's bytes
     assert alt["lossy_same_bytes"] == alt["lossless_jpeg2000"]
-    assert set(work.evaluation) == {codec.EVALUATION_RAW_KEY, codec.EVALUATION_RAW_SHAPE_KEY}
-    np.testing.assert_array_equal(codec.evaluation_frame_dn(work.evaluation, 12), f.dn)
+    assert set(work.evaluation) == {EVALUATION_RAW_KEY, EVALUATION_RAW_SHAPE_KEY}
+    np.testing.assert_array_equal(evaluation_frame_dn(work.evaluation, 12), f.dn)
 
 
 @pytest.mark.parametrize("params,field", [

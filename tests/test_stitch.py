@@ -3,6 +3,7 @@ read them (CRS, transform, no-data, bands, overviews, scale and offset), quick-l
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import tempfile
@@ -20,29 +21,29 @@ from ground.reception import receive
 from ground.stitch import (QUICKLOOK_MAX_PX, TileGridError, coverage_of, mosaic_grid, quicklook_rgb, stitch_passes,
                            write_cog)
 from rundir.codec import NODATA_DN, Georef, encode
+from rundir.manifest import Footprint
 
 GSD_M = 10.0
 X0_M, Y0_M = 448_000.0, 5_412_000.0
 ONE_MM = 1e-3
 
 
-def footprint(row: int, col: int, height: int, width: int, epsg: int = 32631, gsd_m: float = GSD_M) -> dict:
+def footprint(row: int, col: int, height: int, width: int, epsg: int = 32631, gsd_m: float = GSD_M) -> Footprint:
     """Footprint of a tile whose upper-left pixel is (row, col) on the grid anchored at (X0_M, Y0_M)."""
-    return {"epsg": epsg, "x0_m": X0_M + col * gsd_m, "y0_m": Y0_M - row * gsd_m, "gsd_m": gsd_m,
-            "width_px": width, "height_px": height}
+    return Footprint(epsg, X0_M + col * gsd_m, Y0_M - row * gsd_m, gsd_m, width, height)
 
 
 rects = st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(1, 12), st.integers(1, 12))
 BAND_NAMES = ("B", "G", "R", "NIR")
 
 
-def stitched(tiles: list[tuple[np.ndarray, dict]]) -> tuple[np.ndarray, np.ndarray, dict]:
+def stitched(tiles: list[tuple[np.ndarray, Footprint]]) -> tuple[np.ndarray, np.ndarray, Footprint]:
     """Tiles placed as stitch_passes places them (:func:`mosaic_grid`, the last delivered written first) into a real
     COG, read back through rasterio: ``(mosaic (H, W, B) with 0 where uncovered, coverage, footprint)``."""
     footprint, offsets = mosaic_grid([fp for _, fp in tiles])
     coverage = coverage_of(footprint, [fp for _, fp in tiles], offsets)
     placed = [(row, col, dn.reshape(dn.shape[0], dn.shape[1], -1)) for (dn, _), (row, col) in zip(tiles, offsets)]
-    georef = Georef(footprint["epsg"], footprint["x0_m"], footprint["y0_m"], footprint["gsd_m"],
+    georef = Georef(footprint.epsg, footprint.x0_m, footprint.y0_m, footprint.gsd_m,
                     BAND_NAMES[:placed[0][2].shape[2]], 1.2 / 4095, NODATA_DN, None)
     with tempfile.TemporaryDirectory() as tmp:
         write_cog(Path(tmp) / "m.tif", reversed(placed), coverage, georef)
@@ -65,13 +66,13 @@ def test_tiles_cut_from_one_image_reconstruct_it_exactly(boxes, bands, seed):
     for r, c, h, w in boxes:
         union[r:r + h, c:c + w] = True
     assert mosaic.shape == (row1 - row0, col1 - col0, bands) and mosaic.dtype == np.uint16
-    assert (fp["height_px"], fp["width_px"]) == mosaic.shape[:2]
+    assert (fp.height_px, fp.width_px) == mosaic.shape[:2]
     np.testing.assert_array_equal(coverage, union[row0:row1, col0:col1])
     assert coverage.sum() == union.sum()  # every covered pixel counted once, however many tiles hold it
     expected = np.where(coverage[..., None], scene[row0:row1, col0:col1], 0)
     np.testing.assert_array_equal(mosaic, expected)
-    assert abs(fp["x0_m"] - (X0_M + col0 * GSD_M)) < ONE_MM and abs(fp["y0_m"] - (Y0_M - row0 * GSD_M)) < ONE_MM
-    assert fp["epsg"] == 32631 and fp["gsd_m"] == GSD_M
+    assert abs(fp.x0_m - (X0_M + col0 * GSD_M)) < ONE_MM and abs(fp.y0_m - (Y0_M - row0 * GSD_M)) < ONE_MM
+    assert fp.epsg == 32631 and fp.gsd_m == GSD_M
 
 
 @settings(max_examples=40, deadline=None)
@@ -101,7 +102,7 @@ def test_tiles_of_other_crs_or_gsd_are_refused(other):
 
 
 def test_tile_off_the_pixel_grid_is_refused():
-    shifted = dict(footprint(0, 4, 4, 4), x0_m=X0_M + 4 * GSD_M + 3.0)  # 0.3 px off
+    shifted = dataclasses.replace(footprint(0, 4, 4, 4), x0_m=X0_M + 4 * GSD_M + 3.0)  # 0.3 px off
     with pytest.raises(TileGridError, match="off the common pixel grid"):
         mosaic_grid([footprint(0, 0, 4, 4), shifted])
 
@@ -185,7 +186,7 @@ def write_pass(run_dir: Path, scene: np.ndarray, pass_id: str, boxes: list[tuple
                       "target": "paris", "kind": "image", "format": "tiff", "bit_depth": 12, "shape": list(dn.shape),
                       "bands": ["B", "G", "R", "NIR"], "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                       "capture_t_s": 0.0, "downlink_t_s": 1.0, "raw_bytes": dn.size * 12 // 8,
-                      "footprint": footprint(r, c, h, w)})
+                      "footprint": dataclasses.asdict(footprint(r, c, h, w))})
 
 
 def test_stitch_passes_writes_one_geotiff_and_quicklook_per_pass(tmp_path):

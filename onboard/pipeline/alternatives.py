@@ -11,16 +11,17 @@ from typing import Any
 import numpy as np
 
 from rundir import codec, flight_codecs
+from rundir.evaluation import EVALUATION_LOSSY_SAME_BYTES_KEY, evaluation_frame, lossy_reference_key
 
 from . import spectral
 
 
 def lossy_scoring(tile: Any, ctx: Any) -> dict[str, np.ndarray]:
     """Evaluation arrays of one lossy image ``tile`` (encoded: its ``payload`` and ``format`` set), keyed by
-    :func:`rundir.codec.lossy_reference_key`: the DN it was encoded from and, when its bands hold B, G and R, the
+    :func:`rundir.evaluation.lossy_reference_key`: the DN it was encoded from and, when its bands hold B, G and R, the
     spectral cloud test (:func:`onboard.pipeline.spectral.cloud_mask`) on those DN and on the decoded payload, as TOA
     reflectance (DN times ``ctx.reflectance_per_dn``), (h, w) bool each."""
-    key = codec.lossy_reference_key(tile.row0, tile.col0, tile.meta.burst_frame)
+    key = lossy_reference_key(tile.row0, tile.col0, tile.meta.burst_frame)
     out = {f"{key}_dn": tile.dn}
     bands = tile.meta.bands or ctx.bands
     if all(band in bands for band in spectral.REQUIRED_BANDS):
@@ -44,7 +45,7 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
       below any codestream, that is when the pipeline sent nothing).
 
     For a burst the encoded sizes are frame 0's times K. ``evaluation``: the single frame (its lossless JPEG-LS,
-    :func:`rundir.codec.evaluation_frame`) and, unless it is the lossless one, the lossy_same_bytes codestream
+    :func:`rundir.evaluation.evaluation_frame`) and, unless it is the lossless one, the lossy_same_bytes codestream
     (``EVALUATION_LOSSY_SAME_BYTES_KEY``; empty when nothing was sent), for the ground to score: a lossless
     codestream is exact, and ``lossy_same_bytes == lossless_jpeg2000`` says it was sent (a lossy one is made only
     under a budget the lossless one does not fit).
@@ -68,7 +69,7 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
     lossy = flight_codecs.jpeg2000_at_bytes(frame_dn, bit_depth, budget, lossless=jpeg2000)
     sent = lossy if len(lossy) <= budget else b""
     out["lossy_same_bytes"] = len(sent)
-    evaluation = codec.evaluation_frame(jpegls, frame_dn.shape)
+    evaluation = evaluation_frame(jpegls, frame_dn.shape)
     if len(jpeg2000) > budget:  # the lossless codestream did not fit: a lossy one, or nothing
-        evaluation[codec.EVALUATION_LOSSY_SAME_BYTES_KEY] = np.frombuffer(sent, np.uint8)
+        evaluation[EVALUATION_LOSSY_SAME_BYTES_KEY] = np.frombuffer(sent, np.uint8)
     return out, evaluation

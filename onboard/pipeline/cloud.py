@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from rundir.errors import ConfigIssue, InputFileError
+from rundir.evaluation import CLOUD_PROBABILITY_KEY, SPECTRAL_CLOUD_KEY
 from rundir.run_info import SENSOR_GROUP, HeldoutScores, ModelFile, ModelValidation, RealScores, RealValidation
 from rundir.tiles import tile_boxes
 
@@ -216,8 +217,8 @@ class CloudFilter(Stage):
             prob = self.probability(dn, reflectance, baseline)
             cloudy_frames[f] = prob >= self.params.threshold
             if f == 0:
-                work.evaluation["cloud_probability"] = np.round(prob * 255).astype(np.uint8)
-                work.evaluation["spectral_cloud"] = baseline
+                work.evaluation[CLOUD_PROBABILITY_KEY] = np.round(prob * 255).astype(np.uint8)
+                work.evaluation[SPECTRAL_CLOUD_KEY] = baseline
         cloudy = cloudy_frames.all(axis=0)
         work.clear = ~cloudy_frames
         kept = []

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rundir.errors import ConfigIssue, InputFileError
+from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, sr_method_key
 from rundir.run_info import ModelFile
 
 from . import fusion, registration, tiling
@@ -187,13 +188,13 @@ class SuperResolution(Stage):
         planes = fusion.misr_planes(lr, shifts, clear, s)
         method = "model_int8" if self.params.method == "model" else self.params.method
         product = to_dn(self._fuse(planes, method, lr, clear), self.ctx.reflectance_per_dn, self.ctx.bit_depth)
-        work.evaluation["sr_shifts_px"] = shifts
-        work.evaluation["sr_low_res"] = burst.lr_dn[0]
+        work.evaluation[SR_SHIFTS_KEY] = shifts
+        work.evaluation[SR_LOW_RES_KEY] = burst.lr_dn[0]
         if self.params.evaluate:
             start = time.perf_counter()
             others = [m for m in BASELINES if m != method and (self.model_name or not m.startswith("model"))]
             for other in others:
-                work.evaluation[f"sr_{other}"] = to_dn(self._fuse(planes, other, lr, clear),
+                work.evaluation[sr_method_key(other)] = to_dn(self._fuse(planes, other, lr, clear),
                                                        self.ctx.reflectance_per_dn, self.ctx.bit_depth)
             work.scoring_wall_s[self.name] = time.perf_counter() - start  # not on-board work: measured time omits it
         tiles = []

@@ -17,11 +17,13 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Iterable
 
-from rundir.codec import EVALUATION_CODESTREAM_KEYS, EXTENSIONS, Georef, packed_size_bytes, sidecars
+from rundir.codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
+from rundir.evaluation import EVALUATION_CODESTREAM_KEYS, evaluation_path
 from rundir.files import jsonl_line, write_json, write_jsonl, write_npz
 from rundir.manifest import Footprint, ManifestLine, TileGeometry
 from rundir.run_info import RunInfo
 from rundir.telemetry import CaptureRecord, ProcessingRecord, TimelineSample
+from rundir.truth import HighResTruth, write_truth
 
 from .downlink import ContactLog, ProductStore
 from .ledger import Ledger
@@ -101,13 +103,9 @@ class Recorder:
             round(cap.lat_deg, 6), round(cap.lon_deg, 6), round(cap.sun_elevation_deg, 3), round(cap.off_nadir_deg, 3))
         self._captures.write(jsonl_line(record.to_json()))
         self._captures.flush()  # whole lines on disk as the run goes: an interrupted run keeps them
-        truth = frame.truth
-        high_res = {}
-        if frame.burst is not None:
-            high_res = {"hr_reflectance": frame.burst.hr_truth, "hr_clear": frame.burst.hr_clear,
-                        "shifts_px": frame.burst.shifts_px}
-        write_npz(self.run_dir / "truth" / f"{frame.frame_id}.npz", {
-            "cloud": truth.cloud, "shadow": truth.shadow, "landcover": truth.landcover, "valid": truth.valid, **high_res})
+        truth, burst = frame.truth, frame.burst
+        write_truth(self.run_dir, frame.frame_id, truth.cloud, truth.shadow, truth.landcover, truth.valid,
+                    None if burst is None else HighResTruth(burst.hr_truth, burst.hr_clear, burst.shifts_px))
 
     def sampled(self, sample: TimelineSample) -> None:
         """A housekeeping sample: its timeline.jsonl line, written now (in the order the samples are taken: time,
@@ -127,17 +125,14 @@ class Recorder:
             self._spilled.add(work.frame.frame_id)
         work.shed_pixels()
 
-    def _evaluation_path(self, frame_id: str) -> Path:
-        return self.run_dir / "evaluation" / f"{frame_id}.npz"
-
     def _write_evaluation(self, work: Any) -> None:
-        write_npz(self._evaluation_path(work.frame.frame_id), work.evaluation, stored=EVALUATION_CODESTREAM_KEYS)
+        write_npz(evaluation_path(self.run_dir, work.frame.frame_id), work.evaluation, stored=EVALUATION_CODESTREAM_KEYS)
 
     def _unspill(self, frame_id: str) -> None:
         """Remove the evaluation file of a spilled frame that will not finish."""
         if frame_id in self._spilled:
             self._spilled.discard(frame_id)
-            self._evaluation_path(frame_id).unlink(missing_ok=True)
+            evaluation_path(self.run_dir, frame_id).unlink(missing_ok=True)
 
     def processed(self, work: Any, timing: str) -> None:
         """A frame through the pipeline (``work``: its tile.Work; ``timing``: projected or measured): its
