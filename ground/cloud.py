@@ -19,7 +19,7 @@ import numpy as np
 
 from rundir.evaluation import CLOUD_PROBABILITY_KEY, SPECTRAL_CLOUD_KEY, evaluation_path
 from rundir.run_info import ModelValidation, RunInfo
-from rundir.tiles import tile_boxes
+from rundir.tiles import cloud_fractions, tile_boxes, tile_sums, withheld
 
 from . import clear_ground, metrics
 from .document import Heading, Image, Paragraph, Table, fmt_fraction
@@ -44,21 +44,6 @@ def confusion(predicted: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, 
     fp = int(np.count_nonzero(predicted & ~truth))
     fn = int(np.count_nonzero(~predicted & truth))
     return tp, fp, fn, int(predicted.size) - tp - fp - fn
-
-
-def tile_sums(values: np.ndarray, tile_px: int) -> np.ndarray:
-    """Per decision tile of a frame (rundir.tiles.tile_boxes: row-major, edge tiles smaller), the sum of ``values``
-    (H, W) (bool or int) over the tile: a (n_tiles,) int64 array."""
-    height_px, width_px = values.shape
-    rows, cols = np.arange(0, height_px, tile_px), np.arange(0, width_px, tile_px)
-    return np.add.reduceat(np.add.reduceat(values.astype(np.int64), rows, axis=0), cols, axis=1).ravel()
-
-
-def tile_fractions(mask: np.ndarray, scored: np.ndarray, tile_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per decision tile of a frame (rundir.tiles.tile_boxes, row-major), the fraction of ``mask`` pixels (over
-    all its pixels, as on board) and its count of ``scored`` pixels."""
-    sizes = np.array([box.pixels for box in tile_boxes(*mask.shape, tile_px)])
-    return tile_sums(mask, tile_px) / sizes, tile_sums(scored, tile_px)
 
 
 @dataclass
@@ -123,11 +108,6 @@ def cloud_policy(run_info: RunInfo | None) -> dict[str, Any] | None:
     return stage.to_json() if stage else None
 
 
-def _tile_policy(mask_fraction: np.ndarray, max_fraction: float) -> np.ndarray:
-    """True for tiles the policy drops (or masks): more cloud than ``max_fraction``."""
-    return mask_fraction > max_fraction
-
-
 def _score_mask(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy: Mapping[str, Any]) -> dict[str, Any]:
     """Pixel and tile scores, tile-selection saving and clear pixels lost, for one predicted mask per frame
     (the saving and the loss: :func:`policy_outcome`), so that the model, the baseline and the oracle are compared
@@ -137,10 +117,10 @@ def _score_mask(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy
     for frame, mask in zip(frames, masks):
         s = frame.scored
         pixel += confusion(mask[s], frame.truth_cloud[s])
-        predicted_fraction, _ = tile_fractions(mask, s, policy["tile_px"])
-        true_fraction, counts = tile_fractions(frame.truth_cloud, s, policy["tile_px"])
-        predicted_drop = _tile_policy(predicted_fraction, policy["max_cloud_fraction"])
-        true_drop = _tile_policy(true_fraction, policy["max_cloud_fraction"])
+        tile_px, limit = policy["tile_px"], policy["max_cloud_fraction"]
+        predicted_drop = withheld(cloud_fractions(mask, tile_px), limit)
+        true_drop = withheld(cloud_fractions(frame.truth_cloud, tile_px), limit)
+        counts = tile_sums(s, tile_px)
         tile += confusion(predicted_drop[counts > 0], true_drop[counts > 0])
     saved, lost = policy_outcome(frames, masks, policy)
     return {"pixel": confusion_scores(*pixel), "tile": confusion_scores(*tile),
@@ -158,12 +138,12 @@ def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], pol
     for frame, mask in zip(frames, masks):
         tile_px = int(policy["tile_px"])
         sizes = np.array([box.pixels for box in tile_boxes(*mask.shape, tile_px)])
-        drop = _tile_policy(tile_sums(mask, tile_px) / sizes, policy["max_cloud_fraction"])
+        drop = withheld(cloud_fractions(mask, tile_px), policy["max_cloud_fraction"])
         truly_clear = frame.scored & ~frame.truth_cloud
-        withheld = tile_sums(truly_clear & mask if policy["action"] == "mask" else truly_clear, tile_px)
+        clear_withheld = tile_sums(truly_clear & mask if policy["action"] == "mask" else truly_clear, tile_px)
         kept_share += float(sizes[~drop].sum()) / mask.size * frame.raw_bytes
         raw += frame.raw_bytes
-        clear_lost += int(withheld[drop].sum())
+        clear_lost += int(clear_withheld[drop].sum())
         clear += int(truly_clear.sum())
     return (1.0 - kept_share / raw if raw else None), (clear_lost / clear if clear else None)
 

@@ -9,7 +9,9 @@ a multiple of ``tile_px``, so every pixel lies in exactly one tile.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from rundir.manifest import TileGeometry
 
@@ -54,3 +56,24 @@ def tile_boxes(height_px: int, width_px: int, tile_px: int) -> list[TileBox]:
                          f"frame {height_px} x {width_px} px")
     return [TileBox(r, c, min(tile_px, height_px - r), min(tile_px, width_px - c))
             for r in range(0, height_px, tile_px) for c in range(0, width_px, tile_px)]
+
+
+def tile_sums(values: np.ndarray, tile_px: int) -> np.ndarray:
+    """Per decision tile of a frame (:func:`tile_boxes`: row-major, edge tiles smaller), the sum of ``values``
+    (H, W) (bool or int) over the tile: a (n_tiles,) int64 array."""
+    height_px, width_px = values.shape
+    rows, cols = np.arange(0, height_px, tile_px), np.arange(0, width_px, tile_px)
+    return np.add.reduceat(np.add.reduceat(values.astype(np.int64), rows, axis=0), cols, axis=1).ravel()
+
+
+def cloud_fractions(cloudy: np.ndarray, tile_px: int) -> np.ndarray:
+    """Per decision tile (:func:`tile_boxes` order), the share of its pixels that the (H, W) bool mask ``cloudy``
+    flags: a (n_tiles,) float64 array, each tile's cloudy pixels over all its pixels (as the cloud filter counts)."""
+    sizes = np.array([box.pixels for box in tile_boxes(*cloudy.shape, tile_px)], dtype=np.int64)
+    return tile_sums(cloudy, tile_px) / sizes
+
+
+def withheld(cloud_fraction: Any, max_cloud_fraction: float) -> Any:
+    """The cloud filter's rule: a tile (or an array of tiles) with more cloud than ``max_cloud_fraction`` is
+    withheld, dropped or masked; one with exactly that much is kept."""
+    return cloud_fraction > max_cloud_fraction

@@ -1,13 +1,10 @@
 """ground.cloud: the report's cloud scores against hand-computed cases (confusion scores, tile policies, the PR
-curve, tile sums on the decision-tile grid, the tile-policy sweep)."""
+curve, the tile-policy sweep)."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from ground import cloud as gcloud
-from rundir.tiles import tile_boxes
 
 
 def test_textbook_confusion_scores():
@@ -49,14 +46,6 @@ def test_pr_curve_is_exact_on_a_known_histogram():
     curve = {p["threshold"]: p for p in gcloud._pr_curve([frame_eval(truth, prob)])}
     assert curve[0.5]["precision"] == 1.0 and curve[0.5]["recall"] == pytest.approx(48 / 50)
     assert curve[0.25]["recall"] == 1.0 and curve[0.15]["precision"] == pytest.approx(0.5)
-
-
-@settings(max_examples=40, deadline=None)
-@given(height=st.integers(1, 90), width=st.integers(1, 90), tile_px=st.integers(1, 40), seed=st.integers(0, 99))
-def test_tile_sums_match_the_tile_grid(height, width, tile_px, seed):
-    values = np.random.default_rng(seed).integers(0, 2, (height, width)).astype(bool)
-    expected = [int(values[box.window].sum()) for box in tile_boxes(height, width, tile_px)]
-    assert gcloud.tile_sums(values, tile_px).tolist() == expected
 
 
 def test_tile_policy_sweep_against_hand_counts():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from rundir.tiles import TileBox, tile_boxes
+from rundir.tiles import TileBox, cloud_fractions, tile_boxes, tile_sums, withheld
 
 sizes = st.integers(min_value=0, max_value=200)
 tiles = st.integers(min_value=1, max_value=140)
@@ -44,3 +44,19 @@ def test_a_frame_of_250_px_in_100_px_tiles():
 def test_a_grid_without_tiles_is_refused(height_px, width_px, tile_px):
     with pytest.raises(ValueError, match="tile_px"):
         tile_boxes(height_px, width_px, tile_px)
+
+
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(1, 90), width=st.integers(1, 90), tile_px=st.integers(1, 40), seed=st.integers(0, 99))
+def test_tile_sums_and_cloud_fractions_match_the_tile_grid(height, width, tile_px, seed):
+    values = np.random.default_rng(seed).integers(0, 2, (height, width)).astype(bool)
+    boxes = tile_boxes(height, width, tile_px)
+    assert tile_sums(values, tile_px).tolist() == [int(values[box.window].sum()) for box in boxes]
+    assert cloud_fractions(values, tile_px).tolist() == [float(values[box.window].mean()) for box in boxes]
+
+
+def test_a_tile_at_the_limit_is_kept_and_one_above_it_withheld():
+    fractions = cloud_fractions(np.array([[True, False, True, True]]), 2)  # tiles of 2 px: 1/2 and 2/2 cloudy
+    assert fractions.tolist() == [0.5, 1.0]
+    assert withheld(fractions, 0.5).tolist() == [False, True]
+    assert not withheld(0.3, 0.3) and withheld(0.31, 0.3)

@@ -23,7 +23,7 @@ import numpy as np
 from rundir.errors import ConfigIssue, InputFileError
 from rundir.evaluation import CLOUD_PROBABILITY_KEY, SPECTRAL_CLOUD_KEY
 from rundir.run_info import SENSOR_GROUP, HeldoutScores, ModelFile, ModelValidation, RealScores, RealValidation
-from rundir.tiles import tile_boxes
+from rundir.tiles import cloud_fractions, tile_boxes, tile_sums, withheld
 
 from . import spectral, tiling
 from .stages import Context, Stage, scenario_path
@@ -222,14 +222,15 @@ class CloudFilter(Stage):
         cloudy = cloudy_frames.all(axis=0)
         work.clear = ~cloudy_frames
         kept = []
-        for box in tile_boxes(*stack.shape[1:3], self.params.tile_px):
+        boxes = tile_boxes(*stack.shape[1:3], self.params.tile_px)
+        fractions = cloud_fractions(cloudy, self.params.tile_px)
+        for box, fraction, cloudy_px in zip(boxes, fractions, tile_sums(cloudy, self.params.tile_px)):
             rows, cols = box.window
             tile_cloudy = cloudy[rows, cols]
-            fraction = float(tile_cloudy.mean())
-            clear_px = int(box.pixels - tile_cloudy.sum())
             tile = Tile(dn=frame_tile.dn[..., rows, cols, :], row0=box.row0, col0=box.col0,
-                        priority=frame_tile.priority, meta=TileMeta(cloud_fraction=round(fraction, 4), clear_px=clear_px))
-            if fraction <= self.params.max_cloud_fraction:
+                        priority=frame_tile.priority,
+                        meta=TileMeta(cloud_fraction=round(float(fraction), 4), clear_px=int(box.pixels - cloudy_px)))
+            if not withheld(fraction, self.params.max_cloud_fraction):
                 kept.append(tile)
             elif self.params.action == "drop":
                 work.dropped.append((tile, "cloudy"))
