@@ -57,9 +57,10 @@ from onboard.runtime.hardware import load_profile, profile_names  # noqa: E402
 from onboard.runtime.modelcard import MODEL_DIR, load_card  # noqa: E402
 from onboard.runtime.model import Model  # noqa: E402
 from training.cloud_data import CloudFrames, make_frames  # noqa: E402
-from training.cloud_scores import REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation, scores  # noqa: E402
-from training.train_cloud import (MODEL_PX, THRESHOLD, VARIANTS, WINDOW_OVERLAP_PX, TrainConfig, _batches,  # noqa: E402
-                                  build_unet, export_model, to_tflite)
+from training.cloud_scores import (REAL_CLOUD_VAL_DIR, THRESHOLD, WINDOW_OVERLAP_PX, confusion,  # noqa: E402
+                                   load_real_tiles, real_validation, scores)
+from training.train_cloud import (MODEL_PX, VARIANTS, TrainConfig, _batches, build_unet, export_model,  # noqa: E402
+                                  to_tflite)
 
 SHIPPED = MODEL_DIR / "cloud_bgrn_float32.tflite"
 BANDS = VARIANTS["bgrn"]

@@ -46,9 +46,9 @@ from onboard.sensing.cloud_layers import THIN_CLOUD_TAU, WATER_CLOUD_ASYMMETRY, 
 from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, DESERT, LANDCOVER_CLASSES, SNOW, is_cloud
 from onboard.sensing.world import compose
 from training import cloud_data
-from training.cloud_scores import REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation, scores
-from training.train_cloud import (LANDSAT_CENTRE_DEG, LANDSAT_DIR, LANDSAT_SCENES, LANDSAT_TIME_UTC, THRESHOLD,
-                                   landsat_toa, predict_frame)
+from training.cloud_scores import (REAL_CLOUD_VAL_DIR, THRESHOLD, confusion, load_real_tiles, predict_frame,
+                                   real_validation, scores)
+from training.landsat_pair import LANDSAT_CENTRE_DEG, LANDSAT_DIR, LANDSAT_SCENES, LANDSAT_TIME_UTC, landsat_toa
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -8,9 +8,8 @@ import pytest
 from benchmarks.realism import classic_rule
 from onboard.runtime.modelcard import MODEL_DIR
 from onboard.runtime.model import Model
-from training.cloud_scores import (REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation, scores,
-                                   summary, tile_counts)
-from training.train_cloud import THRESHOLD, predict_frame
+from training.cloud_scores import (REAL_CLOUD_VAL_DIR, THRESHOLD, confusion, load_real_tiles, predict_frame,
+                                   real_validation, scores, summary, tile_counts)
 
 SCORE_PY = REAL_CLOUD_VAL_DIR / "score.py"
 needs_tiles = pytest.mark.skipif(not SCORE_PY.is_file(), reason=f"no real tiles and score.py at {REAL_CLOUD_VAL_DIR}")

@@ -17,6 +17,7 @@ from onboard.scenario.spacecraft_config import CameraConfig
 from onboard.sensing.projection import epsg_code, utm_zone
 from onboard.sensing.world import SYNTHETIC_BANDS
 from training import cloud_data, superres_data
+from training.landsat_pair import LANDSAT_BANDS, LANDSAT_DIR
 from training.superres_data import RegisteredBurst, iter_bursts, make_bursts
 
 BURST_PX = 64
@@ -107,7 +108,7 @@ def test_a_draw_as_json(bursts):
     assert record == {name: value for name, value in vars(draw).items() if name != "time_utc"}
 
 
-@pytest.mark.skipif(not superres_data.LANDSAT_DIR.is_dir(), reason=f"no Landsat pair at {superres_data.LANDSAT_DIR}")
+@pytest.mark.skipif(not LANDSAT_DIR.is_dir(), reason=f"no Landsat pair at {LANDSAT_DIR}")
 def test_a_landsat_bursts_truth_is_the_scenes_own_pixels():
     scene, row0, col0 = superres_data.LANDSAT_CROPS[1]
     size_px = 24
@@ -115,8 +116,8 @@ def test_a_landsat_bursts_truth_is_the_scenes_own_pixels():
     truth_px = superres_data.SCALE * size_px
     gain = 1.0 / math.sin(math.radians(superres_data.LANDSAT_SUN_ELEVATION_DEG))
     expected = []
-    for number in superres_data.LANDSAT_BANDS.values():
-        with rasterio.open(superres_data.LANDSAT_DIR / f"{scene}_B{number}.TIF") as ds:
+    for number in LANDSAT_BANDS.values():
+        with rasterio.open(LANDSAT_DIR / f"{scene}_B{number}.TIF") as ds:
             dn = ds.read(1, window=Window(col0, row0, truth_px, truth_px)).astype(np.float64)
         expected.append((2e-5 * dn - 0.1) * gain)  # Collection 1 rescaling, sun-corrected
     assert sample.draw is None

@@ -14,6 +14,7 @@ from onboard.pipeline import fusion
 from onboard.runtime.model import Model
 from onboard.sensing.world import SYNTHETIC_BANDS
 from training import cloud_data, superres_data, train_superres
+from training.landsat_pair import LANDSAT_DIR
 from training.superres_data import iter_bursts, make_bursts
 from training.train_superres import CHANNELS, MODEL_PX, SCALE, TrainConfig, TrainingSet
 
@@ -110,8 +111,7 @@ def test_an_untrained_network_gives_the_registered_bicubic_mean(bursts):
     np.testing.assert_array_equal(fusers["model"](sample), fusers["bicubic_registered"](sample))
 
 
-@pytest.mark.skipif(not superres_data.LANDSAT_DIR.is_dir(),
-                    reason=f"build scores on the Landsat pair, not at {superres_data.LANDSAT_DIR}")
+@pytest.mark.skipif(not LANDSAT_DIR.is_dir(), reason=f"build scores on the Landsat pair, not at {LANDSAT_DIR}")
 def test_tiny_training_converts_to_int8_and_runs(tmp_path):
     pytest.importorskip("tensorflow", reason=TF_REASON)
     config = TrainConfig(train_bursts=2, train_burst_px=BURST_PX, heldout_bursts=1, heldout_burst_px=BURST_PX,

@@ -1,4 +1,5 @@
-"""Pixel scores of cloud masks, and the real labelled tiles they are measured on.
+"""Pixel scores of cloud masks, and the real imagery they are measured on: the labelled tiles, and the cloud-free
+Landsat pair (:mod:`training.landsat_pair`), where every flagged pixel is a false alarm.
 
 The real tiles are ``shared/data/real_cloud_val/*.npz`` (its README gives sources, licences and how each label was
 made): ``toa`` (H, W, 4) TOA reflectance in B, G, R, NIR order, ``cloud`` (H, W) uint8 with 0 clear, 1 thin,
@@ -10,13 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
+from onboard.orbit.sun import sun_elevation_deg
+from onboard.runtime.model import Model
 from onboard.sensing.world import SYNTHETIC_BANDS
+from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
+from training.landsat_pair import LANDSAT_CENTRE_DEG, LANDSAT_SCENES, LANDSAT_TIME_UTC, landsat_toa
 
+THRESHOLD = 0.5  # every consumer of the shipped cloud models decides cloud at this probability
+WINDOW_OVERLAP_PX = 32  # sliding windows overlap by this much, as the cloud stage's default overlap_px
 REAL_CLOUD_VAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real_cloud_val"
 
 
@@ -102,3 +108,42 @@ def real_validation(predict: Callable[[np.ndarray], np.ndarray], tiles: Sequence
     pooled = {group: summary({key: sum(per_tile[name][key] for name in names) for key in per_tile[names[0]]})
               for group, names in groups.items()}
     return {"tiles": {name: summary(counts) for name, counts in per_tile.items()}, **pooled}
+
+
+def predict_frame(model: Model, toa: np.ndarray) -> np.ndarray:
+    """Cloud probability (H, W) float32 of a frame (H, W, B) of TOA reflectance, by sliding windows."""
+    scaling = model.card.inputs[0].scaling
+    return model.predict_tiled(scaling.apply(toa), WINDOW_OVERLAP_PX)[..., 0]
+
+
+def landsat_flagged_fraction(model: Model, sun_elevation_deg: float | None = None) -> dict[str, Any]:
+    """Fraction of the valid pixels of both (nearly cloud-free) Landsat scenes that ``model`` flags as cloud,
+    overall and per scene. With ``sun_elevation_deg`` the TOA reflectance is divided by its sine (the
+    sun-elevation correction)."""
+    bands = model.card.inputs[0].bands
+    gain = 1.0 if sun_elevation_deg is None else 1.0 / np.sin(np.radians(sun_elevation_deg))
+    flagged = valid_px = 0
+    per_scene = {}
+    for scene in LANDSAT_SCENES:
+        toa, valid = landsat_toa(scene, bands)
+        cloudy = (predict_frame(model, toa * np.float32(gain)) >= THRESHOLD) & valid
+        per_scene[scene] = round(float(cloudy.sum() / valid.sum()), 5)
+        flagged += int(cloudy.sum())
+        valid_px += int(valid.sum())
+    return {"fraction": round(flagged / valid_px, 5), "per_scene": per_scene}
+
+
+def landsat_metrics(model: Model) -> dict[str, Any]:
+    """The card's real-imagery figures: cloud-flagged fraction of the Landsat pair, as given and sun-corrected."""
+    uncorrected = landsat_flagged_fraction(model)
+    elevation = float(sun_elevation_deg(LANDSAT_CENTRE_DEG[0], LANDSAT_CENTRE_DEG[1], LANDSAT_TIME_UTC, 0.0))
+    corrected = landsat_flagged_fraction(model, elevation)
+    return {"real_landsat_false_positive_fraction": uncorrected["fraction"],
+            "real_landsat": {"scenes": list(LANDSAT_SCENES), "threshold": THRESHOLD,
+                             "toa": "2e-5 * DN - 0.1 (Collection 1 rescaling, no sun-elevation correction)",
+                             "flagged_fraction": uncorrected["fraction"], "per_scene": uncorrected["per_scene"],
+                             "sun_corrected_flagged_fraction": corrected["fraction"],
+                             "sun_corrected_per_scene": corrected["per_scene"],
+                             "sun_elevation_deg": round(elevation, 1),
+                             "sun_elevation_note": f"computed for the scene centre at {LANDSAT_TIME_UTC:%H:%M} UTC, "
+                                                   "the usual overpass time (no metadata file)"}}

@@ -18,8 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 
 import numpy as np
 
@@ -31,6 +30,7 @@ from onboard.pipeline.registration import register
 from onboard.sensing.imagery import ImageryWorld
 from onboard.sensing.raster import image_info
 from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
+from training.landsat_pair import LANDSAT_BANDS, LANDSAT_TIME_UTC, band_path
 from training.cloud_data import (BIT_DEPTH, FULL_WELL_RANGE_E, HELDOUT_WORLD_SEEDS,
                                  READ_NOISE_RANGE_DN, SPLITS, TRAIN_WORLD_SEEDS, draw_sunlit_place)
 
@@ -50,12 +50,9 @@ MIN_CLEAR_FRACTION = 0.5  # bursts whose truth is clear over less than this are 
 # Real scene content: the Landsat 8 pair of the shared data as the high-res truth at its own 30 m, imaged by the
 # burst camera at 60 m. TOA reflectance = (2e-5 DN - 0.1) / sin(sun elevation), the Collection 1 rescaling
 # with the sun-elevation correction for ~38 degrees (the scene centre at the usual overpass time).
-LANDSAT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "landsat8_p224_r077_r078"
-LANDSAT_BANDS = {"B": 2, "G": 3, "R": 4}  # OLI band numbers
 LANDSAT_SUN_ELEVATION_DEG = 38.0
 LANDSAT_GSD_M = 30.0
 LANDSAT_READ_NOISE_DN = 1.5  # the read noise the shipped model's Landsat bursts were made with
-LANDSAT_TIME_UTC = datetime(2020, 5, 18, 13, 40, tzinfo=timezone.utc)
 # (scene, first row, first column) of each crop's truth in the scene's own 30 m grid: farmland, the
 # Itaipu reservoir shore, and the Foz do Iguacu / Ciudad del Este urban area.
 LANDSAT_CROPS = (("LC08_L1TP_224077_20200518_20200518_01_RT", 400, 400),
@@ -162,7 +159,7 @@ def make_bursts(split: str, count: int, size_px: int, seed: int) -> list[Registe
 def landsat_world(scene: str) -> ImageryWorld:
     """One Landsat 8 scene of the shared data (bands B, G, R) as sun-corrected TOA reflectance."""
     gain = 1.0 / math.sin(math.radians(LANDSAT_SUN_ELEVATION_DEG))
-    return ImageryWorld({band: LANDSAT_DIR / f"{scene}_B{number}.TIF" for band, number in LANDSAT_BANDS.items()},
+    return ImageryWorld({band: band_path(scene, band) for band in LANDSAT_BANDS},
                         dn_scale=2e-5 * gain, dn_offset=-0.1 * gain, nodata=0)
 
 
@@ -172,7 +169,7 @@ def landsat_burst(scene: str, row0: int, col0: int, size_px: int, rng: np.random
     pixels from (``row0``, ``col0``) on (the default camera: PSF sigma 0.5 px, 12 bits, read noise 1.5 DN,
     frame clouds)."""
     world = world or landsat_world(scene)
-    grid = image_info(LANDSAT_DIR / f"{scene}_B{LANDSAT_BANDS['R']}.TIF")  # north-up: x0 = c, y0 = f
+    grid = image_info(band_path(scene, "R"))  # north-up: x0 = c, y0 = f
     gsd_m = LANDSAT_GSD_M * SCALE
     footprint = GridFootprint(grid.crs.to_epsg(), grid.transform.c + col0 * LANDSAT_GSD_M,
                               grid.transform.f - row0 * LANDSAT_GSD_M, gsd_m, size_px, size_px)

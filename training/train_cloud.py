@@ -31,7 +31,6 @@ import os
 import platform
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -42,23 +41,15 @@ from onboard.runtime.modelcard import Scaling, write_card
 from onboard.runtime.model import Model, build_card
 from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
 from training import augment, cloud_data
-from training.cloud_scores import (REAL_CLOUD_VAL_DIR, confusion, load_real_tiles, real_validation,
-                                    scores)
+from training.cloud_scores import (REAL_CLOUD_VAL_DIR, THRESHOLD, WINDOW_OVERLAP_PX, confusion, landsat_metrics,
+                                   load_real_tiles, predict_frame, real_validation, scores)
 from training.cloud_data import CloudFrames, make_frames
 
 VARIANTS = {"bgrn": ("B", "G", "R", "NIR"), "rgb": ("B", "G", "R")}
 MODEL_PX = 256
-WINDOW_OVERLAP_PX = 32
-THRESHOLD = 0.5
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)
 MODELS_DIR = Path(__file__).resolve().parent.parent / "onboard" / "runtime" / "models"
 VERSION = "2.0.0"
-LANDSAT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "landsat8_p224_r077_r078"
-LANDSAT_SCENES = ("LC08_L1TP_224077_20200518_20200518_01_RT", "LC08_L1TP_224078_20200518_20200518_01_RT")
-LANDSAT_BANDS = {"B": 2, "G": 3, "R": 4}  # OLI band numbers
-LANDSAT_TOA = (2e-5, -0.1)  # Collection 1 reflectance rescaling (gain, offset), before the sun-elevation correction
-LANDSAT_CENTRE_DEG = (-25.3, -54.65)  # (lat, lon) of the pair's centre, Parana / Itaipu
-LANDSAT_TIME_UTC = datetime(2020, 5, 18, 13, 40, tzinfo=timezone.utc)  # ~10:15 local mean time
 
 
 @dataclass(frozen=True)
@@ -228,12 +219,6 @@ def to_tflite(model, representative: np.ndarray | None) -> bytes:
 # -------------------------------------------------------------------------------------------- scoring
 
 
-def predict_frame(model: Model, toa: np.ndarray) -> np.ndarray:
-    """Cloud probability (H, W) float32 of a frame (H, W, B) of TOA reflectance, by sliding windows."""
-    scaling = model.card.inputs[0].scaling
-    return model.predict_tiled(scaling.apply(toa), WINDOW_OVERLAP_PX)[..., 0]
-
-
 def breakdown(predicted: np.ndarray, frames: CloudFrames) -> dict[str, float]:
     """Recall on thin and on thick cloud, and the share of clear pixels flagged per land-cover class."""
     result = {"thin_cloud_recall": float(predicted[frames.cloud == CLOUD_THIN].mean()),
@@ -263,52 +248,6 @@ def spectral_metrics(heldout: CloudFrames, bands: Sequence[str]) -> dict[str, An
     predicted = np.stack([spectral.cloud_mask(frame, bands) for frame in toa])
     return {**{f"pixel_{k}": round(v, 4) for k, v in scores(confusion(predicted, heldout.label)).items()},
             "thresholds": asdict(spectral.SpectralThresholds()), "breakdown": breakdown(predicted, heldout)}
-
-
-def landsat_toa(scene: str, bands: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """A Landsat 8 scene of the shared data as TOA reflectance (H, W, B) float32 in ``bands`` order, and its
-    valid-pixel mask (H, W) bool (DN 0 is fill)."""
-    import cv2
-
-    dn = np.stack([cv2.imread(str(LANDSAT_DIR / f"{scene}_B{LANDSAT_BANDS[b]}.TIF"), cv2.IMREAD_UNCHANGED)
-                   for b in bands], axis=-1)
-    gain, offset = LANDSAT_TOA
-    return (dn.astype(np.float32) * np.float32(gain) + np.float32(offset)), np.all(dn > 0, axis=-1)
-
-
-def landsat_flagged_fraction(model: Model, sun_elevation_deg: float | None = None) -> dict[str, Any]:
-    """Fraction of the valid pixels of both (nearly cloud-free) Landsat scenes that ``model`` flags as cloud,
-    overall and per scene. With ``sun_elevation_deg`` the TOA reflectance is divided by its sine (the
-    sun-elevation correction)."""
-    bands = model.card.inputs[0].bands
-    gain = 1.0 if sun_elevation_deg is None else 1.0 / np.sin(np.radians(sun_elevation_deg))
-    flagged = valid_px = 0
-    per_scene = {}
-    for scene in LANDSAT_SCENES:
-        toa, valid = landsat_toa(scene, bands)
-        cloudy = (predict_frame(model, toa * np.float32(gain)) >= THRESHOLD) & valid
-        per_scene[scene] = round(float(cloudy.sum() / valid.sum()), 5)
-        flagged += int(cloudy.sum())
-        valid_px += int(valid.sum())
-    return {"fraction": round(flagged / valid_px, 5), "per_scene": per_scene}
-
-
-def landsat_metrics(model: Model) -> dict[str, Any]:
-    """The card's real-imagery figures: cloud-flagged fraction of the Landsat pair, as given and sun-corrected."""
-    from onboard.orbit.sun import sun_elevation_deg
-
-    uncorrected = landsat_flagged_fraction(model)
-    elevation = float(sun_elevation_deg(LANDSAT_CENTRE_DEG[0], LANDSAT_CENTRE_DEG[1], LANDSAT_TIME_UTC, 0.0))
-    corrected = landsat_flagged_fraction(model, elevation)
-    return {"real_landsat_false_positive_fraction": uncorrected["fraction"],
-            "real_landsat": {"scenes": list(LANDSAT_SCENES), "threshold": THRESHOLD,
-                             "toa": "2e-5 * DN - 0.1 (Collection 1 rescaling, no sun-elevation correction)",
-                             "flagged_fraction": uncorrected["fraction"], "per_scene": uncorrected["per_scene"],
-                             "sun_corrected_flagged_fraction": corrected["fraction"],
-                             "sun_corrected_per_scene": corrected["per_scene"],
-                             "sun_elevation_deg": round(elevation, 1),
-                             "sun_elevation_note": f"computed for the scene centre at {LANDSAT_TIME_UTC:%H:%M} UTC, "
-                                                   "the usual overpass time (no metadata file)"}}
 
 
 # ------------------------------------------------------------------------------------------- the run
