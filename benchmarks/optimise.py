@@ -19,11 +19,8 @@ Runtime's own tools, the route an ONNX user takes: ``onnxruntime.transformers.fl
 and ``onnxruntime.quantization`` (dynamic int8; static QDQ, per-channel int8 weights, int8 or int16 activations). Both
 runtimes' static quantisation is calibrated on the same training frames.
 
-Pruning is the TF Model Optimization Toolkit's method written out (``prune_low_magnitude`` with
-``ConstantSparsity(0.5)``: per weight tensor, the smallest magnitudes masked to zero and kept at zero through a short
-fine-tune), because tfmot 0.8 prunes only tf-keras (Keras 2) models and ``build_unet`` is Keras 3. Every conv kernel
-(Conv2D and DepthwiseConv2D) is pruned; batch normalisation keeps its statistics (the model runs in inference mode
-while the kernels, scales and offsets train).
+Pruning is the TF Model Optimization Toolkit's magnitude pruning written out (``benchmarks/pruning.py``); the .tflite
+files are read and checked against the Edge TPU's constraints by ``benchmarks/tflite_file.py``.
 
 Run: .venv/bin/python benchmarks/optimise.py [--heldout-frames N] [--runs N] [--models-dir DIR]
 Writes benchmarks/results/optimise.json and prints the table in Markdown.
@@ -40,7 +37,6 @@ import sys
 import tempfile
 import time
 import zlib
-from collections import Counter
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -54,20 +50,22 @@ sys.path.insert(0, str(ROOT))  # NOTE: training/ is not an installed package; ru
 from ground.document import Table, to_markdown  # noqa: E402
 from onboard.runtime import bench  # noqa: E402
 from onboard.runtime.hardware import load_profile, profile_names  # noqa: E402
-from onboard.runtime.modelcard import MODEL_DIR, load_card  # noqa: E402
+from onboard.runtime.modelcard import load_card  # noqa: E402
 from onboard.runtime.model import Model  # noqa: E402
 from training.cloud_data import CloudFrames, make_frames  # noqa: E402
 from training.cloud_scores import (REAL_CLOUD_VAL_DIR, THRESHOLD, WINDOW_OVERLAP_PX, confusion,  # noqa: E402
                                    load_real_tiles, real_validation, scores)
-from training.train_cloud import (MODEL_PX, VARIANTS, TrainConfig, _batches, build_unet, export_model,  # noqa: E402
-                                  to_tflite)
+from training.train_cloud import MODEL_PX, VARIANTS, TrainConfig, to_tflite  # noqa: E402
+from benchmarks.pruning import SPARSITY, prune  # noqa: E402
+from benchmarks.tflite_file import (CHECKED_LIMITS, EDGETPU_OPS, EDGETPU_REQUIREMENTS, EDGETPU_SOURCE,  # noqa: E402
+                                   SHIPPED_FLOAT32, conv_zero_fraction, edgetpu_constraints, reproduction_error,
+                                   shipped_keras)
 
-SHIPPED = MODEL_DIR / "cloud_bgrn_float32.tflite"
+SHIPPED = SHIPPED_FLOAT32
 BANDS = VARIANTS["bgrn"]
 OUT = ROOT / "benchmarks" / "results" / "optimise.json"
 RUNTIMES = ("litert", "onnxruntime")
 ONNX_OPSET = 17  # int16 QDQ needs 21: onnxruntime.quantization raises it for that variant
-SPARSITY = 0.5
 REPRODUCE_TOLERANCE = 1e-4  # cloud probability: the rebuilt Keras model against the shipped .tflite
 
 
@@ -99,189 +97,6 @@ class OptimiseConfig:
     runs: int = 50  # timed inferences per model, interleaved with the other models', after `warmup`
     warmup: int = 5
     threads: int = 1  # as the cards' latency and the profiles' calibration
-
-
-# The Edge TPU compiler's requirements and supported operations, as documented by Coral ("TensorFlow models on the
-# Edge TPU", sections "Model requirements" and "Supported operations"), keyed by TFLite builtin operator name.
-EDGETPU_SOURCE = "https://coral.ai/docs/edgetpu/models-intro/#supported-operations"
-EDGETPU_REQUIREMENTS = (
-    "tensor parameters quantised to 8-bit fixed point (int8 or uint8): a full-integer model",
-    "tensor sizes constant at compile time (no dynamic shapes)",
-    "model parameters such as bias tensors constant at compile time",
-    "tensors of 1, 2 or 3 dimensions; a tensor of more may have a size > 1 only in its 3 innermost dimensions",
-    "only the supported operations below, within their limits",
-)
-NO_FUSED_ACTIVATION = "no fused activation function"
-SAME_DILATION = "the same dilation in x and y"
-EDGETPU_OPS = {
-    "ADD": "", "AVERAGE_POOL_2D": NO_FUSED_ACTIVATION,
-    "CONCATENATION": f"{NO_FUSED_ACTIVATION}; a compile-time constant input must be all zeros and one of only 2 inputs",
-    "CONV_2D": SAME_DILATION, "DEPTHWISE_CONV_2D": SAME_DILATION, "EXPAND_DIMS": "",
-    "FULLY_CONNECTED": "the default weights format only; one-dimensional output", "L2_NORMALIZATION": "",
-    "LOGISTIC": "", "UNIDIRECTIONAL_SEQUENCE_LSTM": "unidirectional LSTM only", "MAXIMUM": "",
-    "MAX_POOL_2D": NO_FUSED_ACTIVATION,
-    "MEAN": "no reduction over the batch dimension; a reduction over z needs z a multiple of 4",
-    "MINIMUM": "", "MUL": "", "PACK": "not along the batch dimension", "PAD": "not in the batch dimension",
-    "PRELU": "alpha one-dimensional (only its innermost dimension > 1)", "QUANTIZE": "",
-    "REDUCE_MAX": "not over the batch dimension", "REDUCE_MIN": "not over the batch dimension", "RELU": "",
-    "RELU6": "", "RELU_N1_TO_1": "", "RESHAPE": "some reshapes of large tensors may not be mapped",
-    "RESIZE_BILINEAR": "3-dimensional input and output; depending on the sizes it may not be mapped (precision)",
-    "RESIZE_NEAREST_NEIGHBOR": "3-dimensional input and output; depending on the sizes it may not be mapped",
-    "RSQRT": "", "SLICE": "", "SOFTMAX": "1-D input of at most 16,000 elements", "SPACE_TO_DEPTH": "",
-    "SPLIT": "not along the batch dimension", "SQUEEZE": "",
-    "STRIDED_SLICE": "all strides 1, ellipsis-axis mask 0 and new-axis mask 0", "SUB": "",
-    "SUM": "not over the batch dimension", "SQUARED_DIFFERENCE": "", "TANH": "", "TRANSPOSE": "", "TRANSPOSE_CONV": "",
-}
-# the operators whose limits edgetpu_constraints reads from the file itself
-CHECKED_LIMITS = ("AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D")
-
-
-# --------------------------------------------------------------------------------------------- .tflite files
-
-
-def flatbuffer(path: Path):
-    """The .tflite file at ``path`` through TFLite's flatbuffer schema (its object API, ``ModelT``)."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(path.read_bytes(), 0))
-
-
-def _enum_names(enum: type) -> dict[int, str]:
-    return {value: name for name, value in vars(enum).items() if not name.startswith("_")}
-
-
-def operators(model) -> list[tuple[str, Any]]:
-    """(builtin operator name, operator) of the main subgraph, in execution order."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    names = _enum_names(schema.BuiltinOperator)
-    codes = model.operatorCodes
-    return [(names[max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex].deprecatedBuiltinCode)], op)
-            for op in model.subgraphs[0].operators]
-
-
-def constant(model, index: int) -> np.ndarray | None:
-    """The data of tensor ``index`` of the main subgraph as its dtype and shape; None for a tensor without data."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    tensor = model.subgraphs[0].tensors[index]
-    data = model.buffers[tensor.buffer].data
-    if data is None or len(data) == 0:
-        return None
-    dtype = np.dtype(_enum_names(schema.TensorType)[tensor.type].lower())
-    return np.asarray(data, np.uint8).view(dtype).reshape(tensor.shape)
-
-
-def conv_weights(path: Path) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
-    """(op name, kernel, bias) of every CONV_2D and DEPTHWISE_CONV_2D of a .tflite file, in execution order, with
-    the file's layouts: CONV_2D (out, kh, kw, in), DEPTHWISE_CONV_2D (1, kh, kw, channels)."""
-    model = flatbuffer(path)
-    found = []
-    for name, op in operators(model):
-        if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-            bias = constant(model, int(op.inputs[2])) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
-            found.append((name, constant(model, int(op.inputs[1])), bias))
-    return found
-
-
-def conv_zero_fraction(path: Path) -> float:
-    """The smallest share of exact zeros among the .tflite file's convolution kernels (quantised or not)."""
-    return min(float(np.mean(kernel == 0)) for _, kernel, _ in conv_weights(path))
-
-
-# ------------------------------------------------------------------------------------------ the Keras model
-
-
-def conv_layers(model) -> list:
-    """The Conv2D and DepthwiseConv2D layers of a Keras model, in the model's (topological) layer order."""
-    import keras
-
-    return [layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))]
-
-
-def shipped_keras(path: Path = SHIPPED):
-    """``build_unet`` in the exported shape (1, MODEL_PX, MODEL_PX, 4), carrying the weights of the float32 .tflite
-    at ``path``.
-
-    The converter folded each batch normalisation into the convolution before it, so each BatchNormalization layer
-    becomes the identity after the folded kernel: scale 1, offset the op's bias, moving mean 0, moving variance
-    1 - epsilon (sqrt(variance + epsilon) = 1). Ops and layers are matched in order (both run from input to output)
-    and each kernel's shape is checked; ValueError when the file does not fit the architecture."""
-    import keras
-
-    model = build_unet(len(BANDS), MODEL_PX, 1, TrainConfig().widths)
-    weights = conv_weights(path)
-    if len(weights) != len(conv_layers(model)):
-        raise ValueError(f"{path}: {len(weights)} convolutions, the U-Net has {len(conv_layers(model))}")
-    pending = iter(weights)
-    bias = None
-    for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
-            _, kernel, bias = next(pending)
-            kernel = np.transpose(kernel, (1, 2, 3, 0))  # -> (kh, kw, in, out) or (kh, kw, channels, 1)
-            if kernel.shape != tuple(layer.kernel.shape):
-                raise ValueError(f"{path}: kernel {kernel.shape} where {layer.name} takes {tuple(layer.kernel.shape)}")
-            layer.set_weights([kernel, bias] if layer.use_bias else [kernel])
-        elif isinstance(layer, keras.layers.BatchNormalization):
-            ones = np.ones_like(bias)
-            layer.set_weights([ones, bias, np.zeros_like(bias), ones - np.float32(layer.epsilon)])
-    return model
-
-
-def reproduction_error(model, windows: np.ndarray, path: Path = SHIPPED) -> float:
-    """Largest |probability difference| between the Keras ``model`` and the .tflite at ``path`` (LiteRT, one
-    thread) over ``windows`` (N, MODEL_PX, MODEL_PX, 4) of TOA reflectance."""
-    shipped = Model(path)
-    keras_out = np.concatenate([model(w[None], training=False).numpy() for w in windows.astype(np.float32)])
-    litert_out = np.stack([shipped.predict(w) for w in windows.astype(np.float32)])
-    return float(np.abs(keras_out - litert_out).max())
-
-
-def magnitude_masks(model, sparsity: float) -> list[tuple[Any, np.ndarray]]:
-    """(kernel variable, mask) per conv layer: mask 0 on the ceil(sparsity x size) smallest |weights| of the kernel,
-    1 elsewhere (tfmot's magnitude pruning, per weight tensor). The kernels are not changed."""
-    masks = []
-    for layer in conv_layers(model):
-        kernel = layer.kernel.numpy()
-        mask = np.ones(kernel.size, np.float32)
-        mask[np.argsort(np.abs(kernel).ravel(), kind="stable")[:int(np.ceil(sparsity * kernel.size))]] = 0.0
-        masks.append((layer.kernel, mask.reshape(kernel.shape)))
-    return masks
-
-
-def prune(model, frames: CloudFrames, steps: int, learning_rate: float, sparsity: float = SPARSITY):
-    """A copy of ``model`` (exported shape) with ``sparsity`` of each conv kernel's weights zeroed by magnitude, then
-    fine-tuned for ``steps`` batches of training crops (train_cloud's batches and loss) with the zeros held: the mask
-    is applied again after every optimiser step, as tfmot's pruning wrapper does. Batch normalisation runs in
-    inference mode (its statistics stay); kernels, scales and offsets train."""
-    import keras
-    import tensorflow as tf
-
-    config = TrainConfig()
-    keras.utils.set_random_seed(config.train_seed)
-    tf.config.experimental.enable_op_determinism()
-    trainable = build_unet(len(BANDS), config.crop_px, None, config.widths)
-    trainable.set_weights(model.get_weights())
-    masks = [(kernel, tf.constant(mask)) for kernel, mask in magnitude_masks(trainable, sparsity)]
-    for kernel, mask in masks:
-        kernel.assign(kernel * mask)
-    optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05))
-    bce, dice = keras.losses.BinaryCrossentropy(), keras.losses.Dice()
-    variables = trainable.trainable_variables
-
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            p = trainable(x, training=False)
-            loss = bce(y, p) + config.dice_weight * dice(y, p)  # train_cloud.train's loss
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        for kernel, mask in masks:
-            kernel.assign(kernel * mask)
-
-    batches = _batches(frames.bands(BANDS), frames.label, BANDS, config, np.random.default_rng([config.train_seed, 50]))
-    for _ in range(steps):
-        step(*next(batches))
-    return export_model(trainable, BANDS, config)
 
 
 # -------------------------------------------------------------------------------------------- the variants
@@ -416,50 +231,6 @@ def real_scores(predict: Callable[[np.ndarray], np.ndarray], tiles) -> dict[str,
         return None
     result = real_validation(lambda toa: predict(toa) >= THRESHOLD, tiles, BANDS)
     return {group: summary for group, summary in result.items() if group != "tiles"}
-
-
-def _op_problems(model, name: str, op) -> list[str]:
-    """Where one operator breaks the limits of EDGETPU_OPS that the file shows (the ops of CHECKED_LIMITS)."""
-    options, limit, problems = op.builtinOptions, EDGETPU_OPS.get(name, ""), []
-    if NO_FUSED_ACTIVATION in limit and options.fusedActivationFunction != 0:
-        problems.append(f"{name} with a fused activation")
-    if limit == SAME_DILATION and options.dilationHFactor != options.dilationWFactor:
-        problems.append(f"{name} with dilation {options.dilationHFactor} x {options.dilationWFactor}")
-    if name == "CONCATENATION":
-        constants = [constant(model, int(i)) for i in op.inputs]
-        if any(c is not None for c in constants) and (len(op.inputs) != 2 or any(c is not None and np.any(c != 0)
-                                                                                 for c in constants)):
-            problems.append("CONCATENATION with a constant input other than one of two, all zeros")
-    return problems
-
-
-def edgetpu_constraints(path: Path) -> dict[str, Any]:
-    """Whether a .tflite file meets EDGETPU_REQUIREMENTS and EDGETPU_OPS as far as the file shows: tensor types
-    (int8 or uint8; int32 only as constants: biases, sizes), static shapes, activation ranks, operators, and the
-    limits of CHECKED_LIMITS. Limits of present operators that only the compiler can judge are listed as
-    ``unchecked_limits``; ``op_versions`` gives each operator's version, which the documentation does not bound."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    model = flatbuffer(path)
-    graph = model.subgraphs[0]
-    types = _enum_names(schema.TensorType)
-    wrong_types = Counter(types[t.type].lower() for i, t in enumerate(graph.tensors)
-                          if types[t.type] not in ("INT8", "UINT8")
-                          and not (types[t.type] == "INT32" and constant(model, i) is not None))
-    problems = [f"{n} {dtype} tensors" for dtype, n in sorted(wrong_types.items())]
-    if any(t.shapeSignature is not None and np.any(np.asarray(t.shapeSignature) < 0) for t in graph.tensors):
-        problems.append("dynamic tensor shapes")
-    if any(len(t.shape) > 3 and np.any(np.asarray(t.shape[:-3]) > 1) and constant(model, i) is None
-           for i, t in enumerate(graph.tensors)):  # activations: every conv model's kernels are 4-D
-        problems.append("activations with a size > 1 outside their 3 innermost dimensions")
-    ops = operators(model)
-    present = sorted({name for name, _ in ops})
-    problems += [f"{name} is not a supported operation" for name in present if name not in EDGETPU_OPS]
-    problems += [problem for name, op in ops if name in CHECKED_LIMITS for problem in _op_problems(model, name, op)]
-    return {"met": not problems, "problems": list(dict.fromkeys(problems)),
-            "unchecked_limits": {name: EDGETPU_OPS[name] for name in present
-                                 if EDGETPU_OPS.get(name) and name not in CHECKED_LIMITS},
-            "op_versions": {name: int(model.operatorCodes[op.opcodeIndex].version) for name, op in ops}}
 
 
 # ---------------------------------------------------------------------------------------------------- the run
