@@ -38,7 +38,9 @@ import cv2
 import numpy as np
 import tifffile
 
+from benchmarks.distances import frechet_distance, log_spectral_distance, power_spectrum, wasserstein_1d
 from onboard.pipeline import spectral
+from onboard.pipeline.spectral import whiteness
 from onboard.runtime.modelcard import MODEL_DIR
 from onboard.runtime.model import Model
 from onboard.sensing.atmosphere import ClearSky
@@ -48,7 +50,7 @@ from onboard.sensing.world import compose
 from training import cloud_data
 from training.cloud_scores import (REAL_CLOUD_VAL_DIR, THRESHOLD, confusion, load_real_tiles, predict_frame,
                                    real_validation, scores)
-from training.landsat_pair import LANDSAT_CENTRE_DEG, LANDSAT_DIR, LANDSAT_SCENES, LANDSAT_TIME_UTC, landsat_toa
+from training.landsat_pair import LANDSAT_DIR, LANDSAT_SCENES, landsat_toa, sun_elevation_deg
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -58,7 +60,6 @@ SHIPPED = ("cloud_bgrn_int8", "cloud_bgrn_float32", "cloud_rgb_int8", "cloud_rgb
 BGRN = ("B", "G", "R", "NIR")
 SEED = 2026
 MATCHED_LANDCOVER = tuple(k for k in range(len(LANDCOVER_CLASSES)) if k not in (SNOW, DESERT))
-SPECTRUM_PX = 256
 
 # Targets of issue 10, checked in one run (and, with some margin, by tests/test_realism.py).
 TARGETS = {
@@ -73,7 +74,7 @@ def classic_rule(toa: np.ndarray) -> np.ndarray:
     whiteness < 0.7 (Fmask's whiteness test, Zhu & Woodcock 2012, Remote Sens. Environ. 118) and NIR > 0.2."""
     toa = np.asarray(toa, np.float32)
     visible = toa[..., :3].sum(-1) / 3
-    return (visible > 0.22) & (whiteness(toa) < 0.7) & (toa[..., 3] > 0.2)
+    return (visible > 0.22) & (whiteness(toa[..., 0], toa[..., 1], toa[..., 2]) < 0.7) & (toa[..., 3] > 0.2)
 
 
 def ukis_mask() -> Callable[[np.ndarray], np.ndarray] | None:
@@ -214,11 +215,8 @@ def real_to_sim(frames: cloud_data.CloudFrames, real_rule_fpr: float) -> dict[st
 
 def _sun_corrected_landsat(scene: str) -> tuple[np.ndarray, np.ndarray]:
     """A Landsat 8 scene as TOA reflectance (H, W, 3) B G R, sun-elevation corrected, and its valid mask."""
-    from onboard.orbit.sun import sun_elevation_deg
-
     toa, valid = landsat_toa(scene, ("B", "G", "R"))
-    elevation = float(sun_elevation_deg(LANDSAT_CENTRE_DEG[0], LANDSAT_CENTRE_DEG[1], LANDSAT_TIME_UTC, 0.0))
-    return toa / np.float32(math.sin(math.radians(elevation))), valid
+    return toa / np.float32(math.sin(math.radians(sun_elevation_deg()))), valid
 
 
 def _clear_synthetic(count: int, gsd_m: float, size_px: int) -> list[np.ndarray]:
@@ -241,56 +239,9 @@ def _ndvi_classes(pixels: np.ndarray) -> dict[str, np.ndarray]:
     return {"water": ndvi < 0, "sparse": (ndvi >= 0) & (ndvi < 0.4), "vegetation": ndvi >= 0.4}
 
 
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Frechet (2-Wasserstein) distance between Gaussians fitted to samples a (N, D) and b (M, D), reflectance
-    units: |mu_a - mu_b|^2 + tr(Ca + Cb - 2 (Ca^1/2 Cb Ca^1/2)^1/2), square-rooted (Dowson & Landau 1982)."""
-    def sqrtm(c: np.ndarray) -> np.ndarray:
-        w, v = np.linalg.eigh(c)
-        return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
-
-    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = sqrtm(ca)
-    d2 = float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(ca + cb - 2 * sqrtm(root @ cb @ root)))
-    return math.sqrt(max(d2, 0.0))
-
-
-def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> float:
-    """Wasserstein-1 distance between two 1-D samples: the mean absolute difference of their quantile functions."""
-    q = np.linspace(0.005, 0.995, 199)
-    return float(np.mean(np.abs(np.quantile(a, q) - np.quantile(b, q))))
-
-
-def whiteness(toa: np.ndarray) -> np.ndarray:
-    """Fmask whiteness sum(|band - mean|) / mean over B, G, R (the first three bands of the last axis) of TOA
-    reflectance of any shape (..., >= 3); Zhu & Woodcock 2012."""
-    b, g, r = (toa[..., k] for k in range(3))
-    visible = (b + g + r) / 3
-    return (np.abs(b - visible) + np.abs(g - visible) + np.abs(r - visible)) / np.maximum(visible, 1e-6)
-
-
-def power_spectrum(images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Radially averaged power spectrum of the mean visible reflectance of SPECTRUM_PX patches of ``images``
-    (Hann-windowed, mean removed): spatial frequency bins (cycles/px) and mean power (reflectance^2)."""
-    n = SPECTRUM_PX
-    window = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
-    f = np.fft.fftfreq(n)
-    radius = np.hypot(f[:, None], f[None, :])
-    edges = np.geomspace(2.0 / n, 0.5, 13)
-    total, patches = np.zeros(len(edges) - 1), 0
-    for image in images:
-        visible = image[..., :3].mean(-1)
-        for r0 in range(0, visible.shape[0] - n + 1, n):
-            for c0 in range(0, visible.shape[1] - n + 1, n):
-                patch = visible[r0:r0 + n, c0:c0 + n]
-                power = np.abs(np.fft.fft2((patch - patch.mean()) * window)) ** 2 / window.sum() ** 2
-                total += [power[(radius >= lo) & (radius < hi)].mean() for lo, hi in zip(edges[:-1], edges[1:])]
-                patches += 1
-    return np.sqrt(edges[:-1] * edges[1:]), total / max(patches, 1)
-
-
-def log_spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """RMS over frequency bins of 10 log10(a / b), dB."""
-    return float(np.sqrt(np.mean((10 * np.log10(a / b)) ** 2)))
+def _whiteness(pixels: np.ndarray) -> np.ndarray:
+    """Fmask whiteness of pixels (N, >= 3) whose first three bands are B, G, R."""
+    return whiteness(pixels[:, 0], pixels[:, 1], pixels[:, 2])
 
 
 def statistics(frame_count: int) -> dict[str, Any]:
@@ -314,7 +265,7 @@ def statistics(frame_count: int) -> dict[str, Any]:
     sentinel2 = {
         "real": [path.name for path in REAL_CLEAR], "synthetic_frames": frame_count, "gsd_m": 10.0,
         "band_means_covariances_per_ndvi_class": per_class,
-        "whiteness_wasserstein1": round(wasserstein_1d(whiteness(real_px), whiteness(syn_px)), 4),
+        "whiteness_wasserstein1": round(wasserstein_1d(_whiteness(real_px), _whiteness(syn_px)), 4),
         "log_nir_red_wasserstein1": round(wasserstein_1d(np.log(real_px[:, 3] / np.maximum(real_px[:, 2], 1e-4)),
                                                          np.log(syn_px[:, 3] / np.maximum(syn_px[:, 2], 1e-4))), 4),
         "texture_log_spectral_distance_db": round(log_spectral_distance(syn_power, real_power), 2),
@@ -333,7 +284,7 @@ def statistics(frame_count: int) -> dict[str, Any]:
         "real": list(LANDSAT_SCENES), "synthetic_frames": frame_count, "gsd_m": 30.0,
         "visible_frechet_distance": round(frechet_distance(real_l8[::20], syn_30), 4),
         "real_mean": np.round(real_l8.mean(0), 4).tolist(), "synthetic_mean": np.round(syn_30.mean(0), 4).tolist(),
-        "whiteness_wasserstein1": round(wasserstein_1d(whiteness(real_l8[::20]), whiteness(syn_30)), 4),
+        "whiteness_wasserstein1": round(wasserstein_1d(_whiteness(real_l8[::20]), _whiteness(syn_30)), 4),
         "texture_log_spectral_distance_db": round(log_spectral_distance(syn_power, real_power), 2),
     }
     return {"sentinel2_10m": sentinel2, "landsat8_30m": landsat8}

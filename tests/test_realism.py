@@ -60,16 +60,6 @@ def test_classic_rule_false_alarms_match_real_ones(frames, sim_to_real):
     assert result["synthetic_matched_clear_fpr"] <= realism.TARGETS["rule_fpr_ratio_max"] * real_fpr + 0.002  # ... and here
 
 
-def test_distances_are_zero_for_identical_samples_and_grow_with_a_shift():
-    rng = np.random.default_rng(0)
-    a = rng.normal(0.1, 0.02, (4000, 4))
-    assert realism.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
-    assert realism.frechet_distance(a, a + 0.05) == pytest.approx(0.1, abs=0.005)  # |shift| = 0.05 * sqrt(4)
-    assert realism.wasserstein_1d(a[:, 0], a[:, 0] + 0.03) == pytest.approx(0.03, abs=1e-6)
-    spectrum = np.array([1e-6, 1e-7, 1e-8])
-    assert realism.log_spectral_distance(spectrum * 10, spectrum) == pytest.approx(10.0)  # x10 in power is 10 dB
-
-
 def test_bad_arguments_and_missing_data_exit_2_without_traceback(monkeypatch, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         realism.main(["--frames", "0"])

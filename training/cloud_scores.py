@@ -15,11 +15,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from onboard.orbit.sun import sun_elevation_deg
 from onboard.runtime.model import Model
 from onboard.sensing.world import SYNTHETIC_BANDS
 from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
-from training.landsat_pair import LANDSAT_CENTRE_DEG, LANDSAT_SCENES, LANDSAT_TIME_UTC, landsat_toa
+from training import landsat_pair
+from training.landsat_pair import LANDSAT_SCENES, LANDSAT_TIME_UTC, landsat_toa
 
 THRESHOLD = 0.5  # every consumer of the shipped cloud models decides cloud at this probability
 WINDOW_OVERLAP_PX = 32  # sliding windows overlap by this much, as the cloud stage's default overlap_px
@@ -136,7 +136,7 @@ def landsat_flagged_fraction(model: Model, sun_elevation_deg: float | None = Non
 def landsat_metrics(model: Model) -> dict[str, Any]:
     """The card's real-imagery figures: cloud-flagged fraction of the Landsat pair, as given and sun-corrected."""
     uncorrected = landsat_flagged_fraction(model)
-    elevation = float(sun_elevation_deg(LANDSAT_CENTRE_DEG[0], LANDSAT_CENTRE_DEG[1], LANDSAT_TIME_UTC, 0.0))
+    elevation = landsat_pair.sun_elevation_deg()
     corrected = landsat_flagged_fraction(model, elevation)
     return {"real_landsat_false_positive_fraction": uncorrected["fraction"],
             "real_landsat": {"scenes": list(LANDSAT_SCENES), "threshold": THRESHOLD,

@@ -15,6 +15,8 @@ from typing import Sequence
 import numpy as np
 import rasterio
 
+from onboard.orbit import sun
+
 LANDSAT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "landsat8_p224_r077_r078"
 LANDSAT_SCENES = ("LC08_L1TP_224077_20200518_20200518_01_RT", "LC08_L1TP_224078_20200518_20200518_01_RT")
 LANDSAT_BANDS = {"B": 2, "G": 3, "R": 4}  # OLI band numbers
@@ -23,6 +25,12 @@ LANDSAT_BANDS = {"B": 2, "G": 3, "R": 4}  # OLI band numbers
 LANDSAT_TOA = (2e-5, -0.1)
 LANDSAT_CENTRE_DEG = (-25.3, -54.65)  # (lat, lon) of the pair's centre, Parana / Itaipu
 LANDSAT_TIME_UTC = datetime(2020, 5, 18, 13, 40, tzinfo=timezone.utc)  # ~10:15 local mean time, the usual overpass
+
+
+def sun_elevation_deg() -> float:
+    """The sun's elevation (degrees) over the pair's centre at LANDSAT_TIME_UTC: the scenes carry no metadata file,
+    so the sun-elevation correction uses this (:func:`onboard.orbit.sun.sun_elevation_deg`)."""
+    return float(sun.sun_elevation_deg(LANDSAT_CENTRE_DEG[0], LANDSAT_CENTRE_DEG[1], LANDSAT_TIME_UTC, 0.0))
 
 
 def band_path(scene: str, band: str) -> Path:

@@ -42,6 +42,13 @@ class SpectralThresholds:
     min_nir_red: float = 0.8  # NIR / R, only with NIR
 
 
+def whiteness(blue: np.ndarray, green: np.ndarray, red: np.ndarray) -> np.ndarray:
+    """Fmask's whiteness of TOA reflectance, arrays of one shape: ``sum(|band - mean|) / mean`` over B, G and R, near
+    0 for grey and white targets (Zhu & Woodcock 2012, Remote Sens. Environ. 118, eq. 2)."""
+    mean = (blue + green + red) / 3
+    return (np.abs(blue - mean) + np.abs(green - mean) + np.abs(red - mean)) / np.maximum(mean, np.float32(1e-6))
+
+
 def spectral_tests(toa: np.ndarray, bands: Sequence[str],
                    thresholds: SpectralThresholds = SpectralThresholds()) -> dict[str, np.ndarray]:
     """Each test's verdict, (H, W) bool, True where the pixel looks like cloud, by test name.
@@ -59,11 +66,9 @@ def spectral_tests(toa: np.ndarray, bands: Sequence[str],
         raise ValueError(f"toa must be (H, W, {len(bands)}) for bands {bands}, got shape {toa.shape}")
     tiny = np.float32(1e-6)
     blue, green, red = (toa[..., bands.index(band)] for band in REQUIRED_BANDS)
-    mean = (blue + green + red) / 3
-    whiteness = (np.abs(blue - mean) + np.abs(green - mean) + np.abs(red - mean)) / np.maximum(mean, tiny)
     verdicts = {
-        "brightness": mean > thresholds.min_brightness,
-        "whiteness": whiteness < thresholds.max_whiteness,
+        "brightness": (blue + green + red) / 3 > thresholds.min_brightness,
+        "whiteness": whiteness(blue, green, red) < thresholds.max_whiteness,
         "hot": blue - 0.5 * red - thresholds.hot_offset > 0,
         "blue_red": blue > thresholds.min_blue_red * red,
     }
