@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from onboard.sensing.burst import BurstError, capture_burst, high_res_footprint, mtf_at_nyquist, psf_sigma_from_mtf
+from onboard.sensing.burst import BurstError, capture_burst, high_res_footprint, psf_sigma_from_mtf
 from onboard.sensing.camera import frame_footprint
 from onboard.scenario.spacecraft_config import CameraConfig
 from onboard.sensing.world import SYNTHETIC_BANDS, Scene, SyntheticWorld
@@ -33,6 +33,12 @@ class FieldWorld:
                      np.zeros(shape, bool), np.zeros(shape, np.uint8), np.ones(shape, bool))
 
 
+
+def gaussian_mtf(sigma_px: float, cycles_per_px: float) -> float:
+    """MTF of a Gaussian PSF of ``sigma_px`` at ``cycles_per_px``: exp(-2 pi^2 sigma^2 f^2), the Fourier transform of
+    the Gaussian (Goodman, Introduction to Fourier Optics, table 2.1)."""
+    return math.exp(-2.0 * (math.pi * sigma_px * cycles_per_px) ** 2)
+
 def quiet_camera(size_px: int = 128, gsd_m: float = 10.0, **kwargs) -> CameraConfig:
     """Nearly noise-free: a huge full well, no read noise, 16 bits."""
     return CameraConfig(width_px=size_px, height_px=size_px, gsd_m=gsd_m, bands=SYNTHETIC_BANDS, bit_depth=16,
@@ -54,7 +60,7 @@ def test_shapes_dtypes_and_shift_range():
     assert b.hr_clear.shape == (160, 192)
     assert b.shifts_px.shape == (6, 2) and np.all(b.shifts_px[0] == 0)
     assert np.all(np.abs(b.shifts_px) <= 1.0) and len(np.unique(b.shifts_px[1:])) > 6
-    assert b.footprint_hr.gsd_m == 5.0 and b.k == 6 and b.scale == 2
+    assert high_res_footprint(b.footprint_lr, b.scale).gsd_m == 5.0 and b.k == 6 and b.scale == 2
 
 
 def test_truth_is_the_world_on_the_high_res_grid():
@@ -97,14 +103,14 @@ def test_mtf_matches_the_gaussian_psf_and_the_pixel():
 
     truth = amplitude(b.hr_truth[..., 0], (np.arange(2 * spec.width_px) + 0.5) * spec.gsd_m / 2)
     f_hr = 0.125  # cycles per high-res px
-    expected = mtf_at_nyquist(0.6) ** ((0.25 / 0.5) ** 2) * math.cos(math.pi * f_hr)
+    expected = gaussian_mtf(0.6, 0.25) * math.cos(math.pi * f_hr)
     for frame in lr:
         assert amplitude(frame, x_m) / truth == pytest.approx(expected, rel=0.02)
 
 
 def test_psf_from_mtf():
     assert psf_sigma_from_mtf(0.3) == pytest.approx(math.sqrt(-2 * math.log(0.3)) / math.pi, rel=1e-12)
-    assert mtf_at_nyquist(psf_sigma_from_mtf(0.17)) == pytest.approx(0.17, rel=1e-12)
+    assert gaussian_mtf(psf_sigma_from_mtf(0.17), 0.5) == pytest.approx(0.17, rel=1e-12)
     b = burst_of(SyntheticWorld(5, 0.0), CameraConfig(width_px=32, height_px=32, gsd_m=10.0, bands=SYNTHETIC_BANDS),
                  mtf_nyquist=0.3, k=2)
     assert b.psf_sigma_lr_px == pytest.approx(0.4939, abs=1e-4)

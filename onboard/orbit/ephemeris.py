@@ -79,10 +79,6 @@ class Ephemeris:
         """(S, T, 3) Earth-fixed positions (TEME rotated by GMST), km, at times ``t_s`` (T,), s."""
         return self.state_ecef(t_s)[0]
 
-    def velocity_ecef_km_s(self, t_s: np.ndarray) -> np.ndarray:
-        """(S, T, 3) velocities relative to the rotating Earth, km/s, at times ``t_s`` (T,), s."""
-        return self.state_ecef(t_s)[1]
-
     def state_ecef_paired(self, satellite_index: np.ndarray, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions, km, and ground-relative velocities, km/s, (N, 3), of satellite ``satellite_index[n]`` at
         ``t_s[n]``, s: one time per satellite entry, not every satellite at every time."""

@@ -65,11 +65,6 @@ class Burst:
         """Number of frames."""
         return int(self.lr_dn.shape[0])
 
-    @property
-    def footprint_hr(self) -> GridFootprint:
-        """The high-res grid of ``hr_truth``: the low-res footprint at ``gsd_m / scale``."""
-        return high_res_footprint(self.footprint_lr, self.scale)
-
     def lr_reflectance(self) -> np.ndarray:
         """(K, H, W, B) float32 TOA reflectance of the frames through the camera's calibration."""
         return dn_to_reflectance(self.lr_dn, self.spec)
@@ -80,11 +75,6 @@ def psf_sigma_from_mtf(mtf_nyquist: float) -> float:
     if not 0.0 < mtf_nyquist < 1.0:
         raise BurstError("mtf_nyquist", mtf_nyquist, "in (0, 1)")
     return math.sqrt(-2.0 * math.log(mtf_nyquist)) / math.pi
-
-
-def mtf_at_nyquist(psf_sigma_px: float) -> float:
-    """MTF at Nyquist (0.5 cycles/px) of a Gaussian PSF of ``psf_sigma_px``: ``exp(-pi^2 sigma^2 / 2)``."""
-    return math.exp(-(math.pi * psf_sigma_px) ** 2 / 2.0)
 
 
 def high_res_footprint(footprint_lr: GridFootprint, scale: int) -> GridFootprint:

@@ -130,17 +130,12 @@ def from_grid(easting_m: ArrayLike, northing_m: ArrayLike, epsg: int) -> tuple[n
     return lat, lon
 
 
-def to_utm(lat_deg: ArrayLike, lon_deg: ArrayLike, zone: int, south: bool) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`to_grid` into UTM ``zone`` (or UPS for zone 0): (easting_m, northing_m).
+def from_utm(easting_m: ArrayLike, northing_m: ArrayLike, zone: int, south: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`from_grid` of UTM ``zone`` (or UPS for zone 0): (lat_deg, lon_deg) of coordinates in metres.
 
     The zone need not be the point's own: PROJ's extended Transverse Mercator stays sub-millimetre within
     ~30 degrees of longitude of the central meridian. South-zone northings carry the 10 000 km false northing.
     """
-    return to_grid(lat_deg, lon_deg, epsg_code(zone, south))
-
-
-def from_utm(easting_m: ArrayLike, northing_m: ArrayLike, zone: int, south: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`to_utm`: (lat_deg, lon_deg) of UTM (or, zone 0, UPS) coordinates in metres."""
     return from_grid(easting_m, northing_m, epsg_code(zone, south))
 
 
@@ -230,19 +225,6 @@ class GridFootprint(Footprint):
         e, n = self.pixel_centres_m()
         return tuple(_interpolated(e, n, step_px, lambda e_nodes, n_nodes: list(
             _transform(self.epsg, epsg, e_nodes[None, :], n_nodes[:, None]))))
-
-    def corners_latlon(self) -> np.ndarray:
-        """Outer corners UL, UR, LR, LL as a (4, 2) float64 array of (lat_deg, lon_deg)."""
-        x_min, y_min, x_max, y_max = self.bounds_m
-        lat, lon = from_grid(np.array([x_min, x_max, x_max, x_min]), np.array([y_max, y_max, y_min, y_min]),
-                             self.epsg)
-        return np.stack([lat, lon], axis=1)
-
-    def centre_latlon(self) -> tuple[float, float]:
-        """(lat_deg, lon_deg) of the grid centre."""
-        x_min, y_min, x_max, y_max = self.bounds_m
-        lat, lon = from_grid((x_min + x_max) / 2.0, (y_min + y_max) / 2.0, self.epsg)
-        return float(lat), float(lon)
 
     def window(self, row0: int, col0: int, height_px: int, width_px: int) -> GridFootprint:
         """The footprint of the sub-grid of ``height_px`` x ``width_px`` pixels starting at pixel (row0, col0)."""
