@@ -126,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", action="append", default=[], help="only this scenario (repeatable)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directories under this folder")
     args = parser.parse_args(argv)
+    for option, rev in (("--before", args.before), ("--after", args.after)):
+        if rev is not None and subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet",
+                                               f"{rev}^{{commit}}"], capture_output=True).returncode != 0:
+            parser.exit(2, f"same_behaviour: {option} {rev!r} is not a commit of {ROOT}\n")
     names = args.scenario or sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
     with tempfile.TemporaryDirectory(prefix="same-behaviour-") as tmp:
         work = args.keep or Path(tmp)

@@ -16,17 +16,13 @@ from rundir.errors import InputFileError
 from rundir.manifest import ManifestLine
 from rundir.records import Record, RecordError
 from rundir.run_info import RunInfo
-from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord, ProcessingRecord, TimelineSample
+from rundir.telemetry import (OPTIONAL_FILES, TELEMETRY_FILES, CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord,
+                              ProcessingRecord, telemetry_path)
 
 from .reception import Reception, anomaly, iter_jsonl, receive
 from .stitch import stitch_passes
 from .timeline import Timeline
 
-TELEMETRY_FILES = ("captures", "ledger", "contacts", "timeline", "processing", "link")
-OPTIONAL_FILES = ("link",)  # written only under a link budget: its absence is not a missing part
-TYPED_FILES: dict[str, type[Record]] = {"captures": CaptureRecord, "ledger": LedgerRow, "contacts": ContactRecord,
-                                         "timeline": TimelineSample, "processing": ProcessingRecord,
-                                         "link": PassLinkRecord}
 
 
 @dataclass
@@ -74,12 +70,13 @@ def load_run(run_dir: Path) -> RunData:
                          anomalies)
     scenario = _read_mapping_file(run_dir, "scenario.yaml", yaml.safe_load, missing, anomalies)
     telemetry: dict[str, Any] = {}
-    for name in TELEMETRY_FILES:
-        rel = f"telemetry/{name}.jsonl"
-        if (run_dir / rel).is_file():
+    for name, record_type in TELEMETRY_FILES.items():
+        path = telemetry_path(run_dir, name)
+        rel = path.relative_to(run_dir).as_posix()
+        if path.is_file():
             problems: list[dict[str, Any]] = []
             refused: list[dict[str, Any]] = []  # reported after the lines that are not JSON objects, as before
-            typed = _typed(TYPED_FILES[name], iter_jsonl(run_dir / rel, rel, problems), rel, refused)
+            typed = _typed(record_type, iter_jsonl(path, rel, problems), rel, refused)
             telemetry[name] = Timeline.from_samples(typed) if name == "timeline" else list(typed)
             anomalies += problems + refused
         else:

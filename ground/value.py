@@ -84,7 +84,8 @@ def _clear_px(product: Product, layers: Mapping[str, np.ndarray]) -> float:
 
 
 def _truth(run: RunData, frame_id: str) -> dict[str, np.ndarray] | None:
-    """A frame's truth layers (valid, cloud and, for a burst, hr_clear), or None without its truth file."""
+    """A frame's truly clear pixels (``clear``: valid and cloud-free) and, for a burst, ``hr_clear``, or None without
+    its truth file."""
     truth = TruthFile.of(run.run_dir, frame_id)
     if truth is None:
         return None

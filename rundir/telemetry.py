@@ -10,7 +10,10 @@ milliseconds, ``_deg`` degrees, ``_bytes`` bytes, ``_wh`` watt-hours; ``battery_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
 
+from .files import jsonl_line
 from .manifest import Footprint
 from .records import Record
 
@@ -151,3 +154,38 @@ class ContactRecord(Record):
     bytes_sent: int
     duration_s: float | None = None
     products_completed: int | None = None
+
+
+TELEMETRY_DIR = "telemetry"  # in the run directory
+RUN_INFO_FILE = "run.json"  # telemetry/run.json: rundir.run_info.RunInfo
+# telemetry/NAME.jsonl: the record of each line, by NAME
+TELEMETRY_FILES: dict[str, type[Record]] = {"captures": CaptureRecord, "ledger": LedgerRow, "contacts": ContactRecord,
+                                            "timeline": TimelineSample, "processing": ProcessingRecord,
+                                            "link": PassLinkRecord}
+OPTIONAL_FILES = ("link",)  # written only under a link budget: a run without one has none
+
+
+def telemetry_path(run_dir: Path, name: str) -> Path:
+    """``run_dir/telemetry/NAME.jsonl`` of a name of TELEMETRY_FILES (KeyError for another)."""
+    if name not in TELEMETRY_FILES:
+        raise KeyError(f"no telemetry file {name!r}; the files are {list(TELEMETRY_FILES)}")
+    return Path(run_dir) / TELEMETRY_DIR / f"{name}.jsonl"
+
+
+class RecordStream:
+    """A telemetry JSON-lines file written record by record as the run goes (:func:`rundir.files.jsonl_line` of each
+    record's :meth:`~rundir.records.Record.to_json`), each line flushed when written, so that an interrupted run
+    keeps every whole line. Only records of the file's own type are taken (TypeError for another)."""
+
+    def __init__(self, run_dir: Path, name: str):
+        self.record_type = TELEMETRY_FILES[name]
+        self._file: TextIO = open(telemetry_path(run_dir, name), "w", encoding="utf-8")
+
+    def write(self, record: Record) -> None:
+        if not isinstance(record, self.record_type):
+            raise TypeError(f"a {self.record_type.__name__} stream was given a {type(record).__name__}")
+        self._file.write(jsonl_line(record.to_json()))
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from rundir.files import jsonl_line
 from rundir.manifest import Footprint
 from rundir.records import RecordError
-from rundir.telemetry import (LEDGER_STATUSES, CaptureRecord, ContactRecord, LedgerRow, ProcessingRecord,
-                              TimelineSample)
+from rundir.telemetry import (LEDGER_STATUSES, TELEMETRY_FILES, CaptureRecord, ContactRecord, LedgerRow,
+                              ProcessingRecord, RecordStream, TimelineSample, telemetry_path)
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 names = st.text(min_size=1, max_size=12)
@@ -111,3 +111,34 @@ def test_a_contact_row_missing_a_required_field_is_refused():
         ContactRecord.parse(good, "telemetry/contacts.jsonl", 2)
     with pytest.raises(RecordError, match="line 2: <record>: expected a JSON object, found a list"):
         ContactRecord.parse([], "telemetry/contacts.jsonl", 2)
+
+
+@given(st.lists(contacts, max_size=5))
+def test_a_record_stream_writes_whole_lines_as_it_goes_that_parse_back(records):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp)
+        (run_dir / "telemetry").mkdir()
+        stream = RecordStream(run_dir, "contacts")
+        for k, record in enumerate(records):
+            stream.write(record)
+            written = telemetry_path(run_dir, "contacts").read_text().splitlines()  # before close: flushed
+            assert len(written) == k + 1
+        stream.close()
+        lines = telemetry_path(run_dir, "contacts").read_text().splitlines()
+        assert [ContactRecord.parse(json.loads(line), "telemetry/contacts.jsonl", n) for n, line in
+                enumerate(lines, 1)] == records
+
+
+def test_a_stream_takes_only_its_own_records_and_the_names_are_the_telemetry_files(tmp_path):
+    (tmp_path / "telemetry").mkdir()
+    stream = RecordStream(tmp_path, "timeline")
+    with pytest.raises(TypeError, match="TimelineSample stream was given a LedgerRow"):
+        stream.write(LedgerRow("f", "sat-1", "on_board", None, 0, 0, {}, 0, 0, None, {}))
+    stream.close()
+    assert telemetry_path(tmp_path, "ledger") == tmp_path / "telemetry" / "ledger.jsonl"
+    with pytest.raises(KeyError, match="no telemetry file 'run'"):
+        telemetry_path(tmp_path, "run")
+    assert TELEMETRY_FILES["timeline"] is TimelineSample and TELEMETRY_FILES["captures"] is CaptureRecord

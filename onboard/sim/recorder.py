@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rundir.codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
-from rundir.evaluation import EVALUATION_CODESTREAM_KEYS, evaluation_path
-from rundir.files import jsonl_line, write_json, write_jsonl, write_npz
+from rundir.evaluation import EVALUATION_CODESTREAM_KEYS, EVALUATION_DIR, evaluation_path
+from rundir.files import write_json, write_jsonl, write_npz
 from rundir.manifest import Footprint, ManifestLine, TileGeometry
 from rundir.run_info import RunInfo
-from rundir.telemetry import CaptureRecord, ProcessingRecord, TimelineSample
-from rundir.truth import HighResTruth, write_truth
+from rundir.telemetry import (RUN_INFO_FILE, TELEMETRY_DIR, CaptureRecord, ProcessingRecord, RecordStream,
+                              TimelineSample, telemetry_path)
+from rundir.truth import TRUTH_DIR, HighResTruth, write_truth
 
 from .downlink import ContactLog, ProductStore
 from .ledger import Ledger
@@ -85,13 +86,13 @@ class Recorder:
 
     def start(self, run_info: RunInfo) -> None:
         """Make the directories, open the product store and the line files, write the first (incomplete) run.json."""
-        for sub in ("truth", "telemetry", "evaluation"):
+        for sub in (TRUTH_DIR, TELEMETRY_DIR, EVALUATION_DIR):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
         self.products = ProductStore(self.run_dir)
-        self._captures = open(self.run_dir / "telemetry" / "captures.jsonl", "w", encoding="utf-8")
-        self._processing = open(self.run_dir / "telemetry" / "processing.jsonl", "w", encoding="utf-8")
-        self._timeline = open(self.run_dir / "telemetry" / "timeline.jsonl", "w", encoding="utf-8")
-        write_json(self.run_dir / "telemetry" / "run.json", run_info.to_json())
+        self._captures = RecordStream(self.run_dir, "captures")
+        self._processing = RecordStream(self.run_dir, "processing")
+        self._timeline = RecordStream(self.run_dir, "timeline")
+        write_json(self.run_dir / TELEMETRY_DIR / RUN_INFO_FILE, run_info.to_json())
 
     def captured(self, frame: Any, cap: Any, capture_bytes: int, burst_frames: int) -> None:
         """A frame taken (``cap``: its imaging.Capture): its ledger entry, captures.jsonl line and truth."""
@@ -101,8 +102,7 @@ class Recorder:
             frame.frame_id, frame.satellite, cap.pass_id, cap.target, round(cap.t_s, 3), iso_utc(frame.time_utc),
             capture_bytes, burst_frames, Footprint(fp.epsg, fp.x0_m, fp.y0_m, fp.gsd_m, fp.width_px, fp.height_px),
             round(cap.lat_deg, 6), round(cap.lon_deg, 6), round(cap.sun_elevation_deg, 3), round(cap.off_nadir_deg, 3))
-        self._captures.write(jsonl_line(record.to_json()))
-        self._captures.flush()  # whole lines on disk as the run goes: an interrupted run keeps them
+        self._captures.write(record)
         truth, burst = frame.truth, frame.burst
         write_truth(self.run_dir, frame.frame_id, truth.cloud, truth.shadow, truth.landcover, truth.valid,
                     None if burst is None else HighResTruth(burst.hr_truth, burst.hr_clear, burst.shifts_px))
@@ -110,8 +110,7 @@ class Recorder:
     def sampled(self, sample: TimelineSample) -> None:
         """A housekeeping sample: its timeline.jsonl line, written now (in the order the samples are taken: time,
         then satellite), so that the run keeps no timeline in memory."""
-        self._timeline.write(jsonl_line(sample.to_json()))
-        self._timeline.flush()
+        self._timeline.write(sample)
 
     def spill(self, work: Any) -> None:
         """A frame computed ahead by the frame pool, captured (its truth written) and now waiting in storage for
@@ -143,10 +142,10 @@ class Recorder:
             self._write_evaluation(work)
         self.ledger.processed(frame.frame_id, len(work.tiles), [reason for _, reason in work.dropped],
                               work.dropped_by)
-        self._processing.write(jsonl_line(ProcessingRecord(
+        self._processing.write(ProcessingRecord(
             frame.frame_id, frame.satellite, work.stages, work.frames, round(work.sim_s, 6), timing,
             {k: round(v, 6) for k, v in work.sim_stage_s.items()}, {k: round(v, 6) for k, v in work.wall_s.items()},
-            len(work.tiles), len(work.dropped), work.alternative_bytes).to_json()))
+            len(work.tiles), len(work.dropped), work.alternative_bytes))
 
     def stored(self, frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], georef: Georef) -> ManifestLine:
         """A product made from tile ``idx``: its file (and sidecars) kept on board; returns its manifest line,
@@ -186,15 +185,16 @@ class Recorder:
         self.products.close()
         for frame_id in list(self._spilled):  # still waiting for compute at the end: not processed
             self._unspill(frame_id)
-        tel = self.run_dir / "telemetry"
         on_board: dict[str, int] = {}
         for item in left_on_board:
             for frame_id in item.frame_ids:
                 unsent = 1.0 - item.sent_bytes / item.on_air_bytes if item.on_air_bytes else 1.0
                 on_board[frame_id] = on_board.get(frame_id, 0) + int(item.size_bytes * unsent)
-        write_jsonl(tel / "ledger.jsonl", [row.to_json() for row in self.ledger.rows(end_t_s, on_board)])
+        write_jsonl(telemetry_path(self.run_dir, "ledger"),
+                    [row.to_json() for row in self.ledger.rows(end_t_s, on_board)])
         contacts = sorted(self.contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station))
-        write_jsonl(tel / "contacts.jsonl", [c.contact_record().to_json() for c in contacts])
+        write_jsonl(telemetry_path(self.run_dir, "contacts"), [c.contact_record().to_json() for c in contacts])
         if any(c.link is not None for c in contacts):  # under a link budget: rate and elevation over each pass
-            write_jsonl(tel / "link.jsonl", [c.link_record().to_json() for c in contacts if c.link is not None])
-        write_json(tel / "run.json", run_info.to_json())
+            write_jsonl(telemetry_path(self.run_dir, "link"),
+                        [c.link_record().to_json() for c in contacts if c.link is not None])
+        write_json(self.run_dir / TELEMETRY_DIR / RUN_INFO_FILE, run_info.to_json())

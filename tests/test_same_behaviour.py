@@ -1,0 +1,38 @@
+"""benchmarks/same_behaviour.py: run directories compared file by file with wall-clock fields left out, and a
+revision that is not a commit refused with exit 2 before any worktree is made."""
+
+import json
+
+import pytest
+
+from benchmarks import same_behaviour
+
+
+def write_run(root, wall_s: float, product: bytes, report_wall: str):
+    (root / "telemetry").mkdir(parents=True)
+    (root / "downlink").mkdir()
+    (root / "telemetry" / "run.json").write_text(json.dumps({"scenario": "q", "wall_time_s": wall_s,
+                                                            "wall_stage_s": {"encode": wall_s}}))
+    (root / "telemetry" / "processing.jsonl").write_text(json.dumps({"frame_id": "f0", "wall_s": {"x": wall_s}}) + "\n")
+    (root / "downlink" / "p0.jls").write_bytes(product)
+    (root / "report.md").write_text(f"# q\n\n| figure | value |\n|---|---|\n| wall_time_s | {report_wall} |\n"
+                                    "| frames | 3 |\n")
+    return root
+
+
+def test_wall_clock_fields_are_left_out_and_anything_else_counts(tmp_path):
+    before = write_run(tmp_path / "a", 1.5, b"\x01\x02", "1.5")
+    after = write_run(tmp_path / "b", 9.25, b"\x01\x02", "9.25")
+    assert same_behaviour.compare_runs(before, after) == []
+    (after / "downlink" / "p0.jls").write_bytes(b"\x01\x03")
+    (after / "downlink" / "p1.jls").write_bytes(b"")
+    (after / "report.md").write_text((after / "report.md").read_text().replace("| frames | 3 |", "| frames | 4 |"))
+    assert same_behaviour.compare_runs(before, after) == ["only after: downlink/p1.jls", "differs: downlink/p0.jls",
+                                                          "differs: report.md"]
+
+
+def test_a_revision_that_is_not_a_commit_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        same_behaviour.main(["--before", "no-such-revision-31"])
+    assert exit_info.value.code == 2
+    assert "--before 'no-such-revision-31' is not a commit" in capsys.readouterr().err
