@@ -196,13 +196,16 @@ class ManifestLine:
     def parse(cls, record: Any) -> tuple[ManifestLine | None, list[str]]:
         """``(line, [])`` for a JSON object that is a good manifest line, else ``(None, problems)``: each required
         key that is missing (one problem naming them all), then each known key whose value is of the wrong type,
-        e.g. ``"bytes is '1024', expected an integer >= 0"``. Unknown keys are ignored (a newer spacecraft)."""
+        e.g. ``"bytes is '1024', expected an integer >= 0"``, and an image without its ``tile``. Unknown keys are
+        ignored (a newer spacecraft)."""
         if not isinstance(record, Mapping):
             return None, [f"expected a JSON object, found {type(record).__name__}"]
         missing = [key for key in REQUIRED if key not in record]
         problems = [f"missing key(s) {', '.join(missing)}"] if missing else []
         problems += [f"{key} is {record[key]!r:.40}, expected {what}"
                      for key, (test, what) in CHECKS.items() if key in record and not test(record[key])]
+        if record.get("kind") == "image" and "tile" not in record:
+            problems.append("missing key tile, which an image product needs (its place in the frame)")
         if problems:
             return None, problems
         if not _is_plain_name(record["file"]):

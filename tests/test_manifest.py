@@ -35,7 +35,8 @@ lines = st.builds(
     band_centres_um=maybe(st.lists(st.floats(0.3, 15.0), max_size=4).map(tuple)),
     cloud_fraction=maybe(st.floats(0.0, 1.0)), masked=maybe(st.booleans()), clear_px=maybe(counts),
     value=maybe(counts), burst_frame=maybe(st.integers(0, 15)),
-    burst_frames=maybe(st.integers(1, 16)), downlink_t_s=seconds, downlink_utc=maybe(names), station=maybe(names))
+    burst_frames=maybe(st.integers(1, 16)), downlink_t_s=seconds, downlink_utc=maybe(names), station=maybe(names)
+).filter(lambda line: line.kind != "image" or line.tile is not None)  # an image is placed in its frame by its tile
 
 
 @settings(deadline=None)
@@ -118,3 +119,12 @@ def test_unknown_keys_are_ignored_and_not_a_json_object_is_refused():
     line, problems = ManifestLine.parse(good_record() | {"from_a_newer_spacecraft": 1})
     assert problems == [] and line == ManifestLine.from_json(good_record())
     assert ManifestLine.parse(["id"]) == (None, ["expected a JSON object, found list"])
+
+
+def test_an_image_needs_its_tile_an_auxiliary_product_does_not():
+    """The ground places every image product in its frame by ``tile``: a line without it is refused, not a crash."""
+    record = {k: v for k, v in good_record().items() if k != "tile"}
+    assert ManifestLine.parse(record | {"kind": "image"}) == (
+        None, ["missing key tile, which an image product needs (its place in the frame)"])
+    line, problems = ManifestLine.parse(record | {"kind": "cloud_mask"})
+    assert problems == [] and line.tile is None
