@@ -336,9 +336,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attach_set_values(argv: list[str]) -> list[str]:
+    """``--set X`` as ``--set=X``: argparse takes an X that starts with ``-`` for an option and stops with its own
+    usage error; attached, X reaches the scenario's checks, which name the --set and what is wrong with it."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--set" and arg.startswith("-"):
+            out[-1] = f"--set={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(_attach_set_values(sys.argv[1:] if argv is None else list(argv)))
         status = args.func(args)
         sys.stdout.flush()  # a reader gone away shows here, in the handler below, not at exit
         return status

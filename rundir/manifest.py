@@ -81,7 +81,7 @@ CHECKS: dict[str, Check] = {  # every key a line may hold: required ones first, 
     "shape": (_list_of(_is_positive, non_empty=True), "a list of positive integers"), "bit_depth": COUNT,
     "kind": TEXT, "pass_id": TEXT, "capture_t_s": TIME, "downlink_t_s": TIME, "raw_bytes": COUNT,
     "satellite": TEXT, "target": TEXT, "station": TEXT, "retransmitted_bytes": COUNT,
-    "frame_ids": TEXTS, "bands": TEXTS,
+    "frame_ids": (_list_of(_is_text, non_empty=True), "a non-empty list of strings"), "bands": TEXTS,
     "footprint": (_object_of({"epsg": _is_positive, "x0_m": _is_number, "y0_m": _is_number,
                               "gsd_m": lambda v: _is_number(v) and v > 0, "width_px": _is_positive,
                               "height_px": _is_positive}),
@@ -100,8 +100,10 @@ CHECKS: dict[str, Check] = {  # every key a line may hold: required ones first, 
     "dn_sha256": (lambda v: isinstance(v, str) and len(v) == 64, "a sha256 in 64 hex digits"),
     "clear_px": COUNT, "value": COUNT,
 }
-REQUIRED = ("id", "file", "bytes", "sha256", "format", "shape", "bit_depth", "kind", "pass_id", "capture_t_s",
-            "downlink_t_s", "raw_bytes")  # what the ground cannot do without
+REQUIRED = ("id", "file", "bytes", "sha256", "format", "shape", "bit_depth", "kind", "pass_id", "frame_ids",
+            "capture_t_s", "downlink_t_s", "raw_bytes")  # what the ground cannot do without
+# ... and of an image product: its place in the frame, its bands and their calibration
+IMAGE_REQUIRED = ("tile", "bands", "reflectance_per_dn")
 
 
 @dataclass(frozen=True)
@@ -196,16 +198,20 @@ class ManifestLine:
     def parse(cls, record: Any) -> tuple[ManifestLine | None, list[str]]:
         """``(line, [])`` for a JSON object that is a good manifest line, else ``(None, problems)``: each required
         key that is missing (one problem naming them all), then each known key whose value is of the wrong type,
-        e.g. ``"bytes is '1024', expected an integer >= 0"``, and an image without its ``tile``. Unknown keys are
-        ignored (a newer spacecraft)."""
+        e.g. ``"bytes is '1024', expected an integer >= 0"``, then what an image lacks of IMAGE_REQUIRED or bands that
+        do not match its shape. Unknown keys are ignored (a newer spacecraft)."""
         if not isinstance(record, Mapping):
             return None, [f"expected a JSON object, found {type(record).__name__}"]
         missing = [key for key in REQUIRED if key not in record]
         problems = [f"missing key(s) {', '.join(missing)}"] if missing else []
         problems += [f"{key} is {record[key]!r:.40}, expected {what}"
                      for key, (test, what) in CHECKS.items() if key in record and not test(record[key])]
-        if record.get("kind") == "image" and "tile" not in record:
-            problems.append("missing key tile, which an image product needs (its place in the frame)")
+        if record.get("kind") == "image":
+            absent = [key for key in IMAGE_REQUIRED if key not in record]
+            if absent:
+                problems.append(f"missing key(s) {', '.join(absent)}, which an image product needs")
+            elif not problems and len(record["shape"]) == 3 and len(record["bands"]) != record["shape"][-1]:
+                problems.append(f"bands names {len(record['bands'])}, the shape holds {record['shape'][-1]}")
         if problems:
             return None, problems
         if not _is_plain_name(record["file"]):

@@ -50,6 +50,7 @@ def make_run(run_dir: Path, complete: bool = True) -> Path:
                 "downlink_t_s": 1000.0 + 60.0 * (2 * f + t),
                 "station": "svalbard", "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "format": fmt,
                 "kind": "image", "dtype": "uint16", "bit_depth": 12, "bands": BANDS, "shape": list(dn.shape),
+                "reflectance_per_dn": 1.2 / 4095,
                 "tile": {"row0": 0, "col0": t * TILE_PX, "height": TILE_PX, "width": TILE_PX,
                          "frame_height": TILE_PX, "frame_width": 2 * TILE_PX},
                 "footprint": {"epsg": 32631, "x0_m": 448000.0 + t * TILE_PX * GSD_M,

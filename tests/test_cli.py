@@ -112,6 +112,14 @@ def test_set_explicit_tag_it_cannot_read(tmp_path, capsys, command):
            "with base 10: 'abc')\n" in err
 
 
+@pytest.mark.parametrize("value, problem", [("-=y", "-: expected one of the keys name, seed"),
+                                            ("--overwrite", "<document>: expected --set KEY.PATH=VALUE")])
+def test_a_set_value_that_looks_like_an_option_is_checked_as_a_set(capsys, value, problem):
+    """argparse would stop at ``--set -=y`` with its own usage error; the value reaches the scenario's checks."""
+    assert main(["validate", str(DATA / "base.yaml"), "--set", value]) == 2
+    assert f"  --set {value}: {problem}" in capsys.readouterr().err
+
+
 def test_leap_second_in_the_file(capsys):
     path = DATA / "yaml_leap_second.yaml"
     assert main(["validate", str(path)]) == 2

@@ -2,6 +2,7 @@
 same JSON bytes; a line with a key missing or of the wrong type (nested keys included) is refused naming the key,
 what was expected and what was found."""
 
+import dataclasses
 import json
 
 import pytest
@@ -36,7 +37,9 @@ lines = st.builds(
     cloud_fraction=maybe(st.floats(0.0, 1.0)), masked=maybe(st.booleans()), clear_px=maybe(counts),
     value=maybe(counts), burst_frame=maybe(st.integers(0, 15)),
     burst_frames=maybe(st.integers(1, 16)), downlink_t_s=seconds, downlink_utc=maybe(names), station=maybe(names)
-).filter(lambda line: line.kind != "image" or line.tile is not None)  # an image is placed in its frame by its tile
+).map(lambda line: line if line.kind != "image" else dataclasses.replace(  # what the ground needs of an image
+    line, tile=line.tile or TileGeometry(0, 0, 1, 1, 1, 1), bands=("B", "G", "R", "NIR")[:line.shape[-1]],
+    reflectance_per_dn=line.reflectance_per_dn or 1e-4))
 
 
 @settings(deadline=None)
@@ -121,10 +124,19 @@ def test_unknown_keys_are_ignored_and_not_a_json_object_is_refused():
     assert ManifestLine.parse(["id"]) == (None, ["expected a JSON object, found list"])
 
 
-def test_an_image_needs_its_tile_an_auxiliary_product_does_not():
-    """The ground places every image product in its frame by ``tile``: a line without it is refused, not a crash."""
-    record = {k: v for k, v in good_record().items() if k != "tile"}
+@pytest.mark.parametrize("keys", [("tile",), ("bands", "reflectance_per_dn")])
+def test_an_image_needs_its_tile_bands_and_calibration_an_auxiliary_product_does_not(keys):
+    """The ground places, names and calibrates every image product by these: a line without them is refused, not a
+    crash later in the report."""
+    record = {k: v for k, v in good_record().items() if k not in keys}
     assert ManifestLine.parse(record | {"kind": "image"}) == (
-        None, ["missing key tile, which an image product needs (its place in the frame)"])
+        None, [f"missing key(s) {', '.join(keys)}, which an image product needs"])
     line, problems = ManifestLine.parse(record | {"kind": "cloud_mask"})
-    assert problems == [] and line.tile is None
+    assert problems == [] and all(getattr(line, key) in (None, ()) for key in keys)
+
+
+def test_an_image_names_each_of_its_bands_and_every_product_its_frames():
+    assert ManifestLine.parse(good_record() | {"bands": ["B", "G", "R"]}) == (
+        None, ["bands names 3, the shape holds 4"])
+    assert ManifestLine.parse(good_record() | {"frame_ids": []}) == (
+        None, ["frame_ids is [], expected a non-empty list of strings"])

@@ -19,6 +19,7 @@ def line(capture_t_s: float, downlink_t_s: float, size_bytes: int = 100, raw_byt
     return ManifestLine.from_json({
         "id": "p", "file": "p.raw", "sha256": "0" * 64, "format": "raw", "shape": [4, 4, 4], "bit_depth": 12,
         "kind": "image", "tile": {"row0": 0, "col0": 0, "height": 4, "width": 4, "frame_height": 4, "frame_width": 4},
+        "bands": ["B", "G", "R", "NIR"], "reflectance_per_dn": 1.2 / 4095, "frame_ids": ["f0"],
         "pass_id": "sat-1-p000", "capture_t_s": capture_t_s, "downlink_t_s": downlink_t_s,
         "bytes": size_bytes, "raw_bytes": raw_bytes, "retransmitted_bytes": retransmitted_bytes})
 

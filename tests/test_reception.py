@@ -31,7 +31,7 @@ def product(product_id: str, dn: np.ndarray, fmt: str = "raw") -> tuple[dict, by
             "pass_id": "sat-1-p000", "target": "paris", "capture_t_s": 100.0, "capture_utc": "2026-06-21T00:01:40.000Z",
             "downlink_t_s": 1000.0, "downlink_utc": "2026-06-21T00:16:40.000Z", "station": "svalbard",
             "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "format": fmt, "kind": "image",
-            "dtype": "uint16", "bit_depth": 12, "bands": BANDS, "shape": [h, w, b],
+            "dtype": "uint16", "bit_depth": 12, "bands": BANDS, "shape": [h, w, b], "reflectance_per_dn": 1.2 / 4095,
             "tile": {"row0": 0, "col0": 0, "height": h, "width": w, "frame_height": h, "frame_width": w},
             "footprint": {"epsg": 32631, "x0_m": 448000.0, "y0_m": 5412000.0, "gsd_m": 10.0, "width_px": w,
                           "height_px": h},
