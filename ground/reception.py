@@ -9,8 +9,8 @@ the rest of the run is still processed:
 
 - ``truncated_line``: the last line of a JSONL file is cut short (an interrupted run);
 - ``bad_manifest_line``: a line that is not a JSON object, or that :meth:`rundir.manifest.ManifestLine.parse`
-  refuses: a key the ground needs is missing (an image's ``tile`` among them), or a key (nested ones included) has
-  a value of the wrong type;
+  refuses: a key the ground needs is missing (an image's ``tile``, ``bands`` and ``reflectance_per_dn`` among them),
+  or a key (nested ones included) has a value of the wrong type;
 - ``missing_manifest``: ``downlink/`` holds no ``manifest.jsonl``;
 - ``missing_file``: a manifest line whose file (or one of its sidecars) is absent;
 - ``orphan_file``: a file in ``downlink/`` that no manifest line names;
