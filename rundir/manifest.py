@@ -79,9 +79,10 @@ FOOTPRINT_KEYS = ("epsg", "x0_m", "y0_m", "gsd_m", "width_px", "height_px")
 CHECKS: dict[str, Check] = {  # every key a line may hold: required ones first, in the order problems are named
     "id": TEXT, "file": TEXT, "bytes": COUNT, "sha256": TEXT, "format": TEXT,
     "shape": (_list_of(_is_positive, non_empty=True), "a list of positive integers"), "bit_depth": COUNT,
-    "kind": TEXT, "pass_id": TEXT, "capture_t_s": TIME, "downlink_t_s": TIME, "raw_bytes": COUNT,
+    "kind": TEXT, "pass_id": TEXT, "frame_ids": (_list_of(_is_text, non_empty=True), "a non-empty list of strings"),
+    "capture_t_s": TIME, "downlink_t_s": TIME, "raw_bytes": COUNT,
     "satellite": TEXT, "target": TEXT, "station": TEXT, "retransmitted_bytes": COUNT,
-    "frame_ids": (_list_of(_is_text, non_empty=True), "a non-empty list of strings"), "bands": TEXTS,
+    "bands": TEXTS,
     "footprint": (_object_of({"epsg": _is_positive, "x0_m": _is_number, "y0_m": _is_number,
                               "gsd_m": lambda v: _is_number(v) and v > 0, "width_px": _is_positive,
                               "height_px": _is_positive}),
