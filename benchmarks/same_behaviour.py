@@ -5,8 +5,9 @@ A restructuring step (issue 12) must not change what a run produces. This script
 with the tree of ``--before`` and of ``--after`` (each checked out into its own git worktree, with this checkout's
 ``.venv``), then compares every file of the two run directories: products, sidecars, manifests, truth,
 evaluation, telemetry, mosaics, plots, STAC and ``report.json``. JSON and JSON-lines files are compared as data
-with every ``wall_*`` field (wall-clock times) left out, ``report.md`` with its wall-clock table cells blanked;
-everything else byte for byte. Writes
+with every ``wall_*`` field (wall-clock times) left out, ``report.md`` with its wall-clock table cells blanked,
+``.npz`` archives (truth, evaluation) array by array (name, dtype, shape and every byte of the data; how a member
+is compressed in the archive is storage, not content); everything else byte for byte. Writes
 ``benchmarks/results/same_behaviour.json`` and exits 1 when anything differs.
 
 Run: .venv/bin/python -m benchmarks.same_behaviour --before REV [--after REV] [--scenario NAME ...]
@@ -26,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "same_behaviour.json"
@@ -69,9 +72,16 @@ def _md_without_wall(path: Path) -> list[str]:
     return out
 
 
+def _npz_arrays(path: Path) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
+    """An .npz archive's arrays: name -> (dtype, shape, data bytes in C order)."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: (archive[name].dtype.str, archive[name].shape, np.ascontiguousarray(archive[name]).tobytes())
+                for name in archive.files}
+
+
 def compare_runs(before: Path, after: Path) -> list[str]:
     """Every difference between two run directories, one line each: a file only on one side, or a file whose
-    content differs (JSON as data without ``wall_*`` fields, the rest byte for byte)."""
+    content differs (JSON as data without ``wall_*`` fields, .npz array by array, the rest byte for byte)."""
     def files(root: Path) -> set[str]:
         return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
@@ -84,6 +94,8 @@ def compare_runs(before: Path, after: Path) -> list[str]:
             same = _as_data(a) == _as_data(b)
         elif a.suffix == ".md":
             same = _md_without_wall(a) == _md_without_wall(b)
+        elif a.suffix == ".npz":
+            same = _npz_arrays(a) == _npz_arrays(b)
         else:
             same = a.read_bytes() == b.read_bytes()
         if not same:

@@ -1,8 +1,10 @@
-"""benchmarks/same_behaviour.py: run directories compared file by file with wall-clock fields left out, and a
-revision that is not a commit refused with exit 2 before any worktree is made."""
+"""benchmarks/same_behaviour.py: run directories compared file by file with wall-clock fields left out (.npz
+archives array by array), and a revision that is not a commit refused with exit 2 before any worktree is made."""
 
 import json
+import zipfile
 
+import numpy as np
 import pytest
 
 from benchmarks import same_behaviour
@@ -29,6 +31,21 @@ def test_wall_clock_fields_are_left_out_and_anything_else_counts(tmp_path):
     (after / "report.md").write_text((after / "report.md").read_text().replace("| frames | 3 |", "| frames | 4 |"))
     assert same_behaviour.compare_runs(before, after) == ["only after: downlink/p1.jls", "differs: downlink/p0.jls",
                                                           "differs: report.md"]
+
+
+@pytest.mark.parametrize("change, differs", [
+    (lambda a: a, False),  # the same arrays, stored rather than deflated
+    (lambda a: a.astype(np.float64), True), (lambda a: a.reshape(-1), True), (lambda a: a + np.float32(1e-7), True)])
+def test_npz_archives_compare_array_by_array_not_by_compression(tmp_path, change, differs):
+    layer = np.random.default_rng(3).uniform(0, 1, (8, 8, 2)).astype(np.float32)
+    for side, compression in (("a", zipfile.ZIP_DEFLATED), ("b", zipfile.ZIP_STORED)):
+        (tmp_path / side / "truth").mkdir(parents=True)
+        with zipfile.ZipFile(tmp_path / side / "truth" / "f0.npz", "w", compression) as archive:
+            with archive.open("hr.npy", "w") as member:
+                np.lib.format.write_array(member, layer if side == "a" else change(layer))
+    assert (tmp_path / "a" / "truth" / "f0.npz").read_bytes() != (tmp_path / "b" / "truth" / "f0.npz").read_bytes()
+    expected = ["differs: truth/f0.npz"] if differs else []
+    assert same_behaviour.compare_runs(tmp_path / "a", tmp_path / "b") == expected
 
 
 def test_a_revision_that_is_not_a_commit_exits_2(capsys):
