@@ -16,10 +16,11 @@ from rundir.errors import OrbitEdgeError
 
 from .outputs import output_dir
 
-# glibc mallopt(3) parameters (malloc.h) and the threshold both are fixed at: glibc's own default mmap threshold
+# glibc mallopt(3) parameters (malloc.h) and the values they are fixed at (see bound_heap)
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-HEAP_THRESHOLD_BYTES = 128 * 1024
+MMAP_THRESHOLD_BYTES = 2 * 1024 * 1024
+TRIM_THRESHOLD_BYTES = 32 * 1024 * 1024
 
 
 def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
@@ -50,9 +51,12 @@ def bound_heap() -> None:
     time such a block is freed, it raises the threshold to that block's size (up to 32 MiB on 64-bit), so later
     arrays of a frame's size come from the heap, where freed memory stays mapped between the small objects that
     outlive them (mallopt(3), "M_MMAP_THRESHOLD"). Setting the threshold turns that adjustment off: arrays of
-    128 KiB and more are each given back when freed (one probe: a 48-satellite day's ground report peaked at 396 MB
-    instead of 573 MB). The trim threshold likewise: free memory above 128 KiB at the top of the heap goes back to
-    the system. Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_`` in its workers for the same reason
+    MMAP_THRESHOLD_BYTES (2 MiB) and more are each given back when freed, and free memory above
+    TRIM_THRESHOLD_BYTES (32 MiB) at the top of the heap goes back to the system (M_TRIM_THRESHOLD). Smaller
+    arrays are served from the heap and its freed memory reused: at glibc's own 128 KiB for both, every array
+    of a tile's size was mapped afresh and its pages faulted in again (the quickstart's ground report spent 15 of
+    its 31 s in the kernel; at 2 MiB and 32 MiB, 5 s of 23 s, for a peak of 261 MB instead of 217 MB). Dask's
+    nanny sets ``MALLOC_TRIM_THRESHOLD_`` in its workers for the same reason
     (``distributed.nanny.pre-spawn-environ``; Dask docs, "Worker Memory Management": memory not released back to
     the OS). The simulation's pixel work keeps glibc's defaults: there every frame's arrays would be mapped afresh
     (set for the frame pool's workers too, half of a 24-satellite run's CPU time went to the kernel). A user's own
@@ -62,8 +66,8 @@ def bound_heap() -> None:
         return
     mallopt = _libc_function("mallopt")
     if mallopt is not None:
-        mallopt(M_MMAP_THRESHOLD, HEAP_THRESHOLD_BYTES)
-        mallopt(M_TRIM_THRESHOLD, HEAP_THRESHOLD_BYTES)
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
 
 
 def _libc_function(name: str) -> Any:

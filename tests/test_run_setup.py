@@ -55,6 +55,7 @@ def test_releasing_the_simulation_frees_cyclic_garbage_now():
         gc.enable()
 
 
+FRAME_BYTES = 512 * 512 * 4 * 4  # 4 MiB: a 512 px, 4-band frame of float32 reflectance
 MMAPPED_BLOCKS_PROBE = """
 import ctypes, json, sys
 import numpy as np
@@ -75,20 +76,22 @@ if {bound}:
 block = np.ones(8 << 20, np.uint8)  # an 8 MiB block, mmapped; freed, it raises glibc's dynamic threshold to 8 MiB
 del block
 before = libc.mallinfo2().hblks
-frame = np.ones(512 * 512 * 2, np.uint8)  # 512 KiB, a frame band's size
+array = np.ones({size}, np.uint8)
 print(json.dumps({{"mmapped_blocks_added": libc.mallinfo2().hblks - before}}))
 """
 
 
 @pytest.mark.skipif(not hasattr(__import__("ctypes").CDLL(None), "mallinfo2"), reason="glibc >= 2.33 only")
-@pytest.mark.parametrize("bound, user_env, added", [
-    (False, {}, 0),  # glibc's dynamic threshold: the 512 KiB array comes from the heap
-    (True, {}, 1),  # fixed at 128 KiB: mmapped, and unmapped when freed
-    (True, {"MALLOC_MMAP_THRESHOLD_": str(16 << 20)}, 0),  # a user's own threshold (16 MiB) is kept
+@pytest.mark.parametrize("bound, user_env, size, added", [
+    (False, {}, FRAME_BYTES, 0),  # glibc's dynamic threshold: the frame comes from the heap
+    (True, {}, FRAME_BYTES, 1),  # fixed at 2 MiB: mmapped, and unmapped when freed
+    (True, {}, 512 << 10, 0),  # a tile's 512 KiB comes from the heap, whose freed memory the next tile reuses
+    (True, {"MALLOC_MMAP_THRESHOLD_": str(16 << 20)}, FRAME_BYTES, 0),  # a user's own threshold (16 MiB) is kept
 ])
-def test_bound_heap_keeps_frame_sized_arrays_out_of_the_heap(bound, user_env, added):
-    """glibc's own count of mmapped blocks: once an 8 MiB array was freed, a 512 KiB array comes from the heap
-    (where its memory would stay after it is freed), unless bound_heap fixed the threshold at 128 KiB."""
+def test_bound_heap_keeps_frame_sized_arrays_out_of_the_heap(bound, user_env, size, added):
+    """glibc's own count of mmapped blocks: once an 8 MiB array was freed, a frame-sized array (4 MiB) comes from
+    the heap (where its memory would stay after it is freed), unless bound_heap fixed the threshold at 2 MiB;
+    arrays below that stay in the heap either way."""
     import json
     import os
     import subprocess
@@ -96,7 +99,7 @@ def test_bound_heap_keeps_frame_sized_arrays_out_of_the_heap(bound, user_env, ad
     from pathlib import Path
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | user_env
-    code = MMAPPED_BLOCKS_PROBE.format(root=str(Path(__file__).parents[1]), bound=bound)
+    code = MMAPPED_BLOCKS_PROBE.format(root=str(Path(__file__).parents[1]), bound=bound, size=size)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == {"mmapped_blocks_added": added}
 
