@@ -75,8 +75,8 @@ def _md_without_wall(path: Path) -> list[str]:
 def _npz_arrays(path: Path) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
     """An .npz archive's arrays: name -> (dtype, shape, data bytes in C order)."""
     with np.load(path, allow_pickle=False) as archive:
-        return {name: (archive[name].dtype.str, archive[name].shape, np.ascontiguousarray(archive[name]).tobytes())
-                for name in archive.files}
+        arrays = {name: archive[name] for name in archive.files}  # each member read (and inflated) once
+    return {name: (a.dtype.str, a.shape, np.ascontiguousarray(a).tobytes()) for name, a in arrays.items()}
 
 
 def compare_runs(before: Path, after: Path) -> list[str]:

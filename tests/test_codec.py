@@ -42,8 +42,8 @@ def test_decode_product_names_the_file(tmp_path):
     with pytest.raises(Exception, match="x.png: cannot decode png product"):
         codec.decode_product(path, ManifestLine.from_json({
             "id": "x", "file": "x.png", "bytes": 9, "sha256": "0" * 64, "format": "png", "shape": [4, 4, 4],
-            "bit_depth": 12, "kind": "cloud_mask", "pass_id": "p", "frame_ids": ["f"], "capture_t_s": 0.0, "downlink_t_s": 1.0,
-            "raw_bytes": 96}))
+            "bit_depth": 12, "kind": "cloud_mask", "pass_id": "p", "frame_ids": ["f"], "capture_t_s": 0.0,
+            "downlink_t_s": 1.0, "raw_bytes": 96}))
 
 
 GEOREF = codec.Georef(32633, 585_010.0, 6_573_560.0, 5.0, ("B", "G", "R", "NIR"), 1.2 / 4095, codec.NODATA_DN,

@@ -185,7 +185,8 @@ def write_pass(run_dir: Path, scene: np.ndarray, pass_id: str, boxes: list[tuple
         lines.append({"id": product_id, "file": f"{product_id}.tif", "pass_id": pass_id, "satellite": "sat-1",
                       "frame_ids": [f"{pass_id}-f{i:02d}"],
                       "target": "paris", "kind": "image", "format": "tiff", "bit_depth": 12, "shape": list(dn.shape),
-                      "bands": ["B", "G", "R", "NIR"], "reflectance_per_dn": 1.2 / 4095, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                      "bands": ["B", "G", "R", "NIR"], "reflectance_per_dn": 1.2 / 4095, "bytes": len(data),
+                      "sha256": hashlib.sha256(data).hexdigest(),
                       "capture_t_s": 0.0, "downlink_t_s": 1.0, "raw_bytes": dn.size * 12 // 8,
                       "tile": {"row0": r, "col0": c, "height": h, "width": w, "frame_height": 40, "frame_width": 40},
                       "footprint": dataclasses.asdict(footprint(r, c, h, w))})
