@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ground.image_quality import cpsnr, cpsnr_db, registration_error_px, ssim
+from ground.image_quality import _window_sums, cpsnr, cpsnr_db, registration_error_px, ssim
 
 ONE_MILLI_DB = 1e-3
 EXACT_DB = 250.0  # a cMSE below 1e-25: zero up to float64 rounding
@@ -127,3 +127,15 @@ def test_registration_error_is_the_rms_distance():
     true = np.array([[0, 0], [0.5, 0.5], [1.0, -1.0]])
     estimated = true + np.array([[0, 0], [0.3, 0.4], [0.0, 0.0]])
     assert registration_error_px(estimated, true) == pytest.approx(np.sqrt(0.25 / 2))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 6), st.integers(0, 6), st.integers(0, 2**31))
+def test_window_sums_are_the_sums_over_every_window(h, w, extra_rows, extra_cols, seed):
+    # the offset search's sums of the truth alone: against the sum of each window taken by hand, in float64
+    image = np.random.default_rng(seed).uniform(0, 1, (h + extra_rows, w + extra_cols)).astype(np.float32)
+    sums = _window_sums(image, (h, w))
+    by_hand = np.array([[image[i:i + h, j:j + w].astype(np.float64).sum() for j in range(extra_cols + 1)]
+                        for i in range(extra_rows + 1)])
+    assert sums.shape == by_hand.shape
+    np.testing.assert_allclose(sums, by_hand, rtol=1e-12, atol=1e-9)
