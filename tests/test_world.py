@@ -3,6 +3,7 @@ tests/test_imagery.py; build_world is tested with the mission (tests/test_missio
 files: tests/test_noise.py, test_surface.py, test_atmosphere.py, test_cloud_layers.py and test_truth.py."""
 
 import math
+import tracemalloc
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
 from rundir.truth import CLOUD_THICK, LANDCOVER_CLASSES, VEGETATION, WATER
+from onboard.sensing import world as world_module
 from onboard.sensing.world import MissingBandError, SyntheticWorld
 
 BANDS = ("B", "G", "R", "NIR")
@@ -73,6 +75,39 @@ def test_footprint_across_a_zone_boundary_matches_each_zone():
     part = (lon >= 6.0) & (col >= 0) & (col < 320) & (row >= 0) & (row < 320)
     assert part.sum() > 5000
     assert np.mean(s_across.landcover[part] == s_east.landcover[row[part], col[part]]) > 0.99
+
+
+SCENE_LAYERS = ("reflectance", "cloud", "shadow", "landcover", "valid")
+
+
+@pytest.mark.parametrize("place", [(45.3, 9.2, 32632), (-25.3, -54.6, 32721), (45.0, 6.0, 32631)])
+def test_rendering_in_strips_gives_the_whole_footprints_pixels(monkeypatch, place):
+    # the last place straddles the zone 31 | 32 boundary: each zone's native grid is rendered in strips too
+    lat_deg, lon_deg, epsg = place
+    fp = GridFootprint.centred(lat_deg, lon_deg, epsg, 10.0, 150, 97)
+    world = SyntheticWorld(5, 0.5)
+    whole = world.render(fp, NOON, 50.0, 140.0, ("NIR", "B", "R"))
+    monkeypatch.setattr(world_module, "RENDER_STRIP_PX", 150 * 7 + 3)  # strips of 7 rows, the last of 6
+    strips = world.render(fp, NOON, 50.0, 140.0, ("NIR", "B", "R"))
+    for layer in SCENE_LAYERS:
+        a, b = getattr(whole, layer), getattr(strips, layer)
+        assert a.dtype == b.dtype and np.array_equal(a, b), layer
+
+
+def test_rendering_memory_is_bounded_by_the_strip(monkeypatch):
+    # tracemalloc counts numpy's buffers: the scene itself is 20 bytes a pixel (4 float32 bands, 4 one-byte
+    # layers), the fields of a strip being rendered ~170; strips of 64 rows keep the rest small
+    fp = footprint(45.3, 9.2, 10.0, 768, 768)
+    monkeypatch.setattr(world_module, "RENDER_STRIP_PX", 768 * 64)
+    tracemalloc.start()
+    try:
+        scene = SyntheticWorld(5, 0.5).render(fp, NOON, 50.0, 140.0, BANDS)
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    scene_bytes = sum(getattr(scene, layer).nbytes for layer in SCENE_LAYERS)
+    assert scene_bytes == 768 * 768 * 20
+    assert peak_bytes < scene_bytes + 768 * 64 * 400  # the whole footprint at once would need ~8x the scene
 
 
 @pytest.mark.parametrize("cover", [0.1, 0.4, 0.7])

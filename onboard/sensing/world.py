@@ -31,6 +31,10 @@ SYNTHETIC_BANDS = ("B", "G", "R", "NIR")
 # Band centre wavelengths, micrometres: Landsat 8 OLI B2-B5 / Sentinel-2 MSI B2-B4, B8 (USGS, ESA band tables).
 BAND_CENTRES_UM = np.array([0.49, 0.56, 0.665, 0.842], dtype=np.float32)
 CLOUD_EPOCH_UTC = datetime(2020, 1, 1, tzinfo=timezone.utc)  # clouds drift with the wind from here
+# Pixels rendered at once: rendering holds ~170 bytes per pixel of fields and layers while it works (measured with
+# tracemalloc on a 2048 x 2048 footprint), so a large footprint is rendered in strips of rows of about this many
+# pixels: ~180 MB at a time, where a 4096 x 3072 burst's 8192 x 6144 high-res scene would need 8.5 GB at once.
+RENDER_STRIP_PX = 1 << 20
 
 
 @dataclass
@@ -121,8 +125,7 @@ class SyntheticWorld(World):
         ring_n = np.concatenate([np.full(e.size, n[0]), np.full(e.size, n[-1]), n, n])
         lat, lon = from_utm(ring_e, ring_n, footprint.zone, footprint.south)
         if np.all(utm_zones(lon, lat) == footprint.zone):
-            planes, cloud, shadow, landcover = self._render_native(footprint, *args)
-            reflectance = cv2.merge([planes[k] for k in index]).reshape(cloud.shape + (len(index),))
+            reflectance, cloud, shadow, landcover = self._render_native(footprint, index, *args)
         else:
             reflectance, cloud, shadow, landcover = self._render_reprojected(footprint, index, *args)
         return Scene(reflectance, cloud, shadow, landcover, np.ones(cloud.shape, dtype=bool))
@@ -147,18 +150,35 @@ class SyntheticWorld(World):
                                    math.ceil((e[part].max() - x0) / gsd) + 3, math.ceil((y0 - n[part].min()) / gsd) + 3)
             map_x = ((e - x0) / gsd - 0.5).astype(np.float32)
             map_y = ((y0 - n) / gsd - 0.5).astype(np.float32)
-            planes, *masks = self._render_native(native, *args)
-            for k, layer in enumerate([cv2.merge([planes[i] for i in index])] + masks):
+            for k, layer in enumerate(self._render_native(native, index, *args)):
                 method = cv2.INTER_LINEAR if k == 0 else cv2.INTER_NEAREST
                 resampled = cv2.remap(layer.view(np.uint8) if layer.dtype == bool else layer, map_x, map_y, method,
                                       borderMode=cv2.BORDER_REPLICATE)
                 out[k][box][part] = resampled.reshape(part.shape + out[k].shape[2:])[part]
         return tuple(out)
 
-    def _render_native(self, footprint: GridFootprint, t_s: float, day_of_year: int, sun_elevation_rad: float,
-                       sun_azimuth_rad: float) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    def _render_native(self, footprint: GridFootprint, index: list[int], *args: Any) -> tuple[np.ndarray, ...]:
+        """TOA reflectance (H, W, len(index)) float32 of the bands ``index`` (into B G R NIR), cloud uint8, shadow
+        bool and land cover uint8 of a footprint in its own zone, rendered in strips of rows of about
+        RENDER_STRIP_PX pixels. Every field is a function of world coordinates, so a strip's pixels are those of
+        the whole footprint (bit for bit on a footprint whose corner lies on its GSD lattice, as frames' do)."""
+        h, w = footprint.height_px, footprint.width_px
+        out = (np.empty((h, w, len(index)), np.float32), np.empty((h, w), np.uint8), np.empty((h, w), bool),
+               np.empty((h, w), np.uint8))
+        rows = max(1, RENDER_STRIP_PX // max(w, 1))
+        for row0 in range(0, h, rows):
+            strip = footprint.window(row0, 0, min(rows, h - row0), w)
+            planes, *masks = self._render_strip(strip, *args)
+            for j, k in enumerate(index):
+                out[0][row0:row0 + strip.height_px, :, j] = planes[k]
+            for layer, mask in zip(out[1:], masks):
+                layer[row0:row0 + strip.height_px] = mask
+        return out
+
+    def _render_strip(self, footprint: GridFootprint, t_s: float, day_of_year: int, sun_elevation_rad: float,
+                      sun_azimuth_rad: float) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """TOA reflectance (4 (H, W) float32 planes, B G R NIR), cloud uint8, shadow bool and land cover uint8 of a
-        footprint in its own zone."""
+        footprint in its own zone, all at once."""
         u, v = world_axes(footprint)
 
         def field(f: Fractal, du_m: float = 0.0, dv_m: float = 0.0) -> np.ndarray:
