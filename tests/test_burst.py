@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from onboard.sensing import burst as burst_module
 from onboard.sensing.burst import BurstError, capture_burst, high_res_footprint, psf_sigma_from_mtf
 from onboard.sensing.camera import frame_footprint
 from onboard.scenario.spacecraft_config import CameraConfig
@@ -166,3 +167,16 @@ def test_bad_parameters_are_refused():
         burst_of(SyntheticWorld(1, 0.0), spec, mtf_nyquist=0.3, psf_sigma_lr_px=0.5)
     with pytest.raises(BurstError, match="mtf_nyquist"):
         burst_of(SyntheticWorld(1, 0.0), spec, mtf_nyquist=1.5)
+
+
+def test_frames_sampled_in_strips_are_those_sampled_whole(monkeypatch):
+    # strips of 1 to 3 rows of samples against strips larger than the frame: the same DN, clouds and truth
+    spec = CameraConfig(width_px=96, height_px=80, gsd_m=10.0, bands=SYNTHETIC_BANDS)
+    world = SyntheticWorld(3, 0.4)
+    whole = burst_of(world, spec, seed=5, k=4, scale=3)
+    row_bytes = (96 * 3 + 200) * 5 * 4  # one high-res row of the optics' layers is about this
+    for strip_bytes in (row_bytes, 7 * row_bytes):
+        monkeypatch.setattr(burst_module, "SAMPLE_STRIP_BYTES", strip_bytes)
+        strips = burst_of(world, spec, seed=5, k=4, scale=3)
+        for name in ("lr_dn", "lr_cloud", "shifts_px", "hr_truth", "hr_clear"):
+            assert np.array_equal(getattr(whole, name), getattr(strips, name)), name

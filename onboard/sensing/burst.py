@@ -34,6 +34,7 @@ _CLOUD_REFLECTANCE = 0.8  # TOA reflectance of a frame cloud's bright core, all 
 _CLOUD_SCALES_M = (1200.0, 600.0, 300.0)  # value-noise cell sizes of the frame cloud layer, coarse to fine
 THICK_OPACITY = 0.9  # a frame cloud at least this opaque is flagged thick; below, thin
 _WORLD_CLOUD_SHARE = 1e-3  # a low-res pixel is cloudy when this much of its PSF-weighted footprint is world cloud
+SAMPLE_STRIP_BYTES = 64 << 20  # the high-res layers filtered at once when a frame is sampled from them
 
 
 class BurstError(ValueError):
@@ -114,13 +115,20 @@ def _sample(layers: np.ndarray, row0: float, col0: float, step: int, h: int, w: 
     """(h, w, C) values of ``layers`` (H, W, C) at rows ``row0 + step * i`` and columns ``col0 + step * j``.
 
     Every sample has the same fractional offset, so the interpolation is one 4-tap filter per axis, then a
-    decimation.
+    decimation. The filter runs on strips of rows of about SAMPLE_STRIP_BYTES, each holding the 4 rows its
+    samples need: the same values as filtering ``layers`` whole, without a filtered copy of all of it.
     """
     first_row, row_weights = _catmull_rom(row0)
     first_col, col_weights = _catmull_rom(col0)
-    filtered = cv2.sepFilter2D(layers, -1, col_weights, row_weights, anchor=(0, 0),
-                               borderType=cv2.BORDER_REFLECT).reshape(layers.shape)
-    return filtered[first_row:first_row + step * (h - 1) + 1:step, first_col:first_col + step * (w - 1) + 1:step]
+    out = np.empty((h, w, layers.shape[2]), layers.dtype)
+    strip = max(1, SAMPLE_STRIP_BYTES // (step * layers[0].nbytes))
+    for i0 in range(0, h, strip):
+        i1 = min(h, i0 + strip)
+        rows = layers[first_row + step * i0:first_row + step * (i1 - 1) + 4]
+        filtered = cv2.sepFilter2D(rows, -1, col_weights, row_weights, anchor=(0, 0),
+                                   borderType=cv2.BORDER_REFLECT).reshape(rows.shape)
+        out[i0:i1] = filtered[:step * (i1 - 1 - i0) + 1:step, first_col:first_col + step * (w - 1) + 1:step]
+    return out
 
 
 def _cloud_layer(rng: np.random.Generator, height_px: int, width_px: int, gsd_m: float, cover: float) -> np.ndarray:
@@ -212,11 +220,13 @@ def _optics(scene: Scene, cloudy: np.ndarray, spec: CameraConfig, sigma_lr: floa
     layers = np.empty(scene.reflectance.shape[:2] + (n_bands + 1,), np.float32)
     layers[..., :n_bands] = scene.reflectance * np.float32(spec.dn_max / spec.reflectance_max)
     layers[..., n_bands] = cloudy | ~scene.valid
+    # in place: OpenCV's filters buffer the source rows they need, so a large scene needs no second copy
     if sigma_lr > 0:
-        layers = cv2.GaussianBlur(layers, (0, 0), sigma_lr * s, borderType=cv2.BORDER_REFLECT)
+        cv2.GaussianBlur(layers, (0, 0), sigma_lr * s, dst=layers, borderType=cv2.BORDER_REFLECT)
     # NOTE: the box's anchor (0, 0) puts the mean of high-res pixels x .. x + s - 1 at x, so low-res pixel i of
     # a frame shifted by d samples position margin + s * (i + d) of the filtered layers.
-    return cv2.blur(layers, (s, s), anchor=(0, 0), borderType=cv2.BORDER_REFLECT).reshape(layers.shape)
+    cv2.blur(layers, (s, s), dst=layers, anchor=(0, 0), borderType=cv2.BORDER_REFLECT)
+    return layers
 
 
 def _detect(signal: np.ndarray, spec: CameraConfig, rng: np.random.Generator) -> np.ndarray:
