@@ -76,11 +76,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         with simulation_bar(wanted(args.quiet), scenario.duration_h) as progress:
             Mission(scenario, run_dir, progress, realtime_factor=args.realtime, workers=workers).run()
-    except (KeyboardInterrupt, OrbitEdgeError) as err:
+    except (KeyboardInterrupt, OrbitEdgeError, OSError) as err:  # OSError: a full disk, a folder gone read-only
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print(f"orbitedge: {'interrupted' if isinstance(err, KeyboardInterrupt) else err}; writing the partial "
-              f"report of {run_dir} (marked incomplete)", file=sys.stderr)
-        write_report(run_dir, args.format)
+        why = "interrupted" if isinstance(err, KeyboardInterrupt) else io_error(err) if isinstance(err, OSError) else err
+        print(f"orbitedge: {why}; writing the partial report of {run_dir} (marked incomplete)", file=sys.stderr)
+        try:
+            write_report(run_dir, args.format)
+        except OSError as report_err:
+            raise OrbitEdgeError(f"{run_dir}: the partial report could not be written ({io_error(report_err)}); "
+                                 f"make room, then `orbitedge report {run_dir}` writes it") from None
         return 130 if isinstance(err, KeyboardInterrupt) else 2
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -123,7 +127,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
         ("left on board", f"{fmt_bytes(ob['bytes'])}, oldest {fmt_duration(ob.get('max_age_s'))}"),
     ]
-    head = f"{report.get('scenario')} (seed {report.get('seed')}): {state}, {fmt_duration(report.get('duration_s'))} simulated"
+    stopped = report.get("stopped") or {}
+    simulated_s = stopped.get("simulated_s", report.get("duration_s"))
+    head = f"{report.get('scenario')} (seed {report.get('seed')}): {state}, {fmt_duration(simulated_s)} simulated"
+    if stopped:
+        head += f" of {fmt_duration(report.get('duration_s'))} ({stopped.get('reason')})"
     return [head] + [f"  {k:<26} {v}" for k, v in rows]
 
 
@@ -365,6 +373,18 @@ def main(argv: list[str] | None = None) -> int:
         # flushes stdout again at exit, so point it at /dev/null first (Python docs, "Note on SIGPIPE", signal module)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
+    except OSError as err:  # the file system refused: a read-only or full disk, a path gone
+        print(f"orbitedge: error: {io_error(err)}", file=sys.stderr)
+        return 2
+
+
+def io_error(err: OSError) -> str:
+    """An OSError as one line: the path (both, for a rename) and the system's reason. SimPy re-raises an error from
+    inside a process as a copy made from its ``args``, which leave the path out; the original is its cause."""
+    if err.filename is None and isinstance(err.__cause__, OSError):
+        err = err.__cause__
+    paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
+    return f"{paths}: {err.strerror or err}" if paths else str(err.strerror or err)
 
 
 if __name__ == "__main__":

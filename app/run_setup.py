@@ -23,14 +23,27 @@ MMAP_THRESHOLD_BYTES = 2 * 1024 * 1024
 TRIM_THRESHOLD_BYTES = 32 * 1024 * 1024
 
 
+RUN_DIR_MARKS = ("scenario.yaml", "telemetry/")  # what every run writes first: a folder with both is a run's
+
+
 def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """Make ``run_dir``; one that exists and is not empty is replaced with ``overwrite``, else refused
-    (OrbitEdgeError, as is a file there or a folder that cannot be made)."""
+    """Make ``run_dir``. One that exists and is not empty is replaced with ``overwrite`` when it is an earlier run's
+    (it holds RUN_DIR_MARKS); anything else is refused, never deleted (OrbitEdgeError, as is a file there or a
+    folder that cannot be made or emptied)."""
     if run_dir.is_dir() and any(run_dir.iterdir()):
         if not overwrite:
             raise OrbitEdgeError(f"{run_dir}: run directory already exists and is not empty; "
                                  "pass --overwrite to replace it, or --out to choose another")
-        shutil.rmtree(run_dir)
+        missing = [mark for mark in RUN_DIR_MARKS if not (run_dir / mark).exists()]
+        if missing or run_dir.is_symlink():
+            found = "a symbolic link" if run_dir.is_symlink() else f"a folder without {' or '.join(missing)}"
+            raise OrbitEdgeError(f"--out {run_dir}: --overwrite replaces only an earlier run's directory (with "
+                                 f"{' and '.join(RUN_DIR_MARKS)}), found {found}; nothing was deleted: choose a new "
+                                 "or empty folder with --out")
+        try:
+            shutil.rmtree(run_dir)
+        except OSError as err:
+            raise OrbitEdgeError(f"--out {run_dir}: cannot remove the earlier run: {err.strerror or err}") from None
     output_dir(run_dir, "--out")
 
 

@@ -145,3 +145,54 @@ def test_set_on_the_command_line_help():
     text = " ".join(orbitedge("validate", "--help").stdout.split())  # argparse wraps the help
     assert "VALUE is YAML, checked as if it were in the file" in text
     assert "quote text that YAML reads as another type: --set \"targets[0].name='NO'\"" in text
+
+
+def test_a_full_disk_mid_run_ends_in_a_partial_report_not_a_traceback(tmp_path, monkeypatch, capsys):
+    # fault injected: the third product the spacecraft stores meets a full disk (ENOSPC), as on a small volume
+    import errno
+
+    import onboard.sim.downlink as downlink
+
+    stored = []
+
+    def full_disk(path, write):
+        stored.append(path)
+        if len(stored) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return write_atomic(path, write)
+
+    write_atomic = downlink.write_atomic
+    monkeypatch.setattr(downlink, "write_atomic", full_disk)
+    out = tmp_path / "run"
+    status = main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0", "--set", "duration_h=10",
+                   "--set", "pipeline=[{stage: encode, format: png}]"])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    assert f"orbitedge: {stored[2]}: No space left on device; writing the partial report of {out}" in err
+    report = json.loads((out / "report.json").read_text())
+    assert report["complete"] is False and report["stopped"]["reason"] == "OSError"
+    assert report["ledger"]["balanced"] is True
+
+
+def test_a_read_only_run_directory_is_a_clean_error(tmp_path, monkeypatch, capsys):
+    # fault injected (the tests run as root, whom permissions do not stop): the file system refuses the first write
+    import errno
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "write_text", read_only)
+    assert main(["run", str(QUICKSTART), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert capsys.readouterr().err == f"orbitedge: error: {tmp_path / 'run' / 'scenario.yaml'}: Read-only file system\n"
+
+
+def test_the_summary_of_a_stopped_run_gives_the_time_simulated():
+    from app.cli import summary_lines
+
+    report = {"scenario": "quickstart", "seed": 42, "complete": False, "duration_s": 86400.0,
+              "stopped": {"reason": "KeyboardInterrupt", "simulated_s": 35244.0},
+              "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.5},
+              "ledger": {"captured": 2, "delivered": 1, "dropped": 0, "on_board": 1, "balanced": True},
+              "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": 5, "max_age_s": 60.0}}
+    assert summary_lines(report)[0] == ("quickstart (seed 42): INCOMPLETE, 9.79 h simulated of 24.00 h "
+                                        "(KeyboardInterrupt)")

@@ -13,11 +13,38 @@ def test_an_existing_run_directory_is_kept_unless_overwritten(tmp_path):
     run_dir = tmp_path / "run"
     prepare_run_dir(run_dir, overwrite=False)
     prepare_run_dir(run_dir, overwrite=False)  # empty: fine
-    (run_dir / "old.txt").write_text("x")
+    (run_dir / "scenario.yaml").write_text("name: earlier\n")
+    (run_dir / "telemetry").mkdir()
+    (run_dir / "telemetry" / "captures.jsonl").write_text("{}\n")
     with pytest.raises(OrbitEdgeError, match="run directory already exists and is not empty; pass --overwrite"):
         prepare_run_dir(run_dir, overwrite=False)
     prepare_run_dir(run_dir, overwrite=True)
     assert list(run_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("entries", [["notes.txt"], ["scenario.yaml"], ["telemetry/"], ["downlink/", "report.md"]])
+def test_overwrite_never_deletes_a_folder_that_is_not_a_run(tmp_path, entries):
+    # a user's folder (`--out . --overwrite` in a project, or a folder with a scenario file in it) is refused
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for entry in entries:
+        (folder / entry).mkdir() if entry.endswith("/") else (folder / entry).write_text("precious")
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(OrbitEdgeError, match=r"--overwrite replaces only an earlier run's directory \(with "
+                                             r"scenario.yaml and telemetry/\), found a folder without .*nothing was "
+                                             r"deleted"):
+        prepare_run_dir(folder, overwrite=True)
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_overwrite_does_not_follow_a_link_to_a_run(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "telemetry").mkdir(parents=True)
+    (run_dir / "scenario.yaml").write_text("name: earlier\n")
+    (tmp_path / "link").symlink_to(run_dir)
+    with pytest.raises(OrbitEdgeError, match="found a symbolic link; nothing was deleted"):
+        prepare_run_dir(tmp_path / "link", overwrite=True)
+    assert (run_dir / "scenario.yaml").exists()
 
 
 def test_the_resolved_scenario_has_the_overrides(tmp_path):
