@@ -12,11 +12,26 @@ from .run_data import RunData
 
 
 def ledger_section(run: RunData) -> dict[str, Any]:
-    """report.json ``ledger``: the frame (and product) counts; all None but ``captured`` without ledger telemetry."""
+    """report.json ``ledger``: the frame (and product) counts; all None but ``captured`` without ledger telemetry.
+    With a ``warning`` when frames lost data on board by no stage's decision (:func:`lost_warning`)."""
     if run.ledger is None:
         return {"captured": len(run.captures) if run.captures is not None else None, "delivered": None,
                 "dropped": None, "on_board": None, "dropped_by_reason": None, "balanced": None}
-    return metrics.ledger_summary(run.ledger, run.captures)
+    out = metrics.ledger_summary(run.ledger, run.captures)
+    warning = lost_warning(out)
+    return {**out, "warning": warning} if warning else out
+
+
+def lost_warning(ledger: Mapping[str, Any]) -> str | None:
+    """What the reader must not miss when frames lost products on board by no stage's decision (storage full,
+    evicted): how many, why, and that the run's savings and verdict leave them out. None when nothing was lost."""
+    frames, lost = ledger.get("frames_lost") or 0, ledger.get("products_lost_by_reason") or {}
+    if not frames:
+        return None
+    why = ", ".join(f"{reason}: {count}" for reason, count in lost.items())
+    return (f"{frames} of {ledger['captured']} captured frames lost data on board by no stage's decision ({why} "
+            "products): it never reached the ground. The verdict, the comparison and every 'saved' figure leave "
+            "these frames out; see the frame ledger.")
 
 
 def ledger_blocks(ledger: Mapping[str, Any]) -> list[Block]:

@@ -60,9 +60,13 @@ BANDWIDTH_DEFINITIONS = {
                       "raw_bytes_delivered",
     "oracle_saved_fraction": "with a cloud_filter stage: 1 - bent-pipe bytes of the tiles the same policy keeps when "
                              "fed the true cloud mask / bent-pipe bytes of the finished frames with truth",
-    "saved_fraction_all_captures": "1 - (downlinked_bytes + bytes_on_board) / raw_bytes: the saving over every "
-                                   "capture; tiles and frames dropped on board count as not sent, whatever the "
-                                   "reason (see ledger.dropped_by_reason)",
+    "raw_bytes_lost": "bent-pipe bytes of the frames that lost a product on board by no stage's decision (storage "
+                      "full, evicted: ledger.products_lost_by_reason); they never reached the ground",
+    "saved_fraction_all_captures": "1 - (downlinked bytes + bytes on board) / bent-pipe bytes over every capture "
+                                   "but the frames that lost data on board (raw_bytes_lost), which are left out, "
+                                   "lost data not being a saving; tiles and frames the pipeline dropped on purpose "
+                                   "count as not sent. Without a ledger: 1 - (downlinked_bytes + bytes_on_board) / "
+                                   "raw_bytes",
 }
 
 
@@ -78,19 +82,24 @@ def bandwidth(delivered: Sequence[ManifestLine], lines: Sequence[ManifestLine], 
     downlinked = sum(line.bytes for line in delivered)
     raw_delivered = sum(line.raw_bytes for line in delivered)
     raw_captured = sum(c.raw_bytes for c in captures) if captures is not None else None
-    raw_finished = saved = None
+    raw_finished = saved = raw_lost = saved_all = None
     if ledger is not None and captures is not None:
         finished = finished_frames(ledger)
         raw_finished = sum(c.raw_bytes for c in captures if c.frame_id in finished)
         sent = sum(line.bytes for line in delivered if set(line.frame_ids) <= finished)
         saved = 1.0 - sent / raw_finished if raw_finished else None
+        lost_frames = {r.frame_id for r in ledger if lost(r)}
+        raw_lost = sum(c.raw_bytes for c in captures if c.frame_id in lost_frames)
+        kept_raw = raw_captured - raw_lost
+        kept = (sum(line.bytes for line in delivered if not lost_frames & set(line.frame_ids))
+                + sum(r.bytes_on_board for r in ledger if r.frame_id not in lost_frames))
+        saved_all = 1.0 - kept / kept_raw if kept_raw else None
     elif raw_delivered:
         saved = 1.0 - downlinked / raw_delivered
+    if ledger is None and raw_captured and bytes_on_board is not None:
+        saved_all = 1.0 - (downlinked + bytes_on_board) / raw_captured
     received = sum(line.bytes for line in lines)
     retransmitted = sum(line.retransmitted_bytes for line in lines)
-    saved_all = None
-    if raw_captured and bytes_on_board is not None:
-        saved_all = 1.0 - (downlinked + bytes_on_board) / raw_captured
     return {
         "raw_bytes": raw_captured,
         "raw_bytes_delivered": raw_delivered,
@@ -101,6 +110,7 @@ def bandwidth(delivered: Sequence[ManifestLine], lines: Sequence[ManifestLine], 
         "bytes_on_board": bytes_on_board,
         "raw_bytes_finished": raw_finished,
         "saved_fraction": saved,
+        "raw_bytes_lost": raw_lost,
         "saved_fraction_all_captures": saved_all,
     }
 
@@ -140,7 +150,7 @@ def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[CaptureRecord
     ``dropped_by_reason`` counts dropped frames by reason; ``products_dropped_by_reason`` counts dropped products
     (tiles discarded by the pipeline, evictions) from each row's ``dropped_by_reason``, of which
     ``products_decided_by_stage`` ({stage: {reason: count}}) were stages' decisions (:func:`decided`) and
-    ``products_lost_by_reason`` losses (:func:`lost`).
+    ``products_lost_by_reason`` losses (:func:`lost`); ``frames_lost`` counts the frames with such a loss.
     """
     status = Counter(r.status for r in ledger)
     frame_reasons = Counter(r.reason or "unknown" for r in ledger if r.status == "dropped")
@@ -173,6 +183,7 @@ def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[CaptureRecord
         "products_delivered": sum(r.products_delivered for r in ledger),
         "products_dropped": sum(r.products_dropped for r in ledger),
         "products_dropped_by_reason": dict(sorted(product_reasons.items())),
+        "frames_lost": sum(1 for row in ledger if lost(row)),
         "products_on_board": sum(r.products_on_board for r in ledger),
         "products_decided_by_stage": decided_by_stage,
         "products_lost_by_reason": dict(sorted(lost_reasons.items())),

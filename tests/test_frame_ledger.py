@@ -6,7 +6,7 @@ import json
 import shutil
 
 from ground.document import Table
-from ground.frame_ledger import ledger_blocks, ledger_section
+from ground.frame_ledger import ledger_blocks, ledger_section, lost_warning
 from ground.run_data import load_run
 
 
@@ -35,3 +35,12 @@ def test_tables_say_whether_the_ledger_balances(tiny_run):
         assert isinstance(frames, Table) and frames.rows[-1][2] == note
     products = ledger_blocks(ledger)[2]
     assert products.header[0] == "products" and products.rows[0][1] == ledger["products_delivered"]
+
+
+def test_frames_lost_on_board_are_a_warning():
+    ledger = {"captured": 26, "frames_lost": 22, "products_lost_by_reason": {"storage_full": 22}}
+    assert lost_warning(ledger) == (
+        "22 of 26 captured frames lost data on board by no stage's decision (storage_full: 22 products): it never "
+        "reached the ground. The verdict, the comparison and every 'saved' figure leave these frames out; see the "
+        "frame ledger.")
+    assert lost_warning({**ledger, "frames_lost": 0, "products_lost_by_reason": {}}) is None

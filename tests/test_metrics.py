@@ -150,3 +150,16 @@ def test_contact_usage_per_window_and_means():
     assert got["total_usage"] == pytest.approx(700.0 / 1200.0)
     assert (got["count"], got["tracked"], got["bytes_sent"]) == (4, 3, 16)
     assert contact_usage([])["mean_usage"] is None
+
+
+def test_frames_lost_on_board_are_no_saving():
+    # f1's product was lost to a full store: left out of the saving over all captures, not counted as not sent
+    ledger = [ledger_row("f0", "delivered"), ledger_row("f1", "dropped", "storage_full", dropped={"storage_full": 1}),
+              ledger_row("f2", "on_board", bytes_on_board=50, age_s=60.0)]
+    captures = [capture("f0"), capture("f1"), capture("f2")]
+    bw = bandwidth([line(0, 1, 100, 400)], [line(0, 1, 100, 400)], captures, bytes_on_board=50, ledger=ledger)
+    assert bw["raw_bytes_lost"] == 400
+    assert bw["saved_fraction_all_captures"] == pytest.approx(1 - (100 + 50) / 800)  # not 1 - 150 / 1200
+    assert bw["saved_fraction"] == pytest.approx(1 - 100 / 400)  # f0, the one frame finished
+    summary = ledger_summary(ledger, captures)
+    assert summary["frames_lost"] == 1 and summary["products_lost_by_reason"] == {"storage_full": 1}
