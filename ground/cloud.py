@@ -89,7 +89,7 @@ def discarded_earlier(run: Any) -> dict[str, Any] | None:
     names = list(run.run_info.pipeline) if run.run_info else []
     if "cloud_filter" not in names[1:]:
         return None
-    finished = metrics.finished_frames(run.ledger) if run.ledger is not None else set()
+    finished = run.finished
     unseen = {r.frame_id for r in run.processing or [] if r.frame_id in finished and "cloud_filter" not in r.stages}
     by_stage: Counter[str] = Counter()
     for row in run.ledger or []:

@@ -150,7 +150,7 @@ def evaluation(run: Any, frame_id: str) -> dict[str, np.ndarray]:
 
 def finished_frames(run: Any) -> list[str]:
     """Finished frames with processing records, in capture order."""
-    finished = metrics.finished_frames(run.ledger) if run.ledger is not None else set()
+    finished = run.finished
     return [r.frame_id for r in run.processing or [] if r.frame_id in finished]
 
 

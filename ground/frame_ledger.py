@@ -13,25 +13,33 @@ from .run_data import RunData
 
 def ledger_section(run: RunData) -> dict[str, Any]:
     """report.json ``ledger``: the frame (and product) counts; all None but ``captured`` without ledger telemetry.
-    With a ``warning`` when frames lost data on board by no stage's decision (:func:`lost_warning`)."""
+    With ``warnings`` when frames lost data on board or their products failed the ground's checks
+    (:func:`ledger_warnings`)."""
     if run.ledger is None:
         return {"captured": len(run.captures) if run.captures is not None else None, "delivered": None,
                 "dropped": None, "on_board": None, "dropped_by_reason": None, "balanced": None}
-    out = metrics.ledger_summary(run.ledger, run.captures)
-    warning = lost_warning(out)
-    return {**out, "warning": warning} if warning else out
+    out = metrics.ledger_summary(run.ledger, run.captures, run.delivered)
+    warnings = ledger_warnings(out)
+    return {**out, "warnings": warnings} if warnings else out
 
 
-def lost_warning(ledger: Mapping[str, Any]) -> str | None:
-    """What the reader must not miss when frames lost products on board by no stage's decision (storage full,
-    evicted): how many, why, and that the run's savings and verdict leave them out. None when nothing was lost."""
+def ledger_warnings(ledger: Mapping[str, Any]) -> list[str]:
+    """What the reader must not miss about frames whose data did not reach the ground as sent: frames that lost
+    products on board by no stage's decision (storage full, evicted), and delivered frames whose products failed
+    the ground's checks. Both are left out of the run's savings and verdict."""
+    out = []
     frames, lost = ledger.get("frames_lost") or 0, ledger.get("products_lost_by_reason") or {}
-    if not frames:
-        return None
-    why = ", ".join(f"{reason}: {count}" for reason, count in lost.items())
-    return (f"{frames} of {ledger['captured']} captured frames lost data on board by no stage's decision ({why} "
-            "products): it never reached the ground. The verdict, the comparison and every 'saved' figure leave "
-            "these frames out; see the frame ledger.")
+    if frames:
+        why = ", ".join(f"{reason}: {count}" for reason, count in lost.items())
+        out.append(f"{frames} of {ledger['captured']} captured frames lost data on board by no stage's decision "
+                   f"({why} products): it never reached the ground. The verdict, the comparison and every 'saved' "
+                   "figure leave these frames out; see the frame ledger.")
+    failed = ledger.get("frames_unverified") or 0
+    if failed:
+        out.append(f"{failed} of the {ledger['delivered']} frames the spacecraft delivered have products that "
+                   "failed the ground's checks (see the ground's anomalies): the verdict, the comparison and every "
+                   "'saved' figure leave these frames out.")
+    return out
 
 
 def ledger_blocks(ledger: Mapping[str, Any]) -> list[Block]:

@@ -33,11 +33,21 @@ def lost(row: LedgerRow) -> Counter[str]:
     return Counter(row.dropped_by_reason) - decided(row)
 
 
-def finished_frames(ledger: Sequence[LedgerRow]) -> set[str]:
+def unverified(ledger: Sequence[LedgerRow], delivered: Sequence[ManifestLine]) -> set[str]:
+    """Frames the ledger says more products of were delivered than the ground verified in ``delivered`` (a
+    product's file missing or corrupt, its manifest line cut): their data did not arrive as sent."""
+    verified = Counter(line.frame_ids[0] for line in delivered)  # the ledger counts a product under its first frame
+    return {r.frame_id for r in ledger if r.products_delivered > verified[r.frame_id]}
+
+
+def finished_frames(ledger: Sequence[LedgerRow], delivered: Sequence[ManifestLine] | None = None) -> set[str]:
     """Frames the pipeline is done with: nothing on board, nothing lost (:func:`lost`), and either delivered or
-    dropped by its stages' decisions (:func:`decided`)."""
+    dropped by its stages' decisions (:func:`decided`); with ``delivered``, the ground's verified products, none
+    whose products failed the ground's checks (:func:`unverified`)."""
+    failed = unverified(ledger, delivered) if delivered is not None else set()
+
     def done(r: LedgerRow) -> bool:
-        if r.products_on_board or lost(r):
+        if r.products_on_board or lost(r) or r.frame_id in failed:
             return False
         return r.status == "delivered" or (r.status == "dropped" and bool(decided(r)))
 
@@ -60,10 +70,11 @@ BANDWIDTH_DEFINITIONS = {
                       "raw_bytes_delivered",
     "oracle_saved_fraction": "with a cloud_filter stage: 1 - bent-pipe bytes of the tiles the same policy keeps when "
                              "fed the true cloud mask / bent-pipe bytes of the finished frames with truth",
-    "raw_bytes_lost": "bent-pipe bytes of the frames that lost a product on board by no stage's decision (storage "
-                      "full, evicted: ledger.products_lost_by_reason); they never reached the ground",
+    "raw_bytes_lost": "bent-pipe bytes of the frames whose data did not reach the ground as sent: a product lost on "
+                      "board by no stage's decision (storage full, evicted: ledger.products_lost_by_reason) or "
+                      "failing the ground's checks (ledger.frames_unverified)",
     "saved_fraction_all_captures": "1 - (downlinked bytes + bytes on board) / bent-pipe bytes over every capture "
-                                   "but the frames that lost data on board (raw_bytes_lost), which are left out, "
+                                   "but the frames that lost data on board or in downlink (raw_bytes_lost), which are left out, "
                                    "lost data not being a saving; tiles and frames the pipeline dropped on purpose "
                                    "count as not sent. Without a ledger: 1 - (downlinked_bytes + bytes_on_board) / "
                                    "raw_bytes",
@@ -84,11 +95,11 @@ def bandwidth(delivered: Sequence[ManifestLine], lines: Sequence[ManifestLine], 
     raw_captured = sum(c.raw_bytes for c in captures) if captures is not None else None
     raw_finished = saved = raw_lost = saved_all = None
     if ledger is not None and captures is not None:
-        finished = finished_frames(ledger)
+        finished = finished_frames(ledger, delivered)
         raw_finished = sum(c.raw_bytes for c in captures if c.frame_id in finished)
         sent = sum(line.bytes for line in delivered if set(line.frame_ids) <= finished)
         saved = 1.0 - sent / raw_finished if raw_finished else None
-        lost_frames = {r.frame_id for r in ledger if lost(r)}
+        lost_frames = {r.frame_id for r in ledger if lost(r)} | unverified(ledger, delivered)
         raw_lost = sum(c.raw_bytes for c in captures if c.frame_id in lost_frames)
         kept_raw = raw_captured - raw_lost
         kept = (sum(line.bytes for line in delivered if not lost_frames & set(line.frame_ids))
@@ -142,7 +153,8 @@ def on_board(ledger: Sequence[LedgerRow]) -> dict[str, Any]:
     }
 
 
-def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[CaptureRecord] | None) -> dict[str, Any]:
+def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[CaptureRecord] | None,
+                   verified: Sequence[ManifestLine] | None = None) -> dict[str, Any]:
     """Frame accounting: every captured frame ends delivered, dropped or on board.
 
     ``captured`` counts the capture records (the ledger rows when captures are absent). ``balanced`` holds when
@@ -150,7 +162,9 @@ def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[CaptureRecord
     ``dropped_by_reason`` counts dropped frames by reason; ``products_dropped_by_reason`` counts dropped products
     (tiles discarded by the pipeline, evictions) from each row's ``dropped_by_reason``, of which
     ``products_decided_by_stage`` ({stage: {reason: count}}) were stages' decisions (:func:`decided`) and
-    ``products_lost_by_reason`` losses (:func:`lost`); ``frames_lost`` counts the frames with such a loss.
+    ``products_lost_by_reason`` losses (:func:`lost`); ``frames_lost`` counts the frames with such a loss and,
+    with ``verified`` (the ground's verified products), ``frames_unverified`` the delivered frames whose products
+    failed the ground's checks (:func:`unverified`; else None).
     """
     status = Counter(r.status for r in ledger)
     frame_reasons = Counter(r.reason or "unknown" for r in ledger if r.status == "dropped")
@@ -184,6 +198,7 @@ def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[CaptureRecord
         "products_dropped": sum(r.products_dropped for r in ledger),
         "products_dropped_by_reason": dict(sorted(product_reasons.items())),
         "frames_lost": sum(1 for row in ledger if lost(row)),
+        "frames_unverified": len(unverified(ledger, verified)) if verified is not None else None,
         "products_on_board": sum(r.products_on_board for r in ledger),
         "products_decided_by_stage": decided_by_stage,
         "products_lost_by_reason": dict(sorted(lost_reasons.items())),

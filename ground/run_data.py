@@ -19,6 +19,7 @@ from rundir.run_info import RunInfo
 from rundir.telemetry import (OPTIONAL_FILES, TELEMETRY_FILES, CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord,
                               ProcessingRecord, telemetry_path)
 
+from .metrics import finished_frames
 from .reception import Reception, anomaly, iter_jsonl, receive
 from .stitch import stitch_passes
 from .timeline import Timeline
@@ -48,6 +49,12 @@ class RunData:
     def delivered(self) -> list[ManifestLine]:
         """Manifest lines of the verified products, each product once, in delivery order."""
         return [p.line for p in self.reception.products]
+
+    @property
+    def finished(self) -> set[str]:
+        """Frames the pipeline finished with whose products all passed the ground's checks
+        (:func:`ground.metrics.finished_frames`); empty without a ledger."""
+        return finished_frames(self.ledger, self.delivered) if self.ledger is not None else set()
 
 
 def load_run(run_dir: Path) -> RunData:

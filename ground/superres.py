@@ -23,7 +23,6 @@ from rundir.truth import TruthFile, truth_path
 
 from .document import Heading, Image, Paragraph, Table, fmt_bytes
 from .image_quality import cpsnr_db, registration_error_px, ssim
-from .metrics import finished_frames
 from .reception import Product
 from .stitch import QUICKLOOK_GAMMA, QUICKLOOK_REFLECTANCE_MAX
 
@@ -65,7 +64,7 @@ def iter_scenes(run: Any, policy: Mapping[str, Any]) -> Iterator[SRScene]:
     a scene holds several full-size images, so only one is in memory."""
     if run.ledger is None or run.captures is None:
         return
-    finished = finished_frames(run.ledger)
+    finished = run.finished
     encoded = {r.frame_id: r.alternative_bytes.get("cloud_filter", r.alternative_bytes.get("encode_only"))
                for r in run.processing or []}
     by_frame: dict[str, list[Product]] = {}

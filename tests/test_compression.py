@@ -74,7 +74,7 @@ def test_lossy_same_bytes_is_scored_from_the_evaluation_records(tmp_path):
     processing = [ProcessingRecord(f, "sat-1", ["encode"], 1, 0.1, "projected", {"encode": 0.1}, {"encode": 0.02}, 1, 0,
                                    {"bent_pipe": raw.size * 3 // 2, "lossless_jpeg2000": lossless,
                                     "lossy_same_bytes": sizes[f]}) for f in frames]
-    run = SimpleNamespace(run_dir=tmp_path, derived={}, processing=processing, ledger=ledger)
+    run = SimpleNamespace(run_dir=tmp_path, derived={}, processing=processing, ledger=ledger, finished=set(frames))
     got = compression.lossy_same_bytes(run, 12)
     expected = compression.quality([codec.decode(stream, "jpeg2000", raw.shape, 12), raw], [raw, raw], 12)
     assert got == {**expected, "frames": 2, "frames_not_sent": 1}

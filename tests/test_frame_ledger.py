@@ -6,7 +6,7 @@ import json
 import shutil
 
 from ground.document import Table
-from ground.frame_ledger import ledger_blocks, ledger_section, lost_warning
+from ground.frame_ledger import ledger_blocks, ledger_section, ledger_warnings
 from ground.run_data import load_run
 
 
@@ -37,10 +37,14 @@ def test_tables_say_whether_the_ledger_balances(tiny_run):
     assert products.header[0] == "products" and products.rows[0][1] == ledger["products_delivered"]
 
 
-def test_frames_lost_on_board_are_a_warning():
-    ledger = {"captured": 26, "frames_lost": 22, "products_lost_by_reason": {"storage_full": 22}}
-    assert lost_warning(ledger) == (
+def test_frames_lost_on_board_or_failing_the_ground_checks_are_warnings():
+    ledger = {"captured": 26, "delivered": 4, "frames_lost": 22, "products_lost_by_reason": {"storage_full": 22},
+              "frames_unverified": 0}
+    assert ledger_warnings(ledger) == [
         "22 of 26 captured frames lost data on board by no stage's decision (storage_full: 22 products): it never "
         "reached the ground. The verdict, the comparison and every 'saved' figure leave these frames out; see the "
-        "frame ledger.")
-    assert lost_warning({**ledger, "frames_lost": 0, "products_lost_by_reason": {}}) is None
+        "frame ledger."]
+    assert ledger_warnings({**ledger, "frames_lost": 0, "products_lost_by_reason": {}}) == []
+    assert ledger_warnings({**ledger, "frames_lost": 0, "frames_unverified": 3}) == [
+        "3 of the 4 frames the spacecraft delivered have products that failed the ground's checks (see the ground's "
+        "anomalies): the verdict, the comparison and every 'saved' figure leave these frames out."]

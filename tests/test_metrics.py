@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ground.metrics import (bandwidth, contact_usage, decided, finished_frames, latencies_s, latency_stats,
-                            ledger_summary, lost, on_board)
+                            ledger_summary, lost, on_board, unverified)
 from rundir.manifest import Footprint, ManifestLine
 from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow
 
@@ -157,9 +157,21 @@ def test_frames_lost_on_board_are_no_saving():
     ledger = [ledger_row("f0", "delivered"), ledger_row("f1", "dropped", "storage_full", dropped={"storage_full": 1}),
               ledger_row("f2", "on_board", bytes_on_board=50, age_s=60.0)]
     captures = [capture("f0"), capture("f1"), capture("f2")]
-    bw = bandwidth([line(0, 1, 100, 400)], [line(0, 1, 100, 400)], captures, bytes_on_board=50, ledger=ledger)
+    products = [line(0, 1, 100, 200), line(0, 1, 100, 200)]  # f0's two products
+    bw = bandwidth(products, products, captures, bytes_on_board=50, ledger=ledger)
     assert bw["raw_bytes_lost"] == 400
-    assert bw["saved_fraction_all_captures"] == pytest.approx(1 - (100 + 50) / 800)  # not 1 - 150 / 1200
-    assert bw["saved_fraction"] == pytest.approx(1 - 100 / 400)  # f0, the one frame finished
+    assert bw["saved_fraction_all_captures"] == pytest.approx(1 - (200 + 50) / 800)  # not 1 - 250 / 1200
+    assert bw["saved_fraction"] == pytest.approx(1 - 200 / 400)  # f0, the one frame finished
     summary = ledger_summary(ledger, captures)
     assert summary["frames_lost"] == 1 and summary["products_lost_by_reason"] == {"storage_full": 1}
+
+
+def test_frames_whose_products_failed_the_ground_checks_are_not_finished():
+    # the ledger delivered two products each of f0 and f1; the ground verified one of f0's (the other corrupt, say)
+    # and none of f1's (a manifest line cut short)
+    ledger = [ledger_row("f0", "delivered"), ledger_row("f1", "delivered"), ledger_row("f2", "on_board")]
+    verified = [line(0, 1, 100, 200)]  # frame_ids ["f0"]
+    assert unverified(ledger, verified) == {"f0", "f1"}
+    assert finished_frames(ledger, verified) == set() and finished_frames(ledger) == {"f0", "f1"}
+    summary = ledger_summary(ledger, [capture("f0"), capture("f1"), capture("f2")], verified)
+    assert summary["frames_unverified"] == 2 and summary["delivered"] == 2
