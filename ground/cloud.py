@@ -21,7 +21,7 @@ from rundir.evaluation import CLOUD_PROBABILITY_KEY, SPECTRAL_CLOUD_KEY, evaluat
 from rundir.run_info import ModelValidation, RunInfo
 from rundir.tiles import cloud_fractions, tile_boxes, tile_sums, withheld
 
-from . import clear_ground, metrics
+from . import clear_ground
 from .document import Heading, Image, Paragraph, Table, fmt_fraction
 
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 1.0, 0.05))

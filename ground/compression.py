@@ -28,7 +28,6 @@ from rundir.truth import TruthFile, is_cloud
 from rundir.evaluation import (EVALUATION_LOSSY_SAME_BYTES_KEY, EVALUATION_RAW_KEY, evaluation_frame_dn,
                                evaluation_frame_shape, evaluation_path, lossy_reference_key)
 
-from . import metrics
 from .cloud import confusion, confusion_scores
 from .image_quality import SSIM_WINDOW_PX, ssim
 
