@@ -83,14 +83,16 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     lossless = {k: alternative(k) for k in CODEC_NAMES if alternative(k) is not None}
     best = min(lossless, key=lossless.get) if lossless else None
     names = list(run.run_info.pipeline) if run.run_info else []
-    sent_frames = lossy_alt["frames"] / max(1, lossy_alt["frames"] + lossy_alt["frames_not_sent"])
+    # JPEG 2000 within this run's bytes sends nothing of a frame the run sent nothing of: its clear ground is lost
+    not_sent = [r.frame_id for r in records if not r.alternative_bytes.get("lossy_same_bytes")]
+    lossy_lost = sum(clear[f] for f in not_sent) / all_clear if all_clear else None
     rows = [row("bent_pipe", "bent-pipe (every raw frame of a burst)", burst, 0.0),
             row("bent_pipe_single", "bent-pipe, one raw frame per scene (baseline)", single, 0.0),
             row("encode_only", "encode only (lossless)", alternative("encode_only"), 0.0),
             row("best_lossless", "best lossless flight-class codec, one frame per scene" +
                 (f": {CODEC_NAMES[best]}" if best else ""), lossless.get(best), 0.0, codec=CODEC_NAMES.get(best)),
             row("lossy_same_bytes", "JPEG 2000 within this run's bytes, one frame per scene",
-                alternative("lossy_same_bytes"), 1.0 - sent_frames, psnr_db=lossy_alt["psnr_db"],
+                alternative("lossy_same_bytes"), lossy_lost, psnr_db=lossy_alt["psnr_db"],
                 ssim=lossy_alt["ssim"], max_abs_error_dn=lossy_alt["max_abs_error_dn"])]
     if "cloud_filter" in names:
         rows.append(row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), _filter_lost(cloud_report), f1))

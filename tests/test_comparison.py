@@ -11,6 +11,7 @@ from conftest import FRAME_RAW_BYTES
 from ground.comparison import comparison, comparison_blocks
 from ground.document import Paragraph, Table
 from ground.run_data import load_run
+from rundir.run_info import CameraInfo
 
 
 def test_rows_on_the_finished_frames(tiny_run):
@@ -67,3 +68,30 @@ def test_rows_against_one_raw_frame_per_scene_with_the_best_lossless_codec_named
     assert rows["bent_pipe"]["saved_fraction"] == pytest.approx(-3.0)  # four frames sent for one scene
     assert rows["bent_pipe_single"]["saved_vs_burst_fraction"] == pytest.approx(0.75)
     assert rows["encode_only"]["saved_fraction"] == pytest.approx(1 - 6000 / 2000)
+
+
+def test_jpeg2000_within_the_runs_bytes_loses_the_clear_ground_of_the_frames_it_cannot_send(tiny_run):
+    # frame 0: this run sent nothing of it, so neither does JPEG 2000 within its bytes; the row loses frame 0's
+    # clear ground (100 of the 400 clear pixels), not the share of frames (1 of 2)
+    import numpy as np
+
+    from rundir.truth import CLOUD_THICK, write_truth
+
+    path = tiny_run / "telemetry" / "processing.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record, (sent, clear_px) in zip(records, ((0, 100), (900, 300))):
+        record["alternative_bytes"] = {"bent_pipe": 4000, "bent_pipe_single": 4000, "encode_only": 3000,
+                                       "lossless_jpegls": 2000, "lossless_jpeg2000": 2200, "lossy_same_bytes": sent}
+        shape = (16, 32)
+        cloud = np.full(shape, CLOUD_THICK, np.uint8)
+        cloud.flat[:clear_px] = 0
+        write_truth(tiny_run, record["frame_id"], cloud, np.zeros(shape, bool), np.zeros(shape, np.uint8),
+                    np.ones(shape, bool))
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run = load_run(tiny_run)
+    # the tiny run's run.json has no camera: give it one, for the clear ground's area (scores need no evaluation
+    # files here: neither frame's lossy codestream was kept)
+    run.run_info = dataclasses.replace(run.run_info, camera=CameraInfo(32, 16, 10.0, 0, FRAME_RAW_BYTES, 1, None))
+    rows = {r["pipeline"]: r for r in comparison(run, {})["rows"]}
+    assert len(records) == 2
+    assert rows["lossy_same_bytes"]["clear_pixels_lost_fraction"] == pytest.approx(100 / 400)
