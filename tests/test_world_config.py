@@ -27,6 +27,7 @@ def test_synthetic_world_needs_no_files():
     ("{source: geotiff, bands: {B: b.tif, SWIR: s.tif}}", ("bands", "band names from B, G, R, NIR", "['SWIR']")),
     ("{source: geotiff, bands: {B: b.tif}, mask_bits: [{bits: 4, equals: 1, cloud: thick}]}",
      ("mask_bits", "a mask for the rules to read (world.mask)", "no mask")),
+    ("{source: geotiff, bands: {B: b.tif}, dn_scale: -0.004}", ("dn_scale", "a value > 0", "float -0.004")),
 ])
 def test_imagery_world_rules(text, issue):
     assert refused(WorldConfig, text) == [issue]

@@ -58,7 +58,7 @@ class WorldConfig:
                                            "0, equals: 1, cloud: unknown}] (USGS LSDS-1873)")
     nodata: float | None = spec(None, doc="geotiff: the band files' no-data value, replacing what each file declares "
                                 "(GDAL_NODATA); null: each file's own no-data and masks. Those pixels are not valid")
-    dn_scale: float | None = spec(None, doc="geotiff: reflectance = dn_scale * DN + dn_offset, e.g. Landsat 8 C1 "
+    dn_scale: float | None = spec(None, gt=0, doc="geotiff: reflectance = dn_scale * DN + dn_offset, e.g. Landsat 8 C1 "
                                   "2.0e-5, Sentinel-2 L1C 1.0e-4; null: each file's own scale and offset (GDAL "
                                   "metadata), or float samples as reflectance; integer DN without either are refused")
     dn_offset: float = spec(0.0, doc="geotiff: see dn_scale (Landsat 8 C1: -0.1); used with dn_scale")
