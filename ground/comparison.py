@@ -77,22 +77,20 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                 "saved_fraction": 1.0 - sent / single if single and sent is not None else None,
                 "saved_vs_burst_fraction": 1.0 - sent / burst if burst and sent is not None else None,
                 "bytes_per_clear_km2": sent / delivered_km2 if delivered_km2 and sent is not None else None,
-                "clear_pixels_lost_fraction": row_lost, "cloud_f1": row_f1, "psnr_db": None, "ssim": None,
+                "clear_pixels_lost_fraction": row_lost if records else None, "cloud_f1": row_f1, "psnr_db": None,
+                "ssim": None,
                 "cpsnr_db": None, **extra}
 
     lossless = {k: alternative(k) for k in CODEC_NAMES if alternative(k) is not None}
     best = min(lossless, key=lossless.get) if lossless else None
     names = list(run.run_info.pipeline) if run.run_info else []
-    # JPEG 2000 within this run's bytes sends nothing of a frame the run sent nothing of: its clear ground is lost
-    not_sent = [r.frame_id for r in records if not r.alternative_bytes.get("lossy_same_bytes")]
-    lossy_lost = sum(clear[f] for f in not_sent) / all_clear if all_clear else None
     rows = [row("bent_pipe", "bent-pipe (every raw frame of a burst)", burst, 0.0),
             row("bent_pipe_single", "bent-pipe, one raw frame per scene (baseline)", single, 0.0),
             row("encode_only", "encode only (lossless)", alternative("encode_only"), 0.0),
             row("best_lossless", "best lossless flight-class codec, one frame per scene" +
                 (f": {CODEC_NAMES[best]}" if best else ""), lossless.get(best), 0.0, codec=CODEC_NAMES.get(best)),
             row("lossy_same_bytes", "JPEG 2000 within this run's bytes, one frame per scene",
-                alternative("lossy_same_bytes"), lossy_lost, psnr_db=lossy_alt["psnr_db"],
+                alternative("lossy_same_bytes"), _unsent_lost(records, clear, all_clear), psnr_db=lossy_alt["psnr_db"],
                 ssim=lossy_alt["ssim"], max_abs_error_dn=lossy_alt["max_abs_error_dn"])]
     if "cloud_filter" in names:
         rows.append(row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), _filter_lost(cloud_report), f1))
@@ -105,6 +103,13 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
             "note": "the same finished frames for every row; bursts count K frames except bent_pipe_single, "
                     "best_lossless and lossy_same_bytes (one frame per scene); saved is against bent_pipe_single; the simpler "
                     "pipelines' encoded sizes are on-board estimates (for a burst, frame 0's size times K)"}
+
+
+def _unsent_lost(records: list[Any], clear_km2_of: Mapping[str, float], all_clear_km2: float | None) -> float | None:
+    """Clear ground lost by JPEG 2000 within this run's bytes: it sends nothing of a frame this run sent nothing of
+    (``lossy_same_bytes`` 0), so those frames' clear ground, as a share of all of it (None without truth)."""
+    not_sent = [r.frame_id for r in records if not r.alternative_bytes.get("lossy_same_bytes")]
+    return sum(clear_km2_of[f] for f in not_sent) / all_clear_km2 if all_clear_km2 else None
 
 
 def _filter_lost(cloud_report: Mapping[str, Any]) -> float | None:

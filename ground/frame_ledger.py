@@ -3,6 +3,7 @@ board) and whether the counts balance (:func:`ground.metrics.ledger_summary`).""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +20,26 @@ def ledger_section(run: RunData) -> dict[str, Any]:
         return {"captured": len(run.captures) if run.captures is not None else None, "delivered": None,
                 "dropped": None, "on_board": None, "dropped_by_reason": None, "balanced": None}
     out = metrics.ledger_summary(run.ledger, run.captures, run.delivered)
-    warnings = ledger_warnings(out)
+    warnings = ledger_warnings(out) + ([nothing_captured(run)] if out["captured"] == 0 else [])
     return {**out, "warnings": warnings} if warnings else out
+
+
+def nothing_captured(run: RunData) -> str:
+    """Why a run has no frame to report on: no capture planned (no target in the camera's reach in daylight), or
+    every planned capture skipped (by reason, from telemetry/run.json's satellite summaries)."""
+    info = run.run_info
+    summaries = info.satellite_summary if info else []
+    planned = sum(s.frames_planned for s in summaries)
+    skipped: Counter[str] = Counter()
+    for summary in summaries:
+        skipped.update(summary.captures_skipped)
+    if summaries and planned == 0:
+        return ("nothing was captured: no capture was planned, since no target passed within the camera's reach "
+                "(spacecraft.camera.max_off_nadir_deg) with the sun above spacecraft.camera.min_sun_elevation_deg "
+                "in the time simulated; check the targets, the orbits, start_utc and duration_h.")
+    why = "; ".join(f"{reason}: {count}" for reason, count in sorted(skipped.items()))
+    return (f"nothing was captured of the {planned} captures planned" + (f" (skipped: {why})." if why else ".")
+            if summaries else "nothing was captured (telemetry/run.json gives no satellite summary to say why).")
 
 
 def ledger_warnings(ledger: Mapping[str, Any]) -> list[str]:

@@ -48,3 +48,19 @@ def test_frames_lost_on_board_or_failing_the_ground_checks_are_warnings():
     assert ledger_warnings({**ledger, "frames_lost": 0, "frames_unverified": 3}) == [
         "3 of the 4 frames the spacecraft delivered have products that failed the ground's checks (see the ground's "
         "anomalies): the verdict, the comparison and every 'saved' figure leave these frames out."]
+
+
+def test_a_run_that_captured_nothing_says_why():
+    from types import SimpleNamespace
+
+    from ground.frame_ledger import nothing_captured
+
+    def run(*summaries):
+        return SimpleNamespace(run_info=SimpleNamespace(satellite_summary=list(summaries)))
+
+    idle = SimpleNamespace(frames_planned=0, captures_skipped={})
+    assert nothing_captured(run(idle, idle)).startswith("nothing was captured: no capture was planned, since no "
+                                                        "target passed within the camera's reach")
+    shed = SimpleNamespace(frames_planned=3, captures_skipped={"brownout": 3})
+    assert nothing_captured(run(idle, shed)) == "nothing was captured of the 3 captures planned (skipped: brownout: 3)."
+    assert "no satellite summary" in nothing_captured(SimpleNamespace(run_info=None))
