@@ -121,7 +121,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     rows = [
         ("bent-pipe bytes", fmt_bytes(b["raw_bytes"])),
         ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])} (saved {fmt_fraction(b['saved_fraction'])} against "
-                       "bent-pipe for the frames the pipeline finished)"),
+                       "bent-pipe for the frames the pipeline finished" + _per_scene(report) + ")"),
         ("frames", f"{led['captured']} captured: {led['delivered']} delivered, {led['dropped']} dropped, "
                    f"{led['on_board']} on board ({'balanced' if led.get('balanced') else 'NOT balanced'})"),
         ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
@@ -133,6 +133,18 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     if stopped:
         head += f" of {fmt_duration(report.get('duration_s'))} ({stopped.get('reason')})"
     return [head] + [f"  {k:<26} {v}" for k, v in rows]
+
+
+def _per_scene(report: dict[str, Any]) -> str:
+    """For bursts, where bent-pipe is every raw frame: the saving against one raw frame per scene too (the
+    comparison's common baseline, ``comparison`` row ``this_run``), so that the two are not mistaken."""
+    from ground.document import fmt_fraction
+
+    ours = next((r for r in (report.get("comparison") or {}).get("rows") or () if r["pipeline"] == "this_run"), {})
+    per_scene = ours.get("saved_fraction")
+    if per_scene is None or per_scene == ours.get("saved_vs_burst_fraction"):
+        return ""
+    return f"; {fmt_fraction(per_scene)} against one raw frame per scene"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -61,7 +61,9 @@ BANDWIDTH_DEFINITIONS = {
     "downlinked_bytes": "bytes of the verified products, each product once",
     "received_bytes": "bytes of every manifest line, duplicates and failed products included: what the link carried",
     "retransmitted_bytes": "bytes sent again after link frame errors (manifest retransmitted_bytes, every line)",
-    "link_bytes": "bandwidth used: received_bytes + retransmitted_bytes, every byte the link carried",
+    "link_bytes": "bandwidth used: received_bytes + retransmitted_bytes, the bytes of every product the ground "
+                  "received; a product still in transfer when the run ended is not counted (the contacts section "
+                  "counts every byte sent)",
     "bytes_on_board": "product and raw bytes still on board at the end of the run (telemetry/ledger.jsonl)",
     "raw_bytes_finished": "bent-pipe bytes of the frames the pipeline finished with: every product delivered or "
                           "discarded on purpose (e.g. cloudy tiles), none still on board or lost to storage",
