@@ -78,7 +78,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             Mission(scenario, run_dir, progress, realtime_factor=args.realtime, workers=workers).run()
     except (KeyboardInterrupt, OrbitEdgeError, OSError) as err:  # OSError: a full disk, a folder gone read-only
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        why = "interrupted" if isinstance(err, KeyboardInterrupt) else io_error(err) if isinstance(err, OSError) else err
+        why = ("interrupted" if isinstance(err, KeyboardInterrupt) else io_error(err, run_dir)
+               if isinstance(err, OSError) else err)
         print(f"orbitedge: {why}; writing the partial report of {run_dir} (marked incomplete)", file=sys.stderr)
         try:
             write_report(run_dir, args.format)
@@ -390,12 +391,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def io_error(err: OSError) -> str:
-    """An OSError as one line: the path (both, for a rename) and the system's reason. SimPy re-raises an error from
-    inside a process as a copy made from its ``args``, which leave the path out; the original is its cause."""
+def io_error(err: OSError, where: Path | None = None) -> str:
+    """An OSError as one line: the path (both, for a rename), else ``where`` (a write to an open file names none),
+    and the system's reason. SimPy re-raises an error from inside a process as a copy made from its ``args``, which
+    leave the path out; the original is its cause."""
     if err.filename is None and isinstance(err.__cause__, OSError):
         err = err.__cause__
-    paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
+    paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None) or (where and str(where))
     return f"{paths}: {err.strerror or err}" if paths else str(err.strerror or err)
 
 
