@@ -175,9 +175,14 @@ def misr_planes(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: in
     shift-and-add (filled) and its clear samples per cell relative to the mean (K / s^2)."""
     mean = bicubic(lr, clear, scale, shifts)
     fused, count = shift_and_add_sparse(lr, shifts, clear, scale)
-    fused = np.where(np.isnan(fused), mean, fused)
-    samples = np.broadcast_to((count * (scale * scale / lr.shape[0])).astype(np.float32)[..., None], mean.shape)
-    return np.ascontiguousarray(np.stack([mean, fused, samples], axis=-1).transpose(2, 0, 1, 3))
+    np.copyto(fused, mean, where=np.isnan(fused))
+    out = np.empty((mean.shape[2],) + mean.shape[:2] + (3,), np.float32)  # filled plane by plane: no stacked copy
+    out[..., 0] = np.moveaxis(mean, -1, 0)
+    del mean
+    out[..., 1] = np.moveaxis(fused, -1, 0)
+    del fused
+    out[..., 2] = (count * (scale * scale / lr.shape[0])).astype(np.float32)
+    return out
 
 
 def space_to_depth(planes: np.ndarray, scale: int) -> np.ndarray:
