@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import textwrap
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +77,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         with simulation_bar(wanted(args.quiet), scenario.duration_h) as progress:
             Mission(scenario, run_dir, progress, realtime_factor=args.realtime, workers=workers).run()
-    except (KeyboardInterrupt, OrbitEdgeError, OSError) as err:  # OSError: a full disk, a folder gone read-only
+    # OSError: a full disk, a folder gone read-only; BrokenProcessPool: a frame-pool worker killed (out of memory)
+    except (KeyboardInterrupt, OrbitEdgeError, OSError, BrokenProcessPool) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         why = ("interrupted" if isinstance(err, KeyboardInterrupt) else io_error(err, run_dir)
-               if isinstance(err, OSError) else err)
+               if isinstance(err, OSError) else WORKER_DIED if isinstance(err, BrokenProcessPool) else err)
         print(f"orbitedge: {why}; writing the partial report of {run_dir} (marked incomplete)", file=sys.stderr)
         try:
             write_report(run_dir, args.format)
@@ -95,6 +97,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         report, paths = write_report(run_dir, args.format, show)
     _print_summary(report, paths, args)
     return 0
+
+
+WORKER_DIED = ("a frame-pool worker process died (the system kills the largest process when memory runs out: "
+               "fewer --workers, or --workers 0, need less)")
 
 
 def _terminate(signum: int, frame: Any) -> None:

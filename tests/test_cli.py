@@ -211,3 +211,36 @@ def test_the_summary_of_a_burst_run_gives_the_saving_against_one_frame_per_scene
                                              "-76.9 % against one raw frame per scene)")
     report["comparison"]["rows"][0]["saved_fraction"] = 0.779  # single frames: one baseline, said once
     assert summary_lines(report)[2].endswith("for the frames the pipeline finished)")
+
+
+def test_a_frame_pool_worker_killed_mid_run_ends_in_a_partial_report(tmp_path):
+    # fault injected: SIGKILL to a worker of the frame pool, as the kernel's out-of-memory killer sends it
+    import os
+    import signal
+    import time
+
+    def descendants(pid: int) -> list[int]:
+        try:
+            children = [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+        except OSError:
+            return []
+        return children + [d for c in children for d in descendants(c)]
+
+    out = tmp_path / "run"
+    run = subprocess.Popen([sys.executable, "-m", "app.cli", "run", str(QUICKSTART), "--out", str(out), "--quiet",
+                            "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    captures = out / "telemetry" / "captures.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (captures.is_file() and captures.stat().st_size > 0):
+        time.sleep(0.05)
+    # the pool's workers are the children of its fork server (multiprocessing's "forkserver" start method), a child
+    # of the run; they inherit the server's command line
+    children = [int(c) for c in open(f"/proc/{run.pid}/task/{run.pid}/children").read().split()]
+    [server] = [p for p in children if b"forkserver" in open(f"/proc/{p}/cmdline", "rb").read()]
+    os.kill(descendants(server)[0], signal.SIGKILL)
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 2 and "Traceback" not in err, err
+    assert "orbitedge: a frame-pool worker process died" in err and "writing the partial report" in err
+    report = json.loads((out / "report.json").read_text())
+    assert report["complete"] is False and report["stopped"]["reason"] == "BrokenProcessPool"
+    assert report["ledger"]["balanced"] is True
