@@ -19,7 +19,7 @@ from .outputs import output_file
 from .progress import ground_bar, simulation_bar, wanted
 from .run_setup import (bound_heap, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
                         write_resolved as _write_resolved)
-from .summary import run_summary
+from .summary import run_summary, summary_lines
 from .sweep_command import cmd_sweep, sweep_options
 
 SET_HELP = ("override a scenario key (repeatable), e.g. --set spacecraft.radio.rate_mbps=50; VALUE is YAML, checked "
@@ -80,9 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # OSError: a full disk, a folder gone read-only; BrokenProcessPool: a frame-pool worker killed (out of memory)
     except (KeyboardInterrupt, OrbitEdgeError, OSError, BrokenProcessPool) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        why = ("interrupted" if isinstance(err, KeyboardInterrupt) else io_error(err, run_dir)
-               if isinstance(err, OSError) else WORKER_DIED if isinstance(err, BrokenProcessPool) else err)
-        print(f"orbitedge: {why}; writing the partial report of {run_dir} (marked incomplete)", file=sys.stderr)
+        print(f"orbitedge: {_stop_reason(err, run_dir)}; writing the partial report of {run_dir} (marked incomplete)", file=sys.stderr)
         try:
             write_report(run_dir, args.format)
         except OSError as report_err:
@@ -97,6 +95,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         report, paths = write_report(run_dir, args.format, show)
     _print_summary(report, paths, args)
     return 0
+
+
+def _stop_reason(err: BaseException, run_dir: Path) -> str:
+    """Why a run stopped before its end, in the words of the message that says so."""
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(err, OSError):
+        return io_error(err, run_dir)
+    return WORKER_DIED if isinstance(err, BrokenProcessPool) else str(err)
 
 
 WORKER_DIED = ("a frame-pool worker process died (the system kills the largest process when memory runs out: "
@@ -117,41 +124,6 @@ def _print_summary(report: dict[str, Any], paths: list[Path], args: argparse.Nam
     for line in summary_lines(report):
         print(line)
     print(f"  {'report':<26} {' '.join(str(p) for p in paths if p.suffix in ('.md', '.html', '.json'))}")
-
-
-def summary_lines(report: dict[str, Any]) -> list[str]:
-    """The terminal summary: a few aligned, readable lines."""
-    from ground.document import fmt_bytes, fmt_duration, fmt_fraction
-
-    b, led, lat, ob = report["bandwidth"], report["ledger"], report["latency_s"], report["on_board"]
-    state = "complete" if report.get("complete") else "INCOMPLETE"
-    rows = [
-        ("bent-pipe bytes", fmt_bytes(b["raw_bytes"])),
-        ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])} (saved {fmt_fraction(b['saved_fraction'])} against "
-                       "bent-pipe for the frames the pipeline finished" + _per_scene(report) + ")"),
-        ("frames", f"{led['captured']} captured: {led['delivered']} delivered, {led['dropped']} dropped, "
-                   f"{led['on_board']} on board ({'balanced' if led.get('balanced') else 'NOT balanced'})"),
-        ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
-        ("left on board", f"{fmt_bytes(ob['bytes'])}, oldest {fmt_duration(ob.get('max_age_s'))}"),
-    ]
-    stopped = report.get("stopped") or {}
-    simulated_s = stopped.get("simulated_s", report.get("duration_s"))
-    head = f"{report.get('scenario')} (seed {report.get('seed')}): {state}, {fmt_duration(simulated_s)} simulated"
-    if stopped:
-        head += f" of {fmt_duration(report.get('duration_s'))} ({stopped.get('reason')})"
-    return [head] + [f"  {k:<26} {v}" for k, v in rows]
-
-
-def _per_scene(report: dict[str, Any]) -> str:
-    """For bursts, where bent-pipe is every raw frame: the saving against one raw frame per scene too (the
-    comparison's common baseline, ``comparison`` row ``this_run``), so that the two are not mistaken."""
-    from ground.document import fmt_fraction
-
-    ours = next((r for r in (report.get("comparison") or {}).get("rows") or () if r["pipeline"] == "this_run"), {})
-    per_scene = ours.get("saved_fraction")
-    if per_scene is None or per_scene == ours.get("saved_vs_burst_fraction"):
-        return ""
-    return f"; {fmt_fraction(per_scene)} against one raw frame per scene"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

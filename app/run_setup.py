@@ -23,7 +23,7 @@ MMAP_THRESHOLD_BYTES = 2 * 1024 * 1024
 TRIM_THRESHOLD_BYTES = 32 * 1024 * 1024
 
 
-RUN_DIR_MARKS = ("scenario.yaml", "telemetry/")  # what every run writes first: a folder with both is a run's
+RUN_DIR_MARKS = ("scenario.yaml", "telemetry/")  # what write_resolved makes first: a folder with both is a run's
 
 
 def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
@@ -34,7 +34,8 @@ def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
         if not overwrite:
             raise OrbitEdgeError(f"{run_dir}: run directory already exists and is not empty; "
                                  "pass --overwrite to replace it, or --out to choose another")
-        missing = [mark for mark in RUN_DIR_MARKS if not (run_dir / mark).exists()]
+        missing = [mark for mark in RUN_DIR_MARKS
+                   if not ((run_dir / mark).is_dir() if mark.endswith("/") else (run_dir / mark).is_file())]
         if missing or run_dir.is_symlink():
             found = "a symbolic link" if run_dir.is_symlink() else f"a folder without {' or '.join(missing)}"
             raise OrbitEdgeError(f"--out {run_dir}: --overwrite replaces only an earlier run's directory (with "
@@ -48,9 +49,12 @@ def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
 
 
 def write_resolved(run_dir: Path, scenario: Any) -> None:
-    """``run_dir/scenario.yaml``: the scenario as resolved (``Scenario.resolved``, overrides applied)."""
+    """``run_dir/scenario.yaml``: the scenario as resolved (``Scenario.resolved``, overrides applied), and the empty
+    ``telemetry/`` the recorder fills: the RUN_DIR_MARKS, there from a run's first moment, so that ``--overwrite``
+    knows the folder of a run stopped before its simulation began."""
     import yaml
 
+    (run_dir / "telemetry").mkdir(exist_ok=True)
     (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario.resolved, sort_keys=False), encoding="utf-8")
 
 

@@ -93,6 +93,41 @@ def run_summary(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def summary_lines(report: Mapping[str, Any]) -> list[str]:
+    """The terminal summary: a few aligned, readable lines."""
+    from ground.document import fmt_bytes, fmt_duration, fmt_fraction
+
+    b, led, lat, ob = report["bandwidth"], report["ledger"], report["latency_s"], report["on_board"]
+    state = "complete" if report.get("complete") else "INCOMPLETE"
+    rows = [
+        ("bent-pipe bytes", fmt_bytes(b["raw_bytes"])),
+        ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])} (saved {fmt_fraction(b['saved_fraction'])} against "
+                       "bent-pipe for the frames the pipeline finished" + _per_scene(report) + ")"),
+        ("frames", f"{led['captured']} captured: {led['delivered']} delivered, {led['dropped']} dropped, "
+                   f"{led['on_board']} on board ({'balanced' if led.get('balanced') else 'NOT balanced'})"),
+        ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
+        ("left on board", f"{fmt_bytes(ob['bytes'])}, oldest {fmt_duration(ob.get('max_age_s'))}"),
+    ]
+    stopped = report.get("stopped") or {}
+    simulated_s = stopped.get("simulated_s", report.get("duration_s"))
+    head = f"{report.get('scenario')} (seed {report.get('seed')}): {state}, {fmt_duration(simulated_s)} simulated"
+    if stopped:
+        head += f" of {fmt_duration(report.get('duration_s'))} ({stopped.get('reason')})"
+    return [head] + [f"  {k:<26} {v}" for k, v in rows]
+
+
+def _per_scene(report: Mapping[str, Any]) -> str:
+    """For bursts, where bent-pipe is every raw frame: the saving against one raw frame per scene too (the
+    comparison's common baseline, ``comparison`` row ``this_run``), so that the two are not mistaken."""
+    from ground.document import fmt_fraction
+
+    ours = next((r for r in (report.get("comparison") or {}).get("rows") or () if r["pipeline"] == "this_run"), {})
+    per_scene = ours.get("saved_fraction")
+    if per_scene is None or per_scene == ours.get("saved_vs_burst_fraction"):
+        return ""
+    return f"; {fmt_fraction(per_scene)} against one raw frame per scene"
+
+
 def schema_table() -> str:
     """The Markdown tables of the run and sweep summaries' keys (``python -m app.summary``)."""
     head = ["| key | meaning |", "|---|---|",

@@ -69,11 +69,11 @@ def _products_by_frame(run: Any) -> dict[str, list[Product]]:
 
 
 def frames(run: Any) -> Iterator[FrameTruth]:
-    """The finished frames (:func:`ground.metrics.finished_frames`) that have truth/, in capture order, read one at
-    a time; none without ledger or capture telemetry."""
+    """The finished frames (``run.finished``: :func:`ground.metrics.finished_frames`) that have truth/, in capture
+    order, read one at a time; none without ledger or capture telemetry."""
     if run.ledger is None or run.captures is None:
         return
-    finished = metrics.finished_frames(run.ledger)
+    finished = run.finished
     by_frame = _products_by_frame(run)
     for capture in run.captures:
         frame_id = capture.frame_id

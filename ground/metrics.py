@@ -37,7 +37,7 @@ def unverified(ledger: Sequence[LedgerRow], delivered: Sequence[ManifestLine]) -
     """Frames the ledger says more products of were delivered than the ground verified in ``delivered`` (a
     product's file missing or corrupt, its manifest line cut): their data did not arrive as sent."""
     verified = Counter(line.frame_ids[0] for line in delivered)  # the ledger counts a product under its first frame
-    return {r.frame_id for r in ledger if r.products_delivered > verified[r.frame_id]}
+    return {r.frame_id for r in ledger if r.status == "delivered" and r.products_delivered > verified[r.frame_id]}
 
 
 def finished_frames(ledger: Sequence[LedgerRow], delivered: Sequence[ManifestLine] | None = None) -> set[str]:
@@ -65,8 +65,9 @@ BANDWIDTH_DEFINITIONS = {
                   "received; a product still in transfer when the run ended is not counted (the contacts section "
                   "counts every byte sent)",
     "bytes_on_board": "product and raw bytes still on board at the end of the run (telemetry/ledger.jsonl)",
-    "raw_bytes_finished": "bent-pipe bytes of the frames the pipeline finished with: every product delivered or "
-                          "discarded on purpose (e.g. cloudy tiles), none still on board or lost to storage",
+    "raw_bytes_finished": "bent-pipe bytes of the frames the pipeline finished with: every product delivered and "
+                          "verified by the ground or discarded on purpose (e.g. cloudy tiles), none still on board, "
+                          "lost to storage or failing the ground's checks",
     "saved_fraction": "1 - (downlinked bytes of the finished frames) / raw_bytes_finished: what the pipeline saved "
                       "against bent-pipe for the same captures; without telemetry, 1 - downlinked_bytes / "
                       "raw_bytes_delivered",

@@ -53,8 +53,10 @@ class RunData:
     @property
     def finished(self) -> set[str]:
         """Frames the pipeline finished with whose products all passed the ground's checks
-        (:func:`ground.metrics.finished_frames`); empty without a ledger."""
-        return finished_frames(self.ledger, self.delivered) if self.ledger is not None else set()
+        (:func:`ground.metrics.finished_frames`; worked out once, kept in ``derived``); empty without a ledger."""
+        if "finished" not in self.derived:
+            self.derived["finished"] = finished_frames(self.ledger, self.delivered) if self.ledger is not None else set()
+        return self.derived["finished"]
 
 
 def load_run(run_dir: Path) -> RunData:

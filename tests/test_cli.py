@@ -186,61 +186,56 @@ def test_a_read_only_run_directory_is_a_clean_error(tmp_path, monkeypatch, capsy
     assert capsys.readouterr().err == f"orbitedge: error: {tmp_path / 'run' / 'scenario.yaml'}: Read-only file system\n"
 
 
-def test_the_summary_of_a_stopped_run_gives_the_time_simulated():
-    from app.cli import summary_lines
-
-    report = {"scenario": "quickstart", "seed": 42, "complete": False, "duration_s": 86400.0,
-              "stopped": {"reason": "KeyboardInterrupt", "simulated_s": 35244.0},
-              "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.5},
-              "ledger": {"captured": 2, "delivered": 1, "dropped": 0, "on_board": 1, "balanced": True},
-              "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": 5, "max_age_s": 60.0}}
-    assert summary_lines(report)[0] == ("quickstart (seed 42): INCOMPLETE, 9.79 h simulated of 24.00 h "
-                                        "(KeyboardInterrupt)")
-
-
-def test_the_summary_of_a_burst_run_gives_the_saving_against_one_frame_per_scene_too():
-    from app.cli import summary_lines
-
-    report = {"scenario": "quickstart", "seed": 42, "complete": True, "duration_s": 86400.0,
-              "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.779},
-              "ledger": {"captured": 2, "delivered": 2, "dropped": 0, "on_board": 0, "balanced": True},
-              "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": 0, "max_age_s": None},
-              "comparison": {"rows": [{"pipeline": "this_run", "saved_fraction": -0.769,
-                                       "saved_vs_burst_fraction": 0.779}]}}
-    assert summary_lines(report)[2].endswith("(saved 77.9 % against bent-pipe for the frames the pipeline finished; "
-                                             "-76.9 % against one raw frame per scene)")
-    report["comparison"]["rows"][0]["saved_fraction"] = 0.779  # single frames: one baseline, said once
-    assert summary_lines(report)[2].endswith("for the frames the pipeline finished)")
-
-
 def test_a_frame_pool_worker_killed_mid_run_ends_in_a_partial_report(tmp_path):
     # fault injected: SIGKILL to a worker of the frame pool, as the kernel's out-of-memory killer sends it
     import os
     import signal
     import time
 
-    def descendants(pid: int) -> list[int]:
-        try:
-            children = [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
-        except OSError:
-            return []
-        return children + [d for c in children for d in descendants(c)]
+    from benchmarks.large_frames import children
 
     out = tmp_path / "run"
     run = subprocess.Popen([sys.executable, "-m", "app.cli", "run", str(QUICKSTART), "--out", str(out), "--quiet",
                             "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    captures = out / "telemetry" / "captures.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (captures.is_file() and captures.stat().st_size > 0):
-        time.sleep(0.05)
-    # the pool's workers are the children of its fork server (multiprocessing's "forkserver" start method), a child
-    # of the run; they inherit the server's command line
-    children = [int(c) for c in open(f"/proc/{run.pid}/task/{run.pid}/children").read().split()]
-    [server] = [p for p in children if b"forkserver" in open(f"/proc/{p}/cmdline", "rb").read()]
-    os.kill(descendants(server)[0], signal.SIGKILL)
-    _, err = run.communicate(timeout=300)
+    try:
+        # the pool's workers are the children of its fork server (multiprocessing's "forkserver" start method), a
+        # child of the run; they inherit the server's command line
+        captures, workers = out / "telemetry" / "captures.jsonl", []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (workers and captures.is_file() and captures.stat().st_size):
+            servers = [p for p in children(run.pid) if b"forkserver" in Path(f"/proc/{p}/cmdline").read_bytes()]
+            workers = [w for server in servers for w in children(server)]
+            time.sleep(0.05)
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = run.communicate(timeout=300)
+    finally:
+        run.kill()
+        run.wait()
     assert run.returncode == 2 and "Traceback" not in err, err
     assert "orbitedge: a frame-pool worker process died" in err and "writing the partial report" in err
     report = json.loads((out / "report.json").read_text())
     assert report["complete"] is False and report["stopped"]["reason"] == "BrokenProcessPool"
     assert report["ledger"]["balanced"] is True
+
+
+def test_a_partial_report_that_cannot_be_written_says_how_to_write_it_later(tmp_path, monkeypatch, capsys):
+    # fault injected: Ctrl-C mid-run, then the disk refuses the partial report
+    import errno
+
+    import ground.report
+    import onboard.sim.mission
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    def refused(run_dir, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "report.json"))
+
+    monkeypatch.setattr(onboard.sim.mission.Mission, "_simulate", interrupted)
+    monkeypatch.setattr(ground.report, "write_report", refused)
+    out = tmp_path / "run"
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"orbitedge: error: {out}: the partial report could not be written ({out / 'report.json'}: "
+                        f"No space left on device); make room, then `orbitedge report {out}` writes it\n")
+    assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is False  # the run itself is kept

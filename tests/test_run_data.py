@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from conftest import FRAME_RAW_BYTES
 from ground.run_data import load_run
 from rundir.telemetry import OPTIONAL_FILES, TELEMETRY_FILES
 from rundir.errors import InputFileError
@@ -104,3 +105,35 @@ def test_a_file_given_as_the_run_directory_is_named_as_a_file(tmp_path):
         load_run(tmp_path / "run.log")
     with pytest.raises(InputFileError, match="nowhere: no such run directory"):
         load_run(tmp_path / "nowhere")
+
+
+def test_a_frame_whose_product_failed_the_ground_checks_is_left_out_of_every_section(tiny_run):
+    # one of frame 0's products deleted from downlink/: bandwidth, comparison and the clear-ground frames (cloud
+    # section, oracle) all leave frame 0 out, and the ledger counts it unverified
+    import dataclasses
+
+    import numpy as np
+
+    from ground import clear_ground
+    from ground.bandwidth import bandwidth_section
+    from ground.comparison import comparison
+    from ground.frame_ledger import ledger_section
+    from rundir.run_info import CameraInfo
+    from rundir.truth import write_truth
+
+    manifest = [json.loads(line) for line in (tiny_run / "downlink" / "manifest.jsonl").read_text().splitlines()]
+    frames = sorted({m["frame_ids"][0] for m in manifest})
+    for frame_id in frames:
+        write_truth(tiny_run, frame_id, np.zeros((16, 32), np.uint8), np.zeros((16, 32), bool),
+                    np.zeros((16, 32), np.uint8), np.ones((16, 32), bool))
+    whole = load_run(tiny_run)
+    assert whole.finished == set(frames) and "warnings" not in ledger_section(whole)
+    (tiny_run / "downlink" / next(m["file"] for m in manifest if m["frame_ids"][0] == frames[0])).unlink()
+    run = load_run(tiny_run)
+    run.run_info = dataclasses.replace(run.run_info, camera=CameraInfo(32, 16, 10.0, 0, 384, 1, None))
+    assert run.finished == set(frames[1:])
+    assert [f.frame_id for f in clear_ground.frames(run)] == frames[1:]
+    assert comparison(run, {})["frames"] == len(frames) - 1
+    ledger = ledger_section(run)
+    assert ledger["frames_unverified"] == 1 and "failed the ground's checks" in ledger["warnings"][0]
+    assert bandwidth_section(run)["raw_bytes_lost"] == FRAME_RAW_BYTES and bandwidth_section(whole)["raw_bytes_lost"] == 0

@@ -137,3 +137,23 @@ def test_a_file_where_the_run_directory_goes_is_refused_even_with_overwrite(tmp_
         with pytest.raises(OrbitEdgeError, match="--out .*/run: expected a folder, found a file"):
             prepare_run_dir(tmp_path / "run", overwrite=overwrite)
     assert (tmp_path / "run").read_text() == "a log, not a run"  # nothing lost
+
+
+def test_a_run_stopped_before_its_simulation_is_still_a_run_to_overwrite(tmp_path):
+    # write_resolved makes both marks at once: a run that failed while its world was being built can be replaced
+    run_dir = tmp_path / "run"
+    prepare_run_dir(run_dir, overwrite=False)
+    write_resolved(run_dir, load_scenario(QUICKSTART))
+    assert (run_dir / "scenario.yaml").is_file() and (run_dir / "telemetry").is_dir()
+    prepare_run_dir(run_dir, overwrite=True)
+    assert list(run_dir.iterdir()) == []
+
+
+def test_a_file_named_telemetry_is_no_mark(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "scenario.yaml").write_text("name: mine\n")
+    (folder / "telemetry").write_text("my notes")
+    with pytest.raises(OrbitEdgeError, match="found a folder without telemetry/; nothing was deleted"):
+        prepare_run_dir(folder, overwrite=True)
+    assert (folder / "telemetry").read_text() == "my notes"

@@ -8,7 +8,7 @@ import sys
 
 from app.cli import main
 from app.figures import read_run
-from app.summary import RUN_KEYS, SCHEMA_VERSION, hardware_of, run_summary, schema_table
+from app.summary import RUN_KEYS, SCHEMA_VERSION, hardware_of, run_summary, schema_table, summary_lines
 from tests.sweep_cases import made_sweep
 
 
@@ -47,3 +47,26 @@ def test_the_schema_is_printed_for_the_readme():
     assert all(f"| `{key}` |" in table for key in ("schema_version", "kind", *RUN_KEYS))
     printed = subprocess.run([sys.executable, "-m", "app.summary"], capture_output=True, text=True, check=True)
     assert printed.stdout == table + "\n"
+
+
+def test_the_summary_of_a_stopped_run_gives_the_time_simulated():
+    report = {"scenario": "quickstart", "seed": 42, "complete": False, "duration_s": 86400.0,
+              "stopped": {"reason": "KeyboardInterrupt", "simulated_s": 35244.0},
+              "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.5},
+              "ledger": {"captured": 2, "delivered": 1, "dropped": 0, "on_board": 1, "balanced": True},
+              "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": 5, "max_age_s": 60.0}}
+    assert summary_lines(report)[0] == ("quickstart (seed 42): INCOMPLETE, 9.79 h simulated of 24.00 h "
+                                        "(KeyboardInterrupt)")
+
+
+def test_the_summary_of_a_burst_run_gives_the_saving_against_one_frame_per_scene_too():
+    report = {"scenario": "quickstart", "seed": 42, "complete": True, "duration_s": 86400.0,
+              "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.779},
+              "ledger": {"captured": 2, "delivered": 2, "dropped": 0, "on_board": 0, "balanced": True},
+              "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": 0, "max_age_s": None},
+              "comparison": {"rows": [{"pipeline": "this_run", "saved_fraction": -0.769,
+                                       "saved_vs_burst_fraction": 0.779}]}}
+    assert summary_lines(report)[2].endswith("(saved 77.9 % against bent-pipe for the frames the pipeline finished; "
+                                             "-76.9 % against one raw frame per scene)")
+    report["comparison"]["rows"][0]["saved_fraction"] = 0.779  # single frames: one baseline, said once
+    assert summary_lines(report)[2].endswith("for the frames the pipeline finished)")

@@ -220,7 +220,7 @@ def _optics(scene: Scene, cloudy: np.ndarray, spec: CameraConfig, sigma_lr: floa
     layers = np.empty(scene.reflectance.shape[:2] + (n_bands + 1,), np.float32)
     layers[..., :n_bands] = scene.reflectance * np.float32(spec.dn_max / spec.reflectance_max)
     layers[..., n_bands] = cloudy | ~scene.valid
-    # in place: OpenCV's filters buffer the source rows they need, so a large scene needs no second copy
+    # dst = src: the box filter runs in place; the Gaussian makes its own copy of the layers (measured)
     if sigma_lr > 0:
         cv2.GaussianBlur(layers, (0, 0), sigma_lr * s, dst=layers, borderType=cv2.BORDER_REFLECT)
     # NOTE: the box's anchor (0, 0) puts the mean of high-res pixels x .. x + s - 1 at x, so low-res pixel i of

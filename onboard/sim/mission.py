@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from concurrent.futures import BrokenExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -148,7 +149,7 @@ class Mission:
             self._simulate()
         except BaseException as err:  # Ctrl-C, SIGTERM, a real-time overrun: leave a consistent, partial run
             self._finish(wall_start, complete=False, stopped=type(err).__name__)
-            if isinstance(err, RuntimeError) and self.realtime_factor:
+            if isinstance(err, RuntimeError) and not isinstance(err, BrokenExecutor) and self.realtime_factor:
                 raise RealtimeOverrun(self.env.now, self.realtime_factor, str(err)) from None
             raise
         finally:
