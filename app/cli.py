@@ -80,7 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # OSError: a full disk, a folder gone read-only; BrokenProcessPool: a frame-pool worker killed (out of memory)
     except (KeyboardInterrupt, OrbitEdgeError, OSError, BrokenProcessPool) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print(f"orbitedge: {_stop_reason(err, run_dir)}; writing the partial report of {run_dir} (marked incomplete)", file=sys.stderr)
+        print(f"orbitedge: {_stop_reason(err, run_dir)}; writing the partial report of {run_dir} (marked incomplete)",
+              file=sys.stderr)
         try:
             write_report(run_dir, args.format)
         except OSError as report_err:

@@ -77,10 +77,10 @@ BANDWIDTH_DEFINITIONS = {
                       "board by no stage's decision (storage full, evicted: ledger.products_lost_by_reason) or "
                       "failing the ground's checks (ledger.frames_unverified)",
     "saved_fraction_all_captures": "1 - (downlinked bytes + bytes on board) / bent-pipe bytes over every capture "
-                                   "but the frames that lost data on board or in downlink (raw_bytes_lost), which are left out, "
-                                   "lost data not being a saving; tiles and frames the pipeline dropped on purpose "
-                                   "count as not sent. Without a ledger: 1 - (downlinked_bytes + bytes_on_board) / "
-                                   "raw_bytes",
+                                   "but the frames that lost data on board or in downlink (raw_bytes_lost), which "
+                                   "are left out, lost data not being a saving; tiles and frames the pipeline "
+                                   "dropped on purpose count as not sent. Without a ledger: 1 - (downlinked_bytes "
+                                   "+ bytes_on_board) / raw_bytes",
 }
 
 

@@ -55,7 +55,8 @@ class RunData:
         """Frames the pipeline finished with whose products all passed the ground's checks
         (:func:`ground.metrics.finished_frames`; worked out once, kept in ``derived``); empty without a ledger."""
         if "finished" not in self.derived:
-            self.derived["finished"] = finished_frames(self.ledger, self.delivered) if self.ledger is not None else set()
+            ledger = self.ledger
+            self.derived["finished"] = finished_frames(ledger, self.delivered) if ledger is not None else set()
         return self.derived["finished"]
 
 
