@@ -124,7 +124,11 @@ def test_a_run_far_from_the_epoch_warns_in_stderr_run_json_and_report(tmp_path, 
     run_info = json.loads((out / "telemetry" / "run.json").read_text())
     assert run_info["warnings"] == [warning]
     assert run_info["element_sets"] == [{"satellite": "oldsat", "title": None, "epoch_utc": "2026-02-11T05:54:01.512Z"}]
-    assert json.loads((out / "report.json").read_text())["warnings"] == [warning]
+    # the run's own warning first; this short run captures nothing, which the report also says
+    assert json.loads((out / "report.json").read_text())["warnings"] == [warning, (
+        "nothing was captured: no capture was planned, since no target passed within the camera's reach "
+        "(spacecraft.camera.max_off_nadir_deg) with the sun above spacecraft.camera.min_sun_elevation_deg in the time "
+        "simulated; check the targets, the orbits, start_utc and duration_h.")]
     report = (out / "report.md").read_text()
     assert f"**WARNING: {warning}**" in report.split("| run |")[0]  # near the top, before the run table
 
