@@ -60,8 +60,8 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     cpsnr = (sr_report.get("cpsnr_db") or {}).get(sr_report.get("product")) if sr_report else None
     bit_depth = run.run_info.camera.bit_depth if run.run_info and run.run_info.camera else 0
     clear = clear_km2(run, frame_ids)
-    lossy_alt = compression.lossy_same_bytes(run, bit_depth) if bit_depth else {
-        **compression.quality([], [], 0), "frames": 0, "frames_not_sent": 0}  # no camera in run.json: nothing scored
+    # no camera in run.json: nothing scored
+    lossy_alt = compression.lossy_same_bytes(run, bit_depth) if bit_depth else compression.quality([], [], 0)
     lossy_run = compression.lossy_products(run)
 
     def alternative(key: str) -> int | None:

@@ -157,9 +157,9 @@ def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:
     """Quality of the scene's frames compressed in JPEG 2000 to this run's bytes (``lossy_same_bytes``): decoded on
     the ground against the frames themselves, or exact where the lossless codestream fitted (the frame's
     ``alternative_bytes`` ``lossy_same_bytes`` equal to ``lossless_jpeg2000``: see
-    :func:`onboard.pipeline.alternatives.estimates`); ``frames_not_sent``: frames where the pipeline sent too few
-    bytes for any codestream."""
-    scores, not_sent = Quality(bit_depth), 0
+    :func:`onboard.pipeline.alternatives.estimates`). A frame the pipeline sent too few bytes of for any
+    codestream has none, and is not scored (the comparison counts its clear ground as lost)."""
+    scores = Quality(bit_depth)
     lossless_sent = {r.frame_id for r in run.processing or [] if 0 < (r.alternative_bytes.get("lossy_same_bytes") or 0)
                      == r.alternative_bytes.get("lossless_jpeg2000")}
     for frame_id in finished_frames(run):
@@ -171,11 +171,10 @@ def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:
             continue
         stream = data[EVALUATION_LOSSY_SAME_BYTES_KEY]
         if not stream.size:
-            not_sent += 1
             continue
         raw = evaluation_frame_dn(data, bit_depth)
         scores.add(codec.decode(stream.tobytes(), "jpeg2000", raw.shape, bit_depth), raw)
-    return {**scores.result(), "frames": len(scores.ssims), "frames_not_sent": not_sent}
+    return scores.result()
 
 
 def rate_distortion(run: Any, bit_depth: int) -> list[dict[str, Any]]:
