@@ -53,8 +53,9 @@ Renderer = Callable[[Mapping[str, Any]], list[Block]]
 
 SECTIONS: dict[str, Section] = {}
 RENDERERS: dict[str, Renderer] = {}
-HEADER_KEYS = ("scenario", "verdict", "seed", "start_utc", "duration_s", "complete", "wall_time_s", "satellites", "stations",
-               "missing", "stopped", "warnings")
+# rendered at the report's top (the models in its opening table), not as sections
+HEADER_KEYS = ("scenario", "verdict", "seed", "start_utc", "duration_s", "complete", "wall_time_s", "satellites",
+               "stations", "missing", "stopped", "warnings", "models")
 RESERVED_KEYS = (*HEADER_KEYS, "comparison")  # the comparison comes last in report.json and first in report.md
 CORE_SECTIONS = ("bandwidth", "ledger", "latency_s", "on_board", "contacts", "ground", "mosaics")
 

@@ -228,6 +228,18 @@ def test_section_warnings_reach_the_top_of_the_report(run_dir, monkeypatch):
     assert md.index("**WARNING: first finding**") < md.index("**WARNING: second finding**") < md.index("## Summary")
 
 
+def test_the_models_a_run_ran_are_named_once_in_the_opening_table(run_dir):
+    run_json = run_dir / "telemetry" / "run.json"
+    info = json.loads(run_json.read_text())
+    card = {"file": "cloud_bgrn_int8", "name": "cloud-unet-bgrn-int8", "version": "2.0.0", "sha256": "ab" * 32}
+    run_json.write_text(json.dumps({**info, "models": {"cloud_filter": card}}))
+    report, _ = write_report(run_dir)
+    assert report["models"] == {"cloud_filter": card}
+    text = (run_dir / "report.md").read_text()
+    assert text.count("cloud-unet-bgrn-int8") == 1 and "| model (cloud_filter) | cloud_bgrn_int8 (" in text
+    assert "## models" not in text and text.index("model (cloud_filter)") < text.index("## Summary")
+
+
 def test_on_board_ai_is_read_from_what_run_json_says_of_each_stage():
     """A stage runs a model when run.json's stage names a ``model`` with no other ``method``, or run.json carries
     its model card: a plugin's classifier counts, whatever its name; a spectral test or a classic fusion does not."""
