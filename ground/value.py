@@ -142,6 +142,11 @@ def value_section(run: RunData) -> dict[str, Any] | None:
             "definitions": dict(DEFINITIONS)}
 
 
+def _fixed(x: float | None, decimals: int = 4) -> str:
+    """A ratio in a column of like figures, with ``decimals`` decimals (n/a for None)."""
+    return "n/a" if x is None else f"{x:.{decimals}f}"
+
+
 def value_blocks(section: Mapping[str, Any]) -> list[Block]:
     """report.md/html blocks: the totals against the oracle, then value per byte per contact."""
     blocks: list[Block] = [Heading(2, "Value delivered"), Paragraph(
@@ -149,15 +154,15 @@ def value_blocks(section: Mapping[str, Any]) -> list[Block]:
         "estimate uses its cloud mask, the oracle the true clear pixels of the same delivered products.")]
     blocks.append(Table(("figure", "on-board estimate", "oracle (true clear pixels)"), (
         ("value delivered", fmt_value(section["value"]), fmt_value(section["oracle_value"])),
-        ("value per byte", fmt_value(section["value_per_byte"]), fmt_value(section["oracle_value_per_byte"])),
+        ("value per byte", _fixed(section["value_per_byte"]), _fixed(section["oracle_value_per_byte"])),
     )))
     blocks.append(Paragraph(
         f"{section['products']} products, {fmt_bytes(section['downlinked_bytes'])} downlinked; bandwidth saved "
-        f"{fmt_fraction(section['saved_fraction'])}. Oracle / estimate: {fmt_value(section['oracle_ratio'])} (below 1 "
+        f"{fmt_fraction(section['saved_fraction'])}. Oracle / estimate: {_fixed(section['oracle_ratio'], 3)} (below 1 "
         "the spacecraft counted cloud as clear ground, above 1 it called clear ground cloud)."))
     rows, note = capped(tuple(
         (c["satellite"], c["station"], c["aos_utc"], fmt_value(c["products"]), fmt_bytes(c["downlinked_bytes"]),
-         fmt_value(c["value_per_byte"]), fmt_value(c["oracle_value_per_byte"]))
+         _fixed(c["value_per_byte"]), _fixed(c["oracle_value_per_byte"]))
         for c in section["contacts"]), "contacts")
     if rows:
         blocks.append(Table(("satellite", "station", "AOS (UTC)", "products completed", "their bytes",
