@@ -15,6 +15,8 @@ import datetime as dt
 import re
 from typing import Any
 
+from .card_schema import card_problems
+
 STAC_VERSION = "1.1.0"
 MLM_SCHEMA = "https://stac-extensions.github.io/mlm/v1.4.0/schema.json"
 FILE_SCHEMA = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
@@ -93,7 +95,9 @@ def value_scaling(scales: tuple[float, ...], offsets: tuple[float, ...]) -> list
 
 def stac_problems(item: dict[str, Any]) -> list[tuple[str, str]]:
     """What ``pystac`` finds wrong with ``item`` as a STAC Item that uses the MLM extension: the core Item schema
-    (pystac's own copy, no network), then MLM's required fields read through ``pystac.extensions.mlm``."""
+    (pystac's own copy, no network), then the keys of its MLM objects (:func:`card_schema.card_problems`: every
+    required one, no misspelt or unknown one orbitedge would pass over), then MLM's fields read through
+    ``pystac.extensions.mlm``."""
     import pystac
     from pystac.extensions.mlm import MLMExtension
     from pystac.validation.stac_validator import JsonSchemaSTACValidator
@@ -111,13 +115,16 @@ def stac_problems(item: dict[str, Any]) -> list[tuple[str, str]]:
         return [("", f"not a valid STAC Item: {err}")]
     if not any(str(uri).startswith(MLM_PREFIX) for uri in item.get("stac_extensions") or ()):
         return [("stac_extensions", f"expected the MLM extension's schema ({MLM_SCHEMA}) among them")]
+    problems = card_problems(item)
+    if problems:
+        return problems
     try:
         # NOTE: each accessor of pystac's MLM classes raises when its required field is missing or malformed
         ext = MLMExtension.ext(pystac.Item.from_dict(item, preserve_dict=True, migrate=False))
         read = [ext.name, ext.architecture, ext.tasks]
         read += [(i.name, i.bands, i.input.shape, i.input.dim_order, i.input.data_type) for i in ext.input]
         read += [(o.name, o.tasks, o.result.shape, o.result.dim_order, o.result.data_type) for o in ext.output]
-    except (pystac.STACError, KeyError, TypeError, AttributeError) as err:
+    except (pystac.STACError, pystac.errors.RequiredPropertyMissing, KeyError, TypeError, AttributeError) as err:
         return [("properties", f"pystac cannot read its MLM fields: {type(err).__name__} {err}")]
     return []
 
