@@ -1,14 +1,19 @@
 """The configured pipeline (onboard/pipeline/runner.py): stages found by name, checked against the whole pipeline,
-and run in order, a new stage plugged in without touching the simulation."""
+and run in order, a new stage plugged in without touching the simulation; a plugin's stage that fails (in a check,
+its constructor, process or cost_s) is named with its plugin and stops the run with its partial report."""
 
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from app.cli import main
 from onboard.pipeline import runner, stages
 from onboard.pipeline.tile import Tile
+from tests.test_plugins import dist_info, on_path, scenario  # noqa: F401 (on_path: a fixture)
 from tests.test_stages import CTX, build, frame
 
 
@@ -59,3 +64,149 @@ def test_an_unknown_stage_is_a_key_error_and_an_encoder_must_come_last():
     configs = build(("encode", {"format": "png"}), ("bent_pipe", {})).stages
     issues = runner.check_stage(configs[0], 0, configs, CTX.bands)
     assert [(i.path, i.expected) for i in issues] == [("stage", "an encoder (encode) only as the last stage")]
+
+
+FAULTY = '''"""Stage plugins that fail: in process() or cost_s() on frame f00002 only, in __init__, in check_files."""
+from dataclasses import dataclass
+
+from onboard.pipeline.stages import Stage
+
+
+class Faulty(Stage):
+    @dataclass(frozen=True)
+    class Params:
+        pass
+
+    def process(self, work):
+        pass
+
+    def cost_s(self, work):
+        return 0.001
+
+
+class Process(Faulty):
+    name = "faulty_process"
+
+    def process(self, work):
+        if work.frame.frame_id.endswith("f00002"):
+            raise RuntimeError("exploded in process()")
+
+
+class Cost(Faulty):
+    name = "faulty_cost"
+
+    def cost_s(self, work):
+        return float("nan") if work.frame.frame_id.endswith("f00002") else 0.001
+
+
+class Init(Faulty):
+    name = "faulty_init"
+
+    def __init__(self, params, ctx):
+        raise ValueError("exploded in __init__")
+
+
+class Check(Faulty):
+    name = "faulty_check"
+
+    @classmethod
+    def check_files(cls, params, bands, scenario_dir):
+        raise KeyError("exploded in check_files")
+'''
+FAULTY_STAGES = {"faulty_process": "Process", "faulty_cost": "Cost", "faulty_init": "Init", "faulty_check": "Check"}
+
+
+def faulty_plugin(name: str) -> str:
+    """How messages name the faulty plugin's stage ``name``: its entry point and distribution."""
+    return (f"stage plugin '{name} = faulty_stages:{FAULTY_STAGES[name]}' (entry point group orbitedge.stages, "
+            "distribution faulty-stages 0.1)")
+
+
+@pytest.fixture
+def faulty_installed(tmp_path, on_path):
+    """The faulty stages as an installed distribution (test_plugins.dist_info), for this test only."""
+    site = dist_info(tmp_path / "site", "faulty-stages", "0.1",
+                     [f"{name} = faulty_stages:{cls}" for name, cls in FAULTY_STAGES.items()])
+    (site / "faulty_stages.py").write_text(FAULTY)
+    on_path(site)
+
+
+SHORT = ("start_utc=2026-06-21T08:00:00Z", "duration_h=1.5", "spacecraft.camera.width_px=128",
+         "spacecraft.camera.height_px=128")  # the example scenario's first pass over Europe, small frames
+
+
+def faulty_run(tmp_path: Path, stage: str, workers: int) -> tuple[int, Path]:
+    """``orbitedge run`` of the example scenario with ``stage`` before a PNG encoder: exit status and run directory."""
+    out = tmp_path / "run"
+    path = scenario(tmp_path, f"  - stage: {stage}\n  - stage: encode\n")
+    status = main(["run", str(path), "--out", str(out), "--quiet", "--workers", str(workers),
+                   *[a for s in SHORT for a in ("--set", s)]])
+    return status, out
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("stage, problem", [
+    ("faulty_process", "process() on frame sso-1-f00002: raised RuntimeError: exploded in process()"),
+    ("faulty_cost", "cost_s() on frame sso-1-f00002: expected a finite number of seconds >= 0, found nan"),
+])
+def test_a_plugin_stage_that_fails_mid_run_stops_it_with_its_name_and_the_partial_report(
+        tmp_path, faulty_installed, capsys, stage, problem, workers):
+    status, out = faulty_run(tmp_path, stage, workers)
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    assert err == (f"orbitedge: {faulty_plugin(stage)}: {problem}; writing the partial report of {out} "
+                   "(marked incomplete)\n")
+    run = json.loads((out / "telemetry" / "run.json").read_text())
+    assert run["complete"] is False and run["stopped"]["reason"] == "StageFault"
+    ledger = json.loads((out / "report.json").read_text())["ledger"]
+    assert ledger["balanced"] and ledger["products_lost_by_reason"] == {}
+    rows = {row["frame_id"]: row for row in jsonl(out / "telemetry" / "ledger.jsonl")}
+    processed = {r["frame_id"] for r in jsonl(out / "telemetry" / "processing.jsonl")}
+    assert processed == {"sso-1-f00000", "sso-1-f00001"}  # the frames before it went through every stage
+    if workers == 0:  # the frame it failed on is captured and stays on board, raw
+        assert ledger["captured"] == 3 and rows["sso-1-f00002"]["status"] == "on_board"
+
+
+def test_a_plugin_stage_whose_constructor_fails_stops_the_run_before_its_first_frame(tmp_path, faulty_installed,
+                                                                                    capsys):
+    status, out = faulty_run(tmp_path, "faulty_init", 0)
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    assert err.startswith(f"orbitedge: {faulty_plugin('faulty_init')}: __init__(): raised ValueError: exploded in "
+                          "__init__; writing the partial report")
+    assert (out / "report.json").exists() and not (out / "telemetry" / "captures.jsonl").exists()
+
+
+def test_a_plugin_stage_whose_check_fails_is_an_issue_at_its_stage_line(tmp_path, faulty_installed, capsys):
+    path = scenario(tmp_path, "  - stage: faulty_check\n  - stage: encode\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    line = path.read_text().splitlines().index("  - stage: faulty_check") + 1
+    assert err == (f"orbitedge: error: {path}: 1 problem(s)\n  {path}:{line}: pipeline[0].stage: expected a stage "
+                   f"plugin whose checks run, found {faulty_plugin('faulty_check')}: check_files(): raised KeyError: "
+                   "'exploded in check_files'\n")
+
+
+class Costly(Quarters):
+    """Quarters whose cost is set per test."""
+
+    name = "test_costly"
+    cost = 0.5
+
+    def cost_s(self, work):
+        return self.cost
+
+
+@pytest.mark.parametrize("cost", [float("nan"), float("inf"), -1.0, None, "1"])
+def test_a_stage_cost_that_is_no_time_is_refused_even_from_a_built_in_stage(monkeypatch, cost):
+    shipped = runner.builtin_stage_classes
+    monkeypatch.setattr(runner, "builtin_stage_classes", lambda: {**shipped(), Costly.name: Costly})
+    monkeypatch.setattr(Costly, "cost", cost)
+    with pytest.raises(stages.StageFault) as err:
+        build(("test_costly", {}), ("encode", {"format": "png"})).run(frame())
+    assert str(err.value) == (f"stage 'test_costly' (built-in): cost_s() on frame f0: expected a finite number of "
+                              f"seconds >= 0, found {cost!r}")

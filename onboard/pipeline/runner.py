@@ -4,18 +4,25 @@ plugins), checked against the whole pipeline, and run in order on each frame.
 The built-in stages are the encoders of :mod:`onboard.pipeline.stages` and the stages of :mod:`onboard.pipeline.cloud`
 and :mod:`onboard.pipeline.superres`, imported when first asked for (so that importing the scenario config loads no
 model code); a new built-in stage is added to :func:`builtin_stage_classes`.
+
+A plugin's stage is another distribution's code: whatever its methods raise becomes a :class:`StageFault` that names
+the plugin, the method and the frame (a check's fault is an issue at the stage's YAML path), and a cost that is no
+time (NaN, negative, not a number) from any stage is one too, so that it never becomes simulated time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import numbers
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from rundir.errors import ConfigIssue
 
 from . import alternatives, plugins
-from .stages import BentPipe, Context, Encode, Stage
+from .stages import BentPipe, Context, Encode, Stage, StageFault
 from .tile import Tile, Work, unstack
 from ..scenario.schema import issue_at
 
@@ -47,13 +54,48 @@ def stage_classes() -> dict[str, type[Stage]]:
     return {**builtin_stage_classes(), **{name: p.load(Stage) for name, p in plugin_stages().items()}}
 
 
+def _stage_origin(name: str) -> str:
+    """Who provides stage ``name``, as messages say it: ``plugin 'NAME = module:Class' (entry point group ...,
+    distribution DIST VERSION)`` for a plugin's, ``'NAME' (built-in)`` for one orbitedge ships."""
+    return f"{name!r} (built-in)" if name in builtin_stage_classes() else f"plugin {plugin_stages()[name]}"
+
+
+@contextlib.contextmanager
+def _plugin_faults(name: str, method: str, frame_id: str | None = None) -> Iterator[None]:
+    """Run ``method`` of stage ``name`` inside: when the stage is a plugin's, whatever it raises becomes a
+    StageFault naming the plugin, the method, the exception and ``frame_id``; a built-in stage's error (a bug of
+    orbitedge's) goes on as it is, with its traceback."""
+    if name in builtin_stage_classes():
+        yield
+        return
+    try:
+        yield
+    except Exception as err:  # NOTE: a plugin may raise anything; the user needs the plugin and the method named
+        raise StageFault(_stage_origin(name), method, f"raised {type(err).__name__}: {err}", frame_id) from err
+
+
+def _stage_issues(name: str, method: str, check: Callable[[], Any]) -> list[ConfigIssue]:
+    """The issues ``check`` (stage ``name``'s ``method``, called) gives; StageFault when it raises (a plugin's) or
+    gives anything but ConfigIssues."""
+    with _plugin_faults(name, method):
+        issues = list(check())
+    wrong = [i for i in issues if not isinstance(i, ConfigIssue)]
+    if wrong:
+        raise StageFault(_stage_origin(name), method, f"expected a list of ConfigIssue, found {wrong[0]!r:.80}")
+    return issues
+
+
 def check_stage(stage: Any, index: int, stages: list[Any], bands: tuple[str, ...],
                 scenario_dir: Path | None = None) -> list[ConfigIssue]:
     """Validate one configured stage against the whole pipeline and the files it reads (config calls this): its
-    issues at paths relative to the stage's item."""
+    issues at paths relative to the stage's item; a check that fails (:class:`StageFault`) is one at ``stage``."""
     names = [s.name for s in stages]
     cls = stage_class(stage.name)
-    out = list(cls.check(stage.params, index, names, bands)) + list(cls.check_files(stage.params, bands, scenario_dir))
+    try:
+        out = _stage_issues(stage.name, "check", lambda: cls.check(stage.params, index, names, bands))
+        out += _stage_issues(stage.name, "check_files", lambda: cls.check_files(stage.params, bands, scenario_dir))
+    except StageFault as fault:
+        return [issue_at("stage", "a stage plugin whose checks run", fault.message)]
     last = index == len(stages) - 1
     if cls.terminal and not last:
         out.append(issue_at("stage", f"an encoder ({stage.name}) only as the last stage", f"at position {index + 1} of {len(stages)}"))
@@ -67,8 +109,14 @@ class Pipeline:
     """The configured stages, ready to run on frames (a frame with a ``burst`` runs as a stack of K frames)."""
 
     def __init__(self, stage_configs: tuple[Any, ...], ctx: Context):
-        self.stages = [stage_class(s.name)(s.params, ctx) for s in stage_configs]
+        self.stages = [self._make(s.name, s.params, ctx) for s in stage_configs]
         self.ctx = ctx
+
+    @staticmethod
+    def _make(name: str, params: Any, ctx: Context) -> Stage:
+        cls = stage_class(name)
+        with _plugin_faults(name, "__init__"):
+            return cls(params, ctx)
 
     @property
     def names(self) -> list[str]:
@@ -83,7 +131,8 @@ class Pipeline:
         """Run every stage on one frame; returns the Work with payloads and simulated time on this hardware:
         projected from the reference host's cost through the profile, or (``timing: measured``) the wall time
         each stage took here, on the device running the simulation, less what it spent on scoring-only extras.
-        A frame a stage discards (:func:`discard_frame`) goes through no later stage."""
+        A frame a stage discards (:func:`discard_frame`) goes through no later stage. StageFault when a plugin's
+        stage raises or a stage's cost is no time: the run stops, this frame unfinished."""
         burst = getattr(frame, "burst", None)
         dn = burst.lr_dn if burst is not None else frame.dn
         work = Work(frame=frame, tiles=[Tile(dn=dn, row0=0, col0=0, priority=priority)])
@@ -91,9 +140,10 @@ class Pipeline:
             if stage.terminal:
                 work.tiles = unstack(work.tiles)
             speed = self.ctx.int8_conv_relative if stage.uses == "int8" else self.ctx.cpu_relative
-            projected_s = stage.cost_s(work) / speed
+            projected_s = self._cost_s(stage, work) / speed
             start = time.perf_counter()
-            stage.process(work)
+            with _plugin_faults(stage.name, "process", work.frame.frame_id):
+                stage.process(work)
             work.wall_s[stage.name] = time.perf_counter() - start
             measured_s = work.wall_s[stage.name] - work.scoring_wall_s.get(stage.name, 0.0)
             work.sim_stage_s[stage.name] = measured_s if self.ctx.timing == "measured" else projected_s
@@ -104,6 +154,17 @@ class Pipeline:
                 break
         work.alternative_bytes = self.alternative_bytes(work)
         return work
+
+    @staticmethod
+    def _cost_s(stage: Stage, work: Work) -> float:
+        """``stage.cost_s(work)``, which must be a finite number of seconds >= 0: StageFault otherwise."""
+        frame_id = work.frame.frame_id
+        with _plugin_faults(stage.name, "cost_s", frame_id):
+            cost_s = stage.cost_s(work)
+        if not (isinstance(cost_s, numbers.Real) and math.isfinite(cost_s) and cost_s >= 0):
+            raise StageFault(_stage_origin(stage.name), "cost_s",
+                             f"expected a finite number of seconds >= 0, found {cost_s!r}", frame_id)
+        return float(cost_s)
 
     def alternative_bytes(self, work: Work) -> dict[str, int]:
         """Bytes simpler pipelines would downlink for this capture, for the report's comparison (their names and

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from rundir import codec, flight_codecs
-from rundir.errors import ConfigIssue
+from rundir.errors import ConfigIssue, OrbitEdgeError
 from rundir.run_info import ModelFile, ModelValidation
 
 from . import alternatives
@@ -60,8 +60,24 @@ def tile_georef(frame: Any, tile: Tile, ctx: Context) -> codec.Georef | None:
                         ctx.band_centres_um if image else None)
 
 
+class StageFault(OrbitEdgeError):
+    """A stage that failed: ``stage`` says which (a plugin's entry point and distribution, or a built-in stage's
+    name), ``method`` the Stage method (``__init__``, ``check``, ``check_files``, ``cost_s``, ``process``),
+    ``problem`` what went wrong (what it raised, or the value it gave against what was expected), ``frame_id`` the
+    frame it was working on (None outside a run)."""
+
+    def __init__(self, stage: str, method: str, problem: str, frame_id: str | None = None):
+        self.stage = stage
+        self.method = method
+        self.problem = problem
+        self.frame_id = frame_id
+        on = f" on frame {frame_id}" if frame_id else ""
+        super().__init__(f"stage {stage}: {method}(){on}: {problem}")
+
+
 class Stage:
-    """Base of registered stages. Subclasses set ``name``, ``Params`` and ``terminal``."""
+    """Base of registered stages. Subclasses set ``name``, ``Params`` and ``terminal``. A stage's methods may raise
+    anything: the runner reports a plugin's errors as a :class:`StageFault` that names it."""
 
     name: ClassVar[str]
     Params: ClassVar[type]
@@ -79,7 +95,8 @@ class Stage:
         raise NotImplementedError
 
     def cost_s(self, work: Work) -> float:
-        """Seconds this stage takes for ``work`` on the reference host (deterministic)."""
+        """Seconds this stage takes for ``work`` on the reference host (deterministic): a finite number >= 0 (the
+        runner stops the run with a :class:`StageFault` on anything else)."""
         raise NotImplementedError
 
     @classmethod
