@@ -1,11 +1,15 @@
-"""Scenario validation: every problem at once, each with its YAML path and line."""
+"""Scenario validation: every problem at once, each with its YAML path and line; and the tables of every key."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from onboard.scenario.config import load_scenario
+from onboard.scenario.config import key_table, load_scenario
 from tests.scenario_files import issues, write
+from tests.test_plugins import EXAMPLE, TRIAGE, dist_info
 
 SCENARIOS = sorted(Path(__file__).parents[1].joinpath("scenarios").glob("*.yaml"))
 QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
@@ -217,3 +221,22 @@ def test_an_unknown_key_a_set_makes_names_the_set_not_a_line_of_the_file():
     found, err = issues(QUICKSTART, ["nosuch.key=1"])
     assert found == {("nosuch", None)} and err.issues[0].override == "--set nosuch.key=1"
     assert "  --set nosuch.key=1: nosuch: expected one of the keys name," in str(err)
+
+
+def test_the_key_tables_list_every_plugin_that_loads_and_say_why_one_does_not(tmp_path):
+    """``python -m onboard.scenario.config`` (the README's key tables) with the example plugin and a broken one
+    installed: every table, the example's parameters, and the broken plugin's row naming it and its import error."""
+    site = dist_info(tmp_path / "site", "broken-plugin", "0.0.1", ["broken = broken_plugin:Broken"])
+    (site / "broken_plugin.py").write_text("raise ImportError('this plugin needs libfoo 2.0')\n")
+    dist_info(site, "orbitedge-scene-triage", "0.1.0", [TRIAGE])
+    root = Path(__file__).parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (root, site, EXAMPLE)))}
+    done = subprocess.run([sys.executable, "-m", "onboard.scenario.config"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(key_table() + "\n\n| plugin stage | parameter |")
+    rows = [r for r in done.stdout.splitlines() if r.startswith("| `broken` ") or r.startswith("| `scene_triage` ")]
+    assert rows[0] == ("| `broken` (broken-plugin 0.0.1) | | | | not loaded: stage plugin 'broken = "
+                       "broken_plugin:Broken' (entry point group orbitedge.stages, distribution broken-plugin 0.0.1): "
+                       "failed to import: ImportError: this plugin needs libfoo 2.0 |")
+    assert [r.split(" | ")[1] for r in rows[1:]] == ["`model`", "`discard`", "`confidence`"]

@@ -290,10 +290,17 @@ def key_table() -> str:
 
 
 def plugin_key_table() -> str:
-    """The Markdown table of the installed stage plugins' parameters (each plugin imported now: PluginError for one
-    that does not load), each stage named with its distribution; empty when none is installed."""
-    rows = [row for name, plugin in plugin_stages().items()
-            for row in _stage_rows(f"`{name}` ({plugin.distribution})", plugin.load(Stage))]
+    """The Markdown table of the installed stage plugins' parameters (each plugin imported now), each stage named
+    with its distribution; a plugin that does not load gets one row that says why (the others are listed as ever).
+    Empty when none is installed."""
+    rows = []
+    for name, plugin in plugin_stages().items():
+        label = f"`{name}` ({plugin.distribution})"
+        try:
+            rows += _stage_rows(label, plugin.load(Stage))
+        except PluginError as err:
+            problem = err.message.replace("|", r"\|")  # a Markdown cell
+            rows.append(f"| {label} | | | | not loaded: {problem} |")
     return "\n".join(["| plugin stage | parameter | type | default | meaning |", "|---|---|---|---|---|", *rows]) if rows else ""
 
 
