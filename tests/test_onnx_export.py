@@ -109,3 +109,27 @@ def test_the_shipped_cloud_models_twins_give_litert_s_codes_on_real_tiles_and_wh
     # every window, not pooled: with the QDQ Convs fused into QLinearConv (onnx_model.open_session) no window falls
     # below; ONNX Runtime's float Convs had one real window in 18 near 97 % and white noise near 96 %
     assert len(within) >= 20 and min(within) >= 0.99
+
+
+
+def test_the_twin_s_card_records_the_batch_tf2onnx_gave_it_so_the_twin_loads_with_its_card(tmp_path):
+    """A Keras model with an open batch converts to a .tflite of batch 1 (signature -1), whose twin tf2onnx gives a
+    dynamic batch: the twin's card says what the twin has (a dynamic batch runs as 1), so bench --runtime
+    onnxruntime loads it (it said "shape is [1, 32, 32, 4] in the card but [-1, 32, 32, 4] in the model")."""
+    import keras
+    import tensorflow as tf
+
+    from onboard.runtime.model import build_card
+    from onboard.runtime.modelcard import Scaling, write_card
+
+    inputs = keras.Input((32, 32, 4), name="toa")  # batch None, as a user's Keras model has it
+    keras_model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid")(inputs))
+    source = tmp_path / "open_batch.tflite"
+    source.write_bytes(tf.lite.TFLiteConverter.from_keras_model(keras_model).convert())
+    write_card(build_card(source, name="user", version="1", task="segmentation", bands=("B", "G", "R", "NIR"),
+                          scaling=Scaling("toa_reflectance", 1.0, 0.0), training={}, metrics={}),
+               source.with_suffix(".json"))
+    assert load_card(source.with_suffix(".json")).inputs[0].shape == (1, 32, 32, 4)
+    twin = Model(export_tflite(source, tmp_path / "onnx"))  # checked against its card
+    assert twin.card_shapes == ((-1, 32, 32, 4), (-1, 32, 32, 1)) and twin.input_shape == (1, 32, 32, 4)
+    assert (twin.card.inputs[0].shape, twin.card.outputs[0].shape) == twin.card_shapes

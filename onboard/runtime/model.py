@@ -137,13 +137,10 @@ class Model:
         card_in, card_out = self.card.inputs[0], self.card.outputs[0]
         engine_in, engine_out = self._engine.input, self._engine.output
 
-        def shape(card: TensorCard, tensor: Any) -> tuple[list[int], list[int]]:
-            model = [-1 if tensor.dynamic_batch else tensor.shape[0], *tensor.shape[1:]]
-            return list(card.shape), model
-
-        checks = [("inputs[0].shape", *shape(card_in, engine_in)),
+        shape_in, shape_out = self.card_shapes
+        checks = [("inputs[0].shape", list(card_in.shape), list(shape_in)),
                   ("inputs[0].dtype", card_in.dtype, engine_in.dtype.name),
-                  ("outputs[0].shape", *shape(card_out, engine_out)),
+                  ("outputs[0].shape", list(card_out.shape), list(shape_out)),
                   ("outputs[0].dtype", card_out.dtype, engine_out.dtype.name),
                   ("size_bytes", self.card.size_bytes, len(content)),
                   ("sha256", self.card.sha256, hashlib.sha256(content).hexdigest())]
@@ -157,6 +154,13 @@ class Model:
         if problems:
             raise InputFileError(self.path, f"does not match its card {self.card.path}: "
                                  + "; ".join(card_field(self.card, field, text) for field, text in problems))
+
+    @property
+    def card_shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The input's and the output's shape as the model's card records them: the tensors' own layout, with -1 for
+        a dynamic batch (which runs as 1)."""
+        return tuple((-1 if t.dynamic_batch else t.shape[0], *t.shape[1:])  # type: ignore[return-value]
+                     for t in (self._engine.input, self._engine.output))
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -306,13 +310,11 @@ def build_card(model_path: str | Path, *, name: str, version: str, task: str, in
     image_order = NCHW if model._in_first else NHWC
     out_order = (NCHW if model._out_first else NHWC) if len(engine_out.shape) == 4 else None
 
-    def shape(tensor: Any) -> tuple[int, ...]:
-        return (-1 if tensor.dynamic_batch else tensor.shape[0], *tensor.shape[1:])
-
+    shape_in, shape_out = model.card_shapes
     stac = form == "stac"
-    inputs = (TensorCard(input_name or engine_in.name, shape(engine_in), engine_in.dtype.name, tuple(bands), scaling,
+    inputs = (TensorCard(input_name or engine_in.name, shape_in, engine_in.dtype.name, tuple(bands), scaling,
                          dim_order=image_order if stac or model._in_first else None),)
-    outputs = (TensorCard(output_name or engine_out.name, shape(engine_out), engine_out.dtype.name,
+    outputs = (TensorCard(output_name or engine_out.name, shape_out, engine_out.dtype.name,
                           description=output_description,
                           dim_order=out_order if (stac or model._out_first) and out_order else None,
                           classes=tuple(classes) if classes else None, activation=activation),)

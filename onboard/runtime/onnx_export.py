@@ -82,8 +82,8 @@ def export_tflite(path: Path, out_dir: Path = EXPORT_DIR) -> Path:
         card = load_card(card_path)
         content = target.read_bytes()
         twin = Model(target, use_card=False)
-        tensors = [dataclasses.replace(t, dim_order=t.dim_order or (NHWC if len(t.shape) == 4 else None))
-                   for t in (card.inputs[0], card.outputs[0])]
+        tensors = [dataclasses.replace(t, shape=shape, dim_order=t.dim_order or (NHWC if len(t.shape) == 4 else None))
+                   for t, shape in zip((card.inputs[0], card.outputs[0]), twin.card_shapes)]
         write_card(dataclasses.replace(card, inputs=(tensors[0],), outputs=(tensors[1],), sha256=hashlib.sha256(
             content).hexdigest(), size_bytes=len(content), ops=twin.op_names() or (), path=None,
             benchmark=host_benchmark(twin),
