@@ -14,6 +14,9 @@ from ..scenario.schema import build, spec
 from ..scenario.yaml_source import load_yaml
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
+# Delegates of accelerators that run full-int8 models only: edgetpu_compiler maps 8-bit quantised ops to the Edge
+# TPU and nothing else (https://coral.ai/docs/edgetpu/models-intro/#compatibility-overview).
+INT8_ONLY_DELEGATES = ("edgetpu",)
 
 
 class UnknownProfileError(OrbitEdgeError):
@@ -56,6 +59,11 @@ class HardwareProfile:
     memory_mb: float = spec(gt=0, doc="RAM available to the pipeline")
     power_w: PowerDraw = spec(doc="electrical draw")
     sources: list[Source] = spec(min_items=1, doc="a cited public source for every figure")
+
+    @property
+    def int8_only(self) -> bool:
+        """True when the profile's models run on an accelerator that runs full-int8 models only."""
+        return self.delegate in INT8_ONLY_DELEGATES
 
 
 def profile_names() -> list[str]:

@@ -19,6 +19,7 @@ from ..pipeline.runner import builtin_stage_classes, check_stage, plugin_stages,
 from ..pipeline.stages import Stage
 from .orbit_config import SatelliteConfig
 from ..pipeline.plugins import GROUP, PluginError
+from .model_hardware import model_on_hardware
 from .schema import Builder, issue_at, sort_issues, spec
 from .spacecraft_config import BANDS, SpacecraftConfig
 from .world_config import WorldConfig
@@ -175,7 +176,8 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
         for i, stage in enumerate(stages):
             if stage.params is None:
                 continue
-            for issue in check_stage(stage, i, stages, bands, path.parent):
+            issues = check_stage(stage, i, stages, bands, path.parent)
+            for issue in issues or model_on_hardware(stage.params, data, path.parent):
                 builder.report(issue, f"pipeline[{i}]")
     if scenario is not None and stages is not None and not builder.issues:
         warnings = tuple(warning_text(path, lines, issue) for issue in scenario.warning_checks())

@@ -1,0 +1,65 @@
+"""A stage's model on the scenario's hardware (onboard/scenario/model_hardware.py): an accelerator that runs
+full-int8 models only refuses a float model at the stage's YAML path and line, as bench --profile does, where a run
+credited it with the Edge TPU's int8 speed; int8 models, and float models on CPU profiles, pass."""
+
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from onboard.runtime.hardware import load_profile, profile_names
+from onboard.scenario.config import load_scenario
+from onboard.scenario.model_hardware import model_on_hardware
+from rundir.errors import ConfigError
+
+BASE = Path(__file__).parent / "data" / "base.yaml"
+
+
+def scenario(tmp_path, model, hardware):
+    text = BASE.read_text().replace("  radio: {rate_mbps: 100}\n",
+                                    f"  radio: {{rate_mbps: 100}}\n  compute: {{hardware: {hardware}}}\n")
+    text = text.replace("pipeline:\n", f"pipeline:\n  - stage: cloud_filter\n    model: {model}\n    tile_px: 64\n")
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text)
+    return path, text.splitlines().index(f"    model: {model}") + 1
+
+
+def test_the_edge_tpu_profiles_are_the_int8_only_ones():
+    assert {n for n in profile_names() if load_profile(n).int8_only} == {"coral-usb", "coral-devboard"}
+
+
+@pytest.mark.parametrize("hardware", ["coral-usb", "coral-devboard"])
+def test_a_float_model_on_an_int8_only_accelerator_is_refused_at_its_line(tmp_path, hardware):
+    path, line = scenario(tmp_path, "cloud_bgrn_float32", hardware)
+    with pytest.raises(ConfigError) as err:
+        load_scenario(path)
+    text = str(err.value)
+    assert f":{line}: pipeline[0].model: expected an int8 model: {hardware} runs models on its accelerator " \
+           "(delegate edgetpu), which runs full-int8 models only" in text
+    assert "found cloud_bgrn_float32, a float32 model (its card " in text and "inputs[0].dtype float32)" in text
+
+
+@pytest.mark.parametrize("model, hardware", [("cloud_bgrn_int8", "coral-usb"), ("auto", "coral-usb"),
+                                             ("cloud_bgrn_float32", "host"), ("cloud_bgrn_float32", "rpi4")])
+def test_int8_models_and_float_models_on_cpus_pass(tmp_path, model, hardware):
+    path, _ = scenario(tmp_path, model, hardware)
+    assert load_scenario(path).spacecraft.compute.hardware == hardware
+
+
+def test_run_refuses_it_before_running_with_exit_2(tmp_path, capsys):
+    path, line = scenario(tmp_path, "cloud_bgrn_float32", "coral-usb")
+    assert main(["run", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"scenario.yaml:{line}: pipeline[0].model: expected an int8 model" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_stage_without_a_model_file_or_a_classic_method_is_not_judged(tmp_path):
+    class Params:
+        method = "spectral"
+        model = "cloud_bgrn_float32"
+
+    coral = {"spacecraft": {"compute": {"hardware": "coral-usb"}}}
+    assert model_on_hardware(Params(), coral, tmp_path) == []
+    assert model_on_hardware(type("Encode", (), {"format": "png"})(), coral, tmp_path) == []
+    assert len(model_on_hardware(type("P", (), {"model": "cloud_bgrn_float32"})(), coral, tmp_path)) == 1
