@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rundir.codec import decode_product
+from rundir.codec import decode_product, has_data
 from rundir.tiles import TileBox
 from rundir.truth import TruthFile, is_cloud
 
@@ -31,6 +31,7 @@ class FrameTruth:
     scored: np.ndarray  # valid pixels with known truth (cloud not 255)
     delivered: np.ndarray  # pixels that reached the ground (:func:`delivered_pixels`)
     raw_bytes: int  # the capture's bent-pipe bytes (telemetry/captures.jsonl)
+    valid: np.ndarray | None = None  # where the world has data (truth/ valid); None: everywhere
 
     @property
     def clear_px(self) -> int:
@@ -45,7 +46,8 @@ class FrameTruth:
 
 def delivered_pixels(shape: tuple[int, int], products: Sequence[Product], run_dir: Path) -> np.ndarray:
     """Pixels of a frame (on the camera's grid) that reached the ground: its delivered image tiles, less
-    masked-out (all-zero) pixels; a super-resolved tile (``scale`` s) covers its pixels divided by s."""
+    masked-out pixels (fill, :func:`rundir.codec.has_data`); a super-resolved tile (``scale`` s) covers its pixels
+    divided by s."""
     seen = np.zeros(shape, bool)
     for product in products:
         line = product.line
@@ -54,7 +56,7 @@ def delivered_pixels(shape: tuple[int, int], products: Sequence[Product], run_di
         s = line.scale
         box = TileBox.of(line.tile).camera_window(s)
         if line.masked:
-            seen[box] |= decode_product(product.path, line).any(axis=2)[::s, ::s]
+            seen[box] |= has_data(decode_product(product.path, line))[::s, ::s]
         else:
             seen[box] = True
     return seen
@@ -81,11 +83,11 @@ def frames(run: Any) -> Iterator[FrameTruth]:
         if truth is None:
             continue
         with truth:
-            cloud = truth.cloud
+            cloud, valid = truth.cloud, truth.valid
             scored = truth.scored(cloud)
         yield FrameTruth(frame_id, is_cloud(cloud), scored,
                          delivered_pixels(cloud.shape, by_frame.get(frame_id, []), run.run_dir),
-                         capture.raw_bytes)
+                         capture.raw_bytes, valid)
 
 
 def withheld(run: Any, frame_ids: Sequence[str]) -> bool:

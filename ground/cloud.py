@@ -57,6 +57,7 @@ class FrameEval:
     spectral: np.ndarray  # (H, W) bool
     delivered: np.ndarray  # (H, W) bool: pixels that reached the ground (ground.clear_ground.delivered_pixels)
     raw_bytes: int
+    valid: np.ndarray | None = None  # (H, W) bool: where the world has data; None: everywhere
 
 
 def load_frames(run: Any) -> list[FrameEval]:
@@ -77,7 +78,7 @@ def _read_frames(run: Any) -> list[FrameEval]:
             if CLOUD_PROBABILITY_KEY not in evaluation.files:  # discarded whole before the cloud filter saw it
                 continue
             frames.append(FrameEval(frame.frame_id, frame.truth_cloud, frame.scored, evaluation[CLOUD_PROBABILITY_KEY],
-                                    evaluation[SPECTRAL_CLOUD_KEY], frame.delivered, frame.raw_bytes))
+                                    evaluation[SPECTRAL_CLOUD_KEY], frame.delivered, frame.raw_bytes, frame.valid))
     return frames
 
 
@@ -131,7 +132,8 @@ def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], pol
                    ) -> tuple[float | None, float | None]:
     """``(saved, lost)``: what the cloud_filter's tile policy (``tile_px``, ``max_cloud_fraction``, ``action``, as
     onboard/pipeline/cloud.py applies it) would do acting on one predicted mask (H, W) bool per frame. ``saved``: 1 - raw
-    bytes of the tiles kept / raw bytes of the frames; ``lost``: the truly clear scored pixels it withholds
+    bytes of the tiles kept / raw bytes of the frames (a tile with no valid pixel is never kept: there is no world
+    there, and the stage sends none of its fill); ``lost``: the truly clear scored pixels it withholds
     (whole dropped tiles, or the cloudy-flagged pixels of masked tiles) / all truly clear scored pixels. None
     where the denominator is 0."""
     kept_share, raw, clear_lost, clear = 0.0, 0, 0, 0
@@ -139,6 +141,8 @@ def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], pol
         tile_px = int(policy["tile_px"])
         sizes = np.array([box.pixels for box in tile_boxes(*mask.shape, tile_px)])
         drop = withheld(cloud_fractions(mask, tile_px), policy["max_cloud_fraction"])
+        if frame.valid is not None:  # a tile of fill only is dropped whatever the mask (NO_DATA on board)
+            drop |= tile_sums(frame.valid, tile_px) == 0
         truly_clear = frame.scored & ~frame.truth_cloud
         clear_withheld = tile_sums(truly_clear & mask if policy["action"] == "mask" else truly_clear, tile_px)
         kept_share += float(sizes[~drop].sum()) / mask.size * frame.raw_bytes

@@ -31,7 +31,7 @@ import rasterio
 import rasterio.shutil
 from rasterio.windows import Window
 
-from rundir.codec import Georef, decode_product
+from rundir.codec import Georef, decode_product, has_data
 from rundir.manifest import Footprint
 from rundir.files import write_atomic
 
@@ -82,15 +82,6 @@ def mosaic_grid(footprints: Sequence[Footprint]) -> tuple[Footprint, list[tuple[
     return Footprint(first.epsg, x0_m, y0_m, gsd_m, width_px, height_px), offsets
 
 
-def coverage_of(footprint: Footprint, footprints: Sequence[Footprint],
-                offsets: Sequence[tuple[int, int]]) -> np.ndarray:
-    """(H, W) bool: the mosaic pixels (of :func:`mosaic_grid`'s ``footprint``) that some tile covers."""
-    coverage = np.zeros((footprint.height_px, footprint.width_px), dtype=bool)
-    for (row, col), fp in zip(offsets, footprints):
-        coverage[row:row + fp.height_px, col:col + fp.width_px] = True
-    return coverage
-
-
 def shrink_area(channels: Iterable[np.ndarray], coverage: np.ndarray, max_px: int = QUICKLOOK_MAX_PX
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Shrink a mosaic's channels, each (H, W) uint16 with DN 0 where uncovered (taken one at a time, so that only
@@ -137,19 +128,22 @@ def quicklook_rgb(band: Callable[[int], np.ndarray], coverage: np.ndarray, bands
     return out
 
 
-def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], coverage: np.ndarray, georef: Georef,
-              quicklook: Path | None = None) -> None:
-    """Write a mosaic as a COG that carries ``georef`` (see the module docstring), tile by tile, so that the whole
-    mosaic is never in memory: ``tiles`` yields ``(row, col, dn)``, ``dn`` (h, w, B) uint16 placed with its
-    upper-left pixel at (row, col); where tiles overlap, the one written last wins. ``coverage`` (H, W) bool is the
-    union of the tiles' rectangles: uncovered pixels hold ``georef.nodata``, or with no no-data DN an internal mask
-    says which pixels are data. With ``quicklook``, its PNG (:func:`quicklook_rgb`) is written too.
+def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], shape: tuple[int, int], georef: Georef,
+              quicklook: Path | None = None) -> np.ndarray:
+    """Write a mosaic of ``shape`` (H, W) px as a COG that carries ``georef`` (see the module docstring), tile by
+    tile, so that the whole mosaic is never in memory: ``tiles`` yields ``(row, col, dn)``, ``dn`` (h, w, B) uint16
+    placed with its upper-left pixel at (row, col). A pixel that holds fill in every band (:func:`rundir.codec.
+    has_data`: no world there, or cloud masked out on board) is not data and writes nothing; where tiles overlap
+    with data, the one written last wins. Returns the coverage, (H, W) bool: the pixels some tile gave data. The
+    others hold ``georef.nodata``, and with no no-data DN an internal mask says which pixels are data. With
+    ``quicklook``, its PNG (:func:`quicklook_rgb`) is written too.
 
     GDAL's COG driver only copies a dataset, so the mosaic goes through a temporary tiled GeoTIFF beside ``path``
     (uncompressed: it is read once; GDAL fills the blocks and parts of blocks no tile wrote with the no-data DN, or
     0), and its blocks are compressed in one thread per core (the same bytes as in one); ``path`` appears whole or
     not at all. Raises TileGridError when a tile's band count is not ``georef``'s."""
-    height_px, width_px = coverage.shape
+    height_px, width_px = shape
+    coverage = np.zeros(shape, bool)
     n_bands = len(georef.bands)
     profile = {"driver": "GTiff", "width": width_px, "height": height_px, "count": n_bands, "dtype": "uint16",
                "tiled": True, "blockxsize": COG_BLOCK_PX, "blockysize": COG_BLOCK_PX, "interleave": "pixel",
@@ -157,13 +151,18 @@ def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], coverage
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp, rasterio.Env(
             GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=COG_CACHE_MB * 2**20):
         source = Path(tmp) / path.name
-        with rasterio.open(source, "w", **profile, **georef.profile) as dst:
+        with rasterio.open(source, "w+", **profile, **georef.profile) as dst:
             georef.describe(dst)
             for row, col, dn in tiles:
                 if dn.shape[2] != n_bands:
                     raise TileGridError(f"a tile has {dn.shape[2]} bands, the mosaic {n_bands}",
                                         {"row": row, "col": col}, {"bands": list(georef.bands)})
-                dst.write(np.moveaxis(dn, -1, 0), window=Window(col, row, dn.shape[1], dn.shape[0]))
+                window, data = Window(col, row, dn.shape[1], dn.shape[0]), has_data(dn)
+                pixels = np.moveaxis(dn, -1, 0)
+                if not data.all():  # fill keeps what is there: another tile's data, or the no-data DN
+                    pixels = np.where(data, pixels, dst.read(window=window))
+                dst.write(pixels, window=window)
+                coverage[row:row + dn.shape[0], col:col + dn.shape[1]] |= data
             if georef.nodata is None:
                 dst.write_mask(coverage)
         write_atomic(path, lambda part: rasterio.shutil.copy(
@@ -174,6 +173,7 @@ def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], coverage
                 rgb = quicklook_rgb(lambda b: np.where(coverage, src.read(b + 1), np.uint16(0)), coverage,
                                     georef.bands, georef.reflectance_per_dn)
             write_quicklook(quicklook, rgb)
+    return coverage
 
 
 def write_quicklook(path: Path, rgb: np.ndarray) -> None:
@@ -243,14 +243,14 @@ def stitch_passes(products: Sequence[Product], run_dir: Path) -> tuple[list[dict
             problems.append(anomaly("mosaic_too_large", first_file, f"pass {group.pass_id} would make a "
                                     f"{height_px} x {width_px} px mosaic (limit {MAX_MOSAIC_PX} px); not stitched"))
             continue
-        coverage = coverage_of(footprint, footprints, offsets)
         tif_rel, png_rel = f"mosaics/{group.name}.tif", f"mosaics/{group.name}.png"
         georef = Georef.from_line(lines[0], footprint)
         # the last delivered tile is written first, so that where tiles overlap the first delivered one wins
         placed = ((row, col, _tile_dn(product)) for product, (row, col)
                   in zip(reversed(group.products), reversed(offsets)))
         try:
-            write_cog(run_dir / tif_rel, placed, coverage, georef, quicklook=run_dir / png_rel)
+            coverage = write_cog(run_dir / tif_rel, placed, (height_px, width_px), georef,
+                                 quicklook=run_dir / png_rel)
         except TileGridError as err:
             problems.append(anomaly("unstitchable_pass", first_file, f"pass {group.pass_id}: {err}"))
             continue

@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from rundir.codec import decode_product
+from rundir.codec import decode_product, has_data
 from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, evaluation_path, sr_method_key
 from rundir.run_info import RunInfo
 from rundir.tiles import TileBox
@@ -90,7 +90,7 @@ def iter_scenes(run: Any, policy: Mapping[str, Any]) -> Iterator[SRScene]:
                 box = TileBox.of(product.line.tile).window
                 dn = decode_product(product.path, product.line)
                 image[box] = dn * np.float32(per_dn)
-                delivered[box] = dn.any(axis=2) if product.line.masked else True
+                delivered[box] = has_data(dn) if product.line.masked else True
             images = OnBoardImages(_product_method(policy), image, eval_path,
                                    [m for m in METHODS if sr_method_key(m) in evaluation], per_dn)
             error = (registration_error_px(evaluation[SR_SHIFTS_KEY], truth.shifts_px)

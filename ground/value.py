@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from rundir.codec import decode_product
+from rundir.codec import decode_product, has_data
 from rundir.manifest import ManifestLine
 from rundir.telemetry import ContactRecord
 from rundir.tiles import TileBox
@@ -53,7 +53,7 @@ AOS_SLACK_S = 1e-3  # manifest and contact times are rounded to the millisecond
 def true_clear_px(products: Sequence[Product], run: RunData) -> list[float | None]:
     """Per product (ground.reception.Product), the truly clear pixels it delivered, counted on the camera's grid (a
     super-resolved product's pixels / scale²); 0 for an auxiliary product (a cloud mask), None when its frame has no
-    truth file. Truth on the product's grid is ``hr_clear`` for a super-resolved product (clear ground some frame
+    truth file or the truth does not know the cloud under some of its valid pixels (imagery without a cloud mask). Truth on the product's grid is ``hr_clear`` for a super-resolved product (clear ground some frame
     of the burst saw clear), else ``valid`` and ``cloud`` 0, repeated to the product's scale. One frame's truth is
     held at a time, so memory does not grow with the run."""
     out: list[float | None] = [0] * len(products)
@@ -68,29 +68,32 @@ def true_clear_px(products: Sequence[Product], run: RunData) -> list[float | Non
     return out
 
 
-def _clear_px(product: Product, layers: Mapping[str, np.ndarray]) -> float:
+def _clear_px(product: Product, layers: Mapping[str, np.ndarray]) -> float | None:
     """The truly clear pixels an image ``product`` delivered, on the camera's grid, from its frame's truth
-    ``layers``."""
+    ``layers``; None where the truth does not know the cloud under one of its valid pixels."""
     line = product.line
     s, t = line.scale, line.tile
+    if layers["unknown"][TileBox.of(t).camera_window(s)].any():
+        return None
     if s > 1 and "hr_clear" in layers:
         clear = layers["hr_clear"]
     else:
         clear = np.repeat(np.repeat(layers["clear"], s, 0), s, 1)
     box = clear[TileBox.of(t).window]
-    if line.masked:  # the masked-out pixels (DN 0 in every band) were not delivered
-        box = box & decode_product(product.path, line).any(axis=2)
+    if line.masked:  # the masked-out pixels (fill) were not delivered
+        box = box & has_data(decode_product(product.path, line))
     return int(np.count_nonzero(box)) / (s * s)
 
 
 def _truth(run: RunData, frame_id: str) -> dict[str, np.ndarray] | None:
-    """A frame's truly clear pixels (``clear``: valid and cloud-free) and, for a burst, ``hr_clear``, or None without
-    its truth file."""
+    """A frame's truly clear pixels (``clear``: valid and cloud-free), its valid pixels of unknown cloud
+    (``unknown``) and, for a burst, ``hr_clear``, or None without its truth file."""
     truth = TruthFile.of(run.run_dir, frame_id)
     if truth is None:
         return None
     with truth:
-        return {"clear": truth.clear(), **({"hr_clear": truth.hr_clear} if truth.has_high_res else {})}
+        return {"clear": truth.clear(), "unknown": truth.valid & ~truth.scored(),
+                **({"hr_clear": truth.hr_clear} if truth.has_high_res else {})}
 
 
 def _figures(lines: Sequence[ManifestLine], oracle_px: Sequence[float | None]) -> dict[str, Any]:

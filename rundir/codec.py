@@ -38,6 +38,10 @@ from rundir.manifest import Footprint, ManifestLine
 FORMATS = ("raw", "png", "tiff", *flight_codecs.CODECS)
 EXTENSIONS = {"raw": ".raw", "png": ".png", "tiff": ".tif", **flight_codecs.EXTENSIONS}
 NODATA_DN = 65535  # fill of pixels with no data: above dn_max = 2**bit_depth - 1 for every bit depth below 16
+# In a product, a pixel whose every band holds FILL_DN has no data: ground outside the world's imagery, or cloud the
+# cloud filter masked out. It must fit every codec at the camera's bit depth, so it is 0, the fill of Landsat
+# Level-1 products (USGS LSDS-1574, the Landsat 8 Level-1 data format control book: DN 0 is fill).
+FILL_DN = 0
 REFLECTANCE_UNIT = "1"  # TOA reflectance is dimensionless: UDUNITS / CF write that as "1"
 # OpenCV writes the channels of an (H, W, 3 or 4) array as B, G, R[, A] (its BGR convention), so PNG channel i (the
 # band GDAL numbers i + 1) holds array band PNG_STORED_BANDS[n][i]
@@ -48,6 +52,11 @@ def nodata_dn(bit_depth: int) -> int | None:
     """The DN that marks no data at ``bit_depth`` bits: :data:`NODATA_DN`, which no sample below 16 bits reaches;
     None at 16 bits, where every uint16 value is a possible measurement (a mask must say what is data)."""
     return NODATA_DN if bit_depth < 16 else None
+
+
+def has_data(dn: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels of an (H, W, B) product that hold data, a band other than :data:`FILL_DN`."""
+    return np.any(dn != FILL_DN, axis=-1)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ super-resolution factor, 1 without), ``raw_bytes`` (the bent-pipe bytes the prod
 (file, bytes, sha256 of each), for images ``reflectance_per_dn`` and ``band_centres_um``; after the cloud filter
 ``cloud_fraction`` and ``masked``; for images ``clear_px`` (the clear pixels the product holds as estimated on
 board, counted on the camera's grid: the cloud filter's clear pixels in the tile, or every pixel of the tile
-without a cloud filter; a super-resolved product's pixels divided by scale²) and ``value`` (``priority`` times
+that holds data (:func:`rundir.codec.has_data`) without a cloud filter; a super-resolved product's pixels divided
+by scale²) and ``value`` (``priority`` times
 ``clear_px``, what the ``value_density`` downlink order ranks by per byte); for raw bursts ``burst_frame`` and
 ``burst_frames``; from the encode stage ``lossless`` (the format names the codec), ``max_error_dn`` (the bound on
 any sample's error: 0 lossless, NEAR for near-lossless JPEG-LS, absent where the codec bounds none) and, lossless,

@@ -14,7 +14,7 @@ from onboard.scenario.schema import build
 from onboard.scenario.yaml_source import Source
 from onboard.pipeline.superres import to_dn
 from onboard.sensing.world import Scene, SyntheticWorld
-from rundir.codec import pack_bits
+from rundir.codec import FILL_DN, has_data, pack_bits
 from rundir.errors import ConfigError
 
 BGRN = ("B", "G", "R", "NIR")
@@ -84,6 +84,28 @@ def test_bright_scenes_saturate_at_dn_max():
     spec = CameraConfig(width_px=32, height_px=32, gsd_m=10.0, bands=("G",), bit_depth=10, psf_sigma_px=0.0)
     frame = capture(spec, FlatWorld(1.5), grid_for(spec), NOON, 50.0, 150.0, np.random.default_rng(0), "f", "s", 0.0)
     assert (frame.dn == 1023).all()
+
+
+def test_where_the_world_has_no_data_the_frame_holds_fill_in_every_band():
+    """Off a GeoTIFF's data the world is not valid: the camera writes FILL_DN there (no noise, no blur), so the
+    product says so; the valid side keeps its signal."""
+    spec = CameraConfig(width_px=32, height_px=8, gsd_m=10.0, bands=BGRN, psf_sigma_px=1.0, read_noise_dn=4.0)
+    fp = grid_for(spec)
+    world = FlatWorld(0.2)
+    render = world.render
+
+    def render_half_valid(footprint, *args):
+        scene = render(footprint, *args)
+        e, _ = footprint.pixel_centres_m()
+        valid = np.broadcast_to(e[None, :] < fp.x0_m + 16 * 10.0, scene.valid.shape).copy()
+        return Scene(np.where(valid[..., None], scene.reflectance, 0), scene.cloud, scene.shadow, scene.landcover,
+                     valid)
+
+    world.render = render_half_valid
+    frame = capture(spec, world, fp, NOON, 50.0, 150.0, np.random.default_rng(0), "f", "s", 0.0)
+    assert (frame.dn[:, 16:] == FILL_DN).all() and not has_data(frame.dn)[:, 16:].any()
+    assert (frame.dn[:, :14] > 0).all() and has_data(frame.dn)[:, :16].all()
+    np.testing.assert_array_equal(frame.truth.valid, has_data(frame.dn))
 
 
 def test_psf_blurs_an_edge_by_its_sigma():

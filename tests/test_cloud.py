@@ -13,6 +13,7 @@ from app.cli import main
 from onboard.pipeline import cloud, runner, stages
 from onboard.pipeline.tile import TileMeta
 from onboard.scenario.config import StageConfig, load_scenario
+from rundir.codec import FILL_DN
 from rundir.errors import ConfigError
 from tests.user_models import user_model
 
@@ -57,6 +58,21 @@ def test_mask_action_and_mask_product():
     assert mask.meta == TileMeta(bit_depth=1, bands=("cloud",))
     assert (image[0].dn[:150] == 0).all() and (image[0].dn[300:] > 0).any()
     assert mask.format == "png" and len(mask.payload) < 0.01 * 512 * 512 * 4 * 12 / 8
+
+
+def test_fill_is_neither_clear_nor_sent():
+    """Pixels that hold FILL_DN in every band (off a GeoTIFF's data) count as no clear pixel, and a tile of fill
+    only is dropped as no_data whatever the model makes of it."""
+    frame = synthetic_frame(cloud_rows=0)
+    frame.dn[:, :192] = FILL_DN  # tiles in columns 0 and 64: fill only; columns 128..191: fill in a partial tile
+    frame.dn[0, 0] = (0, 0, 0, 1)  # one band off fill: data
+    work = make_stage(tile_px=128, max_cloud_fraction=0.5).run(frame)
+    dropped = {(t.row0, t.col0): reason for t, reason in work.dropped}
+    assert dropped == {(r, 0): cloud.NO_DATA for r in range(128, 512, 128)}
+    by_box = {(t.row0, t.col0): t.meta.clear_px for t in work.tiles}
+    assert by_box[(0, 0)] <= 1 and all(by_box[(r, 128)] <= 128 * 64 for r in range(0, 512, 128))
+    assert all(by_box[(r, c)] > 0.99 * 128 * 128 for r in range(0, 512, 128) for c in (256, 384))
+    assert not work.clear[0, :, 1:192].any()  # fusion gets no fill as clear ground
 
 
 def test_spectral_method_runs_without_a_model():

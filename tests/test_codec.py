@@ -94,3 +94,17 @@ def test_tiff_and_raw_products_need_no_sidecars():
 def test_lossy_settings_on_a_lossless_only_format_are_refused():
     with pytest.raises(ValueError, match="lossless only"):
         codec.encode(np.zeros((4, 4, 3), np.uint16), "png", 12, lossy=codec.Lossy(max_error_dn=2))
+
+
+@pytest.mark.parametrize("fmt", ["raw", "png", "tiff", "jpegls", "jpeg2000", "zstd"])
+def test_fill_survives_every_lossless_codec_as_no_data(fmt):
+    """A pixel with FILL_DN in every band is no data; one band off fill is data. Fill fits every codec at 12 bits
+    (why it is 0 and not NODATA_DN), so it comes back as fill."""
+    dn = np.random.default_rng(2).integers(1, 4096, (16, 16, 4), dtype=np.uint16)
+    dn[:4] = codec.FILL_DN
+    dn[0, 0, 3] = 7
+    decoded = codec.decode(codec.encode(dn, fmt, 12), fmt, dn.shape, 12)
+    expected = np.ones((16, 16), bool)
+    expected[:4] = False
+    expected[0, 0] = True
+    np.testing.assert_array_equal(codec.has_data(decoded), expected)

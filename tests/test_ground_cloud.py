@@ -1,6 +1,8 @@
 """ground.cloud: the report's cloud scores against hand-computed cases (confusion scores, tile policies, the PR
 curve, the tile-policy sweep)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -46,6 +48,19 @@ def test_pr_curve_is_exact_on_a_known_histogram():
     curve = {p["threshold"]: p for p in gcloud._pr_curve([frame_eval(truth, prob)])}
     assert curve[0.5]["precision"] == 1.0 and curve[0.5]["recall"] == pytest.approx(48 / 50)
     assert curve[0.25]["recall"] == 1.0 and curve[0.15]["precision"] == pytest.approx(0.5)
+
+
+def test_a_tile_with_no_valid_pixel_is_dropped_as_on_board():
+    """The cloud filter sends no tile of fill only (its NO_DATA drop): the policy's saving counts that tile as not
+    sent, whatever the mask says, and no clear pixel is lost by it."""
+    truth = np.zeros((64, 64), bool)
+    valid = np.ones((64, 64), bool)
+    valid[:32, 32:] = False  # one tile of four off the imagery
+    frame = frame_eval(truth, truth * 1.0)
+    frame.scored[:] = valid
+    policy = {"tile_px": 32, "max_cloud_fraction": 0.5, "action": "drop"}
+    assert gcloud.policy_outcome([frame], [truth], policy) == (0.0, 0.0)  # without validity: every tile kept
+    assert gcloud.policy_outcome([replace(frame, valid=valid)], [truth], policy) == (pytest.approx(0.25), 0.0)
 
 
 def test_tile_policy_sweep_against_hand_counts():

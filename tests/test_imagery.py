@@ -1,6 +1,7 @@
 """Real imagery through GDAL: any CRS reprojected to the frame grid, band choice, no-data, cloud masks as stored,
 bit-field quality bands, and what ``validate`` says about image files (onboard/sensing/imagery.py)."""
 
+import json
 import math
 import shutil
 import warnings
@@ -23,7 +24,9 @@ from onboard.sensing.raster import BandSource, footprint_transform, image_info
 from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
 from rundir.truth import CLOUD_THICK, CLOUD_THIN, UNKNOWN
 from onboard.sensing.world import MissingBandError
+from rundir.codec import FILL_DN, decode_product, has_data
 from rundir.errors import ConfigError, InputFileError
+from rundir.manifest import ManifestLine
 from tests.test_raster import write_raster
 
 NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
@@ -543,3 +546,31 @@ def test_reflectance_comes_from_the_files_own_scale_and_offset_or_the_scenario(t
     path.write_text(path.read_text().replace("  dn_scale: 1.0e-4\n", "").replace("  dn_offset: 0.0\n", ""))
     issues = issues_of(path)
     assert list(issues) == [("world.dn_scale", 6)] and "no scale or offset" in issues[("world.dn_scale", 6)].found
+
+
+def test_no_data_is_no_product_no_clear_pixel_and_no_mosaic_pixel(tmp_path):
+    """The field case of a file's own no-data (FORCE-style int16, GDAL_NODATA -9999) run whole: the frame's pixels
+    off the data hold fill, tiles of fill only are dropped as no_data, no product is worth a fill pixel, and the
+    mosaic marks fill as no data."""
+    band = "l8_B2_int16_nodata-9999.tif"
+    path = scenario_file(tmp_path, f"{{B: {band}, G: {band}, R: {band}, NIR: {band}}}")
+    text = path.read_text().replace("duration_h: 2", "duration_h: 24").replace(
+        "width_px: 64, height_px: 64, gsd_m: 60, bands: [B, G]", "width_px: 128, height_px: 128, gsd_m: 30, "
+        "bands: [B, G, R, NIR]").replace("  - {stage: encode, format: tiff}", "  - {stage: cloud_filter, tile_px: 32, "
+                                         "max_cloud_fraction: 0.9}\n  - {stage: encode, format: tiff}")
+    path.write_text(text)
+    run_dir = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(run_dir), "--quiet"]) == 0
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["ledger"]["balanced"] and report["ledger"]["products_decided_by_stage"]["cloud_filter"].get("no_data", 0) > 0
+    lines = [json.loads(x) for x in (run_dir / "downlink" / "manifest.jsonl").read_text().splitlines()]
+    assert lines
+    for line in lines:
+        data = has_data(decode_product(run_dir / "downlink" / line["file"], ManifestLine.from_json(line)))
+        assert data.any() and line["clear_px"] <= data.sum()
+    (mosaic,) = report["mosaics"]["passes"]
+    with rasterio.open(run_dir / mosaic["tif"]) as src:
+        pixels = src.read(masked=True)
+    assert mosaic["covered_fraction"] == pytest.approx((~pixels.mask[0]).mean())
+    assert (pixels.filled(FILL_DN) != FILL_DN).any(axis=0).sum() == (~pixels.mask[0]).sum()
+    assert report["value"]["oracle_value"] is None  # no cloud mask: the truth does not know the clear pixels

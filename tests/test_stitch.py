@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 from rio_cogeo.cogeo import cog_validate
 
 from ground.reception import receive
-from ground.stitch import (QUICKLOOK_MAX_PX, TileGridError, coverage_of, mosaic_grid, quicklook_rgb, stitch_passes,
-                           write_cog)
-from rundir.codec import NODATA_DN, Georef, encode
+from ground.stitch import QUICKLOOK_MAX_PX, TileGridError, mosaic_grid, quicklook_rgb, stitch_passes, write_cog
+from rundir.codec import FILL_DN, NODATA_DN, Georef, encode
 from rundir.manifest import Footprint
 
 GSD_M = 10.0
@@ -39,14 +38,13 @@ BAND_NAMES = ("B", "G", "R", "NIR")
 
 def stitched(tiles: list[tuple[np.ndarray, Footprint]]) -> tuple[np.ndarray, np.ndarray, Footprint]:
     """Tiles placed as stitch_passes places them (:func:`mosaic_grid`, the last delivered written first) into a real
-    COG, read back through rasterio: ``(mosaic (H, W, B) with 0 where uncovered, coverage, footprint)``."""
+    COG, read back through rasterio: ``(mosaic (H, W, B) with 0 where no data, coverage, footprint)``."""
     footprint, offsets = mosaic_grid([fp for _, fp in tiles])
-    coverage = coverage_of(footprint, [fp for _, fp in tiles], offsets)
     placed = [(row, col, dn.reshape(dn.shape[0], dn.shape[1], -1)) for (dn, _), (row, col) in zip(tiles, offsets)]
     georef = Georef(footprint.epsg, footprint.x0_m, footprint.y0_m, footprint.gsd_m,
                     BAND_NAMES[:placed[0][2].shape[2]], 1.2 / 4095, NODATA_DN, None)
     with tempfile.TemporaryDirectory() as tmp:
-        write_cog(Path(tmp) / "m.tif", reversed(placed), coverage, georef)
+        coverage = write_cog(Path(tmp) / "m.tif", reversed(placed), (footprint.height_px, footprint.width_px), georef)
         with rasterio.open(Path(tmp) / "m.tif") as src:
             data = src.read(masked=True)
     np.testing.assert_array_equal(~data.mask[0], coverage)
@@ -54,9 +52,13 @@ def stitched(tiles: list[tuple[np.ndarray, Footprint]]) -> tuple[np.ndarray, np.
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(rects, min_size=1, max_size=8), st.integers(1, 4), st.integers(0, 2**32 - 1))
-def test_tiles_cut_from_one_image_reconstruct_it_exactly(boxes, bands, seed):
-    scene = np.random.default_rng(seed).integers(0, 4096, (32, 32, bands), dtype=np.uint16)
+@given(st.lists(rects, min_size=1, max_size=8), st.integers(1, 4), st.integers(0, 2**32 - 1),
+       st.sampled_from([0.0, 0.3]))
+def test_tiles_cut_from_one_image_reconstruct_it_exactly(boxes, bands, seed, fill_share):
+    """Fill (every band FILL_DN: no world there, masked cloud) is no data in the mosaic."""
+    rng = np.random.default_rng(seed)
+    scene = rng.integers(0, 4096, (32, 32, bands), dtype=np.uint16)
+    scene[rng.random((32, 32)) < fill_share] = FILL_DN
     tiles = [(scene[r:r + h, c:c + w], footprint(r, c, h, w)) for r, c, h, w in boxes]
     mosaic, coverage, fp = stitched(tiles)
 
@@ -65,6 +67,7 @@ def test_tiles_cut_from_one_image_reconstruct_it_exactly(boxes, bands, seed):
     union = np.zeros(scene.shape[:2], dtype=bool)
     for r, c, h, w in boxes:
         union[r:r + h, c:c + w] = True
+    union &= (scene != FILL_DN).any(axis=-1)
     assert mosaic.shape == (row1 - row0, col1 - col0, bands) and mosaic.dtype == np.uint16
     assert (fp.height_px, fp.width_px) == mosaic.shape[:2]
     np.testing.assert_array_equal(coverage, union[row0:row1, col0:col1])
@@ -85,6 +88,27 @@ def test_overlaps_keep_the_first_delivered_tile(boxes):
     first = np.zeros(mosaic.shape[:2], dtype=np.uint16)
     for i, (r, c, h, w) in reversed(list(enumerate(boxes))):
         first[r - row0:r - row0 + h, c - col0:c - col0 + w] = i + 1
+    np.testing.assert_array_equal(mosaic[..., 0], first)
+    np.testing.assert_array_equal(coverage, first > 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(rects, min_size=1, max_size=8), st.integers(0, 2**32 - 1))
+def test_data_of_a_later_tile_shows_through_an_earlier_ones_fill(boxes, seed):
+    """Where the first delivered tile holds fill (cloud it masked out) and a later one data, the mosaic has the
+    later one's data: the first delivered tile with data at a pixel wins."""
+    rng = np.random.default_rng(seed)
+    tiles = []
+    for i, (r, c, h, w) in enumerate(boxes):
+        dn = np.full((h, w, 1), i + 1, dtype=np.uint16)
+        dn[rng.random((h, w)) < 0.4] = FILL_DN
+        tiles.append((dn, footprint(r, c, h, w)))
+    mosaic, coverage, _ = stitched(tiles)
+    row0, col0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    first = np.zeros(mosaic.shape[:2], dtype=np.uint16)
+    for (dn, _), (r, c, h, w) in reversed(list(zip(tiles, boxes))):
+        window = first[r - row0:r - row0 + h, c - col0:c - col0 + w]
+        np.copyto(window, dn[..., 0], where=dn[..., 0] != FILL_DN)
     np.testing.assert_array_equal(mosaic[..., 0], first)
     np.testing.assert_array_equal(coverage, first > 0)
 
@@ -114,11 +138,11 @@ def test_no_tiles_is_an_error():
 
 def test_a_tile_of_another_band_count_is_refused_and_writes_nothing(tmp_path):
     fps = [footprint(0, 0, 4, 4), footprint(0, 4, 4, 4)]
-    grid, offsets = mosaic_grid(fps)
+    grid, _ = mosaic_grid(fps)
     georef = Georef(32631, X0_M, Y0_M, GSD_M, BAND_NAMES, 1.2 / 4095, NODATA_DN, None)
     tiles = [(0, 0, np.zeros((4, 4, 4), np.uint16)), (0, 4, np.zeros((4, 4, 3), np.uint16))]
     with pytest.raises(TileGridError, match="3 bands, the mosaic 4"):
-        write_cog(tmp_path / "m.tif", tiles, coverage_of(grid, fps, offsets), georef, quicklook=tmp_path / "m.png")
+        write_cog(tmp_path / "m.tif", tiles, (grid.height_px, grid.width_px), georef, quicklook=tmp_path / "m.png")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -128,13 +152,13 @@ def test_a_tile_of_another_band_count_is_refused_and_writes_nothing(tmp_path):
 def test_cog_carries_crs_nodata_bands_overviews_and_calibration(tmp_path, epsg, x0_m, y0_m, bit_depth):
     """UTM south and UPS south/north; 12 bits has a no-data DN, 16 bits an internal mask."""
     rng = np.random.default_rng(3)
-    mosaic = rng.integers(0, 2**bit_depth, (700, 600, 4), dtype=np.uint16)
+    mosaic = rng.integers(1, 2**bit_depth, (700, 600, 4), dtype=np.uint16)  # 0 in every band would be fill
     coverage = np.zeros((700, 600), dtype=bool)
     coverage[100:600, 50:550] = True
     georef = Georef(epsg, x0_m, y0_m, 30.0, ("B", "G", "R", "NIR"), 1.2 / (2**bit_depth - 1),
                     NODATA_DN if bit_depth < 16 else None, (0.49, 0.56, 0.665, 0.842))
     path = tmp_path / "m.tif"
-    write_cog(path, [(100, 50, mosaic[100:600, 50:550])], coverage, georef)
+    assert (write_cog(path, [(100, 50, mosaic[100:600, 50:550])], coverage.shape, georef) == coverage).all()
     assert cog_validate(str(path)) == (True, [], [])
     with rasterio.open(path) as src:
         assert src.crs.to_epsg() == epsg

@@ -4,10 +4,11 @@ The model gives a per-pixel cloud probability; ``model`` is a shipped model or a
 (relative to the scenario, its card beside it: the card's scaling makes the model's input from TOA reflectance
 or DN, its output's activation and ``cloud`` class make the probability from the output). Pixels at or above ``threshold`` are cloud; each ``tile_px`` square
 tile whose cloud fraction exceeds ``max_cloud_fraction`` is dropped (``action: drop``) or keeps only its clear
-pixels, the cloudy ones set to DN 0, "no data" (``action: mask``). The cloud mask itself can go down too,
+pixels, the cloudy ones set to ``FILL_DN`` (0), "no data" (``action: mask``). The cloud mask itself can go down too,
 losslessly compressed. ``method: spectral`` runs the classic threshold test instead of the model. Either way the
 probability map and the spectral baseline's mask are kept for scoring in ``RUN/evaluation/``, never downlinked.
-Each tile carries the count of pixels the filter found clear (``meta.clear_px``, the manifest's ``clear_px``):
+Each tile carries the count of pixels the filter found clear (``meta.clear_px``, the manifest's ``clear_px``; fill,
+:func:`rundir.codec.has_data`, is not clear):
 the on-board estimate of what the tile is worth, which the ``value_density`` downlink order ranks by.
 """
 
@@ -20,6 +21,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from rundir.codec import FILL_DN, has_data
 from rundir.errors import ConfigIssue, InputFileError
 from rundir.evaluation import CLOUD_PROBABILITY_KEY, SPECTRAL_CLOUD_KEY
 from rundir.run_info import SENSOR_GROUP, HeldoutScores, ModelFile, ModelValidation, RealScores, RealValidation
@@ -37,6 +39,7 @@ MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "
 SPECTRAL_SAMPLES_PER_S = 40e6
 SEGMENTATION_TASKS = ("segmentation", "semantic-segmentation")  # MLM task names of a per-pixel model
 CLOUD_CLASS = "cloud"  # the output channel a multi-class model's card must name
+NO_DATA = "no_data"  # the drop reason of a tile that is all fill (rundir.codec.has_data): no world there
 
 
 def shipped_models() -> list[str]:
@@ -220,22 +223,27 @@ class CloudFilter(Stage):
                 work.evaluation[CLOUD_PROBABILITY_KEY] = np.round(prob * 255).astype(np.uint8)
                 work.evaluation[SPECTRAL_CLOUD_KEY] = baseline
         cloudy = cloudy_frames.all(axis=0)
-        work.clear = ~cloudy_frames
+        data = has_data(stack)  # (K, H, W): fill (no world there) is neither clear nor worth anything
+        work.clear = ~cloudy_frames & data
         kept = []
         boxes = tile_boxes(*stack.shape[1:3], self.params.tile_px)
         fractions = cloud_fractions(cloudy, self.params.tile_px)
-        for box, fraction, cloudy_px in zip(boxes, fractions, tile_sums(cloudy, self.params.tile_px)):
+        clear_px = tile_sums(~cloudy & data.any(axis=0), self.params.tile_px)
+        data_px = tile_sums(data.any(axis=0), self.params.tile_px)
+        for box, fraction, tile_clear_px, tile_data_px in zip(boxes, fractions, clear_px, data_px):
             rows, cols = box.window
             tile_cloudy = cloudy[rows, cols]
             tile = Tile(dn=frame_tile.dn[..., rows, cols, :], row0=box.row0, col0=box.col0,
                         priority=frame_tile.priority,
-                        meta=TileMeta(cloud_fraction=round(float(fraction), 4), clear_px=int(box.pixels - cloudy_px)))
-            if not withheld(fraction, self.params.max_cloud_fraction):
+                        meta=TileMeta(cloud_fraction=round(float(fraction), 4), clear_px=int(tile_clear_px)))
+            if not tile_data_px:  # all fill: nothing there to send
+                work.dropped.append((tile, NO_DATA))
+            elif not withheld(fraction, self.params.max_cloud_fraction):
                 kept.append(tile)
             elif self.params.action == "drop":
                 work.dropped.append((tile, "cloudy"))
             elif not tile_cloudy.all():
-                tile.dn = np.where(tile_cloudy[..., None], np.uint16(0), tile.dn)
+                tile.dn = np.where(tile_cloudy[..., None], np.uint16(FILL_DN), tile.dn)
                 tile.meta = replace(tile.meta, masked=True, cloudy=tile_cloudy)
                 kept.append(tile)
             else:

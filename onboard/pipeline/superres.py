@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rundir.codec import FILL_DN
 from rundir.errors import ConfigIssue, InputFileError
 from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, sr_method_key
 from rundir.run_info import ModelFile
@@ -206,7 +207,7 @@ class SuperResolution(Stage):
             h, w = tile.dn.shape[-3:-1]
             dn = product[s * tile.row0:s * (tile.row0 + h), s * tile.col0:s * (tile.col0 + w)]
             if tile.meta.cloudy is not None:
-                dn = np.where(np.repeat(np.repeat(tile.meta.cloudy, s, 0), s, 1)[..., None], np.uint16(0), dn)
+                dn = np.where(np.repeat(np.repeat(tile.meta.cloudy, s, 0), s, 1)[..., None], np.uint16(FILL_DN), dn)
             tiles.append(Tile(dn=dn, row0=s * tile.row0, col0=s * tile.col0, priority=tile.priority,
                               meta=replace(tile.meta, cloudy=None, scale=s, burst_frames=burst.k)))
         work.tiles = tiles

@@ -18,6 +18,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from rundir.codec import FILL_DN
+
 from ..scenario.spacecraft_config import CameraConfig
 from .projection import GridFootprint, crs_for
 from .world import Scene, World
@@ -55,7 +57,8 @@ def capture(spec: CameraConfig, world: World, footprint: GridFootprint, time_utc
     """Image ``footprint``: render the world, blur by the PSF, add shot and read noise from ``rng``, quantise.
 
     The scene is rendered with a margin of 3 PSF sigmas so the blur needs no made-up border: neighbouring frames
-    agree up to noise. ``footprint`` must match the camera's frame size and GSD.
+    agree up to noise. Pixels where the world has no data (``truth.valid`` false: off a GeoTIFF's data) hold
+    :data:`rundir.codec.FILL_DN` in every band. ``footprint`` must match the camera's frame size and GSD.
     """
     if (footprint.width_px, footprint.height_px) != (spec.width_px, spec.height_px) or footprint.gsd_m != spec.gsd_m:
         raise ValueError(f"footprint {footprint.width_px}x{footprint.height_px} px at {footprint.gsd_m} m does not "
@@ -74,5 +77,6 @@ def capture(spec: CameraConfig, world: World, footprint: GridFootprint, time_utc
     dn = np.clip(np.rint(noisy), 0, spec.dn_max).astype(np.uint16)
     truth = Scene(*(np.ascontiguousarray(layer[inner]) for layer in
                     (scene.reflectance, scene.cloud, scene.shadow, scene.landcover, scene.valid)))
+    dn[~truth.valid] = FILL_DN  # no world there (off a GeoTIFF's data): the product says so, in every band
     return Frame(frame_id, satellite, t_s, time_utc, footprint, dn, truth)
 

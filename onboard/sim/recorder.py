@@ -17,7 +17,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Iterable
 
-from rundir.codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
+from rundir.codec import EXTENSIONS, Georef, has_data, packed_size_bytes, sidecars
 from rundir.evaluation import EVALUATION_CODESTREAM_KEYS, EVALUATION_DIR, evaluation_path
 from rundir.files import write_json, write_jsonl, write_npz
 from rundir.manifest import Footprint, ManifestLine, TileGeometry
@@ -50,8 +50,9 @@ def manifest_line(frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], 
     else:
         product_id = f"{frame.frame_id}-t{idx:02d}"
     raw_frames = meta.burst_frames or 1  # frames of the burst one product stands for
-    # clear pixels on the camera's grid: the cloud filter's estimate, else every pixel the tile holds
-    clear_px = (meta.clear_px if meta.clear_px is not None else (h // scale) * (w // scale)) if image else None
+    # clear pixels on the camera's grid: the cloud filter's estimate, else every pixel of the tile that holds data
+    clear_px = (meta.clear_px if meta.clear_px is not None else int(has_data(tile.dn).sum()) // (scale * scale)
+                ) if image else None
     return ManifestLine(
         id=product_id, file=product_id + EXTENSIONS[tile.format], satellite=frame.satellite,
         frame_ids=(frame.frame_id,), pass_id=cap.pass_id, target=cap.target,
