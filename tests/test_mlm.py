@@ -115,3 +115,23 @@ def test_an_item_without_the_mlm_extension_is_refused(stac_card):
     edit(stac_card, lambda item: item.update(stac_extensions=[]))
     with pytest.raises(InputFileError, match=r"stac_extensions: expected the MLM extension's schema"):
         load_card(stac_card)
+
+
+def test_a_value_scaling_list_neither_one_nor_one_per_band_is_named(stac_card):
+    """Two objects for four bands read as [0.5, 0.5] against 'value: 2.0' in the card: now the count is named."""
+    lines = edit(stac_card, lambda item: item["properties"]["mlm:input"][0].update(
+        value_scaling=[{"type": "scale", "value": 2.0}] * 2))
+    with pytest.raises(InputFileError) as err:
+        load_card(stac_card)
+    assert f"line {lines['value_scaling']}: properties.mlm:input[0].value_scaling: expected one Value Scaling " \
+           "Object for all bands or one per band (4), found 2" in err.value.problem
+    assert "[0.5, 0.5]" not in err.value.problem
+
+
+def test_a_misspelt_source_is_named_at_orbitedge_source_with_its_line(stac_card):
+    edit(stac_card, lambda item: item["properties"]["mlm:input"][0].update({"orbitedge:source": "toa_reflectence"}))
+    line = next(i + 1 for i, text in enumerate(stac_card.read_text().splitlines()) if "toa_reflectence" in text)
+    with pytest.raises(InputFileError, match=rf"line {line}: properties.mlm:input\[0\].orbitedge:source: expected "
+                                             r"one of toa_reflectance, dn, misr_planes_standardised, found "
+                                             r"'toa_reflectence'"):
+        load_card(stac_card)

@@ -13,12 +13,11 @@ from rundir.errors import OrbitEdgeError
 
 from ..pipeline.fusion import FEATURE_PLANES
 from .mlm import ACCELERATORS, ACTIVATIONS
-from .modelcard import CAMERA_SOURCES, ModelCard, Scaling, load_card, write_card
+from .modelcard import CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, load_card, write_card
 from .model import Model, build_card
 
 TASKS = {"segmentation": "segmentation", "classification": "classification",
          "super-resolution": "super-resolution"}  # --task -> mlm:tasks
-MISR_SOURCE = "misr_planes_standardised"  # a MISR model's input: the superres stage standardises the planes itself
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,10 @@ def _flat_input(obj: Any, at: str, problems: list[tuple[str, str]]) -> Any:
         bands = names
     scaling = {"source": obj.get("orbitedge:source", DEFAULT_SOURCE), "scale": 1.0, "offset": 0.0}
     raw = obj.get("value_scaling")
-    if raw is not None:
+    if isinstance(raw, list) and isinstance(bands, list) and len(raw) not in (1, len(bands)):
+        problems.append((f"{at}.value_scaling", f"expected one Value Scaling Object for all bands or one per band "
+                                                f"({len(bands)}), found {len(raw)}"))
+    elif raw is not None:
         pairs = [linear_of(v) for v in raw] if isinstance(raw, list) and raw else ["expected a list of objects"]
         for j, pair in enumerate(pairs):
             if isinstance(pair, str):

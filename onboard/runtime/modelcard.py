@@ -59,6 +59,8 @@ from ..scenario.yaml_source import line_of
 MODEL_DIR = Path(__file__).with_name("models")  # the shipped models, each with its card beside it
 CARD_DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32")
 CAMERA_SOURCES = ("toa_reflectance", "dn")  # what a camera-fed model's input is made from (its scaling.source)
+MISR_SOURCE = "misr_planes_standardised"  # a MISR model's input: the superres stage standardises the planes itself
+SOURCES = (*CAMERA_SOURCES, MISR_SOURCE)  # every scaling.source a stage can feed
 NHWC = mlm.NHWC
 NCHW = ("batch", "channel", "height", "width")
 # Optional top-level fields of the flat form, with their defaults (left out of the JSON when at them).
@@ -207,7 +209,7 @@ def _read_scaling(reader: FieldReader, obj: dict[str, Any], where: str, bands: i
         return None
     at = f"{where}scaling."
     per_band = f" (or a list of one per band{f', {bands}' if bands else ''})"
-    source = reader.get(raw, "source", at, "a string", is_str)
+    source = reader.get(raw, "source", at, f"one of {', '.join(SOURCES)}", lambda v: v in SOURCES)
     scale = reader.get(raw, "scale", at, "a finite non-zero number" + per_band, lambda v: _numbers(v, bands, True))
     offset = reader.get(raw, "offset", at, "a finite number" + per_band, lambda v: _numbers(v, bands, False))
     if None in (source, scale, offset):
