@@ -11,6 +11,7 @@ against the scenario as a ``--set`` would be, so an axis naming a key that does 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,10 +21,10 @@ import yaml
 from onboard.scenario.config import Scenario, key_reference, load_scenario
 from onboard.scenario.schema import Builder, issue_at, sort_issues, spec
 from onboard.scenario.yaml_source import Source, join, load_yaml
-from rundir.errors import ConfigError, ConfigIssue
+from rundir.errors import ConfigError, ConfigIssue, InputFileError
 
 from .figures import FIGURES, figure_table
-from .sampling import Axis, configurations
+from .sampling import SIGNIFICANT_DIGITS, Axis, configurations
 
 FigureName = Literal[tuple(FIGURES)]
 
@@ -93,13 +94,38 @@ class SweepFile:
         if method != "grid" and samples is None:
             out.append(issue_at("sampling.samples", f"samples: N, the configurations {method} draws", "none"))
         for key, axis in (getattr(self, "axes", None) or {}).items():  # NOTE: axes withheld when they have problems
-            if isinstance(axis, AxisSpec) and axis.values is None:
-                if method == "grid" and axis.num is None:
-                    out.append(issue_at(f"axes.{key}", "num: N, the grid points of this range", "none"))
-                if method != "grid" and axis.num is not None:
-                    out.append(issue_at(f"axes.{key}.num", f"no num: {method} samples a range continuously",
-                                        str(axis.num)))
+            out += _axis_issues(key, axis, method)
         return out
+
+
+def _axis_issues(key: str, axis: list[Any] | AxisSpec, method: str) -> list[ConfigIssue]:
+    """An axis's problems beyond its own keys: a list of no values; a value twice (a list's, or a grid range's points
+    as rounded), which would make the same configuration twice, run and ranked apart; a range's ``num`` with the
+    sampling method."""
+    where = f"axes.{key}"
+    if isinstance(axis, list):
+        return _repeats(where, axis) if axis else [issue_at(where, "at least 1 item(s)", "0")]
+    if axis.values is not None:
+        return _repeats(f"{where}.values", axis.values)
+    if method == "grid" and axis.num is None:
+        return [issue_at(where, "num: N, the grid points of this range", "none")]
+    if method != "grid" and axis.num is not None:
+        return [issue_at(f"{where}.num", f"no num: {method} samples a range continuously", str(axis.num))]
+    rounded = "integers" if axis.integer else f"{SIGNIFICANT_DIGITS} significant digits"
+    return _repeats(where, list(_axis(key, axis).grid()) if axis.num else [],
+                    f" ({axis.num} points from {axis.start:g} to {axis.stop:g}, rounded to {rounded})")
+
+
+def _repeats(where: str, values: list[Any], how: str = "") -> list[ConfigIssue]:
+    """An issue at ``where`` naming each value that ``values`` hold more than once (the same YAML value), with how
+    many times; none when every value is there once."""
+    counts = Counter(_id(v) for v in values)
+    shown = {_id(v): label_of(v) for v in reversed(values)}  # the label of each value's first place
+    twice = [f"{shown[i]} {'twice' if n == 2 else f'{n} times'}" for i, n in counts.items() if n > 1]
+    if not twice:
+        return []
+    return [issue_at(where, "each value once (the same configuration would run twice and rank apart; replicates "
+                            "repeat a configuration)", ", ".join(twice) + how)]
 
 
 @dataclass(frozen=True)
@@ -162,8 +188,8 @@ def load_sweep(path: str | Path) -> Sweep:
     path = Path(path)
     try:
         raw = path.read_bytes()
-    except OSError as err:
-        raise ConfigError(path, [ConfigIssue("", None, "a readable sweep file", err.strerror or str(err))]) from None
+    except OSError as err:  # no line: there is no file to point into
+        raise InputFileError(path, f"expected a readable sweep file, found {err.strerror or err}") from None
     data, source = load_yaml(raw, str(path))
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"{type(data).__name__} {data!r}"[:60]

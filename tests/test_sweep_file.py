@@ -12,7 +12,7 @@ from app.figures import FIGURES
 from app.sweep_file import SweepFile, key_table, label_of, load_sweep, yaml_text
 from onboard.scenario.config import load_scenario
 from onboard.scenario.yaml_source import load_yaml
-from rundir.errors import ConfigError
+from rundir.errors import ConfigError, InputFileError
 from tests.sweep_cases import QUICKSTART, write_sweep
 
 
@@ -76,6 +76,42 @@ axes:
         ("axes.pipeline[0].tile_px", "values or a range, not both"),
         ("axes.spacecraft.compute.hardware", "values: [...], or a range: start and stop"),
         ("axes.spacecraft.radio.frame_bytes.start", "start and stop > 0 for a log range")}
+
+
+def test_an_axis_of_no_values_is_an_error_at_its_line(tmp_path):
+    path = write_sweep(tmp_path, f"""name: empty
+scenario: {QUICKSTART}
+axes:
+  pipeline[0].threshold: []
+  pipeline[0].tile_px: [32, 64]
+""")
+    found, text = problems(path)
+    assert list(found) == [("axes.pipeline[0].threshold", 4)]
+    assert f"{path}:4: axes.pipeline[0].threshold: expected at least 1 item(s), found 0" in text
+
+
+def test_a_value_twice_on_an_axis_is_an_error_naming_it(tmp_path):
+    # the same configuration twice would run twice and rank as two
+    found, _ = problems(write_sweep(tmp_path, f"""name: twice
+scenario: {QUICKSTART}
+axes:
+  pipeline[0].tile_px: {{start: 16, stop: 17, num: 5, integer: true}}
+  pipeline[0].threshold: [0.3, 0.5, 0.30, 0.3]
+  spacecraft.compute.hardware: {{values: [host, rpi4, host], labels: [a, b, c]}}
+  spacecraft.radio.rate_mbps: {{start: 10, stop: 100, num: 4}}
+"""))
+    assert {key: issue.found for key, issue in found.items()} == {
+        ("axes.pipeline[0].tile_px", 4): "16 3 times, 17 twice (5 points from 16 to 17, rounded to integers)",
+        ("axes.pipeline[0].threshold", 5): "0.3 3 times",
+        ("axes.spacecraft.compute.hardware.values", 6): "host twice"}
+    assert found[("axes.pipeline[0].threshold", 5)].expected.startswith("each value once")
+
+
+def test_a_sweep_file_that_cannot_be_read_is_named_without_a_line(tmp_path):
+    with pytest.raises(InputFileError) as err:
+        load_sweep(tmp_path / "nothere.yaml")
+    assert str(err.value) == f"{tmp_path / 'nothere.yaml'}: expected a readable sweep file, found No such file or " \
+                             "directory"
 
 
 def test_the_base_scenario_and_its_file_are_checked(tmp_path):
