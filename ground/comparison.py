@@ -10,12 +10,14 @@ The rows, by ``pipeline``: ``bent_pipe``, K raw frames per burst; ``bent_pipe_si
 common baseline; ``encode_only``, lossless in this run's format; ``best_lossless``, one frame per scene in JPEG-LS or
 JPEG 2000 lossless, whichever sent fewer bytes over the run, named in ``codec``; ``lossy_same_bytes``, one frame per
 scene in JPEG 2000 in at most the bytes this run sent for the scene (lossless where they allow it); ``cloud_filter``,
-its kept tiles, encoded (with that stage); ``this_run``, the delivered products.
+its kept tiles, encoded (with that stage); ``this_run``, the delivered products. Every row counts image bytes:
+this run's products are counted without their georeferencing sidecars (``sidecar_bytes``), which the simpler
+pipelines' on-board estimates do not have, so that the same pipeline gives the same bytes in both rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,11 @@ from .run_data import RunData
 
 RD_PLOT = "plots/rate-distortion.png"  # drawn by ground.plots.write_plots from rate_distortion
 CODEC_NAMES = {"lossless_jpegls": "JPEG-LS", "lossless_jpeg2000": "JPEG 2000 (5/3)"}
+NOTE = ("the same finished frames for every row; bursts count K frames except bent_pipe_single, best_lossless and "
+        "lossy_same_bytes (one frame per scene); saved is against bent_pipe_single; the simpler pipelines' encoded sizes "
+        "are on-board estimates (for a burst, frame 0's size times K); every row counts image bytes alone: this run's "
+        "products' georeferencing sidecars (sidecar_bytes, in the bandwidth section's figures) are left out, as the "
+        "estimates have none")
 
 
 def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:
@@ -78,8 +85,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                 "saved_vs_burst_fraction": 1.0 - sent / burst if burst and sent is not None else None,
                 "bytes_per_clear_km2": sent / delivered_km2 if delivered_km2 and sent is not None else None,
                 "clear_pixels_lost_fraction": row_lost if records else None, "cloud_f1": row_f1, "psnr_db": None,
-                "ssim": None,
-                "cpsnr_db": None, **extra}
+                "ssim": None, "cpsnr_db": None, **extra}
 
     lossless = {k: alternative(k) for k in CODEC_NAMES if alternative(k) is not None}
     best = min(lossless, key=lossless.get) if lossless else None
@@ -94,15 +100,21 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                 ssim=lossy_alt["ssim"], max_abs_error_dn=lossy_alt["max_abs_error_dn"])]
     if "cloud_filter" in names:
         rows.append(row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), _filter_lost(cloud_report), f1))
-    sent = sum(line.bytes for line in run.delivered if set(line.frame_ids) <= set(frame_ids))
+    sent, sidecar_bytes = _payload_and_sidecar_bytes(run, frame_ids)
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
                     psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim")))
     rows[-1]["cpsnr_db"] = cpsnr
-    return {"frames": len(records), "rows": rows, "lossy_products": lossy_run,
-            "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows),
-            "note": "the same finished frames for every row; bursts count K frames except bent_pipe_single, "
-                    "best_lossless and lossy_same_bytes (one frame per scene); saved is against bent_pipe_single; the simpler "
-                    "pipelines' encoded sizes are on-board estimates (for a burst, frame 0's size times K)"}
+    return {"frames": len(records), "rows": rows, "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes,
+            "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows), "note": NOTE}
+
+
+def _payload_and_sidecar_bytes(run: RunData, frame_ids: Sequence[str]) -> tuple[int, int]:
+    """The bytes of the verified products of ``frame_ids``: their files alone, and their sidecars (a PNG's world
+    file and GDAL PAM file, :func:`rundir.codec.sidecars`)."""
+    wanted = set(frame_ids)
+    lines = [line for line in run.delivered if set(line.frame_ids) <= wanted]
+    files = sum(line.file_bytes for line in lines)
+    return files, sum(line.bytes for line in lines) - files
 
 
 def _unsent_lost(records: list[Any], clear_km2_of: Mapping[str, float], all_clear_km2: float | None) -> float | None:
@@ -178,5 +190,6 @@ def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:
             f"their manifest bound).{f1}"))
     if comp["rate_distortion"]["points"]:
         blocks.append(Image("Rate-distortion of the flight-class codecs, with this run's pipeline", RD_PLOT))
-    blocks.append(Paragraph(f"{comp['frames']} finished frames; {comp['note']}."))
+    sidecars = f" ({fmt_bytes(comp['sidecar_bytes'])} here)" if comp.get("sidecar_bytes") else ""
+    blocks.append(Paragraph(f"{comp['frames']} finished frames; {comp['note']}{sidecars}."))
     return blocks

@@ -180,7 +180,7 @@ def receive(run_dir: Path) -> Reception:
 def _verify(path: Path, line: ManifestLine) -> tuple[str, str] | None:
     """``(kind, detail)`` of what is wrong with one product (its file and sidecars), or None when it is good."""
     sidecars = line.sidecars or ()
-    expected = [(path, line.bytes - sum(s.bytes for s in sidecars), line.sha256)]
+    expected = [(path, line.file_bytes, line.sha256)]
     expected += [(path.with_name(s.file), s.bytes, s.sha256) for s in sidecars]
     for file, size, sha256 in expected:
         problem = _check_file(file, size, sha256)

@@ -184,6 +184,11 @@ class ManifestLine:
     downlink_utc: str | None = None
     station: str | None = None
 
+    @property
+    def file_bytes(self) -> int | None:
+        """The product file's own bytes: ``bytes`` less its sidecars' (None before it is stored)."""
+        return None if self.bytes is None else self.bytes - sum(s.bytes for s in self.sidecars or ())
+
     def to_json(self) -> dict[str, Any]:
         """The line as a JSON object: tuples as lists, nested records as objects, None fields left out."""
         def plain(value: Any) -> Any:

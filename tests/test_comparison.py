@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 
 import pytest
@@ -29,6 +30,27 @@ def test_rows_on_the_finished_frames(tiny_run):
     assert rows["this_run"]["cloud_f1"] is None and rows["this_run"]["cpsnr_db"] is None
     [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
     assert [row[0] for row in table.rows] == [r["label"] for r in comp["rows"]]
+
+
+def test_this_run_counts_image_bytes_as_the_estimates_do_its_sidecars_apart(tiny_run):
+    """A PNG product's world file and PAM file are georeferencing, which the simpler pipelines' estimates do not
+    count: the this_run row leaves them out too (so one pipeline gives one figure), and says how many there were."""
+    path = tiny_run / "downlink" / "manifest.jsonl"
+    manifest = [json.loads(line) for line in path.read_text().splitlines()]
+    product_bytes = sum(m["bytes"] for m in manifest)
+    for m in manifest:
+        sidecar = tiny_run / "downlink" / (m["file"] + ".aux.xml")
+        sidecar.write_bytes(b"<PAMDataset/>" * 10)
+        m["sidecars"] = [{"file": sidecar.name, "bytes": 130, "sha256": hashlib.sha256(sidecar.read_bytes()).hexdigest()}]
+        m["bytes"] += 130
+    path.write_text("".join(json.dumps(m) + "\n" for m in manifest))
+    run = load_run(tiny_run)
+    assert len(run.delivered) == len(manifest)  # the sidecars verify
+    comp = comparison(run, {})
+    rows = {r["pipeline"]: r for r in comp["rows"]}
+    assert rows["this_run"]["bytes"] == product_bytes and comp["sidecar_bytes"] == 130 * len(manifest)
+    [note] = [b for b in comparison_blocks(comp) if isinstance(b, Paragraph) and "sidecars" in b.text]
+    assert f"({130 * len(manifest)} B here)" in note.text
 
 
 def test_the_cloud_section_fills_its_columns(tiny_run):
