@@ -1,8 +1,10 @@
 """The figures of a run that trade studies collect and compare: each a name, a unit, which way is better and where it
 comes from in a run directory (``report.json``, and ``telemetry/run.json`` for energy).
 
-``saved_fraction`` is the report's comparison baseline (one raw frame per scene), common to every pipeline, so a
-pipeline with bursts and one without are compared on the same bytes.
+A figure that shares a name with a report.json key reads that key (``saved_fraction`` is the report's
+``bandwidth.saved_fraction``). ``saved_vs_single_frame_fraction`` is against the report's comparison baseline (one raw
+frame per scene), common to every pipeline, so a pipeline with bursts and one without are compared on the same bytes:
+the Pareto front's x.
 """
 
 from __future__ import annotations
@@ -49,11 +51,11 @@ def this_run(report: Report, key: str) -> Any:
     return next((row.get(key) for row in rows if row.get("pipeline") == "this_run"), None)
 
 
-def oracle_saved_fraction(report: Report, info: RunInfo | None) -> float | None:
-    """What this run would save with the true cloud mask: its bytes scaled by the tiles the same tile policy keeps
-    fed the truth (report ``cloud.oracle``) over those the model kept; None without a cloud_filter stage, or when
-    the model kept no tile and the oracle some. Exact when a kept tile costs the same bytes whichever mask chose
-    it."""
+def oracle_saved_vs_single_frame_fraction(report: Report, info: RunInfo | None) -> float | None:
+    """What this run would save against one raw frame per scene with the true cloud mask: its bytes scaled by the
+    tiles the same tile policy keeps fed the truth (report ``cloud.oracle``) over those the model kept; None without a
+    cloud_filter stage, or when the model kept no tile and the oracle some. Exact when a kept tile costs the same
+    bytes whichever mask chose it."""
     saved = this_run(report, "saved_fraction")
     model = _at(report, "cloud", "tile_selection_saved_fraction")
     oracle = _at(report, "cloud", "oracle", "tile_selection_saved_fraction")
@@ -85,14 +87,15 @@ def _compute_busy_s(report: Report, info: RunInfo | None) -> float | None:
 
 
 FIGURES = {f.name: f for f in (
-    Figure("saved_fraction", "fraction", "higher", "bytes saved against one raw frame per scene (the report's "
-           "comparison baseline, the same for every pipeline)", lambda r, i: this_run(r, "saved_fraction")),
-    Figure("oracle_saved_fraction", "fraction", "higher", "the saving with the true cloud mask instead of the "
-           "model (same tile policy; this run's bytes per kept tile): the bound of the Pareto front",
-           oracle_saved_fraction),
-    Figure("saved_vs_captured_fraction", "fraction", "higher", "bytes saved against bent-pipe of everything captured "
-           "(a burst counts its K frames; report bandwidth.saved_fraction)",
+    Figure("saved_fraction", "fraction", "higher", "bytes saved against bent-pipe of everything captured (a burst "
+           "counts its K frames): the report's bandwidth.saved_fraction",
            lambda r, i: _at(r, "bandwidth", "saved_fraction")),
+    Figure("saved_vs_single_frame_fraction", "fraction", "higher", "bytes saved against one raw frame per scene (the "
+           "report's comparison baseline, the same for every pipeline; its this_run row's saved_fraction)",
+           lambda r, i: this_run(r, "saved_fraction")),
+    Figure("oracle_saved_vs_single_frame_fraction", "fraction", "higher", "saved_vs_single_frame_fraction with the "
+           "true cloud mask instead of the model (same tile policy; this run's bytes per kept tile): the bound of the "
+           "Pareto front", oracle_saved_vs_single_frame_fraction),
     Figure("downlinked_bytes", "B", "lower", "bytes of the verified products",
            lambda r, i: _at(r, "bandwidth", "downlinked_bytes")),
     Figure("clear_pixels_lost_fraction", "fraction", "lower", "truly clear pixels that never reach the ground "
@@ -116,7 +119,23 @@ FIGURES = {f.name: f for f in (
 )}
 """Every figure by name, in the order tables show them."""
 
-PARETO_X = "saved_fraction"
+RETIRED = {
+    "oracle_saved_fraction": ("oracle_saved_vs_single_frame_fraction", "report.json's bandwidth.oracle_saved_fraction "
+                              "is another figure: the bent-pipe tile bytes the true mask would drop"),
+    "saved_vs_captured_fraction": ("saved_fraction", "the report's bandwidth.saved_fraction"),
+}
+"""Former figure names: ``{name: (the figure now, why)}``."""
+
+
+def retired_figure(name: str) -> str | None:
+    """What to use instead of a former figure name, in words (None for any other name)."""
+    if name not in RETIRED:
+        return None
+    now, why = RETIRED[name]
+    return f"the figure {name} is now {now} ({why})"
+
+
+PARETO_X = "saved_vs_single_frame_fraction"
 PARETO_Y = ("clear_pixels_lost_fraction", "energy_per_mb_wh", "latency_p90_s")
 """The Pareto front sets bandwidth saved against each of these."""
 

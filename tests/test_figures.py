@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from app.figures import FIGURES, figure_table, figures_of, fmt_figure, oracle_saved_fraction, read_run
+from app.figures import (FIGURES, figure_table, figures_of, fmt_figure, oracle_saved_vs_single_frame_fraction, read_run,
+                         retired_figure)
 from rundir.errors import InputFileError
 from rundir.run_info import RunInfo, SatelliteSummary
 from tests.sweep_cases import made_sweep
@@ -32,12 +33,12 @@ RUN_INFO = RunInfo(
 
 def test_each_figure_reads_its_place():
     got = figures_of(REPORT, RUN_INFO)
-    assert got["saved_fraction"] == 0.4 and got["saved_vs_captured_fraction"] == 0.8
+    assert got["saved_vs_single_frame_fraction"] == 0.4 and got["saved_fraction"] == 0.8
     assert got["clear_pixels_lost_fraction"] == 0.02 and got["oracle_clear_pixels_lost_fraction"] == 0.01
     assert (got["cloud_f1"], got["cpsnr_db"], got["latency_p90_s"]) == (0.97, 47.5, 143.0)
     assert (got["energy_wh"], got["energy_per_mb_wh"], got["compute_busy_s"]) == (150.0, 75.0, 3.5)
     # the model kept 75 % of the bent-pipe tile bytes and sent 60 % of the baseline; the oracle keeps 60 %
-    assert got["oracle_saved_fraction"] == pytest.approx(1 - 0.6 * 0.6 / 0.75, abs=1e-12)
+    assert got["oracle_saved_vs_single_frame_fraction"] == pytest.approx(1 - 0.6 * 0.6 / 0.75, abs=1e-12)
     empty = figures_of({}, None)
     assert set(empty) == set(FIGURES) and all(v is None for v in empty.values())
 
@@ -45,9 +46,9 @@ def test_each_figure_reads_its_place():
 def test_the_oracle_when_the_model_kept_nothing():
     kept_none = {**REPORT, "comparison": {"rows": [{"pipeline": "this_run", "saved_fraction": 1.0}]},
                  "cloud": {"tile_selection_saved_fraction": 1.0, "oracle": {"tile_selection_saved_fraction": 1.0}}}
-    assert oracle_saved_fraction(kept_none, None) == 1.0
+    assert oracle_saved_vs_single_frame_fraction(kept_none, None) == 1.0
     kept_none["cloud"]["oracle"]["tile_selection_saved_fraction"] = 0.5  # the oracle keeps tiles of unknown bytes
-    assert oracle_saved_fraction(kept_none, None) is None
+    assert oracle_saved_vs_single_frame_fraction(kept_none, None) is None
 
 
 def test_a_real_run_directory():
@@ -56,10 +57,32 @@ def test_a_real_run_directory():
     report, info = read_run(run_dir)
     got = figures_of(report, info)
     this_run = next(r for r in report["comparison"]["rows"] if r["pipeline"] == "this_run")
-    assert got["saved_fraction"] == this_run["saved_fraction"]
+    assert got["saved_vs_single_frame_fraction"] == this_run["saved_fraction"]
+    assert got["saved_fraction"] == report["bandwidth"]["saved_fraction"]
     assert got["energy_wh"] == pytest.approx(sum(s.energy_out_wh for s in info.satellite_summary), abs=1e-9)
     assert got["frames_delivered"] == report["ledger"]["delivered"] > 0
     assert got["cpsnr_db"] is None  # no superres stage
+
+
+def test_one_name_one_meaning():
+    """A figure named as a report.json key reads that key: compare's saved_fraction was this_run's saving against
+    one raw frame per scene (-76.9 %) beside the report's bandwidth.saved_fraction (77.9 %)."""
+    outcome, _ = made_sweep()
+    for run_dir in sorted(p.parent for p in (outcome.out / "runs").glob("*/report.json")):
+        report, info = read_run(run_dir)
+        got = figures_of(report, info)
+        shared = [(section, name) for section, block in report.items() if isinstance(block, dict)
+                  for name in got if name in block and not isinstance(block[name], (dict, list))]
+        assert ("bandwidth", "saved_fraction") in shared and ("value", "value_per_byte") in shared
+        assert all(got[name] == report[section][name] for section, name in shared), shared
+
+
+def test_retired_names_say_what_to_use():
+    oracle = retired_figure("oracle_saved_fraction")
+    assert oracle.startswith("the figure oracle_saved_fraction is now oracle_saved_vs_single_frame_fraction (")
+    assert "is now saved_fraction" in retired_figure("saved_vs_captured_fraction")
+    assert retired_figure("cloud_f1") is None
+    assert not set(FIGURES) & {"oracle_saved_fraction", "saved_vs_captured_fraction"}
 
 
 def test_unreadable_runs_are_named(tmp_path):
