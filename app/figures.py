@@ -144,8 +144,10 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], RunInfo | None]:
     """``(report.json, telemetry/run.json)`` of a run directory (run.json as the ground reads it: a
     :class:`rundir.run_info.RunInfo`, None when absent).
 
-    Raises InputFileError when report.json is missing or not JSON (``orbitedge report RUN`` writes it), and when
-    run.json is not readable JSON or its record refuses it (naming the field)."""
+    Raises InputFileError when ``run_dir`` is no run directory (as ``orbitedge report`` says it; a sweep's folder
+    named as such), when report.json is missing or not JSON (``orbitedge report RUN`` writes it), and when run.json
+    is not readable JSON or its record refuses it (naming the field)."""
+    _check_run_dir(Path(run_dir))
     path = Path(run_dir) / "report.json"
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
@@ -161,6 +163,19 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], RunInfo | None]:
     except (OSError, ValueError) as err:
         raise InputFileError(info_path, f"not readable JSON ({err})") from None
     return report, RunInfo.parse(info, str(info_path))
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    """Raise InputFileError unless ``run_dir`` is a run directory: the texts of :func:`ground.run_data.load_run`, and
+    a sweep's folder pointed at its report and its runs."""
+    if not run_dir.is_dir():
+        raise InputFileError(run_dir, "not a run directory: a file" if run_dir.exists() else "no such run directory")
+    if (run_dir / "sweep.json").is_file():
+        report = next((n for n in ("sweep.md", "sweep.html") if (run_dir / n).is_file()), "sweep.json")
+        raise InputFileError(run_dir, f"not a run directory: a sweep's folder; see its {report}, or compare its run "
+                                      f"directories ({run_dir / 'runs'}/*)")
+    if not (run_dir / "downlink").is_dir() and not (run_dir / "telemetry").is_dir():
+        raise InputFileError(run_dir, "not a run directory: it has neither downlink/ nor telemetry/")
 
 
 def figures_of(report: Report, info: RunInfo | None,

@@ -86,6 +86,14 @@ def test_retired_names_say_what_to_use():
 
 
 def test_unreadable_runs_are_named(tmp_path):
+    with pytest.raises(InputFileError, match=r"nowhere: no such run directory"):
+        read_run(tmp_path / "nowhere")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputFileError, match=r"file: not a run directory: a file"):
+        read_run(tmp_path / "file")
+    with pytest.raises(InputFileError, match=r"not a run directory: it has neither downlink/ nor telemetry/"):
+        read_run(tmp_path)
+    (tmp_path / "downlink").mkdir()
     with pytest.raises(InputFileError, match=r"report.json: no report.json: run `orbitedge report`"):
         read_run(tmp_path)
     (tmp_path / "report.json").write_text("{")
