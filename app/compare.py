@@ -13,12 +13,13 @@ from .summary import SCHEMA_VERSION, run_summary
 
 
 def best_of(name: str, values: list[float | None]) -> set[int]:
-    """Indices of the best value of figure ``name`` among two or more known ``values``: every run that reaches it,
-    none when all known values are equal (or fewer than two are known)."""
+    """Indices of the best value of figure ``name`` among two or more known ``values``, as printed
+    (:func:`app.figures.fmt_figure`): every run that prints the best, none when all known values print the same
+    (or fewer than two are known)."""
     known = [(v, i) for i, v in enumerate(values) if v is not None]
     pick = max if FIGURES[name].better == "higher" else min
     best = pick((v for v, _ in known), default=None)
-    winners = {i for v, i in known if v == best}
+    winners = {i for v, i in known if fmt_figure(name, v) == fmt_figure(name, best)}
     return winners if len(known) >= 2 and len(winners) < len(known) else set()
 
 
@@ -45,7 +46,7 @@ def compare_table(run_dirs: list[Path]) -> str:
     widths = [max(len(h), *(len(cells[j]) for _, cells in rows)) for j, h in enumerate(heads)]
     lines = ["  ".join([" " * first, *(h.rjust(w) for h, w in zip(heads, widths))])]
     lines += ["  ".join([label.ljust(first), *(c.rjust(w) for c, w in zip(cells, widths))]) for label, cells in rows]
-    return "\n".join(lines + ["  * the best of the row (the direction in brackets); every run that ties for it"])
+    return "\n".join(lines + ["  * the best of the row as printed (the direction in brackets); every run that ties for it"])
 
 
 def compare_options(p: argparse.ArgumentParser) -> None:

@@ -29,6 +29,13 @@ def test_the_best_of_a_row():
     assert best_of("cloud_f1", [None, None]) == set()
 
 
+def test_values_that_print_the_same_tie():
+    """150 s and 151 s both print 2.5 min: no star for one of two equal-looking values."""
+    assert best_of("latency_p90_s", [151.0, 150.0]) == set()
+    assert best_of("latency_p90_s", [151.0, 150.0, 200.0]) == {0, 1}
+    assert best_of("saved_fraction", [0.77883, 0.77901]) == set()  # both 77.9 %
+
+
 def test_json_and_a_missing_report(tmp_path, capsys):
     outcome, _ = made_sweep()
     run = outcome.out / "runs" / "c000-r1"
