@@ -1,15 +1,32 @@
 """``orbitedge compare RUN_A RUN_B ...``: the key figures of any run directories side by side (the sweep's figures,
-:mod:`app.figures`), the best of each row marked, or the runs' summaries as JSON."""
+:mod:`app.figures`), the best of each row marked, or the runs' summaries as JSON.
+
+A star says one run did better than another on the same work. A run that was interrupted or captured nothing gets
+none, and when the others differ in scenario, start, duration or frames captured, totals (bytes, frames, Wh, busy
+time: :attr:`app.figures.Figure.total`) get none; a warning on stderr (and in ``--json``) says which and why.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rundir.run_info import RunInfo
+
 from .figures import FIGURES, figures_of, fmt_figure, read_run
 from .summary import SCHEMA_VERSION, run_summary
+
+SAME_WORK = {  # what runs must share for their totals to compare: label, how report.json gives it
+    "scenario": lambda r: r.get("scenario"),
+    "start": lambda r: r.get("start_utc"),
+    "duration_s": lambda r: r.get("duration_s"),
+    "frames captured": lambda r: (r.get("ledger") or {}).get("captured"),
+}
 
 
 def best_of(name: str, values: list[float | None]) -> set[int]:
@@ -23,30 +40,92 @@ def best_of(name: str, values: list[float | None]) -> set[int]:
     return winners if len(known) >= 2 and len(winners) < len(known) else set()
 
 
-def compare_table(run_dirs: list[Path]) -> str:
-    """An aligned text table: a column per run (headed by its directory), a row per figure and the run's scenario,
-    seed, pipeline and hardware first; ``*`` marks the best of a row. Raises InputFileError for a directory without
-    a readable report.json."""
-    runs = [read_run(d) for d in run_dirs]
-    heads = [d.name if [x.name for x in run_dirs].count(d.name) == 1 else str(d) for d in run_dirs]
-    rows: list[tuple[str, list[str]]] = [
-        ("scenario", [str(r.get("scenario")) for r, _ in runs]),
-        ("seed", [str(r.get("seed")) for r, _ in runs]),
-        ("pipeline", [">".join(i.pipeline if i else []) or "n/a" for _, i in runs]),
-        ("hardware", [f"{(r.get('compute') or {}).get('hardware', 'n/a')} "
-                      f"({(r.get('compute') or {}).get('timing', 'n/a')})" for r, _ in runs]),
-        ("complete", ["yes" if r.get("complete") else "NO" for r, _ in runs]),
-    ]
-    for name in FIGURES:
-        values = [figures_of(r, i, (name,))[name] for r, i in runs]
-        best = best_of(name, values)
-        rows.append((f"{name} ({FIGURES[name].better})",
-                     [fmt_figure(name, v) + (" *" if j in best else "") for j, v in enumerate(values)]))
-    first = max(len(label) for label, _ in rows)
-    widths = [max(len(h), *(len(cells[j]) for _, cells in rows)) for j, h in enumerate(heads)]
-    lines = ["  ".join([" " * first, *(h.rjust(w) for h, w in zip(heads, widths))])]
-    lines += ["  ".join([label.ljust(first), *(c.rjust(w) for c, w in zip(cells, widths))]) for label, cells in rows]
-    return "\n".join(lines + ["  * the best of the row as printed (the direction in brackets); every run that ties for it"])
+@dataclass(frozen=True)
+class Caveats:
+    """Why some stars are withheld: ``unfit`` runs (index: why) get none; ``differ`` lists what the other runs
+    differ in (label and ``{index: value}``), which withholds the stars of totals."""
+
+    unfit: dict[int, str]
+    differ: list[tuple[str, dict[int, Any]]]
+
+    @classmethod
+    def of(cls, reports: list[Mapping[str, Any]]) -> Caveats:
+        unfit = {}
+        for j, report in enumerate(reports):
+            if not report.get("complete"):
+                unfit[j] = "is incomplete (interrupted: its figures cover part of the run)"
+            elif SAME_WORK["frames captured"](report) == 0:
+                unfit[j] = "captured no frame"
+        fit = {j: r for j, r in enumerate(reports) if j not in unfit}
+        differ = [(label, {j: get(r) for j, r in fit.items()}) for label, get in SAME_WORK.items()
+                  if len({json.dumps(get(r)) for r in fit.values()}) > 1]
+        return cls(unfit, differ)
+
+    def starred(self, name: str, values: list[float | None]) -> set[int]:
+        """The runs whose value of figure ``name`` gets a star: :func:`best_of` among those fit to compare."""
+        if FIGURES[name].total and self.differ:
+            return set()
+        return best_of(name, [None if j in self.unfit else v for j, v in enumerate(values)])
+
+    def warnings(self, heads: list[str]) -> list[str]:
+        """One line per caveat, each naming the runs (by column head) and what is not starred."""
+        lines = [f"{heads[j]} {why}: none of its figures is starred" for j, why in self.unfit.items()]
+        if self.differ:
+            totals = ", ".join(f.name for f in FIGURES.values() if f.total)
+            what = ", ".join(f"{label} (" + ", ".join(f"{heads[j]}={v}" for j, v in values.items()) + ")"
+                             for label, values in self.differ)
+            lines.append(f"the runs differ in {what}: totals ({totals}) are not starred")
+        return lines
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Run directories read for ``compare``: their column heads (the directory name, the path where two names
+    clash), ``(report.json, run.json)`` of each and the caveats on starring them."""
+
+    run_dirs: list[Path]
+    heads: list[str]
+    runs: list[tuple[dict[str, Any], RunInfo | None]]
+    caveats: Caveats
+
+    @classmethod
+    def of(cls, run_dirs: list[Path]) -> Comparison:
+        """Raises InputFileError for a directory that is no run directory or lacks a readable report.json."""
+        runs = [read_run(d) for d in run_dirs]
+        heads = [d.name if [x.name for x in run_dirs].count(d.name) == 1 else str(d) for d in run_dirs]
+        return cls(list(run_dirs), heads, runs, Caveats.of([r for r, _ in runs]))
+
+    def table(self) -> str:
+        """An aligned text table: a column per run, a row per figure and the run's scenario, seed, pipeline and
+        hardware first; ``*`` marks the best of a row."""
+        runs = self.runs
+        rows: list[tuple[str, list[str]]] = [
+            ("scenario", [str(r.get("scenario")) for r, _ in runs]),
+            ("seed", [str(r.get("seed")) for r, _ in runs]),
+            ("pipeline", [">".join(i.pipeline if i else []) or "n/a" for _, i in runs]),
+            ("hardware", [f"{(r.get('compute') or {}).get('hardware', 'n/a')} "
+                          f"({(r.get('compute') or {}).get('timing', 'n/a')})" for r, _ in runs]),
+            ("complete", ["yes" if r.get("complete") else "NO" for r, _ in runs]),
+        ]
+        for name in FIGURES:
+            values = [figures_of(r, i, (name,))[name] for r, i in runs]
+            best = self.caveats.starred(name, values)
+            rows.append((f"{name} ({FIGURES[name].better})",
+                         [fmt_figure(name, v) + (" *" if j in best else "") for j, v in enumerate(values)]))
+        first = max(len(label) for label, _ in rows)
+        widths = [max(len(h), *(len(cells[j]) for _, cells in rows)) for j, h in enumerate(self.heads)]
+        lines = ["  ".join([" " * first, *(h.rjust(w) for h, w in zip(self.heads, widths))])]
+        lines += ["  ".join([label.ljust(first), *(c.rjust(w) for c, w in zip(cells, widths))])
+                  for label, cells in rows]
+        return "\n".join(lines + ["  * the best of the row as printed (the direction in brackets); every run that "
+                                  "ties for it; none where a warning says"])
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``compare --json`` document: each run's summary and figures, and the warnings."""
+        runs = [{"run_dir": str(d), "summary": run_summary(r), "figures": figures_of(r, i)}
+                for d, (r, i) in zip(self.run_dirs, self.runs)]
+        return {"schema_version": SCHEMA_VERSION, "kind": "compare", "runs": runs,
+                "warnings": self.caveats.warnings(self.heads)}
 
 
 def compare_options(p: argparse.ArgumentParser) -> None:
@@ -55,12 +134,11 @@ def compare_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    if not args.json:
-        print(compare_table(args.run_dirs))
-        return 0
-    runs: list[dict[str, Any]] = []
-    for run_dir in args.run_dirs:
-        report, info = read_run(run_dir)
-        runs.append({"run_dir": str(run_dir), "summary": run_summary(report), "figures": figures_of(report, info)})
-    print(json.dumps({"schema_version": SCHEMA_VERSION, "kind": "compare", "runs": runs}, indent=2, sort_keys=True))
+    compared = Comparison.of(args.run_dirs)
+    for line in compared.caveats.warnings(compared.heads):
+        print(f"orbitedge: warning: {line}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(compared.to_json(), indent=2, sort_keys=True))
+    else:
+        print(compared.table())
     return 0

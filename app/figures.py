@@ -32,6 +32,9 @@ class Figure:
     better: Literal["higher", "lower"]
     doc: str
     read: Callable[[Report, RunInfo | None], float | None]
+    total: bool = False
+    """A total over the run (bytes, frames, Wh, s): it grows with the captures, so runs compare on it only when they
+    captured the same frames of the same scenario over the same time."""
 
 
 def _at(data: Any, *keys: Any) -> Any:
@@ -97,7 +100,7 @@ FIGURES = {f.name: f for f in (
            "true cloud mask instead of the model (same tile policy; this run's bytes per kept tile): the bound of the "
            "Pareto front", oracle_saved_vs_single_frame_fraction),
     Figure("downlinked_bytes", "B", "lower", "bytes of the verified products",
-           lambda r, i: _at(r, "bandwidth", "downlinked_bytes")),
+           lambda r, i: _at(r, "bandwidth", "downlinked_bytes"), total=True),
     Figure("clear_pixels_lost_fraction", "fraction", "lower", "truly clear pixels that never reach the ground "
            "(0 without a cloud_filter stage)", lambda r, i: this_run(r, "clear_pixels_lost_fraction")),
     Figure("oracle_clear_pixels_lost_fraction", "fraction", "lower", "clear pixels the same tile policy loses fed "
@@ -108,12 +111,14 @@ FIGURES = {f.name: f for f in (
     Figure("latency_p90_s", "s", "lower", "90th percentile of capture-to-ground time of the delivered products",
            lambda r, i: _at(r, "latency_s", "p90")),
     Figure("frames_delivered", "frames", "higher", "captured frames with a product on the ground",
-           lambda r, i: _at(r, "ledger", "delivered")),
-    Figure("on_board_bytes", "B", "lower", "bytes still on board at the end", lambda r, i: _at(r, "on_board", "bytes")),
+           lambda r, i: _at(r, "ledger", "delivered"), total=True),
+    Figure("on_board_bytes", "B", "lower", "bytes still on board at the end", lambda r, i: _at(r, "on_board", "bytes"),
+           total=True),
     Figure("energy_wh", "Wh", "lower", "energy drawn by every load (bus, camera, computer, radio), all satellites",
-           energy_wh),
+           energy_wh, total=True),
     Figure("energy_per_mb_wh", "Wh/MB", "lower", "energy_wh per delivered MB (10^6 bytes)", energy_per_mb_wh),
-    Figure("compute_busy_s", "s", "lower", "simulated time the on-board computers were busy", _compute_busy_s),
+    Figure("compute_busy_s", "s", "lower", "simulated time the on-board computers were busy", _compute_busy_s,
+           total=True),
     Figure("value_per_byte", "clear px/B", "higher", "target priority x clear pixels delivered per byte (report "
            "value.value_per_byte)", lambda r, i: _at(r, "value", "value_per_byte")),
 )}

@@ -1,24 +1,48 @@
-"""``orbitedge compare``: real runs side by side, the best of each row marked, JSON, and a missing report named."""
+"""``orbitedge compare``: real runs side by side, the best of each row marked (as printed, and only among runs that
+did the same work, with a warning otherwise), JSON, and what is no run directory named."""
 
 import json
+import re
 import shutil
 
 from app.cli import main
-from app.compare import best_of, compare_table
+from app.compare import Comparison, best_of
 from tests.sweep_cases import made_sweep
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """``{row label: cells}`` of a compare table (columns are two spaces or more apart)."""
+    return {cells[0]: cells[1:] for cells in (re.split(r" {2,}", line.strip()) for line in text.splitlines()[1:-1])}
+
+
+def starred(rows: dict[str, list[str]], label: str) -> list[int]:
+    return [j for j, cell in enumerate(rows[label]) if cell.endswith(" *")]
+
+
+def altered(src, dst, **changes):
+    """A copy of run directory ``src`` at ``dst`` whose report.json has ``changes`` (``"a.b": v`` sets a nested key)."""
+    shutil.copytree(src, dst)
+    report = json.loads((dst / "report.json").read_text())
+    for dotted, value in changes.items():
+        *parents, key = dotted.split(".")
+        block = report
+        for part in parents:
+            block = block[part]
+        block[key] = value
+    (dst / "report.json").write_text(json.dumps(report))
+    return dst
 
 
 def test_two_runs_side_by_side():
     outcome, _ = made_sweep()
     a, b = outcome.out / "runs" / "c000-r0", outcome.out / "runs" / "c001-r0"
-    lines = compare_table([a, b]).splitlines()
-    assert lines[0].split() == ["c000-r0", "c001-r0"]
-    rows = {line[:42].strip(): line[42:].split("  ") for line in lines[1:-1]}
-    assert rows["pipeline"][-1].strip() == "cloud_filter>encode" and rows["seed"][-1].strip() == "42"
-    cloud_f1 = [cell.strip() for cell in rows["cloud_f1 (higher)"] if cell.strip()]
+    text = Comparison.of([a, b]).table()
+    assert text.splitlines()[0].split() == ["c000-r0", "c001-r0"]
+    rows = table_rows(text)
+    assert rows["pipeline"][-1] == "cloud_filter>encode" and rows["seed"][-1] == "42"
     f1 = [r["cloud_f1"] for r in outcome.rows if r["run_id"] in ("c000-r0", "c001-r0")]
-    assert cloud_f1[f1.index(max(f1))].endswith(" *") and not cloud_f1[f1.index(min(f1))].endswith("*")
-    assert lines[-1].strip().startswith("* the best of the row")
+    assert starred(rows, "cloud_f1 (higher)") == [f1.index(max(f1))]
+    assert text.splitlines()[-1].strip().startswith("* the best of the row")
 
 
 def test_the_best_of_a_row():
@@ -36,13 +60,44 @@ def test_values_that_print_the_same_tie():
     assert best_of("saved_fraction", [0.77883, 0.77901]) == set()  # both 77.9 %
 
 
-def test_json_and_a_missing_report(tmp_path, capsys):
+def test_runs_unfit_to_compare_get_no_star(tmp_path, capsys):
+    """An interrupted run, one that captured nothing and one of another scenario: the first two win nothing, the
+    third no total, and warnings on stderr and in --json say so."""
+    outcome, _ = made_sweep()
+    a = outcome.out / "runs" / "c000-r0"
+    report = json.loads((a / "report.json").read_text())
+    b = altered(a, tmp_path / "b", **{"bandwidth.downlinked_bytes": report["bandwidth"]["downlinked_bytes"] * 2,
+                                       "latency_s.p90": report["latency_s"]["p90"] * 2})
+    partial = altered(a, tmp_path / "partial", complete=False, **{"latency_s.p90": 0.001, "cloud.pixel.f1": 1.0})
+    empty = altered(b, tmp_path / "empty", **{"ledger.captured": 0, "bandwidth.downlinked_bytes": 0})
+    rows = table_rows(Comparison.of([a, b, partial, empty]).table())
+    assert all(not ({2, 3} & set(starred(rows, label))) for label in rows)
+    assert starred(rows, "latency_p90_s (lower)") == [0] == starred(rows, "downlinked_bytes (lower)")
+    other = altered(b, tmp_path / "other", scenario="elsewhere", **{"bandwidth.downlinked_bytes": 1})
+    rows = table_rows(Comparison.of([a, other]).table())
+    assert starred(rows, "downlinked_bytes (lower)") == [] and starred(rows, "latency_p90_s (lower)") == [0]
+    assert main(["compare", str(a), str(partial), str(empty), str(other), "--json"]) == 0
+    out, err = capsys.readouterr()
+    warnings = json.loads(out)["warnings"]
+    assert warnings == [line.removeprefix("orbitedge: warning: ") for line in err.splitlines()]
+    assert warnings[0] == ("partial is incomplete (interrupted: its figures cover part of the run): none of its "
+                           "figures is starred")
+    assert warnings[1] == "empty captured no frame: none of its figures is starred"
+    assert warnings[2].startswith("the runs differ in scenario (c000-r0=quickstart, other=elsewhere): totals "
+                                  "(downlinked_bytes, ")
+
+
+def test_json_and_what_is_no_run(tmp_path, capsys):
     outcome, _ = made_sweep()
     run = outcome.out / "runs" / "c000-r1"
     assert main(["compare", str(run), str(run), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["kind"] == "compare" and len(printed["runs"]) == 2
+    assert printed["kind"] == "compare" and len(printed["runs"]) == 2 and printed["warnings"] == []
     assert printed["runs"][0]["figures"]["cloud_f1"] == printed["runs"][0]["summary"]["cloud.f1"]
     shutil.copytree(run / "telemetry", tmp_path / "bare" / "telemetry")
     assert main(["compare", str(run), str(tmp_path / "bare")]) == 2
     assert "bare/report.json: no report.json: run `orbitedge report`" in capsys.readouterr().err
+    assert main(["compare", str(run), str(tmp_path / "nothere")]) == 2
+    assert capsys.readouterr().err.strip().endswith("nothere: no such run directory")
+    assert main(["compare", str(outcome.out)]) == 2
+    assert f"{outcome.out}: not a run directory: a sweep's folder; see its sweep.md" in capsys.readouterr().err
