@@ -161,8 +161,8 @@ def test_a_relative_model_path_starts_at_the_scenario(tmp_path):
 
 @pytest.mark.parametrize("edit, message", [
     ({"card": False}, "no model card (uint8.json) to check the camera's bands"),
-    ({"task": "classification"}, "expected a segmentation model (task segmentation or semantic-segmentation); "
-                                 "its card says 'classification'"),
+    ({"task": "classification"}, "expected a segmentation model (task segmentation or semantic-segmentation), "
+                                 "found "),
     ({"bands": "[R, G, B, NIR]"}, "properties.mlm:input[0].bands is ['B', 'G', 'R', 'NIR'] in the card but the "
                                   "camera gives ['R', 'G', 'B', 'NIR']"),
 ])
@@ -174,6 +174,26 @@ def test_a_users_model_that_does_not_fit_fails_validate_with_exit_2(tmp_path, mo
     err = capsys.readouterr().err
     assert "scenario.yaml:" in err and "pipeline[0].model: expected" in err and message in err
     assert "Traceback" not in err
+
+
+def test_a_model_the_stage_cannot_use_is_named_at_the_key_it_is_about(tmp_path):
+    """Each problem of a user's model in expected/found form at its key: overlap_px for the window it must fit, the
+    model for a card with no benchmark block or an output whose one class is not cloud (a water model)."""
+    scenario = user_mission(tmp_path, "uint8.onnx")
+    model = scenario.parent / "models" / "uint8.onnx"
+    card_path = model.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    del card["properties"]["orbitedge:benchmark"]
+    card["properties"]["mlm:output"][0]["classification:classes"] = [{"name": "water", "value": 0}]
+    card_path.write_text(json.dumps(card, indent=2))
+    params = cloud.CloudFilter.Params(model="models/uint8.onnx", overlap_px=30)  # the model's window: 48 px
+    problems = cloud.CloudFilter.check_files(params, ("B", "G", "R", "NIR"), scenario.parent)
+    [overlap] = [p for p in problems if p.path == "overlap_px"]
+    assert overlap.found == "30" and overlap.expected.startswith("less than half the 48 px window of ")
+    models = [p for p in problems if p.path == "model"]
+    assert len(problems) == 3 and [p.expected.split(" (")[0] for p in models] == ["one unnamed output channel, or the output's classes "
+                                                           "naming 'cloud'", "a card with a benchmark block"]
+    assert "classes ['water']" in models[0].found and models[1].found.endswith("without one")
 
 
 def test_a_card_that_lies_about_the_model_names_the_field_and_its_line(tmp_path, monkeypatch, capsys):

@@ -70,7 +70,7 @@ def cloud_channel(model: Model) -> int:
     out = model.card.outputs[0]
     channels = model.output_shape[-1]
     names = [c.lower() for c in out.classes or ()]
-    if channels == 1 and len(names) <= 1:
+    if channels == 1 and not names:  # one unnamed channel: the cloud probability (a named one must say cloud)
         return 0
     if CLOUD_CLASS not in names:
         raise InputFileError(model.card.path, f"the output has {channels} channels and its classes "
@@ -79,27 +79,37 @@ def cloud_channel(model: Model) -> int:
     return names.index(CLOUD_CLASS)
 
 
-def user_model_problems(model: Model, overlap_px: int) -> list[str]:
-    """What keeps a user's model (loaded and matching its card) from the cloud stage: its task, its window, its
+def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
+    """What keeps a user's model (loaded and matching its card) from the cloud stage, each at the stage's key it
+    is about (``model`` or ``overlap_px``) with what was expected and what was found: its task, its window, its
     output, its input's source and its card's host latency (the stage's simulated time comes from it)."""
     card = model.card
     _, height, width, _ = model.input_shape
+    where = f"{model.path} (card {card.path})"
     problems = []
     if card.task not in SEGMENTATION_TASKS:
-        problems.append(f"a segmentation model (task {' or '.join(SEGMENTATION_TASKS)}); its card says {card.task!r}")
+        problems.append(issue_at("model", f"a segmentation model (task {' or '.join(SEGMENTATION_TASKS)})",
+                                 f"{where}, task {card.task!r}"))
     if model.input_shape[0] != 1 or height != width or model.output_shape[:3] != model.input_shape[:3]:
-        problems.append(f"one square window in, a per-pixel map of its size out; the model takes "
-                        f"{list(model.input_shape)} and gives {list(model.output_shape)} (NHWC)")
+        problems.append(issue_at("model", "one square window in, a per-pixel map of its size out (NHWC)",
+                                 f"{where}: {list(model.input_shape)} in, {list(model.output_shape)} out"))
     elif overlap_px >= height // 2:
-        problems.append(f"overlap_px less than half the model's {height} px window, found {overlap_px}")
+        problems.append(issue_at("overlap_px", f"less than half the {height} px window of {where}", str(overlap_px)))
     if card.inputs[0].scaling.source not in CAMERA_SOURCES:
-        problems.append(f"inputs made from one of {CAMERA_SOURCES}; its card's scaling.source is "
-                        f"{card.inputs[0].scaling.source!r}")
-    for check in (lambda: cloud_channel(model), lambda: card.host_latency_s):
-        try:
-            check()
-        except InputFileError as err:
-            problems.append(err.problem)
+        problems.append(issue_at("model", f"inputs made from one of {', '.join(CAMERA_SOURCES)}",
+                                 f"{where}, source {card.inputs[0].scaling.source!r}"))
+    try:
+        cloud_channel(model)
+    except InputFileError:
+        problems.append(issue_at("model", f"one unnamed output channel, or the output's classes naming "
+                                          f"{CLOUD_CLASS!r} (orbitedge card init --classes)",
+                                 f"{where}: {model.output_shape[-1]} channel(s), classes "
+                                 f"{list(card.outputs[0].classes or ())}"))
+    try:
+        card.host_latency_s
+    except InputFileError:
+        problems.append(issue_at("model", "a card with a benchmark block (host_latency_ms_p50, the stage's "
+                                          "simulated time; orbitedge card init measures it)", f"{where}, without one"))
     return problems
 
 
@@ -179,8 +189,7 @@ class CloudFilter(Stage):
         except InputFileError as err:
             return [issue_at("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
                              str(err))]
-        return [issue_at("model", problem, f"{path} (card {model.card.path})")
-                for problem in user_model_problems(model, params.overlap_px)]
+        return user_model_problems(model, params.overlap_px)
 
     def __init__(self, params: Any, ctx: Context):
         super().__init__(params, ctx)

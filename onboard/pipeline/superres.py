@@ -64,24 +64,28 @@ def load_model(name: str, threads: int) -> Model:
     return Model(MODEL_DIR / f"{name}.tflite", threads=threads)
 
 
-def user_model_problems(model: Model, scale: int) -> list[str]:
-    """What keeps a user's MISR model (loaded and matching its card) from the stage at ``scale``: its task, its
-    input (one square window of scale² x 3 folded planes), its output (the correction, one channel, scale times
-    finer) and its card's host latency."""
+def user_model_problems(model: Model, scale: int) -> list[ConfigIssue]:
+    """What keeps a user's MISR model (loaded and matching its card) from the stage at ``scale``, each at the
+    stage's ``model`` with what was expected and what was found: its task, its input (one square window of
+    scale² x 3 folded planes), its output (the correction, one channel, scale times finer) and its card's host
+    latency."""
     _, window_px, width_px, channels = model.input_shape
+    where = f"{model.path} (card {model.card.path})"
     problems = []
     if model.card.task != TASK:
-        problems.append(f"a {TASK} model; its card says {model.card.task!r}")
+        problems.append(issue_at("model", f"a {TASK} model", f"{where}, task {model.card.task!r}"))
     if model.input_shape[0] != 1 or window_px != width_px or channels != scale * scale * len(fusion.FEATURE_PLANES):
-        problems.append(f"input (1, n, n, {scale * scale * len(fusion.FEATURE_PLANES)}) at scale {scale} (the "
-                        f"planes folded by space-to-depth); the model takes {list(model.input_shape)} (NHWC)")
+        problems.append(issue_at("model", f"input (1, n, n, {scale * scale * len(fusion.FEATURE_PLANES)}) at scale "
+                                          f"{scale} (the planes folded by space-to-depth, NHWC)",
+                                 f"{where}: {list(model.input_shape)}"))
     elif model.output_shape != (1, window_px * scale, window_px * scale, 1):
-        problems.append(f"output (1, {window_px * scale}, {window_px * scale}, 1); the model gives "
-                        f"{list(model.output_shape)}")
+        problems.append(issue_at("model", f"output (1, {window_px * scale}, {window_px * scale}, 1)",
+                                 f"{where}: {list(model.output_shape)}"))
     try:
         model.card.host_latency_s
-    except InputFileError as err:
-        problems.append(err.problem)
+    except InputFileError:
+        problems.append(issue_at("model", "a card with a benchmark block (host_latency_ms_p50, the stage's "
+                                          "simulated time; orbitedge card init measures it)", f"{where}, without one"))
     return problems
 
 
@@ -145,8 +149,7 @@ class SuperResolution(Stage):
         except InputFileError as err:
             return [issue_at("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
                              str(err))]
-        return [issue_at("model", problem, f"{path} (card {model.card.path})")
-                for problem in user_model_problems(model, params.scale)]
+        return user_model_problems(model, params.scale)
 
     def __init__(self, params: Any, ctx: Context):
         super().__init__(params, ctx)
