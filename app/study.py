@@ -15,7 +15,8 @@ from rundir.files import write_json
 
 from .figures import FIGURES, read_run
 from .summary import SCHEMA_VERSION, run_summary
-from .sweep import default_workers, execute, prepare_out, run_dir_of, start_client, sweep_state
+from .sweep import (SUMMARY, SweepState, default_workers, execute, prepare_out, run_dir_of, start_client,
+                    sweep_state)
 from .sweep_file import Sweep
 from .sweep_report import joint_front, write_sweep_report
 from .sweep_results import ConfigSummary, run_rows, summaries, write_results
@@ -49,35 +50,51 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
     """Make the runs of ``sweep`` that ``out`` lacks (and with ``retry_failed`` those that failed) on ``client``, or
     on the cluster at ``scheduler``, or on a new LocalCluster of ``workers`` processes (default one per core, never
     more than the runs to make; none when nothing is left to do); then write results.csv, the report and sweep.json.
-    Raises OrbitEdgeError when ``out`` holds another plan's runs or no worker can take a run; KeyboardInterrupt
-    after writing what was done."""
+    ``out`` must be new, empty or an earlier sweep's (``overwrite``: what that sweep made is removed first); its
+    sweep.json is written before any run starts, so that the folder is known as a sweep's from then on. Raises
+    OrbitEdgeError when ``out`` is another folder, holds another plan's runs or no worker can take a run;
+    KeyboardInterrupt after writing what was done."""
     out = Path(out).resolve()
-    prepare_out(out, overwrite)
+    earlier = prepare_out(out, overwrite)
     state = sweep_state(sweep, out, retry_failed)
-    start = time.perf_counter()
-    started = None
+    if not (out / SUMMARY).is_file():
+        write_json(out / SUMMARY, sweep_summary(_outcome(sweep, out, state, [], 0.0, None)))
+    start, started, own, cluster = time.perf_counter(), None, client is None, None
     try:
         if state.todo:
-            own = client is None
             if own:
                 started = min(workers or default_workers(), len(state.todo)) if scheduler is None else None
                 client, cluster = start_client(scheduler, started, memory_limit)
-            try:
-                with progress(len(state.todo), len(state.complete)) as show:
-                    execute(client, sweep, out, state.todo, fmt, show)
-            finally:
-                if own:
-                    client.close()
-                    if cluster is not None:
-                        cluster.close()
+            with progress(len(state.todo), len(state.complete)) as show:
+                execute(client, sweep, out, state.todo, fmt, show)
     finally:
-        rows = run_rows(sweep, out)
-        configs = summaries(sweep, rows)
-        files = write_results(sweep, rows, out) + write_sweep_report(sweep, rows, configs, out, fmt)
-        outcome = SweepOutcome(sweep, out, rows, configs, files, len(state.complete),
-                               sum(r["status"] != "pending" for r in rows) - len(state.complete) - len(state.failed),
-                               round(time.perf_counter() - start, 3), started)
-        write_json(out / "sweep.json", sweep_summary(outcome))
+        if own and client is not None:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        outcome = _finish(sweep, out, state, fmt, earlier, round(time.perf_counter() - start, 3), started)
+    return outcome
+
+
+def _outcome(sweep: Sweep, out: Path, state: SweepState, files: list[Path], wall_s: float,
+             workers: int | None) -> SweepOutcome:
+    """The outcome as the run directories tell it before any run is made: rows and ranked configurations."""
+    rows = run_rows(sweep, out)
+    return SweepOutcome(sweep, out, rows, summaries(sweep, rows), files, len(state.complete), 0, wall_s, workers)
+
+
+def _finish(sweep: Sweep, out: Path, state: SweepState, fmt: str, earlier: list[Path], wall_s: float,
+            workers: int | None) -> SweepOutcome:
+    """Write results.csv, the report and sweep.json from the run directories; remove the files the sweep's last
+    session wrote that this one did not (the report in the other format, the plot of a figure no longer drawn)."""
+    outcome = _outcome(sweep, out, state, [], wall_s, workers)
+    outcome.ran = sum(r["status"] != "pending" for r in outcome.rows) - len(state.complete) - len(state.failed)
+    outcome.files = (write_results(sweep, outcome.rows, out)
+                     + write_sweep_report(sweep, outcome.rows, outcome.configs, out, fmt))
+    for path in earlier:
+        if path not in outcome.files and path.is_file():
+            path.unlink()
+    write_json(out / SUMMARY, sweep_summary(outcome))
     return outcome
 
 

@@ -37,6 +37,7 @@ from .sweep_file import RunSpec, Sweep
 RUNS = "runs"
 FAILED = "failed"
 MARKER = "sweep_run.json"  # in each run directory: the run's settings, status and attempts
+SUMMARY = "sweep.json"  # the sweep's summary, written at its first moment: it marks the folder as a sweep's
 POLL_S = 0.5
 LOCAL_RESOURCES = {"host": 1}  # local workers run `timing: measured` runs of the host profile
 Progress = Callable[[dict[str, int]], None]
@@ -158,13 +159,74 @@ def sweep_state(sweep: Sweep, out: Path, retry_failed: bool = False) -> SweepSta
     return state
 
 
-def prepare_out(out: Path, overwrite: bool) -> None:
-    """Make the sweep's output folder; with ``overwrite`` first remove what an earlier sweep left there."""
+def prepare_out(out: Path, overwrite: bool) -> list[Path]:
+    """Make ``out`` ready for a sweep and return the files an earlier sweep wrote there (from its sweep.json). A
+    folder that is neither empty nor an earlier sweep's (:func:`is_sweep_out`) is refused, nothing deleted
+    (OrbitEdgeError); with ``overwrite``, what the earlier sweep made is removed first (:func:`remove_earlier`) and
+    nothing else."""
     out = Path(out)
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if held and not is_sweep_out(out):
+        shown = ", ".join(held[:4]) + (f" and {len(held) - 4} more" if len(held) > 4 else "")
+        raise OrbitEdgeError(f"--out {out}: expected a new or empty folder, or an earlier sweep's (with {SUMMARY} "
+                             f"or {RUNS}/*/{MARKER}), found a folder holding {shown}; nothing was deleted"
+                             f"{' (--overwrite removes only what a sweep made)' if overwrite else ''}: choose "
+                             "another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    earlier = earlier_files(out)
     if overwrite:
-        for name in (RUNS, FAILED):
-            shutil.rmtree(out / name, ignore_errors=True)
-    (out / FAILED).mkdir(parents=True, exist_ok=True)
+        remove_earlier(out, earlier)
+        return []
+    return earlier
+
+
+def is_sweep_out(out: Path) -> bool:
+    """``out`` is an earlier sweep's folder: its sweep.json says ``kind: sweep``, or a run directory under runs/
+    carries a sweep_run.json (a sweep stopped before it wrote sweep.json)."""
+    try:
+        if json.loads((Path(out) / SUMMARY).read_text(encoding="utf-8")).get("kind") == "sweep":
+            return True
+    except (OSError, ValueError, AttributeError):
+        pass
+    return any(Path(out).glob(f"{RUNS}/*/{MARKER}"))
+
+
+def earlier_files(out: Path) -> list[Path]:
+    """The files below ``out`` that the sweep of ``out/sweep.json`` wrote (its ``files``, found again below ``out``
+    when the folder was moved); none without a readable sweep.json."""
+    try:
+        summary = json.loads((Path(out) / SUMMARY).read_text(encoding="utf-8"))
+        then = Path(summary["out"])
+        return [Path(out) / Path(f).relative_to(then) for f in summary["files"] if Path(f).is_relative_to(then)]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+
+def remove_earlier(out: Path, earlier: list[Path]) -> None:
+    """Remove what an earlier sweep made in ``out``: run directories with a sweep_run.json, failure records
+    ``failed/RUN.json`` of that run, the files ``earlier`` and sweep.json; then the folders left empty. Anything
+    else stays."""
+    out = Path(out)
+    for marker in out.glob(f"{RUNS}/*/{MARKER}"):
+        if not marker.parent.is_symlink():
+            shutil.rmtree(marker.parent)
+    for record in out.glob(f"{FAILED}/*.json"):
+        if _failure_of(record) == record.stem:
+            record.unlink()
+    for path in [*earlier, out / SUMMARY]:
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+    for folder in {out / RUNS, out / FAILED, *(p.parent for p in earlier if p.parent != out)}:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _failure_of(record: Path) -> str | None:
+    """The run_id a failure record ``failed/RUN.json`` names, or None when it is not one."""
+    try:
+        return json.loads(record.read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def start_client(scheduler: str | None, workers: int | None, memory_limit: str | float = "auto") -> tuple[Any, Any]:
@@ -213,6 +275,7 @@ def execute(client: Any, sweep: Sweep, out: Path, todo: list[RunSpec], fmt: str 
 
     out = Path(out).resolve()
     check_resources(client, todo)
+    (out / FAILED).mkdir(exist_ok=True)
     pending = {client.submit(run_task, spec, sweep.config.name, str(sweep.scenario), str(out), fmt, pure=False,
                              key=f"orbitedge-run-{spec.run_id}-{os.urandom(4).hex()}",
                              resources=spec.resources or None): spec for spec in todo}

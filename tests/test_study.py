@@ -1,8 +1,10 @@
 """A trade study end to end on real LocalClusters: interrupted (Ctrl-C in the wait), resumed with the same call,
-identical results on 1 worker and on 2; a finished study resumed starts no cluster; sweep.json's schema."""
+identical results on 1 worker and on 2; a finished study resumed starts no cluster; sweep.json's schema, written
+before any run; a report in another format replaces the last one."""
 
 import contextlib
 import json
+import shutil
 
 import pytest
 
@@ -55,3 +57,30 @@ def test_sweep_json_holds_the_documented_keys():
     assert first["figures"]["cloud_f1"] == first["summary"]["cloud.f1"]
     ranks = [c["rank"] for c in summary["configurations"]]
     assert ranks == [1, 2] and all(c["figures"]["cloud_f1"]["n"] == 2 for c in summary["configurations"])
+
+
+def test_sweep_json_marks_the_folder_before_any_run(tmp_path):
+    reference, _ = made_sweep()
+    out = tmp_path / "out"
+    seen = []
+
+    @contextlib.contextmanager
+    def stop_at_once(total, already):  # the cluster is up, no run submitted yet
+        seen.append(json.loads((out / "sweep.json").read_text())["runs"])
+        raise KeyboardInterrupt
+        yield
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(reference.sweep, out, workers=1, progress=stop_at_once)
+    assert seen == [{"total": 4, "complete": 0, "failed": 0, "pending": 4, "skipped": 0, "ran": 0}]
+
+
+def test_a_report_in_another_format_replaces_the_last_one(tmp_path):
+    reference, _ = made_sweep()
+    out = tmp_path / "out"
+    shutil.copytree(reference.out, out)
+    (out / "sweep.markdown").write_text("mine")
+    outcome = run_sweep(reference.sweep, out, fmt="html")
+    assert (outcome.ran, (out / "sweep.html").is_file(), (out / "sweep.md").exists()) == (0, True, False)
+    assert (out / "sweep.markdown").read_text() == "mine"
+    assert str(out / "sweep.html") in json.loads((out / "sweep.json").read_text())["files"]

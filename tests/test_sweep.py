@@ -1,5 +1,6 @@
 """Sweep runs on a real Dask cluster: a killed worker costs only its run, a failed run is recorded and the others go
-on, --retry-failed, measured runs go only to workers with their device, and a folder of another plan is refused."""
+on, --retry-failed, measured runs go only to workers with their device, and a folder of another plan is refused;
+the output folder: only a sweep's is used, and --overwrite removes only what the sweep made."""
 
 import json
 import logging
@@ -9,7 +10,7 @@ import pytest
 from distributed import Client, Nanny, Scheduler, SpecCluster
 
 from app.study import run_sweep
-from app.sweep import FAILED, MARKER, check_resources, run_task, sweep_state
+from app.sweep import (FAILED, MARKER, check_resources, prepare_out, run_task, sweep_state)
 from app.sweep_file import load_sweep
 from rundir.errors import OrbitEdgeError
 from tests.sweep_cases import QUICKSTART, TINY, made_sweep, write_sweep
@@ -104,3 +105,45 @@ def test_a_complete_run_is_not_made_again(tmp_path):
     outcome = run_task(reference.sweep.runs[0], "tiny", str(reference.sweep.scenario), str(tmp_path))
     assert outcome == {"run_id": "c000-r0", "status": "complete", "wall_s": 0.0}
     assert (tmp_path / "runs" / "c000-r0" / "report.json").stat().st_mtime_ns == before
+
+
+def files_below(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def a_project(folder):
+    """A folder of the user's that is not a sweep's: a run of `orbitedge run` under runs/, notes under failed/."""
+    (folder / "runs" / "my-precious-run" / "telemetry").mkdir(parents=True)
+    (folder / "runs" / "my-precious-run" / "telemetry" / "run.json").write_text("d")
+    (folder / "runs" / "my-precious-run" / "scenario.yaml").write_text("")
+    (folder / "failed").mkdir()
+    (folder / "failed" / "my-notes.txt").write_text("n")
+    return files_below(folder)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_folder_that_is_not_a_sweeps_is_refused_and_nothing_deleted(tmp_path, overwrite):
+    before = a_project(tmp_path)
+    with pytest.raises(OrbitEdgeError, match=rf"--out {tmp_path}: expected a new or empty folder, or an earlier "
+                                             r"sweep's .* found a folder holding failed, runs; nothing was deleted"):
+        prepare_out(tmp_path, overwrite)
+    assert files_below(tmp_path) == before
+
+
+def test_overwrite_removes_only_what_the_sweep_made(tmp_path):
+    reference, _ = made_sweep()
+    out = tmp_path / "moved"  # sweep.json names the files where they were written
+    shutil.copytree(reference.out, out)
+    mine = ["failed/c000-r0.json", "failed/my-notes.txt", "notes.md", "plots/mine.png", "runs/c000-r0/mine.txt",
+            "runs/mine/run.json"]
+    for name in mine:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("{}" if name.endswith(".json") else "mine")
+    shutil.rmtree(out / "runs" / "c001-r1")
+    (out / "runs" / "c001-r1").mkdir()  # not a sweep's run (no sweep_run.json)
+    (out / "runs" / "c001-r1" / "kept.txt").write_text("mine")
+    (out / FAILED / "c001-r0.json").write_text(json.dumps({"run_id": "c001-r0", "error": "an earlier failure"}))
+    assert prepare_out(out, overwrite=True) == []
+    assert files_below(out) == sorted(["notes.md", "plots/mine.png", "failed/c000-r0.json", "failed/my-notes.txt",
+                                       "runs/mine/run.json", "runs/c001-r1/kept.txt"])
+

@@ -1,4 +1,5 @@
-"""``orbitedge sweep``: the plan, a finished sweep resumed (its summary, JSON, quiet), and bad input as exit 2."""
+"""``orbitedge sweep``: the plan, a finished sweep resumed (its summary, JSON, quiet), bad input as exit 2, and a folder
+not a sweep's refused, nothing deleted."""
 
 import argparse
 import json
@@ -9,6 +10,7 @@ import pytest
 from app.cli import main
 from app.summary import SCHEMA_VERSION
 from app.sweep_command import sweep_options
+from app.sweep import MARKER
 from tests.sweep_cases import QUICKSTART, made_sweep, write_sweep
 
 
@@ -63,7 +65,6 @@ def test_the_options_parse_and_a_worker_count_must_be_a_whole_number_above_zero(
         assert f"{bad!r}: expected a whole number of workers, 1 or more" in capsys.readouterr().err
 
 
-
 def test_a_memory_limit_is_checked_when_parsed(capsys):
     parser = argparse.ArgumentParser(prog="orbitedge sweep")
     sweep_options(parser)
@@ -80,3 +81,22 @@ def test_an_output_folder_that_is_a_file_is_exit_2_before_the_cluster_starts(tmp
     (tmp_path / "taken").write_text("x")
     assert main(["sweep", str(path), "--out", str(tmp_path / "taken")]) == 2
     assert capsys.readouterr().err == f"orbitedge: error: --out {tmp_path / 'taken'}: expected a folder, found a file\n"
+
+
+def test_overwrite_of_a_folder_not_a_sweeps_deletes_nothing(tmp_path, capsys, monkeypatch):
+    path = write_sweep(tmp_path, f"name: x\nscenario: {QUICKSTART}\n")
+    project = tmp_path / "proj"
+    (project / "runs" / "my-precious-run" / "telemetry").mkdir(parents=True)
+    (project / "runs" / "my-precious-run" / "telemetry" / "run.json").write_text("d")
+    (project / "failed").mkdir()
+    (project / "failed" / "my-notes.txt").write_text("n")
+    monkeypatch.chdir(project)
+    assert main(["sweep", str(path), "--out", ".", "--overwrite"]) == 2
+    assert capsys.readouterr().err == (
+        f"orbitedge: error: --out {project}: expected a new or empty folder, or an earlier sweep's (with sweep.json "
+        f"or runs/*/{MARKER}), found a folder holding failed, runs; nothing was deleted (--overwrite removes only "
+        "what a sweep made): choose another --out\n")
+    assert sorted(str(p.relative_to(project)) for p in project.rglob("*")) == [
+        "failed", "failed/my-notes.txt", "runs", "runs/my-precious-run", "runs/my-precious-run/telemetry",
+        "runs/my-precious-run/telemetry/run.json"]
+
