@@ -85,10 +85,10 @@ def test_the_manifest_line_carries_the_tile_meta(camera):
         "burst_frames": 8, "lossless": True, "max_error_dn": 0, "dn_sha256": "ab" * 32, "bit_depth": camera.bit_depth}
     assert record["raw_bytes"] == 8 * ((32 * 16 * len(camera.bands) * camera.bit_depth + 7) // 8)  # 8 frames of it
     assert "burst_frame" not in record and "cloudy" not in record
-    dn[8:] = 100  # without a cloud filter every pixel with data is clear; rows 0-7 are fill, no world there
-    raw = manifest_line(frame, cap, Tile(dn, 0, 0, format="raw", meta=TileMeta(burst_frame=3)), 1, ["bent_pipe"],
-                        georef, camera).to_json()
-    assert raw["id"] == "sat-1-f00000-b03-t01" and raw["burst_frame"] == 3 and raw["clear_px"] == 56 * 32
+    raw = manifest_line(frame, cap, Tile(dn, 0, 0, format="raw", meta=TileMeta(burst_frame=3, clear_px=70)), 1,
+                        ["bent_pipe"], georef, camera).to_json()
+    assert raw["id"] == "sat-1-f00000-b03-t01" and raw["burst_frame"] == 3
+    assert (raw["clear_px"], raw["value"]) == (70, 70)  # as the pipeline worked it out (tile.with_clear_px)
     assert not {"masked", "burst_frames", "lossless", "cloud_fraction"} & set(raw)
 
 

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from onboard.pipeline.tile import Tile, TileMeta, Work, hollow, unstack
+from onboard.pipeline.tile import Tile, TileMeta, Work, hollow, unstack, with_clear_px
+from rundir.codec import FILL_DN
 
 
 def test_tile_meta_takes_only_its_fields():
@@ -85,3 +86,14 @@ def test_a_work_sheds_every_pixel_array_and_keeps_shapes_dtypes_and_everything_e
 def test_hollow_leaves_what_is_not_an_array():
     assert hollow({"a": np.ones(3)})["a"].strides == (8,)  # dicts (a stage's own records) are not walked
     assert hollow(None) is None and hollow("x") == "x" and hollow((1, 2.0)) == (1, 2.0)
+
+
+def test_a_tile_is_worth_its_pixels_with_data_unless_the_cloud_filter_said_otherwise():
+    dn = np.full((8, 6, 4), 9, np.uint16)
+    dn[:2] = FILL_DN  # no world there
+    dn[0, 0, 1] = 3  # one band off fill: data
+    assert with_clear_px(Tile(dn, 0, 0)).meta.clear_px == 6 * 6 + 1
+    assert with_clear_px(Tile(dn, 0, 0, meta=TileMeta(scale=2))).meta.clear_px == (6 * 6 + 1) // 4  # camera grid
+    assert with_clear_px(Tile(dn, 0, 0, meta=TileMeta(clear_px=5))).meta.clear_px == 5  # the cloud filter's
+    mask = Tile(dn[..., :1].astype(np.uint8), 0, 0, kind="cloud_mask")
+    assert with_clear_px(mask) is mask  # an auxiliary product is worth nothing by itself

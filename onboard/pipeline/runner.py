@@ -23,7 +23,7 @@ from rundir.errors import ConfigIssue
 
 from . import alternatives, plugins
 from .stages import BentPipe, Context, Encode, Stage, StageFault
-from .tile import Tile, Work, unstack
+from .tile import Tile, Work, unstack, with_clear_px
 from ..scenario.schema import issue_at
 
 
@@ -152,6 +152,7 @@ class Pipeline:
             work.dropped_by += [stage.name] * (len(work.dropped) - len(work.dropped_by))  # its decisions
             if work.discarded is not None:
                 break
+        work.tiles = [with_clear_px(tile) for tile in work.tiles]
         work.alternative_bytes = self.alternative_bytes(work)
         return work
 

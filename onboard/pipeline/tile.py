@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from rundir.codec import has_data
+
 
 @dataclass(frozen=True, slots=True)
 class TileMeta:
@@ -22,8 +24,8 @@ class TileMeta:
     bands: tuple[str, ...] | None = None  # the tile's bands when not the camera's (a cloud mask's ("cloud",))
     bit_depth: int | None = None  # bits per sample when not the camera's (a cloud mask's 1)
     cloud_fraction: float | None = None  # the cloud filter's cloudy share of the tile, 0 to 1 (4 decimals)
-    clear_px: int | None = None  # the cloud filter's clear pixels in the tile, counted on the camera's grid
-    masked: bool = False  # cloudy pixels set to DN 0 by the cloud filter (the manifest's masked: true, else absent)
+    clear_px: int | None = None  # the clear pixels in the tile on the camera's grid (:func:`with_clear_px`)
+    masked: bool = False  # cloudy pixels set to fill by the cloud filter (the manifest's masked: true, else absent)
     # (h, w) bool on the camera's grid: the pixels a masked tile had set to 0, for super-resolution to mask its product
     cloudy: np.ndarray | None = field(default=None, compare=False, repr=False)
     burst_frame: int | None = None  # which frame of a burst (0 to K-1) a raw tile is
@@ -97,6 +99,17 @@ def unstack(tiles: list[Tile]) -> list[Tile]:
         else:
             out.append(tile)
     return out
+
+
+def with_clear_px(tile: Tile) -> Tile:
+    """An image ``tile`` whose ``meta.clear_px`` is set: the cloud filter's estimate where it made one, else every
+    pixel of the tile that holds data (:func:`rundir.codec.has_data`), a super-resolved tile's divided by scale²:
+    what the tile is worth to the ``value_density`` downlink order. Worked out where the pixels are, before
+    :meth:`Work.shed_pixels` hollows them."""
+    if tile.kind != "image" or tile.meta.clear_px is not None:
+        return tile
+    clear_px = int(np.count_nonzero(has_data(tile.dn))) // (tile.meta.scale * tile.meta.scale)
+    return dataclasses.replace(tile, meta=dataclasses.replace(tile.meta, clear_px=clear_px))
 
 
 def hollow(value: Any) -> Any:

@@ -19,7 +19,6 @@ from ..pipeline.runner import builtin_stage_classes, check_stage, plugin_stages,
 from ..pipeline.stages import Stage
 from .orbit_config import SatelliteConfig
 from ..pipeline.plugins import GROUP, PluginError
-from .model_hardware import model_on_hardware
 from .schema import Builder, issue_at, sort_issues, spec
 from .spacecraft_config import BANDS, SpacecraftConfig
 from .world_config import WorldConfig
@@ -173,6 +172,8 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
     stages = _build_stages(builder, data.get("pipeline"))
     bands = _camera_bands(data)
     if stages is not None and bands is not None:
+        from .model_hardware import model_on_hardware  # reads model cards: not loaded by importing this module
+
         for i, stage in enumerate(stages):
             if stage.params is None:
                 continue

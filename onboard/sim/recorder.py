@@ -17,7 +17,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Iterable
 
-from rundir.codec import EXTENSIONS, Georef, has_data, packed_size_bytes, sidecars
+from rundir.codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
 from rundir.evaluation import EVALUATION_CODESTREAM_KEYS, EVALUATION_DIR, evaluation_path
 from rundir.files import write_json, write_jsonl, write_npz
 from rundir.manifest import Footprint, ManifestLine, TileGeometry
@@ -50,9 +50,7 @@ def manifest_line(frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], 
     else:
         product_id = f"{frame.frame_id}-t{idx:02d}"
     raw_frames = meta.burst_frames or 1  # frames of the burst one product stands for
-    # clear pixels on the camera's grid: the cloud filter's estimate, else every pixel of the tile that holds data
-    clear_px = (meta.clear_px if meta.clear_px is not None else int(has_data(tile.dn).sum()) // (scale * scale)
-                ) if image else None
+    clear_px = meta.clear_px if image else None  # on the camera's grid: onboard.pipeline.tile.with_clear_px
     return ManifestLine(
         id=product_id, file=product_id + EXTENSIONS[tile.format], satellite=frame.satellite,
         frame_ids=(frame.frame_id,), pass_id=cap.pass_id, target=cap.target,
@@ -67,7 +65,7 @@ def manifest_line(frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], 
         stages=tuple(stages), priority=tile.priority, retransmitted_bytes=0,
         reflectance_per_dn=georef.reflectance_per_dn if image else None,
         band_centres_um=tuple(georef.centres_um) if image else None,
-        clear_px=clear_px, value=tile.priority * clear_px if image else None,
+        clear_px=clear_px, value=tile.priority * clear_px if clear_px is not None else None,
         cloud_fraction=meta.cloud_fraction, masked=True if meta.masked else None, burst_frame=meta.burst_frame,
         burst_frames=meta.burst_frames, lossless=meta.lossless, max_error_dn=meta.max_error_dn,
         dn_sha256=meta.dn_sha256)
