@@ -5,8 +5,10 @@ and the same command resumes)."""
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ContextManager
@@ -53,7 +55,8 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
     ``out`` must be new, empty or an earlier sweep's (``overwrite``: what that sweep made is removed first); its
     sweep.json is written before any run starts, so that the folder is known as a sweep's from then on. Raises
     OrbitEdgeError when ``out`` is another folder, holds another plan's runs or no worker can take a run;
-    KeyboardInterrupt after writing what was done."""
+    KeyboardInterrupt after closing the cluster and writing what was done (Ctrl-C and SIGTERM are ignored
+    meanwhile)."""
     out = Path(out).resolve()
     earlier = prepare_out(out, overwrite)
     state = sweep_state(sweep, out, retry_failed)
@@ -68,12 +71,28 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
             with progress(len(state.todo), len(state.complete)) as show:
                 execute(client, sweep, out, state.todo, fmt, show)
     finally:
-        if own and client is not None:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-        outcome = _finish(sweep, out, state, fmt, earlier, round(time.perf_counter() - start, 3), started)
+        with _uninterrupted():
+            if own and client is not None:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+            outcome = _finish(sweep, out, state, fmt, earlier, round(time.perf_counter() - start, 3), started)
     return outcome
+
+
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Ctrl-C and SIGTERM ignored while the study closes its cluster and writes what was done (in the main thread;
+    elsewhere signals reach no handler of ours)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _outcome(sweep: Sweep, out: Path, state: SweepState, files: list[Path], wall_s: float,

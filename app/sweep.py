@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import time
 import traceback
@@ -231,7 +232,8 @@ def _failure_of(record: Path) -> str | None:
 
 def start_client(scheduler: str | None, workers: int | None, memory_limit: str | float = "auto") -> tuple[Any, Any]:
     """``(client, cluster)``: a client of the scheduler at ``scheduler`` (cluster None), or of a new LocalCluster of
-    ``workers`` single-threaded worker processes (default: one per core) carrying ``host=1``, logs kept to errors."""
+    ``workers`` single-threaded worker processes (default: one per core) carrying ``host=1``, logs kept to errors,
+    whose workers ignore Ctrl-C (:func:`dask_setup`)."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -246,8 +248,16 @@ def start_client(scheduler: str | None, workers: int | None, memory_limit: str |
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
         cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                memory_limit=memory_limit, silence_logs=logging.ERROR, dashboard_address=None,
-                               resources=LOCAL_RESOURCES)
+                               resources=LOCAL_RESOURCES, preload=[__name__])
     return Client(cluster), cluster
+
+
+def dask_setup(worker: Any) -> None:
+    """Dask's preload hook, run in each LocalCluster worker process as it starts (a restarted one too), in its main
+    thread: the worker ignores SIGINT. The workers share the terminal's process group, so Ctrl-C reaches each of
+    them, and a worker that takes it stops in the middle of its run, logging the scheduler's comms breaking;
+    ignoring it, they are stopped in order when the sweep closes its cluster."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def check_resources(client: Any, runs: list[RunSpec]) -> None:

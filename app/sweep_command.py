@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                   + (f"  needs {', '.join(spec.resources)}" if spec.resources else ""))
         return 0
     out = output_dir(args.out or Path("runs") / f"sweep-{sweep.config.name}", "--out")
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         outcome = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, retry_failed=args.retry_failed,
                             overwrite=args.overwrite, fmt=args.format, memory_limit=args.memory_limit,
@@ -80,11 +82,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"orbitedge: interrupted: {done} of {len(sweep.runs)} runs complete in {out}; the same command "
               "resumes", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if args.json:
         print(json.dumps(sweep_summary(outcome), indent=2, sort_keys=True))
     elif not args.quiet:
         print("\n".join(summary_lines(outcome)))
     return 0
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM stops a sweep as Ctrl-C does: the cluster closed in order, what was done written, the runs left to
+    resume."""
+    raise KeyboardInterrupt
 
 
 def summary_lines(outcome: Any) -> list[str]:

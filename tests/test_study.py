@@ -1,14 +1,17 @@
 """A trade study end to end on real LocalClusters: interrupted (Ctrl-C in the wait), resumed with the same call,
 identical results on 1 worker and on 2; a finished study resumed starts no cluster; sweep.json's schema, written
-before any run; a report in another format replaces the last one."""
+before any run; a report in another format replaces the last one; a second Ctrl-C or a SIGTERM while
+the study closes its cluster and writes what was done is ignored."""
 
 import contextlib
 import json
+import os
 import shutil
+import signal
 
 import pytest
 
-from app.study import run_sweep
+from app.study import _uninterrupted, run_sweep
 from app.summary import SCHEMA_VERSION, SWEEP_KEYS
 from tests.sweep_cases import made_sweep
 
@@ -84,3 +87,12 @@ def test_a_report_in_another_format_replaces_the_last_one(tmp_path):
     assert (outcome.ran, (out / "sweep.html").is_file(), (out / "sweep.md").exists()) == (0, True, False)
     assert (out / "sweep.markdown").read_text() == "mine"
     assert str(out / "sweep.html") in json.loads((out / "sweep.json").read_text())["files"]
+
+
+def test_ctrl_c_and_sigterm_wait_while_the_study_writes_what_was_done():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with _uninterrupted():
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        written = True
+    assert written and (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before

@@ -1,16 +1,19 @@
 """Sweep runs on a real Dask cluster: a killed worker costs only its run, a failed run is recorded and the others go
 on, --retry-failed, measured runs go only to workers with their device, and a folder of another plan is refused;
-the output folder: only a sweep's is used, and --overwrite removes only what the sweep made."""
+the output folder: only a sweep's is used, and --overwrite removes only what the sweep made; Ctrl-C reaches the
+LocalCluster's workers and leaves them be."""
 
 import json
 import logging
+import os
 import shutil
+import signal
 
 import pytest
 from distributed import Client, Nanny, Scheduler, SpecCluster
 
 from app.study import run_sweep
-from app.sweep import (FAILED, MARKER, check_resources, prepare_out, run_task, sweep_state)
+from app.sweep import FAILED, MARKER, check_resources, prepare_out, run_task, start_client, sweep_state
 from app.sweep_file import load_sweep
 from rundir.errors import OrbitEdgeError
 from tests.sweep_cases import QUICKSTART, TINY, made_sweep, write_sweep
@@ -147,3 +150,17 @@ def test_overwrite_removes_only_what_the_sweep_made(tmp_path):
     assert files_below(out) == sorted(["notes.md", "plots/mine.png", "failed/c000-r0.json", "failed/my-notes.txt",
                                        "runs/mine/run.json", "runs/c001-r1/kept.txt"])
 
+
+def test_the_local_clusters_workers_take_ctrl_c_quietly(capfd):
+    """Ctrl-C in a terminal reaches every process of its group, the workers too: they keep on (the sweep closes
+    them in order), logging nothing."""
+    client, cluster = start_client(None, 1)
+    try:
+        [(address, pid)] = client.run(os.getpid).items()
+        os.kill(pid, signal.SIGINT)
+        assert client.submit(sum, [1, 2], pure=False).result(timeout=30) == 3
+        assert client.run(os.getpid) == {address: pid}
+    finally:
+        client.close()
+        cluster.close()
+    assert "Traceback" not in capfd.readouterr().err

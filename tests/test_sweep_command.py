@@ -1,8 +1,13 @@
-"""``orbitedge sweep``: the plan, a finished sweep resumed (its summary, JSON, quiet), bad input as exit 2, and a folder
-not a sweep's refused, nothing deleted."""
+"""``orbitedge sweep``: the plan, a finished sweep resumed (its summary, JSON, quiet), bad input as exit 2, a folder
+not a sweep's refused, and Ctrl-C or SIGTERM as one line, the results so far written."""
 
 import argparse
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,8 +15,9 @@ import pytest
 from app.cli import main
 from app.summary import SCHEMA_VERSION
 from app.sweep_command import sweep_options
-from app.sweep import MARKER
-from tests.sweep_cases import QUICKSTART, made_sweep, write_sweep
+from app.sweep import MARKER, sweep_state
+from app.sweep_file import load_sweep
+from tests.sweep_cases import QUICKSTART, ROOT, TINY, made_sweep, write_sweep
 
 
 def test_the_plan_lists_every_run(tmp_path, capsys):
@@ -100,3 +106,41 @@ def test_overwrite_of_a_folder_not_a_sweeps_deletes_nothing(tmp_path, capsys, mo
         "failed", "failed/my-notes.txt", "runs", "runs/my-precious-run", "runs/my-precious-run/telemetry",
         "runs/my-precious-run/telemetry/run.json"]
 
+
+def a_run_under_way(out, process, timeout_s=120):
+    """Wait until a run of ``out`` is making its mission (its marker running, telemetry/ there)."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end and process.poll() is None:
+        for marker in out.glob(f"runs/*/{MARKER}"):
+            try:
+                if json.loads(marker.read_text())["status"] == "running" and (marker.parent / "telemetry").is_dir():
+                    return
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.1)
+    raise AssertionError(f"no run under way in {out}: {process.poll()=}")
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM to the command", "Ctrl-C to its process group"])
+def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop):
+    path = write_sweep(tmp_path, TINY)
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "sweep", str(path), "--out", str(out), "--workers",
+                                "1"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        a_run_under_way(out, process)
+        if stop.startswith("SIGTERM"):
+            process.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert (process.returncode, stdout) == (130, "")
+    assert stderr.startswith("orbitedge: interrupted: ") and stderr.endswith(
+        f" of 4 runs complete in {out}; the same command resumes\n") and stderr.count("\n") == 1
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["runs"]["pending"] >= 1 and (out / "results.csv").is_file()
+    assert len(sweep_state(load_sweep(path), out).todo) == summary["runs"]["pending"]  # the same command resumes
