@@ -233,7 +233,8 @@ def _failure_of(record: Path) -> str | None:
 def start_client(scheduler: str | None, workers: int | None, memory_limit: str | float = "auto") -> tuple[Any, Any]:
     """``(client, cluster)``: a client of the scheduler at ``scheduler`` (cluster None), or of a new LocalCluster of
     ``workers`` single-threaded worker processes (default: one per core) carrying ``host=1``, logs kept to errors,
-    whose workers ignore Ctrl-C (:func:`dask_setup`)."""
+    whose workers ignore Ctrl-C (:func:`dask_setup`). Its scheduler has no dashboard, and serves its HTTP endpoints
+    on a free port: on Dask's 8787, another cluster on the machine made it warn."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -248,7 +249,8 @@ def start_client(scheduler: str | None, workers: int | None, memory_limit: str |
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
         cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                memory_limit=memory_limit, silence_logs=logging.ERROR, dashboard_address=None,
-                               resources=LOCAL_RESOURCES, preload=[__name__])
+                               resources=LOCAL_RESOURCES, preload=[__name__],
+                               scheduler_kwargs={"dashboard_address": ":0"})
     return Client(cluster), cluster
 
 

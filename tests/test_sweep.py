@@ -1,13 +1,15 @@
 """Sweep runs on a real Dask cluster: a killed worker costs only its run, a failed run is recorded and the others go
 on, --retry-failed, measured runs go only to workers with their device, and a folder of another plan is refused;
 the output folder: only a sweep's is used, and --overwrite removes only what the sweep made; Ctrl-C reaches the
-LocalCluster's workers and leaves them be."""
+LocalCluster's workers and leaves them be, and its scheduler takes a free port."""
 
 import json
 import logging
 import os
 import shutil
 import signal
+import socket
+import warnings
 
 import pytest
 from distributed import Client, Nanny, Scheduler, SpecCluster
@@ -164,3 +166,19 @@ def test_the_local_clusters_workers_take_ctrl_c_quietly(capfd):
         client.close()
         cluster.close()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_local_cluster_takes_a_free_port_beside_another_cluster():
+    """Dask's scheduler serves HTTP on 8787 by default, and warns when another cluster holds it."""
+    held = socket.socket()
+    try:
+        held.bind(("127.0.0.1", 8787))  # as another cluster would (or does already: then bind fails)
+    except OSError:
+        pass
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        client, cluster = start_client(None, 1)
+        client.close()
+        cluster.close()
+    held.close()
+    assert [str(w.message) for w in caught if "already in use" in str(w.message)] == []
