@@ -118,14 +118,15 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
 
 def _per_scene(report: Mapping[str, Any]) -> str:
     """For bursts, where bent-pipe is every raw frame: the saving against one raw frame per scene too (the
-    comparison's common baseline, ``comparison`` row ``this_run``), so that the two are not mistaken."""
+    comparison's common baseline, ``comparison`` row ``this_run``: image bytes alone, without the products'
+    georeferencing sidecars), so that the two are not mistaken."""
     from ground.document import fmt_fraction
 
     ours = next((r for r in (report.get("comparison") or {}).get("rows") or () if r["pipeline"] == "this_run"), {})
     per_scene = ours.get("saved_fraction")
     if per_scene is None or per_scene == ours.get("saved_vs_burst_fraction"):
         return ""
-    return f"; {fmt_fraction(per_scene)} against one raw frame per scene"
+    return f"; {fmt_fraction(per_scene)} against one raw frame per scene, image bytes alone"
 
 
 def schema_table() -> str:

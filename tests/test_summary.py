@@ -67,6 +67,6 @@ def test_the_summary_of_a_burst_run_gives_the_saving_against_one_frame_per_scene
               "comparison": {"rows": [{"pipeline": "this_run", "saved_fraction": -0.769,
                                        "saved_vs_burst_fraction": 0.779}]}}
     assert summary_lines(report)[2].endswith("(saved 77.9 % against bent-pipe for the frames the pipeline finished; "
-                                             "-76.9 % against one raw frame per scene)")
+                                             "-76.9 % against one raw frame per scene, image bytes alone)")
     report["comparison"]["rows"][0]["saved_fraction"] = 0.779  # single frames: one baseline, said once
     assert summary_lines(report)[2].endswith("for the frames the pipeline finished)")
