@@ -21,7 +21,7 @@ from . import frame_pool
 from .frame_pool import FramePool, FrameTask, capture_frame
 from .imaging import Capture
 from ..pipeline.runner import Pipeline
-from ..pipeline.stages import tile_georef
+from ..pipeline.stages import StageFault, tile_georef
 from ..pipeline.tile import Work
 from .power import Power
 from .recorder import Recorder
@@ -89,11 +89,16 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
             sat.skipped["storage_full"] = sat.skipped.get("storage_full", 0) + 1
             continue
         sat.frames_taken += 1
+        task = FrameTask(sat.index, sat.name, sat.frames_taken, frame_id, cap)
         if pool is None:
             work = None
-            frame = capture_frame(payload, FrameTask(sat.index, sat.name, sat.frames_taken, frame_id, cap))
+            frame = capture_frame(payload, task)
         else:
-            work = pool.take(sat.index, plan_index, sat.frames_taken, frame_id)
+            try:
+                work = pool.take(sat.index, plan_index, sat.frames_taken, frame_id)
+            except StageFault:  # a stage failed on it in a worker: captured all the same, left on board raw
+                recorder.captured(capture_frame(payload, task), cap, payload.capture_bytes, payload.burst_frames)
+                raise
             frame = work.frame
         recorder.captured(frame, cap, payload.capture_bytes, payload.burst_frames)
         if work is not None:
