@@ -11,6 +11,7 @@ against the scenario as a ``--set`` would be, so an axis naming a key that does 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from onboard.scenario.schema import Builder, issue_at, sort_issues, spec
 from onboard.scenario.yaml_source import Source, join, load_yaml
 from rundir.errors import ConfigError, ConfigIssue, InputFileError
 
-from .figures import FIGURES, figure_table
+from .figures import FIGURES, figure_table, retired_figure
 from .sampling import SIGNIFICANT_DIGITS, Axis, configurations
 
 FigureName = Literal[tuple(FIGURES)]
@@ -196,7 +197,7 @@ def load_sweep(path: str | Path) -> Sweep:
         raise ConfigError(path, [ConfigIssue("", 1, "a mapping of sweep keys at the top level", found)])
     builder = Builder(source)
     cfg = builder.build(SweepFile, data, "")
-    issues = builder.finish()
+    issues = [_former_figure(issue, data) for issue in builder.finish()]
     targets = cfg or Builder(source).build(_Targets, {k: data[k] for k in ("scenario", "set", "axes") if k in data}, "")
     if targets is None:
         raise ConfigError(path, issues)
@@ -209,6 +210,15 @@ def load_sweep(path: str | Path) -> Sweep:
     if issues or check.issues:
         raise ConfigError(path, sort_issues(issues + check.issues))
     return Sweep(path, cfg, check.scenario, axes, tuple(runs))
+
+
+def _former_figure(issue: ConfigIssue, data: dict[str, Any]) -> ConfigIssue:
+    """``issue`` as it is, or, for an ``objective`` or ``figures`` entry that is a former figure name
+    (:data:`app.figures.RETIRED`), with what that figure is called now."""
+    figures = data.get("figures") if isinstance(data.get("figures"), list) else []
+    named = {"objective": data.get("objective"), **{f"figures[{i}]": name for i, name in enumerate(figures)}}
+    now = retired_figure(named[issue.path]) if isinstance(named.get(issue.path), str) else None
+    return dataclasses.replace(issue, expected=f"{issue.expected} ({now})") if now else issue
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -97,13 +97,13 @@ def _limits(values: list[float]) -> tuple[float, float]:
 
 
 def _oracle_xs(configs: Sequence[ConfigSummary]) -> list[float]:
-    return [x for x in (_mean_ci(c, "oracle_saved_fraction")[0] for c in configs) if x is not None]
+    return [x for x in (_mean_ci(c, "oracle_saved_vs_single_frame_fraction")[0] for c in configs) if x is not None]
 
 
 def _oracle(ax: Any, configs: Sequence[ConfigSummary], name: str) -> None:
     """The oracle's bound: against clear pixels lost, its front over the configurations; elsewhere the best oracle
     saving as a vertical line. Nothing without a cloud_filter stage (no oracle)."""
-    xs = [_mean_ci(c, "oracle_saved_fraction")[0] for c in configs]
+    xs = [_mean_ci(c, "oracle_saved_vs_single_frame_fraction")[0] for c in configs]
     if all(x is None for x in xs):
         return
     if name == "clear_pixels_lost_fraction":

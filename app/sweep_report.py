@@ -82,7 +82,7 @@ def report_blocks(sweep: Sweep, rows: list[dict[str, Any]], configs: Sequence[Co
         blocks += [Heading(2, "Pareto front"),
                    Paragraph(f"Bandwidth saved against {', '.join(pareto)}: red, the configurations no other beats "
                              "on both; green dashed, the oracle's bound: the same pipelines fed the true cloud mask "
-                             "(oracle_saved_fraction and its clear pixels lost)."),
+                             "(oracle_saved_vs_single_frame_fraction and its clear pixels lost)."),
                    Image("Pareto front", PARETO_PLOT)]
     if axis_plots:
         blocks += [Heading(2, "Effect of each axis"),

@@ -3,6 +3,7 @@ keys and values, and the runs it plans (overrides as written, replicate seeds, D
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -194,3 +195,18 @@ def test_the_shipped_sweeps_are_valid():
     for name in ("threshold", "hardware"):
         sweep = load_sweep(QUICKSTART.parents[1] / "sweeps" / f"{name}.yaml")
         assert len(sweep.runs) >= 8
+
+
+def test_a_former_figure_name_says_what_it_is_called_now(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"name: x\nscenario: {Path(__file__).parents[1] / 'scenarios' / 'quickstart.yaml'}\n"
+                    "axes:\n  pipeline[0].threshold: [0.3, 0.5]\n"
+                    "figures: [saved_fraction, saved_vs_captured_fraction]\nobjective: oracle_saved_fraction\n")
+    with pytest.raises(ConfigError) as err:
+        load_sweep(path)
+    issues = {issue.path: issue for issue in err.value.issues}
+    assert set(issues) == {"figures[1]", "objective"}
+    assert issues["objective"].line == 6 and issues["objective"].expected.endswith(
+        "(the figure oracle_saved_fraction is now oracle_saved_vs_single_frame_fraction (report.json's "
+        "bandwidth.oracle_saved_fraction is another figure: the bent-pipe tile bytes the true mask would drop))")
+    assert "saved_vs_captured_fraction is now saved_fraction" in issues["figures[1]"].expected
