@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import textwrap
@@ -12,7 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from rundir.errors import OrbitEdgeError
+from rundir.errors import InputFileError, OrbitEdgeError
 
 from .compare import cmd_compare, compare_options
 from .outputs import output_file
@@ -73,13 +74,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers = 0 if scenario.spacecraft.compute.timing == "measured" else default_workers()
     if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
         bound_heap()
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous, mission = signal.signal(signal.SIGTERM, _terminate), None
     try:
         with simulation_bar(wanted(args.quiet), scenario.duration_h) as progress:
-            Mission(scenario, run_dir, progress, realtime_factor=args.realtime, workers=workers).run()
+            mission = Mission(scenario, run_dir, progress, realtime_factor=args.realtime, workers=workers)
+            mission.run()
     # OSError: a full disk, a folder gone read-only; BrokenProcessPool: a frame-pool worker killed (out of memory)
     except (KeyboardInterrupt, OrbitEdgeError, OSError, BrokenProcessPool) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if mission is None and isinstance(err, InputFileError):  # an input it could not read: nothing ran
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise OrbitEdgeError(f"{err}; nothing was simulated, {run_dir} removed") from None
         print(f"orbitedge: {_stop_reason(err, run_dir)}; writing the partial report of {run_dir} (marked incomplete)",
               file=sys.stderr)
         try:

@@ -574,3 +574,19 @@ def test_no_data_is_no_product_no_clear_pixel_and_no_mosaic_pixel(tmp_path):
     assert mosaic["covered_fraction"] == pytest.approx((~pixels.mask[0]).mean())
     assert (pixels.filled(FILL_DN) != FILL_DN).any(axis=0).sum() == (~pixels.mask[0]).sum()
     assert report["value"]["oracle_value"] is None  # no cloud mask: the truth does not know the clear pixels
+
+
+def test_a_truncated_band_file_is_named_with_its_key_and_nothing_is_simulated(tmp_path, capsys):
+    """validate opens files and reads their metadata; a file cut short (an interrupted download) fails when the
+    run reads its pixels, before anything is simulated: exit 2, the file and its world key, no run directory."""
+    band = "l8_B2_int16_nodata-9999.tif"
+    path = scenario_file(tmp_path, f"{{B: cut.tif, G: {band}}}")
+    whole = (DATA / band).read_bytes()
+    (tmp_path / "cut.tif").write_bytes(whole[:len(whole) // 2])
+    assert main(["validate", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["run", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cut.tif: world.bands.B: GDAL cannot read its pixels" in err and "Traceback" not in err
+    assert err.rstrip().endswith(f"nothing was simulated, {tmp_path / 'run'} removed")
+    assert not (tmp_path / "run").exists()

@@ -152,12 +152,18 @@ def band_source(entry: Any, base_dir: Path) -> BandSource:
 def world_from_config(cfg: Any, base_dir: Path) -> ImageryWorld:
     """The world of a ``source: geotiff`` WorldConfig, file paths relative to ``base_dir``; reflectance is divided
     by the sine of ``scene_sun_elevation_deg`` when given (Landsat's rescaling omits it: USGS Landsat 8 Data Users
-    Handbook, section 5.1)."""
+    Handbook, section 5.1). InputFileError naming the file and the world key that names it when one cannot be
+    read."""
     sun = 1.0 if cfg.scene_sun_elevation_deg is None else math.sin(math.radians(cfg.scene_sun_elevation_deg))
-    return ImageryWorld({name: band_source(entry, base_dir) for name, entry in cfg.bands.items()},
-                        mask=None if cfg.mask is None else band_source(cfg.mask, base_dir),
-                        dn_scale=cfg.dn_scale, dn_offset=cfg.dn_offset, nodata=cfg.nodata,
-                        mask_rules=mask_rules(cfg.mask_bits), factor=1.0 / sun)
+    bands = {name: band_source(entry, base_dir) for name, entry in cfg.bands.items()}
+    mask = None if cfg.mask is None else band_source(cfg.mask, base_dir)
+    try:
+        return ImageryWorld(bands, mask=mask, dn_scale=cfg.dn_scale, dn_offset=cfg.dn_offset, nodata=cfg.nodata,
+                            mask_rules=mask_rules(cfg.mask_bits), factor=1.0 / sun)
+    except InputFileError as err:  # e.g. a truncated file, which validate opens but does not read whole
+        keys = [key for key, source in (*((f"world.bands.{n}", s) for n, s in bands.items()), ("world.mask", mask))
+                if source is not None and str(source.path) == err.path]
+        raise InputFileError(err.path, f"{', '.join(keys) or 'world'}: {err.problem}") from None
 
 
 def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, float, float]]

@@ -210,8 +210,10 @@ def load_band(source: BandSource, nodata: float | None, mask_rules: Sequence[Mas
             raise InputFileError(source.path, "; ".join(f"expected {e}, found {f}" for e, f in problems))
         try:
             pixels, valid = read_band(ds, info.band, nodata)
-        except RasterioError as err:
-            raise InputFileError(source.path, f"GDAL cannot read its pixels: {err}") from None
+        except RasterioError as err:  # GDAL's own words are the cause ("IReadBlock failed at ...": truncated)
+            gdal = err.__cause__.args[-1] if err.__cause__ is not None and err.__cause__.args else err
+            raise InputFileError(source.path, f"GDAL cannot read its pixels (a truncated or damaged file?): "
+                                              f"{gdal}") from None
     if mask_rules is None:
         if dn_scale is None:
             problem = calibration_problem(info)
