@@ -32,6 +32,9 @@ def write_raster(path, pixels, crs, transform, nodata=None, driver="GTiff", **op
 def test_bad_input_files_are_named(tmp_path):
     with pytest.raises(InputFileError, match="nope.tif: no such file"):
         open_image(tmp_path / "nope.tif")
+    (tmp_path / "imagery").mkdir()
+    with pytest.raises(InputFileError, match="imagery: a folder, not an image file"):
+        open_image(tmp_path / "imagery")
     (tmp_path / "junk.png").write_bytes(b"not an image")
     with pytest.raises(InputFileError, match="junk.png: GDAL cannot open"):
         open_image(tmp_path / "junk.png")

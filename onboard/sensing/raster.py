@@ -91,7 +91,7 @@ def open_image(path: Path) -> Any:
     except (OSError, ValueError):  # a name the OS refuses: too long, a NUL byte
         exists = False
     if not exists:
-        raise InputFileError(path, "no such file")
+        raise InputFileError(path, "a folder, not an image file" if path.is_dir() else "no such file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)  # reported as a problem of its own
