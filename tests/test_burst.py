@@ -12,6 +12,7 @@ from onboard.sensing.burst import BurstError, capture_burst, high_res_footprint,
 from onboard.sensing.camera import frame_footprint
 from onboard.scenario.spacecraft_config import CameraConfig
 from onboard.sensing.world import SYNTHETIC_BANDS, Scene, SyntheticWorld
+from rundir.codec import FILL_DN
 
 TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
 PARIS = (48.85, 2.35)
@@ -155,6 +156,26 @@ def test_frame_zero_truth_is_on_the_low_res_grid_with_its_own_clouds():
     assert (truth.cloud[b.lr_cloud[0]] > 0).mean() > 0.8  # lr_cloud also flags cloud edges within the PSF
     world_lr = world.render(frame_footprint(spec, *PARIS), TIME_UTC, 50.0, 160.0, spec.bands)
     assert ((truth.cloud > 0) >= (world_lr.cloud > 0)).mean() > 0.97  # the world's clouds are all there
+
+
+def test_where_the_world_has_no_data_every_frame_holds_fill():
+    """Off a GeoTIFF's data each frame of a burst holds fill (FILL_DN in every band) where its pixel centre has no
+    world, as a single frame does; frame 0's fill is exactly where its truth is not valid."""
+    spec = CameraConfig(width_px=64, height_px=64, gsd_m=10.0, bands=SYNTHETIC_BANDS)  # read noise: DN > 0 anyway
+    edge_m = frame_footprint(spec, *PARIS).x0_m + 40 * spec.gsd_m
+
+    class HalfWorld(FieldWorld):
+        def render(self, footprint, *args):
+            scene = super().render(footprint, *args)
+            e, _ = footprint.pixel_centres_m()
+            valid = np.broadcast_to(e[None, :] < edge_m, scene.valid.shape).copy()
+            return Scene(scene.reflectance * valid[..., None], scene.cloud, scene.shadow, scene.landcover, valid)
+
+    b = burst_of(HalfWorld(lambda e, n: 0.2 + 0 * e), spec, k=4, cloud_per_frame=False)
+    fill = (b.lr_dn == FILL_DN).all(axis=-1)  # (K, H, W)
+    np.testing.assert_array_equal(fill[0], ~b.truth_lr.valid)
+    assert fill[:, :, 42:].all() and not fill[:, :, :38].any()  # jitter moves the edge by at most a pixel
+    assert (b.lr_dn[~fill] > 0).all()
 
 
 def test_bad_parameters_are_refused():

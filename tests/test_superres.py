@@ -1,5 +1,6 @@
 """The superres stage on real bursts and the real shipped MISR model: products, exclusions, costs and config rules."""
 
+import dataclasses
 import datetime as dt
 import hashlib
 from pathlib import Path
@@ -92,6 +93,19 @@ def test_masked_tiles_stay_no_data_at_high_resolution(shot):
     for tile in masked:
         assert (tile.dn == 0).all(axis=-1).any() and tile.dn.shape[:2] == (64, 64)
         assert tile.meta.cloudy is None and tile.meta.scale == 2  # the low-res mask is not carried past its use
+
+
+def test_where_no_frame_saw_any_world_the_product_holds_fill(shot):
+    """Off a GeoTIFF's data every frame holds fill: those pixels are no sample of the ground in the fusion, and the
+    product keeps fill there (the mosaic shows no data) rather than values inpainted from the rest."""
+    frames = shot.burst.lr_dn.copy()
+    frames[:, :, 64:] = codec.FILL_DN  # the world ends at column 64 in every frame
+    off = SimpleNamespace(frame_id="f1", dn=frames[0], truth=shot.truth,
+                          burst=dataclasses.replace(shot.burst, lr_dn=frames))
+    work = build(("superres", {"evaluate": False}), ("bent_pipe", {})).run(off)
+    (product,) = work.tiles
+    assert product.dn.shape[:2] == (192, 192)
+    np.testing.assert_array_equal(codec.has_data(product.dn), np.arange(192)[None, :].repeat(192, 0) < 128)
 
 
 def test_a_raw_burst_goes_down_frame_by_frame(shot):

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rundir.codec import FILL_DN
+from rundir.codec import FILL_DN, has_data
 from rundir.errors import ConfigIssue, InputFileError
 from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, sr_method_key
 from rundir.run_info import ModelFile
@@ -188,11 +188,14 @@ class SuperResolution(Stage):
         s = self.params.scale
         lr = burst.lr_dn.astype(np.float32)
         lr *= np.float32(self.ctx.reflectance_per_dn)  # in place: a 4096 x 3072 burst of 8 is 1.6 GB as float32
-        clear = work.clear if work.clear is not None else np.ones(lr.shape[:3], bool)
+        data = has_data(burst.lr_dn)  # (K, H, W): fill (off a GeoTIFF's data) is no sample of the ground
+        clear = work.clear if work.clear is not None else data
         shifts = registration.register(lr, clear, self.params.registration)
         planes = fusion.misr_planes(lr, shifts, clear, s)
         method = "model_int8" if self.params.method == "model" else self.params.method
         product = to_dn(self._fuse(planes, method, lr, clear), self.ctx.reflectance_per_dn, self.ctx.bit_depth)
+        if not data.all():  # where no frame saw any world, the product holds fill too
+            product[np.repeat(np.repeat(~data.any(axis=0), s, 0), s, 1)] = FILL_DN
         work.evaluation[SR_SHIFTS_KEY] = shifts
         work.evaluation[SR_LOW_RES_KEY] = burst.lr_dn[0]
         if self.params.evaluate:

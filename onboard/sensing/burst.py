@@ -23,6 +23,7 @@ from datetime import datetime
 import cv2
 import numpy as np
 
+from rundir.codec import FILL_DN
 from rundir.truth import CLOUD_THICK, CLOUD_THIN, is_cloud
 
 from .camera import dn_to_reflectance
@@ -131,6 +132,14 @@ def _sample(layers: np.ndarray, row0: float, col0: float, step: int, h: int, w: 
     return out
 
 
+def _nearest(layer: np.ndarray, row0: float, col0: float, step: int, h: int, w: int) -> np.ndarray:
+    """(h, w) values of ``layer`` (H, W) nearest to the centres of a frame's pixels, rows ``row0 + step * i +
+    step // 2`` (columns alike): where :func:`_low_res_truth` samples frame 0's class layers."""
+    rows = np.clip(np.floor(row0 + step * np.arange(h) + step // 2).astype(int), 0, layer.shape[0] - 1)
+    cols = np.clip(np.floor(col0 + step * np.arange(w) + step // 2).astype(int), 0, layer.shape[1] - 1)
+    return layer[rows[:, None], cols[None, :]]
+
+
 def _cloud_layer(rng: np.random.Generator, height_px: int, width_px: int, gsd_m: float, cover: float) -> np.ndarray:
     """(height_px, width_px) float32 cloud opacity 0..1, cumulus-like value noise covering ``cover`` of the area."""
     field = np.zeros((height_px, width_px), np.float32)
@@ -168,6 +177,7 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
     inner = (slice(margin, margin + h * s), slice(margin, margin + w * s))
     cloudy = is_cloud(scene.cloud)
     hr_clear = ~cloudy[inner] & scene.valid[inner]
+    no_world = None if scene.valid.all() else ~scene.valid  # off a GeoTIFF's data
     n_bands = len(spec.bands)
     layers = _optics(scene, cloudy, spec, sigma_lr, s)
 
@@ -189,6 +199,8 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
             signal += opacity * (cloud_dn * (0.75 + 0.25 * opacity) - signal)
             lr_cloud[f] |= opacity[..., 0] > 0
         lr_dn[f] = _detect(signal, spec, rng)
+        if no_world is not None:  # fill, as camera.capture writes it, where the frame's pixel centre has no world
+            lr_dn[f][_nearest(no_world, margin + s * dy, margin + s * dx, s, h, w)] = FILL_DN
     hr_clear &= _seen_clear(lr_cloud, shifts, s)
     frame0_opacity = clouds[reach:reach + h, reach:reach + w] if clouds is not None else None
     return Burst(lr_dn, shifts, lr_cloud, np.ascontiguousarray(scene.reflectance[inner]), hr_clear, footprint_lr, s,
