@@ -59,6 +59,14 @@ def has_data(dn: np.ndarray) -> np.ndarray:
     return np.any(dn != FILL_DN, axis=-1)
 
 
+def reserve_fill(dn: np.ndarray) -> np.ndarray:
+    """Measured pixels ``dn`` (..., B) uint16, changed in place so that none reads as fill: a pixel whose every band
+    quantised to :data:`FILL_DN` (a dark one, few bands, few bits) reads ``FILL_DN + 1`` in every band, as Landsat
+    Level-1's valid DN start at 1. Returns ``dn``."""
+    dn[~has_data(dn)] = FILL_DN + 1
+    return dn
+
+
 @dataclass(frozen=True)
 class Georef:
     """Where a north-up product's pixels lie and what they measure.

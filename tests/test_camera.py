@@ -86,6 +86,17 @@ def test_bright_scenes_saturate_at_dn_max():
     assert (frame.dn == 1023).all()
 
 
+def test_a_dark_pixel_never_reads_as_fill():
+    """An 8-bit NIR camera over water (TOA 0.002, under one DN): measured pixels read 0 at most in some bands, never
+    in all of them, which is a product's fill; they read 1 instead (Landsat Level-1's valid DN start at 1)."""
+    for bands in (("NIR",), ("R", "NIR")):
+        spec = CameraConfig(width_px=64, height_px=64, gsd_m=10.0, bands=bands, bit_depth=8, psf_sigma_px=0.0)
+        frame = capture(spec, FlatWorld(0.002), grid_for(spec), NOON, 50.0, 150.0, np.random.default_rng(1), "f",
+                        "s", 0.0)
+        assert has_data(frame.dn).all() and (frame.dn <= 10).all()  # read noise of 2 DN
+        assert (frame.dn == 1).all(axis=-1).mean() > 0.3  # most read 0 before the floor
+
+
 def test_where_the_world_has_no_data_the_frame_holds_fill_in_every_band():
     """Off a GeoTIFF's data the world is not valid: the camera writes FILL_DN there (no noise, no blur), so the
     product says so; the valid side keeps its signal."""

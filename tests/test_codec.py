@@ -108,3 +108,9 @@ def test_fill_survives_every_lossless_codec_as_no_data(fmt):
     expected[:4] = False
     expected[0, 0] = True
     np.testing.assert_array_equal(codec.has_data(decoded), expected)
+
+
+def test_reserve_fill_lifts_only_pixels_that_read_fill_in_every_band():
+    dn = np.array([[[0, 0, 0], [0, 5, 0], [3, 0, 0]]], np.uint16)
+    assert codec.reserve_fill(dn) is dn
+    np.testing.assert_array_equal(dn, [[[1, 1, 1], [0, 5, 0], [3, 0, 0]]])

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rundir.codec import FILL_DN, has_data
+from rundir.codec import FILL_DN, has_data, reserve_fill
 from rundir.errors import ConfigIssue, InputFileError
 from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, sr_method_key
 from rundir.run_info import ModelFile
@@ -90,9 +90,10 @@ def user_model_problems(model: Model, scale: int) -> list[ConfigIssue]:
 
 
 def to_dn(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
-    """TOA reflectance to uint16 DN through the camera's calibration, rounded and clipped to the bit depth."""
+    """TOA reflectance to uint16 DN through the camera's calibration, rounded and clipped to the bit depth; none
+    reads as fill (:func:`rundir.codec.reserve_fill`)."""
     dn = np.rint(np.asarray(reflectance, np.float32) / np.float32(reflectance_per_dn))
-    return np.clip(dn, 0, (1 << bit_depth) - 1).astype(np.uint16)
+    return reserve_fill(np.clip(dn, 0, (1 << bit_depth) - 1).astype(np.uint16))
 
 
 class SuperResolution(Stage):

@@ -23,7 +23,7 @@ from datetime import datetime
 import cv2
 import numpy as np
 
-from rundir.codec import FILL_DN
+from rundir.codec import FILL_DN, reserve_fill
 from rundir.truth import CLOUD_THICK, CLOUD_THIN, is_cloud
 
 from .camera import dn_to_reflectance
@@ -199,6 +199,7 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
             signal += opacity * (cloud_dn * (0.75 + 0.25 * opacity) - signal)
             lr_cloud[f] |= opacity[..., 0] > 0
         lr_dn[f] = _detect(signal, spec, rng)
+        reserve_fill(lr_dn[f])
         if no_world is not None:  # fill, as camera.capture writes it, where the frame's pixel centre has no world
             lr_dn[f][_nearest(no_world, margin + s * dy, margin + s * dx, s, h, w)] = FILL_DN
     hr_clear &= _seen_clear(lr_cloud, shifts, s)

@@ -4,7 +4,8 @@ Radiometric calibration is linear with no offset: ``DN = reflectance * dn_max / 
 ``dn_max = 2**bit_depth - 1``. TOA reflectance 0 reads DN 0 and ``reflectance_max`` (1.2, above the brightest
 cloud or snow) fills the full well and reads ``dn_max``; brighter saturates. Noise is photon shot
 noise (``full_well_e`` electrons at ``dn_max``) plus read noise, drawn as one Gaussian per sample (the shot noise
-of >= ~20 electrons is near Gaussian), then rounded and clipped to ``[0, dn_max]``. The camera is the scenario's
+of >= ~20 electrons is near Gaussian), then rounded and clipped to ``[0, dn_max]``; a pixel that reads 0 in every
+band reads 1 (0 in every band is a product's fill, :data:`rundir.codec.FILL_DN`). The camera is the scenario's
 :class:`~onboard.scenario.spacecraft_config.CameraConfig`.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from rundir.codec import FILL_DN
+from rundir.codec import FILL_DN, reserve_fill
 
 from ..scenario.spacecraft_config import CameraConfig
 from .projection import GridFootprint, crs_for
@@ -74,7 +75,7 @@ def capture(spec: CameraConfig, world: World, footprint: GridFootprint, time_utc
     signal_dn = np.maximum(signal_dn[inner], 0)
     sigma_dn = np.sqrt(signal_dn / np.float32(spec.electrons_per_dn) + np.float32(spec.read_noise_dn**2))
     noisy = signal_dn + sigma_dn * rng.standard_normal(signal_dn.shape, dtype=np.float32)
-    dn = np.clip(np.rint(noisy), 0, spec.dn_max).astype(np.uint16)
+    dn = reserve_fill(np.clip(np.rint(noisy), 0, spec.dn_max).astype(np.uint16))
     truth = Scene(*(np.ascontiguousarray(layer[inner]) for layer in
                     (scene.reflectance, scene.cloud, scene.shadow, scene.landcover, scene.valid)))
     dn[~truth.valid] = FILL_DN  # no world there (off a GeoTIFF's data): the product says so, in every band
