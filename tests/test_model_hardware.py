@@ -3,6 +3,7 @@ full-int8 models only refuses a float model at the stage's YAML path and line, a
 credited it with the Edge TPU's int8 speed; int8 models, and float models on CPU profiles, pass."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -11,6 +12,7 @@ from onboard.runtime.hardware import load_profile, profile_names
 from onboard.scenario.config import load_scenario
 from onboard.scenario.model_hardware import model_on_hardware
 from rundir.errors import ConfigError
+from tests.user_models import user_model
 
 BASE = Path(__file__).parent / "data" / "base.yaml"
 
@@ -63,3 +65,21 @@ def test_a_stage_without_a_model_file_or_a_classic_method_is_not_judged(tmp_path
     assert model_on_hardware(Params(), coral, tmp_path) == []
     assert model_on_hardware(type("Encode", (), {"format": "png"})(), coral, tmp_path) == []
     assert len(model_on_hardware(type("P", (), {"model": "cloud_bgrn_float32"})(), coral, tmp_path)) == 1
+
+
+def test_a_uint8_model_and_one_compiled_for_the_edge_tpu_are_integer_models(tmp_path):
+    """The Coral model zoo's models take uint8, and edgetpu_compiler compiles only full-integer models (its
+    _edgetpu.tflite files): neither is refused; a float model of the user's is."""
+    models = tmp_path / "models"
+    for name in ("uint8.tflite", "float16.onnx"):
+        model = user_model(name, models)
+        assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR"]) == 0
+    (models / "uint8.tflite").rename(models / "net_edgetpu.tflite")
+    (models / "uint8.json").rename(models / "net_edgetpu.json")
+    user_model("uint8.tflite", models)
+    assert main(["card", "init", str(models / "uint8.tflite"), "--task", "segmentation", "--bands", "B,G,R,NIR"]) == 0
+    data = {"spacecraft": {"compute": {"hardware": "coral-usb"}}}
+    judged = {name: model_on_hardware(SimpleNamespace(model=f"models/{name}", method="model"), data, tmp_path)
+              for name in ("uint8.tflite", "net_edgetpu.tflite", "float16.onnx")}
+    assert judged["uint8.tflite"] == [] and judged["net_edgetpu.tflite"] == []
+    assert [i.path for i in judged["float16.onnx"]] == ["model"]

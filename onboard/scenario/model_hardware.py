@@ -12,10 +12,12 @@ from rundir.errors import ConfigIssue, OrbitEdgeError
 
 from ..pipeline.stages import scenario_path
 from ..runtime import hardware
-from ..runtime.bench import family_and_precision
+from ..runtime.bench import EDGETPU_SUFFIX, family_and_precision
 from ..runtime.model import is_model_file
 from ..runtime.modelcard import MODEL_DIR, load_card
 from .schema import issue_at
+
+INTEGER_INPUTS = ("int8", "uint8")  # full-integer models: int8 (LiteRT's default) or uint8 (the Coral model zoo's)
 
 
 def model_on_hardware(params: Any, data: dict[str, Any], scenario_dir: Path) -> list[ConfigIssue]:
@@ -38,7 +40,7 @@ def model_on_hardware(params: Any, data: dict[str, Any], scenario_dir: Path) -> 
         return []  # the stage's own checks name what is wrong with the card
     dtype = card.inputs[0].dtype
     precision = family_and_precision(path.stem, dtype)[1]
-    if precision == "int8":
+    if precision in INTEGER_INPUTS or path.stem.endswith(EDGETPU_SUFFIX):  # compiled for the Edge TPU: integer
         return []
     return [issue_at("model", f"an int8 model: {profile.name} runs models on its accelerator (delegate "
                               f"{profile.delegate}), which runs full-int8 models only, and int8_conv_relative "
