@@ -194,13 +194,16 @@ def is_sweep_out(out: Path) -> bool:
 
 def earlier_files(out: Path) -> list[Path]:
     """The files below ``out`` that the sweep of ``out/sweep.json`` wrote (its ``files``, found again below ``out``
-    when the folder was moved); none without a readable sweep.json."""
+    when the folder was moved); none without a readable sweep.json. A path that leads out of ``out`` once resolved
+    (``..``, a link: a sweep.json edited or from elsewhere) is none of them."""
     try:
         summary = json.loads((Path(out) / SUMMARY).read_text(encoding="utf-8"))
         then = Path(summary["out"])
-        return [Path(out) / Path(f).relative_to(then) for f in summary["files"] if Path(f).is_relative_to(then)]
+        named = [Path(out) / Path(f).relative_to(then) for f in summary["files"] if Path(f).is_relative_to(then)]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
+    inside = Path(out).resolve()
+    return [path for path in named if path.resolve().is_relative_to(inside) and path.resolve() != inside]
 
 
 def remove_earlier(out: Path, earlier: list[Path]) -> None:

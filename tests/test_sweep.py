@@ -153,6 +153,20 @@ def test_overwrite_removes_only_what_the_sweep_made(tmp_path):
                                        "runs/mine/run.json", "runs/c001-r1/kept.txt"])
 
 
+def test_overwrite_follows_no_path_of_sweep_json_out_of_the_folder(tmp_path):
+    """A sweep.json edited by hand or come from elsewhere may list '..' paths or a link out of the folder: none of
+    them is removed, nor any folder outside."""
+    out, victim = tmp_path / "sweep", tmp_path / "victim"
+    (out / "runs").mkdir(parents=True)
+    victim.mkdir()
+    (victim / "data.txt").write_text("mine")
+    (out / "plots").symlink_to(victim)
+    (out / "sweep.json").write_text(json.dumps({"kind": "sweep", "out": str(out), "files": [
+        str(out / ".." / "victim" / "data.txt"), str(out / "plots" / "data.txt")]}))
+    assert prepare_out(out, overwrite=True) == []
+    assert (victim / "data.txt").read_text() == "mine" and not (out / "sweep.json").exists()
+
+
 def test_the_local_clusters_workers_take_ctrl_c_quietly(capfd):
     """Ctrl-C in a terminal reaches every process of its group, the workers too: they keep on (the sweep closes
     them in order), logging nothing."""
