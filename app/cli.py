@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import sys
 import textwrap
@@ -19,7 +18,7 @@ from .compare import cmd_compare, compare_options
 from .outputs import output_file
 from .progress import ground_bar, simulation_bar, wanted
 from .run_setup import (bound_heap, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
-                        write_resolved as _write_resolved)
+                        unmake_run_dir, write_resolved as _write_resolved)
 from .summary import run_summary, summary_lines
 from .sweep_command import cmd_sweep, sweep_options
 
@@ -65,6 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_warnings(scenario)
     run_dir = args.out or Path("runs") / scenario.name
+    empty_before = run_dir.is_dir() and not any(run_dir.iterdir())
     _prepare_run_dir(run_dir, args.overwrite)
     _write_resolved(run_dir, scenario)
     from onboard.sim.frame_pool import default_workers
@@ -83,8 +83,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, OrbitEdgeError, OSError, BrokenProcessPool) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if mission is None and isinstance(err, InputFileError):  # an input it could not read: nothing ran
-            shutil.rmtree(run_dir, ignore_errors=True)
-            raise OrbitEdgeError(f"{err}; nothing was simulated, {run_dir} removed") from None
+            unmake_run_dir(run_dir, keep_folder=empty_before)
+            raise OrbitEdgeError(f"{err}; nothing was simulated, and nothing of it is left in {run_dir}") from None
         print(f"orbitedge: {_stop_reason(err, run_dir)}; writing the partial report of {run_dir} (marked incomplete)",
               file=sys.stderr)
         try:

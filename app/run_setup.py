@@ -48,6 +48,18 @@ def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
     output_dir(run_dir, "--out")
 
 
+def unmake_run_dir(run_dir: Path, keep_folder: bool) -> None:
+    """Remove what a run wrote in ``run_dir`` before anything was simulated (its RUN_DIR_MARKS), and the folder
+    itself unless ``keep_folder`` (an empty folder of the user's, a mount point, that was there before)."""
+    for mark in RUN_DIR_MARKS:
+        if mark.endswith("/"):
+            shutil.rmtree(run_dir / mark, ignore_errors=True)
+        else:
+            (run_dir / mark).unlink(missing_ok=True)
+    if not keep_folder and not any(run_dir.iterdir()):
+        run_dir.rmdir()
+
+
 def write_resolved(run_dir: Path, scenario: Any) -> None:
     """``run_dir/scenario.yaml``: the scenario as resolved (``Scenario.resolved``, overrides applied), and the empty
     ``telemetry/`` the recorder fills: the RUN_DIR_MARKS, there from a run's first moment, so that ``--overwrite``

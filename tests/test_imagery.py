@@ -588,5 +588,8 @@ def test_a_truncated_band_file_is_named_with_its_key_and_nothing_is_simulated(tm
     assert main(["run", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "cut.tif: world.bands.B: GDAL cannot read its pixels" in err and "Traceback" not in err
-    assert err.rstrip().endswith(f"nothing was simulated, {tmp_path / 'run'} removed")
+    assert err.rstrip().endswith(f"nothing was simulated, and nothing of it is left in {tmp_path / 'run'}")
     assert not (tmp_path / "run").exists()
+    (tmp_path / "mount").mkdir()  # an empty folder of the user's (a mount point) stays
+    assert main(["run", str(path), "--out", str(tmp_path / "mount"), "--quiet"]) == 2
+    assert (tmp_path / "mount").is_dir() and not any((tmp_path / "mount").iterdir())
