@@ -213,7 +213,8 @@ def runs_model(stage: StageEntry, model_cards: Mapping[str, Any]) -> bool:
 
 def verdict(comp: Mapping[str, Any], stages: Sequence[StageEntry],
             model_cards: Mapping[str, Any] | None = None) -> str:
-    """One sentence that opens the report, with the same meaning in every run: this run's downlinked bytes against
+    """One sentence that opens the report, with the same meaning in every run: this run's image bytes (its
+    products without their georeferencing sidecars, as the comparison counts every row) against
     the best lossless alternative in the comparison (``comp["rows"]``, by ``pipeline`` name: ``best_lossless``
     when present, else the smallest of ``encode_only``, ``bent_pipe_single``, ``bent_pipe``), as a ratio, and the
     share of clear ground it loses; with a superres stage, the product's scale and cPSNR. Says plainly when this
@@ -240,10 +241,10 @@ def verdict(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     if sent == 0:
         bytes_part = f"sends nothing against {against}"
     elif sent <= ref["bytes"]:
-        bytes_part = f"sends {ref['bytes'] / sent:.1f}x fewer bytes ({fmt_bytes(sent)}) than {against}{product}"
+        bytes_part = f"sends {ref['bytes'] / sent:.1f}x fewer image bytes ({fmt_bytes(sent)}) than {against}{product}"
     else:
-        bytes_part = (f"sends {sent / ref['bytes']:.1f}x MORE bytes ({fmt_bytes(sent)}) than {against}{product}: it "
-                      "costs downlink here")
+        bytes_part = (f"sends {sent / ref['bytes']:.1f}x MORE image bytes ({fmt_bytes(sent)}) than {against}{product}:"
+                      " it costs downlink here")
     lost = ours.get("clear_pixels_lost_fraction")
     lost_part = ("clear ground lost unknown (no truth)" if lost is None else
                  "loses no clear ground" if lost == 0 else f"loses {fmt_fraction(lost)} of clear ground")

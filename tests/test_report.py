@@ -171,17 +171,17 @@ CLOUD_AI = entries({"stage": "cloud_filter", "method": "model", "model": "auto"}
 def test_verdict_uses_the_best_lossless_codec_when_the_comparison_has_it():
     text = report_module.verdict(rows(bent_pipe=4000, bent_pipe_single=500, encode_only=1500, best_lossless=930,
                                       this_run=300), CLOUD_AI)
-    assert text == ("On-board AI (cloud_filter > encode) sends 3.1x fewer bytes (300 B) than the best lossless codec on "
+    assert text == ("On-board AI (cloud_filter > encode) sends 3.1x fewer image bytes (300 B) than the best lossless codec on "
                     "one frame per scene (JPEG-LS, 930 B), and loses 0.4 % of clear ground.")
 
 
 def test_verdict_falls_back_to_the_smallest_lossless_row_that_exists():
     text = report_module.verdict(rows(bent_pipe=4000, encode_only=1500, this_run=300), CLOUD_AI)
-    assert text == ("On-board AI (cloud_filter > encode) sends 5.0x fewer bytes (300 B) than lossless encoding alone "
+    assert text == ("On-board AI (cloud_filter > encode) sends 5.0x fewer image bytes (300 B) than lossless encoding alone "
                     "(PNG, 1.50 kB), and loses 0.4 % of clear ground.")
     single = report_module.verdict(rows(bent_pipe=4000, bent_pipe_single=1000, encode_only=1500, this_run=300),
                                    CLOUD_AI)
-    assert "3.3x fewer bytes (300 B) than single-frame bent-pipe (1.00 kB)" in single
+    assert "3.3x fewer image bytes (300 B) than single-frame bent-pipe (1.00 kB)" in single
     unmeasured = report_module.verdict(rows(bent_pipe=4000, encode_only=1500, best_lossless=None, this_run=300),
                                        CLOUD_AI)
     assert "than lossless encoding alone (PNG, 1.50 kB)" in unmeasured  # a best_lossless row without bytes
@@ -193,7 +193,7 @@ def test_verdict_says_plainly_when_the_pipeline_sends_more():
     comp = rows(bent_pipe=8000, best_lossless=1000, this_run=2200)
     comp["rows"][-1]["cpsnr_db"] = 35.86
     text = report_module.verdict(comp, superres)
-    assert text.startswith("On-board AI (superres > encode) sends 2.2x MORE bytes (2.20 kB) than the best lossless "
+    assert text.startswith("On-board AI (superres > encode) sends 2.2x MORE image bytes (2.20 kB) than the best lossless "
                            "codec on one frame per scene (JPEG-LS, 1.00 kB) for a x2 super-resolved product (cPSNR 35.9 dB): it costs "
                            "downlink here")
     spectral = entries({"stage": "cloud_filter", "method": "spectral", "model": "auto"},
@@ -212,7 +212,7 @@ def test_verdict_opens_the_report_and_warnings_follow(run_dir):
     assert rows_["this_run"]["bytes"] > rows_["encode_only"]["bytes"]  # the tiny run ships a raw tile
     assert report["verdict"] == (
         f"On-board processing (no stages) sends {rows_['this_run']['bytes'] / rows_['encode_only']['bytes']:.1f}x "
-        f"MORE bytes ({fmt_bytes(rows_['this_run']['bytes'])}) than lossless encoding alone (4.61 kB): it costs "
+        f"MORE image bytes ({fmt_bytes(rows_['this_run']['bytes'])}) than lossless encoding alone (4.61 kB): it costs "
         "downlink here, and loses no clear ground.")
     lines = (run_dir / "report.md").read_text().splitlines()
     assert lines[0] == "# orbitedge report: tiny" and lines[2] == f"**Verdict: {report['verdict']}**"
