@@ -119,8 +119,8 @@ def _score_mask(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy
         s = frame.scored
         pixel += confusion(mask[s], frame.truth_cloud[s])
         tile_px, limit = policy["tile_px"], policy["max_cloud_fraction"]
-        predicted_drop = withheld(cloud_fractions(mask, tile_px), limit)
-        true_drop = withheld(cloud_fractions(frame.truth_cloud, tile_px), limit)
+        predicted_drop = withheld(cloud_fractions(mask, tile_px, frame.valid), limit)
+        true_drop = withheld(cloud_fractions(frame.truth_cloud, tile_px, frame.valid), limit)
         counts = tile_sums(s, tile_px)
         tile += confusion(predicted_drop[counts > 0], true_drop[counts > 0])
     saved, lost = policy_outcome(frames, masks, policy)
@@ -140,7 +140,7 @@ def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], pol
     for frame, mask in zip(frames, masks):
         tile_px = int(policy["tile_px"])
         sizes = np.array([box.pixels for box in tile_boxes(*mask.shape, tile_px)])
-        drop = withheld(cloud_fractions(mask, tile_px), policy["max_cloud_fraction"])
+        drop = withheld(cloud_fractions(mask, tile_px, frame.valid), policy["max_cloud_fraction"])
         if frame.valid is not None:  # a tile of fill only is dropped whatever the mask (NO_DATA on board)
             drop |= tile_sums(frame.valid, tile_px) == 0
         truly_clear = frame.scored & ~frame.truth_cloud

@@ -66,11 +66,15 @@ def tile_sums(values: np.ndarray, tile_px: int) -> np.ndarray:
     return np.add.reduceat(np.add.reduceat(values.astype(np.int64), rows, axis=0), cols, axis=1).ravel()
 
 
-def cloud_fractions(cloudy: np.ndarray, tile_px: int) -> np.ndarray:
+def cloud_fractions(cloudy: np.ndarray, tile_px: int, data: np.ndarray | None = None) -> np.ndarray:
     """Per decision tile (:func:`tile_boxes` order), the share of its pixels that the (H, W) bool mask ``cloudy``
-    flags: a (n_tiles,) float64 array, each tile's cloudy pixels over all its pixels (as the cloud filter counts)."""
-    sizes = np.array([box.pixels for box in tile_boxes(*cloudy.shape, tile_px)], dtype=np.int64)
-    return tile_sums(cloudy, tile_px) / sizes
+    flags: a (n_tiles,) float64 array, each tile's cloudy pixels over all its pixels (as the cloud filter counts);
+    with ``data`` (H, W) bool, over the pixels that hold data only (fill is neither cloud nor clear; a tile of fill
+    only counts 0, and the cloud filter drops it as no_data)."""
+    if data is None:
+        sizes = np.array([box.pixels for box in tile_boxes(*cloudy.shape, tile_px)], dtype=np.int64)
+        return tile_sums(cloudy, tile_px) / sizes
+    return tile_sums(cloudy & data, tile_px) / np.maximum(tile_sums(data, tile_px), 1)
 
 
 def withheld(cloud_fraction: Any, max_cloud_fraction: float) -> Any:

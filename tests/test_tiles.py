@@ -53,6 +53,19 @@ def test_tile_sums_and_cloud_fractions_match_the_tile_grid(height, width, tile_p
     boxes = tile_boxes(height, width, tile_px)
     assert tile_sums(values, tile_px).tolist() == [int(values[box.window].sum()) for box in boxes]
     assert cloud_fractions(values, tile_px).tolist() == [float(values[box.window].mean()) for box in boxes]
+    data = np.random.default_rng(seed + 1).random((height, width)) < 0.7  # the rest: fill, no world there
+    expected = [float(values[box.window][data[box.window]].mean()) if data[box.window].any() else 0.0
+                for box in boxes]
+    np.testing.assert_allclose(cloud_fractions(values, tile_px, data), expected, rtol=1e-12)
+
+
+def test_a_tile_mostly_fill_is_judged_on_its_data():
+    """90 % fill and 10 % cloud: all of its ground is cloud, so it is withheld (over all its pixels it was 0.1)."""
+    cloudy = np.zeros((10, 10), bool)
+    cloudy[0] = True
+    data = cloudy.copy()
+    assert cloud_fractions(cloudy, 10).tolist() == [0.1] and cloud_fractions(cloudy, 10, data).tolist() == [1.0]
+    assert withheld(cloud_fractions(cloudy, 10, data), 0.9).tolist() == [True]
 
 
 def test_a_tile_at_the_limit_is_kept_and_one_above_it_withheld():

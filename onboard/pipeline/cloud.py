@@ -236,7 +236,7 @@ class CloudFilter(Stage):
         work.clear = ~cloudy_frames & data
         kept = []
         boxes = tile_boxes(*stack.shape[1:3], self.params.tile_px)
-        fractions = cloud_fractions(cloudy, self.params.tile_px)
+        fractions = cloud_fractions(cloudy, self.params.tile_px, data.any(axis=0))
         clear_px = tile_sums(~cloudy & data.any(axis=0), self.params.tile_px)
         data_px = tile_sums(data.any(axis=0), self.params.tile_px)
         for box, fraction, tile_clear_px, tile_data_px in zip(boxes, fractions, clear_px, data_px):
