@@ -125,9 +125,11 @@ def a_run_under_way(out, process, timeout_s=120):
 def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop):
     path = write_sweep(tmp_path, TINY)
     out = tmp_path / "out"
+    # a shell's background job (make test under nohup, CI) starts with SIGINT ignored, which Python then keeps:
+    # the command gets the default action back, as a terminal's foreground command has it
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "sweep", str(path), "--out", str(out), "--workers",
                                 "1"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         a_run_under_way(out, process)
         if stop.startswith("SIGTERM"):
