@@ -201,7 +201,7 @@ class Costly(Quarters):
         return self.cost
 
 
-@pytest.mark.parametrize("cost", [float("nan"), float("inf"), -1.0, None, "1"])
+@pytest.mark.parametrize("cost", [float("nan"), float("inf"), -1.0, None, "1", True])
 def test_a_stage_cost_that_is_no_time_is_refused_even_from_a_built_in_stage(monkeypatch, cost):
     shipped = runner.builtin_stage_classes
     monkeypatch.setattr(runner, "builtin_stage_classes", lambda: {**shipped(), Costly.name: Costly})

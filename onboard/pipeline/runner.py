@@ -162,7 +162,7 @@ class Pipeline:
         frame_id = work.frame.frame_id
         with _plugin_faults(stage.name, "cost_s", frame_id):
             cost_s = stage.cost_s(work)
-        if not (isinstance(cost_s, numbers.Real) and math.isfinite(cost_s) and cost_s >= 0):
+        if isinstance(cost_s, bool) or not (isinstance(cost_s, numbers.Real) and math.isfinite(cost_s) and cost_s >= 0):
             raise StageFault(_stage_origin(stage.name), "cost_s",
                              f"expected a finite number of seconds >= 0, found {cost_s!r}", frame_id)
         return float(cost_s)
