@@ -70,18 +70,20 @@ def true_clear_px(products: Sequence[Product], run: RunData) -> list[float | Non
 
 def _clear_px(product: Product, layers: Mapping[str, np.ndarray]) -> float | None:
     """The truly clear pixels an image ``product`` delivered, on the camera's grid, from its frame's truth
-    ``layers``; None where the truth does not know the cloud under one of its valid pixels."""
+    ``layers``; None where the truth does not know the cloud under one of the pixels it delivered."""
     line = product.line
     s, t = line.scale, line.tile
-    if layers["unknown"][TileBox.of(t).camera_window(s)].any():
+    delivered = has_data(decode_product(product.path, line)) if line.masked else None  # masked-out: fill
+    unknown = layers["unknown"][TileBox.of(t).camera_window(s)]
+    if (unknown & delivered[::s, ::s] if delivered is not None else unknown).any():
         return None
     if s > 1 and "hr_clear" in layers:
         clear = layers["hr_clear"]
     else:
         clear = np.repeat(np.repeat(layers["clear"], s, 0), s, 1)
     box = clear[TileBox.of(t).window]
-    if line.masked:  # the masked-out pixels (fill) were not delivered
-        box = box & has_data(decode_product(product.path, line))
+    if delivered is not None:
+        box = box & delivered
     return int(np.count_nonzero(box)) / (s * s)
 
 

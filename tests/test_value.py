@@ -171,3 +171,27 @@ def test_an_unknown_order_is_refused_with_its_path(capsys):
     assert main(["validate", str(QUICKSTART), "--set", "downlink.order=fastest"]) == 2
     err = capsys.readouterr().err
     assert "downlink.order" in err and "value_density" in err and "fastest" in err
+
+
+def test_unknown_cloud_under_masked_out_pixels_leaves_the_oracle_known(tmp_path):
+    """The truth may not know the cloud where the product holds fill (masked out on board): the oracle counts what
+    the product delivered, and is unknown (None) only where it delivered a pixel of unknown cloud."""
+    from ground.reception import Product
+    from ground.value import _clear_px
+    from rundir.codec import FILL_DN, encode
+    from rundir.manifest import ManifestLine, TileGeometry
+
+    dn = np.full((4, 4, 4), 100, np.uint16)
+    dn[:2] = FILL_DN  # masked out on board
+    path = tmp_path / "p.raw"
+    path.write_bytes(encode(dn, "raw", 12))
+    line = ManifestLine(id="p", file="p.raw", satellite="s", frame_ids=("f",), pass_id="p0", target="t",
+                        capture_t_s=0.0, capture_utc="2026-06-21T00:00:00.000Z", format="raw", kind="image",
+                        dtype="uint16", bit_depth=12, bands=("B", "G", "R", "NIR"), shape=(4, 4, 4),
+                        tile=TileGeometry(0, 0, 4, 4, 4, 4), footprint=None, masked=True)
+    clear = np.ones((4, 4), bool)
+    unknown = np.zeros((4, 4), bool)
+    unknown[:2] = True  # under the fill only
+    assert _clear_px(Product(line, path, 1), {"clear": clear & ~unknown, "unknown": unknown}) == 8
+    unknown[2, 0] = True  # under a delivered pixel
+    assert _clear_px(Product(line, path, 1), {"clear": clear & ~unknown, "unknown": unknown}) is None
