@@ -31,8 +31,8 @@ from .run_data import RunData
 RD_PLOT = "plots/rate-distortion.png"  # drawn by ground.plots.write_plots from rate_distortion
 CODEC_NAMES = {"lossless_jpegls": "JPEG-LS", "lossless_jpeg2000": "JPEG 2000 (5/3)"}
 NOTE = ("the same finished frames for every row; bursts count K frames except bent_pipe_single, best_lossless and "
-        "lossy_same_bytes (one frame per scene); saved is against bent_pipe_single; the simpler pipelines' encoded sizes "
-        "are on-board estimates (for a burst, frame 0's size times K); every row counts image bytes alone: this run's "
+        "lossy_same_bytes (one frame per scene); saved is against bent_pipe_single; the simpler pipelines' encoded "
+        "sizes are on-board estimates (for a burst, frame 0's size times K); every row counts image bytes alone: this run's "
         "products' georeferencing sidecars (sidecar_bytes, in the bandwidth section's figures) are left out, as the "
         "estimates have none")
 

@@ -53,8 +53,9 @@ AOS_SLACK_S = 1e-3  # manifest and contact times are rounded to the millisecond
 def true_clear_px(products: Sequence[Product], run: RunData) -> list[float | None]:
     """Per product (ground.reception.Product), the truly clear pixels it delivered, counted on the camera's grid (a
     super-resolved product's pixels / scale²); 0 for an auxiliary product (a cloud mask), None when its frame has no
-    truth file or the truth does not know the cloud under some of its valid pixels (imagery without a cloud mask). Truth on the product's grid is ``hr_clear`` for a super-resolved product (clear ground some frame
-    of the burst saw clear), else ``valid`` and ``cloud`` 0, repeated to the product's scale. One frame's truth is
+    truth file or the truth does not know the cloud under a pixel it delivered (imagery without a cloud mask).
+    Truth on the product's grid is ``hr_clear`` for a super-resolved product (clear ground some frame of the burst
+    saw clear), else ``valid`` and ``cloud`` 0, repeated to the product's scale. One frame's truth is
     held at a time, so memory does not grow with the run."""
     out: list[float | None] = [0] * len(products)
     by_frame: dict[str, list[int]] = {}

@@ -191,8 +191,8 @@ def test_a_model_the_stage_cannot_use_is_named_at_the_key_it_is_about(tmp_path):
     [overlap] = [p for p in problems if p.path == "overlap_px"]
     assert overlap.found == "30" and overlap.expected.startswith("less than half the 48 px window of ")
     models = [p for p in problems if p.path == "model"]
-    assert len(problems) == 3 and [p.expected.split(" (")[0] for p in models] == ["one unnamed output channel, or the output's classes "
-                                                           "naming 'cloud'", "a card with a benchmark block"]
+    assert len(problems) == 3 and [p.expected.split(" (")[0] for p in models] == [
+        "one unnamed output channel, or the output's classes naming 'cloud'", "a card with a benchmark block"]
     assert "classes ['water']" in models[0].found and models[1].found.endswith("without one")
 
 

@@ -41,7 +41,8 @@ def test_this_run_counts_image_bytes_as_the_estimates_do_its_sidecars_apart(tiny
     for m in manifest:
         sidecar = tiny_run / "downlink" / (m["file"] + ".aux.xml")
         sidecar.write_bytes(b"<PAMDataset/>" * 10)
-        m["sidecars"] = [{"file": sidecar.name, "bytes": 130, "sha256": hashlib.sha256(sidecar.read_bytes()).hexdigest()}]
+        digest = hashlib.sha256(sidecar.read_bytes()).hexdigest()
+        m["sidecars"] = [{"file": sidecar.name, "bytes": 130, "sha256": digest}]
         m["bytes"] += 130
     path.write_text("".join(json.dumps(m) + "\n" for m in manifest))
     run = load_run(tiny_run)

@@ -562,7 +562,8 @@ def test_no_data_is_no_product_no_clear_pixel_and_no_mosaic_pixel(tmp_path):
     run_dir = tmp_path / "run"
     assert main(["run", str(path), "--out", str(run_dir), "--quiet"]) == 0
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["ledger"]["balanced"] and report["ledger"]["products_decided_by_stage"]["cloud_filter"].get("no_data", 0) > 0
+    ledger = report["ledger"]
+    assert ledger["balanced"] and ledger["products_decided_by_stage"]["cloud_filter"].get("no_data", 0) > 0
     lines = [json.loads(x) for x in (run_dir / "downlink" / "manifest.jsonl").read_text().splitlines()]
     assert lines
     for line in lines:
