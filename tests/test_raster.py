@@ -35,6 +35,8 @@ def test_bad_input_files_are_named(tmp_path):
     (tmp_path / "imagery").mkdir()
     with pytest.raises(InputFileError, match="imagery: a folder, not an image file"):
         open_image(tmp_path / "imagery")
+    with pytest.raises(InputFileError, match="x: no such file"):  # a name the OS refuses (too long) is no file
+        open_image(tmp_path / ("x" * 300))
     (tmp_path / "junk.png").write_bytes(b"not an image")
     with pytest.raises(InputFileError, match="junk.png: GDAL cannot open"):
         open_image(tmp_path / "junk.png")

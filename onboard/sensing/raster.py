@@ -87,11 +87,11 @@ class ImageInfo:
 def open_image(path: Path) -> Any:
     """``rasterio.open(path)``; InputFileError naming the file when GDAL cannot open it."""
     try:
-        exists = path.is_file()
+        exists, folder = path.is_file(), path.is_dir()
     except (OSError, ValueError):  # a name the OS refuses: too long, a NUL byte
-        exists = False
+        exists = folder = False
     if not exists:
-        raise InputFileError(path, "a folder, not an image file" if path.is_dir() else "no such file")
+        raise InputFileError(path, "a folder, not an image file" if folder else "no such file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)  # reported as a problem of its own
