@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ground.document import fmt_bytes, fmt_duration, fmt_fraction
 from rundir.errors import InputFileError
+from rundir.files import check_run_dir
 from rundir.run_info import RunInfo
 
 Report = Mapping[str, Any]
@@ -171,16 +172,13 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], RunInfo | None]:
 
 
 def _check_run_dir(run_dir: Path) -> None:
-    """Raise InputFileError unless ``run_dir`` is a run directory: the texts of :func:`ground.run_data.load_run`, and
-    a sweep's folder pointed at its report and its runs."""
-    if not run_dir.is_dir():
-        raise InputFileError(run_dir, "not a run directory: a file" if run_dir.exists() else "no such run directory")
+    """Raise InputFileError unless ``run_dir`` is a run directory (:func:`rundir.files.check_run_dir`, as the ground
+    says it), pointing a sweep's folder at its report and its runs."""
     if (run_dir / "sweep.json").is_file():
         report = next((n for n in ("sweep.md", "sweep.html") if (run_dir / n).is_file()), "sweep.json")
         raise InputFileError(run_dir, f"not a run directory: a sweep's folder; see its {report}, or compare its run "
                                       f"directories ({run_dir / 'runs'}/*)")
-    if not (run_dir / "downlink").is_dir() and not (run_dir / "telemetry").is_dir():
-        raise InputFileError(run_dir, "not a run directory: it has neither downlink/ nor telemetry/")
+    check_run_dir(run_dir)
 
 
 def figures_of(report: Report, info: RunInfo | None,

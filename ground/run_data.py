@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from rundir.errors import InputFileError
+from rundir.files import check_run_dir
 from rundir.manifest import ManifestLine
 from rundir.records import Record, RecordError
 from rundir.run_info import RunInfo
@@ -66,10 +66,7 @@ def load_run(run_dir: Path) -> RunData:
     Raises InputFileError when ``run_dir`` is not a directory or has neither ``downlink/`` nor ``telemetry/``.
     """
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputFileError(run_dir, "not a run directory: a file" if run_dir.exists() else "no such run directory")
-    if not (run_dir / "downlink").is_dir() and not (run_dir / "telemetry").is_dir():
-        raise InputFileError(run_dir, "not a run directory: it has neither downlink/ nor telemetry/")
+    check_run_dir(run_dir)
     missing = [part for part in ("downlink/", "telemetry/", "truth/") if not (run_dir / part).is_dir()]
     reception = receive(run_dir)
     anomalies = list(reception.anomalies)

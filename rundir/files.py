@@ -1,4 +1,4 @@
-"""How the run directory's files are written: atomically (a reader sees the old file or the whole new one), JSON with
+"""What makes a folder a run directory (:func:`check_run_dir`), and how its files are written: atomically (a reader sees the old file or the whole new one), JSON with
 sorted keys, JSON lines as one sorted-key object per line, and arrays as deflated ``.npz``.
 
 The spacecraft writes every file through these helpers and the ground writes its report and mosaics with
@@ -14,6 +14,17 @@ from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Mapping
 
 import numpy as np
+
+from rundir.errors import InputFileError
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """InputFileError naming ``run_dir`` unless it is a run directory: a folder with ``downlink/`` or ``telemetry/``
+    (what the ground reads; either alone is a run, partly written)."""
+    if not run_dir.is_dir():
+        raise InputFileError(run_dir, "not a run directory: a file" if run_dir.exists() else "no such run directory")
+    if not (run_dir / "downlink").is_dir() and not (run_dir / "telemetry").is_dir():
+        raise InputFileError(run_dir, "not a run directory: it has neither downlink/ nor telemetry/")
 
 
 def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
