@@ -5,7 +5,9 @@
   rule, the project's own spectral test and, where it is installed, ukis-csmask.
 - **real->sim**: ukis-csmask, a cloud CNN trained on real Landsat and Sentinel-2 imagery (Wieland et al. 2019,
   Remote Sens. Environ. 230; its ONNX weights ship in its wheel), scored on synthetic held-out frames against
-  their exact truth; and the false-positive rate of the classic spectral rule on synthetic clear pixels next to
+  their exact truth. It is applied as its documentation asks, on bands at about 30 m (``PEER_GSD_M``): a frame
+  with finer pixels is averaged to 30 m first and the mask returned to the frame's grid (the figure at each
+  frame's own GSD is kept beside it). Then the false-positive rate of the classic spectral rule on synthetic clear pixels next to
   its rate on the real clear pixels.
 - **cloud sheets**: the real clear tiles under a grey water-cloud layer (the world's own composition) of optical
   thickness 0.5 to 6, featureless or cellular: the share of pixels each shipped model flags (all are cloud).
@@ -59,6 +61,7 @@ OUT_JSON = ROOT / "benchmarks" / "results" / "realism.json"
 SHIPPED = ("cloud_bgrn_int8", "cloud_bgrn_float32", "cloud_rgb_int8", "cloud_rgb_float32")
 BGRN = ("B", "G", "R", "NIR")
 SEED = 2026
+PEER_GSD_M = 30.0  # ukis-csmask's input: "bands ... in approximately 30 m resolution" (CSmask's docstring)
 MATCHED_LANDCOVER = tuple(k for k in range(len(LANDCOVER_CLASSES)) if k not in (SNOW, DESERT))
 
 # Targets of issue 10, checked in one run (and, with some margin, by tests/test_realism.py).
@@ -92,6 +95,18 @@ def ukis_mask() -> Callable[[np.ndarray], np.ndarray] | None:
                             product_level="l1c", intra_op_num_threads=2, inter_op_num_threads=1)
         return result.csm[..., 0] == 1  # class 1: cloud
     return mask
+
+
+def at_peer_gsd(mask: Callable[[np.ndarray], np.ndarray], toa: np.ndarray, gsd_m: float) -> np.ndarray:
+    """``mask`` (H, W, B) -> (H, W) bool applied to a frame ``toa`` at PEER_GSD_M: a frame with finer pixels is
+    area-averaged to it (OpenCV INTER_AREA, ``gsd_m / PEER_GSD_M`` of its size, at least 8 px) and the mask
+    returned to the frame's (H, W) grid by nearest neighbour; a frame at PEER_GSD_M or coarser goes as it is."""
+    if gsd_m >= PEER_GSD_M:
+        return mask(toa)
+    h, w = toa.shape[:2]
+    size = (max(round(w * gsd_m / PEER_GSD_M), 8), max(round(h * gsd_m / PEER_GSD_M), 8))
+    coarse = mask(cv2.resize(np.ascontiguousarray(toa, np.float32), size, interpolation=cv2.INTER_AREA))
+    return cv2.resize(coarse.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
 # --------------------------------------------------------------------------------------------- sim->real
@@ -177,9 +192,10 @@ def synthetic_frames(count: int, size_px: int = 512) -> cloud_data.CloudFrames:
     return cloud_data.make_frames("heldout", count, size_px, SEED, oversample_bright=False)
 
 
-def real_to_sim(frames: cloud_data.CloudFrames, real_rule_fpr: float) -> dict[str, Any]:
-    """ukis-csmask on synthetic frames against their truth, and the classic rule's false alarms on synthetic clear
-    pixels (overall, over the land covers the real tiles show, and per land cover) against ``real_rule_fpr``."""
+def real_to_sim(frames: cloud_data.CloudFrames, real_rule_fpr: float, peer: bool = True) -> dict[str, Any]:
+    """The classic rule's false alarms on synthetic clear pixels (overall, over the real tiles' land covers, per
+    land cover) and, with ``peer`` where it is installed, ukis-csmask against the frames' truth (at PEER_GSD_M,
+    and at each frame's GSD)."""
     result: dict[str, Any] = {"frames": len(frames.draws), "frame_px": int(frames.toa.shape[1]),
                               "split": "heldout (zones and world seeds unseen in training), no bright over-sampling",
                               "cloud_share": round(float(frames.label.mean()), 4)}
@@ -199,15 +215,23 @@ def real_to_sim(frames: cloud_data.CloudFrames, real_rule_fpr: float) -> dict[st
     }
     ratio = result["classic_rule"]["synthetic_matched_clear_fpr"] / max(real_rule_fpr, 1e-6)
     result["classic_rule"]["matched_fpr_ratio"] = round(ratio, 2)
-    peer = ukis_mask()
-    if peer is not None:
-        predicted = np.stack([peer(frame) for frame in toa])
-        s = scores(confusion(predicted, frames.label))
-        result["ukis_csmask"] = {**{k: round(v, 4) for k, v in s.items() if k in ("f1", "iou", "fpr", "precision",
-                                                                                   "recall")},
-                                 "thin_recall": round(float(predicted[frames.cloud == CLOUD_THIN].mean()), 4),
-                                 "thick_recall": round(float(predicted[frames.cloud == CLOUD_THICK].mean()), 4)}
+    mask = ukis_mask() if peer else None
+    if mask is not None:
+        gsd_m = [draw.gsd_m for draw in frames.draws]
+        result["ukis_csmask"] = {"input_gsd_m": f"{PEER_GSD_M:g} (frames with finer pixels averaged to it)",
+                                 **_peer_scores(np.stack([at_peer_gsd(mask, f, g) for f, g in zip(toa, gsd_m)]),
+                                                frames)}
+        result["ukis_csmask_native_gsd"] = {"input_gsd_m": f"each frame's own, {min(gsd_m):g} to {max(gsd_m):g}",
+                                            **_peer_scores(np.stack([mask(frame) for frame in toa]), frames)}
     return result
+
+
+def _peer_scores(predicted: np.ndarray, frames: cloud_data.CloudFrames) -> dict[str, float]:
+    """Precision, recall, F1, IoU, false-positive rate and thin/thick recall of masks (N, H, W) against truth."""
+    s = scores(confusion(predicted, frames.label))
+    return {**{k: round(v, 4) for k, v in s.items() if k in ("f1", "iou", "fpr", "precision", "recall")},
+            "thin_recall": round(float(predicted[frames.cloud == CLOUD_THIN].mean()), 4),
+            "thick_recall": round(float(predicted[frames.cloud == CLOUD_THICK].mean()), 4)}
 
 
 # -------------------------------------------------------------------------------------------- statistics
@@ -360,7 +384,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             print(f"sheet     {name:20s} {kind:8s} flagged at tau " + "  ".join(
                 f"{tau} {share:.3f}" for tau, share in sheet[name][kind].items()))
     if "ukis_csmask" in real_sim:
-        print(f"real->sim ukis_csmask F1 {real_sim['ukis_csmask']['f1']:.3f} on {args.frames} synthetic frames")
+        print(f"real->sim ukis_csmask F1 {real_sim['ukis_csmask']['f1']:.3f} on {args.frames} synthetic frames at "
+              f"{PEER_GSD_M:g} m ({real_sim['ukis_csmask_native_gsd']['f1']:.3f} at each frame's own GSD)")
     rule = real_sim["classic_rule"]
     print(f"classic rule FPR: synthetic {rule['synthetic_clear_fpr']:.4f} (matched land cover "
           f"{rule['synthetic_matched_clear_fpr']:.4f}), real {rule['real_clear_fpr']:.4f}")

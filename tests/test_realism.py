@@ -49,14 +49,31 @@ def test_rgb_model_on_real_tiles(sim_to_real):
 def test_real_trained_peer_on_the_synthetic_world(frames):
     pytest.importorskip("ukis_csmask", reason="the realism check needs the [realism] extra")
     result = realism.real_to_sim(frames, real_rule_fpr=0.004)
-    assert result["ukis_csmask"]["f1"] >= 0.78  # target 0.88: missed (0.87 on 48 frames, 0.83 on these 6)
+    # at the 30 m it asks for: 0.94 on 48 frames and on these 6; at each frame's own GSD (4 to 36 m) 0.87 and 0.83
+    assert result["ukis_csmask"]["f1"] >= realism.TARGETS["peer_synthetic_f1_min"]
+    assert result["ukis_csmask"]["f1"] > result["ukis_csmask_native_gsd"]["f1"] + 0.05  # the 4 m frame
     assert result["ukis_csmask"]["thick_recall"] >= 0.95  # it finds the synthetic thick cloud
+
+
+def test_the_peer_sees_a_frame_at_30_m():
+    seen = []
+
+    def mask(toa):
+        seen.append(toa.shape)
+        return toa[..., 0] > 0.5
+
+    toa = np.zeros((100, 120, 4), np.float32)
+    toa[:50] = 1.0
+    out = realism.at_peer_gsd(mask, toa, 6.0)  # 5x finer than 30 m
+    assert seen == [(20, 24, 4)] and out.shape == (100, 120)
+    assert out[:50].all() and not out[50:].any()
+    assert realism.at_peer_gsd(mask, toa, 30.0).shape == (100, 120) and seen[-1] == (100, 120, 4)
 
 
 def test_classic_rule_false_alarms_match_real_ones(frames, sim_to_real):
     real_fpr = sim_to_real["classic_rule"]["pooled"]["fpr"]
     assert 0 < real_fpr < 0.02  # the rule is nearly silent on real clear land ...
-    result = realism.real_to_sim(frames, real_fpr)["classic_rule"]
+    result = realism.real_to_sim(frames, real_fpr, peer=False)["classic_rule"]
     assert result["synthetic_matched_clear_fpr"] <= realism.TARGETS["rule_fpr_ratio_max"] * real_fpr + 0.002  # ... and here
 
 
