@@ -195,8 +195,10 @@ def test_a_frame_pool_worker_killed_mid_run_ends_in_a_partial_report(tmp_path):
     from benchmarks.large_frames import children
 
     out = tmp_path / "run"
+    # PYTHONFAULTHANDLER: should the run hang, the SIGABRT below makes it print every thread's stack
     run = subprocess.Popen([sys.executable, "-m", "app.cli", "run", str(QUICKSTART), "--out", str(out), "--quiet",
-                            "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     try:
         # the pool's workers are the children of its fork server (multiprocessing's "forkserver" start method), a
         # child of the run; they inherit the server's command line
@@ -207,7 +209,15 @@ def test_a_frame_pool_worker_killed_mid_run_ends_in_a_partial_report(tmp_path):
             workers = [w for server in servers for w in children(server)]
             time.sleep(0.05)
         os.kill(workers[0], signal.SIGKILL)
-        _, err = run.communicate(timeout=300)
+        try:
+            _, err = run.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            run.send_signal(signal.SIGABRT)
+            try:
+                err = run.communicate(timeout=30)[1]
+            except subprocess.TimeoutExpired as hung:  # a child of the run still holds its stderr open
+                err = f"(stderr still open after 30 s) {hung.stderr!r}"
+            pytest.fail(f"the run did not end within 300 s of its worker's death; its threads:\n{err}")
     finally:
         run.kill()
         run.wait()
