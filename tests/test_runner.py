@@ -181,6 +181,14 @@ def test_a_plugin_stage_whose_constructor_fails_stops_the_run_before_its_first_f
     assert (out / "report.json").exists() and not (out / "telemetry" / "captures.jsonl").exists()
 
 
+def test_validate_builds_the_pipeline_so_a_failing_constructor_is_named_before_a_run(tmp_path, faulty_installed,
+                                                                                       capsys):
+    assert main(["validate", str(scenario(tmp_path, "  - stage: faulty_init\n  - stage: encode\n"))]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"orbitedge: error: {faulty_plugin('faulty_init')}: __init__(): raised ValueError: exploded in "
+                   "__init__\n")
+
+
 def test_a_plugin_stage_whose_check_fails_is_an_issue_at_its_stage_line(tmp_path, faulty_installed, capsys):
     path = scenario(tmp_path, "  - stage: faulty_check\n  - stage: encode\n")
     assert main(["validate", str(path)]) == 2

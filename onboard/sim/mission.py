@@ -55,6 +55,18 @@ def build_world(cfg: Any, seed: int, base_dir: Path = Path(".")) -> World:
     raise ValueError(f"Unknown world source {cfg.source!r}. Choose from {WORLD_SOURCES}")
 
 
+def build_pipeline(scenario: Scenario) -> Pipeline:
+    """The scenario's on-board pipeline, every stage constructed (its models loaded) for the spacecraft's camera
+    and computer. Raises StageFault when a plugin stage's constructor fails."""
+    craft = scenario.spacecraft
+    camera, profile = craft.camera, hardware.load_profile(craft.compute.hardware)
+    return Pipeline(scenario.stages, Context(
+        bands=tuple(camera.bands), bit_depth=camera.bit_depth,
+        reflectance_per_dn=camera.reflectance_max / camera.dn_max, cpu_relative=profile.cpu_relative, int8_conv_relative=profile.int8_conv_relative, timing=craft.compute.timing,
+        scenario_dir=Path(scenario.source_file).parent,
+        band_centres_um=tuple(round(float(BAND_CENTRES_UM[SYNTHETIC_BANDS.index(b)]), 4) for b in camera.bands)))
+
+
 class RealtimeOverrun(OrbitEdgeError):
     """The device running a real-time simulation fell behind the wall clock."""
 
@@ -83,12 +95,7 @@ class Mission:
         craft = scenario.spacecraft
         self.profile = hardware.load_profile(craft.compute.hardware)
         self.camera = craft.camera
-        self.pipeline = Pipeline(scenario.stages, Context(
-            bands=tuple(craft.camera.bands), bit_depth=craft.camera.bit_depth,
-            reflectance_per_dn=self.camera.reflectance_max / self.camera.dn_max,
-            cpu_relative=self.profile.cpu_relative, int8_conv_relative=self.profile.int8_conv_relative,
-            timing=craft.compute.timing, scenario_dir=Path(scenario.source_file).parent,
-            band_centres_um=tuple(round(float(BAND_CENTRES_UM[SYNTHETIC_BANDS.index(b)]), 4) for b in craft.camera.bands)))
+        self.pipeline = build_pipeline(scenario)
         self.payload = Payload(self.camera, build_world(scenario.world, scenario.seed, Path(scenario.source_file).parent),
                                self.start_utc, scenario.seed, self.pipeline.burst_scale)
         self.names = [s.name for s in scenario.satellites]
