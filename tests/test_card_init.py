@@ -15,7 +15,7 @@ from onboard.runtime.card_init import CardRequest, init_card, misr_planes
 from onboard.runtime.modelcard import load_card
 from onboard.runtime.model import Model
 from rundir.errors import OrbitEdgeError
-from tests.user_models import WINDOW_PX, user_model
+from tests.user_models import WINDOW_PX, onnx_float16_nchw, user_model
 
 
 def card_init(model, *options):
@@ -55,6 +55,16 @@ def test_an_nchw_onnx_card_keeps_its_dynamic_batch_and_per_band_scaling(tmp_path
     card = load_card(model.with_suffix(".json"))
     assert card.inputs[0].scaling.scale == (2.0, 2.0, 2.0, 1.0) and card.inputs[0].scaling.offset == (-0.5,) * 3 + (0,)
     assert Model(model, bands=("B", "G", "R", "NIR")).card.framework == "ONNX"
+
+
+def test_a_non_square_nchw_onnx_model_is_told_by_its_bands(tmp_path, capsys):
+    model = tmp_path / "wide.onnx"
+    model.write_bytes(onnx_float16_nchw(32, 64))  # (batch, 4, 32, 64): the last size is no band count
+    assert card_init(model, "--classes", "clear,cloud", "--activation", "softmax") == 0, capsys.readouterr().err
+    card = load_card(model.with_suffix(".json"))
+    assert card.inputs[0].channels_first and card.inputs[0].shape == (-1, 4, 32, 64)
+    assert card.outputs[0].channels_first and card.outputs[0].shape == (-1, 2, 32, 64)
+    assert Model(model, bands=("B", "G", "R", "NIR")).input_shape[1:] == (32, 64, 4)  # NHWC to orbitedge
 
 
 @pytest.mark.parametrize("options, message", [

@@ -83,7 +83,8 @@ def _tflite(model, kind: str) -> bytes:
     return converter.convert()
 
 
-def _onnx_float16_nchw() -> bytes:
+def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX) -> bytes:
+    """``float16.onnx``'s bytes, for windows of ``height_px`` x ``width_px``."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -95,8 +96,8 @@ def _onnx_float16_nchw() -> bytes:
              helper.make_node("Relu", ["h"], ["r"]),
              helper.make_node("Conv", ["r", "w2", "b2"], ["logits"], pads=[1, 1, 1, 1])]
     graph = helper.make_graph(nodes, "user_cloud", [helper.make_tensor_value_info(
-        "x", TensorProto.FLOAT16, ["batch", 4, WINDOW_PX, WINDOW_PX])], [helper.make_tensor_value_info(
-            "logits", TensorProto.FLOAT16, ["batch", 2, WINDOW_PX, WINDOW_PX])], init)
+        "x", TensorProto.FLOAT16, ["batch", 4, height_px, width_px])], [helper.make_tensor_value_info(
+            "logits", TensorProto.FLOAT16, ["batch", 2, height_px, width_px])], init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="tests")
     onnx.checker.check_model(model)
     return model.SerializeToString()
@@ -111,7 +112,7 @@ def _made() -> Path:
     for kind in ("uint8", "float16"):
         (folder / f"{kind}.tflite").write_bytes(_tflite(model, kind))
     export_tflite(folder / "uint8.tflite", folder)
-    (folder / "float16.onnx").write_bytes(_onnx_float16_nchw())
+    (folder / "float16.onnx").write_bytes(onnx_float16_nchw())
     return folder
 
 

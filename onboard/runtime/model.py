@@ -56,13 +56,18 @@ def model_format(path: Path) -> str:
     return path.suffix.lower()
 
 
-def channels_first(shape: tuple[int, ...], card: TensorCard | None, fmt: str) -> bool:
+def channels_first(shape: tuple[int, ...], card: TensorCard | None, fmt: str, channels: int | None = None) -> bool:
     """Whether an image tensor is (batch, channel, height, width): as its card's ``dim_order`` says, else, for an
-    ONNX model (PyTorch exports NCHW), when its last two sizes are equal and the second differs from them; a TFLite
-    model is NHWC."""
+    ONNX model (PyTorch exports NCHW), when exactly one of its second and last sizes is ``channels`` (the input
+    channels the caller knows: the bands given to ``card init``) and that is the second, or, when that does not
+    tell, its last two sizes are equal and the second differs from them; a TFLite model is NHWC."""
     if card is not None and card.dim_order is not None:
         return card.channels_first
-    return fmt == ".onnx" and len(shape) == 4 and shape[2] == shape[3] and shape[1] != shape[2]
+    if fmt != ".onnx" or len(shape) != 4:
+        return False
+    if channels is not None and (shape[1] == channels) != (shape[3] == channels):
+        return shape[1] == channels
+    return shape[2] == shape[3] and shape[1] != shape[2]
 
 
 def _nhwc(shape: tuple[int, ...], first: bool) -> tuple[int, ...]:
@@ -77,7 +82,8 @@ class Model:
     ``onnx_model.PROVIDERS`` (cpu, cuda, tensorrt). threads: CPU threads for the runtime. runtime: ``"auto"``, one
     of ``interpreter.RUNTIMES`` for a .tflite model, or ``"onnxruntime"``. delegate_options: key/value options for a
     TFLite delegate library. bands: the camera's band order; when given, the card's input bands must equal it.
-    use_card: False reads no card beside the model (a model being carded).
+    use_card: False reads no card beside the model (a model being carded). channels: its input channels, when
+    known without a card, to tell an ONNX model's NCHW from NHWC (:func:`channels_first`).
 
     Shapes and arrays are NHWC (batch, height, width, channel) whatever the model's own layout: an NCHW model (its
     card's ``dim_order``, or the shape of an ONNX model) has its input and output transposed around each run.
@@ -93,7 +99,7 @@ class Model:
 
     def __init__(self, path: str | Path, card_path: str | Path | None = None, delegate: str = "cpu",
                  threads: int = 1, runtime: str = "auto", delegate_options: Mapping[str, str] | None = None,
-                 bands: Sequence[str] | None = None, use_card: bool = True):
+                 bands: Sequence[str] | None = None, use_card: bool = True, channels: int | None = None):
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         start_s = time.perf_counter()
@@ -120,7 +126,7 @@ class Model:
         self.trial_s = self._engine.trial_s
         card_in = self.card.inputs[0] if self.card else None
         card_out = self.card.outputs[0] if self.card else None
-        self._in_first = channels_first(self._engine.input.shape, card_in, self.format)
+        self._in_first = channels_first(self._engine.input.shape, card_in, self.format, channels)
         self._out_first = self._in_first and len(self._engine.output.shape) == 4 and \
             (card_out is None or card_out.dim_order is None or card_out.channels_first)
         self.input_quantization = self._engine.input.quantization
@@ -301,7 +307,7 @@ def build_card(model_path: str | Path, *, name: str, version: str, task: str, in
     which also records the file name and the framework). Raises InputFileError as Model does, and when the
     number of ``bands`` differs from the model's input channels."""
     path = Path(model_path)
-    model = Model(path, use_card=False)
+    model = Model(path, use_card=False, channels=len(bands))
     content = path.read_bytes()
     engine_in, engine_out = model._engine.input, model._engine.output
     if len(bands) != model.input_shape[-1]:
