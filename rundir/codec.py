@@ -6,7 +6,9 @@ Raw frames are packed MSB-first at the camera's bit depth, band-interleaved-by-p
 product is exactly ``ceil(H * W * B * bit_depth / 8)`` bytes: the bent-pipe baseline.
 
 Georeferencing (:class:`Georef`): a TIFF product is a GeoTIFF written through rasterio (GDAL) with its CRS, transform,
-no-data value, band descriptions, DN-to-reflectance scale and offset and band centre wavelengths inside the file.
+no-data value, band descriptions, DN-to-reflectance scale and offset and band centre wavelengths inside the file;
+an image with fill (:data:`FILL_DN` in every band) also holds a per-dataset mask (GDAL's internal TIFF mask, RFC 15)
+that marks the fill as no data.
 A PNG cannot hold them, so it travels with two sidecars (:func:`sidecars`): an ESRI world file (``.pgw``) and a GDAL
 PAM file (``.png.aux.xml``) with the CRS and the band metadata; GDAL reads both when it opens the PNG. A raw product
 is bit-packed and no GIS reads it; its georeferencing is the manifest's footprint.
@@ -25,6 +27,7 @@ from xml.etree import ElementTree
 import cv2
 import numpy as np
 import tifffile
+import rasterio
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
@@ -74,7 +77,8 @@ class Georef:
     ``epsg``: the projected CRS; ``x0_m``, ``y0_m``: map coordinates of the upper-left corner of the upper-left
     pixel (GDAL's pixel-is-area convention); ``gsd_m``: pixel size; ``bands``: band names in array order;
     ``reflectance_per_dn``: TOA reflectance = DN * reflectance_per_dn (the camera's linear calibration, no offset),
-    None for products that are not reflectance (a cloud mask); ``nodata``: the fill DN, or None;
+    None for products that are not reflectance (a cloud mask); ``nodata``: the no-data DN it declares
+    (:func:`nodata_dn`), or None;
     ``centres_um``: band centre wavelengths in micrometres, or None.
     """
 
@@ -183,7 +187,7 @@ def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3, georef: Geo
     if fmt == "tiff":
         # deflate with horizontal differencing (predictor 2): about 30% smaller than plain deflate on imagery
         dn = dn.reshape(dn.shape[0], dn.shape[1], -1)
-        with warnings.catch_warnings(), MemoryFile() as memory:
+        with warnings.catch_warnings(), MemoryFile() as memory, rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
             if georef is None:  # a plain TIFF (a size estimate, a test) is not georeferenced on purpose
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with memory.open(driver="GTiff", width=dn.shape[1], height=dn.shape[0], count=dn.shape[2],
@@ -193,6 +197,9 @@ def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3, georef: Geo
                 dst.write(np.moveaxis(dn, -1, 0))
                 if georef is not None:
                     georef.describe(dst)
+                    data = has_data(dn)
+                    if georef.reflectance_per_dn and not data.all():  # an image with fill: GDAL masks it out
+                        dst.write_mask(data)
             return bytes(memory.getbuffer())
     raise ValueError(f"unknown format {fmt!r}; choose from {FORMATS}")
 

@@ -1,9 +1,13 @@
 """Product encodings: exact round trips, the bit-packed size that defines the bent-pipe baseline, and the
 georeferencing GDAL reads from a GeoTIFF product and from a PNG product's world file and .aux.xml."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import rasterio
+import rasterio.enums
+from rasterio.io import MemoryFile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,6 +66,37 @@ def test_geotiff_product_carries_its_georeference_and_stays_lossless(tmp_path):
         assert src.scales == (1.2 / 4095,) * 4 and src.offsets == (0.0,) * 4 and src.units == ("1",) * 4
         assert src.compression.name == "deflate" and src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "2"
         np.testing.assert_array_equal(np.moveaxis(src.read(), 0, -1), dn)
+
+
+@pytest.mark.parametrize("bit_depth", [12, 16])
+def test_a_geotiff_product_with_fill_masks_it_out_for_gis(tmp_path, bit_depth):
+    """Fill (FILL_DN in every band: no world there, cloud masked out on board) is not the declared no-data DN, so
+    the product carries a per-dataset mask that GDAL reads; the DN are the same, and a band at 0 is still data."""
+    dn = np.random.default_rng(3).integers(1, 4096, (40, 30, 4)).astype(np.uint16)
+    dn[:10, :12] = codec.FILL_DN
+    dn[20, 20, 0] = 0
+    georef = dataclasses.replace(GEOREF, nodata=codec.nodata_dn(bit_depth))
+    path = tmp_path / "p.tif"
+    path.write_bytes(codec.encode(dn, "tiff", bit_depth, georef=georef))
+    np.testing.assert_array_equal(codec.decode(path.read_bytes(), "tiff", dn.shape, bit_depth), dn)
+    with rasterio.open(path) as src:
+        assert src.mask_flag_enums == ([rasterio.enums.MaskFlags.per_dataset],) * 4
+        np.testing.assert_array_equal(src.read_masks(1) > 0, codec.has_data(dn))
+        np.testing.assert_array_equal(np.moveaxis(src.read(), 0, -1), dn)
+    # without fill, no mask: the bytes are those of a plain GeoTIFF
+    dn[:10, :12] = 9
+    path.write_bytes(codec.encode(dn, "tiff", bit_depth, georef=georef))
+    with rasterio.open(path) as src:
+        assert rasterio.enums.MaskFlags.per_dataset not in src.mask_flag_enums[0]
+
+
+def test_a_cloud_mask_product_is_never_masked():
+    mask = np.zeros((8, 8, 1), np.uint16)
+    mask[2:4] = 1
+    data = codec.encode(mask, "tiff", 1, georef=dataclasses.replace(GEOREF, bands=("cloud",), reflectance_per_dn=None,
+                                                                     nodata=None, centres_um=None))
+    with MemoryFile(data) as memory, memory.open() as src:
+        assert src.mask_flag_enums == ([rasterio.enums.MaskFlags.all_valid],)
 
 
 @pytest.mark.parametrize("bands", [("NIR",), ("B", "G", "R"), ("B", "G", "R", "NIR")])
