@@ -5,10 +5,10 @@
   rule, the project's own spectral test and, where it is installed, ukis-csmask.
 - **real->sim**: ukis-csmask, a cloud CNN trained on real Landsat and Sentinel-2 imagery (Wieland et al. 2019,
   Remote Sens. Environ. 230; its ONNX weights ship in its wheel), scored on synthetic held-out frames against
-  their exact truth. It is applied as its documentation asks, on bands at about 30 m (``PEER_GSD_M``): a frame
-  with finer pixels is averaged to 30 m first and the mask returned to the frame's grid (the figure at each
-  frame's own GSD is kept beside it). Then the false-positive rate of the classic spectral rule on synthetic clear pixels next to
-  its rate on the real clear pixels.
+  their exact truth. It sees them as it sees the real tiles, at 10 m or coarser (``PEER_GSD_M``): a frame with
+  finer pixels (CubeSat class) is averaged to 10 m and the mask returned to the frame's grid (the figure at each
+  frame's own GSD is kept beside it). Then the false-positive rate of the classic spectral rule on synthetic clear
+  pixels next to its rate on the real clear pixels.
 - **cloud sheets**: the real clear tiles under a grey water-cloud layer (the world's own composition) of optical
   thickness 0.5 to 6, featureless or cellular: the share of pixels each shipped model flags (all are cloud).
 - **statistics**: synthetic clear-sky frames against the real clear scenes of ``shared/data/real_clear``
@@ -61,7 +61,7 @@ OUT_JSON = ROOT / "benchmarks" / "results" / "realism.json"
 SHIPPED = ("cloud_bgrn_int8", "cloud_bgrn_float32", "cloud_rgb_int8", "cloud_rgb_float32")
 BGRN = ("B", "G", "R", "NIR")
 SEED = 2026
-PEER_GSD_M = 30.0  # ukis-csmask's input: "bands ... in approximately 30 m resolution" (CSmask's docstring)
+PEER_GSD_M = 10.0  # the finest GSD ukis-csmask sees: Sentinel-2's, as on the real tiles (its docstring asks ~30 m)
 MATCHED_LANDCOVER = tuple(k for k in range(len(LANDCOVER_CLASSES)) if k not in (SNOW, DESERT))
 
 # Targets of issue 10, checked in one run (and, with some margin, by tests/test_realism.py).
@@ -98,9 +98,9 @@ def ukis_mask() -> Callable[[np.ndarray], np.ndarray] | None:
 
 
 def at_peer_gsd(mask: Callable[[np.ndarray], np.ndarray], toa: np.ndarray, gsd_m: float) -> np.ndarray:
-    """``mask`` (H, W, B) -> (H, W) bool applied to a frame ``toa`` at PEER_GSD_M: a frame with finer pixels is
-    area-averaged to it (OpenCV INTER_AREA, ``gsd_m / PEER_GSD_M`` of its size, at least 8 px) and the mask
-    returned to the frame's (H, W) grid by nearest neighbour; a frame at PEER_GSD_M or coarser goes as it is."""
+    """``mask`` (H, W, B) -> (H, W) bool applied to a frame ``toa`` at PEER_GSD_M or coarser: a frame with finer
+    pixels is area-averaged to it (OpenCV INTER_AREA, ``gsd_m / PEER_GSD_M`` of its size, at least 8 px; ukis-csmask
+    pads one under 256 px to its tile) and the mask put back on the frame's (H, W) grid by nearest neighbour."""
     if gsd_m >= PEER_GSD_M:
         return mask(toa)
     h, w = toa.shape[:2]
@@ -218,7 +218,7 @@ def real_to_sim(frames: cloud_data.CloudFrames, real_rule_fpr: float, peer: bool
     mask = ukis_mask() if peer else None
     if mask is not None:
         gsd_m = [draw.gsd_m for draw in frames.draws]
-        result["ukis_csmask"] = {"input_gsd_m": f"{PEER_GSD_M:g} (frames with finer pixels averaged to it)",
+        result["ukis_csmask"] = {"input_gsd_m": f"{PEER_GSD_M:g} or coarser (finer frames averaged to it)",
                                  **_peer_scores(np.stack([at_peer_gsd(mask, f, g) for f, g in zip(toa, gsd_m)]),
                                                 frames)}
         result["ukis_csmask_native_gsd"] = {"input_gsd_m": f"each frame's own, {min(gsd_m):g} to {max(gsd_m):g}",
@@ -385,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 f"{tau} {share:.3f}" for tau, share in sheet[name][kind].items()))
     if "ukis_csmask" in real_sim:
         print(f"real->sim ukis_csmask F1 {real_sim['ukis_csmask']['f1']:.3f} on {args.frames} synthetic frames at "
-              f"{PEER_GSD_M:g} m ({real_sim['ukis_csmask_native_gsd']['f1']:.3f} at each frame's own GSD)")
+              f">= {PEER_GSD_M:g} m ({real_sim['ukis_csmask_native_gsd']['f1']:.3f} at each frame's own GSD)")
     rule = real_sim["classic_rule"]
     print(f"classic rule FPR: synthetic {rule['synthetic_clear_fpr']:.4f} (matched land cover "
           f"{rule['synthetic_matched_clear_fpr']:.4f}), real {rule['real_clear_fpr']:.4f}")
