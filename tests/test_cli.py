@@ -216,7 +216,7 @@ def test_a_frame_pool_worker_killed_mid_run_ends_in_a_partial_report(tmp_path):
             try:
                 err = run.communicate(timeout=30)[1]
             except subprocess.TimeoutExpired as hung:  # a child of the run still holds its stderr open
-                err = f"(stderr still open after 30 s) {hung.stderr!r}"
+                err = "(stderr still open after 30 s) " + (hung.stderr or b"").decode(errors="replace")
             pytest.fail(f"the run did not end within 300 s of its worker's death; its threads:\n{err}")
     finally:
         run.kill()

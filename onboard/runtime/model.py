@@ -82,8 +82,9 @@ class Model:
     ``onnx_model.PROVIDERS`` (cpu, cuda, tensorrt). threads: CPU threads for the runtime. runtime: ``"auto"``, one
     of ``interpreter.RUNTIMES`` for a .tflite model, or ``"onnxruntime"``. delegate_options: key/value options for a
     TFLite delegate library. bands: the camera's band order; when given, the card's input bands must equal it.
-    use_card: False reads no card beside the model (a model being carded). channels: its input channels, when
-    known without a card, to tell an ONNX model's NCHW from NHWC (:func:`channels_first`).
+    use_card: False reads no card beside the model (a model being carded). channels: its input channels, to tell
+    an ONNX model's NCHW from NHWC where no card's ``dim_order`` says (:func:`channels_first`; default: the
+    card's band count).
 
     Shapes and arrays are NHWC (batch, height, width, channel) whatever the model's own layout: an NCHW model (its
     card's ``dim_order``, or the shape of an ONNX model) has its input and output transposed around each run.
@@ -126,6 +127,8 @@ class Model:
         self.trial_s = self._engine.trial_s
         card_in = self.card.inputs[0] if self.card else None
         card_out = self.card.outputs[0] if self.card else None
+        if channels is None and card_in is not None and card_in.bands:
+            channels = len(card_in.bands)
         self._in_first = channels_first(self._engine.input.shape, card_in, self.format, channels)
         self._out_first = self._in_first and len(self._engine.output.shape) == 4 and \
             (card_out is None or card_out.dim_order is None or card_out.channels_first)
