@@ -1,5 +1,6 @@
-"""What makes a folder a run directory (:func:`check_run_dir`), and how its files are written: atomically (a reader sees the old file or the whole new one), JSON with
-sorted keys, JSON lines as one sorted-key object per line, and arrays as deflated ``.npz``.
+"""What makes a folder a run directory (:func:`check_run_dir`), and how its files are written: atomically (a reader
+sees the old file or the whole new one), JSON with sorted keys, JSON lines as one sorted-key object per line, and
+arrays as deflated ``.npz``.
 
 The spacecraft writes every file through these helpers and the ground writes its report and mosaics with
 :func:`write_atomic`, so a file is complete or absent even when a run is interrupted (Ctrl-C, SIGTERM).
