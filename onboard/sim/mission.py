@@ -55,11 +55,12 @@ def build_world(cfg: Any, seed: int, base_dir: Path = Path(".")) -> World:
     raise ValueError(f"Unknown world source {cfg.source!r}. Choose from {WORLD_SOURCES}")
 
 
-def build_pipeline(scenario: Scenario) -> Pipeline:
+def build_pipeline(scenario: Scenario, profile: hardware.HardwareProfile | None = None) -> Pipeline:
     """The scenario's on-board pipeline, every stage constructed (its models loaded) for the spacecraft's camera
-    and computer. Raises StageFault when a plugin stage's constructor fails."""
+    and computer (``profile``: its hardware profile, loaded when not given). Raises StageFault when a plugin
+    stage's constructor fails."""
     craft = scenario.spacecraft
-    camera, profile = craft.camera, hardware.load_profile(craft.compute.hardware)
+    camera, profile = craft.camera, profile or hardware.load_profile(craft.compute.hardware)
     return Pipeline(scenario.stages, Context(
         bands=tuple(camera.bands), bit_depth=camera.bit_depth,
         reflectance_per_dn=camera.reflectance_max / camera.dn_max, cpu_relative=profile.cpu_relative,
@@ -96,7 +97,7 @@ class Mission:
         craft = scenario.spacecraft
         self.profile = hardware.load_profile(craft.compute.hardware)
         self.camera = craft.camera
-        self.pipeline = build_pipeline(scenario)
+        self.pipeline = build_pipeline(scenario, self.profile)
         self.payload = Payload(self.camera, build_world(scenario.world, scenario.seed, Path(scenario.source_file).parent),
                                self.start_utc, scenario.seed, self.pipeline.burst_scale)
         self.names = [s.name for s in scenario.satellites]
