@@ -187,7 +187,7 @@ def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3, georef: Geo
     if fmt == "tiff":
         # deflate with horizontal differencing (predictor 2): about 30% smaller than plain deflate on imagery
         dn = dn.reshape(dn.shape[0], dn.shape[1], -1)
-        with warnings.catch_warnings(), MemoryFile() as memory, rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with warnings.catch_warnings(), MemoryFile() as memory:
             if georef is None:  # a plain TIFF (a size estimate, a test) is not georeferenced on purpose
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with memory.open(driver="GTiff", width=dn.shape[1], height=dn.shape[0], count=dn.shape[2],
@@ -199,7 +199,8 @@ def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3, georef: Geo
                     georef.describe(dst)
                     data = has_data(dn)
                     if georef.reflectance_per_dn and not data.all():  # an image with fill: GDAL masks it out
-                        dst.write_mask(data)
+                        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):  # inside the file, not a .msk beside it
+                            dst.write_mask(data)
             return bytes(memory.getbuffer())
     raise ValueError(f"unknown format {fmt!r}; choose from {FORMATS}")
 
