@@ -8,6 +8,7 @@ name`` counts as an import of the submodule ``package.name`` when there is one.
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,14 @@ def test_no_module_is_imported_by_name_at_run_time():
              if isinstance(node, ast.Call) and (getattr(node.func, "attr", None) == "import_module"
                                                 or getattr(node.func, "id", None) in ("__import__", "import_module"))]
     assert calls == []
+
+
+def test_the_readme_layout_names_every_module():
+    """README's "Layout" section is the map of the tree: every module of the packages and of training/ is named
+    there (as a word), so that a module added without its line fails here rather than leaving the map stale."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("\n## Layout\n", 1)[1].split("\n```\n", 2)[1]
+    words = set(re.findall(r"[a-z_0-9]+", layout))
+    paths = [*modules().values(), *sorted((ROOT / "training").rglob("*.py"))]
+    unnamed = sorted(module_name(p) for p in paths if p.name != "__init__.py" and p.stem not in words)
+    assert unnamed == []
