@@ -13,6 +13,7 @@ import pytest
 from app.cli import main
 from onboard.pipeline import runner, stages
 from onboard.pipeline.tile import Tile
+from benchmarks.same_behaviour import compare_runs
 from tests.test_plugins import dist_info, on_path, scenario  # noqa: F401 (on_path: a fixture)
 from tests.test_stages import CTX, build, frame
 
@@ -99,6 +100,13 @@ class Cost(Faulty):
         return float("nan") if work.frame.frame_id.endswith("f00002") else 0.001
 
 
+class Slow(Process):
+    name = "faulty_slow"
+
+    def cost_s(self, work):
+        return 600.0  # s: the frames queue for the computer, so the fault comes long after its frame's capture
+
+
 class Init(Faulty):
     name = "faulty_init"
 
@@ -113,7 +121,8 @@ class Check(Faulty):
     def check_files(cls, params, bands, scenario_dir):
         raise KeyError("exploded in check_files")
 '''
-FAULTY_STAGES = {"faulty_process": "Process", "faulty_cost": "Cost", "faulty_init": "Init", "faulty_check": "Check"}
+FAULTY_STAGES = {"faulty_process": "Process", "faulty_cost": "Cost", "faulty_slow": "Slow", "faulty_init": "Init",
+                 "faulty_check": "Check"}
 
 
 def faulty_plugin(name: str) -> str:
@@ -169,6 +178,24 @@ def test_a_plugin_stage_that_fails_mid_run_stops_it_with_its_name_and_the_partia
     assert processed == {"sso-1-f00000", "sso-1-f00001"}  # the frames before it went through every stage
     # the frame it failed on (in a pool's worker too) is captured and stays on board, raw
     assert ledger["captured"] == 3 and rows["sso-1-f00002"]["status"] == "on_board"
+
+
+def test_a_plugin_fault_stops_the_run_when_the_computer_reaches_its_frame_with_any_number_of_workers(
+        tmp_path, faulty_installed, capsys):
+    """A frame pool computes the faulty frame ahead, at its capture; the run still stops where a serial run does,
+    when the simulated computer reaches that frame (here 20 min later, behind two slow frames), with the same
+    partial run directory."""
+    for workers in (0, 2):
+        (tmp_path / str(workers)).mkdir()
+    runs = {workers: faulty_run(tmp_path / str(workers), "faulty_slow", workers) for workers in (0, 2)}
+    assert {status for status, _ in runs.values()} == {2}
+    serial, pooled = (out for _, out in runs.values())
+    processed = {r["frame_id"] for r in jsonl(serial / "telemetry" / "processing.jsonl")}
+    assert processed == {"sso-1-f00000", "sso-1-f00001"}
+    captured_s = {r["frame_id"]: r["t_s"] for r in jsonl(serial / "telemetry" / "captures.jsonl")}
+    stopped_s = json.loads((serial / "telemetry" / "run.json").read_text())["stopped"]["simulated_s"]
+    assert stopped_s == pytest.approx(captured_s["sso-1-f00000"] + 2 * 600.0, abs=1.0)
+    assert compare_runs(serial, pooled) == []
 
 
 def test_a_plugin_stage_whose_constructor_fails_stops_the_run_before_its_first_frame(tmp_path, faulty_installed,

@@ -153,7 +153,8 @@ class FramePool:
 
     def take(self, sat_index: int, plan_index: int, frame_number: int, frame_id: str) -> Work:
         """The Work of satellite ``sat_index``'s capture ``plan_index``, taken as its ``frame_number``-th frame
-        named ``frame_id``; waits (in wall time) for the worker computing it."""
+        named ``frame_id``; waits (in wall time) for the worker computing it. Raises what the worker raised: a
+        StageFault of its pipeline (the simulation raises it when its compute reaches the frame)."""
         t_s = self.now_s = self.plans[sat_index][plan_index].t_s
         for key in [k for k, (task, _) in self.flight.items() if task.cap.t_s < t_s]:
             self.flight.pop(key)[1].cancel()  # captures whose time has passed untaken: skipped
@@ -170,6 +171,7 @@ class FramePool:
         if task.frame_id != frame_id:
             raise RuntimeError(f"frame pool: capture {plan_index} of {self.names[sat_index]} computed as "
                                f"{task.frame_id}, taken as {frame_id}")
-        work = future.result()
-        self._fill()
-        return work
+        try:
+            return future.result()
+        finally:
+            self._fill()

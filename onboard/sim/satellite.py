@@ -75,8 +75,9 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
             recorder: Recorder, pool: FramePool | None = None):
     """Take the planned captures (time order) unless in brown-out or storage is full; each frame is stored raw,
     recorded and queued for compute. Frame ``n`` of satellite ``i`` draws its noise from seed ``[seed, i, n + 1]``
-    (:func:`onboard.sim.frame_pool.capture_frame`). With a ``pool`` the frame comes from its workers, already processed;
-    else it is captured here and processed by :func:`compute`."""
+    (:func:`onboard.sim.frame_pool.capture_frame`). With a ``pool`` the frame comes from its workers, already processed
+    (or with the StageFault a stage raised on it there, which :func:`compute` raises when it reaches the frame, as
+    it would running the pipeline itself); else it is captured here and processed by :func:`compute`."""
     for plan_index, cap in enumerate(plans):
         if env.now < cap.t_s:
             yield env.timeout(cap.t_s - env.now)
@@ -90,18 +91,15 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
             continue
         sat.frames_taken += 1
         task = FrameTask(sat.index, sat.name, sat.frames_taken, frame_id, cap)
-        if pool is None:
-            work = None
-            frame = capture_frame(payload, task)
-        else:
+        work: Work | StageFault | None = None
+        if pool is not None:
             try:
                 work = pool.take(sat.index, plan_index, sat.frames_taken, frame_id)
-            except StageFault:  # a stage failed on it in a worker: captured all the same, left on board raw
-                recorder.captured(capture_frame(payload, task), cap, payload.capture_bytes, payload.burst_frames)
-                raise
-            frame = work.frame
+            except StageFault as fault:  # a stage failed on it in a worker: compute raises it on reaching the frame,
+                work = fault  # where a serial run's pipeline raises it, so the run stops at the same moment
+        frame = work.frame if isinstance(work, Work) else capture_frame(payload, task)
         recorder.captured(frame, cap, payload.capture_bytes, payload.burst_frames)
-        if work is not None:
+        if isinstance(work, Work):
             recorder.spill(work)  # computed ahead: only its products wait in memory for the compute slot
             frame = work.frame  # without its pixels
         raw.data = (frame, cap, work)
@@ -140,6 +138,8 @@ def _compute_frame(env: simpy.Environment, sat: Satellite, raw: Item, pipeline: 
         yield req
         if work is None:  # no frame pool: processed here
             work = pipeline.run(frame, cap.priority)
+        elif isinstance(work, StageFault):  # computed ahead in a worker, where a stage failed on it
+            raise work
         sat.computing = True
         yield env.timeout(work.sim_s)
         sat.computing = False
