@@ -10,10 +10,10 @@ Written with pystac (STAC 1.1.0) and the extensions a GIS or a STAC browser need
 - ``raster`` (v1.1.0), per asset: no-data DN, data type, bits per sample (the camera's bit depth) and the
   DN-to-TOA-reflectance ``scale`` and ``offset``.
 
-Geometry is the footprint rectangle in WGS 84 lon/lat (``rasterio.warp.transform_geom``, each side densified),
+Geometry is the footprint rectangle in WGS 84 lon/lat (each side densified, cut by the ``antimeridian`` package),
 as RFC 7946 asks: counterclockwise, cut at the antimeridian with a bbox whose west edge is greater than its east
-edge, and a footprint over a pole as one polygon closed along the antimeridian at the pole; the Item's datetime is the capture time (a mosaic: ``start_datetime``..``end_datetime`` of its
-tiles). Asset hrefs are relative, so the run directory can be moved: data (the product or the mosaic COG),
+edge, and a footprint over a pole as one polygon closed along the antimeridian at the pole. The Item's datetime is
+the capture time (a mosaic: ``start_datetime``..``end_datetime`` of its tiles). Asset hrefs are relative, so the run directory can be moved: data (the product or the mosaic COG),
 metadata (a PNG product's world file and ``.aux.xml``) and overview/visual (a mosaic's quick-look).
 """
 
@@ -26,13 +26,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import antimeridian
 import numpy as np
 import pystac
+import shapely
+import shapely.geometry
 from pystac.extensions.eo import Band, EOExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
-from rasterio.features import bounds
-from rasterio.warp import transform as transform_points, transform_geom
+from rasterio.warp import transform as transform_points
 
 from rundir.codec import PNG_STORED_BANDS, Georef
 from rundir.manifest import Footprint, ManifestLine
@@ -41,6 +43,7 @@ from rundir.run_info import RunInfo
 STAC_DIR = "stac"
 COMMON_NAMES = {"B": "blue", "G": "green", "R": "red", "NIR": "nir"}  # STAC eo common band names of our bands
 DENSIFY_PTS = 3  # points added along each footprint side before reprojection: UTM edges curve in lon/lat
+COORDINATE_DECIMALS = 7  # of a degree in geometries and bboxes: 1e-7 deg is 1.1 cm on the ground, below any GSD
 MEDIA_TYPES = {"png": pystac.MediaType.PNG, "tiff": pystac.MediaType.GEOTIFF, "raw": "application/octet-stream"}
 
 
@@ -59,7 +62,12 @@ def _geometry(footprint: Footprint) -> tuple[dict[str, Any], list[float]]:
     """GeoJSON polygon (lon/lat degrees, WGS 84, exterior ring counterclockwise) and bbox of a footprint rectangle,
     as RFC 7946 asks: cut at the antimeridian into a MultiPolygon (section 3.1.9) with a bbox whose west edge is
     greater than its east edge (section 5.2); a footprint over a pole as one polygon whose ring follows the
-    antimeridian up to the pole, with a bbox from -180 to 180 reaching the pole (section 5.3)."""
+    antimeridian up to the pole, with a bbox from -180 to 180 reaching the pole (section 5.3).
+
+    The rectangle's sides are densified in its own grid and reprojected point by point; the cutting and the bbox
+    are the ``antimeridian`` package's (``fix_polygon``, ``bbox``), which reads a crossing from the jump in
+    longitude between two points, so the same rule holds in any projection (UTM, UPS). Whether a pole is inside is
+    decided in the grid, where it is a point, and passed on to it."""
     epsg = footprint.epsg
     x0, y0 = float(footprint.x0_m), float(footprint.y0_m)
     x1 = x0 + footprint.width_px * float(footprint.gsd_m)
@@ -67,30 +75,20 @@ def _geometry(footprint: Footprint) -> tuple[dict[str, Any], list[float]]:
     corners = [(x0, y0), (x0, y1), (x1, y1), (x1, y0), (x0, y0)]  # counterclockwise: the grid is conformal
     ring = np.array([[xa + (xb - xa) * k / (DENSIFY_PTS + 1), ya + (yb - ya) * k / (DENSIFY_PTS + 1)]
                      for (xa, ya), (xb, yb) in zip(corners, corners[1:]) for k in range(DENSIFY_PTS + 1)])
-    lon, lat = (np.asarray(v) for v in transform_points(f"EPSG:{epsg}", "EPSG:4326", ring[:, 0], ring[:, 1]))
-    pole = _pole_inside(epsg, x0, y1, x1, y0)
-    if pole:
-        return _polar_polygon(lon, lat, pole), [-180.0, round(float(min(pole, lat.min())), 7), 180.0,
-                                                round(float(max(pole, lat.max())), 7)]
-    geometry = transform_geom(f"EPSG:{epsg}", "EPSG:4326",
-                              {"type": "Polygon", "coordinates": [ring.tolist() + [[x0, y0]]]},
-                              antimeridian_cutting=True, precision=7)
-    polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
-    for polygon in polygons:  # GDAL's cut may turn a ring clockwise
-        polygon[0] = _counterclockwise(polygon[0])
-    if geometry["type"] != "MultiPolygon":  # not cut: the usual bbox
-        return geometry, [round(v, 7) for v in bounds(geometry)]
-    west_deg, east_deg = lon[lon > 0].min(), lon[lon < 0].max()  # the parts east and west of the antimeridian
-    return geometry, [round(float(west_deg), 7), round(float(lat.min()), 7), round(float(east_deg), 7),
-                      round(float(lat.max()), 7)]
+    lon, lat = transform_points(f"EPSG:{epsg}", "EPSG:4326", ring[:, 0], ring[:, 1])
+    pole_deg = _pole_inside(epsg, x0, y1, x1, y0)
+    fixed = antimeridian.fix_polygon(shapely.Polygon(list(zip(lon, lat))), force_north_pole=pole_deg > 0,
+                                     force_south_pole=pole_deg < 0, fix_winding=True)
+    geometry = shapely.geometry.mapping(fixed)
+    return ({"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"])},
+            [round(float(v), COORDINATE_DECIMALS) for v in antimeridian.bbox(fixed)])
 
 
-def _counterclockwise(ring: Sequence[Sequence[float]]) -> list[Sequence[float]]:
-    """The ring (closed, lon/lat) turning counterclockwise on the plate carree: reversed when its signed area (the
-    shoelace formula) is negative."""
-    xy = np.asarray(ring, dtype=np.float64)
-    area2 = float(np.sum(xy[:-1, 0] * xy[1:, 1] - xy[1:, 0] * xy[:-1, 1]))
-    return list(ring) if area2 >= 0 else list(ring)[::-1]
+def _rounded(coordinates: Any) -> list:
+    """GeoJSON ``coordinates`` (nested tuples) as nested lists, every number rounded to COORDINATE_DECIMALS."""
+    if isinstance(coordinates[0], (int, float)):
+        return [round(float(v), COORDINATE_DECIMALS) for v in coordinates]
+    return [_rounded(part) for part in coordinates]
 
 
 def _pole_inside(epsg: int, x_min: float, y_min: float, x_max: float, y_max: float) -> float:
@@ -100,21 +98,6 @@ def _pole_inside(epsg: int, x_min: float, y_min: float, x_max: float, y_max: flo
         if x_min < xs[0] < x_max and y_min < ys[0] < y_max:
             return pole_deg
     return 0.0
-
-
-def _polar_polygon(lon: np.ndarray, lat: np.ndarray, pole_deg: float) -> dict[str, Any]:
-    """The GeoJSON polygon of a ring (lon, lat degrees) around a pole: its points in longitude order, closed along
-    the antimeridian through the pole, counterclockwise on the plate carree (eastwards round the north pole,
-    westwards round the south pole); the latitude at +-180 interpolated between the two points either side."""
-    order = np.argsort(lon)
-    lon, lat = lon[order], lat[order]
-    gap = lon[0] + 360.0 - lon[-1]  # longitudes from the last point, across the antimeridian, to the first
-    lat_180 = lat[-1] + (lat[0] - lat[-1]) * (180.0 - lon[-1]) / gap if gap > 0 else lat[0]
-    points = [[-180.0, lat_180]] + [[float(a), float(b)] for a, b in zip(lon, lat)] + [[180.0, lat_180]]
-    points += [[180.0, pole_deg], [-180.0, pole_deg], [-180.0, lat_180]]
-    if pole_deg < 0:
-        points.reverse()
-    return {"type": "Polygon", "coordinates": [[[round(float(a), 7), round(float(b), 7)] for a, b in points]]}
 
 
 def _add_projection(item: pystac.Item, footprint: Footprint) -> None:

@@ -188,6 +188,42 @@ def test_a_footprint_across_the_antimeridian_is_cut_with_a_bbox_from_west_to_eas
     pystac.validation.validate_dict(_item_dict(geometry, bbox), extensions=[])
 
 
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(st.sampled_from([32661, 32761]), st.floats(80.5, 88.0), st.floats(-0.9, 0.9), st.integers(20, 800),
+       st.integers(20, 800))
+def test_a_polar_stereographic_footprint_across_the_antimeridian_is_cut_there(epsg, abs_lat_deg, fx, w_px, h_px):
+    """UPS (north of 84 N, south of 80 S) as UTM: a footprint that crosses 180 deg but holds no pole is two
+    counterclockwise polygons, one either side, with a bbox whose west edge is greater than its east edge and
+    that holds every point of the footprint's edge (pyproj, 50 a side)."""
+    lat_deg = abs_lat_deg if epsg == 32661 else -abs_lat_deg
+    to_grid = Transformer.from_crs(4326, epsg, always_xy=True)
+    x, y = to_grid.transform(180.0, lat_deg)
+    gsd_m = 10.0
+    x0 = x + (fx - 1) * w_px * gsd_m / 2  # fx: where the antimeridian's point falls, -1 to 1 from edge to edge
+    fp = {"epsg": epsg, "x0_m": x0, "y0_m": y + h_px * gsd_m / 2, "gsd_m": gsd_m, "width_px": w_px, "height_px": h_px}
+    geometry, bbox = _geometry(Footprint(**fp))
+    t = np.linspace(0.0, 1.0, 50)
+    xs = np.concatenate([x0 + t * w_px * gsd_m, np.full(50, x0 + w_px * gsd_m), x0 + t * w_px * gsd_m, np.full(50, x0)])
+    y0, y1 = fp["y0_m"], fp["y0_m"] - h_px * gsd_m
+    ys = np.concatenate([np.full(50, y0), y0 + t * (y1 - y0), np.full(50, y1), y0 + t * (y1 - y0)])
+    lon, lat = Transformer.from_crs(epsg, 4326, always_xy=True).transform(xs, ys)
+    if not ((lon > 90).any() and (lon < -90).any()):  # the antimeridian passes outside this side's sample
+        return
+    assert geometry["type"] == "MultiPolygon" and len(geometry["coordinates"]) == 2
+    sides = []
+    for polygon in geometry["coordinates"]:
+        assert _signed_area(polygon[0]) > 0
+        lons = [p[0] for p in polygon[0]]
+        assert min(lons) >= 0 or max(lons) <= 0  # each part on one side of the antimeridian
+        sides.append(min(lons) >= 0)
+    assert sorted(sides) == [False, True]
+    west, south, east, north = bbox
+    assert west > east and south < north
+    assert all(lo >= west - 1e-6 or lo <= east + 1e-6 for lo in lon)
+    assert south - 1e-6 <= lat.min() and lat.max() <= north + 1e-6
+    pystac.validation.validate_dict(_item_dict(geometry, bbox), extensions=[])
+
+
 def test_an_ordinary_footprint_is_a_counterclockwise_polygon():
     fp = {"epsg": 32633, "x0_m": 585_000.0, "y0_m": 6_573_560.0, "gsd_m": 10.0, "width_px": 256, "height_px": 256}
     geometry, bbox = _geometry(Footprint(**fp))
