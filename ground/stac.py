@@ -36,7 +36,7 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from rasterio.warp import transform as transform_points
 
-from rundir.codec import PNG_STORED_BANDS, Georef
+from rundir.codec import MASK_SUFFIX, PNG_STORED_BANDS, Georef
 from rundir.manifest import Footprint, ManifestLine
 from rundir.run_info import RunInfo
 
@@ -126,7 +126,7 @@ def _describe_bands(asset: pystac.Asset, line: ManifestLine, order: Sequence[int
 
 def product_item(line: ManifestLine, downlink_dir: Path, start_utc: dt.datetime | None) -> pystac.Item | None:
     """The Item of one verified product (manifest ``line``): its file as the data asset, its sidecars as metadata
-    assets. None for a product with no footprint or no known capture time."""
+    assets (its fill mask as a data-mask asset). None for a product with no footprint or no known capture time."""
     when = capture_time(line.capture_utc, line.capture_t_s, start_utc)
     if line.footprint is None or when is None:
         return None
@@ -143,8 +143,11 @@ def product_item(line: ManifestLine, downlink_dir: Path, start_utc: dt.datetime 
     _describe_bands(asset, line, order, Georef.from_line(line).nodata)
     for sidecar in line.sidecars or ():
         name = sidecar.file
-        media = "application/xml" if name.endswith(".xml") else "text/plain"
-        item.add_asset(name, pystac.Asset(str(downlink_dir / name), media_type=media, roles=["metadata"]))
+        if name.endswith(MASK_SUFFIX):  # STAC best practices' asset role for a valid-data mask
+            media, roles = pystac.MediaType.TIFF, ["data-mask"]
+        else:
+            media, roles = ("application/xml" if name.endswith(".xml") else "text/plain"), ["metadata"]
+        item.add_asset(name, pystac.Asset(str(downlink_dir / name), media_type=media, roles=roles))
     return item
 
 

@@ -12,6 +12,11 @@ that marks the fill as no data.
 A PNG cannot hold them, so it travels with two sidecars (:func:`sidecars`): an ESRI world file (``.pgw``) and a GDAL
 PAM file (``.png.aux.xml``) with the CRS and the band metadata; GDAL reads both when it opens the PNG. A raw product
 is bit-packed and no GIS reads it; its georeferencing is the manifest's footprint.
+
+A lossy codec does not keep the fill's DN: JPEG 2000 at a rate, JPEG XL at a distance and near-lossless JPEG-LS
+decode it to small numbers that read as dark ground. A lossy image product with fill therefore travels with one more
+sidecar, GDAL's external mask file (``<file>.msk``, :func:`fill_mask`), from which :func:`decode_product` sets the
+fill again on the ground.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ NODATA_DN = 65535  # fill of pixels with no data: above dn_max = 2**bit_depth - 
 # cloud filter masked out. It must fit every codec at the camera's bit depth, so it is 0, the fill of Landsat
 # Level-1 products (USGS LSDS-1574, the Landsat 8 Level-1 data format control book: DN 0 is fill).
 FILL_DN = 0
+MASK_SUFFIX = ".msk"  # GDAL's external mask file: <file>.msk beside the dataset (RFC 15)
+GMF_PER_DATASET = 2  # GDAL's mask flag for one mask shared by all bands (gdal.h, GMF_PER_DATASET = 0x02)
 REFLECTANCE_UNIT = "1"  # TOA reflectance is dimensionless: UDUNITS / CF write that as "1"
 # OpenCV writes the channels of an (H, W, 3 or 4) array as B, G, R[, A] (its BGR convention), so PNG channel i (the
 # band GDAL numbers i + 1) holds array band PNG_STORED_BANDS[n][i]
@@ -235,14 +242,48 @@ def pam_xml(georef: Georef, order: tuple[int, ...]) -> bytes:
     return ElementTree.tostring(root, encoding="utf-8") + b"\n"
 
 
-def sidecars(file: str, fmt: str, n_bands: int, georef: Georef) -> dict[str, bytes]:
+def sidecars(file: str, fmt: str, n_bands: int, georef: Georef, mask: bytes | None = None) -> dict[str, bytes]:
     """The files that travel with product ``file`` of format ``fmt`` so that GDAL georeferences it: for a PNG, its
-    world file (``<stem>.pgw``) and PAM file (``<file>.aux.xml``); none for a GeoTIFF (it holds its own) or raw.
-    Returns {file name: content}."""
+    world file (``<stem>.pgw``) and PAM file (``<file>.aux.xml``); none for a GeoTIFF (it holds its own) or raw;
+    and with a ``mask`` (:func:`fill_mask`, a lossy product's fill), ``<file>.msk``. Returns {file name: content}."""
+    files = {file + MASK_SUFFIX: mask} if mask is not None else {}
     if fmt != "png":
-        return {}
+        return files
     stem = file[: -len(EXTENSIONS["png"])] if file.endswith(EXTENSIONS["png"]) else file
-    return {stem + ".pgw": world_file(georef), file + ".aux.xml": pam_xml(georef, PNG_STORED_BANDS[n_bands])}
+    return {stem + ".pgw": world_file(georef), file + ".aux.xml": pam_xml(georef, PNG_STORED_BANDS[n_bands]), **files}
+
+
+def fill_mask(data: np.ndarray, n_bands: int) -> bytes:
+    """GDAL's external mask file of a product (RFC 15, read from ``<file>.msk`` beside it) whose pixels ``data``
+    (H, W) bool hold data: a deflated TIFF of one byte band, 255 on data and 0 on fill, whose metadata item
+    ``INTERNAL_MASK_FLAGS_<b>`` is :data:`GMF_PER_DATASET` for each of the product's ``n_bands`` bands, as GDAL
+    writes one (gdaldefaultoverviews.cpp, ``CreateMaskBand``): one mask for all bands."""
+    with warnings.catch_warnings(), MemoryFile() as memory:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the product carries the georeferencing
+        with memory.open(driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype="uint8",
+                         compress="deflate") as dst:
+            dst.write(np.where(data, np.uint8(255), np.uint8(0)), 1)
+            dst.update_tags(**{f"INTERNAL_MASK_FLAGS_{b + 1}": GMF_PER_DATASET for b in range(n_bands)})
+        return bytes(memory.getbuffer())
+
+
+def with_fill(dn: np.ndarray, mask: bytes) -> np.ndarray:
+    """A decoded lossy product ``dn`` (H, W, B) with its fill set again from its :func:`fill_mask` file ``mask``:
+    :data:`FILL_DN` off the data, and a data pixel that decoded to fill lifted as :func:`reserve_fill` lifts it.
+    ValueError when the mask is not a mask of the product's size."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the product carries the georeferencing
+            with MemoryFile(mask) as memory, memory.open() as src:
+                data = src.read(1) > 0
+    except rasterio.errors.RasterioIOError as err:
+        raise ValueError(f"its mask is not a TIFF ({err})") from None
+    if data.shape != dn.shape[:2]:
+        raise ValueError(f"its mask is {data.shape[0]} x {data.shape[1]} px, the product {dn.shape[0]} x {dn.shape[1]}")
+    dn = np.array(dn, np.uint16)
+    dn[data & ~has_data(dn)] = FILL_DN + 1
+    dn[~data] = FILL_DN
+    return dn
 
 
 def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.ndarray:
@@ -271,9 +312,13 @@ def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.
 
 
 def decode_product(path: str | Path, line: ManifestLine) -> np.ndarray:
-    """Read one downlinked product file described by its manifest line; raise InputFileError when it is bad."""
+    """Read one downlinked product file described by its manifest line, its fill set from its ``.msk`` sidecar when
+    it has one (:func:`with_fill`); raise InputFileError when it is bad."""
+    path = Path(path)
     try:
-        data = Path(path).read_bytes()
-        return decode(data, line.format, line.shape, line.bit_depth)
+        dn = decode(path.read_bytes(), line.format, line.shape, line.bit_depth)
+        if any(s.file == line.file + MASK_SUFFIX for s in line.sidecars or ()):
+            dn = with_fill(dn, path.with_name(line.file + MASK_SUFFIX).read_bytes())
+        return dn
     except (OSError, ValueError) as err:
         raise InputFileError(path, f"cannot decode {line.format} product: {err}") from None

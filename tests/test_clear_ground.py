@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.cli import main
 from conftest import TILE_PX, jsonl
 from ground import clear_ground
 from ground.run_data import load_run
 
+ROOT = Path(__file__).resolve().parents[1]
 FRAMES = ("sat-1-f000000", "sat-1-f000001")
 
 
@@ -88,3 +90,27 @@ def test_without_truth_the_loss_is_zero_only_when_nothing_was_withheld(run_dir):
     assert clear_ground.lost_fraction(load_run(run_dir), list(FRAMES)) == 0.0
     drop_right_tile_of_f1(run_dir, decided=True)
     assert clear_ground.lost_fraction(load_run(run_dir), list(FRAMES)) is None
+
+
+def test_cloud_masked_out_reaches_the_ground_as_fill_through_a_lossy_codec_too(tmp_path):
+    """The quickstart's pass over the Alps, Paris and Brittany in single frames, the spectral cloud test masking the
+    cloudy tiles out, then TIFF (lossless) or JPEG 2000 at 2 bits a sample: the lossy codec does not keep the fill's
+    DN 0, so each masked product goes down with its .msk sidecar, and the ground sees exactly the pixels it sees
+    through the lossless codec (before the sidecar, hundreds of thousands of masked cloud pixels came back as dark
+    ground and hid the clear ones the filter took)."""
+    masking = "{stage: cloud_filter, method: spectral, tile_px: 64, max_cloud_fraction: 0.3, action: mask}"
+    runs = {}
+    for name, encode in (("lossless", "{stage: encode, format: tiff}"),
+                         ("lossy", "{stage: encode, format: jpeg2000, bits_per_sample: 2}")):
+        out = tmp_path / name
+        assert main(["run", str(ROOT / "scenarios" / "quickstart.yaml"), "--out", str(out), "--quiet",
+                     "--set", "start_utc=2026-06-21T09:40:00Z", "--set", "duration_h=0.35",
+                     "--set", f"pipeline=[{masking}, {encode}]"]) == 0
+        runs[name] = {f.frame_id: f for f in clear_ground.frames(load_run(out))}
+    lossy_lines = read_jsonl(tmp_path / "lossy" / "downlink" / "manifest.jsonl")
+    masked = [line for line in lossy_lines if line.get("masked")]
+    assert masked and all([s["file"] for s in line.get("sidecars", [])] == [line["file"] + ".msk"] for line in masked)
+    assert runs["lossy"].keys() == runs["lossless"].keys() and len(runs["lossy"]) >= 3
+    for frame_id, frame in runs["lossless"].items():
+        np.testing.assert_array_equal(runs["lossy"][frame_id].delivered, frame.delivered, err_msg=frame_id)
+    assert sum(f.clear_lost_px for f in runs["lossy"].values()) == sum(f.clear_lost_px for f in runs["lossless"].values())

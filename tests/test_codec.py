@@ -2,11 +2,14 @@
 georeferencing GDAL reads from a GeoTIFF product and from a PNG product's world file and .aux.xml."""
 
 import dataclasses
+import warnings
 
+import cv2
 import numpy as np
 import pytest
 import rasterio
 import rasterio.enums
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -122,6 +125,79 @@ def test_png_product_is_georeferenced_by_its_world_file_and_aux_xml(tmp_path, ba
 
 def test_tiff_and_raw_products_need_no_sidecars():
     assert codec.sidecars("p.tif", "tiff", 4, GEOREF) == {} and codec.sidecars("p.raw", "raw", 4, GEOREF) == {}
+
+
+LOSSY = {"jpeg2000": codec.Lossy(bits_per_sample=1.0), "jpegls": codec.Lossy(max_error_dn=3),
+         "jpegxl": codec.Lossy(distance=2.0)}
+
+
+def ground_with_fill() -> tuple[np.ndarray, np.ndarray]:
+    """(128, 120, 4) 12-bit DN of textured ground (50 to 1500 DN and noise) with cloud-shaped fill, as a cloud
+    filter's mask leaves it, and where it holds data."""
+    rng = np.random.default_rng(5)
+    ground = cv2.resize(rng.uniform(50, 1500, (16, 15, 4)).astype(np.float32), (120, 128), interpolation=cv2.INTER_CUBIC)
+    dn = np.clip(ground + rng.normal(0, 30, ground.shape), 1, 4095).astype(np.uint16)
+    cloud = cv2.resize(rng.normal(0, 1, (8, 8)).astype(np.float32), (120, 128), interpolation=cv2.INTER_CUBIC) > 0.3
+    dn[cloud] = codec.FILL_DN
+    return dn, codec.has_data(dn)
+
+
+@pytest.mark.parametrize("fmt", sorted(LOSSY))
+def test_a_lossy_product_gets_its_fill_back_from_its_mask(tmp_path, fmt):
+    """A lossy codec does not keep the fill's DN 0: through its .msk sidecar the product
+    decodes to fill exactly where the spacecraft had it, and every data pixel reads as data."""
+    dn, data = ground_with_fill()
+    payload = codec.encode(dn, fmt, 12, lossy=LOSSY[fmt])
+    bare = codec.decode(payload, fmt, dn.shape, 12)
+    assert not np.array_equal(codec.has_data(bare), data)  # the codec alone blurs fill and dark ground together
+    files = {"p" + codec.EXTENSIONS[fmt]: payload,
+             **codec.sidecars("p" + codec.EXTENSIONS[fmt], fmt, 4, GEOREF, codec.fill_mask(data, 4))}
+    assert sorted(files) == ["p" + codec.EXTENSIONS[fmt], "p" + codec.EXTENSIONS[fmt] + ".msk"]
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    sidecar = files["p" + codec.EXTENSIONS[fmt] + ".msk"]
+    line = ManifestLine.from_json({
+        "id": "p", "file": "p" + codec.EXTENSIONS[fmt], "format": fmt, "shape": list(dn.shape), "bit_depth": 12,
+        "kind": "image", "pass_id": "p", "frame_ids": ["f"], "capture_t_s": 0.0, "downlink_t_s": 1.0, "raw_bytes": 1,
+        "bytes": len(payload) + len(sidecar), "sha256": "0" * 64, "bands": ["B", "G", "R", "NIR"],
+        "reflectance_per_dn": 1.2 / 4095, "tile": {"row0": 0, "col0": 0, "height": 128, "width": 120,
+                                                   "frame_height": 128, "frame_width": 120},
+        "sidecars": [{"file": "p" + codec.EXTENSIONS[fmt] + ".msk", "bytes": len(sidecar), "sha256": "0" * 64}]})
+    decoded = codec.decode_product(tmp_path / line.file, line)
+    np.testing.assert_array_equal(codec.has_data(decoded), data)
+    assert (decoded[~data] == codec.FILL_DN).all()
+    np.testing.assert_array_equal(decoded[data & codec.has_data(bare)], bare[data & codec.has_data(bare)])
+    cloud = np.ones((512, 512), bool)
+    cloud[100:300, 50:400] = False  # a 512 px tile's mask costs under 1 % of its raw bytes (deflate)
+    assert len(codec.fill_mask(cloud, 4)) < 0.01 * codec.packed_size_bytes(512 * 512 * 4, 12)
+
+
+def test_gdal_reads_the_fill_mask_as_the_products_per_dataset_mask(tmp_path):
+    """GDAL opens a JPEG 2000 product with its <file>.msk beside it (RFC 15): one mask for every band, 0 on fill."""
+    dn, data = ground_with_fill()
+    (tmp_path / "p.j2k").write_bytes(codec.encode(dn, "jpeg2000", 12, lossy=LOSSY["jpeg2000"]))
+    (tmp_path / "p.j2k.msk").write_bytes(codec.fill_mask(data, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a bare codestream: the test needs no georeference
+        src = rasterio.open(tmp_path / "p.j2k")
+    with src:
+        assert src.count == 4 and src.mask_flag_enums == ([rasterio.enums.MaskFlags.per_dataset],) * 4
+        for band in range(1, 5):
+            np.testing.assert_array_equal(src.read_masks(band) > 0, data)
+
+
+def test_the_mask_sets_fill_off_the_data_and_lifts_data_that_decoded_to_fill():
+    decoded = np.array([[[0, 0], [3, 0], [5, 5]]], np.uint16)  # data at 0, fill at 3 (the codec's error), data
+    mask = codec.fill_mask(np.array([[True, False, True]]), 2)
+    np.testing.assert_array_equal(codec.with_fill(decoded, mask), [[[1, 1], [0, 0], [5, 5]]])
+
+
+def test_a_mask_that_does_not_fit_its_product_is_a_decoding_error():
+    dn, data = ground_with_fill()
+    with pytest.raises(ValueError, match="its mask is 128 x 119 px, the product 128 x 120"):
+        codec.with_fill(dn, codec.fill_mask(data[:, :119], 4))
+    with pytest.raises(ValueError, match="its mask is not a TIFF"):
+        codec.with_fill(dn, b"not a tiff")
 
 
 # The flight-class codecs themselves (rundir.flight_codecs) are tested in tests/test_flight_codecs.py.

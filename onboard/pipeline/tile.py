@@ -46,6 +46,7 @@ class Tile:
     priority: int = 1
     payload: bytes | None = None  # set by the encoder stage
     format: str | None = None
+    fill_mask: bytes | None = None  # a lossy tile with fill: its .msk sidecar (rundir.codec.fill_mask), by the encoder
     meta: TileMeta = field(default_factory=TileMeta)
 
 

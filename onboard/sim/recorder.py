@@ -150,8 +150,10 @@ class Recorder:
         """A product made from tile ``idx``: its file (and sidecars) kept on board; returns its manifest line,
         completed with its size and hashes (:func:`manifest_line` for the arguments)."""
         line = manifest_line(frame, cap, tile, idx, stages, georef, self.camera)
-        # a PNG's georeferencing travels as sidecar files, sent down and counted with the product
-        return self.products.stage(line, tile.payload, sidecars(line.file, tile.format, tile.dn.shape[-1], georef))
+        # a PNG's georeferencing and a lossy product's fill mask travel as sidecar files, sent down and counted with
+        # the product
+        return self.products.stage(line, tile.payload, sidecars(line.file, tile.format, tile.dn.shape[-1], georef,
+                                                                tile.fill_mask))
 
     def refused(self, line: ManifestLine, frame_id: str) -> None:
         """A product storage had no room for: its files removed, the frame's product dropped in the ledger."""
