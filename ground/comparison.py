@@ -155,8 +155,10 @@ def rate_distortion(run: RunData, bit_depth: int, frames: int, rows: list[dict[s
 
 
 def _quality_cell(r: Mapping[str, Any]) -> str:
+    """PSNR / SSIM of a lossy row; "exact" for a lossless one that sent something; "n/a" for a row that sent nothing
+    (no bytes, or none measured)."""
     if r["psnr_db"] is None:
-        return "exact" if r["pipeline"] != "this_run" or r["bytes"] is not None else "n/a"
+        return "exact" if r["bytes"] else "n/a"
     return f"{r['psnr_db']:.1f} dB / {r['ssim']:.4f}"
 
 

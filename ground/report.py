@@ -238,17 +238,29 @@ def verdict(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     scale = next((s.params.get("scale") for s in stages if s.stage == "superres"), None)
     product = (f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB)"
                if scale and ours.get("cpsnr_db") is not None else "")
+    if ours.get("psnr_db") is not None:  # the comparison's rows are lossless: a lossy run's saving is partly its codec's
+        product += f" in lossy products (PSNR {ours['psnr_db']:.1f} dB against the DN they were made from)"
     if sent == 0:
         bytes_part = f"sends nothing against {against}"
-    elif sent <= ref["bytes"]:
-        bytes_part = f"sends {ref['bytes'] / sent:.1f}x fewer image bytes ({fmt_bytes(sent)}) than {against}{product}"
+    elif sent == ref["bytes"]:
+        bytes_part = f"sends as many image bytes ({fmt_bytes(sent)}) as {against}{product}"
     else:
-        bytes_part = (f"sends {sent / ref['bytes']:.1f}x MORE image bytes ({fmt_bytes(sent)}) than {against}{product}:"
-                      " it costs downlink here")
+        bytes_part = f"sends {_how_many(sent, ref['bytes'])} image bytes ({fmt_bytes(sent)}) than {against}{product}"
+        bytes_part += ": it costs downlink here" if sent > ref["bytes"] else ""
     lost = ours.get("clear_pixels_lost_fraction")
     lost_part = ("clear ground lost unknown (no truth)" if lost is None else
                  "loses no clear ground" if lost == 0 else f"loses {fmt_fraction(lost)} of clear ground")
     return f"{who} {bytes_part}, and {lost_part}."
+
+
+def _how_many(sent: int, ref: int) -> str:
+    """``sent`` bytes against ``ref`` (both > 0, not equal) in words: "1.4x fewer", "3.1x MORE", or under a tenth
+    apart (where a ratio would read 1.0x), "2.0 % fewer", "4.0 % MORE"."""
+    more = sent > ref
+    ratio = sent / ref if more else ref / sent
+    if ratio < 1.1:
+        return f"{fmt_fraction(abs(sent - ref) / ref)} {'MORE' if more else 'fewer'}"
+    return f"{ratio:.1f}x {'MORE' if more else 'fewer'}"
 
 
 # --- the human-readable report ----------------------------------------------------------------------------------

@@ -303,7 +303,8 @@ def superres_blocks(section: Mapping[str, Any]) -> list[Any]:
         f"{fmt_bytes(section['product_bytes'])} against {fmt_bytes(section['burst_raw_bytes'])} of raw bursts, "
         f"{_num(ratio)}x the burst (pixels: scale^2 / K = {_num(section['pixel_ratio_vs_burst'])}; against the "
         f"losslessly encoded burst: {_num(section['bytes_ratio_vs_encoded_burst'])}x): super-resolution {verdict} "
-        f"here.", strong=ratio is not None and ratio >= 1))
+        "against sending its raw bursts (the verdict above sets the run against one frame per scene in the best "
+        "lossless codec).", strong=ratio is not None and ratio >= 1))
     if section.get("plots"):
         blocks.append(Image("low-res frame, bicubic, shift-and-add, model and truth", section["plots"][0]))
     return blocks

@@ -32,6 +32,18 @@ def test_rows_on_the_finished_frames(tiny_run):
     assert [row[0] for row in table.rows] == [r["label"] for r in comp["rows"]]
 
 
+def test_the_quality_column_is_exact_only_for_a_row_that_sent_something(tiny_run):
+    """Lossless rows with bytes read "exact"; a row with no bytes (not estimated, or nothing sent: a lossy row
+    whose frames were all dropped) has no quality to give."""
+    comp = comparison(load_run(tiny_run), {})
+    by_name = {r["pipeline"]: r for r in comp["rows"]}
+    by_name["lossy_same_bytes"].update(bytes=0, psnr_db=None)  # every frame dropped: JPEG 2000 sent nothing
+    [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
+    quality = {row[0]: row[table.header.index("PSNR / SSIM vs raw")] for row in table.rows}
+    assert quality[by_name["encode_only"]["label"]] == quality[by_name["this_run"]["label"]] == "exact"
+    assert quality[by_name["best_lossless"]["label"]] == quality[by_name["lossy_same_bytes"]["label"]] == "n/a"
+
+
 def test_this_run_counts_image_bytes_as_the_estimates_do_its_sidecars_apart(tiny_run):
     """A PNG product's world file and PAM file are georeferencing, which the simpler pipelines' estimates do not
     count: the this_run row leaves them out too (so one pipeline gives one figure), and says how many there were."""

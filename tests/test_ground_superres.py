@@ -4,7 +4,8 @@ scene by scene, and the on-board baselines read from the evaluation record when 
 import numpy as np
 import pytest
 
-from ground.superres import CROP_PX, ExampleCrop, OnBoardImages, SRScene, harm_warnings
+from ground.document import Paragraph
+from ground.superres import CROP_PX, METHODS, ExampleCrop, OnBoardImages, SRScene, harm_warnings, superres_blocks
 
 
 def _section(product_db, bicubic_db, shift_and_add_db=None, error_px=0.4, scene_errors=(0.4,)):
@@ -24,6 +25,20 @@ def test_a_product_worse_than_a_baseline_is_a_warning_naming_which_and_by_how_mu
     assert "No cloud_filter" not in both
     assert harm_warnings(_section(38.5, 38.5), ["superres"]) == []  # as good as bicubic: nothing to say
     assert harm_warnings(_section(None, 38.5), ["superres"]) == []  # nothing scored
+
+
+@pytest.mark.parametrize("ratio, says", [(0.282, "saves downlink"), (1.125, "saves NOTHING")])
+def test_the_section_says_against_what_super_resolution_saves(ratio, says):
+    """Its saving is against the raw bursts, where the verdict sets the run against one frame per scene in the best
+    lossless codec: the sentence names its base, so that "saves" here and "costs" there do not read as a contradiction."""
+    section = {**_section(47.8, 46.9), "policy": {"scale": 2, "method": "model", "registration": "ecc"},
+               "burst_frames": 8, "scenes_scored": 3, "ssim": {m: 0.99 for m in METHODS}, "bytes_ratio_vs_burst": ratio,
+               "product_bytes": 10_440_000, "burst_raw_bytes": 36_960_000, "pixel_ratio_vs_burst": 0.5,
+               "bytes_ratio_vs_encoded_burst": 0.4, "plots": []}
+    section["cpsnr_db"] = {m: 47.8 for m in METHODS}
+    [text] = [b.text for b in superres_blocks(section) if isinstance(b, Paragraph) and "Products:" in b.text]
+    assert f"super-resolution {says} against sending its raw bursts (the verdict above sets the run against one " \
+           "frame per scene in the best lossless codec)." in text
 
 
 def test_registration_error_over_a_pixel_is_a_warning():

@@ -205,6 +205,26 @@ def test_verdict_says_plainly_when_the_pipeline_sends_more():
                                  CLOUD_AI).startswith("No verdict: no finished frame has on-board processing records")
 
 
+def test_verdict_gives_a_small_difference_in_percent_and_equal_bytes_as_equal():
+    """A ratio under 1.1 would read "1.0x fewer" (or MORE) whichever way it went: it is a percentage instead."""
+    close = report_module.verdict(rows(best_lossless=1000, this_run=980), CLOUD_AI)
+    assert "sends 2.0 % fewer image bytes (980 B) than the best lossless codec" in close
+    assert "sends 4.0 % MORE image bytes (1.04 kB) than the best lossless codec on one frame per scene (JPEG-LS, " \
+           "1.00 kB): it costs downlink here" in report_module.verdict(rows(best_lossless=1000, this_run=1040), CLOUD_AI)
+    same = report_module.verdict(rows(best_lossless=1000, this_run=1000), entries({"stage": "encode", "format": "jpegls"}))
+    assert same == ("On-board processing (encode) sends as many image bytes (1.00 kB) as the best lossless codec on one "
+                    "frame per scene (JPEG-LS, 1.00 kB), and loses 0.4 % of clear ground.")
+
+
+def test_verdict_says_when_the_products_are_lossy():
+    """The comparison's other rows are lossless: a run whose own products are lossy says so beside its saving."""
+    comp = rows(best_lossless=10_000, this_run=2_600)
+    comp["rows"][-1]["psnr_db"] = 58.34
+    assert "sends 3.8x fewer image bytes (2.60 kB) than the best lossless codec on one frame per scene (JPEG-LS, " \
+           "10.00 kB) in lossy products (PSNR 58.3 dB against the DN they were made from), and loses" in \
+           report_module.verdict(comp, CLOUD_AI)
+
+
 def test_verdict_opens_the_report_and_warnings_follow(run_dir):
     report, _ = write_report(run_dir)
     assert list(report)[:2] == ["scenario", "verdict"]
