@@ -108,6 +108,8 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
         ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
         ("left on board", f"{fmt_bytes(ob['bytes'])}, oldest {fmt_duration(ob.get('max_age_s'))}"),
     ]
+    if report.get("warnings"):  # the report's warnings stand at its top; the terminal says that there are some
+        rows.append(("warnings", f"{len(report['warnings'])}, at the top of report.md (report.json warnings)"))
     stopped = report.get("stopped") or {}
     simulated_s = stopped.get("simulated_s", report.get("duration_s"))
     head = f"{report.get('scenario')} (seed {report.get('seed')}): {state}, {fmt_duration(simulated_s)} simulated"

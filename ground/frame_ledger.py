@@ -20,8 +20,28 @@ def ledger_section(run: RunData) -> dict[str, Any]:
         return {"captured": len(run.captures) if run.captures is not None else None, "delivered": None,
                 "dropped": None, "on_board": None, "dropped_by_reason": None, "balanced": None}
     out = metrics.ledger_summary(run.ledger, run.captures, run.delivered)
-    warnings = ledger_warnings(out) + ([nothing_captured(run)] if out["captured"] == 0 else [])
+    warnings = ledger_warnings(out) + ([nothing_captured(run)] if out["captured"] == 0 else skipped_captures(run))
     return {**out, "warnings": warnings} if warnings else out
+
+
+def _planned_and_skipped(run: RunData) -> tuple[int, Counter[str]]:
+    """Captures planned over all satellites, and those skipped by reason (telemetry/run.json's summaries)."""
+    summaries = run.run_info.satellite_summary if run.run_info else []
+    skipped: Counter[str] = Counter()
+    for summary in summaries:
+        skipped.update(summary.captures_skipped)
+    return sum(s.frames_planned for s in summaries), skipped
+
+
+def skipped_captures(run: RunData) -> list[str]:
+    """A warning when planned captures were not taken (storage full under ``stop_imaging``, brown-out): they never
+    became frames, so the ledger, which counts frames, does not show them."""
+    planned, skipped = _planned_and_skipped(run)
+    if not skipped:
+        return []
+    why = "; ".join(f"{reason}: {count}" for reason, count in sorted(skipped.items()))
+    return [f"{sum(skipped.values())} of the {planned} captures planned were not taken ({why}): they are in no frame "
+            "count of the ledger; see the storage and power table."]
 
 
 def nothing_captured(run: RunData) -> str:
@@ -29,10 +49,7 @@ def nothing_captured(run: RunData) -> str:
     every planned capture skipped (by reason, from telemetry/run.json's satellite summaries)."""
     info = run.run_info
     summaries = info.satellite_summary if info else []
-    planned = sum(s.frames_planned for s in summaries)
-    skipped: Counter[str] = Counter()
-    for summary in summaries:
-        skipped.update(summary.captures_skipped)
+    planned, skipped = _planned_and_skipped(run)
     if summaries and planned == 0:
         return ("nothing was captured: no capture was planned, since no target passed within the camera's reach "
                 "(spacecraft.camera.max_off_nadir_deg) with the sun above spacecraft.camera.min_sun_elevation_deg "

@@ -64,3 +64,36 @@ def test_a_run_that_captured_nothing_says_why():
     shed = SimpleNamespace(frames_planned=3, captures_skipped={"brownout": 3})
     assert nothing_captured(run(idle, shed)) == "nothing was captured of the 3 captures planned (skipped: brownout: 3)."
     assert "no satellite summary" in nothing_captured(SimpleNamespace(run_info=None))
+
+
+def test_captures_planned_but_not_taken_are_a_warning():
+    """A capture skipped (storage full under stop_imaging, brown-out) never becomes a frame, so no ledger count
+    shows it: the report says how many of those planned were not taken, and why."""
+    from types import SimpleNamespace
+
+    from ground.frame_ledger import skipped_captures
+
+    def run(*summaries):
+        return SimpleNamespace(run_info=SimpleNamespace(satellite_summary=list(summaries)))
+
+    starved = SimpleNamespace(frames_planned=54, captures_skipped={"storage_full": 44, "brownout": 2})
+    fine = SimpleNamespace(frames_planned=10, captures_skipped={})
+    assert skipped_captures(run(starved, fine)) == [
+        "46 of the 64 captures planned were not taken (brownout: 2; storage_full: 44): they are in no frame count "
+        "of the ledger; see the storage and power table."]
+    assert skipped_captures(run(fine)) == [] and skipped_captures(SimpleNamespace(run_info=None)) == []
+
+
+def test_the_section_carries_the_skipped_captures_warning(tiny_run):
+    """The tiny run's summary, with captures skipped, reaches report.json's ledger warnings."""
+    path = tiny_run / "telemetry" / "run.json"
+    info = json.loads(path.read_text())
+    assert "warnings" not in ledger_section(load_run(tiny_run))
+    info["satellite_summary"] = [{
+        "satellite": "sat-1", "frames_planned": 9, "frames_captured": 4, "compute_busy_s": 1.0,
+        "compute_timing": "projected", "storage_peak_bytes": 10, "storage_capacity_bytes": 10, "battery_min_soc": 0.5,
+        "brownout_s": 0.0, "energy_in_wh": 1.0, "energy_out_wh": 1.0, "energy_unmet_wh": 0.0,
+        "captures_skipped": {"storage_full": 5}}]
+    path.write_text(json.dumps(info))
+    assert "5 of the 9 captures planned were not taken (storage_full: 5): they are in no frame count of the ledger; " \
+           "see the storage and power table." in ledger_section(load_run(tiny_run))["warnings"]

@@ -59,6 +59,16 @@ def test_the_summary_of_a_stopped_run_gives_the_time_simulated():
                                         "(KeyboardInterrupt)")
 
 
+def test_the_summary_says_when_the_report_has_warnings():
+    report = {"scenario": "s3", "seed": 9, "complete": True, "duration_s": 3600.0,
+              "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.5},
+              "ledger": {"captured": 8, "delivered": 8, "dropped": 0, "on_board": 0, "balanced": True},
+              "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": 0, "max_age_s": None}}
+    assert not any("warnings" in line for line in summary_lines(report))
+    report["warnings"] = ["46 of the 54 captures planned were not taken (storage_full: 46): ..."]
+    assert summary_lines(report)[-1] == "  warnings                   1, at the top of report.md (report.json warnings)"
+
+
 def test_the_summary_of_a_burst_run_gives_the_saving_against_one_frame_per_scene_too():
     report = {"scenario": "quickstart", "seed": 42, "complete": True, "duration_s": 86400.0,
               "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.779},
