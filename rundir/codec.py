@@ -16,7 +16,9 @@ is bit-packed and no GIS reads it; its georeferencing is the manifest's footprin
 A lossy codec does not keep the fill's DN: JPEG 2000 at a rate, JPEG XL at a distance and near-lossless JPEG-LS
 decode it to small numbers that read as dark ground. A lossy image product with fill therefore travels with one more
 sidecar, GDAL's external mask file (``<file>.msk``, :func:`fill_mask`), from which :func:`decode_product` sets the
-fill again on the ground.
+fill again on the ground. So does a PNG product with fill: it decodes exactly, but a PNG holds no mask, and with
+its ``.msk`` a GIS shows the fill as no data rather than black. (Lossless JPEG-LS, JPEG 2000, JPEG XL and zstd
+products keep DN 0 exactly and carry no georeferencing a GIS would place them by: they need none.)
 """
 
 from __future__ import annotations

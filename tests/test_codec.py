@@ -192,6 +192,24 @@ def test_the_mask_sets_fill_off_the_data_and_lifts_data_that_decoded_to_fill():
     np.testing.assert_array_equal(codec.with_fill(decoded, mask), [[[1, 1], [0, 0], [5, 5]]])
 
 
+@pytest.mark.parametrize("bands", [("B", "G", "R"), ("B", "G", "R", "NIR")])
+def test_gdal_reads_a_png_products_fill_as_no_data_through_its_mask(tmp_path, bands):
+    """A PNG holds no mask, and GIS tools read a fourth PNG band as alpha: the .msk beside it is what GDAL uses (it
+    takes precedence over the .aux.xml's no-data value and over alpha), so the fill shows as no data, not black."""
+    dn, data = ground_with_fill()
+    dn = np.ascontiguousarray(dn[..., :len(bands)])
+    georef = dataclasses.replace(GEOREF, bands=bands, centres_um=None)
+    files = {"p.png": codec.encode(dn, "png", 12),
+             **codec.sidecars("p.png", "png", len(bands), georef, codec.fill_mask(data, len(bands)))}
+    assert sorted(files) == ["p.pgw", "p.png", "p.png.aux.xml", "p.png.msk"]
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    with rasterio.open(tmp_path / "p.png") as src:
+        assert src.crs.to_epsg() == 32633 and src.count == len(bands)
+        assert src.mask_flag_enums == ([rasterio.enums.MaskFlags.per_dataset],) * len(bands)
+        np.testing.assert_array_equal(src.dataset_mask() > 0, data)
+
+
 def test_a_mask_that_does_not_fit_its_product_is_a_decoding_error():
     dn, data = ground_with_fill()
     with pytest.raises(ValueError, match="its mask is 128 x 119 px, the product 128 x 120"):

@@ -40,6 +40,26 @@ def test_encode_is_lossless(fmt):
     np.testing.assert_array_equal(codec.decode(work.tiles[0].payload, fmt, f.dn.shape, 12), f.dn)
 
 
+@pytest.mark.parametrize("params, masked", [
+    ({"format": "png"}, True), ({"format": "jpeg2000", "bits_per_sample": 2.0}, True),
+    ({"format": "jpegls", "max_error_dn": 2}, True), ({"format": "jpegxl", "distance": 1.0}, True),
+    ({"format": "tiff"}, False), ({"format": "jpeg2000"}, False), ({"format": "jpegls"}, False),
+    ({"format": "zstd"}, False)])
+def test_encode_gives_a_fill_mask_to_the_products_that_cannot_keep_or_show_their_fill(params, masked):
+    """A tile with fill gets its .msk when lossy (the codec blurs DN 0) or PNG (no mask inside for a GIS); a TIFF
+    holds its own mask, and a lossless codec keeps DN 0 exactly. A tile without fill never gets one."""
+    f = frame()
+    f.dn[10:30, 20:50] = codec.FILL_DN
+    (tile,) = build(("encode", params)).run(f).tiles
+    if masked:  # the mask marks the fill: laid on any decoded tile, it gives the fill back
+        np.testing.assert_array_equal(codec.has_data(codec.with_fill(np.ones_like(f.dn), tile.fill_mask)),
+                                      codec.has_data(f.dn))
+    else:
+        assert tile.fill_mask is None
+    (whole,) = build(("encode", params)).run(frame()).tiles
+    assert whole.fill_mask is None
+
+
 def test_simulated_time_scales_with_the_hardware_profile():
     fast = build(("encode", {"format": "png"})).run(frame())
     slow_ctx = dataclasses.replace(CTX, cpu_relative=0.25)

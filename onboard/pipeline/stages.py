@@ -159,8 +159,9 @@ class Encode(Stage):
     unless a lossy setting is given: ``max_error_dn`` (JPEG-LS near-lossless), ``bits_per_sample`` (JPEG 2000 at a
     rate) or ``distance`` (JPEG XL). Each tile's meta says whether it is lossless, its error bound, and (lossless)
     the sha256 of its DN, which the manifest carries so that the ground checks the decoded pixels bit for bit.
-    A lossy tile with fill (DN 0 in every band) gets GDAL's external mask file (:func:`rundir.codec.fill_mask`),
-    which travels with it as a sidecar, since the codec does not keep the fill's DN.
+    A lossy or PNG tile with fill (DN 0 in every band) gets GDAL's external mask file
+    (:func:`rundir.codec.fill_mask`), which travels with it as a sidecar: a lossy codec does not keep the fill's DN,
+    and a PNG holds no mask for a GIS to read.
     For a lossy tile, the DN it was made from (and, with B, G and R bands, the spectral cloud test on them and on the
     decoded tile) go to ``RUN/evaluation/`` for scoring, never downlinked (:func:`onboard.pipeline.alternatives.lossy_scoring`).
     """
@@ -199,10 +200,11 @@ class Encode(Stage):
             lossless = lossy.lossless(fmt)
             tile.meta = dataclasses.replace(tile.meta, lossless=lossless, max_error_dn=lossy.max_error_bound_dn(fmt),
                                             dn_sha256=codec.dn_sha256(tile.dn) if lossless else None)
-            if not lossless and tile.kind == "image":
+            if tile.kind == "image" and (not lossless or fmt == "png"):
                 data = codec.has_data(tile.dn)
-                if not data.all():  # the codec blurs the fill's DN: the mask goes down beside the product
+                if not data.all():  # the mask goes down beside the product (rundir.codec: why these formats)
                     tile.fill_mask = codec.fill_mask(data, tile.dn.shape[-1])
+            if not lossless and tile.kind == "image":
                 start = time.perf_counter()
                 work.evaluation.update(alternatives.lossy_scoring(tile, self.ctx))
                 work.scoring_wall_s[self.name] = work.scoring_wall_s.get(self.name, 0.0) + time.perf_counter() - start
