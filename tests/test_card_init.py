@@ -127,3 +127,14 @@ def test_misr_planes_name_each_feature_plane_at_each_sub_pixel_offset():
     with pytest.raises(OrbitEdgeError, match="this one takes 10"):
         misr_planes(10)
 
+
+
+def test_softmax_over_one_output_channel_is_refused_and_no_card_is_written(tmp_path, capsys):
+    model = tmp_path / "cloud_only.onnx"
+    model.write_bytes(onnx_float16_nchw(outputs=1))  # one channel: the cloud logit
+    assert card_init(model, "--classes", "cloud", "--activation", "softmax") == 2
+    assert ("card init: --activation: expected sigmoid, or no activation, for an output of one channel (softmax over "
+            "one channel is 1.0 everywhere), found softmax (output shape [-1, 1, 48, 48])") in capsys.readouterr().err
+    assert not model.with_suffix(".json").exists()
+    assert card_init(model, "--classes", "cloud", "--activation", "sigmoid") == 0
+    assert load_card(model.with_suffix(".json")).outputs[0].activation == "sigmoid"

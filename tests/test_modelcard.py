@@ -1,6 +1,7 @@
 """Model cards (onboard/runtime/modelcard.py): scaling, every bad field named, unreadable cards, the shipped cards and their
 benchmark blocks written back byte for byte."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from onboard.runtime.modelcard import MODEL_DIR, Benchmark, Scaling, load_card, shipped_card, write_card
 from rundir.errors import InputFileError
-from tests.tiny_models import edit_card
+from tests.tiny_models import INT8, copy_model, edit_card
 
 
 def test_card_scaling_maps_the_physical_quantity_to_the_model_input():
@@ -78,3 +79,20 @@ def test_a_bad_benchmark_block_is_named_and_a_card_without_one_has_no_latency(tm
     with pytest.raises(InputFileError, match="no benchmark block") as err:
         load_card(plain).host_latency_s
     assert err.value.path == str(plain)
+
+
+@pytest.mark.parametrize("form", ["flat", "stac"])
+def test_softmax_over_one_output_channel_is_named_at_its_field_and_line(tmp_path, form):
+    path = copy_model(tmp_path, INT8, with_card=True)
+    card_path = path.with_suffix(".json")
+    card = load_card(card_path)
+    output = dataclasses.replace(card.outputs[0], shape=(1, 32, 32, 1), activation="softmax")
+    write_card(dataclasses.replace(card, outputs=(output,), form=form, model_file=path.name), card_path)
+    field = "outputs[0].activation" if form == "flat" else "properties.mlm:output[0].post_processing_function"
+    key = field.rpartition(".")[2]
+    line = next(i + 1 for i, text in enumerate(card_path.read_text().splitlines()) if f'"{key}"' in text)
+    with pytest.raises(InputFileError) as err:
+        load_card(card_path)
+    assert err.value.path == str(card_path)
+    assert (f"line {line}: {field}: expected sigmoid, or no activation, for an output of one channel (softmax over "
+            "one channel is 1.0 everywhere), found softmax (shape [1, 32, 32, 1])") in err.value.problem

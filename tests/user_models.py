@@ -83,12 +83,14 @@ def _tflite(model, kind: str) -> bytes:
     return converter.convert()
 
 
-def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX) -> bytes:
-    """``float16.onnx``'s bytes, for windows of ``height_px`` x ``width_px``."""
+def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX, outputs: int = len(CLASSES)) -> bytes:
+    """``float16.onnx``'s bytes, for windows of ``height_px`` x ``width_px``; with ``outputs`` 1, only its cloud
+    logit."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     w1, b1, w2, b2 = weights()
+    w2, b2 = w2[..., len(CLASSES) - outputs:], b2[len(CLASSES) - outputs:]
     init = [numpy_helper.from_array(np.transpose(w, (3, 2, 0, 1)).astype(np.float16), name)
             for w, name in ((w1, "w1"), (w2, "w2"))]
     init += [numpy_helper.from_array(b.astype(np.float16), name) for b, name in ((b1, "b1"), (b2, "b2"))]
@@ -97,7 +99,7 @@ def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX) -> 
              helper.make_node("Conv", ["r", "w2", "b2"], ["logits"], pads=[1, 1, 1, 1])]
     graph = helper.make_graph(nodes, "user_cloud", [helper.make_tensor_value_info(
         "x", TensorProto.FLOAT16, ["batch", 4, height_px, width_px])], [helper.make_tensor_value_info(
-            "logits", TensorProto.FLOAT16, ["batch", 2, height_px, width_px])], init)
+            "logits", TensorProto.FLOAT16, ["batch", outputs, height_px, width_px])], init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="tests")
     onnx.checker.check_model(model)
     return model.SerializeToString()

@@ -13,7 +13,8 @@ from rundir.errors import OrbitEdgeError
 
 from ..pipeline.fusion import FEATURE_PLANES
 from .mlm import ACCELERATORS, ACTIVATIONS
-from .modelcard import CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, load_card, write_card
+from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, activation_problem, channel_count,
+                        load_card, write_card)
 from .model import Model, build_card
 
 TASKS = {"segmentation": "segmentation", "classification": "classification",
@@ -70,8 +71,8 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     """Write the card of ``request.model`` to ``out`` (default ``<stem>.json`` beside it), read it back as a STAC
     Item (pystac) and check the model against it; the card and where it went.
 
-    Raises OrbitEdgeError naming every bad option, a card that exists (without ``overwrite``) and output classes
-    that do not match the output channels; InputFileError as Model does for the model file."""
+    Raises OrbitEdgeError naming every bad option, a card that exists (without ``overwrite``), output classes
+    that do not match the output channels and softmax over one channel; InputFileError as Model does for the model file."""
     problems = _problems(request)
     if problems:
         raise OrbitEdgeError("card init: " + "; ".join(problems))
@@ -90,10 +91,15 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
                       scaling=Scaling(source, one_per_band(request.scale), one_per_band(request.offset)),
                       training={}, metrics={}, classes=request.classes or None, activation=request.activation,
                       architecture=request.architecture, accelerator=request.accelerator, form="stac", benchmark=True)
-    channels = card.outputs[0].shape[1 if card.outputs[0].dim_order and card.outputs[0].channels_first else -1]
+    output = card.outputs[0]
+    channels = channel_count(output.shape, output.dim_order)
+    problems = [f"--activation: {problem} (output shape {list(output.shape)})"
+                for problem in [activation_problem(request.activation, channels)] if problem]
     if request.classes and len(request.classes) != channels:
-        raise OrbitEdgeError(f"card init: --classes: expected one name per output channel ({channels}, output shape "
-                             f"{list(card.outputs[0].shape)}), found {len(request.classes)}")
+        problems.append(f"--classes: expected one name per output channel ({channels}, output shape "
+                        f"{list(output.shape)}), found {len(request.classes)}")
+    if problems:
+        raise OrbitEdgeError("card init: " + "; ".join(problems))
     write_card(card, out)
     card = load_card(out)
     Model(request.model, card_path=out, bands=bands)

@@ -197,6 +197,20 @@ def _is_shape(value: Any) -> bool:
             and (value[0] > 0 or value[0] == -1) and all(d > 0 for d in value[1:]))
 
 
+def channel_count(shape: list[int] | tuple[int, ...], dim_order: list[str] | tuple[str, ...] | None) -> int:
+    """The channels of a tensor: its second size when ``dim_order`` names it ``channel`` (NCHW), else its last."""
+    return shape[1] if dim_order and len(dim_order) > 1 and dim_order[1] == "channel" else shape[-1]
+
+
+def activation_problem(activation: str | None, channels: int) -> str | None:
+    """Why ``activation`` cannot make probabilities of an output of ``channels`` channels (softmax over one channel
+    is 1.0 everywhere, so a cloud filter would drop every tile), or None."""
+    if activation == "softmax" and channels == 1:
+        return ("expected sigmoid, or no activation, for an output of one channel (softmax over one channel is 1.0 "
+                "everywhere), found softmax")
+    return None
+
+
 def _numbers(value: Any, bands: int | None, nonzero: bool) -> bool:
     """A finite number, or a list of one per band; non-zero where ``nonzero``."""
     values = value if isinstance(value, list) and (bands is None or len(value) == bands) else [value]
@@ -232,9 +246,7 @@ def _read_tensor(reader: FieldReader, obj: Any, where: str, is_input: bool) -> T
     bands = scaling = classes = activation = None
     if is_input:
         bands = reader.get(obj, "bands", where, "a list of band names", is_str_list)
-        channels = None
-        if shape is not None:
-            channels = shape[1] if dim_order and len(dim_order) > 1 and dim_order[1] == "channel" else shape[-1]
+        channels = channel_count(shape, dim_order) if shape is not None else None
         if bands is not None and channels is not None and len(bands) != channels:
             reader.fail(f"{where}bands", f"{len(bands)} bands for {channels} channels (shape {shape})")
         scaling = _read_scaling(reader, obj, where, len(bands) if bands else None)
@@ -242,6 +254,9 @@ def _read_tensor(reader: FieldReader, obj: Any, where: str, is_input: bool) -> T
         classes = reader.get(obj, "classes", where, "a list of class names", is_str_list, required=False)
         activation = reader.get(obj, "activation", where, f"one of {mlm.ACTIVATIONS}",
                                 lambda v: v in mlm.ACTIVATIONS, required=False)
+        problem = activation_problem(activation, channel_count(shape, dim_order)) if shape is not None else None
+        if problem:
+            reader.fail(f"{where}activation", f"{problem} (shape {shape})")
     if None in (name, shape, dtype) or (is_input and None in (bands, scaling)):
         return None
     return TensorCard(name, tuple(shape), dtype, tuple(bands) if bands else None, scaling, description,
