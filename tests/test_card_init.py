@@ -70,7 +70,7 @@ def test_a_non_square_nchw_onnx_model_is_told_by_its_bands(tmp_path, capsys):
 @pytest.mark.parametrize("options, message", [
     (["--scale", "1,2"], "--scale: expected one number or one per band (4), found 2"),
     (["--offset", "a"], "--offset: expected numbers separated by commas, found 'a'"),
-    (["--scale", "0"], "--scale: expected non-zero numbers, found 0"),
+    (["--scale", "0"], "--scale: expected finite non-zero numbers, found 0"),
     (["--classes", "clear,cloud,shadow"], "--classes: expected one name per output channel (2"),
     (["--accelerator", "tpu"], "--accelerator: expected one of amd64, cuda"),
 ])
@@ -138,3 +138,52 @@ def test_softmax_over_one_output_channel_is_refused_and_no_card_is_written(tmp_p
     assert not model.with_suffix(".json").exists()
     assert card_init(model, "--classes", "cloud", "--activation", "sigmoid") == 0
     assert load_card(model.with_suffix(".json")).outputs[0].activation == "sigmoid"
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--scale", "nan"], "--scale: expected finite non-zero numbers, found nan"),
+    (["--scale", "inf"], "--scale: expected finite non-zero numbers, found inf"),
+    (["--scale", "1,1e999,1,-inf"], "--scale: expected finite non-zero numbers, found inf, -inf"),
+    (["--offset=-nan"], "--offset: expected finite numbers, found nan"),
+    (["--scale", "1e-320"], "--scale, --offset: expected a scaling whose MLM value_scaling (1/scale, -offset/scale) "
+                            "is finite, found scale 9.99989e-321 and offset 0"),
+    (["--scale", "1,1e-300", "--offset", "0,1e10", "--bands", "B,NIR"],
+     "--scale, --offset: expected a scaling whose MLM value_scaling (1/scale, -offset/scale) is finite, found scale "
+     "1e-300 and offset 1e+10 (band NIR)"),
+    (["--classes", "clear,"], "--classes: expected non-empty text, found 'clear,'"),
+    (["--version="], "--version: expected non-empty text, found ''"),
+])
+def test_numbers_and_names_no_card_can_hold_are_refused_before_anything_is_written(tmp_path, capsys, options,
+                                                                                    message):
+    model = user_model("float16.tflite", tmp_path)
+    assert card_init(model, *options) == 2
+    assert f"orbitedge: error: card init: {message}" in capsys.readouterr().err
+    assert not model.with_suffix(".json").exists()
+    assert card_init(model) == 0  # nothing left behind to block the rerun
+
+
+def test_a_card_that_does_not_read_back_is_not_written(tmp_path, capsys, monkeypatch):
+    import onboard.runtime.card_init as card_init_module
+
+    model = user_model("float16.tflite", tmp_path)
+    text = card_init_module.card_text
+    monkeypatch.setattr(card_init_module, "card_text", lambda card: text(card).replace('"version": "1.0.0"',
+                                                                                       '"version": 7'))
+    assert card_init(model) == 2
+    err = capsys.readouterr().err
+    assert f"card init: {model.with_suffix('.json')}: not written, the card made for {model} is not valid: " in err
+    assert "properties.version: expected a string, found 7" in err and not model.with_suffix(".json").exists()
+
+
+def test_a_card_the_model_does_not_load_against_is_removed(tmp_path, capsys, monkeypatch):
+    import onboard.runtime.card_init as card_init_module
+
+    def refuse(path, card_path, bands):
+        assert card_path.is_file()  # the check runs on the card as written
+        raise OrbitEdgeError("the model does not load against its card")
+
+    model = user_model("float16.tflite", tmp_path)
+    monkeypatch.setattr(card_init_module, "Model", refuse)
+    assert card_init(model) == 2
+    assert "the model does not load against its card" in capsys.readouterr().err
+    assert not model.with_suffix(".json").exists()

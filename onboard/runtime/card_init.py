@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rundir.errors import OrbitEdgeError
+from rundir.errors import InputFileError, OrbitEdgeError
 
 from ..pipeline.fusion import FEATURE_PLANES
-from .mlm import ACCELERATORS, ACTIVATIONS
-from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, activation_problem, channel_count,
-                        load_card, write_card)
+from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
+from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, activation_problem, card_text,
+                        channel_count, read_card)
 from .model import Model, build_card
 
 TASKS = {"segmentation": "segmentation", "classification": "classification",
@@ -52,27 +52,65 @@ def _problems(request: CardRequest) -> list[str]:
                         "folded planes, which the superres stage standardises itself)")
     elif not misr and (not request.bands or len(set(request.bands)) != len(request.bands) or not all(request.bands)):
         problems.append(f"--bands: expected distinct band names, found {','.join(request.bands)!r}")
-    for option, values in (("--scale", request.scale), ("--offset", request.offset)):
-        if len(values) not in (1, len(request.bands)):
-            problems.append(f"{option}: expected one number or one per band ({len(request.bands)}), found "
-                            f"{len(values)}")
-    if 0 in request.scale:
-        problems.append("--scale: expected non-zero numbers, found 0")
+    problems += _scaling_problems(request)
     if request.source not in CAMERA_SOURCES and not misr:
         problems.append(f"--source: expected one of {', '.join(CAMERA_SOURCES)}, found {request.source!r}")
     if request.activation is not None and request.activation not in ACTIVATIONS:
         problems.append(f"--activation: expected one of {', '.join(ACTIVATIONS)}, found {request.activation!r}")
+    for option, texts in (("--classes", request.classes), ("--version", (request.version,)),
+                          ("--architecture", (request.architecture,))):
+        if not all(text.strip() for text in texts):
+            problems.append(f"{option}: expected non-empty text, found {','.join(texts)!r}")
     if request.accelerator is not None and request.accelerator not in ACCELERATORS:
         problems.append(f"--accelerator: expected one of {', '.join(ACCELERATORS)}, found {request.accelerator!r}")
     return problems
+
+
+def _scaling_problems(request: CardRequest) -> list[str]:
+    """What is wrong with ``--scale`` and ``--offset``: their count (one, or one per band), numbers that are not
+    finite (or a scale of 0), and a band's scaling whose MLM ``value_scaling`` (1/scale, -offset/scale) overflows."""
+    problems = []
+    for option, values in (("--scale", request.scale), ("--offset", request.offset)):
+        scale = option == "--scale"
+        bad = [v for v in values if not math.isfinite(v) or (scale and v == 0)]
+        if len(values) not in (1, len(request.bands)):
+            problems.append(f"{option}: expected one number or one per band ({len(request.bands)}), found "
+                            f"{len(values)}")
+        if bad:
+            problems.append(f"{option}: expected finite{' non-zero' * scale} numbers, found "
+                            f"{', '.join(f'{v:g}' for v in bad)}")
+    if problems:
+        return problems
+    bands = request.bands or ("",)
+    scales, offsets = Scaling("", _one_per_band(request.scale), _one_per_band(request.offset)).per_band(len(bands))
+    pairs: dict[tuple[float, float], list[str]] = {}
+    for band, scale, offset in zip(bands, scales, offsets):
+        pairs.setdefault((scale, offset), []).append(band)
+    for (scale, offset), named in pairs.items():
+        stored = value_scaling((scale,), (offset,))
+        back = linear_of(stored[0]) if stored else (1.0, 0.0)
+        numbers = [v for obj in stored or () for v in obj.values() if not isinstance(v, str)]
+        if isinstance(back, str) or not all(math.isfinite(v) for v in (*numbers, *back)) or back[0] == 0:
+            problems.append(f"--scale, --offset: expected a scaling whose MLM value_scaling (1/scale, -offset/scale) "
+                            f"is finite, found scale {scale:g} and offset {offset:g}"
+                            + (f" (band {', '.join(named)})" if len(pairs) > 1 else ""))
+    return problems
+
+
+def _one_per_band(values: Sequence[float]) -> float | tuple[float, ...]:
+    return float(values[0]) if len(values) == 1 else tuple(float(v) for v in values)
 
 
 def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = False) -> tuple[ModelCard, Path]:
     """Write the card of ``request.model`` to ``out`` (default ``<stem>.json`` beside it), read it back as a STAC
     Item (pystac) and check the model against it; the card and where it went.
 
-    Raises OrbitEdgeError naming every bad option, a card that exists (without ``overwrite``), output classes
-    that do not match the output channels and softmax over one channel; InputFileError as Model does for the model file."""
+    The card is written only once it is valid: read back (:func:`modelcard.read_card`) before it is written, and
+    removed when the model does not load against it.
+
+    Raises OrbitEdgeError naming every bad option (before the model is read), a card that exists (without
+    ``overwrite``), output classes that do not match the output channels, softmax over one channel, and a card
+    that is not valid; InputFileError as Model does for the model file."""
     problems = _problems(request)
     if problems:
         raise OrbitEdgeError("card init: " + "; ".join(problems))
@@ -80,15 +118,12 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     if out.exists() and not overwrite:
         raise OrbitEdgeError(f"{out}: a card is already there; pass --force to replace it, or --out to write another")
 
-    def one_per_band(values: Sequence[float]) -> float | tuple[float, ...]:
-        return float(values[0]) if len(values) == 1 else tuple(float(v) for v in values)
-
     bands, source = request.bands, request.source
     if request.task == "super-resolution":
         bands, source = misr_planes(Model(request.model, use_card=False).input_shape[-1]), MISR_SOURCE
     card = build_card(request.model, name=request.name or request.model.stem, version=request.version,
                       task=TASKS[request.task], bands=bands,
-                      scaling=Scaling(source, one_per_band(request.scale), one_per_band(request.offset)),
+                      scaling=Scaling(source, _one_per_band(request.scale), _one_per_band(request.offset)),
                       training={}, metrics={}, classes=request.classes or None, activation=request.activation,
                       architecture=request.architecture, accelerator=request.accelerator, form="stac", benchmark=True)
     output = card.outputs[0]
@@ -100,9 +135,18 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
                         f"{list(output.shape)}), found {len(request.classes)}")
     if problems:
         raise OrbitEdgeError("card init: " + "; ".join(problems))
-    write_card(card, out)
-    card = load_card(out)
-    Model(request.model, card_path=out, bands=bands)
+    text = card_text(card)
+    try:
+        card = read_card(text, out)
+    except InputFileError as err:
+        raise OrbitEdgeError(f"card init: {out}: not written, the card made for {request.model} is not valid: "
+                             f"{err.problem}") from None
+    out.write_text(text, encoding="utf-8")
+    try:
+        Model(request.model, card_path=out, bands=bands)
+    except OrbitEdgeError:
+        out.unlink()
+        raise
     return card, out
 
 

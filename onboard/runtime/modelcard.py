@@ -304,11 +304,18 @@ def load_card(path: str | Path) -> ModelCard:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        obj = json.loads(text)
     except FileNotFoundError as err:
         raise InputFileError(path, "model card not found") from err
     except (OSError, UnicodeDecodeError) as err:
         raise InputFileError(path, f"cannot read the model card: {err}") from err
+    return read_card(text, path)
+
+
+def read_card(text: str, path: Path) -> ModelCard:
+    """Validate the JSON ``text`` of a model card in either form, as :func:`load_card` does; ``path`` is the file
+    it is in (or, for a card not yet written, will be in), which errors name. Raises InputFileError."""
+    try:
+        obj = json.loads(text)
     except json.JSONDecodeError as err:
         raise InputFileError(path, f"model card is not valid JSON: {err.msg} at line {err.lineno}") from err
     if not isinstance(obj, dict):
@@ -333,10 +340,15 @@ def load_card(path: str | Path) -> ModelCard:
     return card
 
 
-def write_card(card: ModelCard, path: str | Path) -> None:
-    """Write ``card`` as indented JSON (UTF-8, trailing newline) in its ``form``: flat, or a STAC MLM Item."""
+def card_text(card: ModelCard) -> str:
+    """``card`` as indented JSON with a trailing newline, in its ``form``: flat, or a STAC MLM Item."""
     obj = mlm.item_from_flat(card.to_json()) if card.form == "stac" else card.to_json()
-    Path(path).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+    return json.dumps(obj, indent=2) + "\n"
+
+
+def write_card(card: ModelCard, path: str | Path) -> None:
+    """Write ``card`` (:func:`card_text`) to ``path``, UTF-8."""
+    Path(path).write_text(card_text(card), encoding="utf-8")
 
 
 @functools.cache
