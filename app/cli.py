@@ -292,7 +292,8 @@ def _card_options(p: argparse.ArgumentParser) -> None:
                    help="segmentation (a map per pixel, as cloud_filter runs), classification (scores per frame) or "
                         "super-resolution (a MISR model for the superres stage)")
     p.add_argument("--bands", default="", metavar="B,G,R,NIR",
-                   help="the camera bands the model takes, in its channel order (none for super-resolution)")
+                   help="the camera bands the model takes, in its channel order, from B, G, R, NIR: required for "
+                        "segmentation and classification, none for super-resolution")
     p.add_argument("--scale", default="1", metavar="S[,S...]",
                    help="model input = scale * source + offset: one number, or one per band (default 1)")
     p.add_argument("--offset", default="0", metavar="O[,O...]",

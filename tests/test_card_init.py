@@ -187,3 +187,30 @@ def test_a_card_the_model_does_not_load_against_is_removed(tmp_path, capsys, mon
     assert card_init(model) == 2
     assert "the model does not load against its card" in capsys.readouterr().err
     assert not model.with_suffix(".json").exists()
+
+
+@pytest.mark.parametrize("task", ["segmentation", "classification"])
+def test_bands_are_required_for_a_camera_fed_model(tmp_path, capsys, task):
+    model = user_model("float16.tflite", tmp_path)
+    assert main(["card", "init", str(model), "--task", task]) == 2
+    assert (f"card init: --bands: required for a {task} model: the camera bands it takes, in its channel order, from "
+            "B, G, R, NIR (e.g. --bands B,G,R,NIR)") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bands, found", [
+    ("b,g,r,nir", "found 'b', 'g', 'r', 'nir' (band names are case-sensitive)"),
+    ("B,G,R,SWIR", "found 'SWIR'"),
+    ("Red,G,B,NIR", "found 'Red'"),
+])
+def test_bands_no_orbitedge_camera_has_are_refused_with_the_allowed_names(tmp_path, capsys, bands, found):
+    import typing
+
+    from onboard.scenario.spacecraft_config import BANDS, CameraConfig
+
+    (literal,) = typing.get_args(typing.get_type_hints(CameraConfig)["bands"])
+    assert typing.get_args(literal) == BANDS  # the names the scenario schema allows in spacecraft.camera.bands
+    model = user_model("float16.tflite", tmp_path)
+    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", bands]) == 2
+    assert (f"card init: --bands: expected names of the bands an orbitedge camera has (spacecraft.camera.bands: "
+            f"{', '.join(BANDS)}), {found}") in capsys.readouterr().err
+    assert not model.with_suffix(".json").exists()

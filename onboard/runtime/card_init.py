@@ -12,6 +12,7 @@ from pathlib import Path
 from rundir.errors import InputFileError, OrbitEdgeError
 
 from ..pipeline.fusion import FEATURE_PLANES
+from ..scenario.spacecraft_config import BANDS
 from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
 from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, activation_problem, card_text,
                         channel_count, read_card)
@@ -50,8 +51,8 @@ def _problems(request: CardRequest) -> list[str]:
     if misr and (request.bands or request.scale != (1.0,) or request.offset != (0.0,)):
         problems.append("--bands, --scale, --offset: none for a super-resolution model (its input is the burst's "
                         "folded planes, which the superres stage standardises itself)")
-    elif not misr and (not request.bands or len(set(request.bands)) != len(request.bands) or not all(request.bands)):
-        problems.append(f"--bands: expected distinct band names, found {','.join(request.bands)!r}")
+    elif not misr:
+        problems += _band_problems(request)
     problems += _scaling_problems(request)
     if request.source not in CAMERA_SOURCES and not misr:
         problems.append(f"--source: expected one of {', '.join(CAMERA_SOURCES)}, found {request.source!r}")
@@ -64,6 +65,22 @@ def _problems(request: CardRequest) -> list[str]:
     if request.accelerator is not None and request.accelerator not in ACCELERATORS:
         problems.append(f"--accelerator: expected one of {', '.join(ACCELERATORS)}, found {request.accelerator!r}")
     return problems
+
+
+def _band_problems(request: CardRequest) -> list[str]:
+    """What is wrong with ``--bands`` for a camera-fed model: none given, names no orbitedge camera has (the
+    scenario's ``spacecraft.camera.bands``: BANDS), or a band twice."""
+    if not request.bands:
+        return [f"--bands: required for a {request.task} model: the camera bands it takes, in its channel order, "
+                f"from {', '.join(BANDS)} (e.g. --bands {','.join(BANDS)})"]
+    unknown = [band for band in request.bands if band not in BANDS]
+    if unknown:
+        case = " (band names are case-sensitive)" if all(band.upper() in BANDS for band in unknown) else ""
+        return [f"--bands: expected names of the bands an orbitedge camera has (spacecraft.camera.bands: "
+                f"{', '.join(BANDS)}), found {', '.join(map(repr, unknown))}{case}"]
+    if len(set(request.bands)) != len(request.bands):
+        return [f"--bands: expected distinct band names, found {','.join(request.bands)!r}"]
+    return []
 
 
 def _scaling_problems(request: CardRequest) -> list[str]:
