@@ -15,7 +15,7 @@ from typing import Any
 from rundir.errors import InputFileError, OrbitEdgeError
 
 from .compare import cmd_compare, compare_options
-from .outputs import output_file
+from .outputs import output_dir, output_file
 from .progress import ground_bar, simulation_bar, wanted
 from .run_setup import (bound_heap, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
                         unmake_run_dir, write_resolved as _write_resolved)
@@ -231,6 +231,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise OrbitEdgeError(f"--profile projects host measurements onto {args.profile}; use it with --device host")
     if args.json:
         output_file(args.json, "--json")
+    if args.runtime in (bench.ONNX_RUNTIME, "both") or args.device in bench.ONNX_DEVICES:
+        output_dir(args.onnx_dir, "--onnx-dir")  # where ONNX twins are exported
     results = [bench.measure(path, args.device, args.threads, args.runs, args.warmup, profile)
                for model in bench.resolve_models(args.model)
                for path in bench.runtime_files(model, args.runtime, args.device, args.onnx_dir)]

@@ -249,3 +249,16 @@ def test_a_partial_report_that_cannot_be_written_says_how_to_write_it_later(tmp_
     assert err.endswith(f"orbitedge: error: {out}: the partial report could not be written ({out / 'report.json'}: "
                         f"No space left on device); make room, then `orbitedge report {out}` writes it\n")
     assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is False  # the run itself is kept
+
+
+@pytest.mark.parametrize("options", [["--runtime", "both"], ["--runtime", "onnxruntime"], ["--device", "onnx-cuda"]])
+def test_bench_checks_its_onnx_dir_up_front_as_other_outputs_are(tmp_path, capsys, options):
+    from tests.tiny_models import INT8, copy_model
+
+    model = copy_model(tmp_path, INT8, with_card=True)  # no ONNX twin beside it: bench would export one
+    twins = tmp_path / "twins"
+    twins.write_text("a file where the folder should be")
+    assert main(["bench", str(model), *options, "--onnx-dir", str(twins)]) == 2
+    assert capsys.readouterr().err == f"orbitedge: error: --onnx-dir {twins}: expected a folder, found a file\n"
+    assert main(["bench", str(model), *options, "--onnx-dir", str(twins / "onnx")]) == 2
+    assert capsys.readouterr().err.startswith(f"orbitedge: error: --onnx-dir {twins / 'onnx'}: cannot make the folder: ")
