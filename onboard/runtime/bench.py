@@ -94,7 +94,7 @@ class BenchResult:
     input_dtype: str
     input_px: int  # pixels per inference: batch x height x width of the input
     accuracy: dict[str, float]  # held-out scores of this precision, from the card's metrics; empty if none
-    init_ms: float  # read and check the model, load the delegate, create the interpreter, allocate tensors
+    init_ms: float  # read and check the model, load the delegate, create the interpreter, allocate; not its card
     first_inference_ms: float
     warmup_mean_ms: float | None  # None without warm-up runs
     latency_ms: Latency

@@ -90,7 +90,8 @@ class Model:
     card's ``dim_order``, or the shape of an ONNX model) has its input and output transposed around each run.
     A model that is not shipped (its sha256 in no card of MODEL_DIR) first loads and runs once in a child process,
     once per process; ``trial_s`` is the wall time that took, in seconds (0 when skipped). ``init_s`` is the wall
-    time in seconds to read, check and load the model, load the delegate and allocate the tensors, without the trial.
+    time in seconds to read, check and load the model, load the delegate and allocate the tensors, without the trial;
+    the same work with or without a card, which is read before it and checked against the model after it.
 
     Raises InputFileError for a missing, truncated, corrupt or rejected model, for a bad card, and for a model that
     differs from its card (naming the card's field, its line and both values); its subclasses UnsupportedModelError
@@ -103,15 +104,16 @@ class Model:
                  bands: Sequence[str] | None = None, use_card: bool = True, channels: int | None = None):
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
-        start_s = time.perf_counter()
         self.path = Path(path)
         self.delegate = delegate
         self.threads = threads
         self.format = model_format(self.path)
-        content = read_model_file(self.path) if self.format == ".tflite" else _read_bytes(self.path)
         if card_path is None and use_card and self.path.with_suffix(".json").is_file():
             card_path = self.path.with_suffix(".json")
+        # NOTE: before the init timer: reading a STAC card imports and runs pystac, which is no work of the runtime's
         self.card = load_card(card_path) if card_path is not None else None
+        start_s = time.perf_counter()
+        content = read_model_file(self.path) if self.format == ".tflite" else _read_bytes(self.path)
         if self.format == ".onnx":
             if runtime not in ("auto", ONNX_RUNTIME):
                 raise ValueError(f"{self.path.name}: an ONNX model runs on {ONNX_RUNTIME}, not {runtime!r}")
@@ -134,8 +136,8 @@ class Model:
             (card_out is None or card_out.dim_order is None or card_out.channels_first)
         self.input_quantization = self._engine.input.quantization
         self.output_quantization = self._engine.output.quantization
-        self._check_card(content, bands)
         self.init_s = time.perf_counter() - start_s - self.trial_s
+        self._check_card(content, bands)
 
     def _check_card(self, content: bytes, bands: Sequence[str] | None) -> None:
         if self.card is None:
