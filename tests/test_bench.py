@@ -25,7 +25,7 @@ HAS_EDGETPU = ctypes.util.find_library("edgetpu") is not None
 RESULT_FIELDS = {"model", "path", "family", "precision", "device", "runtime", "threads", "runs", "warmup_runs",
                  "size_bytes", "input_shape", "input_dtype", "input_px", "accuracy", "init_ms", "first_inference_ms",
                  "warmup_mean_ms", "latency_ms", "inferences_per_s", "mpx_per_s", "singlestream_p90_ms",
-                 "offline_samples_per_s", "peak_rss_mb", "projected"}
+                 "offline_samples_per_s", "peak_rss_mb", "projected", "not_projected"}
 
 
 @pytest.fixture(scope="module")
@@ -245,3 +245,24 @@ def test_init_ms_leaves_out_reading_the_card_and_checking_the_model_against_it(t
     result = bench.measure(model, runs=1, warmup=0)
     assert jumps == ["load_card", "_check_card"]  # the card was read, and the model checked against it
     assert result.init_ms < 1000.0 * 1e3
+
+
+def test_the_edge_tpu_projection_is_for_full_int8_models_only(tmp_path, capsys):
+    """int8 input and output around a float op (DEQUANTIZE -> SIN -> QUANTIZE) were credited with the Edge TPU's
+    int8 speed from the input's dtype alone; the model's own tensors decide, and the row says why it is not
+    projected. The shipped int8 model is full-int8 and is projected."""
+    from tests.user_models import mixed_int8_model
+
+    model = mixed_int8_model("int8_float_inside", tmp_path)
+    out = tmp_path / "bench.json"
+    options = ["--profile", "coral-usb", "--runs", "2", "--warmup", "0"]
+    assert main(["bench", str(model), *options, "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    (result,) = json.loads(out.read_text())["models"]
+    assert result["input_dtype"] == "int8" and result["projected"] is None
+    assert result["not_projected"] == ("coral-usb runs models on its accelerator (delegate edgetpu), which runs "
+                                       "full-int8 models only; int8_float_inside.tflite is not full-int8: float32 "
+                                       "tensors inside: 2 of 6 (ops SIN)")
+    assert f"  not projected: {result['not_projected']}" in table and "projected on coral-usb" not in table
+    assert main(["bench", "cloud_bgrn_int8", *options]) == 0
+    assert "projected on coral-usb (edgetpu, int8 x7.3)" in capsys.readouterr().out

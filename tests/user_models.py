@@ -9,6 +9,13 @@ small seeded weights on the other taps, and the clear logit 0; softmax over the 
 - ``float16.tflite``: TFLite with float16 weights (float32 I/O), the converter's float16 quantisation;
 - ``uint8.onnx``: ``uint8.tflite`` exported by tf2onnx: uint8 I/O behind QuantizeLinear and DequantizeLinear;
 - ``float16.onnx``: the float model written with onnx.helper as PyTorch exports: NCHW, a dynamic batch, float16 I/O.
+
+Two not quite full-int8 TFLite models, made when first asked for (:func:`mixed_int8_model`):
+
+- ``int8_float_inside.tflite``: int8 input and output, with a SIN between the layers that has no int8 kernel, so
+  the converter (supported_ops TFLITE_BUILTINS_INT8 and TFLITE_BUILTINS) runs it in float32 between a DEQUANTIZE
+  and a QUANTIZE;
+- ``int8_float_io.tflite``: every op int8, behind float32 input and output (the converter's default I/O).
 """
 
 from __future__ import annotations
@@ -63,6 +70,16 @@ def _keras():
     return model
 
 
+def _keras_with_sin():
+    """The user's model with a SIN (no int8 kernel in TFLite) between its two layers."""
+    import keras
+    import tensorflow as tf
+
+    model = _keras()
+    hidden = keras.layers.Lambda(tf.sin)(model.layers[1].output)
+    return keras.Model(model.input, model.layers[2](hidden))
+
+
 def _tflite(model, kind: str) -> bytes:
     import warnings
 
@@ -74,13 +91,30 @@ def _tflite(model, kind: str) -> bytes:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if kind == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    else:
-        calibration = frames(32, SEED + 1)
-        converter.representative_dataset = lambda: ([f[None]] for f in calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.uint8
-        converter.inference_output_type = tf.uint8
+        return converter.convert()
+    calibration = frames(32, SEED + 1)
+    converter.representative_dataset = lambda: ([f[None]] for f in calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if kind == "int8_float_inside":
+        converter.target_spec.supported_ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
+    if kind != "int8_float_io":
+        io_type = tf.uint8 if kind == "uint8" else tf.int8
+        converter.inference_input_type = converter.inference_output_type = io_type
     return converter.convert()
+
+
+@functools.cache
+def _mixed(kind: str) -> bytes:
+    return _tflite(_keras_with_sin() if kind == "int8_float_inside" else _keras(), kind)
+
+
+def mixed_int8_model(kind: str, into: Path) -> Path:
+    """Write ``int8_float_inside.tflite`` or ``int8_float_io.tflite`` (``kind`` without the suffix), with no card,
+    into the directory ``into``; its path there."""
+    into.mkdir(parents=True, exist_ok=True)
+    path = into / f"{kind}.tflite"
+    path.write_bytes(_mixed(kind))
+    return path
 
 
 def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX, outputs: int = len(CLASSES)) -> bytes:

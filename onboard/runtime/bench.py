@@ -33,6 +33,7 @@ from .interpreter import resolve_runtime
 from .modelcard import MODEL_DIR, load_card
 from .onnx_export import EXPORT_DIR, export_tflite
 from .model import ONNX_RUNTIME, Model
+from .tflite_model import EIGHT_BIT
 
 PRECISIONS = ("float32", "int8")  # twin order in tables: float32 first
 INPUT_SEED = 0
@@ -104,6 +105,7 @@ class BenchResult:
     offline_samples_per_s: float  # MLPerf Offline: runs back to back / their wall time
     peak_rss_mb: float  # process high-water mark after this model (ru_maxrss): includes models measured before
     projected: Projection | None = None
+    not_projected: str | None = None  # why the profile's int8 speed does not apply: its accelerator refuses the model
     output: np.ndarray | None = field(default=None, repr=False, compare=False)  # raw output for the input (not JSON)
 
     def to_json(self) -> dict[str, Any]:
@@ -224,9 +226,22 @@ def timed_ms(model: Model, q: np.ndarray, runs: int, warmup: int = 0) -> list[fl
     return [time_ms(model, q) for _ in range(runs)]
 
 
-def project(latency: Latency, precision: str, profile: HardwareProfile) -> Projection | None:
-    """Host latency on ``profile`` (int8 models only: ``int8_conv_relative`` is an int8 figure), else None."""
-    if precision != "int8":
+def accelerator_refusal(model: Model, profile: HardwareProfile) -> str | None:
+    """Why ``profile``'s accelerator cannot run ``model``, or None: an accelerator that runs full-int8 models only
+    (``int8_only``: the Edge TPU of the coral-* profiles) refuses a model with any op on tensors that are not 8-bit
+    (:meth:`Model.not_full_int8`), as the Edge TPU compiler does (Coral, "TensorFlow models on the Edge TPU", Model
+    requirements, https://coral.ai/docs/edgetpu/models-intro/#model-requirements)."""
+    found = model.not_full_int8() if profile.int8_only else None
+    return None if found is None else (f"{profile.name} runs models on its accelerator (delegate {profile.delegate}), "
+                                       f"which runs full-int8 models only; {model.path.name} is not full-int8: {found}")
+
+
+def project(latency: Latency, precision: str, profile: HardwareProfile, refusal: str | None = None
+            ) -> Projection | None:
+    """Host latency on ``profile``, else None: for 8-bit models only (``int8_conv_relative`` is an int8 figure; a
+    uint8 model runs the same kernels), and none that the profile's accelerator refuses (``refusal``, from
+    :func:`accelerator_refusal`)."""
+    if refusal is not None or precision not in EIGHT_BIT:
         return None
     speed = profile.int8_conv_relative
     return Projection(profile.name, profile.delegate, speed, latency.p50 / speed, latency.p90 / speed,
@@ -253,6 +268,7 @@ def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, 
     offline_s = time.perf_counter() - start
     output = model.invoke_raw(q).copy()
     family, precision = family_and_precision(path.stem, model.input_dtype.name)
+    refusal = accelerator_refusal(model, profile) if profile is not None else None
     input_px = int(np.prod(model.input_shape[:3]))
     rate = 1e3 / latency.mean
     return BenchResult(
@@ -265,7 +281,8 @@ def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, 
         latency_ms=latency, inferences_per_s=rate, mpx_per_s=rate * input_px / 1e6,
         singlestream_p90_ms=latency.p90, offline_samples_per_s=runs / offline_s,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        projected=project(latency, precision, profile) if profile is not None else None, output=output)
+        projected=project(latency, precision, profile, refusal) if profile is not None else None,
+        not_projected=refusal, output=output)
 
 
 def twin_ratios(results: list[BenchResult]) -> list[dict[str, Any]]:

@@ -58,13 +58,14 @@ def render(results: list[BenchResult], profile: HardwareProfile | None) -> str:
                                   for k, v in t["int8_minus_float32_accuracy"].items() if k in HEADLINE_METRICS)
                 lines.append(f"  int8 / float32 ({runtime}): latency p50 x{t['int8_over_float32_latency_p50']:.2f}, "
                              f"size x{t['int8_over_float32_size']:.2f}" + (f", {diffs}" if diffs else ""))
-    if profile is not None and all(r.projected is None for r in results):
+    if profile is not None and all(r.projected is None and r.not_projected is None for r in results):
         lines.append(f"  no projection on {profile.name}: its int8_conv_relative applies to int8 models only")
     return "\n".join(lines)
 
 
 def _notes(r: BenchResult, pair: dict[str, Any] | None) -> list[str]:
-    """The lines under a model's row: an uncompiled Edge TPU model, its projection, its agreement with LiteRT."""
+    """The lines under a model's row: an uncompiled Edge TPU model, its projection or why there is none, its agreement
+    with LiteRT."""
     lines = []
     if r.device == "edgetpu" and not r.model.endswith(EDGETPU_SUFFIX):
         lines.append(f"  note: {r.model} is not compiled by edgetpu_compiler (no {EDGETPU_SUFFIX} suffix): "
@@ -74,6 +75,8 @@ def _notes(r: BenchResult, pair: dict[str, Any] | None) -> list[str]:
         lines.append(f"  projected on {p.profile} ({p.delegate}, int8 x{p.int8_conv_relative:g}): "
                      f"p50 {p.latency_ms_p50:.2f} ms, p90 {p.latency_ms_p90:.2f} ms, "
                      f"{p.inferences_per_s:.1f} inf/s (PROJECTED, not measured)")
+    if r.not_projected is not None:
+        lines.append(f"  not projected: {r.not_projected}")
     if pair is not None:
         tolerance = "1 LSB" if np.issubdtype(r.output.dtype, np.integer) else f"{FLOAT_AGREEMENT:g} of the range"
         agreeing = "outputs of different shapes" if pair["outputs_agreeing"] is None else \

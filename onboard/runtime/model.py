@@ -204,6 +204,15 @@ class Model:
         delegate's node."""
         return self._engine.ops
 
+    def not_full_int8(self) -> str | None:
+        """None for a full-int8 model, every op on int8 or uint8 tensors (:func:`tflite_model.not_full_int8`); else
+        what was found: the tensors that are not 8-bit, or, for an ONNX model, that it is one (its int8 is float
+        ops between DequantizeLinear and QuantizeLinear, and edgetpu_compiler takes TFLite models only)."""
+        if self.format == ".onnx":
+            return ("an ONNX model (its int8 is float ops between DequantizeLinear and QuantizeLinear; "
+                    "edgetpu_compiler takes TFLite models only)")
+        return self._engine.not_full_int8
+
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """``x`` (float, real input scale) as the input tensor's dtype: ``round(x / scale) + zero_point``, clipped."""
         if self.input_quantization is None:

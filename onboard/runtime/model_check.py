@@ -130,8 +130,9 @@ def _lacks_subgraphs(content: bytes) -> bool:
 
 
 def open_interpreter(path: Path, content: bytes, runtime: Runtime, delegates: list[Any], threads: int,
-                     quiet: bool = True) -> tuple[Any, tuple[str, ...] | None]:
-    """An allocated interpreter over ``content`` and the model's operator names (None if the runtime hides them).
+                     quiet: bool = True) -> tuple[Any, list[dict[str, Any]] | None]:
+    """An allocated interpreter over ``content`` and the model's ops as the interpreter details them before any
+    delegate takes them (``op_name``, ``inputs`` and ``outputs`` tensor indices; None if the runtime hides them).
 
     The ops are checked against KERNEL_OPERAND_DTYPES before the tensors are allocated, the inputs and outputs
     against what orbitedge can feed and read (IO_FLOAT_DTYPES, IO_QUANTIZED_DTYPES) after: the interpreter's own
@@ -145,7 +146,6 @@ def open_interpreter(path: Path, content: bytes, runtime: Runtime, delegates: li
                                               num_threads=threads)
             # Read before allocate_tensors, which hands the graph to the default XNNPACK delegate.
             details = interpreter._get_ops_details() if hasattr(interpreter, "_get_ops_details") else None
-            ops = tuple(sorted({op["op_name"] for op in details})) if details is not None else None
             kernel = _kernel_problems(interpreter, details or [])
             if kernel:
                 raise UnsupportedModelError(path, kernel + _io_problems(interpreter))
@@ -155,7 +155,7 @@ def open_interpreter(path: Path, content: bytes, runtime: Runtime, delegates: li
     problems = _io_problems(interpreter)
     if problems:
         raise UnsupportedModelError(path, problems)
-    return interpreter, ops
+    return interpreter, details
 
 
 def _kernel_problems(interpreter: Any, ops: Sequence[Mapping[str, Any]]) -> list[str]:

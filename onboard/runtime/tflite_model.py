@@ -4,7 +4,7 @@ tensors orbitedge can feed and read (:mod:`onboard.runtime.model_check` holds th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,9 @@ import numpy as np
 
 from .interpreter import check_delegate, load_delegates, resolve_runtime
 from .model_check import IO_FLOAT_DTYPES, Tensor, invoke, open_interpreter, try_in_child
+
+EIGHT_BIT = ("int8", "uint8")  # the tensor types of a full-integer model: int8 (LiteRT's), uint8 (older converters')
+CONVERTERS = ("QUANTIZE", "DEQUANTIZE")  # ops that convert between 8-bit and other tensors, computing nothing else
 
 
 def _tensor(detail: Mapping[str, Any]) -> Tensor:
@@ -24,9 +27,40 @@ def _tensor(detail: Mapping[str, Any]) -> Tensor:
     return Tensor(detail["name"], tuple(int(d) for d in detail["shape"]), dtype, quantization)
 
 
+def not_full_int8(ops: Sequence[Mapping[str, Any]] | None, tensors: Sequence[Mapping[str, Any]],
+                  inputs: Sequence[int], outputs: Sequence[int]) -> str | None:
+    """None when every op of the model runs on 8-bit tensors (int8 or uint8), as the Edge TPU compiler requires
+    (Coral, "TensorFlow models on the Edge TPU", Model requirements: "Tensor parameters are quantized (8-bit
+    fixed-point numbers; int8 or uint8)", https://coral.ai/docs/edgetpu/models-intro/#model-requirements); else
+    what is not, e.g. ``float32 input and output`` (int8 inside, converted with float I/O) or ``float32 tensors
+    inside: 2 of 11 (ops SIN)`` (int8 I/O around float ops between a DEQUANTIZE and a QUANTIZE).
+
+    ops: the interpreter's op details (``op_name``, ``inputs``, ``outputs``), None where the runtime lists none;
+    tensors: its tensor details; inputs, outputs: the model's input and output tensor indices. The tensors judged
+    are the model's inputs and every tensor an op computes; constants (weights, int32 biases and sizes) only feed
+    ops, and where the runtime lists no ops, every tensor but the int32 ones is judged."""
+    dtype = {int(t["index"]): np.dtype(t["dtype"]).name for t in tensors}
+    computed = ({int(i) for op in ops for i in op["outputs"]} | set(inputs) if ops is not None
+                else {i for i, name in dtype.items() if name != "int32"})
+    wide = {i for i in computed if dtype[i] not in EIGHT_BIT}
+    ends = [(role, dtype[i]) for role, indices in (("input", inputs), ("output", outputs))
+            for i in indices if i in wide]
+    found = [f"{ends[0][1]} input and output"] if len(ends) == 2 and ends[0][1] == ends[1][1] else \
+        [f"{name} {role}" for role, name in ends]
+    inside = wide - set(inputs) - set(outputs)
+    for name in sorted({dtype[i] for i in inside}):
+        these = {i for i in inside if dtype[i] == name}
+        on = sorted({op["op_name"] for op in ops or () if these & {int(i) for i in (*op["inputs"], *op["outputs"])}})
+        computing = [op for op in on if op not in CONVERTERS] or on
+        found.append(f"{name} tensors inside: {len(these)} of {len(computed)}"
+                     + (f" (ops {', '.join(computing)})" if computing else ""))
+    return "; ".join(found) or None
+
+
 class TfliteEngine:
     """A .tflite model on an interpreter: ``run`` takes the input tensor in the model's own shape and dtype and
     returns the output tensor; ``run_window`` writes one window straight into the interpreter's input buffer.
+    ``ops``: the op names, sorted (None if the runtime hides them); ``not_full_int8``: :func:`not_full_int8`.
 
     Raises as :class:`onboard.runtime.model.Model` documents; ``trial_s`` is the time its child-process trial took.
     """
@@ -38,10 +72,13 @@ class TfliteEngine:
         # NOTE: before this process loads the delegate, so that a device only one process may open is free.
         self.trial_s = try_in_child(path, content, self.runtime, delegate, delegate_options, threads)
         delegates = load_delegates(delegate, self.runtime, delegate_options)
-        self._interpreter, self.ops = open_interpreter(path, content, self.runtime, delegates, threads)
+        self._interpreter, ops = open_interpreter(path, content, self.runtime, delegates, threads)
+        self.ops = tuple(sorted({op["op_name"] for op in ops})) if ops is not None else None
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self.input, self.output = _tensor(self._input), _tensor(self._output)
+        self.not_full_int8 = not_full_int8(ops, self._interpreter.get_tensor_details(), [self._input["index"]],
+                                           [self._output["index"]])
         self._path = path
 
     def run(self, q: np.ndarray) -> np.ndarray:

@@ -1,7 +1,10 @@
 """Whether the model a pipeline stage runs can run on the scenario's hardware profile: an accelerator that runs
-full-int8 models only (the Edge TPU of ``coral-usb`` and ``coral-devboard``) refuses a float model, as
-``orbitedge bench --profile`` does, rather than crediting it with the accelerator's int8 speed
-(``int8_conv_relative``)."""
+full-int8 models only (the Edge TPU of ``coral-usb`` and ``coral-devboard``) refuses a model with any op on tensors
+that are not 8-bit, as the Edge TPU compiler does (Coral, "TensorFlow models on the Edge TPU", Model requirements:
+https://coral.ai/docs/edgetpu/models-intro/#model-requirements) and ``orbitedge bench --profile`` does, rather than
+crediting it with the accelerator's int8 speed (``int8_conv_relative``). The model itself is judged, its tensors'
+dtypes as the interpreter reads them, not its card: int8 input and output around float ops, or int8 ops behind
+float32 input and output, are not full-int8."""
 
 from __future__ import annotations
 
@@ -12,18 +15,17 @@ from rundir.errors import ConfigIssue, OrbitEdgeError
 
 from ..pipeline.stages import scenario_path
 from ..runtime import hardware
-from ..runtime.bench import EDGETPU_SUFFIX, family_and_precision
-from ..runtime.model import is_model_file
-from ..runtime.modelcard import MODEL_DIR, load_card
+from ..runtime.bench import EDGETPU_SUFFIX
+from ..runtime.model import cached_model, is_model_file
+from ..runtime.modelcard import MODEL_DIR
 from .schema import issue_at
-
-INTEGER_INPUTS = ("int8", "uint8")  # full-integer models: int8 (LiteRT's default) or uint8 (the Coral model zoo's)
 
 
 def model_on_hardware(params: Any, data: dict[str, Any], scenario_dir: Path) -> list[ConfigIssue]:
     """The issue (at the stage's ``model``, relative to its item) of a stage whose model the scenario's
-    ``spacecraft.compute.hardware`` cannot run; none where the stage runs no model file or card it can read
-    (``auto`` picks a shipped int8 model; the stage's own checks name a missing card), or the profile runs any."""
+    ``spacecraft.compute.hardware`` cannot run; none where the stage runs no model file it can load (``auto`` picks
+    a shipped int8 model; the stage's own checks name a model that does not load), where the model was compiled by
+    edgetpu_compiler (``*_edgetpu.tflite``: it compiles full-int8 models only), or where the profile runs any."""
     name = getattr(params, "model", None)
     if not isinstance(name, str) or getattr(params, "method", "model") != "model":
         return []
@@ -32,20 +34,18 @@ def model_on_hardware(params: Any, data: dict[str, Any], scenario_dir: Path) -> 
     except OrbitEdgeError:
         return []  # the compute section's own issue names the profile
     path = scenario_path(name, scenario_dir) if is_model_file(name) else MODEL_DIR / f"{name}.tflite"
-    if not profile.int8_only or not path.with_suffix(".json").is_file():
+    if not profile.int8_only or path.stem.endswith(EDGETPU_SUFFIX):
         return []
     try:
-        card = load_card(path.with_suffix(".json"))
+        found = cached_model(path, 1).not_full_int8()
     except OrbitEdgeError:
-        return []  # the stage's own checks name what is wrong with the card
-    dtype = card.inputs[0].dtype
-    precision = family_and_precision(path.stem, dtype)[1]
-    if precision in INTEGER_INPUTS or path.stem.endswith(EDGETPU_SUFFIX):  # compiled for the Edge TPU: integer
+        return []  # the stage's own checks name what is wrong with the model or its card
+    if found is None:
         return []
-    return [issue_at("model", f"an int8 model: {profile.name} runs models on its accelerator (delegate "
-                              f"{profile.delegate}), which runs full-int8 models only, and int8_conv_relative "
-                              f"({profile.int8_conv_relative:g}) is its int8 speed",
-                     f"{name}, a {precision} model (its card {card.path}: inputs[0].dtype {dtype})")]
+    return [issue_at("model", f"a full-int8 model: {profile.name} runs models on its accelerator (delegate "
+                              f"{profile.delegate}), which runs full-int8 models only (every op on int8 or uint8 "
+                              f"tensors), and int8_conv_relative ({profile.int8_conv_relative:g}) is its int8 speed",
+                     f"{name}, not full-int8: {found}")]
 
 
 def _hardware_name(data: dict[str, Any]) -> str:
