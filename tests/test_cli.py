@@ -260,5 +260,6 @@ def test_bench_checks_its_onnx_dir_up_front_as_other_outputs_are(tmp_path, capsy
     twins.write_text("a file where the folder should be")
     assert main(["bench", str(model), *options, "--onnx-dir", str(twins)]) == 2
     assert capsys.readouterr().err == f"orbitedge: error: --onnx-dir {twins}: expected a folder, found a file\n"
-    assert main(["bench", str(model), *options, "--onnx-dir", str(twins / "onnx")]) == 2
-    assert capsys.readouterr().err.startswith(f"orbitedge: error: --onnx-dir {twins / 'onnx'}: cannot make the folder: ")
+    nested = twins / "onnx"
+    assert main(["bench", str(model), *options, "--onnx-dir", str(nested)]) == 2
+    assert capsys.readouterr().err.startswith(f"orbitedge: error: --onnx-dir {nested}: cannot make the folder: ")
