@@ -11,8 +11,8 @@ common baseline; ``encode_only``, lossless in this run's format; ``best_lossless
 JPEG 2000 lossless, whichever sent fewer bytes over the run, named in ``codec``; ``lossy_same_bytes``, one frame per
 scene in JPEG 2000 in at most the bytes this run sent for the scene (lossless where they allow it); ``cloud_filter``,
 its kept tiles, encoded (with that stage); ``this_run``, the delivered products. Every row counts image bytes:
-this run's products are counted without their georeferencing sidecars (``sidecar_bytes``), which the simpler
-pipelines' on-board estimates do not have, so that the same pipeline gives the same bytes in both rows.
+this run's products are counted without their sidecars (georeferencing, fill masks: ``sidecar_bytes``), which the
+simpler pipelines' on-board estimates do not have, so that the same pipeline gives the same bytes in both rows.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ CODEC_NAMES = {"lossless_jpegls": "JPEG-LS", "lossless_jpeg2000": "JPEG 2000 (5/
 NOTE = ("the same finished frames for every row; bursts count K frames except bent_pipe_single, best_lossless and "
         "lossy_same_bytes (one frame per scene); saved is against bent_pipe_single; the simpler pipelines' encoded "
         "sizes are on-board estimates (for a burst, frame 0's size times K); every row counts image bytes alone: this run's "
-        "products' georeferencing sidecars (sidecar_bytes, in the bandwidth section's figures) are left out, as the "
-        "estimates have none")
+        "products' sidecars (georeferencing, fill masks: sidecar_bytes, in the bandwidth section's figures) are left "
+        "out, as the estimates have none")
 
 
 def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:

@@ -214,7 +214,7 @@ def runs_model(stage: StageEntry, model_cards: Mapping[str, Any]) -> bool:
 def verdict(comp: Mapping[str, Any], stages: Sequence[StageEntry],
             model_cards: Mapping[str, Any] | None = None) -> str:
     """One sentence that opens the report, with the same meaning in every run: this run's image bytes (its
-    products without their georeferencing sidecars, as the comparison counts every row) against
+    products without their sidecars, as the comparison counts every row) against
     the best lossless alternative in the comparison (``comp["rows"]``, by ``pipeline`` name: ``best_lossless``
     when present, else the smallest of ``encode_only``, ``bent_pipe_single``, ``bent_pipe``), as a ratio, and the
     share of clear ground it loses; with a superres stage, the product's scale and cPSNR. Says plainly when this
