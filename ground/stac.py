@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -76,12 +77,25 @@ def _geometry(footprint: Footprint) -> tuple[dict[str, Any], list[float]]:
     ring = np.array([[xa + (xb - xa) * k / (DENSIFY_PTS + 1), ya + (yb - ya) * k / (DENSIFY_PTS + 1)]
                      for (xa, ya), (xb, yb) in zip(corners, corners[1:]) for k in range(DENSIFY_PTS + 1)])
     lon, lat = transform_points(f"EPSG:{epsg}", "EPSG:4326", ring[:, 0], ring[:, 1])
+    lon = _on_their_side(np.asarray(lon, np.float64))
     pole_deg = _pole_inside(epsg, x0, y1, x1, y0)
     fixed = antimeridian.fix_polygon(shapely.Polygon(list(zip(lon, lat))), force_north_pole=pole_deg > 0,
                                      force_south_pole=pole_deg < 0, fix_winding=True)
     geometry = shapely.geometry.mapping(fixed)
     return ({"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"])},
             [round(float(v), COORDINATE_DECIMALS) for v in antimeridian.bbox(fixed)])
+
+
+def _on_their_side(lon: np.ndarray) -> np.ndarray:
+    """Ring longitudes (degrees) with each point on the antimeridian itself (+-180, as PROJ gives a grid point
+    on it: x = 2000 km in UPS, a multiple of every usual GSD) given its ring neighbours' sign, so that an edge lying
+    along 180 deg does not read as a 360 deg jump: a crossing the footprint does not make."""
+    out = lon.copy()
+    off = np.flatnonzero(np.abs(lon) != 180.0)
+    for i in np.flatnonzero(np.abs(lon) == 180.0) if off.size else ():
+        nearest = off[np.argmin(np.minimum(np.abs(off - i), lon.size - np.abs(off - i)))]  # along the closed ring
+        out[i] = math.copysign(180.0, lon[nearest])
+    return out
 
 
 def _rounded(coordinates: Any) -> list:

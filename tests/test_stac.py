@@ -12,6 +12,8 @@ import pystac
 import pystac.validation
 import pytest
 import rasterio
+import shapely
+import shapely.geometry
 from hypothesis import given, settings, strategies as st
 from pyproj import Transformer
 from pystac.extensions.eo import EOExtension
@@ -221,6 +223,23 @@ def test_a_polar_stereographic_footprint_across_the_antimeridian_is_cut_there(ep
     assert west > east and south < north
     assert all(lo >= west - 1e-6 or lo <= east + 1e-6 for lo in lon)
     assert south - 1e-6 <= lat.min() and lat.max() <= north + 1e-6
+    pystac.validation.validate_dict(_item_dict(geometry, bbox), extensions=[])
+
+
+@pytest.mark.parametrize("epsg, side", [(32661, -1), (32661, 1), (32761, -1), (32761, 1)])
+def test_a_polar_footprint_with_an_edge_on_the_antimeridian_is_not_cut(epsg, side):
+    """A UPS grid point at x = 2000 km on the 180 deg side of the pole is at longitude +-180 exactly (PROJ says +180
+    on both sides), and tile edges land there at every usual GSD: a footprint that only touches 180 deg is one valid
+    polygon on its own side, not a cut with a zero-area part and a bbox round the globe."""
+    lat_deg = 87.0 if epsg == 32661 else -85.0
+    _, y = Transformer.from_crs(4326, epsg, always_xy=True).transform(180.0, lat_deg)
+    x0 = 2_000_000.0 if side > 0 else 2_000_000.0 - 2560.0  # east of the edge or west of it, 256 px at 10 m
+    fp = {"epsg": epsg, "x0_m": x0, "y0_m": round(y, -1), "gsd_m": 10.0, "width_px": 256, "height_px": 256}
+    geometry, bbox = _geometry(Footprint(**fp))
+    assert geometry["type"] == "Polygon" and shapely.is_valid(shapely.geometry.shape(geometry))
+    assert _signed_area(geometry["coordinates"][0]) > 0
+    west, _, east, _ = bbox
+    assert west < east and (east <= 180.0 and west > 179.0 or west >= -180.0 and east < -179.0)
     pystac.validation.validate_dict(_item_dict(geometry, bbox), extensions=[])
 
 
