@@ -109,7 +109,7 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
         ("left on board", f"{fmt_bytes(ob['bytes'])}, oldest {fmt_duration(ob.get('max_age_s'))}"),
     ]
     if report.get("warnings"):  # the report's warnings stand at its top; the terminal says that there are some
-        rows.append(("warnings", f"{len(report['warnings'])}, at the top of report.md (report.json warnings)"))
+        rows.append(("warnings", f"{len(report['warnings'])}, at the top of the report (report.json warnings)"))
     stopped = report.get("stopped") or {}
     simulated_s = stopped.get("simulated_s", report.get("duration_s"))
     head = f"{report.get('scenario')} (seed {report.get('seed')}): {state}, {fmt_duration(simulated_s)} simulated"
@@ -121,7 +121,7 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
 def _per_scene(report: Mapping[str, Any]) -> str:
     """For bursts, where bent-pipe is every raw frame: the saving against one raw frame per scene too (the
     comparison's common baseline, ``comparison`` row ``this_run``: image bytes alone, without the products'
-    georeferencing sidecars), so that the two are not mistaken."""
+    sidecars), so that the two are not mistaken."""
     from ground.document import fmt_fraction
 
     ours = next((r for r in (report.get("comparison") or {}).get("rows") or () if r["pipeline"] == "this_run"), {})

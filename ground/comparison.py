@@ -110,7 +110,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
 
 def _payload_and_sidecar_bytes(run: RunData, frame_ids: Sequence[str]) -> tuple[int, int]:
     """The bytes of the verified products of ``frame_ids``: their files alone, and their sidecars (a PNG's world
-    file and GDAL PAM file, :func:`rundir.codec.sidecars`)."""
+    file and GDAL PAM file, a lossy or PNG product's fill mask: :func:`rundir.codec.sidecars`)."""
     wanted = set(frame_ids)
     lines = [line for line in run.delivered if set(line.frame_ids) <= wanted]
     files = sum(line.file_bytes for line in lines)

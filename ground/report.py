@@ -238,12 +238,13 @@ def verdict(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     scale = next((s.params.get("scale") for s in stages if s.stage == "superres"), None)
     product = (f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB)"
                if scale and ours.get("cpsnr_db") is not None else "")
-    if ours.get("psnr_db") is not None:  # the comparison's rows are lossless: a lossy run's saving is partly its codec's
+    if ours.get("psnr_db") is not None:  # the other rows are lossless: a lossy run's saving is partly its codec's
         product += f" in lossy products (PSNR {ours['psnr_db']:.1f} dB against the DN they were made from)"
     if sent == 0:
         bytes_part = f"sends nothing against {against}"
-    elif sent == ref["bytes"]:
-        bytes_part = f"sends as many image bytes ({fmt_bytes(sent)}) as {against}{product}"
+    elif abs(sent - ref["bytes"]) < SAME_BYTES_FRACTION * ref["bytes"]:
+        about = "" if sent == ref["bytes"] else "about "
+        bytes_part = f"sends {about}as many image bytes ({fmt_bytes(sent)}) as {against}{product}"
     else:
         bytes_part = f"sends {_how_many(sent, ref['bytes'])} image bytes ({fmt_bytes(sent)}) than {against}{product}"
         bytes_part += ": it costs downlink here" if sent > ref["bytes"] else ""
@@ -251,6 +252,9 @@ def verdict(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     lost_part = ("clear ground lost unknown (no truth)" if lost is None else
                  "loses no clear ground" if lost == 0 else f"loses {fmt_fraction(lost)} of clear ground")
     return f"{who} {bytes_part}, and {lost_part}."
+
+
+SAME_BYTES_FRACTION = 0.0005  # closer than this reads "0.0 %" in a percentage with one decimal: "about as many"
 
 
 def _how_many(sent: int, ref: int) -> str:

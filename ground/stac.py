@@ -13,8 +13,9 @@ Written with pystac (STAC 1.1.0) and the extensions a GIS or a STAC browser need
 Geometry is the footprint rectangle in WGS 84 lon/lat (each side densified, cut by the ``antimeridian`` package),
 as RFC 7946 asks: counterclockwise, cut at the antimeridian with a bbox whose west edge is greater than its east
 edge, and a footprint over a pole as one polygon closed along the antimeridian at the pole. The Item's datetime is
-the capture time (a mosaic: ``start_datetime``..``end_datetime`` of its tiles). Asset hrefs are relative, so the run directory can be moved: data (the product or the mosaic COG),
-metadata (a PNG product's world file and ``.aux.xml``) and overview/visual (a mosaic's quick-look).
+the capture time (a mosaic: ``start_datetime``..``end_datetime`` of its tiles). Asset hrefs are relative, so the run
+directory can be moved: data (the product or the mosaic COG), metadata (a PNG product's world file and
+``.aux.xml``), data-mask (a lossy or PNG product's ``.msk``) and overview/visual (a mosaic's quick-look).
 """
 
 from __future__ import annotations

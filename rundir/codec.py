@@ -282,8 +282,7 @@ def with_fill(dn: np.ndarray, mask: bytes) -> np.ndarray:
         raise ValueError(f"its mask is not a TIFF ({err})") from None
     if data.shape != dn.shape[:2]:
         raise ValueError(f"its mask is {data.shape[0]} x {data.shape[1]} px, the product {dn.shape[0]} x {dn.shape[1]}")
-    dn = np.array(dn, np.uint16)
-    dn[data & ~has_data(dn)] = FILL_DN + 1
+    dn = reserve_fill(np.array(dn, np.uint16))
     dn[~data] = FILL_DN
     return dn
 

@@ -134,7 +134,8 @@ class Footprint:
 
 @dataclass(frozen=True)
 class Sidecar:
-    """A file that travels with a product (a PNG's world file or GDAL .aux.xml): name, size and sha256."""
+    """A file that travels with a product (a PNG's world file or GDAL .aux.xml; a lossy or PNG product's fill mask,
+    ``<file>.msk``): name, size and sha256."""
 
     file: str
     bytes: int

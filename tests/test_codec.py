@@ -135,7 +135,8 @@ def ground_with_fill() -> tuple[np.ndarray, np.ndarray]:
     """(128, 120, 4) 12-bit DN of textured ground (50 to 1500 DN and noise) with cloud-shaped fill, as a cloud
     filter's mask leaves it, and where it holds data."""
     rng = np.random.default_rng(5)
-    ground = cv2.resize(rng.uniform(50, 1500, (16, 15, 4)).astype(np.float32), (120, 128), interpolation=cv2.INTER_CUBIC)
+    coarse = rng.uniform(50, 1500, (16, 15, 4)).astype(np.float32)
+    ground = cv2.resize(coarse, (120, 128), interpolation=cv2.INTER_CUBIC)
     dn = np.clip(ground + rng.normal(0, 30, ground.shape), 1, 4095).astype(np.uint16)
     cloud = cv2.resize(rng.normal(0, 1, (8, 8)).astype(np.float32), (120, 128), interpolation=cv2.INTER_CUBIC) > 0.3
     dn[cloud] = codec.FILL_DN

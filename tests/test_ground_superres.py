@@ -30,7 +30,7 @@ def test_a_product_worse_than_a_baseline_is_a_warning_naming_which_and_by_how_mu
 @pytest.mark.parametrize("ratio, says", [(0.282, "saves downlink"), (1.125, "saves NOTHING")])
 def test_the_section_says_against_what_super_resolution_saves(ratio, says):
     """Its saving is against the raw bursts, where the verdict sets the run against one frame per scene in the best
-    lossless codec: the sentence names its base, so that "saves" here and "costs" there do not read as a contradiction."""
+    lossless codec: the sentence names its base, so that "saves" here and "costs" there read as no contradiction."""
     section = {**_section(47.8, 46.9), "policy": {"scale": 2, "method": "model", "registration": "ecc"},
                "burst_frames": 8, "scenes_scored": 3, "ssim": {m: 0.99 for m in METHODS}, "bytes_ratio_vs_burst": ratio,
                "product_bytes": 10_440_000, "burst_raw_bytes": 36_960_000, "pixel_ratio_vs_burst": 0.5,

@@ -209,11 +209,15 @@ def test_verdict_gives_a_small_difference_in_percent_and_equal_bytes_as_equal():
     """A ratio under 1.1 would read "1.0x fewer" (or MORE) whichever way it went: it is a percentage instead."""
     close = report_module.verdict(rows(best_lossless=1000, this_run=980), CLOUD_AI)
     assert "sends 2.0 % fewer image bytes (980 B) than the best lossless codec" in close
+    more = report_module.verdict(rows(best_lossless=1000, this_run=1040), CLOUD_AI)
     assert "sends 4.0 % MORE image bytes (1.04 kB) than the best lossless codec on one frame per scene (JPEG-LS, " \
-           "1.00 kB): it costs downlink here" in report_module.verdict(rows(best_lossless=1000, this_run=1040), CLOUD_AI)
-    same = report_module.verdict(rows(best_lossless=1000, this_run=1000), entries({"stage": "encode", "format": "jpegls"}))
-    assert same == ("On-board processing (encode) sends as many image bytes (1.00 kB) as the best lossless codec on one "
-                    "frame per scene (JPEG-LS, 1.00 kB), and loses 0.4 % of clear ground.")
+           "1.00 kB): it costs downlink here" in more
+    encode = entries({"stage": "encode", "format": "jpegls"})
+    same = report_module.verdict(rows(best_lossless=1000, this_run=1000), encode)
+    assert same == ("On-board processing (encode) sends as many image bytes (1.00 kB) as the best lossless codec on "
+                    "one frame per scene (JPEG-LS, 1.00 kB), and loses 0.4 % of clear ground.")
+    hair = report_module.verdict(rows(best_lossless=100_000, this_run=100_040), CLOUD_AI)  # 0.04 %: "0.0 % MORE"
+    assert "sends about as many image bytes (100.04 kB) as the best lossless codec" in hair
 
 
 def test_verdict_says_when_the_products_are_lossy():

@@ -66,7 +66,8 @@ def test_the_summary_says_when_the_report_has_warnings():
               "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": 0, "max_age_s": None}}
     assert not any("warnings" in line for line in summary_lines(report))
     report["warnings"] = ["46 of the 54 captures planned were not taken (storage_full: 46): ..."]
-    assert summary_lines(report)[-1] == "  warnings                   1, at the top of report.md (report.json warnings)"
+    expected = "  warnings                   1, at the top of the report (report.json warnings)"
+    assert summary_lines(report)[-1] == expected
 
 
 def test_the_summary_of_a_burst_run_gives_the_saving_against_one_frame_per_scene_too():

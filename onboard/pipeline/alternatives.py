@@ -19,13 +19,16 @@ from . import spectral
 def lossy_scoring(tile: Any, ctx: Any) -> dict[str, np.ndarray]:
     """Evaluation arrays of one lossy image ``tile`` (encoded: its ``payload`` and ``format`` set), keyed by
     :func:`rundir.evaluation.lossy_reference_key`: the DN it was encoded from and, when its bands hold B, G and R, the
-    spectral cloud test (:func:`onboard.pipeline.spectral.cloud_mask`) on those DN and on the decoded payload, as TOA
-    reflectance (DN times ``ctx.reflectance_per_dn``), (h, w) bool each."""
+    spectral cloud test (:func:`onboard.pipeline.spectral.cloud_mask`) on those DN and on the decoded payload (with
+    its fill mask, as the ground reads it), as TOA reflectance (DN times ``ctx.reflectance_per_dn``), (h, w) bool
+    each."""
     key = lossy_reference_key(tile.row0, tile.col0, tile.meta.burst_frame)
     out = {f"{key}_dn": tile.dn}
     bands = tile.meta.bands or ctx.bands
     if all(band in bands for band in spectral.REQUIRED_BANDS):
         decoded = codec.decode(tile.payload, tile.format, tile.dn.shape, ctx.bit_depth)
+        if tile.fill_mask is not None:  # the ground reads the product with its mask: so does this score
+            decoded = codec.with_fill(decoded, tile.fill_mask)
         for name, dn in (("raw", tile.dn), ("decoded", decoded)):
             out[f"{key}_spectral_{name}"] = spectral.cloud_mask(dn * np.float32(ctx.reflectance_per_dn), bands)
     return out
