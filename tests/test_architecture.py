@@ -170,10 +170,13 @@ def test_no_module_is_imported_by_name_at_run_time():
 
 def test_the_readme_layout_names_every_module():
     """README's "Layout" section is the map of the tree: every module of the packages and of training/ is named
-    there (as a word), so that a module added without its line fails here rather than leaving the map stale."""
+    there as an entry (after a column gap, a "·", a comma, a colon, a semicolon, an opening bracket or "and", and
+    before its "(" or the next separator), not merely as a word of some description, so that a module added without its entry fails
+    here rather than leaving the map stale."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     layout = readme.split("\n## Layout\n", 1)[1].split("\n```\n", 2)[1]
-    words = set(re.findall(r"[a-z_0-9]+", layout))
+    entry = r"(?:^|\s{2,}|[·,:;(/]\s*|\band\s+)([a-z_0-9]+)(?=\s*(?:[(),;·]|$)|\s+and\s)"
+    entries = set(re.findall(entry, layout, re.MULTILINE))
     paths = [*modules().values(), *sorted((ROOT / "training").rglob("*.py"))]
-    unnamed = sorted(module_name(p) for p in paths if p.name != "__init__.py" and p.stem not in words)
+    unnamed = sorted(module_name(p) for p in paths if p.name != "__init__.py" and p.stem not in entries)
     assert unnamed == []

@@ -261,8 +261,9 @@ def test_the_edge_tpu_projection_is_for_full_int8_models_only(tmp_path, capsys):
     (result,) = json.loads(out.read_text())["models"]
     assert result["input_dtype"] == "int8" and result["projected"] is None
     assert result["not_projected"] == ("coral-usb runs models on its accelerator (delegate edgetpu), which runs "
-                                       "full-int8 models only; int8_float_inside.tflite is not full-int8: float32 "
-                                       "tensors inside: 2 of 6 (ops SIN)")
+                                       "full-int8 models only (every op on int8 or uint8 tensors); "
+                                       "int8_float_inside.tflite is not full-int8: float32 tensors inside: 2 of 6 "
+                                       "(ops SIN)")
     assert f"  not projected: {result['not_projected']}" in table and "projected on coral-usb" not in table
     assert main(["bench", "cloud_bgrn_int8", *options]) == 0
     assert "projected on coral-usb (edgetpu, int8 x7.3)" in capsys.readouterr().out

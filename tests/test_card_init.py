@@ -183,10 +183,16 @@ def test_a_card_the_model_does_not_load_against_is_removed(tmp_path, capsys, mon
         raise OrbitEdgeError("the model does not load against its card")
 
     model = user_model("float16.tflite", tmp_path)
+    assert card_init(model) == 0  # a good card, which a refused --force must leave as it is
+    earlier = model.with_suffix(".json").read_bytes()
+    capsys.readouterr()
     monkeypatch.setattr(card_init_module, "Model", refuse)
-    assert card_init(model) == 2
+    assert card_init(model, "--force", "--version", "2.0.0") == 2
     assert "the model does not load against its card" in capsys.readouterr().err
-    assert not model.with_suffix(".json").exists()
+    assert model.with_suffix(".json").read_bytes() == earlier and sorted(p.name for p in tmp_path.iterdir()) == [
+        model.with_suffix(".json").name, model.name]
+    model.with_suffix(".json").unlink()
+    assert card_init(model) == 2 and not model.with_suffix(".json").exists()
 
 
 @pytest.mark.parametrize("task", ["segmentation", "classification"])

@@ -232,8 +232,7 @@ def accelerator_refusal(model: Model, profile: HardwareProfile) -> str | None:
     (:meth:`Model.not_full_int8`), as the Edge TPU compiler does (Coral, "TensorFlow models on the Edge TPU", Model
     requirements, https://coral.ai/docs/edgetpu/models-intro/#model-requirements)."""
     found = model.not_full_int8() if profile.int8_only else None
-    return None if found is None else (f"{profile.name} runs models on its accelerator (delegate {profile.delegate}), "
-                                       f"which runs full-int8 models only; {model.path.name} is not full-int8: {found}")
+    return None if found is None else f"{profile.accelerator_rule}; {model.path.name} is not full-int8: {found}"
 
 
 def project(latency: Latency, precision: str, profile: HardwareProfile, refusal: str | None = None

@@ -158,12 +158,14 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     except InputFileError as err:
         raise OrbitEdgeError(f"card init: {out}: not written, the card made for {request.model} is not valid: "
                              f"{err.problem}") from None
-    out.write_text(text, encoding="utf-8")
+    trial = out.with_name(out.name + ".part")  # beside it, so the card's relative model href reads the same
+    trial.write_text(text, encoding="utf-8")
     try:
-        Model(request.model, card_path=out, bands=bands)
+        Model(request.model, card_path=trial, bands=bands)
     except OrbitEdgeError:
-        out.unlink()
+        trial.unlink()  # an earlier card at ``out`` (--force) stays as it was
         raise
+    trial.replace(out)
     return card, out
 
 

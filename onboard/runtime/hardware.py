@@ -65,6 +65,12 @@ class HardwareProfile:
         """True when the profile's models run on an accelerator that runs full-int8 models only."""
         return self.delegate in INT8_ONLY_DELEGATES
 
+    @property
+    def accelerator_rule(self) -> str:
+        """The rule an ``int8_only`` profile holds a model to, in words, for the messages that apply it."""
+        return (f"{self.name} runs models on its accelerator (delegate {self.delegate}), which runs full-int8 models "
+                "only (every op on int8 or uint8 tensors)")
+
 
 def profile_names() -> list[str]:
     """Names of the shipped profiles, sorted."""

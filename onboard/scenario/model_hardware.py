@@ -42,10 +42,8 @@ def model_on_hardware(params: Any, data: dict[str, Any], scenario_dir: Path) -> 
         return []  # the stage's own checks name what is wrong with the model or its card
     if found is None:
         return []
-    return [issue_at("model", f"a full-int8 model: {profile.name} runs models on its accelerator (delegate "
-                              f"{profile.delegate}), which runs full-int8 models only (every op on int8 or uint8 "
-                              f"tensors), and int8_conv_relative ({profile.int8_conv_relative:g}) is its int8 speed",
-                     f"{name}, not full-int8: {found}")]
+    return [issue_at("model", f"a full-int8 model: {profile.accelerator_rule}, and int8_conv_relative "
+                              f"({profile.int8_conv_relative:g}) is its int8 speed", f"{name}, not full-int8: {found}")]
 
 
 def _hardware_name(data: dict[str, Any]) -> str:
