@@ -221,3 +221,20 @@ def test_run_with_a_corrupt_cloud_model_exits_2_naming_the_file(tmp_path, monkey
                f"{corrupt}: {problem}" in err
         assert "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_model_whose_sizes_are_chosen_at_run_time_is_refused_saying_how_to_convert_it(tmp_path):
+    """Keras's default input leaves height and width (and the batch) to run time; the windows orbitedge cuts need
+    fixed sizes. The refusal says where the -1 is and how a converted model gets fixed sizes."""
+    import keras
+    import tensorflow as tf
+
+    inputs = keras.Input((None, None, 4), batch_size=1)
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(inputs))
+    path = tmp_path / "dynamic.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    with pytest.raises(InputFileError) as err:
+        Model(path)
+    assert ("has shape signature [1, -1, -1, 4]; expected fixed sizes after the batch dimension (-1 is a size "
+            "chosen at run time: convert the model from a fixed input size, e.g. a Keras Input with batch_size=1"
+            in str(err.value))

@@ -218,7 +218,8 @@ def _io_problems(interpreter: Any) -> list[str]:
             problems.append(f"{what} has shape {shape}; expected at least one dimension, each of size >= 1")
         elif min(signature[1:], default=1) < 1:
             problems.append(f"{what} has shape signature {signature}; expected fixed sizes after the batch "
-                            "dimension (-1 is a size chosen at run time)")
+                            "dimension (-1 is a size chosen at run time: convert the model from a fixed input size, "
+                            "e.g. a Keras Input with batch_size=1, whose later layers then have fixed sizes too)")
     return problems
 
 
