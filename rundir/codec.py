@@ -247,7 +247,8 @@ def pam_xml(georef: Georef, order: tuple[int, ...]) -> bytes:
 def sidecars(file: str, fmt: str, n_bands: int, georef: Georef, mask: bytes | None = None) -> dict[str, bytes]:
     """The files that travel with product ``file`` of format ``fmt`` so that GDAL georeferences it: for a PNG, its
     world file (``<stem>.pgw``) and PAM file (``<file>.aux.xml``); none for a GeoTIFF (it holds its own) or raw;
-    and with a ``mask`` (:func:`fill_mask`, a lossy product's fill), ``<file>.msk``. Returns {file name: content}."""
+    and with a ``mask`` (:func:`fill_mask`: a lossy or PNG product's fill), ``<file>.msk``. Returns {file name:
+    content}."""
     files = {file + MASK_SUFFIX: mask} if mask is not None else {}
     if fmt != "png":
         return files
@@ -270,7 +271,7 @@ def fill_mask(data: np.ndarray, n_bands: int) -> bytes:
 
 
 def with_fill(dn: np.ndarray, mask: bytes) -> np.ndarray:
-    """A decoded lossy product ``dn`` (H, W, B) with its fill set again from its :func:`fill_mask` file ``mask``:
+    """A decoded product ``dn`` (H, W, B) with its fill set again from its :func:`fill_mask` file ``mask``:
     :data:`FILL_DN` off the data, and a data pixel that decoded to fill lifted as :func:`reserve_fill` lifts it.
     ValueError when the mask is not a mask of the product's size."""
     try:
