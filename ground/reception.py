@@ -2,7 +2,7 @@
 
 The manifest (``downlink/manifest.jsonl``) lists products in order of delivery. A product is its file plus its
 sidecars (``sidecars``: file, bytes and sha256 of each): for a PNG, a world file and a GDAL ``.aux.xml`` that
-georeference it; for a lossy product with fill, its fill mask (``.msk``). The line's ``bytes`` are all of them
+georeference it; for a lossy or PNG product with fill, its fill mask (``.msk``). The line's ``bytes`` are all of them
 together, what the product cost on the link. A product is *verified* when its file and each sidecar exist with the
 manifest's sizes and sha256, the file decodes to the manifest's shape and, for a lossless product, to exactly the DN
 the spacecraft encoded (bit for bit). Everything else becomes an anomaly (a plain dict, see :func:`anomaly`) and is

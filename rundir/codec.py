@@ -270,6 +270,16 @@ def fill_mask(data: np.ndarray, n_bands: int) -> bytes:
         return bytes(memory.getbuffer())
 
 
+def product_fill_mask(dn: np.ndarray, fmt: str, lossless: bool) -> bytes | None:
+    """The ``.msk`` sidecar an image product ``dn`` (H, W, B) encoded in ``fmt`` needs: its :func:`fill_mask` when
+    it has fill and is lossy (the codec does not keep DN 0) or a PNG (it holds no mask for a GIS); None without fill,
+    for a TIFF (its mask is inside) and for a lossless flight codec (DN 0 exact, no georeferencing a GIS uses)."""
+    if lossless and fmt != "png":
+        return None
+    data = has_data(dn)
+    return None if data.all() else fill_mask(data, dn.shape[-1])
+
+
 def with_fill(dn: np.ndarray, mask: bytes) -> np.ndarray:
     """A decoded product ``dn`` (H, W, B) with its fill set again from its :func:`fill_mask` file ``mask``:
     :data:`FILL_DN` off the data, and a data pixel that decoded to fill lifted as :func:`reserve_fill` lifts it.

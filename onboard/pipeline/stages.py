@@ -200,10 +200,8 @@ class Encode(Stage):
             lossless = lossy.lossless(fmt)
             tile.meta = dataclasses.replace(tile.meta, lossless=lossless, max_error_dn=lossy.max_error_bound_dn(fmt),
                                             dn_sha256=codec.dn_sha256(tile.dn) if lossless else None)
-            if tile.kind == "image" and (not lossless or fmt == "png"):
-                data = codec.has_data(tile.dn)
-                if not data.all():  # the mask goes down beside the product (rundir.codec: why these formats)
-                    tile.fill_mask = codec.fill_mask(data, tile.dn.shape[-1])
+            if tile.kind == "image":
+                tile.fill_mask = codec.product_fill_mask(tile.dn, fmt, lossless)
             if not lossless and tile.kind == "image":
                 start = time.perf_counter()
                 work.evaluation.update(alternatives.lossy_scoring(tile, self.ctx))
