@@ -140,6 +140,17 @@ def test_softmax_over_one_output_channel_is_refused_and_no_card_is_written(tmp_p
     assert load_card(model.with_suffix(".json")).outputs[0].activation == "sigmoid"
 
 
+def test_an_activation_on_a_model_that_ends_in_its_own_sigmoid_is_refused_and_no_card_is_written(tmp_path, capsys):
+    from onboard.runtime.modelcard import MODEL_DIR
+
+    model = tmp_path / "cloud.tflite"
+    model.write_bytes((MODEL_DIR / "cloud_rgb_int8.tflite").read_bytes())  # ends in LOGISTIC: probabilities
+    assert card_init(model, "--bands", "B,G,R", "--activation", "sigmoid") == 2
+    assert ("activation sigmoid asked for, but the model's output already comes out of its LOGISTIC (sigmoid): the "
+            "outputs are probabilities") in capsys.readouterr().err
+    assert not model.with_suffix(".json").exists()
+
+
 @pytest.mark.parametrize("options, message", [
     (["--scale", "nan"], "--scale: expected finite non-zero numbers, found nan"),
     (["--scale", "inf"], "--scale: expected finite non-zero numbers, found inf"),

@@ -4,6 +4,8 @@ built from a model."""
 
 import dataclasses
 import hashlib
+import json
+import shutil
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from onboard.pipeline import tiling
 from onboard.runtime.interpreter import resolve_runtime
-from onboard.runtime.modelcard import Scaling, load_card, write_card
+from onboard.runtime.modelcard import MODEL_DIR, Scaling, load_card, write_card
 from onboard.runtime.model import Model, build_card
 from rundir.errors import InputFileError
 from tests.tiny_models import DATA, FLOAT32, INT8, SHAPE, copy_model, edit_card, reflectance
@@ -154,6 +156,20 @@ def test_card_mismatch_names_both_files_and_the_field(tmp_path, edit, problem):
     with pytest.raises(InputFileError, match=problem) as err:
         Model(path)
     assert err.value.path == str(path) and f"does not match its card {path.with_suffix('.json')}" in str(err.value)
+
+
+def test_a_card_activation_on_a_model_that_ends_in_its_own_sigmoid_is_refused_at_its_line(tmp_path):
+    path = tmp_path / "cloud_rgb_int8.tflite"
+    shutil.copyfile(MODEL_DIR / path.name, path)
+    card = json.loads((MODEL_DIR / "cloud_rgb_int8.json").read_text())
+    card["outputs"][0]["activation"] = "sigmoid"  # the output is LOGISTIC's already: a second one makes all 0.5..0.73
+    path.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    with pytest.raises(InputFileError, match=r"line \d+: outputs\[0\].activation is sigmoid in the card, but the "
+                                             r"model's output already comes out of its LOGISTIC \(sigmoid\)"):
+        Model(path)
+    with pytest.raises(InputFileError, match="activation softmax asked for, but the model's output already comes out"):
+        build_card(path, name="x", version="1", task="semantic-segmentation", bands=("B", "G", "R"),
+                   scaling=Scaling("toa_reflectance", 1.0, 0.0), training={}, metrics={}, activation="softmax")
 
 
 def test_model_changed_after_its_card_was_written_fails_the_sha256_check(tmp_path):

@@ -9,7 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from onboard.runtime.interpreter import DelegateError
 from onboard.runtime.model_check import UnsupportedModelError
-from onboard.runtime.onnx_model import OnnxEngine, provider_list
+from onboard.runtime.onnx_model import OnnxEngine, output_activation, provider_list
 from onboard.runtime.model import Model
 from rundir.errors import InputFileError
 from tests.user_models import WINDOW_PX, frames, user_model
@@ -108,3 +108,20 @@ def test_engine_runs_windows_and_whole_tensors_alike(tmp_path):
     x = np.random.default_rng(0).uniform(0, 1, (1, 4, WINDOW_PX, WINDOW_PX)).astype(np.float16)
     np.testing.assert_array_equal(engine.run_window(x[0]), engine.run(x)[0])
     assert engine.input.dynamic_batch and engine.input.shape == (1, 4, WINDOW_PX, WINDOW_PX)
+
+
+@pytest.mark.parametrize("nodes, found", [
+    ([helper.make_node("Sigmoid", ["x"], ["p"]), helper.make_node("Identity", ["p"], ["y"])], ("Sigmoid", "sigmoid")),
+    ([helper.make_node("Softmax", ["x"], ["p"], axis=1),
+      helper.make_node("Transpose", ["p"], ["y"], perm=[0, 2, 3, 1])], ("Softmax", "softmax")),
+    ([helper.make_node("Sigmoid", ["x"], ["p"]), helper.make_node("Neg", ["p"], ["y"])], None),
+    ([helper.make_node("Relu", ["x"], ["y"])], None),
+])
+def test_the_output_activation_is_found_through_layout_ops(nodes, found):
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    assert output_activation(helper.make_model(graph), "y") == found
+
+
+def test_a_user_model_that_ends_in_logits_has_no_output_activation(tmp_path):
+    assert Model(user_model("float16.onnx", tmp_path), use_card=False).output_activation is None

@@ -88,6 +88,8 @@ class Model:
 
     Shapes and arrays are NHWC (batch, height, width, channel) whatever the model's own layout: an NCHW model (its
     card's ``dim_order``, or the shape of an ONNX model) has its input and output transposed around each run.
+    ``output_activation``: ``(op, activation)`` when the model's output already comes out of a sigmoid or softmax
+    op (its outputs are probabilities, and its card may name no ``activation``), else None.
     A model that is not shipped (its sha256 in no card of MODEL_DIR) first loads and runs once in a child process,
     once per process; ``trial_s`` is the wall time that took, in seconds (0 when skipped). ``init_s`` is the wall
     time in seconds to read, check and load the model, load the delegate and allocate the tensors, without the trial;
@@ -127,6 +129,7 @@ class Model:
             self._engine = TfliteEngine(self.path, content, delegate, threads, runtime, delegate_options)
         self.runtime = self._engine.runtime
         self.trial_s = self._engine.trial_s
+        self.output_activation: tuple[str, str] | None = self._engine.output_activation
         card_in = self.card.inputs[0] if self.card else None
         card_out = self.card.outputs[0] if self.card else None
         if channels is None and card_in is not None and card_in.bands:
@@ -159,6 +162,9 @@ class Model:
             checks.append(("framework", self.card.framework, mlm.FRAMEWORKS[self.format]))
         problems = [(field, f"is {in_card} in the card but {in_model} in the model")
                     for field, in_card, in_model in checks if in_card != in_model]
+        if card_out.activation is not None and self.output_activation is not None:
+            problems.append(("outputs[0].activation", f"is {card_out.activation} in the card, but "
+                             + doubled_activation(card_out.activation, self.output_activation)))
         if bands is not None and list(card_in.bands) != list(bands):
             problems.append(("inputs[0].bands", f"is {list(card_in.bands)} in the card but the camera gives "
                                                 f"{list(bands)}"))
@@ -289,6 +295,15 @@ def _read_bytes(path: Path) -> bytes:
         raise InputFileError(path, f"cannot read the model file: {err}") from err
 
 
+def doubled_activation(activation: str, output_activation: tuple[str, str]) -> str:
+    """Why ``activation`` cannot follow a model whose output already comes out of ``output_activation``
+    (``(op, activation)``, :attr:`Model.output_activation`)."""
+    op, made = output_activation
+    squashed = " (a sigmoid of 0..1 lies in 0.5..0.73: every pixel would pass 0.5)" if activation == "sigmoid" else ""
+    return (f"the model's output already comes out of its {op} ({made}): the outputs are probabilities, and a "
+            f"second {activation} would squash them{squashed}; leave the activation out")
+
+
 def card_field(card: ModelCard, field: str, text: str) -> str:
     """``line N: PATH text`` for flat-card field ``field`` of ``card``: its path and line in the card's file."""
     lines = field_lines(card.path.read_text(encoding="utf-8")) if card.path and card.path.is_file() else {}
@@ -324,6 +339,9 @@ def build_card(model_path: str | Path, *, name: str, version: str, task: str, in
     model = Model(path, use_card=False, channels=len(bands))
     content = path.read_bytes()
     engine_in, engine_out = model._engine.input, model._engine.output
+    if activation is not None and model.output_activation is not None:
+        raise InputFileError(path, f"activation {activation} asked for, but "
+                             + doubled_activation(activation, model.output_activation))
     if len(bands) != model.input_shape[-1]:
         raise InputFileError(path, f"{len(bands)} bands given ({', '.join(bands)}) for a model input of "
                                    f"{model.input_shape[-1]} channels (input shape {list(engine_in.shape)})")

@@ -37,6 +37,7 @@ PROVIDER_HINTS = {"cuda": GPU_HINT + " and the CUDA and cuDNN libraries it names
                   "tensorrt": GPU_HINT + ", and TensorRT (`pip install tensorrt`; JetPack ships it on a Jetson)"}
 # Ops that move values, never change them: a (De)QuantizeLinear may sit behind them at the graph's edge.
 LAYOUT_OPS = ("Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten", "DepthToSpace", "SpaceToDepth")
+ACTIVATION_OPS = {"Sigmoid": "sigmoid", "Softmax": "softmax"}  # ops whose outputs are already probabilities
 TRT_CACHE_DIR = "trt_cache"  # beside the model: TensorRT engines and timing caches, built once per model and GPU
 ONNX_TYPES = {"float": "float32", "double": "float64"}  # ONNX Runtime's tensor type names that numpy spells otherwise
 _TRIED: set[tuple[str, str]] = set()  # (sha256, provider) of models that ran once in a child in this process
@@ -121,6 +122,22 @@ def _quantization(proto: Any, name: str, is_input: bool) -> tuple[float, int] | 
             return f"it is {'read' if is_input else 'written'} by {node.op_type}, not a {wanted}"
         current = node.output[0] if is_input else node.input[0]
     return "no QuantizeLinear or DequantizeLinear found"
+
+
+def output_activation(proto: Any, name: str) -> tuple[str, str] | None:
+    """``(op, activation)`` when graph output ``name`` comes out of an op that makes probabilities (Sigmoid: sigmoid,
+    Softmax: softmax; ACTIVATION_OPS), through layout-only ops and (De)QuantizeLinear; None otherwise."""
+    producers = {output: node for node in proto.graph.node for output in node.output}
+    for _ in range(len(producers)):
+        node = producers.get(name)
+        if node is None:
+            return None
+        if node.op_type in ACTIVATION_OPS:
+            return node.op_type, ACTIVATION_OPS[node.op_type]
+        if node.op_type not in (*LAYOUT_OPS, "QuantizeLinear", "DequantizeLinear") or not node.input:
+            return None
+        name = node.input[0]
+    return None
 
 
 def tensor_of(proto: Any, value: Any, is_input: bool, problems: list[str]) -> Tensor | None:
@@ -217,8 +234,8 @@ def open_session(path: Path, content: bytes, delegate: str, threads: int) -> Any
 class OnnxEngine:
     """An ONNX model on an ONNX Runtime session: ``run`` takes the input tensor in the model's own shape and dtype
     and returns the output tensor. A model that is not shipped first runs once in a child process (``trial``;
-    ``trial_s`` the seconds that took). Raises as :func:`read_onnx`, :func:`io_tensors`, :func:`open_session` and
-    :func:`try_in_child`."""
+    ``trial_s`` the seconds that took). ``output_activation``: :func:`output_activation`. Raises as
+    :func:`read_onnx`, :func:`io_tensors`, :func:`open_session` and :func:`try_in_child`."""
 
     def __init__(self, path: Path, content: bytes, delegate: str, threads: int, trial: bool = True):
         proto = read_onnx(path, content)
@@ -228,6 +245,7 @@ class OnnxEngine:
         self.runtime = OnnxRuntime(RUNTIME_NAME, _ort().__version__)
         self._session = open_session(path, content, delegate, threads)
         self.input, self.output = io_tensors(path, proto, self._session)
+        self.output_activation = output_activation(proto, self.output.name)
         self._path = path
 
     def run(self, q: np.ndarray) -> np.ndarray:

@@ -15,6 +15,8 @@ from .model_check import IO_FLOAT_DTYPES, Tensor, invoke, open_interpreter, try_
 
 EIGHT_BIT = ("int8", "uint8")  # the tensor types of a full-integer model: int8 (LiteRT's), uint8 (older converters')
 CONVERTERS = ("QUANTIZE", "DEQUANTIZE")  # ops that convert between 8-bit and other tensors, computing nothing else
+ACTIVATION_OPS = {"LOGISTIC": "sigmoid", "SOFTMAX": "softmax"}  # ops whose outputs are already probabilities
+PASS_THROUGH_OPS = (*CONVERTERS, "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "DEPTH_TO_SPACE")  # move values only
 
 
 def _tensor(detail: Mapping[str, Any]) -> Tensor:
@@ -57,10 +59,29 @@ def not_full_int8(ops: Sequence[Mapping[str, Any]] | None, tensors: Sequence[Map
     return "; ".join(found) or None
 
 
+def output_activation(ops: Sequence[Mapping[str, Any]] | None, output: int) -> tuple[str, str] | None:
+    """``(op, activation)`` when the model's ``output`` tensor comes out of an op that makes probabilities (LOGISTIC:
+    sigmoid, SOFTMAX: softmax; ACTIVATION_OPS), through ops that only convert or move values (PASS_THROUGH_OPS);
+    None otherwise, and where the runtime lists no ops."""
+    producers = {int(i): op for op in ops or () for i in op["outputs"]}
+    tensor = output
+    for _ in range(len(producers)):
+        op = producers.get(tensor)
+        if op is None:
+            return None
+        if op["op_name"] in ACTIVATION_OPS:
+            return op["op_name"], ACTIVATION_OPS[op["op_name"]]
+        if op["op_name"] not in PASS_THROUGH_OPS or not len(op["inputs"]):
+            return None
+        tensor = int(op["inputs"][0])
+    return None
+
+
 class TfliteEngine:
     """A .tflite model on an interpreter: ``run`` takes the input tensor in the model's own shape and dtype and
     returns the output tensor; ``run_window`` writes one window straight into the interpreter's input buffer.
-    ``ops``: the op names, sorted (None if the runtime hides them); ``not_full_int8``: :func:`not_full_int8`.
+    ``ops``: the op names, sorted (None if the runtime hides them); ``not_full_int8``: :func:`not_full_int8`;
+    ``output_activation``: :func:`output_activation`.
 
     Raises as :class:`onboard.runtime.model.Model` documents; ``trial_s`` is the time its child-process trial took.
     """
@@ -79,6 +100,7 @@ class TfliteEngine:
         self.input, self.output = _tensor(self._input), _tensor(self._output)
         self.not_full_int8 = not_full_int8(ops, self._interpreter.get_tensor_details(), [self._input["index"]],
                                            [self._output["index"]])
+        self.output_activation = output_activation(ops, int(self._output["index"]))
         self._path = path
 
     def run(self, q: np.ndarray) -> np.ndarray:
