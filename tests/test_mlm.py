@@ -74,7 +74,8 @@ def test_a_stac_card_reads_back_as_written(stac_card):
     card = load_card(stac_card)
     assert card.form == "stac" and card.inputs[0].scaling.scale == (2.0, 2.0, 2.0, 1.0)
     assert card.outputs[0].classes == ("clear", "cloud") and card.outputs[0].activation == "softmax"
-    assert mlm.stac_problems(json.loads(stac_card.read_text())) == []
+    item = json.loads(stac_card.read_text())
+    assert mlm.stac_problems(item) == [] and mlm.mlm_read_problems(item) == []
 
 
 def edit(path, change):
@@ -134,4 +135,23 @@ def test_a_misspelt_source_is_named_at_orbitedge_source_with_its_line(stac_card)
     with pytest.raises(InputFileError, match=rf"line {line}: properties.mlm:input\[0\].orbitedge:source: expected "
                                              r"one of toa_reflectance, dn, misr_planes_standardised, found "
                                              r"'toa_reflectence'"):
+        load_card(stac_card)
+
+
+def test_bands_given_as_one_string_are_named_at_bands_with_its_line(stac_card):
+    edit(stac_card, lambda item: item["properties"]["mlm:input"][0].update(bands="B,G,R,NIR"))
+    line = next(i + 1 for i, text in enumerate(stac_card.read_text().splitlines()) if '"B,G,R,NIR"' in text)
+    with pytest.raises(InputFileError, match=rf"line {line}: properties.mlm:input\[0\].bands: expected a list of band "
+                                             r"names, found 'B,G,R,NIR'"):
+        load_card(stac_card)
+    # pystac's own reader refuses it too, without saying where: orbitedge's reader speaks first
+    assert mlm.mlm_read_problems(json.loads(stac_card.read_text()))[0][0] == "properties"
+
+
+def test_a_dim_order_that_puts_the_channels_elsewhere_is_named_beside_the_band_count(stac_card):
+    edit(stac_card, lambda item: item["properties"]["mlm:input"][0]["input"].update(
+        dim_order=["batch", "height", "width", "channel"]))  # the shape is (-1, 4, 32, 32): NCHW
+    with pytest.raises(InputFileError, match=r"properties.mlm:input\[0\].bands: 4 bands for 32 channels \(shape "
+                                             r"\[-1, 4, 32, 32\]; dim_order \['batch', 'height', 'width', 'channel'\] "
+                                             r"puts the channels at dimension 3\)"):
         load_card(stac_card)

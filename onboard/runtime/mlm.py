@@ -96,10 +96,9 @@ def value_scaling(scales: tuple[float, ...], offsets: tuple[float, ...]) -> list
 def stac_problems(item: dict[str, Any]) -> list[tuple[str, str]]:
     """What ``pystac`` finds wrong with ``item`` as a STAC Item that uses the MLM extension: the core Item schema
     (pystac's own copy, no network), then the keys of its MLM objects (:func:`card_schema.card_problems`: every
-    required one, no misspelt or unknown one orbitedge would pass over), then MLM's fields read through
-    ``pystac.extensions.mlm``."""
+    required one, no misspelt or unknown one orbitedge would pass over). :func:`mlm_read_problems` reads MLM's
+    fields through ``pystac.extensions.mlm`` once orbitedge's own reader, which names each field, has read them."""
     import pystac
-    from pystac.extensions.mlm import MLMExtension
     from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
     try:
@@ -115,9 +114,15 @@ def stac_problems(item: dict[str, Any]) -> list[tuple[str, str]]:
         return [("", f"not a valid STAC Item: {err}")]
     if not any(str(uri).startswith(MLM_PREFIX) for uri in item.get("stac_extensions") or ()):
         return [("stac_extensions", f"expected the MLM extension's schema ({MLM_SCHEMA}) among them")]
-    problems = card_problems(item)
-    if problems:
-        return problems
+    return card_problems(item)
+
+
+def mlm_read_problems(item: dict[str, Any]) -> list[tuple[str, str]]:
+    """What ``pystac.extensions.mlm`` cannot read of ``item``'s MLM fields (a field missing or malformed for
+    pystac's accessors), as one ``("properties", problem)``; empty when it reads them all."""
+    import pystac
+    from pystac.extensions.mlm import MLMExtension
+
     try:
         # NOTE: each accessor of pystac's MLM classes raises when its required field is missing or malformed
         ext = MLMExtension.ext(pystac.Item.from_dict(item, preserve_dict=True, migrate=False))

@@ -248,7 +248,9 @@ def _read_tensor(reader: FieldReader, obj: Any, where: str, is_input: bool) -> T
         bands = reader.get(obj, "bands", where, "a list of band names", is_str_list)
         channels = channel_count(shape, dim_order) if shape is not None else None
         if bands is not None and channels is not None and len(bands) != channels:
-            reader.fail(f"{where}bands", f"{len(bands)} bands for {channels} channels (shape {shape})")
+            order = f"; dim_order {list(dim_order)} puts the channels at dimension {list(dim_order).index('channel')}" \
+                if dim_order and "channel" in dim_order else ""
+            reader.fail(f"{where}bands", f"{len(bands)} bands for {channels} channels (shape {shape}{order})")
         scaling = _read_scaling(reader, obj, where, len(bands) if bands else None)
     else:
         classes = reader.get(obj, "classes", where, "a list of class names", is_str_list, required=False)
@@ -333,6 +335,9 @@ def read_card(text: str, path: Path) -> ModelCard:
         flat, problems, asset = mlm.flat_from_item(obj)
     reader = FieldReader(lines, functools.partial(mlm.stac_path, asset=asset))
     card = card_from_json(flat, reader, path, "stac") if flat is not None and not problems else None
+    if card is not None:  # pystac's own reading last: the flat reader names the field and its line
+        problems = mlm.mlm_read_problems(obj)
+        card = None if problems else card
     if card is None:
         located = [f"line {line_of(lines, p)}: {p}: {t}" if line_of(lines, p) else f"{p or '<document>'}: {t}"
                    for p, t in problems]
