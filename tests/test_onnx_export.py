@@ -3,6 +3,7 @@ card, and its outputs against LiteRT's; the Resize rewrite against hand-computed
 models' twins against LiteRT on the real tiles."""
 
 import itertools
+import sys
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from onboard.runtime.modelcard import MODEL_DIR, load_card
 from onboard.runtime.onnx_export import ONNX_OPSET, export_tflite, round_resize_ties_up
 from onboard.runtime.model import Model
 from tests.tiny_models import INT8, copy_model, reflectance
+from rundir.errors import OrbitEdgeError
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, load_real_tiles
 
 pytest.importorskip("tf2onnx", reason="tf2onnx (the [train] extra) is not installed")
@@ -133,3 +135,11 @@ def test_the_twin_s_card_records_the_batch_tf2onnx_gave_it_so_the_twin_loads_wit
     twin = Model(export_tflite(source, tmp_path / "onnx"))  # checked against its card
     assert twin.card_shapes == ((-1, 32, 32, 4), (-1, 32, 32, 1)) and twin.input_shape == (1, 32, 32, 4)
     assert (twin.card.inputs[0].shape, twin.card.outputs[0].shape) == twin.card_shapes
+
+
+def test_without_tf2onnx_the_export_is_refused_naming_the_extra_and_makes_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)  # the fault: tf2onnx cannot be imported
+    with pytest.raises(OrbitEdgeError, match=r"exporting tiny_int8.tflite to ONNX needs tf2onnx and TensorFlow: "
+                                             r"pip install -e '.\[train\]'"):
+        export_tflite(INT8, tmp_path / "build" / "onnx")
+    assert not (tmp_path / "build").exists()  # bench --runtime both left an empty build/onnx

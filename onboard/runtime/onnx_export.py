@@ -58,7 +58,6 @@ def export_tflite(path: Path, out_dir: Path = EXPORT_DIR) -> Path:
         return target
     Model(path)  # NOTE: the file is checked (and tried in a child) before tf2onnx's own interpreter reads it
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: its C++ INFO logs are noise here
-    target.parent.mkdir(parents=True, exist_ok=True)
     with runtime_chatter_dropped(_chatter), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation, which tf2onnx uses to read the model
         try:
@@ -67,6 +66,7 @@ def export_tflite(path: Path, out_dir: Path = EXPORT_DIR) -> Path:
             raise OrbitEdgeError(f"exporting {path.name} to ONNX needs tf2onnx and TensorFlow: "
                                  f"pip install -e '.[train]' ({err})") from None
         logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+        target.parent.mkdir(parents=True, exist_ok=True)  # not before: a refused export leaves no empty folder
         try:
             tf2onnx.convert.from_tflite(str(path), opset=ONNX_OPSET, output_path=str(target))
         except Exception as err:  # NOTE: tf2onnx raises whatever its converters raise
