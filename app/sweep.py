@@ -15,6 +15,7 @@ on other machines need the sweep's files at the same paths (a shared file system
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -62,6 +63,15 @@ def run_dir_of(out: Path, run_id: str) -> Path:
     return Path(out) / RUNS / run_id
 
 
+def scenario_digest(scenario: Path | str) -> str | None:
+    """The sha256 (hex) of the base scenario file's bytes, None when it cannot be read: each run's marker keeps it,
+    so that a sweep resumed after the base scenario was edited does not mix runs of two scenarios."""
+    try:
+        return hashlib.sha256(Path(scenario).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def read_marker(run_dir: Path) -> dict[str, Any] | None:
     """The run directory's sweep_run.json, or None when absent or unreadable (an interrupted write)."""
     try:
@@ -94,7 +104,7 @@ def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str =
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            marker = _claim(run_dir, spec, sweep_name)
+            marker = _claim(run_dir, spec, sweep_name, scenario_digest(scenario))
             scenario_obj = load_scenario(scenario, list(spec.overrides))
             write_resolved(run_dir, scenario_obj)
             Mission(scenario_obj, run_dir).run()
@@ -110,7 +120,7 @@ def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str =
     return {"run_id": spec.run_id, "status": "complete", "wall_s": wall_s}
 
 
-def _claim(run_dir: Path, spec: RunSpec, sweep_name: str) -> dict[str, Any]:
+def _claim(run_dir: Path, spec: RunSpec, sweep_name: str, scenario_sha256: str | None) -> dict[str, Any]:
     """Make ``run_dir`` this attempt's: an earlier, incomplete attempt of the sweep is removed (its attempts kept in
     the new marker); anything else there is refused (InputFileError), never deleted."""
     attempts: list[dict[str, Any]] = []
@@ -126,7 +136,8 @@ def _claim(run_dir: Path, spec: RunSpec, sweep_name: str) -> dict[str, Any]:
     attempts.append({"host": socket.gethostname(), "pid": os.getpid(), "worker": worker,
                      "started_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
     marker = {"sweep": sweep_name, "run_id": spec.run_id, "config": spec.config, "replicate": spec.replicate,
-              "seed": spec.seed, "overrides": list(spec.overrides), "status": "running", "attempts": attempts}
+              "seed": spec.seed, "overrides": list(spec.overrides), "scenario_sha256": scenario_sha256,
+              "status": "running", "attempts": attempts}
     write_json(run_dir / MARKER, marker)
     return marker
 
@@ -142,8 +153,10 @@ def _worker_address() -> str | None:
 
 def sweep_state(sweep: Sweep, out: Path, retry_failed: bool = False) -> SweepState:
     """Classify the runs of ``sweep`` under ``out``. Raises OrbitEdgeError when ``out`` holds runs of another plan
-    (a run directory whose settings differ): resuming would mix two studies."""
-    state = SweepState()
+    (a run directory whose settings differ) or of another version of the base scenario (its sha256 in the run's
+    marker differs from the file's now; a marker without one, from an older orbitedge, is not compared): resuming
+    would mix two studies."""
+    state, digest = SweepState(), scenario_digest(sweep.scenario)
     for spec in sweep.runs:
         run_dir = run_dir_of(out, spec.run_id)
         marker = read_marker(run_dir)
@@ -151,6 +164,12 @@ def sweep_state(sweep: Sweep, out: Path, retry_failed: bool = False) -> SweepSta
             raise OrbitEdgeError(f"{out}: holds runs of another sweep plan ({spec.run_id} was made with "
                                  f"{' '.join(marker.get('overrides') or [])!r}); choose another --out, or pass "
                                  "--overwrite to start afresh")
+        made_from = (marker or {}).get("scenario_sha256")
+        if made_from is not None and made_from != digest:
+            raise OrbitEdgeError(f"{out}: holds runs of another version of the base scenario {sweep.scenario} "
+                                 f"({spec.run_id} was made from a file of sha256 {made_from[:12]}..., the file is now "
+                                 f"{(digest or 'unreadable')[:12]}...): choose another --out, or pass --overwrite to "
+                                 "start afresh")
         if is_complete(run_dir, spec):
             state.complete.add(spec.run_id)
         elif (Path(out) / FAILED / f"{spec.run_id}.json").is_file() and not retry_failed:
@@ -246,6 +265,9 @@ def start_client(scheduler: str | None, workers: int | None, memory_limit: str |
             return Client(scheduler, timeout="20s"), None
         except (OSError, TimeoutError) as err:
             raise OrbitEdgeError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({err})") from None
+        except ValueError as err:  # distributed's address parser: no port, an unknown protocol
+            raise OrbitEdgeError(f"--scheduler: expected a scheduler address such as tcp://HOST:8786, found "
+                                 f"{scheduler!r} ({err})") from None
     # NOTE: Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc return freed memory
     # at once: a run's large numpy temporaries then cost page faults, 20-35 % more CPU per run (measured on the
     # quickstart); the workers here keep glibc's own adaptive threshold, as a run outside Dask does.

@@ -103,6 +103,23 @@ def test_a_folder_of_another_plan_is_refused(tmp_path):
     assert (sorted(state.complete), state.todo) == (["c000-r0", "c000-r1", "c001-r0", "c001-r1"], [])
 
 
+def test_a_folder_of_runs_made_from_another_version_of_the_base_scenario_is_refused(tmp_path):
+    reference, _ = made_sweep()
+    shutil.copytree(reference.out / "runs", tmp_path / "runs")
+    same, edited = tmp_path / "same.yaml", tmp_path / "edited.yaml"
+    text = QUICKSTART.read_text()
+    same.write_text(text)  # the same bytes elsewhere: the same scenario
+    edited.write_text(text.replace("bus_idle_w: 25", "bus_idle_w: 50"))  # edited after the runs were made
+    assert edited.read_text() != text
+    state = sweep_state(load_sweep(write_sweep(tmp_path, TINY.replace(str(QUICKSTART), str(same)))), tmp_path)
+    assert sorted(state.complete) == ["c000-r0", "c000-r1", "c001-r0", "c001-r1"]
+    other = load_sweep(write_sweep(tmp_path, TINY.replace(str(QUICKSTART), str(edited))))
+    with pytest.raises(OrbitEdgeError, match=r"holds runs of another version of the base scenario .*edited.yaml "
+                                             r"\(c000-r0 was made from a file of sha256 [0-9a-f]{12}\.\.\., the file "
+                                             r"is now [0-9a-f]{12}\.\.\.\): choose another --out, or pass --overwrite"):
+        sweep_state(other, tmp_path)
+
+
 def test_a_complete_run_is_not_made_again(tmp_path):
     reference, _ = made_sweep()
     shutil.copytree(reference.out / "runs" / "c000-r0", tmp_path / "runs" / "c000-r0")
@@ -196,3 +213,12 @@ def test_the_local_cluster_takes_a_free_port_beside_another_cluster():
         cluster.close()
     held.close()
     assert [str(w.message) for w in caught if "already in use" in str(w.message)] == []
+
+
+@pytest.mark.parametrize("address, expected", [
+    ("foo", r"--scheduler: expected a scheduler address such as tcp://HOST:8786, found 'foo' \(.*port"),
+    ("tcp://127.0.0.1:1", r"--scheduler tcp://127.0.0.1:1: cannot reach a Dask scheduler there"),
+])
+def test_a_scheduler_address_that_is_wrong_or_not_answering_is_named(address, expected):
+    with pytest.raises(OrbitEdgeError, match=expected):
+        start_client(address, None)
