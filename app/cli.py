@@ -339,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="orbitedge", description="Simulate on-board (edge) satellite image processing and score it on the ground.",
         epilog="example: orbitedge run scenarios/quickstart.yaml", formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.set_defaults(parsers=sub.choices)  # each command's own parser: its usage for options it does not take
     for name, (help_text, example, options, fn) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -361,7 +362,9 @@ def _attach_set_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(_attach_set_values(sys.argv[1:] if argv is None else list(argv)))
+        args, extra = build_parser().parse_known_args(_attach_set_values(sys.argv[1:] if argv is None else list(argv)))
+        if extra:  # argparse would name them under the top-level usage, which lists no command's options
+            args.parsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
         status = args.func(args)
         sys.stdout.flush()  # a reader gone away shows here, in the handler below, not at exit
         return status

@@ -263,3 +263,14 @@ def test_bench_checks_its_onnx_dir_up_front_as_other_outputs_are(tmp_path, capsy
     nested = twins / "onnx"
     assert main(["bench", str(model), *options, "--onnx-dir", str(nested)]) == 2
     assert capsys.readouterr().err.startswith(f"orbitedge: error: --onnx-dir {nested}: cannot make the folder: ")
+
+
+@pytest.mark.parametrize("argv, command", [(["run", "scenarios/quickstart.yaml", "--bogus"], "run"),
+                                           (["sweep", "sweeps/threshold.yaml", "--set", "duration_h=1"], "sweep"),
+                                           (["compare", "runs/a", "--bogus"], "compare")])
+def test_an_option_the_command_does_not_take_is_named_under_that_commands_usage(argv, command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith(f"usage: orbitedge {command} ")
+    assert f"orbitedge {command}: error: unrecognized arguments: {' '.join(argv[2:])}" in err
