@@ -15,6 +15,7 @@ from typing import Any
 from rundir.errors import InputFileError, OrbitEdgeError
 
 from .compare import cmd_compare, compare_options
+from .figures import check_run_or_sweep_dir
 from .outputs import output_dir, output_file
 from .progress import ground_bar, simulation_bar, wanted
 from .run_setup import (bound_heap, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
@@ -161,6 +162,7 @@ def _validate_options(p: argparse.ArgumentParser) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from ground.report import report_steps, write_report
 
+    check_run_or_sweep_dir(args.run_dir)
     bound_heap()
     with ground_bar(wanted(args.quiet), report_steps()) as show:
         report, paths = write_report(args.run_dir, args.format, show)

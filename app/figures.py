@@ -153,7 +153,7 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], RunInfo | None]:
     Raises InputFileError when ``run_dir`` is no run directory (as ``orbitedge report`` says it; a sweep's folder
     named as such), when report.json is missing or not JSON (``orbitedge report RUN`` writes it), and when run.json
     is not readable JSON or its record refuses it (naming the field)."""
-    _check_run_dir(Path(run_dir))
+    check_run_or_sweep_dir(Path(run_dir))
     path = Path(run_dir) / "report.json"
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
@@ -171,13 +171,13 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], RunInfo | None]:
     return report, RunInfo.parse(info, str(info_path))
 
 
-def _check_run_dir(run_dir: Path) -> None:
+def check_run_or_sweep_dir(run_dir: Path) -> None:
     """Raise InputFileError unless ``run_dir`` is a run directory (:func:`rundir.files.check_run_dir`, as the ground
-    says it), pointing a sweep's folder at its report and its runs."""
+    says it), pointing a sweep's folder at its report and its runs (``orbitedge compare``, ``orbitedge report``)."""
     if (run_dir / "sweep.json").is_file():
         report = next((n for n in ("sweep.md", "sweep.html") if (run_dir / n).is_file()), "sweep.json")
-        raise InputFileError(run_dir, f"not a run directory: a sweep's folder; see its {report}, or compare its run "
-                                      f"directories ({run_dir / 'runs'}/*)")
+        raise InputFileError(run_dir, f"not a run directory: a sweep's folder; see its {report}, or give one of its "
+                                      f"run directories ({run_dir / 'runs'}/*)")
     check_run_dir(run_dir)
 
 

@@ -274,3 +274,11 @@ def test_an_option_the_command_does_not_take_is_named_under_that_commands_usage(
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith(f"usage: orbitedge {command} ")
     assert f"orbitedge {command}: error: unrecognized arguments: {' '.join(argv[2:])}" in err
+
+
+def test_report_on_a_sweeps_folder_points_at_its_report_and_its_runs(tmp_path, capsys):
+    (tmp_path / "sweep.json").write_text('{"kind": "sweep"}')
+    (tmp_path / "sweep.md").write_text("# sweep\n")
+    assert main(["report", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"orbitedge: error: {tmp_path}: not a run directory: a sweep's folder; see its "
+                                       f"sweep.md, or give one of its run directories ({tmp_path / 'runs'}/*)\n")
