@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from onboard.scenario.config import key_table, load_scenario
+from rundir.errors import ConfigError
 from tests.scenario_files import issues, write
 from tests.test_plugins import EXAMPLE, TRIAGE, dist_info
 
@@ -240,3 +241,12 @@ def test_the_key_tables_list_every_plugin_that_loads_and_say_why_one_does_not(tm
                        "broken_plugin:Broken' (entry point group orbitedge.stages, distribution broken-plugin 0.0.1): "
                        "failed to import: ImportError: this plugin needs libfoo 2.0 |")
     assert [r.split(" | ")[1] for r in rows[1:]] == ["`model`", "`discard`", "`confidence`"]
+
+
+@pytest.mark.parametrize("sweep", sorted(Path(__file__).parents[1].joinpath("sweeps").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_a_sweep_file_given_as_a_scenario_is_named_as_one(sweep):
+    with pytest.raises(ConfigError) as err:
+        load_scenario(sweep)
+    (issue,) = err.value.issues  # one line that says what the file is, not every scenario key missing
+    assert issue.found == f"a sweep file (scenario: and axes:): run it with `orbitedge sweep {sweep}`"
