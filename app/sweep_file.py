@@ -12,11 +12,12 @@ against the scenario as a ``--set`` would be, so an axis naming a key that does 
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 
 from onboard.scenario.config import Scenario, key_reference, load_scenario
@@ -24,7 +25,7 @@ from onboard.scenario.schema import Builder, issue_at, sort_issues, spec
 from onboard.scenario.yaml_source import Source, join, load_yaml
 from rundir.errors import ConfigError, ConfigIssue, InputFileError
 
-from .figures import FIGURES, figure_table, retired_figure
+from .figures import FIGURES, PARETO_X, PARETO_Y, figure_table, retired_figure
 from .sampling import SIGNIFICANT_DIGITS, Axis, configurations
 
 FigureName = Literal[tuple(FIGURES)]
@@ -43,8 +44,7 @@ class AxisSpec:
     integer: bool = spec(False, doc="round a range's values to integers (for keys such as tile_px)")
 
     def check(self) -> list[ConfigIssue]:
-        ranged = self.start is not None or self.stop is not None
-        if self.values is None and not ranged:
+        if self.values is None and self.start is None and self.stop is None:
             return [issue_at("", "values: [...], or a range: start and stop", "neither")]
         if self.values is not None:
             extra = [k for k in ("start", "stop", "num") if getattr(self, k) is not None]
@@ -67,7 +67,7 @@ class AxisSpec:
 class SamplingConfig:
     method: Literal["grid", "random", "latin_hypercube"] = spec("grid", doc="every combination of the axes' values, "
                                                                  "or samples drawn at random or by Latin hypercube")
-    samples: int | None = spec(None, ge=1, le=100_000, doc="configurations drawn by random or latin_hypercube")
+    samples: int | None = spec(None, ge=1, le=100_000, doc="distinct configurations drawn by random or latin_hypercube")
     seed: int = spec(0, ge=0, doc="seeds the draw (not the scenarios: see replicates)")
 
 
@@ -82,32 +82,58 @@ class SweepFile:
     replicates: int = spec(1, ge=1, le=1000, doc="runs per configuration; replicate r adds r to the scenario seed "
                            "(weather and noise), giving each figure a 95 % confidence interval")
     figures: list[FigureName] | None = spec(None, min_items=1, doc="figures collected in results.csv (the table "
-                                            "below); null: every figure")
-    objective: FigureName = spec("saved_fraction", doc="the figure that ranks configurations (its better direction "
-                                 "from the table below)")
+                                            "below), with the objective and a Pareto front's; null: every figure")
+    objective: FigureName = spec("saved_fraction", doc="the figure that ranks configurations, one of those collected "
+                                 "(its better direction from the table below)")
 
     def check(self) -> list[ConfigIssue]:
+        out = _plan_issues(self)
+        if not hasattr(self, "sampling"):  # NOTE: withheld, as axes are, when it has problems of its own
+            return out
         method, samples = self.sampling.method, self.sampling.samples
-        out = []
         if method == "grid" and samples is not None:
             out.append(issue_at("sampling.samples", "no samples with grid sampling (every combination runs)",
                                 str(samples)))
         if method != "grid" and samples is None:
             out.append(issue_at("sampling.samples", f"samples: N, the configurations {method} draws", "none"))
-        for key, axis in (getattr(self, "axes", None) or {}).items():  # NOTE: axes withheld when they have problems
+        for key, axis in (getattr(self, "axes", None) or {}).items():
             out += _axis_issues(key, axis, method)
         return out
 
 
+def _plan_issues(cfg: SweepFile) -> list[ConfigIssue]:
+    """What keeps runs apart and the report whole: a front's figures and the objective among ``figures``; no seed axis
+    with replicates (r runs seed + r); no more samples than distinct configurations. Withheld fields: no issue."""
+    figures, every, out = getattr(cfg, "figures", None) or FIGURES, "leave figures out to collect every figure", []
+    if PARETO_X not in figures or not set(PARETO_Y) & set(figures):  # a front: PARETO_X against PARETO_Y it has
+        out.append(issue_at("figures", f"a Pareto front's figures among them, {PARETO_X} and one or more of "
+                                       f"{', '.join(PARETO_Y)} ({every})", ", ".join(figures)))
+    if (objective := getattr(cfg, "objective", None)) not in (*figures, None):
+        out.append(issue_at("objective", f"one of the figures collected ({', '.join(figures)}; {every})",
+                            f"{objective}, not collected"))
+    axes, sampling = getattr(cfg, "axes", None) or {}, getattr(cfg, "sampling", None)
+    if "seed" in axes and getattr(cfg, "replicates", 1) > 1:
+        out.append(issue_at("axes.seed", f"no seed axis with replicates: {cfg.replicates} (they vary the seed: "
+                                         "replicate r runs the scenario seed + r; with replicates: 1 each seed runs "
+                                         "once)", "an axis over seed"))
+    if hasattr(cfg, "axes") and sampling is not None and sampling.method != "grid" and sampling.samples:
+        sizes = {key: len({_id(v) for v in a.values}) if a.values is not None else  # a range: its integers, or no end
+                 abs(round(a.stop) - round(a.start)) + 1 if a.integer else math.inf
+                 for key, a in ((key, _axis(key, axis)) for key, axis in axes.items())}
+        if sampling.samples > (most := math.prod(sizes.values())) > 0:  # 0: an axis of no values, said at it
+            made = " x ".join(f"{n} values of {key}" for key, n in sizes.items()) or "no axes"
+            out.append(issue_at("sampling.samples", f"at most {most}, the distinct configurations of the axes "
+                                                    f"({made}): each sample is another configuration",
+                                str(sampling.samples)))
+    return out
+
+
 def _axis_issues(key: str, axis: list[Any] | AxisSpec, method: str) -> list[ConfigIssue]:
-    """An axis's problems beyond its own keys: a list of no values; a value twice (a list's, or a grid range's points
-    as rounded), which would make the same configuration twice, run and ranked apart; a range's ``num`` with the
-    sampling method."""
+    """An axis's problems beyond its own keys: a list of no values; a grid range's points twice as rounded (a list's
+    repeats: :meth:`_ScenarioCheck.check`); a range's ``num`` with the sampling method."""
     where = f"axes.{key}"
-    if isinstance(axis, list):
-        return _repeats(where, axis) if axis else [issue_at(where, "at least 1 item(s)", "0")]
-    if axis.values is not None:
-        return _repeats(f"{where}.values", axis.values)
+    if isinstance(axis, list) or axis.values is not None:
+        return [] if axis != [] else [issue_at(where, "at least 1 item(s)", "0")]
     if method == "grid" and axis.num is None:
         return [issue_at(where, "num: N, the grid points of this range", "none")]
     if method != "grid" and axis.num is not None:
@@ -117,16 +143,17 @@ def _axis_issues(key: str, axis: list[Any] | AxisSpec, method: str) -> list[Conf
                     f" ({axis.num} points from {axis.start:g} to {axis.stop:g}, rounded to {rounded})")
 
 
-def _repeats(where: str, values: list[Any], how: str = "") -> list[ConfigIssue]:
-    """An issue at ``where`` naming each value that ``values`` hold more than once (the same YAML value), with how
-    many times; none when every value is there once."""
-    counts = Counter(_id(v) for v in values)
-    shown = {_id(v): label_of(v) for v in reversed(values)}  # the label of each value's first place
-    twice = [f"{shown[i]} {'twice' if n == 2 else f'{n} times'}" for i, n in counts.items() if n > 1]
-    if not twice:
-        return []
+def _repeats(where: str, values: list[Any], how: str = "", spelled: tuple[str, ...] = ()) -> list[ConfigIssue]:
+    """An issue at ``where`` naming each value ``values`` hold more than once (numbers equal as numbers are one value:
+    :func:`_id`) by its first place's label, how many times and how ``spelled`` wrote it, if apart; else none."""
+    places: dict[str, list[int]] = {}
+    for j, value in enumerate(values):
+        places.setdefault(_id(value), []).append(j)
+    texts = [(js, list(dict.fromkeys(spelled[j] for j in js)) if spelled else []) for js in places.values()]
+    twice = ", ".join(f"{label_of(values[js[0]])} {'twice' if len(js) == 2 else f'{len(js)} times'}"
+                      + (f" (written {', '.join(t)})" if len(t) > 1 else "") for js, t in texts if len(js) > 1)
     return [issue_at(where, "each value once (the same configuration would run twice and rank apart; replicates "
-                            "repeat a configuration)", ", ".join(twice) + how)]
+                            "repeat a configuration)", twice + how)] if twice else []
 
 
 @dataclass(frozen=True)
@@ -231,11 +258,9 @@ class _Targets:
 
 
 def _axis(key: str, axis: list[Any] | AxisSpec) -> Axis:
-    if isinstance(axis, list):
-        return Axis(key, tuple(axis))
-    if axis.values is not None:
-        return Axis(key, tuple(axis.values))
-    return Axis(key, None, axis.start, axis.stop, axis.num, axis.scale, axis.integer)
+    values = axis if isinstance(axis, list) else axis.values
+    return Axis(key, tuple(values)) if values is not None else \
+        Axis(key, None, axis.start, axis.stop, axis.num, axis.scale, axis.integer)
 
 
 class _ScenarioCheck:
@@ -264,7 +289,11 @@ class _ScenarioCheck:
             return None, err.issues
 
     def check(self, axes: tuple[Axis, ...]) -> None:
-        """The base scenario with ``set``, then each axis value on its own."""
+        """Each axis's values once (:func:`_repeats`), the base scenario with ``set``, then each axis value alone."""
+        for key, axis in (self.targets.axes or {}).items():
+            at, items = join("axes", key) + ("" if isinstance(axis, list) else ".values"), _axis(key, axis).values or ()
+            for issue in _repeats(at, items, "", tuple(self.written(v, join(at, j)) for j, v in enumerate(items))):
+                self.fail(at, issue.expected, issue.found)
         if not self.scenario.is_file():
             self.fail("scenario", "a scenario file (relative to the sweep file)",
                       f"{self.targets.scenario!r}: no such file")
@@ -288,10 +317,9 @@ class _ScenarioCheck:
     def _check_axis(self, axis: Axis) -> None:
         listed = isinstance((self.targets.axes or {})[axis.key], list)
         where = join("axes", axis.key)
-        if axis.values is not None:
-            points = [(join(where if listed else join(where, "values"), j), v) for j, v in enumerate(axis.values)]
-        else:
-            points = [(where, v) for v in (axis.grid() if axis.num else (axis.at(0.0), axis.at(1.0)))]
+        points = ([(join(where if listed else join(where, "values"), j), v) for j, v in enumerate(axis.values)]
+                  if axis.values is not None else
+                  [(where, v) for v in (axis.grid() if axis.num else (axis.at(0.0), axis.at(1.0)))])
         for at, value in points:
             _, problems = self.load([f"{axis.key}={self.written(value, at)}"])
             unknown = [issue for issue in problems if issue.found.startswith("unknown key")]
@@ -303,16 +331,15 @@ class _ScenarioCheck:
 
     def runs(self, cfg: SweepFile, axes: tuple[Axis, ...]) -> list[RunSpec]:
         """Every configuration checked whole, then its ``replicates`` runs."""
-        sampling = cfg.sampling
-        configs = configurations(list(axes), sampling.method, sampling.samples, sampling.seed)
+        configs = self.draw(cfg.sampling, axes)
         width = max(3, len(str(len(configs) - 1)))
         texts = {axis.key: self._texts(axis) for axis in axes}
-        names = {axis.key: self._labels(cfg, axis) for axis in axes}
+        names = {key: {_id(v): label for v, label in zip(a.values, a.labels)} for key, a in (cfg.axes or {}).items()
+                 if isinstance(a, AxisSpec) and a.labels is not None}  # {identity of a listed value: its label}
         runs = []
         for i, values in enumerate(configs):
-            written = [texts[a.key].get(_id(v), yaml_text(v)) for a, v in zip(axes, values)]
-            assignments = [f"{a.key}={text}" for a, text in zip(axes, written)]
-            labels = {a.key: names[a.key].get(_id(v), label_of(v)) for a, v in zip(axes, values)}
+            assignments = [f"{a.key}={texts[a.key].get(_id(v), yaml_text(v))}" for a, v in zip(axes, values)]
+            labels = {a.key: names.get(a.key, {}).get(_id(v), label_of(v)) for a, v in zip(axes, values)}
             scenario, problems = self.load(assignments)
             shown = ", ".join(f"{key}={label}" for key, label in labels.items())
             for issue in problems:
@@ -325,23 +352,31 @@ class _ScenarioCheck:
                                     device_resources(scenario)))
         return runs
 
+    def draw(self, sampling: SamplingConfig, axes: tuple[Axis, ...]) -> list[tuple[Any, ...]]:
+        """The configurations (:func:`app.sampling.configurations`), a random or latin_hypercube sample that repeats one
+        drawn again, uniformly, by a generator of the sampling seed (the same seed, the same configurations)."""
+        configs = configurations(list(axes), sampling.method, sampling.samples, sampling.seed)
+        rng, seen, tries = np.random.default_rng([sampling.seed, 1]), set(), 100 * len(configs)
+        for i in range(len(configs) if sampling.method != "grid" else 0):
+            while (key := tuple(map(_id, configs[i]))) in seen and (tries := tries - 1) >= 0:
+                configs[i] = tuple(a.at(float(u)) for a, u in zip(axes, rng.random(len(axes))))
+            seen.add(key)
+        if tries < 0:  # a range too narrow for the samples
+            self.fail("sampling.samples", "at most the distinct configurations the axes can draw",
+                      f"{len(configs)}, but {len(seen)} distinct in {100 * len(configs)} more draws")
+        return configs if tries >= 0 else []
+
     def _texts(self, axis: Axis) -> dict[str, str]:
         """{identity of a listed value: its --set text as the file wrote it}."""
-        written = (self.targets.axes or {})[axis.key]
-        base = join("axes", axis.key) if isinstance(written, list) else join(join("axes", axis.key), "values")
-        return {_id(v): self.written(v, join(base, j)) for j, v in enumerate(axis.values or ())}
-
-    def _labels(self, cfg: SweepFile, axis: Axis) -> dict[str, str]:
-        """{identity of a listed value: its label} of an axis with ``labels``."""
-        written = (cfg.axes or {})[axis.key]
-        if isinstance(written, AxisSpec) and written.labels is not None:
-            return {_id(v): label for v, label in zip(written.values, written.labels)}
-        return {}
+        at = join("axes", axis.key) + ("" if isinstance((self.targets.axes or {})[axis.key], list) else ".values")
+        return {_id(v): self.written(v, join(at, j)) for j, v in enumerate(axis.values or ())}
 
 
 def _id(value: Any) -> str:
-    """A value's identity among an axis's values (its YAML text, type included)."""
-    return yaml_text(value)
+    """A value's identity on an axis: its YAML text, numbers as numbers, in blocks too (1, 1.0 and 1e0 are one)."""
+    if isinstance(value, (list, dict)):
+        return yaml_text([_id(v) for v in value] if isinstance(value, list) else {k: _id(v) for k, v in value.items()})
+    return yaml_text(int(value) if isinstance(value, float) and value.is_integer() else value)
 
 
 def _expected(issue: ConfigIssue) -> str:
@@ -353,15 +388,11 @@ def _expected(issue: ConfigIssue) -> str:
 
 def key_table() -> str:
     """The Markdown tables of sweep-file keys and of the figures a sweep collects (``python -m app.sweep_file``)."""
-    rows = []
-    for row in key_reference(SweepFile):
-        rows.append(row)
-        if row[0] == "axes":
-            rows.append(("axes.KEY", "a list or a mapping", "required", "a list of values, or the mapping below"))
-            rows += key_reference(AxisSpec, "axes.KEY.")
-    out = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    out += ["| `{}` | {} | {} | {} |".format(*row) for row in rows]
-    return "\n".join(out + ["", figure_table()])
+    axis = [("axes.KEY", "a list or a mapping", "required", "a list of values, or the mapping below"),
+            *key_reference(AxisSpec, "axes.KEY.")]
+    rows = [r for row in key_reference(SweepFile) for r in ([row, *axis] if row[0] == "axes" else [row])]
+    return "\n".join(["| key | type | default | meaning |", "|---|---|---|---|",
+                      *("| `{}` | {} | {} | {} |".format(*row) for row in rows), "", figure_table()])
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ axes:
 """))
     assert {key: issue.found for key, issue in found.items()} == {
         ("axes.pipeline[0].tile_px", 4): "16 3 times, 17 twice (5 points from 16 to 17, rounded to integers)",
-        ("axes.pipeline[0].threshold", 5): "0.3 3 times",
+        ("axes.pipeline[0].threshold", 5): "0.3 3 times (written 0.3, 0.30)",
         ("axes.spacecraft.compute.hardware.values", 6): "host twice"}
     assert found[("axes.pipeline[0].threshold", 5)].expected.startswith("each value once")
 
@@ -210,3 +210,127 @@ def test_a_former_figure_name_says_what_it_is_called_now(tmp_path):
         "(the figure oracle_saved_fraction is now oracle_saved_vs_single_frame_fraction (report.json's "
         "bandwidth.oracle_saved_fraction is another figure: the bent-pipe tile bytes the true mask would drop))")
     assert "saved_vs_captured_fraction is now saved_fraction" in issues["figures[1]"].expected
+
+
+def test_values_equal_as_numbers_are_one_value_named_as_written(tmp_path):
+    # 1 and 1.0, 100 and 1e2, 64 and 64.0: the scenario holds each pair alike, so each is one run made twice
+    path = write_sweep(tmp_path, f"""name: numbers
+scenario: {QUICKSTART}
+axes:
+  spacecraft.radio.rate_mbps: [1, 1.0, 100, 1e2]
+  pipeline[0].tile_px: {{values: [64, 64.0], labels: [a, b]}}
+  pipeline[0].threshold: [0.5, 0.25]
+""")
+    found, text = problems(path)
+    assert {key: issue.found for key, issue in found.items()} == {
+        ("axes.spacecraft.radio.rate_mbps", 4): "1 twice (written 1, 1.0), 100 twice (written 100, 1e2)",
+        ("axes.pipeline[0].tile_px.values", 5): "64 twice (written 64, 64.0)"}
+    assert f"{path}:5: axes.pipeline[0].tile_px.values: expected each value once (the same configuration would " \
+           "run twice and rank apart; replicates repeat a configuration), found 64 twice (written 64, 64.0)" in text
+
+
+def test_the_objective_and_the_pareto_front_need_their_figures_collected(tmp_path):
+    path = write_sweep(tmp_path, f"""name: figures
+scenario: {QUICKSTART}
+axes:
+  pipeline[0].threshold: [0.3, 0.7]
+replicates: 0
+figures: [saved_fraction, latency_p90_s]
+objective: energy_wh
+""")
+    found, text = problems(path)
+    assert set(found) == {("replicates", 5), ("figures", 6), ("objective", 7)}  # every problem at once
+    assert f"{path}:7: objective: expected one of the figures collected (saved_fraction, latency_p90_s; leave " \
+           "figures out to collect every figure), found energy_wh, not collected" in text
+    assert f"{path}:6: figures: expected a Pareto front's figures among them, saved_vs_single_frame_fraction and " \
+           "one or more of clear_pixels_lost_fraction, energy_per_mb_wh, latency_p90_s (leave figures out to collect " \
+           "every figure), found saved_fraction, latency_p90_s" in text
+    found, _ = problems(write_sweep(tmp_path, f"name: f\nscenario: {QUICKSTART}\nfigures: [energy_wh, "
+                                              "saved_vs_single_frame_fraction]\nobjective: energy_wh\n"))
+    assert list(found) == [("figures", 3)]  # bandwidth saved, against nothing
+    enough = "figures: [saved_vs_single_frame_fraction, latency_p90_s, energy_wh]\nobjective: energy_wh\n"
+    sweep = load_sweep(write_sweep(tmp_path, f"name: f\nscenario: {QUICKSTART}\n{enough}"))
+    assert sweep.figures == ("saved_vs_single_frame_fraction", "latency_p90_s", "energy_wh")
+
+
+def test_an_objective_not_collected_is_exit_2_from_the_command(tmp_path):
+    path = write_sweep(tmp_path, f"name: f\nscenario: {QUICKSTART}\nfigures: [saved_fraction]\nobjective: energy_wh\n")
+    done = subprocess.run([sys.executable, "-m", "app.cli", "sweep", str(path), "--plan"], capture_output=True,
+                          text=True, cwd=Path(__file__).parents[1])
+    assert done.returncode == 2 and done.stdout == ""
+    assert f"{path}:4: objective: expected one of the figures collected (saved_fraction; leave figures out to " \
+           "collect every figure), found energy_wh, not collected" in done.stderr
+
+
+def test_a_seed_axis_with_replicates_is_an_error_at_the_axis(tmp_path):
+    # replicate r runs the configuration's seed + r: replicate r1 of seed 1 would be seed 2's replicate r0
+    path = write_sweep(tmp_path, f"name: seeds\nscenario: {QUICKSTART}\naxes:\n  seed: [1, 2]\nreplicates: 2\n")
+    found, text = problems(path)
+    assert list(found) == [("axes.seed", 4)]
+    assert f"{path}:4: axes.seed: expected no seed axis with replicates: 2 (they vary the seed: replicate r runs the " \
+           "scenario seed + r; with replicates: 1 each seed runs once), found an axis over seed" in text
+    found, _ = problems(write_sweep(tmp_path, f"name: s\nscenario: {QUICKSTART}\naxes:\n  seed: {{values: [1, 10]}}\n"
+                                              "replicates: 3\n"))  # apart, yet two ways to vary one seed
+    assert list(found) == [("axes.seed", 4)]
+    once = load_sweep(write_sweep(tmp_path, f"name: s\nscenario: {QUICKSTART}\naxes:\n  seed: [1, 2]\n"))
+    assert [(r.run_id, r.seed) for r in once.runs] == [("c000-r0", 1), ("c001-r0", 2)]
+
+
+def test_random_samples_are_distinct_configurations(tmp_path):
+    # each sample another configuration: no more samples than the axes' lists and integer ranges hold
+    path = write_sweep(tmp_path, f"""name: draws
+scenario: {QUICKSTART}
+axes:
+  spacecraft.compute.hardware: [coral-usb, flight-cpu]
+sampling: {{method: random, samples: 5, seed: 1}}
+""")
+    found, text = problems(path)
+    assert list(found) == [("sampling.samples", 5)]
+    assert f"{path}:5: sampling.samples: expected at most 2, the distinct configurations of the axes (2 values of " \
+           "spacecraft.compute.hardware): each sample is another configuration, found 5" in text
+    found, _ = problems(write_sweep(tmp_path, f"""name: draws
+scenario: {QUICKSTART}
+axes:
+  pipeline[0].tile_px: {{start: 31.6, stop: 34, integer: true}}
+  spacecraft.radio.rate_mbps: {{values: [1, 100]}}
+sampling: {{method: latin_hypercube, samples: 7}}
+"""))
+    assert found[("sampling.samples", 6)].expected.startswith(
+        "at most 6, the distinct configurations of the axes (3 values of pipeline[0].tile_px x 2 values of "
+        "spacecraft.radio.rate_mbps)")
+
+
+@pytest.mark.parametrize("method", ["random", "latin_hypercube"])
+def test_a_draw_that_repeats_a_configuration_draws_another(tmp_path, method):
+    text = f"""name: draws
+scenario: {QUICKSTART}
+axes:
+  spacecraft.compute.hardware: [coral-usb, flight-cpu, host]
+  spacecraft.radio.rate_mbps: [1, 100]
+  pipeline[0].tile_px: {{start: 32, stop: 33, integer: true}}
+sampling: {{method: {method}, samples: 12, seed: 1}}
+"""
+    runs = load_sweep(write_sweep(tmp_path, text)).runs
+    drawn = [tuple(r.values.values()) for r in runs]
+    assert len(set(drawn)) == 12 and [r.run_id for r in runs] == [f"c{i:03d}-r0" for i in range(12)]
+    assert runs == load_sweep(write_sweep(tmp_path, text)).runs  # the same seed, the same configurations
+    assert set(drawn) == {(h, m, t) for h in ("coral-usb", "flight-cpu", "host") for m in (1, 100) for t in (32, 33)}
+
+
+def test_figure_rules_hold_beside_a_former_objective_name(tmp_path):
+    # the objective has a problem of its own: it is reported once, and the figures list is still checked
+    found, _ = problems(write_sweep(tmp_path, f"name: f\nscenario: {QUICKSTART}\nfigures: [saved_fraction]\n"
+                                              "objective: oracle_saved_fraction\n"))
+    assert set(found) == {("figures", 3), ("objective", 4)}
+    assert "is now oracle_saved_vs_single_frame_fraction" in found[("objective", 4)].expected
+    assert found[("figures", 3)].found == "saved_fraction"
+
+
+def test_a_range_too_narrow_for_its_samples_is_an_error_at_the_samples(tmp_path):
+    # distinct as written, the same once rounded to 12 significant digits: never 3 distinct configurations
+    path = write_sweep(tmp_path, f"name: n\nscenario: {QUICKSTART}\naxes:\n  spacecraft.radio.rate_mbps: "
+                                 "{start: 10, stop: 10.0000000000001}\nsampling: {method: random, samples: 3}\n")
+    found, text = problems(path)
+    assert list(found) == [("sampling.samples", 5)]
+    assert f"{path}:5: sampling.samples: expected at most the distinct configurations the axes can draw, found 3, " \
+           "but 1 distinct in 300 more draws" in text
