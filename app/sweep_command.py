@@ -54,7 +54,8 @@ def sweep_options(p: argparse.ArgumentParser) -> None:
                         "resubmitted (default: auto, the machine's memory shared out; 0: no limit)")
     p.add_argument("--retry-failed", action="store_true", help="run the runs that failed before again")
     p.add_argument("--overwrite", action="store_true", help="forget the runs already in the output folder")
-    p.add_argument("--plan", action="store_true", help="validate and list the runs, then stop")
+    p.add_argument("--plan", action="store_true", help="validate and list the runs, then stop (with --json: as JSON, "
+                   "one object per run)")
     p.add_argument("--format", choices=("md", "html"), default="md", help="sweep report format")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--json", action="store_true", help="print the sweep summary as JSON on stdout (schema: "
@@ -67,9 +68,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     sweep = load_sweep(args.sweep_file)
     if args.plan:
-        for spec in sweep.runs:
-            print(f"{spec.run_id}  seed {spec.seed}  " + "  ".join(f"{k}={v}" for k, v in spec.labels.items())
-                  + (f"  needs {', '.join(spec.resources)}" if spec.resources else ""))
+        if args.json:
+            print(json.dumps(plan_json(sweep), indent=2, default=str))  # a datetime axis value: ISO text
+        elif not args.quiet:
+            print("\n".join(f"{spec.run_id}  seed {spec.seed}  " + "  ".join(f"{k}={v}" for k, v in spec.labels.items())
+                            + (f"  needs {', '.join(spec.resources)}" if spec.resources else "") for spec in sweep.runs))
         return 0
     out = output_dir(args.out or Path("runs") / f"sweep-{sweep.config.name}", "--out")
     previous = signal.signal(signal.SIGTERM, _terminate)
@@ -91,6 +94,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def plan_json(sweep: Any) -> list[dict[str, Any]]:
+    """``--plan --json``: one object per run, in order: ``run_id``, ``config``, ``replicate``, the scenario ``seed``,
+    the axis ``values`` and their ``labels`` by key, the ``overrides`` that make the run from the base scenario (as
+    ``--set`` takes them) and the Dask ``resources`` a worker needs to take it."""
+    return [{"run_id": spec.run_id, "config": spec.config, "replicate": spec.replicate, "seed": spec.seed,
+             "values": spec.values, "labels": spec.labels, "overrides": list(spec.overrides),
+             "resources": spec.resources} for spec in sweep.runs]
+
+
 def _terminate(signum: int, frame: Any) -> None:
     """SIGTERM stops a sweep as Ctrl-C does: the cluster closed in order, what was done written, the runs left to
     resume."""
@@ -99,20 +111,22 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def summary_lines(outcome: Any) -> list[str]:
     """The terminal summary: the runs, the best configurations by the objective, the Pareto front and the files."""
-    from .sweep_report import fmt_estimate, joint_front
+    from .sweep_report import fmt_estimate, front_text
+    from .sweep_results import rank_labels
 
     rows, configs = outcome.rows, outcome.configs
     counts = {s: sum(r["status"] == s for r in rows) for s in ("complete", "failed", "pending")}
-    where = f"on {outcome.workers} workers " if outcome.workers else ""
+    where = f"on {outcome.workers} worker{'s' if outcome.workers != 1 else ''} " if outcome.workers else ""
     lines = [f"{outcome.sweep.config.name}: {len(rows)} runs, {outcome.ran} made now {where}in {outcome.wall_s:.1f} s: "
              f"{counts['complete']} complete ({outcome.skipped} before), {counts['failed']} failed"
              + (f", {counts['pending']} pending" if counts["pending"] else "")]
     objective = outcome.sweep.config.objective
     lines.append(f"  best by {objective} ({FIGURES[objective].better} is better):")
-    lines += [f"    {rank}. config {c.config}: {_labels(c)}: {fmt_estimate(objective, c.figures.get(objective))}"
-              for rank, c in enumerate(configs[:TOP], 1)]
-    front = sorted(joint_front(configs))
-    lines.append(f"  Pareto front: configs {', '.join(map(str, front)) or 'none'}")
+    for label, c in list(zip(rank_labels(configs, objective), configs))[:TOP]:
+        ranked = label[-1].isdigit()  # else why it has no rank: not run yet, no complete run, no value
+        lines.append(f"    {label + '.' if ranked else '-'} config {c.config}: {_labels(c)}: "
+                     f"{fmt_estimate(objective, c.figures.get(objective)) if ranked else label}")
+    lines.append(f"  Pareto front: {front_text(configs)}")
     lines += [f"  {'wrote':<6} {_shown(path)}" for path in outcome.files
               if path.suffix in (".csv", ".parquet", ".md", ".html")]
     return lines

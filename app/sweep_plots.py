@@ -1,9 +1,11 @@
-"""A sweep's figures as PNG files: the Pareto front of bandwidth saved against clear pixels lost, energy per
-delivered MB and p90 latency, bounded by the oracle, and one plot per axis showing its effect on the objective;
-each point a configuration's mean with its 95 % confidence interval over replicates."""
+"""A sweep's figures as PNG files: bandwidth saved against clear pixels lost, energy per delivered MB and p90
+latency with the joint Pareto front of all of them marked (the report table's stars) and the oracle (true cloud mask,
+same tile policy) for reference, and one plot per axis showing its effect on the objective; each point a
+configuration's mean with its 95 % confidence interval over replicates."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,13 +13,17 @@ from typing import Any
 from ground.canvas import figure, save
 from ground.document import slug
 
-from .figures import FIGURES, PARETO_X, PARETO_Y
-from .pareto import front, staircase
+from .figures import FIGURES, PARETO_X
 from .sampling import Axis
-from .sweep_results import ConfigSummary
+from .sweep_results import ConfigSummary, joint_front, pareto_criteria
 
 PARETO_PLOT = "plots/pareto.png"
 FRONT_COLOUR, ORACLE_COLOUR, OTHER_COLOUR = "tab:red", "tab:green", "0.6"
+ORACLE_X, ORACLE_Y = "oracle_saved_vs_single_frame_fraction", "oracle_clear_pixels_lost_fraction"
+FRONT_LABEL = "joint Pareto front (* in the table)"
+OTHER_LABEL = "other configurations"
+ORACLE_LABEL = "oracle (true cloud mask, same tile policy)"
+ORACLE_BEST_LABEL = "oracle's highest saving (true cloud mask, same tile policy)"
 
 
 def axis_plot_path(index: int, axis: Axis) -> str:
@@ -42,42 +48,53 @@ def _mean_ci(c: ConfigSummary, name: str) -> tuple[float | None, float]:
 
 
 def plot_pareto(configs: Sequence[ConfigSummary], path: Path) -> list[str]:
-    """One panel per figure of PARETO_Y that was collected, bandwidth saved on x; the front drawn as a staircase and
-    its configurations numbered; the oracle's bound dashed (its own front against clear pixels lost, its best saving
-    as a vertical line elsewhere). Returns the PARETO_Y names drawn (none: no file written)."""
-    names = [n for n in PARETO_Y if any(_mean_ci(c, n)[0] is not None for c in configs)
-             and any(_mean_ci(c, PARETO_X)[0] is not None for c in configs)]
+    """One panel per figure of PARETO_Y that the joint Pareto front weighs (:func:`pareto_criteria`), bandwidth saved
+    on x: the configurations on the joint front (those the report's table stars) red and numbered, the others grey,
+    and the oracle in green for reference (:func:`_oracle`). Returns the PARETO_Y names drawn (none: no file
+    written)."""
+    criteria = pareto_criteria(configs)
+    names = list(criteria[1:])
     if not names:
         return []
-    fig = figure(5.0 * len(names), 4.4)
+    best = joint_front(configs)
+    fig = figure(5.0 * len(names), 4.6)
     for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
-        points = [(_mean_ci(c, PARETO_X), _mean_ci(c, name)) for c in configs]
-        xy = [(x[0], y[0]) for x, y in points]
-        best = set(front(xy, ("max", "min")))
-        for i, ((x, xe), (y, ye)) in enumerate(points):
-            if x is not None and y is not None:
-                colour = FRONT_COLOUR if i in best else OTHER_COLOUR
-                _point(ax, x, y, xe, ye, colour)
-                if i in best:
-                    ax.annotate(str(configs[i].config), (x, y), textcoords="offset points", xytext=(4, 4),
-                                fontsize="x-small", color=FRONT_COLOUR)
-        known = [p for p in xy if None not in p]
-        line = staircase(known, ("max", "min"))
-        ax.plot([p[0] for p in line], [p[1] for p in line], "-", color=FRONT_COLOUR, lw=1.5, label="Pareto front")
-        _oracle(ax, configs, name)
-        ax.set_xlim(*_limits([p[0] for p in known] + _oracle_xs(configs)))
-        oracle_ys = [_mean_ci(c, "oracle_clear_pixels_lost_fraction")[0] for c in configs] \
-            if name == "clear_pixels_lost_fraction" else []
-        ax.set_ylim(*_limits([p[1] for p in known] + [y for y in oracle_ys if y is not None]))
-        ax.set_xlabel(f"bandwidth saved, {_label(PARETO_X)}")
-        ax.set_ylabel(_label(name))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="x-small")
-    fig.suptitle("Pareto front over the configurations (means; bars: 95 % CI over replicates; numbers: "
-                 "configuration)",
-                 fontsize="medium")
+        _pareto_panel(ax, configs, name, best)
+    fig.suptitle(textwrap.fill(pareto_title(len(criteria)), 64 * len(names)), fontsize="small")
     save(fig, path)
     return names
+
+
+def pareto_title(n: int) -> str:
+    """The Pareto plot's title: what its red points are."""
+    return (f"Joint Pareto front over the {n} figures, red and numbered: no other configuration is at least as good "
+            f"on all {n} and better on one (means; bars: 95 % CI over replicates)")
+
+
+def _pareto_panel(ax: Any, configs: Sequence[ConfigSummary], name: str, best: set[int]) -> None:
+    """Bandwidth saved against ``name``: each configuration's mean with its 95 % CI, red and numbered when it is
+    on the joint front ``best`` (drawn last, on top), grey otherwise; the oracle; axes around the means."""
+    known, front_drawn, others_drawn = [], False, False
+    for c in sorted(configs, key=lambda c: c.config in best):
+        (x, xe), (y, ye) = _mean_ci(c, PARETO_X), _mean_ci(c, name)
+        if x is None or y is None:
+            continue
+        known.append((x, y))
+        front_drawn, others_drawn = front_drawn or c.config in best, others_drawn or c.config not in best
+        _point(ax, x, y, xe, ye, FRONT_COLOUR if c.config in best else OTHER_COLOUR)
+        if c.config in best:
+            ax.annotate(str(c.config), (x, y), textcoords="offset points", xytext=(4, 4), fontsize="x-small",
+                        color=FRONT_COLOUR)
+    for colour, label, drawn in ((FRONT_COLOUR, FRONT_LABEL, front_drawn), (OTHER_COLOUR, OTHER_LABEL, others_drawn)):
+        if drawn:
+            ax.plot([], [], "o", color=colour, ms=5, label=label)
+    oracle_ys = _oracle(ax, configs, name)
+    ax.set_xlim(*_limits([p[0] for p in known] + _oracle_xs(configs)))
+    ax.set_ylim(*_limits([p[1] for p in known] + oracle_ys))
+    ax.set_xlabel(f"bandwidth saved, {_label(PARETO_X)}")
+    ax.set_ylabel(_label(name))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small")
 
 
 def _point(ax: Any, x: float, y: float, xe: float, ye: float, colour: str) -> None:
@@ -97,24 +114,29 @@ def _limits(values: list[float]) -> tuple[float, float]:
 
 
 def _oracle_xs(configs: Sequence[ConfigSummary]) -> list[float]:
-    return [x for x in (_mean_ci(c, "oracle_saved_vs_single_frame_fraction")[0] for c in configs) if x is not None]
+    return [x for x in (_mean_ci(c, ORACLE_X)[0] for c in configs) if x is not None]
 
 
-def _oracle(ax: Any, configs: Sequence[ConfigSummary], name: str) -> None:
-    """The oracle's bound: against clear pixels lost, its front over the configurations; elsewhere the best oracle
-    saving as a vertical line. Nothing without a cloud_filter stage (no oracle)."""
-    xs = [_mean_ci(c, "oracle_saved_vs_single_frame_fraction")[0] for c in configs]
-    if all(x is None for x in xs):
-        return
+def _oracle(ax: Any, configs: Sequence[ConfigSummary], name: str) -> list[float]:
+    """The oracle, each configuration's pipeline fed the true cloud mask under its own tile policy, for reference
+    (not a bound: the model's mask can save more, or lose fewer clear pixels): against clear pixels lost, an x per
+    configuration joined to it by a dotted line; elsewhere the highest oracle saving as a dashed vertical line.
+    Nothing without a cloud_filter stage (no oracle). Returns the y values of the x marks drawn."""
+    xs = _oracle_xs(configs)
+    if not xs:
+        return []
     if name == "clear_pixels_lost_fraction":
-        ys = [_mean_ci(c, "oracle_clear_pixels_lost_fraction")[0] for c in configs]
-        line = staircase([(x, y) for x, y in zip(xs, ys) if x is not None and y is not None], ("max", "min"))
-        if line:
-            ax.plot([p[0] for p in line], [p[1] for p in line], "x--", color=ORACLE_COLOUR, lw=1.2,
-                    label="oracle bound (true cloud mask)")
-            return
-    ax.axvline(max(_oracle_xs(configs)), ls="--", color=ORACLE_COLOUR, lw=1.2,
-               label="oracle bound (best saving, true mask)")
+        marks = [(c, _mean_ci(c, ORACLE_X)[0], _mean_ci(c, ORACLE_Y)[0]) for c in configs]
+        marks = [(c, x, y) for c, x, y in marks if x is not None and y is not None]
+        for c, x, y in marks:
+            cx, cy = _mean_ci(c, PARETO_X)[0], _mean_ci(c, name)[0]
+            if cx is not None and cy is not None:
+                ax.plot([cx, x], [cy, y], ":", color=ORACLE_COLOUR, lw=0.8, alpha=0.6)
+        if marks:
+            ax.plot([m[1] for m in marks], [m[2] for m in marks], "x", color=ORACLE_COLOUR, ms=6, label=ORACLE_LABEL)
+            return [m[2] for m in marks]
+    ax.axvline(max(xs), ls="--", color=ORACLE_COLOUR, lw=1.2, label=ORACLE_BEST_LABEL)
+    return []
 
 
 def _is_number(text: str) -> bool:

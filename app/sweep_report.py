@@ -1,9 +1,11 @@
 """A sweep's report, ``sweep.md`` or ``sweep.html``: the configurations ranked by the objective with 95 % confidence
-intervals over replicates, the Pareto front bounded by the oracle, one plot per axis, and the failed runs with their
-errors (written with :mod:`ground.document`, the run report's blocks)."""
+intervals over replicates (tied values sharing a rank, configurations without a value last, unranked), the joint
+Pareto front with the oracle (true cloud mask, same tile policy) for reference, one plot per axis, and the failed runs
+with their errors (written with :mod:`ground.document`, the run report's blocks; code as ``<code>`` in HTML)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,10 +14,9 @@ from ground.document import Block, Heading, Image, Paragraph, Table, capped, to_
 from rundir.files import write_text
 
 from .figures import FIGURES, PARETO_X, PARETO_Y, fmt_figure
-from .pareto import front
 from .sweep_file import Sweep
-from .sweep_plots import PARETO_PLOT, axis_plot_path, plot_axis, plot_pareto
-from .sweep_results import ConfigSummary, Estimate
+from .sweep_plots import ORACLE_LABEL, ORACLE_X, PARETO_PLOT, axis_plot_path, plot_axis, plot_pareto
+from .sweep_results import ConfigSummary, Estimate, joint_front, mean_of, pareto_criteria, rank, rank_labels
 
 KEY_FIGURES = ("saved_fraction", "clear_pixels_lost_fraction", "energy_per_mb_wh", "latency_p90_s", "cloud_f1",
                "cpsnr_db")
@@ -31,30 +32,79 @@ def fmt_estimate(name: str, est: Estimate | None) -> str:
     return f"{fmt_figure(name, est.mean)} ± {fmt_figure(name, est.half_width)}"
 
 
-def joint_front(configs: Sequence[ConfigSummary]) -> set[int]:
-    """Configuration indices on the Pareto front of every Pareto figure at once (saved up, the others down), by
-    their means; empty when a figure was not collected."""
-    names = (PARETO_X, *PARETO_Y)
-    if any(name not in (configs[0].figures if configs else {}) for name in names):
-        return set()
-    points = [tuple(c.figures[name].mean for name in names) for c in configs]
-    return {configs[i].config for i in front(points, ("max", "min", "min", "min"))}
+def front_text(configs: Sequence[ConfigSummary]) -> str:
+    """The joint Pareto front in a few words: ``configs 0, 2, 5``, or ``none (why)``."""
+    best = sorted(joint_front(configs))
+    if best:
+        return "configs " + ", ".join(map(str, best))
+    if not any(c.complete for c in configs):
+        return "none (no configuration has a complete run)"
+    names = pareto_criteria(configs)
+    if not names:
+        return f"none (no run gives {PARETO_X} and one of {', '.join(PARETO_Y)})"
+    return f"none (no configuration has all of {', '.join(names)})"
+
+
+def pareto_note(configs: Sequence[ConfigSummary]) -> str:
+    """What the table's Pareto star means, and why no configuration has one when none does."""
+    names = pareto_criteria(configs)
+    if not names:
+        return f"Pareto front: {front_text(configs)}."
+    text = (f"Pareto: * on the joint front of {names[0]} (higher is better) and {', '.join(names[1:])} (lower is "
+            f"better): no other configuration is at least as good on every one of these {len(names)} figures and "
+            "better on one.")
+    return text if joint_front(configs) else f"{text} Pareto front: {front_text(configs)}."
+
+
+def ranking_note(objective: str, configs: Sequence[ConfigSummary]) -> str:
+    """How the table is ordered: ties, and the configurations left unranked."""
+    text = (f"Configurations with the same {objective} share a rank (=2), those on the Pareto front first, then by "
+            "config number.")
+    if any(mean_of(c, objective) is None for c in configs):
+        text += (f" Those without a value of {objective} come last, unranked: not run yet, no complete run (every "
+                 "run made failed) or no value (their runs do not give it).")
+    return text
+
+
+def shown_figures(sweep: Sweep, configs: Sequence[ConfigSummary]) -> list[str]:
+    """The table's figures: the objective, then every figure the Pareto front weighs and the key figures, those
+    that have a value."""
+    shown = [sweep.config.objective]
+    for name in (PARETO_X, *KEY_FIGURES, *PARETO_Y):
+        if name not in shown and name in sweep.figures and any(mean_of(c, name) is not None for c in configs):
+            shown.append(name)
+    return shown
 
 
 def ranked_table(sweep: Sweep, configs: Sequence[ConfigSummary]) -> list[Block]:
-    """The configurations best first: axis labels, the objective and the key figures that have a value, with their
-    95 % CI, runs, and a star on the joint Pareto front."""
-    objective = sweep.config.objective
-    shown = [objective, *(n for n in KEY_FIGURES if n != objective and n in sweep.figures
-                          and any(c.figures[n].mean is not None for c in configs))]
+    """The configurations best first (:func:`app.sweep_results.rank`; unranked ones last): rank (shared by tied
+    objective values), axis labels, the objective, the Pareto figures and the key figures that have a value with
+    their 95 % CI, runs, and a star on the joint Pareto front."""
+    configs = rank(list(configs), sweep.config.objective)
+    shown = shown_figures(sweep, configs)
     best = joint_front(configs)
-    rows = tuple((str(rank), str(c.config), *(c.labels.get(a.key, "") for a in sweep.axes),
+    rows = tuple((label, str(c.config), *(c.labels.get(a.key, "") for a in sweep.axes),
                   *(fmt_estimate(n, c.figures.get(n)) for n in shown),
                   f"{c.complete}" + (f" ({c.failed} failed)" if c.failed else ""), "*" if c.config in best else "")
-                 for rank, c in enumerate(configs, 1))
+                 for label, c in zip(rank_labels(configs, sweep.config.objective), configs))
     rows, note = capped(rows, "configurations")
     head = ("rank", "config", *(a.key for a in sweep.axes), *shown, "runs", "Pareto")
     return [Table(head, rows), *note]
+
+
+def pareto_paragraph(configs: Sequence[ConfigSummary], panels: Sequence[str]) -> str:
+    """The Pareto plot's caption: what the red points are, and what the green oracle is (not a bound)."""
+    text = (f"Bandwidth saved ({PARETO_X}, higher is better) against {', '.join(panels)} (lower is better), one "
+            f"panel each. Red and numbered: the configurations starred in the table, on the joint front of all "
+            f"{len(pareto_criteria(configs))} figures (no other configuration is at least as good on every one and "
+            "better on one), so a red point can lie behind another in one panel; grey: the others.")
+    if any(mean_of(c, ORACLE_X) is not None for c in configs):
+        text += (f" Green, the {ORACLE_LABEL}: each configuration's pipeline fed the true cloud mask under its own "
+                 f"tile policy ({ORACLE_X}, oracle_clear_pixels_lost_fraction); against clear pixels lost an x joined "
+                 "to its configuration by a dotted line, in the other panels a dashed line at the highest oracle "
+                 "saving. It is a reference, not a bound: the model's mask can save more, or lose fewer clear "
+                 "pixels, than the true one under the same tile policy.")
+    return text
 
 
 def report_blocks(sweep: Sweep, rows: list[dict[str, Any]], configs: Sequence[ConfigSummary],
@@ -74,15 +124,13 @@ def report_blocks(sweep: Sweep, rows: list[dict[str, Any]], configs: Sequence[Co
         Heading(2, f"Configurations ranked by {cfg.objective} ({goal} first)"),
         Paragraph("Each figure is the mean over the configuration's replicates (replicate r adds r to the scenario "
                   "seed: another sky, other noise) ± the half-width of its 95 % confidence interval (Student's t "
-                  "with n - 1 degrees of freedom); one replicate gives the value alone. Pareto: * on the front of "
-                  f"{PARETO_X} (up) against {', '.join(PARETO_Y)} (down) together."),
+                  f"with n - 1 degrees of freedom); one replicate gives the value alone. {pareto_note(configs)} "
+                  f"{ranking_note(cfg.objective, configs)}"),
         *ranked_table(sweep, configs),
     ]
     if pareto:
         blocks += [Heading(2, "Pareto front"),
-                   Paragraph(f"Bandwidth saved against {', '.join(pareto)}: red, the configurations no other beats "
-                             "on both; green dashed, the oracle's bound: the same pipelines fed the true cloud mask "
-                             "(oracle_saved_vs_single_frame_fraction and its clear pixels lost)."),
+                   Paragraph(pareto_paragraph(configs, pareto)),
                    Image("Pareto front", PARETO_PLOT)]
     if axis_plots:
         blocks += [Heading(2, "Effect of each axis"),
@@ -108,5 +156,13 @@ def write_sweep_report(sweep: Sweep, rows: list[dict[str, Any]], configs: Sequen
                   out / axis_plots[-1])
     blocks = report_blocks(sweep, rows, configs, pareto, axis_plots)
     doc = out / f"sweep.{fmt}"
-    write_text(doc, to_markdown(blocks) if fmt == "md" else to_html(blocks, f"orbitedge sweep: {sweep.config.name}"))
+    write_text(doc, to_markdown(blocks) if fmt == "md"
+               else code_in_html(to_html(blocks, f"orbitedge sweep: {sweep.config.name}")))
     return [doc, *([out / PARETO_PLOT] if pareto else []), *(out / p for p in axis_plots)]
+
+
+def code_in_html(page: str) -> str:
+    """The page with the text its paragraphs hold in backticks (code, as Markdown writes it) set as ``<code>``:
+    :func:`ground.document.to_html` writes a paragraph's text as it is, escaped, on one line."""
+    return "\n".join(re.sub(r"`([^`]+)`", r"<code>\1</code>", line) if line.startswith("<p") else line
+                     for line in page.split("\n"))

@@ -1,6 +1,7 @@
 """A sweep's results: one row per run (its axis values, status and every collected figure) written as
 ``results.csv`` (and ``results.parquet`` when pyarrow is installed), and one summary per configuration: each
-figure's mean over the replicates with its 95 % confidence interval, ranked by the objective.
+figure's mean over the replicates with its 95 % confidence interval, ranked by the objective (ties: the
+configuration on the joint Pareto front first, then by index; those without a value of the objective unranked, last).
 
 Rows are read from the run directories, never from the workers' answers, so they are the same whatever the number of
 workers and whether a run was made now or by an earlier, interrupted sweep.
@@ -12,13 +13,15 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rundir.files import write_atomic, write_text
 
-from .figures import FIGURES, figures_of, read_run
+from .figures import FIGURES, PARETO_X, PARETO_Y, figures_of, read_run
+from .pareto import front
 from .sweep import FAILED, is_complete, run_dir_of
 from .sweep_file import Sweep, yaml_text
 
@@ -121,7 +124,7 @@ def run_rows(sweep: Sweep, out: Path) -> list[dict[str, Any]]:
 
 
 def summaries(sweep: Sweep, rows: list[dict[str, Any]]) -> list[ConfigSummary]:
-    """One ConfigSummary per configuration, ranked by the objective (best first; those without it last)."""
+    """One ConfigSummary per configuration, in :func:`rank` order."""
     by_config: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         by_config.setdefault(row["config"], []).append(row)
@@ -134,17 +137,69 @@ def summaries(sweep: Sweep, rows: list[dict[str, Any]]) -> list[ConfigSummary]:
     return rank(out, sweep.config.objective)
 
 
-def rank(configs: list[ConfigSummary], objective: str) -> list[ConfigSummary]:
-    """``configs`` best first by the mean of ``objective`` (its better direction from app.figures), ties by
-    configuration index; those without a value last."""
-    sign = -1.0 if FIGURES[objective].better == "higher" else 1.0
+def mean_of(c: ConfigSummary, name: str) -> float | None:
+    """The mean of figure ``name`` over ``c``'s replicates; None when it has none or the figure was not collected."""
+    est = c.figures.get(name)
+    return None if est is None else est.mean
 
-    def key(c: ConfigSummary) -> tuple[int, float, int]:
-        est = c.figures.get(objective)
-        mean = est.mean if est is not None else None
-        return (1, 0.0, c.config) if mean is None else (0, sign * mean, c.config)
+
+def pareto_criteria(configs: Sequence[ConfigSummary]) -> tuple[str, ...]:
+    """The figures the joint Pareto front weighs: PARETO_X and each of PARETO_Y that some configuration has a value
+    of; none when no configuration has PARETO_X or none has any of PARETO_Y."""
+    def known(name: str) -> bool:
+        return any(mean_of(c, name) is not None for c in configs)
+
+    ys = tuple(name for name in PARETO_Y if known(name))
+    return (PARETO_X, *ys) if known(PARETO_X) and ys else ()
+
+
+def joint_front(configs: Sequence[ConfigSummary]) -> set[int]:
+    """Configuration indices on the Pareto front of every figure of :func:`pareto_criteria` at once, by their means
+    (each figure's better direction from app.figures): no other configuration is at least as good on every one and
+    better on one. A configuration without one of them is on no front; empty without criteria."""
+    names = pareto_criteria(configs)
+    if not names:
+        return set()
+    points = [tuple(mean_of(c, name) for name in names) for c in configs]
+    senses = tuple("max" if FIGURES[name].better == "higher" else "min" for name in names)
+    return {configs[i].config for i in front(points, senses)}
+
+
+def rank(configs: list[ConfigSummary], objective: str) -> list[ConfigSummary]:
+    """``configs`` best first by the mean of ``objective`` (its better direction from app.figures); ties broken by
+    joint Pareto front membership (on the front first), then by configuration index; those without a value last,
+    by index."""
+    sign = -1.0 if FIGURES[objective].better == "higher" else 1.0
+    best = joint_front(configs)
+
+    def key(c: ConfigSummary) -> tuple[int, float, bool, int]:
+        mean = mean_of(c, objective)
+        return (1, 0.0, False, c.config) if mean is None else (0, sign * mean, c.config not in best, c.config)
 
     return sorted(configs, key=key)
+
+
+def unranked_reason(c: ConfigSummary) -> str:
+    """Why a configuration without a value of the objective has no rank: ``not run yet`` (no run made or failed),
+    ``no complete run`` (every run made failed), ``no value`` (complete runs that do not give the figure)."""
+    if c.complete:
+        return "no value"
+    return "no complete run" if c.failed else "not run yet"
+
+
+def rank_labels(configs: Sequence[ConfigSummary], objective: str) -> list[str]:
+    """The rank of each of ``configs`` (in :func:`rank` order) as the report writes it: ``1``, ``2``, ...; ``=2`` for
+    each configuration sharing its objective value with another (competition ranking: 1, =2, =2, 4); for one without
+    a value, :func:`unranked_reason`."""
+    means = [mean_of(c, objective) for c in configs]
+    labels = []
+    for c, mean in zip(configs, means):
+        if mean is None:
+            labels.append(unranked_reason(c))
+            continue
+        first = 1 + next(i for i, m in enumerate(means) if m == mean)
+        labels.append(f"={first}" if means.count(mean) > 1 else str(first))
+    return labels
 
 
 def columns(sweep: Sweep) -> list[str]:

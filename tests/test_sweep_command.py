@@ -17,6 +17,7 @@ from app.summary import SCHEMA_VERSION
 from app.sweep_command import sweep_options
 from app.sweep import MARKER, sweep_state
 from app.sweep_file import load_sweep
+from app.sweep_results import rank_labels
 from tests.sweep_cases import QUICKSTART, ROOT, TINY, made_sweep, write_sweep
 
 
@@ -26,6 +27,14 @@ def test_the_plan_lists_every_run(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == [
         "c000-r0  seed 42  pipeline[0].threshold=0.3", "c000-r1  seed 43  pipeline[0].threshold=0.3",
         "c001-r0  seed 42  pipeline[0].threshold=0.7", "c001-r1  seed 43  pipeline[0].threshold=0.7"]
+    assert main(["sweep", str(outcome.sweep.file), "--plan", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""  # it validates, and prints nothing but errors
+    assert main(["sweep", str(outcome.sweep.file), "--plan", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert [(r["run_id"], r["seed"], r["values"]) for r in plan] == [
+        ("c000-r0", 42, {"pipeline[0].threshold": 0.3}), ("c000-r1", 43, {"pipeline[0].threshold": 0.3}),
+        ("c001-r0", 42, {"pipeline[0].threshold": 0.7}), ("c001-r1", 43, {"pipeline[0].threshold": 0.7})]
+    assert "pipeline[0].threshold=0.7" in plan[3]["overrides"] and plan[3]["resources"] == {}
 
 
 def test_a_finished_sweep_resumed(capsys, monkeypatch):
@@ -35,7 +44,9 @@ def test_a_finished_sweep_resumed(capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("tiny: 4 runs, 0 made now in ") and lines[0].endswith("4 complete (4 before), 0 failed")
     assert lines[1] == "  best by saved_fraction (higher is better):"
-    assert lines[2].startswith(f"    1. config {outcome.configs[0].config}: pipeline[0].threshold=")
+    first = rank_labels(outcome.configs, "saved_fraction")[0]  # =1 when both configurations save the same
+    assert first in ("1", "=1") and lines[2].startswith(f"    {first}. config {outcome.configs[0].config}: "
+                                                         "pipeline[0].threshold=")
     assert lines[-2:] == [f"  wrote  {outcome.out / 'results.csv'}", f"  wrote  {outcome.out / 'sweep.md'}"]  # not below
     monkeypatch.chdir(outcome.out)
     assert main(argv) == 0

@@ -1,10 +1,13 @@
-"""A sweep's plots: the Pareto panels drawn for the figures collected, the oracle's bound, one plot per axis."""
+"""A sweep's plots: the Pareto panels drawn for the figures collected, the joint front marked as the table marks it,
+the oracle for reference, one plot per axis."""
+
+import textwrap
 
 import pytest
 
 from app.sampling import Axis
 from app.sweep_plots import _limits, axis_plot_path, plot_axis, plot_pareto
-from app.sweep_results import ConfigSummary, Estimate
+from app.sweep_results import ConfigSummary, Estimate, joint_front
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -32,6 +35,33 @@ def test_the_pareto_panels_are_those_with_data(tmp_path):
     assert (tmp_path / "pareto.png").read_bytes()[:8] == PNG
     assert plot_pareto([summary(0, "a", cloud_f1=(0.9, None))], tmp_path / "none.png") == []
     assert not (tmp_path / "none.png").exists()
+
+
+def drawn_figure(monkeypatch, configs, tmp_path):
+    """The Pareto figure plot_pareto draws for ``configs``, kept instead of saved."""
+    kept = []
+    monkeypatch.setattr("app.sweep_plots.save", lambda fig, path: kept.append(fig))
+    plot_pareto(configs, tmp_path / "pareto.png")
+    return kept[0]
+
+
+def test_every_panel_marks_the_joint_front_of_the_table(monkeypatch, tmp_path):
+    # 3 loses fewer clear pixels than 1 at the same saving but has the longer latency: both on the joint front,
+    # though each is beaten by the other in one panel
+    configs = [*CONFIGS, summary(3, "0.9", saved_vs_single_frame_fraction=(0.30, 0.02),
+                                 clear_pixels_lost_fraction=(0.02, 0.01), latency_p90_s=(160, 3))]
+    assert joint_front(configs) == {0, 1, 3}
+    fig = drawn_figure(monkeypatch, configs, tmp_path)
+    lost, latency = fig.axes
+    for ax in (lost, latency):
+        assert sorted(t.get_text() for t in ax.texts) == ["0", "1", "3"]
+    assert [t.get_text() for t in lost.get_legend().get_texts()] == [
+        "joint Pareto front (* in the table)", "other configurations", "oracle (true cloud mask, same tile policy)"]
+    assert [t.get_text() for t in latency.get_legend().get_texts()] == [  # 2, grey, has no latency
+        "joint Pareto front (* in the table)", "oracle's highest saving (true cloud mask, same tile policy)"]
+    assert fig.get_suptitle() == textwrap.fill(
+        "Joint Pareto front over the 3 figures, red and numbered: no other configuration is at least as good on all 3 "
+        "and better on one (means; bars: 95 % CI over replicates)", 128)
 
 
 @pytest.mark.parametrize("labels", [("0.3", "0.5", "0.7"), ("bent-pipe", "cloud filter", "superres")])

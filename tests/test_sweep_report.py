@@ -1,10 +1,12 @@
 """A sweep's report: the configurations ranked with their intervals, the Pareto front, an axis plot each, the failed
 runs; Markdown and HTML."""
 
-from app.sweep_report import fmt_estimate, joint_front, ranked_table, report_blocks, write_sweep_report
+from app.sweep_file import load_sweep
+from app.sweep_report import (code_in_html, fmt_estimate, front_text, joint_front, pareto_note, ranked_table,
+                              report_blocks, write_sweep_report)
 from app.sweep_results import ConfigSummary, Estimate
-from ground.document import Image, Table, to_markdown
-from tests.sweep_cases import made_sweep
+from ground.document import Image, Paragraph, Table, to_markdown
+from tests.sweep_cases import made_sweep, write_sweep
 
 
 def config(i, saved, lost, energy, latency):
@@ -18,6 +20,89 @@ def test_the_joint_front_weighs_all_four_figures():
     assert joint_front(configs) == {0, 2}
     alone = ConfigSummary(0, {}, 1, 0, {"saved_vs_single_frame_fraction": Estimate(0.5, None, 1)})
     assert joint_front([alone]) == set()
+    no_energy = [config(0, 0.5, 0.01, None, 100.0), config(1, 0.5, 0.02, None, 90.0), config(2, 0.4, 0.02, None, 95.0)]
+    assert joint_front(no_energy) == {0, 1}  # a figure no configuration has is left out: 2 is beaten by 1
+
+
+def test_the_front_in_words():
+    assert front_text([config(2, 0.5, 0.01, 10.0, 100.0), config(0, 0.6, 0.02, 10.0, 100.0)]) == "configs 0, 2"
+    assert front_text([]) == "none (no configuration has a complete run)"
+    assert front_text([ConfigSummary(0, {}, 0, 2, {})]) == "none (no configuration has a complete run)"
+    assert front_text([config(0, None, 0.01, 10.0, 100.0)]) == (
+        "none (no run gives saved_vs_single_frame_fraction and one of clear_pixels_lost_fraction, energy_per_mb_wh, "
+        "latency_p90_s)")
+    assert front_text([config(0, 0.5, 0.01, None, None), config(1, 0.5, None, None, 100.0)]) == (
+        "none (no configuration has all of saved_vs_single_frame_fraction, clear_pixels_lost_fraction, latency_p90_s)")
+    assert pareto_note([config(0, 0.5, 0.01, None, None), config(1, 0.5, None, None, 100.0)]) == (
+        "Pareto: * on the joint front of saved_vs_single_frame_fraction (higher is better) and "
+        "clear_pixels_lost_fraction, latency_p90_s (lower is better): no other configuration is at least as good on "
+        "every one of these 3 figures and better on one. Pareto front: none (no configuration has all of "
+        "saved_vs_single_frame_fraction, clear_pixels_lost_fraction, latency_p90_s).")
+
+
+NAMES = ("saved_fraction", "saved_vs_single_frame_fraction", "clear_pixels_lost_fraction", "energy_per_mb_wh",
+         "latency_p90_s", "oracle_saved_vs_single_frame_fraction", "oracle_clear_pixels_lost_fraction")
+
+
+def labelled(i, label, values, complete=2, failed=0):
+    return ConfigSummary(i, {"pipeline[0].threshold": label}, complete, failed,
+                         {n: Estimate(v, None if v is None else 0.01, 0 if v is None else 2)
+                          for n, v in zip(NAMES, values)})
+
+
+TIED = [labelled(0, "0.3", (0.5, 0.5, 0.02, 3.0, 100.0, 0.45, 0.01)),  # ties with 1 and is beaten by it
+        labelled(1, "0.5", (0.5, 0.5, 0.01, 3.0, 100.0, 0.47, 0.005)),
+        labelled(2, "0.7", (0.4, 0.4, 0.0, 2.0, 90.0, 0.38, 0.0)),
+        labelled(3, "0.9", (None,) * 7, complete=0), labelled(4, "1.0", (None,) * 7, complete=0, failed=2)]
+ROWS = ([{"status": "complete"}] * 6 + [{"status": "failed", "run_id": f"c004-r{r}", "error": "x"} for r in (0, 1)]
+        + [{"status": "pending"}] * 2)
+
+
+def test_ties_share_a_rank_and_configurations_not_run_are_unranked_last(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path))
+    table = ranked_table(sweep, TIED)[0]
+    assert table.header == ("rank", "config", "pipeline[0].threshold", "saved_fraction",
+                            "saved_vs_single_frame_fraction", "clear_pixels_lost_fraction", "energy_per_mb_wh",
+                            "latency_p90_s", "runs", "Pareto")
+    assert table.rows == (
+        ("=1", "1", "0.5", "50.0 % ± 1.0 %", "50.0 % ± 1.0 %", "1.0 % ± 1.0 %", "3 Wh/MB ± 0.01 Wh/MB",
+         "1.7 min ± 0.01 s", "2", "*"),
+        ("=1", "0", "0.3", "50.0 % ± 1.0 %", "50.0 % ± 1.0 %", "2.0 % ± 1.0 %", "3 Wh/MB ± 0.01 Wh/MB",
+         "1.7 min ± 0.01 s", "2", ""),
+        ("3", "2", "0.7", "40.0 % ± 1.0 %", "40.0 % ± 1.0 %", "0.0 % ± 1.0 %", "2 Wh/MB ± 0.01 Wh/MB",
+         "1.5 min ± 0.01 s", "2", "*"),
+        ("not run yet", "3", "0.9", "n/a", "n/a", "n/a", "n/a", "n/a", "0", ""),
+        ("no complete run", "4", "1.0", "n/a", "n/a", "n/a", "n/a", "n/a", "0 (2 failed)", ""))
+    text = to_markdown(report_blocks(sweep, ROWS, TIED, ["clear_pixels_lost_fraction"], []))
+    assert ("one replicate gives the value alone. Pareto: * on the joint front of saved_vs_single_frame_fraction "
+            "(higher is better) and clear_pixels_lost_fraction, energy_per_mb_wh, latency_p90_s (lower is better): no "
+            "other configuration is at least as good on every one of these 4 figures and better on one. "
+            "Configurations with the same saved_fraction share a rank (=2), those on the Pareto front first, then by "
+            "config number. Those without a value of saved_fraction come last, unranked: not run yet, no complete run "
+            "(every run made failed) or no value (their runs do not give it).\n") in text
+
+
+def test_the_pareto_caption_says_what_the_front_and_the_oracle_are(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path))
+    blocks = report_blocks(sweep, ROWS, TIED, ["clear_pixels_lost_fraction", "latency_p90_s"], [])
+    caption = blocks[blocks.index(next(b for b in blocks if isinstance(b, Image))) - 1]
+    assert caption == Paragraph(
+        "Bandwidth saved (saved_vs_single_frame_fraction, higher is better) against clear_pixels_lost_fraction, "
+        "latency_p90_s (lower is better), one panel each. Red and numbered: the configurations starred in the table, "
+        "on the joint front of all 4 figures (no other configuration is at least as good on every one and better on "
+        "one), so a red point can lie behind another in one panel; grey: the others. Green, the oracle (true cloud "
+        "mask, same tile policy): each configuration's pipeline fed the true cloud mask under its own tile policy "
+        "(oracle_saved_vs_single_frame_fraction, oracle_clear_pixels_lost_fraction); against clear pixels lost an x "
+        "joined to its configuration by a dotted line, in the other panels a dashed line at the highest oracle "
+        "saving. It is a reference, not a bound: the model's mask can save more, or lose fewer clear pixels, than "
+        "the true one under the same tile policy.")
+    assert "bound:" not in to_markdown(blocks).replace("not a bound:", "")
+
+
+def test_code_is_set_as_code_in_html():
+    page = "<h1 id=\"x\">`a`</h1>\n<p>Each run (`orbitedge report` works on any); `--retry-failed`.</p>\n"
+    assert code_in_html(page) == ("<h1 id=\"x\">`a`</h1>\n<p>Each run (<code>orbitedge report</code> works on any); "
+                                  "<code>--retry-failed</code>.</p>\n")
 
 
 def test_an_estimate_in_its_unit():
@@ -38,8 +123,12 @@ def test_the_report_of_a_real_sweep(tmp_path):
     assert [row[2] for row in table.rows] == [c.labels["pipeline[0].threshold"] for c in outcome.configs]
     best = outcome.configs[0].figures["saved_fraction"]
     assert table.rows[0][3] == fmt_estimate("saved_fraction", best) and " ± " in table.rows[0][3]
+    assert table.header[3:9] == ("saved_fraction", "saved_vs_single_frame_fraction", "clear_pixels_lost_fraction",
+                                 "energy_per_mb_wh", "latency_p90_s", "cloud_f1")  # every figure the front weighs
     paths = write_sweep_report(outcome.sweep, outcome.rows, outcome.configs, tmp_path, "html")
-    assert paths[0] == tmp_path / "sweep.html" and "<h1" in paths[0].read_text()
+    page = paths[0].read_text()
+    assert paths[0] == tmp_path / "sweep.html" and "<h1" in page
+    assert "(<code>orbitedge report</code> works on any)" in page and "`" not in page
     assert all(p.is_file() for p in paths)
 
 

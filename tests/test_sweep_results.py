@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from app.figures import figures_of, read_run
-from app.sweep_results import (ConfigSummary, Estimate, columns, estimate, rank, run_rows, summaries, t_critical,
-                               t_within, write_results)
+from app.sweep_results import (ConfigSummary, Estimate, columns, estimate, joint_front, rank, rank_labels, run_rows,
+                               summaries, t_critical, t_within, write_results)
 from tests.sweep_cases import made_sweep
 
 
@@ -49,6 +49,32 @@ def test_ranking_follows_the_objective_direction():
     assert [c.config for c in rank(configs, "clear_pixels_lost_fraction")] == [3, 0, 2, 1]
 
 
+def four(i, saved, lost, energy=3.0, latency=100.0, complete=1, failed=0):
+    """A configuration with the four Pareto figures, ranked by saved_fraction (= saved)."""
+    names = ("saved_fraction", "saved_vs_single_frame_fraction", "clear_pixels_lost_fraction", "energy_per_mb_wh",
+             "latency_p90_s")
+    return ConfigSummary(i, {}, complete, failed, {n: Estimate(v, None, 1)
+                                                   for n, v in zip(names, (saved, saved, lost, energy, latency))})
+
+
+def test_ties_go_to_the_pareto_front_first_and_share_a_rank():
+    # 0 and 1 tie on saved_fraction; 1 loses fewer clear pixels, so 0 is dominated and goes after 1
+    configs = [four(0, 0.5, 0.02), four(1, 0.5, 0.01), four(2, 0.4, 0.00), four(3, 0.2, 0.05), four(4, 0.2, 0.05)]
+    assert joint_front(configs) == {1, 2}
+    ranked = rank(configs, "saved_fraction")
+    assert [c.config for c in ranked] == [1, 0, 2, 3, 4]  # 3 and 4 tie and are equal: by index
+    assert rank_labels(ranked, "saved_fraction") == ["=1", "=1", "3", "=4", "=4"]
+
+
+def test_configurations_without_a_complete_run_are_unranked_and_last():
+    configs = [four(0, None, None, None, None, complete=0, failed=0), four(1, 0.1, 0.02),
+               four(2, None, None, None, None, complete=0, failed=2), four(3, None, 0.01, complete=2),
+               four(4, 0.3, 0.01)]
+    ranked = rank(configs, "saved_fraction")
+    assert [c.config for c in ranked] == [4, 1, 0, 2, 3]
+    assert rank_labels(ranked, "saved_fraction") == ["1", "2", "not run yet", "no complete run", "no value"]
+
+
 def test_rows_and_results_csv_of_a_real_sweep():
     outcome, _ = made_sweep()
     sweep, out = outcome.sweep, outcome.out
@@ -79,7 +105,9 @@ def test_runs_not_made_and_failed_runs_have_their_rows(tmp_path):
     paths = write_results(sweep, rows, tmp_path)
     text = (tmp_path / "results.csv").read_text().splitlines()
     assert paths[0] == tmp_path / "results.csv" and text[2].endswith(",OSError: disk full")
-    assert [c.config for c in summaries(sweep, rows)] == [0, 1]  # no figures: ranked by index
+    configs = summaries(sweep, rows)
+    assert [c.config for c in configs] == [0, 1]  # no complete run: unranked, by index
+    assert rank_labels(configs, "saved_fraction") == ["no complete run", "not run yet"]
 
 
 def test_results_parquet_holds_the_same_rows(tmp_path):
