@@ -106,11 +106,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _stop_reason(err: BaseException, run_dir: Path) -> str:
     """Why a run stopped before its end, in the words of the message that says so."""
-    if isinstance(err, KeyboardInterrupt):
-        return "interrupted"
-    if isinstance(err, OSError):
-        return io_error(err, run_dir)
-    return WORKER_DIED if isinstance(err, BrokenProcessPool) else str(err)
+    if isinstance(err, (KeyboardInterrupt, BrokenProcessPool)):
+        return "interrupted" if isinstance(err, KeyboardInterrupt) else WORKER_DIED
+    return io_error(err, run_dir) if isinstance(err, OSError) else str(err)
 
 
 WORKER_DIED = ("a frame-pool worker process died (the system kills the largest process when memory runs out: "
@@ -364,9 +362,11 @@ def _attach_set_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args, extra = build_parser().parse_known_args(_attach_set_values(sys.argv[1:] if argv is None else list(argv)))
-        if extra:  # argparse would name them under the top-level usage, which lists no command's options
-            args.parsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+        parser, argv = build_parser(), _attach_set_values(sys.argv[1:] if argv is None else list(argv))
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # after the command, under its usage: argparse names them under the top-level one, no options
+            after = argv.index(args.command) < argv.index(extra[0])
+            (args.parsers[args.command] if after else parser).error(f"unrecognized arguments: {' '.join(extra)}")
         status = args.func(args)
         sys.stdout.flush()  # a reader gone away shows here, in the handler below, not at exit
         return status

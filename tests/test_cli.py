@@ -276,6 +276,14 @@ def test_an_option_the_command_does_not_take_is_named_under_that_commands_usage(
     assert f"orbitedge {command}: error: unrecognized arguments: {' '.join(argv[2:])}" in err
 
 
+def test_an_option_before_the_command_is_named_under_the_top_level_usage(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--quiet", "run", "scenarios/quickstart.yaml"])
+    err = capsys.readouterr().err  # run takes --quiet, but after its name
+    assert exit_.value.code == 2 and err.startswith("usage: orbitedge [-h] COMMAND")
+    assert "orbitedge: error: unrecognized arguments: --quiet" in err
+
+
 def test_report_on_a_sweeps_folder_points_at_its_report_and_its_runs(tmp_path, capsys):
     (tmp_path / "sweep.json").write_text('{"kind": "sweep"}')
     (tmp_path / "sweep.md").write_text("# sweep\n")
