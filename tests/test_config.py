@@ -249,4 +249,13 @@ def test_a_sweep_file_given_as_a_scenario_is_named_as_one(sweep):
     with pytest.raises(ConfigError) as err:
         load_scenario(sweep)
     (issue,) = err.value.issues  # one line that says what the file is, not every scenario key missing
-    assert issue.found == f"a sweep file (scenario: and axes:): run it with `orbitedge sweep {sweep}`"
+    assert issue.found == f"a sweep file (scenario: names its base scenario): run it with `orbitedge sweep {sweep}`"
+
+
+def test_a_sweep_file_without_axes_is_named_as_one_too(tmp_path):
+    sweep = tmp_path / "one.yaml"
+    sweep.write_text("name: one\nscenario: ../scenarios/quickstart.yaml\nreplicates: 3\n")  # axes are optional
+    with pytest.raises(ConfigError) as err:
+        load_scenario(sweep)
+    assert [i.found for i in err.value.issues] == [f"a sweep file (scenario: names its base scenario): run it with "
+                                                   f"`orbitedge sweep {sweep}`"]

@@ -144,9 +144,10 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"{type(data).__name__} {data!r}"[:60]
         raise ConfigError(path, [ConfigIssue("", 1, "a mapping of scenario keys at the top level", found)])
-    if "scenario" in data and "axes" in data:  # no scenario key is either: a sweep file, named as one
+    if "scenario" in data:  # no scenario key has that name: a sweep file (its base scenario), named as one
         raise ConfigError(path, [ConfigIssue("", 1, "a scenario (satellites, spacecraft, pipeline, ...)",
-                                             f"a sweep file (scenario: and axes:): run it with `orbitedge sweep {path}`")])
+                                             f"a sweep file (scenario: names its base scenario): run it with "
+                                             f"`orbitedge sweep {path}`")])
     issues = []
     for assignment in overrides:
         try:
