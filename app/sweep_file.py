@@ -108,9 +108,10 @@ def _plan_issues(cfg: SweepFile) -> list[ConfigIssue]:
     if PARETO_X not in figures or not set(PARETO_Y) & set(figures):  # a front: PARETO_X against PARETO_Y it has
         out.append(issue_at("figures", f"a Pareto front's figures among them, {PARETO_X} and one or more of "
                                        f"{', '.join(PARETO_Y)} ({every})", ", ".join(figures)))
-    if (objective := getattr(cfg, "objective", None)) not in (*figures, None):
+    if (objective := getattr(cfg, "objective", None)) not in (*figures, None):  # the default's, if none is set
         out.append(issue_at("objective", f"one of the figures collected ({', '.join(figures)}; {every})",
-                            f"{objective}, not collected"))
+                            f"{objective}, not collected" + (" (the objective unless objective: names another)"
+                                                             if objective == "saved_fraction" else "")))
     axes, sampling = getattr(cfg, "axes", None) or {}, getattr(cfg, "sampling", None)
     if "seed" in axes and getattr(cfg, "replicates", 1) > 1:
         out.append(issue_at("axes.seed", f"no seed axis with replicates: {cfg.replicates} (they vary the seed: "
@@ -353,8 +354,7 @@ class _ScenarioCheck:
         return runs
 
     def draw(self, sampling: SamplingConfig, axes: tuple[Axis, ...]) -> list[tuple[Any, ...]]:
-        """The configurations (:func:`app.sampling.configurations`), a random or latin_hypercube sample that repeats one
-        drawn again, uniformly, by a generator of the sampling seed (the same seed, the same configurations)."""
+        """:func:`app.sampling.configurations`; a random or LHS sample repeating one is redrawn (sampling seed)."""
         configs = configurations(list(axes), sampling.method, sampling.samples, sampling.seed)
         rng, seen, tries = np.random.default_rng([sampling.seed, 1]), set(), 100 * len(configs)
         for i in range(len(configs) if sampling.method != "grid" else 0):
@@ -373,10 +373,11 @@ class _ScenarioCheck:
 
 
 def _id(value: Any) -> str:
-    """A value's identity on an axis: its YAML text, numbers as numbers, in blocks too (1, 1.0 and 1e0 are one)."""
-    if isinstance(value, (list, dict)):
-        return yaml_text([_id(v) for v in value] if isinstance(value, list) else {k: _id(v) for k, v in value.items()})
-    return yaml_text(int(value) if isinstance(value, float) and value.is_integer() else value)
+    """A value's identity on an axis: its YAML text, numbers as numbers (1, 1.0, 1e0), blocks' keys in any order."""
+    if isinstance(value, dict):
+        return yaml_text({k: _id(value[k]) for k in sorted(value, key=str)})
+    return yaml_text([_id(v) for v in value] if isinstance(value, list) else
+                     int(value) if isinstance(value, float) and value.is_integer() else value)
 
 
 def _expected(issue: ConfigIssue) -> str:

@@ -229,6 +229,28 @@ axes:
            "run twice and rank apart; replicates repeat a configuration), found 64 twice (written 64, 64.0)" in text
 
 
+def test_a_block_with_its_keys_in_another_order_is_the_same_value(tmp_path):
+    path = write_sweep(tmp_path, f"""name: blocks
+scenario: {QUICKSTART}
+axes:
+  pipeline: [[{{stage: encode, format: png}}], [{{format: png, stage: encode}}]]
+""")
+    found, _ = problems(path)
+    assert [key[0] for key in found] == ["axes.pipeline"] and "twice" in next(iter(found.values())).found
+
+
+def test_the_default_objective_not_collected_says_it_is_the_default(tmp_path):
+    path = write_sweep(tmp_path, f"""name: default
+scenario: {QUICKSTART}
+axes:
+  pipeline[0].threshold: [0.3, 0.7]
+figures: [saved_vs_single_frame_fraction, latency_p90_s]
+""")
+    found, _ = problems(path)
+    assert [issue.found for key, issue in found.items() if key[0] == "objective"] == [
+        "saved_fraction, not collected (the objective unless objective: names another)"]
+
+
 def test_the_objective_and_the_pareto_front_need_their_figures_collected(tmp_path):
     path = write_sweep(tmp_path, f"""name: figures
 scenario: {QUICKSTART}
