@@ -117,11 +117,6 @@ def _finish(sweep: Sweep, out: Path, state: SweepState, fmt: str, earlier: list[
     return outcome
 
 
-def _rank_number(label: str) -> int | None:
-    """The rank of a :func:`app.sweep_results.rank_labels` label (``2``, ``=2``) as a number; None when unranked."""
-    return int(label.lstrip("=")) if label[-1].isdigit() else None
-
-
 def sweep_summary(outcome: SweepOutcome) -> dict[str, Any]:
     """The ``sweep --json`` summary (app.summary.SWEEP_KEYS; also ``OUT/sweep.json``)."""
     sweep, rows = outcome.sweep, outcome.rows
@@ -138,14 +133,15 @@ def sweep_summary(outcome: SweepOutcome) -> dict[str, Any]:
         "scenario": str(sweep.scenario), "out": str(outcome.out),
         "runs": {"total": len(rows), **counts, "skipped": outcome.skipped, "ran": outcome.ran},
         "objective": {"figure": sweep.config.objective, "better": FIGURES[sweep.config.objective].better},
-        "configurations": [{"config": c.config, "rank": _rank_number(label), "tied": label.startswith("="),
+        "configurations": [{"config": c.config, "rank": position, "tied": label.startswith("="),
                             "unranked": None if label[-1].isdigit() else label, "labels": c.labels,
                             "complete": c.complete,
                             "failed": c.failed, "pareto": c.config in best,
                             "figures": {n: {"mean": e.mean, "ci95_half_width": e.half_width, "n": e.n}
                                         for n, e in c.figures.items()}}
-                           for label, c in zip(rank_labels(outcome.configs, sweep.config.objective),
-                                               outcome.configs)],
+                           for position, (label, c) in enumerate(zip(rank_labels(outcome.configs,
+                                                                                 sweep.config.objective),
+                                                                     outcome.configs), 1)],
         "run_results": runs, "files": [str(p) for p in outcome.files],
         "wall_s": outcome.wall_s, "workers": outcome.workers,
     }

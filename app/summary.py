@@ -49,10 +49,11 @@ SWEEP_KEYS = {
     "out": "the sweep's output folder",
     "runs": "{total, complete, failed, pending, skipped (complete before this command), ran (this command)}",
     "objective": "{figure, better (higher or lower)}: what ranks the configurations",
-    "configurations": "ranked best first: {config, rank (1, 2, 2, 4 for a tie; null without a value of the "
-                      "objective), tied, unranked (why there is no rank: not run yet, no complete run, no value; "
-                      "null when ranked), labels {axis key: label}, complete, failed, pareto (on the joint front), "
-                      "figures {name: {mean, ci95_half_width, n}}}",
+    "configurations": "ranked best first: {config, rank (its place in that order, 1 first), tied (shares its "
+                      "objective value with another: sweep.md ranks them =2), unranked (why it has no value of the "
+                      "objective: not run yet, no complete run, no value; null when it has one), labels {axis key: "
+                      "label}, complete, failed, pareto (on the joint front), figures {name: {mean, "
+                      "ci95_half_width, n}}}",
     "run_results": "one per run in plan order: {run_id, config, replicate, seed, status (complete, failed or "
                    "pending), error, values {axis key: value as --set text}, figures {name: value}, summary (the run "
                    "summary above; null unless complete)}",
