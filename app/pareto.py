@@ -35,14 +35,3 @@ def front(points: Sequence[Sequence[float | None]], senses: Sequence[Sense]) -> 
     known = [i for i, p in enumerate(points) if _known(p)]
     return [i for i in known if not any(dominates(points[j], points[i], senses) for j in known if j != i)]
 
-
-def staircase(points: Sequence[tuple[float, float]], senses: tuple[Sense, Sense]) -> list[tuple[float, float]]:
-    """The 2-D front of ``points`` as the corners of the line drawn through it, sorted by x: between two front
-    points a corner where the regions they dominate meet, so that the line bounds what the front dominates."""
-    chosen = sorted((points[i] for i in front(points, senses)), key=lambda p: p[0])
-    line: list[tuple[float, float]] = []
-    for x, y in chosen:
-        if line:
-            line.append((line[-1][0], y) if senses[0] == "max" else (x, line[-1][1]))
-        line.append((x, y))
-    return line

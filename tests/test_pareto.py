@@ -1,11 +1,11 @@
-"""Pareto fronts: domination, the front of a hand-made set, its defining property on random sets, the staircase."""
+"""Pareto fronts: domination, the front of a hand-made set, its defining property on random sets."""
 
 import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.pareto import dominates, front, staircase
+from app.pareto import dominates, front
 
 
 def test_domination_needs_as_good_everywhere_and_better_somewhere():
@@ -34,9 +34,3 @@ def test_nothing_dominates_the_front_and_the_front_dominates_the_rest(points, se
     for i in set(range(len(points))) - set(best):
         assert any(dominates(points[j], points[i], senses) for j in best)
 
-
-def test_the_staircase_bounds_what_the_front_dominates():
-    points = [(0.2, 0.0), (0.5, 0.02), (0.4, 0.05), (0.7, 0.10)]
-    assert staircase(points, ("max", "min")) == [(0.2, 0.0), (0.2, 0.02), (0.5, 0.02), (0.5, 0.10), (0.7, 0.10)]
-    both_down = [(1.0, 5.0), (2.0, 3.0), (3.0, 4.0)]
-    assert staircase(both_down, ("min", "min")) == [(1.0, 5.0), (2.0, 5.0), (2.0, 3.0)]
