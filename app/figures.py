@@ -98,8 +98,8 @@ FIGURES = {f.name: f for f in (
            "report's comparison baseline, the same for every pipeline; its this_run row's saved_fraction)",
            lambda r, i: this_run(r, "saved_fraction")),
     Figure("oracle_saved_vs_single_frame_fraction", "fraction", "higher", "saved_vs_single_frame_fraction with the "
-           "true cloud mask instead of the model (same tile policy; this run's bytes per kept tile): the oracle's point "
-           "beside the Pareto front, a reference, not a bound", oracle_saved_vs_single_frame_fraction),
+           "true cloud mask instead of the model (same tile policy; this run's bytes per kept tile): the oracle's "
+           "point beside the Pareto front, a reference, not a bound", oracle_saved_vs_single_frame_fraction),
     Figure("downlinked_bytes", "B", "lower", "bytes of the verified products",
            lambda r, i: _at(r, "bandwidth", "downlinked_bytes"), total=True),
     Figure("clear_pixels_lost_fraction", "fraction", "lower", "truly clear pixels that never reach the ground "

@@ -69,10 +69,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.sweep_file)
     if args.plan:
         if args.json:
-            print(json.dumps(plan_json(sweep), indent=2, default=str))  # a datetime axis value: ISO text
+            print(json.dumps(plan_json(sweep), indent=2, default=str))  # a datetime axis value: str() of it
         elif not args.quiet:
             print("\n".join(f"{spec.run_id}  seed {spec.seed}  " + "  ".join(f"{k}={v}" for k, v in spec.labels.items())
-                            + (f"  needs {', '.join(spec.resources)}" if spec.resources else "") for spec in sweep.runs))
+                            + (f"  needs {', '.join(spec.resources)}" if spec.resources else "")
+                            for spec in sweep.runs))
         return 0
     out = output_dir(args.out or Path("runs") / f"sweep-{sweep.config.name}", "--out")
     previous = signal.signal(signal.SIGTERM, _terminate)

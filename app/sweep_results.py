@@ -180,7 +180,7 @@ def rank(configs: list[ConfigSummary], objective: str) -> list[ConfigSummary]:
 
 
 def unranked_reason(c: ConfigSummary) -> str:
-    """Why a configuration without a value of the objective has no rank: ``not run yet`` (no run made or failed),
+    """Why a configuration without a value of the objective has no rank: ``not run yet`` (no run made yet, none failed),
     ``no complete run`` (every run made failed), ``no value`` (complete runs that do not give the figure)."""
     if c.complete:
         return "no value"

@@ -100,4 +100,5 @@ def test_json_and_what_is_no_run(tmp_path, capsys):
     assert main(["compare", str(run), str(tmp_path / "nothere")]) == 2
     assert capsys.readouterr().err.strip().endswith("nothere: no such run directory")
     assert main(["compare", str(outcome.out)]) == 2
-    assert f"{outcome.out}: not a run directory: a sweep's folder; see its sweep.md, or give one of its run directories" in capsys.readouterr().err
+    assert f"{outcome.out}: not a run directory: a sweep's folder; see its sweep.md, or give one of its run " \
+           "directories" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 card, and its outputs against LiteRT's; the Resize rewrite against hand-computed half-up rounding; the shipped cloud
 models' twins against LiteRT on the real tiles."""
 
+import importlib.util
 import itertools
 import sys
 
@@ -15,9 +16,11 @@ from tests.tiny_models import INT8, copy_model, reflectance
 from rundir.errors import OrbitEdgeError
 from training.cloud_scores import REAL_CLOUD_VAL_DIR, load_real_tiles
 
-pytest.importorskip("tf2onnx", reason="tf2onnx (the [train] extra) is not installed")
+needs_tf2onnx = pytest.mark.skipif(importlib.util.find_spec("tf2onnx") is None,
+                                   reason="tf2onnx (the [train] extra) is not installed")
 
 
+@needs_tf2onnx
 def test_the_twin_of_a_full_int8_model_gives_litert_s_codes_and_carries_its_card(tmp_path):
     source = copy_model(tmp_path, INT8, with_card=True)
     twin = export_tflite(source, tmp_path / "onnx")
@@ -67,6 +70,7 @@ def half_up_bilinear(codes: np.ndarray, factor: int) -> np.ndarray:
     return np.floor(out + 0.5).astype(int)
 
 
+@needs_tf2onnx
 @pytest.mark.parametrize("factor", [2, 4])
 def test_resize_ties_are_rounded_half_up_as_litert_does(factor):
     import onnxruntime as ort
@@ -85,6 +89,7 @@ def test_resize_ties_are_rounded_half_up_as_litert_does(factor):
     np.testing.assert_array_equal(run(exported), expected)
 
 
+@needs_tf2onnx
 def test_a_resize_between_different_scales_is_left_as_exported():
     proto = resize_graph(0.02, 0, 2)
     proto.graph.node[2].input[1] = "s2"
@@ -93,6 +98,7 @@ def test_a_resize_between_different_scales_is_left_as_exported():
         "DequantizeLinear", "Resize", "QuantizeLinear"]
 
 
+@needs_tf2onnx
 @pytest.mark.skipif(not REAL_CLOUD_VAL_DIR.is_dir(), reason=f"no real tiles at {REAL_CLOUD_VAL_DIR}")
 @pytest.mark.parametrize("name", ["cloud_rgb_int8", "cloud_bgrn_int8"])
 def test_the_shipped_cloud_models_twins_give_litert_s_codes_on_real_tiles_and_white_noise(tmp_path, name):
@@ -114,6 +120,7 @@ def test_the_shipped_cloud_models_twins_give_litert_s_codes_on_real_tiles_and_wh
 
 
 
+@needs_tf2onnx
 def test_the_twin_s_card_records_the_batch_tf2onnx_gave_it_so_the_twin_loads_with_its_card(tmp_path):
     """A Keras model with an open batch converts to a .tflite of batch 1 (signature -1), whose twin tf2onnx gives a
     dynamic batch: the twin's card says what the twin has (a dynamic batch runs as 1), so bench --runtime

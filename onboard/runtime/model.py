@@ -333,8 +333,9 @@ def build_card(model_path: str | Path, *, name: str, version: str, task: str, in
     """A card for the .tflite or .onnx file at ``model_path``: shapes, dtypes, layout, ops, size and sha256 read
     from the model, the host latency measured when ``benchmark``, the rest as given (the tensors' own names where
     ``input_name`` or ``output_name`` is None). ``form``: ``flat`` (the shipped cards) or ``stac`` (a STAC MLM Item,
-    which also records the file name and the framework). Raises InputFileError as Model does, and when the
-    number of ``bands`` differs from the model's input channels."""
+    which also records the file name and the framework). Raises InputFileError as Model does, when the number of
+    ``bands`` differs from the model's input channels, and when ``activation`` would follow the model's own sigmoid
+    or softmax (:attr:`Model.output_activation`)."""
     path = Path(model_path)
     model = Model(path, use_card=False, channels=len(bands))
     content = path.read_bytes()

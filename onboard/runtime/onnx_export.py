@@ -66,7 +66,7 @@ def export_tflite(path: Path, out_dir: Path = EXPORT_DIR) -> Path:
             raise OrbitEdgeError(f"exporting {path.name} to ONNX needs tf2onnx and TensorFlow: "
                                  f"pip install -e '.[train]' ({err})") from None
         logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-        target.parent.mkdir(parents=True, exist_ok=True)  # not before: a refused export leaves no empty folder
+        target.parent.mkdir(parents=True, exist_ok=True)  # once tf2onnx imports: without it, no empty folder
         try:
             tf2onnx.convert.from_tflite(str(path), opset=ONNX_OPSET, output_path=str(target))
         except Exception as err:  # NOTE: tf2onnx raises whatever its converters raise
