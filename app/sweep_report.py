@@ -1,11 +1,10 @@
 """A sweep's report, ``sweep.md`` or ``sweep.html``: the configurations ranked by the objective with 95 % confidence
 intervals over replicates (tied values sharing a rank, configurations without a value last, unranked), the joint
 Pareto front with the oracle (true cloud mask, same tile policy) for reference, one plot per axis, and the failed runs
-with their errors (written with :mod:`ground.document`, the run report's blocks; code as ``<code>`` in HTML)."""
+with their errors (written with :mod:`ground.document`, the run report's blocks)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -157,12 +156,6 @@ def write_sweep_report(sweep: Sweep, rows: list[dict[str, Any]], configs: Sequen
     blocks = report_blocks(sweep, rows, configs, pareto, axis_plots)
     doc = out / f"sweep.{fmt}"
     write_text(doc, to_markdown(blocks) if fmt == "md"
-               else code_in_html(to_html(blocks, f"orbitedge sweep: {sweep.config.name}")))
+               else to_html(blocks, f"orbitedge sweep: {sweep.config.name}"))
     return [doc, *([out / PARETO_PLOT] if pareto else []), *(out / p for p in axis_plots)]
 
-
-def code_in_html(page: str) -> str:
-    """The page with the text its paragraphs hold in backticks (code, as Markdown writes it) set as ``<code>``:
-    :func:`ground.document.to_html` writes a paragraph's text as it is, escaped, on one line."""
-    return "\n".join(re.sub(r"`([^`]+)`", r"<code>\1</code>", line) if line.startswith("<p") else line
-                     for line in page.split("\n"))

@@ -201,9 +201,13 @@ HTML_STYLE = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem
               "nav.toc{background:#f7f7f7;padding:.3rem 1rem;margin:1rem 0}nav.toc ul{margin:.2rem 0}")
 
 
+CODE_SPAN, CODE_HTML = re.compile(r"`([^`]+)`"), r"<code>\1</code>"  # Markdown's inline code, and as HTML
+
+
 def to_html(blocks: Sequence[Block], title: str) -> str:
     """A self-contained HTML page (inline style): headings carry ids (the same anchors as the Markdown), numeric
-    cells are right-aligned; images are referenced relative to the run directory."""
+    cells are right-aligned, a paragraph's text in backticks (code, as Markdown writes it) is ``<code>``; images are
+    referenced relative to the run directory."""
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(title)}</title>",
            f"<style>{HTML_STYLE}</style></head><body>"]
     anchors = _anchors(blocks)
@@ -212,7 +216,7 @@ def to_html(blocks: Sequence[Block], title: str) -> str:
             out.append(f'<h{block.level} id="{anchors[i]}">{html.escape(block.text)}</h{block.level}>')
         elif isinstance(block, Paragraph):
             css = ' class="strong"' if block.strong else ""
-            out.append(f"<p{css}>{html.escape(block.text)}</p>")
+            out.append(f"<p{css}>{CODE_SPAN.sub(CODE_HTML, html.escape(block.text))}</p>")
         elif isinstance(block, Table):
             out.append("<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in block.header) + "</tr>")
             out += ["<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in block.rows]

@@ -72,3 +72,9 @@ def test_stage_times_read_in_the_unit_that_shows_them(t_s, text):
     assert fmt_duration(t_s, ms_below_1s=True) == text
     if text.endswith(" ms"):  # other durations (latency, contact length) stay in s
         assert fmt_duration(t_s) == f"{t_s:.1f} s"
+
+
+def test_code_in_a_paragraph_is_set_as_code_in_html():
+    page = to_html([Heading(1, "`a`"), Paragraph("Each run (`orbitedge report` works on any); `--retry-failed`.")], "t")
+    assert "`a`</h1>" in page  # a heading's text is as written
+    assert "<p>Each run (<code>orbitedge report</code> works on any); <code>--retry-failed</code>.</p>" in page

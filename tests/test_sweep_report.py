@@ -2,7 +2,7 @@
 runs; Markdown and HTML."""
 
 from app.sweep_file import load_sweep
-from app.sweep_report import (code_in_html, fmt_estimate, front_text, joint_front, pareto_note, ranked_table,
+from app.sweep_report import (fmt_estimate, front_text, joint_front, pareto_note, ranked_table,
                               report_blocks, write_sweep_report)
 from app.sweep_results import ConfigSummary, Estimate
 from ground.document import Image, Paragraph, Table, to_markdown
@@ -97,12 +97,6 @@ def test_the_pareto_caption_says_what_the_front_and_the_oracle_are(tmp_path):
         "saving. It is a reference, not a bound: the model's mask can save more, or lose fewer clear pixels, than "
         "the true one under the same tile policy.")
     assert "bound:" not in to_markdown(blocks).replace("not a bound:", "")
-
-
-def test_code_is_set_as_code_in_html():
-    page = "<h1 id=\"x\">`a`</h1>\n<p>Each run (`orbitedge report` works on any); `--retry-failed`.</p>\n"
-    assert code_in_html(page) == ("<h1 id=\"x\">`a`</h1>\n<p>Each run (<code>orbitedge report</code> works on any); "
-                                  "<code>--retry-failed</code>.</p>\n")
 
 
 def test_an_estimate_in_its_unit():
