@@ -21,7 +21,8 @@ from .sweep import (SUMMARY, SweepState, default_workers, execute, prepare_out, 
                     sweep_state)
 from .sweep_file import Sweep
 from .sweep_report import joint_front, write_sweep_report
-from .sweep_results import ConfigSummary, rank_labels, run_rows, summaries, write_results
+from .sweep_results import (ConfigSummary, mean_of, rank_labels, run_rows, summaries, unranked_reason,
+                            write_results)
 
 ProgressFactory = Callable[[int, int], ContextManager[Any]]  # (runs to make, runs already complete) -> callback
 
@@ -134,7 +135,8 @@ def sweep_summary(outcome: SweepOutcome) -> dict[str, Any]:
         "runs": {"total": len(rows), **counts, "skipped": outcome.skipped, "ran": outcome.ran},
         "objective": {"figure": sweep.config.objective, "better": FIGURES[sweep.config.objective].better},
         "configurations": [{"config": c.config, "rank": position, "tied": label.startswith("="),
-                            "unranked": None if label[-1].isdigit() else label, "labels": c.labels,
+                            "unranked": None if mean_of(c, sweep.config.objective) is not None else
+                            unranked_reason(c), "labels": c.labels,
                             "complete": c.complete,
                             "failed": c.failed, "pareto": c.config in best,
                             "figures": {n: {"mean": e.mean, "ci95_half_width": e.half_width, "n": e.n}

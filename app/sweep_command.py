@@ -113,7 +113,7 @@ def _terminate(signum: int, frame: Any) -> None:
 def summary_lines(outcome: Any) -> list[str]:
     """The terminal summary: the runs, the best configurations by the objective, the Pareto front and the files."""
     from .sweep_report import fmt_estimate, front_text
-    from .sweep_results import rank_labels
+    from .sweep_results import mean_of, rank_labels
 
     rows, configs = outcome.rows, outcome.configs
     counts = {s: sum(r["status"] == s for r in rows) for s in ("complete", "failed", "pending")}
@@ -124,7 +124,7 @@ def summary_lines(outcome: Any) -> list[str]:
     objective = outcome.sweep.config.objective
     lines.append(f"  best by {objective} ({FIGURES[objective].better} is better):")
     for label, c in list(zip(rank_labels(configs, objective), configs))[:TOP]:
-        ranked = label[-1].isdigit()  # else why it has no rank: not run yet, no complete run, no value
+        ranked = mean_of(c, objective) is not None  # else the label says why not: not run yet, no complete run, ...
         lines.append(f"    {label + '.' if ranked else '-'} config {c.config}: {_labels(c)}: "
                      f"{fmt_estimate(objective, c.figures.get(objective)) if ranked else label}")
     lines.append(f"  Pareto front: {front_text(configs)}")
