@@ -23,7 +23,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -319,3 +319,19 @@ def _trial() -> bytes | None:
         return pickle.dumps(err)
     return None
 
+
+def activation_behind(output: Any, producers: Mapping[Any, tuple[str, Any]], activations: Mapping[str, str],
+                      pass_through: Collection[str]) -> tuple[str, str] | None:
+    """``(op, activation)`` when tensor ``output`` comes out of an op of ``activations`` (op name -> the activation
+    it applies), through ops of ``pass_through`` (ops that only move or convert values); None otherwise.
+    ``producers``: tensor -> (name of the op that writes it, that op's first input, None if it has none)."""
+    for _ in range(len(producers)):  # each op at most once: a graph has no cycle, a malformed one ends here
+        if output not in producers:
+            return None
+        op, first = producers[output]
+        if op in activations:
+            return op, activations[op]
+        if op not in pass_through or first is None:
+            return None
+        output = first
+    return None

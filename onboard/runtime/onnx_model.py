@@ -26,7 +26,8 @@ import numpy as np
 from rundir.errors import InputFileError, OrbitEdgeError
 
 from .interpreter import DelegateError
-from .model_check import IO_FLOAT_DTYPES, IO_QUANTIZED_DTYPES, Tensor, UnsupportedModelError, run_in_child, said
+from .model_check import (IO_FLOAT_DTYPES, IO_QUANTIZED_DTYPES, Tensor, UnsupportedModelError, activation_behind,
+                          run_in_child, said)
 from .modelcard import shipped_digests
 
 RUNTIME_NAME = "onnxruntime"
@@ -127,17 +128,9 @@ def _quantization(proto: Any, name: str, is_input: bool) -> tuple[float, int] | 
 def output_activation(proto: Any, name: str) -> tuple[str, str] | None:
     """``(op, activation)`` when graph output ``name`` comes out of an op that makes probabilities (Sigmoid: sigmoid,
     Softmax: softmax; ACTIVATION_OPS), through layout-only ops and (De)QuantizeLinear; None otherwise."""
-    producers = {output: node for node in proto.graph.node for output in node.output}
-    for _ in range(len(producers)):
-        node = producers.get(name)
-        if node is None:
-            return None
-        if node.op_type in ACTIVATION_OPS:
-            return node.op_type, ACTIVATION_OPS[node.op_type]
-        if node.op_type not in (*LAYOUT_OPS, "QuantizeLinear", "DequantizeLinear") or not node.input:
-            return None
-        name = node.input[0]
-    return None
+    producers = {output: (node.op_type, node.input[0] if node.input else None)
+                 for node in proto.graph.node for output in node.output}
+    return activation_behind(name, producers, ACTIVATION_OPS, (*LAYOUT_OPS, "QuantizeLinear", "DequantizeLinear"))
 
 
 def tensor_of(proto: Any, value: Any, is_input: bool, problems: list[str]) -> Tensor | None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .interpreter import check_delegate, load_delegates, resolve_runtime
-from .model_check import IO_FLOAT_DTYPES, Tensor, invoke, open_interpreter, try_in_child
+from .model_check import IO_FLOAT_DTYPES, Tensor, activation_behind, invoke, open_interpreter, try_in_child
 
 EIGHT_BIT = ("int8", "uint8")  # the tensor types of a full-integer model: int8 (LiteRT's), uint8 (older converters')
 CONVERTERS = ("QUANTIZE", "DEQUANTIZE")  # ops that convert between 8-bit and other tensors, computing nothing else
@@ -63,18 +63,9 @@ def output_activation(ops: Sequence[Mapping[str, Any]] | None, output: int) -> t
     """``(op, activation)`` when the model's ``output`` tensor comes out of an op that makes probabilities (LOGISTIC:
     sigmoid, SOFTMAX: softmax; ACTIVATION_OPS), through ops that only convert or move values (PASS_THROUGH_OPS);
     None otherwise, and where the runtime lists no ops."""
-    producers = {int(i): op for op in ops or () for i in op["outputs"]}
-    tensor = output
-    for _ in range(len(producers)):
-        op = producers.get(tensor)
-        if op is None:
-            return None
-        if op["op_name"] in ACTIVATION_OPS:
-            return op["op_name"], ACTIVATION_OPS[op["op_name"]]
-        if op["op_name"] not in PASS_THROUGH_OPS or not len(op["inputs"]):
-            return None
-        tensor = int(op["inputs"][0])
-    return None
+    producers = {int(i): (op["op_name"], int(op["inputs"][0]) if len(op["inputs"]) else None)
+                 for op in ops or () for i in op["outputs"]}
+    return activation_behind(output, producers, ACTIVATION_OPS, PASS_THROUGH_OPS)
 
 
 class TfliteEngine:
