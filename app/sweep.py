@@ -34,7 +34,8 @@ from rundir.errors import InputFileError, OrbitEdgeError
 from rundir.files import write_json
 
 from .run_setup import release_simulation_memory, write_resolved
-from .sweep_file import RunSpec, Sweep
+from .sweep_file import Sweep
+from .sweep_plan import RunSpec
 
 RUNS = "runs"
 FAILED = "failed"

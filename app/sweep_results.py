@@ -23,7 +23,8 @@ from rundir.files import write_atomic, write_text
 from .figures import FIGURES, PARETO_X, PARETO_Y, figures_of, read_run
 from .pareto import front
 from .sweep import FAILED, is_complete, run_dir_of
-from .sweep_file import Sweep, yaml_text
+from .sweep_file import Sweep
+from .sweep_plan import yaml_text
 
 CONFIDENCE = 0.95
 

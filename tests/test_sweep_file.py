@@ -6,13 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from app.figures import FIGURES
-from app.sweep_file import SweepFile, key_table, label_of, load_sweep, yaml_text
+from app.sweep_file import SweepFile, key_table, load_sweep
 from onboard.scenario.config import load_scenario
-from onboard.scenario.yaml_source import load_yaml
 from rundir.errors import ConfigError, InputFileError
 from tests.sweep_cases import QUICKSTART, write_sweep
 
@@ -115,26 +112,6 @@ def test_a_sweep_file_that_cannot_be_read_is_named_without_a_line(tmp_path):
                              "directory"
 
 
-def test_the_base_scenario_and_its_file_are_checked(tmp_path):
-    found, _ = problems(write_sweep(tmp_path, "name: a\nscenario: nowhere.yaml\n"))
-    assert found[("scenario", 2)].found == "'nowhere.yaml': no such file"
-    (tmp_path / "bad.yaml").write_text(QUICKSTART.read_text().replace("duration_h: 24", "duration_h: many"))
-    found, text = problems(write_sweep(tmp_path, "name: a\nscenario: bad.yaml\n"))
-    assert list(found) == [("scenario", 2)] and "bad.yaml:8: duration_h: expected a number" in text
-
-
-def test_configurations_are_checked_whole(tmp_path):
-    # each value is fine alone; the RGB camera with the 4-band model is not
-    found, text = problems(write_sweep(tmp_path, f"""name: pairs
-scenario: {QUICKSTART}
-axes:
-  spacecraft.camera.bands: [[B, G, R, NIR], [B, G, R]]
-  pipeline[0].model: [auto, cloud_bgrn_int8]
-"""))
-    assert list(found) == [("axes", 4)]
-    assert "configuration 3 (spacecraft.camera.bands=[B, G, R], pipeline[0].model=cloud_bgrn_int8)" in text
-
-
 def test_random_and_latin_hypercube_draw_seeded_samples(tmp_path):
     text = f"""name: lhs
 scenario: {QUICKSTART}
@@ -152,34 +129,6 @@ sampling: {{method: latin_hypercube, samples: 6, seed: 3}}
     assert {r.values["spacecraft.compute.hardware"] for r in runs} == {"host", "coral-usb", "jetson-nano"}
     other = load_sweep(write_sweep(tmp_path, text.replace("seed: 3", "seed: 4"))).runs
     assert [r.values for r in other] != [r.values for r in runs]
-
-
-def test_measured_runs_need_their_device_as_a_dask_resource(tmp_path):
-    sweep = load_sweep(write_sweep(tmp_path, f"""name: hil
-scenario: {QUICKSTART}
-set: {{spacecraft.compute.timing: measured}}
-axes:
-  spacecraft.compute.hardware: [host, coral-usb]
-  pipeline: {{values: [[{{stage: encode, format: png}}], [{{stage: bent_pipe}}]], labels: [png, raw]}}
-"""))
-    assert [(r.resources, r.labels["pipeline"]) for r in sweep.runs] == [
-        ({"host": 1}, "png"), ({"host": 1}, "raw"), ({"coral-usb": 1}, "png"), ({"coral-usb": 1}, "raw")]
-    assert sweep.runs[0].overrides[-1] == "pipeline=[{stage: encode, format: png}]"
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.recursive(st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
-                              st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-                        st.text("abcdefgh_", min_size=1, max_size=6), inner, max_size=3), max_leaves=8))
-def test_a_value_as_set_text_reads_back_the_same(value):
-    assert load_yaml(yaml_text(value), "--set")[0] == value
-
-
-def test_labels_are_short():
-    assert label_of(0.30000) == "0.3" and label_of("coral-usb") == "coral-usb"
-    assert label_of([{"stage": "cloud_filter", "threshold": 0.4}, {"stage": "encode"}]) == "cloud_filter>encode"
-    assert label_of({"a": 1}) == "{a: 1}"
 
 
 def test_the_key_reference_names_every_key_and_figure():
@@ -356,3 +305,10 @@ def test_a_range_too_narrow_for_its_samples_is_an_error_at_the_samples(tmp_path)
     assert list(found) == [("sampling.samples", 5)]
     assert f"{path}:5: sampling.samples: expected at most the distinct configurations the axes can draw, found 3, " \
            "but 1 distinct in 300 more draws" in text
+
+
+@pytest.mark.parametrize("name", ["a/b", "../up", "c:\\d\\e"])
+def test_a_name_that_is_a_path_is_an_error_at_its_line(tmp_path, name):
+    found, _ = problems(write_sweep(tmp_path, f"scenario: {QUICKSTART}\nname: '{name}'\n"))
+    assert found[("name", 2)].expected.startswith("a name with no / or \\ (it names the folder")
+    assert found[("name", 2)].found == repr(name)

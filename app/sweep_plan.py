@@ -1,0 +1,202 @@
+"""Planning a sweep: its axes' values and fixed overrides tried on the base scenario as ``--set`` would try them,
+each problem at the sweep file's line, then every configuration checked whole and expanded into its runs
+(:class:`RunSpec`). :mod:`app.sweep_file` reads the file's own keys and calls :class:`ScenarioCheck`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from onboard.scenario.config import Scenario, load_scenario
+from onboard.scenario.schema import issue_at
+from onboard.scenario.yaml_source import Source, join
+from rundir.errors import ConfigError, ConfigIssue
+
+from .sampling import Axis, configurations
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: configuration ``config`` (0-based), replicate ``replicate``, its axis ``values`` and
+    ``labels`` by key, the ``overrides`` that make it from the base scenario (as ``--set`` takes them), its
+    scenario ``seed`` and the Dask ``resources`` a worker must have to run it."""
+
+    run_id: str
+    config: int
+    replicate: int
+    seed: int
+    values: dict[str, Any]
+    labels: dict[str, str]
+    overrides: tuple[str, ...]
+    resources: dict[str, float]
+
+
+def yaml_text(value: Any) -> str:
+    """``value`` as the one-line YAML text a ``--set`` reads back as the same value."""
+    return yaml.safe_dump(value, default_flow_style=True, width=10**9, sort_keys=False).strip().removesuffix("\n...")
+
+
+def label_of(value: Any) -> str:
+    """A short name for an axis value: a number in %g, a pipeline as its stages joined by ``>``, else its YAML."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "stage" in v for v in value):
+        return ">".join(str(v["stage"]) for v in value)
+    return value if isinstance(value, str) else yaml_text(value)
+
+
+def value_id(value: Any) -> str:
+    """A value's identity on an axis: its YAML text, numbers as numbers (1, 1.0, 1e0), blocks' keys in any order."""
+    if isinstance(value, dict):
+        return yaml_text({k: value_id(value[k]) for k in sorted(value, key=str)})
+    return yaml_text([value_id(v) for v in value] if isinstance(value, list) else
+                     int(value) if isinstance(value, float) and value.is_integer() else value)
+
+
+def repeats(where: str, values: list[Any], how: str = "", spelled: tuple[str, ...] = ()) -> list[ConfigIssue]:
+    """An issue at ``where`` naming each value ``values`` hold more than once (numbers equal as numbers are one value:
+    :func:`value_id`) by its first place's label, how many times and how ``spelled`` wrote it, if apart; else none."""
+    places: dict[str, list[int]] = {}
+    for j, value in enumerate(values):
+        places.setdefault(value_id(value), []).append(j)
+    texts = [(js, list(dict.fromkeys(spelled[j] for j in js)) if spelled else []) for js in places.values()]
+    twice = ", ".join(f"{label_of(values[js[0]])} {'twice' if len(js) == 2 else f'{len(js)} times'}"
+                      + (f" (written {', '.join(t)})" if len(t) > 1 else "") for js, t in texts if len(js) > 1)
+    return [issue_at(where, "each value once (the same configuration would run twice and rank apart; replicates "
+                            "repeat a configuration)", twice + how)] if twice else []
+
+
+def device_resources(scenario: Scenario) -> dict[str, float]:
+    """The Dask resources a run needs: ``{profile: 1}`` when its stage times are measured on the device
+    (``spacecraft.compute.timing: measured``), so it runs only on a worker started with that resource; none
+    otherwise."""
+    compute = scenario.spacecraft.compute
+    return {compute.hardware: 1} if compute.timing == "measured" else {}
+
+
+def axis_of(key: str, axis: Any) -> Axis:
+    """An axis of the sweep file (a list, or an AxisSpec) as :class:`app.sampling.Axis`."""
+    values = axis if isinstance(axis, list) else axis.values
+    return Axis(key, tuple(values)) if values is not None else \
+        Axis(key, None, axis.start, axis.stop, axis.num, axis.scale, axis.integer)
+
+
+class ScenarioCheck:
+    """Checks a sweep's ``scenario``, ``set`` and ``axes`` against the base scenario and plans the runs; collects
+    issues at the sweep file's lines."""
+
+    def __init__(self, path: Path, targets: Any, source: Source):
+        self.targets, self.source = targets, source
+        self.scenario = (path.parent / targets.scenario).resolve()
+        self.issues: list[ConfigIssue] = []
+        self.fixed = {key: f"{key}={self.written(value, join('set', key))}"
+                      for key, value in (targets.set or {}).items()}
+
+    def written(self, value: Any, path: str) -> str:
+        """A value as ``--set`` text: a plain scalar as the file wrote it (``2026-06-21T08:10:00Z``), else its YAML."""
+        scalar = self.source.scalars.get(path)
+        return scalar.text if scalar is not None and scalar.implicit and scalar.problem is None else yaml_text(value)
+
+    def fail(self, path: str, expected: str, found: str) -> None:
+        self.issues.append(ConfigIssue(path, self.source.get(path), expected, found))
+
+    def load(self, extra: list[str]) -> tuple[Scenario | None, list[ConfigIssue]]:
+        try:
+            return load_scenario(self.scenario, [*self.fixed.values(), *extra]), []
+        except ConfigError as err:
+            return None, err.issues
+
+    def check(self, axes: tuple[Axis, ...]) -> None:
+        """Each axis's values once (:func:`repeats`), the base scenario with ``set``, then each axis value alone."""
+        for key, axis in (self.targets.axes or {}).items():
+            at, items = join("axes", key) + ("" if isinstance(axis, list) else ".values"), axis_of(key, axis).values or ()
+            for issue in repeats(at, items, "", tuple(self.written(v, join(at, j)) for j, v in enumerate(items))):
+                self.fail(at, issue.expected, issue.found)
+        if not self.scenario.is_file():
+            what = "a folder" if self.scenario.is_dir() else "no such file"
+            self.fail("scenario", "a scenario file (relative to the sweep file)",
+                      f"{self.targets.scenario!r}: {what} ({self.scenario})")
+            return
+        base, problems = self.load([])
+        overrides = {f"--set {text}": key for key, text in self.fixed.items()}
+        for issue in problems:
+            if issue.override in overrides:
+                self.fail(join("set", overrides[issue.override]), _expected(issue), issue.found)
+            else:
+                self.fail("scenario", "a valid scenario", f"{self.targets.scenario}:{issue.line or 1}: {issue.path}: "
+                          f"expected {issue.expected}, found {issue.found}")
+        if base is None and all(issue.override in overrides for issue in problems):
+            wrong = {overrides[issue.override] for issue in problems}  # the axes are checked without those
+            self.fixed = {key: text for key, text in self.fixed.items() if key not in wrong}
+            base, _ = self.load([])
+        if base is not None:
+            for axis in axes:
+                self._check_axis(axis)
+
+    def _check_axis(self, axis: Axis) -> None:
+        listed = isinstance((self.targets.axes or {})[axis.key], list)
+        where = join("axes", axis.key)
+        points = ([(join(where if listed else join(where, "values"), j), v) for j, v in enumerate(axis.values)]
+                  if axis.values is not None else
+                  [(where, v) for v in (axis.grid() if axis.num else (axis.at(0.0), axis.at(1.0)))])
+        for at, value in points:
+            _, problems = self.load([f"{axis.key}={self.written(value, at)}"])
+            unknown = [issue for issue in problems if issue.found.startswith("unknown key")]
+            if unknown:  # the key is wrong, whatever the value: said once, at the axis
+                self.fail(where, _expected(unknown[0]), unknown[0].found)
+                return
+            for issue in problems:
+                self.fail(at, _expected(issue), issue.found if at != where else f"{issue.found} (at {label_of(value)})")
+
+    def runs(self, cfg: Any, axes: tuple[Axis, ...]) -> list[RunSpec]:
+        """Every configuration checked whole, then its ``replicates`` runs."""
+        configs = self.draw(cfg.sampling, axes)
+        width = max(3, len(str(len(configs) - 1)))
+        texts = {axis.key: self._texts(axis) for axis in axes}
+        names = {key: {value_id(v): label for v, label in zip(a.values, a.labels)} for key, a in (cfg.axes or {}).items()
+                 if not isinstance(a, list) and a.labels is not None}  # {identity of a listed value: its label}
+        runs = []
+        for i, values in enumerate(configs):
+            assignments = [f"{a.key}={texts[a.key].get(value_id(v), yaml_text(v))}" for a, v in zip(axes, values)]
+            labels = {a.key: names.get(a.key, {}).get(value_id(v), label_of(v)) for a, v in zip(axes, values)}
+            scenario, problems = self.load(assignments)
+            shown = ", ".join(f"{key}={label}" for key, label in labels.items())
+            for issue in problems:
+                self.fail("axes", "configurations the scenario accepts", f"configuration {i} ({shown}): "
+                          f"{issue.path}: expected {issue.expected}, found {issue.found}")
+            for r in range(cfg.replicates if scenario is not None else 0):
+                runs.append(RunSpec(f"c{i:0{width}d}-r{r}", i, r, scenario.seed + r,
+                                    {a.key: v for a, v in zip(axes, values)}, labels,
+                                    (*self.fixed.values(), *assignments, *([f"seed={scenario.seed + r}"] if r else ())),
+                                    device_resources(scenario)))
+        return runs
+
+    def draw(self, sampling: Any, axes: tuple[Axis, ...]) -> list[tuple[Any, ...]]:
+        """:func:`app.sampling.configurations`; a random or LHS sample repeating one is redrawn (sampling seed)."""
+        configs = configurations(list(axes), sampling.method, sampling.samples, sampling.seed)
+        rng, seen, tries = np.random.default_rng([sampling.seed, 1]), set(), 100 * len(configs)
+        for i in range(len(configs) if sampling.method != "grid" else 0):
+            while (key := tuple(map(value_id, configs[i]))) in seen and (tries := tries - 1) >= 0:
+                configs[i] = tuple(a.at(float(u)) for a, u in zip(axes, rng.random(len(axes))))
+            seen.add(key)
+        if tries < 0:  # a range too narrow for the samples
+            self.fail("sampling.samples", "at most the distinct configurations the axes can draw",
+                      f"{len(configs)}, but {len(seen)} distinct in {100 * len(configs)} more draws")
+        return configs if tries >= 0 else []
+
+    def _texts(self, axis: Axis) -> dict[str, str]:
+        """{identity of a listed value: its --set text as the file wrote it}."""
+        at = join("axes", axis.key) + ("" if isinstance((self.targets.axes or {})[axis.key], list) else ".values")
+        return {value_id(v): self.written(v, join(at, j)) for j, v in enumerate(axis.values or ())}
+
+
+def _expected(issue: ConfigIssue) -> str:
+    """What a scenario issue expected, said for the sweep file that gave the value."""
+    if issue.found.startswith("unknown key"):
+        return f"a scenario key (at {issue.path}: {issue.expected})"
+    return f"{issue.expected} (scenario key {issue.path})"
