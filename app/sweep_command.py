@@ -113,7 +113,7 @@ def _terminate(signum: int, frame: Any) -> None:
 def summary_lines(outcome: Any) -> list[str]:
     """The terminal summary: the runs, the best configurations by the objective, the Pareto front and the files."""
     from .sweep_report import fmt_estimate, front_text
-    from .sweep_results import mean_of, rank_labels
+    from .sweep_results import mean_of, rank_labels, warned_runs
 
     rows, configs = outcome.rows, outcome.configs
     counts = {s: sum(r["status"] == s for r in rows) for s in ("complete", "failed", "pending")}
@@ -121,6 +121,10 @@ def summary_lines(outcome: Any) -> list[str]:
     lines = [f"{outcome.sweep.config.name}: {len(rows)} runs, {outcome.ran} made now {where}in {outcome.wall_s:.1f} s: "
              f"{counts['complete']} complete ({outcome.skipped} before), {counts['failed']} failed"
              + (f", {counts['pending']} pending" if counts["pending"] else "")]
+    if warned := warned_runs(rows):
+        runs = len({run for ids in warned.values() for run in ids})
+        lines.append(f"  warnings: {runs} of {counts['complete']} complete runs warn of something (the sweep "
+                     f"report's Run warnings), e.g. {next(iter(warned))[:160]}")
     objective = outcome.sweep.config.objective
     lines.append(f"  best by {objective} ({FIGURES[objective].better} is better):")
     for label, c in list(zip(rank_labels(configs, objective), configs))[:TOP]:

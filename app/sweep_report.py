@@ -15,7 +15,8 @@ from rundir.files import write_text
 from .figures import FIGURES, PARETO_X, PARETO_Y, fmt_figure
 from .sweep_file import Sweep
 from .sweep_plots import ORACLE_LABEL, ORACLE_X, PARETO_PLOT, axis_plot_path, plot_axis, plot_pareto
-from .sweep_results import ConfigSummary, Estimate, joint_front, mean_of, pareto_criteria, rank, rank_labels
+from .sweep_results import (ConfigSummary, Estimate, joint_front, mean_of, pareto_criteria, rank, rank_labels,
+                            warned_runs)
 
 KEY_FIGURES = ("saved_fraction", "clear_pixels_lost_fraction", "energy_per_mb_wh", "latency_p90_s", "cloud_f1",
                "cpsnr_db")
@@ -134,12 +135,24 @@ def report_blocks(sweep: Sweep, rows: list[dict[str, Any]], configs: Sequence[Co
     if axis_plots:
         blocks += [Heading(2, "Effect of each axis"),
                    *(Image(f"Effect of {axis.key}", path) for axis, path in zip(sweep.axes, axis_plots))]
+    if warned := warned_runs(rows):
+        blocks += [Heading(2, "Run warnings"),
+                   Paragraph("What the complete runs' reports warn of (each run's report.md has it at its top); a "
+                             "figure a run could not measure is n/a in the tables above."),
+                   Table(("warning", "runs"), tuple((text, _runs_text(ids, counts["complete"]))
+                                                    for text, ids in warned.items()))]
     failed = [r for r in rows if r["status"] == "failed"]
     if failed:
         blocks += [Heading(2, "Failed runs"),
                    Paragraph("Recorded in failed/RUN.json; `--retry-failed` runs them again."),
                    Table(("run", "error"), tuple((r["run_id"], str(r["error"]).splitlines()[0][:200]) for r in failed))]
     return blocks
+
+
+def _runs_text(run_ids: Sequence[str], complete: int, shown: int = 6) -> str:
+    """``c000-r0, c001-r0 (2 of 16 complete runs)``: at most ``shown`` run ids, then how many more."""
+    more = f", and {len(run_ids) - shown} more" if len(run_ids) > shown else ""
+    return f"{', '.join(run_ids[:shown])}{more} ({len(run_ids)} of {complete} complete runs)"
 
 
 def write_sweep_report(sweep: Sweep, rows: list[dict[str, Any]], configs: Sequence[ConfigSummary], out: Path,

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,8 @@ def estimate(values: list[float | None]) -> Estimate:
 
 def run_rows(sweep: Sweep, out: Path) -> list[dict[str, Any]]:
     """One row per run, in plan order: run_id, config, replicate, seed, status (complete, failed or pending), each
-    axis value (its YAML text, as --set takes it), each collected figure and the error of a failed run."""
+    axis value (its YAML text, as --set takes it), each collected figure, the error of a failed run and the
+    warnings of a complete run's report (a list; results.csv leaves them out)."""
     rows = []
     for spec in sweep.runs:
         run_dir = run_dir_of(out, spec.run_id)
@@ -112,16 +113,27 @@ def run_rows(sweep: Sweep, out: Path) -> list[dict[str, Any]]:
                                "seed": spec.seed}
         row.update({key: yaml_text(value) for key, value in spec.values.items()})
         figures: dict[str, Any] = dict.fromkeys(sweep.figures)
-        error = None
+        error, warned = None, []
         if is_complete(run_dir, spec):
             status = "complete"
-            figures = figures_of(*read_run(run_dir), sweep.figures)
+            report, info = read_run(run_dir)
+            figures, warned = figures_of(report, info, sweep.figures), list(report.get("warnings") or [])
         elif (failure := Path(out) / FAILED / f"{spec.run_id}.json").is_file():
             status, error = "failed", json.loads(failure.read_text(encoding="utf-8")).get("error")
         else:
             status = "pending"
-        rows.append({**row, "status": status, **figures, "error": error})
+        rows.append({**row, "status": status, **figures, "error": error, "warnings": warned})
     return rows
+
+
+def warned_runs(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """{each warning the complete runs' reports give: the runs that give it, in plan order}, in order of first
+    appearance (a warning that repeats in every run is one entry)."""
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        for text in row.get("warnings") or ():
+            out.setdefault(text, []).append(row["run_id"])
+    return out
 
 
 def summaries(sweep: Sweep, rows: list[dict[str, Any]]) -> list[ConfigSummary]:

@@ -157,3 +157,17 @@ def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop):
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["runs"]["pending"] >= 1 and (out / "results.csv").is_file()
     assert len(sweep_state(load_sweep(path), out).todo) == summary["runs"]["pending"]  # the same command resumes
+
+
+def test_what_the_runs_warn_of_reaches_the_terminal_the_report_and_the_json(tmp_path, capsys):
+    # 36 s after the start nothing has come within the camera's reach: each run warns that nothing was captured
+    path = write_sweep(tmp_path, TINY.replace("duration_h: 0.25", "duration_h: 0.01").replace("replicates: 2",
+                                                                                               "replicates: 1"))
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("  warnings: 2 of 2 complete runs warn of something (the sweep report's Run warnings), "
+                               "e.g. nothing was captured")
+    report = (tmp_path / "out" / "sweep.md").read_text()
+    assert "## Run warnings" in report and "| c000-r0, c001-r0 (2 of 2 complete runs) |" in report
+    summary = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert all(r["summary"]["warnings"][0].startswith("nothing was captured") for r in summary["run_results"])

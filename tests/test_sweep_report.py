@@ -2,7 +2,7 @@
 runs; Markdown and HTML."""
 
 from app.sweep_file import load_sweep
-from app.sweep_report import (fmt_estimate, front_text, joint_front, pareto_note, ranked_table,
+from app.sweep_report import (_runs_text, fmt_estimate, front_text, joint_front, pareto_note, ranked_table,
                               report_blocks, write_sweep_report)
 from app.sweep_results import ConfigSummary, Estimate
 from ground.document import Image, Paragraph, Table, to_markdown
@@ -134,3 +134,19 @@ def test_failed_runs_are_listed_with_their_error():
     text = to_markdown(blocks)
     assert "3 complete, 1 failed" in text and "| c000-r1 | InputFileError: imagery.tif: truncated |" in text
     assert not any(isinstance(b, Image) for b in blocks)
+
+
+def test_the_runs_warnings_are_listed_once_each_with_the_runs_that_give_them():
+    outcome, _ = made_sweep()
+    rows = [dict(r) for r in outcome.rows]
+    for row in rows[:3]:
+        row["warnings"] = ["nothing was captured of the 3 captures planned."]
+    rows[2]["warnings"] = rows[2]["warnings"] + ["The link drops frames."]
+    text = to_markdown(report_blocks(outcome.sweep, rows, outcome.configs, [], []))
+    assert "## Run warnings" in text
+    assert "| nothing was captured of the 3 captures planned. | c000-r0, c000-r1, c001-r0 (3 of 4 complete runs) |" \
+        in text and "| The link drops frames. | c001-r0 (1 of 4 complete runs) |" in text
+    assert _runs_text([f"c{i:03d}-r0" for i in range(9)], 20) == \
+        "c000-r0, c001-r0, c002-r0, c003-r0, c004-r0, c005-r0, and 3 more (9 of 20 complete runs)"
+    quiet = [dict(r, warnings=[]) for r in outcome.rows]
+    assert "Run warnings" not in to_markdown(report_blocks(outcome.sweep, quiet, outcome.configs, [], []))
