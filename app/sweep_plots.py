@@ -117,25 +117,33 @@ def _oracle_xs(configs: Sequence[ConfigSummary]) -> list[float]:
     return [x for x in (_mean_ci(c, ORACLE_X)[0] for c in configs) if x is not None]
 
 
+def oracle_drawn(configs: Sequence[ConfigSummary], panel: str) -> str | None:
+    """How the oracle appears in the Pareto panel of ``panel``: ``"marks"`` (an x per configuration, against clear
+    pixels lost, where a configuration has both oracle figures), ``"line"`` (its highest saving, dashed) or None
+    (no oracle: no cloud_filter stage)."""
+    if not _oracle_xs(configs):
+        return None
+    known = any(_mean_ci(c, ORACLE_X)[0] is not None and _mean_ci(c, ORACLE_Y)[0] is not None for c in configs)
+    return "marks" if panel == ORACLE_Y.removeprefix("oracle_") and known else "line"
+
+
 def _oracle(ax: Any, configs: Sequence[ConfigSummary], name: str) -> list[float]:
     """The oracle, each configuration's pipeline fed the true cloud mask under its own tile policy, for reference
     (not a bound: the model's mask can save more, or lose fewer clear pixels): against clear pixels lost, an x per
     configuration joined to it by a dotted line; elsewhere the highest oracle saving as a dashed vertical line.
     Nothing without a cloud_filter stage (no oracle). Returns the y values of the x marks drawn."""
-    xs = _oracle_xs(configs)
-    if not xs:
-        return []
-    if name == "clear_pixels_lost_fraction":
+    drawn = oracle_drawn(configs, name)
+    if drawn == "marks":
         marks = [(c, _mean_ci(c, ORACLE_X)[0], _mean_ci(c, ORACLE_Y)[0]) for c in configs]
         marks = [(c, x, y) for c, x, y in marks if x is not None and y is not None]
         for c, x, y in marks:
             cx, cy = _mean_ci(c, PARETO_X)[0], _mean_ci(c, name)[0]
             if cx is not None and cy is not None:
                 ax.plot([cx, x], [cy, y], ":", color=ORACLE_COLOUR, lw=0.8, alpha=0.6)
-        if marks:
-            ax.plot([m[1] for m in marks], [m[2] for m in marks], "x", color=ORACLE_COLOUR, ms=6, label=ORACLE_LABEL)
-            return [m[2] for m in marks]
-    ax.axvline(max(xs), ls="--", color=ORACLE_COLOUR, lw=1.2, label=ORACLE_BEST_LABEL)
+        ax.plot([m[1] for m in marks], [m[2] for m in marks], "x", color=ORACLE_COLOUR, ms=6, label=ORACLE_LABEL)
+        return [m[2] for m in marks]
+    if drawn == "line":
+        ax.axvline(max(_oracle_xs(configs)), ls="--", color=ORACLE_COLOUR, lw=1.2, label=ORACLE_BEST_LABEL)
     return []
 
 

@@ -14,7 +14,8 @@ from rundir.files import write_text
 
 from .figures import FIGURES, PARETO_X, PARETO_Y, fmt_figure
 from .sweep_file import Sweep
-from .sweep_plots import ORACLE_LABEL, ORACLE_X, PARETO_PLOT, axis_plot_path, plot_axis, plot_pareto
+from .sweep_plots import (ORACLE_LABEL, ORACLE_X, ORACLE_Y, PARETO_PLOT, axis_plot_path, oracle_drawn, plot_axis,
+                          plot_pareto)
 from .sweep_results import (ConfigSummary, Estimate, joint_front, mean_of, pareto_criteria, rank, rank_labels,
                             warned_runs)
 
@@ -98,12 +99,14 @@ def pareto_paragraph(configs: Sequence[ConfigSummary], panels: Sequence[str]) ->
             f"panel each. Red and numbered: the configurations starred in the table, on the joint front of all "
             f"{len(pareto_criteria(configs))} figures (no other configuration is at least as good on every one and "
             "better on one), so a red point can lie behind another in one panel; grey: the others.")
-    if any(mean_of(c, ORACLE_X) is not None for c in configs):
+    marks, lines = ([p for p in panels if oracle_drawn(configs, p) == shape] for shape in ("marks", "line"))
+    shapes = ([f"against {marks[0]} an x joined to its configuration by a dotted line"] if marks else []) + (
+        [f"against {', '.join(lines)} a dashed line at the highest oracle saving"] if lines else [])
+    if shapes:
         text += (f" Green, the {ORACLE_LABEL}: each configuration's pipeline fed the true cloud mask under its own "
-                 f"tile policy ({ORACLE_X}, oracle_clear_pixels_lost_fraction); against clear pixels lost an x joined "
-                 "to its configuration by a dotted line, in the other panels a dashed line at the highest oracle "
-                 "saving. It is a reference, not a bound: the model's mask can save more, or lose fewer clear "
-                 "pixels, than the true one under the same tile policy.")
+                 f"tile policy ({ORACLE_X}, {ORACLE_Y}); {'; '.join(shapes)}. It is a reference, not a bound: the "
+                 "model's mask can save more, or lose fewer clear pixels, than the true one under the same tile "
+                 "policy.")
     return text
 
 

@@ -2,8 +2,9 @@
 runs; Markdown and HTML."""
 
 from app.sweep_file import load_sweep
-from app.sweep_report import (_runs_text, fmt_estimate, front_text, joint_front, pareto_note, ranked_table,
-                              report_blocks, write_sweep_report)
+from app.sweep_plots import oracle_drawn
+from app.sweep_report import (_runs_text, fmt_estimate, front_text, joint_front, pareto_note, pareto_paragraph,
+                              ranked_table, report_blocks, write_sweep_report)
 from app.sweep_results import ConfigSummary, Estimate
 from ground.document import Image, Paragraph, Table, to_markdown
 from tests.sweep_cases import made_sweep, write_sweep
@@ -92,11 +93,24 @@ def test_the_pareto_caption_says_what_the_front_and_the_oracle_are(tmp_path):
         "on the joint front of all 4 figures (no other configuration is at least as good on every one and better on "
         "one), so a red point can lie behind another in one panel; grey: the others. Green, the oracle (true cloud "
         "mask, same tile policy): each configuration's pipeline fed the true cloud mask under its own tile policy "
-        "(oracle_saved_vs_single_frame_fraction, oracle_clear_pixels_lost_fraction); against clear pixels lost an x "
-        "joined to its configuration by a dotted line, in the other panels a dashed line at the highest oracle "
-        "saving. It is a reference, not a bound: the model's mask can save more, or lose fewer clear pixels, than "
-        "the true one under the same tile policy.")
+        "(oracle_saved_vs_single_frame_fraction, oracle_clear_pixels_lost_fraction); against "
+        "clear_pixels_lost_fraction an x joined to its configuration by a dotted line; against latency_p90_s a "
+        "dashed line at the highest oracle saving. It is a reference, not a bound: the model's mask can save more, "
+        "or lose fewer clear pixels, than the true one under the same tile policy.")
     assert "bound:" not in to_markdown(blocks).replace("not a bound:", "")
+
+
+def test_the_pareto_caption_names_only_the_oracle_marks_the_plot_draws():
+    # what the plot draws (app.sweep_plots.oracle_drawn) is what the caption says, panel by panel
+    assert [oracle_drawn(TIED, p) for p in ("clear_pixels_lost_fraction", "energy_per_mb_wh")] == ["marks", "line"]
+    caption = pareto_paragraph(TIED, ["energy_per_mb_wh", "latency_p90_s"])
+    assert "an x joined" not in caption and "against energy_per_mb_wh, latency_p90_s a dashed line" in caption
+    no_y = [labelled(c.config, "x", (0.5, 0.5, 0.02, 3.0, 100.0, 0.45, None)) for c in TIED[:2]]
+    assert oracle_drawn(no_y, "clear_pixels_lost_fraction") == "line"
+    assert "against clear_pixels_lost_fraction a dashed line" in pareto_paragraph(no_y, ["clear_pixels_lost_fraction"])
+    no_oracle = [labelled(c.config, "x", (0.5, 0.5, 0.02, 3.0, 100.0, None, None)) for c in TIED[:2]]
+    assert oracle_drawn(no_oracle, "clear_pixels_lost_fraction") is None
+    assert "oracle" not in pareto_paragraph(no_oracle, ["clear_pixels_lost_fraction", "latency_p90_s"])
 
 
 def test_an_estimate_in_its_unit():
