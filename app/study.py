@@ -68,11 +68,12 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
         if state.todo:
             if own:
                 started = min(workers or default_workers(), len(state.todo)) if scheduler is None else None
-                client, cluster = start_client(scheduler, started, memory_limit)
+                with _signals_held(redeliver=True):  # a cluster half started cannot be closed: Dask's exit hook fails
+                    client, cluster = start_client(scheduler, started, memory_limit)
             with progress(len(state.todo), len(state.complete)) as show:
                 execute(client, sweep, out, state.todo, fmt, show)
     finally:
-        with _uninterrupted():
+        with _signals_held(redeliver=False):
             if own and client is not None:
                 client.close()
                 if cluster is not None:
@@ -82,18 +83,23 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
 
 
 @contextlib.contextmanager
-def _uninterrupted() -> Iterator[None]:
-    """Ctrl-C and SIGTERM ignored while the study closes its cluster and writes what was done (in the main thread;
-    elsewhere signals reach no handler of ours)."""
+def _signals_held(redeliver: bool) -> Iterator[None]:
+    """Ctrl-C and SIGTERM held off while the study starts or closes its cluster and writes what was done (in the
+    main thread; elsewhere signals reach no handler of ours). With ``redeliver``, the first that arrived is raised
+    again once the block is done, so that its usual handler acts on it; else it is dropped."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    arrived: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _: arrived.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if redeliver and arrived:
+            signal.raise_signal(arrived[0])
 
 
 def _outcome(sweep: Sweep, out: Path, state: SweepState, files: list[Path], wall_s: float,

@@ -1,7 +1,8 @@
 """A trade study end to end on real LocalClusters: interrupted (Ctrl-C in the wait), resumed with the same call,
 identical results on 1 worker and on 2; a finished study resumed starts no cluster; sweep.json's schema, written
 before any run; a report in another format replaces the last one; a second Ctrl-C or a SIGTERM while
-the study closes its cluster and writes what was done is ignored."""
+the study closes its cluster and writes what was done is ignored, and one while it starts its cluster waits for the
+cluster to be up, then stops the study."""
 
 import contextlib
 import json
@@ -11,7 +12,8 @@ import signal
 
 import pytest
 
-from app.study import _uninterrupted, run_sweep
+from app import study
+from app.study import _signals_held, run_sweep
 from app.summary import SCHEMA_VERSION, SWEEP_KEYS
 from tests.sweep_cases import made_sweep
 
@@ -94,8 +96,38 @@ def test_a_report_in_another_format_replaces_the_last_one(tmp_path):
 
 def test_ctrl_c_and_sigterm_wait_while_the_study_writes_what_was_done():
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    with _uninterrupted():
+    with _signals_held(redeliver=False):
         os.kill(os.getpid(), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGTERM)
         written = True
     assert written and (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_ctrl_c_while_the_cluster_starts_waits_for_it_then_stops_the_study(tmp_path, monkeypatch):
+    from distributed.deploy.spec import SpecCluster
+
+    reference, _ = made_sweep()
+    real, started = study.start_client, []
+
+    def ctrl_c_as_it_starts(*args):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of LocalCluster(...)
+        client, cluster = real(*args)
+        started.append(cluster)
+        return client, cluster
+
+    monkeypatch.setattr(study, "start_client", ctrl_c_as_it_starts)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(reference.sweep, tmp_path / "out", workers=1)
+    (cluster,) = started  # the cluster came up whole, so it could be closed (a half-started one fails Dask's exit hook)
+    assert cluster.status.name == "closed" and all(c.status.name == "closed" for c in SpecCluster._instances)
+    summary = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert summary["runs"]["complete"] == 0 and summary["runs"]["pending"] == 4
+
+
+def test_a_signal_held_is_raised_again_when_the_block_is_done():
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_held(redeliver=True):
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("the block ran to its end")
+    assert done == ["the block ran to its end"]
