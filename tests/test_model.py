@@ -306,3 +306,43 @@ def test_a_model_file_of_another_kind_is_named(tmp_path):
         Model(path)
     with pytest.raises(ValueError, match="the cuda provider runs ONNX models"):
         Model(INT8, delegate="cuda")
+
+
+def _nhwc_in_nchw_out(tmp_path, channels_out):
+    """An ONNX model with an NHWC (1, 16, 16, 4) input whose output is NCHW: the bands' mean, repeated
+    ``channels_out`` times."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("ReduceMean", ["t"], ["m"], axes=[1], keepdims=1),
+             helper.make_node("Tile", ["m", "repeats"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 16, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, channels_out, 16, 16])],
+                              [numpy_helper.from_array(np.array([1, channels_out, 1, 1], np.int64), "repeats")])
+    path = tmp_path / f"nchw_out_{channels_out}.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    return path
+
+
+def test_an_output_laid_out_unlike_the_input_is_read_as_its_shape_or_its_card_says(tmp_path):
+    frame = np.random.default_rng(3).random((40, 40, 4), dtype=np.float32)
+    nhwc, nchw = ("batch", "height", "width", "channel"), ("batch", "channel", "height", "width")
+    # its shape tells: the input's 16 x 16 stands last
+    path = _nhwc_in_nchw_out(tmp_path, 1)
+    model = Model(path, use_card=False, channels=4)
+    assert (model.input_shape, model.output_shape) == ((1, 16, 16, 4), (1, 16, 16, 1))
+    np.testing.assert_allclose(model.predict_tiled(frame, 4)[..., 0], frame.mean(axis=-1), atol=1e-6)
+    card = build_card(path, name="u", version="1", task="segmentation", bands=("B", "G", "R", "NIR"),
+                      scaling=Scaling("toa_reflectance", 1.0, 0.0), training={}, metrics={}, form="stac")
+    assert (card.inputs[0].dim_order, card.outputs[0].dim_order) == (nhwc, nchw)
+    # 16 channels of 16 x 16: the shape cannot tell, so the output is read as the input is, unless its card says
+    path = _nhwc_in_nchw_out(tmp_path, 16)
+    assert Model(path, use_card=False, channels=4).output_shape == (1, 16, 16, 16)
+    card = build_card(path, name="u", version="1", task="segmentation", bands=("B", "G", "R", "NIR"),
+                      scaling=Scaling("toa_reflectance", 1.0, 0.0), training={}, metrics={}, form="stac")
+    outputs = (dataclasses.replace(card.outputs[0], dim_order=nchw),)
+    write_card(dataclasses.replace(card, outputs=outputs), path.with_suffix(".json"))
+    model = Model(path)
+    assert model.card.outputs[0].channels_first and model.output_shape == (1, 16, 16, 16)
+    out = model.predict_tiled(frame, 4)
+    np.testing.assert_allclose(out, np.repeat(frame.mean(axis=-1, keepdims=True), 16, axis=-1), atol=1e-6)

@@ -70,6 +70,19 @@ def channels_first(shape: tuple[int, ...], card: TensorCard | None, fmt: str, ch
     return shape[2] == shape[3] and shape[1] != shape[2]
 
 
+def output_channels_first(shape: tuple[int, ...], card: TensorCard | None, input_first: bool,
+                          input_hw: tuple[int, int]) -> bool:
+    """Whether a model's output ``shape`` is (batch, channel, height, width): never unless 4-D; as its card's
+    ``dim_order`` says; else where the input's (height, width) ``input_hw`` stands at its dimensions 2-3 and not at
+    1-2 (channels first) or the other way (last); else (another size, or both) as the input (``input_first``)."""
+    if len(shape) != 4:
+        return False
+    if card is not None and card.dim_order is not None:
+        return card.channels_first
+    last, middle = tuple(shape[2:4]) == input_hw, tuple(shape[1:3]) == input_hw
+    return last if last != middle else input_first
+
+
 def _nhwc(shape: tuple[int, ...], first: bool) -> tuple[int, ...]:
     return (shape[0], shape[2], shape[3], shape[1]) if first else shape
 
@@ -135,8 +148,8 @@ class Model:
         if channels is None and card_in is not None and card_in.bands:
             channels = len(card_in.bands)
         self._in_first = channels_first(self._engine.input.shape, card_in, self.format, channels)
-        self._out_first = self._in_first and len(self._engine.output.shape) == 4 and \
-            (card_out is None or card_out.dim_order is None or card_out.channels_first)
+        in_hw = _nhwc(self._engine.input.shape, self._in_first)[1:3] if len(self._engine.input.shape) == 4 else ()
+        self._out_first = output_channels_first(self._engine.output.shape, card_out, self._in_first, in_hw)
         self.input_quantization = self._engine.input.quantization
         self.output_quantization = self._engine.output.quantization
         self.init_s = time.perf_counter() - start_s - self.trial_s
@@ -278,9 +291,7 @@ class Model:
             raise ValueError(f"{self.path.name}: image of shape {image.shape}, expected (H, W, {channels})")
 
         def run(window: np.ndarray) -> np.ndarray:
-            if not self._in_first:
-                return self._engine.run_window(window)
-            out = self._engine.run_window(np.ascontiguousarray(window.transpose(2, 0, 1)))
+            out = self._engine.run_window(np.ascontiguousarray(window.transpose(2, 0, 1)) if self._in_first else window)
             return out.transpose(1, 2, 0) if self._out_first else out
 
         return self.dequantize(predict_tiled(self.quantize(image), run, window_px, overlap_px, scale))
