@@ -31,7 +31,18 @@ def dominates(a: Sequence[float], b: Sequence[float], senses: Sequence[Sense]) -
 
 
 def front(points: Sequence[Sequence[float | None]], senses: Sequence[Sense]) -> list[int]:
-    """Indices of the non-dominated points with every value known, in index order. O(n^2)."""
+    """Indices of the non-dominated points with every value known, in index order.
+
+    The simple cull of Kung, Luccio & Preparata (1975, J. ACM 22(4)), as in Deb (2001, section 2.4.2): taken best
+    first in lexicographic order of the objectives (each turned to be maximised), a point can be dominated only by
+    one taken before it, and is dominated by one of those if and only if it is by one already on the front
+    (domination is transitive). O(n log n + n f) for a front of f points, against O(n^2) comparing every pair."""
+    signs = [1.0 if sense == "max" else -1.0 for sense in senses]
     known = [i for i, p in enumerate(points) if _known(p)]
-    return [i for i in known if not any(dominates(points[j], points[i], senses) for j in known if j != i)]
+    order = sorted(known, key=lambda i: [sign * v for sign, v in zip(signs, points[i])], reverse=True)
+    best: list[int] = []
+    for i in order:
+        if not any(dominates(points[j], points[i], senses) for j in best):
+            best.append(i)
+    return sorted(best)
 

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,14 +206,12 @@ def rank_labels(configs: Sequence[ConfigSummary], objective: str) -> list[str]:
     each configuration sharing its objective value with another (competition ranking: 1, =2, =2, 4); for one without
     a value, :func:`unranked_reason`."""
     means = [mean_of(c, objective) for c in configs]
-    labels = []
-    for c, mean in zip(configs, means):
-        if mean is None:
-            labels.append(unranked_reason(c))
-            continue
-        first = 1 + next(i for i, m in enumerate(means) if m == mean)
-        labels.append(f"={first}" if means.count(mean) > 1 else str(first))
-    return labels
+    first: dict[float, int] = {}  # {objective value: the place of its first configuration, 1 first}
+    for place, mean in enumerate(means, 1):
+        first.setdefault(mean, place)
+    shared = Counter(means)
+    return [unranked_reason(c) if mean is None else f"={first[mean]}" if shared[mean] > 1 else str(first[mean])
+            for c, mean in zip(configs, means)]
 
 
 def columns(sweep: Sweep) -> list[str]:

@@ -34,3 +34,13 @@ def test_nothing_dominates_the_front_and_the_front_dominates_the_rest(points, se
     for i in set(range(len(points))) - set(best):
         assert any(dominates(points[j], points[i], senses) for j in best)
 
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.one_of(st.none(), st.integers(0, 6))),
+                max_size=40), st.tuples(*[st.sampled_from(("max", "min"))] * 3))
+def test_the_cull_keeps_exactly_the_points_no_other_dominates(points, senses):
+    # the definition itself, every pair compared: ties, repeated points and missing values included
+    known = [i for i, p in enumerate(points) if None not in p]
+    assert front(points, senses) == [i for i in known if not any(dominates(points[j], points[i], senses)
+                                                                 for j in known)]
