@@ -56,8 +56,8 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
     ``out`` must be new, empty or an earlier sweep's (``overwrite``: what that sweep made is removed first); its
     sweep.json is written before any run starts, so that the folder is known as a sweep's from then on. Raises
     OrbitEdgeError when ``out`` is another folder, holds another plan's runs or no worker can take a run;
-    KeyboardInterrupt after closing the cluster and writing what was done (Ctrl-C and SIGTERM are ignored
-    meanwhile)."""
+    KeyboardInterrupt after closing the cluster and writing what was done (Ctrl-C and SIGTERM are held off
+    meanwhile, and while a LocalCluster starts: then the first is acted on once it is up)."""
     out = Path(out).resolve()
     earlier = prepare_out(out, overwrite)
     state = sweep_state(sweep, out, retry_failed)
@@ -68,7 +68,8 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
         if state.todo:
             if own:
                 started = min(workers or default_workers(), len(state.todo)) if scheduler is None else None
-                with _signals_held(redeliver=True):  # a cluster half started cannot be closed: Dask's exit hook fails
+                # a LocalCluster half started cannot be closed (Dask's exit hook fails): one is started whole
+                with contextlib.nullcontext() if scheduler else _signals_held(redeliver=True):
                     client, cluster = start_client(scheduler, started, memory_limit)
             with progress(len(state.todo), len(state.complete)) as show:
                 execute(client, sweep, out, state.todo, fmt, show)

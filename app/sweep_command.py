@@ -7,6 +7,7 @@ import argparse
 import json
 import signal
 import sys
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,7 +125,7 @@ def summary_lines(outcome: Any) -> list[str]:
     if warned := warned_runs(rows):
         runs = len({run for ids in warned.values() for run in ids})
         lines.append(f"  warnings: {runs} of {counts['complete']} complete runs warn of something (the sweep "
-                     f"report's Run warnings), e.g. {next(iter(warned))[:160]}")
+                     f"report's Run warnings), e.g. {textwrap.shorten(next(iter(warned)), 160, placeholder=' ...')}")
     objective = outcome.sweep.config.objective
     lines.append(f"  best by {objective} ({FIGURES[objective].better} is better):")
     for label, c in list(zip(rank_labels(configs, objective), configs))[:TOP]:

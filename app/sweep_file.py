@@ -71,7 +71,7 @@ class SamplingConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class SweepFile:
-    name: str = spec(doc="sweep name, without / or backslash: the default output folder is runs/sweep-NAME")
+    name: str = spec(doc="sweep name, printable, without / or backslash: the default output folder is runs/sweep-NAME")
     scenario: str = spec(doc="base scenario file, relative to this sweep file")
     set: dict[str, Any] | None = spec(None, doc="fixed overrides for every run, {scenario key: value}, as --set")
     axes: dict[str, list[Any] | AxisSpec] | None = spec(None, doc="{scenario key: a list of values or a mapping "
@@ -86,9 +86,9 @@ class SweepFile:
 
     def check(self) -> list[ConfigIssue]:
         out = _plan_issues(self)
-        if any(c in getattr(self, "name", "") for c in "/\\\0"):
-            out.append(issue_at("name", "a name with no / or \\ (it names the folder runs/sweep-NAME, not a path)",
-                                repr(self.name)))
+        if not getattr(self, "name", "x").isprintable() or any(c in getattr(self, "name", "") for c in "/\\"):
+            out.append(issue_at("name", "a name of printable characters with no / or \\ (it names the folder "
+                                        "runs/sweep-NAME, not a path)", repr(self.name)))
         if not hasattr(self, "sampling"):  # NOTE: withheld, as axes are, when it has problems of its own
             return out
         method, samples = self.sampling.method, self.sampling.samples
@@ -119,7 +119,8 @@ def _plan_issues(cfg: SweepFile) -> list[ConfigIssue]:
                                          "replicate r runs the scenario seed + r; with replicates: 1 each seed runs "
                                          "once)", "an axis over seed"))
     if hasattr(cfg, "axes") and sampling is not None and sampling.method != "grid" and sampling.samples:
-        sizes = {key: len({value_id(v) for v in a.values}) if a.values is not None else  # a range: its integers, or no end
+        # a range: its integers, or no end
+        sizes = {key: len({value_id(v) for v in a.values}) if a.values is not None else
                  abs(round(a.stop) - round(a.start)) + 1 if a.integer else math.inf
                  for key, a in ((key, axis_of(key, axis)) for key, axis in axes.items())}
         if sampling.samples > (most := math.prod(sizes.values())) > 0:  # 0: an axis of no values, said at it

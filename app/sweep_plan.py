@@ -114,7 +114,8 @@ class ScenarioCheck:
     def check(self, axes: tuple[Axis, ...]) -> None:
         """Each axis's values once (:func:`repeats`), the base scenario with ``set``, then each axis value alone."""
         for key, axis in (self.targets.axes or {}).items():
-            at, items = join("axes", key) + ("" if isinstance(axis, list) else ".values"), axis_of(key, axis).values or ()
+            at = join("axes", key) + ("" if isinstance(axis, list) else ".values")
+            items = axis_of(key, axis).values or ()
             for issue in repeats(at, items, "", tuple(self.written(v, join(at, j)) for j, v in enumerate(items))):
                 self.fail(at, issue.expected, issue.found)
         if not self.scenario.is_file():
@@ -158,7 +159,8 @@ class ScenarioCheck:
         configs = self.draw(cfg.sampling, axes)
         width = max(3, len(str(len(configs) - 1)))
         texts = {axis.key: self._texts(axis) for axis in axes}
-        names = {key: {value_id(v): label for v, label in zip(a.values, a.labels)} for key, a in (cfg.axes or {}).items()
+        names = {key: {value_id(v): label for v, label in zip(a.values, a.labels)}
+                 for key, a in (cfg.axes or {}).items()
                  if not isinstance(a, list) and a.labels is not None}  # {identity of a listed value: its label}
         runs = []
         for i, values in enumerate(configs):

@@ -346,3 +346,14 @@ def test_an_output_laid_out_unlike_the_input_is_read_as_its_shape_or_its_card_sa
     assert model.card.outputs[0].channels_first and model.output_shape == (1, 16, 16, 16)
     out = model.predict_tiled(frame, 4)
     np.testing.assert_allclose(out, np.repeat(frame.mean(axis=-1, keepdims=True), 16, axis=-1), atol=1e-6)
+
+
+def test_a_tflite_output_is_nhwc_whatever_its_shape_suggests():
+    from onboard.runtime.model import output_channels_first
+
+    # (1, 1, 16, 16) out of a 16 x 16 input: NCHW by its shape in an ONNX model, NHWC (H = 1) in a TFLite one
+    assert output_channels_first((1, 1, 16, 16), None, ".onnx", False, (16, 16))
+    assert not output_channels_first((1, 1, 16, 16), None, ".tflite", False, (16, 16))
+    assert not output_channels_first((1, 16, 16, 1), None, ".onnx", True, (16, 16))
+    assert not output_channels_first((1, 16, 16), None, ".onnx", True, (16, 16))
+    assert output_channels_first((1, 2, 32, 32), None, ".onnx", True, (16, 16))  # x2 super-resolution: as the input

@@ -307,8 +307,9 @@ def test_a_range_too_narrow_for_its_samples_is_an_error_at_the_samples(tmp_path)
            "but 1 distinct in 300 more draws" in text
 
 
-@pytest.mark.parametrize("name", ["a/b", "../up", "c:\\d\\e"])
-def test_a_name_that_is_a_path_is_an_error_at_its_line(tmp_path, name):
-    found, _ = problems(write_sweep(tmp_path, f"scenario: {QUICKSTART}\nname: '{name}'\n"))
-    assert found[("name", 2)].expected.startswith("a name with no / or \\ (it names the folder")
+@pytest.mark.parametrize("written, name", [("'a/b'", "a/b"), ("'../up'", "../up"), ("'c:\\d\\e'", "c:\\d\\e"),
+                                           ('"two\\nlines"', "two\nlines"), ('"tab\\there"', "tab\there")])
+def test_a_name_that_is_a_path_or_not_printable_is_an_error_at_its_line(tmp_path, written, name):
+    found, _ = problems(write_sweep(tmp_path, f"scenario: {QUICKSTART}\nname: {written}\n"))
+    assert found[("name", 2)].expected.startswith("a name of printable characters with no / or \\ (it names")
     assert found[("name", 2)].found == repr(name)

@@ -70,15 +70,18 @@ def channels_first(shape: tuple[int, ...], card: TensorCard | None, fmt: str, ch
     return shape[2] == shape[3] and shape[1] != shape[2]
 
 
-def output_channels_first(shape: tuple[int, ...], card: TensorCard | None, input_first: bool,
-                          input_hw: tuple[int, int]) -> bool:
+def output_channels_first(shape: tuple[int, ...], card: TensorCard | None, fmt: str, input_first: bool,
+                          input_hw: tuple[int, ...]) -> bool:
     """Whether a model's output ``shape`` is (batch, channel, height, width): never unless 4-D; as its card's
-    ``dim_order`` says; else where the input's (height, width) ``input_hw`` stands at its dimensions 2-3 and not at
-    1-2 (channels first) or the other way (last); else (another size, or both) as the input (``input_first``)."""
+    ``dim_order`` says; a TFLite model's is NHWC; else where the input's (height, width) ``input_hw`` stands at its
+    dimensions 2-3 and not at 1-2 (channels first) or the other way (last); else (another size, or both) as the
+    input (``input_first``)."""
     if len(shape) != 4:
         return False
     if card is not None and card.dim_order is not None:
         return card.channels_first
+    if fmt != ".onnx":
+        return False
     last, middle = tuple(shape[2:4]) == input_hw, tuple(shape[1:3]) == input_hw
     return last if last != middle else input_first
 
@@ -149,7 +152,8 @@ class Model:
             channels = len(card_in.bands)
         self._in_first = channels_first(self._engine.input.shape, card_in, self.format, channels)
         in_hw = _nhwc(self._engine.input.shape, self._in_first)[1:3] if len(self._engine.input.shape) == 4 else ()
-        self._out_first = output_channels_first(self._engine.output.shape, card_out, self._in_first, in_hw)
+        self._out_first = output_channels_first(self._engine.output.shape, card_out, self.format,
+                                                self._in_first, in_hw)
         self.input_quantization = self._engine.input.quantization
         self.output_quantization = self._engine.output.quantization
         self.init_s = time.perf_counter() - start_s - self.trial_s
