@@ -2,8 +2,8 @@
 :mod:`app.figures`), the best of each row marked, or the runs' summaries as JSON.
 
 A star says one run did better than another on the same work. A run that was interrupted or captured nothing gets
-none, and when the others differ in scenario, start, duration or frames captured, totals (bytes, frames, Wh, busy
-time: :attr:`app.figures.Figure.total`) get none; a warning on stderr (and in ``--json``) says which and why.
+none, and when the others differ in scenario, start, duration, frames captured or frames left on board, totals
+(bytes, frames, Wh, busy time: :attr:`app.figures.Figure.total`) get none; a warning on stderr (and in ``--json``) says which and why.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ SAME_WORK = {  # what runs must share for their totals to compare: label, how re
     "start": lambda r: r.get("start_utc"),
     "duration_s": lambda r: r.get("duration_s"),
     "frames captured": lambda r: (r.get("ledger") or {}).get("captured"),
+    # a run that ends with frames waiting for a pass counts fewer bytes for less work, not for the same work cheaper
+    "frames left on board": lambda r: (r.get("ledger") or {}).get("on_board"),
 }
 
 

@@ -40,7 +40,7 @@ RUN_KEYS = {  # key: (where in report.json, meaning)
     "comparison": ("comparison.rows", "this run against simpler pipelines on the same frames: one object per row "
                    "(pipeline, label, bytes, saved_fraction, saved_vs_burst_fraction, bytes_per_clear_km2, "
                    "clear_pixels_lost_fraction, cloud_f1, psnr_db, ssim, cpsnr_db; see the report's comparison)"),
-    "verdict": ("verdict", "the report's one-line verdict"),
+    "verdict": ("verdict", "the report's opening verdict (its headline sentence, then any caveats)"),
     "warnings": ("warnings", "what the report warns of, at its top: one sentence each (empty: nothing)"),
 }
 """Every key of a run summary but ``schema_version`` and ``kind``, with where it comes from and what it means."""

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rundir.files import write_text
-from rundir.run_info import ModelFile, StageEntry
+from rundir.run_info import ModelFile
 
 from . import cloud, compute, plots, spacecraft, stac, superres, value
 from .anomalies import ground_blocks, ground_section
@@ -45,6 +45,7 @@ from .latency import latency_blocks, latency_section
 from .mosaics import mosaics_blocks, mosaics_section
 from .on_board import on_board_blocks, on_board_section
 from .run_data import RunData, load_run
+from .verdict import verdict
 
 ENTRY_POINT_GROUP = "orbitedge.report_sections"
 
@@ -125,8 +126,8 @@ def _no_progress(step: str) -> None:
 def collect(run: RunData, progress: Callable[[str], None] = _no_progress) -> dict[str, Any]:
     """The report of a loaded run at full precision (before :func:`assemble` rounds it): the header keys, the core
     sections, the added sections by name (each section's ``warning`` or ``warnings`` added to ``warnings``), the
-    comparison, and the verdict read from it (:func:`verdict`). ``progress(step)`` is called as each section and the
-    comparison start."""
+    comparison, and the verdict read from them (:func:`ground.verdict.verdict`). ``progress(step)`` is called as
+    each section and the comparison start."""
     report = header(run)
     for name in _section_names():
         progress(name)
@@ -139,7 +140,7 @@ def collect(run: RunData, progress: Callable[[str], None] = _no_progress) -> dic
     progress("comparison")
     report["comparison"] = comparison(run, report)
     info = run.run_info
-    report["verdict"] = verdict(report["comparison"], info.stages if info else [], info.model_cards if info else {})
+    report["verdict"] = verdict(report, info.stages if info else [], info.model_cards if info else {})
     return report
 
 
@@ -194,77 +195,6 @@ def _rounded(value: Any, key: str = "") -> Any:
     if isinstance(value, (list, tuple)):
         return [_rounded(v, key) for v in value]
     return value
-
-
-# --- the verdict ------------------------------------------------------------------------------------------------
-
-# The rows the verdict sets this run against, by the comparison's ``pipeline`` names: the best lossless codec when
-# the comparison has it, else the smallest of the others that exist (all lossless, all on the same frames).
-VERDICT_REFERENCES = {"best_lossless": "the best lossless codec on one frame per scene",
-                      "encode_only": "lossless encoding alone",
-                      "bent_pipe_single": "single-frame bent-pipe", "bent_pipe": "bent-pipe"}
-CODEC_NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL", "zstd": "zstd", "png": "PNG",
-               "tiff": "TIFF"}
-def runs_model(stage: StageEntry, model_cards: Mapping[str, Any]) -> bool:
-    """Whether a stage, as telemetry/run.json records it, runs a trained model: run.json carries its model card
-    (``model_cards``), or its parameters name a model (:attr:`~rundir.run_info.StageEntry.uses_model`)."""
-    return stage.stage in model_cards or stage.uses_model
-
-
-def verdict(comp: Mapping[str, Any], stages: Sequence[StageEntry],
-            model_cards: Mapping[str, Any] | None = None) -> str:
-    """One sentence that opens the report, with the same meaning in every run: this run's image bytes (its
-    products without their sidecars, as the comparison counts every row) against
-    the best lossless alternative in the comparison (``comp["rows"]``, by ``pipeline`` name: ``best_lossless``
-    when present, else the smallest of ``encode_only``, ``bent_pipe_single``, ``bent_pipe``), as a ratio, and the
-    share of clear ground it loses; with a superres stage, the product's scale and cPSNR. Says plainly when this
-    run sends MORE. The reference is named by its ``codec`` (encode_only: the encode stage's format). ``stages``: telemetry/run.json's stages (they name the pipeline;
-    "On-board AI" when a stage runs a model, :func:`runs_model`, with run.json's ``model_cards``)."""
-    rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
-    ours = rows.get("this_run") or {}
-    names = [s.stage for s in stages]
-    ai = any(runs_model(s, model_cards or {}) for s in stages)
-    who = f"On-board {'AI' if ai else 'processing'} ({' > '.join(names) or 'no stages'})"
-    candidates = [n for n in VERDICT_REFERENCES if (rows.get(n) or {}).get("bytes") is not None]
-    if ours.get("bytes") is None or not candidates:
-        return (f"No verdict: no finished frame has on-board processing records (telemetry/processing.jsonl), so "
-                f"what {who[0].lower()}{who[1:]} sends cannot be set against a baseline.")
-    name = "best_lossless" if "best_lossless" in candidates else min(candidates, key=lambda n: rows[n]["bytes"])
-    ref, sent = rows[name], int(ours["bytes"])
-    codec = ref.get("codec") or (next((s.params.get("format") for s in stages if s.stage == "encode"), None)
-                                 if name == "encode_only" else None)
-    detail = f"{CODEC_NAMES.get(str(codec), codec)}, " if codec else ""
-    against = f"{VERDICT_REFERENCES[name]} ({detail}{fmt_bytes(ref['bytes'])})"
-    scale = next((s.params.get("scale") for s in stages if s.stage == "superres"), None)
-    product = (f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB)"
-               if scale and ours.get("cpsnr_db") is not None else "")
-    if ours.get("psnr_db") is not None:  # the other rows are lossless: a lossy run's saving is partly its codec's
-        product += f" in lossy products (PSNR {ours['psnr_db']:.1f} dB against the DN they were made from)"
-    if sent == 0:
-        bytes_part = f"sends nothing against {against}"
-    elif abs(sent - ref["bytes"]) < SAME_BYTES_FRACTION * ref["bytes"]:
-        about = "" if sent == ref["bytes"] else "about "
-        bytes_part = f"sends {about}as many image bytes ({fmt_bytes(sent)}) as {against}{product}"
-    else:
-        bytes_part = f"sends {_how_many(sent, ref['bytes'])} image bytes ({fmt_bytes(sent)}) than {against}{product}"
-        bytes_part += ": it costs downlink here" if sent > ref["bytes"] else ""
-    lost = ours.get("clear_pixels_lost_fraction")
-    lost_part = ("clear ground lost unknown (no truth)" if lost is None else
-                 "loses no clear ground" if lost == 0 else f"loses {fmt_fraction(lost)} of clear ground")
-    return f"{who} {bytes_part}, and {lost_part}."
-
-
-SAME_BYTES_FRACTION = 0.0005  # closer than this reads "0.0 %" in a percentage with one decimal: "about as many"
-
-
-def _how_many(sent: int, ref: int) -> str:
-    """``sent`` bytes against ``ref`` (both > 0, not equal) in words: "1.4x fewer", "3.1x MORE", or under a tenth
-    apart (where a ratio would read 1.0x), "2.0 % fewer", "4.0 % MORE"."""
-    more = sent > ref
-    ratio = sent / ref if more else ref / sent
-    if ratio < 1.1:
-        return f"{fmt_fraction(abs(sent - ref) / ref)} {'MORE' if more else 'fewer'}"
-    return f"{ratio:.1f}x {'MORE' if more else 'fewer'}"
 
 
 # --- the human-readable report ----------------------------------------------------------------------------------

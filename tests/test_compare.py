@@ -6,7 +6,7 @@ import re
 import shutil
 
 from app.cli import main
-from app.compare import Comparison, best_of
+from app.compare import Caveats, Comparison, best_of
 from tests.sweep_cases import made_sweep
 
 
@@ -76,6 +76,10 @@ def test_runs_unfit_to_compare_get_no_star(tmp_path, capsys):
     other = altered(b, tmp_path / "other", scenario="elsewhere", **{"bandwidth.downlinked_bytes": 1})
     rows = table_rows(Comparison.of([a, other]).table())
     assert starred(rows, "downlinked_bytes (lower)") == [] and starred(rows, "latency_p90_s (lower)") == [0]
+    backlog = altered(b, tmp_path / "backlog", **{"ledger.on_board": 3, "bandwidth.downlinked_bytes": 1})
+    caveats = Caveats.of([json.loads((run / "report.json").read_text()) for run in (a, backlog)])
+    assert caveats.differ == [("frames left on board", {0: 0, 1: 3})]
+    assert starred(table_rows(Comparison.of([a, backlog]).table()), "downlinked_bytes (lower)") == []
     assert main(["compare", str(a), str(partial), str(empty), str(other), "--json"]) == 0
     out, err = capsys.readouterr()
     warnings = json.loads(out)["warnings"]

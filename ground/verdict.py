@@ -1,0 +1,186 @@
+"""The report's opening verdict: one paragraph in plain words, with the same meaning in every run.
+
+Its first sentence (:func:`headline`) sets this run's image bytes against the best lossless alternative on the same
+finished frames (report.json ``comparison``, :mod:`ground.comparison`) and gives the share of clear ground it loses.
+A sentence follows only where the headline alone would mislead (:func:`caveats`):
+
+- frames that had not finished (still on board, lost, unverified) are in no row: the headline covers part of the
+  capture;
+- the link was not the constraint: nothing was left on board and bent-pipe would have fitted in the passes too, so
+  the bytes a pipeline saves (or spends) change how long the passes are busy, not what reaches the ground;
+- the same bytes spent on JPEG 2000 instead, scene by scene (``lossy_same_bytes``): what a codec alone would have
+  given, so a saving that is partly lossy compression is not read as the AI's;
+- a model's scores on real labelled tiles (its card), because the run's clear ground lost is against synthetic truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rundir.run_info import ModelValidation, StageEntry
+
+from .document import fmt_bytes, fmt_fraction
+
+# The rows the verdict sets this run against, by the comparison's ``pipeline`` names: the best lossless codec when
+# the comparison has it, else the smallest of the others that exist (all lossless, all on the same frames).
+VERDICT_REFERENCES = {"best_lossless": "the best lossless codec on one frame per scene",
+                      "encode_only": "lossless encoding alone",
+                      "bent_pipe_single": "single-frame bent-pipe", "bent_pipe": "bent-pipe"}
+CODEC_NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL", "zstd": "zstd", "png": "PNG",
+               "tiff": "TIFF"}
+SAME_BYTES_FRACTION = 0.0005  # closer than this reads "0.0 %" in a percentage with one decimal: "about as many"
+# Bent-pipe "fits" when it would have kept the passes busy at most this share of their time: half, a margin for
+# what the time-weighted estimate leaves out (a pass's rate changes with elevation under a link budget, and a
+# frame captured after the last pass of the run waits whatever its size).
+LINK_SLACK_FRACTION = 0.5
+
+
+def runs_model(stage: StageEntry, model_cards: Mapping[str, Any]) -> bool:
+    """Whether a stage, as telemetry/run.json records it, runs a trained model: run.json carries its model card
+    (``model_cards``), or its parameters name a model (:attr:`~rundir.run_info.StageEntry.uses_model`)."""
+    return stage.stage in model_cards or stage.uses_model
+
+
+def verdict(report: Mapping[str, Any], stages: Sequence[StageEntry],
+            model_cards: Mapping[str, ModelValidation] | None = None) -> str:
+    """The verdict that opens the report: :func:`headline`, then :func:`caveats`, as one paragraph.
+
+    ``report``: report.json's content so far (``comparison``, and where present ``ledger``, ``contacts``);
+    ``stages`` and ``model_cards``: telemetry/run.json's (:class:`rundir.run_info.RunInfo`)."""
+    head = headline(report["comparison"], stages, model_cards or {})
+    if head.startswith("No verdict"):
+        return head
+    return " ".join([head, *caveats(report, model_cards or {})])
+
+
+def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
+             model_cards: Mapping[str, ModelValidation]) -> str:
+    """One sentence: this run's image bytes (its products without their sidecars, as the comparison counts every
+    row) against the best lossless alternative in the comparison (``comp["rows"]``, by ``pipeline`` name:
+    ``best_lossless`` when present, else the smallest of ``encode_only``, ``bent_pipe_single``, ``bent_pipe``), as
+    a ratio, and the share of clear ground it loses; with a superres stage, the product's scale and cPSNR. Says
+    plainly when this run sends MORE. The reference is named by its ``codec`` (encode_only: the encode stage's
+    format). The pipeline is "On-board AI" when a stage runs a model (:func:`runs_model`)."""
+    rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
+    ours = rows.get("this_run") or {}
+    names = [s.stage for s in stages]
+    ai = any(runs_model(s, model_cards) for s in stages)
+    who = f"On-board {'AI' if ai else 'processing'} ({' > '.join(names) or 'no stages'})"
+    candidates = [n for n in VERDICT_REFERENCES if (rows.get(n) or {}).get("bytes") is not None]
+    if ours.get("bytes") is None or not candidates:
+        return (f"No verdict: no finished frame has on-board processing records (telemetry/processing.jsonl), so "
+                f"what {who[0].lower()}{who[1:]} sends cannot be set against a baseline.")
+    name = "best_lossless" if "best_lossless" in candidates else min(candidates, key=lambda n: rows[n]["bytes"])
+    ref, sent = rows[name], int(ours["bytes"])
+    codec = ref.get("codec") or (next((s.params.get("format") for s in stages if s.stage == "encode"), None)
+                                 if name == "encode_only" else None)
+    detail = f"{CODEC_NAMES.get(str(codec), codec)}, " if codec else ""
+    against = f"{VERDICT_REFERENCES[name]} ({detail}{fmt_bytes(ref['bytes'])})"
+    scale = next((s.params.get("scale") for s in stages if s.stage == "superres"), None)
+    product = (f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB)"
+               if scale and ours.get("cpsnr_db") is not None else "")
+    if ours.get("psnr_db") is not None:  # the other rows are lossless: a lossy run's saving is partly its codec's
+        product += f" in lossy products (PSNR {ours['psnr_db']:.1f} dB against the DN they were made from)"
+    if sent == 0:
+        bytes_part = f"sends nothing against {against}"
+    elif abs(sent - ref["bytes"]) < SAME_BYTES_FRACTION * ref["bytes"]:
+        about = "" if sent == ref["bytes"] else "about "
+        bytes_part = f"sends {about}as many image bytes ({fmt_bytes(sent)}) as {against}{product}"
+    else:
+        bytes_part = f"sends {_how_many(sent, ref['bytes'])} image bytes ({fmt_bytes(sent)}) than {against}{product}"
+        bytes_part += ": it costs downlink here" if sent > ref["bytes"] else ""
+    lost = ours.get("clear_pixels_lost_fraction")
+    lost_part = ("clear ground lost unknown (no truth)" if lost is None else
+                 "loses no clear ground" if lost == 0 else f"loses {fmt_fraction(lost)} of clear ground")
+    return f"{who} {bytes_part}, and {lost_part}."
+
+
+def _how_many(sent: int, ref: int) -> str:
+    """``sent`` bytes against ``ref`` (both > 0, not equal) in words: "1.4x fewer", "3.1x MORE", or under a tenth
+    apart (where a ratio would read 1.0x), "2.0 % fewer", "4.0 % MORE"."""
+    more = sent > ref
+    ratio = sent / ref if more else ref / sent
+    if ratio < 1.1:
+        return f"{fmt_fraction(abs(sent - ref) / ref)} {'MORE' if more else 'fewer'}"
+    return f"{ratio:.1f}x {'MORE' if more else 'fewer'}"
+
+
+def caveats(report: Mapping[str, Any], model_cards: Mapping[str, ModelValidation]) -> list[str]:
+    """The sentences that qualify the headline, in the module docstring's order; none where it needs none."""
+    comp, ledger = report["comparison"], report.get("ledger") or {}
+    rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
+    found = [unfinished(comp["frames"], ledger), link_slack(rows, ledger, report.get("contacts") or {}),
+             same_bytes(rows), *real_data(model_cards, rows.get("this_run") or {})]
+    return [s for s in found if s]
+
+
+def unfinished(frames: int, ledger: Mapping[str, Any]) -> str | None:
+    """When the comparison counts fewer than the ``frames`` captured (report.json ``ledger``): how many it leaves
+    out, and how many of those are still on board."""
+    captured, on_board = ledger.get("captured") or 0, ledger.get("on_board") or 0
+    if frames >= captured:
+        return None
+    board = f": {on_board} {'is' if on_board == 1 else 'are'} still on board" if on_board else ""
+    return (f"It counts only the {frames} of {captured} captured frames that finished; the other "
+            f"{captured - frames} are left out of every figure but the ledger's{board}.")
+
+
+def link_slack(rows: Mapping[str, Mapping[str, Any]], ledger: Mapping[str, Any],
+               contacts: Mapping[str, Any]) -> str | None:
+    """When the link was not the constraint: nothing was left on board (``ledger``), and bent-pipe's bytes (the
+    ``bent_pipe`` row) would have kept the passes busy at most :data:`LINK_SLACK_FRACTION` of their time, estimated
+    from the time-weighted usage of every window and the bytes this run sent in them (report.json ``contacts``).
+    Bent-pipe's estimate is left out when this run (``this_run``) sent at least as much."""
+    usage, sent = contacts.get("total_usage"), contacts.get("bytes_sent")
+    bent = (rows.get("bent_pipe") or {}).get("bytes")
+    if ledger.get("on_board") != 0 or not usage or not sent or not bent:
+        return None
+    needed = usage * bent / sent
+    if needed > LINK_SLACK_FRACTION:
+        return None
+    about = "" if needed < 0.0005 else "about "
+    bent_part = (f", and bent-pipe ({fmt_bytes(bent)}) would have needed {about}{_share(needed)} of it"
+                 if bent > ((rows.get("this_run") or {}).get("bytes") or 0) else "")
+    return (f"The link was not the constraint: the passes were busy {_share(usage)} of their time and left nothing "
+            f"on board{bent_part}, so here the pipeline's bytes change how long the passes are busy, not what "
+            "reaches the ground.")
+
+
+def _share(x: float) -> str:
+    """A fraction as a percentage with one decimal, or "under 0.1 %" for one that would read 0.0 %."""
+    return "under 0.1 %" if 0 < x < 0.0005 else fmt_fraction(x)
+
+
+def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """What the same bytes give in JPEG 2000 of every scene (the ``lossy_same_bytes`` row): its PSNR and SSIM
+    against the raw frames, and the clear ground it loses; None when there is nothing to learn from it (this run
+    lost no clear ground and the codestreams were lossless) or it was not measured."""
+    alt, ours = rows.get("lossy_same_bytes") or {}, rows.get("this_run") or {}
+    if not alt.get("bytes") or not ours.get("bytes"):
+        return None
+    psnr, alt_lost = alt.get("psnr_db"), alt.get("clear_pixels_lost_fraction")
+    if psnr is None and not ours.get("clear_pixels_lost_fraction"):
+        return None
+    quality = (f"pictures at PSNR {psnr:.1f} dB, SSIM {alt['ssim']:.4f}," if psnr is not None
+               else "lossless pictures")
+    lost = ("clear ground lost unknown" if alt_lost is None else
+            "no clear ground lost" if alt_lost == 0 else f"{fmt_fraction(alt_lost)} of clear ground lost")
+    return ("Spent on JPEG 2000 instead, scene by scene (none where this run sent none), the same bytes give "
+            f"{quality} with {lost}.")
+
+
+def real_data(model_cards: Mapping[str, ModelValidation], ours: Mapping[str, Any]) -> list[str]:
+    """For each model card the run carries (by stage): its pooled scores on real labelled tiles, beside this run's
+    cloud F1 against synthetic truth (the ``this_run`` row), or that the card has none."""
+    out = []
+    for stage, card in model_cards.items():
+        real = card.real_validation
+        synthetic = f", against {fmt_fraction(ours['cloud_f1'])} on this run's synthetic truth" \
+            if ours.get("cloud_f1") is not None else ""
+        out.append(f"The {stage} model ({card.model}) has no real-data validation in its card: its figures hold "
+                   "against synthetic truth alone." if real is None else
+                   f"On real labelled tiles the {stage} model ({card.model}) scores pixel F1 "
+                   f"{fmt_fraction(real.pooled.f1)} and false-positive rate {fmt_fraction(real.pooled.fpr)} "
+                   f"({real.tiles} tiles, its card){synthetic}: the clear ground lost holds in the synthetic world.")
+    return out

@@ -1,0 +1,188 @@
+"""The report's opening verdict (ground.verdict): its headline against the comparison's rows, and each caveat that
+follows it only where the headline alone would mislead."""
+
+from __future__ import annotations
+
+from ground.verdict import caveats, link_slack, real_data, same_bytes, unfinished, verdict
+from rundir.run_info import HeldoutScores, ModelValidation, RealScores, RealValidation, StageEntry
+
+UNVALIDATED = ModelValidation("mine", "1.0.0", "ab" * 32, HeldoutScores(0.95, 0.01, 40))
+VALIDATED = ModelValidation("cloud_bgrn_int8", "2.0.0", "caf4" * 16, HeldoutScores(0.9582, 0.0362, 120),
+                            RealValidation("shared/data/real_cloud_val: 9 tiles", 9,
+                                           RealScores(0.3799, 0.2345, 0.0105, 0.2427), 0.0362))
+
+
+def verdict_of(comp: dict, stages: list[StageEntry], model_cards: dict | None = None) -> str:
+    """The verdict of a report that holds nothing but ``comp``, its comparison."""
+    return verdict({"comparison": comp}, stages, model_cards)
+
+
+def rows(**sizes) -> dict:
+    """A comparison whose rows have these bytes (this_run losing 0.4 % of clear ground)."""
+    return {"frames": 3, "rows": [{"pipeline": name, "label": name, "bytes": size, "clear_pixels_lost_fraction":
+                                   0.004 if name == "this_run" else 0.0,
+                                   **({"codec": "jpegls"} if name == "best_lossless" else {})}
+                                  for name, size in sizes.items()]}
+
+
+def entries(*stages: dict) -> list[StageEntry]:
+    """Stages as telemetry/run.json gives them (``{"stage": name, **params}``), read as the ground reads them."""
+    return [StageEntry.parse(stage, "telemetry/run.json") for stage in stages]
+
+
+CLOUD_AI = entries({"stage": "cloud_filter", "method": "model", "model": "auto"}, {"stage": "encode", "format": "png"})
+
+
+def test_verdict_uses_the_best_lossless_codec_when_the_comparison_has_it():
+    text = verdict_of(rows(bent_pipe=4000, bent_pipe_single=500, encode_only=1500, best_lossless=930,
+                                      this_run=300), CLOUD_AI)
+    assert text == ("On-board AI (cloud_filter > encode) sends 3.1x fewer image bytes (300 B) than the best lossless codec on "
+                    "one frame per scene (JPEG-LS, 930 B), and loses 0.4 % of clear ground.")
+
+
+def test_verdict_falls_back_to_the_smallest_lossless_row_that_exists():
+    text = verdict_of(rows(bent_pipe=4000, encode_only=1500, this_run=300), CLOUD_AI)
+    assert text == ("On-board AI (cloud_filter > encode) sends 5.0x fewer image bytes (300 B) than lossless encoding alone "
+                    "(PNG, 1.50 kB), and loses 0.4 % of clear ground.")
+    single = verdict_of(rows(bent_pipe=4000, bent_pipe_single=1000, encode_only=1500, this_run=300),
+                                   CLOUD_AI)
+    assert "3.3x fewer image bytes (300 B) than single-frame bent-pipe (1.00 kB)" in single
+    unmeasured = verdict_of(rows(bent_pipe=4000, encode_only=1500, best_lossless=None, this_run=300),
+                                       CLOUD_AI)
+    assert "than lossless encoding alone (PNG, 1.50 kB)" in unmeasured  # a best_lossless row without bytes
+
+
+def test_verdict_says_plainly_when_the_pipeline_sends_more():
+    superres = entries({"stage": "superres", "method": "model", "model": "auto", "scale": 2},
+                       {"stage": "encode", "format": "png"})
+    comp = rows(bent_pipe=8000, best_lossless=1000, this_run=2200)
+    comp["rows"][-1]["cpsnr_db"] = 35.86
+    text = verdict_of(comp, superres)
+    assert text.startswith("On-board AI (superres > encode) sends 2.2x MORE image bytes (2.20 kB) than the best lossless "
+                           "codec on one frame per scene (JPEG-LS, 1.00 kB) for a x2 super-resolved product (cPSNR 35.9 dB): it costs "
+                           "downlink here")
+    spectral = entries({"stage": "cloud_filter", "method": "spectral", "model": "auto"},
+                       {"stage": "encode", "format": "png"})
+    assert verdict_of(rows(encode_only=1000, this_run=0), spectral) == (
+        "On-board processing (cloud_filter > encode) sends nothing against lossless encoding alone (PNG, 1.00 kB), "
+        "and loses 0.4 % of clear ground.")
+    assert verdict_of({"frames": 0, "rows": rows(bent_pipe=None, this_run=None)["rows"]},
+                                 CLOUD_AI).startswith("No verdict: no finished frame has on-board processing records")
+
+
+def test_verdict_gives_a_small_difference_in_percent_and_equal_bytes_as_equal():
+    """A ratio under 1.1 would read "1.0x fewer" (or MORE) whichever way it went: it is a percentage instead."""
+    close = verdict_of(rows(best_lossless=1000, this_run=980), CLOUD_AI)
+    assert "sends 2.0 % fewer image bytes (980 B) than the best lossless codec" in close
+    more = verdict_of(rows(best_lossless=1000, this_run=1040), CLOUD_AI)
+    assert "sends 4.0 % MORE image bytes (1.04 kB) than the best lossless codec on one frame per scene (JPEG-LS, " \
+           "1.00 kB): it costs downlink here" in more
+    encode = entries({"stage": "encode", "format": "jpegls"})
+    same = verdict_of(rows(best_lossless=1000, this_run=1000), encode)
+    assert same == ("On-board processing (encode) sends as many image bytes (1.00 kB) as the best lossless codec on "
+                    "one frame per scene (JPEG-LS, 1.00 kB), and loses 0.4 % of clear ground.")
+    hair = verdict_of(rows(best_lossless=100_000, this_run=100_040), CLOUD_AI)  # 0.04 %: "0.0 % MORE"
+    assert "sends about as many image bytes (100.04 kB) as the best lossless codec" in hair
+
+
+def test_verdict_says_when_the_products_are_lossy():
+    """The comparison's other rows are lossless: a run whose own products are lossy says so beside its saving."""
+    comp = rows(best_lossless=10_000, this_run=2_600)
+    comp["rows"][-1]["psnr_db"] = 58.34
+    assert "sends 3.8x fewer image bytes (2.60 kB) than the best lossless codec on one frame per scene (JPEG-LS, " \
+           "10.00 kB) in lossy products (PSNR 58.3 dB against the DN they were made from), and loses" in \
+           verdict_of(comp, CLOUD_AI)
+
+
+def test_on_board_ai_is_read_from_what_run_json_says_of_each_stage():
+    """A stage runs a model when run.json's stage names a ``model`` with no other ``method``, or run.json carries
+    its model card: a plugin's classifier counts, whatever its name; a spectral test or a classic fusion does not."""
+    comp = rows(encode_only=1000, this_run=300)
+    encode, triage = entries({"stage": "encode", "format": "png"},
+                             {"stage": "scene_triage", "model": "auto", "discard": "cloudy", "confidence": 0.8})
+    assert verdict_of(comp, [triage, encode]).startswith("On-board AI (scene_triage > encode) sends ")
+    [carded] = entries({"stage": "my_classifier", "labels": "clear,cloudy"})  # no model key; its card in run.json
+    assert verdict_of(comp, [carded, encode], {"my_classifier": UNVALIDATED}).startswith(
+        "On-board AI (my_classifier > encode)")
+    assert verdict_of(comp, [carded, encode]).startswith("On-board processing (my_classifier > encode)")
+    [classic] = entries({"stage": "superres", "method": "shift_and_add", "model": "auto", "scale": 2})
+    assert verdict_of(comp, [classic, encode]).startswith("On-board processing (superres > encode)")
+    assert verdict_of(comp, [encode]).startswith("On-board processing (encode)")
+
+
+def test_a_comparison_of_part_of_the_capture_says_how_much_is_left_out():
+    """A run that ends with frames on board compares only those that finished: the verdict says so, so that a
+    pipeline that delivered fewer frames is not read as one that sent fewer bytes for the same work."""
+    assert unfinished(12, {"captured": 27, "on_board": 15}) == (
+        "It counts only the 12 of 27 captured frames that finished; the other 15 are left out of every figure but the "
+        "ledger's: 15 are still on board.")
+    assert unfinished(26, {"captured": 27, "on_board": 1}).endswith(": 1 is still on board.")
+    assert unfinished(25, {"captured": 27, "on_board": 0}).endswith("but the ledger's.")  # lost on the way down
+    assert unfinished(27, {"captured": 27, "on_board": 0}) is None
+    text = verdict_of(rows(best_lossless=1000, this_run=300) | {"frames": 3}, CLOUD_AI)
+    assert "captured frames" not in text  # no ledger: nothing to say
+    full = verdict({"comparison": rows(best_lossless=1000, this_run=300), "ledger": {"captured": 5, "on_board": 2}},
+                   CLOUD_AI)
+    assert full.endswith("of clear ground. It counts only the 3 of 5 captured frames that finished; the other 2 are "
+                         "left out of every figure but the ledger's: 2 are still on board.")
+
+
+def test_a_link_with_room_for_bent_pipe_is_named_as_no_constraint():
+    """xband_acm's passes were busy 0.17 % of their time for 17.7 MB: bent-pipe's 47.2 MB needed about 0.44 %."""
+    by_name = {"bent_pipe": {"bytes": 47_190_000}}
+    contacts = {"total_usage": 0.001656, "bytes_sent": 17_698_633}
+    assert link_slack(by_name, {"on_board": 0}, contacts) == (
+        "The link was not the constraint: the passes were busy 0.2 % of their time and left nothing on board, and "
+        "bent-pipe (47.19 MB) would have needed about 0.4 % of it, so here the pipeline's bytes change how long the "
+        "passes are busy, not what reaches the ground.")
+    quiet = link_slack(by_name, {"on_board": 0}, {"total_usage": 0.0004, "bytes_sent": 17_698_633})
+    assert "busy under 0.1 % of their time" in quiet and "needed about 0.1 % of it" in quiet
+    assert "needed under 0.1 % of it" in link_slack(by_name, {"on_board": 0}, {"total_usage": 0.0001,
+                                                                                "bytes_sent": 17_698_633})
+    bent_pipe_run = by_name | {"this_run": {"bytes": 47_190_000}}
+    assert link_slack(bent_pipe_run, {"on_board": 0}, contacts).startswith(
+        "The link was not the constraint: the passes were busy 0.2 % of their time and left nothing on board, so here")
+    assert link_slack(by_name, {"on_board": 1}, contacts) is None  # something waited for a pass
+    assert link_slack(by_name, {"on_board": 0}, {"total_usage": 0.2, "bytes_sent": 17_698_633}) is None  # 53 %
+    assert link_slack(by_name, {"on_board": 0}, {"total_usage": None, "bytes_sent": None}) is None  # no contacts
+    assert link_slack({"bent_pipe": {"bytes": None}}, {"on_board": 0}, contacts) is None
+
+
+def test_the_same_bytes_in_jpeg2000_are_set_beside_a_run_that_loses_ground_or_quality():
+    """The issue's question: spent on compressing every scene, how good would the same bytes' pictures be?"""
+    lossy = {"bytes": 17_200_000, "psnr_db": 55.84, "ssim": 0.99771, "clear_pixels_lost_fraction": 0.0}
+    ours = {"bytes": 17_700_000, "clear_pixels_lost_fraction": 0.042}
+    assert same_bytes({"lossy_same_bytes": lossy, "this_run": ours}) == (
+        "Spent on JPEG 2000 instead, scene by scene (none where this run sent none), the same bytes give pictures at "
+        "PSNR 55.8 dB, SSIM 0.9977, with no clear ground lost.")
+    exact = {"bytes": 17_200_000, "psnr_db": None, "clear_pixels_lost_fraction": 0.0}
+    assert same_bytes({"lossy_same_bytes": exact, "this_run": ours}).endswith("give lossless pictures with no clear "
+                                                                             "ground lost.")
+    assert same_bytes({"lossy_same_bytes": exact, "this_run": ours | {"clear_pixels_lost_fraction": 0.0}}) is None
+    starved = lossy | {"clear_pixels_lost_fraction": 0.31}  # this run sent nothing of some scenes
+    assert same_bytes({"lossy_same_bytes": starved, "this_run": ours}).endswith("with 31.0 % of clear ground lost.")
+    assert same_bytes({"lossy_same_bytes": lossy, "this_run": ours | {"bytes": 0}}) is None
+    assert same_bytes({"this_run": ours}) is None
+
+
+def test_a_model_card_s_real_data_scores_stand_beside_the_synthetic_ones():
+    assert real_data({"cloud_filter": VALIDATED}, {"cloud_f1": 0.923}) == [
+        "On real labelled tiles the cloud_filter model (cloud_bgrn_int8) scores pixel F1 38.0 % and false-positive "
+        "rate 1.1 % (9 tiles, its card), against 92.3 % on this run's synthetic truth: the clear ground lost holds "
+        "in the synthetic world."]
+    assert real_data({"triage": UNVALIDATED}, {}) == [
+        "The triage model (mine) has no real-data validation in its card: its figures hold against synthetic truth "
+        "alone."]
+    assert real_data({}, {"cloud_f1": 0.9}) == []
+
+
+def test_caveats_follow_the_headline_in_order():
+    comp = rows(bent_pipe=47_000, best_lossless=24_000, this_run=17_000)
+    comp["rows"].append({"pipeline": "lossy_same_bytes", "bytes": 16_900, "psnr_db": 50.0, "ssim": 0.99,
+                         "clear_pixels_lost_fraction": 0.0})
+    report = {"comparison": comp, "ledger": {"captured": 4, "on_board": 0},
+              "contacts": {"total_usage": 0.01, "bytes_sent": 17_000}}
+    found = caveats(report, {"cloud_filter": VALIDATED})
+    assert [s.split()[0] for s in found] == ["It", "The", "Spent", "On"]
+    text = verdict(report, CLOUD_AI, {"cloud_filter": VALIDATED})
+    assert text == " ".join([text.split(". ")[0] + "."] + found)
