@@ -212,6 +212,22 @@ def test_superres_on_cloudy_bursts_without_a_cloud_filter_is_a_warning_at_its_st
     assert only_drift.endswith("clouds: spacecraft.camera.burst.frame_cloud_cover 0.05")
 
 
+def test_storage_that_cannot_hold_one_capture_is_refused_at_its_line(tmp_path):
+    """Every capture would be skipped as storage_full and the run would image nothing. The quickstart's capture
+    is a burst of 8 frames of 256 x 256 x 4 samples at 12 bits (3.15 MB); one frame alone, without superres."""
+    text = QUICKSTART.read_text().replace("capacity_mb: 2000", "capacity_mb: 3")
+    found, err = issues(write(tmp_path, text))
+    assert found == {("spacecraft.storage.capacity_mb", line_with(text, "capacity_mb: 3"))}
+    assert err.issues[0].expected == ("room for one capture's raw frames, at least 3.14573 MB (256 x 256 px x 4 bands "
+                                      "x 12 bit x 8 burst frames (superres))")
+    assert err.issues[0].found == "3 MB: every capture would be skipped"
+    single = ["pipeline=[{stage: cloud_filter}, {stage: encode, format: png}]"]
+    assert load_scenario(write(tmp_path, text), single).spacecraft.storage.capacity_mb == 3  # 0.39 MB a frame
+    found, _ = issues(QUICKSTART, [*single, "spacecraft.storage.capacity_mb=0.39"])
+    assert found == {("spacecraft.storage.capacity_mb", None)}
+    assert load_scenario(QUICKSTART, [*single, "spacecraft.storage.capacity_mb=0.394"]).warnings == ()
+
+
 def test_a_warning_on_a_set_value_names_the_set():
     override = "pipeline=[{stage: superres}, {stage: encode, format: png}]"
     [warning] = load_scenario(QUICKSTART, [override]).warnings

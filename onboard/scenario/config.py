@@ -95,6 +95,8 @@ class Scenario:
             for i, name in enumerate(names):
                 if names.index(name) != i:
                     out.append(issue_at(f"{key}[{i}].name", "a unique name", f"duplicate {name!r}"))
+        if hasattr(self, "spacecraft") and hasattr(self, "pipeline"):
+            out += self.storage_below_a_capture()
         if not all(hasattr(self, key) for key in ("satellites", "start_utc", "duration_h")):
             return out
         for i, sat in enumerate(self.satellites):
@@ -102,6 +104,20 @@ class Scenario:
             if refused is not None:
                 out.append(dataclasses.replace(refused, path=join(f"satellites[{i}]", refused.path)))
         return out
+
+    def storage_below_a_capture(self) -> list[ConfigIssue]:
+        """Mass memory that cannot hold one capture's raw frames (bit-packed; the burst's K with a ``superres``
+        stage): every capture would be skipped as storage_full and the run would image nothing."""
+        camera, capacity_mb = self.spacecraft.camera, self.spacecraft.storage.capacity_mb
+        superres = any(isinstance(item, dict) and item.get("stage") == "superres" for item in self.pipeline)
+        frames = camera.burst.frames if superres else 1
+        capture_mb = frames * camera.raw_bytes / 1e6
+        if capacity_mb >= capture_mb:
+            return []
+        what = (f"{camera.width_px} x {camera.height_px} px x {len(camera.bands)} bands x {camera.bit_depth} bit"
+                + (f" x {frames} burst frames (superres)" if superres else ""))
+        return [issue_at("spacecraft.storage.capacity_mb", f"room for one capture's raw frames, at least "
+                         f"{capture_mb:.6g} MB ({what})", f"{capacity_mb:g} MB: every capture would be skipped")]
 
     def warning_checks(self) -> list[ConfigIssue]:
         """Issues (at their YAML paths) that do not stop a run but should be said: stale TLE epochs, stations a link

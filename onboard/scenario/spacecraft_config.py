@@ -90,7 +90,8 @@ class ComputeConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class StorageConfig:
-    capacity_mb: float = spec(gt=0, doc="mass memory for frames and products, 1 MB = 1e6 bytes")
+    capacity_mb: float = spec(gt=0, doc="mass memory for frames and products, 1 MB = 1e6 bytes; at least one "
+                              "capture's raw frames")
     policy: Literal["drop_oldest", "drop_lowest_priority", "stop_imaging"] = spec("drop_oldest", doc="what to do when full")
 
 
