@@ -17,7 +17,7 @@ from rundir.errors import InputFileError, OrbitEdgeError
 from .compare import cmd_compare, compare_options
 from .figures import check_run_or_sweep_dir
 from .outputs import output_dir, output_file
-from .progress import ground_bar, simulation_bar, wanted
+from .progress import QUIET_HELP, ground_bar, simulation_bar, wanted
 from .run_setup import (bound_heap, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
                         unmake_run_dir, write_resolved as _write_resolved)
 from .summary import run_summary, summary_lines
@@ -35,7 +35,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help=SET_HELP)
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.add_argument("--format", choices=("md", "html"), default="md", help="human-readable report format")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress, warnings or summary)")
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     p.add_argument("--json", action="store_true", help="print the report summary as JSON on stdout (schema: "
                    "`python -m app.summary`)")
     p.add_argument("--workers", type=_workers, default=None, metavar="N",
@@ -171,7 +171,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _report_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", type=Path, help="run directory holding downlink/ (and telemetry/, truth/ if present)")
     p.add_argument("--format", choices=("md", "html"), default="md", help="human-readable report format")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     p.add_argument("--json", action="store_true", help="print the report summary as JSON on stdout")
 
 

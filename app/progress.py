@@ -16,6 +16,8 @@ from typing import Any
 from tqdm import tqdm
 
 TICK_S = 0.5
+# --quiet of run, report and sweep: what it leaves on the terminal (warnings stay in report.json / sweep.json)
+QUIET_HELP = "print nothing but errors, and the JSON that --json asks for (no progress, warnings or summary)"
 
 
 def wanted(quiet: bool) -> bool:

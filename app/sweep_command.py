@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .figures import FIGURES
 from .outputs import output_dir
-from .progress import sweep_bar, wanted
+from .progress import QUIET_HELP, sweep_bar, wanted
 
 if TYPE_CHECKING:
     from .sweep_results import ConfigSummary
@@ -58,7 +58,7 @@ def sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", action="store_true", help="validate and list the runs, then stop (with --json: as JSON, "
                    "one object per run)")
     p.add_argument("--format", choices=("md", "html"), default="md", help="sweep report format")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     p.add_argument("--json", action="store_true", help="print the sweep summary as JSON on stdout (schema: "
                    "`python -m app.summary`)")
 
