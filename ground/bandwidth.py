@@ -12,11 +12,12 @@ from .run_data import RunData
 
 
 def bandwidth_section(run: RunData) -> dict[str, Any]:
-    """report.json ``bandwidth``: metrics.bandwidth's figures, the cloud oracle's saving (None without a cloud
-    stage) and the definitions."""
+    """report.json ``bandwidth``: metrics.bandwidth's figures, the tile-selection savings of the cloud stage and of
+    its oracle (None without a cloud stage: :func:`ground.cloud.tile_selection_saved`) and the definitions."""
     on_board_bytes = metrics.on_board(run.ledger)["bytes"] if run.ledger is not None else None
     figures = metrics.bandwidth(run.delivered, run.reception.lines, run.captures, on_board_bytes, run.ledger)
-    figures["oracle_saved_fraction"] = cloud.oracle_saved_fraction(run)
+    tiles = cloud.tile_selection_saved(run)
+    figures["tile_selection_saved_fraction"], figures["oracle_saved_fraction"] = tiles["stage"], tiles["oracle"]
     return {**figures, "definitions": dict(metrics.BANDWIDTH_DEFINITIONS)}
 
 

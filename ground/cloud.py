@@ -196,13 +196,16 @@ def _model_masks(frames: Sequence[FrameEval], threshold: float) -> list[np.ndarr
     return [f.probability >= q for f in frames]
 
 
-def oracle_saved_fraction(run: Any) -> float | None:
-    """Tile-selection saving of the same policy fed the true cloud mask, over the finished frames with truth."""
+def tile_selection_saved(run: Any) -> dict[str, float | None]:
+    """The cloud_filter policy's tile-selection saving (:func:`policy_outcome`, bent-pipe bytes, before encoding)
+    over the finished frames with truth, acting on the stage's own mask at its threshold (``"stage"``) and on the
+    true cloud mask (``"oracle"``); both None without a cloud stage or a frame to score."""
     policy = cloud_policy(run.run_info)
     frames = load_frames(run) if policy else []
     if not frames:
-        return None
-    return _score_mask(frames, [f.truth_cloud for f in frames], policy)["tile_selection_saved_fraction"]
+        return {"stage": None, "oracle": None}
+    masks = {"stage": _model_masks(frames, float(policy["threshold"])), "oracle": [f.truth_cloud for f in frames]}
+    return {name: policy_outcome(frames, mask, policy)[0] for name, mask in masks.items()}
 
 
 def cloud_section(run: Any) -> dict[str, Any] | None:

@@ -49,6 +49,18 @@ def quickstart(tmp_path_factory, worker_id) -> tuple[Path, dict]:
     return out, json.loads((out / "report.json").read_text())
 
 
+def test_the_bandwidth_section_sets_tile_selection_beside_its_oracle_on_one_basis(quickstart):
+    """The bandwidth table's oracle saving is tile selection alone, before encoding: the stage's own tile-selection
+    saving stands beside it, the cloud section's figures both, and saved_fraction (the codec's saving added) apart."""
+    _, report = quickstart
+    bw, cloud = report["bandwidth"], report["cloud"]
+    assert bw["tile_selection_saved_fraction"] == cloud["tile_selection_saved_fraction"] is not None
+    assert bw["oracle_saved_fraction"] == cloud["oracle_saved_fraction"] is not None
+    assert bw["saved_fraction"] > bw["tile_selection_saved_fraction"]  # one x2 PNG product per burst of 8 frames
+    keys = list(bw["definitions"])
+    assert keys.index("oracle_saved_fraction") == keys.index("tile_selection_saved_fraction") + 1
+
+
 def test_quickstart_report_has_the_headline_keys(quickstart):
     _, report = quickstart
     for dotted in ("bandwidth.raw_bytes", "bandwidth.downlinked_bytes", "bandwidth.saved_fraction", "ledger.captured",
