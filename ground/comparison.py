@@ -1,5 +1,6 @@
 """The report's ``comparison``: this run's pipeline against simpler ones (bent-pipe of the whole burst and of one frame,
-encode only, the best lossless flight-class codec, lossy JPEG 2000 within this run's bytes, cloud filter then encode)
+encode only, the best lossless flight-class codec, lossy JPEG 2000 within this run's bytes, cloud filter then encode
+and cloud filter then the best lossless codec)
 on the same finished frames; last in report.json, first in report.md.
 
 Every row's ``saved_fraction`` is against one common baseline whatever the pipeline: ``bent_pipe_single``, one
@@ -10,14 +11,16 @@ The rows, by ``pipeline``: ``bent_pipe``, K raw frames per burst; ``bent_pipe_si
 common baseline; ``encode_only``, lossless in this run's format; ``best_lossless``, one frame per scene in JPEG-LS or
 JPEG 2000 lossless, whichever sent fewer bytes over the run, named in ``codec``; ``lossy_same_bytes``, one frame per
 scene in JPEG 2000 in at most the bytes this run sent for the scene (lossless where they allow it); ``cloud_filter``,
-its kept tiles, encoded (with that stage); ``this_run``, the delivered products. Every row counts image bytes:
+its kept tiles, encoded (with that stage), and ``cloud_filter_best_lossless``, one frame's kept tiles in JPEG-LS or
+JPEG 2000 lossless, whichever sent fewer (the filter's saving on top of the best codec's); ``this_run``, the
+delivered products. Every row counts image bytes:
 this run's products are counted without their sidecars (georeferencing, fill masks: ``sidecar_bytes``), which the
 simpler pipelines' on-board estimates do not have, so that the same pipeline gives the same bytes in both rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,9 +32,9 @@ from .document import Block, Image, Paragraph, Table, fmt_bytes, fmt_fraction
 from .run_data import RunData
 
 RD_PLOT = "plots/rate-distortion.png"  # drawn by ground.plots.write_plots from rate_distortion
-CODEC_NAMES = {"lossless_jpegls": "JPEG-LS", "lossless_jpeg2000": "JPEG 2000 (5/3)"}
-NOTE = ("the same finished frames for every row; bursts count K frames except bent_pipe_single, best_lossless and "
-        "lossy_same_bytes (one frame per scene); saved is against bent_pipe_single; the simpler pipelines' encoded "
+CODEC_NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000 (5/3)"}  # the lossless flight-class codecs estimated
+NOTE = ("the same finished frames for every row; bursts count K frames except bent_pipe_single, best_lossless, "
+        "lossy_same_bytes and cloud_filter_best_lossless (one frame per scene); saved is against bent_pipe_single; the simpler pipelines' encoded "
         "sizes are on-board estimates (for a burst, frame 0's size times K); every row counts image bytes alone: this run's "
         "products' sidecars (georeferencing, fill masks: sidecar_bytes, in the bandwidth section's figures) are left "
         "out, as the estimates have none")
@@ -87,25 +90,36 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                 "clear_pixels_lost_fraction": row_lost if records else None, "cloud_f1": row_f1, "psnr_db": None,
                 "ssim": None, "cpsnr_db": None, **extra}
 
-    lossless = {k: alternative(k) for k in CODEC_NAMES if alternative(k) is not None}
-    best = min(lossless, key=lossless.get) if lossless else None
     names = list(run.run_info.pipeline) if run.run_info else []
+    label, best_bytes, codec = _best_codec(alternative, "lossless_")
     rows = [row("bent_pipe", "bent-pipe (every raw frame of a burst)", burst, 0.0),
             row("bent_pipe_single", "bent-pipe, one raw frame per scene (baseline)", single, 0.0),
             row("encode_only", "encode only (lossless)", alternative("encode_only"), 0.0),
-            row("best_lossless", "best lossless flight-class codec, one frame per scene" +
-                (f": {CODEC_NAMES[best]}" if best else ""), lossless.get(best), 0.0, codec=CODEC_NAMES.get(best)),
+            row("best_lossless", "best lossless flight-class codec, one frame per scene" + label, best_bytes, 0.0,
+                codec=codec),
             row("lossy_same_bytes", "JPEG 2000 within this run's bytes, one frame per scene",
                 alternative("lossy_same_bytes"), _unsent_lost(records, clear, all_clear), psnr_db=lossy_alt["psnr_db"],
                 ssim=lossy_alt["ssim"], max_abs_error_dn=lossy_alt["max_abs_error_dn"])]
     if "cloud_filter" in names:
-        rows.append(row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), _filter_lost(cloud_report), f1))
+        filter_lost = _filter_lost(cloud_report)
+        label, kept_bytes, codec = _best_codec(alternative, "cloud_filter_")
+        rows += [row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), filter_lost, f1),
+                 row("cloud_filter_best_lossless", "cloud filter, then the best lossless flight-class codec, one "
+                     "frame per scene" + label, kept_bytes, filter_lost, f1, codec=codec)]
     sent, sidecar_bytes = _payload_and_sidecar_bytes(run, frame_ids)
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
                     psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim")))
     rows[-1]["cpsnr_db"] = cpsnr
     return {"frames": len(records), "rows": rows, "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes,
             "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows), "note": NOTE}
+
+
+def _best_codec(alternative: Callable[[str], int | None], prefix: str) -> tuple[str, int | None, str | None]:
+    """The label suffix (": JPEG-LS"), bytes and name of the codec of :data:`CODEC_NAMES` whose ``prefix`` estimate
+    (``alternative(prefix + codec)``, over the run) sent the fewest bytes; ``("", None, None)`` when none has one."""
+    sizes = {c: alternative(prefix + c) for c in CODEC_NAMES if alternative(prefix + c) is not None}
+    best = min(sizes, key=sizes.get) if sizes else None
+    return (f": {CODEC_NAMES[best]}" if best else ""), sizes.get(best), CODEC_NAMES.get(best)
 
 
 def _payload_and_sidecar_bytes(run: RunData, frame_ids: Sequence[str]) -> tuple[int, int]:

@@ -49,7 +49,7 @@ def test_every_alternative_is_the_real_codec_size_of_the_frame():
     assert sizes["encode_only"] == len(codec.encode(dn, "png", BIT_DEPTH, 6))
     assert sizes["lossless_jpegls"] == len(codec.encode(dn, "jpegls", BIT_DEPTH))
     assert sizes["lossless_jpeg2000"] == len(codec.encode(dn, "jpeg2000", BIT_DEPTH))
-    assert "cloud_filter" not in sizes  # no cloud filter ran
+    assert not {"cloud_filter", "cloud_filter_jpegls", "cloud_filter_jpeg2000"} & set(sizes)  # no cloud filter ran
     np.testing.assert_array_equal(evaluation_frame_dn(evaluation, BIT_DEPTH), dn)  # kept as its JPEG-LS
     assert evaluation[EVALUATION_RAW_KEY].size == sizes["lossless_jpegls"]
     # the lossless codecs beat bit packing on a smooth scene, and JPEG-LS beats PNG as published ratios say
@@ -96,6 +96,18 @@ def test_a_burst_counts_k_frames_and_a_cloud_filter_its_kept_tiles():
     assert sizes["encode_only"] == 8 * frame
     assert sizes["cloud_filter"] == 8 * sum(len(codec.encode(d, "zstd", BIT_DEPTH, 3)) for d in work.cloud_filter_kept)
     assert sizes["lossless_jpegls"] == len(codec.encode(dn, "jpegls", BIT_DEPTH))  # single frame: the common baseline
+    for name in ("jpegls", "jpeg2000"):  # the kept tiles of one frame through each lossless flight-class codec
+        assert sizes[f"cloud_filter_{name}"] == sum(len(codec.encode(d, name, BIT_DEPTH)) for d in work.cloud_filter_kept)
+    assert sizes["cloud_filter_jpegls"] < sizes["lossless_jpegls"]  # fewer pixels, fewer bytes
+
+
+def test_the_kept_tiles_in_this_runs_own_flight_codec_are_its_row_divided_by_k():
+    dn = scene_dn()
+    work = encoded_work(dn, "jpegls", k=4)
+    work.cloud_filter_kept = [dn[:32]]
+    sizes, _ = alternatives.estimates(work, CTX, "jpegls", 3)
+    assert sizes["cloud_filter"] == 4 * sizes["cloud_filter_jpegls"] == 4 * len(codec.encode(dn[:32], "jpegls",
+                                                                                           BIT_DEPTH))
 
 
 @pytest.mark.parametrize("bands,spectral_keys", [(("B", "G", "R", "NIR"), True), (("NIR",), False)])

@@ -105,6 +105,36 @@ def test_rows_against_one_raw_frame_per_scene_with_the_best_lossless_codec_named
     assert rows["encode_only"]["saved_fraction"] == pytest.approx(1 - 6000 / 2000)
 
 
+def test_the_cloud_filter_with_the_best_lossless_codec_is_its_own_row(tiny_run):
+    """The filter's saving on top of the best codec's: one frame's kept tiles in the smaller of JPEG-LS and JPEG
+    2000 over the run (not the best_lossless row's codec: each row picks its own), losing what the filter loses."""
+    path = tiny_run / "telemetry" / "processing.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for i, record in enumerate(records):
+        record["alternative_bytes"] = {"bent_pipe": 4000, "bent_pipe_single": 1000, "encode_only": 3000,
+                                       "lossless_jpegls": 700, "lossless_jpeg2000": 800, "lossy_same_bytes": 0,
+                                       "cloud_filter": 2400, "cloud_filter_jpegls": 500 + 100 * i,
+                                       "cloud_filter_jpeg2000": 520}
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run = load_run(tiny_run)
+    run.run_info = dataclasses.replace(run.run_info, pipeline=["cloud_filter", "encode"])
+    cloud = {"clear_pixels_lost_fraction": 0.05, "pixel": {"f1": 0.8}}
+    comp = comparison(run, {"cloud": cloud})
+    rows = {r["pipeline"]: r for r in comp["rows"]}
+    assert list(rows)[-3:] == ["cloud_filter", "cloud_filter_best_lossless", "this_run"]
+    kept = rows["cloud_filter_best_lossless"]
+    assert (kept["bytes"], kept["codec"]) == (1040, "JPEG 2000 (5/3)") and rows["best_lossless"]["codec"] == "JPEG-LS"
+    assert kept["label"] == "cloud filter, then the best lossless flight-class codec, one frame per scene: JPEG 2000 (5/3)"
+    assert (kept["clear_pixels_lost_fraction"], kept["cloud_f1"]) == (0.05, 0.8)
+    assert kept["saved_fraction"] == pytest.approx(1 - 1040 / 2000) and "cloud_filter_best_lossless" in comp["note"]
+    del records[1]["alternative_bytes"]["cloud_filter_jpegls"], records[1]["alternative_bytes"]["cloud_filter_jpeg2000"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))  # a record from before the estimate
+    older = load_run(tiny_run)
+    older.run_info = dataclasses.replace(older.run_info, pipeline=["cloud_filter", "encode"])
+    rows = {r["pipeline"]: r for r in comparison(older, {"cloud": cloud})["rows"]}
+    assert rows["cloud_filter_best_lossless"]["bytes"] is None and rows["cloud_filter_best_lossless"]["codec"] is None
+
+
 def test_jpeg2000_within_the_runs_bytes_loses_the_clear_ground_of_the_frames_it_cannot_send(tiny_run):
     # frame 0: this run sent nothing of it, so neither does JPEG 2000 within its bytes; the row loses frame 0's
     # clear ground (100 of the 400 clear pixels), not the share of frames (1 of 2)

@@ -34,13 +34,17 @@ def lossy_scoring(tile: Any, ctx: Any) -> dict[str, np.ndarray]:
     return out
 
 
+LOSSLESS_FLIGHT_CODECS = ("jpegls", "jpeg2000")  # the lossless rows' codecs, the scene's frame and the kept tiles
+
+
 def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int], dict[str, np.ndarray]]:
     """``(alternative_bytes, evaluation)`` of a processed capture ``work`` (a tile.Work, its tiles encoded):
 
     - ``bent_pipe``: its K frames bit-packed; ``bent_pipe_single``: one frame bit-packed, the common baseline of
       every run, burst or not;
     - ``encode_only``: K frames through the lossless ``fmt`` at ``level``; ``cloud_filter``: the tiles a cloud
-      filter kept, likewise (only with that stage);
+      filter kept, likewise (only with that stage), and ``cloud_filter_jpegls``, ``cloud_filter_jpeg2000``: one
+      frame's kept tiles through each lossless flight-class codec (what the filter would send with the best codec);
     - ``lossless_jpegls``, ``lossless_jpeg2000``: the single frame through each lossless flight-class codec, on
       the common baseline like ``bent_pipe_single`` (what a mission without on-board AI would send of the scene);
     - ``lossy_same_bytes``: the single frame in JPEG 2000 at no more than the bytes this run's pipeline sent for
@@ -59,15 +63,18 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
     def size(dn: np.ndarray, codec_fmt: str = fmt) -> int:
         return len(codec.encode(dn, codec_fmt, bit_depth, level if codec_fmt == fmt else 3))
 
-    jpeg2000, jpegls = (codec.encode(frame_dn, name, bit_depth) for name in ("jpeg2000", "jpegls"))
     # each lossless encoding of the frame made once (``level`` means nothing to JPEG-LS and JPEG 2000)
-    frame_sizes = {"jpeg2000": len(jpeg2000), "jpegls": len(jpegls)}
+    streams = {name: codec.encode(frame_dn, name, bit_depth) for name in LOSSLESS_FLIGHT_CODECS}
+    frame_sizes = {name: len(stream) for name, stream in streams.items()}
     if fmt not in frame_sizes:
         frame_sizes[fmt] = size(frame_dn)
     out = {"bent_pipe": k * raw, "bent_pipe_single": raw, "encode_only": k * frame_sizes[fmt],
-           "lossless_jpegls": frame_sizes["jpegls"], "lossless_jpeg2000": frame_sizes["jpeg2000"]}
-    if work.cloud_filter_kept is not None:
-        out["cloud_filter"] = k * sum(size(dn) for dn in work.cloud_filter_kept)
+           **{f"lossless_{name}": frame_sizes[name] for name in LOSSLESS_FLIGHT_CODECS}}
+    if work.cloud_filter_kept is not None:  # one frame's kept tiles, each format encoded once
+        kept = {name: sum(size(dn, name) for dn in work.cloud_filter_kept) for name in {fmt, *LOSSLESS_FLIGHT_CODECS}}
+        out["cloud_filter"] = k * kept[fmt]
+        out.update({f"cloud_filter_{name}": kept[name] for name in LOSSLESS_FLIGHT_CODECS})
+    jpeg2000, jpegls = streams["jpeg2000"], streams["jpegls"]
     budget = sum(len(t.payload) for t in work.tiles)
     lossy = flight_codecs.jpeg2000_at_bytes(frame_dn, bit_depth, budget, lossless=jpeg2000)
     sent = lossy if len(lossy) <= budget else b""
