@@ -104,7 +104,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
         filter_lost = _filter_lost(cloud_report)
         label, kept_bytes, codec = _best_codec(alternative, "cloud_filter_")
         rows += [row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), filter_lost, f1),
-                 row("cloud_filter_best_lossless", "cloud filter, then the best lossless flight-class codec, one "
+                 row("cloud_filter_best_lossless", "cloud filter, then the best lossless codec, one "
                      "frame per scene" + label, kept_bytes, filter_lost, f1, codec=codec)]
     sent, sidecar_bytes = _payload_and_sidecar_bytes(run, frame_ids)
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,

@@ -124,7 +124,7 @@ def test_the_cloud_filter_with_the_best_lossless_codec_is_its_own_row(tiny_run):
     assert list(rows)[-3:] == ["cloud_filter", "cloud_filter_best_lossless", "this_run"]
     kept = rows["cloud_filter_best_lossless"]
     assert (kept["bytes"], kept["codec"]) == (1040, "JPEG 2000 (5/3)") and rows["best_lossless"]["codec"] == "JPEG-LS"
-    assert kept["label"] == "cloud filter, then the best lossless flight-class codec, one frame per scene: JPEG 2000 (5/3)"
+    assert kept["label"] == "cloud filter, then the best lossless codec, one frame per scene: JPEG 2000 (5/3)"
     assert (kept["clear_pixels_lost_fraction"], kept["cloud_f1"]) == (0.05, 0.8)
     assert kept["saved_fraction"] == pytest.approx(1 - 1040 / 2000) and "cloud_filter_best_lossless" in comp["note"]
     del records[1]["alternative_bytes"]["cloud_filter_jpegls"], records[1]["alternative_bytes"]["cloud_filter_jpeg2000"]
