@@ -37,9 +37,11 @@ def link_passes(run: RunData) -> list[dict[str, Any]] | None:
     ``bad_line`` anomaly of the run and left out): its record less the samples' detail, plus ``vs_constant`` (bytes
     sent / the constant-rate model's, None over 0), the top rate and elevation of its samples, seconds per MODCOD
     (``modcod_s``, "down" while none closes) and ``samples`` as (t_s, elevation_deg, rate_mbps) rows for the
-    plot."""
+    plot. Its ``max_elevation_deg`` is its contact window's (telemetry/contacts.jsonl, the culmination the pass
+    prediction found, which the samples, taken where the rate changes, can miss), the samples' highest without one."""
     if run.link is None:
         return None
+    culmination = {(c.satellite, c.station, c.aos_t_s): c.max_elevation_deg for c in run.contacts or ()}
     out = []
     for record in run.link:
         samples = record.samples
@@ -52,7 +54,8 @@ def link_passes(run: RunData) -> list[dict[str, Any]] | None:
         out.append({**{k: v for k, v in record.to_json().items() if k != "samples"},
                     "vs_constant": record.bytes_sent / constant if constant else None,
                     "peak_rate_mbps": max((s.rate_mbps for s in samples), default=None),
-                    "max_elevation_deg": max((s.elevation_deg for s in samples), default=None),
+                    "max_elevation_deg": culmination.get((record.satellite, record.station, record.aos_t_s),
+                                                         max((s.elevation_deg for s in samples), default=None)),
                     "modcod_s": modcod_s,
                     "samples": [[s.t_s, s.elevation_deg, s.rate_mbps] for s in samples]})
     return out

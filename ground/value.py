@@ -153,13 +153,19 @@ def _fixed(x: float | None, decimals: int = 4) -> str:
     return "n/a" if x is None else f"{x:.{decimals}f}"
 
 
+def _whole(x: float | None) -> str:
+    """A value (priority x pixels, whole or fractional) to the nearest whole, with thousands separated (n/a for
+    None), so that the estimate and the oracle read alike."""
+    return "n/a" if x is None else f"{round(x):,}"
+
+
 def value_blocks(section: Mapping[str, Any]) -> list[Block]:
     """report.md/html blocks: the totals against the oracle, then value per byte per contact."""
     blocks: list[Block] = [Heading(2, "Value delivered"), Paragraph(
         f"Downlink order: {section['order']}. Value = target priority x clear pixels (camera grid); the spacecraft's "
         "estimate uses its cloud mask, the oracle the true clear pixels of the same delivered products.")]
     blocks.append(Table(("figure", "on-board estimate", "oracle (true clear pixels)"), (
-        ("value delivered", fmt_value(section["value"]), fmt_value(section["oracle_value"])),
+        ("value delivered", _whole(section["value"]), _whole(section["oracle_value"])),
         ("value per byte", _fixed(section["value_per_byte"]), _fixed(section["oracle_value_per_byte"])),
     )))
     blocks.append(Paragraph(

@@ -88,6 +88,19 @@ def test_each_pass_against_the_constant_rate_model(tiny_run):
     assert blocks[-1] == Image("rate and elevation over each pass", "plots/pass-link.png")
 
 
+def test_a_pass_s_max_elevation_is_its_contact_window_s_culmination(tiny_run):
+    """The link samples fall where the rate changes and can miss the culmination: the link table gives the
+    contact window's highest elevation, the same figure as the contacts table."""
+    log = _link_telemetry(tiny_run, None)
+    contacts = tiny_run / "telemetry" / "contacts.jsonl"
+    contacts.write_text(contacts.read_text() + json.dumps(log.contact_record().to_json()) + "\n")
+    section = contacts_section(load_run(tiny_run))
+    [one] = section["link"]["passes"]
+    [window] = [w for w in section["windows"] if (w["station"], w["aos_t_s"]) == ("svalbard", one["aos_t_s"])]
+    assert one["max_elevation_deg"] == window["max_elevation_deg"] == round(log.max_elevation_deg, 3)
+    assert max(sample[1] for sample in one["samples"]) <= one["max_elevation_deg"]
+
+
 def test_the_report_draws_rate_and_elevation_over_each_pass(tiny_run):
     _link_telemetry(tiny_run, None)
     report, _ = write_report(tiny_run)

@@ -159,12 +159,13 @@ def test_report_shows_the_section_and_an_old_run_has_none(slow_link, tmp_path):
 def test_value_densities_are_printed_alike_in_every_row():
     contact = {"satellite": "sat-1", "station": "svalbard", "aos_utc": "2026-06-21 08:14:37Z", "products": 48,
                "downlinked_bytes": 2_450_000, "value_per_byte": 0.07817, "oracle_value_per_byte": None}
-    section = {"order": "priority", "value": 676559, "oracle_value": 649428, "value_per_byte": 0.064829,
+    section = {"order": "priority", "value": 676559, "oracle_value": 649427.6, "value_per_byte": 0.064829,
                "oracle_value_per_byte": 0.06, "products": 188, "downlinked_bytes": 10_440_000,
                "saved_fraction": 0.779, "oracle_ratio": 0.959898, "contacts": [contact]}
     text = to_markdown(value_blocks(section))
     assert "| value per byte | 0.0648 | 0.0600 |" in text and "Oracle / estimate: 0.960 " in text
     assert "| 0.0782 | n/a |" in text
+    assert "| value delivered | 676,559 | 649,428 |" in text  # a whole estimate and a fractional oracle alike
 
 
 def test_an_unknown_order_is_refused_with_its_path(capsys):
