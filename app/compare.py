@@ -2,8 +2,10 @@
 :mod:`app.figures`), the best of each row marked, or the runs' summaries as JSON.
 
 A star says one run did better than another on the same work. A run that was interrupted or captured nothing gets
-none, and when the others differ in scenario, start, duration, frames captured or frames left on board, totals
-(bytes, frames, Wh, busy time: :attr:`app.figures.Figure.total`) get none; a warning on stderr (and in ``--json``) says which and why.
+none; when the others differ in scenario, start, duration or frames captured, totals (bytes, frames, Wh, busy
+time: :attr:`app.figures.Figure.total`) get none, and when they leave different numbers of frames on board, the
+figures measured on the frames each finished (:attr:`app.figures.Figure.finished_only`) get none; a warning on
+stderr (and in ``--json``) says which and why.
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ SAME_WORK = {  # what runs must share for their totals to compare: label, how re
     "start": lambda r: r.get("start_utc"),
     "duration_s": lambda r: r.get("duration_s"),
     "frames captured": lambda r: (r.get("ledger") or {}).get("captured"),
-    # a run that ends with frames waiting for a pass counts fewer bytes for less work, not for the same work cheaper
-    "frames left on board": lambda r: (r.get("ledger") or {}).get("on_board"),
 }
 
 
@@ -45,10 +45,12 @@ def best_of(name: str, values: list[float | None]) -> set[int]:
 @dataclass(frozen=True)
 class Caveats:
     """Why some stars are withheld: ``unfit`` runs (index: why) get none; ``differ`` lists what the other runs
-    differ in (label and ``{index: value}``), which withholds the stars of totals."""
+    differ in (label and ``{index: value}``), which withholds the stars of totals; ``backlog``, the frames each
+    leaves on board where they differ (``{index: frames}``), those of figures on the frames each finished."""
 
     unfit: dict[int, str]
     differ: list[tuple[str, dict[int, Any]]]
+    backlog: dict[int, Any]
 
     @classmethod
     def of(cls, reports: list[Mapping[str, Any]]) -> Caveats:
@@ -61,11 +63,13 @@ class Caveats:
         fit = {j: r for j, r in enumerate(reports) if j not in unfit}
         differ = [(label, {j: get(r) for j, r in fit.items()}) for label, get in SAME_WORK.items()
                   if len({json.dumps(get(r)) for r in fit.values()}) > 1]
-        return cls(unfit, differ)
+        on_board = {j: (r.get("ledger") or {}).get("on_board") for j, r in fit.items()}
+        return cls(unfit, differ, on_board if len(set(on_board.values())) > 1 else {})
 
     def starred(self, name: str, values: list[float | None]) -> set[int]:
         """The runs whose value of figure ``name`` gets a star: :func:`best_of` among those fit to compare."""
-        if FIGURES[name].total and self.differ:
+        figure = FIGURES[name]
+        if (figure.total and self.differ) or (figure.finished_only and self.backlog):
             return set()
         return best_of(name, [None if j in self.unfit else v for j, v in enumerate(values)])
 
@@ -77,6 +81,11 @@ class Caveats:
             what = ", ".join(f"{label} (" + ", ".join(f"{heads[j]}={v}" for j, v in values.items()) + ")"
                              for label, values in self.differ)
             lines.append(f"the runs differ in {what}: totals ({totals}) are not starred")
+        if self.backlog:
+            measured = ", ".join(f.name for f in FIGURES.values() if f.finished_only)
+            left = ", ".join(f"{heads[j]}={v}" for j, v in self.backlog.items())
+            lines.append(f"the runs leave different numbers of frames on board ({left}): figures measured on the "
+                         f"frames each finished ({measured}) are not starred")
         return lines
 
 

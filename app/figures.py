@@ -36,6 +36,9 @@ class Figure:
     total: bool = False
     """A total over the run (bytes, frames, Wh, s): it grows with the captures, so runs compare on it only when they
     captured the same frames of the same scenario over the same time."""
+    finished_only: bool = False
+    """Measured on the frames the pipeline finished (delivered or dropped on purpose) or their products alone, so
+    runs compare on it only when they leave the same number of frames on board: else it covers other frames."""
 
 
 def _at(data: Any, *keys: Any) -> Any:
@@ -93,35 +96,40 @@ def _compute_busy_s(report: Report, info: RunInfo | None) -> float | None:
 FIGURES = {f.name: f for f in (
     Figure("saved_fraction", "fraction", "higher", "bytes saved against bent-pipe of everything captured (a burst "
            "counts its K frames): the report's bandwidth.saved_fraction",
-           lambda r, i: _at(r, "bandwidth", "saved_fraction")),
+           lambda r, i: _at(r, "bandwidth", "saved_fraction"), finished_only=True),
     Figure("saved_vs_single_frame_fraction", "fraction", "higher", "bytes saved against one raw frame per scene (the "
            "report's comparison baseline, the same for every pipeline; its this_run row's saved_fraction)",
-           lambda r, i: this_run(r, "saved_fraction")),
+           lambda r, i: this_run(r, "saved_fraction"), finished_only=True),
     Figure("oracle_saved_vs_single_frame_fraction", "fraction", "higher", "saved_vs_single_frame_fraction with the "
            "true cloud mask instead of the model (same tile policy; this run's bytes per kept tile): the oracle's "
-           "point beside the Pareto front, a reference, not a bound", oracle_saved_vs_single_frame_fraction),
+           "point beside the Pareto front, a reference, not a bound", oracle_saved_vs_single_frame_fraction,
+           finished_only=True),
     Figure("downlinked_bytes", "B", "lower", "bytes of the verified products",
-           lambda r, i: _at(r, "bandwidth", "downlinked_bytes"), total=True),
+           lambda r, i: _at(r, "bandwidth", "downlinked_bytes"), total=True, finished_only=True),
     Figure("clear_pixels_lost_fraction", "fraction", "lower", "truly clear pixels that never reach the ground "
-           "(0 without a cloud_filter stage)", lambda r, i: this_run(r, "clear_pixels_lost_fraction")),
+           "(0 without a cloud_filter stage)", lambda r, i: this_run(r, "clear_pixels_lost_fraction"),
+           finished_only=True),
     Figure("oracle_clear_pixels_lost_fraction", "fraction", "lower", "clear pixels the same tile policy loses fed "
-           "the true cloud mask", lambda r, i: _at(r, "cloud", "oracle", "clear_pixels_lost_fraction")),
+           "the true cloud mask", lambda r, i: _at(r, "cloud", "oracle", "clear_pixels_lost_fraction"),
+           finished_only=True),
     Figure("cloud_f1", "fraction", "higher", "per-pixel F1 of the cloud mask against truth",
-           lambda r, i: _at(r, "cloud", "pixel", "f1")),
-    Figure("cpsnr_db", "dB", "higher", "cPSNR of the super-resolved product (PROBA-V sense)", _cpsnr_db),
+           lambda r, i: _at(r, "cloud", "pixel", "f1"), finished_only=True),
+    Figure("cpsnr_db", "dB", "higher", "cPSNR of the super-resolved product (PROBA-V sense)", _cpsnr_db,
+           finished_only=True),
     Figure("latency_p90_s", "s", "lower", "90th percentile of capture-to-ground time of the delivered products",
-           lambda r, i: _at(r, "latency_s", "p90")),
+           lambda r, i: _at(r, "latency_s", "p90"), finished_only=True),
     Figure("frames_delivered", "frames", "higher", "captured frames with a product on the ground",
            lambda r, i: _at(r, "ledger", "delivered"), total=True),
     Figure("on_board_bytes", "B", "lower", "bytes still on board at the end", lambda r, i: _at(r, "on_board", "bytes"),
            total=True),
     Figure("energy_wh", "Wh", "lower", "energy drawn by every load (bus, camera, computer, radio), all satellites",
            energy_wh, total=True),
-    Figure("energy_per_mb_wh", "Wh/MB", "lower", "energy_wh per delivered MB (10^6 bytes)", energy_per_mb_wh),
+    Figure("energy_per_mb_wh", "Wh/MB", "lower", "energy_wh per delivered MB (10^6 bytes)", energy_per_mb_wh,
+           finished_only=True),
     Figure("compute_busy_s", "s", "lower", "simulated time the on-board computers were busy", _compute_busy_s,
            total=True),
     Figure("value_per_byte", "clear px/B", "higher", "target priority x clear pixels delivered per byte (report "
-           "value.value_per_byte)", lambda r, i: _at(r, "value", "value_per_byte")),
+           "value.value_per_byte)", lambda r, i: _at(r, "value", "value_per_byte"), finished_only=True),
 )}
 """Every figure by name, in the order tables show them."""
 
