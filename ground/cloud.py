@@ -199,13 +199,17 @@ def _model_masks(frames: Sequence[FrameEval], threshold: float) -> list[np.ndarr
 def tile_selection_saved(run: Any) -> dict[str, float | None]:
     """The cloud_filter policy's tile-selection saving (:func:`policy_outcome`, bent-pipe bytes, before encoding)
     over the finished frames with truth, acting on the stage's own mask at its threshold (``"stage"``) and on the
-    true cloud mask (``"oracle"``); both None without a cloud stage or a frame to score."""
-    policy = cloud_policy(run.run_info)
-    frames = load_frames(run) if policy else []
-    if not frames:
-        return {"stage": None, "oracle": None}
-    masks = {"stage": _model_masks(frames, float(policy["threshold"])), "oracle": [f.truth_cloud for f in frames]}
-    return {name: policy_outcome(frames, mask, policy)[0] for name, mask in masks.items()}
+    true cloud mask (``"oracle"``); both None without a cloud stage or a frame to score. For a burst the stage's
+    is an estimate: it acts on frame 0's map (the one ``evaluation/`` keeps), where the stage drops a tile only when
+    it is cloudy in every frame. Worked out once, kept in ``run.derived``."""
+    if "tile_selection_saved" not in run.derived:
+        policy = cloud_policy(run.run_info)
+        frames = load_frames(run) if policy else []
+        masks = {"stage": _model_masks(frames, float(policy["threshold"])) if frames else [],
+                 "oracle": [f.truth_cloud for f in frames]}
+        run.derived["tile_selection_saved"] = {name: policy_outcome(frames, mask, policy)[0] if frames else None
+                                               for name, mask in masks.items()}
+    return run.derived["tile_selection_saved"]
 
 
 def cloud_section(run: Any) -> dict[str, Any] | None:

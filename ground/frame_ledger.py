@@ -13,13 +13,15 @@ from .run_data import RunData
 
 
 def ledger_section(run: RunData) -> dict[str, Any]:
-    """report.json ``ledger``: the frame (and product) counts; all None but ``captured`` without ledger telemetry.
-    With ``warnings`` when frames lost data on board or their products failed the ground's checks
+    """report.json ``ledger``: the frame (and product) counts, and the planned captures never taken by reason
+    (``captures_skipped``, from telemetry/run.json); all None but ``captured`` without ledger telemetry. With
+    ``warnings`` when frames lost data on board or their products failed the ground's checks
     (:func:`ledger_warnings`)."""
     if run.ledger is None:
         return {"captured": len(run.captures) if run.captures is not None else None, "delivered": None,
                 "dropped": None, "on_board": None, "dropped_by_reason": None, "balanced": None}
-    out = metrics.ledger_summary(run.ledger, run.captures, run.delivered)
+    out = {**metrics.ledger_summary(run.ledger, run.captures, run.delivered),
+           "captures_skipped": dict(sorted(_planned_and_skipped(run)[1].items()))}
     warnings = ledger_warnings(out) + ([nothing_captured(run)] if out["captured"] == 0 else skipped_captures(run))
     return {**out, "warnings": warnings} if warnings else out
 

@@ -73,7 +73,9 @@ BANDWIDTH_DEFINITIONS = {
                       "raw_bytes_delivered",
     "tile_selection_saved_fraction": "with a cloud_filter stage: 1 - bent-pipe bytes of the tiles its policy keeps "
                                      "acting on its own mask / bent-pipe bytes of the finished frames with truth: "
-                                     "tile selection alone, before encoding (saved_fraction adds the codec's saving)",
+                                     "tile selection alone, before encoding (saved_fraction adds the codec's saving); "
+                                     "for bursts, as it would act on frame 0's mask (the stage drops a tile cloudy "
+                                     "in every frame)",
     "oracle_saved_fraction": "with a cloud_filter stage: the same when the policy is fed the true cloud mask: set it "
                              "beside tile_selection_saved_fraction, its basis, not saved_fraction",
     "raw_bytes_lost": "bent-pipe bytes of the frames whose data did not reach the ground as sent: a product lost on "

@@ -4,12 +4,12 @@ Its first sentence (:func:`headline`) sets this run's image bytes against the be
 finished frames (report.json ``comparison``, :mod:`ground.comparison`) and gives the share of clear ground it loses.
 A sentence follows only where the headline alone would mislead (:func:`caveats`):
 
-- frames that had not finished (still on board, lost, unverified) are in no row: the headline covers part of the
-  capture;
+- frames that had not finished (still on board, lost, unverified) are in no row of the comparison: the headline
+  covers part of the capture;
 - the link was not the constraint: nothing was left on board and bent-pipe would have fitted in the passes too, so
   the bytes a pipeline saves (or spends) change how long the passes are busy, not what reaches the ground;
-- the same bytes spent on JPEG 2000 instead, scene by scene (``lossy_same_bytes``): what a codec alone would have
-  given, so a saving that is partly lossy compression is not read as the AI's;
+- JPEG 2000 instead, scene by scene within the bytes this run sent (``lossy_same_bytes``): what a codec alone
+  would have given, so a saving that is partly lossy compression is not read as the AI's;
 - a model's scores on real labelled tiles (its card), because the run's clear ground lost is against synthetic truth.
 """
 
@@ -117,24 +117,34 @@ def caveats(report: Mapping[str, Any], model_cards: Mapping[str, ModelValidation
 
 def unfinished(frames: int, ledger: Mapping[str, Any]) -> str | None:
     """When the comparison counts fewer than the ``frames`` captured (report.json ``ledger``): how many it leaves
-    out, and how many of those are still on board."""
-    captured, on_board = ledger.get("captured") or 0, ledger.get("on_board") or 0
+    out, and why, as far as the ledger says: still on board, lost on board (the reasons of the drops and losses
+    no stage decided), products that failed the ground's checks."""
+    captured = ledger.get("captured") or 0
     if frames >= captured:
         return None
-    board = f": {on_board} {'is' if on_board == 1 else 'are'} still on board" if on_board else ""
+    on_board, failed = ledger.get("on_board") or 0, ledger.get("frames_unverified") or 0
+    lost = captured - frames - on_board - failed  # dropped or lost on board, or never processed
+    decided = {reason for by_stage in (ledger.get("products_decided_by_stage") or {}).values() for reason in by_stage}
+    reasons = sorted(set(ledger.get("products_lost_by_reason") or {})
+                     | {r for r in ledger.get("dropped_by_reason") or {} if r not in decided})
+    why = [f"{on_board} still on board"] if on_board else []
+    why += [f"{lost} lost on board" + (f" ({', '.join(reasons)})" if reasons else "")] if lost > 0 else []
+    why += [f"{failed} that failed the ground's checks"] if failed else []
     return (f"It counts only the {frames} of {captured} captured frames that finished; the other "
-            f"{captured - frames} are left out of every figure but the ledger's{board}.")
+            f"{captured - frames} are in no row of the comparison" + (f": {', '.join(why)}." if why else "."))
 
 
 def link_slack(rows: Mapping[str, Mapping[str, Any]], ledger: Mapping[str, Any],
                contacts: Mapping[str, Any]) -> str | None:
-    """When the link was not the constraint: nothing was left on board (``ledger``), and bent-pipe's bytes (the
+    """When the link was not the constraint: nothing was left on board or lost to full storage (``ledger``: no
+    frame lost on board, no capture skipped for storage_full), and bent-pipe's bytes (the
     ``bent_pipe`` row) would have kept the passes busy at most :data:`LINK_SLACK_FRACTION` of their time, estimated
     from the time-weighted usage of every window and the bytes this run sent in them (report.json ``contacts``).
     Bent-pipe's estimate is left out when this run (``this_run``) sent at least as much."""
     usage, sent = contacts.get("total_usage"), contacts.get("bytes_sent")
     bent = (rows.get("bent_pipe") or {}).get("bytes")
-    if ledger.get("on_board") != 0 or not usage or not sent or not bent:
+    full = ledger.get("frames_lost") or (ledger.get("captures_skipped") or {}).get("storage_full")
+    if ledger.get("on_board") != 0 or full or not usage or not sent or not bent:
         return None
     needed = usage * bent / sent
     if needed > LINK_SLACK_FRACTION:
@@ -153,9 +163,9 @@ def _share(x: float) -> str:
 
 
 def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """What the same bytes give in JPEG 2000 of every scene (the ``lossy_same_bytes`` row): its PSNR and SSIM
-    against the raw frames, and the clear ground it loses; None when there is nothing to learn from it (this run
-    lost no clear ground and the codestreams were lossless) or it was not measured."""
+    """What JPEG 2000 gives scene by scene within the bytes this run sent (the ``lossy_same_bytes`` row): its PSNR
+    and SSIM against the raw frames, and the clear ground it loses; None when there is nothing to learn from it
+    (this run lost no clear ground and the codestreams were lossless) or it was not measured."""
     alt, ours = rows.get("lossy_same_bytes") or {}, rows.get("this_run") or {}
     if not alt.get("bytes") or not ours.get("bytes"):
         return None
@@ -165,19 +175,19 @@ def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
     quality = (f"pictures at PSNR {psnr:.1f} dB, SSIM {alt['ssim']:.4f}," if psnr is not None
                else "lossless pictures")
     lost = ("clear ground lost unknown" if alt_lost is None else
-            "no clear ground lost" if alt_lost == 0 else f"{fmt_fraction(alt_lost)} of clear ground lost")
-    return ("Spent on JPEG 2000 instead, scene by scene (none where this run sent none), the same bytes give "
+            "no clear ground lost" if alt_lost == 0 else f"{_share(alt_lost)} of clear ground lost")
+    return ("JPEG 2000 instead, scene by scene within the bytes this run sent (none where it sent none), gives "
             f"{quality} with {lost}.")
 
 
 def real_data(model_cards: Mapping[str, ModelValidation], ours: Mapping[str, Any]) -> list[str]:
     """For each model card the run carries (by stage): its pooled scores on real labelled tiles, beside this run's
-    cloud F1 against synthetic truth (the ``this_run`` row), or that the card has none."""
+    cloud F1 against synthetic truth (the ``this_run`` row) for the cloud_filter's, or that the card has none."""
     out = []
     for stage, card in model_cards.items():
         real = card.real_validation
         synthetic = f", against {fmt_fraction(ours['cloud_f1'])} on this run's synthetic truth" \
-            if ours.get("cloud_f1") is not None else ""
+            if stage == "cloud_filter" and ours.get("cloud_f1") is not None else ""
         out.append(f"The {stage} model ({card.model}) has no real-data validation in its card: its figures hold "
                    "against synthetic truth alone." if real is None else
                    f"On real labelled tiles the {stage} model ({card.model}) scores pixel F1 "

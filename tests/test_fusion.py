@@ -1,7 +1,6 @@
 """Classic fusion baselines and the learned fusion's plumbing: clear-frame means, exact shift-and-add on point-
 sampled frames, a robust median, folding to and from the low-res grid, and both baselines on real bursts."""
 
-import time
 import warnings
 from datetime import datetime, timezone
 
@@ -130,12 +129,12 @@ def test_baselines_on_a_real_burst(burst):
     assert min(scores) > 40.0
 
 
-def test_shift_and_add_of_eight_512px_frames_is_fast():
+def test_shift_and_add_of_eight_512px_frames_fills_every_pixel():
+    """A full-size burst (its speed: benchmarks/pipeline.py, the fusion planes' seconds per megapixel): with a
+    tenth of each frame's pixels masked, every high-res pixel still gets a value from some frame."""
     rng = np.random.default_rng(3)
     lr = rng.uniform(0, 0.5, (8, 512, 512, 4)).astype(np.float32)
     clear = rng.uniform(size=(8, 512, 512)) > 0.1
     shifts = np.vstack([[0, 0], rng.uniform(-1, 1, (7, 2))])
-    start_s = time.perf_counter()
     fused = fusion.shift_and_add(lr, shifts, clear, 2)
-    assert time.perf_counter() - start_s < 2.0
-    assert not np.isnan(fused).any()
+    assert fused.shape == (1024, 1024, 4) and not np.isnan(fused).any()

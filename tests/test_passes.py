@@ -5,7 +5,6 @@ the track.
 from __future__ import annotations
 
 import math
-import time
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -98,15 +97,16 @@ def test_a_coarse_step_finds_the_same_passes():
         assert max(abs(a.aos_t_s - b.aos_t_s), abs(a.los_t_s - b.los_t_s), abs(a.tca_t_s - b.tca_t_s)) < 0.1
 
 
-def test_twenty_satellites_five_stations_one_day_is_fast():
+def test_twenty_satellites_five_stations_one_day():
+    """A constellation's day of passes (its speed: benchmarks/orbit.py): every pair has windows, TCA within each."""
     satrecs = [satrec_from_elements(SSO_START_UTC, 500.0 + 15.0 * i, sun_synchronous=True, ltan_h=10.0,
                                     phase_deg=18.0 * i) for i in range(20)]
     stations = list(STATIONS.values()) + [GroundStation("fairbanks", 64.86, -147.85, 150.0, 5.0),
                                           GroundStation("hartebeesthoek", -25.89, 27.71, 1415.0, 10.0)]
-    begin = time.perf_counter()
     windows = contact_windows(Ephemeris(satrecs, SSO_START_UTC), [f"s{i}" for i in range(20)], stations, DAY_S)
-    assert time.perf_counter() - begin < 2.0
     assert len(windows) > 300
+    assert all(w.aos_t_s <= w.tca_t_s <= w.los_t_s and w.aos_t_s < w.los_t_s for w in windows)
+    assert {(w.satellite, w.station) for w in windows} == {(f"s{i}", st.name) for i in range(20) for st in stations}
 
 
 def target_abeam(ephemeris: Ephemeris, t_s: float, offset_km: float) -> tuple[float, float]:

@@ -160,7 +160,7 @@ def test_verdict_opens_the_report_and_warnings_follow(run_dir):
         f"On-board processing (no stages) sends {rows_['this_run']['bytes'] / rows_['encode_only']['bytes']:.1f}x "
         f"MORE image bytes ({fmt_bytes(rows_['this_run']['bytes'])}) than lossless encoding alone (4.61 kB): it costs "
         "downlink here, and loses no clear ground. It counts only the 2 of 4 captured frames that finished; the other "
-        "2 are left out of every figure but the ledger's: 1 is still on board.")  # one dropped for storage_full, unprocessed
+        "2 are in no row of the comparison: 1 still on board, 1 lost on board (storage_full).")
     lines = (run_dir / "report.md").read_text().splitlines()
     assert lines[0] == "# orbitedge report: tiny" and lines[2] == f"**Verdict: {report['verdict']}**"
     assert lines[4].startswith("**Contents:** [Summary](#summary) · [Bandwidth](#bandwidth)")
