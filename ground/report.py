@@ -207,7 +207,8 @@ def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list
     complete = report.get("complete")
     blocks: list[Block] = [Heading(1, title)]
     if report.get("verdict"):
-        blocks.append(Paragraph(f"Verdict: {report['verdict']}", strong=True))
+        text = report["verdict"]
+        blocks.append(Paragraph(text if text.startswith("No verdict") else f"Verdict: {text}", strong=True))
     if complete is False:
         stopped = report.get("stopped") or {}
         why = (f" ({stopped.get('reason')} at simulated {fmt_duration(stopped.get('simulated_s'))})"

@@ -50,7 +50,9 @@ def verdict(report: Mapping[str, Any], stages: Sequence[StageEntry],
     ``stages`` and ``model_cards``: telemetry/run.json's (:class:`rundir.run_info.RunInfo`)."""
     head = headline(report["comparison"], stages, model_cards or {})
     if head.startswith("No verdict"):
-        return head
+        nothing = (report.get("ledger") or {}).get("captured") == 0
+        return ("No verdict: nothing was captured, so there is nothing to set against a baseline (the frame "
+                "ledger's warning says why)." if nothing else head)
     return " ".join([head, *caveats(report, model_cards or {})])
 
 

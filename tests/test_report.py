@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import ground.report as report_module
-from ground.document import fmt_bytes
+from ground.document import Paragraph, fmt_bytes
 from ground.report import build_report, register_section, write_report
 
 REQUIRED = ("scenario", "seed", "complete", "bandwidth.raw_bytes", "bandwidth.downlinked_bytes",
@@ -185,3 +185,11 @@ def test_the_models_a_run_ran_are_named_once_in_the_opening_table(run_dir):
     text = (run_dir / "report.md").read_text()
     assert text.count("cloud-unet-bgrn-int8") == 1 and "| model (cloud_filter) | cloud_bgrn_int8 (" in text
     assert "## models" not in text and text.index("model (cloud_filter)") < text.index("## Summary")
+
+
+def test_a_run_without_a_verdict_is_not_headed_as_one():
+    """"No verdict: ..." opens the report as it is, not as "Verdict: No verdict: ..."."""
+    none = report_module.header_blocks({"scenario": "x", "verdict": "No verdict: nothing was captured."})
+    some = report_module.header_blocks({"scenario": "x", "verdict": "On-board AI (encode) sends ..."})
+    assert none[1] == Paragraph("No verdict: nothing was captured.", strong=True)
+    assert some[1] == Paragraph("Verdict: On-board AI (encode) sends ...", strong=True)

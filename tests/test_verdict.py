@@ -189,6 +189,15 @@ def test_a_model_card_s_real_data_scores_stand_beside_the_synthetic_ones():
     assert "(9 tiles, its card): the clear ground lost" in triage and "92.3 %" not in triage
 
 
+def test_a_run_that_captured_nothing_says_so_rather_than_blame_processing_records():
+    empty = {"comparison": {"frames": 0, "rows": rows(bent_pipe=None, this_run=None)["rows"]},
+             "ledger": {"captured": 0, "on_board": 0}}
+    assert verdict(empty, CLOUD_AI) == ("No verdict: nothing was captured, so there is nothing to set against a "
+                                        "baseline (the frame ledger's warning says why).")
+    captured = empty | {"ledger": {"captured": 3, "on_board": 3}}
+    assert verdict(captured, CLOUD_AI).startswith("No verdict: no finished frame has on-board processing records")
+
+
 def test_caveats_follow_the_headline_in_order():
     comp = rows(bent_pipe=47_000, best_lossless=24_000, this_run=17_000)
     comp["rows"].append({"pipeline": "lossy_same_bytes", "bytes": 16_900, "psnr_db": 50.0, "ssim": 0.99,
