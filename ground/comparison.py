@@ -34,10 +34,10 @@ from .run_data import RunData
 RD_PLOT = "plots/rate-distortion.png"  # drawn by ground.plots.write_plots from rate_distortion
 CODEC_NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000"}  # the lossless flight-class codecs estimated (5/3 wavelet)
 NOTE = ("the same finished frames for every row; bursts count K frames except bent_pipe_single, best_lossless, "
-        "lossy_same_bytes and cloud_filter_best_lossless (one frame per scene); saved is against bent_pipe_single; the simpler pipelines' encoded "
-        "sizes are on-board estimates (for a burst, frame 0's size times K); every row counts image bytes alone: this run's "
-        "products' sidecars (georeferencing, fill masks: sidecar_bytes, in the bandwidth section's figures) are left "
-        "out, as the estimates have none")
+        "lossy_same_bytes and cloud_filter_best_lossless (one frame per scene); saved is against bent_pipe_single; "
+        "the simpler pipelines' encoded sizes are on-board estimates (for a burst, frame 0's size times K); every row "
+        "counts image bytes alone: this run's products' sidecars (georeferencing, fill masks: sidecar_bytes, in the "
+        "bandwidth section's figures) are left out, as the estimates have none")
 
 
 def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:
