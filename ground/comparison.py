@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from rundir import flight_codecs
 from rundir.truth import TruthFile
 
 from . import clear_ground, compression
@@ -32,7 +33,6 @@ from .document import Block, Image, Paragraph, Table, fmt_bytes, fmt_fraction
 from .run_data import RunData
 
 RD_PLOT = "plots/rate-distortion.png"  # drawn by ground.plots.write_plots from rate_distortion
-CODEC_NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000"}  # the lossless flight-class codecs estimated (5/3 wavelet)
 NOTE = ("the same finished frames for every row; bursts count K frames except bent_pipe_single, best_lossless, "
         "lossy_same_bytes and cloud_filter_best_lossless (one frame per scene); saved is against bent_pipe_single; "
         "the simpler pipelines' encoded sizes are on-board estimates (for a burst, frame 0's size times K); every row "
@@ -115,11 +115,14 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _best_codec(alternative: Callable[[str], int | None], prefix: str) -> tuple[str, int | None, str | None]:
-    """The label suffix (": JPEG-LS"), bytes and name of the codec of :data:`CODEC_NAMES` whose ``prefix`` estimate
-    (``alternative(prefix + codec)``, over the run) sent the fewest bytes; ``("", None, None)`` when none has one."""
-    sizes = {c: alternative(prefix + c) for c in CODEC_NAMES if alternative(prefix + c) is not None}
+    """The label suffix (": JPEG-LS"), bytes and name of the codec of
+    :data:`rundir.flight_codecs.ESTIMATED_LOSSLESS` whose ``prefix`` estimate (``alternative(prefix + codec)``, over
+    the run) sent the fewest bytes; ``("", None, None)`` when none has one."""
+    estimated = {c: alternative(prefix + c) for c in flight_codecs.ESTIMATED_LOSSLESS}
+    sizes = {c: size for c, size in estimated.items() if size is not None}
     best = min(sizes, key=sizes.get) if sizes else None
-    return (f": {CODEC_NAMES[best]}" if best else ""), sizes.get(best), CODEC_NAMES.get(best)
+    name = flight_codecs.NAMES.get(best) if best else None
+    return (f": {name}" if name else ""), sizes.get(best), name
 
 
 def _payload_and_sidecar_bytes(run: RunData, frame_ids: Sequence[str]) -> tuple[int, int]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rundir.codec import NAMES as FORMAT_NAMES
 from rundir.run_info import ModelValidation, StageEntry
 
 from .document import fmt_bytes, fmt_fraction
@@ -27,8 +28,6 @@ from .document import fmt_bytes, fmt_fraction
 VERDICT_REFERENCES = {"best_lossless": "the best lossless codec on one frame per scene",
                       "encode_only": "lossless encoding alone",
                       "bent_pipe_single": "single-frame bent-pipe", "bent_pipe": "bent-pipe"}
-CODEC_NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL", "zstd": "zstd", "png": "PNG",
-               "tiff": "TIFF"}
 SAME_BYTES_FRACTION = 0.0005  # closer than this reads "0.0 %" in a percentage with one decimal: "about as many"
 # Bent-pipe "fits" when it would have kept the passes busy at most this share of their time: half, a margin for
 # what the time-weighted estimate leaves out (a pass's rate changes with elevation under a link budget, and a
@@ -77,7 +76,7 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     ref, sent = rows[name], int(ours["bytes"])
     codec = ref.get("codec") or (next((s.params.get("format") for s in stages if s.stage == "encode"), None)
                                  if name == "encode_only" else None)
-    detail = f"{CODEC_NAMES.get(str(codec), codec)}, " if codec else ""
+    detail = f"{FORMAT_NAMES.get(str(codec), codec)}, " if codec else ""
     against = f"{VERDICT_REFERENCES[name]} ({detail}{fmt_bytes(ref['bytes'])})"
     scale = next((s.params.get("scale") for s in stages if s.stage == "superres"), None)
     product = (f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB)"

@@ -34,6 +34,10 @@ from rasterio.io import MemoryFile
 CODECS = ("jpegls", "jpeg2000", "jpegxl", "zstd")
 LOSSY = ("jpegls", "jpeg2000", "jpegxl")  # the codecs with a lossy setting
 EXTENSIONS = {"jpegls": ".jls", "jpeg2000": ".j2k", "jpegxl": ".jxl", "zstd": ".zst"}
+NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL", "zstd": "zstd"}  # as reports name them
+# The lossless codecs the spacecraft sizes each capture in for the report's comparison (telemetry/processing.jsonl
+# alternative_bytes ``lossless_<codec>`` and ``cloud_filter_<codec>``): CCSDS 123.0-B-2's and 122.0-B-2's relatives.
+ESTIMATED_LOSSLESS = ("jpegls", "jpeg2000")
 # OpenJPEG codes a JPEG 2000 frame's code-blocks in this many threads (encoder threads since OpenJPEG 2.4, uclouvain/
 # openjpeg#1248); the codestream does not depend on the count (tests/test_flight_codecs.py).
 OPENJPEG_THREADS = os.cpu_count() or 1

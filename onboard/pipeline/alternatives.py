@@ -34,9 +34,6 @@ def lossy_scoring(tile: Any, ctx: Any) -> dict[str, np.ndarray]:
     return out
 
 
-LOSSLESS_FLIGHT_CODECS = ("jpegls", "jpeg2000")  # the lossless rows' codecs, the scene's frame and the kept tiles
-
-
 def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int], dict[str, np.ndarray]]:
     """``(alternative_bytes, evaluation)`` of a processed capture ``work`` (a tile.Work, its tiles encoded):
 
@@ -64,16 +61,17 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
         return len(codec.encode(dn, codec_fmt, bit_depth, level if codec_fmt == fmt else 3))
 
     # each lossless encoding of the frame made once (``level`` means nothing to JPEG-LS and JPEG 2000)
-    streams = {name: codec.encode(frame_dn, name, bit_depth) for name in LOSSLESS_FLIGHT_CODECS}
+    streams = {name: codec.encode(frame_dn, name, bit_depth) for name in flight_codecs.ESTIMATED_LOSSLESS}
     frame_sizes = {name: len(stream) for name, stream in streams.items()}
     if fmt not in frame_sizes:
         frame_sizes[fmt] = size(frame_dn)
     out = {"bent_pipe": k * raw, "bent_pipe_single": raw, "encode_only": k * frame_sizes[fmt],
-           **{f"lossless_{name}": frame_sizes[name] for name in LOSSLESS_FLIGHT_CODECS}}
+           **{f"lossless_{name}": frame_sizes[name] for name in flight_codecs.ESTIMATED_LOSSLESS}}
     if work.cloud_filter_kept is not None:  # one frame's kept tiles, each format encoded once
-        kept = {name: sum(size(dn, name) for dn in work.cloud_filter_kept) for name in {fmt, *LOSSLESS_FLIGHT_CODECS}}
+        kept = {name: sum(size(dn, name) for dn in work.cloud_filter_kept)
+                for name in {fmt, *flight_codecs.ESTIMATED_LOSSLESS}}
         out["cloud_filter"] = k * kept[fmt]
-        out.update({f"cloud_filter_{name}": kept[name] for name in LOSSLESS_FLIGHT_CODECS})
+        out.update({f"cloud_filter_{name}": kept[name] for name in flight_codecs.ESTIMATED_LOSSLESS})
     jpeg2000, jpegls = streams["jpeg2000"], streams["jpegls"]
     budget = sum(len(t.payload) for t in work.tiles)
     lossy = flight_codecs.jpeg2000_at_bytes(frame_dn, bit_depth, budget, lossless=jpeg2000)
