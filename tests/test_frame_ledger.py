@@ -89,11 +89,14 @@ def test_the_section_carries_the_skipped_captures_warning(tiny_run):
     path = tiny_run / "telemetry" / "run.json"
     info = json.loads(path.read_text())
     assert "warnings" not in ledger_section(load_run(tiny_run))
+    assert ledger_section(load_run(tiny_run))["captures_skipped"] == {}
     info["satellite_summary"] = [{
         "satellite": "sat-1", "frames_planned": 9, "frames_captured": 4, "compute_busy_s": 1.0,
         "compute_timing": "projected", "storage_peak_bytes": 10, "storage_capacity_bytes": 10, "battery_min_soc": 0.5,
         "brownout_s": 0.0, "energy_in_wh": 1.0, "energy_out_wh": 1.0, "energy_unmet_wh": 0.0,
         "captures_skipped": {"storage_full": 5}}]
     path.write_text(json.dumps(info))
+    section = ledger_section(load_run(tiny_run))
     assert "5 of the 9 captures planned were not taken (storage_full: 5): they are in no frame count of the ledger; " \
-           "see the storage and power table." in ledger_section(load_run(tiny_run))["warnings"]
+           "see the storage and power table." in section["warnings"]
+    assert section["captures_skipped"] == {"storage_full": 5}  # the verdict reads it: storage, not the link, was full
