@@ -45,7 +45,7 @@ from .latency import latency_blocks, latency_section
 from .mosaics import mosaics_blocks, mosaics_section
 from .on_board import on_board_blocks, on_board_section
 from .run_data import RunData, load_run
-from .verdict import verdict
+from .verdict import NO_VERDICT, verdict
 
 ENTRY_POINT_GROUP = "orbitedge.report_sections"
 
@@ -208,7 +208,7 @@ def header_blocks(report: Mapping[str, Any], lead: Sequence[Block] = ()) -> list
     blocks: list[Block] = [Heading(1, title)]
     if report.get("verdict"):
         text = report["verdict"]
-        blocks.append(Paragraph(text if text.startswith("No verdict") else f"Verdict: {text}", strong=True))
+        blocks.append(Paragraph(text if text.startswith(NO_VERDICT) else f"Verdict: {text}", strong=True))
     if complete is False:
         stopped = report.get("stopped") or {}
         why = (f" ({stopped.get('reason')} at simulated {fmt_duration(stopped.get('simulated_s'))})"

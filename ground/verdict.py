@@ -28,6 +28,7 @@ from .document import fmt_bytes, fmt_fraction
 VERDICT_REFERENCES = {"best_lossless": "the best lossless codec on one frame per scene",
                       "encode_only": "lossless encoding alone",
                       "bent_pipe_single": "single-frame bent-pipe", "bent_pipe": "bent-pipe"}
+NO_VERDICT = "No verdict: "  # opens the text of a run with nothing to set against a baseline (and why)
 SAME_BYTES_FRACTION = 0.0005  # closer than this reads "0.0 %" in a percentage with one decimal: "about as many"
 # Bent-pipe "fits" when it would have kept the passes busy at most this share of their time: half, a margin for
 # what the time-weighted estimate leaves out (a pass's rate changes with elevation under a link budget, and a
@@ -48,9 +49,9 @@ def verdict(report: Mapping[str, Any], stages: Sequence[StageEntry],
     ``report``: report.json's content so far (``comparison``, and where present ``ledger``, ``contacts``);
     ``stages`` and ``model_cards``: telemetry/run.json's (:class:`rundir.run_info.RunInfo`)."""
     head = headline(report["comparison"], stages, model_cards or {})
-    if head.startswith("No verdict"):
+    if head.startswith(NO_VERDICT):
         nothing = (report.get("ledger") or {}).get("captured") == 0
-        return ("No verdict: nothing was captured, so there is nothing to set against a baseline (the frame "
+        return (f"{NO_VERDICT}nothing was captured, so there is nothing to set against a baseline (the frame "
                 "ledger's warning says why)." if nothing else head)
     return " ".join([head, *caveats(report, model_cards or {})])
 
@@ -70,7 +71,7 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     who = f"On-board {'AI' if ai else 'processing'} ({' > '.join(names) or 'no stages'})"
     candidates = [n for n in VERDICT_REFERENCES if (rows.get(n) or {}).get("bytes") is not None]
     if ours.get("bytes") is None or not candidates:
-        return (f"No verdict: no finished frame has on-board processing records (telemetry/processing.jsonl), so "
+        return (f"{NO_VERDICT}no finished frame has on-board processing records (telemetry/processing.jsonl), so "
                 f"what {who[0].lower()}{who[1:]} sends cannot be set against a baseline.")
     name = "best_lossless" if "best_lossless" in candidates else min(candidates, key=lambda n: rows[n]["bytes"])
     ref, sent = rows[name], int(ours["bytes"])
