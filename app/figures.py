@@ -128,8 +128,9 @@ FIGURES = {f.name: f for f in (
            finished_only=True),
     Figure("compute_busy_s", "s", "lower", "simulated time the on-board computers were busy", _compute_busy_s,
            total=True),
-    Figure("value_per_byte", "clear px/B", "higher", "target priority x clear pixels delivered per byte (report "
-           "value.value_per_byte)", lambda r, i: _at(r, "value", "value_per_byte"), finished_only=True),
+    Figure("oracle_value_per_byte", "clear px/B", "higher", "target priority x truly clear pixels delivered per byte "
+           "(report value.oracle_value_per_byte: the products valued at their truth, so runs with and without a "
+           "cloud mask compare)", lambda r, i: _at(r, "value", "oracle_value_per_byte"), finished_only=True),
 )}
 """Every figure by name, in the order tables show them."""
 
@@ -137,6 +138,8 @@ RETIRED = {
     "oracle_saved_fraction": ("oracle_saved_vs_single_frame_fraction", "report.json's bandwidth.oracle_saved_fraction "
                               "is another figure: the bent-pipe tile bytes the true mask would drop"),
     "saved_vs_captured_fraction": ("saved_fraction", "the report's bandwidth.saved_fraction"),
+    "value_per_byte": ("oracle_value_per_byte", "report.json's value.value_per_byte is the spacecraft's estimate, "
+                       "which counts every pixel clear without a cloud mask, so it favoured runs without one"),
 }
 """Former figure names: ``{name: (the figure now, why)}``."""
 

@@ -89,7 +89,7 @@ def test_runs_unfit_to_compare_get_no_star(tmp_path, capsys):
         "the runs leave different numbers of frames on board (a=0, backlog=3): figures measured on the frames each "
         "finished (saved_fraction, saved_vs_single_frame_fraction, oracle_saved_vs_single_frame_fraction, "
         "downlinked_bytes, clear_pixels_lost_fraction, oracle_clear_pixels_lost_fraction, cloud_f1, cpsnr_db, "
-        "latency_p90_s, energy_per_mb_wh, value_per_byte) are not starred"]
+        "latency_p90_s, energy_per_mb_wh, oracle_value_per_byte) are not starred"]
     assert main(["compare", str(a), str(partial), str(empty), str(other), "--json"]) == 0
     out, err = capsys.readouterr()
     warnings = json.loads(out)["warnings"]

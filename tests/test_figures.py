@@ -20,7 +20,7 @@ REPORT = {
     "superres": {"product": "model_int8", "cpsnr_db": {"model_int8": 47.5, "bicubic": 44.0}},
     "latency_s": {"p90": 143.0}, "ledger": {"delivered": 14}, "on_board": {"bytes": 0},
     "compute": {"satellites": [{"compute_busy_s": 2.0}, {"compute_busy_s": 1.5}]},
-    "value": {"value_per_byte": 0.06},
+    "value": {"value_per_byte": 0.5, "oracle_value_per_byte": 0.15},  # an estimate without a cloud mask: all clear
 }
 RUN_INFO = RunInfo(
     scenario="two", seed=1, start_utc="2026-06-21T00:00:00Z", duration_s=3600.0, complete=True, wall_time_s=1.0,
@@ -37,6 +37,7 @@ def test_each_figure_reads_its_place():
     assert got["clear_pixels_lost_fraction"] == 0.02 and got["oracle_clear_pixels_lost_fraction"] == 0.01
     assert (got["cloud_f1"], got["cpsnr_db"], got["latency_p90_s"]) == (0.97, 47.5, 143.0)
     assert (got["energy_wh"], got["energy_per_mb_wh"], got["compute_busy_s"]) == (150.0, 75.0, 3.5)
+    assert got["oracle_value_per_byte"] == 0.15  # the products valued at their truth, not the spacecraft's estimate
     # the model kept 75 % of the bent-pipe tile bytes and sent 60 % of the baseline; the oracle keeps 60 %
     assert got["oracle_saved_vs_single_frame_fraction"] == pytest.approx(1 - 0.6 * 0.6 / 0.75, abs=1e-12)
     empty = figures_of({}, None)
@@ -73,7 +74,7 @@ def test_one_name_one_meaning():
         got = figures_of(report, info)
         shared = [(section, name) for section, block in report.items() if isinstance(block, dict)
                   for name in got if name in block and not isinstance(block[name], (dict, list))]
-        assert ("bandwidth", "saved_fraction") in shared and ("value", "value_per_byte") in shared
+        assert ("bandwidth", "saved_fraction") in shared and ("value", "oracle_value_per_byte") in shared
         assert all(got[name] == report[section][name] for section, name in shared), shared
 
 
@@ -81,8 +82,9 @@ def test_retired_names_say_what_to_use():
     oracle = retired_figure("oracle_saved_fraction")
     assert oracle.startswith("the figure oracle_saved_fraction is now oracle_saved_vs_single_frame_fraction (")
     assert "is now saved_fraction" in retired_figure("saved_vs_captured_fraction")
+    assert "is now oracle_value_per_byte" in retired_figure("value_per_byte")
     assert retired_figure("cloud_f1") is None
-    assert not set(FIGURES) & {"oracle_saved_fraction", "saved_vs_captured_fraction"}
+    assert not set(FIGURES) & {"oracle_saved_fraction", "saved_vs_captured_fraction", "value_per_byte"}
 
 
 def test_unreadable_runs_are_named(tmp_path):
