@@ -265,9 +265,10 @@ def model_card_blocks(model_card: Mapping[str, Any] | None) -> list[Any]:
         return []
     card = ModelValidation.parse(model_card, "report.json")
     synthetic, real = card.synthetic_heldout, card.real_validation
-    rows = [("synthetic held-out frames (the card)", fmt_fraction(synthetic.f1), fmt_fraction(synthetic.fpr))]
+    rows = [("synthetic held-out frames (the card)", fmt_fraction(synthetic.f1), fmt_fraction(synthetic.fpr))
+            ] if synthetic else []
     if real is None:
-        return [Table(("data", "F1", "FPR"), tuple(rows)),
+        return [*([Table(("data", "F1", "FPR"), tuple(rows))] if rows else []),
                 Paragraph(f"{card.model} has no real-data validation in its card: every score in this "
                           "section is against the synthetic world's truth only.")]
     rows += [(f"real {sensor} tiles (the card)", fmt_fraction(scores.f1), fmt_fraction(scores.fpr))

@@ -154,14 +154,15 @@ class RealValidation(Record):
 
 @dataclass(frozen=True)
 class ModelValidation(Record):
-    """What a shipped cloud model's card says it is worth, carried into the run so that the report can set it beside
-    the run's synthetic-truth scores: the model, its version and sha256, its synthetic held-out scores and, when the
-    card has them, its scores on real labelled tiles."""
+    """What a cloud model's card says it is worth, carried into the run so that the report can set it beside the
+    run's synthetic-truth scores: the model, its version and sha256 and, when the card has them (the shipped models'
+    do; a user's card says nothing the run can read, so both are absent), its synthetic held-out scores and its
+    scores on real labelled tiles."""
 
     model: str
     version: str
     sha256: str
-    synthetic_heldout: HeldoutScores
+    synthetic_heldout: HeldoutScores | None = omitted_when_none()
     real_validation: RealValidation | None = omitted_when_none()
 
 

@@ -148,6 +148,23 @@ def test_a_users_model_flies_through_orbitedge_run(tmp_path, monkeypatch, capsys
     assert f"sha256 {digest[:12]})" in (tmp_path / "run" / "report.md").read_text()
     # the model's rule sees thick cloud: every pixel it calls cloud is cloud
     assert report["cloud"]["pixel"]["precision"] > 0.95 and report["cloud"]["pixel"]["recall"] > 0.1
+    # its card holds no scores the run can read: the report says its figures are against synthetic truth alone
+    assert report["cloud"]["model_card"] == {"model": card["properties"]["mlm:name"],
+                                             "version": card["properties"]["version"], "sha256": digest}
+    assert "has no real-data validation in its card: its figures hold against synthetic truth alone" in \
+        report["verdict"]
+    assert "every score in this section is against the synthetic world's truth only" in \
+        (tmp_path / "run" / "report.md").read_text()
+
+
+def test_the_spectral_method_refuses_a_model_it_would_not_run():
+    """A model named beside method: spectral would label the spectral test's scores as the model's."""
+    params = cloud.CloudFilter.Params(method="spectral", model="models/uint8.tflite")
+    (problem,) = cloud.CloudFilter.check(params, 0, ["cloud_filter"], ("B", "G", "R", "NIR"))
+    assert problem.path == "model" and problem.found == "'models/uint8.tflite'"
+    assert "no model with method: spectral" in problem.expected
+    assert cloud.CloudFilter.check(cloud.CloudFilter.Params(method="spectral"), 0, ["cloud_filter"],
+                                   ("B", "G", "R", "NIR")) == []
 
 
 def test_a_relative_model_path_starts_at_the_scenario(tmp_path):

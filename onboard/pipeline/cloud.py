@@ -155,7 +155,11 @@ class CloudFilter(Stage):
     def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[ConfigIssue]:
         if params.method == "spectral":
             missing = [b for b in spectral.REQUIRED_BANDS if b not in bands]
-            return [issue_at("method", f"a camera with bands {list(spectral.REQUIRED_BANDS)} for the spectral test", f"bands {list(bands)}")] if missing else []
+            unused = params.model != "auto"  # the spectral test runs no model: a named one would label its scores
+            return ([issue_at("method", f"a camera with bands {list(spectral.REQUIRED_BANDS)} for the spectral test",
+                              f"bands {list(bands)}")] if missing else []) + (
+                [issue_at("model", "no model with method: spectral (the spectral test runs none; method: model runs "
+                          "it)", repr(params.model))] if unused else [])
         if is_model_file(params.model):
             return []  # check_files: the file, its card and the model
         name = model_name(params.model, bands)
@@ -202,7 +206,8 @@ class CloudFilter(Stage):
         self.window_px = (load_model(self.model_path, ctx.bands, params.threads).input_shape[1] if user else
                           card.inputs[0].shape[1] if card else 0)
         self.latency_s = card.host_latency_s if card else 0.0
-        self.model_card = validation_figures(self.model_path.stem) if model and not user else None
+        self.model_card = (validation_figures(self.model_path.stem) if model and not user else
+                           ModelValidation(card.name, card.version, card.sha256) if user else None)
         self.model_file = ModelFile.of(params.model if user else self.model_path.stem, card) if card else None
 
     def probability(self, dn: np.ndarray, reflectance: np.ndarray, spectral_mask: np.ndarray) -> np.ndarray:
