@@ -16,13 +16,20 @@ CONSTANT_MODELS = {"rate_mbps": "the constant spacecraft.radio.rate_mbps",
                    "lowest_elevation_modcod": "one fixed MODCOD per pass, the one that closes at its lowest elevation"}
 
 
+NO_CONTACT = ("No contact window in the time simulated: no satellite rose above a ground station's elevation mask "
+              "(ground_stations[*].min_elevation_deg), so nothing could be downlinked; check the stations, the orbits, "
+              "start_utc and duration_h.")
+
+
 def contacts_section(run: RunData) -> dict[str, Any]:
-    """report.json ``contacts``: count, tracked, mean and total usage, bytes sent and the windows; None figures and
-    no windows without contact telemetry."""
+    """report.json ``contacts``: count, tracked, mean and total usage, bytes sent and the windows, and a ``warning``
+    (:data:`NO_CONTACT`) when there was no window; None figures and no windows without contact telemetry."""
     if run.contacts is None:
         return {"count": None, "tracked": None, "mean_usage": None, "total_usage": None, "bytes_sent": None,
                 "windows": []}
     out = metrics.contact_usage(run.contacts)
+    if not out["count"]:
+        out["warning"] = NO_CONTACT
     passes = link_passes(run)
     if passes is not None:
         out["link"] = {"constant_model": sorted({p["constant_model"] for p in passes}),
