@@ -1,6 +1,7 @@
 """onboard.pipeline.cloud: the cloud_filter stage on the real shipped models and on users' models (made in the tests,
 carded with `orbitedge card init`, flown through `orbitedge run`)."""
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -22,9 +23,9 @@ CTX = stages.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per
                        int8_conv_relative=1.0)
 
 
-def make_stage(**params):
+def make_stage(ctx=CTX, **params):
     cfg = StageConfig(name="cloud_filter", params=cloud.CloudFilter.Params(**params))
-    return runner.Pipeline((cfg, StageConfig(name="bent_pipe", params=stages.BentPipe.Params())), CTX)
+    return runner.Pipeline((cfg, StageConfig(name="bent_pipe", params=stages.BentPipe.Params())), ctx)
 
 
 def synthetic_frame(cloud_rows: int = 200):
@@ -73,6 +74,16 @@ def test_fill_is_neither_clear_nor_sent():
     assert by_box[(0, 0)] <= 1 and all(by_box[(r, 128)] <= 128 * 64 for r in range(0, 512, 128))
     assert all(by_box[(r, c)] > 0.99 * 128 * 128 for r in range(0, 512, 128) for c in (256, 384))
     assert not work.clear[0, :, 1:192].any()  # fusion gets no fill as clear ground
+
+
+@pytest.mark.parametrize("model, speed", [("cloud_bgrn_int8", 0.25), ("cloud_bgrn_float32", 1.0)])
+def test_an_int8_model_projects_at_the_int8_speed_and_a_float_one_at_the_cpu_speed(model, speed):
+    """A profile's int8_conv_relative is an int8 figure (orbitedge bench projects only 8-bit models with it): a float
+    model's cost follows cpu_relative."""
+    slow_int8 = dataclasses.replace(CTX, int8_conv_relative=0.25)
+    frame = synthetic_frame()
+    base = make_stage(model=model).run(frame).sim_stage_s["cloud_filter"]
+    assert make_stage(slow_int8, model=model).run(frame).sim_stage_s["cloud_filter"] == pytest.approx(base / speed)
 
 
 def test_spectral_method_runs_without_a_model():

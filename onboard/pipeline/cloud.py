@@ -28,7 +28,7 @@ from rundir.run_info import SENSOR_GROUP, HeldoutScores, ModelFile, ModelValidat
 from rundir.tiles import cloud_fractions, tile_boxes, tile_sums, withheld
 
 from . import spectral, tiling
-from .stages import Context, Stage, scenario_path
+from .stages import Context, Stage, model_speed, scenario_path
 from .tile import Tile, TileMeta, Work
 from ..runtime.modelcard import CAMERA_SOURCES, MODEL_DIR, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file
@@ -199,10 +199,10 @@ class CloudFilter(Stage):
         super().__init__(params, ctx)
         model = params.method == "model"
         self.model_path = model_path(params.model, ctx.bands, ctx.scenario_dir) if model else None
-        self.uses = "int8" if model else "cpu"
         user = model and is_model_file(params.model)
         card = (load_model(self.model_path, ctx.bands, params.threads).card if user else
                 shipped_card(self.model_path.stem, MODEL_DIR) if model else None)
+        self.uses = model_speed(card)
         self.window_px = (load_model(self.model_path, ctx.bands, params.threads).input_shape[1] if user else
                           card.inputs[0].shape[1] if card else 0)
         self.latency_s = card.host_latency_s if card else 0.0

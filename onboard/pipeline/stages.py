@@ -21,6 +21,7 @@ from rundir.run_info import ModelFile, ModelValidation
 
 from . import alternatives
 from .tile import Tile, Work
+from ..runtime.tflite_model import EIGHT_BIT
 from ..scenario.schema import issue_at, spec
 
 @dataclass(frozen=True)
@@ -60,6 +61,14 @@ def tile_georef(frame: Any, tile: Tile, ctx: Context) -> codec.Georef | None:
                         ctx.band_centres_um if image else None)
 
 
+def model_speed(card: Any) -> Literal["cpu", "int8"]:
+    """Which speed of a hardware profile projects the cost of a stage running the model of ``card`` (its model
+    card, None for no model): ``int8`` for an 8-bit input (int8 kernels, the profile's ``int8_conv_relative``, as
+    ``orbitedge bench`` projects only 8-bit models), else ``cpu`` (``cpu_relative``): a float model does not run at
+    the int8 convolution speed."""
+    return "int8" if card is not None and card.inputs[0].dtype in EIGHT_BIT else "cpu"
+
+
 class StageFault(OrbitEdgeError):
     """A stage that failed: ``stage`` says which (a plugin's entry point and distribution, or a built-in stage's
     name), ``method`` the Stage method (``__init__``, ``check``, ``check_files``, ``cost_s``, ``process``),
@@ -82,7 +91,7 @@ class Stage:
     name: ClassVar[str]
     Params: ClassVar[type]
     terminal: ClassVar[bool] = False  # an encoder: must come last
-    uses: ClassVar[Literal["cpu", "int8"]] = "cpu"
+    uses: ClassVar[Literal["cpu", "int8"]] = "cpu"  # which speed of the hardware profile projects its cost
     burst_scale: int | None = None  # a stage that needs a burst of frames sets its super-resolution factor
     model_card: ModelValidation | None = None  # a stage that runs a shipped model: what its card says it is worth
     model_file: ModelFile | None = None  # a stage that runs a model: which file (path, card name, version, sha256)

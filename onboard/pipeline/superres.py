@@ -29,7 +29,7 @@ from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, sr_method_key
 from rundir.run_info import ModelFile
 
 from . import fusion, registration, tiling
-from .stages import Context, Stage, scenario_path
+from .stages import Context, Stage, model_speed, scenario_path
 from .tile import Tile, Work
 from ..runtime.modelcard import MODEL_DIR, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file
@@ -155,7 +155,6 @@ class SuperResolution(Stage):
     def __init__(self, params: Any, ctx: Context):
         super().__init__(params, ctx)
         self.burst_scale = params.scale
-        self.uses = "int8" if params.method == "model" else "cpu"
         self.user_model = scenario_path(params.model, ctx.scenario_dir) if is_model_file(params.model) else None
         name = model_name(params.scale)
         self.model_name = name if params.scale in shipped_scales() and self.user_model is None else None
@@ -169,6 +168,7 @@ class SuperResolution(Stage):
             self.latency_s = card.host_latency_s if card else 0.0
         self.model_file = (ModelFile.of(params.model if self.user_model is not None else name, card)
                            if card and params.method == "model" else None)
+        self.uses = model_speed(card if params.method == "model" else None)
 
     def _fuse(self, planes: np.ndarray, method: str, lr: np.ndarray, clear: np.ndarray) -> np.ndarray:
         """(H*s, W*s, B) float32 reflectance of ``method`` from the shared planes (B, H*s, W*s, 3), or for plain
