@@ -16,8 +16,8 @@ from .figures import FIGURES, PARETO_X, PARETO_Y, fmt_figure
 from .sweep_file import Sweep
 from .sweep_plots import (ORACLE_LABEL, ORACLE_X, ORACLE_Y, PARETO_PLOT, axis_plot_path, oracle_drawn, plot_axis,
                           plot_pareto)
-from .sweep_results import (ConfigSummary, Estimate, joint_front, mean_of, pareto_criteria, rank, rank_labels,
-                            warned_runs)
+from .sweep_results import (ConfigSummary, Estimate, backlogged, joint_front, mean_of, pareto_criteria, rank,
+                            rank_labels, warned_runs)
 
 KEY_FIGURES = ("saved_fraction", "clear_pixels_lost_fraction", "energy_per_mb_wh", "latency_p90_s", "cloud_f1",
                "cpsnr_db")
@@ -57,10 +57,26 @@ def pareto_note(configs: Sequence[ConfigSummary]) -> str:
     return text if joint_front(configs) else f"{text} Pareto front: {front_text(configs)}."
 
 
+def backlog_text(configs: Sequence[ConfigSummary]) -> str | None:
+    """The configurations that leave more frames on board than others (:func:`app.sweep_results.backlogged`) and
+    what that does to the ranking and the front, in a sentence; None when all leave the same."""
+    left = backlogged(configs)
+    if not left:
+        return None
+    fewest = min(c.frames_on_board for c in configs if c.complete)
+    which = ", ".join(f"{config} ({frames:g})" for config, frames in sorted(left.items()))
+    return (f"Configs {which} leave frames on board at the end (per run, against {fewest:g} for the others): the "
+            "figures measured on the frames each run finished, the Pareto front's among them, leave those frames "
+            "out, so these configurations are on no front and, where the objective is one of them, rank after the "
+            "others (frames_delivered and on_board_bytes show what they left).")
+
+
 def ranking_note(objective: str, configs: Sequence[ConfigSummary]) -> str:
-    """How the table is ordered: ties, and the configurations left unranked."""
+    """How the table is ordered: ties, configurations that leave frames on board, and those left unranked."""
     text = (f"Configurations with the same {objective} share a rank (=2), those on the Pareto front first, then by "
             "config number.")
+    if backlog := backlog_text(configs):
+        text += f" {backlog}"
     if any(mean_of(c, objective) is None for c in configs):
         text += (f" Those without a value of {objective} come last, unranked: not run yet, no complete run (every "
                  "run made failed) or no value (their runs do not give it).")

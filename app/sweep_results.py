@@ -57,6 +57,7 @@ class ConfigSummary:
     complete: int
     failed: int
     figures: dict[str, Estimate]
+    frames_on_board: float = 0.0  # mean over its complete runs of the frames left on board at the end
 
 
 def t_within(t: float, dof: int) -> float:
@@ -106,7 +107,8 @@ def estimate(values: list[float | None]) -> Estimate:
 def run_rows(sweep: Sweep, out: Path) -> list[dict[str, Any]]:
     """One row per run, in plan order: run_id, config, replicate, seed, status (complete, failed or pending), each
     axis value (its YAML text, as --set takes it), each collected figure, the error of a failed run and the
-    warnings of a complete run's report (a list; results.csv leaves them out)."""
+    warnings of a complete run's report (a list) and the frames it left on board (``frames_on_board``; results.csv
+    leaves both out)."""
     rows = []
     for spec in sweep.runs:
         run_dir = run_dir_of(out, spec.run_id)
@@ -114,16 +116,18 @@ def run_rows(sweep: Sweep, out: Path) -> list[dict[str, Any]]:
                                "seed": spec.seed}
         row.update({key: yaml_text(value) for key, value in spec.values.items()})
         figures: dict[str, Any] = dict.fromkeys(sweep.figures)
-        error, warned = None, []
+        error, warned, on_board = None, [], None
         if is_complete(run_dir, spec):
             status = "complete"
             report, info = read_run(run_dir)
             figures, warned = figures_of(report, info, sweep.figures), list(report.get("warnings") or [])
+            on_board = (report.get("ledger") or {}).get("on_board")
         elif (failure := Path(out) / FAILED / f"{spec.run_id}.json").is_file():
             status, error = "failed", json.loads(failure.read_text(encoding="utf-8")).get("error")
         else:
             status = "pending"
-        rows.append({**row, "status": status, **figures, "error": error, "warnings": warned})
+        rows.append({**row, "status": status, **figures, "error": error, "warnings": warned,
+                     "frames_on_board": on_board})
     return rows
 
 
@@ -147,7 +151,8 @@ def summaries(sweep: Sweep, rows: list[dict[str, Any]]) -> list[ConfigSummary]:
     for config, group in by_config.items():
         done = [r for r in group if r["status"] == "complete"]
         out.append(ConfigSummary(config, labels[config], len(done), sum(r["status"] == "failed" for r in group),
-                                 {name: estimate([r[name] for r in done]) for name in sweep.figures}))
+                                 {name: estimate([r[name] for r in done]) for name in sweep.figures},
+                                 math.fsum(r.get("frames_on_board") or 0 for r in done) / len(done) if done else 0.0))
     return rank(out, sweep.config.objective)
 
 
@@ -167,13 +172,26 @@ def pareto_criteria(configs: Sequence[ConfigSummary]) -> tuple[str, ...]:
     return (PARETO_X, *ys) if known(PARETO_X) and ys else ()
 
 
+def backlogged(configs: Sequence[ConfigSummary]) -> dict[int, float]:
+    """{config: its mean frames left on board} of the configurations with complete runs that leave more frames on
+    board than the fewest any leaves: the figures measured on the frames each run finished
+    (:attr:`app.figures.Figure.finished_only`) do not count what they left, so they are not set against the others
+    (as ``orbitedge compare`` stars none of those figures when backlogs differ). Empty when all leave the same."""
+    done = [c for c in configs if c.complete]
+    fewest = min((c.frames_on_board for c in done), default=0.0)
+    return {c.config: c.frames_on_board for c in done if c.frames_on_board > fewest}
+
+
 def joint_front(configs: Sequence[ConfigSummary]) -> set[int]:
     """Configuration indices on the Pareto front of every figure of :func:`pareto_criteria` at once, by their means
     (each figure's better direction from app.figures): no other configuration is at least as good on every one and
-    better on one. A configuration without one of them is on no front; empty without criteria."""
+    better on one. A configuration without one of them, or :func:`backlogged` (every criterion is measured on the
+    finished frames), is on no front; empty without criteria."""
     names = pareto_criteria(configs)
     if not names:
         return set()
+    left = backlogged(configs)
+    configs = [c for c in configs if c.config not in left]
     points = [tuple(mean_of(c, name) for name in names) for c in configs]
     senses = tuple("max" if FIGURES[name].better == "higher" else "min" for name in names)
     return {configs[i].config for i in front(points, senses)}
@@ -182,13 +200,16 @@ def joint_front(configs: Sequence[ConfigSummary]) -> set[int]:
 def rank(configs: list[ConfigSummary], objective: str) -> list[ConfigSummary]:
     """``configs`` best first by the mean of ``objective`` (its better direction from app.figures); ties broken by
     joint Pareto front membership (on the front first), then by configuration index; those without a value last,
-    by index."""
+    by index. With an objective measured on the finished frames, :func:`backlogged` configurations rank after the
+    others: their value leaves out what they did not deliver."""
     sign = -1.0 if FIGURES[objective].better == "higher" else 1.0
     best = joint_front(configs)
+    behind = set(backlogged(configs)) if FIGURES[objective].finished_only else set()
 
-    def key(c: ConfigSummary) -> tuple[int, float, bool, int]:
+    def key(c: ConfigSummary) -> tuple[int, bool, float, bool, int]:
         mean = mean_of(c, objective)
-        return (1, 0.0, False, c.config) if mean is None else (0, sign * mean, c.config not in best, c.config)
+        return ((1, False, 0.0, False, c.config) if mean is None else
+                (0, c.config in behind, sign * mean, c.config not in best, c.config))
 
     return sorted(configs, key=key)
 

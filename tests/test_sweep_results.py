@@ -2,6 +2,7 @@
 back from the run directories of a real sweep."""
 
 import csv
+import dataclasses
 import math
 
 import pytest
@@ -10,8 +11,9 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from app.figures import figures_of, read_run
-from app.sweep_results import (ConfigSummary, Estimate, columns, estimate, joint_front, rank, rank_labels, run_rows,
-                               summaries, t_critical, t_within, write_results)
+from app.sweep_report import backlog_text
+from app.sweep_results import (ConfigSummary, Estimate, backlogged, columns, estimate, joint_front, rank, rank_labels,
+                               run_rows, summaries, t_critical, t_within, write_results)
 from tests.sweep_cases import made_sweep
 
 
@@ -64,6 +66,21 @@ def test_ties_go_to_the_pareto_front_first_and_share_a_rank():
     ranked = rank(configs, "saved_fraction")
     assert [c.config for c in ranked] == [1, 0, 2, 3, 4]  # 3 and 4 tie and are equal: by index
     assert rank_labels(ranked, "saved_fraction") == ["=1", "=1", "3", "=4", "=4"]
+
+
+def test_a_configuration_that_leaves_frames_on_board_is_on_no_front_and_ranks_after_the_others():
+    """A 0.05 Mbit/s link that leaves frames on board saves more of the frames it finished: it must not come out
+    best."""
+    slow = dataclasses.replace(four(0, 0.79, 0.0, latency=6000.0), frames_on_board=6.5)
+    fast = [four(1, 0.78, 0.0), four(2, 0.70, 0.0)]
+    configs = [slow, *fast]
+    assert backlogged(configs) == {0: 6.5} and backlogged(fast) == {}
+    assert joint_front(configs) == {1}
+    assert joint_front([dataclasses.replace(slow, frames_on_board=0.0), *fast]) == {0, 1}
+    assert [c.config for c in rank(configs, "saved_fraction")] == [1, 2, 0]
+    assert "Configs 0 (6.5) leave frames on board at the end (per run, against 0 for the others)" in \
+        backlog_text(configs)
+    assert backlog_text(fast) is None
 
 
 def test_configurations_without_a_complete_run_are_unranked_and_last():
