@@ -16,7 +16,7 @@ CONSTANT_MODELS = {"rate_mbps": "the constant spacecraft.radio.rate_mbps",
                    "lowest_elevation_modcod": "one fixed MODCOD per pass, the one that closes at its lowest elevation"}
 
 
-NO_CONTACT = ("No contact window in the time simulated: no satellite rose above a ground station's elevation mask "
+NO_CONTACT = ("no contact window in the time simulated: no satellite rose above a ground station's elevation mask "
               "(ground_stations[*].min_elevation_deg), so nothing could be downlinked; check the stations, the orbits, "
               "start_utc and duration_h.")
 

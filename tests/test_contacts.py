@@ -57,9 +57,9 @@ def test_a_run_with_no_contact_window_warns_at_the_top_of_its_report(tiny_run):
     """A station mask no pass clears leaves every frame on board: the report says why, not only "Contact windows: 0"."""
     assert "warning" not in contacts_section(load_run(tiny_run))
     (tiny_run / "telemetry" / "contacts.jsonl").write_text("")
-    assert contacts_section(load_run(tiny_run))["warning"].startswith("No contact window in the time simulated")
+    assert contacts_section(load_run(tiny_run))["warning"].startswith("no contact window in the time simulated")
     report, _ = write_report(tiny_run, "md")
-    assert report["warnings"][0].startswith("No contact window in the time simulated")
+    assert report["warnings"][0].startswith("no contact window in the time simulated")
     assert "ground_stations[*].min_elevation_deg" in (tiny_run / "report.md").read_text()
 
 
