@@ -57,6 +57,20 @@ def test_unreadable_scalars_are_reported_with_every_other_problem():
     assert err.issues[2].found == "2026-02-30 (day is out of range for month)"
 
 
+@dataclass(frozen=True)
+class NoKeys:
+    """An object with nothing to set, as bent_pipe's parameters."""
+
+
+def test_a_key_where_there_are_none_says_so():
+    data, source = load_yaml("threshold: 0.5\n", "p.yaml")
+    with pytest.raises(ConfigError) as err:
+        build(NoKeys, data, source, "p.yaml")
+    [issue] = err.value.issues
+    assert (issue.path, issue.line, issue.expected, issue.found) == (
+        "threshold", 1, "no keys (it takes none)", "unknown key 'threshold'")
+
+
 # ------------------------------------------------------------------------------------------ YAML 1.1's readings
 
 

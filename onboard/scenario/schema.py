@@ -215,7 +215,8 @@ class Builder:
         fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
         for key in value:
             if key not in fields:
-                self.fail(join(path, key), "one of the keys " + ", ".join(fields), f"unknown key {key!r}")
+                self.fail(join(path, key), "one of the keys " + ", ".join(fields) if fields else "no keys (it takes none)",
+                          f"unknown key {key!r}")
         kwargs: dict[str, Any] = {}
         sound: dict[str, Any] = {}  # the fields without problems of their own: what a partial check may see
         complete = True
