@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rundir.errors import InputFileError, InputFilesError
 from rundir.run_info import RunInfo
 
 from .figures import FIGURES, figures_of, fmt_figure, read_run
@@ -101,8 +102,16 @@ class Comparison:
 
     @classmethod
     def of(cls, run_dirs: list[Path]) -> Comparison:
-        """Raises InputFileError for a directory that is no run directory or lacks a readable report.json."""
-        runs = [read_run(d) for d in run_dirs]
+        """Raises InputFileError for a directory that is no run directory or lacks a readable report.json, and
+        InputFilesError naming each when several are."""
+        runs, errors = [], []
+        for run_dir in run_dirs:
+            try:
+                runs.append(read_run(run_dir))
+            except InputFileError as err:
+                errors.append(err)
+        if errors:
+            raise errors[0] if len(errors) == 1 else InputFilesError([(e.path, e.problem) for e in errors])
         heads = [d.name if [x.name for x in run_dirs].count(d.name) == 1 else str(d) for d in run_dirs]
         return cls(list(run_dirs), heads, runs, Caveats.of([r for r, _ in runs]))
 

@@ -55,3 +55,13 @@ class InputFileError(OrbitEdgeError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class InputFilesError(OrbitEdgeError):
+    """Several data files that cannot be used, all reported at once (``orbitedge compare`` of several runs):
+    ``problems``, ``(path, problem)`` of each, as :class:`InputFileError` names one."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = [(str(path), problem) for path, problem in problems]
+        super().__init__("\n".join([f"{len(self.problems)} of the paths cannot be used:",
+                                     *(f"  {path}: {problem}" for path, problem in self.problems)]))

@@ -116,3 +116,7 @@ def test_json_and_what_is_no_run(tmp_path, capsys):
     assert main(["compare", str(outcome.out)]) == 2
     assert f"{outcome.out}: not a run directory: a sweep's folder; see its sweep.md, or give one of its run " \
            "directories" in capsys.readouterr().err
+    # several bad paths: each named at once, not only the first
+    assert main(["compare", str(outcome.out), str(run), str(tmp_path / "nothere")]) == 2
+    err = capsys.readouterr().err
+    assert "2 of the paths cannot be used:" in err and "a sweep's folder" in err and "nothere: no such run" in err

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rundir import errors
-from rundir.errors import ConfigError, ConfigIssue, InputFileError, OrbitEdgeError
+from rundir.errors import ConfigError, ConfigIssue, InputFileError, InputFilesError, OrbitEdgeError
 
 ISSUE_IN_FILE = ConfigIssue("spacecraft.camera.gsd_m", 12, "a number above 0", "-3.0")
 ISSUE_NO_LINE = ConfigIssue("pipeline[1].params", None, "a mapping", "a list")
@@ -22,6 +22,7 @@ EXAMPLES = {
     OrbitEdgeError: OrbitEdgeError("something the user can fix"),
     ConfigError: ConfigError(Path("scenarios/base.yaml"), [ISSUE_IN_FILE, ISSUE_NO_LINE, ISSUE_OVERRIDE]),
     InputFileError: InputFileError(Path("runs/q/downlink/f0.jls"), "truncated: 12 of 40 bytes"),
+    InputFilesError: InputFilesError([("runs/a", "no such run directory"), ("runs/b/report.json", "no report.json")]),
 }
 
 
@@ -53,6 +54,11 @@ def test_an_input_file_error_names_the_file_and_the_problem():
     assert str(err) == "runs/q/downlink/f0.jls: truncated: 12 of 40 bytes"
     assert (err.path, err.problem) == ("runs/q/downlink/f0.jls", "truncated: 12 of 40 bytes")
     assert err.args == (Path("runs/q/downlink/f0.jls"), "truncated: 12 of 40 bytes")  # what it was built from
+
+
+def test_several_input_files_are_named_each_on_its_line():
+    assert str(EXAMPLES[InputFilesError]) == ("2 of the paths cannot be used:\n  runs/a: no such run directory\n"
+                                               "  runs/b/report.json: no report.json")
 
 
 def test_a_config_issue_reads_line_path_expected_found():
