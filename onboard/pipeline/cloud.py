@@ -136,7 +136,6 @@ class CloudFilter(Stage):
     """Detect clouds on board and drop or mask the cloudy tiles before they take downlink time."""
 
     name = "cloud_filter"
-    uses = "int8"
 
     @dataclass(frozen=True, kw_only=True)
     class Params:

@@ -91,9 +91,9 @@ class Stage:
     name: ClassVar[str]
     Params: ClassVar[type]
     terminal: ClassVar[bool] = False  # an encoder: must come last
-    uses: ClassVar[Literal["cpu", "int8"]] = "cpu"  # which speed of the hardware profile projects its cost
+    uses: Literal["cpu", "int8"] = "cpu"  # which speed of the hardware profile projects its cost (model_speed)
     burst_scale: int | None = None  # a stage that needs a burst of frames sets its super-resolution factor
-    model_card: ModelValidation | None = None  # a stage that runs a shipped model: what its card says it is worth
+    model_card: ModelValidation | None = None  # a stage that runs a cloud model: what its card says it is worth
     model_file: ModelFile | None = None  # a stage that runs a model: which file (path, card name, version, sha256)
 
     def __init__(self, params: Any, ctx: Context):

@@ -100,7 +100,6 @@ class SuperResolution(Stage):
     """Fuse each burst into one finer product, so that one image goes down instead of K."""
 
     name = "superres"
-    uses = "int8"
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
