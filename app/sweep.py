@@ -282,10 +282,29 @@ def start_client(scheduler: str | None, workers: int | None, memory_limit: str |
 
 def dask_setup(worker: Any) -> None:
     """Dask's preload hook, run in each LocalCluster worker process as it starts (a restarted one too), in its main
-    thread: the worker ignores SIGINT. The workers share the terminal's process group, so Ctrl-C reaches each of
-    them, and a worker that takes it stops in the middle of its run, logging the scheduler's comms breaking;
-    ignoring it, they are stopped in order when the sweep closes its cluster."""
+    thread: the worker ignores SIGINT, and logs no comm it broke itself in closing (:class:`OwnCloseCommErrors`).
+    The workers share the terminal's process group, so Ctrl-C reaches each of them, and a worker that takes it stops
+    in the middle of its run, logging the scheduler's comms breaking; ignoring it, they are stopped in order when the
+    sweep closes its cluster."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger("distributed.worker").addFilter(OwnCloseCommErrors(worker))
+
+
+class OwnCloseCommErrors(logging.Filter):
+    """Drops a worker's records of a comm that broke (an OSError) once the worker is closing. A worker's close
+    closes its connections, a heartbeat to the scheduler in flight among them, and distributed (2026.8,
+    ``Worker.heartbeat``) logs that heartbeat's failure as an ERROR with its traceback: seen when a sweep is
+    stopped, as its cluster closes, and no news to whoever stopped it."""
+
+    def __init__(self, worker: Any) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from distributed.core import Status
+
+        broken = record.exc_info is not None and isinstance(record.exc_info[1], OSError)
+        return not (broken and self.worker.status in (Status.closing, Status.closing_gracefully, Status.closed))
 
 
 def check_resources(client: Any, runs: list[RunSpec]) -> None:

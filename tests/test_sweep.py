@@ -9,13 +9,18 @@ import os
 import shutil
 import signal
 import socket
+import sys
+import types
 import warnings
 
 import pytest
 from distributed import Client, Nanny, Scheduler, SpecCluster
+from distributed.comm.core import CommClosedError
+from distributed.core import Status
 
 from app.study import run_sweep
-from app.sweep import FAILED, MARKER, check_resources, prepare_out, run_task, start_client, sweep_state
+from app.sweep import (FAILED, MARKER, OwnCloseCommErrors, check_resources, prepare_out, run_task, start_client,
+                       sweep_state)
 from app.sweep_file import load_sweep
 from rundir.errors import OrbitEdgeError
 from tests.sweep_cases import QUICKSTART, TINY, made_sweep, write_sweep
@@ -193,10 +198,33 @@ def test_the_local_clusters_workers_take_ctrl_c_quietly(capfd):
         os.kill(pid, signal.SIGINT)
         assert client.submit(sum, [1, 2], pure=False).result(timeout=30) == 3
         assert client.run(os.getpid) == {address: pid}
+        assert "OwnCloseCommErrors" in client.run(worker_filters)[address]
     finally:
         client.close()
         cluster.close()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def worker_filters(dask_worker):
+    return [type(f).__name__ for f in logging.getLogger("distributed.worker").filters]
+
+
+@pytest.mark.parametrize("status, error, logged", [
+    ("closing", CommClosedError("in <TCP (closed) ConnectionPool.heartbeat_worker>: Stream is closed"), False),
+    ("closed", OSError("Connection reset by peer"), False),
+    ("running", CommClosedError("in <TCP (closed) ConnectionPool.heartbeat_worker>: Stream is closed"), True),
+    ("closing", ValueError("a worker's own bug"), True),
+])
+def test_a_closing_worker_logs_no_comm_its_close_broke(status, error, logged):
+    """Its close closes its connections under a heartbeat in flight, which distributed logs as an ERROR: the
+    LocalCluster's workers (test_the_local_clusters_workers_take_ctrl_c_quietly) drop that, and only that, record."""
+    try:
+        raise error
+    except Exception:
+        record = logging.LogRecord("distributed.worker", logging.ERROR, __file__, 0,
+                                   "Failed to communicate with scheduler during heartbeat.", None, sys.exc_info())
+    worker = types.SimpleNamespace(status=Status[status])
+    assert OwnCloseCommErrors(worker).filter(record) is logged
 
 
 def test_the_local_cluster_takes_a_free_port_beside_another_cluster():
