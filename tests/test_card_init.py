@@ -12,14 +12,18 @@ from pystac.validation.stac_validator import JsonSchemaSTACValidator
 from app.cli import main
 from onboard.pipeline.fusion import FEATURE_PLANES
 from onboard.runtime.card_init import CardRequest, init_card, misr_planes
-from onboard.runtime.modelcard import load_card
+from onboard.runtime.modelcard import MODEL_DIR, load_card
 from onboard.runtime.model import Model
 from rundir.errors import OrbitEdgeError
 from tests.user_models import WINDOW_PX, onnx_float16_nchw, user_model
 
 
-def card_init(model, *options):
-    return main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR", *options])
+def card_init(model, *options, activation="softmax"):
+    """The tests' user models end in logits of (clear, cloud): softmax makes their probabilities, unless the test
+    names the activation itself (None: no --activation)."""
+    named = any(option.startswith("--activation") for option in options) or activation is None
+    return main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR", *options,
+                 *(() if named else ("--activation", activation))])
 
 
 def test_a_uint8_tflite_card_is_a_valid_stac_mlm_item(tmp_path, capsys):
@@ -141,14 +145,27 @@ def test_softmax_over_one_output_channel_is_refused_and_no_card_is_written(tmp_p
 
 
 def test_an_activation_on_a_model_that_ends_in_its_own_sigmoid_is_refused_and_no_card_is_written(tmp_path, capsys):
-    from onboard.runtime.modelcard import MODEL_DIR
-
     model = tmp_path / "cloud.tflite"
     model.write_bytes((MODEL_DIR / "cloud_rgb_int8.tflite").read_bytes())  # ends in LOGISTIC: probabilities
     assert card_init(model, "--bands", "B,G,R", "--activation", "sigmoid") == 2
     assert ("activation sigmoid asked for, but the model's output already comes out of its LOGISTIC (sigmoid): the "
             "outputs are probabilities") in capsys.readouterr().err
     assert not model.with_suffix(".json").exists()
+
+
+def test_a_model_that_gives_logits_needs_an_activation_and_no_card_is_written(tmp_path, capsys):
+    """Without one, the cloud stage would clip the logits to 0..1 (and every pixel past 1 is cloud at any
+    threshold); a model that ends in its own sigmoid needs none."""
+    model = user_model("float16.tflite", tmp_path)
+    assert card_init(model, activation=None) == 2
+    assert ("card init: --activation: none given, but the model's outputs on random input reach -3.73 to 14, not "
+            "probabilities in 0..1: if they are logits, name the activation that makes probabilities of them, "
+            "sigmoid for one channel or softmax for one per class") in capsys.readouterr().err
+    assert not model.with_suffix(".json").exists()
+    shipped = tmp_path / "cloud.tflite"
+    shipped.write_bytes((MODEL_DIR / "cloud_rgb_int8.tflite").read_bytes())  # ends in LOGISTIC: probabilities
+    assert card_init(shipped, "--bands", "B,G,R", activation=None) == 0, capsys.readouterr().err
+    assert load_card(shipped.with_suffix(".json")).outputs[0].activation is None
 
 
 @pytest.mark.parametrize("options, message", [

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from onboard.runtime.modelcard import MODEL_DIR, Benchmark, Scaling, load_card, shipped_card, write_card
+from onboard.runtime.modelcard import (MODEL_DIR, PROBABILITY_SLACK, Benchmark, Scaling, load_card, logits_problem,
+                                      shipped_card, write_card)
 from rundir.errors import InputFileError
 from tests.tiny_models import INT8, copy_model, edit_card
 
@@ -96,3 +97,15 @@ def test_softmax_over_one_output_channel_is_named_at_its_field_and_line(tmp_path
     assert err.value.path == str(card_path)
     assert (f"line {line}: {field}: expected sigmoid, or no activation, for an output of one channel (softmax over "
             "one channel is 1.0 everywhere), found softmax (shape [1, 32, 32, 1])") in err.value.problem
+
+
+@pytest.mark.parametrize("low, high, probabilities", [
+    (0.0, 1.0, True), (0.0, 0.996, True), (-PROBABILITY_SLACK, 1.0 + PROBABILITY_SLACK, True),
+    (-0.6, 0.9, False), (0.1, 1.6, False), (-3.73, 14.0, False),
+])
+def test_outputs_beyond_0_to_1_by_more_than_the_slack_are_taken_for_logits(low, high, probabilities):
+    problem = logits_problem(low, high)
+    assert (problem is None) is probabilities
+    if problem:
+        assert problem.startswith(f"the model's outputs on random input reach {low:.3g} to {high:.3g}, not "
+                                  "probabilities in 0..1")

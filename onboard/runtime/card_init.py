@@ -14,9 +14,9 @@ from rundir.errors import InputFileError, OrbitEdgeError
 from ..pipeline.fusion import FEATURE_PLANES
 from ..scenario.spacecraft_config import BANDS
 from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
-from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, activation_problem, card_text,
-                        channel_count, read_card)
-from .model import Model, build_card
+from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, SCORE_TASKS, ModelCard, Scaling, activation_problem,
+                        card_text, channel_count, read_card)
+from .model import Model, build_card, unsquashed_output
 
 TASKS = {"segmentation": "segmentation", "classification": "classification",
          "super-resolution": "super-resolution"}  # --task -> mlm:tasks
@@ -126,8 +126,9 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     removed when the model does not load against it.
 
     Raises OrbitEdgeError naming every bad option (before the model is read), a card that exists (without
-    ``overwrite``), output classes that do not match the output channels, softmax over one channel, and a card
-    that is not valid; InputFileError as Model does for the model file."""
+    ``overwrite``), output classes that do not match the output channels, softmax over one channel, no
+    ``activation`` for outputs that are no probabilities (:func:`model.unsquashed_output`), and a card that is not
+    valid; InputFileError as Model does for the model file."""
     problems = _problems(request)
     if problems:
         raise OrbitEdgeError("card init: " + "; ".join(problems))
@@ -147,6 +148,9 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     channels = channel_count(output.shape, output.dim_order)
     problems = [f"--activation: {problem} (output shape {list(output.shape)})"
                 for problem in [activation_problem(request.activation, channels)] if problem]
+    if request.activation is None and TASKS.get(request.task) in SCORE_TASKS:
+        model = Model(request.model, use_card=False, channels=len(bands))
+        problems += [f"--activation: none given, but {problem}" for problem in [unsquashed_output(model)] if problem]
     if request.classes and len(request.classes) != channels:
         problems.append(f"--classes: expected one name per output channel ({channels}, output shape "
                         f"{list(output.shape)}), found {len(request.classes)}")

@@ -21,7 +21,8 @@ from . import mlm
 from .interpreter import check_delegate
 from .json_fields import FieldReader, field_lines
 from .model_check import read_model_file
-from .modelcard import NCHW, NHWC, Benchmark, ModelCard, Scaling, TensorCard, load_card
+from .modelcard import (NCHW, NHWC, SCORE_TASKS, Benchmark, ModelCard, Scaling, TensorCard, doubled_activation,
+                        load_card, logits_problem)
 from .onnx_model import PROVIDERS, OnnxEngine, check_provider
 from .tflite_model import TfliteEngine
 from ..pipeline.tiling import predict_tiled
@@ -30,6 +31,7 @@ FORMATS = (".tflite", ".onnx")
 ONNX_RUNTIME = "onnxruntime"
 CARD_BENCHMARK_RUNS = 20  # timed inferences behind a new card's host latency, after CARD_BENCHMARK_WARMUP
 CARD_BENCHMARK_WARMUP = 3
+INPUT_SEED = 0  # of random_input
 
 
 def is_model_file(name: str) -> bool:
@@ -182,6 +184,9 @@ class Model:
         if card_out.activation is not None and self.output_activation is not None:
             problems.append(("outputs[0].activation", f"is {card_out.activation} in the card, but "
                              + doubled_activation(card_out.activation, self.output_activation)))
+        if not problems and card_out.activation is None and self.card.task in SCORE_TASKS:
+            problems += [("outputs[0].activation", f"names none in the card, but {problem} (card init --activation)")
+                         for problem in [unsquashed_output(self)] if problem]
         if bands is not None and list(card_in.bands) != list(bands):
             problems.append(("inputs[0].bands", f"is {list(card_in.bands)} in the card but the camera gives "
                                                 f"{list(bands)}"))
@@ -310,13 +315,23 @@ def _read_bytes(path: Path) -> bytes:
         raise InputFileError(path, f"cannot read the model file: {err}") from err
 
 
-def doubled_activation(activation: str, output_activation: tuple[str, str]) -> str:
-    """Why ``activation`` cannot follow a model whose output already comes out of ``output_activation``
-    (``(op, activation)``, :attr:`Model.output_activation`)."""
-    op, made = output_activation
-    squashed = " (a sigmoid of 0..1 lies in 0.5..0.73: every pixel would pass 0.5)" if activation == "sigmoid" else ""
-    return (f"the model's output already comes out of its {op} ({made}): the outputs are probabilities, and a "
-            f"second {activation} would squash them{squashed}; leave the activation out")
+def random_input(model: Model, seed: int = INPUT_SEED) -> np.ndarray:
+    """Random data of the model's input shape and dtype: integers over the dtype's range, floats in [0, 1)."""
+    rng = np.random.default_rng(seed)
+    if np.issubdtype(model.input_dtype, np.integer):
+        limits = np.iinfo(model.input_dtype)
+        return rng.integers(limits.min, limits.max, model.input_shape, dtype=model.input_dtype, endpoint=True)
+    return rng.uniform(0.0, 1.0, model.input_shape).astype(model.input_dtype)
+
+
+def unsquashed_output(model: Model) -> str | None:
+    """Why the outputs of ``model``, taken with no activation after it, are no probabilities
+    (:func:`modelcard.logits_problem`, on :func:`random_input`); None when they are, or when the model's output comes
+    out of its own sigmoid or softmax (:attr:`Model.output_activation`)."""
+    if model.output_activation is not None:
+        return None
+    y = model.dequantize(model.invoke_raw(random_input(model)))
+    return logits_problem(float(y.min()), float(y.max()))
 
 
 def card_field(card: ModelCard, field: str, text: str) -> str:

@@ -63,6 +63,11 @@ MISR_SOURCE = "misr_planes_standardised"  # a MISR model's input: the superres s
 SOURCES = (*CAMERA_SOURCES, MISR_SOURCE)  # every scaling.source a stage can feed
 NHWC = mlm.NHWC
 NCHW = ("batch", "channel", "height", "width")
+# outputs within this of 0..1 pass as probabilities (a clipped or regression head may overshoot a little; logits on
+# random input reach units)
+PROBABILITY_SLACK = 0.5
+# MLM tasks whose outputs are class scores, which the cloud stage reads as probabilities (after the card's activation)
+SCORE_TASKS = ("segmentation", "semantic-segmentation", "classification")
 # Optional top-level fields of the flat form, with their defaults (left out of the JSON when at them).
 EXTRA_FIELDS = {"model_file": None, "framework": None, "architecture": "unknown", "accelerator": None,
                 "created_utc": None}
@@ -209,6 +214,27 @@ def activation_problem(activation: str | None, channels: int) -> str | None:
         return ("expected sigmoid, or no activation, for an output of one channel (softmax over one channel is 1.0 "
                 "everywhere), found softmax")
     return None
+
+
+def logits_problem(low: float, high: float) -> str | None:
+    """Why the outputs of a model whose card names no ``activation`` (and that ends in no sigmoid or softmax) are
+    not probabilities, from their range ``low..high`` on random input; None when it lies in 0..1 within
+    PROBABILITY_SLACK (a regression head's overshoot). The cloud stage clips its outputs to 0..1, so logits would
+    flatten into 0 and 1, every tile's decision and the PR curve with them."""
+    if -PROBABILITY_SLACK <= low and high <= 1.0 + PROBABILITY_SLACK:
+        return None
+    return (f"the model's outputs on random input reach {low:.3g} to {high:.3g}, not probabilities in 0..1: if they "
+            "are logits, name the activation that makes probabilities of them, sigmoid for one channel or softmax "
+            "for one per class")
+
+
+def doubled_activation(activation: str, output_activation: tuple[str, str]) -> str:
+    """Why ``activation`` cannot follow a model whose output already comes out of ``output_activation``
+    (``(op, activation)``, :attr:`model.Model.output_activation`)."""
+    op, made = output_activation
+    squashed = " (a sigmoid of 0..1 lies in 0.5..0.73: every pixel would pass 0.5)" if activation == "sigmoid" else ""
+    return (f"the model's output already comes out of its {op} ({made}): the outputs are probabilities, and a "
+            f"second {activation} would squash them{squashed}; leave the activation out")
 
 
 def _numbers(value: Any, bands: int | None, nonzero: bool) -> bool:
