@@ -116,8 +116,8 @@ class Comparison:
         return cls(list(run_dirs), heads, runs, Caveats.of([r for r, _ in runs]))
 
     def table(self) -> str:
-        """An aligned text table: a column per run, a row per figure and the run's scenario, seed, pipeline and
-        hardware first; ``*`` marks the best of a row."""
+        """An aligned text table: a column per run, a row per figure and the run's scenario, seed, pipeline,
+        hardware and the model each model stage ran first; ``*`` marks the best of a row."""
         runs = self.runs
         rows: list[tuple[str, list[str]]] = [
             ("scenario", [str(r.get("scenario")) for r, _ in runs]),
@@ -125,6 +125,8 @@ class Comparison:
             ("pipeline", [">".join(i.pipeline if i else []) or "n/a" for _, i in runs]),
             ("hardware", [f"{(r.get('compute') or {}).get('hardware', 'n/a')} "
                           f"({(r.get('compute') or {}).get('timing', 'n/a')})" for r, _ in runs]),
+            *((f"model ({stage})", [model_cell(i, stage) for _, i in runs])
+              for stage in dict.fromkeys(stage for _, i in runs if i for stage in i.models)),
             ("complete", ["yes" if r.get("complete") else "NO" for r, _ in runs]),
         ]
         for name in FIGURES:
@@ -146,6 +148,13 @@ class Comparison:
                 for d, (r, i) in zip(self.run_dirs, self.runs)]
         return {"schema_version": SCHEMA_VERSION, "kind": "compare", "runs": runs,
                 "warnings": self.caveats.warnings(self.heads)}
+
+
+def model_cell(info: RunInfo | None, stage: str) -> str:
+    """The model file a run's ``stage`` ran and its sha256's first 8 hex digits (two runs of the same path with other
+    weights differ there), or n/a."""
+    model = info.models.get(stage) if info else None
+    return f"{model.file} ({model.sha256[:8]})" if model else "n/a"
 
 
 def compare_options(p: argparse.ArgumentParser) -> None:

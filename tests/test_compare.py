@@ -7,6 +7,7 @@ import shutil
 
 from app.cli import main
 from app.compare import Caveats, Comparison, best_of
+from onboard.runtime.modelcard import shipped_card
 from tests.sweep_cases import made_sweep
 
 
@@ -40,9 +41,24 @@ def test_two_runs_side_by_side():
     assert text.splitlines()[0].split() == ["c000-r0", "c001-r0"]
     rows = table_rows(text)
     assert rows["pipeline"][-1] == "cloud_filter>encode" and rows["seed"][-1] == "42"
+    model = json.loads((a / "telemetry" / "run.json").read_text())["models"]["cloud_filter"]
+    assert rows["model (cloud_filter)"] == [f"{model['file']} ({shipped_card(model['file']).sha256[:8]})"] * 2
     f1 = [r["cloud_f1"] for r in outcome.rows if r["run_id"] in ("c000-r0", "c001-r0")]
     assert starred(rows, "cloud_f1 (higher)") == [f1.index(max(f1))]
     assert text.splitlines()[-1].strip().startswith("* the best of the row")
+
+
+def test_other_weights_and_a_stage_that_ran_no_model_show_in_the_model_rows(tmp_path):
+    outcome, _ = made_sweep()
+    a = outcome.out / "runs" / "c000-r0"
+    b = shutil.copytree(a, tmp_path / "other-weights")
+    info = json.loads((b / "telemetry" / "run.json").read_text())
+    info["models"]["cloud_filter"]["sha256"] = "0123456789abcdef" * 4
+    info["models"]["superres"] = dict(info["models"]["cloud_filter"], file="models/my_misr.onnx")
+    (b / "telemetry" / "run.json").write_text(json.dumps(info))
+    rows = table_rows(Comparison.of([a, b]).table())
+    assert rows["model (cloud_filter)"][1] == "cloud_bgrn_int8 (01234567)" != rows["model (cloud_filter)"][0]
+    assert rows["model (superres)"] == ["n/a", "models/my_misr.onnx (01234567)"]
 
 
 def test_the_best_of_a_row():

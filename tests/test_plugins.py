@@ -312,6 +312,14 @@ def test_a_triage_then_cloud_filter_mission_reports_what_each_stage_dropped(tmp_
     assert lost > cloud["clear_pixels_lost_fraction"]
     assert rows["cloud_filter"]["clear_pixels_lost_fraction"] is None and rows["cloud_filter"]["bytes"] is None
     assert report["verdict"].startswith("On-board AI (scene_triage > cloud_filter > encode) sends ")
+    # which weights each model stage ran, the plugin's too
+    from orbitedge_scene_triage.triage import MODEL
+
+    models = json.loads((out / "telemetry" / "run.json").read_text())["models"]
+    triage = Model(MODEL).card
+    assert models["scene_triage"] == {"file": MODEL.stem, "name": triage.name, "version": triage.version,
+                                      "sha256": triage.sha256}
+    assert set(models) == {"scene_triage", "cloud_filter"}
     assert f"loses {fmt_fraction(rows['this_run']['clear_pixels_lost_fraction'])} of clear ground" in report["verdict"]
     md = (out / "report.md").read_text()
     assert f"{len(triaged)} finished frames were discarded whole before the cloud filter saw them, by scene_triage " \

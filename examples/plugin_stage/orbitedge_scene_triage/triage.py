@@ -28,6 +28,7 @@ from onboard.pipeline.tile import Work
 from onboard.runtime.model import Model, cached_model, is_model_file
 from onboard.scenario.schema import issue_at, spec
 from rundir.errors import ConfigIssue, InputFileError
+from rundir.run_info import ModelFile
 
 MODEL = Path(__file__).with_name("models") / "scene_triage_int8.tflite"  # model: auto
 TASK = "classification"  # the MLM task a triage model's card names
@@ -112,6 +113,8 @@ class SceneTriage(Stage):
         super().__init__(params, ctx)
         self.model = cached_model(model_path(params.model, ctx.scenario_dir), 1, ctx.bands)
         self.classes = list(self.model.card.outputs[0].classes)
+        # which weights ran, in run.json's models and the report (a file as the scenario names it, or the shipped one)
+        self.model_file = ModelFile.of(MODEL.stem if params.model == "auto" else params.model, self.model.card)
 
     def probabilities(self, dn: np.ndarray) -> np.ndarray:
         """(K,) float32 class probabilities of one (H, W, B) frame of DN, in the card's class order."""
