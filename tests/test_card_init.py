@@ -153,6 +153,18 @@ def test_an_activation_on_a_model_that_ends_in_its_own_sigmoid_is_refused_and_no
     assert not model.with_suffix(".json").exists()
 
 
+def test_a_card_given_for_the_model_is_named_and_left_as_it_was(tmp_path, capsys):
+    model = user_model("float16.tflite", tmp_path)
+    assert card_init(model) == 0
+    card = model.with_suffix(".json")
+    before = card.read_bytes()
+    capsys.readouterr()
+    assert card_init(card, "--force") == 2
+    assert capsys.readouterr().err == (f"orbitedge: error: card init: MODEL: expected a .tflite or .onnx model file "
+                                       f"(its card is written beside it), found {str(card)!r}\n")
+    assert card.read_bytes() == before
+
+
 def test_a_model_that_gives_logits_needs_an_activation_and_no_card_is_written(tmp_path, capsys):
     """Without one, the cloud stage would clip the logits to 0..1 (and every pixel past 1 is cloud at any
     threshold); a model that ends in its own sigmoid needs none."""

@@ -16,7 +16,7 @@ from ..scenario.spacecraft_config import BANDS
 from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
 from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, SCORE_TASKS, ModelCard, Scaling, activation_problem,
                         card_text, channel_count, read_card)
-from .model import Model, build_card, unsquashed_output
+from .model import Model, build_card, is_model_file, unsquashed_output
 
 TASKS = {"segmentation": "segmentation", "classification": "classification",
          "super-resolution": "super-resolution"}  # --task -> mlm:tasks
@@ -45,6 +45,9 @@ class CardRequest:
 def _problems(request: CardRequest) -> list[str]:
     """Every option that cannot make a card, as ``--option: expected ..., found ...``."""
     problems = []
+    if not is_model_file(request.model.name):
+        problems.append(f"MODEL: expected a .tflite or .onnx model file (its card is written beside it), found "
+                        f"{str(request.model)!r}")
     misr = request.task == "super-resolution"
     if request.task not in TASKS:
         problems.append(f"--task: expected one of {', '.join(TASKS)}, found {request.task!r}")
