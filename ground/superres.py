@@ -147,6 +147,7 @@ class ExampleCrop:
     the first crop offered."""
 
     scale: int
+    user_model: bool = False  # the product is a user's model's (named "your model", not "model int8")
     detail: float = -math.inf
     panels: list[tuple[str, np.ndarray]] = field(default_factory=list)
     title: str = ""
@@ -173,7 +174,8 @@ class ExampleCrop:
         if scene.low_res is not None:
             low_res = scene.low_res[r:r + CROP_PX, c:c + CROP_PX]
             panels.append(("low-res frame 0", np.repeat(np.repeat(low_res, scale, 0), scale, 1)))
-        panels += [(CROP_NAMES[m], scene.images[m][box].copy()) for m in CROP_NAMES if m in scene.images]
+        names = dict(CROP_NAMES, **({"model_int8": "your model"} if self.user_model else {}))
+        panels += [(names[m], scene.images[m][box].copy()) for m in CROP_NAMES if m in scene.images]
         panels.append(("truth", scene.truth[box].copy()))
         self.panels = panels
         self.title = f"{scene.frame_id}: {CROP_PX} x {CROP_PX} low-res px at ({r}, {c}), x{scale}"
@@ -195,7 +197,7 @@ def superres_section(run: Any) -> dict[str, Any] | None:
     frames = camera.burst_frames if camera else 0
     out: dict[str, Any] = {"policy": policy, "product": _product_method(policy), "burst_frames": frames,
                            "pixel_ratio_vs_burst": scale * scale / frames if frames else None}
-    crop = run.derived[EXAMPLE_CROP_KEY] = ExampleCrop(scale)
+    crop = run.derived[EXAMPLE_CROP_KEY] = ExampleCrop(scale, policy.get("model", "auto") != "auto")
     per_scene, product_bytes, raw_bytes, encoded, errors = [], 0, 0, [], []
     # NOTE: OpenCV and numpy release the GIL in the heavy parts: two threads score two methods at once.
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
@@ -244,6 +246,14 @@ METHOD_NAMES = {"model_int8": "MISR model, int8 (on board)", "model_float32": "M
 MAX_REGISTRATION_ERROR_PX = 1.0  # RMS, low-res px: beyond one pixel the fusion mixes different ground
 
 
+def method_name(method: str, policy: Mapping[str, Any]) -> str:
+    """:data:`METHOD_NAMES` of ``method``; the on-board product of a user's model (the stage's ``model`` a file) by
+    that file, since its precision is its own whatever the ``model_int8`` key says."""
+    if method == "model_int8" and policy.get("model", "auto") != "auto":
+        return f"MISR model {policy['model']} (on board)"
+    return METHOD_NAMES[method]
+
+
 def harm_warnings(section: Mapping[str, Any], pipeline: Sequence[str]) -> list[str]:
     """What the reader must not miss when on-board super-resolution does harm: the downlinked product's mean cPSNR
     below any of the :data:`BASELINES` (bicubic upsampling of the mean of the clear frames is the PROBA-V
@@ -259,7 +269,8 @@ def harm_warnings(section: Mapping[str, Any], pipeline: Sequence[str]) -> list[s
            "into the registration." if "cloud_filter" not in pipeline else "")
     if beaten:
         worse = "; ".join(f"{ours - db:+.2f} dB against {METHOD_NAMES[m]} ({db:.2f} dB)" for m, db in beaten)
-        out.append(f"the downlinked super-resolved product ({product}) scores {ours:.2f} dB mean cPSNR, below "
+        out.append(f"the downlinked super-resolved product ({method_name(product, section['policy'])}) scores "
+                   f"{ours:.2f} dB mean cPSNR, below "
                    f"{len(beaten)} of its {len(BASELINES)} baselines: {worse}. On-board super-resolution makes the "
                    "picture worse here than a ground-side method would from the same frames." + why)
     error = section["registration_error_px"]
@@ -292,7 +303,7 @@ def superres_blocks(section: Mapping[str, Any]) -> list[Any]:
         "from the same registered frames for scoring only.")]
     if not section["scenes_scored"]:
         return blocks
-    rows = tuple((METHOD_NAMES[m], _db(section["cpsnr_db"][m]), _num(section["ssim"][m]))
+    rows = tuple((method_name(m, p), _db(section["cpsnr_db"][m]), _num(section["ssim"][m]))
                  for m in METHODS if section["cpsnr_db"][m] is not None)
     blocks.append(Table(("method", "mean cPSNR (dB)", "mean SSIM"), rows))
     blocks += [Paragraph(f"WARNING: {text}", strong=True) for text in section.get("warnings") or ()]

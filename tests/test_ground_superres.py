@@ -4,12 +4,13 @@ scene by scene, and the on-board baselines read from the evaluation record when 
 import numpy as np
 import pytest
 
-from ground.document import Paragraph
+from ground.document import Paragraph, Table
 from ground.superres import CROP_PX, METHODS, ExampleCrop, OnBoardImages, SRScene, harm_warnings, superres_blocks
 
 
-def _section(product_db, bicubic_db, shift_and_add_db=None, error_px=0.4, scene_errors=(0.4,)):
+def _section(product_db, bicubic_db, shift_and_add_db=None, error_px=0.4, scene_errors=(0.4,), model="auto"):
     return {"product": "model_int8", "registration_error_px": error_px,
+            "policy": {"scale": 2, "method": "model", "registration": "ecc", "model": model},
             "cpsnr_db": {"model_int8": product_db, "bicubic": bicubic_db, "bicubic_registered": None,
                          "shift_and_add": shift_and_add_db},
             "scenes": [{"registration_error_px": e} for e in scene_errors]}
@@ -25,6 +26,21 @@ def test_a_product_worse_than_a_baseline_is_a_warning_naming_which_and_by_how_mu
     assert "No cloud_filter" not in both
     assert harm_warnings(_section(38.5, 38.5), ["superres"]) == []  # as good as bicubic: nothing to say
     assert harm_warnings(_section(None, 38.5), ["superres"]) == []  # nothing scored
+
+
+def test_a_users_model_is_named_by_its_file_not_as_int8():
+    """The product's key is model_int8 whatever the model; a user's MISR model may be float32."""
+    section = {**_section(37.1, 38.5, model="models/my_misr.onnx"), "burst_frames": 8, "scenes_scored": 3,
+               "ssim": {m: 0.99 for m in METHODS}, "bytes_ratio_vs_burst": 0.3, "product_bytes": 1,
+               "burst_raw_bytes": 3, "pixel_ratio_vs_burst": 0.5, "bytes_ratio_vs_encoded_burst": 0.4, "plots": []}
+    section["cpsnr_db"] = {**dict.fromkeys(METHODS), **section["cpsnr_db"]}
+    [text] = harm_warnings(section, ["superres"])
+    assert text.startswith("the downlinked super-resolved product (MISR model models/my_misr.onnx (on board)) scores")
+    [table] = [b for b in superres_blocks(section) if isinstance(b, Table)]
+    assert table.rows[0][:2] == ("MISR model models/my_misr.onnx (on board)", "37.10")
+    shipped = {**section, "policy": {**section["policy"], "model": "auto"}}
+    [table] = [b for b in superres_blocks(shipped) if isinstance(b, Table)]
+    assert table.rows[0][0] == "MISR model, int8 (on board)"
 
 
 @pytest.mark.parametrize("ratio, says", [(0.282, "saves downlink"), (1.125, "saves NOTHING")])
@@ -63,6 +79,9 @@ def test_the_superres_crop_is_the_most_detailed_one():
     crop.offer(scene)
     panels, title = crop.panels, crop.title
     assert [name for name, _ in panels] == ["low-res frame 0", "bicubic", "model int8", "truth"]
+    yours = ExampleCrop(scale, user_model=True)
+    yours.offer(scene)
+    assert [name for name, _ in yours.panels] == ["low-res frame 0", "bicubic", "your model", "truth"]
     assert all(image.shape == (n, n, 4) for _, image in panels)
     assert np.array_equal(panels[-1][1], truth[n:2 * n, n // 2:n // 2 + n])
     assert title == f"f: {CROP_PX} x {CROP_PX} low-res px at ({n // scale}, {n // 4}), x{scale}"
