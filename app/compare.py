@@ -143,8 +143,10 @@ class Comparison:
                                   "ties for it; none where a warning says"])
 
     def to_json(self) -> dict[str, Any]:
-        """The ``compare --json`` document: each run's summary and figures, and the warnings."""
-        runs = [{"run_dir": str(d), "summary": run_summary(r), "figures": figures_of(r, i)}
+        """The ``compare --json`` document: each run's summary, figures and models (per stage: file, card name and
+        version, sha256), and the warnings."""
+        runs = [{"run_dir": str(d), "summary": run_summary(r), "figures": figures_of(r, i),
+                 "models": {stage: m.to_json() for stage, m in i.models.items()} if i else {}}
                 for d, (r, i) in zip(self.run_dirs, self.runs)]
         return {"schema_version": SCHEMA_VERSION, "kind": "compare", "runs": runs,
                 "warnings": self.caveats.warnings(self.heads)}

@@ -291,7 +291,8 @@ def dask_setup(worker: Any) -> None:
 
 
 class OwnCloseCommErrors(logging.Filter):
-    """Drops a worker's records of a comm that broke (an OSError) once the worker is closing. A worker's close
+    """Drops a worker's records of a comm that broke (an OSError) once the worker is closing or closed (not while
+    it is retired gracefully, handing its data on: a comm that breaks then is news). A worker's close
     closes its connections, a heartbeat to the scheduler in flight among them, and distributed (2026.8,
     ``Worker.heartbeat``) logs that heartbeat's failure as an ERROR with its traceback: seen when a sweep is
     stopped, as its cluster closes, and no news to whoever stopped it."""
@@ -304,7 +305,7 @@ class OwnCloseCommErrors(logging.Filter):
         from distributed.core import Status
 
         broken = record.exc_info is not None and isinstance(record.exc_info[1], OSError)
-        return not (broken and self.worker.status in (Status.closing, Status.closing_gracefully, Status.closed))
+        return not (broken and self.worker.status in (Status.closing, Status.closed))
 
 
 def check_resources(client: Any, runs: list[RunSpec]) -> None:

@@ -170,9 +170,9 @@ def test_a_model_that_gives_logits_needs_an_activation_and_no_card_is_written(tm
     threshold); a model that ends in its own sigmoid needs none."""
     model = user_model("float16.tflite", tmp_path)
     assert card_init(model, activation=None) == 2
-    assert ("card init: --activation: none given, but the model's outputs on random input reach -3.73 to 14, not "
-            "probabilities in 0..1: if they are logits, name the activation that makes probabilities of them, "
-            "sigmoid for one channel or softmax for one per class") in capsys.readouterr().err
+    assert ("card init: --activation: none given, but its outputs on test inputs reach -3.73 to 14, beyond 0..1: "
+            "logits, which the cloud stage would clip to 0 and 1; name the activation that makes probabilities of "
+            "them: sigmoid for one channel, softmax for one per class") in capsys.readouterr().err
     assert not model.with_suffix(".json").exists()
     shipped = tmp_path / "cloud.tflite"
     shipped.write_bytes((MODEL_DIR / "cloud_rgb_int8.tflite").read_bytes())  # ends in LOGISTIC: probabilities

@@ -224,6 +224,25 @@ def test_a_model_the_stage_cannot_use_is_named_at_the_key_it_is_about(tmp_path):
     assert "classes ['water']" in models[0].found and models[1].found.endswith("without one")
 
 
+def test_a_card_with_no_activation_for_a_model_that_gives_logits_fails_validate(tmp_path, monkeypatch, capsys):
+    """The stage would clip logits to 0..1: every pixel past logit 1 is cloud at any threshold, every one below 0
+    clear, and the PR curve flat."""
+    scenario = user_mission(tmp_path, "uint8.tflite")
+    card_path = scenario.parent / "models" / "uint8.json"
+    card = json.loads(card_path.read_text())
+    card["properties"]["mlm:output"][0]["post_processing_function"] = None
+    card_path.write_text(json.dumps(card, indent=2))
+    monkeypatch.chdir(tmp_path)  # elsewhere: the model path starts at the scenario file
+    capsys.readouterr()
+    assert main(["validate", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert ("pipeline[0].model: expected outputs in 0..1, or a card naming the activation that makes probabilities "
+            "of them (orbitedge card init --activation: sigmoid for one channel, softmax for one per class), found "
+            f"{card_path.with_suffix('.tflite')} (card {card_path}): its outputs on test inputs reach -3.68 to 14.1, "
+            "beyond 0..1: "
+            "logits") in err
+
+
 def test_a_card_that_lies_about_the_model_names_the_field_and_its_line(tmp_path, monkeypatch, capsys):
     scenario = user_mission(tmp_path, "float16.onnx")
     card_path = scenario.parent / "models" / "float16.json"

@@ -124,6 +124,7 @@ def test_json_and_what_is_no_run(tmp_path, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["kind"] == "compare" and len(printed["runs"]) == 2 and printed["warnings"] == []
     assert printed["runs"][0]["figures"]["cloud_f1"] == printed["runs"][0]["summary"]["cloud.f1"]
+    assert printed["runs"][0]["models"] == json.loads((run / "telemetry" / "run.json").read_text())["models"] != {}
     shutil.copytree(run / "telemetry", tmp_path / "bare" / "telemetry")
     assert main(["compare", str(run), str(tmp_path / "bare")]) == 2
     assert "bare/report.json: no report.json: run `orbitedge report`" in capsys.readouterr().err

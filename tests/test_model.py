@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from onboard.pipeline import tiling
 from onboard.runtime.interpreter import resolve_runtime
 from onboard.runtime.modelcard import MODEL_DIR, Scaling, load_card, write_card
-from onboard.runtime.model import Model, build_card
+from onboard.runtime.model import Model, build_card, unsquashed_output
 from rundir.errors import InputFileError
 from tests.tiny_models import DATA, FLOAT32, INT8, SHAPE, copy_model, edit_card, reflectance
 
@@ -291,8 +291,7 @@ def test_a_card_built_from_an_nchw_onnx_model_records_its_layout_and_dynamic_bat
 
     path = user_model("float16.onnx", tmp_path)
     card = build_card(path, name="user", version="1", task="segmentation", bands=("B", "G", "R", "NIR"),
-                      scaling=Scaling("toa_reflectance", 1.0, 0.0), training={}, metrics={}, activation="softmax",
-                      form="stac")
+                      scaling=Scaling("toa_reflectance", 1.0, 0.0), training={}, metrics={}, form="stac")
     assert card.inputs[0].shape == (-1, 4, 48, 48) and card.inputs[0].dim_order == ("batch", "channel", "height",
                                                                                     "width")
     assert card.framework == "ONNX" and card.model_file == "float16.onnx" and card.benchmark is None
@@ -300,26 +299,20 @@ def test_a_card_built_from_an_nchw_onnx_model_records_its_layout_and_dynamic_bat
     assert Model(path).card.inputs[0].channels_first
 
 
-@pytest.mark.parametrize("task, refused", [("segmentation", True), ("classification", True),
-                                           ("super-resolution", False), ("test-fixture", False)])
-def test_a_card_with_no_activation_for_a_model_that_gives_logits_is_refused(tmp_path, task, refused):
-    """The cloud stage clips a score model's outputs to 0..1 when its card names no activation: logits would
-    flatten into 0 and 1. The user models of the tests end in logits (-3.7 to 14 on random input)."""
+def test_outputs_beyond_0_to_1_on_test_inputs_are_named_as_logits(tmp_path):
+    """The tests' user models end in logits (-3.7 to 14 on random TOA reflectance); the test inputs go through the
+    card's scaling, so a DN card that makes the same model inputs finds the same; a model whose output comes out of
+    its own sigmoid needs no probe."""
     from tests.user_models import user_model
 
-    path = user_model("float16.onnx", tmp_path)
-    card = build_card(path, name="user", version="1", task=task, bands=("B", "G", "R", "NIR"),
-                      scaling=Scaling("toa_reflectance", 1.0, 0.0), training={}, metrics={}, form="stac")
-    write_card(card, path.with_suffix(".json"))
-    if not refused:
-        assert Model(path).card.outputs[0].activation is None
-        return
-    with pytest.raises(InputFileError, match=r"float16.json: line \d+: properties.mlm:output\[0\]."
-                       r"post_processing_function names none in the card, but the model's outputs on random input "
-                       r"reach -3.73 to 14, not probabilities in 0..1: if they are logits, name the activation") as err:
-        Model(path)
-    line = int(str(err.value).split(": line ")[1].split(":")[0])
-    assert '"post_processing_function": null' in path.with_suffix(".json").read_text().splitlines()[line - 1]
+    model = Model(user_model("float16.onnx", tmp_path), use_card=False, channels=4)
+    problem = unsquashed_output(model, Scaling("toa_reflectance", 1.0, 0.0))
+    assert problem == ("its outputs on test inputs reach -3.73 to 14, beyond 0..1: logits, which the cloud stage "
+                       "would clip to 0 and 1")
+    assert unsquashed_output(model, Scaling("dn", 1 / 4095, 0.0)) == problem
+    shipped = Model(MODEL_DIR / "cloud_bgrn_int8.tflite")
+    assert shipped.output_activation == ("LOGISTIC", "sigmoid")
+    assert unsquashed_output(shipped, shipped.card.inputs[0].scaling) is None
 
 
 def test_a_model_file_of_another_kind_is_named(tmp_path):

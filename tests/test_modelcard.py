@@ -99,13 +99,13 @@ def test_softmax_over_one_output_channel_is_named_at_its_field_and_line(tmp_path
             "one channel is 1.0 everywhere), found softmax (shape [1, 32, 32, 1])") in err.value.problem
 
 
-@pytest.mark.parametrize("low, high, probabilities", [
-    (0.0, 1.0, True), (0.0, 0.996, True), (-PROBABILITY_SLACK, 1.0 + PROBABILITY_SLACK, True),
-    (-0.6, 0.9, False), (0.1, 1.6, False), (-3.73, 14.0, False),
+@pytest.mark.parametrize("outputs, problem", [
+    ([0.0, 1.0], None), ([0.0, 0.996], None), ([-PROBABILITY_SLACK, 1.0 + PROBABILITY_SLACK], None),
+    ([-0.6, 0.9], "its outputs on test inputs reach -0.6 to 0.9, beyond 0..1: logits"),
+    ([0.1, 1.6], "its outputs on test inputs reach 0.1 to 1.6, beyond 0..1: logits"),
+    ([0.2, np.nan, 0.7], "its outputs on test inputs hold NaN or infinity"),
+    ([0.2, np.inf], "its outputs on test inputs hold NaN or infinity"),
 ])
-def test_outputs_beyond_0_to_1_by_more_than_the_slack_are_taken_for_logits(low, high, probabilities):
-    problem = logits_problem(low, high)
-    assert (problem is None) is probabilities
-    if problem:
-        assert problem.startswith(f"the model's outputs on random input reach {low:.3g} to {high:.3g}, not "
-                                  "probabilities in 0..1")
+def test_outputs_beyond_0_to_1_by_more_than_the_slack_are_taken_for_logits(outputs, problem):
+    found = logits_problem(np.array(outputs, np.float32))
+    assert found == problem if problem is None else found.startswith(problem)

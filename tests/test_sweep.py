@@ -214,6 +214,7 @@ def worker_filters(dask_worker):
     ("closed", OSError("Connection reset by peer"), False),
     ("running", CommClosedError("in <TCP (closed) ConnectionPool.heartbeat_worker>: Stream is closed"), True),
     ("closing", ValueError("a worker's own bug"), True),
+    ("closing_gracefully", OSError("Connection reset by peer"), True),  # retired while running: news
 ])
 def test_a_closing_worker_logs_no_comm_its_close_broke(status, error, logged):
     """Its close closes its connections under a heartbeat in flight, which distributed logs as an ERROR: the

@@ -32,10 +32,11 @@ from .hardware import HardwareProfile
 from .interpreter import resolve_runtime
 from .modelcard import MODEL_DIR, load_card
 from .onnx_export import EXPORT_DIR, export_tflite
-from .model import INPUT_SEED, ONNX_RUNTIME, Model, random_input
+from .model import ONNX_RUNTIME, Model
 from .tflite_model import EIGHT_BIT
 
 PRECISIONS = ("float32", "int8")  # twin order in tables: float32 first
+INPUT_SEED = 0
 RUNTIME_PACKAGES = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime", "tensorflow": "tensorflow",
                     ONNX_RUNTIME: "onnxruntime"}
 EDGETPU_SUFFIX = "_edgetpu"  # edgetpu_compiler appends it to the stem of the model it compiles
@@ -200,6 +201,15 @@ def _card_metrics(path: Path) -> dict[str, Any]:
         if card_path.is_file():
             return load_card(card_path).metrics
     return {}
+
+
+def random_input(model: Model, seed: int = INPUT_SEED) -> np.ndarray:
+    """Random data of the model's input shape and dtype: integers over the dtype's range, floats in [0, 1)."""
+    rng = np.random.default_rng(seed)
+    if np.issubdtype(model.input_dtype, np.integer):
+        limits = np.iinfo(model.input_dtype)
+        return rng.integers(limits.min, limits.max, model.input_shape, dtype=model.input_dtype, endpoint=True)
+    return rng.uniform(0.0, 1.0, model.input_shape).astype(model.input_dtype)
 
 
 def time_ms(model: Model, q: np.ndarray) -> float:

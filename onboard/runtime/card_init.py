@@ -14,8 +14,8 @@ from rundir.errors import InputFileError, OrbitEdgeError
 from ..pipeline.fusion import FEATURE_PLANES
 from ..scenario.spacecraft_config import BANDS
 from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
-from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, SCORE_TASKS, ModelCard, Scaling, activation_problem,
-                        card_text, channel_count, read_card)
+from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, activation_problem, card_text,
+                        channel_count, read_card)
 from .model import Model, build_card, is_model_file, unsquashed_output
 
 TASKS = {"segmentation": "segmentation", "classification": "classification",
@@ -151,9 +151,11 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     channels = channel_count(output.shape, output.dim_order)
     problems = [f"--activation: {problem} (output shape {list(output.shape)})"
                 for problem in [activation_problem(request.activation, channels)] if problem]
-    if request.activation is None and TASKS.get(request.task) in SCORE_TASKS:
+    if request.activation is None and request.task != "super-resolution":
         model = Model(request.model, use_card=False, channels=len(bands))
-        problems += [f"--activation: none given, but {problem}" for problem in [unsquashed_output(model)] if problem]
+        problems += [f"--activation: none given, but {problem}; name the activation that makes probabilities of "
+                     "them: sigmoid for one channel, softmax for one per class"
+                     for problem in [unsquashed_output(model, card.inputs[0].scaling)] if problem]
     if request.classes and len(request.classes) != channels:
         problems.append(f"--classes: expected one name per output channel ({channels}, output shape "
                         f"{list(output.shape)}), found {len(request.classes)}")

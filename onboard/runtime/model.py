@@ -21,7 +21,7 @@ from . import mlm
 from .interpreter import check_delegate
 from .json_fields import FieldReader, field_lines
 from .model_check import read_model_file
-from .modelcard import (NCHW, NHWC, SCORE_TASKS, Benchmark, ModelCard, Scaling, TensorCard, doubled_activation,
+from .modelcard import (NCHW, NHWC, Benchmark, ModelCard, Scaling, TensorCard, doubled_activation,
                         load_card, logits_problem)
 from .onnx_model import PROVIDERS, OnnxEngine, check_provider
 from .tflite_model import TfliteEngine
@@ -31,7 +31,11 @@ FORMATS = (".tflite", ".onnx")
 ONNX_RUNTIME = "onnxruntime"
 CARD_BENCHMARK_RUNS = 20  # timed inferences behind a new card's host latency, after CARD_BENCHMARK_WARMUP
 CARD_BENCHMARK_WARMUP = 3
-INPUT_SEED = 0  # of random_input
+PROBE_SEED = 0  # of unsquashed_output's random test input
+# unsquashed_output's test inputs span 0..this of the card's scaling source (TOA reflectance; DN of a 12-bit camera),
+# randomly and as uniform images at PROBE_LEVELS of it (dark ground, bright ground, cloud)
+PROBE_SOURCE_MAX = {"toa_reflectance": 1.0, "dn": 4095.0}
+PROBE_LEVELS = (0.05, 0.3, 0.9)
 
 
 def is_model_file(name: str) -> bool:
@@ -184,9 +188,6 @@ class Model:
         if card_out.activation is not None and self.output_activation is not None:
             problems.append(("outputs[0].activation", f"is {card_out.activation} in the card, but "
                              + doubled_activation(card_out.activation, self.output_activation)))
-        if not problems and card_out.activation is None and self.card.task in SCORE_TASKS:
-            problems += [("outputs[0].activation", f"names none in the card, but {problem} (card init --activation)")
-                         for problem in [unsquashed_output(self)] if problem]
         if bands is not None and list(card_in.bands) != list(bands):
             problems.append(("inputs[0].bands", f"is {list(card_in.bands)} in the card but the camera gives "
                                                 f"{list(bands)}"))
@@ -315,23 +316,17 @@ def _read_bytes(path: Path) -> bytes:
         raise InputFileError(path, f"cannot read the model file: {err}") from err
 
 
-def random_input(model: Model, seed: int = INPUT_SEED) -> np.ndarray:
-    """Random data of the model's input shape and dtype: integers over the dtype's range, floats in [0, 1)."""
-    rng = np.random.default_rng(seed)
-    if np.issubdtype(model.input_dtype, np.integer):
-        limits = np.iinfo(model.input_dtype)
-        return rng.integers(limits.min, limits.max, model.input_shape, dtype=model.input_dtype, endpoint=True)
-    return rng.uniform(0.0, 1.0, model.input_shape).astype(model.input_dtype)
-
-
-def unsquashed_output(model: Model) -> str | None:
-    """Why the outputs of ``model``, taken with no activation after it, are no probabilities
-    (:func:`modelcard.logits_problem`, on :func:`random_input`); None when they are, or when the model's output comes
-    out of its own sigmoid or softmax (:attr:`Model.output_activation`)."""
+def unsquashed_output(model: Model, scaling: Scaling) -> str | None:
+    """Why the outputs of ``model``, read with no activation after it, are no probabilities
+    (:func:`modelcard.logits_problem`) on test inputs made through the card's ``scaling``: random source values in
+    0..PROBE_SOURCE_MAX and uniform images at PROBE_LEVELS of it. None when they are, or when the model's output
+    comes out of its own sigmoid or softmax (:attr:`Model.output_activation`)."""
     if model.output_activation is not None:
         return None
-    y = model.dequantize(model.invoke_raw(random_input(model)))
-    return logits_problem(float(y.min()), float(y.max()))
+    top, shape = PROBE_SOURCE_MAX.get(scaling.source, 1.0), model.input_shape
+    sources = [np.random.default_rng(PROBE_SEED).uniform(0.0, top, shape),
+               *(np.full(shape, level * top) for level in PROBE_LEVELS)]
+    return logits_problem(np.concatenate([model.predict(scaling.apply(x)).ravel() for x in sources]))
 
 
 def card_field(card: ModelCard, field: str, text: str) -> str:

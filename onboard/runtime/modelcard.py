@@ -64,10 +64,8 @@ SOURCES = (*CAMERA_SOURCES, MISR_SOURCE)  # every scaling.source a stage can fee
 NHWC = mlm.NHWC
 NCHW = ("batch", "channel", "height", "width")
 # outputs within this of 0..1 pass as probabilities (a clipped or regression head may overshoot a little; logits on
-# random input reach units)
+# test inputs reach units)
 PROBABILITY_SLACK = 0.5
-# MLM tasks whose outputs are class scores, which the cloud stage reads as probabilities (after the card's activation)
-SCORE_TASKS = ("segmentation", "semantic-segmentation", "classification")
 # Optional top-level fields of the flat form, with their defaults (left out of the JSON when at them).
 EXTRA_FIELDS = {"model_file": None, "framework": None, "architecture": "unknown", "accelerator": None,
                 "created_utc": None}
@@ -216,16 +214,18 @@ def activation_problem(activation: str | None, channels: int) -> str | None:
     return None
 
 
-def logits_problem(low: float, high: float) -> str | None:
-    """Why the outputs of a model whose card names no ``activation`` (and that ends in no sigmoid or softmax) are
-    not probabilities, from their range ``low..high`` on random input; None when it lies in 0..1 within
-    PROBABILITY_SLACK (a regression head's overshoot). The cloud stage clips its outputs to 0..1, so logits would
-    flatten into 0 and 1, every tile's decision and the PR curve with them."""
+def logits_problem(outputs: np.ndarray) -> str | None:
+    """Why ``outputs``, a model's on test inputs (:func:`model.unsquashed_output`), read with no activation, are no
+    probabilities: they hold NaN or infinity, or reach beyond 0..1 by more than PROBABILITY_SLACK (a regression
+    head's overshoot); None otherwise. The cloud stage clips its outputs to 0..1, so logits would flatten into 0
+    and 1, every tile's decision and the PR curve with them."""
+    if not np.isfinite(outputs).all():
+        return "its outputs on test inputs hold NaN or infinity"
+    low, high = float(outputs.min()), float(outputs.max())
     if -PROBABILITY_SLACK <= low and high <= 1.0 + PROBABILITY_SLACK:
         return None
-    return (f"the model's outputs on random input reach {low:.3g} to {high:.3g}, not probabilities in 0..1: if they "
-            "are logits, name the activation that makes probabilities of them, sigmoid for one channel or softmax "
-            "for one per class")
+    return (f"its outputs on test inputs reach {low:.3g} to {high:.3g}, beyond 0..1: logits, which the cloud stage "
+            "would clip to 0 and 1")
 
 
 def doubled_activation(activation: str, output_activation: tuple[str, str]) -> str:
