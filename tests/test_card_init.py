@@ -153,6 +153,18 @@ def test_an_activation_on_a_model_that_ends_in_its_own_sigmoid_is_refused_and_no
     assert not model.with_suffix(".json").exists()
 
 
+def test_a_sigmoid_after_a_head_that_gives_no_negative_output_is_refused(tmp_path, capsys):
+    """A ReLU head's outputs are never below 0, so their sigmoid is never below 0.5: every pixel would be cloud."""
+    model = tmp_path / "relu.onnx"
+    model.write_bytes(onnx_float16_nchw(outputs=1, head="Relu"))
+    assert card_init(model, "--classes", "cloud", "--activation", "sigmoid") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orbitedge: error: card init: --activation: sigmoid, but its outputs on test inputs reach 0 "
+                          "to ") and ", never below 0 (no logits: a head that ends in ReLU or a clip), so a sigmoid " \
+                          "of them is never below 0.5: every pixel is cloud at the threshold 0.5" in err
+    assert not model.with_suffix(".json").exists()
+
+
 def test_a_card_given_for_the_model_is_named_and_left_as_it_was(tmp_path, capsys):
     model = user_model("float16.tflite", tmp_path)
     assert card_init(model) == 0
@@ -172,7 +184,8 @@ def test_a_model_that_gives_logits_needs_an_activation_and_no_card_is_written(tm
     assert card_init(model, activation=None) == 2
     assert ("card init: --activation: none given, but its outputs on test inputs reach -3.73 to 14, beyond 0..1: "
             "logits, which the cloud stage would clip to 0 and 1; name the activation that makes probabilities of "
-            "them: sigmoid for one channel, softmax for one per class") in capsys.readouterr().err
+            "them: none for outputs in 0..1, sigmoid for one channel of logits, softmax for one per class"
+            ) in capsys.readouterr().err
     assert not model.with_suffix(".json").exists()
     shipped = tmp_path / "cloud.tflite"
     shipped.write_bytes((MODEL_DIR / "cloud_rgb_int8.tflite").read_bytes())  # ends in LOGISTIC: probabilities
@@ -218,7 +231,9 @@ def test_a_card_that_does_not_read_back_is_not_written(tmp_path, capsys, monkeyp
 def test_a_card_the_model_does_not_load_against_is_removed(tmp_path, capsys, monkeypatch):
     import onboard.runtime.card_init as card_init_module
 
-    def refuse(path, card_path, bands):
+    def refuse(path, card_path=None, bands=None, **options):
+        if card_path is None:  # the model alone, probed for its outputs
+            return Model(path, **options)
         assert card_path.is_file()  # the check runs on the card as written
         raise OrbitEdgeError("the model does not load against its card")
 

@@ -236,8 +236,9 @@ def test_a_card_with_no_activation_for_a_model_that_gives_logits_fails_validate(
     capsys.readouterr()
     assert main(["validate", str(scenario)]) == 2
     err = capsys.readouterr().err
-    assert ("pipeline[0].model: expected outputs in 0..1, or a card naming the activation that makes probabilities "
-            "of them (orbitedge card init --activation: sigmoid for one channel, softmax for one per class), found "
+    assert ("pipeline[0].model: expected a card naming the activation that makes probabilities of the outputs "
+            "(none for outputs in 0..1, sigmoid for one channel of logits, softmax for one per class: orbitedge card "
+            "init --activation), found "
             f"{card_path.with_suffix('.tflite')} (card {card_path}): its outputs on test inputs reach -3.68 to 14.1, "
             "beyond 0..1: "
             "logits") in err

@@ -117,9 +117,10 @@ def mixed_int8_model(kind: str, into: Path) -> Path:
     return path
 
 
-def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX, outputs: int = len(CLASSES)) -> bytes:
+def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX, outputs: int = len(CLASSES),
+                      head: str | None = None) -> bytes:
     """``float16.onnx``'s bytes, for windows of ``height_px`` x ``width_px``; with ``outputs`` 1, only its cloud
-    logit."""
+    logit; with ``head`` (an ONNX op such as Relu), that op applied to the logits."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -131,9 +132,10 @@ def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX, out
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["h"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["h"], ["r"]),
              helper.make_node("Conv", ["r", "w2", "b2"], ["logits"], pads=[1, 1, 1, 1])]
+    nodes += [helper.make_node(head, ["logits"], ["out"])] if head else []
     graph = helper.make_graph(nodes, "user_cloud", [helper.make_tensor_value_info(
         "x", TensorProto.FLOAT16, ["batch", 4, height_px, width_px])], [helper.make_tensor_value_info(
-            "logits", TensorProto.FLOAT16, ["batch", outputs, height_px, width_px])], init)
+            "out" if head else "logits", TensorProto.FLOAT16, ["batch", outputs, height_px, width_px])], init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="tests")
     onnx.checker.check_model(model)
     return model.SerializeToString()

@@ -31,7 +31,7 @@ from . import spectral, tiling
 from .stages import Context, Stage, model_speed, scenario_path
 from .tile import Tile, TileMeta, Work
 from ..runtime.modelcard import CAMERA_SOURCES, MODEL_DIR, shipped_card
-from ..runtime.model import Model, cached_model, is_model_file, unsquashed_output
+from ..runtime.model import Model, cached_model, is_model_file, probability_problem
 from ..scenario.schema import issue_at, spec
 
 MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "cloud_rgb_int8"}
@@ -82,8 +82,8 @@ def cloud_channel(model: Model) -> int:
 def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
     """What keeps a user's model (loaded and matching its card) from the cloud stage, each at the stage's key it
     is about (``model`` or ``overlap_px``) with what was expected and what was found: its task, its window, its
-    output, its input's source, its outputs with no activation in the card (probabilities, not logits:
-    :func:`runtime.model.unsquashed_output`) and its card's host latency (the stage's simulated time comes from it)."""
+    output, its input's source, its outputs through its card's activation (probabilities:
+    :func:`runtime.model.probability_problem`) and its card's host latency (the stage's simulated time comes from it)."""
     card = model.card
     _, height, width, _ = model.input_shape
     where = f"{model.path} (card {card.path})"
@@ -106,11 +106,11 @@ def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
                                           f"{CLOUD_CLASS!r} (orbitedge card init --classes)",
                                  f"{where}: {model.output_shape[-1]} channel(s), classes "
                                  f"{list(card.outputs[0].classes or ())}"))
-    if card.outputs[0].activation is None:
-        problems += [issue_at("model", "outputs in 0..1, or a card naming the activation that makes probabilities of "
-                                       "them (orbitedge card init --activation: sigmoid for one channel, softmax for "
-                                       "one per class)", f"{where}: {problem}")
-                     for problem in [unsquashed_output(model, card.inputs[0].scaling)] if problem]
+    problems += [issue_at("model", "a card naming the activation that makes probabilities of the outputs (none for "
+                                   "outputs in 0..1, sigmoid for one channel of logits, softmax for one per class: "
+                                   "orbitedge card init --activation)", f"{where}: {problem}")
+                 for problem in [probability_problem(model, card.inputs[0].scaling, card.outputs[0].activation)]
+                 if problem]
     try:
         card.host_latency_s
     except InputFileError:

@@ -16,7 +16,7 @@ from ..scenario.spacecraft_config import BANDS
 from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
 from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, activation_problem, card_text,
                         channel_count, read_card)
-from .model import Model, build_card, is_model_file, unsquashed_output
+from .model import Model, build_card, is_model_file, probability_problem
 
 TASKS = {"segmentation": "segmentation", "classification": "classification",
          "super-resolution": "super-resolution"}  # --task -> mlm:tasks
@@ -130,7 +130,7 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
 
     Raises OrbitEdgeError naming every bad option (before the model is read), a card that exists (without
     ``overwrite``), output classes that do not match the output channels, softmax over one channel, no
-    ``activation`` for outputs that are no probabilities (:func:`model.unsquashed_output`), and a card that is not
+    ``activation`` for outputs that are no probabilities (the card's (:func:`model.probability_problem`)), and a card that is not
     valid; InputFileError as Model does for the model file."""
     problems = _problems(request)
     if problems:
@@ -151,11 +151,12 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     channels = channel_count(output.shape, output.dim_order)
     problems = [f"--activation: {problem} (output shape {list(output.shape)})"
                 for problem in [activation_problem(request.activation, channels)] if problem]
-    if request.activation is None and request.task != "super-resolution":
+    if request.task != "super-resolution":
         model = Model(request.model, use_card=False, channels=len(bands))
-        problems += [f"--activation: none given, but {problem}; name the activation that makes probabilities of "
-                     "them: sigmoid for one channel, softmax for one per class"
-                     for problem in [unsquashed_output(model, card.inputs[0].scaling)] if problem]
+        problems += [f"--activation: {request.activation or 'none given'}, but {problem}; name the activation that "
+                     "makes probabilities of them: none for outputs in 0..1, sigmoid for one channel of logits, "
+                     "softmax for one per class"
+                     for problem in [probability_problem(model, card.inputs[0].scaling, request.activation)] if problem]
     if request.classes and len(request.classes) != channels:
         problems.append(f"--classes: expected one name per output channel ({channels}, output shape "
                         f"{list(output.shape)}), found {len(request.classes)}")

@@ -214,18 +214,22 @@ def activation_problem(activation: str | None, channels: int) -> str | None:
     return None
 
 
-def logits_problem(outputs: np.ndarray) -> str | None:
-    """Why ``outputs``, a model's on test inputs (:func:`model.unsquashed_output`), read with no activation, are no
-    probabilities: they hold NaN or infinity, or reach beyond 0..1 by more than PROBABILITY_SLACK (a regression
-    head's overshoot); None otherwise. The cloud stage clips its outputs to 0..1, so logits would flatten into 0
-    and 1, every tile's decision and the PR curve with them."""
+def outputs_problem(outputs: np.ndarray, activation: str | None) -> str | None:
+    """Why ``outputs``, a model's on test inputs (:func:`model.probability_problem`), are no probabilities once
+    read through the card's ``activation``; None when they are. They hold NaN or infinity; with no activation, they
+    reach beyond 0..1 by more than PROBABILITY_SLACK (a regression head's overshoot), as logits do, which the cloud
+    stage would clip into 0 and 1, every tile's decision and the PR curve with them; with a sigmoid, none is below
+    0 (a head ending in ReLU or a clip), so none of the probabilities is below 0.5. Softmax takes any values."""
     if not np.isfinite(outputs).all():
         return "its outputs on test inputs hold NaN or infinity"
     low, high = float(outputs.min()), float(outputs.max())
-    if -PROBABILITY_SLACK <= low and high <= 1.0 + PROBABILITY_SLACK:
-        return None
-    return (f"its outputs on test inputs reach {low:.3g} to {high:.3g}, beyond 0..1: logits, which the cloud stage "
-            "would clip to 0 and 1")
+    reach = f"its outputs on test inputs reach {low:.3g} to {high:.3g}"
+    if activation is None and not -PROBABILITY_SLACK <= low <= high <= 1.0 + PROBABILITY_SLACK:
+        return f"{reach}, beyond 0..1: logits, which the cloud stage would clip to 0 and 1"
+    if activation == "sigmoid" and low >= 0.0:
+        return (f"{reach}, never below 0 (no logits: a head that ends in ReLU or a clip), so a sigmoid of them is "
+                "never below 0.5: every pixel is cloud at the threshold 0.5")
+    return None
 
 
 def doubled_activation(activation: str, output_activation: tuple[str, str]) -> str:
