@@ -1,11 +1,11 @@
 """``orbitedge compare RUN_A RUN_B ...``: the key figures of any run directories side by side (the sweep's figures,
 :mod:`app.figures`), the best of each row marked, or the runs' summaries as JSON.
 
-A star says one run did better than another on the same work. A run that was interrupted or captured nothing gets
-none; when the others differ in scenario, start, duration or frames captured, totals (bytes, frames, Wh, busy
+A star says one run did better than another on the same work. A run that was interrupted, captured nothing,
+delivered nothing or none of its clear ground gets none; when the others differ in scenario, start, duration or frames captured, totals (bytes, frames, Wh, busy
 time: :attr:`app.figures.Figure.total`) get none, and when they leave different numbers of frames on board, the
 figures measured on the frames each finished (:attr:`app.figures.Figure.finished_only`) get none; a warning on
-stderr (and in ``--json``) says which and why.
+stderr (and in ``--json``) says which and why, and each run's own report warnings follow, by run.
 """
 
 from __future__ import annotations
@@ -52,20 +52,17 @@ class Caveats:
     unfit: dict[int, str]
     differ: list[tuple[str, dict[int, Any]]]
     backlog: dict[int, Any]
+    reported: dict[int, list[str]]  # each run's own report warnings (report.json ``warnings``), shown beside
 
     @classmethod
     def of(cls, reports: list[Mapping[str, Any]]) -> Caveats:
-        unfit = {}
-        for j, report in enumerate(reports):
-            if not report.get("complete"):
-                unfit[j] = "is incomplete (interrupted: its figures cover part of the run)"
-            elif SAME_WORK["frames captured"](report) == 0:
-                unfit[j] = "captured no frame"
+        unfit = {j: why for j, why in ((j, _unfit(r)) for j, r in enumerate(reports)) if why}
         fit = {j: r for j, r in enumerate(reports) if j not in unfit}
         differ = [(label, {j: get(r) for j, r in fit.items()}) for label, get in SAME_WORK.items()
                   if len({json.dumps(get(r)) for r in fit.values()}) > 1]
         on_board = {j: (r.get("ledger") or {}).get("on_board") for j, r in fit.items()}
-        return cls(unfit, differ, on_board if len(set(on_board.values())) > 1 else {})
+        return cls(unfit, differ, on_board if len(set(on_board.values())) > 1 else {},
+                   {j: list(r.get("warnings") or ()) for j, r in enumerate(reports) if r.get("warnings")})
 
     def starred(self, name: str, values: list[float | None]) -> set[int]:
         """The runs whose value of figure ``name`` gets a star: :func:`best_of` among those fit to compare."""
@@ -75,8 +72,10 @@ class Caveats:
         return best_of(name, [None if j in self.unfit else v for j, v in enumerate(values)])
 
     def warnings(self, heads: list[str]) -> list[str]:
-        """One line per caveat, each naming the runs (by column head) and what is not starred."""
+        """One line per caveat, each naming the runs (by column head) and what is not starred; then each run's own
+        report warnings, by its head."""
         lines = [f"{heads[j]} {why}: none of its figures is starred" for j, why in self.unfit.items()]
+        lines += [f"{heads[j]}'s report warns: {text}" for j, texts in self.reported.items() for text in texts]
         if self.differ:
             totals = ", ".join(f.name for f in FIGURES.values() if f.total)
             what = ", ".join(f"{label} (" + ", ".join(f"{heads[j]}={v}" for j, v in values.items()) + ")"
@@ -88,6 +87,21 @@ class Caveats:
             lines.append(f"the runs leave different numbers of frames on board ({left}): figures measured on the "
                          f"frames each finished ({measured}) are not starred")
         return lines
+
+
+def _unfit(report: Mapping[str, Any]) -> str | None:
+    """Why a run wins no star (None: it may): interrupted, nothing captured, nothing delivered (its saving is
+    everything it captured), or none of its clear ground delivered (a cloud filter that dropped it all)."""
+    ledger = report.get("ledger") or {}
+    if not report.get("complete"):
+        return "is incomplete (interrupted: its figures cover part of the run)"
+    if ledger.get("captured") == 0:
+        return "captured no frame"
+    if ledger.get("delivered") == 0:
+        return "delivered no frame (it saves all it captured)"
+    if FIGURES["clear_pixels_lost_fraction"].read(report, None) == 1.0:
+        return "delivered none of its clear ground (clear_pixels_lost_fraction 100 %)"
+    return None
 
 
 @dataclass(frozen=True)

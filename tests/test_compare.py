@@ -117,6 +117,29 @@ def test_runs_unfit_to_compare_get_no_star(tmp_path, capsys):
                                   "(downlinked_bytes, ")
 
 
+def test_a_run_that_delivered_nothing_or_no_clear_ground_wins_nothing_and_reports_warnings_follow(tmp_path):
+    """A cloud model that calls every pixel cloud drops every frame: it saves 100 % and sends 0 B, the best of
+    those rows as printed, having delivered nothing; one that delivers frames but none of their clear ground is no
+    better. Each run's own report warnings are shown beside, by run."""
+    outcome, _ = made_sweep()
+    a = outcome.out / "runs" / "c000-r0"
+    report = json.loads((a / "report.json").read_text())
+    this_run = [i for i, row in enumerate(report["comparison"]["rows"]) if row["pipeline"] == "this_run"][0]
+    nothing = altered(a, tmp_path / "nothing", **{"ledger.delivered": 0, "bandwidth.downlinked_bytes": 0,
+                                                  "bandwidth.saved_fraction": 1.0})
+    lost = altered(a, tmp_path / "lost", warnings=["the cloud filter dropped every frame"])
+    rows_of = json.loads((lost / "report.json").read_text())
+    rows_of["comparison"]["rows"][this_run]["clear_pixels_lost_fraction"] = 1.0
+    (lost / "report.json").write_text(json.dumps(rows_of))
+    compared = Comparison.of([a, nothing, lost])
+    rows = table_rows(compared.table())
+    assert all(not ({1, 2} & set(starred(rows, label))) for label in rows)
+    assert compared.caveats.warnings(compared.heads) == [
+        "nothing delivered no frame (it saves all it captured): none of its figures is starred",
+        "lost delivered none of its clear ground (clear_pixels_lost_fraction 100 %): none of its figures is starred",
+        "lost's report warns: the cloud filter dropped every frame"]
+
+
 def test_json_and_what_is_no_run(tmp_path, capsys):
     outcome, _ = made_sweep()
     run = outcome.out / "runs" / "c000-r1"
