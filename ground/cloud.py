@@ -26,6 +26,9 @@ from .document import Heading, Image, Paragraph, Table, fmt_fraction
 
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 1.0, 0.05))
 PLOTS = ("plots/cloud-pr.png", "plots/cloud-tradeoff.png")  # precision-recall, saving against loss
+# a cloud filter that withholds more of the clear ground it sees than this is warned about: it throws away most of
+# what the mission imaged (a model reading logits or DN wrongly, or a threshold far off, calls clear ground cloud)
+MAX_CLEAR_LOST_FRACTION = 0.5
 
 
 def confusion_scores(tp: int, fp: int, fn: int, tn: int) -> dict[str, Any]:
@@ -253,7 +256,22 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
         "tradeoff_tile_policy": tile_policy_sweep(frames, policy),
     })
     out["plots"] = list(PLOTS)  # drawn by ground.plots.write_plots
+    warnings = lost_ground_warnings(out)
+    if warnings:
+        out["warnings"] = warnings
     return out
+
+
+def lost_ground_warnings(section: Mapping[str, Any]) -> list[str]:
+    """A warning when the cloud filter withheld more than MAX_CLEAR_LOST_FRACTION of the clear ground it saw,
+    with what the true mask withheld under the same tile policy; else none."""
+    lost = section["clear_pixels_lost_fraction"]
+    if lost is None or lost <= MAX_CLEAR_LOST_FRACTION:
+        return []
+    return [f"the cloud filter withheld {fmt_fraction(lost)} of the clear ground it saw (the true mask, with the "
+            f"same tile policy, {fmt_fraction(section['oracle']['clear_pixels_lost_fraction'])}): its model calls "
+            "clear ground cloud; check the model card's activation and scaling, and the stage's threshold and "
+            "max_cloud_fraction"]
 
 
 def model_card_blocks(model_card: Mapping[str, Any] | None) -> list[Any]:
@@ -313,11 +331,21 @@ def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
                         (row("on-board model", model, section["clear_pixels_lost_fraction"]),
                          row("spectral baseline", base, base["clear_pixels_lost_fraction"]),
                          row("oracle (true mask)", section["oracle"], section["oracle"]["clear_pixels_lost_fraction"]))))
-    blocks.append(Paragraph(f"The model's tile selection saves {fmt_fraction(section['oracle_share'])} of what the "
-                            "oracle saves. Bandwidth saved here counts bent-pipe bytes of the tiles kept; clear pixels "
-                            "lost for the model are measured on what reached the ground."))
+    blocks.append(Paragraph(oracle_share_text(section) + " Bandwidth saved here counts bent-pipe bytes of the tiles "
+                            "kept; clear pixels lost for the model are measured on what reached the ground."))
     blocks += [Image("precision-recall", section["plots"][0]), Image("bandwidth saved against clear pixels lost", section["plots"][1])]
     return blocks + sweep_blocks(section)
+
+
+def oracle_share_text(section: Mapping[str, Any]) -> str:
+    """What the model's tile selection saves against the oracle's (the true mask's, same tile policy): a share up to
+    100 %; beyond it the model drops more than the truth says is cloud, paid for in clear ground."""
+    share = section["oracle_share"]
+    if share is None or share <= 1.0:
+        return f"The model's tile selection saves {fmt_fraction(share)} of what the oracle saves."
+    return (f"The model's tile selection drops more than the true mask does ({fmt_fraction(share)} of the oracle's "
+            f"saving): the excess is clear ground, {fmt_fraction(section['clear_pixels_lost_fraction'])} of it lost "
+            f"against the oracle's {fmt_fraction(section['oracle']['clear_pixels_lost_fraction'])}.")
 
 
 def sweep_blocks(section: Mapping[str, Any]) -> list[Any]:

@@ -88,3 +88,25 @@ def test_tile_policy_sweep_against_hand_counts():
                             "> 70.0 % cloud", "> 90.0 % cloud")
     assert table.rows[0][:5] == ("32 px", "50.0 % / 20.0 %", "50.0 % / 20.0 %", "25.0 % / 0.0 %", "25.0 % / 0.0 % *")
     assert table.rows[1][0] == "64 px" and "*" not in "".join(table.rows[1]) and "threshold 0.5" in note.text
+
+
+def test_a_model_that_drops_more_than_the_truth_is_not_said_to_save_more_than_the_oracle():
+    """A share above 100 % is no praise: the excess is clear ground (a model that calls every pixel cloud)."""
+    section = {"oracle_share": 4.3636, "clear_pixels_lost_fraction": 1.0,
+               "oracle": {"clear_pixels_lost_fraction": 0.021}}
+    assert gcloud.oracle_share_text(section) == (
+        "The model's tile selection drops more than the true mask does (436.4 % of the oracle's saving): the excess "
+        "is clear ground, 100.0 % of it lost against the oracle's 2.1 %.")
+    assert gcloud.oracle_share_text({**section, "oracle_share": 0.97}) == \
+        "The model's tile selection saves 97.0 % of what the oracle saves."
+
+
+def test_a_cloud_filter_that_withholds_most_clear_ground_is_warned_about():
+    section = {"clear_pixels_lost_fraction": 1.0, "oracle": {"clear_pixels_lost_fraction": 0.021}}
+    assert gcloud.lost_ground_warnings(section) == [
+        "the cloud filter withheld 100.0 % of the clear ground it saw (the true mask, with the same tile policy, "
+        "2.1 %): its model calls clear ground cloud; check the model card's activation and scaling, and the stage's "
+        "threshold and max_cloud_fraction"]
+    at_limit = {**section, "clear_pixels_lost_fraction": gcloud.MAX_CLEAR_LOST_FRACTION}
+    assert gcloud.lost_ground_warnings(at_limit) == []
+    assert gcloud.lost_ground_warnings({**section, "clear_pixels_lost_fraction": None}) == []
