@@ -382,3 +382,8 @@ def test_a_tflite_output_is_nhwc_whatever_its_shape_suggests():
     assert not output_channels_first((1, 16, 16, 1), None, ".onnx", True, (16, 16))
     assert not output_channels_first((1, 16, 16), None, ".onnx", True, (16, 16))
     assert output_channels_first((1, 2, 32, 32), None, ".onnx", True, (16, 16))  # x2 super-resolution: as the input
+    # an NCHW input and an NHWC x2 output (tf2onnx with inputs_as_nchw only): its height and width are the input's
+    # doubled, at dimensions 1-2
+    assert not output_channels_first((1, 32, 32, 1), None, ".onnx", True, (16, 16))
+    assert output_channels_first((1, 1, 48, 32), None, ".onnx", False, (24, 16))  # x2 of a 24 x 16 window, NCHW
+    assert output_channels_first((1, 32, 32, 32), None, ".onnx", True, (16, 16))  # both places: as the input

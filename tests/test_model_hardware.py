@@ -74,11 +74,13 @@ def test_a_uint8_model_and_one_compiled_for_the_edge_tpu_are_integer_models(tmp_
     models = tmp_path / "models"
     for name in ("uint8.tflite", "float16.onnx"):
         model = user_model(name, models)
-        assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR"]) == 0
+        assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR", "--activation",
+                     "softmax"]) == 0
     (models / "uint8.tflite").rename(models / "net_edgetpu.tflite")
     (models / "uint8.json").rename(models / "net_edgetpu.json")
     user_model("uint8.tflite", models)
-    assert main(["card", "init", str(models / "uint8.tflite"), "--task", "segmentation", "--bands", "B,G,R,NIR"]) == 0
+    assert main(["card", "init", str(models / "uint8.tflite"), "--task", "segmentation", "--bands", "B,G,R,NIR",
+                 "--activation", "softmax"]) == 0
     data = {"spacecraft": {"compute": {"hardware": "coral-usb"}}}
     judged = {name: model_on_hardware(SimpleNamespace(model=f"models/{name}", method="model"), data, tmp_path)
               for name in ("uint8.tflite", "net_edgetpu.tflite", "float16.onnx")}

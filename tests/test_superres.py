@@ -195,7 +195,8 @@ def test_a_segmentation_model_in_the_superres_stage_is_refused_with_the_reason(t
     from tests.user_models import user_model
 
     model = user_model("uint8.tflite", tmp_path)
-    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR"]) == 0
+    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR",
+                 "--activation", "softmax"]) == 0
     problems = superres.SuperResolution.check_files(superres.SuperResolution.Params(model=str(model)), CTX.bands, None)
     assert [p.expected for p in problems] == ["a super-resolution model", "input (1, n, n, 12) at scale 2 (the "
                                                                        "planes folded by space-to-depth, NHWC)"]

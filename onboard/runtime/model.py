@@ -79,16 +79,20 @@ def channels_first(shape: tuple[int, ...], card: TensorCard | None, fmt: str, ch
 def output_channels_first(shape: tuple[int, ...], card: TensorCard | None, fmt: str, input_first: bool,
                           input_hw: tuple[int, ...]) -> bool:
     """Whether a model's output ``shape`` is (batch, channel, height, width): never unless 4-D; as its card's
-    ``dim_order`` says; a TFLite model's is NHWC; else where the input's (height, width) ``input_hw`` stands at its
-    dimensions 2-3 and not at 1-2 (channels first) or the other way (last); else (another size, or both) as the
-    input (``input_first``)."""
+    ``dim_order`` says; a TFLite model's is NHWC; else where the input's (height, width) ``input_hw``, or a whole
+    multiple of both (a super-resolution model's output), stands at its dimensions 2-3 and not at 1-2 (channels
+    first) or the other way (last); else (another size, or both) as the input (``input_first``)."""
     if len(shape) != 4:
         return False
     if card is not None and card.dim_order is not None:
         return card.channels_first
     if fmt != ".onnx":
         return False
-    last, middle = tuple(shape[2:4]) == input_hw, tuple(shape[1:3]) == input_hw
+
+    def scaled(sizes: tuple[int, ...]) -> bool:  # (h * s, w * s) of the input's (h, w), s a whole number
+        return len(input_hw) == 2 and all(n > 0 and size % n == 0 for size, n in zip(sizes, input_hw)) and \
+            sizes[0] // input_hw[0] == sizes[1] // input_hw[1]
+    last, middle = scaled(tuple(shape[2:4])), scaled(tuple(shape[1:3]))
     return last if last != middle else input_first
 
 
