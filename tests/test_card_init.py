@@ -64,7 +64,9 @@ def test_an_nchw_onnx_card_keeps_its_dynamic_batch_and_per_band_scaling(tmp_path
 def test_a_non_square_nchw_onnx_model_is_told_by_its_bands(tmp_path, capsys):
     model = tmp_path / "wide.onnx"
     model.write_bytes(onnx_float16_nchw(32, 64))  # (batch, 4, 32, 64): the last size is no band count
-    assert card_init(model, "--classes", "clear,cloud", "--activation", "softmax") == 0, capsys.readouterr().err
+    assert card_init(model, "--classes", "clear,cloud", "--activation", "softmax") == 0
+    out = capsys.readouterr().out  # the layout it found, of the output too, to check at a glance
+    assert "  output      logits [-1, 2, 32, 64] float16 ['batch', 'channel', 'height', 'width'], classes" in out
     card = load_card(model.with_suffix(".json"))
     assert card.inputs[0].channels_first and card.inputs[0].shape == (-1, 4, 32, 64)
     assert card.outputs[0].channels_first and card.outputs[0].shape == (-1, 2, 32, 64)

@@ -202,7 +202,7 @@ def describe(card: ModelCard, out: Path) -> str:
              f"  input       {inp.name} {list(inp.shape)} {inp.dtype} {list(inp.dim_order or ())}",
              "  bands       " + ", ".join(f"{b} = {s:.6g} * {inp.scaling.source} {'-' if o < 0 else '+'} {abs(o):.6g}"
                                           for b, s, o in zip(inp.bands, scales, offsets)),
-             f"  output      {output.name} {list(output.shape)} {output.dtype}"
+             f"  output      {output.name} {list(output.shape)} {output.dtype} {list(output.dim_order or ())}"
              + (f", classes {list(output.classes)}" if output.classes else "")
              + (f", then {output.activation}" if output.activation else ""),
              f"  ops         {', '.join(card.ops)}",
