@@ -167,6 +167,15 @@ def test_a_sigmoid_after_a_head_that_gives_no_negative_output_is_refused(tmp_pat
     assert not model.with_suffix(".json").exists()
 
 
+def test_a_card_written_elsewhere_says_where_stages_read_one(tmp_path, capsys):
+    model = user_model("float16.tflite", tmp_path)
+    assert card_init(model, "--out", str(tmp_path / "review" / "card.json")) == 0
+    assert capsys.readouterr().out.endswith(
+        f"  note        a scenario's stage, validate and bench read the card at {model.with_suffix('.json')}, "
+        "beside the model, not this one: move it there to use it\n")
+    assert card_init(model) == 0 and "note" not in capsys.readouterr().out
+
+
 def test_a_card_given_for_the_model_is_named_and_left_as_it_was(tmp_path, capsys):
     model = user_model("float16.tflite", tmp_path)
     assert card_init(model) == 0

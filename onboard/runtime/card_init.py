@@ -190,8 +190,9 @@ def misr_planes(channels: int) -> tuple[str, ...]:
     return tuple(f"{plane}[{dy},{dx}]" for dy in range(scale) for dx in range(scale) for plane in FEATURE_PLANES)
 
 
-def describe(card: ModelCard, out: Path) -> str:
-    """What the terminal shows of a new card."""
+def describe(card: ModelCard, out: Path, model: Path) -> str:
+    """What the terminal shows of a new card, written to ``out`` for ``model``; a note when that is not where
+    stages read it (``<stem>.json`` beside the model)."""
     inp, output = card.inputs[0], card.outputs[0]
     scales, offsets = inp.scaling.per_band(len(inp.bands))
     latency = f"{card.benchmark.host_latency_ms_p50:.2f} ms" if card.benchmark else "not measured"
@@ -207,4 +208,8 @@ def describe(card: ModelCard, out: Path) -> str:
              + (f", then {output.activation}" if output.activation else ""),
              f"  ops         {', '.join(card.ops)}",
              f"  host p50    {latency} (one thread; the simulation's stage time on the host profile)"]
+    beside = model.with_suffix(".json")
+    if out.resolve() != beside.resolve():
+        lines.append(f"  note        a scenario's stage, validate and bench read the card at {beside}, beside the "
+                     "model, not this one: move it there to use it")
     return "\n".join(lines)
