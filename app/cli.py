@@ -309,8 +309,7 @@ def _card_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--version", default="1.0.0", help="the model's version (default 1.0.0)")
     p.add_argument("--architecture", default="unknown", help="mlm:architecture, e.g. U-Net")
     p.add_argument("--accelerator", help="mlm:accelerator, e.g. amd64 or cuda (default: none required)")
-    p.add_argument("--out", type=Path, help="the card's path (default: MODEL with .json, the one place a "
-                   "scenario's stage, validate and bench read it)")
+    p.add_argument("--out", type=Path, help="the card's path (default: <stem>.json beside MODEL, where stages read it)")
     p.add_argument("--force", action="store_true", help="replace a card that is already there")
 
 
