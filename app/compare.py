@@ -2,10 +2,11 @@
 :mod:`app.figures`), the best of each row marked, or the runs' summaries as JSON.
 
 A star says one run did better than another on the same work. A run that was interrupted, captured nothing,
-delivered nothing or none of its clear ground gets none; when the others differ in scenario, start, duration or frames captured, totals (bytes, frames, Wh, busy
-time: :attr:`app.figures.Figure.total`) get none, and when they leave different numbers of frames on board, the
-figures measured on the frames each finished (:attr:`app.figures.Figure.finished_only`) get none; a warning on
-stderr (and in ``--json``) says which and why, and each run's own report warnings follow, by run.
+delivered nothing or none of its clear ground gets none; when the others differ in scenario, start, duration or
+frames captured, totals (bytes, frames, Wh, busy time: :attr:`app.figures.Figure.total`) get none, and when they
+leave different numbers of frames on board, the figures measured on the frames each finished
+(:attr:`app.figures.Figure.finished_only`) get none; a warning on stderr (and in ``--json``) says which and why,
+and each run's own report warnings follow, by run.
 """
 
 from __future__ import annotations

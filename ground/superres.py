@@ -299,8 +299,8 @@ def superres_blocks(section: Mapping[str, Any]) -> list[Any]:
     blocks: list[Any] = [Heading(2, "Super-resolution"), Paragraph(
         f"Bursts of {section['burst_frames']} frames fused x{p['scale']} by {p['method']} after {p['registration']} "
         f"registration; {section['scenes_scored']} scenes scored against the high-res truth on their clear, "
-        f"delivered pixels. The downlinked product is {method_name(section['product'], p)}; the others were computed on board "
-        "from the same registered frames for scoring only.")]
+        f"delivered pixels. The downlinked product is {method_name(section['product'], p)}; the others were computed "
+        "on board from the same registered frames for scoring only.")]
     if not section["scenes_scored"]:
         return blocks
     rows = tuple((method_name(m, p), _db(section["cpsnr_db"][m]), _num(section["ssim"][m]))

@@ -83,7 +83,8 @@ def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
     """What keeps a user's model (loaded and matching its card) from the cloud stage, each at the stage's key it
     is about (``model`` or ``overlap_px``) with what was expected and what was found: its task, its window, its
     output, its input's source, its outputs through its card's activation (probabilities:
-    :func:`runtime.model.probability_problem`) and its card's host latency (the stage's simulated time comes from it)."""
+    :func:`runtime.model.probability_problem`) and its card's host latency (the stage's simulated time comes from
+    it)."""
     card = model.card
     _, height, width, _ = model.input_shape
     where = f"{model.path} (card {card.path})"

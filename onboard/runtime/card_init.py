@@ -129,9 +129,9 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     removed when the model does not load against it.
 
     Raises OrbitEdgeError naming every bad option (before the model is read), a card that exists (without
-    ``overwrite``), output classes that do not match the output channels, softmax over one channel, no
-    ``activation`` for outputs that are no probabilities (the card's (:func:`model.probability_problem`)), and a card that is not
-    valid; InputFileError as Model does for the model file."""
+    ``overwrite``), output classes that do not match the output channels, softmax over one channel, an
+    ``activation`` (or none) that makes no probabilities of the outputs (:func:`model.probability_problem`), and a
+    card that is not valid; InputFileError as Model does for the model file."""
     problems = _problems(request)
     if problems:
         raise OrbitEdgeError("card init: " + "; ".join(problems))
