@@ -93,12 +93,11 @@ class Caveats:
 def _unfit(report: Mapping[str, Any]) -> str | None:
     """Why a run wins no star (None: it may): interrupted, nothing captured, nothing delivered (its saving is
     everything it captured), or none of its clear ground delivered (a cloud filter that dropped it all)."""
-    ledger = report.get("ledger") or {}
     if not report.get("complete"):
         return "is incomplete (interrupted: its figures cover part of the run)"
-    if ledger.get("captured") == 0:
+    if SAME_WORK["frames captured"](report) == 0:
         return "captured no frame"
-    if ledger.get("delivered") == 0:
+    if (report.get("ledger") or {}).get("delivered") == 0:
         return "delivered no frame (it saves all it captured)"
     if FIGURES["clear_pixels_lost_fraction"].read(report, None) == 1.0:
         return "delivered none of its clear ground (clear_pixels_lost_fraction 100 %)"

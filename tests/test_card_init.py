@@ -242,9 +242,7 @@ def test_a_card_that_does_not_read_back_is_not_written(tmp_path, capsys, monkeyp
 def test_a_card_the_model_does_not_load_against_is_removed(tmp_path, capsys, monkeypatch):
     import onboard.runtime.card_init as card_init_module
 
-    def refuse(path, card_path=None, bands=None, **options):
-        if card_path is None:  # the model alone, probed for its outputs
-            return Model(path, **options)
+    def refuse(path, card_path, bands):
         assert card_path.is_file()  # the check runs on the card as written
         raise OrbitEdgeError("the model does not load against its card")
 

@@ -151,12 +151,6 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     channels = channel_count(output.shape, output.dim_order)
     problems = [f"--activation: {problem} (output shape {list(output.shape)})"
                 for problem in [activation_problem(request.activation, channels)] if problem]
-    if request.task != "super-resolution":
-        model = Model(request.model, use_card=False, channels=len(bands))
-        problems += [f"--activation: {request.activation or 'none given'}, but {problem}; name the activation that "
-                     "makes probabilities of them: none for outputs in 0..1, sigmoid for one channel of logits, "
-                     "softmax for one per class"
-                     for problem in [probability_problem(model, card.inputs[0].scaling, request.activation)] if problem]
     if request.classes and len(request.classes) != channels:
         problems.append(f"--classes: expected one name per output channel ({channels}, output shape "
                         f"{list(output.shape)}), found {len(request.classes)}")
@@ -170,8 +164,14 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
                              f"{err.problem}") from None
     trial = out.with_name(out.name + ".part")  # beside it, so the card's relative model href reads the same
     trial.write_text(text, encoding="utf-8")
-    try:
-        Model(request.model, card_path=trial, bands=bands)
+    try:  # the model loaded against the card, then its outputs read through the card's activation
+        model = Model(request.model, card_path=trial, bands=bands)
+        problem = (probability_problem(model, card.inputs[0].scaling, request.activation)
+                   if request.task != "super-resolution" else None)
+        if problem:
+            raise OrbitEdgeError(f"card init: --activation: {request.activation or 'none given'}, but {problem}; "
+                                 "name the activation that makes probabilities of them: none for outputs in 0..1, "
+                                 "sigmoid for one channel of logits, softmax for one per class")
     except OrbitEdgeError:
         trial.unlink()  # an earlier card at ``out`` (--force) stays as it was
         raise
