@@ -5,15 +5,13 @@ and the same command resumes)."""
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ContextManager
 
-from rundir.files import write_json
+from rundir.files import signals_held, write_json
 
 from .figures import FIGURES, read_run
 from .summary import SCHEMA_VERSION, run_summary
@@ -69,38 +67,18 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
             if own:
                 started = min(workers or default_workers(), len(state.todo)) if scheduler is None else None
                 # a LocalCluster half started cannot be closed (Dask's exit hook fails): one is started whole
-                with contextlib.nullcontext() if scheduler else _signals_held(redeliver=True):
+                with contextlib.nullcontext() if scheduler else signals_held(redeliver=True):
                     client, cluster = start_client(scheduler, started, memory_limit)
             with progress(len(state.todo), len(state.complete)) as show:
                 execute(client, sweep, out, state.todo, fmt, show)
     finally:
-        with _signals_held(redeliver=False):
+        with signals_held(redeliver=False):
             if own and client is not None:
                 client.close()
                 if cluster is not None:
                     cluster.close()
             outcome = _finish(sweep, out, state, fmt, earlier, round(time.perf_counter() - start, 3), started)
     return outcome
-
-
-@contextlib.contextmanager
-def _signals_held(redeliver: bool) -> Iterator[None]:
-    """Ctrl-C and SIGTERM held off while the study starts or closes its cluster and writes what was done (in the
-    main thread; elsewhere signals reach no handler of ours). With ``redeliver``, the first that arrived is raised
-    again once the block is done, so that its usual handler acts on it; else it is dropped."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    arrived: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, _: arrived.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if redeliver and arrived:
-            signal.raise_signal(arrived[0])
 
 
 def _outcome(sweep: Sweep, out: Path, state: SweepState, files: list[Path], wall_s: float,

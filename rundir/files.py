@@ -8,11 +8,14 @@ The spacecraft writes every file through these helpers and the ground writes its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -30,14 +33,37 @@ def check_run_dir(run_dir: Path) -> None:
 
 def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
     """``write(tmp)`` a sibling ``.part`` file, then rename it to ``path``: readers see the old file or the whole
-    new one, and an interrupted write (Ctrl-C, SIGTERM) leaves no ``.part`` behind."""
+    new one. Ctrl-C and SIGTERM are held off until the file is in place (:func:`signals_held`): an interrupt inside
+    a writer (zipfile's, say, between opening a member and writing it) could leave it in a state whose clean-up
+    raises another error in place of the interrupt. A write that fails leaves no ``.part`` behind."""
     tmp = path.with_name(path.name + ".part")
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        with signals_held(redeliver=True):
+            write(tmp)
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def signals_held(redeliver: bool) -> Iterator[None]:
+    """Ctrl-C and SIGTERM held off for the block (in the main thread; elsewhere signals reach no handler of ours):
+    a file being written (:func:`write_atomic`), a sweep's cluster starting or closing. With ``redeliver``, the first
+    that arrived is raised again once the block is done, so that its usual handler acts on it; else it is dropped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _: arrived.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if redeliver and arrived:
+            signal.raise_signal(arrived[0])
 
 
 def write_text(path: Path, text: str) -> None:

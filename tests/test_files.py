@@ -2,12 +2,14 @@
 when the writer fails; JSON and JSON lines have sorted keys; arrays come back from np.load as written."""
 
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from rundir.files import jsonl_line, write_atomic, write_json, write_jsonl, write_npz, write_text
+from rundir.files import jsonl_line, signals_held, write_atomic, write_json, write_jsonl, write_npz, write_text
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_part(tmp_path):
@@ -65,3 +67,36 @@ def test_npz_stores_the_named_arrays_as_they_are_and_deflates_the_rest(tmp_path)
         assert np.array_equal(got["stream"], stream) and np.array_equal(got["flat"], flat)
     write_npz(tmp_path / "g.npz", {"stream": stream, "flat": flat}, stored=("stream",))
     assert (tmp_path / "g.npz").read_bytes() == (tmp_path / "f.npz").read_bytes()  # no clock in the archive
+
+
+def test_ctrl_c_and_sigterm_wait_while_the_study_writes_what_was_done():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with signals_held(redeliver=False):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        written = True
+    assert written and (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_a_signal_held_is_raised_again_when_the_block_is_done():
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held(redeliver=True):
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("the block ran to its end")
+    assert done == ["the block ran to its end"]
+
+
+def test_an_interrupt_inside_a_write_waits_until_the_file_is_whole(tmp_path):
+    """Ctrl-C inside zipfile's writer (between opening a member and writing it) left it unable to close, and its
+    ValueError took the interrupt's place: a traceback, exit 1. The interrupt now comes once the file is in place."""
+    path = tmp_path / "frame.npy"
+
+    def interrupted(tmp):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the write
+        with tmp.open("wb") as out:
+            np.save(out, np.arange(4))
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, interrupted)
+    assert np.load(path).tolist() == [0, 1, 2, 3] and not list(tmp_path.glob("*.part"))

@@ -13,7 +13,7 @@ import signal
 import pytest
 
 from app import study
-from app.study import _signals_held, run_sweep
+from app.study import run_sweep
 from app.summary import SCHEMA_VERSION, SWEEP_KEYS
 from tests.sweep_cases import made_sweep
 
@@ -94,15 +94,6 @@ def test_a_report_in_another_format_replaces_the_last_one(tmp_path):
     assert str(out / "sweep.html") in json.loads((out / "sweep.json").read_text())["files"]
 
 
-def test_ctrl_c_and_sigterm_wait_while_the_study_writes_what_was_done():
-    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    with _signals_held(redeliver=False):
-        os.kill(os.getpid(), signal.SIGINT)
-        os.kill(os.getpid(), signal.SIGTERM)
-        written = True
-    assert written and (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
-
-
 def test_ctrl_c_while_the_cluster_starts_waits_for_it_then_stops_the_study(tmp_path, monkeypatch):
     from distributed.deploy.spec import SpecCluster
 
@@ -122,12 +113,3 @@ def test_ctrl_c_while_the_cluster_starts_waits_for_it_then_stops_the_study(tmp_p
     assert cluster.status.name == "closed" and all(c.status.name == "closed" for c in SpecCluster._instances)
     summary = json.loads((tmp_path / "out" / "sweep.json").read_text())
     assert summary["runs"]["complete"] == 0 and summary["runs"]["pending"] == 4
-
-
-def test_a_signal_held_is_raised_again_when_the_block_is_done():
-    done = []
-    with pytest.raises(KeyboardInterrupt):
-        with _signals_held(redeliver=True):
-            os.kill(os.getpid(), signal.SIGINT)
-            done.append("the block ran to its end")
-    assert done == ["the block ran to its end"]
