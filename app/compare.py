@@ -22,7 +22,7 @@ from typing import Any
 from rundir.errors import InputFileError, InputFilesError
 from rundir.run_info import RunInfo
 
-from .figures import FIGURES, figures_of, fmt_figure, read_run
+from .figures import FIGURES, figures_of, fmt_figure, read_run, unfit_reason
 from .summary import SCHEMA_VERSION, run_summary
 
 SAME_WORK = {  # what runs must share for their totals to compare: label, how report.json gives it
@@ -57,7 +57,7 @@ class Caveats:
 
     @classmethod
     def of(cls, reports: list[Mapping[str, Any]]) -> Caveats:
-        unfit = {j: why for j, why in ((j, _unfit(r)) for j, r in enumerate(reports)) if why}
+        unfit = {j: why for j, why in ((j, unfit_reason(r)) for j, r in enumerate(reports)) if why}
         fit = {j: r for j, r in enumerate(reports) if j not in unfit}
         differ = [(label, {j: get(r) for j, r in fit.items()}) for label, get in SAME_WORK.items()
                   if len({json.dumps(get(r)) for r in fit.values()}) > 1]
@@ -88,20 +88,6 @@ class Caveats:
             lines.append(f"the runs leave different numbers of frames on board ({left}): figures measured on the "
                          f"frames each finished ({measured}) are not starred")
         return lines
-
-
-def _unfit(report: Mapping[str, Any]) -> str | None:
-    """Why a run wins no star (None: it may): interrupted, nothing captured, nothing delivered (its saving is
-    everything it captured), or none of its clear ground delivered (a cloud filter that dropped it all)."""
-    if not report.get("complete"):
-        return "is incomplete (interrupted: its figures cover part of the run)"
-    if SAME_WORK["frames captured"](report) == 0:
-        return "captured no frame"
-    if (report.get("ledger") or {}).get("delivered") == 0:
-        return "delivered no frame (it saves all it captured)"
-    if FIGURES["clear_pixels_lost_fraction"].read(report, None) == 1.0:
-        return "delivered none of its clear ground (clear_pixels_lost_fraction 100 %)"
-    return None
 
 
 @dataclass(frozen=True)

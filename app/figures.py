@@ -157,6 +157,23 @@ PARETO_Y = ("clear_pixels_lost_fraction", "energy_per_mb_wh", "latency_p90_s")
 """The Pareto front sets bandwidth saved against each of these."""
 
 
+def unfit_reason(report: Report) -> str | None:
+    """Why a run's figures cannot win a comparison (None: they may): interrupted, nothing captured, nothing
+    delivered (its saving is everything it captured), or none of its clear ground delivered (a cloud filter that
+    dropped it all). ``orbitedge compare`` stars none of its figures; a sweep ranks its configuration last and keeps
+    it off the Pareto front."""
+    ledger = report.get("ledger") or {}
+    if not report.get("complete"):
+        return "is incomplete (interrupted: its figures cover part of the run)"
+    if ledger.get("captured") == 0:
+        return "captured no frame"
+    if ledger.get("delivered") == 0:
+        return "delivered no frame (it saves all it captured)"
+    if FIGURES["clear_pixels_lost_fraction"].read(report, None) == 1.0:
+        return "delivered none of its clear ground (clear_pixels_lost_fraction 100 %)"
+    return None
+
+
 def read_run(run_dir: Path) -> tuple[dict[str, Any], RunInfo | None]:
     """``(report.json, telemetry/run.json)`` of a run directory (run.json as the ground reads it: a
     :class:`rundir.run_info.RunInfo`, None when absent).

@@ -121,7 +121,7 @@ def sweep_summary(outcome: SweepOutcome) -> dict[str, Any]:
         "objective": {"figure": sweep.config.objective, "better": FIGURES[sweep.config.objective].better},
         "configurations": [{"config": c.config, "rank": position, "tied": label.startswith("="),
                             "unranked": None if mean_of(c, sweep.config.objective) is not None else
-                            unranked_reason(c), "labels": c.labels,
+                            unranked_reason(c), "unfit": c.unfit, "labels": c.labels,
                             "complete": c.complete,
                             "failed": c.failed, "pareto": c.config in best,
                             "figures": {n: {"mean": e.mean, "ci95_half_width": e.half_width, "n": e.n}

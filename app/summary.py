@@ -52,9 +52,10 @@ SWEEP_KEYS = {
     "objective": "{figure, better (higher or lower)}: what ranks the configurations",
     "configurations": "ranked best first: {config, rank (its place in that order, 1 first), tied (shares its "
                       "objective value with another: sweep.md ranks them =2), unranked (why it has no value of the "
-                      "objective: not run yet, no complete run, no value; null when it has one), labels {axis key: "
-                      "label}, complete, failed, pareto (on the joint front), figures {name: {mean, "
-                      "ci95_half_width, n}}}",
+                      "objective: not run yet, no complete run, no value; null when it has one), unfit (why a run "
+                      "of it cannot win, e.g. it delivered no frame: it ranks after the others and is on no Pareto "
+                      "front; null when none), labels {axis key: label}, complete, failed, pareto (on the joint "
+                      "front), figures {name: {mean, ci95_half_width, n}}}",
     "run_results": "one per run in plan order: {run_id, config, replicate, seed, status (complete, failed or "
                    "pending), error, values {axis key: value as --set text}, figures {name: value}, summary (the run "
                    "summary above; null unless complete)}",

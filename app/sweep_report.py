@@ -71,12 +71,25 @@ def backlog_text(configs: Sequence[ConfigSummary]) -> str | None:
             "others (frames_delivered and on_board_bytes show what they left).")
 
 
+def unfit_text(configs: Sequence[ConfigSummary]) -> str | None:
+    """The configurations a run of which cannot win (:attr:`app.sweep_results.ConfigSummary.unfit`), why, and what
+    that does to the ranking and the front, in a sentence; None when there are none."""
+    unfit = [c for c in configs if c.unfit]
+    if not unfit:
+        return None
+    which = "; ".join(f"config {c.config} {c.unfit}" for c in sorted(unfit, key=lambda c: c.config))
+    return (f"Unfit to win ({which}): these configurations rank after the others that have a value and are on no "
+            "Pareto front, as `orbitedge compare` stars none of such a run's figures.")
+
+
 def ranking_note(objective: str, configs: Sequence[ConfigSummary]) -> str:
-    """How the table is ordered: ties, configurations that leave frames on board, and those left unranked."""
+    """How the table is ordered: ties, configurations unfit to win or that leave frames on board, and those left
+    unranked."""
     text = (f"Configurations with the same {objective} share a rank (=2), those on the Pareto front first, then by "
             "config number.")
-    if backlog := backlog_text(configs):
-        text += f" {backlog}"
+    for caveat in (unfit_text(configs), backlog_text(configs)):
+        if caveat:
+            text += f" {caveat}"
     if any(mean_of(c, objective) is None for c in configs):
         text += (f" Those without a value of {objective} come last, unranked: not run yet, no complete run (every "
                  "run made failed) or no value (their runs do not give it).")

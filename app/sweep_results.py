@@ -21,7 +21,7 @@ from typing import Any
 
 from rundir.files import write_atomic, write_text
 
-from .figures import FIGURES, PARETO_X, PARETO_Y, figures_of, read_run
+from .figures import FIGURES, PARETO_X, PARETO_Y, figures_of, read_run, unfit_reason
 from .pareto import front
 from .sweep import FAILED, is_complete, run_dir_of
 from .sweep_file import Sweep
@@ -58,6 +58,7 @@ class ConfigSummary:
     failed: int
     figures: dict[str, Estimate]
     frames_on_board: float = 0.0  # mean over its complete runs of the frames left on board at the end
+    unfit: str | None = None  # why a complete run of it cannot win (app.figures.unfit_reason), the first such run's
 
 
 def t_within(t: float, dof: int) -> float:
@@ -107,8 +108,8 @@ def estimate(values: list[float | None]) -> Estimate:
 def run_rows(sweep: Sweep, out: Path) -> list[dict[str, Any]]:
     """One row per run, in plan order: run_id, config, replicate, seed, status (complete, failed or pending), each
     axis value (its YAML text, as --set takes it), each collected figure, the error of a failed run and the
-    warnings of a complete run's report (a list) and the frames it left on board (``frames_on_board``; results.csv
-    leaves both out)."""
+    warnings of a complete run's report (a list), the frames it left on board (``frames_on_board``) and why it
+    cannot win (``unfit``: :func:`app.figures.unfit_reason`, None when it can; results.csv leaves these three out)."""
     rows = []
     for spec in sweep.runs:
         run_dir = run_dir_of(out, spec.run_id)
@@ -116,18 +117,18 @@ def run_rows(sweep: Sweep, out: Path) -> list[dict[str, Any]]:
                                "seed": spec.seed}
         row.update({key: yaml_text(value) for key, value in spec.values.items()})
         figures: dict[str, Any] = dict.fromkeys(sweep.figures)
-        error, warned, on_board = None, [], None
+        error, warned, on_board, unfit = None, [], None, None
         if is_complete(run_dir, spec):
             status = "complete"
             report, info = read_run(run_dir)
             figures, warned = figures_of(report, info, sweep.figures), list(report.get("warnings") or [])
-            on_board = (report.get("ledger") or {}).get("on_board")
+            on_board, unfit = (report.get("ledger") or {}).get("on_board"), unfit_reason(report)
         elif (failure := Path(out) / FAILED / f"{spec.run_id}.json").is_file():
             status, error = "failed", json.loads(failure.read_text(encoding="utf-8")).get("error")
         else:
             status = "pending"
         rows.append({**row, "status": status, **figures, "error": error, "warnings": warned,
-                     "frames_on_board": on_board})
+                     "frames_on_board": on_board, "unfit": unfit})
     return rows
 
 
@@ -152,7 +153,8 @@ def summaries(sweep: Sweep, rows: list[dict[str, Any]]) -> list[ConfigSummary]:
         done = [r for r in group if r["status"] == "complete"]
         out.append(ConfigSummary(config, labels[config], len(done), sum(r["status"] == "failed" for r in group),
                                  {name: estimate([r[name] for r in done]) for name in sweep.figures},
-                                 math.fsum(r.get("frames_on_board") or 0 for r in done) / len(done) if done else 0.0))
+                                 math.fsum(r.get("frames_on_board") or 0 for r in done) / len(done) if done else 0.0,
+                                 next((r["unfit"] for r in done if r.get("unfit")), None)))
     return rank(out, sweep.config.objective)
 
 
@@ -185,13 +187,14 @@ def backlogged(configs: Sequence[ConfigSummary]) -> dict[int, float]:
 def joint_front(configs: Sequence[ConfigSummary]) -> set[int]:
     """Configuration indices on the Pareto front of every figure of :func:`pareto_criteria` at once, by their means
     (each figure's better direction from app.figures): no other configuration is at least as good on every one and
-    better on one. A configuration without one of them, or :func:`backlogged` (every criterion is measured on the
-    finished frames), is on no front; empty without criteria."""
+    better on one. A configuration without one of them, :func:`backlogged` (every criterion is measured on the
+    finished frames) or unfit (a run of it that cannot win: delivered nothing, say) is on no front; empty without
+    criteria."""
     names = pareto_criteria(configs)
     if not names:
         return set()
     left = backlogged(configs)
-    configs = [c for c in configs if c.config not in left]
+    configs = [c for c in configs if c.config not in left and c.unfit is None]
     points = [tuple(mean_of(c, name) for name in names) for c in configs]
     senses = tuple("max" if FIGURES[name].better == "higher" else "min" for name in names)
     return {configs[i].config for i in front(points, senses)}
@@ -200,8 +203,9 @@ def joint_front(configs: Sequence[ConfigSummary]) -> set[int]:
 def rank(configs: list[ConfigSummary], objective: str) -> list[ConfigSummary]:
     """``configs`` best first by the mean of ``objective`` (its better direction from app.figures); ties broken by
     joint Pareto front membership (on the front first), then by configuration index; those without a value last,
-    by index. With an objective measured on the finished frames, :func:`backlogged` configurations rank after the
-    others: their value leaves out what they did not deliver."""
+    by index. Unfit configurations (:attr:`ConfigSummary.unfit`: one that delivered nothing saves everything) rank
+    after the others with a value, and with an objective measured on the finished frames, so do
+    :func:`backlogged` ones: their value leaves out what they did not deliver."""
     sign = -1.0 if FIGURES[objective].better == "higher" else 1.0
     best = joint_front(configs)
     behind = set(backlogged(configs)) if FIGURES[objective].finished_only else set()
@@ -209,7 +213,7 @@ def rank(configs: list[ConfigSummary], objective: str) -> list[ConfigSummary]:
     def key(c: ConfigSummary) -> tuple[int, bool, float, bool, int]:
         mean = mean_of(c, objective)
         return ((1, False, 0.0, False, c.config) if mean is None else
-                (0, c.config in behind, sign * mean, c.config not in best, c.config))
+                (0, c.unfit is not None or c.config in behind, sign * mean, c.config not in best, c.config))
 
     return sorted(configs, key=key)
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from app.figures import (FIGURES, figure_table, figures_of, fmt_figure, oracle_saved_vs_single_frame_fraction, read_run,
-                         retired_figure)
+                         retired_figure, unfit_reason)
 from rundir.errors import InputFileError
 from rundir.run_info import RunInfo, SatelliteSummary
 from tests.sweep_cases import made_sweep
@@ -63,6 +63,25 @@ def test_a_real_run_directory():
     assert got["energy_wh"] == pytest.approx(sum(s.energy_out_wh for s in info.satellite_summary), abs=1e-9)
     assert got["frames_delivered"] == report["ledger"]["delivered"] > 0
     assert got["cpsnr_db"] is None  # no superres stage
+
+
+def test_runs_unfit_to_win_say_why():
+    """Each reason on a real run's report altered one way: a run that delivered nothing saves everything it captured,
+    and one that lost all its clear ground is no better, so neither may win on bytes saved."""
+    outcome, _ = made_sweep()
+    report, _ = read_run(outcome.out / "runs" / "c000-r0")
+    assert report["complete"] and unfit_reason(report) is None
+
+    def altered(**ledger):
+        return {**report, "ledger": {**report["ledger"], **ledger}}
+
+    assert unfit_reason({**report, "complete": False}).startswith("is incomplete")
+    assert unfit_reason(altered(captured=0)) == "captured no frame"
+    assert unfit_reason(altered(delivered=0)) == "delivered no frame (it saves all it captured)"
+    rows = [{**r, "clear_pixels_lost_fraction": 1.0} if r["pipeline"] == "this_run" else r
+            for r in report["comparison"]["rows"]]
+    assert unfit_reason({**report, "comparison": {**report["comparison"], "rows": rows}}) == \
+        "delivered none of its clear ground (clear_pixels_lost_fraction 100 %)"
 
 
 def test_one_name_one_meaning():

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from app.figures import figures_of, read_run
-from app.sweep_report import backlog_text
+from app.sweep_report import backlog_text, ranking_note, unfit_text
 from app.sweep_results import (ConfigSummary, Estimate, backlogged, columns, estimate, joint_front, rank, rank_labels,
                                run_rows, summaries, t_critical, t_within, write_results)
 from tests.sweep_cases import made_sweep
@@ -83,6 +83,22 @@ def test_a_configuration_that_leaves_frames_on_board_is_on_no_front_and_ranks_af
     assert backlog_text(fast) is None
 
 
+def test_a_configuration_that_delivered_nothing_is_on_no_front_and_ranks_after_the_others():
+    """A threshold that drops every tile saves 100 % of the bytes and loses all the clear ground: it must not come out
+    best by saved_fraction, nor sit on the Pareto front as its saving's extreme."""
+    why = "delivered no frame (it saves all it captured)"
+    dropped_all = dataclasses.replace(four(0, 1.0, 1.0), unfit=why)
+    others = [four(1, 0.6, 0.02), four(2, 0.4, 0.0)]
+    configs = [dropped_all, *others]
+    assert joint_front(configs) == {1, 2}
+    assert joint_front([dataclasses.replace(dropped_all, unfit=None), *others]) == {0, 1, 2}
+    assert [c.config for c in rank(configs, "saved_fraction")] == [1, 2, 0]
+    assert [c.config for c in rank(configs, "clear_pixels_lost_fraction")] == [2, 1, 0]
+    assert unfit_text(configs).startswith(f"Unfit to win (config 0 {why}): these configurations rank after")
+    assert unfit_text(others) is None
+    assert unfit_text(configs) in ranking_note("saved_fraction", configs)
+
+
 def test_configurations_without_a_complete_run_are_unranked_and_last():
     configs = [four(0, None, None, None, None, complete=0, failed=0), four(1, 0.1, 0.02),
                four(2, None, None, None, None, complete=0, failed=2), four(3, None, 0.01, complete=2),
@@ -107,6 +123,9 @@ def test_rows_and_results_csv_of_a_real_sweep():
     assert [float(r["cloud_f1"]) for r in read] == [r["cloud_f1"] for r in rows]  # full precision
     configs = summaries(sweep, rows)
     assert sorted(c.config for c in configs) == [0, 1] and all(c.complete == 2 for c in configs)
+    assert all(r["unfit"] is None for r in rows) and all(c.unfit is None for c in configs)
+    rows[3]["unfit"] = "delivered no frame (it saves all it captured)"  # one replicate of config 1 delivered nothing
+    assert {c.config: c.unfit for c in summaries(sweep, rows)} == {0: None, 1: rows[3]["unfit"]}
     f1 = next(c for c in configs if c.config == 0).figures["cloud_f1"]
     assert f1 == estimate([rows[0]["cloud_f1"], rows[1]["cloud_f1"]])
 
