@@ -167,6 +167,21 @@ def test_a_sigmoid_after_a_head_that_gives_no_negative_output_is_refused(tmp_pat
     assert not model.with_suffix(".json").exists()
 
 
+def test_a_segmentation_card_for_a_model_that_scores_whole_frames_is_refused(tmp_path, capsys):
+    """A (1, 2) output is no per-pixel map: the cloud_filter stage would refuse the card, so card init does, and the
+    same model's card as a classifier is written."""
+    model = tmp_path / "frame_scores.onnx"
+    model.write_bytes(onnx_float16_nchw(per_frame=True))
+    assert card_init(model) == 2
+    assert ("card init: --task segmentation (as the cloud_filter stage runs it): expected a per-pixel map of the "
+            "input's size out (NHWC: (1, H, W, C) in, (1, H, W, K) out), found [1, 48, 48, 4] in, [1, 2] out; a model "
+            "that scores whole frames is --task classification") in capsys.readouterr().err
+    assert not model.with_suffix(".json").exists()
+    assert main(["card", "init", str(model), "--task", "classification", "--bands", "B,G,R,NIR",
+                 "--activation", "softmax"]) == 0
+    assert load_card(model.with_suffix(".json")).task == "classification"
+
+
 def test_a_card_written_elsewhere_says_where_stages_read_one(tmp_path, capsys):
     model = user_model("float16.tflite", tmp_path)
     assert card_init(model, "--out", str(tmp_path / "review" / "card.json")) == 0

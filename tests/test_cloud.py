@@ -16,7 +16,7 @@ from onboard.pipeline.tile import TileMeta
 from onboard.scenario.config import StageConfig, load_scenario
 from rundir.codec import FILL_DN
 from rundir.errors import ConfigError
-from tests.user_models import user_model
+from tests.user_models import onnx_float16_nchw, user_model
 
 ROOT = Path(__file__).parents[1]
 CTX = stages.Context(bands=("B", "G", "R", "NIR"), bit_depth=12, reflectance_per_dn=1.2 / 4095, cpu_relative=1.0,
@@ -222,6 +222,25 @@ def test_a_model_the_stage_cannot_use_is_named_at_the_key_it_is_about(tmp_path):
     assert len(problems) == 3 and [p.expected.split(" (")[0] for p in models] == [
         "one unnamed output channel, or the output's classes naming 'cloud'", "a card with a benchmark block"]
     assert "classes ['water']" in models[0].found and models[1].found.endswith("without one")
+
+
+def test_a_model_that_is_no_square_per_pixel_map_is_named_with_its_shapes(tmp_path):
+    """A non-square segmentation model has a valid card (card init writes it), but the sliding window takes square
+    windows; a classifier's (1, 2) scores are no map at all."""
+    for name, onnx, task, shapes in (("wide", onnx_float16_nchw(32, 64), "segmentation", "[1, 32, 64, 4] in, "
+                                      "[1, 32, 64, 2] out"),
+                                     ("frames", onnx_float16_nchw(per_frame=True), "classification",
+                                      "[1, 48, 48, 4] in, [1, 2] out")):
+        model = tmp_path / f"{name}.onnx"
+        model.write_bytes(onnx)
+        assert main(["card", "init", str(model), "--task", task, "--bands", "B,G,R,NIR", "--activation",
+                     "softmax"]) == 0
+        problems = cloud.CloudFilter.check_files(cloud.CloudFilter.Params(model=model.name), ("B", "G", "R", "NIR"),
+                                                 tmp_path)
+        [shape] = [p for p in problems if p.expected.startswith("one square window in")]
+        assert shape.path == "model" and shape.found.endswith(f"(card {model.with_suffix('.json')}): {shapes}")
+        assert shape.expected == ("one square window in, a per-pixel map of the input's size out (NHWC: (1, H, W, C) "
+                                  "in, (1, H, W, K) out)")
 
 
 def test_a_card_with_no_activation_for_a_model_that_gives_logits_fails_validate(tmp_path, monkeypatch, capsys):

@@ -118,9 +118,10 @@ def mixed_int8_model(kind: str, into: Path) -> Path:
 
 
 def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX, outputs: int = len(CLASSES),
-                      head: str | None = None) -> bytes:
+                      head: str | None = None, per_frame: bool = False) -> bytes:
     """``float16.onnx``'s bytes, for windows of ``height_px`` x ``width_px``; with ``outputs`` 1, only its cloud
-    logit; with ``head`` (an ONNX op such as Relu), that op applied to the logits."""
+    logit; with ``head`` (an ONNX op such as Relu), that op applied to the logits; ``per_frame``: the logits averaged
+    over the window, (batch, outputs) scores of the whole frame, as a classifier gives."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -133,9 +134,14 @@ def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX, out
              helper.make_node("Relu", ["h"], ["r"]),
              helper.make_node("Conv", ["r", "w2", "b2"], ["logits"], pads=[1, 1, 1, 1])]
     nodes += [helper.make_node(head, ["logits"], ["out"])] if head else []
+    out, shape = ("out" if head else "logits"), ["batch", outputs, height_px, width_px]
+    if per_frame:
+        nodes += [helper.make_node("GlobalAveragePool", [out], ["pooled"]),
+                  helper.make_node("Flatten", ["pooled"], ["scores"])]
+        out, shape = "scores", ["batch", outputs]
     graph = helper.make_graph(nodes, "user_cloud", [helper.make_tensor_value_info(
         "x", TensorProto.FLOAT16, ["batch", 4, height_px, width_px])], [helper.make_tensor_value_info(
-            "out" if head else "logits", TensorProto.FLOAT16, ["batch", outputs, height_px, width_px])], init)
+            out, TensorProto.FLOAT16, shape)], init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="tests")
     onnx.checker.check_model(model)
     return model.SerializeToString()

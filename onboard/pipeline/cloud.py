@@ -92,8 +92,8 @@ def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
     if card.task not in SEGMENTATION_TASKS:
         problems.append(issue_at("model", f"a segmentation model (task {' or '.join(SEGMENTATION_TASKS)})",
                                  f"{where}, task {card.task!r}"))
-    if model.input_shape[0] != 1 or height != width or model.output_shape[:3] != model.input_shape[:3]:
-        problems.append(issue_at("model", "one square window in, a per-pixel map of its size out (NHWC)",
+    if tiling.map_problem(model.input_shape, model.output_shape) or height != width:
+        problems.append(issue_at("model", f"one square window in, {tiling.MAP_SHAPES}",
                                  f"{where}: {list(model.input_shape)} in, {list(model.output_shape)} out"))
     elif overlap_px >= height // 2:
         problems.append(issue_at("overlap_px", f"less than half the {height} px window of {where}", str(overlap_px)))

@@ -97,6 +97,19 @@ def windows(height_px: int, width_px: int, window_px: int, overlap_px: int) -> l
             for r_in, r0, r1 in rows for c_in, c0, c1 in cols]
 
 
+MAP_SHAPES = "a per-pixel map of the input's size out (NHWC: (1, H, W, C) in, (1, H, W, K) out)"
+"""What a segmentation model gives: :func:`predict_tiled` stitches such maps, of square windows (H = W)."""
+
+
+def map_problem(input_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> str | None:
+    """What keeps a model with these NHWC shapes from being a per-pixel map (expected: MAP_SHAPES), as
+    ``[1, 64, 64, 4] in, [1, 2] out``; None when nothing does. Squareness is the sliding window's, not checked."""
+    if len(input_shape) == 4 and input_shape[0] == 1 and len(output_shape) == 4 and \
+            tuple(output_shape[:3]) == tuple(input_shape[:3]):
+        return None
+    return f"{list(input_shape)} in, {list(output_shape)} out"
+
+
 def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray],
                   window_px: int, overlap_px: int, scale: int = 1) -> np.ndarray:
     """Run ``predict`` over overlapping windows of ``image`` and stitch the cores of its predictions.

@@ -12,6 +12,7 @@ from pathlib import Path
 from rundir.errors import InputFileError, OrbitEdgeError
 
 from ..pipeline.fusion import FEATURE_PLANES
+from ..pipeline.tiling import MAP_SHAPES, map_problem
 from ..scenario.spacecraft_config import BANDS
 from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
 from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, activation_problem, card_text,
@@ -126,7 +127,8 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     Item (pystac) and check the model against it; the card and where it went.
 
     The card is written only once it is valid: read back (:func:`modelcard.read_card`) before it is written, and
-    removed when the model does not load against it.
+    removed when the model does not load against it, or (segmentation) is no per-pixel map
+    (:func:`onboard.pipeline.tiling.map_problem`).
 
     Raises OrbitEdgeError naming every bad option (before the model is read), a card that exists (without
     ``overwrite``), output classes that do not match the output channels, softmax over one channel, an
@@ -166,6 +168,10 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     trial.write_text(text, encoding="utf-8")
     try:  # the model loaded against the card, then its outputs read through the card's activation
         model = Model(request.model, card_path=trial, bands=bands)
+        if request.task == "segmentation" and (shapes := map_problem(model.input_shape, model.output_shape)):
+            raise OrbitEdgeError(f"card init: --task segmentation (as the cloud_filter stage runs it): expected "
+                                 f"{MAP_SHAPES}, found {shapes}; a model that scores whole frames is --task "
+                                 "classification")
         problem = (probability_problem(model, card.inputs[0].scaling, request.activation)
                    if request.task != "super-resolution" else None)
         if problem:
