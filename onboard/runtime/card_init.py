@@ -166,23 +166,28 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
                              f"{err.problem}") from None
     trial = out.with_name(out.name + ".part")  # beside it, so the card's relative model href reads the same
     trial.write_text(text, encoding="utf-8")
-    try:  # the model loaded against the card, then its outputs read through the card's activation
-        model = Model(request.model, card_path=trial, bands=bands)
-        if request.task == "segmentation" and (shapes := map_problem(model.input_shape, model.output_shape)):
-            raise OrbitEdgeError(f"card init: --task segmentation (as the cloud_filter stage runs it): expected "
-                                 f"{MAP_SHAPES}, found {shapes}; a model that scores whole frames is --task "
-                                 "classification")
-        problem = (probability_problem(model, card.inputs[0].scaling, request.activation)
-                   if request.task != "super-resolution" else None)
-        if problem:
-            raise OrbitEdgeError(f"card init: --activation: {request.activation or 'none given'}, but {problem}; "
-                                 "name the activation that makes probabilities of them: none for outputs in 0..1, "
-                                 "sigmoid for one channel of logits, softmax for one per class")
+    try:
+        _check_model(request, trial, bands, card.inputs[0].scaling)
     except OrbitEdgeError:
         trial.unlink()  # an earlier card at ``out`` (--force) stays as it was
         raise
     trial.replace(out)
     return card, out
+
+
+def _check_model(request: CardRequest, card_path: Path, bands: tuple[str, ...] | None, scaling: Scaling) -> None:
+    """Load the model against the card at ``card_path``; a segmentation model must give a per-pixel map, and its
+    outputs (not a MISR model's) must become probabilities through the card's activation. OrbitEdgeError if not."""
+    model = Model(request.model, card_path=card_path, bands=bands)
+    if request.task == "segmentation" and (shapes := map_problem(model.input_shape, model.output_shape)):
+        raise OrbitEdgeError(f"card init: --task segmentation (as the cloud_filter stage runs it): expected "
+                             f"{MAP_SHAPES}, found {shapes}; a model that scores whole frames is --task "
+                             "classification")
+    problem = probability_problem(model, scaling, request.activation) if request.task != "super-resolution" else None
+    if problem:
+        raise OrbitEdgeError(f"card init: --activation: {request.activation or 'none given'}, but {problem}; "
+                             "name the activation that makes probabilities of them: none for outputs in 0..1, "
+                             "sigmoid for one channel of logits, softmax for one per class")
 
 
 def misr_planes(channels: int) -> tuple[str, ...]:
