@@ -8,10 +8,13 @@ report's own (report.json ``comparison.rows``).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
 from .figures import FIGURES
+
+SUMMARY_WIDTH = 118  # columns the terminal summary's verdict wraps at
 
 SCHEMA_VERSION = 1
 
@@ -98,13 +101,16 @@ def run_summary(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def summary_lines(report: Mapping[str, Any]) -> list[str]:
-    """The terminal summary: a few aligned, readable lines."""
+def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list[str]:
+    """The terminal summary: a few aligned, readable lines, the verdict's headline (:func:`ground.verdict.
+    headline_of`) first, wrapped to ``width`` columns."""
     from ground.document import fmt_bytes, fmt_duration, fmt_fraction
+    from ground.verdict import headline_of
 
     b, led, lat, ob = report["bandwidth"], report["ledger"], report["latency_s"], report["on_board"]
     state = "complete" if report.get("complete") else "INCOMPLETE"
     rows = [
+        *([("verdict", headline_of(report["verdict"]))] if report.get("verdict") else []),
         ("bent-pipe bytes", fmt_bytes(b["raw_bytes"])),
         ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])} (saved {fmt_fraction(b['saved_fraction'])} against "
                        "bent-pipe for the frames the pipeline finished" + _per_scene(report) + ")"),
@@ -120,7 +126,10 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
     head = f"{report.get('scenario')} (seed {report.get('seed')}): {state}, {fmt_duration(simulated_s)} simulated"
     if stopped:
         head += f" of {fmt_duration(report.get('duration_s'))} ({stopped.get('reason')})"
-    return [head] + [f"  {k:<26} {v}" for k, v in rows]
+    indent = " " * 29  # "  " + a 26-column key + " "
+    return [head] + [textwrap.fill(f"  {k:<26} {v}", width, subsequent_indent=indent,
+                                                   break_on_hyphens=False) if k == "verdict"
+                     else f"  {k:<26} {v}" for k, v in rows]
 
 
 def _per_scene(report: Mapping[str, Any]) -> str:

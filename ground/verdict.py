@@ -15,6 +15,7 @@ A sentence follows only where the headline alone would mislead (:func:`caveats`)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,6 +55,13 @@ def verdict(report: Mapping[str, Any], stages: Sequence[StageEntry],
         return (f"{NO_VERDICT}nothing was captured, so there is nothing to set against a baseline (the frame "
                 "ledger's warning says why)." if nothing else head)
     return " ".join([head, *caveats(report, model_cards or {})])
+
+
+def headline_of(text: str) -> str:
+    """The headline sentence of a :func:`verdict` text (report.json ``verdict``): the text up to the first full stop
+    followed by a space and a capital letter, which opens each caveat; the whole text when it has no caveat."""
+    found = re.search(r"\. (?=[A-Z])", text)
+    return text[:found.start() + 1] if found else text
 
 
 def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],

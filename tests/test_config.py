@@ -136,8 +136,25 @@ def test_leap_second_in_the_file_names_the_next_second():
     assert issue.found.endswith("use 2017-01-01T00:00:00Z)")
 
 
+@pytest.mark.parametrize("start, found", [
+    ("0226-06-21T00:00:00Z", "0226-06-21T00:00:00Z"),  # 2026 with a digit missing: the report's dates broke
+    ("9999-12-31T23:00:00Z", "9999-12-31T23:00:00Z"),  # the end overflowed Python's dates
+    ("2099-12-31T23:00:00Z", "2099-12-31T23:00:00Z, ending in 2100"),
+    ("1956-12-31T00:00:00Z", "1956-12-31T00:00:00Z"),
+])
+def test_a_start_outside_the_supported_years_is_refused_at_its_line(tmp_path, start, found):
+    text = BASE.read_text().replace("start_utc: 2026-06-21T00:00:00Z", f"start_utc: {start}")
+    keys, err = issues(write(tmp_path, text))
+    assert keys == {("start_utc", 3)}
+    (issue,) = err.issues
+    assert issue.expected.startswith("a run within the years 1957 to 2099") and issue.found == found
+    assert load_scenario(BASE, ["start_utc=1957-01-01T00:00:00Z"]).start_utc.year == 1957
+    assert load_scenario(BASE, ["start_utc=2099-12-31T21:00:00Z"]).start_utc.year == 2099  # a 2 h run ends in 2099
+
+
 @pytest.mark.parametrize("key, value", [
-    ("start_utc", "2016-12-31T23:59:60Z"), ("start_utc", "2026-13-01"), ("duration_h", "!!int abc"),
+    ("start_utc", "2016-12-31T23:59:60Z"), ("start_utc", "2026-13-01"), ("start_utc", "0226-06-21T00:00:00Z"),
+    ("duration_h", "!!int abc"),
     ("duration_h", "0550"), ("seed", "on"), ("targets[0].name", "NO"), ("targets[0].lat_deg", "91"),
     ("spacecraft.storage.policy", "off"), ("spacecraft.camera.bands", "[B, G, X]"), ("satellites[0].orbit", "[]"),
 ])

@@ -81,3 +81,20 @@ def test_the_summary_of_a_burst_run_gives_the_saving_against_one_frame_per_scene
                                              "-76.9 % against one raw frame per scene, image bytes alone)")
     report["comparison"]["rows"][0]["saved_fraction"] = 0.779  # single frames: one baseline, said once
     assert summary_lines(report)[2].endswith("for the frames the pipeline finished)")
+
+
+def test_the_summary_opens_with_the_verdicts_headline_wrapped():
+    """The terminal answers the question first: the verdict's headline, not its caveats, wrapped under its key."""
+    report = {"scenario": "quickstart", "seed": 42, "complete": True, "duration_s": 86400.0,
+              "verdict": ("On-board AI (cloud_filter > encode) sends 3.1x MORE image bytes (10.12 MB) than the best "
+                          "lossless codec on one frame per scene (JPEG-LS, 3.21 MB): it costs downlink here, and "
+                          "loses 0.2 % of clear ground. The link was not the constraint: the passes were busy."),
+              "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.5},
+              "ledger": {"captured": 2, "delivered": 2, "dropped": 0, "on_board": 0, "balanced": True},
+              "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": 0, "max_age_s": None}}
+    head, verdict, *rest = summary_lines(report, width=80)
+    lines = verdict.split("\n")
+    assert lines[0].startswith("  verdict                    On-board AI (cloud_filter > encode) sends 3.1x MORE")
+    assert all(len(line) <= 80 for line in lines) and all(line.startswith(" " * 29) for line in lines[1:])
+    assert " ".join(line.strip() for line in lines).endswith("loses 0.2 % of clear ground.")
+    assert rest[0].startswith("  bent-pipe bytes")

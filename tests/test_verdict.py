@@ -3,7 +3,7 @@ follows it only where the headline alone would mislead."""
 
 from __future__ import annotations
 
-from ground.verdict import caveats, link_slack, real_data, same_bytes, unfinished, verdict
+from ground.verdict import caveats, headline, headline_of, link_slack, real_data, same_bytes, unfinished, verdict
 from rundir.run_info import HeldoutScores, ModelValidation, RealScores, RealValidation, StageEntry
 
 UNVALIDATED = ModelValidation("mine", "1.0.0", "ab" * 32, HeldoutScores(0.95, 0.01, 40))
@@ -208,3 +208,7 @@ def test_caveats_follow_the_headline_in_order():
     assert [s.split()[:2] for s in found] == [["It", "counts"], ["The", "link"], ["JPEG", "2000"], ["On", "real"]]
     text = verdict(report, CLOUD_AI, {"cloud_filter": VALIDATED})
     assert text == " ".join([text.split(". ")[0] + "."] + found)
+    # the headline read back from the text alone, as the terminal summary does; decimals do not cut it short
+    assert headline_of(text) == headline(comp, CLOUD_AI, {"cloud_filter": VALIDATED}) != text
+    assert "3.21 MB" in headline_of("It sends 3.1x MORE (10.12 MB) than JPEG-LS (3.21 MB). The link.")
+    assert headline_of(verdict({"comparison": {}, "ledger": {"captured": 0}}, CLOUD_AI)).startswith("No verdict")

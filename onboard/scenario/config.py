@@ -62,11 +62,17 @@ class StageConfig:
     params: Any
 
 
+START_YEARS = (1957, 2099)
+"""The years a run may span: from the first satellite and the first year two-digit TLE epochs name (1957; they run to
+2056) through 2099. The Sun's position (Astronomical Almanac low-precision formulae, 0.01 deg over 1950-2050,
+:mod:`onboard.orbit.sun`) drifts slowly outside its span; a year typed with a digit missing (0226) is refused."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Scenario:
     name: str = spec(doc="scenario name, used in reports")
     seed: int = spec(ge=0, doc="seeds the world, the camera noise and every random choice")
-    start_utc: dt.datetime = spec(doc="simulation epoch, ISO 8601 UTC")
+    start_utc: dt.datetime = spec(doc="simulation epoch, ISO 8601 UTC; the run within 1957-2099")
     duration_h: float = spec(gt=0, le=24 * 14, doc="simulated time")
     world: WorldConfig = spec(WorldConfig(), doc="where the pixels come from")
     spacecraft: SpacecraftConfig = spec(doc="shared by every satellite")
@@ -99,11 +105,25 @@ class Scenario:
             out += self.storage_below_a_capture()
         if not all(hasattr(self, key) for key in ("satellites", "start_utc", "duration_h")):
             return out
+        if years := self.years_outside():
+            return [*out, years]
         for i, sat in enumerate(self.satellites):
             refused = sat.not_an_orbit(self.start_utc, self.duration_s)
             if refused is not None:
                 out.append(dataclasses.replace(refused, path=join(f"satellites[{i}]", refused.path)))
         return out
+
+    def years_outside(self) -> ConfigIssue | None:
+        """A run that starts before START_YEARS or ends after them (at ``start_utc``)."""
+        first, last = START_YEARS
+        start = self.start_utc
+        end_year = start.year if start.year > last else (start + dt.timedelta(seconds=self.duration_s)).year
+        if first <= start.year and end_year <= last:
+            return None
+        return issue_at("start_utc", f"a run within the years {first} to {last} (the first satellite to the end of "
+                                     "the century the orbit and Sun models serve)",
+                        f"{start.isoformat().replace('+00:00', 'Z')}" + (f", ending in {end_year}"
+                                                                         if first <= start.year <= last else ""))
 
     def storage_below_a_capture(self) -> list[ConfigIssue]:
         """Mass memory that cannot hold one capture's raw frames (bit-packed; the burst's K with a ``superres``
