@@ -219,6 +219,20 @@ def test_quickstart_ledger_balances(quickstart):
     assert ledger["balanced"] and ledger["captured"] == ledger["delivered"] + ledger["dropped"] + ledger["on_board"]
 
 
+def test_the_energy_balance_covers_the_whole_run(quickstart):
+    """The loads that never stop (bus, computer idle) draw for every second of the 24 h: the energy out is at least
+    that (it was 671.6 Wh against 672 Wh when the last timeline step went unintegrated), and the camera, computer
+    and radio add less than 10 % on top here."""
+    from onboard.runtime.hardware import load_profile
+
+    scn = load_scenario(ROOT / "scenarios" / "quickstart.yaml")
+    idle_wh = (scn.spacecraft.power.bus_idle_w + load_profile(scn.spacecraft.compute.hardware).power_w.idle) * \
+        scn.duration_h
+    info = json.loads((quickstart[0] / "telemetry" / "run.json").read_text())
+    for sat in info["satellite_summary"]:
+        assert idle_wh < sat["energy_out_wh"] < 1.1 * idle_wh
+
+
 
 def test_measured_timing_uses_this_hosts_stage_times(tmp_path):
     report = run(ROOT / "scenarios" / "quickstart.yaml", tmp_path / "m", *FAST, "spacecraft.compute.timing=measured")

@@ -52,3 +52,24 @@ def test_brownout_recovers_and_wakes_waiters():
     env.process(sun())
     env.run()
     assert woke == [10]
+
+
+@pytest.mark.parametrize("until_s", [1200.0, 1290.0])  # on a step, and 30 s past one
+def test_the_balance_closed_at_the_end_counts_every_second_of_the_run(until_s):
+    """A SimPy run until T stops before the events at T: the step ending at T (or the part step before it) is
+    integrated only when the balance is closed, as the mission does at its end."""
+    env, p = make(sunlit=True, solar_w=90.0, idle=28.0)
+
+    def steps():
+        while True:
+            t0 = env.now
+            yield env.timeout(60.0)
+            p.step(t0, env.now)
+
+    env.process(steps())
+    env.run(until=until_s)
+    assert p.energy_out_wh == pytest.approx(28.0 * (until_s - 60.0 if until_s % 60 == 0 else until_s // 60 * 60) / 3600)
+    p.close(env.now)
+    assert (p.energy_in_wh, p.energy_out_wh) == pytest.approx((90.0 * until_s / 3600, 28.0 * until_s / 3600))
+    p.close(env.now)  # closing twice adds nothing
+    assert p.energy_out_wh == pytest.approx(28.0 * until_s / 3600) and p.balanced_to_s == until_s

@@ -187,9 +187,10 @@ class Mission:
                 self.progress(self.env.now, self.duration_s)
 
     def _finish(self, wall_start: float, complete: bool, stopped: str | None = None) -> RunInfo:
-        """A last timeline sample per satellite, then the recorder's closing files and run.json (``complete``, and
-        why it ``stopped`` early)."""
+        """Each satellite's energy balance closed at the end and a last timeline sample, then the recorder's closing
+        files and run.json (``complete``, and why it ``stopped`` early)."""
         for sat in self.sats:
+            sat.power.close(self.env.now)
             self.recorder.sampled(satellite.sample(self.env, sat))
         info = self._run_info(complete=complete, wall_s=time.perf_counter() - wall_start)
         if stopped:

@@ -34,6 +34,7 @@ class Power:
         self.energy_in_wh = 0.0
         self.energy_out_wh = 0.0
         self.unmet_wh = 0.0  # load the empty battery could not supply
+        self.balanced_to_s = 0.0  # the end of the last step integrated
         self.recovered = env.event()
 
     @property
@@ -46,6 +47,7 @@ class Power:
     def step(self, t0_s: float, t1_s: float) -> None:
         """Integrate energy over [t0_s, t1_s] from sunlight at the midpoint and the busy time reported."""
         dt_s = t1_s - t0_s
+        self.balanced_to_s = t1_s
         solar_wh = self.solar_w * dt_s / 3600 if self.sunlit(0.5 * (t0_s + t1_s)) else 0.0
         load_wh = sum(self.idle_loads_w.values()) * dt_s / 3600
         load_wh += sum(self.active_loads_w[k] * s for k, s in self._busy_s.items()) / 3600
@@ -63,6 +65,13 @@ class Power:
         if was and not self.brownout:
             event, self.recovered = self.recovered, self.env.event()
             event.succeed()
+
+    def close(self, t_s: float) -> None:
+        """Integrate the part step from the last one integrated to ``t_s``, the end of the run: a run ends at or
+        between steps, and the step that ends with it has not been integrated (a SimPy run until T stops before the
+        events at T)."""
+        if t_s > self.balanced_to_s:
+            self.step(self.balanced_to_s, t_s)
 
     def wait_until_powered(self):
         """SimPy generator: returns at once unless in brown-out, else when the battery recovers."""
