@@ -22,7 +22,7 @@ from typing import Any
 from rundir.errors import InputFileError, InputFilesError
 from rundir.run_info import RunInfo
 
-from .figures import FIGURES, figures_of, fmt_figure, read_run, unfit_reason
+from .figures import FIGURES, burst_frames, figures_of, fmt_figure, read_run, unfinished_frames, unfit_reason
 from .summary import SCHEMA_VERSION, run_summary
 
 SAME_WORK = {  # what runs must share for their totals to compare: label, how report.json gives it
@@ -48,12 +48,16 @@ def best_of(name: str, values: list[float | None]) -> set[int]:
 class Caveats:
     """Why some stars are withheld: ``unfit`` runs (index: why) get none; ``differ`` lists what the other runs
     differ in (label and ``{index: value}``), which withholds the stars of totals; ``backlog``, the frames each
-    leaves on board where they differ (``{index: frames}``), those of figures on the frames each finished."""
+    leaves unfinished (:func:`app.figures.unfinished_frames`: on board, lost on board, failing the ground's checks)
+    where they differ (``{index: frames}``), which withholds those of figures on the frames each finished;
+    ``bursts``, the frames bent-pipe counts per scene where they differ (:func:`app.figures.burst_frames`), which
+    withholds those of per-burst figures."""
 
     unfit: dict[int, str]
     differ: list[tuple[str, dict[int, Any]]]
     backlog: dict[int, Any]
     reported: dict[int, list[str]]  # each run's own report warnings (report.json ``warnings``), shown beside
+    bursts: dict[int, Any]
 
     @classmethod
     def of(cls, reports: list[Mapping[str, Any]]) -> Caveats:
@@ -61,14 +65,17 @@ class Caveats:
         fit = {j: r for j, r in enumerate(reports) if j not in unfit}
         differ = [(label, {j: get(r) for j, r in fit.items()}) for label, get in SAME_WORK.items()
                   if len({json.dumps(get(r)) for r in fit.values()}) > 1]
-        on_board = {j: (r.get("ledger") or {}).get("on_board") for j, r in fit.items()}
-        return cls(unfit, differ, on_board if len(set(on_board.values())) > 1 else {},
-                   {j: list(r.get("warnings") or ()) for j, r in enumerate(reports) if r.get("warnings")})
+        unfinished = {j: unfinished_frames(r) for j, r in fit.items()}
+        bursts = {j: burst_frames(r) for j, r in fit.items()}
+        return cls(unfit, differ, unfinished if len(set(unfinished.values())) > 1 else {},
+                   {j: list(r.get("warnings") or ()) for j, r in enumerate(reports) if r.get("warnings")},
+                   bursts if len(set(bursts.values())) > 1 else {})
 
     def starred(self, name: str, values: list[float | None]) -> set[int]:
         """The runs whose value of figure ``name`` gets a star: :func:`best_of` among those fit to compare."""
         figure = FIGURES[name]
-        if (figure.total and self.differ) or (figure.finished_only and self.backlog):
+        if (figure.total and self.differ) or (figure.finished_only and self.backlog) or \
+                (figure.per_burst and self.bursts):
             return set()
         return best_of(name, [None if j in self.unfit else v for j, v in enumerate(values)])
 
@@ -85,8 +92,14 @@ class Caveats:
         if self.backlog:
             measured = ", ".join(f.name for f in FIGURES.values() if f.finished_only)
             left = ", ".join(f"{heads[j]}={v}" for j, v in self.backlog.items())
-            lines.append(f"the runs leave different numbers of frames on board ({left}): figures measured on the "
-                         f"frames each finished ({measured}) are not starred")
+            lines.append(f"the runs leave different numbers of frames unfinished, on board or lost on board ({left}): "
+                         f"figures measured on the frames each finished ({measured}) are not starred")
+        if self.bursts:
+            against = ", ".join(f.name for f in FIGURES.values() if f.per_burst)
+            sizes = ", ".join(f"{heads[j]}={v:g}" for j, v in self.bursts.items() if v is not None)
+            lines.append(f"the runs' bent-pipe counts different numbers of frames per scene (bursts: {sizes}): "
+                         f"{against} is not starred; saved_vs_single_frame_fraction sets every run against one "
+                         "frame per scene")
         return lines
 
 

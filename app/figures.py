@@ -39,6 +39,9 @@ class Figure:
     finished_only: bool = False
     """Measured on the frames the pipeline finished (delivered or dropped on purpose) or their products alone, so
     runs compare on it only when they leave the same number of frames on board: else it covers other frames."""
+    per_burst: bool = False
+    """Against bent-pipe of every frame of a burst, so a K-frame burst's baseline is K times a single frame's: runs
+    compare on it only when their bursts are the same size (:func:`burst_frames`)."""
 
 
 def _at(data: Any, *keys: Any) -> Any:
@@ -96,7 +99,7 @@ def _compute_busy_s(report: Report, info: RunInfo | None) -> float | None:
 FIGURES = {f.name: f for f in (
     Figure("saved_fraction", "fraction", "higher", "bytes saved against bent-pipe of everything captured (a burst "
            "counts its K frames): the report's bandwidth.saved_fraction",
-           lambda r, i: _at(r, "bandwidth", "saved_fraction"), finished_only=True),
+           lambda r, i: _at(r, "bandwidth", "saved_fraction"), finished_only=True, per_burst=True),
     Figure("saved_vs_single_frame_fraction", "fraction", "higher", "bytes saved against one raw frame per scene (the "
            "report's comparison baseline, the same for every pipeline; its this_run row's saved_fraction)",
            lambda r, i: this_run(r, "saved_fraction"), finished_only=True),
@@ -155,6 +158,22 @@ def retired_figure(name: str) -> str | None:
 PARETO_X = "saved_vs_single_frame_fraction"
 PARETO_Y = ("clear_pixels_lost_fraction", "energy_per_mb_wh", "latency_p90_s")
 """The Pareto front sets bandwidth saved against each of these."""
+
+
+def burst_frames(report: Report) -> float | None:
+    """The frames bent-pipe counts per scene (K of a burst, 1 without): the comparison's ``bent_pipe`` row's bytes
+    over its ``bent_pipe_single`` row's; None without both."""
+    rows = {r.get("pipeline"): r.get("bytes") for r in (report.get("comparison") or {}).get("rows") or ()}
+    every, single = rows.get("bent_pipe"), rows.get("bent_pipe_single")
+    return round(every / single, 3) if every and single else None
+
+
+def unfinished_frames(report: Report) -> int | None:
+    """The frames a run captured that no row of its comparison counts: left on board at the end, lost on board
+    (full storage, say: no stage decided it) or failing the ground's checks (report.json ``ledger.captured`` less
+    ``comparison.frames``); None when the report does not give both."""
+    captured, counted = (report.get("ledger") or {}).get("captured"), (report.get("comparison") or {}).get("frames")
+    return None if captured is None or counted is None else int(captured) - int(counted)
 
 
 def unfit_reason(report: Report) -> str | None:

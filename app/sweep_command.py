@@ -113,7 +113,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def summary_lines(outcome: Any) -> list[str]:
     """The terminal summary: the runs, the best configurations by the objective, the Pareto front and the files."""
-    from .sweep_report import backlog_text, fmt_estimate, front_text, unfit_text
+    from .sweep_report import backlog_text, burst_text, fmt_estimate, front_text, unfit_text
     from .sweep_results import mean_of, rank_labels, warned_runs
 
     rows, configs = outcome.rows, outcome.configs
@@ -133,7 +133,8 @@ def summary_lines(outcome: Any) -> list[str]:
         lines.append(f"    {label + '.' if ranked else '-'} config {c.config}: {_labels(c)}: "
                      f"{fmt_estimate(objective, c.figures.get(objective)) if ranked else label}")
     lines.append(f"  Pareto front: {front_text(configs)}")
-    lines += [f"  {caveat}" for caveat in (unfit_text(configs), backlog_text(configs)) if caveat]
+    lines += [f"  {caveat}" for caveat in (burst_text(objective, configs), unfit_text(configs), backlog_text(configs))
+              if caveat]
     lines += [f"  {'wrote':<6} {_shown(path)}" for path in outcome.files
               if path.suffix in (".csv", ".parquet", ".md", ".html")]
     return lines

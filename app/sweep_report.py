@@ -58,14 +58,15 @@ def pareto_note(configs: Sequence[ConfigSummary]) -> str:
 
 
 def backlog_text(configs: Sequence[ConfigSummary]) -> str | None:
-    """The configurations that leave more frames on board than others (:func:`app.sweep_results.backlogged`) and
+    """The configurations that leave more frames unfinished than others (:func:`app.sweep_results.backlogged`) and
     what that does to the ranking and the front, in a sentence; None when all leave the same."""
     left = backlogged(configs)
     if not left:
         return None
-    fewest = min(c.frames_on_board for c in configs if c.complete)
+    fewest = min(c.frames_unfinished for c in configs if c.complete)
     which = ", ".join(f"{config} ({frames:g})" for config, frames in sorted(left.items()))
-    return (f"Configs {which} leave frames on board at the end (per run, against {fewest:g} for the others): the "
+    return (f"Configs {which} leave frames unfinished, on board at the end or lost on board (per run, against "
+            f"{fewest:g} for the others): the "
             "figures measured on the frames each run finished, the Pareto front's among them, leave those frames "
             "out, so these configurations are on no front and, where the objective is one of them, rank after the "
             "others (frames_delivered and on_board_bytes show what they left).")
@@ -82,11 +83,24 @@ def unfit_text(configs: Sequence[ConfigSummary]) -> str | None:
             "Pareto front, as `orbitedge compare` stars none of such a run's figures.")
 
 
+def burst_text(objective: str, configs: Sequence[ConfigSummary]) -> str | None:
+    """When a per-burst objective (saved_fraction) ranks configurations whose bent-pipe counts different frames per
+    scene (:attr:`app.sweep_results.ConfigSummary.burst_frames`): each is set against its own baseline."""
+    sizes = {c.config: c.burst_frames for c in configs if c.burst_frames is not None}
+    if not FIGURES[objective].per_burst or len(set(sizes.values())) < 2:
+        return None
+    which = ", ".join(f"config {config} {frames:g}" for config, frames in sorted(sizes.items()))
+    return (f"The configurations' bent-pipe counts different frames per scene ({which}), so {objective} sets each "
+            f"against its own baseline; {PARETO_X} sets every one against one raw frame per scene.")
+
+
 def ranking_note(objective: str, configs: Sequence[ConfigSummary]) -> str:
-    """How the table is ordered: ties, configurations unfit to win or that leave frames on board, and those left
-    unranked."""
+    """How the table is ordered: ties, configurations unfit to win or that leave frames unfinished, objectives with
+    different baselines, and those left unranked."""
     text = (f"Configurations with the same {objective} share a rank (=2), those on the Pareto front first, then by "
             "config number.")
+    if bursts := burst_text(objective, configs):
+        text += f" {bursts}"
     for caveat in (unfit_text(configs), backlog_text(configs)):
         if caveat:
             text += f" {caveat}"

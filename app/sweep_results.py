@@ -21,7 +21,7 @@ from typing import Any
 
 from rundir.files import write_atomic, write_text
 
-from .figures import FIGURES, PARETO_X, PARETO_Y, figures_of, read_run, unfit_reason
+from .figures import FIGURES, PARETO_X, PARETO_Y, burst_frames, figures_of, read_run, unfinished_frames, unfit_reason
 from .pareto import front
 from .sweep import FAILED, is_complete, run_dir_of
 from .sweep_file import Sweep
@@ -57,8 +57,9 @@ class ConfigSummary:
     complete: int
     failed: int
     figures: dict[str, Estimate]
-    frames_on_board: float = 0.0  # mean over its complete runs of the frames left on board at the end
+    frames_unfinished: float = 0.0  # mean over its complete runs of app.figures.unfinished_frames
     unfit: str | None = None  # why a complete run of it cannot win (app.figures.unfit_reason), the first such run's
+    burst_frames: float | None = None  # frames bent-pipe counts per scene (app.figures.burst_frames), its first run's
 
 
 def t_within(t: float, dof: int) -> float:
@@ -108,8 +109,9 @@ def estimate(values: list[float | None]) -> Estimate:
 def run_rows(sweep: Sweep, out: Path) -> list[dict[str, Any]]:
     """One row per run, in plan order: run_id, config, replicate, seed, status (complete, failed or pending), each
     axis value (its YAML text, as --set takes it), each collected figure, the error of a failed run and the
-    warnings of a complete run's report (a list), the frames it left on board (``frames_on_board``) and why it
-    cannot win (``unfit``: :func:`app.figures.unfit_reason`, None when it can; results.csv leaves these three out)."""
+    warnings of a complete run's report (a list), the frames it left unfinished (``frames_unfinished``:
+    :func:`app.figures.unfinished_frames`), the frames bent-pipe counts per scene (``burst_frames``) and why it
+    cannot win (``unfit``: :func:`app.figures.unfit_reason`, None when it can; results.csv leaves these four out)."""
     rows = []
     for spec in sweep.runs:
         run_dir = run_dir_of(out, spec.run_id)
@@ -117,18 +119,18 @@ def run_rows(sweep: Sweep, out: Path) -> list[dict[str, Any]]:
                                "seed": spec.seed}
         row.update({key: yaml_text(value) for key, value in spec.values.items()})
         figures: dict[str, Any] = dict.fromkeys(sweep.figures)
-        error, warned, on_board, unfit = None, [], None, None
+        error, warned, unfinished, unfit, burst = None, [], None, None, None
         if is_complete(run_dir, spec):
             status = "complete"
             report, info = read_run(run_dir)
             figures, warned = figures_of(report, info, sweep.figures), list(report.get("warnings") or [])
-            on_board, unfit = (report.get("ledger") or {}).get("on_board"), unfit_reason(report)
+            unfinished, unfit, burst = unfinished_frames(report), unfit_reason(report), burst_frames(report)
         elif (failure := Path(out) / FAILED / f"{spec.run_id}.json").is_file():
             status, error = "failed", json.loads(failure.read_text(encoding="utf-8")).get("error")
         else:
             status = "pending"
         rows.append({**row, "status": status, **figures, "error": error, "warnings": warned,
-                     "frames_on_board": on_board, "unfit": unfit})
+                     "frames_unfinished": unfinished, "unfit": unfit, "burst_frames": burst})
     return rows
 
 
@@ -153,8 +155,9 @@ def summaries(sweep: Sweep, rows: list[dict[str, Any]]) -> list[ConfigSummary]:
         done = [r for r in group if r["status"] == "complete"]
         out.append(ConfigSummary(config, labels[config], len(done), sum(r["status"] == "failed" for r in group),
                                  {name: estimate([r[name] for r in done]) for name in sweep.figures},
-                                 math.fsum(r.get("frames_on_board") or 0 for r in done) / len(done) if done else 0.0,
-                                 next((r["unfit"] for r in done if r.get("unfit")), None)))
+                                 math.fsum(r.get("frames_unfinished") or 0 for r in done) / len(done) if done else 0.0,
+                                 next((r["unfit"] for r in done if r.get("unfit")), None),
+                                 next((r["burst_frames"] for r in done), None)))
     return rank(out, sweep.config.objective)
 
 
@@ -175,13 +178,13 @@ def pareto_criteria(configs: Sequence[ConfigSummary]) -> tuple[str, ...]:
 
 
 def backlogged(configs: Sequence[ConfigSummary]) -> dict[int, float]:
-    """{config: its mean frames left on board} of the configurations with complete runs that leave more frames on
-    board than the fewest any leaves: the figures measured on the frames each run finished
+    """{config: its mean frames unfinished} of the configurations with complete runs that leave more frames
+    unfinished (on board, lost on board: :func:`app.figures.unfinished_frames`) than the fewest any leaves: the figures measured on the frames each run finished
     (:attr:`app.figures.Figure.finished_only`) do not count what they left, so they are not set against the others
     (as ``orbitedge compare`` stars none of those figures when backlogs differ). Empty when all leave the same."""
     done = [c for c in configs if c.complete]
-    fewest = min((c.frames_on_board for c in done), default=0.0)
-    return {c.config: c.frames_on_board for c in done if c.frames_on_board > fewest}
+    fewest = min((c.frames_unfinished for c in done), default=0.0)
+    return {c.config: c.frames_unfinished for c in done if c.frames_unfinished > fewest}
 
 
 def joint_front(configs: Sequence[ConfigSummary]) -> set[int]:

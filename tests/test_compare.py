@@ -92,20 +92,38 @@ def test_runs_unfit_to_compare_get_no_star(tmp_path, capsys):
     other = altered(b, tmp_path / "other", scenario="elsewhere", **{"bandwidth.downlinked_bytes": 1})
     rows = table_rows(Comparison.of([a, other]).table())
     assert starred(rows, "downlinked_bytes (lower)") == [] and starred(rows, "latency_p90_s (lower)") == [0]
-    # a run that ends with frames waiting for a pass sends fewer bytes for less work: its figures on the frames it
-    # finished win nothing; what counts the backlog (frames delivered, bytes on board) still does
+    # a run that ends with frames waiting for a pass sends fewer bytes for less work, as does one that lost frames
+    # to full storage: its figures on the frames it finished win nothing; what counts the backlog (frames delivered,
+    # bytes on board) still does
+    frames = report["comparison"]["frames"]
     backlog = altered(b, tmp_path / "backlog", **{"ledger.on_board": 3, "ledger.delivered": 1,
+                                                   "comparison.frames": frames - 3,
                                                    "bandwidth.downlinked_bytes": 1, "latency_s.p90": 0.001})
-    caveats = Caveats.of([json.loads((run / "report.json").read_text()) for run in (a, backlog)])
-    assert caveats.differ == [] and caveats.backlog == {0: 0, 1: 3}
-    rows = table_rows(Comparison.of([a, backlog]).table())
-    assert starred(rows, "downlinked_bytes (lower)") == [] == starred(rows, "latency_p90_s (lower)")
-    assert starred(rows, "frames_delivered (higher)") == [0]
-    assert caveats.warnings(["a", "backlog"]) == [
-        "the runs leave different numbers of frames on board (a=0, backlog=3): figures measured on the frames each "
-        "finished (saved_fraction, saved_vs_single_frame_fraction, oracle_saved_vs_single_frame_fraction, "
-        "downlinked_bytes, clear_pixels_lost_fraction, oracle_clear_pixels_lost_fraction, cloud_f1, cpsnr_db, "
-        "latency_p90_s, energy_per_mb_wh, oracle_value_per_byte) are not starred"]
+    lost = altered(b, tmp_path / "lost", **{"ledger.frames_lost": 2, "ledger.delivered": 1,
+                                             "comparison.frames": frames - 2, "bandwidth.downlinked_bytes": 1})
+    caveats = Caveats.of([json.loads((run / "report.json").read_text()) for run in (a, backlog, lost)])
+    assert caveats.differ == [] and caveats.backlog == {0: 0, 1: 3, 2: 2}
+    for other_run in (backlog, lost):
+        rows = table_rows(Comparison.of([a, other_run]).table())
+        assert starred(rows, "downlinked_bytes (lower)") == [] == starred(rows, "latency_p90_s (lower)")
+        assert starred(rows, "frames_delivered (higher)") == [0]
+    assert caveats.warnings(["a", "backlog", "lost"]) == [
+        "the runs leave different numbers of frames unfinished, on board or lost on board (a=0, backlog=3, lost=2): "
+        "figures measured on the frames each finished (saved_fraction, saved_vs_single_frame_fraction, "
+        "oracle_saved_vs_single_frame_fraction, downlinked_bytes, clear_pixels_lost_fraction, "
+        "oracle_clear_pixels_lost_fraction, cloud_f1, cpsnr_db, latency_p90_s, energy_per_mb_wh, "
+        "oracle_value_per_byte) are not starred"]
+    # a burst's bent-pipe is K raw frames: saved_fraction is then against another baseline
+    rows_of = report["comparison"]["rows"]
+    burst = altered(b, tmp_path / "burst", **{"comparison.rows": [
+        {**r, "bytes": r["bytes"] * 8} if r["pipeline"] == "bent_pipe" else r for r in rows_of],
+        "bandwidth.saved_fraction": 0.99})
+    caveats = Caveats.of([json.loads((run / "report.json").read_text()) for run in (a, burst)])
+    assert caveats.bursts == {0: 1.0, 1: 8.0}
+    assert starred(table_rows(Comparison.of([a, burst]).table()), "saved_fraction (higher)") == []
+    assert caveats.warnings(["a", "burst"])[-1] == (
+        "the runs' bent-pipe counts different numbers of frames per scene (bursts: a=1, burst=8): saved_fraction is "
+        "not starred; saved_vs_single_frame_fraction sets every run against one frame per scene")
     assert main(["compare", str(a), str(partial), str(empty), str(other), "--json"]) == 0
     out, err = capsys.readouterr()
     warnings = json.loads(out)["warnings"]

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from app.figures import (FIGURES, figure_table, figures_of, fmt_figure, oracle_saved_vs_single_frame_fraction, read_run,
-                         retired_figure, unfit_reason)
+                         retired_figure, unfinished_frames, unfit_reason)
 from rundir.errors import InputFileError
 from rundir.run_info import RunInfo, SatelliteSummary
 from tests.sweep_cases import made_sweep
@@ -82,6 +82,13 @@ def test_runs_unfit_to_win_say_why():
             for r in report["comparison"]["rows"]]
     assert unfit_reason({**report, "comparison": {**report["comparison"], "rows": rows}}) == \
         "delivered none of its clear ground (clear_pixels_lost_fraction 100 %)"
+
+
+def test_unfinished_frames_are_those_no_comparison_row_counts():
+    """Left on board, lost to full storage or failing the ground's checks: captured, but in no row."""
+    assert unfinished_frames({"ledger": {"captured": 26}, "comparison": {"frames": 18}}) == 8
+    assert unfinished_frames({"ledger": {"captured": 15}, "comparison": {"frames": 15}}) == 0
+    assert unfinished_frames({"ledger": {"captured": 15}}) is None and unfinished_frames({}) is None
 
 
 def test_one_name_one_meaning():

@@ -56,7 +56,8 @@ def test_sweep_json_holds_the_documented_keys():
     summary = json.loads((reference.out / "sweep.json").read_text())
     assert (summary["schema_version"], summary["kind"]) == (SCHEMA_VERSION, "sweep")
     assert set(summary) - {"schema_version", "kind"} == set(SWEEP_KEYS)
-    assert summary["runs"]["total"] == 4 and summary["objective"] == {"figure": "saved_fraction", "better": "higher"}
+    assert summary["runs"]["total"] == 4
+    assert summary["objective"] == {"figure": "saved_vs_single_frame_fraction", "better": "higher"}
     first = summary["run_results"][0]
     assert first["values"] == {"pipeline[0].threshold": "0.3"} and first["summary"]["kind"] == "run"
     assert first["figures"]["cloud_f1"] == first["summary"]["cloud.f1"]

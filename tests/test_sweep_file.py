@@ -193,11 +193,12 @@ def test_the_default_objective_not_collected_says_it_is_the_default(tmp_path):
 scenario: {QUICKSTART}
 axes:
   pipeline[0].threshold: [0.3, 0.7]
-figures: [saved_vs_single_frame_fraction, latency_p90_s]
+figures: [saved_fraction, latency_p90_s]
 """)
     found, _ = problems(path)
     assert [issue.found for key, issue in found.items() if key[0] == "objective"] == [
-        "saved_fraction, not collected (the objective unless objective: names another)"]
+        "saved_vs_single_frame_fraction, not collected (the objective unless objective: names another)"]
+    assert SweepFile.__dataclass_fields__["objective"].default == "saved_vs_single_frame_fraction"  # one baseline
 
 
 def test_the_objective_and_the_pareto_front_need_their_figures_collected(tmp_path):

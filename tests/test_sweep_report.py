@@ -62,8 +62,8 @@ ROWS = ([{"status": "complete"}] * 6 + [{"status": "failed", "run_id": f"c004-r{
 def test_ties_share_a_rank_and_configurations_not_run_are_unranked_last(tmp_path):
     sweep = load_sweep(write_sweep(tmp_path))
     table = ranked_table(sweep, TIED)[0]
-    assert table.header == ("rank", "config", "pipeline[0].threshold", "saved_fraction",
-                            "saved_vs_single_frame_fraction", "clear_pixels_lost_fraction", "energy_per_mb_wh",
+    assert table.header == ("rank", "config", "pipeline[0].threshold", "saved_vs_single_frame_fraction",
+                            "saved_fraction", "clear_pixels_lost_fraction", "energy_per_mb_wh",
                             "latency_p90_s", "runs", "Pareto")
     assert table.rows == (
         ("=1", "1", "0.5", "50.0 % ± 1.0 %", "50.0 % ± 1.0 %", "1.0 % ± 1.0 %", "3 Wh/MB ± 0.01 Wh/MB",
@@ -78,8 +78,9 @@ def test_ties_share_a_rank_and_configurations_not_run_are_unranked_last(tmp_path
     assert ("one replicate gives the value alone. Pareto: * on the joint front of saved_vs_single_frame_fraction "
             "(higher is better) and clear_pixels_lost_fraction, energy_per_mb_wh, latency_p90_s (lower is better): no "
             "other configuration is at least as good on every one of these 4 figures and better on one. "
-            "Configurations with the same saved_fraction share a rank (=2), those on the Pareto front first, then by "
-            "config number. Those without a value of saved_fraction come last, unranked: not run yet, no complete run "
+            "Configurations with the same saved_vs_single_frame_fraction share a rank (=2), those on the Pareto front "
+            "first, then by config number. Those without a value of saved_vs_single_frame_fraction come last, "
+            "unranked: not run yet, no complete run "
             "(every run made failed) or no value (their runs do not give it).\n") in text
 
 
@@ -124,14 +125,14 @@ def test_the_report_of_a_real_sweep(tmp_path):
     text = (outcome.out / "sweep.md").read_text()
     assert text.startswith("# orbitedge sweep: tiny\n")
     assert "grid sampling of 2 configurations x 2 replicate(s) = 4 runs: 4 complete, 0 failed" in text
-    assert "## Configurations ranked by saved_fraction (highest first)" in text
+    assert "## Configurations ranked by saved_vs_single_frame_fraction (highest first)" in text
     assert "![Pareto front](plots/pareto.png)" in text and "(plots/axis-0-pipeline-0-threshold.png)" in text
     assert (outcome.out / "plots" / "pareto.png").is_file() and "## Failed runs" not in text
     table = next(b for b in ranked_table(outcome.sweep, outcome.configs) if isinstance(b, Table))
     assert [row[2] for row in table.rows] == [c.labels["pipeline[0].threshold"] for c in outcome.configs]
-    best = outcome.configs[0].figures["saved_fraction"]
-    assert table.rows[0][3] == fmt_estimate("saved_fraction", best) and " ± " in table.rows[0][3]
-    assert table.header[3:9] == ("saved_fraction", "saved_vs_single_frame_fraction", "clear_pixels_lost_fraction",
+    best = outcome.configs[0].figures["saved_vs_single_frame_fraction"]
+    assert table.rows[0][3] == fmt_estimate("saved_vs_single_frame_fraction", best) and " ± " in table.rows[0][3]
+    assert table.header[3:9] == ("saved_vs_single_frame_fraction", "saved_fraction", "clear_pixels_lost_fraction",
                                  "energy_per_mb_wh", "latency_p90_s", "cloud_f1")  # every figure the front weighs
     paths = write_sweep_report(outcome.sweep, outcome.rows, outcome.configs, tmp_path, "html")
     page = paths[0].read_text()

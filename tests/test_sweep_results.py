@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from app.figures import figures_of, read_run
-from app.sweep_report import backlog_text, ranking_note, unfit_text
+from app.sweep_report import backlog_text, burst_text, ranking_note, unfit_text
 from app.sweep_results import (ConfigSummary, Estimate, backlogged, columns, estimate, joint_front, rank, rank_labels,
                                run_rows, summaries, t_critical, t_within, write_results)
 from tests.sweep_cases import made_sweep
@@ -71,14 +71,15 @@ def test_ties_go_to_the_pareto_front_first_and_share_a_rank():
 def test_a_configuration_that_leaves_frames_on_board_is_on_no_front_and_ranks_after_the_others():
     """A 0.05 Mbit/s link that leaves frames on board saves more of the frames it finished: it must not come out
     best."""
-    slow = dataclasses.replace(four(0, 0.79, 0.0, latency=6000.0), frames_on_board=6.5)
+    slow = dataclasses.replace(four(0, 0.79, 0.0, latency=6000.0), frames_unfinished=6.5)
     fast = [four(1, 0.78, 0.0), four(2, 0.70, 0.0)]
     configs = [slow, *fast]
     assert backlogged(configs) == {0: 6.5} and backlogged(fast) == {}
     assert joint_front(configs) == {1}
-    assert joint_front([dataclasses.replace(slow, frames_on_board=0.0), *fast]) == {0, 1}
+    assert joint_front([dataclasses.replace(slow, frames_unfinished=0.0), *fast]) == {0, 1}
     assert [c.config for c in rank(configs, "saved_fraction")] == [1, 2, 0]
-    assert "Configs 0 (6.5) leave frames on board at the end (per run, against 0 for the others)" in \
+    assert "Configs 0 (6.5) leave frames unfinished, on board at the end or lost on board (per run, against 0 for the " \
+           "others)" in \
         backlog_text(configs)
     assert backlog_text(fast) is None
 
@@ -97,6 +98,19 @@ def test_a_configuration_that_delivered_nothing_is_on_no_front_and_ranks_after_t
     assert unfit_text(configs).startswith(f"Unfit to win (config 0 {why}): these configurations rank after")
     assert unfit_text(others) is None
     assert unfit_text(configs) in ranking_note("saved_fraction", configs)
+
+
+def test_saved_fraction_over_bursts_of_different_sizes_is_said_to_have_different_baselines():
+    """Bent-pipe of a K = 8 burst is 8 raw frames: the superres pipeline's 72 % saved sat first while it sent 2.2x
+    the cloud filter's bytes. The sweep's default objective sets every configuration against one frame per scene."""
+    burst = [dataclasses.replace(four(0, 0.72, 0.0), burst_frames=8.0), dataclasses.replace(four(1, 0.18, 0.0),
+                                                                                            burst_frames=1.0)]
+    text = burst_text("saved_fraction", burst)
+    assert text.startswith("The configurations' bent-pipe counts different frames per scene (config 0 8, config 1 "
+                           "1), so saved_fraction sets each against its own baseline")
+    assert text in ranking_note("saved_fraction", burst)
+    assert burst_text("saved_vs_single_frame_fraction", burst) is None
+    assert burst_text("saved_fraction", [dataclasses.replace(c, burst_frames=1.0) for c in burst]) is None
 
 
 def test_configurations_without_a_complete_run_are_unranked_and_last():
@@ -124,6 +138,7 @@ def test_rows_and_results_csv_of_a_real_sweep():
     configs = summaries(sweep, rows)
     assert sorted(c.config for c in configs) == [0, 1] and all(c.complete == 2 for c in configs)
     assert all(r["unfit"] is None for r in rows) and all(c.unfit is None for c in configs)
+    assert {r["burst_frames"] for r in rows} == {c.burst_frames for c in configs} == {1.0}
     rows[3]["unfit"] = "delivered no frame (it saves all it captured)"  # one replicate of config 1 delivered nothing
     assert {c.config: c.unfit for c in summaries(sweep, rows)} == {0: None, 1: rows[3]["unfit"]}
     f1 = next(c for c in configs if c.config == 0).figures["cloud_f1"]
