@@ -166,14 +166,16 @@ def rate_distortion(run: RunData, bit_depth: int, frames: int, rows: list[dict[s
 
     return {"points": compression.rate_distortion(run, bit_depth) if bit_depth else [],
             "frames": min(frames, compression.RD_FRAMES), "this_run_bits_per_sample": bits("this_run"),
-            "this_run_psnr_db": by_name["this_run"]["psnr_db"],
+            "this_run_psnr_db": by_name["this_run"]["psnr_db"], "this_run_cpsnr_db": by_name["this_run"]["cpsnr_db"],
             "lossy_same_bytes_bits_per_sample": bits("lossy_same_bytes"),
             "lossy_same_bytes_psnr_db": by_name["lossy_same_bytes"]["psnr_db"]}
 
 
 def _quality_cell(r: Mapping[str, Any]) -> str:
     """PSNR / SSIM of a lossy row; "exact" for a lossless one that sent something; "n/a" for a row that sent nothing
-    (no bytes, or none measured)."""
+    (no bytes, or none measured), and for a super-resolved product (a cPSNR: no raw frame has its grid)."""
+    if r.get("cpsnr_db") is not None and r["psnr_db"] is None:
+        return "n/a (super-resolved)"
     if r["psnr_db"] is None:
         return "exact" if r["bytes"] else "n/a"
     return f"{r['psnr_db']:.1f} dB / {r['ssim']:.4f}"

@@ -238,7 +238,9 @@ def write_plots(run: RunData, report: Mapping[str, Any], full: Mapping[str, Any]
 
 def plot_rate_distortion(rd: Mapping[str, Any], path: Path) -> None:
     """Bits per sample against PSNR of each codec's settings (report.json ``comparison.rate_distortion``), lossless
-    settings on a band above the lossy axis, and this run's pipeline and JPEG 2000 at its bytes as points."""
+    settings on a band above the lossy axis, and this run's pipeline and JPEG 2000 at its bytes as points; a
+    super-resolved product, which has no raw frame of its grid to be set against, as a dotted line at its bits
+    per sample, labelled with its cPSNR against the high-res truth."""
     fig = _figure(7.5, 4.2)
     ax = fig.add_subplot()
     lossy = [p for p in rd["points"] if p["psnr_db"] is not None]
@@ -248,9 +250,13 @@ def plot_rate_distortion(rd: Mapping[str, Any], path: Path) -> None:
         exact = [p for p in rd["points"] if p["codec"] == codec and p["psnr_db"] is None]
         line = ax.plot([p["bits_per_sample"] for p in own], [p["psnr_db"] for p in own], "o-", ms=4, label=codec)[0]
         ax.plot([p["bits_per_sample"] for p in exact], [top] * len(exact), "s", color=line.get_color(), ms=6)
+    cpsnr = rd.get("this_run_cpsnr_db")
+    if cpsnr is not None and rd.get("this_run_bits_per_sample") is not None:
+        ax.axvline(rd["this_run_bits_per_sample"], ls=":", color="black",
+                   label=f"this run's pipeline: super-resolved, cPSNR {cpsnr:.1f} dB against the high-res truth")
     for key, label, marker in (("this_run", "this run's pipeline", "*"), ("lossy_same_bytes", "JPEG 2000 at its bytes", "D")):
         bits, psnr = rd.get(f"{key}_bits_per_sample"), rd.get(f"{key}_psnr_db")
-        if bits is not None:
+        if bits is not None and not (key == "this_run" and cpsnr is not None):
             ax.plot([bits], [top if psnr is None else psnr], marker, color="black", ms=12 if marker == "*" else 7,
                     label=label + (" (exact)" if psnr is None else ""))
     ax.axhline(top - 3, color="grey", lw=0.5)

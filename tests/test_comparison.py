@@ -42,6 +42,10 @@ def test_the_quality_column_is_exact_only_for_a_row_that_sent_something(tiny_run
     quality = {row[0]: row[table.header.index("PSNR / SSIM vs raw")] for row in table.rows}
     assert quality[by_name["encode_only"]["label"]] == quality[by_name["this_run"]["label"]] == "exact"
     assert quality[by_name["best_lossless"]["label"]] == quality[by_name["lossy_same_bytes"]["label"]] == "n/a"
+    by_name["this_run"]["cpsnr_db"] = 47.84  # a x2 fused product: no raw frame has its grid, so it is not "exact"
+    [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
+    quality = {row[0]: row[table.header.index("PSNR / SSIM vs raw")] for row in table.rows}
+    assert quality[by_name["this_run"]["label"]] == "n/a (super-resolved)"
 
 
 def test_this_run_counts_image_bytes_as_the_estimates_do_its_sidecars_apart(tiny_run):

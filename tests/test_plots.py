@@ -64,3 +64,23 @@ def test_the_rate_distortion_plot_draws_lossy_curves_lossless_points_and_this_ru
     path.parent.mkdir()
     plots.plot_rate_distortion(rd, path)
     assert png_size(path) == (int(7.5 * DPI), int(4.2 * DPI))
+
+
+def test_a_super_resolved_product_is_no_point_on_the_lossless_band(tmp_path, monkeypatch):
+    """A x2 fused product has no raw frame of its grid: it is a line at its bits per sample with its cPSNR against
+    the high-res truth, not an "exact" point beside the lossless codecs."""
+    drawn = {}
+    real_save = plots.save
+
+    def keep_legend(fig, path):  # the real figure, saved for real; its legend read before
+        drawn["labels"] = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        real_save(fig, path)
+
+    monkeypatch.setattr(plots, "save", keep_legend)
+    points = [{"codec": "jpegls", "bits_per_sample": 6.1, "psnr_db": None}]
+    rd = {"points": points, "frames": 2, "this_run_bits_per_sample": 13.7, "this_run_psnr_db": None,
+          "this_run_cpsnr_db": 47.84, "lossy_same_bytes_bits_per_sample": 6.1, "lossy_same_bytes_psnr_db": None}
+    plots.plot_rate_distortion(rd, tmp_path / "rd.png")
+    assert "this run's pipeline: super-resolved, cPSNR 47.8 dB against the high-res truth" in drawn["labels"]
+    assert not any(label.startswith("this run's pipeline (exact)") for label in drawn["labels"])
+    assert png_size(tmp_path / "rd.png") == (int(7.5 * DPI), int(4.2 * DPI))
