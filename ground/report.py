@@ -151,8 +151,8 @@ def build_report(run_dir: Path) -> dict[str, Any]:
 
 def write_report(run_dir: Path, fmt: str = "md",
                  progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], list[Path]]:
-    """Build the report and write ``report.json``, the plots, ``report.md`` or ``report.html`` (``fmt``) and the
-    run's STAC catalog (``stac/catalog.json``, :mod:`ground.stac`), calling ``progress(step)`` as each step of
+    """Build the report and write ``report.json``, the plots, ``report.md`` or ``report.html`` (``fmt``; the other
+    one, from an earlier report, is removed: it would no longer match report.json) and the run's STAC catalog (``stac/catalog.json``, :mod:`ground.stac`), calling ``progress(step)`` as each step of
     :func:`report_steps` starts.
 
     Returns ``(report, paths)``: the report dict (= report.json) and every file written, mosaics included.
@@ -176,6 +176,7 @@ def write_report(run_dir: Path, fmt: str = "md",
     title = f"orbitedge report: {report.get('scenario') or run_dir.name}"
     doc_text = to_markdown(blocks) if fmt == "md" else to_html(blocks, title)
     write_text(doc_path, doc_text)
+    (run_dir / f"report.{'html' if fmt == 'md' else 'md'}").unlink(missing_ok=True)  # older than report.json now
     written = [json_path, doc_path, *(run_dir / rel for rel in figures.values())]
     written += [run_dir / rel for rel in report["mosaics"]["paths"]]
     progress("STAC catalog")

@@ -93,6 +93,18 @@ def test_incomplete_run_is_marked_at_the_top_and_html_links_resolve(make_tiny_ru
     assert sources and all((run_dir / src).is_file() for src in sources)
 
 
+def test_a_report_in_one_format_removes_the_earlier_one_in_the_other(make_tiny_run, tmp_path):
+    """report.md from an earlier report would no longer match report.json beside a new report.html."""
+    run_dir = make_tiny_run(tmp_path / "run")
+    _, md_paths = write_report(run_dir, "md")
+    assert (run_dir / "report.md") in md_paths
+    _, html_paths = write_report(run_dir, "html")
+    assert (run_dir / "report.html").is_file() and not (run_dir / "report.md").exists()
+    assert (run_dir / "report.md") not in html_paths
+    write_report(run_dir, "md")
+    assert (run_dir / "report.md").is_file() and not (run_dir / "report.html").exists()
+
+
 def test_corrupt_product_and_truncated_telemetry_are_anomalies_and_the_rest_is_reported(run_dir):
     product = sorted((run_dir / "downlink").glob("*.raw"))[0]
     product.write_bytes(product.read_bytes()[:-1] + b"\x00")
