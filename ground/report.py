@@ -140,7 +140,9 @@ def collect(run: RunData, progress: Callable[[str], None] = _no_progress) -> dic
     progress("comparison")
     report["comparison"] = comparison(run, report)
     info = run.run_info
-    report["verdict"] = verdict(report, info.stages if info else [], info.model_cards if info else {})
+    world = ((run.scenario or {}).get("world") or {}).get("source", "synthetic")
+    report["verdict"] = verdict(report, info.stages if info else [], info.model_cards if info else {},
+                                synthetic=world == "synthetic")
     return report
 
 

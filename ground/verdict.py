@@ -8,9 +8,12 @@ A sentence follows only where the headline alone would mislead (:func:`caveats`)
   covers part of the capture;
 - the link was not the constraint: nothing was left on board and bent-pipe would have fitted in the passes too, so
   the bytes a pipeline saves (or spends) change how long the passes are busy, not what reaches the ground;
+- the cloud filter's own share: its kept tiles in the best lossless codec (``cloud_filter_best_lossless``) against
+  that codec on every frame, so that what the filter saves is not mixed up with what a codec saves or costs;
 - JPEG 2000 instead, scene by scene within the bytes this run sent (``lossy_same_bytes``): what a codec alone
   would have given, so a saving that is partly lossy compression is not read as the AI's;
-- a model's scores on real labelled tiles (its card), because the run's clear ground lost is against synthetic truth.
+- a model's scores on real labelled tiles (its card), because the run's clear ground lost is against its world's
+  truth: synthetic, or the cloud mask given with real imagery.
 """
 
 from __future__ import annotations
@@ -44,17 +47,18 @@ def runs_model(stage: StageEntry, model_cards: Mapping[str, Any]) -> bool:
 
 
 def verdict(report: Mapping[str, Any], stages: Sequence[StageEntry],
-            model_cards: Mapping[str, ModelValidation] | None = None) -> str:
+            model_cards: Mapping[str, ModelValidation] | None = None, synthetic: bool = True) -> str:
     """The verdict that opens the report: :func:`headline`, then :func:`caveats`, as one paragraph.
 
     ``report``: report.json's content so far (``comparison``, and where present ``ledger``, ``contacts``);
-    ``stages`` and ``model_cards``: telemetry/run.json's (:class:`rundir.run_info.RunInfo`)."""
+    ``stages`` and ``model_cards``: telemetry/run.json's (:class:`rundir.run_info.RunInfo`); ``synthetic``: whether
+    the truth is the synthetic world's (else a cloud mask given with real imagery)."""
     head = headline(report["comparison"], stages, model_cards or {})
     if head.startswith(NO_VERDICT):
         nothing = (report.get("ledger") or {}).get("captured") == 0
         return (f"{NO_VERDICT}nothing was captured, so there is nothing to set against a baseline (the frame "
                 "ledger's warning says why)." if nothing else head)
-    return " ".join([head, *caveats(report, model_cards or {})])
+    return " ".join([head, *caveats(report, model_cards or {}, synthetic)])
 
 
 def headline_of(text: str) -> str:
@@ -116,12 +120,13 @@ def _how_many(sent: int, ref: int) -> str:
     return f"{ratio:.1f}x {'MORE' if more else 'fewer'}"
 
 
-def caveats(report: Mapping[str, Any], model_cards: Mapping[str, ModelValidation]) -> list[str]:
+def caveats(report: Mapping[str, Any], model_cards: Mapping[str, ModelValidation],
+            synthetic: bool = True) -> list[str]:
     """The sentences that qualify the headline, in the module docstring's order; none where it needs none."""
     comp, ledger = report["comparison"], report.get("ledger") or {}
     rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
     found = [unfinished(comp["frames"], ledger), link_slack(rows, ledger, report.get("contacts") or {}),
-             same_bytes(rows), *real_data(model_cards, rows.get("this_run") or {})]
+             filter_on_codec(rows), same_bytes(rows), *real_data(model_cards, rows.get("this_run") or {}, synthetic)]
     return [s for s in found if s]
 
 
@@ -172,6 +177,20 @@ def _share(x: float) -> str:
     return "under 0.1 %" if 0 < x < 0.0005 else fmt_fraction(x)
 
 
+def filter_on_codec(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The cloud filter's own share of the saving, whatever this run encodes in: its kept tiles of one frame per scene
+    in the best lossless codec for them (the ``cloud_filter_best_lossless`` row) against the best lossless codec on
+    every frame (the ``best_lossless`` row); None without a cloud filter or either row."""
+    kept, every = rows.get("cloud_filter_best_lossless") or {}, rows.get("best_lossless") or {}
+    if not kept.get("bytes") or not every.get("bytes"):
+        return None
+    ratio = every["bytes"] / kept["bytes"]
+    share = f"{ratio:.2f}x fewer bytes than" if ratio >= 1 else f"{1 / ratio:.2f}x MORE bytes than"
+    return (f"The cloud filter's own share: its kept tiles of one frame per scene in the best lossless codec "
+            f"({kept.get('codec')}) would be {fmt_bytes(kept['bytes'])}, {share} the best lossless codec on every "
+            f"frame ({every.get('codec')}, {fmt_bytes(every['bytes'])}).")
+
+
 def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
     """What JPEG 2000 gives scene by scene within the bytes this run sent (the ``lossy_same_bytes`` row): its PSNR
     and SSIM against the raw frames, and the clear ground it loses; None when there is nothing to learn from it
@@ -190,17 +209,22 @@ def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
             f"{quality} with {lost}.")
 
 
-def real_data(model_cards: Mapping[str, ModelValidation], ours: Mapping[str, Any]) -> list[str]:
+def real_data(model_cards: Mapping[str, ModelValidation], ours: Mapping[str, Any],
+              synthetic: bool = True) -> list[str]:
     """For each model card the run carries (by stage): its pooled scores on real labelled tiles, beside this run's
-    cloud F1 against synthetic truth (the ``this_run`` row) for the cloud_filter's, or that the card has none."""
+    cloud F1 against its truth (the ``this_run`` row) for the cloud_filter's, or that the card has none. The truth
+    is the ``synthetic`` world's, or else the cloud mask given with real imagery."""
+    truth = "synthetic truth" if synthetic else "truth (the cloud mask given with its imagery)"
+    held = "holds in the synthetic world" if synthetic else "is measured against that mask"
     out = []
     for stage, card in model_cards.items():
         real = card.real_validation
-        synthetic = f", against {fmt_fraction(ours['cloud_f1'])} on this run's synthetic truth" \
+        against = f", against {fmt_fraction(ours['cloud_f1'])} on this run's {truth}" \
             if stage == "cloud_filter" and ours.get("cloud_f1") is not None else ""
         out.append(f"The {stage} model ({card.model}) has no real-data validation in its card: its figures hold "
-                   "against synthetic truth alone." if real is None else
+                   f"against {'synthetic truth' if synthetic else 'the cloud mask given with its imagery'} alone."
+                   if real is None else
                    f"On real labelled tiles the {stage} model ({card.model}) scores pixel F1 "
                    f"{fmt_fraction(real.pooled.f1)} and false-positive rate {fmt_fraction(real.pooled.fpr)} "
-                   f"({real.tiles} tiles, its card){synthetic}: the clear ground lost holds in the synthetic world.")
+                   f"({real.tiles} tiles, its card){against}: the clear ground lost {held}.")
     return out

@@ -3,7 +3,8 @@ follows it only where the headline alone would mislead."""
 
 from __future__ import annotations
 
-from ground.verdict import caveats, headline, headline_of, link_slack, real_data, same_bytes, unfinished, verdict
+from ground.verdict import (caveats, filter_on_codec, headline, headline_of, link_slack, real_data, same_bytes,
+                            unfinished, verdict)
 from rundir.run_info import HeldoutScores, ModelValidation, RealScores, RealValidation, StageEntry
 
 UNVALIDATED = ModelValidation("mine", "1.0.0", "ab" * 32, HeldoutScores(0.95, 0.01, 40))
@@ -187,6 +188,9 @@ def test_a_model_card_s_real_data_scores_stand_beside_the_synthetic_ones():
     assert real_data({}, {"cloud_f1": 0.9}) == []
     [triage] = real_data({"scene_triage": VALIDATED}, {"cloud_f1": 0.923})  # the cloud F1 is not this stage's
     assert "(9 tiles, its card): the clear ground lost" in triage and "92.3 %" not in triage
+    [masked] = real_data({"cloud_filter": VALIDATED}, {"cloud_f1": 0.773}, synthetic=False)  # real imagery's mask
+    assert masked.endswith("against 77.3 % on this run's truth (the cloud mask given with its imagery): the clear "
+                           "ground lost is measured against that mask.") and "synthetic" not in masked
 
 
 def test_a_run_that_captured_nothing_says_so_rather_than_blame_processing_records():
@@ -196,6 +200,22 @@ def test_a_run_that_captured_nothing_says_so_rather_than_blame_processing_record
                                         "baseline (the frame ledger's warning says why).")
     captured = empty | {"ledger": {"captured": 3, "on_board": 3}}
     assert verdict(captured, CLOUD_AI).startswith("No verdict: no finished frame has on-board processing records")
+
+
+def test_the_cloud_filters_own_share_is_set_beside_the_best_codec_whatever_the_run_encodes_in():
+    """A cloud filter whose products go down raw sends 1.3x MORE than JPEG-LS, yet with the best codec on its kept
+    tiles it would send fewer: the verdict says both, so the codec's part is not counted for or against the AI."""
+    comp = rows(best_lossless=30_830_000, cloud_filter_best_lossless=22_760_000, this_run=40_000_000)
+    by_name = {r["pipeline"]: r for r in comp["rows"]}
+    by_name["cloud_filter_best_lossless"]["codec"] = "JPEG 2000"
+    by_name["best_lossless"]["codec"] = "JPEG-LS"
+    assert filter_on_codec(by_name) == (
+        "The cloud filter's own share: its kept tiles of one frame per scene in the best lossless codec (JPEG 2000) "
+        "would be 22.76 MB, 1.35x fewer bytes than the best lossless codec on every frame (JPEG-LS, 30.83 MB).")
+    by_name["cloud_filter_best_lossless"]["bytes"] = 61_660_000  # a filter that keeps tiles dearer to code
+    assert "2.00x MORE bytes than the best lossless codec" in filter_on_codec(by_name)
+    assert filter_on_codec({"best_lossless": by_name["best_lossless"]}) is None  # no cloud filter
+    assert "The cloud filter's own share" in verdict_of(comp, CLOUD_AI)
 
 
 def test_caveats_follow_the_headline_in_order():
