@@ -48,6 +48,26 @@ def test_a_new_stage_runs_by_name_and_its_drops_are_its_decisions(monkeypatch):
     assert work.sim_s > 0.5
 
 
+class DropAll(Quarters):
+    """Drops every tile as cloudy, as a cloud filter does over an overcast frame (without discarding the frame)."""
+
+    name = "test_drop_all"
+
+    def process(self, work):
+        work.dropped += [(tile, "cloudy") for tile in work.tiles]
+        work.tiles = []
+
+
+def test_a_frame_with_no_tile_left_goes_through_no_later_stage(monkeypatch):
+    """A super-resolution stage after a cloud filter that dropped every tile fused the whole burst and was charged
+    0.34 s of simulated compute for a frame with nothing to send."""
+    shipped = runner.builtin_stage_classes
+    monkeypatch.setattr(runner, "builtin_stage_classes", lambda: {**shipped(), DropAll.name: DropAll})
+    work = build(("test_drop_all", {}), ("encode", {"format": "png"})).run(frame())
+    assert work.stages == ["test_drop_all"] and work.tiles == [] and work.sim_s == pytest.approx(0.5)
+    assert [reason for _, reason in work.dropped] == ["cloudy"] and work.dropped_by == ["test_drop_all"]
+
+
 def test_the_shipped_stages_are_listed_in_one_place_and_importing_the_config_loads_no_model_code():
     code = ("import sys, onboard.scenario.config; from onboard.pipeline import runner; "
             "before = sorted(m for m in ('onboard.pipeline.cloud', 'onboard.pipeline.superres', 'onboard.runtime.model') if m in sys.modules); "

@@ -131,7 +131,8 @@ class Pipeline:
         """Run every stage on one frame; returns the Work with payloads and simulated time on this hardware:
         projected from the reference host's cost through the profile, or (``timing: measured``) the wall time
         each stage took here, on the device running the simulation, less what it spent on scoring-only extras.
-        A frame a stage discards (:func:`discard_frame`) goes through no later stage. StageFault when a plugin's
+        A frame a stage discards (:func:`discard_frame`), or one with no tile left (a cloud filter that dropped every
+        tile), goes through no later stage: a super-resolution stage after it fuses and costs nothing. StageFault when a plugin's
         stage raises or a stage's cost is no time: the run stops, this frame unfinished."""
         burst = getattr(frame, "burst", None)
         dn = burst.lr_dn if burst is not None else frame.dn
@@ -150,7 +151,7 @@ class Pipeline:
             work.sim_s += work.sim_stage_s[stage.name]
             work.stages.append(stage.name)
             work.dropped_by += [stage.name] * (len(work.dropped) - len(work.dropped_by))  # its decisions
-            if work.discarded is not None:
+            if work.discarded is not None or not work.tiles:  # nothing left for a later stage to work on
                 break
         work.tiles = [with_clear_px(tile) for tile in work.tiles]
         work.alternative_bytes = self.alternative_bytes(work)
