@@ -265,7 +265,7 @@ def plot_rate_distortion(rd: Mapping[str, Any], path: Path) -> None:
     ax.set_xlabel("bits per sample (of one frame per scene)")
     ax.set_ylabel("PSNR against the raw frame (dB)")
     ax.set_title(f"Rate-distortion on {rd['frames']} of this run's frames")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.9))  # below the lossless band, above the curves
     save(fig, path)
 
 
