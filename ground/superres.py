@@ -262,7 +262,8 @@ def harm_warnings(section: Mapping[str, Any], pipeline: Sequence[str]) -> list[s
     Empty when neither holds."""
     product = section["product"]
     ours = section["cpsnr_db"].get(product)
-    beaten = [(m, section["cpsnr_db"][m]) for m in BASELINES
+    others = [m for m in BASELINES if m != product]  # a product made by a baseline's method is not its own baseline
+    beaten = [(m, section["cpsnr_db"][m]) for m in others
               if ours is not None and section["cpsnr_db"].get(m) is not None and section["cpsnr_db"][m] > ours]
     out = []
     why = (" No cloud_filter stage runs before it, so cloud that moves between the frames goes into the fusion and "
@@ -271,7 +272,7 @@ def harm_warnings(section: Mapping[str, Any], pipeline: Sequence[str]) -> list[s
         worse = "; ".join(f"{ours - db:+.2f} dB against {METHOD_NAMES[m]} ({db:.2f} dB)" for m, db in beaten)
         out.append(f"the downlinked super-resolved product ({method_name(product, section['policy'])}) scores "
                    f"{ours:.2f} dB mean cPSNR, below "
-                   f"{len(beaten)} of its {len(BASELINES)} baselines: {worse}. On-board super-resolution makes the "
+                   f"{len(beaten)} of its {len(others)} baselines: {worse}. On-board super-resolution makes the "
                    "picture worse here than a ground-side method would from the same frames." + why)
     error = section["registration_error_px"]
     if error is not None and error > MAX_REGISTRATION_ERROR_PX:

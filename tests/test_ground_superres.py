@@ -26,6 +26,10 @@ def test_a_product_worse_than_a_baseline_is_a_warning_naming_which_and_by_how_mu
     assert "No cloud_filter" not in both
     assert harm_warnings(_section(38.5, 38.5), ["superres"]) == []  # as good as bicubic: nothing to say
     assert harm_warnings(_section(None, 38.5), ["superres"]) == []  # nothing scored
+    # a shift-and-add product is not its own baseline: 2 others remain
+    fused = {**_section(None, 38.5, 37.6), "product": "shift_and_add"}
+    [own] = harm_warnings(fused, ["superres"])
+    assert "37.60 dB mean cPSNR, below 1 of its 2 baselines: -0.90 dB against bicubic" in own
 
 
 def test_a_users_model_is_named_by_its_file_not_as_int8():
