@@ -1,5 +1,6 @@
 """Scenario validation: every problem at once, each with its YAML path and line; and the tables of every key."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -126,6 +127,20 @@ def test_names_quoted_are_the_text(tmp_path):
         text = text.replace(f"name: {name},", f"name: '{name}',").replace(f"name: {name}\n", f"name: '{name}'\n")
     scenario = load_scenario(write(tmp_path, text))
     assert (scenario.satellites[0].name, scenario.ground_stations[0].name, scenario.targets[0].name) == ("00511", "NO", "on")
+
+
+def test_merge_keys_repeat_a_block_and_its_problems_are_at_the_lines_that_wrote_them(tmp_path):
+    path = DATA / "yaml_merge_keys.yaml"
+    scenario = load_scenario(path)
+    first, second = scenario.satellites
+    assert second.orbit == dataclasses.replace(first.orbit, phase_deg=180.0)
+    assert [(g.name, g.lat_deg) for g in scenario.ground_stations] == [("svalbard", 78.23), ("svalbard-2", 78.23)]
+    text = path.read_text().replace("altitude_km: 550", "altitude_km: -550").replace("svalbard-2", "'on'")
+    text = text.replace("phase_deg: 180", "phase_deg: east")
+    found, _ = issues(write(tmp_path, text))
+    assert found == {("satellites[0].orbit.altitude_km", line_with(text, "&orb")),
+                     ("satellites[1].orbit.altitude_km", line_with(text, "&orb")),  # the merged value: its line
+                     ("satellites[1].orbit.phase_deg", line_with(text, "phase_deg: east"))}
 
 
 def test_leap_second_in_the_file_names_the_next_second():

@@ -314,3 +314,18 @@ def test_a_name_that_is_a_path_or_not_printable_is_an_error_at_its_line(tmp_path
     found, _ = problems(write_sweep(tmp_path, f"scenario: {QUICKSTART}\nname: {written}\n"))
     assert found[("name", 2)].expected.startswith("a name of printable characters with no / or \\ (it names")
     assert found[("name", 2)].found == repr(name)
+
+
+def test_merge_keys_in_a_sweep_file_give_axis_values_as_written_out(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, f"""name: merged
+scenario: {QUICKSTART}
+set:
+  pipeline: [&cloud {{stage: cloud_filter, tile_px: 32}}, {{stage: encode, format: png}}]
+axes:
+  pipeline:
+    - [{{<<: *cloud, threshold: 0.3}}, {{stage: encode, format: png}}]
+    - [{{<<: *cloud, threshold: 0.7}}, {{stage: encode, format: png}}]
+"""))
+    assert [run.overrides[-1] for run in sweep.runs if run.replicate == 0] == [
+        f"pipeline=[{{stage: cloud_filter, tile_px: 32, threshold: {t}}}, {{stage: encode, format: png}}]"
+        for t in (0.3, 0.7)]

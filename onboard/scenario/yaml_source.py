@@ -6,7 +6,7 @@ is the octal number 329, ``1:30`` is the base-60 number 90, ``2026-01-01`` is a 
 text (``Source.scalars``) so that ``schema.Builder`` can refuse a scalar that YAML 1.1 read as another type than its
 field expects, showing the text as written and, where a string is expected, how to quote it. It also reads the numbers
 of YAML 1.2's core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution) that YAML 1.1 leaves as text: ``1e3``,
-``1E-5`` and ``0o17``.
+``1E-5`` and ``0o17``. YAML 1.1's merge key (``<<: *anchor``) merges mappings, each value keeping its own line.
 """
 
 from __future__ import annotations
@@ -107,8 +107,9 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Source]:
     ``Source.scalars[path].problem``: the Builder reports it at its path, with every other problem.
 
     Raises ConfigError, with the line, for anything that is not a YAML document of plain data: binary data, a
-    syntax error, a duplicate or non-scalar key, a tag on a mapping or list, an alias to a collection inside itself,
-    aliases that repeat more than MAX_ALIASED_NODES values, or nesting deeper than the parser's recursion allows.
+    syntax error, a duplicate or non-scalar key, a merge key (``<<``) of other than mappings, a tag on a mapping or
+    list, an alias to a collection inside itself, aliases or merges that repeat more than MAX_ALIASED_NODES values, or
+    nesting deeper than the parser's recursion allows.
     """
     if isinstance(text, bytes):
         try:
@@ -192,19 +193,56 @@ class _PlainData:
         try:
             if isinstance(node, yaml.SequenceNode):
                 return [self.build(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key_line = key_node.start_mark.line + 1
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise _NodeError(ConfigIssue(path, key_line, "a plain scalar key", f"a {key_node.id} as a key"))
-                key = key_node.value  # NOTE: keys name things: `on:` is the key 'on', never True
-                sub = join(path, key)
-                if key in out:
-                    raise _NodeError(ConfigIssue(sub, key_line, "unique keys", f"duplicate key {key!r}"))
-                out[key] = self.build(value_node, sub)
-            return out
+            return {key: self.build(value_node, join(path, key)) for key, value_node in self.pairs(node, path).items()}
         finally:
             self.open.discard(id(node))
+
+    def pairs(self, node: yaml.MappingNode, path: str) -> dict[str, yaml.Node]:
+        """``{key: value node}`` of a mapping, its merge key's mappings (``<<: *a`` or ``<<: [*a, *b]``) merged in
+        as YAML 1.1 merges them (https://yaml.org/type/merge.html): a key written in the mapping wins over a merged
+        one, and an earlier merged mapping over a later one. A merged value keeps its node, so its line."""
+        own: dict[str, yaml.Node] = {}
+        merge: tuple[yaml.Node, yaml.Node] | None = None
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _NodeError(ConfigIssue(path, key_line, "a plain scalar key", f"a {key_node.id} as a key"))
+            key = key_node.value  # NOTE: keys name things: `on:` is the key 'on', never True
+            is_merge = key_node.tag == f"{TAG_PREFIX}merge"
+            if key in own or is_merge and merge is not None:
+                found = f"duplicate key {key!r}" + (": merge several mappings in one <<: [*a, *b]" if is_merge else "")
+                raise _NodeError(ConfigIssue(join(path, key), key_line, "unique keys", found))
+            if is_merge:
+                merge = key_node, value_node
+            else:
+                own[key] = value_node
+        merged: dict[str, yaml.Node] = {}
+        for mapping in self.merged(*merge, path) if merge else ():
+            self.open.add(id(mapping))
+            try:
+                merged |= {k: v for k, v in self.pairs(mapping, path).items() if k not in merged}
+            finally:
+                self.open.discard(id(mapping))
+        return merged | own
+
+    def merged(self, key_node: yaml.Node, value_node: yaml.Node, path: str) -> list[yaml.MappingNode]:
+        """The mappings a merge key's value names, in its order; a _NodeError, at the ``<<``'s line, for anything
+        else (a scalar, a list of other than mappings, a mapping inside itself)."""
+        sub, line = join(path, key_node.value), key_node.start_mark.line + 1
+        many = isinstance(value_node, yaml.SequenceNode) and value_node.tag == PLAIN_TAGS[yaml.SequenceNode]
+        mappings = value_node.value if many else [value_node]
+        for i, mapping in enumerate(mappings):
+            if not isinstance(mapping, yaml.MappingNode) or mapping.tag != PLAIN_TAGS[yaml.MappingNode]:
+                what = f"a list whose item {i} is {_node_kind(mapping)}" if many else _node_kind(mapping)
+                raise _NodeError(ConfigIssue(sub, line, "a mapping, or a list of mappings, to merge (<<: *anchor or "
+                                             "<<: [*a, *b])", what))
+            if id(mapping) in self.open:
+                raise _NodeError(ConfigIssue(sub, line, "a merge of a mapping outside itself", "a recursive alias"))
+            self.aliased += 1
+            if self.aliased > MAX_ALIASED_NODES:
+                raise _NodeError(ConfigIssue(sub, line, f"aliases that repeat at most {MAX_ALIASED_NODES} values",
+                                             "more (an alias bomb?)"))
+        return mappings
 
     def scalar(self, node: yaml.ScalarNode, path: str) -> Any:
         implicit = node.style is None and node.tag == self.loader.resolve(yaml.ScalarNode, node.value, (True, False))
@@ -223,6 +261,14 @@ class _PlainData:
             value, problem = node.value, (leap_second(node.value) if tag == "timestamp" else None) or reason
         self.source.scalars[path] = Scalar(node.value, tag, implicit, problem)
         return value
+
+
+def _node_kind(node: yaml.Node) -> str:
+    """A YAML node as an issue shows what was found: ``the scalar '5'``, ``a list``, ``a mapping tagged !!set``."""
+    if isinstance(node, yaml.ScalarNode):
+        return "nothing (null)" if node.tag == f"{TAG_PREFIX}null" else f"the scalar {node.value!r}"
+    kind = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+    return kind if node.tag == PLAIN_TAGS[type(node)] else f"{kind} tagged {node.tag.replace(TAG_PREFIX, '!!')}"
 
 
 def join(path: str, key: Any) -> str:
@@ -282,7 +328,9 @@ def apply_override(data: dict[str, Any], source: Source, assignment: str, file: 
     try:
         value, sub = load_yaml(raw, override)
     except ConfigError as err:
-        raise ConfigError(file, [dataclasses.replace(i, path=path, line=None, override=override) for i in err.issues]) from None
+        alone = ": a --set value is read on its own, without the file's anchors: write the values out"
+        raise ConfigError(file, [dataclasses.replace(i, path=path, line=None, override=override, found=i.found + (
+            alone if i.found.startswith("undefined alias") else "")) for i in err.issues]) from None
     node[key] = value
     source.graft(path, sub, override)
 
