@@ -52,6 +52,10 @@ def test_mask_problem_lists_the_values_that_are_not_codes_and_the_way_out():
     assert mask_problem(np.zeros(2, np.float32), np.ones(2, bool), (MaskBits(0, 0, 1, CLOUD_THIN),))[1] == \
         "float32 samples"
     assert set(MASK_CODES) == {CLOUD_CLEAR, CLOUD_THIN, CLOUD_THICK}
+    for dtype in (np.int8, np.int16, np.float32):  # -1 is a fill value the file does not declare, not a bit field
+        filled = np.array([0, 1, -1, 2], dtype)
+        found = mask_problem(filled, np.ones(4, bool), ())[1]
+        assert found.endswith("values -1: declare the no-data value in the file (gdal_edit.py -a_nodata -1)")
 
 
 def test_mask_rules_read_the_scenario_entries():

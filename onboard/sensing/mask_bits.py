@@ -80,9 +80,12 @@ def mask_problem(pixels: np.ndarray, valid: np.ndarray, rules: Sequence[MaskBits
     if bad.size == 0:
         return None
     shown = ", ".join(f"{v:g}" for v in bad[:12].tolist()) + (f", ... ({bad.size} in all)" if bad.size > 12 else "")
-    hint = ("a bit-field quality band needs world.mask_bits to map its bits onto the codes"
-            if pixels.dtype.itemsize > 1 or pixels.dtype.kind != "u" else
-            "map them with world.mask_bits, or declare the no-data value in the file (gdal_edit.py -a_nodata)")
+    if bad.min() < 0:  # no code and no bit field is negative: a fill value the file does not declare
+        hint = f"declare the no-data value in the file (gdal_edit.py -a_nodata {bad.min():g})"
+    elif pixels.dtype.itemsize > 1 or pixels.dtype.kind != "u":
+        hint = "a bit-field quality band needs world.mask_bits to map its bits onto the codes"
+    else:
+        hint = "map them with world.mask_bits, or declare the no-data value in the file (gdal_edit.py -a_nodata)"
     return "cloud codes 0 clear, 1 thin, 2 thick, or the file's no-data", f"{pixels.dtype} values {shown}: {hint}"
 
 
