@@ -271,8 +271,11 @@ def test_a_triage_then_cloud_filter_mission_reports_what_each_stage_dropped(tmp_
     summary = report["ledger"]
     assert summary["balanced"] and summary["captured"] == len(ledger) == len(processing)
     triaged = {r["frame_id"] for r in processing if r["stages"] == ["scene_triage"]}
-    filtered = {r["frame_id"] for r in processing if r["stages"] == ["scene_triage", "cloud_filter", "encode"]}
+    filtered = {r["frame_id"] for r in processing if r["stages"][:2] == ["scene_triage", "cloud_filter"]}
     assert triaged and filtered and len(triaged) + len(filtered) == len(processing)
+    # a frame the cloud filter left no tile of goes through no later stage: it has no product to encode
+    emptied = {r["frame_id"] for r in processing if r["stages"] == ["scene_triage", "cloud_filter"]}
+    assert all(row["products_delivered"] == 0 for row in ledger if row["frame_id"] in emptied)
     # what the classifier dropped was mostly cloud in the truth, and no clear frame was dropped
     fraction = {}
     for frame_id in {r["frame_id"] for r in processing}:
