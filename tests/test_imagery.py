@@ -548,6 +548,41 @@ def test_reflectance_comes_from_the_files_own_scale_and_offset_or_the_scenario(t
     assert list(issues) == [("world.dn_scale", 6)] and "no scale or offset" in issues[("world.dn_scale", 6)].found
 
 
+def float_bands(tmp_path, dtype):
+    """The int16 Landsat 8 B2 test band as ``dtype`` in tmp_path: its DN as stored (dn.tif, no-data -9999
+    declared) and its reflectance 2e-5 * DN - 0.1 (refl.tif, no-data NaN)."""
+    with rasterio.open(DATA / "l8_B2_int16_nodata-9999.tif") as ds:
+        dn, crs, transform = ds.read(1), ds.crs, ds.transform
+    refl = np.where(dn == FILL, np.nan, dn * LANDSAT_DN - 0.1)
+    write_raster(tmp_path / "dn.tif", dn.astype(dtype), crs, transform, nodata=FILL)
+    write_raster(tmp_path / "refl.tif", refl.astype(dtype), crs, transform, nodata=float("nan"))
+    return dn
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_float_dn_read_as_reflectance_are_refused_at_dn_scale(tmp_path, capsys, dtype):
+    """Landsat DN stored as floats, with no world.dn_scale: validate and run refuse them at world.dn_scale and its
+    line, naming the file, the band and the samples, and simulate nothing; float reflectance beside them, or a
+    world.dn_scale, is fine."""
+    dn = float_bands(tmp_path, dtype)
+    path = scenario_file(tmp_path, "{B: refl.tif, G: dn.tif}")
+    path.write_text(path.read_text().replace("  dn_scale: 1.0e-4\n", "").replace("  dn_offset: 0.0\n", ""))
+    issues = issues_of(path)
+    assert list(issues) == [("world.dn_scale", 6)]  # G only: B is reflectance
+    issue = issues[("world.dn_scale", 6)]
+    assert "or TOA reflectance: the 99th percentile of the valid samples at most 1.6" in issue.expected
+    assert issue.found.startswith(f"'dn.tif' (world.bands.G): {dtype} samples {dn[dn != FILL].min()} to "
+                                  f"{dn[dn != FILL].max()} whose 99th percentile as reflectance is ")
+    for command in (["validate", str(path)], ["run", str(path), "--out", str(tmp_path / "run"), "--quiet"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert f"{path}:6: world.dn_scale: expected world.dn_scale" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+    assert main(["validate", str(path), "--set", "world.bands.G=refl.tif"]) == 0
+    assert main(["validate", str(path), "--set", "world.dn_scale=2.0e-5", "--set", "world.dn_offset=-0.1",
+                 "--set", "world.bands.B=dn.tif"]) == 0
+
+
 def test_no_data_is_no_product_no_clear_pixel_and_no_mosaic_pixel(tmp_path):
     """The field case of a file's own no-data (FORCE-style int16, GDAL_NODATA -9999) run whole: the frame's pixels
     off the data hold fill, tiles of fill only are dropped as no_data, no product is worth a fill pixel, and the

@@ -12,8 +12,8 @@ from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 
 from onboard.sensing.projection import GridFootprint
-from onboard.sensing.raster import (BandSource, band_metadata, calibration_problem, image_info, load_band, open_image,
-                            read_band)
+from onboard.sensing.raster import (REFLECTANCE_MAX, BandSource, band_metadata, calibration_problem, image_info,
+                                    load_band, open_image, read_band, reflectance_problem)
 from rundir.errors import InputFileError
 
 NODATA_DTYPES = ("uint8", "uint16", "int16", "int32", "float32")
@@ -100,9 +100,80 @@ def test_calibration_from_the_file_or_refused_with_the_usual_products(tmp_path):
     assert np.allclose(load_band(BandSource(plain), None, dn_scale=1e-4).values, 0.5, atol=1e-6)
 
 
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def reflectance_file(path, pixels, fill, nodata):
+    """``pixels`` with ``fill`` (a boolean (H, W)) set to ``nodata`` (NaN: also declared as NaN), written as a
+    GeoTIFF in UTM 33 N; returns the path."""
+    pixels = pixels.copy()
+    pixels[fill] = nodata
+    return write_raster(path, pixels, "EPSG:32633", UTM33, nodata=nodata)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(dtype=st.sampled_from(FLOAT_DTYPES), seed=st.integers(0, 2**32 - 1), fill_share=st.floats(0.0, 0.9),
+       nodata=st.sampled_from([float("nan"), -9999.0, float(np.finfo(np.float32).min)]),
+       hot_share=st.floats(0.0, 0.005), bright=st.floats(0.0, 1.3))
+def test_float_reflectance_is_read_as_stored(tmp_path_factory, dtype, seed, fill_share, nodata, hot_share, bright):
+    """Float reflectance up to snow and cloud brightness, with any share of declared no-data (NaN, -9999, float32's
+    lowest) and up to 0.5 % of hot pixels (saturation: 6.55, or wild values), is reflectance as stored."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.uniform(-0.05, bright, (40, 48)).astype(dtype)
+    pixels.flat[rng.choice(pixels.size, int(hot_share * pixels.size), replace=False)] = rng.choice([6.55, 3e4])
+    fill = rng.random(pixels.shape) < fill_share
+    path = reflectance_file(tmp_path_factory.mktemp("refl") / "band.tif", pixels, fill, nodata)
+    with rasterio.open(path) as ds:
+        assert reflectance_problem(*read_band(ds, 1, None), image_info(path)) is None
+    raster = load_band(BandSource(path), None)
+    assert np.array_equal(np.isnan(raster.values), fill) and np.allclose(raster.values[~fill], pixels[~fill])
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(dtype=st.sampled_from(FLOAT_DTYPES), seed=st.integers(0, 2**32 - 1), fill_share=st.floats(0.0, 0.9),
+       top=st.sampled_from([255.0, 4095.0, 10000.0, 65535.0]))
+def test_float_dn_are_refused_as_reflectance_and_read_with_a_scale(tmp_path_factory, dtype, seed, fill_share, top):
+    """DN of any depth stored as floats (8-bit, 12-bit, Sentinel-2's 10000 for reflectance 1, 16-bit), no-data
+    declared or not, are refused when read as reflectance, naming the file, what was expected and the samples
+    found; a world.dn_scale reads them."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.uniform(2.0, top, (40, 48)).astype(dtype)
+    fill = rng.random(pixels.shape) < fill_share
+    fill.flat[0] = False  # one valid sample at least
+    path = reflectance_file(tmp_path_factory.mktemp("dn") / "dn.tif", pixels, fill, float("nan"))
+    info = image_info(path)
+    with rasterio.open(path) as ds:
+        expected, found = reflectance_problem(*read_band(ds, 1, None), info)
+    assert expected.startswith("world.dn_scale") and f"at most {REFLECTANCE_MAX:g}" in expected
+    valid = pixels[~fill]
+    assert found.startswith(f"{dtype} samples {valid.min():g} to {valid.max():g} whose 99th percentile")
+    assert calibration_problem(info) is None  # floats declare their calibration: their values tell
+    with pytest.raises(InputFileError, match=r"dn.tif: expected world.dn_scale .* found .* DN, not reflectance"):
+        load_band(BandSource(path), None)
+    raster = load_band(BandSource(path), None, dn_scale=1.0 / top)
+    assert np.allclose(raster.values[~fill], valid / top, rtol=1e-6)
+
+
+def test_a_files_own_scale_is_held_to_reflectance_too(tmp_path):
+    """A file's scale and offset that do not give reflectance (radiance, a wrong scale) are refused like float DN,
+    saying so; a negative scale is held by its other tail."""
+    dn = np.full((8, 8), 3000, np.int16)
+    for scale, offset, refused in ((0.1, 0.0, True), (1e-4, -0.1, False), (-1e-4, 0.0, False), (-1e-3, 0.0, False),
+                                   (-1e-3, 5.0, True)):
+        path = write_raster(tmp_path / "scaled.tif", dn, "EPSG:32633", UTM33)
+        with rasterio.open(path, "r+") as ds:
+            ds.scales, ds.offsets = (scale,), (offset,)
+        with rasterio.open(path) as ds:
+            problem = reflectance_problem(*read_band(ds, 1, None), image_info(path))
+        assert (problem is not None) == refused, (scale, offset)
+        if refused:
+            assert f"int16 samples 3000 to 3000, times the file's scale {scale:g} plus its offset {offset:g}," in \
+                problem[1]
+
+
 def test_reprojection_into_a_footprint_keeps_pixels_on_their_own_grid_and_nan_outside(tmp_path):
     pixels = np.arange(12 * 10, dtype=np.float32).reshape(12, 10)
-    raster = load_band(BandSource(write_raster(tmp_path / "r.tif", pixels, "EPSG:32633", UTM33)), None)
+    raster = load_band(BandSource(write_raster(tmp_path / "r.tif", pixels, "EPSG:32633", UTM33)), None, dn_scale=1.0)
     own = GridFootprint(32633, 300000.0, 5000000.0, 20.0, 10, 12)
     assert np.array_equal(raster.sample(own, Resampling.nearest), pixels)
     shifted = GridFootprint(32633, 300100.0, 5000000.0, 20.0, 10, 12)  # five pixels east: the last five are outside

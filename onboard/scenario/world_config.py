@@ -60,7 +60,8 @@ class WorldConfig:
                                 "(GDAL_NODATA); null: each file's own no-data and masks. Those pixels are not valid")
     dn_scale: float | None = spec(None, gt=0, doc="geotiff: reflectance = dn_scale * DN + dn_offset, e.g. Landsat 8 C1 "
                                   "2.0e-5, Sentinel-2 L1C 1.0e-4; null: each file's own scale and offset (GDAL "
-                                  "metadata), or float samples as reflectance; integer DN without either are refused")
+                                  "metadata), or float samples as reflectance; integer DN without either, and "
+                                  "samples that are not reflectance (DN stored as floats), are refused")
     dn_offset: float = spec(0.0, doc="geotiff: see dn_scale (Landsat 8 C1: -0.1); used with dn_scale")
     scene_sun_elevation_deg: float | None = spec(None, gt=0, le=90, doc="geotiff: sun elevation of the acquisition; "
                                                  "reflectance is divided by its sine (Landsat's rescaling omits it)")

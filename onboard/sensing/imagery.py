@@ -7,7 +7,8 @@ by :mod:`onboard.sensing.raster`: bilinear for reflectance, nearest for validity
 codes, or a quality band's bits mapped by :mod:`onboard.sensing.mask_bits` rules.
 
 :func:`check_world` is what ``orbitedge validate`` runs: it opens every file cheaply (metadata, and a decimated
-read of the mask) and returns every problem, so a scenario is refused before a run ever reads the pixels.
+read of the mask and of bands read as reflectance) and returns every problem, so a scenario is refused before a run
+ever reads the pixels.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from rasterio.errors import RasterioError
 from rundir.errors import ConfigIssue, InputFileError
 from rundir.truth import UNKNOWN
 
-from .mask_bits import MaskBits, mask_problem, mask_rules
+from .mask_bits import MaskBits, Problem, mask_problem, mask_rules
 from .projection import GridFootprint
-from .raster import (BandSource, ImageInfo, as_source, band_metadata, calibration_problem, load_band, open_image,
-                     read_band)
+from .raster import (DN_CALIBRATION, BandSource, ImageInfo, as_source, band_metadata, calibration_problem,
+                     load_band, open_image, read_band, reflectance_problem)
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
 
-VALIDATE_READ_PX = 1024  # validation reads a mask decimated to at most this many pixels a side (overviews if any)
+# validation reads a mask, or a band read as reflectance, decimated to at most this many pixels a side (overviews
+# if any)
+VALIDATE_READ_PX = 1024
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,12 @@ class ImageryWorld(World):
 
     Reflectance = ``factor * (dn_scale * DN + dn_offset)`` (Landsat 8 Collection 1: 2e-5, -0.1, TOA reflectance
     before the sun-elevation correction, which ``factor`` can apply); ``dn_scale`` None takes each file's own scale
-    and offset, or its floating-point samples as reflectance, and refuses integer DN without them. A frame pixel is valid where the image pixel under its centre is valid in every band
-    (nearest); its reflectance is GDAL's bilinear over the valid neighbours, 0 where not valid. ``nodata`` replaces
-    each band file's own no-data value. Cloud comes from the mask's codes (``mask_rules``: from its bits, see
-    :class:`MaskBits`), 255 (unknown) where the mask has no data or there is no mask. Land cover is 255 and shadow
+    and offset, or its floating-point samples as reflectance, and refuses integer DN without them and samples that
+    are not reflectance (:func:`~onboard.sensing.raster.reflectance_problem`). A frame pixel is valid where the image
+    pixel under its centre is valid in every band (nearest); its reflectance is GDAL's bilinear over the valid
+    neighbours, 0 where not valid. ``nodata`` replaces each band file's own no-data value. Cloud comes from the
+    mask's codes (``mask_rules``: from its bits, see :class:`MaskBits`), 255 (unknown) where the mask has no data or
+    there is no mask. Land cover is 255 and shadow
     False: real imagery carries no truth for them. Raises InputFileError naming the file and the problem.
     """
 
@@ -169,12 +174,15 @@ def world_from_config(cfg: Any, base_dir: Path) -> ImageryWorld:
 def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, float, float]]
                 ) -> tuple[list[ConfigIssue], list[ConfigIssue]]:
     """``(problems, warnings)`` about the image files of a ``source: geotiff`` WorldConfig, each at its YAML path
-    (:func:`onboard.scenario.schema.issue_at`). Problems: files GDAL cannot open, a band that is not there or not named in a multi-band
-    file, no georeferencing, a no-data value the samples cannot hold, mask values that are not cloud codes (read
-    decimated to VALIDATE_READ_PX). Warnings: ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is
-    outside a band's image: the run goes on, and their frames hold no valid pixels there.
+    (:func:`onboard.scenario.schema.issue_at`). Problems: files GDAL cannot open, a band that is not there or not
+    named in a multi-band file, no georeferencing, a no-data value the samples cannot hold, and, without
+    ``world.dn_scale``, integer DN that declare no scale and samples that are not reflectance
+    (:func:`~onboard.sensing.raster.reflectance_problem`), and mask values that are not cloud codes. Warnings:
+    ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image: the run goes on,
+    and their frames hold no valid pixels there.
 
-    Cheap: metadata only, plus the decimated mask; a run still reads every pixel, and refuses what slipped through.
+    Cheap: metadata, plus the mask and the bands read as reflectance decimated to VALIDATE_READ_PX; a run still
+    reads every pixel, and refuses what slipped through.
     """
     entries = {f"world.bands.{name}": (entry, False) for name, entry in (cfg.bands or {}).items()}
     if cfg.mask is not None:
@@ -194,22 +202,14 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             continue
         with ds:
             info, problems = band_metadata(ds, source, None if is_mask else cfg.nodata, shown)
-            if is_mask and info is not None and not problems:
-                try:
-                    problem = mask_problem(*read_band(ds, info.band, None, VALIDATE_READ_PX), rules)
-                except RasterioError as err:
-                    problem = ("a mask GDAL can decode", str(err))
-                if problem is not None:
-                    problems.append(problem)
-            elif not is_mask and info is not None and cfg.dn_scale is None:
-                problem = calibration_problem(info)
-                if problem is not None:
-                    problems.append(problem)
+            if info is not None:
+                problems += _sample_problems(ds, info, None if is_mask else cfg, rules, read=not problems)
         for expected, found in problems:
             where = "world.nodata" if expected.startswith("a no-data value") else \
-                "world.dn_scale" if expected.startswith("world.dn_scale") else \
+                "world.dn_scale" if expected.startswith(DN_CALIBRATION) else \
                 "world.mask_bits" if "mask_bits" in expected or expected.startswith("bits ") else key
-            out.append(issue_at(where, expected, f"{shown!r}: {found}"))
+            named = repr(shown) if where == key else f"{shown!r} ({key})"  # which band, when reported elsewhere
+            out.append(issue_at(where, expected, f"{named}: {found}"))
         if info is not None and not is_mask:
             infos[key] = info
     warnings: list[ConfigIssue] = []
@@ -222,3 +222,20 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
                                          f"{lon_deg:g}, outside it: its frames will hold no valid pixels there"))
                 break
     return out, warnings
+
+
+def _sample_problems(ds: Any, info: ImageInfo, cfg: Any, rules: Sequence[MaskBits], read: bool) -> list[Problem]:
+    """What validate finds in one band's samples, ``cfg`` the WorldConfig for a band and None for the mask: a band
+    that the scenario leaves to its file (no ``dn_scale``) and that holds integer DN without a scale of its own, or,
+    when ``read``, samples read decimated to VALIDATE_READ_PX a side (overviews if any) that are not reflectance; a
+    mask's values that are not cloud codes. Nothing for a band the scenario calibrates."""
+    if cfg is not None and cfg.dn_scale is not None:
+        return []
+    problem = None if cfg is None else calibration_problem(info)
+    if problem is None and read:
+        try:
+            pixels, valid = read_band(ds, info.band, None if cfg is None else cfg.nodata, VALIDATE_READ_PX)
+        except RasterioError as err:
+            return [("a mask GDAL can decode" if cfg is None else "samples GDAL can decode", str(err))]
+        problem = mask_problem(pixels, valid, rules) if cfg is None else reflectance_problem(pixels, valid, info)
+    return [] if problem is None else [problem]

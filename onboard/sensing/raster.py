@@ -32,6 +32,10 @@ from .mask_bits import MaskBits, Problem, cloud_codes, mask_problem
 from .projection import GridFootprint
 
 LONLAT = CRS.from_epsg(4326)
+# What fixes a band whose samples are not reflectance: the scenario's own calibration.
+DN_CALIBRATION = "world.dn_scale and world.dn_offset (reflectance = dn_scale * DN + dn_offset)"
+REFLECTANCE_MAX = 1.6  # TOA reflectance, at most, of a band's REFLECTANCE_PERCENTILE: see reflectance_problem
+REFLECTANCE_PERCENTILE = 99.0  # of a band's valid samples
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class ImageInfo:
     @property
     def calibrated(self) -> bool:
         """Whether the file says how its samples become reflectance: a scale or offset of its own, or floating-point
-        samples (reflectance as stored)."""
+        samples (reflectance as stored, if their values are: see :func:`reflectance_problem`)."""
         return (self.scale, self.offset) != (1.0, 0.0) or np.dtype(self.dtype).kind == "f"
 
     def contains(self, lat_deg: float, lon_deg: float) -> bool:
@@ -202,8 +206,8 @@ def image_info(source: BandSource | str | Path) -> ImageInfo:
 def load_band(source: BandSource, nodata: float | None, mask_rules: Sequence[MaskBits] | None = None,
           dn_scale: float | None = None, dn_offset: float = 0.0, factor: float = 1.0) -> Raster:
     """Read one band whole: reflectance ``factor * (dn_scale * DN + dn_offset)`` (``dn_scale`` None: the file's
-    own scale and offset, see :func:`calibration_problem`), or, for a mask (``mask_rules`` not None), cloud codes.
-    InputFileError naming the file and every problem found."""
+    own scale and offset, see :func:`calibration_problem` and :func:`reflectance_problem`), or, for a mask
+    (``mask_rules`` not None), cloud codes. InputFileError naming the file and every problem found."""
     with open_image(source.path) as ds:
         info, problems = band_metadata(ds, source, nodata)
         if problems:
@@ -216,7 +220,7 @@ def load_band(source: BandSource, nodata: float | None, mask_rules: Sequence[Mas
                                               f"{gdal}") from None
     if mask_rules is None:
         if dn_scale is None:
-            problem = calibration_problem(info)
+            problem = calibration_problem(info) or reflectance_problem(pixels, valid, info)
             if problem is not None:
                 raise InputFileError(source.path, "expected {}, found {}".format(*problem))
             dn_scale, dn_offset = info.scale, info.offset
@@ -234,13 +238,41 @@ def load_band(source: BandSource, nodata: float | None, mask_rules: Sequence[Mas
 def calibration_problem(info: ImageInfo) -> Problem | None:
     """Why the samples of a band cannot be turned into reflectance without ``world.dn_scale``: integer DN whose
     file declares no scale or offset (GDAL's scale/offset metadata, e.g. ``gdal_edit.py -scale``). None when the
-    file declares them or holds floating-point reflectance."""
+    file declares them or holds floating-point samples (whose values :func:`reflectance_problem` then checks)."""
     if info.calibrated:
         return None
-    return ("world.dn_scale and world.dn_offset (reflectance = dn_scale * DN + dn_offset), or a file that declares "
-            "its scale and offset", f"{info.dtype} DN and no scale or offset in the file: for example Landsat 8 "
-            "Collection 1 2.0e-5 and -0.1 (USGS LSDS-1574), Sentinel-2 L1C 1.0e-4 and 0 (ESA S2 PDGS, before "
-            "baseline 04.00), Landsat Collection 2 L2 2.75e-5 and -0.2")
+    return (f"{DN_CALIBRATION}, or a file that declares its scale and offset", f"{info.dtype} DN and no scale or "
+            "offset in the file: for example Landsat 8 Collection 1 2.0e-5 and -0.1 (USGS LSDS-1574), Sentinel-2 L1C "
+            "1.0e-4 and 0 (ESA S2 PDGS, before baseline 04.00), Landsat Collection 2 L2 2.75e-5 and -0.2")
+
+
+def reflectance_problem(pixels: np.ndarray, valid: np.ndarray, info: ImageInfo) -> Problem | None:
+    """Why a band read as reflectance by its file alone (``pixels`` (H, W) as stored, times the file's own scale plus
+    its offset: floats as stored) is not TOA reflectance: the REFLECTANCE_PERCENTILE of its ``valid`` samples (the
+    file's no-data, masks and non-finite floats left out) above REFLECTANCE_MAX, as DN stored as floats are. None
+    when within, or when no sample is valid.
+
+    Why 1.6: fresh snow and thick cloud tops reach about 1.0-1.3 TOA reflectance in the visible at high sun, and the
+    sensors' own reflectance products stop near there: MODIS MOD09 surface reflectance's valid range is -100..16000
+    at scale 1e-4, at most 1.6 (MODIS Collection 6 Surface Reflectance User's Guide), and Landsat 8 Collection 1 TOA
+    rescaling tops out at 2e-5 * 65535 - 0.1 = 1.21 (USGS LSDS-1574). DN lie far above: 8-bit 0..255, Landsat 8's
+    16-bit 5000..30000, Sentinel-2 L1C's 10000 for reflectance 1. Why the 99th percentile: up to 1 % of saturated,
+    sun-glint or other hot pixels (Sentinel-2 L1C saturates at 65535 * 1e-4 = 6.55) do not refuse a real
+    reflectance file.
+    """
+    samples = pixels[valid]
+    if not samples.size:
+        return None
+    # the percentile of the stored samples, then the file's scale and offset: a negative scale swaps the tails
+    tails = np.percentile(samples, [100.0 - REFLECTANCE_PERCENTILE, REFLECTANCE_PERCENTILE])
+    high = float(np.max(tails * info.scale + info.offset))
+    if high <= REFLECTANCE_MAX:
+        return None
+    scaled = "" if (info.scale, info.offset) == (1.0, 0.0) else \
+        f", times the file's scale {info.scale:g} plus its offset {info.offset:g},"
+    return (f"{DN_CALIBRATION} for DN, or TOA reflectance: the {REFLECTANCE_PERCENTILE:g}th percentile of the valid "
+            f"samples at most {REFLECTANCE_MAX:g}", f"{info.dtype} samples {samples.min():g} to {samples.max():g}"
+            f"{scaled} whose {REFLECTANCE_PERCENTILE:g}th percentile as reflectance is {high:.5g}: DN, not reflectance")
 
 
 def as_source(entry: BandSource | str | Path) -> BandSource:
