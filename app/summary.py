@@ -126,10 +126,10 @@ def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list
     head = f"{report.get('scenario')} (seed {report.get('seed')}): {state}, {fmt_duration(simulated_s)} simulated"
     if stopped:
         head += f" of {fmt_duration(report.get('duration_s'))} ({stopped.get('reason')})"
-    indent = " " * 29  # "  " + a 26-column key + " "
-    return [head] + [textwrap.fill(f"  {k:<26} {v}", width, subsequent_indent=indent,
-                                                   break_on_hyphens=False) if k == "verdict"
-                     else f"  {k:<26} {v}" for k, v in rows]
+    lines = [f"  {k:<26} {v}" for k, v in rows]
+    if report.get("verdict"):  # under its key: "  " + a 26-column key + " "
+        lines[0] = textwrap.fill(lines[0], width, subsequent_indent=" " * 29, break_on_hyphens=False)
+    return [head, *lines]
 
 
 def _per_scene(report: Mapping[str, Any]) -> str:
