@@ -178,10 +178,11 @@ def pareto_criteria(configs: Sequence[ConfigSummary]) -> tuple[str, ...]:
 
 
 def backlogged(configs: Sequence[ConfigSummary]) -> dict[int, float]:
-    """{config: its mean frames unfinished} of the configurations with complete runs that leave more frames
-    unfinished (on board, lost on board: :func:`app.figures.unfinished_frames`) than the fewest any leaves: the figures measured on the frames each run finished
-    (:attr:`app.figures.Figure.finished_only`) do not count what they left, so they are not set against the others
-    (as ``orbitedge compare`` stars none of those figures when backlogs differ). Empty when all leave the same."""
+    """{config: its mean frames unfinished} of the configurations with complete runs that leave more frames unfinished
+    (on board, lost on board: :func:`app.figures.unfinished_frames`) than the fewest any leaves: the figures measured on
+    the frames each run finished (:attr:`app.figures.Figure.finished_only`) do not count what they left, so they are not
+    set against the others (as ``orbitedge compare`` stars none of those figures when backlogs differ). Empty when all
+    leave the same."""
     done = [c for c in configs if c.complete]
     fewest = min((c.frames_unfinished for c in done), default=0.0)
     return {c.config: c.frames_unfinished for c in done if c.frames_unfinished > fewest}

@@ -153,9 +153,9 @@ def build_report(run_dir: Path) -> dict[str, Any]:
 
 def write_report(run_dir: Path, fmt: str = "md",
                  progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], list[Path]]:
-    """Build the report and write ``report.json``, the plots, ``report.md`` or ``report.html`` (``fmt``; the other
-    one, from an earlier report, is removed: it would no longer match report.json) and the run's STAC catalog (``stac/catalog.json``, :mod:`ground.stac`), calling ``progress(step)`` as each step of
-    :func:`report_steps` starts.
+    """Build the report and write ``report.json``, the plots, ``report.md`` or ``report.html`` (``fmt``; the other one,
+    from an earlier report, is removed: it would no longer match report.json) and the run's STAC catalog
+    (``stac/catalog.json``, :mod:`ground.stac`), calling ``progress(step)`` as each step of :func:`report_steps` starts.
 
     Returns ``(report, paths)``: the report dict (= report.json) and every file written, mosaics included.
     """

@@ -128,12 +128,12 @@ class Pipeline:
         return next((s.burst_scale for s in self.stages if s.burst_scale), None)
 
     def run(self, frame: Any, priority: int = 1) -> Work:
-        """Run every stage on one frame; returns the Work with payloads and simulated time on this hardware:
-        projected from the reference host's cost through the profile, or (``timing: measured``) the wall time
-        each stage took here, on the device running the simulation, less what it spent on scoring-only extras.
-        A frame a stage discards (:func:`discard_frame`), or one with no tile left (a cloud filter that dropped every
-        tile), goes through no later stage: a super-resolution stage after it fuses and costs nothing. StageFault when a plugin's
-        stage raises or a stage's cost is no time: the run stops, this frame unfinished."""
+        """Run every stage on one frame; returns the Work with payloads and simulated time on this hardware: projected
+        from the reference host's cost through the profile, or (``timing: measured``) the wall time each stage took
+        here, on the device running the simulation, less what it spent on scoring-only extras. A frame a stage discards
+        (:func:`discard_frame`), or one with no tile left (a cloud filter that dropped every tile), goes through no
+        later stage: a super-resolution stage after it fuses and costs nothing. StageFault when a plugin's stage raises
+        or a stage's cost is no time: the run stops, this frame unfinished."""
         burst = getattr(frame, "burst", None)
         dn = burst.lr_dn if burst is not None else frame.dn
         work = Work(frame=frame, tiles=[Tile(dn=dn, row0=0, col0=0, priority=priority)])
