@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,6 +84,15 @@ def make_run(run_dir: Path, complete: bool = True) -> Path:
          "battery_soc": 0.8, "sunlit": t < 3000, "brownout": False, "computing": False}
         for t in range(0, 7200, 300)])
     return run_dir
+
+
+@pytest.fixture
+def ctrl_c():
+    """Python's own Ctrl-C handler (SIGINT raises KeyboardInterrupt) for a test that sends itself SIGINT: a shell's
+    background job (make test under nohup or `&`) starts with SIGINT ignored, which Python then keeps."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def test_npz_stores_the_named_arrays_as_they_are_and_deflates_the_rest(tmp_path)
     assert (tmp_path / "g.npz").read_bytes() == (tmp_path / "f.npz").read_bytes()  # no clock in the archive
 
 
-def test_ctrl_c_and_sigterm_wait_while_the_study_writes_what_was_done():
+def test_ctrl_c_and_sigterm_wait_while_the_study_writes_what_was_done(ctrl_c):
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     with signals_held(redeliver=False):
         os.kill(os.getpid(), signal.SIGINT)
@@ -78,7 +78,7 @@ def test_ctrl_c_and_sigterm_wait_while_the_study_writes_what_was_done():
     assert written and (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
-def test_a_signal_held_is_raised_again_when_the_block_is_done():
+def test_a_signal_held_is_raised_again_when_the_block_is_done(ctrl_c):
     done = []
     with pytest.raises(KeyboardInterrupt):
         with signals_held(redeliver=True):
@@ -87,7 +87,7 @@ def test_a_signal_held_is_raised_again_when_the_block_is_done():
     assert done == ["the block ran to its end"]
 
 
-def test_an_interrupt_inside_a_write_waits_until_the_file_is_whole(tmp_path):
+def test_an_interrupt_inside_a_write_waits_until_the_file_is_whole(tmp_path, ctrl_c):
     """Ctrl-C inside zipfile's writer (between opening a member and writing it) left it unable to close, and its
     ValueError took the interrupt's place: a traceback, exit 1. The interrupt now comes once the file is in place."""
     path = tmp_path / "frame.npy"

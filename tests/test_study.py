@@ -95,7 +95,7 @@ def test_a_report_in_another_format_replaces_the_last_one(tmp_path):
     assert str(out / "sweep.html") in json.loads((out / "sweep.json").read_text())["files"]
 
 
-def test_ctrl_c_while_the_cluster_starts_waits_for_it_then_stops_the_study(tmp_path, monkeypatch):
+def test_ctrl_c_while_the_cluster_starts_waits_for_it_then_stops_the_study(tmp_path, monkeypatch, ctrl_c):
     from distributed.deploy.spec import SpecCluster
 
     reference, _ = made_sweep()
