@@ -44,7 +44,7 @@ def test_a_finished_sweep_resumed(capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("tiny: 4 runs, 0 made now in ") and lines[0].endswith("4 complete (4 before), 0 failed")
     assert lines[1] == "  best by saved_vs_single_frame_fraction (higher is better):"  # the default objective
-    first = rank_labels(outcome.configs, "saved_vs_single_frame_fraction")[0]  # =1 when both configurations save the same
+    first = rank_labels(outcome.configs, "saved_vs_single_frame_fraction")[0]  # =1 when both save the same
     assert first in ("1", "=1") and lines[2].startswith(f"    {first}. config {outcome.configs[0].config}: "
                                                          "pipeline[0].threshold=")
     assert lines[-2:] == [f"  wrote  {outcome.out / 'results.csv'}", f"  wrote  {outcome.out / 'sweep.md'}"]  # not below

@@ -78,9 +78,8 @@ def test_a_configuration_that_leaves_frames_on_board_is_on_no_front_and_ranks_af
     assert joint_front(configs) == {1}
     assert joint_front([dataclasses.replace(slow, frames_unfinished=0.0), *fast]) == {0, 1}
     assert [c.config for c in rank(configs, "saved_fraction")] == [1, 2, 0]
-    assert "Configs 0 (6.5) leave frames unfinished, on board at the end or lost on board (per run, against 0 for the " \
-           "others)" in \
-        backlog_text(configs)
+    assert "Configs 0 (6.5) leave frames unfinished, on board at the end or lost on board (per run, against 0 for " \
+           "the others)" in backlog_text(configs)
     assert backlog_text(fast) is None
 
 
