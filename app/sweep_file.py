@@ -28,6 +28,8 @@ from .sweep_plan import RunSpec, ScenarioCheck, axis_of, repeats, value_id
 
 FigureName = Literal[tuple(FIGURES)]
 
+DEFAULT_OBJECTIVE = PARETO_X  # one raw frame per scene, the same baseline for every pipeline and burst size
+
 
 @dataclass(frozen=True, kw_only=True)
 class AxisSpec:
@@ -81,7 +83,7 @@ class SweepFile:
                            "(weather and noise), giving each figure a 95 % confidence interval")
     figures: list[FigureName] | None = spec(None, min_items=1, doc="figures collected in results.csv (the table "
                                             "below), with the objective and a Pareto front's; null: every figure")
-    objective: FigureName = spec("saved_vs_single_frame_fraction", doc="the figure that ranks configurations, one of "
+    objective: FigureName = spec(DEFAULT_OBJECTIVE, doc="the figure that ranks configurations, one of "
                                  "those collected (its better direction from the table below)")
 
     def check(self) -> list[ConfigIssue]:
@@ -112,7 +114,7 @@ def _plan_issues(cfg: SweepFile) -> list[ConfigIssue]:
     if (objective := getattr(cfg, "objective", None)) not in (*figures, None):  # the default's, if none is set
         out.append(issue_at("objective", f"one of the figures collected ({', '.join(figures)}; {every})",
                             f"{objective}, not collected" + (" (the objective unless objective: names another)"
-                                                             if objective == PARETO_X else "")))
+                                                             if objective == DEFAULT_OBJECTIVE else "")))
     axes, sampling = getattr(cfg, "axes", None) or {}, getattr(cfg, "sampling", None)
     if "seed" in axes and getattr(cfg, "replicates", 1) > 1:
         out.append(issue_at("axes.seed", f"no seed axis with replicates: {cfg.replicates} (they vary the seed: "
