@@ -6,6 +6,9 @@ A sentence follows only where the headline alone would mislead (:func:`caveats`)
 
 - frames that had not finished (still on board, lost, unverified) are in no row of the comparison: the headline
   covers part of the capture;
+- the link was the constraint: the passes were busy nearly all their time and frames waited on board or were lost
+  for lack of room, so the bytes a pipeline saves (or spends) change how many scenes reach the ground: how many the
+  same bytes would have brought down at the headline's reference size per frame;
 - the link was not the constraint: nothing was left on board and bent-pipe would have fitted in the passes too, so
   the bytes a pipeline saves (or spends) change how long the passes are busy, not what reaches the ground;
 - the cloud filter's own share: its kept tiles in the best lossless codec (``cloud_filter_best_lossless``) against
@@ -38,6 +41,9 @@ SAME_BYTES_FRACTION = 0.0005  # closer than this reads "0.0 %" in a percentage w
 # what the time-weighted estimate leaves out (a pass's rate changes with elevation under a link budget, and a
 # frame captured after the last pass of the run waits whatever its size).
 LINK_SLACK_FRACTION = 0.5
+# The link "was the constraint" when the passes were busy at least this share of their time and frames did not reach
+# the ground: the time-weighted usage leaves a pass's first and last seconds (acquisition, the last product's tail).
+LINK_BUSY_FRACTION = 0.9
 
 
 def runs_model(stage: StageEntry, model_cards: Mapping[str, Any]) -> bool:
@@ -58,7 +64,7 @@ def verdict(report: Mapping[str, Any], stages: Sequence[StageEntry],
         nothing = (report.get("ledger") or {}).get("captured") == 0
         return (f"{NO_VERDICT}nothing was captured, so there is nothing to set against a baseline (the frame "
                 "ledger's warning says why)." if nothing else head)
-    return " ".join([head, *caveats(report, model_cards or {}, synthetic)])
+    return " ".join([head, *caveats(report, stages, model_cards or {}, synthetic)])
 
 
 def headline_of(text: str) -> str:
@@ -81,15 +87,13 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     names = [s.stage for s in stages]
     ai = any(runs_model(s, model_cards) for s in stages)
     who = f"On-board {'AI' if ai else 'processing'} ({' > '.join(names) or 'no stages'})"
-    candidates = [n for n in VERDICT_REFERENCES if (rows.get(n) or {}).get("bytes") is not None]
-    if ours.get("bytes") is None or not candidates:
+    name = reference(rows)
+    if ours.get("bytes") is None or name is None:
         return (f"{NO_VERDICT}no finished frame has on-board processing records (telemetry/processing.jsonl), so "
                 f"what {who[0].lower()}{who[1:]} sends cannot be set against a baseline.")
-    name = "best_lossless" if "best_lossless" in candidates else min(candidates, key=lambda n: rows[n]["bytes"])
     ref, sent = rows[name], int(ours["bytes"])
-    codec = ref.get("codec") or (next((s.params.get("format") for s in stages if s.stage == "encode"), None)
-                                 if name == "encode_only" else None)
-    detail = f"{FORMAT_NAMES.get(str(codec), codec)}, " if codec else ""
+    codec = reference_codec(rows, stages)
+    detail = f"{codec}, " if codec else ""
     against = f"{VERDICT_REFERENCES[name]} ({detail}{fmt_bytes(ref['bytes'])})"
     scale = next((s.params.get("scale") for s in stages if s.stage == "superres"), None)
     product = (f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB)"
@@ -110,6 +114,23 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     return f"{who} {bytes_part}, and {lost_part}."
 
 
+def reference(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The comparison row (``pipeline`` name) the headline sets this run against: ``best_lossless`` when it has bytes,
+    else the smallest of the other :data:`VERDICT_REFERENCES` that have; None when none has."""
+    candidates = [n for n in VERDICT_REFERENCES if (rows.get(n) or {}).get("bytes") is not None]
+    if not candidates:
+        return None
+    return "best_lossless" if "best_lossless" in candidates else min(candidates, key=lambda n: rows[n]["bytes"])
+
+
+def reference_codec(rows: Mapping[str, Mapping[str, Any]], stages: Sequence[StageEntry]) -> str | None:
+    """The display name of the :func:`reference` row's codec (encode_only: the encode stage's format), or None."""
+    name = reference(rows)
+    codec = (rows.get(name) or {}).get("codec") or (
+        next((s.params.get("format") for s in stages if s.stage == "encode"), None) if name == "encode_only" else None)
+    return FORMAT_NAMES.get(str(codec), codec) if codec else None
+
+
 def _how_many(sent: int, ref: int) -> str:
     """``sent`` bytes against ``ref`` (both > 0, not equal) in words: "1.4x fewer", "3.1x MORE", or under a tenth
     apart (where a ratio would read 1.0x), "2.0 % fewer", "4.0 % MORE"."""
@@ -120,12 +141,14 @@ def _how_many(sent: int, ref: int) -> str:
     return f"{ratio:.1f}x {'MORE' if more else 'fewer'}"
 
 
-def caveats(report: Mapping[str, Any], model_cards: Mapping[str, ModelValidation],
+def caveats(report: Mapping[str, Any], stages: Sequence[StageEntry], model_cards: Mapping[str, ModelValidation],
             synthetic: bool = True) -> list[str]:
     """The sentences that qualify the headline, in the module docstring's order; none where it needs none."""
-    comp, ledger = report["comparison"], report.get("ledger") or {}
+    comp, ledger, contacts = report["comparison"], report.get("ledger") or {}, report.get("contacts") or {}
     rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
-    found = [unfinished(comp["frames"], ledger), link_slack(rows, ledger, report.get("contacts") or {}),
+    found = [unfinished(comp["frames"], ledger),
+             link_bound(rows, comp["frames"], ledger, contacts, reference_codec(rows, stages)),
+             link_slack(rows, ledger, contacts),
              filter_on_codec(rows), same_bytes(rows), *real_data(model_cards, rows.get("this_run") or {}, synthetic)]
     return [s for s in found if s]
 
@@ -147,6 +170,31 @@ def unfinished(frames: int, ledger: Mapping[str, Any]) -> str | None:
     why += [f"{failed} that failed the ground's checks"] if failed else []
     return (f"It counts only the {frames} of {captured} captured frames that finished; the other "
             f"{captured - frames} are in no row of the comparison" + (f": {', '.join(why)}." if why else "."))
+
+
+def link_bound(rows: Mapping[str, Mapping[str, Any]], frames: int, ledger: Mapping[str, Any],
+               contacts: Mapping[str, Any], codec: str | None) -> str | None:
+    """When the link was the constraint: the passes were busy at least :data:`LINK_BUSY_FRACTION` of their time
+    (report.json ``contacts``) and some of the ``ledger``'s captured frames did not reach the ground (on board, or
+    lost on board). Then what a pipeline saves is scenes: the image bytes this run's ``frames`` finished frames
+    took (the ``this_run`` row), spent at the :func:`reference` row's mean size per finished frame, would have
+    brought down ``frames * this_run / reference`` frames, at most the captured ones. An estimate: it takes every
+    frame to be the mean size, and the passes' capacity to be what they carried of finished frames. ``codec`` names
+    the reference (:func:`reference_codec`); None when the link was not the constraint or a figure is missing."""
+    captured, usage = ledger.get("captured") or 0, contacts.get("total_usage")
+    waiting = captured - frames - (ledger.get("frames_unverified") or 0)  # on board, or lost on board
+    name = reference(rows)
+    sent, ref = (rows.get("this_run") or {}).get("bytes"), (rows.get(name) or {}).get("bytes")
+    if waiting <= 0 or not usage or usage < LINK_BUSY_FRACTION or not frames or not sent or not ref:
+        return None
+    could = min(captured, int(frames * sent / ref))
+    per_frame = f"{codec or VERDICT_REFERENCES[name]} at its mean size per frame ({fmt_bytes(ref / frames)})"
+    gain = ("here every byte the pipeline saves is scenes delivered" if could < frames else
+            "here the bytes the pipeline spends are scenes left behind" if could > frames else
+            "here the pipeline's bytes made no difference to the scenes delivered")
+    return (f"The link was the constraint: the passes were busy {_share(usage)} of their time and {waiting} of the "
+            f"{captured} captured frames did not reach the ground. Spent on {per_frame}, the image bytes this run "
+            f"sent would have brought down about {could} frames, not {frames}: {gain}.")
 
 
 def link_slack(rows: Mapping[str, Mapping[str, Any]], ledger: Mapping[str, Any],

@@ -3,8 +3,8 @@ follows it only where the headline alone would mislead."""
 
 from __future__ import annotations
 
-from ground.verdict import (caveats, filter_on_codec, headline, headline_of, link_slack, real_data, same_bytes,
-                            unfinished, verdict)
+from ground.verdict import (caveats, filter_on_codec, headline, headline_of, link_bound, link_slack, real_data,
+                            reference_codec, same_bytes, unfinished, verdict)
 from rundir.run_info import HeldoutScores, ModelValidation, RealScores, RealValidation, StageEntry
 
 UNVALIDATED = ModelValidation("mine", "1.0.0", "ab" * 32, HeldoutScores(0.95, 0.01, 40))
@@ -158,6 +158,38 @@ def test_a_link_with_room_for_bent_pipe_is_named_as_no_constraint():
     assert link_slack({"bent_pipe": {"bytes": None}}, {"on_board": 0}, contacts) is None
 
 
+def test_a_saturated_link_turns_bytes_into_scenes_delivered():
+    """cubesat_sband.yaml: its passes were busy 97.2 % of their time and 27 of 51 frames waited on board; the 24 that
+    finished took 124.12 MB in TIFF, 80.67 MB in JPEG-LS, so the same bytes in JPEG-LS are 24 * 124.12 / 80.67 =
+    36.9 frames, about 36 whole ones."""
+    by_name = {"best_lossless": {"bytes": 80_670_000}, "this_run": {"bytes": 124_120_000}}
+    ledger, contacts = {"captured": 51, "on_board": 27}, {"total_usage": 0.972384, "bytes_sent": 127_665_274}
+    assert link_bound(by_name, 24, ledger, contacts, "JPEG-LS") == (
+        "The link was the constraint: the passes were busy 97.2 % of their time and 27 of the 51 captured frames did "
+        "not reach the ground. Spent on JPEG-LS at its mean size per frame (3.36 MB), the image bytes this run sent "
+        "would have brought down about 36 frames, not 24: here the bytes the pipeline spends are scenes left behind.")
+    # a pipeline that saves: the reference would have brought down fewer; never more than were captured
+    saver = {"best_lossless": {"bytes": 124_120_000}, "this_run": {"bytes": 80_670_000}}
+    assert link_bound(saver, 24, ledger, contacts, "JPEG-LS").endswith(
+        "about 15 frames, not 24: here every byte the pipeline saves is scenes delivered.")
+    assert "about 51 frames, not 24" in link_bound(by_name | {"this_run": {"bytes": 800_000_000}}, 24, ledger,
+                                                   contacts, "JPEG-LS")
+    assert link_bound(by_name, 24, ledger, contacts, None).count("the best lossless codec on one frame per scene at")
+    # frames lost on board count; frames that failed the ground's checks reached it
+    lost = link_bound(by_name, 24, {"captured": 30, "on_board": 0, "frames_lost": 6}, contacts, "JPEG-LS")
+    assert "6 of the 30 captured frames did not reach the ground" in lost
+    assert link_bound(by_name, 24, {"captured": 26, "on_board": 0, "frames_unverified": 2}, contacts, "x") is None
+    # storage_overflow.yaml: frames lost to full storage while the passes were busy 17.6 %: not the link
+    assert link_bound(by_name, 24, ledger, {"total_usage": 0.17558, "bytes_sent": 1}, "JPEG-LS") is None
+    assert link_bound(by_name, 51, {"captured": 51, "on_board": 0}, contacts, "JPEG-LS") is None  # all finished
+    assert link_bound({"this_run": {"bytes": 1}}, 24, ledger, contacts, None) is None  # nothing to set it against
+    assert link_bound(by_name, 0, ledger, contacts, "JPEG-LS") is None  # no finished frame: no size per frame
+    # the reference is the headline's, named by its codec (encode_only: the encode stage's format)
+    assert reference_codec(by_name | {"best_lossless": {"bytes": 5, "codec": "jpegls"}}, CLOUD_AI) == "JPEG-LS"
+    assert reference_codec({"encode_only": {"bytes": 5}, "bent_pipe": {"bytes": 9}}, CLOUD_AI) == "PNG"
+    assert reference_codec({"bent_pipe": {"bytes": 9}}, CLOUD_AI) is None
+
+
 def test_the_same_bytes_in_jpeg2000_are_set_beside_a_run_that_loses_ground_or_quality():
     """The issue's question: spent on compressing every scene, how good would the same bytes' pictures be?"""
     lossy = {"bytes": 17_200_000, "psnr_db": 55.84, "ssim": 0.99771, "clear_pixels_lost_fraction": 0.0}
@@ -224,7 +256,7 @@ def test_caveats_follow_the_headline_in_order():
                          "clear_pixels_lost_fraction": 0.0})
     report = {"comparison": comp, "ledger": {"captured": 4, "on_board": 0},
               "contacts": {"total_usage": 0.01, "bytes_sent": 17_000}}
-    found = caveats(report, {"cloud_filter": VALIDATED})
+    found = caveats(report, CLOUD_AI, {"cloud_filter": VALIDATED})
     assert [s.split()[:2] for s in found] == [["It", "counts"], ["The", "link"], ["JPEG", "2000"], ["On", "real"]]
     text = verdict(report, CLOUD_AI, {"cloud_filter": VALIDATED})
     assert text == " ".join([text.split(". ")[0] + "."] + found)
