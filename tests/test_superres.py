@@ -125,6 +125,38 @@ def test_simulated_time_counts_every_window_and_frame(shot):
     assert stage.latency_s == shipped_card("superres_x2_int8").benchmark.host_latency_ms_p50 / 1e3
 
 
+def test_simulated_time_counts_only_the_tiles_a_cloud_filter_kept(shot):
+    """Registration takes the whole frame; fusion planes count the kept tiles' area, and model windows only those
+    whose core (rows and columns 0-51 and 52-95 here) meets a kept tile."""
+    stage = superres.SuperResolution(superres.SuperResolution.Params(), CTX)
+    mpx, latency = 96 * 96 / 1e6, stage.latency_s
+    registration = 7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"]
+
+    def cost(*corners: tuple[int, int]) -> float:  # kept 48 px tiles at these (row0, col0), plus a mask tile
+        tiles = [Tile(dn=shot.burst.lr_dn[:, r:r + 48, c:c + 48], row0=r, col0=c) for r, c in corners]
+        mask = Tile(dn=np.zeros((96, 96, 1), np.uint8), row0=0, col0=0, kind="cloud_mask")
+        return stage.cost_s(Work(frame=shot, tiles=[*tiles, mask]))
+
+    quarter = 48 * 48 / 1e6 * superres.PLANES_S_PER_MPX
+    assert cost((0, 0)) == pytest.approx(registration + quarter + 4 * 1 * latency)  # one window: its core is 0-51
+    assert cost((48, 48)) == pytest.approx(registration + quarter + 4 * 4 * latency)  # 48-95 meets all four
+    assert cost((0, 48)) == pytest.approx(registration + quarter + 4 * 2 * latency)
+    assert cost((0, 0), (0, 48), (48, 0), (48, 48)) == pytest.approx(
+        registration + 4 * quarter + 4 * 4 * latency)  # every tile kept: the whole frame's cost
+    assert cost() == 0.0  # only a mask left: nothing to fuse
+
+
+def test_a_cloud_filter_before_superres_makes_it_cheaper(shot):
+    """In a run, superres after a cloud filter that dropped tiles is charged for what it fuses: less simulated time
+    than the same frame unfiltered."""
+    unfiltered = build(("superres", {"evaluate": False}), ("bent_pipe", {})).run(shot)
+    filtered = build(("cloud_filter", {"tile_px": 48, "max_cloud_fraction": 0.0}), ("superres", {"evaluate": False}),
+                     ("bent_pipe", {})).run(shot)
+    kept = [t for t in filtered.tiles if t.kind == "image"]
+    assert 0 < len(kept) < 4
+    assert filtered.sim_stage_s["superres"] < unfiltered.sim_stage_s["superres"]
+
+
 def test_to_dn_keeps_the_camera_calibration():
     reflectance = np.array([0.0, 0.3, 1.2, 2.0, -0.1], np.float32)
     dn = superres.to_dn(reflectance, 1.2 / 4095, 12)

@@ -219,12 +219,26 @@ class SuperResolution(Stage):
         work.tiles = tiles
 
     def cost_s(self, work: Work) -> float:
-        """Registration and fusion planes per low-res megapixel, plus model windows at the card's host latency."""
+        """Registration of the whole frame (its shifts come from every clear pixel), then fusion planes of the image
+        tiles still to go down (a cloud filter before this stage leaves fewer) per low-res megapixel, plus the model
+        windows whose cropped core meets one of those tiles, per band at the card's host latency. A frame no stage
+        filtered costs what its whole frame costs; one with no image tile left (a cloud mask alone) costs nothing."""
         h, w = work.frame.dn.shape[:2]
-        mpx = h * w / 1e6
+        kept = [tile for tile in work.tiles if tile.kind == "image"]
+        if not kept:
+            return 0.0
         k = work.frames
-        cost = (k - 1) * mpx * REGISTRATION_S_PER_MPX[self.params.registration] + k / 8 * mpx * PLANES_S_PER_MPX
+        cost = (k - 1) * h * w / 1e6 * REGISTRATION_S_PER_MPX[self.params.registration]
+        cost += k / 8 * sum(t.dn.shape[-3] * t.dn.shape[-2] for t in kept) / 1e6 * PLANES_S_PER_MPX
         if self.params.method == "model":
-            n_windows = len(tiling.windows(h, w, self.window_px, self.params.overlap_px))
-            cost += len(self.ctx.bands) * n_windows * self.latency_s
+            needed = [win for win in tiling.windows(h, w, self.window_px, self.params.overlap_px)
+                      if any(_meets(win.core, tile) for tile in kept)]
+            cost += len(self.ctx.bands) * len(needed) * self.latency_s
         return cost
+
+
+def _meets(core: tiling.Box, tile: Tile) -> bool:
+    """Whether a window's core and an image tile (frame pixels) overlap."""
+    height, width = tile.dn.shape[-3:-1]
+    return (core.row0 < tile.row0 + height and tile.row0 < core.row1 and
+            core.col0 < tile.col0 + width and tile.col0 < core.col1)
