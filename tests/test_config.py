@@ -6,12 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from app.cli import main
 from onboard.scenario.config import key_table, load_scenario
 from rundir.errors import ConfigError
 from tests.scenario_files import issues, write
 from tests.test_plugins import EXAMPLE, TRIAGE, dist_info
+from tests.test_raster import UTM33, write_raster
 
 SCENARIOS = sorted(Path(__file__).parents[1].joinpath("scenarios").glob("*.yaml"))
 QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
@@ -307,3 +310,63 @@ def test_a_sweep_file_without_axes_is_named_as_one_too(tmp_path):
         load_scenario(sweep)
     assert [i.found for i in err.value.issues] == [f"a sweep file (scenario: names its base scenario): run it with "
                                                    f"`orbitedge sweep {sweep}`"]
+
+
+# --- image files are opened whatever else is wrong, never on a part whose own keys are wrong -------------------------
+
+def imagery_scenario(tmp_path: Path, world: str, *, duration: str = "duration_h: 2", rate: str = "100") -> Path:
+    """BASE with ``world`` (YAML lines below ``world:``), a 3-band ``rgb.tif`` and a 1-band ``one.tif`` (uint16,
+    UTM 33N, 20 m) beside it, ``duration`` for its duration_h line and ``rate`` as the radio's rate_mbps."""
+    write_raster(tmp_path / "rgb.tif", np.full((3, 8, 8), 50, np.uint16), "EPSG:32633", UTM33)
+    write_raster(tmp_path / "one.tif", np.full((8, 8), 50, np.uint16), "EPSG:32633", UTM33)
+    text = BASE.read_text().replace("duration_h: 2\n", f"{duration}\nworld:\n{world}")
+    return write(tmp_path, text.replace("rate_mbps: 100", f"rate_mbps: {rate}"))
+
+
+WORLD = ("  source: geotiff\n  bands: {B: {file: rgb.tif, band: 4}, G: {file: rgb.tif, band: 2}, R: absent.tif}\n"
+         "  dn_scale: 1.0e-4\n")
+
+
+def test_image_files_are_opened_when_unrelated_keys_are_wrong(tmp_path, capsys):
+    """A typo'd key and a wrong radio rate do not hide the band past the file's count, the missing file, nor the
+    camera band the imagery lacks: one validate lists them all, at their lines, exit status 2."""
+    path = imagery_scenario(tmp_path, WORLD)
+    _, alone = issues(path)
+    path = imagery_scenario(tmp_path, WORLD, duration="duraton_h: 2", rate="fast")
+    found, err = issues(path)
+    text = path.read_text()
+    files = {(i.path, i.line, i.expected, i.found) for i in err.issues if i.path.startswith("world.")}
+    assert files == {(i.path, i.line, i.expected, i.found) for i in alone.issues if i.path.startswith("world.")}
+    assert found == {("duration_h", 1), ("duraton_h", 4), ("world.bands.B", 7), ("world.bands.R", 7),
+                     ("spacecraft.camera.bands", line_with(text, "camera:")),
+                     ("spacecraft.radio.rate_mbps", line_with(text, "rate_mbps: fast"))}
+    assert main(["validate", str(path)]) == 2
+    out = capsys.readouterr().err
+    assert f"{path}:4: duraton_h: expected one of the keys name, seed," in out
+    assert (f"{path}:7: world.bands.B: expected a band from 1 to 3 (1-based, as GDAL counts), found 'rgb.tif': band 4; "
+            "the file has 3 bands") in out
+    assert f"{path}:7: world.bands.R: expected an existing image file (relative to the scenario), found 'absent.tif'" \
+        in out
+    assert "found ['NIR'] not in world.bands" in out and "Traceback" not in out
+
+
+def test_no_image_file_is_opened_for_a_world_part_whose_own_keys_are_wrong(tmp_path, capsys):
+    """A band entry with a band 0, one with an unknown key, and a mask whose bit rules are wrong are reported as
+    themselves, and their files are not opened; a sound entry beside them still is. A wrong dn_scale (which the bands'
+    checks read) leaves every band unopened, not the mask."""
+    world = ("  source: geotiff\n  bands: {B: {file: one.tif, band: 0}, G: {file: absent.tif, band: 1, fiel: 2},"
+             " R: {file: rgb.tif, band: 7}, NIR: one.tif}\n  mask: absent.tif\n"
+             "  mask_bits: [{bits: 99, equals: 1, cloud: thin}]\n  dn_scale: 1.0e-4\n")
+    path = imagery_scenario(tmp_path, world, duration="duration_h: -2")
+    _, err = issues(path)
+    assert [(i.path, i.line, i.found.split(":")[0]) for i in err.issues] == [
+        ("duration_h", 4, "int -2"), ("world.bands.B.band", 7, "int 0"),
+        ("world.bands.G.fiel", 7, "unknown key 'fiel'"), ("world.bands.R", 7, "'rgb.tif'"),
+        ("world.mask_bits[0].bits", 9, "99")]  # absent.tif, as G's file and as the mask: not opened
+    assert "band 7; the file has 3 bands" in err.issues[3].found
+    path = imagery_scenario(tmp_path, world.replace("bits: 99", "bits: 0").replace("1.0e-4", "-1"))
+    _, err = issues(path)
+    assert [(i.path, i.found) for i in err.issues] == [
+        ("world.bands.B.band", "int 0"), ("world.bands.G.fiel", "unknown key 'fiel'"),
+        ("world.mask", "'absent.tif': no such file"), ("world.dn_scale", "int -1")]  # rgb.tif's band 7: not opened
+    assert main(["validate", str(path)]) == 2 and "Traceback" not in capsys.readouterr().err

@@ -21,7 +21,7 @@ from .orbit_config import SatelliteConfig
 from ..pipeline.plugins import GROUP, PluginError
 from .schema import Builder, issue_at, sort_issues, spec
 from .spacecraft_config import BANDS, SpacecraftConfig
-from .world_config import WorldConfig
+from .world_config import WorldConfig, checkable_world, imagery_band_names
 from .yaml_source import apply_override, join, line_of, load_yaml
 
 
@@ -224,8 +224,22 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
         warnings = tuple(warning_text(path, lines, issue) for issue in scenario.warning_checks())
         scenario = dataclasses.replace(scenario, stages=tuple(stages), source_file=str(path), resolved=data,
                                        warnings=warnings)
-    world = getattr(scenario, "world", None)
-    if world is not None and world.source == "geotiff" and world.bands:
+    scenario = _check_imagery(builder, scenario, data, path, bands)
+    issues = builder.finish()
+    if issues:
+        raise ConfigError(path, issues)
+    return scenario
+
+
+def _check_imagery(builder: Builder, scenario: Scenario | None, data: dict[str, Any], path: Path,
+                   bands: tuple[str, ...] | None) -> Scenario | None:
+    """Open the image files of a ``source: geotiff`` world (:func:`onboard.sensing.imagery.check_world`, relative to
+    the scenario at ``path``) and check the camera's ``bands`` against the imagery's, whatever else has problems:
+    each band and mask whose own keys are sound (:func:`.world_config.checkable_world`) is opened. Problems go to
+    ``builder``; ``scenario`` (None when it has problems of its own) comes back with a warning for each target off
+    the imagery."""
+    world = checkable_world(data.get("world"), builder.issues, builder.source)
+    if world is not None:
         from ..sensing.imagery import check_world
 
         targets = [(f"targets[{i}]", t.name, t.lat_deg, t.lon_deg)
@@ -233,15 +247,14 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
         problems, off_imagery = check_world(world, path.parent, targets)
         for issue in problems:
             builder.report(issue)
-        if isinstance(scenario, Scenario):
+        if scenario is not None:
             scenario = dataclasses.replace(scenario, warnings=scenario.warnings + tuple(
-                warning_text(path, lines, issue) for issue in off_imagery))
-        missing = [b for b in bands or () if b not in world.bands]
-        if missing:
-            builder.fail("spacecraft.camera.bands", f"bands the imagery has ({', '.join(world.bands)})", f"{missing} not in world.bands")
-    issues = builder.finish()
-    if issues:
-        raise ConfigError(path, issues)
+                warning_text(path, builder.source, issue) for issue in off_imagery))
+    names = imagery_band_names(data.get("world"))
+    missing = [b for b in bands or () if names is not None and b not in names]
+    if missing:
+        builder.fail("spacecraft.camera.bands", f"bands the imagery has ({', '.join(names)})",
+                     f"{missing} not in world.bands")
     return scenario
 
 

@@ -4,12 +4,13 @@ and the rules that read a bit-field quality band), with its radiometric scaling.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Iterable, Literal
 
 from rundir.errors import ConfigIssue
 
-from .schema import issue_at, spec
+from .schema import Builder, issue_at, spec
 from .spacecraft_config import BANDS
+from .yaml_source import Source, ancestors, join
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,3 +78,42 @@ class WorldConfig:
                 return [issue_at("mask_bits", "a mask for the rules to read (world.mask)", "no mask")]
         return []
 
+
+
+IMAGE_NEEDS = {"bands": ("nodata", "dn_scale", "dn_offset"), "mask": ("mask_bits",)}
+"""The world keys that the file check of a band entry, or of the mask, reads besides the entry itself."""
+
+
+def checkable_world(value: Any, issues: Iterable[ConfigIssue], source: Source) -> WorldConfig | None:
+    """The scenario's ``world`` (its YAML mapping ``value``) cut down to what the image file checks may read, whatever
+    else in the scenario is wrong: each ``world.bands`` entry and the ``world.mask`` with no schema ``issues`` at or
+    below its own path, and only while the keys its check reads (IMAGE_NEEDS) have none either. A file check thus runs
+    on every part whose keys are sound, and never on a value that failed (a band 0, a mask_bits rule past bit 63).
+
+    ``source`` is the scenario's ``yaml_source.Source``. None when the world is not ``source: geotiff`` or nothing is
+    left to check. The WorldConfig is built aside: its own issues are already among ``issues``, and are dropped.
+    """
+    if not isinstance(value, dict) or value.get("source") != "geotiff":
+        return None
+    touched = {at for issue in issues for at in ancestors(issue.path)}  # each path at or above an issue
+
+    def sound(path: str, key: str) -> bool:  # no issue at or below path, nor at the keys the check of key reads
+        return path not in touched and not any(join("world", need) in touched for need in IMAGE_NEEDS[key])
+
+    kept = {k: v for k, v in value.items() if k not in IMAGE_NEEDS and join("world", k) not in touched}
+    entries = value.get("bands")
+    if isinstance(entries, dict):
+        kept["bands"] = {name: entry for name, entry in entries.items() if sound(join("world.bands", name), "bands")}
+    if value.get("mask") is not None and sound("world.mask", "mask"):
+        kept["mask"] = value["mask"]
+    if not kept.get("bands") and "mask" not in kept:
+        return None
+    return Builder(source).build(WorldConfig, kept, "world")
+
+
+def imagery_band_names(value: Any) -> list[str] | None:
+    """The band names a ``source: geotiff`` world (its YAML mapping ``value``) gives imagery for, as the user wrote
+    them; None for any other world, or one without a mapping of bands."""
+    if not isinstance(value, dict) or value.get("source") != "geotiff" or not isinstance(value.get("bands"), dict):
+        return None
+    return [str(name) for name in value["bands"]] or None
