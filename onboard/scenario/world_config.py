@@ -79,7 +79,6 @@ class WorldConfig:
         return []
 
 
-
 IMAGE_NEEDS = {"bands": ("nodata", "dn_scale", "dn_offset"), "mask": ("mask_bits",)}
 """The world keys that the file check of a band entry, or of the mask, reads besides the entry itself."""
 
