@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ground.confidence import Estimate
 from ground.document import Block, Heading, Image, Paragraph, Table, capped, to_html, to_markdown
 from rundir.files import write_text
 
@@ -16,7 +17,7 @@ from .figures import FIGURES, PARETO_X, PARETO_Y, fmt_figure
 from .sweep_file import Sweep
 from .sweep_plots import (ORACLE_LABEL, ORACLE_X, ORACLE_Y, PARETO_PLOT, axis_plot_path, oracle_drawn, plot_axis,
                           plot_pareto)
-from .sweep_results import (ConfigSummary, Estimate, backlogged, joint_front, mean_of, pareto_criteria, rank,
+from .sweep_results import (ConfigSummary, backlogged, joint_front, mean_of, pareto_criteria, rank,
                             rank_labels, warned_runs)
 
 KEY_FIGURES = ("saved_fraction", "clear_pixels_lost_fraction", "energy_per_mb_wh", "latency_p90_s", "cloud_f1",

@@ -7,7 +7,8 @@ import pytest
 
 from app.sampling import Axis
 from app.sweep_plots import _limits, axis_plot_path, plot_axis, plot_pareto
-from app.sweep_results import ConfigSummary, Estimate, joint_front
+from app.sweep_results import ConfigSummary, joint_front
+from ground.confidence import Estimate
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

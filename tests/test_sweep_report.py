@@ -5,7 +5,8 @@ from app.sweep_file import load_sweep
 from app.sweep_plots import oracle_drawn
 from app.sweep_report import (_runs_text, fmt_estimate, front_text, joint_front, pareto_note, pareto_paragraph,
                               ranked_table, report_blocks, write_sweep_report)
-from app.sweep_results import ConfigSummary, Estimate
+from app.sweep_results import ConfigSummary
+from ground.confidence import Estimate
 from ground.document import Image, Paragraph, Table, to_markdown
 from tests.sweep_cases import made_sweep, write_sweep
 
