@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from ground.document import Paragraph, Table
-from ground.superres import CROP_PX, METHODS, ExampleCrop, OnBoardImages, SRScene, harm_warnings, superres_blocks
+from ground.superres import (CROP_PX, METHODS, ExampleCrop, OnBoardImages, SRScene, harm_warnings, paired_difference,
+                             superres_blocks)
 
 
 def _section(product_db, bicubic_db, shift_and_add_db=None, error_px=0.4, scene_errors=(0.4,), model="auto"):
@@ -30,6 +31,41 @@ def test_a_product_worse_than_a_baseline_is_a_warning_naming_which_and_by_how_mu
     fused = {**_section(None, 38.5, 37.6), "product": "shift_and_add"}
     [own] = harm_warnings(fused, ["superres"])
     assert "37.60 dB mean cPSNR, below 1 of its 2 baselines: -0.90 dB against bicubic" in own
+
+
+def _scored(product: list[float], **baselines: list[float]) -> dict:
+    """A section whose scenes score the product and each baseline as given (dB, scene by scene), means as cPSNR."""
+    methods = {"model_int8": product, **baselines}
+    section = _section(*(sum(v) / len(v) for v in (product, baselines["bicubic"])))
+    section["cpsnr_db"].update({m: sum(v) / len(v) for m, v in methods.items()})
+    section["scenes"] = [{"registration_error_px": 0.4, "cpsnr_db": {m: v[i] for m, v in methods.items()}}
+                         for i in range(len(product))]
+    return section
+
+
+def test_a_product_within_the_scene_spread_of_a_baseline_is_no_better_not_worse():
+    """A MISR model 0.03 dB below shift-and-add on average, ahead on some scenes and behind on others, has not made
+    the picture worse: the scene-paired difference's 95 % CI holds zero, so it is 'no better than' that baseline."""
+    product = [47.0, 48.2, 46.5, 49.1, 47.7, 48.0]
+    shift = [p + d for p, d in zip(product, (0.20, -0.15, 0.10, -0.05, 0.12, -0.04))]  # product 0.03 dB behind
+    section = _scored(product, bicubic=[p - 2 for p in product], shift_and_add=shift)
+    diff = paired_difference(section, "model_int8", "shift_and_add")
+    assert diff.mean == pytest.approx(-0.03) and diff.n == 6 and diff.low < 0 < diff.high
+    [text] = harm_warnings(section, ["cloud_filter", "superres"])
+    assert "no better than 1 of its 3 baselines, within the scene-to-scene spread: -0.03 dB against shift-and-add " \
+           f"(median) ({sum(shift) / 6:.2f} dB; 95 % CI {diff.low:+.2f} to {diff.high:+.2f} dB over 6 scenes)" in text
+    assert text.endswith("gains nothing measurable here over a ground-side method from the same frames.")
+    assert "worse" not in text
+    # behind on every scene: worse, with its interval; beside a tie, both are said
+    behind = _scored(product, bicubic=[p + 0.5 + 0.01 * i for i, p in enumerate(product)], shift_and_add=shift)
+    [both] = harm_warnings(behind, ["cloud_filter", "superres"])
+    assert "below 1 of its 3 baselines: -0.53 dB against bicubic of the mean of the clear frames" in both
+    assert "over 6 scenes). On-board super-resolution makes the picture worse here" in both
+    assert "It is no better than 1 of its 3 baselines, within the scene-to-scene spread: -0.03 dB against " \
+           "shift-and-add" in both
+    # one scene: no interval, so a deficit is taken as measured
+    [one] = harm_warnings(_scored([47.0], bicubic=[47.03]), ["cloud_filter", "superres"])
+    assert "below 1 of its 3 baselines: -0.03 dB against bicubic of the mean of the clear frames (47.03 dB)." in one
 
 
 def test_a_users_model_is_named_by_its_file_not_as_int8():
