@@ -30,6 +30,12 @@ PLOTS = ("plots/cloud-pr.png", "plots/cloud-tradeoff.png")  # precision-recall, 
 # policy, by more than this is warned about: the model throws away most of what the mission imaged (reading logits or
 # DN wrongly, or a threshold far off); what the tile policy itself withholds is the trade-off plot's business
 MAX_EXCESS_CLEAR_LOST_FRACTION = 0.5
+# The other way round: a model that drops less than this share of what the true mask drops under the same tile policy
+# misses most of the cloud (a probability that never reaches the threshold: a scaling or quantisation slip) and is
+# warned about, where the true mask drops at least MIN_ORACLE_SAVED_FRACTION of the bytes (else there is too little
+# cloud to tell)
+MIN_ORACLE_SHARE = 0.25
+MIN_ORACLE_SAVED_FRACTION = 0.05
 
 
 def confusion_scores(tp: int, fp: int, fn: int, tn: int) -> dict[str, Any]:
@@ -224,7 +230,8 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
     if policy is None:
         return None
     frames = load_frames(run)
-    out: dict[str, Any] = {"policy": policy, "frames_scored": len(frames)}
+    out: dict[str, Any] = {"policy": policy, "frames_scored": len(frames),
+                           "truth": "synthetic" if run.synthetic_truth else "imagery_mask"}
     earlier = discarded_earlier(run)
     if earlier is not None:
         out["frames_discarded_earlier"] = earlier
@@ -265,50 +272,65 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
 
 def lost_ground_warnings(section: Mapping[str, Any]) -> list[str]:
     """A warning when the cloud filter withheld more of the clear ground it saw than the true mask does under the
-    same tile policy, by more than MAX_EXCESS_CLEAR_LOST_FRACTION; else none."""
+    same tile policy, by more than MAX_EXCESS_CLEAR_LOST_FRACTION; and one when it dropped less than
+    MIN_ORACLE_SHARE of what the true mask drops (at least MIN_ORACLE_SAVED_FRACTION of the bytes): it misses the
+    cloud. None when neither holds."""
     lost, oracle = section["clear_pixels_lost_fraction"], section["oracle"]["clear_pixels_lost_fraction"]
-    if lost is None or oracle is None or lost - oracle <= MAX_EXCESS_CLEAR_LOST_FRACTION:
-        return []
-    return [f"the cloud filter withheld {fmt_fraction(lost)} of the clear ground it saw, where the true mask, with "
-            f"the same tile policy, withholds {fmt_fraction(oracle)}: its model calls clear ground cloud; check the "
-            "model card's activation and scaling, and the stage's threshold"]
+    check = "check the model card's activation and scaling, and the stage's threshold"
+    out = []
+    if lost is not None and oracle is not None and lost - oracle > MAX_EXCESS_CLEAR_LOST_FRACTION:
+        out.append(f"the cloud filter withheld {fmt_fraction(lost)} of the clear ground it saw, where the true mask, "
+                   f"with the same tile policy, withholds {fmt_fraction(oracle)}: its model calls clear ground cloud; "
+                   f"{check}")
+    saved, best = section.get("tile_selection_saved_fraction"), section["oracle"].get("tile_selection_saved_fraction")
+    if saved is not None and best is not None and best >= MIN_ORACLE_SAVED_FRACTION and saved < MIN_ORACLE_SHARE * best:
+        recall = (section.get("pixel") or {}).get("recall")
+        found = f" (it finds {fmt_fraction(recall)} of the cloud pixels)" if recall is not None else ""
+        out.append(f"the cloud filter's tiles drop {fmt_fraction(saved)} of the bytes, where the true mask, with the "
+                   f"same tile policy, drops {fmt_fraction(best)}: its model misses the cloud{found}; {check}")
+    return out
 
 
-def model_card_blocks(model_card: Mapping[str, Any] | None) -> list[Any]:
+def model_card_blocks(model_card: Mapping[str, Any] | None, synthetic: bool = True) -> list[Any]:
     """What the model's card measured on synthetic held-out frames and on real labelled imagery, side by side,
     so that the run's synthetic-truth scores are not read as real-world ones. ``model_card``: report.json's
-    ``cloud.model_card``, a :class:`rundir.run_info.ModelValidation` as JSON."""
+    ``cloud.model_card``, a :class:`rundir.run_info.ModelValidation` as JSON; ``synthetic``: whether this run's
+    truth is the synthetic world's, else the cloud mask given with real imagery (report.json ``cloud.truth``)."""
 
     if not model_card:
         return []
     card = ModelValidation.parse(model_card, "report.json")
-    synthetic, real = card.synthetic_heldout, card.real_validation
-    rows = [("synthetic held-out frames (the card)", fmt_fraction(synthetic.f1), fmt_fraction(synthetic.fpr))
-            ] if synthetic else []
+    heldout, real = card.synthetic_heldout, card.real_validation
+    rows = [("synthetic held-out frames (the card)", fmt_fraction(heldout.f1), fmt_fraction(heldout.fpr))
+            ] if heldout else []
     if real is None:
         return [*([Table(("data", "F1", "FPR"), tuple(rows))] if rows else []),
-                Paragraph(f"{card.model} has no real-data validation in its card: every score in this "
-                          "section is against the synthetic world's truth only.")]
+                Paragraph(f"{card.model} has no real-data validation in its card: " +
+                          ("every score in this section is against the synthetic world's truth only." if synthetic
+                           else "the scores below, against the cloud mask given with this run's imagery, are its "
+                                "only real-data figures."))]
     rows += [(f"real {sensor} tiles (the card)", fmt_fraction(scores.f1), fmt_fraction(scores.fpr))
              for sensor, scores in sorted(real.sensors.items())]
     rows.append((f"real tiles, pooled over {real.tiles}", fmt_fraction(real.pooled.f1), fmt_fraction(real.pooled.fpr)))
     return [Table(("data", "F1", "FPR"), tuple(rows)),
             Paragraph(f"What {card.model} is worth on real imagery: pooled F1 {fmt_fraction(real.pooled.f1)} and "
                       f"false-positive rate {fmt_fraction(real.pooled.fpr)} (worst tile "
-                      f"{fmt_fraction(real.worst_tile_fpr)}) on real labelled tiles. The scores below "
-                      "are against this run's synthetic truth; they hold in the synthetic world, not on Earth.")]
+                      f"{fmt_fraction(real.worst_tile_fpr)}) on real labelled tiles. The scores below " +
+                      ("are against this run's synthetic truth; they hold in the synthetic world, not on Earth."
+                       if synthetic else "are against the cloud mask given with this run's imagery."))]
 
 
 def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
     """report.md/html blocks: one table setting the model, the spectral baseline and the oracle side by side."""
 
     blocks: list[Any] = [Heading(2, "Cloud detection")]
-    p = section["policy"]
+    p, synthetic = section["policy"], section.get("truth", "synthetic") == "synthetic"
     blocks.append(Paragraph(f"Policy: {p.get('method', 'model')} ({p.get('model', '')}), threshold {p['threshold']}, "
                             f"{p['tile_px']} px tiles, {p['action']} tiles with more than "
                             f"{fmt_fraction(p['max_cloud_fraction'])} cloud. {section['frames_scored']} frames scored "
-                            f"against truth (cloud = thin or thick)."))
-    blocks += model_card_blocks(section.get("model_card"))
+                            f"against " + ("truth (cloud = thin or thick)." if synthetic
+                                          else "the cloud mask given with the imagery.")))
+    blocks += model_card_blocks(section.get("model_card"), synthetic)
     earlier = section.get("frames_discarded_earlier")
     if earlier and earlier["frames"]:
         stages = ", ".join(f"{stage} ({n})" for stage, n in earlier["by_stage"].items()) or "an earlier stage"

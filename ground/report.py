@@ -140,9 +140,8 @@ def collect(run: RunData, progress: Callable[[str], None] = _no_progress) -> dic
     progress("comparison")
     report["comparison"] = comparison(run, report)
     info = run.run_info
-    world = ((run.scenario or {}).get("world") or {}).get("source", "synthetic")
     report["verdict"] = verdict(report, info.stages if info else [], info.model_cards if info else {},
-                                synthetic=world == "synthetic")
+                                synthetic=run.synthetic_truth)
     return report
 
 

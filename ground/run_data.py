@@ -51,6 +51,12 @@ class RunData:
         return [p.line for p in self.reception.products]
 
     @property
+    def synthetic_truth(self) -> bool:
+        """Whether the truth is the synthetic world's (scenario ``world.source: synthetic``, the default), else the
+        cloud mask given with real imagery."""
+        return ((self.scenario or {}).get("world") or {}).get("source", "synthetic") == "synthetic"
+
+    @property
     def finished(self) -> set[str]:
         """Frames the pipeline finished with whose products all passed the ground's checks
         (:func:`ground.metrics.finished_frames`; worked out once, kept in ``derived``); empty without a ledger."""

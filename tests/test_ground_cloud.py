@@ -113,3 +113,35 @@ def test_a_cloud_filter_that_withholds_most_clear_ground_is_warned_about():
     at_limit = {**section, "clear_pixels_lost_fraction": 0.021 + gcloud.MAX_EXCESS_CLEAR_LOST_FRACTION}
     assert gcloud.lost_ground_warnings(at_limit) == []
     assert gcloud.lost_ground_warnings({**section, "clear_pixels_lost_fraction": None}) == []
+
+
+def test_a_cloud_filter_that_misses_the_cloud_is_warned_about():
+    """A model whose probability never reaches the threshold (a card scaled 100x too small) drops nothing where the
+    true mask would drop a third of the bytes: the reader is told, with the model's pixel recall."""
+    section = {"clear_pixels_lost_fraction": 0.0, "tile_selection_saved_fraction": 0.0, "pixel": {"recall": 0.0},
+               "oracle": {"clear_pixels_lost_fraction": 0.0, "tile_selection_saved_fraction": 0.32}}
+    assert gcloud.lost_ground_warnings(section) == [
+        "the cloud filter's tiles drop 0.0 % of the bytes, where the true mask, with the same tile policy, drops "
+        "32.0 %: its model misses the cloud (it finds 0.0 % of the cloud pixels); check the model card's activation "
+        "and scaling, and the stage's threshold"]
+    at_share = {**section, "tile_selection_saved_fraction": 0.32 * gcloud.MIN_ORACLE_SHARE}
+    assert gcloud.lost_ground_warnings(at_share) == []
+    little_cloud = {**section, "oracle": {**section["oracle"], "tile_selection_saved_fraction": 0.04}}
+    assert gcloud.lost_ground_warnings(little_cloud) == []  # too little cloud to tell
+    no_recall = gcloud.lost_ground_warnings({**section, "pixel": {}})
+    assert no_recall[0].count("misses the cloud; check")
+
+
+def test_the_card_figures_name_the_truth_of_the_run():
+    """On real imagery with its cloud mask the section's scores are real-data scores: never 'synthetic truth'."""
+    card = {"model": "mine", "version": "1.0.0", "sha256": "ab" * 32,
+            "synthetic_heldout": {"f1": 0.95, "fpr": 0.01, "frames": 40}}
+    synthetic = " ".join(b.text for b in gcloud.model_card_blocks(card) if hasattr(b, "text"))
+    assert "against the synthetic world's truth only" in synthetic
+    real = " ".join(b.text for b in gcloud.model_card_blocks(card, synthetic=False) if hasattr(b, "text"))
+    assert "synthetic" not in real.replace("synthetic held-out", "")
+    assert "against the cloud mask given with this run's imagery, are its only real-data figures" in real
+    section = {"policy": {"threshold": 0.5, "tile_px": 64, "action": "drop", "max_cloud_fraction": 0.5},
+               "frames_scored": 0, "truth": "imagery_mask", "model_card": card, "note": "nothing to score"}
+    text = " ".join(b.text for b in gcloud.cloud_blocks(section) if hasattr(b, "text"))
+    assert "0 frames scored against the cloud mask given with the imagery." in text and "synthetic world" not in text
