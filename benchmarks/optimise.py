@@ -53,8 +53,8 @@ from onboard.runtime.hardware import load_profile, profile_names  # noqa: E402
 from onboard.runtime.modelcard import load_card  # noqa: E402
 from onboard.runtime.model import Model  # noqa: E402
 from training.cloud_data import CloudFrames, make_frames  # noqa: E402
-from training.cloud_scores import (REAL_CLOUD_VAL_DIR, THRESHOLD, WINDOW_OVERLAP_PX, confusion,  # noqa: E402
-                                   load_real_tiles, real_validation, scores)
+from training.cloud_scores import REAL_CLOUD_VAL_DIR, THRESHOLD, WINDOW_OVERLAP_PX  # noqa: E402
+from onboard.runtime.real_tiles import confusion, load_real_tiles, real_validation, scores  # noqa: E402
 from training.train_cloud import MODEL_PX, VARIANTS, TrainConfig, to_tflite  # noqa: E402
 from benchmarks.pruning import SPARSITY, prune  # noqa: E402
 from benchmarks.tflite_file import (CHECKED_LIMITS, EDGETPU_OPS, EDGETPU_REQUIREMENTS, EDGETPU_SOURCE,  # noqa: E402
@@ -241,7 +241,7 @@ def prepare(config: OptimiseConfig, log: Callable[[str], None]) -> dict[str, Any
     train_config = TrainConfig()
     heldout = make_frames("heldout", config.heldout_frames, train_config.heldout_frame_px, train_config.data_seed)
     train = make_frames("train", config.train_frames, train_config.train_frame_px, train_config.data_seed)
-    tiles = load_real_tiles() if REAL_CLOUD_VAL_DIR.is_dir() else []
+    tiles = load_real_tiles(REAL_CLOUD_VAL_DIR) if REAL_CLOUD_VAL_DIR.is_dir() else []
     log(f"frames: {config.heldout_frames} held-out, {config.train_frames} training; {len(tiles)} real tiles")
     model = shipped_keras()
     error = reproduction_error(model, heldout.bands(BANDS)[:, :MODEL_PX, :MODEL_PX])

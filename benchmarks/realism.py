@@ -50,8 +50,8 @@ from onboard.sensing.cloud_layers import THIN_CLOUD_TAU, WATER_CLOUD_ASYMMETRY, 
 from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, DESERT, LANDCOVER_CLASSES, SNOW, is_cloud
 from onboard.sensing.world import compose
 from training import cloud_data
-from training.cloud_scores import (REAL_CLOUD_VAL_DIR, THRESHOLD, confusion, load_real_tiles, predict_frame,
-                                   real_validation, scores)
+from training.cloud_scores import REAL_CLOUD_VAL_DIR, THRESHOLD, predict_frame
+from onboard.runtime.real_tiles import confusion, load_real_tiles, real_validation, scores
 from training.landsat_pair import LANDSAT_DIR, LANDSAT_SCENES, landsat_toa, sun_elevation_deg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +116,7 @@ def sim_to_real(tile_names: Sequence[str] | None = None, models: Sequence[str] =
                 peer: bool = True) -> dict[str, Any]:
     """Scores of each shipped model (``models``), the spectral tests and (with ``peer``) ukis-csmask on the real
     labelled tiles."""
-    tiles = load_real_tiles(names=tile_names)
+    tiles = load_real_tiles(REAL_CLOUD_VAL_DIR, names=tile_names)
     result: dict[str, Any] = {}
     for name in models:
         model = Model(MODEL_DIR / f"{name}.tflite", threads=2)
@@ -156,7 +156,7 @@ def sheets(models: Sequence[str] = SHIPPED) -> dict[str, Any]:
     ``uniform`` (a featureless layer, an altostratus) and ``cellular`` (the same mean thickness in cells of
     SHEET_CELL_PX, an altocumulus), over the pixels that are cloud by the world's truth (tau >= THIN_CLOUD_TAU):
     a recall."""
-    tiles = [t for t in load_real_tiles() if not is_cloud(t.cloud).any()]
+    tiles = [t for t in load_real_tiles(REAL_CLOUD_VAL_DIR) if not is_cloud(t.cloud).any()]
     rng = np.random.default_rng(SEED)
     cells = {}
     for tile in tiles:

@@ -23,8 +23,8 @@ import numpy as np
 from onboard.runtime.onnx_export import ONNX_OPSET, export_tflite
 from onboard.runtime.model import Model
 from onboard.sensing.world import SYNTHETIC_BANDS
-from training.cloud_scores import REAL_CLOUD_VAL_DIR, load_real_tiles
-
+from training.cloud_scores import REAL_CLOUD_VAL_DIR
+from onboard.runtime.real_tiles import load_real_tiles
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "runtimes.json"
 MODELS = ("cloud_rgb_int8", "cloud_bgrn_int8", "superres_x2_int8")
@@ -49,7 +49,7 @@ def inputs(litert: Model) -> list[tuple[str, np.ndarray]]:
     size_px, bands = litert.input_shape[1], litert.card.inputs[0].bands
     if not REAL_CLOUD_VAL_DIR.is_dir() or not set(bands) <= set(SYNTHETIC_BANDS):
         return found
-    for tile in load_real_tiles():
+    for tile in load_real_tiles(REAL_CLOUD_VAL_DIR):
         toa = tile.bands(bands)
         for y in range(0, toa.shape[0] - size_px + 1, size_px):
             for x in range(0, toa.shape[1] - size_px + 1, size_px):

@@ -155,9 +155,9 @@ class RealValidation(Record):
 @dataclass(frozen=True)
 class ModelValidation(Record):
     """What a cloud model's card says it is worth, carried into the run so that the report can set it beside the
-    run's synthetic-truth scores: the model, its version and sha256 and, when the card has them (the shipped models'
-    do; a user's card says nothing the run can read, so both are absent), its synthetic held-out scores and its
-    scores on real labelled tiles."""
+    run's synthetic-truth scores: the model, its version and sha256 and, when the card has them, its synthetic
+    held-out scores (the shipped models' cards) and its scores on real labelled tiles (the shipped models' cards, and
+    a user's card with a ``real_validation`` block: onboard.runtime.card_metrics)."""
 
     model: str
     version: str

@@ -168,6 +168,33 @@ def test_a_users_model_flies_through_orbitedge_run(tmp_path, monkeypatch, capsys
         (tmp_path / "run" / "report.md").read_text()
 
 
+def test_a_users_card_with_real_validation_is_carried_and_a_malformed_one_refused(tmp_path):
+    """A user who scored their model on real labelled tiles (training.cloud_scores.real_validation) and put the
+    block in the card's orbitedge:metrics gets it beside the run's scores; a block the report could not read is
+    refused at validate, at the model's key, with the path inside the card."""
+    scenario = user_mission(tmp_path, "uint8.onnx")
+    card_path = scenario.parent / "models" / "uint8.json"
+    card = json.loads(card_path.read_text())
+    scores = {"f1": 0.91, "iou": 0.83, "fpr": 0.02, "recall": 0.93}
+    card["properties"]["orbitedge:metrics"] = {"real_validation": {
+        "data": "my 2 hand-labelled tiles", "tiles": {"a": {"fpr": 0.01}, "b": {"fpr": 0.03}}, "pooled": scores,
+        "all Sentinel-2 MSI": dict(scores)}}
+    card_path.write_text(json.dumps(card))
+    params = cloud.CloudFilter.Params(model="models/uint8.onnx", overlap_px=16)  # the model's window: 48 px
+    ctx = dataclasses.replace(CTX, scenario_dir=scenario.parent)
+    carried = cloud.CloudFilter(params, ctx).model_card
+    assert carried.synthetic_heldout is None  # a user's card says nothing of the synthetic world
+    assert (carried.real_validation.data, carried.real_validation.tiles) == ("my 2 hand-labelled tiles", 2)
+    assert carried.real_validation.worst_tile_fpr == 0.03 and carried.real_validation.pooled.f1 == 0.91
+    assert cloud.CloudFilter.check_files(params, ctx.bands, scenario.parent) == []
+    card["properties"]["orbitedge:metrics"]["real_validation"]["pooled"]["fpr"] = 2
+    card_path.write_text(json.dumps(card))
+    [problem] = cloud.CloudFilter.check_files(params, ctx.bands, scenario.parent)
+    assert problem.path == "model" and problem.expected.startswith("a card whose metrics.real_validation.pooled.fpr "
+                                                                   "is a fraction 0..1")
+    assert problem.found.endswith(": 2")
+
+
 def test_the_spectral_method_refuses_a_model_it_would_not_run():
     """A model named beside method: spectral would label the spectral test's scores as the model's."""
     params = cloud.CloudFilter.Params(method="spectral", model="models/uint8.tflite")

@@ -16,8 +16,8 @@ from onboard.pipeline.spectral import cloud_mask
 from onboard.pipeline.tiling import predict_tiled
 from rundir.errors import InputFileError
 from training.cloud_data import make_frames
-from training.cloud_scores import REAL_CLOUD_VAL_DIR, load_real_tiles
-
+from training.cloud_scores import REAL_CLOUD_VAL_DIR
+from onboard.runtime.real_tiles import load_real_tiles
 MODELS = Path(__file__).resolve().parent.parent / "onboard" / "runtime" / "models"
 VARIANTS = {"bgrn": ("B", "G", "R", "NIR"), "rgb": ("B", "G", "R")}
 KINDS = ("int8", "float32")
@@ -138,7 +138,7 @@ def test_probability_does_not_depend_on_where_the_windows_fall(models, variant, 
     network's stride-2 subsampling and its view of the window's context (README, "Realism", what is left)."""
     overlap_px = CloudFilter.Params().overlap_px
     model = models[variant, "int8"]
-    toa = load_real_tiles(names=[tile])[0].bands(VARIANTS[variant])
+    toa = load_real_tiles(REAL_CLOUD_VAL_DIR, names=[tile])[0].bands(VARIANTS[variant])
     shift, border = 100, overlap_px  # the shifted frame's own edge (reflection padding) is left out
 
     def prob(frame):

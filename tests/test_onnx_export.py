@@ -14,8 +14,8 @@ from onboard.runtime.onnx_export import ONNX_OPSET, export_tflite, round_resize_
 from onboard.runtime.model import Model
 from tests.tiny_models import INT8, copy_model, reflectance
 from rundir.errors import OrbitEdgeError
-from training.cloud_scores import REAL_CLOUD_VAL_DIR, load_real_tiles
-
+from training.cloud_scores import REAL_CLOUD_VAL_DIR
+from onboard.runtime.real_tiles import load_real_tiles
 needs_tf2onnx = pytest.mark.skipif(importlib.util.find_spec("tf2onnx") is None,
                                    reason="tf2onnx (the [train] extra) is not installed")
 
@@ -105,7 +105,7 @@ def test_the_shipped_cloud_models_twins_give_litert_s_codes_on_real_tiles_and_wh
     litert = Model(MODEL_DIR / f"{name}.tflite")
     onnx = Model(export_tflite(litert.path, tmp_path))
     size_px, windows = litert.input_shape[1], []
-    for tile in load_real_tiles():
+    for tile in load_real_tiles(REAL_CLOUD_VAL_DIR):
         toa = tile.bands(litert.card.inputs[0].bands)
         windows += [litert.quantize(toa[None, y:y + size_px, x:x + size_px])
                     for y, x in itertools.product(range(0, toa.shape[0] - size_px + 1, size_px),

@@ -11,8 +11,8 @@ from onboard.runtime.model import Model
 from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, SNOW, VEGETATION, WATER
 from training import train_cloud
 from training.cloud_data import CloudFrames, make_frames
-from training.cloud_scores import REAL_CLOUD_VAL_DIR, confusion, scores
-
+from training.cloud_scores import REAL_CLOUD_VAL_DIR
+from onboard.runtime.real_tiles import confusion, scores
 TF_REASON = "training needs the [train] extra: pip install -e '.[train]'"
 TINY_WIDTHS = (4, 4, 4, 4, 4)
 

@@ -41,8 +41,8 @@ from onboard.runtime.modelcard import Scaling, write_card
 from onboard.runtime.model import Model, build_card
 from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
 from training import augment, cloud_data
-from training.cloud_scores import (REAL_CLOUD_VAL_DIR, THRESHOLD, WINDOW_OVERLAP_PX, confusion, landsat_metrics,
-                                   load_real_tiles, predict_frame, real_validation, scores)
+from training.cloud_scores import REAL_CLOUD_VAL_DIR, THRESHOLD, WINDOW_OVERLAP_PX, landsat_metrics, predict_frame
+from onboard.runtime.real_tiles import confusion, load_real_tiles, real_validation, scores
 from training.cloud_data import CloudFrames, make_frames
 
 VARIANTS = {"bgrn": ("B", "G", "R", "NIR"), "rgb": ("B", "G", "R")}
@@ -271,7 +271,7 @@ def build_variant(variant: str, train_frames: CloudFrames, validation: CloudFram
     operating_point = operating_threshold(exported, validation, bands)
     fold_threshold(exported, operating_point["threshold"])
     log(f"operating point on the validation frames: {operating_point}")
-    real_tiles = load_real_tiles() if REAL_CLOUD_VAL_DIR.is_dir() else []
+    real_tiles = load_real_tiles(REAL_CLOUD_VAL_DIR) if REAL_CLOUD_VAL_DIR.is_dir() else []
     calibration = train_frames.bands(bands, np.linspace(0, len(train_frames.draws) - 1,
                                                         config.calibration_samples).astype(int))
     scaling = Scaling(source="toa_reflectance", scale=1.0, offset=0.0)

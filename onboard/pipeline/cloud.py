@@ -24,13 +24,14 @@ import numpy as np
 from rundir.codec import FILL_DN, has_data
 from rundir.errors import ConfigIssue, InputFileError
 from rundir.evaluation import CLOUD_PROBABILITY_KEY, SPECTRAL_CLOUD_KEY
-from rundir.run_info import SENSOR_GROUP, HeldoutScores, ModelFile, ModelValidation, RealScores, RealValidation
+from rundir.run_info import HeldoutScores, ModelFile, ModelValidation
 from rundir.tiles import cloud_fractions, tile_boxes, tile_sums, withheld
 
 from . import spectral, tiling
 from .stages import Context, Stage, model_speed, scenario_path
 from .tile import Tile, TileMeta, Work
-from ..runtime.modelcard import CAMERA_SOURCES, MODEL_DIR, shipped_card
+from ..runtime.card_metrics import real_validation_of, real_validation_problems
+from ..runtime.modelcard import CAMERA_SOURCES, MODEL_DIR, ModelCard, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file, probability_problem
 from ..scenario.schema import issue_at, spec
 
@@ -79,6 +80,15 @@ def cloud_channel(model: Model) -> int:
     return names.index(CLOUD_CLASS)
 
 
+def cloud_probability(model: Model, source: np.ndarray, overlap_px: int) -> np.ndarray:
+    """(H, W) float32 cloud probability of an (H, W, B) frame in the source its card's scaling names (TOA
+    reflectance or DN): the card's scaling, sliding windows overlapping by ``overlap_px``, the card's activation, its
+    cloud channel (:func:`cloud_channel`), clipped to 0..1."""
+    card_in, card_out = model.card.inputs[0], model.card.outputs[0]
+    out = card_out.activate(model.predict_tiled(card_in.scaling.apply(source), overlap_px))
+    return np.clip(out[..., cloud_channel(model)], 0.0, 1.0)
+
+
 def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
     """What keeps a user's model (loaded and matching its card) from the cloud stage, each at the stage's key it
     is about (``model`` or ``overlap_px``) with what was expected and what was found: its task, its window, its
@@ -117,26 +127,22 @@ def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
     except InputFileError:
         problems.append(issue_at("model", "a card with a benchmark block (host_latency_ms_p50, the stage's "
                                           "simulated time; orbitedge card init measures it)", f"{where}, without one"))
+    problems += [issue_at("model", f"a card whose metrics.{path} is {expected} (onboard.runtime.card_metrics)",
+                          f"{where}: {found!r}") for path, expected, found in real_validation_problems(card.metrics)]
     return problems
 
 
-def validation_figures(name: str) -> ModelValidation:
-    """What a shipped cloud model's card says it is worth: pixel F1 and false-positive rate on synthetic held-out
-    frames, and on real labelled tiles (pooled and per sensor) when the card has a ``real_validation`` block."""
-    c = shipped_card(name, MODEL_DIR)
-    heldout = c.metrics["heldout"]
-    real = c.metrics.get("real_validation")
-
-    def scores(group: dict[str, Any]) -> RealScores:
-        return RealScores(group["f1"], group["iou"], group["fpr"], group["recall"])
-
+def validation_figures(card: ModelCard, shipped: bool) -> ModelValidation:
+    """What a cloud model's card says it is worth: its scores on real labelled tiles (pooled and per sensor) when its
+    metrics have a ``real_validation`` block (:mod:`onboard.runtime.card_metrics`), and for a ``shipped`` model its
+    pixel F1 and false-positive rate on the synthetic held-out frames of its training (a user's card says nothing of
+    the synthetic world)."""
+    heldout = card.metrics["heldout"] if shipped else None
     return ModelValidation(
-        name, c.version, c.sha256,
-        HeldoutScores(heldout["pixel_f1"], heldout["pixel_fpr"], c.training["heldout_split"]["frames"]),
-        RealValidation(real["data"], len(real["tiles"]), scores(real["pooled"]),
-                       max(t["fpr"] for t in real["tiles"].values()),
-                       {g[len(SENSOR_GROUP):]: scores(real[g]) for g in real if g.startswith(SENSOR_GROUP)})
-        if real else None)
+        card.name if not shipped else card.path.stem, card.version, card.sha256,
+        HeldoutScores(heldout["pixel_f1"], heldout["pixel_fpr"], card.training["heldout_split"]["frames"])
+        if heldout else None,
+        real_validation_of(card.metrics))
 
 
 class CloudFilter(Stage):
@@ -212,8 +218,7 @@ class CloudFilter(Stage):
         self.window_px = (load_model(self.model_path, ctx.bands, params.threads).input_shape[1] if user else
                           card.inputs[0].shape[1] if card else 0)
         self.latency_s = card.host_latency_s if card else 0.0
-        self.model_card = (validation_figures(self.model_path.stem) if model and not user else
-                           ModelValidation(card.name, card.version, card.sha256) if user else None)
+        self.model_card = validation_figures(card, shipped=not user) if card else None
         self.model_file = ModelFile.of(params.model if user else self.model_path.stem, card) if card else None
 
     def probability(self, dn: np.ndarray, reflectance: np.ndarray, spectral_mask: np.ndarray) -> np.ndarray:
@@ -223,10 +228,8 @@ class CloudFilter(Stage):
         if self.params.method == "spectral":
             return spectral_mask.astype(np.float32)
         model = load_model(self.model_path, self.ctx.bands, self.params.threads)
-        card_in, card_out = model.card.inputs[0], model.card.outputs[0]
-        source = reflectance if card_in.scaling.source == "toa_reflectance" else dn
-        out = card_out.activate(model.predict_tiled(card_in.scaling.apply(source), self.params.overlap_px))
-        return np.clip(out[..., cloud_channel(model)], 0.0, 1.0)
+        source = reflectance if model.card.inputs[0].scaling.source == "toa_reflectance" else dn
+        return cloud_probability(model, source, self.params.overlap_px)
 
     def process(self, work: Work) -> None:
         """Decide every tile. A burst (K, H, W, B) is judged frame by frame: a pixel is cloudy when it is cloudy in

@@ -1,0 +1,51 @@
+"""``orbitedge card score``: a user's cloud model scored on real labelled tiles, the scores written into its card's
+metrics as a ``real_validation`` block (:mod:`.card_metrics`), so that every run of the model sets them beside its
+own. The model runs as the cloud_filter stage runs it (:func:`onboard.pipeline.cloud.cloud_probability`): the
+card's scaling, sliding windows, its activation and cloud channel, cloud at the threshold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from rundir.errors import InputFileError
+
+from ..pipeline.cloud import SEGMENTATION_TASKS, cloud_channel, cloud_probability
+from .card_metrics import real_validation_of
+from .model import Model
+from .modelcard import load_card, write_card
+from .real_tiles import TILE_BANDS, load_real_tiles, real_validation
+
+
+def score_card(model_path: Path, tiles_dir: Path, threshold: float = 0.5, overlap_px: int = 32,
+               threads: int = 1) -> dict[str, Any]:
+    """Score the cloud model ``model_path`` (with its card beside it) on every tile of ``tiles_dir``
+    (:mod:`.real_tiles`), cloud where its probability is at least ``threshold``, and write the scores into the card's
+    metrics as ``real_validation`` (replacing an earlier block; the rest of the card unchanged, read back valid).
+    Returns the block. InputFileError for a model, card or tile that cannot be scored (a card that is no cloud
+    segmentation model, an input made from DN where the tiles hold TOA reflectance, bands the tiles lack)."""
+    model = Model(model_path, threads=threads)
+    card = model.card
+    if card is None:
+        raise InputFileError(model_path, f"expected a model card at {model_path.with_suffix('.json')} (orbitedge card "
+                                         "init writes one), found none")
+    card_in = card.inputs[0]
+    problem = (f"task {card.task!r}: a cloud segmentation model is scored" if card.task not in SEGMENTATION_TASKS else
+               f"input made from {card_in.scaling.source}: the tiles hold TOA reflectance"
+               if card_in.scaling.source != "toa_reflectance" else
+               f"bands {list(card_in.bands)}: the tiles hold {list(TILE_BANDS)}"
+               if not set(card_in.bands) <= set(TILE_BANDS) else None)
+    if problem:
+        raise InputFileError(card.path, problem)
+    cloud_channel(model)  # an output with no cloud channel is named before any tile is read
+    tiles = load_real_tiles(tiles_dir)
+    block = {"data": f"{tiles_dir}: {len(tiles)} tiles, scored by orbitedge card score",
+             "threshold": threshold, "windows": f"{model.input_shape[1]} px, overlap {overlap_px} px",
+             **real_validation(lambda toa: cloud_probability(model, toa, overlap_px) >= threshold, tiles,
+                               card_in.bands)}
+    real_validation_of({"real_validation": block})  # sound by construction; checked as a run will read it
+    write_card(dataclasses.replace(card, metrics={**card.metrics, "real_validation": block}), card.path)
+    load_card(card.path)
+    return block
