@@ -169,8 +169,8 @@ def test_a_users_model_flies_through_orbitedge_run(tmp_path, monkeypatch, capsys
 
 
 def test_a_users_card_with_real_validation_is_carried_and_a_malformed_one_refused(tmp_path):
-    """A user who scored their model on real labelled tiles (training.cloud_scores.real_validation) and put the
-    block in the card's orbitedge:metrics gets it beside the run's scores; a block the report could not read is
+    """A user who scored their model on real labelled tiles (orbitedge card score) and has the block in the card's
+    orbitedge:metrics gets it beside the run's scores; a block the report could not read is
     refused at validate, at the model's key, with the path inside the card."""
     scenario = user_mission(tmp_path, "uint8.onnx")
     card_path = scenario.parent / "models" / "uint8.json"

@@ -1,9 +1,9 @@
 """What a cloud model's card says it is worth on real imagery, as a run carries it: the ``real_validation`` block of
 the card's metrics (flat ``metrics``, STAC ``properties.orbitedge:metrics``), read and checked.
 
-The shipped models' cards have one (``training.train_cloud``, scored by
-:func:`training.cloud_scores.real_validation`); a user's card may carry one made the same way, and the report then
-sets it beside the run's scores. The block::
+The shipped models' cards have one (``training.train_cloud``), and ``orbitedge card score``
+(:mod:`.card_score`) writes one into a user's card; both are scored by :func:`.real_tiles.real_validation`, and
+the report sets the block beside the run's scores. The block::
 
     "real_validation": {
       "data": "where the tiles come from and how they were labelled",
