@@ -14,6 +14,7 @@ from typing import Any
 
 from rundir.errors import InputFileError, OrbitEdgeError
 
+from .card_command import card_options, cmd_card
 from .compare import cmd_compare, compare_options
 from .figures import check_run_or_sweep_dir
 from .outputs import output_dir, output_file
@@ -269,50 +270,6 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", metavar="NAME", help="add int8 latency projected onto a hardware profile")
 
 
-def cmd_card(args: argparse.Namespace) -> int:
-    from onboard.runtime.card_init import CardRequest, describe, init_card
-
-    def numbers(option: str, text: str) -> tuple[float, ...]:
-        try:
-            return tuple(float(v) for v in text.split(","))
-        except ValueError:
-            raise OrbitEdgeError(f"card init: {option}: expected numbers separated by commas, found {text!r}") from None
-
-    request = CardRequest(args.model, args.task, tuple(b.strip() for b in args.bands.split(",") if b.strip()),
-                          numbers("--scale", args.scale), numbers("--offset", args.offset), args.source,
-                          tuple(c.strip() for c in args.classes.split(",")) if args.classes else (), args.activation,
-                          args.name, args.version, args.architecture, args.accelerator)
-    card, out = init_card(request, args.out and output_file(args.out, "--out"), args.force)
-    print(describe(card, out, args.model))
-    return 0
-
-
-def _card_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=("init",), help="init: write the card of a model file")
-    p.add_argument("model", type=Path, help="the .tflite or .onnx model file")
-    p.add_argument("--task", required=True, choices=("segmentation", "classification", "super-resolution"),
-                   help="segmentation (a map per pixel, as cloud_filter runs), classification (scores per frame) or "
-                        "super-resolution (a MISR model for the superres stage)")
-    p.add_argument("--bands", default="", metavar="B,G,R,NIR",
-                   help="the camera bands the model takes, in its channel order, from B, G, R, NIR: required for "
-                        "segmentation and classification, none for super-resolution")
-    p.add_argument("--scale", default="1", metavar="S[,S...]",
-                   help="model input = scale * source + offset: one number, or one per band (default 1)")
-    p.add_argument("--offset", default="0", metavar="O[,O...]",
-                   help="one number, or one per band (default 0); a list that starts negative needs =: --offset=-1,-2")
-    p.add_argument("--source", choices=("toa_reflectance", "dn"), default="toa_reflectance",
-                   help="what the scaling starts from: TOA reflectance (0-1) or the camera's DN")
-    p.add_argument("--classes", metavar="NAME,...", help="a name per output channel; cloud_filter reads 'cloud'")
-    p.add_argument("--activation", choices=("sigmoid", "softmax"),
-                   help="what makes probabilities of the outputs (logits); default: they already are")
-    p.add_argument("--name", help="mlm:name (default: the file's stem)")
-    p.add_argument("--version", default="1.0.0", help="the model's version (default 1.0.0)")
-    p.add_argument("--architecture", default="unknown", help="mlm:architecture, e.g. U-Net")
-    p.add_argument("--accelerator", help="mlm:accelerator, e.g. amd64 or cuda (default: none required)")
-    p.add_argument("--out", type=Path, help="the card's path (default: <stem>.json beside MODEL, where stages read it)")
-    p.add_argument("--force", action="store_true", help="replace a card that is already there")
-
-
 COMMANDS = {  # name: (help, example, add options, run)
     "run": ("simulate a scenario end to end and write the ground report",
              "orbitedge run scenarios/quickstart.yaml --out runs/quickstart --set seed=7", _run_options, cmd_run),
@@ -324,9 +281,10 @@ COMMANDS = {  # name: (help, example, add options, run)
              "orbitedge hardware show coral-usb", _hardware_options, cmd_hardware),
     "bench": ("benchmark models: latency percentiles, throughput, memory, float32 and int8 side by side",
              "orbitedge bench all --json bench.json --profile coral-usb", _bench_options, cmd_bench),
-    "card": ("write the model card (a STAC MLM Item) of a user's .tflite or .onnx model, for a scenario's model: key",
+    "card": ("write the model card (a STAC MLM Item) of a user's .tflite or .onnx model, for a scenario's model: "
+             "key (init), or score its cloud model on real labelled tiles into the card (score)",
              "orbitedge card init my_cloud.onnx --task segmentation --bands B,G,R,NIR --classes clear,cloud "
-             "--activation softmax", _card_options, cmd_card),
+             "--activation softmax", card_options, cmd_card),
     "sweep": ("a trade study: many runs on Dask (a LocalCluster, or --scheduler), ranked, with a Pareto front",
               "orbitedge sweep sweeps/threshold.yaml --workers 2", sweep_options, cmd_sweep),
     "compare": ("the key figures of run directories side by side",
