@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import copy
+
 import numpy as np
 import yaml
 
 from onboard.scenario.config import Scenario, load_scenario
 from onboard.scenario.schema import issue_at
-from onboard.scenario.yaml_source import Source, join
+from onboard.scenario.yaml_source import Source, ancestors, apply_override, join
 from rundir.errors import ConfigError, ConfigIssue
 
 from .sampling import Axis, configurations
@@ -138,6 +140,33 @@ class ScenarioCheck:
         if base is not None:
             for axis in axes:
                 self._check_axis(axis)
+            self._one_axis_per_key(base.resolved)
+
+    def _one_axis_per_key(self, data: dict[str, Any]) -> None:
+        """Each axis sets a key no other axis sets, nor holds, nor is inside: two would override each other (the
+        later's values in every run, labelled with the earlier's). Keys compare as ``--set`` resolves them on the
+        base scenario with ``set`` (``pipeline.0.threshold`` is ``pipeline[0].threshold``); an issue at the later."""
+        seen: dict[str, str] = {}  # {YAML path an axis sets: its key as written}
+        for key in self.targets.axes or {}:
+            try:
+                path = apply_override(copy.deepcopy(data), Source(), f"{key}=null", str(self.scenario))
+            except ConfigError:  # a key path that leads nowhere: said at the axis (_check_axis)
+                continue
+            for other_path, other in seen.items():
+                line = f"axes.{other} (line {self.source.get(join('axes', other))})"
+                if path == other_path:
+                    self.fail(join("axes", key), "one axis per scenario key (the later axis's value would replace the "
+                              "earlier's in every run, labelled with a value it did not run)",
+                              f"{key} (that is {path}), also set by {line}")
+                elif path in ancestors(other_path) or other_path in ancestors(path):
+                    self.fail(join("axes", key), "no axis inside a block that another axis sets whole (the block "
+                              "would replace that setting, or the setting edit every block: write it into the block's "
+                              "values)", f"{key}, inside {other_path}, which {line} sets whole"
+                              if other_path in ancestors(path) else f"{key}, which holds {other_path}, set by {line}")
+                else:
+                    continue
+                break
+            seen.setdefault(path, key)
 
     def _check_axis(self, axis: Axis) -> None:
         listed = isinstance((self.targets.axes or {})[axis.key], list)

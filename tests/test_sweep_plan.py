@@ -54,6 +54,55 @@ axes:
     assert sweep.runs[0].overrides[-1] == "pipeline=[{stage: encode, format: png}]"
 
 
+SET_TWO_STAGES = "set: {pipeline: [{stage: cloud_filter, tile_px: 64}, {stage: encode, format: png}]}\n"
+
+
+@pytest.mark.parametrize("alias", ["pipeline.0.threshold", "pipeline[-2].threshold", "pipeline.-2.threshold"])
+def test_two_axes_that_set_one_key_however_written_are_refused(tmp_path, alias):
+    # the later axis would set every run's threshold, while its labels named the earlier's values
+    found, text = problems(write_sweep(tmp_path, f"""name: alias
+scenario: {QUICKSTART}
+{SET_TWO_STAGES}axes:
+  pipeline[0].threshold: [0.3, 0.7]
+  {alias}: [0.5]
+"""))
+    assert list(found) == [(f"axes.{alias}", 6)]
+    assert found[(f"axes.{alias}", 6)].expected.startswith("one axis per scenario key (the later axis's value would "
+                                                           "replace the earlier's in every run")
+    assert found[(f"axes.{alias}", 6)].found == \
+        f"{alias} (that is pipeline[0].threshold), also set by axes.pipeline[0].threshold (line 5)"
+
+
+@pytest.mark.parametrize("block_first", [False, True])
+def test_an_axis_inside_a_block_another_axis_sets_whole_is_refused(tmp_path, block_first):
+    inner = "  pipeline[0].threshold: [0.3, 0.7]\n"
+    block = ("  pipeline:\n    values: [[{stage: cloud_filter, tile_px: 64}, {stage: encode, format: png}], "
+             "[{stage: bent_pipe}]]\n    labels: [cf, bp]\n")
+    found, _ = problems(write_sweep(tmp_path, f"name: block\nscenario: {QUICKSTART}\naxes:\n"
+                                              + (block + inner if block_first else inner + block)))
+    issue, = found.values()
+    assert issue.expected.startswith("no axis inside a block that another axis sets whole")
+    if block_first:
+        assert (issue.path, issue.line, issue.found) == (
+            "axes.pipeline[0].threshold", 7, "pipeline[0].threshold, inside pipeline, which axes.pipeline (line 5) "
+                                             "sets whole")
+    else:
+        assert (issue.path, issue.line, issue.found) == (
+            "axes.pipeline", 6, "pipeline, which holds pipeline[0].threshold, set by axes.pipeline[0].threshold "
+                                "(line 4)")
+
+
+def test_axes_on_keys_side_by_side_are_planned(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, f"""name: apart
+scenario: {QUICKSTART}
+{SET_TWO_STAGES}axes:
+  pipeline[0].threshold: [0.3, 0.7]
+  pipeline.0.tile_px: [32, 64]
+  pipeline[1].format: [png, tiff]
+"""))
+    assert len(sweep.runs) == 8
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.recursive(st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
                               st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)),

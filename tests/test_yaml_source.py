@@ -77,8 +77,8 @@ def test_set_that_cannot_be_applied_names_the_set(assignment, path, expected):
 
 def test_set_list_items_by_index_and_from_the_end():
     data, source = load_yaml("l: [{n: a}, {n: b}]\n", "f.yaml")
-    apply_override(data, source, "l[1].n=on", "f.yaml")
-    apply_override(data, source, "l.-2.n='x'", "f.yaml")
+    assert apply_override(data, source, "l[1].n=on", "f.yaml") == "l[1].n"  # the path set, as errors name it
+    assert apply_override(data, source, "l.-2.n='x'", "f.yaml") == "l[0].n"
     assert data == {"l": [{"n": "x"}, {"n": True}]}
     assert source.scalars["l[1].n"].text == "on" and source.where("l[0].n")[1] == "--set l.-2.n='x'"
 

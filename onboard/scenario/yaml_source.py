@@ -283,10 +283,11 @@ def line_of(lines: dict[str, int], path: str) -> int | None:
     return next((lines[at] for at in ancestors(path) if at in lines), None)
 
 
-def apply_override(data: dict[str, Any], source: Source, assignment: str, file: str) -> None:
+def apply_override(data: dict[str, Any], source: Source, assignment: str, file: str) -> str:
     """Apply one ``--set key.path=value`` to ``data`` in place, and to its ``source``: the value is read by the same
     YAML loader as the file, so the Builder checks it as if it were there, and its issues name the ``--set``. List
-    items by index: ``satellites.0.name`` or ``satellites[0].name``.
+    items by index: ``satellites.0.name`` or ``satellites[0].name``. Returns the YAML path set, however the key
+    wrote it (``satellites[0].name``, a negative index counted from the list's end).
 
     Raises ConfigError (its issue carries the ``--set``) for an assignment without ``=``, a key path with an empty
     name or a bracket that is not an integer index (``satellites[0.5]``), a key path that leads
@@ -333,6 +334,7 @@ def apply_override(data: dict[str, Any], source: Source, assignment: str, file: 
             alone if i.found.startswith("undefined alias") else "")) for i in err.issues]) from None
     node[key] = value
     source.graft(path, sub, override)
+    return path
 
 
 def leap_second(text: str) -> str | None:
