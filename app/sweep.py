@@ -334,6 +334,7 @@ def execute(client: Any, sweep: Sweep, out: Path, todo: list[RunSpec], fmt: str 
     out = Path(out).resolve()
     check_resources(client, todo)
     (out / FAILED).mkdir(exist_ok=True)
+    since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")  # as attempts are stamped (_claim)
     pending = {client.submit(run_task, spec, sweep.config.name, str(sweep.scenario), str(out), fmt, pure=False,
                              key=f"orbitedge-run-{spec.run_id}-{os.urandom(4).hex()}",
                              resources=spec.resources or None): spec for spec in todo}
@@ -346,7 +347,7 @@ def execute(client: Any, sweep: Sweep, out: Path, todo: list[RunSpec], fmt: str 
                     outcome = future.result()
                 except KilledWorker as err:
                     outcome = {"run_id": spec.run_id, "status": "failed", "wall_s": None,
-                               "error": f"its worker was lost every time it ran ({err})"}
+                               "error": lost_worker_error(client, out, spec, err, since)}
                 except Exception as err:  # the cluster lost the task otherwise (a scheduler restarted, a comm closed)
                     outcome = {"run_id": spec.run_id, "status": "failed", "wall_s": None,
                                "error": f"{type(err).__name__}: {err}"}
@@ -361,6 +362,23 @@ def execute(client: Any, sweep: Sweep, out: Path, todo: list[RunSpec], fmt: str 
         client.cancel(list(pending))
         raise
     return statuses
+
+
+def lost_worker_error(client: Any, out: Path, spec: RunSpec, err: Any, since: str) -> str:
+    """Why Dask gave up on a run (its KilledWorker ``err``): the workers lost while they held it, running it or queued
+    to, and how many of its attempts ``since`` (its marker's) ran on a worker its nanny restarted over the memory
+    limit (the scheduler's ``worker-restart-memory`` events, matched by worker address and pid)."""
+    attempts = [a for a in (read_marker(run_dir_of(out, spec.run_id)) or {}).get("attempts") or []
+                if a.get("started_utc", "") >= since]
+    try:
+        over = {(event.get("worker"), event.get("pid")) for _, event in client.get_events("worker-restart-memory")}
+    except Exception:  # NOTE: a scheduler that cannot answer: the error says what is known
+        over = set()
+    memory = sum((a.get("worker"), a.get("pid")) in over for a in attempts)
+    why = (f"{memory} of them" if memory else "never") + " on a worker its nanny restarted over the memory limit: " \
+        + ("raise --memory-limit, or run fewer --workers" if memory else "killed or crashed")
+    return (f"Dask lost {err.allowed_failures + 1} workers while they held it (running it or queued to); it started "
+            f"{len(attempts)} time(s), {why} ({err})")
 
 
 def _record(out: Path, spec: RunSpec, outcome: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .sweep_results import ConfigSummary
 
 TOP = 3  # configurations the terminal summary names
+RUNS_FAILED = 1  # the exit status when runs of the sweep are failed at its end (2: bad input, 130: interrupted)
 
 
 def _positive(value: str) -> int:
@@ -93,7 +94,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(json.dumps(sweep_summary(outcome), indent=2, sort_keys=True))
     elif not args.quiet:
         print("\n".join(summary_lines(outcome)))
-    return 0
+    return RUNS_FAILED if any(row["status"] == "failed" for row in outcome.rows) else 0
 
 
 def plan_json(sweep: Any) -> list[dict[str, Any]]:
@@ -112,7 +113,8 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def summary_lines(outcome: Any) -> list[str]:
-    """The terminal summary: the runs, the best configurations by the objective, the Pareto front and the files."""
+    """The terminal summary: the runs (the failed named, with --retry-failed), the best configurations by the
+    objective, the Pareto front and the files."""
     from .sweep_report import backlog_text, burst_text, fmt_estimate, front_text, unfit_text
     from .sweep_results import mean_of, rank_labels, warned_runs
 
@@ -122,6 +124,10 @@ def summary_lines(outcome: Any) -> list[str]:
     lines = [f"{outcome.sweep.config.name}: {len(rows)} runs, {outcome.ran} made now {where}in {outcome.wall_s:.1f} s: "
              f"{counts['complete']} complete ({outcome.skipped} before), {counts['failed']} failed"
              + (f", {counts['pending']} pending" if counts["pending"] else "")]
+    if failed := [r["run_id"] for r in rows if r["status"] == "failed"]:
+        lines.append(f"  failed: {', '.join(failed[:5])}{f' and {len(failed) - 5} more' if len(failed) > 5 else ''}, "
+                     f"each with its error in {_shown(outcome.out / 'failed')}/RUN.json; the same command with "
+                     "--retry-failed makes them again")
     if warned := warned_runs(rows):
         runs = len({run for ids in warned.values() for run in ids})
         lines.append(f"  warnings: {runs} of {counts['complete']} complete runs warn of something (the sweep "

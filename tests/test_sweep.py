@@ -1,7 +1,7 @@
-"""Sweep runs on a real Dask cluster: a killed worker costs only its run, a failed run is recorded and the others go
-on, --retry-failed, measured runs go only to workers with their device, and a folder of another plan is refused;
-the output folder: only a sweep's is used, and --overwrite removes only what the sweep made; Ctrl-C reaches the
-LocalCluster's workers and leaves them be, and its scheduler takes a free port."""
+"""Sweep runs on a real Dask cluster: a killed worker costs only its run, one lost to its memory limit says so, a
+failed run is recorded and the others go on, --retry-failed, measured runs go only to workers with their device, and
+a folder of another plan is refused; the output folder: only a sweep's is used, and --overwrite removes only what the
+sweep made; Ctrl-C reaches the LocalCluster's workers and leaves them be, and its scheduler takes a free port."""
 
 import json
 import logging
@@ -73,6 +73,24 @@ def test_a_failed_run_is_recorded_the_others_go_on_and_retry_makes_it(tmp_path, 
     assert (retried.ran, [r["status"] for r in retried.rows]) == (1, ["complete"] * 4)
     assert not (out / FAILED / "c001-r1.json").exists()
     assert (out / "results.csv").read_text() == (reference.out / "results.csv").read_text()
+
+
+def test_a_run_lost_to_the_memory_limit_says_so(tmp_path):
+    # one worker of 250 MB: the run's imports and mission take it over, and its nanny restarts it, each time
+    sweep = load_sweep(write_sweep(tmp_path, TINY.replace("[0.3, 0.7]", "[0.3]").replace("replicates: 2",
+                                                                                         "replicates: 1")))
+    client, cluster = start_client(None, 1, "250MB")
+    try:
+        outcome = run_sweep(sweep, tmp_path / "out", client=client)
+    finally:
+        client.close()
+        cluster.close()
+    error = outcome.rows[0]["error"]
+    started = len(json.loads((tmp_path / "out" / "runs" / "c000-r0" / MARKER).read_text())["attempts"])
+    assert outcome.rows[0]["status"] == "failed" and error.startswith(
+        "Dask lost 4 workers while they held it (running it or queued to); "  # allowed-failures 3: the 4th loss
+        f"it started {started} time(s), {started} of them on a worker its nanny restarted over the memory limit: "
+        "raise --memory-limit, or run fewer --workers (Attempted to run task")
 
 
 def test_measured_runs_go_only_to_workers_with_their_device(tmp_path, client):

@@ -1,9 +1,11 @@
-"""``orbitedge sweep``: the plan, a finished sweep resumed (its summary, JSON, quiet), bad input as exit 2, a folder
-not a sweep's refused, and Ctrl-C or SIGTERM as one line, the results so far written."""
+"""``orbitedge sweep``: the plan, a finished sweep resumed (its summary, JSON, quiet), runs failed at the end as exit 1
+and named with --retry-failed, bad input as exit 2, a folder not a sweep's refused, and Ctrl-C or SIGTERM as one line,
+the results so far written."""
 
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,6 +58,23 @@ def test_a_finished_sweep_resumed(capsys, monkeypatch):
     assert (summary["schema_version"], summary["kind"], summary["runs"]["skipped"]) == (SCHEMA_VERSION, "sweep", 4)
     assert main(argv + ["--quiet"]) == 0
     assert capsys.readouterr() == ("", "")
+
+
+def test_runs_failed_at_the_end_are_exit_1_and_named_with_retry_failed(tmp_path, capsys):
+    reference, _ = made_sweep()
+    out = tmp_path / "out"
+    shutil.copytree(reference.out / "runs", out / "runs")
+    shutil.rmtree(out / "runs" / "c001-r1")
+    (out / "runs" / "c001-r1").write_text("not a run directory")  # a fault: the run's place is taken
+    argv = ["sweep", str(reference.sweep.file), "--out", str(out), "--workers", "1"]
+    assert main(argv) == 1  # not 0: a batch job sees it; not 2 (bad input) nor 130 (interrupted)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("3 complete (3 before), 1 failed") and lines[1] == (
+        f"  failed: c001-r1, each with its error in {out / 'failed'}/RUN.json; the same command with --retry-failed "
+        "makes them again")
+    assert main(argv + ["--quiet"]) == 1 and capsys.readouterr() == ("", "")  # still failed, said by the status
+    (out / "runs" / "c001-r1").unlink()
+    assert main(argv + ["--retry-failed", "--quiet"]) == 0
 
 
 def test_bad_input_is_exit_2_with_every_problem(tmp_path, capsys):
