@@ -10,11 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
 from ground.canvas import figure, save
 from ground.document import slug
 
 from .figures import FIGURES, PARETO_X
 from .sampling import Axis
+from .sweep_plan import RunSpec, value_id
 from .sweep_results import ConfigSummary, joint_front, pareto_criteria
 
 PARETO_PLOT = "plots/pareto.png"
@@ -155,15 +158,24 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def axis_labels(axis: Axis, runs: Sequence[RunSpec]) -> list[str]:
+    """The labels of a list axis's values in the order the sweep file writes them, as its ``runs`` label them (a
+    value no run draws: none); none for a range."""
+    named = {value_id(spec.values[axis.key]): spec.labels[axis.key] for spec in runs if axis.key in spec.values}
+    return [named[value_id(v)] for v in axis.values or () if value_id(v) in named]
+
+
 def plot_axis(index: int, axis: Axis, configs: Sequence[ConfigSummary], objective: str, grid: bool,
-              path: Path) -> None:
+              path: Path, written: Sequence[str] = ()) -> Figure:
     """The objective against one axis: each configuration's mean with its 95 % CI; on a grid, the mean over the
-    other axes at each value joined by a line. Values that are not numbers are placed in order and labelled."""
+    other axes at each value joined by a line. Values that are not numbers are placed in the order ``written``
+    (:func:`axis_labels`; others after, as ``configs`` come) and labelled. Returns the figure, saved."""
     fig = figure(5.5, 4.0)
     ax = fig.subplots()
     labels = [c.labels.get(axis.key, "") for c in configs]
     numeric = all(_is_number(label) for label in labels)
-    order = list(dict.fromkeys(labels if not numeric else sorted(labels, key=float)))
+    order = list(dict.fromkeys(sorted(labels, key=float) if numeric else
+                               [label for label in dict.fromkeys([*written, *labels]) if label in labels]))
     position = {label: (float(label) if numeric else float(i)) for i, label in enumerate(order)}
     by_value: dict[str, list[float]] = {}
     for c, label in zip(configs, labels):
@@ -187,3 +199,4 @@ def plot_axis(index: int, axis: Axis, configs: Sequence[ConfigSummary], objectiv
     ax.set_title(f"Effect of {axis.key} on {objective}", fontsize="medium")
     ax.grid(alpha=0.3)
     save(fig, path)
+    return fig

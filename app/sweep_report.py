@@ -15,8 +15,8 @@ from rundir.files import write_text
 
 from .figures import FIGURES, PARETO_X, PARETO_Y, fmt_figure
 from .sweep_file import Sweep
-from .sweep_plots import (ORACLE_LABEL, ORACLE_X, ORACLE_Y, PARETO_PLOT, axis_plot_path, oracle_drawn, plot_axis,
-                          plot_pareto)
+from .sweep_plots import (ORACLE_LABEL, ORACLE_X, ORACLE_Y, PARETO_PLOT, axis_labels, axis_plot_path, oracle_drawn,
+                          plot_axis, plot_pareto)
 from .sweep_results import (ConfigSummary, backlogged, joint_front, mean_of, pareto_criteria, rank,
                             rank_labels, warned_runs)
 
@@ -212,7 +212,7 @@ def write_sweep_report(sweep: Sweep, rows: list[dict[str, Any]], configs: Sequen
     for i, axis in enumerate(sweep.axes):
         axis_plots.append(axis_plot_path(i, axis))
         plot_axis(i, axis, configs, sweep.config.objective, sweep.config.sampling.method == "grid",
-                  out / axis_plots[-1])
+                  out / axis_plots[-1], axis_labels(axis, sweep.runs))
     blocks = report_blocks(sweep, rows, configs, pareto, axis_plots)
     doc = out / f"sweep.{fmt}"
     write_text(doc, to_markdown(blocks) if fmt == "md"

@@ -6,9 +6,11 @@ import textwrap
 import pytest
 
 from app.sampling import Axis
-from app.sweep_plots import _limits, axis_plot_path, plot_axis, plot_pareto
+from app.sweep_file import load_sweep
+from app.sweep_plots import _limits, axis_labels, axis_plot_path, plot_axis, plot_pareto
 from app.sweep_results import ConfigSummary, joint_front
 from ground.confidence import Estimate
+from tests.sweep_cases import QUICKSTART, write_sweep
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -74,6 +76,30 @@ def test_one_plot_per_axis(tmp_path, labels):
     plot_axis(0, axis, configs, "saved_fraction", True, path)
     assert path.read_bytes()[:8] == PNG
     assert axis_plot_path(2, Axis("spacecraft.radio.rate_mbps")) == "plots/axis-2-spacecraft-radio-rate_mbps.png"
+
+
+def test_an_axis_of_names_is_plotted_in_the_order_the_sweep_file_writes_it(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, f"""name: order
+scenario: {QUICKSTART}
+axes:
+  spacecraft.compute.hardware: [jetson-orin-nano, coral-usb, flight-cpu]
+  pipeline: {{values: [[{{stage: bent_pipe}}], [{{stage: encode, format: png}}]], labels: [raw, png]}}
+"""))
+    hardware, pipeline = sweep.axes
+    assert axis_labels(hardware, sweep.runs) == ["jetson-orin-nano", "coral-usb", "flight-cpu"]
+    assert axis_labels(pipeline, sweep.runs) == ["raw", "png"]
+    # ranked best first, the first seen of each axis the last written: flight-cpu and png lead
+    means = {0: 0.1, 1: 0.2, 2: 0.5, 3: 0.3, 4: 0.4, 5: 0.6}
+    ranked = [ConfigSummary(spec.config, spec.labels, 1, 0, {"saved_fraction": Estimate(means[spec.config], None, 1)})
+              for spec in sorted(sweep.runs, key=lambda spec: -means[spec.config])]
+    assert [c.config for c in ranked] == [5, 2, 4, 3, 1, 0] and ranked[0].labels == {
+        "spacecraft.compute.hardware": "flight-cpu", "pipeline": "png"}
+    for axis in sweep.axes:
+        fig = plot_axis(0, axis, ranked, "saved_fraction", True, tmp_path / "axis.png", axis_labels(axis, sweep.runs))
+        ax, = fig.axes
+        assert [t.get_text() for t in ax.get_xticklabels()] == axis_labels(axis, sweep.runs)
+        assert list(ax.get_xticks()) == list(range(len(axis_labels(axis, sweep.runs))))
+    assert (tmp_path / "axis.png").read_bytes()[:8] == PNG
 
 
 def test_limits_follow_the_means():
