@@ -2,9 +2,9 @@
 :mod:`app.figures`), the best of each row marked, or the runs' summaries as JSON.
 
 A star says one run did better than another on the same work. A run that was interrupted, captured nothing,
-delivered nothing or none of its clear ground gets none; when the others differ in scenario, start, duration or
-frames captured, totals (bytes, frames, Wh, busy time: :attr:`app.figures.Figure.total`) get none, and when they
-leave different numbers of frames on board, the figures measured on the frames each finished
+delivered nothing or none of its clear ground gets none; when the others differ in scenario, start, duration,
+frames captured or seed (weather and noise), totals (bytes, frames, Wh, busy time: :attr:`app.figures.Figure.total`)
+get none, and when they leave different numbers of frames on board, the figures measured on the frames each finished
 (:attr:`app.figures.Figure.finished_only`) get none; a warning on stderr (and in ``--json``) says which and why,
 and each run's own report warnings follow, by run.
 """
@@ -51,13 +51,15 @@ class Caveats:
     leaves unfinished (:func:`app.figures.unfinished_frames`: on board, lost on board, failing the ground's checks)
     where they differ (``{index: frames}``), which withholds those of figures on the frames each finished;
     ``bursts``, the frames bent-pipe counts per scene where they differ (:func:`app.figures.burst_frames`), which
-    withholds those of per-burst figures."""
+    withholds those of per-burst figures; ``seeds``, the scenario seeds where they differ (another sky, other camera
+    noise: the work differs as in another scenario), which withholds the stars of totals."""
 
     unfit: dict[int, str]
     differ: list[tuple[str, dict[int, Any]]]
     backlog: dict[int, Any]
     reported: dict[int, list[str]]  # each run's own report warnings (report.json ``warnings``), shown beside
     bursts: dict[int, Any]
+    seeds: dict[int, Any]
 
     @classmethod
     def of(cls, reports: list[Mapping[str, Any]]) -> Caveats:
@@ -67,14 +69,15 @@ class Caveats:
                   if len({json.dumps(get(r)) for r in fit.values()}) > 1]
         unfinished = {j: unfinished_frames(r) for j, r in fit.items()}
         bursts = {j: burst_frames(r) for j, r in fit.items()}
+        seeds = {j: r.get("seed") for j, r in fit.items()}
         return cls(unfit, differ, unfinished if len(set(unfinished.values())) > 1 else {},
                    {j: list(r.get("warnings") or ()) for j, r in enumerate(reports) if r.get("warnings")},
-                   bursts if len(set(bursts.values())) > 1 else {})
+                   bursts if len(set(bursts.values())) > 1 else {}, seeds if len(set(seeds.values())) > 1 else {})
 
     def starred(self, name: str, values: list[float | None]) -> set[int]:
         """The runs whose value of figure ``name`` gets a star: :func:`best_of` among those fit to compare."""
         figure = FIGURES[name]
-        if (figure.total and self.differ) or (figure.finished_only and self.backlog) or \
+        if (figure.total and (self.differ or self.seeds)) or (figure.finished_only and self.backlog) or \
                 (figure.per_burst and self.bursts):
             return set()
         return best_of(name, [None if j in self.unfit else v for j, v in enumerate(values)])
@@ -89,6 +92,11 @@ class Caveats:
             what = ", ".join(f"{label} (" + ", ".join(f"{heads[j]}={v}" for j, v in values.items()) + ")"
                              for label, values in self.differ)
             lines.append(f"the runs differ in {what}: totals ({totals}) are not starred")
+        if self.seeds:
+            seeds = ", ".join(f"{heads[j]}={v}" for j, v in self.seeds.items())
+            lines.append(f"the runs differ in seed ({seeds}): each has another sky and other camera noise, so every "
+                         "figure differs by weather as well as by settings (a sweep's replicates give the spread); "
+                         f"totals ({', '.join(f.name for f in FIGURES.values() if f.total)}) are not starred")
         if self.backlog:
             measured = ", ".join(f.name for f in FIGURES.values() if f.finished_only)
             left = ", ".join(f"{heads[j]}={v}" for j, v in self.backlog.items())

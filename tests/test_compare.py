@@ -1,5 +1,5 @@
 """``orbitedge compare``: real runs side by side, the best of each row marked (as printed, and only among runs that
-did the same work, with a warning otherwise), JSON, and what is no run directory named."""
+did the same work, with a warning otherwise, as for runs of other seeds), JSON, and what is no run directory named."""
 
 import json
 import re
@@ -7,6 +7,7 @@ import shutil
 
 from app.cli import main
 from app.compare import Caveats, Comparison, best_of
+from app.figures import FIGURES
 from onboard.runtime.modelcard import shipped_card
 from tests.sweep_cases import made_sweep
 
@@ -133,6 +134,23 @@ def test_runs_unfit_to_compare_get_no_star(tmp_path, capsys):
     assert warnings[1] == "empty captured no frame: none of its figures is starred"
     assert warnings[2].startswith("the runs differ in scenario (c000-r0=quickstart, other=elsewhere): totals "
                                   "(downlinked_bytes, ")
+
+
+def test_runs_of_other_seeds_are_warned_of_and_their_totals_get_no_star(capsys):
+    """Two replicates of one configuration: the same settings under another sky and other camera noise."""
+    outcome, _ = made_sweep()
+    a, b = outcome.out / "runs" / "c000-r0", outcome.out / "runs" / "c000-r1"
+    compared = Comparison.of([a, b])
+    assert compared.caveats.seeds == {0: 42, 1: 43} and compared.caveats.differ == []
+    rows = table_rows(compared.table())
+    assert rows["seed"] == ["42", "43"]
+    for name in ("downlinked_bytes", "frames_delivered", "on_board_bytes", "energy_wh", "compute_busy_s"):
+        assert starred(rows, f"{name} ({FIGURES[name].better})") == []
+    assert main(["compare", str(a), str(b)]) == 0
+    assert capsys.readouterr().err == (
+        "orbitedge: warning: the runs differ in seed (c000-r0=42, c000-r1=43): each has another sky and other camera "
+        "noise, so every figure differs by weather as well as by settings (a sweep's replicates give the spread); "
+        "totals (downlinked_bytes, frames_delivered, on_board_bytes, energy_wh, compute_busy_s) are not starred\n")
 
 
 def test_a_run_that_delivered_nothing_or_no_clear_ground_wins_nothing_and_reports_warnings_follow(tmp_path):
