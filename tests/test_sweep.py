@@ -6,6 +6,7 @@ sweep made; Ctrl-C reaches the LocalCluster's workers and leaves them be, and it
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -86,11 +87,14 @@ def test_a_run_lost_to_the_memory_limit_says_so(tmp_path):
         client.close()
         cluster.close()
     error = outcome.rows[0]["error"]
-    started = len(json.loads((tmp_path / "out" / "runs" / "c000-r0" / MARKER).read_text())["attempts"])
-    assert outcome.rows[0]["status"] == "failed" and error.startswith(
-        "Dask lost 4 workers while they held it (running it or queued to); "  # allowed-failures 3: the 4th loss
-        f"it started {started} time(s), {started} of them on a worker its nanny restarted over the memory limit: "
-        "raise --memory-limit, or run fewer --workers (Attempted to run task")
+    attempts = len(json.loads((tmp_path / "out" / "runs" / "c000-r0" / MARKER).read_text())["attempts"])
+    said = re.match(r"Dask lost 4 workers while they held it \(running it or queued to\); it started (\d) time\(s\), "
+                    r"(\d) of them on a worker its nanny restarted over the memory limit: raise --memory-limit, or run "
+                    r"fewer --workers \(Attempted to run task", error)  # allowed-failures 3: the 4th loss fails it
+    # the error counts the attempts recorded when Dask gave up; on a loaded host the marker read after the sweep has
+    # held one more
+    assert outcome.rows[0]["status"] == "failed" and said, error
+    assert 1 <= int(said[2]) <= int(said[1]) <= attempts, error
 
 
 def test_measured_runs_go_only_to_workers_with_their_device(tmp_path, client):
