@@ -5,11 +5,10 @@ each problem at the sweep file's line, then every configuration checked whole an
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import copy
 
 import numpy as np
 import yaml
