@@ -267,7 +267,7 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=50, help="timed inferences, and Offline samples (default 50)")
     p.add_argument("--warmup", type=int, default=5, help="untimed inferences after the first (default 5)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write every figure to this JSON file")
-    p.add_argument("--profile", metavar="NAME", help="add int8 latency projected onto a hardware profile")
+    p.add_argument("--profile", metavar="NAME", help="add the latency projected onto a hardware profile, as a run's")
 
 
 COMMANDS = {  # name: (help, example, add options, run)

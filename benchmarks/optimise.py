@@ -6,7 +6,7 @@ Variants: float32 (as shipped), float16 weights, dynamic-range int8 (int8 weight
 LiteRT and as an .onnx file run by ONNX Runtime's CPU execution provider, both through ``onboard.runtime.model.Model``. For
 each: file size (and gzip size, where pruning shows), host latency p50 and p90 of one 256 px window on one thread
 (timed as ``onboard.runtime.bench`` times it, the models interleaved run by run), that latency projected onto every hardware
-profile (``onboard.runtime.bench.project``: full-int8 models only, as a profile's speed is an int8 convolution figure), pixel
+profile (``onboard.runtime.bench.project``, for the full-int8 variants: a profile's int8 convolution speed), pixel
 F1 at 0.5 on synthetic held-out frames (the first frames of ``training/train_cloud.py``'s held-out split, windows and
 overlap as the cards) and on the real tiles of ``shared/data/real_cloud_val`` (``training/cloud_scores.py``), and
 whether the file meets the Edge TPU compiler's documented constraints (EDGETPU_OPS, EDGETPU_REQUIREMENTS).
@@ -207,10 +207,12 @@ def projections(latency: bench.Latency, variant: Variant, runtime: str, edgetpu_
             out[name] = {"p50_ms": None, "why": "the Edge TPU runs only full-int8 .tflite files that meet its "
                                                 "compiler's constraints"}
             continue
-        projected = bench.project(latency, "int8" if variant.full_int8 else variant.name, profile)
+        # NOTE: full-int8 variants only, the table's scope (a run and bench project the others with cpu_relative,
+        # onboard.runtime.hardware.model_speed)
+        projected = bench.project(latency, "int8", profile) if variant.full_int8 else None
         out[name] = ({"p50_ms": round(projected.latency_ms_p50, 3), "p90_ms": round(projected.latency_ms_p90, 3),
                       "basis": projected.basis} if projected is not None else
-                     {"p50_ms": None, "why": "the profiles give int8 convolution speed only"})
+                     {"p50_ms": None, "why": "full-int8 variants only: the profiles' int8 convolution speed"})
     return out
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from onboard.runtime import bench
+from onboard.runtime import bench, hardware
 from onboard.runtime.hardware import load_profile
 from rundir.errors import OrbitEdgeError
 
@@ -96,13 +96,35 @@ def test_twins_are_paired_float32_then_int8(tiny_results):
     assert math.isclose(twin["int8_over_float32_size"], TINY_INT8.stat().st_size / TINY_FLOAT32.stat().st_size)
 
 
-def test_projection_divides_host_latency_by_the_int8_speed(tiny_results):
-    profile = load_profile("coral-usb")
+@pytest.mark.parametrize("dtype, figure", [("int8", "int8_conv_relative"), ("uint8", "int8_conv_relative"),
+                                            ("float32", "cpu_relative"), ("float16", "cpu_relative")])
+def test_projection_divides_host_latency_by_the_figure_a_run_uses(tiny_results, dtype, figure):
+    """bench and the simulation project a model with one rule (hardware.model_speed): its input dtype picks
+    int8_conv_relative or cpu_relative, and the projection names the figure."""
+    from onboard.pipeline.stages import model_speed
+    from onboard.runtime.modelcard import load_card
+
+    profile = load_profile("rpi4")
     r = tiny_results[0]
-    p = bench.project(r.latency_ms, "int8", profile)
-    assert math.isclose(p.latency_ms_p50, r.latency_ms.p50 / profile.int8_conv_relative)
-    assert (p.profile, p.delegate) == ("coral-usb", "edgetpu") and p.basis.startswith("projected")
-    assert bench.project(r.latency_ms, "float32", profile) is None
+    p = bench.project(r.latency_ms, dtype, profile)
+    assert (p.speed_figure, p.relative_speed) == (figure, getattr(profile, figure))
+    assert math.isclose(p.latency_ms_p50, r.latency_ms.p50 / getattr(profile, figure))
+    assert (p.profile, p.delegate, p.input_dtype) == ("rpi4", "cpu", dtype) and p.basis.startswith("projected")
+    assert f"/ {figure} of the profile ({dtype} input" in p.basis
+    assert bench.project(r.latency_ms, dtype, profile, refusal="not full-int8") is None
+    for model in (TINY_INT8, TINY_FLOAT32):  # the stage's choice for the same model
+        card = load_card(model.with_suffix(".json"))
+        assert model_speed(card) == hardware.model_speed(card.inputs[0].dtype)
+
+
+def test_a_float_model_is_projected_at_the_cpu_speed_naming_it(tiny_results, capsys):
+    """A float32 model on rpi4: bench said "no projection on rpi4: its int8_conv_relative applies to int8 models
+    only" while a run projected the same model with cpu_relative; now bench does as the run and says so."""
+    rpi4 = load_profile("rpi4")
+    assert main(["bench", str(TINY_FLOAT32), "--profile", "rpi4", "--runs", "3", "--warmup", "0"]) == 0
+    table = capsys.readouterr().out
+    assert "no projection" not in table
+    assert f"  projected on rpi4 (cpu, float32 input: cpu_relative x{rpi4.cpu_relative:g}): p50 " in table
 
 
 def test_cli_bench_all_writes_every_field_for_every_model(tmp_path, capsys):
@@ -114,7 +136,8 @@ def test_cli_bench_all_writes_every_field_for_every_model(tmp_path, capsys):
     for m in doc["models"]:
         assert set(m) == RESULT_FIELDS and set(m["latency_ms"]) == {"min", "p50", "p90", "p99", "mean", "std"}
         assert m["accuracy"], m["model"]
-        assert (m["projected"] is None) == (m["precision"] == "float32")
+        figure = "int8_conv_relative" if m["input_dtype"] in ("int8", "uint8") else "cpu_relative"
+        assert m["projected"]["speed_figure"] == figure, m["model"]
     assert {t["family"] for t in doc["twins"]} == {"cloud_bgrn", "cloud_rgb", "superres_x2"}
     assert doc["profile"] == "rpi4" and "PROJECTED" in table and "projected on rpi4" in table
 
@@ -266,4 +289,4 @@ def test_the_edge_tpu_projection_is_for_full_int8_models_only(tmp_path, capsys):
                                        "(ops SIN)")
     assert f"  not projected: {result['not_projected']}" in table and "projected on coral-usb" not in table
     assert main(["bench", "cloud_bgrn_int8", *options]) == 0
-    assert "projected on coral-usb (edgetpu, int8 x7.3)" in capsys.readouterr().out
+    assert "projected on coral-usb (edgetpu, int8 input: int8_conv_relative x7.3)" in capsys.readouterr().out

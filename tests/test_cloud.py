@@ -78,7 +78,7 @@ def test_fill_is_neither_clear_nor_sent():
 
 @pytest.mark.parametrize("model, speed", [("cloud_bgrn_int8", 0.25), ("cloud_bgrn_float32", 1.0)])
 def test_an_int8_model_projects_at_the_int8_speed_and_a_float_one_at_the_cpu_speed(model, speed):
-    """A profile's int8_conv_relative is an int8 figure (orbitedge bench projects only 8-bit models with it): a float
+    """A profile's int8_conv_relative is an int8 figure (orbitedge bench --profile uses the same rule): a float
     model's cost follows cpu_relative."""
     slow_int8 = dataclasses.replace(CTX, int8_conv_relative=0.25)
     frame = synthetic_frame()

@@ -40,6 +40,17 @@ def test_delegates_and_the_order_of_int8_speeds():
     assert speed["coral-usb"] > speed["coral-devboard"] > speed["rpi5"] > speed["rpi4"] > speed["flight-cpu"]
 
 
+@pytest.mark.parametrize("dtype, uses, figure", [("int8", "int8", "int8_conv_relative"),
+                                                  ("uint8", "int8", "int8_conv_relative"),
+                                                  ("float32", "cpu", "cpu_relative"), ("float16", "cpu", "cpu_relative"),
+                                                  ("int16", "cpu", "cpu_relative"), (None, "cpu", "cpu_relative")])
+def test_an_8_bit_input_runs_at_the_int8_speed_and_any_other_at_the_cpu_speed(dtype, uses, figure):
+    """The one rule of a run's stage time and bench's projection: the model's input dtype picks the figure."""
+    rpi4 = load_profile("rpi4")
+    assert hardware.model_speed(dtype) == uses and hardware.SPEED_FIGURES[uses] == figure
+    assert hardware.relative_speed(rpi4, uses) == getattr(rpi4, figure)
+
+
 def test_an_unknown_profile_names_the_choices():
     with pytest.raises(UnknownProfileError, match="coral-usb") as info:
         load_profile("cray-1")

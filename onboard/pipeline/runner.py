@@ -24,6 +24,7 @@ from rundir.errors import ConfigIssue
 from . import alternatives, plugins
 from .stages import BentPipe, Context, Encode, Stage, StageFault
 from .tile import Tile, Work, unstack, with_clear_px
+from ..runtime.hardware import relative_speed
 from ..scenario.schema import issue_at
 
 
@@ -140,8 +141,7 @@ class Pipeline:
         for stage in self.stages:
             if stage.terminal:
                 work.tiles = unstack(work.tiles)
-            speed = self.ctx.int8_conv_relative if stage.uses == "int8" else self.ctx.cpu_relative
-            projected_s = self._cost_s(stage, work) / speed
+            projected_s = self._cost_s(stage, work) / relative_speed(self.ctx, stage.uses)
             start = time.perf_counter()
             with _plugin_faults(stage.name, "process", work.frame.frame_id):
                 stage.process(work)

@@ -21,7 +21,7 @@ from rundir.run_info import ModelFile, ModelValidation
 
 from . import alternatives
 from .tile import Tile, Work
-from ..runtime.tflite_model import EIGHT_BIT
+from ..runtime import hardware
 from ..scenario.schema import issue_at, spec
 
 @dataclass(frozen=True)
@@ -63,10 +63,10 @@ def tile_georef(frame: Any, tile: Tile, ctx: Context) -> codec.Georef | None:
 
 def model_speed(card: Any) -> Literal["cpu", "int8"]:
     """Which speed of a hardware profile projects the cost of a stage running the model of ``card`` (its model
-    card, None for no model): ``int8`` for an 8-bit input (int8 kernels, the profile's ``int8_conv_relative``, as
-    ``orbitedge bench`` projects only 8-bit models), else ``cpu`` (``cpu_relative``): a float model does not run at
-    the int8 convolution speed."""
-    return "int8" if card is not None and card.inputs[0].dtype in EIGHT_BIT else "cpu"
+    card, None for no model): :func:`onboard.runtime.hardware.model_speed` of its input's dtype, the rule
+    ``orbitedge bench --profile`` projects with too (``int8_conv_relative`` for an 8-bit input, else
+    ``cpu_relative``)."""
+    return hardware.model_speed(card.inputs[0].dtype if card is not None else None)
 
 
 class StageFault(OrbitEdgeError):

@@ -28,12 +28,11 @@ import numpy as np
 
 from rundir.errors import OrbitEdgeError
 
-from .hardware import HardwareProfile
+from .hardware import SPEED_FIGURES, HardwareProfile, model_speed, relative_speed
 from .interpreter import resolve_runtime
 from .modelcard import MODEL_DIR, load_card
 from .onnx_export import EXPORT_DIR, export_tflite
 from .model import ONNX_RUNTIME, Model
-from .tflite_model import EIGHT_BIT
 
 PRECISIONS = ("float32", "int8")  # twin order in tables: float32 first
 INPUT_SEED = 0
@@ -65,16 +64,20 @@ class Latency:
 
 @dataclass(frozen=True)
 class Projection:
-    """Host latency projected onto a hardware profile: host time / ``int8_conv_relative``. Not a measurement."""
+    """Host latency projected onto a hardware profile: host time / the profile's ``speed_figure``, chosen by the
+    model's input dtype as a run chooses it for a stage (:func:`onboard.runtime.hardware.model_speed`). Not a
+    measurement."""
 
     profile: str
     delegate: str
-    int8_conv_relative: float
+    input_dtype: str  # the model's input tensor's, which chose the figure
+    speed_figure: str  # int8_conv_relative (an 8-bit input) or cpu_relative (any other)
+    relative_speed: float  # the profile's value of it, x the host
     latency_ms_p50: float
     latency_ms_p90: float
     latency_ms_mean: float
     inferences_per_s: float
-    basis: str = "projected: host latency / int8_conv_relative of the profile"
+    basis: str
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ class BenchResult:
     offline_samples_per_s: float  # MLPerf Offline: runs back to back / their wall time
     peak_rss_mb: float  # process high-water mark after this model (ru_maxrss): includes models measured before
     projected: Projection | None = None
-    not_projected: str | None = None  # why the profile's int8 speed does not apply: its accelerator refuses the model
+    not_projected: str | None = None  # why there is no projection: the profile's accelerator refuses the model
     output: np.ndarray | None = field(default=None, repr=False, compare=False)  # raw output for the input (not JSON)
 
     def to_json(self) -> dict[str, Any]:
@@ -235,16 +238,21 @@ def accelerator_refusal(model: Model, profile: HardwareProfile) -> str | None:
     return None if found is None else f"{profile.accelerator_rule}; {model.path.name} is not full-int8: {found}"
 
 
-def project(latency: Latency, precision: str, profile: HardwareProfile, refusal: str | None = None
+def project(latency: Latency, input_dtype: str, profile: HardwareProfile, refusal: str | None = None
             ) -> Projection | None:
-    """Host latency on ``profile``, else None: for 8-bit models only (``int8_conv_relative`` is an int8 figure; a
-    uint8 model runs the same kernels), and none that the profile's accelerator refuses (``refusal``, from
-    :func:`accelerator_refusal`)."""
-    if refusal is not None or precision not in EIGHT_BIT:
+    """Host latency on ``profile`` for a model whose input tensor has dtype ``input_dtype``, divided by the figure a
+    run divides a stage's host time by (:func:`onboard.runtime.hardware.model_speed`): ``int8_conv_relative`` for
+    an 8-bit input (a uint8 model runs the same kernels), else ``cpu_relative``. None when the profile's accelerator
+    refuses the model (``refusal``, from :func:`accelerator_refusal`)."""
+    if refusal is not None:
         return None
-    speed = profile.int8_conv_relative
-    return Projection(profile.name, profile.delegate, speed, latency.p50 / speed, latency.p90 / speed,
-                      latency.mean / speed, 1e3 * speed / latency.mean)
+    uses = model_speed(input_dtype)
+    figure, speed = SPEED_FIGURES[uses], relative_speed(profile, uses)
+    kernels = "int8 kernels" if uses == "int8" else "not at the int8 convolution speed"
+    return Projection(profile.name, profile.delegate, input_dtype, figure, speed, latency.p50 / speed,
+                      latency.p90 / speed, latency.mean / speed, 1e3 * speed / latency.mean,
+                      f"projected: host latency / {figure} of the profile ({input_dtype} input: {kernels}; the "
+                      "figure a run projects the stage's time with)")
 
 
 def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, warmup: int = 5,
@@ -280,7 +288,7 @@ def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, 
         latency_ms=latency, inferences_per_s=rate, mpx_per_s=rate * input_px / 1e6,
         singlestream_p90_ms=latency.p90, offline_samples_per_s=runs / offline_s,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        projected=project(latency, precision, profile, refusal) if profile is not None else None,
+        projected=project(latency, model.input_dtype.name, profile, refusal) if profile is not None else None,
         not_projected=refusal, output=output)
 
 

@@ -58,8 +58,6 @@ def render(results: list[BenchResult], profile: HardwareProfile | None) -> str:
                                   for k, v in t["int8_minus_float32_accuracy"].items() if k in HEADLINE_METRICS)
                 lines.append(f"  int8 / float32 ({runtime}): latency p50 x{t['int8_over_float32_latency_p50']:.2f}, "
                              f"size x{t['int8_over_float32_size']:.2f}" + (f", {diffs}" if diffs else ""))
-    if profile is not None and all(r.projected is None and r.not_projected is None for r in results):
-        lines.append(f"  no projection on {profile.name}: its int8_conv_relative applies to int8 models only")
     return "\n".join(lines)
 
 
@@ -72,7 +70,8 @@ def _notes(r: BenchResult, pair: dict[str, Any] | None) -> list[str]:
                      "the delegate takes none of its ops, they ran on the CPU")
     if r.projected is not None:
         p = r.projected
-        lines.append(f"  projected on {p.profile} ({p.delegate}, int8 x{p.int8_conv_relative:g}): "
+        lines.append(f"  projected on {p.profile} ({p.delegate}, {p.input_dtype} input: {p.speed_figure} "
+                     f"x{p.relative_speed:g}): "
                      f"p50 {p.latency_ms_p50:.2f} ms, p90 {p.latency_ms_p90:.2f} ms, "
                      f"{p.inferences_per_s:.1f} inf/s (PROJECTED, not measured)")
     if r.not_projected is not None:

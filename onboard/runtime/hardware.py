@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from rundir.errors import ConfigError, ConfigIssue, OrbitEdgeError
 
@@ -17,6 +17,8 @@ PROFILE_DIR = Path(__file__).with_name("profiles")
 # Delegates of accelerators that run full-int8 models only: edgetpu_compiler maps 8-bit quantised ops to the Edge
 # TPU and nothing else (https://coral.ai/docs/edgetpu/models-intro/#compatibility-overview).
 INT8_ONLY_DELEGATES = ("edgetpu",)
+# A model's (or stage's) speed class -> the profile figure that projects its host time (:func:`model_speed`)
+SPEED_FIGURES = {"int8": "int8_conv_relative", "cpu": "cpu_relative"}
 
 
 class UnknownProfileError(OrbitEdgeError):
@@ -70,6 +72,23 @@ class HardwareProfile:
         """The rule an ``int8_only`` profile holds a model to, in words, for the messages that apply it."""
         return (f"{self.name} runs models on its accelerator (delegate {self.delegate}), which runs full-int8 models "
                 "only (every op on int8 or uint8 tensors)")
+
+
+def model_speed(input_dtype: str | None) -> Literal["cpu", "int8"]:
+    """Which speed of a hardware profile projects a model whose input tensor has dtype ``input_dtype`` (a name, e.g.
+    ``int8``; None for no model): ``int8`` for an 8-bit input, which runs int8 kernels (``int8_conv_relative``), else
+    ``cpu`` (``cpu_relative``), since a float model does not run at the int8 convolution speed. The one rule behind a
+    run's stage times (:mod:`onboard.pipeline.runner`) and ``orbitedge bench --profile``."""
+    from .tflite_model import EIGHT_BIT  # NOTE: here, so that the scenario config loads no runtime code
+
+    return "int8" if input_dtype in EIGHT_BIT else "cpu"
+
+
+def relative_speed(computer: Any, uses: str) -> float:
+    """The speed, against the reference host (x1), of ``computer`` (a :class:`HardwareProfile`, or a stage context
+    carrying its figures) for work of class ``uses`` (``int8`` or ``cpu``, :func:`model_speed`): its
+    ``int8_conv_relative`` or its ``cpu_relative``."""
+    return float(getattr(computer, SPEED_FIGURES[uses]))
 
 
 def profile_names() -> list[str]:
