@@ -11,11 +11,13 @@ from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from app.cli import main
 from onboard.pipeline.fusion import FEATURE_PLANES
+from onboard.pipeline.superres import SuperResolution
+from onboard.pipeline.tiling import WINDOW_MAP
 from onboard.runtime.card_init import CardRequest, init_card, misr_planes
-from onboard.runtime.modelcard import MODEL_DIR, load_card
-from onboard.runtime.model import Model
+from onboard.runtime.modelcard import MODEL_DIR, Scaling, load_card
+from onboard.runtime.model import Model, build_card
 from rundir.errors import OrbitEdgeError
-from tests.user_models import WINDOW_PX, onnx_float16_nchw, user_model
+from tests.user_models import BANDS, WINDOW_PX, onnx_float16_nchw, onnx_misr, user_model
 
 
 def card_init(model, *options, activation="softmax"):
@@ -62,15 +64,52 @@ def test_an_nchw_onnx_card_keeps_its_dynamic_batch_and_per_band_scaling(tmp_path
 
 
 def test_a_non_square_nchw_onnx_model_is_told_by_its_bands(tmp_path, capsys):
+    """The layout of a (batch, 4, 32, 64) model is read from its bands, in and out; the cloud_filter stage slides
+    square windows, so card init refuses its card with the stage's words (it wrote one, which validate refused)."""
     model = tmp_path / "wide.onnx"
     model.write_bytes(onnx_float16_nchw(32, 64))  # (batch, 4, 32, 64): the last size is no band count
-    assert card_init(model, "--classes", "clear,cloud", "--activation", "softmax") == 0
-    out = capsys.readouterr().out  # the layout it found, of the output too, to check at a glance
-    assert "  output      logits [-1, 2, 32, 64] float16 ['batch', 'channel', 'height', 'width'], classes" in out
-    card = load_card(model.with_suffix(".json"))
+    card = build_card(model, name="wide", version="1", task="segmentation", bands=("B", "G", "R", "NIR"),
+                      scaling=Scaling("toa_reflectance", 1.0, 0.0), training={}, metrics={}, form="stac")
     assert card.inputs[0].channels_first and card.inputs[0].shape == (-1, 4, 32, 64)
     assert card.outputs[0].channels_first and card.outputs[0].shape == (-1, 2, 32, 64)
-    assert Model(model, bands=("B", "G", "R", "NIR")).input_shape[1:] == (32, 64, 4)  # NHWC to orbitedge
+    assert Model(model, use_card=False, channels=4).input_shape[1:] == (32, 64, 4)  # NHWC to orbitedge
+    assert card_init(model, "--classes", "clear,cloud", "--activation", "softmax") == 2
+    assert capsys.readouterr().err == (
+        f"orbitedge: error: card init: --task segmentation (as the cloud_filter stage runs it): expected "
+        f"{WINDOW_MAP}, found [1, 32, 64, 4] in, [1, 32, 64, 2] out: a window of 32 x 64 px, not square (the stage "
+        "slides square windows)\n")
+    assert not model.with_suffix(".json").exists()
+
+
+def test_an_output_without_a_channel_axis_is_named_so_before_its_classes(tmp_path, capsys):
+    """A (1, H, W) map, as PyTorch exports a one-channel map squeezed: card init said "--classes: expected one name
+    per output channel (48, ...)", and without --classes called it a whole-frame classifier."""
+    model = tmp_path / "squeezed.onnx"
+    model.write_bytes(onnx_float16_nchw(outputs=1, squeezed=True))
+    assert Model(model, use_card=False, channels=4).output_shape == (1, WINDOW_PX, WINDOW_PX)
+    for classes in (("--classes", "cloud"), ()):
+        assert card_init(model, *classes, "--activation", "sigmoid") == 2
+        err = capsys.readouterr().err
+        assert err.endswith(f"found [1, 48, 48, 4] in, [1, 48, 48] out: the output [1, 48, 48] has no channel axis; "
+                            "expected (1, 48, 48, K) or NCHW (1, K, 48, 48), K = 1 for one cloud channel (keep that "
+                            "axis when exporting)\n")
+        assert "--classes" not in err and "classification" not in err
+    assert not model.with_suffix(".json").exists()
+
+
+def test_a_misr_model_the_superres_stage_would_refuse_gets_no_card(tmp_path, capsys):
+    """x2 planes in (12 channels), a x3 correction out: card init wrote its card, and the superres stage refused it."""
+    model = tmp_path / "x3out.onnx"
+    model.write_bytes(onnx_misr(16, 2, out_scale=3))
+    assert main(["card", "init", str(model), "--task", "super-resolution"]) == 2
+    assert capsys.readouterr().err == (
+        "orbitedge: error: card init: --task super-resolution (as the superres stage runs it, at scale 2 for 12 input "
+        "channels): expected output (1, 32, 32, 1) (one channel, 2 times the 16 px window), found [1, 48, 48, 1]\n")
+    assert not model.with_suffix(".json").exists()
+    model.write_bytes(onnx_misr(16, 2))
+    assert main(["card", "init", str(model), "--task", "super-resolution"]) == 0
+    stage = SuperResolution.check_files(SuperResolution.Params(model=str(model), evaluate=False), BANDS, None)
+    assert stage == []  # what card init takes, the stage takes
 
 
 @pytest.mark.parametrize("options, message", [
@@ -173,9 +212,9 @@ def test_a_segmentation_card_for_a_model_that_scores_whole_frames_is_refused(tmp
     model = tmp_path / "frame_scores.onnx"
     model.write_bytes(onnx_float16_nchw(per_frame=True))
     assert card_init(model) == 2
-    assert ("card init: --task segmentation (as the cloud_filter stage runs it): expected a per-pixel map of the "
-            "input's size out (NHWC: (1, H, W, C) in, (1, H, W, K) out), found [1, 48, 48, 4] in, [1, 2] out; a model "
-            "that scores whole frames is --task classification") in capsys.readouterr().err
+    assert (f"card init: --task segmentation (as the cloud_filter stage runs it): expected {WINDOW_MAP}, found "
+            "[1, 48, 48, 4] in, [1, 2] out; a model that scores whole frames is --task classification"
+            ) in capsys.readouterr().err
     assert not model.with_suffix(".json").exists()
     assert main(["card", "init", str(model), "--task", "classification", "--bands", "B,G,R,NIR",
                  "--activation", "softmax"]) == 0
@@ -257,7 +296,11 @@ def test_a_card_that_does_not_read_back_is_not_written(tmp_path, capsys, monkeyp
 def test_a_card_the_model_does_not_load_against_is_removed(tmp_path, capsys, monkeypatch):
     import onboard.runtime.card_init as card_init_module
 
-    def refuse(path, card_path, bands):
+    opened = card_init_module.Model
+
+    def refuse(path, card_path=None, bands=None, **options):
+        if card_path is None:  # the model read without a card, to make one
+            return opened(path, **options)
         assert card_path.is_file()  # the check runs on the card as written
         raise OrbitEdgeError("the model does not load against its card")
 

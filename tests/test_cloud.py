@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from onboard.pipeline import cloud, runner, stages
+from onboard.pipeline import cloud, runner, stages, tiling
+from onboard.runtime.model import build_card
+from onboard.runtime.modelcard import Scaling, write_card
 from onboard.pipeline.tile import TileMeta
 from onboard.scenario.config import StageConfig, load_scenario
 from rundir.codec import FILL_DN
@@ -252,22 +254,38 @@ def test_a_model_the_stage_cannot_use_is_named_at_the_key_it_is_about(tmp_path):
 
 
 def test_a_model_that_is_no_square_per_pixel_map_is_named_with_its_shapes(tmp_path):
-    """A non-square segmentation model has a valid card (card init writes it), but the sliding window takes square
-    windows; a classifier's (1, 2) scores are no map at all."""
+    """The sliding window takes square windows, and a classifier's (1, 2) scores are no map at all; card init refuses
+    to card either (test_card_init), so their cards here are written by hand, as build_card makes them."""
     for name, onnx, task, shapes in (("wide", onnx_float16_nchw(32, 64), "segmentation", "[1, 32, 64, 4] in, "
-                                      "[1, 32, 64, 2] out"),
+                                      "[1, 32, 64, 2] out: a window of 32 x 64 px, not square (the stage slides square "
+                                      "windows)"),
                                      ("frames", onnx_float16_nchw(per_frame=True), "classification",
                                       "[1, 48, 48, 4] in, [1, 2] out")):
         model = tmp_path / f"{name}.onnx"
         model.write_bytes(onnx)
-        assert main(["card", "init", str(model), "--task", task, "--bands", "B,G,R,NIR", "--activation",
-                     "softmax"]) == 0
+        write_card(build_card(model, name=name, version="1", task=task, bands=("B", "G", "R", "NIR"),
+                              scaling=Scaling("toa_reflectance", 1.0, 0.0), training={}, metrics={},
+                              activation="softmax", form="stac", benchmark=True), model.with_suffix(".json"))
         problems = cloud.CloudFilter.check_files(cloud.CloudFilter.Params(model=model.name), ("B", "G", "R", "NIR"),
                                                  tmp_path)
         [shape] = [p for p in problems if p.expected.startswith("one square window in")]
         assert shape.path == "model" and shape.found.endswith(f"(card {model.with_suffix('.json')}): {shapes}")
-        assert shape.expected == ("one square window in, a per-pixel map of the input's size out (NHWC: (1, H, W, C) "
-                                  "in, (1, H, W, K) out)")
+        assert shape.expected == tiling.WINDOW_MAP
+
+
+def test_an_output_without_a_channel_axis_is_named_so_and_not_by_its_channels(tmp_path):
+    """A (1, H, W) map: its last size is its width, no channel count to find 'cloud' among."""
+    model = tmp_path / "squeezed.onnx"
+    model.write_bytes(onnx_float16_nchw(outputs=1, squeezed=True))
+    write_card(build_card(model, name="squeezed", version="1", task="segmentation", bands=("B", "G", "R", "NIR"),
+                          scaling=Scaling("toa_reflectance", 1.0, 0.0), training={}, metrics={}, activation="sigmoid",
+                          form="stac", benchmark=True), model.with_suffix(".json"))
+    problems = cloud.CloudFilter.check_files(cloud.CloudFilter.Params(model=model.name), ("B", "G", "R", "NIR"),
+                                             tmp_path)
+    assert [p.expected for p in problems] == [tiling.WINDOW_MAP]
+    assert problems[0].found.endswith("[1, 48, 48, 4] in, [1, 48, 48] out: the output [1, 48, 48] has no channel "
+                                      "axis; expected (1, 48, 48, K) or NCHW (1, K, 48, 48), K = 1 for one cloud "
+                                      "channel (keep that axis when exporting)")
 
 
 def test_a_card_with_no_activation_for_a_model_that_gives_logits_fails_validate(tmp_path, monkeypatch, capsys):

@@ -138,3 +138,19 @@ def test_shift_and_add_of_eight_512px_frames_fills_every_pixel():
     shifts = np.vstack([[0, 0], rng.uniform(-1, 1, (7, 2))])
     fused = fusion.shift_and_add(lr, shifts, clear, 2)
     assert fused.shape == (1024, 1024, 4) and not np.isnan(fused).any()
+
+
+@pytest.mark.parametrize("shape_in, shape_out, scale, problem", [
+    ((1, 64, 64, 12), (1, 128, 128, 1), 2, None),
+    ((1, 32, 32, 27), (1, 96, 96, 1), 3, None),
+    ((1, 64, 64, 12), (1, 192, 192, 1), 2, ("output (1, 128, 128, 1) (one channel, 2 times the 64 px window)",
+                                           "[1, 192, 192, 1]")),
+    ((1, 64, 64, 12), (1, 128, 128, 3), 2, ("output (1, 128, 128, 1) (one channel, 2 times the 64 px window)",
+                                           "[1, 128, 128, 3]")),
+    ((1, 64, 48, 12), (1, 128, 96, 1), 2, ("input (1, n, n, 12) at scale 2 (the planes folded by space-to-depth, "
+                                          "NHWC)", "[1, 64, 48, 12]")),
+    ((1, 64, 64, 12), (1, 192, 192, 1), 3, ("input (1, n, n, 27) at scale 3 (the planes folded by space-to-depth, "
+                                           "NHWC)", "[1, 64, 64, 12]"))])
+def test_what_keeps_a_misr_model_from_the_superres_stage_is_named(shape_in, shape_out, scale, problem):
+    """The one check of the superres stage and of card init --task super-resolution."""
+    assert fusion.misr_shape_problem(shape_in, shape_out, scale) == problem

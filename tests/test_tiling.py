@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.pipeline.tiling import Box, Window, predict_tiled, windows
+from onboard.pipeline.tiling import Box, Window, predict_tiled, window_map_problem, windows
 
 
 @st.composite
@@ -142,3 +142,19 @@ def test_predict_tiled_rejects_bad_image_and_bad_prediction():
         predict_tiled(image[..., 0], lambda w: w, 4, 2)
     with pytest.raises(ValueError, match=r"expected \(8, 8, K\)"):
         predict_tiled(image, lambda w: w, 4, 2, scale=2)
+
+
+@pytest.mark.parametrize("shape_in, shape_out, found", [
+    ((1, 64, 64, 4), (1, 64, 64, 3), None),
+    ((1, 64, 64, 4), (1, 64, 64), "[1, 64, 64, 4] in, [1, 64, 64] out: the output [1, 64, 64] has no channel axis; "
+                                  "expected (1, 64, 64, K) or NCHW (1, K, 64, 64), K = 1 for one cloud channel (keep "
+                                  "that axis when exporting)"),
+    ((1, 64, 128, 4), (1, 64, 128, 1), "[1, 64, 128, 4] in, [1, 64, 128, 1] out: a window of 64 x 128 px, not square "
+                                       "(the stage slides square windows)"),
+    ((1, 64, 64, 4), (1, 2), "[1, 64, 64, 4] in, [1, 2] out"),
+    ((1, 64, 64, 4), (1, 32, 32, 1), "[1, 64, 64, 4] in, [1, 32, 32, 1] out"),
+    ((2, 64, 64, 4), (2, 64, 64, 1), "[2, 64, 64, 4] in, [2, 64, 64, 1] out: the input is no single image window "
+                                     "(1, H, W, C)")])
+def test_what_keeps_a_model_from_the_sliding_window_is_named(shape_in, shape_out, found):
+    """The one check of the cloud_filter stage and of card init --task segmentation."""
+    assert window_map_problem(shape_in, shape_out) == found

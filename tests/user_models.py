@@ -118,10 +118,11 @@ def mixed_int8_model(kind: str, into: Path) -> Path:
 
 
 def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX, outputs: int = len(CLASSES),
-                      head: str | None = None, per_frame: bool = False) -> bytes:
+                      head: str | None = None, per_frame: bool = False, squeezed: bool = False) -> bytes:
     """``float16.onnx``'s bytes, for windows of ``height_px`` x ``width_px``; with ``outputs`` 1, only its cloud
     logit; with ``head`` (an ONNX op such as Relu), that op applied to the logits; ``per_frame``: the logits averaged
-    over the window, (batch, outputs) scores of the whole frame, as a classifier gives."""
+    over the window, (batch, outputs) scores of the whole frame, as a classifier gives; ``squeezed`` (with
+    ``outputs`` 1): the channel axis squeezed out, a (batch, H, W) map, as PyTorch exports ``logits.squeeze(1)``."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -139,9 +140,34 @@ def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX, out
         nodes += [helper.make_node("GlobalAveragePool", [out], ["pooled"]),
                   helper.make_node("Flatten", ["pooled"], ["scores"])]
         out, shape = "scores", ["batch", outputs]
+    if squeezed:
+        init.append(numpy_helper.from_array(np.array([1], np.int64), "channel_axis"))
+        nodes += [helper.make_node("Squeeze", [out, "channel_axis"], ["map"])]
+        out, shape = "map", ["batch", height_px, width_px]
     graph = helper.make_graph(nodes, "user_cloud", [helper.make_tensor_value_info(
         "x", TensorProto.FLOAT16, ["batch", 4, height_px, width_px])], [helper.make_tensor_value_info(
             out, TensorProto.FLOAT16, shape)], init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="tests")
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def onnx_misr(window_px: int, scale: int, out_scale: int | None = None) -> bytes:
+    """A MISR model's bytes as PyTorch exports one (NCHW, float32): one window of ``window_px`` px of the planes
+    folded at ``scale`` (scale² x 3 channels) in, a 3 x 3 convolution to ``out_scale``² channels (default ``scale``)
+    and DepthToSpace: the correction, (1, 1, window_px x out_scale, window_px x out_scale), out."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    out_scale = out_scale or scale
+    channels, side = scale * scale * 3, window_px * out_scale
+    weights = np.random.default_rng(SEED).normal(0.0, 0.05, (out_scale * out_scale, channels, 3, 3))
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["planes", "w"], ["folded"], pads=[1, 1, 1, 1]),
+         helper.make_node("DepthToSpace", ["folded"], ["correction"], blocksize=out_scale, mode="DCR")], "misr",
+        [helper.make_tensor_value_info("planes", TensorProto.FLOAT, [1, channels, window_px, window_px])],
+        [helper.make_tensor_value_info("correction", TensorProto.FLOAT, [1, 1, side, side])],
+        [numpy_helper.from_array(weights.astype(np.float32), "w")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="tests")
     onnx.checker.check_model(model)
     return model.SerializeToString()

@@ -96,15 +96,14 @@ def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
     :func:`runtime.model.probability_problem`) and its card's host latency (the stage's simulated time comes from
     it)."""
     card = model.card
-    _, height, width, _ = model.input_shape
+    height = model.input_shape[1]
     where = f"{model.path} (card {card.path})"
     problems = []
     if card.task not in SEGMENTATION_TASKS:
         problems.append(issue_at("model", f"a segmentation model (task {' or '.join(SEGMENTATION_TASKS)})",
                                  f"{where}, task {card.task!r}"))
-    if tiling.map_problem(model.input_shape, model.output_shape) or height != width:
-        problems.append(issue_at("model", f"one square window in, {tiling.MAP_SHAPES}",
-                                 f"{where}: {list(model.input_shape)} in, {list(model.output_shape)} out"))
+    if shapes := tiling.window_map_problem(model.input_shape, model.output_shape):
+        problems.append(issue_at("model", tiling.WINDOW_MAP, f"{where}: {shapes}"))
     elif overlap_px >= height // 2:
         problems.append(issue_at("overlap_px", f"less than half the {height} px window of {where}", str(overlap_px)))
     if card.inputs[0].scaling.source not in CAMERA_SOURCES:
@@ -113,10 +112,11 @@ def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
     try:
         cloud_channel(model)
     except InputFileError:
-        problems.append(issue_at("model", f"one unnamed output channel, or the output's classes naming "
-                                          f"{CLOUD_CLASS!r} (orbitedge card init --classes)",
-                                 f"{where}: {model.output_shape[-1]} channel(s), classes "
-                                 f"{list(card.outputs[0].classes or ())}"))
+        if len(model.output_shape) != 3:  # without a channel axis (window_map_problem says so) there is none to name
+            problems.append(issue_at("model", f"one unnamed output channel, or the output's classes naming "
+                                              f"{CLOUD_CLASS!r} (orbitedge card init --classes)",
+                                     f"{where}: {model.output_shape[-1]} channel(s), classes "
+                                     f"{list(card.outputs[0].classes or ())}"))
     problems += [issue_at("model", "a card naming the activation that makes probabilities of the outputs (none for "
                                    "outputs in 0..1, sigmoid for one channel of logits, softmax for one per class: "
                                    "orbitedge card init --activation)", f"{where}: {problem}")

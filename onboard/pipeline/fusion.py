@@ -185,6 +185,23 @@ def misr_planes(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: in
     return out
 
 
+def misr_shape_problem(input_shape: tuple[int, ...], output_shape: tuple[int, ...], scale: int
+                       ) -> tuple[str, str] | None:
+    """(expected, found) for what keeps a MISR model with these NHWC shapes from the superres stage at ``scale``:
+    its input must be one square window of the FEATURE_PLANES folded by space-to-depth, (1, n, n, scale² x 3), and
+    its output the correction on the finer grid, (1, n x scale, n x scale, 1). None when both are. The stage and
+    ``card init --task super-resolution`` both ask it."""
+    planes = scale * scale * len(FEATURE_PLANES)
+    if len(input_shape) != 4 or input_shape[0] != 1 or input_shape[1] != input_shape[2] or input_shape[3] != planes:
+        return (f"input (1, n, n, {planes}) at scale {scale} (the planes folded by space-to-depth, NHWC)",
+                str(list(input_shape)))
+    side = input_shape[1] * scale
+    if tuple(output_shape) != (1, side, side, 1):
+        return (f"output (1, {side}, {side}, 1) (one channel, {scale} times the {input_shape[1]} px window)",
+                str(list(output_shape)))
+    return None
+
+
 def space_to_depth(planes: np.ndarray, scale: int) -> np.ndarray:
     """(..., H*s, W*s, C) to (..., H, W, s*s*C) in TensorFlow's ``space_to_depth`` channel order."""
     *lead, hs, ws, c = planes.shape

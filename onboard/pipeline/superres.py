@@ -69,18 +69,12 @@ def user_model_problems(model: Model, scale: int) -> list[ConfigIssue]:
     stage's ``model`` with what was expected and what was found: its task, its input (one square window of
     scale² x 3 folded planes), its output (the correction, one channel, scale times finer) and its card's host
     latency."""
-    _, window_px, width_px, channels = model.input_shape
     where = f"{model.path} (card {model.card.path})"
     problems = []
     if model.card.task != TASK:
         problems.append(issue_at("model", f"a {TASK} model", f"{where}, task {model.card.task!r}"))
-    if model.input_shape[0] != 1 or window_px != width_px or channels != scale * scale * len(fusion.FEATURE_PLANES):
-        problems.append(issue_at("model", f"input (1, n, n, {scale * scale * len(fusion.FEATURE_PLANES)}) at scale "
-                                          f"{scale} (the planes folded by space-to-depth, NHWC)",
-                                 f"{where}: {list(model.input_shape)}"))
-    elif model.output_shape != (1, window_px * scale, window_px * scale, 1):
-        problems.append(issue_at("model", f"output (1, {window_px * scale}, {window_px * scale}, 1)",
-                                 f"{where}: {list(model.output_shape)}"))
+    if shapes := fusion.misr_shape_problem(model.input_shape, model.output_shape, scale):
+        problems.append(issue_at("model", shapes[0], f"{where}: {shapes[1]}"))
     try:
         model.card.host_latency_s
     except InputFileError:

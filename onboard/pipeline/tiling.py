@@ -97,17 +97,29 @@ def windows(height_px: int, width_px: int, window_px: int, overlap_px: int) -> l
             for r_in, r0, r1 in rows for c_in, c0, c1 in cols]
 
 
-MAP_SHAPES = "a per-pixel map of the input's size out (NHWC: (1, H, W, C) in, (1, H, W, K) out)"
-"""What a segmentation model gives: :func:`predict_tiled` stitches such maps, of square windows (H = W)."""
+WINDOW_MAP = ("one square window in, a per-pixel map of the input's size out (NHWC: (1, H, H, C) in, (1, H, H, K) "
+              "out; an ONNX model's may be NCHW: (1, C, H, H) in, (1, K, H, H) out)")
+"""What a segmentation model must be for the cloud_filter stage: :func:`predict_tiled` slides square windows over a
+frame and stitches the maps they give."""
 
 
-def map_problem(input_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> str | None:
-    """What keeps a model with these NHWC shapes from being a per-pixel map (expected: MAP_SHAPES), as
-    ``[1, 64, 64, 4] in, [1, 2] out``; None when nothing does. Squareness is the sliding window's, not checked."""
-    if len(input_shape) == 4 and input_shape[0] == 1 and len(output_shape) == 4 and \
-            tuple(output_shape[:3]) == tuple(input_shape[:3]):
-        return None
-    return f"{list(input_shape)} in, {list(output_shape)} out"
+def window_map_problem(input_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> str | None:
+    """What keeps a model with these shapes (NHWC, an NCHW model's as orbitedge reads it) from the sliding window
+    (expected: WINDOW_MAP), as ``[1, 64, 64, 4] in, [1, 2] out``, followed by what is wrong where the shapes tell:
+    an output with no channel axis, as PyTorch exports a one-channel map squeezed to (1, H, W), or a window that is
+    not square. None when nothing does. The cloud_filter stage and ``card init --task segmentation`` both ask it."""
+    found = f"{list(input_shape)} in, {list(output_shape)} out"
+    if len(input_shape) != 4 or input_shape[0] != 1:
+        return f"{found}: the input is no single image window (1, H, W, C)"
+    _, height, width, _ = input_shape
+    if tuple(output_shape) == (1, height, width):
+        return (f"{found}: the output [1, {height}, {width}] has no channel axis; expected (1, {height}, {width}, K) "
+                f"or NCHW (1, K, {height}, {width}), K = 1 for one cloud channel (keep that axis when exporting)")
+    if len(output_shape) != 4 or tuple(output_shape[:3]) != (1, height, width):
+        return found
+    if height != width:
+        return f"{found}: a window of {height} x {width} px, not square (the stage slides square windows)"
+    return None
 
 
 def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray],

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from rundir.errors import InputFileError, OrbitEdgeError
 
-from ..pipeline.fusion import FEATURE_PLANES
-from ..pipeline.tiling import MAP_SHAPES, map_problem
+from ..pipeline.fusion import FEATURE_PLANES, misr_shape_problem
+from ..pipeline.tiling import WINDOW_MAP, window_map_problem
 from ..scenario.spacecraft_config import BANDS
 from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
 from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, activation_problem, card_text,
@@ -127,13 +127,14 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     Item (pystac) and check the model against it; the card and where it went.
 
     The card is written only once it is valid: read back (:func:`modelcard.read_card`) before it is written, and
-    removed when the model does not load against it, or (segmentation) is no per-pixel map
-    (:func:`onboard.pipeline.tiling.map_problem`).
+    removed when the model does not load against it; none is made for a model the stage of its task would refuse
+    (:func:`stage_problem`, the stage's own check).
 
     Raises OrbitEdgeError naming every bad option (before the model is read), a card that exists (without
-    ``overwrite``), output classes that do not match the output channels, softmax over one channel, an
-    ``activation`` (or none) that makes no probabilities of the outputs (:func:`model.probability_problem`), and a
-    card that is not valid; InputFileError as Model does for the model file."""
+    ``overwrite``), a model its task's stage would refuse, output classes that do not match the output channels,
+    softmax over one channel, an ``activation`` (or none) that makes no probabilities of the outputs
+    (:func:`model.probability_problem`), and a card that is not valid; InputFileError as Model does for the model
+    file."""
     problems = _problems(request)
     if problems:
         raise OrbitEdgeError("card init: " + "; ".join(problems))
@@ -141,9 +142,13 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     if out.exists() and not overwrite:
         raise OrbitEdgeError(f"{out}: a card is already there; pass --force to replace it, or --out to write another")
 
+    model = Model(request.model, use_card=False, channels=len(request.bands) or None)
     bands, source = request.bands, request.source
     if request.task == "super-resolution":
-        bands, source = misr_planes(Model(request.model, use_card=False).input_shape[-1]), MISR_SOURCE
+        bands, source = misr_planes(model.input_shape[-1]), MISR_SOURCE
+    refusal = stage_problem(request.task, model)
+    if refusal:
+        raise OrbitEdgeError(f"card init: {refusal}")
     card = build_card(request.model, name=request.name or request.model.stem, version=request.version,
                       task=TASKS[request.task], bands=bands,
                       scaling=Scaling(source, _one_per_band(request.scale), _one_per_band(request.offset)),
@@ -175,14 +180,27 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     return card, out
 
 
+def stage_problem(task: str, model: Model) -> str | None:
+    """Why the stage that runs a ``task`` model would refuse ``model`` (opened without a card), with the check that
+    stage runs and in its words: :func:`onboard.pipeline.tiling.window_map_problem` for cloud_filter, and
+    :func:`onboard.pipeline.fusion.misr_shape_problem` at the scale its input channels fold for superres; None
+    when it would not, and for a classification model, which no built-in stage runs."""
+    shape_in, shape_out = model.input_shape, model.output_shape
+    if task == "segmentation" and (found := window_map_problem(shape_in, shape_out)):
+        frames = "; a model that scores whole frames is --task classification" if len(shape_out) == 2 else ""
+        return f"--task segmentation (as the cloud_filter stage runs it): expected {WINDOW_MAP}, found {found}{frames}"
+    if task == "super-resolution":
+        scale = misr_scale(shape_in[-1])
+        if shapes := misr_shape_problem(shape_in, shape_out, scale):
+            return (f"--task super-resolution (as the superres stage runs it, at scale {scale} for {shape_in[-1]} "
+                    f"input channels): expected {shapes[0]}, found {shapes[1]}")
+    return None
+
+
 def _check_model(request: CardRequest, card_path: Path, bands: tuple[str, ...] | None, scaling: Scaling) -> None:
-    """Load the model against the card at ``card_path``; a segmentation model must give a per-pixel map, and its
-    outputs (not a MISR model's) must become probabilities through the card's activation. OrbitEdgeError if not."""
+    """Load the model against the card at ``card_path``; its outputs (not a MISR model's) must become probabilities
+    through the card's activation. OrbitEdgeError if not."""
     model = Model(request.model, card_path=card_path, bands=bands)
-    if request.task == "segmentation" and (shapes := map_problem(model.input_shape, model.output_shape)):
-        raise OrbitEdgeError(f"card init: --task segmentation (as the cloud_filter stage runs it): expected "
-                             f"{MAP_SHAPES}, found {shapes}; a model that scores whole frames is --task "
-                             "classification")
     problem = probability_problem(model, scaling, request.activation) if request.task != "super-resolution" else None
     if problem:
         raise OrbitEdgeError(f"card init: --activation: {request.activation or 'none given'}, but {problem}; "
@@ -190,14 +208,21 @@ def _check_model(request: CardRequest, card_path: Path, bands: tuple[str, ...] |
                              "sigmoid for one channel of logits, softmax for one per class")
 
 
+def misr_scale(channels: int) -> int:
+    """The super-resolution scale s of a MISR model with ``channels`` input channels, s² x FEATURE_PLANES.
+    OrbitEdgeError when ``channels`` is no such number."""
+    scale = round(math.sqrt(channels / len(FEATURE_PLANES)))
+    if scale < 1 or scale * scale * len(FEATURE_PLANES) != channels:
+        raise OrbitEdgeError(f"card init: a super-resolution model takes scale² x {len(FEATURE_PLANES)} channels "
+                             f"(the folded planes {', '.join(FEATURE_PLANES)}); this one takes {channels}")
+    return scale
+
+
 def misr_planes(channels: int) -> tuple[str, ...]:
     """The input channels of a MISR model: each plane of ``fusion.FEATURE_PLANES`` at each sub-pixel offset of the
     space-to-depth fold, ``bicubic_mean[0,0], shift_and_add[0,0], samples[0,0], bicubic_mean[0,1], ...``.
     OrbitEdgeError when ``channels`` is not scale² x planes."""
-    scale = round(math.sqrt(channels / len(FEATURE_PLANES)))
-    if scale * scale * len(FEATURE_PLANES) != channels:
-        raise OrbitEdgeError(f"card init: a super-resolution model takes scale² x {len(FEATURE_PLANES)} channels "
-                             f"(the folded planes {', '.join(FEATURE_PLANES)}); this one takes {channels}")
+    scale = misr_scale(channels)
     return tuple(f"{plane}[{dy},{dx}]" for dy in range(scale) for dx in range(scale) for plane in FEATURE_PLANES)
 
 
