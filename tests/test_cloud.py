@@ -13,7 +13,7 @@ import pytest
 from app.cli import main
 from onboard.pipeline import cloud, runner, stages, tiling
 from onboard.runtime.model import build_card
-from onboard.runtime.modelcard import Scaling, write_card
+from onboard.runtime.modelcard import MODEL_DIR, Scaling, write_card
 from onboard.pipeline.tile import TileMeta
 from onboard.scenario.config import StageConfig, load_scenario
 from rundir.codec import FILL_DN
@@ -271,6 +271,21 @@ def test_a_model_that_is_no_square_per_pixel_map_is_named_with_its_shapes(tmp_pa
         [shape] = [p for p in problems if p.expected.startswith("one square window in")]
         assert shape.path == "model" and shape.found.endswith(f"(card {model.with_suffix('.json')}): {shapes}")
         assert shape.expected == tiling.WINDOW_MAP
+
+
+def test_a_super_resolution_model_in_the_cloud_filter_is_named_by_its_task_first(tmp_path):
+    """Its card names the folded planes as bands: the stage said those were not the camera's bands, not that the
+    model is for another task. It is refused by task first, as a classifier is, and no bands are compared."""
+    model = tmp_path / "my_misr.tflite"
+    model.write_bytes((MODEL_DIR / "superres_x2_int8.tflite").read_bytes())
+    assert main(["card", "init", str(model), "--task", "super-resolution"]) == 0
+    problems = cloud.CloudFilter.check_files(cloud.CloudFilter.Params(model=model.name), ("B", "G", "R", "NIR"),
+                                             tmp_path)
+    assert problems[0].path == "model" and problems[0].expected == ("a segmentation model (task segmentation or "
+                                                                    "semantic-segmentation)")
+    assert problems[0].found == (f"{model} (card {model.with_suffix('.json')}), task 'super-resolution' (the superres "
+                                 "stage runs it)")
+    assert not any("bands" in p.found or "camera" in p.found for p in problems)
 
 
 def test_an_output_without_a_channel_axis_is_named_so_and_not_by_its_channels(tmp_path):

@@ -31,7 +31,7 @@ from . import spectral, tiling
 from .stages import Context, Stage, model_speed, scenario_path
 from .tile import Tile, TileMeta, Work
 from ..runtime.card_metrics import real_validation_of, real_validation_problems
-from ..runtime.modelcard import CAMERA_SOURCES, MODEL_DIR, ModelCard, shipped_card
+from ..runtime.modelcard import CAMERA_SOURCES, MODEL_DIR, ModelCard, load_card, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file, probability_problem
 from ..scenario.schema import issue_at, spec
 
@@ -60,9 +60,19 @@ def model_path(requested: str, bands: tuple[str, ...], scenario_dir: Path | None
     return MODEL_DIR / f"{model_name(requested, bands)}.tflite"
 
 
-def load_model(path: Path, bands: tuple[str, ...], threads: int) -> Model:
-    """A model on the host CPU, checked against its card and the camera's bands (:func:`runtime.cached_model`)."""
-    return cached_model(path, threads, tuple(bands))
+def load_model(path: Path, bands: tuple[str, ...] | None, threads: int) -> Model:
+    """A model on the host CPU, checked against its card and the camera's bands (None: not against any bands)
+    (:func:`runtime.cached_model`)."""
+    return cached_model(path, threads, None if bands is None else tuple(bands))
+
+
+def card_task(path: Path) -> str | None:
+    """The task of the card beside model file ``path`` (``<stem>.json``), None where there is no card that reads
+    (loading the model says why)."""
+    try:
+        return load_card(path.with_suffix(".json")).task
+    except InputFileError:
+        return None
 
 
 def cloud_channel(model: Model) -> int:
@@ -100,8 +110,9 @@ def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
     where = f"{model.path} (card {card.path})"
     problems = []
     if card.task not in SEGMENTATION_TASKS:
+        runs_it = " (the superres stage runs it)" if card.task == "super-resolution" else ""
         problems.append(issue_at("model", f"a segmentation model (task {' or '.join(SEGMENTATION_TASKS)})",
-                                 f"{where}, task {card.task!r}"))
+                                 f"{where}, task {card.task!r}{runs_it}"))
     if shapes := tiling.window_map_problem(model.input_shape, model.output_shape):
         problems.append(issue_at("model", tiling.WINDOW_MAP, f"{where}: {shapes}"))
     elif overlap_px >= height // 2:
@@ -200,8 +211,11 @@ class CloudFilter(Stage):
         if params.method != "model" or not is_model_file(params.model):
             return []
         path = scenario_path(params.model, scenario_dir)
+        # a card for another task (a MISR model's names its folded planes as bands): opened without the camera's
+        # bands, so that the task is what user_model_problems names first, as for a classifier
+        camera = tuple(bands) if card_task(path) in (None, *SEGMENTATION_TASKS) else None
         try:  # validate opens the model the stage will run (cached for the run) and checks its card
-            model = load_model(path, tuple(bands), params.threads)
+            model = load_model(path, camera, params.threads)
         except InputFileError as err:
             return [issue_at("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
                              str(err))]
