@@ -223,6 +223,25 @@ def test_runtime_both_measures_a_users_model_on_litert_and_its_onnx_twin_side_by
     assert pair["outputs_agreeing"] >= 0.99 and f"{pair['outputs_agreeing']:.1%} of outputs within 1 LSB" in table
 
 
+def test_runtime_both_takes_a_twin_beside_a_carded_model_that_shares_its_card(tmp_path, capsys):
+    """The documented workflow: card init on X.tflite, its tf2onnx twin X.onnx beside it, bench --runtime both.
+    bench refused it: the twin did not match "its card" X.json in size, sha256 and framework."""
+    from tests.user_models import user_model
+
+    model, twin = user_model("uint8.tflite", tmp_path), user_model("uint8.onnx", tmp_path)
+    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR",
+                 "--activation", "softmax"]) == 0
+    capsys.readouterr()
+    assert main(["bench", str(model), "--runtime", "both", "--runs", "3", "--warmup", "0"]) == 0
+    table = capsys.readouterr().out
+    assert table.count("\nuint8 ") == 2 and "of outputs within 1 LSB of LiteRT's" in table
+    assert main(["bench", str(twin), "--runs", "2", "--warmup", "0"]) == 0  # the twin alone, as the twin
+    user_model("float16.onnx", tmp_path).replace(twin)  # not the same model: named, field by field
+    assert main(["bench", str(model), "--runtime", "both", "--runs", "2", "--warmup", "0"]) == 2
+    assert capsys.readouterr().err.startswith(f"orbitedge: error: {twin}: is no twin of uint8.tflite, whose card "
+                                              f"{model.with_suffix('.json')} it shares beside it: line ")
+
+
 def test_an_onnx_gpu_device_without_its_provider_exits_2_naming_the_package(tmp_path, capsys):
     from tests.user_models import user_model
 

@@ -195,6 +195,23 @@ def test_card_of_another_model_reports_every_mismatch(tmp_path):
         assert field_name in err.value.problem
 
 
+def test_a_twin_s_card_beside_a_model_is_named_as_written_for_the_twin(tmp_path):
+    """X.onnx beside X.tflite and its card X.json: a stage checks each file against the card beside it, and a card
+    written for the other file says so, not only that the size and sha256 differ."""
+    from app.cli import main
+    from tests.user_models import user_model
+
+    model, twin = user_model("uint8.tflite", tmp_path), user_model("uint8.onnx", tmp_path)
+    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR",
+                 "--activation", "softmax"]) == 0
+    with pytest.raises(InputFileError) as err:
+        Model(twin)
+    assert err.value.problem.startswith(f"does not match its card {model.with_suffix('.json')} (written for "
+                                        "uint8.tflite): ")
+    assert "framework is TensorFlow Lite in the card but ONNX in the model" in err.value.problem
+    assert Model(model).card.model_file == "uint8.tflite"  # its own card: no such note
+
+
 def test_band_order_must_match_the_camera():
     assert Model(INT8, bands=("B", "G", "R", "NIR")).card.inputs[0].bands == ("B", "G", "R", "NIR")
     with pytest.raises(InputFileError, match=r"inputs\[0\].bands is \['B', 'G', 'R', 'NIR'\] in the card "

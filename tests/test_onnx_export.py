@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 
 from onboard.runtime.modelcard import MODEL_DIR, load_card
-from onboard.runtime.onnx_export import ONNX_OPSET, export_tflite, round_resize_ties_up
+from onboard.runtime.onnx_export import (ONNX_OPSET, export_tflite, open_twin, round_resize_ties_up, twin_card,
+                                         twin_problems)
 from onboard.runtime.model import Model
 from tests.tiny_models import INT8, copy_model, reflectance
-from rundir.errors import OrbitEdgeError
+from rundir.errors import InputFileError, OrbitEdgeError
 from training.cloud_scores import REAL_CLOUD_VAL_DIR
 from onboard.runtime.real_tiles import load_real_tiles
+
 needs_tf2onnx = pytest.mark.skipif(importlib.util.find_spec("tf2onnx") is None,
                                    reason="tf2onnx (the [train] extra) is not installed")
 
@@ -150,3 +152,50 @@ def test_without_tf2onnx_the_export_is_refused_naming_the_extra_and_makes_no_fol
                                              r"pip install -e '.\[train\]'"):
         export_tflite(INT8, tmp_path / "build" / "onnx")
     assert not (tmp_path / "build").exists()  # bench --runtime both left an empty build/onnx
+
+
+def test_a_twin_beside_a_carded_model_is_checked_against_its_card_as_a_twin(tmp_path):
+    """X.onnx beside X.tflite shares X.json: the same weights in another format agree on the tensors' shapes (as
+    NHWC, a dynamic batch as 1) and dtypes, not on the file's size, sha256, framework or ops."""
+    from app.cli import main
+    from tests.user_models import user_model
+
+    model, twin = user_model("uint8.tflite", tmp_path), user_model("uint8.onnx", tmp_path)
+    assert twin_card(model) is None and twin_card(twin) is None  # no card yet
+    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR",
+                 "--activation", "softmax"]) == 0
+    card = load_card(model.with_suffix(".json"))
+    assert twin_card(model) is None and twin_card(twin) == card  # the card is the .tflite's own, the twin's twin's
+    opened = open_twin(twin, card)
+    assert opened.card is None and twin_problems(opened, card) == []
+    assert opened.input_shape == Model(model).input_shape and opened.runtime.name == "onnxruntime"
+
+
+def test_a_file_beside_a_model_that_is_no_twin_of_it_is_named_with_each_difference(tmp_path):
+    """A float16 NCHW model with a dynamic batch (PyTorch's export) beside a uint8 .tflite: its shapes are the
+    same read as NHWC, its dtypes are not, and only those are named."""
+    from app.cli import main
+    from tests.user_models import user_model
+
+    model = user_model("uint8.tflite", tmp_path)
+    user_model("float16.onnx", tmp_path).rename(model.with_suffix(".onnx"))
+    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR",
+                 "--activation", "softmax"]) == 0
+    card = twin_card(model.with_suffix(".onnx"))
+    with pytest.raises(InputFileError) as err:
+        open_twin(model.with_suffix(".onnx"), card)
+    problem = err.value.problem
+    assert problem.startswith(f"is no twin of uint8.tflite, whose card {model.with_suffix('.json')} it shares beside "
+                              "it: line ")
+    assert "properties.mlm:input[0].input.data_type is uint8 in the card but float16 in the twin" in problem
+    assert "properties.mlm:output[0].result.data_type is uint8 in the card but float16 in the twin" in problem
+    assert "shape" not in problem and "file:size" not in problem and "framework" not in problem
+
+
+def test_a_flat_card_is_a_twin_s_when_it_records_the_twin_s_sha256(tmp_path):
+    """The shipped (flat) cards name no file: the card is the other file's when its sha256 is that file's."""
+    source = copy_model(tmp_path, INT8, with_card=True)  # tiny_int8.tflite and its flat card
+    beside = source.with_suffix(".onnx")
+    beside.write_bytes(b"not read: the card names the .tflite by its sha256")
+    assert twin_card(beside) == load_card(source.with_suffix(".json"))
+    assert twin_card(source) is None  # the card's sha256 is the .tflite's own

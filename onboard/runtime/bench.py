@@ -31,7 +31,7 @@ from rundir.errors import OrbitEdgeError
 from .hardware import SPEED_FIGURES, HardwareProfile, model_speed, relative_speed
 from .interpreter import resolve_runtime
 from .modelcard import MODEL_DIR, load_card
-from .onnx_export import EXPORT_DIR, export_tflite
+from .onnx_export import EXPORT_DIR, export_tflite, open_twin, twin_card
 from .model import ONNX_RUNTIME, Model
 
 PRECISIONS = ("float32", "int8")  # twin order in tables: float32 first
@@ -257,12 +257,16 @@ def project(latency: Latency, input_dtype: str, profile: HardwareProfile, refusa
 
 def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, warmup: int = 5,
             profile: HardwareProfile | None = None) -> BenchResult:
-    """Benchmark one .tflite model. Raises OrbitEdgeError (InputFileError, DelegateError) as Model does."""
+    """Benchmark one .tflite or .onnx model, checked against its card beside it, or, where that card is its twin's
+    (:func:`onnx_export.twin_card`: ``X.json`` of ``X.tflite`` beside ``X.onnx``), against it as a twin
+    (:func:`onnx_export.open_twin`). Raises OrbitEdgeError (InputFileError, DelegateError) as Model does."""
     if runs < 1 or warmup < 0 or threads < 1:
         raise OrbitEdgeError(f"need --runs >= 1, --warmup >= 0 and --threads >= 1, got {runs}, {warmup} and {threads}")
     resolve_runtime()  # NOTE: imports the interpreter module now, so that init_ms of the first model excludes it
+    twin = twin_card(path)  # a card beside it that is its twin's (X.json of X.tflite, beside X.onnx)
     try:
-        model = Model(path, delegate=delegate_for(device), threads=threads)
+        model = (Model(path, delegate=delegate_for(device), threads=threads) if twin is None else
+                 open_twin(path, twin, delegate=delegate_for(device), threads=threads))
     except ValueError as err:
         raise OrbitEdgeError(f"--device {device}: {err}") from None
     q = random_input(model)

@@ -196,7 +196,9 @@ class Model:
             problems.append(("inputs[0].bands", f"is {list(card_in.bands)} in the card but the camera gives "
                                                 f"{list(bands)}"))
         if problems:
-            raise InputFileError(self.path, f"does not match its card {self.card.path}: "
+            named = Path(self.card.model_file or self.path.name).name  # a twin's card (X.tflite's, beside X.onnx)
+            written = f" (written for {named})" if named != self.path.name else ""
+            raise InputFileError(self.path, f"does not match its card {self.card.path}{written}: "
                                  + "; ".join(card_field(self.card, field, text) for field, text in problems))
 
     @property

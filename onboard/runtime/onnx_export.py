@@ -15,6 +15,9 @@ ran 11 of the 24 as float Conv, whose rounding of an exact tie differs from XNNP
 exactly on white noise and on the real tiles (benchmarks/runtimes.py).
 
 Needs the ``[train]`` extra (TensorFlow and tf2onnx); export once, then the twin runs on ONNX Runtime alone.
+
+A twin a user puts beside a carded model (``X.onnx`` beside ``X.tflite`` and its ``X.json``) shares that card:
+:func:`twin_card` finds it, and :func:`open_twin` checks the twin against it as the same weights in another format.
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from rundir.errors import OrbitEdgeError
+from rundir.errors import InputFileError, OrbitEdgeError
 
 from .interpreter import RUNTIME_CHATTER, runtime_chatter_dropped
 from .mlm import FRAMEWORKS
-from .modelcard import NHWC, load_card, write_card
-from .model import Model, host_benchmark
+from .modelcard import NHWC, ModelCard, load_card, write_card
+from .model import Model, card_field, host_benchmark
 
 ONNX_OPSET = 17  # ONNX Runtime 1.17+ runs it on every provider; QDQ ops, Resize and Conv as TFLite needs them
 EXPORT_DIR = Path("build") / "onnx"  # default home of exported twins (the shipped models' directory stays as shipped)
@@ -92,6 +95,55 @@ def export_tflite(path: Path, out_dir: Path = EXPORT_DIR) -> Path:
                       f"{rewritten} Resize rounding ties half up as LiteRT"}),
             target.with_suffix(".json"))
     return target
+
+
+def twin_card(path: Path) -> ModelCard | None:
+    """The card beside model ``path`` (``<stem>.json``) when it is its twin's, the card of ``<stem>.tflite`` beside
+    an ``.onnx`` file or the other way round (the file its STAC model asset names; for a flat card, the file whose
+    sha256 it records), as when a user puts a twin beside a carded model for ``bench --runtime both``. None where
+    no twin is beside ``path``, there is no card, or the card is the file's own. InputFileError for a bad card."""
+    other = path.with_suffix(".onnx" if path.suffix.lower() == ".tflite" else ".tflite")
+    card_path = path.with_suffix(".json")
+    if not other.is_file() or not card_path.is_file():
+        return None
+    card = load_card(card_path)
+    if card.model_file is not None:
+        return card if Path(card.model_file).name == other.name else None
+    digest = hashlib.sha256(other.read_bytes()).hexdigest()
+    return card if card.sha256 == digest != hashlib.sha256(path.read_bytes()).hexdigest() else None
+
+
+def twin_problems(twin: Model, card: ModelCard) -> list[str]:
+    """What keeps ``twin`` (opened without a card) from being, in another format, the model ``card`` describes
+    (:func:`twin_card`): each tensor's shape, both read as NHWC with a dynamic batch as 1, and dtype, each as
+    ``line N: <field> is ... in the card but ... in the twin``. Size, sha256, framework and ops differ between the
+    formats of the same weights, and are not compared."""
+    problems = []
+    for field, tensor, shape, dtype in (("inputs[0]", card.inputs[0], twin.input_shape, twin.input_dtype),
+                                        ("outputs[0]", card.outputs[0], twin.output_shape, twin.output_dtype)):
+        expected = (max(tensor.shape[0], 1), *tensor.shape[1:])
+        if tensor.channels_first:
+            expected = (expected[0], *expected[2:], expected[1])
+        as_nhwc = f" ({list(expected)} as NHWC)" if tensor.channels_first else ""
+        if tuple(expected) != tuple(shape):
+            problems.append(card_field(card, f"{field}.shape", f"is {list(tensor.shape)} in the card{as_nhwc} but "
+                                                               f"{list(shape)} in the twin (NHWC)"))
+        if tensor.dtype != dtype.name:
+            problems.append(card_field(card, f"{field}.dtype", f"is {tensor.dtype} in the card but {dtype.name} in "
+                                                               "the twin"))
+    return problems
+
+
+def open_twin(path: Path, card: ModelCard, **options: Any) -> Model:
+    """Model ``path`` (``options`` as Model takes them), whose card beside it is its twin's (:func:`twin_card`),
+    checked against that card as a twin (:func:`twin_problems`). InputFileError naming both files and each
+    difference, and as Model raises."""
+    model = Model(path, use_card=False, channels=len(card.inputs[0].bands or ()) or None, **options)
+    problems = twin_problems(model, card)
+    if problems:
+        raise InputFileError(path, f"is no twin of {Path(card.model_file or path.with_suffix('.tflite')).name}, "
+                                   f"whose card {card.path} it shares beside it: " + "; ".join(problems))
+    return model
 
 
 def _marked(twin: Path) -> bool:
