@@ -83,3 +83,14 @@ def made_sweep() -> tuple[SweepOutcome, str | None]:
     finally:
         killer.stop.set()
     return outcome, killer.killed
+
+
+def with_a_blocked_run(into: Path, run_id: str = "c001-r1") -> tuple[SweepOutcome, Path]:
+    """The tiny sweep's complete runs copied to ``into/out``, but for ``run_id``, whose place a file takes (a fault:
+    that run fails when the sweep is resumed there): ``(the tiny sweep, the output folder)``."""
+    reference, _ = made_sweep()
+    out = into / "out"
+    shutil.copytree(reference.out / RUNS, out / RUNS)
+    shutil.rmtree(out / RUNS / run_id)
+    (out / RUNS / run_id).write_text("not a run directory")
+    return reference, out

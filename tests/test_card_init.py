@@ -90,7 +90,7 @@ def test_an_output_without_a_channel_axis_is_named_so_before_its_classes(tmp_pat
     for classes in (("--classes", "cloud"), ()):
         assert card_init(model, *classes, "--activation", "sigmoid") == 2
         err = capsys.readouterr().err
-        assert err.endswith(f"found [1, 48, 48, 4] in, [1, 48, 48] out: the output [1, 48, 48] has no channel axis; "
+        assert err.endswith("found [1, 48, 48, 4] in, [1, 48, 48] out: the output [1, 48, 48] has no channel axis; "
                             "expected (1, 48, 48, K) or NCHW (1, K, 48, 48), K = 1 for one cloud channel (keep that "
                             "axis when exporting)\n")
         assert "--classes" not in err and "classification" not in err

@@ -24,7 +24,7 @@ from app.sweep import (FAILED, MARKER, OwnCloseCommErrors, check_resources, prep
                        sweep_state)
 from app.sweep_file import load_sweep
 from rundir.errors import OrbitEdgeError
-from tests.sweep_cases import QUICKSTART, TINY, made_sweep, write_sweep
+from tests.sweep_cases import QUICKSTART, TINY, made_sweep, with_a_blocked_run, write_sweep
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +54,7 @@ def test_a_killed_worker_costs_only_its_run():
 
 
 def test_a_failed_run_is_recorded_the_others_go_on_and_retry_makes_it(tmp_path, client):
-    reference, _ = made_sweep()
-    out = tmp_path / "out"
-    shutil.copytree(reference.out / "runs", out / "runs")
-    shutil.rmtree(out / "runs" / "c001-r1")
-    (out / "runs" / "c001-r1").write_text("not a run directory")  # a fault: the run's place is taken
+    reference, out = with_a_blocked_run(tmp_path)
     outcome = run_sweep(reference.sweep, out, client=client)
     assert [r["status"] for r in outcome.rows] == ["complete", "complete", "complete", "failed"]
     assert (outcome.skipped, outcome.ran) == (3, 1)

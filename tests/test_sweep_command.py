@@ -5,7 +5,6 @@ the results so far written."""
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from app.sweep_command import sweep_options
 from app.sweep import MARKER, sweep_state
 from app.sweep_file import load_sweep
 from app.sweep_results import rank_labels
-from tests.sweep_cases import QUICKSTART, ROOT, TINY, made_sweep, write_sweep
+from tests.sweep_cases import QUICKSTART, ROOT, TINY, made_sweep, with_a_blocked_run, write_sweep
 
 
 def test_the_plan_lists_every_run(tmp_path, capsys):
@@ -61,11 +60,7 @@ def test_a_finished_sweep_resumed(capsys, monkeypatch):
 
 
 def test_runs_failed_at_the_end_are_exit_1_and_named_with_retry_failed(tmp_path, capsys):
-    reference, _ = made_sweep()
-    out = tmp_path / "out"
-    shutil.copytree(reference.out / "runs", out / "runs")
-    shutil.rmtree(out / "runs" / "c001-r1")
-    (out / "runs" / "c001-r1").write_text("not a run directory")  # a fault: the run's place is taken
+    reference, out = with_a_blocked_run(tmp_path)
     argv = ["sweep", str(reference.sweep.file), "--out", str(out), "--workers", "1"]
     assert main(argv) == 1  # not 0: a batch job sees it; not 2 (bad input) nor 130 (interrupted)
     lines = capsys.readouterr().out.splitlines()
