@@ -172,7 +172,7 @@ def load_sweep(path: str | Path) -> Sweep:
         raw = path.read_bytes()
     except OSError as err:  # no line: there is no file to point into
         raise InputFileError(path, f"expected a readable sweep file, found {err.strerror or err}") from None
-    data, source = load_yaml(raw, str(path))
+    data, source = load_yaml(raw, str(path), duplicates="keep_first")
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"{type(data).__name__} {data!r}"[:60]
         raise ConfigError(path, [ConfigIssue("", 1, "a mapping of sweep keys at the top level", found)])

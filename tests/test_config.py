@@ -41,6 +41,17 @@ def test_all_errors_reported_with_path_and_line(tmp_path):
     assert "expected a value > 0, found int -3" in str(err)
 
 
+def test_a_key_written_twice_is_reported_with_every_other_problem(tmp_path):
+    text = QUICKSTART.read_text().replace("gsd_m: 10.0", "gsd_m: -3")
+    text = text.replace("\nseed: ", "\nseed: 7\nseed: ", 1)
+    found, err = issues(write(tmp_path, text))
+    lines = text.splitlines()
+    second_seed = [i + 1 for i, l in enumerate(lines) if l.startswith("seed:")][1]
+    gsd = next(i + 1 for i, l in enumerate(lines) if "gsd_m: -3" in l)
+    assert {("seed", second_seed), ("spacecraft.camera.gsd_m", gsd)} <= set(found)
+    assert "expected unique keys, found duplicate key 'seed'" in str(err)
+
+
 def test_unknown_and_missing_keys(tmp_path):
     text = QUICKSTART.read_text().replace("  radio:\n", "  radiio:\n")
     found, err = issues(write(tmp_path, text))

@@ -58,6 +58,21 @@ objective: speed
     assert f"{path}:5: set.spacecraft.camera.widht_px: expected a scenario key" in text
 
 
+def test_a_key_written_twice_is_reported_with_every_other_problem(tmp_path):
+    path = write_sweep(tmp_path, f"""name: twice
+scenario: {QUICKSTART}
+set:
+  duration_h: 0.2
+  duration_h: 0.3
+axes:
+  pipeline[0].treshold: [0.3, 0.5]
+replicates: 0
+""")
+    found, text = problems(path)
+    assert set(found) == {("set.duration_h", 5), ("axes.pipeline[0].treshold", 7), ("replicates", 8)}
+    assert f"{path}:5: set.duration_h: expected unique keys, found duplicate key 'duration_h'" in text
+
+
 def test_an_axis_written_wrong(tmp_path):
     found, _ = problems(write_sweep(tmp_path, f"""name: axes
 scenario: {QUICKSTART}

@@ -7,6 +7,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from onboard.scenario.schema import Builder
 from onboard.scenario.yaml_source import Source, apply_override, load_yaml
 from rundir.errors import ConfigError
 
@@ -153,6 +154,18 @@ def test_a_merge_of_other_than_mappings_or_a_key_written_twice_is_refused_at_its
         load_yaml(text, "f.yaml")
     (issue,) = err.value.issues
     assert (issue.path, issue.line, issue.found) == (path, line, found) and issue.expected.startswith(expected)
+
+
+def test_keys_written_twice_can_be_kept_for_the_builder_to_report_with_every_other_problem():
+    text = "a: 1\nb:\n  x: 2\n  x: [3]\na: 4\nc: 5\n"
+    data, source = load_yaml(text, "f.yaml", duplicates="keep_first")
+    assert data == {"a": 1, "b": {"x": 2}, "c": 5}  # the first value of each, the rest of the document read
+    assert sorted((i.line, i.path, i.found) for i in source.duplicates) == [(4, "b.x", "duplicate key 'x'"),
+                                                                           (5, "a", "duplicate key 'a'")]
+    assert (source["a"], source["b.x"], source["c"]) == (1, 3, 6)  # the lines of the values kept
+    builder = Builder(source)
+    builder.fail("c", "a string", "int 5")
+    assert [(i.path, i.line) for i in builder.finish()] == [("b.x", 4), ("a", 5), ("c", 6)]
 
 
 def test_merges_that_repeat_too_many_mappings_are_refused():

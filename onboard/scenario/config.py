@@ -176,7 +176,7 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
         raw = path.read_bytes()
     except OSError as err:
         raise ConfigError(path, [ConfigIssue("", None, "a readable scenario file", err.strerror or str(err))]) from None
-    data, source = load_yaml(raw, str(path))
+    data, source = load_yaml(raw, str(path), duplicates="keep_first")
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"{type(data).__name__} {data!r}"[:60]
         raise ConfigError(path, [ConfigIssue("", 1, "a mapping of scenario keys at the top level", found)])

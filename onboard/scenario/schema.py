@@ -94,7 +94,9 @@ class Builder:
         return None if built is INVALID else built
 
     def finish(self) -> list[ConfigIssue]:
-        """Every issue, sorted, and an issue for each scalar YAML could not read that no issue covers yet."""
+        """Every issue, sorted: the document's keys written twice (``Source.duplicates``), the issues recorded, and
+        one for each scalar YAML could not read that no issue covers yet."""
+        self.issues += self.source.duplicates
         covered = {i.path for i in self.issues}
         for path, scalar in self.source.scalars.items():
             if scalar.problem is not None and not any(at in covered for at in ancestors(path)):

@@ -16,7 +16,7 @@ import datetime as dt
 import re
 import typing
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 import yaml
 
@@ -61,6 +61,7 @@ class Source(dict):
         super().__init__()
         self.scalars: dict[str, Scalar] = {}
         self.overrides: dict[str, str] = {}
+        self.duplicates: list[ConfigIssue] = []  # keys written twice in one mapping (the first one's value kept)
 
     def where(self, path: str) -> tuple[int | None, str | None]:
         """``(line, override)`` of ``path``, from the path or its nearest ancestor that has one: the file's line, or
@@ -99,8 +100,13 @@ def below(path: str, sub: str) -> str:
     return f"{path}{sub}" if sub.startswith("[") or not path else f"{path}.{sub}"
 
 
-def load_yaml(text: str | bytes, file: str) -> tuple[Any, Source]:
+def load_yaml(text: str | bytes, file: str,
+              duplicates: Literal["refuse", "keep_first"] = "refuse") -> tuple[Any, Source]:
     """Parse YAML text into plain Python data plus its ``Source`` (line of each path, text of each scalar).
+
+    A key written twice in one mapping is refused, the first at once (``duplicates="refuse"``), or, with
+    ``"keep_first"``, recorded in ``Source.duplicates`` with the first one's value kept, for ``schema.Builder`` to
+    report with every other problem of the document.
 
     Mapping keys are their text (``on: 1`` has the key ``'on'``). A scalar that its tag cannot construct (``!!int
     abc``, the date 2026-13-45, the leap second 23:59:60) is kept as its text, with the reason in
@@ -122,7 +128,7 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Source]:
     except yaml.reader.ReaderError as err:
         line = text.count("\n", 0, err.position) + 1
         raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", f"binary data (character U+{err.character:04X})")]) from None
-    plain = _PlainData(loader)
+    plain = _PlainData(loader, duplicates == "refuse")
     try:
         node = loader.get_single_node()
         data = plain.build(node, "") if node is not None else None
@@ -167,8 +173,9 @@ class _PlainData:
     """Turns a composed YAML node tree into plain dicts, lists and scalars, recording each node's line and each
     scalar's text by path."""
 
-    def __init__(self, loader: yaml.SafeLoader):
+    def __init__(self, loader: yaml.SafeLoader, refuse_duplicates: bool):
         self.loader = loader
+        self.refuse_duplicates = refuse_duplicates
         self.source = Source()
         self.open: set[int] = set()  # ids of the collections being built: an alias to one of them is a cycle
         self.built: set[int] = set()  # ids of the nodes built so far: building one again follows an alias
@@ -211,7 +218,11 @@ class _PlainData:
             is_merge = key_node.tag == f"{TAG_PREFIX}merge"
             if key in own or is_merge and merge is not None:
                 found = f"duplicate key {key!r}" + (": merge several mappings in one <<: [*a, *b]" if is_merge else "")
-                raise _NodeError(ConfigIssue(join(path, key), key_line, "unique keys", found))
+                issue = ConfigIssue(join(path, key), key_line, "unique keys", found)
+                if self.refuse_duplicates:
+                    raise _NodeError(issue)
+                self.source.duplicates.append(issue)
+                continue
             if is_merge:
                 merge = key_node, value_node
             else:
