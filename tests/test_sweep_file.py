@@ -73,6 +73,23 @@ replicates: 0
     assert f"{path}:5: set.duration_h: expected unique keys, found duplicate key 'duration_h'" in text
 
 
+def test_a_fixed_key_an_axis_replaces_is_an_error_at_the_fixed_key(tmp_path):
+    path = write_sweep(tmp_path, f"""name: replaced
+scenario: {QUICKSTART}
+set:
+  duration_h: 0.2
+  pipeline[0].threshold: 0.4
+  spacecraft.radio.rate_mbps: 50
+axes:
+  duration_h: [0.3, 0.5]
+  pipeline: [[{{stage: cloud_filter}}, {{stage: encode}}], [{{stage: encode}}]]
+""")
+    found, text = problems(path)
+    # duration_h: its axis's own values show in every result; rate_mbps: no axis touches it
+    assert set(found) == {("set.pipeline[0].threshold", 5)}
+    assert "set.pipeline[0].threshold: expected a key no axis replaces (axes.pipeline sets it anew" in text
+
+
 def test_an_axis_written_wrong(tmp_path):
     found, _ = problems(write_sweep(tmp_path, f"""name: axes
 scenario: {QUICKSTART}
