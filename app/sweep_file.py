@@ -106,7 +106,7 @@ class SweepFile:
 
 def _plan_issues(cfg: SweepFile) -> list[ConfigIssue]:
     """What keeps runs apart and the report whole: a front's figures and the objective among ``figures``; no ``set``
-    key below an axis, which would replace it; no seed axis with replicates (r runs seed + r); no more samples than distinct
+    key that an axis replaces (the key itself, or one above it); no seed axis with replicates (r runs seed + r); no more samples than distinct
     configurations. Withheld fields: no issue."""
     figures, every, out = getattr(cfg, "figures", None) or FIGURES, "leave figures out to collect every figure", []
     if PARETO_X not in figures or not set(PARETO_Y) & set(figures):  # a front: PARETO_X against PARETO_Y it has
@@ -117,10 +117,9 @@ def _plan_issues(cfg: SweepFile) -> list[ConfigIssue]:
                             f"{objective}, not collected" + (" (the objective unless objective: names another)"
                                                              if objective == DEFAULT_OBJECTIVE else "")))
     axes, sampling = getattr(cfg, "axes", None) or {}, getattr(cfg, "sampling", None)
-    # ``set`` applies first, so an axis above one of its keys drops that key in every run (an axis on the key itself
-    # shows its own values; the set value may be there only for its YAML anchor)
+    # ``set`` applies first, so an axis on one of its keys, or above it, drops that key in every run
     for key in getattr(cfg, "set", None) or {}:
-        for axis in (a for a in axes if key.startswith((f"{a}.", f"{a}["))):
+        for axis in (a for a in axes if key == a or key.startswith((f"{a}.", f"{a}["))):
             out.append(issue_at(f"set.{key}", f"a key no axis replaces (axes.{axis} sets it anew in every run: "
                                               "put the value in that axis's values, or leave it out here)",
                                 f"{key}, replaced by axes.{axis}"))

@@ -85,8 +85,7 @@ axes:
   pipeline: [[{{stage: cloud_filter}}, {{stage: encode}}], [{{stage: encode}}]]
 """)
     found, text = problems(path)
-    # duration_h: its axis's own values show in every result; rate_mbps: no axis touches it
-    assert set(found) == {("set.pipeline[0].threshold", 5)}
+    assert set(found) == {("set.duration_h", 4), ("set.pipeline[0].threshold", 5)}  # rate_mbps: no axis replaces it
     assert "set.pipeline[0].threshold: expected a key no axis replaces (axes.pipeline sets it anew" in text
 
 
@@ -351,12 +350,10 @@ def test_a_name_that_is_a_path_or_not_printable_is_an_error_at_its_line(tmp_path
 def test_merge_keys_in_a_sweep_file_give_axis_values_as_written_out(tmp_path):
     sweep = load_sweep(write_sweep(tmp_path, f"""name: merged
 scenario: {QUICKSTART}
-set:
-  pipeline: [&cloud {{stage: cloud_filter, tile_px: 32}}, {{stage: encode, format: png}}]
 axes:
   pipeline:
-    - [{{<<: *cloud, threshold: 0.3}}, {{stage: encode, format: png}}]
-    - [{{<<: *cloud, threshold: 0.7}}, {{stage: encode, format: png}}]
+    - [&cloud {{stage: cloud_filter, tile_px: 32, threshold: 0.3}}, &png {{stage: encode, format: png}}]
+    - [{{<<: *cloud, threshold: 0.7}}, *png]
 """))
     assert [run.overrides[-1] for run in sweep.runs if run.replicate == 0] == [
         f"pipeline=[{{stage: cloud_filter, tile_px: 32, threshold: {t}}}, {{stage: encode, format: png}}]"
