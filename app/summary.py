@@ -114,7 +114,7 @@ def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list
         ("bent-pipe bytes", fmt_bytes(b["raw_bytes"])),
         ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])} (saved {fmt_fraction(b['saved_fraction'])} against "
                        "bent-pipe for the frames the pipeline finished" + _per_scene(report) + ")"),
-        ("frames", f"{led['captured']} captured: {led['delivered']} delivered, {led['dropped']} dropped, "
+        ("frames", f"{led['captured']} captured: {led['delivered']} delivered, {led['dropped']} dropped{_lost(led)}, "
                    f"{led['on_board']} on board ({'balanced' if led.get('balanced') else 'NOT balanced'})"),
         ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
         ("left on board", f"{fmt_bytes(ob['bytes'])}, oldest {fmt_duration(ob.get('max_age_s'))}"),
@@ -130,6 +130,16 @@ def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list
     if report.get("verdict"):  # under its key: "  " + a 26-column key + " "
         lines[0] = textwrap.fill(lines[0], width, subsequent_indent=" " * 29, break_on_hyphens=False)
     return [head, *lines]
+
+
+def _lost(ledger: Mapping[str, Any]) -> str:
+    """Of the frames dropped, those no stage decided to drop (lost on board: storage full), by reason, so that a
+    loss is not read as a cloud filter's choice: " (8 lost on board: storage_full)"; "" when there are none."""
+    from ground.frame_ledger import frames_dropped
+
+    lost = frames_dropped(ledger)[1]
+    reasons = ", ".join(f"{r} {n}" if len(lost) > 1 else r for r, n in lost.items())
+    return f" ({sum(lost.values())} lost on board: {reasons})" if lost else ""
 
 
 def _per_scene(report: Mapping[str, Any]) -> str:

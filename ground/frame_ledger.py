@@ -26,6 +26,16 @@ def ledger_section(run: RunData) -> dict[str, Any]:
     return {**out, "warnings": warnings} if warnings else out
 
 
+def frames_dropped(ledger: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """The frames report.json's ``ledger`` counts as dropped, by reason (``dropped_by_reason``), split into those a
+    stage decided (a reason in ``products_decided_by_stage``: cloudy) and those lost on board by no stage's decision
+    (storage_full): ``(decided, lost)``."""
+    decided = {reason for by_stage in (ledger.get("products_decided_by_stage") or {}).values() for reason in by_stage}
+    by_reason = ledger.get("dropped_by_reason") or {}
+    return ({r: n for r, n in by_reason.items() if r in decided},
+            {r: n for r, n in by_reason.items() if r not in decided})
+
+
 def _planned_and_skipped(run: RunData) -> tuple[int, Counter[str]]:
     """Captures planned over all satellites, and those skipped by reason (telemetry/run.json's summaries)."""
     summaries = run.run_info.satellite_summary if run.run_info else []

@@ -6,9 +6,12 @@ A sentence follows only where the headline alone would mislead (:func:`caveats`)
 
 - frames that had not finished (still on board, lost, unverified) are in no row of the comparison: the headline
   covers part of the capture;
+- frames a stage dropped whole finish at once while kept frames wait for a pass, so with frames still on board the
+  finished ones lean towards such drops: the saving over every capture, products on board counted, beside it;
 - the link was the constraint: the passes were busy nearly all their time and frames waited on board or were lost
   for lack of room, so the bytes a pipeline saves (or spends) change how many scenes reach the ground: how many the
   same bytes would have brought down at the headline's reference size per frame;
+- mass memory ran out: frames lost when it was full, or captures not taken for lack of room;
 - the link was not the constraint: nothing was left on board and bent-pipe would have fitted in the passes too, so
   the bytes a pipeline saves (or spends) change how long the passes are busy, not what reaches the ground;
 - the cloud filter's own share: its kept tiles in the best lossless codec (``cloud_filter_best_lossless``) against
@@ -29,6 +32,7 @@ from rundir.codec import NAMES as FORMAT_NAMES
 from rundir.run_info import ModelValidation, StageEntry
 
 from .document import fmt_bytes, fmt_fraction
+from .frame_ledger import frames_dropped
 
 # The rows the verdict sets this run against, by the comparison's ``pipeline`` names: the best lossless codec when
 # the comparison has it, else the smallest of the others that exist (all lossless, all on the same frames).
@@ -59,7 +63,7 @@ def verdict(report: Mapping[str, Any], stages: Sequence[StageEntry],
     ``report``: report.json's content so far (``comparison``, and where present ``ledger``, ``contacts``);
     ``stages`` and ``model_cards``: telemetry/run.json's (:class:`rundir.run_info.RunInfo`); ``synthetic``: whether
     the truth is the synthetic world's (else a cloud mask given with real imagery)."""
-    head = headline(report["comparison"], stages, model_cards or {})
+    head = headline(report["comparison"], stages, model_cards or {}, (report.get("ledger") or {}).get("captured"))
     if head.startswith(NO_VERDICT):
         nothing = (report.get("ledger") or {}).get("captured") == 0
         return (f"{NO_VERDICT}nothing was captured, so there is nothing to set against a baseline (the frame "
@@ -75,12 +79,14 @@ def headline_of(text: str) -> str:
 
 
 def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
-             model_cards: Mapping[str, ModelValidation]) -> str:
+             model_cards: Mapping[str, ModelValidation], captured: int | None = None) -> str:
     """One sentence: this run's image bytes (its products without their sidecars, as the comparison counts every
     row) against the best lossless alternative in the comparison (``comp["rows"]``, by ``pipeline`` name:
     ``best_lossless`` when present, else the smallest of ``encode_only``, ``bent_pipe_single``, ``bent_pipe``), as
     a ratio, and the share of clear ground it loses; with a superres stage, the product's scale and cPSNR. Says
-    plainly when this run sends MORE. The reference is named by its ``codec`` (encode_only: the encode stage's
+    plainly when this run sends MORE, and, when the comparison's ``frames`` are fewer than the ``captured`` ones
+    (the ledger's), over how many of them, so that the sentence on its own (the terminal's) is not read as the
+    whole capture's. The reference is named by its ``codec`` (encode_only: the encode stage's
     format). The pipeline is "On-board AI" when a stage runs a model (:func:`runs_model`)."""
     rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
     ours = rows.get("this_run") or {}
@@ -111,7 +117,10 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     lost = ours.get("clear_pixels_lost_fraction")
     lost_part = ("clear ground lost unknown (no truth)" if lost is None else
                  "loses no clear ground" if lost == 0 else f"loses {fmt_fraction(lost)} of clear ground")
-    return f"{who} {bytes_part}, and {lost_part}."
+    finished = comp.get("frames")
+    part = (f", over the {finished} of {captured} captured frames that finished"
+            if captured and finished is not None and finished < captured else "")
+    return f"{who} {bytes_part}, and {lost_part}{part}."
 
 
 def reference(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
@@ -146,9 +155,9 @@ def caveats(report: Mapping[str, Any], stages: Sequence[StageEntry], model_cards
     """The sentences that qualify the headline, in the module docstring's order; none where it needs none."""
     comp, ledger, contacts = report["comparison"], report.get("ledger") or {}, report.get("contacts") or {}
     rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
-    found = [unfinished(comp["frames"], ledger),
+    found = [unfinished(comp["frames"], ledger), leaning(comp["frames"], ledger, report.get("bandwidth") or {}),
              link_bound(rows, comp["frames"], ledger, contacts, reference_codec(rows, stages)),
-             link_slack(rows, ledger, contacts),
+             link_slack(rows, ledger, contacts), storage_full(ledger),
              filter_on_codec(rows), same_bytes(rows), *real_data(model_cards, rows.get("this_run") or {}, synthetic)]
     return [s for s in found if s]
 
@@ -162,14 +171,30 @@ def unfinished(frames: int, ledger: Mapping[str, Any]) -> str | None:
         return None
     on_board, failed = ledger.get("on_board") or 0, ledger.get("frames_unverified") or 0
     lost = captured - frames - on_board - failed  # dropped or lost on board, or never processed
-    decided = {reason for by_stage in (ledger.get("products_decided_by_stage") or {}).values() for reason in by_stage}
-    reasons = sorted(set(ledger.get("products_lost_by_reason") or {})
-                     | {r for r in ledger.get("dropped_by_reason") or {} if r not in decided})
+    reasons = sorted(set(ledger.get("products_lost_by_reason") or {}) | set(frames_dropped(ledger)[1]))
     why = [f"{on_board} still on board"] if on_board else []
     why += [f"{lost} lost on board" + (f" ({', '.join(reasons)})" if reasons else "")] if lost > 0 else []
     why += [f"{failed} that failed the ground's checks"] if failed else []
-    return (f"It counts only the {frames} of {captured} captured frames that finished; the other "
-            f"{captured - frames} are in no row of the comparison" + (f": {', '.join(why)}." if why else "."))
+    return (f"The other {captured - frames} captured frames are in no row of the comparison"
+            + (f": {', '.join(why)}." if why else "."))
+
+
+def leaning(frames: int, ledger: Mapping[str, Any], bandwidth: Mapping[str, Any]) -> str | None:
+    """When frames are still on board and some of the ``frames`` that finished were dropped whole by a stage's
+    decision (``ledger`` ``dropped_by_reason``, a reason in ``products_decided_by_stage``): such frames finish at
+    once, the kept ones wait for a pass, so the comparison leans towards the drops. Then the saving over every
+    capture with the products on board counted (report.json ``bandwidth.saved_fraction_all_captures``) beside the
+    finished frames' (``saved_fraction``). None otherwise."""
+    on_board = ledger.get("on_board") or 0
+    whole = sum(frames_dropped(ledger)[0].values())
+    every, finished = bandwidth.get("saved_fraction_all_captures"), bandwidth.get("saved_fraction")
+    if not on_board or not whole or every is None or finished is None:
+        return None
+    return (f"Frames a stage drops whole finish at once while the frames it keeps wait on board for a pass, so "
+            f"{whole} of the {frames} finished frames are such drops and the figures above lean towards them: over "
+            f"all {ledger.get('captured')} captures, the {fmt_bytes(bandwidth.get('bytes_on_board') or 0)} still on "
+            f"board counted, the pipeline saves {fmt_fraction(every)} against bent-pipe ({fmt_fraction(finished)} over "
+            "the finished frames).")
 
 
 def link_bound(rows: Mapping[str, Mapping[str, Any]], frames: int, ledger: Mapping[str, Any],
@@ -218,6 +243,19 @@ def link_slack(rows: Mapping[str, Mapping[str, Any]], ledger: Mapping[str, Any],
     return (f"The link was not the constraint: the passes were busy {_share(usage)} of their time and left nothing "
             f"on board{bent_part}, so here the pipeline's bytes change how long the passes are busy, not what "
             "reaches the ground.")
+
+
+def storage_full(ledger: Mapping[str, Any]) -> str | None:
+    """When mass memory ran out (``ledger``): frames lost on board for ``storage_full`` (the drop_oldest policy
+    evicts them; :func:`unfinished` has counted them) or planned captures not taken for it (``captures_skipped``:
+    the stop_imaging policy), counted here; None when neither happened."""
+    lost = (ledger.get("dropped_by_reason") or {}).get("storage_full") or 0
+    refused = (ledger.get("captures_skipped") or {}).get("storage_full") or 0
+    if not lost and not refused:
+        return None
+    what = f": {refused} planned captures were not taken for lack of room (storage_full)," if refused else ","
+    return (f"Mass memory ran out{what} so here what the pipeline keeps on board decides how many scenes last until "
+            "a pass.")
 
 
 def _share(x: float) -> str:

@@ -6,7 +6,7 @@ import json
 import shutil
 
 from ground.document import Table
-from ground.frame_ledger import ledger_blocks, ledger_section, ledger_warnings
+from ground.frame_ledger import frames_dropped, ledger_blocks, ledger_section, ledger_warnings
 from ground.run_data import load_run
 
 
@@ -100,3 +100,11 @@ def test_the_section_carries_the_skipped_captures_warning(tiny_run):
     assert "5 of the 9 captures planned were not taken (storage_full: 5): they are in no frame count of the ledger; " \
            "see the storage and power table." in section["warnings"]
     assert section["captures_skipped"] == {"storage_full": 5}  # the verdict reads it: storage, not the link, was full
+
+
+def test_frames_dropped_by_a_stage_and_lost_on_board_are_told_apart():
+    ledger = {"dropped_by_reason": {"cloudy": 3, "storage_full": 8, "evicted": 1},
+              "products_decided_by_stage": {"cloud_filter": {"cloudy": 40}, "scene_triage": {"evicted": 2}}}
+    assert frames_dropped(ledger) == ({"cloudy": 3, "evicted": 1}, {"storage_full": 8})
+    assert frames_dropped({"dropped_by_reason": {"storage_full": 2}}) == ({}, {"storage_full": 2})
+    assert frames_dropped({}) == ({}, {})

@@ -171,8 +171,9 @@ def test_verdict_opens_the_report_and_warnings_follow(run_dir):
     assert report["verdict"] == (
         f"On-board processing (no stages) sends {rows_['this_run']['bytes'] / rows_['encode_only']['bytes']:.1f}x "
         f"MORE image bytes ({fmt_bytes(rows_['this_run']['bytes'])}) than lossless encoding alone (4.61 kB): it costs "
-        "downlink here, and loses no clear ground. It counts only the 2 of 4 captured frames that finished; the other "
-        "2 are in no row of the comparison: 1 still on board, 1 lost on board (storage_full).")
+        "downlink here, and loses no clear ground, over the 2 of 4 captured frames that finished. The other 2 "
+        "captured frames are in no row of the comparison: 1 still on board, 1 lost on board (storage_full). Mass "
+        "memory ran out, so here what the pipeline keeps on board decides how many scenes last until a pass.")
     lines = (run_dir / "report.md").read_text().splitlines()
     assert lines[0] == "# orbitedge report: tiny" and lines[2] == f"**Verdict: {report['verdict']}**"
     assert lines[4].startswith("**Contents:** [Summary](#summary) · [Bandwidth](#bandwidth)")

@@ -70,6 +70,21 @@ def test_the_summary_says_when_the_report_has_warnings():
     assert summary_lines(report)[-1] == expected
 
 
+def test_the_frames_line_says_which_drops_were_lost_on_board_rather_than_decided():
+    """storage_overflow.yaml: 8 frames evicted from full memory are "dropped" in the ledger, by no stage's choice."""
+    report = {"scenario": "s", "seed": 1, "complete": True, "duration_s": 3600.0,
+              "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.5},
+              "ledger": {"captured": 26, "delivered": 15, "dropped": 11, "on_board": 0, "balanced": True,
+                         "dropped_by_reason": {"cloudy": 3, "storage_full": 8},
+                         "products_decided_by_stage": {"cloud_filter": {"cloudy": 40}}},
+              "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": 0, "max_age_s": None}}
+    frames = next(line for line in summary_lines(report) if line.startswith("  frames"))
+    assert frames.endswith("26 captured: 15 delivered, 11 dropped (8 lost on board: storage_full), 0 on board "
+                           "(balanced)")
+    report["ledger"]["dropped_by_reason"] = {"cloudy": 11}  # every drop the filter's: nothing to add
+    assert "11 dropped, 0 on board" in next(line for line in summary_lines(report) if line.startswith("  frames"))
+
+
 def test_the_summary_of_a_burst_run_gives_the_saving_against_one_frame_per_scene_too():
     report = {"scenario": "quickstart", "seed": 42, "complete": True, "duration_s": 86400.0,
               "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.779},

@@ -3,8 +3,8 @@ follows it only where the headline alone would mislead."""
 
 from __future__ import annotations
 
-from ground.verdict import (caveats, filter_on_codec, headline, headline_of, link_bound, link_slack, real_data,
-                            reference_codec, same_bytes, unfinished, verdict)
+from ground.verdict import (caveats, filter_on_codec, headline, headline_of, leaning, link_bound, link_slack,
+                            real_data, reference_codec, same_bytes, storage_full, unfinished, verdict)
 from rundir.run_info import HeldoutScores, ModelValidation, RealScores, RealValidation, StageEntry
 
 UNVALIDATED = ModelValidation("mine", "1.0.0", "ab" * 32, HeldoutScores(0.95, 0.01, 40))
@@ -115,11 +115,11 @@ def test_a_comparison_of_part_of_the_capture_says_how_much_is_left_out():
     """A run that ends with frames on board compares only those that finished: the verdict says so, so that a
     pipeline that delivered fewer frames is not read as one that sent fewer bytes for the same work."""
     assert unfinished(12, {"captured": 27, "on_board": 15}) == (
-        "It counts only the 12 of 27 captured frames that finished; the other 15 are in no row of the comparison: 15 "
-        "still on board.")
+        "The other 15 captured frames are in no row of the comparison: 15 still on board.")
     # storage_overflow.yaml: 8 frames evicted when storage filled, none on board
     lost = {"captured": 26, "on_board": 0, "frames_lost": 8, "products_lost_by_reason": {"storage_full": 8}}
-    assert unfinished(18, lost).endswith("the other 8 are in no row of the comparison: 8 lost on board (storage_full).")
+    assert unfinished(18, lost).endswith("The other 8 captured frames are in no row of the comparison: 8 lost on "
+                                         "board (storage_full).")
     mixed = {"captured": 27, "on_board": 1, "frames_unverified": 1, "dropped_by_reason": {"cloudy": 3, "evicted": 1},
              "products_decided_by_stage": {"cloud_filter": {"cloudy": 40}}}  # cloudy: the filter's, finished
     assert unfinished(24, mixed).endswith(": 1 still on board, 1 lost on board (evicted), 1 that failed the ground's "
@@ -129,8 +129,34 @@ def test_a_comparison_of_part_of_the_capture_says_how_much_is_left_out():
     assert "captured frames" not in text  # no ledger: nothing to say
     full = verdict({"comparison": rows(best_lossless=1000, this_run=300), "ledger": {"captured": 5, "on_board": 2}},
                    CLOUD_AI)
-    assert full.endswith("of clear ground. It counts only the 3 of 5 captured frames that finished; the other 2 are "
-                         "in no row of the comparison: 2 still on board.")
+    assert full.endswith("of clear ground, over the 3 of 5 captured frames that finished. The other 2 captured "
+                         "frames are in no row of the comparison: 2 still on board.")
+
+
+def test_finished_frames_that_lean_towards_whole_drops_are_named_with_the_saving_over_every_capture():
+    """A slow link: the cloud filter's whole-frame drops finish at once while kept frames wait on board, so 14 of
+    the 23 finished frames are drops; the saving over all 54 captures (products on board counted) stands beside."""
+    ledger = {"captured": 54, "on_board": 31, "dropped_by_reason": {"cloudy": 14},
+              "products_decided_by_stage": {"cloud_filter": {"cloudy": 450}}}
+    bandwidth = {"saved_fraction": 0.877257, "saved_fraction_all_captures": 0.648089, "bytes_on_board": 24_399_497}
+    assert leaning(23, ledger, bandwidth) == (
+        "Frames a stage drops whole finish at once while the frames it keeps wait on board for a pass, so 14 of the 23 "
+        "finished frames are such drops and the figures above lean towards them: over all 54 captures, the 24.40 MB "
+        "still on board counted, the pipeline saves 64.8 % against bent-pipe (87.7 % over the finished frames).")
+    assert leaning(23, ledger | {"on_board": 0}, bandwidth) is None  # nothing waits: nothing leans
+    storage = ledger | {"dropped_by_reason": {"storage_full": 14}, "products_decided_by_stage": {}}
+    assert leaning(23, storage, bandwidth) is None  # lost frames are no stage's drop
+    assert leaning(23, ledger, {}) is None
+
+
+def test_mass_memory_that_ran_out_is_named_with_the_captures_it_refused():
+    """storage_overflow.yaml (drop_oldest) loses frames when memory is full; stop_imaging refuses captures."""
+    said = "so here what the pipeline keeps on board decides how many scenes last until a pass."
+    assert storage_full({"captured": 26, "dropped_by_reason": {"storage_full": 8}}) == f"Mass memory ran out, {said}"
+    assert storage_full({"captured": 23, "captures_skipped": {"storage_full": 30, "brownout": 2}}) == (
+        f"Mass memory ran out: 30 planned captures were not taken for lack of room (storage_full), {said}")
+    assert storage_full({"captured": 23, "dropped_by_reason": {"cloudy": 3}, "captures_skipped": {"brownout": 2}}) \
+        is None
 
 
 def test_a_link_with_room_for_bent_pipe_is_named_as_no_constraint():
@@ -257,10 +283,10 @@ def test_caveats_follow_the_headline_in_order():
     report = {"comparison": comp, "ledger": {"captured": 4, "on_board": 0},
               "contacts": {"total_usage": 0.01, "bytes_sent": 17_000}}
     found = caveats(report, CLOUD_AI, {"cloud_filter": VALIDATED})
-    assert [s.split()[:2] for s in found] == [["It", "counts"], ["The", "link"], ["JPEG", "2000"], ["On", "real"]]
+    assert [s.split()[:2] for s in found] == [["The", "other"], ["The", "link"], ["JPEG", "2000"], ["On", "real"]]
     text = verdict(report, CLOUD_AI, {"cloud_filter": VALIDATED})
     assert text == " ".join([text.split(". ")[0] + "."] + found)
     # the headline read back from the text alone, as the terminal summary does; decimals do not cut it short
-    assert headline_of(text) == headline(comp, CLOUD_AI, {"cloud_filter": VALIDATED}) != text
+    assert headline_of(text) == headline(comp, CLOUD_AI, {"cloud_filter": VALIDATED}, 4) != text
     assert "3.21 MB" in headline_of("It sends 3.1x MORE (10.12 MB) than JPEG-LS (3.21 MB). The link.")
     assert headline_of(verdict({"comparison": {}, "ledger": {"captured": 0}}, CLOUD_AI)).startswith("No verdict")
