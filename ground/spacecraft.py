@@ -14,7 +14,8 @@ from .document import Heading, Paragraph, Table, fmt_bytes, fmt_duration, fmt_fr
 
 
 def spacecraft_section(run: Any) -> dict[str, Any] | None:
-    """report.json ``spacecraft``: one entry per satellite; None without a complete run.json summary."""
+    """report.json ``spacecraft``: one entry per satellite; None without a complete run.json summary. With
+    ``warnings`` for each satellite that spent time in brown-out (:func:`brownout_warning`)."""
     summaries = run.run_info.satellite_summary if run.run_info else []
     if not summaries:
         return None
@@ -31,7 +32,25 @@ def spacecraft_section(run: Any) -> dict[str, Any] | None:
             "compute_deferred_frames": s.compute_deferred_frames, "compute_deferred_s": s.compute_deferred_s,
             "energy_unmet_wh": s.energy_unmet_wh,
         })
-    return {"satellites": out}
+    warnings = [w for w in (brownout_warning(s, run.run_info.duration_s) for s in out) if w]
+    return {"satellites": out, **({"warnings": warnings} if warnings else {})}
+
+
+def brownout_warning(satellite: Mapping[str, Any], duration_s: float) -> str | None:
+    """A warning for one satellite of the section (report.json ``spacecraft.satellites[i]``) that spent time in
+    brown-out during a run of ``duration_s``: how long, its lowest charge, and what it cost (captures shed, compute
+    deferred), since the power budget then shapes what the run delivers; None without brown-out."""
+    if not satellite["brownout_s"]:
+        return None
+    share = f" ({fmt_fraction(satellite['brownout_s'] / duration_s)} of the run)" if duration_s > 0 else ""
+    shed, deferred = satellite["captures_shed_brownout"], satellite["compute_deferred_frames"]
+    cost = (f"{shed} captures shed and {deferred} frames' compute deferred "
+            f"({fmt_duration(satellite['compute_deferred_s'])}), so the power budget is a constraint of this run"
+            if shed or deferred else "no capture or compute fell in it this time, but any would have been shed or "
+                                     "deferred, so the power budget has no margin")
+    return (f"{satellite['satellite']} was in brown-out for {fmt_duration(satellite['brownout_s'])}{share}, its "
+            f"battery down to {fmt_fraction(satellite['battery_min_soc'])}: {cost} (spacecraft.power: solar_w, "
+            "battery_wh, the loads); see Storage and power.")
 
 
 def spacecraft_blocks(section: Mapping[str, Any]) -> list[Any]:

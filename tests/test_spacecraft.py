@@ -13,7 +13,7 @@ import pytest
 from conftest import jsonl
 from ground.document import Heading, to_markdown
 from ground.run_data import load_run
-from ground.spacecraft import spacecraft_blocks, spacecraft_section
+from ground.spacecraft import brownout_warning, spacecraft_blocks, spacecraft_section
 from tests.report_run import sweep_run
 
 
@@ -87,6 +87,21 @@ def test_both_satellites_in_report_md(starved_run):
         "|---|---:|---:|---:|---:|---:|---:|---|",
         "| sat-1 | 5 / 10 | 1.50 GB / 2.00 GB | 3 | 0.0 % | 30.0 min | 2 | 4 (10.0 min) |",
         "| sat-2 | 4 / 4 | 250.00 kB / 2.00 GB | 0 | 62.0 % | 0.0 s | 0 | 0 (0.0 s) |"]
+
+
+def test_time_in_brown_out_is_a_warning_that_counts_its_cost(starved_run):
+    section = spacecraft_section(load_run(starved_run))
+    duration_s = json.loads((starved_run / "telemetry" / "run.json").read_text())["duration_s"]
+    share = f"{100 * 1800.0 / duration_s:.1f} %"
+    assert section["warnings"] == [  # sat-2 never browned out: no warning of its own
+        f"sat-1 was in brown-out for 30.0 min ({share} of the run), its battery down to 0.0 %: 2 captures shed and 4 "
+        "frames' compute deferred (10.0 min), so the power budget is a constraint of this run (spacecraft.power: "
+        "solar_w, battery_wh, the loads); see Storage and power."]
+    quiet = {**section["satellites"][0], "captures_shed_brownout": 0, "compute_deferred_frames": 0}
+    assert "no capture or compute fell in it this time, but any would have been shed or deferred, so the power " \
+           "budget has no margin" in brownout_warning(quiet, 3600.0)
+    assert brownout_warning(section["satellites"][1], 3600.0) is None
+    assert "warnings" not in spacecraft_section(sweep_run())  # a healthy run: no warning
 
 
 def test_without_a_timeline_the_lowest_charge_is_unknown(starved_run):
