@@ -1,5 +1,5 @@
 """Tests for onboard/orbit/elements.py: element sets: TLE parsing as users paste them, mean elements (sun-synchronous, LTAN,
-phase) and the plausibility check against skyfield.
+phase), the plausibility check against skyfield, and stationary (geostationary) ground tracks.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from sgp4.earth_gravity import wgs72
 from sgp4.exporter import export_tle
 from skyfield.api import EarthSatellite, wgs84
 
-from onboard.orbit.elements import (MIN_ALTITUDE_KM, ElementSet, element_set, epoch_offset_days, implausible_orbit,
-                              satrec_from_elements, satrec_from_tle, sun_synchronous_inclination_deg, tle_epoch_utc)
+from onboard.orbit.elements import (MIN_ALTITUDE_KM, MIN_GROUND_TRACK_SPEED_KM_S, ElementSet, element_set,
+                                   epoch_offset_days, implausible_orbit, satrec_from_elements, satrec_from_tle,
+                                   stationary_track, sun_synchronous_inclination_deg, tle_epoch_utc)
 from onboard.orbit.ephemeris import Ephemeris
 from onboard.scenario.yaml_source import load_yaml
 from onboard.orbit.sun import sun_direction_ecef
-from tests.orbit_cases import DAY_S, ISS_START_UTC, ISS_TLE, SSO_START_UTC, TS, sso_satrec
+from tests.orbit_cases import DAY_S, GEO_START_UTC, ISS_START_UTC, ISS_TLE, SSO_START_UTC, TS, molniya_tle, sso_satrec
 
 
 
@@ -330,3 +331,63 @@ def test_garbage_elements_are_refused(field, value):
         assert "rejected by SGP4" in str(err)
         return
     check_refusal(satrec, ISS_START_UTC, 2 * 3600.0)
+
+
+def skyfield_top_ground_speed_km_s(satrec: Satrec, start_utc: datetime, step_s: float) -> float:
+    """The fastest the WGS84 sub-satellite point (skyfield's, an outside reference) moves over one orbit, from
+    geodesic steps of ``step_s`` (s), km/s."""
+    import pyproj
+
+    t_s = np.arange(0.0, 2.0 * math.pi / satrec.no_kozai * 60.0 + step_s, step_s)
+    point = wgs84.subpoint_of(EarthSatellite.from_satrec(satrec, TS).at(TS.from_datetime(start_utc) + t_s / DAY_S))
+    lat, lon = point.latitude.degrees, point.longitude.degrees
+    _, _, step_m = pyproj.Geod(ellps="WGS84").inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
+    return float(step_m.max() / 1000.0 / step_s)
+
+
+def test_a_geostationary_track_is_stationary_at_the_speed_skyfield_sees():
+    satrec = satrec_from_elements(GEO_START_UTC, 35786.0, 0.05, raan_deg=0.0)  # tests/data/geostationary.yaml
+    found = stationary_track(satrec, GEO_START_UTC)
+    assert found is not None and found.startswith("its sub-satellite point, starting over lat 0.00, lon 0.56, ")
+    assert found.endswith("km/s over one 23.93 h orbit (a sidereal day is 23.93 h)")
+    speed_km_s = float(found.split("moves at most ")[1].split(" km/s")[0])
+    # 1 cm/s: the text's two digits; skyfield's chords of 10 min fall short of the top by 0.5 %
+    assert speed_km_s == pytest.approx(skyfield_top_ground_speed_km_s(satrec, GEO_START_UTC, 600.0), abs=1e-5)
+
+
+@pytest.mark.parametrize("name, satrec, step_s", [
+    ("geosynchronous, inclined 10 deg", satrec_from_elements(GEO_START_UTC, 35786.0, 10.0, raan_deg=0.0), 600.0),
+    ("geosynchronous, inclined 0.3 deg", satrec_from_elements(GEO_START_UTC, 35786.0, 0.3, raan_deg=0.0), 600.0),
+    ("drifting 2 deg a day along the ring", satrec_from_elements(GEO_START_UTC, 35626.0, 0.0, raan_deg=0.0), 600.0),
+    ("Molniya", satrec_from_tle(*molniya_tle()), 10.0),
+    ("MEO, 8000 km", satrec_from_elements(GEO_START_UTC, 8000.0, 30.0, raan_deg=0.0), 60.0),
+    ("ISS", satrec_from_tle(*ISS_TLE), 10.0),
+])
+def test_orbits_whose_track_moves_are_not_stationary_and_skyfield_agrees(name, satrec, step_s):
+    start = GEO_START_UTC if name != "ISS" else ISS_START_UTC
+    assert stationary_track(satrec, start) is None
+    assert skyfield_top_ground_speed_km_s(satrec, start, step_s) > MIN_GROUND_TRACK_SPEED_KM_S
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(200.0, 39999.0), st.floats(0.0, 180.0), st.floats(0.0, 359.0), st.floats(0.0, 0.02))
+def test_an_orbit_away_from_geostationary_is_never_stationary(altitude_km, inclination_deg, phase_deg, eccentricity):
+    satrec = satrec_from_elements(GEO_START_UTC, altitude_km, inclination_deg, raan_deg=0.0, phase_deg=phase_deg,
+                                  eccentricity=eccentricity)
+    sidereal_day_s = 2.0 * math.pi / 7.292115e-5  # Earth's rotation rate (IERS Conventions 2010, table 1.1)
+    period_s = 2.0 * math.pi / satrec.no_kozai * 60.0
+    # a period 0.5 % off a sidereal day drifts 1.8 deg a day (2.3 m/s); inclined 0.5 deg: 4 m/s; e = 0.004: 3.7 m/s
+    moves = abs(period_s / sidereal_day_s - 1.0) > 0.005 or inclination_deg > 0.5 or eccentricity > 0.004
+    if moves:
+        assert stationary_track(satrec, GEO_START_UTC) is None
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(35756.0, 35816.0), st.floats(0.0, 0.1, allow_subnormal=False), st.floats(0.0, 0.0005),
+       st.floats(0.0, 359.0), st.floats(0.0, 359.0))
+def test_a_satellite_kept_in_its_geostationary_box_is_stationary(altitude_km, inclination_deg, eccentricity,
+                                                                 raan_deg, phase_deg):
+    # +-30 km from the synchronous altitude drifts 0.4 deg a day at most; i <= 0.1 deg and 2e <= 0.06 deg: ITU's box
+    satrec = satrec_from_elements(GEO_START_UTC, altitude_km, inclination_deg, raan_deg=raan_deg,
+                                  phase_deg=phase_deg, eccentricity=eccentricity)
+    assert stationary_track(satrec, GEO_START_UTC) is not None

@@ -1,6 +1,7 @@
 """The satellites' config (onboard/scenario/orbit_config.py) through real scenarios: exactly one orbit definition, three-line
 TLEs pasted as lists or text naming the satellite, element sets that are no longer orbits refused, and runs far from
-a TLE's epoch warned of (issue 11, kinds A and A')."""
+a TLE's epoch warned of (issue 11, kinds A and A'); a geostationary satellite, whose ground track does not move for
+strips of frames, refused."""
 
 import datetime as dt
 import math
@@ -177,3 +178,59 @@ def test_elements_become_the_sgp4_record_they_describe():
 def test_a_config_that_is_not_one_orbit_says_which_field(fields, path, found):
     [issue] = OrbitConfig(**fields).check()
     assert (issue.path, issue.found) == (path, found)
+
+
+GEOSTATIONARY = TLE_DATA / "geostationary.yaml"  # a user's trial: 35786 km, inclined 0.05 deg, a 6 h run
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_a_geostationary_satellite_exits_2_at_its_orbit_saying_its_track_does_not_move(tmp_path, capsys, command):
+    from app.cli import main
+
+    out = tmp_path / "run"
+    assert main([command, str(GEOSTATIONARY), *(["--out", str(out), "--quiet"] if command == "run" else [])]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"orbitedge: error: {GEOSTATIONARY}: 1 problem(s)\n  {GEOSTATIONARY}:15: satellites[0].orbit: expected a "
+        "ground track that moves, at 0.002 km/s or more at its fastest: the camera takes strips of frames along it, "
+        "spaced by its motion, found satellite 'geo-1': its sub-satellite point, starting over lat 0.00, lon 0.56, "
+        "moves at most 0.00056 km/s over one 23.93 h orbit (a sidereal day is 23.93 h): a geostationary orbit, which "
+        "strip imaging cannot use (a geosynchronous orbit inclined 0.3 deg or more moves enough)\n")
+    assert not out.exists()  # refused before anything ran
+
+
+def test_a_geostationary_tle_is_refused_at_its_tle(tmp_path):
+    from sgp4.api import WGS72, Satrec
+    from sgp4.earth_gravity import wgs72
+    from sgp4.exporter import export_tle
+
+    source = Satrec()  # 35786 km, equatorial, epoch 2026-02-11T06:00Z, the field case's start
+    source.sgp4init(WGS72, "i", 99002, 2461082.75 - 2433281.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+                    math.sqrt(wgs72.mu / (wgs72.radiusearthkm + 35786.0) ** 3) * 60.0, 0.0)
+    paths, err = issues(tle_scenario(tmp_path, "".join(f'\n        - "{line}"' for line in export_tle(source)) + "\n"))
+    assert paths == {("satellites[0].orbit.tle", 14)}
+    assert "found satellite 'oldsat': its sub-satellite point, starting over lat 0.00, lon " in str(err)
+
+
+@pytest.mark.parametrize("overrides", [
+    ["satellites[0].orbit.inclination_deg=10"],  # a figure-8 of +-10 deg: 0.08 km/s at its nodes
+    ["satellites[0].orbit.inclination_deg=0.3"],  # +-0.3 deg: 0.0026 km/s
+    ["satellites[0].orbit.altitude_km=8000", "satellites[0].orbit.inclination_deg=30"],  # MEO: 1.9 km/s
+])
+def test_orbits_whose_track_moves_are_not_refused(overrides):
+    assert load_scenario(GEOSTATIONARY, overrides).satellites[0].name == "geo-1"
+
+
+def test_a_molniya_tle_is_not_refused(tmp_path):
+    from tests.orbit_cases import molniya_tle
+
+    text = GEOSTATIONARY.read_text().replace(
+        "    orbit: {altitude_km: 35786, inclination_deg: 0.05, raan_deg: 0, phase_deg: 0}\n",
+        "    orbit:\n      tle:\n" + "".join(f'        - "{line}"\n' for line in molniya_tle()))
+    assert load_scenario(write(tmp_path, text)).satellites[0].orbit.tle is not None
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "scenarios").glob("*.yaml")), ids=lambda p: p.stem)
+def test_no_shipped_satellite_has_a_stationary_track(path):
+    scenario = load_scenario(path)
+    assert all(sat.stationary_track(scenario.start_utc) is None for sat in scenario.satellites)

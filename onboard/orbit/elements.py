@@ -1,5 +1,6 @@
-"""Element sets: SGP4 records (WGS72) from two-line element sets or mean elements, their epochs, and whether
-SGP4 propagates them as an orbit over a run (plausibility).
+"""Element sets: SGP4 records (WGS72) from two-line element sets or mean elements, their epochs, whether
+SGP4 propagates them as an orbit over a run (plausibility), and whether their ground track moves at all (a
+geostationary one does not).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from sgp4.conveniences import sat_epoch_datetime
 from sgp4.earth_gravity import wgs72
 from sgp4.io import twoline2rv as parse_tle_strictly
 
-from ..constants import DAY_S, TROPICAL_YEAR_DAYS, WGS84_A_KM
-from .ephemeris import time_grid_s
+from ..constants import DAY_S, EARTH_ROTATION_RAD_S, TROPICAL_YEAR_DAYS, WGS84_A_KM
+from .ephemeris import Ephemeris, PropagationError, ground_speed_km_s, time_grid_s
 from .frames import dot, geodetic, julian_date
 from .sun import sun_equatorial
 
@@ -45,6 +46,19 @@ MIN_ALTITUDE_KM = 150.0
 SEMI_MAJOR_AXIS_TOLERANCE = 0.02
 
 PLAUSIBILITY_STEP_S = 60.0  # the orbit is checked every minute: under 1/85 of the shortest (LEO) period
+
+# A ground track the camera can take strips of frames along moves faster than this at its fastest, km/s. A
+# geostationary satellite is kept within +-0.1 deg of its station in longitude (ITU Radio Regulations, No. 22.6)
+# and, by north-south station keeping, in latitude (+-0.1 deg, as the WARC-BS 1977 Final Acts asked of broadcasting
+# satellites): the daily swing of its sub-satellite point in that box (inclination i, eccentricity e: amplitudes i
+# and 2e rad, Soop 1994, "Handbook of Geostationary Orbits", Kluwer) moves at most R_E w_E (0.1 + 0.1) deg = 1.6 m/s
+# (1.1 m/s by SGP4 for i = 0.1 deg, e = 0.0005). Every orbit that is not synchronous moves far faster (MEO at 8000
+# km: 1.9 km/s), as do a geosynchronous one inclined 0.3 deg or more (2.6 m/s at its nodes; 81 m/s at 10 deg) and
+# one drifting along the ring by more than 1.6 deg a day. Below 2 m/s the frames of a strip, 115 km apart for 256 px
+# at 500 m (10 % overlap), would be 16 h apart.
+MIN_GROUND_TRACK_SPEED_KM_S = 0.002
+
+GROUND_TRACK_SAMPLES = 360  # one orbit sampled at every degree of mean anomaly
 
 
 def _tle_checksum(line: str) -> int:
@@ -202,6 +216,32 @@ def implausible_orbit(satrec: Satrec, start_utc: datetime, duration_s: float,
                      f"{mean_a_km:.0f} km its mean motion of {satrec.no_kozai * 1440.0 / (2.0 * math.pi):.8g} "
                      "rev/day implies")
     return float(t_s[k]), "; ".join(found)
+
+
+def stationary_track(satrec: Satrec, start_utc: datetime) -> str | None:
+    """What the ground track does, when its sub-satellite point never moves as fast as
+    ``MIN_GROUND_TRACK_SPEED_KM_S`` over one orbit from ``start_utc`` (a geostationary satellite); else None.
+
+    The speed over the rotating WGS84 surface (``ephemeris.ground_speed_km_s``, as imaging spaces a strip's frames by
+    it) is sampled ``GROUND_TRACK_SAMPLES`` times over one period of the element set's mean motion: the speed
+    depends on where in its orbit the satellite is, so one orbit holds its fastest (a Molniya's perigee, a
+    geosynchronous orbit's nodes). None too when SGP4 fails within that orbit (an error code, or a position that is
+    not a number): ``implausible_orbit`` judges the run.
+    """
+    period_s = 2.0 * math.pi / satrec.no_kozai * 60.0
+    t_s = time_grid_s(period_s, period_s / GROUND_TRACK_SAMPLES)
+    ephemeris = Ephemeris([satrec], start_utc)
+    try:
+        speed_km_s = ground_speed_km_s(ephemeris, t_s)[0]
+    except PropagationError:
+        return None
+    top_km_s = float(speed_km_s.max())
+    if top_km_s >= MIN_GROUND_TRACK_SPEED_KM_S or not np.isfinite(speed_km_s).all():
+        return None
+    lat_deg, lon_deg, _ = geodetic(ephemeris.ecef_km(np.zeros(1))[0, 0])
+    sidereal_day_h = 2.0 * math.pi / EARTH_ROTATION_RAD_S / 3600.0
+    return (f"its sub-satellite point, starting over lat {lat_deg:.2f}, lon {lon_deg:.2f}, moves at most "
+            f"{top_km_s:.2g} km/s over one {period_s / 3600.0:.2f} h orbit (a sidereal day is {sidereal_day_h:.2f} h)")
 
 
 def _semi_major_axis_km(altitude_km: float) -> float:

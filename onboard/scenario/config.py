@@ -108,7 +108,7 @@ class Scenario:
         if years := self.years_outside():
             return [*out, years]
         for i, sat in enumerate(self.satellites):
-            refused = sat.not_an_orbit(self.start_utc, self.duration_s)
+            refused = sat.not_an_orbit(self.start_utc, self.duration_s) or sat.stationary_track(self.start_utc)
             if refused is not None:
                 out.append(dataclasses.replace(refused, path=join(f"satellites[{i}]", refused.path)))
         return out

@@ -1,5 +1,6 @@
 """The satellites of a scenario: each one's name and orbit, a two- or three-line element set or mean elements, with
-the rules that the orbit is one SGP4 propagates over the run and that a TLE's epoch is near it."""
+the rules that the orbit is one SGP4 propagates over the run, that its ground track moves (strips of frames are
+taken along it) and that a TLE's epoch is near it."""
 
 from __future__ import annotations
 
@@ -136,6 +137,21 @@ class SatelliteConfig:
                         f"a {source} that SGP4 propagates as an orbit over the whole run",
                         f"satellite {self.name!r} at {_utc_text(start_utc + dt.timedelta(seconds=t_s))} (t = "
                         f"{t_s:.0f} s): {what}{stale}")
+
+    def stationary_track(self, start_utc: dt.datetime) -> ConfigIssue | None:
+        """The issue (its path relative to the satellite) when its ground track does not move
+        (``elements.stationary_track``: slower than ``elements.MIN_GROUND_TRACK_SPEED_KM_S`` at its fastest, as a
+        geostationary satellite's), so that no strip of frames can be taken along it; else None. An error."""
+        from ..orbit.elements import MIN_GROUND_TRACK_SPEED_KM_S, stationary_track
+
+        found = stationary_track(self.orbit.satrec(start_utc), start_utc)
+        if found is None:
+            return None
+        return issue_at("orbit.tle" if self.orbit.tle is not None else "orbit",
+                        f"a ground track that moves, at {MIN_GROUND_TRACK_SPEED_KM_S:g} km/s or more at its fastest: "
+                        "the camera takes strips of frames along it, spaced by its motion",
+                        f"satellite {self.name!r}: {found}: a geostationary orbit, which strip imaging cannot use (a "
+                        "geosynchronous orbit inclined 0.3 deg or more moves enough)")
 
 
 def _utc_text(when: dt.datetime) -> str:
