@@ -381,3 +381,24 @@ def test_no_image_file_is_opened_for_a_world_part_whose_own_keys_are_wrong(tmp_p
         ("world.bands.B.band", "int 0"), ("world.bands.G.fiel", "unknown key 'fiel'"),
         ("world.mask", "'absent.tif': no such file"), ("world.dn_scale", "int -1")]  # rgb.tif's band 7: not opened
     assert main(["validate", str(path)]) == 2 and "Traceback" not in capsys.readouterr().err
+
+
+def test_ram_that_cannot_hold_one_frame_is_refused_at_the_hardware_line_with_every_other_problem():
+    """20000 x 20000 px x 4 bands of DN and reflectance, 9155.27 MiB a frame, on jetson-orin-nano's 8192 MiB
+    (onboard.scenario.working_memory); mass memory cannot hold the frame either."""
+    xband = QUICKSTART.with_name("xband_acm.yaml")
+    text = xband.read_text()
+    found, err = issues(xband, ["spacecraft.camera.width_px=20000", "spacecraft.camera.height_px=20000"])
+    assert found == {("spacecraft.compute.hardware", line_with(text, "hardware: jetson-orin-nano")),
+                     ("spacecraft.storage.capacity_mb", line_with(text, "capacity_mb: 1000"))}
+    assert "at least 9155.27 MiB" in str(err) and "found jetson-orin-nano with memory_mb 8192 (MiB)" in str(err)
+
+
+def test_a_burst_the_hardware_holds_only_window_by_window_is_a_warning_at_the_hardware_line(tmp_path):
+    """Bursts of 8 at 2048 x 2048 px hold 1536 MiB as the superres stage holds them, past coral-devboard's 1024."""
+    text = QUICKSTART.read_text().replace("hardware: host", "hardware: coral-devboard")
+    path = write(tmp_path, text)
+    assert load_scenario(path).warnings == ()  # 256 x 256 px: 24 MiB
+    [warning] = load_scenario(path, ["spacecraft.camera.width_px=2048", "spacecraft.camera.height_px=2048"]).warnings
+    assert warning.startswith(f"{path}:{line_with(text, 'hardware: coral-devboard')}: spacecraft.compute.hardware: "
+                              "expected RAM for the burst as the simulated superres stage holds it, at least 1536 MiB")

@@ -96,3 +96,14 @@ def test_hardware_misuse_exits_2_without_a_traceback(args, capsys):
     assert main(["hardware", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("orbitedge: error:") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_memory_mb_counts_binary_megabytes_so_the_cited_gb_are_whole_gib(name):
+    """RAM is sold in binary units: a profile's memory_bytes (memory_mb x 2^20) is the whole number of GB its
+    source cites, times 2^30 B; the working-memory rules compare bytes with it."""
+    p = load_profile(name)
+    gib, rest = divmod(p.memory_bytes, 2**30)
+    assert rest == 0 and p.memory_bytes == p.memory_mb * 2**20
+    cited = "".join(s.value + s.derivation for s in p.sources if "memory_mb" in s.figure).replace(" ", "")
+    assert f"{gib}GB" in cited

@@ -58,9 +58,16 @@ class HardwareProfile:
     delegate: Literal["cpu", "edgetpu"] = spec(doc="where int8 models run: the CPU kernels or the Edge TPU")
     cpu_relative: float = spec(gt=0, doc="one CPU core's general-purpose speed vs the host's (encode, registration)")
     int8_conv_relative: float = spec(gt=0, doc="int8 convolution throughput vs the host (model inference)")
-    memory_mb: float = spec(gt=0, doc="RAM available to the pipeline")
+    memory_mb: float = spec(gt=0, doc="the computer's RAM, MiB (2^20 bytes: a 1 GB board is 1024), which the "
+                            "pipeline's working memory must fit (onboard.scenario.working_memory)")
     power_w: PowerDraw = spec(doc="electrical draw")
     sources: list[Source] = spec(min_items=1, doc="a cited public source for every figure")
+
+    @property
+    def memory_bytes(self) -> int:
+        """``memory_mb`` in bytes: RAM is counted in binary megabytes, 2^20 bytes (JEDEC JESD100B.01: "mega", as a
+        prefix to units of semiconductor storage capacity, is 2^20), so a 1 GB LPDDR4 board is 1024."""
+        return round(self.memory_mb * 2**20)
 
     @property
     def int8_only(self) -> bool:

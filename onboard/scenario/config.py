@@ -21,6 +21,7 @@ from .orbit_config import SatelliteConfig
 from ..pipeline.plugins import GROUP, PluginError
 from .schema import Builder, issue_at, sort_issues, spec
 from .spacecraft_config import BANDS, SpacecraftConfig
+from .working_memory import below_one_frame, below_the_whole_capture
 from .world_config import WorldConfig, checkable_world, imagery_band_names
 from .yaml_source import apply_override, join, line_of, load_yaml
 
@@ -102,7 +103,7 @@ class Scenario:
                 if names.index(name) != i:
                     out.append(issue_at(f"{key}[{i}].name", "a unique name", f"duplicate {name!r}"))
         if hasattr(self, "spacecraft") and hasattr(self, "pipeline"):
-            out += self.storage_below_a_capture()
+            out += self.storage_below_a_capture() + below_one_frame(self.spacecraft, self.pipeline)
         if not all(hasattr(self, key) for key in ("satellites", "start_utc", "duration_h")):
             return out
         if years := self.years_outside():
@@ -141,14 +142,15 @@ class Scenario:
 
     def warning_checks(self) -> list[ConfigIssue]:
         """Issues (at their YAML paths) that do not stop a run but should be said: stale TLE epochs, stations a link
-        budget cannot close to even overhead, and cloudy bursts super-resolved without a cloud filter."""
+        budget cannot close to even overhead, cloudy bursts super-resolved without a cloud filter, and a burst the
+        compute hardware holds only window by window (:func:`.working_memory.below_the_whole_capture`)."""
         out = link_budget.overhead_warnings(self.spacecraft.radio, self.ground_stations, self.satellites,
                                             self.start_utc)
         for i, sat in enumerate(self.satellites):
             stale = sat.stale_epoch(self.start_utc, self.duration_s)
             if stale is not None:
                 out.append(dataclasses.replace(stale, path=join(f"satellites[{i}]", stale.path)))
-        return out + self.cloudy_superres()
+        return out + self.cloudy_superres() + below_the_whole_capture(self.spacecraft, self.pipeline)
 
     def cloudy_superres(self) -> list[ConfigIssue]:
         """A ``superres`` stage with no ``cloud_filter`` before it while the bursts have clouds (the world's, or the
