@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from onboard.scenario.config import load_scenario
 from onboard.scenario.orbit_config import OrbitConfig
+from rundir.errors import ConfigError
 from tests.scenario_files import issues, write
 
 QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
@@ -61,6 +62,15 @@ def test_element_sets_that_are_no_longer_orbits_exit_2_naming_the_satellite(tmp_
            f"run, found satellite '{satellite}' at " in err
     assert found in err and "Traceback" not in err
     assert not out.exists()  # refused before anything ran
+
+
+def test_mean_elements_that_decay_are_named_as_elements():
+    with pytest.raises(ConfigError) as err:
+        load_scenario(QUICKSTART, ["satellites[0].orbit.altitude_km=160"])
+    (issue,) = err.value.issues
+    assert (issue.path, issue.expected) == ("satellites[0].orbit",
+                                            "mean elements that SGP4 propagates as an orbit over the whole run")
+    assert "below the 150 km floor" in issue.found
 
 
 def test_stale_field_case_says_how_stale(tmp_path):

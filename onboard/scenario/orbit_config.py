@@ -132,9 +132,9 @@ class SatelliteConfig:
         t_s, what = problem
         note = self._epoch_note(satrec, start_utc, duration_s)
         stale = f"; {note}: it may have re-entered, use a recent TLE" if note else ""
-        source = "TLE" if self.orbit.tle is not None else "elements"
+        source = "a TLE" if self.orbit.tle is not None else "mean elements"
         return issue_at("orbit.tle" if self.orbit.tle is not None else "orbit",
-                        f"a {source} that SGP4 propagates as an orbit over the whole run",
+                        f"{source} that SGP4 propagates as an orbit over the whole run",
                         f"satellite {self.name!r} at {_utc_text(start_utc + dt.timedelta(seconds=t_s))} (t = "
                         f"{t_s:.0f} s): {what}{stale}")
 
