@@ -56,6 +56,7 @@ def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:
 def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     """report.json ``comparison``: this run's pipeline against simpler ones on the same finished frames.
 
+    ``clear_km2``: the finished frames' clear ground by truth (None without truth for every one of them).
     Rows (``pipeline``; simpler ones from the on-board estimates in telemetry/processing.jsonl, ``this_run`` from the
     delivered products) as the module's docstring lists them. Each gives bytes, ``saved_fraction`` against
     bent_pipe_single, ``saved_vs_burst_fraction`` against bent_pipe, ``bytes_per_clear_km2`` (per km² of clear
@@ -110,7 +111,8 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
                     psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim")))
     rows[-1]["cpsnr_db"] = cpsnr
-    return {"frames": len(records), "rows": rows, "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes,
+    return {"frames": len(records), "clear_km2": all_clear if records else None, "rows": rows,
+            "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes,
             "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows), "note": NOTE}
 
 

@@ -72,10 +72,19 @@ def nothing_captured(run: RunData) -> str:
 
 
 def ledger_warnings(ledger: Mapping[str, Any]) -> list[str]:
-    """What the reader must not miss about frames whose data did not reach the ground as sent: frames that lost
-    products on board by no stage's decision (storage full, evicted), and delivered frames whose products failed
-    the ground's checks. Both are left out of the run's savings and verdict."""
+    """What the reader must not miss about frames whose data did not reach the ground as sent: no frame delivered at
+    all (what became of them), frames that lost products on board by no stage's decision (storage full, evicted),
+    and delivered frames whose products failed the ground's checks. The last two are left out of the run's savings
+    and verdict."""
     out = []
+    if ledger.get("captured") and ledger.get("delivered") == 0:
+        decided, lost = frames_dropped(ledger)
+        fates = [f"{n} dropped by a stage's decision ({reason})" for reason, n in decided.items()]
+        fates += [f"{n} lost on board ({reason})" for reason, n in lost.items()]
+        fates += [f"{ledger['on_board']} still on board"] if ledger.get("on_board") else []
+        out.append(f"none of the {ledger['captured']} captured frames reached the ground"
+                   + (f": {', '.join(fates)}." if fates else ".") + " Every 'saved' figure of this run is a saving "
+                   "of nothing delivered.")
     frames, lost = ledger.get("frames_lost") or 0, ledger.get("products_lost_by_reason") or {}
     if frames:
         why = ", ".join(f"{reason}: {count}" for reason, count in lost.items())

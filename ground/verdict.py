@@ -115,7 +115,8 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
         bytes_part = f"sends {_how_many(sent, ref['bytes'])} image bytes ({fmt_bytes(sent)}) than {against}{product}"
         bytes_part += ": it costs downlink here" if sent > ref["bytes"] else ""
     lost = ours.get("clear_pixels_lost_fraction")
-    lost_part = ("clear ground lost unknown (no truth)" if lost is None else
+    lost_part = ("its finished frames held no clear ground to lose" if lost is None and comp.get("clear_km2") == 0
+                 else "clear ground lost unknown (no truth)" if lost is None else
                  "loses no clear ground" if lost == 0 else f"loses {fmt_fraction(lost)} of clear ground")
     finished = comp.get("frames")
     part = (f", over the {finished} of {captured} captured frames that finished"

@@ -28,6 +28,7 @@ def test_rows_on_the_finished_frames(tiny_run):
     manifest = [json.loads(line) for line in (tiny_run / "downlink" / "manifest.jsonl").read_text().splitlines()]
     assert rows["this_run"]["bytes"] == sum(m["bytes"] for m in manifest)
     assert rows["this_run"]["cloud_f1"] is None and rows["this_run"]["cpsnr_db"] is None
+    assert comp["clear_km2"] is None  # the tiny run.json has no camera: no area
     [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
     assert [row[0] for row in table.rows] == [r["label"] for r in comp["rows"]]
 
@@ -161,6 +162,8 @@ def test_jpeg2000_within_the_runs_bytes_loses_the_clear_ground_of_the_frames_it_
     # the tiny run's run.json has no camera: give it one, for the clear ground's area (scores need no evaluation
     # files here: neither frame's lossy codestream was kept)
     run.run_info = dataclasses.replace(run.run_info, camera=CameraInfo(32, 16, 10.0, 0, FRAME_RAW_BYTES, 1, None))
-    rows = {r["pipeline"]: r for r in comparison(run, {})["rows"]}
+    comp = comparison(run, {})
+    rows = {r["pipeline"]: r for r in comp["rows"]}
     assert len(records) == 2
     assert rows["lossy_same_bytes"]["clear_pixels_lost_fraction"] == pytest.approx(100 / 400)
+    assert comp["clear_km2"] == pytest.approx(400 * 10.0**2 / 1e6)  # 400 clear pixels of 10 m

@@ -50,6 +50,20 @@ def test_frames_lost_on_board_or_failing_the_ground_checks_are_warnings():
         "anomalies): the verdict, the comparison and every 'saved' figure leave these frames out."]
 
 
+def test_a_run_that_delivered_nothing_says_what_became_of_its_frames():
+    """An overcast sky under a strict filter: every frame dropped as cloudy, none delivered."""
+    ledger = {"captured": 12, "delivered": 0, "on_board": 0, "dropped_by_reason": {"cloudy": 12},
+              "products_decided_by_stage": {"cloud_filter": {"cloudy": 192}}}
+    assert ledger_warnings(ledger) == [
+        "none of the 12 captured frames reached the ground: 12 dropped by a stage's decision (cloudy). Every 'saved' "
+        "figure of this run is a saving of nothing delivered."]
+    mixed = {"captured": 5, "delivered": 0, "on_board": 2, "dropped_by_reason": {"storage_full": 3}}
+    assert ledger_warnings(mixed)[0].startswith("none of the 5 captured frames reached the ground: 3 lost on board "
+                                                "(storage_full), 2 still on board.")
+    assert ledger_warnings({**ledger, "delivered": 1}) == []
+    assert ledger_warnings({**ledger, "captured": 0}) == []  # nothing captured: the capture warning says why
+
+
 def test_a_run_that_captured_nothing_says_why():
     from types import SimpleNamespace
 

@@ -111,6 +111,17 @@ def test_on_board_ai_is_read_from_what_run_json_says_of_each_stage():
     assert verdict_of(comp, [encode]).startswith("On-board processing (encode)")
 
 
+def test_frames_with_no_clear_ground_are_not_said_to_lack_truth():
+    """An overcast run drops every frame: nothing sent, and the truth has no clear pixel to lose (clear_km2 0); a
+    run without truth cannot say."""
+    comp = rows(best_lossless=2_860_000, this_run=0)
+    comp["rows"][-1]["clear_pixels_lost_fraction"] = None
+    assert verdict_of(comp | {"clear_km2": 0.0}, CLOUD_AI).endswith(
+        "sends nothing against the best lossless codec on one frame per scene (JPEG-LS, 2.86 MB), and its finished "
+        "frames held no clear ground to lose.")
+    assert verdict_of(comp | {"clear_km2": None}, CLOUD_AI).endswith("and clear ground lost unknown (no truth).")
+
+
 def test_a_comparison_of_part_of_the_capture_says_how_much_is_left_out():
     """A run that ends with frames on board compares only those that finished: the verdict says so, so that a
     pipeline that delivered fewer frames is not read as one that sent fewer bytes for the same work."""
