@@ -186,7 +186,7 @@ def load_sweep(path: str | Path) -> Sweep:
     builder = Builder(source)
     cfg = builder.build(SweepFile, data, "")
     issues = [_former_figure(issue, data) for issue in builder.finish()]
-    targets = cfg or Builder(source).build(_Targets, {k: data[k] for k in ("scenario", "set", "axes") if k in data}, "")
+    targets = cfg or _targets(data, source)
     if targets is None:
         raise ConfigError(path, issues)
     check = ScenarioCheck(path, targets, source)
@@ -216,6 +216,19 @@ class _Targets:
     scenario: str
     set: dict[str, Any] | None = None
     axes: dict[str, list[Any] | AxisSpec] | None = None
+
+
+def _targets(data: dict[str, Any], source: Any) -> _Targets | None:
+    """The base scenario, ``set`` and each axis that reads on its own (whatever else has problems, each axis apart
+    from the others, so that one axis written wrong does not keep the rest from being tried on the scenario); None
+    when the scenario or ``set`` cannot be read. The issues are the sweep file's own, reported by its Builder."""
+    base = Builder(source).build(_Targets, {k: data[k] for k in ("scenario", "set") if k in data}, "")
+    axes = data.get("axes")
+    if base is None or not isinstance(axes, dict):
+        return base
+    readable = {key: axis for key, axis in ((key, Builder(source).build(list[Any] | AxisSpec, value, join("axes", key)))
+                                            for key, value in axes.items()) if axis is not None}
+    return dataclasses.replace(base, axes=readable)
 
 
 def key_table() -> str:

@@ -89,6 +89,21 @@ axes:
     assert "set.pipeline[0].threshold: expected a key no axis replaces (axes.pipeline sets it anew" in text
 
 
+def test_each_axis_is_tried_on_the_scenario_whatever_other_axes_and_keys_have_wrong(tmp_path):
+    path = write_sweep(tmp_path, f"""name: many
+scenario: {QUICKSTART}
+axes:
+  pipeline[0].threshold: {{start: 0.2, stop: 0.8, num: 3, scale: logarithmic}}
+  spacecraft.radio.rate_mbps: [1, 10, "fast"]
+  downlink.order: [priority, value]
+sampling: {{method: lhs, samples: 4}}
+objective: saved_percent
+""")
+    found, _ = problems(path)
+    assert set(found) == {("axes.pipeline[0].threshold.scale", 4), ("axes.spacecraft.radio.rate_mbps[2]", 5),
+                          ("axes.downlink.order[1]", 6), ("sampling.method", 7), ("objective", 8)}
+
+
 def test_an_axis_written_wrong(tmp_path):
     found, _ = problems(write_sweep(tmp_path, f"""name: axes
 scenario: {QUICKSTART}
