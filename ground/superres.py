@@ -338,8 +338,10 @@ def superres_blocks(section: Mapping[str, Any]) -> list[Any]:
     ratio = section["bytes_ratio_vs_burst"]
     verdict = "saves downlink" if ratio is not None and ratio < 1 else "saves NOTHING"
     blocks.append(Paragraph(
-        f"Registration error {_num(section['registration_error_px'])} px RMS. Products: "
-        f"{fmt_bytes(section['product_bytes'])} against {fmt_bytes(section['burst_raw_bytes'])} of raw bursts, "
+        f"Registration error {_num(section['registration_error_px'])} px RMS. The {section['scenes_scored']} scored "
+        f"scenes' products (their sidecars included): {fmt_bytes(section['product_bytes'])} against "
+        f"{fmt_bytes(section['burst_raw_bytes'])} of raw bursts over the same ground (the K raw frames of the "
+        "pixels the products cover: not the opening table's bent-pipe, which counts every finished frame whole), "
         f"{_num(ratio)}x the burst (pixels: scale^2 / K = {_num(section['pixel_ratio_vs_burst'])}; against the "
         f"losslessly encoded burst: {_num(section['bytes_ratio_vs_encoded_burst'])}x): super-resolution {verdict} "
         "against sending its raw bursts (the verdict above sets the run against one frame per scene in the best "
