@@ -46,7 +46,7 @@ def real_validation_problems(metrics: Mapping[str, Any]) -> list[tuple[str, str,
     if not isinstance(tiles, dict) or not tiles:
         out.append(("real_validation.tiles", "an object with one object per tile", tiles))
     else:
-        out += [(f"real_validation.tiles.{name}.fpr", "a fraction 0..1", (tile or {}).get("fpr")
+        out += [(f"real_validation.tiles.{name}.fpr", "a fraction 0..1", tile.get("fpr")
                  if isinstance(tile, dict) else tile)
                 for name, tile in tiles.items() if not (isinstance(tile, dict) and _fraction(tile.get("fpr")))]
     for group in ["pooled", *(g for g in real if g.startswith(SENSOR_GROUP))]:
