@@ -291,11 +291,13 @@ def lost_ground_warnings(section: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def model_card_blocks(model_card: Mapping[str, Any] | None, synthetic: bool = True) -> list[Any]:
+def model_card_blocks(model_card: Mapping[str, Any] | None, synthetic: bool = True,
+                      threshold: float | None = None) -> list[Any]:
     """What the model's card measured on synthetic held-out frames and on real labelled imagery, side by side,
     so that the run's synthetic-truth scores are not read as real-world ones. ``model_card``: report.json's
     ``cloud.model_card``, a :class:`rundir.run_info.ModelValidation` as JSON; ``synthetic``: whether this run's
-    truth is the synthetic world's, else the cloud mask given with real imagery (report.json ``cloud.truth``)."""
+    truth is the synthetic world's, else the cloud mask given with real imagery (report.json ``cloud.truth``);
+    ``threshold``: the run's, named when the card's real tiles were scored at another."""
 
     if not model_card:
         return []
@@ -315,7 +317,8 @@ def model_card_blocks(model_card: Mapping[str, Any] | None, synthetic: bool = Tr
     return [Table(("data", "F1", "FPR"), tuple(rows)),
             Paragraph(f"What {card.model} is worth on real imagery: pooled F1 {fmt_fraction(real.pooled.f1)} and "
                       f"false-positive rate {fmt_fraction(real.pooled.fpr)} (worst tile "
-                      f"{fmt_fraction(real.worst_tile_fpr)}) on real labelled tiles. The scores below " +
+                      f"{fmt_fraction(real.worst_tile_fpr)}) on real labelled tiles{real.threshold_note(threshold)}. "
+                      "The scores below " +
                       ("are against this run's synthetic truth; they hold in the synthetic world, not on Earth."
                        if synthetic else "are against the cloud mask given with this run's imagery."))]
 
@@ -330,7 +333,7 @@ def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
                             f"{fmt_fraction(p['max_cloud_fraction'])} cloud. {section['frames_scored']} frames scored "
                             f"against " + ("truth (cloud = thin or thick)." if synthetic
                                           else "the cloud mask given with the imagery.")))
-    blocks += model_card_blocks(section.get("model_card"), synthetic)
+    blocks += model_card_blocks(section.get("model_card"), synthetic, p.get("threshold"))
     earlier = section.get("frames_discarded_earlier")
     if earlier and earlier["frames"]:
         stages = ", ".join(f"{stage} ({n})" for stage, n in earlier["by_stage"].items()) or "an earlier stage"

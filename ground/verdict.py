@@ -159,7 +159,8 @@ def caveats(report: Mapping[str, Any], stages: Sequence[StageEntry], model_cards
     found = [unfinished(comp["frames"], ledger), leaning(comp["frames"], ledger, report.get("bandwidth") or {}),
              link_bound(rows, comp["frames"], ledger, contacts, reference_codec(rows, stages)),
              link_slack(rows, ledger, contacts), storage_full(ledger),
-             filter_on_codec(rows), same_bytes(rows), *real_data(model_cards, rows.get("this_run") or {}, synthetic)]
+             filter_on_codec(rows), same_bytes(rows),
+             *real_data(model_cards, rows.get("this_run") or {}, synthetic, {s.stage: s.params for s in stages})]
     return [s for s in found if s]
 
 
@@ -297,15 +298,16 @@ def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
 
 
 def real_data(model_cards: Mapping[str, ModelValidation], ours: Mapping[str, Any],
-              synthetic: bool = True) -> list[str]:
+              synthetic: bool = True, params: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
     """For each model card the run carries (by stage): its pooled scores on real labelled tiles, beside this run's
-    cloud F1 against its truth (the ``this_run`` row) for the cloud_filter's, or that the card has none. The truth
-    is the ``synthetic`` world's, or else the cloud mask given with real imagery."""
+    cloud F1 against its truth (the ``this_run`` row) for the cloud_filter's, or that the card has none, and the
+    threshold they were scored at when the stage's (``params``, by stage, as telemetry/run.json records them)
+    decides at another. The truth is the ``synthetic`` world's, or else the cloud mask given with real imagery."""
     truth = "synthetic truth" if synthetic else "truth (the cloud mask given with its imagery)"
     held = "holds in the synthetic world" if synthetic else "is measured against that mask"
     out = []
     for stage, card in model_cards.items():
-        real = card.real_validation
+        real, threshold = card.real_validation, (params or {}).get(stage, {}).get("threshold")
         against = f", against {fmt_fraction(ours['cloud_f1'])} on this run's {truth}" \
             if stage == "cloud_filter" and ours.get("cloud_f1") is not None else ""
         out.append(f"The {stage} model ({card.model}) has no real-data validation in its card: its figures hold "
@@ -313,5 +315,6 @@ def real_data(model_cards: Mapping[str, ModelValidation], ours: Mapping[str, Any
                    if real is None else
                    f"On real labelled tiles the {stage} model ({card.model}) scores pixel F1 "
                    f"{fmt_fraction(real.pooled.f1)} and false-positive rate {fmt_fraction(real.pooled.fpr)} "
-                   f"({real.tiles} tiles, its card){against}: the clear ground lost {held}.")
+                   f"({real.tiles} tiles, its card){real.threshold_note(threshold)}"
+                   f"{against}: the clear ground lost {held}.")
     return out

@@ -136,11 +136,21 @@ class RealValidation(Record):
     pooled: RealScores
     worst_tile_fpr: float
     sensors: dict[str, RealScores] = field(default_factory=dict)
+    threshold: float | None = omitted_when_none()  # the probability the tiles were scored at, where the card says
 
     def to_json(self) -> dict[str, Any]:
         out = {"data": self.data, "tiles": self.tiles, "pooled": self.pooled.to_json(),
                "worst_tile_fpr": self.worst_tile_fpr}
+        out |= {} if self.threshold is None else {"threshold": self.threshold}
         return out | {SENSOR_GROUP + name: scores.to_json() for name, scores in self.sensors.items()}
+
+    def threshold_note(self, run_threshold: Any) -> str:
+        """" (scored at threshold 0.5, where this run decides cloud at 0.1: ...)" when the tiles were scored at
+        another threshold than ``run_threshold`` (a run's cloud_filter ``threshold``), else ""."""
+        if self.threshold is None or not isinstance(run_threshold, (int, float)) or run_threshold == self.threshold:
+            return ""
+        return (f" (scored at threshold {self.threshold:g}, where this run decides cloud at {run_threshold:g}: "
+                "at its threshold the real-data figures would differ)")
 
     @classmethod
     def _from_json(cls, data: Any, where: tuple[str, int | None], path: str) -> RealValidation:

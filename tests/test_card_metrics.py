@@ -19,7 +19,9 @@ def test_a_sound_block_is_read_with_its_worst_tile_and_sensors():
     real = real_validation_of({"real_validation": BLOCK, "other": {"free": "form"}})
     assert (real.data, real.tiles, real.worst_tile_fpr) == (BLOCK["data"], 3, 0.04)
     assert real.pooled == RealScores(0.91, 0.83, 0.02, 0.93)
-    assert real.sensors == {"Sentinel-2 MSI": RealScores(0.91, 0.83, 0.02, 0.93)}
+    assert real.sensors == {"Sentinel-2 MSI": RealScores(0.91, 0.83, 0.02, 0.93)} and real.threshold == 0.5
+    assert real_validation_of({"real_validation": {k: v for k, v in BLOCK.items() if k != "threshold"}}).threshold \
+        is None  # optional
     assert real_validation_of({}) is None and real_validation_problems({"heldout": {}}) == []
 
 
@@ -39,6 +41,7 @@ def test_the_shipped_cards_blocks_are_sound():
     (lambda b: b["tiles"].update(d=0.3), "real_validation.tiles.d.fpr", 0.3),
     (lambda b: b.update(tiles={}), "real_validation.tiles", {}),
     (lambda b: b.pop("data"), "real_validation.data", None),
+    (lambda b: b.update(threshold=50), "real_validation.threshold", 50),
 ])
 def test_a_malformed_block_is_named_at_its_path(edit, path, found):
     block = copy.deepcopy(BLOCK)

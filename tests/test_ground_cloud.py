@@ -145,3 +145,14 @@ def test_the_card_figures_name_the_truth_of_the_run():
                "frames_scored": 0, "truth": "imagery_mask", "model_card": card, "note": "nothing to score"}
     text = " ".join(b.text for b in gcloud.cloud_blocks(section) if hasattr(b, "text"))
     assert "0 frames scored against the cloud mask given with the imagery." in text and "synthetic world" not in text
+
+
+def test_the_card_figures_say_when_they_were_scored_at_another_threshold_than_the_runs():
+    real = {"data": "tiles", "tiles": 9, "worst_tile_fpr": 0.036, "threshold": 0.5,
+            "pooled": {"f1": 0.38, "iou": 0.23, "fpr": 0.011, "recall": 0.24}}
+    card = {"model": "mine", "version": "1.0.0", "sha256": "ab" * 32, "real_validation": real}
+    at = {t: " ".join(b.text for b in gcloud.model_card_blocks(card, threshold=t) if hasattr(b, "text"))
+          for t in (0.3, 0.5, None)}
+    assert "on real labelled tiles (scored at threshold 0.5, where this run decides cloud at 0.3: at its threshold " \
+           "the real-data figures would differ)." in at[0.3]
+    assert "scored at threshold" not in at[0.5] and "scored at threshold" not in at[None]

@@ -24,7 +24,7 @@ INFO = RunInfo(
     model_cards={"cloud_filter": ModelValidation(
         "cloud_bgrn_int8", "2.0.0", "caf4" * 16, HeldoutScores(0.9582, 0.0362, 120),
         RealValidation("shared/data/real_cloud_val: 9 tiles", 9, RealScores(0.3799, 0.2345, 0.0105, 0.2427), 0.0362,
-                       {"Sentinel-2 MSI": RealScores(0.8525, 0.743, 0.0115, 0.9308)}))},
+                       {"Sentinel-2 MSI": RealScores(0.8525, 0.743, 0.0115, 0.9308)}, threshold=0.5))},
     models={"cloud_filter": ModelFile("cloud_bgrn_int8", "cloud-unet-bgrn-int8", "2.0.0", "caf4" * 16)},
     camera=CameraInfo(512, 512, 10.0, 12, 1572864, 1, None),
     downlink=DownlinkInfo(100.0, 11e6, 1024, 0.0), satellite_summary=[SUMMARY])

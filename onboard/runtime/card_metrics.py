@@ -9,10 +9,12 @@ the report sets the block beside the run's scores. The block::
       "data": "where the tiles come from and how they were labelled",
       "tiles": {"TILE": {"fpr": 0.01, ...}, ...},          # one object per tile, each with its false-positive rate
       "pooled": {"f1": 0.9, "iou": 0.8, "fpr": 0.01, "recall": 0.9},   # pixel counts summed over every tile
-      "all SENSOR": {"f1": ..., "iou": ..., "fpr": ..., "recall": ...}  # optional, pooled over one sensor's tiles
+      "all SENSOR": {"f1": ..., "iou": ..., "fpr": ..., "recall": ...}, # optional, pooled over one sensor's tiles
+      "threshold": 0.5                                     # optional: the probability the pixels were scored at
     }
 
-Every score is a fraction 0..1.
+Every score is a fraction 0..1, and so is the threshold. A run whose cloud_filter decides at another threshold says
+so beside the card's figures (:meth:`rundir.run_info.RealValidation.threshold_note`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ def real_validation_problems(metrics: Mapping[str, Any]) -> list[tuple[str, str,
         out += [(f"real_validation.tiles.{name}.fpr", "a fraction 0..1", tile.get("fpr")
                  if isinstance(tile, dict) else tile)
                 for name, tile in tiles.items() if not (isinstance(tile, dict) and _fraction(tile.get("fpr")))]
+    if "threshold" in real and not _fraction(real["threshold"]):
+        out.append(("real_validation.threshold", "a probability 0..1: the threshold the tiles were scored at",
+                    real["threshold"]))
     for group in ["pooled", *(g for g in real if g.startswith(SENSOR_GROUP))]:
         scores = real.get(group)
         if not isinstance(scores, dict):
@@ -72,6 +77,8 @@ def real_validation_of(metrics: Mapping[str, Any]) -> RealValidation | None:
     def scores(group: Mapping[str, Any]) -> RealScores:
         return RealScores(*(group[key] for key in SCORE_KEYS))
 
+    threshold = real.get("threshold")
     return RealValidation(real["data"], len(real["tiles"]), scores(real["pooled"]),
                           max(tile["fpr"] for tile in real["tiles"].values()),
-                          {g[len(SENSOR_GROUP):]: scores(real[g]) for g in real if g.startswith(SENSOR_GROUP)})
+                          {g[len(SENSOR_GROUP):]: scores(real[g]) for g in real if g.startswith(SENSOR_GROUP)},
+                          None if threshold is None else float(threshold))
