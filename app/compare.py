@@ -3,10 +3,10 @@
 
 A star says one run did better than another on the same work. A run that was interrupted, captured nothing,
 delivered nothing or none of its clear ground gets none; when the others differ in scenario, start, duration,
-frames captured or seed (weather and noise), totals (bytes, frames, Wh, busy time: :attr:`app.figures.Figure.total`)
-get none, and when they leave different numbers of frames on board, the figures measured on the frames each finished
-(:attr:`app.figures.Figure.finished_only`) get none; a warning on stderr (and in ``--json``) says which and why,
-and each run's own report warnings follow, by run.
+frames captured or seed (weather and noise), totals (bytes, frames, Wh, Wh per MB, busy time:
+:attr:`app.figures.Figure.total`) get none, and when they leave different numbers of frames on board, the figures
+measured on the frames each finished (:attr:`app.figures.Figure.finished_only`) get none; a warning on stderr (and
+in ``--json``) says which and why, and each run's own report warnings follow, by run.
 """
 
 from __future__ import annotations

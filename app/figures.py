@@ -34,8 +34,9 @@ class Figure:
     doc: str
     read: Callable[[Report, RunInfo | None], float | None]
     total: bool = False
-    """A total over the run (bytes, frames, Wh, s): it grows with the captures, so runs compare on it only when they
-    captured the same frames of the same scenario over the same time."""
+    """A total over the run (bytes, frames, Wh, s), or a ratio with one in it (energy per MB: the run's Wh over its
+    bytes, the Wh mostly the bus's idle draw over the run's duration): it grows with the captures or the time, so runs
+    compare on it only when they captured the same frames of the same scenario over the same time."""
     finished_only: bool = False
     """Measured on the frames the pipeline finished (delivered or dropped on purpose) or their products alone, so
     runs compare on it only when they leave the same number of frames on board: else it covers other frames."""
@@ -128,7 +129,7 @@ FIGURES = {f.name: f for f in (
     Figure("energy_wh", "Wh", "lower", "energy drawn by every load (bus, camera, computer, radio), all satellites",
            energy_wh, total=True),
     Figure("energy_per_mb_wh", "Wh/MB", "lower", "energy_wh per delivered MB (10^6 bytes)", energy_per_mb_wh,
-           finished_only=True),
+           total=True, finished_only=True),
     Figure("compute_busy_s", "s", "lower", "simulated time the on-board computers were busy", _compute_busy_s,
            total=True),
     Figure("oracle_value_per_byte", "clear px/B", "higher", "target priority x truly clear pixels delivered per byte "

@@ -62,6 +62,31 @@ def test_other_weights_and_a_stage_that_ran_no_model_show_in_the_model_rows(tmp_
     assert rows["model (superres)"] == ["n/a", "models/my_misr.onnx (01234567)"]
 
 
+def with_energy(run_dir, energy_out_wh):
+    """Run directory ``run_dir`` with its one satellite's energy drawn (run.json ``energy_out_wh``) set."""
+    info = json.loads((run_dir / "telemetry" / "run.json").read_text())
+    info["satellite_summary"][0]["energy_out_wh"] = energy_out_wh
+    (run_dir / "telemetry" / "run.json").write_text(json.dumps(info))
+    return run_dir
+
+
+def test_energy_per_mb_is_a_total_when_the_runs_last_differently(tmp_path):
+    """Energy per MB is the run's energy, most of it the bus's idle draw over the run's duration, over its bytes: a
+    run simulated for less time spends less and wins it by that alone, as it would win energy_wh."""
+    outcome, _ = made_sweep()
+    a = outcome.out / "runs" / "c000-r0"
+    report = json.loads((a / "report.json").read_text())
+    energy = FIGURES["energy_wh"].read(report, Comparison.of([a]).runs[0][1])
+    longer = with_energy(altered(a, tmp_path / "longer", duration_s=report["duration_s"] + 180,
+                                 **{"latency_s.p90": report["latency_s"]["p90"] * 2}), energy * 1.2)
+    rows = table_rows(Comparison.of([a, longer]).table())
+    assert FIGURES["energy_per_mb_wh"].total
+    assert starred(rows, "energy_per_mb_wh (lower)") == [] == starred(rows, "energy_wh (lower)")
+    assert starred(rows, "latency_p90_s (lower)") == [0]  # not a total: still starred
+    same = with_energy(altered(a, tmp_path / "same"), energy * 1.2)
+    assert starred(table_rows(Comparison.of([a, same]).table()), "energy_wh (lower)") == [0]
+
+
 def test_the_best_of_a_row():
     assert best_of("saved_fraction", [0.1, 0.3, None]) == {1}
     assert best_of("latency_p90_s", [10.0, 3.0]) == {1}
@@ -144,13 +169,15 @@ def test_runs_of_other_seeds_are_warned_of_and_their_totals_get_no_star(capsys):
     assert compared.caveats.seeds == {0: 42, 1: 43} and compared.caveats.differ == []
     rows = table_rows(compared.table())
     assert rows["seed"] == ["42", "43"]
-    for name in ("downlinked_bytes", "frames_delivered", "on_board_bytes", "energy_wh", "compute_busy_s"):
+    for name in ("downlinked_bytes", "frames_delivered", "on_board_bytes", "energy_wh", "energy_per_mb_wh",
+                 "compute_busy_s"):
         assert starred(rows, f"{name} ({FIGURES[name].better})") == []
     assert main(["compare", str(a), str(b)]) == 0
     assert capsys.readouterr().err == (
         "orbitedge: warning: the runs differ in seed (c000-r0=42, c000-r1=43): each has another sky and other camera "
         "noise, so every figure differs by weather as well as by settings (a sweep's replicates give the spread); "
-        "totals (downlinked_bytes, frames_delivered, on_board_bytes, energy_wh, compute_busy_s) are not starred\n")
+        "totals (downlinked_bytes, frames_delivered, on_board_bytes, energy_wh, energy_per_mb_wh, compute_busy_s) are "
+        "not starred\n")
 
 
 def test_a_run_that_delivered_nothing_or_no_clear_ground_wins_nothing_and_reports_warnings_follow(tmp_path):
