@@ -5,16 +5,19 @@ A star says one run did better than another on the same work. A run that was int
 delivered nothing or none of its clear ground gets none; when the others differ in scenario, start, duration,
 frames captured or seed (weather and noise), totals (bytes, frames, Wh, Wh per MB, busy time:
 :attr:`app.figures.Figure.total`) get none, and when they leave different numbers of frames on board, the figures
-measured on the frames each finished (:attr:`app.figures.Figure.finished_only`) get none; a warning on stderr (and
-in ``--json``) says which and why, and each run's own report warnings follow, by run.
+measured on the frames each finished (:attr:`app.figures.Figure.finished_only`) get none. A figure per delivered
+byte (:attr:`app.figures.Figure.per_byte_of`: energy per MB) gets its star only where its best run also leads what it
+divides by (energy) by more than NUMERATOR_TIE_FRACTION: else it leads by delivering more bytes, which look cheap
+when the bus's idle draw is most of the energy. A warning on stderr (and in ``--json``) says which and why, and each
+run's own report warnings follow, by run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,8 @@ from typing import Any
 from rundir.errors import InputFileError, InputFilesError
 from rundir.run_info import RunInfo
 
-from .figures import FIGURES, burst_frames, figures_of, fmt_figure, read_run, unfinished_frames, unfit_reason
+from .figures import (FIGURES, Figure, Report, burst_frames, figures_of, fmt_figure, read_run, unfinished_frames,
+                      unfit_reason)
 from .summary import SCHEMA_VERSION, run_summary
 
 SAME_WORK = {  # what runs must share for their totals to compare: label, how report.json gives it
@@ -31,6 +35,8 @@ SAME_WORK = {  # what runs must share for their totals to compare: label, how re
     "duration_s": lambda r: r.get("duration_s"),
     "frames captured": lambda r: (r.get("ledger") or {}).get("captured"),
 }
+NUMERATOR_TIE_FRACTION = 0.01  # a per-byte figure's numerators (energy) closer than this are the same: the bus's
+# idle draw, common to runs of one scenario, is most of a run's energy, and its pipeline moves the rest by tenths of a %
 
 
 def best_of(name: str, values: list[float | None]) -> set[int]:
@@ -52,7 +58,9 @@ class Caveats:
     where they differ (``{index: frames}``), which withholds those of figures on the frames each finished;
     ``bursts``, the frames bent-pipe counts per scene where they differ (:func:`app.figures.burst_frames`), which
     withholds those of per-burst figures; ``seeds``, the scenario seeds where they differ (another sky, other camera
-    noise: the work differs as in another scenario), which withholds the stars of totals."""
+    noise: the work differs as in another scenario), which withholds the stars of totals; ``bytes_led``, the
+    per-byte figures (:attr:`app.figures.Figure.per_byte_of`) whose best run does not also lead the figure they
+    divide by bytes (:func:`leads`), ``{name: (best runs, {index: that figure})}``: their stars are withheld."""
 
     unfit: dict[int, str]
     differ: list[tuple[str, dict[int, Any]]]
@@ -60,9 +68,12 @@ class Caveats:
     reported: dict[int, list[str]]  # each run's own report warnings (report.json ``warnings``), shown beside
     bursts: dict[int, Any]
     seeds: dict[int, Any]
+    bytes_led: dict[str, tuple[set[int], dict[int, float | None]]] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def of(cls, reports: list[Mapping[str, Any]]) -> Caveats:
+    def of(cls, runs: list[tuple[Report, RunInfo | None]]) -> Caveats:
+        """The caveats on ``(report.json, run.json)`` of each run (:func:`app.figures.read_run`)."""
+        reports = [r for r, _ in runs]
         unfit = {j: why for j, why in ((j, unfit_reason(r)) for j, r in enumerate(reports)) if why}
         fit = {j: r for j, r in enumerate(reports) if j not in unfit}
         differ = [(label, {j: get(r) for j, r in fit.items()}) for label, get in SAME_WORK.items()
@@ -70,15 +81,27 @@ class Caveats:
         unfinished = {j: unfinished_frames(r) for j, r in fit.items()}
         bursts = {j: burst_frames(r) for j, r in fit.items()}
         seeds = {j: r.get("seed") for j, r in fit.items()}
-        return cls(unfit, differ, unfinished if len(set(unfinished.values())) > 1 else {},
-                   {j: list(r.get("warnings") or ()) for j, r in enumerate(reports) if r.get("warnings")},
-                   bursts if len(set(bursts.values())) > 1 else {}, seeds if len(set(seeds.values())) > 1 else {})
+        caveats = cls(unfit, differ, unfinished if len(set(unfinished.values())) > 1 else {},
+                      {j: list(r.get("warnings") or ()) for j, r in enumerate(reports) if r.get("warnings")},
+                      bursts if len(set(bursts.values())) > 1 else {}, seeds if len(set(seeds.values())) > 1 else {})
+        led = {}
+        for figure in (f for f in FIGURES.values() if f.per_byte_of and not caveats.withheld(f)):
+            best = best_of(figure.name, [None if j in unfit else figure.read(r, i) for j, (r, i) in enumerate(runs)])
+            over = {j: FIGURES[figure.per_byte_of].read(r, i) for j, (r, i) in enumerate(runs) if j not in unfit}
+            if best and not leads(FIGURES[figure.per_byte_of], best, over):
+                led[figure.name] = (best, over)
+        return dataclasses.replace(caveats, bytes_led=led)
+
+    def withheld(self, figure: Figure) -> bool:
+        """Whether the runs' work differs so that ``figure`` compares none of them: a total where they differ in
+        scenario, start, duration, captures or seed; a figure of the finished frames where they finish different
+        numbers; a per-burst one where their bursts differ."""
+        return bool((figure.total and (self.differ or self.seeds)) or (figure.finished_only and self.backlog)
+                    or (figure.per_burst and self.bursts))
 
     def starred(self, name: str, values: list[float | None]) -> set[int]:
         """The runs whose value of figure ``name`` gets a star: :func:`best_of` among those fit to compare."""
-        figure = FIGURES[name]
-        if (figure.total and (self.differ or self.seeds)) or (figure.finished_only and self.backlog) or \
-                (figure.per_burst and self.bursts):
+        if self.withheld(FIGURES[name]) or name in self.bytes_led:
             return set()
         return best_of(name, [None if j in self.unfit else v for j, v in enumerate(values)])
 
@@ -108,6 +131,14 @@ class Caveats:
             lines.append(f"the runs' bent-pipe counts different numbers of frames per scene (bursts: {sizes}): "
                          f"{against} is not starred; saved_vs_single_frame_fraction sets every run against one "
                          "frame per scene")
+        for name, (best, over) in self.bytes_led.items():
+            by = FIGURES[name].per_byte_of
+            values = ", ".join(f"{heads[j]}={fmt_figure(by, v)}" for j, v in over.items())
+            lines.append(f"{name} is not starred: its best ({', '.join(heads[j] for j in sorted(best))}) does not "
+                         f"also have the best {by} by more than {NUMERATOR_TIE_FRACTION * 100:g} % ({values}), so it "
+                         f"leads by delivering more bytes: where {by} barely moves with the bytes (most of a run's "
+                         f"energy is the bus's idle draw), {name} only mirrors downlinked_bytes, which counts those "
+                         "bytes against a run")
         return lines
 
 
@@ -134,7 +165,7 @@ class Comparison:
         if errors:
             raise errors[0] if len(errors) == 1 else InputFilesError([(e.path, e.problem) for e in errors])
         heads = [d.name if [x.name for x in run_dirs].count(d.name) == 1 else str(d) for d in run_dirs]
-        return cls(list(run_dirs), heads, runs, Caveats.of([r for r, _ in runs]))
+        return cls(list(run_dirs), heads, runs, Caveats.of(runs))
 
     def table(self) -> str:
         """An aligned text table: a column per run, a row per figure and the run's scenario, seed, pipeline,
@@ -171,6 +202,17 @@ class Comparison:
                 for d, (r, i) in zip(self.run_dirs, self.runs)]
         return {"schema_version": SCHEMA_VERSION, "kind": "compare", "runs": runs,
                 "warnings": self.caveats.warnings(self.heads)}
+
+
+def leads(figure: Figure, best: set[int], values: dict[int, float | None]) -> bool:
+    """Whether each run of ``best`` has a better value of ``figure`` (``values`` by run) than every other known value
+    by more than NUMERATOR_TIE_FRACTION of it (False when one of ``best`` has none)."""
+    mine, others = [values.get(j) for j in best], [v for j, v in values.items() if j not in best and v is not None]
+    if None in mine:
+        return False
+    if figure.better == "lower":
+        return all(m < o * (1 - NUMERATOR_TIE_FRACTION) for m in mine for o in others)
+    return all(m > o * (1 + NUMERATOR_TIE_FRACTION) for m in mine for o in others)
 
 
 def model_cell(info: RunInfo | None, stage: str) -> str:

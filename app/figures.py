@@ -43,6 +43,11 @@ class Figure:
     per_burst: bool = False
     """Against bent-pipe of every frame of a burst, so a K-frame burst's baseline is K times a single frame's: runs
     compare on it only when their bursts are the same size (:func:`burst_frames`)."""
+    per_byte_of: str | None = None
+    """The figure this one divides by the bytes delivered (energy_per_mb_wh: energy_wh). Where that figure barely
+    moves with the bytes (a run's energy is mostly the bus's idle draw), this one falls as the bytes grow and only
+    mirrors downlinked_bytes the other way round: ``orbitedge compare`` stars it only for a run that also leads that
+    figure (:mod:`app.compare`)."""
 
 
 def _at(data: Any, *keys: Any) -> Any:
@@ -129,7 +134,7 @@ FIGURES = {f.name: f for f in (
     Figure("energy_wh", "Wh", "lower", "energy drawn by every load (bus, camera, computer, radio), all satellites",
            energy_wh, total=True),
     Figure("energy_per_mb_wh", "Wh/MB", "lower", "energy_wh per delivered MB (10^6 bytes)", energy_per_mb_wh,
-           total=True, finished_only=True),
+           total=True, finished_only=True, per_byte_of="energy_wh"),
     Figure("compute_busy_s", "s", "lower", "simulated time the on-board computers were busy", _compute_busy_s,
            total=True),
     Figure("oracle_value_per_byte", "clear px/B", "higher", "target priority x truly clear pixels delivered per byte "

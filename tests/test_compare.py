@@ -6,8 +6,8 @@ import re
 import shutil
 
 from app.cli import main
-from app.compare import Caveats, Comparison, best_of
-from app.figures import FIGURES
+from app.compare import Comparison, best_of, leads
+from app.figures import FIGURES, fmt_figure
 from onboard.runtime.modelcard import shipped_card
 from tests.sweep_cases import made_sweep
 
@@ -87,6 +87,48 @@ def test_energy_per_mb_is_a_total_when_the_runs_last_differently(tmp_path):
     assert starred(table_rows(Comparison.of([a, same]).table()), "energy_wh (lower)") == [0]
 
 
+def test_energy_per_mb_is_starred_only_for_a_run_that_also_spent_less(tmp_path, capsys):
+    """A run's energy is mostly the bus's idle draw, so Wh per MB falls as the bytes grow: a run that sends twice the
+    bytes for the same energy (+0.1 %) has half the Wh per MB and no star for it, with a warning that says why; one
+    that spends 10 % less energy on the same bytes has its star; an unfit run's energy does not count."""
+    outcome, _ = made_sweep()
+    a = outcome.out / "runs" / "c000-r0"
+    report = json.loads((a / "report.json").read_text())
+    energy = FIGURES["energy_wh"].read(report, Comparison.of([a]).runs[0][1])
+    more = with_energy(altered(a, tmp_path / "more", **{"bandwidth.downlinked_bytes": report["bandwidth"][
+        "downlinked_bytes"] * 2}), energy * 1.001)
+    compared = Comparison.of([a, more])
+    rows = table_rows(compared.table())
+    assert starred(rows, "downlinked_bytes (lower)") == [0] and starred(rows, "energy_wh (lower)") == [0]
+    assert starred(rows, "energy_per_mb_wh (lower)") == []  # without the rule: [1], for the bytes it sends
+    assert compared.caveats.bytes_led["energy_per_mb_wh"][0] == {1}
+    e_a, e_more = (fmt_figure("energy_wh", e) for e in (energy, energy * 1.001))
+    warning = ("energy_per_mb_wh is not starred: its best (more) does not also have the best energy_wh by more than "
+               f"1 % (c000-r0={e_a}, more={e_more}), so it leads by delivering more bytes: where energy_wh barely "
+               "moves with the bytes (most of a run's energy is the bus's idle draw), energy_per_mb_wh only mirrors "
+               "downlinked_bytes, which counts those bytes against a run")
+    assert compared.caveats.warnings(compared.heads) == [warning]
+    assert main(["compare", str(a), str(more), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["warnings"] == [warning] and err == f"orbitedge: warning: {warning}\n"
+    frugal = with_energy(altered(a, tmp_path / "frugal"), energy * 0.9)
+    compared = Comparison.of([a, frugal])
+    assert starred(table_rows(compared.table()), "energy_per_mb_wh (lower)") == [1] and compared.caveats.warnings(
+        compared.heads) == []
+    # an interrupted run that spent little wins nothing, nor does it keep the star from the run that spent less
+    partial = with_energy(altered(a, tmp_path / "partial", complete=False), energy * 0.5)
+    rows = table_rows(Comparison.of([a, frugal, partial]).table())
+    assert starred(rows, "energy_per_mb_wh (lower)") == [1]
+
+
+def test_a_lead_in_what_a_per_byte_figure_divides():
+    energy = FIGURES["energy_wh"]
+    assert leads(energy, {0}, {0: 90.0, 1: 97.3, 2: None}) and not leads(energy, {0}, {0: 97.0, 1: 97.3})
+    assert not leads(energy, {1}, {0: 84.0, 1: 97.3}) and not leads(energy, {0}, {0: None, 1: 97.3})
+    assert leads(energy, {0, 1}, {0: 90.0, 1: 90.1, 2: 97.3}) and leads(energy, {0}, {0: 90.0})
+    assert leads(FIGURES["frames_delivered"], {0}, {0: 12.0, 1: 10.0})
+
+
 def test_the_best_of_a_row():
     assert best_of("saved_fraction", [0.1, 0.3, None]) == {1}
     assert best_of("latency_p90_s", [10.0, 3.0]) == {1}
@@ -127,7 +169,7 @@ def test_runs_unfit_to_compare_get_no_star(tmp_path, capsys):
                                                    "bandwidth.downlinked_bytes": 1, "latency_s.p90": 0.001})
     lost = altered(b, tmp_path / "lost", **{"ledger.frames_lost": 2, "ledger.delivered": 1,
                                              "comparison.frames": frames - 2, "bandwidth.downlinked_bytes": 1})
-    caveats = Caveats.of([json.loads((run / "report.json").read_text()) for run in (a, backlog, lost)])
+    caveats = Comparison.of([a, backlog, lost]).caveats
     assert caveats.differ == [] and caveats.backlog == {0: 0, 1: 3, 2: 2}
     for other_run in (backlog, lost):
         rows = table_rows(Comparison.of([a, other_run]).table())
@@ -144,12 +186,13 @@ def test_runs_unfit_to_compare_get_no_star(tmp_path, capsys):
     burst = altered(b, tmp_path / "burst", **{"comparison.rows": [
         {**r, "bytes": r["bytes"] * 8} if r["pipeline"] == "bent_pipe" else r for r in rows_of],
         "bandwidth.saved_fraction": 0.99})
-    caveats = Caveats.of([json.loads((run / "report.json").read_text()) for run in (a, burst)])
+    caveats = Comparison.of([a, burst]).caveats
     assert caveats.bursts == {0: 1.0, 1: 8.0}
     assert starred(table_rows(Comparison.of([a, burst]).table()), "saved_fraction (higher)") == []
-    assert caveats.warnings(["a", "burst"])[-1] == (
+    assert caveats.warnings(["a", "burst"])[0] == (
         "the runs' bent-pipe counts different numbers of frames per scene (bursts: a=1, burst=8): saved_fraction is "
         "not starred; saved_vs_single_frame_fraction sets every run against one frame per scene")
+    assert caveats.warnings(["a", "burst"])[1].startswith("energy_per_mb_wh is not starred: its best (burst)")
     assert main(["compare", str(a), str(partial), str(empty), str(other), "--json"]) == 0
     out, err = capsys.readouterr()
     warnings = json.loads(out)["warnings"]

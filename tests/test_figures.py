@@ -44,6 +44,18 @@ def test_each_figure_reads_its_place():
     assert set(empty) == set(FIGURES) and all(v is None for v in empty.values())
 
 
+def test_a_per_byte_figure_is_what_it_names_over_the_bytes_and_a_total():
+    """energy_per_mb_wh is energy_wh over the delivered MB: the Wh in it make it a total (compare stars it only
+    among runs of the same work) and name what it divides (compare stars it only for a run that also leads that)."""
+    per_byte = [f for f in FIGURES.values() if f.per_byte_of]
+    assert [(f.name, f.per_byte_of) for f in per_byte] == [("energy_per_mb_wh", "energy_wh")]
+    for f in per_byte:
+        over = FIGURES[f.per_byte_of]
+        assert f.total and over.total and f.better == over.better
+        mb = REPORT["bandwidth"]["downlinked_bytes"] / 1e6
+        assert f.read(REPORT, RUN_INFO) == over.read(REPORT, RUN_INFO) / mb
+
+
 def test_the_oracle_when_the_model_kept_nothing():
     kept_none = {**REPORT, "comparison": {"rows": [{"pipeline": "this_run", "saved_fraction": 1.0}]},
                  "cloud": {"tile_selection_saved_fraction": 1.0, "oracle": {"tile_selection_saved_fraction": 1.0}}}
