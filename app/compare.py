@@ -1,5 +1,6 @@
 """``orbitedge compare RUN_A RUN_B ...``: the key figures of any run directories side by side (the sweep's figures,
-:mod:`app.figures`), the best of each row marked, or the runs' summaries as JSON.
+:mod:`app.figures`) under the scenario settings they differ in (:mod:`app.settings`), the best of each row marked, or
+the runs' summaries as JSON.
 
 A star says one run did better than another on the same work. A run that was interrupted, captured nothing,
 delivered nothing or none of its clear ground gets none; when the others differ in scenario, start, duration,
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,9 @@ from rundir.run_info import RunInfo
 
 from .figures import (FIGURES, Figure, Report, burst_frames, figures_of, fmt_figure, read_run, unfinished_frames,
                       unfit_reason)
+from .settings import differing, read_settings
 from .summary import SCHEMA_VERSION, run_summary
+from .sweep import MARKER, RUNS
 
 SAME_WORK = {  # what runs must share for their totals to compare: label, how report.json gives it
     "scenario": lambda r: r.get("scenario"),
@@ -35,6 +39,9 @@ SAME_WORK = {  # what runs must share for their totals to compare: label, how re
     "duration_s": lambda r: r.get("duration_s"),
     "frames captured": lambda r: (r.get("ledger") or {}).get("captured"),
 }
+SHOWN_APART = re.compile(r"name|seed|spacecraft\.compute\.hardware|pipeline\[\d+\]\.stage")  # settings the table's
+# own rows show (scenario, seed, hardware, pipeline), kept out of its setting rows
+MAX_SETTING_ROWS = 20  # runs of other scenarios differ in every target and station: --json lists them all
 NUMERATOR_TIE_FRACTION = 0.01  # a per-byte figure's numerators (energy) closer than this are the same: the bus's
 # idle draw, common to runs of one scenario, is most of a run's energy, and its pipeline moves the rest by tenths of a %
 
@@ -144,33 +151,43 @@ class Caveats:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Run directories read for ``compare``: their column heads (the directory name, the path where two names
-    clash), ``(report.json, run.json)`` of each and the caveats on starring them."""
+    """Run directories read for ``compare``: their column heads (:func:`column_heads`), ``(report.json, run.json)``
+    of each, their scenario settings (:func:`app.settings.read_settings`; None without a scenario.yaml) and the
+    caveats on starring them."""
 
     run_dirs: list[Path]
     heads: list[str]
     runs: list[tuple[dict[str, Any], RunInfo | None]]
     caveats: Caveats
+    settings: list[dict[str, Any] | None] = dataclasses.field(default_factory=list)
 
     @classmethod
     def of(cls, run_dirs: list[Path]) -> Comparison:
         """Raises InputFileError for a directory that is no run directory or lacks a readable report.json, and
         InputFilesError naming each when several are."""
-        runs, errors = [], []
+        runs, settings, errors = [], [], []
         for run_dir in run_dirs:
             try:
                 runs.append(read_run(run_dir))
+                settings.append(read_settings(run_dir))
             except InputFileError as err:
                 errors.append(err)
         if errors:
             raise errors[0] if len(errors) == 1 else InputFilesError([(e.path, e.problem) for e in errors])
-        heads = [d.name if [x.name for x in run_dirs].count(d.name) == 1 else str(d) for d in run_dirs]
-        return cls(list(run_dirs), heads, runs, Caveats.of(runs))
+        return cls(list(run_dirs), column_heads(run_dirs), runs, Caveats.of(runs), settings)
+
+    def settings_that_differ(self) -> dict[str, list[str | None]]:
+        """The scenario settings the runs differ in (:func:`app.settings.differing`) but those the table shows
+        apart (SHOWN_APART): ``{key: [each run's value as --set text, None where its scenario.yaml lacks it]}``."""
+        return {key: values for key, values in differing(self.settings).items() if not SHOWN_APART.fullmatch(key)}
 
     def table(self) -> str:
         """An aligned text table: a column per run, a row per figure and the run's scenario, seed, pipeline,
-        hardware and the model each model stage ran first; ``*`` marks the best of a row."""
-        runs = self.runs
+        hardware, the model each model stage ran first and each scenario setting the runs differ in (the first
+        MAX_SETTING_ROWS); ``*`` marks the best of a row."""
+        runs, differ = self.runs, self.settings_that_differ()
+        settings = {key: ["n/a" if self.settings[j] is None else "unset" if v is None else v
+                          for j, v in enumerate(values)] for key, values in list(differ.items())[:MAX_SETTING_ROWS]}
         rows: list[tuple[str, list[str]]] = [
             ("scenario", [str(r.get("scenario")) for r, _ in runs]),
             ("seed", [str(r.get("seed")) for r, _ in runs]),
@@ -179,6 +196,7 @@ class Comparison:
                           f"({(r.get('compute') or {}).get('timing', 'n/a')})" for r, _ in runs]),
             *((f"model ({stage})", [model_cell(i, stage) for _, i in runs])
               for stage in dict.fromkeys(stage for _, i in runs if i for stage in i.models)),
+            *settings.items(),
             ("complete", ["yes" if r.get("complete") else "NO" for r, _ in runs]),
         ]
         for name in FIGURES:
@@ -191,17 +209,36 @@ class Comparison:
         lines = ["  ".join([" " * first, *(h.rjust(w) for h, w in zip(self.heads, widths))])]
         lines += ["  ".join([label.ljust(first), *(c.rjust(w) for c, w in zip(cells, widths))])
                   for label, cells in rows]
-        return "\n".join(lines + ["  * the best of the row as printed (the direction in brackets); every run that "
-                                  "ties for it; none where a warning says"])
+        lines.append("  * the best of the row as printed (the direction in brackets); every run that ties for it; none "
+                     "where a warning says")
+        if any("unset" in cells for cells in settings.values()):
+            lines.append("  unset: not in that run's scenario.yaml (a default applies, or its list has no such item)")
+        if len(differ) > len(settings):
+            lines.append(f"  {len(differ) - len(settings)} more settings differ (--json lists every one)")
+        return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``compare --json`` document: each run's summary, figures and models (per stage: file, card name and
-        version, sha256), and the warnings."""
-        runs = [{"run_dir": str(d), "summary": run_summary(r), "figures": figures_of(r, i),
-                 "models": {stage: m.to_json() for stage, m in i.models.items()} if i else {}}
-                for d, (r, i) in zip(self.run_dirs, self.runs)]
+        """The ``compare --json`` document: each run's column head, summary, figures, models (per stage: file, card
+        name and version, sha256) and the scenario settings the runs differ in, and the warnings."""
+        differ = self.settings_that_differ()
+        runs = [{"run_dir": str(d), "head": head, "summary": run_summary(r), "figures": figures_of(r, i),
+                 "models": {stage: m.to_json() for stage, m in i.models.items()} if i else {},
+                 "settings": None if self.settings[j] is None else {key: v[j] for key, v in differ.items()}}
+                for j, (d, head, (r, i)) in enumerate(zip(self.run_dirs, self.heads, self.runs))]
         return {"schema_version": SCHEMA_VERSION, "kind": "compare", "runs": runs,
                 "warnings": self.caveats.warnings(self.heads)}
+
+
+def column_heads(run_dirs: list[Path]) -> list[str]:
+    """A column head per run directory: its name; ``SWEEP/NAME`` for a sweep's run (in the sweep folder's ``runs/``,
+    with its sweep_run.json) when two names clash or the runs come from more than one sweep; the path where heads
+    still clash."""
+    sweeps = [Path(d).resolve().parent.parent if (Path(d) / MARKER).is_file() and Path(d).resolve().parent.name == RUNS
+              else None for d in run_dirs]
+    heads = [Path(d).name for d in run_dirs]
+    if len(set(heads)) < len(heads) or len({s for s in sweeps if s is not None}) > 1:
+        heads = [f"{s.name}/{h}" if s is not None else h for h, s in zip(heads, sweeps)]
+    return [h if heads.count(h) == 1 else str(d) for h, d in zip(heads, run_dirs)]
 
 
 def leads(figure: Figure, best: set[int], values: dict[int, float | None]) -> bool:

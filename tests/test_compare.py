@@ -5,16 +5,20 @@ import json
 import re
 import shutil
 
+import yaml
+
 from app.cli import main
-from app.compare import Comparison, best_of, leads
+from app.compare import MAX_SETTING_ROWS, Comparison, best_of, column_heads, leads
 from app.figures import FIGURES, fmt_figure
 from onboard.runtime.modelcard import shipped_card
 from tests.sweep_cases import made_sweep
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
-    """``{row label: cells}`` of a compare table (columns are two spaces or more apart)."""
-    return {cells[0]: cells[1:] for cells in (re.split(r" {2,}", line.strip()) for line in text.splitlines()[1:-1])}
+    """``{row label: cells}`` of a compare table (columns are two spaces or more apart; the notes below it are
+    indented)."""
+    return {cells[0]: cells[1:] for cells in (re.split(r" {2,}", line.strip())
+                                              for line in text.splitlines()[1:] if not line.startswith(" "))}
 
 
 def starred(rows: dict[str, list[str]], label: str) -> list[int]:
@@ -42,11 +46,78 @@ def test_two_runs_side_by_side():
     assert text.splitlines()[0].split() == ["c000-r0", "c001-r0"]
     rows = table_rows(text)
     assert rows["pipeline"][-1] == "cloud_filter>encode" and rows["seed"][-1] == "42"
+    assert rows["pipeline[0].threshold"] == ["0.3", "0.7"]  # the one setting they differ in (the sweep's axis)
+    assert [label for label in rows if label.startswith(("pipeline[", "duration", "world", "spacecraft"))] == [
+        "pipeline[0].threshold"]
     model = json.loads((a / "telemetry" / "run.json").read_text())["models"]["cloud_filter"]
     assert rows["model (cloud_filter)"] == [f"{model['file']} ({shipped_card(model['file']).sha256[:8]})"] * 2
     f1 = [r["cloud_f1"] for r in outcome.rows if r["run_id"] in ("c000-r0", "c001-r0")]
     assert starred(rows, "cloud_f1 (higher)") == [f1.index(max(f1))]
     assert text.splitlines()[-1].strip().startswith("* the best of the row")
+
+
+def test_the_settings_the_runs_differ_in(tmp_path, capsys):
+    """Two runs that differ in link rate, duration and downlink order: a row for each setting from the runs'
+    scenario.yaml (the scenario as resolved, every --set applied), unset where a run's file lacks it, n/a for a run
+    without one; --json gives them per run."""
+    outcome, _ = made_sweep()
+    a = outcome.out / "runs" / "c000-r0"
+    b = shutil.copytree(a, tmp_path / "slow")
+    scenario = yaml.safe_load((b / "scenario.yaml").read_text())
+    scenario["spacecraft"]["radio"]["rate_mbps"] = 0.5
+    scenario["duration_h"] = 0.35
+    scenario["downlink"] = {"order": "value_density"}
+    (b / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+    rate = str(yaml.safe_load((a / "scenario.yaml").read_text())["spacecraft"]["radio"]["rate_mbps"])
+    c = shutil.copytree(a, tmp_path / "bare")
+    (c / "scenario.yaml").unlink()
+    text = Comparison.of([a, b, c]).table()
+    rows = table_rows(text)
+    assert rows["duration_h"] == ["0.25", "0.35", "n/a"] and rows["spacecraft.radio.rate_mbps"] == [rate, "0.5", "n/a"]
+    assert rows["downlink.order"] == ["unset", "value_density", "n/a"]
+    assert list(rows).index("model (cloud_filter)") < list(rows).index("duration_h") < list(rows).index("complete")
+    assert "  unset: not in that run's scenario.yaml (a default applies, or its list has no such item)" in text
+    assert main(["compare", str(a), str(b), str(c), "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert runs[1]["settings"] == {"duration_h": "0.35", "spacecraft.radio.rate_mbps": "0.5",
+                                   "downlink.order": "value_density"}
+    assert runs[0]["settings"]["downlink.order"] is None and runs[2]["settings"] is None
+
+
+def test_runs_of_another_scenario_show_the_first_settings_and_count_the_rest(tmp_path):
+    outcome, _ = made_sweep()
+    a = outcome.out / "runs" / "c000-r0"
+    b = shutil.copytree(a, tmp_path / "elsewhere")
+    scenario = yaml.safe_load((b / "scenario.yaml").read_text())
+    scenario["targets"] = [{"name": f"t{k}", "lat_deg": 40 + k, "lon_deg": k, "radius_km": 5} for k in range(9)]
+    (b / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+    compared = Comparison.of([a, b])
+    differ = compared.settings_that_differ()
+    assert len(differ) > MAX_SETTING_ROWS
+    rows = table_rows(compared.table())
+    assert [label for label in rows if label.startswith("targets[")] == list(differ)[:MAX_SETTING_ROWS]
+    assert compared.table().splitlines()[-1] == (f"  {len(differ) - MAX_SETTING_ROWS} more settings differ "
+                                                 "(--json lists every one)")
+
+
+def test_column_heads_tell_runs_of_other_sweeps_apart(tmp_path):
+    """c000-r0 of two sweeps: SWEEP/c000-r0; runs of one sweep keep their names, and a run outside any sweep its
+    folder's; heads that still clash are paths."""
+    outcome, _ = made_sweep()
+    for sweep in ("thresholds", "link"):
+        for run in ("c000-r0", "c001-r0"):
+            shutil.copytree(outcome.out / "runs" / run, tmp_path / sweep / "runs" / run)
+    one, other = tmp_path / "thresholds" / "runs", tmp_path / "link" / "runs"
+    plain = shutil.copytree(one / "c001-r0", tmp_path / "mine")
+    assert column_heads([one / "c000-r0", one / "c001-r0", plain]) == ["c000-r0", "c001-r0", "mine"]
+    assert column_heads([one / "c000-r0", other / "c000-r0"]) == ["thresholds/c000-r0", "link/c000-r0"]
+    assert column_heads([one / "c000-r0", other / "c001-r0", plain]) == [
+        "thresholds/c000-r0", "link/c001-r0", "mine"]
+    loose = shutil.copytree(one / "c000-r0", tmp_path / "elsewhere" / "c000-r0")  # sweep_run.json, not in a sweep
+    assert column_heads([one / "c000-r0", loose]) == ["thresholds/c000-r0", "c000-r0"]
+    assert column_heads([one / "c000-r0", one / "c000-r0"]) == [str(one / "c000-r0")] * 2
+    text = Comparison.of([one / "c000-r0", other / "c000-r0"]).table()
+    assert text.splitlines()[0].split() == ["thresholds/c000-r0", "link/c000-r0"]
 
 
 def test_other_weights_and_a_stage_that_ran_no_model_show_in_the_model_rows(tmp_path):

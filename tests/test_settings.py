@@ -1,0 +1,52 @@
+"""A run's scenario settings: its scenario.yaml flattened to the keys --set takes, those that differ between runs
+(numbers as numbers, a key one run lacks), and a scenario.yaml that is missing or unreadable."""
+
+import shutil
+
+import pytest
+
+from app.settings import SCENARIO_FILE, differing, flat, read_settings
+from rundir.errors import InputFileError
+from tests.sweep_cases import made_sweep
+
+
+def test_flat_keys_are_those_set_takes():
+    data = {"seed": 3, "world": {"mean_cloud_cover": 0.5}, "spacecraft": {"camera": {"bands": ["B", "G"]}},
+            "pipeline": [{"stage": "cloud_filter", "threshold": 0.5}, {"stage": "encode", "format": "png"}],
+            "targets": []}
+    assert flat(data) == {"seed": 3, "world.mean_cloud_cover": 0.5, "spacecraft.camera.bands": ["B", "G"],
+                          "pipeline[0].stage": "cloud_filter", "pipeline[0].threshold": 0.5,
+                          "pipeline[1].stage": "encode", "pipeline[1].format": "png", "targets": []}
+
+
+def test_the_settings_that_differ():
+    a = {"duration_h": 0.3, "spacecraft.radio.rate_mbps": 100, "pipeline[0].threshold": 0.5, "seed": 42}
+    b = {"duration_h": 0.35, "spacecraft.radio.rate_mbps": 0.5, "seed": 42, "downlink.order": "value_density"}
+    assert differing([a, b]) == {"duration_h": ["0.3", "0.35"], "spacecraft.radio.rate_mbps": ["100", "0.5"],
+                                 "pipeline[0].threshold": ["0.5", None], "downlink.order": [None, "value_density"]}
+    assert differing([{"rate_mbps": 1}, {"rate_mbps": 1.0}, None]) == {}  # the same number; no scenario.yaml
+    assert differing([{"rate_mbps": 1}, None, {"rate_mbps": 2}]) == {"rate_mbps": ["1", None, "2"]}
+    assert differing([{"w": {"a": 1, "b": 2}}, {"w": {"b": 2, "a": 1}}]) == {}
+    assert differing([None, None]) == {} == differing([])
+
+
+def test_a_real_run_directory(tmp_path):
+    outcome, _ = made_sweep()
+    run_dir = outcome.out / "runs" / "c001-r0"
+    settings = read_settings(run_dir)
+    assert settings["pipeline[0].threshold"] == 0.7 and settings["duration_h"] == 0.25  # the axis and the sweep's set
+    assert settings["spacecraft.camera.bands"] == ["B", "G", "R", "NIR"] and settings["seed"] == 42
+    assert differing([read_settings(outcome.out / "runs" / r) for r in ("c000-r0", "c001-r0", "c001-r1")]) == {
+        "seed": ["42", "42", "43"], "pipeline[0].threshold": ["0.3", "0.7", "0.7"]}
+    copy = shutil.copytree(run_dir, tmp_path / "copy")
+    (copy / SCENARIO_FILE).unlink()
+    assert read_settings(copy) is None
+
+
+@pytest.mark.parametrize("text, problem", [("a: [1, 2\n", "not a readable scenario (while parsing"),
+                                           ("- 1\n- 2\n", "expected a mapping, found list")])
+def test_an_unreadable_scenario_is_named(tmp_path, text, problem):
+    (tmp_path / SCENARIO_FILE).write_text(text)
+    with pytest.raises(InputFileError) as err:
+        read_settings(tmp_path)
+    assert err.value.path == str(tmp_path / SCENARIO_FILE) and problem in err.value.problem
