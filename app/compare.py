@@ -261,7 +261,8 @@ def model_cell(info: RunInfo | None, stage: str) -> str:
 
 def compare_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN", help="run directories holding report.json")
-    p.add_argument("--json", action="store_true", help="print each run's summary and figures as JSON instead")
+    p.add_argument("--json", action="store_true", help="print each run's summary, figures, models and settings, and "
+                   "the warnings, as JSON instead (schema: `python -m app.summary`)")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

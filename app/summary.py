@@ -1,5 +1,5 @@
-"""The versioned JSON summaries that ``run --json``, ``report --json`` and ``sweep --json`` print on stdout, and
-their documented schema (``python -m app.summary`` prints it as Markdown).
+"""The versioned JSON documents that ``run --json``, ``report --json``, ``sweep --json``, ``sweep --plan --json`` and
+``compare --json`` print on stdout, and their documented schema (``python -m app.summary`` prints it as Markdown).
 
 ``schema_version`` changes when a key changes meaning or goes away; keys may be added within a version. A run's
 headline figures keep the flat dotted keys of the first summaries (``ledger.captured``); the comparison rows are the
@@ -67,6 +67,24 @@ SWEEP_KEYS = {
     "workers": "worker processes of the LocalCluster it started (null: none started, or --scheduler)",
 }
 """Every key of a sweep summary but ``schema_version`` and ``kind``."""
+
+PLAN_KEYS = {
+    "sweep": "sweep name", "sweep_file": "the sweep file",
+    "runs": "one per run, in plan order: {run_id, config, replicate, seed, values {axis key: value}, labels {axis key: "
+            "label}, overrides (what makes the run from the base scenario, as --set takes it), resources {Dask "
+            "resource: amount a worker needs to take it}}",
+}
+"""Every key of a sweep's plan (``sweep --plan --json``) but ``schema_version`` and ``kind``."""
+
+COMPARE_KEYS = {
+    "runs": "one per run, in the order given: {run_dir, head (its column head, as the warnings name it), summary (the "
+            "run summary above), figures {name: value} (those a sweep collects), models {stage: {file, name, version, "
+            "sha256}} (the model each model stage ran), settings {key: value as --set text, null where its "
+            "scenario.yaml lacks the key} (the scenario settings the runs differ in; null without a scenario.yaml)}",
+    "warnings": "why stars are withheld (a run unfit to compare, runs of other work) and each run's own report "
+                "warnings (RUN's report warns: ...): one sentence each, as on stderr (empty: none)",
+}
+"""Every key of a comparison (``compare --json``) but ``schema_version`` and ``kind``."""
 
 
 def _at(data: Any, dotted: str) -> Any:
@@ -156,14 +174,17 @@ def _per_scene(report: Mapping[str, Any]) -> str:
 
 
 def schema_table() -> str:
-    """The Markdown tables of the run and sweep summaries' keys (``python -m app.summary``)."""
-    head = ["| key | meaning |", "|---|---|",
-            f"| `schema_version` | {SCHEMA_VERSION}; changes when a key changes meaning or goes away |",
-            "| `kind` | `run` or `sweep` |"]
-    run = [f"| `{key}` | {doc} |" for key, (_, doc) in RUN_KEYS.items()]
-    sweep = [f"| `{key}` | {doc} |" for key, doc in SWEEP_KEYS.items()]
-    return "\n".join(["Run (`run --json`, `report --json`):", "", *head, *run, "",
-                      "Sweep (`sweep --json`):", "", *head, *sweep])
+    """The Markdown tables of the keys of each JSON document: run, sweep, plan and comparison
+    (``python -m app.summary``)."""
+    documents = [("Run (`run --json`, `report --json`)", "run", {key: doc for key, (_, doc) in RUN_KEYS.items()}),
+                 ("Sweep (`sweep --json`)", "sweep", SWEEP_KEYS), ("Plan (`sweep --plan --json`)", "plan", PLAN_KEYS),
+                 ("Comparison (`compare --json`)", "compare", COMPARE_KEYS)]
+    lines: list[str] = []
+    for title, kind, keys in documents:
+        lines += [*([""] if lines else []), f"{title}:", "", "| key | meaning |", "|---|---|",
+                  f"| `schema_version` | {SCHEMA_VERSION}; changes when a key changes meaning or goes away |",
+                  f"| `kind` | `{kind}` |", *(f"| `{key}` | {doc} |" for key, doc in keys.items())]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

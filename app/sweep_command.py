@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .figures import FIGURES
 from .outputs import output_dir
 from .progress import QUIET_HELP, sweep_bar, wanted
+from .summary import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from .sweep_results import ConfigSummary
@@ -57,7 +58,7 @@ def sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-failed", action="store_true", help="run the runs that failed before again")
     p.add_argument("--overwrite", action="store_true", help="forget the runs already in the output folder")
     p.add_argument("--plan", action="store_true", help="validate and list the runs, then stop (with --json: as JSON, "
-                   "one object per run)")
+                   "its runs one object each; schema: `python -m app.summary`)")
     p.add_argument("--format", choices=("md", "html"), default="md", help="sweep report format")
     p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     p.add_argument("--json", action="store_true", help="print the sweep summary as JSON on stdout (schema: "
@@ -97,13 +98,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return RUNS_FAILED if any(row["status"] == "failed" for row in outcome.rows) else 0
 
 
-def plan_json(sweep: Any) -> list[dict[str, Any]]:
-    """``--plan --json``: one object per run, in order: ``run_id``, ``config``, ``replicate``, the scenario ``seed``,
-    the axis ``values`` and their ``labels`` by key, the ``overrides`` that make the run from the base scenario (as
-    ``--set`` takes them) and the Dask ``resources`` a worker needs to take it."""
-    return [{"run_id": spec.run_id, "config": spec.config, "replicate": spec.replicate, "seed": spec.seed,
+def plan_json(sweep: Any) -> dict[str, Any]:
+    """``--plan --json`` (app.summary.PLAN_KEYS, schema SCHEMA_VERSION): the sweep and its file, and ``runs``, one
+    object per run, in order: ``run_id``, ``config``, ``replicate``, the scenario ``seed``, the axis ``values`` and
+    their ``labels`` by key, the ``overrides`` that make the run from the base scenario (as ``--set`` takes them) and
+    the Dask ``resources`` a worker needs to take it."""
+    runs = [{"run_id": spec.run_id, "config": spec.config, "replicate": spec.replicate, "seed": spec.seed,
              "values": spec.values, "labels": spec.labels, "overrides": list(spec.overrides),
              "resources": spec.resources} for spec in sweep.runs]
+    return {"schema_version": SCHEMA_VERSION, "kind": "plan", "sweep": sweep.config.name, "sweep_file": str(sweep.file),
+            "runs": runs}
 
 
 def _terminate(signum: int, frame: Any) -> None:

@@ -10,6 +10,7 @@ import yaml
 from app.cli import main
 from app.compare import MAX_SETTING_ROWS, Comparison, best_of, column_heads, leads
 from app.figures import FIGURES, fmt_figure
+from app.summary import COMPARE_KEYS, SCHEMA_VERSION
 from onboard.runtime.modelcard import shipped_card
 from tests.sweep_cases import made_sweep
 
@@ -322,7 +323,10 @@ def test_json_and_what_is_no_run(tmp_path, capsys):
     run = outcome.out / "runs" / "c000-r1"
     assert main(["compare", str(run), str(run), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
+    assert set(printed) == {"schema_version", "kind", *COMPARE_KEYS} and printed["schema_version"] == SCHEMA_VERSION
     assert printed["kind"] == "compare" and len(printed["runs"]) == 2 and printed["warnings"] == []
+    assert set(printed["runs"][0]) == {"run_dir", "head", "summary", "figures", "models", "settings"}
+    assert printed["runs"][0]["head"] == str(run) and printed["runs"][0]["settings"] == {}  # the same run twice
     assert printed["runs"][0]["figures"]["cloud_f1"] == printed["runs"][0]["summary"]["cloud.f1"]
     assert printed["runs"][0]["models"] == json.loads((run / "telemetry" / "run.json").read_text())["models"] != {}
     shutil.copytree(run / "telemetry", tmp_path / "bare" / "telemetry")

@@ -8,7 +8,8 @@ import sys
 
 from app.cli import main
 from app.figures import read_run
-from app.summary import RUN_KEYS, SCHEMA_VERSION, hardware_of, run_summary, schema_table, summary_lines
+from app.summary import (COMPARE_KEYS, PLAN_KEYS, RUN_KEYS, SCHEMA_VERSION, SWEEP_KEYS, hardware_of, run_summary,
+                         schema_table, summary_lines)
 from tests.sweep_cases import made_sweep
 
 
@@ -44,7 +45,13 @@ def test_report_json_prints_the_run_summary(tmp_path, capsys):
 
 def test_the_schema_is_printed_for_the_readme():
     table = schema_table()
-    assert all(f"| `{key}` |" in table for key in ("schema_version", "kind", *RUN_KEYS))
+    assert all(f"| `{key}` |" in table for key in ("schema_version", "kind", *RUN_KEYS, *SWEEP_KEYS, *PLAN_KEYS,
+                                                    *COMPARE_KEYS))
+    titles = table.split("\n\n")[::2]  # each document's title, then its table
+    assert titles == ["Run (`run --json`, `report --json`):", "Sweep (`sweep --json`):",
+                      "Plan (`sweep --plan --json`):", "Comparison (`compare --json`):"]
+    assert [line for line in table.splitlines() if line.startswith("| `kind` |")] == [
+        "| `kind` | `run` |", "| `kind` | `sweep` |", "| `kind` | `plan` |", "| `kind` | `compare` |"]
     printed = subprocess.run([sys.executable, "-m", "app.summary"], capture_output=True, text=True, check=True)
     assert printed.stdout == table + "\n"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.summary import SCHEMA_VERSION
+from app.summary import PLAN_KEYS, SCHEMA_VERSION
 from app.sweep_command import sweep_options
 from app.sweep import MARKER, sweep_state
 from app.sweep_file import load_sweep
@@ -31,7 +31,12 @@ def test_the_plan_lists_every_run(tmp_path, capsys):
     assert main(["sweep", str(outcome.sweep.file), "--plan", "--quiet"]) == 0
     assert capsys.readouterr().out == ""  # it validates, and prints nothing but errors
     assert main(["sweep", str(outcome.sweep.file), "--plan", "--json"]) == 0
-    plan = json.loads(capsys.readouterr().out)
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed) == {"schema_version", "kind", *PLAN_KEYS} and printed["kind"] == "plan"
+    assert (printed["schema_version"], printed["sweep"]) == (SCHEMA_VERSION, "tiny")
+    plan = printed["runs"]
+    assert all(set(r) == {"run_id", "config", "replicate", "seed", "values", "labels", "overrides", "resources"}
+               for r in plan)
     assert [(r["run_id"], r["seed"], r["values"]) for r in plan] == [
         ("c000-r0", 42, {"pipeline[0].threshold": 0.3}), ("c000-r1", 43, {"pipeline[0].threshold": 0.3}),
         ("c001-r0", 42, {"pipeline[0].threshold": 0.7}), ("c001-r1", 43, {"pipeline[0].threshold": 0.7})]
