@@ -212,7 +212,8 @@ class Comparison:
         lines.append("  * the best of the row as printed (the direction in brackets); every run that ties for it; none "
                      "where a warning says")
         if any("unset" in cells for cells in settings.values()):
-            lines.append("  unset: not in that run's scenario.yaml (a default applies, or its list has no such item)")
+            lines.append("  unset: that run's scenario.yaml does not set it (the default applies, or it has no such list "
+                         "item or stage parameter)")
         if len(differ) > len(settings):
             lines.append(f"  {len(differ) - len(settings)} more settings differ (--json lists every one)")
         return "\n".join(lines)

@@ -77,7 +77,8 @@ def test_the_settings_the_runs_differ_in(tmp_path, capsys):
     assert rows["duration_h"] == ["0.25", "0.35", "n/a"] and rows["spacecraft.radio.rate_mbps"] == [rate, "0.5", "n/a"]
     assert rows["downlink.order"] == ["unset", "value_density", "n/a"]
     assert list(rows).index("model (cloud_filter)") < list(rows).index("duration_h") < list(rows).index("complete")
-    assert "  unset: not in that run's scenario.yaml (a default applies, or its list has no such item)" in text
+    assert ("  unset: that run's scenario.yaml does not set it (the default applies, or it has no such list item or "
+            "stage parameter)") in text.splitlines()
     assert main(["compare", str(a), str(b), str(c), "--json"]) == 0
     runs = json.loads(capsys.readouterr().out)["runs"]
     assert runs[1]["settings"] == {"duration_h": "0.35", "spacecraft.radio.rate_mbps": "0.5",
