@@ -54,9 +54,9 @@ def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:
 
 
 def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
-    """report.json ``comparison``: this run's pipeline against simpler ones on the same finished frames.
+    """report.json ``comparison``: this run's pipeline against simpler ones on the same finished frames, whose
+    clear ground by truth is ``clear_km2`` (None without truth for every one of them).
 
-    ``clear_km2``: the finished frames' clear ground by truth (None without truth for every one of them).
     Rows (``pipeline``; simpler ones from the on-board estimates in telemetry/processing.jsonl, ``this_run`` from the
     delivered products) as the module's docstring lists them. Each gives bytes, ``saved_fraction`` against
     bent_pipe_single, ``saved_vs_burst_fraction`` against bent_pipe, ``bytes_per_clear_km2`` (per km² of clear
@@ -69,9 +69,8 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     lost = clear_ground.lost_fraction(run, frame_ids)  # whatever stage withheld them, from truth/ and the products
     f1 = (cloud_report.get("pixel") or {}).get("f1") if cloud_report else None
     cpsnr = (sr_report.get("cpsnr_db") or {}).get(sr_report.get("product")) if sr_report else None
-    bit_depth = run.run_info.camera.bit_depth if run.run_info and run.run_info.camera else 0
+    bit_depth = run.run_info.camera.bit_depth if run.run_info and run.run_info.camera else 0  # 0: nothing scored
     clear = clear_km2(run, frame_ids)
-    # no camera in run.json: nothing scored
     lossy_alt = compression.lossy_same_bytes(run, bit_depth) if bit_depth else compression.quality([], [], 0)
     lossy_run = compression.lossy_products(run)
 
