@@ -33,3 +33,13 @@ def test_the_interval_holds_the_mean_and_is_zero_only_for_equal_values(values):
     est = estimate(values)
     assert min(values) - 1e-6 <= est.mean <= max(values) + 1e-6
     assert est.half_width >= 0 and (est.half_width == 0) == (max(values) == min(values))
+
+
+def test_an_interval_is_clipped_to_the_values_the_figure_can_take():
+    wide = estimate([0.05, 0.84])  # two replicates of a share: t = 12.7 reaches far past 0 and 1
+    assert wide.low < 0.0 and wide.high > 1.0
+    assert wide.clipped(0.0, 1.0) == (0.0, 1.0)
+    assert wide.clipped(None, 1.0) == (wide.low, 1.0) and wide.clipped() == (wide.low, wide.high)
+    narrow = estimate([0.40, 0.42, 0.41])
+    assert narrow.clipped(0.0, 1.0) == (narrow.low, narrow.high)  # inside: untouched
+    assert estimate([0.5]).clipped(0.0, 1.0) is None and estimate([]).clipped(0.0, 1.0) is None
