@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ground.confidence import Estimate
 from ground.document import fmt_bytes, fmt_duration, fmt_fraction
 from rundir.errors import InputFileError
 from rundir.files import check_run_dir
@@ -48,6 +49,9 @@ class Figure:
     moves with the bytes (a run's energy is mostly the bus's idle draw), this one falls as the bytes grow and only
     mirrors downlinked_bytes the other way round: ``orbitedge compare`` stars it only for a run that also leads that
     figure (:mod:`app.compare`)."""
+    bounds: tuple[float | None, float | None] = (0.0, None)
+    """The lowest and highest value it can take (None: no bound), in its unit: a confidence interval over replicates
+    is clipped to them (:func:`interval`). By default a quantity, 0 or more."""
 
 
 def _at(data: Any, *keys: Any) -> Any:
@@ -102,29 +106,32 @@ def _compute_busy_s(report: Report, info: RunInfo | None) -> float | None:
     return round(sum(values), DECIMALS) if values and None not in values else None
 
 
+SAVED = (None, 1.0)  # a saving: at most everything; below 0 when more bytes go down than the baseline's
+SHARE = (0.0, 1.0)  # a share of pixels, an F1 score
+
 FIGURES = {f.name: f for f in (
     Figure("saved_fraction", "fraction", "higher", "bytes saved against bent-pipe of everything captured (a burst "
            "counts its K frames): the report's bandwidth.saved_fraction",
-           lambda r, i: _at(r, "bandwidth", "saved_fraction"), finished_only=True, per_burst=True),
+           lambda r, i: _at(r, "bandwidth", "saved_fraction"), finished_only=True, per_burst=True, bounds=SAVED),
     Figure("saved_vs_single_frame_fraction", "fraction", "higher", "bytes saved against one raw frame per scene (the "
            "report's comparison baseline, the same for every pipeline; its this_run row's saved_fraction)",
-           lambda r, i: this_run(r, "saved_fraction"), finished_only=True),
+           lambda r, i: this_run(r, "saved_fraction"), finished_only=True, bounds=SAVED),
     Figure("oracle_saved_vs_single_frame_fraction", "fraction", "higher", "saved_vs_single_frame_fraction with the "
            "true cloud mask instead of the model (same tile policy; this run's bytes per kept tile): the oracle's "
            "point beside the Pareto front, a reference, not a bound", oracle_saved_vs_single_frame_fraction,
-           finished_only=True),
+           finished_only=True, bounds=SAVED),
     Figure("downlinked_bytes", "B", "lower", "bytes of the verified products",
            lambda r, i: _at(r, "bandwidth", "downlinked_bytes"), total=True, finished_only=True),
     Figure("clear_pixels_lost_fraction", "fraction", "lower", "truly clear pixels that never reach the ground "
            "(0 without a cloud_filter stage)", lambda r, i: this_run(r, "clear_pixels_lost_fraction"),
-           finished_only=True),
+           finished_only=True, bounds=SHARE),
     Figure("oracle_clear_pixels_lost_fraction", "fraction", "lower", "clear pixels the same tile policy loses fed "
            "the true cloud mask", lambda r, i: _at(r, "cloud", "oracle", "clear_pixels_lost_fraction"),
-           finished_only=True),
+           finished_only=True, bounds=SHARE),
     Figure("cloud_f1", "fraction", "higher", "per-pixel F1 of the cloud mask against truth",
-           lambda r, i: _at(r, "cloud", "pixel", "f1"), finished_only=True),
+           lambda r, i: _at(r, "cloud", "pixel", "f1"), finished_only=True, bounds=SHARE),
     Figure("cpsnr_db", "dB", "higher", "cPSNR of the super-resolved product (PROBA-V sense)", _cpsnr_db,
-           finished_only=True),
+           finished_only=True, bounds=(None, None)),
     Figure("latency_p90_s", "s", "lower", "90th percentile of capture-to-ground time of the delivered products",
            lambda r, i: _at(r, "latency_s", "p90"), finished_only=True),
     Figure("frames_delivered", "frames", "higher", "captured frames with a product on the ground",
@@ -255,7 +262,39 @@ def fmt_figure(name: str, value: float | None) -> str:
     return f"{value:.4g} {unit}"
 
 
+SHOWN_SCALES = {"%": 0.01, "min": 60.0, "h": 3600.0, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+"""What one of the unit words :func:`fmt_figure` writes is in the figure's unit (any other word: 1)."""
+
+
+def shown_value(name: str, value: float | None) -> float | None:
+    """``value`` of figure ``name`` rounded as :func:`fmt_figure` shows it, back in the figure's unit: 0.44487 is
+    shown "44.5 %" and read 0.445, 149.11 s and 149.12 s are both "2.5 min", 150.0. A sweep ranks and finds the Pareto
+    front on these, so that what its tables show explains its order: the figure's display precision is the tolerance
+    (0.1 % of a fraction; 0.1 min, 0.01 h, or 3 significant digits under a minute; 2 decimals of kB, MB, GB; 4
+    significant digits otherwise). None stays None."""
+    if value is None:
+        return None
+    number, _, unit = fmt_figure(name, value).partition(" ")
+    return float(number) * SHOWN_SCALES.get(unit, 1.0)
+
+
+def interval(name: str, est: Estimate) -> tuple[float, float] | None:
+    """The 95 % confidence interval ``(low, high)`` of an Estimate of figure ``name`` clipped to the values the
+    figure can take (:attr:`Figure.bounds`): Student's t with 2 or 3 replicates can reach past them (cloud_f1 44.6 %
+    ± 558.1 %). None without an interval (fewer than 2 values)."""
+    return est.clipped(*FIGURES[name].bounds)
+
+
+def fmt_bounds(name: str) -> str:
+    """The values figure ``name`` can take, in words: ``0 % to 100 %``, ``at most 100 %``, ``0 or more``, ``any``."""
+    f = FIGURES[name]
+    low, high = (None if b is None else f"{100 * b:g} %" if f.unit == "fraction" else f"{b:g}" for b in f.bounds)
+    if low and high:
+        return f"{low} to {high}"
+    return f"at most {high}" if high else f"{low} or more" if low else "any"
+
+
 def figure_table() -> str:
-    """The Markdown table of the figures: name, unit, which way is better, meaning."""
-    rows = [f"| `{f.name}` | {f.unit} | {f.better} | {f.doc} |" for f in FIGURES.values()]
-    return "\n".join(["| figure | unit | better | meaning |", "|---|---|---|---|", *rows])
+    """The Markdown table of the figures: name, unit, which way is better, the values it can take, meaning."""
+    rows = [f"| `{f.name}` | {f.unit} | {f.better} | {fmt_bounds(f.name)} | {f.doc} |" for f in FIGURES.values()]
+    return "\n".join(["| figure | unit | better | range | meaning |", "|---|---|---|---|---|", *rows])

@@ -5,8 +5,10 @@ import json
 
 import pytest
 
-from app.figures import (FIGURES, figure_table, figures_of, fmt_figure, oracle_saved_vs_single_frame_fraction, read_run,
-                         retired_figure, unfinished_frames, unfit_reason)
+from app.figures import (FIGURES, figure_table, figures_of, fmt_bounds, fmt_figure, interval,
+                         oracle_saved_vs_single_frame_fraction, read_run, retired_figure, shown_value, unfinished_frames,
+                         unfit_reason)
+from ground.confidence import Estimate, estimate
 from rundir.errors import InputFileError
 from rundir.run_info import RunInfo, SatelliteSummary
 from tests.sweep_cases import made_sweep
@@ -153,3 +155,31 @@ def test_values_are_formatted_in_their_units():
     assert fmt_figure("downlinked_bytes", 10_435_855) == "10.44 MB"
     assert fmt_figure("energy_per_mb_wh", 17.5395) == "17.54 Wh/MB" and fmt_figure("cpsnr_db", None) == "n/a"
     assert all(f"| `{name}` |" in figure_table() for name in FIGURES)
+
+
+def test_a_value_as_shown_is_the_number_the_table_prints():
+    """The Pareto front and the ranking compare these: 149.11 s and 149.12 s both print "2.5 min", 0.004 Wh/MB
+    prints."""
+    assert shown_value("latency_p90_s", 149.11) == shown_value("latency_p90_s", 149.12) == 150.0
+    assert shown_value("latency_p90_s", 12.345) == 12.3 and shown_value("latency_p90_s", 7300.0) == 2.03 * 3600
+    assert shown_value("saved_vs_single_frame_fraction", 0.44487) == pytest.approx(0.445, abs=1e-15)
+    assert shown_value("saved_fraction", 0.6706) == shown_value("saved_fraction", 0.6714)  # both "67.1 %"
+    assert shown_value("energy_per_mb_wh", 4.9594) == 4.959 != shown_value("energy_per_mb_wh", 4.9634)
+    assert shown_value("downlinked_bytes", 10_435_855) == 10.44e6 and shown_value("downlinked_bytes", 512) == 512
+    assert shown_value("cloud_f1", None) is None
+    for name, value in (("saved_fraction", -1.175), ("cpsnr_db", 47.634), ("on_board_bytes", 5_220_000),
+                        ("oracle_value_per_byte", 0.198142), ("compute_busy_s", 6.97)):
+        assert fmt_figure(name, shown_value(name, value)) == fmt_figure(name, value)  # nothing hidden, nothing added
+
+
+def test_an_interval_stays_within_what_the_figure_can_take():
+    f1 = estimate([0.05, 0.84])  # 2 replicates: t = 12.7, 44.5 % +- 501.9 %
+    assert interval("cloud_f1", f1) == (0.0, 1.0)
+    saved = Estimate(0.444, 2.261, 2)  # a saving can be below 0 (more bytes than the baseline), never above 100 %
+    assert interval("saved_vs_single_frame_fraction", saved) == (pytest.approx(0.444 - 2.261), 1.0)
+    assert interval("energy_per_mb_wh", Estimate(3.271, 13.37, 2)) == (0.0, pytest.approx(16.641))
+    assert interval("cpsnr_db", Estimate(30.0, 40.0, 2)) == (-10.0, 70.0)  # no bound
+    assert interval("cloud_f1", Estimate(0.9, None, 1)) is None
+    assert [fmt_bounds(n) for n in ("cloud_f1", "saved_fraction", "latency_p90_s", "cpsnr_db")] == \
+        ["0 % to 100 %", "at most 100 %", "0 or more", "any"]
+    assert "| `cloud_f1` | fraction | higher | 0 % to 100 % | per-pixel F1" in figure_table()
