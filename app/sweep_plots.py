@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from ground.canvas import figure, save
 from ground.document import slug
 
-from .figures import FIGURES, PARETO_X
+from .figures import FIGURES, PARETO_X, interval
 from .sampling import Axis
 from .sweep_plan import RunSpec, value_id
 from .sweep_results import ConfigSummary, joint_front, pareto_criteria
@@ -43,11 +43,15 @@ def _label(name: str) -> str:
     return f"{name} ({'%' if unit == 'fraction' else unit})"
 
 
-def _mean_ci(c: ConfigSummary, name: str) -> tuple[float | None, float]:
+def _mean_ci(c: ConfigSummary, name: str) -> tuple[float | None, tuple[float, float] | None]:
+    """The configuration's mean of figure ``name`` as plotted, and how far its 95 % CI reaches below and above it,
+    clipped to the values the figure can take (:func:`app.figures.interval`); None for what it lacks."""
     est = c.figures.get(name)
     if est is None or est.mean is None:
-        return None, 0.0
-    return est.mean * _scale(name), (est.half_width or 0.0) * _scale(name)
+        return None, None
+    clipped = interval(name, est)
+    reach = None if clipped is None else (est.mean - clipped[0], clipped[1] - est.mean)
+    return est.mean * _scale(name), None if reach is None else (reach[0] * _scale(name), reach[1] * _scale(name))
 
 
 def plot_pareto(configs: Sequence[ConfigSummary], path: Path) -> list[str]:
@@ -100,11 +104,13 @@ def _pareto_panel(ax: Any, configs: Sequence[ConfigSummary], name: str, best: se
     ax.legend(fontsize="x-small")
 
 
-def _point(ax: Any, x: float, y: float, xe: float, ye: float, colour: str) -> None:
-    """A configuration's mean, its 95 % CI as faint bars (wide ones run off the plot)."""
-    if xe or ye:
-        ax.errorbar(x, y, xerr=xe or None, yerr=ye or None, fmt="none", ecolor=colour, alpha=0.3, elinewidth=0.8,
-                    capsize=2)
+def _point(ax: Any, x: float, y: float, xe: tuple[float, float] | None, ye: tuple[float, float] | None,
+           colour: str) -> None:
+    """A configuration's mean, its 95 % CI as faint bars, ``(below, above)`` it (wide ones run off the plot)."""
+    if any(xe or ()) or any(ye or ()):
+        ax.errorbar(x, y, xerr=None if xe is None else [[xe[0]], [xe[1]]],
+                    yerr=None if ye is None else [[ye[0]], [ye[1]]], fmt="none", ecolor=colour, alpha=0.3,
+                    elinewidth=0.8, capsize=2)
     ax.plot(x, y, "o", color=colour, ms=5)
 
 
@@ -182,7 +188,7 @@ def plot_axis(index: int, axis: Axis, configs: Sequence[ConfigSummary], objectiv
         y, ye = _mean_ci(c, objective)
         if y is None:
             continue
-        _point(ax, position[label], y, 0.0, ye, "tab:blue")
+        _point(ax, position[label], y, None, ye, "tab:blue")
         by_value.setdefault(label, []).append(y)
     ax.set_ylim(*_limits([y for ys in by_value.values() for y in ys]))
     if grid and len(by_value) > 1:

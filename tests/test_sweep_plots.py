@@ -7,7 +7,7 @@ import pytest
 
 from app.sampling import Axis
 from app.sweep_file import load_sweep
-from app.sweep_plots import _limits, axis_labels, axis_plot_path, plot_axis, plot_pareto
+from app.sweep_plots import _limits, _mean_ci, axis_labels, axis_plot_path, plot_axis, plot_pareto
 from app.sweep_results import ConfigSummary, joint_front
 from ground.confidence import Estimate
 from tests.sweep_cases import QUICKSTART, write_sweep
@@ -105,3 +105,10 @@ axes:
 def test_limits_follow_the_means():
     assert _limits([0.2, 0.4]) == pytest.approx((0.17, 0.43))
     assert _limits([5.0]) == pytest.approx((4.75, 5.25)) and _limits([]) == (-0.15, 1.15)
+
+
+def test_the_interval_bars_stop_at_what_the_figure_can_take():
+    wide = summary(0, "a", cloud_f1=(0.446, 5.581), latency_p90_s=(149.1, 1.8))
+    assert _mean_ci(wide, "cloud_f1") == (pytest.approx(44.6), (pytest.approx(44.6), pytest.approx(55.4)))
+    assert _mean_ci(wide, "latency_p90_s") == (149.1, (pytest.approx(1.8), pytest.approx(1.8)))
+    assert _mean_ci(summary(0, "a", cloud_f1=(0.9, None)), "cloud_f1") == (pytest.approx(90.0), None)
