@@ -13,14 +13,14 @@ from typing import Any, ContextManager
 
 from rundir.files import signals_held, write_json
 
-from .figures import FIGURES, read_run
+from .figures import FIGURES, interval, read_run
 from .summary import SCHEMA_VERSION, run_summary
 from .sweep import (SUMMARY, SweepState, default_workers, execute, prepare_out, run_dir_of, start_client,
                     sweep_state)
 from .sweep_file import Sweep
 from .sweep_report import joint_front, write_sweep_report
-from .sweep_results import (ConfigSummary, mean_of, rank_labels, run_rows, summaries, unranked_reason,
-                            write_results)
+from .sweep_results import (ConfigSummary, mean_of, off_front_reasons, rank_labels, run_rows, summaries, unfit_reasons,
+                            unranked_reason, write_results)
 
 ProgressFactory = Callable[[int, int], ContextManager[Any]]  # (runs to make, runs already complete) -> callback
 
@@ -106,7 +106,6 @@ def _finish(sweep: Sweep, out: Path, state: SweepState, fmt: str, earlier: list[
 def sweep_summary(outcome: SweepOutcome) -> dict[str, Any]:
     """The ``sweep --json`` summary (app.summary.SWEEP_KEYS; also ``OUT/sweep.json``)."""
     sweep, rows = outcome.sweep, outcome.rows
-    best = joint_front(outcome.configs)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("complete", "failed", "pending")}
     runs = []
     for spec, row in zip(sweep.runs, rows):
@@ -119,16 +118,26 @@ def sweep_summary(outcome: SweepOutcome) -> dict[str, Any]:
         "scenario": str(sweep.scenario), "out": str(outcome.out),
         "runs": {"total": len(rows), **counts, "skipped": outcome.skipped, "ran": outcome.ran},
         "objective": {"figure": sweep.config.objective, "better": FIGURES[sweep.config.objective].better},
-        "configurations": [{"config": c.config, "rank": position, "tied": label.startswith("="),
-                            "unranked": None if mean_of(c, sweep.config.objective) is not None else
-                            unranked_reason(c), "unfit": c.unfit, "labels": c.labels,
-                            "complete": c.complete,
-                            "failed": c.failed, "pareto": c.config in best,
-                            "figures": {n: {"mean": e.mean, "ci95_half_width": e.half_width, "n": e.n}
-                                        for n, e in c.figures.items()}}
-                           for position, (label, c) in enumerate(zip(rank_labels(outcome.configs,
-                                                                                 sweep.config.objective),
-                                                                     outcome.configs), 1)],
+        "configurations": configurations_json(outcome.configs, sweep.config.objective),
         "run_results": runs, "files": [str(p) for p in outcome.files],
         "wall_s": outcome.wall_s, "workers": outcome.workers,
     }
+
+
+def configurations_json(configs: list[ConfigSummary], objective: str) -> list[dict[str, Any]]:
+    """sweep.json's ``configurations``, in rank order (app.summary.SWEEP_KEYS): ``rank`` the place in that order,
+    ``competition_rank`` the rank sweep.md shows (tied ones share the first's place, 1, 2, 2, 4), ``unfit`` and
+    ``off_front`` why it ranks after the others and why it is on no Pareto front, each figure's mean, Student's t
+    half-width and that interval clipped to what the figure can take."""
+    best, behind, off = joint_front(configs), unfit_reasons(configs, objective), off_front_reasons(configs)
+    out = []
+    for place, (label, c) in enumerate(zip(rank_labels(configs, objective), configs), 1):
+        ranked = mean_of(c, objective) is not None
+        out.append({"config": c.config, "rank": place, "competition_rank": int(label.lstrip("=")) if ranked else None,
+                    "tied": label.startswith("="), "unranked": None if ranked else unranked_reason(c),
+                    "unfit": behind.get(c.config), "off_front": off.get(c.config), "labels": c.labels,
+                    "complete": c.complete, "failed": c.failed, "pareto": c.config in best,
+                    "figures": {n: {"mean": e.mean, "ci95_half_width": e.half_width, "n": e.n,
+                                    **dict(zip(("ci95_low", "ci95_high"), interval(n, e) or (None, None)))}
+                                for n, e in c.figures.items()}})
+    return out

@@ -53,12 +53,18 @@ SWEEP_KEYS = {
     "out": "the sweep's output folder",
     "runs": "{total, complete, failed, pending, skipped (complete before this command), ran (this command)}",
     "objective": "{figure, better (higher or lower)}: what ranks the configurations",
-    "configurations": "ranked best first: {config, rank (its place in that order, 1 first), tied (shares its "
-                      "objective value with another: sweep.md ranks them =2), unranked (why it has no value of the "
-                      "objective: not run yet, no complete run, no value; null when it has one), unfit (why a run "
-                      "of it cannot win, e.g. it delivered no frame: it ranks after the others and is on no Pareto "
-                      "front; null when none), labels {axis key: label}, complete, failed, pareto (on the joint "
-                      "front), figures {name: {mean, ci95_half_width, n}}}",
+    "configurations": "ranked best first: {config, rank (its place in that order, 1 first), competition_rank (the "
+                      "rank sweep.md and the terminal show: tied ones share the place of the first of them, 1, =2, "
+                      "=2, 4; null when unranked), tied (its objective value shows the same as another's: sweep.md "
+                      "ranks them =2), unranked (why it has no value of the objective: not run yet, no complete run, "
+                      "no value; null when it has one), unfit (why it ranks after the others that have a value and "
+                      "is on no Pareto front: a run of it cannot win, e.g. it delivered no frame; it lacks replicates "
+                      "others have (failed, not run yet), so it is measured on other skies; or it leaves frames "
+                      "unfinished and the objective is measured on the finished frames; null when none), off_front "
+                      "(why it is on no Pareto front whatever its figures: its unfit reason, or frames left "
+                      "unfinished; null when none), labels {axis key: label}, complete, failed, pareto (on the joint "
+                      "front), figures {name: {mean, ci95_half_width (Student's t), ci95_low, ci95_high (that "
+                      "interval clipped to the values the figure can take), n}}}",
     "run_results": "one per run in plan order: {run_id, config, replicate, seed, status (complete, failed or "
                    "pending), error, values {axis key: value as --set text}, figures {name: value}, summary (the run "
                    "summary above; null unless complete)}",

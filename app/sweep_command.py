@@ -117,9 +117,9 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def summary_lines(outcome: Any) -> list[str]:
-    """The terminal summary: the runs (the failed named, with --retry-failed), the best configurations by the
-    objective, the Pareto front and the files."""
-    from .sweep_report import backlog_text, burst_text, fmt_estimate, front_text, unfit_text
+    """The terminal summary: the runs (the failed named, with --retry-failed, and their errors), the best
+    configurations by the objective, the first two set against each other, the Pareto front and the files."""
+    from .sweep_report import backlog_text, burst_text, fmt_estimate, front_text, lead_text, unfit_text
     from .sweep_results import mean_of, rank_labels, warned_runs
 
     rows, configs = outcome.rows, outcome.configs
@@ -132,6 +132,7 @@ def summary_lines(outcome: Any) -> list[str]:
         lines.append(f"  failed: {', '.join(failed[:5])}{f' and {len(failed) - 5} more' if len(failed) > 5 else ''}, "
                      f"each with its error in {_shown(outcome.out / 'failed')}/RUN.json; the same command with "
                      "--retry-failed makes them again")
+        lines += failure_lines(rows)
     if warned := warned_runs(rows):
         runs = len({run for ids in warned.values() for run in ids})
         lines.append(f"  warnings: {runs} of {counts['complete']} complete runs warn of something (the sweep "
@@ -142,12 +143,28 @@ def summary_lines(outcome: Any) -> list[str]:
         ranked = mean_of(c, objective) is not None  # else the label says why not: not run yet, no complete run, ...
         lines.append(f"    {label + '.' if ranked else '-'} config {c.config}: {_labels(c)}: "
                      f"{fmt_estimate(objective, c.figures.get(objective)) if ranked else label}")
+    if lead := lead_text(configs, rows, objective):
+        lines.append(f"  {lead}")
     lines.append(f"  Pareto front: {front_text(configs)}")
     lines += [f"  {caveat}" for caveat in (burst_text(objective, configs), unfit_text(configs), backlog_text(configs))
               if caveat]
     lines += [f"  {'wrote':<6} {_shown(path)}" for path in outcome.files
               if path.suffix in (".csv", ".parquet", ".md", ".html")]
     return lines
+
+
+def failure_lines(rows: list[dict[str, Any]], shown: int = TOP) -> list[str]:
+    """The failed runs' errors (:func:`app.sweep_report.failure_text`), each once with the runs that give it (up to 5
+    ids), at most ``shown`` of them, then how many more."""
+    from .sweep_report import failure_text
+
+    errors: dict[str, list[str]] = {}
+    for row in rows:
+        if row["status"] == "failed":
+            errors.setdefault(failure_text(row["error"]), []).append(row["run_id"])
+    lines = [f"    {', '.join(ids[:5])}{f' and {len(ids) - 5} more' if len(ids) > 5 else ''}: {text}"
+             for text, ids in list(errors.items())[:shown]]
+    return lines + ([f"    and {len(errors) - shown} other errors"] if len(errors) > shown else [])
 
 
 def _shown(path: Path) -> Path:

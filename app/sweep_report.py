@@ -1,7 +1,8 @@
 """A sweep's report, ``sweep.md`` or ``sweep.html``: the configurations ranked by the objective with 95 % confidence
-intervals over replicates (tied values sharing a rank, configurations without a value last, unranked), the joint
-Pareto front with the oracle (true cloud mask, same tile policy) for reference, one plot per axis, and the failed runs
-with their errors (written with :mod:`ground.document`, the run report's blocks)."""
+intervals over replicates (values that show the same sharing a rank, configurations without a value last,
+unranked), the first two set against each other replicate by replicate, the joint Pareto front with the oracle (true
+cloud mask, same tile policy) for reference, one plot per axis, and the failed runs with their errors (written with
+:mod:`ground.document`, the run report's blocks)."""
 
 from __future__ import annotations
 
@@ -13,25 +14,30 @@ from ground.confidence import Estimate
 from ground.document import Block, Heading, Image, Paragraph, Table, capped, to_html, to_markdown
 from rundir.files import write_text
 
-from .figures import FIGURES, PARETO_X, PARETO_Y, fmt_figure
+from .figures import FIGURES, PARETO_X, PARETO_Y, fmt_figure, interval
 from .sweep_file import Sweep
 from .sweep_plots import (ORACLE_LABEL, ORACLE_X, ORACLE_Y, PARETO_PLOT, axis_labels, axis_plot_path, oracle_drawn,
                           plot_axis, plot_pareto)
-from .sweep_results import (ConfigSummary, backlogged, joint_front, mean_of, pareto_criteria, rank,
-                            rank_labels, warned_runs)
+from .sweep_results import (ConfigSummary, backlogged, joint_front, mean_of, paired_lead, pareto_criteria, rank,
+                            rank_labels, shown_mean, unfit_reasons, warned_runs)
 
+FAILURE_WIDTH = 240  # characters of a failed run's error in the report's table and the terminal
 KEY_FIGURES = ("saved_fraction", "clear_pixels_lost_fraction", "energy_per_mb_wh", "latency_p90_s", "cloud_f1",
                "cpsnr_db")
 """The figures the ranked table shows beside the objective (those collected)."""
 
 
 def fmt_estimate(name: str, est: Estimate | None) -> str:
-    """``mean ± half-width`` in the figure's unit (the mean alone from one replicate)."""
+    """``mean ± half-width`` in the figure's unit (the mean alone from one replicate); ``mean [low, high]`` when the
+    interval reaches past a value the figure cannot take and is clipped to it (:func:`app.figures.interval`)."""
     if est is None or est.mean is None:
         return "n/a"
-    if est.half_width is None:
+    clipped = interval(name, est)
+    if clipped is None:
         return fmt_figure(name, est.mean)
-    return f"{fmt_figure(name, est.mean)} ± {fmt_figure(name, est.half_width)}"
+    if clipped == (est.low, est.high):
+        return f"{fmt_figure(name, est.mean)} ± {fmt_figure(name, est.half_width)}"
+    return f"{fmt_figure(name, est.mean)} [{fmt_figure(name, clipped[0])}, {fmt_figure(name, clipped[1])}]"
 
 
 def front_text(configs: Sequence[ConfigSummary]) -> str:
@@ -44,6 +50,8 @@ def front_text(configs: Sequence[ConfigSummary]) -> str:
     names = pareto_criteria(configs)
     if not names:
         return f"none (no run gives {PARETO_X} and one of {', '.join(PARETO_Y)})"
+    if all(c.unfit for c in configs if c.complete):
+        return "none (every configuration with a complete run is unfit to win: see why under the table)"
     return f"none (no configuration has all of {', '.join(names)})"
 
 
@@ -54,7 +62,8 @@ def pareto_note(configs: Sequence[ConfigSummary]) -> str:
         return f"Pareto front: {front_text(configs)}."
     text = (f"Pareto: * on the joint front of {names[0]} (higher is better) and {', '.join(names[1:])} (lower is "
             f"better): no other configuration is at least as good on every one of these {len(names)} figures and "
-            "better on one.")
+            "better on one, each compared as the table shows it (a difference the table does not show decides "
+            "nothing).")
     return text if joint_front(configs) else f"{text} Pareto front: {front_text(configs)}."
 
 
@@ -74,14 +83,15 @@ def backlog_text(configs: Sequence[ConfigSummary]) -> str | None:
 
 
 def unfit_text(configs: Sequence[ConfigSummary]) -> str | None:
-    """The configurations a run of which cannot win (:attr:`app.sweep_results.ConfigSummary.unfit`), why, and what
-    that does to the ranking and the front, in a sentence; None when there are none."""
+    """The configurations unfit to win (:attr:`app.sweep_results.ConfigSummary.unfit`: a run of it cannot win, or it
+    lacks replicates others have), why, and what that does to the ranking and the front, in a sentence; None when
+    there are none."""
     unfit = [c for c in configs if c.unfit]
     if not unfit:
         return None
     which = "; ".join(f"config {c.config} {c.unfit}" for c in sorted(unfit, key=lambda c: c.config))
     return (f"Unfit to win ({which}): these configurations rank after the others that have a value and are on no "
-            "Pareto front, as `orbitedge compare` stars none of such a run's figures.")
+            "Pareto front.")
 
 
 def burst_text(objective: str, configs: Sequence[ConfigSummary]) -> str | None:
@@ -98,8 +108,8 @@ def burst_text(objective: str, configs: Sequence[ConfigSummary]) -> str | None:
 def ranking_note(objective: str, configs: Sequence[ConfigSummary]) -> str:
     """How the table is ordered: ties, configurations unfit to win or that leave frames unfinished, objectives with
     different baselines, and those left unranked."""
-    text = (f"Configurations with the same {objective} share a rank (=2), those on the Pareto front first, then by "
-            "config number.")
+    text = (f"Configurations whose {objective} shows the same share a rank (=2), those on the Pareto front first, "
+            "then by config number.")
     if bursts := burst_text(objective, configs):
         text += f" {bursts}"
     for caveat in (unfit_text(configs), backlog_text(configs)):
@@ -109,6 +119,53 @@ def ranking_note(objective: str, configs: Sequence[ConfigSummary]) -> str:
         text += (f" Those without a value of {objective} come last, unranked: not run yet, no complete run (every "
                  "run made failed) or no value (their runs do not give it).")
     return text
+
+
+def lead_text(configs: Sequence[ConfigSummary], rows: Sequence[dict[str, Any]], objective: str) -> str | None:
+    """The first two configurations of the ranking (``configs`` in :func:`app.sweep_results.rank` order) set against
+    each other replicate by replicate (:func:`app.sweep_results.paired_lead`), in a sentence: whether the 95 % CI of
+    the difference holds 0, i.e. whether the replicates tell them apart. None with fewer than two ranked on their
+    value, when they tie as shown, or with fewer than 2 replicates that both have."""
+    behind = unfit_reasons(configs, objective)
+    ranked = [c for c in configs if mean_of(c, objective) is not None and c.config not in behind]
+    if len(ranked) < 2 or shown_mean(ranked[0], objective) == shown_mean(ranked[1], objective):
+        return None
+    a, b = ranked[0].config, ranked[1].config
+    diff = paired_lead(rows, a, b, objective)
+    if diff.low is None or diff.high is None or diff.mean is None:
+        return None
+    holds = diff.low <= 0.0 <= diff.high
+    return (f"The first two set against each other replicate by replicate (replicate r has the same seed in both: the "
+            f"same sky and camera noise): config {a}'s {objective} less config {b}'s is "
+            f"{fmt_figure(objective, diff.mean)}, 95 % CI {fmt_figure(objective, diff.low)} to "
+            f"{fmt_figure(objective, diff.high)} over {diff.n} replicates, "
+            + ("which holds 0: these replicates do not tell the two apart." if holds else
+               "which excludes 0: the first leads on these replicates."))
+
+
+def failure_text(error: Any, width: int = FAILURE_WIDTH) -> str:
+    """A failed run's error in one line of at most about ``width`` characters: the problem itself. An error whose
+    first line heads indented lines (a ConfigError's ``FILE: 1 problem(s)``, then each problem at its YAML path) is
+    its type and those lines, up to 3, each shortened in its middle, where a problem holds what was expected (its
+    path at the start and its cause at the end kept); any other, its first line, shortened at its end."""
+    lines = str(error).splitlines() or [""]
+    issues = [line.strip() for line in lines[1:] if line.startswith("  ") and line.strip()]
+    if not issues:
+        return lines[0] if len(lines[0]) <= width else lines[0][:width - 4].rsplit(" ", 1)[0] + " ..."
+    kind = lines[0].split(":", 1)[0]
+    more = f"; and {len(issues) - 3} more" if len(issues) > 3 else ""
+    each = max(40, (width - len(kind) - len(more)) // min(len(issues), 3) - 2)
+    return f"{kind}: " + "; ".join(_middle_shortened(issue, each) for issue in issues[:3]) + more
+
+
+def _middle_shortened(text: str, width: int) -> str:
+    """``text`` with words from its middle replaced by " ... " to fit ``width`` characters: two fifths kept from the
+    start, the rest from the end."""
+    if len(text) <= width:
+        return text
+    start = text[:(width - 5) * 2 // 5].rsplit(" ", 1)[0]
+    end = text[len(text) - (width - 5 - len(start)):]
+    return f"{start} ... {end.split(' ', 1)[-1] if ' ' in end else end}"
 
 
 def shown_figures(sweep: Sweep, configs: Sequence[ConfigSummary]) -> list[str]:
@@ -171,10 +228,13 @@ def report_blocks(sweep: Sweep, rows: list[dict[str, Any]], configs: Sequence[Co
         Heading(2, f"Configurations ranked by {cfg.objective} ({goal} first)"),
         Paragraph("Each figure is the mean over the configuration's replicates (replicate r adds r to the scenario "
                   "seed: another sky, other noise) ± the half-width of its 95 % confidence interval (Student's t "
-                  f"with n - 1 degrees of freedom); one replicate gives the value alone. {pareto_note(configs)} "
-                  f"{ranking_note(cfg.objective, configs)}"),
+                  "with n - 1 degrees of freedom), or [low, high] where that interval reaches past what the figure "
+                  "can take (below 0 %, above 100 %, below 0 Wh/MB) and is clipped to it; one replicate gives the "
+                  f"value alone. {pareto_note(configs)} {ranking_note(cfg.objective, configs)}"),
         *ranked_table(sweep, configs),
     ]
+    if lead := lead_text(rank(list(configs), cfg.objective), rows, cfg.objective):
+        blocks.append(Paragraph(lead))
     if pareto:
         blocks += [Heading(2, "Pareto front"),
                    Paragraph(pareto_paragraph(configs, pareto)),
@@ -192,7 +252,7 @@ def report_blocks(sweep: Sweep, rows: list[dict[str, Any]], configs: Sequence[Co
     if failed:
         blocks += [Heading(2, "Failed runs"),
                    Paragraph("Recorded in failed/RUN.json; `--retry-failed` runs them again."),
-                   Table(("run", "error"), tuple((r["run_id"], str(r["error"]).splitlines()[0][:200]) for r in failed))]
+                   Table(("run", "error"), tuple((r["run_id"], failure_text(r["error"])) for r in failed))]
     return blocks
 
 

@@ -65,7 +65,14 @@ def test_sweep_json_holds_the_documented_keys():
     tied = means[0] == means[1]  # both thresholds kept the same tiles of these skies: one rank, shared
     assert [(c["rank"], c["tied"], c["unranked"]) for c in summary["configurations"]] == \
         [(1, tied, None), (2, tied, None)]  # rank: the place in the ranked order, as in schema version 1
+    # competition_rank: the rank sweep.md shows, =1 for both when tied
+    assert [c["competition_rank"] for c in summary["configurations"]] == ([1, 1] if tied else [1, 2])
+    assert [(c["unfit"], c["off_front"]) for c in summary["configurations"]] == [(None, None)] * 2
     assert all(c["figures"]["cloud_f1"]["n"] == 2 for c in summary["configurations"])
+    for c in summary["configurations"]:  # the interval within what the figure can take: 0 % to 100 % for an F1
+        f1 = c["figures"]["cloud_f1"]
+        assert 0.0 <= f1["ci95_low"] <= f1["mean"] <= f1["ci95_high"] <= 1.0
+        assert f1["ci95_high"] - f1["ci95_low"] <= 2 * f1["ci95_half_width"]
 
 
 def test_sweep_json_marks_the_folder_before_any_run(tmp_path):

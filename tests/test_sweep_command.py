@@ -15,7 +15,7 @@ import pytest
 
 from app.cli import main
 from app.summary import PLAN_KEYS, SCHEMA_VERSION
-from app.sweep_command import sweep_options
+from app.sweep_command import failure_lines, sweep_options
 from app.sweep import MARKER, sweep_state
 from app.sweep_file import load_sweep
 from app.sweep_results import rank_labels
@@ -72,9 +72,34 @@ def test_runs_failed_at_the_end_are_exit_1_and_named_with_retry_failed(tmp_path,
     assert lines[0].endswith("3 complete (3 before), 1 failed") and lines[1] == (
         f"  failed: c001-r1, each with its error in {out / 'failed'}/RUN.json; the same command with --retry-failed "
         "makes them again")
+    assert lines[2].startswith(f"    c001-r1: InputFileError: {out / 'runs' / 'c001-r1'}: is in the way of this "
+                               "sweep's run")  # the error itself, not only where it is kept
+    # config 1 has seed 42 alone, config 0 seeds 42 and 43: it is not ranked against config 0 on another sky
+    why = "has 1 of its 2 replicates (1 failed): it lacks the skies of seed 43 that others are measured on"
+    assert f"  Unfit to win (config 1 {why}): these configurations rank after the others that have a value and are " \
+           "on no Pareto front." in lines
+    assert lines[lines.index("  best by saved_vs_single_frame_fraction (higher is better):") + 2].startswith(
+        "    2. config 1: pipeline[0].threshold=0.7: ")
+    summary = json.loads((out / "sweep.json").read_text())
+    assert [(c["config"], c["unfit"], c["off_front"], c["pareto"]) for c in summary["configurations"]] == \
+        [(0, None, None, True), (1, why, why, False)]
+    assert f"config 1 {why}" in (out / "sweep.md").read_text()
     assert main(argv + ["--quiet"]) == 1 and capsys.readouterr() == ("", "")  # still failed, said by the status
     (out / "runs" / "c001-r1").unlink()
     assert main(argv + ["--retry-failed", "--quiet"]) == 0
+
+
+def test_the_failed_runs_errors_are_each_said_once_with_their_runs():
+    bad_seed = "ConfigError: q.yaml: 1 problem(s)\n  q.yaml:3: seed: expected an integer, found '{}'"
+    rows = ([{"run_id": f"c{i:03d}-r0", "status": "failed", "error": "OSError: disk full"} for i in range(7)]
+            + [{"run_id": f"c{i:03d}-r1", "status": "failed", "error": bad_seed.format(i)} for i in range(4)]
+            + [{"run_id": "c000-r2", "status": "complete"}])
+    assert failure_lines(rows) == [
+        "    c000-r0, c001-r0, c002-r0, c003-r0, c004-r0 and 2 more: OSError: disk full",
+        "    c000-r1: ConfigError: q.yaml:3: seed: expected an integer, found '0'",
+        "    c001-r1: ConfigError: q.yaml:3: seed: expected an integer, found '1'",
+        "    and 2 other errors"]
+    assert failure_lines(rows[-1:]) == []
 
 
 def test_bad_input_is_exit_2_with_every_problem(tmp_path, capsys):

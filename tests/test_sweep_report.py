@@ -1,10 +1,13 @@
 """A sweep's report: the configurations ranked with their intervals, the Pareto front, an axis plot each, the failed
 runs; Markdown and HTML."""
 
+import dataclasses
+
+from app.figures import fmt_figure
 from app.sweep_file import load_sweep
 from app.sweep_plots import oracle_drawn
-from app.sweep_report import (_runs_text, fmt_estimate, front_text, joint_front, pareto_note, pareto_paragraph,
-                              ranked_table, report_blocks, write_sweep_report)
+from app.sweep_report import (_runs_text, failure_text, fmt_estimate, front_text, joint_front, lead_text, pareto_note,
+                              pareto_paragraph, ranked_table, report_blocks, write_sweep_report)
 from app.sweep_results import ConfigSummary
 from ground.confidence import Estimate
 from ground.document import Image, Paragraph, Table, to_markdown
@@ -38,7 +41,8 @@ def test_the_front_in_words():
     assert pareto_note([config(0, 0.5, 0.01, None, None), config(1, 0.5, None, None, 100.0)]) == (
         "Pareto: * on the joint front of saved_vs_single_frame_fraction (higher is better) and "
         "clear_pixels_lost_fraction, latency_p90_s (lower is better): no other configuration is at least as good on "
-        "every one of these 3 figures and better on one. Pareto front: none (no configuration has all of "
+        "every one of these 3 figures and better on one, each compared as the table shows it (a difference the table "
+        "does not show decides nothing). Pareto front: none (no configuration has all of "
         "saved_vs_single_frame_fraction, clear_pixels_lost_fraction, latency_p90_s).")
 
 
@@ -71,16 +75,17 @@ def test_ties_share_a_rank_and_configurations_not_run_are_unranked_last(tmp_path
          "1.7 min ± 0.01 s", "2", "*"),
         ("=1", "0", "0.3", "50.0 % ± 1.0 %", "50.0 % ± 1.0 %", "2.0 % ± 1.0 %", "3 Wh/MB ± 0.01 Wh/MB",
          "1.7 min ± 0.01 s", "2", ""),
-        ("3", "2", "0.7", "40.0 % ± 1.0 %", "40.0 % ± 1.0 %", "0.0 % ± 1.0 %", "2 Wh/MB ± 0.01 Wh/MB",
+        ("3", "2", "0.7", "40.0 % ± 1.0 %", "40.0 % ± 1.0 %", "0.0 % [0.0 %, 1.0 %]", "2 Wh/MB ± 0.01 Wh/MB",
          "1.5 min ± 0.01 s", "2", "*"),
         ("not run yet", "3", "0.9", "n/a", "n/a", "n/a", "n/a", "n/a", "0", ""),
         ("no complete run", "4", "1.0", "n/a", "n/a", "n/a", "n/a", "n/a", "0 (2 failed)", ""))
     text = to_markdown(report_blocks(sweep, ROWS, TIED, ["clear_pixels_lost_fraction"], []))
     assert ("one replicate gives the value alone. Pareto: * on the joint front of saved_vs_single_frame_fraction "
             "(higher is better) and clear_pixels_lost_fraction, energy_per_mb_wh, latency_p90_s (lower is better): no "
-            "other configuration is at least as good on every one of these 4 figures and better on one. "
-            "Configurations with the same saved_vs_single_frame_fraction share a rank (=2), those on the Pareto front "
-            "first, then by config number. Those without a value of saved_vs_single_frame_fraction come last, "
+            "other configuration is at least as good on every one of these 4 figures and better on one, each compared "
+            "as the table shows it (a difference the table does not show decides nothing). Configurations whose "
+            "saved_vs_single_frame_fraction shows the same share a rank (=2), those on the Pareto front first, then by "
+            "config number. Those without a value of saved_vs_single_frame_fraction come last, "
             "unranked: not run yet, no complete run "
             "(every run made failed) or no value (their runs do not give it).\n") in text
 
@@ -119,6 +124,56 @@ def test_an_estimate_in_its_unit():
     assert fmt_estimate("saved_fraction", Estimate(0.4512, 0.0231, 2)) == "45.1 % ± 2.3 %"
     assert fmt_estimate("latency_p90_s", Estimate(143.0, None, 1)) == "2.4 min"
     assert fmt_estimate("cloud_f1", Estimate(None, None, 0)) == "n/a"
+    # 2 replicates (t = 12.7) printed cloud_f1 44.6 % ± 558.1 %: an interval past 0 % or 100 % is shown clipped
+    assert fmt_estimate("cloud_f1", Estimate(0.446, 5.581, 2)) == "44.6 % [0.0 %, 100.0 %]"
+    assert fmt_estimate("clear_pixels_lost_fraction", Estimate(0.115, 0.200, 2)) == "11.5 % [0.0 %, 31.5 %]"
+    assert fmt_estimate("saved_vs_single_frame_fraction", Estimate(0.444, 2.261, 2)) == "44.4 % [-181.7 %, 100.0 %]"
+    assert fmt_estimate("energy_per_mb_wh", Estimate(3.271, 13.37, 2)) == "3.271 Wh/MB [0 Wh/MB, 16.64 Wh/MB]"
+
+
+def test_the_first_two_are_told_apart_or_not_by_their_replicates():
+    def rows_of(first, second):
+        return [{"config": c, "replicate": r, "status": "complete", "saved_vs_single_frame_fraction": v}
+                for c, values in ((0, first), (1, second)) for r, v in enumerate(values)]
+
+    configs = [config(0, 0.5, 0.01, 3.0, 100.0), config(1, 0.48, 0.01, 3.0, 100.0)]  # ranked: 0 then 1
+    objective = "saved_vs_single_frame_fraction"
+    apart = lead_text(configs, rows_of((0.30, 0.50, 0.70), (0.28, 0.47, 0.675)), objective)
+    assert apart == ("The first two set against each other replicate by replicate (replicate r has the same seed in "
+                     "both: the same sky and camera noise): config 0's saved_vs_single_frame_fraction less config 1's "
+                     "is 2.5 %, 95 % CI 1.3 % to 3.7 % over 3 replicates, which excludes 0: the first leads on these "
+                     "replicates.")
+    mixed = lead_text(configs, rows_of((0.30, 0.50, 0.70), (0.35, 0.40, 0.69)), objective)
+    assert mixed.endswith("over 3 replicates, which holds 0: these replicates do not tell the two apart.")
+    assert lead_text(configs, rows_of((0.30,), (0.28,)), objective) is None  # one replicate: no interval
+    assert lead_text(configs[:1], rows_of((0.3, 0.5), ()), objective) is None
+    tied = [config(0, 0.5004, 0.01, 3.0, 100.0), config(1, 0.4996, 0.01, 3.0, 100.0)]  # both "50.0 %": =1 says it
+    assert lead_text(tied, rows_of((0.30, 0.50), (0.28, 0.47)), objective) is None
+
+
+def test_a_failed_run_shows_its_problem_not_the_line_that_heads_it():
+    """A ConfigError's first line says only "FILE: 1 problem(s)"; the problem, with its cause at the end, follows."""
+    error = ("ConfigError: /work/main/scenarios/quickstart.yaml: 1 problem(s)\n  --set pipeline[0].model=/tmp/m/b.tflite: "
+             "pipeline[0].model: expected a model file that loads and matches its card (orbitedge card init MODEL "
+             "writes one), found /tmp/m/b.tflite: not a TFLite model: bytes 4..8 are b'O\\xf5\\xe9\\xf2', expected "
+             "b'TFL3'")
+    text = failure_text(error)
+    assert text.startswith("ConfigError: --set pipeline[0].model=/tmp/m/b.tflite: pipeline[0].model: expected a ")
+    assert text.endswith("not a TFLite model: bytes 4..8 are b'O\\xf5\\xe9\\xf2', expected b'TFL3'")
+    assert " ... " in text and len(text) <= 240
+    many = "ConfigError: s.yaml: 5 problem(s)\n" + "\n".join(f"  s.yaml:{i}: k{i}: expected 1, found {i}"
+                                                             for i in range(5))
+    assert failure_text(many) == ("ConfigError: s.yaml:0: k0: expected 1, found 0; s.yaml:1: k1: expected 1, found 1; "
+                                  "s.yaml:2: k2: expected 1, found 2; and 2 more")
+    assert failure_text("InputFileError: imagery.tif: truncated\nTraceback ...") == \
+        "InputFileError: imagery.tif: truncated"  # no indented lines: the first line
+    long = "Dask lost 4 workers while they held it " + "and more " * 40
+    assert failure_text(long, 60) == "Dask lost 4 workers while they held it and more and ..."  # at a word
+
+
+def test_no_front_when_every_configuration_is_unfit():
+    unfit = [dataclasses.replace(config(i, 0.5, 0.01, 3.0, 100.0), unfit="captured no frame") for i in (0, 1)]
+    assert front_text(unfit) == "none (every configuration with a complete run is unfit to win: see why under the table)"
 
 
 def test_the_report_of_a_real_sweep(tmp_path):
@@ -132,7 +187,8 @@ def test_the_report_of_a_real_sweep(tmp_path):
     table = next(b for b in ranked_table(outcome.sweep, outcome.configs) if isinstance(b, Table))
     assert [row[2] for row in table.rows] == [c.labels["pipeline[0].threshold"] for c in outcome.configs]
     best = outcome.configs[0].figures["saved_vs_single_frame_fraction"]
-    assert table.rows[0][3] == fmt_estimate("saved_vs_single_frame_fraction", best) and " ± " in table.rows[0][3]
+    assert table.rows[0][3] == fmt_estimate("saved_vs_single_frame_fraction", best) != fmt_figure(
+        "saved_vs_single_frame_fraction", best.mean)  # with its interval
     assert table.header[3:9] == ("saved_vs_single_frame_fraction", "saved_fraction", "clear_pixels_lost_fraction",
                                  "energy_per_mb_wh", "latency_p90_s", "cloud_f1")  # every figure the front weighs
     paths = write_sweep_report(outcome.sweep, outcome.rows, outcome.configs, tmp_path, "html")
@@ -146,9 +202,12 @@ def test_failed_runs_are_listed_with_their_error():
     outcome, _ = made_sweep()
     rows = [dict(r) for r in outcome.rows]
     rows[1].update(status="failed", error="InputFileError: imagery.tif: truncated\nTraceback ...")
+    rows[2].update(status="failed", error="ConfigError: q.yaml: 1 problem(s)\n  q.yaml:3: seed: expected an integer, "
+                                          "found 'x'")
     blocks = report_blocks(outcome.sweep, rows, outcome.configs, [], [])
     text = to_markdown(blocks)
-    assert "3 complete, 1 failed" in text and "| c000-r1 | InputFileError: imagery.tif: truncated |" in text
+    assert "2 complete, 2 failed" in text and "| c000-r1 | InputFileError: imagery.tif: truncated |" in text
+    assert "| c001-r0 | ConfigError: q.yaml:3: seed: expected an integer, found 'x' |" in text
     assert not any(isinstance(b, Image) for b in blocks)
 
 

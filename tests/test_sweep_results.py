@@ -7,8 +7,8 @@ import pytest
 
 from app.figures import figures_of, read_run
 from app.sweep_report import backlog_text, burst_text, ranking_note, unfit_text
-from app.sweep_results import (ConfigSummary, backlogged, columns, joint_front, rank, rank_labels, run_rows, summaries,
-                               write_results)
+from app.sweep_results import (ConfigSummary, backlogged, columns, joint_front, missing_replicates, off_front_reasons,
+                               paired_lead, rank, rank_labels, run_rows, summaries, unfit_reasons, write_results)
 from ground.confidence import Estimate, estimate
 from tests.sweep_cases import made_sweep
 
@@ -69,6 +69,75 @@ def test_a_configuration_that_delivered_nothing_is_on_no_front_and_ranks_after_t
     assert unfit_text(configs).startswith(f"Unfit to win (config 0 {why}): these configurations rank after")
     assert unfit_text(others) is None
     assert unfit_text(configs) in ranking_note("saved_fraction", configs)
+
+
+def test_the_front_and_the_ranking_compare_the_figures_as_shown():
+    """Config 1 stayed on the front by 5 ms of p90 latency, "2.5 min" for both, and a tie on saved_fraction printed
+    "67.1 %" twice ranked one above the other: what the table does not show decides nothing."""
+    configs = [four(0, 0.6714, 0.319, energy=4.96, latency=149.115), four(1, 0.6706, 0.320, energy=4.96,
+                                                                            latency=149.110)]
+    assert joint_front(configs) == {0}  # 0.1 % more saved, 0.1 % fewer clear pixels lost; the 5 ms are not shown
+    assert joint_front([configs[0], dataclasses.replace(configs[1], figures={
+        **configs[1].figures, "energy_per_mb_wh": Estimate(4.959, None, 1)})]) == {0, 1}  # 0.001 Wh/MB is shown
+    ranked = rank(configs[::-1], "saved_fraction")
+    assert [c.config for c in ranked] == [0, 1] and rank_labels(ranked, "saved_fraction") == ["=1", "=1"]
+    assert [c.config for c in rank(configs, "latency_p90_s")] == [0, 1]  # tied as shown: the front's first
+
+
+def test_why_a_configuration_ranks_after_the_others_and_is_on_no_front():
+    """sweep.json said "unfit": null for a configuration ranked 5th for the frames it left on board: each reason is
+    said, and a backlog ranks it after the others only where the objective leaves those frames out."""
+    slow = dataclasses.replace(four(0, 0.79, 0.0), frames_unfinished=5.0)
+    empty = dataclasses.replace(four(1, 1.0, 1.0), unfit="delivered no frame (it saves all it captured)")
+    configs = [slow, empty, four(2, 0.5, 0.0)]
+    off = off_front_reasons(configs)
+    assert off == {0: "leaves 5 frames unfinished per run (on board at the end or lost on board) against 0 for "
+                      "others: its figures measured on the finished frames leave them out", 1: empty.unfit}
+    assert unfit_reasons(configs, "saved_fraction") == off
+    assert unfit_reasons(configs, "frames_delivered") == {1: empty.unfit}  # it counts the frames left behind
+
+
+def test_a_configuration_missing_replicates_others_have_is_unfit_to_win():
+    """Model B's runs 2 and 3 failed: it ranked first on its one clear sky over model A's three skies."""
+    outcome, _ = made_sweep()
+    rows = [dict(r) for r in outcome.rows]
+    rows[3].update({"status": "failed", "error": "InputFileError: b.tflite: not a TFLite model"})
+    rows[3].update(dict.fromkeys(outcome.sweep.figures))
+    why = "has 1 of its 2 replicates (1 failed): it lacks the skies of seed 43 that others are measured on"
+    by_config = {0: rows[:2], 1: rows[2:]}
+    assert missing_replicates(by_config) == {1: why}
+    configs = summaries(outcome.sweep, rows)
+    assert {c.config: c.unfit for c in configs} == {0: None, 1: why}
+    assert [c.config for c in configs] == [0, 1] and 1 not in joint_front(configs)
+
+    def short(*statuses):  # c000-r0, c000-r1, c001-r0, c001-r1
+        return missing_replicates({0: [dict(r, status=s) for r, s in zip(rows[:2], statuses[:2])],
+                                   1: [dict(r, status=s) for r, s in zip(rows[2:], statuses[2:])]})
+
+    assert short("complete", "complete", "pending", "pending") == {}  # config 1 has none: unranked, not unfit
+    assert short("complete", "failed", "complete", "failed") == {}  # both lack seed 43: compared on the same sky
+    assert short("complete", "complete", "complete", "pending") == {
+        1: "has 1 of its 2 replicates (1 not run yet): it lacks the skies of seed 43 that others are measured on"}
+    assert short("complete", "failed", "failed", "complete") == {  # each lacks a sky the other has
+        0: "has 1 of its 2 replicates (1 failed): it lacks the skies of seed 43 that others are measured on",
+        1: "has 1 of its 2 replicates (1 failed): it lacks the skies of seed 42 that others are measured on"}
+
+
+def test_an_unfit_configuration_shares_no_rank_with_one_ranked_on_its_value():
+    configs = [four(0, 0.5, 0.01), dataclasses.replace(four(1, 0.5, 0.01), unfit="captured no frame"),
+               four(2, 0.3, 0.01)]
+    ranked = rank(configs, "saved_fraction")
+    assert [c.config for c in ranked] == [0, 2, 1] and rank_labels(ranked, "saved_fraction") == ["1", "2", "3"]
+
+
+def test_the_first_two_are_set_against_each_other_replicate_by_replicate():
+    rows = [{"config": c, "replicate": r, "status": "complete", "saved_fraction": v}
+            for c, values in ((0, (0.30, 0.50, 0.70)), (1, (0.28, 0.47, 0.675))) for r, v in enumerate(values)]
+    lead = paired_lead(rows, 0, 1, "saved_fraction")  # the skies differ by 40 %, the configurations by 2 % on each
+    assert lead == estimate([0.30 - 0.28, 0.50 - 0.47, 0.70 - 0.675]) and lead.low > 0
+    rows[2]["status"] = "failed"  # replicate 2 of config 0: paired over the two both have
+    assert paired_lead(rows, 0, 1, "saved_fraction") == estimate([0.30 - 0.28, 0.50 - 0.47])
+    assert paired_lead(rows, 1, 0, "saved_fraction").n == 2 and paired_lead(rows, 0, 1, "cloud_f1").n == 0
 
 
 def test_saved_fraction_over_bursts_of_different_sizes_is_said_to_have_different_baselines():
