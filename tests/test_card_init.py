@@ -247,11 +247,18 @@ def test_a_model_that_gives_logits_needs_an_activation_and_no_card_is_written(tm
     threshold); a model that ends in its own sigmoid needs none."""
     model = user_model("float16.tflite", tmp_path)
     assert card_init(model, activation=None) == 2
-    assert ("card init: --activation: none given, but its outputs on test inputs reach -3.73 to 14, beyond 0..1: "
-            "logits, which the cloud stage would clip to 0 and 1; name the activation that makes probabilities of "
-            "them: none for outputs in 0..1, sigmoid for one channel of logits, softmax for one per class"
-            ) in capsys.readouterr().err
+    assert ("card init: --activation: none given, but its outputs on test inputs reach -3.73 to 14, beyond 0..1 by "
+            "more than float32 rounding (4.8e-07): logits, which the cloud stage would clip to 0 and 1; its 2 channels "
+            "sum to -3.69 to 14 per pixel, not 1 as probabilities of classes that exclude one another do; name the "
+            "activation that makes probabilities of them: none for outputs in 0..1, sigmoid for one channel of "
+            "logits, softmax for one per class") in capsys.readouterr().err
     assert not model.with_suffix(".json").exists()
+    small = tmp_path / "small.onnx"  # an undertrained head: logits -0.07 to 0.28, all within 0.5 of 0..1
+    small.write_bytes(onnx_float16_nchw(gain=0.02))
+    assert card_init(small, "--classes", "clear,cloud", activation=None) == 2
+    assert "beyond 0..1 by more than float16 rounding (0.0039): logits" in capsys.readouterr().err
+    assert not small.with_suffix(".json").exists()
+    assert card_init(small, "--classes", "clear,cloud", activation="softmax") == 0
     shipped = tmp_path / "cloud.tflite"
     shipped.write_bytes((MODEL_DIR / "cloud_rgb_int8.tflite").read_bytes())  # ends in LOGISTIC: probabilities
     assert card_init(shipped, "--bands", "B,G,R", activation=None) == 0, capsys.readouterr().err
@@ -342,3 +349,17 @@ def test_bands_no_orbitedge_camera_has_are_refused_with_the_allowed_names(tmp_pa
     assert (f"card init: --bands: expected names of the bands an orbitedge camera has (spacecraft.camera.bands: "
             f"{', '.join(BANDS)}), {found}") in capsys.readouterr().err
     assert not model.with_suffix(".json").exists()
+
+
+def test_a_scaling_the_int8_input_cannot_hold_is_refused_and_no_card_is_written(tmp_path, capsys):
+    """The user model's uint8 input holds TOA reflectance 0..1.1 (its calibration): x 255, as for a model calibrated
+    on 0..255, clips everything past 0.0043, dark ground and cloud alike."""
+    model = user_model("uint8.tflite", tmp_path)
+    assert card_init(model, "--classes", "clear,cloud", "--scale", "255") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orbitedge: error: card init: --scale, --offset: its uint8 input holds 0 to 1.1 ")
+    assert err.endswith("dark ground (0.05) and cloud (0.9) both read as code 255, so the model cannot tell them "
+                        "apart; give the scaling the model was calibrated for (its int8 representative dataset), or "
+                        "calibrate it again on inputs made this way\n")
+    assert not model.with_suffix(".json").exists()
+    assert card_init(model, "--classes", "clear,cloud") == 0

@@ -319,8 +319,25 @@ def test_a_card_with_no_activation_for_a_model_that_gives_logits_fails_validate(
             "(none for outputs in 0..1, sigmoid for one channel of logits, softmax for one per class: orbitedge card "
             "init --activation), found "
             f"{card_path.with_suffix('.tflite')} (card {card_path}): its outputs on test inputs reach -3.68 to 14.1, "
-            "beyond 0..1: "
-            "logits") in err
+            "beyond 0..1 by more than one step of its uint8 output (0.082): logits") in err
+
+
+def test_a_card_whose_scaling_the_int8_input_cannot_hold_fails_validate(tmp_path, monkeypatch, capsys):
+    """The card's scale edited to 255 (value_scaling scale 1/255), as for a model calibrated on 0..255: the model's
+    uint8 input holds TOA reflectance 0..1.1, so everything past 0.0043 reads as its top code, cloud and ground."""
+    scenario = user_mission(tmp_path, "uint8.tflite")
+    card_path = scenario.parent / "models" / "uint8.json"
+    card = json.loads(card_path.read_text())
+    card["properties"]["mlm:input"][0]["value_scaling"] = [{"type": "scale", "value": 1 / 255}]
+    card_path.write_text(json.dumps(card, indent=2))
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["validate", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert ("pipeline[0].model: expected a card whose scaling makes inputs the model's integer input keeps apart (the "
+            "scale and offset it was calibrated for: orbitedge card init --scale, --offset), found "
+            f"{card_path.with_suffix('.tflite')} (card {card_path}): its uint8 input holds 0 to 1.1 ") in err
+    assert "dark ground (0.05) and cloud (0.9) both read as code 255, so the model cannot tell them apart" in err
 
 
 def test_a_card_that_lies_about_the_model_names_the_field_and_its_line(tmp_path, monkeypatch, capsys):

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from onboard.pipeline import tiling
 from onboard.runtime.interpreter import resolve_runtime
 from onboard.runtime.modelcard import MODEL_DIR, Scaling, load_card, write_card
-from onboard.runtime.model import Model, build_card, probability_problem
+from onboard.runtime.model import Model, build_card
 from rundir.errors import InputFileError
 from tests.tiny_models import DATA, FLOAT32, INT8, SHAPE, copy_model, edit_card, reflectance
 
@@ -314,31 +314,6 @@ def test_a_card_built_from_an_nchw_onnx_model_records_its_layout_and_dynamic_bat
     assert card.framework == "ONNX" and card.model_file == "float16.onnx" and card.benchmark is None
     write_card(card, path.with_suffix(".json"))
     assert Model(path).card.inputs[0].channels_first
-
-
-def test_outputs_the_cards_activation_makes_no_probabilities_of_are_named(tmp_path):
-    """The tests' user models end in logits (-3.7 to 14 on random TOA reflectance): with no activation they are
-    named; the test inputs go through the card's scaling, so a DN card that makes the same model inputs finds the
-    same. A head that ends in ReLU gives no negative output, so a sigmoid makes every pixel 0.5 or more. A model
-    whose output comes out of its own sigmoid needs no probe."""
-    from tests.user_models import onnx_float16_nchw, user_model
-
-    model = Model(user_model("float16.onnx", tmp_path), use_card=False, channels=4)
-    toa = Scaling("toa_reflectance", 1.0, 0.0)
-    problem = probability_problem(model, toa, None)
-    assert problem == ("its outputs on test inputs reach -3.73 to 14, beyond 0..1: logits, which the cloud stage "
-                       "would clip to 0 and 1")
-    assert probability_problem(model, Scaling("dn", 1 / 4095, 0.0), None) == problem
-    assert probability_problem(model, toa, "sigmoid") is None and probability_problem(model, toa, "softmax") is None
-    relu = tmp_path / "relu.onnx"
-    relu.write_bytes(onnx_float16_nchw(outputs=1, head="Relu"))
-    problem = probability_problem(Model(relu, use_card=False, channels=4), toa, "sigmoid")
-    assert problem.startswith("its outputs on test inputs reach 0 to ") and problem.endswith(
-        ", never below 0 (no logits: a head that ends in ReLU or a clip), so a sigmoid of them is never below 0.5: "
-        "every pixel is cloud at the threshold 0.5")
-    shipped = Model(MODEL_DIR / "cloud_bgrn_int8.tflite")
-    assert shipped.output_activation == ("LOGISTIC", "sigmoid")
-    assert probability_problem(shipped, shipped.card.inputs[0].scaling, None) is None
 
 
 def test_a_model_file_of_another_kind_is_named(tmp_path):

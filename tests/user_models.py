@@ -118,16 +118,18 @@ def mixed_int8_model(kind: str, into: Path) -> Path:
 
 
 def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX, outputs: int = len(CLASSES),
-                      head: str | None = None, per_frame: bool = False, squeezed: bool = False) -> bytes:
+                      head: str | None = None, per_frame: bool = False, squeezed: bool = False,
+                      gain: float = 1.0) -> bytes:
     """``float16.onnx``'s bytes, for windows of ``height_px`` x ``width_px``; with ``outputs`` 1, only its cloud
-    logit; with ``head`` (an ONNX op such as Relu), that op applied to the logits; ``per_frame``: the logits averaged
+    logit; ``gain``: the logits times this (0.02: small logits, as an undertrained head gives); with ``head`` (an ONNX
+    op such as Relu), that op applied to the logits; ``per_frame``: the logits averaged
     over the window, (batch, outputs) scores of the whole frame, as a classifier gives; ``squeezed`` (with
     ``outputs`` 1): the channel axis squeezed out, a (batch, H, W) map, as PyTorch exports ``logits.squeeze(1)``."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     w1, b1, w2, b2 = weights()
-    w2, b2 = w2[..., len(CLASSES) - outputs:], b2[len(CLASSES) - outputs:]
+    w2, b2 = w2[..., len(CLASSES) - outputs:] * gain, b2[len(CLASSES) - outputs:] * gain
     init = [numpy_helper.from_array(np.transpose(w, (3, 2, 0, 1)).astype(np.float16), name)
             for w, name in ((w1, "w1"), (w2, "w2"))]
     init += [numpy_helper.from_array(b.astype(np.float16), name) for b, name in ((b1, "b1"), (b2, "b2"))]

@@ -32,7 +32,8 @@ from .stages import Context, Stage, model_speed, scenario_path
 from .tile import Tile, TileMeta, Work
 from ..runtime.card_metrics import real_validation_of, real_validation_problems
 from ..runtime.modelcard import CAMERA_SOURCES, MODEL_DIR, ModelCard, load_card, shipped_card
-from ..runtime.model import Model, cached_model, is_model_file, probability_problem
+from ..runtime.model import Model, cached_model, is_model_file
+from ..runtime.probe import input_range_problem, probability_problem
 from ..scenario.schema import issue_at, spec
 
 MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "cloud_rgb_int8"}
@@ -102,8 +103,9 @@ def cloud_probability(model: Model, source: np.ndarray, overlap_px: int) -> np.n
 def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
     """What keeps a user's model (loaded and matching its card) from the cloud stage, each at the stage's key it
     is about (``model`` or ``overlap_px``) with what was expected and what was found: its task, its window, its
-    output, its input's source, its outputs through its card's activation (probabilities:
-    :func:`runtime.model.probability_problem`) and its card's host latency (the stage's simulated time comes from
+    output, its input's source, its integer input through its card's scaling (dark ground and cloud apart:
+    :func:`runtime.probe.input_range_problem`), its outputs through its card's activation (probabilities:
+    :func:`runtime.probe.probability_problem`) and its card's host latency (the stage's simulated time comes from
     it)."""
     card = model.card
     height = model.input_shape[1]
@@ -128,11 +130,17 @@ def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
                                               f"{CLOUD_CLASS!r} (orbitedge card init --classes)",
                                      f"{where}: {model.output_shape[-1]} channel(s), classes "
                                      f"{list(card.outputs[0].classes or ())}"))
+    scaling = card.inputs[0].scaling
+    problems += [issue_at("model", "a card whose scaling makes inputs the model's integer input keeps apart (the "
+                                   "scale and offset it was calibrated for: orbitedge card init --scale, --offset)",
+                          f"{where}: {problem}")
+                 for problem in [scaling.source in CAMERA_SOURCES and input_range_problem(model, scaling,
+                                                                                          card.inputs[0].bands)]
+                 if problem]
     problems += [issue_at("model", "a card naming the activation that makes probabilities of the outputs (none for "
                                    "outputs in 0..1, sigmoid for one channel of logits, softmax for one per class: "
                                    "orbitedge card init --activation)", f"{where}: {problem}")
-                 for problem in [probability_problem(model, card.inputs[0].scaling, card.outputs[0].activation)]
-                 if problem]
+                 for problem in [probability_problem(model, scaling, card.outputs[0].activation)] if problem]
     try:
         card.host_latency_s
     except InputFileError:

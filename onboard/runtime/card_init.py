@@ -17,7 +17,8 @@ from ..scenario.spacecraft_config import BANDS
 from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
 from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, activation_problem, card_text,
                         channel_count, read_card)
-from .model import Model, build_card, is_model_file, probability_problem
+from .model import Model, build_card, is_model_file
+from .probe import input_range_problem, probability_problem
 
 TASKS = {"segmentation": "segmentation", "classification": "classification",
          "super-resolution": "super-resolution"}  # --task -> mlm:tasks
@@ -133,7 +134,8 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
     Raises OrbitEdgeError naming every bad option (before the model is read), a card that exists (without
     ``overwrite``), a model its task's stage would refuse, output classes that do not match the output channels,
     softmax over one channel, an ``activation`` (or none) that makes no probabilities of the outputs
-    (:func:`model.probability_problem`), and a card that is not valid; InputFileError as Model does for the model
+    (:func:`probe.probability_problem`), a scaling that makes inputs an integer input cannot tell apart
+    (:func:`probe.input_range_problem`), and a card that is not valid; InputFileError as Model does for the model
     file."""
     problems = _problems(request)
     if problems:
@@ -198,10 +200,17 @@ def stage_problem(task: str, model: Model) -> str | None:
 
 
 def _check_model(request: CardRequest, card_path: Path, bands: tuple[str, ...] | None, scaling: Scaling) -> None:
-    """Load the model against the card at ``card_path``; its outputs (not a MISR model's) must become probabilities
-    through the card's activation. OrbitEdgeError if not."""
+    """Load the model against the card at ``card_path``; a camera-fed model's integer input must keep dark ground and
+    cloud apart through the card's scaling (:func:`probe.input_range_problem`), and its outputs must become
+    probabilities through the card's activation (:func:`probe.probability_problem`). OrbitEdgeError if not."""
     model = Model(request.model, card_path=card_path, bands=bands)
-    problem = probability_problem(model, scaling, request.activation) if request.task != "super-resolution" else None
+    if request.task == "super-resolution":
+        return
+    problem = input_range_problem(model, scaling, bands or ())
+    if problem:
+        raise OrbitEdgeError(f"card init: --scale, --offset: {problem}; give the scaling the model was calibrated "
+                             "for (its int8 representative dataset), or calibrate it again on inputs made this way")
+    problem = probability_problem(model, scaling, request.activation)
     if problem:
         raise OrbitEdgeError(f"card init: --activation: {request.activation or 'none given'}, but {problem}; "
                              "name the activation that makes probabilities of them: none for outputs in 0..1, "

@@ -21,8 +21,7 @@ from . import mlm
 from .interpreter import check_delegate
 from .json_fields import FieldReader, field_lines
 from .model_check import read_model_file
-from .modelcard import (NCHW, NHWC, Benchmark, ModelCard, Scaling, TensorCard, doubled_activation,
-                        load_card, outputs_problem)
+from .modelcard import NCHW, NHWC, Benchmark, ModelCard, Scaling, TensorCard, doubled_activation, load_card
 from .onnx_model import PROVIDERS, OnnxEngine, check_provider
 from .tflite_model import TfliteEngine
 from ..pipeline.tiling import predict_tiled
@@ -31,11 +30,6 @@ FORMATS = (".tflite", ".onnx")
 ONNX_RUNTIME = "onnxruntime"
 CARD_BENCHMARK_RUNS = 20  # timed inferences behind a new card's host latency, after CARD_BENCHMARK_WARMUP
 CARD_BENCHMARK_WARMUP = 3
-PROBE_SEED = 0  # of probability_problem's random test input
-# probability_problem's test inputs span 0..this of the card's scaling source (TOA reflectance; DN of a 12-bit camera),
-# randomly and as uniform images at PROBE_LEVELS of it (dark ground, bright ground, cloud)
-PROBE_SOURCE_MAX = {"toa_reflectance": 1.0, "dn": 4095.0}
-PROBE_LEVELS = (0.05, 0.3, 0.9)
 
 
 def is_model_file(name: str) -> bool:
@@ -320,20 +314,6 @@ def _read_bytes(path: Path) -> bytes:
         raise InputFileError(path, "model file not found") from err
     except OSError as err:
         raise InputFileError(path, f"cannot read the model file: {err}") from err
-
-
-def probability_problem(model: Model, scaling: Scaling, activation: str | None) -> str | None:
-    """Why the outputs of ``model``, read through ``activation`` (a card's), are no probabilities
-    (:func:`modelcard.outputs_problem`) on test inputs made through the card's ``scaling``: random source values in
-    0..PROBE_SOURCE_MAX and uniform images at PROBE_LEVELS of it. None when they are, or when the model's output
-    comes out of its own sigmoid or softmax (:attr:`Model.output_activation`)."""
-    if model.output_activation is not None:
-        return None
-    top, shape = PROBE_SOURCE_MAX.get(scaling.source, 1.0), model.input_shape
-    sources = [np.random.default_rng(PROBE_SEED).uniform(0.0, top, shape),
-               *(np.full(shape, level * top) for level in PROBE_LEVELS)]
-    outputs = np.concatenate([model.predict(scaling.apply(x)).ravel() for x in sources])
-    return outputs_problem(outputs, activation)
 
 
 def card_field(card: ModelCard, field: str, text: str) -> str:

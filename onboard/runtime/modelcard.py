@@ -63,9 +63,6 @@ MISR_SOURCE = "misr_planes_standardised"  # a MISR model's input: the superres s
 SOURCES = (*CAMERA_SOURCES, MISR_SOURCE)  # every scaling.source a stage can feed
 NHWC = mlm.NHWC
 NCHW = ("batch", "channel", "height", "width")
-# outputs within this of 0..1 pass as probabilities (a clipped or regression head may overshoot a little; logits on
-# test inputs reach units)
-PROBABILITY_SLACK = 0.5
 # Optional top-level fields of the flat form, with their defaults (left out of the JSON when at them).
 EXTRA_FIELDS = {"model_file": None, "framework": None, "architecture": "unknown", "accelerator": None,
                 "created_utc": None}
@@ -211,24 +208,6 @@ def activation_problem(activation: str | None, channels: int) -> str | None:
     if activation == "softmax" and channels == 1:
         return ("expected sigmoid, or no activation, for an output of one channel (softmax over one channel is 1.0 "
                 "everywhere), found softmax")
-    return None
-
-
-def outputs_problem(outputs: np.ndarray, activation: str | None) -> str | None:
-    """Why ``outputs``, a model's on test inputs (:func:`model.probability_problem`), are no probabilities once
-    read through the card's ``activation``; None when they are. They hold NaN or infinity; with no activation, they
-    reach beyond 0..1 by more than PROBABILITY_SLACK (a regression head's overshoot), as logits do, which the cloud
-    stage would clip into 0 and 1, every tile's decision and the PR curve with them; with a sigmoid, none is below
-    0 (a head ending in ReLU or a clip), so none of the probabilities is below 0.5. Softmax takes any values."""
-    if not np.isfinite(outputs).all():
-        return "its outputs on test inputs hold NaN or infinity"
-    low, high = float(outputs.min()), float(outputs.max())
-    reach = f"its outputs on test inputs reach {low:.3g} to {high:.3g}"
-    if activation is None and not -PROBABILITY_SLACK <= low <= high <= 1.0 + PROBABILITY_SLACK:
-        return f"{reach}, beyond 0..1: logits, which the cloud stage would clip to 0 and 1"
-    if activation == "sigmoid" and low >= 0.0:
-        return (f"{reach}, never below 0 (no logits: a head that ends in ReLU or a clip), so a sigmoid of them is "
-                "never below 0.5: every pixel is cloud at the threshold 0.5")
     return None
 
 
