@@ -39,12 +39,13 @@ def _score(args: argparse.Namespace) -> int:
 
     if not 0 < args.threshold < 1:
         raise OrbitEdgeError(f"card score: --threshold: expected a probability between 0 and 1, found {args.threshold}")
-    if args.overlap_px < 0:
+    if args.overlap_px is not None and args.overlap_px < 0:
         raise OrbitEdgeError(f"card score: --overlap-px: expected 0 or more pixels, found {args.overlap_px}")
     block = score_card(args.model, args.tiles, args.threshold, args.overlap_px)
     rows = [(name, scores) for name, scores in block.items() if isinstance(scores, dict) and "f1" in scores]
     rows += list(block["tiles"].items())
-    print(f"scored {args.model} on {len(block['tiles'])} tiles of {args.tiles} (cloud at {args.threshold:g}); "
+    print(f"scored {args.model} on {len(block['tiles'])} tiles of {args.tiles} (cloud at {args.threshold:g}; windows "
+          f"{block['windows']}); "
           f"wrote real_validation into {args.model.with_suffix('.json')}")
     print(f"  {'tiles':32} {'F1':>7} {'IoU':>7} {'FPR':>7} {'recall':>7} {'cloud px':>10} {'clear px':>10}")
     for name, s in rows:
@@ -87,4 +88,6 @@ def card_options(p: argparse.ArgumentParser) -> None:
                        help="a folder of labelled tiles (.npz: toa (H, W, 4) B, G, R, NIR TOA reflectance, cloud "
                             "(H, W) 0 clear, 1 thin, 2 thick, 255 unlabelled, sensor, gsd_m)")
     score.add_argument("--threshold", type=float, default=0.5, help="cloud probability that is cloud (default 0.5)")
-    score.add_argument("--overlap-px", type=int, default=32, help="sliding-window overlap (default 32, as the stage)")
+    score.add_argument("--overlap-px", type=int, help="sliding-window overlap, under half the model's window, as the "
+                                                      "stage requires: score with your scenario's overlap_px (default "
+                                                      "32, or a quarter of a window under 128 px)")

@@ -20,8 +20,8 @@ def test_card_score_prints_the_table_and_fills_the_card(tmp_path, capsys):
     capsys.readouterr()
     assert main(["card", "score", str(model), "--tiles", str(tiles(tmp_path / "tiles")), "--overlap-px", "8"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == (f"scored {model} on 2 tiles of {tmp_path / 'tiles'} (cloud at 0.5); wrote real_validation "
-                      f"into {model.with_suffix('.json')}")
+    assert out[0] == (f"scored {model} on 2 tiles of {tmp_path / 'tiles'} (cloud at 0.5; windows 48 px, overlap 8 px); "
+                      f"wrote real_validation into {model.with_suffix('.json')}")
     assert [line.split()[0] for line in out[2:]] == ["all", "pooled", "a", "b"]
     assert out[3].split() == ["pooled", "1.000", "1.000", "0.0000", "1.000", "9216", "8064"]
     card = json.loads(model.with_suffix(".json").read_text())

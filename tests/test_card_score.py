@@ -10,7 +10,7 @@ from app.cli import main
 from onboard.pipeline import cloud
 from onboard.runtime.card_score import score_card
 from onboard.runtime.modelcard import load_card
-from rundir.errors import InputFileError
+from rundir.errors import InputFileError, OrbitEdgeError
 from tests.user_models import user_model
 
 
@@ -61,3 +61,16 @@ def test_what_cannot_be_scored_is_named_before_any_tile_is_read(tmp_path, carded
     card_path.unlink()
     with pytest.raises(InputFileError, match="expected a model card at .*uint8.json"):
         score_card(carded, tmp_path / "no-tiles")
+
+
+def test_the_overlap_is_the_stages_own_rule_and_defaults_to_a_quarter_of_a_small_window(tmp_path, carded):
+    """The user model's window is 48 px: the stage's 32 px default would be refused by validate, so card score
+    takes 12 px; an overlap validate refuses (24, half the window) is refused here too, in the same words."""
+    block = score_card(carded, tiles(tmp_path / "tiles"))
+    assert block["windows"] == "48 px, overlap 12 px"
+    for overlap_px in (24, 32):
+        with pytest.raises(OrbitEdgeError) as err:
+            score_card(carded, tmp_path / "tiles", overlap_px=overlap_px)
+        assert str(err.value) == (f"card score: --overlap-px: expected less than half the 48 px window of {carded} "
+                                  f"(e.g. 12), found {overlap_px}")
+    assert load_card(carded.with_suffix(".json")).metrics["real_validation"]["windows"] == "48 px, overlap 12 px"

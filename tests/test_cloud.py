@@ -246,7 +246,11 @@ def test_a_model_the_stage_cannot_use_is_named_at_the_key_it_is_about(tmp_path):
     params = cloud.CloudFilter.Params(model="models/uint8.onnx", overlap_px=30)  # the model's window: 48 px
     problems = cloud.CloudFilter.check_files(params, ("B", "G", "R", "NIR"), scenario.parent)
     [overlap] = [p for p in problems if p.path == "overlap_px"]
-    assert overlap.found == "30" and overlap.expected.startswith("less than half the 48 px window of ")
+    assert overlap.found == "30" and overlap.expected == f"less than half the 48 px window of {model} (e.g. 12)"
+    [shipped] = cloud.CloudFilter.check(cloud.CloudFilter.Params(overlap_px=128), 0, ["cloud_filter"],
+                                        ("B", "G", "R", "NIR"))  # the same rule, in the same words
+    assert (shipped.path, shipped.found) == ("overlap_px", "128")
+    assert shipped.expected == "less than half the 256 px window of cloud_bgrn_int8 (e.g. 32)"
     models = [p for p in problems if p.path == "model"]
     assert len(problems) == 3 and [p.expected.split(" (")[0] for p in models] == [
         "one unnamed output channel, or the output's classes naming 'cloud'", "a card with a benchmark block"]

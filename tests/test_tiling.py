@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.pipeline.tiling import Box, Window, predict_tiled, window_map_problem, windows
+from onboard.pipeline.tiling import (DEFAULT_OVERLAP_PX, Box, Window, default_overlap_px, overlap_problem,
+                                     predict_tiled, window_map_problem, windows)
 
 
 @st.composite
@@ -158,3 +159,15 @@ def test_predict_tiled_rejects_bad_image_and_bad_prediction():
 def test_what_keeps_a_model_from_the_sliding_window_is_named(shape_in, shape_out, found):
     """The one check of the cloud_filter stage and of card init --task segmentation."""
     assert window_map_problem(shape_in, shape_out) == found
+
+
+@pytest.mark.parametrize("window_px, default_px, refused_from_px", [(256, 32, 128), (128, 32, 64), (64, 16, 32),
+                                                                     (48, 12, 24), (65, 16, 32)])
+def test_an_overlap_is_under_half_the_window_and_defaults_to_what_fits(window_px, default_px, refused_from_px):
+    """The one rule of the cloud_filter stage and of card score: the shipped 256 px models keep the stage's 32 px,
+    a small window gets a quarter of itself, never an overlap it would refuse."""
+    assert default_overlap_px(window_px) == default_px and default_px <= DEFAULT_OVERLAP_PX
+    assert overlap_problem(default_px, window_px, "m.tflite") is None
+    assert overlap_problem(refused_from_px - 1, window_px, "m.tflite") is None
+    assert overlap_problem(refused_from_px, window_px, "m.tflite") == (
+        f"less than half the {window_px} px window of m.tflite (e.g. {default_px})")

@@ -117,8 +117,8 @@ def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
                                  f"{where}, task {card.task!r}{runs_it}"))
     if shapes := tiling.window_map_problem(model.input_shape, model.output_shape):
         problems.append(issue_at("model", tiling.WINDOW_MAP, f"{where}: {shapes}"))
-    elif overlap_px >= height // 2:
-        problems.append(issue_at("overlap_px", f"less than half the {height} px window of {where}", str(overlap_px)))
+    elif expected := tiling.overlap_problem(overlap_px, height, str(model.path)):
+        problems.append(issue_at("overlap_px", expected, str(overlap_px)))
     if card.inputs[0].scaling.source not in CAMERA_SOURCES:
         problems.append(issue_at("model", f"inputs made from one of {', '.join(CAMERA_SOURCES)}",
                                  f"{where}, source {card.inputs[0].scaling.source!r}"))
@@ -179,7 +179,7 @@ class CloudFilter(Stage):
         max_cloud_fraction: float = spec(0.3, ge=0, le=1, doc="a tile with more cloud than this is dropped or masked")
         action: Literal["drop", "mask"] = spec("drop", doc="drop cloudy tiles, or keep their clear pixels only")
         downlink_mask: bool = spec(False, doc="also downlink the binary cloud mask (PNG, about 1 % of a frame)")
-        overlap_px: int = spec(32, ge=0, le=128, doc="sliding-window overlap; half is cropped from each inner edge")
+        overlap_px: int = spec(tiling.DEFAULT_OVERLAP_PX, ge=0, le=128, doc="sliding-window overlap; half is cropped from each inner edge")
         threads: int = spec(1, ge=1, le=64, doc="interpreter threads on the host")
 
     @classmethod
@@ -207,8 +207,8 @@ class CloudFilter(Stage):
             if list(model_input.bands or ()) != list(bands):
                 return [issue_at("model", f"a model for the camera's bands {list(bands)}",
                                  f"{name}, made for {list(model_input.bands or ())}")]
-            if params.overlap_px >= model_input.shape[1] // 2:
-                return [issue_at("overlap_px", "less than half the model's window", str(params.overlap_px))]
+            if expected := tiling.overlap_problem(params.overlap_px, model_input.shape[1], name):
+                return [issue_at("overlap_px", expected, str(params.overlap_px))]
             load_model(MODEL_DIR / f"{name}.tflite", tuple(bands), params.threads)
         except InputFileError as err:
             return [issue_at("model", "a model file that loads and matches its card", str(err))]

@@ -97,6 +97,25 @@ def windows(height_px: int, width_px: int, window_px: int, overlap_px: int) -> l
             for r_in, r0, r1 in rows for c_in, c0, c1 in cols]
 
 
+DEFAULT_OVERLAP_PX = 32  # the cloud_filter stage's overlap_px, where a model's window is large enough for it
+
+
+def overlap_problem(overlap_px: int, window_px: int, model: str) -> str | None:
+    """What the sliding-window overlap of ``model`` (its name or file, for the text) must be, as ``less than half
+    the 64 px window of MODEL (e.g. 16)``, when ``overlap_px`` is not that; None when it is. Under half the window,
+    each window advances by more than half its width, so no pixel is computed in more than two windows along each
+    axis. The cloud_filter stage (at ``overlap_px``) and ``card score`` (at ``--overlap-px``) both ask it."""
+    if overlap_px < window_px // 2:
+        return None
+    return f"less than half the {window_px} px window of {model} (e.g. {default_overlap_px(window_px)})"
+
+
+def default_overlap_px(window_px: int) -> int:
+    """The overlap for square windows of ``window_px``: DEFAULT_OVERLAP_PX, or a quarter of a window under
+    4 x DEFAULT_OVERLAP_PX px (16 px for 64 px: the same 3/4 of each window advanced as 32 px of 128 px)."""
+    return min(DEFAULT_OVERLAP_PX, window_px // 4)
+
+
 WINDOW_MAP = ("one square window in, a per-pixel map of the input's size out (NHWC: (1, H, H, C) in, (1, H, H, K) "
               "out; an ONNX model's may be NCHW: (1, C, H, H) in, (1, K, H, H) out)")
 """What a segmentation model must be for the cloud_filter stage: :func:`predict_tiled` slides square windows over a

@@ -10,22 +10,26 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from rundir.errors import InputFileError
+from rundir.errors import InputFileError, OrbitEdgeError
 
 from ..pipeline.cloud import SEGMENTATION_TASKS, cloud_channel, cloud_probability
+from ..pipeline.tiling import default_overlap_px, overlap_problem
 from .card_metrics import real_validation_of
 from .model import Model
 from .modelcard import load_card, write_card
 from .real_tiles import TILE_BANDS, load_real_tiles, real_validation
 
 
-def score_card(model_path: Path, tiles_dir: Path, threshold: float = 0.5, overlap_px: int = 32,
+def score_card(model_path: Path, tiles_dir: Path, threshold: float = 0.5, overlap_px: int | None = None,
                threads: int = 1) -> dict[str, Any]:
     """Score the cloud model ``model_path`` (with its card beside it) on every tile of ``tiles_dir``
     (:mod:`.real_tiles`), cloud where its probability is at least ``threshold``, and write the scores into the card's
     metrics as ``real_validation`` (replacing an earlier block; the rest of the card unchanged, read back valid).
+    ``overlap_px``: the sliding windows' overlap, under half the model's window as the cloud_filter stage requires
+    (:func:`onboard.pipeline.tiling.overlap_problem`); None: :func:`onboard.pipeline.tiling.default_overlap_px`.
     Returns the block. InputFileError for a model, card or tile that cannot be scored (a card that is no cloud
-    segmentation model, an input made from DN where the tiles hold TOA reflectance, bands the tiles lack)."""
+    segmentation model, an input made from DN where the tiles hold TOA reflectance, bands the tiles lack);
+    OrbitEdgeError for an overlap the stage would refuse."""
     model = Model(model_path, threads=threads)
     card = model.card
     if card is None:
@@ -40,9 +44,13 @@ def score_card(model_path: Path, tiles_dir: Path, threshold: float = 0.5, overla
     if problem:
         raise InputFileError(card.path, problem)
     cloud_channel(model)  # an output with no cloud channel is named before any tile is read
+    window_px = model.input_shape[1]
+    overlap_px = default_overlap_px(window_px) if overlap_px is None else overlap_px
+    if expected := overlap_problem(overlap_px, window_px, str(model_path)):
+        raise OrbitEdgeError(f"card score: --overlap-px: expected {expected}, found {overlap_px}")
     tiles = load_real_tiles(tiles_dir)
     block = {"data": f"{tiles_dir}: {len(tiles)} tiles, scored by orbitedge card score",
-             "threshold": threshold, "windows": f"{model.input_shape[1]} px, overlap {overlap_px} px",
+             "threshold": threshold, "windows": f"{window_px} px, overlap {overlap_px} px",
              **real_validation(lambda toa: cloud_probability(model, toa, overlap_px) >= threshold, tiles,
                                card_in.bands)}
     real_validation_of({"real_validation": block})  # sound by construction; checked as a run will read it
