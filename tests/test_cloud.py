@@ -88,6 +88,23 @@ def test_an_int8_model_projects_at_the_int8_speed_and_a_float_one_at_the_cpu_spe
     assert make_stage(slow_int8, model=model).run(frame).sim_stage_s["cloud_filter"] == pytest.approx(base / speed)
 
 
+def test_a_model_takes_its_bands_from_the_camera_by_name_in_its_cards_order():
+    """The shipped RGB model (card bands B, G, R) on a B, G, R, NIR camera gets the same three bands as on a B, G, R
+    camera: the same probabilities, to the bit. Bands the camera lacks are a ValueError before any window runs."""
+    frame = synthetic_frame()
+    rgb_ctx = dataclasses.replace(CTX, bands=("B", "G", "R"))
+    on_rgb = make_stage(rgb_ctx, model="cloud_rgb_int8").run(SimpleNamespace(frame_id="f0", dn=frame.dn[..., :3]))
+    on_bgrn = make_stage(model="cloud_rgb_int8").run(frame)
+    np.testing.assert_array_equal(on_bgrn.evaluation["cloud_probability"], on_rgb.evaluation["cloud_probability"])
+    model = cloud.load_model(MODEL_DIR / "cloud_rgb_int8.tflite", CTX.bands, 1)
+    toa = frame.dn[:96, :96].astype(np.float32) * np.float32(CTX.reflectance_per_dn)
+    shuffled = toa[..., [3, 2, 0, 1]]  # NIR, R, B, G: picked back by name
+    np.testing.assert_array_equal(cloud.cloud_probability(model, shuffled, ("NIR", "R", "B", "G"), 16),
+                                  cloud.cloud_probability(model, toa[..., :3], ("B", "G", "R"), 16))
+    with pytest.raises(ValueError, match=r"takes bands \['B', 'G', 'R'\], found \['B', 'G', 'NIR'\]"):
+        cloud.cloud_probability(model, toa[..., [0, 1, 3]], ("B", "G", "NIR"), 16)
+
+
 def test_spectral_method_runs_without_a_model():
     work = make_stage(method="spectral", tile_px=128, max_cloud_fraction=0.5).run(synthetic_frame(cloud_rows=256))
     assert len(work.dropped) == 8
@@ -220,8 +237,9 @@ def test_a_relative_model_path_starts_at_the_scenario(tmp_path):
     ({"card": False}, "no model card (uint8.json) to check the camera's bands"),
     ({"task": "classification"}, "expected a segmentation model (task segmentation or semantic-segmentation), "
                                  "found "),
-    ({"bands": "[R, G, B, NIR]"}, "properties.mlm:input[0].bands is ['B', 'G', 'R', 'NIR'] in the card but the "
-                                  "camera gives ['R', 'G', 'B', 'NIR']"),
+    ({"bands": "[R, G, B]"}, "properties.mlm:input[0].bands is ['B', 'G', 'R', 'NIR'] in the card but the "
+                             "camera gives ['R', 'G', 'B']: no NIR (the model's bands are picked from the camera's by "
+                             "name)"),
 ])
 def test_a_users_model_that_does_not_fit_fails_validate_with_exit_2(tmp_path, monkeypatch, capsys, edit, message):
     scenario = user_mission(tmp_path, "uint8.onnx", **edit)
@@ -231,6 +249,12 @@ def test_a_users_model_that_does_not_fit_fails_validate_with_exit_2(tmp_path, mo
     err = capsys.readouterr().err
     assert "scenario.yaml:" in err and "pipeline[0].model: expected" in err and message in err
     assert "Traceback" not in err
+
+
+def test_a_users_model_on_a_camera_with_its_bands_in_another_order_validates(tmp_path, monkeypatch, capsys):
+    scenario = user_mission(tmp_path, "uint8.onnx", bands="[NIR, R, G, B]")  # carded B, G, R, NIR
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(scenario)]) == 0, capsys.readouterr().err
 
 
 def test_a_model_the_stage_cannot_use_is_named_at_the_key_it_is_about(tmp_path):

@@ -217,7 +217,7 @@ def test_validate_reports_every_problem_at_once(tmp_path):
     boolean and a bad --set value: one run lists all four, by line, the --set last."""
     text = BASE.read_text()
     text = text.replace("  storage:", "  compute: {hardware: jetson-nanoo}\n  storage:")
-    text = text.replace("bands: [B, G, R, NIR]", "bands: [R, G, B, NIR]")
+    text = text.replace("bands: [B, G, R, NIR]", "bands: [R, G, B]")
     text = text.replace("name: paris", "name: on")
     text = text.replace("pipeline:\n", "pipeline:\n  - stage: cloud_filter\n    model: cloud_bgrn_int8\n")
     path = write(tmp_path, text)
@@ -228,7 +228,7 @@ def test_validate_reports_every_problem_at_once(tmp_path):
         ("pipeline[0].model", line_with(text, "model: cloud_bgrn_int8")),
         ("duration_h", None)]
     message = str(err)
-    assert "found 'jetson-nanoo'" in message and "a model for the camera's bands ['R', 'G', 'B', 'NIR']" in message
+    assert "found 'jetson-nanoo'" in message and "a model for the camera's bands ['R', 'G', 'B']" in message
     assert "found on (YAML reads it as bool True): quote it" in message
     assert message.endswith("  --set duration_h=abc: duration_h: expected a number, found str 'abc'")
 

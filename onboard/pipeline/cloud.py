@@ -14,6 +14,7 @@ the on-board estimate of what the tile is worth, which the ``value_density`` dow
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -62,9 +63,10 @@ def model_path(requested: str, bands: tuple[str, ...], scenario_dir: Path | None
 
 
 def load_model(path: Path, bands: tuple[str, ...] | None, threads: int) -> Model:
-    """A model on the host CPU, checked against its card and the camera's bands (None: not against any bands)
+    """A model on the host CPU, checked against its card and the camera's bands (None: not against any bands): the
+    card's bands must all be among them, since :func:`cloud_probability` picks them by name
     (:func:`runtime.cached_model`)."""
-    return cached_model(path, threads, None if bands is None else tuple(bands))
+    return cached_model(path, threads, None if bands is None else tuple(bands), by_name=True)
 
 
 def card_task(path: Path) -> str | None:
@@ -91,11 +93,17 @@ def cloud_channel(model: Model) -> int:
     return names.index(CLOUD_CLASS)
 
 
-def cloud_probability(model: Model, source: np.ndarray, overlap_px: int) -> np.ndarray:
+def cloud_probability(model: Model, source: np.ndarray, bands: Sequence[str], overlap_px: int) -> np.ndarray:
     """(H, W) float32 cloud probability of an (H, W, B) frame in the source its card's scaling names (TOA
-    reflectance or DN): the card's scaling, sliding windows overlapping by ``overlap_px``, the card's activation, its
-    cloud channel (:func:`cloud_channel`), clipped to 0..1."""
+    reflectance or DN), its B channels the ``bands`` named: the card's bands picked out by name, in the card's order
+    (every one must be among ``bands``: ValueError otherwise), the card's scaling, sliding windows overlapping by
+    ``overlap_px``, the card's activation, its cloud channel (:func:`cloud_channel`), clipped to 0..1."""
     card_in, card_out = model.card.inputs[0], model.card.outputs[0]
+    if tuple(card_in.bands) != tuple(bands):
+        missing = [band for band in card_in.bands if band not in bands]
+        if missing:
+            raise ValueError(f"{model.path.name}: takes bands {list(card_in.bands)}, found {list(bands)}")
+        source = source[..., [list(bands).index(band) for band in card_in.bands]]
     out = card_out.activate(model.predict_tiled(card_in.scaling.apply(source), overlap_px))
     return np.clip(out[..., cloud_channel(model)], 0.0, 1.0)
 
@@ -204,9 +212,11 @@ class CloudFilter(Stage):
                              + ", or a .tflite or .onnx file relative to the scenario", repr(name))]
         try:  # validate reads the card and opens the model file the stage will run (cached for the run)
             model_input = shipped_card(name, MODEL_DIR).inputs[0]
-            if list(model_input.bands or ()) != list(bands):
+            missing = [band for band in model_input.bands or () if band not in bands]
+            if missing:  # its bands are picked from the camera's by name (cloud_probability)
                 return [issue_at("model", f"a model for the camera's bands {list(bands)}",
-                                 f"{name}, made for {list(model_input.bands or ())}")]
+                                 f"{name}, made for {list(model_input.bands or ())}: the camera has no "
+                                 f"{', '.join(missing)}")]
             if expected := tiling.overlap_problem(params.overlap_px, model_input.shape[1], name):
                 return [issue_at("overlap_px", expected, str(params.overlap_px))]
             load_model(MODEL_DIR / f"{name}.tflite", tuple(bands), params.threads)
@@ -251,7 +261,7 @@ class CloudFilter(Stage):
             return spectral_mask.astype(np.float32)
         model = load_model(self.model_path, self.ctx.bands, self.params.threads)
         source = reflectance if model.card.inputs[0].scaling.source == "toa_reflectance" else dn
-        return cloud_probability(model, source, self.params.overlap_px)
+        return cloud_probability(model, source, self.ctx.bands, self.params.overlap_px)
 
     def process(self, work: Work) -> None:
         """Decide every tile. A burst (K, H, W, B) is judged frame by frame: a pixel is cloudy when it is cloudy in

@@ -1,7 +1,8 @@
 """``orbitedge card score``: a user's cloud model scored on real labelled tiles, the scores written into its card's
 metrics as a ``real_validation`` block (:mod:`.card_metrics`), so that every run of the model sets them beside its
 own. The model runs as the cloud_filter stage runs it (:func:`onboard.pipeline.cloud.cloud_probability`): the
-card's scaling, sliding windows, its activation and cloud channel, cloud at the threshold.
+card's bands picked from the tiles' by name, the card's scaling, sliding windows, its activation and cloud channel,
+cloud at the threshold.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def score_card(model_path: Path, tiles_dir: Path, threshold: float = 0.5, overla
     tiles = load_real_tiles(tiles_dir)
     block = {"data": f"{tiles_dir}: {len(tiles)} tiles, scored by orbitedge card score",
              "threshold": threshold, "windows": f"{window_px} px, overlap {overlap_px} px",
-             **real_validation(lambda toa: cloud_probability(model, toa, overlap_px) >= threshold, tiles,
-                               card_in.bands)}
+             **real_validation(lambda toa: cloud_probability(model, toa, TILE_BANDS, overlap_px) >= threshold, tiles,
+                               TILE_BANDS)}
     real_validation_of({"real_validation": block})  # sound by construction; checked as a run will read it
     write_card(dataclasses.replace(card, metrics={**card.metrics, "real_validation": block}), card.path)
     load_card(card.path)

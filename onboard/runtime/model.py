@@ -37,16 +37,17 @@ def is_model_file(name: str) -> bool:
     return Path(name).suffix.lower() in FORMATS
 
 
-def cached_model(path: Path, threads: int, bands: tuple[str, ...] | None = None) -> Model:
-    """``Model(path, threads=threads, bands=bands)`` on the host CPU, made once per process while neither the model
-    file nor its card changes (a stage's validation and its run share it)."""
+def cached_model(path: Path, threads: int, bands: tuple[str, ...] | None = None, by_name: bool = False) -> Model:
+    """``Model(path, threads=threads, bands=bands, by_name=by_name)`` on the host CPU, made once per process while
+    neither the model file nor its card changes (a stage's validation and its run share it)."""
     stamps = tuple(p.stat().st_mtime_ns if p.is_file() else None for p in (path, path.with_suffix(".json")))
-    return _cached_model(path, stamps, threads, bands)
+    return _cached_model(path, stamps, threads, bands, by_name)
 
 
 @functools.cache
-def _cached_model(path: Path, stamps: tuple[int | None, ...], threads: int, bands: tuple[str, ...] | None) -> Model:
-    return Model(path, bands=bands, threads=threads)
+def _cached_model(path: Path, stamps: tuple[int | None, ...], threads: int, bands: tuple[str, ...] | None,
+                  by_name: bool) -> Model:
+    return Model(path, bands=bands, threads=threads, by_name=by_name)
 
 
 def model_format(path: Path) -> str:
@@ -101,7 +102,8 @@ class Model:
     present. delegate: for a .tflite model one of ``interpreter.DELEGATES``; for an .onnx model one of
     ``onnx_model.PROVIDERS`` (cpu, cuda, tensorrt). threads: CPU threads for the runtime. runtime: ``"auto"``, one
     of ``interpreter.RUNTIMES`` for a .tflite model, or ``"onnxruntime"``. delegate_options: key/value options for a
-    TFLite delegate library. bands: the camera's band order; when given, the card's input bands must equal it.
+    TFLite delegate library. bands: the camera's band order; when given, the card's input bands must equal it, or,
+    with ``by_name`` (a caller that picks the card's bands out of the camera's by name), all be among it.
     use_card: False reads no card beside the model (a model being carded). channels: its input channels, to tell
     an ONNX model's NCHW from NHWC where no card's ``dim_order`` says (:func:`channels_first`; default: the
     card's band count).
@@ -123,7 +125,8 @@ class Model:
 
     def __init__(self, path: str | Path, card_path: str | Path | None = None, delegate: str = "cpu",
                  threads: int = 1, runtime: str = "auto", delegate_options: Mapping[str, str] | None = None,
-                 bands: Sequence[str] | None = None, use_card: bool = True, channels: int | None = None):
+                 bands: Sequence[str] | None = None, use_card: bool = True, channels: int | None = None,
+                 by_name: bool = False):
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self.path = Path(path)
@@ -161,9 +164,9 @@ class Model:
         self.input_quantization = self._engine.input.quantization
         self.output_quantization = self._engine.output.quantization
         self.init_s = time.perf_counter() - start_s - self.trial_s
-        self._check_card(content, bands)
+        self._check_card(content, bands, by_name)
 
-    def _check_card(self, content: bytes, bands: Sequence[str] | None) -> None:
+    def _check_card(self, content: bytes, bands: Sequence[str] | None, by_name: bool) -> None:
         if self.card is None:
             if bands is not None:
                 raise InputFileError(self.path, f"no model card ({self.path.with_suffix('.json').name}) "
@@ -186,9 +189,11 @@ class Model:
         if card_out.activation is not None and self.output_activation is not None:
             problems.append(("outputs[0].activation", f"is {card_out.activation} in the card, but "
                              + doubled_activation(card_out.activation, self.output_activation)))
-        if bands is not None and list(card_in.bands) != list(bands):
+        missing = [band for band in card_in.bands if band not in (bands or ())]
+        if bands is not None and (missing if by_name else list(card_in.bands) != list(bands)):
             problems.append(("inputs[0].bands", f"is {list(card_in.bands)} in the card but the camera gives "
-                                                f"{list(bands)}"))
+                                                f"{list(bands)}" + (f": no {', '.join(missing)} (the model's bands are "
+                                                                    "picked from the camera's by name)" * by_name)))
         if problems:
             named = Path(self.card.model_file or self.path.name).name  # a twin's card (X.tflite's, beside X.onnx)
             written = f" (written for {named})" if named != self.path.name else ""
