@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rundir.errors import OrbitEdgeError
@@ -35,7 +36,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from onboard.runtime.card_score import score_card
+    from onboard.runtime.card_score import broken_scores, score_card
 
     if not 0 < args.threshold < 1:
         raise OrbitEdgeError(f"card score: --threshold: expected a probability between 0 and 1, found {args.threshold}")
@@ -51,6 +52,12 @@ def _score(args: argparse.Namespace) -> int:
     for name, s in rows:
         print(f"  {name:32} {s['f1']:7.3f} {s['iou']:7.3f} {s['fpr']:7.4f} {s['recall']:7.3f} {s['cloud_px']:10d} "
               f"{s['clear_px']:10d}")
+    broken = broken_scores(block)
+    if broken:
+        print(f"orbitedge: warning: card score: these scores say the model, as its card runs it, is broken: "
+              f"{'; '.join(broken)}. They are in its card all the same, and every run of the model quotes them: mend "
+              "the card (orbitedge card init MODEL --force, with the options that fix it) and score it again",
+              file=sys.stderr)
     return 0
 
 

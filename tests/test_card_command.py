@@ -26,6 +26,26 @@ def test_card_score_prints_the_table_and_fills_the_card(tmp_path, capsys):
     assert out[3].split() == ["pooled", "1.000", "1.000", "0.0000", "1.000", "9216", "8064"]
     card = json.loads(model.with_suffix(".json").read_text())
     assert card["properties"]["orbitedge:metrics"]["real_validation"]["pooled"]["f1"] == 1.0
+    assert capsys.readouterr().err == ""  # a model that works: no warning
+
+
+def test_card_score_warns_when_the_scores_say_the_model_is_broken(tmp_path, capsys):
+    """Carded with --scale 0.01, the user model sees the bright cloud as dark ground: it finds none. The scores go
+    into the card all the same (exit 0), with a warning on stderr naming the usual causes."""
+    model = user_model("float16.onnx", tmp_path / "models")
+    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR", "--classes",
+                 "clear,cloud", "--activation", "softmax", "--scale", "0.01"]) == 0
+    capsys.readouterr()
+    assert main(["card", "score", str(model), "--tiles", str(tiles(tmp_path / "tiles"))]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[3].split() == ["pooled", "0.000", "0.000", "0.0000", "0.000", "9216", "8064"]
+    assert captured.err == (
+        "orbitedge: warning: card score: these scores say the model, as its card runs it, is broken: it finds no "
+        "cloud at all (recall 0 on 9216 cloud pixels): inputs far darker than it was trained on (the card's --scale "
+        "too small, e.g. 1 for a model trained on reflectance x 10000), the cloud class on another channel (--classes "
+        "order), or outputs that need an activation (--activation). They are in its card all the same, and every run "
+        "of the model quotes them: mend the card (orbitedge card init MODEL --force, with the options that fix it) "
+        "and score it again\n")
 
 
 def test_card_score_refuses_what_it_cannot_use_with_exit_2(tmp_path, capsys):

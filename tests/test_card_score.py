@@ -8,7 +8,7 @@ import pytest
 
 from app.cli import main
 from onboard.pipeline import cloud
-from onboard.runtime.card_score import score_card
+from onboard.runtime.card_score import MOST_CLEAR_FPR, broken_scores, score_card
 from onboard.runtime.modelcard import load_card
 from rundir.errors import InputFileError, OrbitEdgeError
 from tests.user_models import user_model
@@ -74,3 +74,34 @@ def test_the_overlap_is_the_stages_own_rule_and_defaults_to_a_quarter_of_a_small
         assert str(err.value) == (f"card score: --overlap-px: expected less than half the 48 px window of {carded} "
                                   f"(e.g. 12), found {overlap_px}")
     assert load_card(carded.with_suffix(".json")).metrics["real_validation"]["windows"] == "48 px, overlap 12 px"
+
+
+def pooled(recall, fpr):
+    return {"pooled": {"recall": recall, "fpr": fpr, "f1": 0.5, "iou": 0.3, "cloud_px": 100, "clear_px": 100}}
+
+
+@pytest.mark.parametrize("recall, fpr, starts", [
+    (0.9, 0.02, []), (0.135, 0.0104, []), (0.58, 0.14, []),  # weak models are weak, not broken
+    (0.0, 0.0, ["it finds no cloud at all (recall 0 on 100 cloud pixels)"]),
+    (1.0, 1.0, ["it calls every clear pixel cloud (FPR 1.000, above 0.5"]),
+    (1.0, MOST_CLEAR_FPR, []), (1.0, 0.72, ["it calls most clear pixels cloud (FPR 0.720, above 0.5"]),
+    (0.42, 0.86, ["it calls most clear pixels cloud (FPR 0.860", "it does no better than chance (recall 0.420 at FPR "
+                                                                  "0.860"]),
+    (0.3, 0.3, ["it does no better than chance (recall 0.300 at FPR 0.300"]),
+])
+def test_scores_that_say_the_model_is_broken_are_named_with_their_usual_causes(recall, fpr, starts):
+    found = broken_scores(pooled(recall, fpr))
+    assert len(found) == len(starts) and all(text.startswith(start) for text, start in zip(found, starts))
+    assert all("--scale" in text and "--classes" in text for text in found)
+
+
+def test_a_model_carded_with_its_classes_swapped_scores_broken(tmp_path):
+    """The user model's channels are (clear, cloud): named (cloud, clear), the stage reads the clear channel as cloud,
+    finding none of the bright cloud and calling all the dark ground cloud."""
+    model = user_model("uint8.tflite", tmp_path / "models")
+    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR", "--classes",
+                 "cloud,clear", "--activation", "softmax"]) == 0
+    block = score_card(model, tiles(tmp_path / "tiles"), overlap_px=8)
+    assert (block["pooled"]["recall"], block["pooled"]["fpr"]) == (0.0, 1.0)
+    assert [text.split(" (")[0] for text in broken_scores(block)] == ["it finds no cloud at all",
+                                                                      "it calls every clear pixel cloud"]

@@ -58,3 +58,34 @@ def score_card(model_path: Path, tiles_dir: Path, threshold: float = 0.5, overla
     write_card(dataclasses.replace(card, metrics={**card.metrics, "real_validation": block}), card.path)
     load_card(card.path)
     return block
+
+
+# No usable cloud filter calls most of the clear ground cloud: it would drop more of what it is there to keep than
+# it sends (the shipped models' pooled FPR on the real tiles is a few per cent).
+MOST_CLEAR_FPR = 0.5
+
+
+def broken_scores(block: dict[str, Any]) -> list[str]:
+    """What the pooled scores of a ``real_validation`` block say of a model that cannot be right, each with its
+    usual causes; empty when they say nothing of the kind. The thresholds are not tuned: it finds no cloud at all
+    (recall 0); it calls most clear pixels cloud (FPR above MOST_CLEAR_FPR); it does no better than chance (recall at
+    or below FPR: a coin flipped per pixel, calling cloud as often, finds as much cloud)."""
+    pooled = block["pooled"]
+    recall, fpr = pooled["recall"], pooled["fpr"]
+    found = []
+    if recall == 0:
+        found.append(f"it finds no cloud at all (recall 0 on {pooled['cloud_px']} cloud pixels): inputs far darker "
+                     "than it was trained on (the card's --scale too small, e.g. 1 for a model trained on reflectance "
+                     "x 10000), the cloud class on another channel (--classes order), or outputs that need an "
+                     "activation (--activation)")
+    if fpr > MOST_CLEAR_FPR:
+        every = "every clear pixel" if fpr == 1 else "most clear pixels"
+        found.append(f"it calls {every} cloud (FPR {fpr:.3f}, above {MOST_CLEAR_FPR:g}: a filter that "
+                     "drops most of the clear ground it is there to send): inputs far brighter than it was trained on "
+                     "(the card's --scale too large), the classes swapped (--classes), or a sigmoid over outputs "
+                     "that are already probabilities (never below 0.5)")
+    if 0 < recall <= fpr < 1:  # at 0 or 1 the sentences above say it
+        found.append(f"it does no better than chance (recall {recall:.3f} at FPR {fpr:.3f}: a coin flipped per "
+                     "pixel, calling cloud as often, finds as much cloud; its F1 means nothing): the classes swapped "
+                     "(--classes: the channel named cloud holds clear), or the card's --scale")
+    return found
