@@ -12,6 +12,9 @@ from .bench import (EDGETPU_SUFFIX, FLOAT_AGREEMENT, INPUT_SEED, PRECISIONS, Ben
 from .hardware import HardwareProfile
 from .model import ONNX_RUNTIME
 
+# (header, usual width) of the right-aligned columns after model and runtime
+NUMBER_COLUMNS = (("size kB", 8), ("init", 8), ("first", 8), ("warm", 8), ("min", 8), ("p50", 8), ("p90", 8),
+                  ("p99", 8), ("mean±std", 14), ("inf/s", 10), ("Mpx/s", 7), ("offline/s", 10), ("RSS MB", 8))
 HEADLINE_METRICS = {"pixel_f1": ("F1", "{:.4f}", "{:+.4f}"), "mean_cpsnr_db": ("cPSNR", "{:.2f} dB", "{:+.3f} dB")}
 
 
@@ -37,19 +40,20 @@ def render(results: list[BenchResult], profile: HardwareProfile | None) -> str:
              "times in ms",
              "  SingleStream latency = p90; Offline = runs back to back; RSS = process peak so far",
              ""]
-    width = max(22, *(len(r.model) + 2 for r in results))
-    head = (f"{'model':<{width}}{'runtime':<16}{'size kB':>8}{'init':>8}{'first':>8}{'warm':>8}{'min':>8}{'p50':>8}"
-            f"{'p90':>8}{'p99':>8}{'mean±std':>14}{'inf/s':>10}{'Mpx/s':>7}{'offline/s':>10}{'RSS MB':>8}  held-out")
+    cells = {id(r): _cells(r) for r in rows}
+    # each column at least its usual width, and wider than its widest cell: a slow model's 1358.07 ms or a fast one's
+    # 266761.4 inf/s keeps a space before it
+    widths = [max(width, *(len(cells[id(r)][i]) + gap for r in rows))
+              for i, (width, gap) in enumerate([(22, 2), (16, 2), *((w, 1) for _, w in NUMBER_COLUMNS)])]
+    head = (f"{'model':<{widths[0]}}{'runtime':<{widths[1]}}"
+            + "".join(f"{name:>{w}}" for (name, _), w in zip(NUMBER_COLUMNS, widths[2:])) + "  held-out")
     lines += [head, "-" * len(head)]
     ratios = {(t["family"], t["runtime"]): t for t in twin_ratios(results)}
     pairs = {(p["family"], p["precision"]): p for p in runtime_pairs(results)}
     for i, r in enumerate(rows):
-        lat = r.latency_ms
-        lines.append(f"{r.model:<{width}}{r.runtime:<16}{r.size_bytes / 1e3:>8.1f}{r.init_ms:>8.1f}"
-                     f"{r.first_inference_ms:>8.2f}{'-' if r.warmup_mean_ms is None else f'{r.warmup_mean_ms:.2f}':>8}"
-                     f"{lat.min:>8.2f}{lat.p50:>8.2f}{lat.p90:>8.2f}{lat.p99:>8.2f}"
-                     f"{f'{lat.mean:.2f}±{lat.std:.2f}':>14}{r.inferences_per_s:>10.1f}{r.mpx_per_s:>7.2f}"
-                     f"{r.offline_samples_per_s:>10.1f}{r.peak_rss_mb:>8.1f}  {headline(r.accuracy)}")
+        model, runtime, *numbers = cells[id(r)]
+        lines.append(f"{model:<{widths[0]}}{runtime:<{widths[1]}}"
+                     + "".join(f"{cell:>{w}}" for cell, w in zip(numbers, widths[2:])) + f"  {headline(r.accuracy)}")
         lines += _notes(r, pairs.get((r.family, r.precision)) if r.runtime == ONNX_RUNTIME else None)
         last_of_family = i + 1 == len(rows) or rows[i + 1].family != r.family
         for (family, runtime), t in ratios.items():
@@ -59,6 +63,15 @@ def render(results: list[BenchResult], profile: HardwareProfile | None) -> str:
                 lines.append(f"  int8 / float32 ({runtime}): latency p50 x{t['int8_over_float32_latency_p50']:.2f}, "
                              f"size x{t['int8_over_float32_size']:.2f}" + (f", {diffs}" if diffs else ""))
     return "\n".join(lines)
+
+
+def _cells(r: BenchResult) -> list[str]:
+    """A result's row as text: model, runtime, then NUMBER_COLUMNS."""
+    lat = r.latency_ms
+    warm = "-" if r.warmup_mean_ms is None else f"{r.warmup_mean_ms:.2f}"
+    return [r.model, r.runtime, f"{r.size_bytes / 1e3:.1f}", f"{r.init_ms:.1f}", f"{r.first_inference_ms:.2f}", warm,
+            *(f"{v:.2f}" for v in (lat.min, lat.p50, lat.p90, lat.p99)), f"{lat.mean:.2f}±{lat.std:.2f}",
+            f"{r.inferences_per_s:.1f}", f"{r.mpx_per_s:.2f}", f"{r.offline_samples_per_s:.1f}", f"{r.peak_rss_mb:.1f}"]
 
 
 def _notes(r: BenchResult, pair: dict[str, Any] | None) -> list[str]:
