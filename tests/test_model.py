@@ -185,6 +185,24 @@ def test_model_changed_after_its_card_was_written_fails_the_sha256_check(tmp_pat
                                              f"{hashlib.sha256(content).hexdigest()} in the model") as err:
         Model(path)
     assert err.value.path == str(path) and "size_bytes" not in err.value.problem
+    assert "card init" not in err.value.problem  # a shipped-form card: no card init to suggest
+
+
+def test_a_user_model_retrained_after_its_card_was_written_suggests_card_init_force(tmp_path):
+    from app.cli import main
+    from tests.user_models import onnx_float16_nchw
+
+    path = tmp_path / "mine.onnx"
+    path.write_bytes(onnx_float16_nchw())
+    assert main(["card", "init", str(path), "--task", "segmentation", "--bands", "B,G,R,NIR",
+                 "--activation", "softmax"]) == 0
+    path.write_bytes(onnx_float16_nchw(gain=0.9))  # retrained: the same shapes and size, other weights
+    with pytest.raises(InputFileError) as err:
+        Model(path)
+    assert "assets.model.file:checksum is " in err.value.problem and "file:size" not in err.value.problem
+    assert err.value.problem.endswith(f"; the model changed since its card was written (retrained?): write the card "
+                                      f"again with orbitedge card init {path} --force and the options it was made "
+                                      "with, then orbitedge card score it again")
 
 
 def test_card_of_another_model_reports_every_mismatch(tmp_path):

@@ -197,8 +197,12 @@ class Model:
         if problems:
             named = Path(self.card.model_file or self.path.name).name  # a twin's card (X.tflite's, beside X.onnx)
             written = f" (written for {named})" if named != self.path.name else ""
+            changed = self.card.form == "stac" and not written and {"sha256", "size_bytes"} & {f for f, _ in problems}
             raise InputFileError(self.path, f"does not match its card {self.card.path}{written}: "
-                                 + "; ".join(card_field(self.card, field, text) for field, text in problems))
+                                 + "; ".join(card_field(self.card, field, text) for field, text in problems)
+                                 + (f"; the model changed since its card was written (retrained?): write the card "
+                                    f"again with orbitedge card init {self.path} --force and the options it was made "
+                                    "with, then orbitedge card score it again" if changed else ""))
 
     @property
     def card_shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
