@@ -48,10 +48,13 @@ def _score(args: argparse.Namespace) -> int:
     print(f"scored {args.model} on {len(block['tiles'])} tiles of {args.tiles} (cloud at {args.threshold:g}; windows "
           f"{block['windows']}); "
           f"wrote real_validation into {args.model.with_suffix('.json')}")
-    print(f"  {'tiles':32} {'F1':>7} {'IoU':>7} {'FPR':>7} {'recall':>7} {'cloud px':>10} {'clear px':>10}")
-    for name, s in rows:
-        print(f"  {name:32} {s['f1']:7.3f} {s['iou']:7.3f} {s['fpr']:7.4f} {s['recall']:7.3f} {s['cloud_px']:10d} "
-              f"{s['clear_px']:10d}")
+    print(f"  {'tiles':32} {'F1':>7} {'IoU':>7} {'FPR':>7} {'recall':>7} {'precision':>9} {'cloud px':>10} "
+          f"{'clear px':>10}")
+    for name, s in rows:  # n/a as the run's tables: a tile without cloud has only its FPR, one without clear none
+        cloud, clear = s["cloud_px"] > 0, s["clear_px"] > 0
+        print(f"  {name:32} {_cell(s['f1'], 7, 3, cloud)} {_cell(s['iou'], 7, 3, cloud)} "
+              f"{_cell(s['fpr'], 7, 4, clear)} {_cell(s['recall'], 7, 3, cloud)} "
+              f"{_cell(s.get('precision'), 9, 3, cloud)} {s['cloud_px']:10d} {s['clear_px']:10d}")
     broken = broken_scores(block)
     if broken:
         print(f"orbitedge: warning: card score: these scores say the model, as its card runs it, is broken: "
@@ -59,6 +62,10 @@ def _score(args: argparse.Namespace) -> int:
               "the card (orbitedge card init MODEL --force, with the options that fix it) and score it again",
               file=sys.stderr)
     return 0
+
+
+def _cell(value: float | None, width: int, decimals: int, counted: bool = True) -> str:
+    return f"{'n/a' if value is None or not counted else f'{value:.{decimals}f}':>{width}}"
 
 
 def card_options(p: argparse.ArgumentParser) -> None:

@@ -70,8 +70,15 @@ def test_a_tile_that_is_not_one_is_named_with_what_is_wrong(tmp_path):
         with pytest.raises(InputFileError, match=re.escape(message)) as err:
             load_real_tiles(tmp_path, [name])
         assert str(err.value).startswith(str(tmp_path / f"{name}.npz"))
+    (tmp_path / "empty").mkdir()
     with pytest.raises(InputFileError, match="expected labelled tiles"):
         load_real_tiles(tmp_path / "empty")
+    for where, found in ((tmp_path / "codes.npz", "found a file (give the folder it is in)"),
+                         (tmp_path / "absent", "found no such folder")):
+        with pytest.raises(InputFileError) as err:
+            load_real_tiles(where)
+        assert str(err.value) == (f"{where}: expected a folder of labelled tiles (.npz files with toa, cloud, sensor "
+                                  f"and gsd_m), {found}")
     np.savez(tmp_path / "good.npz", toa=toa, cloud=cloud, sensor="S2", gsd_m=10.0)
     [tile] = load_real_tiles(tmp_path, ["good"])
     assert (tile.name, tile.sensor, tile.gsd_m, tile.bands(["NIR", "B"]).shape) == ("good", "S2", 10.0, (8, 8, 2))

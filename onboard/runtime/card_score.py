@@ -29,7 +29,8 @@ def score_card(model_path: Path, tiles_dir: Path, threshold: float = 0.5, overla
     ``overlap_px``: the sliding windows' overlap, under half the model's window as the cloud_filter stage requires
     (:func:`onboard.pipeline.tiling.overlap_problem`); None: :func:`onboard.pipeline.tiling.default_overlap_px`.
     Returns the block. InputFileError for a model, card or tile that cannot be scored (a card that is no cloud
-    segmentation model, an input made from DN where the tiles hold TOA reflectance, bands the tiles lack);
+    segmentation model, an input made from DN where the tiles hold TOA reflectance, bands the tiles lack, tiles with
+    no cloud or no clear pixel labelled);
     OrbitEdgeError for an overlap the stage would refuse."""
     model = Model(model_path, threads=threads)
     card = model.card
@@ -54,6 +55,11 @@ def score_card(model_path: Path, tiles_dir: Path, threshold: float = 0.5, overla
              "threshold": threshold, "windows": f"{window_px} px, overlap {overlap_px} px",
              **real_validation(lambda toa: cloud_probability(model, toa, TILE_BANDS, overlap_px) >= threshold, tiles,
                                TILE_BANDS)}
+    lacking = [kind for kind in ("cloud", "clear") if not block["pooled"][f"{kind}_px"]]
+    if lacking:
+        raise InputFileError(tiles_dir, f"expected tiles with both cloud and clear pixels labelled (recall needs "
+                                        f"cloud, the false-positive rate clear), found no {' and no '.join(lacking)} "
+                                        f"pixel in {len(tiles)} tile{'s' * (len(tiles) != 1)}")
     real_validation_of({"real_validation": block})  # sound by construction; checked as a run will read it
     write_card(dataclasses.replace(card, metrics={**card.metrics, "real_validation": block}), card.path)
     load_card(card.path)

@@ -60,7 +60,12 @@ class RealTile:
 
 def load_real_tiles(directory: Path, names: Sequence[str] | None = None) -> list[RealTile]:
     """The tiles of ``directory`` (all ``*.npz``, sorted, or those ``names``), each checked against the module
-    docstring's form. InputFileError naming the folder when there are none, or the file and what is wrong with it."""
+    docstring's form. InputFileError naming the folder when it is none (a file, nothing) or holds no tiles, or the
+    file and what is wrong with it."""
+    if names is None and not directory.is_dir():
+        found = "a file (give the folder it is in)" if directory.exists() else "no such folder"
+        raise InputFileError(directory, f"expected a folder of labelled tiles (.npz files with toa, cloud, sensor and "
+                                        f"gsd_m), found {found}")
     paths = (sorted(directory.glob("*.npz")) if names is None else [directory / f"{name}.npz" for name in names])
     if not paths or not all(path.is_file() for path in paths):
         raise InputFileError(directory, f"expected labelled tiles {list(names or ['*.npz'])} (.npz files with toa, "
