@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rundir.errors import InputFileError, InputFilesError
+from ground.document import fmt_fraction
 from rundir.run_info import RunInfo
 
 from .figures import (FIGURES, Figure, Report, burst_frames, figures_of, fmt_figure, read_run, unfinished_frames,
@@ -183,8 +184,8 @@ class Comparison:
 
     def table(self) -> str:
         """An aligned text table: a column per run, a row per figure and the run's scenario, seed, pipeline,
-        hardware, the model each model stage ran first and each scenario setting the runs differ in (the first
-        MAX_SETTING_ROWS); ``*`` marks the best of a row."""
+        hardware, the model each model stage ran and what its card scores on real tiles (:func:`real_cell`) first,
+        and each scenario setting the runs differ in (the first MAX_SETTING_ROWS); ``*`` marks the best of a row."""
         runs, differ = self.runs, self.settings_that_differ()
         settings = {key: ["n/a" if self.settings[j] is None else "unset" if v is None else v
                           for j, v in enumerate(values)] for key, values in list(differ.items())[:MAX_SETTING_ROWS]}
@@ -196,6 +197,8 @@ class Comparison:
                           f"({(r.get('compute') or {}).get('timing', 'n/a')})" for r, _ in runs]),
             *((f"model ({stage})", [model_cell(i, stage) for _, i in runs])
               for stage in dict.fromkeys(stage for _, i in runs if i for stage in i.models)),
+            *((f"real tiles ({stage}, its card)", [real_cell(i, stage) for _, i in runs])
+              for stage in dict.fromkeys(stage for _, i in runs if i for stage in i.model_cards)),
             *settings.items(),
             ("complete", ["yes" if r.get("complete") else "NO" for r, _ in runs]),
         ]
@@ -251,6 +254,19 @@ def leads(figure: Figure, best: set[int], values: dict[int, float | None]) -> bo
     if figure.better == "lower":
         return all(m < o * (1 - NUMERATOR_TIE_FRACTION) for m in mine for o in others)
     return all(m > o * (1 + NUMERATOR_TIE_FRACTION) for m in mine for o in others)
+
+
+def real_cell(info: RunInfo | None, stage: str) -> str:
+    """What the model card of a run's ``stage`` says its model scores on real labelled tiles (pooled F1 and
+    false-positive rate, :class:`rundir.run_info.RealValidation`), beside the figures against the run's own truth
+    (cloud_f1: synthetic, for a synthetic world); "none in its card", or n/a without a card."""
+    card = info.model_cards.get(stage) if info else None
+    if card is None:
+        return "n/a"
+    real = card.real_validation
+    if real is None:
+        return "none in its card"
+    return f"F1 {fmt_fraction(real.pooled.f1)}, FPR {fmt_fraction(real.pooled.fpr)}"
 
 
 def model_cell(info: RunInfo | None, stage: str) -> str:

@@ -11,6 +11,7 @@ from app.cli import main
 from app.compare import MAX_SETTING_ROWS, Comparison, best_of, column_heads, leads
 from app.figures import FIGURES, fmt_figure
 from app.summary import COMPARE_KEYS, SCHEMA_VERSION
+from ground.document import fmt_fraction
 from onboard.runtime.modelcard import shipped_card
 from tests.sweep_cases import made_sweep
 
@@ -133,6 +134,26 @@ def test_other_weights_and_a_stage_that_ran_no_model_show_in_the_model_rows(tmp_
     rows = table_rows(Comparison.of([a, b]).table())
     assert rows["model (cloud_filter)"][1] == "cloud_bgrn_int8 (01234567)" != rows["model (cloud_filter)"][0]
     assert rows["model (superres)"] == ["n/a", "models/my_misr.onnx (01234567)"]
+
+
+def test_each_model_card_s_real_data_scores_stand_under_its_model(tmp_path):
+    """cloud_f1 is against the run's own truth; the card's real-tile scores sit beside it, so a model that scores
+    best on synthetic truth is not read as the best on Earth."""
+    outcome, _ = made_sweep()
+    a = outcome.out / "runs" / "c000-r0"
+    pooled = shipped_card("cloud_bgrn_int8").metrics["real_validation"]["pooled"]
+    b = shutil.copytree(a, tmp_path / "no-real-data")
+    info = json.loads((b / "telemetry" / "run.json").read_text())
+    del info["model_cards"]["cloud_filter"]["real_validation"]
+    (b / "telemetry" / "run.json").write_text(json.dumps(info))
+    c = shutil.copytree(a, tmp_path / "no-card")
+    info = json.loads((c / "telemetry" / "run.json").read_text())
+    del info["model_cards"]["cloud_filter"]
+    (c / "telemetry" / "run.json").write_text(json.dumps(info))
+    rows = table_rows(Comparison.of([a, b, c]).table())
+    assert rows["real tiles (cloud_filter, its card)"] == [
+        f"F1 {fmt_fraction(pooled['f1'])}, FPR {fmt_fraction(pooled['fpr'])}", "none in its card", "n/a"]
+    assert list(rows).index("real tiles (cloud_filter, its card)") == list(rows).index("model (cloud_filter)") + 1
 
 
 def with_energy(run_dir, energy_out_wh):
