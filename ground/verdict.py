@@ -11,9 +11,9 @@ A sentence follows only where the headline alone would mislead (:func:`caveats`)
 - the link was the constraint: the passes were busy nearly all their time and frames waited on board or were lost
   for lack of room, so the bytes a pipeline saves (or spends) change how many scenes reach the ground: how many the
   same bytes would have brought down at the headline's reference size per frame;
-- mass memory ran out: frames lost when it was full, or captures not taken for lack of room;
 - the link was not the constraint: nothing was left on board and bent-pipe would have fitted in the passes too, so
   the bytes a pipeline saves (or spends) change how long the passes are busy, not what reaches the ground;
+- mass memory ran out: frames lost when it was full, or captures not taken for lack of room;
 - the cloud filter's own share: its kept tiles in the best lossless codec (``cloud_filter_best_lossless``) against
   that codec on every frame, so that what the filter saves is not mixed up with what a codec saves or costs;
 - JPEG 2000 instead, scene by scene within the bytes this run sent (``lossy_same_bytes``): what a codec alone
