@@ -23,7 +23,8 @@ MMAP_THRESHOLD_BYTES = 2 * 1024 * 1024
 TRIM_THRESHOLD_BYTES = 32 * 1024 * 1024
 
 
-RUN_DIR_MARKS = ("scenario.yaml", "telemetry/")  # what write_resolved makes first: a folder with both is a run's
+RESOLVED_SCENARIO = "scenario.yaml"  # the scenario as resolved, in the run directory (write_resolved)
+RUN_DIR_MARKS = (RESOLVED_SCENARIO, "telemetry/")  # what write_resolved makes first: a folder with both is a run's
 
 
 def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
@@ -67,7 +68,7 @@ def write_resolved(run_dir: Path, scenario: Any) -> None:
     import yaml
 
     (run_dir / "telemetry").mkdir(exist_ok=True)
-    (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario.resolved, sort_keys=False), encoding="utf-8")
+    (run_dir / RESOLVED_SCENARIO).write_text(yaml.safe_dump(scenario.resolved, sort_keys=False), encoding="utf-8")
 
 
 def bound_heap() -> None:

@@ -15,9 +15,8 @@ import yaml
 from onboard.scenario.yaml_source import join
 from rundir.errors import InputFileError
 
+from .run_setup import RESOLVED_SCENARIO
 from .sweep_plan import value_id, yaml_text
-
-SCENARIO_FILE = "scenario.yaml"
 
 
 def read_settings(run_dir: Path) -> dict[str, Any] | None:
@@ -25,7 +24,7 @@ def read_settings(run_dir: Path) -> dict[str, Any] | None:
     has no such file (written before there was one, or by hand).
 
     Raises InputFileError when the file is not readable YAML or not a mapping."""
-    path = Path(run_dir) / SCENARIO_FILE
+    path = Path(run_dir) / RESOLVED_SCENARIO
     if not path.is_file():
         return None
     try:

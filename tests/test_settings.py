@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from app.settings import SCENARIO_FILE, differing, flat, read_settings
+from app.run_setup import RESOLVED_SCENARIO
+from app.settings import differing, flat, read_settings
 from rundir.errors import InputFileError
 from tests.sweep_cases import made_sweep
 
@@ -39,14 +40,14 @@ def test_a_real_run_directory(tmp_path):
     assert differing([read_settings(outcome.out / "runs" / r) for r in ("c000-r0", "c001-r0", "c001-r1")]) == {
         "seed": ["42", "42", "43"], "pipeline[0].threshold": ["0.3", "0.7", "0.7"]}
     copy = shutil.copytree(run_dir, tmp_path / "copy")
-    (copy / SCENARIO_FILE).unlink()
+    (copy / RESOLVED_SCENARIO).unlink()
     assert read_settings(copy) is None
 
 
 @pytest.mark.parametrize("text, problem", [("a: [1, 2\n", "not a readable scenario (while parsing"),
                                            ("- 1\n- 2\n", "expected a mapping, found list")])
 def test_an_unreadable_scenario_is_named(tmp_path, text, problem):
-    (tmp_path / SCENARIO_FILE).write_text(text)
+    (tmp_path / RESOLVED_SCENARIO).write_text(text)
     with pytest.raises(InputFileError) as err:
         read_settings(tmp_path)
-    assert err.value.path == str(tmp_path / SCENARIO_FILE) and problem in err.value.problem
+    assert err.value.path == str(tmp_path / RESOLVED_SCENARIO) and problem in err.value.problem
