@@ -135,9 +135,10 @@ def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list
     state = "complete" if report.get("complete") else "INCOMPLETE"
     rows = [
         *([("verdict", headline_of(report["verdict"]))] if report.get("verdict") else []),
-        ("bent-pipe bytes", fmt_bytes(b["raw_bytes"])),
-        ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])} (saved {fmt_fraction(b['saved_fraction'])} against "
-                       "bent-pipe for the frames the pipeline finished" + _per_scene(report) + ")"),
+        ("bent-pipe bytes", _bent_pipe(b)),
+        ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])}, sidecars included (saved "
+                       f"{fmt_fraction(b['saved_fraction'])} against bent-pipe for the frames the pipeline finished"
+                       + _per_scene(report) + ")"),
         ("frames", f"{led['captured']} captured: {led['delivered']} delivered, {led['dropped']} dropped{_lost(led)}, "
                    f"{led['on_board']} on board ({'balanced' if led.get('balanced') else 'NOT balanced'})"),
         ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
@@ -154,6 +155,17 @@ def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list
     if report.get("verdict"):  # under its key: "  " + a 26-column key + " "
         lines[0] = textwrap.fill(lines[0], width, subsequent_indent=" " * 29, break_on_hyphens=False)
     return [head, *lines]
+
+
+def _bent_pipe(bandwidth: Mapping[str, Any]) -> str:
+    """Bent-pipe bytes of every capture and, when they differ, of the frames the pipeline finished, the basis of
+    the saving on the next line: "320.86 MB for every capture, 150.99 MB for the finished frames"."""
+    from ground.document import fmt_bytes
+
+    every, finished = bandwidth["raw_bytes"], bandwidth.get("raw_bytes_finished")
+    if finished is None or finished == every:
+        return fmt_bytes(every)
+    return f"{fmt_bytes(every)} for every capture, {fmt_bytes(finished)} for the frames the pipeline finished"
 
 
 def _lost(ledger: Mapping[str, Any]) -> str:

@@ -19,7 +19,7 @@ def latency_section(run: RunData) -> dict[str, Any]:
 def latency_blocks(lat: Mapping[str, Any], figures: Mapping[str, str]) -> list[Block]:
     """report.md/html blocks: the statistics, and the histogram when ``figures`` has ``latency``."""
     blocks: list[Block] = [Heading(2, "Latency, capture to ground"), Table(("statistic", "seconds", "readable"), tuple(
-        (k, fmt_value(lat[k]), fmt_duration(lat[k])) for k in ("p50", "p90", "mean", "min", "max")))]
+        (k, fmt_value(lat[k]), fmt_duration(lat[k], ms_below_1s=True)) for k in ("p50", "p90", "mean", "min", "max")))]
     blocks.append(Paragraph(f"Over {lat['count']} verified products (numpy linear percentiles)."))
     if "latency" in figures:
         blocks.append(Image("latency histogram", figures["latency"]))

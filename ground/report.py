@@ -252,7 +252,7 @@ def summary_blocks(report: Mapping[str, Any]) -> list[Block]:
         ("ledger balanced", fmt_value(ledger["balanced"])),
         ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
         ("left on board (oldest)", f"{fmt_bytes(board['bytes'])} ({fmt_duration(board['max_age_s'])})"),
-        ("mean contact usage", fmt_fraction(report["contacts"]["mean_usage"])),
+        ("passes busy (share of their time, as in the verdict)", fmt_fraction(report["contacts"]["total_usage"])),
         ("products verified / in manifest", f"{ground['products_verified']} / {ground['products_in_manifest']}"),
         ("ground anomalies", str(len(ground["anomalies"]))),
     ))]

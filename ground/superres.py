@@ -338,7 +338,8 @@ def superres_blocks(section: Mapping[str, Any]) -> list[Any]:
     ratio = section["bytes_ratio_vs_burst"]
     verdict = "saves downlink" if ratio is not None and ratio < 1 else "saves NOTHING"
     blocks.append(Paragraph(
-        f"Registration error {_num(section['registration_error_px'])} px RMS. The {section['scenes_scored']} scored "
+        f"Registration error {_num(section['registration_error_px'])} px RMS (the mean of each scene's RMS). "
+        f"The {section['scenes_scored']} scored "
         f"scenes' products (their sidecars included): {fmt_bytes(section['product_bytes'])} against "
         f"{fmt_bytes(section['burst_raw_bytes'])} of raw bursts over the same ground (the K raw frames of the "
         "pixels the products cover: not the opening table's bent-pipe, which counts every finished frame whole), "

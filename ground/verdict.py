@@ -268,15 +268,16 @@ def _share(x: float) -> str:
 def filter_on_codec(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
     """The cloud filter's own share of the saving, whatever this run encodes in: its kept tiles of one frame per scene
     in the best lossless codec for them (the ``cloud_filter_best_lossless`` row) against the best lossless codec on
-    every frame (the ``best_lossless`` row); None without a cloud filter or either row."""
+    the whole of that frame (the ``best_lossless`` row, also one frame per scene); None without a cloud filter or
+    either row."""
     kept, every = rows.get("cloud_filter_best_lossless") or {}, rows.get("best_lossless") or {}
     if not kept.get("bytes") or not every.get("bytes"):
         return None
     ratio = every["bytes"] / kept["bytes"]
     share = f"{ratio:.2f}x fewer bytes than" if ratio >= 1 else f"{1 / ratio:.2f}x MORE bytes than"
     return (f"The cloud filter's own share: its kept tiles of one frame per scene in the best lossless codec "
-            f"({kept.get('codec')}) would be {fmt_bytes(kept['bytes'])}, {share} the best lossless codec on every "
-            f"frame ({every.get('codec')}, {fmt_bytes(every['bytes'])}).")
+            f"({kept.get('codec')}) would be {fmt_bytes(kept['bytes'])}, {share} the best lossless codec on the "
+            f"whole of the same frames ({every.get('codec')}, {fmt_bytes(every['bytes'])}).")
 
 
 def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:

@@ -30,3 +30,11 @@ def test_no_product_no_latency_and_no_histogram(tiny_run):
     assert not any(isinstance(b, Image) for b in latency_blocks(lat, {}))
     blocks = latency_blocks(lat, {"latency": "plots/latency.png"})
     assert blocks[-1] == Image("latency histogram", "plots/latency.png")
+
+
+def test_a_latency_under_a_second_reads_in_milliseconds():
+    """A product captured during a pass can reach the ground in a fraction of a second: 0.034 s read "0.0 s"."""
+    lat = {"count": 2, "p50": 0.132, "p90": 0.9, "mean": 0.5, "min": 0.034, "max": 4000.0}
+    table = latency_blocks(lat, {})[1]
+    readable = {row[0]: row[2] for row in table.rows}
+    assert readable == {"p50": "132 ms", "p90": "900 ms", "mean": "500 ms", "min": "34 ms", "max": "1.11 h"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import ground.report as report_module
-from ground.document import Paragraph, fmt_bytes
+from ground.document import Paragraph, fmt_bytes, fmt_fraction
 from ground.report import build_report, register_section, write_report
 
 REQUIRED = ("scenario", "seed", "complete", "bandwidth.raw_bytes", "bandwidth.downlinked_bytes",
@@ -206,3 +206,14 @@ def test_a_run_without_a_verdict_is_not_headed_as_one():
     some = report_module.header_blocks({"scenario": "x", "verdict": "On-board AI (encode) sends ..."})
     assert none[1] == Paragraph("No verdict: nothing was captured.", strong=True)
     assert some[1] == Paragraph("Verdict: On-board AI (encode) sends ...", strong=True)
+
+
+def test_the_summary_gives_the_passes_busy_share_the_verdict_uses(run_dir):
+    """The verdict says how busy the passes were by the time-weighted share of all windows (contacts.total_usage);
+    the summary table gave the mean over tracked windows, another figure under a like name (97.9 % against the
+    verdict's 97.2 % in an audit of cubesat_sband)."""
+    report, _ = write_report(run_dir)
+    md = (run_dir / "report.md").read_text()
+    usage = report["contacts"]["total_usage"]
+    row = next(line for line in md.splitlines() if line.startswith("| passes busy"))
+    assert row == f"| passes busy (share of their time, as in the verdict) | {fmt_fraction(usage)} |"
