@@ -289,7 +289,8 @@ def test_the_cloud_filters_own_share_is_set_beside_the_best_codec_whatever_the_r
     by_name["best_lossless"]["codec"] = "JPEG-LS"
     assert filter_on_codec(by_name) == (
         "The cloud filter's own share: its kept tiles of one frame per scene in the best lossless codec (JPEG 2000) "
-        "would be 22.76 MB, 1.35x fewer bytes than the best lossless codec on every frame (JPEG-LS, 30.83 MB).")
+        "would be 22.76 MB, 1.35x fewer bytes than the best lossless codec on the whole of the same frames "
+        "(JPEG-LS, 30.83 MB).")
     by_name["cloud_filter_best_lossless"]["bytes"] = 61_660_000  # a filter that keeps tiles dearer to code
     assert "2.00x MORE bytes than the best lossless codec" in filter_on_codec(by_name)
     assert filter_on_codec({"best_lossless": by_name["best_lossless"]}) is None  # no cloud filter
