@@ -1,16 +1,22 @@
 """Cloud detection scored against truth: per pixel, per tile, a PR curve, clear pixels lost, and the oracle.
 
 Inputs, all from the run directory: the ``cloud_filter`` policy (telemetry/run.json), the on-board probability map
-and the spectral baseline's mask of each frame (evaluation/), the truth (truth/: cloud 0 clear, 1 thin, 2 thick,
-255 unknown; a pixel is cloud when thin or thick) and the delivered products' tile geometry (the manifest).
-Frames counted are those the pipeline finished with (see ground.metrics.finished_frames), so that clear pixels
-still on board or lost to a full memory are not blamed on the cloud filter, and that it saw: a frame an earlier
-stage discarded whole is counted apart (``frames_discarded_earlier``), not scored.
+and the spectral baseline's mask of each frame (evaluation/; of a burst, frame 0's only), the truth (truth/: cloud 0
+clear, 1 thin, 2 thick, 255 unknown; a pixel is cloud when thin or thick) and the delivered products' tile geometry
+(the manifest). Frames counted are those the pipeline finished with (see ground.metrics.finished_frames), so that
+clear pixels still on board or lost to a full memory are not blamed on the cloud filter, and that it saw: a frame an
+earlier stage discarded whole is counted apart (``frames_discarded_earlier``), not scored.
+
+Pixel and tile scores set a detector's map against its frame's truth (a burst's frame 0). Saving and loss are counted
+on the delivered product's clear ground (:mod:`ground.clear_ground`; a burst's: ground some frame saw clear, as the
+stage drops a tile only when it is cloudy in every frame): the model's are what reached the ground, the oracle's the
+policy fed the true mask of what the stage judges. The baseline, thresholds and sweep act on the one map kept: for a
+burst, upper bounds on what a stage judging every frame by it would save and lose (no tile is cloudier in every
+frame than in frame 0).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,18 +62,13 @@ def confusion(predicted: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, 
     return tp, fp, fn, int(predicted.size) - tp - fp - fn
 
 
-@dataclass
-class FrameEval:
-    """What is known of one finished frame."""
+@dataclass(kw_only=True)
+class FrameEval(clear_ground.FrameTruth):
+    """A finished frame the cloud filter saw: its truth and what of it reached the ground
+    (:class:`ground.clear_ground.FrameTruth`), and the filter's evaluation record of it (of a burst, frame 0's)."""
 
-    frame_id: str
-    truth_cloud: np.ndarray  # (H, W) bool
-    scored: np.ndarray  # (H, W) bool: valid pixels with known truth
     probability: np.ndarray  # (H, W) uint8, probability x 255
-    spectral: np.ndarray  # (H, W) bool
-    delivered: np.ndarray  # (H, W) bool: pixels that reached the ground (ground.clear_ground.delivered_pixels)
-    raw_bytes: int
-    valid: np.ndarray | None = None  # (H, W) bool: where the world has data; None: everywhere
+    spectral: np.ndarray  # (H, W) bool: the spectral baseline's mask
 
 
 def load_frames(run: Any) -> list[FrameEval]:
@@ -87,29 +88,9 @@ def _read_frames(run: Any) -> list[FrameEval]:
         with np.load(eval_path) as evaluation:
             if CLOUD_PROBABILITY_KEY not in evaluation.files:  # discarded whole before the cloud filter saw it
                 continue
-            frames.append(FrameEval(frame.frame_id, frame.truth_cloud, frame.scored, evaluation[CLOUD_PROBABILITY_KEY],
-                                    evaluation[SPECTRAL_CLOUD_KEY], frame.delivered, frame.raw_bytes, frame.valid))
+            frames.append(FrameEval(**vars(frame), probability=evaluation[CLOUD_PROBABILITY_KEY],
+                                    spectral=evaluation[SPECTRAL_CLOUD_KEY]))
     return frames
-
-
-def discarded_earlier(run: Any) -> dict[str, Any] | None:
-    """Finished frames the cloud filter never saw, because a stage before it discarded them whole (a triage
-    plugin): their count, the stages that decided it (telemetry/ledger.jsonl ``decided_by_stage``), and the share
-    of the truly clear pixels of the finished frames with truth that they held. None when the cloud filter is the
-    first stage (nothing comes before it)."""
-    names = list(run.run_info.pipeline) if run.run_info else []
-    if "cloud_filter" not in names[1:]:
-        return None
-    finished = run.finished
-    unseen = {r.frame_id for r in run.processing or [] if r.frame_id in finished and "cloud_filter" not in r.stages}
-    by_stage: Counter[str] = Counter()
-    for row in run.ledger or []:
-        if row.frame_id in unseen:
-            by_stage.update(sorted(row.decided_by_stage))
-    clear = {f.frame_id: f.clear_px for f in clear_ground.frames(run)}
-    total = sum(clear.values())
-    return {"frames": len(unseen), "by_stage": dict(sorted(by_stage.items())),
-            "clear_pixels_fraction": sum(clear.get(f, 0) for f in unseen) / total if total else None}
 
 
 def cloud_policy(run_info: RunInfo | None) -> dict[str, Any] | None:
@@ -120,9 +101,9 @@ def cloud_policy(run_info: RunInfo | None) -> dict[str, Any] | None:
 
 
 def _score_mask(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy: Mapping[str, Any]) -> dict[str, Any]:
-    """Pixel and tile scores, tile-selection saving and clear pixels lost, for one predicted mask per frame
-    (the saving and the loss: :func:`policy_outcome`), so that the model, the baseline and the oracle are compared
-    on the same terms."""
+    """Pixel and tile scores against each frame's truth (a burst's frame 0's), tile-selection saving and clear pixels
+    lost, for one predicted mask per frame (the saving and the loss: :func:`policy_outcome`), so that the model and
+    the baseline are compared on the same terms."""
     pixel = np.zeros(4, np.int64)
     tile = np.zeros(4, np.int64)
     for frame, mask in zip(frames, masks):
@@ -143,9 +124,9 @@ def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], pol
     """``(saved, lost)``: what the cloud_filter's tile policy (``tile_px``, ``max_cloud_fraction``, ``action``, as
     onboard/pipeline/cloud.py applies it) would do acting on one predicted mask (H, W) bool per frame. ``saved``: 1 - raw
     bytes of the tiles kept / raw bytes of the frames (a tile with no valid pixel is never kept: there is no world
-    there, and the stage sends none of its fill); ``lost``: the truly clear scored pixels it withholds
-    (whole dropped tiles, or the cloudy-flagged pixels of masked tiles) / all truly clear scored pixels. None
-    where the denominator is 0."""
+    there, and the stage sends none of its fill); ``lost``: the truly clear pixels (``FrameTruth.clear``: of a burst,
+    ground some frame saw clear) it withholds (whole dropped tiles, or the cloudy-flagged pixels of masked tiles) / all
+    truly clear pixels. None where the denominator is 0."""
     kept_share, raw, clear_lost, clear = 0.0, 0, 0, 0
     for frame, mask in zip(frames, masks):
         tile_px = int(policy["tile_px"])
@@ -153,13 +134,19 @@ def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], pol
         drop = withheld(cloud_fractions(mask, tile_px, frame.valid), policy["max_cloud_fraction"])
         if frame.valid is not None:  # a tile of fill only is dropped whatever the mask (NO_DATA on board)
             drop |= tile_sums(frame.valid, tile_px) == 0
-        truly_clear = frame.scored & ~frame.truth_cloud
+        truly_clear = frame.clear
         clear_withheld = tile_sums(truly_clear & mask if policy["action"] == "mask" else truly_clear, tile_px)
         kept_share += float(sizes[~drop].sum()) / mask.size * frame.raw_bytes
         raw += frame.raw_bytes
         clear_lost += int(clear_withheld[drop].sum())
         clear += int(truly_clear.sum())
     return (1.0 - kept_share / raw if raw else None), (clear_lost / clear if clear else None)
+
+
+def oracle_outcome(frames: Sequence[FrameEval], policy: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """:func:`policy_outcome` fed the true mask of what the stage judges (``FrameTruth.hidden``: thin or thick cloud;
+    of a burst, ground cloudy in every frame)."""
+    return policy_outcome(frames, [f.hidden for f in frames], policy)
 
 
 TILE_PX_SWEEP = (32, 64, 128, 256, 512)
@@ -207,32 +194,31 @@ def _model_masks(frames: Sequence[FrameEval], threshold: float) -> list[np.ndarr
 
 
 def tile_selection_saved(run: Any) -> dict[str, float | None]:
-    """The cloud_filter policy's tile-selection saving (:func:`policy_outcome`, bent-pipe bytes, before encoding)
-    over the finished frames with truth, acting on the stage's own mask at its threshold (``"stage"``) and on the
-    true cloud mask (``"oracle"``); both None without a cloud stage or a frame to score. For a burst the stage's
-    is an estimate: it acts on frame 0's map (the one ``evaluation/`` keeps), where the stage drops a tile only when
-    it is cloudy in every frame. Worked out once, kept in ``run.derived``."""
+    """The cloud_filter policy's tile-selection saving (bent-pipe bytes, before encoding) over the finished frames
+    with truth: of the tiles the stage sent whole (``"stage"``, :func:`ground.clear_ground.delivered_outcome`; of a
+    burst, its decision on all K frames) and of the policy fed the true mask (``"oracle"``, :func:`oracle_outcome`);
+    both None without a cloud stage or a frame to score. Worked out once, kept in ``run.derived``."""
     if "tile_selection_saved" not in run.derived:
         policy = cloud_policy(run.run_info)
         frames = load_frames(run) if policy else []
-        masks = {"stage": _model_masks(frames, float(policy["threshold"])) if frames else [],
-                 "oracle": [f.truth_cloud for f in frames]}
-        run.derived["tile_selection_saved"] = {name: policy_outcome(frames, mask, policy)[0] if frames else None
-                                               for name, mask in masks.items()}
+        run.derived["tile_selection_saved"] = {"stage": clear_ground.delivered_outcome(frames)[0] if frames else None,
+                                               "oracle": oracle_outcome(frames, policy)[0] if frames else None}
     return run.derived["tile_selection_saved"]
 
 
 def cloud_section(run: Any) -> dict[str, Any] | None:
-    """report.json ``cloud``: model, spectral baseline and oracle scored the same way, the trade-off of saving
-    against clear pixels lost across thresholds (``tradeoff``) and across the tile policy (``tradeoff_tile_policy``,
-    :func:`tile_policy_sweep`), and the paths of its two figures (:data:`PLOTS`); None without a cloud stage."""
+    """report.json ``cloud``: model (saving and loss: :func:`ground.clear_ground.delivered_outcome`; ``model_map``:
+    the policy on its map), spectral baseline and oracle (:func:`oracle_outcome`) as the module docstring says,
+    ``bursts`` (frames scored that are bursts), the trade-off of saving against clear pixels lost across thresholds
+    (``tradeoff``) and the tile policy (``tradeoff_tile_policy``), and its two figures' paths (:data:`PLOTS`); None
+    without a cloud stage."""
     policy = cloud_policy(run.run_info)
     if policy is None:
         return None
     frames = load_frames(run)
     out: dict[str, Any] = {"policy": policy, "frames_scored": len(frames),
                            "truth": "synthetic" if run.synthetic_truth else "imagery_mask"}
-    earlier = discarded_earlier(run)
+    earlier = clear_ground.discarded_before(run, "cloud_filter")
     if earlier is not None:
         out["frames_discarded_earlier"] = earlier
     model_card = run.run_info.model_cards.get("cloud_filter") if run.run_info else None
@@ -244,21 +230,20 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
     threshold = float(policy["threshold"])
     model = _score_mask(frames, _model_masks(frames, threshold), policy)
     baseline = _score_mask(frames, [f.spectral for f in frames], policy)
-    oracle = _score_mask(frames, [f.truth_cloud for f in frames], policy)
-    clear = sum(int((f.scored & ~f.truth_cloud).sum()) for f in frames)
-    lost = sum(int((f.scored & ~f.truth_cloud & ~f.delivered).sum()) for f in frames)
+    (saved, lost), (best, oracle_lost) = clear_ground.delivered_outcome(frames), oracle_outcome(frames, policy)
     tradeoff = [dict(zip(("threshold", "saved_fraction", "clear_pixels_lost_fraction"),
                          (t, *policy_outcome(frames, _model_masks(frames, t), policy)))) for t in THRESHOLDS]
-    saved, best = model["tile_selection_saved_fraction"], oracle["tile_selection_saved_fraction"]
     out.update({
         "truth_positive": "thin or thick cloud",
+        "bursts": sum(f.burst_frames > 1 for f in frames),
         "pixel": model["pixel"], "tile": model["tile"],
-        "clear_pixels_lost_fraction": lost / clear if clear else None,
+        "clear_pixels_lost_fraction": lost,
         "tile_selection_saved_fraction": saved,
         "oracle_saved_fraction": best,
         "oracle_share": saved / best if best else None,
+        "model_map": {k: model[k] for k in ("tile_selection_saved_fraction", "clear_pixels_lost_fraction")},
         "baseline_spectral": baseline,
-        "oracle": {"tile_selection_saved_fraction": best, "clear_pixels_lost_fraction": oracle["clear_pixels_lost_fraction"]},
+        "oracle": {"tile_selection_saved_fraction": best, "clear_pixels_lost_fraction": oracle_lost},
         "pr_curve": _pr_curve(frames),
         "tradeoff": tradeoff,
         "tradeoff_tile_policy": tile_policy_sweep(frames, policy),
@@ -344,22 +329,38 @@ def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
     if not section["frames_scored"]:
         return blocks + [Paragraph(section.get("note", ""))]
 
-    def row(name: str, s: Mapping[str, Any], lost: Any) -> tuple[str, ...]:
-        px, tile = s.get("pixel") or {}, s.get("tile") or {}
-        return (name, *(fmt_fraction(px.get(k)) for k in ("precision", "recall", "f1", "iou", "fpr")),
-                fmt_fraction(tile.get("f1")), fmt_fraction(s.get("tile_selection_saved_fraction")), fmt_fraction(lost))
-
-    model = {**section, "tile_selection_saved_fraction": section["tile_selection_saved_fraction"]}
-    base = section["baseline_spectral"]
-    blocks.append(Table(("detector", "precision", "recall", "F1", "IoU", "FPR", "tile F1", "bandwidth saved",
-                         "clear pixels lost"),
-                        (row("on-board model", model, section["clear_pixels_lost_fraction"]),
-                         row("spectral baseline", base, base["clear_pixels_lost_fraction"]),
-                         row("oracle (true mask)", section["oracle"], section["oracle"]["clear_pixels_lost_fraction"]))))
-    blocks.append(Paragraph(oracle_share_text(section) + " Bandwidth saved here counts bent-pipe bytes of the tiles "
-                            "kept; clear pixels lost for the model are measured on what reached the ground."))
+    blocks += [detector_table(section), Paragraph(oracle_share_text(section) + " " + basis_text(section))]
     blocks += [Image("precision-recall", section["plots"][0]), Image("bandwidth saved against clear pixels lost", section["plots"][1])]
     return blocks + sweep_blocks(section)
+
+
+def detector_table(section: Mapping[str, Any]) -> Table:
+    """The model, the spectral baseline and the oracle side by side: pixel and tile scores, bandwidth saved and clear
+    pixels lost; with bursts, the rows on frame 0's map alone (the model's too, beside the baseline's) say so."""
+
+    def row(name: str, s: Mapping[str, Any]) -> tuple[str, ...]:
+        px, tile = s.get("pixel") or {}, s.get("tile") or {}
+        return (name, *(fmt_fraction(px.get(k)) for k in ("precision", "recall", "f1", "iou", "fpr")),
+                fmt_fraction(tile.get("f1")), fmt_fraction(s.get("tile_selection_saved_fraction")),
+                fmt_fraction(s.get("clear_pixels_lost_fraction")))
+
+    alone = ", frame 0's map alone" if section.get("bursts") else ""
+    rows = [row("on-board model", section), *([row("on-board model" + alone, section["model_map"])] if alone else []),
+            row("spectral baseline" + alone, section["baseline_spectral"]), row("oracle (true mask)", section["oracle"])]
+    return Table(("detector", "precision", "recall", "F1", "IoU", "FPR", "tile F1", "bandwidth saved",
+                  "clear pixels lost"), tuple(rows))
+
+
+def basis_text(section: Mapping[str, Any]) -> str:
+    """What the detector table's saving and loss are measured on (the module docstring's bases)."""
+    text = ("Bandwidth saved counts the bent-pipe bytes of the tiles kept, clear pixels lost the truly clear pixels "
+            "withheld: the model's are what reached the ground, the oracle's the same tile policy fed the true mask.")
+    return text if not section.get("bursts") else text + (
+        f" {section['bursts']} of the frames scored are bursts, whose stage drops a tile only when it is cloudy in "
+        "every frame: their clear ground is the ground some frame saw clear (fusion restores the rest), the oracle's "
+        "mask the ground cloudy in every frame, their pixel and tile scores frame 0's. Rows on frame 0's map alone, "
+        "the thresholds and the tile-policy sweep act on the one map kept: upper bounds on what a stage judging every "
+        "frame by it would save and lose, not to be set beside the oracle.")
 
 
 def oracle_share_text(section: Mapping[str, Any]) -> str:
@@ -390,7 +391,8 @@ def sweep_blocks(section: Mapping[str, Any]) -> list[Any]:
             star = " *" if (tile_px, limit) == (p["tile_px"], p["max_cloud_fraction"]) else ""
             row.append(f"{fmt_fraction(pt['saved_fraction'])} / {fmt_fraction(pt['clear_pixels_lost_fraction'])}{star}")
         rows.append(tuple(row))
+    burst = " (a burst's frame 0's: upper bounds, see above)" if section.get("bursts") else ""
     return [Paragraph(f"The tile policy swept at the stage's threshold {p['threshold']} ({p['action']} tiles with more "
                       "cloud than the column's share): bandwidth saved / clear pixels lost, as the policy would act on "
-                      "frame 0's probability map; * is this run's stage."),
+                      f"each frame's probability map{burst}; * is this run's stage's policy."),
             Table(("tile size", *(f"> {fmt_fraction(limit)} cloud" for limit in limits)), tuple(rows))]

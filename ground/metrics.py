@@ -71,13 +71,13 @@ BANDWIDTH_DEFINITIONS = {
     "saved_fraction": "1 - (downlinked bytes of the finished frames) / raw_bytes_finished: what the pipeline saved "
                       "against bent-pipe for the same captures; without telemetry, 1 - downlinked_bytes / "
                       "raw_bytes_delivered",
-    "tile_selection_saved_fraction": "with a cloud_filter stage: 1 - bent-pipe bytes of the tiles its policy keeps "
-                                     "acting on its own mask / bent-pipe bytes of the finished frames with truth: "
+    "tile_selection_saved_fraction": "with a cloud_filter stage: 1 - bent-pipe bytes of the tiles it kept (that "
+                                     "reached the ground whole) / bent-pipe bytes of the finished frames with truth: "
                                      "tile selection alone, before encoding (saved_fraction adds the codec's saving); "
-                                     "for bursts, as it would act on frame 0's mask (the stage drops a tile cloudy "
-                                     "in every frame)",
-    "oracle_saved_fraction": "with a cloud_filter stage: the same when the policy is fed the true cloud mask: set it "
-                             "beside tile_selection_saved_fraction, its basis, not saved_fraction",
+                                     "for bursts, its decision on every frame (it drops a tile cloudy in all)",
+    "oracle_saved_fraction": "with a cloud_filter stage: the same when the policy is fed the true cloud mask (for "
+                             "bursts, ground cloudy in every frame): set it beside tile_selection_saved_fraction, its "
+                             "basis, not saved_fraction",
     "raw_bytes_lost": "bent-pipe bytes of the frames whose data did not reach the ground as sent: a product lost on "
                       "board by no stage's decision (storage full, evicted: ledger.products_lost_by_reason) or "
                       "failing the ground's checks (ledger.frames_unverified)",

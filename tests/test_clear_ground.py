@@ -79,6 +79,32 @@ def test_a_tile_a_stage_dropped_loses_its_clear_pixels(run_dir):
     assert clear_ground.lost_fraction(run, [FRAMES[0]]) == 0.0
 
 
+def test_a_bursts_clear_ground_is_the_ground_some_frame_of_it_saw_clear(run_dir):
+    """f1 made a burst: its truth/ gains the layers of a burst at twice the resolution, ``hr_clear`` the ground some
+    frame saw clear. Its clear pixels are those at each pixel's centre (odd rows and columns of ``hr_clear``), not
+    frame 0's: the cloud frame 0 saw over the left tile, which the other frames saw through, is clear ground (fusion
+    restores it), and ground frame 0 saw clear but no frame could use (its first column) is not. Dropping f1's right
+    tile loses its clear ground, on that basis."""
+    path = run_dir / "truth" / f"{FRAMES[1]}.npz"
+    with np.load(path) as truth:
+        cloud, valid = truth["cloud"].copy(), truth["valid"]
+    cloud[cloud != 255] = 0
+    cloud[:, :TILE_PX] = 1  # frame 0's passing cloud
+    seen_clear = np.ones((2 * TILE_PX, 4 * TILE_PX), bool)
+    seen_clear[:, :2] = False  # the first column: cloudy in every frame
+    np.savez(path, cloud=cloud, valid=valid, hr_clear=seen_clear, hr_reflectance=np.zeros((*seen_clear.shape, 4)),
+             shifts_px=np.zeros((8, 2)))
+    scored = valid & (cloud != 255)
+    clear = scored.copy()
+    clear[:, 0] = False
+    frame = list(clear_ground.frames(load_run(run_dir)))[1]
+    np.testing.assert_array_equal(frame.clear, clear)
+    assert frame.clear_px == int(clear.sum()) > int((scored & (cloud == 0)).sum())
+    drop_right_tile_of_f1(run_dir, decided=True)
+    expected = clear[:, TILE_PX:].sum() / (truly_clear(run_dir, FRAMES[0]).sum() + clear.sum())
+    assert clear_ground.lost_fraction(load_run(run_dir), list(FRAMES)) == pytest.approx(expected, abs=1e-12)
+
+
 def test_a_frame_that_lost_a_product_is_not_finished_and_not_counted(run_dir):
     drop_right_tile_of_f1(run_dir, decided=False)  # storage_full: a loss, not the pipeline's doing
     run = load_run(run_dir)

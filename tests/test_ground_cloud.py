@@ -1,12 +1,20 @@
 """ground.cloud: the report's cloud scores against hand-computed cases (confusion scores, tile policies, the PR
 curve, the tile-policy sweep)."""
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from app.cli import main
+from ground import clear_ground
 from ground import cloud as gcloud
+from rundir.tiles import tile_boxes
+from rundir.truth import UNKNOWN
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_textbook_confusion_scores():
@@ -18,8 +26,10 @@ def test_textbook_confusion_scores():
 
 
 def frame_eval(truth: np.ndarray, probability: np.ndarray) -> gcloud.FrameEval:
-    return gcloud.FrameEval("f", truth, np.ones_like(truth), (probability * 255).round().astype(np.uint8),
-                            truth.copy(), np.ones_like(truth), raw_bytes=truth.size * 6)
+    """A single frame, every pixel scored and delivered whole, the baseline's mask the truth."""
+    return gcloud.FrameEval("f", truth, np.ones_like(truth), ~truth, np.ones_like(truth), np.ones_like(truth),
+                            raw_bytes=truth.size * 6, burst_frames=1,
+                            probability=(probability * 255).round().astype(np.uint8), spectral=truth.copy())
 
 
 def test_tile_policy_scores_against_hand_counts():
@@ -56,8 +66,7 @@ def test_a_tile_with_no_valid_pixel_is_dropped_as_on_board():
     truth = np.zeros((64, 64), bool)
     valid = np.ones((64, 64), bool)
     valid[:32, 32:] = False  # one tile of four off the imagery
-    frame = frame_eval(truth, truth * 1.0)
-    frame.scored[:] = valid
+    frame = replace(frame_eval(truth, truth * 1.0), scored=valid, clear=valid)
     policy = {"tile_px": 32, "max_cloud_fraction": 0.5, "action": "drop"}
     assert gcloud.policy_outcome([frame], [truth], policy) == (0.0, 0.0)  # without validity: every tile kept
     assert gcloud.policy_outcome([replace(frame, valid=valid)], [truth], policy) == (pytest.approx(0.25), 0.0)
@@ -88,6 +97,83 @@ def test_tile_policy_sweep_against_hand_counts():
                             "> 70.0 % cloud", "> 90.0 % cloud")
     assert table.rows[0][:5] == ("32 px", "50.0 % / 20.0 %", "50.0 % / 20.0 %", "25.0 % / 0.0 %", "25.0 % / 0.0 % *")
     assert table.rows[1][0] == "64 px" and "*" not in "".join(table.rows[1]) and "threshold 0.5" in note.text
+
+
+def test_a_stage_that_judges_every_frame_of_a_burst_perfectly_scores_as_the_oracle():
+    """A burst's 64 x 64 frame 0 has a passing cloud over one 32 px tile that the other frames saw through: its
+    ground is clear ground of the burst. A stage that judges every frame perfectly keeps every tile, and what reached
+    the ground scores exactly as the oracle: nothing saved, nothing lost. Frame 0's map alone, even a perfect one,
+    drops that tile and loses its ground: an upper bound, never the oracle's basis."""
+    passing = np.zeros((64, 64), bool)
+    passing[:32, :32] = True
+    everywhere = np.ones((64, 64), bool)
+    burst = gcloud.FrameEval("b", passing, everywhere, everywhere, everywhere, everywhere, raw_bytes=8 * 64 * 64 * 6,
+                             burst_frames=8, probability=passing * np.uint8(255), spectral=passing)
+    policy = {"threshold": 0.5, "tile_px": 32, "max_cloud_fraction": 0.5, "action": "drop"}
+    assert clear_ground.delivered_outcome([burst]) == gcloud.oracle_outcome([burst], policy) == (0.0, 0.0)
+    assert gcloud.policy_outcome([burst], [passing], policy) == (pytest.approx(0.25), pytest.approx(0.25))
+
+
+def hand_counted_losses(run_dir, policy) -> tuple[float, float, int]:
+    """``(model, oracle, frames)`` counted from a cloud_filter > encode burst run's files alone: the clear pixels lost
+    by what reached the ground (the manifest's tiles) and by the stage's tile policy fed the ground no frame saw clear,
+    both over the ground some frame saw clear (truth/ ``hr_clear`` at each pixel's centre), on the frames scored; and
+    how many of their pixels frame 0's clouds count otherwise (cloud frame 0 saw that another frame saw through)."""
+    manifest = [json.loads(line) for line in (run_dir / "downlink" / "manifest.jsonl").read_text().splitlines()]
+    clear_px = model_lost = oracle_lost = differ = 0
+    for path in sorted((run_dir / "evaluation").glob("*.npz")):
+        with np.load(path) as evaluation, np.load(run_dir / "truth" / path.name) as truth:
+            if "cloud_probability" not in evaluation.files:
+                continue
+            cloud, valid, seen_clear = truth["cloud"], truth["valid"], truth["hr_clear"]
+        s = seen_clear.shape[0] // cloud.shape[0]
+        scored = valid & (cloud != UNKNOWN)
+        clear = scored & seen_clear[s // 2::s, s // 2::s]
+        delivered = np.zeros(cloud.shape, bool)
+        for line in manifest:
+            if line["kind"] == "image" and path.stem in line["frame_ids"]:
+                assert not line.get("masked")
+                t, scale = line["tile"], line.get("scale", 1)  # a super-resolved tile's grid is scale times finer
+                delivered[t["row0"] // scale:(t["row0"] + t["height"]) // scale,
+                          t["col0"] // scale:(t["col0"] + t["width"]) // scale] = True
+        for box in tile_boxes(*cloud.shape, policy["tile_px"]):
+            share = (scored & ~clear)[box.window][valid[box.window]].mean() if valid[box.window].any() else 1.0
+            oracle_lost += int(clear[box.window].sum()) if share > policy["max_cloud_fraction"] else 0
+        clear_px, model_lost = clear_px + int(clear.sum()), model_lost + int((clear & ~delivered).sum())
+        differ += int((clear != (scored & (cloud == 0))).sum())
+    return model_lost / clear_px, oracle_lost / clear_px, differ
+
+
+@pytest.fixture(scope="module")
+def burst_run(tmp_path_factory) -> Path:
+    """The quickstart as it is (bursts of 8 frames, cloud filter, super-resolution, PNG) cut to 15 minutes over
+    Sweden, 128 px frames on 32 px tiles: three bursts."""
+    out = tmp_path_factory.mktemp("burst") / "run"
+    assert main(["run", str(ROOT / "scenarios" / "quickstart.yaml"), "--out", str(out), "--quiet",
+                 "--set", "start_utc=2026-06-21T08:10:00Z", "--set", "duration_h=0.25",
+                 "--set", "spacecraft.camera.width_px=128", "--set", "spacecraft.camera.height_px=128",
+                 "--set", "pipeline[0].tile_px=32", "--set", "pipeline[0].max_cloud_fraction=0.5"]) == 0
+    return out
+
+
+def test_a_burst_runs_model_and_oracle_lose_clear_ground_on_one_basis(burst_run):
+    """The stage drops a tile only when it is cloudy in every frame of a burst, so the model's clear pixels lost
+    (what reached the ground), the oracle's (the same tile policy fed the ground cloudy in every frame) and the
+    comparison's (which orbitedge compare sets beside the oracle's) are all over the ground some frame saw clear, as
+    counted by hand from the run's files. Before, the oracle acted on frame 0's clouds, which the other frames see
+    through, while the model's loss was what reached the ground: the model seemed to lose less than the true mask."""
+    run_dir = burst_run
+    report = json.loads((run_dir / "report.json").read_text())
+    section = report["cloud"]
+    model, oracle, differ = hand_counted_losses(run_dir, section["policy"])
+    assert section["clear_pixels_lost_fraction"] == pytest.approx(model, abs=1e-6)
+    assert section["oracle"]["clear_pixels_lost_fraction"] == pytest.approx(oracle, abs=1e-6)
+    assert section["bursts"] == section["frames_scored"] > 0 and differ > 0  # frame 0's clouds are another basis
+    (this_run,) = [row for row in report["comparison"]["rows"] if row["pipeline"] == "this_run"]
+    assert this_run["clear_pixels_lost_fraction"] == section["clear_pixels_lost_fraction"]
+    labels = [row[0] for row in gcloud.detector_table(section).rows]
+    assert labels == ["on-board model", "on-board model, frame 0's map alone", "spectral baseline, frame 0's map alone",
+                      "oracle (true mask)"]
 
 
 def test_a_model_that_drops_more_than_the_truth_is_not_said_to_save_more_than_the_oracle():
