@@ -69,7 +69,8 @@ def plot_tradeoff(cloud: Mapping[str, Any], path: Path) -> None:
     """Bandwidth saved by tile selection against clear pixels lost (%), from report.json's ``cloud`` section: the
     model across thresholds at the stage's tile policy; across the tile policy at the stage's threshold, one dashed
     line per tile size through its max_cloud_fraction values (labelled); the spectral baseline, the perfect-mask
-    oracle, and the stage's own setting (red, on top)."""
+    oracle, and what the stage did (red, on top). With bursts the lines and the baseline act on frame 0's map alone,
+    upper bounds on a stage that judges every frame (:mod:`ground.cloud`), and the title says so."""
     policy = cloud["policy"]
     fig = figure(8.0, 6.0)
     ax = fig.subplots()
@@ -97,9 +98,9 @@ def plot_tradeoff(cloud: Mapping[str, Any], path: Path) -> None:
         for lost, saved, p in line:
             ax.annotate(f"{p['max_cloud_fraction']:g}", (lost, saved), textcoords="offset points", xytext=(3, 3),
                         fontsize=7, color=colour)
-    own = [p for p in pts if abs(p[2]["threshold"] - float(policy["threshold"])) < 1e-9]
-    for lost, saved, _ in own:
-        ax.plot(lost, saved, "o", color="tab:red", ms=11, mfc="none", mew=2.5, zorder=6,
+    if cloud["tile_selection_saved_fraction"] is not None and cloud["clear_pixels_lost_fraction"] is not None:
+        ax.plot(100 * cloud["clear_pixels_lost_fraction"], 100 * cloud["tile_selection_saved_fraction"], "o",
+                color="tab:red", ms=11, mfc="none", mew=2.5, zorder=6,
                 label=f"this run's stage: t {policy['threshold']:g}, {policy['tile_px']} px, "
                       f"> {policy['max_cloud_fraction']:g} cloud")
     for name, point, marker, colour in (("spectral baseline", cloud["baseline_spectral"], "P", "tab:orange"),
@@ -110,7 +111,8 @@ def plot_tradeoff(cloud: Mapping[str, Any], path: Path) -> None:
                     color=colour, ms=11, label=f"{name}, stage policy", zorder=5)
     ax.set_xlabel("clear pixels lost (%)")
     ax.set_ylabel("bandwidth saved by dropping cloudy tiles (%)")
-    ax.set_title("What the cloud filter saves, and what it costs: threshold and tile policy")
+    ax.set_title("What the cloud filter saves, and what it costs: threshold and tile policy" +
+                 ("\n(lines and baseline: bursts' frame 0's map alone, upper bounds)" if cloud.get("bursts") else ""))
     ax.legend(loc="best", fontsize="x-small")
     ax.grid(alpha=0.3)
     save(fig, path)

@@ -161,9 +161,11 @@ def test_the_tradeoff_of_a_real_run(cloud, drawn, tmp_path):
     assert png_px(tmp_path / "tradeoff.png") == TRADEOFF_PX
     ax = drawn[0].axes[0]
     assert_points(by_label(ax, "thresholds 0.05-0.95 (32 px, > 0.5 cloud)"), percent(cloud["tradeoff"]))
-    own = by_label(ax, "this run's stage: t 0.3, 32 px, > 0.5 cloud")
-    assert_points(own, percent([p for p in cloud["tradeoff"] if p["threshold"] == 0.3]))
+    own = by_label(ax, "this run's stage: t 0.3, 32 px, > 0.5 cloud")  # what reached the ground
+    assert_points(own, percent([cloud], "tile_selection_saved_fraction"))
+    assert_points(own, percent([p for p in cloud["tradeoff"] if p["threshold"] == 0.3]))  # single frames: its map
     assert own.get_color() == "tab:red"
+    assert ax.get_title() == "What the cloud filter saves, and what it costs: threshold and tile policy"
     for size, colour in zip((32, 64, 128), (0.0, 0.425, 0.85)):  # viridis short of its pale yellow
         line = by_label(ax, f"{size} px tiles, max cloud 0.1-0.9 (t 0.3)")
         assert colors.to_rgba(line.get_color()) == pytest.approx(TILE_COLOURS(colour))
@@ -177,9 +179,10 @@ def test_the_tradeoff_of_a_real_run(cloud, drawn, tmp_path):
 
 
 def test_a_tradeoff_without_a_tile_policy_sweep_or_an_oracle(cloud, drawn, tmp_path):
-    """One threshold on the curve, off the stage's (so no red ring), no tile-policy sweep, an oracle without
-    figures: the thresholds line and the baseline alone."""
+    """One threshold on the curve, a stage and an oracle without figures (so no red ring, no star), no tile-policy
+    sweep: the thresholds line and the baseline alone."""
     bare = copy.deepcopy(cloud)
+    bare["tile_selection_saved_fraction"] = None
     bare["tradeoff"] = [{"threshold": 0.5, "saved_fraction": 0.2, "clear_pixels_lost_fraction": 0.01}]
     bare["tradeoff_tile_policy"] = None
     bare["oracle"] = {"tile_selection_saved_fraction": None, "clear_pixels_lost_fraction": None}
@@ -189,6 +192,14 @@ def test_a_tradeoff_without_a_tile_policy_sweep_or_an_oracle(cloud, drawn, tmp_p
     assert legend(ax) == ["thresholds 0.05-0.95 (32 px, > 0.5 cloud)", "spectral baseline, stage policy"]
     assert_points(ax.lines[0], [(1.0, 20.0)])
     assert annotations(ax) == {"t 0.5": pytest.approx((1.0, 20.0))}
+
+
+def test_a_burst_runs_tradeoff_says_its_lines_act_on_frame_0s_map(cloud, drawn, tmp_path):
+    """With bursts the stage judges every frame and its red ring is what it did, while the lines and the baseline act
+    on frame 0's map alone (upper bounds): the title says so."""
+    plot_tradeoff({**cloud, "bursts": 3}, tmp_path / "tradeoff.png")
+    assert drawn[0].axes[0].get_title() == ("What the cloud filter saves, and what it costs: threshold and tile "
+                                            "policy\n(lines and baseline: bursts' frame 0's map alone, upper bounds)")
 
 
 def test_one_tile_size_and_a_tile_size_without_figures(cloud, drawn, tmp_path):
