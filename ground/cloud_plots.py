@@ -98,7 +98,7 @@ def plot_tradeoff(cloud: Mapping[str, Any], path: Path) -> None:
         for lost, saved, p in line:
             ax.annotate(f"{p['max_cloud_fraction']:g}", (lost, saved), textcoords="offset points", xytext=(3, 3),
                         fontsize=7, color=colour)
-    if cloud["tile_selection_saved_fraction"] is not None and cloud["clear_pixels_lost_fraction"] is not None:
+    if cloud.get("tile_selection_saved_fraction") is not None and cloud.get("clear_pixels_lost_fraction") is not None:
         ax.plot(100 * cloud["clear_pixels_lost_fraction"], 100 * cloud["tile_selection_saved_fraction"], "o",
                 color="tab:red", ms=11, mfc="none", mew=2.5, zorder=6,
                 label=f"this run's stage: t {policy['threshold']:g}, {policy['tile_px']} px, "
