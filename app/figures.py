@@ -175,10 +175,13 @@ PARETO_Y = ("clear_pixels_lost_fraction", "energy_per_mb_wh", "latency_p90_s")
 
 def burst_frames(report: Report) -> float | None:
     """The frames bent-pipe counts per scene (K of a burst, 1 without): the comparison's ``bent_pipe`` row's bytes
-    over its ``bent_pipe_single`` row's; None without both."""
+    over its ``bent_pipe_single`` row's, 1 when it has no ``bent_pipe`` row (a run without bursts); None without
+    a ``bent_pipe_single`` row's bytes."""
     rows = {r.get("pipeline"): r.get("bytes") for r in (report.get("comparison") or {}).get("rows") or ()}
-    every, single = rows.get("bent_pipe"), rows.get("bent_pipe_single")
-    return round(every / single, 3) if every and single else None
+    single = rows.get("bent_pipe_single")
+    if not single:
+        return None
+    return round(rows["bent_pipe"] / single, 3) if rows.get("bent_pipe") else 1.0
 
 
 def unfinished_frames(report: Report) -> int | None:

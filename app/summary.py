@@ -42,7 +42,8 @@ RUN_KEYS = {  # key: (where in report.json, meaning)
                        "int8_conv_relative, power_w: {idle, compute, transmit}}; null without a compute section"),
     "comparison": ("comparison.rows", "this run against simpler pipelines on the same frames: one object per row "
                    "(pipeline, label, bytes, saved_fraction, saved_vs_burst_fraction, bytes_per_clear_km2, "
-                   "clear_pixels_lost_fraction, cloud_f1, psnr_db, ssim, cpsnr_db; see the report's comparison)"),
+                   "clear_pixels_lost_fraction, cloud_f1, psnr_db, ssim, cpsnr_db; see the report's comparison); "
+                   "the bent_pipe row and saved_vs_burst_fraction only with bursts (null without)"),
     "verdict": ("verdict", "the report's opening verdict (its headline sentence, then any caveats)"),
     "warnings": ("warnings", "what the report warns of, at its top: one sentence each (empty: nothing)"),
 }
@@ -186,7 +187,7 @@ def _per_scene(report: Mapping[str, Any]) -> str:
 
     ours = next((r for r in (report.get("comparison") or {}).get("rows") or () if r["pipeline"] == "this_run"), {})
     per_scene = ours.get("saved_fraction")
-    if per_scene is None or per_scene == ours.get("saved_vs_burst_fraction"):
+    if per_scene is None or ours.get("saved_vs_burst_fraction") in (None, per_scene):  # None: no bursts
         return ""
     return f"; {fmt_fraction(per_scene)} against one raw frame per scene, image bytes alone"
 

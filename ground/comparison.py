@@ -5,9 +5,11 @@ on the same finished frames; last in report.json, first in report.md.
 
 Every row's ``saved_fraction`` is against one common baseline whatever the pipeline: ``bent_pipe_single``, one
 bit-packed frame of each scene. With bursts, ``saved_vs_burst_fraction`` is against bent-pipe of all K frames (what
-the pipeline's own input would have cost), named so that it is not read as the other.
+the pipeline's own input would have cost), named so that it is not read as the other; without bursts it is None and
+there is no ``bent_pipe`` row (it would be ``bent_pipe_single``'s again), in report.json as in report.md.
 
-The rows, by ``pipeline``: ``bent_pipe``, K raw frames per burst; ``bent_pipe_single``, one raw frame per scene, the
+The rows, by ``pipeline``: ``bent_pipe``, K raw frames per burst (with bursts only); ``bent_pipe_single``, one raw
+frame per scene, the
 common baseline; ``encode_only``, lossless in this run's format; ``best_lossless``, one frame per scene in JPEG-LS or
 JPEG 2000 lossless, whichever sent fewer bytes over the run, named in ``codec``; ``lossy_same_bytes``, one frame per
 scene in JPEG 2000 in at most the bytes this run sent for the scene (lossless where they allow it); ``cloud_filter``,
@@ -58,17 +60,16 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     clear ground by truth is ``clear_km2`` (None without truth for every one of them).
 
     Rows (``pipeline``; simpler ones from the on-board estimates in telemetry/processing.jsonl, ``this_run`` from the
-    delivered products) as the module's docstring lists them. Each gives bytes, ``saved_fraction`` against
-    bent_pipe_single, ``saved_vs_burst_fraction`` against bent_pipe, ``bytes_per_clear_km2`` (per km² of clear
-    ground delivered: truth's clear pixels less those lost), clear pixels lost (this_run's:
+    delivered products) as the module's docstring lists them; ``bent_pipe`` only when a finished frame was a burst
+    (its processing record's ``burst_frames`` above 1). Each gives bytes, ``saved_fraction`` against
+    bent_pipe_single, ``saved_vs_burst_fraction`` against bent_pipe (None without bursts), ``bytes_per_clear_km2``
+    (per km² of clear ground delivered: truth's clear pixels less those lost), clear pixels lost (this_run's:
     :func:`ground.clear_ground.lost_fraction`), cloud F1, PSNR and SSIM against the raw frames (lossy rows) and
     cPSNR, None where they do not apply. Also ``lossy_products`` and ``rate_distortion`` (:mod:`ground.compression`)."""
     frame_ids = compression.finished_frames(run)
     records = [r for r in run.processing or [] if r.frame_id in set(frame_ids)]
-    cloud_report, sr_report = report.get("cloud") or {}, report.get("superres") or {}
     lost = clear_ground.lost_fraction(run, frame_ids)  # whatever stage withheld them, from truth/ and the products
-    f1 = (cloud_report.get("pixel") or {}).get("f1") if cloud_report else None
-    cpsnr = (sr_report.get("cpsnr_db") or {}).get(sr_report.get("product")) if sr_report else None
+    f1, cpsnr = _scores(report)
     bit_depth = run.run_info.camera.bit_depth if run.run_info and run.run_info.camera else 0  # 0: nothing scored
     clear = clear_km2(run, frame_ids)
     lossy_alt = compression.lossy_same_bytes(run, bit_depth) if bit_depth else compression.quality([], [], 0)
@@ -77,7 +78,8 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     def alternative(key: str) -> int | None:
         return _total([r.alternative_bytes.get(key) for r in records])
 
-    single, burst = alternative("bent_pipe_single"), alternative("bent_pipe")
+    bursts = any(r.burst_frames > 1 for r in records)
+    single, burst = alternative("bent_pipe_single"), alternative("bent_pipe") if bursts else None
     all_clear = sum(clear.values()) if len(clear) == len(frame_ids) and clear else None
 
     def row(name: str, label: str, sent: int | None, row_lost: float | None, row_f1: float | None = None,
@@ -92,7 +94,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
 
     names = list(run.run_info.pipeline) if run.run_info else []
     label, best_bytes, codec = _best_codec(alternative, "lossless_")
-    rows = [row("bent_pipe", "bent-pipe (every raw frame of a burst)", burst, 0.0),
+    rows = [*([row("bent_pipe", "bent-pipe (every raw frame of a burst)", burst, 0.0)] if bursts else []),
             row("bent_pipe_single", "bent-pipe, one raw frame per scene (baseline)", single, 0.0),
             row("encode_only", "encode only (lossless)", alternative("encode_only"), 0.0),
             row("best_lossless", "best lossless flight-class codec, one frame per scene" + label, best_bytes, 0.0,
@@ -101,18 +103,24 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                 alternative("lossy_same_bytes"), _unsent_lost(records, clear, all_clear), psnr_db=lossy_alt["psnr_db"],
                 ssim=lossy_alt["ssim"], max_abs_error_dn=lossy_alt["max_abs_error_dn"])]
     if "cloud_filter" in names:
-        filter_lost = _filter_lost(cloud_report)
+        filter_lost = _filter_lost(report.get("cloud") or {})
         label, kept_bytes, codec = _best_codec(alternative, "cloud_filter_")
         rows += [row("cloud_filter", "cloud filter, then encode", alternative("cloud_filter"), filter_lost, f1),
                  row("cloud_filter_best_lossless", "cloud filter, then the best lossless codec, one "
                      "frame per scene" + label, kept_bytes, filter_lost, f1, codec=codec)]
     sent, sidecar_bytes = _payload_and_sidecar_bytes(run, frame_ids)
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
-                    psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim")))
-    rows[-1]["cpsnr_db"] = cpsnr
+                    psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim"), cpsnr_db=cpsnr))
     return {"frames": len(records), "clear_km2": all_clear if records else None, "rows": rows,
             "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes,
             "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows), "note": NOTE}
+
+
+def _scores(report: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """The cloud section's pixel F1 and the super-resolution section's cPSNR (dB) of its product, from ``report``
+    (report.json as far as it is made); None each without its section."""
+    cloud, superres = report.get("cloud") or {}, report.get("superres") or {}
+    return (cloud.get("pixel") or {}).get("f1"), (superres.get("cpsnr_db") or {}).get(superres.get("product"))
 
 
 def _best_codec(alternative: Callable[[str], int | None], prefix: str) -> tuple[str, int | None, str | None]:
@@ -188,13 +196,12 @@ def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:
     if not comp["frames"]:
         return [Paragraph("No finished frame with on-board processing records (telemetry/processing.jsonl): "
                           "no pipeline comparison.")]
-    burst = any(r["saved_fraction"] != r["saved_vs_burst_fraction"] for r in comp["rows"])
+    burst = any(r["pipeline"] == "bent_pipe" for r in comp["rows"])
     rows = tuple((r["label"], fmt_bytes(r["bytes"]),
                   "n/a" if r["bytes_per_clear_km2"] is None else fmt_bytes(r["bytes_per_clear_km2"]),
                   fmt_fraction(r["saved_fraction"]), *((fmt_fraction(r["saved_vs_burst_fraction"]),) if burst else ()),
                   fmt_fraction(r["clear_pixels_lost_fraction"]), fmt_fraction(r["cloud_f1"]), _quality_cell(r),
-                  "n/a" if r["cpsnr_db"] is None else f"{r['cpsnr_db']:.2f} dB") for r in comp["rows"]
-                 if burst or r["pipeline"] != "bent_pipe")  # without bursts it is bent_pipe_single's row again
+                  "n/a" if r["cpsnr_db"] is None else f"{r['cpsnr_db']:.2f} dB") for r in comp["rows"])
     head = ("pipeline", "bytes downlinked", "bytes per km² clear ground", "saved vs one raw frame per scene",
             *(("saved vs the raw burst",) if burst else ()), "clear pixels lost", "cloud F1",
             "PSNR / SSIM vs raw", "cPSNR")

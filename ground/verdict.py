@@ -227,12 +227,13 @@ def link_bound(rows: Mapping[str, Mapping[str, Any]], frames: int, ledger: Mappi
 def link_slack(rows: Mapping[str, Mapping[str, Any]], ledger: Mapping[str, Any],
                contacts: Mapping[str, Any]) -> str | None:
     """When the link was not the constraint: nothing was left on board or lost to full storage (``ledger``: no
-    frame lost on board, no capture skipped for storage_full), and bent-pipe's bytes (the
-    ``bent_pipe`` row) would have kept the passes busy at most :data:`LINK_SLACK_FRACTION` of their time, estimated
-    from the time-weighted usage of every window and the bytes this run sent in them (report.json ``contacts``).
-    Bent-pipe's estimate is left out when this run (``this_run``) sent at least as much."""
+    frame lost on board, no capture skipped for storage_full), and bent-pipe's bytes (the ``bent_pipe`` row;
+    ``bent_pipe_single`` in a run without bursts, which has no ``bent_pipe`` row) would have kept the passes busy at
+    most :data:`LINK_SLACK_FRACTION` of their time, estimated from the time-weighted usage of every window and the
+    bytes this run sent in them (report.json ``contacts``). Bent-pipe's estimate is left out when this run
+    (``this_run``) sent at least as much."""
     usage, sent = contacts.get("total_usage"), contacts.get("bytes_sent")
-    bent = (rows.get("bent_pipe") or {}).get("bytes")
+    bent = (rows.get("bent_pipe") or rows.get("bent_pipe_single") or {}).get("bytes")
     full = ledger.get("frames_lost") or (ledger.get("captures_skipped") or {}).get("storage_full")
     if ledger.get("on_board") != 0 or full or not usage or not sent or not bent:
         return None

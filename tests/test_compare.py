@@ -276,9 +276,10 @@ def test_runs_unfit_to_compare_get_no_star(tmp_path, capsys):
         "oracle_clear_pixels_lost_fraction, cloud_f1, cpsnr_db, latency_p90_s, energy_per_mb_wh, "
         "oracle_value_per_byte) are not starred"]
     # a burst's bent-pipe is K raw frames: saved_fraction is then against another baseline
-    rows_of = report["comparison"]["rows"]
+    rows_of = report["comparison"]["rows"]  # single frames: no bent_pipe row, it would be bent_pipe_single's
+    single = next(r for r in rows_of if r["pipeline"] == "bent_pipe_single")
     burst = altered(b, tmp_path / "burst", **{"comparison.rows": [
-        {**r, "bytes": r["bytes"] * 8} if r["pipeline"] == "bent_pipe" else r for r in rows_of],
+        {**single, "pipeline": "bent_pipe", "bytes": single["bytes"] * 8}, *rows_of],
         "bandwidth.saved_fraction": 0.99})
     caveats = Comparison.of([a, burst]).caveats
     assert caveats.bursts == {0: 1.0, 1: 8.0}

@@ -19,10 +19,9 @@ def test_rows_on_the_finished_frames(tiny_run):
     run = load_run(tiny_run)
     comp = comparison(run, {})
     rows = {r["pipeline"]: r for r in comp["rows"]}
-    assert comp["frames"] == 2 and list(rows) == ["bent_pipe", "bent_pipe_single", "encode_only", "best_lossless",
+    assert comp["frames"] == 2 and list(rows) == ["bent_pipe_single", "encode_only", "best_lossless",
                                                   "lossy_same_bytes", "this_run"]
-    assert rows["bent_pipe"]["bytes"] == 2 * FRAME_RAW_BYTES and rows["bent_pipe"]["saved_vs_burst_fraction"] == 0.0
-    assert rows["encode_only"]["saved_vs_burst_fraction"] == pytest.approx(1 - (FRAME_RAW_BYTES * 3 // 4) / FRAME_RAW_BYTES)
+    assert rows["encode_only"]["bytes"] == 2 * (FRAME_RAW_BYTES * 3 // 4)
     # the tiny run's records predate the flight-class estimates: those rows are empty, not zero
     assert all(rows[name]["bytes"] is None for name in ("bent_pipe_single", "best_lossless", "lossy_same_bytes"))
     manifest = [json.loads(line) for line in (tiny_run / "downlink" / "manifest.jsonl").read_text().splitlines()]
@@ -31,6 +30,33 @@ def test_rows_on_the_finished_frames(tiny_run):
     assert comp["clear_km2"] is None  # the tiny run.json has no camera: no area
     [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
     assert [row[0] for row in table.rows] == [r["label"] for r in comp["rows"]]
+
+
+def test_a_run_without_bursts_has_no_burst_row_or_figure_in_json_or_markdown(tiny_run):
+    """Single frames: bent-pipe of every raw frame is one raw frame per scene, the baseline row again. report.json
+    carries neither that row nor a saving against the burst, as report.md shows neither (its rows are the JSON's)."""
+    path = tiny_run / "telemetry" / "processing.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        record["alternative_bytes"]["bent_pipe_single"] = FRAME_RAW_BYTES
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    comp = comparison(load_run(tiny_run), {})
+    assert "bent_pipe" not in [r["pipeline"] for r in comp["rows"]]
+    assert all(r["saved_vs_burst_fraction"] is None for r in comp["rows"])
+    assert {r["pipeline"]: r["saved_fraction"] for r in comp["rows"]}["encode_only"] == pytest.approx(0.25)
+    [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
+    assert [row[0] for row in table.rows] == [r["label"] for r in comp["rows"]]
+    assert "saved vs the raw burst" not in table.header
+    for record in records:
+        record["burst_frames"] = 4  # the same frames as bursts of 4: the burst row and its column come back
+        record["alternative_bytes"]["bent_pipe"] = 4 * FRAME_RAW_BYTES
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    comp = comparison(load_run(tiny_run), {})
+    rows = {r["pipeline"]: r for r in comp["rows"]}
+    assert list(rows)[:2] == ["bent_pipe", "bent_pipe_single"] and rows["bent_pipe"]["saved_vs_burst_fraction"] == 0
+    [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
+    assert [row[0] for row in table.rows] == [r["label"] for r in comp["rows"]]
+    assert "saved vs the raw burst" in table.header
 
 
 def test_the_quality_column_is_exact_only_for_a_row_that_sent_something(tiny_run):
@@ -98,6 +124,7 @@ def test_rows_against_one_raw_frame_per_scene_with_the_best_lossless_codec_named
     path = tiny_run / "telemetry" / "processing.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines()]
     for i, record in enumerate(records):
+        record["burst_frames"] = 4
         record["alternative_bytes"] = {"bent_pipe": 4000, "bent_pipe_single": 1000, "encode_only": 3000,
                                        "lossless_jpegls": 2000 + 500 * i, "lossless_jpeg2000": 2200,
                                        "lossy_same_bytes": 0}

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from app.figures import (FIGURES, figure_table, figures_of, fmt_bounds, fmt_figure, interval,
+from app.figures import (FIGURES, burst_frames, figure_table, figures_of, fmt_bounds, fmt_figure, interval,
                          oracle_saved_vs_single_frame_fraction, read_run, retired_figure, shown_value, unfinished_frames,
                          unfit_reason)
 from ground.confidence import Estimate, estimate
@@ -103,6 +103,16 @@ def test_unfinished_frames_are_those_no_comparison_row_counts():
     assert unfinished_frames({"ledger": {"captured": 26}, "comparison": {"frames": 18}}) == 8
     assert unfinished_frames({"ledger": {"captured": 15}, "comparison": {"frames": 15}}) == 0
     assert unfinished_frames({"ledger": {"captured": 15}}) is None and unfinished_frames({}) is None
+
+
+def test_the_frames_bent_pipe_counts_per_scene_are_one_without_a_burst_row():
+    """A run without bursts has no bent_pipe row (it would be bent_pipe_single's again): one frame per scene."""
+    def report(**rows):
+        return {"comparison": {"rows": [{"pipeline": name, "bytes": size} for name, size in rows.items()]}}
+
+    assert burst_frames(report(bent_pipe=8000, bent_pipe_single=1000, this_run=900)) == 8.0
+    assert burst_frames(report(bent_pipe_single=1000, this_run=900)) == 1.0
+    assert burst_frames(report(bent_pipe_single=None, this_run=900)) is None and burst_frames({}) is None
 
 
 def test_one_name_one_meaning():

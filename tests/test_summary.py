@@ -103,6 +103,8 @@ def test_the_summary_of_a_burst_run_gives_the_saving_against_one_frame_per_scene
                                              "-76.9 % against one raw frame per scene, image bytes alone)")
     report["comparison"]["rows"][0]["saved_fraction"] = 0.779  # single frames: one baseline, said once
     assert summary_lines(report)[2].endswith("for the frames the pipeline finished)")
+    report["comparison"]["rows"][0].update(saved_fraction=0.5, saved_vs_burst_fraction=None)  # no burst: no figure
+    assert summary_lines(report)[2].endswith("for the frames the pipeline finished)")
 
 
 def test_the_summary_opens_with_the_verdicts_headline_wrapped():

@@ -195,6 +195,9 @@ def test_a_link_with_room_for_bent_pipe_is_named_as_no_constraint():
     assert link_slack(by_name, {"on_board": 0}, {"total_usage": 0.2, "bytes_sent": 17_698_633}) is None  # 53 %
     assert link_slack(by_name, {"on_board": 0}, {"total_usage": None, "bytes_sent": None}) is None  # no contacts
     assert link_slack({"bent_pipe": {"bytes": None}}, {"on_board": 0}, contacts) is None
+    # single frames: no bent_pipe row, one raw frame per scene is every raw frame
+    assert link_slack({"bent_pipe_single": {"bytes": 47_190_000}}, {"on_board": 0}, contacts) == \
+        link_slack(by_name, {"on_board": 0}, contacts)
 
 
 def test_a_saturated_link_turns_bytes_into_scenes_delivered():
