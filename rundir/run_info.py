@@ -212,7 +212,9 @@ class RunInfo(Record):
     (``complete``) and, if not, why it ``stopped``; host wall time in all (``wall_time_s``) and per stage; the
     satellites and stations; the scenario's warnings; the satellites flown from element sets; the camera's bands,
     the pipeline (stage names) and each stage's parameters; the hardware profile; the model cards of the stages that
-    run shipped models, and the model file each model stage ran (``models``); the camera and the radio; one summary per satellite (empty until the run is complete).
+    run shipped models, and the model file each model stage ran (``models``); the camera and the radio; the format
+    of the comparison's lossless estimates (``estimate_format``); one summary per satellite (empty until the run is
+    complete).
 
     The ground needs the first eight; the others are None (lists: empty) in a run directory that lacks them.
     """
@@ -236,6 +238,9 @@ class RunInfo(Record):
     models: dict[str, ModelFile] = field(default_factory=dict)
     camera: CameraInfo | None = None
     downlink: DownlinkInfo | None = None
+    # the lossless format of the comparison's encode_only and cloud_filter estimates: the encode stage's, or PNG (TIFF
+    # beyond 4 bands) without one (onboard.pipeline.runner.Pipeline.estimate_format); None before it was recorded
+    estimate_format: str | None = None
     satellite_summary: list[SatelliteSummary] = field(default_factory=list)
     stopped: Stopped | None = omitted_when_none()
 

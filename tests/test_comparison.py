@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
+from app.cli import main
 from conftest import FRAME_RAW_BYTES
 from ground.comparison import comparison, comparison_blocks
 from ground.document import Paragraph, Table
 from ground.run_data import load_run
-from rundir.run_info import CameraInfo
+from rundir.run_info import CameraInfo, StageEntry
 
 
 def test_rows_on_the_finished_frames(tiny_run):
@@ -110,6 +112,25 @@ def test_the_cloud_section_fills_its_columns(tiny_run):
     assert rows["this_run"]["label"] == "this run: cloud_filter > encode"
 
 
+@pytest.mark.parametrize("last_stage, estimate_format, named", [
+    (StageEntry("bent_pipe"), "png", " PNG"), (StageEntry("bent_pipe"), "tiff", " TIFF"),
+    (StageEntry("encode", {"format": "png"}), "png", ""), (StageEntry("encode", {"format": "jpegls"}), "jpegls", ""),
+    (StageEntry("bent_pipe"), None, "")])
+def test_an_estimate_in_a_codec_not_the_runs_own_names_it(tiny_run, last_stage, estimate_format, named):
+    """A pipeline without an encode stage (bent-pipe) has its encode-only and cloud-filter estimates in PNG (TIFF
+    beyond 4 bands), as run.json says: their labels name it, in report.json as in report.md. In the run's own
+    format they name none, nor where run.json does not say (a run from before)."""
+    run = load_run(tiny_run)
+    run.run_info = dataclasses.replace(run.run_info, pipeline=["cloud_filter", last_stage.stage],
+                                       stages=[StageEntry("cloud_filter"), last_stage], estimate_format=estimate_format)
+    comp = comparison(run, {})
+    labels = {r["pipeline"]: r["label"] for r in comp["rows"]}
+    assert labels["encode_only"] == f"encode only (lossless{named})"
+    assert labels["cloud_filter"] == "cloud filter, then encode" + (f" (lossless{named})" if named else "")
+    [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
+    assert [row[0] for row in table.rows] == list(labels.values())
+
+
 def test_no_processing_record_no_comparison(tiny_run):
     (tiny_run / "telemetry" / "processing.jsonl").unlink()
     comp = comparison(load_run(tiny_run), {})
@@ -194,3 +215,25 @@ def test_jpeg2000_within_the_runs_bytes_loses_the_clear_ground_of_the_frames_it_
     assert len(records) == 2
     assert rows["lossy_same_bytes"]["clear_pixels_lost_fraction"] == pytest.approx(100 / 400)
     assert comp["clear_km2"] == pytest.approx(400 * 10.0**2 / 1e6)  # 400 clear pixels of 10 m
+
+
+QUICKSTART = Path(__file__).parents[1] / "scenarios" / "quickstart.yaml"
+SMALL = ("duration_h=10", "spacecraft.camera.width_px=128", "spacecraft.camera.height_px=128")  # single frames
+
+
+def small_run(out: Path, pipeline: str) -> dict[str, dict]:
+    """The quickstart cut to 10 h of 128 px single frames through ``pipeline``, run for real: its comparison rows by
+    ``pipeline`` name."""
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--set", f"pipeline={pipeline}",
+                 *(a for assignment in SMALL for a in ("--set", assignment))]) == 0
+    report = json.loads((out / "report.json").read_text())
+    return {r["pipeline"]: r for r in report["comparison"]["rows"]}
+
+
+def test_a_bent_pipe_run_names_the_codec_of_its_estimates(tmp_path):
+    """cloudy_cloudfilter's pipeline, which encodes nothing: its encode-only and cloud-filter rows are PNG estimates."""
+    rows = small_run(tmp_path / "run", "[{stage: cloud_filter, method: spectral}, {stage: bent_pipe}]")
+    assert rows["encode_only"]["label"] == "encode only (lossless PNG)"
+    assert rows["cloud_filter"]["label"] == "cloud filter, then encode (lossless PNG)"
+    assert "bent_pipe" not in rows  # single frames
+

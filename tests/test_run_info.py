@@ -27,7 +27,7 @@ INFO = RunInfo(
                        {"Sentinel-2 MSI": RealScores(0.8525, 0.743, 0.0115, 0.9308)}, threshold=0.5))},
     models={"cloud_filter": ModelFile("cloud_bgrn_int8", "cloud-unet-bgrn-int8", "2.0.0", "caf4" * 16)},
     camera=CameraInfo(512, 512, 10.0, 12, 1572864, 1, None),
-    downlink=DownlinkInfo(100.0, 11e6, 1024, 0.0), satellite_summary=[SUMMARY])
+    downlink=DownlinkInfo(100.0, 11e6, 1024, 0.0), estimate_format="png", satellite_summary=[SUMMARY])
 
 
 def test_run_json_reads_back_as_written(tmp_path):
@@ -55,6 +55,7 @@ def test_the_ground_needs_only_the_run_s_identity():
     data = {k: v for k, v in INFO.to_json().items() if k in needed}
     info = RunInfo.parse(data, "telemetry/run.json")
     assert (info.stages, info.camera, info.satellite_summary, info.stage("encode")) == ([], None, [], None)
+    assert info.estimate_format is None  # a run from before the estimates' format was recorded
 
 
 def test_a_stage_is_found_by_name_and_says_whether_it_runs_a_model():

@@ -2,17 +2,20 @@
 and run in order, a new stage plugged in without touching the simulation; a plugin's stage that fails (in a check,
 its constructor, process or cost_s) is named with its plugin and stops the run with its partial report."""
 
+import dataclasses
 import json
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.cli import main
 from onboard.pipeline import runner, stages
 from onboard.pipeline.tile import Tile
+from rundir import codec
 from benchmarks.same_behaviour import compare_runs
 from tests.test_plugins import dist_info, on_path, scenario  # noqa: F401 (on_path: a fixture)
 from tests.test_stages import CTX, build, frame
@@ -265,3 +268,19 @@ def test_a_stage_cost_that_is_no_time_is_refused_even_from_a_built_in_stage(monk
         build(("test_costly", {}), ("encode", {"format": "png"})).run(frame())
     assert str(err.value) == (f"stage 'test_costly' (built-in): cost_s() on frame f0: expected a finite number of "
                               f"seconds >= 0, found {cost!r}")
+
+
+@pytest.mark.parametrize("specs, bands, fmt", [
+    ((("encode", {"format": "jpegls"}),), ("B", "G", "R", "NIR"), "jpegls"),
+    ((("bent_pipe", {}),), ("B", "G", "R", "NIR"), "png"),
+    ((("bent_pipe", {}),), ("B", "G", "R", "NIR", "SWIR"), "tiff")])
+def test_the_estimates_are_in_the_encode_stages_format_else_png_or_tiff_where_png_cannot_hold_the_bands(
+        specs, bands, fmt):
+    """Pipeline.estimate_format, which run.json records for the report to name a codec that is not the run's own:
+    the encode_only estimate is the frame in it, losslessly."""
+    pipeline = build(*specs, ctx=dataclasses.replace(CTX, bands=bands))
+    f = frame()
+    f.dn = np.repeat(f.dn[..., :1], len(bands), axis=-1)
+    assert pipeline.estimate_format == fmt
+    assert pipeline.run(f).alternative_bytes["encode_only"] == len(codec.encode(f.dn, fmt, 12))
+

@@ -168,14 +168,25 @@ class Pipeline:
                              f"expected a finite number of seconds >= 0, found {cost_s!r}", frame_id)
         return float(cost_s)
 
+    @property
+    def _encode(self) -> Encode | None:
+        return next((s for s in self.stages if isinstance(s, Encode)), None)
+
+    @property
+    def estimate_format(self) -> str:
+        """The lossless format of the encode_only and cloud_filter estimates (:meth:`alternative_bytes`): this run's
+        encode stage's, or, in a pipeline without one (bent-pipe), PNG, or TIFF for a camera whose band count PNG
+        cannot hold (it holds 1, 3 or 4). run.json records it, for the report to name a codec not the run's own."""
+        encode = self._encode
+        return encode.params.format if encode else ("png" if len(self.ctx.bands) in (1, 3, 4) else "tiff")
+
     def alternative_bytes(self, work: Work) -> dict[str, int]:
         """Bytes simpler pipelines would downlink for this capture, for the report's comparison (their names and
         meaning: :func:`onboard.pipeline.alternatives.estimates`); the frame and the lossy alternative's codestream go to
-        ``work.evaluation`` for scoring on the ground. The encoded sizes use this run's encoder format and level
-        (losslessly), or PNG (TIFF beyond 4 bands) after a bent-pipe stage."""
-        encode = next((s for s in self.stages if isinstance(s, Encode)), None)
-        fmt = encode.params.format if encode else ("png" if work.frame.dn.shape[-1] in (1, 3, 4) else "tiff")
+        ``work.evaluation`` for scoring on the ground. The encoded sizes are losslessly in :attr:`estimate_format`, at
+        this run's encoder level (the default level without an encode stage)."""
+        encode = self._encode
         level = encode.params.level if encode else Encode.Params().level
-        out, evaluation = alternatives.estimates(work, self.ctx, fmt, level)
+        out, evaluation = alternatives.estimates(work, self.ctx, self.estimate_format, level)
         work.evaluation.update(evaluation)
         return out

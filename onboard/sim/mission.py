@@ -218,6 +218,7 @@ class Mission:
             downlink=DownlinkInfo(radio.rate_mbps, radio.payload_bytes_per_s, radio.frame_bytes,
                                   radio.link_frame_error_rate,
                                   dataclasses.asdict(radio.link_budget) if radio.link_budget else None),
+            estimate_format=self.pipeline.estimate_format,
             satellite_summary=[self._sat_summary(s) for s in self.sats] if complete else [])
 
     def _sat_summary(self, sat: Satellite) -> SatelliteSummary:
