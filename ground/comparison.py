@@ -17,7 +17,9 @@ where they allow it); ``cloud_filter``, its kept tiles, encoded as ``encode_only
 ``cloud_filter_best_lossless``, one frame's kept tiles in JPEG-LS or JPEG 2000 lossless, whichever sent fewer (the
 filter's saving on top of the best codec's); ``this_run``, the delivered products. Every row counts image bytes:
 this run's products are counted without their sidecars (georeferencing, fill masks: ``sidecar_bytes``), which the
-simpler pipelines' on-board estimates do not have, so that the same pipeline gives the same bytes in both rows.
+simpler pipelines' on-board estimates do not have, and an estimate in TIFF carries the GeoTIFF tags its product would
+(:func:`onboard.pipeline.alternatives.estimates`, which counts this run's own products where it made the same), so
+that the same pipeline gives the same bytes in both rows.
 """
 
 from __future__ import annotations

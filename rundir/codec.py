@@ -198,7 +198,7 @@ def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3, georef: Geo
         # deflate with horizontal differencing (predictor 2): about 30% smaller than plain deflate on imagery
         dn = dn.reshape(dn.shape[0], dn.shape[1], -1)
         with warnings.catch_warnings(), MemoryFile() as memory:
-            if georef is None:  # a plain TIFF (a size estimate, a test) is not georeferenced on purpose
+            if georef is None:  # a plain TIFF (a stand-in frame with no footprint, a test) is not georeferenced
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with memory.open(driver="GTiff", width=dn.shape[1], height=dn.shape[0], count=dn.shape[2],
                              dtype=dn.dtype.name, compress="deflate", zlevel=int(level), predictor=2,

@@ -2,12 +2,13 @@
 byte for byte (bent pipe, encode only, the flight-class lossless codecs, JPEG 2000 within this run's bytes), and the
 scoring-only arrays a lossy tile leaves behind."""
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from onboard.pipeline import alternatives, spectral
+from onboard.pipeline import alternatives, spectral, stages
 from onboard.pipeline.stages import Context
 from onboard.pipeline.tile import Tile, TileMeta, Work
 from rundir import codec
@@ -30,6 +31,11 @@ def scene_dn(h: int = 64, w: int = 80, seed: int = 1) -> np.ndarray:
     return np.clip(dn, 0, 4095).astype(np.uint16)
 
 
+def no_georef(tile: Tile) -> None:
+    """The georeferencing of a product in a format that carries none inside (PNG, the flight-class codecs)."""
+    return None
+
+
 def encoded_work(dn: np.ndarray, fmt: str = "png", k: int = 1, tiles: int = 2) -> Work:
     """A capture of ``k`` frames (frame 0's DN ``dn``) whose pipeline sent ``tiles`` row strips of frame 0 in ``fmt``."""
     burst = SimpleNamespace(k=k) if k > 1 else None
@@ -43,7 +49,7 @@ def encoded_work(dn: np.ndarray, fmt: str = "png", k: int = 1, tiles: int = 2) -
 def test_every_alternative_is_the_real_codec_size_of_the_frame():
     dn = scene_dn()
     work = encoded_work(dn, "png")
-    sizes, evaluation = alternatives.estimates(work, CTX, "png", 6)
+    sizes, evaluation = alternatives.estimates(work, CTX, "png", 6, no_georef)
     raw = codec.packed_size_bytes(dn.size, BIT_DEPTH)
     assert sizes["bent_pipe"] == sizes["bent_pipe_single"] == raw == 64 * 80 * 4 * 12 // 8
     assert sizes["encode_only"] == len(codec.encode(dn, "png", BIT_DEPTH, 6))
@@ -60,7 +66,7 @@ def test_jpeg2000_at_this_runs_bytes_fits_the_budget_and_decodes_to_the_frame():
     dn = scene_dn()
     work = encoded_work(dn, "png")
     budget = sum(len(t.payload) for t in work.tiles)
-    sizes, evaluation = alternatives.estimates(work, CTX, "png", 6)
+    sizes, evaluation = alternatives.estimates(work, CTX, "png", 6, no_georef)
     # two PNG strips take more bytes than JPEG 2000 needs losslessly: the lossless codestream fits, and is sent;
     # the sizes say so, and the exact codestream is not kept for scoring
     assert budget > sizes["lossless_jpeg2000"] and sizes["lossy_same_bytes"] == sizes["lossless_jpeg2000"]
@@ -71,7 +77,7 @@ def test_a_tighter_budget_gives_a_lossy_codestream_within_it():
     dn = scene_dn()
     work = encoded_work(dn, "png", tiles=1)
     work.tiles[0].payload = work.tiles[0].payload[: len(work.tiles[0].payload) // 6]  # a sixth of the bytes sent
-    sizes, evaluation = alternatives.estimates(work, CTX, "png", 6)
+    sizes, evaluation = alternatives.estimates(work, CTX, "png", 6, no_georef)
     assert 0 < sizes["lossy_same_bytes"] <= len(work.tiles[0].payload) < sizes["lossless_jpeg2000"]
     stream = evaluation[EVALUATION_LOSSY_SAME_BYTES_KEY]
     assert stream.dtype == np.uint8 and stream.size == sizes["lossy_same_bytes"]
@@ -81,7 +87,7 @@ def test_a_tighter_budget_gives_a_lossy_codestream_within_it():
 
 def test_a_frame_the_pipeline_sent_nothing_of_has_no_lossy_alternative():
     dn = scene_dn()
-    sizes, evaluation = alternatives.estimates(encoded_work(dn, tiles=0), CTX, "png", 6)
+    sizes, evaluation = alternatives.estimates(encoded_work(dn, tiles=0), CTX, "png", 6, no_georef)
     assert sizes["lossy_same_bytes"] == 0 and evaluation[EVALUATION_LOSSY_SAME_BYTES_KEY].size == 0
     assert sizes["bent_pipe"] == codec.packed_size_bytes(dn.size, BIT_DEPTH)  # the baselines stay whole
 
@@ -89,25 +95,64 @@ def test_a_frame_the_pipeline_sent_nothing_of_has_no_lossy_alternative():
 def test_a_burst_counts_k_frames_and_a_cloud_filter_its_kept_tiles():
     dn = scene_dn()
     work = encoded_work(dn, "zstd", k=8)
-    work.cloud_filter_kept = [dn[:32], dn[32:, :40]]
-    sizes, _ = alternatives.estimates(work, CTX, "zstd", 3)
+    work.cloud_filter_kept = [Tile(dn[:32], 0, 0), Tile(dn[32:, :40], 32, 0)]
+    sizes, _ = alternatives.estimates(work, CTX, "zstd", 3, no_georef)
     frame = len(codec.encode(dn, "zstd", BIT_DEPTH, 3))
     assert sizes["bent_pipe"] == 8 * sizes["bent_pipe_single"]
     assert sizes["encode_only"] == 8 * frame
-    assert sizes["cloud_filter"] == 8 * sum(len(codec.encode(d, "zstd", BIT_DEPTH, 3)) for d in work.cloud_filter_kept)
+    assert sizes["cloud_filter"] == 8 * sum(len(codec.encode(t.dn, "zstd", BIT_DEPTH, 3)) for t in work.cloud_filter_kept)
     assert sizes["lossless_jpegls"] == len(codec.encode(dn, "jpegls", BIT_DEPTH))  # single frame: the common baseline
     for name in ("jpegls", "jpeg2000"):  # the kept tiles of one frame through each lossless flight-class codec
-        assert sizes[f"cloud_filter_{name}"] == sum(len(codec.encode(d, name, BIT_DEPTH)) for d in work.cloud_filter_kept)
+        assert sizes[f"cloud_filter_{name}"] == sum(len(codec.encode(t.dn, name, BIT_DEPTH))
+                                                    for t in work.cloud_filter_kept)
     assert sizes["cloud_filter_jpegls"] < sizes["lossless_jpegls"]  # fewer pixels, fewer bytes
 
 
 def test_the_kept_tiles_in_this_runs_own_flight_codec_are_its_row_divided_by_k():
     dn = scene_dn()
     work = encoded_work(dn, "jpegls", k=4)
-    work.cloud_filter_kept = [dn[:32]]
-    sizes, _ = alternatives.estimates(work, CTX, "jpegls", 3)
+    work.cloud_filter_kept = [Tile(dn[:32], 0, 0)]
+    sizes, _ = alternatives.estimates(work, CTX, "jpegls", 3, no_georef)
     assert sizes["cloud_filter"] == 4 * sizes["cloud_filter_jpegls"] == 4 * len(codec.encode(dn[:32], "jpegls",
                                                                                            BIT_DEPTH))
+
+
+def counted_encodes(monkeypatch) -> list[str]:
+    """The format of every encoding rundir.codec.encode makes from now on (the real encoder, counted)."""
+    calls, real = [], codec.encode
+
+    def encode(dn, fmt, *args, **kwargs):
+        calls.append(fmt)
+        return real(dn, fmt, *args, **kwargs)
+
+    monkeypatch.setattr(codec, "encode", encode)
+    return calls
+
+
+@pytest.mark.parametrize("pipeline", [(("encode", {"format": "tiff"}),),
+                                      (("cloud_filter", {"method": "spectral", "tile_px": 32}),
+                                       ("encode", {"format": "tiff"}))])
+def test_the_estimate_of_this_runs_own_pipeline_is_its_georeferenced_products_encoded_once(monkeypatch, pipeline):
+    """cubesat_sband sent 124.12 MB of GeoTIFFs where its encode-only estimate said 123.87 MB: the estimate was a
+    TIFF without the georeferencing tags the product carries. Now an estimate of what this run itself encoded is its
+    products' bytes (the frame of an encode-only run, a cloud filter's kept tiles), each TIFF made once; and where
+    the run made no such product (the whole frame after a cloud filter) the estimate carries the same tags."""
+    from onboard.sensing.projection import GridFootprint
+    from tests.test_stages import build
+
+    dn = scene_dn(96, 96)
+    frame = SimpleNamespace(frame_id="f0", dn=dn, burst=None,
+                            footprint=GridFootprint.centred(48.85, 2.35, 32631, 10.0, 96, 96))
+    ctx = dataclasses.replace(CTX, band_centres_um=(0.49, 0.56, 0.665, 0.842))
+    encodes = counted_encodes(monkeypatch)
+    work = build(*pipeline, ctx=ctx).run(frame)
+    tiffs = encodes.count("tiff")
+    sent = sum(len(t.payload) for t in work.tiles if t.kind == "image")
+    whole = len(codec.encode(dn, "tiff", BIT_DEPTH, 3, stages.tile_georef(frame, Tile(dn, 0, 0), ctx)))
+    assert len(work.tiles) > 1 if len(pipeline) > 1 else len(work.tiles) == 1
+    assert work.alternative_bytes["cloud_filter" if len(pipeline) > 1 else "encode_only"] == sent
+    assert work.alternative_bytes["encode_only"] == whole > len(codec.encode(dn, "tiff", BIT_DEPTH, 3))  # the tags
+    assert tiffs == len(work.tiles) + (len(pipeline) > 1)  # the products, and the whole frame after a filter
 
 
 @pytest.mark.parametrize("bands,spectral_keys", [(("B", "G", "R", "NIR"), True), (("NIR",), False)])

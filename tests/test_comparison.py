@@ -237,3 +237,14 @@ def test_a_bent_pipe_run_names_the_codec_of_its_estimates(tmp_path):
     assert rows["cloud_filter"]["label"] == "cloud filter, then encode (lossless PNG)"
     assert "bent_pipe" not in rows  # single frames
 
+
+
+@pytest.mark.parametrize("pipeline, same_pipeline", [
+    ("[{stage: encode, format: tiff}]", "encode_only"),
+    ("[{stage: cloud_filter, method: spectral}, {stage: encode, format: tiff}]", "cloud_filter")])
+def test_the_same_pipeline_gives_the_same_bytes_in_both_rows(tmp_path, pipeline, same_pipeline):
+    """cubesat_sband's rows "encode only (lossless)" and "this run: encode" were 123.87 MB and 124.12 MB for one
+    pipeline: the estimate left out the GeoTIFF tags its products carry. A run's own pipeline among the simpler ones
+    now counts its products' bytes."""
+    rows = small_run(tmp_path / "run", pipeline)
+    assert rows[same_pipeline]["bytes"] == rows["this_run"]["bytes"] > 0

@@ -69,7 +69,7 @@ def test_a_work_sheds_every_pixel_array_and_keeps_shapes_dtypes_and_everything_e
                 meta=TileMeta(cloud_fraction=0.1, cloudy=cloudy))
     dropped = Tile(np.ones((4, 4, 4), np.uint16), 4, 0)
     work = Work(frame, [kept], dropped=[(dropped, "cloudy")], stages=["cloud_filter", "encode"], sim_s=0.3,
-                clear=np.ones((1, 8, 8), bool), cloud_filter_kept=[kept.dn], alternative_bytes={"encode_only": 99})
+                clear=np.ones((1, 8, 8), bool), cloud_filter_kept=[dataclasses.replace(kept)], alternative_bytes={"encode_only": 99})
     work.shed_pixels()
     assert _pixel_free(work.frame.dn) and work.frame.dn.shape == (8, 8, 4) and work.frame.dn.dtype == np.uint16
     assert all(_pixel_free(getattr(work.frame.truth, f.name)) for f in dataclasses.fields(work.frame.truth))
@@ -77,7 +77,7 @@ def test_a_work_sheds_every_pixel_array_and_keeps_shapes_dtypes_and_everything_e
     assert _pixel_free(tile.dn) and tile.dn.shape == (4, 4, 4) and _pixel_free(tile.meta.cloudy)
     assert (tile.payload, tile.format, tile.row0, tile.col0, tile.meta.cloud_fraction) == (b"png", "png", 0, 4, 0.1)
     assert _pixel_free(gone.dn) and reason == "cloudy"
-    assert _pixel_free(work.clear) and _pixel_free(work.cloud_filter_kept[0])
+    assert _pixel_free(work.clear) and _pixel_free(work.cloud_filter_kept[0].dn)
     assert (work.frame.frame_id, work.frame.t_s, work.frame.footprint) == ("sat-f00000", 12.5, "footprint")
     assert (work.stages, work.sim_s, work.alternative_bytes, work.encoded) == (
         ["cloud_filter", "encode"], 0.3, {"encode_only": 99}, True)

@@ -6,6 +6,7 @@ Both go to the report's comparison on the ground (:mod:`ground.comparison`, :mod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from rundir import codec, flight_codecs
 from rundir.evaluation import EVALUATION_LOSSY_SAME_BYTES_KEY, evaluation_frame, lossy_reference_key
 
 from . import spectral
+from .tile import Tile
 
 
 def lossy_scoring(tile: Any, ctx: Any) -> dict[str, np.ndarray]:
@@ -34,42 +36,52 @@ def lossy_scoring(tile: Any, ctx: Any) -> dict[str, np.ndarray]:
     return out
 
 
-def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int], dict[str, np.ndarray]]:
+def estimates(work: Any, ctx: Any, fmt: str, level: int, georef: Callable[[Tile], codec.Georef | None]
+              ) -> tuple[dict[str, int], dict[str, np.ndarray]]:
     """``(alternative_bytes, evaluation)`` of a processed capture ``work`` (a tile.Work, its tiles encoded):
 
     - ``bent_pipe``: its K frames bit-packed; ``bent_pipe_single``: one frame bit-packed, the common baseline of
       every run, burst or not;
-    - ``encode_only``: K frames through the lossless ``fmt`` at ``level``; ``cloud_filter``: the tiles a cloud
-      filter kept, likewise (only with that stage), and ``cloud_filter_jpegls``, ``cloud_filter_jpeg2000``: one
-      frame's kept tiles through each lossless flight-class codec (what the filter would send with the best codec);
+    - ``encode_only``: K frames through the lossless ``fmt`` at ``level``, each as a product of this run would be,
+      with the georeferencing ``georef`` gives a tile (a GeoTIFF's tags: :func:`onboard.pipeline.stages.product_georef`);
+      ``cloud_filter``: the tiles a cloud filter kept, likewise (only with that stage), and ``cloud_filter_jpegls``,
+      ``cloud_filter_jpeg2000``: one frame's kept tiles through each lossless flight-class codec (what the filter
+      would send with the best codec);
     - ``lossless_jpegls``, ``lossless_jpeg2000``: the single frame through each lossless flight-class codec, on
       the common baseline like ``bent_pipe_single`` (what a mission without on-board AI would send of the scene);
     - ``lossy_same_bytes``: the single frame in JPEG 2000 at no more than the bytes this run's pipeline sent for
       the capture (:func:`rundir.flight_codecs.jpeg2000_at_bytes`; lossless when that fits; 0 when the budget is
       below any codestream, that is when the pipeline sent nothing).
 
-    For a burst the encoded sizes are frame 0's times K. ``evaluation``: the single frame (its lossless JPEG-LS,
-    :func:`rundir.evaluation.evaluation_frame`) and, unless it is the lossless one, the lossy_same_bytes codestream
-    (``EVALUATION_LOSSY_SAME_BYTES_KEY``; empty when nothing was sent), for the ground to score: a lossless
-    codestream is exact, and ``lossy_same_bytes == lossless_jpeg2000`` says it was sent (a lossy one is made only
-    under a budget the lossless one does not fit).
+    An ``fmt`` size whose DN this run's pipeline itself encoded losslessly in ``fmt`` (:func:`_own_products`: an
+    encode-only run's frame, a cloud filter's kept tiles) is that product's size, encoded no second time: the
+    same pipeline gives the same bytes in both rows of the comparison. For a burst the encoded sizes are frame 0's
+    times K. ``evaluation``: the single frame (its lossless JPEG-LS, :func:`rundir.evaluation.evaluation_frame`)
+    and, unless it is the lossless one, the lossy_same_bytes codestream (``EVALUATION_LOSSY_SAME_BYTES_KEY``; empty
+    when nothing was sent), for the ground to score: a lossless codestream is exact, and ``lossy_same_bytes ==
+    lossless_jpeg2000`` says it was sent (a lossy one is made only under a budget the lossless one does not fit).
     """
     frame_dn, k, bit_depth = work.frame.dn, work.frames, ctx.bit_depth
     raw = codec.packed_size_bytes(frame_dn.size, bit_depth)
+    own = _own_products(work, fmt)
 
-    def size(dn: np.ndarray, codec_fmt: str = fmt) -> int:
-        return len(codec.encode(dn, codec_fmt, bit_depth, level if codec_fmt == fmt else 3))
+    def product_size(tile: Tile) -> int:
+        made = own.get((tile.row0, tile.col0))
+        if made is not None and made.dn.shape == tile.dn.shape and np.array_equal(made.dn, tile.dn):
+            return len(made.payload)
+        return len(codec.encode(tile.dn, fmt, bit_depth, level, georef(tile)))
 
     # each lossless encoding of the frame made once (``level`` means nothing to JPEG-LS and JPEG 2000)
     streams = {name: codec.encode(frame_dn, name, bit_depth) for name in flight_codecs.ESTIMATED_LOSSLESS}
     frame_sizes = {name: len(stream) for name, stream in streams.items()}
     if fmt not in frame_sizes:
-        frame_sizes[fmt] = size(frame_dn)
+        frame_sizes[fmt] = product_size(Tile(dn=frame_dn, row0=0, col0=0))
     out = {"bent_pipe": k * raw, "bent_pipe_single": raw, "encode_only": k * frame_sizes[fmt],
            **{f"lossless_{name}": frame_sizes[name] for name in flight_codecs.ESTIMATED_LOSSLESS}}
     if work.cloud_filter_kept is not None:  # one frame's kept tiles, each format encoded once
-        kept = {name: sum(size(dn, name) for dn in work.cloud_filter_kept)
-                for name in {fmt, *flight_codecs.ESTIMATED_LOSSLESS}}
+        kept = {name: sum(len(codec.encode(t.dn, name, bit_depth)) for t in work.cloud_filter_kept)
+                for name in flight_codecs.ESTIMATED_LOSSLESS if name != fmt}
+        kept[fmt] = sum(product_size(t) for t in work.cloud_filter_kept)
         out["cloud_filter"] = k * kept[fmt]
         out.update({f"cloud_filter_{name}": kept[name] for name in flight_codecs.ESTIMATED_LOSSLESS})
     jpeg2000, jpegls = streams["jpeg2000"], streams["jpegls"]
@@ -81,3 +93,10 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int) -> tuple[dict[str, int]
     if len(jpeg2000) > budget:  # the lossless codestream did not fit: a lossy one, or nothing
         evaluation[EVALUATION_LOSSY_SAME_BYTES_KEY] = np.frombuffer(sent, np.uint8)
     return out, evaluation
+
+
+def _own_products(work: Any, fmt: str) -> dict[tuple[int, int], Tile]:
+    """The image tiles this run's pipeline encoded losslessly in ``fmt`` on the camera's grid (scale 1; frame 0 of
+    a burst), by offset ``(row0, col0)`` px: what an estimate in ``fmt`` of the same DN would send, byte for byte."""
+    return {(t.row0, t.col0): t for t in work.tiles if t.kind == "image" and t.format == fmt and t.meta.lossless
+            and t.meta.scale == 1 and not t.meta.burst_frame}

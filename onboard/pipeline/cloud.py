@@ -303,7 +303,7 @@ class CloudFilter(Stage):
                 kept.append(tile)
             else:
                 work.dropped.append((tile, "cloudy"))
-        work.cloud_filter_kept = [t.dn[0] if t.dn.ndim == 4 else t.dn for t in kept]
+        work.cloud_filter_kept = [replace(t, dn=t.dn[0] if t.dn.ndim == 4 else t.dn) for t in kept]
         if self.params.downlink_mask:
             ok, png = cv2.imencode(".png", cloudy.astype(np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
             kept.append(Tile(dn=cloudy[..., None].astype(np.uint8), row0=0, col0=0, kind="cloud_mask",

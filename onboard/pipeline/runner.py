@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 from rundir.errors import ConfigIssue
 
 from . import alternatives, plugins
-from .stages import BentPipe, Context, Encode, Stage, StageFault
+from .stages import BentPipe, Context, Encode, Stage, StageFault, product_georef
 from .tile import Tile, Work, unstack, with_clear_px
 from ..runtime.hardware import relative_speed
 from ..scenario.schema import issue_at
@@ -184,9 +184,11 @@ class Pipeline:
         """Bytes simpler pipelines would downlink for this capture, for the report's comparison (their names and
         meaning: :func:`onboard.pipeline.alternatives.estimates`); the frame and the lossy alternative's codestream go to
         ``work.evaluation`` for scoring on the ground. The encoded sizes are losslessly in :attr:`estimate_format`, at
-        this run's encoder level (the default level without an encode stage)."""
-        encode = self._encode
+        this run's encoder level (the default level without an encode stage), with the georeferencing its products
+        carry inside (:func:`onboard.pipeline.stages.product_georef`)."""
+        encode, fmt = self._encode, self.estimate_format
         level = encode.params.level if encode else Encode.Params().level
-        out, evaluation = alternatives.estimates(work, self.ctx, self.estimate_format, level)
+        out, evaluation = alternatives.estimates(work, self.ctx, fmt, level,
+                                                 lambda tile: product_georef(work.frame, tile, self.ctx, fmt))
         work.evaluation.update(evaluation)
         return out

@@ -61,6 +61,13 @@ def tile_georef(frame: Any, tile: Tile, ctx: Context) -> codec.Georef | None:
                         ctx.band_centres_um if image else None)
 
 
+def product_georef(frame: Any, tile: Tile, ctx: Context, fmt: str) -> codec.Georef | None:
+    """The georeferencing a product of ``tile`` in format ``fmt`` carries inside its file: a GeoTIFF's
+    (:func:`tile_georef`); None in any other format (a PNG's travels beside it as sidecars,
+    :func:`rundir.codec.sidecars`; a flight-class codestream has none)."""
+    return tile_georef(frame, tile, ctx) if fmt == "tiff" else None
+
+
 def model_speed(card: Any) -> Literal["cpu", "int8"]:
     """Which speed of a hardware profile projects the cost of a stage running the model of ``card`` (its model
     card, None for no model): :func:`onboard.runtime.hardware.model_speed` of its input's dtype, the rule
@@ -203,7 +210,7 @@ class Encode(Stage):
     def process(self, work: Work) -> None:
         fmt, lossy = self.params.format, self.params.lossy
         for tile in _unencoded(work):
-            georef = tile_georef(work.frame, tile, self.ctx) if fmt == "tiff" else None
+            georef = product_georef(work.frame, tile, self.ctx, fmt)
             tile.payload = codec.encode(tile.dn, fmt, self.ctx.bit_depth, self.params.level, georef, lossy)
             tile.format = fmt
             lossless = lossy.lossless(fmt)

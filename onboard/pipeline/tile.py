@@ -64,10 +64,10 @@ class Work:
     wall_s: dict[str, float] = field(default_factory=dict)  # measured on this host, per stage
     scoring_wall_s: dict[str, float] = field(default_factory=dict)  # of which spent on scoring-only extras
     evaluation: dict[str, np.ndarray] = field(default_factory=dict)  # on-board decisions kept for scoring, never downlinked
-    # What the cloud filter tells later stages: the clear pixels of each frame (K, H, W) bool, and the DN of the
-    # tiles it kept (frame 0 of a burst), which the report's pipeline comparison encodes; None without that stage.
+    # What the cloud filter tells later stages: the clear pixels of each frame (K, H, W) bool, and the tiles it kept
+    # (frame 0's DN of a burst), which the report's pipeline comparison encodes; None without that stage.
     clear: np.ndarray | None = None
-    cloud_filter_kept: list[np.ndarray] | None = None
+    cloud_filter_kept: list[Tile] | None = None
     alternative_bytes: dict[str, int] = field(default_factory=dict)  # what simpler pipelines would downlink
     discarded: str | None = None  # why a stage discarded the whole frame (:func:`discard_frame`); None: it goes on
 
