@@ -32,7 +32,8 @@ RUN_KEYS = {  # key: (where in report.json, meaning)
     "latency_s.p50": ("latency_s.p50", "median capture-to-ground time of the products, s"),
     "latency_s.p90": ("latency_s.p90", "90th percentile of it, s"),
     "latency_s.max": ("latency_s.max", "its maximum, s"),
-    "on_board.bytes": ("on_board.bytes", "bytes left on board at the end"),
+    "on_board.bytes": ("on_board.bytes", "bytes left on board at the end: what storage holds, a product caught "
+                                         "mid-transfer whole"),
     "cloud.f1": ("cloud.pixel.f1", "per-pixel F1 of the on-board cloud mask against truth (null: no cloud_filter)"),
     "cloud.clear_pixels_lost_fraction": ("cloud.clear_pixels_lost_fraction", "truly clear pixels that never reach "
                                          "the ground (null: no cloud_filter)"),

@@ -64,7 +64,8 @@ BANDWIDTH_DEFINITIONS = {
     "link_bytes": "bandwidth used: received_bytes + retransmitted_bytes, the bytes of every product the ground "
                   "received; a product still in transfer when the run ended is not counted (the contacts section "
                   "counts every byte sent)",
-    "bytes_on_board": "product and raw bytes still on board at the end of the run (telemetry/ledger.jsonl)",
+    "bytes_on_board": "product and raw bytes held in storage at the end of the run, a product caught mid-transfer "
+                      "whole (telemetry/ledger.jsonl): what the storage plot ends on",
     "raw_bytes_finished": "bent-pipe bytes of the frames the pipeline finished with: every product delivered and "
                           "verified by the ground or discarded on purpose (e.g. cloudy tiles), none still on board, "
                           "lost to storage or failing the ground's checks",
@@ -81,11 +82,12 @@ BANDWIDTH_DEFINITIONS = {
     "raw_bytes_lost": "bent-pipe bytes of the frames whose data did not reach the ground as sent: a product lost on "
                       "board by no stage's decision (storage full, evicted: ledger.products_lost_by_reason) or "
                       "failing the ground's checks (ledger.frames_unverified)",
-    "saved_fraction_all_captures": "1 - (downlinked bytes + bytes on board) / bent-pipe bytes over every capture "
-                                   "but the frames that lost data on board or in downlink (raw_bytes_lost), which "
-                                   "are left out, lost data not being a saving; tiles and frames the pipeline "
-                                   "dropped on purpose count as not sent. Without a ledger: 1 - (downlinked_bytes "
-                                   "+ bytes_on_board) / raw_bytes",
+    "saved_fraction_all_captures": "1 - (downlinked bytes + bytes_on_board, the bytes held in storage: a product "
+                                   "caught mid-transfer counts whole, as no part of it is downlinked) / bent-pipe "
+                                   "bytes over every capture but the frames that lost data on board or in downlink "
+                                   "(raw_bytes_lost), which are left out, lost data not being a saving; tiles and "
+                                   "frames the pipeline dropped on purpose count as not sent. Without a ledger: 1 - "
+                                   "(downlinked_bytes + bytes_on_board) / raw_bytes",
 }
 
 
@@ -149,8 +151,8 @@ def latency_stats(latency_s: np.ndarray) -> dict[str, Any]:
 
 
 def on_board(ledger: Sequence[LedgerRow]) -> dict[str, Any]:
-    """What is left on board at the end: ``bytes`` (sum of ledger bytes_on_board), ``frames`` and ``products``
-    still on board, and the age in seconds (end of run minus capture) of the on-board frames: max and mean."""
+    """What is left on board at the end: ``bytes`` held in storage (sum of ledger bytes_on_board: a product caught
+    mid-transfer whole), ``frames`` and ``products`` still on board, and the age in seconds (end of run minus capture) of the on-board frames: max and mean."""
     ages_s = [float(r.age_s) for r in ledger if r.status == "on_board" and r.age_s is not None]
     return {
         "bytes": sum(r.bytes_on_board for r in ledger),

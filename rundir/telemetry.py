@@ -121,8 +121,9 @@ class LedgerRow(Record):
     delivered, dropped and still on board, the drops by reason (``dropped_by_reason``: stages' decisions and losses
     together) and, of those, the stages' decisions by stage and reason (``decided_by_stage``: {stage: {reason:
     count}}; required: a ledger written before it existed cannot tell decisions from losses, so its rows are refused
-    and the run must be simulated again); bytes of the frame still on board and, on board, its age at the end of the
-    run (``age_s``, else None)."""
+    and the run must be simulated again); the bytes the frame still holds in storage (``bytes_on_board``: its raw
+    frame or products, whole, one caught mid-transfer too) and, on board, its age at the end of the run (``age_s``,
+    else None)."""
 
     frame_id: str
     satellite: str

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import simpy
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,7 +21,7 @@ from onboard.pipeline.stages import Context, tile_georef
 from onboard.pipeline.tile import Tile, TileMeta, Work
 from onboard.sensing.projection import GridFootprint
 from onboard.sim.recorder import Recorder, iso_utc, manifest_line
-from onboard.sim.storage import Item
+from onboard.sim.storage import Item, Storage
 from onboard.sensing.world import BAND_CENTRES_UM, SYNTHETIC_BANDS
 from rundir.codec import Georef, encode
 from rundir.manifest import ManifestLine
@@ -138,14 +139,34 @@ def test_a_product_without_room_and_an_evicted_frame_are_dropped(tmp_path, camer
     _, line = product(recorder, camera, frame, cap)
     recorder.refused(line, frame.frame_id)
     assert list((tmp_path / "onboard").iterdir()) == []
-    left = Item("sat-1-f00001", ("sat-1-f00001",), 4000, 1, "raw", sent_bytes=1000.0, on_air_bytes=4000)
+    left = Item("sat-1-f00001", ("sat-1-f00001",), 4000, 1, "raw")
     recorder.ledger.captured("sat-1-f00001", "sat-1", 500.0)
     recorder.finish(1000.0, [left], INFO)
     text = (tmp_path / "telemetry" / "ledger.jsonl").read_text().splitlines()
     rows = {r.frame_id: r for r in (LedgerRow.parse(json.loads(s), "telemetry/ledger.jsonl", n)
                                     for n, s in enumerate(text, start=1))}
     assert rows[frame.frame_id].dropped_by_reason == {"storage_full": 1} and rows[frame.frame_id].reason == "storage_full"
-    assert rows["sat-1-f00001"].bytes_on_board == 3000 and rows["sat-1-f00001"].age_s == 500.0
+    assert rows["sat-1-f00001"].bytes_on_board == 4000 and rows["sat-1-f00001"].age_s == 500.0
+
+
+def test_the_ledger_counts_what_storage_holds_a_product_caught_mid_transfer_whole(tmp_path, camera):
+    """cubesat_sband said 133,271,575 B left on board where its storage held 136,817,166 B: a product caught
+    mid-transfer counted only its unsent part. It resumes at the next contact, but it is on board whole, and no part
+    of it reached the ground as a product: the ledger's bytes on board are what storage holds."""
+    recorder = Recorder(tmp_path, START, camera)
+    recorder.start(INFO)
+    storage = Storage(simpy.Environment(), 10_000, "drop_oldest", lambda item, reason: None)
+    for n, (kind, size_bytes, sent_bytes) in enumerate((("raw", 4000, 0.0), ("product", 3000, 1200.5),
+                                                        ("product", 2000, 0.0))):
+        frame_id = f"sat-1-f{n:05d}"
+        recorder.ledger.captured(frame_id, "sat-1", 100.0 * n)
+        assert storage.put(Item(f"{frame_id}-t00", (frame_id,), size_bytes, 1, kind, sent_bytes=sent_bytes,
+                                on_air_bytes=size_bytes + 100 if sent_bytes else None))
+    recorder.finish(1000.0, storage.items, INFO)
+    text = (tmp_path / "telemetry" / "ledger.jsonl").read_text().splitlines()
+    rows = [LedgerRow.parse(json.loads(s), "telemetry/ledger.jsonl", n) for n, s in enumerate(text, start=1)]
+    assert [r.bytes_on_board for r in rows] == [4000, 3000, 2000]
+    assert sum(r.bytes_on_board for r in rows) == storage.used_bytes
 
 
 def test_a_frame_computed_ahead_keeps_its_evaluation_on_disk_only_if_it_finishes(tmp_path, camera):

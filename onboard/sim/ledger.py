@@ -70,7 +70,7 @@ class Ledger:
 
     def rows(self, end_t_s: float, bytes_on_board: dict[str, int]) -> list[LedgerRow]:
         """One row per captured frame, in capture order, at the run's end ``end_t_s`` (s); ``bytes_on_board``:
-        bytes still on board by frame id (absent: 0)."""
+        bytes each frame holds in storage by frame id (absent: 0)."""
         out = []
         for entry in self.frames.values():
             status, reason = entry.status()

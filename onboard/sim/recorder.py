@@ -178,8 +178,9 @@ class Recorder:
                 self._unspill(frame_id)
 
     def finish(self, end_t_s: float, left_on_board: Iterable[Item], run_info: RunInfo) -> None:
-        """Close the files; write the ledger (``left_on_board``: the items still in storage at ``end_t_s``), the
-        contacts and the final run.json."""
+        """Close the files; write the ledger (``left_on_board``: the items still in storage at ``end_t_s``, each
+        frame's ``bytes_on_board`` the sizes of its items there, whole: what storage holds, a product caught
+        mid-transfer too, whose sent part reached the ground as no product), the contacts and the final run.json."""
         self._captures.close()
         self._processing.close()
         self._timeline.close()
@@ -189,8 +190,7 @@ class Recorder:
         on_board: dict[str, int] = {}
         for item in left_on_board:
             for frame_id in item.frame_ids:
-                unsent = 1.0 - item.sent_bytes / item.on_air_bytes if item.on_air_bytes else 1.0
-                on_board[frame_id] = on_board.get(frame_id, 0) + int(item.size_bytes * unsent)
+                on_board[frame_id] = on_board.get(frame_id, 0) + item.size_bytes
         write_jsonl(telemetry_path(self.run_dir, "ledger"),
                     [row.to_json() for row in self.ledger.rows(end_t_s, on_board)])
         contacts = sorted(self.contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station))
