@@ -38,8 +38,12 @@ def shot() -> SimpleNamespace:
 
 
 def build(*specs):
+    return build_on(CTX, *specs)
+
+
+def build_on(ctx, *specs):
     configs = [StageConfig(name=name, params=runner.stage_classes()[name].Params(**params)) for name, params in specs]
-    return runner.Pipeline(tuple(configs), CTX)
+    return runner.Pipeline(tuple(configs), ctx)
 
 
 def test_one_x2_product_replaces_the_burst_and_beats_bicubic(shot):
@@ -123,6 +127,24 @@ def test_simulated_time_counts_every_window_and_frame(shot):
                 + windows * stage.latency_s)
     assert stage.cost_s(work) == pytest.approx(expected)
     assert stage.latency_s == shipped_card("superres_x2_int8").benchmark.host_latency_ms_p50 / 1e3
+
+
+def test_registration_and_fusion_run_at_the_cpus_speed_and_only_the_model_at_the_int8_speed(shot):
+    """On an Edge TPU profile (int8 x6.1, CPU x0.41: coral-devboard) the stage's ECC registration and fusion planes
+    run on the ARM cores, and only the model's windows on the accelerator: the whole stage at the int8 speed made a
+    Coral look 11x too fast in a trial (55 ms for a quickstart burst, about 0.6 s with this split)."""
+    coral = dataclasses.replace(CTX, cpu_relative=0.41, int8_conv_relative=6.1)
+    stage = superres.SuperResolution(superres.SuperResolution.Params(), CTX)
+    work = Work(frame=shot, tiles=[Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
+    mpx = 96 * 96 / 1e6
+    cpu_s = 7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.PLANES_S_PER_MPX
+    windows = 4 * len(superres.tiling.windows(96, 96, 64, superres.OVERLAP_PX))
+    assert stage.uses == "int8"
+    assert stage.cost_by_speed_s(work) == pytest.approx({"cpu": cpu_s, "int8": windows * stage.latency_s})
+    projected = build_on(coral, ("superres", {"evaluate": False}), ("bent_pipe", {})).run(shot)
+    assert projected.sim_stage_s["superres"] == pytest.approx(cpu_s / 0.41 + windows * stage.latency_s / 6.1)
+    shift_and_add = superres.SuperResolution(superres.SuperResolution.Params(method="shift_and_add"), CTX)
+    assert set(shift_and_add.cost_by_speed_s(work)) == {"cpu"}  # no model: all of it CPU work
 
 
 def test_simulated_time_counts_only_the_tiles_a_cloud_filter_kept(shot):

@@ -24,7 +24,7 @@ from rundir.errors import ConfigIssue
 from . import alternatives, plugins
 from .stages import BentPipe, Context, Encode, Stage, StageFault, product_georef
 from .tile import Tile, Work, unstack, with_clear_px
-from ..runtime.hardware import relative_speed
+from ..runtime.hardware import SPEED_FIGURES, relative_speed
 from ..scenario.schema import issue_at
 
 
@@ -141,7 +141,8 @@ class Pipeline:
         for stage in self.stages:
             if stage.terminal:
                 work.tiles = unstack(work.tiles)
-            projected_s = self._cost_s(stage, work) / relative_speed(self.ctx, stage.uses)
+            projected_s = sum(part_s / relative_speed(self.ctx, uses)
+                              for uses, part_s in self._cost_by_speed_s(stage, work).items())
             start = time.perf_counter()
             with _plugin_faults(stage.name, "process", work.frame.frame_id):
                 stage.process(work)
@@ -158,15 +159,21 @@ class Pipeline:
         return work
 
     @staticmethod
-    def _cost_s(stage: Stage, work: Work) -> float:
-        """``stage.cost_s(work)``, which must be a finite number of seconds >= 0: StageFault otherwise."""
+    def _cost_by_speed_s(stage: Stage, work: Work) -> dict[str, float]:
+        """``stage.cost_by_speed_s(work)`` (by default its ``cost_s`` at its ``uses``), each part a finite number of
+        seconds >= 0 at a speed the profiles give (``cpu``, ``int8``): StageFault otherwise."""
         frame_id = work.frame.frame_id
         with _plugin_faults(stage.name, "cost_s", frame_id):
-            cost_s = stage.cost_s(work)
-        if isinstance(cost_s, bool) or not (isinstance(cost_s, numbers.Real) and math.isfinite(cost_s) and cost_s >= 0):
-            raise StageFault(_stage_origin(stage.name), "cost_s",
-                             f"expected a finite number of seconds >= 0, found {cost_s!r}", frame_id)
-        return float(cost_s)
+            parts = stage.cost_by_speed_s(work)
+        for uses, cost_s in parts.items():
+            if uses not in SPEED_FIGURES:
+                raise StageFault(_stage_origin(stage.name), "cost_s",
+                                 f"expected a speed in {sorted(SPEED_FIGURES)}, found uses={uses!r}", frame_id)
+            if isinstance(cost_s, bool) or not (isinstance(cost_s, numbers.Real) and math.isfinite(cost_s)
+                                                and cost_s >= 0):
+                raise StageFault(_stage_origin(stage.name), "cost_s",
+                                 f"expected a finite number of seconds >= 0, found {cost_s!r}", frame_id)
+        return {uses: float(cost_s) for uses, cost_s in parts.items()}
 
     @property
     def _encode(self) -> Encode | None:

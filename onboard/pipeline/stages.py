@@ -115,6 +115,13 @@ class Stage:
         runner stops the run with a :class:`StageFault` on anything else)."""
         raise NotImplementedError
 
+    def cost_by_speed_s(self, work: Work) -> dict[str, float]:
+        """:meth:`cost_s` split by the speed of the hardware profile that projects each part (``uses``: ``cpu`` or
+        ``int8``, :func:`model_speed`); the runner divides each part by that speed. All of it at ``uses`` unless a
+        stage runs plain CPU work beside its model (super-resolution's registration and fusion), which an
+        accelerator's int8 speed must not project."""
+        return {self.uses: self.cost_s(work)}
+
     @classmethod
     def check(cls, params: Any, index: int, names: list[str], bands: tuple[str, ...]) -> list[ConfigIssue]:
         """Rules that need the rest of the scenario (``names``: every stage's, this one at ``index``; ``bands``: the

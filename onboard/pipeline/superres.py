@@ -213,21 +213,29 @@ class SuperResolution(Stage):
         work.tiles = tiles
 
     def cost_s(self, work: Work) -> float:
+        """The sum of :meth:`cost_by_speed_s`."""
+        return sum(self.cost_by_speed_s(work).values())
+
+    def cost_by_speed_s(self, work: Work) -> dict[str, float]:
         """Registration of the whole frame (its shifts come from every clear pixel), then fusion planes of the image
-        tiles still to go down (a cloud filter before this stage leaves fewer) per low-res megapixel, plus the model
-        windows whose cropped core meets one of those tiles, per band at the card's host latency. A frame no stage
-        filtered costs what its whole frame costs; one with no image tile left (a cloud mask alone) costs nothing."""
+        tiles still to go down (a cloud filter before this stage leaves fewer) per low-res megapixel, both CPU work
+        (``cpu``); plus the model windows whose cropped core meets one of those tiles, per band at the card's host
+        latency, at the model's speed (``uses``: an int8 model runs at the profile's int8 speed, an Edge TPU's
+        for one, which registration and fusion never see). A frame no stage filtered costs what its whole frame
+        costs; one with no image tile left (a cloud mask alone) costs nothing."""
         h, w = work.frame.dn.shape[:2]
         kept = [tile for tile in work.tiles if tile.kind == "image"]
         if not kept:
-            return 0.0
+            return {"cpu": 0.0}
         k = work.frames
-        cost = (k - 1) * h * w / 1e6 * REGISTRATION_S_PER_MPX[self.params.registration]
-        cost += k / 8 * sum(t.dn.shape[-3] * t.dn.shape[-2] for t in kept) / 1e6 * PLANES_S_PER_MPX
+        cpu_s = (k - 1) * h * w / 1e6 * REGISTRATION_S_PER_MPX[self.params.registration]
+        cpu_s += k / 8 * sum(t.dn.shape[-3] * t.dn.shape[-2] for t in kept) / 1e6 * PLANES_S_PER_MPX
+        cost = {"cpu": cpu_s}
         if self.params.method == "model":
             needed = [win for win in tiling.windows(h, w, self.window_px, self.params.overlap_px)
                       if any(_meets(win.core, tile) for tile in kept)]
-            cost += len(self.ctx.bands) * len(needed) * self.latency_s
+            model_s = len(self.ctx.bands) * len(needed) * self.latency_s
+            cost[self.uses] = cost.get(self.uses, 0.0) + model_s
         return cost
 
 
