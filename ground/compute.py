@@ -12,12 +12,18 @@ from typing import Any
 
 import numpy as np
 
+from . import metrics
 from .document import Heading, Paragraph, Table, fmt_duration
+
+# Compute "set the latency" when frames waited for the computer, in the median, at least this share of the median
+# capture-to-ground latency of the delivered products: the rest is waiting for a pass and the downlink itself.
+WAIT_LATENCY_SHARE = 0.5
 
 
 def compute_section(run: Any) -> dict[str, Any] | None:
     """report.json ``compute``: timing mode, profile, per-stage simulated and host seconds, per-satellite busy
-    time and utilisation; None without processing records."""
+    time and utilisation, how long frames waited for the computer (``queue``) and, when it held them back,
+    ``warnings`` (:func:`queue_warning`); None without processing records."""
     if not run.processing:
         return None
     info = run.run_info
@@ -29,22 +35,62 @@ def compute_section(run: Any) -> dict[str, Any] | None:
             entry["wall"].append(float(record.wall_s.get(name, 0.0)))
     timing = sorted({r.compute_timing for r in run.processing})
     duration_s = float(info.duration_s) if info else 0.0
+    queue = _queue(run)
+    summary = {name: {"frames": len(v["sim"]), "total_s": float(np.sum(v["sim"])),
+                      "p50_s": float(np.median(v["sim"])), "max_s": float(np.max(v["sim"])),
+                      "wall_p50_s": float(np.median(v["wall"]))} for name, v in stages.items()}
     return {
         "timing": timing[0] if len(timing) == 1 else timing,
         "hardware": info.hardware if info else None,
         "frames": len(run.processing),
-        "stages": {name: {"frames": len(v["sim"]), "total_s": float(np.sum(v["sim"])),
-                          "p50_s": float(np.median(v["sim"])), "max_s": float(np.max(v["sim"])),
-                          "wall_p50_s": float(np.median(v["wall"]))} for name, v in stages.items()},
+        "stages": summary,
         "satellites": [{"satellite": s.satellite, "compute_busy_s": s.compute_busy_s,
                         "utilisation": s.compute_busy_s / duration_s if duration_s else None}
                        for s in (info.satellite_summary if info else [])],
+        "queue": queue,
+        **({"warnings": [warning]} if (warning := queue_warning(queue, summary)) else {}),
         "definitions": {
             "projected": "reference-host cost of the stage divided by the hardware profile's relative speed",
             "measured": "wall time of the stage on the device that ran this simulation (compute.timing: measured)",
             "wall_p50_s": "median wall time of the stage on the machine that ran the simulation",
+            "queue": "wait_p50_s, wait_max_s: simulated seconds from a frame's capture until the computer took it "
+                     "up (behind other frames, or a brown-out; telemetry/processing.jsonl compute_wait_s, null in "
+                     "runs written before it); never_computed: frames still on board at the end that the computer "
+                     "never took up; latency_p50_s: median capture-to-ground latency of the delivered products",
         },
     }
+
+
+def _queue(run: Any) -> dict[str, Any]:
+    """report.json ``compute.queue`` (see its definition)."""
+    waits = [float(r.compute_wait_s) for r in run.processing if r.compute_wait_s is not None]
+    processed = {r.frame_id for r in run.processing}
+    never = sum(1 for row in run.ledger or () if row.status == "on_board" and row.frame_id not in processed)
+    latency = metrics.latency_stats(metrics.latencies_s(run.delivered))["p50"] if run.delivered else None
+    return {"frames": len(waits), "wait_p50_s": float(np.median(waits)) if waits else None,
+            "wait_max_s": max(waits) if waits else None, "never_computed": never, "latency_p50_s": latency}
+
+
+def queue_warning(queue: Mapping[str, Any], stages: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """A warning when the computer, not the link, held the frames back: frames it never took up before the end, or
+    a median wait for it of at least WAIT_LATENCY_SHARE of the median capture-to-ground latency; None otherwise."""
+    wait, latency, never = queue["wait_p50_s"], queue["latency_p50_s"], queue["never_computed"]
+    slow = wait is not None and latency and wait >= WAIT_LATENCY_SHARE * latency
+    if not (slow or never):
+        return None
+    per_frame = fmt_duration(sum(s["p50_s"] for s in stages.values()), ms_below_1s=True)
+    held = [f"frames waited {fmt_duration(wait, ms_below_1s=True)} for it in the median (at most "
+            f"{fmt_duration(queue['wait_max_s'], ms_below_1s=True)}) against a median capture-to-ground latency of "
+            f"{fmt_duration(latency, ms_below_1s=True)}"] if slow else []
+    held += [f"{_frames(never)} still waiting for it at the end"] if never else []
+    return (f"the on-board computer did not keep up with the captures: {'; '.join(held)}. The pipeline takes "
+            f"{per_frame} per capture (the stages' medians): a faster computer, fewer captures per pass or a "
+            "cheaper pipeline would bring the products down sooner.")
+
+
+def _frames(count: int) -> str:
+    """ "1 frame was", "3 frames were"."""
+    return f"{count} frame was" if count == 1 else f"{count} frames were"
 
 
 def compute_blocks(section: Mapping[str, Any]) -> list[Any]:
@@ -58,6 +104,14 @@ def compute_blocks(section: Mapping[str, Any]) -> list[Any]:
     busy = "; ".join(f"{s['satellite']} busy {fmt_duration(s['compute_busy_s'], ms_below_1s=True)} "
                      f"({'n/a' if s['utilisation'] is None else format(s['utilisation'], '.3%')} of the run)"
                      for s in section["satellites"])
+    queue = section.get("queue") or {}
+    never = f" {_frames(queue['never_computed'])} never taken up before the end." if queue.get("never_computed") else ""
+    if not queue.get("wait_max_s"):  # none measured (a run from before), or none waited
+        wait = " No frame waited for the computer after its capture." if queue.get("wait_max_s") == 0 else ""
+    else:
+        wait = (f" Frames waited for the computer after capture {fmt_duration(queue['wait_p50_s'], ms_below_1s=True)}"
+                f" in the median, at most {fmt_duration(queue['wait_max_s'], ms_below_1s=True)}.")
+    wait += never
     return [Heading(2, "On-board compute"),
-            Paragraph(f"Stage times per frame, {how} ({section['frames']} frames). {busy}."),
+            Paragraph(f"Stage times per frame, {how} ({section['frames']} frames). {busy}.{wait}"),
             Table(("stage", f"{timing} p50", f"{timing} max", f"{timing} total", "host wall p50"), rows)]

@@ -44,8 +44,10 @@ class CaptureRecord(Record):
 class ProcessingRecord(Record):
     """One frame through the on-board pipeline: its ``stages``, the simulated compute time in total and per stage
     (``compute_timing``: ``projected`` from the reference host or ``measured`` on this device), the host wall time
-    per stage, tiles kept and dropped, and ``alternative_bytes``: what simpler pipelines would have sent (bytes,
-    keyed by pipeline name: ``bent_pipe``, ``encode_only``, ``cloud_filter``)."""
+    per stage, tiles kept and dropped, ``alternative_bytes``: what simpler pipelines would have sent (bytes,
+    keyed by pipeline name: ``bent_pipe``, ``encode_only``, ``cloud_filter``), and ``compute_wait_s``: simulated
+    seconds from the capture until the computer took the frame up (behind other frames, or a brown-out; None in
+    runs written before it was recorded)."""
 
     frame_id: str
     satellite: str
@@ -58,6 +60,7 @@ class ProcessingRecord(Record):
     tiles_kept: int
     tiles_dropped: int
     alternative_bytes: dict[str, int | None]
+    compute_wait_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import jsonl
-from ground.compute import compute_blocks, compute_section
+from ground.compute import compute_blocks, compute_section, queue_warning
 from ground.document import Heading, to_markdown
 from ground.run_data import load_run
 from tests.report_run import sweep_run
@@ -54,7 +54,8 @@ def test_the_real_runs_blocks_name_its_stages_and_satellite():
     assert heading == Heading(2, "On-board compute")
     assert paragraph.text.startswith("Stage times per frame, projected for the host profile from the reference host "
                                      "(5 frames). sso-1 busy ")
-    assert paragraph.text.endswith(f" ({section['satellites'][0]['utilisation']:.3%} of the run).")
+    assert paragraph.text.endswith(f" ({section['satellites'][0]['utilisation']:.3%} of the run). No frame waited "
+                                   "for the computer after its capture.")
     assert table.header == ("stage", "projected p50", "projected max", "projected total", "host wall p50")
     assert [row[0] for row in table.rows] == ["cloud_filter", "encode"]
 
@@ -92,7 +93,7 @@ def test_a_projected_run_in_report_md(rpi4_run):
     assert to_markdown(compute_blocks(section)).splitlines() == [
         "## On-board compute", "",
         "Stage times per frame, projected for the rpi4 profile from the reference host (3 frames). "
-        "sat-1 busy 1.7 min (1.417% of the run).", "",
+        "sat-1 busy 1.7 min (1.417% of the run). 1 frame was never taken up before the end.", "",
         "| stage | projected p50 | projected max | projected total | host wall p50 |",
         "|---|---:|---:|---:|---:|",
         "| cloud_filter | 3.0 s | 7.0 s | 12.0 s | 1.0 s |",
@@ -147,3 +148,36 @@ def test_no_section_without_processing_records(tiny_run, records):
     run = load_run(tiny_run)
     assert run.processing == records
     assert compute_section(run) is None
+
+
+def test_the_wait_for_the_computer_is_its_queue_in_capture_order():
+    """One computer takes the frames in capture order: each waits until the frame before it is done (its capture
+    time plus its wait plus its compute time), or not at all; recomputed here from captures.jsonl and
+    processing.jsonl, and the section's figures are the records' median and maximum."""
+    run = sweep_run()
+    records = processing(run.run_dir)
+    captures = {c["frame_id"]: c["t_s"] for c in map(json.loads, (run.run_dir / "telemetry" / "captures.jsonl")
+                                                     .read_text().splitlines())}
+    free_at_s = 0.0
+    for record in sorted(records, key=lambda r: captures[r["frame_id"]]):
+        start_s = max(captures[record["frame_id"]], free_at_s)
+        assert record["compute_wait_s"] == pytest.approx(start_s - captures[record["frame_id"]], abs=2e-3)
+        free_at_s = start_s + record["compute_s"]
+    queue = compute_section(run)["queue"]
+    waits = [r["compute_wait_s"] for r in records]
+    assert (queue["frames"], queue["wait_p50_s"], queue["wait_max_s"]) == (5, statistics.median(waits), max(waits))
+    assert queue["never_computed"] == 0 and queue["latency_p50_s"] > 0
+
+
+def test_a_computer_that_holds_the_frames_back_is_warned():
+    stages = {"cloud_filter": {"p50_s": 0.5}, "superres": {"p50_s": 3.5}}
+    queue = {"frames": 40, "wait_p50_s": 30.0, "wait_max_s": 95.0, "never_computed": 0, "latency_p50_s": 50.0}
+    assert queue_warning(queue, stages) == (
+        "the on-board computer did not keep up with the captures: frames waited 30.0 s for it in the median (at most "
+        "1.6 min) against a median capture-to-ground latency of 50.0 s. The pipeline takes 4.0 s per capture (the "
+        "stages' medians): a faster computer, fewer captures per pass or a cheaper pipeline would bring the products "
+        "down sooner.")
+    assert queue_warning({**queue, "wait_p50_s": 24.9}, stages) is None  # under half the latency: the link's
+    assert "3 frames were still waiting for it at the end" in queue_warning(
+        {**queue, "wait_p50_s": 1.0, "never_computed": 3}, stages)
+    assert queue_warning({**queue, "wait_p50_s": None, "latency_p50_s": None}, stages) is None  # an older run

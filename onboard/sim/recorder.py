@@ -132,9 +132,10 @@ class Recorder:
             self._spilled.discard(frame_id)
             evaluation_path(self.run_dir, frame_id).unlink(missing_ok=True)
 
-    def processed(self, work: Any, timing: str) -> None:
-        """A frame through the pipeline (``work``: its tile.Work; ``timing``: projected or measured): its
-        evaluation record, its ledger entry and its processing.jsonl line."""
+    def processed(self, work: Any, timing: str, compute_wait_s: float | None = None) -> None:
+        """A frame through the pipeline (``work``: its tile.Work; ``timing``: projected or measured; ``compute_wait_s``:
+        simulated seconds it waited for the computer after its capture): its evaluation record, its ledger entry and
+        its processing.jsonl line."""
         frame = work.frame
         self._spilled.discard(frame.frame_id)  # its evaluation file, written ahead, stays
         if work.evaluation:
@@ -144,7 +145,8 @@ class Recorder:
         self._processing.write(ProcessingRecord(
             frame.frame_id, frame.satellite, work.stages, work.frames, round(work.sim_s, 6), timing,
             {k: round(v, 6) for k, v in work.sim_stage_s.items()}, {k: round(v, 6) for k, v in work.wall_s.items()},
-            len(work.tiles), len(work.dropped), work.alternative_bytes))
+            len(work.tiles), len(work.dropped), work.alternative_bytes,
+            None if compute_wait_s is None else round(compute_wait_s, 3)))
 
     def stored(self, frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], georef: Georef) -> ManifestLine:
         """A product made from tile ``idx``: its file (and sidecars) kept on board; returns its manifest line,

@@ -136,6 +136,7 @@ def _compute_frame(env: simpy.Environment, sat: Satellite, raw: Item, pipeline: 
     frame, cap, work = raw.data
     with sat.computer.request() as req:
         yield req
+        wait_s = env.now - cap.t_s  # behind other frames, or a brown-out
         if work is None:  # no frame pool: processed here
             work = pipeline.run(frame, cap.priority)
         elif isinstance(work, StageFault):  # computed ahead in a worker, where a stage failed on it
@@ -149,14 +150,15 @@ def _compute_frame(env: simpy.Environment, sat: Satellite, raw: Item, pipeline: 
         wall_stage_s[stage] = wall_stage_s.get(stage, 0.0) + wall
     if raw in sat.storage.items:
         sat.storage.remove(raw)
-        store_products(sat, work, cap, pipeline, recorder, timing)
+        store_products(sat, work, cap, pipeline, recorder, timing, wait_s)
 
 
 def store_products(sat: Satellite, work: Work, cap: Capture, pipeline: Pipeline, recorder: Recorder,
-                   timing: str) -> None:
-    """Record a processed frame and put each of its products into storage (refused ones are dropped)."""
+                   timing: str, compute_wait_s: float) -> None:
+    """Record a processed frame (``compute_wait_s``: simulated seconds from its capture until the computer took it
+    up) and put each of its products into storage (refused ones are dropped)."""
     frame = work.frame
-    recorder.processed(work, timing)
+    recorder.processed(work, timing, compute_wait_s)
     for idx, tile in enumerate(work.tiles):
         georef = tile_georef(frame, tile, pipeline.ctx)
         line = recorder.stored(frame, cap, tile, idx, work.stages, georef)
