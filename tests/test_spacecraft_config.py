@@ -2,6 +2,7 @@
 radio's payload rate and frame error rate from Eb/N0 against the textbook BPSK bit error rate, and their key rules."""
 
 import math
+import platform
 from pathlib import Path
 from statistics import NormalDist
 
@@ -9,7 +10,7 @@ import pytest
 
 from onboard.scenario.config import load_scenario
 from onboard.scenario.schema import build
-from onboard.scenario.spacecraft_config import CameraConfig, RadioConfig
+from onboard.scenario.spacecraft_config import X86_MACHINES, CameraConfig, ComputeConfig, RadioConfig
 from onboard.scenario.yaml_source import load_yaml
 from rundir.errors import ConfigError
 
@@ -93,3 +94,25 @@ def test_link_budget_fields_out_of_range(key, value):
         built(RadioConfig, f"{{link_budget: {{eirp_dbw: 10, g_t_db_k: 28, frequency_ghz: 8.2, symbol_rate_msps: 50, "
                            f"{key}: {value}}}}}")
     assert [i.path for i in err.value.issues] == [f"link_budget.{key}"]
+
+
+@pytest.mark.parametrize("hardware, timing, machine, warned", [
+    ("coral-devboard", "measured", "x86_64", True), ("jetson-orin-nano", "measured", "AMD64", True),
+    ("host", "measured", "x86_64", False), ("coral-devboard", "projected", "x86_64", False),
+    ("jetson-orin-nano", "measured", "aarch64", False)])
+def test_stage_times_measured_off_the_board_are_warned(hardware, timing, machine, warned):
+    """A trial measured on an x86 host under the coral-devboard profile: the report called this host's times the
+    Coral's, without a word. Every shipped profile but host is an ARM board."""
+    issues = ComputeConfig(hardware=hardware, timing=timing).measured_off_board(machine)
+    assert bool(issues) == warned
+    if warned:
+        (issue,) = issues
+        assert issue.path == "timing" and f"this {machine} machine, which no {hardware} is" in issue.found
+
+
+def test_the_warning_reaches_the_scenario_with_its_line():
+    scenario = load_scenario(Path(__file__).parents[1] / "scenarios" / "quickstart.yaml",
+                             ["spacecraft.compute.hardware=rpi5", "spacecraft.compute.timing=measured"])
+    expected = platform.machine().lower() in X86_MACHINES
+    assert any("spacecraft.compute.timing: expected a run on the rpi5 device itself" in w
+               for w in scenario.warnings) == expected

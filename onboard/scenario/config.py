@@ -142,15 +142,18 @@ class Scenario:
 
     def warning_checks(self) -> list[ConfigIssue]:
         """Issues (at their YAML paths) that do not stop a run but should be said: stale TLE epochs, stations a link
-        budget cannot close to even overhead, cloudy bursts super-resolved without a cloud filter, and a burst the
-        compute hardware holds only window by window (:func:`.working_memory.below_the_whole_capture`)."""
+        budget cannot close to even overhead, cloudy bursts super-resolved without a cloud filter, a burst the
+        compute hardware holds only window by window (:func:`.working_memory.below_the_whole_capture`), and stage
+        times measured on a machine that is not the profile's board (:meth:`.ComputeConfig.measured_off_board`)."""
         out = link_budget.overhead_warnings(self.spacecraft.radio, self.ground_stations, self.satellites,
                                             self.start_utc)
         for i, sat in enumerate(self.satellites):
             stale = sat.stale_epoch(self.start_utc, self.duration_s)
             if stale is not None:
                 out.append(dataclasses.replace(stale, path=join(f"satellites[{i}]", stale.path)))
-        return out + self.cloudy_superres() + below_the_whole_capture(self.spacecraft, self.pipeline)
+        measured = [dataclasses.replace(issue, path=join("spacecraft.compute", issue.path))
+                    for issue in self.spacecraft.compute.measured_off_board()]
+        return out + self.cloudy_superres() + below_the_whole_capture(self.spacecraft, self.pipeline) + measured
 
     def cloudy_superres(self) -> list[ConfigIssue]:
         """A ``superres`` stage with no ``cloud_filter`` before it while the bursts have clouds (the world's, or the

@@ -3,6 +3,7 @@ the on-board computer, mass memory, electrical power and the payload downlink.""
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -74,6 +75,9 @@ class CameraConfig:
         return self.full_well_e / self.dn_max
 
 
+X86_MACHINES = ("x86_64", "amd64", "i386", "i686")  # platform.machine() of an x86 host, lower case
+
+
 @dataclass(frozen=True, kw_only=True)
 class ComputeConfig:
     hardware: str = spec("host", doc="hardware profile name (orbitedge hardware list)")
@@ -86,6 +90,18 @@ class ComputeConfig:
         if self.hardware not in names:
             return [issue_at("hardware", "one of " + ", ".join(names), repr(self.hardware))]
         return []
+
+    def measured_off_board(self, machine: str | None = None) -> list[ConfigIssue]:
+        """A warning, at ``timing``, when stage times are to be measured (hardware in the loop) on a machine that
+        cannot be the profile's device: an x86 ``machine`` (``platform.machine()`` by default) under any profile but
+        ``host``, every other shipped profile being an ARM board (Coral, Jetson, Raspberry Pi, the flight CPU). The
+        report would give this machine's stage times as the board's."""
+        machine = machine or platform.machine()
+        if self.timing != "measured" or self.hardware == "host" or machine.lower() not in X86_MACHINES:
+            return []
+        return [issue_at("timing", f"a run on the {self.hardware} device itself to measure its stage times",
+                         f"measured on this {machine} machine, which no {self.hardware} is: the report would give "
+                         f"its stage times as the {self.hardware}'s; use timing: projected here, or run on the board")]
 
 
 @dataclass(frozen=True, kw_only=True)
