@@ -72,16 +72,16 @@ def _queue(run: Any) -> dict[str, Any]:
 
 
 def queue_warning(queue: Mapping[str, Any], stages: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """A warning when the computer, not the link, held the frames back: frames it never took up before the end, or
-    a median wait for it of at least WAIT_LATENCY_SHARE of the median capture-to-ground latency; None otherwise."""
+    """A warning when the computer, not the link, held the frames back: a median wait for it of at least
+    WAIT_LATENCY_SHARE of the median capture-to-ground latency (with the frames it never took up before the end);
+    None otherwise. Frames waiting at the end alone are no sign: the last captures of any run wait there."""
     wait, latency, never = queue["wait_p50_s"], queue["latency_p50_s"], queue["never_computed"]
-    slow = wait is not None and latency and wait >= WAIT_LATENCY_SHARE * latency
-    if not (slow or never):
+    if wait is None or not latency or wait < WAIT_LATENCY_SHARE * latency:
         return None
     per_frame = fmt_duration(sum(s["p50_s"] for s in stages.values()), ms_below_1s=True)
     held = [f"frames waited {fmt_duration(wait, ms_below_1s=True)} for it in the median (at most "
             f"{fmt_duration(queue['wait_max_s'], ms_below_1s=True)}) against a median capture-to-ground latency of "
-            f"{fmt_duration(latency, ms_below_1s=True)}"] if slow else []
+            f"{fmt_duration(latency, ms_below_1s=True)}"]
     held += [f"{_frames(never)} still waiting for it at the end"] if never else []
     return (f"the on-board computer did not keep up with the captures: {'; '.join(held)}. The pipeline takes "
             f"{per_frame} per capture (the stages' medians): a faster computer, fewer captures per pass or a "
