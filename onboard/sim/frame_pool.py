@@ -25,6 +25,7 @@ import datetime as dt
 import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,9 @@ from ..pipeline.tile import Work
 from ..sensing.projection import GridFootprint
 
 _WORKER: dict[str, Any] = {}  # in a worker process: its payload and pipeline
+# How often a take that waits checks that every worker is alive: the executor itself can miss a worker's death (see
+# FramePool._result), and then the run would wait for ever.
+WATCHDOG_S = 5.0
 
 
 def default_workers() -> int:
@@ -117,6 +121,7 @@ class FramePool:
         self.base = [(1, 0) for _ in self.plans]
         self.flight: dict[tuple[int, int], tuple[FrameTask, Future]] = {}
         self.resubmitted = 0  # computations discarded because a skip changed the frame numbers
+        self.broken = False  # a worker died unnoticed by the executor (_result)
         context = multiprocessing.get_context("forkserver")  # workers fork from a clean, single-threaded server
         context.set_forkserver_preload([__name__])
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
@@ -130,6 +135,16 @@ class FramePool:
         self.close()
 
     def close(self) -> None:
+        """Stop the workers. After a death the executor missed (:meth:`_result`), the live workers are killed and
+        this process's end of the result pipe closed, so that the management thread's ``recv`` ends (the executor
+        then marks itself broken and cleans up) and shutting down, or this process's exit, does not wait for ever."""
+        if self.broken:  # nothing cancelled: the executor fails every pending future as it breaks (cancelling
+            self.flight.clear()  # them first makes its thread raise InvalidStateError, CPython 3.11)
+            for process in list(self.executor._processes.values()):
+                process.kill()
+            self.executor._result_queue._writer.close()
+            self.executor.shutdown(wait=True)
+            return
         for _, future in self.flight.values():
             future.cancel()
         self.flight.clear()
@@ -172,6 +187,25 @@ class FramePool:
             raise RuntimeError(f"frame pool: capture {plan_index} of {self.names[sat_index]} computed as "
                                f"{task.frame_id}, taken as {frame_id}")
         try:
-            return future.result()
+            return self._result(future)
         finally:
-            self._fill()
+            if not self.broken:
+                self._fill()
+
+    def _result(self, future: Future) -> Work:
+        """``future.result()``, checking every WATCHDOG_S that no worker has died: BrokenProcessPool if one has.
+
+        ProcessPoolExecutor finds a dead worker by its sentinel, unless the worker was killed (SIGKILL: the
+        out-of-memory killer) while writing a result into the executor's pipe: its management thread then waits,
+        in ``recv``, for the rest of a message that never comes, and every future stays pending (seen with
+        CPython 3.11). ``executor._processes`` is the executor's own table of its workers."""
+        while True:
+            try:
+                return future.result(timeout=WATCHDOG_S)
+            except TimeoutError:
+                dead = sorted(pid for pid, process in list(self.executor._processes.items())
+                              if process.exitcode is not None)
+                if dead:
+                    self.broken = True
+                    raise BrokenProcessPool(f"frame-pool worker process(es) {dead} died; the executor did not "
+                                            "notice (killed while sending a result)") from None
