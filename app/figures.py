@@ -144,9 +144,10 @@ FIGURES = {f.name: f for f in (
            total=True, finished_only=True, per_byte_of="energy_wh"),
     Figure("compute_busy_s", "s", "lower", "simulated time the on-board computers were busy", _compute_busy_s,
            total=True),
-    Figure("oracle_value_per_byte", "priority x clear px/B", "higher", "target priority x truly clear pixels delivered per byte "
-           "(report value.oracle_value_per_byte: the products valued at their truth, so runs with and without a "
-           "cloud mask compare)", lambda r, i: _at(r, "value", "oracle_value_per_byte"), finished_only=True),
+    Figure("oracle_value_per_byte", "priority x clear px/B", "higher", "target priority x truly clear pixels "
+           "delivered per byte (report value.oracle_value_per_byte: the products valued at their truth, so runs with "
+           "and without a cloud mask compare)", lambda r, i: _at(r, "value", "oracle_value_per_byte"),
+           finished_only=True),
 )}
 """Every figure by name, in the order tables show them."""
 

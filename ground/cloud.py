@@ -346,7 +346,8 @@ def detector_table(section: Mapping[str, Any]) -> Table:
 
     alone = ", frame 0's map alone" if section.get("bursts") else ""
     rows = [row("on-board model", section), *([row("on-board model" + alone, section["model_map"])] if alone else []),
-            row("spectral baseline" + alone, section["baseline_spectral"]), row("oracle (true mask)", section["oracle"])]
+            row("spectral baseline" + alone, section["baseline_spectral"]),
+            row("oracle (true mask)", section["oracle"])]
     return Table(("detector", "precision", "recall", "F1", "IoU", "FPR", "tile F1", "bandwidth saved",
                   "clear pixels lost"), tuple(rows))
 

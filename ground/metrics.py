@@ -152,7 +152,8 @@ def latency_stats(latency_s: np.ndarray) -> dict[str, Any]:
 
 def on_board(ledger: Sequence[LedgerRow]) -> dict[str, Any]:
     """What is left on board at the end: ``bytes`` held in storage (sum of ledger bytes_on_board: a product caught
-    mid-transfer whole), ``frames`` and ``products`` still on board, and the age in seconds (end of run minus capture) of the on-board frames: max and mean."""
+    mid-transfer whole), ``frames`` and ``products`` still on board, and the age in seconds (end of run minus
+    capture) of the on-board frames: max and mean."""
     ages_s = [float(r.age_s) for r in ledger if r.status == "on_board" and r.age_s is not None]
     return {
         "bytes": sum(r.bytes_on_board for r in ledger),

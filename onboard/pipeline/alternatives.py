@@ -43,7 +43,8 @@ def estimates(work: Any, ctx: Any, fmt: str, level: int, georef: Callable[[Tile]
     - ``bent_pipe``: its K frames bit-packed; ``bent_pipe_single``: one frame bit-packed, the common baseline of
       every run, burst or not;
     - ``encode_only``: K frames through the lossless ``fmt`` at ``level``, each as a product of this run would be,
-      with the georeferencing ``georef`` gives a tile (a GeoTIFF's tags: :func:`onboard.pipeline.stages.product_georef`);
+      with the georeferencing ``georef`` gives a tile (a GeoTIFF's tags:
+      :func:`onboard.pipeline.stages.product_georef`);
       ``cloud_filter``: the tiles a cloud filter kept, likewise (only with that stage), and ``cloud_filter_jpegls``,
       ``cloud_filter_jpeg2000``: one frame's kept tiles through each lossless flight-class codec (what the filter
       would send with the best codec);
