@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from . import metrics
 from .document import Heading, Paragraph, Table, fmt_duration
+from .latency import latency_section
 
 # Compute "set the latency" when frames waited for the computer, in the median, at least this share of the median
 # capture-to-ground latency of the delivered products: the rest is waiting for a pass and the downlink itself.
@@ -66,7 +66,7 @@ def _queue(run: Any) -> dict[str, Any]:
     waits = [float(r.compute_wait_s) for r in run.processing if r.compute_wait_s is not None]
     processed = {r.frame_id for r in run.processing}
     never = sum(1 for row in run.ledger or () if row.status == "on_board" and row.frame_id not in processed)
-    latency = metrics.latency_stats(metrics.latencies_s(run.delivered))["p50"] if run.delivered else None
+    latency = latency_section(run)["p50"]  # the latency section's own figure
     return {"frames": len(waits), "wait_p50_s": float(np.median(waits)) if waits else None,
             "wait_max_s": max(waits) if waits else None, "never_computed": never, "latency_p50_s": latency}
 

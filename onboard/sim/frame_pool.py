@@ -140,7 +140,7 @@ class FramePool:
         then marks itself broken and cleans up) and shutting down, or this process's exit, does not wait for ever."""
         if self.broken:  # nothing cancelled: the executor fails every pending future as it breaks (cancelling
             self.flight.clear()  # them first makes its thread raise InvalidStateError, CPython 3.11)
-            for process in list(self.executor._processes.values()):
+            for process in list((self.executor._processes or {}).values()):
                 process.kill()
             self.executor._result_queue._writer.close()
             self.executor.shutdown(wait=True)
