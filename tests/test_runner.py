@@ -270,6 +270,30 @@ def test_a_stage_cost_that_is_no_time_is_refused_even_from_a_built_in_stage(monk
                               f"seconds >= 0, found {cost!r}")
 
 
+class TwoSpeeds(Quarters):
+    """Quarters whose cost comes in parts by speed, set per test."""
+
+    name = "test_two_speeds"
+    parts = {"cpu": 0.4, "int8": 0.6}
+
+    def cost_by_speed_s(self, work):
+        return self.parts
+
+
+def test_a_stage_cost_by_speed_is_each_part_at_its_speed_and_an_unknown_speed_is_refused(monkeypatch):
+    shipped = runner.builtin_stage_classes
+    monkeypatch.setattr(runner, "builtin_stage_classes", lambda: {**shipped(), TwoSpeeds.name: TwoSpeeds})
+    ctx = dataclasses.replace(CTX, cpu_relative=0.5, int8_conv_relative=4.0)
+    specs = (("test_two_speeds", {}), ("encode", {"format": "png"}))
+    work = build(*specs, ctx=ctx).run(frame())
+    assert work.sim_stage_s["test_two_speeds"] == pytest.approx(0.4 / 0.5 + 0.6 / 4.0)
+    monkeypatch.setattr(TwoSpeeds, "parts", {"gpu": 0.1})
+    with pytest.raises(stages.StageFault) as err:
+        build(*specs).run(frame())
+    assert str(err.value) == ("stage 'test_two_speeds' (built-in): cost_s() on frame f0: expected a speed in "
+                              "['cpu', 'int8'], found uses='gpu'")
+
+
 @pytest.mark.parametrize("specs, bands, fmt", [
     ((("encode", {"format": "jpegls"}),), ("B", "G", "R", "NIR"), "jpegls"),
     ((("bent_pipe", {}),), ("B", "G", "R", "NIR"), "png"),
