@@ -391,3 +391,11 @@ def test_a_satellite_kept_in_its_geostationary_box_is_stationary(altitude_km, in
     satrec = satrec_from_elements(GEO_START_UTC, altitude_km, inclination_deg, raan_deg=raan_deg,
                                   phase_deg=phase_deg, eccentricity=eccentricity)
     assert stationary_track(satrec, GEO_START_UTC) is not None
+
+
+def test_an_inclination_below_the_smallest_normal_float_in_radians_is_an_equatorial_orbit():
+    """1e-307 deg is 1.7e-309 rad, a subnormal float, for which SGP4 gives NaN positions with no error code: the
+    orbit is equatorial (found by hypothesis in the geostationary-box test)."""
+    satrec = satrec_from_elements(GEO_START_UTC, 35756.0, 2.2250738585072014e-308, raan_deg=0.0)
+    assert satrec.inclo == 0.0 and stationary_track(satrec, GEO_START_UTC) is not None
+    assert satrec_from_elements(GEO_START_UTC, 35756.0, 1e-300, raan_deg=0.0).inclo > 0.0  # a normal float: kept

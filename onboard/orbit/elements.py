@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from datetime import datetime, timedelta
 from typing import NamedTuple, Sequence
 
@@ -309,10 +310,13 @@ def satrec_from_elements(
     eccentric_anomaly = math.atan2(math.sqrt(1.0 - eccentricity**2) * math.sin(true_anomaly),
                                    eccentricity + math.cos(true_anomaly))
     mean_anomaly = eccentric_anomaly - eccentricity * math.sin(eccentric_anomaly)
+    inclination_rad = math.radians(inclination_deg)
+    if inclination_rad < sys.float_info.min:  # subnormal (under 1.3e-306 deg): SGP4 gives NaN positions for it
+        inclination_rad = 0.0
     satrec = Satrec()
     satrec.sgp4init(
         WGS72, "i", 0, (jd - _JD_SGP4_EPOCH0) + fr, 0.0, 0.0, 0.0, eccentricity, 0.0,
-        math.radians(inclination_deg), mean_anomaly % (2.0 * math.pi),
+        inclination_rad, mean_anomaly % (2.0 * math.pi),
         _mean_motion_rad_s(a_km) * 60.0, math.radians(raan_deg % 360.0),
     )
     if satrec.error:
