@@ -112,6 +112,12 @@ def test_projection_divides_host_latency_by_the_figure_a_run_uses(tiny_results, 
     assert (p.profile, p.delegate, p.input_dtype) == ("rpi4", "cpu", dtype) and p.basis.startswith("projected")
     assert f"/ {figure} of the profile ({dtype} input" in p.basis
     assert bench.project(r.latency_ms, dtype, profile, refusal="not full-int8") is None
+    # with the card's reference-host latency, this machine's figures are scaled to it: p50 is the reference's
+    ref = bench.project(r.latency_ms, dtype, profile, reference_ms_p50=2 * r.latency_ms.p50)
+    speed = getattr(profile, figure)
+    assert math.isclose(ref.latency_ms_p50, 2 * r.latency_ms.p50 / speed) and ref.reference_ms_p50 == 2 * r.latency_ms.p50
+    assert math.isclose(ref.latency_ms_p90, 2 * r.latency_ms.p90 / speed) and "reference-host p50" in ref.basis
+    assert p.reference_ms_p50 is None and "this machine taken as the reference host" in p.basis
     for model in (TINY_INT8, TINY_FLOAT32):  # the stage's choice for the same model
         card = load_card(model.with_suffix(".json"))
         assert model_speed(card) == hardware.model_speed(card.inputs[0].dtype)
@@ -124,7 +130,26 @@ def test_a_float_model_is_projected_at_the_cpu_speed_naming_it(tiny_results, cap
     assert main(["bench", str(TINY_FLOAT32), "--profile", "rpi4", "--runs", "3", "--warmup", "0"]) == 0
     table = capsys.readouterr().out
     assert "no projection" not in table
-    assert f"  projected on rpi4 (cpu, float32 input: cpu_relative x{rpi4.cpu_relative:g}): p50 " in table
+    assert (f"  projected on rpi4 (cpu, float32 input: cpu_relative x{rpi4.cpu_relative:g}; from this machine's "
+            "latency: no reference in a card): p50 ") in table  # the tiny model's card has no benchmark block
+
+
+def test_a_shipped_model_is_projected_as_a_run_projects_its_windows(tmp_path, capsys):
+    """bench --profile rpi5 gave 1.59 ms per window where a run's compute section gave 2.73 ms: bench divided this
+    machine's latency by the profile's speed, a run divides the card's (the reference host's, whose speed the
+    profiles are relative to). Now both give the card's latency over the speed, whatever machine bench runs on."""
+    from onboard.runtime.modelcard import load_card
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "cloud_bgrn_int8", "--profile", "rpi5", "--runs", "3", "--warmup", "0", "--json",
+                 str(out)]) == 0
+    [m] = json.loads(out.read_text())["models"]
+    card = load_card(MODEL_DIR / "cloud_bgrn_int8.json")
+    window_s = card.host_latency_s / hardware.relative_speed(load_profile("rpi5"), "int8")  # the stage's, per window
+    assert m["projected"]["latency_ms_p50"] == pytest.approx(window_s * 1e3, rel=1e-9)
+    assert m["projected"]["reference_ms_p50"] == card.benchmark.host_latency_ms_p50
+    assert f"from the card's reference-host p50 {card.benchmark.host_latency_ms_p50:.2f} ms, as a run projects it" \
+        in capsys.readouterr().out
 
 
 def test_cli_bench_all_writes_every_field_for_every_model(tmp_path, capsys):
@@ -308,4 +333,5 @@ def test_the_edge_tpu_projection_is_for_full_int8_models_only(tmp_path, capsys):
                                        "(ops SIN)")
     assert f"  not projected: {result['not_projected']}" in table and "projected on coral-usb" not in table
     assert main(["bench", "cloud_bgrn_int8", *options]) == 0
-    assert "projected on coral-usb (edgetpu, int8 input: int8_conv_relative x7.3)" in capsys.readouterr().out
+    assert "projected on coral-usb (edgetpu, int8 input: int8_conv_relative x7.3; from the card's" in \
+        capsys.readouterr().out

@@ -73,6 +73,7 @@ class Projection:
     input_dtype: str  # the model's input tensor's, which chose the figure
     speed_figure: str  # int8_conv_relative (an 8-bit input) or cpu_relative (any other)
     relative_speed: float  # the profile's value of it, x the host
+    reference_ms_p50: float | None  # the card's host latency (benchmark block), which a run projects; None: none
     latency_ms_p50: float
     latency_ms_p90: float
     latency_ms_mean: float
@@ -238,21 +239,31 @@ def accelerator_refusal(model: Model, profile: HardwareProfile) -> str | None:
     return None if found is None else f"{profile.accelerator_rule}; {model.path.name} is not full-int8: {found}"
 
 
-def project(latency: Latency, input_dtype: str, profile: HardwareProfile, refusal: str | None = None
-            ) -> Projection | None:
+def project(latency: Latency, input_dtype: str, profile: HardwareProfile, refusal: str | None = None,
+            reference_ms_p50: float | None = None) -> Projection | None:
     """Host latency on ``profile`` for a model whose input tensor has dtype ``input_dtype``, divided by the figure a
     run divides a stage's host time by (:func:`onboard.runtime.hardware.model_speed`): ``int8_conv_relative`` for
     an 8-bit input (a uint8 model runs the same kernels), else ``cpu_relative``. None when the profile's accelerator
-    refuses the model (``refusal``, from :func:`accelerator_refusal`)."""
+    refuses the model (``refusal``, from :func:`accelerator_refusal`).
+
+    The profiles' speeds are relative to the reference host, whose latency is the card's ``benchmark`` block
+    (``reference_ms_p50``), and a run projects a stage from that. So with a reference, this machine's latencies are
+    scaled by reference / measured p50 first: the projected p50 is the run's on any machine, and this machine's
+    spread (p90, mean) is kept. Without one, this machine is taken as the reference."""
     if refusal is not None:
         return None
     uses = model_speed(input_dtype)
     figure, speed = SPEED_FIGURES[uses], relative_speed(profile, uses)
     kernels = "int8 kernels" if uses == "int8" else "not at the int8 convolution speed"
-    return Projection(profile.name, profile.delegate, input_dtype, figure, speed, latency.p50 / speed,
-                      latency.p90 / speed, latency.mean / speed, 1e3 * speed / latency.mean,
-                      f"projected: host latency / {figure} of the profile ({input_dtype} input: {kernels}; the "
-                      "figure a run projects the stage's time with)")
+    to_reference = reference_ms_p50 / latency.p50 if reference_ms_p50 else 1.0
+    host = (f"the card's reference-host p50 ({reference_ms_p50:.2f} ms; this machine {latency.p50:.2f} ms)"
+            if reference_ms_p50 else "this machine's latency (no reference in a card: this machine taken as the "
+                                     "reference host)")
+    return Projection(profile.name, profile.delegate, input_dtype, figure, speed, reference_ms_p50,
+                      to_reference * latency.p50 / speed, to_reference * latency.p90 / speed,
+                      to_reference * latency.mean / speed, 1e3 * speed / (to_reference * latency.mean),
+                      f"projected: {host} / {figure} of the profile ({input_dtype} input: {kernels}; the figure "
+                      "a run projects the stage's time with)")
 
 
 def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, warmup: int = 5,
@@ -292,8 +303,14 @@ def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, 
         latency_ms=latency, inferences_per_s=rate, mpx_per_s=rate * input_px / 1e6,
         singlestream_p90_ms=latency.p90, offline_samples_per_s=runs / offline_s,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        projected=project(latency, model.input_dtype.name, profile, refusal) if profile is not None else None,
+        projected=project(latency, model.input_dtype.name, profile, refusal, _reference_ms_p50(model))
+        if profile is not None else None,
         not_projected=refusal, output=output)
+
+
+def _reference_ms_p50(model: Model) -> float | None:
+    """The reference host's p50 latency from the model's card (its ``benchmark`` block), None without one."""
+    return model.card.benchmark.host_latency_ms_p50 if model.card and model.card.benchmark else None
 
 
 def twin_ratios(results: list[BenchResult]) -> list[dict[str, Any]]:

@@ -83,8 +83,10 @@ def _notes(r: BenchResult, pair: dict[str, Any] | None) -> list[str]:
                      "the delegate takes none of its ops, they ran on the CPU")
     if r.projected is not None:
         p = r.projected
+        basis = (f"from the card's reference-host p50 {p.reference_ms_p50:.2f} ms, as a run projects it"
+                 if p.reference_ms_p50 else "from this machine's latency: no reference in a card")
         lines.append(f"  projected on {p.profile} ({p.delegate}, {p.input_dtype} input: {p.speed_figure} "
-                     f"x{p.relative_speed:g}): "
+                     f"x{p.relative_speed:g}; {basis}): "
                      f"p50 {p.latency_ms_p50:.2f} ms, p90 {p.latency_ms_p90:.2f} ms, "
                      f"{p.inferences_per_s:.1f} inf/s (PROJECTED, not measured)")
     if r.not_projected is not None:
