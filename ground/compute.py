@@ -112,6 +112,8 @@ def compute_blocks(section: Mapping[str, Any]) -> list[Any]:
         wait = (f" Frames waited for the computer after capture {fmt_duration(queue['wait_p50_s'], ms_below_1s=True)}"
                 f" in the median, at most {fmt_duration(queue['wait_max_s'], ms_below_1s=True)}.")
     wait += never
+    wall = (" The host wall time is this machine's for the whole stage, the work done only to score it on the ground"
+            " (evaluation data) included.")
     return [Heading(2, "On-board compute"),
-            Paragraph(f"Stage times per frame, {how} ({section['frames']} frames). {busy}.{wait}"),
+            Paragraph(f"Stage times per frame, {how} ({section['frames']} frames). {busy}.{wait}{wall}"),
             Table(("stage", f"{timing} p50", f"{timing} max", f"{timing} total", "host wall p50"), rows)]

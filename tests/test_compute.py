@@ -55,7 +55,9 @@ def test_the_real_runs_blocks_name_its_stages_and_satellite():
     assert paragraph.text.startswith("Stage times per frame, projected for the host profile from the reference host "
                                      "(5 frames). sso-1 busy ")
     assert paragraph.text.endswith(f" ({section['satellites'][0]['utilisation']:.3%} of the run). No frame waited "
-                                   "for the computer after its capture.")
+                                   "for the computer after its capture. The host wall time is this machine's for the "
+                                   "whole stage, the work done only to score it on the ground (evaluation data) "
+                                   "included.")
     assert table.header == ("stage", "projected p50", "projected max", "projected total", "host wall p50")
     assert [row[0] for row in table.rows] == ["cloud_filter", "encode"]
 
@@ -93,7 +95,9 @@ def test_a_projected_run_in_report_md(rpi4_run):
     assert to_markdown(compute_blocks(section)).splitlines() == [
         "## On-board compute", "",
         "Stage times per frame, projected for the rpi4 profile from the reference host (3 frames). "
-        "sat-1 busy 1.7 min (1.417% of the run). 1 frame was never taken up before the end.", "",
+        "sat-1 busy 1.7 min (1.417% of the run). 1 frame was never taken up before the end. The host wall time is "
+        "this machine's for the whole stage, the work done only to score it on the ground (evaluation data) "
+        "included.", "",
         "| stage | projected p50 | projected max | projected total | host wall p50 |",
         "|---|---:|---:|---:|---:|",
         "| cloud_filter | 3.0 s | 7.0 s | 12.0 s | 1.0 s |",
