@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import struct
+import threading
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +80,36 @@ def test_a_skip_resubmits_the_satellites_later_captures(mission, plans):
         # capture 1 of sat-a is skipped (storage full): capture 2, computed ahead as its 3rd frame, is its 2nd
         work = pool.take(0, 2, 2, "sat-a-f00001")
         assert pool.resubmitted == 1 and work.frame.frame_id == "sat-a-f00001"
+
+
+def test_a_worker_killed_while_the_executor_reads_a_result_breaks_the_pool_instead_of_hanging(mission, plans):
+    """The hang of CPython 3.11's ProcessPoolExecutor when a worker is killed in the middle of sending its result:
+    the executor's thread waits in ``recv`` for the rest of the message and never looks at the dead worker, so
+    every future stays pending. Injected as it happens, deterministically: half a message in the result pipe (a
+    header announcing more bytes than will ever come), then SIGKILL to the worker. ``take`` raises
+    BrokenProcessPool after a watchdog period, and ``close`` returns; each is given a minute before the test
+    calls it a hang."""
+    pool = FramePool(1, mission.payload, mission.scn.stages, mission.pipeline.ctx, plans)
+    writer = pool.executor._result_queue._writer  # this process's end of the workers' result pipe
+    os.write(writer.fileno(), struct.pack("!i", 2**31 - 1) + b"\x80")  # written before the worker's first result
+    [worker] = pool.executor._processes.values()
+    worker.kill()
+    worker.join()
+    outcome: dict[str, BaseException] = {}
+
+    def take() -> None:
+        try:
+            pool.take(0, 0, 1, "sat-a-f00000")
+        except BaseException as err:  # noqa: B902 - handed to the test's thread
+            outcome["error"] = err
+
+    for step in (take, pool.close):
+        thread = threading.Thread(target=step, daemon=True)
+        thread.start()
+        thread.join(60.0)
+        assert not thread.is_alive(), f"{step.__name__} hung"
+    assert isinstance(outcome.get("error"), BrokenProcessPool) and pool.broken
+    assert f"worker process(es) [{worker.pid}] died" in str(outcome["error"])
 
 
 def test_a_pool_needs_a_worker(mission, plans):
