@@ -1,6 +1,7 @@
 """Real imagery through GDAL: any CRS reprojected to the frame grid, band choice, no-data, cloud masks as stored,
 bit-field quality bands, and what ``validate`` says about image files (onboard/sensing/imagery.py)."""
 
+import dataclasses
 import json
 import math
 import shutil
@@ -18,7 +19,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from app.cli import main
 from onboard.scenario.config import load_scenario
-from onboard.sensing.imagery import ImageryWorld
+from onboard.sensing.imagery import ImageryWorld, world_from_config
 from onboard.sensing.mask_bits import MASK_CODES, MaskBits
 from onboard.sensing.raster import BandSource, footprint_transform, image_info
 from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
@@ -173,8 +174,14 @@ def test_a_scenario_nodata_replaces_the_files():
     with rasterio.open(path) as ds:
         dn = ds.read(1)
     value = int(np.median(dn[dn != FILL]))
-    scene = ImageryWorld(dn_scale=1.0, bands={"B": path}, nodata=value).render(grid_of(info), NOON, 50.0, 150.0, ("B",))
-    assert np.array_equal(scene.valid, dn != value)  # -9999 is now data, as the scenario says
+    scene = ImageryWorld(dn_scale=1e-4, bands={"B": path}, nodata=FILL).render(grid_of(info), NOON, 50.0, 150.0,
+                                                                              ("B",))
+    assert np.array_equal(scene.valid, dn != FILL)
+    # another value instead: -9999 is data, as the scenario says, and reflectance -0.9999 is fill no one declared
+    with pytest.raises(InputFileError, match=rf"{path.name}: expected a no-data value for the fill .* at least -0.5, "
+                                             rf"found \d+ of \d+ valid int16 samples below it, most at -9999 "
+                                             r"\(reflectance -0.9999\): .* world.nodata: -9999"):
+        ImageryWorld(dn_scale=1e-4, bands={"B": path}, nodata=value)
 
 
 NODATA_DTYPES = ("uint8", "uint16", "int16", "int32", "float32")
@@ -189,7 +196,7 @@ def test_nodata_family(tmp_path, dtype, seed, fill_share, nan):
     info = np.iinfo(dtype) if dtype != "float32" else np.finfo(dtype)
     lo, hi = (max(float(info.min), -1e6), min(float(info.max), 1e6))
     nodata = float("nan") if nan and dtype == "float32" else float(rng.integers(int(lo), int(hi) + 1))
-    pixels = rng.uniform(lo, hi, (40, 48)).astype(dtype)
+    pixels = rng.uniform(max(lo, 0.0), hi, (40, 48)).astype(dtype)  # data at least 0; the no-data value anywhere
     fill = rng.random(pixels.shape) < fill_share
     pixels[fill] = nodata
     transform = Affine(20.0, 0.0, 300000.0, 0.0, -20.0, 5000000.0)
@@ -613,19 +620,24 @@ def test_no_data_is_no_product_no_clear_pixel_and_no_mosaic_pixel(tmp_path):
 
 
 def test_a_truncated_band_file_is_named_with_its_key_and_nothing_is_simulated(tmp_path, capsys):
-    """validate opens files and reads their metadata; a file cut short (an interrupted download) fails when the
+    """validate reads each band decimated; a file cut short (an interrupted download) fails there, and when the
     run reads its pixels, before anything is simulated: exit 2, the file and its world key, no run directory."""
     band = "l8_B2_int16_nodata-9999.tif"
     path = scenario_file(tmp_path, f"{{B: cut.tif, G: {band}}}")
     whole = (DATA / band).read_bytes()
     (tmp_path / "cut.tif").write_bytes(whole[:len(whole) // 2])
-    assert main(["validate", str(path)]) == 0
-    capsys.readouterr()
+    assert main(["validate", str(path)]) == 2
+    assert (f"{path}:7: world.bands.B: expected samples GDAL can decode, found 'cut.tif': GDAL cannot read them (a "
+            "truncated or damaged file?): cut.tif, band 1: IReadBlock failed") in capsys.readouterr().err
     assert main(["run", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "cut.tif: world.bands.B: GDAL cannot read its pixels" in err and "Traceback" not in err
-    assert err.rstrip().endswith(f"nothing was simulated, and nothing of it is left in {tmp_path / 'run'}")
+    assert "world.bands.B: expected samples GDAL can decode, found 'cut.tif'" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+    # the run's own reading (a file whose damage a decimated read misses) names the file and its key too
+    (tmp_path / "whole").mkdir()
+    whole_world = load_scenario(scenario_file(tmp_path / "whole", f"{{B: {band}, G: {band}}}")).world
+    with pytest.raises(InputFileError, match=r"cut.tif: world.bands.B: GDAL cannot read its pixels \(a truncated "):
+        world_from_config(dataclasses.replace(whole_world, bands={"B": "cut.tif", "G": band}), tmp_path)
     (tmp_path / "mount").mkdir()  # an empty folder of the user's (a mount point) stays
     assert main(["run", str(path), "--out", str(tmp_path / "mount"), "--quiet"]) == 2
     assert (tmp_path / "mount").is_dir() and not any((tmp_path / "mount").iterdir())

@@ -6,14 +6,15 @@ import warnings
 import numpy as np
 import pytest
 import rasterio
+import rasterio.shutil
 from affine import Affine
 from hypothesis import given, settings, strategies as st
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 
 from onboard.sensing.projection import GridFootprint
-from onboard.sensing.raster import (REFLECTANCE_MAX, BandSource, band_metadata, calibration_problem, image_info,
-                                    load_band, open_image, read_band, reflectance_problem)
+from onboard.sensing.raster import (REFLECTANCE_MAX, REFLECTANCE_MIN, BandSource, band_metadata, calibration_problem,
+                                    fill_problem, image_info, load_band, open_image, read_band, reflectance_problem)
 from rundir.errors import InputFileError
 
 NODATA_DTYPES = ("uint8", "uint16", "int16", "int32", "float32")
@@ -45,6 +46,30 @@ def test_bad_input_files_are_named(tmp_path):
         write_raster(tmp_path / "plain.png", np.ones((8, 8), np.uint8), None, Affine.identity(), driver="PNG")
     with pytest.raises(InputFileError, match=r"plain.png: expected a georeferenced image.*world file.*found no CRS"):
         image_info(tmp_path / "plain.png")
+
+
+def test_gdal_virtual_files_and_subdatasets_are_named_as_such(tmp_path):
+    """A user's /vsizip/ path or netCDF subdataset name, which GDAL opens but orbitedge does not, read "no such file";
+    they are named for what they are, with what to do. A plain missing file is still no such file."""
+    for name in ("/vsizip//data/scene.zip/scene/b2.tif", 'NETCDF:"/data/scene.nc":Band1', "zip:///data/a.zip!/b.tif",
+                 "/vsicurl/https://example.com/b2.tif"):
+        with pytest.raises(InputFileError, match="a GDAL virtual file or subdataset name, which orbitedge does not "
+                                                 "open: extract or convert the band to a file first"):
+            open_image(tmp_path / name)
+    with pytest.raises(InputFileError, match="b2.tif: no such file"):
+        open_image(tmp_path / "data" / "b2.tif")
+
+
+def test_a_container_of_subdatasets_is_refused_naming_them(tmp_path):
+    """A netCDF file of two variables (as gdal_translate -of netCDF writes a 2-band image) has no bands of its own,
+    only subdatasets: refused naming them and how to convert one (it raised IndexError)."""
+    two = write_raster(tmp_path / "two.tif", np.ones((2, 8, 8), np.float32), "EPSG:32633", UTM33)
+    rasterio.shutil.copy(two, tmp_path / "scene.nc", driver="netCDF")
+    with open_image(tmp_path / "scene.nc") as ds:
+        info, problems = band_metadata(ds, BandSource(tmp_path / "scene.nc", 1), None)
+    assert info is None and problems == [("an image with bands", "no bands: a container of 2 subdataset(s) (netcdf:"
+                                          f"{tmp_path / 'scene.nc'}:Band1, netcdf:{tmp_path / 'scene.nc'}:Band2); "
+                                          "convert one to a file first, e.g. gdal_translate 'NAME' band.tif")]
 
 
 def test_band_metadata_names_the_band_problems(tmp_path):
@@ -169,6 +194,61 @@ def test_a_files_own_scale_is_held_to_reflectance_too(tmp_path):
         if refused:
             assert f"int16 samples 3000 to 3000, times the file's scale {scale:g} plus its offset {offset:g}," in \
                 problem[1]
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(dtype=st.sampled_from(("int16", "int32", "float32")), seed=st.integers(0, 2**32 - 1),
+       fill=st.sampled_from([-9999.0, -32768.0, -1.0, -2e9]), fill_share=st.floats(0.001, 0.9),
+       scale=st.sampled_from([1e-4, 2.75e-5, 1.0]), declared=st.sampled_from(["file", "scenario", None]))
+def test_fill_no_one_declares_is_refused_naming_the_value(tmp_path_factory, dtype, seed, fill, fill_share, scale,
+                                                          declared):
+    """Fill (-9999, -32768, -1, a float's wild low value) that neither the file nor the scenario declares is read as
+    reflectance far below 0 at any scale: refused, naming the value to declare; declared either way, it is
+    no-data and the rest reads as stored. Fill whose reflectance is above REFLECTANCE_MIN (-1 at scale 1e-4) is
+    indistinguishable from dark ground and reads as data."""
+    if not np.can_cast(np.min_scalar_type(fill), dtype) and np.dtype(dtype).kind == "i":
+        fill = -1.0  # what the integer type can hold
+    rng = np.random.default_rng(seed)
+    pixels = rng.uniform(0.0, 0.6 / scale, (40, 48)).astype(dtype)  # reflectance 0 to 0.6
+    holes = rng.random(pixels.shape) < fill_share
+    holes.flat[0], holes.flat[1] = True, False
+    pixels[holes] = fill
+    path = write_raster(tmp_path_factory.mktemp("fill") / "band.tif", pixels, "EPSG:32633", UTM33,
+                        nodata=fill if declared == "file" else None)
+    nodata = fill if declared == "scenario" else None
+    if declared is None and fill * scale < REFLECTANCE_MIN:
+        with pytest.raises(InputFileError, match=rf"band.tif: expected a no-data value for the fill .* found "
+                                                 rf"{int(holes.sum())} of 1920 valid {dtype} samples below it, most at "
+                                                 rf"{fill:g} .* world.nodata: {fill:g}$"):
+            load_band(BandSource(path), nodata, dn_scale=scale)
+        with rasterio.open(path) as ds:
+            assert fill_problem(*read_band(ds, 1, None), scale, 0.0, dtype) is not None
+        return
+    raster = load_band(BandSource(path), nodata, dn_scale=scale)
+    data = ~holes if declared else np.ones(holes.shape, bool)
+    assert np.array_equal(~np.isnan(raster.values), data)
+    assert np.allclose(raster.values[data], pixels[data].astype(np.float64) * scale, rtol=1e-5, atol=1e-7)
+
+
+def test_a_per_band_mask_is_honoured(tmp_path):
+    """A band whose mask is its own (GDAL's per-band mask: a VRT's MaskBand, a .msk per band) has no mask flag at
+    all, neither per-dataset nor alpha; its masked pixels are not valid, as with the other kinds of mask."""
+    pixels = np.full((8, 10), 0.3, np.float32)
+    write_raster(tmp_path / "data.tif", pixels, "EPSG:32633", UTM33)
+    keep = np.ones((8, 10), np.uint8) * 255
+    keep[:, :4] = 0
+    write_raster(tmp_path / "mask.tif", keep, "EPSG:32633", UTM33)
+    band = ('<VRTRasterBand dataType="{}" band="1"><SimpleSource><SourceFilename relativeToVRT="1">{}'
+            '</SourceFilename><SourceBand>1</SourceBand></SimpleSource>{}</VRTRasterBand>')
+    mask = "<MaskBand>" + band.format("Byte", "mask.tif", "") + "</MaskBand>"
+    vrt = ('<VRTDataset rasterXSize="10" rasterYSize="8"><SRS>EPSG:32633</SRS><GeoTransform>300000, 20, 0, 5000000, '
+           '0, -20</GeoTransform>' + band.format("Float32", "data.tif", mask) + '</VRTDataset>')
+    (tmp_path / "masked.vrt").write_text(vrt)
+    with rasterio.open(tmp_path / "masked.vrt") as ds:
+        assert ds.mask_flag_enums == ([],)  # per band: no flag
+        _, valid = read_band(ds, 1, None)
+    assert np.array_equal(valid, keep > 0)
+    assert np.array_equal(np.isnan(load_band(BandSource(tmp_path / "masked.vrt"), None).values), keep == 0)
 
 
 def test_reprojection_into_a_footprint_keeps_pixels_on_their_own_grid_and_nan_outside(tmp_path):

@@ -28,7 +28,7 @@ from rundir.truth import UNKNOWN
 from .mask_bits import MaskBits, Problem, mask_problem, mask_rules
 from .projection import GridFootprint
 from .raster import (DN_CALIBRATION, BandSource, ImageInfo, as_source, band_metadata, calibration_problem,
-                     load_band, open_image, read_band, reflectance_problem)
+                     fill_problem, gdal_cause, load_band, open_image, read_band, reflectance_problem)
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
 
@@ -177,7 +177,8 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     (:func:`onboard.scenario.schema.issue_at`). Problems: files GDAL cannot open, a band that is not there or not
     named in a multi-band file, no georeferencing, a no-data value the samples cannot hold, and, without
     ``world.dn_scale``, integer DN that declare no scale and samples that are not reflectance
-    (:func:`~onboard.sensing.raster.reflectance_problem`), and mask values that are not cloud codes. Warnings:
+    (:func:`~onboard.sensing.raster.reflectance_problem`), with or without it, fill that no no-data value declares
+    (:func:`~onboard.sensing.raster.fill_problem`), and mask values that are not cloud codes. Warnings:
     ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image: the run goes on,
     and their frames hold no valid pixels there.
 
@@ -197,6 +198,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             ds = open_image(source.path)
         except InputFileError as err:
             expected = "an existing image file (relative to the scenario)" if err.problem == "no such file" else \
+                "an image file on disk" if "virtual file" in err.problem else \
                 "an image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...)"
             out.append(issue_at(key, expected, f"{shown!r}: {err.problem}"))
             continue
@@ -227,15 +229,20 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
 def _sample_problems(ds: Any, info: ImageInfo, cfg: Any, rules: Sequence[MaskBits], read: bool) -> list[Problem]:
     """What validate finds in one band's samples, ``cfg`` the WorldConfig for a band and None for the mask: a band
     that the scenario leaves to its file (no ``dn_scale``) and that holds integer DN without a scale of its own, or,
-    when ``read``, samples read decimated to VALIDATE_READ_PX a side (overviews if any) that are not reflectance; a
-    mask's values that are not cloud codes. Nothing for a band the scenario calibrates."""
-    if cfg is not None and cfg.dn_scale is not None:
-        return []
-    problem = None if cfg is None else calibration_problem(info)
+    when ``read``, samples read decimated to VALIDATE_READ_PX a side (overviews if any) that are not reflectance
+    (without ``dn_scale``) or that hold undeclared fill (either way); a mask's values that are not cloud codes."""
+    calibrated = cfg is not None and cfg.dn_scale is not None
+    problem = None if cfg is None or calibrated else calibration_problem(info)
     if problem is None and read:
         try:
             pixels, valid = read_band(ds, info.band, None if cfg is None else cfg.nodata, VALIDATE_READ_PX)
         except RasterioError as err:
-            return [("a mask GDAL can decode" if cfg is None else "samples GDAL can decode", str(err))]
-        problem = mask_problem(pixels, valid, rules) if cfg is None else reflectance_problem(pixels, valid, info)
+            return [("a mask GDAL can decode" if cfg is None else "samples GDAL can decode",
+                     f"GDAL cannot read them (a truncated or damaged file?): {gdal_cause(err)}")]
+        if cfg is None:
+            problem = mask_problem(pixels, valid, rules)
+        else:
+            scale, offset = (cfg.dn_scale, cfg.dn_offset) if calibrated else (info.scale, info.offset)
+            problem = (None if calibrated else reflectance_problem(pixels, valid, info)) or fill_problem(
+                pixels, valid, scale, offset, info.dtype)
     return [] if problem is None else [problem]

@@ -1,9 +1,9 @@
 """One band of an image file through GDAL (rasterio): its metadata, its samples and validity, and the band
 reprojected into a frame's grid.
 
-No-data is the file's own, per band: its no-data value (``GDAL_NODATA``, ``dataset.nodatavals``), its internal or
-alpha mask (``dataset.read_masks``), and non-finite floats; a scenario's ``nodata`` replaces the value (not the
-masks). Reprojection is ``rasterio.warp.reproject`` (GDAL's warper), into any footprint, from any CRS GDAL knows,
+No-data is the file's own, per band: its no-data value (``GDAL_NODATA``, ``dataset.nodatavals``), its internal,
+per-band or alpha mask (``dataset.read_masks``), and non-finite floats; a scenario's ``nodata`` replaces the value
+(not the masks). Valid samples far below zero as reflectance are fill no one declared, and refused. Reprojection is ``rasterio.warp.reproject`` (GDAL's warper), into any footprint, from any CRS GDAL knows,
 north-up or rotated.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,10 @@ LONLAT = CRS.from_epsg(4326)
 DN_CALIBRATION = "world.dn_scale and world.dn_offset (reflectance = dn_scale * DN + dn_offset)"
 REFLECTANCE_MAX = 1.6  # TOA reflectance, at most, of a band's REFLECTANCE_PERCENTILE: see reflectance_problem
 REFLECTANCE_PERCENTILE = 99.0  # of a band's valid samples
+REFLECTANCE_MIN = -0.5  # TOA reflectance, at least, of every valid sample: see fill_problem
+# GDAL's names for what is not a plain file: virtual file systems (/vsizip/, /vsicurl/, ...) and subdatasets
+# (NETCDF:"f.nc":var, HDF5:..., zip://a.zip!/b.tif)
+GDAL_NAME = re.compile(r"(^|/)(vsi[a-z0-9_]+(/|$)|[A-Za-z][A-Za-z0-9_]+:)")
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,9 @@ def open_image(path: Path) -> Any:
         exists, folder = path.is_file(), path.is_dir()
     except (OSError, ValueError):  # a name the OS refuses: too long, a NUL byte
         exists = folder = False
+    if not exists and not folder and GDAL_NAME.search(str(path)):
+        raise InputFileError(path, "a GDAL virtual file or subdataset name, which orbitedge does not open: extract "
+                                   "or convert the band to a file first, e.g. gdal_translate 'NAME' band.tif")
     if not exists:
         raise InputFileError(path, "a folder, not an image file" if folder else "no such file")
     try:
@@ -116,6 +124,10 @@ def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str 
     ``shown``: the file's name as the user wrote it)."""
     problems: list[Problem] = []
     band = source.band or 1
+    if not ds.count:  # a container: netCDF, HDF
+        names = ", ".join(ds.subdatasets[:3]) + (", ..." if len(ds.subdatasets) > 3 else "")
+        return None, [("an image with bands", f"no bands: a container of {len(ds.subdatasets)} subdataset(s) "
+                       f"({names}); convert one to a file first, e.g. gdal_translate 'NAME' band.tif")]
     if source.band is None and ds.count != 1:
         problems.append((f"a single-band file, or {{file: {shown or source.path}, band: N}} naming one of its bands",
                          describe_bands(ds)))
@@ -145,7 +157,7 @@ def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str 
 def read_band(ds: Any, band: int, nodata: float | None, max_px: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The band's stored samples and where they are valid, both (H, W); decimated (nearest, or from overviews) to
     at most ``max_px`` a side when given. ``nodata`` replaces the file's no-data value; internal and alpha masks
-    apply either way, and non-finite floats are never valid."""
+    apply either way (per-dataset, per-band, alpha), and non-finite floats are never valid."""
     shape = (ds.height, ds.width)
     if max_px is not None and max(shape) > max_px:
         step = math.ceil(max(shape) / max_px)
@@ -153,7 +165,7 @@ def read_band(ds: Any, band: int, nodata: float | None, max_px: int | None = Non
     pixels = ds.read(band, out_shape=shape, resampling=Resampling.nearest)
     valid = np.ones(shape, bool)
     flags = ds.mask_flag_enums[band - 1]
-    if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
+    if MaskFlags.all_valid not in flags and flags != [MaskFlags.nodata]:  # no flag at all: a per-band mask
         valid &= ds.read_masks(band, out_shape=shape, resampling=Resampling.nearest) > 0
     value = nodata if nodata is not None else ds.nodatavals[band - 1]
     if value is not None:
@@ -214,16 +226,18 @@ def load_band(source: BandSource, nodata: float | None, mask_rules: Sequence[Mas
             raise InputFileError(source.path, "; ".join(f"expected {e}, found {f}" for e, f in problems))
         try:
             pixels, valid = read_band(ds, info.band, nodata)
-        except RasterioError as err:  # GDAL's own words are the cause ("IReadBlock failed at ...": truncated)
-            gdal = err.__cause__.args[-1] if err.__cause__ is not None and err.__cause__.args else err
+        except RasterioError as err:
             raise InputFileError(source.path, f"GDAL cannot read its pixels (a truncated or damaged file?): "
-                                              f"{gdal}") from None
+                                              f"{gdal_cause(err)}") from None
     if mask_rules is None:
         if dn_scale is None:
             problem = calibration_problem(info) or reflectance_problem(pixels, valid, info)
             if problem is not None:
                 raise InputFileError(source.path, "expected {}, found {}".format(*problem))
             dn_scale, dn_offset = info.scale, info.offset
+        problem = fill_problem(pixels, valid, dn_scale, dn_offset, info.dtype)
+        if problem is not None:
+            raise InputFileError(source.path, "expected {}, found {}".format(*problem))
         values = (pixels.astype(np.float32) * np.float32(dn_scale * factor) + np.float32(dn_offset * factor))
     else:
         problem = mask_problem(pixels, valid, mask_rules)
@@ -233,6 +247,11 @@ def load_band(source: BandSource, nodata: float | None, mask_rules: Sequence[Mas
         valid &= values != UNKNOWN
     values[~valid] = np.nan
     return Raster(str(source), values, info.crs, info.transform, info)
+
+
+def gdal_cause(err: RasterioError) -> str:
+    """GDAL's own words behind a rasterio read error ("IReadBlock failed at ...": a truncated file), or the error."""
+    return str(err.__cause__.args[-1] if err.__cause__ is not None and err.__cause__.args else err)
 
 
 def calibration_problem(info: ImageInfo) -> Problem | None:
@@ -273,6 +292,30 @@ def reflectance_problem(pixels: np.ndarray, valid: np.ndarray, info: ImageInfo) 
     return (f"{DN_CALIBRATION} for DN, or TOA reflectance: the {REFLECTANCE_PERCENTILE:g}th percentile of the valid "
             f"samples at most {REFLECTANCE_MAX:g}", f"{info.dtype} samples {samples.min():g} to {samples.max():g}"
             f"{scaled} whose {REFLECTANCE_PERCENTILE:g}th percentile as reflectance is {high:.5g}: DN, not reflectance")
+
+
+def fill_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offset: float, dtype: str
+                 ) -> Problem | None:
+    """Why ``valid`` samples of a band (``pixels`` (H, W) as stored) hold fill that no no-data value declares: any
+    whose reflectance ``dn_scale * stored + dn_offset`` is below REFLECTANCE_MIN. None when none is.
+
+    Why -0.5: TOA reflectance is at least 0, and noise and rescaling keep valid samples within a few hundredths
+    below it (Landsat 8 Collection 1's DN 1 is 2e-5 - 0.1 = -0.09998, USGS LSDS-1574; MODIS MOD09's valid range
+    starts at -0.01). Fill lies far below: -9999, -32768, -1, float32's lowest. (Fill above it, such as Landsat's
+    DN 0 at -0.1, reads as dark ground unless declared: scenarios/landsat_parana.yaml sets ``nodata: 0``.)"""
+    samples = pixels[valid]
+    if not samples.size or dn_scale == 0:
+        return None
+    bound = (REFLECTANCE_MIN - dn_offset) / dn_scale  # in stored units; a negative scale turns the inequality
+    low = samples < bound if dn_scale > 0 else samples > bound
+    if not low.any():
+        return None
+    values, counts = np.unique(samples[low], return_counts=True)
+    fill = values[np.argmax(counts)].item()
+    return (f"a no-data value for the fill (world.nodata, or the file's own): valid samples that are TOA reflectance, "
+            f"at least {REFLECTANCE_MIN:g}", f"{int(low.sum())} of {samples.size} valid {dtype} samples below it, "
+            f"most at {fill:g} (reflectance {fill * dn_scale + dn_offset:.5g}): fill no no-data value declares, e.g. "
+            f"world.nodata: {fill:g}")
 
 
 def as_source(entry: BandSource | str | Path) -> BandSource:
