@@ -509,6 +509,65 @@ def test_bands_that_do_not_overlap_are_refused_across_the_antimeridian_too(tmp_p
         ImageryWorld(dn_scale=1.0, bands={"B": fiji, "G": DATA / "l8_B2_int16_nodata-9999.tif"})
 
 
+def past_the_edge_file(tmp_path, crs, centre_lon_deg=180.0, lat_deg=-16.5):
+    """A 40 x 40 band (DN = 100 * column + 7) in ``crs`` centred on ``centre_lon_deg``, its x continuing past the
+    CRS's world edge as gdalwarp writes it (x beyond 20,037,508 m in EPSG:3857, longitudes beyond 180 or 0..360 in
+    EPSG:4326): 1 km pixels, 0.01 degree in EPSG:4326. Returns its path and the CRS's world width, CRS units."""
+    to_crs = Transformer.from_crs(4326, crs, always_xy=True)
+    x, y = to_crs.transform(179.999999, lat_deg)
+    world = 2.0 * x if x > 1000.0 else 360.0
+    x += (centre_lon_deg - 180.0) * world / 360.0
+    px = 0.01 if world == 360.0 else 1000.0
+    cols = np.broadcast_to(np.arange(40, dtype=np.uint16) * 100 + 7, (40, 40))
+    path = write_raster(tmp_path / "edge.tif", np.ascontiguousarray(cols), crs,
+                        Affine(px, 0.0, x - 20 * px, 0.0, -px, y + 20 * px))
+    return path, world
+
+
+@pytest.mark.parametrize("crs", ["EPSG:3857", "EPSG:4326", "EPSG:32662"])
+@pytest.mark.parametrize("lon_deg", [179.95, 179.999, -179.95])
+def test_imagery_past_its_crs_world_edge_renders_on_both_sides(tmp_path, crs, lon_deg):
+    """Web Mercator, plate carree and lon/lat files across 180 E whose x runs past the world's edge: frames on either
+    side are filled from the file, each pixel with the column pyproj puts under it (x wrapped by one world width)."""
+    path, world = past_the_edge_file(tmp_path, crs)
+    world_ = ImageryWorld({"B": path, "G": path}, dn_scale=1.0, dn_offset=0.0)
+    cov = world_.coverage
+    assert cov.west_deg > 179.0 and cov.east_deg < -179.0
+    epsg = epsg_code(*utm_zone(lon_deg, -16.5))
+    fp = GridFootprint.centred(-16.5, lon_deg, epsg, 500.0, 20, 20)
+    scene = world_.render(fp, NOON, 50.0, 150.0, ("B",))
+    assert scene.valid.all()
+    with rasterio.open(path) as ds:
+        e, n = fp.pixel_centres_m()
+        x, y = Transformer.from_crs(epsg, crs, always_xy=True).transform(*np.meshgrid(e, n))
+        x = np.where(x < ds.bounds.left, x + world, x)
+        col = (~ds.transform @ (x, y))[0]
+    inside = (col > 1) & (col < 39)
+    assert inside.sum() > 300
+    # 0.1 DN is 1 m on the ground at 100 DN per 1 km pixel (about 1.06 km in EPSG:4326 at 16.5 S)
+    np.testing.assert_allclose(scene.reflectance[..., 0][inside], 100 * (col[inside] - 0.5) + 7, atol=0.1)
+    # a 12.8 km frame astride 180 E holds no hole along the edge (GDAL's warper sampled its source window short)
+    astride = GridFootprint.centred(-16.5, 179.999, 32760, 100.0, 128, 128)
+    assert world_.render(astride, NOON, 50.0, 150.0, ("B",)).valid.all()
+
+
+@pytest.mark.parametrize("crs, centre_lon_deg, target_lon_deg, shown", [
+    ("EPSG:4326", 180.0, -179.95, None), ("EPSG:3857", 180.0, -179.95, None), ("EPSG:4326", 284.4, -75.6, None),
+    ("EPSG:4326", 180.0, -179.0, "lon 179.800 to -179.800"), ("EPSG:4326", 284.4, -75.0, "lon -75.800 to -75.400")])
+def test_a_target_on_imagery_whose_longitudes_wrap_is_no_warning(tmp_path, crs, centre_lon_deg, target_lon_deg,
+                                                                   shown):
+    """A target on the imagery modulo 360 degrees (a file across 180 E, or with 0..360 longitudes) is on it: no
+    warning; one off it is warned about with the imagery's longitudes within -180..180."""
+    path, _ = past_the_edge_file(tmp_path, crs, centre_lon_deg, lat_deg=-16.5)
+    scenario = scenario_file(tmp_path, f"{{B: {path.name}, G: {path.name}}}", lat=-16.5, lon=target_lon_deg)
+    warnings_ = load_scenario(scenario).warnings
+    if shown is None:
+        assert warnings_ == ()
+    else:
+        (warning,) = warnings_
+        assert f"lat -16.700 to -16.300, {shown})" in warning and "outside it" in warning
+
+
 @SETTINGS
 @given(st.integers(-180, 179), st.integers(1, 359), st.integers(-180, 179), st.integers(1, 359))
 def test_longitude_overlap_on_the_circle_matches_whole_degrees(w1, n1, w2, n2):

@@ -1,6 +1,7 @@
 """One band of an image file through GDAL: metadata, samples and validity, calibration, reprojection
 (onboard/sensing/raster.py)."""
 
+import math
 import warnings
 
 import numpy as np
@@ -14,7 +15,8 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from onboard.sensing.projection import GridFootprint
 from onboard.sensing.raster import (REFLECTANCE_MAX, REFLECTANCE_MIN, BandSource, band_metadata, calibration_problem,
-                                    fill_problem, image_info, load_band, open_image, read_band, reflectance_problem)
+                                    fill_problem, image_info, load_band, open_image, read_band, reflectance_problem,
+                                    wrap_lon)
 from rundir.errors import InputFileError
 
 NODATA_DTYPES = ("uint8", "uint16", "int16", "int32", "float32")
@@ -259,3 +261,27 @@ def test_reprojection_into_a_footprint_keeps_pixels_on_their_own_grid_and_nan_ou
     shifted = GridFootprint(32633, 300100.0, 5000000.0, 20.0, 10, 12)  # five pixels east: the last five are outside
     out = raster.sample(shifted, Resampling.nearest)
     assert np.array_equal(out[:, :5], pixels[:, 5:]) and np.isnan(out[:, 5:]).all()
+
+
+MERCATOR_WORLD_M = 2.0 * math.pi * 6_378_137.0  # EPSG:3857's x period: the WGS 84 equator on a sphere of radius a
+
+
+@pytest.mark.parametrize("crs, x0, pixel, offsets", [
+    ("EPSG:3857", 20_037_508.34 - 5_000.0, 1_000.0, (0.0, -MERCATOR_WORLD_M)),  # across 180 E, as gdalwarp writes
+    ("EPSG:4326", 284.3, 0.01, (-360.0,)),  # 0..360 longitudes
+    ("EPSG:4326", 179.95, 0.01, (0.0, -360.0)),  # across 180 E
+    ("EPSG:4326", -180.05, 0.01, (360.0, 0.0)),
+    ("EPSG:32633", 300_000.0, 20.0, (0.0,)),  # within its world
+    ("+proj=sinu +R=6371007.181 +units=m", -20_015_109.0 - 5_000.0, 1_000.0, (0.0,)),  # a wrap no shift can follow
+])
+def test_copies_of_a_file_past_its_crs_world_edge(tmp_path, crs, x0, pixel, offsets):
+    """The x offsets of the copies that hold a file's pixels inside its CRS's world, and its bounds as a GeoJSON
+    bbox within -180..180 (lon/lat: the file's own longitudes, wrapped)."""
+    path = write_raster(tmp_path / "edge.tif", np.ones((10, 10), np.uint8), crs,
+                        Affine(pixel, 0.0, x0, 0.0, -pixel, 10 * pixel))
+    info = image_info(path)
+    assert info.world_offsets_x == pytest.approx(offsets, abs=1e-3)
+    west, _, east, _ = info.bounds_lonlat()
+    assert -180.0 <= west < 180.0 and -180.0 < east <= 180.0
+    if crs == "EPSG:4326":
+        assert (west, east) == pytest.approx((wrap_lon(x0), wrap_lon(x0 + 0.1)))

@@ -28,7 +28,7 @@ from rundir.truth import UNKNOWN
 from .mask_bits import MaskBits, Problem, mask_problem, mask_rules
 from .projection import GridFootprint
 from .raster import (DN_CALIBRATION, BandSource, ImageInfo, as_source, band_metadata, calibration_problem,
-                     fill_problem, gdal_cause, load_band, open_image, read_band, reflectance_problem)
+                     fill_problem, gdal_cause, load_band, open_image, read_band, reflectance_problem, wrap_lon)
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
 
@@ -55,12 +55,7 @@ class Coverage:
 
     @property
     def centre_lon_deg(self) -> float:
-        return _wrap_lon(self.west_deg + _span_deg(self.west_deg, self.east_deg) / 2.0)
-
-
-def _wrap_lon(lon_deg: float) -> float:
-    """Longitude in [-180, 180)."""
-    return (lon_deg + 180.0) % 360.0 - 180.0
+        return wrap_lon(self.west_deg + _span_deg(self.west_deg, self.east_deg) / 2.0)
 
 
 def _span_deg(west_deg: float, east_deg: float) -> float:
@@ -78,7 +73,7 @@ def _overlap_lon(a: tuple[float, float], b: tuple[float, float]) -> tuple[float,
         if into <= _span_deg(*first):
             length = min(_span_deg(*first) - into, _span_deg(*second))
             if length > 0:
-                west = _wrap_lon(second[0])
+                west = wrap_lon(second[0])
                 return west, west + length - (360.0 if west + length > 180.0 else 0.0)
     return None
 

@@ -3,8 +3,9 @@ reprojected into a frame's grid.
 
 No-data is the file's own, per band: its no-data value (``GDAL_NODATA``, ``dataset.nodatavals``), its internal,
 per-band or alpha mask (``dataset.read_masks``), and non-finite floats; a scenario's ``nodata`` replaces the value
-(not the masks). Valid samples far below zero as reflectance are fill no one declared, and refused. Reprojection is ``rasterio.warp.reproject`` (GDAL's warper), into any footprint, from any CRS GDAL knows,
-north-up or rotated.
+(not the masks). Valid samples far below zero as reflectance are fill no one declared, and refused. Reprojection is
+``rasterio.warp.reproject`` (GDAL's warper), into any footprint, from any CRS GDAL knows, north-up or rotated, and
+from files whose x runs past their CRS's world edge (see ``ImageInfo.world_offsets_x``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ REFLECTANCE_MIN = -0.5  # TOA reflectance, at least, of every valid sample: see 
 # GDAL's names for what is not a plain file: virtual file systems (/vsizip/, /vsicurl/, ...) and subdatasets
 # (NETCDF:"f.nc":var, HDF5:..., zip://a.zip!/b.tif)
 GDAL_NAME = re.compile(r"(^|/)(vsi[a-z0-9_]+(/|$)|[A-Za-z][A-Za-z0-9_]+:)")
+WRAP_SAMPLES = 9  # points a side of the grid on which ImageInfo.world_offsets_x finds where the image wraps
+WRAP_TOLERANCE_DEG = 1e-6  # a point and its copy one world width along are one place: ~0.1 m on the ground
 
 
 @dataclass(frozen=True)
@@ -77,20 +80,66 @@ class ImageInfo:
         return (self.scale, self.offset) != (1.0, 0.0) or np.dtype(self.dtype).kind == "f"
 
     def contains(self, lat_deg: float, lon_deg: float) -> bool:
-        """Whether the point falls on a pixel of the image."""
+        """Whether the point falls on a pixel of the image, or of one of its :attr:`world_offsets_x` copies."""
         xs, ys = transform_points(LONLAT, self.crs, [lon_deg], [lat_deg])
         if not (math.isfinite(xs[0]) and math.isfinite(ys[0])):
             return False
-        col, row = ~self.transform @ (xs[0], ys[0])
-        return 0.0 <= col <= self.width and 0.0 <= row <= self.height
+        for offset_x in self.world_offsets_x:
+            col, row = ~self.transform @ (xs[0] - offset_x, ys[0])
+            if 0.0 <= col <= self.width and 0.0 <= row <= self.height:
+                return True
+        return False
 
     def bounds_lonlat(self) -> tuple[float, float, float, float]:
-        """(west, south, east, north) degrees of the image's outer edge (its corners and edges densified)."""
+        """(west, south, east, north) degrees of the image's outer edge (its corners and edges densified), as a
+        GeoJSON bbox (RFC 7946, section 5.2): longitudes within -180..180, ``west > east`` across the antimeridian,
+        -180..180 for every longitude (a file's own 0..360 or 180.05 longitudes too)."""
         cols = np.array([0, self.width, self.width, 0], dtype=np.float64)
         rows = np.array([0, 0, self.height, self.height], dtype=np.float64)
         xs, ys = self.transform @ (cols, rows)
         box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
-        return tuple(transform_bounds(self.crs, LONLAT, *box, densify_pts=21))
+        west, south, east, north = transform_bounds(self.crs, LONLAT, *box, densify_pts=21)
+        if east - west >= 360.0:
+            return -180.0, south, 180.0, north
+        return wrap_lon(west), south, 180.0 - (180.0 - east) % 360.0, north  # east in (-180, 180]
+
+    @functools.cached_property
+    def world_offsets_x(self) -> tuple[float, ...]:
+        """The x offsets (CRS units) of the copies of the image that hold its pixels where the CRS puts their place
+        on the Earth: (0.0,) for an image within its CRS's world. Where x wraps with longitude by a world width W
+        (geographic CRSs: 360 degrees; Web Mercator and other cylindrical projections: 2 pi R, 40,075,017 m for
+        EPSG:3857) and the image runs past the world's edge (x beyond 180 degrees, as gdalwarp writes across the
+        antimeridian, or 0..360 longitudes), a pixel at x is the place PROJ puts at x - k W, and the copy moved by
+        -k W holds it: the k of each pixel, from the round trip x -> lon/lat -> lon wrapped to -180..180 -> x.
+        A CRS whose wrap is no shift along x alone (sinusoidal: W varies with latitude) keeps (0.0,): only the
+        pixels within its world are read, as for MODIS tiles whose pixels beyond it are fill."""
+        cols, rows = np.meshgrid(np.linspace(0, self.width, WRAP_SAMPLES), np.linspace(0, self.height, WRAP_SAMPLES))
+        xs, ys = self.transform @ (cols.ravel(), rows.ravel())
+        lon, lat = (np.asarray(v) for v in transform_points(self.crs, LONLAT, xs, ys))
+        back_x, back_y = (np.asarray(v) for v in transform_points(LONLAT, self.crs, wrap_lon(lon), lat))
+        pixel = math.hypot(self.transform.a, self.transform.d)  # one pixel's width, CRS units
+        known = np.isfinite(back_x) & np.isfinite(back_y)
+        shift = xs[known] - back_x[known]
+        if not (np.abs(shift) > pixel).any() or (np.abs(ys[known] - back_y[known]) > pixel).any():
+            return (0.0,)
+        world = float(np.abs(shift[np.abs(shift) > pixel]).min())
+        turns = np.round(shift / world)
+        if (np.abs(shift - turns * world) > pixel).any() or not self._same_place(xs, ys, lon, lat, world):
+            return (0.0,)
+        return tuple(-k * world + 0.0 for k in range(int(turns.min()), int(turns.max()) + 1))
+
+    def _same_place(self, xs: np.ndarray, ys: np.ndarray, lon: np.ndarray, lat: np.ndarray, world: float) -> bool:
+        """Whether every point (``xs``, ``ys``) and the point ``world`` further along x are one place: within
+        WRAP_TOLERANCE_DEG, wherever PROJ gives both."""
+        lon2, lat2 = (np.asarray(v) for v in transform_points(self.crs, LONLAT, xs + world, ys))
+        both = np.isfinite(lon) & np.isfinite(lat) & np.isfinite(lon2) & np.isfinite(lat2)
+        apart_deg = np.maximum(np.abs(wrap_lon(lon2 - lon)), np.abs(lat2 - lat))
+        return bool(both.any() and (apart_deg[both] <= WRAP_TOLERANCE_DEG).all())
+
+
+def wrap_lon(lon_deg: Any) -> Any:
+    """Longitude (degrees, a float or an array) in [-180, 180)."""
+    return (lon_deg + 180.0) % 360.0 - 180.0
 
 
 def open_image(path: Path) -> Any:
@@ -186,12 +235,37 @@ class Raster:
     info: ImageInfo
 
     def sample(self, footprint: GridFootprint, resampling: Resampling) -> np.ndarray:
-        """The band reprojected into ``footprint``: (H, W) float32, NaN where no valid pixel contributes."""
+        """The band reprojected into ``footprint``: (H, W) float32, NaN where no valid pixel contributes. Each of
+        the image's :attr:`ImageInfo.world_offsets_x` copies fills what the ones before left empty: a frame beside the
+        antimeridian finds the pixels a file holds past its CRS's world edge (x beyond 180 degrees)."""
         out = np.full((footprint.height_px, footprint.width_px), np.nan, np.float32)
-        reproject(self.values, out, src_transform=self.transform, src_crs=self.crs, src_nodata=np.nan,
-                  dst_transform=footprint_transform(footprint), dst_crs=crs_of(footprint.epsg), dst_nodata=np.nan,
-                  resampling=resampling)
+        offsets = self.info.world_offsets_x
+        options = self._seam_options(footprint) if len(offsets) > 1 else {}
+        for offset_x in offsets:
+            copy = np.full_like(out, np.nan)
+            reproject(self.values, copy, src_transform=Affine.translation(offset_x, 0.0) @ self.transform,
+                      src_crs=self.crs, src_nodata=np.nan, dst_transform=footprint_transform(footprint),
+                      dst_crs=crs_of(footprint.epsg), dst_nodata=np.nan, resampling=resampling, **options)
+            np.copyto(out, copy, where=np.isnan(out))
         return out
+
+    def _seam_options(self, footprint: GridFootprint) -> dict[str, Any]:
+        """GDAL warp options (GDALWarpOptions) that find every source pixel of a frame astride the world's edge.
+
+        GDAL's warper takes the source window from points sampled along the frame's edges (21 a side by default).
+        Across the edge the points jump by a world width, so the window ends at the last point short of it: with
+        every frame pixel sampled (SAMPLE_STEPS=ALL) it falls short by at most one frame pixel, which SOURCE_EXTRA
+        adds back in source pixels, plus one for bilinear's neighbour (measured: 30 m and 60 m frames over 10 m
+        EPSG:3857 pixels miss 42 and 31 pixels along 180 E with a margin of 1 and 2)."""
+        east_m, north_m = footprint.x0_m + footprint.width_px * footprint.gsd_m / 2.0, footprint.y0_m - \
+            footprint.height_px * footprint.gsd_m / 2.0
+        xs, ys = transform_points(crs_of(footprint.epsg), self.crs, [east_m, east_m + footprint.gsd_m, east_m],
+                                  [north_m, north_m, north_m - footprint.gsd_m])
+        step = max(math.hypot(xs[i] - xs[0], ys[i] - ys[0]) for i in (1, 2)) / math.hypot(self.transform.a,
+                                                                                          self.transform.d)
+        whole = max(self.info.width, self.info.height)  # no window needs more
+        return {"SAMPLE_STEPS": "ALL", "SOURCE_EXTRA": math.ceil(min(step, whole)) + 1 if math.isfinite(step)
+                else whole}
 
 
 @functools.lru_cache(maxsize=64)
