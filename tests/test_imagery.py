@@ -568,6 +568,41 @@ def test_a_target_on_imagery_whose_longitudes_wrap_is_no_warning(tmp_path, crs, 
         assert f"lat -16.700 to -16.300, {shown})" in warning and "outside it" in warning
 
 
+UNEARTHLY_CRS = {
+    "local": 'LOCAL_CS["unnamed",UNIT["metre",1]]',  # what GDAL gives for a user-defined or unknown projection
+    "mars": "IAU_2015:49900",  # Mars (2015) geographic: another body
+    "no inverse": "+proj=bacon +R=6371000 +units=m",  # PROJ has no inverse: lon/lat of a pixel is unknown
+}
+
+
+@pytest.mark.parametrize("kind", UNEARTHLY_CRS)
+def test_a_crs_proj_cannot_place_on_the_earth_is_refused_by_validate_and_run(tmp_path, capsys, kind):
+    """validate and run refuse, at the band's and the mask's YAML path and line and with exit 2, a file whose CRS
+    PROJ cannot transform to or from WGS 84, naming its kind; no traceback, nothing simulated."""
+    crs = rasterio.crs.CRS.from_user_input(UNEARTHLY_CRS[kind])
+    band = write_raster(tmp_path / "odd.tif", np.full((16, 16), 500, np.uint16), crs,
+                        Affine(30.0, 0.0, 1000.0, 0.0, -30.0, 5000.0))
+    mask = write_raster(tmp_path / "oddmask.tif", np.zeros((16, 16), np.uint8), crs,
+                        Affine(30.0, 0.0, 1000.0, 0.0, -30.0, 5000.0))
+    path = scenario_file(tmp_path, "{B: odd.tif, G: world.byte.tif}", "oddmask.tif")
+    issues = issues_of(path)
+    assert set(issues) == {("world.bands.B", 7), ("world.mask", 8)}
+    for issue in issues.values():
+        assert issue.expected.startswith("a CRS that PROJ can relate to the Earth") and "gdal_edit.py -a_srs" in \
+            issue.expected
+        assert "PROJ finds no transformation between it and WGS 84" in issue.found
+    assert issues[("world.bands.B", 7)].found.startswith("'odd.tif': the ")
+    for command in (["validate", str(path)], ["run", str(path), "--out", str(tmp_path / "run"), "--quiet"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert f"{path}:7: world.bands.B: expected a CRS that PROJ" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(InputFileError, match=r"odd.tif: expected a CRS that PROJ can relate to the Earth"):
+        ImageryWorld({"B": band}, dn_scale=1e-4)
+    with pytest.raises(InputFileError, match=r"oddmask.tif: expected a CRS that PROJ can relate to the Earth"):
+        ImageryWorld({"B": tmp_path / "world.byte.tif"}, mask=mask, dn_scale=1e-4)
+
+
 @SETTINGS
 @given(st.integers(-180, 179), st.integers(1, 359), st.integers(-180, 179), st.integers(1, 359))
 def test_longitude_overlap_on_the_circle_matches_whole_degrees(w1, n1, w2, n2):

@@ -28,7 +28,8 @@ from rundir.truth import UNKNOWN
 from .mask_bits import MaskBits, Problem, mask_problem, mask_rules
 from .projection import GridFootprint
 from .raster import (DN_CALIBRATION, BandSource, ImageInfo, as_source, band_metadata, calibration_problem,
-                     fill_problem, gdal_cause, load_band, open_image, read_band, reflectance_problem, wrap_lon)
+                     earth_problem, fill_problem, gdal_cause, load_band, open_image, read_band, reflectance_problem,
+                     wrap_lon)
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
 
@@ -101,6 +102,10 @@ class ImageryWorld(World):
         self._bands = {name: load_band(as_source(entry), nodata, None, dn_scale, dn_offset, factor)
                        for name, entry in bands.items()}
         self._mask = None if mask is None else load_band(as_source(mask), None, tuple(mask_rules))
+        for raster in (*self._bands.values(), *([] if self._mask is None else [self._mask])):
+            problem = earth_problem(raster.info)
+            if problem is not None:
+                raise InputFileError(raster.info.source.path, "expected {}, found {}".format(*problem))
         self.bands_available = tuple(self._bands)
         self.coverage = self._coverage()
 
@@ -199,7 +204,9 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             continue
         with ds:
             info, problems = band_metadata(ds, source, None if is_mask else cfg.nodata, shown)
+            earth = None if info is None else earth_problem(info)  # contains() below needs PROJ to place it
             if info is not None:
+                problems += [] if earth is None else [earth]
                 problems += _sample_problems(ds, info, None if is_mask else cfg, rules, read=not problems)
         for expected, found in problems:
             where = "world.nodata" if expected.startswith("a no-data value") else \
@@ -207,7 +214,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
                 "world.mask_bits" if "mask_bits" in expected or expected.startswith("bits ") else key
             named = repr(shown) if where == key else f"{shown!r} ({key})"  # which band, when reported elsewhere
             out.append(issue_at(where, expected, f"{named}: {found}"))
-        if info is not None and not is_mask:
+        if info is not None and earth is None and not is_mask:
             infos[key] = info
     warnings: list[ConfigIssue] = []
     for path, name, lat_deg, lon_deg in targets:

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import pyproj
 import rasterio
 from affine import Affine
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.dtypes import in_dtype_range
 from rasterio.enums import MaskFlags, Resampling
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
 from rasterio.warp import reproject, transform as transform_points, transform_bounds
 
 from rundir.errors import InputFileError
@@ -140,6 +142,25 @@ class ImageInfo:
 def wrap_lon(lon_deg: Any) -> Any:
     """Longitude (degrees, a float or an array) in [-180, 180)."""
     return (lon_deg + 180.0) % 360.0 - 180.0
+
+
+def earth_problem(info: ImageInfo) -> Problem | None:
+    """Why PROJ cannot place the image on the Earth: no transformation between its CRS and WGS 84, either way (a
+    local or engineering CRS, another planet's, a projection with no inverse). None when it can."""
+    centre = info.transform @ (info.width / 2.0, info.height / 2.0)
+    try:
+        lon, lat = transform_points(info.crs, LONLAT, [centre[0]], [centre[1]])
+        transform_points(LONLAT, info.crs, lon, lat)
+    except (CPLE_BaseError, CRSError) as err:
+        crs = pyproj.CRS.from_wkt(info.crs.to_wkt())
+        wkt = info.crs.to_wkt()
+        short = wkt if len(wkt) <= 60 else wkt[:57] + "..."
+        reason = str(err).split(": '")[0].split(" from '")[0]
+        return ("a CRS that PROJ can relate to the Earth: an EPSG code, or a geographic or projected WKT (if the file "
+                "holds an unknown or local one, set its true CRS with gdal_edit.py -a_srs EPSG:NNNN)",
+                f"the {crs.type_name} {crs.name!r} ({short}): PROJ finds no transformation between it and WGS 84 "
+                f"(EPSG:4326) ({reason})")
+    return None
 
 
 def open_image(path: Path) -> Any:
