@@ -27,9 +27,9 @@ from rundir.truth import UNKNOWN
 
 from .mask_bits import MaskBits, Problem, mask_problem, mask_rules
 from .projection import GridFootprint
-from .raster import (DN_CALIBRATION, BandSource, ImageInfo, as_source, band_metadata, calibration_problem,
-                     earth_problem, fill_problem, gdal_cause, load_band, open_image, read_band, reflectance_problem,
-                     wrap_lon)
+from .raster import (BandSource, ImageInfo, as_source, band_metadata, earth_problem, gdal_cause, load_band, open_image,
+                     read_band, wrap_lon)
+from .toa_reflectance import DN_CALIBRATION, calibration_problem, fill_problem, reflectance_problem
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
 
@@ -86,7 +86,7 @@ class ImageryWorld(World):
     Reflectance = ``factor * (dn_scale * DN + dn_offset)`` (Landsat 8 Collection 1: 2e-5, -0.1, TOA reflectance
     before the sun-elevation correction, which ``factor`` can apply); ``dn_scale`` None takes each file's own scale
     and offset, or its floating-point samples as reflectance, and refuses integer DN without them and samples that
-    are not reflectance (:func:`~onboard.sensing.raster.reflectance_problem`). A frame pixel is valid where the image
+    are not reflectance (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`). A frame pixel is valid where the image
     pixel under its centre is valid in every band (nearest); its reflectance is GDAL's bilinear over the valid
     neighbours, 0 where not valid. ``nodata`` replaces each band file's own no-data value. Cloud comes from the
     mask's codes (``mask_rules``: from its bits, see :class:`MaskBits`), 255 (unknown) where the mask has no data or
@@ -177,8 +177,8 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     (:func:`onboard.scenario.schema.issue_at`). Problems: files GDAL cannot open, a band that is not there or not
     named in a multi-band file, no georeferencing, a no-data value the samples cannot hold, and, without
     ``world.dn_scale``, integer DN that declare no scale and samples that are not reflectance
-    (:func:`~onboard.sensing.raster.reflectance_problem`), with or without it, fill that no no-data value declares
-    (:func:`~onboard.sensing.raster.fill_problem`), and mask values that are not cloud codes. Warnings:
+    (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`), with or without it, fill that no no-data value declares
+    (:func:`~onboard.sensing.toa_reflectance.fill_problem`), and mask values that are not cloud codes. Warnings:
     ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image: the run goes on,
     and their frames hold no valid pixels there.
 

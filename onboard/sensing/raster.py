@@ -34,13 +34,9 @@ from rundir.truth import UNKNOWN
 
 from .mask_bits import MaskBits, Problem, cloud_codes, mask_problem
 from .projection import GridFootprint
+from .toa_reflectance import calibration_problem, fill_problem, reflectance_problem
 
 LONLAT = CRS.from_epsg(4326)
-# What fixes a band whose samples are not reflectance: the scenario's own calibration.
-DN_CALIBRATION = "world.dn_scale and world.dn_offset (reflectance = dn_scale * DN + dn_offset)"
-REFLECTANCE_MAX = 1.6  # TOA reflectance, at most, of a band's REFLECTANCE_PERCENTILE: see reflectance_problem
-REFLECTANCE_PERCENTILE = 99.0  # of a band's valid samples
-REFLECTANCE_MIN = -0.5  # TOA reflectance, at least, of every valid sample: see fill_problem
 # GDAL's names for what is not a plain file: virtual file systems (/vsizip/, /vsicurl/, ...) and subdatasets
 # (NETCDF:"f.nc":var, HDF5:..., zip://a.zip!/b.tif)
 GDAL_NAME = re.compile(r"(^|/)(vsi[a-z0-9_]+(/|$)|[A-Za-z][A-Za-z0-9_]+:)")
@@ -347,70 +343,6 @@ def load_band(source: BandSource, nodata: float | None, mask_rules: Sequence[Mas
 def gdal_cause(err: RasterioError) -> str:
     """GDAL's own words behind a rasterio read error ("IReadBlock failed at ...": a truncated file), or the error."""
     return str(err.__cause__.args[-1] if err.__cause__ is not None and err.__cause__.args else err)
-
-
-def calibration_problem(info: ImageInfo) -> Problem | None:
-    """Why the samples of a band cannot be turned into reflectance without ``world.dn_scale``: integer DN whose
-    file declares no scale or offset (GDAL's scale/offset metadata, e.g. ``gdal_edit.py -scale``). None when the
-    file declares them or holds floating-point samples (whose values :func:`reflectance_problem` then checks)."""
-    if info.calibrated:
-        return None
-    return (f"{DN_CALIBRATION}, or a file that declares its scale and offset", f"{info.dtype} DN and no scale or "
-            "offset in the file: for example Landsat 8 Collection 1 2.0e-5 and -0.1 (USGS LSDS-1574), Sentinel-2 L1C "
-            "1.0e-4 and 0 (ESA S2 PDGS, before baseline 04.00), Landsat Collection 2 L2 2.75e-5 and -0.2")
-
-
-def reflectance_problem(pixels: np.ndarray, valid: np.ndarray, info: ImageInfo) -> Problem | None:
-    """Why a band read as reflectance by its file alone (``pixels`` (H, W) as stored, times the file's own scale plus
-    its offset: floats as stored) is not TOA reflectance: the REFLECTANCE_PERCENTILE of its ``valid`` samples (the
-    file's no-data, masks and non-finite floats left out) above REFLECTANCE_MAX, as DN stored as floats are. None
-    when within, or when no sample is valid.
-
-    Why 1.6: fresh snow and thick cloud tops reach about 1.0-1.3 TOA reflectance in the visible at high sun, and the
-    sensors' own reflectance products stop near there: MODIS MOD09 surface reflectance's valid range is -100..16000
-    at scale 1e-4, at most 1.6 (MODIS Collection 6 Surface Reflectance User's Guide), and Landsat 8 Collection 1 TOA
-    rescaling tops out at 2e-5 * 65535 - 0.1 = 1.21 (USGS LSDS-1574). DN lie far above: 8-bit 0..255, Landsat 8's
-    16-bit 5000..30000, Sentinel-2 L1C's 10000 for reflectance 1. Why the 99th percentile: up to 1 % of saturated,
-    sun-glint or other hot pixels (Sentinel-2 L1C saturates at 65535 * 1e-4 = 6.55) do not refuse a real
-    reflectance file.
-    """
-    samples = pixels[valid]
-    if not samples.size:
-        return None
-    # the percentile of the stored samples, then the file's scale and offset: a negative scale swaps the tails
-    tails = np.percentile(samples, [100.0 - REFLECTANCE_PERCENTILE, REFLECTANCE_PERCENTILE])
-    high = float(np.max(tails * info.scale + info.offset))
-    if high <= REFLECTANCE_MAX:
-        return None
-    scaled = "" if (info.scale, info.offset) == (1.0, 0.0) else \
-        f", times the file's scale {info.scale:g} plus its offset {info.offset:g},"
-    return (f"{DN_CALIBRATION} for DN, or TOA reflectance: the {REFLECTANCE_PERCENTILE:g}th percentile of the valid "
-            f"samples at most {REFLECTANCE_MAX:g}", f"{info.dtype} samples {samples.min():g} to {samples.max():g}"
-            f"{scaled} whose {REFLECTANCE_PERCENTILE:g}th percentile as reflectance is {high:.5g}: DN, not reflectance")
-
-
-def fill_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offset: float, dtype: str
-                 ) -> Problem | None:
-    """Why ``valid`` samples of a band (``pixels`` (H, W) as stored) hold fill that no no-data value declares: any
-    whose reflectance ``dn_scale * stored + dn_offset`` is below REFLECTANCE_MIN. None when none is.
-
-    Why -0.5: TOA reflectance is at least 0, and noise and rescaling keep valid samples within a few hundredths
-    below it (Landsat 8 Collection 1's DN 1 is 2e-5 - 0.1 = -0.09998, USGS LSDS-1574; MODIS MOD09's valid range
-    starts at -0.01). Fill lies far below: -9999, -32768, -1, float32's lowest. (Fill above it, such as Landsat's
-    DN 0 at -0.1, reads as dark ground unless declared: scenarios/landsat_parana.yaml sets ``nodata: 0``.)"""
-    samples = pixels[valid]
-    if not samples.size or dn_scale == 0:
-        return None
-    bound = (REFLECTANCE_MIN - dn_offset) / dn_scale  # in stored units; a negative scale turns the inequality
-    low = samples < bound if dn_scale > 0 else samples > bound
-    if not low.any():
-        return None
-    values, counts = np.unique(samples[low], return_counts=True)
-    fill = values[np.argmax(counts)].item()
-    return (f"a no-data value for the fill (world.nodata, or the file's own): valid samples that are TOA reflectance, "
-            f"at least {REFLECTANCE_MIN:g}", f"{int(low.sum())} of {samples.size} valid {dtype} samples below it, "
-            f"most at {fill:g} (reflectance {fill * dn_scale + dn_offset:.5g}): fill no no-data value declares, e.g. "
-            f"world.nodata: {fill:g}")
 
 
 def as_source(entry: BandSource | str | Path) -> BandSource:

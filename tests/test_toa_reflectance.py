@@ -1,0 +1,135 @@
+"""Whether a band's samples are TOA reflectance (onboard/sensing/toa_reflectance.py): the calibration a band needs,
+DN stored as floats refused, and fill no one declares refused naming its value; each through load_band, as a run
+reads, on real GeoTIFFs."""
+
+import numpy as np
+import pytest
+import rasterio
+from hypothesis import given, settings, strategies as st
+
+from onboard.sensing.raster import BandSource, image_info, load_band, read_band
+from onboard.sensing.toa_reflectance import (REFLECTANCE_MAX, REFLECTANCE_MIN, calibration_problem, fill_problem,
+                                             reflectance_problem)
+from rundir.errors import InputFileError
+from tests.test_raster import UTM33, write_raster
+
+
+def test_calibration_from_the_file_or_refused_with_the_usual_products(tmp_path):
+    dn = np.full((4, 4), 5000, np.uint16)
+    plain = write_raster(tmp_path / "dn.tif", dn, "EPSG:32633", UTM33)
+    expected, found = calibration_problem(image_info(plain))
+    assert expected.startswith("world.dn_scale") and "Sentinel-2 L1C 1.0e-4" in found
+    with pytest.raises(InputFileError, match="dn.tif: expected world.dn_scale"):
+        load_band(BandSource(plain), None)
+    scaled = write_raster(tmp_path / "scaled.tif", dn, "EPSG:32633", UTM33)
+    with rasterio.open(scaled, "r+") as ds:
+        ds.scales, ds.offsets = (2e-5,), (-0.1,)
+    assert calibration_problem(image_info(scaled)) is None
+    raster = load_band(BandSource(scaled), None, factor=2.0)
+    assert np.allclose(raster.values, 2.0 * (5000 * 2e-5 - 0.1), atol=1e-6)
+    assert np.allclose(load_band(BandSource(plain), None, dn_scale=1e-4).values, 0.5, atol=1e-6)
+
+
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def reflectance_file(path, pixels, fill, nodata):
+    """``pixels`` with ``fill`` (a boolean (H, W)) set to ``nodata`` (NaN: also declared as NaN), written as a
+    GeoTIFF in UTM 33 N; returns the path."""
+    pixels = pixels.copy()
+    pixels[fill] = nodata
+    return write_raster(path, pixels, "EPSG:32633", UTM33, nodata=nodata)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(dtype=st.sampled_from(FLOAT_DTYPES), seed=st.integers(0, 2**32 - 1), fill_share=st.floats(0.0, 0.9),
+       nodata=st.sampled_from([float("nan"), -9999.0, float(np.finfo(np.float32).min)]),
+       hot_share=st.floats(0.0, 0.005), bright=st.floats(0.0, 1.3))
+def test_float_reflectance_is_read_as_stored(tmp_path_factory, dtype, seed, fill_share, nodata, hot_share, bright):
+    """Float reflectance up to snow and cloud brightness, with any share of declared no-data (NaN, -9999, float32's
+    lowest) and up to 0.5 % of hot pixels (saturation: 6.55, or wild values), is reflectance as stored."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.uniform(-0.05, bright, (40, 48)).astype(dtype)
+    pixels.flat[rng.choice(pixels.size, int(hot_share * pixels.size), replace=False)] = rng.choice([6.55, 3e4])
+    fill = rng.random(pixels.shape) < fill_share
+    path = reflectance_file(tmp_path_factory.mktemp("refl") / "band.tif", pixels, fill, nodata)
+    with rasterio.open(path) as ds:
+        assert reflectance_problem(*read_band(ds, 1, None), image_info(path)) is None
+    raster = load_band(BandSource(path), None)
+    assert np.array_equal(np.isnan(raster.values), fill) and np.allclose(raster.values[~fill], pixels[~fill])
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(dtype=st.sampled_from(FLOAT_DTYPES), seed=st.integers(0, 2**32 - 1), fill_share=st.floats(0.0, 0.9),
+       top=st.sampled_from([255.0, 4095.0, 10000.0, 65535.0]))
+def test_float_dn_are_refused_as_reflectance_and_read_with_a_scale(tmp_path_factory, dtype, seed, fill_share, top):
+    """DN of any depth stored as floats (8-bit, 12-bit, Sentinel-2's 10000 for reflectance 1, 16-bit), no-data
+    declared or not, are refused when read as reflectance, naming the file, what was expected and the samples
+    found; a world.dn_scale reads them."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.uniform(2.0, top, (40, 48)).astype(dtype)
+    fill = rng.random(pixels.shape) < fill_share
+    fill.flat[0] = False  # one valid sample at least
+    path = reflectance_file(tmp_path_factory.mktemp("dn") / "dn.tif", pixels, fill, float("nan"))
+    info = image_info(path)
+    with rasterio.open(path) as ds:
+        expected, found = reflectance_problem(*read_band(ds, 1, None), info)
+    assert expected.startswith("world.dn_scale") and f"at most {REFLECTANCE_MAX:g}" in expected
+    valid = pixels[~fill]
+    assert found.startswith(f"{dtype} samples {valid.min():g} to {valid.max():g} whose 99th percentile")
+    assert calibration_problem(info) is None  # floats declare their calibration: their values tell
+    with pytest.raises(InputFileError, match=r"dn.tif: expected world.dn_scale .* found .* DN, not reflectance"):
+        load_band(BandSource(path), None)
+    raster = load_band(BandSource(path), None, dn_scale=1.0 / top)
+    assert np.allclose(raster.values[~fill], valid / top, rtol=1e-6)
+
+
+def test_a_files_own_scale_is_held_to_reflectance_too(tmp_path):
+    """A file's scale and offset that do not give reflectance (radiance, a wrong scale) are refused like float DN,
+    saying so; a negative scale is held by its other tail."""
+    dn = np.full((8, 8), 3000, np.int16)
+    for scale, offset, refused in ((0.1, 0.0, True), (1e-4, -0.1, False), (-1e-4, 0.0, False), (-1e-3, 0.0, False),
+                                   (-1e-3, 5.0, True)):
+        path = write_raster(tmp_path / "scaled.tif", dn, "EPSG:32633", UTM33)
+        with rasterio.open(path, "r+") as ds:
+            ds.scales, ds.offsets = (scale,), (offset,)
+        with rasterio.open(path) as ds:
+            problem = reflectance_problem(*read_band(ds, 1, None), image_info(path))
+        assert (problem is not None) == refused, (scale, offset)
+        if refused:
+            assert f"int16 samples 3000 to 3000, times the file's scale {scale:g} plus its offset {offset:g}," in \
+                problem[1]
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(dtype=st.sampled_from(("int16", "int32", "float32")), seed=st.integers(0, 2**32 - 1),
+       fill=st.sampled_from([-9999.0, -32768.0, -1.0, -2e9]), fill_share=st.floats(0.001, 0.9),
+       scale=st.sampled_from([1e-4, 2.75e-5, 1.0]), declared=st.sampled_from(["file", "scenario", None]))
+def test_fill_no_one_declares_is_refused_naming_the_value(tmp_path_factory, dtype, seed, fill, fill_share, scale,
+                                                          declared):
+    """Fill (-9999, -32768, -1, a float's wild low value) that neither the file nor the scenario declares is read as
+    reflectance far below 0 at any scale: refused, naming the value to declare; declared either way, it is
+    no-data and the rest reads as stored. Fill whose reflectance is above REFLECTANCE_MIN (-1 at scale 1e-4) is
+    indistinguishable from dark ground and reads as data."""
+    if not np.can_cast(np.min_scalar_type(fill), dtype) and np.dtype(dtype).kind == "i":
+        fill = -1.0  # what the integer type can hold
+    rng = np.random.default_rng(seed)
+    pixels = rng.uniform(0.0, 0.6 / scale, (40, 48)).astype(dtype)  # reflectance 0 to 0.6
+    holes = rng.random(pixels.shape) < fill_share
+    holes.flat[0], holes.flat[1] = True, False
+    pixels[holes] = fill
+    path = write_raster(tmp_path_factory.mktemp("fill") / "band.tif", pixels, "EPSG:32633", UTM33,
+                        nodata=fill if declared == "file" else None)
+    nodata = fill if declared == "scenario" else None
+    if declared is None and fill * scale < REFLECTANCE_MIN:
+        with pytest.raises(InputFileError, match=rf"band.tif: expected a no-data value for the fill .* found "
+                                                 rf"{int(holes.sum())} of 1920 valid {dtype} samples below it, most at "
+                                                 rf"{fill:g} .* world.nodata: {fill:g}$"):
+            load_band(BandSource(path), nodata, dn_scale=scale)
+        with rasterio.open(path) as ds:
+            assert fill_problem(*read_band(ds, 1, None), scale, 0.0, dtype) is not None
+        return
+    raster = load_band(BandSource(path), nodata, dn_scale=scale)
+    data = ~holes if declared else np.ones(holes.shape, bool)
+    assert np.array_equal(~np.isnan(raster.values), data)
+    assert np.allclose(raster.values[data], pixels[data].astype(np.float64) * scale, rtol=1e-5, atol=1e-7)
