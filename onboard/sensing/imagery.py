@@ -36,6 +36,10 @@ from .world import Scene, World, band_indices
 # validation reads a mask, or a band read as reflectance, decimated to at most this many pixels a side (overviews
 # if any)
 VALIDATE_READ_PX = 1024
+# What files call the scenario's bands, lower case: band descriptions (as rio and gdal_edit.py write them) and
+# GDAL's colour interpretations (red, green, blue of an RGB file)
+BAND_LABELS = {"B": {"b", "blue"}, "G": {"g", "green"}, "R": {"r", "red"},
+               "NIR": {"nir", "near-infrared", "near infrared", "nir08"}}
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             out.append(issue_at(where, expected, f"{named}: {found}"))
         if info is not None and earth is None and not is_mask:
             infos[key] = info
-    warnings: list[ConfigIssue] = []
+    warnings = _band_label_warnings(infos)
     for path, name, lat_deg, lon_deg in targets:
         for key, info in infos.items():
             if not info.contains(lat_deg, lon_deg):
@@ -226,6 +230,21 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
                                          f"{lon_deg:g}, outside it: its frames will hold no valid pixels there"))
                 break
     return out, warnings
+
+
+def _band_label_warnings(infos: Mapping[str, ImageInfo]) -> list[ConfigIssue]:
+    """A warning at ``world.bands.X`` for each band whose file calls it another of the scenario's bands (its
+    description or colour interpretation is one of BAND_LABELS' words for that band): a band order mixed up, such as
+    an RGB file read as B, G, R from bands 1, 2, 3."""
+    warnings = []
+    for key, info in infos.items():
+        name = key.rsplit(".", 1)[1]
+        said = [other for other, words in BAND_LABELS.items() if info.label.strip().lower() in words]
+        if said and said[0] != name:
+            warnings.append(issue_at(key, f"band {info.band} of {info.source.path.name} to be {name}",
+                                     f"the file calls band {info.band} {info.label!r}, which is {said[0]}: check "
+                                     f"the band numbers"))
+    return warnings
 
 
 def _sample_problems(ds: Any, info: ImageInfo, cfg: Any, rules: Sequence[MaskBits], read: bool) -> list[Problem]:

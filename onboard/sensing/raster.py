@@ -70,6 +70,7 @@ class ImageInfo:
     nodata: float | None  # the file's own no-data value of this band
     scale: float  # the file's own DN -> physical value scale of this band (GDAL scale metadata; 1.0 when none)
     offset: float  # ... and offset (0.0 when none)
+    label: str = ""  # what the file calls the band: its description, else a colour interpretation other than gray
 
     @property
     def calibrated(self) -> bool:
@@ -216,8 +217,10 @@ def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str 
         problems.append((f"a no-data value that {dtype} samples can hold", f"{nodata:g}"))
     if problems and not georeferenced:
         return None, problems
+    interp = ds.colorinterp[band - 1].name
+    label = ds.descriptions[band - 1] or ("" if interp in ("gray", "undefined") else interp)
     return ImageInfo(source, band, ds.count, ds.width, ds.height, dtype, ds.crs, ds.transform,
-                     ds.nodatavals[band - 1], float(ds.scales[band - 1]), float(ds.offsets[band - 1])), problems
+                     ds.nodatavals[band - 1], float(ds.scales[band - 1]), float(ds.offsets[band - 1]), label), problems
 
 
 def read_band(ds: Any, band: int, nodata: float | None, max_px: int | None = None) -> tuple[np.ndarray, np.ndarray]:
