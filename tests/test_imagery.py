@@ -509,18 +509,26 @@ def antimeridian_file(tmp_path, lat_deg=-16.5):
 def test_imagery_across_the_antimeridian_renders_on_both_sides(tmp_path, lon_deg):
     path = antimeridian_file(tmp_path)
     world = ImageryWorld({"B": path, "G": path}, dn_scale=1.0, dn_offset=0.0)
+    assert abs(abs(world.coverage.centre_lon_deg) - 180.0) < 1e-3
+    assert_renders_its_columns(world, path, 32760, lon_deg)
+
+
+def assert_renders_its_columns(world, path, crs, lon_deg, world_width=0.0):
+    """``world`` of one band ``path`` (DN = 100 * column + 7, in ``crs``) across 180 E: its coverage is an RFC 7946
+    bbox across the antimeridian, and a 10 km frame at ``lon_deg`` is filled, each pixel with the column pyproj puts
+    under it (x below the file's left edge moved on by ``world_width``). DN is linear in the column: bilinear gives
+    100 * (column of the pixel centre - 0.5) + 7; 0.1 DN is 1 m on the ground at 100 DN per 1 km pixel (GDAL's
+    warper approximates the transformation within a pixel)."""
     cov = world.coverage
-    assert cov.west_deg > 179.0 and cov.east_deg < -179.0  # RFC 7946 bbox across the antimeridian
-    assert abs(abs(cov.centre_lon_deg) - 180.0) < 1e-3
+    assert cov.west_deg > 179.0 and cov.east_deg < -179.0
     epsg = epsg_code(*utm_zone(lon_deg, -16.5))
     fp = GridFootprint.centred(-16.5, lon_deg, epsg, 500.0, 20, 20)
     scene = world.render(fp, NOON, 50.0, 150.0, ("B",))
     assert scene.valid.all()
-    # DN is linear in the column: bilinear gives 100 * (column of the pixel centre - 0.5) + 7 (pyproj); 0.1 DN is
-    # 1 m on the ground at 100 DN per 1 km pixel (GDAL's warper approximates the transformation within a pixel).
     with rasterio.open(path) as ds:
         e, n = fp.pixel_centres_m()
-        x, y = Transformer.from_crs(epsg, 32760, always_xy=True).transform(*np.meshgrid(e, n))
+        x, y = Transformer.from_crs(epsg, crs, always_xy=True).transform(*np.meshgrid(e, n))
+        x = np.where(x < ds.bounds.left, x + world_width, x)
         col = (~ds.transform @ (x, y))[0]
     inside = (col > 1) & (col < 39)
     assert inside.sum() > 300
@@ -555,21 +563,7 @@ def test_imagery_past_its_crs_world_edge_renders_on_both_sides(tmp_path, crs, lo
     side are filled from the file, each pixel with the column pyproj puts under it (x wrapped by one world width)."""
     path, world = past_the_edge_file(tmp_path, crs)
     world_ = ImageryWorld({"B": path, "G": path}, dn_scale=1.0, dn_offset=0.0)
-    cov = world_.coverage
-    assert cov.west_deg > 179.0 and cov.east_deg < -179.0
-    epsg = epsg_code(*utm_zone(lon_deg, -16.5))
-    fp = GridFootprint.centred(-16.5, lon_deg, epsg, 500.0, 20, 20)
-    scene = world_.render(fp, NOON, 50.0, 150.0, ("B",))
-    assert scene.valid.all()
-    with rasterio.open(path) as ds:
-        e, n = fp.pixel_centres_m()
-        x, y = Transformer.from_crs(epsg, crs, always_xy=True).transform(*np.meshgrid(e, n))
-        x = np.where(x < ds.bounds.left, x + world, x)
-        col = (~ds.transform @ (x, y))[0]
-    inside = (col > 1) & (col < 39)
-    assert inside.sum() > 300
-    # 0.1 DN is 1 m on the ground at 100 DN per 1 km pixel (about 1.06 km in EPSG:4326 at 16.5 S)
-    np.testing.assert_allclose(scene.reflectance[..., 0][inside], 100 * (col[inside] - 0.5) + 7, atol=0.1)
+    assert_renders_its_columns(world_, path, crs, lon_deg, world)  # 1 km pixels (about 1.06 km in EPSG:4326)
     # a 12.8 km frame astride 180 E holds no hole along the edge (GDAL's warper sampled its source window short)
     astride = GridFootprint.centred(-16.5, 179.999, 32760, 100.0, 128, 128)
     assert world_.render(astride, NOON, 50.0, 150.0, ("B",)).valid.all()
