@@ -115,7 +115,8 @@ def test_projection_divides_host_latency_by_the_figure_a_run_uses(tiny_results, 
     # with the card's reference-host latency, this machine's figures are scaled to it: p50 is the reference's
     ref = bench.project(r.latency_ms, dtype, profile, reference_ms_p50=2 * r.latency_ms.p50)
     speed = getattr(profile, figure)
-    assert math.isclose(ref.latency_ms_p50, 2 * r.latency_ms.p50 / speed) and ref.reference_ms_p50 == 2 * r.latency_ms.p50
+    assert math.isclose(ref.latency_ms_p50, 2 * r.latency_ms.p50 / speed)
+    assert ref.reference_ms_p50 == 2 * r.latency_ms.p50
     assert math.isclose(ref.latency_ms_p90, 2 * r.latency_ms.p90 / speed) and "reference-host p50" in ref.basis
     assert p.reference_ms_p50 is None and "this machine taken as the reference host" in p.basis
     for model in (TINY_INT8, TINY_FLOAT32):  # the stage's choice for the same model

@@ -56,8 +56,9 @@ def test_gdal_virtual_files_and_subdatasets_are_named_as_such(tmp_path):
         with pytest.raises(InputFileError, match="a GDAL virtual file or subdataset name, which orbitedge does not "
                                                  "open: extract or convert the band to a file first"):
             open_image(tmp_path / name)
-    with pytest.raises(InputFileError, match="b2.tif: no such file"):
-        open_image(tmp_path / "data" / "b2.tif")
+    for plain in ("data/b2.tif", "vsidata/b2.tif", "vsis3_copy/b2.tif", "scene_T10:30.tif", "run:1/b2.tif"):
+        with pytest.raises(InputFileError, match="b2.tif: no such file|T10:30.tif: no such file"):
+            open_image(tmp_path / plain)  # a missing file whose name merely looks like one
 
 
 def test_a_container_of_subdatasets_is_refused_naming_them(tmp_path):
@@ -149,6 +150,8 @@ MERCATOR_WORLD_M = 2.0 * math.pi * 6_378_137.0  # EPSG:3857's x period: the WGS 
     ("EPSG:4326", 179.95, 0.01, (0.0, -360.0)),  # across 180 E
     ("EPSG:4326", -180.05, 0.01, (360.0, 0.0)),
     ("EPSG:32633", 300_000.0, 20.0, (0.0,)),  # within its world
+    ("EPSG:4326", 179.9, 0.01, (0.0,)),  # ending exactly at 180 E: no pixel past it, one warp
+    ("EPSG:4326", -180.0, 36.0, (0.0,)),  # the whole globe
     ("+proj=sinu +R=6371007.181 +units=m", -20_015_109.0 - 5_000.0, 1_000.0, (0.0,)),  # a wrap no shift can follow
 ])
 def test_copies_of_a_file_past_its_crs_world_edge(tmp_path, crs, x0, pixel, offsets):
@@ -160,5 +163,7 @@ def test_copies_of_a_file_past_its_crs_world_edge(tmp_path, crs, x0, pixel, offs
     assert info.world_offsets_x == pytest.approx(offsets, abs=1e-3)
     west, _, east, _ = info.bounds_lonlat()
     assert -180.0 <= west < 180.0 and -180.0 < east <= 180.0
-    if crs == "EPSG:4326":
-        assert (west, east) == pytest.approx((wrap_lon(x0), wrap_lon(x0 + 0.1)))
+    if crs == "EPSG:4326":  # east within (-180, 180]: a file ending at 180 E ends at 180, not -180
+        whole = 10 * pixel >= 360.0
+        expected = (-180.0, 180.0) if whole else (wrap_lon(x0), 180.0 - (180.0 - (x0 + 10 * pixel)) % 360.0)
+        assert (west, east) == pytest.approx(expected)

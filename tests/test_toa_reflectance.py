@@ -2,9 +2,12 @@
 DN stored as floats refused, and fill no one declares refused naming its value; each through load_band, as a run
 reads, on real GeoTIFFs."""
 
+import re
+
 import numpy as np
 import pytest
 import rasterio
+import yaml
 from hypothesis import given, settings, strategies as st
 
 from onboard.sensing.raster import BandSource, image_info, load_band, read_band
@@ -103,7 +106,8 @@ def test_a_files_own_scale_is_held_to_reflectance_too(tmp_path):
 
 @settings(max_examples=25, deadline=None, derandomize=True, database=None)
 @given(dtype=st.sampled_from(("int16", "int32", "float32")), seed=st.integers(0, 2**32 - 1),
-       fill=st.sampled_from([-9999.0, -32768.0, -1.0, -2e9]), fill_share=st.floats(0.001, 0.9),
+       fill=st.sampled_from([-9999.0, -32768.0, -1.0, -2e9, float(np.finfo(np.float32).min)]),
+       fill_share=st.floats(0.001, 0.9),
        scale=st.sampled_from([1e-4, 2.75e-5, 1.0]), declared=st.sampled_from(["file", "scenario", None]))
 def test_fill_no_one_declares_is_refused_naming_the_value(tmp_path_factory, dtype, seed, fill, fill_share, scale,
                                                           declared):
@@ -111,8 +115,8 @@ def test_fill_no_one_declares_is_refused_naming_the_value(tmp_path_factory, dtyp
     reflectance far below 0 at any scale: refused, naming the value to declare; declared either way, it is
     no-data and the rest reads as stored. Fill whose reflectance is above REFLECTANCE_MIN (-1 at scale 1e-4) is
     indistinguishable from dark ground and reads as data."""
-    if not np.can_cast(np.min_scalar_type(fill), dtype) and np.dtype(dtype).kind == "i":
-        fill = -1.0  # what the integer type can hold
+    if np.dtype(dtype).kind == "i" and not np.iinfo(dtype).min <= fill <= np.iinfo(dtype).max:
+        fill = float(np.iinfo(dtype).min)  # the integer type's own lowest
     rng = np.random.default_rng(seed)
     pixels = rng.uniform(0.0, 0.6 / scale, (40, 48)).astype(dtype)  # reflectance 0 to 0.6
     holes = rng.random(pixels.shape) < fill_share
@@ -122,12 +126,16 @@ def test_fill_no_one_declares_is_refused_naming_the_value(tmp_path_factory, dtyp
                         nodata=fill if declared == "file" else None)
     nodata = fill if declared == "scenario" else None
     if declared is None and fill * scale < REFLECTANCE_MIN:
+        stored = pixels[holes][0].item()  # as the file holds it: an int, or the float32 value
         with pytest.raises(InputFileError, match=rf"band.tif: expected a no-data value for the fill .* found "
                                                  rf"{int(holes.sum())} of 1920 valid {dtype} samples below it, most at "
-                                                 rf"{fill:g} .* world.nodata: {fill:g}$"):
+                                                 rf"{re.escape(repr(stored))} .* world.nodata: "
+                                                 rf"{re.escape(repr(stored))}$") as refused:
             load_band(BandSource(path), nodata, dn_scale=scale)
         with rasterio.open(path) as ds:
             assert fill_problem(*read_band(ds, 1, None), scale, 0.0, dtype) is not None
+        suggested = yaml.safe_load(str(refused.value).rsplit("world.nodata: ", 1)[1])  # as a scenario reads it
+        assert np.array_equal(np.isnan(load_band(BandSource(path), suggested, dn_scale=scale).values), holes)
         return
     raster = load_band(BandSource(path), nodata, dn_scale=scale)
     data = ~holes if declared else np.ones(holes.shape, bool)

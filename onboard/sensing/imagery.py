@@ -7,7 +7,7 @@ by :mod:`onboard.sensing.raster`: bilinear for reflectance, nearest for validity
 codes, or a quality band's bits mapped by :mod:`onboard.sensing.mask_bits` rules.
 
 :func:`check_world` is what ``orbitedge validate`` runs: it opens every file cheaply (metadata, and a decimated
-read of the mask and of bands read as reflectance) and returns every problem, so a scenario is refused before a run
+read of the mask and of every band) and returns every problem, so a scenario is refused before a run
 ever reads the pixels.
 """
 
@@ -27,8 +27,8 @@ from rundir.truth import UNKNOWN
 
 from .mask_bits import MaskBits, Problem, mask_problem, mask_rules
 from .projection import GridFootprint
-from .raster import (BandSource, ImageInfo, as_source, band_metadata, earth_problem, gdal_cause, load_band, open_image,
-                     read_band, wrap_lon)
+from .raster import (VIRTUAL_NAME, BandSource, ImageInfo, as_source, band_metadata, earth_problem, gdal_cause,
+                     load_band, open_image, read_band, wrap_lon)
 from .toa_reflectance import DN_CALIBRATION, calibration_problem, fill_problem, reflectance_problem
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
@@ -36,8 +36,8 @@ from .world import Scene, World, band_indices
 # validation reads a mask, or a band read as reflectance, decimated to at most this many pixels a side (overviews
 # if any)
 VALIDATE_READ_PX = 1024
-# What files call the scenario's bands, lower case: band descriptions (as rio and gdal_edit.py write them) and
-# GDAL's colour interpretations (red, green, blue of an RGB file)
+# What files call the scenario's bands in their band descriptions (as rio edit-info and gdal_edit.py write them),
+# lower case
 BAND_LABELS = {"B": {"b", "blue"}, "G": {"g", "green"}, "R": {"r", "red"},
                "NIR": {"nir", "near-infrared", "near infrared", "nir08"}}
 
@@ -90,7 +90,8 @@ class ImageryWorld(World):
     Reflectance = ``factor * (dn_scale * DN + dn_offset)`` (Landsat 8 Collection 1: 2e-5, -0.1, TOA reflectance
     before the sun-elevation correction, which ``factor`` can apply); ``dn_scale`` None takes each file's own scale
     and offset, or its floating-point samples as reflectance, and refuses integer DN without them and samples that
-    are not reflectance (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`). A frame pixel is valid where the image
+    are not reflectance (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`); either way, fill no no-data
+    value declares (:func:`~onboard.sensing.toa_reflectance.fill_problem`). A frame pixel is valid where the image
     pixel under its centre is valid in every band (nearest); its reflectance is GDAL's bilinear over the valid
     neighbours, 0 where not valid. ``nodata`` replaces each band file's own no-data value. Cloud comes from the
     mask's codes (``mask_rules``: from its bits, see :class:`MaskBits`), 255 (unknown) where the mask has no data or
@@ -179,15 +180,17 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
                 ) -> tuple[list[ConfigIssue], list[ConfigIssue]]:
     """``(problems, warnings)`` about the image files of a ``source: geotiff`` WorldConfig, each at its YAML path
     (:func:`onboard.scenario.schema.issue_at`). Problems: files GDAL cannot open, a band that is not there or not
-    named in a multi-band file, no georeferencing, a no-data value the samples cannot hold, and, without
+    named in a multi-band file, no georeferencing or a CRS PROJ cannot place on the Earth
+    (:func:`~onboard.sensing.raster.earth_problem`), a no-data value the samples cannot hold, and, without
     ``world.dn_scale``, integer DN that declare no scale and samples that are not reflectance
-    (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`), with or without it, fill that no no-data value declares
-    (:func:`~onboard.sensing.toa_reflectance.fill_problem`), and mask values that are not cloud codes. Warnings:
-    ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image: the run goes on,
-    and their frames hold no valid pixels there.
+    (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`), with or without it, fill that no no-data value
+    declares (:func:`~onboard.sensing.toa_reflectance.fill_problem`), and mask values that are not cloud codes.
+    Warnings: ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image (the run
+    goes on, and their frames hold no valid pixels there), and bands their file's description calls another of
+    the scenario's bands (:func:`_band_label_warnings`).
 
-    Cheap: metadata, plus the mask and the bands read as reflectance decimated to VALIDATE_READ_PX; a run still
-    reads every pixel, and refuses what slipped through.
+    Cheap: metadata, plus the mask and every band read decimated to VALIDATE_READ_PX; a run still reads every
+    pixel, and refuses what slipped through.
     """
     entries = {f"world.bands.{name}": (entry, False) for name, entry in (cfg.bands or {}).items()}
     if cfg.mask is not None:
@@ -202,7 +205,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             ds = open_image(source.path)
         except InputFileError as err:
             expected = "an existing image file (relative to the scenario)" if err.problem == "no such file" else \
-                "an image file on disk" if "virtual file" in err.problem else \
+                "an image file on disk" if err.problem == VIRTUAL_NAME else \
                 "an image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...)"
             out.append(issue_at(key, expected, f"{shown!r}: {err.problem}"))
             continue
@@ -234,8 +237,8 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
 
 def _band_label_warnings(infos: Mapping[str, ImageInfo]) -> list[ConfigIssue]:
     """A warning at ``world.bands.X`` for each band whose file calls it another of the scenario's bands (its
-    description or colour interpretation is one of BAND_LABELS' words for that band): a band order mixed up, such as
-    an RGB file read as B, G, R from bands 1, 2, 3."""
+    description is one of BAND_LABELS' words for that band): band numbers mixed up, such as a file described N, R,
+    G, B read as B, G, R, NIR from bands 1 to 4."""
     warnings = []
     for key, info in infos.items():
         name = key.rsplit(".", 1)[1]

@@ -22,7 +22,7 @@ import numpy as np
 import pyproj
 import rasterio
 from affine import Affine
-from rasterio._err import CPLE_BaseError
+from rasterio._err import CPLE_BaseError  # NOTE: private; rasterio.errors exports no base of GDAL's own errors
 from rasterio.crs import CRS
 from rasterio.dtypes import in_dtype_range
 from rasterio.enums import MaskFlags, Resampling
@@ -37,9 +37,13 @@ from .projection import GridFootprint
 from .toa_reflectance import calibration_problem, fill_problem, reflectance_problem
 
 LONLAT = CRS.from_epsg(4326)
-# GDAL's names for what is not a plain file: virtual file systems (/vsizip/, /vsicurl/, ...) and subdatasets
-# (NETCDF:"f.nc":var, HDF5:..., zip://a.zip!/b.tif)
-GDAL_NAME = re.compile(r"(^|/)(vsi[a-z0-9_]+(/|$)|[A-Za-z][A-Za-z0-9_]+:)")
+# GDAL's names for what is not a plain file: a virtual file system at the root (/vsizip/..., /vsicurl/...), or a
+# driver prefix before a path (NETCDF:"f.nc":var, HDF5:/d/f.h5://x, zip:///d/a.zip!/b.tif); a file name that merely
+# holds a colon (scene_T10:30.tif) or a folder named vsi... is not one
+GDAL_NAME = re.compile(r"^/vsi[a-z0-9_]+/|(^|/)[A-Za-z][A-Za-z0-9_]*:[/\"]")
+# The problem of such a name (open_image), which validate reports as not an image file on disk
+VIRTUAL_NAME = ("a GDAL virtual file or subdataset name, which orbitedge does not open: extract or convert the band "
+                "to a file first, e.g. gdal_translate 'NAME' band.tif")
 WRAP_SAMPLES = 9  # points a side of the grid on which ImageInfo.world_offsets_x finds where the image wraps
 WRAP_TOLERANCE_DEG = 1e-6  # a point and its copy one world width along are one place: ~0.1 m on the ground
 
@@ -70,7 +74,8 @@ class ImageInfo:
     nodata: float | None  # the file's own no-data value of this band
     scale: float  # the file's own DN -> physical value scale of this band (GDAL scale metadata; 1.0 when none)
     offset: float  # ... and offset (0.0 when none)
-    label: str = ""  # what the file calls the band: its description, else a colour interpretation other than gray
+    label: str = ""  # what the file calls the band: its description ("" when none; colour interpretations are
+    # not read as names: GDAL writes red, green, blue by default for any 3- or 4-band 8-bit GeoTIFF)
 
     @property
     def calibrated(self) -> bool:
@@ -112,7 +117,9 @@ class ImageInfo:
         -k W holds it: the k of each pixel, from the round trip x -> lon/lat -> lon wrapped to -180..180 -> x.
         A CRS whose wrap is no shift along x alone (sinusoidal: W varies with latitude) keeps (0.0,): only the
         pixels within its world are read, as for MODIS tiles whose pixels beyond it are fill."""
-        cols, rows = np.meshgrid(np.linspace(0, self.width, WRAP_SAMPLES), np.linspace(0, self.height, WRAP_SAMPLES))
+        # pixel centres: a file that ends exactly at the world's edge (x = 180 degrees) holds no pixel past it
+        cols, rows = np.meshgrid(np.linspace(0.5, self.width - 0.5, WRAP_SAMPLES),
+                                 np.linspace(0.5, self.height - 0.5, WRAP_SAMPLES))
         xs, ys = self.transform @ (cols.ravel(), rows.ravel())
         lon, lat = (np.asarray(v) for v in transform_points(self.crs, LONLAT, xs, ys))
         back_x, back_y = (np.asarray(v) for v in transform_points(LONLAT, self.crs, wrap_lon(lon), lat))
@@ -167,8 +174,7 @@ def open_image(path: Path) -> Any:
     except (OSError, ValueError):  # a name the OS refuses: too long, a NUL byte
         exists = folder = False
     if not exists and not folder and GDAL_NAME.search(str(path)):
-        raise InputFileError(path, "a GDAL virtual file or subdataset name, which orbitedge does not open: extract "
-                                   "or convert the band to a file first, e.g. gdal_translate 'NAME' band.tif")
+        raise InputFileError(path, VIRTUAL_NAME)
     if not exists:
         raise InputFileError(path, "a folder, not an image file" if folder else "no such file")
     try:
@@ -217,10 +223,9 @@ def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str 
         problems.append((f"a no-data value that {dtype} samples can hold", f"{nodata:g}"))
     if problems and not georeferenced:
         return None, problems
-    interp = ds.colorinterp[band - 1].name
-    label = ds.descriptions[band - 1] or ("" if interp in ("gray", "undefined") else interp)
     return ImageInfo(source, band, ds.count, ds.width, ds.height, dtype, ds.crs, ds.transform,
-                     ds.nodatavals[band - 1], float(ds.scales[band - 1]), float(ds.offsets[band - 1]), label), problems
+                     ds.nodatavals[band - 1], float(ds.scales[band - 1]), float(ds.offsets[band - 1]),
+                     ds.descriptions[band - 1] or ""), problems
 
 
 def read_band(ds: Any, band: int, nodata: float | None, max_px: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ class Calibration(Protocol):
     offset: float  # ... and offset (0.0 when none)
     calibrated: bool  # a scale or offset of its own, or floating-point samples
 
+
 # What fixes a band whose samples are not reflectance: the scenario's own calibration.
 DN_CALIBRATION = "world.dn_scale and world.dn_offset (reflectance = dn_scale * DN + dn_offset)"
 REFLECTANCE_MAX = 1.6  # TOA reflectance, at most, of a band's REFLECTANCE_PERCENTILE: see reflectance_problem
@@ -85,8 +86,8 @@ def fill_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offs
     if not low.any():
         return None
     values, counts = np.unique(samples[low], return_counts=True)
-    fill = values[np.argmax(counts)].item()
+    fill = values[np.argmax(counts)].item()  # a Python int or float, exactly the stored value: repr round-trips it
     return (f"a no-data value for the fill (world.nodata, or the file's own): valid samples that are TOA reflectance, "
             f"at least {REFLECTANCE_MIN:g}", f"{int(low.sum())} of {samples.size} valid {dtype} samples below it, "
-            f"most at {fill:g} (reflectance {fill * dn_scale + dn_offset:.5g}): fill no no-data value declares, e.g. "
-            f"world.nodata: {fill:g}")
+            f"most at {fill!r} (reflectance {fill * dn_scale + dn_offset:.5g}): fill no no-data value declares, e.g. "
+            f"world.nodata: {fill!r}")
