@@ -38,12 +38,11 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from rasterio.warp import transform as transform_points
 
-from rundir.codec import MASK_SUFFIX, PNG_STORED_BANDS, Georef
+from rundir.codec import COMMON_NAMES, MASK_SUFFIX, PNG_STORED_BANDS, Georef
 from rundir.manifest import Footprint, ManifestLine
 from rundir.run_info import RunInfo
 
 STAC_DIR = "stac"
-COMMON_NAMES = {"B": "blue", "G": "green", "R": "red", "NIR": "nir"}  # STAC eo common band names of our bands
 DENSIFY_PTS = 3  # points added along each footprint side before reprojection: UTM edges curve in lon/lat
 COORDINATE_DECIMALS = 7  # of a degree in geometries and bboxes: 1e-7 deg is 1.1 cm on the ground, below any GSD
 MEDIA_TYPES = {"png": pystac.MediaType.PNG, "tiff": pystac.MediaType.GEOTIFF, "raw": "application/octet-stream"}

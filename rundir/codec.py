@@ -80,6 +80,9 @@ def reserve_fill(dn: np.ndarray) -> np.ndarray:
     return dn
 
 
+COMMON_NAMES = {"B": "blue", "G": "green", "R": "red", "NIR": "nir"}  # STAC eo common band names of our bands
+
+
 @dataclass(frozen=True)
 class Georef:
     """Where a north-up product's pixels lie and what they measure.

@@ -22,6 +22,7 @@ import numpy as np
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 
+from rundir.codec import COMMON_NAMES
 from rundir.errors import ConfigIssue, InputFileError
 from rundir.truth import UNKNOWN
 
@@ -37,9 +38,9 @@ from .world import Scene, World, band_indices
 # if any)
 VALIDATE_READ_PX = 1024
 # What files call the scenario's bands in their band descriptions (as rio edit-info and gdal_edit.py write them),
-# lower case
-BAND_LABELS = {"B": {"b", "blue"}, "G": {"g", "green"}, "R": {"r", "red"},
-               "NIR": {"nir", "near-infrared", "near infrared", "nir08"}}
+# lower case: the band's own name, its STAC eo common name, and NIR's other spellings
+BAND_LABELS = {band: {band.lower(), common} | ({"near-infrared", "near infrared", "nir08"} if band == "NIR" else set())
+               for band, common in COMMON_NAMES.items()}
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,6 @@ class ImageryWorld(World):
         self._bands = {name: load_band(as_source(entry), nodata, None, dn_scale, dn_offset, factor)
                        for name, entry in bands.items()}
         self._mask = None if mask is None else load_band(as_source(mask), None, tuple(mask_rules))
-        for raster in (*self._bands.values(), *([] if self._mask is None else [self._mask])):
-            problem = earth_problem(raster.info)
-            if problem is not None:
-                raise InputFileError(raster.info.source.path, "expected {}, found {}".format(*problem))
         self.bands_available = tuple(self._bands)
         self.coverage = self._coverage()
 

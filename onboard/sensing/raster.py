@@ -321,6 +321,8 @@ def load_band(source: BandSource, nodata: float | None, mask_rules: Sequence[Mas
     (``mask_rules`` not None), cloud codes. InputFileError naming the file and every problem found."""
     with open_image(source.path) as ds:
         info, problems = band_metadata(ds, source, nodata)
+        earth = None if info is None else earth_problem(info)  # before the pixels are read: no use without a place
+        problems += [] if earth is None else [earth]
         if problems:
             raise InputFileError(source.path, "; ".join(f"expected {e}, found {f}" for e, f in problems))
         try:
