@@ -1,7 +1,7 @@
 """A run directory made ready before the mission writes into it: emptied or refused, and the resolved scenario
 (``scenario.yaml``: the file with every ``--set`` applied) written first, for ``orbitedge run`` and every sweep run;
-the C heap kept from holding freed frames (:func:`bound_heap`), and the simulation's memory released before the
-ground report runs in the same process."""
+the C heap kept from holding freed frames (:func:`bound_heap`), the simulation's memory released before the
+ground report runs in the same process, and the environment a sweep's workers make their runs in."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ from typing import Any
 from rundir.errors import OrbitEdgeError
 
 from .outputs import output_dir
+
+# The environment of a sweep's LocalCluster workers, over Dask's own (distributed.nanny.pre-spawn-environ:
+# OMP_NUM_THREADS=1 and the like, each worker being one process per core). Glibc keeps its adaptive trim threshold
+# (Dask's 65536 would cost a run 20-35 % more CPU in page faults, and turn bound_heap off); OpenCV and GDAL (the
+# ground's COG writer) use one thread, as their others competed with the other workers' runs for the same cores: a
+# run cost 9.6 CPU s in a worker against 8.8 s alone, and 8.7 s in a worker with one thread (benchmarks/sweep.py,
+# 2 workers on 2 cores).
+WORKER_ENVIRON: dict[str, Any] = {"MALLOC_TRIM_THRESHOLD_": None, "OPENCV_FOR_THREADS_NUM": 1, "GDAL_NUM_THREADS": 1}
 
 # glibc mallopt(3) parameters (malloc.h) and the values they are fixed at (see bound_heap)
 M_TRIM_THRESHOLD = -1

@@ -33,7 +33,7 @@ from typing import Any
 from rundir.errors import InputFileError, OrbitEdgeError
 from rundir.files import write_json
 
-from .run_setup import release_simulation_memory, write_resolved
+from .run_setup import WORKER_ENVIRON, release_simulation_memory, write_resolved
 from .sweep_file import Sweep
 from .sweep_plan import RunSpec
 
@@ -269,10 +269,7 @@ def start_client(scheduler: str | None, workers: int | None, memory_limit: str |
         except ValueError as err:  # distributed's address parser: no port, an unknown protocol
             raise OrbitEdgeError(f"--scheduler: expected a scheduler address such as tcp://HOST:8786, found "
                                  f"{scheduler!r} ({err})") from None
-    # NOTE: Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc return freed memory
-    # at once: a run's large numpy temporaries then cost page faults, 20-35 % more CPU per run (measured on the
-    # quickstart); the workers here keep glibc's own adaptive threshold, as a run outside Dask does.
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}):
         cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                memory_limit=memory_limit, silence_logs=logging.ERROR, dashboard_address=None,
                                resources=LOCAL_RESOURCES, preload=[__name__],

@@ -18,6 +18,7 @@ PNG at most :data:`QUICKLOOK_MAX_PX` on its long side.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -140,7 +141,8 @@ def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], shape: t
 
     GDAL's COG driver only copies a dataset, so the mosaic goes through a temporary tiled GeoTIFF beside ``path``
     (uncompressed: it is read once; GDAL fills the blocks and parts of blocks no tile wrote with the no-data DN, or
-    0), and its blocks are compressed in one thread per core (the same bytes as in one); ``path`` appears whole or
+    0), and its blocks are compressed in GDAL_NUM_THREADS threads, one per core when that is unset (the same bytes as in
+    one); ``path`` appears whole or
     not at all. Raises TileGridError when a tile's band count is not ``georef``'s."""
     height_px, width_px = shape
     coverage = np.zeros(shape, bool)
@@ -167,7 +169,8 @@ def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], shape: t
                 dst.write_mask(coverage)
         write_atomic(path, lambda part: rasterio.shutil.copy(
             source, part, driver="COG", compress="ZSTD", level=1, predictor="YES", blocksize=COG_BLOCK_PX,
-            overview_resampling="AVERAGE", resampling="AVERAGE", num_threads="ALL_CPUS"))
+            overview_resampling="AVERAGE", resampling="AVERAGE",
+            num_threads=os.environ.get("GDAL_NUM_THREADS", "ALL_CPUS")))
         if quicklook is not None:
             with rasterio.open(source) as src:
                 rgb = quicklook_rgb(lambda b: np.where(coverage, src.read(b + 1), np.uint16(0)), coverage,

@@ -146,6 +146,17 @@ def test_a_tile_of_another_band_count_is_refused_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_cog_is_the_same_bytes_written_in_one_thread_as_in_one_per_core(tmp_path, monkeypatch):
+    """A sweep's workers write their COGs in one thread (GDAL_NUM_THREADS, app.sweep.WORKER_ENVIRON)."""
+    mosaic = np.random.default_rng(5).integers(1, 4096, (700, 600, 4), dtype=np.uint16)
+    georef = Georef(32633, 500_000.0, 6_600_000.0, 30.0, ("B", "G", "R", "NIR"), 1.2 / 4095, NODATA_DN,
+                    (0.49, 0.56, 0.665, 0.842))
+    write_cog(tmp_path / "all.tif", [(0, 0, mosaic)], mosaic.shape[:2], georef)
+    monkeypatch.setenv("GDAL_NUM_THREADS", "1")
+    write_cog(tmp_path / "one.tif", [(0, 0, mosaic)], mosaic.shape[:2], georef)
+    assert (tmp_path / "one.tif").read_bytes() == (tmp_path / "all.tif").read_bytes()
+
+
 @pytest.mark.parametrize("epsg,x0_m,y0_m", [(32721, 694_020.0, 7_233_370.0), (32761, 2_000_000.0, 2_100_000.0),
                                            (32661, 1_900_000.0, 2_000_000.0)])
 @pytest.mark.parametrize("bit_depth", [12, 16])

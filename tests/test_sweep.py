@@ -20,8 +20,8 @@ from distributed.comm.core import CommClosedError
 from distributed.core import Status
 
 from app.study import run_sweep
-from app.sweep import (FAILED, MARKER, OwnCloseCommErrors, check_resources, prepare_out, run_task, start_client,
-                       sweep_state)
+from app.sweep import (FAILED, MARKER, WORKER_ENVIRON, OwnCloseCommErrors, check_resources, prepare_out, run_task,
+                       start_client, sweep_state)
 from app.sweep_file import load_sweep
 from rundir.errors import OrbitEdgeError
 from tests.sweep_cases import QUICKSTART, TINY, made_sweep, with_a_blocked_run, write_sweep
@@ -260,6 +260,31 @@ def test_the_local_cluster_takes_a_free_port_beside_another_cluster():
         cluster.close()
     held.close()
     assert [str(w.message) for w in caught if "already in use" in str(w.message)] == []
+
+
+def _native_threads():
+    import cv2
+    return cv2.getNumThreads(), os.environ.get("GDAL_NUM_THREADS"), os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def test_the_local_clusters_workers_run_opencv_and_gdal_on_one_thread():
+    """Each worker is one process per core: threads of its own would compete with the other workers' runs. Dask's
+    nannies write the workers' environment into this process's too (Nanny.start_process), where other clusters of
+    this module put Dask's own MALLOC_TRIM_THRESHOLD_: the test starts from the environment without them."""
+    before = dict(os.environ)
+    for name in WORKER_ENVIRON:
+        os.environ.pop(name, None)
+    try:
+        client, cluster = start_client(None, 2)
+        try:
+            seen = client.run(_native_threads)
+        finally:
+            client.close()
+            cluster.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
+    assert list(seen.values()) == [(1, "1", None)] * 2
 
 
 @pytest.mark.parametrize("address, expected", [
