@@ -57,18 +57,21 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
     KeyboardInterrupt after closing the cluster and writing what was done (Ctrl-C and SIGTERM are held off
     meanwhile, and while a LocalCluster starts: then the first is acted on once it is up)."""
     out = Path(out).resolve()
-    earlier = prepare_out(out, overwrite)
-    state = sweep_state(sweep, out, retry_failed)
-    if not (out / SUMMARY).is_file():
-        write_json(out / SUMMARY, sweep_summary(_outcome(sweep, out, state, [], 0.0, None)))
     start, started, own, cluster = time.perf_counter(), None, client is None, None
+    if own and scheduler is not None:  # reached before the folder is touched: a wrong address leaves it as it was
+        client, _ = start_client(scheduler, None, memory_limit)
+    state = None
     try:
+        earlier = prepare_out(out, overwrite)
+        state = sweep_state(sweep, out, retry_failed)
+        if not (out / SUMMARY).is_file():
+            write_json(out / SUMMARY, sweep_summary(_outcome(sweep, out, state, [], 0.0, None)))
         if state.todo:
-            if own:
-                started = min(workers or default_workers(), len(state.todo)) if scheduler is None else None
+            if own and scheduler is None:
+                started = min(workers or default_workers(), len(state.todo))
                 # a LocalCluster half started cannot be closed (Dask's exit hook fails): one is started whole
-                with contextlib.nullcontext() if scheduler else signals_held(redeliver=True):
-                    client, cluster = start_client(scheduler, started, memory_limit)
+                with signals_held(redeliver=True):
+                    client, cluster = start_client(None, started, memory_limit)
             with progress(len(state.todo), len(state.complete)) as show:
                 execute(client, sweep, out, state.todo, fmt, show)
     finally:
@@ -77,7 +80,8 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
                 client.close()
                 if cluster is not None:
                     cluster.close()
-            outcome = _finish(sweep, out, state, fmt, earlier, round(time.perf_counter() - start, 3), started)
+            if state is not None:  # else the folder was refused, and is left as it was
+                outcome = _finish(sweep, out, state, fmt, earlier, round(time.perf_counter() - start, 3), started)
     return outcome
 
 

@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rundir.errors import OrbitEdgeError
+
 from .figures import FIGURES
 from .outputs import output_dir
 from .progress import QUIET_HELP, sweep_bar, wanted
@@ -67,6 +69,7 @@ def sweep_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .study import run_sweep, sweep_summary
+    from .sweep import is_complete, run_dir_of
     from .sweep_file import load_sweep
 
     sweep = load_sweep(args.sweep_file)
@@ -78,14 +81,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                             + (f"  needs {', '.join(spec.resources)}" if spec.resources else "")
                             for spec in sweep.runs))
         return 0
-    out = output_dir(args.out or Path("runs") / f"sweep-{sweep.config.name}", "--out")
+    wanted_out = args.out or Path("runs") / f"sweep-{sweep.config.name}"
+    new_out = not wanted_out.exists()
+    out = output_dir(wanted_out, "--out")
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         outcome = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, retry_failed=args.retry_failed,
                             overwrite=args.overwrite, fmt=args.format, memory_limit=args.memory_limit,
                             progress=lambda total, already: sweep_bar(wanted(args.quiet), total, already))
+    except OrbitEdgeError:  # e.g. no scheduler at --scheduler: the folder made for the sweep goes too
+        if new_out and not any(out.iterdir()):
+            out.rmdir()
+        raise
     except KeyboardInterrupt:
-        done = sum(1 for spec in sweep.runs if (out / "runs" / spec.run_id / "report.json").is_file())
+        done = sum(is_complete(run_dir_of(out, spec.run_id), spec) for spec in sweep.runs)
         print(f"orbitedge: interrupted: {done} of {len(sweep.runs)} runs complete in {out}; the same command "
               "resumes", file=sys.stderr)
         return 130
@@ -95,6 +104,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(json.dumps(sweep_summary(outcome), indent=2, sort_keys=True))
     elif not args.quiet:
         print("\n".join(summary_lines(outcome)))
+    if args.quiet and (failed := failed_lines(outcome)):  # errors are what --quiet still prints
+        print("orbitedge: " + "\n".join(failed).lstrip(), file=sys.stderr)
     return RUNS_FAILED if any(row["status"] == "failed" for row in outcome.rows) else 0
 
 
@@ -128,11 +139,7 @@ def summary_lines(outcome: Any) -> list[str]:
     lines = [f"{outcome.sweep.config.name}: {len(rows)} runs, {outcome.ran} made now {where}in {outcome.wall_s:.1f} s: "
              f"{counts['complete']} complete ({outcome.skipped} before), {counts['failed']} failed"
              + (f", {counts['pending']} pending" if counts["pending"] else "")]
-    if failed := [r["run_id"] for r in rows if r["status"] == "failed"]:
-        lines.append(f"  failed: {', '.join(failed[:5])}{f' and {len(failed) - 5} more' if len(failed) > 5 else ''}, "
-                     f"each with its error in {_shown(outcome.out / 'failed')}/RUN.json; the same command with "
-                     "--retry-failed makes them again")
-        lines += failure_lines(rows)
+    lines += failed_lines(outcome)
     if warned := warned_runs(rows):
         runs = len({run for ids in warned.values() for run in ids})
         lines.append(f"  warnings: {runs} of {counts['complete']} complete runs warn of something (the sweep "
@@ -151,6 +158,16 @@ def summary_lines(outcome: Any) -> list[str]:
     lines += [f"  {'wrote':<6} {_shown(path)}" for path in outcome.files
               if path.suffix in (".csv", ".parquet", ".md", ".html")]
     return lines
+
+
+def failed_lines(outcome: Any) -> list[str]:
+    """The failed runs (up to 5 ids), where their errors are, how to make them again, and the errors; [] when none
+    failed."""
+    if not (failed := [r["run_id"] for r in outcome.rows if r["status"] == "failed"]):
+        return []
+    return [f"  failed: {', '.join(failed[:5])}{f' and {len(failed) - 5} more' if len(failed) > 5 else ''}, each with "
+            f"its error in {_shown(outcome.out / 'failed')}/RUN.json; the same command with --retry-failed makes "
+            "them again", *failure_lines(outcome.rows)]
 
 
 def failure_lines(rows: list[dict[str, Any]], shown: int = TOP) -> list[str]:

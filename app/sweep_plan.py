@@ -130,8 +130,8 @@ class ScenarioCheck:
             if issue.override in overrides:
                 self.fail(join("set", overrides[issue.override]), _expected(issue), issue.found)
             else:
-                self.fail("scenario", "a valid scenario", f"{self.targets.scenario}:{issue.line or 1}: {issue.path}: "
-                          f"expected {issue.expected}, found {issue.found}")
+                where = f"{self.scenario}:{issue.line or 1}" + (f": {issue.path}" if issue.path else "")
+                self.fail("scenario", "a valid scenario", f"{where}: expected {issue.expected}, found {issue.found}")
         if base is None and all(issue.override in overrides for issue in problems):
             wrong = {overrides[issue.override] for issue in problems}  # the axes are checked without those
             self.fixed = {key: text for key, text in self.fixed.items() if key not in wrong}

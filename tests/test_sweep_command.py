@@ -64,6 +64,17 @@ def test_a_finished_sweep_resumed(capsys, monkeypatch):
     assert capsys.readouterr() == ("", "")
 
 
+def test_a_wrong_scheduler_address_is_exit_2_and_leaves_no_folder(tmp_path, capsys):
+    """Checked before the folder is touched (an address nothing answers at is refused the same way, after 20 s)."""
+    out = tmp_path / "out"
+    argv = ["sweep", str(write_sweep(tmp_path, TINY)), "--out", str(out), "--scheduler", "foo"]
+    assert main(argv) == 2 and not out.exists()
+    assert capsys.readouterr().err.startswith("orbitedge: error: --scheduler: expected a scheduler address such as ")
+    out.mkdir()
+    (out / "mine.txt").write_text("kept")
+    assert main(argv + ["--overwrite"]) == 2 and [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
 def test_runs_failed_at_the_end_are_exit_1_and_named_with_retry_failed(tmp_path, capsys):
     reference, out = with_a_blocked_run(tmp_path)
     argv = ["sweep", str(reference.sweep.file), "--out", str(out), "--workers", "1"]
@@ -84,7 +95,8 @@ def test_runs_failed_at_the_end_are_exit_1_and_named_with_retry_failed(tmp_path,
     assert [(c["config"], c["unfit"], c["off_front"], c["pareto"]) for c in summary["configurations"]] == \
         [(0, None, None, True), (1, why, why, False)]
     assert f"config 1 {why}" in (out / "sweep.md").read_text()
-    assert main(argv + ["--quiet"]) == 1 and capsys.readouterr() == ("", "")  # still failed, said by the status
+    assert main(argv + ["--quiet"]) == 1  # still failed: errors are what --quiet prints, on stderr
+    assert capsys.readouterr() == ("", "orbitedge: " + "\n".join(lines[1:3]).lstrip() + "\n")
     (out / "runs" / "c001-r1").unlink()
     assert main(argv + ["--retry-failed", "--quiet"]) == 0
 
@@ -200,6 +212,7 @@ def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop):
         f" of 4 runs complete in {out}; the same command resumes\n") and stderr.count("\n") == 1
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["runs"]["pending"] >= 1 and (out / "results.csv").is_file()
+    assert stderr.startswith(f"orbitedge: interrupted: {summary['runs']['complete']} of 4 ")  # as results.csv counts
     assert len(sweep_state(load_sweep(path), out).todo) == summary["runs"]["pending"]  # the same command resumes
 
 

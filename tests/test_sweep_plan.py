@@ -9,7 +9,7 @@ from app.sweep_file import load_sweep
 from app.sweep_plan import label_of, value_id, yaml_text
 from onboard.scenario.yaml_source import load_yaml
 from rundir.errors import ConfigError
-from tests.sweep_cases import QUICKSTART, write_sweep
+from tests.sweep_cases import QUICKSTART, TINY, write_sweep
 
 
 def problems(path):
@@ -26,7 +26,12 @@ def test_the_base_scenario_and_its_file_are_checked(tmp_path):
     assert found[("scenario", 2)].found == f"'scenarios': a folder ({(tmp_path / 'scenarios').resolve()})"
     (tmp_path / "bad.yaml").write_text(QUICKSTART.read_text().replace("duration_h: 24", "duration_h: many"))
     found, text = problems(write_sweep(tmp_path, "name: a\nscenario: bad.yaml\n"))
-    assert list(found) == [("scenario", 2)] and "bad.yaml:8: duration_h: expected a number" in text
+    assert list(found) == [("scenario", 2)]
+    assert f"{(tmp_path / 'bad.yaml').resolve()}:8: duration_h: expected a number" in text
+    # a sweep file given as the base: the problem is the whole file's, with no key to name
+    found, _ = problems(write_sweep(tmp_path, f"name: a\nscenario: {write_sweep(tmp_path, TINY, 'other.yaml')}\n"))
+    assert found[("scenario", 2)].found.startswith(f"{(tmp_path / 'other.yaml').resolve()}:")
+    assert ": : " not in found[("scenario", 2)].found
 
 
 def test_configurations_are_checked_whole(tmp_path):
