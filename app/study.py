@@ -53,7 +53,8 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
     more than the runs to make; none when nothing is left to do); then write results.csv, the report and sweep.json.
     ``out`` must be new, empty or an earlier sweep's (``overwrite``: what that sweep made is removed first); its
     sweep.json is written before any run starts, so that the folder is known as a sweep's from then on. Raises
-    OrbitEdgeError when ``out`` is another folder, holds another plan's runs or no worker can take a run;
+    OrbitEdgeError when ``out`` is another folder, holds another plan's runs or no worker can take a run, or when
+    ``scheduler`` is not reached (then before ``out`` is touched);
     KeyboardInterrupt after closing the cluster and writing what was done (Ctrl-C and SIGTERM are held off
     meanwhile, and while a LocalCluster starts: then the first is acted on once it is up)."""
     out = Path(out).resolve()

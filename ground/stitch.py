@@ -141,9 +141,9 @@ def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], shape: t
 
     GDAL's COG driver only copies a dataset, so the mosaic goes through a temporary tiled GeoTIFF beside ``path``
     (uncompressed: it is read once; GDAL fills the blocks and parts of blocks no tile wrote with the no-data DN, or
-    0), and its blocks are compressed in GDAL_NUM_THREADS threads, one per core when that is unset (the same bytes as in
-    one); ``path`` appears whole or
-    not at all. Raises TileGridError when a tile's band count is not ``georef``'s."""
+    0), and its blocks are compressed in GDAL_NUM_THREADS threads (GDAL's own setting; one per core when it is
+    unset; the same bytes as in one); ``path`` appears whole or not at all. Raises TileGridError when a tile's band
+    count is not ``georef``'s."""
     height_px, width_px = shape
     coverage = np.zeros(shape, bool)
     n_bands = len(georef.bands)
