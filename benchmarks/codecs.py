@@ -6,7 +6,7 @@ world, camera and noise). For every setting of :data:`ground.compression.SETTING
 in each, of the median frame time), PSNR and SSIM of the decoded frames against the raw ones and the largest error in DN; and whether every
 lossless setting round-tripped bit for bit. Writes benchmarks/results/codecs.json, with the encode stage's
 REFERENCE_SAMPLES_PER_S next to the measured throughput so that drift is visible.
-Run: .venv/bin/python benchmarks/codecs.py [--frames N] [--repeats N]
+Run: .venv/bin/python benchmarks/codecs.py [--frames N] [--repeats N] [--out FILE]
 """
 
 from __future__ import annotations
@@ -58,13 +58,22 @@ def run(n_frames: int, repeats: int) -> dict:
                         "lossless_bit_exact": all(p["bit_exact"] for p in results if p["lossless"])}}
 
 
+def _at_least_1(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 1, found {text}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--frames", type=_at_least_1, default=8, help="synthetic frames to measure on (default 8)")
+    parser.add_argument("--repeats", type=_at_least_1, default=3,
+                        help="timed passes over every setting; the median is kept (default 3)")
+    parser.add_argument("--out", type=Path, default=OUT, help="the JSON written (default benchmarks/results/codecs.json)")
     args = parser.parse_args()
     result = run(args.frames, args.repeats)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     for p in result["settings"]:
         psnr = "exact" if p["psnr_db"] is None else f"{p['psnr_db']:.2f} dB"
         print(f"{p['setting']:34s} ratio {p['ratio']:6.3f}  {p['msamples_per_s']:7.2f} Msamples/s  {psnr}")

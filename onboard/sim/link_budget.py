@@ -98,7 +98,7 @@ def modcod_table(names: Sequence[str] | None = None) -> tuple[ModCod, ...]:
 
 def staircase(table: Sequence[ModCod]) -> tuple[ModCod, ...]:
     """The MODCODs ACM ever picks, by threshold: each more efficient than every one with a lower threshold (a
-    MODCOD that needs more Es/N0 for fewer bits per symbol, such as QPSK 9/10 against 8PSK 3/5, is never used)."""
+    MODCOD that needs more Es/N0 for fewer bits per symbol, such as QPSK 8/9 against 8PSK 3/5, is never used)."""
     out: list[ModCod] = []
     for m in sorted(table, key=lambda m: (m.es_n0_db, -m.bits_per_symbol)):
         if not out or m.bits_per_symbol > out[-1].bits_per_symbol:
