@@ -178,8 +178,9 @@ def _total(values: list[int | None]) -> int | None:
 
 
 def rate_distortion(run: RunData, bit_depth: int, frames: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The codecs' rate-distortion ``points`` (:func:`ground.compression.rate_distortion`) on the first ``frames``
-    scored, and where this run and lossy_same_bytes lie in bits per sample of the scenes' single frames."""
+    """The codecs' rate-distortion ``points`` (:func:`ground.compression.rate_distortion`) on the first
+    ``frames`` scored (at most RD_FRAMES), and where this run and lossy_same_bytes lie in bits per sample of the
+    scenes' single frames, over all ``frames`` (``finished_frames``), with the clear ground each loses."""
     by_name = {r["pipeline"]: r for r in rows}
     single = by_name["bent_pipe_single"]["bytes"]
     samples = single * 8 / bit_depth if single and bit_depth else None
@@ -188,10 +189,13 @@ def rate_distortion(run: RunData, bit_depth: int, frames: int, rows: list[dict[s
         return 8 * by_name[name]["bytes"] / samples if samples and by_name[name]["bytes"] is not None else None
 
     return {"points": compression.rate_distortion(run, bit_depth) if bit_depth else [],
-            "frames": min(frames, compression.RD_FRAMES), "this_run_bits_per_sample": bits("this_run"),
-            "this_run_psnr_db": by_name["this_run"]["psnr_db"], "this_run_cpsnr_db": by_name["this_run"]["cpsnr_db"],
+            "frames": min(frames, compression.RD_FRAMES), "finished_frames": frames,
+            "this_run_bits_per_sample": bits("this_run"), "this_run_psnr_db": by_name["this_run"]["psnr_db"],
+            "this_run_cpsnr_db": by_name["this_run"]["cpsnr_db"],
+            "this_run_clear_pixels_lost_fraction": by_name["this_run"]["clear_pixels_lost_fraction"],
             "lossy_same_bytes_bits_per_sample": bits("lossy_same_bytes"),
-            "lossy_same_bytes_psnr_db": by_name["lossy_same_bytes"]["psnr_db"]}
+            "lossy_same_bytes_psnr_db": by_name["lossy_same_bytes"]["psnr_db"],
+            "lossy_same_bytes_clear_pixels_lost_fraction": by_name["lossy_same_bytes"]["clear_pixels_lost_fraction"]}
 
 
 def _quality_cell(r: Mapping[str, Any]) -> str:

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import metrics
-from .document import Block, Heading, Image, Paragraph, Table, capped, fmt_bytes, fmt_duration, fmt_fraction, fmt_value
+from .document import (Block, Heading, Image, Paragraph, Table, capped, fmt_bytes, fmt_duration, fmt_fixed,
+                       fmt_fraction, fmt_value)
 from .run_data import RunData
 
 CONSTANT_MODELS = {"rate_mbps": "the constant spacecraft.radio.rate_mbps",
@@ -115,8 +116,8 @@ def _link_blocks(link: Mapping[str, Any], figures: Mapping[str, str], start_utc:
         f"could have carried {fmt_bytes(link['capacity_bytes'])} with storage never empty.")]
     rows, note = capped(tuple(
         (p["satellite"], p["station"], _utc(start_utc, p["aos_t_s"]), fmt_value(p["max_elevation_deg"]),
-         fmt_duration(p["link_up_s"]), _fixed(p["peak_rate_mbps"], 1), fmt_bytes(p["bytes_sent"]),
-         fmt_bytes(p["constant_rate_bytes"]), _fixed(p["vs_constant"], 2, "x"), fmt_bytes(p["capacity_bytes"]))
+         fmt_duration(p["link_up_s"]), fmt_fixed(p["peak_rate_mbps"], 1), fmt_bytes(p["bytes_sent"]),
+         fmt_bytes(p["constant_rate_bytes"]), fmt_fixed(p["vs_constant"], 2, "x"), fmt_bytes(p["capacity_bytes"]))
         for p in link["passes"]), "passes")
     if rows:
         blocks.append(Table(("satellite", "station", "AOS (UTC)", "max elevation (deg)", "link up", "peak rate (Mbps)",
@@ -126,7 +127,3 @@ def _link_blocks(link: Mapping[str, Any], figures: Mapping[str, str], start_utc:
         blocks.append(Image("rate and elevation over each pass", figures["pass_link"]))
     return blocks
 
-
-def _fixed(x: float | None, decimals: int, unit: str = "") -> str:
-    """``x`` to ``decimals`` places with ``unit`` after it; n/a for None."""
-    return "n/a" if x is None else f"{x:.{decimals}f}{unit}"

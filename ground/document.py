@@ -79,6 +79,11 @@ def fmt_fraction(x: Any) -> str:
     return "n/a" if x is None else f"{100.0 * x:.1f} %"
 
 
+def fmt_fixed(x: float | None, decimals: int, unit: str = "") -> str:
+    """``x`` to ``decimals`` places, ``unit`` after it, for a column of like figures; n/a for None."""
+    return "n/a" if x is None else f"{x:.{decimals}f}{unit}"
+
+
 def fmt_value(x: Any) -> str:
     """Any JSON value for a table cell: n/a for None, yes/no, 6 significant digits, short lists and mappings inline."""
     if x is None:

@@ -32,7 +32,7 @@ from rundir.truth import TruthFile
 
 from .bandwidth import bandwidth_section
 from .contacts import _utc as utc_text
-from .document import Block, Heading, Paragraph, Table, capped, fmt_bytes, fmt_fraction, fmt_value
+from .document import Block, Heading, Paragraph, Table, capped, fmt_bytes, fmt_fixed, fmt_fraction, fmt_value
 from .reception import Product
 from .run_data import RunData
 
@@ -45,7 +45,11 @@ DEFINITIONS = {
     "oracle_value_per_byte": "oracle_value / downlinked_bytes",
     "oracle_ratio": "oracle_value / value: below 1 the spacecraft counted cloud as clear ground, above 1 it called "
                     "clear ground cloud",
-    "saved_fraction": "bandwidth saved against bent-pipe (the bandwidth section's saved_fraction)",
+    "saved_fraction": "bandwidth saved against bent-pipe over the finished frames (the bandwidth section's "
+                      "saved_fraction)",
+    "saved_fraction_all_captures": "the same over every capture, the bytes still on board counted (the bandwidth "
+                                   "section's saved_fraction_all_captures): the downlink order moves which frames "
+                                   "finish, and so saved_fraction, not this",
 }
 AOS_SLACK_S = 1e-3  # manifest and contact times are rounded to the millisecond
 
@@ -142,15 +146,19 @@ def value_section(run: RunData) -> dict[str, Any] | None:
                      "aos_utc": utc_text(start_utc, c.aos_t_s), "bytes_sent": c.bytes_sent,
                      **_figures([lines[i] for i in members], [oracle_px[i] for i in members])})
     order = ((run.scenario or {}).get("downlink") or {}).get("order", "priority")
+    bandwidth = bandwidth_section(run)
     return {"order": order, **_figures(lines, oracle_px),
-            "saved_fraction": bandwidth_section(run)["saved_fraction"],
+            **{key: bandwidth[key] for key in ("saved_fraction", "saved_fraction_all_captures")},
             "products_outside_contacts": len(by_contact.get(None, [])), "contacts": rows,
             "definitions": dict(DEFINITIONS)}
 
 
-def _fixed(x: float | None, decimals: int = 4) -> str:
-    """A ratio in a column of like figures, with ``decimals`` decimals (n/a for None)."""
-    return "n/a" if x is None else f"{x:.{decimals}f}"
+def _all_captures(section: Mapping[str, Any]) -> str:
+    """The saving over every capture, in brackets, where it differs from the finished frames' (frames on board)."""
+    every = section.get("saved_fraction_all_captures")
+    if every is None or section["saved_fraction"] is None or round(every, 3) == round(section["saved_fraction"], 3):
+        return ""
+    return f" ({fmt_fraction(every)} over all captures, the bytes still on board counted)"
 
 
 def _whole(x: float | None) -> str:
@@ -166,15 +174,16 @@ def value_blocks(section: Mapping[str, Any]) -> list[Block]:
         "estimate uses its cloud mask, the oracle the true clear pixels of the same delivered products.")]
     blocks.append(Table(("figure", "on-board estimate", "oracle (true clear pixels)"), (
         ("value delivered", _whole(section["value"]), _whole(section["oracle_value"])),
-        ("value per byte", _fixed(section["value_per_byte"]), _fixed(section["oracle_value_per_byte"])),
+        ("value per byte", fmt_fixed(section["value_per_byte"], 4), fmt_fixed(section["oracle_value_per_byte"], 4)),
     )))
     blocks.append(Paragraph(
         f"{section['products']} products, {fmt_bytes(section['downlinked_bytes'])} downlinked; bandwidth saved "
-        f"{fmt_fraction(section['saved_fraction'])}. Oracle / estimate: {_fixed(section['oracle_ratio'], 3)} (below 1 "
-        "the spacecraft counted cloud as clear ground, above 1 it called clear ground cloud)."))
+        f"{fmt_fraction(section['saved_fraction'])} over the finished frames{_all_captures(section)}. Oracle / "
+        f"estimate: {fmt_fixed(section['oracle_ratio'], 3)} (below 1 the spacecraft counted cloud as clear ground, "
+        "above 1 it called clear ground cloud)."))
     rows, note = capped(tuple(
         (c["satellite"], c["station"], c["aos_utc"], fmt_value(c["products"]), fmt_bytes(c["downlinked_bytes"]),
-         _fixed(c["value_per_byte"]), _fixed(c["oracle_value_per_byte"]))
+         fmt_fixed(c["value_per_byte"], 4), fmt_fixed(c["oracle_value_per_byte"], 4))
         for c in section["contacts"]), "contacts")
     if rows:
         blocks.append(Table(("satellite", "station", "AOS (UTC)", "products completed", "their bytes",

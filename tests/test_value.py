@@ -161,11 +161,25 @@ def test_value_densities_are_printed_alike_in_every_row():
                "downlinked_bytes": 2_450_000, "value_per_byte": 0.07817, "oracle_value_per_byte": None}
     section = {"order": "priority", "value": 676559, "oracle_value": 649427.6, "value_per_byte": 0.064829,
                "oracle_value_per_byte": 0.06, "products": 188, "downlinked_bytes": 10_440_000,
-               "saved_fraction": 0.779, "oracle_ratio": 0.959898, "contacts": [contact]}
+               "saved_fraction": 0.779, "saved_fraction_all_captures": 0.779, "oracle_ratio": 0.959898,
+               "contacts": [contact]}
     text = to_markdown(value_blocks(section))
     assert "| value per byte | 0.0648 | 0.0600 |" in text and "Oracle / estimate: 0.960 " in text
     assert "| 0.0782 | n/a |" in text
     assert "| value delivered | 676,559 | 649,428 |" in text  # a whole estimate and a fractional oracle alike
+    assert "bandwidth saved 77.9 % over the finished frames. " in text  # nothing on board: no second figure
+
+
+def test_the_saving_over_all_captures_stands_beside_the_finished_frames_where_frames_wait(slow_link):
+    """The downlink order moves which frames finish, so the saving over them; the one over every capture stays."""
+    for run_dir, report in slow_link.values():
+        section, bandwidth = report["value"], report["bandwidth"]
+        assert (section["saved_fraction"], section["saved_fraction_all_captures"]) == (
+            bandwidth["saved_fraction"], bandwidth["saved_fraction_all_captures"])
+        assert section["saved_fraction"] != pytest.approx(section["saved_fraction_all_captures"], abs=1e-3)
+        every = f"{100 * section['saved_fraction_all_captures']:.1f} %"
+        assert f"over the finished frames ({every} over all captures, the bytes still on board counted)" in \
+            (run_dir / "report.md").read_text()
 
 
 def test_an_unknown_order_is_refused_with_its_path(capsys):
