@@ -1,7 +1,7 @@
 """A run directory made ready before the mission writes into it: emptied or refused, and the resolved scenario
 (``scenario.yaml``: the file with every ``--set`` applied) written first, for ``orbitedge run`` and every sweep run;
 the C heap kept from holding freed frames (:func:`bound_heap`), the simulation's memory released before the
-ground report runs in the same process, and the environment a sweep's workers make their runs in."""
+ground report runs in the same process, and the environment and native threads of a run on a sweep's worker."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from rundir.errors import OrbitEdgeError
 
 from .outputs import output_dir
 
-# The environment of a sweep's LocalCluster workers, over Dask's own (distributed.nanny.pre-spawn-environ:
-# OMP_NUM_THREADS=1 and the like, each worker being one process per core). Glibc keeps its adaptive trim threshold
-# (Dask's 65536 would cost a run 20-35 % more CPU in page faults, and turn bound_heap off); OpenCV and GDAL (the
-# ground's COG writer) use one thread, as their others competed with the other workers' runs for the same cores: a
-# run cost 9.6 CPU s in a worker against 8.8 s alone, and 8.7 s in a worker with one thread (benchmarks/sweep.py,
-# 2 workers on 2 cores).
-WORKER_ENVIRON: dict[str, Any] = {"MALLOC_TRIM_THRESHOLD_": None, "OPENCV_FOR_THREADS_NUM": 1, "GDAL_NUM_THREADS": 1}
+# The environment of a sweep's LocalCluster workers, over Dask's own (distributed.nanny.pre-spawn-environ, which sets
+# OMP_NUM_THREADS=1 and the like: each worker is one process per core). Glibc keeps its adaptive trim threshold, as
+# a run outside Dask does (Dask's 65536 would cost a run 20-35 % more CPU in page faults, and turn bound_heap off).
+# OpenCV and GDAL (every GDAL operation of a run) use one thread, whose others competed with the other workers' runs
+# for the same cores (benchmarks/sweep.py, 2 workers on 2 cores: a run cost 8.5 % more CPU in a worker than alone
+# without, 1.5-8 % with, within the host's noise). A user's own values of these variables win (Dask's rule).
+WORKER_ENVIRON: dict[str, int | None] = {"MALLOC_TRIM_THRESHOLD_": None, "OPENCV_FOR_THREADS_NUM": 1,
+                                         "GDAL_NUM_THREADS": 1}
 
 # glibc mallopt(3) parameters (malloc.h) and the values they are fixed at (see bound_heap)
 M_TRIM_THRESHOLD = -1
@@ -126,3 +127,16 @@ def release_simulation_memory() -> None:
     malloc_trim = _libc_function("malloc_trim")
     if malloc_trim is not None:
         malloc_trim(0)
+
+
+def run_threads(on_dask_worker: bool) -> int | str:
+    """The native threads a run may use, returned for GDAL's COG writer (NUM_THREADS): on a Dask worker, where each
+    worker is one process per core and a run's threads would compete with the other workers' runs, one (and OpenCV
+    is set to one thread, as WORKER_ENVIRON starts a LocalCluster's workers); elsewhere ALL_CPUS, and OpenCV keeps
+    its default."""
+    if not on_dask_worker:
+        return "ALL_CPUS"
+    import cv2
+
+    cv2.setNumThreads(1)
+    return 1

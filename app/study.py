@@ -15,8 +15,8 @@ from rundir.files import signals_held, write_json
 
 from .figures import FIGURES, interval, read_run
 from .summary import SCHEMA_VERSION, run_summary
-from .sweep import (SUMMARY, SweepState, default_workers, execute, prepare_out, run_dir_of, start_client,
-                    sweep_state)
+from .sweep import (SUMMARY, SweepState, default_workers, execute, is_sweep_out, prepare_out, run_dir_of,
+                    start_client, sweep_state)
 from .sweep_file import Sweep
 from .sweep_report import joint_front, write_sweep_report
 from .sweep_results import (ConfigSummary, mean_of, off_front_reasons, rank_labels, run_rows, summaries, unfit_reasons,
@@ -54,12 +54,13 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
     ``out`` must be new, empty or an earlier sweep's (``overwrite``: what that sweep made is removed first); its
     sweep.json is written before any run starts, so that the folder is known as a sweep's from then on. Raises
     OrbitEdgeError when ``out`` is another folder, holds another plan's runs or no worker can take a run, or when
-    ``scheduler`` is not reached (then before ``out`` is touched);
+    ``scheduler`` is not reached (then before ``out`` is touched; it is not asked for when nothing is left to do);
     KeyboardInterrupt after closing the cluster and writing what was done (Ctrl-C and SIGTERM are held off
     meanwhile, and while a LocalCluster starts: then the first is acted on once it is up)."""
     out = Path(out).resolve()
     start, started, own, cluster = time.perf_counter(), None, client is None, None
-    if own and scheduler is not None:  # reached before the folder is touched: a wrong address leaves it as it was
+    # reached before the folder is touched: a wrong address leaves it as it was
+    if own and scheduler is not None and _has_work(sweep, out, overwrite, retry_failed):
         client, _ = start_client(scheduler, None, memory_limit)
     state = None
     try:
@@ -84,6 +85,12 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
             if state is not None:  # else the folder was refused, and is left as it was
                 outcome = _finish(sweep, out, state, fmt, earlier, round(time.perf_counter() - start, 3), started)
     return outcome
+
+
+def _has_work(sweep: Sweep, out: Path, overwrite: bool, retry_failed: bool) -> bool:
+    """Whether ``run_sweep`` will make runs in ``out``: afresh, or an earlier sweep's with runs still to do (read
+    only: a folder that is neither is refused later, by prepare_out)."""
+    return overwrite or not is_sweep_out(out) or bool(sweep_state(sweep, out, retry_failed).todo)
 
 
 def _outcome(sweep: Sweep, out: Path, state: SweepState, files: list[Path], wall_s: float,

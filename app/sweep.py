@@ -33,7 +33,7 @@ from typing import Any
 from rundir.errors import InputFileError, OrbitEdgeError
 from rundir.files import write_json
 
-from .run_setup import WORKER_ENVIRON, release_simulation_memory, write_resolved
+from .run_setup import WORKER_ENVIRON, release_simulation_memory, run_threads, write_resolved
 from .sweep_file import Sweep
 from .sweep_plan import RunSpec
 
@@ -101,6 +101,7 @@ def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str =
     run_dir = run_dir_of(Path(out), spec.run_id)
     if is_complete(run_dir, spec):  # NOTE: Dask recomputes a finished task whose worker died before it was read
         return {"run_id": spec.run_id, "status": "complete", "wall_s": 0.0}
+    threads = run_threads(on_dask_worker=_worker_address() is not None)
     start, cpu_start = time.perf_counter(), time.process_time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -110,7 +111,7 @@ def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str =
             write_resolved(run_dir, scenario_obj)
             Mission(scenario_obj, run_dir).run()
             release_simulation_memory()
-            write_report(run_dir, fmt)
+            write_report(run_dir, fmt, cog_threads=threads)
         except Exception as err:
             return {"run_id": spec.run_id, "status": "failed", "error": f"{type(err).__name__}: {err}",
                     "traceback": traceback.format_exc(), "wall_s": round(time.perf_counter() - start, 3)}

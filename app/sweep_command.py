@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import textwrap
@@ -82,16 +83,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                             for spec in sweep.runs))
         return 0
     wanted_out = args.out or Path("runs") / f"sweep-{sweep.config.name}"
-    new_out = not wanted_out.exists()
+    chain = [wanted_out.absolute(), *wanted_out.absolute().parents]
+    made = next((p for p in reversed(chain) if not p.exists()), None)  # the first folder this command makes
     out = output_dir(wanted_out, "--out")
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         outcome = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, retry_failed=args.retry_failed,
                             overwrite=args.overwrite, fmt=args.format, memory_limit=args.memory_limit,
                             progress=lambda total, already: sweep_bar(wanted(args.quiet), total, already))
-    except OrbitEdgeError:  # e.g. no scheduler at --scheduler: the folder made for the sweep goes too
-        if new_out and not any(out.iterdir()):
-            out.rmdir()
+    except OrbitEdgeError:  # e.g. no scheduler at --scheduler: the folders made for the sweep go too
+        if made is not None and not any(p.is_file() for p in made.rglob("*")):
+            shutil.rmtree(made)
         raise
     except KeyboardInterrupt:
         done = sum(is_complete(run_dir_of(out, spec.run_id), spec) for spec in sweep.runs)

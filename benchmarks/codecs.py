@@ -24,8 +24,10 @@ sys.path.insert(0, str(Path(__file__).parent))  # benchmarks/pipeline.py renders
 
 from pipeline import frames  # noqa: E402
 
+from app.outputs import output_file  # noqa: E402
 from ground.compression import SETTINGS, measure  # noqa: E402
 from onboard.pipeline.stages import Encode  # noqa: E402
+from rundir.errors import OrbitEdgeError  # noqa: E402
 
 OUT = Path(__file__).with_name("results") / "codecs.json"
 BIT_DEPTH = 12
@@ -59,9 +61,12 @@ def run(n_frames: int, repeats: int) -> dict:
 
 
 def _at_least_1(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer of at least 1, found {text}")
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 1, found {text!r}")
     return value
 
 
@@ -70,8 +75,13 @@ def main() -> None:
     parser.add_argument("--frames", type=_at_least_1, default=8, help="synthetic frames to measure on (default 8)")
     parser.add_argument("--repeats", type=_at_least_1, default=3,
                         help="timed passes over every setting; the median is kept (default 3)")
-    parser.add_argument("--out", type=Path, default=OUT, help="the JSON written (default benchmarks/results/codecs.json)")
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help="the JSON written (default benchmarks/results/codecs.json)")
     args = parser.parse_args()
+    try:
+        output_file(args.out, "--out")  # before the measurement, not after it
+    except OrbitEdgeError as err:
+        parser.error(str(err))
     result = run(args.frames, args.repeats)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for p in result["settings"]:

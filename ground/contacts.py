@@ -126,4 +126,3 @@ def _link_blocks(link: Mapping[str, Any], figures: Mapping[str, str], start_utc:
     if "pass_link" in figures:
         blocks.append(Image("rate and elevation over each pass", figures["pass_link"]))
     return blocks
-

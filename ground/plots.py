@@ -23,6 +23,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from . import metrics
 from .canvas import figure as _figure, save
 from .cloud_plots import plot_pr_curve, plot_tradeoff
+from .document import fmt_fraction
 from .mosaics import preview
 from .run_data import RunData
 from .superres import EXAMPLE_CROP_KEY, reflectance_rgb
@@ -239,7 +240,7 @@ def write_plots(run: RunData, report: Mapping[str, Any], full: Mapping[str, Any]
 def plot_rate_distortion(rd: Mapping[str, Any], path: Path) -> None:
     """Bits per sample against PSNR of each codec's settings (report.json ``comparison.rate_distortion``), lossless
     settings on a band above the lossy axis, and this run's pipeline and JPEG 2000 at its bytes as points (over all
-    the finished frames, where the curves take the first few; each labelled with the clear ground it loses); a
+    the finished frames, where the curves take the first few; each point labelled with the clear ground it loses); a
     super-resolved product, which has no raw frame of its grid to be set against, as a dotted line at its bits
     per sample, labelled with its cPSNR against the high-res truth."""
     fig = _figure(7.5, 4.2)
@@ -255,14 +256,14 @@ def plot_rate_distortion(rd: Mapping[str, Any], path: Path) -> None:
     if cpsnr is not None and rd.get("this_run_bits_per_sample") is not None:
         ax.axvline(rd["this_run_bits_per_sample"], ls=":", color="black",
                    label=f"this run's pipeline: super-resolved, cPSNR {cpsnr:.1f} dB against the high-res truth")
-    finished = rd.get("finished_frames", rd["frames"])
+    finished = rd["finished_frames"]
     for key, label, marker in (("this_run", "this run's pipeline", "*"),
                                ("lossy_same_bytes", "JPEG 2000 at its bytes", "D")):
         bits, psnr, lost = (rd.get(f"{key}_{name}")
                             for name in ("bits_per_sample", "psnr_db", "clear_pixels_lost_fraction"))
         if bits is not None and not (key == "this_run" and cpsnr is not None):
             what = ["exact on what it sent" if psnr is None else None, f"over {finished} frames",
-                    None if lost is None else f"{100 * lost:.1f} % of clear ground lost"]
+                    None if lost is None else f"{fmt_fraction(lost)} of clear ground lost"]
             ax.plot([bits], [top if psnr is None else psnr], marker, color="black", ms=12 if marker == "*" else 7,
                     label=f"{label} ({', '.join(w for w in what if w)})")
     ax.axhline(top - 3, color="grey", lw=0.5)

@@ -150,11 +150,12 @@ def build_report(run_dir: Path) -> dict[str, Any]:
     return assemble(load_run(run_dir))
 
 
-def write_report(run_dir: Path, fmt: str = "md",
-                 progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], list[Path]]:
+def write_report(run_dir: Path, fmt: str = "md", progress: Callable[[str], None] | None = None,
+                 cog_threads: int | str = "ALL_CPUS") -> tuple[dict[str, Any], list[Path]]:
     """Build the report and write ``report.json``, the plots, ``report.md`` or ``report.html`` (``fmt``; the other one,
     from an earlier report, is removed: it would no longer match report.json) and the run's STAC catalog
     (``stac/catalog.json``, :mod:`ground.stac`), calling ``progress(step)`` as each step of :func:`report_steps` starts.
+    The mosaics' COGs are compressed in ``cog_threads`` threads (:func:`ground.stitch.write_cog`).
 
     Returns ``(report, paths)``: the report dict (= report.json) and every file written, mosaics included.
     """
@@ -163,7 +164,7 @@ def write_report(run_dir: Path, fmt: str = "md",
     run_dir = Path(run_dir)
     progress = progress or _no_progress
     progress("verifying and stitching")
-    run = load_run(run_dir)
+    run = load_run(run_dir, cog_threads)
     full = collect(run, progress)
     report = _rounded(full)
     progress("plots")

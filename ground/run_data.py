@@ -66,8 +66,9 @@ class RunData:
         return self.derived["finished"]
 
 
-def load_run(run_dir: Path) -> RunData:
-    """Receive, verify and stitch a run directory's products (writing ``mosaics/``) and read its telemetry.
+def load_run(run_dir: Path, cog_threads: int | str = "ALL_CPUS") -> RunData:
+    """Receive, verify and stitch a run directory's products (writing ``mosaics/``, each COG compressed in
+    ``cog_threads``: :func:`ground.stitch.write_cog`) and read its telemetry.
 
     Raises InputFileError when ``run_dir`` is not a directory or has neither ``downlink/`` nor ``telemetry/``.
     """
@@ -78,7 +79,7 @@ def load_run(run_dir: Path) -> RunData:
     anomalies = list(reception.anomalies)
     # Stitching first: its largest pass is the ground's peak of memory, and the telemetry records, which grow with
     # the satellites and the hours simulated, are not yet in memory then.
-    mosaics, stitch_problems = stitch_passes(reception.products, run_dir)
+    mosaics, stitch_problems = stitch_passes(reception.products, run_dir, cog_threads)
     run_info = _run_info(_read_mapping_file(run_dir, "telemetry/run.json", json.loads, missing, anomalies),
                          anomalies)
     scenario = _read_mapping_file(run_dir, "scenario.yaml", yaml.safe_load, missing, anomalies)

@@ -18,7 +18,6 @@ PNG at most :data:`QUICKLOOK_MAX_PX` on its long side.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -130,7 +129,7 @@ def quicklook_rgb(band: Callable[[int], np.ndarray], coverage: np.ndarray, bands
 
 
 def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], shape: tuple[int, int], georef: Georef,
-              quicklook: Path | None = None) -> np.ndarray:
+              quicklook: Path | None = None, threads: int | str = "ALL_CPUS") -> np.ndarray:
     """Write a mosaic of ``shape`` (H, W) px as a COG that carries ``georef`` (see the module docstring), tile by
     tile, so that the whole mosaic is never in memory: ``tiles`` yields ``(row, col, dn)``, ``dn`` (h, w, B) uint16
     placed with its upper-left pixel at (row, col). A pixel that holds fill in every band (:func:`rundir.codec.
@@ -141,9 +140,9 @@ def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], shape: t
 
     GDAL's COG driver only copies a dataset, so the mosaic goes through a temporary tiled GeoTIFF beside ``path``
     (uncompressed: it is read once; GDAL fills the blocks and parts of blocks no tile wrote with the no-data DN, or
-    0), and its blocks are compressed in GDAL_NUM_THREADS threads (GDAL's own setting; one per core when it is
-    unset; the same bytes as in one); ``path`` appears whole or not at all. Raises TileGridError when a tile's band
-    count is not ``georef``'s."""
+    0), and its blocks are compressed in ``threads`` threads (GDAL's NUM_THREADS: a number, or ALL_CPUS for one per
+    core; the same bytes whatever the number); ``path`` appears whole or not at all. Raises TileGridError when a
+    tile's band count is not ``georef``'s."""
     height_px, width_px = shape
     coverage = np.zeros(shape, bool)
     n_bands = len(georef.bands)
@@ -169,8 +168,7 @@ def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], shape: t
                 dst.write_mask(coverage)
         write_atomic(path, lambda part: rasterio.shutil.copy(
             source, part, driver="COG", compress="ZSTD", level=1, predictor="YES", blocksize=COG_BLOCK_PX,
-            overview_resampling="AVERAGE", resampling="AVERAGE",
-            num_threads=os.environ.get("GDAL_NUM_THREADS", "ALL_CPUS")))
+            overview_resampling="AVERAGE", resampling="AVERAGE", num_threads=threads))
         if quicklook is not None:
             with rasterio.open(source) as src:
                 rgb = quicklook_rgb(lambda b: np.where(coverage, src.read(b + 1), np.uint16(0)), coverage,
@@ -221,9 +219,11 @@ def group_by_pass(products: Sequence[Product]) -> list[MosaicGroup]:
     return out
 
 
-def stitch_passes(products: Sequence[Product], run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def stitch_passes(products: Sequence[Product], run_dir: Path,
+                  cog_threads: int | str = "ALL_CPUS") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Build and write one mosaic per pass into ``run_dir/mosaics``: ``<name>.tif`` (COG, uint16, all bands, see
-    :func:`write_cog`) and ``<name>.png`` (8-bit RGB quick-look, at most QUICKLOOK_MAX_PX a side). Returns
+    :func:`write_cog`, compressed in ``cog_threads``) and ``<name>.png`` (8-bit RGB quick-look, at most
+    QUICKLOOK_MAX_PX a side). Returns
     ``(mosaics, anomalies)``: one JSON-ready dict per mosaic (paths relative to ``run_dir``; ``capture_t_s`` the
     first and last capture time of its tiles, ``product_ids`` its tiles in delivery order) and anomalies for passes
     that could not be stitched."""
@@ -253,7 +253,7 @@ def stitch_passes(products: Sequence[Product], run_dir: Path) -> tuple[list[dict
                   in zip(reversed(group.products), reversed(offsets)))
         try:
             coverage = write_cog(run_dir / tif_rel, placed, (height_px, width_px), georef,
-                                 quicklook=run_dir / png_rel)
+                                 quicklook=run_dir / png_rel, threads=cog_threads)
         except TileGridError as err:
             problems.append(anomaly("unstitchable_pass", first_file, f"pass {group.pass_id}: {err}"))
             continue

@@ -155,8 +155,8 @@ def value_section(run: RunData) -> dict[str, Any] | None:
 
 def _all_captures(section: Mapping[str, Any]) -> str:
     """The saving over every capture, in brackets, where it differs from the finished frames' (frames on board)."""
-    every = section.get("saved_fraction_all_captures")
-    if every is None or section["saved_fraction"] is None or round(every, 3) == round(section["saved_fraction"], 3):
+    every, finished = section.get("saved_fraction_all_captures"), section["saved_fraction"]
+    if every is None or finished is None or fmt_fraction(every) == fmt_fraction(finished):  # the same as printed
         return ""
     return f" ({fmt_fraction(every)} over all captures, the bytes still on board counted)"
 

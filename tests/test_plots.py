@@ -93,8 +93,8 @@ def test_a_super_resolved_product_is_no_point_on_the_lossless_band(tmp_path, mon
     the high-res truth, not an "exact" point beside the lossless codecs."""
     drawn = keep_legend(monkeypatch)
     points = [{"codec": "jpegls", "bits_per_sample": 6.1, "psnr_db": None}]
-    rd = {"points": points, "frames": 2, "this_run_bits_per_sample": 13.7, "this_run_psnr_db": None,
-          "this_run_cpsnr_db": 47.84, "lossy_same_bytes_bits_per_sample": 6.1, "lossy_same_bytes_psnr_db": None}
+    rd = {"points": points, "frames": 2, "finished_frames": 3, "this_run_bits_per_sample": 13.7,
+          "this_run_psnr_db": None, "this_run_cpsnr_db": 47.84, "lossy_same_bytes_bits_per_sample": 6.1, "lossy_same_bytes_psnr_db": None}
     plots.plot_rate_distortion(rd, tmp_path / "rd.png")
     assert "this run's pipeline: super-resolved, cPSNR 47.8 dB against the high-res truth" in drawn["labels"]
     assert not any(label.startswith("this run's pipeline (") for label in drawn["labels"])

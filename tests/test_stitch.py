@@ -147,13 +147,20 @@ def test_a_tile_of_another_band_count_is_refused_and_writes_nothing(tmp_path):
 
 
 def test_a_cog_is_the_same_bytes_written_in_one_thread_as_in_one_per_core(tmp_path, monkeypatch):
-    """A sweep's workers write their COGs in one thread (GDAL_NUM_THREADS, app.sweep.WORKER_ENVIRON)."""
+    """A run on a sweep's worker writes its COGs in one thread (app.run_setup.run_threads)."""
     mosaic = np.random.default_rng(5).integers(1, 4096, (700, 600, 4), dtype=np.uint16)
     georef = Georef(32633, 500_000.0, 6_600_000.0, 30.0, ("B", "G", "R", "NIR"), 1.2 / 4095, NODATA_DN,
                     (0.49, 0.56, 0.665, 0.842))
+    asked, real_copy = [], rasterio.shutil.copy
+
+    def copy(*args, **kwargs):  # the real copy, its num_threads noted
+        asked.append(kwargs["num_threads"])
+        return real_copy(*args, **kwargs)
+
+    monkeypatch.setattr(rasterio.shutil, "copy", copy)
     write_cog(tmp_path / "all.tif", [(0, 0, mosaic)], mosaic.shape[:2], georef)
-    monkeypatch.setenv("GDAL_NUM_THREADS", "1")
-    write_cog(tmp_path / "one.tif", [(0, 0, mosaic)], mosaic.shape[:2], georef)
+    write_cog(tmp_path / "one.tif", [(0, 0, mosaic)], mosaic.shape[:2], georef, threads=1)
+    assert asked == ["ALL_CPUS", 1]  # GDAL's COG driver was asked for each
     assert (tmp_path / "one.tif").read_bytes() == (tmp_path / "all.tif").read_bytes()
 
 

@@ -19,8 +19,9 @@ from distributed import Client, Nanny, Scheduler, SpecCluster
 from distributed.comm.core import CommClosedError
 from distributed.core import Status
 
+from app.run_setup import WORKER_ENVIRON, run_threads
 from app.study import run_sweep
-from app.sweep import (FAILED, MARKER, WORKER_ENVIRON, OwnCloseCommErrors, check_resources, prepare_out, run_task,
+from app.sweep import (FAILED, MARKER, OwnCloseCommErrors, check_resources, prepare_out, run_task,
                        start_client, sweep_state)
 from app.sweep_file import load_sweep
 from rundir.errors import OrbitEdgeError
@@ -262,29 +263,35 @@ def test_the_local_cluster_takes_a_free_port_beside_another_cluster():
     assert [str(w.message) for w in caught if "already in use" in str(w.message)] == []
 
 
-def _native_threads():
+def _worker_threads():
     import cv2
-    return cv2.getNumThreads(), os.environ.get("GDAL_NUM_THREADS"), os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+    from app.sweep import _worker_address
+    threads = run_threads(on_dask_worker=_worker_address() is not None)
+    return (threads, cv2.getNumThreads(), os.environ.get("GDAL_NUM_THREADS"),
+            os.environ.get("MALLOC_TRIM_THRESHOLD_"))
 
 
-def test_the_local_clusters_workers_run_opencv_and_gdal_on_one_thread():
-    """Each worker is one process per core: threads of its own would compete with the other workers' runs. Dask's
-    nannies write the workers' environment into this process's too (Nanny.start_process), where other clusters of
-    this module put Dask's own MALLOC_TRIM_THRESHOLD_: the test starts from the environment without them."""
+def test_a_run_on_a_local_clusters_worker_keeps_to_one_thread_and_glibcs_trim_threshold():
+    """Each worker is one process per core: a run's OpenCV and COG-writer threads would compete with the other
+    workers' runs. Dask's nannies write the workers' environment into this process's too (Nanny.start_process),
+    where other clusters of this module put Dask's own MALLOC_TRIM_THRESHOLD_: the test starts without it."""
     before = dict(os.environ)
     for name in WORKER_ENVIRON:
         os.environ.pop(name, None)
     try:
         client, cluster = start_client(None, 2)
         try:
-            seen = client.run(_native_threads)
+            seen = {w: client.submit(_worker_threads, pure=False, workers=[w]).result()  # as a run's task
+                    for w in client.scheduler_info()["workers"]}
         finally:
             client.close()
             cluster.close()
     finally:
         os.environ.clear()
         os.environ.update(before)
-    assert list(seen.values()) == [(1, "1", None)] * 2
+    assert list(seen.values()) == [(1, 1, "1", None)] * 2
+    assert _worker_threads()[0] == "ALL_CPUS"  # a run in this process: one thread per core for the COGs
 
 
 @pytest.mark.parametrize("address, expected", [

@@ -5,6 +5,7 @@ the results so far written."""
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,14 +66,27 @@ def test_a_finished_sweep_resumed(capsys, monkeypatch):
 
 
 def test_a_wrong_scheduler_address_is_exit_2_and_leaves_no_folder(tmp_path, capsys):
-    """Checked before the folder is touched (an address nothing answers at is refused the same way, after 20 s)."""
-    out = tmp_path / "out"
-    argv = ["sweep", str(write_sweep(tmp_path, TINY)), "--out", str(out), "--scheduler", "foo"]
-    assert main(argv) == 2 and not out.exists()
-    assert capsys.readouterr().err.startswith("orbitedge: error: --scheduler: expected a scheduler address such as ")
-    out.mkdir()
-    (out / "mine.txt").write_text("kept")
-    assert main(argv + ["--overwrite"]) == 2 and [p.name for p in out.iterdir()] == ["mine.txt"]
+    """Checked before the folder is touched (an address nothing answers at is refused the same way, after 20 s);
+    the folders the command made for the sweep go, a folder the user made stays."""
+    sweep_file = write_sweep(tmp_path, TINY)
+    refused = "orbitedge: error: --scheduler: expected a scheduler address such as "
+    for out in (tmp_path / "out", tmp_path / "new" / "deeper" / "out"):
+        assert main(["sweep", str(sweep_file), "--out", str(out), "--scheduler", "foo"]) == 2
+        assert capsys.readouterr().err.startswith(refused)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.yaml"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    assert main(["sweep", str(sweep_file), "--out", str(mine), "--scheduler", "foo", "--overwrite"]) == 2
+    assert capsys.readouterr().err.startswith(refused) and mine.is_dir() and not any(mine.iterdir())
+
+
+def test_a_finished_sweep_needs_no_scheduler_to_write_its_report_again(tmp_path, capsys):
+    """Nothing left to do: the cluster is not asked for (it may be gone), the report is written again."""
+    outcome, _ = made_sweep()
+    out = tmp_path / "copy"
+    shutil.copytree(outcome.out, out)
+    argv = ["sweep", str(outcome.sweep.file), "--out", str(out), "--scheduler", "tcp://127.0.0.1:1", "--format", "html"]
+    assert main(argv) == 0 and (out / "sweep.html").is_file()
 
 
 def test_runs_failed_at_the_end_are_exit_1_and_named_with_retry_failed(tmp_path, capsys):
