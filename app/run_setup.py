@@ -135,7 +135,9 @@ def run_threads(on_dask_worker: bool) -> int | str:
     is set to one thread, as WORKER_ENVIRON starts a LocalCluster's workers); elsewhere ALL_CPUS, and OpenCV keeps
     its default."""
     if not on_dask_worker:
-        return "ALL_CPUS"
+        from ground.stitch import ALL_CORES
+
+        return ALL_CORES
     import cv2
 
     cv2.setNumThreads(1)

@@ -45,6 +45,7 @@ from .latency import latency_blocks, latency_section
 from .mosaics import mosaics_blocks, mosaics_section
 from .on_board import on_board_blocks, on_board_section
 from .run_data import RunData, load_run
+from .stitch import ALL_CORES
 from .verdict import NO_VERDICT, verdict
 
 ENTRY_POINT_GROUP = "orbitedge.report_sections"
@@ -151,7 +152,7 @@ def build_report(run_dir: Path) -> dict[str, Any]:
 
 
 def write_report(run_dir: Path, fmt: str = "md", progress: Callable[[str], None] | None = None,
-                 cog_threads: int | str = "ALL_CPUS") -> tuple[dict[str, Any], list[Path]]:
+                 cog_threads: int | str = ALL_CORES) -> tuple[dict[str, Any], list[Path]]:
     """Build the report and write ``report.json``, the plots, ``report.md`` or ``report.html`` (``fmt``; the other one,
     from an earlier report, is removed: it would no longer match report.json) and the run's STAC catalog
     (``stac/catalog.json``, :mod:`ground.stac`), calling ``progress(step)`` as each step of :func:`report_steps` starts.

@@ -21,7 +21,7 @@ from rundir.telemetry import (OPTIONAL_FILES, TELEMETRY_FILES, CaptureRecord, Co
 
 from .metrics import finished_frames
 from .reception import Reception, anomaly, iter_jsonl, receive
-from .stitch import stitch_passes
+from .stitch import ALL_CORES, stitch_passes
 from .timeline import Timeline
 
 
@@ -66,7 +66,7 @@ class RunData:
         return self.derived["finished"]
 
 
-def load_run(run_dir: Path, cog_threads: int | str = "ALL_CPUS") -> RunData:
+def load_run(run_dir: Path, cog_threads: int | str = ALL_CORES) -> RunData:
     """Receive, verify and stitch a run directory's products (writing ``mosaics/``, each COG compressed in
     ``cog_threads``: :func:`ground.stitch.write_cog`) and read its telemetry.
 

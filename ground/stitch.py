@@ -43,6 +43,7 @@ STRETCH_PERCENTILES = (2.0, 98.0)
 QUICKLOOK_REFLECTANCE_MAX = 0.4  # TOA reflectance shown as white: land stays readable, clouds saturate
 QUICKLOOK_GAMMA = 1 / 1.8
 QUICKLOOK_MAX_PX = 2048  # long side of a quick-look; larger mosaics are shrunk by area averaging
+ALL_CORES = "ALL_CPUS"  # GDAL's NUM_THREADS for one compression thread per core (GTiff/COG drivers)
 COG_BLOCK_PX = 256  # COG tile size; overviews halve the mosaic until it fits one tile
 # GDAL's block cache while a COG is written (GDAL's default is 5 % of RAM, kept by the process after the write)
 COG_CACHE_MB = 64
@@ -129,7 +130,7 @@ def quicklook_rgb(band: Callable[[int], np.ndarray], coverage: np.ndarray, bands
 
 
 def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], shape: tuple[int, int], georef: Georef,
-              quicklook: Path | None = None, threads: int | str = "ALL_CPUS") -> np.ndarray:
+              quicklook: Path | None = None, threads: int | str = ALL_CORES) -> np.ndarray:
     """Write a mosaic of ``shape`` (H, W) px as a COG that carries ``georef`` (see the module docstring), tile by
     tile, so that the whole mosaic is never in memory: ``tiles`` yields ``(row, col, dn)``, ``dn`` (h, w, B) uint16
     placed with its upper-left pixel at (row, col). A pixel that holds fill in every band (:func:`rundir.codec.
@@ -220,7 +221,7 @@ def group_by_pass(products: Sequence[Product]) -> list[MosaicGroup]:
 
 
 def stitch_passes(products: Sequence[Product], run_dir: Path,
-                  cog_threads: int | str = "ALL_CPUS") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                  cog_threads: int | str = ALL_CORES) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Build and write one mosaic per pass into ``run_dir/mosaics``: ``<name>.tif`` (COG, uint16, all bands, see
     :func:`write_cog`, compressed in ``cog_threads``) and ``<name>.png`` (8-bit RGB quick-look, at most
     QUICKLOOK_MAX_PX a side). Returns
