@@ -23,7 +23,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from . import metrics
 from .canvas import figure as _figure, save
 from .cloud_plots import plot_pr_curve, plot_tradeoff
-from .document import fmt_fraction
+from .document import fmt_bytes, fmt_fraction
 from .mosaics import preview
 from .run_data import RunData
 from .superres import EXAMPLE_CROP_KEY, reflectance_rgb
@@ -109,15 +109,21 @@ def plot_contact_bytes(windows: Sequence[Mapping[str, Any]], path: Path) -> None
     save(fig, path)
 
 
+def busiest_passes(passes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The :data:`MAX_PREVIEWS` passes that sent the most bytes (the earliest first among equals), in time order."""
+    busiest = sorted(range(len(passes)), key=lambda i: -int(passes[i]["bytes_sent"]))[:MAX_PREVIEWS]
+    return [passes[i] for i in sorted(busiest)]
+
+
 def plot_pass_link(passes: Sequence[Mapping[str, Any]], path: Path) -> None:
     """Under a link budget: the information rate (Mbps, steps) and elevation (deg) over each pass against minutes
-    since AOS, one panel per pass (the first :data:`MAX_PREVIEWS`), titled with what it sent, what the
-    constant-rate model would have, and what the pass could carry. ``passes``: ``contacts.link.passes`` of
+    since AOS, one panel per pass (the :data:`MAX_PREVIEWS` that sent most, in time order), titled with what it sent,
+    what the constant-rate model would have, and what the pass could carry. ``passes``: ``contacts.link.passes`` of
     report.json."""
-    shown = list(passes)[:MAX_PREVIEWS]
+    shown = busiest_passes(passes)
     cols = min(3, len(shown))
     rows = -(-len(shown) // cols)
-    fig = _figure(4.2 * cols, 2.8 * rows)
+    fig = _figure(4.6 * cols, 3.1 * rows)
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, p in zip(axes, shown):
         t_s, elevation, rate = (np.array([s[i] for s in p["samples"]], dtype=float) for i in range(3))
@@ -130,13 +136,13 @@ def plot_pass_link(passes: Sequence[Mapping[str, Any]], path: Path) -> None:
         twin.set_ylabel("elevation (deg)", color="C1")
         twin.set_ylim(0, 90)
         ax.set_xlabel("minutes since AOS")
-        ax.set_title(f"{p['satellite']} - {p['station']} at {float(p['aos_t_s']) / S_PER_H:.1f} h: sent "
-                     f"{int(p['bytes_sent']) / 1e6:.0f} MB (constant rate {int(p['constant_rate_bytes']) / 1e6:.0f} "
-                     f"MB) of {int(p['capacity_bytes']) / 1e9:.1f} GB capacity", fontsize="small")
+        ax.set_title(f"{p['satellite']} - {p['station']}, AOS at {float(p['aos_t_s']) / S_PER_H:.1f} h\n"
+                     f"sent {fmt_bytes(p['bytes_sent'])} (constant rate {fmt_bytes(p['constant_rate_bytes'])}) "
+                     f"of {fmt_bytes(p['capacity_bytes'])}", fontsize="small")
         ax.grid(alpha=0.3)
     for ax in axes[len(shown):]:
         ax.set_visible(False)
-    more = f" (first {len(shown)} of {len(passes)})" if len(passes) > len(shown) else ""
+    more = f" (the {len(shown)} of {len(passes)} that sent most)" if len(passes) > len(shown) else ""
     fig.suptitle(f"Link budget: information rate and elevation over each pass{more}")
     save(fig, path)
 

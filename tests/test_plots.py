@@ -99,3 +99,12 @@ def test_a_super_resolved_product_is_no_point_on_the_lossless_band(tmp_path, mon
     assert "this run's pipeline: super-resolved, cPSNR 47.8 dB against the high-res truth" in drawn["labels"]
     assert not any(label.startswith("this run's pipeline (") for label in drawn["labels"])
     assert png_size(tmp_path / "rd.png") == (int(7.5 * DPI), int(4.2 * DPI))
+
+
+def test_the_pass_link_plot_shows_the_passes_that_sent_most_in_time_order():
+    passes = [{"aos_t_s": 600.0 * i, "bytes_sent": sent} for i, sent in enumerate([0, 5, 0, 0, 9, 0] * 3)]
+    shown = plots.busiest_passes(passes)
+    assert len(shown) == plots.MAX_PREVIEWS == 12
+    assert [p["aos_t_s"] for p in shown] == sorted(p["aos_t_s"] for p in shown)
+    assert sum(p["bytes_sent"] for p in shown) == 3 * (5 + 9)  # every pass that sent, then the earliest of the rest
+    assert [p["aos_t_s"] for p in shown if p["bytes_sent"] == 0] == [0.0, 1200.0, 1800.0, 3000.0, 3600.0, 4800.0]
