@@ -10,7 +10,7 @@ there is no ``bent_pipe`` row (it would be ``bent_pipe_single``'s again), in rep
 
 The rows, by ``pipeline``: ``bent_pipe``, K raw frames per burst (with bursts only); ``bent_pipe_single``, one raw
 frame per scene, the common baseline; ``encode_only``, lossless in this run's format (a run without an encode stage:
-PNG, or TIFF beyond 4 bands, which the label then names: telemetry/run.json ``estimate_format``); ``best_lossless``,
+PNG, or TIFF beyond 4 bands: telemetry/run.json ``estimate_format``, which the label names); ``best_lossless``,
 one frame per scene in JPEG-LS or JPEG 2000 lossless, whichever sent fewer bytes over the run, named in ``codec``;
 ``lossy_same_bytes``, one frame per scene in JPEG 2000 in at most the bytes this run sent for the scene (lossless
 where they allow it); ``cloud_filter``, its kept tiles, encoded as ``encode_only`` (with that stage), and
@@ -96,11 +96,11 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                 "clear_pixels_lost_fraction": row_lost if records else None, "cloud_f1": row_f1, "psnr_db": None,
                 "ssim": None, "cpsnr_db": None, **extra}
 
-    names, other_codec = list(run.run_info.pipeline) if run.run_info else [], _other_codec(run.run_info)
+    names, estimate_codec = list(run.run_info.pipeline) if run.run_info else [], _estimate_codec(run.run_info)
     label, best_bytes, codec = _best_codec(alternative, "lossless_")
     rows = [*([row("bent_pipe", "bent-pipe (every raw frame of a burst)", burst, 0.0)] if bursts else []),
             row("bent_pipe_single", "bent-pipe, one raw frame per scene (baseline)", single, 0.0),
-            row("encode_only", f"encode only (lossless{other_codec})", alternative("encode_only"), 0.0),
+            row("encode_only", f"encode only (lossless{estimate_codec})", alternative("encode_only"), 0.0),
             row("best_lossless", "best lossless flight-class codec, one frame per scene" + label, best_bytes, 0.0,
                 codec=codec),
             row("lossy_same_bytes", "JPEG 2000 within this run's bytes, one frame per scene",
@@ -109,8 +109,8 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     if "cloud_filter" in names:
         filter_lost = _filter_lost(report.get("cloud") or {})
         label, kept_bytes, codec = _best_codec(alternative, "cloud_filter_")
-        rows += [row("cloud_filter", "cloud filter, then encode" + (f" (lossless{other_codec})" if other_codec else ""),
-                     alternative("cloud_filter"), filter_lost, f1),
+        rows += [row("cloud_filter", f"cloud filter, then encode (lossless{estimate_codec})", alternative("cloud_filter"),
+                     filter_lost, f1),
                  row("cloud_filter_best_lossless", "cloud filter, then the best lossless codec, one "
                      "frame per scene" + label, kept_bytes, filter_lost, f1, codec=codec)]
     sent, sidecar_bytes = _payload_and_sidecar_bytes(run, frame_ids)
@@ -121,13 +121,12 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
             "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows), "note": NOTE}
 
 
-def _other_codec(run_info: RunInfo | None) -> str:
-    """The codec of the encode_only and cloud_filter estimates as reports name it, after a space (" PNG"), when it
-    is not this run's own: run.json ``estimate_format`` against its encode stage's ``format`` (a pipeline without an
-    encode stage has its estimates in PNG or TIFF); "" when it is, or run.json does not say (a run from before)."""
+def _estimate_codec(run_info: RunInfo | None) -> str:
+    """The codec of the encode_only and cloud_filter estimates as reports name it, after a space (" PNG"): run.json
+    ``estimate_format``, this run's encode format (a pipeline without an encode stage has its estimates in PNG, or
+    TIFF beyond 4 bands); "" where run.json does not say (a run from before)."""
     fmt = run_info.estimate_format if run_info else None
-    encode = run_info.stage("encode") if run_info else None
-    return f" {FORMAT_NAMES.get(fmt, fmt)}" if fmt and fmt != (encode.params.get("format") if encode else None) else ""
+    return f" {FORMAT_NAMES.get(fmt, fmt)}" if fmt else ""
 
 
 def _scores(report: Mapping[str, Any]) -> tuple[float | None, float | None]:

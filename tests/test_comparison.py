@@ -114,19 +114,19 @@ def test_the_cloud_section_fills_its_columns(tiny_run):
 
 @pytest.mark.parametrize("last_stage, estimate_format, named", [
     (StageEntry("bent_pipe"), "png", " PNG"), (StageEntry("bent_pipe"), "tiff", " TIFF"),
-    (StageEntry("encode", {"format": "png"}), "png", ""), (StageEntry("encode", {"format": "jpegls"}), "jpegls", ""),
-    (StageEntry("bent_pipe"), None, "")])
-def test_an_estimate_in_a_codec_not_the_runs_own_names_it(tiny_run, last_stage, estimate_format, named):
-    """A pipeline without an encode stage (bent-pipe) has its encode-only and cloud-filter estimates in PNG (TIFF
-    beyond 4 bands), as run.json says: their labels name it, in report.json as in report.md. In the run's own
-    format they name none, nor where run.json does not say (a run from before)."""
+    (StageEntry("encode", {"format": "png"}), "png", " PNG"),
+    (StageEntry("encode", {"format": "jpegls"}), "jpegls", " JPEG-LS"), (StageEntry("bent_pipe"), None, "")])
+def test_an_estimate_names_its_codec(tiny_run, last_stage, estimate_format, named):
+    """The encode-only and cloud-filter labels name the codec of their estimates, as run.json says: the run's own
+    format, or PNG (TIFF beyond 4 bands) for a pipeline without an encode stage (bent-pipe); in report.json as in
+    report.md. None where run.json does not say (a run from before)."""
     run = load_run(tiny_run)
     run.run_info = dataclasses.replace(run.run_info, pipeline=["cloud_filter", last_stage.stage],
                                        stages=[StageEntry("cloud_filter"), last_stage], estimate_format=estimate_format)
     comp = comparison(run, {})
     labels = {r["pipeline"]: r["label"] for r in comp["rows"]}
     assert labels["encode_only"] == f"encode only (lossless{named})"
-    assert labels["cloud_filter"] == "cloud filter, then encode" + (f" (lossless{named})" if named else "")
+    assert labels["cloud_filter"] == f"cloud filter, then encode (lossless{named})"
     [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
     assert [row[0] for row in table.rows] == list(labels.values())
 
