@@ -90,10 +90,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"orbitedge: {_stop_reason(err, run_dir)}; writing the partial report of {run_dir} (marked incomplete)",
               file=sys.stderr)
         try:
-            write_report(run_dir, args.format)
+            report, _ = write_report(run_dir, args.format)
         except OSError as report_err:
             raise OrbitEdgeError(f"{run_dir}: the partial report could not be written ({io_error(report_err)}); "
                                  f"make room, then `orbitedge report {run_dir}` writes it") from None
+        if args.json:  # the partial run's summary, "complete": false
+            print(json.dumps(run_summary(report), indent=2, sort_keys=True))
         return 130 if isinstance(err, KeyboardInterrupt) else 2
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -70,7 +70,7 @@ def sweep_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .study import run_sweep, sweep_summary
-    from .sweep import is_complete, run_dir_of
+    from .sweep import SUMMARY, is_complete, run_dir_of
     from .sweep_file import load_sweep
 
     sweep = load_sweep(args.sweep_file)
@@ -99,6 +99,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         done = sum(is_complete(run_dir_of(out, spec.run_id), spec) for spec in sweep.runs)
         print(f"orbitedge: interrupted: {done} of {len(sweep.runs)} runs complete in {out}; the same command "
               "resumes", file=sys.stderr)
+        if args.json and (out / SUMMARY).is_file():  # written as the sweep stopped: its pending runs among the rest
+            print((out / SUMMARY).read_text(), end="")
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import COMMANDS, main
+from app.summary import run_summary
 
 ROOT = Path(__file__).parents[1]
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
@@ -249,6 +250,21 @@ def test_a_partial_report_that_cannot_be_written_says_how_to_write_it_later(tmp_
     assert err.endswith(f"orbitedge: error: {out}: the partial report could not be written ({out / 'report.json'}: "
                         f"No space left on device); make room, then `orbitedge report {out}` writes it\n")
     assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is False  # the run itself is kept
+
+
+def test_an_interrupted_run_with_json_prints_the_partial_runs_summary(tmp_path, monkeypatch, capsys):
+    import onboard.sim.mission
+
+    def interrupted(self):  # fault injected: Ctrl-C as the simulation starts
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onboard.sim.mission.Mission, "_simulate", interrupted)
+    out = tmp_path / "run"
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--json", "--workers", "0"]) == 130
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary == run_summary(json.loads((out / "report.json").read_text()))  # the partial report's
+    assert summary["complete"] is False and "writing the partial report" in captured.err
 
 
 @pytest.mark.parametrize("options", [["--runtime", "both"], ["--runtime", "onnxruntime"], ["--device", "onnx-cuda"]])

@@ -202,14 +202,15 @@ def a_run_under_way(out, process, timeout_s=120):
     raise AssertionError(f"no run under way in {out}: {process.poll()=}")
 
 
-@pytest.mark.parametrize("stop", ["SIGTERM to the command", "Ctrl-C to its process group"])
-def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop):
+@pytest.mark.parametrize("stop, options", [("SIGTERM to the command", []),
+                                           ("Ctrl-C to its process group", ["--json"])])
+def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop, options):
     path = write_sweep(tmp_path, TINY)
     out = tmp_path / "out"
     # a shell's background job (make test under nohup, CI) starts with SIGINT ignored, which Python then keeps:
     # the command gets the default action back, as a terminal's foreground command has it
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "sweep", str(path), "--out", str(out), "--workers",
-                                "1"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                "1", *options], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         a_run_under_way(out, process)
@@ -221,11 +222,12 @@ def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop):
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
-    assert (process.returncode, stdout) == (130, "")
+    assert process.returncode == 130
     assert stderr.startswith("orbitedge: interrupted: ") and stderr.endswith(
         f" of 4 runs complete in {out}; the same command resumes\n") and stderr.count("\n") == 1
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["runs"]["pending"] >= 1 and (out / "results.csv").is_file()
+    assert (json.loads(stdout) if options else stdout) == (summary if options else "")  # --json: the sweep as it stopped
     assert stderr.startswith(f"orbitedge: interrupted: {summary['runs']['complete']} of 4 ")  # as results.csv counts
     assert len(sweep_state(load_sweep(path), out).todo) == summary["runs"]["pending"]  # the same command resumes
 
