@@ -33,7 +33,7 @@ from typing import Any
 from rundir.errors import InputFileError, OrbitEdgeError
 from rundir.files import write_json
 
-from .run_setup import WORKER_ENVIRON, release_simulation_memory, run_threads, write_resolved
+from .run_setup import WORKER_ENVIRON, release_simulation_memory, run_threads, sigint_blocked, write_resolved
 from .sweep_file import Sweep
 from .sweep_plan import RunSpec
 
@@ -257,7 +257,7 @@ def _failure_of(record: Path) -> str | None:
 def start_client(scheduler: str | None, workers: int | None, memory_limit: str | float = "auto") -> tuple[Any, Any]:
     """``(client, cluster)``: a client of the scheduler at ``scheduler`` (cluster None), or of a new LocalCluster of
     ``workers`` single-threaded worker processes (default: one per core) carrying ``host=1``, logs kept to errors,
-    whose workers ignore Ctrl-C (:func:`dask_setup`). Its scheduler has no dashboard, and serves its HTTP endpoints
+    whose workers ignore Ctrl-C (started with SIGINT blocked, then :func:`dask_setup`). Its scheduler has no dashboard, and serves its HTTP endpoints
     on a free port: on Dask's 8787, another cluster on the machine made it warn."""
     import dask
     from distributed import Client, LocalCluster
@@ -270,7 +270,8 @@ def start_client(scheduler: str | None, workers: int | None, memory_limit: str |
         except ValueError as err:  # distributed's address parser: no port, an unknown protocol
             raise OrbitEdgeError(f"--scheduler: expected a scheduler address such as tcp://HOST:8786, found "
                                  f"{scheduler!r} ({err})") from None
-    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}):
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}), \
+            sigint_blocked():
         cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                memory_limit=memory_limit, silence_logs=logging.ERROR, dashboard_address=None,
                                resources=LOCAL_RESOURCES, preload=[__name__],

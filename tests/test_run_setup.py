@@ -1,9 +1,15 @@
-"""A run directory made ready: refused when it holds something unless --overwrite, and the resolved scenario."""
+"""A run directory made ready: refused when it holds something unless --overwrite, and the resolved scenario; a
+sweep's worker processes started deaf to Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 import yaml
 
-from app.run_setup import prepare_run_dir, write_resolved
+from app.run_setup import prepare_run_dir, sigint_blocked, write_resolved
 from onboard.scenario.config import load_scenario
 from rundir.errors import OrbitEdgeError
 from tests.sweep_cases import QUICKSTART
@@ -157,3 +163,13 @@ def test_a_file_named_telemetry_is_no_mark(tmp_path):
     with pytest.raises(OrbitEdgeError, match="found a folder without telemetry/; nothing was deleted"):
         prepare_run_dir(folder, overwrite=True)
     assert (folder / "telemetry").read_text() == "my notes"
+
+
+def test_a_process_started_with_sigint_blocked_keeps_it_blocked_and_a_sigint_meanwhile_waits():
+    child = [sys.executable, "-c", "import signal; print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))"]
+    with pytest.raises(KeyboardInterrupt):  # delivered as the block ends, not lost
+        with sigint_blocked():
+            assert subprocess.run(child, capture_output=True, text=True).stdout == "True\n"
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # this thread's mask as it was
+    assert subprocess.run(child, capture_output=True, text=True).stdout == "False\n"

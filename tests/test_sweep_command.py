@@ -232,6 +232,31 @@ def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop, o
     assert len(sweep_state(load_sweep(path), out).todo) == summary["runs"]["pending"]  # the same command resumes
 
 
+def test_a_ctrl_c_while_the_workers_start_is_still_one_line(tmp_path):
+    """The terminal's Ctrl-C reaches the whole process group: a worker process that took it while importing, before
+    Dask's preload made it ignore SIGINT, printed a KeyboardInterrupt traceback. Ctrl-C as the first worker process
+    appears."""
+    import psutil
+
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "sweep", str(write_sweep(tmp_path, TINY)), "--out",
+                                str(out), "--workers", "2"], cwd=ROOT, start_new_session=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while not any("spawn_main" in " ".join(child.cmdline()) for child in psutil.Process(process.pid).children()):
+            assert time.monotonic() < deadline and process.poll() is None, "no worker process started"
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130 and "Traceback" not in stderr
+    assert stderr.startswith("orbitedge: interrupted: ") and stderr.count("\n") == 1
+
+
 def test_what_the_runs_warn_of_reaches_the_terminal_the_report_and_the_json(tmp_path, capsys):
     # 36 s after the start nothing has come within the camera's reach: each run warns that nothing was captured
     path = write_sweep(tmp_path, TINY.replace("duration_h: 0.25", "duration_h: 0.01").replace("replicates: 2",
