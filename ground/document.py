@@ -79,6 +79,11 @@ def fmt_fraction(x: Any) -> str:
     return "n/a" if x is None else f"{100.0 * x:.1f} %"
 
 
+def fmt_share(x: float | None) -> str:
+    """A fraction as a percentage with one decimal, or "under 0.1 %" for one that would read 0.0 %."""
+    return "under 0.1 %" if x is not None and 0 < x < 0.0005 else fmt_fraction(x)
+
+
 def fmt_fixed(x: float | None, decimals: int, unit: str = "") -> str:
     """``x`` to ``decimals`` places, ``unit`` after it, for a column of like figures; n/a for None."""
     return "n/a" if x is None else f"{x:.{decimals}f}{unit}"

@@ -23,7 +23,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from . import metrics
 from .canvas import figure as _figure, save
 from .cloud_plots import plot_pr_curve, plot_tradeoff
-from .document import fmt_bytes, fmt_fraction
+from .document import fmt_bytes, fmt_duration, fmt_fraction
 from .mosaics import preview
 from .run_data import RunData
 from .superres import EXAMPLE_CROP_KEY, reflectance_rgb
@@ -142,7 +142,9 @@ def plot_pass_link(passes: Sequence[Mapping[str, Any]], path: Path) -> None:
         ax.grid(alpha=0.3)
     for ax in axes[len(shown):]:
         ax.set_visible(False)
-    more = f" (the {len(shown)} of {len(passes)} that sent most)" if len(passes) > len(shown) else ""
+    sent = sum(int(p["bytes_sent"]) > 0 for p in shown)
+    more = "" if len(passes) == len(shown) else f" (the {len(shown)} of {len(passes)} that sent most)" \
+        if sent == len(shown) else f" ({len(shown)} of {len(passes)}: the {sent} that sent data, then the earliest)"
     fig.suptitle(f"Link budget: information rate and elevation over each pass{more}")
     save(fig, path)
 
@@ -190,16 +192,17 @@ def _scale_bar_km(width_km: float) -> float:
 
 
 def plot_latency(latency_s: np.ndarray, path: Path) -> None:
-    """Histogram of capture-to-ground latency per product, in minutes (hours beyond 3 h), with p50 and p90 marked."""
-    in_hours = float(latency_s.max()) > 3.0 * S_PER_H
-    scale_s, unit = (S_PER_H, "h") if in_hours else (60.0, "min")
+    """Histogram of capture-to-ground latency per product, in minutes (seconds up to 2 min, hours beyond 3 h), with
+    p50 and p90 marked."""
+    longest_s = float(latency_s.max())
+    scale_s, unit = (S_PER_H, "h") if longest_s > 3.0 * S_PER_H else (60.0, "min") if longest_s > 120.0 else (1.0, "s")
     values = latency_s / scale_s
     fig = _figure(7.0, 4.0)
     ax = fig.subplots()
     ax.hist(values, bins=min(40, max(5, values.size // 3)), color="tab:blue", alpha=0.8)
     for q, style in ((50, "--"), (90, ":")):
-        value = float(np.percentile(values, q))
-        ax.axvline(value, color="k", ls=style, label=f"p{q} = {value:.1f} {unit}")
+        value_s = float(np.percentile(latency_s, q))  # written as the report writes it: 0.8 s, not 0.0 min
+        ax.axvline(value_s / scale_s, color="k", ls=style, label=f"p{q} = {fmt_duration(value_s)}")
     ax.set_xlabel(f"capture-to-ground latency ({unit})")
     ax.set_ylabel("products")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))

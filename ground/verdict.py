@@ -31,7 +31,7 @@ from typing import Any
 from rundir.codec import NAMES as FORMAT_NAMES
 from rundir.run_info import ModelValidation, StageEntry
 
-from .document import fmt_bytes, fmt_fraction
+from .document import fmt_bytes, fmt_fraction, fmt_share
 from .frame_ledger import frames_dropped
 
 # The rows the verdict sets this run against, by the comparison's ``pipeline`` names: the best lossless codec when
@@ -219,7 +219,7 @@ def link_bound(rows: Mapping[str, Mapping[str, Any]], frames: int, ledger: Mappi
     gain = ("here every byte the pipeline saves is scenes delivered" if could < frames else
             "here the bytes the pipeline spends are scenes left behind" if could > frames else
             "here the pipeline's bytes made no difference to the scenes delivered")
-    return (f"The link was the constraint: the passes were busy {_share(usage)} of their time and {waiting} of the "
+    return (f"The link was the constraint: the passes were busy {fmt_share(usage)} of their time and {waiting} of the "
             f"{captured} captured frames did not reach the ground. Spent on {per_frame}, the image bytes this run "
             f"sent would have brought down about {could} frames, not {frames}: {gain}.")
 
@@ -241,9 +241,9 @@ def link_slack(rows: Mapping[str, Mapping[str, Any]], ledger: Mapping[str, Any],
     if needed > LINK_SLACK_FRACTION:
         return None
     about = "" if needed < 0.0005 else "about "
-    bent_part = (f", and bent-pipe ({fmt_bytes(bent)}) would have needed {about}{_share(needed)} of it"
+    bent_part = (f", and bent-pipe ({fmt_bytes(bent)}) would have needed {about}{fmt_share(needed)} of it"
                  if bent > ((rows.get("this_run") or {}).get("bytes") or 0) else "")
-    return (f"The link was not the constraint: the passes were busy {_share(usage)} of their time and left nothing "
+    return (f"The link was not the constraint: the passes were busy {fmt_share(usage)} of their time and left nothing "
             f"on board{bent_part}, so here the pipeline's bytes change how long the passes are busy, not what "
             "reaches the ground.")
 
@@ -259,11 +259,6 @@ def storage_full(ledger: Mapping[str, Any]) -> str | None:
     what = f": {refused} planned captures were not taken for lack of room (storage_full)," if refused else ","
     return (f"Mass memory ran out{what} so here what the pipeline keeps on board decides how many scenes last until "
             "a pass.")
-
-
-def _share(x: float) -> str:
-    """A fraction as a percentage with one decimal, or "under 0.1 %" for one that would read 0.0 %."""
-    return "under 0.1 %" if 0 < x < 0.0005 else fmt_fraction(x)
 
 
 def filter_on_codec(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
@@ -294,7 +289,7 @@ def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
     quality = (f"pictures at PSNR {psnr:.1f} dB, SSIM {alt['ssim']:.4f}," if psnr is not None
                else "lossless pictures")
     lost = ("clear ground lost unknown" if alt_lost is None else
-            "no clear ground lost" if alt_lost == 0 else f"{_share(alt_lost)} of clear ground lost")
+            "no clear ground lost" if alt_lost == 0 else f"{fmt_share(alt_lost)} of clear ground lost")
     return ("JPEG 2000 instead, scene by scene within the bytes this run sent (none where it sent none), gives "
             f"{quality} with {lost}.")
 
