@@ -225,6 +225,20 @@ def _hardware_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="profile name for show")
 
 
+def _bench_json_target(path: Path) -> None:
+    """Refuse ``--json`` onto an existing file that is not an earlier bench report (a JSON object with ``host`` and
+    ``models``), before anything is measured: a mistyped path would otherwise overwrite, say, a scenario."""
+    if not path.is_file():
+        return
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        earlier = None
+    if not (isinstance(earlier, dict) and {"host", "models"} <= earlier.keys()):
+        raise OrbitEdgeError(f"--json {path}: the file is there and is not an earlier bench report; expected a new "
+                             "path or a bench report to replace, found another file (left as it is)")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from onboard.runtime import bench, bench_table
     from onboard.runtime.hardware import load_profile
@@ -233,7 +247,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if profile is not None and args.device != "host":
         raise OrbitEdgeError(f"--profile projects host measurements onto {args.profile}; use it with --device host")
     if args.json:
-        output_file(args.json, "--json")
+        _bench_json_target(output_file(args.json, "--json"))
     if args.runtime in (bench.ONNX_RUNTIME, "both") or args.device in bench.ONNX_DEVICES:
         output_dir(args.onnx_dir, "--onnx-dir")  # where ONNX twins are exported
     results = [bench.measure(path, args.device, args.threads, args.runs, args.warmup, profile)

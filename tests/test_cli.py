@@ -267,6 +267,23 @@ def test_an_interrupted_run_with_json_prints_the_partial_runs_summary(tmp_path, 
     assert summary["complete"] is False and "writing the partial report" in captured.err
 
 
+def test_bench_json_replaces_an_earlier_bench_report_but_no_other_file(tmp_path, capsys):
+    from tests.tiny_models import INT8, copy_model
+
+    model = copy_model(tmp_path, INT8, with_card=True)
+    victim = tmp_path / "scenario.yaml"
+    victim.write_text(QUICKSTART.read_text())
+    assert main(["bench", str(model), "--runs", "2", "--json", str(victim)]) == 2
+    assert capsys.readouterr().err == (f"orbitedge: error: --json {victim}: the file is there and is not an earlier "
+                                       "bench report; expected a new path or a bench report to replace, found another "
+                                       "file (left as it is)\n")
+    assert victim.read_text() == QUICKSTART.read_text()
+    report = tmp_path / "bench.json"
+    for _ in range(2):  # made, then replaced
+        assert main(["bench", str(model), "--runs", "2", "--json", str(report)]) == 0
+        assert len(json.loads(report.read_text())["models"]) == 1
+
+
 @pytest.mark.parametrize("options", [["--runtime", "both"], ["--runtime", "onnxruntime"], ["--device", "onnx-cuda"]])
 def test_bench_checks_its_onnx_dir_up_front_as_other_outputs_are(tmp_path, capsys, options):
     from tests.tiny_models import INT8, copy_model
