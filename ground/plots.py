@@ -58,10 +58,13 @@ def _spans_h(t_s: np.ndarray, flag: np.ndarray) -> list[tuple[float, float]]:
 
 
 def plot_timeline(satellite: str, samples: Timeline, windows: Sequence[Mapping[str, Any]],
-                  path: Path, start_utc: str | None = None) -> None:
+                  path: Path, start_utc: str | None = None, storage: Mapping[str, Any] | None = None) -> None:
     """One satellite's storage fill (MB) and battery state of charge (%) over time, with its contact windows as
     green spans and eclipse as grey spans. ``samples``: the satellite's timeline in time order
-    (:meth:`ground.timeline.Timeline.of`); ``windows``: contact dicts with ``aos_t_s``/``los_t_s``."""
+    (:meth:`ground.timeline.Timeline.of`; sampled every ``timeline_step_s``, so a fill between samples does not
+    show); ``windows``: contact dicts with ``aos_t_s``/``los_t_s``; ``storage``: its entry of report.json
+    ``spacecraft.satellites``, whose ``storage_peak_bytes`` (every change counted) is drawn as a line, with
+    ``storage_capacity_bytes`` where the peak reaches half of it."""
     t_s, sunlit = samples.t_s, samples.sunlit
     storage_mb = samples.storage_bytes / 1e6
     soc_pct = 100.0 * samples.battery_soc
@@ -74,7 +77,13 @@ def plot_timeline(satellite: str, samples: Timeline, windows: Sequence[Mapping[s
         ax.grid(alpha=0.3)
     for start_h, end_h in _spans_h(t_s, ~sunlit):
         soc_ax.axvspan(start_h, end_h, color=ECLIPSE_COLOUR, lw=0, zorder=0)
-    storage_ax.plot(t_s / S_PER_H, storage_mb, color="tab:blue", lw=1.2)
+    storage_ax.plot(t_s / S_PER_H, storage_mb, color="tab:blue", lw=1.2, label="sampled")
+    if storage:  # the peak the report gives, reached between samples too, and the capacity when it is near
+        peak, capacity = int(storage["storage_peak_bytes"]), int(storage["storage_capacity_bytes"])
+        storage_ax.axhline(peak / 1e6, color="tab:blue", ls=":", lw=1.0, label=f"peak {fmt_bytes(peak)}")
+        if peak >= 0.5 * capacity:
+            storage_ax.axhline(capacity / 1e6, color="tab:red", ls="--", lw=1.0, label=f"capacity {fmt_bytes(capacity)}")
+        storage_ax.legend(loc="upper left", fontsize="small")
     storage_ax.set_ylabel("storage used (MB)")
     storage_ax.set_ylim(bottom=0)
     soc_ax.plot(t_s / S_PER_H, soc_pct, color="tab:orange", lw=1.2)
@@ -83,7 +92,8 @@ def plot_timeline(satellite: str, samples: Timeline, windows: Sequence[Mapping[s
     soc_ax.set_xlabel(_hours_label(start_utc))
     soc_ax.legend(handles=[Patch(color=CONTACT_COLOUR, alpha=0.3, label="contact window"),
                            Patch(color=ECLIPSE_COLOUR, label="eclipse")], loc="lower right", fontsize="small")
-    storage_ax.set_title(f"{satellite}: storage, battery and ground contacts")
+    of = f" (capacity {fmt_bytes(storage['storage_capacity_bytes'])})" if storage else ""
+    storage_ax.set_title(f"{satellite}: storage{of}, battery and ground contacts")
     save(fig, path)
 
 
@@ -297,12 +307,13 @@ def _core_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
         return run.run_dir / figures[key]
 
     windows = report["contacts"]["windows"]
+    storage = {s["satellite"]: s for s in (report.get("spacecraft") or {}).get("satellites", [])}
     if run.timeline:
         for satellite in sorted(run.timeline.satellites):
             samples = run.timeline.of(satellite)
             own = [w for w in windows if str(w["satellite"]) == satellite and w["tracked"]]
             path = target(f"timeline:{satellite}", f"timeline-{_safe(satellite)}")
-            plot_timeline(satellite, samples, own, path, report.get("start_utc"))
+            plot_timeline(satellite, samples, own, path, report.get("start_utc"), storage.get(satellite))
     if windows:
         plot_contact_bytes(windows, target("contact_bytes", "contact-bytes"))
     if report["contacts"].get("link"):
