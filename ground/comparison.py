@@ -109,8 +109,8 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     if "cloud_filter" in names:
         filter_lost = _filter_lost(report.get("cloud") or {})
         label, kept_bytes, codec = _best_codec(alternative, "cloud_filter_")
-        rows += [row("cloud_filter", f"cloud filter, then encode (lossless{estimate_codec})", alternative("cloud_filter"),
-                     filter_lost, f1),
+        rows += [row("cloud_filter", f"cloud filter, then encode (lossless{estimate_codec})",
+                     alternative("cloud_filter"), filter_lost, f1),
                  row("cloud_filter_best_lossless", "cloud filter, then the best lossless codec, one "
                      "frame per scene" + label, kept_bytes, filter_lost, f1, codec=codec)]
     sent, sidecar_bytes = _payload_and_sidecar_bytes(run, frame_ids)

@@ -82,7 +82,8 @@ def plot_timeline(satellite: str, samples: Timeline, windows: Sequence[Mapping[s
         peak, capacity = int(storage["storage_peak_bytes"]), int(storage["storage_capacity_bytes"])
         storage_ax.axhline(peak / 1e6, color="tab:blue", ls=":", lw=1.0, label=f"peak {fmt_bytes(peak)}")
         if peak >= 0.5 * capacity:
-            storage_ax.axhline(capacity / 1e6, color="tab:red", ls="--", lw=1.0, label=f"capacity {fmt_bytes(capacity)}")
+            storage_ax.axhline(capacity / 1e6, color="tab:red", ls="--", lw=1.0,
+                               label=f"capacity {fmt_bytes(capacity)}")
         storage_ax.legend(loc="upper left", fontsize="small")
     storage_ax.set_ylabel("storage used (MB)")
     storage_ax.set_ylim(bottom=0)

@@ -166,7 +166,8 @@ def test_a_file_named_telemetry_is_no_mark(tmp_path):
 
 
 def test_a_process_started_with_sigint_blocked_keeps_it_blocked_and_a_sigint_meanwhile_waits():
-    child = [sys.executable, "-c", "import signal; print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))"]
+    child = [sys.executable, "-c",
+             "import signal; print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))"]
     with pytest.raises(KeyboardInterrupt):  # delivered as the block ends, not lost
         with sigint_blocked():
             assert subprocess.run(child, capture_output=True, text=True).stdout == "True\n"

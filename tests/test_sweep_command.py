@@ -210,8 +210,9 @@ def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop, o
     # a shell's background job (make test under nohup, CI) starts with SIGINT ignored, which Python then keeps:
     # the command gets the default action back, as a terminal's foreground command has it
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "sweep", str(path), "--out", str(out), "--workers",
-                                "1", *options], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                                "1", *options], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         a_run_under_way(out, process)
         if stop.startswith("SIGTERM"):
@@ -227,7 +228,7 @@ def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop, o
         f" of 4 runs complete in {out}; the same command resumes\n") and stderr.count("\n") == 1
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["runs"]["pending"] >= 1 and (out / "results.csv").is_file()
-    assert (json.loads(stdout) if options else stdout) == (summary if options else "")  # --json: the sweep as it stopped
+    assert (json.loads(stdout) if options else stdout) == (summary if options else "")  # --json: as it stopped
     assert stderr.startswith(f"orbitedge: interrupted: {summary['runs']['complete']} of 4 ")  # as results.csv counts
     assert len(sweep_state(load_sweep(path), out).todo) == summary["runs"]["pending"]  # the same command resumes
 
