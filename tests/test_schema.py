@@ -71,6 +71,16 @@ def test_a_key_where_there_are_none_says_so():
         "threshold", 1, "no keys (it takes none)", "unknown key 'threshold'")
 
 
+def test_a_block_left_empty_names_the_keys_it_takes_not_a_class():
+    from onboard.scenario.config import Scenario
+
+    data, source = load_yaml("spacecraft:\n", "s.yaml")
+    with pytest.raises(ConfigError) as err:
+        build(Scenario, data, source, "s.yaml")
+    [issue] = [i for i in err.value.issues if i.path == "spacecraft"]
+    assert (issue.line, issue.expected) == (1, "a mapping of the keys camera, compute, storage, power, radio")
+
+
 # ------------------------------------------------------------------------------------------ YAML 1.1's readings
 
 

@@ -211,7 +211,9 @@ class Builder:
 
     def build_dataclass(self, cls: type, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
-            self.fail(path, f"a mapping ({cls.__name__})", self.show(path, value))
+            keys = [f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+            shown = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
+            self.fail(path, f"a mapping of the keys {shown}" if keys else "a mapping", self.show(path, value))
             return INVALID
         hints = typing.get_type_hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
