@@ -70,7 +70,10 @@ def _cell(value: float | None, width: int, decimals: int, counted: bool = True) 
 
 def card_options(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    init = sub.add_parser("init", help="write the card of a model file", description="write the card of a model file")
+    init = sub.add_parser("init", help="write the card of a model file", description="write the card of a model file",
+                          epilog="example:\n  orbitedge card init models/csmask.onnx --task segmentation --bands "
+                                 "B,G,R,NIR --classes clear,cloud,shadow --activation softmax",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     init.add_argument("model", type=Path, help="the .tflite or .onnx model file")
     init.add_argument("--task", required=True, choices=("segmentation", "classification", "super-resolution"),
                    help="segmentation (a map per pixel, as cloud_filter runs), classification (scores per frame) or "
@@ -96,7 +99,10 @@ def card_options(p: argparse.ArgumentParser) -> None:
     score = sub.add_parser("score", help="score a cloud model on real labelled tiles, into its card",
                            description="score a cloud segmentation model (its card beside it) on real labelled tiles "
                                        "as the cloud_filter stage runs it, and write the scores into its card as "
-                                       "real_validation, where every run of it reads them")
+                                       "real_validation, where every run of it reads them",
+                           epilog="example:\n  orbitedge card score models/csmask.onnx --tiles "
+                                  "../shared/data/real_cloud_val",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     score.add_argument("model", type=Path, help="the .tflite or .onnx model file, its card <stem>.json beside it")
     score.add_argument("--tiles", type=Path, required=True, metavar="DIR",
                        help="a folder of labelled tiles (.npz: toa (H, W, 4) B, G, R, NIR TOA reflectance, cloud "
