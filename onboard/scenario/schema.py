@@ -210,13 +210,12 @@ class Builder:
         return int(value)
 
     def build_dataclass(self, cls: type, value: Any, path: str) -> Any:
+        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
         if not isinstance(value, dict):
-            keys = [f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
-            shown = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
-            self.fail(path, f"a mapping of the keys {shown}" if keys else "a mapping", self.show(path, value))
+            shown = ", ".join(list(fields)[:6]) + (", ..." if len(fields) > 6 else "")
+            self.fail(path, f"a mapping of the keys {shown}" if fields else "a mapping", self.show(path, value))
             return INVALID
         hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
         for key in value:
             if key not in fields:
                 self.fail(join(path, key), "one of the keys " + ", ".join(fields) if fields else "no keys (it takes none)",
