@@ -1,10 +1,10 @@
 """A run directory made ready: refused when it holds something unless --overwrite, and the resolved scenario; a
 sweep's worker processes started deaf to Ctrl-C."""
 
-import os
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 import yaml
@@ -171,6 +171,6 @@ def test_a_process_started_with_sigint_blocked_keeps_it_blocked_and_a_sigint_mea
     with pytest.raises(KeyboardInterrupt):  # delivered as the block ends, not lost
         with sigint_blocked():
             assert subprocess.run(child, capture_output=True, text=True).stdout == "True\n"
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # to this thread: no other may take it
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # this thread's mask as it was
     assert subprocess.run(child, capture_output=True, text=True).stdout == "False\n"
