@@ -17,7 +17,7 @@ from rundir.errors import InputFileError, OrbitEdgeError
 from .card_command import card_options, cmd_card
 from .compare import cmd_compare, compare_options
 from .figures import check_run_or_sweep_dir
-from .outputs import output_dir, output_file
+from .outputs import folder_arg, output_dir, output_file
 from .progress import QUIET_HELP, ground_bar, simulation_bar, wanted
 from .run_setup import (bound_heap, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
                         unmake_run_dir, write_resolved as _write_resolved)
@@ -31,7 +31,7 @@ SET_HELP = ("override a scenario key (repeatable), e.g. --set spacecraft.radio.r
 
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", type=Path, help="scenario YAML file")
-    p.add_argument("--out", type=Path, help="run directory (default: runs/<scenario name>)")
+    p.add_argument("--out", type=folder_arg, help="run directory (default: runs/<scenario name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help=SET_HELP)
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
@@ -277,7 +277,7 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
                    help="auto: the file's own; litert or onnxruntime: that runtime on the model or its twin; both: "
                         "side by side, with how far their outputs agree (the ONNX twin: MODEL.onnx beside it, or "
                         "exported by tf2onnx into --onnx-dir)")
-    p.add_argument("--onnx-dir", type=Path, default=Path("build") / "onnx", metavar="DIR",
+    p.add_argument("--onnx-dir", type=folder_arg, default=Path("build") / "onnx", metavar="DIR",
                    help="where ONNX twins of .tflite models are exported (default build/onnx)")
     p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1, as the simulation)")
     p.add_argument("--runs", type=int, default=50, help="timed inferences, and Offline samples (default 50)")

@@ -4,9 +4,18 @@ benchmarking."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from rundir.errors import OrbitEdgeError
+
+
+def folder_arg(text: str) -> Path:
+    """An argparse type for an output folder: an empty text (an unset shell variable, ``--out "$DIR"``) is an
+    error, not the current folder that ``Path("")`` would make of it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a folder, found an empty path (use . for this folder)")
+    return Path(text)
 
 
 def output_dir(path: Path, option: str) -> Path:

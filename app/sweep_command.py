@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rundir.errors import OrbitEdgeError
 
 from .figures import FIGURES
-from .outputs import output_dir
+from .outputs import folder_arg, output_dir
 from .progress import QUIET_HELP, sweep_bar, wanted
 from .summary import SCHEMA_VERSION
 
@@ -50,7 +50,7 @@ def _memory_limit(value: str) -> str:
 
 def sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("sweep_file", type=Path, help="sweep YAML file (keys: `python -m app.sweep_file`)")
-    p.add_argument("--out", type=Path, help="output folder (default: runs/sweep-<name>); the same folder resumes")
+    p.add_argument("--out", type=folder_arg, help="output folder (default: runs/sweep-<name>); the same folder resumes")
     p.add_argument("--scheduler", metavar="ADDRESS", help="use the Dask cluster of this scheduler, e.g. "
                    "tcp://HOST:8786 (default: a LocalCluster on this machine)")
     p.add_argument("--workers", type=_positive, metavar="N",

@@ -1,9 +1,16 @@
 """Output folders and files checked before the work: made when absent, a clear error when they cannot be."""
 
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from app.outputs import output_dir, output_file
+from app.outputs import folder_arg, output_dir, output_file
 from rundir.errors import OrbitEdgeError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_folder_is_made_with_its_parents_and_a_file_gets_its_folder(tmp_path):
@@ -27,3 +34,17 @@ def test_a_folder_that_cannot_be_made_names_the_reason(tmp_path):
     (tmp_path / "f").write_text("x")  # a folder under a file cannot be made, whoever asks (root included)
     with pytest.raises(OrbitEdgeError, match=r"^--out .*/f/sub: cannot make the folder: Not a directory$"):
         output_dir(tmp_path / "f" / "sub", "--out")
+
+
+@pytest.mark.parametrize("text", ["", "  "])
+def test_an_empty_output_folder_is_refused_not_read_as_this_folder(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="empty path"):
+        folder_arg(text)
+    assert folder_arg("runs/a") == Path("runs/a") and folder_arg(".") == Path(".")
+
+
+def test_run_and_sweep_refuse_an_empty_out_before_any_work(tmp_path):
+    for argv in (["run", "scenarios/quickstart.yaml", "--out", ""], ["sweep", "sweeps/threshold.yaml", "--out", ""],
+                 ["bench", "--onnx-dir", ""]):
+        done = subprocess.run([sys.executable, "-m", "app.cli", *argv], capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 2 and "found an empty path" in done.stderr and "Traceback" not in done.stderr
