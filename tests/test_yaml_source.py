@@ -66,6 +66,7 @@ def test_set_replaces_what_the_file_said_below_the_key():
     ("list[0.5]=1", "list[0.5]", "a key path of names and list indices"),
     ("list[ 0 ]=1", "list[ 0 ]", "a key path of names and list indices"),
     ("list[]=1", "list[]", "a key path of names and list indices"),
+    ("list[1]x=1", "list[1]x", "a key path of names and list indices"),
 ])
 def test_set_that_cannot_be_applied_names_the_set(assignment, path, expected):
     data, source = load_yaml("count: 1\nlist: [a, b]\n", "f.yaml")

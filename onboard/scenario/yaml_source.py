@@ -312,7 +312,7 @@ def apply_override(data: dict[str, Any], source: Source, assignment: str, file: 
     if "=" not in assignment:
         refuse("", "--set KEY.PATH=VALUE", repr(assignment))
     key_path, raw = assignment.split("=", 1)
-    dotted = re.sub(r"\[(-?\d+)\]", r".\1", key_path.strip())  # pipeline[1].threads, as errors print it
+    dotted = re.sub(r"\[(-?\d+)\](?=[.[]|$)", r".\1", key_path.strip())  # pipeline[1].threads, as errors print it
     keys: list[Any] = [int(k) if re.fullmatch(r"-?\d+", k) else k for k in dotted.split(".")]
     if any(k == "" or isinstance(k, str) and ("[" in k or "]" in k) for k in keys):
         refuse(key_path.strip(), "a key path of names and list indices joined by dots, like "
