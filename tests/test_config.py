@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from app.cli import main
+from app.run_setup import write_resolved
+from onboard.runtime.modelcard import MODEL_DIR
 from onboard.scenario.config import key_table, load_scenario
 from rundir.errors import ConfigError
 from tests.scenario_files import issues, write
@@ -402,3 +404,27 @@ def test_a_burst_the_hardware_holds_only_window_by_window_is_a_warning_at_the_ha
     [warning] = load_scenario(path, ["spacecraft.camera.width_px=2048", "spacecraft.camera.height_px=2048"]).warnings
     assert warning.startswith(f"{path}:{line_with(text, 'hardware: coral-devboard')}: spacecraft.compute.hardware: "
                               "expected RAM for the burst as the simulated superres stage holds it, at least 1536 MiB")
+
+
+def test_the_resolved_scenario_names_relative_files_by_their_absolute_paths_and_loads_from_a_run_directory(tmp_path):
+    """Image files and a user's model file written relative to the scenario reach the resolved scenario (the
+    run directory's scenario.yaml) as absolute paths, so that it loads from there; shipped model names stay."""
+    parana = QUICKSTART.with_name("landsat_parana.yaml")
+    resolved = load_scenario(parana).resolved
+    bands = resolved["world"]["bands"]
+    assert all(Path(f).is_absolute() and Path(f).is_file() for f in bands.values())
+    assert Path(bands["B"]) == (parana.parent / "../../shared/data/landsat8_p224_r077_r078/"
+                                "LC08_L1TP_224077_20200518_20200518_01_RT_B2.TIF").resolve()
+    (tmp_path / "mission" / "models").mkdir(parents=True)
+    for suffix in (".tflite", ".json"):
+        (tmp_path / "mission" / "models" / f"mine{suffix}").write_bytes(
+            (MODEL_DIR / f"cloud_bgrn_int8{suffix}").read_bytes())
+    path = tmp_path / "mission" / "s.yaml"
+    path.write_text(QUICKSTART.read_text())
+    resolved = load_scenario(path, ["pipeline[0].model=models/mine.tflite"]).resolved
+    assert resolved["pipeline"][0]["model"] == str(tmp_path / "mission" / "models" / "mine.tflite")
+    assert resolved["pipeline"][1].get("model", "auto") == "auto"
+    (tmp_path / "run").mkdir()
+    write_resolved(tmp_path / "run", load_scenario(path, ["pipeline[0].model=models/mine.tflite"]))
+    again = load_scenario(tmp_path / "run" / "scenario.yaml")
+    assert again.stages[0].params.model == str(tmp_path / "mission" / "models" / "mine.tflite")

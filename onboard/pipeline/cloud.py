@@ -179,8 +179,9 @@ class CloudFilter(Stage):
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
-        model: str = spec("auto", doc="a shipped model (cloud_bgrn_int8, cloud_rgb_float32, ...), auto (picks by the "
-                          "camera's bands), or a .tflite or .onnx file relative to the scenario, with its card beside it")
+        model: str = spec("auto", file=True,
+                          doc="a shipped model (cloud_bgrn_int8, cloud_rgb_float32, ...), auto (picks by the camera's "
+                              "bands), or a .tflite or .onnx file relative to the scenario, with its card beside it")
         method: Literal["model", "spectral"] = spec("model", doc="the trained model, or the classic spectral test")
         threshold: float = spec(0.5, gt=0, lt=1, doc="cloud probability at or above which a pixel is cloud")
         tile_px: int = spec(128, ge=16, le=4096, doc="side of the square tiles the policy keeps or drops")

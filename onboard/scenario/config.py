@@ -5,8 +5,10 @@ table of every key."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,13 +229,30 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
                 builder.report(issue, f"pipeline[{i}]")
     if scenario is not None and stages is not None and not builder.issues:
         warnings = tuple(warning_text(path, lines, issue) for issue in scenario.warning_checks())
-        scenario = dataclasses.replace(scenario, stages=tuple(stages), source_file=str(path), resolved=data,
+        scenario = dataclasses.replace(scenario, stages=tuple(stages), source_file=str(path),
+                                       resolved=with_files_absolute(data, builder.files, path.parent),
                                        warnings=warnings)
     scenario = _check_imagery(builder, scenario, data, path, bands)
     issues = builder.finish()
     if issues:
         raise ConfigError(path, issues)
     return scenario
+
+
+def with_files_absolute(data: dict[str, Any], files: dict[str, str], scenario_dir: Path) -> dict[str, Any]:
+    """A copy of ``data`` in which each of ``files`` ({YAML path: value}) that names an existing file relative to
+    ``scenario_dir`` names it by its absolute path, so that the resolved scenario a run directory keeps reads the
+    same files from wherever it is loaded. Names that are not files (a shipped model's) stay as they are."""
+    resolved = copy.deepcopy(data)
+    for yaml_path, value in files.items():
+        if Path(value).expanduser().is_absolute() or not (scenario_dir / value).is_file():
+            continue
+        *keys, last = [k for k in re.split(r"[.[\]]", yaml_path) if k]  # pipeline[0].model: pipeline, 0, model
+        node: Any = resolved
+        for key in keys:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[last] = str((scenario_dir / value).resolve())
+    return resolved
 
 
 def _check_imagery(builder: Builder, scenario: Scenario | None, data: dict[str, Any], path: Path,

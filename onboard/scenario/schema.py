@@ -24,9 +24,11 @@ from rundir.errors import ConfigError, ConfigIssue
 from .yaml_source import Source, ancestors, join, show_value, utc_time
 
 
-def spec(default: Any = dataclasses.MISSING, *, doc: str = "", **rules: float) -> Any:
-    """A dataclass field with validation ``rules`` (gt, ge, lt, le) and a one-line ``doc`` for the README."""
-    meta = {"doc": doc, **rules}
+def spec(default: Any = dataclasses.MISSING, *, doc: str = "", file: bool = False, **rules: float) -> Any:
+    """A dataclass field with validation ``rules`` (gt, ge, lt, le) and a one-line ``doc`` for the README. ``file``:
+    the field (or, for a mapping, each text value in it) may name a file relative to the scenario
+    (:attr:`Builder.files` collects them)."""
+    meta = {"doc": doc, **rules, **({"file": True} if file else {})}
     if isinstance(default, (list, dict, tuple)) and not isinstance(default, tuple):
         return dataclasses.field(default_factory=lambda: default, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -79,6 +81,7 @@ class Builder:
     def __init__(self, source: Source):
         self.source = source
         self.issues: list[ConfigIssue] = []
+        self.files: dict[str, str] = {}  # {YAML path: value} of the fields built that may name a file (spec file=True)
 
     def fail(self, path: str, expected: str, found: str) -> None:
         line, override = self.source.where(path)
@@ -238,6 +241,9 @@ class Builder:
                 complete = False
                 continue
             kwargs[name] = built
+            if field.metadata.get("file"):
+                self.files.update({sub: built} if isinstance(built, str) else {
+                    join(sub, k): v for k, v in built.items() if isinstance(v, str)} if isinstance(built, dict) else {})
             if len(self.issues) == before:
                 sound[name] = built
         obj = cls(**kwargs) if complete else INVALID

@@ -17,7 +17,7 @@ from .yaml_source import Source, ancestors, join
 class ImageBandConfig:
     """One band of a multi-band image file."""
 
-    file: str = spec(doc="image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...), relative to the scenario")
+    file: str = spec(file=True, doc="image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...), relative to the scenario")
     band: int = spec(ge=1, doc="the band's number in the file, 1-based as GDAL counts (gdalinfo lists them)")
 
 
@@ -47,12 +47,12 @@ class WorldConfig:
     mean_cloud_cover: float = spec(0.3, ge=0, le=1, doc="scenario-mean cloud fraction (synthetic)")
     cloud_height_m: float = spec(2000.0, gt=0, le=15000, doc="cloud-top height for shadow displacement (synthetic)")
     bands: dict[str, str | ImageBandConfig] | None = spec(
-        None, doc="geotiff: band name -> image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...; relative to the "
-        "scenario), georeferenced in any CRS and reprojected to each frame; a file with several bands as "
+        None, file=True, doc="geotiff: band name -> image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...; relative to "
+        "the scenario), georeferenced in any CRS and reprojected to each frame; a file with several bands as "
         "{file: rgb.tif, band: 3} (1-based, as GDAL counts)")
-    mask: str | ImageBandConfig | None = spec(None, doc="geotiff: optional cloud mask, a file or {file, band}, read as "
-                                              "stored (1-bit as 0/1, palette as indices): 0 clear, 1 thin, 2 thick, "
-                                              "or its no-data (cloud unknown); other values are refused")
+    mask: str | ImageBandConfig | None = spec(
+        None, file=True, doc="geotiff: optional cloud mask, a file or {file, band}, read as stored (1-bit as 0/1, "
+        "palette as indices): 0 clear, 1 thin, 2 thick, or its no-data (cloud unknown); other values are refused")
     mask_bits: list[MaskBitsConfig] = spec([], doc="geotiff: read the mask as a bit-field quality band, e.g. Landsat 8 "
                                            "Collection 1 BQA: [{bits: [5, 6], equals: 3, cloud: thick}, {bits: [5, 6], "
                                            "equals: 2, cloud: thin}, {bits: [11, 12], equals: 3, cloud: thin}, {bits: "

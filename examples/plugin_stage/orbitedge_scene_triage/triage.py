@@ -81,8 +81,9 @@ class SceneTriage(Stage):
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
-        model: str = spec("auto", doc="auto: the classifier this plugin ships (clear or cloudy, bands B, G, R, NIR); "
-                          "or a .tflite or .onnx classification model relative to the scenario, its card beside it")
+        model: str = spec("auto", file=True,
+                          doc="auto: the classifier this plugin ships (clear or cloudy, bands B, G, R, NIR); "
+                              "or a .tflite or .onnx classification model relative to the scenario, its card beside it")
         discard: str = spec("cloudy", doc="the model's label whose frames are not sent (dropped with it as reason)")
         confidence: float = spec(0.8, gt=0, lt=1, doc="the least probability of the discard label that drops a "
                                  "frame; below it the frame is kept")
