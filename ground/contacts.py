@@ -24,13 +24,16 @@ NO_CONTACT = ("no contact window in the time simulated: no satellite rose above 
 
 def contacts_section(run: RunData) -> dict[str, Any]:
     """report.json ``contacts``: count, tracked, mean and total usage, bytes sent and the windows, and a ``warning``
-    (:data:`NO_CONTACT`) when there was no window; None figures and no windows without contact telemetry."""
+    when there was no window (:data:`NO_CONTACT`, or, for a run that stopped early, how far it got); None figures and no windows without contact telemetry."""
     if run.contacts is None:
         return {"count": None, "tracked": None, "mean_usage": None, "total_usage": None, "bytes_sent": None,
                 "windows": []}
     out = metrics.contact_usage(run.contacts)
+    stopped = run.run_info.stopped if run.run_info else None
     if not out["count"]:
-        out["warning"] = NO_CONTACT
+        out["warning"] = NO_CONTACT if stopped is None else (
+            f"no contact window in the {fmt_duration(stopped.simulated_s)} simulated before the run stopped "
+            f"({stopped.reason}): a complete run may have some.")
     passes = link_passes(run)
     if passes is not None:
         out["link"] = {"constant_model": sorted({p["constant_model"] for p in passes}),

@@ -63,6 +63,19 @@ def test_a_run_with_no_contact_window_warns_at_the_top_of_its_report(tiny_run):
     assert "ground_stations[*].min_elevation_deg" in (tiny_run / "report.md").read_text()
 
 
+def test_a_run_stopped_before_any_contact_says_how_far_it_got_not_to_check_the_stations(tiny_run):
+    """A run interrupted (Ctrl-C, a --realtime overrun) before the first pass has no contact window because it
+    stopped, not because of its stations or orbits."""
+    (tiny_run / "telemetry" / "contacts.jsonl").write_text("")
+    info_path = tiny_run / "telemetry" / "run.json"
+    info = json.loads(info_path.read_text())
+    info_path.write_text(json.dumps({**info, "complete": False,
+                                     "stopped": {"reason": "KeyboardInterrupt", "simulated_s": 0.0}}))
+    warning = contacts_section(load_run(tiny_run))["warning"]
+    assert warning == ("no contact window in the 0.0 s simulated before the run stopped (KeyboardInterrupt): a "
+                       "complete run may have some.")
+
+
 def _link_telemetry(run_dir, constant_bytes_per_s):
     """A real pass under an X-band link budget (550 km SSO over Svalbard) written as the run's link.jsonl, having
     sent 1.5 GB in 400 s; returns its ContactLog."""
