@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from .canvas import figure, save
 
 TILE_COLOURS = colormaps["viridis"]  # one colour per tile size in the trade-off plot
+LABEL_PT = 7.0  # type size of the trade-off plot's point labels
 
 
 def plot_pr_curve(curve: Sequence[Mapping[str, Any]], threshold: float, baseline: Mapping[str, Any], path: Path) -> None:
@@ -82,10 +83,8 @@ def plot_tradeoff(cloud: Mapping[str, Any], path: Path) -> None:
     pts = xy(cloud["tradeoff"])
     ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color="tab:blue", ms=3, zorder=3,
             label=f"thresholds 0.05-0.95 ({policy['tile_px']} px, > {policy['max_cloud_fraction']:g} cloud)")
-    for lost, saved, p in pts:
-        if round(p["threshold"] * 20) % 4 == 2:  # 0.1, 0.3, 0.5, 0.7, 0.9
-            ax.annotate(f"t {p['threshold']:g}", (lost, saved), textcoords="offset points", xytext=(4, -9),
-                        fontsize="x-small", color="tab:blue")
+    labels = [(f"t {p['threshold']:g}", (lost, saved), (4, -9), "tab:blue") for lost, saved, p in pts
+              if round(p["threshold"] * 20) % 4 == 2]  # 0.1, 0.3, 0.5, 0.7, 0.9
     sweep = cloud.get("tradeoff_tile_policy") or []
     sizes = sorted({p["tile_px"] for p in sweep})
     for i, tile_px in enumerate(sizes):
@@ -95,9 +94,7 @@ def plot_tradeoff(cloud: Mapping[str, Any], path: Path) -> None:
                 label=f"{tile_px} px tiles, max cloud {line[0][2]['max_cloud_fraction']:g}-"
                       f"{line[-1][2]['max_cloud_fraction']:g} (t {policy['threshold']:g})" if line else
                       f"{tile_px} px tiles")
-        for lost, saved, p in line:
-            ax.annotate(f"{p['max_cloud_fraction']:g}", (lost, saved), textcoords="offset points", xytext=(3, 3),
-                        fontsize=7, color=colour)
+        labels += [(f"{p['max_cloud_fraction']:g}", (lost, saved), (3, 3), colour) for lost, saved, p in line]
     if cloud.get("tile_selection_saved_fraction") is not None and cloud.get("clear_pixels_lost_fraction") is not None:
         ax.plot(100 * cloud["clear_pixels_lost_fraction"], 100 * cloud["tile_selection_saved_fraction"], "o",
                 color="tab:red", ms=11, mfc="none", mew=2.5, zorder=6,
@@ -113,6 +110,23 @@ def plot_tradeoff(cloud: Mapping[str, Any], path: Path) -> None:
     ax.set_ylabel("bandwidth saved by dropping cloudy tiles (%)")
     ax.set_title("What the cloud filter saves, and what it costs: threshold and tile policy" +
                  ("\n(lines and baseline: bursts' frame 0's map alone, upper bounds)" if cloud.get("bursts") else ""))
+    annotate_apart(ax, labels)
     ax.legend(loc="best", fontsize="x-small")
     ax.grid(alpha=0.3)
     save(fig, path)
+
+
+def annotate_apart(ax: Any, labels: Sequence[tuple[str, tuple[float, float], tuple[int, int], Any]]) -> None:
+    """Annotate each of ``labels`` (text, data point, offset in points, colour) in LABEL_PT type, in order, leaving
+    out one whose text would overlap a label already placed (each taken as a box LABEL_PT high and 0.6 LABEL_PT
+    wide per character): where the points of several lines crowd together, their labels would print over each
+    other."""
+    ax.autoscale_view()
+    scale = ax.figure.dpi / 72.0  # display pixels per point
+    placed: list[tuple[float, float, float, float]] = []
+    for text, point, offset, colour in labels:
+        x, y = ax.transData.transform(point) + np.asarray(offset) * scale
+        box = (x, y, x + 0.6 * LABEL_PT * len(text) * scale, y + LABEL_PT * scale)
+        if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            ax.annotate(text, point, textcoords="offset points", xytext=offset, fontsize=LABEL_PT, color=colour)
+            placed.append(box)

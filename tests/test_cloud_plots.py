@@ -174,8 +174,34 @@ def test_the_tradeoff_of_a_real_run(cloud, drawn, tmp_path):
         assert_points(by_label(ax, f"{name}, stage policy"), percent([cloud[key]], "tile_selection_saved_fraction"))
     assert len(legend(ax)) == 7
     texts = [a.get_text() for a in ax.texts]
-    assert sorted(t for t in texts if t.startswith("t ")) == ["t 0.1", "t 0.3", "t 0.5", "t 0.7", "t 0.9"]
-    assert sorted(t for t in texts if not t.startswith("t ")) == sorted(["0.1", "0.3", "0.5", "0.7", "0.9"] * 3)
+    # the thresholds' points crowd together at the stage's own point: only the labels that do not overlap are printed
+    assert {"t 0.1", "t 0.9"} <= set(texts) <= {"t 0.1", "t 0.3", "t 0.5", "t 0.7", "t 0.9", "0.1", "0.3", "0.5",
+                                                "0.7", "0.9"}
+    assert_labels_apart(drawn[0], ax)
+
+
+def assert_labels_apart(fig, ax) -> None:
+    """No two point labels of ``ax`` overlap as drawn (their rendered extents)."""
+    renderer = fig.canvas.get_renderer()
+    boxes = [a.get_window_extent(renderer) for a in ax.texts if isinstance(a, Annotation)]
+    assert boxes and not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_crowded_points_keep_the_first_label_and_drop_those_that_would_print_over_it(cloud, drawn, tmp_path):
+    """Every threshold and most tile limits at one point: there, the first threshold's label (below the point) and
+    the first tile limit's (above it); each tile size's point apart keeps its own."""
+    crowded = copy.deepcopy(cloud)
+    for p in crowded["tradeoff"]:
+        p["saved_fraction"], p["clear_pixels_lost_fraction"] = 0.05, 0.01
+    for p in crowded["tradeoff_tile_policy"]:
+        far = p["max_cloud_fraction"] == 0.1
+        p["saved_fraction"], p["clear_pixels_lost_fraction"] = (0.2 + 0.01 * p["tile_px"] / 32, 0.15) if far else (
+            0.05, 0.01)
+    plot_tradeoff(crowded, tmp_path / "tradeoff.png")
+    ax = drawn[0].axes[0]
+    texts = [a.get_text() for a in ax.texts]
+    assert texts == ["t 0.1", "0.1", "0.3", "0.1", "0.1"]
+    assert_labels_apart(drawn[0], ax)
 
 
 def test_a_tradeoff_without_a_tile_policy_sweep_or_an_oracle(cloud, drawn, tmp_path):
