@@ -84,15 +84,16 @@ def plot_timeline(satellite: str, samples: Timeline, windows: Sequence[Mapping[s
         if peak >= 0.5 * capacity:
             storage_ax.axhline(capacity / 1e6, color="tab:red", ls="--", lw=1.0,
                                label=f"capacity {fmt_bytes(capacity)}")
-        storage_ax.legend(loc="upper left", fontsize="small")
     storage_ax.set_ylabel("storage used (MB)")
     storage_ax.set_ylim(bottom=0)
     soc_ax.plot(t_s / S_PER_H, soc_pct, color="tab:orange", lw=1.2)
     soc_ax.set_ylabel("battery state of charge (%)")
     soc_ax.set_ylim(0, 105)
     soc_ax.set_xlabel(_hours_label(start_utc))
-    soc_ax.legend(handles=[Patch(color=CONTACT_COLOUR, alpha=0.3, label="contact window"),
-                           Patch(color=ECLIPSE_COLOUR, label="eclipse")], loc="lower right", fontsize="small")
+    # one legend beside the panels, where it covers no contact window
+    fig.legend(handles=[*storage_ax.get_legend_handles_labels()[0],
+                        Patch(color=CONTACT_COLOUR, alpha=0.3, label="contact window"),
+                        Patch(color=ECLIPSE_COLOUR, label="eclipse")], loc="outside right upper", fontsize="small")
     of = f" (capacity {fmt_bytes(storage['storage_capacity_bytes'])})" if storage else ""
     storage_ax.set_title(f"{satellite}: storage{of}, battery and ground contacts")
     save(fig, path)

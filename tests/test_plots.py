@@ -4,6 +4,8 @@ super-resolution crop is the most detailed one."""
 from __future__ import annotations
 
 import cv2
+import pytest
+from matplotlib.figure import Figure
 
 from ground import plots
 from ground.canvas import DPI
@@ -108,3 +110,24 @@ def test_the_pass_link_plot_shows_the_passes_that_sent_most_in_time_order():
     assert [p["aos_t_s"] for p in shown] == sorted(p["aos_t_s"] for p in shown)
     assert sum(p["bytes_sent"] for p in shown) == 3 * (5 + 9)  # every pass that sent, then the earliest of the rest
     assert [p["aos_t_s"] for p in shown if p["bytes_sent"] == 0] == [0.0, 1200.0, 1800.0, 3000.0, 3600.0, 4800.0]
+
+
+def test_the_timeline_legend_stands_beside_the_panels_and_names_what_they_draw(tiny_run, tmp_path):
+    """Storage (sampled, the report's peak), contact windows and eclipse in one legend outside both panels, so
+    that it covers no contact window (inside the battery panel it hid the day's last passes)."""
+    run = load_run(tiny_run)
+    satellite = run.timeline.satellites[0]
+    figures: list[Figure] = []
+    real_save = plots.save
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plots, "save", lambda fig, path: (figures.append(fig), real_save(fig, path)))
+        plots.plot_timeline(satellite, run.timeline.of(satellite), [{"aos_t_s": 600.0, "los_t_s": 1200.0}],
+                            tmp_path / "t.png", storage={"storage_peak_bytes": 3_000_000,
+                                                         "storage_capacity_bytes": 4_000_000})
+    [fig] = figures
+    [legend] = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["sampled", "peak 3.00 MB", "capacity 4.00 MB",
+                                                          "contact window", "eclipse"]
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    box = legend.get_window_extent(fig.canvas.get_renderer())
+    assert all(not box.overlaps(ax.get_window_extent()) for ax in fig.axes)
