@@ -2,6 +2,7 @@
 projection onto a hardware profile, and clean errors. Timings are checked for consistency, never for speed."""
 
 import ctypes.util
+import importlib.util
 import json
 import math
 import shutil
@@ -16,6 +17,7 @@ from onboard.runtime import bench, hardware
 from onboard.runtime.hardware import load_profile
 from rundir.errors import OrbitEdgeError
 
+ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 TINY_INT8 = DATA / "tiny_int8.tflite"
 TINY_FLOAT32 = DATA / "tiny_float32.tflite"
@@ -336,3 +338,22 @@ def test_the_edge_tpu_projection_is_for_full_int8_models_only(tmp_path, capsys):
     assert main(["bench", "cloud_bgrn_int8", *options]) == 0
     assert "projected on coral-usb (edgetpu, int8 input: int8_conv_relative x7.3; from the card's" in \
         capsys.readouterr().out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tf2onnx") is None, reason="tf2onnx (the [train] extra) is not installed")
+def test_the_onnx_export_runs_in_a_child_so_its_tensorflow_stays_out_of_the_bench_process_peak_rss(tmp_path):
+    """--runtime both exports a twin with tf2onnx (TensorFlow, hundreds of MB) in a child process: the bench
+    process, whose ru_maxrss is every model's peak_rss_mb, never imports TensorFlow; its error still reaches it."""
+    model = tmp_path / TINY_INT8.name
+    shutil.copyfile(TINY_INT8, model)
+    shutil.copyfile(TINY_INT8.with_suffix(".json"), model.with_suffix(".json"))
+    code = ("import sys\nfrom pathlib import Path\nfrom onboard.runtime import bench\n"
+            f"files = bench.runtime_files(Path({str(model)!r}), 'both', 'host', Path({str(tmp_path / 'onnx')!r}))\n"
+            "print([f.name for f in files], 'tensorflow' in sys.modules, 'tf2onnx' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "['tiny_int8.tflite', 'tiny_int8.onnx'] False False"
+    assert (tmp_path / "onnx" / "tiny_int8.onnx").is_file()
+    (tmp_path / "broken.tflite").write_bytes(b"not a model")
+    with pytest.raises(OrbitEdgeError, match="broken.tflite"):
+        bench.export_in_child(tmp_path / "broken.tflite", tmp_path / "onnx")
