@@ -141,7 +141,8 @@ def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list
         ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])}, sidecars included (saved "
                        f"{fmt_fraction(b['saved_fraction'])} against bent-pipe for the frames the pipeline finished"
                        + _per_scene(report) + ")"),
-        ("frames", f"{led['captured']} captured: {led['delivered']} delivered, {led['dropped']} dropped{_lost(led)}, "
+        ("frames", f"{led['captured']} captured: {led['delivered']} delivered{_unverified(led)}, "
+                   f"{led['dropped']} dropped{_lost(led)}, "
                    f"{led['on_board']} on board ({'balanced' if led.get('balanced') else 'NOT balanced'})"),
         ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
         ("left on board", f"{fmt_bytes(ob['bytes'])}, oldest {fmt_duration(ob.get('max_age_s'))}"),
@@ -178,6 +179,13 @@ def _lost(ledger: Mapping[str, Any]) -> str:
     lost = frames_dropped(ledger)[1]
     reasons = ", ".join(f"{r} {n}" if len(lost) > 1 else r for r, n in lost.items())
     return f" ({sum(lost.values())} lost on board: {reasons})" if lost else ""
+
+
+def _unverified(ledger: Mapping[str, Any]) -> str:
+    """Of the frames delivered, those whose products failed the ground's checks (the report's anomalies), so that
+    they are not read as data received: " (2 failed the ground's checks)"; "" when there are none."""
+    failed = ledger.get("frames_unverified") or 0
+    return f" ({failed} failed the ground's checks)" if failed else ""
 
 
 def _per_scene(report: Mapping[str, Any]) -> str:

@@ -102,7 +102,9 @@ def ledger_warnings(ledger: Mapping[str, Any]) -> list[str]:
 def ledger_blocks(ledger: Mapping[str, Any]) -> list[Block]:
     """report.md/html blocks: the frame table, and the product table when the ledger counts products."""
     reasons = ledger.get("dropped_by_reason") or {}
-    rows = [("delivered", fmt_value(ledger["delivered"]), "at least one product reached the ground"),
+    failed = ledger.get("frames_unverified") or 0
+    rows = [("delivered", fmt_value(ledger["delivered"]), "at least one product reached the ground" + (
+        f"; {failed} of them with products that failed the ground's checks" if failed else "")),
             ("dropped", fmt_value(ledger["dropped"]), "; ".join(f"{k}: {v}" for k, v in reasons.items()) or ""),
             ("on board", fmt_value(ledger["on_board"]), "still on board at the end"),
             ("captured", fmt_value(ledger["captured"]), "balanced" if ledger["balanced"] else

@@ -90,6 +90,9 @@ def test_the_frames_line_says_which_drops_were_lost_on_board_rather_than_decided
                            "(balanced)")
     report["ledger"]["dropped_by_reason"] = {"cloudy": 11}  # every drop the filter's: nothing to add
     assert "11 dropped, 0 on board" in next(line for line in summary_lines(report) if line.startswith("  frames"))
+    report["ledger"]["frames_unverified"] = 2  # delivered, but their products failed the ground's checks
+    assert "15 delivered (2 failed the ground's checks), 11 dropped" in next(
+        line for line in summary_lines(report) if line.startswith("  frames"))
 
 
 def test_the_summary_of_a_burst_run_gives_the_saving_against_one_frame_per_scene_too():
