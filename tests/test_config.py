@@ -12,7 +12,7 @@ import pytest
 from app.cli import main
 from app.run_setup import write_resolved
 from onboard.runtime.modelcard import MODEL_DIR
-from onboard.scenario.config import key_table, load_scenario
+from onboard.scenario.config import key_table, load_scenario, with_files_absolute
 from rundir.errors import ConfigError
 from tests.scenario_files import issues, write
 from tests.test_plugins import EXAMPLE, TRIAGE, dist_info
@@ -428,3 +428,23 @@ def test_the_resolved_scenario_names_relative_files_by_their_absolute_paths_and_
     write_resolved(tmp_path / "run", load_scenario(path, ["pipeline[0].model=models/mine.tflite"]))
     again = load_scenario(tmp_path / "run" / "scenario.yaml")
     assert again.stages[0].params.model == str(tmp_path / "mission" / "models" / "mine.tflite")
+
+
+def test_a_linked_model_keeps_its_link_and_a_shipped_name_stays_a_name_even_beside_a_file_of_that_name(tmp_path):
+    """A model linked into place (git-annex, DVC) is named by the link, beside which its card is; ``model: auto``
+    names the shipped model whatever files lie beside the scenario; a name too long for the system stays as given
+    (its own check reports it)."""
+    store, mission = tmp_path / "store", tmp_path / "mission"
+    (mission / "models").mkdir(parents=True)
+    store.mkdir()
+    (store / "blob_1234").write_bytes((MODEL_DIR / "cloud_bgrn_int8.tflite").read_bytes())
+    (mission / "models" / "mine.tflite").symlink_to(store / "blob_1234")
+    (mission / "models" / "mine.json").write_bytes((MODEL_DIR / "cloud_bgrn_int8.json").read_bytes())
+    (mission / "auto").write_text("not a model")
+    path = mission / "s.yaml"
+    path.write_text(QUICKSTART.read_text())
+    resolved = load_scenario(path, ["pipeline[0].model=models/../models/mine.tflite"]).resolved
+    assert resolved["pipeline"][0]["model"] == str(mission / "models" / "mine.tflite")
+    assert load_scenario(path, ["pipeline[0].model=auto"]).resolved["pipeline"][0]["model"] == "auto"
+    assert with_files_absolute({"a": "x" * 300 + ".tif"}, {"a": "x" * 300 + ".tif"}, mission) == {
+        "a": "x" * 300 + ".tif"}

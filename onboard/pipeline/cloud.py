@@ -179,7 +179,7 @@ class CloudFilter(Stage):
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
-        model: str = spec("auto", file=True,
+        model: str = spec("auto", file=is_model_file,
                           doc="a shipped model (cloud_bgrn_int8, cloud_rgb_float32, ...), auto (picks by the camera's "
                               "bands), or a .tflite or .onnx file relative to the scenario, with its card beside it")
         method: Literal["model", "spectral"] = spec("model", doc="the trained model, or the classic spectral test")

@@ -105,7 +105,7 @@ class SuperResolution(Stage):
                                "cropped from each inner edge (12: the network's receptive field, 6 px a side)")
         evaluate: bool = spec(True, doc="also run the float32 twin and the baselines for the report (host time only)")
         threads: int = spec(1, ge=1, le=64, doc="interpreter threads on the host")
-        model: str = spec("auto", file=True,
+        model: str = spec("auto", file=is_model_file,
                           doc="auto: the shipped MISR model for the scale; or a .tflite or .onnx MISR model relative "
                               "to the scenario, with its card beside it (the shipped model's input and output)")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import os
 import re
 import typing
 from dataclasses import dataclass
@@ -242,16 +243,23 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
 def with_files_absolute(data: dict[str, Any], files: dict[str, str], scenario_dir: Path) -> dict[str, Any]:
     """A copy of ``data`` in which each of ``files`` ({YAML path: value}) that names an existing file relative to
     ``scenario_dir`` names it by its absolute path, so that the resolved scenario a run directory keeps reads the
-    same files from wherever it is loaded. Names that are not files (a shipped model's) stay as they are."""
+    same files from wherever it is loaded. The path is made absolute without following links (a model linked into
+    place keeps its card beside the link); a name no file has, or one the system refuses (too long), stays."""
     resolved = copy.deepcopy(data)
     for yaml_path, value in files.items():
-        if Path(value).expanduser().is_absolute() or not (scenario_dir / value).is_file():
+        given = scenario_dir / value
+        try:
+            if Path(value).is_absolute() or not given.is_file():
+                continue
+            absolute = os.path.abspath(given)  # ``..`` folded away: the same file unless a link came before it
+            absolute = absolute if os.path.samefile(absolute, given) else str(given.absolute())
+        except OSError:
             continue
         *keys, last = [k for k in re.split(r"[.[\]]", yaml_path) if k]  # pipeline[0].model: pipeline, 0, model
         node: Any = resolved
         for key in keys:
             node = node[int(key)] if isinstance(node, list) else node[key]
-        node[last] = str((scenario_dir / value).resolve())
+        node[last] = absolute
     return resolved
 
 

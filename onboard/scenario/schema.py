@@ -17,18 +17,20 @@ import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Callable, Literal, Union
 
 from rundir.errors import ConfigError, ConfigIssue
 
 from .yaml_source import Source, ancestors, join, show_value, utc_time
 
 
-def spec(default: Any = dataclasses.MISSING, *, doc: str = "", file: bool = False, **rules: float) -> Any:
+def spec(default: Any = dataclasses.MISSING, *, doc: str = "", file: bool | Callable[[str], bool] = False,
+         **rules: float) -> Any:
     """A dataclass field with validation ``rules`` (gt, ge, lt, le) and a one-line ``doc`` for the README. ``file``:
-    the field (or, for a mapping, each text value in it) may name a file relative to the scenario
-    (:attr:`Builder.files` collects them)."""
-    meta = {"doc": doc, **rules, **({"file": True} if file else {})}
+    the field (or, for a mapping, each text value in it) names a file relative to the scenario, or, a test of the
+    value, does when the test holds (a model parameter names a file, not a shipped model, by its suffix);
+    :attr:`Builder.files` collects them."""
+    meta = {"doc": doc, **rules, **({"file": file} if file else {})}
     if isinstance(default, (list, dict, tuple)) and not isinstance(default, tuple):
         return dataclasses.field(default_factory=lambda: default, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -241,9 +243,11 @@ class Builder:
                 complete = False
                 continue
             kwargs[name] = built
-            if field.metadata.get("file"):
-                self.files.update({sub: built} if isinstance(built, str) else {
-                    join(sub, k): v for k, v in built.items() if isinstance(v, str)} if isinstance(built, dict) else {})
+            names_file = field.metadata.get("file")
+            if names_file:
+                texts = {sub: built} if isinstance(built, str) else {
+                    join(sub, k): v for k, v in built.items() if isinstance(v, str)} if isinstance(built, dict) else {}
+                self.files.update({at: v for at, v in texts.items() if names_file is True or names_file(v)})
             if len(self.issues) == before:
                 sound[name] = built
         obj = cls(**kwargs) if complete else INVALID

@@ -81,7 +81,7 @@ class SceneTriage(Stage):
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
-        model: str = spec("auto", file=True,
+        model: str = spec("auto", file=is_model_file,
                           doc="auto: the classifier this plugin ships (clear or cloudy, bands B, G, R, NIR); "
                               "or a .tflite or .onnx classification model relative to the scenario, its card beside it")
         discard: str = spec("cloudy", doc="the model's label whose frames are not sent (dropped with it as reason)")
