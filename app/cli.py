@@ -251,8 +251,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.runtime in (bench.ONNX_RUNTIME, "both") or args.device in bench.ONNX_DEVICES:
         output_dir(args.onnx_dir, "--onnx-dir")  # where ONNX twins are exported
     results = [bench.measure(path, args.device, args.threads, args.runs, args.warmup, profile)
-               for model in bench.resolve_models(args.model)
-               for path in bench.runtime_files(model, args.runtime, args.device, args.onnx_dir)]
+               for path in bench.runtime_files(bench.resolve_models(args.model), args.runtime, args.device,
+                                               args.onnx_dir)]
     print(bench_table.render(results, profile))
     if args.json:
         args.json.write_text(json.dumps(bench.report(results, profile), indent=2) + "\n", encoding="utf-8")

@@ -238,9 +238,9 @@ def test_runtime_both_measures_a_users_model_on_litert_and_its_onnx_twin_side_by
 
     model = user_model("uint8.tflite", tmp_path)
     twin = user_model("uint8.onnx", tmp_path)  # beside it: used as the ONNX twin, nothing exported
-    assert bench.runtime_files(model, "both", "host") == [model, twin]
-    assert bench.runtime_files(twin, "litert", "host") == [model]
-    assert bench.runtime_files(model, "auto", "onnx-cuda") == [twin]
+    assert bench.runtime_files([model], "both", "host") == [model, twin]
+    assert bench.runtime_files([twin], "litert", "host") == [model]
+    assert bench.runtime_files([model], "auto", "onnx-cuda") == [twin]
     out = tmp_path / "bench.json"
     assert main(["bench", str(model), "--runtime", "both", "--runs", "5", "--warmup", "1", "--json", str(out)]) == 0
     table = capsys.readouterr().out
@@ -283,7 +283,7 @@ def test_a_twin_that_cannot_be_had_is_an_error(tmp_path):
     from tests.user_models import user_model
 
     with pytest.raises(OrbitEdgeError, match="no TFLite twin \\(float16.tflite\\) beside it"):
-        bench.runtime_files(user_model("float16.onnx", tmp_path), "both", "host")
+        bench.runtime_files([user_model("float16.onnx", tmp_path)], "both", "host")
 
 
 def test_init_ms_leaves_out_reading_the_card_and_checking_the_model_against_it(tmp_path, monkeypatch):
@@ -348,7 +348,7 @@ def test_the_onnx_export_runs_in_a_child_so_its_tensorflow_stays_out_of_the_benc
     shutil.copyfile(TINY_INT8, model)
     shutil.copyfile(TINY_INT8.with_suffix(".json"), model.with_suffix(".json"))
     code = ("import sys\nfrom pathlib import Path\nfrom onboard.runtime import bench\n"
-            f"files = bench.runtime_files(Path({str(model)!r}), 'both', 'host', Path({str(tmp_path / 'onnx')!r}))\n"
+            f"files = bench.runtime_files([Path({str(model)!r})], 'both', 'host', Path({str(tmp_path / 'onnx')!r}))\n"
             "print([f.name for f in files], 'tensorflow' in sys.modules, 'tf2onnx' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -356,4 +356,4 @@ def test_the_onnx_export_runs_in_a_child_so_its_tensorflow_stays_out_of_the_benc
     assert (tmp_path / "onnx" / "tiny_int8.onnx").is_file()
     (tmp_path / "broken.tflite").write_bytes(b"not a model")
     with pytest.raises(OrbitEdgeError, match="broken.tflite"):
-        bench.export_in_child(tmp_path / "broken.tflite", tmp_path / "onnx")
+        bench.export_in_child([tmp_path / "broken.tflite"], tmp_path / "onnx")

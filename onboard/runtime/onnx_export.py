@@ -57,7 +57,7 @@ def export_tflite(path: Path, out_dir: Path = EXPORT_DIR) -> Path:
     model; InputFileError as Model does for the .tflite file."""
     path = Path(path)
     target = Path(out_dir) / f"{path.stem}.onnx"
-    if target.is_file() and target.stat().st_mtime >= path.stat().st_mtime and _marked(target):
+    if exported_twin(path, out_dir) is not None:
         return target
     Model(path)  # NOTE: the file is checked (and tried in a child) before tf2onnx's own interpreter reads it
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: its C++ INFO logs are noise here
@@ -144,6 +144,14 @@ def open_twin(path: Path, card: ModelCard, **options: Any) -> Model:
         raise InputFileError(path, f"is no twin of {Path(card.model_file or path.with_suffix('.tflite')).name}, "
                                    f"whose card {card.path} it shares beside it: " + "; ".join(problems))
     return model
+
+
+def exported_twin(path: Path, out_dir: Path = EXPORT_DIR) -> Path | None:
+    """``out_dir/<stem>.onnx`` when it is the current export of .tflite model ``path`` (this module's, and no older
+    than the model), else None; reads the twin's metadata only (no TensorFlow)."""
+    target = Path(out_dir) / f"{Path(path).stem}.onnx"
+    current = target.is_file() and target.stat().st_mtime >= Path(path).stat().st_mtime and _marked(target)
+    return target if current else None
 
 
 def _marked(twin: Path) -> bool:
