@@ -259,7 +259,7 @@ def test_realtime_run_keeps_up_or_fails_loudly(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot keep up" in err and "Traceback" not in err
     info = json.loads((tmp_path / "late" / "telemetry" / "run.json").read_text())
-    assert info["complete"] is False and info["stopped"]["reason"] == "RuntimeError"
+    assert info["complete"] is False and info["stopped"]["reason"] == "RealtimeOverrun"
     assert json.loads((tmp_path / "late" / "report.json").read_text())["complete"] is False
 
 

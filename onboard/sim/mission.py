@@ -157,8 +157,10 @@ class Mission:
         try:
             self._simulate()
         except BaseException as err:  # Ctrl-C, SIGTERM, a real-time overrun: leave a consistent, partial run
-            self._finish(wall_start, complete=False, stopped=type(err).__name__)
-            if isinstance(err, RuntimeError) and not isinstance(err, BrokenExecutor) and self.realtime_factor:
+            overrun = isinstance(err, RuntimeError) and not isinstance(err, BrokenExecutor) and self.realtime_factor
+            self._finish(wall_start, complete=False,
+                         stopped=RealtimeOverrun.__name__ if overrun else type(err).__name__)
+            if overrun:
                 raise RealtimeOverrun(self.env.now, self.realtime_factor, str(err)) from None
             raise
         finally:
