@@ -97,7 +97,8 @@ def _products_by_frame(run: Any) -> dict[str, list[Product]]:
 
 
 def frames(run: Any) -> Iterator[FrameTruth]:
-    """The finished frames (``run.finished``: :func:`ground.metrics.finished_frames`) that have truth/, in capture
+    """The finished frames (``run.finished``: :func:`ground.metrics.finished_frames`) that have truth/ knowing the
+    cloud of at least one pixel (real imagery without a cloud mask has truth files that know none), in capture
     order, read one at a time; none without ledger or capture telemetry."""
     if run.ledger is None or run.captures is None:
         return
@@ -112,6 +113,8 @@ def frames(run: Any) -> Iterator[FrameTruth]:
             cloud, valid = truth.cloud, truth.valid
             scored = truth.scored(cloud)
             clear = clear_pixels(truth, cloud, scored)
+        if not scored.any():
+            continue
         delivered, whole = delivered_pixels(cloud.shape, by_frame.get(frame_id, []))
         yield FrameTruth(frame_id, is_cloud(cloud), scored, clear, delivered, whole, capture.raw_bytes,
                          capture.burst_frames, valid)

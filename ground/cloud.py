@@ -42,6 +42,8 @@ MAX_EXCESS_CLEAR_LOST_FRACTION = 0.5
 # cloud to tell)
 MIN_ORACLE_SHARE = 0.25
 MIN_ORACLE_SAVED_FRACTION = 0.05
+NO_MASK = ("the imagery has no cloud mask (world.mask): no truth to score the cloud filter against, and no clear "
+           "ground lost to count")
 
 
 def confusion_scores(tp: int, fp: int, fn: int, tn: int) -> dict[str, Any]:
@@ -217,7 +219,7 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
         return None
     frames = load_frames(run)
     out: dict[str, Any] = {"policy": policy, "frames_scored": len(frames),
-                           "truth": "synthetic" if run.synthetic_truth else "imagery_mask"}
+                           "truth": run.cloud_truth}
     earlier = clear_ground.discarded_before(run, "cloud_filter")
     if earlier is not None:
         out["frames_discarded_earlier"] = earlier
@@ -225,7 +227,8 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
     if model_card:
         out["model_card"] = model_card.to_json()
     if not frames:
-        out["note"] = "no finished frame with both truth/ and evaluation/ records: nothing to score"
+        out["note"] = ("no finished frame with both truth/ and evaluation/ records: nothing to score" if out["truth"]
+                       else NO_MASK)
         return out
     threshold = float(policy["threshold"])
     model = _score_mask(frames, _model_masks(frames, threshold), policy)
@@ -276,12 +279,12 @@ def lost_ground_warnings(section: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def model_card_blocks(model_card: Mapping[str, Any] | None, synthetic: bool = True,
+def model_card_blocks(model_card: Mapping[str, Any] | None, truth: str | None = "synthetic",
                       threshold: float | None = None) -> list[Any]:
     """What the model's card measured on synthetic held-out frames and on real labelled imagery, side by side,
     so that the run's synthetic-truth scores are not read as real-world ones. ``model_card``: report.json's
-    ``cloud.model_card``, a :class:`rundir.run_info.ModelValidation` as JSON; ``synthetic``: whether this run's
-    truth is the synthetic world's, else the cloud mask given with real imagery (report.json ``cloud.truth``);
+    ``cloud.model_card``, a :class:`rundir.run_info.ModelValidation` as JSON; ``truth``: report.json's
+    ``cloud.truth`` (:attr:`ground.run_data.RunData.cloud_truth`: synthetic, imagery_mask, or None without one);
     ``threshold``: the run's, named when the card's real tiles were scored at another."""
 
     if not model_card:
@@ -292,33 +295,37 @@ def model_card_blocks(model_card: Mapping[str, Any] | None, synthetic: bool = Tr
             ] if heldout else []
     if real is None:
         return [*([Table(("data", "F1", "FPR"), tuple(rows))] if rows else []),
-                Paragraph(f"{card.model} has no real-data validation in its card: " +
-                          ("every score in this section is against the synthetic world's truth only." if synthetic
-                           else "the scores below, against the cloud mask given with this run's imagery, are its "
-                                "only real-data figures."))]
+                Paragraph(f"{card.model} has no real-data validation in its card" + {
+                    "synthetic": ": every score in this section is against the synthetic world's truth only.",
+                    "imagery_mask": ": the scores below, against the cloud mask given with this run's imagery, are "
+                                    "its only real-data figures."}.get(truth, ", and this run has no truth to score it "
+                                                                        "against (its imagery has no cloud mask)."))]
     rows += [(f"real {sensor} tiles (the card)", fmt_fraction(scores.f1), fmt_fraction(scores.fpr))
              for sensor, scores in sorted(real.sensors.items())]
     rows.append((f"real tiles, pooled over {real.tiles}", fmt_fraction(real.pooled.f1), fmt_fraction(real.pooled.fpr)))
     return [Table(("data", "F1", "FPR"), tuple(rows)),
             Paragraph(f"What {card.model} is worth on real imagery: pooled F1 {fmt_fraction(real.pooled.f1)} and "
                       f"false-positive rate {fmt_fraction(real.pooled.fpr)} (worst tile "
-                      f"{fmt_fraction(real.worst_tile_fpr)}) on real labelled tiles{real.threshold_note(threshold)}. "
-                      "The scores below " +
-                      ("are against this run's synthetic truth; they hold in the synthetic world, not on Earth."
-                       if synthetic else "are against the cloud mask given with this run's imagery."))]
+                      f"{fmt_fraction(real.worst_tile_fpr)}) on real labelled tiles{real.threshold_note(threshold)}."
+                      + {"synthetic": " The scores below are against this run's synthetic truth; they hold in the "
+                                      "synthetic world, not on Earth.",
+                         "imagery_mask": " The scores below are against the cloud mask given with this run's "
+                                         "imagery."}.get(truth, " This run has no truth to score it against: its "
+                                                                "imagery has no cloud mask."))]
 
 
 def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
     """report.md/html blocks: one table setting the model, the spectral baseline and the oracle side by side."""
 
     blocks: list[Any] = [Heading(2, "Cloud detection")]
-    p, synthetic = section["policy"], section.get("truth", "synthetic") == "synthetic"
+    p, truth = section["policy"], section.get("truth", "synthetic")
+    scored = {"synthetic": f" {section['frames_scored']} frames scored against truth (cloud = thin or thick).",
+              "imagery_mask": f" {section['frames_scored']} frames scored against the cloud mask given with the "
+                              "imagery."}.get(truth, "")
     blocks.append(Paragraph(f"Policy: {p.get('method', 'model')} ({p.get('model', '')}), threshold {p['threshold']}, "
                             f"{p['tile_px']} px tiles, {p['action']} tiles with more than "
-                            f"{fmt_fraction(p['max_cloud_fraction'])} cloud. {section['frames_scored']} frames scored "
-                            f"against " + ("truth (cloud = thin or thick)." if synthetic
-                                          else "the cloud mask given with the imagery.")))
-    blocks += model_card_blocks(section.get("model_card"), synthetic, p.get("threshold"))
+                            f"{fmt_fraction(p['max_cloud_fraction'])} cloud.{scored}"))
+    blocks += model_card_blocks(section.get("model_card"), truth, p.get("threshold"))
     earlier = section.get("frames_discarded_earlier")
     if earlier and earlier["frames"]:
         stages = ", ".join(f"{stage} ({n})" for stage, n in earlier["by_stage"].items()) or "an earlier stage"

@@ -47,15 +47,16 @@ NOTE = ("the same finished frames for every row; bursts count K frames except be
 
 
 def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:
-    """Clear ground (truth: valid, cloud 0) in km² of each frame that has truth/, on the camera's grid (its
-    ``gsd_m`` from telemetry/run.json); empty without it."""
+    """Clear ground (truth: valid, cloud 0) in km² of each frame whose truth/ knows the cloud of a pixel, on the
+    camera's grid (its ``gsd_m`` from telemetry/run.json); empty without it."""
     gsd_m = run.run_info.camera.gsd_m if run.run_info and run.run_info.camera else None
     out = {}
     for frame_id in frame_ids if gsd_m else []:
         truth = TruthFile.of(run.run_dir, frame_id)
         if truth is not None:
             with truth:
-                out[frame_id] = float(np.count_nonzero(truth.clear())) * gsd_m**2 / 1e6
+                if truth.scored().any():  # real imagery without a cloud mask: no truth of its clear ground
+                    out[frame_id] = float(np.count_nonzero(truth.clear())) * gsd_m**2 / 1e6
     return out
 
 

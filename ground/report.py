@@ -142,7 +142,7 @@ def collect(run: RunData, progress: Callable[[str], None] = _no_progress) -> dic
     report["comparison"] = comparison(run, report)
     info = run.run_info
     report["verdict"] = verdict(report, info.stages if info else [], info.model_cards if info else {},
-                                synthetic=run.synthetic_truth)
+                                truth=run.cloud_truth)
     return report
 
 

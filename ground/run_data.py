@@ -51,10 +51,14 @@ class RunData:
         return [p.line for p in self.reception.products]
 
     @property
-    def synthetic_truth(self) -> bool:
-        """Whether the truth is the synthetic world's (scenario ``world.source: synthetic``, the default), else the
-        cloud mask given with real imagery."""
-        return ((self.scenario or {}).get("world") or {}).get("source", "synthetic") == "synthetic"
+    def cloud_truth(self) -> str | None:
+        """Where truth/'s cloud codes come from: ``"synthetic"``, the synthetic world's (scenario ``world.source:
+        synthetic``, the default); ``"imagery_mask"``, the cloud mask given with real imagery (``world.mask``); None
+        for real imagery without a mask, whose truth knows no pixel's cloud."""
+        world = (self.scenario or {}).get("world") or {}
+        if world.get("source", "synthetic") == "synthetic":
+            return "synthetic"
+        return "imagery_mask" if world.get("mask") is not None else None
 
     @property
     def finished(self) -> set[str]:

@@ -19,7 +19,7 @@ A sentence follows only where the headline alone would mislead (:func:`caveats`)
 - JPEG 2000 instead, scene by scene within the bytes this run sent (``lossy_same_bytes``): what a codec alone
   would have given, so a saving that is partly lossy compression is not read as the AI's;
 - a model's scores on real labelled tiles (its card), because the run's clear ground lost is against its world's
-  truth: synthetic, or the cloud mask given with real imagery.
+  truth: synthetic, or the cloud mask given with real imagery (or none: real imagery without a mask).
 """
 
 from __future__ import annotations
@@ -57,18 +57,18 @@ def runs_model(stage: StageEntry, model_cards: Mapping[str, Any]) -> bool:
 
 
 def verdict(report: Mapping[str, Any], stages: Sequence[StageEntry],
-            model_cards: Mapping[str, ModelValidation] | None = None, synthetic: bool = True) -> str:
+            model_cards: Mapping[str, ModelValidation] | None = None, truth: str | None = "synthetic") -> str:
     """The verdict that opens the report: :func:`headline`, then :func:`caveats`, as one paragraph.
 
     ``report``: report.json's content so far (``comparison``, and where present ``ledger``, ``contacts``);
-    ``stages`` and ``model_cards``: telemetry/run.json's (:class:`rundir.run_info.RunInfo`); ``synthetic``: whether
-    the truth is the synthetic world's (else a cloud mask given with real imagery)."""
+    ``stages`` and ``model_cards``: telemetry/run.json's (:class:`rundir.run_info.RunInfo`); ``truth``: where the
+    cloud truth comes from (:attr:`ground.run_data.RunData.cloud_truth`)."""
     head = headline(report["comparison"], stages, model_cards or {}, (report.get("ledger") or {}).get("captured"))
     if head.startswith(NO_VERDICT):
         nothing = (report.get("ledger") or {}).get("captured") == 0
         return (f"{NO_VERDICT}nothing was captured, so there is nothing to set against a baseline (the frame "
                 "ledger's warning says why)." if nothing else head)
-    return " ".join([head, *caveats(report, stages, model_cards or {}, synthetic)])
+    return " ".join([head, *caveats(report, stages, model_cards or {}, truth)])
 
 
 def headline_of(text: str) -> str:
@@ -152,7 +152,7 @@ def _how_many(sent: int, ref: int) -> str:
 
 
 def caveats(report: Mapping[str, Any], stages: Sequence[StageEntry], model_cards: Mapping[str, ModelValidation],
-            synthetic: bool = True) -> list[str]:
+            truth: str | None = "synthetic") -> list[str]:
     """The sentences that qualify the headline, in the module docstring's order; none where it needs none."""
     comp, ledger, contacts = report["comparison"], report.get("ledger") or {}, report.get("contacts") or {}
     rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
@@ -160,7 +160,7 @@ def caveats(report: Mapping[str, Any], stages: Sequence[StageEntry], model_cards
              link_bound(rows, comp["frames"], ledger, contacts, reference_codec(rows, stages)),
              link_slack(rows, ledger, contacts), storage_full(ledger),
              filter_on_codec(rows), same_bytes(rows),
-             *real_data(model_cards, rows.get("this_run") or {}, synthetic, {s.stage: s.params for s in stages})]
+             *real_data(model_cards, rows.get("this_run") or {}, truth, {s.stage: s.params for s in stages})]
     return [s for s in found if s]
 
 
@@ -294,21 +294,30 @@ def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
             f"{quality} with {lost}.")
 
 
+# How the verdict names a run's cloud truth, by RunData.cloud_truth: (this run's ..., the clear ground lost ...,
+# the figures of a card without real-data validation ...)
+TRUTH_WORDS = {
+    "synthetic": ("synthetic truth", "holds in the synthetic world", "its figures hold against synthetic truth alone"),
+    "imagery_mask": ("truth (the cloud mask given with its imagery)", "is measured against that mask",
+                     "its figures hold against the cloud mask given with its imagery alone"),
+    None: ("truth", "is not measured in this run (its imagery has no cloud mask)",
+           "this run has no truth to score it against either (its imagery has no cloud mask)")}
+
+
 def real_data(model_cards: Mapping[str, ModelValidation], ours: Mapping[str, Any],
-              synthetic: bool = True, params: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+              truth: str | None = "synthetic", params: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
     """For each model card the run carries (by stage): its pooled scores on real labelled tiles, beside this run's
     cloud F1 against its truth (the ``this_run`` row) for the cloud_filter's, or that the card has none, and the
     threshold they were scored at when the stage's (``params``, by stage, as telemetry/run.json records them)
-    decides at another. The truth is the ``synthetic`` world's, or else the cloud mask given with real imagery."""
-    truth = "synthetic truth" if synthetic else "truth (the cloud mask given with its imagery)"
-    held = "holds in the synthetic world" if synthetic else "is measured against that mask"
+    decides at another. ``truth``: the synthetic world's, the cloud mask given with real imagery
+    (``imagery_mask``), or None (real imagery without a mask: this run measures no clear ground lost)."""
+    named, held, alone = TRUTH_WORDS.get(truth, TRUTH_WORDS[None])
     out = []
     for stage, card in model_cards.items():
         real, threshold = card.real_validation, (params or {}).get(stage, {}).get("threshold")
-        against = f", against {fmt_fraction(ours['cloud_f1'])} on this run's {truth}" \
+        against = f", against {fmt_fraction(ours['cloud_f1'])} on this run's {named}" \
             if stage == "cloud_filter" and ours.get("cloud_f1") is not None else ""
-        out.append(f"The {stage} model ({card.model}) has no real-data validation in its card: its figures hold "
-                   f"against {'synthetic truth' if synthetic else 'the cloud mask given with its imagery'} alone."
+        out.append(f"The {stage} model ({card.model}) has no real-data validation in its card: {alone}."
                    if real is None else
                    f"On real labelled tiles the {stage} model ({card.model}) scores pixel F1 "
                    f"{fmt_fraction(real.pooled.f1)} and false-positive rate {fmt_fraction(real.pooled.fpr)} "

@@ -224,13 +224,16 @@ def test_the_card_figures_name_the_truth_of_the_run():
             "synthetic_heldout": {"f1": 0.95, "fpr": 0.01, "frames": 40}}
     synthetic = " ".join(b.text for b in gcloud.model_card_blocks(card) if hasattr(b, "text"))
     assert "against the synthetic world's truth only" in synthetic
-    real = " ".join(b.text for b in gcloud.model_card_blocks(card, synthetic=False) if hasattr(b, "text"))
+    real = " ".join(b.text for b in gcloud.model_card_blocks(card, truth="imagery_mask") if hasattr(b, "text"))
     assert "synthetic" not in real.replace("synthetic held-out", "")
     assert "against the cloud mask given with this run's imagery, are its only real-data figures" in real
     section = {"policy": {"threshold": 0.5, "tile_px": 64, "action": "drop", "max_cloud_fraction": 0.5},
                "frames_scored": 0, "truth": "imagery_mask", "model_card": card, "note": "nothing to score"}
     text = " ".join(b.text for b in gcloud.cloud_blocks(section) if hasattr(b, "text"))
     assert "0 frames scored against the cloud mask given with the imagery." in text and "synthetic world" not in text
+    none = " ".join(b.text for b in gcloud.model_card_blocks(card, truth=None) if hasattr(b, "text"))
+    assert "mine has no real-data validation in its card, and this run has no truth to score it against (its " \
+           "imagery has no cloud mask)." in none
 
 
 def test_the_card_figures_say_when_they_were_scored_at_another_threshold_than_the_runs():
@@ -242,3 +245,21 @@ def test_the_card_figures_say_when_they_were_scored_at_another_threshold_than_th
     assert "on real labelled tiles (scored at threshold 0.5, where this run decides cloud at 0.3: at its threshold " \
            "the real-data figures would differ)." in at[0.3]
     assert "scored at threshold" not in at[0.5] and "scored at threshold" not in at[None]
+    none = " ".join(b.text for b in gcloud.model_card_blocks(card, truth=None) if hasattr(b, "text"))
+    assert "This run has no truth to score it against: its imagery has no cloud mask." in none
+
+
+def test_real_imagery_without_a_mask_scores_nothing_and_claims_no_clear_ground(tmp_path):
+    """The Landsat pair has no cloud mask: its truth files know no pixel's cloud. The cloud section scores nothing
+    and says why, the comparison knows no clear ground, and the verdict does not say that none was lost."""
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "scenarios" / "landsat_parana.yaml"), "--out", str(out), "--quiet", "--set",
+                 "pipeline=[{stage: cloud_filter}, {stage: encode, format: png}]"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    cloud = report["cloud"]
+    assert cloud["truth"] is None and cloud["frames_scored"] == 0 and cloud["note"] == gcloud.NO_MASK
+    assert report["comparison"]["clear_km2"] is None and report["ledger"]["delivered"] > 0
+    assert "clear ground lost unknown (no truth)" in report["verdict"]
+    assert "the clear ground lost is not measured in this run (its imagery has no cloud mask)" in report["verdict"]
+    text = (out / "report.md").read_text()
+    assert "cloud mask given with" not in text and "held no clear ground" not in text

@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from conftest import FRAME_RAW_BYTES
 from ground.run_data import load_run
@@ -138,3 +139,16 @@ def test_a_frame_whose_product_failed_the_ground_checks_is_left_out_of_every_sec
     assert ledger["frames_unverified"] == 1 and "failed the ground's checks" in ledger["warnings"][0]
     assert bandwidth_section(run)["raw_bytes_lost"] == FRAME_RAW_BYTES
     assert bandwidth_section(whole)["raw_bytes_lost"] == 0
+
+
+@pytest.mark.parametrize("world, truth", [
+    (None, "synthetic"), ({"source": "synthetic"}, "synthetic"),
+    ({"source": "geotiff", "bands": {"R": "r.tif"}, "mask": "m.tif"}, "imagery_mask"),
+    ({"source": "geotiff", "bands": {"R": "r.tif"}, "mask": {"file": "qa.tif", "band": 1}}, "imagery_mask"),
+    ({"source": "geotiff", "bands": {"R": "r.tif"}}, None)])
+def test_the_cloud_truth_is_named_by_the_scenario_s_world(tiny_run, world, truth):
+    """The synthetic world's, the cloud mask given with real imagery, or none (real imagery without a mask)."""
+    scenario = yaml.safe_load((tiny_run / "scenario.yaml").read_text()) or {}
+    scenario.pop("world", None)
+    (tiny_run / "scenario.yaml").write_text(yaml.safe_dump({**scenario, **({"world": world} if world else {})}))
+    assert load_run(tiny_run).cloud_truth == truth

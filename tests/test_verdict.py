@@ -269,7 +269,7 @@ def test_a_model_card_s_real_data_scores_stand_beside_the_synthetic_ones():
            "real-data figures would differ), against 92.3 %" in other
     assert real_data({"cloud_filter": scored}, {}, params={"cloud_filter": {"threshold": 0.5}}) == real_data(
         {"cloud_filter": VALIDATED}, {})  # the same threshold, or none in the card: nothing to say
-    [masked] = real_data({"cloud_filter": VALIDATED}, {"cloud_f1": 0.773}, synthetic=False)  # real imagery's mask
+    [masked] = real_data({"cloud_filter": VALIDATED}, {"cloud_f1": 0.773}, truth="imagery_mask")  # real imagery's mask
     assert masked.endswith("against 77.3 % on this run's truth (the cloud mask given with its imagery): the clear "
                            "ground lost is measured against that mask.") and "synthetic" not in masked
 
