@@ -24,7 +24,8 @@ NO_CONTACT = ("no contact window in the time simulated: no satellite rose above 
 
 def contacts_section(run: RunData) -> dict[str, Any]:
     """report.json ``contacts``: count, tracked, mean and total usage, bytes sent and the windows, and a ``warning``
-    when there was no window (:data:`NO_CONTACT`, or, for a run that stopped early, how far it got); None figures and no windows without contact telemetry."""
+    when there was no window (:data:`NO_CONTACT`, or, for a run that stopped early, how far it got); None figures
+    and no windows without contact telemetry."""
     if run.contacts is None:
         return {"count": None, "tracked": None, "mean_usage": None, "total_usage": None, "bytes_sent": None,
                 "windows": []}
