@@ -10,7 +10,7 @@ from typing import Any
 
 from . import metrics
 from .document import (Block, Heading, Image, Paragraph, Table, capped, fmt_bytes, fmt_duration, fmt_fixed,
-                       fmt_fraction, fmt_value)
+                       fmt_share, fmt_value)
 from .run_data import RunData
 
 CONSTANT_MODELS = {"rate_mbps": "the constant spacecraft.radio.rate_mbps",
@@ -88,11 +88,11 @@ def contacts_blocks(contacts: Mapping[str, Any], figures: Mapping[str, str], sta
     if contacts["count"] is None:
         return blocks + [Paragraph("No contact telemetry (telemetry/contacts.jsonl).")]
     blocks.append(Paragraph(f"Contact windows: {contacts['count']}, {contacts['tracked']} tracked; mean usage "
-                            f"of tracked windows {fmt_fraction(contacts['mean_usage'])}, time-weighted usage of all "
-                            f"windows {fmt_fraction(contacts['total_usage'])}; {fmt_bytes(contacts['bytes_sent'])} sent."))
+                            f"of tracked windows {fmt_share(contacts['mean_usage'])}, time-weighted usage of all "
+                            f"windows {fmt_share(contacts['total_usage'])}; {fmt_bytes(contacts['bytes_sent'])} sent."))
     rows, note = capped(tuple(
         (w["satellite"], w["station"], _utc(start_utc, w["aos_t_s"]), fmt_duration(w["duration_s"]),
-         fmt_value(w["max_elevation_deg"]), fmt_value(w["tracked"]), fmt_fraction(w["usage"]), fmt_bytes(w["bytes_sent"]))
+         fmt_value(w["max_elevation_deg"]), fmt_value(w["tracked"]), fmt_share(w["usage"]), fmt_bytes(w["bytes_sent"]))
         for w in contacts["windows"]), "windows")
     if rows:
         blocks.append(Table(("satellite", "station", "AOS (UTC)", "duration", "max elevation (deg)", "tracked",

@@ -103,10 +103,12 @@ def ledger_blocks(ledger: Mapping[str, Any]) -> list[Block]:
     """report.md/html blocks: the frame table, and the product table when the ledger counts products."""
     reasons = ledger.get("dropped_by_reason") or {}
     failed = ledger.get("frames_unverified") or 0
-    rows = [("delivered", fmt_value(ledger["delivered"]), "at least one product reached the ground" + (
-        f"; {failed} of them with products that failed the ground's checks" if failed else "")),
+    delivered = "nothing of it left on board, and a product of it on the ground" + (
+        f"; {failed} of them with products that failed the ground's checks" if failed else "")
+    rows = [("delivered", fmt_value(ledger["delivered"]), delivered),
             ("dropped", fmt_value(ledger["dropped"]), "; ".join(f"{k}: {v}" for k, v in reasons.items()) or ""),
-            ("on board", fmt_value(ledger["on_board"]), "still on board at the end"),
+            ("on board", fmt_value(ledger["on_board"]), "still on board at the end, whole or in part (some "
+             "of its products may have reached the ground)"),
             ("captured", fmt_value(ledger["captured"]), "balanced" if ledger["balanced"] else
              ("NOT BALANCED" if ledger["balanced"] is False else "balance unknown"))]
     blocks: list[Block] = [Heading(2, "Frame ledger"), Table(("frames", "count", "note"), tuple(rows))]

@@ -66,8 +66,8 @@ def verdict(report: Mapping[str, Any], stages: Sequence[StageEntry],
     head = headline(report["comparison"], stages, model_cards or {}, (report.get("ledger") or {}).get("captured"))
     if head.startswith(NO_VERDICT):
         nothing = (report.get("ledger") or {}).get("captured") == 0
-        return (f"{NO_VERDICT}nothing was captured, so there is nothing to set against a baseline (the frame "
-                "ledger's warning says why)." if nothing else head)
+        return (f"{NO_VERDICT}nothing was captured, so there is nothing to set against a baseline (the warning "
+                "at the report's top says why)." if nothing else head)
     return " ".join([head, *caveats(report, stages, model_cards or {}, truth)])
 
 

@@ -35,9 +35,10 @@ def test_tables_say_whether_the_ledger_balances(tiny_run):
         assert isinstance(frames, Table) and frames.rows[-1][2] == note
     products = ledger_blocks(ledger)[2]
     assert products.header[0] == "products" and products.rows[0][1] == ledger["products_delivered"]
-    assert ledger_blocks(ledger)[1].rows[0][2] == "at least one product reached the ground"
+    assert ledger_blocks(ledger)[1].rows[0][2] == "nothing of it left on board, and a product of it on the ground"
     assert ledger_blocks({**ledger, "frames_unverified": 2})[1].rows[0][2] == (
-        "at least one product reached the ground; 2 of them with products that failed the ground's checks")
+        "nothing of it left on board, and a product of it on the ground; 2 of them with products that failed the "
+        "ground's checks")
 
 
 def test_frames_lost_on_board_or_failing_the_ground_checks_are_warnings():

@@ -278,7 +278,7 @@ def test_a_run_that_captured_nothing_says_so_rather_than_blame_processing_record
     empty = {"comparison": {"frames": 0, "rows": rows(bent_pipe=None, this_run=None)["rows"]},
              "ledger": {"captured": 0, "on_board": 0}}
     assert verdict(empty, CLOUD_AI) == ("No verdict: nothing was captured, so there is nothing to set against a "
-                                        "baseline (the frame ledger's warning says why).")
+                                        "baseline (the warning at the report's top says why).")
     captured = empty | {"ledger": {"captured": 3, "on_board": 3}}
     assert verdict(captured, CLOUD_AI).startswith("No verdict: no finished frame has on-board processing records")
 
