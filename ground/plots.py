@@ -267,16 +267,20 @@ def plot_rate_distortion(rd: Mapping[str, Any], path: Path) -> None:
     fig = _figure(7.5, 4.2)
     ax = fig.add_subplot()
     lossy = [p for p in rd["points"] if p["psnr_db"] is not None]
-    top = max([p["psnr_db"] for p in lossy] + [rd.get("lossy_same_bytes_psnr_db") or 0, rd.get("this_run_psnr_db") or 0]) + 6
-    for codec in sorted({p["codec"] for p in rd["points"]}):
+    top = max([p["psnr_db"] for p in lossy] + [rd.get("lossy_same_bytes_psnr_db") or 0, rd.get("this_run_psnr_db") or 0]) + 8
+    codecs = sorted({p["codec"] for p in rd["points"]})
+    for k, codec in enumerate(codecs):
         own = sorted((p for p in lossy if p["codec"] == codec), key=lambda p: p["bits_per_sample"])
         exact = [p for p in rd["points"] if p["codec"] == codec and p["psnr_db"] is None]
         line = ax.plot([p["bits_per_sample"] for p in own], [p["psnr_db"] for p in own], "o-", ms=4, label=codec)[0]
-        ax.plot([p["bits_per_sample"] for p in exact], [top] * len(exact), "s", color=line.get_color(), ms=6)
-    cpsnr = rd.get("this_run_cpsnr_db")
+        # each codec's lossless point a row of its own in the band: codecs of near-equal rates would hide each other
+        row = top + 1.8 * (k - (len(codecs) - 1) / 2)
+        ax.plot([p["bits_per_sample"] for p in exact], [row] * len(exact), "s", color=line.get_color(), ms=6)
+    cpsnr, run_lost = rd.get("this_run_cpsnr_db"), rd.get("this_run_clear_pixels_lost_fraction")
     if cpsnr is not None and rd.get("this_run_bits_per_sample") is not None:
         ax.axvline(rd["this_run_bits_per_sample"], ls=":", color="black",
-                   label=f"this run's pipeline: super-resolved, cPSNR {cpsnr:.1f} dB against the high-res truth")
+                   label=f"this run's pipeline: super-resolved, cPSNR {cpsnr:.1f} dB against the high-res truth"
+                         + ("" if run_lost is None else f", {fmt_fraction(run_lost)} of clear ground lost"))
     finished = rd["finished_frames"]
     for key, label, marker in (("this_run", "this run's pipeline", "*"),
                                ("lossy_same_bytes", "JPEG 2000 at its bytes", "D")):
@@ -287,13 +291,15 @@ def plot_rate_distortion(rd: Mapping[str, Any], path: Path) -> None:
                     None if lost is None else f"{fmt_fraction(lost)} of clear ground lost"]
             ax.plot([bits], [top if psnr is None else psnr], marker, color="black", ms=12 if marker == "*" else 7,
                     label=f"{label} ({', '.join(w for w in what if w)})")
-    ax.axhline(top - 3, color="grey", lw=0.5)
-    ax.text(0.01, top - 1.5, "lossless", transform=ax.get_yaxis_transform(), va="center", fontsize=8, color="grey")
+    ax.axhline(top - 5, color="grey", lw=0.5)
+    ax.text(0.01, top - 4, "lossless", transform=ax.get_yaxis_transform(), va="center", fontsize=8, color="grey")
+    low, _ = ax.get_ylim()
+    ax.set_yticks([t for t in ax.get_yticks() if low <= t < top - 5])  # none above the line: there it is exact
     ax.set_xscale("log")
     ax.set_xlabel("bits per sample (of one frame per scene)")
     ax.set_ylabel("PSNR against the raw frame (dB)")
     ax.set_title(f"Rate-distortion: codec curves on {rd['frames']} of this run's {finished} frames")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.9))  # below the lossless band, above the curves
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=7, ncol=2, loc="outside lower center")  # off the points
     save(fig, path)
 
 

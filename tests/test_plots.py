@@ -60,7 +60,10 @@ def keep_legend(monkeypatch) -> dict:
     real_save = plots.save
 
     def save(fig, path):
-        drawn["labels"] = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        [legend] = fig.legends or [fig.axes[0].get_legend()]
+        drawn["labels"] = [t.get_text() for t in legend.get_texts()]
+        drawn["legend_apart"] = not legend.get_window_extent(fig.canvas.get_renderer()).overlaps(
+            fig.axes[0].get_window_extent())
         drawn["title"] = fig.axes[0].get_title()
         real_save(fig, path)
 
@@ -88,6 +91,7 @@ def test_the_rate_distortion_plot_draws_lossy_curves_lossless_points_and_this_ru
     assert drawn["title"] == "Rate-distortion: codec curves on 1 of this run's 20 frames"
     assert "this run's pipeline (exact on what it sent, over 20 frames, 11.0 % of clear ground lost)" in drawn["labels"]
     assert "JPEG 2000 at its bytes (over 20 frames, 0.3 % of clear ground lost)" in drawn["labels"]
+    assert drawn["legend_apart"]  # below the chart: it hides no curve nor point
 
 
 def test_a_super_resolved_product_is_no_point_on_the_lossless_band(tmp_path, monkeypatch):
@@ -101,6 +105,9 @@ def test_a_super_resolved_product_is_no_point_on_the_lossless_band(tmp_path, mon
     assert "this run's pipeline: super-resolved, cPSNR 47.8 dB against the high-res truth" in drawn["labels"]
     assert not any(label.startswith("this run's pipeline (") for label in drawn["labels"])
     assert png_size(tmp_path / "rd.png") == (int(7.5 * DPI), int(4.2 * DPI))
+    plots.plot_rate_distortion({**rd, "this_run_clear_pixels_lost_fraction": 0.052}, tmp_path / "rd.png")
+    assert ("this run's pipeline: super-resolved, cPSNR 47.8 dB against the high-res truth, 5.2 % of clear ground "
+            "lost") in drawn["labels"]
 
 
 def test_the_pass_link_plot_shows_the_passes_that_sent_most_in_time_order():
