@@ -448,3 +448,14 @@ def test_a_linked_model_keeps_its_link_and_a_shipped_name_stays_a_name_even_besi
     assert load_scenario(path, ["pipeline[0].model=auto"]).resolved["pipeline"][0]["model"] == "auto"
     assert with_files_absolute({"a": "x" * 300 + ".tif"}, {"a": "x" * 300 + ".tif"}, mission) == {
         "a": "x" * 300 + ".tif"}
+
+
+@pytest.mark.parametrize("name", ["../../escape", "/tmp/abs", "..", ".", "a\\b", '"a\\tb"'])
+def test_a_scenario_name_that_is_a_path_is_refused_at_its_line(name):
+    """runs/<name> is the default run directory: a name with a path in it would write outside runs/."""
+    found, err = issues(QUICKSTART, [f"name={name}"])
+    assert [i.path for i in err.issues] == ["name"] and "a name that names one folder" in str(err)
+
+
+def test_a_scenario_name_with_spaces_or_dots_inside_is_fine():
+    assert load_scenario(QUICKSTART, ["name=my mission v1.2"]).name == "my mission v1.2"

@@ -100,6 +100,9 @@ class Scenario:
         """Rules across sections. Each runs on what is there: on a partial scenario (``schema.Builder`` leaves out
         the sections with problems of their own) a rule whose sections are missing is skipped."""
         out = []
+        if hasattr(self, "name") and (self.name in (".", "..") or re.search(r"[/\\\x00-\x1f]", self.name)):
+            # the default run directory is runs/<name>: a name with a path in it would write elsewhere
+            out.append(issue_at("name", "a name that names one folder (no / or \\, not . or ..)", repr(self.name)))
         for key in ("satellites", "ground_stations", "targets"):
             names = [i.name for i in getattr(self, key, ())]
             for i, name in enumerate(names):
