@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from rundir.evaluation import CLOUD_PROBABILITY_KEY, SPECTRAL_CLOUD_KEY, evaluation_path
+from rundir.files import NpzReader
 from rundir.run_info import ModelValidation, RunInfo
 from rundir.tiles import cloud_fractions, tile_boxes, tile_sums, withheld
 
@@ -87,8 +88,8 @@ def _read_frames(run: Any) -> list[FrameEval]:
         eval_path = evaluation_path(run.run_dir, frame.frame_id)
         if not eval_path.is_file():
             continue
-        with np.load(eval_path) as evaluation:
-            if CLOUD_PROBABILITY_KEY not in evaluation.files:  # discarded whole before the cloud filter saw it
+        with NpzReader(eval_path) as evaluation:
+            if CLOUD_PROBABILITY_KEY not in evaluation:  # discarded whole before the cloud filter saw it
                 continue
             frames.append(FrameEval(**vars(frame), probability=evaluation[CLOUD_PROBABILITY_KEY],
                                     spectral=evaluation[SPECTRAL_CLOUD_KEY]))

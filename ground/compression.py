@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from rundir import codec, flight_codecs
+from rundir.files import read_npz
 from rundir.manifest import ManifestLine
 from rundir.tiles import TileBox
 from rundir.truth import TruthFile, is_cloud
@@ -143,7 +144,7 @@ def evaluation(run: Any, frame_id: str) -> dict[str, np.ndarray]:
     cached = run.derived.get("evaluation")
     if cached is None or cached[0] != frame_id:
         path = evaluation_path(run.run_dir, frame_id)
-        cached = run.derived["evaluation"] = (frame_id, dict(np.load(path)) if path.is_file() else {})
+        cached = run.derived["evaluation"] = (frame_id, read_npz(path) if path.is_file() else {})
     return cached[1]
 
 

@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
@@ -101,3 +102,56 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray], stored: Collection[s
                     np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
     write_atomic(path, write)
+
+
+# What numpy raises for a file that is not an .npz archive of arrays, or a member of one cut short or damaged
+NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+class NpzReader(Mapping[str, np.ndarray]):
+    """An ``.npz`` file of a run directory (truth/, evaluation/) read array by array, as numpy's lazy ``NpzFile``
+    reads it, whose every failure is an InputFileError naming the file: not an archive of arrays (a pickle, a file of
+    another kind), a member cut short, or an array it does not hold. ``in`` and iteration give the names it holds. A
+    context manager."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            npz = np.load(self.path)
+        except NPZ_ERRORS as err:
+            raise InputFileError(self.path, f"not a readable .npz archive of arrays: {err}") from None
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise InputFileError(self.path, "not an .npz archive of arrays: one .npy array")
+        self._npz = npz
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._npz.files:
+            raise InputFileError(self.path, f"no {name!r} array (it holds {', '.join(self._npz.files) or 'none'})")
+        try:
+            return self._npz[name]
+        except NPZ_ERRORS as err:
+            raise InputFileError(self.path, f"its {name!r} array cannot be read: {err}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._npz.files
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._npz.files)
+
+    def __len__(self) -> int:
+        return len(self._npz.files)
+
+    def close(self) -> None:
+        self._npz.close()
+
+    def __enter__(self) -> NpzReader:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file of a run directory, read at once (:class:`NpzReader`'s errors)."""
+    with NpzReader(path) as arrays:
+        return dict(arrays)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from rundir.files import write_npz
+from rundir.files import NpzReader, write_npz
 
 LANDCOVER_CLASSES = ("water", "vegetation", "soil", "urban", "snow", "desert")
 WATER, VEGETATION, SOIL, URBAN, SNOW, DESERT = range(len(LANDCOVER_CLASSES))
@@ -68,11 +68,12 @@ class TruthFile:
     """One frame's ``truth/FRAME.npz``, open: each layer is read from the file when it is asked for (a burst's
     high-resolution reflectance is large), so a reader holds only what it uses. A context manager.
 
-    Raises OSError when the file cannot be opened, KeyError when a layer asked for is not in it."""
+    Raises InputFileError (:class:`rundir.files.NpzReader`) when the file is not a readable archive of arrays, or
+    when a layer asked for is not in it or cannot be read."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._npz = np.load(self.path)
+        self._npz = NpzReader(self.path)
 
     @classmethod
     def of(cls, run_dir: Path, frame_id: str) -> TruthFile | None:
@@ -113,7 +114,7 @@ class TruthFile:
     @property
     def has_high_res(self) -> bool:
         """Whether the file holds a burst's high-resolution truth (:class:`HighResTruth`'s layers)."""
-        return "hr_reflectance" in self._npz.files
+        return "hr_reflectance" in self._npz
 
     @property
     def hr_reflectance(self) -> np.ndarray:

@@ -3,13 +3,16 @@ when the writer fails; JSON and JSON lines have sorted keys; arrays come back fr
 
 import json
 import os
+import re
 import signal
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from rundir.files import jsonl_line, signals_held, write_atomic, write_json, write_jsonl, write_npz, write_text
+from rundir.errors import InputFileError
+from rundir.files import (NpzReader, jsonl_line, read_npz, signals_held, write_atomic, write_json, write_jsonl,
+                          write_npz, write_text)
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_part(tmp_path):
@@ -51,6 +54,31 @@ def test_npz_reads_back_as_written(tmp_path):
         assert set(got.files) == set(arrays)
         for name, array in arrays.items():
             assert got[name].dtype == array.dtype and np.array_equal(got[name], array)
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda path: path.write_text("garbage"), "not a readable .npz archive of arrays"),
+    (lambda path: path.write_bytes(path.read_bytes()[:500]), "not a readable .npz archive of arrays"),
+    (lambda path: np.save(open(path, "wb"), np.zeros(3)), "not an .npz archive of arrays: one .npy array"),
+    (lambda path: np.savez(path, foo=np.zeros(2)), "no 'cloud' array (it holds foo)"),
+    (lambda path: path.write_bytes(path.read_bytes().replace(b"\x00\x00\x00\x00", b"\xff\xff\xff\xff", 40)),
+     "array cannot be read"),
+])
+def test_a_damaged_npz_is_an_input_file_error_naming_it(tmp_path, damage, problem):
+    """A run directory's truth/ or evaluation/ file cut short, overwritten or of another kind: the ground names the
+    file and the problem (exit 2), never a traceback from numpy or zipfile."""
+    path = tmp_path / "f.npz"
+    write_npz(path, {"cloud": np.arange(4096, dtype=np.uint16).reshape(64, 64)}, stored=("cloud",))
+    damage(path)
+    with pytest.raises(InputFileError, match=re.escape(problem)) as err:
+        with NpzReader(path) as arrays:
+            arrays["cloud"]
+    assert err.value.path == str(path)
+    if problem.startswith("no "):  # the archive itself is sound: its other arrays read
+        assert set(read_npz(path)) == {"foo"}
+    else:
+        with pytest.raises(InputFileError):
+            read_npz(path)
 
 
 def test_npz_stores_the_named_arrays_as_they_are_and_deflates_the_rest(tmp_path):

@@ -217,3 +217,20 @@ def test_the_summary_gives_the_passes_busy_share_the_verdict_uses(run_dir):
     usage = report["contacts"]["total_usage"]
     row = next(line for line in md.splitlines() if line.startswith("| passes busy"))
     assert row == f"| passes busy (share of their time, as in the verdict) | {fmt_fraction(usage)} |"
+
+
+@pytest.mark.parametrize("folder", ["truth", "evaluation"])
+def test_a_damaged_truth_or_evaluation_file_is_a_clear_error_and_the_report_stays(tmp_path, capsys, folder):
+    """A truth/ or evaluation/ .npz overwritten or cut short: `orbitedge report` names the file (exit 2, no
+    traceback), and the report already there is left as it was."""
+    from app.cli import main
+    from tests.report_run import sweep_run
+
+    run_dir = shutil.copytree(sweep_run().run_dir, tmp_path / "run")
+    before = (run_dir / "report.json").read_bytes()
+    damaged = sorted((run_dir / folder).glob("*.npz"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:300])
+    assert main(["report", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert f"{damaged}: not a readable .npz archive of arrays" in err and "Traceback" not in err
+    assert (run_dir / "report.json").read_bytes() == before

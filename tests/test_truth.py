@@ -5,6 +5,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from rundir.errors import InputFileError
+
 from rundir.truth import (CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, DESERT, LANDCOVER_CLASSES, SNOW, SOIL, UNKNOWN, URBAN,
                           VEGETATION, WATER, HighResTruth, TruthFile, is_cloud, truth_path, write_truth)
 
@@ -30,7 +32,7 @@ def test_a_frame_truth_is_read_back_layer_by_layer(tmp_path):
         assert truth.scored().tolist() == [[True, True], [True, False]]  # the unknown pixel is not scored
         assert truth.clear().tolist() == [[True, False], [False, False]]
         assert not truth.has_high_res and not truth.shadow.any()
-        with pytest.raises(KeyError):
+        with pytest.raises(InputFileError, match="no 'hr_clear' array"):
             truth.hr_clear
     assert TruthFile.of(tmp_path, "f1") is None
 
