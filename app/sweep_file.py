@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from onboard.scenario.config import key_reference
 from onboard.scenario.schema import Builder, issue_at, sort_issues, spec
-from onboard.scenario.yaml_source import join, load_yaml
+from onboard.scenario.yaml_source import join, load_yaml, read_yaml_file
 from rundir.errors import ConfigError, ConfigIssue, InputFileError
 
 from .figures import FIGURES, PARETO_X, PARETO_Y, figure_table, retired_figure
@@ -176,7 +176,7 @@ def load_sweep(path: str | Path) -> Sweep:
     readable, whatever else has problems); then, with no problem so far, each configuration whole."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_yaml_file(path)
     except OSError as err:  # no line: there is no file to point into
         raise InputFileError(path, f"expected a readable sweep file, found {err.strerror or err}") from None
     data, source = load_yaml(raw, str(path), duplicates="keep_first")

@@ -459,3 +459,9 @@ def test_a_scenario_name_that_is_a_path_is_refused_at_its_line(name):
 
 def test_a_scenario_name_with_spaces_or_dots_inside_is_fine():
     assert load_scenario(QUICKSTART, ["name=my mission v1.2"]).name == "my mission v1.2"
+
+
+def test_a_device_given_as_the_scenario_is_a_clean_error(capsys):
+    assert main(["validate", "/dev/zero"]) == 2
+    err = capsys.readouterr().err
+    assert "expected a readable scenario file, found not a regular file (a device or a pipe)" in err

@@ -26,7 +26,7 @@ from .schema import Builder, issue_at, sort_issues, spec
 from .spacecraft_config import BANDS, SpacecraftConfig
 from .working_memory import below_one_frame, below_the_whole_capture
 from .world_config import WorldConfig, checkable_world, imagery_band_names
-from .yaml_source import apply_override, join, line_of, load_yaml
+from .yaml_source import apply_override, join, line_of, load_yaml, read_yaml_file
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,7 +184,7 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
     """Read, override (``key.path=value``) and validate a scenario; raise ConfigError listing every problem."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_yaml_file(path)
     except OSError as err:
         raise ConfigError(path, [ConfigIssue("", None, "a readable scenario file", err.strerror or str(err))]) from None
     data, source = load_yaml(raw, str(path), duplicates="keep_first")
