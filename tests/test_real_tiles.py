@@ -58,13 +58,19 @@ def test_a_tile_that_is_not_one_is_named_with_what_is_wrong(tmp_path):
     toa, cloud = np.full((8, 8, 4), 0.1, np.float32), np.zeros((8, 8), np.uint8)
     cases = {"no_sensor": dict(toa=toa, cloud=cloud, gsd_m=10.0),
              "three_bands": dict(toa=toa[..., :3], cloud=cloud, sensor="S2", gsd_m=10.0),
-             "codes": dict(toa=toa, cloud=cloud + 7, sensor="S2", gsd_m=10.0)}
+             "codes": dict(toa=toa, cloud=cloud + 7, sensor="S2", gsd_m=10.0),
+             "nan": dict(toa=np.where(np.eye(8, dtype=bool)[..., None], np.nan, toa), cloud=cloud, sensor="S2",
+                         gsd_m=10.0),
+             "dn": dict(toa=toa * 10000, cloud=cloud, sensor="S2", gsd_m=10.0)}
     for name, arrays in cases.items():
         np.savez(tmp_path / f"{name}.npz", **arrays)
     (tmp_path / "text.npz").write_text("not a tile")
     expected = {"no_sensor": "expected the arrays toa, cloud, sensor, gsd_m, found no sensor",
                 "three_bands": "expected toa (H, W, 4) and cloud (H, W), found toa (8, 8, 3) and cloud (8, 8)",
                 "codes": "expected cloud codes 0 clear, 1 thin, 2 thick, 255 unlabelled, found [7]",
+                "nan": "expected toa as TOA reflectance, finite and within +-5 (DN are scaled to reflectance first), "
+                       "found 32 NaN or infinite values",
+                "dn": "found values up to 1000",
                 "text": "expected a NumPy .npz of a labelled tile, found "}
     for name, message in expected.items():
         with pytest.raises(InputFileError, match=re.escape(message)) as err:

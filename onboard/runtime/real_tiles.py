@@ -22,6 +22,9 @@ from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
 
 TILE_BANDS = ("B", "G", "R", "NIR")
 TILE_KEYS = ("toa", "cloud", "sensor", "gsd_m")
+# TOA reflectance stays below ~1.6 even over fresh snow at a low sun (rho = pi L d^2 / (E_sun cos theta_s)); 5 leaves room
+# for calibration error and marks an array of DN or radiance, hundreds and up, as not reflectance
+MAX_TOA_REFLECTANCE = 5.0
 
 
 def confusion(predicted: np.ndarray, truth: np.ndarray) -> dict[str, int]:
@@ -87,6 +90,12 @@ def _read_tile(path: Path) -> RealTile:
     if toa.ndim != 3 or toa.shape[-1] != len(TILE_BANDS) or cloud.shape != toa.shape[:2]:
         raise InputFileError(path, f"expected toa (H, W, {len(TILE_BANDS)}) and cloud (H, W), found toa "
                                    f"{toa.shape} and cloud {cloud.shape}")
+    finite = np.isfinite(toa)
+    if not finite.all() or np.abs(toa).max(initial=0.0) > MAX_TOA_REFLECTANCE:
+        shown = (f"{int((~finite).sum())} NaN or infinite values" if not finite.all() else
+                 f"values up to {float(np.abs(toa).max()):.4g}")
+        raise InputFileError(path, f"expected toa as TOA reflectance, finite and within +-{MAX_TOA_REFLECTANCE:g} "
+                                   f"(DN are scaled to reflectance first), found {shown}")
     codes = set(np.unique(cloud).tolist()) - {CLOUD_CLEAR, CLOUD_THIN, CLOUD_THICK, UNKNOWN}
     if codes:
         raise InputFileError(path, f"expected cloud codes {CLOUD_CLEAR} clear, {CLOUD_THIN} thin, {CLOUD_THICK} "
