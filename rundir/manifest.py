@@ -56,6 +56,17 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _is_utm_or_ups(value: Any) -> bool:
+    """An EPSG code of the grids frames are made on: WGS 84 UTM zones 1-60 north (32601-32660) and south
+    (32701-32760), and UPS north (32661) and south (32761)."""
+    return _is_count(value) and (32601 <= value <= 32661 or 32701 <= value <= 32761)
+
+
+def _is_on_earth(value: Any) -> bool:
+    """A projected coordinate in metres no further from its origin than half the equator (UTM and UPS stay within)."""
+    return _is_number(value) and abs(value) <= 2.0e7
+
+
 def _is_plain_name(name: Any) -> bool:
     """A file name directly in ``downlink/``: no directory part, not the manifest."""
     return _is_text(name) and PurePosixPath(name).name == name and name not in (".", "..", MANIFEST)
@@ -84,10 +95,11 @@ CHECKS: dict[str, Check] = {  # every key a line may hold: required ones first, 
     "capture_t_s": TIME, "downlink_t_s": TIME, "raw_bytes": COUNT,
     "satellite": TEXT, "target": TEXT, "station": TEXT, "retransmitted_bytes": COUNT,
     "bands": TEXTS,
-    "footprint": (_object_of({"epsg": _is_positive, "x0_m": _is_number, "y0_m": _is_number,
+    "footprint": (_object_of({"epsg": _is_utm_or_ups, "x0_m": _is_on_earth, "y0_m": _is_on_earth,
                               "gsd_m": lambda v: _is_number(v) and v > 0, "width_px": _is_positive,
                               "height_px": _is_positive}),
-                  "an object of epsg, x0_m, y0_m, gsd_m > 0, width_px and height_px"),
+                  "an object of epsg (a UTM or UPS zone: 32601-32661, 32701-32761), x0_m and y0_m (metres within "
+                  "+-20,000 km), gsd_m > 0, width_px and height_px"),
     "tile": (_object_of({"row0": _is_count, "col0": _is_count, "height": _is_positive, "width": _is_positive,
                          "frame_height": _is_positive, "frame_width": _is_positive}),
              "an object of integers row0, col0 >= 0 and height, width, frame_height, frame_width > 0"),

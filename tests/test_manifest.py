@@ -16,6 +16,7 @@ positives = st.integers(min_value=1, max_value=10_000)
 metres = st.floats(min_value=-1e7, max_value=1e7, allow_nan=False)
 seconds = st.floats(min_value=0, max_value=1e7, allow_nan=False).map(lambda t: round(t, 3))
 maybe = st.none().__or__
+utm_or_ups = st.one_of(st.integers(32601, 32661), st.integers(32701, 32761))  # the grids frames are made on
 
 lines = st.builds(
     ManifestLine,
@@ -26,8 +27,8 @@ lines = st.builds(
     bands=st.lists(st.sampled_from(["B", "G", "R", "NIR"]), max_size=4).map(tuple),
     shape=st.tuples(positives, positives, st.integers(1, 4)),
     tile=maybe(st.builds(TileGeometry, counts, counts, positives, positives, positives, positives)),
-    footprint=maybe(st.builds(Footprint, st.integers(2000, 32760), metres, metres,
-                              st.floats(min_value=0.1, max_value=1000), positives, positives)),
+    footprint=maybe(st.builds(Footprint, utm_or_ups, metres, metres, st.floats(min_value=0.1, max_value=1000),
+                              positives, positives)),
     scale=st.integers(1, 4), raw_bytes=counts, stages=st.lists(names, max_size=3).map(tuple),
     priority=maybe(st.integers(0, 100)), retransmitted_bytes=counts, sha256=names, bytes=counts,
     sidecars=maybe(st.lists(st.builds(Sidecar, names.map(lambda n: n + ".pgw"), counts, names), min_size=1,
@@ -92,6 +93,7 @@ def test_a_key_of_the_wrong_type_is_named(key, value, expected):
 @pytest.mark.parametrize("key, nested, value", [
     ("tile", "row0", -1), ("tile", "height", 0), ("tile", "frame_width", "256"), ("tile", "col0", None),
     ("footprint", "gsd_m", 0.0), ("footprint", "epsg", "EPSG:32631"), ("footprint", "x0_m", float("nan")),
+    ("footprint", "epsg", 99999), ("footprint", "epsg", 4326), ("footprint", "x0_m", 1e12), ("footprint", "y0_m", -3e7),
     ("sidecars", "file", "../escape.pgw"), ("sidecars", "file", MANIFEST), ("sidecars", "bytes", -1),
 ])
 def test_a_nested_key_of_the_wrong_type_names_its_object(key, nested, value):
