@@ -10,6 +10,7 @@ the Pareto front's x.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,13 +228,37 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], RunInfo | None]:
     except (OSError, ValueError) as err:
         raise InputFileError(path, f"not a readable report ({err})") from None
     info_path = Path(run_dir) / "telemetry" / "run.json"
-    if not info_path.is_file():
-        return report, None
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise InputFileError(info_path, f"not readable JSON ({err})") from None
-    return report, RunInfo.parse(info, str(info_path))
+    info = None
+    if info_path.is_file():
+        try:
+            info = RunInfo.parse(json.loads(info_path.read_text(encoding="utf-8")), str(info_path))
+        except (OSError, ValueError) as err:
+            raise InputFileError(info_path, f"not readable JSON ({err})") from None
+    problem = report_problem(report, info)
+    if problem:
+        raise InputFileError(path, f"not a report orbitedge wrote: {problem} (`orbitedge report` on the run "
+                                   "directory writes it anew)")
+    return report, info
+
+
+def report_problem(report: Any, info: RunInfo | None) -> str | None:
+    """What makes a report.json unreadable as one (edited, or another program's): not an object with ``complete``,
+    a ``scenario`` or ``seed`` of another type, or a FIGURES figure that does not read as a finite number; None when
+    it reads."""
+    if not isinstance(report, dict) or not isinstance(report.get("complete"), bool):
+        return "no 'complete': true or false"
+    if not isinstance(report.get("scenario", ""), str) or not isinstance(report.get("seed", 0), int | None):
+        return (f"its scenario and seed are {report.get('scenario')!r} and {report.get('seed')!r}, expected a name "
+                "and a number")
+    for name, figure in FIGURES.items():
+        try:
+            value = figure.read(report, info)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:
+            return f"its {name} cannot be read ({type(err).__name__}: {err})"
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not math.isfinite(value)):
+            return f"its {name} is {value!r}, expected a number"
+    return None
 
 
 def check_run_or_sweep_dir(run_dir: Path) -> None:

@@ -2,6 +2,7 @@
 file, units in the format."""
 
 import json
+import re
 
 import pytest
 
@@ -14,6 +15,7 @@ from rundir.run_info import RunInfo, SatelliteSummary
 from tests.sweep_cases import made_sweep
 
 REPORT = {
+    "scenario": "s", "seed": 1, "complete": True,
     "bandwidth": {"saved_fraction": 0.8, "downlinked_bytes": 2_000_000},
     "comparison": {"rows": [{"pipeline": "bent_pipe_single", "saved_fraction": 0.0},
                             {"pipeline": "this_run", "saved_fraction": 0.4, "clear_pixels_lost_fraction": 0.02}]},
@@ -156,6 +158,24 @@ def test_unreadable_runs_are_named(tmp_path):
     (tmp_path / "telemetry").mkdir()
     (tmp_path / "telemetry" / "run.json").write_text(json.dumps({"scenario": "x"}))
     with pytest.raises(InputFileError, match=r"run.json: .*seed: expected"):
+        read_run(tmp_path)
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda r: {}, "no 'complete': true or false"),
+    (lambda r: {**r, "seed": [1]}, "its scenario and seed are 's' and [1], expected a name and a number"),
+    (lambda r: {**r, "bandwidth": {**r["bandwidth"], "saved_fraction": "lots"}},
+     "its saved_fraction is 'lots', expected a number"),
+    (lambda r: {**r, "ledger": {"delivered": "14"}}, "its frames_delivered is '14', expected a number"),
+    (lambda r: {**r, "compute": {"satellites": [{"compute_busy_s": "2 s"}]}},
+     "its compute_busy_s cannot be read (TypeError: unsupported operand type(s) for +: 'int' and 'str')"),
+])
+def test_a_report_json_edited_out_of_shape_is_named_not_a_traceback(tmp_path, edit, problem):
+    """compare, sweep results and the --json summaries read each run's report.json: one whose values are not what
+    orbitedge writes names its file and the value, as a clear error (exit 2 from the command line)."""
+    (tmp_path / "downlink").mkdir()
+    (tmp_path / "report.json").write_text(json.dumps(edit(REPORT)))
+    with pytest.raises(InputFileError, match=re.escape(problem)):
         read_run(tmp_path)
 
 
