@@ -11,17 +11,30 @@ from .document import Block, Heading, Paragraph, Table, capped, fmt_value
 from .run_data import RunData
 
 
+# Anomalies of the run's records (telemetry lines and files, scenario.yaml): every figure drawn from them may be
+# short of what the run did, so the report warns at its top (a product's own anomalies are the ledger's to count)
+RECORD_ANOMALIES = ("bad_line", "bad_file", "truncated_line")
+
+
 def ground_section(run: RunData) -> dict[str, Any]:
     """report.json ``ground``: products in the manifest and verified, verified products by kind, anomaly counts by
-    kind and the anomalies themselves."""
+    kind and the anomalies themselves; a ``warning`` when records of the run could not be read
+    (:data:`RECORD_ANOMALIES`)."""
     kinds = Counter(line.kind for line in run.delivered)
-    return {
+    out = {
         "products_in_manifest": len(run.reception.lines),
         "products_verified": len(run.reception.products),
         "products_by_kind": dict(sorted(kinds.items())),
         "anomaly_counts": dict(sorted(Counter(a["kind"] for a in run.anomalies).items())),
         "anomalies": list(run.anomalies),
     }
+    unread = [a for a in run.anomalies if a["kind"] in RECORD_ANOMALIES]
+    if unread:
+        files = ", ".join(sorted({a["file"] for a in unread}))
+        out["warning"] = (f"{len(unread)} record{'s' if len(unread) > 1 else ''} of the run could not be read "
+                          f"({files}): every figure drawn from them leaves out what they held (see the reception "
+                          "anomalies).")
+    return out
 
 
 def ground_blocks(ground: Mapping[str, Any]) -> list[Block]:
