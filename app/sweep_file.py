@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from onboard.scenario.config import key_reference
 from onboard.scenario.schema import Builder, issue_at, sort_issues, spec
-from onboard.scenario.yaml_source import join, load_yaml, read_yaml_file
+from onboard.scenario.config_files import read_yaml_file
+from onboard.scenario.yaml_source import join, load_yaml
 from rundir.errors import ConfigError, ConfigIssue, InputFileError
 
 from .figures import FIGURES, PARETO_X, PARETO_Y, figure_table, retired_figure

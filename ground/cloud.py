@@ -25,11 +25,12 @@ import numpy as np
 
 from rundir.evaluation import CLOUD_PROBABILITY_KEY, SPECTRAL_CLOUD_KEY, evaluation_path
 from rundir.files import NpzReader
-from rundir.run_info import ModelValidation, RunInfo
+from rundir.run_info import RunInfo
 from rundir.tiles import cloud_fractions, tile_boxes, tile_sums, withheld
 
 from . import clear_ground
 from .document import Heading, Image, Paragraph, Table, fmt_fraction
+from .real_data import SECTION_WORDS, model_card_blocks
 
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 1.0, 0.05))
 PLOTS = ("plots/cloud-pr.png", "plots/cloud-tradeoff.png")  # precision-recall, saving against loss
@@ -280,52 +281,16 @@ def lost_ground_warnings(section: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def model_card_blocks(model_card: Mapping[str, Any] | None, truth: str | None = "synthetic",
-                      threshold: float | None = None) -> list[Any]:
-    """What the model's card measured on synthetic held-out frames and on real labelled imagery, side by side,
-    so that the run's synthetic-truth scores are not read as real-world ones. ``model_card``: report.json's
-    ``cloud.model_card``, a :class:`rundir.run_info.ModelValidation` as JSON; ``truth``: report.json's
-    ``cloud.truth`` (:attr:`ground.run_data.RunData.cloud_truth`: synthetic, imagery_mask, or None without one);
-    ``threshold``: the run's, named when the card's real tiles were scored at another."""
-
-    if not model_card:
-        return []
-    card = ModelValidation.parse(model_card, "report.json")
-    heldout, real = card.synthetic_heldout, card.real_validation
-    rows = [("synthetic held-out frames (the card)", fmt_fraction(heldout.f1), fmt_fraction(heldout.fpr))
-            ] if heldout else []
-    if real is None:
-        return [*([Table(("data", "F1", "FPR"), tuple(rows))] if rows else []),
-                Paragraph(f"{card.model} has no real-data validation in its card" + {
-                    "synthetic": ": every score in this section is against the synthetic world's truth only.",
-                    "imagery_mask": ": the scores below, against the cloud mask given with this run's imagery, are "
-                                    "its only real-data figures."}.get(truth, ", and this run has no truth to score it "
-                                                                        "against (its imagery has no cloud mask)."))]
-    rows += [(f"real {sensor} tiles (the card)", fmt_fraction(scores.f1), fmt_fraction(scores.fpr))
-             for sensor, scores in sorted(real.sensors.items())]
-    rows.append((f"real tiles, pooled over {real.tiles}", fmt_fraction(real.pooled.f1), fmt_fraction(real.pooled.fpr)))
-    return [Table(("data", "F1", "FPR"), tuple(rows)),
-            Paragraph(f"What {card.model} is worth on real imagery: pooled F1 {fmt_fraction(real.pooled.f1)} and "
-                      f"false-positive rate {fmt_fraction(real.pooled.fpr)} (worst tile "
-                      f"{fmt_fraction(real.worst_tile_fpr)}) on real labelled tiles{real.threshold_note(threshold)}."
-                      + {"synthetic": " The scores below are against this run's synthetic truth; they hold in the "
-                                      "synthetic world, not on Earth.",
-                         "imagery_mask": " The scores below are against the cloud mask given with this run's "
-                                         "imagery."}.get(truth, " This run has no truth to score it against: its "
-                                                                "imagery has no cloud mask."))]
-
-
 def cloud_blocks(section: Mapping[str, Any]) -> list[Any]:
     """report.md/html blocks: one table setting the model, the spectral baseline and the oracle side by side."""
 
     blocks: list[Any] = [Heading(2, "Cloud detection")]
     p, truth = section["policy"], section.get("truth", "synthetic")
-    scored = {"synthetic": f" {section['frames_scored']} frames scored against truth (cloud = thin or thick).",
-              "imagery_mask": f" {section['frames_scored']} frames scored against the cloud mask given with the "
-                              "imagery."}.get(truth, "")
+    against = SECTION_WORDS.get(truth, SECTION_WORDS[None])[2]
     blocks.append(Paragraph(f"Policy: {p.get('method', 'model')} ({p.get('model', '')}), threshold {p['threshold']}, "
                             f"{p['tile_px']} px tiles, {p['action']} tiles with more than "
-                            f"{fmt_fraction(p['max_cloud_fraction'])} cloud.{scored}"))
+                            f"{fmt_fraction(p['max_cloud_fraction'])} cloud."
+                            + (f" {section['frames_scored']} frames scored against {against}." if against else "")))
     blocks += model_card_blocks(section.get("model_card"), truth, p.get("threshold"))
     earlier = section.get("frames_discarded_earlier")
     if earlier and earlier["frames"]:

@@ -33,6 +33,7 @@ from rundir.run_info import ModelValidation, StageEntry
 
 from .document import fmt_bytes, fmt_fraction, fmt_share
 from .frame_ledger import frames_dropped
+from .real_data import real_data
 
 # The rows the verdict sets this run against, by the comparison's ``pipeline`` names: the best lossless codec when
 # the comparison has it, else the smallest of the others that exist (all lossless, all on the same frames).
@@ -292,35 +293,3 @@ def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
             "no clear ground lost" if alt_lost == 0 else f"{fmt_share(alt_lost)} of clear ground lost")
     return ("JPEG 2000 instead, scene by scene within the bytes this run sent (none where it sent none), gives "
             f"{quality} with {lost}.")
-
-
-# How the verdict names a run's cloud truth, by RunData.cloud_truth: (this run's ..., the clear ground lost ...,
-# the figures of a card without real-data validation ...)
-TRUTH_WORDS = {
-    "synthetic": ("synthetic truth", "holds in the synthetic world", "its figures hold against synthetic truth alone"),
-    "imagery_mask": ("truth (the cloud mask given with its imagery)", "is measured against that mask",
-                     "its figures hold against the cloud mask given with its imagery alone"),
-    None: ("truth", "is not measured in this run (its imagery has no cloud mask)",
-           "this run has no truth to score it against either (its imagery has no cloud mask)")}
-
-
-def real_data(model_cards: Mapping[str, ModelValidation], ours: Mapping[str, Any],
-              truth: str | None = "synthetic", params: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
-    """For each model card the run carries (by stage): its pooled scores on real labelled tiles, beside this run's
-    cloud F1 against its truth (the ``this_run`` row) for the cloud_filter's, or that the card has none, and the
-    threshold they were scored at when the stage's (``params``, by stage, as telemetry/run.json records them)
-    decides at another. ``truth``: the synthetic world's, the cloud mask given with real imagery
-    (``imagery_mask``), or None (real imagery without a mask: this run measures no clear ground lost)."""
-    named, held, alone = TRUTH_WORDS.get(truth, TRUTH_WORDS[None])
-    out = []
-    for stage, card in model_cards.items():
-        real, threshold = card.real_validation, (params or {}).get(stage, {}).get("threshold")
-        against = f", against {fmt_fraction(ours['cloud_f1'])} on this run's {named}" \
-            if stage == "cloud_filter" and ours.get("cloud_f1") is not None else ""
-        out.append(f"The {stage} model ({card.model}) has no real-data validation in its card: {alone}."
-                   if real is None else
-                   f"On real labelled tiles the {stage} model ({card.model}) scores pixel F1 "
-                   f"{fmt_fraction(real.pooled.f1)} and false-positive rate {fmt_fraction(real.pooled.fpr)} "
-                   f"({real.tiles} tiles, its card){real.threshold_note(threshold)}"
-                   f"{against}: the clear ground lost {held}.")
-    return out

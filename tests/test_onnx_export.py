@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from onboard.runtime.modelcard import MODEL_DIR, load_card
-from onboard.runtime.onnx_export import (ONNX_OPSET, export_tflite, open_twin, round_resize_ties_up, twin_card,
-                                         twin_problems)
+from onboard.runtime.onnx_export import (ONNX_OPSET, export_in_child, export_tflite, open_twin, round_resize_ties_up,
+                                         twin_card, twin_problems)
 from onboard.runtime.model import Model
 from tests.tiny_models import INT8, copy_model, reflectance
 from rundir.errors import InputFileError, OrbitEdgeError
@@ -199,3 +199,11 @@ def test_a_flat_card_is_a_twin_s_when_it_records_the_twin_s_sha256(tmp_path):
     beside.write_bytes(b"not read: the card names the .tflite by its sha256")
     assert twin_card(beside) == load_card(source.with_suffix(".json"))
     assert twin_card(source) is None  # the card's sha256 is the .tflite's own
+
+
+def test_an_export_in_a_child_process_raises_its_error_here(tmp_path):
+    """bench exports twins in a child (onnx_export.export_in_child): what the export refuses reaches the caller as
+    the OrbitEdgeError it is (here the file is no model: refused before tf2onnx is imported)."""
+    (tmp_path / "broken.tflite").write_bytes(b"not a model")
+    with pytest.raises(OrbitEdgeError, match="broken.tflite"):
+        export_in_child([tmp_path / "broken.tflite"], tmp_path / "onnx")

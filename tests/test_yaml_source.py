@@ -2,15 +2,13 @@
 cannot read kept with the reason, --set values grafted in, syntax errors said with what to do, and YAML 1.1 merge keys
 (``<<: *anchor``) merged as the spec says, each value at the line that wrote it."""
 
-from pathlib import Path
-
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from onboard.scenario.schema import Builder
-from onboard.scenario.yaml_source import MAX_YAML_FILE_BYTES, Source, apply_override, load_yaml, read_yaml_file
+from onboard.scenario.yaml_source import Source, apply_override, load_yaml
 from rundir.errors import ConfigError
 
 
@@ -237,15 +235,3 @@ def test_merges_load_as_the_spec_and_safe_load_read_them_each_value_at_the_line_
     written = {k: 3 + len(anchors) + n + (n >= at) for n, k in enumerate(own)}
     assert {k: source[f"m.{k}"] for k in data["m"]} == {
         k: written.get(k) or line(k, next(j for j in merges if k in resolved[j])) for k in data["m"]}
-
-
-def test_a_yaml_file_that_is_a_device_or_too_large_is_refused_before_it_is_read_whole(tmp_path):
-    """/dev/zero would be read forever and a huge file held in memory: both are OSErrors the loaders name."""
-    with pytest.raises(OSError, match="not a regular file"):
-        read_yaml_file(Path("/dev/zero"))
-    big = tmp_path / "big.yaml"
-    big.write_bytes(b"a" * (MAX_YAML_FILE_BYTES + 1))
-    with pytest.raises(OSError, match="more than 16 MiB"):
-        read_yaml_file(big)
-    big.write_bytes(b"name: x\n")
-    assert read_yaml_file(big) == b"name: x\n"

@@ -14,10 +14,7 @@ far apart their outputs are. The ``onnx-cuda`` and ``onnx-tensorrt`` devices run
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import importlib
-import multiprocessing
 import os
 import platform
 import resource
@@ -35,7 +32,8 @@ from rundir.errors import OrbitEdgeError
 from .hardware import SPEED_FIGURES, HardwareProfile, model_speed, relative_speed
 from .interpreter import resolve_runtime
 from .modelcard import MODEL_DIR, load_card
-from .onnx_export import EXPORT_DIR, export_tflite, exported_twin, open_twin, twin_card
+from .onnx_export import EXPORT_DIR, export_in_child, exported_twin, open_twin, twin_card
+from .onnx_model import load_onnx_runtime
 from .model import ONNX_RUNTIME, Model
 
 PRECISIONS = ("float32", "int8")  # twin order in tables: float32 first
@@ -159,7 +157,8 @@ def runtime_files(paths: Sequence[Path], runtime: str, device: str, onnx_dir: Pa
     """The files to measure for the models ``paths`` with ``runtime`` (one of RUNTIME_CHOICES) on ``device``, model
     by model: the file itself, its ONNX twin (``<stem>.onnx`` beside it, else exported into ``onnx_dir``) or its
     TFLite twin (``<stem>.tflite`` beside it), LiteRT first. The twins to export are exported together, before
-    anything is measured (:func:`export_in_child`). OrbitEdgeError when a twin is needed and cannot be had."""
+    anything is measured (:func:`onnx_export.export_in_child`). OrbitEdgeError when a twin is needed and cannot be
+    had."""
     if runtime not in RUNTIME_CHOICES:
         raise OrbitEdgeError(f"--runtime: expected one of {', '.join(RUNTIME_CHOICES)}, found {runtime!r}")
     if device in ONNX_DEVICES:
@@ -183,22 +182,6 @@ def runtime_files(paths: Sequence[Path], runtime: str, device: str, onnx_dir: Pa
     for at, twin in zip(exports, export_in_child(list(exports.values()), onnx_dir) if exports else ()):
         files[at] = twin
     return [f for f in files if f is not None]
-
-
-def export_in_child(paths: Sequence[Path], onnx_dir: Path) -> list[Path]:
-    """:func:`onnx_export.export_tflite` of each of ``paths``, in one child process: the export imports TensorFlow
-    and tf2onnx, whose hundreds of MB would otherwise stay in this process's high-water mark (``peak_rss_mb``) for
-    every model measured after it. Its OrbitEdgeError reaches the caller as raised."""
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        try:
-            return pool.submit(_export_all, list(paths), onnx_dir).result()
-        except concurrent.futures.BrokenExecutor:  # its process killed (the kernel's OOM killer)
-            raise OrbitEdgeError(f"{', '.join(map(str, paths))}: the ONNX export's process died before it finished "
-                                 f"(out of memory?); nothing was measured") from None
-
-
-def _export_all(paths: list[Path], onnx_dir: Path) -> list[Path]:
-    return [export_tflite(path, onnx_dir) for path in paths]
 
 
 def family_and_precision(stem: str, input_dtype: str) -> tuple[str, str]:
@@ -303,9 +286,8 @@ def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, 
         raise OrbitEdgeError(f"need --runs >= 1, --warmup >= 0 and --threads >= 1, got {runs}, {warmup} and {threads}")
     resolve_runtime()  # NOTE: imports the interpreter module now, so that init_ms of the first model excludes it
     if path.suffix == ".onnx":  # the same for ONNX Runtime and the onnx reader; Model names one that is missing
-        for module in ("onnxruntime", "onnx"):
-            with contextlib.suppress(ImportError):
-                importlib.import_module(module)
+        with contextlib.suppress(OrbitEdgeError):
+            load_onnx_runtime()
     twin = twin_card(path)  # a card beside it that is its twin's (X.json of X.tflite, beside X.onnx)
     try:
         model = (Model(path, delegate=delegate_for(device), threads=threads) if twin is None else

@@ -22,14 +22,16 @@ A twin a user puts beside a carded model (``X.onnx`` beside ``X.tflite`` and its
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import logging
 import math
+import multiprocessing
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from rundir.errors import InputFileError, OrbitEdgeError
 
@@ -144,6 +146,22 @@ def open_twin(path: Path, card: ModelCard, **options: Any) -> Model:
         raise InputFileError(path, f"is no twin of {Path(card.model_file or path.with_suffix('.tflite')).name}, "
                                    f"whose card {card.path} it shares beside it: " + "; ".join(problems))
     return model
+
+
+def export_in_child(paths: Sequence[Path], onnx_dir: Path) -> list[Path]:
+    """:func:`export_tflite` of each of ``paths``, in one child process: the export imports TensorFlow
+    and tf2onnx, whose hundreds of MB would otherwise stay in this process's high-water mark (``peak_rss_mb``) for
+    every model measured after it. Its OrbitEdgeError reaches the caller as raised."""
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return pool.submit(_export_all, list(paths), onnx_dir).result()
+        except concurrent.futures.BrokenExecutor:  # its process killed (the kernel's OOM killer)
+            raise OrbitEdgeError(f"{', '.join(map(str, paths))}: the ONNX export's process died before it finished "
+                                 f"(out of memory?); nothing was measured") from None
+
+
+def _export_all(paths: list[Path], onnx_dir: Path) -> list[Path]:
+    return [export_tflite(path, onnx_dir) for path in paths]
 
 
 def exported_twin(path: Path, out_dir: Path = EXPORT_DIR) -> Path | None:

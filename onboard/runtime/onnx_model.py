@@ -68,6 +68,12 @@ def _ort() -> Any:
     return onnxruntime
 
 
+def load_onnx_runtime() -> None:
+    """Import ONNX Runtime and the onnx reader now (a benchmark's first model must not time their import);
+    OrbitEdgeError naming the one that is missing."""
+    _onnx(), _ort()
+
+
 def read_onnx(path: Path, content: bytes) -> Any:
     """The ModelProto of ``content``; InputFileError naming ``path`` when it is not an ONNX model with a graph."""
     onnx = _onnx()

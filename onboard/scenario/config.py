@@ -5,10 +5,8 @@ table of every key."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime as dt
-import os
 import re
 import typing
 from dataclasses import dataclass
@@ -26,7 +24,8 @@ from .schema import Builder, issue_at, sort_issues, spec
 from .spacecraft_config import BANDS, SpacecraftConfig
 from .working_memory import below_one_frame, below_the_whole_capture
 from .world_config import WorldConfig, checkable_world, imagery_band_names
-from .yaml_source import apply_override, join, line_of, load_yaml, read_yaml_file
+from .config_files import read_yaml_file, with_files_absolute
+from .yaml_source import apply_override, join, line_of, load_yaml
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -241,29 +240,6 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
     if issues:
         raise ConfigError(path, issues)
     return scenario
-
-
-def with_files_absolute(data: dict[str, Any], files: dict[str, str], scenario_dir: Path) -> dict[str, Any]:
-    """A copy of ``data`` in which each of ``files`` ({YAML path: value}) that names an existing file relative to
-    ``scenario_dir`` names it by its absolute path, so that the resolved scenario a run directory keeps reads the
-    same files from wherever it is loaded. The path is made absolute without following links (a model linked into
-    place keeps its card beside the link); a name no file has, or one the system refuses (too long), stays."""
-    resolved = copy.deepcopy(data)
-    for yaml_path, value in files.items():
-        given = scenario_dir / value
-        try:
-            if Path(value).is_absolute() or not given.is_file():
-                continue
-            absolute = os.path.abspath(given)  # ``..`` folded away: the same file unless a link came before it
-            absolute = absolute if os.path.samefile(absolute, given) else str(given.absolute())
-        except OSError:
-            continue
-        *keys, last = [k for k in re.split(r"[.[\]]", yaml_path) if k]  # pipeline[0].model: pipeline, 0, model
-        node: Any = resolved
-        for key in keys:
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        node[last] = absolute
-    return resolved
 
 
 def _check_imagery(builder: Builder, scenario: Scenario | None, data: dict[str, Any], path: Path,

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import errno
 import re
 import typing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator, Literal
 
 import yaml
@@ -100,21 +98,6 @@ def below(path: str, sub: str) -> str:
     if not sub:
         return path
     return f"{path}{sub}" if sub.startswith("[") or not path else f"{path}.{sub}"
-
-
-MAX_YAML_FILE_BYTES = 16 << 20  # a scenario or sweep file is a few kB; more is not one (and would not end: /dev/zero)
-
-
-def read_yaml_file(path: Path) -> bytes:
-    """The bytes of a scenario or sweep file. OSError, with its ``strerror``, for one that cannot be read, that is
-    not a regular file (a device, a pipe) or that holds more than MAX_YAML_FILE_BYTES."""
-    if path.exists() and not path.is_dir() and not path.is_file():
-        raise OSError(errno.EINVAL, "not a regular file (a device or a pipe)")
-    with open(path, "rb") as stream:
-        raw = stream.read(MAX_YAML_FILE_BYTES + 1)
-    if len(raw) > MAX_YAML_FILE_BYTES:
-        raise OSError(errno.EFBIG, f"a file of more than {MAX_YAML_FILE_BYTES >> 20} MiB")
-    return raw
 
 
 def load_yaml(text: str | bytes, file: str,

@@ -1,0 +1,48 @@
+"""The files of a scenario: a scenario or sweep file read within bounds (:func:`read_yaml_file`), and the files it
+names made absolute in the resolved scenario a run directory keeps (:func:`with_files_absolute`)."""
+
+from __future__ import annotations
+
+import copy
+import errno
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+MAX_YAML_FILE_BYTES = 16 << 20  # a scenario or sweep file is a few kB; more is not one (and would not end: /dev/zero)
+
+
+def read_yaml_file(path: Path) -> bytes:
+    """The bytes of a scenario or sweep file. OSError, with its ``strerror``, for one that cannot be read, that is
+    not a regular file (a device, a pipe) or that holds more than MAX_YAML_FILE_BYTES."""
+    if path.exists() and not path.is_dir() and not path.is_file():
+        raise OSError(errno.EINVAL, "not a regular file (a device or a pipe)")
+    with open(path, "rb") as stream:
+        raw = stream.read(MAX_YAML_FILE_BYTES + 1)
+    if len(raw) > MAX_YAML_FILE_BYTES:
+        raise OSError(errno.EFBIG, f"a file of more than {MAX_YAML_FILE_BYTES >> 20} MiB")
+    return raw
+
+
+def with_files_absolute(data: dict[str, Any], files: dict[str, str], scenario_dir: Path) -> dict[str, Any]:
+    """A copy of ``data`` in which each of ``files`` ({YAML path: value}) that names an existing file relative to
+    ``scenario_dir`` names it by its absolute path, so that the resolved scenario a run directory keeps reads the
+    same files from wherever it is loaded. The path is made absolute without following links (a model linked into
+    place keeps its card beside the link); a name no file has, or one the system refuses (too long), stays."""
+    resolved = copy.deepcopy(data)
+    for yaml_path, value in files.items():
+        given = scenario_dir / value
+        try:
+            if Path(value).is_absolute() or not given.is_file():
+                continue
+            absolute = os.path.abspath(given)  # ``..`` folded away: the same file unless a link came before it
+            absolute = absolute if os.path.samefile(absolute, given) else str(given.absolute())
+        except OSError:
+            continue
+        *keys, last = [k for k in re.split(r"[.[\]]", yaml_path) if k]  # pipeline[0].model: pipeline, 0, model
+        node: Any = resolved
+        for key in keys:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[last] = absolute
+    return resolved

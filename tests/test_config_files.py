@@ -1,0 +1,36 @@
+"""onboard.scenario.config_files: scenario and sweep files read within bounds, and the files a scenario names made
+absolute for the resolved scenario (end to end through load_scenario in tests/test_config.py)."""
+
+from pathlib import Path
+
+import pytest
+
+from onboard.scenario.config_files import MAX_YAML_FILE_BYTES, read_yaml_file, with_files_absolute
+
+
+def test_a_yaml_file_that_is_a_device_or_too_large_is_refused_before_it_is_read_whole(tmp_path):
+    """/dev/zero would be read forever and a huge file held in memory: both are OSErrors the loaders name."""
+    with pytest.raises(OSError, match="not a regular file"):
+        read_yaml_file(Path("/dev/zero"))
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a" * (MAX_YAML_FILE_BYTES + 1))
+    with pytest.raises(OSError, match="more than 16 MiB"):
+        read_yaml_file(big)
+    big.write_bytes(b"name: x\n")
+    assert read_yaml_file(big) == b"name: x\n"
+
+
+def test_only_names_of_existing_files_become_absolute_and_a_name_the_system_refuses_stays(tmp_path):
+    """A relative name of a file beside the scenario becomes its absolute path (``..`` folded away); an absolute
+    one, a name no file has, and one too long for the system (OSError from the file system) stay as given; the
+    data given is not changed."""
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "b2.tif").write_bytes(b"x")
+    data = {"world": {"bands": {"B": "img/../img/b2.tif", "G": "/abs/g.tif", "R": "absent.tif"}},
+            "pipeline": [{"model": "x" * 300 + ".tflite"}]}
+    files = {"world.bands.B": "img/../img/b2.tif", "world.bands.G": "/abs/g.tif", "world.bands.R": "absent.tif",
+             "pipeline[0].model": "x" * 300 + ".tflite"}
+    resolved = with_files_absolute(data, files, tmp_path)
+    assert resolved["world"]["bands"] == {"B": str(tmp_path / "img" / "b2.tif"), "G": "/abs/g.tif", "R": "absent.tif"}
+    assert resolved["pipeline"][0]["model"] == "x" * 300 + ".tflite"
+    assert data["world"]["bands"]["B"] == "img/../img/b2.tif"
