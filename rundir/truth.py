@@ -64,16 +64,12 @@ def write_truth(run_dir: Path, frame_id: str, cloud: np.ndarray, shadow: np.ndar
     write_npz(path, layers, stored=STORED_LAYERS)
 
 
-class TruthFile:
-    """One frame's ``truth/FRAME.npz``, open: each layer is read from the file when it is asked for (a burst's
-    high-resolution reflectance is large), so a reader holds only what it uses. A context manager.
+class TruthFile(NpzReader):
+    """One frame's ``truth/FRAME.npz``, open, its layers by name: each is read from the file when it is asked for (a
+    burst's high-resolution reflectance is large), so a reader holds only what it uses. A context manager.
 
     Raises InputFileError (:class:`rundir.files.NpzReader`) when the file is not a readable archive of arrays, or
     when a layer asked for is not in it or cannot be read."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._npz = NpzReader(self.path)
 
     @classmethod
     def of(cls, run_dir: Path, frame_id: str) -> TruthFile | None:
@@ -84,22 +80,22 @@ class TruthFile:
     @property
     def cloud(self) -> np.ndarray:
         """(H, W) uint8 cloud codes."""
-        return self._npz["cloud"]
+        return self["cloud"]
 
     @property
     def valid(self) -> np.ndarray:
         """(H, W) bool: inside the imagery."""
-        return self._npz["valid"]
+        return self["valid"]
 
     @property
     def landcover(self) -> np.ndarray:
         """(H, W) uint8 land-cover codes."""
-        return self._npz["landcover"]
+        return self["landcover"]
 
     @property
     def shadow(self) -> np.ndarray:
         """(H, W) bool cloud shadow."""
-        return self._npz["shadow"]
+        return self["shadow"]
 
     def scored(self, cloud: np.ndarray | None = None) -> np.ndarray:
         """(H, W) bool: pixels whose cloud truth is known (valid, cloud code not UNKNOWN), from ``cloud`` when the
@@ -114,28 +110,19 @@ class TruthFile:
     @property
     def has_high_res(self) -> bool:
         """Whether the file holds a burst's high-resolution truth (:class:`HighResTruth`'s layers)."""
-        return "hr_reflectance" in self._npz
+        return "hr_reflectance" in self
 
     @property
     def hr_reflectance(self) -> np.ndarray:
         """(sH, sW, B) float32 TOA reflectance of a burst's scene on the high-resolution grid."""
-        return self._npz["hr_reflectance"]
+        return self["hr_reflectance"]
 
     @property
     def hr_clear(self) -> np.ndarray:
         """(sH, sW) bool: clear ground that some frame of the burst saw clear."""
-        return self._npz["hr_clear"]
+        return self["hr_clear"]
 
     @property
     def shifts_px(self) -> np.ndarray:
         """(K, 2) float64 true (dy, dx) of each burst frame, camera pixels."""
-        return self._npz["shifts_px"]
-
-    def close(self) -> None:
-        self._npz.close()
-
-    def __enter__(self) -> TruthFile:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        return self["shifts_px"]
