@@ -413,8 +413,8 @@ def test_the_resolved_scenario_names_relative_files_by_their_absolute_paths_and_
     resolved = load_scenario(parana).resolved
     bands = resolved["world"]["bands"]
     assert all(Path(f).is_absolute() and Path(f).is_file() for f in bands.values())
-    assert Path(bands["B"]) == (parana.parent / "../../shared/data/landsat8_p224_r077_r078/"
-                                "LC08_L1TP_224077_20200518_20200518_01_RT_B2.TIF").resolve()
+    given = parana.parent / "../../shared/data/landsat8_p224_r077_r078/LC08_L1TP_224077_20200518_20200518_01_RT_B2.TIF"
+    assert Path(bands["B"]).samefile(given) and ".." not in Path(bands["B"]).parts  # ../shared kept as a link
     (tmp_path / "mission" / "models").mkdir(parents=True)
     for suffix in (".tflite", ".json"):
         (tmp_path / "mission" / "models" / f"mine{suffix}").write_bytes(
