@@ -32,7 +32,7 @@ import numpy as np
 from rundir import flight_codecs
 from rundir.codec import NAMES as FORMAT_NAMES
 from rundir.run_info import RunInfo
-from rundir.truth import TruthFile
+from rundir.truth import CLOUD_CLEAR, TruthFile
 
 from . import clear_ground, compression
 from .document import Block, Image, Paragraph, Table, fmt_bytes, fmt_fraction
@@ -55,8 +55,10 @@ def clear_km2(run: RunData, frame_ids: list[str]) -> dict[str, float]:
         truth = TruthFile.of(run.run_dir, frame_id)
         if truth is not None:
             with truth:
-                if truth.scored().any():  # real imagery without a cloud mask: no truth of its clear ground
-                    out[frame_id] = float(np.count_nonzero(truth.clear())) * gsd_m**2 / 1e6
+                cloud = truth.cloud  # read once: each layer is decompressed where it is asked for
+                scored = truth.scored(cloud)
+                if scored.any():  # real imagery without a cloud mask: no truth of its clear ground
+                    out[frame_id] = float(np.count_nonzero(scored & (cloud == CLOUD_CLEAR))) * gsd_m**2 / 1e6
     return out
 
 

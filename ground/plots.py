@@ -267,7 +267,8 @@ def plot_rate_distortion(rd: Mapping[str, Any], path: Path) -> None:
     fig = _figure(7.5, 4.2)
     ax = fig.add_subplot()
     lossy = [p for p in rd["points"] if p["psnr_db"] is not None]
-    top = max([p["psnr_db"] for p in lossy] + [rd.get("lossy_same_bytes_psnr_db") or 0, rd.get("this_run_psnr_db") or 0]) + 8
+    top = max([p["psnr_db"] for p in lossy]
+              + [rd.get("lossy_same_bytes_psnr_db") or 0, rd.get("this_run_psnr_db") or 0]) + 8
     codecs = sorted({p["codec"] for p in rd["points"]})
     for k, codec in enumerate(codecs):
         own = sorted((p for p in lossy if p["codec"] == codec), key=lambda p: p["bits_per_sample"])

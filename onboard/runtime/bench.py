@@ -180,8 +180,8 @@ def runtime_files(paths: Sequence[Path], runtime: str, device: str, onnx_dir: Pa
                 exports[len(files)] = path
             files.append(twin)
     for at, twin in zip(exports, export_in_child(list(exports.values()), onnx_dir) if exports else ()):
-        files[at] = twin
-    return [f for f in files if f is not None]
+        files[at] = twin  # every place left empty above is filled here
+    return files
 
 
 def family_and_precision(stem: str, input_dtype: str) -> tuple[str, str]:

@@ -22,8 +22,8 @@ from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, UNKNOWN
 
 TILE_BANDS = ("B", "G", "R", "NIR")
 TILE_KEYS = ("toa", "cloud", "sensor", "gsd_m")
-# TOA reflectance stays below ~1.6 even over fresh snow at a low sun (rho = pi L d^2 / (E_sun cos theta_s)); 5 leaves room
-# for calibration error and marks an array of DN or radiance, hundreds and up, as not reflectance
+# TOA reflectance stays below ~1.6 even over fresh snow at a low sun (rho = pi L d^2 / (E_sun cos theta_s)); 5
+# leaves room for calibration error and marks an array of DN or radiance, hundreds and up, as not reflectance
 MAX_TOA_REFLECTANCE = 5.0
 
 

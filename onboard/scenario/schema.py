@@ -83,7 +83,7 @@ class Builder:
     def __init__(self, source: Source):
         self.source = source
         self.issues: list[ConfigIssue] = []
-        self.files: dict[str, str] = {}  # {YAML path: value} of the fields built that may name a file (spec file=True)
+        self.files: dict[str, str] = {}  # {YAML path: value} of the texts built that name a file (spec(file=...))
 
     def fail(self, path: str, expected: str, found: str) -> None:
         line, override = self.source.where(path)
@@ -243,11 +243,8 @@ class Builder:
                 complete = False
                 continue
             kwargs[name] = built
-            names_file = field.metadata.get("file")
-            if names_file:
-                texts = {sub: built} if isinstance(built, str) else {
-                    join(sub, k): v for k, v in built.items() if isinstance(v, str)} if isinstance(built, dict) else {}
-                self.files.update({at: v for at, v in texts.items() if names_file is True or names_file(v)})
+            if field.metadata.get("file"):
+                self._note_files(sub, built, field.metadata["file"])
             if len(self.issues) == before:
                 sound[name] = built
         obj = cls(**kwargs) if complete else INVALID
@@ -264,6 +261,14 @@ class Builder:
             except AttributeError:  # NOTE: a rule needs a field that has a problem; that problem is reported
                 pass
         return obj
+
+    def _note_files(self, path: str, built: Any, names_file: bool | Callable[[str], bool]) -> None:
+        """Record in :attr:`files` the text ``built`` at ``path``, or each text value of a mapping, that names a file:
+        every one with ``names_file`` True, else those the test ``names_file`` holds for."""
+        texts = {path: built} if isinstance(built, str) else {}
+        if isinstance(built, dict):
+            texts = {join(path, k): v for k, v in built.items() if isinstance(v, str)}
+        self.files.update({at: v for at, v in texts.items() if names_file is True or names_file(v)})
 
     def _check(self, obj: Any, path: str) -> None:
         check = getattr(obj, "check", None)
