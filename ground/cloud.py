@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from rundir.evaluation import CLOUD_PROBABILITY_KEY, SPECTRAL_CLOUD_KEY, evaluation_path
+from rundir.errors import InputFileError
 from rundir.files import NpzReader
 from rundir.run_info import RunInfo
 from rundir.tiles import cloud_fractions, tile_boxes, tile_sums, withheld
@@ -84,14 +85,21 @@ def load_frames(run: Any) -> list[FrameEval]:
 
 
 def _read_frames(run: Any) -> list[FrameEval]:
+    """Raises InputFileError where telemetry/processing.jsonl says the cloud filter processed a frame and its
+    evaluation file is missing or holds no record of it (replaced, or another frame's): a frame discarded before
+    the filter has none, and the section would count it so."""
     frames = []
+    saw = {r.frame_id for r in run.processing or [] if "cloud_filter" in r.stages}
     for frame in clear_ground.frames(run):
         eval_path = evaluation_path(run.run_dir, frame.frame_id)
         if not eval_path.is_file():
+            if frame.frame_id in saw:
+                raise InputFileError(eval_path, f"missing: the cloud filter processed frame {frame.frame_id} "
+                                                "(telemetry/processing.jsonl), and this file holds what it found")
             continue
         with NpzReader(eval_path) as evaluation:
-            if CLOUD_PROBABILITY_KEY not in evaluation:  # discarded whole before the cloud filter saw it
-                continue
+            if CLOUD_PROBABILITY_KEY not in evaluation and frame.frame_id not in saw:
+                continue  # discarded whole before the cloud filter saw it
             frames.append(FrameEval(**vars(frame), probability=evaluation[CLOUD_PROBABILITY_KEY],
                                     spectral=evaluation[SPECTRAL_CLOUD_KEY]))
     return frames

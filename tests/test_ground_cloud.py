@@ -263,3 +263,27 @@ def test_real_imagery_without_a_mask_scores_nothing_and_claims_no_clear_ground(t
     assert "the clear ground lost is not measured in this run (its imagery has no cloud mask)" in report["verdict"]
     text = (out / "report.md").read_text()
     assert "cloud mask given with" not in text and "held no clear ground" not in text
+
+
+@pytest.mark.parametrize("damage", ["replaced", "deleted"])
+def test_an_evaluation_file_the_cloud_filter_wrote_and_that_is_gone_is_a_clear_error(tmp_path, capsys, damage):
+    """A frame the cloud filter processed (telemetry/processing.jsonl) whose evaluation file was replaced by one
+    with other arrays, or deleted, is named (exit 2, no traceback): the section counted it as discarded before the
+    filter, and scored the others as if it were."""
+    import shutil
+
+    from tests.report_run import sweep_run
+
+    run = sweep_run()
+    run_dir = shutil.copytree(run.run_dir, tmp_path / "run")
+    frame_id = next(r.frame_id for r in run.processing if "cloud_filter" in r.stages)
+    path = run_dir / "evaluation" / f"{frame_id}.npz"
+    if damage == "replaced":
+        np.savez(path, other=np.zeros(3))
+    else:
+        path.unlink()
+    assert main(["report", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    expected = "no 'cloud_probability' array (it holds other)" if damage == "replaced" else (
+        f"missing: the cloud filter processed frame {frame_id}")
+    assert f"{path}: {expected}" in err and "Traceback" not in err
