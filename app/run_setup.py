@@ -6,14 +6,12 @@ worker."""
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
 import os
 import shutil
-import signal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from rundir.errors import OrbitEdgeError
 
@@ -147,21 +145,3 @@ def run_threads(on_dask_worker: bool) -> int | str:
     return 1
 
 
-@contextlib.contextmanager
-def sigint_blocked() -> Iterator[None]:
-    """SIGINT blocked in this thread for the block, and so in the threads and processes started in it, for their
-    lives: a signal mask passes through fork and exec (POSIX ``pthread_sigmask``, ``execve``). A SIGINT that
-    arrives meanwhile waits, and is delivered as the block ends. What a sweep's LocalCluster starts in: the
-    terminal's Ctrl-C reaches the whole process group, and interrupted each worker process with a traceback while it
-    imported, before Dask's preload makes it ignore SIGINT (app.sweep.dask_setup). multiprocessing's resource
-    tracker is started first: starting it unblocks SIGINT in the thread that starts it (CPython 3.11,
-    ``multiprocessing.resource_tracker.ResourceTracker.ensure_running``), so the first spawned process would not
-    inherit the block."""
-    from multiprocessing import resource_tracker
-
-    resource_tracker.ensure_running()
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from rundir.errors import InputFileError, OrbitEdgeError
-from rundir.files import write_json
+from rundir.files import signals_blocked, write_json
 
-from .run_setup import WORKER_ENVIRON, release_simulation_memory, run_threads, sigint_blocked, write_resolved
+from .run_setup import WORKER_ENVIRON, release_simulation_memory, run_threads, write_resolved
 from .sweep_file import Sweep
 from .sweep_plan import RunSpec
 
@@ -272,7 +272,7 @@ def start_client(scheduler: str | None, workers: int | None, memory_limit: str |
             raise OrbitEdgeError(f"--scheduler: expected a scheduler address such as tcp://HOST:8786, found "
                                  f"{scheduler!r} ({err})") from None
     with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}), \
-            sigint_blocked():
+            signals_blocked():
         cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                memory_limit=memory_limit, silence_logs=logging.ERROR, dashboard_address=None,
                                resources=LOCAL_RESOURCES, preload=[__name__],

@@ -67,6 +67,28 @@ def signals_held(redeliver: bool) -> Iterator[None]:
             signal.raise_signal(arrived[0])
 
 
+@contextlib.contextmanager
+def signals_blocked(signals: Collection[int] = (signal.SIGINT,)) -> Iterator[None]:
+    """``signals`` (SIGINT alone by default) blocked in this thread for the block, and so in the threads and
+    processes started in it, for their lives: a signal mask passes through fork and exec (POSIX
+    ``pthread_sigmask``, ``execve``). One that arrives meanwhile waits, and is delivered as the block ends. What a
+    sweep's LocalCluster and a run's frame pool (its fork server, with SIGTERM too) start in: the terminal's Ctrl-C,
+    or a SIGTERM to the process group (``timeout``, a batch system), reaches every process of the group, and
+    interrupted each worker process with a traceback while it imported, before Dask's preload makes it ignore SIGINT
+    (app.sweep.dask_setup), or killed the frame pool's workers before the run itself could stop them
+    (onboard.sim.frame_pool). multiprocessing's resource tracker is started first: starting it unblocks SIGINT in
+    the thread that starts it (CPython 3.11, ``multiprocessing.resource_tracker.ResourceTracker.ensure_running``),
+    so the first spawned process would not inherit the block."""
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` as UTF-8 to ``path``, atomically."""
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

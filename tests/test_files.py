@@ -5,14 +5,18 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from rundir.errors import InputFileError
-from rundir.files import (NpzReader, jsonl_line, read_npz, signals_held, write_atomic, write_json, write_jsonl,
-                          write_npz, write_text)
+from rundir.files import (NpzReader, jsonl_line, read_npz, signals_blocked, signals_held, write_atomic, write_json,
+                          write_jsonl, write_npz, write_text)
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_part(tmp_path):
@@ -128,3 +132,24 @@ def test_an_interrupt_inside_a_write_waits_until_the_file_is_whole(tmp_path, ctr
     with pytest.raises(KeyboardInterrupt):
         write_atomic(path, interrupted)
     assert np.load(path).tolist() == [0, 1, 2, 3] and not list(tmp_path.glob("*.part"))
+
+
+def test_a_process_started_with_signals_blocked_keeps_it_blocked_and_a_sigint_meanwhile_waits():
+    child = [sys.executable, "-c",
+             "import signal; print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))"]
+    delivered: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: delivered.append(signum))
+    try:
+        with signals_blocked():
+            assert subprocess.run(child, capture_output=True, text=True).stdout == "True\n"
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # to this thread: no other may take it
+            time.sleep(0.05)
+            assert delivered == []  # it waits while the block lasts ...
+        deadline = time.monotonic() + 5.0
+        while not delivered and time.monotonic() < deadline:  # ... and is delivered as it ends, not lost (Python
+            time.sleep(0.01)  # runs a handler at its next check of pending signals)
+        assert delivered == [signal.SIGINT]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # this thread's mask as it was
+    assert subprocess.run(child, capture_output=True, text=True).stdout == "False\n"

@@ -6,8 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import struct
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -143,3 +147,35 @@ def test_workers_must_be_a_count(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["run", str(ROOT / "scenarios" / "quickstart.yaml"), "--workers", "two"])
     assert exit_info.value.code == 2 and "whole number of worker processes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum, when", [(signal.SIGINT, "telemetry/run.json"),
+                                          (signal.SIGTERM, "telemetry/captures.jsonl")],
+                         ids=["Ctrl-C as the pool starts", "SIGTERM to the group mid-run"])
+def test_a_signal_to_the_whole_process_group_stops_the_run_with_no_traceback_and_no_process_left(tmp_path, signum,
+                                                                                                  when):
+    """The terminal's Ctrl-C (or ``timeout``'s SIGTERM) reaches every process of the group: the fork server as it
+    imported this module, and the workers, printed tracebacks (a SIGTERM killed the workers, and the run said one
+    had died of memory). The run alone acts on it: it stops, says it was interrupted, records why, and leaves no
+    process behind. run.json is written just before the pool starts; captures.jsonl once frames come from it."""
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "run", str(ROOT / "scenarios" / "quickstart.yaml"),
+                             "--out", str(out), "--quiet", "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,  # its own process group
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal gives
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ((out / when).is_file() and (out / when).stat().st_size > 0):
+        time.sleep(0.01)
+    os.killpg(proc.pid, signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert json.loads((out / "telemetry" / "run.json").read_text())["stopped"]["reason"] == "KeyboardInterrupt"
+    deadline = time.monotonic() + 10  # the fork server and resource tracker see their pipes close, and end
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("processes of the run's group are still alive")

@@ -1,16 +1,10 @@
-"""A run directory made ready: refused when it holds something unless --overwrite, and the resolved scenario; a
-sweep's worker processes started deaf to Ctrl-C."""
-
-import signal
-import subprocess
-import sys
-import threading
-import time
+"""A run directory made ready: refused when it holds something unless --overwrite, and the resolved scenario; the C
+heap's thresholds."""
 
 import pytest
 import yaml
 
-from app.run_setup import prepare_run_dir, sigint_blocked, write_resolved
+from app.run_setup import prepare_run_dir, write_resolved
 from onboard.scenario.config import load_scenario
 from rundir.errors import OrbitEdgeError
 from tests.sweep_cases import QUICKSTART
@@ -164,24 +158,3 @@ def test_a_file_named_telemetry_is_no_mark(tmp_path):
     with pytest.raises(OrbitEdgeError, match="found a folder without telemetry/; nothing was deleted"):
         prepare_run_dir(folder, overwrite=True)
     assert (folder / "telemetry").read_text() == "my notes"
-
-
-def test_a_process_started_with_sigint_blocked_keeps_it_blocked_and_a_sigint_meanwhile_waits():
-    child = [sys.executable, "-c",
-             "import signal; print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))"]
-    delivered: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: delivered.append(signum))
-    try:
-        with sigint_blocked():
-            assert subprocess.run(child, capture_output=True, text=True).stdout == "True\n"
-            signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # to this thread: no other may take it
-            time.sleep(0.05)
-            assert delivered == []  # it waits while the block lasts ...
-        deadline = time.monotonic() + 5.0
-        while not delivered and time.monotonic() < deadline:  # ... and is delivered as it ends, not lost (Python
-            time.sleep(0.01)  # runs a handler at its next check of pending signals)
-        assert delivered == [signal.SIGINT]
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # this thread's mask as it was
-    assert subprocess.run(child, capture_output=True, text=True).stdout == "False\n"

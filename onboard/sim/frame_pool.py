@@ -24,12 +24,16 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from typing import Any
 
 import numpy as np
+
+from rundir.files import signals_blocked, signals_held
 
 from ..sensing import burst, camera
 from .imaging import Capture
@@ -41,6 +45,7 @@ _WORKER: dict[str, Any] = {}  # in a worker process: its payload and pipeline
 # How often a take that waits checks that every worker is alive: the executor itself can miss a worker's death (see
 # FramePool._result), and then the run would wait for ever.
 WATCHDOG_S = 5.0
+WAIT_S = 0.25  # how long a take waits at a time with Ctrl-C held off: the most it delays one (FramePool.take)
 
 
 def default_workers() -> int:
@@ -124,6 +129,12 @@ class FramePool:
         self.broken = False  # a worker died unnoticed by the executor (_result)
         context = multiprocessing.get_context("forkserver")  # workers fork from a clean, single-threaded server
         context.set_forkserver_preload([__name__])
+        # The server, and so every worker, keeps SIGINT and SIGTERM blocked: the terminal's Ctrl-C reaches the whole
+        # process group, and interrupted them with a traceback as they imported or loaded their models (a SIGTERM to
+        # the group killed them, and the run reported a worker dead); the simulation acts on either, and stops
+        # them (close(at_once=True)).
+        with signals_blocked((signal.SIGINT, signal.SIGTERM)):
+            forkserver.ensure_running()
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                             initargs=(payload, stage_configs, ctx))
         self._fill()
@@ -134,21 +145,25 @@ class FramePool:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Stop the workers. After a death the executor missed (:meth:`_result`), the live workers are killed and
-        this process's end of the result pipe closed, so that the management thread's ``recv`` ends (the executor
-        then marks itself broken and cleans up) and shutting down, or this process's exit, does not wait for ever."""
-        if self.broken:  # nothing cancelled: the executor fails every pending future as it breaks (cancelling
-            self.flight.clear()  # them first makes its thread raise InvalidStateError, CPython 3.11)
-            for process in list((self.executor._processes or {}).values()):
-                process.kill()
-            self.executor._result_queue._writer.close()
-            self.executor.shutdown(wait=True)
-            return
-        for _, future in self.flight.values():
-            future.cancel()
-        self.flight.clear()
-        self.executor.shutdown(wait=True, cancel_futures=True)
+    def close(self, at_once: bool = False) -> None:
+        """Stop the workers: once the frames they are computing are done, or ``at_once`` (a run stopped by Ctrl-C,
+        SIGTERM or an error, whose frames in flight are not wanted) killed. After a death the executor missed
+        (:meth:`_result`), too, the live workers are killed and this process's end of the result pipe closed, so that
+        the management thread's ``recv`` ends (the executor then marks itself broken and cleans up) and shutting
+        down, or this process's exit, does not wait for ever. Ctrl-C and SIGTERM are held off meanwhile (see
+        :meth:`take`)."""
+        with signals_held(redeliver=True):
+            if self.broken or at_once:  # nothing cancelled: the executor fails every pending future as it breaks
+                self.flight.clear()  # (cancelling them first makes its thread raise InvalidStateError, CPython 3.11)
+                for process in list((self.executor._processes or {}).values()):
+                    process.kill()
+                self.executor._result_queue._writer.close()
+                self.executor.shutdown(wait=True)
+                return
+            for _, future in self.flight.values():
+                future.cancel()
+            self.flight.clear()
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
     def _task(self, i: int, j: int) -> FrameTask:
         base_frame, base_plan = self.base[i]
@@ -169,7 +184,24 @@ class FramePool:
     def take(self, sat_index: int, plan_index: int, frame_number: int, frame_id: str) -> Work:
         """The Work of satellite ``sat_index``'s capture ``plan_index``, taken as its ``frame_number``-th frame
         named ``frame_id``; waits (in wall time) for the worker computing it. Raises what the worker raised: a
-        StageFault of its pipeline (the simulation raises it when its compute reaches the frame)."""
+        StageFault of its pipeline (the simulation raises it when its compute reaches the frame).
+
+        Ctrl-C and SIGTERM are held off (:func:`rundir.files.signals_held`) while this process is in the
+        executor's code, and act between its calls, within WAIT_S: an interrupt raised inside a future's or the
+        executor's lock (between acquiring it and the ``with`` that releases it) kept it locked, and the executor's
+        management thread then waited for it for ever as the run stopped (seen with CPython 3.11)."""
+        with signals_held(redeliver=True):
+            future = self._future(sat_index, plan_index, frame_number, frame_id)
+        try:
+            return self._result(future)
+        finally:
+            if not self.broken:
+                with signals_held(redeliver=True):
+                    self._fill()
+
+    def _future(self, sat_index: int, plan_index: int, frame_number: int, frame_id: str) -> Future:
+        """The future of :meth:`take`'s capture: captures passed untaken cancelled, those a skip renumbered
+        submitted again, and this one submitted if it is beyond the window."""
         t_s = self.now_s = self.plans[sat_index][plan_index].t_s
         for key in [k for k, (task, _) in self.flight.items() if task.cap.t_s < t_s]:
             self.flight.pop(key)[1].cancel()  # captures whose time has passed untaken: skipped
@@ -186,26 +218,28 @@ class FramePool:
         if task.frame_id != frame_id:
             raise RuntimeError(f"frame pool: capture {plan_index} of {self.names[sat_index]} computed as "
                                f"{task.frame_id}, taken as {frame_id}")
-        try:
-            return self._result(future)
-        finally:
-            if not self.broken:
-                self._fill()
+        return future
 
     def _result(self, future: Future) -> Work:
-        """``future.result()``, checking every WATCHDOG_S that no worker has died: BrokenProcessPool if one has.
+        """``future.result()``, waited for WAIT_S at a time with signals held (see :meth:`take`), checking every
+        WATCHDOG_S that no worker has died: BrokenProcessPool if one has.
 
         ProcessPoolExecutor finds a dead worker by its sentinel, unless the worker was killed (SIGKILL: the
         out-of-memory killer) while writing a result into the executor's pipe: its management thread then waits,
         in ``recv``, for the rest of a message that never comes, and every future stays pending (seen with
         CPython 3.11). ``executor._processes`` is the executor's own table of its workers."""
+        waited_s = 0.0
         while True:
-            try:
-                return future.result(timeout=WATCHDOG_S)
-            except TimeoutError:
+            with signals_held(redeliver=True):
+                try:
+                    return future.result(timeout=WAIT_S)
+                except TimeoutError:
+                    waited_s += WAIT_S
+            if waited_s >= WATCHDOG_S:
+                waited_s = 0.0
                 dead = sorted(pid for pid, process in list(self.executor._processes.items())
                               if process.exitcode is not None)
                 if dead:
                     self.broken = True
                     raise BrokenProcessPool(f"frame-pool worker process(es) {dead} died; the executor did not "
-                                            "notice (killed while sending a result)") from None
+                                            "notice (killed while sending a result)")

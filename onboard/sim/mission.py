@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from rundir.errors import OrbitEdgeError
+from rundir.files import signals_held
 from rundir.run_info import CameraInfo, DownlinkInfo, ElementSet, RunInfo, SatelliteSummary, StageEntry, Stopped
 
 from ..orbit import elements, ephemeris, passes, sun
@@ -138,10 +139,33 @@ class Mission:
         """Simulate the whole scenario and write the run directory; returns telemetry/run.json's record."""
         wall_start = time.perf_counter()
         self.recorder.start(self._run_info(complete=False, wall_s=0.0))
+        pool, stopped = None, True
+        try:
+            with signals_held(redeliver=True):  # the frame pool starts whole, to be stopped: a Ctrl-C meanwhile waits
+                pool = FramePool(self.workers, self.payload, self.scn.stages, self.pipeline.ctx, self.plans) \
+                    if self.workers else None
+            self._start_processes(pool)
+            if self.realtime_factor:
+                self.env.sync()  # the wall clock starts now, not when the scenario was planned
+            self._simulate()
+            stopped = False
+        except BaseException as err:  # Ctrl-C, SIGTERM, a real-time overrun: leave a consistent, partial run
+            overrun = isinstance(err, RuntimeError) and not isinstance(err, BrokenExecutor) and self.realtime_factor
+            self._finish(wall_start, complete=False,
+                         stopped=RealtimeOverrun.__name__ if overrun else type(err).__name__)
+            if overrun:
+                raise RealtimeOverrun(self.env.now, self.realtime_factor, str(err)) from None
+            raise
+        finally:
+            if pool is not None:
+                pool.close(at_once=stopped)
+        return self._finish(wall_start, complete=True)
+
+    def _start_processes(self, pool: FramePool | None) -> None:
+        """Each satellite's imaging, compute, housekeeping and downlink processes (imaging takes its frames' pixels
+        from ``pool`` when there is one)."""
         radio = self.scn.spacecraft.radio
         timing = self.scn.spacecraft.compute.timing
-        pool = FramePool(self.workers, self.payload, self.scn.stages, self.pipeline.ctx, self.plans) \
-            if self.workers else None
         for sat in self.sats:
             sat_windows = [w for w in self.windows if w.satellite == sat.name]
             self.env.process(satellite.imaging(self.env, sat, self.plans[sat.name], self.payload, self.recorder, pool))
@@ -152,21 +176,6 @@ class Mission:
                                       self.recorder.delivered, self.recorder.contacts,
                                       np.random.default_rng([self.scn.seed, sat.index, LINK_STREAM]),
                                       self._pass_rates(sat.index, sat_windows)))
-        if self.realtime_factor:
-            self.env.sync()  # the wall clock starts now, not when the scenario was planned
-        try:
-            self._simulate()
-        except BaseException as err:  # Ctrl-C, SIGTERM, a real-time overrun: leave a consistent, partial run
-            overrun = isinstance(err, RuntimeError) and not isinstance(err, BrokenExecutor) and self.realtime_factor
-            self._finish(wall_start, complete=False,
-                         stopped=RealtimeOverrun.__name__ if overrun else type(err).__name__)
-            if overrun:
-                raise RealtimeOverrun(self.env.now, self.realtime_factor, str(err)) from None
-            raise
-        finally:
-            if pool is not None:
-                pool.close()
-        return self._finish(wall_start, complete=True)
 
     def _pass_rates(self, index: int, windows: list[passes.ContactWindow]) -> list[link_budget.PassRates] | None:
         """Each window's rate under ``spacecraft.radio.link_budget`` (each station with its own G/T when it has
