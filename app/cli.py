@@ -101,8 +101,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     release_simulation_memory()
     bound_heap()
-    with ground_bar(wanted(args.quiet), report_steps()) as show:
-        report, paths = write_report(run_dir, args.format, show)
+    try:
+        with ground_bar(wanted(args.quiet), report_steps()) as show:
+            report, paths = write_report(run_dir, args.format, show)
+    except KeyboardInterrupt:
+        print(f"orbitedge: interrupted while writing the report; the run is complete: `orbitedge report {run_dir}` "
+              "writes it", file=sys.stderr)
+        return 130
     _print_summary(report, paths, args)
     return 0
 

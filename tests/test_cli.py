@@ -175,6 +175,27 @@ def test_a_full_disk_mid_run_ends_in_a_partial_report_not_a_traceback(tmp_path, 
     assert report["ledger"]["balanced"] is True
 
 
+def test_ctrl_c_while_the_report_is_written_says_the_run_is_complete_and_how_to_report_it(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """The simulation is done and written when the ground report starts (12 s to minutes): a Ctrl-C there said only
+    "interrupted", as if the run were lost. Fault injected: the report is interrupted as it starts."""
+    import ground.report
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ground.report, "write_report", interrupted)
+    out = tmp_path / "run"
+    status = main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0", "--set", "duration_h=10",
+                   "--set", "pipeline=[{stage: encode, format: png}]"])
+    err = capsys.readouterr().err
+    assert status == 130 and "Traceback" not in err
+    assert f"interrupted while writing the report; the run is complete: `orbitedge report {out}` writes it" in err
+    assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is True
+    monkeypatch.undo()
+    assert main(["report", str(out), "--quiet"]) == 0 and json.loads((out / "report.json").read_text())["complete"]
+
+
 def test_a_read_only_run_directory_is_a_clean_error(tmp_path, monkeypatch, capsys):
     # fault injected (the tests run as root, whom permissions do not stop): the file system refuses the first write
     import errno
