@@ -36,14 +36,17 @@ def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
     """``write(tmp)`` a sibling ``.part`` file, then rename it to ``path``: readers see the old file or the whole
     new one. Ctrl-C and SIGTERM are held off until the file is in place (:func:`signals_held`): an interrupt inside
     a writer (zipfile's, say, between opening a member and writing it) could leave it in a state whose clean-up
-    raises another error in place of the interrupt. A write that fails leaves no ``.part`` behind."""
+    raises another error in place of the interrupt. A write that fails leaves no ``.part`` behind, and an OSError
+    of it (a read-only or full disk) names ``path``, the file the caller writes, not its ``.part``."""
     tmp = path.with_name(path.name + ".part")
     try:
         with signals_held(redeliver=True):
             write(tmp)
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is not None and os.fspath(err.filename) == os.fspath(tmp):
+            err.filename, err.filename2 = os.fspath(path), None
         raise
 
 

@@ -153,3 +153,22 @@ def test_a_process_started_with_signals_blocked_keeps_it_blocked_and_a_sigint_me
         signal.signal(signal.SIGINT, previous)
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # this thread's mask as it was
     assert subprocess.run(child, capture_output=True, text=True).stdout == "False\n"
+
+
+@pytest.mark.parametrize("failing", ["write", "rename"])
+def test_a_write_the_file_system_refuses_names_the_file_not_its_part(tmp_path, monkeypatch, failing):
+    """A read-only disk refuses the ``.part`` file (or its rename): the error names the file being written, as a
+    user knows it, and no ``.part`` is left."""
+    import errno
+
+    path = tmp_path / "report.json"
+
+    def refuse(*names):
+        raise OSError(errno.EROFS, "Read-only file system", *map(str, names))
+
+    if failing == "rename":
+        monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError) as caught:
+        write_atomic(path, (lambda tmp: refuse(tmp)) if failing == "write" else (lambda tmp: tmp.write_text("{}")))
+    assert (caught.value.filename, caught.value.filename2) == (str(path), None)
+    assert caught.value.errno == errno.EROFS and not list(tmp_path.iterdir())
