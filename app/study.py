@@ -15,7 +15,7 @@ from rundir.files import signals_held, write_json
 
 from .figures import FIGURES, interval, read_run
 from .summary import SCHEMA_VERSION, run_summary
-from .sweep import (SUMMARY, SweepState, default_workers, execute, is_sweep_out, prepare_out, run_dir_of,
+from .sweep import (SUMMARY, SweepState, execute, is_sweep_out, prepare_out, run_dir_of,
                     start_client, sweep_state)
 from .sweep_file import Sweep
 from .sweep_report import joint_front, write_sweep_report
@@ -54,7 +54,8 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
     ``out`` must be new, empty or an earlier sweep's (``overwrite``: what that sweep made is removed first); its
     sweep.json is written before any run starts, so that the folder is known as a sweep's from then on. Raises
     OrbitEdgeError when ``out`` is another folder, holds another plan's runs or no worker can take a run, or when
-    ``scheduler`` is not reached (then before ``out`` is touched; it is not asked for when nothing is left to do);
+    ``scheduler`` is not reached (then before ``out`` is touched; it is not asked for when nothing is left to do), or
+    when another sweep is writing into ``out``;
     KeyboardInterrupt after closing the cluster and writing what was done (Ctrl-C and SIGTERM are held off
     meanwhile, and while a LocalCluster starts: then the first is acted on once it is up)."""
     out = Path(out).resolve()
@@ -62,14 +63,16 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
     # reached before the folder is touched: a wrong address leaves it as it was
     if own and scheduler is not None and _has_work(sweep, out, overwrite, retry_failed):
         client, _ = start_client(scheduler, None, memory_limit)
-    state = None
+    state, hold = None, contextlib.ExitStack()
     try:
-        earlier = prepare_out(out, overwrite)
+        earlier = prepare_out(out, overwrite, hold)
         state = sweep_state(sweep, out, retry_failed)
         if not (out / SUMMARY).is_file():
             write_json(out / SUMMARY, sweep_summary(_outcome(sweep, out, state, [], 0.0, None)))
         if state.todo:
             if own and scheduler is None:
+                from onboard.sim.frame_pool import default_workers
+
                 started = min(workers or default_workers(), len(state.todo))
                 # a LocalCluster half started cannot be closed (Dask's exit hook fails): one is started whole
                 with signals_held(redeliver=True):
@@ -84,6 +87,7 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
                     cluster.close()
             if state is not None:  # else the folder was refused, and is left as it was
                 outcome = _finish(sweep, out, state, fmt, earlier, round(time.perf_counter() - start, 3), started)
+        hold.close()
     return outcome
 
 

@@ -14,6 +14,7 @@ on other machines need the sweep's files at the same paths (a shared file system
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from rundir.errors import InputFileError, OrbitEdgeError
-from rundir.files import signals_blocked, write_json
+from rundir.files import LOCK_FILE, folder_lock, signals_blocked, write_json
 
 from .run_setup import WORKER_ENVIRON, release_simulation_memory, run_threads, write_resolved
 from .sweep_file import Sweep
@@ -53,11 +54,6 @@ class SweepState:
     complete: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
     todo: list[RunSpec] = field(default_factory=list)
-
-
-def default_workers() -> int:
-    """The cores this process may run on: the local cluster's worker count."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def run_dir_of(out: Path, run_id: str) -> Path:
@@ -181,20 +177,21 @@ def sweep_state(sweep: Sweep, out: Path, retry_failed: bool = False) -> SweepSta
     return state
 
 
-def prepare_out(out: Path, overwrite: bool) -> list[Path]:
+def prepare_out(out: Path, overwrite: bool, hold: contextlib.ExitStack) -> list[Path]:
     """Make ``out`` ready for a sweep and return the files an earlier sweep wrote there (from its sweep.json). A
     folder that is neither empty nor an earlier sweep's (:func:`is_sweep_out`) is refused, nothing deleted
-    (OrbitEdgeError); with ``overwrite``, what the earlier sweep made is removed first (:func:`remove_earlier`) and
-    nothing else."""
+    (OrbitEdgeError); else it is held by this process until ``hold`` closes (:func:`rundir.files.folder_lock`:
+    another sweep into it is refused, OrbitEdgeError), and with ``overwrite``, what the earlier sweep made is
+    removed first (:func:`remove_earlier`) and nothing else."""
     out = Path(out)
-    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    held = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE) if out.is_dir() else []
     if held and not is_sweep_out(out):
         shown = ", ".join(held[:4]) + (f" and {len(held) - 4} more" if len(held) > 4 else "")
         raise OrbitEdgeError(f"--out {out}: expected a new or empty folder, or an earlier sweep's (with {SUMMARY} "
                              f"or {RUNS}/*/{MARKER}), found a folder holding {shown}; nothing was deleted"
                              f"{' (--overwrite removes only what a sweep made)' if overwrite else ''}: choose "
                              "another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    hold.enter_context(folder_lock(out))
     earlier = earlier_files(out)
     if overwrite:
         remove_earlier(out, earlier)
@@ -262,6 +259,8 @@ def start_client(scheduler: str | None, workers: int | None, memory_limit: str |
     warn."""
     import dask
     from distributed import Client, LocalCluster
+
+    from onboard.sim.frame_pool import default_workers
 
     if scheduler is not None:
         try:

@@ -9,6 +9,7 @@ The spacecraft writes every file through these helpers and the ground writes its
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from rundir.errors import InputFileError
+from rundir.errors import InputFileError, OrbitEdgeError
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -90,6 +91,33 @@ def signals_blocked(signals: Collection[int] = (signal.SIGINT,)) -> Iterator[Non
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+LOCK_FILE = ".orbitedge.lock"  # in a folder an orbitedge process is writing into (:func:`folder_lock`)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """``folder`` (made if need be) held by this process for the block: an exclusive lock (``fcntl.flock``) on its
+    LOCK_FILE, which the kernel releases when the process ends, however it ends, so no stale lock outlives it (the
+    file stays, holding the last holder's pid). OrbitEdgeError naming the process that holds it when another does:
+    two sweeps started into one folder (a command run twice, a job relaunched while the first still ran) each made
+    every run, into the same run directories at once, and damaged some."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise OrbitEdgeError(f"{folder}: another orbitedge process (pid {holder}) is writing into this folder; "
+                                 "wait until it ends, or choose another folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_text(path: Path, text: str) -> None:

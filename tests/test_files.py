@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from rundir.errors import InputFileError
-from rundir.files import (NpzReader, jsonl_line, read_npz, signals_blocked, signals_held, write_atomic, write_json,
-                          write_jsonl, write_npz, write_text)
+from rundir.files import (NpzReader, folder_lock, jsonl_line, read_npz, signals_blocked, signals_held, write_atomic,
+                          write_json, write_jsonl, write_npz, write_text)
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_part(tmp_path):
@@ -172,3 +172,24 @@ def test_a_write_the_file_system_refuses_names_the_file_not_its_part(tmp_path, m
         write_atomic(path, (lambda tmp: refuse(tmp)) if failing == "write" else (lambda tmp: tmp.write_text("{}")))
     assert (caught.value.filename, caught.value.filename2) == (str(path), None)
     assert caught.value.errno == errno.EROFS and not list(tmp_path.iterdir())
+
+
+def test_a_folder_lock_has_one_holder_at_a_time_and_ends_with_it_however_it_ends(tmp_path):
+    from rundir.errors import OrbitEdgeError
+
+    folder = tmp_path / "new" / "out"  # made
+    with folder_lock(folder):
+        with pytest.raises(OrbitEdgeError, match=rf"another orbitedge process \(pid {os.getpid()}\) is writing"):
+            with folder_lock(folder):
+                pass
+    with folder_lock(folder):  # released with the block
+        pass
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; from rundir.files "
+                               "import folder_lock\nwith folder_lock(Path(sys.argv[1])):\n print('held', flush=True)"
+                               "\n time.sleep(60)", str(folder)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    holder.kill()  # SIGKILL: no clean-up of its own, the kernel releases the lock
+    holder.wait()
+    holder.stdout.close()
+    with folder_lock(folder):
+        pass

@@ -3,6 +3,7 @@ failed run is recorded and the others go on, --retry-failed, measured runs go on
 a folder of another plan is refused; the output folder: only a sweep's is used, and --overwrite removes only what the
 sweep made; Ctrl-C reaches the LocalCluster's workers and leaves them be, and its scheduler takes a free port."""
 
+import contextlib
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from app.sweep import (FAILED, MARKER, OwnCloseCommErrors, check_resources, prep
                        start_client, sweep_state)
 from app.sweep_file import load_sweep
 from rundir.errors import OrbitEdgeError
+from rundir.files import LOCK_FILE
 from tests.sweep_cases import QUICKSTART, TINY, made_sweep, with_a_blocked_run, write_sweep
 
 
@@ -172,7 +174,7 @@ def test_a_folder_that_is_not_a_sweeps_is_refused_and_nothing_deleted(tmp_path, 
     before = a_project(tmp_path)
     with pytest.raises(OrbitEdgeError, match=rf"--out {tmp_path}: expected a new or empty folder, or an earlier "
                                              r"sweep's .* found a folder holding failed, runs; nothing was deleted"):
-        prepare_out(tmp_path, overwrite)
+        prepare_out(tmp_path, overwrite, contextlib.ExitStack())
     assert files_below(tmp_path) == before
 
 
@@ -189,9 +191,10 @@ def test_overwrite_removes_only_what_the_sweep_made(tmp_path):
     (out / "runs" / "c001-r1").mkdir()  # not a sweep's run (no sweep_run.json)
     (out / "runs" / "c001-r1" / "kept.txt").write_text("mine")
     (out / FAILED / "c001-r0.json").write_text(json.dumps({"run_id": "c001-r0", "error": "an earlier failure"}))
-    assert prepare_out(out, overwrite=True) == []
+    with contextlib.ExitStack() as hold:
+        assert prepare_out(out, overwrite=True, hold=hold) == []
     assert files_below(out) == sorted(["notes.md", "plots/mine.png", "failed/c000-r0.json", "failed/my-notes.txt",
-                                       "runs/mine/run.json", "runs/c001-r1/kept.txt"])
+                                       "runs/mine/run.json", "runs/c001-r1/kept.txt", LOCK_FILE])
 
 
 def test_overwrite_follows_no_path_of_sweep_json_out_of_the_folder(tmp_path):
@@ -204,7 +207,8 @@ def test_overwrite_follows_no_path_of_sweep_json_out_of_the_folder(tmp_path):
     (out / "plots").symlink_to(victim)
     (out / "sweep.json").write_text(json.dumps({"kind": "sweep", "out": str(out), "files": [
         str(out / ".." / "victim" / "data.txt"), str(out / "plots" / "data.txt")]}))
-    assert prepare_out(out, overwrite=True) == []
+    with contextlib.ExitStack() as hold:
+        assert prepare_out(out, overwrite=True, hold=hold) == []
     assert (victim / "data.txt").read_text() == "mine" and not (out / "sweep.json").exists()
 
 

@@ -20,6 +20,7 @@ from app.sweep_command import failure_lines, sweep_options
 from app.sweep import MARKER, sweep_state
 from app.sweep_file import load_sweep
 from app.sweep_results import rank_labels
+from rundir.files import LOCK_FILE
 from tests.sweep_cases import QUICKSTART, ROOT, TINY, made_sweep, with_a_blocked_run, write_sweep
 
 
@@ -78,6 +79,33 @@ def test_a_wrong_scheduler_address_is_exit_2_and_leaves_no_folder(tmp_path, caps
     mine.mkdir()
     assert main(["sweep", str(sweep_file), "--out", str(mine), "--scheduler", "foo", "--overwrite"]) == 2
     assert capsys.readouterr().err.startswith(refused) and mine.is_dir() and not any(mine.iterdir())
+
+
+def test_a_second_sweep_into_a_folder_another_is_writing_into_is_refused_and_touches_nothing(tmp_path, capsys):
+    """The same command started twice (two terminals, a job relaunched while the first still ran): both made every
+    run into the same run directories at once, and damaged some. The second is refused, naming the first's pid,
+    and changes nothing; once the first is gone, the command works."""
+    outcome, _ = made_sweep()
+    out = tmp_path / "copy"
+    shutil.copytree(outcome.out, out)
+    def contents():
+        return {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != LOCK_FILE}
+
+    before = contents()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; from rundir.files import "
+                               "folder_lock\nwith folder_lock(Path(sys.argv[1])):\n print('held', flush=True)\n "
+                               "sys.stdin.read()", str(out)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        argv = ["sweep", str(outcome.sweep.file), "--out", str(out)]
+        assert main(argv) == 2
+        assert capsys.readouterr().err == (f"orbitedge: error: {out}: another orbitedge process (pid {holder.pid}) is "
+                                           "writing into this folder; wait until it ends, or choose another folder\n")
+        assert contents() == before
+    finally:
+        holder.communicate("", timeout=30)
+    assert main(argv) == 0
 
 
 def test_a_finished_sweep_needs_no_scheduler_to_write_its_report_again(tmp_path, capsys):
