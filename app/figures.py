@@ -241,6 +241,15 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], RunInfo | None]:
     return report, info
 
 
+def readable_run(run_dir: Path) -> bool:
+    """Whether :func:`read_run` reads ``run_dir``: its report.json is there and reads as a report, its run.json too."""
+    try:
+        read_run(run_dir)
+    except InputFileError:
+        return False
+    return True
+
+
 def report_problem(report: Any, info: RunInfo | None) -> str | None:
     """What makes a report.json unreadable as one (edited, or another program's): not an object with ``complete``,
     a ``scenario`` or ``seed`` of another type, or a FIGURES figure that does not read as a finite number; None when

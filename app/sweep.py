@@ -34,6 +34,7 @@ from typing import Any
 from rundir.errors import InputFileError, OrbitEdgeError
 from rundir.files import LOCK_FILE, folder_lock, signals_blocked, write_json
 
+from .figures import readable_run
 from .run_setup import WORKER_ENVIRON, release_simulation_memory, run_threads, write_resolved
 from .sweep_file import Sweep
 from .sweep_plan import RunSpec
@@ -78,10 +79,10 @@ def read_marker(run_dir: Path) -> dict[str, Any] | None:
 
 
 def is_complete(run_dir: Path, spec: RunSpec) -> bool:
-    """The run finished with these settings: its marker says complete and report.json is there."""
+    """The run finished with these settings: its marker says complete and its report reads (else it is made again)."""
     marker = read_marker(run_dir)
     return (marker is not None and marker.get("status") == "complete"
-            and marker.get("overrides") == list(spec.overrides) and (run_dir / "report.json").is_file())
+            and marker.get("overrides") == list(spec.overrides) and readable_run(run_dir))
 
 
 def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str = "md") -> dict[str, Any]:

@@ -108,6 +108,24 @@ def test_a_second_sweep_into_a_folder_another_is_writing_into_is_refused_and_tou
     assert main(argv) == 0
 
 
+def test_a_run_whose_report_was_damaged_is_made_again_on_resume(tmp_path, capsys):
+    """A complete run whose report.json no longer reads (edited, cut short) counted as complete, and the resumed
+    sweep stopped at the end on it with exit 2 and no results, every time. It is made again, as a run whose report
+    is missing is."""
+    outcome, _ = made_sweep()
+    out = tmp_path / "copy"
+    shutil.copytree(outcome.out, out)
+    (out / "runs" / "c001-r0" / "report.json").write_text('{"trunc')
+    assert main(["sweep", str(outcome.sweep.file), "--out", str(out)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("tiny: 4 runs, 1 made now on 1 worker in ")
+    assert first.endswith("4 complete (3 before), 0 failed")
+    assert json.loads((out / "runs" / "c001-r0" / "report.json").read_text())["complete"] is True
+    marker = json.loads((out / "runs" / "c001-r0" / MARKER).read_text())
+    assert marker["status"] == "complete" and len(marker["attempts"]) == 2
+    assert (out / "results.csv").read_bytes() == (outcome.out / "results.csv").read_bytes()
+
+
 def test_a_finished_sweep_needs_no_scheduler_to_write_its_report_again(tmp_path, capsys):
     """Nothing left to do: the cluster is not asked for (it may be gone), the report is written again."""
     outcome, _ = made_sweep()
