@@ -26,11 +26,16 @@ from rundir.errors import InputFileError, OrbitEdgeError
 
 def check_run_dir(run_dir: Path) -> None:
     """InputFileError naming ``run_dir`` unless it is a run directory: a folder with ``downlink/`` or ``telemetry/``
-    (what the ground reads; either alone is a run, partly written)."""
+    holding something (what the ground reads; either alone is a run, partly written). Empty ones are no run: the
+    ground made a report of nothing from them, with no scenario, seed or frames."""
     if not run_dir.is_dir():
         raise InputFileError(run_dir, "not a run directory: a file" if run_dir.exists() else "no such run directory")
-    if not (run_dir / "downlink").is_dir() and not (run_dir / "telemetry").is_dir():
+    parts = [name for name in ("downlink", "telemetry") if (run_dir / name).is_dir()]
+    if not parts:
         raise InputFileError(run_dir, "not a run directory: it has neither downlink/ nor telemetry/")
+    if not any(any((run_dir / name).iterdir()) for name in parts):
+        raise InputFileError(run_dir, f"not a run directory: its {' and '.join(f'{p}/' for p in parts)} "
+                                      f"{'are' if len(parts) > 1 else 'is'} empty")
 
 
 def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:

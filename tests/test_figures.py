@@ -148,6 +148,12 @@ def test_unreadable_runs_are_named(tmp_path):
     with pytest.raises(InputFileError, match=r"not a run directory: it has neither downlink/ nor telemetry/"):
         read_run(tmp_path)
     (tmp_path / "downlink").mkdir()
+    with pytest.raises(InputFileError, match=r"not a run directory: its downlink/ is empty"):
+        read_run(tmp_path)
+    (tmp_path / "telemetry").mkdir()
+    with pytest.raises(InputFileError, match=r"not a run directory: its downlink/ and telemetry/ are empty"):
+        read_run(tmp_path)
+    (tmp_path / "downlink" / "manifest.jsonl").write_text("")
     with pytest.raises(InputFileError, match=r"report.json: no report.json: run `orbitedge report`"):
         read_run(tmp_path)
     (tmp_path / "report.json").write_text("{")
@@ -155,7 +161,6 @@ def test_unreadable_runs_are_named(tmp_path):
         read_run(tmp_path)
     (tmp_path / "report.json").write_text(json.dumps(REPORT))
     assert read_run(tmp_path) == (REPORT, None)  # no telemetry/run.json
-    (tmp_path / "telemetry").mkdir()
     (tmp_path / "telemetry" / "run.json").write_text(json.dumps({"scenario": "x"}))
     with pytest.raises(InputFileError, match=r"run.json: .*seed: expected"):
         read_run(tmp_path)
@@ -174,6 +179,7 @@ def test_a_report_json_edited_out_of_shape_is_named_not_a_traceback(tmp_path, ed
     """compare, sweep results and the --json summaries read each run's report.json: one whose values are not what
     orbitedge writes names its file and the value, as a clear error (exit 2 from the command line)."""
     (tmp_path / "downlink").mkdir()
+    (tmp_path / "downlink" / "manifest.jsonl").write_text("")
     (tmp_path / "report.json").write_text(json.dumps(edit(REPORT)))
     with pytest.raises(InputFileError, match=re.escape(problem)):
         read_run(tmp_path)
