@@ -52,6 +52,9 @@ class AxisSpec:
             out = [issue_at("", "values or a range, not both", f"values and {', '.join(extra)}")] if extra else []
             if self.labels is not None and len(self.labels) != len(self.values):
                 out.append(issue_at("labels", f"{len(self.values)} labels, one per value", f"{len(self.labels)}"))
+            elif self.labels is not None and (twice := sorted({x for x in self.labels if self.labels.count(x) > 1})):
+                out.append(issue_at("labels", "a label of its own for each value (tables and plots tell them apart "
+                                              "by it)", ", ".join(f"{x!r} {self.labels.count(x)} times" for x in twice)))
             return out
         if self.start is None or self.stop is None:
             return [issue_at("start" if self.start is None else "stop", "both start and stop for a range", "only one")]

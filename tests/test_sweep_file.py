@@ -113,13 +113,17 @@ axes:
   pipeline[0].tile_px: {{values: [32], start: 16}}
   spacecraft.compute.hardware: {{}}
   spacecraft.radio.frame_bytes: {{start: 0, stop: 1024, num: 2, scale: log}}
+  spacecraft.radio.protocol_overhead_fraction: {{values: [0.1, 0.2, 0.3], labels: [low, low, high]}}
 """))
     assert {(path, issue.expected) for (path, _), issue in found.items()} == {
         ("axes.spacecraft.radio.rate_mbps.labels", "2 labels, one per value"),
+        ("axes.spacecraft.radio.protocol_overhead_fraction.labels",
+         "a label of its own for each value (tables and plots tell them apart by it)"),
         ("axes.pipeline[0].threshold.stop", "both start and stop for a range"),
         ("axes.pipeline[0].tile_px", "values or a range, not both"),
         ("axes.spacecraft.compute.hardware", "values: [...], or a range: start and stop"),
         ("axes.spacecraft.radio.frame_bytes.start", "start and stop > 0 for a log range")}
+    assert next(i.found for (path, _), i in found.items() if path.endswith("overhead_fraction.labels")) == "'low' 2 times"
 
 
 def test_an_axis_of_no_values_is_an_error_at_its_line(tmp_path):
