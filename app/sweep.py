@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -37,7 +36,7 @@ from rundir.files import LOCK_FILE, folder_lock, signals_blocked, write_json
 from .figures import readable_run
 from .run_setup import WORKER_ENVIRON, release_simulation_memory, run_threads, write_resolved
 from .sweep_file import Sweep
-from .sweep_plan import RunSpec
+from .sweep_plan import RunSpec, scenario_digest
 
 RUNS = "runs"
 FAILED = "failed"
@@ -59,15 +58,6 @@ class SweepState:
 
 def run_dir_of(out: Path, run_id: str) -> Path:
     return Path(out) / RUNS / run_id
-
-
-def scenario_digest(scenario: Path | str) -> str | None:
-    """The sha256 (hex) of the base scenario file's bytes, None when it cannot be read: each run's marker keeps it,
-    so that a sweep resumed after the base scenario was edited does not mix runs of two scenarios."""
-    try:
-        return hashlib.sha256(Path(scenario).read_bytes()).hexdigest()
-    except OSError:
-        return None
 
 
 def read_marker(run_dir: Path) -> dict[str, Any] | None:
@@ -367,18 +357,23 @@ def execute(client: Any, sweep: Sweep, out: Path, todo: list[RunSpec], fmt: str 
 def lost_worker_error(client: Any, out: Path, spec: RunSpec, err: Any, since: str) -> str:
     """Why Dask gave up on a run (its KilledWorker ``err``): the workers lost while they held it, running it or queued
     to, and how many of its attempts ``since`` (its marker's) ran on a worker its nanny restarted over the memory
-    limit (the scheduler's ``worker-restart-memory`` events, matched by worker address and pid)."""
+    limit (the scheduler's ``worker-restart-memory`` events, matched by worker address and pid); for a run that never
+    started, whether the last worker it was queued to was one."""
     attempts = [a for a in (read_marker(run_dir_of(out, spec.run_id)) or {}).get("attempts") or []
                 if a.get("started_utc", "") >= since]
     try:
         over = {(event.get("worker"), event.get("pid")) for _, event in client.get_events("worker-restart-memory")}
     except Exception:  # NOTE: a scheduler that cannot answer: the error says what is known
         over = set()
-    memory = sum((a.get("worker"), a.get("pid")) in over for a in attempts)
-    why = (f"{memory} of them" if memory else "never") + " on a worker its nanny restarted over the memory limit: " \
-        + ("raise --memory-limit, or run fewer --workers" if memory else "killed or crashed")
-    return (f"Dask lost {err.allowed_failures + 1} workers while they held it (running it or queued to); it started "
-            f"{len(attempts)} time(s), {why} ({err})")
+    memory = sum((a.get("worker"), a.get("pid")) in over for a in attempts) if attempts else \
+        int(getattr(err.last_worker, "address", None) in {worker for worker, _ in over})
+    why = (f"started {len(attempts)} time(s), {f'{memory} of them' if memory else 'never'} on a worker its nanny "
+           "restarted over the memory limit") if attempts else \
+        ("never started, and its last worker was restarted over the memory limit by its nanny" if memory else
+         "never started: the workers were killed or crashed")
+    advice = ": raise --memory-limit, or run fewer --workers" if memory else ": killed or crashed" if attempts else ""
+    return f"Dask lost {err.allowed_failures + 1} workers while they held it (running it or queued to); it {why}" \
+        f"{advice} ({err})"
 
 
 def _record(out: Path, spec: RunSpec, outcome: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ each problem at the sweep file's line, then every configuration checked whole an
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,15 @@ def repeats(where: str, values: list[Any], how: str = "", spelled: tuple[str, ..
                       + (f" (written {', '.join(t)})" if len(t) > 1 else "") for js, t in texts if len(js) > 1)
     return [issue_at(where, "each value once (the same configuration would run twice and rank apart; replicates "
                             "repeat a configuration)", twice + how)] if twice else []
+
+
+def scenario_digest(scenario: Path | str) -> str | None:
+    """The sha256 (hex) of the base scenario file's bytes, None when it cannot be read: each run's marker keeps it,
+    so that a sweep resumed after the base scenario was edited does not mix runs of two scenarios."""
+    try:
+        return hashlib.sha256(Path(scenario).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def device_resources(scenario: Scenario) -> dict[str, float]:

@@ -96,6 +96,27 @@ def test_a_run_lost_to_the_memory_limit_says_so(tmp_path):
     assert 1 <= int(said[2]) <= int(said[1]) <= attempts, error
 
 
+@pytest.mark.parametrize("restarted, said", [
+    ({("tcp://w4", 4)}, "it never started, and its last worker was restarted over the memory limit by its nanny: "
+                        "raise --memory-limit, or run fewer --workers (Attempted"),
+    (set(), "it never started: the workers were killed or crashed (Attempted")])
+def test_a_run_lost_while_only_queued_says_it_never_started(tmp_path, restarted, said):
+    """A run queued behind one that took its workers over the memory limit is lost with them without ever starting:
+    its error said it 'started 0 time(s), never on a worker its nanny restarted over the memory limit: killed or
+    crashed'. The scheduler's events (``worker-restart-memory``, as the scheduler records them) and the KilledWorker
+    Dask raises are given as they come; the run has no attempt."""
+    from distributed import KilledWorker
+
+    from app.sweep import lost_worker_error
+    from app.sweep_plan import RunSpec
+
+    events = types.SimpleNamespace(get_events=lambda topic: [(0.0, {"worker": w, "pid": pid}) for w, pid in restarted])
+    spec = RunSpec(run_id="c001-r0", config=1, replicate=0, seed=1, values={}, labels={}, overrides=(), resources={})
+    err = KilledWorker("orbitedge-run-c001-r0", types.SimpleNamespace(address="tcp://w4"), 3)
+    error = lost_worker_error(events, tmp_path, spec, err, "2026-01-01T00:00:00+00:00")
+    assert error.startswith(f"Dask lost 4 workers while they held it (running it or queued to); {said}"), error
+
+
 def test_measured_runs_go_only_to_workers_with_their_device(tmp_path, client):
     text = TINY.replace("axes:\n  pipeline[0].threshold: [0.3, 0.7]\nreplicates: 2\n",
                         "  spacecraft.compute.timing: measured\naxes:\n  spacecraft.compute.hardware: [host, coral-usb]\n")
