@@ -30,6 +30,7 @@ from .sweep_plan import RunSpec, ScenarioCheck, axis_of, repeats, value_id
 FigureName = Literal[tuple(FIGURES)]
 
 DEFAULT_OBJECTIVE = PARETO_X  # one raw frame per scene, the same baseline for every pipeline and burst size
+MAX_CONFIGURATIONS = 100_000  # a sweep's, drawn or on a grid
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +72,8 @@ class AxisSpec:
 class SamplingConfig:
     method: Literal["grid", "random", "latin_hypercube"] = spec("grid", doc="every combination of the axes' values, "
                                                                  "or samples drawn at random or by Latin hypercube")
-    samples: int | None = spec(None, ge=1, le=100_000, doc="distinct configurations drawn by random or latin_hypercube")
+    samples: int | None = spec(None, ge=1, le=MAX_CONFIGURATIONS,
+                               doc="distinct configurations drawn by random or latin_hypercube")
     seed: int = spec(0, ge=0, doc="seeds the draw (not the scenarios: see replicates)")
 
 
@@ -105,6 +107,12 @@ class SweepFile:
             out.append(issue_at("sampling.samples", f"samples: N, the configurations {method} draws", "none"))
         for key, axis in (getattr(self, "axes", None) or {}).items():
             out += _axis_issues(key, axis, method)
+        sizes = {key: len(a.values) if a.values is not None else a.num or 1
+                 for key, a in ((key, axis_of(key, axis)) for key, axis in (getattr(self, "axes", None) or {}).items())}
+        if method == "grid" and math.prod(sizes.values()) > MAX_CONFIGURATIONS:  # planned one by one: ~20 ms each
+            out.append(issue_at("axes", f"at most {MAX_CONFIGURATIONS} configurations on a grid, as samples are (a "
+                                        "larger study: several sweeps, or sampling: random or latin_hypercube)",
+                                f"{math.prod(sizes.values())}: " + " x ".join(f"{n} of {k}" for k, n in sizes.items())))
         return out
 
 

@@ -377,3 +377,21 @@ axes:
     assert [run.overrides[-1] for run in sweep.runs if run.replicate == 0] == [
         f"pipeline=[{{stage: cloud_filter, tile_px: 32, threshold: {t}}}, {{stage: encode, format: png}}]"
         for t in (0.3, 0.7)]
+
+
+def test_a_grid_of_more_configurations_than_a_sweep_plans_is_an_error_at_the_axes(tmp_path):
+    """A grid of 10^6 configurations (x 1000 replicates) was accepted, and planning it ran silently for hours (each
+    configuration is checked on the scenario whole); the most a sweep takes, as samples drawn, is 100000."""
+    path = write_sweep(tmp_path, f"""name: big
+scenario: {QUICKSTART}
+axes:
+  pipeline[0].threshold: {{start: 0.1, stop: 0.9, num: 50}}
+  spacecraft.radio.rate_mbps: {{start: 1, stop: 300, num: 50}}
+  spacecraft.radio.protocol_overhead_fraction: {{start: 0.0, stop: 0.5, num: 50}}
+replicates: 10
+""")
+    found, text = problems(path)
+    assert list(found) == [("axes", 4)]
+    assert f"{path}:4: axes: expected at most 100000 configurations on a grid, as samples are (a larger study: " \
+           "several sweeps, or sampling: random or latin_hypercube), found 125000: 50 of pipeline[0].threshold x 50 " \
+           "of spacecraft.radio.rate_mbps x 50 of spacecraft.radio.protocol_overhead_fraction" in text
