@@ -77,6 +77,7 @@ class Caveats:
     bursts: dict[int, Any]
     seeds: dict[int, Any]
     bytes_led: dict[str, tuple[set[int], dict[int, float | None]]] = dataclasses.field(default_factory=dict)
+    twice: dict[int, int] = dataclasses.field(default_factory=dict)  # a run given again: its index -> the first's
 
     @classmethod
     def of(cls, runs: list[tuple[Report, RunInfo | None]]) -> Caveats:
@@ -116,7 +117,9 @@ class Caveats:
     def warnings(self, heads: list[str]) -> list[str]:
         """One line per caveat, each naming the runs (by column head) and what is not starred; then each run's own
         report warnings, by its head."""
-        lines = [f"{heads[j]} {why}: none of its figures is starred" for j, why in self.unfit.items()]
+        lines = [f"{heads[j]} is the same run directory as {heads[i]}: it is compared with itself, and ties with it "
+                 "on every row" for j, i in self.twice.items()]
+        lines += [f"{heads[j]} {why}: none of its figures is starred" for j, why in self.unfit.items()]
         lines += [f"{heads[j]}'s report warns: {text}" for j, texts in self.reported.items() for text in texts]
         if self.differ:
             totals = ", ".join(f.name for f in FIGURES.values() if f.total)
@@ -175,7 +178,10 @@ class Comparison:
                 errors.append(err)
         if errors:
             raise errors[0] if len(errors) == 1 else InputFilesError([(e.path, e.problem) for e in errors])
-        return cls(list(run_dirs), column_heads(run_dirs), runs, Caveats.of(runs), settings)
+        first: dict[Path, int] = {}
+        twice = {j: first.setdefault(Path(d).resolve(), j) for j, d in enumerate(run_dirs)}
+        caveats = dataclasses.replace(Caveats.of(runs), twice={j: i for j, i in twice.items() if i != j})
+        return cls(list(run_dirs), column_heads(run_dirs), runs, caveats, settings)
 
     def settings_that_differ(self) -> dict[str, list[str | None]]:
         """The scenario settings the runs differ in (:func:`app.settings.differing`) but those the table shows

@@ -364,3 +364,15 @@ def test_json_and_what_is_no_run(tmp_path, capsys):
     assert main(["compare", str(outcome.out), str(run), str(tmp_path / "nothere")]) == 2
     err = capsys.readouterr().err
     assert "2 of the paths cannot be used:" in err and "a sweep's folder" in err and "nothere: no such run" in err
+
+
+def test_a_run_given_twice_is_warned_of(tmp_path, capsys, monkeypatch):
+    """The same run directory twice (the second by another path) was compared with itself without a word: every
+    row a tie."""
+    outcome, _ = made_sweep()
+    run = outcome.out / "runs" / "c000-r0"
+    monkeypatch.chdir(run.parent)
+    assert main(["compare", str(run), "c001-r0", "c000-r0"]) == 0
+    err = capsys.readouterr().err
+    assert f"orbitedge: warning: c000-r0 is the same run directory as {run}: it is compared with itself, and ties " \
+           "with it on every row" in err
