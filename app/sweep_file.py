@@ -109,7 +109,7 @@ class SweepFile:
             out += _axis_issues(key, axis, method)
         sizes = {key: len(a.values) if a.values is not None else a.num or 1
                  for key, a in ((key, axis_of(key, axis)) for key, axis in (getattr(self, "axes", None) or {}).items())}
-        if method == "grid" and math.prod(sizes.values()) > MAX_CONFIGURATIONS:  # planned one by one: ~20 ms each
+        if method == "grid" and math.prod(sizes.values()) > MAX_CONFIGURATIONS:  # planned one by one: ~10 ms each
             out.append(issue_at("axes", f"at most {MAX_CONFIGURATIONS} configurations on a grid, as samples are (a "
                                         "larger study: several sweeps, or sampling: random or latin_hypercube)",
                                 f"{math.prod(sizes.values())}: " + " x ".join(f"{n} of {k}" for k, n in sizes.items())))

@@ -9,7 +9,7 @@ def test_lines_of_nested_fields_and_problems_located_at_them():
     text = json.dumps({"a": {"b": [1, {"c": "x"}]}, "d": 2}, indent=2)
     lines = field_lines(text)
     assert lines["a.b[1].c"] == next(i + 1 for i, line in enumerate(text.splitlines()) if '"c"' in line)
-    reader = FieldReader(lines)
+    reader = FieldReader(text)
     assert reader.get({"c": "x"}, "c", "a.b[1].", "an integer", is_int) is None
     assert reader.get({}, "e", "", "a number", is_number) is None
     assert reader.problems == [f"line {lines['a.b[1].c']}: a.b[1].c: expected an integer, found 'x'",
@@ -17,8 +17,7 @@ def test_lines_of_nested_fields_and_problems_located_at_them():
 
 
 def test_a_translated_path_is_shown_and_located_as_the_file_has_it():
-    lines = field_lines(json.dumps({"properties": {"mlm:name": 3}}, indent=1))
-    reader = FieldReader(lines, translate=lambda path: {"name": "properties.mlm:name"}.get(path, path))
+    reader = FieldReader(json.dumps({"properties": {"mlm:name": 3}}, indent=1), translate=lambda path: {"name": "properties.mlm:name"}.get(path, path))
     reader.fail("name", "expected a string, found 3")
     assert reader.problems == ["line 3: properties.mlm:name: expected a string, found 3"]
 

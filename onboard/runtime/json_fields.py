@@ -3,6 +3,7 @@ the text was readable as YAML (JSON is), its line, so that one error names them 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,15 +25,21 @@ def field_lines(text: str) -> dict[str, int]:
 class FieldReader:
     """Reads an object field by field, collecting each problem as ``line N: path: expected ..., found ...``.
 
-    ``lines``: :func:`field_lines` of the file; ``translate``: the path in the file of a path in the object read,
-    when that object was made from the file's (a STAC Item read as a flat card).
+    ``text``: the file's text, whose lines (:func:`field_lines`) are found only once a problem is located (parsing
+    it for them cost ~80 ms a card, on every read of a good one: most of planning a sweep); ``translate``: the path
+    in the file of a path in the object read, when that object was made from the file's (a STAC Item read as a
+    flat card).
     """
 
-    def __init__(self, lines: Mapping[str, int] | None = None,
-                 translate: Callable[[str], str] | None = None) -> None:
+    def __init__(self, text: str | None = None, translate: Callable[[str], str] | None = None) -> None:
         self.problems: list[str] = []
-        self._lines = dict(lines or {})
+        self._text = text
         self._translate = translate or (lambda path: path)
+
+    @functools.cached_property
+    def lines(self) -> dict[str, int]:
+        """:func:`field_lines` of the text (empty without one), found at the first call."""
+        return field_lines(self._text) if self._text is not None else {}
 
     def fail(self, path: str, text: str) -> None:
         """Record ``text`` about the field at ``path`` (its line, or its nearest ancestor's, in front)."""
@@ -41,7 +48,7 @@ class FieldReader:
     def located(self, path: str, text: str, separator: str = ": ") -> str:
         """``line N: PATH: text`` for the field at ``path`` (translated into the file's path)."""
         path = self._translate(path)
-        line = line_of(self._lines, path)
+        line = line_of(self.lines, path)
         return f"{f'line {line}: ' if line else ''}{path}{separator}{text}"
 
     def get(self, obj: Mapping[str, Any], key: str, where: str, kind: str,

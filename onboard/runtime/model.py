@@ -19,7 +19,7 @@ from rundir.errors import InputFileError
 
 from . import mlm
 from .interpreter import check_delegate
-from .json_fields import FieldReader, field_lines
+from .json_fields import FieldReader
 from .model_check import read_model_file
 from .modelcard import NCHW, NHWC, Benchmark, ModelCard, Scaling, TensorCard, doubled_activation, load_card
 from .onnx_model import PROVIDERS, OnnxEngine, check_provider
@@ -327,9 +327,9 @@ def _read_bytes(path: Path) -> bytes:
 
 def card_field(card: ModelCard, field: str, text: str) -> str:
     """``line N: PATH text`` for flat-card field ``field`` of ``card``: its path and line in the card's file."""
-    lines = field_lines(card.path.read_text(encoding="utf-8")) if card.path and card.path.is_file() else {}
+    text_of_file = card.path.read_text(encoding="utf-8") if card.path and card.path.is_file() else None
     translate = mlm.stac_path if card.form == "stac" else None
-    return FieldReader(lines, translate).located(field, text, separator=" ")
+    return FieldReader(text_of_file, translate).located(field, text, separator=" ")
 
 
 def host_benchmark(model: Model, runs: int = CARD_BENCHMARK_RUNS, warmup: int = CARD_BENCHMARK_WARMUP) -> Benchmark:

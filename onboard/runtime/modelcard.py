@@ -53,7 +53,7 @@ import numpy as np
 from rundir.errors import InputFileError
 
 from . import mlm
-from .json_fields import FieldReader, field_lines, is_int, is_number, is_str, is_str_list
+from .json_fields import FieldReader, is_int, is_number, is_str, is_str_list
 from ..scenario.yaml_source import line_of
 
 MODEL_DIR = Path(__file__).with_name("models")  # the shipped models, each with its card beside it
@@ -331,9 +331,8 @@ def read_card(text: str, path: Path) -> ModelCard:
         raise InputFileError(path, f"model card is not valid JSON: {err.msg} at line {err.lineno}") from err
     if not isinstance(obj, dict):
         raise InputFileError(path, f"model card must be a JSON object, found {type(obj).__name__}")
-    lines = field_lines(text)
     if obj.get("type") != "Feature":
-        reader = FieldReader(lines)
+        reader = FieldReader(text)
         card = card_from_json(obj, reader, path)
         if card is None:
             raise InputFileError(path, "bad model card: " + "; ".join(reader.problems))
@@ -342,13 +341,13 @@ def read_card(text: str, path: Path) -> ModelCard:
     flat, asset = None, mlm.MODEL_ASSET
     if not problems:
         flat, problems, asset = mlm.flat_from_item(obj)
-    reader = FieldReader(lines, functools.partial(mlm.stac_path, asset=asset))
+    reader = FieldReader(text, functools.partial(mlm.stac_path, asset=asset))
     card = card_from_json(flat, reader, path, "stac") if flat is not None and not problems else None
     if card is not None:  # pystac's own reading last: the flat reader names the field and its line
         problems = mlm.mlm_read_problems(obj)
         card = None if problems else card
     if card is None:
-        located = [f"line {line_of(lines, p)}: {p}: {t}" if line_of(lines, p) else f"{p or '<document>'}: {t}"
+        located = [f"line {line}: {p}: {t}" if (line := line_of(reader.lines, p)) else f"{p or '<document>'}: {t}"
                    for p, t in problems]
         raise InputFileError(path, "bad model card (a STAC MLM Item): " + "; ".join(located + reader.problems))
     return card
