@@ -12,7 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from rundir.errors import InputFileError, OrbitEdgeError
+from rundir.errors import OrbitEdgeError
 
 from .card_command import card_options, cmd_card
 from .compare import cmd_compare, compare_options
@@ -84,19 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # OSError: a full disk, a folder gone read-only; BrokenProcessPool: a frame-pool worker killed (out of memory)
     except (KeyboardInterrupt, OrbitEdgeError, OSError, BrokenProcessPool) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if mission is None and isinstance(err, InputFileError):  # an input it could not read: nothing ran
-            unmake_run_dir(run_dir, keep_folder=empty_before)
-            raise OrbitEdgeError(f"{err}; nothing was simulated, and nothing of it is left in {run_dir}") from None
-        print(f"orbitedge: {_stop_reason(err, run_dir)}; writing the partial report of {run_dir} (marked incomplete)",
-              file=sys.stderr)
-        try:
-            report, _ = write_report(run_dir, args.format)
-        except OSError as report_err:
-            raise OrbitEdgeError(f"{run_dir}: the partial report could not be written ({io_error(report_err)}); "
-                                 f"make room, then `orbitedge report {run_dir}` writes it") from None
-        if args.json:  # the partial run's summary, "complete": false
-            print(json.dumps(run_summary(report), indent=2, sort_keys=True))
-        return 130 if isinstance(err, KeyboardInterrupt) else 2
+        return _stopped(err, run_dir, args, set_up=mission is not None, empty_before=empty_before)
     finally:
         signal.signal(signal.SIGTERM, previous)
     release_simulation_memory()
@@ -110,6 +98,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     _print_summary(report, paths, args)
     return 0
+
+
+def _stopped(err: BaseException, run_dir: Path, args: argparse.Namespace, set_up: bool, empty_before: bool) -> int:
+    """What a run stopped before its end leaves, and its exit status (130 after Ctrl-C or SIGTERM, else 2): once the
+    mission is set up, the partial report (marked incomplete); while it is set up (an input it could not read, a
+    stage's constructor that raised, Ctrl-C), nothing was simulated, and what the run made is removed (the ground
+    made a report of nothing of it, "None (seed None)")."""
+    from ground.report import write_report
+
+    if not set_up:
+        unmake_run_dir(run_dir, keep_folder=empty_before)
+        if isinstance(err, KeyboardInterrupt):
+            print(f"orbitedge: interrupted before the simulation started; nothing of it is left in {run_dir}",
+                  file=sys.stderr)
+            return 130
+        raise OrbitEdgeError(f"{_stop_reason(err, run_dir)}; nothing was simulated, and nothing of it is left in "
+                             f"{run_dir}") from None
+    print(f"orbitedge: {_stop_reason(err, run_dir)}; writing the partial report of {run_dir} (marked incomplete)",
+          file=sys.stderr)
+    try:
+        report, _ = write_report(run_dir, args.format)
+    except OSError as report_err:
+        raise OrbitEdgeError(f"{run_dir}: the partial report could not be written ({io_error(report_err)}); "
+                             f"make room, then `orbitedge report {run_dir}` writes it") from None
+    if args.json:  # the partial run's summary, "complete": false
+        print(json.dumps(run_summary(report), indent=2, sort_keys=True))
+    return 130 if isinstance(err, KeyboardInterrupt) else 2
 
 
 def _stop_reason(err: BaseException, run_dir: Path) -> str:

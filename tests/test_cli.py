@@ -196,6 +196,22 @@ def test_ctrl_c_while_the_report_is_written_says_the_run_is_complete_and_how_to_
     assert main(["report", str(out), "--quiet"]) == 0 and json.loads((out / "report.json").read_text())["complete"]
 
 
+def test_ctrl_c_while_the_mission_is_set_up_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """Before the simulation starts there is nothing to report: the ground wrote a report of nothing ("None (seed
+    None)") into a folder that then passed for a run. Fault injected: Ctrl-C as the mission is set up."""
+    from onboard.sim import mission
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mission.Mission, "__init__", interrupted)
+    out = tmp_path / "run"
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0"]) == 130
+    assert capsys.readouterr().err == (f"orbitedge: interrupted before the simulation started; nothing of it is left "
+                                       f"in {out}\n")
+    assert not out.exists()
+
+
 def test_a_read_only_run_directory_is_a_clean_error(tmp_path, monkeypatch, capsys):
     # fault injected (the tests run as root, whom permissions do not stop): the file system refuses the first write
     import errno

@@ -347,7 +347,9 @@ def test_json_and_what_is_no_run(tmp_path, capsys):
     assert main(["compare", str(run), str(run), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert set(printed) == {"schema_version", "kind", *COMPARE_KEYS} and printed["schema_version"] == SCHEMA_VERSION
-    assert printed["kind"] == "compare" and len(printed["runs"]) == 2 and printed["warnings"] == []
+    assert printed["kind"] == "compare" and len(printed["runs"]) == 2
+    assert printed["warnings"] == [f"{run} is the same run directory as {run}: it is compared with itself, and ties "
+                                   "with it on every row"]
     assert set(printed["runs"][0]) == {"run_dir", "head", "summary", "figures", "models", "settings"}
     assert printed["runs"][0]["head"] == str(run) and printed["runs"][0]["settings"] == {}  # the same run twice
     assert printed["runs"][0]["figures"]["cloud_f1"] == printed["runs"][0]["summary"]["cloud.f1"]

@@ -226,9 +226,9 @@ def test_a_plugin_stage_whose_constructor_fails_stops_the_run_before_its_first_f
     status, out = faulty_run(tmp_path, "faulty_init", 0)
     err = capsys.readouterr().err
     assert status == 2 and "Traceback" not in err
-    assert err.startswith(f"orbitedge: {faulty_plugin('faulty_init')}: __init__(): raised ValueError: exploded in "
-                          "__init__; writing the partial report")
-    assert (out / "report.json").exists() and not (out / "telemetry" / "captures.jsonl").exists()
+    assert err == (f"orbitedge: error: {faulty_plugin('faulty_init')}: __init__(): raised ValueError: exploded in "
+                   f"__init__; nothing was simulated, and nothing of it is left in {out}\n")
+    assert not out.exists()  # a report of nothing was written there, "None (seed None)"
 
 
 def test_validate_builds_the_pipeline_so_a_failing_constructor_is_named_before_a_run(tmp_path, faulty_installed,
