@@ -17,7 +17,7 @@ from rundir.errors import OrbitEdgeError
 from .card_command import card_options, cmd_card
 from .compare import cmd_compare, compare_options
 from .figures import check_run_or_sweep_dir
-from .outputs import folder_arg, output_dir, output_file
+from .outputs import folder_arg, io_error, output_dir, output_file
 from .progress import QUIET_HELP, ground_bar, simulation_bar, wanted
 from .run_setup import (bound_heap, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
                         unmake_run_dir, write_resolved as _write_resolved)
@@ -84,6 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # OSError: a full disk, a folder gone read-only; BrokenProcessPool: a frame-pool worker killed (out of memory)
     except (KeyboardInterrupt, OrbitEdgeError, OSError, BrokenProcessPool) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if mission is not None and mission.finished:  # Ctrl-C as its last records were written: it is complete
+            return _report_interrupted(run_dir)
         return _stopped(err, run_dir, args, set_up=mission is not None, empty_before=empty_before)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -93,11 +95,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         with ground_bar(wanted(args.quiet), report_steps()) as show:
             report, paths = write_report(run_dir, args.format, show)
     except KeyboardInterrupt:
-        print(f"orbitedge: interrupted while writing the report; the run is complete: `orbitedge report {run_dir}` "
-              "writes it", file=sys.stderr)
-        return 130
+        return _report_interrupted(run_dir)
     _print_summary(report, paths, args)
     return 0
+
+
+def _report_interrupted(run_dir: Path) -> int:
+    """Ctrl-C (or SIGTERM) once the run is complete, before its report is: say so, exit status 130."""
+    print(f"orbitedge: interrupted before the report was written; the run is complete: `orbitedge report {run_dir}` "
+          "writes it", file=sys.stderr)
+    return 130
 
 
 def _stopped(err: BaseException, run_dir: Path, args: argparse.Namespace, set_up: bool, empty_before: bool) -> int:
@@ -378,16 +385,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # the file system refused: a read-only or full disk, a path gone
         print(f"orbitedge: error: {io_error(err)}", file=sys.stderr)
         return 2
-
-
-def io_error(err: OSError, where: Path | None = None) -> str:
-    """An OSError as one line: the path (both, for a rename), else ``where`` (a write to an open file names none),
-    and the system's reason. SimPy re-raises an error from inside a process as a copy made from its ``args``, which
-    leave the path out; the original is its cause."""
-    if err.filename is None and isinstance(err.__cause__, OSError):
-        err = err.__cause__
-    paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None) or (where and str(where))
-    return f"{paths}: {err.strerror or err}" if paths else str(err.strerror or err)
 
 
 if __name__ == "__main__":

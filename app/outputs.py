@@ -1,6 +1,6 @@
 """Where the command line writes: an output folder or file checked before any work is done, so that a path that
 cannot be written is a clear error (exit 2) up front rather than a traceback after minutes of simulation or
-benchmarking."""
+benchmarking; and a write the system refused later, said in one line (:func:`io_error`)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,13 @@ def output_file(path: Path, option: str) -> Path:
         raise OrbitEdgeError(f"{option} {path}: expected a file, found a folder")
     output_dir(path.parent, option)
     return path
+
+
+def io_error(err: OSError, where: Path | None = None) -> str:
+    """An OSError as one line: the path (both, for a rename), else ``where`` (a write to an open file names none),
+    and the system's reason. SimPy re-raises an error from inside a process as a copy made from its ``args``, which
+    leave the path out; the original is its cause."""
+    if err.filename is None and isinstance(err.__cause__, OSError):
+        err = err.__cause__
+    paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None) or (where and str(where))
+    return f"{paths}: {err.strerror or err}" if paths else str(err.strerror or err)

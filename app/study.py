@@ -63,31 +63,31 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
     # reached before the folder is touched: a wrong address leaves it as it was
     if own and scheduler is not None and _has_work(sweep, out, overwrite, retry_failed):
         client, _ = start_client(scheduler, None, memory_limit)
-    state, hold = None, contextlib.ExitStack()
-    try:
-        earlier = prepare_out(out, overwrite, hold)
-        state = sweep_state(sweep, out, retry_failed)
-        if not (out / SUMMARY).is_file():
-            write_json(out / SUMMARY, sweep_summary(_outcome(sweep, out, state, [], 0.0, None)))
-        if state.todo:
-            if own and scheduler is None:
-                from onboard.sim.frame_pool import default_workers
+    state = None
+    with contextlib.ExitStack() as hold:  # the folder's lock (prepare_out), released however this ends
+        try:
+            earlier = prepare_out(out, overwrite, hold)
+            state = sweep_state(sweep, out, retry_failed)
+            if not (out / SUMMARY).is_file():
+                write_json(out / SUMMARY, sweep_summary(_outcome(sweep, out, state, [], 0.0, None)))
+            if state.todo:
+                if own and scheduler is None:
+                    from onboard.sim.frame_pool import default_workers
 
-                started = min(workers or default_workers(), len(state.todo))
-                # a LocalCluster half started cannot be closed (Dask's exit hook fails): one is started whole
-                with signals_held(redeliver=True):
-                    client, cluster = start_client(None, started, memory_limit)
-            with progress(len(state.todo), len(state.complete)) as show:
-                execute(client, sweep, out, state.todo, fmt, show)
-    finally:
-        with signals_held(redeliver=False):
-            if own and client is not None:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
-            if state is not None:  # else the folder was refused, and is left as it was
-                outcome = _finish(sweep, out, state, fmt, earlier, round(time.perf_counter() - start, 3), started)
-        hold.close()
+                    started = min(workers or default_workers(), len(state.todo))
+                    # a LocalCluster half started cannot be closed (Dask's exit hook fails): one is started whole
+                    with signals_held(redeliver=True):
+                        client, cluster = start_client(None, started, memory_limit)
+                with progress(len(state.todo), len(state.complete)) as show:
+                    execute(client, sweep, out, state.todo, fmt, show)
+        finally:
+            with signals_held(redeliver=False):
+                if own and client is not None:
+                    client.close()
+                    if cluster is not None:
+                        cluster.close()
+                if state is not None:  # else the folder was refused, and is left as it was
+                    outcome = _finish(sweep, out, state, fmt, earlier, round(time.perf_counter() - start, 3), started)
     return outcome
 
 

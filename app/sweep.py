@@ -69,7 +69,7 @@ def read_marker(run_dir: Path) -> dict[str, Any] | None:
 
 
 def is_complete(run_dir: Path, spec: RunSpec) -> bool:
-    """The run finished with these settings: its marker says complete and its report reads (else it is made again)."""
+    """The run finished with these settings: its marker says complete, its report and run.json read (else made again)."""
     marker = read_marker(run_dir)
     return (marker is not None and marker.get("status") == "complete"
             and marker.get("overrides") == list(spec.overrides) and readable_run(run_dir))

@@ -30,7 +30,8 @@ from .sweep_plan import RunSpec, ScenarioCheck, axis_of, repeats, value_id
 FigureName = Literal[tuple(FIGURES)]
 
 DEFAULT_OBJECTIVE = PARETO_X  # one raw frame per scene, the same baseline for every pipeline and burst size
-MAX_CONFIGURATIONS = 100_000  # a sweep's, drawn or on a grid
+MAX_CONFIGURATIONS = 10_000  # a sweep's, drawn or on a grid: some minutes to plan
+MAX_RUNS = 100_000  # configurations x replicates
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,8 +55,9 @@ class AxisSpec:
             if self.labels is not None and len(self.labels) != len(self.values):
                 out.append(issue_at("labels", f"{len(self.values)} labels, one per value", f"{len(self.labels)}"))
             elif self.labels is not None and (twice := sorted({x for x in self.labels if self.labels.count(x) > 1})):
-                out.append(issue_at("labels", "a label of its own for each value (tables and plots tell them apart "
-                                              "by it)", ", ".join(f"{x!r} {self.labels.count(x)} times" for x in twice)))
+                out.append(issue_at("labels", "a label of its own for each value (tables and plots tell them "
+                                              "apart by it)",
+                                    ", ".join(f"{x!r} {self.labels.count(x)} times" for x in twice)))
             return out
         if self.start is None or self.stop is None:
             return [issue_at("start" if self.start is None else "stop", "both start and stop for a range", "only one")]
@@ -109,10 +111,14 @@ class SweepFile:
             out += _axis_issues(key, axis, method)
         sizes = {key: len(a.values) if a.values is not None else a.num or 1
                  for key, a in ((key, axis_of(key, axis)) for key, axis in (getattr(self, "axes", None) or {}).items())}
-        if method == "grid" and math.prod(sizes.values()) > MAX_CONFIGURATIONS:  # planned one by one: ~10 ms each
+        configurations = math.prod(sizes.values()) if method == "grid" else samples or 1
+        if method == "grid" and configurations > MAX_CONFIGURATIONS:  # each planned on the scenario: 10-20 ms
             out.append(issue_at("axes", f"at most {MAX_CONFIGURATIONS} configurations on a grid, as samples are (a "
                                         "larger study: several sweeps, or sampling: random or latin_hypercube)",
-                                f"{math.prod(sizes.values())}: " + " x ".join(f"{n} of {k}" for k, n in sizes.items())))
+                                f"{configurations}: " + " x ".join(f"{n} of {k}" for k, n in sizes.items())))
+        elif configurations * (replicates := getattr(self, "replicates", 1)) > MAX_RUNS:
+            out.append(issue_at("replicates", f"at most {MAX_RUNS} runs in a sweep (configurations x replicates)",
+                                f"{configurations} configurations x {replicates} = {configurations * replicates}"))
         return out
 
 

@@ -51,7 +51,8 @@ def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
             os.replace(tmp, path)
     except BaseException as err:
         tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError) and err.filename is not None and os.fspath(err.filename) == os.fspath(tmp):
+        if isinstance(err, OSError) and isinstance(err.filename, str | bytes | os.PathLike) \
+                and os.fspath(err.filename) == os.fspath(tmp):  # not a descriptor's number
             err.filename, err.filename2 = os.fspath(path), None
         raise
 
@@ -65,13 +66,21 @@ def signals_held(redeliver: bool) -> Iterator[None]:
         yield
         return
     arrived: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, _: arrived.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    held = {signal.SIGINT, signal.SIGTERM}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)  # the handlers swapped as one: a signal between two swaps
+    try:  # raised with one handler ours and the other not, which then dropped every later signal (seen under load)
+        previous = {sig: signal.signal(sig, lambda signum, _: arrived.append(signum)) for sig in held}
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if redeliver and arrived:
             signal.raise_signal(arrived[0])
 

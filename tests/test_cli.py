@@ -14,6 +14,11 @@ ROOT = Path(__file__).parents[1]
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 
 
+def interrupted(*args, **kwargs):
+    """A fault to inject: Ctrl-C in the function it replaces."""
+    raise KeyboardInterrupt
+
+
 def orbitedge(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, cwd=ROOT)
 
@@ -181,28 +186,46 @@ def test_ctrl_c_while_the_report_is_written_says_the_run_is_complete_and_how_to_
     "interrupted", as if the run were lost. Fault injected: the report is interrupted as it starts."""
     import ground.report
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
     monkeypatch.setattr(ground.report, "write_report", interrupted)
     out = tmp_path / "run"
     status = main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0", "--set", "duration_h=10",
                    "--set", "pipeline=[{stage: encode, format: png}]"])
     err = capsys.readouterr().err
     assert status == 130 and "Traceback" not in err
-    assert f"interrupted while writing the report; the run is complete: `orbitedge report {out}` writes it" in err
+    assert f"interrupted before the report was written; the run is complete: `orbitedge report {out}` writes it" in err
     assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is True
     monkeypatch.undo()
     assert main(["report", str(out), "--quiet"]) == 0 and json.loads((out / "report.json").read_text())["complete"]
+
+
+def test_ctrl_c_as_the_last_records_are_written_leaves_the_run_complete(tmp_path, monkeypatch, capsys):
+    """The simulation is over and its ledger, contacts and run.json are being written: a Ctrl-C there cut them
+    short, and the run read as a partial one with no ledger. Fault injected: Ctrl-C in the middle of the writes."""
+    import os
+    import signal
+
+    from onboard.sim import recorder
+
+    finish = recorder.Recorder.finish
+
+    def ctrl_c_midway(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return finish(self, *args, **kwargs)
+
+    monkeypatch.setattr(recorder.Recorder, "finish", ctrl_c_midway)
+    out = tmp_path / "run"
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0", "--set", "duration_h=10",
+                 "--set", "pipeline=[{stage: encode, format: png}]"]) == 130
+    assert capsys.readouterr().err == (f"orbitedge: interrupted before the report was written; the run is complete: "
+                                       f"`orbitedge report {out}` writes it\n")
+    assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is True
+    assert (out / "telemetry" / "ledger.jsonl").is_file() and not (out / "report.json").exists()
 
 
 def test_ctrl_c_while_the_mission_is_set_up_leaves_nothing(tmp_path, monkeypatch, capsys):
     """Before the simulation starts there is nothing to report: the ground wrote a report of nothing ("None (seed
     None)") into a folder that then passed for a run. Fault injected: Ctrl-C as the mission is set up."""
     from onboard.sim import mission
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
 
     monkeypatch.setattr(mission.Mission, "__init__", interrupted)
     out = tmp_path / "run"
@@ -273,13 +296,10 @@ def test_a_partial_report_that_cannot_be_written_says_how_to_write_it_later(tmp_
     import ground.report
     import onboard.sim.mission
 
-    def interrupted(self):
-        raise KeyboardInterrupt
-
     def refused(run_dir, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "report.json"))
 
-    monkeypatch.setattr(onboard.sim.mission.Mission, "_simulate", interrupted)
+    monkeypatch.setattr(onboard.sim.mission.Mission, "_simulate", interrupted)  # Ctrl-C as it starts
     monkeypatch.setattr(ground.report, "write_report", refused)
     out = tmp_path / "run"
     assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0"]) == 2
@@ -292,10 +312,7 @@ def test_a_partial_report_that_cannot_be_written_says_how_to_write_it_later(tmp_
 def test_an_interrupted_run_with_json_prints_the_partial_runs_summary(tmp_path, monkeypatch, capsys):
     import onboard.sim.mission
 
-    def interrupted(self):  # fault injected: Ctrl-C as the simulation starts
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(onboard.sim.mission.Mission, "_simulate", interrupted)
+    monkeypatch.setattr(onboard.sim.mission.Mission, "_simulate", interrupted)  # Ctrl-C as it starts
     out = tmp_path / "run"
     assert main(["run", str(QUICKSTART), "--out", str(out), "--json", "--workers", "0"]) == 130
     captured = capsys.readouterr()

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from rundir.errors import InputFileError
+from tests.lock_holder import lock_holder
 from rundir.files import (NpzReader, folder_lock, jsonl_line, read_npz, signals_blocked, signals_held, write_atomic,
                           write_json, write_jsonl, write_npz, write_text)
 
@@ -174,6 +175,17 @@ def test_a_write_the_file_system_refuses_names_the_file_not_its_part(tmp_path, m
     assert caught.value.errno == errno.EROFS and not list(tmp_path.iterdir())
 
 
+def test_an_error_of_a_file_descriptor_in_a_write_stays_as_raised(tmp_path):
+    """An OSError of a call on a descriptor carries its number as ``filename``: it is no path to rename (it became a
+    TypeError that hid the OSError)."""
+    def bad_descriptor(tmp):
+        os.stat(987654)  # stat of a descriptor: its OSError names the number
+
+    with pytest.raises(OSError) as caught:
+        write_atomic(tmp_path / "report.json", bad_descriptor)
+    assert caught.value.filename == 987654 and not list(tmp_path.iterdir())
+
+
 def test_a_folder_lock_has_one_holder_at_a_time_and_ends_with_it_however_it_ends(tmp_path):
     from rundir.errors import OrbitEdgeError
 
@@ -184,12 +196,8 @@ def test_a_folder_lock_has_one_holder_at_a_time_and_ends_with_it_however_it_ends
                 pass
     with folder_lock(folder):  # released with the block
         pass
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; from rundir.files "
-                               "import folder_lock\nwith folder_lock(Path(sys.argv[1])):\n print('held', flush=True)"
-                               "\n time.sleep(60)", str(folder)], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline() == "held\n"
+    holder = lock_holder(folder)
     holder.kill()  # SIGKILL: no clean-up of its own, the kernel releases the lock
-    holder.wait()
-    holder.stdout.close()
+    holder.communicate()
     with folder_lock(folder):
         pass

@@ -21,6 +21,7 @@ from app.sweep import MARKER, sweep_state
 from app.sweep_file import load_sweep
 from app.sweep_results import rank_labels
 from rundir.files import LOCK_FILE
+from tests.lock_holder import lock_holder
 from tests.sweep_cases import QUICKSTART, ROOT, TINY, made_sweep, with_a_blocked_run, write_sweep
 
 
@@ -92,12 +93,8 @@ def test_a_second_sweep_into_a_folder_another_is_writing_into_is_refused_and_tou
         return {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != LOCK_FILE}
 
     before = contents()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; from rundir.files import "
-                               "folder_lock\nwith folder_lock(Path(sys.argv[1])):\n print('held', flush=True)\n "
-                               "sys.stdin.read()", str(out)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+    holder = lock_holder(out)
     try:
-        assert holder.stdout.readline() == "held\n"
         argv = ["sweep", str(outcome.sweep.file), "--out", str(out)]
         assert main(argv) == 2
         assert capsys.readouterr().err == (f"orbitedge: error: {out}: another orbitedge process (pid {holder.pid}) is "

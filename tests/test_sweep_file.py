@@ -123,7 +123,8 @@ axes:
         ("axes.pipeline[0].tile_px", "values or a range, not both"),
         ("axes.spacecraft.compute.hardware", "values: [...], or a range: start and stop"),
         ("axes.spacecraft.radio.frame_bytes.start", "start and stop > 0 for a log range")}
-    assert next(i.found for (path, _), i in found.items() if path.endswith("overhead_fraction.labels")) == "'low' 2 times"
+    said = next(i.found for (path, _), i in found.items() if path.endswith("overhead_fraction.labels"))
+    assert said == "'low' 2 times"
 
 
 def test_an_axis_of_no_values_is_an_error_at_its_line(tmp_path):
@@ -381,17 +382,24 @@ axes:
 
 def test_a_grid_of_more_configurations_than_a_sweep_plans_is_an_error_at_the_axes(tmp_path):
     """A grid of 10^6 configurations (x 1000 replicates) was accepted, and planning it ran silently for hours (each
-    configuration is checked on the scenario whole); the most a sweep takes, as samples drawn, is 100000."""
-    path = write_sweep(tmp_path, f"""name: big
+    configuration is checked on the scenario whole); the most a sweep plans is 10000 configurations, drawn or on a
+    grid, and 100000 runs."""
+    def sweep(sizes: tuple[int, int], replicates: int) -> str:
+        return f"""name: big
 scenario: {QUICKSTART}
 axes:
-  pipeline[0].threshold: {{start: 0.1, stop: 0.9, num: 50}}
-  spacecraft.radio.rate_mbps: {{start: 1, stop: 300, num: 50}}
-  spacecraft.radio.protocol_overhead_fraction: {{start: 0.0, stop: 0.5, num: 50}}
-replicates: 10
-""")
+  pipeline[0].threshold: {{start: 0.1, stop: 0.9, num: {sizes[0]}}}
+  spacecraft.radio.rate_mbps: {{start: 1, stop: 300, num: {sizes[1]}}}
+replicates: {replicates}
+"""
+    path = write_sweep(tmp_path, sweep((101, 100), 1))
     found, text = problems(path)
     assert list(found) == [("axes", 4)]
-    assert f"{path}:4: axes: expected at most 100000 configurations on a grid, as samples are (a larger study: " \
-           "several sweeps, or sampling: random or latin_hypercube), found 125000: 50 of pipeline[0].threshold x 50 " \
-           "of spacecraft.radio.rate_mbps x 50 of spacecraft.radio.protocol_overhead_fraction" in text
+    assert f"{path}:4: axes: expected at most 10000 configurations on a grid, as samples are (a larger study: " \
+           "several sweeps, or sampling: random or latin_hypercube), found 10100: 101 of pipeline[0].threshold x 100 " \
+           "of spacecraft.radio.rate_mbps" in text
+    path = write_sweep(tmp_path, sweep((100, 100), 11))
+    found, text = problems(path)
+    assert list(found) == [("replicates", 6)]
+    assert f"{path}:6: replicates: expected at most 100000 runs in a sweep (configurations x replicates), found " \
+           "10000 configurations x 11 = 110000" in text

@@ -24,7 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import select
 import signal
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -94,9 +97,31 @@ def frame_work(payload: Any, pipeline: Pipeline, task: FrameTask) -> Work:
     return pipeline.run(capture_frame(payload, task), task.cap.priority)
 
 
-def _init_worker(payload: Any, stage_configs: tuple[Any, ...], ctx: Any) -> None:
+def _init_worker(payload: Any, stage_configs: tuple[Any, ...], ctx: Any, run_pid: int) -> None:
+    threading.Thread(target=_exit_with, args=(run_pid,), name="run-watch", daemon=True).start()
     _WORKER["payload"] = payload
     _WORKER["pipeline"] = Pipeline(stage_configs, ctx)
+
+
+def _exit_with(run_pid: int) -> None:
+    """End this worker when the run's process ``run_pid`` ends. Its signals blocked (:class:`FramePool`), a worker
+    outlived a run killed outright (SIGKILL: the out-of-memory killer), waiting for work for ever, and a SIGTERM to
+    its group no longer ended it. Waits on a pidfd (Linux 5.3: ``os.pidfd_open``), else asks every second;
+    multiprocessing's parent sentinel is no use here, as a fork server's child gets it closed from the start."""
+    try:
+        select.select([os.pidfd_open(run_pid)], [], [])
+    except (AttributeError, OSError):
+        while _alive(run_pid):
+            time.sleep(1.0)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _work(task: FrameTask) -> Work:
@@ -136,7 +161,7 @@ class FramePool:
         with signals_blocked((signal.SIGINT, signal.SIGTERM)):
             forkserver.ensure_running()
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                            initargs=(payload, stage_configs, ctx))
+                                            initargs=(payload, stage_configs, ctx, os.getpid()))
         self._fill()
 
     def __enter__(self) -> FramePool:
@@ -175,6 +200,10 @@ class FramePool:
         self.flight[(i, j)] = (task, self.executor.submit(_work, task))
 
     def _fill(self) -> None:
+        with signals_held(redeliver=True):  # see take
+            self._fill_window()
+
+    def _fill_window(self) -> None:
         while len(self.flight) < self.window and self.cursor < len(self.order):
             t_s, i, j = self.order[self.cursor]
             self.cursor += 1
@@ -193,11 +222,13 @@ class FramePool:
         with signals_held(redeliver=True):
             future = self._future(sat_index, plan_index, frame_number, frame_id)
         try:
-            return self._result(future)
-        finally:
+            work = self._result(future)
+        except Exception:  # a stage's fault: the simulation goes on to it, and the pool with it (not after Ctrl-C)
             if not self.broken:
-                with signals_held(redeliver=True):
-                    self._fill()
+                self._fill()
+            raise
+        self._fill()
+        return work
 
     def _future(self, sat_index: int, plan_index: int, frame_number: int, frame_id: str) -> Future:
         """The future of :meth:`take`'s capture: captures passed untaken cancelled, those a skip renumbered

@@ -88,6 +88,7 @@ class Mission:
                  realtime_factor: float | None = None, workers: int = 0):
         self.scn = scenario
         self.workers = workers  # frame-pool worker processes (onboard.sim.frame_pool); 0: every frame in this process
+        self.finished = False  # the run's last records written: telemetry/run.json says complete
         self.run_dir = Path(run_dir)
         self.progress = progress
         self.realtime_factor = realtime_factor  # wall seconds per simulated second, strict; None: as fast as possible
@@ -151,15 +152,23 @@ class Mission:
             stopped = False
         except BaseException as err:  # Ctrl-C, SIGTERM, a real-time overrun: leave a consistent, partial run
             overrun = isinstance(err, RuntimeError) and not isinstance(err, BrokenExecutor) and self.realtime_factor
-            self._finish(wall_start, complete=False,
-                         stopped=RealtimeOverrun.__name__ if overrun else type(err).__name__)
+            with signals_held(redeliver=False):  # the partial record whole: a second Ctrl-C stops nothing more
+                self._finish(wall_start, complete=False,
+                             stopped=RealtimeOverrun.__name__ if overrun else type(err).__name__)
             if overrun:
                 raise RealtimeOverrun(self.env.now, self.realtime_factor, str(err)) from None
             raise
         finally:
+            if stopped and pool is not None:
+                pool.close(at_once=True)
+        # the pool closed and the last records written whole: a Ctrl-C meanwhile acts once they are, on a finished
+        # run (it lost them, and the run read as a partial one with no ledger)
+        with signals_held(redeliver=True):
             if pool is not None:
-                pool.close(at_once=stopped)
-        return self._finish(wall_start, complete=True)
+                pool.close(at_once=True)  # frames still in flight at the end are never taken
+            info = self._finish(wall_start, complete=True)
+            self.finished = True
+        return info
 
     def _start_processes(self, pool: FramePool | None) -> None:
         """Each satellite's imaging, compute, housekeeping and downlink processes (imaging takes its frames' pixels
