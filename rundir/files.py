@@ -66,23 +66,24 @@ def signals_held(redeliver: bool) -> Iterator[None]:
         yield
         return
     arrived: list[int] = []
-    held = {signal.SIGINT, signal.SIGTERM}
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)  # the handlers swapped as one: a signal between two swaps
-    try:  # raised with one handler ours and the other not, which then dropped every later signal (seen under load)
-        previous = {sig: signal.signal(sig, lambda signum, _: arrived.append(signum)) for sig in held}
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    previous = _swapped({sig: lambda signum, _: arrived.append(signum) for sig in (signal.SIGINT, signal.SIGTERM)})
     try:
         yield
     finally:
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-        try:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        _swapped(previous)
         if redeliver and arrived:
             signal.raise_signal(arrived[0])
+
+
+def _swapped(handlers: dict[int, Any]) -> dict[int, Any]:
+    """Install ``handlers`` ({signal: handler}) as one, their signals blocked meanwhile, and return those they
+    replace. Swapped one by one, a signal between two swaps was raised with one handler ours and the other not,
+    which then dropped every later signal of its kind (seen under load)."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(handlers))
+    try:
+        return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 @contextlib.contextmanager

@@ -19,6 +19,12 @@ def interrupted(*args, **kwargs):
     raise KeyboardInterrupt
 
 
+def short_run(out: Path) -> int:
+    """``orbitedge run`` of the quickstart's first 10 h, single frames to PNG, in this process: its exit status."""
+    return main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0", "--set", "duration_h=10",
+                 "--set", "pipeline=[{stage: encode, format: png}]"])
+
+
 def orbitedge(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, cwd=ROOT)
 
@@ -170,8 +176,7 @@ def test_a_full_disk_mid_run_ends_in_a_partial_report_not_a_traceback(tmp_path, 
     write_atomic = downlink.write_atomic
     monkeypatch.setattr(downlink, "write_atomic", full_disk)
     out = tmp_path / "run"
-    status = main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0", "--set", "duration_h=10",
-                   "--set", "pipeline=[{stage: encode, format: png}]"])
+    status = short_run(out)
     err = capsys.readouterr().err
     assert status == 2 and "Traceback" not in err
     assert f"orbitedge: {stored[2]}: No space left on device; writing the partial report of {out}" in err
@@ -188,8 +193,7 @@ def test_ctrl_c_while_the_report_is_written_says_the_run_is_complete_and_how_to_
 
     monkeypatch.setattr(ground.report, "write_report", interrupted)
     out = tmp_path / "run"
-    status = main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0", "--set", "duration_h=10",
-                   "--set", "pipeline=[{stage: encode, format: png}]"])
+    status = short_run(out)
     err = capsys.readouterr().err
     assert status == 130 and "Traceback" not in err
     assert f"interrupted before the report was written; the run is complete: `orbitedge report {out}` writes it" in err
@@ -214,8 +218,7 @@ def test_ctrl_c_as_the_last_records_are_written_leaves_the_run_complete(tmp_path
 
     monkeypatch.setattr(recorder.Recorder, "finish", ctrl_c_midway)
     out = tmp_path / "run"
-    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0", "--set", "duration_h=10",
-                 "--set", "pipeline=[{stage: encode, format: png}]"]) == 130
+    assert short_run(out) == 130
     assert capsys.readouterr().err == (f"orbitedge: interrupted before the report was written; the run is complete: "
                                        f"`orbitedge report {out}` writes it\n")
     assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is True

@@ -157,7 +157,7 @@ class FramePool:
         # The server, and so every worker, keeps SIGINT and SIGTERM blocked: the terminal's Ctrl-C reaches the whole
         # process group, and interrupted them with a traceback as they imported or loaded their models (a SIGTERM to
         # the group killed them, and the run reported a worker dead); the simulation acts on either, and stops
-        # them (close(at_once=True)).
+        # them (close()).
         with signals_blocked((signal.SIGINT, signal.SIGTERM)):
             forkserver.ensure_running()
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
@@ -170,25 +170,20 @@ class FramePool:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def close(self, at_once: bool = False) -> None:
-        """Stop the workers: once the frames they are computing are done, or ``at_once`` (a run stopped by Ctrl-C,
-        SIGTERM or an error, whose frames in flight are not wanted) killed. After a death the executor missed
-        (:meth:`_result`), too, the live workers are killed and this process's end of the result pipe closed, so that
-        the management thread's ``recv`` ends (the executor then marks itself broken and cleans up) and shutting
-        down, or this process's exit, does not wait for ever. Ctrl-C and SIGTERM are held off meanwhile (see
+    def close(self) -> None:
+        """Stop the workers at once: the frames they are computing are never taken (a run stopped by Ctrl-C, SIGTERM
+        or an error, or at its end). The live workers are killed and this process's end of the result pipe closed,
+        so that the management thread's ``recv`` ends also after a death the executor missed (:meth:`_result`): the
+        executor then marks itself broken and cleans up, and shutting down, or this process's exit, does not wait
+        for ever. Nothing is cancelled: the executor fails every pending future as it breaks (cancelling them first
+        makes its thread raise InvalidStateError, CPython 3.11). Ctrl-C and SIGTERM are held off meanwhile (see
         :meth:`take`)."""
         with signals_held(redeliver=True):
-            if self.broken or at_once:  # nothing cancelled: the executor fails every pending future as it breaks
-                self.flight.clear()  # (cancelling them first makes its thread raise InvalidStateError, CPython 3.11)
-                for process in list((self.executor._processes or {}).values()):
-                    process.kill()
-                self.executor._result_queue._writer.close()
-                self.executor.shutdown(wait=True)
-                return
-            for _, future in self.flight.values():
-                future.cancel()
             self.flight.clear()
-            self.executor.shutdown(wait=True, cancel_futures=True)
+            for process in list((self.executor._processes or {}).values()):
+                process.kill()
+            self.executor._result_queue._writer.close()
+            self.executor.shutdown(wait=True)
 
     def _task(self, i: int, j: int) -> FrameTask:
         base_frame, base_plan = self.base[i]

@@ -160,12 +160,12 @@ class Mission:
             raise
         finally:
             if stopped and pool is not None:
-                pool.close(at_once=True)
+                pool.close()
         # the pool closed and the last records written whole: a Ctrl-C meanwhile acts once they are, on a finished
         # run (it lost them, and the run read as a partial one with no ledger)
         with signals_held(redeliver=True):
             if pool is not None:
-                pool.close(at_once=True)  # frames still in flight at the end are never taken
+                pool.close()  # frames still in flight at the end are never taken
             info = self._finish(wall_start, complete=True)
             self.finished = True
         return info
