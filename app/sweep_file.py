@@ -20,7 +20,7 @@ from typing import Any, Literal
 from onboard.scenario.config import key_reference
 from onboard.scenario.schema import Builder, issue_at, sort_issues, spec
 from onboard.scenario.config_files import read_yaml_file
-from onboard.scenario.yaml_source import join, load_yaml
+from onboard.scenario.yaml_source import Source, join, load_yaml
 from rundir.errors import ConfigError, ConfigIssue, InputFileError
 
 from .figures import FIGURES, PARETO_X, PARETO_Y, figure_table, retired_figure
@@ -201,6 +201,7 @@ def load_sweep(path: str | Path) -> Sweep:
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"{type(data).__name__} {data!r}"[:60]
         raise ConfigError(path, [ConfigIssue("", 1, "a mapping of sweep keys at the top level", found)])
+    _leave_to_scenario(data, source)
     builder = Builder(source)
     cfg = builder.build(SweepFile, data, "")
     issues = [_former_figure(issue, data) for issue in builder.finish()]
@@ -216,6 +217,19 @@ def load_sweep(path: str | Path) -> Sweep:
     if issues or check.issues:
         raise ConfigError(path, sort_issues(issues + check.issues))
     return Sweep(path, cfg, check.scenario, axes, tuple(runs))
+
+
+def _leave_to_scenario(data: dict[str, Any], source: Source) -> None:
+    """Clear, in ``source``, the problem of each plain scalar that YAML could not read (a date such as
+    ``2026-13-45``) where it is a scenario value (in ``set`` or an axis's values): the scenario judges it, as it
+    would the same text in a ``--set`` (its own words, "an ISO 8601 UTC time"), and the sweep file's other keys and
+    the rest of the scenario are still checked."""
+    axes = data.get("axes") if isinstance(data.get("axes"), dict) else {}
+    values = ("set.", *(f"{join(at, 'values') if isinstance(axis, dict) else at}["
+                        for at, axis in ((join("axes", key), axis) for key, axis in axes.items())))
+    for at, scalar in source.scalars.items():
+        if scalar.implicit and scalar.problem is not None and at.startswith(values):
+            source.scalars[at] = dataclasses.replace(scalar, problem=None)
 
 
 def _former_figure(issue: ConfigIssue, data: dict[str, Any]) -> ConfigIssue:

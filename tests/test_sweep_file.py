@@ -58,6 +58,28 @@ objective: speed
     assert f"{path}:5: set.spacecraft.camera.widht_px: expected a scenario key" in text
 
 
+def test_a_date_yaml_cannot_read_in_set_or_an_axis_is_judged_by_the_scenario_beside_every_other_problem(tmp_path):
+    path = write_sweep(tmp_path, f"""name: dates
+scenario: {QUICKSTART}
+set:
+  start_utc: 2026-13-45T00:00:00Z
+  duration_h: -1
+axes:
+  start_utc: {{values: [2026-02-30T00:00:00Z, 2026-06-21T00:00:00Z], labels: [a, b]}}
+  spacecraft.radio.rate_mbps: [2026-02-30, 5]
+  pipeline[0].threshold: [0.3, 2.0]
+replicates: 0
+""")
+    found, text = problems(path)
+    assert set(found) == {("set.start_utc", 4), ("set.duration_h", 5), ("axes.start_utc.values[0]", 7),
+                          ("axes.spacecraft.radio.rate_mbps[0]", 8), ("axes.pipeline[0].threshold[1]", 9),
+                          ("replicates", 10)}  # the unreadable date in set kept none of the others from being said
+    assert found[("set.start_utc", 4)].expected.startswith("an ISO 8601 UTC time like")  # the scenario's words
+    assert found[("set.start_utc", 4)].found == "2026-13-45T00:00:00Z (month must be in 1..12)"
+    assert found[("axes.start_utc.values[0]", 7)].found == "2026-02-30T00:00:00Z (day is out of range for month)"
+    assert found[("axes.spacecraft.radio.rate_mbps[0]", 8)].expected.startswith("a number")
+
+
 def test_a_key_written_twice_is_reported_with_every_other_problem(tmp_path):
     path = write_sweep(tmp_path, f"""name: twice
 scenario: {QUICKSTART}
