@@ -64,6 +64,10 @@ def test_the_summary_of_a_stopped_run_gives_the_time_simulated():
               "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": 5, "max_age_s": 60.0}}
     assert summary_lines(report)[0] == ("quickstart (seed 42): INCOMPLETE, 9.79 h simulated of 24.00 h "
                                         "(KeyboardInterrupt)")
+    summary = run_summary(report)  # --json says why and when too, not only complete: false
+    assert summary["complete"] is False
+    assert summary["stopped"] == {"reason": "KeyboardInterrupt", "simulated_s": 35244.0}
+    assert run_summary({**report, "complete": True, "stopped": None})["stopped"] is None
 
 
 def test_the_summary_says_when_the_report_has_warnings():
