@@ -15,7 +15,7 @@ from rundir.files import signals_held, write_json
 
 from .figures import FIGURES, interval, read_run
 from .summary import SCHEMA_VERSION, run_summary
-from .sweep import (SUMMARY, SweepState, execute, is_sweep_out, prepare_out, run_dir_of,
+from .sweep import (MARKER, RUNS, SUMMARY, SweepState, execute, is_sweep_out, prepare_out, run_dir_of,
                     start_client, sweep_state)
 from .sweep_file import Sweep
 from .sweep_report import joint_front, write_sweep_report
@@ -28,7 +28,8 @@ ProgressFactory = Callable[[int, int], ContextManager[Any]]  # (runs to make, ru
 @dataclass
 class SweepOutcome:
     """What a sweep command did: the rows (one per run), the ranked configurations, the files written, the runs
-    complete before it (``skipped``) and made by it (``ran``), its wall time and workers (None: none started)."""
+    complete before it (``skipped``) and made by it (``ran``), its wall time and workers (None: none started), and
+    the run folders of an earlier plan it leaves alone (``others``)."""
 
     sweep: Sweep
     out: Path
@@ -39,6 +40,7 @@ class SweepOutcome:
     ran: int
     wall_s: float
     workers: int | None
+    others: list[str]  # run folders under runs/ that the plan does not make (:func:`other_runs`)
 
 
 def _no_progress(total: int, already: int) -> ContextManager[None]:
@@ -101,7 +103,16 @@ def _outcome(sweep: Sweep, out: Path, state: SweepState, files: list[Path], wall
              workers: int | None) -> SweepOutcome:
     """The outcome as the run directories tell it before any run is made: rows and ranked configurations."""
     rows = run_rows(sweep, out)
-    return SweepOutcome(sweep, out, rows, summaries(sweep, rows), files, len(state.complete), 0, wall_s, workers)
+    return SweepOutcome(sweep, out, rows, summaries(sweep, rows), files, len(state.complete), 0, wall_s, workers,
+                        other_runs(sweep, out))
+
+
+def other_runs(sweep: Sweep, out: Path) -> list[str]:
+    """The run folders (with a sweep_run.json) under ``out/runs`` that ``sweep``'s plan does not make, sorted: an
+    earlier plan's, of more replicates or configurations. They are left out of the results, and left in place
+    (``--overwrite`` removes them with the rest of the earlier sweep)."""
+    planned = {spec.run_id for spec in sweep.runs}
+    return sorted(m.parent.name for m in (out / RUNS).glob(f"*/{MARKER}") if m.parent.name not in planned)
 
 
 def _finish(sweep: Sweep, out: Path, state: SweepState, fmt: str, earlier: list[Path], wall_s: float,
@@ -136,7 +147,7 @@ def sweep_summary(outcome: SweepOutcome) -> dict[str, Any]:
         "objective": {"figure": sweep.config.objective, "better": FIGURES[sweep.config.objective].better},
         "configurations": configurations_json(outcome.configs, sweep.config.objective),
         "run_results": runs, "files": [str(p) for p in outcome.files],
-        "wall_s": outcome.wall_s, "workers": outcome.workers,
+        "wall_s": outcome.wall_s, "workers": outcome.workers, "other_runs": outcome.others,
     }
 
 

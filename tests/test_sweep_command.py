@@ -123,6 +123,26 @@ def test_a_run_whose_report_was_damaged_is_made_again_on_resume(tmp_path, capsys
     assert (out / "results.csv").read_bytes() == (outcome.out / "results.csv").read_bytes()
 
 
+def test_runs_of_an_earlier_plan_with_more_replicates_are_named_and_left_out(tmp_path, capsys):
+    """The sweep file edited from 2 replicates to 1 and run again into the same folder: the replicate-1 run folders
+    stayed without a word. They are named, as left out of the results, in the terminal and in --json."""
+    outcome, _ = made_sweep()
+    out = tmp_path / "copy"
+    shutil.copytree(outcome.out, out)
+    fewer = write_sweep(tmp_path, TINY.replace("replicates: 2", "replicates: 1"))
+    assert main(["sweep", str(fewer), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("2 complete (2 before), 0 failed")
+    assert lines[1] == (f"  not in this plan: 2 run folders of an earlier plan in {out / 'runs'} (c000-r1, c001-r1), "
+                        "left out of the results; --overwrite removes them")
+    assert main(["sweep", str(fewer), "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["other_runs"] == ["c000-r1", "c001-r1"] and summary["runs"]["total"] == 2
+    assert (out / "runs" / "c001-r1" / "report.json").is_file()  # left in place
+    assert main(["sweep", str(outcome.sweep.file), "--out", str(out), "--json"]) == 0  # the first plan again: none
+    assert json.loads(capsys.readouterr().out)["other_runs"] == []
+
+
 def test_a_finished_sweep_needs_no_scheduler_to_write_its_report_again(tmp_path, capsys):
     """Nothing left to do: the cluster is not asked for (it may be gone), the report is written again."""
     outcome, _ = made_sweep()
