@@ -180,17 +180,21 @@ class ScenarioCheck:
     def _check_axis(self, axis: Axis) -> None:
         listed = isinstance((self.targets.axes or {})[axis.key], list)
         where = join("axes", axis.key)
-        points = ([(join(where if listed else join(where, "values"), j), v) for j, v in enumerate(axis.values)]
-                  if axis.values is not None else
-                  [(where, v) for v in (axis.grid() if axis.num else (axis.at(0.0), axis.at(1.0)))])
-        for at, value in points:
+        if axis.values is not None:  # (YAML path, value, which value of a range: "" for a listed one)
+            points = [(join(where if listed else join(where, "values"), j), v, "") for j, v in enumerate(axis.values)]
+        elif axis.num:
+            points = [(where, v, f"point {k} of {axis.num}") for k, v in enumerate(axis.grid(), 1)]
+        else:  # sampled continuously: its ends
+            points = [(where, axis.at(0.0), "start"), (where, axis.at(1.0), "stop")]
+        for at, value, which in points:
             _, problems = self.load([f"{axis.key}={self.written(value, at)}"])
             unknown = [issue for issue in problems if issue.found.startswith("unknown key")]
             if unknown:  # the key is wrong, whatever the value: said once, at the axis
                 self.fail(where, _expected(unknown[0]), unknown[0].found)
                 return
             for issue in problems:
-                self.fail(at, _expected(issue), issue.found if at != where else f"{issue.found} (at {label_of(value)})")
+                self.fail(at, _expected(issue), f"{issue.found} (the range's {which}, {label_of(value)})" if which
+                          else issue.found)
 
     def runs(self, cfg: Any, axes: tuple[Axis, ...]) -> list[RunSpec]:
         """Every configuration checked whole, then its ``replicates`` runs."""

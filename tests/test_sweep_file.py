@@ -149,6 +149,17 @@ axes:
     assert said == "'low' 2 times"
 
 
+@pytest.mark.parametrize("axis, which", [("{start: 0.5, stop: 1.0, num: 3}", "point 3 of 3"),
+                                         ("{start: 0.5, stop: 1.0}\nsampling: {method: random, samples: 3}", "stop")])
+def test_a_range_value_the_scenario_refuses_says_which_of_the_range_it_is(tmp_path, axis, which):
+    """It said "found float 1.0 (at 1)", which read as a second value."""
+    path = write_sweep(tmp_path, f"name: r\nscenario: {QUICKSTART}\naxes:\n  pipeline[0].threshold: {axis}\n")
+    found, _ = problems(path)
+    issue = found[("axes.pipeline[0].threshold", 4)]
+    assert (issue.expected, issue.found) == ("a value < 1 (scenario key pipeline[0].threshold)",
+                                             f"float 1.0 (the range's {which}, 1)")
+
+
 def test_an_axis_of_no_values_is_an_error_at_its_line(tmp_path):
     path = write_sweep(tmp_path, f"""name: empty
 scenario: {QUICKSTART}
