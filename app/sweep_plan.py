@@ -148,7 +148,7 @@ class ScenarioCheck:
             base, _ = self.load([])
         if base is not None:
             for axis in axes:
-                self._check_axis(axis)
+                self._check_axis(axis, base.resolved)
             self._one_axis_per_key(base.resolved)
 
     def _one_axis_per_key(self, data: dict[str, Any]) -> None:
@@ -177,9 +177,17 @@ class ScenarioCheck:
                 break
             seen.setdefault(path, key)
 
-    def _check_axis(self, axis: Axis) -> None:
+    def _check_axis(self, axis: Axis, data: dict[str, Any]) -> None:
+        """Each of ``axis``'s values (a range's points, or ends) on the base scenario with ``set`` (``data``,
+        resolved); a key that leads nowhere (an index past a list's end, a key below a number, an unknown key)
+        once, at the axis, whatever the values."""
         listed = isinstance((self.targets.axes or {})[axis.key], list)
         where = join("axes", axis.key)
+        try:
+            apply_override(copy.deepcopy(data), Source(), f"{axis.key}=null", str(self.scenario))
+        except ConfigError as err:
+            self.fail(where, _expected(err.issues[0]), err.issues[0].found)
+            return
         if axis.values is not None:  # (YAML path, value, which value of a range: "" for a listed one)
             points = [(join(where if listed else join(where, "values"), j), v, "") for j, v in enumerate(axis.values)]
         elif axis.num:

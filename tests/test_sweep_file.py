@@ -160,6 +160,19 @@ def test_a_range_value_the_scenario_refuses_says_which_of_the_range_it_is(tmp_pa
                                              f"float 1.0 (the range's {which}, 1)")
 
 
+def test_a_key_that_leads_nowhere_is_said_once_at_its_axis_whatever_its_values(tmp_path):
+    """An index past the pipeline's end was said once for each of the axis's values."""
+    found, _ = problems(write_sweep(tmp_path, f"""name: keys
+scenario: {QUICKSTART}
+axes:
+  pipeline[7].threshold: [0.3, 0.5, 0.7]
+  spacecraft.radio.rate_mbps.x: [1, 2]
+"""))
+    assert set(found) == {("axes.pipeline[7].threshold", 4), ("axes.spacecraft.radio.rate_mbps.x", 5)}
+    assert found[("axes.pipeline[7].threshold", 4)].expected.startswith("an index below 3 into the list pipeline")
+    assert found[("axes.spacecraft.radio.rate_mbps.x", 5)].found == "int 100"
+
+
 def test_an_axis_of_no_values_is_an_error_at_its_line(tmp_path):
     path = write_sweep(tmp_path, f"""name: empty
 scenario: {QUICKSTART}
