@@ -86,7 +86,7 @@ def load_run(run_dir: Path, cog_threads: int | str = ALL_CORES) -> RunData:
     mosaics, stitch_problems = stitch_passes(reception.products, run_dir, cog_threads)
     run_info = _run_info(_read_mapping_file(run_dir, "telemetry/run.json", json.loads, missing, anomalies),
                          anomalies)
-    scenario = _read_mapping_file(run_dir, "scenario.yaml", yaml.safe_load, missing, anomalies)
+    scenario = _scenario(_read_mapping_file(run_dir, "scenario.yaml", yaml.safe_load, missing, anomalies), anomalies)
     telemetry: dict[str, Any] = {}
     for name, record_type in TELEMETRY_FILES.items():
         path = telemetry_path(run_dir, name)
@@ -123,6 +123,31 @@ def _read_mapping_file(run_dir: Path, rel: str, parse: Callable[[str], Any], mis
     if not isinstance(data, dict):
         anomalies.append(anomaly("bad_file", rel, f"expected a mapping, found {type(data).__name__}"))
         return None
+    return data
+
+
+SCENARIO_VALUES = {"name": str, "seed": int, "world": dict, "world.source": str, "downlink": dict,
+                   "downlink.order": str}
+"""The scenario.yaml values the ground reads, by YAML path, with the type each must have."""
+
+
+def _scenario(data: dict[str, Any] | None, anomalies: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """scenario.yaml's mapping (as the simulation wrote it) with each value the ground reads
+    (:data:`SCENARIO_VALUES`) of its type, else left out, as if absent (the report takes its default), and a
+    ``bad_file`` anomaly naming it: an edited or damaged file is reported, not a traceback."""
+    for path, kind in SCENARIO_VALUES.items():
+        *parents, key = path.split(".")
+        holder: Any = data
+        for parent in parents:
+            holder = holder.get(parent) if isinstance(holder, dict) else None
+        if not isinstance(holder, dict) or holder.get(key) is None:
+            continue
+        value = holder[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            shown = "a mapping" if kind is dict else kind.__name__
+            anomalies.append(anomaly("bad_file", "scenario.yaml", f"{path}: expected {shown}, found "
+                                     f"{type(value).__name__} {repr(value)[:40]}; read as absent"))
+            del holder[key]
     return data
 
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from conftest import FRAME_RAW_BYTES
+from ground.report import build_report
 from ground.run_data import load_run
 from rundir.telemetry import OPTIONAL_FILES, TELEMETRY_FILES
 from rundir.errors import InputFileError
@@ -152,3 +153,19 @@ def test_the_cloud_truth_is_named_by_the_scenario_s_world(tiny_run, world, truth
     scenario.pop("world", None)
     (tiny_run / "scenario.yaml").write_text(yaml.safe_dump({**scenario, **({"world": world} if world else {})}))
     assert load_run(tiny_run).cloud_truth == truth
+
+
+def test_a_scenario_value_of_the_wrong_type_is_a_bad_file_read_as_absent(tiny_run):
+    """scenario.yaml edited by hand (``world: 5``) stopped the report with a traceback; each value the ground reads
+    of the wrong type is now an anomaly, and its default is taken."""
+    scenario = yaml.safe_load((tiny_run / "scenario.yaml").read_text())
+    scenario |= {"world": 5, "seed": "forty-two", "downlink": {"order": ["value_density"]}}
+    (tiny_run / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+    run = load_run(tiny_run)
+    assert [(a["kind"], a["file"], a["detail"]) for a in run.anomalies] == [
+        ("bad_file", "scenario.yaml", "seed: expected int, found str 'forty-two'; read as absent"),
+        ("bad_file", "scenario.yaml", "world: expected a mapping, found int 5; read as absent"),
+        ("bad_file", "scenario.yaml", "downlink.order: expected str, found list ['value_density']; read as absent")]
+    assert run.cloud_truth == "synthetic" and "world" not in run.scenario and run.scenario["downlink"] == {}
+    warning = build_report(tiny_run)["ground"]["warning"]
+    assert warning.startswith("3 records of the run could not be read (scenario.yaml)")
