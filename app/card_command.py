@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rundir.errors import OrbitEdgeError
 
+from .arguments import whole_number
 from .outputs import output_file
 
 
@@ -40,8 +41,6 @@ def _score(args: argparse.Namespace) -> int:
 
     if not 0 < args.threshold < 1:
         raise OrbitEdgeError(f"card score: --threshold: expected a probability between 0 and 1, found {args.threshold}")
-    if args.overlap_px is not None and args.overlap_px < 0:
-        raise OrbitEdgeError(f"card score: --overlap-px: expected 0 or more pixels, found {args.overlap_px}")
     block = score_card(args.model, args.tiles, args.threshold, args.overlap_px)
     rows = [(name, scores) for name, scores in block.items() if isinstance(scores, dict) and "f1" in scores]
     rows += list(block["tiles"].items())
@@ -108,6 +107,6 @@ def card_options(p: argparse.ArgumentParser) -> None:
                        help="a folder of labelled tiles (.npz: toa (H, W, 4) B, G, R, NIR TOA reflectance, cloud "
                             "(H, W) 0 clear, 1 thin, 2 thick, 255 unlabelled, sensor, gsd_m)")
     score.add_argument("--threshold", type=float, default=0.5, help="cloud probability that is cloud (default 0.5)")
-    score.add_argument("--overlap-px", type=int, help="sliding-window overlap, under half the model's window, as the "
+    score.add_argument("--overlap-px", type=whole_number(0, "pixels"), help="sliding-window overlap, under half the model's window, as the "
                                                       "stage requires: score with your scenario's overlap_px (default "
                                                       "32, or a quarter of a window under 128 px)")

@@ -14,6 +14,7 @@ from typing import Any
 
 from rundir.errors import OrbitEdgeError
 
+from .arguments import whole_number
 from .card_command import card_options, cmd_card
 from .compare import cmd_compare, compare_options
 from .figures import check_run_or_sweep_dir
@@ -39,19 +40,13 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     p.add_argument("--json", action="store_true", help="print the report summary as JSON on stdout (schema: "
                    "`python -m app.summary`)")
-    p.add_argument("--workers", type=_workers, default=None, metavar="N",
+    p.add_argument("--workers", type=whole_number(0, "worker processes"), default=None, metavar="N",
                    help="worker processes for the pixel work (render, camera, pipeline); 0 runs it all in this "
                         "process; the results are the same bytes whatever N (default: the number of cores, or 0 "
                         "with compute.timing: measured)")
     p.add_argument("--realtime", type=float, metavar="FACTOR",
                    help="run in real time (SimPy RealtimeEnvironment, strict): FACTOR wall seconds per simulated "
                         "second; fails when this device cannot keep up")
-
-
-def _workers(value: str) -> int:
-    if value.isdigit():
-        return int(value)
-    raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of worker processes (0 or more)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -306,9 +301,9 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
                         "exported by tf2onnx into --onnx-dir)")
     p.add_argument("--onnx-dir", type=folder_arg, default=Path("build") / "onnx", metavar="DIR",
                    help="where ONNX twins of .tflite models are exported (default build/onnx)")
-    p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1, as the simulation)")
-    p.add_argument("--runs", type=int, default=50, help="timed inferences, and Offline samples (default 50)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed inferences after the first (default 5)")
+    p.add_argument("--threads", type=whole_number(1, "threads"), default=1, help="interpreter threads (default 1, as the simulation)")
+    p.add_argument("--runs", type=whole_number(1, "runs"), default=50, help="timed inferences, and Offline samples (default 50)")
+    p.add_argument("--warmup", type=whole_number(0, "runs"), default=5, help="untimed inferences after the first (default 5)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write every figure to this JSON file")
     p.add_argument("--profile", metavar="NAME", help="add the latency projected onto a hardware profile, as a run's")
 

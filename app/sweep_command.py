@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rundir.errors import OrbitEdgeError
 
+from .arguments import whole_number
 from .figures import FIGURES
 from .outputs import folder_arg, output_dir
 from .progress import QUIET_HELP, sweep_bar, wanted
@@ -24,12 +25,6 @@ if TYPE_CHECKING:
 
 TOP = 3  # configurations the terminal summary names
 RUNS_FAILED = 1  # the exit status when runs of the sweep are failed at its end (2: bad input, 130: interrupted)
-
-
-def _positive(value: str) -> int:
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of workers, 1 or more")
 
 
 def _memory_limit(value: str) -> str:
@@ -53,7 +48,7 @@ def sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=folder_arg, help="output folder (default: runs/sweep-<name>); the same folder resumes")
     p.add_argument("--scheduler", metavar="ADDRESS", help="use the Dask cluster of this scheduler, e.g. "
                    "tcp://HOST:8786 (default: a LocalCluster on this machine)")
-    p.add_argument("--workers", type=_positive, metavar="N",
+    p.add_argument("--workers", type=whole_number(1, "workers"), metavar="N",
                    help="LocalCluster worker processes (default: one per core)")
     p.add_argument("--memory-limit", default="auto", type=_memory_limit, metavar="BYTES",
                    help="memory per LocalCluster worker, e.g. 2GiB; a worker above it is restarted and its run "

@@ -188,11 +188,19 @@ def test_edgetpu_without_its_library_is_a_clean_error(capsys):
 @pytest.mark.parametrize("args, message", [
     (["--device", "edgetpu", "--profile", "coral-usb"], "--device host"),
     (["--profile", "no-such-board"], "unknown hardware profile"),
-    (["--runs", "0"], "--runs >= 1"),
 ])
 def test_bad_options_exit_2_with_the_reason(args, message, capsys):
     assert main(["bench", "cloud_bgrn_int8", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, text, what", [("--runs", "0", "runs, 1 or more"), ("--warmup", "-1", "runs, 0 or more"),
+                                                ("--threads", "2.5", "threads, 1 or more")])
+def test_a_count_that_is_not_a_whole_number_it_can_take_is_refused_by_the_parser(option, text, what, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "cloud_bgrn_int8", option, text])
+    assert exit_info.value.code == 2
+    assert f"argument {option}: {text!r}: expected a whole number of {what}" in capsys.readouterr().err
 
 
 def test_cli_bench_of_a_model_that_crashes_the_interpreter_exits_2_with_the_reason(tmp_path):
