@@ -107,6 +107,6 @@ def card_options(p: argparse.ArgumentParser) -> None:
                        help="a folder of labelled tiles (.npz: toa (H, W, 4) B, G, R, NIR TOA reflectance, cloud "
                             "(H, W) 0 clear, 1 thin, 2 thick, 255 unlabelled, sensor, gsd_m)")
     score.add_argument("--threshold", type=float, default=0.5, help="cloud probability that is cloud (default 0.5)")
-    score.add_argument("--overlap-px", type=whole_number(0, "pixels"), help="sliding-window overlap, under half the model's window, as the "
-                                                      "stage requires: score with your scenario's overlap_px (default "
-                                                      "32, or a quarter of a window under 128 px)")
+    score.add_argument("--overlap-px", type=whole_number(0, "pixels"),
+                       help="sliding-window overlap, under half the model's window, as the stage requires: score "
+                            "with your scenario's overlap_px (default 32, or a quarter of a window under 128 px)")

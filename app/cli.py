@@ -301,9 +301,12 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
                         "exported by tf2onnx into --onnx-dir)")
     p.add_argument("--onnx-dir", type=folder_arg, default=Path("build") / "onnx", metavar="DIR",
                    help="where ONNX twins of .tflite models are exported (default build/onnx)")
-    p.add_argument("--threads", type=whole_number(1, "threads"), default=1, help="interpreter threads (default 1, as the simulation)")
-    p.add_argument("--runs", type=whole_number(1, "runs"), default=50, help="timed inferences, and Offline samples (default 50)")
-    p.add_argument("--warmup", type=whole_number(0, "runs"), default=5, help="untimed inferences after the first (default 5)")
+    p.add_argument("--threads", type=whole_number(1, "threads"), default=1,
+                   help="interpreter threads (default 1, as the simulation)")
+    p.add_argument("--runs", type=whole_number(1, "runs"), default=50,
+                   help="timed inferences, and Offline samples (default 50)")
+    p.add_argument("--warmup", type=whole_number(0, "runs"), default=5,
+                   help="untimed inferences after the first (default 5)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write every figure to this JSON file")
     p.add_argument("--profile", metavar="NAME", help="add the latency projected onto a hardware profile, as a run's")
 

@@ -129,8 +129,8 @@ def _terminate(signum: int, frame: Any) -> None:
 def summary_lines(outcome: Any) -> list[str]:
     """The terminal summary: the runs (the failed named, with --retry-failed, and their errors), the best
     configurations by the objective, the first two set against each other, the Pareto front and the files."""
-    from .sweep_report import backlog_text, burst_text, fmt_estimate, front_text, lead_text, unfit_text
     from .sweep import RUNS
+    from .sweep_report import backlog_text, burst_text, fmt_estimate, front_text, lead_text, unfit_text
     from .sweep_results import mean_of, rank_labels, warned_runs
 
     rows, configs = outcome.rows, outcome.configs
