@@ -194,7 +194,8 @@ def test_bad_options_exit_2_with_the_reason(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option, text, what", [("--runs", "0", "runs, 1 or more"), ("--warmup", "-1", "runs, 0 or more"),
+@pytest.mark.parametrize("option, text, what", [("--runs", "0", "runs, 1 or more"),
+                                                ("--warmup", "-1", "runs, 0 or more"),
                                                 ("--threads", "2.5", "threads, 1 or more")])
 def test_a_count_that_is_not_a_whole_number_it_can_take_is_refused_by_the_parser(option, text, what, capsys):
     with pytest.raises(SystemExit) as exit_info:
