@@ -4,7 +4,12 @@ models' twins against LiteRT on the real tiles."""
 
 import importlib.util
 import itertools
+import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,3 +212,50 @@ def test_an_export_in_a_child_process_raises_its_error_here(tmp_path):
     (tmp_path / "broken.tflite").write_bytes(b"not a model")
     with pytest.raises(OrbitEdgeError, match="broken.tflite"):
         export_in_child([tmp_path / "broken.tflite"], tmp_path / "onnx")
+
+
+@needs_tf2onnx
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_export_process_ends_with_the_process_that_started_it(tmp_path, signum):
+    """A SIGTERM to bench alone left its export process running, orphaned, to finish an export nobody waited for;
+    a Ctrl-C to bench alone waited for it. Either signal to the process exporting now ends the export process too
+    (the export imports TensorFlow first: several seconds, during which the signal comes), before it writes the
+    twin."""
+    from benchmarks.large_frames import children
+
+    source = copy_model(tmp_path, INT8, with_card=True)
+    script = (f"from onboard.runtime.onnx_export import export_in_child\n"
+              f"export_in_child([{str(source)!r}], {str(tmp_path / 'onnx')!r})")
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
+                              stderr=subprocess.DEVNULL)
+    try:
+        exporter, deadline = None, time.monotonic() + 60
+        while exporter is None and time.monotonic() < deadline:
+            exporter = next((p for p in children(parent.pid) if b"spawn_main" in _cmdline(p)), None)
+            time.sleep(0.05)
+        assert exporter is not None, "the export process never started"
+        os.kill(parent.pid, signum)
+        parent.wait(timeout=60)
+        deadline = time.monotonic() + 120  # an orphan left to finish has done so by then
+        while _running(exporter) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(exporter), "the export process outlived the process that started it by 120 s"
+        assert not (tmp_path / "onnx" / "tiny_int8.onnx").exists(), "the export went on to its end"
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _running(pid: int) -> bool:
+    """``pid`` exists and is no zombie (an orphan's parent may be a PID 1 that never reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

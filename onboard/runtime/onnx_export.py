@@ -28,7 +28,9 @@ import hashlib
 import logging
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -152,12 +154,25 @@ def export_in_child(paths: Sequence[Path], onnx_dir: Path) -> list[Path]:
     """:func:`export_tflite` of each of ``paths``, in one child process: the export imports TensorFlow
     and tf2onnx, whose hundreds of MB would otherwise stay in this process's high-water mark (``peak_rss_mb``) for
     every model measured after it. Its OrbitEdgeError reaches the caller as raised."""
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_end_with_parent) as pool:
         try:
             return pool.submit(_export_all, list(paths), onnx_dir).result()
         except concurrent.futures.BrokenExecutor:  # its process killed (the kernel's OOM killer)
             raise OrbitEdgeError(f"{', '.join(map(str, paths))}: the ONNX export's process died before it finished "
                                  f"(out of memory?); nothing was measured") from None
+        except BaseException:  # Ctrl-C: its export is not wanted, and leaving the pool would wait for it
+            for process in list((pool._processes or {}).values()):
+                process.kill()
+            raise
+
+
+def _end_with_parent() -> None:
+    """End this export process when the process that started it ends (SIGTERM, SIGKILL), instead of finishing an
+    export nobody waits for: a spawned child's parent sentinel becomes ready then."""
+    sentinel = multiprocessing.parent_process().sentinel
+    threading.Thread(target=lambda: (multiprocessing.connection.wait([sentinel]), os._exit(1)), daemon=True,
+                     name="parent-watch").start()
 
 
 def _export_all(paths: list[Path], onnx_dir: Path) -> list[Path]:
