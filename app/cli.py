@@ -20,7 +20,7 @@ from .compare import cmd_compare, compare_options
 from .figures import check_run_or_sweep_dir
 from .outputs import folder_arg, io_error, output_dir, output_file
 from .progress import QUIET_HELP, ground_bar, simulation_bar, wanted
-from .run_setup import (bound_heap, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
+from .run_setup import (bound_heap, check_out, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
                         unmake_run_dir, write_resolved as _write_resolved)
 from .summary import run_summary, summary_lines
 from .sweep_command import cmd_sweep, sweep_options
@@ -61,9 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_warnings(scenario)
     run_dir = args.out or Path("runs") / scenario.name
-    empty_before = run_dir.is_dir() and not any(run_dir.iterdir())
-    _prepare_run_dir(run_dir, args.overwrite)
-    _write_resolved(run_dir, scenario)
+    check_out(run_dir, args.overwrite)  # up front; an earlier run is replaced only once the mission is set up
     from onboard.sim.frame_pool import default_workers
 
     workers = args.workers
@@ -72,16 +70,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
         bound_heap()
     previous, mission = signal.signal(signal.SIGTERM, _terminate), None
+    made = started = empty_before = False  # the run directory replaced; the simulation begun; the folder empty before
     try:
         with simulation_bar(wanted(args.quiet), scenario.duration_h) as progress:
+            # reads every input (a stage's constructor, the world's files) and writes nothing
             mission = Mission(scenario, run_dir, progress, realtime_factor=args.realtime, workers=workers)
+            empty_before = run_dir.is_dir() and not any(run_dir.iterdir())
+            _prepare_run_dir(run_dir, args.overwrite)
+            made = True
+            _write_resolved(run_dir, scenario)
+            started = True
             mission.run()
     # OSError: a full disk, a folder gone read-only; BrokenProcessPool: a frame-pool worker killed (out of memory)
     except (KeyboardInterrupt, OrbitEdgeError, OSError, BrokenProcessPool) as err:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if mission is not None and mission.finished:  # Ctrl-C as its last records were written: it is complete
             return _report_interrupted(run_dir)
-        return _stopped(err, run_dir, args, set_up=mission is not None, empty_before=empty_before)
+        return _stopped(err, run_dir, args, set_up=started, made=made, empty_before=empty_before)
     finally:
         signal.signal(signal.SIGTERM, previous)
     release_simulation_memory()
@@ -102,21 +107,23 @@ def _report_interrupted(run_dir: Path) -> int:
     return 130
 
 
-def _stopped(err: BaseException, run_dir: Path, args: argparse.Namespace, set_up: bool, empty_before: bool) -> int:
+def _stopped(err: BaseException, run_dir: Path, args: argparse.Namespace, set_up: bool, made: bool,
+             empty_before: bool) -> int:
     """What a run stopped before its end leaves, and its exit status (130 after Ctrl-C or SIGTERM, else 2): once the
     mission is set up, the partial report (marked incomplete); while it is set up (an input it could not read, a
-    stage's constructor that raised, Ctrl-C), nothing was simulated, and what the run made is removed (the ground
-    made a report of nothing of it, "None (seed None)")."""
+    stage's constructor that raised, Ctrl-C), nothing was simulated, and ``run_dir`` is left as it was, an earlier
+    run in it kept, or, ``made`` (replaced already), what the run made is removed (the ground made a report of
+    nothing of it, "None (seed None)")."""
     from ground.report import write_report
 
     if not set_up:
-        unmake_run_dir(run_dir, keep_folder=empty_before)
+        if made:
+            unmake_run_dir(run_dir, keep_folder=empty_before)
+        left = f"nothing of it is left in {run_dir}" if made else f"nothing was written to {run_dir}"
         if isinstance(err, KeyboardInterrupt):
-            print(f"orbitedge: interrupted before the simulation started; nothing of it is left in {run_dir}",
-                  file=sys.stderr)
+            print(f"orbitedge: interrupted before the simulation started; {left}", file=sys.stderr)
             return 130
-        raise OrbitEdgeError(f"{_stop_reason(err, run_dir)}; nothing was simulated, and nothing of it is left in "
-                             f"{run_dir}") from None
+        raise OrbitEdgeError(f"{_stop_reason(err, run_dir)}; nothing was simulated, and {left}") from None
     print(f"orbitedge: {_stop_reason(err, run_dir)}; writing the partial report of {run_dir} (marked incomplete)",
           file=sys.stderr)
     try:

@@ -37,10 +37,11 @@ RESOLVED_SCENARIO = "scenario.yaml"  # the scenario as resolved, in the run dire
 RUN_DIR_MARKS = (RESOLVED_SCENARIO, "telemetry/")  # what write_resolved makes first: a folder with both is a run's
 
 
-def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """Make ``run_dir``. One that exists and is not empty is replaced with ``overwrite`` when it is an earlier run's
-    (it holds RUN_DIR_MARKS); anything else is refused, never deleted (OrbitEdgeError, as is a file there or a
-    folder that cannot be made or emptied)."""
+def check_out(run_dir: Path, overwrite: bool) -> None:
+    """Refuse ``run_dir`` as :func:`prepare_run_dir` would (OrbitEdgeError), changing nothing: ``orbitedge run``
+    asks before any work, and replaces an earlier run only once its mission is set up."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise OrbitEdgeError(f"--out {run_dir}: expected a folder, found a file")
     if run_dir.is_dir() and any(run_dir.iterdir()):
         if not overwrite:
             raise OrbitEdgeError(f"{run_dir}: run directory already exists and is not empty; "
@@ -52,6 +53,14 @@ def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
             raise OrbitEdgeError(f"--out {run_dir}: --overwrite replaces only an earlier run's directory (with "
                                  f"{' and '.join(RUN_DIR_MARKS)}), found {found}; nothing was deleted: choose a new "
                                  "or empty folder with --out")
+
+
+def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """Make ``run_dir``. One that exists and is not empty is replaced with ``overwrite`` when it is an earlier run's
+    (it holds RUN_DIR_MARKS); anything else is refused, never deleted (:func:`check_out`; OrbitEdgeError, as is a
+    folder that cannot be made or emptied)."""
+    check_out(run_dir, overwrite)
+    if run_dir.is_dir() and any(run_dir.iterdir()):
         try:
             shutil.rmtree(run_dir)
         except OSError as err:

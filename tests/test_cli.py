@@ -233,8 +233,8 @@ def test_ctrl_c_while_the_mission_is_set_up_leaves_nothing(tmp_path, monkeypatch
     monkeypatch.setattr(mission.Mission, "__init__", interrupted)
     out = tmp_path / "run"
     assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0"]) == 130
-    assert capsys.readouterr().err == (f"orbitedge: interrupted before the simulation started; nothing of it is left "
-                                       f"in {out}\n")
+    assert capsys.readouterr().err == (f"orbitedge: interrupted before the simulation started; nothing was written "
+                                       f"to {out}\n")
     assert not out.exists()
 
 
@@ -247,7 +247,9 @@ def test_a_read_only_run_directory_is_a_clean_error(tmp_path, monkeypatch, capsy
 
     monkeypatch.setattr(Path, "write_text", read_only)
     assert main(["run", str(QUICKSTART), "--out", str(tmp_path / "run"), "--quiet"]) == 2
-    assert capsys.readouterr().err == f"orbitedge: error: {tmp_path / 'run' / 'scenario.yaml'}: Read-only file system\n"
+    assert capsys.readouterr().err == (f"orbitedge: error: {tmp_path / 'run' / 'scenario.yaml'}: Read-only file system; "
+                                       f"nothing was simulated, and nothing of it is left in {tmp_path / 'run'}\n")
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_frame_pool_worker_killed_mid_run_ends_in_a_partial_report(tmp_path):

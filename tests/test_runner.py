@@ -227,8 +227,23 @@ def test_a_plugin_stage_whose_constructor_fails_stops_the_run_before_its_first_f
     err = capsys.readouterr().err
     assert status == 2 and "Traceback" not in err
     assert err == (f"orbitedge: error: {faulty_plugin('faulty_init')}: __init__(): raised ValueError: exploded in "
-                   f"__init__; nothing was simulated, and nothing of it is left in {out}\n")
+                   f"__init__; nothing was simulated, and nothing was written to {out}\n")
     assert not out.exists()  # a report of nothing was written there, "None (seed None)"
+
+
+def test_a_failing_constructor_keeps_the_earlier_run_that_overwrite_would_replace(tmp_path, faulty_installed, capsys):
+    """run --overwrite removed the earlier run first, and then the stage's constructor failed: both were lost."""
+    out = tmp_path / "run"
+    (out / "telemetry").mkdir(parents=True)
+    earlier = {out / "scenario.yaml": b"name: earlier\n", out / "telemetry" / "run.json": b"{}",
+               out / "report.md": b"# the earlier run's report\n"}
+    for path, data in earlier.items():
+        path.write_bytes(data)
+    path = scenario(tmp_path, "  - stage: faulty_init\n  - stage: encode\n")
+    argv = ["run", str(path), "--out", str(out), "--quiet", "--overwrite", *[a for s in SHORT for a in ("--set", s)]]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.endswith(f"nothing was simulated, and nothing was written to {out}\n")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == earlier
 
 
 def test_validate_builds_the_pipeline_so_a_failing_constructor_is_named_before_a_run(tmp_path, faulty_installed,
