@@ -21,7 +21,7 @@ from .figures import check_run_or_sweep_dir
 from .outputs import folder_arg, io_error, output_dir, output_file
 from .progress import QUIET_HELP, ground_bar, simulation_bar, wanted
 from .run_setup import (bound_heap, check_out, prepare_run_dir as _prepare_run_dir, release_simulation_memory,
-                        unmake_run_dir, write_resolved as _write_resolved)
+                        terminate, unmake_run_dir, write_resolved as _write_resolved)
 from .summary import run_summary, summary_lines
 from .sweep_command import cmd_sweep, sweep_options
 
@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers = 0 if scenario.spacecraft.compute.timing == "measured" else default_workers()
     if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
         bound_heap()
-    previous, mission = signal.signal(signal.SIGTERM, _terminate), None
+    previous, mission = signal.signal(signal.SIGTERM, terminate), None
     made = started = empty_before = False  # the run directory replaced; the simulation begun; the folder empty before
     try:
         with simulation_bar(wanted(args.quiet), scenario.duration_h) as progress:
@@ -145,11 +145,6 @@ def _stop_reason(err: BaseException, run_dir: Path) -> str:
 
 WORKER_DIED = ("a frame-pool worker process died (the system kills the largest process when memory runs out: "
                "fewer --workers, or --workers 0, need less)")
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    """SIGTERM stops a run as Ctrl-C does: the mission writes a consistent, incomplete run directory."""
-    raise KeyboardInterrupt
 
 
 def _print_summary(report: dict[str, Any], paths: list[Path], args: argparse.Namespace) -> None:

@@ -33,6 +33,16 @@ MMAP_THRESHOLD_BYTES = 2 * 1024 * 1024
 TRIM_THRESHOLD_BYTES = 32 * 1024 * 1024
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a job scheduler, ``timeout``, ``kill``), raised where Ctrl-C raises KeyboardInterrupt: a run or sweep
+    stops as on Ctrl-C, and a run records ``Terminated`` as why (``telemetry/run.json`` ``stopped.reason``)."""
+
+
+def terminate(signum: int, frame: Any) -> None:
+    """The SIGTERM handler of ``orbitedge run`` and ``orbitedge sweep``: raises :class:`Terminated`."""
+    raise Terminated
+
+
 RESOLVED_SCENARIO = "scenario.yaml"  # the scenario as resolved, in the run directory (write_resolved)
 RUN_DIR_MARKS = (RESOLVED_SCENARIO, "telemetry/")  # what write_resolved makes first: a folder with both is a run's
 

@@ -18,6 +18,7 @@ from .arguments import whole_number
 from .figures import FIGURES
 from .outputs import folder_arg, output_dir
 from .progress import QUIET_HELP, sweep_bar, wanted
+from .run_setup import terminate
 from .summary import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     chain = [wanted_out.absolute(), *wanted_out.absolute().parents]
     made = next((p for p in reversed(chain) if not p.exists()), None)  # the first folder this command makes
     out = output_dir(wanted_out, "--out")
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = signal.signal(signal.SIGTERM, terminate)  # as Ctrl-C: the cluster closed, what was done written
     try:
         outcome = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers, retry_failed=args.retry_failed,
                             overwrite=args.overwrite, fmt=args.format, memory_limit=args.memory_limit,
@@ -118,12 +119,6 @@ def plan_json(sweep: Any) -> dict[str, Any]:
              "resources": spec.resources} for spec in sweep.runs]
     return {"schema_version": SCHEMA_VERSION, "kind": "plan", "sweep": sweep.config.name, "sweep_file": str(sweep.file),
             "runs": runs}
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    """SIGTERM stops a sweep as Ctrl-C does: the cluster closed in order, what was done written, the runs left to
-    resume."""
-    raise KeyboardInterrupt
 
 
 def summary_lines(outcome: Any) -> list[str]:

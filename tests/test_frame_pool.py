@@ -169,7 +169,8 @@ def test_a_signal_to_the_whole_process_group_stops_the_run_with_no_traceback_and
     os.killpg(proc.pid, signum)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
-    assert json.loads((out / "telemetry" / "run.json").read_text())["stopped"]["reason"] == "KeyboardInterrupt"
+    reason = "Terminated" if signum == signal.SIGTERM else "KeyboardInterrupt"
+    assert json.loads((out / "telemetry" / "run.json").read_text())["stopped"]["reason"] == reason
     deadline = time.monotonic() + 10  # the fork server and resource tracker see their pipes close, and end
     while time.monotonic() < deadline:
         try:
