@@ -35,7 +35,7 @@ from rundir.run_info import RunInfo
 from rundir.truth import CLOUD_CLEAR, TruthFile
 
 from . import clear_ground, compression
-from .document import Block, Image, Paragraph, Table, fmt_bytes, fmt_fraction
+from .document import Block, Image, Paragraph, Table, fmt_bytes, fmt_fixed, fmt_fraction
 from .run_data import RunData
 
 RD_PLOT = "plots/rate-distortion.png"  # drawn by ground.plots.write_plots from rate_distortion
@@ -207,7 +207,7 @@ def _quality_cell(r: Mapping[str, Any]) -> str:
         return "n/a (super-resolved)"
     if r["psnr_db"] is None:
         return "exact" if r["bytes"] else "n/a"
-    return f"{r['psnr_db']:.1f} dB / {r['ssim']:.4f}"
+    return f"{r['psnr_db']:.1f} dB / {fmt_fixed(r['ssim'], 4)}"
 
 
 def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:
@@ -234,7 +234,7 @@ def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:
               f"{fmt_fraction(spectral['agreement']['f1'])}).") if spectral else ""
         blocks.append(Paragraph(
             f"This run's {lossy['products']} lossy products ({', '.join(lossy['formats'])}) decode on the ground to "
-            f"PSNR {lossy['psnr_db'] or float('inf'):.2f} dB, SSIM {lossy['ssim']:.4f} against the DN they were "
+            f"PSNR {lossy['psnr_db'] or float('inf'):.2f} dB, SSIM {fmt_fixed(lossy['ssim'], 4)} against the DN they were "
             f"made from, largest error {lossy['max_abs_error_dn']} DN ({lossy['bound_exceeded']} products beyond "
             f"their manifest bound).{f1}"))
     if comp["rate_distortion"]["points"]:

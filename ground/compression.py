@@ -103,12 +103,14 @@ class Quality:
         self.ssims.append(1.0 if fits else float("nan"))
 
     def result(self) -> dict[str, Any]:
-        """PSNR (None when every sample is exact), mean SSIM and the largest error; None figures for no pair."""
+        """PSNR (None when every sample is exact), mean SSIM (None when no frame is as large as the SSIM window) and
+        the largest error; None figures for no pair."""
         if not self.ssims:
             return {"psnr_db": None, "ssim": None, "max_abs_error_dn": None}
         mse = self.squared_error_dn2 / self.samples
-        return {"psnr_db": psnr_db(mse, self.bit_depth) if mse else None, "ssim": float(np.nanmean(self.ssims)),
-                "max_abs_error_dn": self.max_abs_error_dn}
+        measured = [s for s in self.ssims if not math.isnan(s)]
+        return {"psnr_db": psnr_db(mse, self.bit_depth) if mse else None,
+                "ssim": float(np.mean(measured)) if measured else None, "max_abs_error_dn": self.max_abs_error_dn}
 
 
 def quality(decoded: Sequence[np.ndarray], reference: Sequence[np.ndarray], bit_depth: int) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from typing import Any
 from rundir.codec import NAMES as FORMAT_NAMES
 from rundir.run_info import ModelValidation, StageEntry
 
-from .document import fmt_bytes, fmt_fraction, fmt_share
+from .document import fmt_bytes, fmt_fixed, fmt_fraction, fmt_share
 from .frame_ledger import frames_dropped
 from .real_data import real_data
 
@@ -287,7 +287,7 @@ def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
     psnr, alt_lost = alt.get("psnr_db"), alt.get("clear_pixels_lost_fraction")
     if psnr is None and not ours.get("clear_pixels_lost_fraction"):
         return None
-    quality = (f"pictures at PSNR {psnr:.1f} dB, SSIM {alt['ssim']:.4f}," if psnr is not None
+    quality = (f"pictures at PSNR {psnr:.1f} dB, SSIM {fmt_fixed(alt['ssim'], 4)}," if psnr is not None
                else "lossless pictures")
     lost = ("clear ground lost unknown" if alt_lost is None else
             "no clear ground lost" if alt_lost == 0 else f"{fmt_share(alt_lost)} of clear ground lost")

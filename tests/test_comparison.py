@@ -75,6 +75,10 @@ def test_the_quality_column_is_exact_only_for_a_row_that_sent_something(tiny_run
     [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
     quality = {row[0]: row[table.header.index("PSNR / SSIM vs raw")] for row in table.rows}
     assert quality[by_name["this_run"]["label"]] == "n/a (super-resolved)"
+    by_name["lossy_same_bytes"].update(bytes=1000, psnr_db=80.1, ssim=None)  # frames under the 11 px SSIM window
+    [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
+    quality = {row[0]: row[table.header.index("PSNR / SSIM vs raw")] for row in table.rows}
+    assert quality[by_name["lossy_same_bytes"]["label"]] == "80.1 dB / n/a"
 
 
 def test_this_run_counts_image_bytes_as_the_estimates_do_its_sidecars_apart(tiny_run):

@@ -38,6 +38,19 @@ def test_exact_frames_have_no_psnr_and_perfect_ssim():
     assert q["psnr_db"] is None and q["max_abs_error_dn"] == 0 and q["ssim"] == pytest.approx(1.0)
 
 
+def test_frames_smaller_than_the_ssim_window_have_no_ssim_and_their_psnr(recwarn):
+    """An 8 px camera's frames: SSIM was NaN (numpy's "Mean of empty slice"), and the report's table stopped on it
+    with a traceback. Its SSIM is None, averaged over no frame; a larger frame beside them gives the mean alone."""
+    small = frame(3, (8, 8, 4))
+    shifted = np.where(small < 4095, small + 1, small - 1).astype(np.uint16)
+    q = compression.quality([shifted], [small], 12)
+    assert q["ssim"] is None and q["psnr_db"] == pytest.approx(20 * math.log10(4095), abs=1e-9)
+    large = frame()
+    both = compression.quality([shifted, large], [small, large], 12)
+    assert both["ssim"] == pytest.approx(compression.quality([large], [large], 12)["ssim"])
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_measure_counts_bytes_ratio_and_quality_of_a_setting():
     dns = [frame(1), frame(2)]
     setting = compression.Setting("jpegls", "near 2", lossy=flight_codecs.Lossy(max_error_dn=2))
