@@ -65,13 +65,21 @@ def test_a_tile_that_is_not_one_is_named_with_what_is_wrong(tmp_path):
     for name, arrays in cases.items():
         np.savez(tmp_path / f"{name}.npz", **arrays)
     (tmp_path / "text.npz").write_text("not a tile")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.savez(tmp_path / "whole.npz", toa=toa, cloud=cloud, sensor="S2", gsd_m=10.0)
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "whole.npz").read_bytes()[:300])  # a copy cut short
+    np.savez(tmp_path / "objects.npz", toa=np.array([None, 1], object), cloud=cloud, sensor="S2", gsd_m=10.0)
     expected = {"no_sensor": "expected the arrays toa, cloud, sensor, gsd_m, found no sensor",
                 "three_bands": "expected toa (H, W, 4) and cloud (H, W), found toa (8, 8, 3) and cloud (8, 8)",
                 "codes": "expected cloud codes 0 clear, 1 thin, 2 thick, 255 unlabelled, found [7]",
                 "nan": "expected toa as TOA reflectance, finite and within +-5 (DN are scaled to reflectance first), "
                        "found 32 NaN or infinite values",
                 "dn": "found values up to 1000",
-                "text": "expected a NumPy .npz of a labelled tile, found "}
+                "text": "expected a NumPy .npz (a zip archive of arrays) of a labelled tile, found 10 bytes that are "
+                        "no whole zip archive (cut short, or another kind of file)",  # not numpy's pickle advice
+                "empty": "expected a NumPy .npz (a zip archive of arrays) of a labelled tile, found an empty file",
+                "cut": "found 300 bytes that are no whole zip archive",
+                "objects": "expected a NumPy .npz of a labelled tile, found Object arrays cannot be loaded"}
     for name, message in expected.items():
         with pytest.raises(InputFileError, match=re.escape(message)) as err:
             load_real_tiles(tmp_path, [name])

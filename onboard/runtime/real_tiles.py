@@ -10,6 +10,7 @@ card's ``real_validation`` block (:mod:`.card_metrics` reads it back).
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -77,15 +78,20 @@ def load_real_tiles(directory: Path, names: Sequence[str] | None = None) -> list
 
 
 def _read_tile(path: Path) -> RealTile:
+    if not zipfile.is_zipfile(path):  # numpy would read other bytes as a pickle, or raise from inside zipfile
+        size = path.stat().st_size
+        raise InputFileError(path, "expected a NumPy .npz (a zip archive of arrays) of a labelled tile, found "
+                                   + ("an empty file" if not size else f"{size} bytes that are no whole zip archive "
+                                      "(cut short, or another kind of file)"))
     try:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             missing = [key for key in TILE_KEYS if key not in z.files]
             if missing:
                 raise InputFileError(path, f"expected the arrays {', '.join(TILE_KEYS)}, found no {', '.join(missing)}")
             toa, cloud = z["toa"], z["cloud"]
             tile = RealTile(path.stem, str(z["sensor"]), float(z["gsd_m"]), toa.astype(np.float32),
                             cloud.astype(np.uint8))
-    except (OSError, ValueError) as err:  # not a .npz, or a value of the wrong kind
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # a damaged member, a value of the wrong kind
         raise InputFileError(path, f"expected a NumPy .npz of a labelled tile, found {err}") from None
     if toa.ndim != 3 or toa.shape[-1] != len(TILE_BANDS) or cloud.shape != toa.shape[:2]:
         raise InputFileError(path, f"expected toa (H, W, {len(TILE_BANDS)}) and cloud (H, W), found toa "
