@@ -49,6 +49,29 @@ def test_float16_nchw_with_a_dynamic_batch_is_fed_and_read_as_nhwc(tmp_path):
     assert np.abs(logits[8:-8, 8:-8, 1] - rule[8:-8, 8:-8]).max() < 0.3
 
 
+@pytest.mark.parametrize("name", ["uint8.onnx", "float16.onnx"])
+def test_a_model_that_keeps_its_tensors_in_an_external_data_file_runs_as_the_same_model_inline(tmp_path, name):
+    """Large exports (PyTorch's among them) keep the weights in a file beside the .onnx: ONNX Runtime, given the
+    model's bytes, could not find it ("model_path must not be empty"). Every tensor outside, the scales and zero
+    points too; without the file, one line naming it."""
+    inline = user_model(name, tmp_path / "inline")
+    external = tmp_path / "external" / name
+    external.parent.mkdir()
+    onnx.save_model(onnx.load(str(inline)), str(external), save_as_external_data=True, location="weights.bin",
+                    size_threshold=0)
+    assert onnx.load(str(external), load_external_data=False).graph.initializer[0].data_location == \
+        TensorProto.EXTERNAL
+    x = frames(1, 1)[0]
+    ours, theirs = Model(external, use_card=False), Model(inline, use_card=False)
+    assert (ours.input_shape, ours.input_dtype) == (theirs.input_shape, theirs.input_dtype)
+    assert np.array_equal(ours.predict(x), theirs.predict(x))
+    (external.parent / "weights.bin").unlink()
+    with pytest.raises(InputFileError) as err:
+        Model(external, use_card=False)
+    assert str(err.value) == (f"{external}: expected the external data file the model keeps its tensors in beside it, "
+                              f"in {external.parent}, found no weights.bin")
+
+
 @pytest.mark.skipif(HAS_CUDA, reason="this ONNX Runtime has the CUDA provider")
 @pytest.mark.parametrize("delegate, package", [("cuda", "onnxruntime-gpu"), ("tensorrt", "pip install tensorrt")])
 def test_a_missing_gpu_provider_names_the_package_to_install(tmp_path, delegate, package):

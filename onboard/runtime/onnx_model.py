@@ -205,10 +205,38 @@ def provider_list(delegate: str, model_dir: Path) -> list[Any]:
     return [wanted] if delegate == "cpu" else [wanted, PROVIDERS["cpu"]]
 
 
-def open_session(path: Path, content: bytes, delegate: str, threads: int) -> Any:
-    """An ONNX Runtime session over ``content`` on ``delegate``'s provider with ``threads`` intra-op threads.
-    DelegateError when the provider is missing or fails to start; InputFileError when ONNX Runtime rejects the
-    model."""
+def external_data_files(path: Path, proto: Any) -> list[str]:
+    """The files the model ``proto`` (of the file ``path``) keeps tensors in (ONNX external data: a model of 2 GB
+    or more must, and exporters such as PyTorch's may for any size), each once, as its ``location`` writes it
+    (relative to the model's folder; ONNX, "External Data"). InputFileError naming those not beside the model."""
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    tensors = [*proto.graph.initializer, *(a.t for n in proto.graph.node for a in n.attribute if a.HasField("t"))]
+    files = list(dict.fromkeys(ExternalDataInfo(t).location for t in tensors if uses_external_data(t)))
+    missing = [f for f in files if not (path.parent / f).is_file()]
+    if missing:
+        raise InputFileError(path, f"expected the external data file{'s' if len(missing) > 1 else ''} the model keeps "
+                                   f"its tensors in beside it, in {path.parent}, found no {', '.join(missing)}")
+    return files
+
+
+def load_external_data(path: Path, proto: Any) -> None:
+    """Read the tensors ``proto`` (of the file ``path``) keeps in external data files into it, in place, so that
+    its quantisation scales and zero points read as the inline ones do; InputFileError naming the model when a file
+    is short or outside its folder."""
+    from onnx.external_data_helper import load_external_data_for_model
+
+    try:
+        load_external_data_for_model(proto, str(path.parent))
+    except Exception as err:  # NOTE: onnx raises ValueError, OSError and its own checker errors here
+        raise InputFileError(path, f"cannot read the model's external data: {said(err)}") from None
+
+
+def open_session(path: Path, content: bytes, delegate: str, threads: int, external: bool = False) -> Any:
+    """An ONNX Runtime session over ``content`` on ``delegate``'s provider with ``threads`` intra-op threads; with
+    ``external`` (the model keeps tensors in other files: :func:`external_data_files`), over the file ``path``,
+    whose folder ONNX Runtime finds them in (the bytes alone do not say where). DelegateError when the provider is
+    missing or fails to start; InputFileError when ONNX Runtime rejects the model."""
     ort = _ort()
     providers = provider_list(delegate, path.parent)
     options = ort.SessionOptions()
@@ -220,7 +248,7 @@ def open_session(path: Path, content: bytes, delegate: str, threads: int) -> Any
     # from LiteRT's (ONNX Runtime's session option "session.qdqisint8allowed", onnxruntime_session_options_config_keys.h)
     options.add_session_config_entry("session.qdqisint8allowed", "1")
     try:
-        session = ort.InferenceSession(content, sess_options=options, providers=providers)
+        session = ort.InferenceSession(str(path) if external else content, sess_options=options, providers=providers)
     except Exception as err:  # NOTE: onnxruntime raises its own Fail, InvalidGraph, NotImplemented, ... classes
         raise InputFileError(path, f"ONNX Runtime rejects the model: {said(err)}") from None
     if PROVIDERS[delegate] not in session.get_providers():
@@ -239,10 +267,13 @@ class OnnxEngine:
     def __init__(self, path: Path, content: bytes, delegate: str, threads: int, trial: bool = True):
         proto = read_onnx(path, content)
         check_provider(delegate)
+        external = bool(external_data_files(path, proto))
+        if external:
+            load_external_data(path, proto)
         self.trial_s = try_in_child(path, content, delegate, threads) if trial else 0.0
         self.ops: tuple[str, ...] | None = tuple(sorted({node.op_type for node in proto.graph.node}))
         self.runtime = OnnxRuntime(RUNTIME_NAME, _ort().__version__)
-        self._session = open_session(path, content, delegate, threads)
+        self._session = open_session(path, content, delegate, threads, external)
         self.input, self.output = io_tensors(path, proto, self._session)
         self.output_activation = output_activation(proto, self.output.name)
         self._path = path
