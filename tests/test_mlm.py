@@ -141,11 +141,20 @@ def test_a_misspelt_source_is_named_at_orbitedge_source_with_its_line(stac_card)
 def test_bands_given_as_one_string_are_named_at_bands_with_its_line(stac_card):
     edit(stac_card, lambda item: item["properties"]["mlm:input"][0].update(bands="B,G,R,NIR"))
     line = next(i + 1 for i, text in enumerate(stac_card.read_text().splitlines()) if '"B,G,R,NIR"' in text)
-    with pytest.raises(InputFileError, match=rf"line {line}: properties.mlm:input\[0\].bands: expected a list of band "
-                                             r"names, found 'B,G,R,NIR'"):
+    with pytest.raises(InputFileError, match=rf"line {line}: properties.mlm:input\[0\].bands: expected a list of "
+                                             r"distinct band names \(each channel's band, in order\), found 'B,G,R,NIR'"):
         load_card(stac_card)
     # pystac's own reader refuses it too, without saying where: orbitedge's reader speaks first
     assert mlm.mlm_read_problems(json.loads(stac_card.read_text()))[0][0] == "properties"
+
+
+def test_a_band_named_twice_is_refused_at_bands_with_its_line(stac_card):
+    """B, G, R, B was read, and the model's NIR channel fed the blue band, without a word (card init refuses it)."""
+    edit(stac_card, lambda item: item["properties"]["mlm:input"][0].update(bands=["B", "G", "R", "B"]))
+    line = next(i + 1 for i, text in enumerate(stac_card.read_text().splitlines()) if '"bands"' in text)
+    with pytest.raises(InputFileError, match=rf"line {line}: properties.mlm:input\[0\].bands: expected a list of "
+                                             r"distinct band names .*, found \['B', 'G', 'R', 'B'\]"):
+        load_card(stac_card)
 
 
 def test_a_dim_order_that_puts_the_channels_elsewhere_is_named_beside_the_band_count(stac_card):

@@ -254,7 +254,8 @@ def _read_tensor(reader: FieldReader, obj: Any, where: str, is_input: bool) -> T
                            lambda v: is_str_list(v) and (shape is None or len(v) == len(shape)), required=False)
     bands = scaling = classes = activation = None
     if is_input:
-        bands = reader.get(obj, "bands", where, "a list of band names", is_str_list)
+        bands = reader.get(obj, "bands", where, "a list of distinct band names (each channel's band, in order)",
+                           lambda v: is_str_list(v) and len(set(v)) == len(v))
         channels = channel_count(shape, dim_order) if shape is not None else None
         if bands is not None and channels is not None and len(bands) != channels:
             order = f"; dim_order {list(dim_order)} puts the channels at dimension {list(dim_order).index('channel')}" \
