@@ -165,10 +165,29 @@ def test_a_plugin_that_cannot_load_is_named_with_its_distribution(tmp_path, on_p
     assert named in err and "pipeline[0].stage: expected a stage plugin that loads" in err and "Traceback" not in err
 
 
-def test_a_plugin_may_not_take_a_built_in_stages_name(tmp_path, on_path):
+def test_a_plugin_may_not_take_a_built_in_stages_name_and_stops_only_the_scenarios_that_name_it(tmp_path, on_path,
+                                                                                                 capsys):
+    """It stopped every scenario, and the plugin table, whichever stages they named."""
     on_path(dist_info(tmp_path / "site", "impostor", "1.0", ["encode = impostor:Encode"]))
     with pytest.raises(PluginError, match="distribution impostor 1.0.*expected a stage name no built-in stage has"):
-        runner.stage_classes()
+        runner.stage_class("encode")
+    assert main(["validate", str(scenario(tmp_path, "  - stage: bent_pipe\n"))]) == 0
+    assert main(["validate", str(scenario(tmp_path, "  - stage: encode\n"))]) == 2
+    err = capsys.readouterr().err
+    assert ("pipeline[0].stage: expected a stage plugin that loads, found stage plugin 'encode = impostor:Encode' "
+            "(entry point group orbitedge.stages, distribution impostor 1.0): expected a stage name no built-in stage "
+            "has, found 'encode'") in err
+    assert "not loaded: stage plugin 'encode = impostor:Encode'" in plugin_key_table()
+
+
+def test_a_stage_two_distributions_declare_stops_only_the_scenarios_that_name_it(tmp_path, on_path):
+    on_path(dist_info(tmp_path / "a", "first", "1.0", ["twice = first_mod:Stage"]),
+            dist_info(tmp_path / "b", "second", "2.0", ["twice = second_mod:Stage"]))
+    with pytest.raises(PluginError) as err:
+        runner.stage_class("twice")
+    assert "expected one distribution to declare stage 'twice', found also 'twice = " in str(err.value)
+    assert "distribution first 1.0" in str(err.value) and "distribution second 2.0" in str(err.value)
+    assert main(["validate", str(scenario(tmp_path, "  - stage: encode\n"))]) == 0
 
 
 

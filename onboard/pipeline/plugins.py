@@ -38,19 +38,23 @@ class PluginError(OrbitEdgeError):
 @dataclass(frozen=True)
 class StagePlugin:
     """One entry point of :data:`GROUP`, not imported yet: the stage ``name``, the ``value`` it points to
-    (``module:Class``) and the ``distribution`` that declares it (``name version``)."""
+    (``module:Class``), the ``distribution`` that declares it (``name version``) and, for one that cannot be used
+    whatever its code (:func:`installed`), why (``conflict``)."""
 
     name: str
     value: str
     distribution: str
+    conflict: str | None = None
 
     def __str__(self) -> str:
         return f"'{self.name} = {self.value}' (entry point group {GROUP}, distribution {self.distribution})"
 
     def load(self, base: type) -> type:
         """The stage class, imported now and checked: a subclass of ``base`` named like the entry point, with a
-        ``Params`` dataclass. PluginError when the import fails (whatever it raises) or the object is not such a
-        class."""
+        ``Params`` dataclass. PluginError for a plugin with a ``conflict`` (not imported), when the import fails
+        (whatever it raises) or the object is not such a class."""
+        if self.conflict:
+            raise PluginError(str(self), self.conflict)
         try:
             obj = importlib.metadata.EntryPoint(self.name, self.value, GROUP).load()
         except Exception as err:  # NOTE: a plugin's import may raise anything; the user needs the plugin named
@@ -68,16 +72,16 @@ class StagePlugin:
 
 
 def installed(taken: frozenset[str] = frozenset()) -> dict[str, StagePlugin]:
-    """The stage plugins on ``sys.path`` by stage name, sorted, none imported (found once per ``sys.path``).
-    PluginError when a plugin's name is in ``taken`` (the built-in stages) or two distributions declare one name."""
-    plugins = _entry_points(tuple(sys.path))
-    for name, found in plugins.items():
-        if name in taken:
-            raise PluginError(str(found[0]), f"expected a stage name no built-in stage has, found {name!r}")
-        if len(found) > 1:
-            raise PluginError(str(found[0]), f"expected one distribution to declare stage {name!r}, found also "
-                                             + ", ".join(str(p) for p in found[1:]))
-    return {name: found[0] for name, found in plugins.items()}
+    """The stage plugins on ``sys.path`` by stage name, sorted, none imported (found once per ``sys.path``). One
+    whose name is in ``taken`` (the built-in stages), or that two distributions declare, carries that as its
+    ``conflict``, which loading it raises: it stops the scenarios that name its stage, and only those."""
+    out = {}
+    for name, found in _entry_points(tuple(sys.path)).items():
+        conflict = (f"expected a stage name no built-in stage has, found {name!r}" if name in taken else
+                    f"expected one distribution to declare stage {name!r}, found also "
+                    + ", ".join(str(p) for p in found[1:]) if len(found) > 1 else None)
+        out[name] = dataclasses.replace(found[0], conflict=conflict)
+    return out
 
 
 @functools.cache

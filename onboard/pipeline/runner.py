@@ -37,16 +37,17 @@ def builtin_stage_classes() -> dict[str, type[Stage]]:
 
 
 def plugin_stages() -> dict[str, plugins.StagePlugin]:
-    """The installed stage plugins by stage name, none imported yet (:func:`onboard.pipeline.plugins.installed`; PluginError
-    for a plugin that takes a built-in stage's name)."""
+    """The installed stage plugins by stage name, none imported yet (:func:`onboard.pipeline.plugins.installed`: one
+    that takes a built-in stage's name carries that conflict)."""
     return plugins.installed(frozenset(builtin_stage_classes()))
 
 
 def stage_class(name: str) -> type[Stage]:
     """The class of stage ``name``: a built-in one, or an installed plugin's, imported now. KeyError for a name that
-    neither has; PluginError (:mod:`onboard.pipeline.plugins`) for a plugin that does not load."""
-    builtin = builtin_stage_classes()
-    return builtin[name] if name in builtin else plugin_stages()[name].load(Stage)
+    neither has; PluginError (:mod:`onboard.pipeline.plugins`) for a plugin that does not load, and for a built-in
+    name a plugin also takes (which stage the scenario means is not known)."""
+    plugged = plugin_stages()
+    return plugged[name].load(Stage) if name in plugged else builtin_stage_classes()[name]
 
 
 def stage_classes() -> dict[str, type[Stage]]:
