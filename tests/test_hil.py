@@ -101,6 +101,16 @@ def test_an_unknown_device_in_the_environment_is_a_usage_error(tmp_path):
     assert result.returncode == 4 and "choose one of host, edgetpu, jetson, onnx-cuda, onnx-tensorrt" in result.stderr
 
 
+@pytest.mark.parametrize("option, value, found", [
+    ("--hil-delegate", "external:/no/such/libdelegate.so", "expected the path of the delegate's .so file, found no "
+                                                          "such file"),
+    ("--hil-models", "/no/such/models", "expected a folder of models, found no such folder")])
+def test_a_path_that_names_nothing_is_a_usage_error_not_a_session_of_skips(tmp_path, option, value, found):
+    """A mistyped delegate .so skipped every test as its device absent, and the session passed (exit 0)."""
+    result = run_pytest(tmp_path, "--hil-device", "host", option, value)
+    assert result.returncode == 4 and f"{option} {value}: {found}" in result.stderr, result.stdout + result.stderr
+
+
 def test_a_model_that_crashes_the_interpreter_ends_the_session_with_exit_2_and_the_reason(tmp_path):
     # The bare interpreter dies of "double free or corruption" on this model and takes pytest with it.
     crasher = Path(__file__).parent / "data" / "models" / "keyword_scrambled_8bit.tflite"

@@ -166,10 +166,23 @@ def pytest_configure(config: pytest.Config) -> None:
     name = chosen or "host"
     if name not in DEVICES:
         raise pytest.UsageError(f"{ENV_DEVICE}={name!r}: choose one of {', '.join(DEVICES)}")
+    _check_paths(config.getoption("hil_delegate"), config.getoption("hil_models"))
     config.stash[_SETTINGS] = {"device": name, "chosen": chosen is not None,
                                "delegate": config.getoption("hil_delegate"), "models": config.getoption("hil_models"),
                                "metrics": config.getoption("hil_metrics")}
     config.stash[_RECORDS] = []
+
+
+def _check_paths(delegate: str | None, models: Path) -> None:
+    """pytest.UsageError for a ``--hil-delegate external:PATH`` or ``--hil-models DIR`` that names nothing there: a
+    path mistyped would otherwise skip every test as its device absent, a session that passes."""
+    library = (delegate or "").removeprefix("external:")
+    if delegate and delegate.startswith("external:") and not Path(library).is_file():
+        raise pytest.UsageError(f"--hil-delegate {delegate}: expected the path of the delegate's .so file, found "
+                                f"{'a folder' if Path(library).is_dir() else 'no such file'}")
+    if not models.is_dir():
+        raise pytest.UsageError(f"--hil-models {models}: expected a folder of models, found "
+                                f"{'a file' if models.exists() else 'no such folder'}")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
