@@ -29,6 +29,15 @@ def test_shipped_scenarios_validate_and_have_a_seed(path):
     assert scenario.stages[-1].name in ("bent_pipe", "encode")
 
 
+def test_a_seed_beyond_64_bits_is_refused_where_the_run_would_record_it_unreadably():
+    """2^63 ran, and the ground then refused the run's own run.json (seed: expected an integer)."""
+    with pytest.raises(ConfigError) as err:
+        load_scenario(QUICKSTART, ["seed=9223372036854775808"])
+    [issue] = err.value.issues
+    assert (issue.path, issue.expected) == ("seed", "a value <= 9223372036854775807")
+    assert load_scenario(QUICKSTART, ["seed=9223372036854775807"]).seed == 2**63 - 1
+
+
 def test_all_errors_reported_with_path_and_line(tmp_path):
     text = QUICKSTART.read_text()  # quickstart
     text = text.replace("gsd_m: 10.0", "gsd_m: -3").replace("rate_mbps: 100 ", "rate_mbps: fast ")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rundir.errors import ConfigError, ConfigIssue
+from rundir.records import INT64_MAX
 
 from ..sim import link_budget
 from ..pipeline.runner import builtin_stage_classes, check_stage, plugin_stages, stage_class
@@ -74,7 +75,8 @@ START_YEARS = (1957, 2099)
 @dataclass(frozen=True, kw_only=True)
 class Scenario:
     name: str = spec(doc="scenario name, used in reports")
-    seed: int = spec(ge=0, doc="seeds the world, the camera noise and every random choice")
+    seed: int = spec(ge=0, le=INT64_MAX, doc="seeds the world, the camera noise and every random choice (a 64-bit "
+                     "integer, as telemetry/run.json records it)")
     start_utc: dt.datetime = spec(doc="simulation epoch, ISO 8601 UTC; the run within 1957-2099")
     duration_h: float = spec(gt=0, le=24 * 14, doc="simulated time")
     world: WorldConfig = spec(WorldConfig(), doc="where the pixels come from")
