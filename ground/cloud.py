@@ -272,20 +272,24 @@ def lost_ground_warnings(section: Mapping[str, Any]) -> list[str]:
     """A warning when the cloud filter withheld more of the clear ground it saw than the true mask does under the
     same tile policy, by more than MAX_EXCESS_CLEAR_LOST_FRACTION; and one when it dropped less than
     MIN_ORACLE_SHARE of what the true mask drops (at least MIN_ORACLE_SAVED_FRACTION of the bytes): it misses the
-    cloud. None when neither holds."""
+    cloud. Each names what makes the stage's mask: its model, or the spectral test (``method: spectral``). None
+    when neither holds."""
     lost, oracle = section["clear_pixels_lost_fraction"], section["oracle"]["clear_pixels_lost_fraction"]
-    check = "check the model card's activation and scaling, and the stage's threshold"
+    spectral = (section.get("policy") or {}).get("method") == "spectral"
+    mask = "its spectral test" if spectral else "its model"
+    check = ("check the stage's threshold" if spectral else
+             "check the model card's activation and scaling, and the stage's threshold")
     out = []
     if lost is not None and oracle is not None and lost - oracle > MAX_EXCESS_CLEAR_LOST_FRACTION:
         out.append(f"the cloud filter withheld {fmt_fraction(lost)} of the clear ground it saw, where the true mask, "
-                   f"with the same tile policy, withholds {fmt_fraction(oracle)}: its model calls clear ground cloud; "
+                   f"with the same tile policy, withholds {fmt_fraction(oracle)}: {mask} calls clear ground cloud; "
                    f"{check}")
     saved, best = section.get("tile_selection_saved_fraction"), section["oracle"].get("tile_selection_saved_fraction")
     if saved is not None and best is not None and best >= MIN_ORACLE_SAVED_FRACTION and saved < MIN_ORACLE_SHARE * best:
         recall = (section.get("pixel") or {}).get("recall")
         found = f" (it finds {fmt_fraction(recall)} of the cloud pixels)" if recall is not None else ""
         out.append(f"the cloud filter's tiles drop {fmt_fraction(saved)} of the bytes, where the true mask, with the "
-                   f"same tile policy, drops {fmt_fraction(best)}: its model misses the cloud{found}; {check}")
+                   f"same tile policy, drops {fmt_fraction(best)}: {mask} misses the cloud{found}; {check}")
     return out
 
 

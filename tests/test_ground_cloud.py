@@ -199,6 +199,10 @@ def test_a_cloud_filter_that_withholds_most_clear_ground_is_warned_about():
     at_limit = {**section, "clear_pixels_lost_fraction": 0.021 + gcloud.MAX_EXCESS_CLEAR_LOST_FRACTION}
     assert gcloud.lost_ground_warnings(at_limit) == []
     assert gcloud.lost_ground_warnings({**section, "clear_pixels_lost_fraction": None}) == []
+    spectral = {**section, "policy": {"method": "spectral", "threshold": 0.5}}  # no model runs: none is blamed
+    assert gcloud.lost_ground_warnings(spectral) == [
+        "the cloud filter withheld 100.0 % of the clear ground it saw, where the true mask, with the same tile "
+        "policy, withholds 2.1 %: its spectral test calls clear ground cloud; check the stage's threshold"]
 
 
 def test_a_cloud_filter_that_misses_the_cloud_is_warned_about():
