@@ -96,8 +96,10 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     who = f"On-board {'AI' if ai else 'processing'} ({' > '.join(names) or 'no stages'})"
     name = reference(rows)
     if ours.get("bytes") is None or name is None:
-        return (f"{NO_VERDICT}no finished frame has on-board processing records (telemetry/processing.jsonl), so "
-                f"what {who[0].lower()}{who[1:]} sends cannot be set against a baseline.")
+        why = (f"none of the {captured} captured frames finished (none reached the ground or was dropped whole on "
+               "board)" if captured and not comp.get("frames") else
+               "no finished frame has on-board processing records (telemetry/processing.jsonl)")
+        return f"{NO_VERDICT}{why}, so what {who[0].lower()}{who[1:]} sends cannot be set against a baseline."
     ref, sent = rows[name], int(ours["bytes"])
     codec = reference_codec(rows, stages)
     detail = f"{codec}, " if codec else ""

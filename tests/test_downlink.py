@@ -120,14 +120,15 @@ def test_a_pass_rate_that_varies_is_integrated_and_a_product_resumes_at_the_next
     env.run(until=300)
     assert [(d[0], round(d[1], 9)) for d in delivered] == [("p0", 114.0), ("p1", 127.0), ("p2", 204.0)]
     assert [c.bytes_sent for c in log] == [pytest.approx(30000), pytest.approx(4000)]  # p2: 6000 B, then the rest
-    first = log[0].link_record()
-    assert (first.capacity_bytes, first.bytes_sent, first.used_s, first.link_up_s) == (30000, 30000, 30.0, 20.0)
-    assert (first.constant_model, first.constant_rate_bytes) == ("rate_mbps", 500 * 30)
-    assert sum(busy) == pytest.approx(30.0 + 4.0)
+    first = log[0].link_record()  # the radio transmits while a MODCOD closes: 20 of the pass's 30 s
+    assert (first.capacity_bytes, first.bytes_sent, first.used_s, first.link_up_s) == (30000, 30000, 20.0, 20.0)
+    assert (first.constant_model, first.constant_rate_bytes) == ("rate_mbps", 500 * 20)
+    assert sum(busy) == pytest.approx(20.0 + 4.0)
 
 
-def test_a_pass_whose_link_never_closes_carries_nothing():
-    env, store, delivered, log, _ = setup([Window("s", "gs", 0, 50)], [100], pass_rates=[steps([0, 50], [0])])
+def test_a_pass_whose_link_never_closes_carries_nothing_and_keeps_the_radio_off():
+    """The pass counted as busy (used_s 50 s, the transmitter's power drawn) while it sent nothing."""
+    env, store, delivered, log, busy = setup([Window("s", "gs", 0, 50)], [100], pass_rates=[steps([0, 50], [0])])
     env.run(until=100)
     assert delivered == [] and log[0].bytes_sent == 0.0 and store.items[0].sent_bytes == 0.0
-    assert log[0].link_record().link_up_s == 0.0
+    assert log[0].link_record().link_up_s == 0.0 and log[0].used_s == 0.0 and sum(busy) == 0.0

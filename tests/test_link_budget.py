@@ -138,6 +138,9 @@ def test_pass_rates_follow_the_pass_and_invert_exactly():
         dt_s = rates.seconds_to_send(t0, size)
         assert rates.bytes_sent(t0, dt_s) == pytest.approx(size, rel=1e-9)
     assert rates.seconds_to_send(t0, 2 * rates.cumulative_bytes[-1]) == math.inf
+    whole_s = window.los_t_s - window.aos_t_s
+    assert rates.up_s(window.aos_t_s, whole_s) == pytest.approx(rates.link_up_s, abs=1e-9)
+    assert rates.up_s(t0, 10.0) == pytest.approx(10.0 if rates.bytes_sent(t0, 10.0) else 0.0)
     assert (rates.constant_model, rates.constant_bytes_per_s) == ("rate_mbps", 1e7)
     samples = rates.samples
     assert samples[0].t_s == pytest.approx(window.aos_t_s, abs=1e-3)

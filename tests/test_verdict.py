@@ -254,8 +254,10 @@ def test_a_run_that_captured_nothing_says_so_rather_than_blame_processing_record
              "ledger": {"captured": 0, "on_board": 0}}
     assert verdict(empty, CLOUD_AI) == ("No verdict: nothing was captured, so there is nothing to set against a "
                                         "baseline (the warning at the report's top says why).")
-    captured = empty | {"ledger": {"captured": 3, "on_board": 3}}
-    assert verdict(captured, CLOUD_AI).startswith("No verdict: no finished frame has on-board processing records")
+    captured = empty | {"ledger": {"captured": 3, "on_board": 3}}  # all still on board: a link that never closed
+    assert verdict(captured, CLOUD_AI) == (
+        "No verdict: none of the 3 captured frames finished (none reached the ground or was dropped whole on board), "
+        "so what on-board AI (cloud_filter > encode) sends cannot be set against a baseline.")
 
 
 def test_the_cloud_filters_own_share_is_set_beside_the_best_codec_whatever_the_run_encodes_in():

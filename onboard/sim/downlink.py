@@ -138,6 +138,9 @@ class ConstantRate(NamedTuple):
     def bytes_sent(self, t0_s: float, dt_s: float) -> float:
         return dt_s * self.bytes_per_s
 
+    def up_s(self, t0_s: float, dt_s: float) -> float:
+        return dt_s
+
 
 def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, simpy.Resource], storage: Storage,
              link: Link, busy: Callable[[str, float], None], delivered: Callable[[Item, float, str], None],
@@ -174,8 +177,9 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
             start_s = env.now
             yield env.timeout(dt_s)
             item.locked = False
-            busy("radio", dt_s)
-            entry.used_s += dt_s
+            on_air_s = rates.up_s(start_s, dt_s)  # under a link budget, the link may be down for part of it
+            busy("radio", on_air_s)
+            entry.used_s += on_air_s
             done = dt_s >= finish_s
             sent = remaining if done else rates.bytes_sent(start_s, dt_s)
             item.sent_bytes += sent

@@ -188,6 +188,13 @@ class PassRates:
         """Seconds of the window in which some MODCOD closes."""
         return float(np.diff(self.edges_s)[self.bytes_per_s > 0].sum())
 
+    def up_s(self, t0_s: float, dt_s: float) -> float:
+        """Seconds from ``t0_s`` for ``dt_s`` seconds (inside the window) in which some MODCOD closes: the time the
+        radio transmits then (with none closing, adaptive coding and modulation has no mode to send in)."""
+        up = np.concatenate(([0.0], np.cumsum(np.diff(self.edges_s) * (self.bytes_per_s > 0))))
+        at = np.interp([t0_s, t0_s + dt_s], self.edges_s, up)
+        return float(at[1] - at[0])
+
     def bytes_sent(self, t0_s: float, dt_s: float) -> float:
         """Payload bytes carried from ``t0_s`` for ``dt_s`` seconds (inside the window)."""
         at = np.interp([t0_s, t0_s + dt_s], self.edges_s, self.cumulative_bytes)
