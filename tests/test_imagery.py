@@ -449,6 +449,20 @@ def test_a_target_off_the_imagery_is_warned_about_not_refused(tmp_path, capsys):
     assert load_scenario(scenario_file(tmp_path, "{B: world.byte.tif, G: l8_B2_int16_nodata-9999.tif}")).warnings == ()
 
 
+@pytest.mark.parametrize("pixels, nodata", [(np.zeros((8, 8), np.uint16), 0),
+                                             (np.full((8, 8), np.nan, np.float32), None)])
+def test_a_band_with_no_valid_sample_is_warned_about(tmp_path, capsys, pixels, nodata):
+    """Every sample no-data (or NaN) validated OK, and the run dropped every frame as no_data."""
+    write_raster(tmp_path / "empty.tif", pixels, "EPSG:32616", Affine(30.0, 0.0, 452475.0, 0.0, -30.0, 3403845.0),
+                 nodata=nodata)
+    path = scenario_file(tmp_path, "{B: empty.tif, G: l8_B2_int16_nodata-9999.tif}")
+    [warning] = [w for w in load_scenario(path).warnings if "world.bands.B" in w.split(": expected")[0]]
+    assert warning == (f"{path}:7: world.bands.B: expected a band with valid samples, found 'empty.tif': none of the "
+                       f"samples read (decimated to 1024 px a side) is valid: each is no-data, NaN or infinite, so "
+                       f"every frame on it would be dropped as no_data")
+    assert main(["validate", str(path)]) == 0 and f"orbitedge: warning: {warning}\n" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("labels, colours", [(("NIR", "Green", "red", "blue"), None), (None, "RGB")])
 def test_a_band_the_file_calls_another_of_the_scenarios_bands_is_warned_about(tmp_path, labels, colours):
     """Band numbers mixed up: a file whose band descriptions name another of the scenario's bands than the one a

@@ -182,9 +182,9 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     ``world.dn_scale``, integer DN that declare no scale and samples that are not reflectance
     (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`), with or without it, fill that no no-data value
     declares (:func:`~onboard.sensing.toa_reflectance.fill_problem`), and mask values that are not cloud codes.
-    Warnings: ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image (the run
-    goes on, and their frames hold no valid pixels there), and bands their file's description calls another of
-    the scenario's bands (:func:`_band_label_warnings`).
+    Warnings: bands none of whose samples read is valid, ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose
+    centre is outside a band's image (the run goes on, and their frames hold no valid pixels there), and bands
+    their file's description calls another of the scenario's bands (:func:`_band_label_warnings`).
 
     Cheap: metadata, plus the mask and every band read decimated to VALIDATE_READ_PX; a run still reads every
     pixel, and refuses what slipped through.
@@ -195,6 +195,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     rules = mask_rules(cfg.mask_bits)
     out: list[ConfigIssue] = []
     infos: dict[str, ImageInfo] = {}
+    empty: list[ConfigIssue] = []  # bands none of whose samples read is valid
     for key, (entry, is_mask) in entries.items():
         source = band_source(entry, base_dir)
         shown = entry if isinstance(entry, str) else entry.file
@@ -211,7 +212,12 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             earth = None if info is None else earth_problem(info)  # contains() below needs PROJ to place it
             if info is not None:
                 problems += [] if earth is None else [earth]
-                problems += _sample_problems(ds, info, None if is_mask else cfg, rules, read=not problems)
+                found, none_valid = _sample_problems(ds, info, None if is_mask else cfg, rules, read=not problems)
+                problems += found
+                if none_valid:
+                    empty.append(issue_at(key, "a band with valid samples", f"{shown!r}: none of the samples read "
+                                          f"(decimated to {VALIDATE_READ_PX} px a side) is valid: each is no-data, "
+                                          "NaN or infinite, so every frame on it would be dropped as no_data"))
         for expected, found in problems:
             where = "world.nodata" if expected.startswith("a no-data value") else \
                 "world.dn_scale" if expected.startswith(DN_CALIBRATION) else \
@@ -220,7 +226,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             out.append(issue_at(where, expected, f"{named}: {found}"))
         if info is not None and earth is None and not is_mask:
             infos[key] = info
-    warnings = _band_label_warnings(infos)
+    warnings = empty + _band_label_warnings(infos)
     for path, name, lat_deg, lon_deg in targets:
         for key, info in infos.items():
             if not info.contains(lat_deg, lon_deg):
@@ -247,23 +253,26 @@ def _band_label_warnings(infos: Mapping[str, ImageInfo]) -> list[ConfigIssue]:
     return warnings
 
 
-def _sample_problems(ds: Any, info: ImageInfo, cfg: Any, rules: Sequence[MaskBits], read: bool) -> list[Problem]:
+def _sample_problems(ds: Any, info: ImageInfo, cfg: Any, rules: Sequence[MaskBits], read: bool
+                     ) -> tuple[list[Problem], bool]:
     """What validate finds in one band's samples, ``cfg`` the WorldConfig for a band and None for the mask: a band
     that the scenario leaves to its file (no ``dn_scale``) and that holds integer DN without a scale of its own, or,
     when ``read``, samples read decimated to VALIDATE_READ_PX a side (overviews if any) that are not reflectance
-    (without ``dn_scale``) or that hold undeclared fill (either way); a mask's values that are not cloud codes."""
+    (without ``dn_scale``) or that hold undeclared fill (either way); a mask's values that are not cloud codes. With
+    them, whether a band's samples were read and none was valid."""
     calibrated = cfg is not None and cfg.dn_scale is not None
-    problem = None if cfg is None or calibrated else calibration_problem(info)
+    problem, none_valid = None if cfg is None or calibrated else calibration_problem(info), False
     if problem is None and read:
         try:
             pixels, valid = read_band(ds, info.band, None if cfg is None else cfg.nodata, VALIDATE_READ_PX)
         except RasterioError as err:
             return [("a mask GDAL can decode" if cfg is None else "samples GDAL can decode",
-                     f"GDAL cannot read them (a truncated or damaged file?): {gdal_cause(err)}")]
+                     f"GDAL cannot read them (a truncated or damaged file?): {gdal_cause(err)}")], False
         if cfg is None:
             problem = mask_problem(pixels, valid, rules)
         else:
             scale, offset = (cfg.dn_scale, cfg.dn_offset) if calibrated else (info.scale, info.offset)
             problem = (None if calibrated else reflectance_problem(pixels, valid, info)) or fill_problem(
                 pixels, valid, scale, offset, info.dtype)
-    return [] if problem is None else [problem]
+            none_valid = not valid.any()
+    return ([] if problem is None else [problem]), none_valid
