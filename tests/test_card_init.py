@@ -110,6 +110,12 @@ def test_a_misr_model_the_superres_stage_would_refuse_gets_no_card(tmp_path, cap
     assert main(["card", "init", str(model), "--task", "super-resolution"]) == 0
     stage = SuperResolution.check_files(SuperResolution.Params(model=str(model), evaluate=False), BANDS, None)
     assert stage == []  # what card init takes, the stage takes
+    model.write_bytes(onnx_misr(16, 1))  # 3 planes in, at scale 1: no gain, and a scale the stage does not run
+    assert main(["card", "init", str(model), "--task", "super-resolution", "--force"]) == 2
+    assert capsys.readouterr().err == (
+        "orbitedge: error: card init: a super-resolution model takes scale² x 3 channels (the folded planes "
+        "bicubic_mean, shift_and_add, samples) at a scale the superres stage runs, 2, 3, 4 (12, 27, 48 channels); "
+        "this one takes 3\n")
 
 
 @pytest.mark.parametrize("options, message", [

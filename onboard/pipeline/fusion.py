@@ -23,6 +23,7 @@ from .tiling import predict_tiled
 # channel = (row phase * s + column phase) * 3 + plane), standardised per window by the bicubic plane's mean
 # and standard deviation (floored at FEATURE_FLOOR, reflectance), then clipped to +-FEATURE_CLIP.
 FEATURE_PLANES = ("bicubic_mean", "shift_and_add", "samples")
+SCALES = (2, 3, 4)  # the resolution gains the superres stage runs (a MISR model folds its planes at one of them)
 FEATURE_FLOOR = 0.004  # TOA reflectance: below this a window is flat; its noise is not blown up
 FEATURE_CLIP = 6.0
 _INPAINT_RADIUS_PX = 3

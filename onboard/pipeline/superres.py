@@ -97,7 +97,8 @@ class SuperResolution(Stage):
 
     @dataclass(frozen=True, kw_only=True)
     class Params:
-        scale: int = spec(2, ge=2, le=4, doc="resolution gain; the product has scale² times a frame's pixels")
+        scale: int = spec(2, ge=fusion.SCALES[0], le=fusion.SCALES[-1],
+                          doc="resolution gain; the product has scale² times a frame's pixels")
         method: Literal["model", "shift_and_add", "bicubic_registered", "bicubic"] = spec(
             "model", doc="the MISR model, or a classic fusion")
         registration: Literal["ecc", "phase"] = spec("ecc", doc="sub-pixel shift estimation")

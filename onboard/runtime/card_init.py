@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rundir.errors import InputFileError, OrbitEdgeError
 
-from ..pipeline.fusion import FEATURE_PLANES, misr_shape_problem
+from ..pipeline.fusion import FEATURE_PLANES, SCALES, misr_shape_problem
 from ..pipeline.tiling import WINDOW_MAP, window_map_problem
 from ..scenario.spacecraft_config import BANDS
 from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
@@ -218,12 +218,15 @@ def _check_model(request: CardRequest, card_path: Path, bands: tuple[str, ...] |
 
 
 def misr_scale(channels: int) -> int:
-    """The super-resolution scale s of a MISR model with ``channels`` input channels, s² x FEATURE_PLANES.
-    OrbitEdgeError when ``channels`` is no such number."""
+    """The super-resolution scale s of a MISR model with ``channels`` input channels, s² x FEATURE_PLANES, at one of
+    the scales the superres stage runs (:data:`onboard.pipeline.fusion.SCALES`). OrbitEdgeError when ``channels`` is
+    no such number."""
     scale = round(math.sqrt(channels / len(FEATURE_PLANES)))
-    if scale < 1 or scale * scale * len(FEATURE_PLANES) != channels:
+    if scale not in SCALES or scale * scale * len(FEATURE_PLANES) != channels:
+        folds = ", ".join(str(s * s * len(FEATURE_PLANES)) for s in SCALES)
         raise OrbitEdgeError(f"card init: a super-resolution model takes scale² x {len(FEATURE_PLANES)} channels "
-                             f"(the folded planes {', '.join(FEATURE_PLANES)}); this one takes {channels}")
+                             f"(the folded planes {', '.join(FEATURE_PLANES)}) at a scale the superres stage runs, "
+                             f"{', '.join(map(str, SCALES))} ({folds} channels); this one takes {channels}")
     return scale
 
 
