@@ -498,7 +498,13 @@ def test_validate_accepts_4326_imagery_and_a_mapped_quality_band(tmp_path):
     path.write_text(text.replace("equals: 3, cloud: thick", "equals: 3, cloud: thick}, {bits: [15, 16], equals: 1, "
                                  "cloud: thin"))
     issues = issues_of(path)
-    assert list(issues) == [("world.mask_bits", 9)] and "bits 0 to 15" in issues[("world.mask_bits", 9)].expected
+    assert list(issues) == [("world.mask_bits[2].bits", 9)]  # the rule itself, not the list
+    assert issues[("world.mask_bits[2].bits", 9)].expected == "bits 0 to 15 of the uint16 samples"
+    block = text.replace("  mask_bits: [{bits: [14, 15], equals: 2, cloud: thin}, {bits: [14, 15], equals: 3, "
+                         "cloud: thick}]", "  mask_bits:\n    - {bits: [14, 15], equals: 2, cloud: thin}\n"
+                         "    - {bits: 16, equals: 1, cloud: thick}")
+    path.write_text(block)
+    assert list(issues_of(path)) == [("world.mask_bits[1].bits", 11)]  # its own line, below the key's
 
 
 def test_validate_names_a_nodata_the_samples_cannot_hold_and_missing_files(tmp_path):

@@ -26,7 +26,7 @@ from rundir.codec import COMMON_NAMES
 from rundir.errors import ConfigIssue, InputFileError
 from rundir.truth import UNKNOWN
 
-from .mask_bits import MaskBits, Problem, mask_problem, mask_rules
+from .mask_bits import MaskBits, Problem, mask_problem, mask_rules, rule_beyond
 from .projection import GridFootprint
 from .raster import (VIRTUAL_NAME, BandSource, ImageInfo, as_source, band_metadata, earth_problem, gdal_cause,
                      load_band, open_image, read_band, wrap_lon)
@@ -219,9 +219,11 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
                                           f"(decimated to {VALIDATE_READ_PX} px a side) is valid: each is no-data, "
                                           "NaN or infinite, so every frame on it would be dropped as no_data"))
         for expected, found in problems:
+            beyond = rule_beyond(rules, info.dtype) if expected.startswith("bits ") and info is not None else None
             where = "world.nodata" if expected.startswith("a no-data value") else \
                 "world.dn_scale" if expected.startswith(DN_CALIBRATION) else \
-                "world.mask_bits" if "mask_bits" in expected or expected.startswith("bits ") else key
+                f"world.mask_bits[{beyond}].bits" if beyond is not None else \
+                "world.mask_bits" if "mask_bits" in expected else key
             named = repr(shown) if where == key else f"{shown!r} ({key})"  # which band, when reported elsewhere
             out.append(issue_at(where, expected, f"{named}: {found}"))
         if info is not None and earth is None and not is_mask:

@@ -69,11 +69,11 @@ def mask_problem(pixels: np.ndarray, valid: np.ndarray, rules: Sequence[MaskBits
     if rules:
         if pixels.dtype.kind not in "iu":
             return "an integer quality band for world.mask_bits", f"{pixels.dtype} samples"
-        width = 8 * pixels.dtype.itemsize
-        beyond = [r for r in rules if r.last_bit >= width]
-        if beyond:
-            return f"bits 0 to {width - 1} of the {pixels.dtype} samples", f"a rule on bits {beyond[0].first_bit}-" \
-                f"{beyond[0].last_bit}"
+        beyond = rule_beyond(rules, pixels.dtype)
+        if beyond is not None:
+            rule = rules[beyond]
+            return (f"bits 0 to {8 * pixels.dtype.itemsize - 1} of the {pixels.dtype} samples",
+                    f"a rule on bits {rule.first_bit}-{rule.last_bit}")
         return None
     found = np.unique(pixels[valid])
     bad = found[~np.isin(found, MASK_CODES)]
@@ -87,6 +87,12 @@ def mask_problem(pixels: np.ndarray, valid: np.ndarray, rules: Sequence[MaskBits
     else:
         hint = "map them with world.mask_bits, or declare the no-data value in the file (gdal_edit.py -a_nodata)"
     return "cloud codes 0 clear, 1 thin, 2 thick, or the file's no-data", f"{pixels.dtype} values {shown}: {hint}"
+
+
+def rule_beyond(rules: Sequence[MaskBits], dtype: Any) -> int | None:
+    """The index of the first of ``rules`` on a bit past the width of integer samples of ``dtype``, or None."""
+    width = 8 * np.dtype(dtype).itemsize
+    return next((i for i, rule in enumerate(rules) if rule.last_bit >= width), None)
 
 
 def mask_rules(rules: Iterable[Any]) -> tuple[MaskBits, ...]:
