@@ -218,17 +218,31 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
                     empty.append(issue_at(key, "a band with valid samples", f"{shown!r}: none of the samples read "
                                           f"(decimated to {VALIDATE_READ_PX} px a side) is valid: each is no-data, "
                                           "NaN or infinite, so every frame on it would be dropped as no_data"))
-        for expected, found in problems:
-            beyond = rule_beyond(rules, info.dtype) if expected.startswith("bits ") and info is not None else None
-            where = "world.nodata" if expected.startswith("a no-data value") else \
-                "world.dn_scale" if expected.startswith(DN_CALIBRATION) else \
-                f"world.mask_bits[{beyond}].bits" if beyond is not None else \
-                "world.mask_bits" if "mask_bits" in expected else key
-            named = repr(shown) if where == key else f"{shown!r} ({key})"  # which band, when reported elsewhere
-            out.append(issue_at(where, expected, f"{named}: {found}"))
+        out += [_issue_of(problem, key, shown, rules, info) for problem in problems]
         if info is not None and earth is None and not is_mask:
             infos[key] = info
-    warnings = empty + _band_label_warnings(infos)
+    return out, empty + _band_label_warnings(infos) + _off_imagery_warnings(targets, infos)
+
+
+def _issue_of(problem: Problem, key: str, shown: str, rules: Sequence[MaskBits], info: ImageInfo | None
+              ) -> ConfigIssue:
+    """A file's ``problem`` at the YAML path that fixes it: ``world.nodata``, ``world.dn_scale``, the
+    ``world.mask_bits`` rule past the samples' width, or the file's own ``key`` (``shown`` as the scenario wrote it)."""
+    expected, found = problem
+    beyond = rule_beyond(rules, info.dtype) if expected.startswith("bits ") and info is not None else None
+    where = "world.nodata" if expected.startswith("a no-data value") else \
+        "world.dn_scale" if expected.startswith(DN_CALIBRATION) else \
+        f"world.mask_bits[{beyond}].bits" if beyond is not None else \
+        "world.mask_bits" if "mask_bits" in expected else key
+    named = repr(shown) if where == key else f"{shown!r} ({key})"  # which band, when reported elsewhere
+    return issue_at(where, expected, f"{named}: {found}")
+
+
+def _off_imagery_warnings(targets: Iterable[tuple[str, str, float, float]], infos: Mapping[str, ImageInfo]
+                          ) -> list[ConfigIssue]:
+    """A warning at each of ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's
+    image: the run goes on, and its frames hold no valid pixels there."""
+    warnings = []
     for path, name, lat_deg, lon_deg in targets:
         for key, info in infos.items():
             if not info.contains(lat_deg, lon_deg):
@@ -237,7 +251,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
                                          f"{west:.3f} to {east:.3f})", f"{name!r} at lat {lat_deg:g}, lon "
                                          f"{lon_deg:g}, outside it: its frames will hold no valid pixels there"))
                 break
-    return out, warnings
+    return warnings
 
 
 def _band_label_warnings(infos: Mapping[str, ImageInfo]) -> list[ConfigIssue]:
