@@ -29,8 +29,8 @@ def _init(args: argparse.Namespace) -> int:
 
     request = CardRequest(args.model, args.task, tuple(b.strip() for b in args.bands.split(",") if b.strip()),
                           numbers("--scale", args.scale), numbers("--offset", args.offset), args.source,
-                          tuple(c.strip() for c in args.classes.split(",")) if args.classes else (), args.activation,
-                          args.name, args.version, args.architecture, args.accelerator)
+                          () if args.classes is None else tuple(c.strip() for c in args.classes.split(",")),
+                          args.activation, args.name, args.version, args.architecture, args.accelerator)
     card, out = init_card(request, args.out and output_file(args.out, "--out"), args.force)
     print(describe(card, out, args.model))
     return 0

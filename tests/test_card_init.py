@@ -124,6 +124,7 @@ def test_a_misr_model_the_superres_stage_would_refuse_gets_no_card(tmp_path, cap
     (["--scale", "0"], "--scale: expected finite non-zero numbers, found 0"),
     (["--classes", "clear,cloud,shadow"], "--classes: expected one name per output channel (2"),
     (["--accelerator", "tpu"], "--accelerator: expected one of amd64, cuda"),
+    (["--classes", ""], "--classes: expected non-empty text, found ''"),  # it wrote a card with no class names
 ])
 def test_bad_options_exit_2_naming_the_option(tmp_path, capsys, options, message):
     assert card_init(user_model("uint8.onnx", tmp_path), *options) == 2
