@@ -101,6 +101,10 @@ def test_not_an_onnx_file_is_named(tmp_path):
     with pytest.raises(InputFileError, match="not an ONNX model") as err:
         Model(path)
     assert err.value.path == str(path)
+    path.write_bytes(user_model("uint8.tflite", tmp_path / "tflite").read_bytes())  # a TFLite model named .onnx
+    with pytest.raises(InputFileError) as err:
+        Model(path)
+    assert err.value.problem == "not an ONNX model: a TFLite model (file identifier TFL3 at bytes 4-8): name it .tflite"
 
 
 def test_integer_io_without_quantisation_and_two_inputs_are_refused_with_every_reason(tmp_path):

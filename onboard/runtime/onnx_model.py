@@ -80,6 +80,9 @@ def read_onnx(path: Path, content: bytes) -> Any:
     try:
         proto = onnx.load_from_string(content)
     except Exception as err:  # NOTE: protobuf raises its own DecodeError, and others for broken nesting
+        if content[4:8] == b"TFL3":  # the FlatBuffers file identifier of a TFLite model (schema.fbs)
+            raise InputFileError(path, "not an ONNX model: a TFLite model (file identifier TFL3 at bytes 4-8): name "
+                                       "it .tflite") from None
         raise InputFileError(path, f"not an ONNX model: protobuf cannot parse it ({said(err)})") from None
     if not proto.graph.node or not proto.graph.input or not proto.graph.output:
         raise InputFileError(path, "an ONNX file without a graph (no nodes, inputs or outputs): it holds no model")
