@@ -106,6 +106,20 @@ def test_binary_garbage(tmp_path):
     assert "binary data" in str(err) and found == {("", 2)}
 
 
+@pytest.mark.parametrize("encoding, found", [
+    ("utf-16", "UTF-16 text (byte-order mark FF FE): save it as UTF-8"),
+    ("latin-1", "text in another encoding (byte 0xE9 at column 10: invalid continuation byte; Latin-1 or "
+                "Windows-1252?): save it as UTF-8")])
+def test_text_in_another_encoding_is_named_as_such_not_as_binary_data(tmp_path, encoding, found):
+    path = tmp_path / "s.yaml"
+    path.write_bytes("seed: 3\nname: café\n".encode(encoding))
+    with pytest.raises(ConfigError) as err:
+        load_scenario(path)
+    [issue] = err.value.issues
+    assert (issue.expected, issue.found) == ("a UTF-8 YAML text file", found)
+    assert issue.line == (1 if encoding == "utf-16" else 2)
+
+
 def test_pipeline_rules(tmp_path):
     text = QUICKSTART.read_text().replace("  - stage: encode\n    format: png", "  - stage: encode\n  - stage: bent_pipe\n  - stage: blur")
     _, err = issues(write(tmp_path, text))

@@ -122,7 +122,7 @@ def load_yaml(text: str | bytes, file: str,
             text = text.decode("utf-8")
         except UnicodeDecodeError as err:
             line = text.count(b"\n", 0, err.start) + 1
-            raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", f"binary data ({err.reason} at byte {err.start})")]) from None
+            raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", _not_utf8(text, err))]) from None
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as err:
@@ -272,6 +272,18 @@ class _PlainData:
             value, problem = node.value, (leap_second(node.value) if tag == "timestamp" else None) or reason
         self.source.scalars[path] = Scalar(node.value, tag, implicit, problem)
         return value
+
+
+def _not_utf8(data: bytes, err: UnicodeDecodeError) -> str:
+    """What bytes that are not UTF-8 are, as an issue's "found": UTF-16 text (a byte-order mark), binary data (a NUL
+    among the first KiB), else text in another encoding, with the first byte UTF-8 cannot read and its column."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return f"UTF-16 text (byte-order mark {data[:2].hex(' ').upper()}): save it as UTF-8"
+    if b"\x00" in data[:1024]:
+        return f"binary data ({err.reason} at byte {err.start})"
+    column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+    return (f"text in another encoding (byte 0x{data[err.start]:02X} at column {column}: {err.reason}; Latin-1 or "
+            "Windows-1252?): save it as UTF-8")
 
 
 def _node_kind(node: yaml.Node) -> str:
