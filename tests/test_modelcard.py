@@ -53,6 +53,16 @@ def test_unreadable_card(tmp_path, text, problem):
         load_card(path)
 
 
+def test_a_card_not_in_utf8_is_named_with_the_line_of_its_first_foreign_byte(tmp_path):
+    """It gave the byte's offset in the file (position 349), where every other card problem gives a line."""
+    path = tmp_path / "card.json"
+    path.write_bytes('{\n  "name": "nuage-modèle",\n  "version": "1"\n}\n'.encode("latin-1"))
+    with pytest.raises(InputFileError) as err:
+        load_card(path)
+    assert err.value.problem == ("line 2: expected UTF-8 JSON text, found byte 0xE8 (invalid continuation byte): "
+                                 "save the card as UTF-8")
+
+
 def test_shipped_cards_carry_their_host_latency_and_write_back_byte_for_byte(tmp_path):
     for path in sorted(MODEL_DIR.glob("*.json")):
         card = shipped_card(path.stem)

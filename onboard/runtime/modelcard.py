@@ -318,7 +318,11 @@ def load_card(path: str | Path) -> ModelCard:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
         raise InputFileError(path, "model card not found") from err
-    except (OSError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:  # JSON is UTF-8 (RFC 8259, section 8.1)
+        line = err.object.count(b"\n", 0, err.start) + 1
+        raise InputFileError(path, f"line {line}: expected UTF-8 JSON text, found byte 0x{err.object[err.start]:02X} "
+                                   f"({err.reason}): save the card as UTF-8") from None
+    except OSError as err:
         raise InputFileError(path, f"cannot read the model card: {err}") from err
     return read_card(text, path)
 
