@@ -238,7 +238,7 @@ def test_bench_of_a_model_that_fails_on_its_input_exits_2_with_the_interpreter_s
 
 def test_a_directory_named_like_a_model_is_refused_as_a_directory(tmp_path):
     (tmp_path / "model.tflite").mkdir()
-    with pytest.raises(OrbitEdgeError, match="model.tflite: a directory, not a model file"):
+    with pytest.raises(OrbitEdgeError, match="model.tflite: a folder, not a model file"):
         bench.resolve_models(str(tmp_path / "model.tflite"))
 
 

@@ -228,7 +228,7 @@ def test_a_relative_model_path_starts_at_the_scenario(tmp_path):
     params = cloud.CloudFilter.Params(model="models/uint8.tflite")
     user_model("uint8.tflite", tmp_path / "mission" / "models")
     (problem,) = cloud.CloudFilter.check_files(params, ("B", "G", "R", "NIR"), tmp_path / "elsewhere")
-    assert problem.path == "model" and "elsewhere/models/uint8.tflite: model file not found" in problem.found
+    assert problem.path == "model" and "elsewhere/models/uint8.tflite: no such model file" in problem.found
     assert stages.scenario_path("models/uint8.tflite", tmp_path / "mission") == \
         tmp_path / "mission" / "models" / "uint8.tflite"
 

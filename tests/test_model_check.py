@@ -51,14 +51,14 @@ def test_damaged_model_file_is_an_input_file_error(tmp_path, damage, problem):
 
 
 def test_missing_model_file_is_an_input_file_error(tmp_path):
-    with pytest.raises(InputFileError, match="model file not found") as err:
+    with pytest.raises(InputFileError, match="no such model file") as err:
         Model(tmp_path / "nowhere.tflite")
     assert err.value.path == str(tmp_path / "nowhere.tflite")
 
 
 def test_directory_in_place_of_a_model_is_an_input_file_error(tmp_path):
     (tmp_path / "model.tflite").mkdir()
-    with pytest.raises(InputFileError, match="cannot read the model file") as err:
+    with pytest.raises(InputFileError, match="a folder, not a model file") as err:
         Model(tmp_path / "model.tflite")
     assert err.value.path == str(tmp_path / "model.tflite")
 

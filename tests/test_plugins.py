@@ -133,7 +133,7 @@ def test_the_plugin_stages_parameters_are_validated_like_built_in_ones(tmp_path,
          "at position 2, after encode")}
     assert problems("  - stage: scene_triage\n    model: nets/mine.tflite\n  - stage: encode\n") == {
         ("pipeline[0].model", 1, "a model file that loads and matches its card and the camera's bands",
-         f"{tmp_path / 'nets' / 'mine.tflite'}: model file not found")}
+         f"{tmp_path / 'nets' / 'mine.tflite'}: no such model file")}
     text = SCENARIO.read_text().replace("bands: [B, G, R, NIR]", "bands: [B, G, R]")
     (tmp_path / "rgb.yaml").write_text(text)
     with pytest.raises(ConfigError, match=r"pipeline\[0\]\.model: .*mlm:input\[0\]\.bands is .* in the card but the camera gives \['B', 'G', 'R'\]"):

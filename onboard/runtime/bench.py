@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rundir.errors import OrbitEdgeError
+from rundir.errors import InputFileError, OrbitEdgeError
 
 from .hardware import SPEED_FIGURES, HardwareProfile, model_speed, relative_speed
 from .interpreter import resolve_runtime
@@ -35,6 +35,7 @@ from .modelcard import MODEL_DIR, load_card
 from .onnx_export import EXPORT_DIR, export_in_child, exported_twin, open_twin, twin_card
 from .onnx_model import load_onnx_runtime
 from .model import ONNX_RUNTIME, Model
+from .model_check import A_FOLDER, NO_MODEL_FILE
 
 PRECISIONS = ("float32", "int8")  # twin order in tables: float32 first
 INPUT_SEED = 0
@@ -138,10 +139,8 @@ def resolve_models(spec: str) -> list[Path]:
         return [MODEL_DIR / f"{spec}.tflite"]
     path = Path(spec)
     if path.suffix in (".tflite", ".onnx") or path.exists():
-        if path.is_dir():
-            raise OrbitEdgeError(f"{path}: a directory, not a model file")
         if not path.is_file():
-            raise OrbitEdgeError(f"{path}: no such model file")
+            raise InputFileError(path, A_FOLDER if path.is_dir() else NO_MODEL_FILE)
         return [path]
     raise OrbitEdgeError(f"unknown model {spec!r}; choose a shipped model ({', '.join(shipped_models())}), "
                          "'all', or the path of a .tflite or .onnx file")

@@ -20,7 +20,7 @@ from rundir.errors import InputFileError
 from . import mlm
 from .interpreter import check_delegate
 from .json_fields import FieldReader
-from .model_check import read_model_file
+from .model_check import read_model_bytes, read_model_file
 from .modelcard import NCHW, NHWC, Benchmark, ModelCard, Scaling, TensorCard, doubled_activation, load_card
 from .onnx_model import PROVIDERS, OnnxEngine, check_provider
 from .tflite_model import TfliteEngine
@@ -138,7 +138,7 @@ class Model:
         # NOTE: before the init timer: reading a STAC card imports and runs pystac, which is no work of the runtime's
         self.card = load_card(card_path) if card_path is not None else None
         start_s = time.perf_counter()
-        content = read_model_file(self.path) if self.format == ".tflite" else _read_bytes(self.path)
+        content = read_model_file(self.path) if self.format == ".tflite" else read_model_bytes(self.path)
         if self.format == ".onnx":
             if runtime not in ("auto", ONNX_RUNTIME):
                 raise ValueError(f"{self.path.name}: an ONNX model runs on {ONNX_RUNTIME}, not {runtime!r}")
@@ -314,15 +314,6 @@ class Model:
             return out.transpose(1, 2, 0) if self._out_first else out
 
         return self.dequantize(predict_tiled(self.quantize(image), run, window_px, overlap_px, scale))
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as err:
-        raise InputFileError(path, "model file not found") from err
-    except OSError as err:
-        raise InputFileError(path, f"cannot read the model file: {err}") from err
 
 
 def card_field(card: ModelCard, field: str, text: str) -> str:

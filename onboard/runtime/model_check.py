@@ -88,6 +88,23 @@ class ModelCrashError(InputFileError):
                                f"{printed}; the interpreter cannot run this model")
 
 
+NO_MODEL_FILE = "no such model file"
+A_FOLDER = "a folder, not a model file"
+
+
+def read_model_bytes(path: Path) -> bytes:
+    """The bytes of the model file ``path`` (.tflite or .onnx). InputFileError, in the words every command uses, when
+    there is no such file, a folder is there, or the system refuses the read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(path, NO_MODEL_FILE) from None
+    except IsADirectoryError:
+        raise InputFileError(path, A_FOLDER) from None
+    except OSError as err:
+        raise InputFileError(path, f"cannot read the model file: {err.strerror or err}") from None
+
+
 def read_model_file(path: str | Path) -> bytes:
     """The bytes of a .tflite file, after checking it exists, carries the TFLite flatbuffer identifier and has
     subgraphs.
@@ -95,12 +112,7 @@ def read_model_file(path: str | Path) -> bytes:
     Raises InputFileError naming the file and what is wrong.
     """
     path = Path(path)
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError as err:
-        raise InputFileError(path, "model file not found") from err
-    except OSError as err:
-        raise InputFileError(path, f"cannot read the model file: {err}") from err
+    content = read_model_bytes(path)
     if len(content) < MIN_MODEL_BYTES:
         raise InputFileError(path, f"model file is {len(content)} bytes, too short to be a TFLite model (truncated?)")
     if content[4:8] != TFLITE_IDENTIFIER:
