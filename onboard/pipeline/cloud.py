@@ -31,7 +31,7 @@ from rundir.tiles import cloud_fractions, tile_boxes, tile_sums, withheld
 from . import spectral, tiling
 from .stages import Context, Stage, model_speed, scenario_path
 from .tile import Tile, TileMeta, Work
-from ..runtime.card_metrics import real_validation_of, real_validation_problems
+from ..runtime.card_metrics import real_validation_of
 from ..runtime.modelcard import CAMERA_SOURCES, MODEL_DIR, ModelCard, load_card, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file
 from ..runtime.probe import input_range_problem, probability_problem
@@ -154,8 +154,6 @@ def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
     except InputFileError:
         problems.append(issue_at("model", "a card with a benchmark block (host_latency_ms_p50, the stage's "
                                           "simulated time; orbitedge card init measures it)", f"{where}, without one"))
-    problems += [issue_at("model", f"a card whose metrics.{path} is {expected} (onboard.runtime.card_metrics)",
-                          f"{where}: {found!r}") for path, expected, found in real_validation_problems(card.metrics)]
     return problems
 
 

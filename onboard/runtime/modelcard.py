@@ -53,6 +53,7 @@ import numpy as np
 from rundir.errors import InputFileError
 
 from . import mlm
+from .card_metrics import real_validation_problems
 from .json_fields import FieldReader, is_int, is_number, is_str, is_str_list
 from ..scenario.yaml_source import line_of
 
@@ -296,6 +297,9 @@ def card_from_json(obj: dict[str, Any], reader: FieldReader, path: Path | None =
                      lambda v: isinstance(v, list) and all(is_str(op) for op in v))
     training = reader.get(obj, "training", "", "an object", lambda v: isinstance(v, dict))
     metrics = reader.get(obj, "metrics", "", "an object", lambda v: isinstance(v, dict))
+    for at, expected, found in real_validation_problems(metrics or {}):  # what runs quote of the model on real tiles
+        reader.fail(f"metrics.{at}", f"missing (expected {expected})" if found is None else
+                    f"expected {expected}, found {found!r}")
     benchmark = _read_benchmark(reader, obj)
     if reader.problems:
         return None
