@@ -38,6 +38,16 @@ def test_a_seed_beyond_64_bits_is_refused_where_the_run_would_record_it_unreadab
     assert load_scenario(QUICKSTART, ["seed=9223372036854775807"]).seed == 2**63 - 1
 
 
+def test_names_that_differ_only_in_case_are_duplicates():
+    """POLAR and polar validated, and name product files that are one file on macOS and Windows."""
+    constellation = QUICKSTART.parent / "constellation_xband.yaml"
+    with pytest.raises(ConfigError) as err:
+        load_scenario(constellation, ["satellites[1].name=EO-A1"])
+    [issue] = err.value.issues
+    assert (issue.path, issue.found) == ("satellites[1].name", "duplicate 'EO-A1' (as 'eo-a1' but for case: the same "
+                                                               "file names where case is ignored)")
+
+
 def test_all_errors_reported_with_path_and_line(tmp_path):
     text = QUICKSTART.read_text()  # quickstart
     text = text.replace("gsd_m: 10.0", "gsd_m: -3").replace("rate_mbps: 100 ", "rate_mbps: fast ")

@@ -90,12 +90,13 @@ def test_three_line_tle_keeps_the_name_and_the_title():
     (" |\n        0 ISS (ZARYA)\n" + "".join(f"        {line}\n" for line in OBJECT_511), "ISS (ZARYA)"),
     (" |2\n\n          OBJECT 511  \n" + "".join(f"        {line}   \n" for line in OBJECT_511) + "\n", "OBJECT 511"),
     (" >-\n        OBJECT 511\n\n" + "\n\n".join(f"        {line}" for line in OBJECT_511) + "\n", "OBJECT 511"),
+    ('\n        - "0 ÜBER-SAT 1"\n' + "".join(f'        - "{line}"\n' for line in OBJECT_511), "ÜBER-SAT 1"),
 ])
 def test_three_line_tle_pasted_as_list_or_text_names_an_unnamed_satellite(tmp_path, tle_yaml, title):
     scenario = load_scenario(tle_scenario(tmp_path, tle_yaml, name=None))
     sat = scenario.satellites[0]
     assert sat.orbit.title == title
-    assert sat.name == {"OBJECT 511": "OBJECT-511", "ISS (ZARYA)": "ISS-ZARYA"}[title]
+    assert sat.name == {"OBJECT 511": "OBJECT-511", "ISS (ZARYA)": "ISS-ZARYA", "ÜBER-SAT 1": "UBER-SAT-1"}[title]
     satrec = sat.orbit.satrec(scenario.start_utc)
     assert (satrec.satnum, satrec.no_kozai) == (511, pytest.approx(13.68550625 * 2 * 3.141592653589793 / 1440, rel=1e-12))
 

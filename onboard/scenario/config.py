@@ -104,11 +104,13 @@ class Scenario:
         if hasattr(self, "name") and (self.name in (".", "..") or re.search(r"[/\\\x00-\x1f]", self.name)):
             # the default run directory is runs/<name>: a name with a path in it would write elsewhere
             out.append(issue_at("name", "a name that names one folder (no / or \\, not . or ..)", repr(self.name)))
-        for key in ("satellites", "ground_stations", "targets"):
-            names = [i.name for i in getattr(self, key, ())]
-            for i, name in enumerate(names):
-                if names.index(name) != i:
-                    out.append(issue_at(f"{key}[{i}].name", "a unique name", f"duplicate {name!r}"))
+        for key in ("satellites", "ground_stations", "targets"):  # names go into file names, on case-blind disks too
+            items, first = getattr(self, key, ()), {}
+            for i, item in enumerate(items):
+                if (j := first.setdefault(str(item.name).casefold(), i)) != i:
+                    case = "" if items[j].name == item.name else \
+                        f" (as {items[j].name!r} but for case: the same file names where case is ignored)"
+                    out.append(issue_at(f"{key}[{i}].name", "a unique name", f"duplicate {item.name!r}{case}"))
         if hasattr(self, "spacecraft") and hasattr(self, "pipeline"):
             out += self.storage_below_a_capture() + below_one_frame(self.spacecraft, self.pipeline)
         if not all(hasattr(self, key) for key in ("satellites", "start_utc", "duration_h")):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +85,8 @@ class SatelliteConfig:
 
     def __post_init__(self) -> None:
         if self.name is None and self.orbit.title is not None:
-            name = re.sub(r"[^A-Za-z0-9_-]+", "-", self.orbit.title).strip("-")[:40].strip("-")
+            ascii_title = unicodedata.normalize("NFKD", self.orbit.title).encode("ascii", "ignore").decode()  # Ü: U
+            name = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_title).strip("-")[:40].strip("-")
             object.__setattr__(self, "name", name or None)  # NOTE: frozen; None: check() asks for a name
 
     def check(self) -> list[ConfigIssue]:
