@@ -480,7 +480,7 @@ def test_a_linked_model_keeps_its_link_and_a_shipped_name_stays_a_name_even_besi
     assert load_scenario(path, ["pipeline[0].model=auto"]).resolved["pipeline"][0]["model"] == "auto"
 
 
-@pytest.mark.parametrize("name", ["../../escape", "/tmp/abs", "..", ".", "a\\b", '"a\\tb"'])
+@pytest.mark.parametrize("name", ["../../escape", "/tmp/abs", "..", ".", "a\\b", '"a\\tb"', "m\ufeffy", "a\u200bb"])
 def test_a_scenario_name_that_is_a_path_is_refused_at_its_line(name):
     """runs/<name> is the default run directory: a name with a path in it would write outside runs/."""
     found, err = issues(QUICKSTART, [f"name={name}"])

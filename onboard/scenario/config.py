@@ -101,9 +101,11 @@ class Scenario:
         """Rules across sections. Each runs on what is there: on a partial scenario (``schema.Builder`` leaves out
         the sections with problems of their own) a rule whose sections are missing is skipped."""
         out = []
-        if hasattr(self, "name") and (self.name in (".", "..") or re.search(r"[/\\\x00-\x1f]", self.name)):
+        if hasattr(self, "name") and (self.name in (".", "..") or re.search(r"[/\\]", self.name)
+                                      or not self.name.isprintable()):
             # the default run directory is runs/<name>: a name with a path in it would write elsewhere
-            out.append(issue_at("name", "a name that names one folder (no / or \\, not . or ..)", repr(self.name)))
+            out.append(issue_at("name", "a name that names one folder (printable, no / or \\, not . or ..)",
+                                repr(self.name)))
         for key in ("satellites", "ground_stations", "targets"):  # names go into file names, on case-blind disks too
             items, first = getattr(self, key, ()), {}
             for i, item in enumerate(items):
