@@ -197,8 +197,11 @@ def test_an_activation_on_a_model_that_ends_in_its_own_sigmoid_is_refused_and_no
     model.write_bytes((MODEL_DIR / "cloud_rgb_int8.tflite").read_bytes())  # ends in LOGISTIC: probabilities
     assert card_init(model, "--bands", "B,G,R", "--activation", "sigmoid") == 2
     assert ("activation sigmoid asked for, but the model's output already comes out of its LOGISTIC (sigmoid): the "
-            "outputs are probabilities") in capsys.readouterr().err
+            "outputs are probabilities, and a second sigmoid after it would squash them") in capsys.readouterr().err
     assert not model.with_suffix(".json").exists()
+    assert card_init(model, "--bands", "B,G,R", "--activation", "softmax") == 2  # not "a second softmax"
+    assert "(sigmoid): the outputs are probabilities, and a softmax after it would squash them" in \
+        capsys.readouterr().err
 
 
 def test_a_sigmoid_after_a_head_that_gives_no_negative_output_is_refused(tmp_path, capsys):

@@ -217,8 +217,9 @@ def doubled_activation(activation: str, output_activation: tuple[str, str]) -> s
     (``(op, activation)``, :attr:`model.Model.output_activation`)."""
     op, made = output_activation
     squashed = " (a sigmoid of 0..1 lies in 0.5..0.73: every pixel would pass 0.5)" if activation == "sigmoid" else ""
-    return (f"the model's output already comes out of its {op} ({made}): the outputs are probabilities, and a "
-            f"second {activation} would squash them{squashed}; leave the activation out")
+    again = "a second" if activation == made else "a"
+    return (f"the model's output already comes out of its {op} ({made}): the outputs are probabilities, and "
+            f"{again} {activation} after it would squash them{squashed}; leave the activation out")
 
 
 def _numbers(value: Any, bands: int | None, nonzero: bool) -> bool:
