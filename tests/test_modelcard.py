@@ -63,6 +63,17 @@ def test_a_card_not_in_utf8_is_named_with_the_line_of_its_first_foreign_byte(tmp
                                  "save the card as UTF-8")
 
 
+def test_a_key_written_twice_in_a_card_is_refused_at_its_line(tmp_path):
+    """The last value won without a word (and other JSON readers keep the first)."""
+    path = tmp_path / "card.json"
+    text = (MODEL_DIR / "cloud_rgb_int8.json").read_text()
+    path.write_text(text.replace('"version": "2.0.0",', '"version": "2.0.0",\n  "version": "3.0.0",', 1))
+    with pytest.raises(InputFileError) as err:
+        load_card(path)
+    assert err.value.problem == ("line 4: version: expected unique keys, found duplicate key 'version': readers "
+                                 "differ on which value they keep")
+
+
 def test_shipped_cards_carry_their_host_latency_and_write_back_byte_for_byte(tmp_path):
     for path in sorted(MODEL_DIR.glob("*.json")):
         card = shipped_card(path.stem)
