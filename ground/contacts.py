@@ -29,7 +29,7 @@ def contacts_section(run: RunData) -> dict[str, Any]:
     if run.contacts is None:
         return {"count": None, "tracked": None, "mean_usage": None, "total_usage": None, "bytes_sent": None,
                 "windows": []}
-    out = metrics.contact_usage(run.contacts)
+    out = metrics.contact_usage(run.contacts, run.link)
     stopped = run.run_info.stopped if run.run_info else None
     if not out["count"]:
         out["warning"] = NO_CONTACT if stopped is None else (
@@ -89,7 +89,9 @@ def contacts_blocks(contacts: Mapping[str, Any], figures: Mapping[str, str], sta
         return blocks + [Paragraph("No contact telemetry (telemetry/contacts.jsonl).")]
     blocks.append(Paragraph(f"Contact windows: {contacts['count']}, {contacts['tracked']} tracked; mean usage "
                             f"of tracked windows {fmt_share(contacts['mean_usage'])}, time-weighted usage of all "
-                            f"windows {fmt_share(contacts['total_usage'])}; {fmt_bytes(contacts['bytes_sent'])} sent."))
+                            f"windows {fmt_share(contacts['total_usage'])}; {fmt_bytes(contacts['bytes_sent'])} sent."
+                            + (" Under the link budget a window's usage is the share of the time its link was up "
+                               "(some MODCOD closed) spent sending." if contacts.get("link") else "")))
     rows, note = capped(tuple(
         (w["satellite"], w["station"], _utc(start_utc, w["aos_t_s"]), fmt_duration(w["duration_s"]),
          fmt_value(w["max_elevation_deg"]), fmt_value(w["tracked"]), fmt_share(w["usage"]), fmt_bytes(w["bytes_sent"]))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from rundir.manifest import ManifestLine
-from rundir.telemetry import LEDGER_STATUSES, CaptureRecord, ContactRecord, LedgerRow
+from rundir.telemetry import LEDGER_STATUSES, CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord
 
 
 
@@ -216,28 +216,34 @@ def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[CaptureRecord
     }
 
 
-def contact_usage(contacts: Sequence[ContactRecord]) -> dict[str, Any]:
-    """Per contact window ``usage = used_s / (los_t_s - aos_t_s)`` (0 for a zero-length window), in AOS order.
+def contact_usage(contacts: Sequence[ContactRecord], link: Sequence[PassLinkRecord] | None = None) -> dict[str, Any]:
+    """Per contact window ``usage = used_s / available_s`` (0 when nothing was available), in AOS order: the time
+    spent sending over the time the window could carry data, its whole length (``los_t_s - aos_t_s``) or, under a
+    link budget (``link``, telemetry/link.jsonl), the time some MODCOD closed (``link_up_s``: the radio sends only
+    then, so a pass whose link was down a third of the time is busy all the time it could be).
 
     ``mean_usage`` is the mean over tracked windows (those the station's antenna served); ``total_usage`` is the
-    sum of used_s over the sum of window durations, untracked windows included. None when there is no window.
+    sum of used_s over the sum of available_s, untracked windows included. None when there is no window.
     """
+    up_s = {(p.satellite, p.station, p.aos_t_s): p.link_up_s for p in link or ()}
     windows = []
     for c in sorted(contacts, key=lambda c: (c.aos_t_s, c.satellite, c.station)):
         duration_s = float(c.los_t_s) - float(c.aos_t_s)
+        available_s = float(up_s.get((c.satellite, c.station, c.aos_t_s), duration_s))
         used_s = float(c.used_s)
         windows.append({
             "satellite": c.satellite, "station": c.station, "aos_t_s": float(c.aos_t_s), "los_t_s": float(c.los_t_s),
-            "duration_s": duration_s, "used_s": used_s, "usage": used_s / duration_s if duration_s > 0 else 0.0,
+            "duration_s": duration_s, "available_s": available_s, "used_s": used_s,
+            "usage": used_s / available_s if available_s > 0 else 0.0,
             "bytes_sent": c.bytes_sent, "tracked": c.tracked, "max_elevation_deg": c.max_elevation_deg,
         })
     tracked = [w["usage"] for w in windows if w["tracked"]]
-    total_duration_s = sum(w["duration_s"] for w in windows)
+    total_available_s = sum(w["available_s"] for w in windows)
     return {
         "count": len(windows),
         "tracked": len(tracked),
         "mean_usage": sum(tracked) / len(tracked) if tracked else None,
-        "total_usage": sum(w["used_s"] for w in windows) / total_duration_s if total_duration_s > 0 else None,
+        "total_usage": sum(w["used_s"] for w in windows) / total_available_s if total_available_s > 0 else None,
         "bytes_sent": sum(w["bytes_sent"] for w in windows),
         "windows": windows,
     }

@@ -222,7 +222,8 @@ def link_bound(rows: Mapping[str, Mapping[str, Any]], frames: int, ledger: Mappi
     gain = ("here every byte the pipeline saves is scenes delivered" if could < frames else
             "here the bytes the pipeline spends are scenes left behind" if could > frames else
             "here the pipeline's bytes made no difference to the scenes delivered")
-    return (f"The link was the constraint: the passes were busy {fmt_share(usage)} of their time and {waiting} of the "
+    return (f"The link was the constraint: the passes were busy {fmt_share(usage)} {_of_their_time(contacts)} and "
+            f"{waiting} of the "
             f"{captured} captured frames did not reach the ground. Spent on {per_frame}, the image bytes this run "
             f"sent would have brought down about {could} frames, not {frames}: {gain}.")
 
@@ -246,9 +247,15 @@ def link_slack(rows: Mapping[str, Mapping[str, Any]], ledger: Mapping[str, Any],
     about = "" if needed < 0.0005 else "about "
     bent_part = (f", and bent-pipe ({fmt_bytes(bent)}) would have needed {about}{fmt_share(needed)} of it"
                  if bent > ((rows.get("this_run") or {}).get("bytes") or 0) else "")
-    return (f"The link was not the constraint: the passes were busy {fmt_share(usage)} of their time and left nothing "
-            f"on board{bent_part}, so here the pipeline's bytes change how long the passes are busy, not what "
-            "reaches the ground.")
+    return (f"The link was not the constraint: the passes were busy {fmt_share(usage)} {_of_their_time(contacts)} and "
+            f"left nothing on board{bent_part}, so here the pipeline's bytes change how long the passes are busy, "
+            "not what reaches the ground.")
+
+
+def _of_their_time(contacts: Mapping[str, Any]) -> str:
+    """What the passes' usage is a share of: their time, or under a link budget (``contacts["link"]``) the time their
+    link was up (:func:`ground.metrics.contact_usage`)."""
+    return "of the time their link was up" if contacts.get("link") else "of their time"
 
 
 def storage_full(ledger: Mapping[str, Any]) -> str | None:

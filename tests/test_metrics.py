@@ -8,7 +8,7 @@ import pytest
 from ground.metrics import (bandwidth, contact_usage, decided, finished_frames, latencies_s, latency_stats,
                             ledger_summary, lost, on_board, unverified)
 from rundir.manifest import Footprint, ManifestLine
-from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow
+from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord
 
 ONE_MS = 1e-3
 
@@ -150,6 +150,18 @@ def test_contact_usage_per_window_and_means():
     assert got["total_usage"] == pytest.approx(700.0 / 1200.0)
     assert (got["count"], got["tracked"], got["bytes_sent"]) == (4, 3, 16)
     assert contact_usage([])["mean_usage"] is None
+
+
+def test_contact_usage_under_a_link_budget_is_a_share_of_the_time_the_link_was_up():
+    """The radio sends only while a MODCOD closes: a pass whose link was up 300 of its 400 s, sending all 300, was
+    busy all the time it could be (it read 75 %, under the 90 % that says the link was the constraint)."""
+    contacts = [ContactRecord("b", "s", 1000.0, 1400.0, 30.0, True, 300.0, 7),
+                ContactRecord("a", "s", 0.0, 600.0, 60.0, True, 0.0, 0)]
+    link = [PassLinkRecord("b", "s", 1000.0, 1400.0, 28.0, 300.0, 10**9, 300.0, 7, "rate_mbps", 1e6, 300, []),
+            PassLinkRecord("a", "s", 0.0, 600.0, 28.0, 0.0, 0, 0.0, 0, "rate_mbps", 1e6, 0, [])]  # never closed
+    got = contact_usage(contacts, link)
+    assert [(w["available_s"], w["usage"]) for w in got["windows"]] == [(0.0, 0.0), (300.0, 1.0)]
+    assert got["total_usage"] == 1.0 and contact_usage(contacts)["total_usage"] == pytest.approx(300.0 / 1000.0)
 
 
 def test_frames_lost_on_board_are_no_saving():
