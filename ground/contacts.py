@@ -118,7 +118,7 @@ def _link_blocks(link: Mapping[str, Any], figures: Mapping[str, str], start_utc:
     ratio = f" ({link['bytes_sent'] / constant:.2f}x)" if constant else ""
     blocks: list[Block] = [Heading(3, "Link budget per pass"), Paragraph(
         f"Under the link budget the passes carried {fmt_bytes(link['bytes_sent'])}; the constant-rate model "
-        f"({models}) would have carried {fmt_bytes(constant)} in the same transmitting time{ratio}. The passes "
+        f"({models}) would have carried {fmt_bytes(constant)} in the time they had data to send{ratio}. The passes "
         f"could have carried {fmt_bytes(link['capacity_bytes'])} with storage never empty.")]
     rows, note = capped(tuple(
         (p["satellite"], p["station"], _utc(start_utc, p["aos_t_s"]), fmt_value(p["max_elevation_deg"]),

@@ -86,7 +86,7 @@ def _link_telemetry(run_dir, constant_bytes_per_s):
     budget = link_budget.Budget(10.0, 28.0, 8.2, 50.0, 1.0, 1.0, 3.0, link_budget.modcod_table())
     rates = link_budget.pass_rates(ephemeris, 0, station, window, budget, 0.9, constant_bytes_per_s)
     log = ContactLog("sat-1", "svalbard", window.aos_t_s, window.los_t_s, window.max_elevation_deg, True, 400.0,
-                     1.5e9, 3, link=rates)
+                     1.5e9, 3, link=rates, serving_s=400.0)
     write_jsonl(run_dir / "telemetry" / "link.jsonl", [log.link_record().to_json()])
     return log
 

@@ -122,7 +122,7 @@ def test_a_pass_rate_that_varies_is_integrated_and_a_product_resumes_at_the_next
     assert [c.bytes_sent for c in log] == [pytest.approx(30000), pytest.approx(4000)]  # p2: 6000 B, then the rest
     first = log[0].link_record()  # the radio transmits while a MODCOD closes: 20 of the pass's 30 s
     assert (first.capacity_bytes, first.bytes_sent, first.used_s, first.link_up_s) == (30000, 30000, 20.0, 20.0)
-    assert (first.constant_model, first.constant_rate_bytes) == ("rate_mbps", 500 * 20)
+    assert (first.constant_model, first.constant_rate_bytes) == ("rate_mbps", 500 * 30)  # it has no link-down time
     assert sum(busy) == pytest.approx(20.0 + 4.0)
 
 

@@ -45,6 +45,7 @@ class ContactLog:
     bytes_sent: float = 0.0
     products_completed: int = 0
     link: Any = None  # the pass's link_budget.PassRates under a link budget
+    serving_s: float = 0.0  # seconds with a product to send, the link up or not (under a link budget)
 
     def contact_record(self) -> ContactRecord:
         """The line of ``telemetry/contacts.jsonl`` of this contact."""
@@ -61,7 +62,7 @@ class ContactLog:
             self.satellite, self.station, round(self.aos_t_s, 3), round(self.los_t_s, 3), link.g_t_db_k,
             round(link.link_up_s, 3), int(round(float(link.cumulative_bytes[-1]))), round(self.used_s, 3),
             int(round(self.bytes_sent)), link.constant_model, round(link.constant_bytes_per_s, 3),
-            int(round(link.constant_bytes_per_s * self.used_s)), list(link.samples))
+            int(round(link.constant_bytes_per_s * self.serving_s)), list(link.samples))
 
 
 class ProductStore:
@@ -180,6 +181,7 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
             on_air_s = rates.up_s(start_s, dt_s)  # under a link budget, the link may be down for part of it
             busy("radio", on_air_s)
             entry.used_s += on_air_s
+            entry.serving_s += dt_s
             done = dt_s >= finish_s
             sent = remaining if done else rates.bytes_sent(start_s, dt_s)
             item.sent_bytes += sent
