@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rundir.errors import OrbitEdgeError
+from rundir.files import signals_held
 
 from .arguments import whole_number
 from .card_command import card_options, cmd_card
@@ -62,6 +63,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print_warnings(scenario)
     run_dir = args.out or Path("runs") / scenario.name
     check_out(run_dir, args.overwrite)  # up front; an earlier run is replaced only once the mission is set up
+    empty_before = run_dir.is_dir() and not any(run_dir.iterdir())
+    output_dir(run_dir, "--out")  # one that cannot be made is said before any work (made now: gone if nothing runs)
     from onboard.sim.frame_pool import default_workers
 
     workers = args.workers
@@ -70,14 +73,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
         bound_heap()
     previous, mission = signal.signal(signal.SIGTERM, terminate), None
-    made = started = empty_before = False  # the run directory replaced; the simulation begun; the folder empty before
+    made = started = False  # the run directory replaced (emptied and marked as a run's); the simulation begun
     try:
         with simulation_bar(wanted(args.quiet), scenario.duration_h) as progress:
             # reads every input (a stage's constructor, the world's files) and writes nothing
             mission = Mission(scenario, run_dir, progress, realtime_factor=args.realtime, workers=workers)
-            empty_before = run_dir.is_dir() and not any(run_dir.iterdir())
-            _prepare_run_dir(run_dir, args.overwrite)
-            made = True
+            with signals_held(redeliver=True):  # an earlier run removed whole before a Ctrl-C is acted on
+                _prepare_run_dir(run_dir, args.overwrite)
+                made = True
             _write_resolved(run_dir, scenario)
             started = True
             mission.run()
@@ -86,6 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if mission is not None and mission.finished:  # Ctrl-C as its last records were written: it is complete
             return _report_interrupted(run_dir)
+        if mission is not None and not made and isinstance(err, OrbitEdgeError):
+            raise  # the earlier run could not be removed, or the folder made: that error says what it left
         return _stopped(err, run_dir, args, set_up=started, made=made, empty_before=empty_before)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -119,6 +124,8 @@ def _stopped(err: BaseException, run_dir: Path, args: argparse.Namespace, set_up
     if not set_up:
         if made:
             unmake_run_dir(run_dir, keep_folder=empty_before)
+        elif not empty_before and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # made by this command, up front: an earlier run there is never touched
         left = f"nothing of it is left in {run_dir}" if made else f"nothing was written to {run_dir}"
         if isinstance(err, KeyboardInterrupt):
             print(f"orbitedge: interrupted before the simulation started; {left}", file=sys.stderr)

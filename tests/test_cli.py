@@ -238,6 +238,20 @@ def test_ctrl_c_while_the_mission_is_set_up_leaves_nothing(tmp_path, monkeypatch
     assert not out.exists()
 
 
+def test_an_output_folder_that_cannot_be_made_is_said_before_the_mission_is_set_up(tmp_path, monkeypatch, capsys):
+    """The mission (ephemerides, world, models: minutes for a large scenario) was set up first."""
+    from onboard.sim import mission
+
+    def never(*args, **kwargs):
+        raise AssertionError("the mission was set up")
+
+    monkeypatch.setattr(mission.Mission, "__init__", never)
+    (tmp_path / "a_file").write_text("")
+    out = tmp_path / "a_file" / "run"
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith(f"orbitedge: error: --out {out}: cannot make the folder")
+
+
 def test_a_read_only_run_directory_is_a_clean_error(tmp_path, monkeypatch, capsys):
     # fault injected (the tests run as root, whom permissions do not stop): the file system refuses the first write
     import errno
