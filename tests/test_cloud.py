@@ -210,9 +210,11 @@ def test_a_users_card_with_real_validation_is_carried_and_a_malformed_one_refuse
     card_path.write_text(json.dumps(card))
     [problem] = cloud.CloudFilter.check_files(params, ctx.bands, scenario.parent)  # the card is refused as read:
     line = next(i + 1 for i, text in enumerate(card_path.read_text().splitlines()) if '"fpr": 2' in text)
-    assert problem.path == "model" and problem.found.endswith(  # its STAC path and line, as every card problem
+    assert problem.path == "model" and (  # its STAC path and line, as every card problem
         f"bad model card (a STAC MLM Item): line {line}: properties.orbitedge:metrics.real_validation.pooled.fpr: "
-        "expected a fraction 0..1, found 2")
+        "expected a fraction 0..1, found 2; line ") in problem.found
+    assert problem.found.endswith(  # card score, which writes the block, reads the card first: it cannot mend it
+        "properties.orbitedge:metrics.real_validation: remove the block (orbitedge card score writes it again)")
 
 
 def test_the_spectral_method_refuses_a_model_it_would_not_run():

@@ -70,8 +70,12 @@ def test_a_key_written_twice_in_a_card_is_refused_at_its_line(tmp_path):
     path.write_text(text.replace('"version": "2.0.0",', '"version": "2.0.0",\n  "version": "3.0.0",', 1))
     with pytest.raises(InputFileError) as err:
         load_card(path)
-    assert err.value.problem == ("line 4: version: expected unique keys, found duplicate key 'version': readers "
-                                 "differ on which value they keep")
+    assert err.value.problem == ("line 4: version: expected each key once in an object, found 'version' again: "
+                                 "readers differ on which value they keep")
+    path.write_text(path.read_text().replace("  ", "\t"))  # tabs: JSON, and no YAML to find the key's path with
+    with pytest.raises(InputFileError) as err:
+        load_card(path)
+    assert err.value.problem.startswith("line 4: version: expected each key once in an object, found 'version'")
 
 
 def test_shipped_cards_carry_their_host_latency_and_write_back_byte_for_byte(tmp_path):

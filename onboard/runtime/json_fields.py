@@ -4,13 +4,45 @@ the text was readable as YAML (JSON is), its line, so that one error names them 
 from __future__ import annotations
 
 import functools
+import json
 import math
+import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from rundir.errors import ConfigError
+from rundir.errors import ConfigError, InputFileError
 
 from ..scenario.yaml_source import line_of, load_yaml
+
+
+def parse_json(text: str, path: Path, what: str) -> Any:
+    """``text`` (the file ``path``, a ``what``) as JSON. InputFileError naming the file and the line when it is not
+    JSON, or when an object has a key twice (json keeps the last value, other readers the first: RFC 8259, section
+    4, says names SHOULD be unique): the key's path from the YAML reader (JSON is YAML), else its second line."""
+    twice: list[str] = []
+
+    def once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(pairs)
+        twice.extend(key for key in out if len(out) < len(pairs) and sum(k == key for k, _ in pairs) > 1)
+        return out
+
+    try:
+        obj = json.loads(text, object_pairs_hook=once)
+    except json.JSONDecodeError as err:
+        raise InputFileError(path, f"{what} is not valid JSON: {err.msg} at line {err.lineno}") from None
+    if twice:
+        try:
+            load_yaml(text, str(path))
+            issue = None
+        except ConfigError as err:
+            issue = next((i for i in err.issues if "duplicate key" in i.found), None)
+        starts = [m.start() for m in re.finditer(rf'"{re.escape(twice[0])}"\s*:', text)]
+        where = (f"line {issue.line}: {issue.path}" if issue else
+                 f"line {text.count(chr(10), 0, starts[1]) + 1}: {twice[0]}" if len(starts) > 1 else twice[0])
+        raise InputFileError(path, f"{where}: expected each key once in an object, found {twice[0]!r} again: "
+                                   "readers differ on which value they keep")
+    return obj
 
 
 def field_lines(text: str) -> dict[str, int]:

@@ -50,12 +50,12 @@ from typing import Any
 
 import numpy as np
 
-from rundir.errors import ConfigError, InputFileError
+from rundir.errors import InputFileError
 
 from . import mlm
 from .card_metrics import real_validation_problems
-from .json_fields import FieldReader, is_int, is_number, is_str, is_str_list
-from ..scenario.yaml_source import line_of, load_yaml
+from .json_fields import FieldReader, is_int, is_number, is_str, is_str_list, parse_json
+from ..scenario.yaml_source import line_of
 
 MODEL_DIR = Path(__file__).with_name("models")  # the shipped models, each with its card beside it
 CARD_DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32")
@@ -298,9 +298,12 @@ def card_from_json(obj: dict[str, Any], reader: FieldReader, path: Path | None =
                      lambda v: isinstance(v, list) and all(is_str(op) for op in v))
     training = reader.get(obj, "training", "", "an object", lambda v: isinstance(v, dict))
     metrics = reader.get(obj, "metrics", "", "an object", lambda v: isinstance(v, dict))
-    for at, expected, found in real_validation_problems(metrics or {}):  # what runs quote of the model on real tiles
+    real = real_validation_problems(metrics or {})  # what runs quote of the model on real tiles
+    for at, expected, found in real:
         reader.fail(f"metrics.{at}", f"missing (expected {expected})" if found is None else
                     f"expected {expected}, found {found!r}")
+    if real:  # orbitedge card score writes the block, from a card that reads: it cannot mend this one
+        reader.fail("metrics.real_validation", "remove the block (orbitedge card score writes it again)")
     benchmark = _read_benchmark(reader, obj)
     if reader.problems:
         return None
@@ -332,29 +335,10 @@ def load_card(path: str | Path) -> ModelCard:
     return read_card(text, path)
 
 
-def _once(pairs: list[tuple[str, Any]], twice: list[str]) -> dict[str, Any]:
-    """A JSON object's ``pairs`` as a dict, each key written more than once added to ``twice``."""
-    out = dict(pairs)
-    if len(out) < len(pairs):
-        twice += [key for key in out if sum(k == key for k, _ in pairs) > 1]
-    return out
-
-
 def read_card(text: str, path: Path) -> ModelCard:
     """Validate the JSON ``text`` of a model card in either form, as :func:`load_card` does; ``path`` is the file
     it is in (or, for a card not yet written, will be in), which errors name. Raises InputFileError."""
-    twice: list[str] = []
-    try:
-        obj = json.loads(text, object_pairs_hook=lambda pairs: _once(pairs, twice))
-    except json.JSONDecodeError as err:
-        raise InputFileError(path, f"model card is not valid JSON: {err.msg} at line {err.lineno}") from err
-    if twice:  # json keeps the last, other readers the first (RFC 8259, section 4: names SHOULD be unique)
-        try:
-            load_yaml(text, str(path))  # JSON is YAML: its reader names the key written twice and its line
-        except ConfigError as err:
-            issue = err.issues[0]
-            raise InputFileError(path, f"line {issue.line}: {issue.path}: expected {issue.expected}, found "
-                                       f"{issue.found}: readers differ on which value they keep") from None
+    obj = parse_json(text, path, "model card")
     if not isinstance(obj, dict):
         raise InputFileError(path, f"model card must be a JSON object, found {type(obj).__name__}")
     if obj.get("type") != "Feature":
