@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from onboard.scenario.config_files import MAX_YAML_FILE_BYTES, read_yaml_file, with_files_absolute
+from onboard.scenario.config_files import MAX_YAML_FILE_BYTES, not_utf8, read_yaml_file, with_files_absolute
 
 
 def test_a_yaml_file_that_is_a_device_or_too_large_is_refused_before_it_is_read_whole(tmp_path):
@@ -34,3 +34,17 @@ def test_only_names_of_existing_files_become_absolute_and_a_name_the_system_refu
     assert resolved["world"]["bands"] == {"B": str(tmp_path / "img" / "b2.tif"), "G": "/abs/g.tif", "R": "absent.tif"}
     assert resolved["pipeline"][0]["model"] == "x" * 300 + ".tflite"
     assert data["world"]["bands"]["B"] == "img/../img/b2.tif"
+
+
+@pytest.mark.parametrize("data, found", [
+    ("name: café\n".encode("utf-32"), "UTF-32 text (byte-order mark FF FE 00 00): save it as UTF-8"),
+    ("name: café\n".encode("utf-16"), "UTF-16 text (byte-order mark FF FE): save it as UTF-8"),
+    ("name: café\n".encode("utf-16-le"), "UTF-16 text (no byte-order mark): save it as UTF-8"),
+    ("# ü\nnäme: café\n".encode("utf-8").replace("é".encode(), b"\xe9"),  # column in characters: ä is 2 bytes
+     "text in another encoding (byte 0xE9 at column 10: invalid continuation byte; Latin-1 or Windows-1252?): save it "
+     "as UTF-8"),
+    (b"name: x\n\x00\x01\xff", "binary data (invalid start byte at byte 10)")])
+def test_bytes_that_are_not_utf8_are_named_for_what_they_are(data, found):
+    with pytest.raises(UnicodeDecodeError) as err:
+        data.decode("utf-8")
+    assert not_utf8(data, err.value) == found

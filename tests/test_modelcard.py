@@ -59,8 +59,8 @@ def test_a_card_not_in_utf8_is_named_with_the_line_of_its_first_foreign_byte(tmp
     path.write_bytes('{\n  "name": "nuage-modèle",\n  "version": "1"\n}\n'.encode("latin-1"))
     with pytest.raises(InputFileError) as err:
         load_card(path)
-    assert err.value.problem == ("line 2: expected UTF-8 JSON text, found byte 0xE8 (invalid continuation byte): "
-                                 "save the card as UTF-8")
+    assert err.value.problem == ("line 2: expected UTF-8 JSON text, found text in another encoding (byte 0xE8 at "
+                                 "column 21: invalid continuation byte; Latin-1 or Windows-1252?): save it as UTF-8")
 
 
 def test_a_key_written_twice_in_a_card_is_refused_at_its_line(tmp_path):

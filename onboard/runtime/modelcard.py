@@ -55,6 +55,7 @@ from rundir.errors import InputFileError
 from . import mlm
 from .card_metrics import real_validation_problems
 from .json_fields import FieldReader, is_int, is_number, is_str, is_str_list, parse_json
+from ..scenario.config_files import not_utf8
 from ..scenario.yaml_source import line_of
 
 MODEL_DIR = Path(__file__).with_name("models")  # the shipped models, each with its card beside it
@@ -328,8 +329,7 @@ def load_card(path: str | Path) -> ModelCard:
         raise InputFileError(path, "model card not found") from err
     except UnicodeDecodeError as err:  # JSON is UTF-8 (RFC 8259, section 8.1)
         line = err.object.count(b"\n", 0, err.start) + 1
-        raise InputFileError(path, f"line {line}: expected UTF-8 JSON text, found byte 0x{err.object[err.start]:02X} "
-                                   f"({err.reason}): save the card as UTF-8") from None
+        raise InputFileError(path, f"line {line}: expected UTF-8 JSON text, found {not_utf8(err.object, err)}") from None
     except OSError as err:
         raise InputFileError(path, f"cannot read the model card: {err}") from err
     return read_card(text, path)

@@ -25,6 +25,26 @@ def read_yaml_file(path: Path) -> bytes:
     return raw
 
 
+def not_utf8(data: bytes, err: UnicodeDecodeError) -> str:
+    """What ``data``, which UTF-8 cannot decode (``err``), is, as an issue's "found": UTF-32 or UTF-16 text (a
+    byte-order mark, or for UTF-16 a NUL in every other byte of its start), binary data (another NUL in its first
+    KiB), else text in another encoding, with the first byte UTF-8 cannot read and its column (in characters)."""
+    head = data[:64]
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return f"UTF-32 text (byte-order mark {data[:4].hex(' ').upper()}): save it as UTF-8"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or len(head) > 3 and (
+            head[1::2].count(0) == len(head[1::2]) or head[0::2].count(0) == len(head[0::2])):
+        mark = f"byte-order mark {data[:2].hex(' ').upper()}" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else \
+            "no byte-order mark"
+        return f"UTF-16 text ({mark}): save it as UTF-8"
+    if b"\x00" in data[:1024]:
+        return f"binary data ({err.reason} at byte {err.start})"
+    line_start = data.rfind(b"\n", 0, err.start) + 1
+    column = len(data[line_start:err.start].decode("utf-8", "replace")) + 1
+    return (f"text in another encoding (byte 0x{data[err.start]:02X} at column {column}: {err.reason}; Latin-1 or "
+            "Windows-1252?): save it as UTF-8")
+
+
 def with_files_absolute(data: dict[str, Any], files: dict[str, str], scenario_dir: Path) -> dict[str, Any]:
     """A copy of ``data`` in which each of ``files`` ({YAML path: value}) that names an existing file relative to
     ``scenario_dir`` names it by its absolute path, so that the resolved scenario a run directory keeps reads the

@@ -22,6 +22,8 @@ import yaml
 
 from rundir.errors import ConfigError, ConfigIssue
 
+from .config_files import not_utf8
+
 MAX_ALIASED_NODES = 10_000  # NOTE: bounds alias expansion ("billion laughs"); a scenario shares a few small blocks
 PLAIN_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
 TAG_PREFIX = "tag:yaml.org,2002:"
@@ -122,7 +124,7 @@ def load_yaml(text: str | bytes, file: str,
             text = text.decode("utf-8")
         except UnicodeDecodeError as err:
             line = text.count(b"\n", 0, err.start) + 1
-            raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", _not_utf8(text, err))]) from None
+            raise ConfigError(file, [ConfigIssue("", line, "a UTF-8 YAML text file", not_utf8(text, err))]) from None
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as err:
@@ -272,18 +274,6 @@ class _PlainData:
             value, problem = node.value, (leap_second(node.value) if tag == "timestamp" else None) or reason
         self.source.scalars[path] = Scalar(node.value, tag, implicit, problem)
         return value
-
-
-def _not_utf8(data: bytes, err: UnicodeDecodeError) -> str:
-    """What bytes that are not UTF-8 are, as an issue's "found": UTF-16 text (a byte-order mark), binary data (a NUL
-    among the first KiB), else text in another encoding, with the first byte UTF-8 cannot read and its column."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return f"UTF-16 text (byte-order mark {data[:2].hex(' ').upper()}): save it as UTF-8"
-    if b"\x00" in data[:1024]:
-        return f"binary data ({err.reason} at byte {err.start})"
-    column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-    return (f"text in another encoding (byte 0x{data[err.start]:02X} at column {column}: {err.reason}; Latin-1 or "
-            "Windows-1252?): save it as UTF-8")
 
 
 def _node_kind(node: yaml.Node) -> str:
