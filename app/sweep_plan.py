@@ -18,6 +18,7 @@ from onboard.scenario.config import Scenario, load_scenario
 from onboard.scenario.schema import issue_at
 from onboard.scenario.yaml_source import Source, ancestors, apply_override, join
 from rundir.errors import ConfigError, ConfigIssue
+from rundir.records import INT64_MAX
 
 from .sampling import Axis, configurations
 
@@ -221,6 +222,10 @@ class ScenarioCheck:
             for issue in problems:
                 self.fail("axes", "configurations the scenario accepts", f"configuration {i} ({shown}): "
                           f"{issue.path}: expected {issue.expected}, found {issue.found}")
+            if scenario is not None and scenario.seed + cfg.replicates - 1 > INT64_MAX:  # replicate r: seed + r
+                self.fail("replicates", f"replicates whose seeds (the scenario's + 0 to replicates - 1) fit 64 bits, "
+                          f"at most {INT64_MAX - scenario.seed + 1} from seed {scenario.seed}", str(cfg.replicates))
+                return []
             for r in range(cfg.replicates if scenario is not None else 0):
                 runs.append(RunSpec(f"c{i:0{width}d}-r{r}", i, r, scenario.seed + r,
                                     {a.key: v for a, v in zip(axes, values)}, labels,

@@ -173,6 +173,14 @@ axes:
     assert found[("axes.spacecraft.radio.rate_mbps.x", 5)].found == "int 100"
 
 
+def test_replicates_whose_seeds_pass_64_bits_are_an_error_at_replicates(tmp_path):
+    """Replicate r runs seed + r: the last replicate of a seed at 2^63 - 1 was planned, then failed in its worker."""
+    found, _ = problems(write_sweep(tmp_path, f"name: s\nscenario: {QUICKSTART}\nset:\n  seed: 9223372036854775807\n"
+                                              "replicates: 2\n"))
+    assert list(found) == [("replicates", 5)] and found[("replicates", 5)].expected.endswith(
+        "at most 1 from seed 9223372036854775807")
+
+
 def test_an_axis_of_no_values_is_an_error_at_its_line(tmp_path):
     path = write_sweep(tmp_path, f"""name: empty
 scenario: {QUICKSTART}
