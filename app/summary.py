@@ -23,8 +23,8 @@ RUN_KEYS = {  # key: (where in report.json, meaning)
     "seed": ("seed", "scenario seed"),
     "complete": ("complete", "the simulation ran to its end (false: interrupted, the report is partial)"),
     "stopped": ("stopped", "why and when an incomplete run stopped: {reason (KeyboardInterrupt after Ctrl-C, "
-                           "Terminated after SIGTERM, RealtimeOverrun, OSError, ...), simulated_s (simulated time reached, s)}; null "
-                           "when complete"),
+                           "Terminated after SIGTERM, RealtimeOverrun, OSError, ...), simulated_s (simulated time "
+                           "reached, s)}; null when complete"),
     "bandwidth.raw_bytes": ("bandwidth.raw_bytes", "bent-pipe bytes of every captured frame"),
     "bandwidth.downlinked_bytes": ("bandwidth.downlinked_bytes", "bytes of the verified products"),
     "bandwidth.saved_fraction": ("bandwidth.saved_fraction", "1 - downlinked / bent-pipe bytes of the finished frames"),

@@ -261,8 +261,9 @@ def test_a_read_only_run_directory_is_a_clean_error(tmp_path, monkeypatch, capsy
 
     monkeypatch.setattr(Path, "write_text", read_only)
     assert main(["run", str(QUICKSTART), "--out", str(tmp_path / "run"), "--quiet"]) == 2
-    assert capsys.readouterr().err == (f"orbitedge: error: {tmp_path / 'run' / 'scenario.yaml'}: Read-only file system; "
-                                       f"nothing was simulated, and nothing of it is left in {tmp_path / 'run'}\n")
+    out = tmp_path / "run"
+    assert capsys.readouterr().err == (f"orbitedge: error: {out / 'scenario.yaml'}: Read-only file system; nothing "
+                                       f"was simulated, and nothing of it is left in {out}\n")
     assert not (tmp_path / "run").exists()
 
 

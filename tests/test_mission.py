@@ -288,7 +288,8 @@ def test_a_signal_mid_run_leaves_a_consistent_incomplete_run(tmp_path, signum):
     assert report["complete"] is False and report["ledger"]["balanced"] is True
     reason = "Terminated" if signum == signal.SIGTERM else "KeyboardInterrupt"  # SIGTERM is said as such
     assert report["stopped"]["reason"] == reason
-    assert f"INCOMPLETE RUN: the simulation stopped before its end ({reason} at simulated" in (out / "report.md").read_text()
+    stopped = f"INCOMPLETE RUN: the simulation stopped before its end ({reason} at simulated"
+    assert stopped in (out / "report.md").read_text()
 
 
 @pytest.fixture(scope="module")

@@ -142,7 +142,8 @@ def test_bands_given_as_one_string_are_named_at_bands_with_its_line(stac_card):
     edit(stac_card, lambda item: item["properties"]["mlm:input"][0].update(bands="B,G,R,NIR"))
     line = next(i + 1 for i, text in enumerate(stac_card.read_text().splitlines()) if '"B,G,R,NIR"' in text)
     with pytest.raises(InputFileError, match=rf"line {line}: properties.mlm:input\[0\].bands: expected a list of "
-                                             r"distinct band names \(each channel's band, in order\), found 'B,G,R,NIR'"):
+                                             r"distinct band names \(each channel's band, in order\), found "
+                                             r"'B,G,R,NIR'"):
         load_card(stac_card)
     # pystac's own reader refuses it too, without saying where: orbitedge's reader speaks first
     assert mlm.mlm_read_problems(json.loads(stac_card.read_text()))[0][0] == "properties"

@@ -329,7 +329,8 @@ def load_card(path: str | Path) -> ModelCard:
         raise InputFileError(path, "model card not found") from err
     except UnicodeDecodeError as err:  # JSON is UTF-8 (RFC 8259, section 8.1)
         line = err.object.count(b"\n", 0, err.start) + 1
-        raise InputFileError(path, f"line {line}: expected UTF-8 JSON text, found {not_utf8(err.object, err)}") from None
+        found = not_utf8(err.object, err)
+        raise InputFileError(path, f"line {line}: expected UTF-8 JSON text, found {found}") from None
     except OSError as err:
         raise InputFileError(path, f"cannot read the model card: {err}") from err
     return read_card(text, path)
