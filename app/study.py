@@ -15,7 +15,7 @@ from rundir.files import signals_held, write_json
 
 from .figures import FIGURES, interval, read_run
 from .summary import SCHEMA_VERSION, run_summary
-from .sweep import (MARKER, RUNS, SUMMARY, SweepState, execute, is_sweep_out, prepare_out, run_dir_of,
+from .sweep import (FAILED, MARKER, RUNS, SUMMARY, SweepState, execute, is_sweep_out, prepare_out, run_dir_of,
                     start_client, sweep_state)
 from .sweep_file import Sweep
 from .sweep_report import joint_front, write_sweep_report
@@ -108,11 +108,13 @@ def _outcome(sweep: Sweep, out: Path, state: SweepState, files: list[Path], wall
 
 
 def other_runs(sweep: Sweep, out: Path) -> list[str]:
-    """The run folders (with a sweep_run.json) under ``out/runs`` that ``sweep``'s plan does not make, sorted: an
-    earlier plan's, of more replicates or configurations. They are left out of the results, and left in place
-    (``--overwrite`` removes them with the rest of the earlier sweep)."""
+    """The runs of ``out`` that ``sweep``'s plan does not make, sorted: run folders with a sweep_run.json under
+    ``out/runs`` and failure records ``out/failed/RUN.json`` of an earlier plan, of more replicates or
+    configurations. They are left out of the results, and left in place (``--overwrite`` removes them with the rest
+    of the earlier sweep)."""
     planned = {spec.run_id for spec in sweep.runs}
-    return sorted(m.parent.name for m in (out / RUNS).glob(f"*/{MARKER}") if m.parent.name not in planned)
+    found = {m.parent.name for m in (out / RUNS).glob(f"*/{MARKER}")} | {r.stem for r in (out / FAILED).glob("*.json")}
+    return sorted(found - planned)
 
 
 def _finish(sweep: Sweep, out: Path, state: SweepState, fmt: str, earlier: list[Path], wall_s: float,

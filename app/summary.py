@@ -77,8 +77,9 @@ SWEEP_KEYS = {
     "files": "results.csv, results.parquet (with pyarrow), sweep.md or .html and its plots",
     "wall_s": "wall time of this command, s",
     "workers": "worker processes of the LocalCluster it started (null: none started, or --scheduler)",
-    "other_runs": "run folders under runs/ that this plan does not make (an earlier plan's, of more replicates or "
-                  "configurations): left in place and out of the results; --overwrite removes them (empty: none)",
+    "other_runs": "runs (folders under runs/, records under failed/) that this plan does not make (an earlier "
+                  "plan's, of more replicates or configurations): left in place and out of the results; --overwrite "
+                  "removes them (empty: none)",
 }
 """Every key of a sweep summary but ``schema_version`` and ``kind``."""
 

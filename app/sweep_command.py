@@ -124,7 +124,6 @@ def plan_json(sweep: Any) -> dict[str, Any]:
 def summary_lines(outcome: Any) -> list[str]:
     """The terminal summary: the runs (the failed named, with --retry-failed, and their errors), the best
     configurations by the objective, the first two set against each other, the Pareto front and the files."""
-    from .sweep import RUNS
     from .sweep_report import backlog_text, burst_text, fmt_estimate, front_text, lead_text, unfit_text
     from .sweep_results import mean_of, rank_labels, warned_runs
 
@@ -137,9 +136,8 @@ def summary_lines(outcome: Any) -> list[str]:
     lines += failed_lines(outcome)
     if others := outcome.others:
         shown = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
-        lines.append(f"  not in this plan: {len(others)} run folder{'s' if len(others) > 1 else ''} of an earlier "
-                     f"plan in {_shown(outcome.out / RUNS)} ({shown}), left out of the results; --overwrite removes "
-                     "them")
+        lines.append(f"  not in this plan: {len(others)} run{'s' if len(others) > 1 else ''} of an earlier plan in "
+                     f"{_shown(outcome.out)} ({shown}), left out of the results; --overwrite removes them")
     if warned := warned_runs(rows):
         runs = len({run for ids in warned.values() for run in ids})
         lines.append(f"  warnings: {runs} of {counts['complete']} complete runs warn of something (the sweep "

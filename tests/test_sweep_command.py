@@ -129,18 +129,20 @@ def test_runs_of_an_earlier_plan_with_more_replicates_are_named_and_left_out(tmp
     outcome, _ = made_sweep()
     out = tmp_path / "copy"
     shutil.copytree(outcome.out, out)
+    (out / "failed").mkdir(exist_ok=True)  # and a run of a third configuration that failed
+    (out / "failed" / "c002-r0.json").write_text(json.dumps({"run_id": "c002-r0", "error": "boom"}))
     fewer = write_sweep(tmp_path, TINY.replace("replicates: 2", "replicates: 1"))
     assert main(["sweep", str(fewer), "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith("2 complete (2 before), 0 failed")
-    assert lines[1] == (f"  not in this plan: 2 run folders of an earlier plan in {out / 'runs'} (c000-r1, c001-r1), "
-                        "left out of the results; --overwrite removes them")
+    assert lines[1] == (f"  not in this plan: 3 runs of an earlier plan in {out} (c000-r1, c001-r1, c002-r0), left "
+                        "out of the results; --overwrite removes them")
     assert main(["sweep", str(fewer), "--out", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["other_runs"] == ["c000-r1", "c001-r1"] and summary["runs"]["total"] == 2
+    assert summary["other_runs"] == ["c000-r1", "c001-r1", "c002-r0"] and summary["runs"]["total"] == 2
     assert (out / "runs" / "c001-r1" / "report.json").is_file()  # left in place
-    assert main(["sweep", str(outcome.sweep.file), "--out", str(out), "--json"]) == 0  # the first plan again: none
-    assert json.loads(capsys.readouterr().out)["other_runs"] == []
+    assert main(["sweep", str(outcome.sweep.file), "--out", str(out), "--json"]) == 0  # the first plan again
+    assert json.loads(capsys.readouterr().out)["other_runs"] == ["c002-r0"]
 
 
 def test_a_finished_sweep_needs_no_scheduler_to_write_its_report_again(tmp_path, capsys):
