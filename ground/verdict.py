@@ -96,9 +96,12 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     who = f"On-board {'AI' if ai else 'processing'} ({' > '.join(names) or 'no stages'})"
     name = reference(rows)
     if ours.get("bytes") is None or name is None:
-        why = (f"none of the {captured} captured frames finished (none reached the ground or was dropped whole on "
-               "board)" if captured and not comp.get("frames") else
-               "no finished frame has on-board processing records (telemetry/processing.jsonl)")
+        why = ("no finished frame has on-board processing records (telemetry/processing.jsonl)"
+               if not captured or comp.get("frames") else
+               "the one captured frame did not finish (it neither reached the ground nor was dropped whole on board)"
+               if captured == 1 else
+               f"none of the {captured} captured frames finished (none reached the ground or was dropped whole on "
+               "board)")
         return f"{NO_VERDICT}{why}, so what {who[0].lower()}{who[1:]} sends cannot be set against a baseline."
     ref, sent = rows[name], int(ours["bytes"])
     codec = reference_codec(rows, stages)

@@ -258,6 +258,8 @@ def test_a_run_that_captured_nothing_says_so_rather_than_blame_processing_record
     assert verdict(captured, CLOUD_AI) == (
         "No verdict: none of the 3 captured frames finished (none reached the ground or was dropped whole on board), "
         "so what on-board AI (cloud_filter > encode) sends cannot be set against a baseline.")
+    one = verdict(empty | {"ledger": {"captured": 1, "on_board": 1}}, CLOUD_AI)
+    assert one.startswith("No verdict: the one captured frame did not finish (it neither reached the ground nor was ")
 
 
 def test_the_cloud_filters_own_share_is_set_beside_the_best_codec_whatever_the_run_encodes_in():
