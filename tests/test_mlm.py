@@ -110,6 +110,11 @@ def test_an_item_that_is_not_a_stac_item_is_refused_by_pystac(stac_card):
     with pytest.raises(InputFileError, match="not a valid STAC Item .pystac, STAC 1.1.0 Item schema.: 'id' is a "
                                              "required property"):
         load_card(stac_card)
+    edit(stac_card, lambda item: item.update(id="x", properties=None))  # said at the key, with its line (not ": ")
+    line = next(i + 1 for i, text in enumerate(stac_card.read_text().splitlines()) if '"properties"' in text)
+    with pytest.raises(InputFileError, match=rf"line {line}: properties: not a valid STAC Item .pystac, STAC 1.1.0 "
+                                             r"Item schema.: None is not of type 'object'"):
+        load_card(stac_card)
 
 
 def test_an_item_without_the_mlm_extension_is_refused(stac_card):

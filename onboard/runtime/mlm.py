@@ -109,7 +109,8 @@ def stac_problems(item: dict[str, Any]) -> list[tuple[str, str]]:
     try:
         validator.validate_core(item, pystac.STACObjectType.ITEM, item.get("stac_version", ""))
     except pystac.STACValidationError as err:
-        return [("", f"not a valid STAC Item (pystac, STAC {STAC_VERSION} Item schema): {_schema_error(err)}")]
+        where, problem = _schema_error(err)
+        return [(where, f"not a valid STAC Item (pystac, STAC {STAC_VERSION} Item schema): {problem}")]
     except (pystac.STACError, KeyError, TypeError) as err:
         return [("", f"not a valid STAC Item: {err}")]
     if not any(str(uri).startswith(MLM_PREFIX) for uri in item.get("stac_extensions") or ()):
@@ -134,13 +135,15 @@ def mlm_read_problems(item: dict[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
-def _schema_error(err: Exception) -> str:
-    """The best jsonschema error behind pystac's STACValidationError: where in the Item, and what."""
+def _schema_error(err: Exception) -> tuple[str, str]:
+    """The best jsonschema error behind pystac's STACValidationError: where in the Item (``a.b[0]``, "" for the
+    Item itself), and what."""
     source = getattr(err, "source", None)
     best = source[0] if isinstance(source, list) and source else source
-    message = getattr(best, "message", None)
-    where = ".".join(str(p) for p in getattr(best, "absolute_path", ()) or ())
-    return f"{where}: {message}" if message and where else message or str(err).splitlines()[0]
+    where = ""
+    for part in getattr(best, "absolute_path", ()) or ():
+        where += f"[{part}]" if isinstance(part, int) else f"{'.' if where else ''}{part}"
+    return where, getattr(best, "message", None) or str(err).splitlines()[0]
 
 
 def stac_path(path: str, asset: str = MODEL_ASSET) -> str:
