@@ -49,9 +49,8 @@ RUN_DIR_MARKS = (RESOLVED_SCENARIO, "telemetry/")  # what write_resolved makes f
 
 def check_out(run_dir: Path, overwrite: bool) -> None:
     """Refuse ``run_dir`` as :func:`prepare_run_dir` would (OrbitEdgeError), changing nothing: ``orbitedge run``
-    asks before any work, and replaces an earlier run only once its mission is set up."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise OrbitEdgeError(f"--out {run_dir}: expected a folder, found a file")
+    asks before any work, and replaces an earlier run only once its mission is set up. A file there is
+    :func:`app.outputs.output_dir`'s to refuse."""
     if run_dir.is_dir() and any(run_dir.iterdir()):
         if not overwrite:
             raise OrbitEdgeError(f"{run_dir}: run directory already exists and is not empty; "

@@ -29,7 +29,7 @@ ProgressFactory = Callable[[int, int], ContextManager[Any]]  # (runs to make, ru
 class SweepOutcome:
     """What a sweep command did: the rows (one per run), the ranked configurations, the files written, the runs
     complete before it (``skipped``) and made by it (``ran``), its wall time and workers (None: none started), and
-    the run folders of an earlier plan it leaves alone (``others``)."""
+    the runs of an earlier plan it leaves alone (``others``)."""
 
     sweep: Sweep
     out: Path
@@ -40,7 +40,7 @@ class SweepOutcome:
     ran: int
     wall_s: float
     workers: int | None
-    others: list[str]  # run folders under runs/ that the plan does not make (:func:`other_runs`)
+    others: list[str]  # runs that the plan does not make (:func:`other_runs`)
 
 
 def _no_progress(total: int, already: int) -> ContextManager[None]:

@@ -235,8 +235,7 @@ def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:
         blocks.append(Paragraph(
             f"This run's {lossy['products']} lossy products ({', '.join(lossy['formats'])}) decode on the ground to "
             f"PSNR {lossy['psnr_db'] or float('inf'):.2f} dB, SSIM {fmt_fixed(lossy['ssim'], 4)} against the DN they "
-            f"were "
-            f"made from, largest error {lossy['max_abs_error_dn']} DN ({lossy['bound_exceeded']} products beyond "
+            f"were made from, largest error {lossy['max_abs_error_dn']} DN ({lossy['bound_exceeded']} products beyond "
             f"their manifest bound).{f1}"))
     if comp["rate_distortion"]["points"]:
         blocks.append(Image("Rate-distortion of the flight-class codecs, with this run's pipeline", RD_PLOT))

@@ -226,9 +226,8 @@ def link_bound(rows: Mapping[str, Mapping[str, Any]], frames: int, ledger: Mappi
             "here the bytes the pipeline spends are scenes left behind" if could > frames else
             "here the pipeline's bytes made no difference to the scenes delivered")
     return (f"The link was the constraint: the passes were busy {fmt_share(usage)} {_of_their_time(contacts)} and "
-            f"{waiting} of the "
-            f"{captured} captured frames did not reach the ground. Spent on {per_frame}, the image bytes this run "
-            f"sent would have brought down about {could} frames, not {frames}: {gain}.")
+            f"{waiting} of the {captured} captured frames did not reach the ground. Spent on {per_frame}, the image "
+            f"bytes this run sent would have brought down about {could} frames, not {frames}: {gain}.")
 
 
 def link_slack(rows: Mapping[str, Mapping[str, Any]], ledger: Mapping[str, Any],
