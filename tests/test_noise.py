@@ -1,9 +1,10 @@
 """Procedural noise (onboard/sensing/noise.py): how much of a fractal texture a pixel resolves, and world coordinates;
 the seamless, bit-identical overlaps they give whole scenes are tested with the world (tests/test_world.py)."""
 
+import numpy as np
 import pytest
 
-from onboard.sensing.noise import fractal, ladder, world_axes
+from onboard.sensing.noise import fractal, ladder, sample_lattice, world_axes
 from onboard.sensing.projection import FALSE_NORTHING_SOUTH_M, GridFootprint
 
 
@@ -26,3 +27,16 @@ def test_world_axes_are_utm_without_the_southern_false_northing():
     assert list(world_axes(south)[1]) == [v[0] - FALSE_NORTHING_SOUTH_M, v[1] - FALSE_NORTHING_SOUTH_M]
     with pytest.raises(ValueError, match="UPS"):
         world_axes(GridFootprint(32661, 2_000_000.0, 2_000_000.0, 100.0, 4, 4))
+
+
+def test_lattice_samples_are_catmull_rom():
+    """At a node the spline is the node's value; halfway between nodes b and c it is (-a + 9b + 9c - d) / 16
+    (Catmull & Rom 1974, the cubic Hermite spline with tangents (c - a) / 2); off the lattice is refused."""
+    nodes = np.random.default_rng(4).standard_normal((6, 7)).astype(np.float32)
+    at_nodes = sample_lattice(nodes, np.array([1.0, 2.0, 3.0]), np.array([1.0, 4.0]))
+    np.testing.assert_allclose(at_nodes, nodes[np.ix_([1, 2, 3], [1, 4])], atol=1e-6)
+    halfway = sample_lattice(nodes, np.array([2.0]), np.array([2.5]))[0, 0]
+    a, b, c, d = nodes[2, 1:5]
+    assert halfway == pytest.approx((-a + 9 * b + 9 * c - d) / 16, abs=1e-6)
+    with pytest.raises(ValueError, match="cols"):
+        sample_lattice(nodes, np.array([2.0]), np.array([5.5]))

@@ -27,6 +27,7 @@ from rundir.codec import FILL_DN, reserve_fill
 from rundir.truth import CLOUD_THICK, CLOUD_THIN, is_cloud
 
 from .camera import dn_to_reflectance
+from .noise import sample_lattice
 from ..scenario.spacecraft_config import CameraConfig
 from .projection import GridFootprint
 from .world import Scene, World
@@ -141,13 +142,16 @@ def _nearest(layer: np.ndarray, row0: float, col0: float, step: int, h: int, w: 
 
 
 def _cloud_layer(rng: np.random.Generator, height_px: int, width_px: int, gsd_m: float, cover: float) -> np.ndarray:
-    """(height_px, width_px) float32 cloud opacity 0..1, cumulus-like value noise covering ``cover`` of the area."""
+    """(height_px, width_px) float32 cloud opacity 0..1, cumulus-like value noise covering ``cover`` of the area.
+
+    Each scale is a lattice of normal node values ``cell_m`` apart (at least 2 px), interpolated at the pixel centres
+    only (:func:`.noise.sample_lattice`), so memory stays (height_px, width_px) at any GSD."""
     field = np.zeros((height_px, width_px), np.float32)
     for k, cell_m in enumerate(_CLOUD_SCALES_M):
         cell_px = max(cell_m / gsd_m, 2.0)
         nodes = rng.standard_normal((int(height_px / cell_px) + 4, int(width_px / cell_px) + 4)).astype(np.float32)
-        smooth = cv2.resize(nodes, None, fx=cell_px, fy=cell_px, interpolation=cv2.INTER_CUBIC)
-        field += smooth[:height_px, :width_px] * np.float32(0.6**k)
+        rows, cols = ((np.arange(n) + 0.5) / cell_px + 1.0 for n in (height_px, width_px))
+        field += sample_lattice(nodes, rows, cols) * np.float32(0.6**k)
     level = np.quantile(field, 1.0 - cover)
     excess = (field - level) / max(float(field.std()), 1e-6)
     return np.where(excess > 0, np.minimum(0.15 + 2.5 * excess, 1.0), 0.0).astype(np.float32)

@@ -79,6 +79,18 @@ def _interpolate(grid: np.ndarray, taps_u: tuple[np.ndarray, np.ndarray], taps_v
     return np.einsum("hkw,hk->hw", along_u[(iv - first_v)[:, None] + _FOUR], wv)
 
 
+def sample_lattice(nodes: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(H, W) float32 Catmull-Rom interpolation of ``nodes`` (R, C) at fractional node positions ``rows`` (H,) and
+    ``cols`` (W,), each in [1, R - 2) and [1, C - 2) so that all four taps lie on the lattice. Only the requested
+    points are computed, however far apart the nodes are in pixels (a lattice of kilometre cells under a camera of
+    centimetre pixels). ValueError for a position whose taps fall off the lattice."""
+    taps_v, taps_u = _cubic_taps(np.asarray(rows, np.float64)), _cubic_taps(np.asarray(cols, np.float64))
+    for (first, _), size, what in ((taps_v, nodes.shape[0], "rows"), (taps_u, nodes.shape[1], "cols")):
+        if first.size and (first.min() < 0 or first.max() + 4 > size):
+            raise ValueError(f"{what}: positions need nodes {first.min()}..{first.max() + 3} of a lattice of {size}")
+    return _interpolate(nodes, taps_u, taps_v, 0, 0)
+
+
 @dataclass(frozen=True)
 class Fractal:
     """A sum of value-noise octaves in world metres, normalised to zero mean and unit variance.
