@@ -46,6 +46,16 @@ def test_transmits_only_inside_windows_at_the_rate():
     assert sum(busy) == pytest.approx(10.0)
 
 
+def test_a_window_used_whole_is_recorded_within_its_rounded_length():
+    """AOS 1.0006 and LOS 69.3494 round to 1.001 and 69.349: 68.348 s of window; 68.3488 s of sending rounded on its
+    own read 68.349 s, usage over 1 (cubesat_sband's second pass read 1.000015)."""
+    env, _, _, log, _ = setup([Window("s", "gs", 1.0006, 69.3494)], [10**9])
+    env.run(until=100)
+    assert log[0].used_s == pytest.approx(68.3488)
+    record = log[0].contact_record()
+    assert (record.aos_t_s, record.los_t_s, record.duration_s, record.used_s) == (1.001, 69.349, 68.348, 68.348)
+
+
 def test_partial_product_resumes_at_next_pass():
     env, store, delivered, log, _ = setup([Window("s", "gs", 0, 3), Window("s", "gs", 50, 60)], [5000])
     env.run(until=100)
