@@ -64,3 +64,19 @@ def test_a_stages_drop_is_recorded_as_its_decision_and_a_storage_drop_as_a_loss(
     assert rows["b"].dropped_by_reason == {"cloudy": 2, "ocean": 1, "storage_full": 1}
     assert rows["b"].decided_by_stage == {"cloud_filter": {"cloudy": 2}, "ocean_mask": {"ocean": 1}}
     assert rows["c"].decided_by_stage == {UNNAMED_STAGE: {"cloudy": 1}}
+
+
+def test_a_frame_whose_kept_tiles_were_all_lost_is_dropped_for_the_loss():
+    """11 tiles cloudy, the 5 clear ones lost to storage: the frame would have reached the ground, so storage, not
+    the cloud filter, dropped it (it read "cloudy", the majority, while the report's losses counted it)."""
+    ledger = Ledger()
+    for f in "ab":
+        ledger.captured(f, "sat", 0.0)
+    ledger.processed("a", 5, ["cloudy"] * 11, ["cloud_filter"] * 11)
+    for _ in range(5):
+        ledger.dropped("a", "storage_full")
+    ledger.processed("b", 0, ["cloudy"] * 16, ["cloud_filter"] * 16)
+    rows = {r.frame_id: r for r in ledger.rows(10.0, {})}
+    assert (rows["a"].status, rows["a"].reason) == ("dropped", "storage_full")
+    assert rows["a"].dropped_by_reason == {"cloudy": 11, "storage_full": 5}
+    assert (rows["b"].status, rows["b"].reason) == ("dropped", "cloudy")

@@ -30,12 +30,16 @@ class FrameEntry:
     bytes_on_board: int = 0
 
     def status(self) -> tuple[str, str | None]:
-        """``(status, reason)``: on_board while anything is pending; delivered if any product arrived."""
+        """``(status, reason)``: on_board while anything is pending; delivered if any product arrived. A dropped
+        frame's reason is its most common loss (storage_full, an eviction) when any product was lost, and its most
+        common decision only when every drop was a stage's decision: a frame whose clear tiles were all lost to
+        storage would have reached the ground, whatever share of it the cloud filter dropped."""
         if self.pending > 0:
             return "on_board", None
         if self.delivered > 0:
             return "delivered", None
-        reason = self.dropped.most_common(1)[0][0] if self.dropped else "no_product"
+        lost = self.dropped - sum(self.decided.values(), Counter())
+        reason = (lost or self.dropped).most_common(1)[0][0] if self.dropped else "no_product"
         return "dropped", reason
 
 
