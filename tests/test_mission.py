@@ -288,6 +288,15 @@ def test_a_signal_mid_run_leaves_a_consistent_incomplete_run(tmp_path, signum):
     assert report["complete"] is False and report["ledger"]["balanced"] is True
     reason = "Terminated" if signum == signal.SIGTERM else "KeyboardInterrupt"  # SIGTERM is said as such
     assert report["stopped"]["reason"] == reason
+    # storage at the stop holds only frames in the ledger: the burst being made when the signal came (seconds of
+    # pixel work) was never taken, so it left storage again (it stayed there, one capture's raw bytes unaccounted)
+    samples = [json.loads(line) for line in (out / "telemetry" / "timeline.jsonl").read_text().splitlines()]
+    last = {sample["satellite"]: sample["storage_bytes"] for sample in samples}
+    assert sum(last.values()) == report["bandwidth"]["bytes_on_board"]
+    # each satellite's figures at the stop: every capture the simulation reached was taken or skipped
+    assert info["satellite_summary"] and "spacecraft" in report
+    for sat in info["satellite_summary"]:
+        assert sat["frames_planned"] == sat["frames_captured"] + sum(sat["captures_skipped"].values())
     stopped = f"INCOMPLETE RUN: the simulation stopped before its end ({reason} at simulated"
     assert stopped in (out / "report.md").read_text()
 

@@ -139,7 +139,7 @@ class Mission:
     def run(self) -> RunInfo:
         """Simulate the whole scenario and write the run directory; returns telemetry/run.json's record."""
         wall_start = time.perf_counter()
-        self.recorder.start(self._run_info(complete=False, wall_s=0.0))
+        self.recorder.start(self._run_info(complete=False, wall_s=0.0, at_end=False))
         pool, stopped = None, True
         try:
             with signals_held(redeliver=True):  # the frame pool starts whole, to be stopped: a Ctrl-C meanwhile waits
@@ -218,7 +218,9 @@ class Mission:
         self.recorder.finish(self.env.now, [item for sat in self.sats for item in sat.storage.items], info)
         return info
 
-    def _run_info(self, complete: bool, wall_s: float) -> RunInfo:
+    def _run_info(self, complete: bool, wall_s: float, at_end: bool = True) -> RunInfo:
+        """telemetry/run.json's record: at the start (``at_end`` False: no satellite summary yet), or at the end of
+        a run, ``complete`` or stopped."""
         craft = self.scn.spacecraft
         radio = craft.radio
         return RunInfo(
@@ -239,12 +241,15 @@ class Mission:
                                   radio.link_frame_error_rate,
                                   dataclasses.asdict(radio.link_budget) if radio.link_budget else None),
             estimate_format=self.pipeline.estimate_format,
-            satellite_summary=[self._sat_summary(s) for s in self.sats] if complete else [])
+            satellite_summary=[self._sat_summary(s, complete) for s in self.sats] if at_end else [])
 
-    def _sat_summary(self, sat: Satellite) -> SatelliteSummary:
+    def _sat_summary(self, sat: Satellite, complete: bool) -> SatelliteSummary:
+        """One satellite's figures at the end, or at the stop of a run that did not complete (its captures planned
+        then those the simulation reached: each taken or skipped)."""
         p = sat.power
         return SatelliteSummary(
-            satellite=sat.name, frames_planned=len(self.plans[sat.name]), frames_captured=sat.frames_taken,
+            satellite=sat.name, frames_planned=len(self.plans[sat.name]) if complete else sat.plans_reached,
+            frames_captured=sat.frames_taken,
             captures_skipped=dict(sorted(sat.skipped.items())), compute_busy_s=round(sat.compute_s, 3),
             compute_timing=self.scn.spacecraft.compute.timing, storage_peak_bytes=int(sat.storage.peak_bytes),
             storage_capacity_bytes=int(sat.storage.capacity_bytes), compute_deferred_frames=sat.deferred_frames,

@@ -44,6 +44,7 @@ class Satellite:
     computing: bool = False
     frames_taken: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # captures not taken, by reason
+    plans_reached: int = 0  # planned captures taken or skipped so far
     compute_s: float = 0.0
     deferred_frames: int = 0  # frames whose compute waited out a brown-out
     deferred_s: float = 0.0  # total time they waited
@@ -77,27 +78,32 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
     recorded and queued for compute. Frame ``n`` of satellite ``i`` draws its noise from seed ``[seed, i, n + 1]``
     (:func:`onboard.sim.frame_pool.capture_frame`). With a ``pool`` the frame comes from its workers, already processed
     (or with the StageFault a stage raised on it there, which :func:`compute` raises when it reaches the frame, as
-    it would running the pipeline itself); else it is captured here and processed by :func:`compute`."""
+    it would running the pipeline itself); else it is captured here and processed by :func:`compute`.
+
+    A run stopped (Ctrl-C, SIGTERM, a fault) while a frame's pixels were being made never took that frame: its raw
+    bytes leave storage again, so that the stopped run's storage holds only frames in its ledger (what the policy
+    evicted to make room for it stays dropped, as recorded)."""
     for plan_index, cap in enumerate(plans):
         if env.now < cap.t_s:
             yield env.timeout(cap.t_s - env.now)
         if sat.power.brownout:
             sat.skipped["brownout"] = sat.skipped.get("brownout", 0) + 1
+            sat.plans_reached += 1
             continue
         frame_id = frame_pool.frame_id(sat.name, sat.frames_taken + 1)
         raw = Item(frame_id, (frame_id,), payload.capture_bytes, cap.priority, "raw")
         if not sat.storage.put(raw):
             sat.skipped["storage_full"] = sat.skipped.get("storage_full", 0) + 1
+            sat.plans_reached += 1
             continue
+        task = FrameTask(sat.index, sat.name, sat.frames_taken + 1, frame_id, cap)
+        try:
+            frame, work = _pixels(sat, plan_index, task, payload, pool)
+        except BaseException:
+            sat.storage.remove(raw)
+            raise
         sat.frames_taken += 1
-        task = FrameTask(sat.index, sat.name, sat.frames_taken, frame_id, cap)
-        work: Work | StageFault | None = None
-        if pool is not None:
-            try:
-                work = pool.take(sat.index, plan_index, sat.frames_taken, frame_id)
-            except StageFault as fault:  # a stage failed on it in a worker: compute raises it on reaching the frame,
-                work = fault  # where a serial run's pipeline raises it, so the run stops at the same moment
-        frame = work.frame if isinstance(work, Work) else capture_frame(payload, task)
+        sat.plans_reached += 1
         recorder.captured(frame, cap, payload.capture_bytes, payload.burst_frames)
         if isinstance(work, Work):
             recorder.spill(work)  # computed ahead: only its products wait in memory for the compute slot
@@ -106,6 +112,20 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
         sat.power.busy("camera", FRAME_READOUT_S * payload.burst_frames)
         yield sat.queue.put(raw)
         del raw, frame, work  # the queue has the capture: nothing of it waits here for the next one
+
+
+def _pixels(sat: Satellite, plan_index: int, task: FrameTask, payload: Payload,
+            pool: FramePool | None) -> tuple[Any, Work | StageFault | None]:
+    """The frame of ``task`` (the satellite's ``plan_index``-th planned capture) and, from ``pool``, its Work (or the
+    StageFault a stage raised on it in a worker: :func:`compute` raises it on reaching the frame, where a serial
+    run's pipeline raises it, so the run stops at the same moment); without a pool, captured here and no Work."""
+    work: Work | StageFault | None = None
+    if pool is not None:
+        try:
+            work = pool.take(sat.index, plan_index, task.frame_number, task.frame_id)
+        except StageFault as fault:
+            work = fault
+    return (work.frame if isinstance(work, Work) else capture_frame(payload, task)), work
 
 
 def compute(env: simpy.Environment, sat: Satellite, pipeline: Pipeline, recorder: Recorder, timing: str,
