@@ -1,59 +1,54 @@
 """The RGB cloud model on the real Landsat 8 pair in ../shared/data: the share of pixels it flags, and an overlay.
 
 Both scenes (rows 077 and 078, nearly cloud-free) go through the RGB int8 model by sliding window as TOA
-reflectance (2e-5 DN - 0.1, divided by the sine of the sun elevation, 38 deg, as scenarios/landsat_parana.yaml
-does). Writes benchmarks/results/landsat_cloudmask.json and docs/landsat-cloudmask.png (flagged pixels in red).
-Run: .venv/bin/python benchmarks/landsat_cloudmask.py
+reflectance with the sun-elevation correction, read, corrected and scored as the model card's
+``real_landsat.sun_corrected_*`` figures are (:func:`training.cloud_scores.landsat_flagged_fraction`; the sun's
+elevation from :func:`training.landsat_pair.sun_elevation_deg`), so the two agree. Writes
+benchmarks/results/landsat_cloudmask.json and docs/landsat-cloudmask.png (flagged pixels in red).
+Run: .venv/bin/python -m benchmarks.landsat_cloudmask
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import cv2
-
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # GeoTIFF tags OpenCV does not name
 import numpy as np
 
 from onboard.runtime.model import Model
+from training import landsat_pair
+from training.cloud_scores import THRESHOLD, landsat_flagged_fraction, predict_frame
 
 ROOT = Path(__file__).parents[1]
-DATA = ROOT.parent / "shared" / "data" / "landsat8_p224_r077_r078"
-SUN_ELEVATION_DEG = 38.0
 OUT_JSON = Path(__file__).with_name("results") / "landsat_cloudmask.json"
 OUT_PNG = ROOT / "docs" / "landsat-cloudmask.png"
 
 
-def scene_toa(row: str) -> tuple[np.ndarray, np.ndarray]:
-    """(H, W, 3) float32 TOA reflectance in B, G, R order and its (H, W) valid mask."""
-    dn = np.dstack([cv2.imread(str(DATA / f"LC08_L1TP_224{row}_20200518_20200518_01_RT_B{b}.TIF"), cv2.IMREAD_UNCHANGED)
-                    for b in (2, 3, 4)]).astype(np.float32)
-    toa = (2e-5 * dn - 0.1) / math.sin(math.radians(SUN_ELEVATION_DEG))
-    return np.clip(toa, 0, None), dn.min(axis=2) > 0
+def overlay(model: Model, scene: str, sun_elevation_deg: float) -> np.ndarray:
+    """(H, W, 3) uint8 RGB quick-look of ``scene`` at 0.3x, the pixels ``model`` flags as cloud in red."""
+    toa, valid = landsat_pair.landsat_toa(scene, model.card.inputs[0].bands)
+    toa = np.clip(toa / np.float32(np.sin(np.radians(sun_elevation_deg))), 0, None)
+    cloud = (predict_frame(model, toa) >= THRESHOLD) & valid
+    rgb = np.clip(toa[..., ::-1] / 0.3, 0, 1) ** (1 / 1.8)  # B,G,R -> R,G,B, display gamma
+    rgb[cloud] = 0.4 * rgb[cloud] + 0.6 * np.array([1.0, 0.0, 0.0])
+    rgb[~valid] = 0
+    return cv2.resize((rgb * 255).astype(np.uint8), None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
 
 
 def main() -> None:
-    model = Model(ROOT / "onboard" / "runtime" / "models" / "cloud_rgb_int8.tflite", bands=("B", "G", "R"), threads=2)
-    results, panels = {}, []
-    for row in ("077", "078"):
-        toa, valid = scene_toa(row)
-        prob = model.predict_tiled(toa, 32)[..., 0]
-        cloud = (prob >= 0.5) & valid
-        results[f"row_{row}"] = {"pixels": int(valid.sum()), "flagged_fraction": round(float(cloud.sum() / valid.sum()), 6)}
-        rgb = np.clip(toa[..., ::-1] / 0.3, 0, 1) ** (1 / 1.8)  # B,G,R -> R,G,B, display gamma
-        rgb[cloud] = 0.4 * rgb[cloud] + 0.6 * np.array([1.0, 0.0, 0.0])
-        rgb[~valid] = 0
-        panels.append(cv2.resize((rgb * 255).astype(np.uint8), None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA))
+    model = Model(ROOT / "onboard" / "runtime" / "models" / "cloud_rgb_int8.tflite", threads=2)
+    elevation_deg = landsat_pair.sun_elevation_deg()
+    flagged = landsat_flagged_fraction(model, elevation_deg)
+    panels = [overlay(model, scene, elevation_deg) for scene in landsat_pair.LANDSAT_SCENES]
     height = max(p.shape[0] for p in panels)
     canvas = np.hstack([np.pad(p, ((0, height - p.shape[0]), (0, 8), (0, 0))) for p in panels])
     OUT_PNG.parent.mkdir(exist_ok=True)
     cv2.imwrite(str(OUT_PNG), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
-    total = sum(r["pixels"] for r in results.values())
-    results["both"] = {"flagged_fraction": round(sum(r["flagged_fraction"] * r["pixels"] for r in results.values()) / total, 6)}
-    OUT_JSON.write_text(json.dumps({"model": "cloud_rgb_int8", "sun_elevation_deg": SUN_ELEVATION_DEG, **results}, indent=2) + "\n")
-    print(json.dumps(results), f"\nwrote {OUT_JSON} and {OUT_PNG}")
+    results = {"model": "cloud_rgb_int8", "sun_elevation_deg": round(elevation_deg, 1), "threshold": THRESHOLD,
+               "flagged_fraction": flagged["fraction"], "per_scene": flagged["per_scene"]}
+    OUT_JSON.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results), f"\nwrote {OUT_JSON.relative_to(ROOT)} and {OUT_PNG.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
