@@ -45,7 +45,8 @@ class TargetConfig:
     name: str = spec(doc="unique name")
     lat_deg: float = spec(ge=-90, le=90, doc="centre latitude")
     lon_deg: float = spec(ge=-180, le=180, doc="centre longitude")
-    radius_km: float = spec(gt=0, le=1000, doc="strip half-length: frames are taken while the footprint is this close")
+    radius_km: float = spec(gt=0, le=1000, doc="strip half-length along the ground track: frames are centred "
+                                               "within this distance of the target")
     priority: int = spec(1, ge=0, le=100, doc="higher is downlinked first (downlink.order: priority), weighs more "
                                               "in value (value_density) and is dropped last")
 
