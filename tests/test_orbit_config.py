@@ -245,3 +245,19 @@ def test_a_molniya_tle_is_not_refused(tmp_path):
 def test_no_shipped_satellite_has_a_stationary_track(path):
     scenario = load_scenario(path)
     assert all(sat.stationary_track(scenario.start_utc) is None for sat in scenario.satellites)
+
+
+def test_a_target_no_camera_can_reach_is_a_warning_at_its_latitude():
+    """quickstart's 550 km SSO (ground tracks to 82.4 deg) with 40 deg of pointing reaches 86.9 deg: the pole and
+    87.5 deg are named, 86 deg is not; a second satellite in a polar orbit reaches them all."""
+    targets = ("targets=[{name: pole, lat_deg: 90, lon_deg: 0, radius_km: 3}, {name: near, lat_deg: 86, lon_deg: 0, "
+               "radius_km: 3}, {name: south, lat_deg: -87.5, lon_deg: 10, radius_km: 3}]")
+    scenario = load_scenario(QUICKSTART, [targets])
+    assert [w.split(": expected")[0].rsplit(": ", 1)[1] for w in scenario.warnings] == [
+        "targets[0].lat_deg", "targets[2].lat_deg"]
+    assert ("at most 86.9 deg of geocentric latitude here (ground tracks up to 82.4 deg, and 40 deg off nadir reaches "
+            "4.5 deg beyond), found 90 deg ('pole', 90.0 deg geocentric): no capture can be planned over it"
+            ) in scenario.warnings[0]
+    polar = "satellites=[{name: sso, orbit: {altitude_km: 550, sun_synchronous: true, ltan_h: 10.5}}, " \
+            "{name: polar, orbit: {altitude_km: 550, inclination_deg: 90, raan_deg: 0}}]"
+    assert not any("targets[" in w for w in load_scenario(QUICKSTART, [targets, polar]).warnings)

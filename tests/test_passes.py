@@ -15,7 +15,9 @@ from skyfield.api import EarthSatellite, wgs84
 from onboard.orbit.elements import satrec_from_elements, satrec_from_tle
 from onboard.orbit.ephemeris import Ephemeris
 from onboard.orbit.frames import ecef_from_geodetic, geodetic
-from onboard.orbit.passes import ContactWindow, GroundStation, closest_approaches, contact_windows
+from onboard.constants import WGS84_E2
+from onboard.orbit.passes import (ContactWindow, GroundStation, closest_approaches, contact_windows,
+                                   reach_latitude_deg)
 from tests.orbit_cases import DAY_S, ISS_START_UTC, ISS_TLE, SSO_START_UTC, STATIONS, TS, sso_satrec
 
 
@@ -150,3 +152,20 @@ def test_closest_approach_to_a_target_abeam_of_the_track(offset_km):
 def test_contact_window_duration():
     window = ContactWindow("sat", "station", 10.0, 70.0, 30.0, 40.0)
     assert window.duration_s == 60.0
+
+
+@pytest.mark.parametrize("orbit, max_off_nadir_deg", [("sso", 40.0), ("sso", 10.0), ("iss", 30.0)])
+def test_the_reach_in_latitude_bounds_what_closest_approaches_find(orbit, max_off_nadir_deg):
+    """Two days of closest approaches over targets on four meridians: 0.3 deg inside the reach (SMAD's viewing
+    geometry from the mean elements) the best look is within the limit, 0.3 deg beyond it every look is wider."""
+    satrec, start = (sso_satrec(), SSO_START_UTC) if orbit == "sso" else (satrec_from_tle(*ISS_TLE), ISS_START_UTC)
+    track_deg, beyond_deg = reach_latitude_deg(satrec, max_off_nadir_deg)
+    assert track_deg == pytest.approx(180 - 97.59 if orbit == "sso" else 51.64, abs=0.05)  # the inclination's
+    ephemeris = Ephemeris([satrec], start)
+
+    def best_look_deg(geocentric_deg: float) -> float:
+        geodetic_deg = math.degrees(math.atan(math.tan(math.radians(geocentric_deg)) / (1 - WGS84_E2)))
+        return min(a.off_nadir_deg for lon in (0.0, 90.0, 180.0, -90.0)
+                   for a in closest_approaches(ephemeris, ["s"], geodetic_deg, lon, 2 * DAY_S))
+
+    assert best_look_deg(track_deg + beyond_deg - 0.3) < max_off_nadir_deg < best_look_deg(track_deg + beyond_deg + 0.3)

@@ -4,11 +4,14 @@ ground targets, found on an ephemeris sampled in time and refined by bisection.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
+from sgp4.earth_gravity import wgs72
 
+from ..constants import WGS84_B_KM
 from .ephemeris import Ephemeris, time_grid_s
 from .frames import dot, ecef_from_geodetic, enu_basis, unit_vectors
 
@@ -294,3 +297,24 @@ def closest_approaches(
                         float(off_nadir[i]), (float(along_enu[i, 0]), float(along_enu[i, 1])))
         for i in np.lexsort((satellite, t)) if visible[i]
     ]
+
+
+def reach_latitude_deg(satrec: Any, max_off_nadir_deg: float) -> tuple[float, float]:
+    """``(track_deg, beyond_deg)``: the highest geocentric latitude of the ground track of ``satrec`` (an
+    ``sgp4.api.Satrec``: its inclination, or 180 deg less it when retrograde) and the Earth-central angle a look
+    ``max_off_nadir_deg`` off nadir reaches beyond it from apogee, so that a target above ``track_deg + beyond_deg``
+    (geocentric) never comes within that look of nadir at a closest approach.
+
+    Spherical-Earth viewing geometry (Wertz, Larson, Space Mission Analysis and Design, 3rd ed., eqs. 5-16 to 5-18):
+    ``sin rho = R / (R + H)``, ``cos eps = sin eta / sin rho``, ``lambda = 90 deg - eta - eps``, and the horizon
+    ``90 deg - rho`` for a look past it. An upper bound: the polar radius (the smallest) and apogee (the highest)
+    give the widest reach, so a target beyond it is out of reach."""
+    inclination_deg = math.degrees(satrec.inclo)
+    a_km = (wgs72.mu / (satrec.no_kozai / 60.0) ** 2) ** (1.0 / 3.0)  # mean motion, rad/min: Kepler's third law
+    sin_rho = WGS84_B_KM / (a_km * (1.0 + satrec.ecco))
+    sin_eta = math.sin(math.radians(max_off_nadir_deg))
+    if sin_eta >= sin_rho:
+        beyond_deg = 90.0 - math.degrees(math.asin(sin_rho))
+    else:
+        beyond_deg = 90.0 - max_off_nadir_deg - math.degrees(math.acos(sin_eta / sin_rho))
+    return min(inclination_deg, 180.0 - inclination_deg), beyond_deg

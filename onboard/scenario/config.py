@@ -19,7 +19,7 @@ from rundir.records import INT64_MAX
 from ..sim import link_budget
 from ..pipeline.runner import builtin_stage_classes, check_stage, plugin_stages, stage_class
 from ..pipeline.stages import Stage
-from .orbit_config import SatelliteConfig
+from .orbit_config import SatelliteConfig, unreachable_targets
 from ..pipeline.plugins import GROUP, PluginError
 from .schema import Builder, issue_at, sort_issues, spec
 from .spacecraft_config import BANDS, SpacecraftConfig
@@ -153,9 +153,9 @@ class Scenario:
                          f"{capture_mb:.6g} MB ({what})", f"{capacity_mb:g} MB: every capture would be skipped")]
 
     def warning_checks(self) -> list[ConfigIssue]:
-        """Issues (at their YAML paths) that do not stop a run but should be said: stale TLE epochs, stations a link
-        budget cannot close to even overhead, cloudy bursts super-resolved without a cloud filter, a burst the
-        compute hardware holds only window by window (:func:`.working_memory.below_the_whole_capture`), and stage
+        """Issues (at their YAML paths) that do not stop a run but should be said: stale TLE epochs, targets no camera
+        can reach (:func:`.orbit_config.unreachable_targets`), stations a link budget cannot close to even overhead,
+        cloudy bursts super-resolved without a cloud filter, a burst the compute hardware holds only window by window (:func:`.working_memory.below_the_whole_capture`), and stage
         times measured on a machine that is not the profile's board (:meth:`.ComputeConfig.measured_off_board`)."""
         out = link_budget.overhead_warnings(self.spacecraft.radio, self.ground_stations, self.satellites,
                                             self.start_utc)
@@ -165,7 +165,10 @@ class Scenario:
                 out.append(dataclasses.replace(stale, path=join(f"satellites[{i}]", stale.path)))
         measured = [dataclasses.replace(issue, path=join("spacecraft.compute", issue.path))
                     for issue in self.spacecraft.compute.measured_off_board()]
-        return out + self.cloudy_superres() + below_the_whole_capture(self.spacecraft, self.pipeline) + measured
+        unreachable = unreachable_targets(self.satellites, self.targets, self.spacecraft.camera.max_off_nadir_deg,
+                                          self.start_utc)
+        return (out + unreachable + self.cloudy_superres() + below_the_whole_capture(self.spacecraft, self.pipeline)
+                + measured)
 
     def cloudy_superres(self) -> list[ConfigIssue]:
         """A ``superres`` stage with no ``cloud_filter`` before it while the bursts have clouds (the world's, or the

@@ -5,6 +5,7 @@ taken along it) and that a TLE's epoch is near it."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -154,6 +155,36 @@ class SatelliteConfig:
                         "the camera takes strips of frames along it, spaced by its motion",
                         f"satellite {self.name!r}: {found}: a geostationary orbit, which strip imaging cannot use (a "
                         "geosynchronous orbit inclined 0.3 deg or more moves enough)")
+
+
+REACH_MARGIN_DEG = 0.1
+"""Latitude beyond the reach of :func:`onboard.orbit.passes.reach_latitude_deg` before a target is called out of
+reach: the bound takes mean elements, and SGP4's osculating inclination swings by a few hundredths of a degree (J2
+short-period terms; Vallado 2013, sect. 9.6)."""
+
+
+def unreachable_targets(satellites: list[SatelliteConfig], targets: list[Any], max_off_nadir_deg: float,
+                        start_utc: dt.datetime) -> list[ConfigIssue]:
+    """An issue at ``targets[i].lat_deg`` for each target no satellite's camera can reach: beyond every ground
+    track's highest latitude by more than a look ``max_off_nadir_deg`` off nadir reaches
+    (:func:`onboard.orbit.passes.reach_latitude_deg`, an upper bound), so no capture can be planned over it. A
+    warning: the run works, and images the other targets."""
+    from ..orbit.frames import ecef_from_geodetic
+    from ..orbit.passes import reach_latitude_deg
+
+    reaches = [reach_latitude_deg(sat.orbit.satrec(start_utc), max_off_nadir_deg) for sat in satellites]
+    track_deg, beyond_deg = max(reaches, key=sum)
+    out = []
+    for i, target in enumerate(targets):
+        x, y, z = ecef_from_geodetic(target.lat_deg, target.lon_deg, 0.0)
+        geocentric_deg = abs(math.degrees(math.atan2(z, math.hypot(x, y))))
+        if geocentric_deg > track_deg + beyond_deg + REACH_MARGIN_DEG:
+            out.append(issue_at(f"targets[{i}].lat_deg", f"a target some satellite can image: at most "
+                                f"{track_deg + beyond_deg:.1f} deg of geocentric latitude here (ground tracks up to "
+                                f"{track_deg:.1f} deg, and {max_off_nadir_deg:g} deg off nadir reaches "
+                                f"{beyond_deg:.1f} deg beyond)", f"{target.lat_deg:g} deg ({target.name!r}, "
+                                f"{geocentric_deg:.1f} deg geocentric): no capture can be planned over it"))
+    return out
 
 
 def _utc_text(when: dt.datetime) -> str:
