@@ -45,10 +45,22 @@ class Capture:
     off_nadir_deg: float
 
 
+def frame_spacing_km(camera: CameraConfig) -> float:
+    """Along-track distance between the centres of a strip's frames, km: the frame's height at ``gsd_m`` less the
+    forward overlap."""
+    return camera.height_px * camera.gsd_m / 1000 * (1 - camera.forward_overlap_fraction)
+
+
+def strip_frames(camera: CameraConfig, radius_km: float) -> int:
+    """Frames in one strip over a target of ``radius_km``: centred on it and every :func:`frame_spacing_km` up to
+    ``radius_km`` before and after it (those past the run's ends are not taken)."""
+    return 2 * int(radius_km // frame_spacing_km(camera)) + 1
+
+
 def plan_captures(ephemeris: Ephemeris, names: list[str], targets: list[TargetConfig], camera: CameraConfig,
                   start_utc: dt.datetime, duration_s: float) -> dict[str, list[Capture]]:
     """Every frame each satellite will try to take, in time order, keyed by satellite name."""
-    spacing_km = camera.height_px * camera.gsd_m / 1000 * (1 - camera.forward_overlap_fraction)
+    spacing_km = frame_spacing_km(camera)
     plans: dict[str, list[Capture]] = {name: [] for name in names}
     passes: list[tuple[str, float, TargetConfig, ClosestApproach]] = []
     for target in targets:
@@ -58,7 +70,7 @@ def plan_captures(ephemeris: Ephemeris, names: list[str], targets: list[TargetCo
             passes.append((approach.satellite, approach.t_s, target, approach))
     index = {name: i for i, name in enumerate(names)}
     for sat, _, target, approach in sorted(passes, key=lambda p: (p[0], p[1], p[2].name)):
-        n_half = int(target.radius_km // spacing_km)
+        n_half = strip_frames(camera, target.radius_km) // 2
         k = np.arange(-n_half, n_half + 1)
         speed_km_s = float(ground_speed_km_s(ephemeris, np.array([approach.t_s]))[index[sat], 0])
         t_s = approach.t_s + k * spacing_km / speed_km_s
