@@ -97,9 +97,20 @@ def test_lost_frames_are_sent_again_within_the_pass_and_after_it():
     assert len(items) == 10 and not store.items
     on_air = sum(c.bytes_sent for c in log)
     assert on_air > sum(sizes)
-    # failures before 2000 successes at FER 0.1: mean 2000 * 0.1 / 0.9 = 222 frames, sd ~16
-    assert on_air - sum(sizes) == pytest.approx(222.2 * 100, rel=0.25)
+    # failures before 2000 successes at FER 0.1: mean 2000 * 0.1 / 0.9 = 222 frames, sd 16
+    assert on_air - sum(sizes) == pytest.approx(222.2 * 100, abs=4 * 16 * 100)
     assert log[0].used_s == pytest.approx(150.0) and log[1].bytes_sent > 0  # the first pass ended mid-way
+
+
+def test_each_frame_is_sent_until_it_arrives():
+    """Selective-repeat ARQ: a frame is sent again until it gets through, so the failures before 2000 successes at
+    FER 0.5 are negative-binomial, mean 2000 * 0.5 / 0.5 = 2000 frames, sd sqrt(2000 * 0.5) / 0.5 = 63 (Feller,
+    An Introduction to Probability Theory, vol. 1, VI.8). One resend per lost frame would give 1000."""
+    env, _, delivered, log, _ = setup([Window("s", "gs", 0, 1000)], [20_000] * 10, fer=0.5, seed=4)
+    env.run(until=2000)
+    assert len(delivered) == 10
+    resent_frames = (sum(c.bytes_sent for c in log) - 200_000) / 100
+    assert resent_frames == pytest.approx(2000, abs=4 * 63)
 
 
 def test_zero_frame_error_rate_sends_each_byte_once():

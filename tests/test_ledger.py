@@ -42,11 +42,15 @@ def test_ledger_balances(frames):
             elif fate == "drop":
                 ledger.dropped(fid, "storage_full")
     rows = ledger.rows(1e6, {})
-    counts = {s: sum(r.status == s for r in rows) for s in ("delivered", "dropped", "on_board")}
-    assert sum(counts.values()) == len(frames)
-    for r in rows:
-        assert r.products_on_board >= 0
-        assert (r.status == "dropped") == (r.reason is not None)
+    assert [r.frame_id for r in rows] == [f"f{n}" for n in range(len(frames))]
+    for r, (n_products, fates, evicted_raw) in zip(rows, frames):
+        fates = [] if evicted_raw else fates[:n_products]  # "keep": still on board
+        delivered, dropped = fates.count("deliver"), fates.count("drop") + evicted_raw
+        pending = 0 if evicted_raw else n_products - delivered - fates.count("drop")
+        expected = "on_board" if pending else "delivered" if delivered else "dropped"
+        assert (r.status, r.products_delivered, r.products_dropped, r.products_on_board) == (
+            expected, delivered, dropped, pending)
+        assert r.reason == (None if expected != "dropped" else "storage_full" if dropped else "no_product")
 
 
 def test_a_stages_drop_is_recorded_as_its_decision_and_a_storage_drop_as_a_loss():

@@ -27,7 +27,6 @@ def test_free_space_loss_of_roddy_example_12_1():
     # D. Roddy, Satellite Communications, 4th ed., McGraw-Hill 2006, Example 12.1: the range between a ground
     # station and a satellite is 42 000 km; the free-space loss at 6 GHz is
     # [FSL] = 32.4 + 20 log 42 000 + 20 log 6000 = 200.4 dB.
-    assert lb.free_space_loss_db(42_000.0, 6.0) == pytest.approx(200.4, abs=0.5)
     assert lb.free_space_loss_db(42_000.0, 6.0) == pytest.approx(200.4, abs=0.1)
 
 

@@ -19,6 +19,14 @@ def test_unresolved_texture_averages_away(gsd_m, expected):
         assert 0.0 < share < canopy.resolved_share(gsd_m) <= 1.0
 
 
+def test_past_the_coarsest_wavelength_contrast_falls_as_the_pixel_grows():
+    """Pixels wider than every wavelength average N ~ (pixel / wavelength)^2 independent cells: the standard
+    deviation falls as 1 / sqrt(N), linearly in the pixel's width (twice the pixels, half the contrast)."""
+    canopy = fractal(1, "canopy", ladder(40.0, 5.0, 0.9))
+    assert canopy.resolved_share(160.0) == pytest.approx(canopy.resolved_share(80.0) / 2)
+    assert canopy.resolved_share(120.0) == pytest.approx(canopy.resolved_share(80.0) * 80 / 120)
+
+
 def test_world_axes_are_utm_without_the_southern_false_northing():
     north = GridFootprint(32633, 500_000.0, 5_000_000.0, 10.0, 3, 2)  # UTM 33N: rows go south from y0
     u, v = world_axes(north)

@@ -73,3 +73,20 @@ def test_the_balance_closed_at_the_end_counts_every_second_of_the_run(until_s):
     assert (p.energy_in_wh, p.energy_out_wh) == pytest.approx((90.0 * until_s / 3600, 28.0 * until_s / 3600))
     p.close(env.now)  # closing twice adds nothing
     assert p.energy_out_wh == pytest.approx(28.0 * until_s / 3600) and p.balanced_to_s == until_s
+
+
+def test_brownout_time_and_lowest_charge_follow_the_steps():
+    """100 Wh at 26 %, 10 W of bus in shadow for 6 steps of 600 s (1.667 Wh each), then sun at 100 W (+15 Wh a
+    step): the charge falls by 1.667 Wh a step to 19.33 Wh after step 4, below 20 %, so steps 5 and 6 are spent in
+    brown-out (1200 s); the lowest charge is 16.0 Wh (16 %); the first sunlit step, which began in brown-out, lifts it
+    to 31 Wh, over 20 %."""
+    _, p = make(sunlit=False, soc=0.26)
+    for k in range(6):
+        p.step(600.0 * k, 600.0 * (k + 1))
+        assert p.brownout == (k >= 3)
+    assert p.brownout_s == pytest.approx(1200.0)
+    assert p.min_soc == pytest.approx(0.16) and p.energy_wh == pytest.approx(16.0)
+    p.sunlit = lambda t: True
+    p.step(3600.0, 4200.0)
+    assert not p.brownout and p.brownout_s == pytest.approx(1800.0)
+    assert p.min_soc == pytest.approx(0.16) and p.energy_wh == pytest.approx(31.0)

@@ -36,6 +36,18 @@ def test_drop_lowest_priority_keeps_important_items():
     assert [i.item_id for i in store.items] == ["hi", "mid"]
 
 
+def test_drop_lowest_priority_evicts_an_equal_priority_item_oldest_first():
+    """"Of no higher priority": an item may push out one of its own priority, the oldest of the lowest first."""
+    store, evicted = make("drop_lowest_priority")
+    for name in ("a", "b", "c"):
+        store.put(item(name, 30, priority=2))
+    assert store.put(item("d", 30, priority=2))
+    assert evicted == [("a", "storage_full")]
+    store.put(item("low", 5, priority=1))  # 95 of 100 bytes: the next 30 need 25 freed
+    assert store.put(item("e", 30, priority=2))
+    assert evicted[1:] == [("low", "storage_full"), ("b", "storage_full")]  # the lowest first, then the oldest
+
+
 def test_stop_imaging_refuses_without_evicting():
     store, evicted = make("stop_imaging")
     assert store.put(item("a", 80))

@@ -137,13 +137,12 @@ def test_the_summary_gives_the_bent_pipe_bytes_the_saving_is_against():
     against 150.99 MB)."""
     report = {"scenario": "cubesat_sband", "seed": 7, "complete": True, "duration_s": 86400.0,
               "bandwidth": {"raw_bytes": 320_864_256, "raw_bytes_finished": 150_994_944,
-                            "downlinked_bytes": 124_119_684, "saved_fraction": 0.177988},
+                            "downlinked_bytes": 124_119_684, "saved_fraction": 1 - 124_119_684 / 150_994_944},
               "ledger": {"captured": 51, "delivered": 24, "dropped": 0, "on_board": 27, "balanced": True},
               "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": 0, "max_age_s": None}}
     _, bent_pipe, downlinked, *_ = summary_lines(report)
     assert bent_pipe.endswith("320.86 MB for every capture, 150.99 MB for the frames the pipeline finished")
     assert downlinked.endswith("124.12 MB, sidecars included (saved 17.8 % against bent-pipe for the frames the "
                                "pipeline finished)")
-    assert abs(1 - 124_119_684 / 150_994_944 - 0.177988) < 1e-6  # the two figures shown divide out
     report["bandwidth"]["raw_bytes_finished"] = 320_864_256  # every frame finished: one figure
     assert summary_lines(report)[1].endswith("bent-pipe bytes            320.86 MB")
