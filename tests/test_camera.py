@@ -1,6 +1,7 @@
 """The imager: raw frame size, radiometric calibration, noise statistics, PSF width and determinism; the camera is
 the scenario's CameraConfig."""
 
+import dataclasses
 import math
 from datetime import datetime, timezone
 
@@ -163,3 +164,32 @@ def test_a_scenario_camera_is_checked_where_it_is_built():
         build(CameraConfig, {"width_px": 8, "height_px": 8, "gsd_m": 10.0, "bands": ["B", "G"], "bit_depth": 17},
               Source(), "camera.yaml")
     assert [(i.path, i.found) for i in caught.value.issues] == [("bit_depth", "int 17")]
+
+
+def test_single_frame_mtf_is_the_sampled_kernels():
+    """A sine of 0.48 cycles/px through psf_sigma_px 0.5: the frame keeps the response of OpenCV's 5-tap kernel
+    sampled on the frame grid, sum_n k_n cos(2 pi f n) = 0.576, not the continuous Gaussian's exp(-2 pi^2 sigma^2
+    f^2) = 0.32: the simplification the capture's docstring states (a burst frame's is tested in test_burst)."""
+    import cv2
+
+    spec = CameraConfig(width_px=200, height_px=8, gsd_m=10.0, bands=("R",), bit_depth=16, psf_sigma_px=0.5,
+                        read_noise_dn=0.0, full_well_e=1e12)
+    f = 0.48  # cycles per px
+    fp = grid_for(spec)
+
+    class SineWorld(FlatWorld):
+        def render(self, footprint, time_utc, sun_elevation_deg, sun_azimuth_deg, bands):
+            scene = FlatWorld(0.3).render(footprint, time_utc, sun_elevation_deg, sun_azimuth_deg, bands)
+            e, _ = footprint.pixel_centres_m()
+            wave = (0.3 + 0.1 * np.cos(2 * np.pi * f * (e - fp.x0_m) / spec.gsd_m)).astype(np.float32)
+            return dataclasses.replace(scene, reflectance=np.broadcast_to(wave[None, :, None],
+                                                                         scene.reflectance.shape).copy())
+
+    frame = capture(spec, SineWorld(0.3), fp, NOON, 50.0, 150.0, np.random.default_rng(0), "f", "s", 0.0)
+    row = dn_to_reflectance(frame.dn[4, :, 0], spec) - 0.3
+    x = np.arange(spec.width_px) + 0.5
+    amplitude = np.hypot(row @ np.cos(2 * np.pi * f * x), row @ np.sin(2 * np.pi * f * x)) * 2 / x.size / 0.1
+    kernel = cv2.getGaussianKernel(5, 0.5)[:, 0]
+    sampled = sum(k * math.cos(2 * math.pi * f * n) for k, n in zip(kernel, range(-2, 3)))
+    assert amplitude == pytest.approx(sampled, abs=0.01) and sampled == pytest.approx(0.576, abs=0.002)
+    assert amplitude > math.exp(-2 * (math.pi * 0.5 * f) ** 2) + 0.2

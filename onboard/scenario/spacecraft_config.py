@@ -45,7 +45,9 @@ class CameraConfig:
     gsd_m: float = spec(gt=0, le=1000, doc="ground sample distance at nadir")
     bands: list[Literal["B", "G", "R", "NIR"]] = spec(min_items=1, doc="band order, a subset of B, G, R, NIR")
     bit_depth: int = spec(12, ge=8, le=16, doc="bits per sample; raw bytes = W*H*bands*bit_depth/8")
-    psf_sigma_px: float = spec(0.5, ge=0, le=5, doc="Gaussian PSF sigma")
+    psf_sigma_px: float = spec(0.5, ge=0, le=5, doc="Gaussian PSF sigma (single frames: OpenCV's kernel sampled "
+                               "on the frame grid, sharper than the continuous Gaussian below 1 px; see "
+                               "onboard.sensing.camera.capture)")
     read_noise_dn: float = spec(2.0, ge=0, doc="read noise, DN rms")
     full_well_e: float = spec(20000.0, gt=0, doc="electrons at full scale, sets shot noise")
     max_off_nadir_deg: float = spec(30.0, ge=0, le=60, doc="pointing limit for imaging a target")
