@@ -47,8 +47,9 @@ RUN_KEYS = {  # key: (where in report.json, meaning)
     "comparison": ("comparison.rows", "this run against simpler pipelines on the same frames: one object per row "
                    "(pipeline, label, bytes, saved_fraction, saved_vs_burst_fraction, bytes_per_clear_km2, "
                    "clear_pixels_lost_fraction, cloud_f1, psnr_db, ssim, cpsnr_db; the best-lossless rows also "
-                   "codec, the lossy_same_bytes row max_abs_error_dn; see the report's comparison); the bent_pipe "
-                   "row only with bursts, saved_vs_burst_fraction null without them"),
+                   "codec, the lossy_same_bytes row max_abs_error_dn, scenes and exact_scenes (those sent exact); "
+                   "see the report's comparison); the bent_pipe row only with bursts, saved_vs_burst_fraction null "
+                   "without them"),
     "verdict": ("verdict", "the report's opening verdict (its headline sentence, then any caveats)"),
     "warnings": ("warnings", "what the report warns of, at its top: one sentence each (empty: nothing)"),
 }

@@ -161,14 +161,17 @@ def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:
     the ground against the frames themselves, or exact where the lossless codestream fitted (the frame's
     ``alternative_bytes`` ``lossy_same_bytes`` equal to ``lossless_jpeg2000``: see
     :func:`onboard.pipeline.alternatives.estimates`). A frame the pipeline sent too few bytes of for any
-    codestream has none, and is not scored (the comparison counts its clear ground as lost)."""
-    scores = Quality(bit_depth)
+    codestream has none, and is not scored (the comparison counts its clear ground as lost). :func:`quality`'s
+    figures, pooled over the scenes, with ``scenes`` scored and ``exact_scenes``, those sent exact: a PSNR pooled
+    over mostly exact scenes is far above any lossy one's."""
+    scores, exact = Quality(bit_depth), 0
     lossless_sent = {r.frame_id for r in run.processing or [] if 0 < (r.alternative_bytes.get("lossy_same_bytes") or 0)
                      == r.alternative_bytes.get("lossless_jpeg2000")}
     for frame_id in finished_frames(run):
         data = evaluation(run, frame_id)
         if frame_id in lossless_sent and EVALUATION_RAW_KEY in data:
             scores.add_exact(evaluation_frame_shape(data))
+            exact += 1
             continue
         if EVALUATION_LOSSY_SAME_BYTES_KEY not in data:
             continue
@@ -177,7 +180,7 @@ def lossy_same_bytes(run: Any, bit_depth: int) -> dict[str, Any]:
             continue
         raw = evaluation_frame_dn(data, bit_depth)
         scores.add(codec.decode(stream.tobytes(), "jpeg2000", raw.shape, bit_depth), raw)
-    return scores.result()
+    return {**scores.result(), "scenes": len(scores.ssims), "exact_scenes": exact}
 
 
 def rate_distortion(run: Any, bit_depth: int) -> list[dict[str, Any]]:
