@@ -107,9 +107,8 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
             row("best_lossless", "best lossless flight-class codec, one frame per scene" + label, best_bytes, 0.0,
                 codec=codec),
             row("lossy_same_bytes", "JPEG 2000 within this run's bytes, one frame per scene",
-                alternative("lossy_same_bytes"), _unsent_lost(records, clear, all_clear), psnr_db=lossy_alt["psnr_db"],
-                ssim=lossy_alt["ssim"], max_abs_error_dn=lossy_alt["max_abs_error_dn"],
-                scenes=lossy_alt.get("scenes"), exact_scenes=lossy_alt.get("exact_scenes"))]
+                alternative("lossy_same_bytes"), _unsent_lost(records, clear, all_clear),
+                **{k: lossy_alt.get(k) for k in ("psnr_db", "ssim", "max_abs_error_dn", "scenes", "exact_scenes")})]
     if "cloud_filter" in names:
         filter_lost = _filter_lost(report.get("cloud") or {})
         label, kept_bytes, codec = _best_codec(alternative, "cloud_filter_")
