@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import metrics
-from .document import Block, Heading, Table, fmt_value
+from .document import Block, Heading, Table, fmt_duration, fmt_value
 from .run_data import RunData
 
 
@@ -45,6 +45,13 @@ def _planned_and_skipped(run: RunData) -> tuple[int, Counter[str]]:
     return sum(s.frames_planned for s in summaries), skipped
 
 
+def _planned_text(run: RunData, planned: int) -> str:
+    """"the N captures planned", or, in a run that stopped early (its summaries count the captures reached), "the N
+    captures the simulation reached before it stopped"."""
+    stopped = run.run_info is not None and run.run_info.stopped is not None
+    return f"the {planned} captures " + ("the simulation reached before it stopped" if stopped else "planned")
+
+
 def skipped_captures(run: RunData) -> list[str]:
     """A warning when planned captures were not taken (storage full under ``stop_imaging``, brown-out): they never
     became frames, so the ledger, which counts frames, does not show them."""
@@ -52,22 +59,26 @@ def skipped_captures(run: RunData) -> list[str]:
     if not skipped:
         return []
     why = "; ".join(f"{reason}: {count}" for reason, count in sorted(skipped.items()))
-    return [f"{sum(skipped.values())} of the {planned} captures planned were not taken ({why}): they are in no frame "
+    return [f"{sum(skipped.values())} of {_planned_text(run, planned)} were not taken ({why}): they are in no frame "
             "count of the ledger; see the storage and power table."]
 
 
 def nothing_captured(run: RunData) -> str:
-    """Why a run has no frame to report on: no capture planned (no target in the camera's reach in daylight), or
-    every planned capture skipped (by reason, from telemetry/run.json's satellite summaries)."""
+    """Why a run has no frame to report on: stopped before its first capture, no capture planned (no target in the
+    camera's reach in daylight), or every planned capture skipped (by reason, from telemetry/run.json's satellite
+    summaries)."""
     info = run.run_info
     summaries = info.satellite_summary if info else []
     planned, skipped = _planned_and_skipped(run)
+    if summaries and planned == 0 and info.stopped is not None:
+        return (f"nothing was captured: the run stopped ({info.stopped.reason}) at simulated t = "
+                f"{fmt_duration(info.stopped.simulated_s)}, before its first planned capture.")
     if summaries and planned == 0:
         return ("nothing was captured: no capture was planned, since no target passed within the camera's reach "
                 "(spacecraft.camera.max_off_nadir_deg) with the sun above spacecraft.camera.min_sun_elevation_deg "
                 "in the time simulated; check the targets, the orbits, start_utc and duration_h.")
     why = "; ".join(f"{reason}: {count}" for reason, count in sorted(skipped.items()))
-    return (f"nothing was captured of the {planned} captures planned" + (f" (skipped: {why})." if why else ".")
+    return (f"nothing was captured of {_planned_text(run, planned)}" + (f" (skipped: {why})." if why else ".")
             if summaries else "nothing was captured (telemetry/run.json gives no satellite summary to say why).")
 
 

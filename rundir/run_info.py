@@ -80,7 +80,8 @@ class DownlinkInfo(Record):
 
 @dataclass(frozen=True)
 class SatelliteSummary(Record):
-    """One satellite at the end of the run: frames planned and captured, captures skipped by reason, compute busy
+    """One satellite at the end of the run, or where it stopped: frames planned (in a run that stopped early, the
+    captures the simulation reached, each taken or skipped) and captured, captures skipped by reason, compute busy
     time (s) and its timing mode, storage peak and capacity (bytes), frames whose compute waited for the battery and
     for how long (s), lowest state of charge, brown-out time (s), energy in, out and unmet (Wh)."""
 

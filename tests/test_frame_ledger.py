@@ -73,8 +73,8 @@ def test_a_run_that_captured_nothing_says_why():
 
     from ground.frame_ledger import nothing_captured
 
-    def run(*summaries):
-        return SimpleNamespace(run_info=SimpleNamespace(satellite_summary=list(summaries)))
+    def run(*summaries, stopped=None):
+        return SimpleNamespace(run_info=SimpleNamespace(satellite_summary=list(summaries), stopped=stopped))
 
     idle = SimpleNamespace(frames_planned=0, captures_skipped={})
     assert nothing_captured(run(idle, idle)).startswith("nothing was captured: no capture was planned, since no "
@@ -82,6 +82,13 @@ def test_a_run_that_captured_nothing_says_why():
     shed = SimpleNamespace(frames_planned=3, captures_skipped={"brownout": 3})
     assert nothing_captured(run(idle, shed)) == "nothing was captured of the 3 captures planned (skipped: brownout: 3)."
     assert "no satellite summary" in nothing_captured(SimpleNamespace(run_info=None))
+    # a run stopped before its first capture reached none: not "no target in reach"
+    overrun = SimpleNamespace(reason="RealtimeOverrun", simulated_s=90.0)
+    assert nothing_captured(run(idle, stopped=overrun)) == (
+        "nothing was captured: the run stopped (RealtimeOverrun) at simulated t = 1.5 min, before its first planned "
+        "capture.")
+    assert nothing_captured(run(shed, stopped=overrun)) == ("nothing was captured of the 3 captures the simulation "
+                                                            "reached before it stopped (skipped: brownout: 3).")
 
 
 def test_captures_planned_but_not_taken_are_a_warning():
@@ -92,7 +99,7 @@ def test_captures_planned_but_not_taken_are_a_warning():
     from ground.frame_ledger import skipped_captures
 
     def run(*summaries):
-        return SimpleNamespace(run_info=SimpleNamespace(satellite_summary=list(summaries)))
+        return SimpleNamespace(run_info=SimpleNamespace(satellite_summary=list(summaries), stopped=None))
 
     starved = SimpleNamespace(frames_planned=54, captures_skipped={"storage_full": 44, "brownout": 2})
     fine = SimpleNamespace(frames_planned=10, captures_skipped={})
