@@ -296,10 +296,8 @@ def test_a_signal_mid_run_leaves_a_consistent_incomplete_run(tmp_path, signum):
     samples = [json.loads(line) for line in (out / "telemetry" / "timeline.jsonl").read_text().splitlines()]
     last = {sample["satellite"]: sample["storage_bytes"] for sample in samples}
     assert sum(last.values()) == report["bandwidth"]["bytes_on_board"]
-    # each satellite's figures at the stop: every capture the simulation reached was taken or skipped
+    # each satellite's figures at the stop (tests/test_satellite.py stops one at a known capture)
     assert info["satellite_summary"] and "spacecraft" in report
-    for sat in info["satellite_summary"]:
-        assert sat["frames_planned"] == sat["frames_captured"] + sum(sat["captures_skipped"].values())
     stopped = f"INCOMPLETE RUN: the simulation stopped before its end ({reason} at simulated"
     assert stopped in (out / "report.md").read_text()
 

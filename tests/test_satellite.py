@@ -86,3 +86,34 @@ def test_a_processed_frame_leaves_memory_with_its_work(tmp_path):
     assert info.satellite_summary[0].frames_captured > 0
     assert [o for o in gc.get_objects() if isinstance(o, Work)] == []
     assert all(item.data is not None for sat in mission.sats for item in sat.storage.items)  # products: their lines
+
+
+def test_a_run_stopped_while_a_frames_pixels_are_made_never_took_that_frame(tmp_path, monkeypatch):
+    """Ctrl-C lands while the 4th capture's pixels are being made (injected: the camera raises it), with the raw
+    frame already in storage: it was never taken, so it leaves storage again, and the stopped run's storage is the
+    ledger's bytes on board (it ended one capture above them)."""
+    import json
+
+    from app.cli import main
+
+    calls = []
+
+    def interrupted_fourth(payload, task):
+        calls.append(task.frame_id)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(payload, task)
+
+    real = satellite.capture_frame
+    monkeypatch.setattr(satellite, "capture_frame", interrupted_fourth)
+    out = tmp_path / "run"
+    status = main(["run", str(ROOT / "scenarios" / "storage_overflow.yaml"), "--out", str(out), "--quiet",
+                   "--workers", "0", "--set", "spacecraft.radio.rate_mbps=0.3"])
+    assert status == 130 and len(calls) == 4
+    report = json.loads((out / "report.json").read_text())
+    samples = [json.loads(line) for line in (out / "telemetry" / "timeline.jsonl").read_text().splitlines()]
+    assert samples[-1]["storage_bytes"] == report["bandwidth"]["bytes_on_board"] > 0
+    info = json.loads((out / "telemetry" / "run.json").read_text())
+    (sat,) = info["satellite_summary"]
+    assert sat["frames_captured"] == report["ledger"]["captured"] == 3  # the 4th was never taken
+    assert sat["frames_planned"] == 3 + sum(sat["captures_skipped"].values())
