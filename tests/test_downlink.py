@@ -2,6 +2,7 @@
 
 import math
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -54,6 +55,11 @@ def test_a_window_used_whole_is_recorded_within_its_rounded_length():
     assert log[0].used_s == pytest.approx(68.3488)
     record = log[0].contact_record()
     assert (record.aos_t_s, record.los_t_s, record.duration_s, record.used_s) == (1.001, 69.349, 68.348, 68.348)
+    # telemetry/link.jsonl gives the same times under a link budget
+    log[0].link = SimpleNamespace(g_t_db_k=21.0, link_up_s=68.3488, cumulative_bytes=np.array([0.0, 1e6]),
+                                  constant_model="8PSK 3/5", constant_bytes_per_s=1e5, samples=[])
+    link = log[0].link_record()
+    assert (link.aos_t_s, link.los_t_s, link.used_s) == (1.001, 69.349, 68.348)
 
 
 def test_partial_product_resumes_at_next_pass():

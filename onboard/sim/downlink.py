@@ -47,24 +47,29 @@ class ContactLog:
     link: Any = None  # the pass's link_budget.PassRates under a link budget
     serving_s: float = 0.0  # seconds with a product to send, the link up or not (under a link budget)
 
-    def contact_record(self) -> ContactRecord:
-        """The line of ``telemetry/contacts.jsonl`` of this contact, its times to the millisecond. The length is that
-        of the rounded AOS and LOS, and the time sending at most that: rounded on its own, a window used whole read
-        1 ms longer than the window (usage 1.000015)."""
+    def _times_ms(self) -> tuple[float, float, float, float]:
+        """``(aos_t_s, los_t_s, duration_s, used_s)`` to the millisecond, as both records give them: the length is
+        that of the rounded AOS and LOS, and the time sending at most that (rounded on its own, a window used whole
+        read 1 ms longer than the window: usage 1.000015)."""
         aos_t_s, los_t_s = round(self.aos_t_s, 3), round(self.los_t_s, 3)
         duration_s = round(los_t_s - aos_t_s, 3)
+        return aos_t_s, los_t_s, duration_s, min(round(self.used_s, 3), duration_s)
+
+    def contact_record(self) -> ContactRecord:
+        """The line of ``telemetry/contacts.jsonl`` of this contact (times: :meth:`_times_ms`)."""
+        aos_t_s, los_t_s, duration_s, used_s = self._times_ms()
         return ContactRecord(
             satellite=self.satellite, station=self.station, aos_t_s=aos_t_s, los_t_s=los_t_s,
-            max_elevation_deg=round(self.max_elevation_deg, 3), tracked=self.tracked,
-            used_s=min(round(self.used_s, 3), duration_s), bytes_sent=int(round(self.bytes_sent)),
-            duration_s=duration_s, products_completed=self.products_completed)
+            max_elevation_deg=round(self.max_elevation_deg, 3), tracked=self.tracked, used_s=used_s,
+            bytes_sent=int(round(self.bytes_sent)), duration_s=duration_s, products_completed=self.products_completed)
 
     def link_record(self) -> PassLinkRecord:
-        """The line of ``telemetry/link.jsonl`` of a contact under a link budget."""
+        """The line of ``telemetry/link.jsonl`` of a contact under a link budget (times: :meth:`_times_ms`)."""
         link = self.link
+        aos_t_s, los_t_s, _, used_s = self._times_ms()
         return PassLinkRecord(
-            self.satellite, self.station, round(self.aos_t_s, 3), round(self.los_t_s, 3), link.g_t_db_k,
-            round(link.link_up_s, 3), int(round(float(link.cumulative_bytes[-1]))), round(self.used_s, 3),
+            self.satellite, self.station, aos_t_s, los_t_s, link.g_t_db_k,
+            round(link.link_up_s, 3), int(round(float(link.cumulative_bytes[-1]))), used_s,
             int(round(self.bytes_sent)), link.constant_model, round(link.constant_bytes_per_s, 3),
             int(round(link.constant_bytes_per_s * self.serving_s)), list(link.samples))
 
