@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
-from sgp4.earth_gravity import wgs72
 
 from ..constants import WGS84_B_KM
 from .ephemeris import Ephemeris, time_grid_s
@@ -299,22 +299,33 @@ def closest_approaches(
     ]
 
 
-def reach_latitude_deg(satrec: Any, max_off_nadir_deg: float) -> tuple[float, float]:
-    """``(track_deg, beyond_deg)``: the highest geocentric latitude of the ground track of ``satrec`` (an
-    ``sgp4.api.Satrec``: its inclination, or 180 deg less it when retrograde) and the Earth-central angle a look
-    ``max_off_nadir_deg`` off nadir reaches beyond it from apogee, so that a target above ``track_deg + beyond_deg``
-    (geocentric) never comes within that look of nadir at a closest approach.
+class LatitudeReach(NamedTuple):
+    """How far towards a pole a satellite's camera reaches, deg: the highest geocentric latitude of its ground track
+    (``track_deg``) and the Earth-central angle a look at the pointing limit reaches beyond it (``beyond_deg``)."""
+
+    track_deg: float
+    beyond_deg: float
+
+
+def latitude_reach(satrec: Any, start_utc: datetime, max_off_nadir_deg: float) -> LatitudeReach:
+    """How far towards a pole ``satrec`` (an ``sgp4.api.Satrec``) reaches with a look ``max_off_nadir_deg`` off
+    nadir: the ground track to the inclination (180 deg less it when retrograde), and beyond it the Earth-central
+    angle of that look from the highest point of the orbit, so that a target above ``track_deg + beyond_deg``
+    (geocentric) never comes within the look of nadir at a closest approach.
 
     Spherical-Earth viewing geometry (Wertz, Larson, Space Mission Analysis and Design, 3rd ed., eqs. 5-16 to 5-18):
-    ``sin rho = R / (R + H)``, ``cos eps = sin eta / sin rho``, ``lambda = 90 deg - eta - eps``, and the horizon
-    ``90 deg - rho`` for a look past it. An upper bound: the polar radius (the smallest) and apogee (the highest)
-    give the widest reach, so a target beyond it is out of reach."""
-    inclination_deg = math.degrees(satrec.inclo)
-    a_km = (wgs72.mu / (satrec.no_kozai / 60.0) ** 2) ** (1.0 / 3.0)  # mean motion, rad/min: Kepler's third law
-    sin_rho = WGS84_B_KM / (a_km * (1.0 + satrec.ecco))
+    ``sin rho = R / r``, ``cos eps = sin eta / sin rho``, ``lambda = 90 deg - eta - eps``, and the horizon
+    ``90 deg - rho`` for a look past it. An upper bound: the polar radius (the smallest R) and the largest radius SGP4
+    gives over one period from ``start_utc`` (sampled every 10 s; 5-12 km above the mean apogee ``a (1 + e)`` with
+    J2's short-period terms, worth 0.17 deg near the horizon from 1500 km) give the widest reach."""
+    period_s = 2.0 * math.pi / satrec.no_kozai * 60.0  # mean motion, rad/min
+    r_km = Ephemeris([satrec], start_utc).over_time(time_grid_s(period_s, 10.0),
+                                                    lambda r, v, t: np.linalg.norm(r, axis=-1))
+    sin_rho = WGS84_B_KM / float(r_km.max())
     sin_eta = math.sin(math.radians(max_off_nadir_deg))
     if sin_eta >= sin_rho:
         beyond_deg = 90.0 - math.degrees(math.asin(sin_rho))
     else:
         beyond_deg = 90.0 - max_off_nadir_deg - math.degrees(math.acos(sin_eta / sin_rho))
-    return min(inclination_deg, 180.0 - inclination_deg), beyond_deg
+    inclination_deg = math.degrees(satrec.inclo)
+    return LatitudeReach(min(inclination_deg, 180.0 - inclination_deg), beyond_deg)

@@ -155,8 +155,9 @@ class Scenario:
     def warning_checks(self) -> list[ConfigIssue]:
         """Issues (at their YAML paths) that do not stop a run but should be said: stale TLE epochs, targets no camera
         can reach (:func:`.orbit_config.unreachable_targets`), stations a link budget cannot close to even overhead,
-        cloudy bursts super-resolved without a cloud filter, a burst the compute hardware holds only window by window (:func:`.working_memory.below_the_whole_capture`), and stage
-        times measured on a machine that is not the profile's board (:meth:`.ComputeConfig.measured_off_board`)."""
+        cloudy bursts super-resolved without a cloud filter, a burst the compute hardware holds only window by window
+        (:func:`.working_memory.below_the_whole_capture`), and stage times measured on a machine that is not the
+        profile's board (:meth:`.ComputeConfig.measured_off_board`)."""
         out = link_budget.overhead_warnings(self.spacecraft.radio, self.ground_stations, self.satellites,
                                             self.start_utc)
         for i, sat in enumerate(self.satellites):

@@ -158,21 +158,21 @@ class SatelliteConfig:
 
 
 REACH_MARGIN_DEG = 0.1
-"""Latitude beyond the reach of :func:`onboard.orbit.passes.reach_latitude_deg` before a target is called out of
-reach: the bound takes mean elements, and SGP4's osculating inclination swings by a few hundredths of a degree (J2
-short-period terms; Vallado 2013, sect. 9.6)."""
+"""Latitude beyond the reach of :func:`onboard.orbit.passes.latitude_reach` before a target is called out of
+reach: the bound takes the mean inclination, and SGP4's osculating inclination swings by a few hundredths of a degree
+(J2 short-period terms; Vallado 2013, sect. 9.6)."""
 
 
 def unreachable_targets(satellites: list[SatelliteConfig], targets: list[Any], max_off_nadir_deg: float,
                         start_utc: dt.datetime) -> list[ConfigIssue]:
     """An issue at ``targets[i].lat_deg`` for each target no satellite's camera can reach: beyond every ground
     track's highest latitude by more than a look ``max_off_nadir_deg`` off nadir reaches
-    (:func:`onboard.orbit.passes.reach_latitude_deg`, an upper bound), so no capture can be planned over it. A
+    (:func:`onboard.orbit.passes.latitude_reach`, an upper bound), so no capture can be planned over it. A
     warning: the run works, and images the other targets."""
     from ..orbit.frames import ecef_from_geodetic
-    from ..orbit.passes import reach_latitude_deg
+    from ..orbit.passes import latitude_reach
 
-    reaches = [reach_latitude_deg(sat.orbit.satrec(start_utc), max_off_nadir_deg) for sat in satellites]
+    reaches = [latitude_reach(sat.orbit.satrec(start_utc), start_utc, max_off_nadir_deg) for sat in satellites]
     track_deg, beyond_deg = max(reaches, key=sum)
     out = []
     for i, target in enumerate(targets):
