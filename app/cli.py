@@ -174,9 +174,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from onboard.sim.mission import build_pipeline
 
     build_pipeline(scenario)  # what the run builds first: a stage plugin whose constructor fails is named here
-    strip = max((strip_frames(scenario.spacecraft.camera, t.radius_km) for t in scenario.targets), default=0)
+    most = max((strip_frames(scenario.spacecraft.camera, t.radius_km) for t in scenario.targets), default=0)
     print(f"{args.scenario}: OK ({scenario.name}: {len(scenario.satellites)} satellite(s), "
-          f"{len(scenario.ground_stations)} station(s), {len(scenario.targets)} target(s), up to {strip} frame(s) a "
+          f"{len(scenario.ground_stations)} station(s), {len(scenario.targets)} target(s), up to {most} frame(s) a "
           f"pass over one, pipeline {' -> '.join(s.name for s in scenario.stages)}, {scenario.duration_h:g} h)")
     return 0
 

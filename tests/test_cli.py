@@ -32,10 +32,6 @@ def orbitedge(*args: str) -> subprocess.CompletedProcess:
 def test_validate_ok():
     result = orbitedge("validate", str(QUICKSTART))
     assert result.returncode == 0 and "OK" in result.stdout
-    # 3 km strips of 256 px frames at 10 m, 10 % overlap (2.3 km apart): 3 frames; at 1 cm, 2,605 (a crawl, seen)
-    assert "12 target(s), up to 3 frame(s) a pass over one, pipeline" in result.stdout
-    tiny = orbitedge("validate", str(QUICKSTART), "--set", "spacecraft.camera.gsd_m=0.01")
-    assert "up to 2605 frame(s) a pass over one" in tiny.stdout
 
 
 def test_validate_broken_scenario_exits_2_with_line_and_field(tmp_path):

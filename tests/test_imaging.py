@@ -177,3 +177,13 @@ def test_a_target_is_imaged_exactly_on_passes_within_reach_in_daylight(max_off_n
         assert middle.off_nadir_deg == pytest.approx(theirs, abs=0.05)
         assert theirs <= max_off_nadir_deg + 0.05
         assert np.median([c.sun_elevation_deg for c in strip]) >= min_sun_elevation_deg
+
+
+def test_validate_says_how_many_frames_a_pass_over_a_target_takes(capsys):
+    """quickstart: 3 km strips of 256 px frames at 10 m with 10 % overlap, 2.304 km apart: 2 x floor(3 / 2.304) + 1
+    = 3 frames; at 1 cm, 2.304 m apart, 2 x 1302 + 1 = 2605 (such a run crawls: validate says so before it)."""
+    quickstart = str(Path(__file__).parents[1] / "scenarios" / "quickstart.yaml")
+    assert main(["validate", quickstart]) == 0
+    assert "12 target(s), up to 3 frame(s) a pass over one, pipeline" in capsys.readouterr().out
+    assert main(["validate", quickstart, "--set", "spacecraft.camera.gsd_m=0.01"]) == 0
+    assert "up to 2605 frame(s) a pass over one" in capsys.readouterr().out
