@@ -2,8 +2,9 @@
 
 Both scenes (rows 077 and 078, nearly cloud-free) go through the RGB int8 model by sliding window as TOA
 reflectance with the sun-elevation correction, read, corrected and scored as the model card's
-``real_landsat.sun_corrected_*`` figures are (:func:`training.cloud_scores.landsat_flagged_fraction`; the sun's
-elevation from :func:`training.landsat_pair.sun_elevation_deg`), so the two agree. Writes
+``real_landsat.sun_corrected_*`` figures are (:func:`training.cloud_scores.landsat_cloud_masks`; the sun's
+elevation from :func:`training.landsat_pair.sun_elevation_deg`), so the two agree, and the overlay draws the
+masks counted. Writes
 benchmarks/results/landsat_cloudmask.json and docs/landsat-cloudmask.png (flagged pixels in red).
 Run: .venv/bin/python -m benchmarks.landsat_cloudmask
 """
@@ -18,20 +19,18 @@ import numpy as np
 
 from onboard.runtime.model import Model
 from training import landsat_pair
-from training.cloud_scores import THRESHOLD, landsat_flagged_fraction, predict_frame
+from training.cloud_scores import THRESHOLD, flagged_fraction, landsat_cloud_masks
 
 ROOT = Path(__file__).parents[1]
 OUT_JSON = Path(__file__).with_name("results") / "landsat_cloudmask.json"
 OUT_PNG = ROOT / "docs" / "landsat-cloudmask.png"
 
 
-def overlay(model: Model, scene: str, sun_elevation_deg: float) -> np.ndarray:
-    """(H, W, 3) uint8 RGB quick-look of ``scene`` at 0.3x, the pixels ``model`` flags as cloud in red."""
-    toa, valid = landsat_pair.landsat_toa(scene, model.card.inputs[0].bands)
-    toa = np.clip(toa / np.float32(np.sin(np.radians(sun_elevation_deg))), 0, None)
-    cloud = (predict_frame(model, toa) >= THRESHOLD) & valid
+def overlay(toa: np.ndarray, cloudy: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB quick-look at 0.3x of a scene's TOA reflectance (H, W, 3: B, G, R), the pixels flagged as
+    cloud in red."""
     rgb = np.clip(toa[..., ::-1] / 0.3, 0, 1) ** (1 / 1.8)  # B,G,R -> R,G,B, display gamma
-    rgb[cloud] = 0.4 * rgb[cloud] + 0.6 * np.array([1.0, 0.0, 0.0])
+    rgb[cloudy] = 0.4 * rgb[cloudy] + 0.6 * np.array([1.0, 0.0, 0.0])
     rgb[~valid] = 0
     return cv2.resize((rgb * 255).astype(np.uint8), None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
 
@@ -39,8 +38,14 @@ def overlay(model: Model, scene: str, sun_elevation_deg: float) -> np.ndarray:
 def main() -> None:
     model = Model(ROOT / "onboard" / "runtime" / "models" / "cloud_rgb_int8.tflite", threads=2)
     elevation_deg = landsat_pair.sun_elevation_deg()
-    flagged = landsat_flagged_fraction(model, elevation_deg)
-    panels = [overlay(model, scene, elevation_deg) for scene in landsat_pair.LANDSAT_SCENES]
+    panels = []
+
+    def drawn(scenes):  # each scene's mask, as the card's figures count it, drawn as it goes by
+        for scene, toa, cloudy, valid in scenes:
+            panels.append(overlay(toa, cloudy, valid))
+            yield scene, cloudy, valid
+
+    flagged = flagged_fraction(drawn(landsat_cloud_masks(model, elevation_deg)))
     height = max(p.shape[0] for p in panels)
     canvas = np.hstack([np.pad(p, ((0, height - p.shape[0]), (0, 8), (0, 0))) for p in panels])
     OUT_PNG.parent.mkdir(exist_ok=True)

@@ -6,6 +6,7 @@ flagged pixel is a false alarm.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +27,35 @@ def predict_frame(model: Model, toa: np.ndarray) -> np.ndarray:
     return model.predict_tiled(scaling.apply(toa), WINDOW_OVERLAP_PX)[..., 0]
 
 
-def landsat_flagged_fraction(model: Model, sun_elevation_deg: float | None = None) -> dict[str, Any]:
-    """Fraction of the valid pixels of both (nearly cloud-free) Landsat scenes that ``model`` flags as cloud,
-    overall and per scene. With ``sun_elevation_deg`` the TOA reflectance is divided by its sine (the
-    sun-elevation correction)."""
+def landsat_cloud_masks(model: Model, sun_elevation_deg: float | None = None
+                        ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Each Landsat scene through ``model``: ``(scene, toa, cloudy, valid)``, the TOA reflectance (H, W, B) float32
+    as the model was fed it, the pixels it flags as cloud at THRESHOLD (H, W) bool and the valid pixels. With
+    ``sun_elevation_deg`` the TOA reflectance is divided by its sine (the sun-elevation correction)."""
     bands = model.card.inputs[0].bands
     gain = 1.0 if sun_elevation_deg is None else 1.0 / np.sin(np.radians(sun_elevation_deg))
-    flagged = valid_px = 0
-    per_scene = {}
     for scene in LANDSAT_SCENES:
         toa, valid = landsat_toa(scene, bands)
-        cloudy = (predict_frame(model, toa * np.float32(gain)) >= THRESHOLD) & valid
+        toa *= np.float32(gain)
+        yield scene, toa, (predict_frame(model, toa) >= THRESHOLD) & valid, valid
+
+
+def flagged_fraction(masks: Iterable[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """Fraction of the valid pixels flagged as cloud, overall and per scene, of ``(scene, cloudy, valid)`` masks."""
+    flagged = valid_px = 0
+    per_scene = {}
+    for scene, cloudy, valid in masks:
         per_scene[scene] = round(float(cloudy.sum() / valid.sum()), 5)
         flagged += int(cloudy.sum())
         valid_px += int(valid.sum())
     return {"fraction": round(flagged / valid_px, 5), "per_scene": per_scene}
+
+
+def landsat_flagged_fraction(model: Model, sun_elevation_deg: float | None = None) -> dict[str, Any]:
+    """Fraction of the valid pixels of both (nearly cloud-free) Landsat scenes that ``model`` flags as cloud,
+    overall and per scene (:func:`landsat_cloud_masks`, :func:`flagged_fraction`)."""
+    return flagged_fraction((scene, cloudy, valid)
+                            for scene, _, cloudy, valid in landsat_cloud_masks(model, sun_elevation_deg))
 
 
 def landsat_metrics(model: Model) -> dict[str, Any]:
