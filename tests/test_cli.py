@@ -202,7 +202,7 @@ def test_ctrl_c_while_the_report_is_written_says_the_run_is_complete_and_how_to_
     assert main(["report", str(out), "--quiet"]) == 0 and json.loads((out / "report.json").read_text())["complete"]
 
 
-def test_ctrl_c_as_the_last_records_are_written_leaves_the_run_complete(tmp_path, monkeypatch, capsys):
+def test_ctrl_c_as_the_last_records_are_written_leaves_the_run_complete(tmp_path, monkeypatch, capsys, ctrl_c):
     """The simulation is over and its ledger, contacts and run.json are being written: a Ctrl-C there cut them
     short, and the run read as a partial one with no ledger. Fault injected: Ctrl-C in the middle of the writes."""
     import os
