@@ -247,8 +247,9 @@ class Mission:
         """One satellite's figures at the end, or at the stop of a run that did not complete (its captures planned
         then those the simulation reached: each taken or skipped)."""
         p = sat.power
+        reached = sat.frames_taken + sum(sat.skipped.values())
         return SatelliteSummary(
-            satellite=sat.name, frames_planned=len(self.plans[sat.name]) if complete else sat.plans_reached,
+            satellite=sat.name, frames_planned=len(self.plans[sat.name]) if complete else reached,
             frames_captured=sat.frames_taken,
             captures_skipped=dict(sorted(sat.skipped.items())), compute_busy_s=round(sat.compute_s, 3),
             compute_timing=self.scn.spacecraft.compute.timing, storage_peak_bytes=int(sat.storage.peak_bytes),

@@ -44,7 +44,6 @@ class Satellite:
     computing: bool = False
     frames_taken: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # captures not taken, by reason
-    plans_reached: int = 0  # planned captures taken or skipped so far
     compute_s: float = 0.0
     deferred_frames: int = 0  # frames whose compute waited out a brown-out
     deferred_s: float = 0.0  # total time they waited
@@ -88,13 +87,11 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
             yield env.timeout(cap.t_s - env.now)
         if sat.power.brownout:
             sat.skipped["brownout"] = sat.skipped.get("brownout", 0) + 1
-            sat.plans_reached += 1
             continue
         frame_id = frame_pool.frame_id(sat.name, sat.frames_taken + 1)
         raw = Item(frame_id, (frame_id,), payload.capture_bytes, cap.priority, "raw")
         if not sat.storage.put(raw):
             sat.skipped["storage_full"] = sat.skipped.get("storage_full", 0) + 1
-            sat.plans_reached += 1
             continue
         task = FrameTask(sat.index, sat.name, sat.frames_taken + 1, frame_id, cap)
         try:
@@ -103,7 +100,6 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
             sat.storage.remove(raw)
             raise
         sat.frames_taken += 1
-        sat.plans_reached += 1
         recorder.captured(frame, cap, payload.capture_bytes, payload.burst_frames)
         if isinstance(work, Work):
             recorder.spill(work)  # computed ahead: only its products wait in memory for the compute slot
