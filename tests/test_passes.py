@@ -166,7 +166,7 @@ def test_the_reach_in_latitude_bounds_what_closest_approaches_find(orbit, max_of
     satrec, start = {"sso": (sso_satrec(), SSO_START_UTC), "iss": (satrec_from_tle(*ISS_TLE), ISS_START_UTC),
                      "high": (satrec_from_elements(SSO_START_UTC, 1500.0, inclination_deg=50.0, raan_deg=0.0),
                               SSO_START_UTC)}[orbit]
-    reach = latitude_reach(satrec, start, max_off_nadir_deg)
+    reach = latitude_reach(satrec, start, 2 * DAY_S, max_off_nadir_deg)
     assert reach.track_deg == pytest.approx({"sso": 180 - 97.59, "iss": 51.64, "high": 50.0}[orbit], abs=0.05)
     ephemeris = Ephemeris([satrec], start)
 

@@ -307,7 +307,7 @@ class LatitudeReach(NamedTuple):
     beyond_deg: float
 
 
-def latitude_reach(satrec: Any, start_utc: datetime, max_off_nadir_deg: float) -> LatitudeReach:
+def latitude_reach(satrec: Any, start_utc: datetime, duration_s: float, max_off_nadir_deg: float) -> LatitudeReach:
     """How far towards a pole ``satrec`` (an ``sgp4.api.Satrec``) reaches with a look ``max_off_nadir_deg`` off
     nadir: the ground track to the inclination (180 deg less it when retrograde), and beyond it the Earth-central
     angle of that look from the highest point of the orbit, so that a target above ``track_deg + beyond_deg``
@@ -316,10 +316,11 @@ def latitude_reach(satrec: Any, start_utc: datetime, max_off_nadir_deg: float) -
     Spherical-Earth viewing geometry (Wertz, Larson, Space Mission Analysis and Design, 3rd ed., eqs. 5-16 to 5-18):
     ``sin rho = R / r``, ``cos eps = sin eta / sin rho``, ``lambda = 90 deg - eta - eps``, and the horizon
     ``90 deg - rho`` for a look past it. An upper bound: the polar radius (the smallest R) and the largest radius SGP4
-    gives over one period from ``start_utc`` (sampled every 10 s; 5-12 km above the mean apogee ``a (1 + e)`` with
-    J2's short-period terms, worth 0.17 deg near the horizon from 1500 km) give the widest reach."""
+    gives over one period from ``start_utc``, or over the run's ``duration_s`` when shorter, within which SGP4 is
+    known to propagate (sampled every 10 s; 5-12 km above the mean apogee ``a (1 + e)`` with J2's short-period terms,
+    worth 0.17 deg near the horizon from 1500 km) give the widest reach."""
     period_s = 2.0 * math.pi / satrec.no_kozai * 60.0  # mean motion, rad/min
-    r_km = Ephemeris([satrec], start_utc).over_time(time_grid_s(period_s, 10.0),
+    r_km = Ephemeris([satrec], start_utc).over_time(time_grid_s(min(period_s, duration_s), 10.0),
                                                     lambda r, v, t: np.linalg.norm(r, axis=-1))
     sin_rho = WGS84_B_KM / float(r_km.max())
     sin_eta = math.sin(math.radians(max_off_nadir_deg))

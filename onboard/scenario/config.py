@@ -167,7 +167,7 @@ class Scenario:
         measured = [dataclasses.replace(issue, path=join("spacecraft.compute", issue.path))
                     for issue in self.spacecraft.compute.measured_off_board()]
         unreachable = unreachable_targets(self.satellites, self.targets, self.spacecraft.camera.max_off_nadir_deg,
-                                          self.start_utc)
+                                          self.start_utc, self.duration_s)
         return (out + unreachable + self.cloudy_superres() + below_the_whole_capture(self.spacecraft, self.pipeline)
                 + measured)
 

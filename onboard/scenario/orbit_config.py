@@ -164,7 +164,7 @@ reach: the bound takes the mean inclination, and SGP4's osculating inclination s
 
 
 def unreachable_targets(satellites: list[SatelliteConfig], targets: list[Any], max_off_nadir_deg: float,
-                        start_utc: dt.datetime) -> list[ConfigIssue]:
+                        start_utc: dt.datetime, duration_s: float) -> list[ConfigIssue]:
     """An issue at ``targets[i].lat_deg`` for each target no satellite's camera can reach: beyond every ground
     track's highest latitude by more than a look ``max_off_nadir_deg`` off nadir reaches
     (:func:`onboard.orbit.passes.latitude_reach`, an upper bound), so no capture can be planned over it. A
@@ -172,7 +172,8 @@ def unreachable_targets(satellites: list[SatelliteConfig], targets: list[Any], m
     from ..orbit.frames import ecef_from_geodetic
     from ..orbit.passes import latitude_reach
 
-    reaches = [latitude_reach(sat.orbit.satrec(start_utc), start_utc, max_off_nadir_deg) for sat in satellites]
+    reaches = [latitude_reach(sat.orbit.satrec(start_utc), start_utc, duration_s, max_off_nadir_deg)
+               for sat in satellites]
     track_deg, beyond_deg = max(reaches, key=sum)
     out = []
     for i, target in enumerate(targets):
