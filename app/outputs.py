@@ -39,6 +39,14 @@ def output_file(path: Path, option: str) -> Path:
     return path
 
 
+def shown(path: Path) -> Path:
+    """``path`` as a user reads it: relative to the working directory when it is below it, else as given."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def io_error(err: OSError, where: Path | None = None) -> str:
     """An OSError as one line: the path (both, for a rename), else ``where`` (a write to an open file names none),
     and the system's reason. SimPy re-raises an error from inside a process as a copy made from its ``args``, which

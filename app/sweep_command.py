@@ -16,7 +16,7 @@ from rundir.errors import OrbitEdgeError
 
 from .arguments import whole_number
 from .figures import FIGURES
-from .outputs import folder_arg, output_dir
+from .outputs import folder_arg, output_dir, shown
 from .progress import QUIET_HELP, sweep_bar, wanted
 from .run_setup import terminate
 from .summary import SCHEMA_VERSION
@@ -135,9 +135,9 @@ def summary_lines(outcome: Any) -> list[str]:
              + (f", {counts['pending']} pending" if counts["pending"] else "")]
     lines += failed_lines(outcome)
     if others := outcome.others:
-        shown = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
+        named = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
         lines.append(f"  not in this plan: {len(others)} run{'s' if len(others) > 1 else ''} of an earlier plan in "
-                     f"{_shown(outcome.out)} ({shown}), left out of the results; --overwrite removes them")
+                     f"{shown(outcome.out)} ({named}), left out of the results; --overwrite removes them")
     if warned := warned_runs(rows):
         runs = len({run for ids in warned.values() for run in ids})
         lines.append(f"  warnings: {runs} of {counts['complete']} complete runs warn of something (the sweep "
@@ -153,7 +153,7 @@ def summary_lines(outcome: Any) -> list[str]:
     lines.append(f"  Pareto front: {front_text(configs)}")
     lines += [f"  {caveat}" for caveat in (burst_text(objective, configs), unfit_text(configs), backlog_text(configs))
               if caveat]
-    lines += [f"  {'wrote':<6} {_shown(path)}" for path in outcome.files
+    lines += [f"  {'wrote':<6} {shown(path)}" for path in outcome.files
               if path.suffix in (".csv", ".parquet", ".md", ".html")]
     return lines
 
@@ -164,7 +164,7 @@ def failed_lines(outcome: Any) -> list[str]:
     if not (failed := [r["run_id"] for r in outcome.rows if r["status"] == "failed"]):
         return []
     return [f"  failed: {', '.join(failed[:5])}{f' and {len(failed) - 5} more' if len(failed) > 5 else ''}, each with "
-            f"its error in {_shown(outcome.out / 'failed')}/RUN.json; the same command with --retry-failed makes "
+            f"its error in {shown(outcome.out / 'failed')}/RUN.json; the same command with --retry-failed makes "
             "them again", *failure_lines(outcome.rows)]
 
 
@@ -180,14 +180,6 @@ def failure_lines(rows: list[dict[str, Any]], shown: int = TOP) -> list[str]:
     lines = [f"    {', '.join(ids[:5])}{f' and {len(ids) - 5} more' if len(ids) > 5 else ''}: {text}"
              for text, ids in list(errors.items())[:shown]]
     return lines + ([f"    and {len(errors) - shown} other errors"] if len(errors) > shown else [])
-
-
-def _shown(path: Path) -> Path:
-    """``path`` relative to the working directory when it is below it."""
-    try:
-        return path.relative_to(Path.cwd())
-    except ValueError:
-        return path
 
 
 def _labels(c: ConfigSummary) -> str:

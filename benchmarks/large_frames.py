@@ -31,6 +31,8 @@ import threading
 import time
 from pathlib import Path
 
+from app.outputs import shown
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT.parent / "shared" / "field-cases" / "ux_africa_6u.yaml"
 OUT = Path(__file__).with_name("results") / "large_frames.json"
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{row['largest_process_mb']:7.0f} MB  all {row['all_processes_mb']:7.0f} MB", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"-> {args.out}")
+    print(f"-> {shown(args.out)}")
 
 
 if __name__ == "__main__":

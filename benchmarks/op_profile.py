@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.outputs import shown
 from onboard.runtime.interpreter import resolve_runtime
 
 MODEL_DIR = Path(__file__).parents[1] / "onboard" / "runtime" / "models"
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"float32 {o['float32_ms']:7.3f}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"-> {OUT}")
+    print(f"-> {shown(OUT)}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import sgp4
 import skyfield
 from skyfield.api import EarthSatellite, load, wgs84
 
+from app.outputs import shown
 from onboard.orbit.elements import satrec_from_elements
 from onboard.orbit.ephemeris import Ephemeris
 from onboard.orbit.passes import ContactWindow, GroundStation, contact_windows
@@ -156,7 +157,7 @@ def main() -> None:
           f"{result['fine_step']['speedup']:.1f}x); windows {result['windows_ours']} vs "
           f"{result['windows_skyfield']} ({result['unmatched_windows']} unmatched); max |diff| "
           f"AOS {result['max_abs_aos_diff_s']:.3f} s, LOS {result['max_abs_los_diff_s']:.3f} s, "
-          f"TCA {result['max_abs_tca_diff_s']:.3f} s -> {RESULT_PATH}")
+          f"TCA {result['max_abs_tca_diff_s']:.3f} s -> {shown(RESULT_PATH)}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 import tifffile
 
+from app.outputs import shown
 from benchmarks.distances import frechet_distance, log_spectral_distance, power_spectrum, wasserstein_1d
 from onboard.pipeline import spectral
 from onboard.pipeline.spectral import whiteness
@@ -391,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
           f"{rule['synthetic_matched_clear_fpr']:.4f}), real {rule['real_clear_fpr']:.4f}")
     for name, check in result["targets"].items():
         print(f"target {name:36s} {check['value']!s:>8} {check['target']:>8}  {'met' if check['met'] else 'MISSED'}")
-    print(f"-> {args.out} in {result['wall_s']} s")
+    print(f"-> {shown(args.out)} in {result['wall_s']} s")
     return result
 
 

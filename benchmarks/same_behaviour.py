@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from app.outputs import shown
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "same_behaviour.json"
 WALL_PREFIX = "wall_"
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:24} {result['status']}" + (f" ({result.get('files')} files)" if "files" in result else ""))
         for line in result.get("differences", [])[:10]:
             print(f"    {line}")
-    print(f"-> {OUT}")
+    print(f"-> {shown(OUT)}")
     return 0 if all(r["status"] in ("identical", "new") for r in results.values()) else 1
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from app.outputs import shown
 from onboard.sim.frame_pool import default_workers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{results['by_workers'][str(workers)]['rss_ratio_last_to_first']}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"-> {args.out}")
+    print(f"-> {shown(args.out)}")
 
 
 if __name__ == "__main__":

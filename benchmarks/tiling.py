@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.outputs import shown
 from onboard.pipeline import tiling
 from onboard.runtime.modelcard import MODEL_DIR
 from onboard.runtime.model import Model
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:20s} bare {r['median_s']['bare']:.3f} s  windowed {r['median_s']['windowed']:.3f} s "
               f"({r['windowed_throughput_vs_bare']:.2f}x)  per window {r['median_s']['per_window']:.3f} s "
               f"({r['per_window_throughput_vs_bare']:.2f}x)")
-    print(f"-> {OUT.relative_to(Path.cwd()) if OUT.is_relative_to(Path.cwd()) else OUT}")
+    print(f"-> {shown(OUT)}")
 
 
 if __name__ == "__main__":

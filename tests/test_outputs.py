@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.outputs import folder_arg, output_dir, output_file
+from app.outputs import folder_arg, output_dir, output_file, shown
 from rundir.errors import OrbitEdgeError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,3 +48,12 @@ def test_run_and_sweep_refuse_an_empty_out_before_any_work(tmp_path):
                  ["bench", "--onnx-dir", ""]):
         done = subprocess.run([sys.executable, "-m", "app.cli", *argv], capture_output=True, text=True, cwd=ROOT)
         assert done.returncode == 2 and "found an empty path" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_path_is_shown_relative_to_the_working_folder_only_when_below_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    assert shown(tmp_path / "results" / "x.json") == Path("results/x.json")  # absolute, below: relative
+    assert shown(Path("results/x.json")) == Path("results/x.json")  # relative already: as given
+    assert shown(Path("../elsewhere/x.json")) == Path("../elsewhere/x.json")  # above: as given, not resolved
+    assert shown(Path("/nowhere/x.json")) == Path("/nowhere/x.json")
