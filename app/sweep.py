@@ -44,6 +44,11 @@ MARKER = "sweep_run.json"  # in each run directory: the run's settings, status a
 SUMMARY = "sweep.json"  # the sweep's summary, written at its first moment: it marks the folder as a sweep's
 POLL_S = 0.5
 LOCAL_RESOURCES = {"host": 1}  # local workers run `timing: measured` runs of the host profile
+# LocalCluster workers keep only the nanny's restart at 95 % of --memory-limit (distributed.worker.memory.*): a run
+# leaves no result in its worker to spill, and a worker left above the pause fraction (80 %) by the interpreter and
+# its libraries once its run ended took no run again: the sweep waited for ever, saying nothing.
+WORKER_MEMORY = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
+                 "distributed.worker.memory.pause": False}
 Progress = Callable[[dict[str, int]], None]
 
 
@@ -245,7 +250,7 @@ def _failure_of(record: Path) -> str | None:
 def start_client(scheduler: str | None, workers: int | None, memory_limit: str | float = "auto") -> tuple[Any, Any]:
     """``(client, cluster)``: a client of the scheduler at ``scheduler`` (cluster None), or of a new LocalCluster of
     ``workers`` single-threaded worker processes (default: one per core) carrying ``host=1``, logs kept to errors,
-    whose workers ignore Ctrl-C (started with SIGINT blocked, then :func:`dask_setup`). Its scheduler has no
+    restarted over 95 % of ``memory_limit`` but never paused (WORKER_MEMORY), whose workers ignore Ctrl-C (started with SIGINT blocked, then :func:`dask_setup`). Its scheduler has no
     dashboard, and serves its HTTP endpoints on a free port: on Dask's 8787, another cluster on the machine made it
     warn."""
     import dask
@@ -261,8 +266,8 @@ def start_client(scheduler: str | None, workers: int | None, memory_limit: str |
         except ValueError as err:  # distributed's address parser: no port, an unknown protocol
             raise OrbitEdgeError(f"--scheduler: expected a scheduler address such as tcp://HOST:8786, found "
                                  f"{scheduler!r} ({err})") from None
-    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}), \
-            signals_blocked():
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}
+                         | WORKER_MEMORY), signals_blocked():
         cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                memory_limit=memory_limit, silence_logs=logging.ERROR, dashboard_address=None,
                                resources=LOCAL_RESOURCES, preload=[__name__],

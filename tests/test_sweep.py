@@ -12,9 +12,11 @@ import shutil
 import signal
 import socket
 import sys
+import time
 import types
 import warnings
 
+import numpy as np
 import pytest
 from distributed import Client, Nanny, Scheduler, SpecCluster
 from distributed.comm.core import CommClosedError
@@ -94,6 +96,36 @@ def test_a_run_lost_to_the_memory_limit_says_so(tmp_path):
     # held one more
     assert outcome.rows[0]["status"] == "failed" and said, error
     assert 1 <= int(said[2]) <= int(said[1]) <= attempts, error
+
+
+_HELD = []  # what _fill_to holds in a worker, as a finished run's interpreter and libraries stay resident
+
+
+def _fill_to(fraction, limit_bytes):
+    """The worker's resident memory raised to ``fraction`` of ``limit_bytes`` and held there; returns the fraction."""
+    import psutil
+
+    extra = int(fraction * limit_bytes) - psutil.Process().memory_info().rss
+    if extra > 0:
+        _HELD.append(np.ones(extra, np.uint8))  # pages written, so resident
+    time.sleep(1.0)  # the worker's memory monitor looks every 100 ms (distributed.worker.memory.monitor-interval)
+    return psutil.Process().memory_info().rss / limit_bytes
+
+
+def test_a_worker_left_above_the_pause_fraction_takes_the_next_run():
+    # Dask pauses a worker over 80 % of its limit: a run's worker has nothing to spill, so it never resumed and the
+    # sweep waited for ever (orbitedge sweep --memory-limit 250MB, its second run); the nanny's restart at 95 % stays
+    limit_bytes = 400e6
+    client, cluster = start_client(None, 1, limit_bytes)
+    try:
+        held = client.submit(_fill_to, 0.87, limit_bytes, pure=False).result(timeout=60)
+        after = client.submit(_fill_to, 0.0, limit_bytes, pure=False).result(timeout=60)  # paused: TimeoutError
+        nanny = next(iter(cluster.workers.values()))
+    finally:
+        client.close()
+        cluster.close()
+    assert 0.8 < held < 0.95 and after > 0.8  # between pause and restart: the same worker, still holding it
+    assert nanny.memory_manager.memory_terminate_fraction == 0.95
 
 
 @pytest.mark.parametrize("restarted, said", [
