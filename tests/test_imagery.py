@@ -34,6 +34,7 @@ NOON = datetime(2026, 6, 21, 11, 0, tzinfo=timezone.utc)
 DATA = Path(__file__).resolve().parent / "data" / "imagery"
 LANDSAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "landsat8_p224_r077_r078"  # shared/ beside the repo
 LANDSAT_DN = 2e-5  # reflectance of one Landsat 8 DN
+FORCE_SCALE = 1e-4  # reflectance of one DN of l8_B2_int16_nodata-9999.tif (FORCE / THEIA: reflectance x 10000)
 FILL = -9999  # GDAL_NODATA of the FORCE-style band
 # Pre-collection Landsat 8 QA (USGS, "Landsat 8 Quality Assessment Band", pre-collection L1T): bits 14-15 cloud
 # confidence, 01 no, 10 maybe, 11 yes; bit 0 designated fill.
@@ -333,12 +334,12 @@ def test_any_crs_lands_where_pyproj_puts_it(tmp_path, data, area, gsd_m, source_
     k = 32  # the point is the centre of source pixel (k, k)
     transform = (Affine.translation(x, y) @ Affine.rotation(rotation_deg) @ Affine.scale(res, -res)
                  @ Affine.translation(-(k + 0.5), -(k + 0.5)))
-    pixels = np.zeros((2 * k + 1, 2 * k + 1), np.uint16)
-    pixels[k - 2:k + 3, k - 2:k + 3] = 1000
+    pixels = np.full((2 * k + 1, 2 * k + 1), 1000, np.uint16)  # reflectance 0.1 ...
+    pixels[k - 2:k + 3, k - 2:k + 3] = 5000  # ... and 0.5 in the block
     path = write_raster(tmp_path / "block.tif", pixels, crs, transform)
     fp = GridFootprint.centred(lat, lon, epsg, gsd_m, 64, 64)
-    scene = ImageryWorld(dn_scale=1.0, bands={"R": path}).render(fp, NOON, 50.0, 150.0, ("R",))
-    weights = scene.reflectance[..., 0].astype(np.float64)
+    scene = ImageryWorld(dn_scale=1e-4, bands={"R": path}).render(fp, NOON, 50.0, 150.0, ("R",))
+    weights = np.where(scene.valid, scene.reflectance[..., 0].astype(np.float64) - 0.1, 0.0)
     assert weights.sum() > 0
     cols, rows = np.meshgrid(np.arange(64) + 0.5, np.arange(64) + 0.5)
     centroid = footprint_transform(fp) @ ((weights * cols).sum() / weights.sum(), (weights * rows).sum() / weights.sum())
@@ -411,8 +412,13 @@ pipeline:
 
 
 def scenario_file(tmp_path, bands, mask="null", lat=30.75, lon=-87.475):
-    for name in ("l8_B2_int16_nodata-9999.tif", "l8_BQA_crop.tif", "world.byte.tif"):
+    """The SCENARIO in tmp_path with its files: the FORCE-style band and the quality band as they are, and world.tif,
+    world.byte.tif's land (1) and sea (0) as 16-bit reflectance x 10000 (0.30 and 0.08, under dn_scale 1e-4)."""
+    for name in ("l8_B2_int16_nodata-9999.tif", "l8_BQA_crop.tif"):
         shutil.copy(DATA / name, tmp_path / name)
+    with rasterio.open(DATA / "world.byte.tif") as ds:
+        land, crs, transform = ds.read(1), ds.crs, ds.transform
+    write_raster(tmp_path / "world.tif", (800 + 2200 * land.astype(np.uint16)), crs, transform)
     path = tmp_path / "scenario.yaml"
     path.write_text(SCENARIO.format(BANDS=bands, MASK=mask, LAT=lat, LON=lon))
     return path
@@ -439,14 +445,14 @@ def test_validate_reports_every_image_problem_with_path_and_line(tmp_path):
 
 
 def test_a_target_off_the_imagery_is_warned_about_not_refused(tmp_path, capsys):
-    path = scenario_file(tmp_path, "{B: world.byte.tif, G: l8_B2_int16_nodata-9999.tif}", lat=48.86, lon=2.35)
+    path = scenario_file(tmp_path, "{B: world.tif, G: l8_B2_int16_nodata-9999.tif}", lat=48.86, lon=2.35)
     scenario = load_scenario(path)
     (warning,) = scenario.warnings
     assert warning.startswith(f"{path}:22: targets[0]: expected a target on the imagery (world.bands.")
     assert "'coast' at lat 48.86, lon 2.35, outside it: its frames will hold no valid pixels" in warning
     assert main(["validate", str(path)]) == 0
     assert f"orbitedge: warning: {warning}\n" in capsys.readouterr().err
-    assert load_scenario(scenario_file(tmp_path, "{B: world.byte.tif, G: l8_B2_int16_nodata-9999.tif}")).warnings == ()
+    assert load_scenario(scenario_file(tmp_path, "{B: world.tif, G: l8_B2_int16_nodata-9999.tif}")).warnings == ()
 
 
 @pytest.mark.parametrize("pixels, nodata", [(np.zeros((8, 8), np.uint16), 0),
@@ -489,7 +495,7 @@ def test_a_band_the_file_calls_another_of_the_scenarios_bands_is_warned_about(tm
 
 
 def test_validate_accepts_4326_imagery_and_a_mapped_quality_band(tmp_path):
-    path = scenario_file(tmp_path, "{B: world.byte.tif, G: l8_B2_int16_nodata-9999.tif}", "l8_BQA_crop.tif")
+    path = scenario_file(tmp_path, "{B: world.tif, G: l8_B2_int16_nodata-9999.tif}", "l8_BQA_crop.tif")
     text = path.read_text().replace("  dn_scale:", "  mask_bits: [{bits: [14, 15], equals: 2, cloud: thin},"
                                     " {bits: [14, 15], equals: 3, cloud: thick}]\n  dn_scale:")
     path.write_text(text)
@@ -623,7 +629,7 @@ def test_a_crs_proj_cannot_place_on_the_earth_is_refused_by_validate_and_run(tmp
                         Affine(30.0, 0.0, 1000.0, 0.0, -30.0, 5000.0))
     mask = write_raster(tmp_path / "oddmask.tif", np.zeros((16, 16), np.uint8), crs,
                         Affine(30.0, 0.0, 1000.0, 0.0, -30.0, 5000.0))
-    path = scenario_file(tmp_path, "{B: odd.tif, G: world.byte.tif}", "oddmask.tif")
+    path = scenario_file(tmp_path, "{B: odd.tif, G: world.tif}", "oddmask.tif")
     issues = issues_of(path)
     assert set(issues) == {("world.bands.B", 7), ("world.mask", 8)}
     for issue in issues.values():
@@ -639,7 +645,7 @@ def test_a_crs_proj_cannot_place_on_the_earth_is_refused_by_validate_and_run(tmp
     with pytest.raises(InputFileError, match=r"odd.tif: expected a CRS that PROJ can relate to the Earth"):
         ImageryWorld({"B": band}, dn_scale=1e-4)
     with pytest.raises(InputFileError, match=r"oddmask.tif: expected a CRS that PROJ can relate to the Earth"):
-        ImageryWorld({"B": tmp_path / "world.byte.tif"}, mask=mask, dn_scale=1e-4)
+        ImageryWorld({"B": tmp_path / "world.tif"}, mask=mask, dn_scale=1e-4)
 
 
 @SETTINGS
@@ -679,8 +685,8 @@ def test_reflectance_comes_from_the_files_own_scale_and_offset_or_the_scenario(t
     bare = write_raster(tmp_path / "bare.tif", dn, "EPSG:32616", t)
     with pytest.raises(InputFileError, match=r"uint16 DN and no scale or offset in the file: for example Landsat 8"):
         ImageryWorld({"B": bare})
-    assert np.allclose(ImageryWorld({"B": bare}, dn_scale=2e-5, dn_offset=-0.1).render(
-        fp, NOON, 50.0, 150.0, ("B",)).reflectance, -0.04, atol=1e-6)
+    assert np.allclose(ImageryWorld({"B": bare}, dn_scale=2e-5, dn_offset=-0.02).render(
+        fp, NOON, 50.0, 150.0, ("B",)).reflectance, 0.04, atol=1e-6)
     shutil.copy(bare, tmp_path / "world.byte.tif")
     path = scenario_file(tmp_path, "{B: world.byte.tif, G: world.byte.tif}")
     path.write_text(path.read_text().replace("  dn_scale: 1.0e-4\n", "").replace("  dn_offset: 0.0\n", ""))
@@ -690,10 +696,10 @@ def test_reflectance_comes_from_the_files_own_scale_and_offset_or_the_scenario(t
 
 def float_bands(tmp_path, dtype):
     """The int16 Landsat 8 B2 test band as ``dtype`` in tmp_path: its DN as stored (dn.tif, no-data -9999
-    declared) and its reflectance 2e-5 * DN - 0.1 (refl.tif, no-data NaN)."""
+    declared) and its reflectance 1e-4 * DN (refl.tif, no-data NaN)."""
     with rasterio.open(DATA / "l8_B2_int16_nodata-9999.tif") as ds:
         dn, crs, transform = ds.read(1), ds.crs, ds.transform
-    refl = np.where(dn == FILL, np.nan, dn * LANDSAT_DN - 0.1)
+    refl = np.where(dn == FILL, np.nan, dn * FORCE_SCALE)
     write_raster(tmp_path / "dn.tif", dn.astype(dtype), crs, transform, nodata=FILL)
     write_raster(tmp_path / "refl.tif", refl.astype(dtype), crs, transform, nodata=float("nan"))
     return dn
@@ -719,7 +725,7 @@ def test_float_dn_read_as_reflectance_are_refused_at_dn_scale(tmp_path, capsys, 
         assert f"{path}:6: world.dn_scale: expected world.dn_scale" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
     assert main(["validate", str(path), "--set", "world.bands.G=refl.tif"]) == 0
-    assert main(["validate", str(path), "--set", "world.dn_scale=2.0e-5", "--set", "world.dn_offset=-0.1",
+    assert main(["validate", str(path), "--set", "world.dn_scale=1.0e-4", "--set", "world.dn_offset=0",
                  "--set", "world.bands.B=dn.tif"]) == 0
 
 

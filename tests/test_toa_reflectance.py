@@ -8,17 +8,19 @@ import numpy as np
 import pytest
 import rasterio
 import yaml
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from onboard.sensing.raster import BandSource, image_info, load_band, read_band
-from onboard.sensing.toa_reflectance import (REFLECTANCE_MAX, REFLECTANCE_MIN, calibration_problem, fill_problem,
-                                             reflectance_problem)
+from onboard.sensing.toa_reflectance import (REFLECTANCE_FLOOR, REFLECTANCE_MAX, REFLECTANCE_MIN, calibration_problem,
+                                             dark_problem, fill_problem, reflectance_problem)
+from onboard.runtime.real_tiles import load_real_tiles
 from rundir.errors import InputFileError
+from training.cloud_scores import REAL_CLOUD_VAL_DIR
 from tests.test_raster import UTM33, write_raster
 
 
 def test_calibration_from_the_file_or_refused_with_the_usual_products(tmp_path):
-    dn = np.full((4, 4), 5000, np.uint16)
+    dn = np.full((4, 4), 10000, np.uint16)
     plain = write_raster(tmp_path / "dn.tif", dn, "EPSG:32633", UTM33)
     expected, found = calibration_problem(image_info(plain))
     assert expected.startswith("world.dn_scale") and "Sentinel-2 L1C 1.0e-4" in found
@@ -29,8 +31,8 @@ def test_calibration_from_the_file_or_refused_with_the_usual_products(tmp_path):
         ds.scales, ds.offsets = (2e-5,), (-0.1,)
     assert calibration_problem(image_info(scaled)) is None
     raster = load_band(BandSource(scaled), None, factor=2.0)
-    assert np.allclose(raster.values, 2.0 * (5000 * 2e-5 - 0.1), atol=1e-6)
-    assert np.allclose(load_band(BandSource(plain), None, dn_scale=1e-4).values, 0.5, atol=1e-6)
+    assert np.allclose(raster.values, 2.0 * (10000 * 2e-5 - 0.1), atol=1e-6)
+    assert np.allclose(load_band(BandSource(plain), None, dn_scale=1e-4).values, 1.0, atol=1e-6)
 
 
 FLOAT_DTYPES = ("float32", "float64")
@@ -47,9 +49,10 @@ def reflectance_file(path, pixels, fill, nodata):
 @settings(max_examples=25, deadline=None, derandomize=True, database=None)
 @given(dtype=st.sampled_from(FLOAT_DTYPES), seed=st.integers(0, 2**32 - 1), fill_share=st.floats(0.0, 0.9),
        nodata=st.sampled_from([float("nan"), -9999.0, float(np.finfo(np.float32).min)]),
-       hot_share=st.floats(0.0, 0.005), bright=st.floats(0.0, 1.3))
+       hot_share=st.floats(0.0, 0.005), bright=st.floats(0.02, 1.3))
 def test_float_reflectance_is_read_as_stored(tmp_path_factory, dtype, seed, fill_share, nodata, hot_share, bright):
-    """Float reflectance up to snow and cloud brightness, with any share of declared no-data (NaN, -9999, float32's
+    """Float reflectance from dark water (its 99th percentile above the sky's REFLECTANCE_FLOOR) up to snow and
+    cloud brightness, with any share of declared no-data (NaN, -9999, float32's
     lowest) and up to 0.5 % of hot pixels (saturation: 6.55, or wild values), is reflectance as stored."""
     rng = np.random.default_rng(seed)
     pixels = rng.uniform(-0.05, bright, (40, 48)).astype(dtype)
@@ -87,6 +90,46 @@ def test_float_dn_are_refused_as_reflectance_and_read_with_a_scale(tmp_path_fact
     assert np.allclose(raster.values[~fill], valid / top, rtol=1e-6)
 
 
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(dtype=st.sampled_from(FLOAT_DTYPES + ("uint8",)), seed=st.integers(0, 2**32 - 1),
+       fill_share=st.floats(0.0, 0.9), bright=st.floats(0.05, 1.3),
+       calibration=st.sampled_from([(2e-5, -0.1), (1e-4, 0.0), (2.75e-5, -0.2), (1e-5, 0.0)]))
+def test_reflectance_read_through_a_dn_scale_is_refused(tmp_path_factory, dtype, seed, fill_share, bright,
+                                                        calibration):
+    """Reflectance files (float, or 8-bit 0..255 counts under a negative offset) read through a 16-bit sensor's scale (Landsat 8 C1 2e-5 and
+    -0.1, Sentinel-2 L1C 1e-4, Landsat C2 L2 2.75e-5 and -0.2) are darker than the sky: below 0, or below 1e-4.
+    Taken as reflectance they made every product black and scored a verdict on it; now refused at world.dn_scale,
+    with the samples and their percentile as reflectance; read as stored they are accepted."""
+    assume(dtype != "uint8" or calibration[1] < 0)  # 255 counts at 1e-4 are 0.0255, as dark as a real scene can be
+    rng = np.random.default_rng(seed)
+    top = 255.0 if dtype == "uint8" else bright
+    pixels = rng.uniform(0.02 * top / bright, top, (40, 48)).astype(dtype)  # a scene, 0.02 at its darkest
+    fill = rng.random(pixels.shape) < fill_share
+    fill.flat[0] = False
+    nodata = 0.0 if dtype == "uint8" else float("nan")
+    path = reflectance_file(tmp_path_factory.mktemp("refl") / "refl.tif", pixels, fill, nodata)
+    scale, offset = calibration
+    with rasterio.open(path) as ds:
+        expected, found = dark_problem(*read_band(ds, 1, None), scale, offset, dtype)
+    assert expected.startswith("world.dn_scale") and f"at least {REFLECTANCE_FLOOR:g}" in expected
+    assert f"times {scale:g} plus {offset:g}, whose 99th percentile as reflectance is" in found
+    with pytest.raises(InputFileError, match=r"refl.tif: expected world.dn_scale .* reflectance already"):
+        load_band(BandSource(path), None, dn_scale=scale, dn_offset=offset)
+    if dtype != "uint8":
+        assert np.allclose(load_band(BandSource(path), None).values[~fill], pixels[~fill])
+        with pytest.raises(InputFileError, match=r"refl.tif: expected .* darker than any sunlit scene, so not TOA "
+                                                 r"reflectance as stored"):  # reflectance x 1e-4 as floats
+            load_band(BandSource(write_raster(path, pixels * 1e-4, "EPSG:32633", UTM33)), None)
+
+
+def test_the_sky_floor_holds_for_the_darkest_real_band():
+    """The real tiles' darkest band, NIR over the Kyushu sea (Sentinel-2 L1C, scale 1e-4), has its 99th percentile
+    above REFLECTANCE_FLOOR, as the Rayleigh bound says every sunlit band must."""
+    tiles = load_real_tiles(REAL_CLOUD_VAL_DIR)
+    darkest = min((np.percentile(t.toa[..., b], 99.0), t.name, b) for t in tiles for b in range(4))
+    assert darkest[0] > REFLECTANCE_FLOOR, darkest
+
+
 def test_a_files_own_scale_is_held_to_reflectance_too(tmp_path):
     """A file's scale and offset that do not give reflectance (radiance, a wrong scale) are refused like float DN,
     saying so; a negative scale is held by its other tail."""
@@ -115,6 +158,7 @@ def test_fill_no_one_declares_is_refused_naming_the_value(tmp_path_factory, dtyp
     reflectance far below 0 at any scale: refused, naming the value to declare; declared either way, it is
     no-data and the rest reads as stored. Fill whose reflectance is above REFLECTANCE_MIN (-1 at scale 1e-4) is
     indistinguishable from dark ground and reads as data."""
+    assume(np.dtype(dtype).kind == "f" or scale < 1.0)  # integers at scale 1 hold reflectance 0 or 1, no scene
     if np.dtype(dtype).kind == "i" and not np.iinfo(dtype).min <= fill <= np.iinfo(dtype).max:
         fill = float(np.iinfo(dtype).min)  # the integer type's own lowest
     rng = np.random.default_rng(seed)

@@ -30,7 +30,7 @@ from .mask_bits import MaskBits, Problem, mask_problem, mask_rules, rule_beyond
 from .projection import GridFootprint
 from .raster import (VIRTUAL_NAME, BandSource, ImageInfo, as_source, band_metadata, earth_problem, gdal_cause,
                      load_band, open_image, read_band, wrap_lon)
-from .toa_reflectance import DN_CALIBRATION, calibration_problem, fill_problem, reflectance_problem
+from .toa_reflectance import DN_CALIBRATION, calibration_problem, reflectance_problem, scaled_problem
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
 
@@ -92,12 +92,12 @@ class ImageryWorld(World):
     before the sun-elevation correction, which ``factor`` can apply); ``dn_scale`` None takes each file's own scale
     and offset, or its floating-point samples as reflectance, and refuses integer DN without them and samples that
     are not reflectance (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`); either way, fill no no-data
-    value declares (:func:`~onboard.sensing.toa_reflectance.fill_problem`). A frame pixel is valid where the image
-    pixel under its centre is valid in every band (nearest); its reflectance is GDAL's bilinear over the valid
-    neighbours, 0 where not valid. ``nodata`` replaces each band file's own no-data value. Cloud comes from the
-    mask's codes (``mask_rules``: from its bits, see :class:`MaskBits`), 255 (unknown) where the mask has no data or
-    there is no mask. Land cover is 255 and shadow
-    False: real imagery carries no truth for them. Raises InputFileError naming the file and the problem.
+    value declares and a scene darker than the sky (:func:`~onboard.sensing.toa_reflectance.scaled_problem`). A
+    frame pixel is valid where the image pixel under its centre is valid in every band (nearest); its reflectance is
+    GDAL's bilinear over the valid neighbours, 0 where not valid. ``nodata`` replaces each band file's own no-data
+    value. Cloud comes from the mask's codes (``mask_rules``: from its bits, see :class:`MaskBits`), 255 (unknown)
+    where the mask has no data or there is no mask. Land cover is 255 and shadow False: real imagery carries no truth
+    for them. Raises InputFileError naming the file and the problem.
     """
 
     def __init__(self, bands: Mapping[str, BandSource | str | Path], mask: BandSource | str | Path | None = None,
@@ -181,7 +181,8 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     (:func:`~onboard.sensing.raster.earth_problem`), a no-data value the samples cannot hold, and, without
     ``world.dn_scale``, integer DN that declare no scale and samples that are not reflectance
     (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`), with or without it, fill that no no-data value
-    declares (:func:`~onboard.sensing.toa_reflectance.fill_problem`), and mask values that are not cloud codes.
+    declares and samples darker than the sky (:func:`~onboard.sensing.toa_reflectance.scaled_problem`), and mask
+    values that are not cloud codes.
     Warnings: bands none of whose samples read is valid, ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose
     centre is outside a band's image (the run goes on, and their frames hold no valid pixels there), and bands
     their file's description calls another of the scenario's bands (:func:`_band_label_warnings`).
@@ -288,7 +289,7 @@ def _sample_problems(ds: Any, info: ImageInfo, cfg: Any, rules: Sequence[MaskBit
             problem = mask_problem(pixels, valid, rules)
         else:
             scale, offset = (cfg.dn_scale, cfg.dn_offset) if calibrated else (info.scale, info.offset)
-            problem = (None if calibrated else reflectance_problem(pixels, valid, info)) or fill_problem(
+            problem = (None if calibrated else reflectance_problem(pixels, valid, info)) or scaled_problem(
                 pixels, valid, scale, offset, info.dtype)
             none_valid = not valid.any()
     return ([] if problem is None else [problem]), none_valid

@@ -34,7 +34,7 @@ from rundir.truth import UNKNOWN
 
 from .mask_bits import MaskBits, Problem, cloud_codes, mask_problem
 from .projection import GridFootprint
-from .toa_reflectance import calibration_problem, fill_problem, reflectance_problem
+from .toa_reflectance import calibration_problem, reflectance_problem, scaled_problem
 
 LONLAT = CRS.from_epsg(4326)
 # GDAL's names for what is not a plain file: a virtual file system at the root (/vsizip/..., /vsicurl/...), or a
@@ -336,7 +336,7 @@ def load_band(source: BandSource, nodata: float | None, mask_rules: Sequence[Mas
             if problem is not None:
                 raise InputFileError(source.path, "expected {}, found {}".format(*problem))
             dn_scale, dn_offset = info.scale, info.offset
-        problem = fill_problem(pixels, valid, dn_scale, dn_offset, info.dtype)
+        problem = scaled_problem(pixels, valid, dn_scale, dn_offset, info.dtype)
         if problem is not None:
             raise InputFileError(source.path, "expected {}, found {}".format(*problem))
         values = (pixels.astype(np.float32) * np.float32(dn_scale * factor) + np.float32(dn_offset * factor))

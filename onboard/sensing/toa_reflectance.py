@@ -1,5 +1,6 @@
 """Whether a band's samples are TOA reflectance: a calibration to get there (the file's or the scenario's), a bright
-tail that reflectance cannot have (DN stored as floats), and fill far below zero that nothing declares.
+tail that reflectance cannot have (DN stored as floats), a scene darker than the sky alone (reflectance read through
+a DN scale), and fill far below zero that nothing declares.
 
 (Reading the samples is :mod:`onboard.sensing.raster`; each check returns a ``(expected, found)`` problem.)
 """
@@ -27,6 +28,7 @@ DN_CALIBRATION = "world.dn_scale and world.dn_offset (reflectance = dn_scale * D
 REFLECTANCE_MAX = 1.6  # TOA reflectance, at most, of a band's REFLECTANCE_PERCENTILE: see reflectance_problem
 REFLECTANCE_PERCENTILE = 99.0  # of a band's valid samples
 REFLECTANCE_MIN = -0.5  # TOA reflectance, at least, of every valid sample: see fill_problem
+REFLECTANCE_FLOOR = 0.002  # TOA reflectance, at least, of a band's REFLECTANCE_PERCENTILE: see dark_problem
 
 
 def calibration_problem(info: Calibration) -> Problem | None:
@@ -91,3 +93,45 @@ def fill_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offs
             f"at least {REFLECTANCE_MIN:g}", f"{int(low.sum())} of {samples.size} valid {dtype} samples below it, "
             f"most at {fill!r} (reflectance {fill * dn_scale + dn_offset:.5g}): fill no no-data value declares, e.g. "
             f"world.nodata: {fill!r}")
+
+
+def scaled_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offset: float, dtype: str
+                   ) -> Problem | None:
+    """What is wrong with a band's samples (``pixels`` (H, W) as stored) read as reflectance ``dn_scale * stored +
+    dn_offset``: fill no no-data value declares (:func:`fill_problem`), else a scene darker than the sky
+    (:func:`dark_problem`). None when neither."""
+    return fill_problem(pixels, valid, dn_scale, dn_offset, dtype) or dark_problem(pixels, valid, dn_scale, dn_offset,
+                                                                                   dtype)
+
+
+def dark_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offset: float, dtype: str
+                 ) -> Problem | None:
+    """Why a band's ``valid`` samples (``pixels`` (H, W) as stored) are not TOA reflectance as ``dn_scale * stored +
+    dn_offset``: their REFLECTANCE_PERCENTILE below REFLECTANCE_FLOOR, darker than the sky over any sunlit scene, as
+    reflectance read through a DN scale is (float reflectance 0..1 times Landsat 8's 2e-5 less 0.1 lies below 0,
+    times Sentinel-2's 1e-4 below 1e-4), or 8-bit counts through a 16-bit sensor's scale. None when not, or when no
+    sample is valid.
+
+    Why 0.002: Rayleigh scattering alone gives every band of a sunlit scene a path reflectance of at least
+    ``tau_R * P / (4 mu_v)`` in the reflectance before the sun-elevation correction (single scattering; the phase
+    function P is at least 0.75 and mu_v at most 1), 0.0029 at 865 nm where the Rayleigh optical depth is 0.0155
+    (Bodhaine et al. 1999, J. Atmos. Oceanic Technol. 16, 1854) and more in the visible (0.028 at 490 nm); aerosol
+    and the ground add to it. The bands are B, G, R and NIR, none beyond ~900 nm (0.0025 there).
+    """
+    samples = pixels[valid]
+    if not samples.size:
+        return None
+    tails = np.percentile(samples, [100.0 - REFLECTANCE_PERCENTILE, REFLECTANCE_PERCENTILE])
+    high = float(np.max(tails * dn_scale + dn_offset))  # a negative scale swaps the tails
+    if high >= REFLECTANCE_FLOOR:
+        return None
+    expected = (f"{DN_CALIBRATION} that makes the samples TOA reflectance: the {REFLECTANCE_PERCENTILE:g}th "
+                f"percentile of the valid samples at least {REFLECTANCE_FLOOR:g} (the sky's Rayleigh scattering alone "
+                "gives more)")
+    if (dn_scale, dn_offset) == (1.0, 0.0):  # read as stored
+        return expected, (f"{dtype} samples {samples.min():g} to {samples.max():g} whose {REFLECTANCE_PERCENTILE:g}th "
+                          f"percentile is {high:.3g}: darker than any sunlit scene, so not TOA reflectance as stored "
+                          "(reflectance of another scale, or an offset to add?)")
+    return expected, (f"{dtype} samples {samples.min():g} to {samples.max():g}, times {dn_scale:g} plus {dn_offset:g}, "
+                      f"whose {REFLECTANCE_PERCENTILE:g}th percentile as reflectance is {high:.3g}: reflectance already "
+                      "(world.dn_scale: null with world.dn_offset: 0 reads it as stored), or DN of another scale")
