@@ -303,7 +303,8 @@ def with_fill(dn: np.ndarray, mask: bytes) -> np.ndarray:
 
 
 def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.ndarray:
-    """Decode bytes written by :func:`encode` back to an (H, W, B) uint16 array of ``shape``."""
+    """Decode bytes written by :func:`encode` back to an (H, W, B) uint16 array of ``shape``. ValueError when they
+    do not decode to it (damaged, truncated, empty, another image)."""
     if fmt == "raw":
         return unpack_bits(data, tuple(shape), bit_depth)
     if fmt == "zstd":
@@ -311,7 +312,10 @@ def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.
     if fmt in flight_codecs.LOSSY:
         img = flight_codecs.decode(data, fmt, tuple(shape), bit_depth)
     elif fmt == "png":
-        img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        try:
+            img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error:  # an empty file: OpenCV asserts on an empty buffer
+            img = None
         if img is None:
             raise ValueError("not a decodable png image")
     elif fmt == "tiff":
@@ -321,6 +325,8 @@ def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.
             raise ValueError(f"not a decodable tiff image ({err})") from None
     else:
         raise ValueError(f"unknown format {fmt!r}; choose from {FORMATS}")
+    if img.ndim not in (2, 3):  # a damaged TIFF can decode to fewer dimensions
+        raise ValueError(f"decoded shape {img.shape} differs from manifest shape {tuple(shape)}")
     img = img.reshape(img.shape[0], img.shape[1], -1)
     if tuple(img.shape) != tuple(shape):
         raise ValueError(f"decoded shape {img.shape} differs from manifest shape {tuple(shape)}")

@@ -53,6 +53,24 @@ def test_decode_product_names_the_file(tmp_path):
             "downlink_t_s": 1.0, "raw_bytes": 96}))
 
 
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
+@given(fmt=st.sampled_from(codec.FORMATS), bands=st.sampled_from([1, 3, 4]), cut=st.floats(0.0, 1.0),
+       seed=st.integers(0, 2**32 - 1))
+def test_a_damaged_product_is_a_decoding_error_never_another_exception(fmt, bands, cut, seed):
+    """Any prefix of a product's bytes (empty, the header alone, cut mid-stream: a damaged file whose manifest line
+    a faulty encoder wrote for it) decodes to the frame or raises ValueError, which the ground reports as
+    undecodable. A TIFF cut after its header decoded to fewer than two dimensions (IndexError) and an empty PNG
+    raised OpenCV's assertion, and orbitedge report stopped with a traceback."""
+    dn = np.random.default_rng(seed).integers(0, 4096, (23, 31, bands)).astype(np.uint16)
+    data = codec.encode(dn, fmt, 12)
+    damaged = data[:int(cut * (len(data) - 1))]
+    try:
+        decoded = codec.decode(damaged, fmt, dn.shape, 12)
+    except ValueError:
+        return
+    assert decoded.shape == dn.shape
+
+
 GEOREF = codec.Georef(32633, 585_010.0, 6_573_560.0, 5.0, ("B", "G", "R", "NIR"), 1.2 / 4095, codec.NODATA_DN,
                       (0.49, 0.56, 0.665, 0.842))
 
