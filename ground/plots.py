@@ -11,6 +11,7 @@ the axis label gives when known.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -236,12 +237,13 @@ def plot_superres_crops(panels: Sequence[tuple[str, np.ndarray]], path: Path, ti
 
 
 def write_plots(run: RunData, report: Mapping[str, Any], full: Mapping[str, Any]) -> dict[str, str]:
-    """Draw every figure of the report into ``run_dir/plots``.
+    """Draw every figure of the report into ``run_dir/plots``, in place of what an earlier report drew there.
 
     ``report`` is report.json's content (rounded), from which the core figures are drawn; ``full`` is the same
     report before rounding, from which each section's own figures (the paths in its ``plots``) are drawn.
     Returns {figure key: path relative to the run directory} of the core figures, which report.md places.
     """
+    shutil.rmtree(run.run_dir / "plots", ignore_errors=True)  # an earlier report's figures, this one may not draw
     figures = _core_plots(run, report)
     cloud = full.get("cloud") or {}
     if cloud.get("plots"):

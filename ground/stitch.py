@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -224,15 +225,16 @@ def stitch_passes(products: Sequence[Product], run_dir: Path,
                   cog_threads: int | str = ALL_CORES) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Build and write one mosaic per pass into ``run_dir/mosaics``: ``<name>.tif`` (COG, uint16, all bands, see
     :func:`write_cog`, compressed in ``cog_threads``) and ``<name>.png`` (8-bit RGB quick-look, at most
-    QUICKLOOK_MAX_PX a side). Returns
+    QUICKLOOK_MAX_PX a side), in place of what an earlier report wrote there. Returns
     ``(mosaics, anomalies)``: one JSON-ready dict per mosaic (paths relative to ``run_dir``; ``capture_t_s`` the
     first and last capture time of its tiles, ``product_ids`` its tiles in delivery order) and anomalies for passes
     that could not be stitched."""
     mosaics: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
+    shutil.rmtree(run_dir / "mosaics", ignore_errors=True)  # an earlier report's mosaics, no longer backed by products
     groups = group_by_pass(products)
     if groups:
-        (run_dir / "mosaics").mkdir(exist_ok=True)
+        (run_dir / "mosaics").mkdir()
     for group in groups:
         lines = [p.line for p in group.products]
         first_file = f"downlink/{lines[0].file}"

@@ -131,6 +131,20 @@ def test_products_alone_still_make_a_report(run_dir):
     assert "Completeness unknown" in md and "Missing from the run directory: telemetry/, truth/" in md
 
 
+def test_a_report_made_again_leaves_no_mosaic_or_figure_its_products_no_longer_back(run_dir):
+    """Products lost since the last report (deleted, or now failing verification) take their mosaics and figures
+    with them: a GIS loading mosaics/*.tif saw a pass no verified product backs."""
+    first, _ = write_report(run_dir)
+    before = {p.relative_to(run_dir) for p in (run_dir / "mosaics").iterdir()} | \
+        {p.relative_to(run_dir) for p in (run_dir / "plots").iterdir()}
+    assert first["mosaics"]["paths"] and {Path(p) for p in first["mosaics"]["paths"]} <= before
+    shutil.rmtree(run_dir / "downlink")
+    report, written = write_report(run_dir)
+    assert report["mosaics"]["paths"] == [] and not (run_dir / "mosaics").exists()
+    assert {p.relative_to(run_dir) for p in (run_dir / "plots").iterdir()} == \
+        {p.relative_to(run_dir) for p in written if p.parent.name == "plots"}
+
+
 def test_telemetry_alone_still_makes_a_report(run_dir):
     shutil.rmtree(run_dir / "downlink")
     report = build_report(run_dir)
