@@ -285,6 +285,25 @@ def test_mask_codes_family(tmp_path, seed, dtype, extra, nodata):
     assert np.array_equal(cloud, expected) and set(np.unique(cloud)) <= {*MASK_CODES, UNKNOWN}
 
 
+@pytest.mark.parametrize("nodata, warned", [(0, "clear"), (2, "thick cloud"), (255, None), (None, None)])
+def test_a_cloud_code_declared_as_the_masks_no_data_is_warned_about(tmp_path, capsys, nodata, warned):
+    """The real codes mask with no-data 0 (gdal_translate -a_nodata 0, or a band's profile copied) read every clear
+    pixel as unknown, and the verdict said the frames "held no clear ground to lose"; validate and run now warn at
+    world.mask, naming the code. A no-data value that is no code, or none, is no warning."""
+    with rasterio.open(DATA / "l8_cloudcodes_crop.tif") as ds:
+        codes, crs, transform = ds.read(1), ds.crs, ds.transform
+    write_raster(tmp_path / "codes.tif", codes, crs, transform, nodata=nodata)
+    path = scenario_file(tmp_path, "{B: l8_B2_int16_nodata-9999.tif, G: l8_B2_int16_nodata-9999.tif}", "codes.tif")
+    warnings_ = load_scenario(path).warnings
+    if warned is None:
+        assert warnings_ == ()
+        return
+    (warning,) = warnings_
+    assert warning.startswith(f"{path}:8: world.mask: expected a no-data value that is not a cloud code") and \
+        f"'codes.tif' declares no-data {nodata}, the {warned} code: every {warned} pixel reads as unknown" in warning
+    assert main(["validate", str(path)]) == 0 and f"orbitedge: warning: {warning}" in capsys.readouterr().err
+
+
 # --- any CRS, any band, any driver (kind D) ----------------------------------------------------------------------
 
 def test_epsg4326_world_lands_where_pyproj_puts_it():

@@ -26,13 +26,15 @@ from rundir.codec import COMMON_NAMES
 from rundir.errors import ConfigIssue, InputFileError
 from rundir.truth import UNKNOWN
 
-from .mask_bits import MaskBits, Problem, mask_problem, mask_rules, rule_beyond
+from .mask_bits import MASK_CODES, MaskBits, Problem, mask_problem, mask_rules, rule_beyond
 from .projection import GridFootprint
 from .raster import (VIRTUAL_NAME, BandSource, ImageInfo, as_source, band_metadata, earth_problem, gdal_cause,
                      load_band, open_image, read_band, wrap_lon)
 from .toa_reflectance import DN_CALIBRATION, calibration_problem, reflectance_problem, scaled_problem
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
+
+CODE_NAMES = ("clear", "thin cloud", "thick cloud")  # of MASK_CODES, in their order
 
 # validation reads a mask, or a band read as reflectance, decimated to at most this many pixels a side (overviews
 # if any)
@@ -183,9 +185,10 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`), with or without it, fill that no no-data value
     declares and samples darker than the sky (:func:`~onboard.sensing.toa_reflectance.scaled_problem`), and mask
     values that are not cloud codes.
-    Warnings: bands none of whose samples read is valid, ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose
-    centre is outside a band's image (the run goes on, and their frames hold no valid pixels there), and bands
-    their file's description calls another of the scenario's bands (:func:`_band_label_warnings`).
+    Warnings: bands none of whose samples read is valid, a mask of cloud codes whose no-data value is one,
+    ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image (the run goes on,
+    and their frames hold no valid pixels there), and bands their file's description calls another of the
+    scenario's bands (:func:`_band_label_warnings`).
 
     Cheap: metadata, plus the mask and every band read decimated to VALIDATE_READ_PX; a run still reads every
     pixel, and refuses what slipped through.
@@ -222,7 +225,18 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
         out += [_issue_of(problem, key, shown, rules, info) for problem in problems]
         if info is not None and earth is None and not is_mask:
             infos[key] = info
+        if info is not None and is_mask and not rules and info.nodata in MASK_CODES:
+            empty.append(_code_nodata_warning(info.nodata, shown))
     return out, empty + _band_label_warnings(infos) + _off_imagery_warnings(targets, infos)
+
+
+def _code_nodata_warning(nodata: float, shown: str) -> ConfigIssue:
+    """A warning at ``world.mask``: its file declares a cloud code as its no-data value (``gdal_translate -a_nodata
+    0``, or a profile copied from a band whose no-data is 0), so every pixel of that class reads as unknown."""
+    name = CODE_NAMES[MASK_CODES.index(nodata)]
+    return issue_at("world.mask", "a no-data value that is not a cloud code (0 clear, 1 thin, 2 thick)",
+                    f"{shown!r} declares no-data {nodata:g}, the {name} code: every {name} pixel reads as unknown, "
+                    "with no truth to score it (gdal_edit.py -unsetnodata FILE, or -a_nodata 255)")
 
 
 def _issue_of(problem: Problem, key: str, shown: str, rules: Sequence[MaskBits], info: ImageInfo | None
