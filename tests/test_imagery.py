@@ -4,6 +4,7 @@ bit-field quality bands, and what ``validate`` says about image files (onboard/s
 import dataclasses
 import json
 import math
+import re
 import shutil
 import warnings
 from datetime import datetime, timezone
@@ -583,8 +584,27 @@ def assert_renders_its_columns(world, path, crs, lon_deg, world_width=0.0):
 
 def test_bands_that_do_not_overlap_are_refused_across_the_antimeridian_too(tmp_path):
     fiji = antimeridian_file(tmp_path)
-    with pytest.raises(InputFileError, match="do not overlap"):
+    with pytest.raises(InputFileError, match=r"expected band files that overlap .* found B: lat .*; G: lat .* the band "
+                                             r"files do not overlap"):
         ImageryWorld(dn_scale=1.0, bands={"B": fiji, "G": DATA / "l8_B2_int16_nodata-9999.tif"})
+
+
+def test_validate_refuses_band_files_that_do_not_overlap_at_world_bands(tmp_path, capsys):
+    """One band 100 km east of the others: validate said OK and the run stopped on the first band's file, with no
+    line; now validate and run refuse at world.bands and its line, with every band's bounds."""
+    band = "l8_B2_int16_nodata-9999.tif"
+    with rasterio.open(DATA / band) as ds:
+        pixels, crs, transform = ds.read(1), ds.crs, ds.transform
+    write_raster(tmp_path / "east.tif", pixels, crs, transform @ Affine.translation(100_000 / 30.0, 0), nodata=FILL)
+    path = scenario_file(tmp_path, f"{{B: {band}, G: east.tif}}")
+    issues = issues_of(path)
+    assert list(issues) == [("world.bands", 7)]
+    assert issues[("world.bands", 7)].expected.startswith("band files that overlap")
+    assert re.fullmatch(r"B: lat 30\.\d+ to 30\.\d+, lon -87\.\d+ to -87\.\d+; G: lat 30\.\d+ to 30\.\d+, lon -86\.\d+ to "
+                        r"-86\.\d+: the band files do not overlap", issues[("world.bands", 7)].found)
+    for command in (["validate", str(path)], ["run", str(path), "--out", str(tmp_path / "run"), "--quiet"]):
+        assert main(command) == 2 and f"{path}:7: world.bands: expected band files" in capsys.readouterr().err
+    assert load_scenario(scenario_file(tmp_path, f"{{B: {band}, G: {band}}}")).warnings == ()
 
 
 def past_the_edge_file(tmp_path, crs, centre_lon_deg=180.0, lat_deg=-16.5):

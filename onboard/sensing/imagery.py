@@ -86,6 +86,28 @@ def _overlap_lon(a: tuple[float, float], b: tuple[float, float]) -> tuple[float,
     return None
 
 
+OVERLAP = "band files that overlap (each frame pixel takes every band)"
+
+
+def common_coverage(boxes: Mapping[str, tuple[float, float, float, float]]) -> Coverage | None:
+    """The area all ``boxes`` (name -> RFC 7946 bbox ``(west, south, east, north)``, degrees) share, across the
+    antimeridian too; None when they share none."""
+    (west, south, east, north), *others = boxes.values()
+    lon: tuple[float, float] | None = (west, east)
+    for w, s, e, n in others:
+        lon = None if lon is None else _overlap_lon(lon, (w, e))
+        south, north = max(south, s), min(north, n)
+    if lon is None or south >= north:
+        return None
+    return Coverage(float(lon[0]), float(south), float(lon[1]), float(north))
+
+
+def bounds_text(boxes: Mapping[str, tuple[float, float, float, float]]) -> str:
+    """Each of ``boxes`` as the user reads it, and that they do not overlap."""
+    return "; ".join(f"{name}: lat {s:.3f} to {n:.3f}, lon {w:.3f} to {e:.3f}" for name, (w, s, e, n)
+                     in boxes.items()) + ": the band files do not overlap"
+
+
 class ImageryWorld(World):
     """Real imagery: one band of one image file per band name, and optionally a cloud mask, reprojected into any
     requested footprint.
@@ -114,17 +136,14 @@ class ImageryWorld(World):
         self.coverage = self._coverage()
 
     def _coverage(self) -> Coverage:
-        """The intersection of the bands' outer bounds, across the antimeridian too; InputFileError when they do
-        not overlap."""
-        boxes = [raster.info.bounds_lonlat() for raster in self._bands.values()]
-        west, south, east, north = boxes[0]
-        lon: tuple[float, float] | None = (west, east)
-        for w, s, e, n in boxes[1:]:
-            lon = None if lon is None else _overlap_lon(lon, (w, e))
-            south, north = max(south, s), min(north, n)
-        if lon is None or south >= north:
-            raise InputFileError(next(iter(self._bands.values())).label, "the band files do not overlap")
-        return Coverage(float(lon[0]), float(south), float(lon[1]), float(north))
+        """The intersection of the bands' outer bounds, across the antimeridian too; InputFileError (on the first
+        band's file, listing every band's bounds) when they do not overlap."""
+        boxes = {name: raster.info.bounds_lonlat() for name, raster in self._bands.items()}
+        coverage = common_coverage(boxes)
+        if coverage is None:
+            raise InputFileError(next(iter(self._bands.values())).label, f"expected {OVERLAP}, found "
+                                 f"{bounds_text(boxes)}")
+        return coverage
 
     def render(self, footprint: GridFootprint, time_utc: Any, sun_elevation_deg: float,
                sun_azimuth_deg: float, bands: Sequence[str]) -> Scene:
@@ -183,8 +202,8 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     (:func:`~onboard.sensing.raster.earth_problem`), a no-data value the samples cannot hold, and, without
     ``world.dn_scale``, integer DN that declare no scale and samples that are not reflectance
     (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`), with or without it, fill that no no-data value
-    declares and samples darker than the sky (:func:`~onboard.sensing.toa_reflectance.scaled_problem`), and mask
-    values that are not cloud codes.
+    declares and samples darker than the sky (:func:`~onboard.sensing.toa_reflectance.scaled_problem`), mask
+    values that are not cloud codes, and band files that do not overlap (at ``world.bands``).
     Warnings: bands none of whose samples read is valid, a mask of cloud codes whose no-data value is one,
     ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image (the run goes on,
     and their frames hold no valid pixels there), and bands their file's description calls another of the
@@ -227,6 +246,9 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             infos[key] = info
         if info is not None and is_mask and not rules and info.nodata in MASK_CODES:
             empty.append(_code_nodata_warning(info.nodata, shown))
+    boxes = {key.removeprefix("world.bands."): info.bounds_lonlat() for key, info in infos.items()}
+    if len(boxes) > 1 and common_coverage(boxes) is None:
+        out.append(issue_at("world.bands", OVERLAP, bounds_text(boxes)))
     return out, empty + _band_label_warnings(infos) + _off_imagery_warnings(targets, infos)
 
 
