@@ -14,7 +14,8 @@ from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 
 from onboard.sensing.projection import GridFootprint
-from onboard.sensing.raster import BandSource, band_metadata, image_info, load_band, open_image, read_band, wrap_lon
+from onboard.sensing.raster import (BandSource, band_metadata, holds_pole, image_info, load_band, open_image, read_band,
+                                    wrap_lon)
 from rundir.errors import InputFileError
 
 NODATA_DTYPES = ("uint8", "uint16", "int16", "int32", "float32")
@@ -167,3 +168,27 @@ def test_copies_of_a_file_past_its_crs_world_edge(tmp_path, crs, x0, pixel, offs
         whole = 10 * pixel >= 360.0
         expected = (-180.0, 180.0) if whole else (wrap_lon(x0), 180.0 - (180.0 - (x0 + 10 * pixel)) % 360.0)
         assert (west, east) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("lat_deg, epsg", [(-90.0, 32761), (90.0, 32661), (-89.95, 32761), (89.95, 32661)])
+def test_a_frame_over_a_pole_takes_every_pixel_of_a_geographic_file(tmp_path, lat_deg, epsg):
+    """A frame on a pole (UPS) from an EPSG:4326 file of the polar cap: GDAL's source window from the frame's edges
+    left a ring, 4246 of 16384 pixels valid, the rest fill; sampling its interior too (holds_pole), every pixel is
+    valid and within the file's values. A frame beside the pole was whole before and stays so."""
+    rng = np.random.default_rng(0)
+    pixels = rng.uniform(1000, 3000, (500, 1440)).astype(np.uint16)  # the cap from 89.9 degrees, 11 km wide
+    top = 90.0 if lat_deg > 0 else -89.9  # 0.25 x 0.0002 degree pixels
+    transform = Affine(0.25, 0, -180, 0, -0.0002, top)
+    path = write_raster(tmp_path / "cap.tif", pixels, "EPSG:4326", transform)
+    band = load_band(BandSource(path), None, dn_scale=1e-4)
+    footprint = GridFootprint.centred(lat_deg, 0.0, epsg, 30.0, 128, 128)
+    assert holds_pole(footprint) == (abs(lat_deg) == 90.0)
+    sampled = band.sample(footprint, Resampling.bilinear)
+    assert np.isfinite(sampled).all() and 0.1 <= sampled.min() and sampled.max() <= 0.3
+
+
+def test_only_a_frame_on_a_pole_holds_one():
+    assert holds_pole(GridFootprint.centred(84.0, 10.0, 32633, 30.0, 512, 512)) is False  # UTM's northern limit
+    assert holds_pole(GridFootprint.centred(89.97, 10.0, 32661, 30.0, 128, 128)) is False  # 1.4 km short of it
+    assert holds_pole(GridFootprint.centred(89.97, 10.0, 32661, 30.0, 128, 1024)) is True  # 31 km tall: on it
+    assert holds_pole(GridFootprint.centred(-89.99, 10.0, 32761, 30.0, 128, 128)) is True  # 1.1 km from it

@@ -266,6 +266,8 @@ class Raster:
         out = np.full((footprint.height_px, footprint.width_px), np.nan, np.float32)
         offsets = self.info.world_offsets_x
         options = self._seam_options(footprint) if len(offsets) > 1 else {}
+        if holds_pole(footprint):  # the source window from the frame's edges misses the pole within it
+            options["SAMPLE_GRID"] = "YES"
         for offset_x in offsets:
             copy = np.full_like(out, np.nan)
             reproject(self.values, copy, src_transform=Affine.translation(offset_x, 0.0) @ self.transform,
@@ -291,6 +293,18 @@ class Raster:
         whole = max(self.info.width, self.info.height)  # no window needs more
         return {"SAMPLE_STEPS": "ALL", "SOURCE_EXTRA": math.ceil(min(step, whole)) + 1 if math.isfinite(step)
                 else whole}
+
+
+def holds_pole(footprint: GridFootprint) -> bool:
+    """Whether a pole lies on ``footprint`` (within a pixel of it). GDAL's warper takes the source window from
+    points along the frame's edges; over a pole, the image's highest latitudes and its whole longitude range lie
+    inside the frame, and the window from a geographic (EPSG:4326) file held a ring: 4246 of 16384 pixels of a
+    frame on the south pole. GDALWarpOptions' SAMPLE_GRID=YES samples the frame's interior too (all 16384)."""
+    xs, ys = transform_points(crs_of(4326), crs_of(footprint.epsg), [0.0, 0.0], [90.0, -90.0])
+    west, north = footprint.x0_m - footprint.gsd_m, footprint.y0_m + footprint.gsd_m
+    east = footprint.x0_m + (footprint.width_px + 1) * footprint.gsd_m
+    south = footprint.y0_m - (footprint.height_px + 1) * footprint.gsd_m
+    return any(west <= x <= east and south <= y <= north for x, y in zip(xs, ys) if math.isfinite(x + y))
 
 
 @functools.lru_cache(maxsize=64)
