@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import rasterio.windows
 from affine import Affine
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pyproj import Transformer
@@ -587,6 +588,29 @@ def test_bands_that_do_not_overlap_are_refused_across_the_antimeridian_too(tmp_p
     with pytest.raises(InputFileError, match=r"expected band files that overlap .* found B: lat .*; G: lat .* the band "
                                              r"files do not overlap"):
         ImageryWorld(dn_scale=1.0, bands={"B": fiji, "G": DATA / "l8_B2_int16_nodata-9999.tif"})
+
+
+def test_imagery_too_large_to_read_whole_is_refused_before_it_is_read(tmp_path, capsys):
+    """A sparse 80000 x 80000 uint16 mosaic (a few kB on disk, 70 GB to read whole): validate said OK and the run
+    ended in a MemoryError traceback (or the OOM killer); both now refuse it at world.bands with its line, before any
+    pixel is read."""
+    band = "l8_B2_int16_nodata-9999.tif"
+    with rasterio.open(DATA / band) as ds:
+        crs, transform = ds.crs, ds.transform
+    with rasterio.open(tmp_path / "huge.tif", "w", driver="GTiff", width=80_000, height=80_000, count=1,
+                       dtype="uint16", crs=crs, transform=transform, tiled=True, compress="deflate",
+                       sparse_ok=True, nodata=0) as ds:  # the unwritten blocks: no data
+        ds.write(np.full((256, 256), 1500, np.uint16), 1, window=rasterio.windows.Window(0, 0, 256, 256))
+    path = scenario_file(tmp_path, f"{{B: {band}, G: huge.tif}}")
+    issues = issues_of(path)
+    assert list(issues) == [("world.bands", 7)]
+    assert issues[("world.bands", 7)].expected.startswith("band files a run can read whole in the memory")
+    assert issues[("world.bands", 7)].found.startswith("huge.tif: 80000 x 80000 px of uint16, 70.4 GB for the 2 "
+                                                       "band(s) in all: crop them to the targets first")
+    for command in (["validate", str(path)], ["run", str(path), "--out", str(tmp_path / "run"), "--quiet"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert f"{path}:7: world.bands: expected band files a run can read whole" in err and "Traceback" not in err
 
 
 def test_validate_refuses_band_files_that_do_not_overlap_at_world_bands(tmp_path, capsys):

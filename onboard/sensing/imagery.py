@@ -29,7 +29,7 @@ from rundir.truth import UNKNOWN
 from .mask_bits import MASK_CODES, MaskBits, Problem, mask_problem, mask_rules, rule_beyond
 from .projection import GridFootprint
 from .raster import (VIRTUAL_NAME, BandSource, ImageInfo, as_source, band_metadata, earth_problem, gdal_cause,
-                     load_band, open_image, read_band, wrap_lon)
+                     load_band, memory_problem, open_image, read_band, wrap_lon)
 from .toa_reflectance import DN_CALIBRATION, calibration_problem, reflectance_problem, scaled_problem
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
@@ -203,7 +203,8 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     ``world.dn_scale``, integer DN that declare no scale and samples that are not reflectance
     (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`), with or without it, fill that no no-data value
     declares and samples darker than the sky (:func:`~onboard.sensing.toa_reflectance.scaled_problem`), mask
-    values that are not cloud codes, and band files that do not overlap (at ``world.bands``).
+    values that are not cloud codes, and band files that do not overlap or that a run cannot read whole into the
+    memory this machine has free (:func:`~onboard.sensing.raster.memory_problem`; both at ``world.bands``).
     Warnings: bands none of whose samples read is valid, a mask of cloud codes whose no-data value is one,
     ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image (the run goes on,
     and their frames hold no valid pixels there), and bands their file's description calls another of the
@@ -249,6 +250,8 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     boxes = {key.removeprefix("world.bands."): info.bounds_lonlat() for key, info in infos.items()}
     if len(boxes) > 1 and common_coverage(boxes) is None:
         out.append(issue_at("world.bands", OVERLAP, bounds_text(boxes)))
+    if infos and (problem := memory_problem(list(infos.values()))):
+        out.append(issue_at("world.bands", *problem))
     return out, empty + _band_label_warnings(infos) + _off_imagery_warnings(targets, infos)
 
 
