@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import rasterio.rpc
 import rasterio.windows
 from affine import Affine
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -145,8 +146,27 @@ def test_bad_input_files_are_named(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # on purpose: a PNG with no georeferencing
         write_raster(tmp_path / "plain.png", np.ones((8, 8), np.uint8), None, Affine.identity(), driver="PNG")
-    with pytest.raises(InputFileError, match=r"plain.png: expected a georeferenced image.*world file.*found no CRS"):
+    with pytest.raises(InputFileError, match=r"plain.png: expected a georeferenced image.*world file.*its CRS in a "
+                                             r"\.aux\.xml.*GDAL reads no \.prj beside a PNG.*found no CRS"):
         ImageryWorld({"R": tmp_path / "plain.png"})
+
+
+def test_an_image_with_rpcs_only_is_told_to_orthorectify_it(tmp_path):
+    """A satellite image with rational polynomial coefficients and no grid (a Level-1 product as delivered) gets
+    its own hint, not the GeoTIFF-tag advice of an image with no georeferencing."""
+    coefficients = dict(height_off=0, height_scale=100, lat_off=30, lat_scale=1, long_off=-87, long_scale=1,
+                        line_off=4, line_scale=4, samp_off=4, samp_scale=4, line_den_coeff=[1] + [0] * 19,
+                        line_num_coeff=[0, 1] + [0] * 18, samp_den_coeff=[1] + [0] * 19,
+                        samp_num_coeff=[0, 0, 1] + [0] * 17)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # on purpose: RPCs and no grid
+        with rasterio.open(tmp_path / "l1.tif", "w", driver="GTiff", width=8, height=8, count=1,
+                           dtype="uint16") as ds:
+            ds.write(np.full((8, 8), 1500, np.uint16), 1)
+            ds.rpcs = rasterio.rpc.RPC(**coefficients)
+        with pytest.raises(InputFileError, match=r"l1.tif: expected an image on a grid .* found rational polynomial "
+                                                 r"coefficients \(RPCs\) only: orthorectify it .* gdalwarp -rpc"):
+            ImageryWorld({"R": tmp_path / "l1.tif"}, dn_scale=1e-4)
 
 
 # --- no-data (kind C) --------------------------------------------------------------------------------------------

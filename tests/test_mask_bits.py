@@ -61,3 +61,14 @@ def test_mask_problem_lists_the_values_that_are_not_codes_and_the_way_out():
 def test_mask_rules_read_the_scenario_entries():
     rules = mask_rules([MaskBitsConfig(bits=[5, 6], equals=3, cloud="thick"), MaskBitsConfig(bits=0, equals=1, cloud="unknown")])
     assert rules == (MaskBits(5, 6, 3, CLOUD_THICK), MaskBits(0, 0, 1, UNKNOWN))
+
+
+def test_a_float_mask_is_told_to_be_thresholded_not_mapped_by_bits():
+    """A cloud probability (float32 0..1) is no bit field: the hint is to threshold it into codes, not
+    world.mask_bits, which refuses float samples."""
+    probability = np.random.default_rng(0).uniform(0.0, 1.0, (16, 16)).astype(np.float32)
+    expected, found = mask_problem(probability, np.ones(probability.shape, bool), ())
+    assert expected.startswith("cloud codes") and "threshold them into the codes first" in found
+    assert "mask_bits" not in found
+    assert mask_problem(probability, np.ones(probability.shape, bool), mask_rules([MaskBitsConfig(bits=0, equals=1,
+                        cloud="thick")]))[0] == "an integer quality band for world.mask_bits"

@@ -14,8 +14,8 @@ from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 
 from onboard.sensing.projection import GridFootprint
-from onboard.sensing.raster import (BandSource, band_metadata, holds_pole, image_info, load_band, open_image, read_band,
-                                    wrap_lon)
+from onboard.sensing.raster import (BandSource, band_metadata, holds_pole, holds_value, image_info, load_band, open_image,
+                                    read_band, wrap_lon)
 from rundir.errors import InputFileError
 
 NODATA_DTYPES = ("uint8", "uint16", "int16", "int32", "float32")
@@ -192,3 +192,15 @@ def test_only_a_frame_on_a_pole_holds_one():
     assert holds_pole(GridFootprint.centred(89.97, 10.0, 32661, 30.0, 128, 128)) is False  # 1.4 km short of it
     assert holds_pole(GridFootprint.centred(89.97, 10.0, 32661, 30.0, 128, 1024)) is True  # 31 km tall: on it
     assert holds_pole(GridFootprint.centred(-89.99, 10.0, 32761, 30.0, 128, 128)) is True  # 1.1 km from it
+
+
+@pytest.mark.parametrize("value, dtype, holds", [
+    (0.5, "uint16", False), (-1, "uint16", False), (65535, "uint16", True), (65536, "uint16", False),
+    (float("nan"), "uint16", False), (-9999, "int16", True), (1e40, "float32", False), (1e40, "float64", True),
+    (float("nan"), "float32", True), (-3.4e38, "float32", True)])
+def test_a_no_data_value_is_one_the_samples_can_hold_exactly(value, dtype, holds):
+    """No uint16 sample equals 0.5 (rasterio's in_dtype_range took it: a range test), and 1e40 overflows float32
+    (where in_dtype_range printed numpy's overflow warning before the error)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning on the way
+        assert holds_value(value, dtype) is holds

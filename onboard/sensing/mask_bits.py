@@ -82,6 +82,9 @@ def mask_problem(pixels: np.ndarray, valid: np.ndarray, rules: Sequence[MaskBits
     shown = ", ".join(f"{v:g}" for v in bad[:12].tolist()) + (f", ... ({bad.size} in all)" if bad.size > 12 else "")
     if bad.min() < 0:  # no code and no bit field is negative: a fill value the file does not declare
         hint = f"declare the no-data value in the file (gdal_edit.py -a_nodata {bad.min():g})"
+    elif pixels.dtype.kind == "f":  # a cloud probability or fraction: world.mask_bits takes integer bits only
+        hint = ("floating-point values, such as a cloud probability: threshold them into the codes first, e.g. "
+                "gdal_calc.py -A mask.tif --calc='2*(A>=0.5)' --type=Byte --outfile=codes.tif")
     elif pixels.dtype.itemsize > 1 or pixels.dtype.kind != "u":
         hint = "a bit-field quality band needs world.mask_bits to map its bits onto the codes"
     else:

@@ -25,7 +25,6 @@ import rasterio
 from affine import Affine
 from rasterio._err import CPLE_BaseError  # NOTE: private; rasterio.errors exports no base of GDAL's own errors
 from rasterio.crs import CRS
-from rasterio.dtypes import in_dtype_range
 from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
 from rasterio.warp import reproject, transform as transform_points, transform_bounds
@@ -213,20 +212,34 @@ def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str 
     if not georeferenced and ds.gcps[0]:
         problems.append(("an image on a grid (a CRS and a geotransform)", "ground control points only: warp it "
                          "onto a grid first, e.g. gdalwarp -t_srs EPSG:32631 in.tif out.tif"))
+    elif not georeferenced and ds.rpcs:
+        problems.append(("an image on a grid (a CRS and a geotransform)", "rational polynomial coefficients (RPCs) "
+                         "only: orthorectify it onto a grid first, e.g. gdalwarp -rpc -t_srs EPSG:32631 in.tif out.tif"))
     elif not georeferenced:
         problems.append(("a georeferenced image: a CRS and a geotransform (GeoTIFF tags, a GeoJP2 or GMLJP2 box, or a "
-                         "world file and a .prj or .aux.xml beside the image)",
+                         "world file beside the image with its CRS in a .aux.xml: gdal_edit.py -a_srs EPSG:N FILE "
+                         "writes one; GDAL reads no .prj beside a PNG or JPEG)",
                          "no CRS" if ds.crs is None else "no geotransform"))
     dtype = ds.dtypes[band - 1]
     if np.dtype(dtype).kind == "c":
         problems.append(("real-valued samples", f"complex samples ({dtype})"))
-    elif nodata is not None and not in_dtype_range(nodata, dtype):
+    elif nodata is not None and not holds_value(nodata, dtype):
         problems.append((f"a no-data value that {dtype} samples can hold", f"{nodata:g}"))
     if problems and not georeferenced:
         return None, problems
     return ImageInfo(source, band, ds.count, ds.width, ds.height, dtype, ds.crs, ds.transform,
                      ds.nodatavals[band - 1], float(ds.scales[band - 1]), float(ds.offsets[band - 1]),
                      ds.descriptions[band - 1] or ""), problems
+
+
+def holds_value(value: float, dtype: str) -> bool:
+    """Whether samples of ``dtype`` can hold ``value`` exactly: a whole number in range for integers (no sample of a
+    uint16 band equals 0.5), NaN or a finite value in range for floats (1e40 overflows float32)."""
+    kind = np.dtype(dtype).kind
+    if kind in "iu":
+        limits = np.iinfo(dtype)
+        return math.isfinite(value) and float(value).is_integer() and limits.min <= value <= limits.max
+    return math.isnan(value) or abs(value) <= float(np.finfo(dtype).max)
 
 
 def read_band(ds: Any, band: int, nodata: float | None, max_px: int | None = None) -> tuple[np.ndarray, np.ndarray]:
