@@ -14,8 +14,8 @@ from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 
 from onboard.sensing.projection import GridFootprint
-from onboard.sensing.raster import (BandSource, band_metadata, holds_pole, holds_value, image_info, load_band, open_image,
-                                    read_band, wrap_lon)
+from onboard.sensing.raster import (BandSource, band_metadata, holds_pole, holds_value, image_info, load_band,
+                                    open_image, read_band, wrap_lon)
 from rundir.errors import InputFileError
 
 NODATA_DTYPES = ("uint8", "uint16", "int16", "int32", "float32")

@@ -213,8 +213,9 @@ def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str 
         problems.append(("an image on a grid (a CRS and a geotransform)", "ground control points only: warp it "
                          "onto a grid first, e.g. gdalwarp -t_srs EPSG:32631 in.tif out.tif"))
     elif not georeferenced and ds.rpcs:
-        problems.append(("an image on a grid (a CRS and a geotransform)", "rational polynomial coefficients (RPCs) "
-                         "only: orthorectify it onto a grid first, e.g. gdalwarp -rpc -t_srs EPSG:32631 in.tif out.tif"))
+        problems.append(("an image on a grid (a CRS and a geotransform)", "rational polynomial coefficients "
+                         "(RPCs) only: orthorectify it onto a grid first, e.g. gdalwarp -rpc -t_srs EPSG:32631 in.tif "
+                         "out.tif"))
     elif not georeferenced:
         problems.append(("a georeferenced image: a CRS and a geotransform (GeoTIFF tags, a GeoJP2 or GMLJP2 box, or a "
                          "world file beside the image with its CRS in a .aux.xml: gdal_edit.py -a_srs EPSG:N FILE "
