@@ -166,14 +166,14 @@ def product_item(line: ManifestLine, downlink_dir: Path, start_utc: dt.datetime 
 
 
 def mosaic_item(mosaic: Mapping[str, Any], first_line: ManifestLine, run_dir: Path,
-                start_utc: dt.datetime | None) -> pystac.Item | None:
+                span: tuple[dt.datetime, dt.datetime] | None) -> pystac.Item | None:
     """The Item of one mosaic (a dict from :func:`ground.stitch.stitch_passes`): its COG as the data asset and its
-    quick-look as the overview/visual asset. None when its capture times are unknown (no run start)."""
-    first_t_s, last_t_s = mosaic["capture_t_s"]
-    start = capture_time(None, first_t_s, start_utc)
-    end = capture_time(None, last_t_s, start_utc)
-    if start is None or end is None:
+    quick-look as the overview/visual asset, from ``span``, the first and last capture time of its tiles' own Items
+    (so a temporal query that finds the mosaic finds its first tile too). None when ``span`` is (a tile without a
+    capture time: no run start)."""
+    if span is None:
         return None
+    start, end = span
     footprint = Footprint(**mosaic["footprint"])
     geometry, bbox = _geometry(footprint)
     item = pystac.Item(f"mosaic-{mosaic['name']}", geometry, bbox, start, start_datetime=start, end_datetime=end,
@@ -208,13 +208,19 @@ def write_catalog(run_dir: Path, lines: Iterable[ManifestLine], mosaics: Sequenc
                              catalog_type=pystac.CatalogType.SELF_CONTAINED)
     catalog.set_self_href(str(stac_dir / "catalog.json"))
     first_lines: dict[str, ManifestLine] = {}  # the first tile's line of each mosaic, for its bands
+    times: dict[str, dt.datetime | None] = {}  # each mosaic tile's capture time, as its own Item gives it
     wanted = {str(m["product_ids"][0]) for m in mosaics}
+    tiles = {str(i) for m in mosaics for i in m["product_ids"]}
     for line in lines:
         if line.id in wanted:
             first_lines[line.id] = line
+        if line.id in tiles:
+            times[line.id] = capture_time(line.capture_utc, line.capture_t_s, start_utc)
         _save_item(catalog, product_item(line, run_dir / "downlink", start_utc))
     for mosaic in mosaics:
-        _save_item(catalog, mosaic_item(mosaic, first_lines[str(mosaic["product_ids"][0])], run_dir, start_utc))
+        spans = [times.get(str(i)) for i in mosaic["product_ids"]]
+        _save_item(catalog, mosaic_item(mosaic, first_lines[str(mosaic["product_ids"][0])], run_dir,
+                                        None if None in spans else (min(spans), max(spans))))
     catalog.save_object(include_self_link=False)
     return stac_dir / "catalog.json"
 

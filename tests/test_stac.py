@@ -116,6 +116,20 @@ def test_mosaic_items_point_at_the_cog_and_its_quicklook(run_dir):
             assert [b.name for b in EOExtension.ext(data).bands] == list(src.descriptions)
 
 
+def test_a_mosaics_time_range_is_its_tiles_own(run_dir):
+    """A mosaic's start and end are the first and last capture time of its tiles' own Items, so a temporal query
+    that finds the mosaic finds its first tile: the mosaic's start came from capture_t_s rounded to the millisecond
+    and the tiles' from capture_utc truncated to it, and 8 of 16 mosaics started 1 ms after their first tile."""
+    catalog = pystac.Catalog.from_file(str(run_dir / "stac" / "catalog.json"))
+    items = list(catalog.get_items(recursive=True))
+    mosaics = [i for i in items if i.id.startswith("mosaic-")]
+    assert mosaics
+    for mosaic in mosaics:
+        times = [i.datetime for i in items if not i.id.startswith("mosaic-") and i.properties["orbitedge:kind"] ==
+                 "image" and i.properties["orbitedge:pass_id"] == mosaic.properties["orbitedge:pass_id"]]
+        assert (mosaic.common_metadata.start_datetime, mosaic.common_metadata.end_datetime) == (min(times), max(times))
+
+
 def test_catalog_and_items_validate_against_the_stac_1_1_schemas(run_dir):
     """pystac's validator (jsonschema) on the core STAC 1.1 schemas that pystac ships, offline. The eo, proj and
     raster extension schemas live at stac-extensions.github.io, which a test must not fetch; their fields are
