@@ -45,7 +45,10 @@ from rundir.run_info import RunInfo
 STAC_DIR = "stac"
 DENSIFY_PTS = 3  # points added along each footprint side before reprojection: UTM edges curve in lon/lat
 COORDINATE_DECIMALS = 7  # of a degree in geometries and bboxes: 1e-7 deg is 1.1 cm on the ground, below any GSD
-MEDIA_TYPES = {"png": pystac.MediaType.PNG, "tiff": pystac.MediaType.GEOTIFF, "raw": "application/octet-stream"}
+# Each product format's IANA media type: image/j2c (a JPEG 2000 codestream, ISO/IEC 15444-1), image/jls (ISO/IEC
+# 14495-1), image/jxl (ISO/IEC 18181), application/zstd (RFC 8878) and raw bit-packed DN as bytes
+MEDIA_TYPES = {"png": pystac.MediaType.PNG, "tiff": pystac.MediaType.GEOTIFF, "raw": "application/octet-stream",
+               "jpeg2000": "image/j2c", "jpegls": "image/jls", "jpegxl": "image/jxl", "zstd": "application/zstd"}
 
 
 def _utc(text: str) -> dt.datetime:

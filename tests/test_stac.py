@@ -21,8 +21,8 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import RasterExtension
 
 from app.cli import main
-from ground.stac import _geometry
-from rundir.codec import NODATA_DN
+from ground.stac import MEDIA_TYPES, _geometry
+from rundir.codec import FORMATS, NODATA_DN
 from rundir.manifest import Footprint
 
 ROOT = Path(__file__).parents[1]
@@ -114,6 +114,11 @@ def test_mosaic_items_point_at_the_cog_and_its_quicklook(run_dir):
             assert ProjectionExtension.ext(item).shape == [src.height, src.width]
             assert [b.nodata for b in RasterExtension.ext(data).bands] == [src.nodata] * src.count
             assert [b.name for b in EOExtension.ext(data).bands] == list(src.descriptions)
+
+
+def test_every_product_format_has_its_media_type():
+    """A STAC client picks a reader by the asset's type: the flight codecs' products had none."""
+    assert set(MEDIA_TYPES) == set(FORMATS) and all(MEDIA_TYPES.values())
 
 
 def test_a_mosaics_time_range_is_its_tiles_own(run_dir):
