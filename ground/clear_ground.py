@@ -134,7 +134,7 @@ def discarded_before(run: Any, stage: str) -> dict[str, Any] | None:
     plugin): their count, the stages that decided it (telemetry/ledger.jsonl ``decided_by_stage``), and the share
     of the truly clear pixels of the finished frames with truth that they held. None when ``stage`` is the first
     (nothing comes before it) or not in the pipeline."""
-    names = list(run.run_info.pipeline) if run.run_info else []
+    names = run.pipeline
     if stage not in names[1:]:
         return None
     finished = run.finished

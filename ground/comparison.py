@@ -99,7 +99,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                 "clear_pixels_lost_fraction": row_lost if records else None, "cloud_f1": row_f1, "psnr_db": None,
                 "ssim": None, "cpsnr_db": None, **extra}
 
-    names, estimate_codec = list(run.run_info.pipeline) if run.run_info else [], _estimate_codec(run.run_info)
+    names, estimate_codec = run.pipeline, _estimate_codec(run.run_info)
     label, best_bytes, codec = _best_codec(alternative, "lossless_")
     rows = [*([row("bent_pipe", "bent-pipe (every raw frame of a burst)", burst, 0.0)] if bursts else []),
             row("bent_pipe_single", "bent-pipe, one raw frame per scene (baseline)", single, 0.0),

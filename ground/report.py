@@ -141,8 +141,7 @@ def collect(run: RunData, progress: Callable[[str], None] = _no_progress) -> dic
     progress("comparison")
     report["comparison"] = comparison(run, report)
     info = run.run_info
-    report["verdict"] = verdict(report, info.stages if info else [], info.model_cards if info else {},
-                                truth=run.cloud_truth)
+    report["verdict"] = verdict(report, run.stages, info.model_cards if info else {}, truth=run.cloud_truth)
     return report
 
 

@@ -15,7 +15,7 @@ import yaml
 from rundir.files import check_run_dir
 from rundir.manifest import ManifestLine
 from rundir.records import Record, RecordError
-from rundir.run_info import RunInfo
+from rundir.run_info import RunInfo, StageEntry
 from rundir.telemetry import (OPTIONAL_FILES, TELEMETRY_FILES, CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord,
                               ProcessingRecord, telemetry_path)
 
@@ -49,6 +49,20 @@ class RunData:
     def delivered(self) -> list[ManifestLine]:
         """Manifest lines of the verified products, each product once, in delivery order."""
         return [p.line for p in self.reception.products]
+
+    @property
+    def stages(self) -> list[StageEntry]:
+        """The pipeline's stages in order: telemetry/run.json's, with their parameters; without it, the stages the
+        delivered products' manifest lines record (:attr:`pipeline`), by name alone."""
+        return list(self.run_info.stages) if self.run_info is not None else [StageEntry(n) for n in self.pipeline]
+
+    @property
+    def pipeline(self) -> list[str]:
+        """The pipeline's stage names in order: telemetry/run.json's; without it, those the delivered products'
+        manifest lines record; empty when neither says."""
+        if self.run_info is not None:
+            return list(self.run_info.pipeline)
+        return list(next((line.stages for line in self.delivered if line.stages), ()))
 
     @property
     def cloud_truth(self) -> str | None:

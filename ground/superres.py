@@ -235,7 +235,7 @@ def superres_section(run: Any) -> dict[str, Any] | None:
             "pixel_ratio_vs_burst": "scale^2 / K: a product saves downlink against its burst only when this is < 1",
         },
     })
-    out["warnings"] = harm_warnings(out, run.run_info.pipeline if run.run_info else [])
+    out["warnings"] = harm_warnings(out, run.pipeline)
     if per_scene:
         out["plots"] = [CROPS_PLOT]
     return out

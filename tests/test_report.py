@@ -129,6 +129,11 @@ def test_products_alone_still_make_a_report(run_dir):
     assert report["ledger"]["balanced"] is None and report["latency_s"]["count"] == 4
     md = (run_dir / "report.md").read_text()
     assert "Completeness unknown" in md and "Missing from the run directory: telemetry/, truth/" in md
+    # without run.json the pipeline is the one the products' manifest lines record, not "no stages"
+    stages = " > ".join(json.loads((run_dir / "downlink" / "manifest.jsonl").read_text().splitlines()[0])["stages"])
+    assert stages and f"({stages})" in report["verdict"] and "no stages" not in report["verdict"]
+    assert next(r for r in report["comparison"]["rows"] if r["pipeline"] == "this_run")["label"] == \
+        f"this run: {stages}"
 
 
 def test_a_report_made_again_leaves_no_mosaic_or_figure_its_products_no_longer_back(run_dir):
