@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
+import psutil
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 
@@ -29,7 +30,7 @@ from rundir.truth import UNKNOWN
 from .mask_bits import MASK_CODES, MaskBits, Problem, mask_problem, mask_rules, rule_beyond
 from .projection import GridFootprint
 from .raster import (VIRTUAL_NAME, BandSource, ImageInfo, as_source, band_metadata, earth_problem, gdal_cause,
-                     load_band, memory_problem, open_image, read_band, wrap_lon)
+                     load_band, open_image, read_band, wrap_lon)
 from .toa_reflectance import DN_CALIBRATION, calibration_problem, reflectance_problem, scaled_problem
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
@@ -204,7 +205,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     (:func:`~onboard.sensing.toa_reflectance.reflectance_problem`), with or without it, fill that no no-data value
     declares and samples darker than the sky (:func:`~onboard.sensing.toa_reflectance.scaled_problem`), mask
     values that are not cloud codes, and band files that do not overlap or that a run cannot read whole into the
-    memory this machine has free (:func:`~onboard.sensing.raster.memory_problem`; both at ``world.bands``).
+    memory this machine has free (:func:`memory_problem`; both at ``world.bands``).
     Warnings: bands none of whose samples read is valid, a mask of cloud codes whose no-data value is one,
     ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image (the run goes on,
     and their frames hold no valid pixels there), and bands their file's description calls another of the
@@ -253,6 +254,27 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     if infos and (problem := memory_problem(list(infos.values()))):
         out.append(issue_at("world.bands", *problem))
     return out, empty + _band_label_warnings(infos) + _off_imagery_warnings(targets, infos)
+
+
+def whole_read_bytes(info: ImageInfo) -> int:
+    """Bytes :func:`~onboard.sensing.raster.load_band` holds to read one band whole: its samples as stored, their
+    validity, the float32 reflectance it keeps and a float32 temporary while computing it."""
+    return info.width * info.height * (np.dtype(info.dtype).itemsize + 1 + 4 + 4)
+
+
+def memory_problem(infos: Sequence[ImageInfo]) -> Problem | None:
+    """Why a run cannot read ``infos``' bands whole: the sum of their :func:`whole_read_bytes` above the memory this
+    machine has free (psutil's ``available``), where reading them would end in a MemoryError or the kernel's OOM
+    killer. None when they fit."""
+    need = sum(whole_read_bytes(info) for info in infos)
+    free = psutil.virtual_memory().available
+    if need <= free:
+        return None
+    largest = max(infos, key=whole_read_bytes)
+    return (f"band files a run can read whole in the memory this machine has free ({free / 1e9:.1f} GB)",
+            f"{largest.source.path.name}: {largest.width} x {largest.height} "
+            f"px of {largest.dtype}, {need / 1e9:.1f} GB for the {len(infos)} band(s) in all: crop them to the "
+            "targets first (gdal_translate -projwin ULX ULY LRX LRY IN OUT, or a VRT with gdalbuildvrt -te)")
 
 
 def _code_nodata_warning(nodata: float, shown: str) -> ConfigIssue:

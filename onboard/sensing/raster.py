@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import psutil
 import pyproj
 import rasterio
 from affine import Affine
@@ -262,27 +261,6 @@ def read_band(ds: Any, band: int, nodata: float | None, max_px: int | None = Non
     if pixels.dtype.kind == "f":
         valid &= np.isfinite(pixels)
     return pixels, valid
-
-
-def whole_read_bytes(info: ImageInfo) -> int:
-    """Bytes :func:`load_band` holds to read one band whole: its samples as stored, their validity, the float32
-    reflectance it keeps and a float32 temporary while computing it."""
-    return info.width * info.height * (np.dtype(info.dtype).itemsize + 1 + 4 + 4)
-
-
-def memory_problem(infos: Sequence[ImageInfo]) -> Problem | None:
-    """Why a run cannot read ``infos``' bands whole: the sum of their :func:`whole_read_bytes` above the memory this
-    machine has free (psutil's ``available``), where reading them would end in a MemoryError or the kernel's OOM
-    killer. None when they fit."""
-    need = sum(whole_read_bytes(info) for info in infos)
-    free = psutil.virtual_memory().available
-    if need <= free:
-        return None
-    largest = max(infos, key=whole_read_bytes)
-    return (f"band files a run can read whole in the memory this machine has free ({free / 1e9:.1f} GB)",
-            f"{largest.source.path.name}: {largest.width} x {largest.height} "
-            f"px of {largest.dtype}, {need / 1e9:.1f} GB for the {len(infos)} band(s) in all: crop them to the "
-            "targets first (gdal_translate -projwin ULX ULY LRX LRY IN OUT, or a VRT with gdalbuildvrt -te)")
 
 
 @dataclass(frozen=True)
