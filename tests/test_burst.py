@@ -191,6 +191,12 @@ def test_where_the_world_has_no_data_every_frame_holds_fill():
     np.testing.assert_array_equal(fill[0], ~b.truth_lr.valid)
     assert fill[:, :, 42:].all() and not fill[:, :, :38].any()  # jitter moves the edge by at most a pixel
     assert (b.lr_dn[~fill] > 0).all()
+    # the ground beside the fill keeps its brightness: the optics spread only the world there is (with the fill's
+    # 0 the last valid column of each frame was ~20 % dark); 64 rows x 4 bands a column, read noise ~1 DN
+    level = 0.2 * spec.dn_max / spec.reflectance_max
+    for f in range(b.k):
+        last = int(np.flatnonzero(~fill[f].any(axis=0)).max())  # the frame's last column with no fill
+        assert abs(b.lr_dn[f][:, last].mean() - level) < 0.01 * level, (f, last, b.lr_dn[f][:, last].mean(), level)
 
 
 def test_bad_parameters_are_refused():

@@ -28,7 +28,7 @@ import numpy as np
 from rundir.codec import FILL_DN, reserve_fill
 from rundir.truth import CLOUD_THICK, CLOUD_THIN, is_cloud
 
-from .camera import dn_to_reflectance
+from .camera import dn_to_reflectance, valid_weight
 from .noise import sample_lattice
 from ..scenario.spacecraft_config import CameraConfig
 from .projection import GridFootprint
@@ -234,17 +234,25 @@ def _check_burst(spec: CameraConfig, footprint_lr: GridFootprint, k: int, scale:
 def _optics(scene: Scene, cloudy: np.ndarray, spec: CameraConfig, sigma_lr: float, s: int) -> np.ndarray:
     """Optics and detector footprint, shared by all frames: (H', W', B + 1) float32, the signal in DN and, as a last
     channel, where the ground is unusable (cloud, no data), blurred by the PSF (``sigma_lr`` low-res px) and by the
-    square pixel of ``s`` high-res samples."""
+    square pixel of ``s`` high-res samples; beside ground with no world, normalised by the share of their weight on
+    the world (:func:`onboard.sensing.camera.valid_weight`)."""
     n_bands = len(spec.bands)
     layers = np.empty(scene.reflectance.shape[:2] + (n_bands + 1,), np.float32)
     layers[..., :n_bands] = scene.reflectance * np.float32(spec.dn_max / spec.reflectance_max)
     layers[..., n_bands] = cloudy | ~scene.valid
-    # dst = src: the box filter runs in place; the Gaussian makes its own copy of the layers (measured)
-    if sigma_lr > 0:
-        cv2.GaussianBlur(layers, (0, 0), sigma_lr * s, dst=layers, borderType=cv2.BORDER_REFLECT)
-    # NOTE: the box's anchor (0, 0) puts the mean of high-res pixels x .. x + s - 1 at x, so low-res pixel i of
-    # a frame shifted by d samples position margin + s * (i + d) of the filtered layers.
-    cv2.blur(layers, (s, s), dst=layers, anchor=(0, 0), borderType=cv2.BORDER_REFLECT)
+
+    def optics(planes: np.ndarray) -> np.ndarray:
+        # dst = src: the box filter runs in place; the Gaussian makes its own copy of the layers (measured)
+        if sigma_lr > 0:
+            cv2.GaussianBlur(planes, (0, 0), sigma_lr * s, dst=planes, borderType=cv2.BORDER_REFLECT)
+        # NOTE: the box's anchor (0, 0) puts the mean of high-res pixels x .. x + s - 1 at x, so low-res pixel i of
+        # a frame shifted by d samples position margin + s * (i + d) of the filtered layers.
+        cv2.blur(planes, (s, s), dst=planes, anchor=(0, 0), borderType=cv2.BORDER_REFLECT)
+        return planes
+
+    optics(layers)
+    if not scene.valid.all():  # off a GeoTIFF's data: the optics spread only the ground there is (camera.capture)
+        layers[..., :n_bands] /= valid_weight(optics(scene.valid.astype(np.float32)))[..., None]
     return layers
 
 
