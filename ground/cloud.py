@@ -237,8 +237,9 @@ def cloud_section(run: Any) -> dict[str, Any] | None:
     if model_card:
         out["model_card"] = model_card.to_json()
     if not frames:
-        out["note"] = ("no finished frame with both truth/ and evaluation/ records: nothing to score" if out["truth"]
-                       else NO_MASK)
+        missing = f" ({', '.join(run.missing)} missing)" if run.missing else ""
+        out["note"] = (f"no finished frame with both truth/ and evaluation/ records{missing}: nothing to score"
+                       if out["truth"] else NO_MASK)
         return out
     threshold = float(policy["threshold"])
     model = _score_mask(frames, _model_masks(frames, threshold), policy)

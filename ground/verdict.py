@@ -64,7 +64,8 @@ def verdict(report: Mapping[str, Any], stages: Sequence[StageEntry],
     ``report``: report.json's content so far (``comparison``, and where present ``ledger``, ``contacts``);
     ``stages`` and ``model_cards``: telemetry/run.json's (:class:`rundir.run_info.RunInfo`); ``truth``: where the
     cloud truth comes from (:attr:`ground.run_data.RunData.cloud_truth`)."""
-    head = headline(report["comparison"], stages, model_cards or {}, (report.get("ledger") or {}).get("captured"))
+    head = headline(report["comparison"], stages, model_cards or {}, (report.get("ledger") or {}).get("captured"),
+                    report.get("missing") or ())
     if head.startswith(NO_VERDICT):
         nothing = (report.get("ledger") or {}).get("captured") == 0
         return (f"{NO_VERDICT}nothing was captured, so there is nothing to set against a baseline (the warning "
@@ -80,7 +81,8 @@ def headline_of(text: str) -> str:
 
 
 def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
-             model_cards: Mapping[str, ModelValidation], captured: int | None = None) -> str:
+             model_cards: Mapping[str, ModelValidation], captured: int | None = None, missing: Sequence[str] = ()
+             ) -> str:
     """One sentence: this run's image bytes (its products without their sidecars, as the comparison counts every
     row) against the best lossless alternative in the comparison (``comp["rows"]``, by ``pipeline`` name:
     ``best_lossless`` when present, else the smallest of ``encode_only``, ``bent_pipe_single``, ``bent_pipe``), as
@@ -88,7 +90,8 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     plainly when this run sends MORE, and, when the comparison's ``frames`` are fewer than the ``captured`` ones
     (the ledger's), over how many of them, so that the sentence on its own (the terminal's) is not read as the
     whole capture's. The reference is named by its ``codec`` (encode_only: the encode stage's
-    format). The pipeline is "On-board AI" when a stage runs a model (:func:`runs_model`)."""
+    format). The pipeline is "On-board AI" when a stage runs a model (:func:`runs_model`). A clear-ground loss it
+    cannot give is put down to the ``missing`` parts of the run directory (report.json ``missing``), if any."""
     rows = {r["pipeline"]: r for r in comp.get("rows") or ()}
     ours = rows.get("this_run") or {}
     names = [s.stage for s in stages]
@@ -122,7 +125,8 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
         bytes_part += ": it costs downlink here" if sent > ref["bytes"] else ""
     lost = ours.get("clear_pixels_lost_fraction")
     lost_part = ("its finished frames held no clear ground to lose" if lost is None and comp.get("clear_km2") == 0
-                 else "clear ground lost unknown (no truth)" if lost is None else
+                 else f"clear ground lost unknown ({', '.join(missing) or 'no truth'}"
+                      f"{' missing' if missing else ''})" if lost is None else
                  "loses no clear ground" if lost == 0 else f"loses {fmt_fraction(lost)} of clear ground")
     finished = comp.get("frames")
     part = (f", over the {finished} of {captured} captured frames that finished"

@@ -2,6 +2,7 @@
 curve, the tile-policy sweep)."""
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from app.cli import main
 from ground import clear_ground
 from ground import cloud as gcloud
+from ground.report import write_report
 from rundir.tiles import tile_boxes
 from rundir.truth import UNKNOWN
 
@@ -154,6 +156,18 @@ def burst_run(tmp_path_factory) -> Path:
                  "--set", "spacecraft.camera.width_px=128", "--set", "spacecraft.camera.height_px=128",
                  "--set", "pipeline[0].tile_px=32", "--set", "pipeline[0].max_cloud_fraction=0.5"]) == 0
     return out
+
+
+def test_a_run_directory_without_its_captures_says_so_where_it_scores_nothing(burst_run, tmp_path):
+    """telemetry/captures.jsonl gone, truth/ and evaluation/ whole: the cloud section and the verdict name the
+    missing file, not "no truth" and a claim that truth/ and evaluation/ hold no records."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(burst_run, run_dir)
+    (run_dir / "telemetry" / "captures.jsonl").unlink()
+    report, _ = write_report(run_dir)
+    assert report["cloud"]["note"] == ("no finished frame with both truth/ and evaluation/ records "
+                                       "(telemetry/captures.jsonl missing): nothing to score")
+    assert "clear ground lost unknown (telemetry/captures.jsonl missing)" in report["verdict"]
 
 
 def test_a_burst_runs_model_and_oracle_lose_clear_ground_on_one_basis(burst_run):

@@ -120,6 +120,9 @@ def test_frames_with_no_clear_ground_are_not_said_to_lack_truth():
         "sends nothing against the best lossless codec on one frame per scene (JPEG-LS, 2.86 MB), and its finished "
         "frames held no clear ground to lose.")
     assert verdict_of(comp | {"clear_km2": None}, CLOUD_AI).endswith("and clear ground lost unknown (no truth).")
+    # a run directory with a part missing says which, not "no truth" (truth/ was there, captures.jsonl was not)
+    missing = verdict({"comparison": comp | {"clear_km2": None}, "missing": ["telemetry/captures.jsonl"]}, CLOUD_AI)
+    assert missing.endswith("and clear ground lost unknown (telemetry/captures.jsonl missing).")
 
 
 def test_a_comparison_of_part_of_the_capture_says_how_much_is_left_out():
