@@ -197,10 +197,12 @@ def test_only_a_frame_on_a_pole_holds_one():
 @pytest.mark.parametrize("value, dtype, holds", [
     (0.5, "uint16", False), (-1, "uint16", False), (65535, "uint16", True), (65536, "uint16", False),
     (float("nan"), "uint16", False), (-9999, "int16", True), (1e40, "float32", False), (1e40, "float64", True),
-    (float("nan"), "float32", True), (-3.4e38, "float32", True)])
+    (float("nan"), "float32", True), (-3.4e38, "float32", True), (-3.4028235e+38, "float32", True),
+    (-3.40282346638529e+38, "float32", True), (float("-inf"), "float32", True), (3.5e38, "float32", False)])
 def test_a_no_data_value_is_one_the_samples_can_hold_exactly(value, dtype, holds):
     """No uint16 sample equals 0.5 (rasterio's in_dtype_range took it: a range test), and 1e40 overflows float32
-    (where in_dtype_range printed numpy's overflow warning before the error)."""
+    (where in_dtype_range printed numpy's overflow warning before the error); float32's lowest as numpy and gdalinfo
+    print it rounds to it, as GDAL stores it."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning on the way
         assert holds_value(value, dtype) is holds

@@ -233,13 +233,15 @@ def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str 
 
 
 def holds_value(value: float, dtype: str) -> bool:
-    """Whether samples of ``dtype`` can hold ``value`` exactly: a whole number in range for integers (no sample of a
-    uint16 band equals 0.5), NaN or a finite value in range for floats (1e40 overflows float32)."""
+    """Whether samples of ``dtype`` can hold ``value``: a whole number in range for integers (no sample of a uint16
+    band equals 0.5); for floats, NaN, an infinity, or a value that stays finite cast to the type as GDAL stores it
+    (-3.4028235e+38, float32's lowest as numpy prints it, rounds to it; 1e40 overflows float32)."""
     kind = np.dtype(dtype).kind
     if kind in "iu":
         limits = np.iinfo(dtype)
         return math.isfinite(value) and float(value).is_integer() and limits.min <= value <= limits.max
-    return math.isnan(value) or abs(value) <= float(np.finfo(dtype).max)
+    with np.errstate(over="ignore"):
+        return not math.isfinite(value) or bool(np.isfinite(np.asarray(value, dtype)))
 
 
 def read_band(ds: Any, band: int, nodata: float | None, max_px: int | None = None) -> tuple[np.ndarray, np.ndarray]:
