@@ -96,7 +96,8 @@ def test_float_dn_are_refused_as_reflectance_and_read_with_a_scale(tmp_path_fact
        calibration=st.sampled_from([(2e-5, -0.1), (1e-4, 0.0), (2.75e-5, -0.2), (1e-5, 0.0)]))
 def test_reflectance_read_through_a_dn_scale_is_refused(tmp_path_factory, dtype, seed, fill_share, bright,
                                                         calibration):
-    """Reflectance files (float, or 8-bit 0..255 counts under a negative offset) read through a 16-bit sensor's scale (Landsat 8 C1 2e-5 and
+    """Reflectance files (float, or 8-bit 0..255 counts under a negative offset) read through a 16-bit sensor's
+    scale (Landsat 8 C1 2e-5 and
     -0.1, Sentinel-2 L1C 1e-4, Landsat C2 L2 2.75e-5 and -0.2) are darker than the sky: below 0, or below 1e-4.
     Taken as reflectance they made every product black and scored a verdict on it; now refused at world.dn_scale,
     with the samples and their percentile as reflectance; read as stored they are accepted."""
@@ -113,21 +114,35 @@ def test_reflectance_read_through_a_dn_scale_is_refused(tmp_path_factory, dtype,
         expected, found = dark_problem(*read_band(ds, 1, None), scale, offset, dtype)
     assert expected.startswith("world.dn_scale") and f"at least {REFLECTANCE_FLOOR:g}" in expected
     assert f"times {scale:g} plus {offset:g}, whose 99th percentile as reflectance is" in found
-    with pytest.raises(InputFileError, match=r"refl.tif: expected world.dn_scale .* reflectance already"):
+    with pytest.raises(InputFileError, match=r"refl.tif: expected world.dn_scale .* darker than any sunlit scene: "
+                                             r"reflectance read through a DN scale \(world.dn_scale: 1 with"):
         load_band(BandSource(path), None, dn_scale=scale, dn_offset=offset)
     if dtype != "uint8":
         assert np.allclose(load_band(BandSource(path), None).values[~fill], pixels[~fill])
-        with pytest.raises(InputFileError, match=r"refl.tif: expected .* darker than any sunlit scene, so not TOA "
-                                                 r"reflectance as stored"):  # reflectance x 1e-4 as floats
+        with pytest.raises(InputFileError, match=r"refl.tif: expected .* samples [-0-9.e]+ to [-0-9.e]+ whose 99th "
+                                                 r"percentile as reflectance is .*: darker than any sunlit scene"):
+            # reflectance x 1e-4 stored as floats, read as stored
             load_band(BandSource(write_raster(path, pixels * 1e-4, "EPSG:32633", UTM33)), None)
 
 
 def test_the_sky_floor_holds_for_the_darkest_real_band():
     """The real tiles' darkest band, NIR over the Kyushu sea (Sentinel-2 L1C, scale 1e-4), has its 99th percentile
-    above REFLECTANCE_FLOOR, as the Rayleigh bound says every sunlit band must."""
+    far above REFLECTANCE_FLOOR, as the Rayleigh bound says every sunlit band must."""
     tiles = load_real_tiles(REAL_CLOUD_VAL_DIR)
     darkest = min((np.percentile(t.toa[..., b], 99.0), t.name, b) for t in tiles for b in range(4))
     assert darkest[0] > REFLECTANCE_FLOOR, darkest
+
+
+def test_a_tile_mostly_of_undeclared_fill_is_told_to_declare_it(tmp_path):
+    """A Sentinel-2 tile at the swath's edge, 99 % DN 0 with no no-data value declared, reads darker than the sky
+    at its scale: the refusal names the commonest value as the fill to declare, since the scale is right."""
+    dn = np.zeros((40, 48), np.uint16)
+    dn[:1, :10] = 1500  # 0.5 % of the tile on the ground
+    path = write_raster(tmp_path / "edge.tif", dn, "EPSG:32633", UTM33)
+    with pytest.raises(InputFileError, match=r"edge.tif: expected .* 99 % of them are 0: if that is fill, declare it "
+                                             r"\(world.nodata: 0\)$"):
+        load_band(BandSource(path), None, dn_scale=1e-4)
+    assert np.nanmax(load_band(BandSource(path), 0, dn_scale=1e-4).values) == pytest.approx(0.15)
 
 
 def test_a_files_own_scale_is_held_to_reflectance_too(tmp_path):

@@ -28,7 +28,7 @@ DN_CALIBRATION = "world.dn_scale and world.dn_offset (reflectance = dn_scale * D
 REFLECTANCE_MAX = 1.6  # TOA reflectance, at most, of a band's REFLECTANCE_PERCENTILE: see reflectance_problem
 REFLECTANCE_PERCENTILE = 99.0  # of a band's valid samples
 REFLECTANCE_MIN = -0.5  # TOA reflectance, at least, of every valid sample: see fill_problem
-REFLECTANCE_FLOOR = 0.002  # TOA reflectance, at least, of a band's REFLECTANCE_PERCENTILE: see dark_problem
+REFLECTANCE_FLOOR = 0.0005  # TOA reflectance, at least, of a band's REFLECTANCE_PERCENTILE: see dark_problem
 
 
 def calibration_problem(info: Calibration) -> Problem | None:
@@ -106,17 +106,18 @@ def scaled_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_of
 
 def dark_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offset: float, dtype: str
                  ) -> Problem | None:
-    """Why a band's ``valid`` samples (``pixels`` (H, W) as stored) are not TOA reflectance as ``dn_scale * stored +
-    dn_offset``: their REFLECTANCE_PERCENTILE below REFLECTANCE_FLOOR, darker than the sky over any sunlit scene, as
-    reflectance read through a DN scale is (float reflectance 0..1 times Landsat 8's 2e-5 less 0.1 lies below 0,
-    times Sentinel-2's 1e-4 below 1e-4), or 8-bit counts through a 16-bit sensor's scale. None when not, or when no
-    sample is valid.
+    """Why a band's ``valid`` samples (``pixels`` (H, W) as stored) are not reflectance as ``dn_scale * stored +
+    dn_offset``: their REFLECTANCE_PERCENTILE below REFLECTANCE_FLOOR, darker than any sunlit scene, as reflectance
+    read through a DN scale is (reflectance 0..1.3 times Landsat 8's 2e-5 less 0.1 lies below 0, times Sentinel-2's
+    1e-4 below 1.3e-4), as 8-bit counts through a 16-bit sensor's scale less an offset are, and as a tile mostly of
+    fill no no-data value declares is (its commonest value is named). None when not, or when no sample is valid.
 
-    Why 0.002: Rayleigh scattering alone gives every band of a sunlit scene a path reflectance of at least
-    ``tau_R * P / (4 mu_v)`` in the reflectance before the sun-elevation correction (single scattering; the phase
-    function P is at least 0.75 and mu_v at most 1), 0.0029 at 865 nm where the Rayleigh optical depth is 0.0155
-    (Bodhaine et al. 1999, J. Atmos. Oceanic Technol. 16, 1854) and more in the visible (0.028 at 490 nm); aerosol
-    and the ground add to it. The bands are B, G, R and NIR, none beyond ~900 nm (0.0025 there).
+    Why 0.0005: Rayleigh scattering alone gives a sunlit band a TOA path reflectance of about
+    ``tau_R * P / (4 mu_v)`` (single scattering; the phase function P at least 0.75, mu_v at most 1): 0.0029 at
+    865 nm, where the Rayleigh optical depth is 0.0155 at sea level (Bodhaine et al. 1999, J. Atmos. Oceanic
+    Technol. 16, 1854), 0.028 at 490 nm. At 640 hPa (a high plateau) or in the exact single-scattering value with
+    the sun 1 degree up it falls to ~0.0018; the floor lies four times below that, and leaves room for surface
+    reflectance (Rayleigh removed) of dark water, whose noise alone spreads a few thousandths.
     """
     samples = pixels[valid]
     if not samples.size:
@@ -125,13 +126,13 @@ def dark_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offs
     high = float(np.max(tails * dn_scale + dn_offset))  # a negative scale swaps the tails
     if high >= REFLECTANCE_FLOOR:
         return None
-    expected = (f"{DN_CALIBRATION} that makes the samples TOA reflectance: the {REFLECTANCE_PERCENTILE:g}th "
-                f"percentile of the valid samples at least {REFLECTANCE_FLOOR:g} (the sky's Rayleigh scattering alone "
-                "gives more)")
-    if (dn_scale, dn_offset) == (1.0, 0.0):  # read as stored
-        return expected, (f"{dtype} samples {samples.min():g} to {samples.max():g} whose {REFLECTANCE_PERCENTILE:g}th "
-                          f"percentile is {high:.3g}: darker than any sunlit scene, so not TOA reflectance as stored "
-                          "(reflectance of another scale, or an offset to add?)")
-    return expected, (f"{dtype} samples {samples.min():g} to {samples.max():g}, times {dn_scale:g} plus {dn_offset:g}, "
-                      f"whose {REFLECTANCE_PERCENTILE:g}th percentile as reflectance is {high:.3g}: reflectance already "
-                      "(world.dn_scale: null with world.dn_offset: 0 reads it as stored), or DN of another scale")
+    values, counts = np.unique(samples, return_counts=True)
+    commonest = values[np.argmax(counts)].item()
+    fill = (f"; {100 * counts.max() / samples.size:.0f} % of them are {commonest!r}: if that is fill, declare it "
+            f"(world.nodata: {commonest!r})" if counts.max() >= 0.5 * samples.size else "")
+    scaled = "" if (dn_scale, dn_offset) == (1.0, 0.0) else f", times {dn_scale:g} plus {dn_offset:g},"
+    return (f"{DN_CALIBRATION} that makes the samples reflectance: the {REFLECTANCE_PERCENTILE:g}th percentile of the "
+            f"valid samples at least {REFLECTANCE_FLOOR:g} (the sky's Rayleigh scattering alone gives more)",
+            f"{dtype} samples {samples.min():g} to {samples.max():g}{scaled} whose {REFLECTANCE_PERCENTILE:g}th "
+            f"percentile as reflectance is {high:.3g}: darker than any sunlit scene: reflectance read through a DN "
+            f"scale (world.dn_scale: 1 with world.dn_offset: 0 reads it as stored), or DN of another scale{fill}")
