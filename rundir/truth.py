@@ -23,7 +23,8 @@ from rundir.files import NpzReader, write_npz
 
 LANDCOVER_CLASSES = ("water", "vegetation", "soil", "urban", "snow", "desert")
 WATER, VEGETATION, SOIL, URBAN, SNOW, DESERT = range(len(LANDCOVER_CLASSES))
-CLOUD_CLEAR, CLOUD_THIN, CLOUD_THICK = 0, 1, 2
+CLOUD_CLASSES = ("clear", "thin", "thick")
+CLOUD_CLEAR, CLOUD_THIN, CLOUD_THICK = range(len(CLOUD_CLASSES))
 UNKNOWN = 255  # cloud or land-cover code of a pixel whose truth is not known (real imagery without a mask)
 TRUTH_DIR = "truth"  # in the run directory: one FRAME.npz per captured frame
 # Layers stored in the archive as they are, not deflated: a burst's float32 reflectance, whose low mantissa bits

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import rasterio
 import rasterio.rpc
@@ -22,6 +23,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from app.cli import main
 from onboard.scenario.config import load_scenario
+from onboard.sensing import imagery
 from onboard.sensing.imagery import ImageryWorld, world_from_config
 from onboard.sensing.mask_bits import MASK_CODES, MaskBits
 from onboard.sensing.raster import BandSource, footprint_transform, image_info
@@ -610,27 +612,47 @@ def test_bands_that_do_not_overlap_are_refused_across_the_antimeridian_too(tmp_p
         ImageryWorld(dn_scale=1.0, bands={"B": fiji, "G": DATA / "l8_B2_int16_nodata-9999.tif"})
 
 
-def test_imagery_too_large_to_read_whole_is_refused_before_it_is_read(tmp_path, capsys):
-    """A sparse 80000 x 80000 uint16 mosaic (a few kB on disk, 70 GB to read whole): validate said OK and the run
-    ended in a MemoryError traceback (or the OOM killer); both now refuse it at world.bands with its line, before any
-    pixel is read."""
+def test_imagery_too_large_to_read_whole_is_refused_before_it_is_read(tmp_path, capsys, monkeypatch):
+    """A sparse 20000 x 20000 uint16 mosaic (a few kB on disk) beside a band, on a machine with 3 GB free (the
+    fault injected: free_memory_bytes): at least 4 B a pixel a band kept, 4.6 GB. A sparse 80000 x 80000 one passed
+    validate and the run ended in a MemoryError traceback or the OOM killer; validate and run now refuse it at
+    world.bands with its line, before any pixel is read."""
+    monkeypatch.setattr(imagery, "free_memory_bytes", lambda: 3_000_000_000)
     band = "l8_B2_int16_nodata-9999.tif"
     with rasterio.open(DATA / band) as ds:
         crs, transform = ds.crs, ds.transform
-    with rasterio.open(tmp_path / "huge.tif", "w", driver="GTiff", width=80_000, height=80_000, count=1,
+    with rasterio.open(tmp_path / "huge.tif", "w", driver="GTiff", width=20_000, height=20_000, count=1,
                        dtype="uint16", crs=crs, transform=transform, tiled=True, compress="deflate",
                        sparse_ok=True, nodata=0) as ds:  # the unwritten blocks: no data
         ds.write(np.full((256, 256), 1500, np.uint16), 1, window=rasterio.windows.Window(0, 0, 256, 256))
+    need = 4 * (20_000**2 + 256**2) + 20_000**2 * 7  # kept float32 of both, and the largest's samples, mask, temporary
     path = scenario_file(tmp_path, f"{{B: {band}, G: huge.tif}}")
     issues = issues_of(path)
     assert list(issues) == [("world.bands", 7)]
-    assert issues[("world.bands", 7)].expected.startswith("band files a run can read whole in the memory")
-    assert issues[("world.bands", 7)].found.startswith("huge.tif: 80000 x 80000 px of uint16, 70.4 GB for the 2 "
-                                                       "band(s) in all: crop them to the targets first")
+    assert issues[("world.bands", 7)].expected == "image files a run can read whole in the memory this machine " \
+                                                  "has free (3.0 GB)"
+    assert issues[("world.bands", 7)].found.startswith(f"huge.tif: 20000 x 20000 px of uint16, at least "
+                                                       f"{need / 1e9:.1f} GB for the 2 file band(s) in all: crop them")
     for command in (["validate", str(path)], ["run", str(path), "--out", str(tmp_path / "run"), "--quiet"]):
         assert main(command) == 2
         err = capsys.readouterr().err
-        assert f"{path}:7: world.bands: expected band files a run can read whole" in err and "Traceback" not in err
+        assert f"{path}:7: world.bands: expected image files a run can read whole" in err and "Traceback" not in err
+    monkeypatch.setattr(imagery, "free_memory_bytes", lambda: 2 * need)
+    assert load_scenario(path).warnings == ()  # with the memory, no problem
+
+
+def test_free_memory_is_the_containers_when_it_has_less(tmp_path, monkeypatch):
+    """Under a cgroup v2 memory limit (a container) the memory free is the limit less what the container uses, which
+    psutil's available does not see; with no limit ("max") or no controller, psutil's."""
+    (tmp_path / "memory.max").write_text("1000000000\n")
+    (tmp_path / "memory.current").write_text("400000000\n")
+    monkeypatch.setattr(imagery, "CGROUP_MEMORY_MAX", tmp_path / "memory.max")
+    monkeypatch.setattr(imagery, "CGROUP_MEMORY_CURRENT", tmp_path / "memory.current")
+    assert imagery.free_memory_bytes() == min(600_000_000, psutil.virtual_memory().available)
+    (tmp_path / "memory.max").write_text("max\n")
+    assert imagery.free_memory_bytes() > 600_000_000 or psutil.virtual_memory().available <= 600_000_000
+    monkeypatch.setattr(imagery, "CGROUP_MEMORY_MAX", tmp_path / "absent")
+    assert imagery.free_memory_bytes() > 0
 
 
 def test_validate_refuses_band_files_that_do_not_overlap_at_world_bands(tmp_path, capsys):

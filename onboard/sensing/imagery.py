@@ -25,7 +25,7 @@ from rasterio.errors import RasterioError
 
 from rundir.codec import COMMON_NAMES
 from rundir.errors import ConfigIssue, InputFileError
-from rundir.truth import UNKNOWN
+from rundir.truth import CLOUD_CLASSES, CLOUD_CLEAR, UNKNOWN
 
 from .mask_bits import MASK_CODES, MaskBits, Problem, mask_problem, mask_rules, rule_beyond
 from .projection import GridFootprint
@@ -35,7 +35,8 @@ from .toa_reflectance import DN_CALIBRATION, calibration_problem, reflectance_pr
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
 
-CODE_NAMES = ("clear", "thin cloud", "thick cloud")  # of MASK_CODES, in their order
+CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")  # cgroup v2: this container's memory limit ...
+CGROUP_MEMORY_CURRENT = Path("/sys/fs/cgroup/memory.current")  # ... and what it uses now
 
 # validation reads a mask, or a band read as reflectance, decimated to at most this many pixels a side (overviews
 # if any)
@@ -221,6 +222,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     out: list[ConfigIssue] = []
     infos: dict[str, ImageInfo] = {}
     empty: list[ConfigIssue] = []  # bands none of whose samples read is valid
+    mask_info: ImageInfo | None = None
     for key, (entry, is_mask) in entries.items():
         source = band_source(entry, base_dir)
         shown = entry if isinstance(entry, str) else entry.file
@@ -246,42 +248,68 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
         out += [_issue_of(problem, key, shown, rules, info) for problem in problems]
         if info is not None and earth is None and not is_mask:
             infos[key] = info
-        if info is not None and is_mask and not rules and info.nodata in MASK_CODES:
-            empty.append(_code_nodata_warning(info.nodata, shown))
-    boxes = {key.removeprefix("world.bands."): info.bounds_lonlat() for key, info in infos.items()}
-    if len(boxes) > 1 and common_coverage(boxes) is None:
-        out.append(issue_at("world.bands", OVERLAP, bounds_text(boxes)))
-    if infos and (problem := memory_problem(list(infos.values()))):
-        out.append(issue_at("world.bands", *problem))
+        if info is not None and is_mask:
+            mask_info = info
+            if not rules and info.nodata in MASK_CODES:
+                empty.append(_code_nodata_warning(info.nodata, shown))
+    out += _files_together_problems(infos, mask_info)
     return out, empty + _band_label_warnings(infos) + _off_imagery_warnings(targets, infos)
 
 
-def whole_read_bytes(info: ImageInfo) -> int:
-    """Bytes :func:`~onboard.sensing.raster.load_band` holds to read one band whole: its samples as stored, their
-    validity, the float32 reflectance it keeps and a float32 temporary while computing it."""
-    return info.width * info.height * (np.dtype(info.dtype).itemsize + 1 + 4 + 4)
+def _files_together_problems(infos: Mapping[str, ImageInfo], mask_info: ImageInfo | None) -> list[ConfigIssue]:
+    """What is wrong with the bands (``world.bands.X`` -> its info) and the mask taken together, at ``world.bands``:
+    files that share no ground, and more than a run can read whole (:func:`memory_problem`)."""
+    out = []
+    boxes = {key.removeprefix("world.bands."): info.bounds_lonlat() for key, info in infos.items()}
+    if len(boxes) > 1 and common_coverage(boxes) is None:
+        out.append(issue_at("world.bands", OVERLAP, bounds_text(boxes)))
+    if infos and (problem := memory_problem([*infos.values(), *([mask_info] if mask_info else [])])):
+        out.append(issue_at("world.bands", *problem))
+    return out
+
+
+def read_bytes(infos: Sequence[ImageInfo]) -> int:
+    """Bytes a run's :class:`ImageryWorld` holds while it reads ``infos`` (its bands and mask) whole, one at a time
+    (:func:`~onboard.sensing.raster.load_band`): the float32 values it keeps of each, and, at the largest, that one's
+    samples as stored, their validity and a float32 temporary. A lower bound on the run: each frame-pool worker
+    (``--workers``) holds a copy of the kept values too."""
+    pixels = [info.width * info.height for info in infos]
+    return 4 * sum(pixels) + max(n * (np.dtype(info.dtype).itemsize + 1 + 4) for n, info in zip(pixels, infos))
+
+
+def free_memory_bytes() -> int:
+    """The memory this process may still take: psutil's ``available``, or less under a cgroup v2 limit (a container:
+    ``memory.max`` less ``memory.current``, which psutil does not see)."""
+    free = psutil.virtual_memory().available
+    try:
+        limit = CGROUP_MEMORY_MAX.read_text().strip()
+        if limit != "max":
+            free = min(free, int(limit) - int(CGROUP_MEMORY_CURRENT.read_text()))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 memory controller here
+    return free
 
 
 def memory_problem(infos: Sequence[ImageInfo]) -> Problem | None:
-    """Why a run cannot read ``infos``' bands whole: the sum of their :func:`whole_read_bytes` above the memory this
-    machine has free (psutil's ``available``), where reading them would end in a MemoryError or the kernel's OOM
-    killer. None when they fit."""
-    need = sum(whole_read_bytes(info) for info in infos)
-    free = psutil.virtual_memory().available
+    """Why a run cannot read ``infos``' bands and mask whole: their :func:`read_bytes` above
+    :func:`free_memory_bytes`, where reading them would end in a MemoryError or the kernel's OOM killer. None when
+    they fit."""
+    need, free = read_bytes(infos), free_memory_bytes()
     if need <= free:
         return None
-    largest = max(infos, key=whole_read_bytes)
-    return (f"band files a run can read whole in the memory this machine has free ({free / 1e9:.1f} GB)",
-            f"{largest.source.path.name}: {largest.width} x {largest.height} "
-            f"px of {largest.dtype}, {need / 1e9:.1f} GB for the {len(infos)} band(s) in all: crop them to the "
-            "targets first (gdal_translate -projwin ULX ULY LRX LRY IN OUT, or a VRT with gdalbuildvrt -te)")
+    largest = max(infos, key=lambda info: info.width * info.height)
+    return (f"image files a run can read whole in the memory this machine has free ({free / 1e9:.1f} GB)",
+            f"{largest.source.path.name}: {largest.width} x {largest.height} px of {largest.dtype}, at least "
+            f"{need / 1e9:.1f} GB for the {len(infos)} file band(s) in all: crop them to the targets first "
+            "(gdal_translate -projwin ULX ULY LRX LRY IN OUT, or a VRT with gdalbuildvrt -te)")
 
 
 def _code_nodata_warning(nodata: float, shown: str) -> ConfigIssue:
     """A warning at ``world.mask``: its file declares a cloud code as its no-data value (``gdal_translate -a_nodata
     0``, or a profile copied from a band whose no-data is 0), so every pixel of that class reads as unknown."""
-    name = CODE_NAMES[MASK_CODES.index(nodata)]
-    return issue_at("world.mask", "a no-data value that is not a cloud code (0 clear, 1 thin, 2 thick)",
+    name = CLOUD_CLASSES[int(nodata)] + ("" if nodata == CLOUD_CLEAR else " cloud")
+    codes = ", ".join(f"{code} {name}" for code, name in enumerate(CLOUD_CLASSES))
+    return issue_at("world.mask", f"a no-data value that is not a cloud code ({codes})",
                     f"{shown!r} declares no-data {nodata:g}, the {name} code: every {name} pixel reads as unknown, "
                     "with no truth to score it (gdal_edit.py -unsetnodata FILE, or -a_nodata 255)")
 
