@@ -11,7 +11,6 @@ the axis label gives when known.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ import numpy as np
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+from rundir.files import fresh_folder
 
 from . import metrics
 from .canvas import figure as _figure, save
@@ -243,7 +244,8 @@ def write_plots(run: RunData, report: Mapping[str, Any], full: Mapping[str, Any]
     report before rounding, from which each section's own figures (the paths in its ``plots``) are drawn.
     Returns {figure key: path relative to the run directory} of the core figures, which report.md places.
     """
-    shutil.rmtree(run.run_dir / "plots", ignore_errors=True)  # an earlier report's figures, this one may not draw
+    if (run.run_dir / "plots").is_dir():
+        fresh_folder(run.run_dir / "plots")  # an earlier report's figures, which this one may not draw
     figures = _core_plots(run, report)
     cloud = full.get("cloud") or {}
     if cloud.get("plots"):

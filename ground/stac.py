@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from rasterio.warp import transform as transform_points
 
 from rundir.codec import COMMON_NAMES, MASK_SUFFIX, PNG_STORED_BANDS, Georef
+from rundir.files import fresh_folder
 from rundir.manifest import Footprint, ManifestLine
 from rundir.run_info import RunInfo
 
@@ -172,8 +172,8 @@ def mosaic_item(mosaic: Mapping[str, Any], first_line: ManifestLine, run_dir: Pa
                 span: tuple[dt.datetime, dt.datetime] | None) -> pystac.Item | None:
     """The Item of one mosaic (a dict from :func:`ground.stitch.stitch_passes`): its COG as the data asset and its
     quick-look as the overview/visual asset, from ``span``, the first and last capture time of its tiles' own Items
-    (so a temporal query that finds the mosaic finds its first tile too). None when ``span`` is (a tile without a
-    capture time: no run start)."""
+    (so a temporal query that finds the mosaic finds its first tile too). None when ``span`` is None: a tile has no
+    capture time (no run start)."""
     if span is None:
         return None
     start, end = span
@@ -205,7 +205,7 @@ def write_catalog(run_dir: Path, lines: Iterable[ManifestLine], mosaics: Sequenc
     start_utc = _utc(run_info.start_utc) if run_info and run_info.start_utc else None
     name = run_info.scenario if run_info and run_info.scenario else run_dir.name
     stac_dir = run_dir / STAC_DIR
-    shutil.rmtree(stac_dir, ignore_errors=True)  # items of an earlier report of this run must not linger
+    fresh_folder(stac_dir)  # items of an earlier report of this run must not linger
     catalog = pystac.Catalog(id=f"orbitedge-{name}", title=f"orbitedge run: {name}",
                              description="Downlinked products and per-pass mosaics of an orbitedge run",
                              catalog_type=pystac.CatalogType.SELF_CONTAINED)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from rasterio.windows import Window
 
 from rundir.codec import Georef, decode_product, has_data
 from rundir.manifest import Footprint
-from rundir.files import write_atomic
+from rundir.files import fresh_folder, write_atomic
 
 from .reception import Product, anomaly
 
@@ -231,10 +230,9 @@ def stitch_passes(products: Sequence[Product], run_dir: Path,
     that could not be stitched."""
     mosaics: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
-    shutil.rmtree(run_dir / "mosaics", ignore_errors=True)  # an earlier report's mosaics, no longer backed by products
     groups = group_by_pass(products)
-    if groups:
-        (run_dir / "mosaics").mkdir()
+    if groups or (run_dir / "mosaics").is_dir():
+        fresh_folder(run_dir / "mosaics")  # an earlier report's mosaics, no longer backed by products, go
     for group in groups:
         lines = [p.line for p in group.products]
         first_file = f"downlink/{lines[0].file}"

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import threading
 import zipfile
@@ -133,6 +134,22 @@ def folder_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def fresh_folder(folder: Path) -> Path:
+    """``folder`` made empty for a writer that remakes it whole (the ground's mosaics/, plots/ and stac/): what an
+    earlier writer left there removed, the folder itself kept, a symlink to another disk too (its target emptied,
+    not the link replaced); made if absent. Returns ``folder``."""
+    folder = Path(folder)
+    if folder.is_dir():
+        for child in folder.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    else:
+        folder.mkdir(parents=True)
+    return folder
 
 
 def write_text(path: Path, text: str) -> None:

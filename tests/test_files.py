@@ -16,8 +16,8 @@ from hypothesis import given, settings, strategies as st
 
 from rundir.errors import InputFileError
 from tests.lock_holder import lock_holder
-from rundir.files import (NpzReader, folder_lock, jsonl_line, read_npz, signals_blocked, signals_held, write_atomic,
-                          write_json, write_jsonl, write_npz, write_text)
+from rundir.files import (NpzReader, folder_lock, fresh_folder, jsonl_line, read_npz, signals_blocked, signals_held,
+                          write_atomic, write_json, write_jsonl, write_npz, write_text)
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_part(tmp_path):
@@ -201,3 +201,20 @@ def test_a_folder_lock_has_one_holder_at_a_time_and_ends_with_it_however_it_ends
     holder.communicate()
     with folder_lock(folder):
         pass
+
+
+def test_a_fresh_folder_is_emptied_in_place_a_symlinked_one_too(tmp_path):
+    """The ground remakes mosaics/, plots/ and stac/ whole: what an earlier report left goes, files and folders; a
+    folder that is a symlink to another disk keeps the link and has its target emptied (rmtree refused the link,
+    and the mkdir after it failed); an absent one is made."""
+    target = tmp_path / "other-disk" / "mosaics"
+    (target / "old").mkdir(parents=True)
+    (target / "old" / "a.json").write_text("{}")
+    (target / "p000.tif").write_bytes(b"tif")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "mosaics").symlink_to(target, target_is_directory=True)
+    assert fresh_folder(run_dir / "mosaics") == run_dir / "mosaics"
+    assert (run_dir / "mosaics").is_symlink() and target.is_dir() and not any(target.iterdir())
+    made = fresh_folder(tmp_path / "new" / "plots")
+    assert made.is_dir() and not any(made.iterdir())
