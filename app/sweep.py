@@ -250,9 +250,9 @@ def _failure_of(record: Path) -> str | None:
 def start_client(scheduler: str | None, workers: int | None, memory_limit: str | float = "auto") -> tuple[Any, Any]:
     """``(client, cluster)``: a client of the scheduler at ``scheduler`` (cluster None), or of a new LocalCluster of
     ``workers`` single-threaded worker processes (default: one per core) carrying ``host=1``, logs kept to errors,
-    restarted over 95 % of ``memory_limit`` but never paused (WORKER_MEMORY), whose workers ignore Ctrl-C (started with SIGINT blocked, then :func:`dask_setup`). Its scheduler has no
-    dashboard, and serves its HTTP endpoints on a free port: on Dask's 8787, another cluster on the machine made it
-    warn."""
+    restarted over 95 % of ``memory_limit`` but never paused (WORKER_MEMORY), whose workers ignore Ctrl-C (started
+    with SIGINT blocked, then :func:`dask_setup`). Its scheduler has no dashboard, and serves its HTTP endpoints on
+    a free port: on Dask's 8787, another cluster on the machine made it warn."""
     import dask
     from distributed import Client, LocalCluster
 

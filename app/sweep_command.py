@@ -168,9 +168,9 @@ def failed_lines(outcome: Any) -> list[str]:
             "them again", *failure_lines(outcome.rows)]
 
 
-def failure_lines(rows: list[dict[str, Any]], shown: int = TOP) -> list[str]:
+def failure_lines(rows: list[dict[str, Any]], most: int = TOP) -> list[str]:
     """The failed runs' errors (:func:`app.sweep_report.failure_text`), each once with the runs that give it (up to 5
-    ids), at most ``shown`` of them, then how many more."""
+    ids), at most ``most`` of them, then how many more."""
     from .sweep_report import failure_text
 
     errors: dict[str, list[str]] = {}
@@ -178,8 +178,8 @@ def failure_lines(rows: list[dict[str, Any]], shown: int = TOP) -> list[str]:
         if row["status"] == "failed":
             errors.setdefault(failure_text(row["error"]), []).append(row["run_id"])
     lines = [f"    {', '.join(ids[:5])}{f' and {len(ids) - 5} more' if len(ids) > 5 else ''}: {text}"
-             for text, ids in list(errors.items())[:shown]]
-    return lines + ([f"    and {len(errors) - shown} other errors"] if len(errors) > shown else [])
+             for text, ids in list(errors.items())[:most]]
+    return lines + ([f"    and {len(errors) - most} other errors"] if len(errors) > most else [])
 
 
 def _labels(c: ConfigSummary) -> str:

@@ -63,17 +63,18 @@ def capture(spec: CameraConfig, world: World, footprint: GridFootprint, time_utc
             sun_azimuth_deg: float, rng: np.random.Generator, frame_id: str, satellite: str, t_s: float) -> Frame:
     """Image ``footprint``: render the world, blur by the PSF, add shot and read noise from ``rng``, quantise.
 
-    The PSF is OpenCV's Gaussian kernel of ``psf_sigma_px`` sampled on the frame's own grid, with no detector
-    pixel after it: a simplification. At 0.5 px that kernel's MTF at Nyquist is 0.57 (measured 0.576 at 0.48
-    cycles/px), where the continuous Gaussian's is ``exp(-pi^2 sigma^2 / 2)`` = 0.29 and a burst frame of the same
-    camera, which has the pixel too (:mod:`onboard.sensing.burst`), 0.21: single frames are sharper than a real
-    camera's and than the bursts'.
+    The PSF is OpenCV's Gaussian kernel of ``psf_sigma_px`` sampled on the frame's own grid, with no detector pixel
+    after it: a simplification. At 0.5 px that kernel's MTF at Nyquist is 0.57 (measured 0.576 at 0.48 cycles/px),
+    where the continuous Gaussian's is ``exp(-pi^2 sigma^2 / 2)`` = 0.29 and a burst frame of the same camera, which
+    has the pixel too (:mod:`onboard.sensing.burst`), 0.21: single frames are sharper than a real camera's and than
+    the bursts'.
 
     The scene is rendered with a margin of 3 PSF sigmas so the blur needs no made-up border: neighbouring frames
     agree up to noise. Beside pixels with no world (``truth.valid`` false) the blur is normalised by the share of
     its weight that falls on the world (normalised convolution, Knutsson & Westin 1993), so the edge of real imagery
-    keeps its brightness: blurred with the fill's 0, a 0.5 px PSF darkened the pixels beside it by ~10 %. Pixels where the world has no data (``truth.valid`` false: off a GeoTIFF's data) hold
-    :data:`rundir.codec.FILL_DN` in every band. ``footprint`` must match the camera's frame size and GSD.
+    keeps its brightness: blurred with the fill's 0, a 0.5 px PSF darkened the pixels beside it by ~10 %. Pixels
+    where the world has no data (``truth.valid`` false: off a GeoTIFF's data) hold :data:`rundir.codec.FILL_DN` in
+    every band. ``footprint`` must match the camera's frame size and GSD.
     """
     if (footprint.width_px, footprint.height_px) != (spec.width_px, spec.height_px) or footprint.gsd_m != spec.gsd_m:
         raise ValueError(f"footprint {footprint.width_px}x{footprint.height_px} px at {footprint.gsd_m} m does not "
