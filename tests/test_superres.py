@@ -206,6 +206,17 @@ def test_a_model_that_is_neither_shipped_nor_a_model_file_is_a_config_error(tmp_
     message = scenario_error(tmp_path, key, f"{key}    model: {model}\n")
     assert f"pipeline[{stage}].model: expected auto" in message and ".tflite or .onnx" in message
     assert f"found '{model}'" in message
+    assert message.count(f"pipeline[{stage}].model:") == 1  # one mistake, one problem (superres said it twice)
+
+
+@pytest.mark.parametrize("method", ["shift_and_add", "bicubic", "bicubic_registered"])
+def test_a_model_named_beside_a_classic_method_is_refused(tmp_path, method):
+    """A model with a classic method ran the classic fusion, silently, and run.json named no model: refused, as the
+    cloud filter refuses one with its spectral method."""
+    message = scenario_error(tmp_path, "    scale: 2\n",
+                             f"    scale: 2\n    method: {method}\n    model: my_x2.tflite\n")
+    assert f"pipeline[1].model: expected no model with method: {method} (it runs none; method: model runs it), " \
+           "found 'my_x2.tflite'" in message
 
 
 def test_superres_must_follow_the_cloud_filter(tmp_path):

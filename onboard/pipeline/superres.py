@@ -116,6 +116,9 @@ class SuperResolution(Stage):
         if params.model != "auto" and not is_model_file(params.model):
             out.append(issue_at("model", "auto (the shipped MISR model for the scale), or a .tflite or .onnx MISR "
                                 "model file relative to the scenario", repr(params.model)))
+        elif params.model != "auto" and params.method != "model":  # as the cloud filter's spectral method
+            out.append(issue_at("model", f"no model with method: {params.method} (it runs none; method: model runs "
+                                "it)", repr(params.model)))
         elif params.method == "model" and is_model_file(params.model):
             pass  # check_files: the file, its card and the model
         elif params.method == "model" and params.scale not in shipped_scales():
@@ -128,8 +131,6 @@ class SuperResolution(Stage):
                     load_model(model_name(params.scale, twin), params.threads)
                 except InputFileError as err:
                     out.append(issue_at("method", "MISR model files that load and match their cards", str(err)))
-        if params.model != "auto" and not is_model_file(params.model):
-            out.append(issue_at("model", "auto, or a .tflite or .onnx file", repr(params.model)))
         if "cloud_filter" in names and names.index("cloud_filter") > index:
             out.append(issue_at("stage", "superres after cloud_filter (it fuses the clear pixels only)",
                                 f"superres at position {index + 1}, cloud_filter at {names.index('cloud_filter') + 1}"))
