@@ -10,6 +10,7 @@ from pystac.extensions.mlm import MLMExtension
 from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from app.cli import main
+from onboard.pipeline.cloud import cloud_channel
 from onboard.pipeline.fusion import FEATURE_PLANES
 from onboard.pipeline.superres import SuperResolution
 from onboard.pipeline.tiling import WINDOW_MAP
@@ -95,6 +96,24 @@ def test_an_output_without_a_channel_axis_is_named_so_before_its_classes(tmp_pat
                             "axis when exporting)\n")
         assert "--classes" not in err and "classification" not in err
     assert not model.with_suffix(".json").exists()
+
+
+@pytest.mark.parametrize("classes", ["Cloud,cloud", "cloud,cloud"])
+def test_a_class_named_twice_is_refused(tmp_path, capsys, classes):
+    """The stages match class names whatever their case: "Cloud,cloud" made the cloud filter take channel 0, the
+    clear class, and flag almost every clear pixel; refused at --classes, and a hand-written card saying cloud
+    twice is refused by the stage."""
+    model = user_model("uint8.tflite", tmp_path)
+    assert card_init(model, "--scale", "1", "--offset", "0", "--classes", classes) == 2
+    assert capsys.readouterr().err.endswith(f"--classes: expected a different name for each channel (whatever its "
+                                            f"case), found {classes!r}: cloud more than once\n")
+    assert not model.with_suffix(".json").exists()
+    assert card_init(model, "--scale", "1", "--offset", "0", "--classes", "clear,cloud") == 0
+    card = json.loads(model.with_suffix(".json").read_text())
+    text = json.dumps(card).replace('"clear"', '"CLOUD"')  # the card edited by hand
+    model.with_suffix(".json").write_text(text)
+    with pytest.raises(OrbitEdgeError, match=r"the output's classes \['CLOUD', 'cloud'\] name 'cloud' 2 times"):
+        cloud_channel(Model(model))
 
 
 def test_a_misr_model_the_superres_stage_would_refuse_gets_no_card(tmp_path, capsys):

@@ -86,6 +86,10 @@ def cloud_channel(model: Model) -> int:
     names = [c.lower() for c in out.classes or ()]
     if channels == 1 and not names:  # one unnamed channel: the cloud probability (a named one must say cloud)
         return 0
+    if names.count(CLOUD_CLASS) > 1:  # a card written by hand: which channel holds cloud is not said
+        raise InputFileError(model.card.path, f"the output's classes {list(out.classes)} name {CLOUD_CLASS!r} "
+                                              f"{names.count(CLOUD_CLASS)} times (whatever the case): name each "
+                                              "channel once, orbitedge card init --classes")
     if CLOUD_CLASS not in names:
         raise InputFileError(model.card.path, f"the output has {channels} channels and its classes "
                                               f"{list(out.classes or ())} name none {CLOUD_CLASS!r}: name the output "

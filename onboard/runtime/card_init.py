@@ -67,6 +67,11 @@ def _problems(request: CardRequest) -> list[str]:
                           ("--architecture", (request.architecture,))):
         if not all(text.strip() for text in texts):
             problems.append(f"{option}: expected non-empty text, found {','.join(texts)!r}")
+    folded = [name.strip().lower() for name in request.classes]
+    if len(set(folded)) < len(folded):  # the stages match class names whatever their case
+        twice = sorted({name for name in folded if folded.count(name) > 1})
+        problems.append(f"--classes: expected a different name for each channel (whatever its case), found "
+                        f"{','.join(request.classes)!r}: {', '.join(twice)} more than once")
     if request.accelerator is not None and request.accelerator not in ACCELERATORS:
         problems.append(f"--accelerator: expected one of {', '.join(ACCELERATORS)}, found {request.accelerator!r}")
     return problems
