@@ -242,12 +242,14 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], RunInfo | None]:
 
 
 def readable_run(run_dir: Path) -> bool:
-    """Whether :func:`read_run` reads ``run_dir``: its report.json is there and reads as a report, its run.json too."""
+    """Whether a sweep's run in ``run_dir`` is whole: :func:`read_run` reads its report.json as a report, and its
+    telemetry/run.json is there and reads (every run writes one; a sweep's energy and hardware figures come from it,
+    and a run without it fell silently off the Pareto front)."""
     try:
-        read_run(run_dir)
+        _, info = read_run(run_dir)
     except InputFileError:
         return False
-    return True
+    return info is not None
 
 
 def report_problem(report: Any, info: RunInfo | None) -> str | None:

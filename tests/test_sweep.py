@@ -208,6 +208,17 @@ def test_a_complete_run_is_not_made_again(tmp_path):
     assert (tmp_path / "runs" / "c000-r0" / "report.json").stat().st_mtime_ns == before
 
 
+def test_a_run_without_its_run_json_is_made_again(tmp_path):
+    """A run directory whose telemetry/run.json is gone is made again, as the README says, not counted complete
+    without its energy and hardware figures (it fell silently off the Pareto front)."""
+    reference, _ = made_sweep()
+    shutil.copytree(reference.out / "runs" / "c000-r0", tmp_path / "runs" / "c000-r0")
+    (tmp_path / "runs" / "c000-r0" / "telemetry" / "run.json").unlink()
+    outcome = run_task(reference.sweep.runs[0], "tiny", str(reference.sweep.scenario), str(tmp_path))
+    assert outcome["status"] == "complete" and outcome["wall_s"] > 0  # made now
+    assert (tmp_path / "runs" / "c000-r0" / "telemetry" / "run.json").is_file()
+
+
 def files_below(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
