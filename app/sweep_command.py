@@ -93,8 +93,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise
     except KeyboardInterrupt:
         done = sum(is_complete(run_dir_of(out, spec.run_id), spec) for spec in sweep.runs)
-        print(f"orbitedge: interrupted: {done} of {len(sweep.runs)} runs complete in {out}; the same command "
-              "resumes", file=sys.stderr)
+        again = "the same command without --overwrite resumes (with it, it starts afresh)" if args.overwrite else \
+            "the same command resumes"
+        print(f"orbitedge: interrupted: {done} of {len(sweep.runs)} runs complete in {out}; {again}", file=sys.stderr)
         if args.json and (out / SUMMARY).is_file():  # written as the sweep stopped: its pending runs among the rest
             print((out / SUMMARY).read_text(), end="")
         return 130

@@ -268,7 +268,8 @@ def a_run_under_way(out, process, timeout_s=120):
 
 
 @pytest.mark.parametrize("stop, options", [("SIGTERM to the command", []),
-                                           ("Ctrl-C to its process group", ["--json"])])
+                                           ("Ctrl-C to its process group", ["--json"]),
+                                           ("SIGTERM to the command", ["--overwrite"])])
 def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop, options):
     path = write_sweep(tmp_path, TINY)
     out = tmp_path / "out"
@@ -289,11 +290,14 @@ def test_a_stopped_sweep_says_one_line_and_keeps_what_was_done(tmp_path, stop, o
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130
+    # with --overwrite the same command would start afresh, throwing the finished runs away: it says so
+    again = "the same command without --overwrite resumes (with it, it starts afresh)" if "--overwrite" in options \
+        else "the same command resumes"
     assert stderr.startswith("orbitedge: interrupted: ") and stderr.endswith(
-        f" of 4 runs complete in {out}; the same command resumes\n") and stderr.count("\n") == 1
+        f" of 4 runs complete in {out}; {again}\n") and stderr.count("\n") == 1
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["runs"]["pending"] >= 1 and (out / "results.csv").is_file()
-    assert (json.loads(stdout) if options else stdout) == (summary if options else "")  # --json: as it stopped
+    assert (json.loads(stdout) if "--json" in options else stdout) == (summary if "--json" in options else "")
     assert stderr.startswith(f"orbitedge: interrupted: {summary['runs']['complete']} of 4 ")  # as results.csv counts
     assert len(sweep_state(load_sweep(path), out).todo) == summary["runs"]["pending"]  # the same command resumes
 
