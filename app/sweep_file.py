@@ -127,6 +127,8 @@ def _plan_issues(cfg: SweepFile) -> list[ConfigIssue]:
     key that an axis replaces (the key itself, or one above it); no seed axis with replicates (r runs seed + r); no more samples than distinct
     configurations. Withheld fields: no issue."""
     figures, every, out = getattr(cfg, "figures", None) or FIGURES, "leave figures out to collect every figure", []
+    if twice := sorted({name for name in figures if list(figures).count(name) > 1}):  # one results.csv column each
+        out.append(issue_at("figures", "each figure once", f"{', '.join(twice)} more than once"))
     if PARETO_X not in figures or not set(PARETO_Y) & set(figures):  # a front: PARETO_X against PARETO_Y it has
         out.append(issue_at("figures", f"a Pareto front's figures among them, {PARETO_X} and one or more of "
                                        f"{', '.join(PARETO_Y)} ({every})", ", ".join(figures)))

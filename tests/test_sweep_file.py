@@ -325,6 +325,10 @@ objective: energy_wh
     found, _ = problems(write_sweep(tmp_path, f"name: f\nscenario: {QUICKSTART}\nfigures: [energy_wh, "
                                               "saved_vs_single_frame_fraction]\nobjective: energy_wh\n"))
     assert list(found) == [("figures", 3)]  # bandwidth saved, against nothing
+    twice = "figures: [saved_vs_single_frame_fraction, latency_p90_s, latency_p90_s]\n"  # two columns of one name
+    found, text = problems(write_sweep(tmp_path, f"name: f\nscenario: {QUICKSTART}\n{twice}"))
+    assert list(found) == [("figures", 3)] and "figures: expected each figure once, found latency_p90_s more than " \
+                                                 "once" in text
     enough = "figures: [saved_vs_single_frame_fraction, latency_p90_s, energy_wh]\nobjective: energy_wh\n"
     sweep = load_sweep(write_sweep(tmp_path, f"name: f\nscenario: {QUICKSTART}\n{enough}"))
     assert sweep.figures == ("saved_vs_single_frame_fraction", "latency_p90_s", "energy_wh")
