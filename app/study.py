@@ -13,10 +13,10 @@ from typing import Any, ContextManager
 
 from rundir.files import signals_held, write_json
 
+from .cluster import start_client
 from .figures import FIGURES, interval, read_run
 from .summary import SCHEMA_VERSION, run_summary
-from .sweep import (FAILED, MARKER, RUNS, SUMMARY, SweepState, execute, is_sweep_out, prepare_out, run_dir_of,
-                    start_client, sweep_state)
+from .sweep import FAILED, MARKER, RUNS, SUMMARY, SweepState, execute, is_sweep_out, prepare_out, run_dir_of, sweep_state
 from .sweep_file import Sweep
 from .sweep_report import joint_front, write_sweep_report
 from .sweep_results import (ConfigSummary, mean_of, off_front_reasons, rank_labels, run_rows, summaries, unfit_reasons,

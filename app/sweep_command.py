@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rundir.errors import OrbitEdgeError
 
 from .arguments import whole_number
+from .cluster import ClusterLost
 from .figures import FIGURES
 from .outputs import folder_arg, output_dir, shown
 from .progress import QUIET_HELP, sweep_bar, wanted
@@ -91,6 +92,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if made is not None and not any(p.is_file() for p in made.rglob("*")):
             shutil.rmtree(made)
         raise
+    except ClusterLost as err:
+        done = sum(is_complete(run_dir_of(out, spec.run_id), spec) for spec in sweep.runs)
+        print(f"orbitedge: error: the Dask scheduler went away ({err}): {done} of {len(sweep.runs)} runs complete in "
+              f"{out}; the others are left to do, and the same command resumes once a scheduler answers"
+              f"{f' at {args.scheduler}' if args.scheduler else ''}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         done = sum(is_complete(run_dir_of(out, spec.run_id), spec) for spec in sweep.runs)
         again = "the same command without --overwrite resumes (with it, it starts afresh)" if args.overwrite else \

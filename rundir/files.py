@@ -95,7 +95,7 @@ def signals_blocked(signals: Collection[int] = (signal.SIGINT,)) -> Iterator[Non
     sweep's LocalCluster and a run's frame pool (its fork server, with SIGTERM too) start in: the terminal's Ctrl-C,
     or a SIGTERM to the process group (``timeout``, a batch system), reaches every process of the group, and
     interrupted each worker process with a traceback while it imported, before Dask's preload makes it ignore SIGINT
-    (app.sweep.dask_setup), or killed the frame pool's workers before the run itself could stop them
+    (app.cluster.dask_setup), or killed the frame pool's workers before the run itself could stop them
     (onboard.sim.frame_pool). multiprocessing's resource tracker is started first: starting it unblocks SIGINT in
     the thread that starts it (CPython 3.11, ``multiprocessing.resource_tracker.ResourceTracker.ensure_running``),
     so the first spawned process would not inherit the block."""
