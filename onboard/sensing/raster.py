@@ -316,11 +316,17 @@ def holds_pole(footprint: GridFootprint) -> bool:
     points along the frame's edges; over a pole, the image's highest latitudes and its whole longitude range lie
     inside the frame, and the window from a geographic (EPSG:4326) file held a ring: 4246 of 16384 pixels of a
     frame on the south pole. GDALWarpOptions' SAMPLE_GRID=YES samples the frame's interior too (all 16384)."""
-    xs, ys = transform_points(crs_of(4326), crs_of(footprint.epsg), [0.0, 0.0], [90.0, -90.0])
     west, north = footprint.x0_m - footprint.gsd_m, footprint.y0_m + footprint.gsd_m
     east = footprint.x0_m + (footprint.width_px + 1) * footprint.gsd_m
     south = footprint.y0_m - (footprint.height_px + 1) * footprint.gsd_m
-    return any(west <= x <= east and south <= y <= north for x, y in zip(xs, ys) if math.isfinite(x + y))
+    return any(west <= x <= east and south <= y <= north for x, y in _poles_m(footprint.epsg))
+
+
+@functools.lru_cache(maxsize=64)
+def _poles_m(epsg: int) -> tuple[tuple[float, float], ...]:
+    """The poles in ``epsg``'s coordinates, those it can place: asked once a CRS, not once a band and frame."""
+    xs, ys = transform_points(crs_of(4326), crs_of(epsg), [0.0, 0.0], [90.0, -90.0])
+    return tuple((x, y) for x, y in zip(xs, ys) if math.isfinite(x + y))
 
 
 @functools.lru_cache(maxsize=64)
