@@ -30,7 +30,8 @@ def _init(args: argparse.Namespace) -> int:
     request = CardRequest(args.model, args.task, tuple(b.strip() for b in args.bands.split(",") if b.strip()),
                           numbers("--scale", args.scale), numbers("--offset", args.offset), args.source,
                           () if args.classes is None else tuple(c.strip() for c in args.classes.split(",")),
-                          args.activation, args.name, args.version, args.architecture, args.accelerator)
+                          args.activation, args.name, args.version, args.architecture, args.accelerator,
+                          args.dn_bits)
     card, out = init_card(request, args.out and output_file(args.out, "--out"), args.force)
     print(describe(card, out, args.model))
     return 0
@@ -86,6 +87,9 @@ def card_options(p: argparse.ArgumentParser) -> None:
                    help="one number, or one per band (default 0); a list that starts negative needs =: --offset=-1,-2")
     init.add_argument("--source", choices=("toa_reflectance", "dn"), default="toa_reflectance",
                    help="what the scaling starts from: TOA reflectance (0-1) or the camera's DN")
+    init.add_argument("--dn-bits", type=int, metavar="BITS",
+                   help="with --source dn: the bit depth of the camera whose DN the model was trained on (its "
+                        "spacecraft.camera.bit_depth); a camera of another depth feeds it its DN rescaled to these")
     init.add_argument("--classes", metavar="NAME,...", help="a name per output channel; cloud_filter reads 'cloud'")
     init.add_argument("--activation", choices=("sigmoid", "softmax"),
                    help="what makes probabilities of the outputs (logits); default: they already are")

@@ -48,6 +48,7 @@ from rundir.manifest import Footprint, ManifestLine
 FORMATS = ("raw", "png", "tiff", *flight_codecs.CODECS)
 EXTENSIONS = {"raw": ".raw", "png": ".png", "tiff": ".tif", **flight_codecs.EXTENSIONS}
 NAMES = {"raw": "raw", "png": "PNG", "tiff": "TIFF", **flight_codecs.NAMES}  # each format as reports name it
+BIT_DEPTHS = (8, 16)  # the bits per sample a camera's DN may have (spacecraft.camera.bit_depth): fewest, most
 NODATA_DN = 65535  # fill of pixels with no data: above dn_max = 2**bit_depth - 1 for every bit depth below 16
 # In a product, a pixel whose every band holds FILL_DN has no data: ground outside the world's imagery, or cloud the
 # cloud filter masked out. It must fit every codec at the camera's bit depth, so it is 0, the fill of Landsat

@@ -15,7 +15,8 @@ from onboard.pipeline.fusion import FEATURE_PLANES
 from onboard.pipeline.superres import SuperResolution
 from onboard.pipeline.tiling import WINDOW_MAP
 from onboard.runtime.card_init import CardRequest, init_card, misr_planes
-from onboard.runtime.modelcard import MODEL_DIR, Scaling, load_card
+from onboard.runtime.modelcard import MODEL_DIR, load_card
+from onboard.runtime.scaling import Scaling
 from onboard.runtime.model import Model, build_card
 from rundir.errors import OrbitEdgeError
 from tests.user_models import BANDS, WINDOW_PX, onnx_float16_nchw, onnx_misr, user_model
@@ -144,10 +145,26 @@ def test_a_misr_model_the_superres_stage_would_refuse_gets_no_card(tmp_path, cap
     (["--classes", "clear,cloud,shadow"], "--classes: expected one name per output channel (2"),
     (["--accelerator", "tpu"], "--accelerator: expected one of amd64, cuda"),
     (["--classes", ""], "--classes: expected non-empty text, found ''"),  # it wrote a card with no class names
+    # a DN model's card says whose DN: a 14-bit camera fed a 12-bit DN model four times its range unwarned
+    (["--source", "dn"], "--dn-bits: expected with --source dn the bit depth of the camera whose DN the model takes, "
+                         "an integer 8 to 16 (spacecraft.camera.bit_depth of the scenario it was trained on), found "
+                         "none"),
+    (["--source", "dn", "--dn-bits", "17"], "--dn-bits: expected with --source dn the bit depth of the camera"),
+    (["--dn-bits", "12"], "--dn-bits: expected only with --source dn (the bit depth of the camera whose DN the model "
+                          "takes), found --dn-bits 12 with --source toa_reflectance"),
 ])
 def test_bad_options_exit_2_naming_the_option(tmp_path, capsys, options, message):
     assert card_init(user_model("uint8.onnx", tmp_path), *options) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_dn_cards_bit_depth_is_written_as_orbitedge_dn_bits_and_read_back(tmp_path, capsys):
+    model = user_model("float16.onnx", tmp_path)
+    assert card_init(model, "--source", "dn", "--dn-bits", "14", "--scale", "7.3e-5") == 0
+    assert "NIR = 7.3e-05 * dn + 0 (DN of a 14-bit camera)" in capsys.readouterr().out
+    (model_input,) = json.loads(model.with_suffix(".json").read_text())["properties"]["mlm:input"]
+    assert model_input["orbitedge:source"] == "dn" and model_input["orbitedge:dn_bits"] == 14
+    assert load_card(model.with_suffix(".json")).inputs[0].scaling == Scaling("dn", 7.3e-5, 0.0, 14)
 
 
 def test_bands_that_do_not_fit_the_model_exit_2(tmp_path, capsys):

@@ -55,7 +55,8 @@ def test_the_scores_go_into_the_card_and_the_stage_reads_them(tmp_path, carded):
 def test_what_cannot_be_scored_is_named_before_any_tile_is_read(tmp_path, carded):
     card_path = carded.with_suffix(".json")
     assert main(["card", "init", str(carded), "--task", "segmentation", "--bands", "B,G,R,NIR", "--classes",
-                 "clear,cloud", "--activation", "softmax", "--source", "dn", "--scale", "0.0003", "--force"]) == 0
+                 "clear,cloud", "--activation", "softmax", "--source", "dn", "--dn-bits", "12", "--scale", "0.0003",
+                 "--force"]) == 0
     with pytest.raises(InputFileError, match="input made from dn: the tiles hold TOA reflectance"):
         score_card(carded, tmp_path / "no-tiles")
     card_path.unlink()

@@ -13,7 +13,8 @@ import pytest
 from app.cli import main
 from onboard.pipeline import cloud, runner, stages, tiling
 from onboard.runtime.model import build_card
-from onboard.runtime.modelcard import MODEL_DIR, Scaling, write_card
+from onboard.runtime.modelcard import MODEL_DIR, write_card
+from onboard.runtime.scaling import Scaling
 from onboard.pipeline.tile import TileMeta
 from onboard.scenario.config import StageConfig, load_scenario
 from rundir.codec import FILL_DN
@@ -185,6 +186,31 @@ def test_a_users_model_flies_through_orbitedge_run(tmp_path, monkeypatch, capsys
         report["verdict"]
     assert "every score in this section is against the synthetic world's truth only" in \
         (tmp_path / "run" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("bit_depth", [10, 12, 14])
+def test_a_dn_model_sees_the_dn_of_its_cards_bit_depth_on_any_camera(tmp_path, bit_depth):
+    """A model trained on a 12-bit camera's DN (card: --source dn --dn-bits 12, its input DN * 1.2 / 4095) decides on
+    a 10- or 14-bit camera as on a 12-bit one: it is fed the DN a 12-bit camera would have read. Fed a 14-bit
+    camera's DN as they are, four times its range, it took the ground (visible 0.10) for cloud (above 0.22)."""
+    model = user_model("float16.onnx", tmp_path)
+    assert main(["card", "init", str(model), "--task", "segmentation", "--bands", "B,G,R,NIR", "--classes",
+                 "clear,cloud", "--activation", "softmax", "--source", "dn", "--dn-bits", "12",
+                 "--scale", str(1.2 / 4095)]) == 0
+    refl = np.empty((96, 96, 4), np.float32)
+    refl[:] = (0.10, 0.10, 0.10, 0.30)
+    refl[:40] = (0.60, 0.60, 0.60, 0.60)
+
+    def probability(bits: int) -> np.ndarray:
+        dn_max = (1 << bits) - 1
+        ctx = dataclasses.replace(CTX, bit_depth=bits, reflectance_per_dn=1.2 / dn_max)
+        stage = cloud.CloudFilter(cloud.CloudFilter.Params(model=str(model), tile_px=48, overlap_px=8), ctx)
+        dn = np.rint(refl * (dn_max / 1.2)).astype(np.uint16)
+        return stage.probability(dn, dn * np.float32(ctx.reflectance_per_dn), np.zeros(refl.shape[:2], bool))
+
+    on_camera, trained_on = probability(bit_depth), probability(12)
+    np.testing.assert_array_equal(trained_on >= 0.5, refl[..., 0] > 0.22)  # the rule: visible above 0.22 is cloud
+    np.testing.assert_allclose(on_camera, trained_on, atol=0.01)  # 0.01: DN rounding at 10 bits, 1.2/1023 apart
 
 
 def test_a_users_card_with_real_validation_is_carried_and_a_malformed_one_refused(tmp_path):

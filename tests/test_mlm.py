@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from onboard.runtime import mlm
-from onboard.runtime.modelcard import ModelCard, Scaling, TensorCard, load_card, write_card
+from onboard.runtime.modelcard import ModelCard, TensorCard, load_card, write_card
+from onboard.runtime.scaling import Scaling
 from rundir.errors import InputFileError
 
 scale = st.floats(0.01, 100).map(lambda v: round(v, 3)) | st.just(1.0)
@@ -140,6 +141,25 @@ def test_a_misspelt_source_is_named_at_orbitedge_source_with_its_line(stac_card)
     with pytest.raises(InputFileError, match=rf"line {line}: properties.mlm:input\[0\].orbitedge:source: expected "
                                              r"one of toa_reflectance, dn, misr_planes_standardised, found "
                                              r"'toa_reflectence'"):
+        load_card(stac_card)
+
+
+def test_a_dn_source_without_its_bit_depth_or_a_bit_depth_without_one_is_named_with_its_line(stac_card):
+    """A card written before the bit depth was recorded fed a 14-bit camera's DN to a 12-bit model unwarned."""
+    edit(stac_card, lambda item: item["properties"]["mlm:input"][0].update({"orbitedge:source": "dn"}))
+    with pytest.raises(InputFileError, match=r"properties.mlm:input\[0\].orbitedge:dn_bits: missing \(expected the "
+                                             r"bit depth of the camera whose DN the model takes, an integer 8 to 16"):
+        load_card(stac_card)
+    edit(stac_card, lambda item: item["properties"]["mlm:input"][0].update({"orbitedge:dn_bits": 12.5}))
+    line = next(i + 1 for i, text in enumerate(stac_card.read_text().splitlines()) if "12.5" in text)
+    with pytest.raises(InputFileError, match=rf"line {line}: properties.mlm:input\[0\].orbitedge:dn_bits: expected "
+                                             r"the bit depth .* found 12.5"):
+        load_card(stac_card)
+    edit(stac_card, lambda item: item["properties"]["mlm:input"][0].update(
+        {"orbitedge:source": "toa_reflectance", "orbitedge:dn_bits": 12}))
+    line = next(i + 1 for i, text in enumerate(stac_card.read_text().splitlines()) if "orbitedge:dn_bits" in text)
+    with pytest.raises(InputFileError, match=rf"line {line}: properties.mlm:input\[0\].orbitedge:dn_bits: expected no "
+                                             r"dn_bits with source 'toa_reflectance'"):
         load_card(stac_card)
 
 

@@ -13,7 +13,8 @@ from hypothesis import given, settings, strategies as st
 
 from onboard.pipeline import tiling
 from onboard.runtime.interpreter import resolve_runtime
-from onboard.runtime.modelcard import MODEL_DIR, Scaling, load_card, write_card
+from onboard.runtime.modelcard import MODEL_DIR, load_card, write_card
+from onboard.runtime.scaling import Scaling
 from onboard.runtime.model import Model, build_card
 from rundir.errors import InputFileError
 from tests.tiny_models import DATA, FLOAT32, INT8, SHAPE, copy_model, edit_card, reflectance

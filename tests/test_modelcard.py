@@ -4,19 +4,11 @@ benchmark blocks written back byte for byte."""
 import dataclasses
 import json
 
-import numpy as np
 import pytest
 
-from onboard.runtime.modelcard import MODEL_DIR, Benchmark, Scaling, load_card, shipped_card, write_card
+from onboard.runtime.modelcard import MODEL_DIR, Benchmark, load_card, shipped_card, write_card
 from rundir.errors import InputFileError
 from tests.tiny_models import INT8, copy_model, edit_card
-
-
-def test_card_scaling_maps_the_physical_quantity_to_the_model_input():
-    scaling = Scaling(source="toa_reflectance", scale=2.0, offset=-1.0)
-    model_input = scaling.apply(np.array([0.0, 0.25, 1.0]))
-    assert model_input.dtype == np.float32
-    np.testing.assert_array_equal(model_input, [-1.0, -0.5, 1.0])
 
 
 def test_bad_card_lists_every_bad_field(tmp_path):

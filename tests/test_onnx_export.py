@@ -136,7 +136,8 @@ def test_the_twin_s_card_records_the_batch_tf2onnx_gave_it_so_the_twin_loads_wit
     import tensorflow as tf
 
     from onboard.runtime.model import build_card
-    from onboard.runtime.modelcard import Scaling, write_card
+    from onboard.runtime.modelcard import write_card
+    from onboard.runtime.scaling import Scaling
 
     inputs = keras.Input((32, 32, 4), name="toa")  # batch None, as a user's Keras model has it
     keras_model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid")(inputs))

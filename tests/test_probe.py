@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from onboard.runtime.model import Model
-from onboard.runtime.modelcard import MODEL_DIR, Scaling
+from onboard.runtime.modelcard import MODEL_DIR
+from onboard.runtime.scaling import Scaling
 from onboard.runtime.probe import (FLOAT_ULPS, SCENE_LEVELS, input_range_problem, output_slack, outputs_problem,
-                                   probability_problem)
+                                   probability_problem, probe_inputs)
 from tests.tiny_models import INT8
 from tests.user_models import onnx_float16_nchw, user_model
 
@@ -75,7 +76,7 @@ def test_outputs_the_cards_activation_makes_no_probabilities_of_are_named(tmp_pa
     assert problem.startswith("its outputs on test inputs reach -3.73 to 14, beyond 0..1 by more than float16 "
                               "rounding (0.0039): logits, which the cloud stage would clip to 0 and 1; its 2 channels "
                               "sum to ")
-    assert probability_problem(model, Scaling("dn", 1 / 4095, 0.0), None) == problem
+    assert probability_problem(model, Scaling("dn", 1 / 4095, 0.0, 12), None) == problem
     assert probability_problem(model, TOA, "sigmoid") is None and probability_problem(model, TOA, "softmax") is None
     relu = tmp_path / "relu.onnx"
     relu.write_bytes(onnx_float16_nchw(outputs=1, head="Relu"))
@@ -100,7 +101,7 @@ def test_an_integer_input_that_cannot_tell_dark_ground_from_cloud_is_named():
     model = Model(INT8)
     bands = ("B", "G", "R", "NIR")
     assert input_range_problem(model, TOA, bands) is None
-    assert input_range_problem(model, Scaling("dn", 1 / 4095, 0.0), bands) is None
+    assert input_range_problem(model, Scaling("dn", 1 / 4095, 0.0, 12), bands) is None
     assert input_range_problem(Model(MODEL_DIR / "cloud_bgrn_int8.tflite"), TOA, bands) is None
     clipped = input_range_problem(model, Scaling("toa_reflectance", 255.0, 0.0), bands)
     assert clipped == ("its int8 input holds 0 to 1 (quantisation scale 0.00392, zero point -128), and the card's 255 "
@@ -119,3 +120,12 @@ def test_an_integer_input_that_cannot_tell_dark_ground_from_cloud_is_named():
 def test_a_float_input_takes_any_scaling(tmp_path):
     model = Model(user_model("float16.onnx", tmp_path), use_card=False, channels=4)
     assert input_range_problem(model, Scaling("toa_reflectance", 1e4, 0.0), ("B", "G", "R", "NIR")) is None
+
+
+@pytest.mark.parametrize("bits", [8, 12, 14])
+def test_dn_test_inputs_span_the_cards_camera(bits):
+    """A DN model's test inputs span its own camera's DN, 0..2**dn_bits - 1 (they were a 12-bit camera's for any)."""
+    random, *uniform = probe_inputs(Scaling("dn", 1.0, 0.0, bits), (64,))
+    top = (1 << bits) - 1
+    assert 0.9 * top < random.max() <= top
+    assert [float(u[0]) for u in uniform] == pytest.approx([level * top for level in SCENE_LEVELS])

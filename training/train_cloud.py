@@ -37,7 +37,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from onboard.pipeline import spectral
-from onboard.runtime.modelcard import Scaling, write_card
+from onboard.runtime.modelcard import write_card
+from onboard.runtime.scaling import Scaling
 from onboard.runtime.model import Model, build_card
 from rundir.truth import CLOUD_CLEAR, CLOUD_THICK, CLOUD_THIN, LANDCOVER_CLASSES
 from training import augment, cloud_data

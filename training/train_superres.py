@@ -30,7 +30,8 @@ import numpy as np
 
 from ground.image_quality import cpsnr_db, registration_error_px, ssim
 from onboard.pipeline import fusion
-from onboard.runtime.modelcard import Scaling, write_card
+from onboard.runtime.modelcard import write_card
+from onboard.runtime.scaling import Scaling
 from onboard.runtime.model import Model, build_card
 from training import cloud_data, superres_data
 from training.train_cloud import fit, to_tflite  # the same training loop and full-int8 conversion

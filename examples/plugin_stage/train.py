@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from onboard.runtime.modelcard import Scaling, write_card
+from onboard.runtime.modelcard import write_card
+from onboard.runtime.scaling import Scaling
 from onboard.runtime.model import Model, build_card
 from orbitedge_scene_triage.triage import MODEL, thumbnail
 from training import cloud_data

@@ -32,9 +32,10 @@ from . import spectral, tiling
 from .stages import Context, Stage, model_speed, scenario_path
 from .tile import Tile, TileMeta, Work
 from ..runtime.card_metrics import real_validation_of
-from ..runtime.modelcard import CAMERA_SOURCES, MODEL_DIR, ModelCard, load_card, shipped_card
+from ..runtime.modelcard import MODEL_DIR, ModelCard, load_card, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file
 from ..runtime.probe import input_range_problem, probability_problem
+from ..runtime.scaling import CAMERA_SOURCES
 from ..scenario.schema import issue_at, spec
 
 MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "cloud_rgb_int8"}
@@ -258,12 +259,15 @@ class CloudFilter(Stage):
 
     def probability(self, dn: np.ndarray, reflectance: np.ndarray, spectral_mask: np.ndarray) -> np.ndarray:
         """(H, W) float32 cloud probability of an (H, W, B) frame, its DN and TOA reflectance; the spectral
-        method's is its ``spectral_mask`` (H, W) bool. The model's input is its card's scaling of the source it names,
-        its probability the activation of its output's cloud channel."""
+        method's is its ``spectral_mask`` (H, W) bool. The model's input is its card's scaling of the source it names
+        (DN rescaled to the card's ``dn_bits`` from the camera's bit depth:
+        :meth:`~onboard.runtime.modelcard.Scaling.dn_for`), its probability the activation of its output's cloud
+        channel."""
         if self.params.method == "spectral":
             return spectral_mask.astype(np.float32)
         model = load_model(self.model_path, self.ctx.bands, self.params.threads)
-        source = reflectance if model.card.inputs[0].scaling.source == "toa_reflectance" else dn
+        scaling = model.card.inputs[0].scaling
+        source = reflectance if scaling.source == "toa_reflectance" else scaling.dn_for(dn, self.ctx.bit_depth)
         return cloud_probability(model, source, self.ctx.bands, self.params.overlap_px)
 
     def process(self, work: Work) -> None:

@@ -15,10 +15,10 @@ from ..pipeline.fusion import FEATURE_PLANES, SCALES, misr_shape_problem
 from ..pipeline.tiling import WINDOW_MAP, window_map_problem
 from ..scenario.spacecraft_config import BANDS
 from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
-from .modelcard import (CAMERA_SOURCES, MISR_SOURCE, ModelCard, Scaling, activation_problem, card_text,
-                        channel_count, read_card)
+from .modelcard import ModelCard, activation_problem, card_text, channel_count, read_card
 from .model import Model, build_card, is_model_file
 from .probe import input_range_problem, probability_problem
+from .scaling import CAMERA_SOURCES, DN_BITS_KIND, MISR_SOURCE, Scaling, is_dn_bits
 
 TASKS = {"segmentation": "segmentation", "classification": "classification",
          "super-resolution": "super-resolution"}  # --task -> mlm:tasks
@@ -27,8 +27,8 @@ TASKS = {"segmentation": "segmentation", "classification": "classification",
 @dataclass(frozen=True)
 class CardRequest:
     """What ``card init`` is told: the model file, its task, the camera bands it takes in channel order, the
-    per-band (or one) ``scale`` and ``offset`` that make its input from ``source``, and optional output classes,
-    activation and metadata."""
+    per-band (or one) ``scale`` and ``offset`` that make its input from ``source`` (for ``dn``, the DN of a camera of
+    ``dn_bits`` bits), and optional output classes, activation and metadata."""
 
     model: Path
     task: str
@@ -42,6 +42,7 @@ class CardRequest:
     version: str = "1.0.0"
     architecture: str = "unknown"
     accelerator: str | None = None
+    dn_bits: int | None = None
 
 
 def _problems(request: CardRequest) -> list[str]:
@@ -61,6 +62,13 @@ def _problems(request: CardRequest) -> list[str]:
     problems += _scaling_problems(request)
     if request.source not in CAMERA_SOURCES and not misr:
         problems.append(f"--source: expected one of {', '.join(CAMERA_SOURCES)}, found {request.source!r}")
+    elif request.source == "dn" and not misr and not is_dn_bits(request.dn_bits):
+        found = "none" if request.dn_bits is None else request.dn_bits
+        problems.append(f"--dn-bits: expected with --source dn {DN_BITS_KIND}, found {found}")
+    elif request.dn_bits is not None and (request.source != "dn" or misr):
+        problems.append(f"--dn-bits: expected only with --source dn (the bit depth of the camera whose DN the model "
+                        f"takes), found --dn-bits {request.dn_bits} with --source {request.source}"
+                        + (" for a super-resolution model" if misr else ""))
     if request.activation is not None and request.activation not in ACTIVATIONS:
         problems.append(f"--activation: expected one of {', '.join(ACTIVATIONS)}, found {request.activation!r}")
     for option, texts in (("--classes", request.classes), ("--version", (request.version,)),
@@ -158,7 +166,8 @@ def init_card(request: CardRequest, out: Path | None = None, overwrite: bool = F
         raise OrbitEdgeError(f"card init: {refusal}")
     card = build_card(request.model, name=request.name or request.model.stem, version=request.version,
                       task=TASKS[request.task], bands=bands,
-                      scaling=Scaling(source, _one_per_band(request.scale), _one_per_band(request.offset)),
+                      scaling=Scaling(source, _one_per_band(request.scale), _one_per_band(request.offset),
+                                      request.dn_bits if source == "dn" else None),
                       training={}, metrics={}, classes=request.classes or None, activation=request.activation,
                       architecture=request.architecture, accelerator=request.accelerator, form="stac", benchmark=True)
     output = card.outputs[0]
@@ -255,7 +264,8 @@ def describe(card: ModelCard, out: Path, model: Path) -> str:
              f"  task        {card.task}",
              f"  input       {inp.name} {list(inp.shape)} {inp.dtype} {list(inp.dim_order or ())}",
              "  bands       " + ", ".join(f"{b} = {s:.6g} * {inp.scaling.source} {'-' if o < 0 else '+'} {abs(o):.6g}"
-                                          for b, s, o in zip(inp.bands, scales, offsets)),
+                                          for b, s, o in zip(inp.bands, scales, offsets))
+             + (f" (DN of a {inp.scaling.dn_bits}-bit camera)" if inp.scaling.dn_bits else ""),
              f"  output      {output.name} {list(output.shape)} {output.dtype} {list(output.dim_order or ())}"
              + (f", classes {list(output.classes)}" if output.classes else "")
              + (f", then {output.activation}" if output.activation else ""),

@@ -49,7 +49,7 @@ CLASS = CardObject("a classification Class Object", {"value": "the class's chann
                    ("name", "title", "description", "color_hint", "nodata", "percentage", "count"))
 MODEL_INPUT = CardObject(
     "an MLM Model Input Object", {"name": "a string", "bands": "a list of band names", "input": "an object"},
-    ("description", "value_scaling", "resize_type", "pre_processing_function", "orbitedge:source"),
+    ("description", "value_scaling", "resize_type", "pre_processing_function", "orbitedge:source", "orbitedge:dn_bits"),
     {"input": (CardObject("an MLM Input Structure Object", _STRUCTURE), False),
      "value_scaling": (VALUE_SCALING, True)})
 MODEL_OUTPUT = CardObject(

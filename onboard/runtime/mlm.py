@@ -42,6 +42,7 @@ TOP_PATHS = {"name": "properties.mlm:name", "version": "properties.version", "ta
              "training": "properties.orbitedge:training", "metrics": "properties.orbitedge:metrics",
              "benchmark": "properties.orbitedge:benchmark"}
 TENSOR_PATHS = {"name": "name", "bands": "bands", "description": "description", "scaling.source": "orbitedge:source",
+                "scaling.dn_bits": "orbitedge:dn_bits",
                 "scaling": "value_scaling", "shape": "{io}.shape", "dtype": "{io}.data_type",
                 "dim_order": "{io}.dim_order", "classes": "classification:classes",
                 "activation": "post_processing_function"}
@@ -181,7 +182,8 @@ def _flat_input(obj: Any, at: str, problems: list[tuple[str, str]]) -> Any:
                 problems.append((f"{at}.bands[{j}]", "a band computed by an expression; orbitedge feeds the camera's "
                                                       "bands as they are"))
         bands = names
-    scaling = {"source": obj.get("orbitedge:source", DEFAULT_SOURCE), "scale": 1.0, "offset": 0.0}
+    scaling = {"source": obj.get("orbitedge:source", DEFAULT_SOURCE), "scale": 1.0, "offset": 0.0,
+               **({"dn_bits": obj["orbitedge:dn_bits"]} if "orbitedge:dn_bits" in obj else {})}
     raw = obj.get("value_scaling")
     if isinstance(raw, list) and isinstance(bands, list) and len(raw) not in (1, len(bands)):
         problems.append((f"{at}.value_scaling", f"expected one Value Scaling Object for all bands or one per band "
@@ -276,7 +278,8 @@ def item_from_flat(card: dict[str, Any]) -> dict[str, Any]:
         "name": inp["name"], "bands": bands,
         "input": {"shape": inp["shape"], "dim_order": inp.get("dim_order") or _default_order(inp["shape"]),
                   "data_type": inp["dtype"]},
-        "description": inp.get("description"), "orbitedge:source": scaling["source"]})
+        "description": inp.get("description"), "orbitedge:source": scaling["source"],
+        "orbitedge:dn_bits": scaling.get("dn_bits")})
     model_input["value_scaling"] = value_scaling(tuple(spread(scaling["scale"])), tuple(spread(scaling["offset"])))
     model_input["resize_type"] = None
     output = _drop_none({

@@ -21,9 +21,10 @@ from . import mlm
 from .interpreter import check_delegate
 from .json_fields import FieldReader
 from .model_check import read_model_bytes, read_model_file
-from .modelcard import NCHW, NHWC, Benchmark, ModelCard, Scaling, TensorCard, doubled_activation, load_card
+from .modelcard import NCHW, NHWC, Benchmark, ModelCard, TensorCard, doubled_activation, load_card
 from .onnx_model import PROVIDERS, OnnxEngine, check_provider
 from .tflite_model import TfliteEngine
+from .scaling import Scaling
 from ..pipeline.tiling import predict_tiled
 
 FORMATS = (".tflite", ".onnx")

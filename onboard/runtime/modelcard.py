@@ -21,6 +21,8 @@ A card is a JSON file beside the model (``<stem>.json``) or named explicitly, in
         "bands": ["B", "G", "R", "NIR"],          # list of str: the channel order, len == the channel count
         "scaling": {"source": "toa_reflectance",  # str: the physical quantity the caller has (or "dn")
                     "scale": 1.0, "offset": 0.0}, # numbers, or one per band: model input = scale * source + offset
+                                                  # "dn_bits": 12 with source "dn" (required there, only there):
+                                                  # the bit depth of the camera whose DN the model takes
         "dim_order": ["batch", "height", "width", "channel"]  # optional (this is the default)
       }],
       "outputs": [{                               # exactly one output
@@ -54,41 +56,18 @@ from rundir.errors import InputFileError
 
 from . import mlm
 from .card_metrics import real_validation_problems
+from .scaling import Scaling, read_scaling
 from .json_fields import FieldReader, is_int, is_number, is_str, is_str_list, parse_json
 from ..scenario.config_files import not_utf8
 from ..scenario.yaml_source import line_of
 
 MODEL_DIR = Path(__file__).with_name("models")  # the shipped models, each with its card beside it
 CARD_DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32")
-CAMERA_SOURCES = ("toa_reflectance", "dn")  # what a camera-fed model's input is made from (its scaling.source)
-MISR_SOURCE = "misr_planes_standardised"  # a MISR model's input: the superres stage standardises the planes itself
-SOURCES = (*CAMERA_SOURCES, MISR_SOURCE)  # every scaling.source a stage can feed
 NHWC = mlm.NHWC
 NCHW = ("batch", "channel", "height", "width")
 # Optional top-level fields of the flat form, with their defaults (left out of the JSON when at them).
 EXTRA_FIELDS = {"model_file": None, "framework": None, "architecture": "unknown", "accelerator": None,
                 "created_utc": None}
-
-
-@dataclass(frozen=True)
-class Scaling:
-    """How the model's real-valued input follows from a physical quantity: ``scale * source + offset``, with one
-    scale and offset for all bands or one per band (tuples in band order)."""
-
-    source: str
-    scale: float | tuple[float, ...]
-    offset: float | tuple[float, ...]
-
-    def apply(self, values: np.ndarray) -> np.ndarray:
-        """Model input (float32) from ``values`` (..., B) of the ``source`` quantity, band by band."""
-        scale, offset = np.asarray(self.scale, np.float32), np.asarray(self.offset, np.float32)
-        return (np.asarray(values, np.float32) * scale + offset).astype(np.float32)
-
-    def per_band(self, bands: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """(scales, offsets), one of each per band."""
-        def spread(v: float | tuple[float, ...]) -> tuple[float, ...]:
-            return tuple(float(x) for x in v) if isinstance(v, tuple) else (float(v),) * bands
-        return spread(self.scale), spread(self.offset)
 
 
 @dataclass(frozen=True)
@@ -171,8 +150,11 @@ class ModelCard:
     def to_json(self) -> dict[str, Any]:
         """The card as the JSON object of the flat form (None-valued optional fields left out)."""
         def tensor(spec: TensorCard) -> dict[str, Any]:
+            fields = asdict(spec)
+            if fields.get("scaling"):
+                fields["scaling"] = {k: v for k, v in fields["scaling"].items() if v is not None}
             return {key: list(value) if isinstance(value, tuple) else value
-                    for key, value in asdict(spec).items() if value is not None}
+                    for key, value in fields.items() if value is not None}
         extras = {key: getattr(self, key) for key in EXTRA_FIELDS if getattr(self, key) != EXTRA_FIELDS[key]}
         return {"name": self.name, "version": self.version, "task": self.task, **extras,
                 "inputs": [tensor(s) for s in self.inputs], "outputs": [tensor(s) for s in self.outputs],
@@ -223,28 +205,6 @@ def doubled_activation(activation: str, output_activation: tuple[str, str]) -> s
             f"{again} {activation} after it would squash them{squashed}; leave the activation out")
 
 
-def _numbers(value: Any, bands: int | None, nonzero: bool) -> bool:
-    """A finite number, or a list of one per band; non-zero where ``nonzero``."""
-    values = value if isinstance(value, list) and (bands is None or len(value) == bands) else [value]
-    return all(is_number(v) and (v != 0 or not nonzero) for v in values) and bool(values)
-
-
-def _read_scaling(reader: FieldReader, obj: dict[str, Any], where: str, bands: int | None) -> Scaling | None:
-    raw = reader.get(obj, "scaling", where, "an object", lambda v: isinstance(v, dict))
-    if raw is None:
-        return None
-    at = f"{where}scaling."
-    per_band = f" (or a list of one per band{f', {bands}' if bands else ''})"
-    source = reader.get(raw, "source", at, f"one of {', '.join(SOURCES)}", lambda v: v in SOURCES)
-    scale = reader.get(raw, "scale", at, "a finite non-zero number" + per_band, lambda v: _numbers(v, bands, True))
-    offset = reader.get(raw, "offset", at, "a finite number" + per_band, lambda v: _numbers(v, bands, False))
-    if None in (source, scale, offset):
-        return None
-    def as_value(v: Any) -> float | tuple[float, ...]:
-        return tuple(float(x) for x in v) if isinstance(v, list) else float(v)
-    return Scaling(source, as_value(scale), as_value(offset))
-
-
 def _read_tensor(reader: FieldReader, obj: Any, where: str, is_input: bool) -> TensorCard | None:
     if not isinstance(obj, dict):
         reader.fail(where.rstrip("."), f"expected an object, found {obj!r}")
@@ -264,7 +224,7 @@ def _read_tensor(reader: FieldReader, obj: Any, where: str, is_input: bool) -> T
             order = f"; dim_order {list(dim_order)} puts the channels at dimension {list(dim_order).index('channel')}" \
                 if dim_order and "channel" in dim_order else ""
             reader.fail(f"{where}bands", f"{len(bands)} bands for {channels} channels (shape {shape}{order})")
-        scaling = _read_scaling(reader, obj, where, len(bands) if bands else None)
+        scaling = read_scaling(reader, obj, where, len(bands) if bands else None)
     else:
         classes = reader.get(obj, "classes", where, "a list of class names", is_str_list, required=False)
         activation = reader.get(obj, "activation", where, f"one of {mlm.ACTIVATIONS}",

@@ -11,14 +11,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .modelcard import Scaling
+from .scaling import Scaling
 
 if TYPE_CHECKING:
     from .model import Model
 
-# The typical range of each scaling source, 0..this: TOA reflectance; the DN of a 12-bit camera.
-SOURCE_MAX = {"toa_reflectance": 1.0, "dn": 4095.0}
-# Uniform test scenes, as fractions of SOURCE_MAX: dark ground, bright ground, cloud.
+
+def source_max(scaling: Scaling) -> float:
+    """The top of the typical range 0..this of ``scaling``'s source: TOA reflectance 1; for DN, the largest of
+    its ``dn_bits`` camera, ``2**dn_bits - 1``."""
+    return float((1 << scaling.dn_bits) - 1) if scaling.dn_bits is not None else 1.0
+
+
+# Uniform test scenes, as fractions of source_max: dark ground, bright ground, cloud.
 SCENE_LEVELS = (0.05, 0.3, 0.9)
 PROBE_SEED = 0  # of the random test input, uniform over the typical range
 # A float output may pass 0..1 by this many units in the last place at 1.0 of its type (float32 4.8e-7, float16
@@ -27,9 +32,9 @@ FLOAT_ULPS = 4
 
 
 def probe_inputs(scaling: Scaling, shape: tuple[int, ...]) -> list[np.ndarray]:
-    """The test inputs in the units of ``scaling.source``, each of ``shape``: random values over 0..SOURCE_MAX, and
+    """The test inputs in the units of ``scaling.source``, each of ``shape``: random values over 0..source_max, and
     uniform scenes at SCENE_LEVELS of it."""
-    top = SOURCE_MAX.get(scaling.source, 1.0)
+    top = source_max(scaling)
     return [np.random.default_rng(PROBE_SEED).uniform(0.0, top, shape),
             *(np.full(shape, level * top) for level in SCENE_LEVELS)]
 
@@ -94,7 +99,7 @@ def _channel_sums(outputs: np.ndarray, tolerance: float) -> str:
 
 def input_range_problem(model: Model, scaling: Scaling, bands: Sequence[str]) -> str | None:
     """Why an integer input of ``model`` cannot keep dark ground and cloud apart through the card's ``scaling`` of
-    ``bands``: in some band, the first and last of SCENE_LEVELS (of SOURCE_MAX) quantise to the same input code, the
+    ``bands``: in some band, the first and last of SCENE_LEVELS (of :func:`source_max`) quantise to the same input code, the
     one value of each after clipping to the range the input holds (too large a scale: most of the typical range
     clipped) or inside one quantisation step (too small: the typical range within one code). No threshold is tuned:
     the model is blind to what a cloud filter is for. None for a float input, and when every band keeps them apart.
@@ -105,7 +110,7 @@ def input_range_problem(model: Model, scaling: Scaling, bands: Sequence[str]) ->
     step, zero = model.input_quantization
     limits = np.iinfo(model.input_dtype)
     low, high = (limits.min - zero) * step, (limits.max - zero) * step
-    top = SOURCE_MAX.get(scaling.source, 1.0)
+    top = source_max(scaling)
     dark, cloud = SCENE_LEVELS[0] * top, SCENE_LEVELS[-1] * top
     scales, offsets = scaling.per_band(len(bands))
     blind = []

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from onboard.runtime.modelcard import Scaling, write_card
+from onboard.runtime.modelcard import write_card
+from onboard.runtime.scaling import Scaling
 from onboard.runtime.model import build_card
 
 HERE = Path(__file__).resolve().parent

@@ -22,7 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from onboard.runtime.modelcard import CAMERA_SOURCES
+from onboard.runtime.scaling import CAMERA_SOURCES
 from onboard.pipeline.stages import Context, Stage, discard_frame, scenario_path
 from onboard.pipeline.tile import Work
 from onboard.runtime.model import Model, cached_model, is_model_file
@@ -121,7 +121,9 @@ class SceneTriage(Stage):
         """(K,) float32 class probabilities of one (H, W, B) frame of DN, in the card's class order."""
         card_in, card_out = self.model.card.inputs[0], self.model.card.outputs[0]
         small = thumbnail(dn, self.model.input_shape[1])
-        source = small * np.float32(self.ctx.reflectance_per_dn) if card_in.scaling.source == "toa_reflectance" else small
+        scaling = card_in.scaling
+        source = (small * np.float32(self.ctx.reflectance_per_dn) if scaling.source == "toa_reflectance" else
+                  scaling.dn_for(small, self.ctx.bit_depth))
         return card_out.activate(self.model.predict(card_in.scaling.apply(source)))
 
     def process(self, work: Work) -> None:
