@@ -43,6 +43,8 @@ DEFINITIONS = {
     "oracle_value": "the same products valued at their true clear pixels (truth/: valid and cloud-free pixels "
                     "each product delivered) x target priority",
     "oracle_value_per_byte": "oracle_value / downlinked_bytes",
+    "estimate_masked": "whether the estimate's clear pixels are a cloud mask's (a cloud_filter stage's, on the "
+                       "products it scored): without one, every pixel that holds data counts as clear",
     "oracle_ratio": "oracle_value / value: below 1 the spacecraft counted cloud as clear ground, above 1 it called "
                     "clear ground cloud",
     "saved_fraction": "bandwidth saved against bent-pipe over the finished frames (the bandwidth section's "
@@ -148,6 +150,7 @@ def value_section(run: RunData) -> dict[str, Any] | None:
     order = ((run.scenario or {}).get("downlink") or {}).get("order", "priority")
     bandwidth = bandwidth_section(run)
     return {"order": order, **_figures(lines, oracle_px),
+            "estimate_masked": any(line.cloud_fraction is not None for line in lines),
             **{key: bandwidth[key] for key in ("saved_fraction", "saved_fraction_all_captures")},
             "products_outside_contacts": len(by_contact.get(None, [])), "contacts": rows,
             "definitions": dict(DEFINITIONS)}
@@ -158,7 +161,7 @@ def _all_captures(section: Mapping[str, Any]) -> str:
     every, finished = section.get("saved_fraction_all_captures"), section["saved_fraction"]
     if every is None or finished is None or fmt_fraction(every) == fmt_fraction(finished):  # the same as printed
         return ""
-    return f" ({fmt_fraction(every)} over all captures, the bytes still on board counted)"
+    return f" ({fmt_fraction(every)} over every capture not lost, the bytes still on board counted)"
 
 
 def _whole(x: float | None) -> str:
@@ -171,7 +174,9 @@ def value_blocks(section: Mapping[str, Any]) -> list[Block]:
     """report.md/html blocks: the totals against the oracle, then value per byte per contact."""
     blocks: list[Block] = [Heading(2, "Value delivered"), Paragraph(
         f"Downlink order: {section['order']}. Value = target priority x clear pixels (camera grid); the spacecraft's "
-        "estimate uses its cloud mask, the oracle the true clear pixels of the same delivered products.")]
+        + ("estimate uses its cloud mask" if section.get("estimate_masked", True) else
+           "estimate counts every pixel that holds data as clear (no cloud filter scored the products)")
+        + ", the oracle the true clear pixels of the same delivered products.")]
     blocks.append(Table(("figure", "on-board estimate", "oracle (true clear pixels)"), (
         ("value delivered", _whole(section["value"]), _whole(section["oracle_value"])),
         ("value per byte", fmt_fixed(section["value_per_byte"], 4), fmt_fixed(section["oracle_value_per_byte"], 4)),
