@@ -16,11 +16,17 @@ def latency_section(run: RunData) -> dict[str, Any]:
     return {"per": "product", **metrics.latency_stats(metrics.latencies_s(run.delivered))}
 
 
-def latency_blocks(lat: Mapping[str, Any], figures: Mapping[str, str]) -> list[Block]:
-    """report.md/html blocks: the statistics, and the histogram when ``figures`` has ``latency``."""
+def latency_blocks(lat: Mapping[str, Any], figures: Mapping[str, str], waiting_frames: int | None = None,
+                   oldest_s: float | None = None) -> list[Block]:
+    """report.md/html blocks: the statistics, what they leave out (``waiting_frames`` still on board at the end,
+    the oldest ``oldest_s`` old: report.json ``ledger.on_board`` and ``on_board.max_age_s``), and the histogram when
+    ``figures`` has ``latency``."""
     blocks: list[Block] = [Heading(2, "Latency, capture to ground"), Table(("statistic", "seconds", "readable"), tuple(
         (k, fmt_value(lat[k]), fmt_duration(lat[k], ms_below_1s=True)) for k in ("p50", "p90", "mean", "min", "max")))]
-    blocks.append(Paragraph(f"Over {lat['count']} verified products (numpy linear percentiles)."))
+    waiting = (f" The {waiting_frames} frames still on board at the end (the oldest {fmt_duration(oldest_s)} old) "
+               "are in none of these figures: they wait longer than their age, so the figures are of what arrived, "
+               "not of what was captured." if waiting_frames else "")
+    blocks.append(Paragraph(f"Over {lat['count']} verified products (numpy linear percentiles).{waiting}"))
     if "latency" in figures:
         blocks.append(Image("latency histogram", figures["latency"]))
     return blocks

@@ -280,7 +280,9 @@ def report_blocks(report: Mapping[str, Any], figures: Mapping[str, str]) -> list
     """The human-readable report's layout; plot paths in ``figures`` are relative to the run directory."""
     blocks = header_blocks(report, comparison_blocks(report["comparison"])) + summary_blocks(report)
     blocks += bandwidth_blocks(report["bandwidth"])
-    blocks += ledger_blocks(report["ledger"]) + latency_blocks(report["latency_s"], figures)
+    blocks += ledger_blocks(report["ledger"])
+    blocks += latency_blocks(report["latency_s"], figures, report["ledger"].get("on_board"),
+                             report["on_board"].get("max_age_s"))
     blocks += on_board_blocks(report["on_board"])
     blocks += contacts_blocks(report["contacts"], figures, report.get("start_utc"))
     blocks += ground_blocks(report["ground"]) + mosaics_blocks(report["mosaics"], figures)
