@@ -286,6 +286,19 @@ def test_a_users_model_on_a_camera_with_its_bands_in_another_order_validates(tmp
     assert main(["validate", str(scenario)]) == 0, capsys.readouterr().err
 
 
+def test_a_users_small_window_flies_with_the_overlap_left_out(tmp_path, monkeypatch, capsys):
+    """Left out, overlap_px is a quarter of a 48 px window, 12 px, as card score's: a fixed 32 failed validate at the
+    `- stage:` line for every window of 64 px or less."""
+    scenario = user_mission(tmp_path, "float16.onnx")
+    scenario.write_text(scenario.read_text().replace(", overlap_px: 8", ""))
+    monkeypatch.chdir(scenario.parent)
+    assert main(["validate", str(scenario)]) == 0, capsys.readouterr().err
+    stage = load_scenario(scenario).stages[0]
+    assert stage.params.overlap_px is None
+    ctx = dataclasses.replace(CTX, scenario_dir=scenario.parent)
+    assert cloud.CloudFilter(stage.params, ctx).overlap_px == 12
+
+
 def test_a_model_the_stage_cannot_use_is_named_at_the_key_it_is_about(tmp_path):
     """Each problem of a user's model in expected/found form at its key: overlap_px for the window it must fit, the
     model for a card with no benchmark block or an output whose one class is not cloud (a water model)."""

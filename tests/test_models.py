@@ -13,7 +13,7 @@ import pytest
 from onboard.pipeline.cloud import CloudFilter
 from onboard.runtime.model import Model
 from onboard.pipeline.spectral import cloud_mask
-from onboard.pipeline.tiling import predict_tiled
+from onboard.pipeline.tiling import predict_tiled, stage_overlap_px
 from rundir.errors import InputFileError
 from training.cloud_data import make_frames
 from training.cloud_scores import REAL_CLOUD_VAL_DIR
@@ -136,7 +136,7 @@ def test_probability_does_not_depend_on_where_the_windows_fall(models, variant, 
     tile against itself cut 100 px later, at the cloud stage's overlap. On farmland the decisions agree; on the
     textured altocumulus deck, where most pixels sit near the threshold, ~3 % flip: the shift variance of the
     network's stride-2 subsampling and its view of the window's context (README, "Realism", what is left)."""
-    overlap_px = CloudFilter.Params().overlap_px
+    overlap_px = stage_overlap_px(CloudFilter.Params().overlap_px, WINDOW_PX)
     model = models[variant, "int8"]
     toa = load_real_tiles(REAL_CLOUD_VAL_DIR, names=[tile])[0].bands(VARIANTS[variant])
     shift, border = 100, overlap_px  # the shifted frame's own edge (reflection padding) is left out

@@ -113,7 +113,7 @@ def cloud_probability(model: Model, source: np.ndarray, bands: Sequence[str], ov
     return np.clip(out[..., cloud_channel(model)], 0.0, 1.0)
 
 
-def user_model_problems(model: Model, overlap_px: int) -> list[ConfigIssue]:
+def user_model_problems(model: Model, overlap_px: int | None) -> list[ConfigIssue]:
     """What keeps a user's model (loaded and matching its card) from the cloud stage, each at the stage's key it
     is about (``model`` or ``overlap_px``) with what was expected and what was found: its task, its window, its
     output, its input's source, its integer input through its card's scaling (dark ground and cloud apart:
@@ -191,7 +191,10 @@ class CloudFilter(Stage):
         max_cloud_fraction: float = spec(0.3, ge=0, le=1, doc="a tile with more cloud than this is dropped or masked")
         action: Literal["drop", "mask"] = spec("drop", doc="drop cloudy tiles, or keep their clear pixels only")
         downlink_mask: bool = spec(False, doc="also downlink the binary cloud mask (PNG, about 1 % of a frame)")
-        overlap_px: int = spec(tiling.DEFAULT_OVERLAP_PX, ge=0, le=128, doc="sliding-window overlap; half is cropped from each inner edge")
+        overlap_px: int | None = spec(None, ge=0, le=128,
+                                      doc="sliding-window overlap, px; half is cropped from each inner edge; null: "
+                                          f"{tiling.DEFAULT_OVERLAP_PX}, or a quarter of a window under "
+                                          f"{4 * tiling.DEFAULT_OVERLAP_PX} px (16 of 64)")
         threads: int = spec(1, ge=1, le=64, doc="interpreter threads on the host")
 
     @classmethod
@@ -221,7 +224,7 @@ class CloudFilter(Stage):
                 return [issue_at("model", f"a model for the camera's bands {list(bands)}",
                                  f"{name}, made for {list(model_input.bands or ())}: the camera has no "
                                  f"{', '.join(missing)}")]
-            if expected := tiling.overlap_problem(params.overlap_px, model_input.shape[1], name):
+            if expected := tiling.overlap_problem(params.overlap_px, model_input.shape[1], name):  # set, not null
                 return [issue_at("overlap_px", expected, str(params.overlap_px))]
             load_model(MODEL_DIR / f"{name}.tflite", tuple(bands), params.threads)
         except InputFileError as err:
@@ -253,6 +256,7 @@ class CloudFilter(Stage):
         self.uses = model_speed(card)
         self.window_px = (load_model(self.model_path, ctx.bands, params.threads).input_shape[1] if user else
                           card.inputs[0].shape[1] if card else 0)
+        self.overlap_px = tiling.stage_overlap_px(params.overlap_px, self.window_px)
         self.latency_s = card.host_latency_s if card else 0.0
         self.model_card = validation_figures(card, shipped=not user) if card else None
         self.model_file = ModelFile.of(params.model if user else self.model_path.stem, card) if card else None
@@ -268,7 +272,7 @@ class CloudFilter(Stage):
         model = load_model(self.model_path, self.ctx.bands, self.params.threads)
         scaling = model.card.inputs[0].scaling
         source = reflectance if scaling.source == "toa_reflectance" else scaling.dn_for(dn, self.ctx.bit_depth)
-        return cloud_probability(model, source, self.ctx.bands, self.params.overlap_px)
+        return cloud_probability(model, source, self.ctx.bands, self.overlap_px)
 
     def process(self, work: Work) -> None:
         """Decide every tile. A burst (K, H, W, B) is judged frame by frame: a pixel is cloudy when it is cloudy in
@@ -323,5 +327,5 @@ class CloudFilter(Stage):
         height_px, width_px = work.tiles[0].dn.shape[-3:-1]
         if self.params.method == "spectral":
             return work.frames * height_px * width_px / SPECTRAL_SAMPLES_PER_S
-        n_windows = len(tiling.windows(height_px, width_px, self.window_px, self.params.overlap_px))
+        n_windows = len(tiling.windows(height_px, width_px, self.window_px, self.overlap_px))
         return work.frames * n_windows * self.latency_s

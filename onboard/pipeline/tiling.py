@@ -100,12 +100,19 @@ def windows(height_px: int, width_px: int, window_px: int, overlap_px: int) -> l
 DEFAULT_OVERLAP_PX = 32  # the cloud_filter stage's overlap_px, where a model's window is large enough for it
 
 
-def overlap_problem(overlap_px: int, window_px: int, model: str) -> str | None:
+def stage_overlap_px(overlap_px: int | None, window_px: int) -> int:
+    """A stage's sliding-window overlap: ``overlap_px`` as the scenario sets it, or for null
+    :func:`default_overlap_px` of its model's ``window_px``."""
+    return default_overlap_px(window_px) if overlap_px is None else overlap_px
+
+
+def overlap_problem(overlap_px: int | None, window_px: int, model: str) -> str | None:
     """What the sliding-window overlap of ``model`` (its name or file, for the text) must be, as ``less than half
     the 64 px window of MODEL (e.g. 16)``, when ``overlap_px`` is not that; None when it is. Under half the window,
     each window advances by more than half its width, so no pixel is computed in more than two windows along each
-    axis. The cloud_filter stage (at ``overlap_px``) and ``card score`` (at ``--overlap-px``) both ask it."""
-    if overlap_px < window_px // 2:
+    axis. The cloud_filter stage (at ``overlap_px``) and ``card score`` (at ``--overlap-px``) both ask it. None (the
+    stage's null, :func:`stage_overlap_px`) is never a problem."""
+    if overlap_px is None or overlap_px < window_px // 2:
         return None
     return f"less than half the {window_px} px window of {model} (e.g. {default_overlap_px(window_px)})"
 

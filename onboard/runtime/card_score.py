@@ -14,7 +14,7 @@ from typing import Any
 from rundir.errors import InputFileError, OrbitEdgeError
 
 from ..pipeline.cloud import SEGMENTATION_TASKS, cloud_channel, cloud_probability
-from ..pipeline.tiling import default_overlap_px, overlap_problem
+from ..pipeline.tiling import overlap_problem, stage_overlap_px
 from .card_metrics import real_validation_of
 from .model import Model
 from .modelcard import load_card, write_card
@@ -27,7 +27,8 @@ def score_card(model_path: Path, tiles_dir: Path, threshold: float = 0.5, overla
     (:mod:`.real_tiles`), cloud where its probability is at least ``threshold``, and write the scores into the card's
     metrics as ``real_validation`` (replacing an earlier block; the rest of the card unchanged, read back valid).
     ``overlap_px``: the sliding windows' overlap, under half the model's window as the cloud_filter stage requires
-    (:func:`onboard.pipeline.tiling.overlap_problem`); None: :func:`onboard.pipeline.tiling.default_overlap_px`.
+    (:func:`onboard.pipeline.tiling.overlap_problem`); None: the stage's null
+    (:func:`onboard.pipeline.tiling.stage_overlap_px`).
     Returns the block. InputFileError for a model, card or tile that cannot be scored (a card that is no cloud
     segmentation model, an input made from DN where the tiles hold TOA reflectance, bands the tiles lack, tiles with
     no cloud or no clear pixel labelled);
@@ -47,7 +48,7 @@ def score_card(model_path: Path, tiles_dir: Path, threshold: float = 0.5, overla
         raise InputFileError(card.path, problem)
     cloud_channel(model)  # an output with no cloud channel is named before any tile is read
     window_px = model.input_shape[1]
-    overlap_px = default_overlap_px(window_px) if overlap_px is None else overlap_px
+    overlap_px = stage_overlap_px(overlap_px, window_px)
     if expected := overlap_problem(overlap_px, window_px, str(model_path)):
         raise OrbitEdgeError(f"card score: --overlap-px: expected {expected}, found {overlap_px}")
     tiles = load_real_tiles(tiles_dir)
