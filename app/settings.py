@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from onboard.scenario.yaml_source import join
-from rundir.errors import InputFileError
+from onboard.scenario.yaml_source import join, load_yaml
+from rundir.errors import ConfigError, InputFileError
 
 from .run_setup import RESOLVED_SCENARIO
 from .sweep_plan import value_id, yaml_text
@@ -28,9 +27,12 @@ def read_settings(run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise InputFileError(path, f"not a readable scenario ({err})") from None
+        data, _ = load_yaml(path.read_bytes(), str(path))
+    except OSError as err:
+        raise InputFileError(path, f"not a readable scenario ({err.strerror or err})") from None
+    except ConfigError as err:  # the line and the problem, as validate gives them
+        raise InputFileError(path, "not a readable scenario: " + "; ".join(
+            f"line {issue.line}: expected {issue.expected}, found {issue.found}" for issue in err.issues)) from None
     if not isinstance(data, dict):
         raise InputFileError(path, f"not a readable scenario (expected a mapping, found {type(data).__name__})")
     return flat(data)

@@ -44,10 +44,15 @@ def test_a_real_run_directory(tmp_path):
     assert read_settings(copy) is None
 
 
-@pytest.mark.parametrize("text, problem", [("a: [1, 2\n", "not a readable scenario (while parsing"),
-                                           ("- 1\n- 2\n", "expected a mapping, found list")])
-def test_an_unreadable_scenario_is_named(tmp_path, text, problem):
-    (tmp_path / RESOLVED_SCENARIO).write_text(text)
+@pytest.mark.parametrize("text, problem", [
+    # the line and the problem in validate's words, not PyYAML's five lines with a caret in "<unicode string>"
+    (b"a: [1, 2\n", "not a readable scenario: line 2: expected valid YAML, found expected ',' or ']', but got "
+                    "'<stream end>' (while parsing a flow sequence opened on line 1)"),
+    (b"a: 1\nb: \xff\n", "not a readable scenario: line 2: expected a UTF-8 YAML text file"),
+    (b"a: 1\na: 2\n", "not a readable scenario: line 2: expected unique keys, found duplicate key 'a'"),
+    (b"- 1\n- 2\n", "expected a mapping, found list")])
+def test_an_unreadable_scenario_is_named_with_its_line(tmp_path, text, problem):
+    (tmp_path / RESOLVED_SCENARIO).write_bytes(text)
     with pytest.raises(InputFileError) as err:
         read_settings(tmp_path)
     assert err.value.path == str(tmp_path / RESOLVED_SCENARIO) and problem in err.value.problem
