@@ -23,7 +23,7 @@ import socket
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,8 +147,9 @@ def sweep_state(sweep: Sweep, out: Path, retry_failed: bool = False) -> SweepSta
         marker = read_marker(run_dir)
         if marker is not None and marker.get("overrides") != list(spec.overrides):
             raise OrbitEdgeError(f"{out}: holds runs of another sweep plan ({spec.run_id} was made with "
-                                 f"{' '.join(marker.get('overrides') or [])!r}); choose another --out, or pass "
-                                 "--overwrite to start afresh")
+                                 f"{' '.join(marker.get('overrides') or [])!r}, where this plan has "
+                                 f"{_changed(marker.get('overrides') or [], spec.overrides)}); choose another --out, "
+                                 "or pass --overwrite to start afresh")
         made_from = (marker or {}).get("scenario_sha256")
         if made_from is not None and made_from != digest:
             raise OrbitEdgeError(f"{out}: holds runs of another version of the base scenario {sweep.scenario} "
@@ -162,6 +163,15 @@ def sweep_state(sweep: Sweep, out: Path, retry_failed: bool = False) -> SweepSta
         else:
             state.todo.append(spec)
     return state
+
+
+def _changed(made: Sequence[str], planned: Sequence[str]) -> str:
+    """The settings in which the ``KEY=VALUE`` assignments ``planned`` differ from those a run was ``made`` with,
+    as ``KEY=NEW (not OLD)``, ``KEY=NEW (not set)`` or ``no KEY (not OLD)``."""
+    before, after = (dict(a.partition("=")[::2] for a in assignments) for assignments in (made, planned))
+    return ", ".join(f"{key}={after[key]} ({'not ' + before[key] if key in before else 'not set'})" if key in after
+                     else f"no {key} (not {before[key]})"
+                     for key in dict.fromkeys([*after, *before]) if before.get(key) != after.get(key))
 
 
 def prepare_out(out: Path, overwrite: bool, hold: contextlib.ExitStack) -> list[Path]:

@@ -135,8 +135,12 @@ def test_a_folder_of_another_plan_is_refused(tmp_path):
     reference, _ = made_sweep()
     shutil.copytree(reference.out / "runs", tmp_path / "runs")
     other = load_sweep(write_sweep(tmp_path, TINY.replace("[0.3, 0.7]", "[0.3, 0.6]")))
-    with pytest.raises(OrbitEdgeError, match=r"holds runs of another sweep plan \(c001-r0 was made with"):
+    with pytest.raises(OrbitEdgeError) as err:
         sweep_state(other, tmp_path)
+    # which setting differs, not only what the run was made with
+    assert "holds runs of another sweep plan (c001-r0 was made with 'start_utc=" in str(err.value)
+    assert "pipeline[0].threshold=0.7', where this plan has pipeline[0].threshold=0.6 (not 0.7)); choose another " \
+           "--out" in str(err.value)
     state = sweep_state(reference.sweep, tmp_path)
     assert (sorted(state.complete), state.todo) == (["c000-r0", "c000-r1", "c001-r0", "c001-r1"], [])
 
@@ -234,3 +238,11 @@ def test_overwrite_follows_no_path_of_sweep_json_out_of_the_folder(tmp_path):
         assert prepare_out(out, overwrite=True, hold=hold) == []
     assert (victim / "data.txt").read_text() == "mine" and not (out / "sweep.json").exists()
 
+
+
+def test_a_changed_plan_names_each_setting_that_differs():
+    from app.sweep import _changed
+
+    assert _changed(["a=1", "b=2", "c=3"], ["a=1", "b=5", "d=4"]) == "b=5 (not 2), d=4 (not set), no c (not 3)"
+    assert _changed(["x=[{stage: encode}]"], ["x=[{stage: encode, format: png}]"]) == \
+        "x=[{stage: encode, format: png}] (not [{stage: encode}])"
