@@ -13,7 +13,7 @@ from typing import Any, ContextManager
 
 from rundir.files import signals_held, write_json
 
-from .cluster import start_client
+from .cluster import check_resources, start_client
 from .figures import FIGURES, interval, read_run
 from .summary import SCHEMA_VERSION, run_summary
 from .sweep import FAILED, MARKER, RUNS, SUMMARY, SweepState, execute, is_sweep_out, prepare_out, run_dir_of, sweep_state
@@ -65,6 +65,8 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
     # reached before the folder is touched: a wrong address leaves it as it was
     if own and scheduler is not None and _has_work(sweep, out, overwrite, retry_failed):
         client, _ = start_client(scheduler, None, memory_limit)
+    elif own and scheduler is None and _has_work(sweep, out, overwrite, retry_failed):
+        check_resources(None, _todo(sweep, out, overwrite, retry_failed))  # a LocalCluster has no device to offer
     state = None
     with contextlib.ExitStack() as hold:  # the folder's lock (prepare_out), released however this ends
         try:
@@ -96,7 +98,15 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
 def _has_work(sweep: Sweep, out: Path, overwrite: bool, retry_failed: bool) -> bool:
     """Whether ``run_sweep`` will make runs in ``out``: afresh, or an earlier sweep's with runs still to do (read
     only: a folder that is neither is refused later, by prepare_out)."""
-    return overwrite or not is_sweep_out(out) or bool(sweep_state(sweep, out, retry_failed).todo)
+    return bool(_todo(sweep, out, overwrite, retry_failed))
+
+
+def _todo(sweep: Sweep, out: Path, overwrite: bool, retry_failed: bool) -> list[Any]:
+    """The runs ``run_sweep`` will make in ``out``, read only: every run of the plan afresh (``overwrite``, or a
+    folder that is not a sweep's: prepare_out refuses one that is not new or empty), else those still to do."""
+    if overwrite or not is_sweep_out(out):
+        return list(sweep.runs)
+    return sweep_state(sweep, out, retry_failed).todo
 
 
 def _outcome(sweep: Sweep, out: Path, state: SweepState, files: list[Path], wall_s: float,

@@ -51,6 +51,21 @@ def test_a_finished_study_resumed_starts_no_cluster():
     assert {p: p.stat().st_mtime_ns for p in reports} == reports
 
 
+def test_measured_runs_on_a_local_cluster_are_refused_before_the_folder_is_touched(tmp_path):
+    """A LocalCluster's workers offer no device: the study was refused only once its folder held sweep.json and
+    results of every run pending."""
+    from app.sweep_file import load_sweep
+    from rundir.errors import OrbitEdgeError
+    from tests.sweep_cases import QUICKSTART, write_sweep
+
+    sweep = load_sweep(write_sweep(tmp_path, f"name: nano\nscenario: {QUICKSTART}\nset: {{spacecraft.compute."
+                                             "timing: measured, spacecraft.compute.hardware: jetson-nano}\n"))
+    with pytest.raises(OrbitEdgeError, match=r"no worker of the cluster has the Dask resource 'jetson-nano' for "
+                                             r"c000-r0 .*--resources NAME=1` and pass --scheduler"):
+        run_sweep(sweep, tmp_path / "out", workers=1)
+    assert not (tmp_path / "out").exists()
+
+
 def test_sweep_json_holds_the_documented_keys():
     reference, _ = made_sweep()
     summary = json.loads((reference.out / "sweep.json").read_text())
