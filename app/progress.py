@@ -86,9 +86,10 @@ def ground_bar(enabled: bool, steps: Sequence[str]) -> Iterator[Callable[[str], 
 
 @contextmanager
 def sweep_bar(enabled: bool, total: int, already: int) -> Iterator[Callable[[dict[str, int]], None] | None]:
-    """A sweep's progress callback, given ``{done, failed, running, total}`` of this session's ``total`` runs:
-    runs finished of ``total`` with the running and failed counts, elapsed and ETA; ``already`` complete runs
-    (skipped) are named in the description. None when not ``enabled``."""
+    """A sweep's progress callback, given ``{done, failed, running, total}`` of this session's ``total`` runs and
+    the cluster's ``workers``: runs finished of ``total`` with the running and failed counts, elapsed and ETA, and
+    while the cluster has no worker, that the runs wait for one; ``already`` complete runs (skipped) are named in the
+    description. None when not ``enabled``."""
     if not enabled:
         yield None
         return
@@ -97,7 +98,8 @@ def sweep_bar(enabled: bool, total: int, already: int) -> Iterator[Callable[[dic
                bar_format="{desc}: {n}/{total} runs |{bar}| [{elapsed}<{remaining}{postfix}]")
 
     def show(counts: dict[str, Any]) -> None:
-        bar.set_postfix_str(f"{counts['running']} running, {counts['failed']} failed", refresh=False)
+        idle = ", waiting for a worker to join the scheduler (dask worker ADDRESS)" if counts.get("workers") == 0 else ""
+        bar.set_postfix_str(f"{counts['running']} running, {counts['failed']} failed{idle}", refresh=False)
         bar.update(counts["done"] + counts["failed"] - bar.n)
 
     with ticking(bar):

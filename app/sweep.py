@@ -324,11 +324,12 @@ def _record(out: Path, spec: RunSpec, outcome: dict[str, Any]) -> None:
 
 
 def _counts(client: Any, pending: dict[Any, RunSpec], statuses: dict[str, str], total: int) -> dict[str, int]:
-    """done, failed and running of this session's runs: running are ours that workers are processing, at most one
-    per worker thread."""
+    """done, failed and running of this session's runs, and the cluster's workers: running are ours that workers are
+    processing, at most one per worker thread."""
     keys = {f.key for f in pending}
     threads = client.nthreads()
     running = sum(min(len(keys.intersection(tasks)), threads.get(worker, 1))
                   for worker, tasks in client.processing().items())
     failed = sum(1 for s in statuses.values() if s == "failed")
-    return {"done": len(statuses) - failed, "failed": failed, "running": running, "total": total}
+    return {"done": len(statuses) - failed, "failed": failed, "running": running, "total": total,
+            "workers": len(threads)}

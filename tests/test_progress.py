@@ -51,6 +51,14 @@ def test_the_sweep_bar_shows_running_and_failed(capsys):
     assert "sweep (2 done before): 2/4 runs |" in err and ", 2 running, 1 failed]" in err
 
 
+def test_the_sweep_bar_says_when_no_worker_has_joined(capsys):
+    """A scheduler with no worker yet (dask-jobqueue's come late) held the runs with nothing said."""
+    with sweep_bar(True, 4, 0) as show:
+        show({"done": 0, "failed": 0, "running": 0, "total": 4, "workers": 0})
+    assert "0 running, 0 failed, waiting for a worker to join the scheduler (dask worker ADDRESS)]" in \
+        capsys.readouterr().err
+
+
 def test_quiet_prints_nothing_and_json_only_the_summary(tmp_path, capfd):
     argv = ["run", str(QUICKSTART), "--out", str(tmp_path / "run"), "--set", "duration_h=0.25",
             "--set", "start_utc=2026-06-21T08:10:00Z", "--set", "spacecraft.camera.width_px=128",
