@@ -19,7 +19,7 @@ from onboard.runtime.modelcard import MODEL_DIR, load_card
 from onboard.runtime.scaling import Scaling
 from onboard.runtime.model import Model, build_card
 from rundir.errors import OrbitEdgeError
-from tests.user_models import BANDS, WINDOW_PX, onnx_float16_nchw, onnx_misr, user_model
+from tests.user_models import BANDS, WINDOW_PX, onnx_float16_nchw, onnx_misr, onnx_uint8_sigmoid, user_model
 
 
 def card_init(model, *options, activation="softmax"):
@@ -409,3 +409,16 @@ def test_a_scaling_the_int8_input_cannot_hold_is_refused_and_no_card_is_written(
                         "calibrate it again on inputs made this way\n")
     assert not model.with_suffix(".json").exists()
     assert card_init(model, "--classes", "clear,cloud") == 0
+
+
+def test_an_integer_output_that_cannot_read_half_is_refused_and_no_card_is_written(tmp_path, capsys):
+    """A sigmoid quantised to uint8 at 1/512 holds 0 to 0.498: not one pixel could be cloud at the stage's 0.5. At
+    1/255 it holds 0 to 1 and is carded."""
+    model = tmp_path / "halved.onnx"
+    model.write_bytes(onnx_uint8_sigmoid(1 / 512))
+    assert card_init(model, activation=None) == 2
+    assert ("its uint8 output holds at most 0.498 (quantisation scale 0.00195, zero point 0): no pixel's probability "
+            "reaches 0.5, where the cloud stage decides cloud, whatever the model computes") in capsys.readouterr().err
+    assert not model.with_suffix(".json").exists()
+    model.write_bytes(onnx_uint8_sigmoid(1 / 255))
+    assert card_init(model, activation=None) == 0

@@ -154,6 +154,28 @@ def onnx_float16_nchw(height_px: int = WINDOW_PX, width_px: int = WINDOW_PX, out
     return model.SerializeToString()
 
 
+def onnx_uint8_sigmoid(step: float) -> bytes:
+    """A cloud model's bytes as a quantising exporter writes one (NCHW): a 1 x 1 convolution of the four bands to the
+    cloud logit of the bright-cloud rule, its Sigmoid, and a QuantizeLinear to uint8 of quantisation scale ``step``
+    (zero point 0): the (batch, 1, 48, 48) probability map out, 0 to 255 ``step``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    gain = np.array([CLOUD_GAIN / 3] * 3 + [0.0], np.float32).reshape(1, 4, 1, 1)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["logit"]), helper.make_node("Sigmoid", ["logit"], ["p"]),
+         helper.make_node("QuantizeLinear", ["p", "step", "zero"], ["q"])], "uint8_sigmoid",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, WINDOW_PX, WINDOW_PX])],
+        [helper.make_tensor_value_info("q", TensorProto.UINT8, ["batch", 1, WINDOW_PX, WINDOW_PX])],
+        [numpy_helper.from_array(gain, "w"), numpy_helper.from_array(np.array([-CLOUD_GAIN * CLOUD_LEVEL],
+                                                                              np.float32), "b"),
+         numpy_helper.from_array(np.array(step, np.float32), "step"),
+         numpy_helper.from_array(np.array(0, np.uint8), "zero")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="tests")
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
 def onnx_misr(window_px: int, scale: int, out_scale: int | None = None) -> bytes:
     """A MISR model's bytes as PyTorch exports one (NCHW, float32): one window of ``window_px`` px of the planes
     folded at ``scale`` (scale² x 3 channels) in, a 3 x 3 convolution to ``out_scale``² channels (default ``scale``)

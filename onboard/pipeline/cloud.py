@@ -34,7 +34,7 @@ from .tile import Tile, TileMeta, Work
 from ..runtime.card_metrics import real_validation_of
 from ..runtime.modelcard import MODEL_DIR, ModelCard, load_card, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file
-from ..runtime.probe import input_range_problem, probability_problem
+from ..runtime.probe import DECISION_PROBABILITY, input_range_problem, probability_problem
 from ..runtime.scaling import CAMERA_SOURCES
 from ..scenario.schema import issue_at, spec
 
@@ -186,7 +186,7 @@ class CloudFilter(Stage):
                           doc="a shipped model (cloud_bgrn_int8, cloud_rgb_float32, ...), auto (picks by the camera's "
                               "bands), or a .tflite or .onnx file relative to the scenario, with its card beside it")
         method: Literal["model", "spectral"] = spec("model", doc="the trained model, or the classic spectral test")
-        threshold: float = spec(0.5, gt=0, lt=1, doc="cloud probability at or above which a pixel is cloud")
+        threshold: float = spec(DECISION_PROBABILITY, gt=0, lt=1, doc="cloud probability at or above which a pixel is cloud")
         tile_px: int = spec(128, ge=16, le=4096, doc="side of the square tiles the policy keeps or drops")
         max_cloud_fraction: float = spec(0.3, ge=0, le=1, doc="a tile with more cloud than this is dropped or masked")
         action: Literal["drop", "mask"] = spec("drop", doc="drop cloudy tiles, or keep their clear pixels only")

@@ -6,6 +6,7 @@ card's scaling (:func:`input_range_problem`). ``card init`` and the cloud stage'
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ def source_max(scaling: Scaling) -> float:
 
 # Uniform test scenes, as fractions of source_max: dark ground, bright ground, cloud.
 SCENE_LEVELS = (0.05, 0.3, 0.9)
+DECISION_PROBABILITY = 0.5  # the cloud stage's threshold (its default), where the shipped models decide cloud
 PROBE_SEED = 0  # of the random test input, uniform over the typical range
 # A float output may pass 0..1 by this many units in the last place at 1.0 of its type (float32 4.8e-7, float16
 # 3.9e-3): the rounding of the few float operations after a probability is made (a cast, a 1 - p, a sum).
@@ -49,16 +51,37 @@ def output_slack(model: Model) -> tuple[float, str]:
 
 
 def probability_problem(model: Model, scaling: Scaling, activation: str | None) -> str | None:
-    """Why the outputs of ``model``, read through ``activation`` (a card's), are no probabilities
-    (:func:`outputs_problem`) on the test inputs (:func:`probe_inputs`) made through the card's ``scaling``. None
-    when they are, or when the model's output comes out of its own sigmoid or softmax
-    (:attr:`Model.output_activation`)."""
+    """Why the outputs of ``model``, read through ``activation`` (a card's), are no probabilities: an integer output
+    whose largest code reads as a probability under DECISION_PROBABILITY (:func:`ceiling_problem`), or outputs on
+    the test inputs (:func:`probe_inputs`) made through the card's ``scaling`` that are none
+    (:func:`outputs_problem`), unless the model's output comes out of its own sigmoid or softmax
+    (:attr:`Model.output_activation`). None when they are."""
+    if problem := ceiling_problem(model, activation):
+        return problem
     if model.output_activation is not None:
         return None
     channels = model.output_shape[-1]
     outputs = np.concatenate([model.predict(scaling.apply(x)).reshape(-1, channels)
                               for x in probe_inputs(scaling, model.input_shape)])
     return outputs_problem(outputs, activation, output_slack(model))
+
+
+def ceiling_problem(model: Model, activation: str | None) -> str | None:
+    """Why an integer output of ``model`` cannot say cloud: its largest code, through the card's ``activation``
+    (none, or a sigmoid; a softmax's depends on the other channels), reads as a probability under
+    DECISION_PROBABILITY, so no pixel reaches the threshold, whatever the model computes (an output quantised for
+    values it never saw above that: a calibration that missed cloud). None for a float output, and otherwise."""
+    if model.output_quantization is None or activation == "softmax":
+        return None
+    step, zero = model.output_quantization
+    highest = float((np.iinfo(model.output_dtype).max - zero) * step)
+    ceiling = 1.0 / (1.0 + math.exp(-highest)) if activation == "sigmoid" else highest
+    if ceiling >= DECISION_PROBABILITY:
+        return None
+    through = f", {ceiling:.3g} through a sigmoid" if activation == "sigmoid" else ""
+    return (f"its {model.output_dtype.name} output holds at most {highest:.3g} (quantisation scale {step:.3g}, zero "
+            f"point {zero}){through}: no pixel's probability reaches {DECISION_PROBABILITY}, where the cloud stage "
+            "decides cloud, whatever the model computes")
 
 
 def outputs_problem(outputs: np.ndarray, activation: str | None,
