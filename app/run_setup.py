@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import json
 import os
 import shutil
 from pathlib import Path
@@ -55,6 +56,9 @@ def check_out(run_dir: Path, overwrite: bool) -> None:
         if not overwrite:
             raise OrbitEdgeError(f"{run_dir}: run directory already exists and is not empty; "
                                  "pass --overwrite to replace it, or --out to choose another")
+        if Path.cwd().resolve().is_relative_to(run_dir.resolve()):
+            raise OrbitEdgeError(f"--out {run_dir}: the working directory is in it, and --overwrite moves the earlier "
+                                 "run aside: run from outside it; nothing was changed")
         missing = [mark for mark in RUN_DIR_MARKS
                    if not ((run_dir / mark).is_dir() if mark.endswith("/") else (run_dir / mark).is_file())]
         if missing or run_dir.is_symlink():
@@ -64,17 +68,70 @@ def check_out(run_dir: Path, overwrite: bool) -> None:
                                  "or empty folder with --out")
 
 
-def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """Make ``run_dir``. One that exists and is not empty is replaced with ``overwrite`` when it is an earlier run's
-    (it holds RUN_DIR_MARKS); anything else is refused, never deleted (:func:`check_out`; OrbitEdgeError, as is a
-    folder that cannot be made or emptied)."""
+def earlier_of(run_dir: Path) -> Path:
+    """Where ``--overwrite`` keeps the earlier run of ``run_dir`` until the run that replaces it is complete: a hidden
+    folder beside it, ``.NAME.earlier``."""
+    return run_dir.parent / f".{run_dir.name}.earlier"
+
+
+def prepare_run_dir(run_dir: Path, overwrite: bool) -> Path | None:
+    """Make ``run_dir`` (absolute). One that exists and is not empty is replaced with ``overwrite`` when it is an
+    earlier run's (it holds RUN_DIR_MARKS); anything else is refused, never deleted (:func:`check_out`;
+    OrbitEdgeError, as is a folder that cannot be made or moved). The earlier run is moved aside to
+    :func:`earlier_of`, and the folder that holds it returned (None when there was none), for the caller to remove
+    once the new run is complete (:func:`discard_earlier`) or to put back when nothing was simulated
+    (:func:`restore_earlier`). Where one is aside already, from a replacement that did not complete, ``run_dir`` holds
+    that replacement: removed unless it is complete (its ``telemetry/run.json``), when it takes the place aside."""
     check_out(run_dir, overwrite)
+    aside = None
     if run_dir.is_dir() and any(run_dir.iterdir()):
+        aside = earlier_of(run_dir)
         try:
-            shutil.rmtree(run_dir)
+            if aside.exists() and not _complete(run_dir):
+                shutil.rmtree(run_dir)
+            else:
+                if aside.exists():
+                    shutil.rmtree(aside)
+                run_dir.rename(aside)
         except OSError as err:
-            raise OrbitEdgeError(f"--out {run_dir}: cannot remove the earlier run: {err.strerror or err}") from None
+            raise OrbitEdgeError(f"--out {run_dir}: cannot move the earlier run aside to {aside}: "
+                                 f"{err.strerror or err}") from None
     output_dir(run_dir, "--out")
+    return aside
+
+
+def _complete(run_dir: Path) -> bool:
+    """Whether ``run_dir/telemetry/run.json`` says the run is complete."""
+    try:
+        return json.loads((run_dir / "telemetry" / "run.json").read_text(encoding="utf-8")).get("complete") is True
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def discard_earlier(aside: Path | None) -> str | None:
+    """Remove the earlier run kept at ``aside`` (:func:`prepare_run_dir`) once its replacement is complete; a
+    sentence saying where it is left when it cannot be removed, else None."""
+    if aside is None or not aside.exists():
+        return None
+    try:
+        shutil.rmtree(aside)
+    except OSError as err:
+        return f"the earlier run could not be removed from {aside} ({err.strerror or err}): remove it yourself"
+    return None
+
+
+def restore_earlier(aside: Path | None, run_dir: Path) -> bool:
+    """Put the earlier run kept at ``aside`` back in ``run_dir`` (gone or empty: nothing was simulated). Whether it
+    is back."""
+    if aside is None or not aside.exists():
+        return False
+    try:
+        if run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()
+        aside.rename(run_dir)
+    except OSError:
+        return False
+    return True
 
 
 def unmake_run_dir(run_dir: Path, keep_folder: bool) -> None:

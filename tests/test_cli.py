@@ -329,6 +329,56 @@ def test_a_partial_report_that_cannot_be_written_says_how_to_write_it_later(tmp_
     assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is False  # the run itself is kept
 
 
+def test_an_interrupted_overwrite_keeps_the_earlier_run_and_says_where(tmp_path, monkeypatch, capsys):
+    """--overwrite deleted the earlier run as the new one began: a SIGTERM a few seconds in left only a partial run.
+    Fault injected: the simulation stopped as it starts (the handler raises where SIGTERM would)."""
+    import onboard.sim.mission
+
+    out = tmp_path / "run"
+    assert short_run(out) == 0
+    earlier = (out / "report.json").read_text()
+    monkeypatch.setattr(onboard.sim.mission.Mission, "_simulate", interrupted)
+    assert main(["run", str(QUICKSTART), "--out", str(out / "downlink" / ".."), "--overwrite", "--quiet",
+                 "--workers", "0"]) == 130
+    aside = tmp_path / ".run.earlier"
+    assert (f"the earlier run it replaces is kept in {aside} until a run there completes (to keep it instead: "
+            f"rm -r {out} && mv {aside} {out})") in capsys.readouterr().err
+    assert (aside / "report.json").read_text() == earlier
+    assert json.loads((out / "report.json").read_text())["complete"] is False
+    monkeypatch.undo()
+    assert short_run_over(out) == 0 and not aside.exists()  # a replacement that completes removes it
+
+
+def test_sigterm_while_report_writes_says_interrupted(tmp_path, monkeypatch, capsys):
+    """SIGTERM (a job scheduler, `timeout`) killed `orbitedge report` and a run's report with no word, exit 143.
+    Fault injected: SIGTERM as the report starts."""
+    import os
+    import signal
+
+    import ground.report
+
+    out, before = tmp_path / "run", signal.getsignal(signal.SIGTERM)
+    assert short_run(out) == 0
+    write_report = ground.report.write_report
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return write_report(*args, **kwargs)
+
+    monkeypatch.setattr(ground.report, "write_report", terminated)
+    assert main(["report", str(out), "--quiet"]) == 130
+    assert capsys.readouterr().err == "orbitedge: interrupted\n"
+    assert short_run_over(out) == 130
+    assert "interrupted before the report was written; the run is complete" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def short_run_over(out: Path) -> int:
+    """:func:`short_run` with --overwrite."""
+    return main(["run", str(QUICKSTART), "--out", str(out), "--overwrite", "--quiet", "--workers", "0", "--set",
+                 "duration_h=10", "--set", "pipeline=[{stage: encode, format: png}]"])
+
+
 def test_an_interrupted_run_with_json_prints_the_partial_runs_summary(tmp_path, monkeypatch, capsys):
     import onboard.sim.mission
 

@@ -4,7 +4,10 @@ heap's thresholds."""
 import pytest
 import yaml
 
-from app.run_setup import prepare_run_dir, write_resolved
+import json
+import os
+
+from app.run_setup import discard_earlier, earlier_of, prepare_run_dir, restore_earlier, write_resolved
 from onboard.scenario.config import load_scenario
 from rundir.errors import OrbitEdgeError
 from tests.sweep_cases import QUICKSTART
@@ -19,8 +22,9 @@ def test_an_existing_run_directory_is_kept_unless_overwritten(tmp_path):
     (run_dir / "telemetry" / "captures.jsonl").write_text("{}\n")
     with pytest.raises(OrbitEdgeError, match="run directory already exists and is not empty; pass --overwrite"):
         prepare_run_dir(run_dir, overwrite=False)
-    prepare_run_dir(run_dir, overwrite=True)
-    assert list(run_dir.iterdir()) == []
+    aside = prepare_run_dir(run_dir, overwrite=True)
+    assert list(run_dir.iterdir()) == [] and aside == tmp_path / ".run.earlier"
+    assert (aside / "telemetry" / "captures.jsonl").read_text() == "{}\n"  # kept until the new run completes
 
 
 @pytest.mark.parametrize("entries", [["notes.txt"], ["scenario.yaml"], ["telemetry/"], ["downlink/", "report.md"]])
@@ -158,3 +162,50 @@ def test_a_file_named_telemetry_is_no_mark(tmp_path):
     with pytest.raises(OrbitEdgeError, match="found a folder without telemetry/; nothing was deleted"):
         prepare_run_dir(folder, overwrite=True)
     assert (folder / "telemetry").read_text() == "my notes"
+
+
+def made_run(run_dir, name, complete):
+    (run_dir / "telemetry").mkdir(parents=True)
+    (run_dir / "scenario.yaml").write_text(f"name: {name}\n")
+    (run_dir / "telemetry" / "run.json").write_text(json.dumps({"complete": complete}))
+
+
+def test_the_earlier_run_is_kept_aside_until_a_replacement_completes(tmp_path):
+    """--overwrite deleted the earlier run before simulating: a replacement stopped by SIGTERM left neither."""
+    run_dir = tmp_path / "run"
+    made_run(run_dir, "good", complete=True)
+    aside = prepare_run_dir(run_dir, overwrite=True)
+    (run_dir / "telemetry").mkdir()
+    (run_dir / "scenario.yaml").write_text("name: stopped\n")  # a replacement stopped part way: incomplete
+    assert prepare_run_dir(run_dir, overwrite=True) == aside  # the stopped one goes, the good one stays aside
+    assert (aside / "scenario.yaml").read_text() == "name: good\n" and list(run_dir.iterdir()) == []
+    made_run(run_dir, "newer", complete=True)
+    assert discard_earlier(aside) is None and not aside.exists()
+
+
+def test_a_complete_replacement_takes_the_place_aside(tmp_path):
+    run_dir, aside = tmp_path / "run", earlier_of(tmp_path / "run")
+    made_run(aside, "oldest", complete=True)  # left aside by a replacement that completed, and could not remove it
+    made_run(run_dir, "newest", complete=True)
+    assert prepare_run_dir(run_dir, overwrite=True) == aside
+    assert (aside / "scenario.yaml").read_text() == "name: newest\n"
+
+
+def test_the_earlier_run_goes_back_when_nothing_was_simulated(tmp_path):
+    run_dir = tmp_path / "run"
+    made_run(run_dir, "good", complete=True)
+    aside = prepare_run_dir(run_dir, overwrite=True)
+    assert restore_earlier(aside, run_dir)
+    assert (run_dir / "scenario.yaml").read_text() == "name: good\n" and not aside.exists()
+    assert not restore_earlier(None, run_dir)
+
+
+def test_overwrite_refuses_the_folder_the_user_is_in(tmp_path, monkeypatch):
+    """`--out .` emptied the run and then failed to remove '.': "cannot remove the earlier run", nothing left."""
+    run_dir = tmp_path / "run"
+    made_run(run_dir, "good", complete=True)
+    monkeypatch.chdir(run_dir / "telemetry")
+    with pytest.raises(OrbitEdgeError, match=r"--out .*: the working directory is in it, and --overwrite moves the "
+                                             r"earlier run aside: run from outside it; nothing was changed"):
+        prepare_run_dir(run_dir, overwrite=True)
+    assert (run_dir / "scenario.yaml").read_text() == "name: good\n" and os.getcwd() == str(run_dir / "telemetry")
