@@ -5,6 +5,7 @@ phase), the plausibility check against skyfield, and stationary (geostationary) 
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -399,3 +400,20 @@ def test_an_inclination_below_the_smallest_normal_float_in_radians_is_an_equator
     satrec = satrec_from_elements(GEO_START_UTC, 35756.0, 2.2250738585072014e-308, raan_deg=0.0)
     assert satrec.inclo == 0.0 and stationary_track(satrec, GEO_START_UTC) is not None
     assert satrec_from_elements(GEO_START_UTC, 35756.0, 1e-300, raan_deg=0.0).inclo > 0.0  # a normal float: kept
+
+
+@pytest.mark.parametrize("columns, value, problem", [
+    ((53, 63), " 0.00000000", "columns 53-63, mean motion 0: expected > 0 rev/day"),
+    ((9, 16), "180.0001", "columns 9-16, inclination 180.0001: expected 0 to 180 degrees"),
+    ((18, 25), "360.0000", "columns 18-25, right ascension of the ascending node 360: expected 0 to 360 degrees"),
+    ((35, 42), "-17.6667", "columns 35-42, argument of perigee -17.6667: expected 0 to 360 degrees"),
+])
+def test_line_2_fields_out_of_their_ranges_are_named_by_their_columns(columns, value, problem):
+    """Given as elements, inclination 190 was refused; in a TLE it flew, and a mean motion of 0 divided by zero."""
+    from tests.test_fuzz import ISS_TLE, _fix_checksum
+
+    first, last = columns
+    line2 = _fix_checksum(ISS_TLE[1][:first - 1] + value + ISS_TLE[1][last:])
+    with pytest.raises(ValueError, match=re.escape(f"TLE line 2 {line2!r}: {problem}")):
+        satrec_from_tle(ISS_TLE[0], line2)
+    assert satrec_from_tle(*ISS_TLE).error == 0

@@ -302,50 +302,48 @@ def _fix_checksum(line: str) -> str:
 
 
 @st.composite
-def tle_lines(draw) -> list[str]:
+def tle_lines(draw) -> tuple[list[str], int | None]:
     """The ISS TLE broken one way: checksum, epoch (day 0 or past the year's end, not a number), line length,
-    line number, catalogue numbers that differ, or not two lines."""
+    line number, catalogue numbers that differ, or not two lines; with the index of the line the problem is in
+    (None: the TLE as a whole)."""
     line1, line2 = ISS_TLE
     fault = draw(st.sampled_from(["checksum", "epoch_day", "epoch_text", "length", "line_number", "catalogue",
                                   "count"]))
+    which = draw(st.integers(0, 1))
+    broken = [line1, line2]
     if fault == "checksum":
-        which = draw(st.integers(0, 1))
         line = ISS_TLE[which]
-        digit = draw(st.sampled_from([d for d in string.digits if d != line[68]]))
-        broken = [line1, line2]
-        broken[which] = line[:68] + digit
-        return broken
+        broken[which] = line[:68] + draw(st.sampled_from([d for d in string.digits if d != line[68]]))
+        return broken, which
     if fault == "epoch_day":
         day = draw(st.one_of(st.floats(0, 1, exclude_max=True), st.floats(366, 999.99999999)))
-        return [_fix_checksum(line1[:20] + f"{day:012.8f}"[:12] + line1[32:]), line2]
+        return [_fix_checksum(line1[:20] + f"{day:012.8f}"[:12] + line1[32:]), line2], 0
     if fault == "epoch_text":
         text = draw(st.text(NOT_A_NUMBER_CHARS.replace(" ", ""), min_size=14, max_size=14))
-        return [_fix_checksum(line1[:18] + text + line1[32:]), line2]
+        return [_fix_checksum(line1[:18] + text + line1[32:]), line2], 0
     if fault == "length":
-        which = draw(st.integers(0, 1))
         size = draw(st.one_of(st.integers(1, 68), st.integers(70, 90)))
-        line = (ISS_TLE[which] + "7" * 30)[:size]
-        return [line, line2] if which == 0 else [line1, line]
+        broken[which] = (ISS_TLE[which] + "7" * 30)[:size]
+        return broken, which
     if fault == "line_number":
-        which = draw(st.integers(0, 1))
         first = draw(st.sampled_from([c for c in "0123456789AX " if c != str(which + 1)]))
-        line = ISS_TLE[which]
-        broken = [line1, line2]
-        broken[which] = _fix_checksum(first + line[1:])
-        return broken
+        broken[which] = _fix_checksum(first + ISS_TLE[which][1:])
+        return broken, which
     if fault == "catalogue":
         number = draw(st.integers(0, 99999).filter(lambda n: n != 25544))
-        return [line1, _fix_checksum(f"{line2[:2]}{number:05d}{line2[7:]}")]
-    return draw(st.sampled_from([[line1], [line1, line2, line2], []]))
+        return [line1, _fix_checksum(f"{line2[:2]}{number:05d}{line2[7:]}")], 1
+    return draw(st.sampled_from([[line1], [line1, line2, line2], []])), None
 
 
 @st.composite
 def bad_tles(draw) -> Case:
-    """A satellite whose orbit is a broken TLE: reported at satellites[i].orbit.tle with its line."""
+    """A satellite whose orbit is a broken TLE: reported at satellites[i].orbit.tle with its line, or at the item
+    of the element line the problem is in, with that item's line."""
     name = draw(scenario_names)
     i = draw(st.integers(0, len(BASES[name]["satellites"]) - 1))
     keys = ("satellites", i, "orbit")
-    return data_case(mutated(BASES[name], keys, {"tle": draw(tle_lines())}), keys + ("tle",))
+    lines, item = draw(tle_lines())
+    return data_case(mutated(BASES[name], keys, {"tle": lines}), keys + ("tle",) + (() if item is None else (item,)))
 
 
 def _top_level_positions(lines: list[str]) -> list[int]:
@@ -524,17 +522,31 @@ def test_orbit_elements_sgp4_refuses_are_config_errors(tmp_path, orbit, reported
     check_clean_error(tmp_path / "s.yaml", Case(case.content, (yaml_path(keys) + reported, node_line(text, keys))))
 
 
-def tle_case(line1: str, line2: str) -> Case:
+def tle_case(line1: str, line2: str, item: int | None = None) -> Case:
+    """The quickstart flying a TLE of these lines, its problem at ``tle`` or at the element line ``item``."""
     keys = ("satellites", 0, "orbit")
-    return data_case(mutated(BASES["quickstart"], keys, {"tle": [line1, line2]}), keys + ("tle",))
+    return data_case(mutated(BASES["quickstart"], keys, {"tle": [line1, line2]}),
+                     keys + ("tle",) + (() if item is None else (item,)))
 
 
-@pytest.mark.parametrize("line1, line2, problem", [
-    (_fix_checksum(ISS_TLE[0][:20] + "400.00000000" + ISS_TLE[0][32:]), ISS_TLE[1], "epoch day 400.0 is outside 1..365"),
-    (ISS_TLE[0][:68] + "0", ISS_TLE[1], "bad checksum: column 69 says 0, the line sums to 1"),
+@pytest.mark.parametrize("line1, line2, item, problem", [
+    (_fix_checksum(ISS_TLE[0][:20] + "400.00000000" + ISS_TLE[0][32:]), ISS_TLE[1], 0,
+     "epoch day 400.0 is outside 1..365"),
+    (ISS_TLE[0][:68] + "0", ISS_TLE[1], 0, "bad checksum: column 69 says 0, the line sums to 1"),
+    # a mean motion of 0 made SGP4 divide by zero: a traceback, exit 1
+    (ISS_TLE[0], _fix_checksum(ISS_TLE[1][:52] + " 0.00000000" + ISS_TLE[1][63:]), 1,
+     "columns 53-63, mean motion 0: expected > 0 rev/day"),
+    (ISS_TLE[0], _fix_checksum(ISS_TLE[1][:8] + "180.4307" + ISS_TLE[1][16:]), 1,
+     "columns 9-16, inclination 180.4307: expected 0 to 180 degrees"),
+    (ISS_TLE[0], _fix_checksum(ISS_TLE[1][:8] + "-51.6439" + ISS_TLE[1][16:]), 1,
+     "columns 9-16, inclination -51.6439: expected 0 to 180 degrees"),
+    (ISS_TLE[0], _fix_checksum(ISS_TLE[1][:17] + "411.2001" + ISS_TLE[1][25:]), 1,
+     "columns 18-25, right ascension of the ascending node 411.2001: expected 0 to 360 degrees \\(less than 360\\)"),
+    (ISS_TLE[0], _fix_checksum(ISS_TLE[1][:43] + "360.0000" + ISS_TLE[1][51:]), 1,
+     "columns 44-51, mean anomaly 360: expected 0 to 360 degrees"),
 ])
-def test_tle_epoch_and_checksum_are_checked(tmp_path, line1, line2, problem):
-    case = tle_case(line1, line2)
+def test_tle_fields_are_checked_at_their_line(tmp_path, line1, line2, item, problem):
+    case = tle_case(line1, line2, item)
     check_clean_error(tmp_path / "s.yaml", case)
     with pytest.raises(ConfigError, match=problem):
         load_scenario(tmp_path / "s.yaml")

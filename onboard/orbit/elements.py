@@ -67,6 +67,32 @@ def _tle_checksum(line: str) -> int:
     return sum(int(c) if c.isdigit() else c == "-" for c in line[:68]) % 10
 
 
+# Line 2's angles and mean motion: (columns, 1-based as the format gives them, name, lowest, highest or None, whether
+# the highest is allowed). NORAD two-line element set format (CelesTrak, "FAQs: Two-Line Element Set Format";
+# Hoots & Roehrich 1980, Spacetrack Report No. 3).
+TLE_LINE2_FIELDS = ((9, 16, "inclination", 0.0, 180.0, True), (18, 25, "right ascension of the ascending node", 0.0,
+                    360.0, False), (35, 42, "argument of perigee", 0.0, 360.0, False),
+                    (44, 51, "mean anomaly", 0.0, 360.0, False))
+
+
+def _line2_problem(line: str) -> str | None:
+    """Why line 2's angles or mean motion are out of their ranges (:data:`TLE_LINE2_FIELDS`; a mean motion of 0
+    rev/day, no orbit at all, made SGP4 divide by zero), or None; a field that is no number is the parser's to say."""
+    for first, last, name, low, high, closed in TLE_LINE2_FIELDS:
+        try:
+            value = float(line[first - 1:last])
+        except ValueError:
+            continue
+        if not (low <= value <= high if closed else low <= value < high):
+            return (f"columns {first}-{last}, {name} {value:.8g}: expected {low:g} to {high:g} degrees"
+                    f"{'' if closed else f' (less than {high:g})'}")
+    try:
+        revs_per_day = float(line[52:63])
+    except ValueError:
+        return None
+    return None if revs_per_day > 0.0 else f"columns 53-63, mean motion {revs_per_day:.8g}: expected > 0 rev/day"
+
+
 def satrec_from_tle(line1: str, line2: str) -> Satrec:
     """SGP4 record (WGS72) from a two-line element set; ValueError naming the line and the problem if it is bad."""
     lines = (line1.rstrip(), line2.rstrip())
@@ -83,6 +109,8 @@ def satrec_from_tle(line1: str, line2: str) -> Satrec:
         if _tle_checksum(line) != int(line[68]):
             raise ValueError(
                 f"{where}: bad checksum: column 69 says {line[68]}, the line sums to {_tle_checksum(line)}")
+    if problem := _line2_problem(lines[1]):
+        raise ValueError(f"TLE line 2 {lines[1]!r}: {problem}")
     if lines[0][2:7] != lines[1][2:7]:
         raise ValueError(
             f"TLE line 2 {lines[1]!r}: catalogue number {lines[1][2:7]!r} differs from line 1's {lines[0][2:7]!r}")
