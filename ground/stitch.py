@@ -17,10 +17,13 @@ PNG at most :data:`QUICKLOOK_MAX_PX` on its long side.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
+import logging
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,8 @@ import cv2
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError  # NOTE: private; rasterio.errors exports no base of GDAL's own errors
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from rundir.codec import Georef, decode_product, has_data
@@ -144,6 +149,52 @@ def write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], shape: t
     0), and its blocks are compressed in ``threads`` threads (GDAL's NUM_THREADS: a number, or ALL_CPUS for one per
     core; the same bytes whatever the number); ``path`` appears whole or not at all. Raises TileGridError when a
     tile's band count is not ``georef``'s."""
+    with gdal_writing(path, quicklook):
+        return _write_cog(path, tiles, shape, georef, quicklook, threads)
+
+
+class GdalFailures(logging.Handler):
+    """The failures GDAL signals that rasterio logs, on its ``rasterio`` loggers at INFO, without raising them:
+    a block that a full disk or the file-size limit kept from being written as GDAL flushed its cache, which left a
+    mosaic with holes where the run went on as if whole."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("GDAL signalled an error"):  # args: GDAL's error number and message
+            self.messages.append(str(record.args[-1]) if isinstance(record.args, tuple) and record.args else
+                                 record.getMessage())
+
+
+@contextlib.contextmanager
+def gdal_writing(path: Path, *made_with: Path | None) -> Iterator[None]:
+    """Write ``path`` through GDAL, its failures an OSError naming the file and GDAL's words, and ``path`` removed
+    with the files ``made_with`` it (each is whole or not there): those rasterio raises (its CPLE errors, not OSErrors: "IReadBlock failed" of a
+    temporary file cut short was a traceback) and those it only logs (:class:`GdalFailures`)."""
+    logger, failures = logging.getLogger("rasterio"), GdalFailures()
+    level = logger.level
+    logger.addHandler(failures)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    except (CPLE_BaseError, RasterioError) as err:
+        raise OSError(errno.EIO, f"GDAL could not write it: {err}", str(path)) from None
+    finally:
+        logger.removeHandler(failures)
+        logger.setLevel(level)
+    if failures.messages:
+        for made in (path, *made_with):
+            if made is not None:
+                made.unlink(missing_ok=True)
+        raise OSError(errno.EIO, f"GDAL could not write it: {failures.messages[0]}", str(path))
+
+
+def _write_cog(path: Path, tiles: Iterable[tuple[int, int, np.ndarray]], shape: tuple[int, int], georef: Georef,
+               quicklook: Path | None, threads: int | str) -> np.ndarray:
+    """:func:`write_cog`, its GDAL failures not yet raised."""
     height_px, width_px = shape
     coverage = np.zeros(shape, bool)
     n_bands = len(georef.bands)

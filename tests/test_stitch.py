@@ -263,3 +263,38 @@ def test_stitch_passes_writes_one_geotiff_and_quicklook_per_pass(tmp_path):
         np.testing.assert_array_equal(np.moveaxis(src.read(), 0, -1), scene[20:, 20:])
     png = cv2.imread(str(tmp_path / first["png"]), cv2.IMREAD_UNCHANGED)
     assert png.shape == (28, 28, 3) and png.dtype == np.uint8
+
+
+WRITE_UNDER_A_LIMIT = """
+import resource, sys
+from pathlib import Path
+import numpy as np
+sys.path.insert(0, {root!r})
+from ground.stitch import write_cog
+from rundir.codec import Georef
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))  # Python ignores SIGXFSZ: writes past it fail, EFBIG
+tiles = [(r, c, np.random.default_rng(r + c).integers(1, 65000, (256, 256, 4)).astype(np.uint16))
+         for r in range(0, 1024, 256) for c in range(0, 1024, 256)]
+georef = Georef(32631, 500000.0, 5000000.0, 10.0, ("B", "G", "R", "NIR"), 1.2 / 4095, 65535)
+try:
+    write_cog(Path({out!r}) / "m.tif", tiles, (1024, 1024), georef, quicklook=Path({out!r}) / "m.png")
+except OSError as err:
+    print("OSError", err.filename, err.strerror)
+"""
+
+
+@pytest.mark.parametrize("limit_kb", [4000, 9500])
+def test_a_mosaic_gdal_could_not_write_whole_is_an_oserror_and_not_left(tmp_path, limit_kb):
+    """Under a file-size limit (`ulimit -f`) the COG's blocks, which GDAL compresses and writes in its own threads,
+    failed with nothing raised (rasterio logs GDAL's errors there): the run and its report exited 0 with mosaics
+    holed below row 228. Fault injected: the operating system's own file-size limit (RLIMIT_FSIZE), in a child
+    process, on 8.4 MB of incompressible samples: at 4 MB the temporary GeoTIFF is cut short (rasterio raises, an
+    OSError without the file's name), at 9.5 MB the COG with its overviews (about 11 MB; it was left at 9.7 MB)."""
+    import subprocess
+    import sys
+
+    code = WRITE_UNDER_A_LIMIT.format(root=str(Path(__file__).parents[1]), limit=limit_kb * 1024, out=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"OSError {tmp_path / 'm.tif'} GDAL could not write it: "), done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither the mosaic nor its quicklook, nor a temporary
