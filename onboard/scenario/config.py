@@ -87,7 +87,7 @@ class Scenario:
     targets: list[TargetConfig] = spec(min_items=1, doc="imaging targets, one or more")
     pipeline: list[Any] = spec(min_items=1, doc="on-board stages in order, each {stage: NAME, ...params}")
     downlink: DownlinkConfig = spec(DownlinkConfig(), doc="the order products go down in")
-    timeline_step_s: float = spec(60.0, gt=0, le=3600, doc="sampling of the storage and battery timeline")
+    timeline_step_s: float = spec(60.0, ge=1, le=3600, doc="sampling of the storage and battery timeline, s")
     source_file: str = dataclasses.field(default="", metadata={"internal": True})
     stages: tuple[StageConfig, ...] = dataclasses.field(default=(), metadata={"internal": True})
     resolved: dict[str, Any] = dataclasses.field(default_factory=dict, metadata={"internal": True}, repr=False)
