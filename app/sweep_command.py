@@ -29,20 +29,29 @@ TOP = 3  # configurations the terminal summary names
 RUNS_FAILED = 1  # the exit status when runs of the sweep are failed at its end (2: bad input, 130: interrupted)
 
 
+# The least --memory-limit a LocalCluster worker can run under: one that has loaded what a run imports holds about
+# 155 MB before its first run (measured: RSS after importing app.sweep, the mission and the ground report), and its
+# nanny restarts it above 95 % of its limit (app.cluster.WORKER_MEMORY), so under ~165 MB it is restarted for ever
+# before any run starts, and the sweep waited with nothing said.
+MIN_WORKER_MEMORY_BYTES = 200_000_000
+
+
 def _memory_limit(value: str) -> str:
-    """``auto``, or a size Dask reads (``dask.utils.parse_bytes``: 2GiB, 500 MB, 4e9; 0 is no limit), checked before
-    the cluster starts."""
+    """``auto``, or a size Dask reads (``dask.utils.parse_bytes``: 2GiB, 500 MB, 4e9; 0 is no limit) of at least
+    MIN_WORKER_MEMORY_BYTES, checked before the cluster starts."""
     if value == "auto":
         return value
     from dask.utils import parse_bytes
 
     try:
-        if parse_bytes(value) >= 0:
-            return value
+        size = parse_bytes(value)
     except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"{value!r}: expected auto or a size in bytes, e.g. 2GiB, 500MB or 4e9 (0: no "
-                                     "limit)")
+        size = -1
+    if size == 0 or size >= MIN_WORKER_MEMORY_BYTES:
+        return value
+    least = f"{MIN_WORKER_MEMORY_BYTES // 1_000_000} MB"
+    raise argparse.ArgumentTypeError(f"{value!r}: expected auto or a size in bytes of at least {least} (a worker holds "
+                                     f"about 155 MB before its first run), e.g. 2GiB, 500MB or 4e9 (0: no limit)")
 
 
 def sweep_options(p: argparse.ArgumentParser) -> None:
