@@ -149,9 +149,7 @@ def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list
         ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])}, sidecars included (saved "
                        f"{fmt_fraction(b['saved_fraction'])} against bent-pipe for the frames the pipeline finished"
                        + _per_scene(report) + ")"),
-        ("frames", f"{led['captured']} captured: {led['delivered']} delivered{_unverified(led)}, "
-                   f"{led['dropped']} dropped{_lost(led)}, "
-                   f"{led['on_board']} on board ({'balanced' if led.get('balanced') else 'NOT balanced'})"),
+        ("frames", _frames(led)),
         ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
         ("left on board", f"{fmt_bytes(ob['bytes'])}, oldest {fmt_duration(ob.get('max_age_s'))}"),
     ]
@@ -162,6 +160,9 @@ def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list
     head = f"{report.get('scenario')} (seed {report.get('seed')}): {state}, {fmt_duration(simulated_s)} simulated"
     if stopped:
         head += f" of {fmt_duration(report.get('duration_s'))} ({stopped.get('reason')})"
+    elif not report.get("complete"):  # killed outright: run.json has no record of when or why it stopped
+        head = (f"{report.get('scenario')} (seed {report.get('seed')}): {state}, stopped at an unknown time of "
+                f"{fmt_duration(report.get('duration_s'))} (no record of its end: killed outright?)")
     lines = [f"  {k:<26} {v}" for k, v in rows]
     if report.get("verdict"):  # under its key: "  " + a 26-column key + " "
         lines[0] = textwrap.fill(lines[0], width, subsequent_indent=" " * 29, break_on_hyphens=False)
@@ -177,6 +178,14 @@ def _bent_pipe(bandwidth: Mapping[str, Any]) -> str:
     if finished is None or finished == every:
         return fmt_bytes(every)
     return f"{fmt_bytes(every)} for every capture, {fmt_bytes(finished)} for the frames the pipeline finished"
+
+
+def _frames(led: Mapping[str, Any]) -> str:
+    """The frames captured and what became of them, balanced or not; without a ledger, that none is accounted for."""
+    if led.get("delivered") is None:
+        return f"{led.get('captured')} captured: none accounted for (no telemetry/ledger.jsonl)"
+    return (f"{led['captured']} captured: {led['delivered']} delivered{_unverified(led)}, {led['dropped']} dropped"
+            f"{_lost(led)}, {led['on_board']} on board ({'balanced' if led.get('balanced') else 'NOT balanced'})")
 
 
 def _lost(ledger: Mapping[str, Any]) -> str:

@@ -18,12 +18,20 @@ def ledger_section(run: RunData) -> dict[str, Any]:
     ``warnings`` when frames lost data on board or their products failed the ground's checks
     (:func:`ledger_warnings`)."""
     if run.ledger is None:
-        return {"captured": len(run.captures) if run.captures is not None else None, "delivered": None,
-                "dropped": None, "on_board": None, "dropped_by_reason": None, "balanced": None}
+        captured = len(run.captures) if run.captures is not None else None
+        out = {"captured": captured, "delivered": None, "dropped": None, "on_board": None, "dropped_by_reason": None,
+               "balanced": None}
+        return {**out, "warnings": [NO_LEDGER.format(captured=captured)]} if captured else out
     out = {**metrics.ledger_summary(run.ledger, run.captures, run.delivered),
            "captures_skipped": dict(sorted(_planned_and_skipped(run)[1].items()))}
-    warnings = ledger_warnings(out) + ([nothing_captured(run)] if out["captured"] == 0 else skipped_captures(run))
+    nothing = out["captured"] == 0 and not run.ledger
+    warnings = ledger_warnings(out) + ([nothing_captured(run)] if nothing else skipped_captures(run))
     return {**out, "warnings": warnings} if warnings else out
+
+
+NO_LEDGER = ("{captured} frames were captured, and telemetry/ledger.jsonl, which says what became of each, is "
+             "missing: none of them is accounted for (the spacecraft writes it as a run ends; a run killed outright, "
+             "SIGKILL or the out-of-memory killer, leaves none), and no figure that counts frames can be trusted.")
 
 
 def frames_dropped(ledger: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
@@ -107,6 +115,14 @@ def ledger_warnings(ledger: Mapping[str, Any]) -> list[str]:
         out.append(f"{failed} of the {ledger['delivered']} frames the spacecraft delivered have products that "
                    "failed the ground's checks (see the ground's anomalies): the verdict, the comparison and every "
                    "'saved' figure leave these frames out.")
+    missing, unexpected = ledger.get("frames_missing_from_ledger") or 0, ledger.get("frames_not_captured") or 0
+    if missing:
+        out.append(f"{missing} of the {ledger['captured']} captured frames (telemetry/captures.jsonl) are missing "
+                   "from telemetry/ledger.jsonl: what became of them is unknown, and the ledger does not balance.")
+    if unexpected:
+        out.append(f"{unexpected} frames of telemetry/ledger.jsonl have no capture record (telemetry/captures.jsonl): "
+                   "the frame counts, and every figure over the captures, leave them out; the ledger does not "
+                   "balance.")
     return out
 
 

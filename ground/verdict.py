@@ -99,7 +99,9 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     who = f"On-board {'AI' if ai else 'processing'} ({' > '.join(names) or 'no stages'})"
     name = reference(rows)
     if ours.get("bytes") is None or name is None:
-        why = ("no finished frame has on-board processing records (telemetry/processing.jsonl)"
+        why = ("telemetry/ledger.jsonl is missing and no frame is known to have finished"
+               if "telemetry/ledger.jsonl" in missing and captured else
+               "no finished frame has on-board processing records (telemetry/processing.jsonl)"
                if not captured or comp.get("frames") else
                "the one captured frame did not finish (it neither reached the ground nor was dropped whole on board)"
                if captured == 1 else

@@ -19,10 +19,15 @@ def test_counts_balance_against_the_ledger_file(tiny_run):
     assert ledger["dropped_by_reason"] == {"storage_full": 1}
 
 
-def test_without_a_ledger_only_the_captures_are_counted(tiny_run):
+def test_without_a_ledger_only_the_captures_are_counted_and_that_none_is_accounted_for_is_a_warning(tiny_run):
+    """A run killed outright leaves no ledger: its report said "None delivered" and warned of nothing."""
     (tiny_run / "telemetry" / "ledger.jsonl").unlink()
     ledger = ledger_section(load_run(tiny_run))
     assert ledger["captured"] == 4 and ledger["balanced"] is None and ledger["delivered"] is None
+    assert ledger["warnings"] == [
+        "4 frames were captured, and telemetry/ledger.jsonl, which says what became of each, is missing: none of "
+        "them is accounted for (the spacecraft writes it as a run ends; a run killed outright, SIGKILL or the "
+        "out-of-memory killer, leaves none), and no figure that counts frames can be trusted."]
     shutil.rmtree(tiny_run / "telemetry")
     assert ledger_section(load_run(tiny_run))["captured"] is None
 
@@ -133,3 +138,22 @@ def test_frames_dropped_by_a_stage_and_lost_on_board_are_told_apart():
     assert frames_dropped(ledger) == ({"cloudy": 3, "evicted": 1}, {"storage_full": 8})
     assert frames_dropped({"dropped_by_reason": {"storage_full": 2}}) == ({}, {"storage_full": 2})
     assert frames_dropped({}) == ({}, {})
+
+
+def test_frames_missing_from_the_ledger_or_from_the_captures_are_warnings(tiny_run):
+    """Three frames cut from the ledger read "12 captured: 9 delivered (NOT balanced)" with no warning, and an
+    empty captures.jsonl "nothing was captured of the 12 captures planned" beside 12 products received."""
+    ledger_file, captures_file = (tiny_run / "telemetry" / name for name in ("ledger.jsonl", "captures.jsonl"))
+    rows = ledger_file.read_text().splitlines()
+    ledger_file.write_text("\n".join(rows[1:]) + "\n")
+    ledger = ledger_section(load_run(tiny_run))
+    assert ledger["balanced"] is False and ledger["frames_missing_from_ledger"] == 1
+    assert ("1 of the 4 captured frames (telemetry/captures.jsonl) are missing from telemetry/ledger.jsonl: what "
+            "became of them is unknown, and the ledger does not balance.") in ledger["warnings"]
+    ledger_file.write_text("\n".join(rows) + "\n")
+    captures_file.write_text("")
+    ledger = ledger_section(load_run(tiny_run))
+    assert ledger["captured"] == 0 and ledger["frames_not_captured"] == 4
+    assert not any(text.startswith("nothing was captured") for text in ledger["warnings"])
+    assert any(text.startswith("4 frames of telemetry/ledger.jsonl have no capture record") for text in
+               ledger["warnings"])

@@ -70,6 +70,18 @@ def test_the_summary_of_a_stopped_run_gives_the_time_simulated():
     assert run_summary({**report, "complete": True, "stopped": None})["stopped"] is None
 
 
+def test_the_summary_of_a_run_killed_outright_says_it_cannot_account_for_its_frames():
+    """A run killed by SIGKILL at about 10 h read "INCOMPLETE, 24.00 h simulated" and "None delivered"."""
+    report = {"scenario": "quickstart", "seed": 42, "complete": False, "duration_s": 86400.0, "stopped": None,
+              "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.5},
+              "ledger": {"captured": 8, "delivered": None, "dropped": None, "on_board": None, "balanced": None},
+              "latency_s": {"p50": 60.0, "p90": 60.0, "max": 60.0}, "on_board": {"bytes": None, "max_age_s": None}}
+    lines = summary_lines(report)
+    assert lines[0] == ("quickstart (seed 42): INCOMPLETE, stopped at an unknown time of 24.00 h (no record of its "
+                        "end: killed outright?)")
+    assert "  frames                     8 captured: none accounted for (no telemetry/ledger.jsonl)" in lines
+
+
 def test_the_summary_says_when_the_report_has_warnings():
     report = {"scenario": "s3", "seed": 9, "complete": True, "duration_s": 3600.0,
               "bandwidth": {"raw_bytes": 10, "downlinked_bytes": 5, "saved_fraction": 0.5},

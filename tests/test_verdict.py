@@ -267,6 +267,11 @@ def test_a_run_that_captured_nothing_says_so_rather_than_blame_processing_record
         "so what on-board AI (cloud_filter > encode) sends cannot be set against a baseline.")
     one = verdict(empty | {"ledger": {"captured": 1, "on_board": 1}}, CLOUD_AI)
     assert one.startswith("No verdict: the one captured frame did not finish (it neither reached the ground nor was ")
+    # a run killed outright has no ledger: nothing is known to have finished, not "none finished"
+    killed = empty | {"ledger": {"captured": 8, "delivered": None}, "missing": ["telemetry/ledger.jsonl"]}
+    assert verdict(killed, CLOUD_AI) == (
+        "No verdict: telemetry/ledger.jsonl is missing and no frame is known to have finished, so what on-board AI "
+        "(cloud_filter > encode) sends cannot be set against a baseline.")
 
 
 def test_the_cloud_filters_own_share_is_set_beside_the_best_codec_whatever_the_run_encodes_in():
