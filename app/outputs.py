@@ -11,11 +11,12 @@ from rundir.errors import OrbitEdgeError
 
 
 def folder_arg(text: str) -> Path:
-    """An argparse type for an output folder: an empty text (an unset shell variable, ``--out "$DIR"``) is an
-    error, not the current folder that ``Path("")`` would make of it."""
+    """An argparse type for an output folder, ``~`` expanded as the scenario's paths are (a quoted ``--out '~/x'``
+    made a folder named ``~``): an empty text (an unset shell variable, ``--out "$DIR"``) is an error, not the
+    current folder that ``Path("")`` would make of it."""
     if not text.strip():
         raise argparse.ArgumentTypeError(f"{text!r}: expected a folder, found an empty path (use . for this folder)")
-    return Path(text)
+    return Path(text).expanduser()
 
 
 def output_dir(path: Path, option: str) -> Path:

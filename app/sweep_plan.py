@@ -15,6 +15,7 @@ import numpy as np
 import yaml
 
 from onboard.scenario.config import Scenario, load_scenario
+from onboard.scenario.config_files import scenario_path
 from onboard.scenario.schema import issue_at
 from onboard.scenario.yaml_source import Source, ancestors, apply_override, join
 from rundir.errors import ConfigError, ConfigIssue
@@ -104,7 +105,7 @@ class ScenarioCheck:
 
     def __init__(self, path: Path, targets: Any, source: Source):
         self.targets, self.source = targets, source
-        self.scenario = (path.parent / targets.scenario).resolve()
+        self.scenario = scenario_path(targets.scenario, path.parent).resolve()
         self.issues: list[ConfigIssue] = []
         self.fixed = {key: f"{key}={self.written(value, join('set', key))}"
                       for key, value in (targets.set or {}).items()}

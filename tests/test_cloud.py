@@ -17,6 +17,7 @@ from onboard.runtime.modelcard import MODEL_DIR, write_card
 from onboard.runtime.scaling import Scaling
 from onboard.pipeline.tile import TileMeta
 from onboard.scenario.config import StageConfig, load_scenario
+from onboard.scenario.config_files import scenario_path
 from rundir.codec import FILL_DN
 from rundir.errors import ConfigError
 from tests.user_models import onnx_float16_nchw, user_model
@@ -258,7 +259,7 @@ def test_a_relative_model_path_starts_at_the_scenario(tmp_path):
     user_model("uint8.tflite", tmp_path / "mission" / "models")
     (problem,) = cloud.CloudFilter.check_files(params, ("B", "G", "R", "NIR"), tmp_path / "elsewhere")
     assert problem.path == "model" and "elsewhere/models/uint8.tflite: no such model file" in problem.found
-    assert stages.scenario_path("models/uint8.tflite", tmp_path / "mission") == \
+    assert scenario_path("models/uint8.tflite", tmp_path / "mission") == \
         tmp_path / "mission" / "models" / "uint8.tflite"
 
 

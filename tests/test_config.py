@@ -420,7 +420,8 @@ def test_no_image_file_is_opened_for_a_world_part_whose_own_keys_are_wrong(tmp_p
     _, err = issues(path)
     assert [(i.path, i.found) for i in err.issues] == [
         ("world.bands.B.band", "int 0"), ("world.bands.G.fiel", "unknown key 'fiel'"),
-        ("world.mask", "'absent.tif': no such file"), ("world.dn_scale", "int -1")]  # rgb.tif's band 7: not opened
+        ("world.mask", f"'absent.tif' ({tmp_path / 'absent.tif'}): no such file"),  # the path it tried
+        ("world.dn_scale", "int -1")]  # rgb.tif's band 7: not opened
     assert main(["validate", str(path)]) == 2 and "Traceback" not in capsys.readouterr().err
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from onboard.scenario.config_files import MAX_YAML_FILE_BYTES, not_utf8, read_yaml_file, with_files_absolute
+from onboard.scenario.config_files import (MAX_YAML_FILE_BYTES, not_utf8, read_yaml_file, scenario_path,
+                                          with_files_absolute)
 
 
 def test_a_yaml_file_that_is_a_device_or_too_large_is_refused_before_it_is_read_whole(tmp_path):
@@ -48,3 +49,17 @@ def test_bytes_that_are_not_utf8_are_named_for_what_they_are(data, found):
     with pytest.raises(UnicodeDecodeError) as err:
         data.decode("utf-8")
     assert not_utf8(data, err.value) == found
+
+
+def test_a_path_with_a_tilde_is_the_users_wherever_a_scenario_names_a_file(tmp_path, monkeypatch):
+    """`~` was expanded for a model's path, and not for an image band's ("no such file", the path it tried unsaid),
+    a sweep's scenario ("/tmp/yt/~/base.yaml") or a quoted --out (a folder named ~ in the working directory)."""
+    from app.outputs import folder_arg
+    from onboard.sensing.imagery import band_source
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert scenario_path("~/m.tflite", tmp_path / "mission") == tmp_path / "home" / "m.tflite"
+    assert scenario_path("m.tflite", tmp_path / "mission") == tmp_path / "mission" / "m.tflite"
+    assert scenario_path("/abs/m.tflite", tmp_path / "mission") == Path("/abs/m.tflite")
+    assert band_source("~/b.tif", tmp_path / "mission").path == tmp_path / "home" / "b.tif"
+    assert folder_arg("~/runs/x") == tmp_path / "home" / "runs" / "x"

@@ -29,11 +29,12 @@ from rundir.run_info import HeldoutScores, ModelFile, ModelValidation
 from rundir.tiles import cloud_fractions, tile_boxes, tile_sums, withheld
 
 from . import spectral, tiling
-from .stages import Context, Stage, model_speed, scenario_path
+from .stages import Context, Stage, model_speed
 from .tile import Tile, TileMeta, Work
 from ..runtime.card_metrics import real_validation_of
 from ..runtime.modelcard import MODEL_DIR, ModelCard, load_card, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file
+from ..scenario.config_files import scenario_path
 from ..runtime.probe import DECISION_PROBABILITY, input_range_problem, probability_problem
 from ..runtime.scaling import CAMERA_SOURCES
 from ..scenario.schema import issue_at, spec

@@ -38,13 +38,6 @@ class Context:
     scenario_dir: Path | None = None  # where a stage's relative file names (a model's path) start; None: the cwd
 
 
-def scenario_path(name: str, scenario_dir: Path | None) -> Path:
-    """The file a stage parameter names: ``name`` itself when absolute, else relative to the scenario's directory
-    (the working directory when it is not known)."""
-    path = Path(name).expanduser()
-    return path if path.is_absolute() else (scenario_dir or Path.cwd()) / path
-
-
 def tile_georef(frame: Any, tile: Tile, ctx: Context) -> codec.Georef | None:
     """Where ``tile`` of ``frame`` lies: the frame's grid footprint moved by the tile's offset ``(row0, col0)`` px at
     the tile's GSD (the frame's divided by its super-resolution ``meta.scale``), with, for an image, the camera's

@@ -29,10 +29,11 @@ from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, sr_method_key
 from rundir.run_info import ModelFile
 
 from . import fusion, registration, tiling
-from .stages import Context, Stage, model_speed, scenario_path
+from .stages import Context, Stage, model_speed
 from .tile import Tile, Work
 from ..runtime.modelcard import MODEL_DIR, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file
+from ..scenario.config_files import scenario_path
 from ..scenario.schema import issue_at, spec
 
 # NOTE: host time per low-res megapixel per frame, measured by benchmarks/pipeline.py (2-core host, one thread).

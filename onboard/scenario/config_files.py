@@ -45,6 +45,14 @@ def not_utf8(data: bytes, err: UnicodeDecodeError) -> str:
             "Windows-1252?): save it as UTF-8")
 
 
+def scenario_path(name: str | Path, scenario_dir: Path | None) -> Path:
+    """The file a scenario key names (a stage's model, an image band, a sweep's base scenario): ``name`` with ``~``
+    expanded, itself when absolute, else relative to the scenario's directory (the working directory when it is not
+    known)."""
+    path = Path(name).expanduser()
+    return path if path.is_absolute() else (scenario_dir or Path.cwd()) / path
+
+
 def with_files_absolute(data: dict[str, Any], files: dict[str, str], scenario_dir: Path) -> dict[str, Any]:
     """A copy of ``data`` in which each of ``files`` ({YAML path: value}) that names an existing file relative to
     ``scenario_dir`` names it by its absolute path, so that the resolved scenario a run directory keeps reads the
@@ -52,7 +60,7 @@ def with_files_absolute(data: dict[str, Any], files: dict[str, str], scenario_di
     place keeps its card beside the link); a name no file has, or one the system refuses (too long), stays."""
     resolved = copy.deepcopy(data)
     for yaml_path, value in files.items():
-        given = scenario_dir / value
+        given = scenario_path(value, scenario_dir)
         try:
             if Path(value).is_absolute() or not given.is_file():
                 continue

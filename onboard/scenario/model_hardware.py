@@ -13,7 +13,7 @@ from typing import Any
 
 from rundir.errors import ConfigIssue, OrbitEdgeError
 
-from ..pipeline.stages import scenario_path
+from .config_files import scenario_path
 from ..runtime import hardware
 from ..runtime.bench import EDGETPU_SUFFIX
 from ..runtime.model import cached_model, is_model_file

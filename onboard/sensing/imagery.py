@@ -32,6 +32,7 @@ from .projection import GridFootprint
 from .raster import (VIRTUAL_NAME, BandSource, ImageInfo, as_source, band_metadata, earth_problem, gdal_cause,
                      load_band, open_image, read_band, wrap_lon)
 from .toa_reflectance import DN_CALIBRATION, calibration_problem, reflectance_problem, scaled_problem
+from ..scenario.config_files import scenario_path
 from ..scenario.schema import issue_at
 from .world import Scene, World, band_indices
 
@@ -175,8 +176,8 @@ def band_source(entry: Any, base_dir: Path) -> BandSource:
     """The :class:`BandSource` of a ``world.bands`` value or ``world.mask``: a path, or an object with ``file``
     and ``band``, relative to ``base_dir``."""
     if isinstance(entry, (str, Path)):
-        return BandSource(base_dir / entry)
-    return BandSource(base_dir / entry.file, entry.band)
+        return BandSource(scenario_path(entry, base_dir))
+    return BandSource(scenario_path(entry.file, base_dir), entry.band)
 
 
 def world_from_config(cfg: Any, base_dir: Path) -> ImageryWorld:
@@ -232,7 +233,8 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             expected = "an existing image file (relative to the scenario)" if err.problem == "no such file" else \
                 "an image file on disk" if err.problem == VIRTUAL_NAME else \
                 "an image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...)"
-            out.append(issue_at(key, expected, f"{shown!r}: {err.problem}"))
+            tried = f" ({source.path})" if err.problem == "no such file" else ""
+            out.append(issue_at(key, expected, f"{shown!r}{tried}: {err.problem}"))
             continue
         with ds:
             info, problems = band_metadata(ds, source, None if is_mask else cfg.nodata, shown)

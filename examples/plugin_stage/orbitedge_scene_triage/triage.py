@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from onboard.runtime.scaling import CAMERA_SOURCES
-from onboard.pipeline.stages import Context, Stage, discard_frame, scenario_path
+from onboard.pipeline.stages import Context, Stage, discard_frame
+from onboard.scenario.config_files import scenario_path
 from onboard.pipeline.tile import Work
 from onboard.runtime.model import Model, cached_model, is_model_file
 from onboard.scenario.schema import issue_at, spec
