@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rundir.errors import OrbitEdgeError
-from rundir.files import signals_held
+from rundir.files import run_lock, signals_held
 
 from .arguments import whole_number
 from .card_command import card_options, cmd_card
@@ -70,11 +70,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers = 0 if scenario.spacecraft.compute.timing == "measured" else default_workers()
     if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
         bound_heap()
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:  # SIGTERM stops the run, and then its report, as Ctrl-C does, with the same words
-        return _fly(scenario, run_dir, args, workers, empty_before)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with run_lock(run_dir):  # another run (or report) into the same folder is refused until this one ends
+        check_out(run_dir, args.overwrite)  # again, now that no other process can change it
+        previous = signal.signal(signal.SIGTERM, terminate)
+        try:  # SIGTERM stops the run, and then its report, as Ctrl-C does, with the same words
+            return _fly(scenario, run_dir, args, workers, empty_before)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _fly(scenario: Any, run_dir: Path, args: argparse.Namespace, workers: int, empty_before: bool) -> int:
@@ -223,7 +225,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     bound_heap()
     previous = signal.signal(signal.SIGTERM, terminate)  # stops the report as Ctrl-C does: "interrupted", 130
     try:
-        with ground_bar(wanted(args.quiet), report_steps()) as show:
+        with run_lock(Path(os.path.normpath(args.run_dir))), ground_bar(wanted(args.quiet), report_steps()) as show:
             report, paths = write_report(args.run_dir, args.format, show)
     finally:
         signal.signal(signal.SIGTERM, previous)

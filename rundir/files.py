@@ -112,16 +112,33 @@ def signals_blocked(signals: Collection[int] = (signal.SIGINT,)) -> Iterator[Non
 LOCK_FILE = ".orbitedge.lock"  # in a folder an orbitedge process is writing into (:func:`folder_lock`)
 
 
-@contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
+def folder_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
     """``folder`` (made if need be) held by this process for the block: an exclusive lock (``fcntl.flock``) on its
     LOCK_FILE, which the kernel releases when the process ends, however it ends, so no stale lock outlives it (the
     file stays, holding the last holder's pid). OrbitEdgeError naming the process that holds it when another does:
     two sweeps started into one folder (a command run twice, a job relaunched while the first still ran) each made
     every run, into the same run directories at once, and damaged some."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    return _held(Path(folder) / LOCK_FILE, Path(folder))
+
+
+def run_lock(run_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """``run_dir`` held by this process for the block, as :func:`folder_lock` holds a folder, by a lock file beside
+    it (``.NAME.lock``; its parent made if need be), which stays where it is when ``--overwrite`` moves an earlier
+    run aside: a second run into the same --out while the first ran moved the first's files from under it, and the
+    first ended complete on a directory that held the second's partial run."""
+    absolute = Path(os.path.abspath(run_dir))  # beside ".", not in it
+    return _held(absolute.parent / f".{absolute.name}.lock", Path(run_dir))
+
+
+@contextlib.contextmanager
+def _held(lock: Path, folder: Path) -> Iterator[None]:
+    """The exclusive lock on the file ``lock`` (its folder made if need be) for the block, for writing into
+    ``folder``; OrbitEdgeError when it cannot be made (a read-only folder) or another process holds it."""
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise OrbitEdgeError(f"{folder}: cannot make the lock file {lock}: {err.strerror or err}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

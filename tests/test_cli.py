@@ -373,6 +373,26 @@ def test_sigterm_while_report_writes_says_interrupted(tmp_path, monkeypatch, cap
     assert signal.getsignal(signal.SIGTERM) == before
 
 
+def test_a_run_or_report_into_a_folder_another_run_is_writing_is_refused(tmp_path, capsys):
+    """A second `run --out X --overwrite` while the first ran moved the first's files from under it, and the first
+    exited 0 on a directory that held the second's partial run. The first holds the folder's lock beside it."""
+    import os
+
+    from rundir.files import run_lock
+
+    out = tmp_path / "run"
+    assert short_run(out) == 0
+    before = (out / "report.json").read_text()
+    with run_lock(out):  # as a run still writing into it holds it
+        assert short_run_over(out) == 2
+        assert main(["report", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"orbitedge: error: {out}: another orbitedge process (pid {os.getpid()}) is writing into this "
+                     "folder; wait until it ends, or choose another folder") == 2
+    assert (out / "report.json").read_text() == before and not (tmp_path / ".run.earlier").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.lock", "run"]  # beside the run, not in it
+
+
 def short_run_over(out: Path) -> int:
     """:func:`short_run` with --overwrite."""
     return main(["run", str(QUICKSTART), "--out", str(out), "--overwrite", "--quiet", "--workers", "0", "--set",
