@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import socket
+import tempfile
 import time
 import traceback
 import warnings
@@ -191,6 +192,11 @@ def prepare_out(out: Path, overwrite: bool, hold: contextlib.ExitStack) -> list[
     hold.enter_context(folder_lock(out))
     earlier = earlier_files(out)
     if overwrite:
+        try:  # the folder takes a new file, as results.csv will be, before anything in it is removed
+            tempfile.TemporaryFile(dir=out).close()
+        except OSError as err:
+            raise OrbitEdgeError(f"--out {out}: cannot write into it ({err.strerror or err}); nothing was removed") \
+                from None
         remove_earlier(out, earlier)
         return []
     return earlier

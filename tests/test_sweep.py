@@ -253,3 +253,25 @@ def test_the_counts_name_the_clusters_workers(client):
 
     assert _counts(client, {}, {"c000-r0": "complete"}, 2) == {"done": 1, "failed": 0, "running": 0, "total": 2,
                                                                "workers": 2}
+
+
+def test_overwrite_removes_nothing_from_a_folder_it_cannot_write_into(tmp_path, monkeypatch):
+    """--overwrite of a sweep whose folder was read-only (its runs/ writable) removed every run, then failed at
+    results.csv. Fault injected (the tests run as root, whom permissions do not stop): the folder refuses a new file."""
+    import contextlib
+    import errno
+
+    import app.sweep as sweep_module
+
+    reference, _ = made_sweep()
+    out = shutil.copytree(reference.out, tmp_path / "out")
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(sweep_module.tempfile, "TemporaryFile", refused)
+    with contextlib.ExitStack() as hold, pytest.raises(OrbitEdgeError, match=r"--out .*/out: cannot write into it "
+                                                                             r"\(Permission denied\); nothing was removed"):
+        prepare_out(out, overwrite=True, hold=hold)
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
