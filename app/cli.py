@@ -227,6 +227,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         with run_lock(Path(os.path.normpath(args.run_dir))), ground_bar(wanted(args.quiet), report_steps()) as show:
             report, paths = write_report(args.run_dir, args.format, show)
+    except KeyboardInterrupt:  # its mosaics, plots and STAC part remade: the run's own data are untouched
+        print(f"orbitedge: interrupted; the report of {args.run_dir} is not whole: `orbitedge report {args.run_dir}` "
+              "writes it again", file=sys.stderr)
+        return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
     _print_summary(report, paths, args)

@@ -367,7 +367,8 @@ def test_sigterm_while_report_writes_says_interrupted(tmp_path, monkeypatch, cap
 
     monkeypatch.setattr(ground.report, "write_report", terminated)
     assert main(["report", str(out), "--quiet"]) == 130
-    assert capsys.readouterr().err == "orbitedge: interrupted\n"
+    assert capsys.readouterr().err == (f"orbitedge: interrupted; the report of {out} is not whole: `orbitedge report "
+                                       f"{out}` writes it again\n")
     assert short_run_over(out) == 130
     assert "interrupted before the report was written; the run is complete" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) == before
