@@ -107,10 +107,10 @@ def _fly(scenario: Any, run_dir: Path, args: argparse.Namespace, workers: int, e
         if mission is not None and not made and isinstance(err, OrbitEdgeError):
             raise  # the earlier run could not be moved aside, or the folder made: that error says what it left
         return _stopped(err, run_dir, args, set_up=started, made=made, empty_before=empty_before, aside=aside)
-    _say(discard_earlier(aside))
-    release_simulation_memory()
-    bound_heap()
-    try:
+    try:  # from here the run is complete: a Ctrl-C says so
+        _say(discard_earlier(aside))
+        release_simulation_memory()
+        bound_heap()
         with ground_bar(wanted(args.quiet), report_steps()) as show:
             report, paths = write_report(run_dir, args.format, show)
     except KeyboardInterrupt:
