@@ -256,7 +256,9 @@ def report_problem(report: Any, info: RunInfo | None) -> str | None:
     """What makes a report.json unreadable as one (edited, or another program's): not an object with ``complete``,
     a ``scenario`` or ``seed`` of another type, or a FIGURES figure that does not read as a finite number; None when
     it reads."""
-    if not isinstance(report, dict) or not isinstance(report.get("complete"), bool):
+    if not isinstance(report, dict):
+        return f"expected a JSON object, found a {type(report).__name__}"  # json's: list, str, int, float, bool, NoneType
+    if not isinstance(report.get("complete"), bool):
         return "no 'complete': true or false"
     if not isinstance(report.get("scenario", ""), str) or not isinstance(report.get("seed", 0), int | None):
         return (f"its scenario and seed are {report.get('scenario')!r} and {report.get('seed')!r}, expected a name "

@@ -168,6 +168,7 @@ def test_unreadable_runs_are_named(tmp_path):
 
 @pytest.mark.parametrize("edit, problem", [
     (lambda r: {}, "no 'complete': true or false"),
+    (lambda r: [1, 2], "expected a JSON object, found a list"),  # it said "no 'complete'"
     (lambda r: {**r, "seed": [1]}, "its scenario and seed are 's' and [1], expected a name and a number"),
     (lambda r: {**r, "bandwidth": {**r["bandwidth"], "saved_fraction": "lots"}},
      "its saved_fraction is 'lots', expected a number"),
