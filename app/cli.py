@@ -8,23 +8,20 @@ import os
 import signal
 import sys
 import textwrap
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 from rundir.errors import OrbitEdgeError
-from rundir.files import run_lock, signals_held
+from rundir.files import run_lock
 
 from .arguments import whole_number
 from .card_command import card_options, cmd_card
 from .compare import cmd_compare, compare_options
 from .figures import check_run_or_sweep_dir
 from .outputs import folder_arg, io_error, output_dir, output_file
-from .progress import QUIET_HELP, ground_bar, simulation_bar, wanted
-from .run_setup import (bound_heap, check_out, discard_earlier, prepare_run_dir as _prepare_run_dir,
-                        release_simulation_memory, restore_earlier, terminate, unmake_run_dir,
-                        write_resolved as _write_resolved)
-from .summary import run_summary, summary_lines
+from .progress import QUIET_HELP, ground_bar, wanted
+from .run_command import cmd_run, print_summary, print_warnings
+from .run_setup import bound_heap, terminate
 from .sweep_command import cmd_sweep, sweep_options
 
 SET_HELP = ("override a scenario key (repeatable), e.g. --set spacecraft.radio.rate_mbps=50; VALUE is YAML, checked "
@@ -51,150 +48,11 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                         "second; fails when this device cannot keep up")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from onboard.scenario.config import load_scenario
-
-    if args.realtime is not None and not args.realtime > 0:
-        raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
-    scenario = load_scenario(args.scenario, args.overrides)
-    if not args.quiet:
-        _print_warnings(scenario)
-    run_dir = Path(os.path.normpath(args.out or Path("runs") / scenario.name))  # runA/downlink/.. is runA
-    check_out(run_dir, args.overwrite)  # up front; an earlier run is replaced only once the mission is set up
-    empty_before = run_dir.is_dir() and not any(run_dir.iterdir())
-    output_dir(run_dir, "--out")  # one that cannot be made is said before any work (made now: gone if nothing runs)
-    from onboard.sim.frame_pool import default_workers
-
-    workers = args.workers
-    if workers is None:  # measured stage times are this machine's: no other process of ours competes for its cores
-        workers = 0 if scenario.spacecraft.compute.timing == "measured" else default_workers()
-    if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
-        bound_heap()
-    with run_lock(run_dir):  # another run (or report) into the same folder is refused until this one ends
-        check_out(run_dir, args.overwrite)  # again, now that no other process can change it
-        previous = signal.signal(signal.SIGTERM, terminate)
-        try:  # SIGTERM stops the run, and then its report, as Ctrl-C does, with the same words
-            return _fly(scenario, run_dir, args, workers, empty_before)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _fly(scenario: Any, run_dir: Path, args: argparse.Namespace, workers: int, empty_before: bool) -> int:
-    """``orbitedge run`` once its run directory is checked: the mission into ``run_dir`` (an earlier run there moved
-    aside until this one is complete), then its report; the exit status."""
-    from ground.report import report_steps, write_report
-
-    from onboard.sim.mission import Mission
-
-    mission, aside = None, None
-    made = started = False  # the run directory replaced (emptied and marked as a run's); the simulation begun
-    try:
-        with simulation_bar(wanted(args.quiet), scenario.duration_h) as progress:
-            # reads every input (a stage's constructor, the world's files) and writes nothing
-            mission = Mission(scenario, run_dir, progress, realtime_factor=args.realtime, workers=workers)
-            with signals_held(redeliver=True):  # an earlier run moved aside whole before a Ctrl-C is acted on
-                aside = _prepare_run_dir(run_dir, args.overwrite)
-                made = True
-            _write_resolved(run_dir, scenario)
-            started = True
-            mission.run()
-    # OSError: a full disk, a folder gone read-only; BrokenProcessPool: a frame-pool worker killed (out of memory)
-    except (KeyboardInterrupt, OrbitEdgeError, OSError, BrokenProcessPool) as err:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if mission is not None and mission.finished:  # Ctrl-C as its last records were written: it is complete
-            _say(discard_earlier(aside))
-            return _report_interrupted(run_dir)
-        if mission is not None and not made and isinstance(err, OrbitEdgeError):
-            raise  # the earlier run could not be moved aside, or the folder made: that error says what it left
-        return _stopped(err, run_dir, args, set_up=started, made=made, empty_before=empty_before, aside=aside)
-    try:  # from here the run is complete: a Ctrl-C says so
-        _say(discard_earlier(aside))
-        release_simulation_memory()
-        bound_heap()
-        with ground_bar(wanted(args.quiet), report_steps()) as show:
-            report, paths = write_report(run_dir, args.format, show)
-    except KeyboardInterrupt:
-        return _report_interrupted(run_dir)
-    _print_summary(report, paths, args)
-    return 0
-
-
-def _say(note: str | None) -> None:
-    """A note on stderr, when there is one."""
-    if note:
-        print(f"orbitedge: note: {note}", file=sys.stderr)
-
-
-def _report_interrupted(run_dir: Path) -> int:
-    """Ctrl-C (or SIGTERM) once the run is complete, before its report is: say so, exit status 130."""
-    print(f"orbitedge: interrupted before the report was written; the run is complete: `orbitedge report {run_dir}` "
-          "writes it", file=sys.stderr)
-    return 130
-
-
-def _stopped(err: BaseException, run_dir: Path, args: argparse.Namespace, set_up: bool, made: bool,
-             empty_before: bool, aside: Path | None = None) -> int:
-    """What a run stopped before its end leaves, and its exit status (130 after Ctrl-C or SIGTERM, else 2): once the
-    mission is set up, the partial report (marked incomplete), the earlier run it replaces kept ``aside``
-    (:func:`app.run_setup.prepare_run_dir`) and said where; while it is set up (an input it could not read, a
-    stage's constructor that raised, Ctrl-C), nothing was simulated, and ``run_dir`` is left as it was, an earlier
-    run in it kept, or, ``made`` (replaced already), what the run made is removed (the ground made a report of
-    nothing of it, "None (seed None)") and the earlier run put back."""
-    from ground.report import write_report
-
-    if not set_up:
-        if made:
-            unmake_run_dir(run_dir, keep_folder=empty_before)
-            restore_earlier(aside, run_dir)
-        elif not empty_before and run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()  # made by this command, up front: an earlier run there is never touched
-        left = f"nothing of it is left in {run_dir}" if made else f"nothing was written to {run_dir}"
-        left += ", and the earlier run is back" if aside is not None and made else ""
-        if isinstance(err, KeyboardInterrupt):
-            print(f"orbitedge: interrupted before the simulation started; {left}", file=sys.stderr)
-            return 130
-        raise OrbitEdgeError(f"{_stop_reason(err, run_dir)}; nothing was simulated, and {left}") from None
-    kept = (f"; the earlier run it replaces is kept in {aside} until a run there completes (to keep it instead: "
-            f"rm -r {run_dir} && mv {aside} {run_dir})" if aside is not None and aside.exists() else "")
-    print(f"orbitedge: {_stop_reason(err, run_dir)}; writing the partial report of {run_dir} (marked incomplete)"
-          f"{kept}", file=sys.stderr)
-    try:
-        report, _ = write_report(run_dir, args.format)
-    except OSError as report_err:
-        raise OrbitEdgeError(f"{run_dir}: the partial report could not be written ({io_error(report_err)}); "
-                             f"make room, then `orbitedge report {run_dir}` writes it") from None
-    if args.json:  # the partial run's summary, "complete": false
-        print(json.dumps(run_summary(report), indent=2, sort_keys=True))
-    return 130 if isinstance(err, KeyboardInterrupt) else 2
-
-
-def _stop_reason(err: BaseException, run_dir: Path) -> str:
-    """Why a run stopped before its end, in the words of the message that says so."""
-    if isinstance(err, (KeyboardInterrupt, BrokenProcessPool)):
-        return "interrupted" if isinstance(err, KeyboardInterrupt) else WORKER_DIED
-    return io_error(err, run_dir) if isinstance(err, OSError) else str(err)
-
-
-WORKER_DIED = ("a frame-pool worker process died (the system kills the largest process when memory runs out: "
-               "fewer --workers, or --workers 0, need less)")
-
-
-def _print_summary(report: dict[str, Any], paths: list[Path], args: argparse.Namespace) -> None:
-    if args.json:
-        print(json.dumps(run_summary(report), indent=2, sort_keys=True))
-        return
-    if args.quiet:
-        return
-    for line in summary_lines(report):
-        print(line)
-    print(f"  {'report':<26} {' '.join(str(p) for p in paths if p.suffix in ('.md', '.html', '.json'))}")
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     from onboard.scenario.config import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
-    _print_warnings(scenario)
+    print_warnings(scenario)
     from onboard.sim.imaging import strip_frames
     from onboard.sim.mission import build_pipeline
 
@@ -204,12 +62,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"{len(scenario.ground_stations)} station(s), {len(scenario.targets)} target(s), up to {most} frame(s) a "
           f"pass over one, pipeline {' -> '.join(s.name for s in scenario.stages)}, {scenario.duration_h:g} h)")
     return 0
-
-
-def _print_warnings(scenario: Any) -> None:
-    """The scenario's warnings (``Scenario.warnings``: file, line, path, what and why) on stderr."""
-    for text in scenario.warnings:
-        print(f"orbitedge: warning: {text}", file=sys.stderr)
 
 
 def _validate_options(p: argparse.ArgumentParser) -> None:
@@ -233,7 +85,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-    _print_summary(report, paths, args)
+    print_summary(report, paths, args)
     return 0
 
 

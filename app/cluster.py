@@ -89,9 +89,9 @@ class OwnCloseCommErrors(logging.Filter):
 def check_resources(client: Any, runs: list[RunSpec]) -> None:
     """Raise OrbitEdgeError naming the runs no worker of the cluster can take: they need a resource (a device for
     ``timing: measured``) that no worker was started with. ``client`` None: a LocalCluster this process starts, whose
-    workers have none."""
-    offered = set() if client is None else {name for w in client.scheduler_info()["workers"].values()
-                                            for name in (w.get("resources") or {})}
+    workers offer LOCAL_RESOURCES (the host) alone."""
+    offered = set(LOCAL_RESOURCES) if client is None else {name for w in client.scheduler_info()["workers"].values()
+                                                           for name in (w.get("resources") or {})}
     missing: dict[str, list[str]] = {}
     for spec in runs:
         for name in spec.resources:
