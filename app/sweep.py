@@ -228,13 +228,15 @@ def earlier_files(out: Path) -> list[Path]:
 
 
 def remove_earlier(out: Path, earlier: list[Path]) -> None:
-    """Remove what an earlier sweep made in ``out``: run directories with a sweep_run.json, failure records
+    """Remove what an earlier sweep made in ``out``: run directories with a sweep_run.json (and the lock file that
+    ``orbitedge report`` of one left beside it: :func:`rundir.files.run_lock`), failure records
     ``failed/RUN.json`` of that run, the files ``earlier`` and sweep.json; then the folders left empty. Anything
     else stays."""
     out = Path(out)
     for marker in out.glob(f"{RUNS}/*/{MARKER}"):
         if not marker.parent.is_symlink():
             shutil.rmtree(marker.parent)
+            (marker.parent.parent / f".{marker.parent.name}.lock").unlink(missing_ok=True)  # orbitedge report's
     for record in out.glob(f"{FAILED}/*.json"):
         if _failure_of(record) == record.stem:
             record.unlink()

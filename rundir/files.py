@@ -121,13 +121,24 @@ def folder_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
     return _held(Path(folder) / LOCK_FILE, Path(folder))
 
 
-def run_lock(run_dir: Path) -> contextlib.AbstractContextManager[None]:
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
     """``run_dir`` held by this process for the block, as :func:`folder_lock` holds a folder, by a lock file beside
-    it (``.NAME.lock``; its parent made if need be), which stays where it is when ``--overwrite`` moves an earlier
-    run aside: a second run into the same --out while the first ran moved the first's files from under it, and the
-    first ended complete on a directory that held the second's partial run."""
-    absolute = Path(os.path.abspath(run_dir))  # beside ".", not in it
-    return _held(absolute.parent / f".{absolute.name}.lock", Path(run_dir))
+    it (``.NAME.lock`` beside the folder the path resolves to, links followed: two names of one folder are one lock),
+    which stays where it is when ``--overwrite`` moves an earlier run aside: a second run into the same --out while
+    the first ran moved the first's files from under it, and the first ended complete on a directory that held the
+    second's partial run. Where no file can be made beside it (a folder of the user's in a read-only one: a
+    container's bind mount), the block runs unheld, as it did before there was a lock."""
+    real = Path(os.path.realpath(run_dir))  # beside ".", not in it; beside a link's target
+    lock = real.parent / f".{real.name}.lock"
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(lock, os.O_RDWR | os.O_CREAT, 0o644))
+    except OSError:
+        yield
+        return
+    with _held(lock, Path(run_dir)):
+        yield
 
 
 @contextlib.contextmanager

@@ -218,3 +218,28 @@ def test_a_fresh_folder_is_emptied_in_place_a_symlinked_one_too(tmp_path):
     assert (run_dir / "mosaics").is_symlink() and target.is_dir() and not any(target.iterdir())
     made = fresh_folder(tmp_path / "new" / "plots")
     assert made.is_dir() and not any(made.iterdir())
+
+
+def test_a_run_lock_is_one_for_every_name_of_a_folder_and_none_where_nothing_can_be_made_beside_it(tmp_path,
+                                                                                                   monkeypatch):
+    """--out link and --out target (link -> target) took two locks and both ran into one folder; and a folder of
+    the user's in a read-only one (a container's bind mount) refused every run and report once there was a lock."""
+    from rundir.errors import OrbitEdgeError
+    from rundir.files import run_lock
+
+    (tmp_path / "target").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    with run_lock(tmp_path / "link"):
+        with pytest.raises(OrbitEdgeError, match=r"target: another orbitedge process \(pid \d+\) is writing"):
+            with run_lock(tmp_path / "target"):
+                pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".target.lock", "link", "target"]
+
+    def read_only(path, *args, **kwargs):  # fault injected: the folder beside refuses a new file (root ignores modes)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "open", read_only)
+    ran = []
+    with run_lock(tmp_path / "elsewhere"):
+        ran.append(True)
+    assert ran == [True]

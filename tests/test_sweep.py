@@ -275,3 +275,14 @@ def test_overwrite_removes_nothing_from_a_folder_it_cannot_write_into(tmp_path, 
                                                                              r"\(Permission denied\); nothing was removed"):
         prepare_out(out, overwrite=True, hold=hold)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+def test_overwrite_removes_the_lock_file_a_report_of_a_run_left_beside_it(tmp_path):
+    """`orbitedge report SWEEP/runs/c000-r0` leaves runs/.c000-r0.lock (rundir.files.run_lock): --overwrite left
+    runs/ in place for it."""
+    reference, _ = made_sweep()
+    out = shutil.copytree(reference.out, tmp_path / "out")
+    (out / "runs" / ".c000-r0.lock").write_text("123\n")
+    with contextlib.ExitStack() as hold:
+        assert prepare_out(out, overwrite=True, hold=hold) == []
+    assert not (out / "runs").exists()
