@@ -168,8 +168,11 @@ def sweep_state(sweep: Sweep, out: Path, retry_failed: bool = False) -> SweepSta
 
 def _changed(made: Sequence[str], planned: Sequence[str]) -> str:
     """The settings in which the ``KEY=VALUE`` assignments ``planned`` differ from those a run was ``made`` with,
-    as ``KEY=NEW (not OLD)``, ``KEY=NEW (not set)`` or ``no KEY (not OLD)``."""
+    as ``KEY=NEW (not OLD)``, ``KEY=NEW (not set)`` or ``no KEY (not OLD)``; or that they are the same in another
+    order."""
     before, after = (dict(a.partition("=")[::2] for a in assignments) for assignments in (made, planned))
+    if before == after:  # applied in order: a whole list set before or after one of its items is another scenario
+        return "the same settings in another order"
     return ", ".join(f"{key}={after[key]} ({'not ' + before[key] if key in before else 'not set'})" if key in after
                      else f"no {key} (not {before[key]})"
                      for key in dict.fromkeys([*after, *before]) if before.get(key) != after.get(key))

@@ -246,6 +246,7 @@ def test_a_changed_plan_names_each_setting_that_differs():
     assert _changed(["a=1", "b=2", "c=3"], ["a=1", "b=5", "d=4"]) == "b=5 (not 2), d=4 (not set), no c (not 3)"
     assert _changed(["x=[{stage: encode}]"], ["x=[{stage: encode, format: png}]"]) == \
         "x=[{stage: encode, format: png}] (not [{stage: encode}])"
+    assert _changed(["a=1", "b=2"], ["b=2", "a=1"]) == "the same settings in another order"  # it said nothing
 
 
 def test_the_counts_name_the_clusters_workers(client):
