@@ -417,8 +417,9 @@ def test_an_integer_output_that_cannot_read_half_is_refused_and_no_card_is_writt
     model = tmp_path / "halved.onnx"
     model.write_bytes(onnx_uint8_sigmoid(1 / 512))
     assert card_init(model, activation=None) == 2
-    assert ("its uint8 output holds at most 0.498 (quantisation scale 0.00195, zero point 0): no pixel's probability "
-            "reaches 0.5, where the cloud stage decides cloud, whatever the model computes") in capsys.readouterr().err
+    assert ("card init: the model's output: its uint8 output holds at most 0.498 (quantisation scale 0.00195, zero "
+            "point 0): no pixel's probability reaches 0.5, where the cloud stage decides cloud, whatever the model "
+            "computes; quantise its output over probabilities 0 to 1") in capsys.readouterr().err
     assert not model.with_suffix(".json").exists()
     model.write_bytes(onnx_uint8_sigmoid(1 / 255))
     assert card_init(model, activation=None) == 0

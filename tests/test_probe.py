@@ -129,3 +129,17 @@ def test_dn_test_inputs_span_the_cards_camera(bits):
     top = (1 << bits) - 1
     assert 0.9 * top < random.max() <= top
     assert [float(u[0]) for u in uniform] == pytest.approx([level * top for level in SCENE_LEVELS])
+
+
+def test_an_integer_output_is_held_against_the_stages_own_threshold(tmp_path):
+    """A model whose uint8 output tops out at 0.498 meets a stage threshold of 0.3, not the default 0.5 (the check
+    used the default whatever the stage said)."""
+    from onboard.runtime.probe import ceiling_problem
+    from tests.user_models import onnx_uint8_sigmoid
+
+    path = tmp_path / "halved.onnx"
+    path.write_bytes(onnx_uint8_sigmoid(1 / 512))
+    model = Model(path, use_card=False, channels=4)
+    assert "no pixel's probability reaches 0.5" in ceiling_problem(model, None)
+    assert ceiling_problem(model, None, threshold=0.3) is None
+    assert "0.622 through a sigmoid: no pixel's probability reaches 0.65" in ceiling_problem(model, "sigmoid", 0.65)

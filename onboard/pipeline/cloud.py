@@ -35,7 +35,7 @@ from ..runtime.card_metrics import real_validation_of
 from ..runtime.modelcard import MODEL_DIR, ModelCard, load_card, shipped_card
 from ..runtime.model import Model, cached_model, is_model_file
 from ..scenario.config_files import scenario_path
-from ..runtime.probe import DECISION_PROBABILITY, input_range_problem, probability_problem
+from ..runtime.probe import DECISION_PROBABILITY, ceiling_problem, input_range_problem, probability_problem
 from ..runtime.scaling import CAMERA_SOURCES
 from ..scenario.schema import issue_at, spec
 
@@ -114,12 +114,14 @@ def cloud_probability(model: Model, source: np.ndarray, bands: Sequence[str], ov
     return np.clip(out[..., cloud_channel(model)], 0.0, 1.0)
 
 
-def user_model_problems(model: Model, overlap_px: int | None) -> list[ConfigIssue]:
+def user_model_problems(model: Model, overlap_px: int | None, threshold: float = DECISION_PROBABILITY
+                        ) -> list[ConfigIssue]:
     """What keeps a user's model (loaded and matching its card) from the cloud stage, each at the stage's key it
-    is about (``model`` or ``overlap_px``) with what was expected and what was found: its task, its window, its
-    output, its input's source, its integer input through its card's scaling (dark ground and cloud apart:
-    :func:`runtime.probe.input_range_problem`), its outputs through its card's activation (probabilities:
-    :func:`runtime.probe.probability_problem`) and its card's host latency (the stage's simulated time comes from
+    is about (``model``, ``overlap_px`` or ``threshold``) with what was expected and what was found: its task, its
+    window, its output, its input's source, its integer input through its card's scaling (dark ground and cloud
+    apart: :func:`runtime.probe.input_range_problem`), its outputs through its card's activation (probabilities:
+    :func:`runtime.probe.probability_problem`), its largest integer output against the stage's ``threshold``
+    (:func:`runtime.probe.ceiling_problem`) and its card's host latency (the stage's simulated time comes from
     it)."""
     card = model.card
     height = model.input_shape[1]
@@ -155,6 +157,9 @@ def user_model_problems(model: Model, overlap_px: int | None) -> list[ConfigIssu
                                    "outputs in 0..1, sigmoid for one channel of logits, softmax for one per class: "
                                    "orbitedge card init --activation)", f"{where}: {problem}")
                  for problem in [probability_problem(model, scaling, card.outputs[0].activation)] if problem]
+    problems += [issue_at("threshold", "a threshold the model's largest output code reaches (or an output quantised "
+                                       "over probabilities 0 to 1)", f"{threshold:g}: {where}: {problem}")
+                 for problem in [ceiling_problem(model, card.outputs[0].activation, threshold)] if problem]
     try:
         card.host_latency_s
     except InputFileError:
@@ -245,7 +250,7 @@ class CloudFilter(Stage):
         except InputFileError as err:
             return [issue_at("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
                              str(err))]
-        return user_model_problems(model, params.overlap_px)
+        return user_model_problems(model, params.overlap_px, params.threshold)
 
     def __init__(self, params: Any, ctx: Context):
         super().__init__(params, ctx)

@@ -17,7 +17,7 @@ from ..scenario.spacecraft_config import BANDS
 from .mlm import ACCELERATORS, ACTIVATIONS, linear_of, value_scaling
 from .modelcard import ModelCard, activation_problem, card_text, channel_count, read_card
 from .model import Model, build_card, is_model_file
-from .probe import input_range_problem, probability_problem
+from .probe import ceiling_problem, input_range_problem, probability_problem
 from .scaling import CAMERA_SOURCES, DN_BITS_KIND, MISR_SOURCE, Scaling, is_dn_bits
 
 TASKS = {"segmentation": "segmentation", "classification": "classification",
@@ -216,7 +216,8 @@ def stage_problem(task: str, model: Model) -> str | None:
 def _check_model(request: CardRequest, card_path: Path, bands: tuple[str, ...] | None, scaling: Scaling) -> None:
     """Load the model against the card at ``card_path``; a camera-fed model's integer input must keep dark ground and
     cloud apart through the card's scaling (:func:`probe.input_range_problem`), and its outputs must become
-    probabilities through the card's activation (:func:`probe.probability_problem`). OrbitEdgeError if not."""
+    probabilities through the card's activation (:func:`probe.probability_problem`), its largest integer code one
+    the cloud stage's default threshold can meet (:func:`probe.ceiling_problem`). OrbitEdgeError if not."""
     model = Model(request.model, card_path=card_path, bands=bands)
     if request.task == "super-resolution":
         return
@@ -224,6 +225,10 @@ def _check_model(request: CardRequest, card_path: Path, bands: tuple[str, ...] |
     if problem:
         raise OrbitEdgeError(f"card init: --scale, --offset: {problem}; give the scaling the model was calibrated "
                              "for (its int8 representative dataset), or calibrate it again on inputs made this way")
+    problem = ceiling_problem(model, request.activation)
+    if problem:
+        raise OrbitEdgeError(f"card init: the model's output: {problem}; quantise its output over probabilities 0 to 1 "
+                             "(a representative dataset with cloud in it)")
     problem = probability_problem(model, scaling, request.activation)
     if problem:
         raise OrbitEdgeError(f"card init: --activation: {request.activation or 'none given'}, but {problem}; "

@@ -51,13 +51,10 @@ def output_slack(model: Model) -> tuple[float, str]:
 
 
 def probability_problem(model: Model, scaling: Scaling, activation: str | None) -> str | None:
-    """Why the outputs of ``model``, read through ``activation`` (a card's), are no probabilities: an integer output
-    whose largest code reads as a probability under DECISION_PROBABILITY (:func:`ceiling_problem`), or outputs on
-    the test inputs (:func:`probe_inputs`) made through the card's ``scaling`` that are none
-    (:func:`outputs_problem`), unless the model's output comes out of its own sigmoid or softmax
-    (:attr:`Model.output_activation`). None when they are."""
-    if problem := ceiling_problem(model, activation):
-        return problem
+    """Why the outputs of ``model``, read through ``activation`` (a card's), are no probabilities
+    (:func:`outputs_problem`) on the test inputs (:func:`probe_inputs`) made through the card's ``scaling``. None
+    when they are, or when the model's output comes out of its own sigmoid or softmax
+    (:attr:`Model.output_activation`)."""
     if model.output_activation is not None:
         return None
     channels = model.output_shape[-1]
@@ -66,22 +63,23 @@ def probability_problem(model: Model, scaling: Scaling, activation: str | None) 
     return outputs_problem(outputs, activation, output_slack(model))
 
 
-def ceiling_problem(model: Model, activation: str | None) -> str | None:
+def ceiling_problem(model: Model, activation: str | None, threshold: float = DECISION_PROBABILITY) -> str | None:
     """Why an integer output of ``model`` cannot say cloud: its largest code, through the card's ``activation``
-    (none, or a sigmoid; a softmax's depends on the other channels), reads as a probability under
-    DECISION_PROBABILITY, so no pixel reaches the threshold, whatever the model computes (an output quantised for
-    values it never saw above that: a calibration that missed cloud). None for a float output, and otherwise."""
+    (none, or a sigmoid; a softmax's depends on the other channels), reads as a probability under ``threshold`` (the
+    cloud stage's; by default its default), so no pixel reaches it, whatever the model computes (an output
+    quantised for values it never saw above that: a calibration that missed cloud). None for a float output, and
+    otherwise."""
     if model.output_quantization is None or activation == "softmax":
         return None
     step, zero = model.output_quantization
     highest = float((np.iinfo(model.output_dtype).max - zero) * step)
     ceiling = 1.0 / (1.0 + math.exp(-highest)) if activation == "sigmoid" else highest
-    if ceiling >= DECISION_PROBABILITY:
+    if ceiling >= threshold:
         return None
     through = f", {ceiling:.3g} through a sigmoid" if activation == "sigmoid" else ""
     return (f"its {model.output_dtype.name} output holds at most {highest:.3g} (quantisation scale {step:.3g}, zero "
-            f"point {zero}){through}: no pixel's probability reaches {DECISION_PROBABILITY}, where the cloud stage "
-            "decides cloud, whatever the model computes")
+            f"point {zero}){through}: no pixel's probability reaches {threshold:g}, where the cloud stage decides "
+            "cloud, whatever the model computes")
 
 
 def outputs_problem(outputs: np.ndarray, activation: str | None,
