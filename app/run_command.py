@@ -115,13 +115,15 @@ def _stopped(err: BaseException, run_dir: Path, args: argparse.Namespace, set_up
     from ground.report import write_report
 
     if not set_up:
+        back = False
         if made:
             unmake_run_dir(run_dir, keep_folder=empty_before)
-            restore_earlier(aside, run_dir)
+            back = restore_earlier(aside, run_dir)
         elif not empty_before and run_dir.is_dir() and not any(run_dir.iterdir()):
             run_dir.rmdir()  # made by this command, up front: an earlier run there is never touched
         left = f"nothing of it is left in {run_dir}" if made else f"nothing was written to {run_dir}"
-        left += ", and the earlier run is back" if aside is not None and made else ""
+        left += (", and the earlier run is back" if back else
+                 f", and the earlier run is in {aside}" if aside is not None and aside.exists() else "")
         if isinstance(err, KeyboardInterrupt):
             print(f"orbitedge: interrupted before the simulation started; {left}", file=sys.stderr)
             return 130

@@ -56,16 +56,21 @@ def check_out(run_dir: Path, overwrite: bool) -> None:
         if not overwrite:
             raise OrbitEdgeError(f"{run_dir}: run directory already exists and is not empty; "
                                  "pass --overwrite to replace it, or --out to choose another")
-        if Path.cwd().resolve().is_relative_to(run_dir.resolve()):
-            raise OrbitEdgeError(f"--out {run_dir}: the working directory is in it, and --overwrite moves the earlier "
-                                 "run aside: run from outside it; nothing was changed")
-        missing = [mark for mark in RUN_DIR_MARKS
-                   if not ((run_dir / mark).is_dir() if mark.endswith("/") else (run_dir / mark).is_file())]
+        missing = missing_marks(run_dir)
         if missing or run_dir.is_symlink():
             found = "a symbolic link" if run_dir.is_symlink() else f"a folder without {' or '.join(missing)}"
             raise OrbitEdgeError(f"--out {run_dir}: --overwrite replaces only an earlier run's directory (with "
                                  f"{' and '.join(RUN_DIR_MARKS)}), found {found}; nothing was deleted: choose a new "
                                  "or empty folder with --out")
+        if Path.cwd().resolve().is_relative_to(run_dir.resolve()):
+            raise OrbitEdgeError(f"--out {run_dir}: the working directory is in it, and --overwrite moves the earlier "
+                                 "run aside: run from outside it; nothing was changed")
+
+
+def missing_marks(folder: Path) -> list[str]:
+    """The RUN_DIR_MARKS ``folder`` lacks: none in a run's directory."""
+    return [mark for mark in RUN_DIR_MARKS
+            if not ((folder / mark).is_dir() if mark.endswith("/") else (folder / mark).is_file())]
 
 
 def earlier_of(run_dir: Path) -> Path:
@@ -86,6 +91,9 @@ def prepare_run_dir(run_dir: Path, overwrite: bool) -> Path | None:
     aside = None
     if run_dir.is_dir() and any(run_dir.iterdir()):
         aside = earlier_of(run_dir)
+        if aside.exists() and (aside.is_symlink() or missing_marks(aside)):
+            raise OrbitEdgeError(f"--out {run_dir}: {aside} is there, and is no earlier run that --overwrite kept; "
+                                 "nothing was changed: move it away")
         try:
             if aside.exists() and not _complete(run_dir):
                 shutil.rmtree(run_dir)

@@ -147,7 +147,9 @@ def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list
         *([("verdict", headline_of(report["verdict"]))] if report.get("verdict") else []),
         ("bent-pipe bytes", _bent_pipe(b)),
         ("downlinked", f"{fmt_bytes(b['downlinked_bytes'])}, sidecars included (saved "
-                       f"{fmt_fraction(b['saved_fraction'])} against bent-pipe for the frames the pipeline finished"
+                       f"{fmt_fraction(b['saved_fraction'])} against bent-pipe for "
+                       + ("the frames the pipeline finished" if led.get("delivered") is not None else
+                          "the products delivered: no ledger says which frames finished")
                        + _per_scene(report) + ")"),
         ("frames", _frames(led)),
         ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),

@@ -23,9 +23,13 @@ def latency_blocks(lat: Mapping[str, Any], figures: Mapping[str, str], waiting_f
     ``figures`` has ``latency``."""
     blocks: list[Block] = [Heading(2, "Latency, capture to ground"), Table(("statistic", "seconds", "readable"), tuple(
         (k, fmt_value(lat[k]), fmt_duration(lat[k], ms_below_1s=True)) for k in ("p50", "p90", "mean", "min", "max")))]
-    waiting = (f" The {waiting_frames} frames still on board at the end (the oldest {fmt_duration(oldest_s)} old) "
-               "are in none of these figures: they wait longer than their age, so the figures are of what arrived, "
-               "not of what was captured." if waiting_frames else "")
+    if waiting_frames == 1:
+        waiting = (f" The frame still on board at the end ({fmt_duration(oldest_s)} old) is in none of these figures: "
+                   "it waits longer than its age, so the figures are of what arrived, not of what was captured.")
+    else:
+        waiting = (f" The {waiting_frames} frames still on board at the end (the oldest {fmt_duration(oldest_s)} old) "
+                   "are in none of these figures: they wait longer than their age, so the figures are of what "
+                   "arrived, not of what was captured." if waiting_frames else "")
     blocks.append(Paragraph(f"Over {lat['count']} verified products (numpy linear percentiles).{waiting}"))
     if "latency" in figures:
         blocks.append(Image("latency histogram", figures["latency"]))

@@ -48,3 +48,5 @@ def test_frames_still_on_board_are_said_to_be_in_none_of_the_figures():
                     "(the oldest 17.31 h old) are in none of these figures: they wait longer than their age, so the "
                     "figures are of what arrived, not of what was captured.")
     assert latency_blocks(lat, {}, 0, None)[2].text == "Over 24 verified products (numpy linear percentiles)."
+    assert "The frame still on board at the end (1.00 h old) is in none of these figures: it waits longer than its " \
+        "age" in latency_blocks(lat, {}, 1, 3600.0)[2].text  # "The 1 frames ... are"

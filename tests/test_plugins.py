@@ -346,3 +346,14 @@ def test_a_triage_then_cloud_filter_mission_reports_what_each_stage_dropped(tmp_
     md = (out / "report.md").read_text()
     assert f"{len(triaged)} finished frames were discarded whole before the cloud filter saw them, by scene_triage " \
            f"({len(triaged)})" in md
+
+
+def test_a_plugin_written_from_the_earlier_example_still_imports():
+    """scenario_path and CAMERA_SOURCES moved to onboard.scenario.config_files and onboard.runtime.scaling; a plugin
+    that imports them where the example did still loads."""
+    from onboard.pipeline.stages import scenario_path
+    from onboard.runtime.modelcard import CAMERA_SOURCES
+    from onboard.runtime.scaling import CAMERA_SOURCES as camera_sources
+    from onboard.scenario.config_files import scenario_path as path_rule
+
+    assert scenario_path is path_rule and CAMERA_SOURCES is camera_sources

@@ -107,6 +107,21 @@ def test_ctrl_c_while_the_mission_is_set_up_leaves_nothing(tmp_path, monkeypatch
     assert not out.exists()
 
 
+def test_ctrl_c_once_the_earlier_run_is_aside_puts_it_back(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C between replacing the earlier run and the simulation's start deleted it and the folder (the README
+    promised it kept). Fault injected: Ctrl-C as the resolved scenario is written, the earlier run moved aside."""
+    import app.run_command
+
+    out = tmp_path / "run"
+    assert short_run(out) == 0
+    earlier = (out / "report.json").read_text()
+    monkeypatch.setattr(app.run_command, "_write_resolved", interrupted)
+    assert short_run_over(out) == 130
+    assert capsys.readouterr().err == (f"orbitedge: interrupted before the simulation started; nothing of it is left "
+                                       f"in {out}, and the earlier run is back\n")
+    assert (out / "report.json").read_text() == earlier and not (tmp_path / ".run.earlier").exists()
+
+
 def test_an_output_folder_that_cannot_be_made_is_said_before_the_mission_is_set_up(tmp_path, monkeypatch, capsys):
     """The mission (ephemerides, world, models: minutes for a large scenario) was set up first."""
     from onboard.sim import mission

@@ -209,3 +209,16 @@ def test_overwrite_refuses_the_folder_the_user_is_in(tmp_path, monkeypatch):
                                              r"earlier run aside: run from outside it; nothing was changed"):
         prepare_run_dir(run_dir, overwrite=True)
     assert (run_dir / "scenario.yaml").read_text() == "name: good\n" and os.getcwd() == str(run_dir / "telemetry")
+
+
+def test_a_folder_named_as_the_earlier_run_kept_aside_but_no_run_is_never_deleted(tmp_path):
+    """A .run.earlier of another origin was removed without a word when the run it sat beside was replaced."""
+    run_dir = tmp_path / "run"
+    made_run(run_dir, "good", complete=True)
+    (tmp_path / ".run.earlier").mkdir()
+    (tmp_path / ".run.earlier" / "notes.txt").write_text("mine")
+    with pytest.raises(OrbitEdgeError, match=r"--out .*/run: .*/\.run\.earlier is there, and is no earlier run that "
+                                             r"--overwrite kept; nothing was changed: move it away"):
+        prepare_run_dir(run_dir, overwrite=True)
+    assert (tmp_path / ".run.earlier" / "notes.txt").read_text() == "mine"
+    assert (run_dir / "scenario.yaml").read_text() == "name: good\n"

@@ -80,6 +80,8 @@ def test_the_summary_of_a_run_killed_outright_says_it_cannot_account_for_its_fra
     assert lines[0] == ("quickstart (seed 42): INCOMPLETE, stopped at an unknown time of 24.00 h (no record of its "
                         "end: killed outright?)")
     assert "  frames                     8 captured: none accounted for (no telemetry/ledger.jsonl)" in lines
+    assert any("(saved 50.0 % against bent-pipe for the products delivered: no ledger says which frames finished)"
+               in line for line in lines)  # not "for the frames the pipeline finished", of which none is known
 
 
 def test_the_summary_says_when_the_report_has_warnings():

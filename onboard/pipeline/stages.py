@@ -22,6 +22,7 @@ from rundir.run_info import ModelFile, ModelValidation
 from . import alternatives
 from .tile import Tile, Work
 from ..runtime import hardware
+from ..scenario import config_files
 from ..scenario.schema import issue_at, spec
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class Context:
     timing: Literal["projected", "measured"] = "projected"  # stage time from the profile, or this host's wall time
     band_centres_um: tuple[float, ...] | None = None  # centre wavelength of each band, micrometres
     scenario_dir: Path | None = None  # where a stage's relative file names (a model's path) start; None: the cwd
+
+
+scenario_path = config_files.scenario_path  # where stage plugins have imported it from (the example did)
 
 
 def tile_georef(frame: Any, tile: Tile, ctx: Context) -> codec.Georef | None:

@@ -54,13 +54,14 @@ import numpy as np
 
 from rundir.errors import InputFileError
 
-from . import mlm
+from . import mlm, scaling
 from .card_metrics import real_validation_problems
 from .scaling import Scaling, read_scaling
 from .json_fields import FieldReader, is_int, is_number, is_str, is_str_list, parse_json
 from ..scenario.config_files import not_utf8
 from ..scenario.yaml_source import line_of
 
+CAMERA_SOURCES = scaling.CAMERA_SOURCES  # where stage plugins have imported it from (the example did)
 MODEL_DIR = Path(__file__).with_name("models")  # the shipped models, each with its card beside it
 CARD_DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32")
 NHWC = mlm.NHWC
