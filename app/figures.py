@@ -257,7 +257,7 @@ def report_problem(report: Any, info: RunInfo | None) -> str | None:
     a ``scenario`` or ``seed`` of another type, or a FIGURES figure that does not read as a finite number; None when
     it reads."""
     if not isinstance(report, dict):
-        return f"expected a JSON object, found a {type(report).__name__}"  # json's: list, str, int, float, bool, NoneType
+        return f"expected a JSON object, found a {type(report).__name__}"  # json's list, str, int, float, bool
     if not isinstance(report.get("complete"), bool):
         return "no 'complete': true or false"
     if not isinstance(report.get("scenario", ""), str) or not isinstance(report.get("seed", 0), int | None):

@@ -98,7 +98,8 @@ def sweep_bar(enabled: bool, total: int, already: int) -> Iterator[Callable[[dic
                bar_format="{desc}: {n}/{total} runs |{bar}| [{elapsed}<{remaining}{postfix}]")
 
     def show(counts: dict[str, Any]) -> None:
-        idle = ", waiting for a worker to join the scheduler (dask worker ADDRESS)" if counts.get("workers") == 0 else ""
+        idle = (", waiting for a worker to join the scheduler (dask worker ADDRESS)" if counts.get("workers") == 0
+                else "")
         bar.set_postfix_str(f"{counts['running']} running, {counts['failed']} failed{idle}", refresh=False)
         bar.update(counts["done"] + counts["failed"] - bar.n)
 

@@ -80,7 +80,7 @@ def earlier_of(run_dir: Path) -> Path:
 
 
 def prepare_run_dir(run_dir: Path, overwrite: bool) -> Path | None:
-    """Make ``run_dir`` (absolute). One that exists and is not empty is replaced with ``overwrite`` when it is an
+    """Make ``run_dir``. One that exists and is not empty is replaced with ``overwrite`` when it is an
     earlier run's (it holds RUN_DIR_MARKS); anything else is refused, never deleted (:func:`check_out`;
     OrbitEdgeError, as is a folder that cannot be made or moved). The earlier run is moved aside to
     :func:`earlier_of`, and the folder that holds it returned (None when there was none), for the caller to remove

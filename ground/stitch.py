@@ -171,8 +171,9 @@ class GdalFailures(logging.Handler):
 @contextlib.contextmanager
 def gdal_writing(path: Path, *made_with: Path | None) -> Iterator[None]:
     """Write ``path`` through GDAL, its failures an OSError naming the file and GDAL's words, and ``path`` removed
-    with the files ``made_with`` it (each is whole or not there): those rasterio raises (its CPLE errors, not OSErrors: "IReadBlock failed" of a
-    temporary file cut short was a traceback) and those it only logs (:class:`GdalFailures`)."""
+    with the files ``made_with`` it (each is whole or not there): those rasterio raises (its CPLE errors, not
+    OSErrors: "IReadBlock failed" of a temporary file cut short was a traceback) and those it only logs
+    (:class:`GdalFailures`). The mosaics are written one at a time, so what is logged meanwhile is this file's."""
     logger, failures = logging.getLogger("rasterio"), GdalFailures()
     level = logger.level
     logger.addHandler(failures)

@@ -192,7 +192,8 @@ class CloudFilter(Stage):
                           doc="a shipped model (cloud_bgrn_int8, cloud_rgb_float32, ...), auto (picks by the camera's "
                               "bands), or a .tflite or .onnx file relative to the scenario, with its card beside it")
         method: Literal["model", "spectral"] = spec("model", doc="the trained model, or the classic spectral test")
-        threshold: float = spec(DECISION_PROBABILITY, gt=0, lt=1, doc="cloud probability at or above which a pixel is cloud")
+        threshold: float = spec(DECISION_PROBABILITY, gt=0, lt=1,
+                                doc="cloud probability at or above which a pixel is cloud")
         tile_px: int = spec(128, ge=16, le=4096, doc="side of the square tiles the policy keeps or drops")
         max_cloud_fraction: float = spec(0.3, ge=0, le=1, doc="a tile with more cloud than this is dropped or masked")
         action: Literal["drop", "mask"] = spec("drop", doc="drop cloudy tiles, or keep their clear pixels only")

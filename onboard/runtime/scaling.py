@@ -81,7 +81,8 @@ def read_scaling(reader: FieldReader, obj: dict[str, Any], where: str, bands: in
     at = f"{where}scaling."
     per_band = f" (or a list of one per band{f', {bands}' if bands else ''})"
     source = reader.get(raw, "source", at, f"one of {', '.join(SOURCES)}", lambda v: v in SOURCES)
-    scale = reader.get(raw, "scale", at, "a finite non-zero number" + per_band, lambda v: numbers_per_band(v, bands, True))
+    scale = reader.get(raw, "scale", at, "a finite non-zero number" + per_band,
+                       lambda v: numbers_per_band(v, bands, True))
     offset = reader.get(raw, "offset", at, "a finite number" + per_band, lambda v: numbers_per_band(v, bands, False))
     dn_bits = reader.get(raw, "dn_bits", at, DN_BITS_KIND, is_dn_bits, required=source == "dn")
     if source not in (None, "dn") and dn_bits is not None:

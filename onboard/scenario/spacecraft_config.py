@@ -44,7 +44,8 @@ class CameraConfig:
     height_px: int = spec(gt=0, le=20000, doc="frame height (along track)")
     gsd_m: float = spec(gt=0, le=1000, doc="ground sample distance at nadir")
     bands: list[Literal["B", "G", "R", "NIR"]] = spec(min_items=1, doc="band order, a subset of B, G, R, NIR")
-    bit_depth: int = spec(12, ge=BIT_DEPTHS[0], le=BIT_DEPTHS[1], doc="bits per sample; raw bytes = W*H*bands*bit_depth/8")
+    bit_depth: int = spec(12, ge=BIT_DEPTHS[0], le=BIT_DEPTHS[1],
+                          doc="bits per sample; raw bytes = W*H*bands*bit_depth/8")
     psf_sigma_px: float = spec(0.5, ge=0, le=5, doc="Gaussian PSF sigma (single frames: OpenCV's kernel sampled "
                                "on the frame grid, sharper than the continuous Gaussian below 1 px; see "
                                "onboard.sensing.camera.capture)")
