@@ -66,8 +66,8 @@ def test_measured_runs_on_a_local_cluster_are_refused_before_the_folder_is_touch
     assert not (tmp_path / "out").exists()
     # the host's own measured runs are a LocalCluster's: its workers carry host=1 (refused at the first try of this)
     host = load_sweep(write_sweep(tmp_path, f"name: host\nscenario: {QUICKSTART}\nset: {{start_utc: "
-                                            "2026-06-21T09:40:00Z, duration_h: 0.2, pipeline: [{stage: encode, format: png}], "
-                                            "spacecraft.compute.timing: measured}\n", name="host.yaml"))
+                                            "2026-06-21T09:40:00Z, duration_h: 0.2, pipeline: [{stage: encode, "
+                                            "format: png}], spacecraft.compute.timing: measured}\n", name="host.yaml"))
     outcome = run_sweep(host, tmp_path / "host", workers=1)
     assert [row["status"] for row in outcome.rows] == ["complete"]
 

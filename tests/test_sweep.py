@@ -272,8 +272,8 @@ def test_overwrite_removes_nothing_from_a_folder_it_cannot_write_into(tmp_path, 
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(sweep_module.tempfile, "TemporaryFile", refused)
-    with contextlib.ExitStack() as hold, pytest.raises(OrbitEdgeError, match=r"--out .*/out: cannot write into it "
-                                                                             r"\(Permission denied\); nothing was removed"):
+    refusal = r"--out .*/out: cannot write into it \(Permission denied\); nothing was removed"
+    with contextlib.ExitStack() as hold, pytest.raises(OrbitEdgeError, match=refusal):
         prepare_out(out, overwrite=True, hold=hold)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
 
