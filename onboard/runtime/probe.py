@@ -122,8 +122,8 @@ def input_range_problem(model: Model, scaling: Scaling, bands: Sequence[str]) ->
     """Why an integer input of ``model`` cannot keep dark ground and cloud apart through the card's ``scaling`` of
     ``bands``: in some band, the first and last of SCENE_LEVELS (of :func:`source_max`) quantise to the same input
     code, the one value of each after clipping to the range the input holds (too large a scale: most of the typical
-    range clipped) or inside one quantisation step (too small: the typical range within one code). No threshold is tuned:
-    the model is blind to what a cloud filter is for. None for a float input, and when every band keeps them apart.
+    range clipped) or inside one quantisation step (too small: the typical range within one code). No threshold is
+    tuned: the model is blind to what a cloud filter is for. None for a float input, and when every band keeps them apart.
     The message names the input's range and quantisation, where the card's scaling puts the typical range, and the
     share of it the input holds."""
     if model.input_quantization is None:
