@@ -17,7 +17,7 @@ from training import landsat_pair
 from training.landsat_pair import LANDSAT_SCENES, LANDSAT_TIME_UTC, landsat_toa
 
 THRESHOLD = 0.5  # every consumer of the shipped cloud models decides cloud at this probability
-WINDOW_OVERLAP_PX = 32  # sliding windows overlap by this much, as the cloud stage's default overlap_px
+WINDOW_OVERLAP_PX = 32  # sliding windows overlap by this much, as the cloud stage's on 256 px windows (overlap_px null)
 REAL_CLOUD_VAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real_cloud_val"
 
 

@@ -33,13 +33,14 @@ class FrameBudget:
     width_px: int
     bands: int
     burst_frames: int  # frames per scene: the burst when a superres stage fuses one, else 1
-    overlap_px: dict[str, int]  # stage -> sliding-window overlap, px
+    overlap_px: dict[str, int | None]  # stage -> sliding-window overlap, px (None: the stage's for the window)
 
     def inferences(self, card: dict[str, Any]) -> int:
         """Inferences per scene of the model with this card."""
         stage = STAGES[card["task"]]
         window_px = card["inputs"][0]["shape"][1]
-        n_windows = len(tiling.windows(self.height_px, self.width_px, window_px, self.overlap_px[stage]))
+        overlap_px = tiling.stage_overlap_px(self.overlap_px[stage], window_px)
+        n_windows = len(tiling.windows(self.height_px, self.width_px, window_px, overlap_px))
         return n_windows * (self.bands if stage == "superres" else self.burst_frames)
 
     def deadline_ms(self, card: dict[str, Any]) -> float:
