@@ -77,7 +77,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     bound_heap()
     previous = signal.signal(signal.SIGTERM, terminate)  # stops the report as Ctrl-C does: "interrupted", 130
     try:
-        with run_lock(Path(os.path.normpath(args.run_dir))), ground_bar(wanted(args.quiet), report_steps()) as show:
+        with run_lock(args.run_dir), ground_bar(wanted(args.quiet), report_steps()) as show:
             report, paths = write_report(args.run_dir, args.format, show)
     except KeyboardInterrupt:  # its mosaics, plots and STAC part remade: the run's own data are untouched
         print(f"orbitedge: interrupted; the report of {args.run_dir} is not whole: `orbitedge report {args.run_dir}` "

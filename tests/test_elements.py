@@ -417,3 +417,17 @@ def test_line_2_fields_out_of_their_ranges_are_named_by_their_columns(columns, v
     with pytest.raises(ValueError, match=re.escape(f"TLE line 2 {line2!r}: {problem}")):
         satrec_from_tle(ISS_TLE[0], line2)
     assert satrec_from_tle(*ISS_TLE).error == 0
+
+
+def test_a_tle_error_carries_the_element_line_it_is_in():
+    """The scenario places it at that line's item from this, not from the message's words."""
+    from onboard.orbit.elements import TleError
+    from tests.test_fuzz import ISS_TLE, _fix_checksum
+
+    cases = [((ISS_TLE[0][:68] + "0", ISS_TLE[1]), 1), ((ISS_TLE[0], ISS_TLE[1][:68] + "0"), 2),
+             ((ISS_TLE[0], _fix_checksum(ISS_TLE[1][:2] + "99999" + ISS_TLE[1][7:])), 2),
+             ((ISS_TLE[0], _fix_checksum(ISS_TLE[1][:53] + "X" + ISS_TLE[1][54:])), None)]
+    for lines, element_line in cases:
+        with pytest.raises(TleError) as err:
+            satrec_from_tle(*lines)
+        assert err.value.element_line == element_line, str(err.value)

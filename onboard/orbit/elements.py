@@ -93,44 +93,54 @@ def _line2_problem(line: str) -> str | None:
     return None if revs_per_day > 0.0 else f"columns 53-63, mean motion {revs_per_day:.8g}: expected > 0 rev/day"
 
 
+class TleError(ValueError):
+    """A two-line element set that cannot be read, and the element line (1 or 2) the problem is in: None for the set
+    as a whole."""
+
+    def __init__(self, message: str, element_line: int | None = None):
+        super().__init__(message)
+        self.element_line = element_line
+
+
 def satrec_from_tle(line1: str, line2: str) -> Satrec:
-    """SGP4 record (WGS72) from a two-line element set; ValueError naming the line and the problem if it is bad."""
+    """SGP4 record (WGS72) from a two-line element set; TleError (a ValueError) naming the line and the problem if it
+    is bad."""
     lines = (line1.rstrip(), line2.rstrip())
     for number, line in enumerate(lines, start=1):
         where = f"TLE line {number} {line!r}"
         if len(line) != 69:
             missing = (f" (if what is missing is column 69, the checksum digit, the line sums to "
                        f"{_tle_checksum(line)})") if len(line) == 68 else ""
-            raise ValueError(f"{where}: expected 69 characters, found {len(line)}{missing}")
+            raise TleError(f"{where}: expected 69 characters, found {len(line)}{missing}", number)
         if line[0] != str(number):
-            raise ValueError(f"{where}: expected line number {number} in column 1, found {line[0]!r}")
+            raise TleError(f"{where}: expected line number {number} in column 1, found {line[0]!r}", number)
         if not line[68].isdigit():
-            raise ValueError(f"{where}: expected a checksum digit in column 69, found {line[68]!r}")
+            raise TleError(f"{where}: expected a checksum digit in column 69, found {line[68]!r}", number)
         if _tle_checksum(line) != int(line[68]):
-            raise ValueError(
-                f"{where}: bad checksum: column 69 says {line[68]}, the line sums to {_tle_checksum(line)}")
+            raise TleError(
+                f"{where}: bad checksum: column 69 says {line[68]}, the line sums to {_tle_checksum(line)}", number)
     if problem := _line2_problem(lines[1]):
-        raise ValueError(f"TLE line 2 {lines[1]!r}: {problem}")
+        raise TleError(f"TLE line 2 {lines[1]!r}: {problem}", 2)
     if lines[0][2:7] != lines[1][2:7]:
-        raise ValueError(
-            f"TLE line 2 {lines[1]!r}: catalogue number {lines[1][2:7]!r} differs from line 1's {lines[0][2:7]!r}")
+        raise TleError(
+            f"TLE line 2 {lines[1]!r}: catalogue number {lines[1][2:7]!r} differs from line 1's {lines[0][2:7]!r}", 2)
     try:
         year = int(lines[0][18:20])
         day_of_year = float(lines[0][20:32])
     except ValueError:
-        raise ValueError(f"TLE line 1 {lines[0]!r}: epoch {lines[0][18:32]!r} is not YYDDD.DDDDDDDD") from None
+        raise TleError(f"TLE line 1 {lines[0]!r}: epoch {lines[0][18:32]!r} is not YYDDD.DDDDDDDD", 1) from None
     year += 2000 if year < 57 else 1900
     days_in_year = 366 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 365
     if not 1.0 <= day_of_year < days_in_year + 1:
-        raise ValueError(f"TLE line 1 {lines[0]!r}: epoch day {day_of_year} is outside 1..{days_in_year} of {year}")
+        raise TleError(f"TLE line 1 {lines[0]!r}: epoch day {day_of_year} is outside 1..{days_in_year} of {year}", 1)
     try:
         # NOTE: the C++ parser reads "1X.5" as 1; the Python one checks field by field first.
         parse_tle_strictly(*lines, wgs72)
         satrec = Satrec.twoline2rv(*lines, WGS72)
     except ValueError as err:
-        raise ValueError(f"TLE {lines[0]!r} / {lines[1]!r}: {err}") from None
+        raise TleError(f"TLE {lines[0]!r} / {lines[1]!r}: {err}") from None
     if satrec.error:
-        raise ValueError(f"TLE line 2 {lines[1]!r}: elements rejected by SGP4: {SGP4_ERRORS[satrec.error]}")
+        raise TleError(f"TLE line 2 {lines[1]!r}: elements rejected by SGP4: {SGP4_ERRORS[satrec.error]}", 2)
     return satrec
 
 

@@ -39,7 +39,7 @@ class OrbitConfig:
             try:
                 self.satrec(None)
             except ValueError as err:
-                out.append(issue_at(self._tle_path(str(err)), "a valid TLE: 2 lines, or 3 with the title (line 0) "
+                out.append(issue_at(self._tle_path(err), "a valid TLE: 2 lines, or 3 with the title (line 0) "
                                     "first", str(err)))
             return out
         if not elements:
@@ -57,15 +57,15 @@ class OrbitConfig:
                 out.append(issue_at("", "orbital elements SGP4 accepts", str(err)))
         return out
 
-    def _tle_path(self, problem: str) -> str:
-        """Where a TLE ``problem`` is: the list item of the element line it names ("TLE line 2 ..."), in a list of two
-        or three one-line items; else ``tle`` itself."""
-        named = re.match(r"TLE line ([12]) ", problem)
+    def _tle_path(self, err: ValueError) -> str:
+        """Where a TLE problem ``err`` is: the list item of the element line it is in (``TleError.element_line``), in
+        a list of two or three one-line items; else ``tle`` itself."""
+        line = getattr(err, "element_line", None)
         items = self.tle if isinstance(self.tle, list) else []
-        if not named or len(items) not in (2, 3) or any("\n" in str(item).strip() or not str(item).strip()
-                                                         for item in items):
+        if line is None or len(items) not in (2, 3) or any("\n" in str(item).strip() or not str(item).strip()
+                                                           for item in items):
             return "tle"
-        return f"tle[{int(named.group(1)) - 1 + len(items) - 2}]"
+        return f"tle[{line - 1 + len(items) - 2}]"
 
     @property
     def title(self) -> str | None:
