@@ -121,8 +121,7 @@ def folder_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
     return _held(Path(folder) / LOCK_FILE, Path(folder))
 
 
-@contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
+def run_lock(run_dir: Path) -> contextlib.AbstractContextManager[None]:
     """``run_dir`` held by this process for the block, as :func:`folder_lock` holds a folder, by a lock file beside
     it (``.NAME.lock`` beside the folder the path resolves to, links followed: two names of one folder are one lock),
     which stays where it is when ``--overwrite`` moves an earlier run aside: a second run into the same --out while
@@ -130,26 +129,24 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     second's partial run. Where no file can be made beside it (a folder of the user's in a read-only one: a
     container's bind mount), the block runs unheld, as it did before there was a lock."""
     real = Path(os.path.realpath(run_dir))  # beside ".", not in it; beside a link's target
-    lock = real.parent / f".{real.name}.lock"
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(lock, os.O_RDWR | os.O_CREAT, 0o644))
-    except OSError:
-        yield
-        return
-    with _held(lock, Path(run_dir)):
-        yield
+    return _held(real.parent / f".{real.name}.lock", Path(run_dir), required=False)
 
 
 @contextlib.contextmanager
-def _held(lock: Path, folder: Path) -> Iterator[None]:
+def _held(lock: Path, folder: Path, required: bool = True) -> Iterator[None]:
     """The exclusive lock on the file ``lock`` (its folder made if need be) for the block, for writing into
-    ``folder``; OrbitEdgeError when it cannot be made (a read-only folder) or another process holds it."""
+    ``folder``; OrbitEdgeError when another process holds it, or when it cannot be made (a read-only folder) and
+    it is ``required`` (else the block runs unheld)."""
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as err:
-        raise OrbitEdgeError(f"{folder}: cannot make the lock file {lock}: {err.strerror or err}") from None
+        if required:
+            raise OrbitEdgeError(f"{folder}: cannot make the lock file {lock}: {err.strerror or err}") from None
+        fd = None
+    if fd is None:
+        yield
+        return
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
