@@ -62,11 +62,11 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
     meanwhile, and while a LocalCluster starts: then the first is acted on once it is up)."""
     out = Path(out).resolve()
     start, started, own, cluster = time.perf_counter(), None, client is None, None
-    # reached before the folder is touched: a wrong address leaves it as it was
-    if own and scheduler is not None and _has_work(sweep, out, overwrite, retry_failed):
+    todo = _todo(sweep, out, overwrite, retry_failed) if own else []  # read only: before the folder is touched
+    if todo and scheduler is not None:  # reached first: a wrong address leaves the folder as it was
         client, _ = start_client(scheduler, None, memory_limit)
-    elif own and scheduler is None and _has_work(sweep, out, overwrite, retry_failed):
-        check_resources(None, _todo(sweep, out, overwrite, retry_failed))  # a LocalCluster has no device to offer
+    elif todo:
+        check_resources(None, todo)  # a LocalCluster offers the host alone
     state = None
     with contextlib.ExitStack() as hold:  # the folder's lock (prepare_out), released however this ends
         try:
@@ -93,12 +93,6 @@ def run_sweep(sweep: Sweep, out: Path, *, scheduler: str | None = None, workers:
                 if state is not None:  # else the folder was refused, and is left as it was
                     outcome = _finish(sweep, out, state, fmt, earlier, round(time.perf_counter() - start, 3), started)
     return outcome
-
-
-def _has_work(sweep: Sweep, out: Path, overwrite: bool, retry_failed: bool) -> bool:
-    """Whether ``run_sweep`` will make runs in ``out``: afresh, or an earlier sweep's with runs still to do (read
-    only: a folder that is neither is refused later, by prepare_out)."""
-    return bool(_todo(sweep, out, overwrite, retry_failed))
 
 
 def _todo(sweep: Sweep, out: Path, overwrite: bool, retry_failed: bool) -> list[Any]:
