@@ -294,3 +294,18 @@ def test_an_interrupted_run_with_json_prints_the_partial_runs_summary(tmp_path, 
     summary = json.loads(captured.out)
     assert summary == run_summary(json.loads((out / "report.json").read_text()))  # the partial report's
     assert summary["complete"] is False and "writing the partial report" in captured.err
+
+
+def test_a_second_ctrl_c_during_the_partial_report_says_how_to_write_it(tmp_path, monkeypatch, capsys):
+    # fault injected: Ctrl-C mid-run, then again as the partial report is written
+    import ground.report
+    import onboard.sim.mission
+
+    monkeypatch.setattr(onboard.sim.mission.Mission, "_simulate", interrupted)  # Ctrl-C as it starts
+    monkeypatch.setattr(ground.report, "write_report", interrupted)
+    out = tmp_path / "run"
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0"]) == 130
+    err = capsys.readouterr().err
+    assert err.endswith(f"orbitedge: interrupted again; the partial report of {out} is not whole: `orbitedge report "
+                        f"{out}` writes it\n")
+    assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is False  # the run itself is kept
