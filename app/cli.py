@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import signal
 import sys
-import textwrap
-from pathlib import Path
-from typing import Any
 
-from rundir.errors import OrbitEdgeError
-from rundir.files import run_lock
+try:  # a Ctrl-C while the command's modules load (about 0.3 s) ends as one during the command does
+    import argparse
+    import json
+    import os
+    import signal
+    import textwrap
+    from pathlib import Path
+    from typing import Any
 
-from .arguments import whole_number
-from .card_command import card_options, cmd_card
-from .compare import cmd_compare, compare_options
-from .figures import check_run_or_sweep_dir
-from .outputs import folder_arg, io_error, output_dir, output_file
-from .progress import QUIET_HELP, ground_bar, wanted
-from .run_command import cmd_run, print_summary, print_warnings
-from .run_setup import bound_heap, terminate
-from .sweep_command import cmd_sweep, sweep_options
+    from rundir.errors import OrbitEdgeError
+    from rundir.files import run_lock
+
+    from .arguments import whole_number
+    from .card_command import card_options, cmd_card
+    from .compare import cmd_compare, compare_options
+    from .figures import check_run_or_sweep_dir
+    from .outputs import folder_arg, io_error, output_dir, output_file
+    from .progress import QUIET_HELP, ground_bar, wanted
+    from .run_command import cmd_run, print_summary, print_warnings
+    from .run_setup import bound_heap, terminate
+    from .sweep_command import cmd_sweep, sweep_options
+except KeyboardInterrupt:
+    print("orbitedge: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 SET_HELP = ("override a scenario key (repeatable), e.g. --set spacecraft.radio.rate_mbps=50; VALUE is YAML, checked "
             "as if it were in the file; list items by index: satellites[0].name; quote text that YAML reads as "

@@ -203,3 +203,19 @@ def test_report_on_a_sweeps_folder_points_at_its_report_and_its_runs(tmp_path, c
     assert main(["report", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (f"orbitedge: error: {tmp_path}: not a run directory: a sweep's folder; see its "
                                        f"sweep.md, or give one of its run directories ({tmp_path / 'runs'}/*)\n")
+
+
+@pytest.mark.parametrize("entry", ["console script", "python -m app.cli"])
+def test_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(entry):
+    # fault injected: Ctrl-C as one of the command's modules is imported, the first ~0.3 s of every command
+    launch = ("from app.cli import main; sys.exit(main())" if entry == "console script"
+              else "import runpy; runpy.run_module('app.cli', run_name='__main__')")
+    code = ("import sys\n"
+            "class CtrlC:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'app.compare':\n"
+            "            raise KeyboardInterrupt\n"
+            "sys.meta_path.insert(0, CtrlC())\n"
+            f"sys.argv = ['orbitedge', 'validate', {str(QUICKSTART)!r}]\n{launch}\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "orbitedge: interrupted\n")
