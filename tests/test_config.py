@@ -38,6 +38,20 @@ def test_a_seed_beyond_64_bits_is_refused_where_the_run_would_record_it_unreadab
     assert load_scenario(QUICKSTART, ["seed=9223372036854775807"]).seed == 2**63 - 1
 
 
+@pytest.mark.parametrize("key, bad", [("ground_stations", "lat_deg=400"), ("targets", "radius_km=-1"),
+                                      ("satellites", "orbit.altitude_km=-5")])
+def test_a_duplicate_name_is_reported_beside_another_problem_in_its_list(key, bad):
+    """A second item named as the first was reported only once the list had no other problem: fixing one error
+    revealed the next."""
+    constellation = QUICKSTART.parent / "constellation_xband.yaml"
+    first = load_scenario(constellation)
+    name = getattr(first, key)[0].name
+    with pytest.raises(ConfigError) as err:
+        load_scenario(constellation, [f"{key}[1].name={name}", f"{key}[1].{bad}"])
+    found = {issue.path: issue.found for issue in err.value.issues}
+    assert found[f"{key}[1].name"].startswith(f"duplicate {name!r}") and f"{key}[1].{bad.split('=')[0]}" in found
+
+
 def test_names_that_differ_only_in_case_are_duplicates():
     """POLAR and polar validated, and name product files that are one file on macOS and Windows."""
     constellation = QUICKSTART.parent / "constellation_xband.yaml"

@@ -21,7 +21,7 @@ from ..pipeline.runner import builtin_stage_classes, check_stage, plugin_stages,
 from ..pipeline.stages import Stage
 from .orbit_config import SatelliteConfig, unreachable_targets
 from ..pipeline.plugins import GROUP, PluginError
-from .schema import Builder, issue_at, sort_issues, spec
+from .schema import Builder, duplicate_names, issue_at, sort_issues, spec
 from .spacecraft_config import BANDS, SpacecraftConfig
 from .working_memory import below_one_frame, below_the_whole_capture
 from .world_config import WorldConfig, checkable_world, imagery_band_names
@@ -107,13 +107,6 @@ class Scenario:
             # the default run directory is runs/<name>: a name with a path in it would write elsewhere
             out.append(issue_at("name", "a name that names one folder (printable, no / or \\, not . or ..)",
                                 repr(self.name)))
-        for key in ("satellites", "ground_stations", "targets"):  # names go into file names, on case-blind disks too
-            items, first = getattr(self, key, ()), {}
-            for i, item in enumerate(items):
-                if (j := first.setdefault(str(item.name).casefold(), i)) != i:
-                    case = "" if items[j].name == item.name else \
-                        f" (as {items[j].name!r} but for case: the same file names where case is ignored)"
-                    out.append(issue_at(f"{key}[{i}].name", "a unique name", f"duplicate {item.name!r}{case}"))
         if hasattr(self, "spacecraft") and hasattr(self, "pipeline"):
             out += self.storage_below_a_capture() + below_one_frame(self.spacecraft, self.pipeline)
         if not all(hasattr(self, key) for key in ("satellites", "start_utc", "duration_h")):
@@ -230,6 +223,8 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
     problems, so that one ConfigError lists every problem."""
     builder = Builder(lines)
     scenario = builder.build(Scenario, data, "")
+    for issue in duplicate_names(data, ("satellites", "ground_stations", "targets")):
+        builder.report(issue)
     stages = _build_stages(builder, data.get("pipeline"))
     bands = _camera_bands(data)
     if stages is not None and bands is not None:

@@ -333,3 +333,18 @@ def build(cls: type, data: Any, source: Source, file: str | Path) -> Any:
     if issues:
         raise ConfigError(file, issues)
     return obj
+
+
+def duplicate_names(data: dict[str, Any], keys: tuple[str, ...]) -> list[ConfigIssue]:
+    """The items of the lists at ``keys`` of YAML ``data`` named twice, case ignored (names go into file names, on
+    case-blind disks too), at ``KEY[i].name``: read from the data, so that another problem in the same list or item
+    does not hide them."""
+    out, first = [], {}
+    for key in keys:
+        for i, item in enumerate(data[key] if isinstance(data.get(key), list) else ()):
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str) and (was := first.setdefault((key, name.casefold()), (i, name)))[0] != i:
+                case = "" if was[1] == name else \
+                    f" (as {was[1]!r} but for case: the same file names where case is ignored)"
+                out.append(issue_at(f"{key}[{i}].name", "a unique name", f"duplicate {name!r}{case}"))
+    return out
