@@ -10,12 +10,13 @@ Written with pystac (STAC 1.1.0) and the extensions a GIS or a STAC browser need
 - ``raster`` (v1.1.0), per asset: no-data DN, data type, bits per sample (the camera's bit depth) and the
   DN-to-TOA-reflectance ``scale`` and ``offset``.
 
-Geometry is the footprint rectangle in WGS 84 lon/lat (each side densified, cut by the ``antimeridian`` package),
-as RFC 7946 asks: counterclockwise, cut at the antimeridian with a bbox whose west edge is greater than its east
-edge, and a footprint over a pole as one polygon closed along the antimeridian at the pole. The Item's datetime is
-the capture time (a mosaic: ``start_datetime``..``end_datetime`` of its tiles). Asset hrefs are relative, so the run
-directory can be moved: data (the product or the mosaic COG), metadata (a PNG product's world file and
-``.aux.xml``), data-mask (a lossy or PNG product's ``.msk``) and overview/visual (a mosaic's quick-look).
+Geometry is the footprint rectangle in WGS 84 lon/lat (each side densified to within half a pixel, cut by the
+``antimeridian`` package), as RFC 7946 asks: counterclockwise, cut at the antimeridian with a bbox whose west edge
+is greater than its east edge, and a footprint over a pole as one polygon closed along the antimeridian at the pole.
+The Item's datetime is the capture time (a mosaic: ``start_datetime``..``end_datetime`` of its tiles). Asset hrefs
+are relative, so the run directory can be moved: data (the product or the mosaic COG), metadata (a PNG product's
+world file and ``.aux.xml``), data-mask (a lossy or PNG product's ``.msk``) and overview/visual (a mosaic's
+quick-look).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from rundir.manifest import Footprint, ManifestLine
 from rundir.run_info import RunInfo
 
 STAC_DIR = "stac"
-DENSIFY_PTS = 3  # points added along each footprint side before reprojection: UTM edges curve in lon/lat
+DENSIFY_PTS = 3  # points added along each footprint side before reprojection, at least: UTM edges curve in lon/lat
+MAX_EDGE_ERROR_PX = 0.5  # how far an edge of the geometry (straight in lon/lat) may stray from the footprint's side
 COORDINATE_DECIMALS = 7  # of a degree in geometries and bboxes: 1e-7 deg is 1.1 cm on the ground, below any GSD
 # Each product format's IANA media type: image/j2c (a JPEG 2000 codestream, ISO/IEC 15444-1), image/jls (ISO/IEC
 # 14495-1), image/jxl (ISO/IEC 18181), application/zstd (RFC 8878) and raw bit-packed DN as bytes
@@ -68,25 +70,52 @@ def _geometry(footprint: Footprint) -> tuple[dict[str, Any], list[float]]:
     greater than its east edge (section 5.2); a footprint over a pole as one polygon whose ring follows the
     antimeridian up to the pole, with a bbox from -180 to 180 reaching the pole (section 5.3).
 
-    The rectangle's sides are densified in its own grid and reprojected point by point; the cutting and the bbox
-    are the ``antimeridian`` package's (``fix_polygon``, ``bbox``), which reads a crossing from the jump in
-    longitude between two points, so the same rule holds in any projection (UTM, UPS). Whether a pole is inside is
-    decided in the grid, where it is a point, and passed on to it."""
-    epsg = footprint.epsg
+    The rectangle's sides are densified in its own grid, until each edge is within MAX_EDGE_ERROR_PX of its side
+    (:func:`_densified`), and reprojected point by point; the cutting and the bbox are the ``antimeridian``
+    package's (``fix_polygon``, ``bbox``), which reads a crossing from the jump in longitude between two points, so
+    the same rule holds in any projection (UTM, UPS). Whether a pole is inside is decided in the grid, where it is
+    a point, and passed on to it; a pole on a side or a corner (within a quarter of MAX_EDGE_ERROR_PX), whose
+    longitude is any, is taken inside, the rectangle grown by half of MAX_EDGE_ERROR_PX."""
+    epsg, gsd_m = footprint.epsg, float(footprint.gsd_m)
     x0, y0 = float(footprint.x0_m), float(footprint.y0_m)
-    x1 = x0 + footprint.width_px * float(footprint.gsd_m)
-    y1 = y0 - footprint.height_px * float(footprint.gsd_m)
+    x1, y1 = x0 + footprint.width_px * gsd_m, y0 - footprint.height_px * gsd_m
+    near_m = MAX_EDGE_ERROR_PX * gsd_m / 4
+    pole_deg = _pole_inside(epsg, x0, y1, x1, y0)
+    if pole_deg == 0 and (pole_deg := _pole_inside(epsg, x0 - near_m, y1 - near_m, x1 + near_m, y0 + near_m)):
+        x0, y0, x1, y1 = x0 - 2 * near_m, y0 + 2 * near_m, x1 + 2 * near_m, y1 - 2 * near_m
     corners = [(x0, y0), (x0, y1), (x1, y1), (x1, y0), (x0, y0)]  # counterclockwise: the grid is conformal
     ring = np.array([[xa + (xb - xa) * k / (DENSIFY_PTS + 1), ya + (yb - ya) * k / (DENSIFY_PTS + 1)]
-                     for (xa, ya), (xb, yb) in zip(corners, corners[1:]) for k in range(DENSIFY_PTS + 1)])
-    lon, lat = transform_points(f"EPSG:{epsg}", "EPSG:4326", ring[:, 0], ring[:, 1])
-    lon = _on_their_side(np.asarray(lon, np.float64))
-    pole_deg = _pole_inside(epsg, x0, y1, x1, y0)
+                     for (xa, ya), (xb, yb) in zip(corners, corners[1:]) for k in range(DENSIFY_PTS + 1)] + [corners[0]])
+    lon, lat = _densified(ring, f"EPSG:{epsg}", near_m)  # with the growth round a pole, 3/4 of MAX_EDGE_ERROR_PX
+    lon = _on_their_side(lon)
     fixed = antimeridian.fix_polygon(shapely.Polygon(list(zip(lon, lat))), force_north_pole=pole_deg > 0,
                                      force_south_pole=pole_deg < 0, fix_winding=True)
     geometry = shapely.geometry.mapping(fixed)
     return ({"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"])},
             [round(float(v), COORDINATE_DECIMALS) for v in antimeridian.bbox(fixed)])
+
+
+def _densified(ring: np.ndarray, crs: str, max_error_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes (degrees) of the closed ``ring`` (N, 2) of grid metres in ``crs``, each of its
+    segments halved until the straight line between its ends in lon/lat (an edge, as RFC 7946 section 3.1.1 draws
+    it) passes within ``max_error_m`` of the grid segment at its middle (or the segment is shorter than a tenth of
+    that): near a pole a straight side of a UPS grid is a curve in lon/lat. The ring's last point (its first)
+    is left out."""
+    xy = np.asarray(ring, np.float64)
+    lon, lat = (np.asarray(v, np.float64) for v in transform_points(crs, "EPSG:4326", xy[:, 0], xy[:, 1]))
+    while True:
+        step = np.diff(xy, axis=0)
+        turn = (np.diff(lon) + 180.0) % 360.0 - 180.0  # the short way round, as the antimeridian package reads it
+        mx, my = transform_points("EPSG:4326", crs, lon[:-1] + turn / 2, (lat[:-1] + lat[1:]) / 2)
+        length = np.hypot(step[:, 0], step[:, 1])
+        off_m = np.abs(step[:, 0] * (np.asarray(my) - xy[:-1, 1]) - step[:, 1] * (np.asarray(mx) - xy[:-1, 0]))
+        split = np.flatnonzero((off_m > max_error_m * length) & (length > max_error_m / 10))
+        if split.size == 0:
+            return lon[:-1], lat[:-1]
+        middle = (xy[split] + xy[split + 1]) / 2
+        mlon, mlat = transform_points(crs, "EPSG:4326", middle[:, 0], middle[:, 1])
+        xy = np.insert(xy, split + 1, middle, axis=0)
+        lon, lat = np.insert(lon, split + 1, mlon), np.insert(lat, split + 1, mlat)
 
 
 def _on_their_side(lon: np.ndarray) -> np.ndarray:
