@@ -38,6 +38,7 @@ from . import clear_ground, compression
 from .document import Block, Image, Paragraph, Table, fmt_bytes, fmt_fixed, fmt_fraction
 from .run_data import RunData
 
+OFF_NADIR_NOTE_DEG = 10.0  # a pixel there covers 5 % more ground than at nadir from 500-800 km, 1.75-1.82x at 32 deg
 RD_PLOT = "plots/rate-distortion.png"  # drawn by ground.plots.write_plots from rate_distortion
 NOTE = ("the same finished frames for every row; bursts count K frames except bent_pipe_single, best_lossless, "
         "lossy_same_bytes and cloud_filter_best_lossless (one frame per scene); saved is against bent_pipe_single; "
@@ -121,7 +122,17 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                     psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim"), cpsnr_db=cpsnr))
     return {"frames": len(records), "clear_km2": all_clear if records else None, "rows": rows,
             "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes,
-            "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows), "note": NOTE}
+            "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows), "note": NOTE,
+            "off_nadir_deg": _off_nadir_deg(run, frame_ids)}
+
+
+def _off_nadir_deg(run: RunData, frame_ids: list[str]) -> dict[str, float] | None:
+    """The median and largest off-nadir angle (degrees, telemetry/captures.jsonl) of the compared frames; None
+    without their captures. Every frame is taken at the camera's nadir GSD (README, "Imaging"), so per km² of
+    ground the figures of frames taken far off nadir read high."""
+    wanted = set(frame_ids)
+    angles = [c.off_nadir_deg for c in run.captures or [] if c.frame_id in wanted]
+    return {"median": round(float(np.median(angles)), 1), "max": round(max(angles), 1)} if angles else None
 
 
 def _estimate_codec(run_info: RunInfo | None) -> str:
@@ -240,5 +251,10 @@ def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:
     if comp["rate_distortion"]["points"]:
         blocks.append(Image("Rate-distortion of the flight-class codecs, with this run's pipeline", RD_PLOT))
     sidecars = f" ({fmt_bytes(comp['sidecar_bytes'])} here)" if comp.get("sidecar_bytes") else ""
-    blocks.append(Paragraph(f"{comp['frames']} finished frames; {comp['note']}{sidecars}."))
+    off_nadir = comp.get("off_nadir_deg") or {}
+    slant = (f" Bytes per km² count each pixel at the camera's nadir GSD, and these frames were taken up to "
+             f"{off_nadir['max']:g}° off nadir (median {off_nadir['median']:g}°), where a real pixel covers more "
+             "ground: per km², they read high (README, \"Imaging\")." if off_nadir.get("max", 0) >= OFF_NADIR_NOTE_DEG
+             else "")
+    blocks.append(Paragraph(f"{comp['frames']} finished frames; {comp['note']}{sidecars}.{slant}"))
     return blocks

@@ -252,3 +252,22 @@ def test_the_same_pipeline_gives_the_same_bytes_in_both_rows(tmp_path, pipeline,
     now counts its products' bytes."""
     rows = small_run(tmp_path / "run", pipeline)
     assert rows[same_pipeline]["bytes"] == rows["this_run"]["bytes"] > 0
+
+
+def test_frames_taken_far_off_nadir_say_their_bytes_per_km2_read_high(tiny_run):
+    """Every frame is rendered at the camera's nadir GSD, so a frame 32 deg off nadir covers 0.57 of the ground a
+    real one would, and its bytes per km² read 1.75x high: the table said nothing of it."""
+    def note(comp):
+        return next(b.text for b in comparison_blocks(comp) if isinstance(b, Paragraph) and "finished frames" in b.text)
+
+    near = comparison(load_run(tiny_run), {})
+    assert near["off_nadir_deg"] == {"median": 5.0, "max": 5.0} and "off nadir" not in note(near)
+    path = tiny_run / "telemetry" / "captures.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line, angle in zip(lines, (12.25, 32.0, 40.0)):
+        line["off_nadir_deg"] = angle
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    far = comparison(load_run(tiny_run), {})
+    assert far["off_nadir_deg"] == {"median": 22.1, "max": 32.0}  # the compared (finished) frames' alone
+    assert ("these frames were taken up to 32° off nadir (median 22.1°), where a real pixel covers more ground: per "
+            "km², they read high") in note(far)
