@@ -42,8 +42,9 @@ RUN_KEYS = {  # key: (where in report.json, meaning)
                                          "the ground (null: no cloud_filter)"),
     "superres.product": ("superres.product", "which super-resolved product was downlinked (null: no superres)"),
     "superres.cpsnr_db": (None, "cPSNR of that product against the high-res truth, dB (PROBA-V sense)"),
-    "hardware": (None, "the on-board computer: {profile, timing (projected or measured), delegate, cpu_relative, "
-                       "int8_conv_relative, power_w: {idle, compute, transmit}}; null without a compute section"),
+    "hardware": (None, "the on-board computer: {profile, timing (projected or measured; null when no frame was "
+                       "processed), delegate, cpu_relative, int8_conv_relative, power_w: {idle, compute, transmit}}; "
+                       "null without a compute section"),
     "comparison": ("comparison.rows", "this run against simpler pipelines on the same frames: one object per row "
                    "(pipeline, label, bytes, saved_fraction, saved_vs_burst_fraction, bytes_per_clear_km2, "
                    "clear_pixels_lost_fraction, cloud_f1, psnr_db, ssim, cpsnr_db; the best-lossless rows also "

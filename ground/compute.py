@@ -23,17 +23,19 @@ WAIT_LATENCY_SHARE = 0.5
 def compute_section(run: Any) -> dict[str, Any] | None:
     """report.json ``compute``: timing mode, profile, per-stage simulated and host seconds, per-satellite busy
     time and utilisation, how long frames waited for the computer (``queue``) and, when it held them back,
-    ``warnings`` (:func:`queue_warning`); None without processing records."""
-    if not run.processing:
-        return None
+    ``warnings`` (:func:`queue_warning`); None without processing records or telemetry/run.json. With no frame
+    processed (none captured, or none taken up before the end), ``timing`` is None and ``stages`` empty, the profile
+    and the busy time (0 s) still given."""
     info = run.run_info
+    if not run.processing and info is None:
+        return None
     stages: dict[str, dict[str, list[float]]] = {}
-    for record in run.processing:
+    for record in run.processing or ():
         for name, sim_s in record.compute_stage_s.items():
             entry = stages.setdefault(name, {"sim": [], "wall": []})
             entry["sim"].append(float(sim_s))
             entry["wall"].append(float(record.wall_s.get(name, 0.0)))
-    timing = sorted({r.compute_timing for r in run.processing})
+    timing = sorted({r.compute_timing for r in run.processing or ()}) or [None]
     duration_s = float(info.duration_s) if info else 0.0
     queue = _queue(run)
     summary = {name: {"frames": len(v["sim"]), "total_s": float(np.sum(v["sim"])),
@@ -42,7 +44,7 @@ def compute_section(run: Any) -> dict[str, Any] | None:
     return {
         "timing": timing[0] if len(timing) == 1 else timing,
         "hardware": info.hardware if info else None,
-        "frames": len(run.processing),
+        "frames": len(run.processing or ()),
         "stages": summary,
         "satellites": [{"satellite": s.satellite, "compute_busy_s": s.compute_busy_s,
                         "utilisation": s.compute_busy_s / duration_s if duration_s else None}
@@ -63,8 +65,8 @@ def compute_section(run: Any) -> dict[str, Any] | None:
 
 def _queue(run: Any) -> dict[str, Any]:
     """report.json ``compute.queue`` (see its definition)."""
-    waits = [float(r.compute_wait_s) for r in run.processing if r.compute_wait_s is not None]
-    processed = {r.frame_id for r in run.processing}
+    waits = [float(r.compute_wait_s) for r in run.processing or () if r.compute_wait_s is not None]
+    processed = {r.frame_id for r in run.processing or ()}
     never = sum(1 for row in run.ledger or () if row.status == "on_board" and row.frame_id not in processed)
     latency = latency_section(run)["p50"]  # the latency section's own figure
     return {"frames": len(waits), "wait_p50_s": float(np.median(waits)) if waits else None,
@@ -114,6 +116,9 @@ def compute_blocks(section: Mapping[str, Any]) -> list[Any]:
     wait += never
     wall = (" The host wall time is this machine's for the whole stage, the work done only to score it on the ground"
             " (evaluation data) included.")
+    if not rows:  # no frame processed: nothing timed
+        return [Heading(2, "On-board compute"),
+                Paragraph(f"No frame was processed on board ({section['hardware']} profile). {busy}.{never}")]
     return [Heading(2, "On-board compute"),
             Paragraph(f"Stage times per frame, {how} ({section['frames']} frames). {busy}.{wait}{wall}"),
             Table(("stage", f"{timing} p50", f"{timing} max", f"{timing} total", "host wall p50"), rows)]

@@ -1,6 +1,6 @@
 """ground.compute: the report's ``compute`` section, read from telemetry/processing.jsonl and run.json, on a real run
 (tests/report_run.py) and on the tiny run of tests/conftest.py given stage times of known medians; its blocks as
-report.md shows them; None for a run without processing records."""
+report.md shows them; a run that processed no frame; None without processing records or run.json."""
 
 from __future__ import annotations
 
@@ -144,14 +144,29 @@ def test_a_record_from_before_stage_times_is_refused_by_name_and_the_rest_counte
 
 
 @pytest.mark.parametrize("records", [None, []], ids=["no processing.jsonl", "an empty processing.jsonl"])
-def test_no_section_without_processing_records(tiny_run, records):
+def test_a_run_that_processed_no_frame_still_names_its_computer_and_the_frames_it_never_took_up(tiny_run, records):
+    """The section was left out, so `run --json` gave hardware null for a scenario that names one, compare showed
+    no busy time, and a computer that never took up a frame before the end went unsaid."""
     path = tiny_run / "telemetry" / "processing.jsonl"
     path.unlink()
     if records is not None:
         jsonl(path, records)
+    info = json.loads((tiny_run / "telemetry" / "run.json").read_text())
+    (tiny_run / "telemetry" / "run.json").write_text(json.dumps({**info, "hardware": "rpi4"}))
     run = load_run(tiny_run)
     assert run.processing == records
-    assert compute_section(run) is None
+    section = compute_section(run)
+    assert (section["hardware"], section["timing"], section["frames"], section["stages"]) == ("rpi4", None, 0, {})
+    assert section["queue"]["never_computed"] == 1  # the frame on board at the end
+    text = to_markdown(compute_blocks(section))
+    assert "No frame was processed on board (rpi4 profile)." in text and "1 frame was never taken up" in text
+    assert "|" not in text  # no table of stages
+
+
+def test_no_section_without_processing_records_or_run_json(tiny_run):
+    (tiny_run / "telemetry" / "processing.jsonl").unlink()
+    (tiny_run / "telemetry" / "run.json").unlink()
+    assert compute_section(load_run(tiny_run)) is None
 
 
 def test_the_wait_for_the_computer_is_its_queue_in_capture_order():
