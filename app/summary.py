@@ -47,10 +47,12 @@ RUN_KEYS = {  # key: (where in report.json, meaning)
                        "null without a compute section"),
     "comparison": ("comparison.rows", "this run against simpler pipelines on the same frames: one object per row "
                    "(pipeline, label, bytes, saved_fraction, saved_vs_burst_fraction, bytes_per_clear_km2, "
-                   "clear_pixels_lost_fraction, cloud_f1, psnr_db, ssim, cpsnr_db; the best-lossless rows also "
-                   "codec, the lossy_same_bytes row max_abs_error_dn, scenes and exact_scenes (those sent exact); "
-                   "see the report's comparison); the bent_pipe row only with bursts, saved_vs_burst_fraction null "
-                   "without them"),
+                   "clear_pixels_lost_fraction, cloud_f1, psnr_db, ssim, cpsnr_db, exact (true: the decoded pixels "
+                   "are the raw frames', psnr_db null; false: lossy, see psnr_db; null: nothing sent, or a "
+                   "super-resolved product, see cpsnr_db); the best-lossless rows also codec, the lossy_same_bytes "
+                   "row max_abs_error_dn, scenes and exact_scenes (those sent exact); see the report's comparison); "
+                   "the bent_pipe row only when a finished frame was a burst, saved_vs_burst_fraction null without "
+                   "one"),
     "verdict": ("verdict", "the report's opening verdict (its headline sentence, then any caveats)"),
     "warnings": ("warnings", "what the report warns of, at its top: one sentence each (empty: nothing)"),
 }

@@ -120,6 +120,8 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     sent, sidecar_bytes = _payload_and_sidecar_bytes(run, frame_ids)
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
                     psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim"), cpsnr_db=cpsnr))
+    for r in rows:
+        r["exact"] = exact(r)
     return {"frames": len(records), "clear_km2": all_clear if records else None, "rows": rows,
             "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes,
             "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows), "note": NOTE,
@@ -211,14 +213,20 @@ def rate_distortion(run: RunData, bit_depth: int, frames: int, rows: list[dict[s
             "lossy_same_bytes_clear_pixels_lost_fraction": by_name["lossy_same_bytes"]["clear_pixels_lost_fraction"]}
 
 
-def _quality_cell(r: Mapping[str, Any]) -> str:
-    """PSNR / SSIM of a lossy row; "exact" for a lossless one that sent something; "n/a" for a row that sent nothing
-    (no bytes, or none measured), and for a super-resolved product (a cPSNR: no raw frame has its grid)."""
+def exact(r: Mapping[str, Any]) -> bool | None:
+    """A row's ``exact``: True for one whose decoded pixels are the raw frames' (lossless, or lossy with every scene
+    exact: no PSNR, SSIM 1), False for a lossy one (``psnr_db``), None for one that sent nothing (no bytes, or none
+    measured) and for a super-resolved product (a cPSNR: no raw frame has its grid)."""
     if r.get("cpsnr_db") is not None and r["psnr_db"] is None:
-        return "n/a (super-resolved)"
-    if r["psnr_db"] is None:
-        return "exact" if r["bytes"] else "n/a"
-    return f"{r['psnr_db']:.1f} dB / {fmt_fixed(r['ssim'], 4)}"
+        return None
+    return bool(r["bytes"]) or None if r["psnr_db"] is None else False
+
+
+def _quality_cell(r: Mapping[str, Any]) -> str:
+    """PSNR / SSIM of a lossy row, "exact" or "n/a" (:func:`exact`)."""
+    if r["psnr_db"] is not None:
+        return f"{r['psnr_db']:.1f} dB / {fmt_fixed(r['ssim'], 4)}"
+    return "exact" if exact(r) else "n/a (super-resolved)" if r.get("cpsnr_db") is not None else "n/a"
 
 
 def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:

@@ -11,7 +11,7 @@ import pytest
 
 from app.cli import main
 from conftest import FRAME_RAW_BYTES
-from ground.comparison import comparison, comparison_blocks
+from ground.comparison import comparison, comparison_blocks, exact
 from ground.document import Paragraph, Table
 from ground.run_data import load_run
 from rundir.run_info import CameraInfo, StageEntry
@@ -271,3 +271,17 @@ def test_frames_taken_far_off_nadir_say_their_bytes_per_km2_read_high(tiny_run):
     assert far["off_nadir_deg"] == {"median": 22.1, "max": 32.0}  # the compared (finished) frames' alone
     assert ("these frames were taken up to 32° off nadir (median 22.1°), where a real pixel covers more ground: per "
             "km², they read high") in note(far)
+
+
+def test_report_json_says_which_rows_are_exact_as_report_md_does(tiny_run):
+    """psnr_db null meant "exact" in a lossless row and "not comparable" in a super-resolved one: a script could not
+    tell a perfect row from one the measure does not apply to."""
+    comp = comparison(load_run(tiny_run), {})
+    by_name = {r["pipeline"]: r for r in comp["rows"]}
+    assert by_name["encode_only"]["exact"] is True and by_name["best_lossless"]["exact"] is None  # no bytes estimated
+    assert exact({"bytes": 10, "psnr_db": None, "cpsnr_db": 47.8}) is None  # super-resolved
+    assert exact({"bytes": 10, "psnr_db": 61.2, "cpsnr_db": None}) is False
+    assert exact({"bytes": 10, "psnr_db": None, "ssim": 1.0, "cpsnr_db": None}) is True  # every scene exact
+    [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
+    cells = {row[0]: row[table.header.index("PSNR / SSIM vs raw")] for row in table.rows}
+    assert all((cells[r["label"]] == "exact") == (r["exact"] is True) for r in comp["rows"])
