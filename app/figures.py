@@ -111,8 +111,9 @@ SAVED = (None, 1.0)  # a saving: at most everything; below 0 when more bytes go 
 SHARE = (0.0, 1.0)  # a share of pixels, an F1 score
 
 FIGURES = {f.name: f for f in (
-    Figure("saved_fraction", "fraction", "higher", "bytes saved against bent-pipe of everything captured (a burst "
-           "counts its K frames): the report's bandwidth.saved_fraction",
+    Figure("saved_fraction", "fraction", "higher", "bytes saved against bent-pipe of the frames the pipeline finished "
+           "with (a burst counts its K frames; frames still on board count in neither): the report's "
+           "bandwidth.saved_fraction",
            lambda r, i: _at(r, "bandwidth", "saved_fraction"), finished_only=True, per_burst=True, bounds=SAVED),
     Figure("saved_vs_single_frame_fraction", "fraction", "higher", "bytes saved against one raw frame per scene (the "
            "report's comparison baseline, the same for every pipeline; its this_run row's saved_fraction)",

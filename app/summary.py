@@ -27,7 +27,9 @@ RUN_KEYS = {  # key: (where in report.json, meaning)
                            "reached, s)}; null when complete"),
     "bandwidth.raw_bytes": ("bandwidth.raw_bytes", "bent-pipe bytes of every captured frame"),
     "bandwidth.downlinked_bytes": ("bandwidth.downlinked_bytes", "bytes of the verified products"),
-    "bandwidth.saved_fraction": ("bandwidth.saved_fraction", "1 - downlinked / bent-pipe bytes of the finished frames"),
+    "bandwidth.saved_fraction": ("bandwidth.saved_fraction", "1 - (bytes of the verified products of the finished "
+                                 "frames) / their bent-pipe bytes (report.json bandwidth.raw_bytes_finished): frames "
+                                 "still on board, or lost, count in neither"),
     "ledger.captured": ("ledger.captured", "frames captured"),
     "ledger.delivered": ("ledger.delivered", "frames with nothing left on board and a product on the ground"),
     "ledger.dropped": ("ledger.dropped", "frames dropped on board (cloudy, storage)"),
