@@ -39,10 +39,12 @@ RUN_KEYS = {  # key: (where in report.json, meaning)
     "latency_s.max": ("latency_s.max", "its maximum, s"),
     "on_board.bytes": ("on_board.bytes", "bytes left on board at the end: what storage holds, a product caught "
                                          "mid-transfer whole"),
-    "cloud.f1": ("cloud.pixel.f1", "per-pixel F1 of the on-board cloud mask against truth (null: no cloud_filter)"),
+    "cloud.f1": ("cloud.pixel.f1", "per-pixel F1 of the on-board cloud mask against truth (null: no cloud_filter, "
+                 "or no frame scored)"),
     "cloud.clear_pixels_lost_fraction": ("cloud.clear_pixels_lost_fraction", "truly clear pixels that never reach "
-                                         "the ground (null: no cloud_filter)"),
-    "superres.product": ("superres.product", "which super-resolved product was downlinked (null: no superres)"),
+                                         "the ground (null: no cloud_filter, or no frame scored)"),
+    "superres.product": ("superres.product", "which super-resolved product the stage makes and downlinks (null: no "
+                         "superres)"),
     "superres.cpsnr_db": (None, "cPSNR of that product against the high-res truth, dB (PROBA-V sense)"),
     "hardware": (None, "the on-board computer: {profile, timing (projected or measured; null when no frame was "
                        "processed), delegate, cpu_relative, int8_conv_relative, power_w: {idle, compute, transmit}}; "
