@@ -143,3 +143,95 @@ def test_the_interpreter_fixture_runs_a_users_onnx_model_on_the_host(tmp_path):
     model = user_model("uint8.onnx", tmp_path / "models")
     result = run_pytest(tmp_path, "--hil-device", "host", model=model)
     assert "1 passed, 1 skipped" in result.stdout, result.stdout + result.stderr
+
+
+NUMPY_RECORDS = '''
+import numpy as np
+import pytest
+
+@pytest.mark.hil
+def test_records_numpy_figures(hil_metrics):
+    p90 = np.percentile(np.array([4.0, 5.0, 6.0]), 90)
+    hil_metrics.record("tiny", latency_ms_p90=p90, within_deadline=p90 <= 10.3, windows=np.int64(25),
+                       per_window_ms=np.array([1.5, 2.5]))
+
+@pytest.mark.hil
+def test_records_what_json_cannot_hold(hil_metrics):
+    hil_metrics.record("tiny", shape=object())
+
+@pytest.mark.hil
+def test_after_it(hil_metrics):
+    hil_metrics.record("after", latency_ms=1.0)
+'''
+
+
+def test_numpy_figures_are_recorded_as_numbers_and_a_value_json_cannot_hold_fails_its_test(tmp_path):
+    """`p90 <= deadline` is a numpy bool: recording it passed the test, then crashed the session at its end with an
+    internal traceback, writing no metrics."""
+    (tmp_path / "test_np.py").write_text(NUMPY_RECORDS)
+    metrics = tmp_path / "hil.json"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hil-device", "host",
+                             "--hil-metrics", str(metrics), "test_np.py"], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert "1 failed, 2 passed" in result.stdout and "INTERNALERROR" not in result.stdout, result.stdout
+    assert "hil_metrics.record('tiny'): expected numbers, text, booleans or lists of them" in result.stdout
+    first, after = json.loads(metrics.read_text())["records"]
+    assert (first["latency_ms_p90"], first["within_deadline"], first["windows"], first["per_window_ms"]) == \
+        (5.8, True, 25, [1.5, 2.5])
+    assert after["name"] == "after"
+
+
+def test_under_xdist_the_workers_records_are_written(tmp_path):
+    """With -n 2 the records stayed in the worker processes: "0 record(s) written", and no latency table."""
+    metrics = tmp_path / "hil.json"
+    result = run_pytest(tmp_path, "-n", "2", "--hil-device", "host", "--hil-metrics", str(metrics))
+    assert "1 passed, 1 skipped" in result.stdout and "1 record(s) written" in result.stdout, result.stdout
+    doc = json.loads(metrics.read_text())
+    assert doc["device"]["name"] == "host" and doc["device"]["runtime"] and [r["name"] for r in doc["records"]] == \
+        ["tiny"]
+
+
+@pytest.mark.parametrize("delegate, found", [
+    ("gpu", "Unknown delegate 'gpu'"),
+    ("external:{not_a_delegate}", "external:{not_a_delegate}: ")])
+def test_a_delegate_that_is_none_or_does_not_load_is_a_usage_error(tmp_path, delegate, found):
+    """--hil-delegate gpu errored in every test with a traceback; a file that is no delegate skipped every test as
+    "host absent", and the session passed."""
+    not_a_delegate = tmp_path / "libnot_a_delegate.so"
+    not_a_delegate.write_bytes(b"\x7fELF not really")
+    delegate, found = (text.format(not_a_delegate=not_a_delegate) for text in (delegate, found))
+    result = run_pytest(tmp_path, "--hil-device", "host", "--hil-delegate", delegate)
+    assert result.returncode == 4 and f"--hil-delegate {delegate}: " in result.stderr, result.stdout + result.stderr
+    assert found in result.stderr and "Traceback" not in result.stderr
+
+
+REQUIRES = '''
+import pytest
+
+@pytest.mark.requires_device("coral-usb")
+def test_misspelled():
+    pass
+
+@pytest.mark.requires_device()
+def test_unnamed():
+    pass
+
+@pytest.mark.requires_device("host")
+def test_host():
+    pass
+'''
+
+
+def test_a_requires_device_name_that_is_no_device_errs_in_its_test_rather_than_skipping_everywhere(tmp_path):
+    (tmp_path / "test_requires.py").write_text(REQUIRES)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hil-device", "host",
+                             "test_requires.py"], capture_output=True, text=True, cwd=tmp_path)
+    assert "1 passed, 2 errors" in result.stdout, result.stdout
+    assert ("requires_device: expected one or more of host, edgetpu, jetson, onnx-cuda, onnx-tensorrt, found "
+            "'coral-usb'") in result.stdout and "found none" in result.stdout
+
+
+def test_a_model_name_that_is_no_shipped_model_names_the_shipped_ones(tmp_path):
+    result = run_pytest(tmp_path, "--hil-device", "host", model=Path("cloud_bgrn_int9"))
+    assert result.returncode == 2 and "unknown model 'cloud_bgrn_int9'; choose a shipped model (cloud_bgrn_float32" \
+        in result.stdout, result.stdout

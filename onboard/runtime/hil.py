@@ -23,16 +23,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from rundir.errors import OrbitEdgeError
 
-from .bench import EDGETPU_SUFFIX, ONNX_DEVICES
+from .bench import EDGETPU_SUFFIX, ONNX_DEVICES, resolve_models
 from ..constants import EARTH_MEAN_RADIUS_KM, EARTH_MU_KM3_S2
-from .interpreter import load_delegates, resolve_runtime
+from .interpreter import check_delegate, load_delegates, resolve_runtime
 from .modelcard import MODEL_DIR
 from .onnx_export import export_tflite
-from .onnx_model import provider_list
+from .onnx_model import check_provider, provider_list
 from .model import ONNX_RUNTIME, Model
 
 DEVICES = ("host", "edgetpu", "jetson", *ONNX_DEVICES)
@@ -43,6 +44,7 @@ USAGE_ERROR_EXIT = 2  # the exit status of the orbitedge command for input it ca
 _SETTINGS = pytest.StashKey[dict[str, Any]]()
 _DEVICE = pytest.StashKey["Device"]()
 _RECORDS = pytest.StashKey[list[dict[str, Any]]]()
+_XDIST_KEY = "orbitedge_hil"  # a worker's records and device, in its workeroutput
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,12 @@ def onnx_twin(path: Path, model_dir: Path) -> Path:
 
 
 def model_path(model: str | Path) -> Path:
-    """A shipped model's file for its name (``cloud_bgrn_int8``), or ``model`` itself as a path."""
-    shipped = MODEL_DIR / f"{model}.tflite"
-    return shipped if isinstance(model, str) and shipped.is_file() else Path(model)
+    """A shipped model's file for its name (``cloud_bgrn_int8``), or ``model`` itself as the path of a .tflite or
+    .onnx file; OrbitEdgeError naming the shipped models for anything else (:func:`.bench.resolve_models`)."""
+    paths = resolve_models(str(model)) if str(model) != "all" else []
+    if len(paths) != 1:
+        raise OrbitEdgeError(f"interpreter({str(model)!r}): expected one model, a shipped one's name or a path")
+    return paths[0]
 
 
 class MetricsRecorder:
@@ -137,8 +142,18 @@ class MetricsRecorder:
         self._device = device
 
     def record(self, name: str, **values: Any) -> None:
-        """Record ``values`` (put units in the keys: ``latency_ms=...``, ``deadline_ms=...``) under ``name``."""
-        self._records.append({"test": self._test, "device": self._device, "name": name, **values})
+        """Record ``values`` (put units in the keys: ``latency_ms=...``, ``deadline_ms=...``) under ``name``: numbers,
+        text, booleans, None, or lists of them; numpy scalars and arrays (``np.percentile``, ``p90 <= deadline``)
+        as their Python values. TypeError, failing the test that records it, for any other: the session's JSON
+        could not be written."""
+        plain = {key: value.tolist() if isinstance(value, (np.generic, np.ndarray)) else value
+                 for key, value in values.items()}
+        try:
+            json.dumps(plain, allow_nan=True)
+        except TypeError as err:
+            raise TypeError(f"hil_metrics.record({name!r}): expected numbers, text, booleans or lists of them, "
+                            f"found {err}") from None
+        self._records.append({"test": self._test, "device": self._device, "name": name, **plain})
 
 
 # ------------------------------------------------------------------------------------------------- hooks
@@ -166,11 +181,26 @@ def pytest_configure(config: pytest.Config) -> None:
     name = chosen or "host"
     if name not in DEVICES:
         raise pytest.UsageError(f"{ENV_DEVICE}={name!r}: choose one of {', '.join(DEVICES)}")
+    _check_delegate(name, config.getoption("hil_delegate"))
     _check_paths(config.getoption("hil_delegate"), config.getoption("hil_models"))
     config.stash[_SETTINGS] = {"device": name, "chosen": chosen is not None,
                                "delegate": config.getoption("hil_delegate"), "models": config.getoption("hil_models"),
                                "metrics": config.getoption("hil_metrics")}
     config.stash[_RECORDS] = []
+
+
+def _check_delegate(device: str, delegate: str | None) -> None:
+    """pytest.UsageError for a ``--hil-delegate`` that is none of the device's (the ONNX devices' providers, the
+    others' cpu, edgetpu or external:PATH), and for an external delegate's file that does not load as one (another
+    architecture, not a delegate): either would otherwise error in every test, or skip it as its device absent."""
+    if delegate is None:
+        return
+    try:
+        (check_provider if device in ONNX_DEVICES else check_delegate)(delegate)
+        if delegate.startswith("external:") and Path(delegate.removeprefix("external:")).is_file():
+            load_delegates(delegate, resolve_runtime())
+    except (ValueError, OrbitEdgeError) as err:
+        raise pytest.UsageError(f"--hil-delegate {delegate}: {err}") from None
 
 
 def _check_paths(delegate: str | None, models: Path) -> None:
@@ -200,7 +230,11 @@ def device_under_test(config: pytest.Config) -> Device:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    required = [name for mark in item.iter_markers("requires_device") for name in mark.args]
+    marks = list(item.iter_markers("requires_device"))
+    required = [name for mark in marks for name in mark.args]
+    if unknown := [name for name in required if name not in DEVICES] or ([] if all(m.args for m in marks) else ["none"]):
+        pytest.fail(f"requires_device: expected one or more of {', '.join(DEVICES)}, found "
+                    f"{', '.join(map(repr, unknown)) if unknown != ['none'] else 'none'}", pytrace=False)
     if not required and item.get_closest_marker("hil") is None:
         return
     settings = item.config.stash[_SETTINGS]
@@ -227,7 +261,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write the records to ``--hil-metrics``; a pytest-xdist worker hands them, and its device, to the controller
+    (:func:`pytest_testnodedown`), which writes them all."""
     config = session.config
+    if hasattr(config, "workerinput"):
+        dut = config.stash.get(_DEVICE, None)
+        config.workeroutput[_XDIST_KEY] = json.dumps({"device": asdict(dut) if dut else None,
+                                                      "records": config.stash[_RECORDS]})
+        return
     path = config.stash[_SETTINGS]["metrics"]
     if path is None:
         return
@@ -236,6 +277,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 "records": config.stash[_RECORDS]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist, in the controller: the records of a worker that is done (and its device, probed there)."""
+    sent = getattr(node, "workeroutput", {}).get(_XDIST_KEY)
+    if sent:
+        document = json.loads(sent)
+        node.config.stash[_RECORDS].extend(document["records"])
+        if document["device"] and _DEVICE not in node.config.stash:
+            node.config.stash[_DEVICE] = Device(**document["device"])
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
@@ -264,7 +316,10 @@ def interpreter(device: Device, pytestconfig: pytest.Config) -> Callable[..., Mo
     model_dir = pytestconfig.stash[_SETTINGS]["models"]
 
     def make(model: str | Path, threads: int | None = None) -> Model:
-        path = model_path(model)
+        try:
+            path = model_path(model)
+        except OrbitEdgeError as err:
+            pytest.exit(f"orbitedge HIL: {err}", returncode=USAGE_ERROR_EXIT)
         key = (path, threads or device.threads)
         if key not in loaded:
             try:
