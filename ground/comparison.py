@@ -93,12 +93,12 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     def row(name: str, label: str, sent: int | None, row_lost: float | None, row_f1: float | None = None,
             **extra: Any) -> dict[str, Any]:
         delivered_km2 = all_clear * (1.0 - row_lost) if all_clear is not None and row_lost is not None else None
-        return {"pipeline": name, "label": label, "bytes": sent,
-                "saved_fraction": 1.0 - sent / single if single and sent is not None else None,
-                "saved_vs_burst_fraction": 1.0 - sent / burst if burst and sent is not None else None,
-                "bytes_per_clear_km2": sent / delivered_km2 if delivered_km2 and sent is not None else None,
-                "clear_pixels_lost_fraction": row_lost if records else None, "cloud_f1": row_f1, "psnr_db": None,
-                "ssim": None, "cpsnr_db": None, **extra}
+        return with_exact({"pipeline": name, "label": label, "bytes": sent,
+                           "saved_fraction": 1.0 - sent / single if single and sent is not None else None,
+                           "saved_vs_burst_fraction": 1.0 - sent / burst if burst and sent is not None else None,
+                           "bytes_per_clear_km2": sent / delivered_km2 if delivered_km2 and sent is not None else None,
+                           "clear_pixels_lost_fraction": row_lost if records else None, "cloud_f1": row_f1,
+                           "psnr_db": None, "ssim": None, "cpsnr_db": None, **extra})
 
     names, estimate_codec = run.pipeline, _estimate_codec(run.run_info)
     label, best_bytes, codec = _best_codec(alternative, "lossless_")
@@ -120,12 +120,9 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     sent, sidecar_bytes = _payload_and_sidecar_bytes(run, frame_ids)
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
                     psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim"), cpsnr_db=cpsnr))
-    for r in rows:
-        r["exact"] = exact(r)
-    return {"frames": len(records), "clear_km2": all_clear if records else None, "rows": rows,
-            "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes,
-            "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows), "note": NOTE,
-            "off_nadir_deg": _off_nadir_deg(run, frame_ids)}
+    return {"frames": len(records), "clear_km2": all_clear if records else None, "rows": rows, "note": NOTE,
+            "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes, "off_nadir_deg": _off_nadir_deg(run, frame_ids),
+            "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows)}
 
 
 def _off_nadir_deg(run: RunData, frame_ids: list[str]) -> dict[str, float] | None:
@@ -220,6 +217,11 @@ def exact(r: Mapping[str, Any]) -> bool | None:
     if r.get("cpsnr_db") is not None and r["psnr_db"] is None:
         return None
     return bool(r["bytes"]) or None if r["psnr_db"] is None else False
+
+
+def with_exact(r: dict[str, Any]) -> dict[str, Any]:
+    """Row ``r`` with its ``exact`` (:func:`exact`)."""
+    return {**r, "exact": exact(r)}
 
 
 def _quality_cell(r: Mapping[str, Any]) -> str:
