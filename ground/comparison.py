@@ -121,8 +121,8 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
                     psnr_db=(lossy_run or {}).get("psnr_db"), ssim=(lossy_run or {}).get("ssim"), cpsnr_db=cpsnr))
     return {"frames": len(records), "clear_km2": all_clear if records else None, "rows": rows, "note": NOTE,
-            "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes, "off_nadir_deg": _off_nadir_deg(run, frame_ids),
-            "rate_distortion": rate_distortion(run, bit_depth, len(frame_ids), rows)}
+            "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes, "rate_distortion": rate_distortion(
+                run, bit_depth, len(frame_ids), rows), "off_nadir_deg": _off_nadir_deg(run, frame_ids)}
 
 
 def _off_nadir_deg(run: RunData, frame_ids: list[str]) -> dict[str, float] | None:
