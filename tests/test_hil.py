@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from onboard.runtime import hil
+from rundir.errors import OrbitEdgeError
 
 HAS_EDGETPU = ctypes.util.find_library("edgetpu") is not None
 ONE_M_S = 1.0
@@ -61,11 +62,15 @@ def test_jetson_absence_says_why():
     assert "/etc/nv_tegra_release" in hil.probe("jetson").missing
 
 
-def test_the_edge_tpu_uses_the_compiled_model_when_there_is_one(tmp_path):
+def test_the_edge_tpu_uses_the_compiled_model_and_refuses_to_time_an_uncompiled_one(tmp_path):
+    """Without its compiled twin the model ran uncompiled, every op on the CPU, and the CPU's latency was recorded
+    as the Edge TPU's."""
     model = tmp_path / "cloud_bgrn_int8.tflite"
-    assert hil.compiled_model(model, tmp_path) == model
+    with pytest.raises(OrbitEdgeError, match="no compiled model cloud_bgrn_int8_edgetpu.tflite in .*edgetpu_compiler"):
+        hil.compiled_model(model, tmp_path)
     (tmp_path / "cloud_bgrn_int8_edgetpu.tflite").write_bytes(b"")
     assert hil.compiled_model(model, tmp_path) == tmp_path / "cloud_bgrn_int8_edgetpu.tflite"
+    assert hil.compiled_model(tmp_path / "x_edgetpu.tflite", tmp_path / "elsewhere") == tmp_path / "x_edgetpu.tflite"
 
 
 def run_pytest(tmp_path: Path, *args: str, env: dict[str, str] | None = None,

@@ -107,10 +107,17 @@ def frame_period_s(height_px: int, gsd_m: float, forward_overlap_fraction: float
 
 
 def compiled_model(path: Path, model_dir: Path) -> Path:
-    """For the Edge TPU: ``<stem>_edgetpu.tflite`` in ``model_dir`` when edgetpu_compiler has made it, else ``path``
-    (whose ops the delegate then leaves on the CPU)."""
+    """For the Edge TPU: ``path`` when it is a compiled model (``*_edgetpu.tflite``), else ``<stem>_edgetpu.tflite``
+    in ``model_dir``, as edgetpu_compiler names it. OrbitEdgeError when there is none: the delegate would leave every
+    op of the uncompiled model on the CPU, and the CPU's latency would be recorded as the Edge TPU's."""
+    if path.stem.endswith(EDGETPU_SUFFIX):
+        return path
     compiled = model_dir / f"{path.stem}{EDGETPU_SUFFIX}.tflite"
-    return compiled if compiled.is_file() else path
+    if not compiled.is_file():
+        raise OrbitEdgeError(f"{path}: no compiled model {compiled.name} in {model_dir} (--hil-models): compile it "
+                             f"with `edgetpu_compiler -o {model_dir} {path}`; uncompiled, its ops would run on the CPU "
+                             "and their latency would pass for the Edge TPU's")
+    return compiled
 
 
 def onnx_twin(path: Path, model_dir: Path) -> Path:
