@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from rundir.errors import InputFileError, OrbitEdgeError
-from rundir.files import LOCK_FILE, folder_lock, write_json
+from rundir.files import LOCK_FILE, folder_lock, run_lock, write_json
 
 from .cluster import SCHEDULER_LOST, ClusterLost, check_resources
 from .figures import readable_run
@@ -90,12 +90,13 @@ def run_task(spec: RunSpec, sweep_name: str, scenario: str, out: str, fmt: str =
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            marker = _claim(run_dir, spec, sweep_name, scenario_digest(scenario))
-            scenario_obj = load_scenario(scenario, list(spec.overrides))
-            write_resolved(run_dir, scenario_obj)
-            Mission(scenario_obj, run_dir).run()
-            release_simulation_memory()
-            write_report(run_dir, fmt, cog_threads=threads)
+            with run_lock(run_dir):  # as `orbitedge run` and `report` hold it: refused while either writes there
+                marker = _claim(run_dir, spec, sweep_name, scenario_digest(scenario))
+                scenario_obj = load_scenario(scenario, list(spec.overrides))
+                write_resolved(run_dir, scenario_obj)
+                Mission(scenario_obj, run_dir).run()
+                release_simulation_memory()
+                write_report(run_dir, fmt, cog_threads=threads)
         except Exception as err:
             return {"run_id": spec.run_id, "status": "failed", "error": f"{type(err).__name__}: {err}",
                     "traceback": traceback.format_exc(), "wall_s": round(time.perf_counter() - start, 3)}

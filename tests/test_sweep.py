@@ -18,7 +18,7 @@ from app.cluster import check_resources, start_client
 from app.sweep import FAILED, MARKER, prepare_out, run_task, sweep_state
 from app.sweep_file import load_sweep
 from rundir.errors import OrbitEdgeError
-from rundir.files import LOCK_FILE
+from rundir.files import LOCK_FILE, run_lock
 from tests.sweep_cases import QUICKSTART, TINY, made_sweep, with_a_blocked_run, write_sweep
 
 @pytest.fixture(scope="module")
@@ -180,6 +180,18 @@ def test_a_run_without_its_run_json_is_made_again(tmp_path):
     outcome = run_task(reference.sweep.runs[0], "tiny", str(reference.sweep.scenario), str(tmp_path))
     assert outcome["status"] == "complete" and outcome["wall_s"] > 0  # made now
     assert (tmp_path / "runs" / "c000-r0" / "telemetry" / "run.json").is_file()
+
+
+def test_a_run_another_process_writes_into_is_failed_not_raced(tmp_path):
+    """`orbitedge report` (or `run --out`) into a sweep's run directory while the sweep made that run again: each
+    wrote over the other's files. The sweep's run now takes the run directory's lock, as they do."""
+    reference, _ = made_sweep()
+    shutil.copytree(reference.out / "runs" / "c000-r0", tmp_path / "runs" / "c000-r0")
+    (tmp_path / "runs" / "c000-r0" / "telemetry" / "run.json").unlink()  # to be made again
+    with run_lock(tmp_path / "runs" / "c000-r0"):  # another process's report of it, say
+        outcome = run_task(reference.sweep.runs[0], "tiny", str(reference.sweep.scenario), str(tmp_path))
+    assert outcome["status"] == "failed" and "another orbitedge process" in outcome["error"]
+    assert (tmp_path / "runs" / "c000-r0" / "report.json").is_file()  # nothing of it touched
 
 
 def files_below(folder):
