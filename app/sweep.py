@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -232,15 +233,17 @@ def earlier_files(out: Path) -> list[Path]:
 
 
 def remove_earlier(out: Path, earlier: list[Path]) -> None:
-    """Remove what an earlier sweep made in ``out``: run directories with a sweep_run.json (and the lock file that
-    ``orbitedge report`` of one left beside it: :func:`rundir.files.run_lock`), failure records
-    ``failed/RUN.json`` of that run, the files ``earlier`` and sweep.json; then the folders left empty. Anything
-    else stays."""
+    """Remove what an earlier sweep made in ``out``: run directories with a sweep_run.json, the lock files of its runs
+    beside them (``runs/.cNNN-rN.lock``: :func:`rundir.files.run_lock`, which each run and a report of it take),
+    failure records ``failed/RUN.json`` of that run, the files ``earlier`` and sweep.json; then the folders left
+    empty. Anything else stays."""
     out = Path(out)
     for marker in out.glob(f"{RUNS}/*/{MARKER}"):
         if not marker.parent.is_symlink():
             shutil.rmtree(marker.parent)
-            (marker.parent.parent / f".{marker.parent.name}.lock").unlink(missing_ok=True)  # orbitedge report's
+    for lock in out.glob(f"{RUNS}/.c*-r*.lock"):  # each run's lock (run_task's, or orbitedge report's of it)
+        if re.fullmatch(r"\.c\d+-r\d+\.lock", lock.name) and lock.is_file():
+            lock.unlink()
     for record in out.glob(f"{FAILED}/*.json"):
         if _failure_of(record) == record.stem:
             record.unlink()
