@@ -52,6 +52,19 @@ def test_a_duplicate_name_is_reported_beside_another_problem_in_its_list(key, ba
     assert found[f"{key}[1].name"].startswith(f"duplicate {name!r}") and f"{key}[1].{bad.split('=')[0]}" in found
 
 
+def test_a_satellite_named_by_its_tle_title_is_a_duplicate_of_one_named_so():
+    """A satellite with no name takes its three-line TLE's title (OBJECT 511 -> OBJECT-511): two of them, or one and
+    a satellite named so, would write the same product files."""
+    tle = ("tle: ['OBJECT 511', '1 00511U 62049D   26042.24585084  .00000071  00000-0  72510-4 0  9995', "
+           "'2 00511  80.4307 316.8090 0031021 302.1739 213.9845 13.68550625162350']")
+    case = QUICKSTART.parent.parent / "tests" / "data" / "tle_3line_name.yaml"
+    for second in (f"{{orbit: {{{tle}}}}}", f"{{name: OBJECT-511, orbit: {{{tle}}}}}"):
+        with pytest.raises(ConfigError) as err:
+            load_scenario(case, [f"satellites=[{{orbit: {{{tle}}}}}, {second}]"])
+        assert [(i.path, i.found) for i in err.value.issues if "duplicate" in i.found] == \
+            [("satellites[1].name", "duplicate 'OBJECT-511'")]
+
+
 def test_names_that_differ_only_in_case_are_duplicates():
     """POLAR and polar validated, and name product files that are one file on macOS and Windows."""
     constellation = QUICKSTART.parent / "constellation_xband.yaml"

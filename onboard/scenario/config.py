@@ -67,6 +67,7 @@ class StageConfig:
     params: Any
 
 
+NAMED_LISTS = ("satellites", "ground_stations", "targets")  # their items' names must differ (they name files)
 START_YEARS = (1957, 2099)
 """The years a run may span: from the first satellite and the first year two-digit TLE epochs name (1957; they run to
 2056) through 2099. The Sun's position (Astronomical Almanac low-precision formulae, 0.01 deg over 1950-2050,
@@ -107,6 +108,7 @@ class Scenario:
             # the default run directory is runs/<name>: a name with a path in it would write elsewhere
             out.append(issue_at("name", "a name that names one folder (printable, no / or \\, not . or ..)",
                                 repr(self.name)))
+        out += duplicate_names({key: [item.name for item in getattr(self, key, ())] for key in NAMED_LISTS})
         if hasattr(self, "spacecraft") and hasattr(self, "pipeline"):
             out += self.storage_below_a_capture() + below_one_frame(self.spacecraft, self.pipeline)
         if not all(hasattr(self, key) for key in ("satellites", "start_utc", "duration_h")):
@@ -223,8 +225,11 @@ def scenario_from_data(data: dict[str, Any], lines: dict[str, int], path: Path) 
     problems, so that one ConfigError lists every problem."""
     builder = Builder(lines)
     scenario = builder.build(Scenario, data, "")
-    for issue in duplicate_names(data, ("satellites", "ground_stations", "targets")):
-        builder.report(issue)
+    known = {issue.path for issue in builder.issues}  # a list that built: check() judged its names, TLE titles too
+    for issue in duplicate_names({key: [item.get("name") if isinstance(item, dict) else None for item in data[key]]
+                                  for key in NAMED_LISTS if isinstance(data.get(key), list)}):
+        if issue.path not in known:  # a list left out for another problem: its names as written
+            builder.report(issue)
     stages = _build_stages(builder, data.get("pipeline"))
     bands = _camera_bands(data)
     if stages is not None and bands is not None:

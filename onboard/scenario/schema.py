@@ -335,14 +335,12 @@ def build(cls: type, data: Any, source: Source, file: str | Path) -> Any:
     return obj
 
 
-def duplicate_names(data: dict[str, Any], keys: tuple[str, ...]) -> list[ConfigIssue]:
-    """The items of the lists at ``keys`` of YAML ``data`` named twice, case ignored (names go into file names, on
-    case-blind disks too), at ``KEY[i].name``: read from the data, so that another problem in the same list or item
-    does not hide them."""
+def duplicate_names(names: dict[str, list[Any]]) -> list[ConfigIssue]:
+    """The items named twice, case ignored (names go into file names, on case-blind disks too), at ``KEY[i].name``,
+    of the lists of ``names`` ({key: each item's name, None or anything not text where it has none})."""
     out, first = [], {}
-    for key in keys:
-        for i, item in enumerate(data[key] if isinstance(data.get(key), list) else ()):
-            name = item.get("name") if isinstance(item, dict) else None
+    for key, listed in names.items():
+        for i, name in enumerate(listed):
             if isinstance(name, str) and (was := first.setdefault((key, name.casefold()), (i, name)))[0] != i:
                 case = "" if was[1] == name else \
                     f" (as {was[1]!r} but for case: the same file names where case is ignored)"
