@@ -74,18 +74,20 @@ def _geometry(footprint: Footprint) -> tuple[dict[str, Any], list[float]]:
     (:func:`_densified`), and reprojected point by point; the cutting and the bbox are the ``antimeridian``
     package's (``fix_polygon``, ``bbox``), which reads a crossing from the jump in longitude between two points, so
     the same rule holds in any projection (UTM, UPS). Whether a pole is inside is decided in the grid, where it is
-    a point, and passed on to it; a pole on a side or a corner (within a quarter of MAX_EDGE_ERROR_PX), whose
-    longitude is any, is taken inside, the rectangle grown by half of MAX_EDGE_ERROR_PX."""
+    a point, and passed on to it; a pole on a side or a corner (within a quarter of MAX_EDGE_ERROR_PX of it, either
+    way), whose longitude is any, is taken inside, the rectangle grown by half of MAX_EDGE_ERROR_PX."""
     epsg, gsd_m = footprint.epsg, float(footprint.gsd_m)
     x0, y0 = float(footprint.x0_m), float(footprint.y0_m)
     x1, y1 = x0 + footprint.width_px * gsd_m, y0 - footprint.height_px * gsd_m
     near_m = MAX_EDGE_ERROR_PX * gsd_m / 4
     pole_deg = _pole_inside(epsg, x0, y1, x1, y0)
-    if pole_deg == 0 and (pole_deg := _pole_inside(epsg, x0 - near_m, y1 - near_m, x1 + near_m, y0 + near_m)):
+    if not _pole_inside(epsg, x0 + near_m, y1 + near_m, x1 - near_m, y0 - near_m) and \
+            (pole_deg := _pole_inside(epsg, x0 - near_m, y1 - near_m, x1 + near_m, y0 + near_m)):
         x0, y0, x1, y1 = x0 - 2 * near_m, y0 + 2 * near_m, x1 + 2 * near_m, y1 - 2 * near_m
     corners = [(x0, y0), (x0, y1), (x1, y1), (x1, y0), (x0, y0)]  # counterclockwise: the grid is conformal
-    ring = np.array([[xa + (xb - xa) * k / (DENSIFY_PTS + 1), ya + (yb - ya) * k / (DENSIFY_PTS + 1)]
-                     for (xa, ya), (xb, yb) in zip(corners, corners[1:]) for k in range(DENSIFY_PTS + 1)] + [corners[0]])
+    steps = [k / (DENSIFY_PTS + 1) for k in range(DENSIFY_PTS + 1)]
+    ring = np.array([[xa + (xb - xa) * k, ya + (yb - ya) * k] for (xa, ya), (xb, yb) in zip(corners, corners[1:])
+                     for k in steps] + [corners[0]])
     lon, lat = _densified(ring, f"EPSG:{epsg}", near_m)  # with the growth round a pole, 3/4 of MAX_EDGE_ERROR_PX
     lon = _on_their_side(lon)
     fixed = antimeridian.fix_polygon(shapely.Polygon(list(zip(lon, lat))), force_north_pole=pole_deg > 0,

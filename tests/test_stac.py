@@ -294,6 +294,9 @@ def _worst_edge_error_px(fp: dict, geometry: dict) -> float:
     (32761, 400, 1500, 1024),  # ... with 89.9 S inside it
     (32761, -1, 64, 128),  # the pole one pixel inside a frame's side
     (32761, 0, 64, 128),  # the pole on a side: any longitude
+    (32761, -1e-5, 64, 128),  # ... a hair inside it (a ring through a pole's neighbourhood crossed itself)
+    (32761, 1e-5, 64, 128),  # ... a hair outside it
+    (32661, -1e-5, 1e-5, 128),  # ... a hair inside a corner
     (32761, 0, 0, 128),  # the pole on a corner
     (32661, -128, -128, 128),  # ... the North Pole on the opposite corner
     (32661, 0, 64, 128),
