@@ -86,8 +86,8 @@ def _geometry(footprint: Footprint) -> tuple[dict[str, Any], list[float]]:
         x0, y0, x1, y1 = x0 - 2 * near_m, y0 + 2 * near_m, x1 + 2 * near_m, y1 - 2 * near_m
     corners = [(x0, y0), (x0, y1), (x1, y1), (x1, y0), (x0, y0)]  # counterclockwise: the grid is conformal
     n = DENSIFY_PTS + 1
-    ring = np.array([[xa + (xb - xa) * k / n, ya + (yb - ya) * k / n] for (xa, ya), (xb, yb) in zip(corners, corners[1:])
-                     for k in range(n)] + [corners[0]])
+    ring = np.array([[xa + (xb - xa) * k / n, ya + (yb - ya) * k / n]
+                     for (xa, ya), (xb, yb) in zip(corners, corners[1:]) for k in range(n)] + [corners[0]])
     lon, lat = _densified(ring, f"EPSG:{epsg}", near_m)  # with the growth round a pole, 3/4 of MAX_EDGE_ERROR_PX
     lon = _on_their_side(lon)
     fixed = antimeridian.fix_polygon(shapely.Polygon(list(zip(lon, lat))), force_north_pole=pole_deg > 0,
