@@ -53,8 +53,9 @@ RUN_KEYS = {  # key: (where in report.json, meaning)
                    "(pipeline, label, bytes, saved_fraction, saved_vs_burst_fraction, bytes_per_clear_km2, "
                    "clear_pixels_lost_fraction, cloud_f1, psnr_db, ssim, cpsnr_db, exact (true: the decoded pixels "
                    "are the raw frames', psnr_db null; false: lossy, see psnr_db; null: nothing sent, or a "
-                   "super-resolved product, see cpsnr_db); the best-lossless rows also codec, the lossy_same_bytes "
-                   "row max_abs_error_dn, scenes and exact_scenes (those sent exact); see the report's comparison); "
+                   "super-resolved product, see cpsnr_db; or a lossy row no scene was scored for); the best-lossless "
+                   "rows also codec, the lossy rows max_abs_error_dn (this run's with lossy products), the "
+                   "lossy_same_bytes row scenes and exact_scenes (those sent exact); see the report's comparison); "
                    "the bent_pipe row only when a finished frame was a burst, saved_vs_burst_fraction null without "
                    "one"),
     "verdict": ("verdict", "the report's opening verdict (its headline sentence, then any caveats)"),

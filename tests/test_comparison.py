@@ -285,3 +285,11 @@ def test_report_json_says_which_rows_are_exact_as_report_md_does(tiny_run):
     [table] = [b for b in comparison_blocks(comp) if isinstance(b, Table)]
     cells = {row[0]: row[table.header.index("PSNR / SSIM vs raw")] for row in table.rows}
     assert all((cells[r["label"]] == "exact") == (r["exact"] is True) for r in comp["rows"])
+
+
+def test_a_lossy_row_no_scene_scored_is_not_called_exact():
+    """A JPEG 2000 row that scored no scene (no evaluation data) has no PSNR, as an exact one has: it read "exact"."""
+    assert exact({"bytes": 5000, "psnr_db": None, "ssim": None, "max_abs_error_dn": None, "cpsnr_db": None}) is None
+    assert exact({"bytes": 5000, "psnr_db": None, "ssim": 1.0, "max_abs_error_dn": 0, "cpsnr_db": None}) is True
+    assert exact({"bytes": 5000, "psnr_db": 70.2, "ssim": 1.0, "max_abs_error_dn": 2, "cpsnr_db": None}) is False
+    assert exact({"bytes": 0, "psnr_db": None, "ssim": None, "max_abs_error_dn": None, "cpsnr_db": None}) is None
