@@ -199,8 +199,8 @@ class Comparison:
             ("scenario", [str(r.get("scenario")) for r, _ in runs]),
             ("seed", [str(r.get("seed")) for r, _ in runs]),
             ("pipeline", [">".join(i.pipeline if i else []) or "n/a" for _, i in runs]),
-            ("hardware", [f"{(r.get('compute') or {}).get('hardware') or 'n/a'} "
-                          f"({(r.get('compute') or {}).get('timing') or 'nothing timed'})" for r, _ in runs]),
+            ("hardware", [f"{c.get('hardware') or 'n/a'} ({c.get('timing') or 'nothing timed'})"
+                          if (c := r.get("compute")) else "n/a" for r, _ in runs]),
             *((f"model ({stage})", [model_cell(i, stage) for _, i in runs])
               for stage in dict.fromkeys(stage for _, i in runs if i for stage in i.models)),
             *((f"real tiles ({stage}, its card)", [real_cell(i, stage) for _, i in runs])

@@ -117,8 +117,9 @@ def compute_blocks(section: Mapping[str, Any]) -> list[Any]:
     wall = (" The host wall time is this machine's for the whole stage, the work done only to score it on the ground"
             " (evaluation data) included.")
     if not rows:  # no frame processed: nothing timed
+        profile = f" ({section['hardware']} profile)" if section.get("hardware") else ""
         return [Heading(2, "On-board compute"),
-                Paragraph(f"No frame was processed on board ({section['hardware']} profile). {busy}.{never}")]
+                Paragraph(f"No frame was processed on board{profile}.{f' {busy}.' if busy else ''}{never}")]
     return [Heading(2, "On-board compute"),
             Paragraph(f"Stage times per frame, {how} ({section['frames']} frames). {busy}.{wait}{wall}"),
             Table(("stage", f"{timing} p50", f"{timing} max", f"{timing} total", "host wall p50"), rows)]

@@ -163,6 +163,13 @@ def test_a_run_that_processed_no_frame_still_names_its_computer_and_the_frames_i
     assert "|" not in text  # no table of stages
 
 
+def test_a_run_stopped_before_any_frame_without_profile_or_satellites_says_only_that(tiny_run):
+    (tiny_run / "telemetry" / "processing.jsonl").unlink()
+    (tiny_run / "telemetry" / "ledger.jsonl").write_text("")
+    section = compute_section(load_run(tiny_run))  # the tiny run.json names no hardware and no satellite summary
+    assert to_markdown(compute_blocks(section)).strip().endswith("No frame was processed on board.")
+
+
 def test_no_section_without_processing_records_or_run_json(tiny_run):
     (tiny_run / "telemetry" / "processing.jsonl").unlink()
     (tiny_run / "telemetry" / "run.json").unlink()
