@@ -134,9 +134,9 @@ def _stopped(err: BaseException, run_dir: Path, args: argparse.Namespace, set_up
           f"{kept}", file=sys.stderr)
     try:
         report, _ = write_report(run_dir, args.format)
-    except KeyboardInterrupt:  # a second Ctrl-C (or SIGTERM): what was simulated is kept, its report is not whole
-        print(f"orbitedge: interrupted again; the partial report of {run_dir} is not whole: `orbitedge report "
-              f"{run_dir}` writes it", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C (SIGTERM is ignored by now): what was simulated is kept, its report not whole
+        print(f"orbitedge: interrupted while writing the partial report of {run_dir}; it is not whole: `orbitedge "
+              f"report {run_dir}` writes it", file=sys.stderr)
         return 130
     except OSError as report_err:
         raise OrbitEdgeError(f"{run_dir}: the partial report could not be written ({io_error(report_err)}); "

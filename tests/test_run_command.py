@@ -306,6 +306,6 @@ def test_a_second_ctrl_c_during_the_partial_report_says_how_to_write_it(tmp_path
     out = tmp_path / "run"
     assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0"]) == 130
     err = capsys.readouterr().err
-    assert err.endswith(f"orbitedge: interrupted again; the partial report of {out} is not whole: `orbitedge report "
-                        f"{out}` writes it\n")
+    assert err.endswith(f"orbitedge: interrupted while writing the partial report of {out}; it is not whole: "
+                        f"`orbitedge report {out}` writes it\n")
     assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is False  # the run itself is kept
