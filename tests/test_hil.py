@@ -158,7 +158,11 @@ import pytest
 def test_records_numpy_figures(hil_metrics):
     p90 = np.percentile(np.array([4.0, 5.0, 6.0]), 90)
     hil_metrics.record("tiny", latency_ms_p90=p90, within_deadline=p90 <= 10.3, windows=np.int64(25),
-                       per_window_ms=np.array([1.5, 2.5]))
+                       per_window_ms=np.array([1.5, 2.5]), by_band_ms={"B": [np.float32(1.5)]})
+
+@pytest.mark.hil
+def test_records_a_key_of_the_records_own(hil_metrics):
+    hil_metrics.record("tiny", device="mine")
 
 @pytest.mark.hil
 def test_records_what_json_cannot_hold(hil_metrics):
@@ -178,11 +182,12 @@ def test_numpy_figures_are_recorded_as_numbers_and_a_value_json_cannot_hold_fail
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hil-device", "host",
                              "--hil-metrics", str(metrics), "test_np.py"], capture_output=True, text=True,
                             cwd=tmp_path)
-    assert "1 failed, 2 passed" in result.stdout and "INTERNALERROR" not in result.stdout, result.stdout
+    assert "2 failed, 2 passed" in result.stdout and "INTERNALERROR" not in result.stdout, result.stdout
     assert "hil_metrics.record('tiny'): expected numbers, text, booleans or lists of them" in result.stdout
+    assert "hil_metrics.record('tiny'): device: the record's own keys" in result.stdout
     first, after = json.loads(metrics.read_text())["records"]
-    assert (first["latency_ms_p90"], first["within_deadline"], first["windows"], first["per_window_ms"]) == \
-        (5.8, True, 25, [1.5, 2.5])
+    assert (first["latency_ms_p90"], first["within_deadline"], first["windows"], first["per_window_ms"],
+            first["by_band_ms"]) == (5.8, True, 25, [1.5, 2.5], {"B": [1.5]})
     assert after["name"] == "after"
 
 
@@ -240,3 +245,32 @@ def test_a_model_name_that_is_no_shipped_model_names_the_shipped_ones(tmp_path):
     result = run_pytest(tmp_path, "--hil-device", "host", model=Path("cloud_bgrn_int9"))
     assert result.returncode == 2 and "unknown model 'cloud_bgrn_int9'; choose a shipped model (cloud_bgrn_float32" \
         in result.stdout, result.stdout
+
+
+CRASH = '''
+import os
+import pytest
+
+@pytest.mark.hil
+def test_a(hil_metrics):
+    hil_metrics.record("a", latency_ms=1.0)
+
+@pytest.mark.hil
+def test_b():
+    os._exit(1)
+'''
+
+
+def test_under_xdist_a_worker_that_crashes_loses_only_the_test_it_crashed_in(tmp_path):
+    """Records travelled with the worker's end of session: a worker that crashed took every record with it."""
+    (tmp_path / "test_crash.py").write_text(CRASH)
+    metrics = tmp_path / "hil.json"
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "1", "--hil-device", "host",
+                    "--hil-metrics", str(metrics), "test_crash.py"], capture_output=True, text=True, cwd=tmp_path)
+    assert [r["name"] for r in json.loads(metrics.read_text())["records"]] == ["a"]
+
+
+def test_under_xdist_a_model_that_cannot_load_says_why(tmp_path):
+    """pytest.exit in a worker ended as "worker 'gw1' crashed", the reason lost."""
+    result = run_pytest(tmp_path, "-n", "2", "--hil-device", "host", model=Path("cloud_bgrn_int9"))
+    assert result.returncode != 0 and "orbitedge HIL: unknown model 'cloud_bgrn_int9'" in result.stdout, result.stdout

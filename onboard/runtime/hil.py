@@ -44,7 +44,7 @@ USAGE_ERROR_EXIT = 2  # the exit status of the orbitedge command for input it ca
 _SETTINGS = pytest.StashKey[dict[str, Any]]()
 _DEVICE = pytest.StashKey["Device"]()
 _RECORDS = pytest.StashKey[list[dict[str, Any]]]()
-_XDIST_KEY = "orbitedge_hil"  # a worker's records and device, in its workeroutput
+_PROPERTY = "orbitedge_hil"  # the user property that holds a record (MetricsRecorder.record)
 
 
 @dataclass(frozen=True)
@@ -141,26 +141,47 @@ def model_path(model: str | Path) -> Path:
 
 
 class MetricsRecorder:
-    """Collects what one test measured; ``--hil-metrics PATH`` writes every record at the end of the session."""
+    """Records what one test measured, among the test's ``user_properties`` (as ``record_property`` does), so that
+    under pytest-xdist they reach the controller with its report; ``--hil-metrics PATH`` writes them all at the end
+    of the session."""
 
-    def __init__(self, records: list[dict[str, Any]], test: str, device: str):
-        self._records = records
+    def __init__(self, properties: list[tuple[str, Any]], test: str, device: str):
+        self._properties = properties
         self._test = test
         self._device = device
 
     def record(self, name: str, **values: Any) -> None:
         """Record ``values`` (put units in the keys: ``latency_ms=...``, ``deadline_ms=...``) under ``name``: numbers,
-        text, booleans, None, or lists of them; numpy scalars and arrays (``np.percentile``, ``p90 <= deadline``)
-        as their Python values. TypeError, failing the test that records it, for any other: the session's JSON
-        could not be written."""
-        plain = {key: value.tolist() if isinstance(value, (np.generic, np.ndarray)) else value
-                 for key, value in values.items()}
+        text, booleans, None, and lists and mappings of them; numpy scalars and arrays (``np.percentile``,
+        ``p90 <= deadline``), at any depth, as their Python values. TypeError, failing the test that records it,
+        for any other value and for the keys the record holds itself (test, device; name is this method's)."""
+        def plain(value: Any) -> Any:
+            if isinstance(value, (np.generic, np.ndarray)):
+                return value.tolist()
+            raise TypeError(f"{type(value).__name__} {value!r}"[:80])
+
+        if taken := sorted({"test", "device"} & set(values)):
+            raise TypeError(f"hil_metrics.record({name!r}): {', '.join(taken)}: the record's own keys; name yours "
+                            "otherwise")
         try:
-            json.dumps(plain, allow_nan=True)
+            values = json.loads(json.dumps(values, default=plain))
         except TypeError as err:
             raise TypeError(f"hil_metrics.record({name!r}): expected numbers, text, booleans or lists of them, "
                             f"found {err}") from None
-        self._records.append({"test": self._test, "device": self._device, "name": name, **plain})
+        self._properties.append((_PROPERTY, {"test": self._test, "device": self._device, "name": name, **values}))
+
+
+class _Collector:
+    """Gathers the records from each test's teardown report (it carries the test's user_properties): in this
+    process, or, under pytest-xdist, in the controller, from the reports its workers send as each test ends, so a
+    worker that crashes loses only the test it crashed in."""
+
+    def __init__(self, records: list[dict[str, Any]]):
+        self.records = records
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":
+            self.records += [value for key, value in report.user_properties if key == _PROPERTY]
 
 
 # ------------------------------------------------------------------------------------------------- hooks
@@ -194,6 +215,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                "delegate": config.getoption("hil_delegate"), "models": config.getoption("hil_models"),
                                "metrics": config.getoption("hil_metrics")}
     config.stash[_RECORDS] = []
+    config.pluginmanager.register(_Collector(config.stash[_RECORDS]), "orbitedge-hil-records")
 
 
 def _check_delegate(device: str, delegate: str | None) -> None:
@@ -268,33 +290,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Write the records to ``--hil-metrics``; a pytest-xdist worker hands them, and its device, to the controller
-    (:func:`pytest_testnodedown`), which writes them all."""
+    """Write the records to ``--hil-metrics``, with the device (probed here if no test has); in the controller
+    under pytest-xdist, not in its workers."""
     config = session.config
-    if hasattr(config, "workerinput"):
-        dut = config.stash.get(_DEVICE, None)
-        config.workeroutput[_XDIST_KEY] = json.dumps({"device": asdict(dut) if dut else None,
-                                                      "records": config.stash[_RECORDS]})
-        return
     path = config.stash[_SETTINGS]["metrics"]
-    if path is None:
+    if path is None or hasattr(config, "workerinput"):
         return
-    dut = config.stash.get(_DEVICE, None)
-    document = {"device": asdict(dut) if dut else {"name": config.stash[_SETTINGS]["device"]},
-                "records": config.stash[_RECORDS]}
+    document = {"device": asdict(device_under_test(config)), "records": config.stash[_RECORDS]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    """pytest-xdist, in the controller: the records of a worker that is done (and its device, probed there)."""
-    sent = getattr(node, "workeroutput", {}).get(_XDIST_KEY)
-    if sent:
-        document = json.loads(sent)
-        node.config.stash[_RECORDS].extend(document["records"])
-        if document["device"] and _DEVICE not in node.config.stash:
-            node.config.stash[_DEVICE] = Device(**document["device"])
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
@@ -310,34 +314,36 @@ def device(pytestconfig: pytest.Config) -> Device:
 
 
 @pytest.fixture(scope="session")
-def interpreter(device: Device, pytestconfig: pytest.Config) -> Callable[..., Model]:
+def interpreter(device: Device, request: pytest.FixtureRequest) -> Callable[..., Model]:
     """Factory: ``interpreter(model, threads=None)`` -> an ``onboard.runtime.model.Model`` on the device under test.
 
     ``model`` is a shipped model name or a .tflite or .onnx path; on the Edge TPU its compiled ``*_edgetpu.tflite``
-    from ``--hil-models`` is used when present, on the onnx devices its ONNX twin (:func:`onnx_twin`). Models are
-    loaded once per session. A model that cannot be loaded or
-    run on the device (a bad file, tensors or ops the runtime cannot run, a crash of the interpreter in its trial
-    run) ends the session with exit status 2 and the error naming the file, as the ``orbitedge`` command does.
+    from ``--hil-models`` (:func:`compiled_model`: required), on the onnx devices its ONNX twin (:func:`onnx_twin`).
+    Models are loaded once per session. A model that cannot be loaded or run on the device (a name that is no
+    shipped model, a bad file, tensors or ops the runtime cannot run, a crash of the interpreter in its trial run)
+    ends the session with exit status 2 and the error naming the file, as the ``orbitedge`` command does; under
+    pytest-xdist, which would lose that reason with the worker, it fails the test with it and stops the session.
     """
     loaded: dict[tuple[Path, int], Model] = {}
-    model_dir = pytestconfig.stash[_SETTINGS]["models"]
+    model_dir = request.config.stash[_SETTINGS]["models"]
 
     def make(model: str | Path, threads: int | None = None) -> Model:
         try:
             path = model_path(model)
-        except OrbitEdgeError as err:
-            pytest.exit(f"orbitedge HIL: {err}", returncode=USAGE_ERROR_EXIT)
-        key = (path, threads or device.threads)
-        if key not in loaded:
-            try:
+            key = (path, threads or device.threads)
+            if key not in loaded:
                 if device.delegate == "edgetpu":
                     path = compiled_model(path, model_dir)
                 elif device.name in ONNX_DEVICES:
                     path = onnx_twin(path, model_dir)
                 runtime = device.runtime if device.runtime and path.suffix == ".tflite" else "auto"
                 loaded[key] = Model(path, delegate=device.delegate, threads=key[1], runtime=runtime)
-            except (OrbitEdgeError, ValueError) as err:
-                pytest.exit(f"orbitedge HIL: {err}", returncode=USAGE_ERROR_EXIT)
+        except (OrbitEdgeError, ValueError) as err:
+            message = f"orbitedge HIL: {err}"
+            if hasattr(request.config, "workerinput"):
+                request.session.shouldstop = message
+                pytest.fail(message, pytrace=False)
+            pytest.exit(message, returncode=USAGE_ERROR_EXIT)
         return loaded[key]
 
     return make
@@ -346,5 +352,4 @@ def interpreter(device: Device, pytestconfig: pytest.Config) -> Callable[..., Mo
 @pytest.fixture
 def hil_metrics(request: pytest.FixtureRequest) -> MetricsRecorder:
     """Records this test's measurements: ``hil_metrics.record("cloud_bgrn_int8", latency_ms=5.7)``."""
-    return MetricsRecorder(request.config.stash[_RECORDS], request.node.nodeid,
-                           request.config.stash[_SETTINGS]["device"])
+    return MetricsRecorder(request.node.user_properties, request.node.nodeid, request.config.stash[_SETTINGS]["device"])
