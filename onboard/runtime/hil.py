@@ -261,9 +261,10 @@ def device_under_test(config: pytest.Config) -> Device:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     marks = list(item.iter_markers("requires_device"))
     required = [name for mark in marks for name in mark.args]
-    if unknown := [name for name in required if name not in DEVICES] or ([] if all(m.args for m in marks) else ["none"]):
+    unknown = [repr(name) for name in required if name not in DEVICES]
+    if unknown or not all(mark.args for mark in marks):
         pytest.fail(f"requires_device: expected one or more of {', '.join(DEVICES)}, found "
-                    f"{', '.join(map(repr, unknown)) if unknown != ['none'] else 'none'}", pytrace=False)
+                    f"{', '.join(unknown) or 'none'}", pytrace=False)
     if not required and item.get_closest_marker("hil") is None:
         return
     settings = item.config.stash[_SETTINGS]
