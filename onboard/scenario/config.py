@@ -48,7 +48,8 @@ class TargetConfig:
     radius_km: float = spec(gt=0, le=1000, doc="strip half-length along the ground track: frames are centred "
                                                "within this distance of the target")
     priority: int = spec(1, ge=0, le=100, doc="higher is downlinked first (downlink.order: priority), weighs more "
-                                              "in value (value_density) and is dropped last")
+                                              "in value (value_density) and is dropped last (storage.policy: "
+                                              "drop_lowest_priority)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,7 +89,9 @@ class Scenario:
     targets: list[TargetConfig] = spec(min_items=1, doc="imaging targets, one or more")
     pipeline: list[Any] = spec(min_items=1, doc="on-board stages in order, each {stage: NAME, ...params}")
     downlink: DownlinkConfig = spec(DownlinkConfig(), doc="the order products go down in")
-    timeline_step_s: float = spec(60.0, ge=1, le=3600, doc="sampling of the storage and battery timeline, s")
+    timeline_step_s: float = spec(60.0, ge=1, le=3600, doc="step of the storage and battery timeline and of the "
+                                  "power balance: sunlight read at each step's middle, brown-out decided at its end "
+                                  "(a coarser step moves energy in and brown-out time), s")
     source_file: str = dataclasses.field(default="", metadata={"internal": True})
     stages: tuple[StageConfig, ...] = dataclasses.field(default=(), metadata={"internal": True})
     resolved: dict[str, Any] = dataclasses.field(default_factory=dict, metadata={"internal": True}, repr=False)
