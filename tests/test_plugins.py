@@ -147,17 +147,30 @@ def test_the_plugin_stages_parameters_are_validated_like_built_in_ones(tmp_path,
     ("broken = broken_plugin_raises_not:NOT_A_STAGE", "expected a subclass of onboard.pipeline.stages.Stage, found 42"),
     ("broken = broken_plugin_raises_not:Misnamed", "expected the class's name attribute to be the entry point's name "
                                                    "'broken', found 'other'"),
+    # Params a scenario cannot give: a traceback at validate, and no key table for any plugin
+    ("broken = broken_plugin_raises_not:SetParam", "expected SetParam.Params to hold what a scenario's YAML can give, "
+                                                   "found field names: type set[str] (one of bool, int, float"),
+    ("broken = broken_plugin_raises_not:Unresolved", "expected Unresolved.Params to hold what a scenario's YAML can "
+                                                     "give, found its annotations do not resolve: NameError: name "
+                                                     "'Path' is not defined"),
 ])
 def test_a_plugin_that_cannot_load_is_named_with_its_distribution(tmp_path, on_path, capsys, entry_point, problem):
     site = dist_info(tmp_path / "site", "broken-plugin", "0.0.1", [entry_point])
     (site / "broken_plugin_raises.py").write_text("1 / 0\n")
     (site / "broken_plugin_raises_not.py").write_text(
-        "from onboard.pipeline.stages import Stage\nNOT_A_STAGE = 42\nclass Misnamed(Stage):\n    name = 'other'\n")
+        "from __future__ import annotations\nimport dataclasses\nfrom typing import TYPE_CHECKING\n"
+        "from onboard.pipeline.stages import Stage\nif TYPE_CHECKING:\n    from pathlib import Path\n"
+        "NOT_A_STAGE = 42\nclass Misnamed(Stage):\n    name = 'other'\n"
+        "class SetParam(Stage):\n    name = 'broken'\n    @dataclasses.dataclass(frozen=True)\n    class Params:\n"
+        "        names: set[str] = dataclasses.field(default_factory=set)\n"
+        "class Unresolved(Stage):\n    name = 'broken'\n    @dataclasses.dataclass(frozen=True)\n    class Params:\n"
+        "        weights: Path | None = None\n")
     on_path(site)
     named = f"stage plugin '{entry_point}' (entry point group {GROUP}, distribution broken-plugin 0.0.1): {problem}"
     with pytest.raises(PluginError) as err:
         runner.stage_classes()
-    assert str(err.value) == named
+    assert str(err.value).startswith(named)
+    assert f"| `broken` (broken-plugin 0.0.1) | | | | not loaded: {named}" in plugin_key_table()  # not a traceback
     # a scenario that does not name the broken stage still validates; one that names it gets the plugin's error
     assert main(["validate", str(scenario(tmp_path, "  - stage: encode\n"))]) == 0
     assert main(["validate", str(scenario(tmp_path, "  - stage: broken\n  - stage: encode\n"))]) == 2

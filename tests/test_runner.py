@@ -130,6 +130,42 @@ class Slow(Process):
         return 600.0  # s: the frames queue for the computer, so the fault comes long after its frame's capture
 
 
+class Output(Faulty):
+    """On the third frame, leaves behind what the stages after it cannot take, as ``work.frame`` picks by the
+    stage's name: two of the four bands, no tiles and no drop, a drop named as the ledger's own losses, arrays for
+    tiles."""
+
+    def process(self, work):
+        if not work.frame.frame_id.endswith("f00002"):
+            return
+        if self.name == "faulty_bands":
+            for tile in work.tiles:
+                tile.dn = tile.dn[..., :2]
+        elif self.name == "faulty_forget":
+            work.tiles = []
+        elif self.name == "faulty_reason":
+            work.dropped += [(tile, "storage_full") for tile in work.tiles]
+            work.tiles = []
+        else:
+            work.tiles = [tile.dn for tile in work.tiles]
+
+
+class Bands(Output):
+    name = "faulty_bands"
+
+
+class Forget(Output):
+    name = "faulty_forget"
+
+
+class Reason(Output):
+    name = "faulty_reason"
+
+
+class Arrays(Output):
+    name = "faulty_arrays"
+
+
 class Init(Faulty):
     name = "faulty_init"
 
@@ -145,7 +181,8 @@ class Check(Faulty):
         raise KeyError("exploded in check_files")
 '''
 FAULTY_STAGES = {"faulty_process": "Process", "faulty_cost": "Cost", "faulty_slow": "Slow", "faulty_init": "Init",
-                 "faulty_check": "Check"}
+                 "faulty_check": "Check", "faulty_bands": "Bands", "faulty_forget": "Forget",
+                 "faulty_reason": "Reason", "faulty_arrays": "Arrays"}
 
 
 def faulty_plugin(name: str) -> str:
@@ -184,14 +221,23 @@ def jsonl(path: Path) -> list[dict]:
 @pytest.mark.parametrize("stage, problem", [
     ("faulty_process", "process() on frame sso-1-f00002: raised RuntimeError: exploded in process()"),
     ("faulty_cost", "cost_s() on frame sso-1-f00002: expected a finite number of seconds >= 0, found nan"),
+    # what a plugin leaves that a later stage cannot take: that stage failed with a traceback naming no plugin
+    ("faulty_bands", "process() on frame sso-1-f00002: expected each image tile's dn to be (h, w, 4) or (K, h, w, 4) "
+                     "uint16, found uint16 (128, 128, 2)"),
+    ("faulty_forget", "process() on frame sso-1-f00002: left no tile and dropped none: drop tiles with their reason "
+                      "(work.dropped) or discard_frame(work, reason)"),
+    ("faulty_reason", "process() on frame sso-1-f00002: expected a drop's reason other than the ledger's own "
+                      "(storage_full, no_product), found 'storage_full'"),
+    ("faulty_arrays", "process() on frame sso-1-f00002: expected work.tiles to be a list of Tile, found [array("),
 ])
 def test_a_plugin_stage_that_fails_mid_run_stops_it_with_its_name_and_the_partial_report(
         tmp_path, faulty_installed, capsys, stage, problem, workers):
     status, out = faulty_run(tmp_path, stage, workers)
     err = capsys.readouterr().err
     assert status == 2 and "Traceback" not in err
-    assert err == (f"orbitedge: {faulty_plugin(stage)}: {problem}; writing the partial report of {out} "
-                   "(marked incomplete)\n")
+    head = f"orbitedge: {faulty_plugin(stage)}: {problem}"
+    tail = f"; writing the partial report of {out} (marked incomplete)\n"
+    assert err.startswith(head) and err.endswith(tail), err
     run = json.loads((out / "telemetry" / "run.json").read_text())
     assert run["complete"] is False and run["stopped"]["reason"] == "StageFault"
     ledger = json.loads((out / "report.json").read_text())["ledger"]

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from rundir.errors import OrbitEdgeError
 
+from ..scenario.schema import unsupported_field
+
 GROUP = "orbitedge.stages"
 
 
@@ -68,6 +70,9 @@ class StagePlugin:
         if not dataclasses.is_dataclass(getattr(obj, "Params", None)):
             raise PluginError(str(self), f"expected {obj.__qualname__}.Params to be a dataclass of the stage's "
                                          "parameters")
+        if found := unsupported_field(obj.Params):
+            raise PluginError(str(self), f"expected {obj.__qualname__}.Params to hold what a scenario's YAML can "
+                                         f"give, found {found}")
         return obj
 
 

@@ -19,11 +19,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
+
+from rundir import codec
 from rundir.errors import ConfigIssue
 
 from . import alternatives, plugins
-from .stages import BentPipe, Context, Encode, Stage, StageFault, product_georef
-from .tile import Tile, Work, unstack, with_clear_px
+from .stages import BentPipe, Context, Encode, Stage, StageFault, product_georef, reason_problem
+from .tile import Tile, TileMeta, Work, unstack, with_clear_px
 from ..runtime.hardware import SPEED_FIGURES, relative_speed
 from ..scenario.schema import issue_at
 
@@ -107,6 +110,34 @@ def check_stage(stage: Any, index: int, stages: list[Any], bands: tuple[str, ...
     return out
 
 
+def _plugin_left(work: Work, dropped_before: int, n_bands: int) -> str | None:
+    """What a plugin's ``process`` left in ``work`` that the later stages, the recorder and the ledger cannot take
+    (else a built-in stage failed on it, a traceback naming no plugin): tiles that are not Tiles, an image tile's DN
+    not (h, w, B) or (K, h, w, B) uint16 with its bands (``n_bands``, the camera's, unless its meta names others),
+    meta that is not a TileMeta, a product in no format of rundir.codec, a drop's reason that names no decision,
+    and a frame left with no tile and none dropped (it would vanish from the ledger); None when all is well."""
+    if not isinstance(work.tiles, list) or not all(isinstance(tile, Tile) for tile in work.tiles):
+        return f"expected work.tiles to be a list of Tile, found {work.tiles!r:.80}"
+    for tile in work.tiles:
+        if not isinstance(tile.meta, TileMeta):
+            return f"expected each tile's meta to be a TileMeta (dataclasses.replace it), found {tile.meta!r:.60}"
+        bands = len(tile.meta.bands) if tile.meta.bands else n_bands
+        dn = tile.dn
+        if tile.kind == "image" and not (isinstance(dn, np.ndarray) and dn.dtype == np.uint16 and dn.ndim in (3, 4)
+                                         and dn.shape[-1] == bands):
+            found = f"{dn.dtype} {dn.shape}" if isinstance(dn, np.ndarray) else f"{type(dn).__name__}"
+            return f"expected each image tile's dn to be (h, w, {bands}) or (K, h, w, {bands}) uint16, found {found}"
+        if tile.payload is not None and tile.format not in codec.FORMATS:
+            return f"expected an encoded tile's format to be one of {', '.join(codec.FORMATS)}, found {tile.format!r}"
+    for _, reason in work.dropped[dropped_before:]:
+        if problem := reason_problem(reason):
+            return problem
+    if not work.tiles and len(work.dropped) == dropped_before:
+        return ("left no tile and dropped none: drop tiles with their reason (work.dropped) or "
+                "discard_frame(work, reason)")
+    return None
+
+
 class Pipeline:
     """The configured stages, ready to run on frames (a frame with a ``burst`` runs as a stack of K frames)."""
 
@@ -145,8 +176,12 @@ class Pipeline:
             projected_s = sum(part_s / relative_speed(self.ctx, uses)
                               for uses, part_s in self._cost_by_speed_s(stage, work).items())
             start = time.perf_counter()
+            dropped_before = len(work.dropped)
             with _plugin_faults(stage.name, "process", work.frame.frame_id):
                 stage.process(work)
+            if stage.name not in builtin_stage_classes() and \
+                    (problem := _plugin_left(work, dropped_before, len(self.ctx.bands))):
+                raise StageFault(_stage_origin(stage.name), "process", problem, work.frame.frame_id)
             work.wall_s[stage.name] = time.perf_counter() - start
             measured_s = work.wall_s[stage.name] - work.scoring_wall_s.get(stage.name, 0.0)
             work.sim_stage_s[stage.name] = measured_s if self.ctx.timing == "measured" else projected_s

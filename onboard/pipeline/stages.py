@@ -132,10 +132,25 @@ class Stage:
         return []
 
 
+# The ledger's own reasons (onboard.sim.ledger, onboard.sim.storage): a stage's decision named so would read as a loss
+LEDGER_REASONS = ("storage_full", "no_product")
+
+
+def reason_problem(reason: Any) -> str | None:
+    """Why ``reason`` cannot name a stage's decision to drop (none for a non-empty name of its own)."""
+    if not isinstance(reason, str) or not reason.strip():
+        return f"expected a drop's reason to be a non-empty name, found {reason!r:.60}"
+    if reason in LEDGER_REASONS:
+        return f"expected a drop's reason other than the ledger's own ({', '.join(LEDGER_REASONS)}), found {reason!r}"
+    return None
+
+
 def discard_frame(work: Work, reason: str) -> None:
     """A stage's decision that the whole frame is not worth sending (a triage classifier's): every tile dropped
     with ``reason``, which the frame ledger records as that stage's decision (not a loss), and the later stages
-    skip the frame."""
+    skip the frame. ValueError for a reason that cannot name a decision (:func:`reason_problem`)."""
+    if problem := reason_problem(reason):
+        raise ValueError(problem)
     work.dropped += [(tile, reason) for tile in work.tiles]
     work.tiles = []
     work.discarded = reason

@@ -320,6 +320,33 @@ def type_name(tp: Any) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string", dt.datetime: "a UTC time"}.get(tp, str(tp))
 
 
+def unsupported_field(cls: type) -> str | None:
+    """Why the Builder cannot build dataclass ``cls`` from YAML (a field type it has no rule for: a set, a Path, a
+    class of the user's; a union of two members of one YAML kind; an annotation that does not resolve), or None."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception as err:  # NOTE: a plugin's annotations may name anything: NameError, AttributeError, ...
+        return f"its annotations do not resolve: {type(err).__name__}: {err}"
+
+    def problem(tp: Any) -> str | None:
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+        if origin in (Union, types.UnionType):
+            inner = [a for a in args if a is not type(None)]
+            if len({_yaml_kind(a) for a in inner}) < len(inner):
+                return f"a union of two members of one YAML kind, {tp}"
+            return next(filter(None, map(problem, inner)), None)
+        if dataclasses.is_dataclass(tp):
+            return unsupported_field(tp)
+        if origin in (list, tuple, dict):
+            return problem(args[-1 if origin is dict else 0]) if args else f"{tp} without its item type"
+        supported = origin is Literal or tp in (Any, bool, int, float, str, dt.datetime)
+        return None if supported else f"type {tp} (one of bool, int, float, str, a datetime, Literal, list, tuple, " \
+                                      "dict, a dataclass, or a union of them)"
+
+    return next((f"field {f.name}: {found}" for f in dataclasses.fields(cls)
+                 if (found := problem(hints[f.name])) is not None), None)
+
+
 def sort_issues(issues: list[ConfigIssue]) -> list[ConfigIssue]:
     """Issues once each, by line; those of ``--set`` values last."""
     return sorted(dict.fromkeys(issues), key=lambda i: (i.override is not None, i.line or 0, i.path))
