@@ -193,24 +193,30 @@ def test_a_frame_pool_worker_killed_mid_run_ends_in_a_partial_report(tmp_path):
     assert report["ledger"]["balanced"] is True
 
 
-def test_a_partial_report_that_cannot_be_written_says_how_to_write_it_later(tmp_path, monkeypatch, capsys):
-    # fault injected: Ctrl-C mid-run, then the disk refuses the partial report
+def _report_refused(run_dir, *args, **kwargs):
     import errno
 
+    raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "report.json"))
+
+
+@pytest.mark.parametrize("fault, status, said", [
+    (_report_refused, 2, "orbitedge: error: {out}: the partial report could not be written ({out}/report.json: No "
+                         "space left on device); make room, then `orbitedge report {out}` writes it\n"),
+    (interrupted, 130, "orbitedge: interrupted while writing the partial report of {out}; it is not whole: `orbitedge "
+                       "report {out}` writes it\n")], ids=["full disk", "second Ctrl-C"])
+def test_a_partial_report_that_cannot_be_written_says_how_to_write_it_later(tmp_path, monkeypatch, capsys, fault,
+                                                                            status, said):
+    # fault injected: Ctrl-C mid-run, then the disk refuses the partial report, or a second Ctrl-C stops it
     import ground.report
     import onboard.sim.mission
 
-    def refused(run_dir, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "report.json"))
-
     monkeypatch.setattr(onboard.sim.mission.Mission, "_simulate", interrupted)  # Ctrl-C as it starts
-    monkeypatch.setattr(ground.report, "write_report", refused)
+    monkeypatch.setattr(ground.report, "write_report", fault)
     out = tmp_path / "run"
-    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0"]) == 2
-    err = capsys.readouterr().err
-    assert err.endswith(f"orbitedge: error: {out}: the partial report could not be written ({out / 'report.json'}: "
-                        f"No space left on device); make room, then `orbitedge report {out}` writes it\n")
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0"]) == status
+    assert capsys.readouterr().err.endswith(said.format(out=out))
     assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is False  # the run itself is kept
+
 
 
 def test_an_interrupted_overwrite_keeps_the_earlier_run_and_says_where(tmp_path, monkeypatch, capsys):
@@ -294,18 +300,3 @@ def test_an_interrupted_run_with_json_prints_the_partial_runs_summary(tmp_path, 
     summary = json.loads(captured.out)
     assert summary == run_summary(json.loads((out / "report.json").read_text()))  # the partial report's
     assert summary["complete"] is False and "writing the partial report" in captured.err
-
-
-def test_a_second_ctrl_c_during_the_partial_report_says_how_to_write_it(tmp_path, monkeypatch, capsys):
-    # fault injected: Ctrl-C mid-run, then again as the partial report is written
-    import ground.report
-    import onboard.sim.mission
-
-    monkeypatch.setattr(onboard.sim.mission.Mission, "_simulate", interrupted)  # Ctrl-C as it starts
-    monkeypatch.setattr(ground.report, "write_report", interrupted)
-    out = tmp_path / "run"
-    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "0"]) == 130
-    err = capsys.readouterr().err
-    assert err.endswith(f"orbitedge: interrupted while writing the partial report of {out}; it is not whole: "
-                        f"`orbitedge report {out}` writes it\n")
-    assert json.loads((out / "telemetry" / "run.json").read_text())["complete"] is False  # the run itself is kept
