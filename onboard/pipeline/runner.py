@@ -179,10 +179,10 @@ class Pipeline:
             dropped_before = len(work.dropped)
             with _plugin_faults(stage.name, "process", work.frame.frame_id):
                 stage.process(work)
+            work.wall_s[stage.name] = time.perf_counter() - start  # the stage's own time, not the check's below
             if stage.name not in builtin_stage_classes() and \
                     (problem := _plugin_left(work, dropped_before, len(self.ctx.bands))):
                 raise StageFault(_stage_origin(stage.name), "process", problem, work.frame.frame_id)
-            work.wall_s[stage.name] = time.perf_counter() - start
             measured_s = work.wall_s[stage.name] - work.scoring_wall_s.get(stage.name, 0.0)
             work.sim_stage_s[stage.name] = measured_s if self.ctx.timing == "measured" else projected_s
             work.sim_s += work.sim_stage_s[stage.name]
