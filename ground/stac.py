@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -141,11 +142,17 @@ def _rounded(coordinates: Any) -> list:
 
 def _pole_inside(epsg: int, x_min: float, y_min: float, x_max: float, y_max: float) -> float:
     """90 or -90 when that pole lies inside the rectangle (grid metres of ``epsg``), else 0."""
-    for pole_deg in (90.0, -90.0):
-        xs, ys = transform_points("EPSG:4326", f"EPSG:{epsg}", [0.0], [pole_deg])
-        if x_min < xs[0] < x_max and y_min < ys[0] < y_max:
+    for pole_deg, (x, y) in zip((90.0, -90.0), _poles_m(epsg)):
+        if x_min < x < x_max and y_min < y < y_max:
             return pole_deg
     return 0.0
+
+
+@functools.lru_cache(maxsize=None)
+def _poles_m(epsg: int) -> tuple[tuple[float, float], ...]:
+    """The North and South Poles in the grid of ``epsg``, metres (asked for up to three times per item)."""
+    xs, ys = transform_points("EPSG:4326", f"EPSG:{epsg}", [0.0, 0.0], [90.0, -90.0])
+    return tuple(zip(map(float, xs), map(float, ys)))
 
 
 def _add_projection(item: pystac.Item, footprint: Footprint) -> None:
