@@ -71,6 +71,9 @@ class _Invalid:
 INVALID = _Invalid()
 
 
+SCALAR_TYPES = (bool, int, float, str, dt.datetime)  # the field types Builder.build_scalar builds
+
+
 class Builder:
     """Converts plain YAML data into a dataclass tree, collecting every issue.
 
@@ -187,7 +190,7 @@ class Builder:
             if when is not None:
                 return when
             self.fail(path, EXPECTED_TIME, self.show(path, value) + (f" ({why})" if why else ""))
-        else:
+        else:  # none of SCALAR_TYPES: unsupported_field refuses such a plugin's Params before it gets here
             raise TypeError(f"unsupported field type {tp}")
         return INVALID
 
@@ -339,7 +342,7 @@ def unsupported_field(cls: type) -> str | None:
             return unsupported_field(tp)
         if origin in (list, tuple, dict):
             return problem(args[-1 if origin is dict else 0]) if args else f"{tp} without its item type"
-        supported = origin is Literal or tp in (Any, bool, int, float, str, dt.datetime)
+        supported = origin is Literal or tp is Any or tp in SCALAR_TYPES
         return None if supported else f"type {tp} (one of bool, int, float, str, a datetime, Literal, list, tuple, " \
                                       "dict, a dataclass, or a union of them)"
 
