@@ -37,7 +37,7 @@ from .cluster import SCHEDULER_LOST, ClusterLost, check_resources
 from .figures import readable_run
 from .run_setup import release_simulation_memory, run_threads, write_resolved
 from .sweep_file import Sweep
-from .sweep_plan import RunSpec, scenario_digest
+from .sweep_plan import RUN_ID_PATTERN, RunSpec, scenario_digest
 
 RUNS = "runs"
 FAILED = "failed"
@@ -242,7 +242,7 @@ def remove_earlier(out: Path, earlier: list[Path]) -> None:
         if not marker.parent.is_symlink():
             shutil.rmtree(marker.parent)
     for lock in out.glob(f"{RUNS}/.c*-r*.lock"):  # each run's lock (run_task's, or orbitedge report's of it)
-        if re.fullmatch(r"\.c\d+-r\d+\.lock", lock.name) and lock.is_file():
+        if re.fullmatch(rf"\.{RUN_ID_PATTERN}\.lock", lock.name) and lock.is_file():
             lock.unlink()
     for record in out.glob(f"{FAILED}/*.json"):
         if _failure_of(record) == record.stem:

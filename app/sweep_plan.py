@@ -24,6 +24,8 @@ from rundir.records import INT64_MAX
 from .sampling import Axis, configurations
 
 
+RUN_ID_PATTERN = r"c\d+-r\d+"  # a run's id: its configuration and replicate, c007-r2 (Plan.runs)
+
 @dataclass(frozen=True)
 class RunSpec:
     """One run of a sweep: configuration ``config`` (0-based), replicate ``replicate``, its axis ``values`` and

@@ -1,12 +1,14 @@
 """Planning a sweep (app.sweep_plan): the base scenario and its file checked, axis values and whole configurations
 tried on it as --set would, the runs' Dask resources, and values written back as --set text and short labels."""
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.sweep_file import load_sweep
-from app.sweep_plan import label_of, value_id, yaml_text
+from app.sweep_plan import RUN_ID_PATTERN, label_of, value_id, yaml_text
 from onboard.scenario.yaml_source import load_yaml
 from rundir.errors import ConfigError
 from tests.sweep_cases import QUICKSTART, TINY, write_sweep
@@ -106,6 +108,7 @@ scenario: {QUICKSTART}
   pipeline[1].format: [png, tiff]
 """))
     assert len(sweep.runs) == 8
+    assert all(re.fullmatch(RUN_ID_PATTERN, run.run_id) for run in sweep.runs)  # as --overwrite finds their locks
 
 
 @settings(max_examples=60, deadline=None)
