@@ -210,7 +210,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if name not in DEVICES:
         raise pytest.UsageError(f"{ENV_DEVICE}={name!r}: choose one of {', '.join(DEVICES)}")
     _check_delegate(name, config.getoption("hil_delegate"))
-    _check_paths(config.getoption("hil_delegate"), config.getoption("hil_models"))
+    _check_models(config.getoption("hil_models"))
     config.stash[_SETTINGS] = {"device": name, "chosen": chosen is not None,
                                "delegate": config.getoption("hil_delegate"), "models": config.getoption("hil_models"),
                                "metrics": config.getoption("hil_metrics")}
@@ -220,25 +220,26 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _check_delegate(device: str, delegate: str | None) -> None:
     """pytest.UsageError for a ``--hil-delegate`` that is none of the device's (the ONNX devices' providers, the
-    others' cpu, edgetpu or external:PATH), and for an external delegate's file that does not load as one (another
-    architecture, not a delegate): either would otherwise error in every test, or skip it as its device absent."""
+    others' cpu, edgetpu or external:PATH), an external delegate's path that names no file, and one whose file does
+    not load as a delegate (another architecture, not a delegate): each would otherwise error in every test, or skip
+    every test as its device absent, a session that passes."""
     if delegate is None:
         return
+    library = Path(delegate.removeprefix("external:"))
+    if delegate.startswith("external:") and not library.is_file():
+        raise pytest.UsageError(f"--hil-delegate {delegate}: expected the path of the delegate's .so file, found "
+                                f"{'a folder' if library.is_dir() else 'no such file'}")
     try:
         (check_provider if device in ONNX_DEVICES else check_delegate)(delegate)
-        if delegate.startswith("external:") and Path(delegate.removeprefix("external:")).is_file():
+        if delegate.startswith("external:"):
             load_delegates(delegate, resolve_runtime())
     except (ValueError, OrbitEdgeError) as err:
         raise pytest.UsageError(f"--hil-delegate {delegate}: {err}") from None
 
 
-def _check_paths(delegate: str | None, models: Path) -> None:
-    """pytest.UsageError for a ``--hil-delegate external:PATH`` or ``--hil-models DIR`` that names nothing there: a
-    path mistyped would otherwise skip every test as its device absent, a session that passes."""
-    library = (delegate or "").removeprefix("external:")
-    if delegate and delegate.startswith("external:") and not Path(library).is_file():
-        raise pytest.UsageError(f"--hil-delegate {delegate}: expected the path of the delegate's .so file, found "
-                                f"{'a folder' if Path(library).is_dir() else 'no such file'}")
+def _check_models(models: Path) -> None:
+    """pytest.UsageError for a ``--hil-models DIR`` that names no folder: a mistyped one would otherwise go unnoticed
+    until a compiled model or an ONNX twin is looked for in it."""
     if not models.is_dir():
         raise pytest.UsageError(f"--hil-models {models}: expected a folder of models, found "
                                 f"{'a file' if models.exists() else 'no such folder'}")
