@@ -14,7 +14,7 @@ from onboard.pipeline.tile import Work
 from onboard.sim import satellite
 from onboard.sim.mission import Mission
 from onboard.scenario.config import load_scenario
-from onboard.sim.power import Power
+from onboard.sim.power import Power, Sunlight
 from onboard.sim.recorder import Recorder
 from onboard.sim.satellite import Payload, Satellite
 from onboard.sim.storage import Storage
@@ -29,9 +29,9 @@ def camera():
     return load_scenario(ROOT / "scenarios" / "quickstart.yaml").spacecraft.camera
 
 
-def make_satellite(env, recorder, capacity_bytes: float, soc: float = 1.0, sunlit=lambda t_s: False) -> Satellite:
+def make_satellite(env, recorder, capacity_bytes: float, soc: float = 1.0, sunlit: bool = False) -> Satellite:
     power = Power(env, 100.0, soc, 50.0, idle_loads_w={"bus": IDLE_W}, active_loads_w={"camera": 10.0},
-                  brownout_soc_fraction=0.2, sunlit=sunlit)
+                  brownout_soc_fraction=0.2, sunlight=Sunlight.constant(sunlit))
     storage = Storage(env, capacity_bytes, "stop_imaging", recorder.evicted)
     return Satellite(0, "sat-1", storage, power, simpy.Resource(env, capacity=1), simpy.Store(env))
 

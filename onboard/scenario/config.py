@@ -90,8 +90,8 @@ class Scenario:
     pipeline: list[Any] = spec(min_items=1, doc="on-board stages in order, each {stage: NAME, ...params}")
     downlink: DownlinkConfig = spec(DownlinkConfig(), doc="the order products go down in")
     timeline_step_s: float = spec(60.0, ge=1, le=3600, doc="step of the storage and battery timeline and of the "
-                                  "power balance: sunlight read at each step's middle, brown-out decided at its end "
-                                  "(a coarser step moves energy in and brown-out time), s")
+                                  "power balance: each step's sunlit seconds counted, its charge read and brown-out "
+                                  "decided at its end (a coarser step misses dips and starts brown-out late), s")
     source_file: str = dataclasses.field(default="", metadata={"internal": True})
     stages: tuple[StageConfig, ...] = dataclasses.field(default=(), metadata={"internal": True})
     resolved: dict[str, Any] = dataclasses.field(default_factory=dict, metadata={"internal": True}, repr=False)

@@ -31,7 +31,7 @@ from .frame_pool import FramePool
 from ..sensing.imagery import world_from_config
 from ..pipeline.runner import Pipeline
 from ..pipeline.stages import Context
-from .power import Power
+from .power import Power, Sunlight
 from .recorder import Recorder, iso_utc
 from .satellite import Payload, Satellite
 from .storage import Storage
@@ -120,16 +120,13 @@ class Mission:
     def _satellite(self, index: int, name: str, lit: np.ndarray) -> Satellite:
         """Satellite ``index`` (``name``), whose sunlight ``lit`` (T,) is sampled every :data:`SUNLIT_STEP_S`."""
         craft = self.scn.spacecraft
-
-        def sunlit(t_s: float) -> bool:
-            return bool(lit[min(int(t_s // SUNLIT_STEP_S), len(lit) - 1)])
-
         power = Power(self.env, craft.power.battery_wh, craft.power.initial_soc_fraction, craft.power.solar_w,
                       idle_loads_w={"bus": craft.power.bus_idle_w, "computer": self.profile.power_w.idle},
                       active_loads_w={"camera": craft.camera.power_w,
                                       "radio": craft.power.radio_tx_w + self.profile.power_w.transmit - self.profile.power_w.idle,
                                       "compute": max(0.0, self.profile.power_w.compute - self.profile.power_w.idle)},
-                      brownout_soc_fraction=craft.power.brownout_soc_fraction, sunlit=sunlit)
+                      brownout_soc_fraction=craft.power.brownout_soc_fraction,
+                      sunlight=Sunlight(lit, SUNLIT_STEP_S))
         storage = Storage(self.env, craft.storage.capacity_mb * 1e6, craft.storage.policy, self.recorder.evicted,
                           self.scn.downlink.order)
         return Satellite(index, name, storage, power, simpy.Resource(self.env, capacity=1), simpy.Store(self.env))

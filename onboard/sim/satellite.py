@@ -199,4 +199,4 @@ def sample(env: simpy.Environment, sat: Satellite) -> TimelineSample:
     """The satellite's state now: a line of its timeline (telemetry/timeline.jsonl)."""
     p = sat.power
     return TimelineSample(sat.name, round(env.now, 3), int(sat.storage.used_bytes), round(p.energy_wh, 4),
-                          round(p.soc, 5), p.sunlit(env.now), p.brownout, sat.computing)
+                          round(p.soc, 5), p.sunlight.at(env.now), p.brownout, sat.computing)
