@@ -14,7 +14,8 @@ from .document import (Block, Heading, Image, Paragraph, Table, capped, fmt_byte
 from .run_data import RunData
 
 CONSTANT_MODELS = {"rate_mbps": "the constant spacecraft.radio.rate_mbps",
-                   "lowest_elevation_modcod": "one fixed MODCOD per pass, the one that closes at its lowest elevation"}
+                   "lowest_elevation_modcod": "one fixed MODCOD per pass, the one that closes at the lowest "
+                                              "elevation where any does"}
 
 
 NO_CONTACT = ("no contact window in the time simulated: no satellite rose above a ground station's elevation mask "

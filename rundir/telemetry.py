@@ -100,8 +100,8 @@ class PassLinkRecord(Record):
     time spent sending (``used_s``: the link up) and the bytes sent, and what the constant-rate model, whose link is
     never down, would have sent in the time the pass had products to send (``constant_rate_bytes`` at
     ``constant_payload_bytes_per_s``; ``constant_model``: ``rate_mbps``, the
-    scenario's constant rate, or ``lowest_elevation_modcod``, the MODCOD that closes at the window's lowest
-    elevation held for the whole pass); ``samples``: rate and elevation over the pass."""
+    scenario's constant rate, or ``lowest_elevation_modcod``, the MODCOD that closes at the lowest elevation at
+    which any closes, held for the whole pass); ``samples``: rate and elevation over the pass."""
 
     satellite: str
     station: str

@@ -159,3 +159,46 @@ def test_a_pass_whose_link_never_closes_carries_nothing_and_keeps_the_radio_off(
     env.run(until=100)
     assert delivered == [] and log[0].bytes_sent == 0.0 and store.items[0].sent_bytes == 0.0
     assert log[0].link_record().link_up_s == 0.0 and log[0].used_s == 0.0 and sum(busy) == 0.0
+
+
+def test_a_pass_whose_link_never_closes_takes_no_antenna_from_a_station_that_closes():
+    """Two stations see the satellite at once; the first in AOS order never closes its link (too little G/T): the
+    satellite goes down through the other from its AOS, and leaves the first station's antenna free."""
+    passes = [steps([0, 100], [0]), steps([10, 90], [1000])]
+    env, store, delivered, log, _ = setup([Window("s", "deaf", 0, 100), Window("s", "gs", 10, 90)], [5000],
+                                          antennas=("deaf", "gs"), pass_rates=passes)
+    env.run(until=200)
+    assert delivered == [("p0", 15.0, "gs")]
+    assert [c.tracked for c in log] == [False, True]
+
+
+def test_a_pass_whose_link_drops_before_los_hands_over_to_the_next_station():
+    """The link of the first pass closes until t = 50 s, its LOS is at 100 s; the second station's pass closes from
+    60 s: what the first could not send goes through the second from 60 s, not from the first one's LOS. The
+    constant-rate model (500 B/s), whose link is never down, is credited with the time the product waited in the
+    first pass, 50 to 60 s, and with its time sending."""
+    passes = [steps([0, 50, 100], [1000, 0]), steps([60, 200], [1000])]
+    env, store, delivered, log, _ = setup([Window("s", "gs1", 0, 100), Window("s", "gs2", 60, 200)], [70000],
+                                          antennas=("gs1", "gs2"), pass_rates=passes)
+    env.run(until=300)
+    assert delivered == [("p0", 80.0, "gs2")]
+    assert [c.bytes_sent for c in log] == [pytest.approx(50000), pytest.approx(20000)]
+    assert [c.link_record().constant_rate_bytes for c in log] == [500 * 60, 500 * 20]
+
+
+def test_a_satellite_waiting_for_its_link_leaves_the_antenna_to_another():
+    """The satellite's pass closes only from 40 s; another satellite uses the station's antenna from 0 to 30 s
+    meanwhile, and this one then takes it."""
+    used = []
+
+    def other(env, ants):
+        yield env.timeout(1)
+        with ants["gs"].request() as req:
+            result = yield req | env.timeout(0)
+            used.append((env.now, req in result))
+            yield env.timeout(29)
+
+    env, store, delivered, log, _ = setup([Window("s", "gs", 0, 100)], [1000], extra=[other],
+                                          pass_rates=[steps([0, 40, 100], [0, 1000])])
+    env.run(until=200)
+    assert used == [(1, True)] and delivered == [("p0", 41.0, "gs")]

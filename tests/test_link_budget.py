@@ -3,6 +3,7 @@ pass's bytes against an independent integration of the same equations (skyfield 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -156,6 +157,24 @@ def test_without_a_constant_rate_the_model_is_the_modcod_of_the_lowest_elevation
     assert rates.constant_bytes_per_s == pytest.approx(min(rates.bytes_per_s[[0, -1]]))
 
 
+@pytest.mark.parametrize("eirp_dbw", [0.0, -8.0])
+def test_a_pass_whose_link_closes_only_high_up_is_served_only_then(eirp_dbw):
+    """10 to 18 dB less EIRP: no MODCOD closes near the mask. The satellite takes the station's antenna from the
+    first instant one closes to the last (PassRates.served_span_s), and the constant-rate model is the MODCOD that
+    closes at the lowest elevation where any does (it was 0 B/s: none closes at the mask). At -12 dBW none closes
+    at all: no span, and a model of 0 B/s."""
+    ephemeris, station, window = _one_pass()
+    rates = lb.pass_rates(ephemeris, 0, station, window, dataclasses.replace(XBAND, eirp_dbw=eirp_dbw), 0.9, None)
+    start_s, end_s = rates.served_span_s
+    assert window.aos_t_s < start_s < end_s < window.los_t_s
+    assert rates.bytes_per_s[0] == rates.bytes_per_s[-1] == 0.0
+    assert rates.up_s(start_s, end_s - start_s) == pytest.approx(rates.link_up_s) == pytest.approx(end_s - start_s)
+    assert rates.constant_bytes_per_s == pytest.approx(rates.bytes_per_s[rates.bytes_per_s > 0].min())
+    assert rates.constant_bytes_per_s > 0
+    never = lb.pass_rates(ephemeris, 0, station, window, dataclasses.replace(XBAND, eirp_dbw=-12.0), 0.9, None)
+    assert never.served_span_s is None and never.constant_bytes_per_s == 0.0
+
+
 def test_validate_warns_when_no_modcod_closes_even_overhead():
     from pathlib import Path
 
@@ -169,3 +188,13 @@ def test_validate_warns_when_no_modcod_closes_even_overhead():
     [warning] = [w for w in weak if "MODCOD" in w]
     assert "ground_stations[1].g_t_db_k" in warning and "overhead matera" in warning
     assert "passes carry nothing" in warning
+
+    # a fleet at 550 and 2000 km: the lower satellite closes the link at matera overhead (Es/N0 +4.0 dB at 555 km
+    # with 10 dB/K), the higher one could not: no warning, as some satellite's passes carry data
+    fleet = ("satellites=[{name: low, orbit: {altitude_km: 550, sun_synchronous: true, ltan_h: 10.5}}, "
+             "{name: high, orbit: {altitude_km: 2000, sun_synchronous: true, ltan_h: 10.5}}]")
+    assert not [w for w in load_scenario(quickstart, [xband, fleet, "ground_stations[1].g_t_db_k=10"]).warnings
+                if "MODCOD" in w]
+    [warning] = [w for w in load_scenario(quickstart, [xband, fleet, "ground_stations[1].g_t_db_k=3"]).warnings
+                 if "MODCOD" in w]
+    assert "overhead matera at 555 km" in warning

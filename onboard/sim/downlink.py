@@ -7,8 +7,9 @@ binomial. A product interrupted by LOS keeps its progress, retransmissions inclu
 contact. The payload rate is constant (``spacecraft.radio.rate_mbps``) or, under a link budget, follows each pass
 (:class:`onboard.sim.link_budget.PassRates`: bytes are integrated exactly over its piecewise-constant rate, which is 0
 while no MODCOD closes). Each station has one antenna; a satellite that finds it taken waits, at most until its own
-LOS. Delivered products become files in ``RUN/downlink/`` plus one line of ``manifest.jsonl`` each: the only
-interface to the ground.
+LOS; under a link budget it takes the antenna only from the first instant some MODCOD closes to the last, and
+not at all for a pass whose link never closes. Delivered products become files in ``RUN/downlink/`` plus one
+line of ``manifest.jsonl`` each: the only interface to the ground.
 """
 
 from __future__ import annotations
@@ -158,6 +159,10 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
     """SimPy process: serve one satellite's contact windows in time order; ``pass_rates``: each window's
     link_budget.PassRates (same order), or None for ``link.payload_bytes_per_s`` throughout."""
     constant = ConstantRate(link.payload_bytes_per_s)
+    # under a link budget, the antenna is taken only while some MODCOD closes: a pass whose link is down (at its
+    # ends, or throughout) keeps neither the station from another satellite nor this one from the next station
+    spans = [(w.aos_t_s, w.los_t_s) for w in windows] if pass_rates is None else \
+        [rates.served_span_s for rates in pass_rates]
     for i, window in enumerate(windows):
         rates = pass_rates[i] if pass_rates is not None else constant
         entry = ContactLog(window.satellite, window.station, window.aos_t_s, window.los_t_s, window.max_elevation_deg,
@@ -165,24 +170,26 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
         log.append(entry)
         if env.now < window.aos_t_s:
             yield env.timeout(window.aos_t_s - env.now)
-        if env.now >= window.los_t_s:
+        if spans[i] is None or env.now >= spans[i][1]:
             continue
+        start_s, end_s = spans[i]
+        yield from _off_the_antenna(env, storage, entry, start_s)
         request = antennas[window.station].request()
-        yield request | env.timeout(window.los_t_s - env.now)
+        yield request | env.timeout(end_s - env.now)
         if not request.triggered:
             request.cancel()
             continue
         entry.tracked = True
-        while env.now < window.los_t_s:
+        while env.now < end_s:
             item = storage.next_product()
             if item is None:
-                yield storage.changed | env.timeout(window.los_t_s - env.now)
+                yield storage.changed | env.timeout(end_s - env.now)
                 continue
             if item.on_air_bytes is None:
                 item.on_air_bytes, item.retransmitted_bytes = link.on_air_bytes(item.size_bytes, rng)
             remaining = item.on_air_bytes - item.sent_bytes
             finish_s = rates.seconds_to_send(env.now, remaining)
-            dt_s = min(finish_s, window.los_t_s - env.now)
+            dt_s = min(finish_s, end_s - env.now)
             item.locked = True
             start_s = env.now
             yield env.timeout(dt_s)
@@ -200,3 +207,17 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
                 entry.products_completed += 1
                 delivered(item, env.now, window.station)
         antennas[window.station].release(request)
+        next_start_s = min((span[0] for span in spans[i + 1:] if span is not None), default=math.inf)
+        yield from _off_the_antenna(env, storage, entry, min(window.los_t_s, next_start_s))
+
+
+def _off_the_antenna(env: simpy.Environment, storage: Storage, entry: ContactLog, until_s: float):
+    """SimPy process: wait until ``until_s`` within a pass whose link is down, off the station's antenna, counting in
+    ``entry.serving_s`` the time a product waited to go: the constant-rate model, whose link is never down, would
+    have sent it then."""
+    while env.now < until_s:
+        waiting = storage.next_product() is not None
+        t0_s = env.now
+        yield storage.changed | env.timeout(until_s - env.now)
+        if waiting:
+            entry.serving_s += env.now - t0_s

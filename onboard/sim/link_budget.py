@@ -188,6 +188,13 @@ class PassRates:
         """Seconds of the window in which some MODCOD closes."""
         return float(np.diff(self.edges_s)[self.bytes_per_s > 0].sum())
 
+    @property
+    def served_span_s(self) -> tuple[float, float] | None:
+        """``(start, end)``, s: from the first instant some MODCOD closes to the last, the part of the window a
+        satellite takes the station's antenna for; None when none closes."""
+        up = np.flatnonzero(self.bytes_per_s > 0)
+        return (float(self.edges_s[up[0]]), float(self.edges_s[up[-1] + 1])) if len(up) else None
+
     def up_s(self, t0_s: float, dt_s: float) -> float:
         """Seconds from ``t0_s`` for ``dt_s`` seconds (inside the window) in which some MODCOD closes: the time the
         radio transmits then (with none closing, adaptive coding and modulation has no mode to send in)."""
@@ -225,7 +232,8 @@ def pass_rates(ephemeris: Ephemeris, satellite_index: int, station: Any, window:
     """The rate over ``window`` (a ContactWindow) of satellite ``satellite_index`` seen from ``station`` (a
     passes.GroundStation): Es/N0 sampled every :data:`RATE_STEP_S`, MODCOD switches interpolated, information rate
     times ``payload_fraction`` / 8 in bytes/s. ``constant_bytes_per_s``: the constant-rate model; None: the rate of
-    the MODCOD that closes at the window's lowest Es/N0, a fixed MODCOD that serves the whole pass."""
+    the MODCOD that closes at the lowest Es/N0 at which any closes, a fixed MODCOD that serves the whole pass (0
+    when none closes)."""
     aos, los = window.aos_t_s, window.los_t_s
     geometry = (ephemeris, satellite_index, station.ecef_km, enu_basis(station.lat_deg, station.lon_deg)[2])
     t = np.linspace(aos, los, max(2, math.ceil((los - aos) / RATE_STEP_S) + 1))
@@ -239,8 +247,10 @@ def pass_rates(ephemeris: Ephemeris, satellite_index: int, station: Any, window:
     keep = np.concatenate(([True], rate[1:] != rate[:-1]))  # one segment per MODCOD
     edges, rate = np.append(edges[:-1][keep], los), rate[keep]
     names = tuple(n for n, k in zip(names, keep) if k)
-    if constant_bytes_per_s is None:
-        model, constant = "lowest_elevation_modcod", float(budget.rate_bps(es_n0.min())) * payload_fraction / 8.0
+    closing = es_n0[es_n0 >= thresholds.min()]
+    if constant_bytes_per_s is None:  # the pass's lowest Es/N0 where the link closes: 0 when it never does
+        model = "lowest_elevation_modcod"
+        constant = float(budget.rate_bps(closing.min())) * payload_fraction / 8.0 if len(closing) else 0.0
     else:
         model, constant = "rate_mbps", constant_bytes_per_s
     rates = PassRates(edges, rate, names, constant, model, budget.g_t_db_k)
@@ -283,12 +293,13 @@ def overhead_warnings(radio: Any, stations: Sequence[Any], satellites: Sequence[
     for i, station in enumerate(stations):
         budget = budget_of(cfg, station.g_t_db_k)
         station_km = float(np.linalg.norm(ecef_from_geodetic(station.lat_deg, station.lon_deg, station.alt_m / 1e3)))
-        best = float(budget.es_n0_db(max(max(perigee_km) - station_km, 1.0)))
+        overhead_km = max(min(perigee_km) - station_km, 1.0)
+        best = float(budget.es_n0_db(overhead_km))
         lowest = staircase(budget.table)[0]
         if best < lowest.es_n0_db + budget.margin_db:
             path = f"ground_stations[{i}].g_t_db_k" if station.g_t_db_k is not None else "spacecraft.radio.link_budget"
             out.append(issue_at(path, f"a link that closes at some MODCOD at least overhead: Es/N0 >= {lowest.name} "
                                       f"{lowest.es_n0_db:g} dB + margin {budget.margin_db:g} dB",
-                                f"Es/N0 {best:.2f} dB overhead {station.name} at {max(perigee_km) - station_km:.0f} km: "
+                                f"Es/N0 {best:.2f} dB overhead {station.name} at {overhead_km:.0f} km: "
                                 "its passes carry nothing"))
     return out
