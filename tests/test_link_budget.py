@@ -198,3 +198,15 @@ def test_validate_warns_when_no_modcod_closes_even_overhead():
     [warning] = [w for w in load_scenario(quickstart, [xband, fleet, "ground_stations[1].g_t_db_k=3"]).warnings
                  if "MODCOD" in w]
     assert "overhead matera at 555 km" in warning
+
+
+
+def test_a_station_g_t_without_a_link_budget_is_said_to_be_ignored():
+    from pathlib import Path
+
+    from onboard.scenario.config import load_scenario
+
+    quickstart = Path(__file__).parent.parent / "scenarios" / "quickstart.yaml"
+    assert not [w for w in load_scenario(quickstart).warnings if "g_t_db_k" in w]
+    [warning] = [w for w in load_scenario(quickstart, ["ground_stations[0].g_t_db_k=30"]).warnings if "g_t_db_k" in w]
+    assert "ground_stations[0].g_t_db_k" in warning and "30 dB/K, which this run ignores" in warning

@@ -152,12 +152,11 @@ class Scenario:
 
     def warning_checks(self) -> list[ConfigIssue]:
         """Issues (at their YAML paths) that do not stop a run but should be said: stale TLE epochs, targets no camera
-        can reach (:func:`.orbit_config.unreachable_targets`), stations a link budget cannot close to even overhead,
-        cloudy bursts super-resolved without a cloud filter, a burst the compute hardware holds only window by window
-        (:func:`.working_memory.below_the_whole_capture`), and stage times measured on a machine that is not the
-        profile's board (:meth:`.ComputeConfig.measured_off_board`)."""
-        out = link_budget.overhead_warnings(self.spacecraft.radio, self.ground_stations, self.satellites,
-                                            self.start_utc)
+        can reach (:func:`.orbit_config.unreachable_targets`), stations a link budget cannot close to even overhead
+        or a station G/T without one, cloudy bursts super-resolved without a cloud filter, a burst the compute
+        hardware holds only window by window (:func:`.working_memory.below_the_whole_capture`), and stage times
+        measured on a machine that is not the profile's board (:meth:`.ComputeConfig.measured_off_board`)."""
+        out = link_budget.link_warnings(self.spacecraft.radio, self.ground_stations, self.satellites, self.start_utc)
         for i, sat in enumerate(self.satellites):
             stale = sat.stale_epoch(self.start_utc, self.duration_s)
             if stale is not None:

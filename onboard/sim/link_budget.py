@@ -277,14 +277,16 @@ def _samples(geometry: tuple, budget: Budget, rates: PassRates, t_s: np.ndarray)
 
 
 
-def overhead_warnings(radio: Any, stations: Sequence[Any], satellites: Sequence[Any],
-                      start_utc: Any) -> list[ConfigIssue]:
-    """An issue at its YAML path (:func:`onboard.scenario.schema.issue_at`) for each station (GroundStationConfig) that no satellite (SatelliteConfig)
-    can reach at any MODCOD even straight overhead at its perigee, the shortest slant range a pass can have: its
-    passes under ``radio.link_budget`` carry nothing."""
+def link_warnings(radio: Any, stations: Sequence[Any], satellites: Sequence[Any], start_utc: Any) -> list[ConfigIssue]:
+    """An issue at its YAML path (:func:`onboard.scenario.schema.issue_at`) for each station (GroundStationConfig)
+    that no satellite (SatelliteConfig) can reach at any MODCOD even straight overhead at its perigee, the shortest
+    slant range a pass can have: its passes under ``radio.link_budget`` carry nothing; without a link budget, for
+    each station's ``g_t_db_k``, which only a link budget uses."""
     cfg = radio.link_budget
     if cfg is None:
-        return []
+        return [issue_at(f"ground_stations[{i}].g_t_db_k", "a station G/T only with spacecraft.radio.link_budget (the "
+                         "constant rate_mbps uses none)", f"{station.g_t_db_k:g} dB/K, which this run ignores")
+                for i, station in enumerate(stations) if station.g_t_db_k is not None]
     perigee_km = []
     for sat in satellites:
         satrec = sat.orbit.satrec(start_utc)
