@@ -14,6 +14,9 @@ each band has its own bias while one offset serves all bands and the cMSE is ave
 SSIM (Wang, Bovik, Sheikh and Simoncelli, "Image quality assessment: from error visibility to structural
 similarity", IEEE Trans. Image Processing 13(4), 2004): an 11 x 11 Gaussian window of sigma 1.5 px,
 K1 = 0.01, K2 = 0.03, the map kept where the window lies inside the image, averaged per band, then over bands.
+Over a mask, each window's means, variances and covariance are weighted by the mask (normalized convolution,
+Knutsson and Westin, "Normalized and differential convolution", CVPR 1993): pixels outside it, a product's fill
+or a cloud, do not enter the statistics of the pixels scored beside them.
 """
 
 from __future__ import annotations
@@ -140,7 +143,8 @@ def cpsnr_db(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = Non
 def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
          data_range: float = REFLECTANCE_RANGE) -> float:
     """Mean SSIM of ``sr`` against ``hr``, (H, W) or (H, W, B): per band over the pixels whose whole window is
-    inside the image (and, with ``mask`` (H, W) bool, kept by it), then the mean over bands. NaN if none is.
+    inside the image (and, with ``mask`` (H, W) bool, kept by it, each window's statistics taken over the mask's
+    pixels alone), then the mean over bands. NaN if none is.
 
     ``data_range`` (L in the paper) defaults to TOA reflectance 0..1, so a dark scene is not scored as if its
     own brightest pixel were white.
@@ -157,16 +161,27 @@ def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
     if not keep.any():
         return float("nan")
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    return float(np.mean([_band_ssim(sr, hr, band, keep, c1, c2) for band in range(hr.shape[2])]))
+    weight = None if mask is None else mask.astype(np.float64)
+    return float(np.mean([_band_ssim(sr, hr, band, keep, c1, c2, weight) for band in range(hr.shape[2])]))
 
 
-def _band_ssim(sr: np.ndarray, hr: np.ndarray, band: int, keep: np.ndarray, c1: float, c2: float) -> float:
+def _gaussian_window(z: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(z, (SSIM_WINDOW_PX, SSIM_WINDOW_PX), SSIM_SIGMA_PX, borderType=cv2.BORDER_REFLECT)
+
+
+def _band_ssim(sr: np.ndarray, hr: np.ndarray, band: int, keep: np.ndarray, c1: float, c2: float,
+               weight: np.ndarray | None) -> float:
     """Mean over ``keep`` of the SSIM map of one band of two (H, W, B) images, in float64:
     ((2 mx my + c1) (2 cxy + c2)) / ((mx^2 + my^2 + c1) (vx + vy + c2)), computed in place in that order so that a
-    large band needs few planes."""
+    large band needs few planes; with ``weight`` (H, W) 0 or 1, each window's statistics over its pixels of weight
+    1 (normalized convolution)."""
+    window_weight = None if weight is None else _gaussian_window(weight)
 
     def local_mean(z: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(z, (SSIM_WINDOW_PX, SSIM_WINDOW_PX), SSIM_SIGMA_PX, borderType=cv2.BORDER_REFLECT)
+        if window_weight is None:
+            return _gaussian_window(z)
+        with np.errstate(invalid="ignore", divide="ignore"):  # no weight in the window: a pixel never kept
+            return _gaussian_window(z * weight) / window_weight
 
     x, y = np.ascontiguousarray(sr[..., band], np.float64), np.ascontiguousarray(hr[..., band], np.float64)
     mx, my = local_mean(x), local_mean(y)
