@@ -119,7 +119,8 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                      "frame per scene" + label, kept_bytes, filter_lost, f1, codec=codec)]
     sent, sidecar_bytes = _payload_and_sidecar_bytes(run, frame_ids)
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
-                    **{k: lossy_run[k] for k in ("psnr_db", "ssim", "max_abs_error_dn") if lossy_run}, cpsnr_db=cpsnr))
+                    **{k: lossy_run[k] for k in ("psnr_db", "ssim", "max_abs_error_dn") if lossy_run}, cpsnr_db=cpsnr,
+                    super_resolved="superres" in names))
     return {"frames": len(records), "clear_km2": all_clear if records else None, "rows": rows, "note": NOTE,
             "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes, "rate_distortion": rate_distortion(
                 run, bit_depth, len(frame_ids), rows), "off_nadir_deg": _off_nadir_deg(run, frame_ids)}
@@ -214,10 +215,10 @@ def exact(r: Mapping[str, Any]) -> bool | None:
     """A row's ``exact``: True for one whose decoded pixels are the raw frames': lossless, or lossy (a row with a
     ``max_abs_error_dn``) and measured so (largest error 0 DN, no PSNR); False for a lossy one (``psnr_db``); None
     for one that sent nothing (no bytes), a lossy one not measured (no scene scored: no largest error), and a
-    super-resolved product (a cPSNR: no raw frame has its grid)."""
+    super-resolved product (``super_resolved``, or a cPSNR: no raw frame has its grid), scored or not."""
     if r["psnr_db"] is not None:
         return False
-    if r.get("cpsnr_db") is not None or not r["bytes"]:
+    if r.get("super_resolved") or r.get("cpsnr_db") is not None or not r["bytes"]:
         return None
     return r["max_abs_error_dn"] == 0 or None if "max_abs_error_dn" in r else True
 

@@ -293,3 +293,9 @@ def test_a_lossy_row_no_scene_scored_is_not_called_exact():
     assert exact({"bytes": 5000, "psnr_db": None, "ssim": 1.0, "max_abs_error_dn": 0, "cpsnr_db": None}) is True
     assert exact({"bytes": 5000, "psnr_db": 70.2, "ssim": 1.0, "max_abs_error_dn": 2, "cpsnr_db": None}) is False
     assert exact({"bytes": 0, "psnr_db": None, "ssim": None, "max_abs_error_dn": None, "cpsnr_db": None}) is None
+
+
+def test_a_super_resolved_product_no_scene_scored_is_not_called_exact():
+    """This run's row of a super-resolved pipeline with no cPSNR (no scene scored) read "exact", as a lossless one."""
+    row = {"bytes": 5000, "psnr_db": None, "ssim": None, "cpsnr_db": None}
+    assert exact({**row, "super_resolved": True}) is None and exact({**row, "super_resolved": False}) is True

@@ -6,7 +6,7 @@ import pytest
 
 from ground.document import Paragraph, Table
 from ground.superres import (CROP_PX, METHODS, ExampleCrop, OnBoardImages, SRScene, harm_warnings, paired_difference,
-                             superres_blocks)
+                             scene_means, superres_blocks)
 
 
 def _section(product_db, bicubic_db, shift_and_add_db=None, error_px=0.4, scene_errors=(0.4,), model="auto"):
@@ -14,7 +14,7 @@ def _section(product_db, bicubic_db, shift_and_add_db=None, error_px=0.4, scene_
             "policy": {"scale": 2, "method": "model", "registration": "ecc", "model": model},
             "cpsnr_db": {"model_int8": product_db, "bicubic": bicubic_db, "bicubic_registered": None,
                          "shift_and_add": shift_and_add_db},
-            "scenes": [{"registration_error_px": e} for e in scene_errors]}
+            "scenes": [{"registration_error_px": e, "scored_fraction": 1.0} for e in scene_errors]}
 
 
 def test_a_product_worse_than_a_baseline_is_a_warning_naming_which_and_by_how_much():
@@ -38,8 +38,8 @@ def _scored(product: list[float], **baselines: list[float]) -> dict:
     methods = {"model_int8": product, **baselines}
     section = _section(*(sum(v) / len(v) for v in (product, baselines["bicubic"])))
     section["cpsnr_db"].update({m: sum(v) / len(v) for m, v in methods.items()})
-    section["scenes"] = [{"registration_error_px": 0.4, "cpsnr_db": {m: v[i] for m, v in methods.items()}}
-                         for i in range(len(product))]
+    section["scenes"] = [{"registration_error_px": 0.4, "scored_fraction": 1.0,
+                          "cpsnr_db": {m: v[i] for m, v in methods.items()}} for i in range(len(product))]
     return section
 
 
@@ -66,6 +66,37 @@ def test_a_product_within_the_scene_spread_of_a_baseline_is_no_better_not_worse(
     # one scene: no interval, so a deficit is taken as measured
     [one] = harm_warnings(_scored([47.0], bicubic=[47.03]), ["cloud_filter", "superres"])
     assert "below 1 of its 3 baselines: -0.03 dB against bicubic of the mean of the clear frames (47.03 dB)." in one
+
+
+def test_a_scene_scored_on_a_few_pixels_is_left_out_of_the_means_and_the_paired_difference():
+    """The superres_x3 run: a scene scored on 6 of 230,400 pixels (cPSNR 76 dB for the registered bicubic, 63 dB for
+    shift-and-add, a bias per band and the best of 49 offsets over 6 pixels) counted as one of 14 in the means and the
+    confidence interval. The means take the scenes at least 75 % scored, as PROBA-V admits a high-res image; the
+    others keep their scores, and the section says which scenes the means take."""
+    product = [46.7, 46.3, 46.3, 46.3, 46.2, 41.6]
+    registered = [47.2, 46.9, 46.9, 46.7, 46.7, 41.6]
+    section = _scored(product + [63.0], bicubic=[45.0] * 7, bicubic_registered=registered + [76.1])
+    section["product"] = "model_int8"
+    for scene, fraction in zip(section["scenes"], [0.98, 0.97, 0.97, 1.0, 0.79, 0.95, 2.6e-5]):
+        scene["scored_fraction"] = fraction
+        scene["ssim"] = {m: 0.99 for m in scene["cpsnr_db"]}
+    means = scene_means(section["scenes"])
+    assert means["scenes_averaged"] == 6
+    assert means["cpsnr_db"]["model_int8"] == pytest.approx(sum(product) / 6)
+    assert means["cpsnr_db"]["bicubic_registered"] == pytest.approx(sum(registered) / 6)
+    diff = paired_difference(section, "model_int8", "bicubic_registered")
+    assert diff.n == 6 and diff.mean == pytest.approx(-2.6 / 6) and diff.high < 0
+    blocks = superres_blocks({**section, **means, "scenes_scored": 7, "burst_frames": 8, "bytes_ratio_vs_burst": 0.3,
+                              "product_bytes": 1, "burst_raw_bytes": 3, "pixel_ratio_vs_burst": 0.5,
+                              "bytes_ratio_vs_encoded_burst": None, "registration_error_px": 0.4})
+    assert "7 scenes scored against the high-res truth on their clear, delivered pixels; the means take the 6 of " \
+           "them at least 75 % scored (as the PROBA-V challenge admits a high-res image)." in blocks[1].text
+    none = scene_means([{**scene, "scored_fraction": 0.5} for scene in section["scenes"]])
+    assert none["scenes_averaged"] == 0 and none["cpsnr_db"]["model_int8"] is None
+    [opening] = [b.text for b in superres_blocks({**section, **none, "scenes_scored": 7, "burst_frames": 8})
+                 if isinstance(b, Paragraph)]
+    assert "; none is at least 75 % scored (as the PROBA-V challenge admits a high-res image), so no mean is " \
+           "given (each scene's scores are in report.json)." in opening
 
 
 def test_a_users_model_is_named_by_its_file_not_as_int8():
