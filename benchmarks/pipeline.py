@@ -1,10 +1,11 @@
 """Measure the host throughput of the shipped pipeline stages, the reference the simulation scales by hardware profile.
 
-Writes benchmarks/results/stages.json: per stage and format, the median seconds per 512 x 512 x 4 synthetic frame,
+Writes benchmarks/results/pipeline.json: per stage and format, the median seconds per 512 x 512 x 4 synthetic frame,
 samples per second, output/raw size ratio, and the REFERENCE_SAMPLES_PER_S the code uses, so drift is visible;
-and for the superres stage, the registration and fusion-plane seconds per low-res megapixel of 8-frame bursts
-(256 x 256 x 4), against REGISTRATION_S_PER_MPX and PLANES_S_PER_MPX.
-Run: .venv/bin/python benchmarks/stages.py [--frames N]
+and for the superres stage, the registration seconds per low-res megapixel per frame of 8-frame bursts
+(256 x 256 x 4, x2) and the fusion-plane seconds per low-res megapixel at each scale, against
+REGISTRATION_S_PER_MPX and PLANES_S_PER_MPX.
+Run: .venv/bin/python -m benchmarks.pipeline [--frames N]
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def measure(dns: list[np.ndarray], fmt: str, level: int) -> dict:
             "size_ratio_vs_raw_median": round(statistics.median(ratios), 4)}
 
 
-def bursts(n: int, size_px: int = 256) -> list[burst.Burst]:
+def bursts(n: int, size_px: int = 256, scale: int = 2) -> list[burst.Burst]:
     spec = CameraConfig(width_px=size_px, height_px=size_px, gsd_m=10.0, bands=SYNTHETIC_BANDS,
                         read_noise_dn=READ_NOISE_DN)
     world = SyntheticWorld(seed=1, mean_cloud_cover=0.2)
@@ -64,31 +65,34 @@ def bursts(n: int, size_px: int = 256) -> list[burst.Burst]:
         lat, lon = PLACES[i % len(PLACES)]
         fp = GridFootprint.centred(lat, lon, epsg_code(*utm_zone(lon, lat)), 10.0, size_px, size_px)
         when = dt.datetime(2026, 6, 21, 10, tzinfo=dt.timezone.utc) + dt.timedelta(days=i)
-        out.append(burst.capture_burst(spec, world, fp, when, 50.0, 150.0, np.random.default_rng(i)))
+        out.append(burst.capture_burst(spec, world, fp, when, 50.0, 150.0, np.random.default_rng(i), scale=scale))
     return out
 
 
-def measure_superres(items: list[burst.Burst]) -> dict:
-    """Median seconds per low-res megapixel per frame (registration) and per megapixel (planes, K = 8)."""
-    per: dict[str, list[float]] = {"ecc": [], "phase": [], "planes": []}
-    for b in items:
-        lr = b.lr_reflectance()
-        clear = ~b.lr_cloud
-        mpx = lr.shape[1] * lr.shape[2] / 1e6
-        for method in ("ecc", "phase"):
+def measure_superres(n: int) -> dict:
+    """Median seconds per low-res megapixel per frame (registration, of ``n`` x2 bursts) and per megapixel (planes,
+    K = 8, of ``n`` bursts at each of fusion.SCALES, registered by ECC)."""
+    per: dict[str, list[float]] = {"ecc": [], "phase": [], **{f"planes_x{s}": [] for s in fusion.SCALES}}
+    for scale in fusion.SCALES:
+        for b in bursts(n, scale=scale):
+            lr = b.lr_reflectance()
+            clear = ~b.lr_cloud
+            mpx = lr.shape[1] * lr.shape[2] / 1e6
+            for method in ("phase", "ecc") if scale == fusion.SCALES[0] else ("ecc",):
+                start = time.perf_counter()
+                shifts = registration.register(lr, clear, method)
+                if scale == fusion.SCALES[0]:
+                    per[method].append((time.perf_counter() - start) / ((b.k - 1) * mpx))
             start = time.perf_counter()
-            shifts = registration.register(lr, clear, method)
-            per[method].append((time.perf_counter() - start) / ((b.k - 1) * mpx))
-        start = time.perf_counter()
-        fusion.misr_planes(lr, shifts, clear, b.scale)
-        per["planes"].append((time.perf_counter() - start) / mpx)
+            fusion.misr_planes(lr, shifts, clear, b.scale)
+            per[f"planes_x{scale}"].append((time.perf_counter() - start) / mpx)
     return {
         "registration_ecc": {"median_s_per_mpx_frame": round(statistics.median(per["ecc"]), 4),
                              "reference": superres.REGISTRATION_S_PER_MPX["ecc"]},
         "registration_phase": {"median_s_per_mpx_frame": round(statistics.median(per["phase"]), 4),
                                "reference": superres.REGISTRATION_S_PER_MPX["phase"]},
-        "fusion_planes_k8": {"median_s_per_mpx": round(statistics.median(per["planes"]), 4),
-                             "reference": superres.PLANES_S_PER_MPX},
+        **{f"fusion_planes_k8_x{s}": {"median_s_per_mpx": round(statistics.median(per[f"planes_x{s}"]), 4),
+                                      "reference": superres.PLANES_S_PER_MPX[s]} for s in fusion.SCALES},
     }
 
 
@@ -105,7 +109,7 @@ def main() -> None:
     }
     doc = {"frames": args.frames, "frame_shape": [512, 512, 4], "bit_depth": 12, "host": platform.processor() or platform.machine(),
            "python": platform.python_version(), "stages": results,
-           "superres": measure_superres(bursts(args.frames))}
+           "superres": measure_superres(args.frames)}
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(doc, indent=2) + "\n")
     for name, r in results.items():

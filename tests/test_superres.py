@@ -123,7 +123,7 @@ def test_simulated_time_counts_every_window_and_frame(shot):
     work = Work(frame=shot, tiles=[Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
     windows = 4 * len(superres.tiling.windows(96, 96, 64, superres.OVERLAP_PX))  # one model pass per band
     mpx = 96 * 96 / 1e6
-    expected = (7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.PLANES_S_PER_MPX
+    expected = (7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.PLANES_S_PER_MPX[2]
                 + windows * stage.latency_s)
     assert stage.cost_s(work) == pytest.approx(expected)
     assert stage.latency_s == shipped_card("superres_x2_int8").benchmark.host_latency_ms_p50 / 1e3
@@ -137,7 +137,7 @@ def test_registration_and_fusion_run_at_the_cpus_speed_and_only_the_model_at_the
     stage = superres.SuperResolution(superres.SuperResolution.Params(), CTX)
     work = Work(frame=shot, tiles=[Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
     mpx = 96 * 96 / 1e6
-    cpu_s = 7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.PLANES_S_PER_MPX
+    cpu_s = 7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.PLANES_S_PER_MPX[2]
     windows = 4 * len(superres.tiling.windows(96, 96, 64, superres.OVERLAP_PX))
     assert stage.uses == "int8"
     assert stage.cost_by_speed_s(work) == pytest.approx({"cpu": cpu_s, "int8": windows * stage.latency_s})
@@ -145,6 +145,17 @@ def test_registration_and_fusion_run_at_the_cpus_speed_and_only_the_model_at_the
     assert projected.sim_stage_s["superres"] == pytest.approx(cpu_s / 0.41 + windows * stage.latency_s / 6.1)
     shift_and_add = superres.SuperResolution(superres.SuperResolution.Params(method="shift_and_add"), CTX)
     assert set(shift_and_add.cost_by_speed_s(work)) == {"cpu"}  # no model: all of it CPU work
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_the_fusion_planes_cost_what_they_cost_at_the_stages_scale(scale, shot):
+    """The fusion planes were charged the x2 figure at every scale: at x4, 1.4 times less than they take."""
+    stage = superres.SuperResolution(superres.SuperResolution.Params(scale=scale, method="shift_and_add"), CTX)
+    work = Work(frame=shot, tiles=[Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
+    mpx = 96 * 96 / 1e6
+    assert stage.cost_s(work) == pytest.approx(7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"]
+                                               + mpx * superres.PLANES_S_PER_MPX[scale])
+    assert superres.PLANES_S_PER_MPX[4] > superres.PLANES_S_PER_MPX[3] >= superres.PLANES_S_PER_MPX[2]
 
 
 def test_simulated_time_counts_only_the_tiles_a_cloud_filter_kept(shot):
@@ -159,7 +170,7 @@ def test_simulated_time_counts_only_the_tiles_a_cloud_filter_kept(shot):
         mask = Tile(dn=np.zeros((96, 96, 1), np.uint8), row0=0, col0=0, kind="cloud_mask")
         return stage.cost_s(Work(frame=shot, tiles=[*tiles, mask]))
 
-    quarter = 48 * 48 / 1e6 * superres.PLANES_S_PER_MPX
+    quarter = 48 * 48 / 1e6 * superres.PLANES_S_PER_MPX[2]
     assert cost((0, 0)) == pytest.approx(registration + quarter + 4 * 1 * latency)  # one window: its core is 0-51
     assert cost((48, 48)) == pytest.approx(registration + quarter + 4 * 4 * latency)  # 48-95 meets all four
     assert cost((0, 48)) == pytest.approx(registration + quarter + 4 * 2 * latency)

@@ -38,7 +38,10 @@ from ..scenario.schema import issue_at, spec
 
 # NOTE: host time per low-res megapixel per frame, measured by benchmarks/pipeline.py (2-core host, one thread).
 REGISTRATION_S_PER_MPX = {"ecc": 0.15, "phase": 0.05}
-PLANES_S_PER_MPX = 2.6  # the bicubic mean and shift-and-add grid of a burst of 8, per low-res megapixel
+# The bicubic mean and shift-and-add grid of a burst of 8, per low-res megapixel, by scale: 2.6 s at x2 as measured
+# with the constants above, x3 and x4 from it by their ratios to x2 in benchmarks/pipeline.py (the median of three
+# runs on 2026-12-06: 1.03 and 1.43; the grids hold s² times the pixels, but the work per low-res pixel dominates).
+PLANES_S_PER_MPX = {2: 2.6, 3: 2.7, 4: 3.7}
 # NOTE: the network is six 3 x 3 convolutions deep at low resolution, so 6 px of context a side make a window's
 # cropped core exact up to the per-window standardisation. Measured on the quickstart (256 px frames): 100 windows
 # instead of the 144 of the model card's 16 px overlap, for -0.002 dB.
@@ -233,7 +236,7 @@ class SuperResolution(Stage):
             return {"cpu": 0.0}
         k = work.frames
         cpu_s = (k - 1) * h * w / 1e6 * REGISTRATION_S_PER_MPX[self.params.registration]
-        cpu_s += k / 8 * sum(t.dn.shape[-3] * t.dn.shape[-2] for t in kept) / 1e6 * PLANES_S_PER_MPX
+        cpu_s += k / 8 * sum(t.dn.shape[-3] * t.dn.shape[-2] for t in kept) / 1e6 * PLANES_S_PER_MPX[self.params.scale]
         cost = {"cpu": cpu_s}
         if self.params.method == "model":
             needed = [win for win in tiling.windows(h, w, self.window_px, self.params.overlap_px)
