@@ -55,7 +55,8 @@ RUN_KEYS = {  # key: (where in report.json, meaning)
                    "are the raw frames', psnr_db null; false: lossy, see psnr_db; null: nothing sent, or a "
                    "super-resolved product, see cpsnr_db; or a lossy row no scene was scored for); the best-lossless "
                    "rows also codec, the lossy rows max_abs_error_dn (this run's with lossy products), the "
-                   "lossy_same_bytes row scenes and exact_scenes (those sent exact); see the report's comparison); "
+                   "lossy_same_bytes row scenes and exact_scenes (those sent exact), the this_run row super_resolved "
+                   "(true: its products are finer than the frames); see the report's comparison); "
                    "the bent_pipe row only when a finished frame was a burst, saved_vs_burst_fraction null without "
                    "one"),
     "verdict": ("verdict", "the report's opening verdict (its headline sentence, then any caveats)"),
