@@ -4,7 +4,8 @@ For every onboard/runtime/models/*.tflite: one interpreter thread on the host CP
 median of --runs timed invocations on a fixed input, all in one run so int8 and float32 twins compare fairly.
 Writes benchmarks/results/models.json (with the int8 / float32 latency ratio of each pair) and the card's
 ``benchmark`` field ({host_latency_ms_p50, runs, threads, host}); the card's sha256 covers the .tflite only.
-Run: .venv/bin/python benchmarks/models.py [--runs N]
+``--models STEM ...`` measures only those (a retrained pair, say) and keeps the other models' entries as they were.
+Run: .venv/bin/python benchmarks/models.py [--runs N] [--models STEM ...]
 """
 
 from __future__ import annotations
@@ -33,10 +34,18 @@ def latency_ms(model: Model, runs: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--models", nargs="+", metavar="STEM", help="only these models (file stems); the others' "
+                        "entries in models.json are kept")
     args = parser.parse_args()
     host = platform.processor() or platform.machine()
-    results = {}
-    for path in sorted(MODEL_DIR.glob("*.tflite")):
+    paths = sorted(MODEL_DIR.glob("*.tflite"))
+    unknown = set(args.models or ()) - {path.stem for path in paths}
+    if unknown:
+        parser.error(f"--models: no shipped model {', '.join(sorted(unknown))}")
+    results = json.loads(OUT.read_text())["models"] if args.models and OUT.is_file() else {}
+    for path in paths:
+        if args.models and path.stem not in args.models:
+            continue
         model = Model(path, threads=1)
         times = latency_ms(model, args.runs)
         results[path.stem] = {"host_latency_ms_p50": round(statistics.median(times), 3),
