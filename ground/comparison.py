@@ -77,7 +77,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
     frame_ids = compression.finished_frames(run)
     records = [r for r in run.processing or [] if r.frame_id in set(frame_ids)]
     lost = clear_ground.lost_fraction(run, frame_ids)  # whatever stage withheld them, from truth/ and the products
-    f1, cpsnr = _scores(report)
+    f1, this_run = _scores(report, run.pipeline)
     bit_depth = run.run_info.camera.bit_depth if run.run_info and run.run_info.camera else 0  # 0: nothing scored
     clear = clear_km2(run, frame_ids)
     lossy_alt = compression.lossy_same_bytes(run, bit_depth) if bit_depth else compression.quality([], [], 0)
@@ -119,8 +119,7 @@ def comparison(run: RunData, report: Mapping[str, Any]) -> dict[str, Any]:
                      "frame per scene" + label, kept_bytes, filter_lost, f1, codec=codec)]
     sent, sidecar_bytes = _payload_and_sidecar_bytes(run, frame_ids)
     rows.append(row("this_run", "this run: " + " > ".join(names), sent if records else None, lost, f1,
-                    **{k: lossy_run[k] for k in ("psnr_db", "ssim", "max_abs_error_dn") if lossy_run}, cpsnr_db=cpsnr,
-                    super_resolved="superres" in names))
+                    **{k: lossy_run[k] for k in ("psnr_db", "ssim", "max_abs_error_dn") if lossy_run}, **this_run))
     return {"frames": len(records), "clear_km2": all_clear if records else None, "rows": rows, "note": NOTE,
             "lossy_products": lossy_run, "sidecar_bytes": sidecar_bytes, "rate_distortion": rate_distortion(
                 run, bit_depth, len(frame_ids), rows), "off_nadir_deg": _off_nadir_deg(run, frame_ids)}
@@ -143,11 +142,13 @@ def _estimate_codec(run_info: RunInfo | None) -> str:
     return f" {FORMAT_NAMES.get(fmt, fmt)}" if fmt else ""
 
 
-def _scores(report: Mapping[str, Any]) -> tuple[float | None, float | None]:
-    """The cloud section's pixel F1 and the super-resolution section's cPSNR (dB) of its product, from ``report``
-    (report.json as far as it is made); None each without its section."""
+def _scores(report: Mapping[str, Any], pipeline: Sequence[str]) -> tuple[float | None, dict[str, Any]]:
+    """The cloud section's pixel F1, and this_run's ``cpsnr_db`` (the super-resolution section's cPSNR of its
+    product, dB) and ``super_resolved`` (a ``superres`` stage in ``pipeline``), from ``report`` (report.json as far
+    as it is made); None each without its section."""
     cloud, superres = report.get("cloud") or {}, report.get("superres") or {}
-    return (cloud.get("pixel") or {}).get("f1"), (superres.get("cpsnr_db") or {}).get(superres.get("product"))
+    return (cloud.get("pixel") or {}).get("f1"), {"cpsnr_db": (superres.get("cpsnr_db") or {}).get(
+        superres.get("product")), "super_resolved": "superres" in pipeline}
 
 
 def _best_codec(alternative: Callable[[str], int | None], prefix: str) -> tuple[str, int | None, str | None]:
@@ -232,7 +233,8 @@ def _quality_cell(r: Mapping[str, Any]) -> str:
     """PSNR / SSIM of a lossy row, "exact" or "n/a" (:func:`exact`)."""
     if r["psnr_db"] is not None:
         return f"{r['psnr_db']:.1f} dB / {fmt_fixed(r['ssim'], 4)}"
-    return "exact" if exact(r) else "n/a (super-resolved)" if r.get("cpsnr_db") is not None else "n/a"
+    return "exact" if exact(r) else "n/a (super-resolved)" if r.get("super_resolved") or r.get("cpsnr_db") is not None \
+        else "n/a"
 
 
 def comparison_blocks(comp: Mapping[str, Any]) -> list[Block]:

@@ -11,7 +11,7 @@ import pytest
 
 from app.cli import main
 from conftest import FRAME_RAW_BYTES
-from ground.comparison import comparison, comparison_blocks, exact
+from ground.comparison import _quality_cell, comparison, comparison_blocks, exact
 from ground.document import Paragraph, Table
 from ground.run_data import load_run
 from rundir.run_info import CameraInfo, StageEntry
@@ -299,3 +299,4 @@ def test_a_super_resolved_product_no_scene_scored_is_not_called_exact():
     """This run's row of a super-resolved pipeline with no cPSNR (no scene scored) read "exact", as a lossless one."""
     row = {"bytes": 5000, "psnr_db": None, "ssim": None, "cpsnr_db": None}
     assert exact({**row, "super_resolved": True}) is None and exact({**row, "super_resolved": False}) is True
+    assert _quality_cell({**row, "super_resolved": True}) == "n/a (super-resolved)"
