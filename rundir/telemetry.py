@@ -97,11 +97,11 @@ class LinkSample(Record):
 class PassLinkRecord(Record):
     """One contact window under the link budget (a line of ``telemetry/link.jsonl``): the station's G/T, the time
     some MODCOD closed (``link_up_s``), the payload bytes the whole window could carry (``capacity_bytes``), the
-    time spent sending (``used_s``: the link up) and the bytes sent, and what the constant-rate model, whose link is
-    never down, would have sent in the time the pass had products to send (``constant_rate_bytes`` at
-    ``constant_payload_bytes_per_s``; ``constant_model``: ``rate_mbps``, the
-    scenario's constant rate, or ``lowest_elevation_modcod``, the MODCOD that closes at the lowest elevation at
-    which any closes, held for the whole pass); ``samples``: rate and elevation over the pass."""
+    time spent sending (``used_s``: the link up) and the bytes sent, and what the constant-rate model would have
+    sent in the time the pass had products to send (``constant_rate_bytes`` at ``constant_payload_bytes_per_s``;
+    ``constant_model``: ``rate_mbps``, the scenario's constant rate, whose link is never down, or
+    ``lowest_elevation_modcod``, the MODCOD that closes at the lowest elevation at which any closes, held while it
+    closes); ``samples``: rate and elevation over the pass."""
 
     satellite: str
     station: str

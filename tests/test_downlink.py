@@ -1,6 +1,7 @@
 """The downlink process in a real SimPy environment: only inside windows, at the payload rate, resuming across passes."""
 
 import math
+import dataclasses
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -202,3 +203,32 @@ def test_a_satellite_waiting_for_its_link_leaves_the_antenna_to_another():
                                           pass_rates=[steps([0, 40, 100], [0, 1000])])
     env.run(until=200)
     assert used == [(1, True)] and delivered == [("p0", 41.0, "gs")]
+
+
+def test_a_pass_whose_link_closes_late_leaves_the_satellite_to_an_earlier_closing_one():
+    """The first pass in AOS order (0-200 s) closes its link only from 100 s; the second (10-90 s, another station)
+    from its AOS: the product goes down through the second from 10 s, not through the first from 100 s."""
+    passes = [steps([0, 100, 200], [0, 1000]), steps([10, 90], [1000])]
+    env, store, delivered, log, _ = setup([Window("s", "gs1", 0, 200), Window("s", "gs2", 10, 90)], [50000],
+                                          antennas=("gs1", "gs2"), pass_rates=passes)
+    env.run(until=400)
+    assert delivered == [("p0", 60.0, "gs2")]
+
+
+@pytest.mark.parametrize("model, credited_s", [("rate_mbps", 100.0), ("lowest_elevation_modcod", 60.0)])
+def test_only_a_link_never_down_is_credited_with_the_time_a_product_waits_for_the_pass_to_close(model, credited_s):
+    """A pass of 100 s whose link closes from 40 s, a product too large to finish: the constant rate_mbps, never
+    down, would have sent all 100 s; the one fixed MODCOD that closes at the lowest elevation where any does is
+    down wherever adaptive coding has no mode, so it sends for the 60 s the link is up (it was credited with the
+    100 s, and carried more than adaptive coding could)."""
+    rates = dataclasses.replace(steps([0, 40, 100], [0, 1000]), constant_model=model)
+    env, store, delivered, log, _ = setup([Window("s", "gs", 0, 100)], [10**9], pass_rates=[rates])
+    env.run(until=200)
+    assert log[0].link_record().constant_rate_bytes == 500 * credited_s
+
+
+def test_a_pass_whose_link_never_closes_is_still_credited_to_a_constant_rate():
+    """A constant rate_mbps, never down, would have sent through a pass whose link never closes as through any."""
+    env, store, delivered, log, _ = setup([Window("s", "gs", 0, 100)], [10**9], pass_rates=[steps([0, 100], [0])])
+    env.run(until=200)
+    assert not log[0].tracked and log[0].link_record().constant_rate_bytes == 500 * 100

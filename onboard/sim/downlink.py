@@ -7,9 +7,9 @@ binomial. A product interrupted by LOS keeps its progress, retransmissions inclu
 contact. The payload rate is constant (``spacecraft.radio.rate_mbps``) or, under a link budget, follows each pass
 (:class:`onboard.sim.link_budget.PassRates`: bytes are integrated exactly over its piecewise-constant rate, which is 0
 while no MODCOD closes). Each station has one antenna; a satellite that finds it taken waits, at most until its own
-LOS; under a link budget it takes the antenna only from the first instant some MODCOD closes to the last, and
-not at all for a pass whose link never closes. Delivered products become files in ``RUN/downlink/`` plus one
-line of ``manifest.jsonl`` each: the only interface to the ground.
+LOS; under a link budget it takes the antenna only from the first instant some MODCOD closes to the last, not at
+all for a pass whose link never closes, and serves the passes in the order their links close. Delivered products
+become files in ``RUN/downlink/`` plus one line of ``manifest.jsonl`` each: the only interface to the ground.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class ContactLog:
     bytes_sent: float = 0.0
     products_completed: int = 0
     link: Any = None  # the pass's link_budget.PassRates under a link budget
-    serving_s: float = 0.0  # seconds with a product to send, the link up or not (under a link budget)
+    serving_s: float = 0.0  # seconds with a product to send while the constant-rate model's link is up
 
     def _times_ms(self) -> tuple[float, float, float, float]:
         """``(aos_t_s, los_t_s, duration_s, used_s)`` to the millisecond, as both records give them: the length is
@@ -163,17 +163,26 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
     # ends, or throughout) keeps neither the station from another satellite nor this one from the next station
     spans = [(w.aos_t_s, w.los_t_s) for w in windows] if pass_rates is None else \
         [rates.served_span_s for rates in pass_rates]
-    for i, window in enumerate(windows):
+    order = sorted(range(len(windows)), key=lambda i: spans[i][0] if spans[i] is not None else windows[i].aos_t_s)
+    for n, i in enumerate(order):
+        window = windows[i]
         rates = pass_rates[i] if pass_rates is not None else constant
         entry = ContactLog(window.satellite, window.station, window.aos_t_s, window.los_t_s, window.max_elevation_deg,
                            link=pass_rates[i] if pass_rates is not None else None)
         log.append(entry)
         if env.now < window.aos_t_s:
             yield env.timeout(window.aos_t_s - env.now)
-        if spans[i] is None or env.now >= spans[i][1]:
+        # off the antenna, a product waits within the pass until its link closes, or after, until the next pass's
+        # does; only a constant rate_mbps, whose link is never down, would have sent it then
+        credit = pass_rates is not None and rates.constant_model == "rate_mbps"
+        next_start_s = min((spans[j][0] for j in order[n + 1:] if spans[j] is not None), default=math.inf)
+        if spans[i] is None:
+            yield from _off_the_antenna(env, storage, entry, min(window.los_t_s, next_start_s), credit)
             continue
         start_s, end_s = spans[i]
-        yield from _off_the_antenna(env, storage, entry, start_s)
+        if env.now >= end_s:
+            continue
+        yield from _off_the_antenna(env, storage, entry, start_s, credit)
         request = antennas[window.station].request()
         yield request | env.timeout(end_s - env.now)
         if not request.triggered:
@@ -207,17 +216,15 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
                 entry.products_completed += 1
                 delivered(item, env.now, window.station)
         antennas[window.station].release(request)
-        next_start_s = min((span[0] for span in spans[i + 1:] if span is not None), default=math.inf)
-        yield from _off_the_antenna(env, storage, entry, min(window.los_t_s, next_start_s))
+        yield from _off_the_antenna(env, storage, entry, min(window.los_t_s, next_start_s), credit)
 
 
-def _off_the_antenna(env: simpy.Environment, storage: Storage, entry: ContactLog, until_s: float):
-    """SimPy process: wait until ``until_s`` within a pass whose link is down, off the station's antenna, counting in
-    ``entry.serving_s`` the time a product waited to go: the constant-rate model, whose link is never down, would
-    have sent it then."""
+def _off_the_antenna(env: simpy.Environment, storage: Storage, entry: ContactLog, until_s: float, credit: bool):
+    """SimPy process: wait until ``until_s`` within a pass whose link is down, off the station's antenna; with
+    ``credit``, count in ``entry.serving_s`` the time a product waited to go."""
     while env.now < until_s:
         waiting = storage.next_product() is not None
         t0_s = env.now
         yield storage.changed | env.timeout(until_s - env.now)
-        if waiting:
+        if waiting and credit:
             entry.serving_s += env.now - t0_s

@@ -232,8 +232,8 @@ def pass_rates(ephemeris: Ephemeris, satellite_index: int, station: Any, window:
     """The rate over ``window`` (a ContactWindow) of satellite ``satellite_index`` seen from ``station`` (a
     passes.GroundStation): Es/N0 sampled every :data:`RATE_STEP_S`, MODCOD switches interpolated, information rate
     times ``payload_fraction`` / 8 in bytes/s. ``constant_bytes_per_s``: the constant-rate model; None: the rate of
-    the MODCOD that closes at the lowest Es/N0 at which any closes, a fixed MODCOD that serves the whole pass (0
-    when none closes)."""
+    the MODCOD that closes at the lowest Es/N0 at which any closes, a fixed MODCOD that serves the pass wherever
+    it closes, which is wherever any does (0 when none closes)."""
     aos, los = window.aos_t_s, window.los_t_s
     geometry = (ephemeris, satellite_index, station.ecef_km, enu_basis(station.lat_deg, station.lon_deg)[2])
     t = np.linspace(aos, los, max(2, math.ceil((los - aos) / RATE_STEP_S) + 1))
