@@ -351,11 +351,12 @@ def superres_blocks(section: Mapping[str, Any]) -> list[Any]:
         f"registration; {section['scenes_scored']} scenes scored against the high-res truth on their clear, "
         f"delivered pixels{_averaged(section)}. The downlinked product is {method_name(section['product'], p)}; the "
         "others were computed on board from the same registered frames for scoring only.")]
-    if not section.get("scenes_averaged", section["scenes_scored"]):
+    if not section["scenes_scored"]:
         return blocks
     rows = tuple((method_name(m, p), _db(section["cpsnr_db"][m]), _num(section["ssim"][m]))
                  for m in METHODS if section["cpsnr_db"][m] is not None)
-    blocks.append(Table(("method", "mean cPSNR (dB)", "mean SSIM"), rows))
+    if rows:  # none when no scene is averaged (MIN_SCORED_FRACTION)
+        blocks.append(Table(("method", "mean cPSNR (dB)", "mean SSIM"), rows))
     blocks += [Paragraph(f"WARNING: {text}", strong=True) for text in section.get("warnings") or ()]
     ratio = section["bytes_ratio_vs_burst"]
     verdict = "saves downlink" if ratio is not None and ratio < 1 else "saves NOTHING"

@@ -93,10 +93,15 @@ def test_a_scene_scored_on_a_few_pixels_is_left_out_of_the_means_and_the_paired_
            "them at least 75 % scored (as the PROBA-V challenge admits a high-res image)." in blocks[1].text
     none = scene_means([{**scene, "scored_fraction": 0.5} for scene in section["scenes"]])
     assert none["scenes_averaged"] == 0 and none["cpsnr_db"]["model_int8"] is None
-    [opening] = [b.text for b in superres_blocks({**section, **none, "scenes_scored": 7, "burst_frames": 8})
-                 if isinstance(b, Paragraph)]
+    section = {**section, **none, "scenes_scored": 7, "burst_frames": 8, "bytes_ratio_vs_burst": 1.4,
+               "product_bytes": 1, "burst_raw_bytes": 3, "pixel_ratio_vs_burst": 0.5,
+               "bytes_ratio_vs_encoded_burst": None, "registration_error_px": 2.5,
+               "warnings": ["burst registration is off by 2.50 px RMS on average"]}
+    opening, *rest = [b.text for b in superres_blocks(section) if isinstance(b, Paragraph)]
     assert "; none is at least 75 % scored (as the PROBA-V challenge admits a high-res image), so no mean is " \
            "given (each scene's scores are in report.json)." in opening
+    assert not [b for b in superres_blocks(section) if isinstance(b, Table)]  # no means, but what holds without
+    assert rest[0].startswith("WARNING: burst registration is off") and "saves NOTHING" in rest[1]
 
 
 def test_a_users_model_is_named_by_its_file_not_as_int8():
