@@ -74,6 +74,20 @@ def test_shift_and_add_takes_the_median_of_clear_samples():
     assert np.isnan(fused[0::2]).all()
 
 
+@pytest.mark.parametrize("off_px", [(0.0, -20.0), (-15.0, 0.0), (-14.0, -30.0), (200.0, 0.0)])
+def test_a_frame_registered_off_the_grid_adds_no_sample(off_px):
+    """A registration gone astray can put a frame beyond the burst's grid (training crashed on one: a negative
+    slice end read as counted from the far side): that frame lands nowhere, and the others fuse as without it."""
+    rng = np.random.default_rng(2)
+    lr = rng.uniform(0, 1, (3, 12, 16, 2)).astype(np.float32)
+    shifts = np.array([[0.0, 0.0], [0.5, 0.5], off_px])
+    clear = np.ones(lr.shape[:3], bool)
+    fused, count = fusion.shift_and_add_sparse(lr, shifts, clear, 2)
+    without, count_without = fusion.shift_and_add_sparse(lr[:2], shifts[:2], clear[:2], 2)
+    np.testing.assert_array_equal(fused, without)
+    np.testing.assert_array_equal(count, count_without)
+
+
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 7])
 def test_the_median_is_numpys_nanmedian(k):
     rng = np.random.default_rng(k)

@@ -10,7 +10,7 @@ from ground.image_quality import registration_error_px
 from onboard.sensing.burst import capture_burst
 from onboard.sensing.camera import frame_footprint
 from onboard.scenario.spacecraft_config import CameraConfig
-from onboard.pipeline.registration import METHODS, ecc_shift, phase_correlation_shift, register
+from onboard.pipeline.registration import METHODS, _inside, ecc_shift, phase_correlation_shift, register
 from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
 
 TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
@@ -63,6 +63,19 @@ def test_ecc_keeps_its_start_where_it_would_align_worse(place, cloud_cover, fram
     lat, lon, seed = place
     b = burst_at(lat, lon, seed, cloud_cover=cloud_cover, frame_cloud_cover=frame_cloud_cover)
     assert registration_error_px(register(b.lr_reflectance(), ~b.lr_cloud), b.shifts_px) < 2 * TENTH_PX
+
+
+@pytest.mark.parametrize("shift, rows, cols", [((0.0, 0.0), (0, 95), (0, 95)), ((0.5, -0.5), (0, 94), (1, 95)),
+                                                ((-2.0, 3.0), (2, 96), (0, 92)), ((200.0, 0.0), None, None)])
+def test_ecc_and_its_start_are_compared_where_both_read_inside_the_frame(shift, rows, cols):
+    """The pixels (i, j) whose source (i + dy, j + dx) and its bilinear neighbours lie inside a 96 px frame: rows
+    and columns [start, stop) as given; none for a shift that moves the frame off itself, which then loses to the
+    other candidate (a phase correlation astray was kept, and fusion met a frame beyond its grid)."""
+    inside = _inside((96, 96), shift)
+    expected = np.zeros((96, 96), np.uint8)
+    if rows is not None:
+        expected[rows[0]:rows[1], cols[0]:cols[1]] = 1
+    np.testing.assert_array_equal(inside, expected)
 
 
 def periodic_field(size_px: int, sigma_px: float, seed: int) -> np.ndarray:

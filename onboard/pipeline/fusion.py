@@ -144,13 +144,17 @@ def shift_and_add_sparse(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray,
             planes = []
             for f in members:
                 oy, ox = offset[f]
-                # sample (i, j) lands at sub-grid position (i + oy, j + ox)
-                rows = slice(max(oy, 0), min(h + oy, h))
-                cols = slice(max(ox, 0), min(w + ox, w))
+                # sample (i, j) lands at sub-grid position (i + oy, j + ox); a frame moved off the grid lands nowhere
+                rows = slice(max(oy, 0), max(min(h + oy, h), 0))
+                cols = slice(max(ox, 0), max(min(w + ox, w), 0))
+                if rows.stop <= rows.start or cols.stop <= cols.start:
+                    continue
                 src = (slice(rows.start - oy, rows.stop - oy), slice(cols.start - ox, cols.stop - ox))
                 plane = np.full((h, w, b), np.nan, np.float32)
                 plane[rows, cols] = np.where(clear[f][src][..., None], lr[f][src], np.float32(np.nan))
                 planes.append(plane)
+            if not planes:
+                continue
             median, n_samples = _median(planes)
             fused[py::scale, px::scale] = median
             count[py::scale, px::scale] = n_samples[..., 0]

@@ -84,15 +84,23 @@ def ecc_shift(reference: np.ndarray, image: np.ndarray, clear: np.ndarray | None
     except cv2.error:
         return start
     found = (float(warp[1, 2]), float(warp[0, 2]))
-    # both scored on the same pixels: those whose source lies inside the reference under either shift
-    margin = math.ceil(max(map(abs, (*found, *start)))) + 1
-    inside = np.zeros(template.shape, np.uint8)
-    inside[margin:-margin, margin:-margin] = 1
-    scored = inside if mask is None else mask * inside
+    # both scored on the same pixels: those whose source lies inside the reference under either shift; a shift
+    # that moves the frame off itself (a phase correlation gone astray) scores nothing and loses
+    weight = np.ones(template.shape, np.uint8) if mask is None else mask
+    scored = weight * _inside(template.shape, found) * _inside(template.shape, start)
     if not scored.any():
-        return start
+        return found if (weight * _inside(template.shape, found)).any() else start
     better = _correlation(template, reference, scored, found) >= _correlation(template, reference, scored, start)
     return found if better else start
+
+
+def _inside(shape: tuple[int, int], shift: tuple[float, float]) -> np.ndarray:
+    """(H, W) uint8: 1 where pixel (i, j) + ``shift`` (dy, dx) lies inside an image of ``shape`` with its bilinear
+    neighbours, 0 elsewhere."""
+    out = np.zeros(shape, np.uint8)
+    (dy, dx), (h, w) = shift, shape
+    out[max(0, -math.floor(dy)):max(0, h - math.ceil(dy) - 1), max(0, -math.floor(dx)):max(0, w - math.ceil(dx) - 1)] = 1
+    return out
 
 
 def _correlation(template: np.ndarray, reference: np.ndarray, mask: np.ndarray, shift: tuple[float, float]) -> float:
