@@ -159,11 +159,7 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
     """SimPy process: serve one satellite's contact windows in time order; ``pass_rates``: each window's
     link_budget.PassRates (same order), or None for ``link.payload_bytes_per_s`` throughout."""
     constant = ConstantRate(link.payload_bytes_per_s)
-    # under a link budget, the antenna is taken only while some MODCOD closes: a pass whose link is down (at its
-    # ends, or throughout) keeps neither the station from another satellite nor this one from the next station
-    spans = [(w.aos_t_s, w.los_t_s) for w in windows] if pass_rates is None else \
-        [rates.served_span_s for rates in pass_rates]
-    order = sorted(range(len(windows)), key=lambda i: spans[i][0] if spans[i] is not None else windows[i].aos_t_s)
+    spans, order = _served_spans(windows, pass_rates)
     for n, i in enumerate(order):
         window = windows[i]
         rates = pass_rates[i] if pass_rates is not None else constant
@@ -217,6 +213,18 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
                 delivered(item, env.now, window.station)
         antennas[window.station].release(request)
         yield from _off_the_antenna(env, storage, entry, min(window.los_t_s, next_start_s), credit)
+
+
+def _served_spans(windows: list[Any], pass_rates: list[Any] | None
+                  ) -> tuple[list[tuple[float, float] | None], list[int]]:
+    """``(spans, order)``: each window's ``(start, end)`` with the station's antenna, s (AOS to LOS; under a link
+    budget only while some MODCOD closes, None for a pass whose link never closes: a pass whose link is down, at its
+    ends or throughout, keeps neither the station from another satellite nor this one from the next station), and the
+    windows' indices in the order they are served: by the start of their span (a pass with none by its AOS)."""
+    spans = [(w.aos_t_s, w.los_t_s) for w in windows] if pass_rates is None else \
+        [rates.served_span_s for rates in pass_rates]
+    order = sorted(range(len(windows)), key=lambda i: spans[i][0] if spans[i] is not None else windows[i].aos_t_s)
+    return spans, order
 
 
 def _off_the_antenna(env: simpy.Environment, storage: Storage, entry: ContactLog, until_s: float, credit: bool):
