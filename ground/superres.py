@@ -199,7 +199,8 @@ def scene_means(scenes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     :data:`METHODS` over them (None for a method none of them scores)."""
     averaged = averaged_scenes(scenes)
     return {"scenes_averaged": len(averaged),
-            **{key: {m: _mean([scene[key].get(m) for scene in averaged]) for m in METHODS} for key in ("cpsnr_db", "ssim")}}
+            **{key: {m: _mean([scene[key].get(m) for scene in averaged]) for m in METHODS}
+               for key in ("cpsnr_db", "ssim")}}
 
 
 def _mean(values: list[float]) -> float | None:

@@ -99,7 +99,8 @@ def _inside(shape: tuple[int, int], shift: tuple[float, float]) -> np.ndarray:
     neighbours, 0 elsewhere."""
     out = np.zeros(shape, np.uint8)
     (dy, dx), (h, w) = shift, shape
-    out[max(0, -math.floor(dy)):max(0, h - math.ceil(dy) - 1), max(0, -math.floor(dx)):max(0, w - math.ceil(dx) - 1)] = 1
+    rows = slice(max(0, -math.floor(dy)), max(0, h - math.ceil(dy) - 1))
+    out[rows, max(0, -math.floor(dx)):max(0, w - math.ceil(dx) - 1)] = 1
     return out
 
 
