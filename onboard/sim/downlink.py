@@ -156,8 +156,8 @@ class ConstantRate(NamedTuple):
 def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, simpy.Resource], storage: Storage,
              link: Link, busy: Callable[[str, float], None], delivered: Callable[[Item, float, str], None],
              log: list[ContactLog], rng: np.random.Generator, pass_rates: list[Any] | None = None):
-    """SimPy process: serve one satellite's contact windows in time order; ``pass_rates``: each window's
-    link_budget.PassRates (same order), or None for ``link.payload_bytes_per_s`` throughout."""
+    """SimPy process: serve one satellite's contact windows in the order :func:`_served_spans` gives; ``pass_rates``:
+    each window's link_budget.PassRates (as ``windows``), or None for ``link.payload_bytes_per_s`` throughout."""
     constant = ConstantRate(link.payload_bytes_per_s)
     spans, order = _served_spans(windows, pass_rates)
     for n, i in enumerate(order):
