@@ -162,7 +162,9 @@ def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
         return float("nan")
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
     weight = None if mask is None else mask.astype(np.float64)
-    return float(np.mean([_band_ssim(sr, hr, band, keep, c1, c2, weight) for band in range(hr.shape[2])]))
+    window_weight = None if weight is None else _gaussian_window(weight)  # the same for every band: made once
+    return float(np.mean([_band_ssim(sr, hr, band, keep, c1, c2, weight, window_weight)
+                          for band in range(hr.shape[2])]))
 
 
 def _gaussian_window(z: np.ndarray) -> np.ndarray:
@@ -170,12 +172,11 @@ def _gaussian_window(z: np.ndarray) -> np.ndarray:
 
 
 def _band_ssim(sr: np.ndarray, hr: np.ndarray, band: int, keep: np.ndarray, c1: float, c2: float,
-               weight: np.ndarray | None) -> float:
+               weight: np.ndarray | None, window_weight: np.ndarray | None) -> float:
     """Mean over ``keep`` of the SSIM map of one band of two (H, W, B) images, in float64:
     ((2 mx my + c1) (2 cxy + c2)) / ((mx^2 + my^2 + c1) (vx + vy + c2)), computed in place in that order so that a
-    large band needs few planes; with ``weight`` (H, W) 0 or 1, each window's statistics over its pixels of weight
-    1 (normalized convolution)."""
-    window_weight = None if weight is None else _gaussian_window(weight)
+    large band needs few planes; with ``weight`` (H, W) 0 or 1 and its Gaussian window ``window_weight``, each
+    window's statistics over its pixels of weight 1 (normalized convolution)."""
 
     def local_mean(z: np.ndarray) -> np.ndarray:
         if window_weight is None:
