@@ -75,7 +75,7 @@ def ecc_shift(reference: np.ndarray, image: np.ndarray, clear: np.ndarray | None
             return start
         reference, image = _filled(reference, clear), _filled(image, clear)
     # With template = image and input = reference, ECC finds t with reference(x + t) ~ image(x): t is our shift.
-    warp = np.array([[1, 0, start[1]], [0, 1, start[0]]], np.float32)
+    warp = _translation(start)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, _ECC_ITERATIONS, _ECC_EPSILON)
     template, reference = np.float32(image), np.float32(reference)
     try:
@@ -107,9 +107,15 @@ def _inside(shape: tuple[int, int], shift: tuple[float, float]) -> np.ndarray:
 def _correlation(template: np.ndarray, reference: np.ndarray, mask: np.ndarray, shift: tuple[float, float]) -> float:
     """ECC's criterion, the correlation coefficient of the zero-mean ``template`` and ``reference`` moved by
     ``shift`` (dy, dx; bilinear), over ``mask`` (uint8)."""
-    warp = np.array([[1, 0, shift[1]], [0, 1, shift[0]]], np.float32)
-    moved = cv2.warpAffine(reference, warp, reference.shape[::-1], flags=cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP)
+    moved = cv2.warpAffine(reference, _translation(shift), reference.shape[::-1],
+                           flags=cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP)
     return float(cv2.computeECC(template, moved, mask))
+
+
+def _translation(shift: tuple[float, float]) -> np.ndarray:
+    """The (2, 3) float32 warp of OpenCV's MOTION_TRANSLATION for a ``shift`` (dy, dx): reference pixel (i + dy,
+    j + dx) to (i, j), as findTransformECC returns it and warpAffine with WARP_INVERSE_MAP applies it."""
+    return np.array([[1, 0, shift[1]], [0, 1, shift[0]]], np.float32)
 
 
 def register(frames: np.ndarray, clear: np.ndarray | None = None, method: str = "ecc",
