@@ -247,9 +247,8 @@ def pass_rates(ephemeris: Ephemeris, satellite_index: int, station: Any, window:
     keep = np.concatenate(([True], rate[1:] != rate[:-1]))  # one segment per MODCOD
     edges, rate = np.append(edges[:-1][keep], los), rate[keep]
     names = tuple(n for n, k in zip(names, keep) if k)
-    closing = es_n0[es_n0 >= thresholds.min()]
     if constant_bytes_per_s is None:  # the pass's lowest Es/N0 where the link closes: 0 when it never does
-        model = "lowest_elevation_modcod"
+        model, closing = "lowest_elevation_modcod", es_n0[es_n0 >= thresholds.min()]
         constant = float(budget.rate_bps(closing.min())) * payload_fraction / 8.0 if len(closing) else 0.0
     else:
         model, constant = "rate_mbps", constant_bytes_per_s

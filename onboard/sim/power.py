@@ -8,6 +8,7 @@ step is the panel's power times the seconds of it in sunlight (:class:`Sunlight`
 from __future__ import annotations
 
 from collections import defaultdict
+
 import numpy as np
 import simpy
 
