@@ -3,8 +3,8 @@
 Writes benchmarks/results/pipeline.json: per stage and format, the median seconds per 512 x 512 x 4 synthetic frame,
 samples per second, output/raw size ratio, and the REFERENCE_SAMPLES_PER_S the code uses, so drift is visible;
 and for the superres stage, the registration seconds per low-res megapixel per frame of 8-frame bursts
-(256 x 256 x 4, x2) and the fusion-plane seconds per low-res megapixel at each scale, against
-REGISTRATION_S_PER_MPX and PLANES_S_PER_MPX.
+(256 x 256 x 4, x2) and each classic fusion's seconds per low-res megapixel at each scale, against
+REGISTRATION_S_PER_MPX and FUSION_S_PER_MPX.
 Run: .venv/bin/python -m benchmarks.pipeline [--frames N]
 """
 
@@ -70,9 +70,13 @@ def bursts(n: int, size_px: int = 256, scale: int = 2) -> list[burst.Burst]:
 
 
 def measure_superres(n: int) -> dict:
-    """Median seconds per low-res megapixel per frame (registration, of ``n`` x2 bursts) and per megapixel (planes,
-    K = 8, of ``n`` bursts at each of fusion.SCALES, registered by ECC)."""
-    per: dict[str, list[float]] = {"ecc": [], "phase": [], **{f"planes_x{s}": [] for s in fusion.SCALES}}
+    """Median seconds per low-res megapixel per frame (registration, of ``n`` x2 bursts) and per megapixel (each
+    classic fusion's work, K = 8, of ``n`` bursts at each of fusion.SCALES, registered by ECC): the fusion planes
+    (the model's and shift_and_add's), the registered bicubic mean and plain bicubic."""
+    fusions = {"planes": lambda lr, clear, shifts, s: fusion.misr_planes(lr, shifts, clear, s),
+               "bicubic_registered": lambda lr, clear, shifts, s: fusion.bicubic(lr, clear, s, shifts),
+               "bicubic": lambda lr, clear, shifts, s: fusion.bicubic(lr, clear, s)}
+    per: dict[str, list[float]] = {"ecc": [], "phase": []}
     for scale in fusion.SCALES:
         for b in bursts(n, scale=scale):
             lr = b.lr_reflectance()
@@ -83,16 +87,19 @@ def measure_superres(n: int) -> dict:
                 shifts = registration.register(lr, clear, method)
                 if scale == fusion.SCALES[0]:
                     per[method].append((time.perf_counter() - start) / ((b.k - 1) * mpx))
-            start = time.perf_counter()
-            fusion.misr_planes(lr, shifts, clear, b.scale)
-            per[f"planes_x{scale}"].append((time.perf_counter() - start) / mpx)
+            for name, fuse in fusions.items():
+                start = time.perf_counter()
+                fuse(lr, clear, shifts, b.scale)
+                per.setdefault(f"{name}_x{scale}", []).append((time.perf_counter() - start) / mpx)
+    references = {"planes": superres.FUSION_S_PER_MPX["model"], "bicubic_registered":
+                  superres.FUSION_S_PER_MPX["bicubic_registered"], "bicubic": superres.FUSION_S_PER_MPX["bicubic"]}
     return {
         "registration_ecc": {"median_s_per_mpx_frame": round(statistics.median(per["ecc"]), 4),
                              "reference": superres.REGISTRATION_S_PER_MPX["ecc"]},
         "registration_phase": {"median_s_per_mpx_frame": round(statistics.median(per["phase"]), 4),
                                "reference": superres.REGISTRATION_S_PER_MPX["phase"]},
-        **{f"fusion_planes_k8_x{s}": {"median_s_per_mpx": round(statistics.median(per[f"planes_x{s}"]), 4),
-                                      "reference": superres.PLANES_S_PER_MPX[s]} for s in fusion.SCALES},
+        **{f"fusion_{name}_k8_x{s}": {"median_s_per_mpx": round(statistics.median(per[f"{name}_x{s}"]), 4),
+                                      "reference": references[name][s]} for name in fusions for s in fusion.SCALES},
     }
 
 
@@ -119,7 +126,7 @@ def main() -> None:
               f"size {r['size_ratio_vs_raw_median']:.3f} x raw{drift}")
     for name, r in doc["superres"].items():
         value = next(v for k, v in r.items() if k.startswith("median"))
-        print(f"{name:<20} {value:7.3f} s per low-res Mpx (code uses {r['reference']}, measured/used = "
+        print(f"{name:<34} {value:7.3f} s per low-res Mpx (code uses {r['reference']}, measured/used = "
               f"{value / r['reference']:.2f})")
     print(f"wrote {OUT}")
 

@@ -123,7 +123,7 @@ def test_simulated_time_counts_every_window_and_frame(shot):
     work = Work(frame=shot, tiles=[Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
     windows = 4 * len(superres.tiling.windows(96, 96, 64, superres.OVERLAP_PX))  # one model pass per band
     mpx = 96 * 96 / 1e6
-    expected = (7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.PLANES_S_PER_MPX[2]
+    expected = (7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.FUSION_S_PER_MPX["model"][2]
                 + windows * stage.latency_s)
     assert stage.cost_s(work) == pytest.approx(expected)
     assert stage.latency_s == shipped_card("superres_x2_int8").benchmark.host_latency_ms_p50 / 1e3
@@ -137,7 +137,7 @@ def test_registration_and_fusion_run_at_the_cpus_speed_and_only_the_model_at_the
     stage = superres.SuperResolution(superres.SuperResolution.Params(), CTX)
     work = Work(frame=shot, tiles=[Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
     mpx = 96 * 96 / 1e6
-    cpu_s = 7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.PLANES_S_PER_MPX[2]
+    cpu_s = 7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"] + mpx * superres.FUSION_S_PER_MPX["model"][2]
     windows = 4 * len(superres.tiling.windows(96, 96, 64, superres.OVERLAP_PX))
     assert stage.uses == "int8"
     assert stage.cost_by_speed_s(work) == pytest.approx({"cpu": cpu_s, "int8": windows * stage.latency_s})
@@ -154,8 +154,28 @@ def test_the_fusion_planes_cost_what_they_cost_at_the_stages_scale(scale, shot):
     work = Work(frame=shot, tiles=[Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
     mpx = 96 * 96 / 1e6
     assert stage.cost_s(work) == pytest.approx(7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"]
-                                               + mpx * superres.PLANES_S_PER_MPX[scale])
-    assert superres.PLANES_S_PER_MPX[4] > superres.PLANES_S_PER_MPX[3] >= superres.PLANES_S_PER_MPX[2]
+                                               + mpx * superres.FUSION_S_PER_MPX["shift_and_add"][scale])
+    planes = superres.FUSION_S_PER_MPX["shift_and_add"]
+    assert planes[4] > planes[3] >= planes[2]
+
+
+@pytest.mark.parametrize("method", ["bicubic", "bicubic_registered"])
+def test_a_bicubic_method_is_charged_only_the_work_it_does(method, shot):
+    """Plain bicubic averages the burst unregistered, and the registered bicubic needs only the registered mean, yet
+    both were charged ECC registration and the whole fusion planes (91 ms a frame too many in the superres_x3
+    scenario for plain bicubic): now plain bicubic is charged its mean alone, the registered one registration and
+    its mean, each cheaper than the planes the model and shift_and_add compute."""
+    stage = superres.SuperResolution(superres.SuperResolution.Params(method=method), CTX)
+    work = Work(frame=shot, tiles=[Tile(dn=shot.burst.lr_dn, row0=0, col0=0)])
+    mpx = 96 * 96 / 1e6
+    registration = 0.0 if method == "bicubic" else 7 * mpx * superres.REGISTRATION_S_PER_MPX["ecc"]
+    expected = registration + mpx * superres.FUSION_S_PER_MPX[method][2]
+    assert stage.cost_by_speed_s(work) == pytest.approx({"cpu": expected})
+    planes = superres.SuperResolution(superres.SuperResolution.Params(method="shift_and_add"), CTX)
+    assert stage.cost_s(work) < planes.cost_s(work) - mpx * superres.FUSION_S_PER_MPX["model"][2] / 4
+    fusions = superres.FUSION_S_PER_MPX
+    for scale in superres.fusion.SCALES:
+        assert 0 < fusions["bicubic"][scale] < fusions["bicubic_registered"][scale] < fusions["model"][scale]
 
 
 def test_simulated_time_counts_only_the_tiles_a_cloud_filter_kept(shot):
@@ -170,7 +190,7 @@ def test_simulated_time_counts_only_the_tiles_a_cloud_filter_kept(shot):
         mask = Tile(dn=np.zeros((96, 96, 1), np.uint8), row0=0, col0=0, kind="cloud_mask")
         return stage.cost_s(Work(frame=shot, tiles=[*tiles, mask]))
 
-    quarter = 48 * 48 / 1e6 * superres.PLANES_S_PER_MPX[2]
+    quarter = 48 * 48 / 1e6 * superres.FUSION_S_PER_MPX["model"][2]
     assert cost((0, 0)) == pytest.approx(registration + quarter + 4 * 1 * latency)  # one window: its core is 0-51
     assert cost((48, 48)) == pytest.approx(registration + quarter + 4 * 4 * latency)  # 48-95 meets all four
     assert cost((0, 48)) == pytest.approx(registration + quarter + 4 * 2 * latency)

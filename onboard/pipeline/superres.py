@@ -38,10 +38,16 @@ from ..scenario.schema import issue_at, spec
 
 # NOTE: host time per low-res megapixel per frame, measured by benchmarks/pipeline.py (2-core host, one thread).
 REGISTRATION_S_PER_MPX = {"ecc": 0.15, "phase": 0.05}
-# The bicubic mean and shift-and-add grid of a burst of 8, per low-res megapixel, by scale: 2.6 s at x2 as measured
-# with the constants above, x3 and x4 from it by their ratios to x2 in benchmarks/pipeline.py (the median of three
-# runs on 2026-12-06: 1.03 and 1.43; the grids hold s² times the pixels, but the work per low-res pixel dominates).
-PLANES_S_PER_MPX = {2: 2.6, 3: 2.7, 4: 3.7}
+# The classic fusion of a burst of 8 per low-res megapixel, by method and scale. The fusion planes (the registered
+# bicubic mean and the shift-and-add grid, what the model and shift_and_add compute) take 2.6 s at x2 as measured
+# with the constants above; x3 and x4 come from it by their ratios to x2 in benchmarks/pipeline.py (the median of
+# three runs on 2026-12-06: 1.03 and 1.43; the grids hold s² times the pixels, but the work per low-res pixel
+# dominates). The bicubic methods compute only a mean and its upsampling: the registered mean (0.59, 0.62 and 0.67
+# times the x2 planes at x2, x3 and x4) and, for plain bicubic, the unregistered one, which needs no registration
+# either (0.26, 0.27 and 0.29; the median of three runs of benchmarks/pipeline.py's measure_superres on 2026-12-06).
+_PLANES_S_PER_MPX = {2: 2.6, 3: 2.7, 4: 3.7}
+FUSION_S_PER_MPX = {"model": _PLANES_S_PER_MPX, "shift_and_add": _PLANES_S_PER_MPX,
+                    "bicubic_registered": {2: 1.5, 3: 1.6, 4: 1.7}, "bicubic": {2: 0.68, 3: 0.69, 4: 0.75}}
 # NOTE: the network is six 3 x 3 convolutions deep at low resolution, so 6 px of context a side make a window's
 # cropped core exact up to the per-window standardisation. Measured on the quickstart (256 px frames): 100 windows
 # instead of the 144 of the model card's 16 px overlap, for -0.002 dB.
@@ -224,19 +230,22 @@ class SuperResolution(Stage):
         return sum(self.cost_by_speed_s(work).values())
 
     def cost_by_speed_s(self, work: Work) -> dict[str, float]:
-        """Registration of the whole frame (its shifts come from every clear pixel), then fusion planes of the image
-        tiles still to go down (a cloud filter before this stage leaves fewer) per low-res megapixel, both CPU work
-        (``cpu``); plus the model windows whose cropped core meets one of those tiles, per band at the card's host
-        latency, at the model's speed (``uses``: an int8 model runs at the profile's int8 speed, an Edge TPU's
+        """Registration of the whole frame (its shifts come from every clear pixel; none for plain bicubic), then the
+        method's fusion of the image tiles still to go down (a cloud filter before this stage leaves fewer) per
+        low-res megapixel (:data:`FUSION_S_PER_MPX`), both CPU work (``cpu``); plus the model windows whose cropped
+        core meets one of those tiles, per band at the card's host latency, at the model's speed (``uses``: an int8 model runs at the profile's int8 speed, an Edge TPU's
         for one, which registration and fusion never see). A frame no stage filtered costs what its whole frame
         costs; one with no image tile left (a cloud mask alone) costs nothing."""
         h, w = work.frame.dn.shape[:2]
         kept = [tile for tile in work.tiles if tile.kind == "image"]
         if not kept:
             return {"cpu": 0.0}
-        k = work.frames
-        cpu_s = (k - 1) * h * w / 1e6 * REGISTRATION_S_PER_MPX[self.params.registration]
-        cpu_s += k / 8 * sum(t.dn.shape[-3] * t.dn.shape[-2] for t in kept) / 1e6 * PLANES_S_PER_MPX[self.params.scale]
+        k, method = work.frames, self.params.method
+        cpu_s = 0.0  # plain bicubic averages the frames unregistered
+        if method != "bicubic":
+            cpu_s += (k - 1) * h * w / 1e6 * REGISTRATION_S_PER_MPX[self.params.registration]
+        area_px = sum(t.dn.shape[-3] * t.dn.shape[-2] for t in kept)
+        cpu_s += k / 8 * area_px / 1e6 * FUSION_S_PER_MPX[method][self.params.scale]
         cost = {"cpu": cpu_s}
         if self.params.method == "model":
             needed = [win for win in tiling.windows(h, w, self.window_px, self.params.overlap_px)
