@@ -141,7 +141,8 @@ def compute(env: simpy.Environment, sat: Satellite, pipeline: Pipeline, recorder
 
 def _compute_frame(env: simpy.Environment, sat: Satellite, raw: Item, pipeline: Pipeline, recorder: Recorder,
                    timing: str, wall_stage_s: dict[str, float]):
-    """:func:`compute` of one queued frame ``raw``, in storage when this starts."""
+    """:func:`compute` of one queued frame ``raw``, in storage when this starts: once the computer takes it up it
+    is locked there (no storage policy evicts it) until its products replace it."""
     if sat.power.brownout:  # compute waits for the battery: the frame is deferred, not lost
         waited_from = env.now
         yield from sat.power.wait_until_powered()
@@ -149,6 +150,7 @@ def _compute_frame(env: simpy.Environment, sat: Satellite, raw: Item, pipeline: 
         sat.deferred_s += env.now - waited_from
     if raw not in sat.storage.items:
         return
+    raw.locked = True  # the computer reads it from mass memory: no policy evicts it until its products are stored
     frame, cap, work = raw.data
     with sat.computer.request() as req:
         yield req
@@ -164,9 +166,8 @@ def _compute_frame(env: simpy.Environment, sat: Satellite, raw: Item, pipeline: 
     sat.compute_s += work.sim_s
     for stage, wall in work.wall_s.items():
         wall_stage_s[stage] = wall_stage_s.get(stage, 0.0) + wall
-    if raw in sat.storage.items:
-        sat.storage.remove(raw)
-        store_products(sat, work, cap, pipeline, recorder, timing, wait_s)
+    sat.storage.remove(raw)
+    store_products(sat, work, cap, pipeline, recorder, timing, wait_s)
 
 
 def store_products(sat: Satellite, work: Work, cap: Capture, pipeline: Pipeline, recorder: Recorder,

@@ -2,7 +2,8 @@
 
 When an item does not fit, the policy decides: ``drop_oldest`` evicts the oldest items, ``drop_lowest_priority``
 evicts the lowest-priority (then oldest) items of no higher priority than the newcomer, and ``stop_imaging``
-evicts nothing and refuses the newcomer. An item being transmitted is never evicted.
+evicts nothing and refuses the newcomer. An item being transmitted, or a raw frame being computed, is never
+evicted.
 
 The downlink takes products in one of :data:`ORDERS` (scenario ``downlink.order``), always finishing a product in
 progress first: ``priority`` sends the highest target priority, then the oldest; ``value_density`` sends the most
@@ -38,7 +39,7 @@ class Item:
     sent_bytes: float = 0.0  # downlink progress on the air, retransmissions included; resumes at the next contact
     on_air_bytes: int | None = None  # size plus retransmissions, drawn when its downlink starts
     retransmitted_bytes: float = 0.0
-    locked: bool = False  # being transmitted
+    locked: bool = False  # being transmitted, or (a raw frame) being computed
     data: Any = None  # the product (payload and manifest fields) or the raw frame
 
 
