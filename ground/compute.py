@@ -58,7 +58,9 @@ def compute_section(run: Any) -> dict[str, Any] | None:
             "queue": "wait_p50_s, wait_max_s: simulated seconds from a frame's capture until the computer took it "
                      "up (behind other frames, or a brown-out; telemetry/processing.jsonl compute_wait_s, null in "
                      "runs written before it); never_computed: frames still on board at the end that the computer "
-                     "never took up; latency_p50_s: median capture-to-ground latency of the delivered products",
+                     "never took up; in_compute: frames the computer was still working on at the end (their time "
+                     "and energy so far counted in compute_busy_s and the energy balance); latency_p50_s: median "
+                     "capture-to-ground latency of the delivered products",
         },
     }
 
@@ -67,10 +69,14 @@ def _queue(run: Any) -> dict[str, Any]:
     """report.json ``compute.queue`` (see its definition)."""
     waits = [float(r.compute_wait_s) for r in run.processing or () if r.compute_wait_s is not None]
     processed = {r.frame_id for r in run.processing or ()}
-    never = sum(1 for row in run.ledger or () if row.status == "on_board" and row.frame_id not in processed)
+    info = run.run_info
+    in_compute = {s.frame_in_compute for s in (info.satellite_summary if info else []) if s.frame_in_compute}
+    taken_up = processed | in_compute
+    never = sum(1 for row in run.ledger or () if row.status == "on_board" and row.frame_id not in taken_up)
     latency = latency_section(run)["p50"]  # the latency section's own figure
     return {"frames": len(waits), "wait_p50_s": float(np.median(waits)) if waits else None,
-            "wait_max_s": max(waits) if waits else None, "never_computed": never, "latency_p50_s": latency}
+            "wait_max_s": max(waits) if waits else None, "never_computed": never, "in_compute": len(in_compute),
+            "latency_p50_s": latency}
 
 
 def queue_warning(queue: Mapping[str, Any], stages: Mapping[str, Mapping[str, Any]]) -> str | None:
@@ -108,6 +114,9 @@ def compute_blocks(section: Mapping[str, Any]) -> list[Any]:
                      for s in section["satellites"])
     queue = section.get("queue") or {}
     never = f" {_frames(queue['never_computed'])} never taken up before the end." if queue.get("never_computed") else ""
+    if queue.get("in_compute"):
+        never += (f" {_frames(queue['in_compute'])} still in the computer at the end (its time so far is in the busy"
+                  " figure).")
     if not queue.get("wait_max_s"):  # none measured (a run from before), or none waited
         wait = " No frame waited for the computer after its capture." if queue.get("wait_max_s") == 0 else ""
     else:

@@ -83,7 +83,9 @@ class SatelliteSummary(Record):
     """One satellite at the end of the run, or where it stopped: frames planned (in a run that stopped early, the
     captures the simulation reached, each taken or skipped) and captured, captures skipped by reason, compute busy
     time (s) and its timing mode, storage peak and capacity (bytes), frames whose compute waited for the battery and
-    for how long (s), lowest state of charge, brown-out time (s), energy in, out and unmet (Wh)."""
+    for how long (s), the frame the computer was still working on at the end (its id; its busy time and energy so
+    far are in the figures; None: idle, or a run written before it), lowest state of charge, brown-out time (s),
+    energy in, out and unmet (Wh)."""
 
     satellite: str
     frames_planned: int
@@ -100,6 +102,7 @@ class SatelliteSummary(Record):
     captures_skipped: dict[str, int] = field(default_factory=dict)
     compute_deferred_frames: int = 0
     compute_deferred_s: float = 0.0
+    frame_in_compute: str | None = omitted_when_none()
 
 
 @dataclass(frozen=True)

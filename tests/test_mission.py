@@ -331,3 +331,24 @@ def test_build_world():
     assert isinstance(real, ImageryWorld) and real.bands_available == ("B",)
     with pytest.raises(ValueError, match="Unknown world source 'moon'"):
         build_world(SimpleNamespace(source="moon"), seed=1)
+
+
+def test_a_frame_still_in_the_computer_at_the_end_is_counted_as_far_as_it_went(tmp_path):
+    """A flight CPU encodes each 1024 px frame of a strip in 0.5 s, captured every 0.33 s, and the run ends 3 s after
+    the strip, with the backlog in the computer. The frame in it was reported as never taken up, and its time in
+    the computer and that time's energy were left out: now run.json names it, the busy time holds its part, and the
+    report says so."""
+    report = run(ROOT / "scenarios" / "quickstart.yaml", tmp_path / "run", "duration_h=9.79194",
+                 "spacecraft.compute.hardware=flight-cpu", "spacecraft.camera.width_px=1024",
+                 "targets=[{name: paris, lat_deg: 48.86, lon_deg: 2.35, radius_km: 40, priority: 2}]",
+                 "pipeline=[{stage: encode, format: png}]")
+    telemetry = tmp_path / "run" / "telemetry"
+    (sat,) = json.loads((telemetry / "run.json").read_text())["satellite_summary"]
+    captured = [json.loads(line)["frame_id"] for line in (telemetry / "captures.jsonl").read_text().splitlines()]
+    processed = [json.loads(line) for line in (telemetry / "processing.jsonl").read_text().splitlines()]
+    assert sat["frame_in_compute"] == captured[len(processed)]  # first come, first served
+    in_compute_s = sat["compute_busy_s"] - sum(r["compute_s"] for r in processed)
+    assert 0.01 < in_compute_s < processed[0]["compute_s"]
+    queue = report["compute"]["queue"]
+    assert (queue["in_compute"], queue["never_computed"]) == (1, len(captured) - len(processed) - 1)
+    assert "1 frame was still in the computer at the end" in (tmp_path / "run" / "report.md").read_text()

@@ -204,9 +204,13 @@ class Mission:
                 self.progress(self.env.now, self.duration_s)
 
     def _finish(self, wall_start: float, complete: bool, stopped: str | None = None) -> RunInfo:
-        """Each satellite's energy balance closed at the end and a last timeline sample, then the recorder's closing
-        files and run.json (``complete``, and why it ``stopped`` early)."""
+        """Each satellite's energy balance closed at the end (the compute of a frame still in the computer counted as
+        far as it went) and a last timeline sample, then the recorder's closing files and run.json (``complete``,
+        and why it ``stopped`` early)."""
         for sat in self.sats:
+            if sat.in_compute is not None:  # its products never came, but the computer's time and energy were spent
+                sat.compute_s += self.env.now - sat.in_compute[1]
+                sat.power.busy("compute", self.env.now - sat.in_compute[1])
             sat.power.close(self.env.now)
             self.recorder.sampled(satellite.sample(self.env, sat))
         info = self._run_info(complete=complete, wall_s=time.perf_counter() - wall_start)
@@ -251,6 +255,7 @@ class Mission:
             captures_skipped=dict(sorted(sat.skipped.items())), compute_busy_s=round(sat.compute_s, 3),
             compute_timing=self.scn.spacecraft.compute.timing, storage_peak_bytes=int(sat.storage.peak_bytes),
             storage_capacity_bytes=int(sat.storage.capacity_bytes), compute_deferred_frames=sat.deferred_frames,
-            compute_deferred_s=round(sat.deferred_s, 1), battery_min_soc=round(p.min_soc, 5),
+            compute_deferred_s=round(sat.deferred_s, 1), frame_in_compute=sat.in_compute and sat.in_compute[0],
+            battery_min_soc=round(p.min_soc, 5),
             brownout_s=round(p.brownout_s, 1), energy_in_wh=round(p.energy_in_wh, 3),
             energy_out_wh=round(p.energy_out_wh, 3), energy_unmet_wh=round(p.unmet_wh, 3))

@@ -41,12 +41,16 @@ class Satellite:
     power: Power
     computer: simpy.Resource
     queue: simpy.Store
-    computing: bool = False
+    in_compute: tuple[str, float] | None = None  # (frame id, simulated time the computer took it up), or idle
     frames_taken: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # captures not taken, by reason
     compute_s: float = 0.0
     deferred_frames: int = 0  # frames whose compute waited out a brown-out
     deferred_s: float = 0.0  # total time they waited
+
+    @property
+    def computing(self) -> bool:
+        return self.in_compute is not None
 
 
 @dataclass(frozen=True)
@@ -159,9 +163,9 @@ def _compute_frame(env: simpy.Environment, sat: Satellite, raw: Item, pipeline: 
             work = pipeline.run(frame, cap.priority)
         elif isinstance(work, StageFault):  # computed ahead in a worker, where a stage failed on it
             raise work
-        sat.computing = True
+        sat.in_compute = (raw.item_id, env.now)
         yield env.timeout(work.sim_s)
-        sat.computing = False
+        sat.in_compute = None
     sat.power.busy("compute", work.sim_s)
     sat.compute_s += work.sim_s
     for stage, wall in work.wall_s.items():
