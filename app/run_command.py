@@ -4,6 +4,7 @@ leaves (a partial report, an earlier run kept aside), and the summary it prints.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -28,18 +29,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.realtime is not None and not args.realtime > 0:
         raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
+    from onboard.sim.frame_pool import default_workers
+
     scenario = load_scenario(args.scenario, args.overrides)
+    measured = scenario.spacecraft.compute.timing == "measured"
+    workers = args.workers
+    if workers is None:  # measured stage times are this machine's: no other process of ours competes for its cores
+        workers = 0 if measured else default_workers()
+    elif workers and measured:  # the report's MEASURED times would hold the workers' competition for the cores
+        scenario = dataclasses.replace(scenario, warnings=(*scenario.warnings, (
+            f"{args.scenario}: --workers {workers}: spacecraft.compute.timing: expected --workers 0 with measured "
+            f"stage times (the default: they are this machine's wall times), found {workers} worker processes timing "
+            f"their frames side by side on {os.cpu_count()} cores: each measured stage time holds their competition "
+            "for the cores, longer than on the device alone and different with each --workers")))
     if not args.quiet:
         print_warnings(scenario)
     run_dir = Path(os.path.normpath(args.out or Path("runs") / scenario.name))  # runA/downlink/.. is runA
     check_out(run_dir, args.overwrite)  # up front; an earlier run is replaced only once the mission is set up
     empty_before = run_dir.is_dir() and not any(run_dir.iterdir())
     output_dir(run_dir, "--out")  # one that cannot be made is said before any work (made now: gone if nothing runs)
-    from onboard.sim.frame_pool import default_workers
-
-    workers = args.workers
-    if workers is None:  # measured stage times are this machine's: no other process of ours competes for its cores
-        workers = 0 if scenario.spacecraft.compute.timing == "measured" else default_workers()
     if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
         bound_heap()
     with run_lock(run_dir):  # another run (or report) into the same folder is refused until this one ends
