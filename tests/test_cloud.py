@@ -422,3 +422,28 @@ def test_a_card_that_lies_about_the_model_names_the_field_and_its_line(tmp_path,
     assert main(["validate", str(scenario)]) == 2
     assert (f"line {line}: properties.mlm:input[0].input.data_type is float32 in the card but float16 in the model"
             in capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("method", ["model", "spectral"])
+def test_the_spectral_baseline_for_the_report_is_made_once_a_burst_and_kept_out_of_measured_time(method, monkeypatch):
+    """Beside the model, the spectral test runs only for the report's baseline, which keeps frame 0's: it ran on
+    every frame of a burst (5 % of the stage's measured time in a trial), and counted as on-board work. Now it runs
+    once, timed as scoring work; the spectral method still tests every frame, all of it on-board work."""
+    from onboard.pipeline.tile import Tile, Work
+
+    calls = []
+
+    def counted(reflectance, bands):
+        calls.append(reflectance.shape)
+        return real(reflectance, bands)
+
+    real = cloud.spectral.cloud_mask
+    monkeypatch.setattr(cloud.spectral, "cloud_mask", counted)
+    frame = synthetic_frame()
+    stack = np.stack([np.roll(frame.dn, 3 * k, axis=1) for k in range(4)])  # a burst of 4, (K, H, W, B)
+    work = Work(frame=frame, tiles=[Tile(dn=stack, row0=0, col0=0)])
+    cloud.CloudFilter(cloud.CloudFilter.Params(tile_px=128, method=method), CTX).process(work)
+    assert len(calls) == (1 if method == "model" else 4)
+    assert ("cloud_filter" in work.scoring_wall_s) == (method == "model")
+    np.testing.assert_array_equal(work.evaluation["spectral_cloud"], real(stack[0] * np.float32(CTX.reflectance_per_dn),
+                                                                          CTX.bands))

@@ -14,6 +14,7 @@ the on-board estimate of what the tile is worth, which the ``value_density`` dow
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -268,10 +269,10 @@ class CloudFilter(Stage):
         self.model_card = validation_figures(card, shipped=not user) if card else None
         self.model_file = ModelFile.of(params.model if user else self.model_path.stem, card) if card else None
 
-    def probability(self, dn: np.ndarray, reflectance: np.ndarray, spectral_mask: np.ndarray) -> np.ndarray:
+    def probability(self, dn: np.ndarray, reflectance: np.ndarray, spectral_mask: np.ndarray | None) -> np.ndarray:
         """(H, W) float32 cloud probability of an (H, W, B) frame, its DN and TOA reflectance; the spectral
-        method's is its ``spectral_mask`` (H, W) bool. The model's input is its card's scaling of the source it names
-        (DN rescaled to the card's ``dn_bits`` from the camera's bit depth:
+        method's is its ``spectral_mask`` (H, W) bool (None with the model). The model's input is its card's
+        scaling of the source it names (DN rescaled to the card's ``dn_bits`` from the camera's bit depth:
         :meth:`~onboard.runtime.modelcard.Scaling.dn_for`), its probability the activation of its output's cloud
         channel."""
         if self.params.method == "spectral":
@@ -287,9 +288,13 @@ class CloudFilter(Stage):
         (frame_tile,) = work.tiles
         stack = frame_tile.dn if frame_tile.dn.ndim == 4 else frame_tile.dn[None]
         cloudy_frames = np.empty(stack.shape[:3], bool)
+        spectral_method = self.params.method == "spectral"
         for f, dn in enumerate(stack):
             reflectance = dn.astype(np.float32) * np.float32(self.ctx.reflectance_per_dn)
-            baseline = spectral.cloud_mask(reflectance, self.ctx.bands)
+            start = time.perf_counter()
+            baseline = spectral.cloud_mask(reflectance, self.ctx.bands) if spectral_method or f == 0 else None
+            if not spectral_method and f == 0:  # the baseline beside the model, for the report: no on-board work
+                work.scoring_wall_s[self.name] = time.perf_counter() - start
             prob = self.probability(dn, reflectance, baseline)
             cloudy_frames[f] = prob >= self.params.threshold
             if f == 0:
