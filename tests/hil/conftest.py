@@ -24,7 +24,9 @@ class FrameBudget:
     A push-frame camera imaging a strip takes a new scene every ``frame_period_ms`` (the ground track advances one
     frame height less the forward overlap); the pipeline keeps up when each scene's inferences fit in that time.
     The cloud model runs over its sliding windows once per frame of the burst, the super-resolution model once per
-    band of the fused burst; the deadline of one inference is the frame period divided by their number.
+    band of the fused burst; the deadline of one inference is the frame period divided by their number. It is one
+    model's alone: the scene's other work (the other model, registration, fusion, encoding) shares the same period,
+    so meeting it is necessary for the pipeline to keep up, not sufficient (the run's ``compute.queue`` tells).
     """
 
     scenario: str
