@@ -50,14 +50,15 @@ def compute_section(run: Any) -> dict[str, Any] | None:
                         "utilisation": s.compute_busy_s / duration_s if duration_s else None}
                        for s in (info.satellite_summary if info else [])],
         "queue": queue,
-        **({"warnings": [warning]} if (warning := queue_warning(queue, summary)) else {}),
+        **({"warnings": [warning]} if (warning := queue_warning(queue)) else {}),
         "definitions": {
             "projected": "reference-host cost of the stage divided by the hardware profile's relative speed",
             "measured": "wall time of the stage on the device that ran this simulation (compute.timing: measured)",
             "wall_p50_s": "median wall time of the stage on the machine that ran the simulation",
             "queue": "wait_p50_s, wait_max_s: simulated seconds from a frame's capture until the computer took it "
                      "up (behind other frames, or a brown-out; telemetry/processing.jsonl compute_wait_s, null in "
-                     "runs written before it); never_computed: frames still on board at the end that the computer "
+                     "runs written before it); compute_p50_s: median simulated seconds the computer spent on a "
+                     "processed frame, every stage together; never_computed: frames still on board at the end that the computer "
                      "never took up; in_compute: frames the computer was still working on at the end (their time "
                      "and energy so far counted in compute_busy_s and the energy balance); latency_p50_s: median "
                      "capture-to-ground latency of the delivered products",
@@ -68,6 +69,7 @@ def compute_section(run: Any) -> dict[str, Any] | None:
 def _queue(run: Any) -> dict[str, Any]:
     """report.json ``compute.queue`` (see its definition)."""
     waits = [float(r.compute_wait_s) for r in run.processing or () if r.compute_wait_s is not None]
+    compute = [float(r.compute_s) for r in run.processing or ()]
     processed = {r.frame_id for r in run.processing or ()}
     info = run.run_info
     in_compute = {s.frame_in_compute for s in (info.satellite_summary if info else []) if s.frame_in_compute}
@@ -75,24 +77,24 @@ def _queue(run: Any) -> dict[str, Any]:
     never = sum(1 for row in run.ledger or () if row.status == "on_board" and row.frame_id not in taken_up)
     latency = latency_section(run)["p50"]  # the latency section's own figure
     return {"frames": len(waits), "wait_p50_s": float(np.median(waits)) if waits else None,
-            "wait_max_s": max(waits) if waits else None, "never_computed": never, "in_compute": len(in_compute),
-            "latency_p50_s": latency}
+            "wait_max_s": max(waits) if waits else None, "compute_p50_s": float(np.median(compute)) if compute else None,
+            "never_computed": never, "in_compute": len(in_compute), "latency_p50_s": latency}
 
 
-def queue_warning(queue: Mapping[str, Any], stages: Mapping[str, Mapping[str, Any]]) -> str | None:
+def queue_warning(queue: Mapping[str, Any]) -> str | None:
     """A warning when the computer, not the link, held the frames back: a median wait for it of at least
     WAIT_LATENCY_SHARE of the median capture-to-ground latency (with the frames it never took up before the end);
     None otherwise. Frames waiting at the end alone are no sign: the last captures of any run wait there."""
     wait, latency, never = queue["wait_p50_s"], queue["latency_p50_s"], queue["never_computed"]
     if wait is None or not latency or wait < WAIT_LATENCY_SHARE * latency:
         return None
-    per_frame = fmt_duration(sum(s["p50_s"] for s in stages.values()), ms_below_1s=True)
+    per_frame = fmt_duration(queue["compute_p50_s"], ms_below_1s=True)
     held = [f"frames waited {fmt_duration(wait, ms_below_1s=True)} for it in the median (at most "
             f"{fmt_duration(queue['wait_max_s'], ms_below_1s=True)}) against a median capture-to-ground latency of "
             f"{fmt_duration(latency, ms_below_1s=True)}"]
     held += [f"{_frames(never)} still waiting for it at the end"] if never else []
     return (f"the on-board computer did not keep up with the captures: {'; '.join(held)}. The pipeline takes "
-            f"{per_frame} per capture (the stages' medians): a faster computer, fewer captures per pass or a "
+            f"{per_frame} per capture (the median): a faster computer, fewer captures per pass or a "
             "cheaper pipeline would bring the products down sooner.")
 
 
