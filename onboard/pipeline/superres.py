@@ -10,7 +10,7 @@ pixels of one frame, so it saves downlink against the K raw frames only when K >
 
 For scoring on the ground, never downlinked, the stage keeps in ``RUN/evaluation/``: the estimated shifts, frame
 0 (for the report's crops) and, with ``evaluate: true``, what the float32 twin and the two classic baselines make
-of the same registered burst.
+of the same registered burst. Plain bicubic registers nothing on board: its shifts are estimated for the report.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ REGISTRATION_S_PER_MPX = {"ecc": 0.15, "phase": 0.05}
 # either (0.26, 0.27 and 0.29; the median of three runs of benchmarks/pipeline.py's measure_superres on 2026-12-06).
 _PLANES_S_PER_MPX = {2: 2.6, 3: 2.7, 4: 3.7}
 FUSION_S_PER_MPX = {"model": _PLANES_S_PER_MPX, "shift_and_add": _PLANES_S_PER_MPX,
-                    "bicubic_registered": {2: 1.5, 3: 1.6, 4: 1.7}, "bicubic": {2: 0.68, 3: 0.69, 4: 0.75}}
+                    "bicubic_registered": {2: 1.5, 3: 1.6, 4: 1.7}, "bicubic": {2: 0.68, 3: 0.70, 4: 0.75}}
 # NOTE: the network is six 3 x 3 convolutions deep at low resolution, so 6 px of context a side make a window's
 # cropped core exact up to the per-window standardisation. Measured on the quickstart (256 px frames): 100 windows
 # instead of the 144 of the model card's 16 px overlap, for -0.002 dB.
@@ -176,12 +176,16 @@ class SuperResolution(Stage):
                            if card and params.method == "model" else None)
         self.uses = model_speed(card if params.method == "model" else None)
 
-    def _fuse(self, planes: np.ndarray, method: str, lr: np.ndarray, clear: np.ndarray) -> np.ndarray:
-        """(H*s, W*s, B) float32 reflectance of ``method`` from the shared planes (B, H*s, W*s, 3), or for plain
-        bicubic from the frames ``lr`` (K, H, W, B) and their ``clear`` (K, H, W) masks."""
+    def _fuse(self, planes: np.ndarray | None, method: str, lr: np.ndarray, clear: np.ndarray,
+              shifts: np.ndarray) -> np.ndarray:
+        """(H*s, W*s, B) float32 reflectance of ``method`` from the shared planes (B, H*s, W*s, 3), or for the
+        bicubic methods without them (``planes`` None) from the frames ``lr`` (K, H, W, B), their ``clear``
+        (K, H, W) masks and (registered) their ``shifts`` (K, 2): the same values as plane 0."""
         if method == "bicubic":
             return fusion.bicubic(lr, clear, self.params.scale)
         if method == "bicubic_registered":
+            if planes is None:
+                return fusion.bicubic(lr, clear, self.params.scale, shifts)
             return np.moveaxis(planes[..., 0], 0, -1)
         if method == "shift_and_add":
             return np.moveaxis(planes[..., 1], 0, -1)
@@ -197,21 +201,28 @@ class SuperResolution(Stage):
         lr *= np.float32(self.ctx.reflectance_per_dn)  # in place: a 4096 x 3072 burst of 8 is 1.6 GB as float32
         data = has_data(burst.lr_dn)  # (K, H, W): fill (off a GeoTIFF's data) is no sample of the ground
         clear = work.clear if work.clear is not None else data
-        shifts = registration.register(lr, clear, self.params.registration)
-        planes = fusion.misr_planes(lr, shifts, clear, s)
         method = "model_int8" if self.params.method == "model" else self.params.method
-        product = to_dn(self._fuse(planes, method, lr, clear), self.ctx.reflectance_per_dn, self.ctx.bit_depth)
+        start = time.perf_counter()
+        shifts = registration.register(lr, clear, self.params.registration)
+        scoring_s = time.perf_counter() - start if method == "bicubic" else 0.0  # its shifts are for the report alone
+        # the planes are on-board work for the methods that fuse from them, scoring work for the baselines alone
+        planes = fusion.misr_planes(lr, shifts, clear, s) if method in ("model_int8", "shift_and_add") else None
+        product = to_dn(self._fuse(planes, method, lr, clear, shifts), self.ctx.reflectance_per_dn,
+                        self.ctx.bit_depth)
         if not data.all():  # where no frame saw any world, the product holds fill too
             product[np.repeat(np.repeat(~data.any(axis=0), s, 0), s, 1)] = FILL_DN
         work.evaluation[SR_SHIFTS_KEY] = shifts
         work.evaluation[SR_LOW_RES_KEY] = burst.lr_dn[0]
         if self.params.evaluate:
             start = time.perf_counter()
+            planes = fusion.misr_planes(lr, shifts, clear, s) if planes is None else planes
             others = [m for m in BASELINES if m != method and (self.model_name or not m.startswith("model"))]
             for other in others:
-                work.evaluation[sr_method_key(other)] = to_dn(self._fuse(planes, other, lr, clear),
+                work.evaluation[sr_method_key(other)] = to_dn(self._fuse(planes, other, lr, clear, shifts),
                                                        self.ctx.reflectance_per_dn, self.ctx.bit_depth)
-            work.scoring_wall_s[self.name] = time.perf_counter() - start  # not on-board work: measured time omits it
+            scoring_s += time.perf_counter() - start
+        if scoring_s:  # not on-board work: measured time omits it
+            work.scoring_wall_s[self.name] = scoring_s
         tiles = []
         for tile in work.tiles:
             if tile.kind != "image":
@@ -233,9 +244,11 @@ class SuperResolution(Stage):
         """Registration of the whole frame (its shifts come from every clear pixel; none for plain bicubic), then the
         method's fusion of the image tiles still to go down (a cloud filter before this stage leaves fewer) per
         low-res megapixel (:data:`FUSION_S_PER_MPX`), both CPU work (``cpu``); plus the model windows whose cropped
-        core meets one of those tiles, per band at the card's host latency, at the model's speed (``uses``: an int8 model runs at the profile's int8 speed, an Edge TPU's
-        for one, which registration and fusion never see). A frame no stage filtered costs what its whole frame
-        costs; one with no image tile left (a cloud mask alone) costs nothing."""
+        core meets one of those tiles, per band at the card's host latency, at the model's speed (``uses``: an int8
+        model runs at the profile's int8 speed, an Edge TPU's for one, which registration and fusion never see). A
+        frame no stage filtered costs what its whole frame costs; one with no image tile left (a cloud mask alone)
+        costs nothing. What :meth:`process` does only for the report (plain bicubic's registration, the planes of
+        the bicubic methods, the baselines) is no on-board work: measured timing leaves it out too."""
         h, w = work.frame.dn.shape[:2]
         kept = [tile for tile in work.tiles if tile.kind == "image"]
         if not kept:
