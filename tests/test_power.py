@@ -77,6 +77,18 @@ def test_the_balance_closed_at_the_end_counts_every_second_of_the_run(until_s):
     assert p.energy_out_wh == pytest.approx(28.0 * until_s / 3600) and p.balanced_to_s == until_s
 
 
+def test_busy_time_reported_after_the_last_step_is_integrated_when_the_run_ends_on_that_step():
+    """A run stopped (Ctrl-C) just after a step, with a frame in the computer: the mission reports its busy time at
+    the end, and closing the balance at the step's own time integrated nothing, so the run's compute_busy_s held
+    time whose energy was never drawn."""
+    _, p = make(sunlit=False, idle=10.0)
+    p.step(0.0, 600.0)
+    before_wh = p.energy_out_wh
+    p.busy("radio", 72.0)  # 72 s at 50 W = 1 Wh
+    p.close(600.0)
+    assert p.energy_out_wh - before_wh == pytest.approx(1.0) and p.balanced_to_s == 600.0
+
+
 def test_brownout_time_and_lowest_charge_follow_the_steps():
     """100 Wh at 26 %, 10 W of bus in shadow for 6 steps of 600 s (1.667 Wh each), then sun at 100 W (+15 Wh a
     step): the charge falls by 1.667 Wh a step to 19.33 Wh after step 4, below 20 %, so steps 5 and 6 are spent in

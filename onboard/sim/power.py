@@ -99,8 +99,9 @@ class Power:
     def close(self, t_s: float) -> None:
         """Integrate the part step from the last one integrated to ``t_s``, the end of the run: a run ends at or
         between steps, and the step that ends with it has not been integrated (a SimPy run until T stops before the
-        events at T)."""
-        if t_s > self.balanced_to_s:
+        events at T). Busy time reported since the last step (a frame still in the computer) is integrated even
+        when the run ends on a step."""
+        if t_s > self.balanced_to_s or self._busy_s:
             self.step(self.balanced_to_s, t_s)
 
     def wait_until_powered(self):
