@@ -47,8 +47,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=whole_number(0, "worker processes"), default=None, metavar="N",
                    help="worker processes for the pixel work (render, camera, pipeline); 0 runs it all in this "
                         "process; the results are the same bytes whatever N, but for measured stage times, which "
-                        "hold the workers' competition for the cores (default: the number of cores, or 0 with "
-                        "compute.timing: measured)")
+                        "with N > 1 hold the workers' competition for the cores (default: the number of cores, or 0 "
+                        "with compute.timing: measured)")
     p.add_argument("--realtime", type=float, metavar="FACTOR",
                    help="run in real time (SimPy RealtimeEnvironment, strict): FACTOR wall seconds per simulated "
                         "second; fails when this device cannot keep up")

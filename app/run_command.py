@@ -36,12 +36,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     workers = args.workers
     if workers is None:  # measured stage times are this machine's: no other process of ours competes for its cores
         workers = 0 if measured else default_workers()
-    elif workers and measured:  # the report's MEASURED times would hold the workers' competition for the cores
+    elif workers > 1 and measured:  # the report's MEASURED times would hold the workers' competition for the cores
         scenario = dataclasses.replace(scenario, warnings=(*scenario.warnings, (
-            f"{args.scenario}: --workers {workers}: spacecraft.compute.timing: expected --workers 0 with measured "
-            f"stage times (the default: they are this machine's wall times), found {workers} worker processes timing "
-            f"their frames side by side on {os.cpu_count()} cores: each measured stage time holds their competition "
-            "for the cores, longer than on the device alone and different with each --workers")))
+            f"{args.scenario}: --workers {workers}: spacecraft.compute.timing: expected --workers 0 or 1 with "
+            "measured stage times (0 is the default: they are this machine's wall times), found "
+            f"{workers} worker processes timing their frames side by side on {os.cpu_count()} cores: each measured "
+            "stage time holds their competition for the cores, longer than on the device alone and different "
+            "with each --workers")))
     if not args.quiet:
         print_warnings(scenario)
     run_dir = Path(os.path.normpath(args.out or Path("runs") / scenario.name))  # runA/downlink/.. is runA

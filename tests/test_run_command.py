@@ -303,14 +303,15 @@ def test_an_interrupted_run_with_json_prints_the_partial_runs_summary(tmp_path, 
 
 
 def test_measured_stage_times_with_workers_are_warned_of_in_the_terminal_and_the_report(tmp_path, capsys):
-    """`compute.timing: measured` with --workers 2 gave stage times twice those of --workers 0 on a 2-core host (the
-    workers time their frames side by side), under the report's "MEASURED on the device", with no word of it."""
+    """`compute.timing: measured` with --workers 2 gave the cloud filter's and super-resolution's stage times 1.4 to
+    2.4 times those of --workers 0 on a 2-core host (the workers time their frames side by side), under the
+    report's "MEASURED on the device", with no word of it. One worker times one frame at a time: no warning."""
+    fast = ["--set", "duration_h=10", "--set", "pipeline=[{stage: encode, format: png}]",
+            "--set", "spacecraft.compute.timing=measured"]
     out = tmp_path / "run"
-    assert main(["run", str(QUICKSTART), "--out", str(out), "--workers", "1", "--set", "duration_h=10",
-                 "--set", "pipeline=[{stage: encode, format: png}]", "--set", "spacecraft.compute.timing=measured"]) == 0
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--workers", "2", *fast]) == 0
     err = capsys.readouterr().err
-    assert "--workers 1: spacecraft.compute.timing: expected --workers 0 with measured stage times" in err
-    assert "--workers 1: spacecraft.compute.timing" in json.loads((out / "report.json").read_text())["warnings"][0]
-    assert main(["run", str(QUICKSTART), "--out", str(tmp_path / "quiet"), "--workers", "1", "--set", "duration_h=10",
-                 "--set", "pipeline=[{stage: encode, format: png}]"]) == 0  # projected: the same bytes, no warning
+    assert "--workers 2: spacecraft.compute.timing: expected --workers 0 or 1 with measured stage times" in err
+    assert "--workers 2: spacecraft.compute.timing" in json.loads((out / "report.json").read_text())["warnings"][0]
+    assert main(["run", str(QUICKSTART), "--out", str(tmp_path / "one"), "--workers", "1", *fast]) == 0
     assert "--workers" not in capsys.readouterr().err
