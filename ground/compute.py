@@ -58,10 +58,10 @@ def compute_section(run: Any) -> dict[str, Any] | None:
             "queue": "wait_p50_s, wait_max_s: simulated seconds from a frame's capture until the computer took it "
                      "up (behind other frames, or a brown-out; telemetry/processing.jsonl compute_wait_s, null in "
                      "runs written before it); compute_p50_s: median simulated seconds the computer spent on a "
-                     "processed frame, every stage together; never_computed: frames still on board at the end that the computer "
-                     "never took up; in_compute: frames the computer was still working on at the end (their time "
-                     "and energy so far counted in compute_busy_s and the energy balance); latency_p50_s: median "
-                     "capture-to-ground latency of the delivered products",
+                     "processed frame, every stage together; never_computed: frames still on board at the end that "
+                     "the computer never took up; in_compute: frames the computer was still working on at the end "
+                     "(their time and energy so far counted in compute_busy_s and the energy balance); "
+                     "latency_p50_s: median capture-to-ground latency of the delivered products",
         },
     }
 
@@ -77,7 +77,8 @@ def _queue(run: Any) -> dict[str, Any]:
     never = sum(1 for row in run.ledger or () if row.status == "on_board" and row.frame_id not in taken_up)
     latency = latency_section(run)["p50"]  # the latency section's own figure
     return {"frames": len(waits), "wait_p50_s": float(np.median(waits)) if waits else None,
-            "wait_max_s": max(waits) if waits else None, "compute_p50_s": float(np.median(compute)) if compute else None,
+            "wait_max_s": max(waits) if waits else None,
+            "compute_p50_s": float(np.median(compute)) if compute else None,
             "never_computed": never, "in_compute": len(in_compute), "latency_p50_s": latency}
 
 
@@ -117,8 +118,9 @@ def compute_blocks(section: Mapping[str, Any]) -> list[Any]:
     queue = section.get("queue") or {}
     never = f" {_frames(queue['never_computed'])} never taken up before the end." if queue.get("never_computed") else ""
     if queue.get("in_compute"):
-        never += (f" {_frames(queue['in_compute'])} still in the computer at the end (its time so far is in the busy"
-                  " figure).")
+        its = "its" if queue["in_compute"] == 1 else "their"
+        never += f" {_frames(queue['in_compute'])} still in the computer at the end ({its} time so far is in the busy"
+        never += " figure)."
     if not queue.get("wait_max_s"):  # none measured (a run from before), or none waited
         wait = " No frame waited for the computer after its capture." if queue.get("wait_max_s") == 0 else ""
     else:
