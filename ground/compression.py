@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +26,8 @@ from rundir.files import read_npz
 from rundir.manifest import ManifestLine
 from rundir.tiles import TileBox
 from rundir.truth import TruthFile, is_cloud
-from rundir.evaluation import (EVALUATION_LOSSY_SAME_BYTES_KEY, EVALUATION_RAW_KEY, evaluation_frame_dn,
-                               evaluation_frame_shape, evaluation_path, lossy_reference_key)
+from rundir.evaluation import (EVALUATION_LOSSY_SAME_BYTES_KEY, EVALUATION_RAW_KEY, EvaluationRecord,
+                               evaluation_frame_dn, evaluation_frame_shape, evaluation_path, lossy_reference_key)
 
 from .cloud import confusion, confusion_scores
 from .image_quality import SSIM_WINDOW_PX, ssim
@@ -140,13 +140,14 @@ def measure(setting: Setting, dns: Sequence[np.ndarray], bit_depth: int,
             **quality(decoded, list(dns), bit_depth)}
 
 
-def evaluation(run: Any, frame_id: str) -> dict[str, np.ndarray]:
-    """RUN/evaluation/FRAME.npz as {key: array}, empty when absent. The last frame read is kept (products of a
-    frame come together), never more, so memory does not grow with the run."""
+def evaluation(run: Any, frame_id: str) -> Mapping[str, np.ndarray]:
+    """RUN/evaluation/FRAME.npz as {key: array} (:class:`rundir.evaluation.EvaluationRecord`: its images decoded
+    when read), empty when absent. The last frame read is kept (products of a frame come together), never more,
+    so memory does not grow with the run."""
     cached = run.derived.get("evaluation")
     if cached is None or cached[0] != frame_id:
         path = evaluation_path(run.run_dir, frame_id)
-        cached = run.derived["evaluation"] = (frame_id, read_npz(path) if path.is_file() else {})
+        cached = run.derived["evaluation"] = (frame_id, EvaluationRecord(read_npz(path) if path.is_file() else {}))
     return cached[1]
 
 

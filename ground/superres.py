@@ -16,8 +16,7 @@ import cv2
 import numpy as np
 
 from rundir.codec import decode_product, has_data
-from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, evaluation_path, sr_method_key
-from rundir.files import NpzReader
+from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, EvaluationRecord, evaluation_path, sr_method_key
 from rundir.run_info import RunInfo
 from rundir.tiles import TileBox
 from rundir.truth import TruthFile, truth_path
@@ -86,7 +85,7 @@ def iter_scenes(run: Any, policy: Mapping[str, Any]) -> Iterator[SRScene]:
         if frame_id not in finished or not products or not truth_path(run.run_dir, frame_id).is_file() \
                 or not eval_path.is_file():
             continue
-        with TruthFile.of(run.run_dir, frame_id) as truth, NpzReader(eval_path) as evaluation:
+        with TruthFile.of(run.run_dir, frame_id) as truth, EvaluationRecord.read(eval_path) as evaluation:
             if not truth.has_high_res:
                 continue
             hr = truth.hr_reflectance.astype(np.float32)
@@ -124,7 +123,7 @@ class OnBoardImages(Mapping[str, np.ndarray]):
             return self._product
         if method not in self._methods:
             raise KeyError(method)
-        with NpzReader(self._eval_path) as evaluation:
+        with EvaluationRecord.read(self._eval_path) as evaluation:
             return evaluation[sr_method_key(method)] * self._per_dn
 
     def __iter__(self) -> Iterator[str]:

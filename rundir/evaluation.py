@@ -12,16 +12,24 @@ Arrays, each present when the stage that makes it ran:
   (:func:`evaluation_frame`);
 - ``<key>_dn``, ``<key>_spectral_raw`` and ``<key>_spectral_decoded`` of each lossy product
   (:func:`lossy_reference_key`).
+
+Every (H, W, B) uint16 image among them (``sr_low_res``, ``sr_<method>``, ``<key>_dn``) is stored as its lossless
+JPEG-LS codestream and shape, ``<name>_jpegls`` and ``<name>_shape`` (:func:`packed`), as the single frame is
+(``raw``): about half the bytes of the archive's deflate on 12-bit DN. :class:`EvaluationRecord` reads a record
+back with each such image under its own name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from rundir.codec import decode
+from rundir.files import NpzReader
+from rundir.flight_codecs import jpegls
 
 EVALUATION_DIR = "evaluation"  # in the run directory: one FRAME.npz per processed frame
 CLOUD_PROBABILITY_KEY = "cloud_probability"
@@ -40,27 +48,95 @@ def sr_method_key(method: str) -> str:
     return f"sr_{method}"
 
 
-# The scene's single frame (frame 0 of a burst) as a lossless JPEG-LS codestream (uint8; the
-# one the spacecraft makes for the lossless_jpegls alternative), its (H, W, B) shape, and that frame in JPEG 2000 at
-# the run's bytes (uint8 codestream). Codestreams are stored in the archive as they are (EVALUATION_CODESTREAM_KEYS).
-EVALUATION_RAW_KEY = "raw_jpegls"
-EVALUATION_RAW_SHAPE_KEY = "raw_shape"
+# An image stored packed (:func:`packed`): ``<name>_jpegls``, its lossless JPEG-LS codestream (uint8), and
+# ``<name>_shape``, its (H, W, B) shape.
+CODESTREAM_SUFFIX, SHAPE_SUFFIX = "_jpegls", "_shape"
+# The scene's single frame (frame 0 of a burst), packed as the image ``raw``: the codestream is the one the
+# spacecraft makes for the lossless_jpegls alternative. That frame in JPEG 2000 at the run's bytes (uint8
+# codestream). Codestreams are stored in the archive as they are (:func:`codestream_keys`).
+EVALUATION_RAW = "raw"
+EVALUATION_RAW_KEY = EVALUATION_RAW + CODESTREAM_SUFFIX
+EVALUATION_RAW_SHAPE_KEY = EVALUATION_RAW + SHAPE_SUFFIX
 EVALUATION_LOSSY_SAME_BYTES_KEY = "lossy_same_bytes_j2k"
-EVALUATION_CODESTREAM_KEYS = (EVALUATION_RAW_KEY, EVALUATION_LOSSY_SAME_BYTES_KEY)
 
 
-def evaluation_frame(jpegls: bytes, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """The evaluation arrays of a scene's single frame of ``shape`` (H, W, B), from its lossless JPEG-LS ``jpegls``."""
-    return {EVALUATION_RAW_KEY: np.frombuffer(jpegls, np.uint8),
+def packed(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` as an evaluation record stores them: each (H, W, B) uint16 image with pixels as its lossless
+    JPEG-LS codestream and shape (``<name>_jpegls``, ``<name>_shape``; ISO/IEC 14495-1 through
+    :func:`rundir.flight_codecs.jpegls`, exact for any 16-bit value), the others as they are."""
+    out: dict[str, np.ndarray] = {}
+    for name, array in arrays.items():
+        if array.dtype == np.uint16 and array.ndim == 3 and array.size:
+            out[name + CODESTREAM_SUFFIX] = np.frombuffer(jpegls(array, 16), np.uint8)
+            out[name + SHAPE_SUFFIX] = np.asarray(array.shape, np.int64)
+        else:
+            out[name] = array
+    return out
+
+
+def codestream_keys(arrays: Mapping[str, np.ndarray]) -> list[str]:
+    """The keys of ``arrays`` (a :func:`packed` record) that hold codestreams, compressed already: the archive stores
+    them as they are."""
+    return [k for k in arrays if k.endswith(CODESTREAM_SUFFIX) or k == EVALUATION_LOSSY_SAME_BYTES_KEY]
+
+
+def image_dn(data: Mapping[str, np.ndarray], name: str, bit_depth: int = 16) -> np.ndarray | None:
+    """The packed image ``name`` (H, W, B) uint16 of a :func:`packed` record ``data``, decoded (values above
+    ``bit_depth`` bits clipped, as a product's are), or None when ``data`` holds no such image."""
+    if name + CODESTREAM_SUFFIX not in data:
+        return None
+    shape = tuple(int(n) for n in data[name + SHAPE_SUFFIX])
+    return decode(data[name + CODESTREAM_SUFFIX].tobytes(), "jpegls", shape, bit_depth)
+
+
+class EvaluationRecord(Mapping[str, np.ndarray]):
+    """An evaluation record (``arrays``: an :class:`~rundir.files.NpzReader` of ``evaluation/FRAME.npz``, or a
+    dict of its arrays) with each packed image under its own name, decoded when read, and every stored array
+    under its stored name. A context manager (closing a reader it was given)."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray]):
+        self._arrays = arrays
+        self._images = {k.removesuffix(CODESTREAM_SUFFIX) for k in arrays if k.endswith(CODESTREAM_SUFFIX)}
+
+    @classmethod
+    def read(cls, path: Path) -> EvaluationRecord:
+        """The record in the file at ``path`` (InputFileError as :class:`~rundir.files.NpzReader` raises)."""
+        return cls(NpzReader(path))
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in self._images:
+            return image_dn(self._arrays, name)
+        return self._arrays[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._arrays
+        yield from (name for name in self._images if name not in self._arrays)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._images or name in self._arrays
+
+    def __enter__(self) -> EvaluationRecord:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if isinstance(self._arrays, NpzReader):
+            self._arrays.close()
+
+
+def evaluation_frame(codestream: bytes, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """The evaluation arrays of a scene's single frame of ``shape`` (H, W, B), from its lossless JPEG-LS
+    ``codestream``: the packed image ``raw`` (:func:`packed`)."""
+    return {EVALUATION_RAW_KEY: np.frombuffer(codestream, np.uint8),
             EVALUATION_RAW_SHAPE_KEY: np.asarray(shape, np.int64)}
 
 
 def evaluation_frame_dn(data: Mapping[str, np.ndarray], bit_depth: int) -> np.ndarray | None:
     """The scene's single frame (H, W, B) uint16 DN decoded from evaluation arrays ``data`` (of
     :func:`evaluation_frame`), or None when they hold none."""
-    if EVALUATION_RAW_KEY not in data:
-        return None
-    return decode(data[EVALUATION_RAW_KEY].tobytes(), "jpegls", evaluation_frame_shape(data), bit_depth)
+    return image_dn(data, EVALUATION_RAW, bit_depth)
 
 
 def evaluation_frame_shape(data: Mapping[str, np.ndarray]) -> tuple[int, ...]:

@@ -15,7 +15,7 @@ from ground import compression
 from rundir import codec, flight_codecs
 from rundir.files import write_npz
 from rundir.telemetry import LedgerRow, ProcessingRecord
-from rundir.evaluation import EVALUATION_CODESTREAM_KEYS, EVALUATION_LOSSY_SAME_BYTES_KEY, evaluation_frame
+from rundir.evaluation import EVALUATION_LOSSY_SAME_BYTES_KEY, EVALUATION_RAW_KEY, evaluation_frame
 
 
 def frame(seed: int = 0, shape=(48, 40, 4)) -> np.ndarray:
@@ -73,7 +73,7 @@ def test_lossy_same_bytes_is_scored_from_the_evaluation_records(tmp_path):
     stream = flight_codecs.jpeg2000_at_bytes(raw, 12, raw.size // 4)  # 2 bits per sample
     (tmp_path / "evaluation").mkdir()
     single = evaluation_frame(codec.encode(raw, "jpegls", 12), raw.shape)
-    stored = EVALUATION_CODESTREAM_KEYS
+    stored = (EVALUATION_RAW_KEY, EVALUATION_LOSSY_SAME_BYTES_KEY)
     write_npz(tmp_path / "evaluation" / "f0.npz",
               {**single, EVALUATION_LOSSY_SAME_BYTES_KEY: np.frombuffer(stream, np.uint8)}, stored)
     write_npz(tmp_path / "evaluation" / "f1.npz", {**single, EVALUATION_LOSSY_SAME_BYTES_KEY: np.zeros(0, np.uint8)},

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rundir.codec import EXTENSIONS, Georef, packed_size_bytes, sidecars
-from rundir.evaluation import EVALUATION_CODESTREAM_KEYS, EVALUATION_DIR, evaluation_path
+from rundir.evaluation import EVALUATION_DIR, codestream_keys, evaluation_path, packed
 from rundir.files import write_json, write_jsonl, write_npz
 from rundir.manifest import Footprint, ManifestLine, TileGeometry
 from rundir.run_info import RunInfo
@@ -124,7 +124,8 @@ class Recorder:
         work.shed_pixels()
 
     def _write_evaluation(self, work: Any) -> None:
-        write_npz(evaluation_path(self.run_dir, work.frame.frame_id), work.evaluation, stored=EVALUATION_CODESTREAM_KEYS)
+        arrays = packed(work.evaluation)  # its images as lossless JPEG-LS
+        write_npz(evaluation_path(self.run_dir, work.frame.frame_id), arrays, stored=codestream_keys(arrays))
 
     def _unspill(self, frame_id: str) -> None:
         """Remove the evaluation file of a spilled frame that will not finish."""
