@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from app.outputs import shown
+from rundir.evaluation import CODESTREAM_SUFFIX, SHAPE_SUFFIX, EvaluationRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "same_behaviour.json"
@@ -75,9 +76,15 @@ def _md_without_wall(path: Path) -> list[str]:
 
 
 def _npz_arrays(path: Path) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
-    """An .npz archive's arrays: name -> (dtype, shape, data bytes in C order)."""
+    """An .npz archive's arrays: name -> (dtype, shape, data bytes in C order), each image an evaluation record
+    stores packed (:func:`rundir.evaluation.packed`) decoded under its own name, so that records written before
+    images were packed compare by their pixels."""
     with np.load(path, allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}  # each member read (and inflated) once
+        stored = {name: archive[name] for name in archive.files}  # each member read (and inflated) once
+    record = EvaluationRecord(stored)
+    images = [name for name in record if name not in stored]
+    packing = {name + suffix for name in images for suffix in (CODESTREAM_SUFFIX, SHAPE_SUFFIX)}
+    arrays = {name: record[name] for name in record if name not in packing}
     return {name: (a.dtype.str, a.shape, np.ascontiguousarray(a).tobytes()) for name, a in arrays.items()}
 
 

@@ -53,3 +53,21 @@ def test_a_revision_that_is_not_a_commit_exits_2(capsys):
         same_behaviour.main(["--before", "no-such-revision-31"])
     assert exit_info.value.code == 2
     assert "--before 'no-such-revision-31' is not a commit" in capsys.readouterr().err
+
+
+def test_an_evaluation_record_compares_by_its_pixels_whether_its_images_are_packed_or_not(tmp_path):
+    """Records written before their images were stored as JPEG-LS hold the same pixels as plain uint16 arrays: the
+    same content, not a difference; one pixel changed is one."""
+    from rundir.evaluation import codestream_keys, packed
+    from rundir.files import write_npz
+
+    image = np.random.default_rng(1).integers(0, 4096, (16, 12, 4), dtype=np.uint16)
+    arrays = {"sr_bicubic": image, "spectral_cloud": np.zeros((8, 6), bool)}
+    for side, record in (("before", arrays), ("after", packed(arrays))):
+        (tmp_path / side / "evaluation").mkdir(parents=True)
+        write_npz(tmp_path / side / "evaluation" / "f0.npz", record, codestream_keys(record))
+    assert same_behaviour.compare_runs(tmp_path / "before", tmp_path / "after") == []
+    changed = image.copy()
+    changed[3, 4, 1] += 1
+    write_npz(tmp_path / "before" / "evaluation" / "f0.npz", {**arrays, "sr_bicubic": changed})
+    assert same_behaviour.compare_runs(tmp_path / "before", tmp_path / "after") == ["differs: evaluation/f0.npz"]
