@@ -147,7 +147,8 @@ def evaluation(run: Any, frame_id: str) -> Mapping[str, np.ndarray]:
     cached = run.derived.get("evaluation")
     if cached is None or cached[0] != frame_id:
         path = evaluation_path(run.run_dir, frame_id)
-        cached = run.derived["evaluation"] = (frame_id, EvaluationRecord(read_npz(path) if path.is_file() else {}))
+        cached = run.derived["evaluation"] = (frame_id, EvaluationRecord(read_npz(path) if path.is_file() else {},
+                                                                         path))
     return cached[1]
 
 

@@ -28,6 +28,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from rundir.codec import decode
+from rundir.errors import InputFileError
 from rundir.files import NpzReader
 from rundir.flight_codecs import jpegls
 
@@ -60,18 +61,42 @@ EVALUATION_RAW_SHAPE_KEY = EVALUATION_RAW + SHAPE_SUFFIX
 EVALUATION_LOSSY_SAME_BYTES_KEY = "lossy_same_bytes_j2k"
 
 
-def packed(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def packed(arrays: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
     """``arrays`` as an evaluation record stores them: each (H, W, B) uint16 image with pixels as its lossless
     JPEG-LS codestream and shape (``<name>_jpegls``, ``<name>_shape``; ISO/IEC 14495-1 through
-    :func:`rundir.flight_codecs.jpegls`, exact for any 16-bit value), the others as they are."""
-    out: dict[str, np.ndarray] = {}
-    for name, array in arrays.items():
-        if array.dtype == np.uint16 and array.ndim == 3 and array.size:
-            out[name + CODESTREAM_SUFFIX] = np.frombuffer(jpegls(array, 16), np.uint8)
-            out[name + SHAPE_SUFFIX] = np.asarray(array.shape, np.int64)
-        else:
-            out[name] = array
-    return out
+    :func:`rundir.flight_codecs.jpegls`, exact for any 16-bit value), the others as they are. Each codestream is made
+    when it is read, so that writing the record holds one at a time. ValueError when a name of ``arrays`` is one
+    that packing makes."""
+    return _Packed(arrays)
+
+
+class _Packed(Mapping[str, np.ndarray]):
+    """:func:`packed`'s view of ``arrays``."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray]):
+        self._arrays = arrays
+        self._images = {name for name, a in arrays.items() if a.dtype == np.uint16 and a.ndim == 3 and a.size}
+        self._keys = [key for name in arrays for key in
+                      ((name + CODESTREAM_SUFFIX, name + SHAPE_SUFFIX) if name in self._images else (name,))]
+        if clash := sorted(set(arrays) & {name + suffix for name in self._images
+                                          for suffix in (CODESTREAM_SUFFIX, SHAPE_SUFFIX)}):
+            raise ValueError(f"evaluation arrays {clash} have the names of packed images' parts")
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        name = key.removesuffix(CODESTREAM_SUFFIX).removesuffix(SHAPE_SUFFIX)
+        if name in self._images and key == name + CODESTREAM_SUFFIX:
+            return np.frombuffer(jpegls(self._arrays[name], 16), np.uint8)
+        if name in self._images and key == name + SHAPE_SUFFIX:
+            return np.asarray(self._arrays[name].shape, np.int64)
+        if key in self._images:
+            raise KeyError(key)
+        return self._arrays[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 def codestream_keys(arrays: Mapping[str, np.ndarray]) -> list[str]:
@@ -91,21 +116,27 @@ def image_dn(data: Mapping[str, np.ndarray], name: str, bit_depth: int = 16) -> 
 
 class EvaluationRecord(Mapping[str, np.ndarray]):
     """An evaluation record (``arrays``: an :class:`~rundir.files.NpzReader` of ``evaluation/FRAME.npz``, or a
-    dict of its arrays) with each packed image under its own name, decoded when read, and every stored array
-    under its stored name. A context manager (closing a reader it was given)."""
+    dict of its arrays, read from ``path``) with each packed image under its own name, decoded when read, and every
+    stored array under its stored name; KeyError for a name it does not hold, InputFileError (naming ``path``) for
+    an image that does not decode. A context manager (closing a reader it was given)."""
 
-    def __init__(self, arrays: Mapping[str, np.ndarray]):
-        self._arrays = arrays
+    def __init__(self, arrays: Mapping[str, np.ndarray], path: Path | None = None):
+        self._arrays, self.path = arrays, path
         self._images = {k.removesuffix(CODESTREAM_SUFFIX) for k in arrays if k.endswith(CODESTREAM_SUFFIX)}
 
     @classmethod
     def read(cls, path: Path) -> EvaluationRecord:
         """The record in the file at ``path`` (InputFileError as :class:`~rundir.files.NpzReader` raises)."""
-        return cls(NpzReader(path))
+        return cls(NpzReader(path), path)
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name in self._images:
-            return image_dn(self._arrays, name)
+            try:
+                return image_dn(self._arrays, name)
+            except ValueError as err:
+                raise InputFileError(self.path or "an evaluation record", f"image {name!r}: {err}") from None
+        if name not in self._arrays:
+            raise KeyError(name)
         return self._arrays[name]
 
     def __iter__(self) -> Iterator[str]:
