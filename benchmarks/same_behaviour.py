@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from app.outputs import shown
-from rundir.evaluation import CODESTREAM_SUFFIX, SHAPE_SUFFIX, EvaluationRecord
+from rundir.evaluation import EvaluationRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "same_behaviour.json"
@@ -81,10 +81,7 @@ def _npz_arrays(path: Path) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
     images were packed compare by their pixels."""
     with np.load(path, allow_pickle=False) as archive:
         stored = {name: archive[name] for name in archive.files}  # each member read (and inflated) once
-    record = EvaluationRecord(stored)
-    images = [name for name in record if name not in stored]
-    packing = {name + suffix for name in images for suffix in (CODESTREAM_SUFFIX, SHAPE_SUFFIX)}
-    arrays = {name: record[name] for name in record if name not in packing}
+    arrays = EvaluationRecord(stored).unpacked()
     return {name: (a.dtype.str, a.shape, np.ascontiguousarray(a).tobytes()) for name, a in arrays.items()}
 
 

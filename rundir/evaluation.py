@@ -75,28 +75,33 @@ class _Packed(Mapping[str, np.ndarray]):
 
     def __init__(self, arrays: Mapping[str, np.ndarray]):
         self._arrays = arrays
-        self._images = {name for name, a in arrays.items() if a.dtype == np.uint16 and a.ndim == 3 and a.size}
-        self._keys = [key for name in arrays for key in
-                      ((name + CODESTREAM_SUFFIX, name + SHAPE_SUFFIX) if name in self._images else (name,))]
-        if clash := sorted(set(arrays) & {name + suffix for name in self._images
-                                          for suffix in (CODESTREAM_SUFFIX, SHAPE_SUFFIX)}):
+        images = [name for name, a in arrays.items() if a.dtype == np.uint16 and a.ndim == 3 and a.size]
+        self._parts = {part: name for name in images for part in _parts(name)}  # stored key -> the image's name
+        if clash := sorted(set(arrays) & set(self._parts)):
             raise ValueError(f"evaluation arrays {clash} have the names of packed images' parts")
+        self._keys = [key for name in arrays for key in (_parts(name) if name in images else (name,))]
 
     def __getitem__(self, key: str) -> np.ndarray:
-        name = key.removesuffix(CODESTREAM_SUFFIX).removesuffix(SHAPE_SUFFIX)
-        if name in self._images and key == name + CODESTREAM_SUFFIX:
-            return np.frombuffer(jpegls(self._arrays[name], 16), np.uint8)
-        if name in self._images and key == name + SHAPE_SUFFIX:
-            return np.asarray(self._arrays[name].shape, np.int64)
-        if key in self._images:
-            raise KeyError(key)
-        return self._arrays[key]
+        name = self._parts.get(key)
+        if name is None:
+            if key not in self._keys:
+                raise KeyError(key)
+            return self._arrays[key]
+        image = self._arrays[name]
+        if key.endswith(CODESTREAM_SUFFIX):
+            return np.frombuffer(jpegls(image, 16), np.uint8)
+        return np.asarray(image.shape, np.int64)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+def _parts(name: str) -> tuple[str, str]:
+    """The stored keys of the packed image ``name``: its codestream's and its shape's."""
+    return name + CODESTREAM_SUFFIX, name + SHAPE_SUFFIX
 
 
 def codestream_keys(arrays: Mapping[str, np.ndarray]) -> list[str]:
@@ -108,10 +113,10 @@ def codestream_keys(arrays: Mapping[str, np.ndarray]) -> list[str]:
 def image_dn(data: Mapping[str, np.ndarray], name: str, bit_depth: int = 16) -> np.ndarray | None:
     """The packed image ``name`` (H, W, B) uint16 of a :func:`packed` record ``data``, decoded (values above
     ``bit_depth`` bits clipped, as a product's are), or None when ``data`` holds no such image."""
-    if name + CODESTREAM_SUFFIX not in data:
+    codestream, shape = _parts(name)
+    if codestream not in data:
         return None
-    shape = tuple(int(n) for n in data[name + SHAPE_SUFFIX])
-    return decode(data[name + CODESTREAM_SUFFIX].tobytes(), "jpegls", shape, bit_depth)
+    return decode(data[codestream].tobytes(), "jpegls", tuple(int(n) for n in data[shape]), bit_depth)
 
 
 class EvaluationRecord(Mapping[str, np.ndarray]):
@@ -123,6 +128,11 @@ class EvaluationRecord(Mapping[str, np.ndarray]):
     def __init__(self, arrays: Mapping[str, np.ndarray], path: Path | None = None):
         self._arrays, self.path = arrays, path
         self._images = {k.removesuffix(CODESTREAM_SUFFIX) for k in arrays if k.endswith(CODESTREAM_SUFFIX)}
+
+    def unpacked(self) -> dict[str, np.ndarray]:
+        """Every array the record holds as it was before packing: each image decoded, without its stored parts."""
+        parts = {part for name in self._images for part in _parts(name)}
+        return {name: self[name] for name in self if name not in parts}
 
     @classmethod
     def read(cls, path: Path) -> EvaluationRecord:
