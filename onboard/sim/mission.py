@@ -209,8 +209,7 @@ class Mission:
         and why it ``stopped`` early)."""
         for sat in self.sats:
             if sat.in_compute is not None:  # its products never came, but the computer's time and energy were spent
-                sat.compute_s += self.env.now - sat.in_compute[1]
-                sat.power.busy("compute", self.env.now - sat.in_compute[1])
+                sat.computed(self.env.now - sat.in_compute[1])
             sat.power.close(self.env.now)
             self.recorder.sampled(satellite.sample(self.env, sat))
         info = self._run_info(complete=complete, wall_s=time.perf_counter() - wall_start)

@@ -52,6 +52,11 @@ class Satellite:
     def computing(self) -> bool:
         return self.in_compute is not None
 
+    def computed(self, seconds: float) -> None:
+        """``seconds`` of the computer's work: its busy time and, through the battery, its energy."""
+        self.compute_s += seconds
+        self.power.busy("compute", seconds)
+
 
 @dataclass(frozen=True)
 class Payload:
@@ -166,8 +171,7 @@ def _compute_frame(env: simpy.Environment, sat: Satellite, raw: Item, pipeline: 
         sat.in_compute = (raw.item_id, env.now)
         yield env.timeout(work.sim_s)
         sat.in_compute = None
-    sat.power.busy("compute", work.sim_s)
-    sat.compute_s += work.sim_s
+    sat.computed(work.sim_s)
     for stage, wall in work.wall_s.items():
         wall_stage_s[stage] = wall_stage_s.get(stage, 0.0) + wall
     sat.storage.remove(raw)
