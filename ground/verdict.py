@@ -113,7 +113,7 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     detail = f"{codec}, " if codec else ""
     against = f"{VERDICT_REFERENCES[name]} ({detail}{fmt_bytes(ref['bytes'])})"
     scale = next((s.params.get("scale") for s in stages if s.stage == "superres"), None)
-    product = (f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB)"
+    product = (f" for a x{scale} super-resolved product (cPSNR {ours['cpsnr_db']:.1f} dB against the high-res truth)"
                if scale and ours.get("cpsnr_db") is not None else "")
     if ours.get("psnr_db") is not None:  # the other rows are lossless: a lossy run's saving is partly its codec's
         product += f" in lossy products (PSNR {ours['psnr_db']:.1f} dB against the DN they were made from)"
@@ -308,8 +308,8 @@ def same_bytes(rows: Mapping[str, Mapping[str, Any]]) -> str | None:
         return None
     exact, scenes = alt.get("exact_scenes") or 0, alt.get("scenes") or 0
     pooled = f" (pooled: {exact} of its {scenes} scenes exact, where the lossless codestream fitted)" if exact else ""
-    quality = (f"pictures at PSNR {psnr:.1f} dB, SSIM {fmt_fixed(alt['ssim'], 4)}{pooled}," if psnr is not None
-               else "lossless pictures")
+    quality = (f"pictures at PSNR {psnr:.1f} dB against the raw frames, SSIM {fmt_fixed(alt['ssim'], 4)}{pooled},"
+               if psnr is not None else "lossless pictures")
     lost = ("clear ground lost unknown" if alt_lost is None else
             "no clear ground lost" if alt_lost == 0 else f"{fmt_share(alt_lost)} of clear ground lost")
     return ("JPEG 2000 instead, scene by scene within the bytes this run sent (none where it sent none), gives "
