@@ -133,15 +133,27 @@ def ledger_blocks(ledger: Mapping[str, Any]) -> list[Block]:
     delivered = "nothing of it left on board, and a product of it on the ground" + (
         f"; {failed} of them with products that failed the ground's checks" if failed else "")
     rows = [("delivered", fmt_value(ledger["delivered"]), delivered),
-            ("dropped", fmt_value(ledger["dropped"]), "; ".join(f"{k}: {v}" for k, v in reasons.items()) or ""),
+            ("dropped", fmt_value(ledger["dropped"]), _why_dropped(reasons, ledger)),
             ("on board", fmt_value(ledger["on_board"]), "still on board at the end, whole or in part (some "
              "of its products may have reached the ground)"),
             ("captured", fmt_value(ledger["captured"]), "balanced" if ledger["balanced"] else
              ("NOT BALANCED" if ledger["balanced"] is False else "balance unknown"))]
     blocks: list[Block] = [Heading(2, "Frame ledger"), Table(("frames", "count", "note"), tuple(rows))]
     if "products_delivered" in ledger:
-        product_reasons = "; ".join(f"{k}: {v}" for k, v in ledger["products_dropped_by_reason"].items())
+        product_reasons = _why_dropped(ledger["products_dropped_by_reason"], ledger)
         blocks.append(Table(("products", "count", "note"), (
             ("delivered", ledger["products_delivered"], ""), ("dropped", ledger["products_dropped"], product_reasons),
             ("on board", ledger["products_on_board"], ""))))
     return blocks
+
+
+def _why_dropped(by_reason: Mapping[str, int], ledger: Mapping[str, Any]) -> str:
+    """The ledger table's note on what was dropped: each reason of ``by_reason`` with its count and whose it was, the
+    stage that decided it (report.json ``ledger.products_decided_by_stage``) or nobody's (lost on board), as
+    ``cloudy: 3 (cloud_filter's decision); storage_full: 8 (lost on board)``."""
+    stages = ledger.get("products_decided_by_stage") or {}
+
+    def whose(reason: str) -> str:
+        deciders = [stage for stage, reasons in stages.items() if reason in reasons]
+        return f"{' and '.join(deciders)}'s decision" if deciders else "lost on board"
+    return "; ".join(f"{reason}: {n} ({whose(reason)})" for reason, n in by_reason.items())

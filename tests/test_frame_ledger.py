@@ -140,6 +140,18 @@ def test_frames_dropped_by_a_stage_and_lost_on_board_are_told_apart():
     assert frames_dropped({}) == ({}, {})
 
 
+def test_the_tables_name_whose_decision_each_drop_was():
+    ledger = {"captured": 12, "delivered": 0, "dropped": 12, "on_board": 0, "balanced": True,
+              "dropped_by_reason": {"cloudy": 3, "storage_full": 8, "evicted": 1},
+              "products_decided_by_stage": {"cloud_filter": {"cloudy": 40}, "scene_triage": {"evicted": 2}},
+              "products_delivered": 0, "products_dropped": 42, "products_on_board": 0,
+              "products_dropped_by_reason": {"cloudy": 40, "evicted": 2}}
+    frames, products = ledger_blocks(ledger)[1:]
+    assert frames.rows[1][2] == ("cloudy: 3 (cloud_filter's decision); storage_full: 8 (lost on board); "
+                                 "evicted: 1 (scene_triage's decision)")
+    assert products.rows[1][2] == "cloudy: 40 (cloud_filter's decision); evicted: 2 (scene_triage's decision)"
+
+
 def test_frames_missing_from_the_ledger_or_from_the_captures_are_warnings(tiny_run):
     """Three frames cut from the ledger read "12 captured: 9 delivered (NOT balanced)" with no warning, and an
     empty captures.jsonl "nothing was captured of the 12 captures planned" beside 12 products received."""
