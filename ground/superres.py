@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from rundir.codec import decode_product, has_data
-from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, EvaluationRecord, evaluation_path, sr_method_key
+from rundir.evaluation import (EVALUATION_RAW, SR_LOW_RES_KEY, SR_SHIFTS_KEY, EvaluationRecord, evaluation_path,
+                               sr_method_key)
 from rundir.run_info import RunInfo
 from rundir.tiles import TileBox
 from rundir.truth import TruthFile, truth_path
@@ -101,7 +102,8 @@ def iter_scenes(run: Any, policy: Mapping[str, Any]) -> Iterator[SRScene]:
                                    [m for m in METHODS if sr_method_key(m) in evaluation], per_dn)
             error = (registration_error_px(evaluation[SR_SHIFTS_KEY], truth.shifts_px)
                      if SR_SHIFTS_KEY in evaluation else None)
-            low_res = evaluation[SR_LOW_RES_KEY] * np.float32(per_dn) if SR_LOW_RES_KEY in evaluation else None
+            frame0 = next((key for key in (EVALUATION_RAW, SR_LOW_RES_KEY) if key in evaluation), None)
+            low_res = evaluation[frame0] * np.float32(per_dn) if frame0 else None
             scored = truth.hr_clear & delivered
         yield SRScene(frame_id, images, hr, scored, low_res, error, sum(p.line.bytes for p in products),
                       sum(p.line.raw_bytes for p in products), encoded.get(frame_id))

@@ -5,15 +5,15 @@ Arrays, each present when the stage that makes it ran:
 
 - ``cloud_probability`` (H, W) uint8, the cloud model's probability times 255, and ``spectral_cloud`` (H, W)
   bool, the spectral test's mask (the cloud filter stage);
-- ``sr_shifts_px`` (K, 2) the registration's estimate of each burst frame's (dy, dx), ``sr_low_res`` (H, W, B)
-  uint16 frame 0 of the burst, and ``sr_<method>`` (sH, sW, B) uint16 each on-board super-resolution baseline's
-  image (the super-resolution stage);
-- ``raw_jpegls``, ``raw_shape`` and ``lossy_same_bytes_j2k``: the scene's single frame for the simpler pipelines
-  (:func:`evaluation_frame`);
+- ``sr_shifts_px`` (K, 2) the registration's estimate of each burst frame's (dy, dx), and ``sr_<method>``
+  (sH, sW, B) uint16 each on-board super-resolution baseline's image (the super-resolution stage); records of
+  older runs also hold ``sr_low_res`` (H, W, B) uint16, frame 0 of the burst, which ``raw`` now is alone;
+- ``raw_jpegls``, ``raw_shape`` and ``lossy_same_bytes_j2k``: the scene's single frame (a burst's frame 0) for the
+  simpler pipelines and the report's crops (:func:`evaluation_frame`);
 - ``<key>_dn``, ``<key>_spectral_raw`` and ``<key>_spectral_decoded`` of each lossy product
   (:func:`lossy_reference_key`).
 
-Every (H, W, B) uint16 image among them (``sr_low_res``, ``sr_<method>``, ``<key>_dn``) is stored as its lossless
+Every (H, W, B) uint16 image among them (``sr_<method>``, ``<key>_dn``, an older ``sr_low_res``) is stored as its lossless
 JPEG-LS codestream and shape, ``<name>_jpegls`` and ``<name>_shape`` (:func:`packed`), as the single frame is
 (``raw``): about half the bytes of the archive's deflate on 12-bit DN. :class:`EvaluationRecord` reads a record
 back with each such image under its own name.
@@ -36,7 +36,7 @@ EVALUATION_DIR = "evaluation"  # in the run directory: one FRAME.npz per process
 CLOUD_PROBABILITY_KEY = "cloud_probability"
 SPECTRAL_CLOUD_KEY = "spectral_cloud"
 SR_SHIFTS_KEY = "sr_shifts_px"
-SR_LOW_RES_KEY = "sr_low_res"
+SR_LOW_RES_KEY = "sr_low_res"  # frame 0 of a burst in the records of older runs: EVALUATION_RAW since
 
 
 def evaluation_path(run_dir: Path, frame_id: str) -> Path:

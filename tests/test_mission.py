@@ -356,15 +356,20 @@ def test_a_frame_still_in_the_computer_at_the_end_is_counted_as_far_as_it_went(t
 
 def test_the_evaluation_records_hold_their_images_as_jpegls_and_the_ground_scores_every_baseline(quickstart):
     """The records store the super-resolution baselines and frame 0 packed (lossless JPEG-LS, 0.42 of deflate on
-    1024 px bursts), and the ground reads them back: a reader left on the plain names would drop the baselines from
-    the report without a word."""
+    1024 px bursts), frame 0 once (the scene's single frame, which the crops' low-res panel shows), and the ground
+    reads them back: a reader left on the plain names would drop the baselines from the report without a word."""
     import numpy as np
+
+    from ground.run_data import load_run
+    from ground.superres import iter_scenes
 
     out, report = quickstart
     records = sorted((out / "evaluation").glob("*.npz"))
     with np.load(records[0]) as stored:
-        assert {"sr_bicubic_jpegls", "sr_low_res_jpegls", "raw_jpegls"} <= set(stored.files)
-        assert "sr_bicubic" not in stored.files
+        assert {"sr_bicubic_jpegls", "raw_jpegls"} <= set(stored.files)
+        assert "sr_bicubic" not in stored.files and "sr_low_res_jpegls" not in stored.files
+    scenes = list(iter_scenes(load_run(out), report["superres"]["policy"]))
+    assert scenes and all(scene.low_res is not None for scene in scenes)
     cpsnr = report["superres"]["cpsnr_db"]
     assert set(cpsnr) == {"model_int8", "model_float32", "bicubic", "bicubic_registered", "shift_and_add"}
     assert all(db > 40 for db in cpsnr.values())  # each baseline read and scored (None where it was not)

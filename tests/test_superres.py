@@ -59,8 +59,9 @@ def test_one_x2_product_replaces_the_burst_and_beats_bicubic(shot):
         image[tile.row0:tile.row0 + 64, tile.col0:tile.col0 + 64] = dn * CTX.reflectance_per_dn
     assert len(work.tiles) + len(work.dropped) == 9
     ev = work.evaluation
-    assert {"sr_shifts_px", "sr_low_res", "sr_model_float32", "sr_bicubic", "sr_bicubic_registered",
+    assert {"sr_shifts_px", "sr_model_float32", "sr_bicubic", "sr_bicubic_registered",
             "sr_shift_and_add", "cloud_probability"} <= set(ev)
+    assert "sr_low_res" not in ev  # frame 0 is kept once, as the scene's single frame
     assert np.abs(ev["sr_shifts_px"] - shot.burst.shifts_px).max() < 0.25  # low-res px
     truth, clear = shot.burst.hr_truth, shot.burst.hr_clear
     kept = np.zeros((192, 192), bool)

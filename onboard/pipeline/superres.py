@@ -8,9 +8,9 @@ standardised planes folded by space-to-depth (scale² x 3 channels), and gives t
 camera's calibration: DN at its bit depth, on a grid of ``gsd_m / scale``. At scale s it holds s² times the
 pixels of one frame, so it saves downlink against the K raw frames only when K > s².
 
-For scoring on the ground, never downlinked, the stage keeps in ``RUN/evaluation/``: the estimated shifts, frame
-0 (for the report's crops) and, with ``evaluate: true``, what the float32 twin and the two classic baselines make
-of the same registered burst. Plain bicubic registers nothing on board: its shifts are estimated for the report.
+For scoring on the ground, never downlinked, the stage keeps in ``RUN/evaluation/``: the estimated shifts and,
+with ``evaluate: true``, what the float32 twin and the two classic baselines make of the same registered burst
+(frame 0, which the report's crops show, is there already as the scene's single frame). Plain bicubic registers nothing on board: its shifts are estimated for the report.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 
 from rundir.codec import FILL_DN, has_data, reserve_fill
 from rundir.errors import ConfigIssue, InputFileError
-from rundir.evaluation import SR_LOW_RES_KEY, SR_SHIFTS_KEY, sr_method_key
+from rundir.evaluation import SR_SHIFTS_KEY, sr_method_key
 from rundir.run_info import ModelFile
 
 from . import fusion, registration, tiling
@@ -211,8 +211,7 @@ class SuperResolution(Stage):
                         self.ctx.bit_depth)
         if not data.all():  # where no frame saw any world, the product holds fill too
             product[np.repeat(np.repeat(~data.any(axis=0), s, 0), s, 1)] = FILL_DN
-        work.evaluation[SR_SHIFTS_KEY] = shifts
-        work.evaluation[SR_LOW_RES_KEY] = burst.lr_dn[0]
+        work.evaluation[SR_SHIFTS_KEY] = shifts  # frame 0, the crops' low-res panel, is the scene's single frame
         if self.params.evaluate:
             start = time.perf_counter()
             planes = fusion.misr_planes(lr, shifts, clear, s) if planes is None else planes
