@@ -13,9 +13,9 @@ Arrays, each present when the stage that makes it ran:
 - ``<key>_dn``, ``<key>_spectral_raw`` and ``<key>_spectral_decoded`` of each lossy product
   (:func:`lossy_reference_key`).
 
-Every (H, W, B) uint16 image among them (``sr_<method>``, ``<key>_dn``, an older ``sr_low_res``) is stored as its lossless
-JPEG-LS codestream and shape, ``<name>_jpegls`` and ``<name>_shape`` (:func:`packed`), as the single frame is
-(``raw``): about half the bytes of the archive's deflate on 12-bit DN. :class:`EvaluationRecord` reads a record
+Every (H, W, B) uint16 image among them (``sr_<method>``, ``<key>_dn``, an older ``sr_low_res``) is stored as its
+lossless JPEG-LS codestream and shape, ``<name>_jpegls`` and ``<name>_shape`` (:func:`packed`), as the single frame
+is (``raw``): about half the bytes of the archive's deflate on 12-bit DN. :class:`EvaluationRecord` reads a record
 back with each such image under its own name.
 """
 

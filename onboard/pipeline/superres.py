@@ -10,7 +10,8 @@ pixels of one frame, so it saves downlink against the K raw frames only when K >
 
 For scoring on the ground, never downlinked, the stage keeps in ``RUN/evaluation/``: the estimated shifts and,
 with ``evaluate: true``, what the float32 twin and the two classic baselines make of the same registered burst
-(frame 0, which the report's crops show, is there already as the scene's single frame). Plain bicubic registers nothing on board: its shifts are estimated for the report.
+(frame 0, which the report's crops show, is there already as the scene's single frame). Plain bicubic registers
+nothing on board: its shifts are estimated for the report.
 """
 
 from __future__ import annotations
