@@ -232,3 +232,46 @@ def test_a_pass_whose_link_never_closes_is_still_credited_to_a_constant_rate():
     env, store, delivered, log, _ = setup([Window("s", "gs", 0, 100)], [10**9], pass_rates=[steps([0, 100], [0])])
     env.run(until=200)
     assert not log[0].tracked and log[0].link_record().constant_rate_bytes == 500 * 100
+
+
+def _fleet(windows_by_satellite, sizes_by_satellite, antennas, rate=1000.0):
+    """Several satellites, each its own storage and downlink process, sharing the stations' antennas."""
+    env = simpy.Environment()
+    ants = {a: simpy.Resource(env, 1) for a in antennas}
+    delivered, logs = [], {}
+    for sat, windows in windows_by_satellite.items():
+        store = Storage(env, 1e9, "drop_oldest", lambda i, r: None)
+        for n, size in enumerate(sizes_by_satellite[sat]):
+            store.put(Item(f"{sat}-p{n}", (f"{sat}-f{n}",), size, 1, "product"))
+        logs[sat] = []
+        env.process(downlink(env, windows, ants, store, Link(rate, 100), lambda k, s: None,
+                             lambda item, t, st: delivered.append((item.item_id, t, st)), logs[sat],
+                             np.random.default_rng(0)))
+    return env, delivered, logs
+
+
+def test_a_satellite_with_nothing_left_to_send_lets_the_antenna_go():
+    """a, in view first, sends its one product in 2 s; b, in view from 10 s, gets the antenna at once, not at a's
+    LOS (the antenna idle for 90 s while b waited, as a constellation operator found)."""
+    env, delivered, logs = _fleet({"a": [Window("a", "gs", 0, 100)], "b": [Window("b", "gs", 10, 200)]},
+                                  {"a": [2000], "b": [3000]}, ("gs",))
+    env.run(until=300)
+    assert delivered == [("a-p0", 2.0, "gs"), ("b-p0", 13.0, "gs")]
+    assert logs["a"][0].tracked and logs["b"][0].tracked
+
+
+def test_a_satellite_takes_a_free_station_in_view_rather_than_wait_for_a_taken_one():
+    """a holds gs1 for its whole pass; b, in view of gs1 and of gs2 beside it, goes down through gs2."""
+    windows = {"a": [Window("a", "gs1", 0, 100)], "b": [Window("b", "gs1", 5, 100), Window("b", "gs2", 5, 100)]}
+    env, delivered, logs = _fleet(windows, {"a": [10**6], "b": [3000]}, ("gs1", "gs2"))
+    env.run(until=300)
+    assert ("b-p0", 8.0, "gs2") in delivered
+    assert [(c.station, c.tracked) for c in logs["b"]] == [("gs1", False), ("gs2", True)]
+
+
+def test_a_satellite_blocked_on_one_station_moves_to_the_next_that_comes_into_view():
+    """Handover: b waits on a taken gs1 until gs2 rises at 40 s, and sends there."""
+    windows = {"a": [Window("a", "gs1", 0, 100)], "b": [Window("b", "gs1", 5, 100), Window("b", "gs2", 40, 120)]}
+    env, delivered, _ = _fleet(windows, {"a": [10**6], "b": [3000]}, ("gs1", "gs2"))
+    env.run(until=300)
+    assert ("b-p0", 43.0, "gs2") in delivered

@@ -6,9 +6,12 @@ its own bytes plus the retransmissions, drawn once per product: the failures bef
 binomial. A product interrupted by LOS keeps its progress, retransmissions included, and resumes at the next
 contact. The payload rate is constant (``spacecraft.radio.rate_mbps``) or, under a link budget, follows each pass
 (:class:`onboard.sim.link_budget.PassRates`: bytes are integrated exactly over its piecewise-constant rate, which is 0
-while no MODCOD closes). Each station has one antenna; a satellite that finds it taken waits, at most until its own
-LOS; under a link budget it takes the antenna only from the first instant some MODCOD closes to the last, not at
-all for a pass whose link never closes, and serves the passes in the order their links close. Delivered products
+while no MODCOD closes). Each station has one antenna, which serves one satellite at a time, and only while it has
+a product to send: a satellite with nothing left lets it go for another (no slew or re-acquisition time is
+modelled). A satellite that finds the antenna taken waits, at most until its own LOS, or until another station
+comes into view, whose antenna it then tries instead; under a link budget it takes the antenna only from the first
+instant some MODCOD closes to the last, not at all for a pass whose link never closes, and serves the passes in the
+order their links close. Delivered products
 become files in ``RUN/downlink/`` plus one line of ``manifest.jsonl`` each: the only interface to the ground.
 """
 
@@ -179,40 +182,53 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
         if env.now >= end_s:
             continue
         yield from _off_the_antenna(env, storage, entry, start_s, credit)
-        request = antennas[window.station].request()
-        yield request | env.timeout(end_s - env.now)
-        if not request.triggered:
-            request.cancel()
-            continue
-        entry.tracked = True
         while env.now < end_s:
-            item = storage.next_product()
-            if item is None:
+            if storage.next_product() is None:  # nothing to send: the antenna is free for another satellite
                 yield storage.changed | env.timeout(end_s - env.now)
                 continue
-            if item.on_air_bytes is None:
-                item.on_air_bytes, item.retransmitted_bytes = link.on_air_bytes(item.size_bytes, rng)
-            remaining = item.on_air_bytes - item.sent_bytes
-            finish_s = rates.seconds_to_send(env.now, remaining)
-            dt_s = min(finish_s, end_s - env.now)
-            item.locked = True
-            start_s = env.now
-            yield env.timeout(dt_s)
-            item.locked = False
-            on_air_s = rates.up_s(start_s, dt_s)  # under a link budget, the link may be down for part of it
-            busy("radio", on_air_s)
-            entry.used_s += on_air_s
-            entry.serving_s += dt_s
-            done = dt_s >= finish_s
-            sent = remaining if done else rates.bytes_sent(start_s, dt_s)
-            item.sent_bytes += sent
-            entry.bytes_sent += sent
-            if done:
-                storage.remove(item)
-                entry.products_completed += 1
-                delivered(item, env.now, window.station)
-        antennas[window.station].release(request)
+            request = antennas[window.station].request()
+            # a station still taken when the next station comes into view is given up for that one
+            yield request | env.timeout(max(min(end_s, next_start_s) - env.now, 0.0))
+            if not request.triggered:
+                request.cancel()
+                break
+            entry.tracked = True
+            yield from _send(env, storage, link, rates, entry, end_s, busy, delivered, rng)
+            antennas[window.station].release(request)
         yield from _off_the_antenna(env, storage, entry, min(window.los_t_s, next_start_s), credit)
+
+
+def _send(env: simpy.Environment, storage: Storage, link: Link, rates: Any, entry: ContactLog, end_s: float,
+          busy: Callable[[str, float], None], delivered: Callable[[Item, float, str], None],
+          rng: np.random.Generator):
+    """SimPy process: on the station's antenna, send products in storage's order until none is left or ``end_s``;
+    a product cut off at ``end_s`` keeps its progress. ``rates``: the window's payload rate (:class:`ConstantRate`
+    or link_budget.PassRates)."""
+    while env.now < end_s:
+        item = storage.next_product()
+        if item is None:
+            return
+        if item.on_air_bytes is None:
+            item.on_air_bytes, item.retransmitted_bytes = link.on_air_bytes(item.size_bytes, rng)
+        remaining = item.on_air_bytes - item.sent_bytes
+        finish_s = rates.seconds_to_send(env.now, remaining)
+        dt_s = min(finish_s, end_s - env.now)
+        item.locked = True
+        start_s = env.now
+        yield env.timeout(dt_s)
+        item.locked = False
+        on_air_s = rates.up_s(start_s, dt_s)  # under a link budget, the link may be down for part of it
+        busy("radio", on_air_s)
+        entry.used_s += on_air_s
+        entry.serving_s += dt_s
+        done = dt_s >= finish_s
+        sent = remaining if done else rates.bytes_sent(start_s, dt_s)
+        item.sent_bytes += sent
+        entry.bytes_sent += sent
+        if done:
+            storage.remove(item)
+            entry.products_completed += 1
+            delivered(item, env.now, entry.station)
 
 
 def _served_spans(windows: list[Any], pass_rates: list[Any] | None
