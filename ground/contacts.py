@@ -90,7 +90,8 @@ def contacts_blocks(contacts: Mapping[str, Any], figures: Mapping[str, str], sta
         return blocks + [Paragraph("No contact telemetry (telemetry/contacts.jsonl).")]
     blocks.append(Paragraph(f"Contact windows: {contacts['count']}, {contacts['tracked']} tracked; mean usage "
                             f"of tracked windows {fmt_share(contacts['mean_usage'])}, time-weighted usage of all "
-                            f"windows {fmt_share(contacts['total_usage'])}; {fmt_bytes(contacts['bytes_sent'])} sent."
+                            f"windows {fmt_share(contacts['total_usage'])} (windows that overlap share a station's "
+                            f"antenna or a satellite's radio); {fmt_bytes(contacts['bytes_sent'])} sent."
                             + (" Under the link budget a window's usage is the share of the time its link was up "
                                "(some MODCOD closed) spent sending." if contacts.get("link") else "")))
     rows, note = capped(tuple(

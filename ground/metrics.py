@@ -8,10 +8,11 @@ its docstring and, for bandwidth, in :data:`BANDWIDTH_DEFINITIONS`, which the re
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from rundir.manifest import ManifestLine
 from rundir.telemetry import LEDGER_STATUSES, CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord
@@ -223,7 +224,8 @@ def contact_usage(contacts: Sequence[ContactRecord], link: Sequence[PassLinkReco
     then, so a pass whose link was down a third of the time is busy all the time it could be).
 
     ``mean_usage`` is the mean over tracked windows (those the station's antenna served); ``total_usage`` is the
-    sum of used_s over the sum of available_s, untracked windows included. None when there is no window.
+    sum of used_s over the link time the fleet could have had (:func:`obtainable_s`: windows that overlap at one
+    station, or for one satellite, share it), untracked windows included. None when there is no window.
     """
     up_s = {(p.satellite, p.station, p.aos_t_s): p.link_up_s for p in link or ()}
     windows = []
@@ -238,7 +240,7 @@ def contact_usage(contacts: Sequence[ContactRecord], link: Sequence[PassLinkReco
             "bytes_sent": c.bytes_sent, "tracked": c.tracked, "max_elevation_deg": c.max_elevation_deg,
         })
     tracked = [w["usage"] for w in windows if w["tracked"]]
-    total_available_s = sum(w["available_s"] for w in windows)
+    total_available_s = obtainable_s(windows)
     return {
         "count": len(windows),
         "tracked": len(tracked),
@@ -247,3 +249,33 @@ def contact_usage(contacts: Sequence[ContactRecord], link: Sequence[PassLinkReco
         "bytes_sent": sum(w["bytes_sent"] for w in windows),
         "windows": windows,
     }
+
+
+def obtainable_s(windows: Sequence[Mapping[str, Any]]) -> float:
+    """Seconds of link a fleet could have used in its contact ``windows`` (dicts with ``satellite``, ``station``,
+    ``aos_t_s``, ``los_t_s``, ``duration_s`` and ``available_s``, as :func:`contact_usage` makes them): each station
+    has one antenna and each satellite one radio, so at each instant only a matching of the satellite-station pairs
+    in view can send. Between consecutive AOS and LOS it is the maximum-weight bipartite matching of those pairs
+    (``scipy.optimize.linear_sum_assignment``), each weighted by its window's share of time with the link up
+    (``available_s / duration_s``: 1 at a constant rate): the sum of the windows' ``available_s`` less, where
+    several overlap, what the matching leaves out."""
+    events = sorted({t for w in windows for t in (w["aos_t_s"], w["los_t_s"])})
+    by_start = sorted(windows, key=lambda w: w["aos_t_s"])
+    total_s, active, k = sum(w["available_s"] for w in windows), [], 0
+    for t0_s, t1_s in zip(events, events[1:]):
+        while k < len(by_start) and by_start[k]["aos_t_s"] <= t0_s:
+            active.append(by_start[k])
+            k += 1
+        active = [w for w in active if w["los_t_s"] >= t1_s]
+        if len(active) < 2:
+            continue
+        satellites = sorted({w["satellite"] for w in active})
+        stations = sorted({w["station"] for w in active})
+        weight = np.zeros((len(satellites), len(stations)))
+        for w in active:
+            i, j = satellites.index(w["satellite"]), stations.index(w["station"])
+            weight[i, j] += w["available_s"] / w["duration_s"]
+        rows, cols = linear_sum_assignment(weight, maximize=True)
+        total_s -= (t1_s - t0_s) * float(weight.sum() - weight[rows, cols].sum())
+    return total_s
+

@@ -147,9 +147,25 @@ def test_contact_usage_per_window_and_means():
     assert [w["satellite"] for w in got["windows"]] == ["a", "b", "c", "d"]
     assert [w["usage"] for w in got["windows"]] == [1.0, 0.25, 0.0, 0.0]
     assert got["mean_usage"] == pytest.approx((1.0 + 0.25 + 0.0) / 3)
-    assert got["total_usage"] == pytest.approx(700.0 / 1200.0)
+    # b and c overlap at station s, whose one antenna could give them 400 s between them, not 600 s
+    assert got["total_usage"] == pytest.approx(700.0 / 1000.0)
     assert (got["count"], got["tracked"], got["bytes_sent"]) == (4, 3, 16)
     assert contact_usage([])["mean_usage"] is None
+
+
+def test_overlapping_windows_count_the_link_time_a_fleet_could_use_once():
+    """One antenna per station, one radio per satellite: two satellites over one station, sending back to back,
+    kept it busy all the time (the sum of their windows read 57 %, under the 90 % that says the link was the
+    constraint); a satellite seen by two stations at once could use one of them."""
+    shared = [ContactRecord("a", "s", 0.0, 600.0, 60.0, True, 300.0, 7),
+              ContactRecord("b", "s", 100.0, 700.0, 60.0, True, 400.0, 7)]
+    assert contact_usage(shared)["total_usage"] == pytest.approx(1.0)
+    handover = [ContactRecord("a", "s1", 0.0, 100.0, 30.0, True, 60.0, 7),
+                ContactRecord("a", "s2", 50.0, 150.0, 30.0, True, 90.0, 7)]
+    assert contact_usage(handover)["total_usage"] == pytest.approx(1.0)
+    apart = [ContactRecord("a", "s1", 0.0, 100.0, 30.0, True, 60.0, 7),
+             ContactRecord("b", "s2", 50.0, 150.0, 30.0, True, 90.0, 7)]  # two satellites, two stations: both
+    assert contact_usage(apart)["total_usage"] == pytest.approx(150.0 / 200.0)
 
 
 def test_contact_usage_under_a_link_budget_is_a_share_of_the_time_the_link_was_up():
