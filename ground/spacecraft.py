@@ -1,7 +1,8 @@
 """The report's ``spacecraft`` section: what each satellite's storage and power went through.
 
-From telemetry/run.json's ``satellite_summary`` and the sampled timeline: storage peak against capacity and the
-captures refused when it was full, battery minimum (it never goes below 0 Wh: unmet load is counted apart), time
+From telemetry/run.json's ``satellite_summary``, the ledger and the sampled timeline: what became of each
+satellite's frames (a fleet's totals hide one satellite that delivered nothing), storage peak against capacity and
+the captures refused when it was full, battery minimum (it never goes below 0 Wh: unmet load is counted apart), time
 in brown-out, the captures shed and the compute deferred while it lasted.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .document import Heading, Paragraph, Table, fmt_bytes, fmt_duration, fmt_fraction
+from rundir.telemetry import LEDGER_STATUSES
+
+from .document import Heading, Paragraph, Table, fmt_bytes, fmt_duration, fmt_fraction, fmt_value
 
 
 def spacecraft_section(run: Any) -> dict[str, Any] | None:
@@ -21,10 +24,15 @@ def spacecraft_section(run: Any) -> dict[str, Any] | None:
         return None
     timeline = run.timeline
     lowest_wh = {name: float(timeline.of(name).battery_wh.min()) for name in timeline.satellites} if timeline else {}
+    fates = {s.satellite: dict.fromkeys(LEDGER_STATUSES, 0) for s in summaries} if run.ledger is not None else {}
+    for row in run.ledger or ():
+        fates.setdefault(row.satellite, dict.fromkeys(LEDGER_STATUSES, 0))[row.status] += 1
     out = []
     for s in summaries:
+        fate = fates.get(s.satellite) or dict.fromkeys(LEDGER_STATUSES)  # None each without a ledger
         out.append({
             "satellite": s.satellite, "frames_planned": s.frames_planned, "frames_captured": s.frames_captured,
+            **{f"frames_{status}": n for status, n in fate.items()},
             "storage_peak_bytes": s.storage_peak_bytes, "storage_capacity_bytes": s.storage_capacity_bytes,
             "captures_refused_storage_full": s.captures_skipped.get("storage_full", 0),
             "battery_min_soc": s.battery_min_soc, "battery_min_wh": lowest_wh.get(s.satellite),
@@ -57,6 +65,7 @@ def spacecraft_blocks(section: Mapping[str, Any]) -> list[Any]:
     """report.md/html blocks: one row per satellite."""
 
     rows = tuple((s["satellite"], f"{s['frames_captured']} / {s['frames_planned']}",
+                  " / ".join(fmt_value(s.get(f"frames_{status}")) for status in LEDGER_STATUSES),
                   f"{fmt_bytes(s['storage_peak_bytes'])} / {fmt_bytes(s['storage_capacity_bytes'])}",
                   str(s["captures_refused_storage_full"]), fmt_fraction(s["battery_min_soc"]),
                   fmt_duration(s["brownout_s"]), str(s["captures_shed_brownout"]),
@@ -66,5 +75,5 @@ def spacecraft_blocks(section: Mapping[str, Any]) -> list[Any]:
             Paragraph("Captures refused for a full memory never entered the ledger; frames dropped from memory are "
                       "in the ledger with their reason. In brown-out, imaging is shed and compute waits for the "
                       "battery (deferred, not lost)."),
-            Table(("satellite", "captured / planned", "storage peak / capacity", "refused: storage full",
-                   "battery min", "brown-out", "shed: brown-out", "compute deferred"), rows)]
+            Table(("satellite", "captured / planned", "delivered / dropped / on board", "storage peak / capacity",
+                   "refused: storage full", "battery min", "brown-out", "shed: brown-out", "compute deferred"), rows)]

@@ -40,8 +40,8 @@ def test_a_real_runs_satellite():
 def test_the_real_runs_blocks_have_a_row_for_its_satellite():
     heading, _, table = spacecraft_blocks(spacecraft_section(sweep_run()))
     assert heading == Heading(2, "Storage and power")
-    assert [row[:2] for row in table.rows] == [("sso-1", "5 / 5")]
-    assert len(table.header) == len(table.rows[0]) == 8
+    assert [row[:3] for row in table.rows] == [("sso-1", "5 / 5", "5 / 0 / 0")]
+    assert len(table.header) == len(table.rows[0]) == 9
 
 
 def summary(satellite: str, **fields) -> dict:
@@ -71,8 +71,9 @@ def starved_run(tiny_run: Path) -> Path:
 
 def test_each_satellite_is_reported_from_its_own_summary_and_samples(starved_run):
     starved, healthy = spacecraft_section(load_run(starved_run))["satellites"]
-    assert starved == {
-        "satellite": "sat-1", "frames_planned": 10, "frames_captured": 5, "storage_peak_bytes": 1_500_000_000,
+    assert starved == {  # the tiny run's ledger: sat-1's frames, one still on board
+        "satellite": "sat-1", "frames_planned": 10, "frames_captured": 5, "frames_delivered": 2, "frames_dropped": 1,
+        "frames_on_board": 1, "storage_peak_bytes": 1_500_000_000,
         "storage_capacity_bytes": 2_000_000_000, "captures_refused_storage_full": 3, "battery_min_soc": 0.0,
         "battery_min_wh": 17.0, "brownout_s": 1800.0, "captures_shed_brownout": 2, "compute_deferred_frames": 4,
         "compute_deferred_s": 600.0, "energy_unmet_wh": 12.5}  # the last sample, at 6900 s: 40 - 23 Wh
@@ -82,11 +83,11 @@ def test_each_satellite_is_reported_from_its_own_summary_and_samples(starved_run
 
 def test_both_satellites_in_report_md(starved_run):
     assert to_markdown(spacecraft_blocks(spacecraft_section(load_run(starved_run)))).splitlines()[4:] == [
-        "| satellite | captured / planned | storage peak / capacity | refused: storage full | battery min | "
-        "brown-out | shed: brown-out | compute deferred |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
-        "| sat-1 | 5 / 10 | 1.50 GB / 2.00 GB | 3 | 0.0 % | 30.0 min | 2 | 4 (10.0 min) |",
-        "| sat-2 | 4 / 4 | 250.00 kB / 2.00 GB | 0 | 62.0 % | 0.0 s | 0 | 0 (0.0 s) |"]
+        "| satellite | captured / planned | delivered / dropped / on board | storage peak / capacity | "
+        "refused: storage full | battery min | brown-out | shed: brown-out | compute deferred |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| sat-1 | 5 / 10 | 2 / 1 / 1 | 1.50 GB / 2.00 GB | 3 | 0.0 % | 30.0 min | 2 | 4 (10.0 min) |",
+        "| sat-2 | 4 / 4 | 0 / 0 / 0 | 250.00 kB / 2.00 GB | 0 | 62.0 % | 0.0 s | 0 | 0 (0.0 s) |"]
 
 
 def test_time_in_brown_out_is_a_warning_that_counts_its_cost(starved_run):
