@@ -59,7 +59,7 @@ def test_an_unknown_profile_names_the_choices():
 
 @pytest.mark.parametrize("file,edit,problem", [
     ("renamed", ("name: rpi4", "name: rpi-four"), "name"),  # a name that differs from its file
-    ("rpi4", ("  transmit: 3.1\n", ""), "power_w.transmit"),  # no transmit power
+    ("rpi4", ("  transmit: 2.7\n", ""), "power_w.transmit"),  # no transmit power
 ], ids=["name-differs-from-file", "no-transmit-power"])
 def test_a_bad_profile_is_a_config_error(tmp_path, monkeypatch, file, edit, problem):
     text = (hardware.PROFILE_DIR / "rpi4.yaml").read_text().replace(*edit)
