@@ -1,7 +1,8 @@
 """Measure the host throughput of the shipped pipeline stages, the reference the simulation scales by hardware profile.
 
 Writes benchmarks/results/pipeline.json: per stage and format, the median seconds per 512 x 512 x 4 synthetic frame,
-samples per second, output/raw size ratio, and the REFERENCE_SAMPLES_PER_S the code uses, so drift is visible;
+samples per second, output/raw size ratio, and the REFERENCE_SAMPLES_PER_S the code uses, so drift is visible; the cloud_filter stage's spectral test in pixels per
+second, against SPECTRAL_PX_PER_S;
 and for the superres stage, the registration seconds per low-res megapixel per frame of 8-frame bursts
 (256 x 256 x 4, x2) and each classic fusion's seconds per low-res megapixel at each scale, against
 REGISTRATION_S_PER_MPX and FUSION_S_PER_MPX.
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from onboard.sensing import burst, camera
-from onboard.pipeline import fusion, stages, registration, superres
+from onboard.pipeline import cloud, fusion, registration, spectral, stages, superres
 from onboard.scenario.spacecraft_config import CameraConfig
 from onboard.sensing.projection import GridFootprint, epsg_code, utm_zone
 from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
@@ -54,6 +55,20 @@ def measure(dns: list[np.ndarray], fmt: str, level: int) -> dict:
     median_s = statistics.median(seconds)
     return {"median_s_per_frame": round(median_s, 5), "samples_per_s": round(dns[0].size / median_s),
             "size_ratio_vs_raw_median": round(statistics.median(ratios), 4)}
+
+
+def measure_spectral(dns: list[np.ndarray]) -> dict:
+    """The cloud_filter stage's spectral test (B, G, R, NIR) on each frame's TOA reflectance: median seconds per
+    frame and pixels per second, against cloud.SPECTRAL_PX_PER_S."""
+    seconds = []
+    for dn in dns:
+        toa = dn.astype(np.float32) * np.float32(CameraConfig.reflectance_max / (2**12 - 1))
+        start = time.perf_counter()
+        spectral.cloud_mask(toa, SYNTHETIC_BANDS)
+        seconds.append(time.perf_counter() - start)
+    median_s = statistics.median(seconds)
+    return {"median_s_per_frame": round(median_s, 5), "px_per_s": round(dns[0].shape[0] * dns[0].shape[1] / median_s),
+            "reference_px_per_s": cloud.SPECTRAL_PX_PER_S}
 
 
 def bursts(n: int, size_px: int = 256, scale: int = 2) -> list[burst.Burst]:
@@ -114,8 +129,9 @@ def main() -> None:
         "encode_tiff_level3": {**measure(dns, "tiff", 3), "reference_samples_per_s": stages.Encode.REFERENCE_SAMPLES_PER_S["tiff"]},
         "encode_png_level6": measure(dns, "png", 6),
     }
+    spectral_test = measure_spectral(dns)
     doc = {"frames": args.frames, "frame_shape": [512, 512, 4], "bit_depth": 12, "host": platform.processor() or platform.machine(),
-           "python": platform.python_version(), "stages": results,
+           "python": platform.python_version(), "stages": results, "cloud_spectral": spectral_test,
            "superres": measure_superres(args.frames)}
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(doc, indent=2) + "\n")
@@ -124,6 +140,9 @@ def main() -> None:
         drift = f"  (code uses {ref:.3g}, measured/used = {r['samples_per_s'] / ref:.2f})" if ref else ""
         print(f"{name:<20} {r['median_s_per_frame'] * 1e3:7.1f} ms/frame  {r['samples_per_s'] / 1e6:6.2f} Msamples/s  "
               f"size {r['size_ratio_vs_raw_median']:.3f} x raw{drift}")
+    print(f"{'cloud_spectral':<20} {spectral_test['median_s_per_frame'] * 1e3:7.1f} ms/frame  "
+          f"{spectral_test['px_per_s'] / 1e6:6.2f} Mpx/s  (code uses {cloud.SPECTRAL_PX_PER_S:.3g}, measured/used = "
+          f"{spectral_test['px_per_s'] / cloud.SPECTRAL_PX_PER_S:.2f})")
     for name, r in doc["superres"].items():
         value = next(v for k, v in r.items() if k.startswith("median"))
         print(f"{name:<34} {value:7.3f} s per low-res Mpx (code uses {r['reference']}, measured/used = "

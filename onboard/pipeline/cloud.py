@@ -41,8 +41,9 @@ from ..runtime.scaling import CAMERA_SOURCES
 from ..scenario.schema import issue_at, spec
 
 MODEL_FOR_BANDS = {("B", "G", "R", "NIR"): "cloud_bgrn_int8", ("B", "G", "R"): "cloud_rgb_int8"}
-# NOTE: per-pixel cost of the spectral test on the reference host, measured by benchmarks/pipeline.py.
-SPECTRAL_SAMPLES_PER_S = 40e6
+# NOTE: pixels per second of the spectral test (B G R NIR) on the reference host, measured by benchmarks/pipeline.py:
+# 54-58 Mpx/s in three runs on 2026-12-06, when PNG level 3 ran 1.71-1.79x its reference (stages.Encode), so 31e6.
+SPECTRAL_PX_PER_S = 31e6
 SEGMENTATION_TASKS = ("segmentation", "semantic-segmentation")  # MLM task names of a per-pixel model
 CLOUD_CLASS = "cloud"  # the output channel a multi-class model's card must name
 NO_DATA = "no_data"  # the drop reason of a tile that is all fill (rundir.codec.has_data): no world there
@@ -338,6 +339,6 @@ class CloudFilter(Stage):
         """Model inferences at the host latency in its card (sliding windows), or the spectral test per pixel."""
         height_px, width_px = work.tiles[0].dn.shape[-3:-1]
         if self.params.method == "spectral":
-            return work.frames * height_px * width_px / SPECTRAL_SAMPLES_PER_S
+            return work.frames * height_px * width_px / SPECTRAL_PX_PER_S
         n_windows = len(tiling.windows(height_px, width_px, self.window_px, self.overlap_px))
         return work.frames * n_windows * self.latency_s
