@@ -363,3 +363,19 @@ def test_the_onnx_export_runs_in_a_child_so_its_tensorflow_stays_out_of_the_benc
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[-2] == "['tiny_int8.tflite', 'tiny_int8.onnx'] False False"
     assert (tmp_path / "onnx" / "tiny_int8.onnx").is_file()
+
+
+def test_peak_memory_is_in_mib_on_linux_and_on_macos(monkeypatch):
+    """getrusage(2): ru_maxrss is KiB on Linux and bytes on macOS; a Mac user's bench read 1024x too large."""
+    import resource
+    import sys
+    from types import SimpleNamespace
+
+    from onboard.runtime import bench
+
+    monkeypatch.setattr(resource, "getrusage", lambda who: SimpleNamespace(ru_maxrss=300 * 2**20))
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert bench._peak_rss_mib() == 300.0
+    monkeypatch.setattr(resource, "getrusage", lambda who: SimpleNamespace(ru_maxrss=300 * 1024))
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert bench._peak_rss_mib() == 300.0

@@ -19,6 +19,7 @@ import os
 import platform
 import resource
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -110,7 +111,7 @@ class BenchResult:
     mpx_per_s: float  # input megapixels per second at that rate
     singlestream_p90_ms: float  # MLPerf SingleStream: p90 latency
     offline_samples_per_s: float  # MLPerf Offline: runs back to back / their wall time
-    peak_rss_mb: float  # process high-water mark after this model (ru_maxrss): includes models measured before
+    peak_rss_mb: float  # process high-water mark after this model, MiB (ru_maxrss): includes models measured before
     projected: Projection | None = None
     not_projected: str | None = None  # why there is no projection: the profile's accelerator refuses the model
     output: np.ndarray | None = field(default=None, repr=False, compare=False)  # raw output for the input (not JSON)
@@ -315,7 +316,7 @@ def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, 
         warmup_mean_ms=statistics.fmean(warmup_ms) if warmup_ms else None,
         latency_ms=latency, inferences_per_s=rate, mpx_per_s=rate * input_px / 1e6,
         singlestream_p90_ms=latency.p90, offline_samples_per_s=runs / offline_s,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_rss_mb=_peak_rss_mib(),
         projected=project(latency, model.input_dtype.name, profile, refusal, _reference_ms_p50(model))
         if profile is not None else None,
         not_projected=refusal, output=output)
@@ -392,3 +393,10 @@ def report(results: list[BenchResult], profile: HardwareProfile | None) -> dict[
             "profile": profile.name if profile else None,
             "models": [r.to_json() for r in results], "twins": twin_ratios(results),
             "runtime_pairs": runtime_pairs(results)}
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident set size, MiB: ``ru_maxrss`` is in KiB on Linux and in bytes on macOS
+    (getrusage(2) of each)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024

@@ -35,8 +35,9 @@ class CameraConfig:
     one description of the camera that the scenario, :mod:`onboard.sensing.camera` and :mod:`onboard.sensing.burst` share.
 
     Radiometric calibration is linear with no offset: ``DN = reflectance * dn_max / reflectance_max`` with
-    ``dn_max = 2**bit_depth - 1``; TOA reflectance ``reflectance_max`` (1.2, above the brightest cloud or snow)
-    fills the full well. The key rules (``bit_depth`` 8..16 and the rest) are checked where a scenario is built.
+    ``dn_max = 2**bit_depth - 1``; TOA reflectance ``reflectance_max`` (1.2, above nearly all cloud and snow, which
+    reach 1.0-1.3: the brightest saturate, as on real sensors) fills the full well. The key rules (``bit_depth``
+    8..16 and the rest) are checked where a scenario is built.
     """
 
     reflectance_max: ClassVar[float] = 1.2  # TOA reflectance that reads dn_max; not a scenario key

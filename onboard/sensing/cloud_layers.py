@@ -28,7 +28,8 @@ ICE_CLOUD_ASYMMETRY = 0.75
 # and medium optical thickness (Rossow & Schiffer 1999, BAMS 80).
 THIN_CLOUD_TAU = 0.3
 THICK_CLOUD_TAU = 3.6
-SHADOW_MAX_ILLUMINATION = 0.75  # ground lit at most this much (relative to sunlit) is flagged cloud shadow
+SHADOW_MAX_ILLUMINATION = 0.75  # ground lit at most this much (relative to sunlit) is flagged cloud shadow: a
+# modelling choice for the truth mask, between full sun (1) and the sky light alone (SKY_DIFFUSE_SHARE)
 
 
 def cloud_reflectance(scaled_tau: np.ndarray) -> np.ndarray:

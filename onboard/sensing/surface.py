@@ -49,8 +49,10 @@ class Surface:
         self._wild = fractal(s, "wild", ladder(40e3, 20.0, 0.6))  # nature vs farmland; its deepest lows are lakes
         self._river = fractal(s, "river", ladder(20e3, 40.0, 0.45))
         self._urban = fractal(s, "urban", ladder(12e3, 40.0, 0.55))  # towns on its peaks, brooks on its zeros
-        # Relief: elevation spectra of real terrain fall as k^-2 (amplitude halving per octave), so every octave
-        # adds about the same slope (Huang & Turcotte 1989, J. Geophys. Res. 94).
+        # Relief: the amplitude halves per octave (Hurst exponent 1, profile spectra falling as k^-3), so every octave
+        # adds about the same slope and a pixel's slopes do not grow as the GSD shrinks: a modelling choice. Real
+        # terrain's profile spectra fall about as k^-2 (Huang & Turcotte 1989, J. Geophys. Res. 94; amplitude x0.71
+        # per octave), rougher at short wavelengths than this relief.
         self._relief = fractal(s, "relief", ladder(16e3, 40.0, 0.5))
         self._stands = fractal(s, "stands", ladder(3000.0, 100.0, 0.6))  # forest stands, meadows, scrub
         self._canopy = fractal(s, "canopy", ladder(40.0, 5.0, 0.9))  # tree crowns and the gaps between them

@@ -28,7 +28,8 @@ from .projection import GridFootprint, epsg_code, from_utm, utm_zones
 from .surface import Surface
 
 SYNTHETIC_BANDS = ("B", "G", "R", "NIR")
-# Band centre wavelengths, micrometres: Landsat 8 OLI B2-B5 / Sentinel-2 MSI B2-B4, B8 (USGS, ESA band tables).
+# Band centre wavelengths, micrometres: Sentinel-2 MSI B2, B3, B4, B8 (ESA band table); Landsat 8 OLI B2-B5, which
+# the bands also stand for, are centred at 0.482, 0.561, 0.655 and 0.865 (USGS).
 BAND_CENTRES_UM = np.array([0.49, 0.56, 0.665, 0.842], dtype=np.float32)
 CLOUD_EPOCH_UTC = datetime(2020, 1, 1, tzinfo=timezone.utc)  # clouds drift with the wind from here
 # Pixels rendered at once: rendering holds ~170 bytes per pixel of fields and layers while it works (measured with

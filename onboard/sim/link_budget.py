@@ -242,19 +242,20 @@ def pass_rates(ephemeris: Ephemeris, satellite_index: int, station: Any, window:
     inner = np.unique(_switches(t, es_n0, thresholds))
     edges = np.concatenate(([aos], inner[(inner > aos) & (inner < los)], [los]))
     middle = np.interp(0.5 * (edges[1:] + edges[:-1]), t, es_n0)
-    rate = budget.rate_bps(middle) * payload_fraction / 8.0
+    bytes_per_s = budget.rate_bps(middle) * payload_fraction / 8.0
     names = budget.modcod_names(middle)
-    keep = np.concatenate(([True], rate[1:] != rate[:-1]))  # one segment per MODCOD
-    edges, rate = np.append(edges[:-1][keep], los), rate[keep]
+    keep = np.concatenate(([True], bytes_per_s[1:] != bytes_per_s[:-1]))  # one segment per MODCOD
+    edges, bytes_per_s = np.append(edges[:-1][keep], los), bytes_per_s[keep]
     names = tuple(n for n, k in zip(names, keep) if k)
     if constant_bytes_per_s is None:  # the pass's lowest Es/N0 where the link closes: 0 when it never does
         model, closing = "lowest_elevation_modcod", es_n0[es_n0 >= thresholds.min()]
         constant = float(budget.rate_bps(closing.min())) * payload_fraction / 8.0 if len(closing) else 0.0
     else:
         model, constant = "rate_mbps", constant_bytes_per_s
-    rates = PassRates(edges, rate, names, constant, model, budget.g_t_db_k)
+    rates = PassRates(edges, bytes_per_s, names, constant, model, budget.g_t_db_k)
     times = np.unique(np.concatenate((np.arange(aos, los, SAMPLE_STEP_S), edges)))
-    return PassRates(edges, rate, names, constant, model, budget.g_t_db_k, _samples(geometry, budget, rates, times))
+    return PassRates(edges, bytes_per_s, names, constant, model, budget.g_t_db_k,
+                     _samples(geometry, budget, rates, times))
 
 
 def _samples(geometry: tuple, budget: Budget, rates: PassRates, t_s: np.ndarray) -> tuple[LinkSample, ...]:
