@@ -94,13 +94,21 @@ def contacts_blocks(contacts: Mapping[str, Any], figures: Mapping[str, str], sta
                             f"antenna or a satellite's radio); {fmt_bytes(contacts['bytes_sent'])} sent."
                             + (" Under the link budget a window's usage is the share of the time its link was up "
                                "(some MODCOD closed) spent sending." if contacts.get("link") else "")))
+    contended = bool(contacts.get("waited_s"))  # some satellite waited for an antenna another held
+    if contended:
+        waited = [w for w in contacts["windows"] if w.get("waited_s")]
+        blocks.append(Paragraph(
+            f"Stations were contended: in {len(waited)} window{'s' if len(waited) != 1 else ''} a satellite had "
+            f"products to send while another held the station's one antenna, {fmt_duration(contacts['waited_s'])} "
+            "in all (the waited column)."))
     rows, note = capped(tuple(
         (w["satellite"], w["station"], _utc(start_utc, w["aos_t_s"]), fmt_duration(w["duration_s"]),
          fmt_value(w["max_elevation_deg"]), fmt_value(w["tracked"]), fmt_share(w["usage"]), fmt_bytes(w["bytes_sent"]))
+        + ((fmt_duration(w["waited_s"]) if w.get("waited_s") is not None else "n/a",) if contended else ())
         for w in contacts["windows"]), "windows")
     if rows:
         blocks.append(Table(("satellite", "station", "AOS (UTC)", "duration", "max elevation (deg)", "tracked",
-                             "usage", "sent"), rows))
+                             "usage", "sent") + (("waited",) if contended else ()), rows))
     blocks += note
     if "contact_bytes" in figures:
         blocks.append(Image("bytes per contact", figures["contact_bytes"]))

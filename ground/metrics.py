@@ -225,7 +225,9 @@ def contact_usage(contacts: Sequence[ContactRecord], link: Sequence[PassLinkReco
 
     ``mean_usage`` is the mean over tracked windows (those the station's antenna served); ``total_usage`` is the
     sum of used_s over the link time the fleet could have had (:func:`obtainable_s`: windows that overlap at one
-    station, or for one satellite, share it), untracked windows included. None when there is no window.
+    station, or for one satellite, share it), untracked windows included. ``waited_s``: the time satellites had a
+    product to send while another held the station's antenna (each window's, None in older runs). None when there
+    is no window.
     """
     up_s = {(p.satellite, p.station, p.aos_t_s): p.link_up_s for p in link or ()}
     windows = []
@@ -238,6 +240,7 @@ def contact_usage(contacts: Sequence[ContactRecord], link: Sequence[PassLinkReco
             "duration_s": duration_s, "available_s": available_s, "used_s": used_s,
             "usage": used_s / available_s if available_s > 0 else 0.0,
             "bytes_sent": c.bytes_sent, "tracked": c.tracked, "max_elevation_deg": c.max_elevation_deg,
+            "waited_s": c.waited_s,
         })
     tracked = [w["usage"] for w in windows if w["tracked"]]
     total_available_s = obtainable_s(windows)
@@ -247,6 +250,7 @@ def contact_usage(contacts: Sequence[ContactRecord], link: Sequence[PassLinkReco
         "mean_usage": sum(tracked) / len(tracked) if tracked else None,
         "total_usage": sum(w["used_s"] for w in windows) / total_available_s if total_available_s > 0 else None,
         "bytes_sent": sum(w["bytes_sent"] for w in windows),
+        "waited_s": sum(w["waited_s"] or 0.0 for w in windows),
         "windows": windows,
     }
 

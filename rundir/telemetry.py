@@ -147,7 +147,8 @@ class ContactRecord(Record):
     """One contact window of a satellite with a station (a line of ``telemetry/contacts.jsonl``): AOS and LOS,
     its length and highest elevation, whether the station's antenna tracked it, the time spent sending
     (``used_s``), the bytes sent and the products completed in it (``duration_s`` and ``products_completed``, which
-    the ground does not need, may be absent)."""
+    the ground does not need, may be absent), and the time the satellite had a product to send while another
+    satellite held the station's antenna (``waited_s``; absent in older runs)."""
 
     satellite: str
     station: str
@@ -159,6 +160,7 @@ class ContactRecord(Record):
     bytes_sent: int
     duration_s: float | None = None
     products_completed: int | None = None
+    waited_s: float | None = None
 
 
 TELEMETRY_DIR = "telemetry"  # in the run directory

@@ -46,6 +46,24 @@ def test_blocks_place_the_figures_they_are_given(tiny_run):
                                                           Image("timeline of sat-1", "plots/timeline-sat-1.png")]
 
 
+def test_a_satellite_that_waited_for_a_taken_antenna_is_told(tiny_run):
+    """A constellation operator read a window that got the antenna for its last 48 of 627 s as 'tracked, usage
+    7.6 %': the wait for another satellite to let the antenna go is in the table and told above it."""
+    path = tiny_run / "telemetry" / "contacts.jsonl"
+    [line] = [json.loads(text) for text in path.read_text().splitlines()]
+    other = {**line, "satellite": "sat-2", "aos_t_s": 1000.0, "waited_s": 579.0, "used_s": 48.0}
+    write_jsonl(path, [line, other])
+    contacts = contacts_section(load_run(tiny_run))
+    assert contacts["waited_s"] == 579.0
+    blocks = contacts_blocks(contacts, {}, None)
+    [table] = [b for b in blocks if isinstance(b, Table)]
+    assert table.header[-1] == "waited" and [row[-1] for row in table.rows] == ["n/a", "9.7 min"]
+    assert Paragraph("Stations were contended: in 1 window a satellite had products to send while another held "
+                     "the station's one antenna, 9.7 min in all (the waited column).") in blocks
+    write_jsonl(path, [line])  # no wait: no column
+    assert contacts_blocks(contacts_section(load_run(tiny_run)), {}, None)[2].header[-1] == "sent"
+
+
 def test_without_contact_telemetry(tiny_run):
     (tiny_run / "telemetry" / "contacts.jsonl").unlink()
     contacts = contacts_section(load_run(tiny_run))

@@ -258,6 +258,7 @@ def test_a_satellite_with_nothing_left_to_send_lets_the_antenna_go():
     env.run(until=300)
     assert delivered == [("a-p0", 2.0, "gs"), ("b-p0", 13.0, "gs")]
     assert logs["a"][0].tracked and logs["b"][0].tracked
+    assert logs["b"][0].waited_s == 0.0 and logs["b"][0].contact_record().waited_s == 0.0
 
 
 def test_a_satellite_takes_a_free_station_in_view_rather_than_wait_for_a_taken_one():
@@ -266,12 +267,13 @@ def test_a_satellite_takes_a_free_station_in_view_rather_than_wait_for_a_taken_o
     env, delivered, logs = _fleet(windows, {"a": [10**6], "b": [3000]}, ("gs1", "gs2"))
     env.run(until=300)
     assert ("b-p0", 8.0, "gs2") in delivered
-    assert [(c.station, c.tracked) for c in logs["b"]] == [("gs1", False), ("gs2", True)]
+    assert [(c.station, c.tracked, c.waited_s) for c in logs["b"]] == [("gs1", False, 0.0), ("gs2", True, 0.0)]
 
 
 def test_a_satellite_blocked_on_one_station_moves_to_the_next_that_comes_into_view():
     """Handover: b waits on a taken gs1 until gs2 rises at 40 s, and sends there."""
     windows = {"a": [Window("a", "gs1", 0, 100)], "b": [Window("b", "gs1", 5, 100), Window("b", "gs2", 40, 120)]}
-    env, delivered, _ = _fleet(windows, {"a": [10**6], "b": [3000]}, ("gs1", "gs2"))
+    env, delivered, logs = _fleet(windows, {"a": [10**6], "b": [3000]}, ("gs1", "gs2"))
     env.run(until=300)
     assert ("b-p0", 43.0, "gs2") in delivered
+    assert logs["b"][0].contact_record().waited_s == 35.0  # from its AOS at 5 s until gs2 rose

@@ -315,8 +315,7 @@ def measure(path: Path, device: str = "host", threads: int = 1, runs: int = 50, 
         init_ms=model.init_s * 1e3, first_inference_ms=first_ms,
         warmup_mean_ms=statistics.fmean(warmup_ms) if warmup_ms else None,
         latency_ms=latency, inferences_per_s=rate, mpx_per_s=rate * input_px / 1e6,
-        singlestream_p90_ms=latency.p90, offline_samples_per_s=runs / offline_s,
-        peak_rss_mb=_peak_rss_mib(),
+        singlestream_p90_ms=latency.p90, offline_samples_per_s=runs / offline_s, peak_rss_mb=_peak_rss_mib(),
         projected=project(latency, model.input_dtype.name, profile, refusal, _reference_ms_p50(model))
         if profile is not None else None,
         not_projected=refusal, output=output)
@@ -396,7 +395,6 @@ def report(results: list[BenchResult], profile: HardwareProfile | None) -> dict[
 
 
 def _peak_rss_mib() -> float:
-    """This process's peak resident set size, MiB: ``ru_maxrss`` is in KiB on Linux and in bytes on macOS
-    (getrusage(2) of each)."""
+    """This process's peak resident set size, MiB: ``ru_maxrss`` is KiB on Linux, bytes on macOS (getrusage(2))."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024

@@ -50,6 +50,7 @@ class ContactLog:
     products_completed: int = 0
     link: Any = None  # the pass's link_budget.PassRates under a link budget
     serving_s: float = 0.0  # seconds with a product to send while the constant-rate model's link is up
+    waited_s: float = 0.0  # seconds with a product to send while another satellite held the station's antenna
 
     def _times_ms(self) -> tuple[float, float, float, float]:
         """``(aos_t_s, los_t_s, duration_s, used_s)`` to the millisecond, as both records give them: the length is
@@ -65,7 +66,8 @@ class ContactLog:
         return ContactRecord(
             satellite=self.satellite, station=self.station, aos_t_s=aos_t_s, los_t_s=los_t_s,
             max_elevation_deg=round(self.max_elevation_deg, 3), tracked=self.tracked, used_s=used_s,
-            bytes_sent=int(round(self.bytes_sent)), duration_s=duration_s, products_completed=self.products_completed)
+            bytes_sent=int(round(self.bytes_sent)), duration_s=duration_s, products_completed=self.products_completed,
+            waited_s=round(self.waited_s, 3))
 
     def link_record(self) -> PassLinkRecord:
         """The line of ``telemetry/link.jsonl`` of a contact under a link budget (times: :meth:`_times_ms`)."""
@@ -186,9 +188,10 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
             if storage.next_product() is None:  # nothing to send: the antenna is free for another satellite
                 yield storage.changed | env.timeout(end_s - env.now)
                 continue
-            request = antennas[window.station].request()
+            request, asked_s = antennas[window.station].request(), env.now
             # a station still taken when the next station comes into view is given up for that one
             yield request | env.timeout(max(min(end_s, next_start_s) - env.now, 0.0))
+            entry.waited_s += env.now - asked_s
             if not request.triggered:
                 request.cancel()
                 break
