@@ -223,7 +223,8 @@ def contact_usage(contacts: Sequence[ContactRecord], link: Sequence[PassLinkReco
     link budget (``link``, telemetry/link.jsonl), the time some MODCOD closed (``link_up_s``: the radio sends only
     then, so a pass whose link was down a third of the time is busy all the time it could be).
 
-    ``mean_usage`` is the mean over tracked windows (those the station's antenna served); ``total_usage`` is the
+    ``mean_usage`` is the mean over tracked windows (those in which the station's antenna served the satellite,
+    which had products to send); ``total_usage`` is the
     sum of used_s over the link time the fleet could have had (:func:`obtainable_s`: windows that overlap at one
     station, or for one satellite, share it), untracked windows included. ``waited_s``: the time satellites had a
     product to send while another held the station's antenna (each window's, None in older runs). None when there

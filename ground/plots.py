@@ -324,7 +324,7 @@ def _core_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
     if run.timeline:
         for satellite in sorted(run.timeline.satellites):
             samples = run.timeline.of(satellite)
-            own = [w for w in windows if str(w["satellite"]) == satellite and w["tracked"]]
+            own = [w for w in windows if str(w["satellite"]) == satellite]  # in view, served or not
             path = target(f"timeline:{satellite}", f"timeline-{_safe(satellite)}")
             plot_timeline(satellite, samples, own, path, report.get("start_utc"), storage.get(satellite))
     if windows:

@@ -145,7 +145,8 @@ class LedgerRow(Record):
 @dataclass(frozen=True, slots=True)
 class ContactRecord(Record):
     """One contact window of a satellite with a station (a line of ``telemetry/contacts.jsonl``): AOS and LOS,
-    its length and highest elevation, whether the station's antenna tracked it, the time spent sending
+    its length and highest elevation, whether the station's antenna served it at some time in the window (it had
+    products to send and got the antenna: ``tracked``), the time spent sending
     (``used_s``), the bytes sent and the products completed in it (``duration_s`` and ``products_completed``, which
     the ground does not need, may be absent), and the time the satellite had a product to send while another
     satellite held the station's antenna (``waited_s``; absent in older runs)."""

@@ -238,22 +238,22 @@ def _fleet(windows_by_satellite, sizes_by_satellite, antennas, rate=1000.0):
     """Several satellites, each its own storage and downlink process, sharing the stations' antennas."""
     env = simpy.Environment()
     ants = {a: simpy.Resource(env, 1) for a in antennas}
-    delivered, logs = [], {}
+    delivered, logs, stores = [], {}, {}
     for sat, windows in windows_by_satellite.items():
-        store = Storage(env, 1e9, "drop_oldest", lambda i, r: None)
+        store = stores[sat] = Storage(env, 1e9, "drop_oldest", lambda i, r: None)
         for n, size in enumerate(sizes_by_satellite[sat]):
             store.put(Item(f"{sat}-p{n}", (f"{sat}-f{n}",), size, 1, "product"))
         logs[sat] = []
         env.process(downlink(env, windows, ants, store, Link(rate, 100), lambda k, s: None,
                              lambda item, t, st: delivered.append((item.item_id, t, st)), logs[sat],
                              np.random.default_rng(0)))
-    return env, delivered, logs
+    return env, delivered, logs, stores
 
 
 def test_a_satellite_with_nothing_left_to_send_lets_the_antenna_go():
     """a, in view first, sends its one product in 2 s; b, in view from 10 s, gets the antenna at once, not at a's
     LOS (the antenna idle for 90 s while b waited, as a constellation operator found)."""
-    env, delivered, logs = _fleet({"a": [Window("a", "gs", 0, 100)], "b": [Window("b", "gs", 10, 200)]},
+    env, delivered, logs, _ = _fleet({"a": [Window("a", "gs", 0, 100)], "b": [Window("b", "gs", 10, 200)]},
                                   {"a": [2000], "b": [3000]}, ("gs",))
     env.run(until=300)
     assert delivered == [("a-p0", 2.0, "gs"), ("b-p0", 13.0, "gs")]
@@ -264,7 +264,7 @@ def test_a_satellite_with_nothing_left_to_send_lets_the_antenna_go():
 def test_a_satellite_takes_a_free_station_in_view_rather_than_wait_for_a_taken_one():
     """a holds gs1 for its whole pass; b, in view of gs1 and of gs2 beside it, goes down through gs2."""
     windows = {"a": [Window("a", "gs1", 0, 100)], "b": [Window("b", "gs1", 5, 100), Window("b", "gs2", 5, 100)]}
-    env, delivered, logs = _fleet(windows, {"a": [10**6], "b": [3000]}, ("gs1", "gs2"))
+    env, delivered, logs, _ = _fleet(windows, {"a": [10**6], "b": [3000]}, ("gs1", "gs2"))
     env.run(until=300)
     assert ("b-p0", 8.0, "gs2") in delivered
     assert [(c.station, c.tracked, c.waited_s) for c in logs["b"]] == [("gs1", False, 0.0), ("gs2", True, 0.0)]
@@ -273,7 +273,29 @@ def test_a_satellite_takes_a_free_station_in_view_rather_than_wait_for_a_taken_o
 def test_a_satellite_blocked_on_one_station_moves_to_the_next_that_comes_into_view():
     """Handover: b waits on a taken gs1 until gs2 rises at 40 s, and sends there."""
     windows = {"a": [Window("a", "gs1", 0, 100)], "b": [Window("b", "gs1", 5, 100), Window("b", "gs2", 40, 120)]}
-    env, delivered, logs = _fleet(windows, {"a": [10**6], "b": [3000]}, ("gs1", "gs2"))
+    env, delivered, logs, _ = _fleet(windows, {"a": [10**6], "b": [3000]}, ("gs1", "gs2"))
     env.run(until=300)
     assert ("b-p0", 43.0, "gs2") in delivered
     assert logs["b"][0].contact_record().waited_s == 35.0  # from its AOS at 5 s until gs2 rose
+
+
+def test_a_satellite_stays_on_a_taken_station_when_the_next_is_taken_too_or_gone():
+    """No handover into nothing (a session-58 review found both): b's next window is over when its product comes,
+    or that window's station is taken when it rises; b waits for gs1 and sends there once a lets it go."""
+    gone = {"a": [Window("a", "gs1", 0, 100)], "b": [Window("b", "gs1", 0, 200), Window("b", "gs2", 10, 30)]}
+    env, delivered, logs, stores = _fleet(gone, {"a": [10**5], "b": []}, ("gs1", "gs2"))
+
+    def late(env):
+        yield env.timeout(50)
+        stores["b"].put(Item("b-late", ("b-f",), 3000, 1, "product"))
+
+    env.process(late(env))
+    env.run(until=300)
+    assert ("b-late", 103.0, "gs1") in delivered
+    assert logs["b"][0].waited_s == 50.0
+    taken = {"a": [Window("a", "gs1", 0, 100)], "b": [Window("b", "gs1", 5, 100), Window("b", "gs2", 40, 120)],
+             "c": [Window("c", "gs2", 0, 120)]}
+    env, delivered, logs, _ = _fleet(taken, {"a": [60_000], "b": [3000], "c": [10**6]}, ("gs1", "gs2"))
+    env.run(until=300)
+    assert ("b-p0", 63.0, "gs1") in delivered
+    assert logs["b"][0].waited_s == 55.0

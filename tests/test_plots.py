@@ -3,6 +3,7 @@ super-resolution crop is the most detailed one."""
 
 from __future__ import annotations
 
+import json
 import cv2
 import pytest
 from matplotlib.figure import Figure
@@ -138,3 +139,17 @@ def test_the_timeline_legend_stands_beside_the_panels_and_names_what_they_draw(t
     assert all(ax.get_legend() is None for ax in fig.axes)
     box = legend.get_window_extent(fig.canvas.get_renderer())
     assert all(not box.overlaps(ax.get_window_extent()) for ax in fig.axes)
+
+
+def test_the_timeline_shades_every_contact_window_served_or_not(tiny_run, monkeypatch):
+    """A window is tracked only when the antenna served the satellite, which had products to send; a pass with
+    nothing to send is still a contact window of the timeline (only the tracked ones were drawn)."""
+    path = tiny_run / "telemetry" / "contacts.jsonl"
+    path.write_text("".join(json.dumps({**json.loads(line), "tracked": False}) + "\n"
+                            for line in path.read_text().splitlines()))
+    shaded = []
+    monkeypatch.setattr(plots, "plot_timeline", lambda satellite, samples, windows, *rest, **kw: shaded.extend(windows))
+    run = load_run(tiny_run)
+    full = collect(run)
+    plots.write_plots(run, _rounded(full), full)
+    assert [(w["aos_t_s"], w["tracked"]) for w in shaded] == [(950.0, False)]

@@ -8,11 +8,11 @@ contact. The payload rate is constant (``spacecraft.radio.rate_mbps``) or, under
 (:class:`onboard.sim.link_budget.PassRates`: bytes are integrated exactly over its piecewise-constant rate, which is 0
 while no MODCOD closes). Each station has one antenna, which serves one satellite at a time, and only while it has
 a product to send: a satellite with nothing left lets it go for another (no slew or re-acquisition time is
-modelled). A satellite that finds the antenna taken waits, at most until its own LOS, or until another station
-comes into view, whose antenna it then tries instead; under a link budget it takes the antenna only from the first
-instant some MODCOD closes to the last, not at all for a pass whose link never closes, and serves the passes in the
-order their links close. Delivered products
-become files in ``RUN/downlink/`` plus one line of ``manifest.jsonl`` each: the only interface to the ground.
+modelled). A satellite that finds the antenna taken waits, at most until its own LOS; when its next station comes
+into view meanwhile (or is in view already) with its antenna free, it goes there instead. Under a link budget it
+takes the antenna only from the first instant some MODCOD closes to the last, not at all for a pass whose link
+never closes, and serves the passes in the order their links close. Delivered products become files in
+``RUN/downlink/`` plus one line of ``manifest.jsonl`` each: the only interface to the ground.
 """
 
 from __future__ import annotations
@@ -176,7 +176,9 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
         # off the antenna, a product waits within the pass until its link closes, or after, until the next pass's
         # does; only a constant rate_mbps, whose link is never down, would have sent it then
         credit = pass_rates is not None and rates.constant_model == "rate_mbps"
-        next_start_s = min((spans[j][0] for j in order[n + 1:] if spans[j] is not None), default=math.inf)
+        later = [j for j in order[n + 1:] if spans[j] is not None]
+        next_start_s = spans[later[0]][0] if later else math.inf
+        handover = (windows[later[0]].station, *spans[later[0]]) if later else None
         if spans[i] is None:
             yield from _off_the_antenna(env, storage, entry, min(window.los_t_s, next_start_s), credit)
             continue
@@ -188,17 +190,33 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
             if storage.next_product() is None:  # nothing to send: the antenna is free for another satellite
                 yield storage.changed | env.timeout(end_s - env.now)
                 continue
-            request, asked_s = antennas[window.station].request(), env.now
-            # a station still taken when the next station comes into view is given up for that one
-            yield request | env.timeout(max(min(end_s, next_start_s) - env.now, 0.0))
+            asked_s = env.now
+            request = yield from _antenna(env, antennas, window.station, end_s, handover)
             entry.waited_s += env.now - asked_s
-            if not request.triggered:
-                request.cancel()
+            if request is None:
                 break
             entry.tracked = True
             yield from _send(env, storage, link, rates, entry, end_s, busy, delivered, rng)
             antennas[window.station].release(request)
         yield from _off_the_antenna(env, storage, entry, min(window.los_t_s, next_start_s), credit)
+
+
+def _antenna(env: simpy.Environment, antennas: dict[str, simpy.Resource], station: str, end_s: float,
+             handover: tuple[str, float, float] | None):
+    """SimPy process: ``station``'s antenna, waiting for it at most until ``end_s``; its granted request, or None.
+    ``handover``: the next window's ``(station, start_s, end_s)``; a satellite still waiting when that window is open
+    and its antenna free gives this station up for it (None returned), else it waits on."""
+    request = antennas[station].request()
+    check_s = handover[1] if handover is not None and handover[1] < end_s else math.inf
+    while True:
+        yield request | env.timeout(max(min(end_s, check_s) - env.now, 0.0))
+        if request.triggered:
+            return request
+        if env.now >= end_s or (check_s <= env.now < handover[2]
+                                and antennas[handover[0]].count < antennas[handover[0]].capacity):
+            request.cancel()
+            return None
+        check_s = math.inf  # the next station was taken or out of view when it came: wait on for this one
 
 
 def _send(env: simpy.Environment, storage: Storage, link: Link, rates: Any, entry: ContactLog, end_s: float,
