@@ -4,6 +4,7 @@ super-resolution crop is the most detailed one."""
 from __future__ import annotations
 
 import json
+
 import cv2
 import pytest
 from matplotlib.figure import Figure
