@@ -224,11 +224,10 @@ def contact_usage(contacts: Sequence[ContactRecord], link: Sequence[PassLinkReco
     then, so a pass whose link was down a third of the time is busy all the time it could be).
 
     ``mean_usage`` is the mean over tracked windows (those in which the station's antenna served the satellite,
-    which had products to send); ``total_usage`` is the
-    sum of used_s over the link time the fleet could have had (:func:`obtainable_s`: windows that overlap at one
-    station, or for one satellite, share it), untracked windows included. ``waited_s``: the time satellites had a
-    product to send while another held the station's antenna (each window's, None in older runs). None when there
-    is no window.
+    which had products to send); ``total_usage`` is the sum of used_s over the link time the fleet could have had
+    (:func:`obtainable_s` of :func:`link_spans`: windows that overlap at one station, or for one satellite, share
+    it), untracked windows included. ``waited_s``: the time satellites had a product to send while another held the
+    station's antenna (each window's, None in older runs). None when there is no window.
     """
     up_s = {(p.satellite, p.station, p.aos_t_s): p.link_up_s for p in link or ()}
     windows = []
@@ -244,7 +243,7 @@ def contact_usage(contacts: Sequence[ContactRecord], link: Sequence[PassLinkReco
             "waited_s": c.waited_s,
         })
     tracked = [w["usage"] for w in windows if w["tracked"]]
-    total_available_s = obtainable_s(windows)
+    total_available_s = obtainable_s(link_spans(contacts, link))
     return {
         "count": len(windows),
         "tracked": len(tracked),
@@ -256,31 +255,50 @@ def contact_usage(contacts: Sequence[ContactRecord], link: Sequence[PassLinkReco
     }
 
 
-def obtainable_s(windows: Sequence[Mapping[str, Any]]) -> float:
-    """Seconds of link a fleet could have used in its contact ``windows`` (dicts with ``satellite``, ``station``,
-    ``aos_t_s``, ``los_t_s``, ``duration_s`` and ``available_s``, as :func:`contact_usage` makes them): each station
-    has one antenna and each satellite one radio, so at each instant only a matching of the satellite-station pairs
-    in view can send. Between consecutive AOS and LOS it is the maximum-weight bipartite matching of those pairs
-    (``scipy.optimize.linear_sum_assignment``), each weighted by its window's share of time with the link up
-    (``available_s / duration_s``: 1 at a constant rate): the sum of the windows' ``available_s`` less, where
-    several overlap, what the matching leaves out."""
-    events = sorted({t for w in windows for t in (w["aos_t_s"], w["los_t_s"])})
-    by_start = sorted(windows, key=lambda w: w["aos_t_s"])
-    total_s, active, k = sum(w["available_s"] for w in windows), [], 0
+def obtainable_s(spans: Sequence[tuple[str, str, float, float, float]]) -> float:
+    """Seconds of link a fleet could have used, from each window's ``(satellite, station, t0_s, t1_s, weight)`` spans
+    of link (:func:`link_spans`): each station has one antenna and each satellite one radio, so at each instant only
+    a matching of the satellite-station pairs with their link up can send. Between consecutive span ends it is the
+    maximum-weight bipartite matching of those pairs (``scipy.optimize.linear_sum_assignment``; a pair counted once
+    however many of its spans overlap): the spans' own time less, where several overlap, what the matching leaves
+    out."""
+    events = sorted({t for span in spans for t in span[2:4]})
+    by_start = sorted(spans, key=lambda span: span[2])
+    total_s, active, k = sum((t1 - t0) * weight for _, _, t0, t1, weight in spans), [], 0
     for t0_s, t1_s in zip(events, events[1:]):
-        while k < len(by_start) and by_start[k]["aos_t_s"] <= t0_s:
+        while k < len(by_start) and by_start[k][2] <= t0_s:
             active.append(by_start[k])
             k += 1
-        active = [w for w in active if w["los_t_s"] >= t1_s]
+        active = [span for span in active if span[3] >= t1_s]
         if len(active) < 2:
             continue
-        satellites = sorted({w["satellite"] for w in active})
-        stations = sorted({w["station"] for w in active})
+        satellites = sorted({span[0] for span in active})
+        stations = sorted({span[1] for span in active})
         weight = np.zeros((len(satellites), len(stations)))
-        for w in active:
-            i, j = satellites.index(w["satellite"]), stations.index(w["station"])
-            weight[i, j] += w["available_s"] / w["duration_s"]
+        for satellite, station, _, _, share in active:
+            i, j = satellites.index(satellite), stations.index(station)
+            weight[i, j] = max(weight[i, j], share)
         rows, cols = linear_sum_assignment(weight, maximize=True)
-        total_s -= (t1_s - t0_s) * float(weight.sum() - weight[rows, cols].sum())
+        total_s -= (t1_s - t0_s) * (sum(span[4] for span in active) - float(weight[rows, cols].sum()))
     return total_s
 
+
+def link_spans(contacts: Sequence[ContactRecord], link: Sequence[PassLinkRecord] | None
+               ) -> list[tuple[str, str, float, float, float]]:
+    """Each contact window's spans of link, ``(satellite, station, t0_s, t1_s, weight)``: its whole length at
+    weight 1 at a constant rate; under a link budget (``link``) the stretches where some MODCOD closed, from its
+    samples (each holds until the next, the last until LOS), or, for a pass recorded without samples, its whole
+    length weighted by the share of it the link was up."""
+    passes = {(p.satellite, p.station, p.aos_t_s): p for p in link or ()}
+    spans = []
+    for c in contacts:
+        p = passes.get((c.satellite, c.station, c.aos_t_s))
+        if p is None or not (p.samples or p.link_up_s == 0):
+            length_s = float(c.los_t_s) - float(c.aos_t_s)
+            share = 1.0 if p is None or length_s <= 0 else float(p.link_up_s) / length_s
+            spans.append((c.satellite, c.station, float(c.aos_t_s), float(c.los_t_s), share))
+            continue
+        ends = [float(s.t_s) for s in p.samples[1:]] + [float(c.los_t_s)]
+        spans += [(c.satellite, c.station, float(s.t_s), t1_s, 1.0) for s, t1_s in zip(p.samples, ends)
+                  if s.rate_mbps > 0 and t1_s > s.t_s]
+    return spans

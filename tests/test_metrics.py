@@ -8,7 +8,7 @@ import pytest
 from ground.metrics import (bandwidth, contact_usage, decided, finished_frames, latencies_s, latency_stats,
                             ledger_summary, lost, on_board, unverified)
 from rundir.manifest import Footprint, ManifestLine
-from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord
+from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow, LinkSample, PassLinkRecord
 
 ONE_MS = 1e-3
 
@@ -166,6 +166,27 @@ def test_overlapping_windows_count_the_link_time_a_fleet_could_use_once():
     apart = [ContactRecord("a", "s1", 0.0, 100.0, 30.0, True, 60.0, 7),
              ContactRecord("b", "s2", 50.0, 150.0, 30.0, True, 90.0, 7)]  # two satellites, two stations: both
     assert contact_usage(apart)["total_usage"] == pytest.approx(150.0 / 200.0)
+    twice = [ContactRecord("a", "s", 0.0, 100.0, 30.0, True, 60.0, 7),
+             ContactRecord("a", "s", 50.0, 150.0, 30.0, True, 90.0, 7)]  # one pair, one radio, one antenna
+    assert contact_usage(twice)["total_usage"] == pytest.approx(1.0)
+
+
+def test_passes_that_overlap_only_where_their_links_are_down_do_not_share_link_time():
+    """Under a link budget the link is up in the middle of a pass: two passes over one station that overlap at
+    their low ends, where neither link closes, could both send all their link time (it read 109 %, the average
+    link share spread over each pass)."""
+    def samples(up_from_s, up_to_s, aos_s):
+        return [LinkSample(aos_s, 5.0, 2500.0, 1.0, None, None, 0.0),
+                LinkSample(up_from_s, 20.0, 1500.0, 8.0, 5.0, "QPSK 1/2", 100.0),
+                LinkSample(up_to_s, 5.0, 2500.0, 1.0, None, None, 0.0)]
+
+    contacts = [ContactRecord("a", "s", 0.0, 600.0, 40.0, True, 400.0, 7),
+                ContactRecord("b", "s", 500.0, 1100.0, 40.0, True, 400.0, 7)]
+    link = [PassLinkRecord("a", "s", 0.0, 600.0, 28.0, 400.0, 10**9, 400.0, 7, "rate_mbps", 1e6, 400,
+                           samples(100.0, 500.0, 0.0)),
+            PassLinkRecord("b", "s", 500.0, 1100.0, 28.0, 400.0, 10**9, 400.0, 7, "rate_mbps", 1e6, 400,
+                           samples(600.0, 1000.0, 500.0))]
+    assert contact_usage(contacts, link)["total_usage"] == pytest.approx(1.0)
 
 
 def test_contact_usage_under_a_link_budget_is_a_share_of_the_time_the_link_was_up():
