@@ -148,12 +148,15 @@ def ledger_blocks(ledger: Mapping[str, Any]) -> list[Block]:
 
 
 def _why_dropped(by_reason: Mapping[str, int], ledger: Mapping[str, Any]) -> str:
-    """The ledger table's note on what was dropped: each reason of ``by_reason`` with its count and whose it was, the
-    stage that decided it (report.json ``ledger.products_decided_by_stage``) or nobody's (lost on board), as
-    ``cloudy: 3 (cloud_filter's decision); storage_full: 8 (lost on board)``."""
-    stages = ledger.get("products_decided_by_stage") or {}
+    """The ledger table's note on what was dropped: each reason of ``by_reason`` with its count and whose it was, a
+    stage's decision (report.json ``ledger.products_decided_by_stage``) or a loss on board by nobody's decision
+    (``products_lost_by_reason``), both where a reason was each, as ``cloudy: 3 (cloud_filter's decision);
+    storage_full: 8 (lost on board)``; a reason that is neither (a frame that made no product) stands alone."""
+    stages, lost = ledger.get("products_decided_by_stage") or {}, ledger.get("products_lost_by_reason") or {}
 
     def whose(reason: str) -> str:
         deciders = [stage for stage, reasons in stages.items() if reason in reasons]
-        return f"{' and '.join(deciders)}'s decision" if deciders else "lost on board"
-    return "; ".join(f"{reason}: {n} ({whose(reason)})" for reason, n in by_reason.items())
+        parts = ([f"{' and '.join(deciders)}'s decision"] if deciders else []) + (["lost on board"] if reason in lost
+                                                                                  else [])
+        return f" ({', or '.join(parts)})" if parts else ""
+    return "; ".join(f"{reason}: {n}{whose(reason)}" for reason, n in by_reason.items())

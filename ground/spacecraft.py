@@ -26,7 +26,8 @@ def spacecraft_section(run: Any) -> dict[str, Any] | None:
     lowest_wh = {name: float(timeline.of(name).battery_wh.min()) for name in timeline.satellites} if timeline else {}
     fates = {s.satellite: dict.fromkeys(LEDGER_STATUSES, 0) for s in summaries} if run.ledger is not None else {}
     for row in run.ledger or ():
-        fates.setdefault(row.satellite, dict.fromkeys(LEDGER_STATUSES, 0))[row.status] += 1
+        if row.status in LEDGER_STATUSES:  # another is counted apart (report.json ledger.other_status)
+            fates.setdefault(row.satellite, dict.fromkeys(LEDGER_STATUSES, 0))[row.status] += 1
     out = []
     for s in summaries:
         fate = fates.get(s.satellite) or dict.fromkeys(LEDGER_STATUSES)  # None each without a ledger

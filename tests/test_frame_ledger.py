@@ -141,15 +141,17 @@ def test_frames_dropped_by_a_stage_and_lost_on_board_are_told_apart():
 
 
 def test_the_tables_name_whose_decision_each_drop_was():
-    ledger = {"captured": 12, "delivered": 0, "dropped": 12, "on_board": 0, "balanced": True,
-              "dropped_by_reason": {"cloudy": 3, "storage_full": 8, "evicted": 1},
+    ledger = {"captured": 13, "delivered": 0, "dropped": 13, "on_board": 0, "balanced": True,
+              "dropped_by_reason": {"cloudy": 3, "storage_full": 8, "evicted": 1, "no_product": 1},
               "products_decided_by_stage": {"cloud_filter": {"cloudy": 40}, "scene_triage": {"evicted": 2}},
-              "products_delivered": 0, "products_dropped": 42, "products_on_board": 0,
-              "products_dropped_by_reason": {"cloudy": 40, "evicted": 2}}
+              "products_lost_by_reason": {"storage_full": 8, "evicted": 1},
+              "products_delivered": 0, "products_dropped": 51, "products_on_board": 0,
+              "products_dropped_by_reason": {"cloudy": 40, "evicted": 3, "storage_full": 8}}
     frames, products = ledger_blocks(ledger)[1:]
     assert frames.rows[1][2] == ("cloudy: 3 (cloud_filter's decision); storage_full: 8 (lost on board); "
-                                 "evicted: 1 (scene_triage's decision)")
-    assert products.rows[1][2] == "cloudy: 40 (cloud_filter's decision); evicted: 2 (scene_triage's decision)"
+                                 "evicted: 1 (scene_triage's decision, or lost on board); no_product: 1")
+    assert products.rows[1][2] == ("cloudy: 40 (cloud_filter's decision); evicted: 3 (scene_triage's decision, or "
+                                   "lost on board); storage_full: 8 (lost on board)")
 
 
 def test_frames_missing_from_the_ledger_or_from_the_captures_are_warnings(tiny_run):

@@ -122,3 +122,12 @@ def test_no_section_without_a_satellite_summary(tiny_run, run_json):
     run = load_run(tiny_run)
     assert (run.run_info is None) == (run_json != "without a summary")
     assert spacecraft_section(run) is None
+
+
+def test_a_ledger_status_the_report_does_not_know_is_left_out_of_the_satellites_counts(starved_run):
+    """report.json counts such a row apart (ledger.other_status); the per-satellite counts raised KeyError on it."""
+    path = starved_run / "telemetry" / "ledger.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    jsonl(path, [{**rows[0], "status": "lost"}, *rows[1:]])
+    craft = spacecraft_section(load_run(starved_run))["satellites"][0]
+    assert sum(craft[f"frames_{s}"] for s in ("delivered", "dropped", "on_board")) == len(rows) - 1
