@@ -126,7 +126,7 @@ def test_a_delivered_product_reads_back_as_the_ground_reads_it(tmp_path, camera)
     assert info["complete"] is True and "stopped" not in info  # a None left out where the record says so
     [contact] = [json.loads(s) for s in (tmp_path / "telemetry" / "contacts.jsonl").read_text().splitlines()]
     assert ContactRecord.parse(contact, "telemetry/contacts.jsonl", 1) == ContactRecord(
-        "sat-1", "svalbard", 850.0, 1450.0, 45.0, True, 240.0, 1_500_000, 600.0, 1)
+        "sat-1", "svalbard", 850.0, 1450.0, 45.0, True, 240.0, 1_500_000, 600.0, 1, 0.0)
     [sample] = [json.loads(s) for s in (tmp_path / "telemetry" / "timeline.jsonl").read_text().splitlines()]
     assert sample["battery_soc"] == 0.8 and sample["sunlit"] is True
 
