@@ -50,12 +50,13 @@ class CameraConfig:
     psf_sigma_px: float = spec(0.5, ge=0, le=5, doc="Gaussian PSF sigma (single frames: OpenCV's kernel sampled "
                                "on the frame grid, sharper than the continuous Gaussian below 1 px; see "
                                "onboard.sensing.camera.capture)")
-    read_noise_dn: float = spec(2.0, ge=0, doc="read noise, DN rms")
-    full_well_e: float = spec(20000.0, gt=0, doc="electrons at full scale, sets shot noise")
+    read_noise_dn: float = spec(2.0, ge=0, doc="read noise, DN rms (the default is a modelling choice)")
+    full_well_e: float = spec(20000.0, gt=0, doc="electrons at full scale, sets shot noise (the default is a modelling "
+                              "choice)")
     max_off_nadir_deg: float = spec(30.0, ge=0, le=60, doc="pointing limit for imaging a target")
     min_sun_elevation_deg: float = spec(10.0, ge=-10, le=90, doc="image only when the sun is this high at the target")
     forward_overlap_fraction: float = spec(0.1, ge=0, lt=0.9, doc="overlap between successive frames of a strip")
-    power_w: float = spec(4.0, ge=0, doc="camera power while imaging")
+    power_w: float = spec(4.0, ge=0, doc="camera power while imaging (the default is a modelling choice)")
     burst: BurstConfig = spec(BurstConfig(), doc="burst imaging (with a superres stage)")
 
     def check(self) -> list[ConfigIssue]:
@@ -135,7 +136,8 @@ class LinkBudgetConfig:
     frequency_ghz: float = spec(ge=0.1, le=100, doc="carrier frequency, GHz (X-band: 8.0 to 8.4)")
     symbol_rate_msps: float = spec(gt=0, le=2000, doc="symbol rate, Msym/s; the rate is this times the MODCOD's "
                                    "bits per symbol")
-    implementation_loss_db: float = spec(1.0, ge=0, le=20, doc="modem loss against the ideal DVB-S2 thresholds, dB")
+    implementation_loss_db: float = spec(1.0, ge=0, le=20, doc="modem loss against the ideal DVB-S2 thresholds, dB "
+                                         "(the defaults of the losses and margin are modelling choices)")
     other_losses_db: float = spec(1.0, ge=0, le=50, doc="atmospheric, polarisation and pointing losses, dB")
     margin_db: float = spec(3.0, ge=0, le=30, doc="Es/N0 above a MODCOD's threshold before the modem uses it, dB")
     modcods: list[str] | None = spec(None, min_items=1, doc="DVB-S2 MODCODs the modem may use, e.g. [QPSK 1/2, "
@@ -156,7 +158,8 @@ class RadioConfig:
     rate_mbps: float | None = spec(None, gt=0, doc="constant downlink bit rate, 1 Mbps = 1e6 bit/s; required without "
                                    "link_budget, with one the constant-rate model the report compares it with")
     protocol_overhead_fraction: float = spec(0.1, ge=0, lt=1, doc="framing, coding and protocol share of the rate "
-                                             "(with link_budget: framing and protocol; the MODCOD has the coding)")
+                                             "(with link_budget: framing and protocol; the MODCOD has the coding; "
+                                             "the default is a modelling choice)")
     frame_bytes: int = spec(1024, ge=64, le=65536, doc="transfer frame size: the unit lost and retransmitted")
     frame_error_rate: float | None = spec(None, ge=0, lt=1, doc="share of frames lost (CRC fails) and sent again; "
                                           "excludes eb_n0_db; null: 0 unless eb_n0_db is set (with link_budget: the "
