@@ -8,7 +8,7 @@ its docstring and, for bandwidth, in :data:`BANDWIDTH_DEFINITIONS`, which the re
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
