@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from rundir.manifest import ManifestLine
 from rundir.telemetry import LEDGER_STATUSES, CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord
@@ -272,6 +271,9 @@ def obtainable_s(spans: Sequence[tuple[str, str, float, float, float]]) -> float
         active = [span for span in active if span[3] >= t1_s]
         if len(active) < 2:
             continue
+        # NOTE: imported here, where windows overlap: scipy.optimize adds ~50 MB to a process that imports it
+        from scipy.optimize import linear_sum_assignment
+
         satellites = sorted({span[0] for span in active})
         stations = sorted({span[1] for span in active})
         weight = np.zeros((len(satellites), len(stations)))
