@@ -156,7 +156,8 @@ def _why_dropped(by_reason: Mapping[str, int], ledger: Mapping[str, Any]) -> str
 
     def whose(reason: str) -> str:
         deciders = [stage for stage, reasons in stages.items() if reason in reasons]
-        parts = ([f"{' and '.join(deciders)}'s decision"] if deciders else []) + (["lost on board"] if reason in lost
-                                                                                  else [])
+        parts = [f"{' and '.join(deciders)}'s decision"] if deciders else []
+        if reason in lost:
+            parts.append("lost on board")
         return f" ({', or '.join(parts)})" if parts else ""
     return "; ".join(f"{reason}: {n}{whose(reason)}" for reason, n in by_reason.items())
