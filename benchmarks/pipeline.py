@@ -2,9 +2,9 @@
 
 Writes benchmarks/results/pipeline.json: per stage and format, the median seconds per 512 x 512 x 4 synthetic frame,
 samples per second, output/raw size ratio, and the REFERENCE_SAMPLES_PER_S the code uses, so drift is visible;
-the cloud_filter stage's spectral test in pixels per second, against SPECTRAL_PX_PER_S; and for the superres stage, the registration seconds per low-res megapixel per frame of 8-frame bursts
-(256 x 256 x 4, x2) and each classic fusion's seconds per low-res megapixel at each scale, against
-REGISTRATION_S_PER_MPX and FUSION_S_PER_MPX.
+the cloud_filter stage's spectral test in pixels per second, against SPECTRAL_PX_PER_S; and for the superres stage,
+the registration seconds per low-res megapixel per frame of 8-frame bursts (256 x 256 x 4, x2) and each classic
+fusion's seconds per low-res megapixel at each scale, against REGISTRATION_S_PER_MPX and FUSION_S_PER_MPX.
 Run: .venv/bin/python -m benchmarks.pipeline [--frames N]
 """
 
