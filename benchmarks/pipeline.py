@@ -32,15 +32,17 @@ READ_NOISE_DN = 1.5  # DN rms: the camera these benchmarks were measured with
 PLACES = [(48.9, 2.3), (45.1, 10.0), (37.4, -5.0), (52.4, 5.3), (30.8, 31.0), (-3.5, -60.0), (61.0, 10.0), (41.5, -93.5)]
 
 
+SPEC = CameraConfig(width_px=512, height_px=512, gsd_m=10.0, bands=SYNTHETIC_BANDS, read_noise_dn=READ_NOISE_DN)
+
+
 def frames(n: int) -> list[np.ndarray]:
-    spec = CameraConfig(width_px=512, height_px=512, gsd_m=10.0, bands=SYNTHETIC_BANDS, read_noise_dn=READ_NOISE_DN)
     world = SyntheticWorld(seed=1, mean_cloud_cover=0.35)
     out = []
     for i in range(n):
         lat, lon = PLACES[i % len(PLACES)]
         fp = GridFootprint.centred(lat, lon, epsg_code(*utm_zone(lon, lat)), 10.0, 512, 512)
         when = dt.datetime(2026, 6, 21, 10, tzinfo=dt.timezone.utc) + dt.timedelta(days=i)
-        out.append(camera.capture(spec, world, fp, when, 50.0, 150.0, np.random.default_rng(i), f"f{i}", "s", 0.0).dn)
+        out.append(camera.capture(SPEC, world, fp, when, 50.0, 150.0, np.random.default_rng(i), f"f{i}", "s", 0.0).dn)
     return out
 
 
@@ -61,7 +63,7 @@ def measure_spectral(dns: list[np.ndarray]) -> dict:
     frame and pixels per second, against cloud.SPECTRAL_PX_PER_S."""
     seconds = []
     for dn in dns:
-        toa = dn.astype(np.float32) * np.float32(CameraConfig.reflectance_max / (2**12 - 1))
+        toa = camera.dn_to_reflectance(dn, SPEC)
         start = time.perf_counter()
         spectral.cloud_mask(toa, SYNTHETIC_BANDS)
         seconds.append(time.perf_counter() - start)

@@ -8,6 +8,7 @@ in brown-out, the captures shed and the compute deferred while it lasted.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,16 +25,14 @@ def spacecraft_section(run: Any) -> dict[str, Any] | None:
         return None
     timeline = run.timeline
     lowest_wh = {name: float(timeline.of(name).battery_wh.min()) for name in timeline.satellites} if timeline else {}
-    fates = {s.satellite: dict.fromkeys(LEDGER_STATUSES, 0) for s in summaries} if run.ledger is not None else {}
-    for row in run.ledger or ():
-        if row.status in LEDGER_STATUSES:  # another is counted apart (report.json ledger.other_status)
-            fates.setdefault(row.satellite, dict.fromkeys(LEDGER_STATUSES, 0))[row.status] += 1
+    # a status other than LEDGER_STATUSES is counted apart (report.json ledger.other_status); None without a ledger
+    fates = Counter((row.satellite, row.status) for row in run.ledger) if run.ledger is not None else None
     out = []
     for s in summaries:
-        fate = fates.get(s.satellite) or dict.fromkeys(LEDGER_STATUSES)  # None each without a ledger
         out.append({
             "satellite": s.satellite, "frames_planned": s.frames_planned, "frames_captured": s.frames_captured,
-            **{f"frames_{status}": n for status, n in fate.items()},
+            **{f"frames_{status}": fates[s.satellite, status] if fates is not None else None
+               for status in LEDGER_STATUSES},
             "storage_peak_bytes": s.storage_peak_bytes, "storage_capacity_bytes": s.storage_capacity_bytes,
             "captures_refused_storage_full": s.captures_skipped.get("storage_full", 0),
             "battery_min_soc": s.battery_min_soc, "battery_min_wh": lowest_wh.get(s.satellite),
