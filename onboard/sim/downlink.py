@@ -176,9 +176,9 @@ def downlink(env: simpy.Environment, windows: list[Any], antennas: dict[str, sim
         # off the antenna, a product waits within the pass until its link closes, or after, until the next pass's
         # does; only a constant rate_mbps, whose link is never down, would have sent it then
         credit = pass_rates is not None and rates.constant_model == "rate_mbps"
-        later = [j for j in order[n + 1:] if spans[j] is not None]
-        next_start_s = spans[later[0]][0] if later else math.inf
-        handover = (windows[later[0]].station, *spans[later[0]]) if later else None
+        j = next((j for j in order[n + 1:] if spans[j] is not None), None)  # the next window served
+        handover = None if j is None else (windows[j].station, *spans[j])
+        next_start_s = math.inf if handover is None else handover[1]
         if spans[i] is None:
             yield from _off_the_antenna(env, storage, entry, min(window.los_t_s, next_start_s), credit)
             continue
