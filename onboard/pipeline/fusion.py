@@ -48,11 +48,15 @@ def _check(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None) 
 
 
 def _resize(image: np.ndarray, scale: int) -> np.ndarray:
-    """(H * scale, W * scale, B) float32 bicubic upsampling of ``image`` (H, W, B), pixel areas aligned."""
+    """(H * scale, W * scale, B) float32 bicubic upsampling of ``image`` (H, W, B), pixel areas aligned, band by band:
+    OpenCV's cubic resize of one channel differs by up to an ulp from the same channel among four, and a burst is
+    fused one band at a time (:class:`onboard.pipeline.superres.SuperResolution`)."""
     h, w, b = image.shape
-    planes = [cv2.resize(image[..., c:c + 4], (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
-              .reshape(h * scale, w * scale, -1) for c in range(0, b, 4)]
-    return np.concatenate(planes, axis=-1)
+    out = np.empty((h * scale, w * scale, b), np.float32)
+    for c in range(b):
+        out[..., c] = cv2.resize(np.ascontiguousarray(image[..., c]), (w * scale, h * scale),
+                                 interpolation=cv2.INTER_CUBIC)
+    return out
 
 
 def _inpainted(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -71,30 +75,35 @@ def mean_frame(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = No
     bleeds into clear ground when the mean is upsampled.
 
     With ``shifts`` every frame is first resampled (bicubic) onto frame 0's grid, its cloudy pixels filled
-    beforehand with the unregistered mean so that interpolation drags no cloud into clear pixels.
+    beforehand with the unregistered mean so that interpolation drags no cloud into clear pixels. The frames are
+    summed one at a time, in order (the values of summing the stack along its first axis), so that memory holds
+    no resampled copy of the burst.
     """
     lr = np.asarray(lr, np.float32)
     _check(lr, clear, shifts)
-    if shifts is None:
-        frames, usable = lr, clear
-    else:
-        k, h, w, b = lr.shape
-        unregistered = mean_frame(lr, clear)
-        frames = np.empty_like(lr)
-        usable = np.empty(clear.shape, bool)
-        for f, (dy, dx) in enumerate(np.asarray(shifts, np.float64)):
+    k, h, w, b = lr.shape
+    unregistered = None if shifts is None else mean_frame(lr, clear)
+    total = np.zeros((h, w, b), np.float32)  # of the clear samples
+    plain = np.zeros((h, w, b), np.float32)  # of all samples
+    count = np.zeros((h, w, 1), np.float32)
+    for f in range(k):
+        frame, usable = lr[f], clear[f]
+        if shifts is not None:
+            dy, dx = np.asarray(shifts[f], np.float64)
             back = np.array([[1, 0, -dx], [0, 1, -dy]], np.float64)
             filled = np.where(clear[f, ..., None], lr[f], unregistered)
+            frame = np.empty((h, w, b), np.float32)
             for c in range(0, b, 4):
-                frames[f, ..., c:c + 4] = cv2.warpAffine(np.ascontiguousarray(filled[..., c:c + 4]), back, (w, h),
-                                                         flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                                                         borderMode=cv2.BORDER_REFLECT).reshape(h, w, -1)
-            usable[f] = cv2.warpAffine(clear[f].astype(np.uint8), back, (w, h),
-                                       flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-                                       borderMode=cv2.BORDER_REPLICATE) > 0
-    weight = usable[..., None].astype(np.float32)
-    count = weight.sum(axis=0)
-    mean = np.where(count > 0, (frames * weight).sum(axis=0) / np.maximum(count, 1), frames.mean(axis=0))
+                frame[..., c:c + 4] = cv2.warpAffine(np.ascontiguousarray(filled[..., c:c + 4]), back, (w, h),
+                                                     flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                                     borderMode=cv2.BORDER_REFLECT).reshape(h, w, -1)
+            usable = cv2.warpAffine(clear[f].astype(np.uint8), back, (w, h), flags=cv2.INTER_NEAREST |
+                                    cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE) > 0
+        weight = usable[..., None].astype(np.float32)
+        total += frame * weight
+        plain += frame
+        count += weight
+    mean = np.where(count > 0, total / np.maximum(count, 1), plain / np.float32(k))
     return _inpainted(mean.astype(np.float32), count[..., 0] == 0)
 
 
@@ -115,7 +124,7 @@ def _median(planes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     # NOTE: an odd-even transposition network of element-wise min/max sorts the few planes (NaN as +inf last)
     # far faster than np.sort along a short last axis.
     values = [np.where(np.isnan(plane), np.float32(np.inf), plane) for plane in planes]
-    count = sum((np.isfinite(v) for v in values), np.zeros(planes[0].shape, int))
+    count = sum((np.isfinite(v) for v in values), np.zeros(planes[0].shape, np.int32))
     for sweep in range(len(values)):
         for i in range(sweep % 2, len(values) - 1, 2):
             values[i], values[i + 1] = np.minimum(values[i], values[i + 1]), np.maximum(values[i], values[i + 1])
@@ -133,7 +142,7 @@ def shift_and_add_sparse(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray,
     _check(lr, clear, shifts)
     k, h, w, b = lr.shape
     fused = np.full((h * scale, w * scale, b), np.nan, np.float32)
-    count = np.zeros((h * scale, w * scale), int)
+    count = np.zeros((h * scale, w * scale), np.int32)
     cells = _cells(shifts, scale)
     phase, offset = cells % scale, cells // scale  # a frame fills one phase of the grid, moved by whole LR px
     for py in range(scale):
