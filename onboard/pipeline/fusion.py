@@ -47,16 +47,14 @@ def _check(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None) 
         raise ValueError(f"shifts must be (K, 2) = ({lr.shape[0]}, 2), got {np.shape(shifts)}")
 
 
-def _resize(image: np.ndarray, scale: int) -> np.ndarray:
-    """(H * scale, W * scale, B) float32 bicubic upsampling of ``image`` (H, W, B), pixel areas aligned, band by band:
-    OpenCV's cubic resize of one channel differs by up to an ulp from the same channel among four, and a burst is
-    fused one band at a time (:class:`onboard.pipeline.superres.SuperResolution`)."""
+def upsample(image: np.ndarray, scale: int) -> np.ndarray:
+    """(H * scale, W * scale, B) float32 bicubic upsampling of ``image`` (H, W, B), pixel areas aligned; OpenCV's
+    cubic resize of a channel among four differs by up to an ulp from the same channel alone, so bands go four at a
+    time, always."""
     h, w, b = image.shape
-    out = np.empty((h * scale, w * scale, b), np.float32)
-    for c in range(b):
-        out[..., c] = cv2.resize(np.ascontiguousarray(image[..., c]), (w * scale, h * scale),
-                                 interpolation=cv2.INTER_CUBIC)
-    return out
+    planes = [cv2.resize(image[..., c:c + 4], (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
+              .reshape(h * scale, w * scale, -1) for c in range(0, b, 4)]
+    return planes[0] if len(planes) == 1 else np.concatenate(planes, axis=-1)  # no copy of four bands or fewer
 
 
 def _inpainted(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -109,7 +107,7 @@ def mean_frame(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = No
 
 def bicubic(lr: np.ndarray, clear: np.ndarray, scale: int, shifts: np.ndarray | None = None) -> np.ndarray:
     """(H * scale, W * scale, B) float32: bicubic upsampling of :func:`mean_frame` (registered with ``shifts``)."""
-    return _resize(mean_frame(lr, clear, shifts), scale)
+    return upsample(mean_frame(lr, clear, shifts), scale)
 
 
 def _cells(shifts: np.ndarray, scale: int) -> np.ndarray:
@@ -184,10 +182,12 @@ def shift_and_add(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: 
 # ------------------------------------------------------------------------------------------ learned fusion
 
 
-def misr_planes(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: int) -> np.ndarray:
-    """(B, H*s, W*s, 3) float32 high-res planes of FEATURE_PLANES per band: the registered bicubic mean, the
-    shift-and-add (filled) and its clear samples per cell relative to the mean (K / s^2)."""
-    mean = bicubic(lr, clear, scale, shifts)
+def misr_planes(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: int,
+                mean: np.ndarray | None = None) -> np.ndarray:
+    """(B, H*s, W*s, 3) float32 high-res planes of FEATURE_PLANES per band: the registered bicubic mean (``mean``,
+    (H*s, W*s, B), when already made), the shift-and-add (filled) and its clear samples per cell relative to the
+    mean (K / s^2)."""
+    mean = bicubic(lr, clear, scale, shifts) if mean is None else mean
     fused, count = shift_and_add_sparse(lr, shifts, clear, scale)
     np.copyto(fused, mean, where=np.isnan(fused))
     out = np.empty((mean.shape[2],) + mean.shape[:2] + (3,), np.float32)  # filled plane by plane: no stacked copy

@@ -94,11 +94,16 @@ def user_model_problems(model: Model, scale: int) -> list[ConfigIssue]:
     return problems
 
 
-def to_dn(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
-    """TOA reflectance to uint16 DN through the camera's calibration, rounded and clipped to the bit depth; none
-    reads as fill (:func:`rundir.codec.reserve_fill`)."""
+def quantised(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
+    """TOA reflectance to uint16 DN through the camera's calibration, rounded and clipped to the bit depth."""
     dn = np.rint(np.asarray(reflectance, np.float32) / np.float32(reflectance_per_dn))
-    return reserve_fill(np.clip(dn, 0, (1 << bit_depth) - 1).astype(np.uint16))
+    return np.clip(dn, 0, (1 << bit_depth) - 1).astype(np.uint16)
+
+
+def to_dn(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
+    """(..., B) TOA reflectance to uint16 DN (:func:`quantised`) of which no pixel reads as fill
+    (:func:`rundir.codec.reserve_fill`, over its bands)."""
+    return reserve_fill(quantised(reflectance, reflectance_per_dn, bit_depth))
 
 
 class SuperResolution(Stage):
@@ -177,17 +182,9 @@ class SuperResolution(Stage):
                            if card and params.method == "model" else None)
         self.uses = model_speed(card if params.method == "model" else None)
 
-    def _fuse(self, planes: np.ndarray | None, method: str, lr: np.ndarray, clear: np.ndarray,
-              shifts: np.ndarray) -> np.ndarray:
-        """(H*s, W*s, B) float32 reflectance of ``method`` from the shared planes (B, H*s, W*s, 3), or for the
-        bicubic methods without them (``planes`` None) from the frames ``lr`` (K, H, W, B), their ``clear``
-        (K, H, W) masks and (registered) their ``shifts`` (K, 2): the same values as plane 0."""
-        if method == "bicubic":
-            return fusion.bicubic(lr, clear, self.params.scale)
-        if method == "bicubic_registered":
-            if planes is None:
-                return fusion.bicubic(lr, clear, self.params.scale, shifts)
-            return np.moveaxis(planes[..., 0], 0, -1)
+    def _from_planes(self, planes: np.ndarray, method: str) -> np.ndarray:
+        """(H*s, W*s, B) float32 reflectance of ``method`` (shift_and_add or a model twin) from the planes (B, H*s,
+        W*s, 3) it shares with the others (:func:`onboard.pipeline.fusion.misr_planes`)."""
         if method == "shift_and_add":
             return np.moveaxis(planes[..., 1], 0, -1)
         model = (cached_model(self.user_model, self.params.threads) if self.user_model is not None and
@@ -201,24 +198,51 @@ class SuperResolution(Stage):
         out *= np.float32(self.ctx.reflectance_per_dn)
         return out
 
-    def _fuse_band(self, lr_dn: np.ndarray, clear: np.ndarray, shifts: np.ndarray, method: str, others: list[str],
-                   outs: list[np.ndarray]) -> float:
-        """Fuse one band of the burst, ``lr_dn`` (K, H, W, 1), by ``method`` and then ``others`` into ``outs``
-        ((H*s, W*s, 1) uint16 DN each, in that order); the seconds spent on ``others`` (scoring work). The planes
-        are on-board work for the methods that fuse from them, scoring work for the baselines alone."""
-        lr = self._reflectance(lr_dn)
-        planes = fusion.misr_planes(lr, shifts, clear, self.params.scale) if method in ("model_int8",
-                                                                                        "shift_and_add") else None
-        outs[0][...] = self._dn(self._fuse(planes, method, lr, clear, shifts))
-        start = time.perf_counter()
-        if others and planes is None:
-            planes = fusion.misr_planes(lr, shifts, clear, self.params.scale)
-        for other, out in zip(others, outs[1:]):
-            out[...] = self._dn(self._fuse(planes, other, lr, clear, shifts))
-        return time.perf_counter() - start if others else 0.0
-
     def _dn(self, reflectance: np.ndarray) -> np.ndarray:
         return to_dn(reflectance, self.ctx.reflectance_per_dn, self.ctx.bit_depth)
+
+    def _upsampled(self, lr_dn: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
+        """(H*s, W*s, B) float32: :func:`onboard.pipeline.fusion.bicubic` of the burst ``lr_dn`` (K, H, W, B), each
+        band's mean made from that band alone (the same values), then all upsampled together as it does."""
+        means = [fusion.mean_frame(self._reflectance(lr_dn[..., b:b + 1]), clear, shifts)
+                 for b in range(lr_dn.shape[-1])]
+        return fusion.upsample(np.concatenate(means, axis=-1), self.params.scale)
+
+    def _fused(self, lr_dn: np.ndarray, clear: np.ndarray, shifts: np.ndarray, method: str,
+               others: list[str]) -> tuple[dict[str, np.ndarray], float]:
+        """{name: (H*s, W*s, B) uint16 DN} of ``method`` and the report's ``others``, and the seconds spent on work
+        for ``others`` alone (scoring work). The methods from the planes fuse one band at a time: a 4096 x 3072
+        burst of 8 is 1.6 GB as float32, its planes 2.4 GB at x2. The planes are on-board work for the methods
+        that fuse from them, scoring work for the baselines alone; so is the registered mean."""
+        fused = {}
+        registered = self._upsampled(lr_dn, clear, shifts) if method != "bicubic" else None
+        if method in ("bicubic", "bicubic_registered"):
+            fused[method] = self._dn(self._upsampled(lr_dn, clear) if method == "bicubic" else registered)
+        start = time.perf_counter()
+        if others and registered is None:
+            registered = self._upsampled(lr_dn, clear, shifts)
+        if "bicubic" in others:
+            fused["bicubic"] = self._dn(self._upsampled(lr_dn, clear))
+        if "bicubic_registered" in others:
+            fused["bicubic_registered"] = self._dn(registered)
+        scoring_s = time.perf_counter() - start if others else 0.0
+        banded = [m for m in (method, *others) if m in ("model_int8", "model_float32", "shift_and_add")]
+        fused.update((m, np.empty(registered.shape, np.uint16)) for m in banded)
+        for band in range(lr_dn.shape[-1] if banded else 0):
+            start = time.perf_counter()
+            planes = fusion.misr_planes(self._reflectance(lr_dn[..., band:band + 1]), shifts, clear,
+                                        self.params.scale, registered[..., band:band + 1])
+            if method not in banded:
+                scoring_s += time.perf_counter() - start
+            for m in banded:
+                start = time.perf_counter()
+                fused[m][..., band:band + 1] = quantised(self._from_planes(planes, m), self.ctx.reflectance_per_dn,
+                                                         self.ctx.bit_depth)
+                if m != method:
+                    scoring_s += time.perf_counter() - start
+        for m in banded:  # a pixel is fill when every band is
+            reserve_fill(fused[m])
+        return {m: fused[m] for m in (method, *others)}, scoring_s
 
     def process(self, work: Work) -> None:
         burst = work.frame.burst
@@ -227,16 +251,16 @@ class SuperResolution(Stage):
         clear = work.clear if work.clear is not None else data
         method = "model_int8" if self.params.method == "model" else self.params.method
         start = time.perf_counter()
-        shifts = registration.register(np.stack([self._reflectance(frame).mean(axis=-1) for frame in burst.lr_dn]),
-                                       clear, self.params.registration)
+        brightness = np.empty(burst.lr_dn.shape[:3], np.float32)  # (K, H, W): registration's plane, the bands' mean
+        for frame, dn in zip(brightness, burst.lr_dn):
+            frame[...] = self._reflectance(dn).mean(axis=-1)
+        shifts = registration.register(brightness, clear, self.params.registration)
+        del brightness
         scoring_s = time.perf_counter() - start if method == "bicubic" else 0.0  # its shifts are for the report alone
         others = ([m for m in BASELINES if m != method and (self.model_name or not m.startswith("model"))]
                   if self.params.evaluate else [])
-        _, h, w, n_bands = burst.lr_dn.shape
-        fused = {name: np.empty((h * s, w * s, n_bands), np.uint16) for name in [method, *others]}
-        for band in range(n_bands):  # a 4096 x 3072 burst of 8 is 1.6 GB as float32, its planes 2.4 GB at x2
-            scoring_s += self._fuse_band(burst.lr_dn[..., band:band + 1], clear, shifts, method, others,
-                                         [out[..., band:band + 1] for out in fused.values()])
+        fused, scored_s = self._fused(burst.lr_dn, clear, shifts, method, others)
+        scoring_s += scored_s
         product = fused.pop(method)
         if not data.all():  # where no frame saw any world, the product holds fill too
             product[np.repeat(np.repeat(~data.any(axis=0), s, 0), s, 1)] = FILL_DN
