@@ -101,15 +101,6 @@ def test_the_median_is_numpys_nanmedian(k):
     np.testing.assert_array_equal(count[1::2, 1::2], clear.sum(axis=0))
 
 
-def test_space_to_depth_follows_tensorflow_order():
-    planes = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)  # (H*2, W*2, C) with H=1, W=2
-    folded = fusion.space_to_depth(planes, 2)
-    assert folded.shape == (1, 2, 12)
-    # channel = (row phase * 2 + column phase) * C + c
-    assert folded[0, 1, (1 * 2 + 0) * 3 + 2] == planes[1, 2, 2]
-    np.testing.assert_array_equal(fusion.depth_to_space(folded, 2), planes)
-
-
 class ZeroCorrection:
     """A model that never corrects: the learned fusion must then give the bicubic mean."""
 

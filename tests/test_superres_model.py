@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ground.image_quality import cpsnr_db
-from onboard.pipeline import fusion
+from onboard.pipeline import fusion, tiling
 from onboard.runtime.model import Model
 from training.superres_data import LANDSAT_CROPS, landsat_burst, make_bursts
 
@@ -79,7 +79,7 @@ def test_cards_meet_the_targets(card):
 def test_int8_agrees_with_float32_window_by_window(models, fresh):
     sample = fresh[0]
     planes = fusion.misr_planes(sample.lr, sample.shifts_px, sample.clear, 2)[2]  # band R
-    x, sigma = fusion.standardise(fusion.space_to_depth(planes[:128, :128], 2), 2)
+    x, sigma = fusion.standardise(tiling.space_to_depth(planes[:128, :128], 2), 2)
     int8, float32 = models["int8"].predict(x), models["float32"].predict(x)
     assert np.corrcoef(int8.ravel(), float32.ravel())[0, 1] > 0.98
     # in reflectance, the corrections differ by less than half a DN of the 12-bit camera on average

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboard.pipeline.tiling import (DEFAULT_OVERLAP_PX, Box, Window, default_overlap_px, overlap_problem,
-                                     predict_tiled, window_map_problem, windows)
+from onboard.pipeline.tiling import (DEFAULT_OVERLAP_PX, Box, Window, _reflected, default_overlap_px, depth_to_space,
+                                     overlap_problem, predict_tiled, space_to_depth, window_map_problem, windows)
 
 
 @st.composite
@@ -171,3 +171,52 @@ def test_an_overlap_is_under_half_the_window_and_defaults_to_what_fits(window_px
     assert overlap_problem(refused_from_px - 1, window_px, "m.tflite") is None
     assert overlap_problem(refused_from_px, window_px, "m.tflite") == (
         f"less than half the {window_px} px window of m.tflite (e.g. {default_px})")
+
+
+def test_space_to_depth_follows_tensorflow_order():
+    planes = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)  # (H*2, W*2, C) with H=1, W=2
+    folded = space_to_depth(planes, 2)
+    assert folded.shape == (1, 2, 12)
+    # channel = (row phase * 2 + column phase) * C + c
+    assert folded[0, 1, (1 * 2 + 0) * 3 + 2] == planes[1, 2, 2]
+    np.testing.assert_array_equal(depth_to_space(folded, 2), planes)
+
+
+@settings(max_examples=80, deadline=None)
+@given(size=st.integers(1, 9), start=st.integers(-30, 9), length=st.integers(1, 30))
+def test_positions_past_the_edge_are_reflected_as_np_pad_reflects(size, start, length):
+    """Windows past the frame read it reflected, as np.pad's "reflect" extends it (again and again when a window is
+    wider than the frame), without a padded copy of the frame."""
+    stop = start + length
+    pad_before, pad_after = max(0, -start), max(0, stop - size)
+    padded = np.pad(np.arange(size), (pad_before, pad_after), mode="reflect")
+    assert np.arange(size)[_reflected(start, stop, size)].tolist() == padded[start + pad_before:stop + pad_before].tolist()
+
+
+@settings(max_examples=30, deadline=None)
+@given(height=st.integers(1, 40), width=st.integers(1, 40), fold=st.integers(2, 3), window_px=st.integers(4, 16),
+       overlap_frac=st.floats(0, 0.5), seed=st.integers(0, 2**16))
+def test_windows_folded_one_at_a_time_are_those_of_the_folded_image(height, width, fold, window_px, overlap_frac,
+                                                                   seed):
+    """The super-resolution stage's planes go to its model folded by space-to-depth: each window folded on its own
+    (``fold``) gives the mosaic of the whole image folded first, bit for bit, without that copy of the image."""
+    image = np.random.default_rng(seed).random((height * fold, width * fold, 3), dtype=np.float32)
+    overlap_px = 2 * int(overlap_frac * window_px / 2)
+
+    seen = []
+
+    def predict(window: np.ndarray) -> np.ndarray:  # a non-local function of the window, its values kept
+        seen.append((window.copy(), window.strides))
+        return np.repeat(np.repeat(window - window.mean(), 2, 0), 2, 1)
+
+    folded = space_to_depth(image, fold)
+    expected = predict_tiled(folded, predict, window_px, overlap_px, 2)
+    np.testing.assert_array_equal(predict_tiled(image, predict, window_px, overlap_px, 2, fold=fold), expected)
+    # each window the view into the whole folded frame padded that the stage's windows were, values and strides
+    tiles = windows(height, width, window_px, overlap_px)
+    top, left = -tiles[0].input.row0, -tiles[0].input.col0
+    padded = np.pad(folded, ((top, tiles[-1].input.row1 - height), (left, tiles[-1].input.col1 - width), (0, 0)),
+                    mode="reflect")
+    for (window, strides), tile in zip(seen, tiles + tiles):  # unfolded first, then folded window by window
+        view = padded[tile.input.row0 + top:tile.input.row1 + top, tile.input.col0 + left:tile.input.col1 + left]
+        assert np.array_equal(window, view) and strides == view.strides

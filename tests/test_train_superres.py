@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ground.image_quality import cpsnr_db, registration_error_px
-from onboard.pipeline import fusion
+from onboard.pipeline import fusion, tiling
 from onboard.runtime.model import Model
 from onboard.sensing.world import SYNTHETIC_BANDS
 from training import cloud_data, superres_data, train_superres
@@ -54,7 +54,7 @@ def test_a_window_is_the_on_board_model_input_and_its_target_the_truth(bursts, d
     assert x.shape == (size, size, CHANNELS) and target.shape == clear.shape == (SCALE * size, SCALE * size)
     hr = (slice(SCALE * row0, SCALE * (row0 + size)), slice(SCALE * col0, SCALE * (col0 + size)))
     planes = fusion.misr_planes(sample.lr, sample.shifts_px, sample.clear, SCALE)[band][hr]
-    on_board, sigma = fusion.standardise(fusion.space_to_depth(planes, SCALE), SCALE)
+    on_board, sigma = fusion.standardise(tiling.space_to_depth(planes, SCALE), SCALE)
     assert np.abs(x - on_board).max() * sigma < 2e-5  # reflectance: the float16 planes of the training set
     assert np.abs(target).max() <= train_superres.TARGET_CLIP
     inside = np.abs(target) < train_superres.TARGET_CLIP

@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ground.image_quality import cpsnr_db, registration_error_px, ssim
-from onboard.pipeline import fusion
+from onboard.pipeline import fusion, tiling
 from onboard.runtime.modelcard import write_card
 from onboard.runtime.scaling import Scaling
 from onboard.runtime.model import Model, build_card
@@ -128,7 +128,7 @@ class TrainingSet:
         bic = self.bicubic[hr]
         planes = np.stack([bic, bic + self.detail[hr].astype(np.float32), self.samples[hr].astype(np.float32)],
                           axis=-1)
-        x, sigma = fusion.standardise(fusion.space_to_depth(planes, SCALE), SCALE)
+        x, sigma = fusion.standardise(tiling.space_to_depth(planes, SCALE), SCALE)
         target = np.clip(self.residual[hr].astype(np.float32) / np.float32(sigma), -TARGET_CLIP, TARGET_CLIP)
         return x, target, self.clear[hr]
 

@@ -216,23 +216,6 @@ def misr_shape_problem(input_shape: tuple[int, ...], output_shape: tuple[int, ..
     return None
 
 
-def space_to_depth(planes: np.ndarray, scale: int) -> np.ndarray:
-    """(..., H*s, W*s, C) to (..., H, W, s*s*C) in TensorFlow's ``space_to_depth`` channel order."""
-    *lead, hs, ws, c = planes.shape
-    h, w = hs // scale, ws // scale
-    folded = planes.reshape(*lead, h, scale, w, scale, c)
-    folded = np.moveaxis(folded, -4, -3)  # (..., h, w, s_row, s_col, c)
-    return folded.reshape(*lead, h, w, scale * scale * c)
-
-
-def depth_to_space(x: np.ndarray, scale: int) -> np.ndarray:
-    """Inverse of :func:`space_to_depth`: (..., H, W, s*s*C) to (..., H*s, W*s, C)."""
-    *lead, h, w, cs = x.shape
-    c = cs // (scale * scale)
-    unfolded = np.moveaxis(x.reshape(*lead, h, w, scale, scale, c), -3, -4)
-    return unfolded.reshape(*lead, h * scale, w * scale, c)
-
-
 def standardise(window: np.ndarray, scale: int) -> tuple[np.ndarray, float]:
     """A model input window (n, n, s*s*3) of raw planes standardised, and its scale (reflectance per unit).
 
@@ -272,7 +255,6 @@ def misr_from_planes(model: Predictor, planes: np.ndarray, scale: int, overlap_p
         return model.predict(x) * np.float32(sigma)
 
     bands = []
-    for band in planes:
-        folded = space_to_depth(band, scale)
-        bands.append(band[..., 0] + predict_tiled(folded, correction, window_px, overlap_px, scale)[..., 0])
+    for band in planes:  # each window folded as the model sees it, not the whole band
+        bands.append(band[..., 0] + predict_tiled(band, correction, window_px, overlap_px, scale, fold=scale)[..., 0])
     return np.stack(bands, axis=-1).astype(np.float32)

@@ -148,31 +148,75 @@ def window_map_problem(input_shape: tuple[int, ...], output_shape: tuple[int, ..
     return None
 
 
+def space_to_depth(planes: np.ndarray, scale: int) -> np.ndarray:
+    """(..., H*s, W*s, C) to (..., H, W, s*s*C) in TensorFlow's ``space_to_depth`` channel order."""
+    *lead, hs, ws, c = planes.shape
+    h, w = hs // scale, ws // scale
+    folded = planes.reshape(*lead, h, scale, w, scale, c)
+    folded = np.moveaxis(folded, -4, -3)  # (..., h, w, s_row, s_col, c)
+    return folded.reshape(*lead, h, w, scale * scale * c)
+
+
+def depth_to_space(x: np.ndarray, scale: int) -> np.ndarray:
+    """Inverse of :func:`space_to_depth`: (..., H, W, s*s*C) to (..., H*s, W*s, C)."""
+    *lead, h, w, cs = x.shape
+    c = cs // (scale * scale)
+    unfolded = np.moveaxis(x.reshape(*lead, h, w, scale, scale, c), -3, -4)
+    return unfolded.reshape(*lead, h * scale, w * scale, c)
+
+
+def _reflected(start: int, stop: int, size: int) -> slice | np.ndarray:
+    """Positions ``start`` .. ``stop - 1`` along an axis of ``size`` samples extended past its ends as ``np.pad``'s
+    ``"reflect"`` mode extends it (reflected without repeating the edge, again and again: period 2 (size - 1)): the
+    slice itself where every position lies on the axis, else their indices."""
+    if 0 <= start and stop <= size:
+        return slice(start, stop)
+    if size == 1:
+        return np.zeros(stop - start, np.intp)
+    period = 2 * (size - 1)
+    index = np.abs(np.arange(start, stop)) % period
+    return np.where(index < size, index, period - index)
+
+
+def _unfolded(positions: slice | np.ndarray, fold: int) -> slice | np.ndarray:
+    """The rows (or columns) of an image folded by ``fold`` that ``positions`` of its folded pixels cover."""
+    if isinstance(positions, slice):
+        return slice(positions.start * fold, positions.stop * fold)
+    return (positions[:, None] * fold + np.arange(fold)).ravel()
+
+
 def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray],
-                  window_px: int, overlap_px: int, scale: int = 1) -> np.ndarray:
+                  window_px: int, overlap_px: int, scale: int = 1, fold: int = 1) -> np.ndarray:
     """Run ``predict`` over overlapping windows of ``image`` and stitch the cores of its predictions.
 
     image: (H, W, C) array, any dtype. predict: maps a (window_px, window_px, C) view of the image's dtype (into
     the reflection-padded frame, not necessarily contiguous: copy it to keep it) to a (window_px * scale,
-    window_px * scale, K) array; ``scale`` > 1 serves super-resolution models. Returns the (H * scale, W * scale, K) mosaic in the predictions' dtype. Raises ValueError when
-    ``predict`` returns another shape.
+    window_px * scale, K) array; ``scale`` > 1 serves super-resolution models. With ``fold`` > 1 the image is
+    (H * fold, W * fold, C) and ``predict`` sees it folded by :func:`space_to_depth` (fold² C channels). The frame
+    is padded and folded one row of windows at a time, never whole: each window is the same view, values and
+    strides, as into the whole frame padded (and folded). Returns the (H * scale, W * scale, K) mosaic in the
+    predictions' dtype. Raises ValueError when ``predict`` returns another shape.
     """
     if image.ndim != 3:
         raise ValueError(f"image must be (H, W, C), got shape {image.shape}")
-    if scale < 1:
-        raise ValueError(f"scale must be at least 1, got {scale}")
-    height_px, width_px = image.shape[:2]
+    if scale < 1 or fold < 1:
+        raise ValueError(f"scale and fold must be at least 1, got {scale} and {fold}")
+    height_px, width_px = image.shape[0] // fold, image.shape[1] // fold
     tiles = windows(height_px, width_px, window_px, overlap_px)
     # The first window starts at or before the frame's origin and the last ends at or past its far edge.
-    pad_top, pad_left = -tiles[0].input.row0, -tiles[0].input.col0
-    pad_bottom, pad_right = tiles[-1].input.row1 - height_px, tiles[-1].input.col1 - width_px
-    padded = np.pad(image, ((pad_top, pad_bottom), (pad_left, pad_right), (0, 0)), mode="reflect")
+    col0, col1 = tiles[0].input.col0, tiles[-1].input.col1
+    cols = _unfolded(_reflected(col0, col1, width_px), fold)
     out_px = window_px * scale
-    mosaic = None
+    mosaic, band_row0, band = None, None, image
     for window in tiles:
-        r0 = window.input.row0 + pad_top
-        c0 = window.input.col0 + pad_left
-        prediction = predict(padded[r0:r0 + window_px, c0:c0 + window_px])
+        if window.input.row0 != band_row0:  # the padded (and folded) rows of this row of windows
+            band_row0 = window.input.row0
+            band = image[_unfolded(_reflected(band_row0, band_row0 + window_px, height_px), fold)][:, cols]
+            # C order, as the whole frame padded: a reduction over a window then sums in the same order
+            band = space_to_depth(band, fold) if fold > 1 else band if isinstance(cols, slice) else \
+                np.ascontiguousarray(band)
+        c0 = window.input.col0 - col0
+        prediction = predict(band[:, c0:c0 + window_px])
         if prediction.ndim != 3 or prediction.shape[:2] != (out_px, out_px):
             raise ValueError(f"predict returned shape {prediction.shape}, expected ({out_px}, {out_px}, K)")
         if mosaic is None:
