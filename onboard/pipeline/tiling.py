@@ -179,10 +179,21 @@ def _reflected(start: int, stop: int, size: int) -> slice | np.ndarray:
 
 
 def _unfolded(positions: slice | np.ndarray, fold: int) -> slice | np.ndarray:
-    """The rows (or columns) of an image folded by ``fold`` that ``positions`` of its folded pixels cover."""
+    """The rows of an image folded by ``fold`` that ``positions`` (rows of its folded pixels) cover."""
     if isinstance(positions, slice):
         return slice(positions.start * fold, positions.stop * fold)
     return (positions[:, None] * fold + np.arange(fold)).ravel()
+
+
+def _padded_columns(rows: np.ndarray, pad_left: int, pad_right: int) -> np.ndarray:
+    """``rows`` (n, W, C) with ``pad_left`` and ``pad_right`` columns added as ``np.pad``'s ``"reflect"`` adds them: a
+    new C-ordered array (one copy of ``rows``, where ``np.pad`` is slower)."""
+    n, width, channels = rows.shape
+    band = np.empty((n, pad_left + width + pad_right, channels), rows.dtype)
+    band[:, pad_left:pad_left + width] = rows
+    band[:, :pad_left] = rows[:, _reflected(-pad_left, 0, width)]
+    band[:, pad_left + width:] = rows[:, _reflected(width, width + pad_right, width)]
+    return band
 
 
 def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray],
@@ -204,18 +215,17 @@ def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray]
     height_px, width_px = image.shape[0] // fold, image.shape[1] // fold
     tiles = windows(height_px, width_px, window_px, overlap_px)
     # The first window starts at or before the frame's origin and the last ends at or past its far edge.
-    col0, col1 = tiles[0].input.col0, tiles[-1].input.col1
-    cols = _unfolded(_reflected(col0, col1, width_px), fold)
+    pad_left, pad_right = -tiles[0].input.col0, tiles[-1].input.col1 - width_px
     out_px = window_px * scale
-    mosaic, band_row0, band = None, None, image
+    mosaic = band = band_row0 = None
     for window in tiles:
         if window.input.row0 != band_row0:  # the padded (and folded) rows of this row of windows
             band_row0 = window.input.row0
-            band = image[_unfolded(_reflected(band_row0, band_row0 + window_px, height_px), fold)][:, cols]
-            # C order, as the whole frame padded: a reduction over a window then sums in the same order
-            band = space_to_depth(band, fold) if fold > 1 else band if isinstance(cols, slice) else \
-                np.ascontiguousarray(band)
-        c0 = window.input.col0 - col0
+            band = image[_unfolded(_reflected(band_row0, band_row0 + window_px, height_px), fold)]
+            band = space_to_depth(band, fold) if fold > 1 else band
+            if pad_left or pad_right:
+                band = _padded_columns(band, pad_left, pad_right)
+        c0 = window.input.col0 + pad_left
         prediction = predict(band[:, c0:c0 + window_px])
         if prediction.ndim != 3 or prediction.shape[:2] != (out_px, out_px):
             raise ValueError(f"predict returned shape {prediction.shape}, expected ({out_px}, {out_px}, K)")
