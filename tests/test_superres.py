@@ -211,9 +211,9 @@ def test_a_cloud_filter_before_superres_makes_it_cheaper(shot):
     assert filtered.sim_stage_s["superres"] < unfiltered.sim_stage_s["superres"]
 
 
-def test_to_dn_keeps_the_camera_calibration():
+def test_quantised_keeps_the_camera_calibration():
     reflectance = np.array([0.0, 0.3, 1.2, 2.0, -0.1], np.float32)
-    dn = superres.to_dn(reflectance, 1.2 / 4095, 12)
+    dn = superres.quantised(reflectance, 1.2 / 4095, 12)
     assert dn.tolist() == [0, 1024, 4095, 4095, 0]
 
 

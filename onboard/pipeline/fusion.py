@@ -27,6 +27,7 @@ SCALES = (2, 3, 4)  # the resolution gains the superres stage runs (a MISR model
 FEATURE_FLOOR = 0.004  # TOA reflectance: below this a window is flat; its noise is not blown up
 FEATURE_CLIP = 6.0
 _INPAINT_RADIUS_PX = 3
+UPSAMPLE_STRIP_ROWS = 256  # low-res rows that upsample_band resizes at once
 MODEL_OVERLAP_PX = 16  # low-res px of overlap between the model's windows (8 px of context cropped each side)
 
 
@@ -55,6 +56,24 @@ def upsample(image: np.ndarray, scale: int) -> np.ndarray:
     planes = [cv2.resize(image[..., c:c + 4], (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
               .reshape(h * scale, w * scale, -1) for c in range(0, b, 4)]
     return planes[0] if len(planes) == 1 else np.concatenate(planes, axis=-1)  # no copy of four bands or fewer
+
+
+def upsample_band(image: np.ndarray, band: int, scale: int) -> np.ndarray:
+    """(H * scale, W * scale, 1) float32: band ``band`` of :func:`upsample` of ``image`` (H, W, B), the same values,
+    made in strips of UPSAMPLE_STRIP_ROWS rows (each with the 3 rows around it that the cubic kernel reaches) with
+    the bands of its group of four: never every band at the finer scale at once. At a scale that is not a power of
+    two the group is resized whole: OpenCV rounds each source row, (row + 0.5) / scale - 0.5, to float32, so its
+    fraction would depend on where a strip starts."""
+    h, w, _ = image.shape
+    group = band - band % 4
+    out = np.empty((h * scale, w * scale, 1), np.float32)
+    rows = UPSAMPLE_STRIP_ROWS if scale & (scale - 1) == 0 else h
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        a, b = max(0, r0 - 3), min(h, r1 + 3)
+        strip = upsample(image[a:b, :, group:group + 4], scale)
+        out[r0 * scale:r1 * scale, :, 0] = strip[(r0 - a) * scale:(r1 - a) * scale, :, band - group]
+    return out
 
 
 def _inpainted(image: np.ndarray, hole: np.ndarray) -> np.ndarray:

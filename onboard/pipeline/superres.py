@@ -95,15 +95,10 @@ def user_model_problems(model: Model, scale: int) -> list[ConfigIssue]:
 
 
 def quantised(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
-    """TOA reflectance to uint16 DN through the camera's calibration, rounded and clipped to the bit depth."""
+    """TOA reflectance to uint16 DN through the camera's calibration, rounded and clipped to the bit depth (a product
+    then gets :func:`rundir.codec.reserve_fill` over its bands, once all are made)."""
     dn = np.rint(np.asarray(reflectance, np.float32) / np.float32(reflectance_per_dn))
     return np.clip(dn, 0, (1 << bit_depth) - 1).astype(np.uint16)
-
-
-def to_dn(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
-    """(..., B) TOA reflectance to uint16 DN (:func:`quantised`) of which no pixel reads as fill
-    (:func:`rundir.codec.reserve_fill`, over its bands)."""
-    return reserve_fill(quantised(reflectance, reflectance_per_dn, bit_depth))
 
 
 class SuperResolution(Stage):
@@ -198,51 +193,51 @@ class SuperResolution(Stage):
         out *= np.float32(self.ctx.reflectance_per_dn)
         return out
 
-    def _dn(self, reflectance: np.ndarray) -> np.ndarray:
-        return to_dn(reflectance, self.ctx.reflectance_per_dn, self.ctx.bit_depth)
-
-    def _upsampled(self, lr_dn: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
-        """(H*s, W*s, B) float32: :func:`onboard.pipeline.fusion.bicubic` of the burst ``lr_dn`` (K, H, W, B), each
-        band's mean made from that band alone (the same values), then all upsampled together as it does."""
-        means = [fusion.mean_frame(self._reflectance(lr_dn[..., b:b + 1]), clear, shifts)
-                 for b in range(lr_dn.shape[-1])]
-        return fusion.upsample(np.concatenate(means, axis=-1), self.params.scale)
+    def _means(self, lr_dn: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
+        """(H, W, B) float32: :func:`onboard.pipeline.fusion.mean_frame` of the burst ``lr_dn`` (K, H, W, B), registered
+        with ``shifts``, each band's mean made from that band alone (the same values)."""
+        return np.concatenate([fusion.mean_frame(self._reflectance(lr_dn[..., b:b + 1]), clear, shifts)
+                               for b in range(lr_dn.shape[-1])], axis=-1)
 
     def _fused(self, lr_dn: np.ndarray, clear: np.ndarray, shifts: np.ndarray, method: str,
                others: list[str]) -> tuple[dict[str, np.ndarray], float]:
         """{name: (H*s, W*s, B) uint16 DN} of ``method`` and the report's ``others``, and the seconds spent on work
-        for ``others`` alone (scoring work). The methods from the planes fuse one band at a time: a 4096 x 3072
-        burst of 8 is 1.6 GB as float32, its planes 2.4 GB at x2. The planes are on-board work for the methods
-        that fuse from them, scoring work for the baselines alone; so is the registered mean."""
-        fused = {}
-        registered = self._upsampled(lr_dn, clear, shifts) if method != "bicubic" else None
-        if method in ("bicubic", "bicubic_registered"):
-            fused[method] = self._dn(self._upsampled(lr_dn, clear) if method == "bicubic" else registered)
-        start = time.perf_counter()
-        if others and registered is None:
-            registered = self._upsampled(lr_dn, clear, shifts)
-        if "bicubic" in others:
-            fused["bicubic"] = self._dn(self._upsampled(lr_dn, clear))
-        if "bicubic_registered" in others:
-            fused["bicubic_registered"] = self._dn(registered)
-        scoring_s = time.perf_counter() - start if others else 0.0
-        banded = [m for m in (method, *others) if m in ("model_int8", "model_float32", "shift_and_add")]
-        fused.update((m, np.empty(registered.shape, np.uint16)) for m in banded)
-        for band in range(lr_dn.shape[-1] if banded else 0):
+        for ``others`` alone (scoring work). Every method is made one band at a time: a 4096 x 3072 burst of 8 is
+        1.6 GB as float32, its planes 2.4 GB at x2, its registered mean 0.8 GB upsampled. The means and the planes
+        are on-board work for the methods made from them, scoring work for the baselines alone."""
+        names, s, scoring_s = [method, *others], self.params.scale, 0.0
+
+        def timed(on_board: bool, make, *args):
+            nonlocal scoring_s
             start = time.perf_counter()
-            planes = fusion.misr_planes(self._reflectance(lr_dn[..., band:band + 1]), shifts, clear,
-                                        self.params.scale, registered[..., band:band + 1])
-            if method not in banded:
-                scoring_s += time.perf_counter() - start
-            for m in banded:
-                start = time.perf_counter()
-                fused[m][..., band:band + 1] = quantised(self._from_planes(planes, m), self.ctx.reflectance_per_dn,
-                                                         self.ctx.bit_depth)
-                if m != method:
-                    scoring_s += time.perf_counter() - start
-        for m in banded:  # a pixel is fill when every band is
-            reserve_fill(fused[m])
-        return {m: fused[m] for m in (method, *others)}, scoring_s
+            out = make(*args)
+            scoring_s += 0.0 if on_board else time.perf_counter() - start
+            return out
+
+        def dn(reflectance: np.ndarray) -> np.ndarray:
+            return quantised(reflectance, self.ctx.reflectance_per_dn, self.ctx.bit_depth)
+
+        registered = timed(method != "bicubic", self._means, lr_dn, clear, shifts) if names != ["bicubic"] else None
+        plain = timed(method == "bicubic", self._means, lr_dn, clear) if "bicubic" in names else None
+        banded = [m for m in names if m in ("model_int8", "model_float32", "shift_and_add")]
+        fused = {m: np.empty((lr_dn.shape[1] * s, lr_dn.shape[2] * s, lr_dn.shape[3]), np.uint16) for m in names}
+        for band in range(lr_dn.shape[-1]):
+            out = slice(band, band + 1)
+            if plain is not None:
+                fused["bicubic"][..., out] = timed(method == "bicubic", lambda: dn(fusion.upsample_band(plain, band, s)))
+            if registered is None:
+                continue
+            mean = timed(method != "bicubic", fusion.upsample_band, registered, band, s)
+            if "bicubic_registered" in names:
+                fused["bicubic_registered"][..., out] = dn(mean)
+            if banded:
+                planes = timed(method in banded, fusion.misr_planes, self._reflectance(lr_dn[..., out]), shifts, clear,
+                               s, mean)
+                for m in banded:
+                    fused[m][..., out] = timed(m == method, lambda: dn(self._from_planes(planes, m)))
+        for image in fused.values():  # a pixel is fill when every band is
+            reserve_fill(image)
+        return fused, scoring_s
 
     def process(self, work: Work) -> None:
         burst = work.frame.burst
