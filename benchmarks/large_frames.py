@@ -13,8 +13,13 @@ Variants (``--variant``, any of):
 - ``frame_4096x3072``: the scenario's own pipeline (cloud filter, PNG) with a 4096 x 3072 camera;
 - ``burst_4096x3072``: ``burst_1024`` with a 4096 x 3072 camera (issue 14's 3 GB).
 
-Run: .venv/bin/python -m benchmarks.large_frames [--variant NAME ...] [--hours 3] [--workers 2]
--> benchmarks/results/large_frames.json
+``--one-burst NAME ...`` measures, for burst variants, one burst in a process of its own instead of a run: imaged
+and processed as a frame-pool worker does it (:func:`onboard.sim.frame_pool.frame_work`), centred on the field
+case's first target (Lagos) at 08:00 UTC with the sun at 50 deg elevation; ``ru_maxrss`` once it is imaged and once
+the pipeline is through. A whole ``burst_4096x3072`` run holds several such bursts in flight at once.
+
+Run: .venv/bin/python -m benchmarks.large_frames [--variant NAME ...] [--one-burst NAME ...] [--hours 3]
+[--workers 2] -> benchmarks/results/large_frames.json
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -99,15 +105,62 @@ def run(variant: str, start_utc: str, hours: float, workers: int, out: Path, sam
             "largest_process_mb": round(usage.ru_maxrss / 1024, 1), "all_processes_mb": round(peak_sum[0] / 2**20, 1)}
 
 
+def one_burst(variant: str) -> dict:
+    """One burst of ``variant`` imaged and processed in a child process (:func:`_one_burst_child`): its peaks."""
+    child = subprocess.run([sys.executable, "-m", "benchmarks.large_frames", "--one-burst-child", variant], cwd=ROOT,
+                           capture_output=True, text=True)
+    if child.returncode != 0:
+        raise SystemExit(f"one burst of {variant} failed: {child.stderr[-2000:]}")
+    return json.loads(child.stdout.splitlines()[-1])
+
+
+def _one_burst_child(variant: str, extra_sets: tuple[str, ...] = ()) -> dict:
+    """In this process: one burst of ``variant`` (with ``extra_sets``) over the field case's first target through
+    its pipeline, as :func:`onboard.sim.frame_pool.frame_work` computes it; ``ru_maxrss`` after imaging and after
+    the pipeline, and the wall time of each."""
+    from onboard.scenario.config import load_scenario
+    from onboard.sensing.projection import crs_for
+    from onboard.sim import frame_pool, mission
+    from onboard.sim.imaging import Capture
+    from onboard.sim.satellite import Payload
+
+    scenario = load_scenario(SCENARIO, [*VARIANTS[variant], *extra_sets])
+    pipeline = mission.build_pipeline(scenario)
+    payload = Payload(scenario.spacecraft.camera, mission.build_world(scenario.world, scenario.seed),
+                      scenario.start_utc, scenario.seed, pipeline.burst_scale)
+    target = scenario.targets[0]
+    capture = Capture(scenario.satellites[0].name, "p0", target.name, target.priority, 8 * 3600.0, target.lat_deg,
+                      target.lon_deg, crs_for(target.lat_deg, target.lon_deg), 50.0, 100.0, 0.0)
+    task = frame_pool.FrameTask(0, capture.satellite, 1, frame_pool.frame_id(capture.satellite, 1), capture)
+
+    def peak_mb() -> float:
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    start = time.perf_counter()
+    frame = frame_pool.capture_frame(payload, task)
+    imaged_s, imaged_mb = time.perf_counter() - start, peak_mb()
+    work = pipeline.run(frame, capture.priority)
+    return {"variant": variant, "sets": [*VARIANTS[variant], *extra_sets], "burst_frames": work.frames,
+            "imaged_s": round(imaged_s, 1), "imaged_peak_mb": imaged_mb,
+            "processed_s": round(time.perf_counter() - start - imaged_s, 1), "processed_peak_mb": peak_mb()}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variant", nargs="+", choices=sorted(VARIANTS), default=["burst_1024"])
+    parser.add_argument("--variant", nargs="*", choices=sorted(VARIANTS), default=["burst_1024"])
+    bursts = sorted(v for v in VARIANTS if v.startswith("burst"))
+    parser.add_argument("--one-burst", nargs="*", choices=bursts, default=[],
+                        help="also one burst of each, imaged and processed in a process of its own")
+    parser.add_argument("--one-burst-child", choices=bursts, help=argparse.SUPPRESS)
     parser.add_argument("--start", default="2026-03-15T07:50:00Z", help="start of the window (UTC)")
     parser.add_argument("--hours", type=float, default=3.0, help="length of the window")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sample-s", type=float, default=0.5)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
+    if args.one_burst_child:
+        print(json.dumps(_one_burst_child(args.one_burst_child)))
+        return
     if not SCENARIO.is_file():
         raise SystemExit(f"{SCENARIO}: the field case is not there (../shared beside the checkout)")
     results = {"scenario": os.path.relpath(SCENARIO, ROOT), "host": platform.machine(), "cpus": os.cpu_count(),
@@ -118,6 +171,12 @@ def main(argv: list[str] | None = None) -> None:
             results["runs"].append(row)
             print(f"{variant:18s} {row['frames_captured']:3d} frames  {row['wall_s']:7.1f} s  largest process "
                   f"{row['largest_process_mb']:7.0f} MB  all {row['all_processes_mb']:7.0f} MB", flush=True)
+    for variant in args.one_burst:
+        row = one_burst(variant)
+        results.setdefault("one_burst", []).append(row)
+        print(f"one burst of {variant:18s} {row['burst_frames']} frames  imaged {row['imaged_s']:6.1f} s, peak "
+              f"{row['imaged_peak_mb']:7.0f} MB  processed {row['processed_s']:6.1f} s, peak "
+              f"{row['processed_peak_mb']:7.0f} MB", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"-> {shown(args.out)}")

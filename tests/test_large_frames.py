@@ -34,3 +34,13 @@ def test_every_variant_is_a_scenario_that_validates(variant):
     camera = scenario.spacecraft.camera
     assert (camera.width_px, camera.height_px) == ((4096, 3072) if "4096x3072" in variant else (1024, 1024))
     assert [s.name for s in scenario.stages][:2] == ["cloud_filter", "superres" if "burst" in variant else "encode"]
+
+
+def test_one_burst_is_imaged_and_processed_as_a_worker_does():
+    # the --one-burst measurement on a small camera: a burst of the scenario's 8 frames through its pipeline
+    from benchmarks.large_frames import _one_burst_child
+
+    small = ("spacecraft.camera.width_px=128", "spacecraft.camera.height_px=96")
+    row = _one_burst_child("burst_1024", small)
+    assert row["burst_frames"] == 8 and row["sets"][-2:] == list(small)
+    assert row["imaged_s"] > 0 and row["processed_s"] > 0 and 0 < row["imaged_peak_mb"] <= row["processed_peak_mb"]
