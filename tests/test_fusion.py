@@ -176,3 +176,17 @@ def test_a_band_upsampled_in_strips_is_that_band_of_the_whole_upsampling(height,
         patch.setattr(fusion, "UPSAMPLE_STRIP_ROWS", strip_rows)
         for band in range(bands):
             np.testing.assert_array_equal(fusion.upsample_band(image, band, scale)[..., 0], whole[..., band])
+
+
+@pytest.mark.parametrize("bands", [1, 2, 3, 4, 5, 6])
+def test_a_band_s_registered_mean_is_the_same_made_alone(bands):
+    """The super-resolution stage makes each band's mean from that band alone: the same values as among all of them,
+    whatever the camera's band count (OpenCV's cubic warp of two channels gave other values than of each alone)."""
+    rng = np.random.default_rng(bands)
+    lr = np.cumsum(rng.random((4, 40, 50, bands), dtype=np.float32), axis=2) / np.float32(50)
+    clear = rng.random((4, 40, 50)) > 0.2
+    shifts = np.array([[0, 0], [0.3, -0.7], [-1.2, 0.4], [0.9, 1.1]])
+    together = fusion.mean_frame(lr, clear, shifts)
+    for band in range(bands):
+        np.testing.assert_array_equal(fusion.mean_frame(lr[..., band:band + 1], clear, shifts)[..., 0],
+                                      together[..., band])

@@ -92,9 +92,10 @@ def mean_frame(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = No
     bleeds into clear ground when the mean is upsampled.
 
     With ``shifts`` every frame is first resampled (bicubic) onto frame 0's grid, its cloudy pixels filled
-    beforehand with the unregistered mean so that interpolation drags no cloud into clear pixels. The frames are
-    summed one at a time, in order (the values of summing the stack along its first axis), so that memory holds
-    no resampled copy of the burst.
+    beforehand with the unregistered mean so that interpolation drags no cloud into clear pixels, band by band
+    (so a band's mean is the same made alone: OpenCV's cubic warp of one, three or four channels gives each channel
+    the values it gives it alone, of two channels not). The frames are summed one at a time, in order (the values of
+    summing the stack along its first axis), so that memory holds no resampled copy of the burst.
     """
     lr = np.asarray(lr, np.float32)
     _check(lr, clear, shifts)
@@ -110,10 +111,10 @@ def mean_frame(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = No
             back = np.array([[1, 0, -dx], [0, 1, -dy]], np.float64)
             filled = np.where(clear[f, ..., None], lr[f], unregistered)
             frame = np.empty((h, w, b), np.float32)
-            for c in range(0, b, 4):
-                frame[..., c:c + 4] = cv2.warpAffine(np.ascontiguousarray(filled[..., c:c + 4]), back, (w, h),
-                                                     flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                                                     borderMode=cv2.BORDER_REFLECT).reshape(h, w, -1)
+            for c in range(b):  # band by band: OpenCV warps two channels otherwise than each alone
+                frame[..., c] = cv2.warpAffine(np.ascontiguousarray(filled[..., c]), back, (w, h),
+                                               flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                               borderMode=cv2.BORDER_REFLECT)
             usable = cv2.warpAffine(clear[f].astype(np.uint8), back, (w, h), flags=cv2.INTER_NEAREST |
                                     cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE) > 0
         weight = usable[..., None].astype(np.float32)
