@@ -13,7 +13,7 @@ from onboard.scenario.spacecraft_config import CameraConfig
 from onboard.sensing.projection import GridFootprint
 from onboard.scenario.schema import build
 from onboard.scenario.yaml_source import Source
-from onboard.pipeline.superres import quantised
+from onboard.pipeline.superres import to_dn
 from onboard.sensing.world import Scene, SyntheticWorld
 from rundir.codec import FILL_DN, has_data, pack_bits
 from rundir.errors import ConfigError
@@ -59,8 +59,8 @@ def test_calibration_is_linear_and_invertible():
     assert spec.dn_max == 4095 and spec.reflectance_max == 1.2
     per_dn = spec.reflectance_max / spec.dn_max  # what the pipeline's stages get (Context.reflectance_per_dn)
     dn = np.arange(4096, dtype=np.uint16)
-    assert np.array_equal(quantised(dn_to_reflectance(dn, spec), per_dn, spec.bit_depth), dn)
-    assert quantised(np.array([0.0, 0.6, 1.2, 5.0, -1.0]), per_dn, spec.bit_depth).tolist() == [0, 2048, 4095, 4095, 0]
+    assert np.array_equal(to_dn(dn_to_reflectance(dn, spec), per_dn, spec.bit_depth), dn)
+    assert to_dn(np.array([0.0, 0.6, 1.2, 5.0, -1.0]), per_dn, spec.bit_depth).tolist() == [0, 2048, 4095, 4095, 0]
     assert dn_to_reflectance(np.array([4095]), spec)[0] == pytest.approx(1.2)
 
 

@@ -94,7 +94,7 @@ def user_model_problems(model: Model, scale: int) -> list[ConfigIssue]:
     return problems
 
 
-def quantised(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
+def to_dn(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
     """TOA reflectance to uint16 DN through the camera's calibration, rounded and clipped to the bit depth (a product
     then gets :func:`rundir.codec.reserve_fill` over its bands, once all are made)."""
     dn = np.rint(np.asarray(reflectance, np.float32) / np.float32(reflectance_per_dn))
@@ -215,7 +215,7 @@ class SuperResolution(Stage):
             return out
 
         def dn(reflectance: np.ndarray) -> np.ndarray:
-            return quantised(reflectance, self.ctx.reflectance_per_dn, self.ctx.bit_depth)
+            return to_dn(reflectance, self.ctx.reflectance_per_dn, self.ctx.bit_depth)
 
         registered = timed(method != "bicubic", self._means, lr_dn, clear, shifts) if names != ["bicubic"] else None
         plain = timed(method == "bicubic", self._means, lr_dn, clear) if "bicubic" in names else None
@@ -229,14 +229,14 @@ class SuperResolution(Stage):
                 continue
             mean = timed(method != "bicubic", fusion.upsample_band, registered, band, s)
             if "bicubic_registered" in names:
-                fused["bicubic_registered"][..., out] = dn(mean)
+                fused["bicubic_registered"][..., out] = timed(method == "bicubic_registered", dn, mean)
             if banded:
-                planes = timed(method in banded, fusion.misr_planes, self._reflectance(lr_dn[..., out]), shifts, clear,
-                               s, mean)
+                planes = timed(method in banded, lambda: fusion.misr_planes(self._reflectance(lr_dn[..., out]), shifts,
+                                                                            clear, s, mean))
                 for m in banded:
                     fused[m][..., out] = timed(m == method, lambda: dn(self._from_planes(planes, m)))
-        for image in fused.values():  # a pixel is fill when every band is
-            reserve_fill(image)
+        for m, image in fused.items():  # a pixel is fill when every band is
+            timed(m == method, reserve_fill, image)
         return fused, scoring_s
 
     def process(self, work: Work) -> None:
@@ -247,15 +247,15 @@ class SuperResolution(Stage):
         method = "model_int8" if self.params.method == "model" else self.params.method
         start = time.perf_counter()
         brightness = np.empty(burst.lr_dn.shape[:3], np.float32)  # (K, H, W): registration's plane, the bands' mean
-        for frame, dn in zip(brightness, burst.lr_dn):
-            frame[...] = self._reflectance(dn).mean(axis=-1)
+        for frame, frame_dn in zip(brightness, burst.lr_dn):
+            frame[...] = self._reflectance(frame_dn).mean(axis=-1)
         shifts = registration.register(brightness, clear, self.params.registration)
         del brightness
         scoring_s = time.perf_counter() - start if method == "bicubic" else 0.0  # its shifts are for the report alone
         others = ([m for m in BASELINES if m != method and (self.model_name or not m.startswith("model"))]
                   if self.params.evaluate else [])
-        fused, scored_s = self._fused(burst.lr_dn, clear, shifts, method, others)
-        scoring_s += scored_s
+        fused, baselines_s = self._fused(burst.lr_dn, clear, shifts, method, others)
+        scoring_s += baselines_s
         product = fused.pop(method)
         if not data.all():  # where no frame saw any world, the product holds fill too
             product[np.repeat(np.repeat(~data.any(axis=0), s, 0), s, 1)] = FILL_DN
