@@ -220,3 +220,10 @@ def test_windows_folded_one_at_a_time_are_those_of_the_folded_image(height, widt
     for (window, strides), tile in zip(seen, tiles + tiles):  # unfolded first, then folded window by window
         view = padded[tile.input.row0 + top:tile.input.row1 + top, tile.input.col0 + left:tile.input.col1 + left]
         assert np.array_equal(window, view) and strides == view.strides
+
+
+def test_an_image_that_does_not_fold_whole_is_refused():
+    # 65 rows at fold 2 would lose its last row silently; a ragged width failed deep inside a reshape
+    for shape in ((65, 64, 3), (64, 63, 3)):
+        with pytest.raises(ValueError, match=r"multiples of fold 2, got shape \(" + str(shape[0])):
+            predict_tiled(np.zeros(shape, np.float32), lambda w: w, 8, 2, fold=2)

@@ -61,9 +61,10 @@ def upsample(image: np.ndarray, scale: int) -> np.ndarray:
 def upsample_band(image: np.ndarray, band: int, scale: int) -> np.ndarray:
     """(H * scale, W * scale, 1) float32: band ``band`` of :func:`upsample` of ``image`` (H, W, B), the same values,
     made in strips of UPSAMPLE_STRIP_ROWS rows (each with the 3 rows around it that the cubic kernel reaches) with
-    the bands of its group of four: never every band at the finer scale at once. At a scale that is not a power of
-    two the group is resized whole: OpenCV rounds each source row, (row + 0.5) / scale - 0.5, to float32, so its
-    fraction would depend on where a strip starts."""
+    the bands of its group of four: never every band at the finer scale at once, for the time of resizing the group
+    once per band. At a scale that is not a power of two the group is resized whole, once per band (as much memory
+    for a moment as the group upsampled): OpenCV rounds each source row, (row + 0.5) / scale - 0.5, to float32, so
+    its fraction would depend on where a strip starts."""
     h, w, _ = image.shape
     group = band - band % 4
     out = np.empty((h * scale, w * scale, 1), np.float32)

@@ -204,14 +204,17 @@ def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray]
     the reflection-padded frame, not necessarily contiguous: copy it to keep it) to a (window_px * scale,
     window_px * scale, K) array; ``scale`` > 1 serves super-resolution models. With ``fold`` > 1 the image is
     (H * fold, W * fold, C) and ``predict`` sees it folded by :func:`space_to_depth` (fold² C channels). The frame
-    is padded and folded one row of windows at a time, never whole: each window is the same view, values and
-    strides, as into the whole frame padded (and folded). Returns the (H * scale, W * scale, K) mosaic in the
-    predictions' dtype. Raises ValueError when ``predict`` returns another shape.
+    is padded and folded one row of windows at a time, never whole: each window has the values and strides of the
+    same view into the whole frame padded (and folded), and where no padding reaches it, it is a view into
+    ``image`` itself (C-ordered here), not to be written to. Returns the (H * scale, W * scale, K) mosaic in the
+    predictions' dtype. Raises ValueError when ``predict`` returns another shape, or ``image`` is not (H, W, C) with
+    H and W multiples of ``fold``.
     """
-    if image.ndim != 3:
-        raise ValueError(f"image must be (H, W, C), got shape {image.shape}")
     if scale < 1 or fold < 1:
         raise ValueError(f"scale and fold must be at least 1, got {scale} and {fold}")
+    if image.ndim != 3 or image.shape[0] % fold or image.shape[1] % fold:
+        raise ValueError(f"image must be (H, W, C) with H and W multiples of fold {fold}, got shape {image.shape}")
+    image = np.ascontiguousarray(image)  # C order, as a padded copy of it was: the same strides
     height_px, width_px = image.shape[0] // fold, image.shape[1] // fold
     tiles = windows(height_px, width_px, window_px, overlap_px)
     # The first window starts at or before the frame's origin and the last ends at or past its far edge.

@@ -38,7 +38,8 @@ _CLOUD_REFLECTANCE = 0.8  # TOA reflectance of a frame cloud's bright core, all 
 _CLOUD_SCALES_M = (1200.0, 600.0, 300.0)  # value-noise cell sizes of the frame cloud layer, coarse to fine
 THICK_OPACITY = 0.9  # a frame cloud at least this opaque is flagged thick; below, thin
 _WORLD_CLOUD_SHARE = 1e-3  # a low-res pixel is cloudy when this much of its PSF-weighted footprint is world cloud
-SAMPLE_STRIP_BYTES = 64 << 20  # the high-res layers filtered at once when a frame is sampled from them
+# the high-res layers filtered at once: by the optics' Gaussian, and as a frame is sampled from them
+SAMPLE_STRIP_BYTES = 64 << 20
 
 
 class BurstError(ValueError):
@@ -57,7 +58,8 @@ class Burst:
     lr_dn: np.ndarray  # (K, H, W, B) uint16 digital numbers at the camera's bit depth
     shifts_px: np.ndarray  # (K, 2) float64 true (dy, dx) of each frame in low-res px; row 0 is (0, 0)
     lr_cloud: np.ndarray  # (K, H, W) bool: cloud (the world's, or the frame's own drifting layer) or no data
-    hr_truth: np.ndarray  # (H * scale, W * scale, B) float32 TOA reflectance of the scene at time_utc
+    hr_truth: np.ndarray  # (H * scale, W * scale, B) float32 TOA reflectance of the scene at time_utc (a view of the
+    # rendered scene, whose margin of a few pixels it keeps alive)
     hr_clear: np.ndarray  # (H * scale, W * scale) bool: clear ground in the truth that some frame sees clear
     footprint_lr: GridFootprint
     scale: int
