@@ -13,7 +13,7 @@ Variants (``--variant``, any of):
 - ``frame_4096x3072``: the scenario's own pipeline (cloud filter, PNG) with a 4096 x 3072 camera;
 - ``burst_4096x3072``: ``burst_1024`` with a 4096 x 3072 camera (issue 14's 3 GB).
 
-``--one-burst NAME ...`` measures, for burst variants, one burst in a process of its own instead of a run: imaged
+``--one-burst NAME ...`` measures, for burst variants, one burst in a process of its own rather than a run: imaged
 and processed as a frame-pool worker does it (:func:`onboard.sim.frame_pool.frame_work`), centred on the field
 case's first target (Lagos) at 08:00 UTC with the sun at 50 deg elevation; ``ru_maxrss`` once it is imaged and once
 the pipeline is through. A whole ``burst_4096x3072`` run holds several such bursts in flight at once.
@@ -147,7 +147,8 @@ def _one_burst_child(variant: str, extra_sets: tuple[str, ...] = ()) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variant", nargs="*", choices=sorted(VARIANTS), default=["burst_1024"])
+    parser.add_argument("--variant", nargs="*", choices=sorted(VARIANTS),
+                        help="runs to measure (default: burst_1024, none with --one-burst)")
     bursts = sorted(v for v in VARIANTS if v.startswith("burst"))
     parser.add_argument("--one-burst", nargs="*", choices=bursts, default=[],
                         help="also one burst of each, imaged and processed in a process of its own")
@@ -161,12 +162,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.one_burst_child:
         print(json.dumps(_one_burst_child(args.one_burst_child)))
         return
+    variants = args.variant if args.variant is not None else [] if args.one_burst else ["burst_1024"]
     if not SCENARIO.is_file():
         raise SystemExit(f"{SCENARIO}: the field case is not there (../shared beside the checkout)")
     results = {"scenario": os.path.relpath(SCENARIO, ROOT), "host": platform.machine(), "cpus": os.cpu_count(),
                "python": platform.python_version(), "runs": []}
     with tempfile.TemporaryDirectory(prefix="orbitedge-large-") as tmp:
-        for variant in args.variant:
+        for variant in variants:
             row = run(variant, args.start, args.hours, args.workers, Path(tmp) / variant, args.sample_s)
             results["runs"].append(row)
             print(f"{variant:18s} {row['frames_captured']:3d} frames  {row['wall_s']:7.1f} s  largest process "

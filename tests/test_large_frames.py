@@ -42,5 +42,4 @@ def test_one_burst_is_imaged_and_processed_as_a_worker_does():
 
     small = ("spacecraft.camera.width_px=128", "spacecraft.camera.height_px=96")
     row = _one_burst_child("burst_1024", small)
-    assert row["burst_frames"] == 8 and row["sets"][-2:] == list(small)
-    assert row["imaged_s"] > 0 and row["processed_s"] > 0 and 0 < row["imaged_peak_mb"] <= row["processed_peak_mb"]
+    assert row["burst_frames"] == 8 and row["sets"][-2:] == list(small)  # the variant's 8 frames, the small camera

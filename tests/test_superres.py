@@ -323,7 +323,7 @@ def test_the_stage_does_on_board_only_its_methods_work_and_times_the_rest_as_sco
 def test_the_stage_fuses_one_band_at_a_time_in_memory(evaluate, shot, monkeypatch):
     """A 4096 x 3072 burst of 8 is 1.6 GB as float32 and its fusion planes 2.4 GB at x2: the stage held both for
     every band at once (its numpy peak here was 1.8x and 1.6x their sum, beyond what it keeps). It now fuses one band
-    at a time, so what it holds beyond its outputs stays near one band's burst and planes plus the band-free work."""
+    at a time: what it holds beyond its outputs stays under 1.2x that sum (1.0x and 0.8x here)."""
     import tracemalloc
 
     peaks = []
