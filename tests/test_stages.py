@@ -119,3 +119,12 @@ def test_encode_check_accepts_each_codec_with_its_own_setting():
     for params in ({"format": "jpegls", "max_error_dn": 2}, {"format": "jpeg2000", "bits_per_sample": 1.5},
                    {"format": "jpegxl", "distance": 1.0, "level": 7}, {"format": "zstd", "level": 19}):
         assert stages.Encode.check(stages.Encode.Params(**params), 0, ["encode"], ("B", "G", "R", "NIR")) == []
+
+
+def test_a_stage_reads_dn_as_the_camera_calibrates_them():
+    # one conversion for every stage (cloud filter, super-resolution, the lossy products' spectral scores): float32,
+    # linear with no offset, full scale at the camera's reflectance_max
+    dn = np.array([[0, 2048, 4095]], np.uint16)
+    reflectance = CTX.reflectance(dn)
+    assert reflectance.dtype == np.float32 and reflectance.shape == dn.shape
+    np.testing.assert_allclose(reflectance, [[0.0, 2048 * 1.2 / 4095, 1.2]], rtol=1e-7)

@@ -367,7 +367,7 @@ def test_the_report_s_baselines_add_no_on_board_time(method, shot, monkeypatch):
     for module, name in ((superres, "to_dn"), (superres, "reserve_fill"), (fusion, "upsample_band"),
                          (fusion, "misr_planes"), (fusion, "misr_from_planes"), (fusion, "mean_frame")):
         monkeypatch.setattr(module, name, ticking(getattr(module, name)))
-    monkeypatch.setattr(superres.SuperResolution, "_reflectance", ticking(superres.SuperResolution._reflectance))
+    monkeypatch.setattr(stages.Context, "reflectance", ticking(stages.Context.reflectance))
     on_board = []
     for evaluate in (False, True):
         work = build(("superres", {"method": method, "evaluate": evaluate}), ("bent_pipe", {})).run(shot)

@@ -32,7 +32,7 @@ def lossy_scoring(tile: Any, ctx: Any) -> dict[str, np.ndarray]:
         if tile.fill_mask is not None:  # the ground reads the product with its mask: so does this score
             decoded = codec.with_fill(decoded, tile.fill_mask)
         for name, dn in (("raw", tile.dn), ("decoded", decoded)):
-            out[f"{key}_spectral_{name}"] = spectral.cloud_mask(dn * np.float32(ctx.reflectance_per_dn), bands)
+            out[f"{key}_spectral_{name}"] = spectral.cloud_mask(ctx.reflectance(dn), bands)
     return out
 
 

@@ -291,7 +291,7 @@ class CloudFilter(Stage):
         cloudy_frames = np.empty(stack.shape[:3], bool)
         spectral_method = self.params.method == "spectral"
         for f, dn in enumerate(stack):
-            reflectance = dn.astype(np.float32) * np.float32(self.ctx.reflectance_per_dn)
+            reflectance = self.ctx.reflectance(dn)
             start = time.perf_counter()
             baseline = spectral.cloud_mask(reflectance, self.ctx.bands) if spectral_method or f == 0 else None
             if not spectral_method and f == 0:  # the baseline beside the model, for the report: no on-board work

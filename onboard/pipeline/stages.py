@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import numpy as np
+
 from rundir import codec, flight_codecs
 from rundir.errors import ConfigIssue, OrbitEdgeError
 from rundir.run_info import ModelFile, ModelValidation
@@ -37,6 +39,13 @@ class Context:
     timing: Literal["projected", "measured"] = "projected"  # stage time from the profile, or this host's wall time
     band_centres_um: tuple[float, ...] | None = None  # centre wavelength of each band, micrometres
     scenario_dir: Path | None = None  # where a stage's relative file names (a model's path) start; None: the cwd
+
+    def reflectance(self, dn: np.ndarray) -> np.ndarray:
+        """``dn`` (any shape, integer DN) as float32 TOA reflectance through the camera's calibration, linear with
+        no offset (:class:`onboard.scenario.spacecraft_config.CameraConfig`)."""
+        out = np.asarray(dn).astype(np.float32)
+        out *= np.float32(self.reflectance_per_dn)
+        return out
 
 
 scenario_path = config_files.scenario_path  # where stage plugins have imported it from (the example did)

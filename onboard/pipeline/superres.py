@@ -187,16 +187,10 @@ class SuperResolution(Stage):
                  load_model(model_name(self.params.scale, method.removeprefix("model_")), self.params.threads))
         return fusion.misr_from_planes(model, planes, self.params.scale, self.params.overlap_px)
 
-    def _reflectance(self, dn: np.ndarray) -> np.ndarray:
-        """``dn`` (any shape, uint16) as float32 TOA reflectance through the camera's calibration."""
-        out = dn.astype(np.float32)
-        out *= np.float32(self.ctx.reflectance_per_dn)
-        return out
-
     def _means(self, lr_dn: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
         """(H, W, B) float32: :func:`onboard.pipeline.fusion.mean_frame` of the burst ``lr_dn`` (K, H, W, B), registered
         with ``shifts``, each band's mean made from that band alone (the same values)."""
-        return np.concatenate([fusion.mean_frame(self._reflectance(lr_dn[..., b:b + 1]), clear, shifts)
+        return np.concatenate([fusion.mean_frame(self.ctx.reflectance(lr_dn[..., b:b + 1]), clear, shifts)
                                for b in range(lr_dn.shape[-1])], axis=-1)
 
     def _fused(self, lr_dn: np.ndarray, clear: np.ndarray, shifts: np.ndarray, method: str,
@@ -231,7 +225,7 @@ class SuperResolution(Stage):
             if "bicubic_registered" in names:
                 fused["bicubic_registered"][..., out] = timed(method == "bicubic_registered", dn, mean)
             if banded:
-                planes = timed(method in banded, lambda: fusion.misr_planes(self._reflectance(lr_dn[..., out]), shifts,
+                planes = timed(method in banded, lambda: fusion.misr_planes(self.ctx.reflectance(lr_dn[..., out]), shifts,
                                                                             clear, s, mean))
                 for m in banded:
                     fused[m][..., out] = timed(m == method, lambda: dn(self._from_planes(planes, m)))
@@ -248,7 +242,7 @@ class SuperResolution(Stage):
         start = time.perf_counter()
         brightness = np.empty(burst.lr_dn.shape[:3], np.float32)  # (K, H, W): registration's plane, the bands' mean
         for frame, frame_dn in zip(brightness, burst.lr_dn):
-            frame[...] = self._reflectance(frame_dn).mean(axis=-1)
+            frame[...] = self.ctx.reflectance(frame_dn).mean(axis=-1)
         shifts = registration.register(brightness, clear, self.params.registration)
         del brightness
         scoring_s = time.perf_counter() - start if method == "bicubic" else 0.0  # its shifts are for the report alone
