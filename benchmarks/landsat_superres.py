@@ -37,8 +37,9 @@ def main() -> None:
         shot = superres_data.landsat_burst(scene, row0, col0, CROP_PX, np.random.default_rng(rng.integers(2**63)))
         b, lr, clear, shifts = shot.burst, shot.lr, shot.clear, shot.shifts_px
         planes = fusion.misr_planes(lr, shifts, clear, 2)
-        images = {"model_int8": fusion.misr_from_planes(models["int8"], planes, 2),
-                  "model_float32": fusion.misr_from_planes(models["float32"], planes, 2),
+        learned = np.stack([fusion.misr_from_planes([models["int8"], models["float32"]], band, 2) for band in planes],
+                           axis=2)  # (H*s, W*s, B, model)
+        images = {"model_int8": learned[..., 0], "model_float32": learned[..., 1],
                   "bicubic": fusion.bicubic(lr, clear, 2),
                   "bicubic_registered": np.moveaxis(planes[..., 0], 0, -1),
                   "shift_and_add": np.moveaxis(planes[..., 1], 0, -1)}

@@ -190,3 +190,109 @@ def test_a_band_s_registered_mean_is_the_same_made_alone(bands):
     for band in range(bands):
         np.testing.assert_array_equal(fusion.mean_frame(lr[..., band:band + 1], clear, shifts)[..., 0],
                                       together[..., band])
+
+
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(1, 40), first=st.integers(0, 39), n=st.integers(1, 40), scale=st.integers(2, 4),
+       seed=st.integers(0, 2**16))
+def test_rows_of_a_band_upsampled_are_those_rows_of_the_whole_band(height, first, n, scale, seed):
+    """The stage upsamples a band's mean a run of rows at a time, as its fusion planes and products are made: the
+    same values as those rows of the whole band."""
+    first = min(first, height - 1)
+    last = min(height, first + n)
+    image = np.random.default_rng(seed).random((height, 9, 5), dtype=np.float32)
+    whole = fusion.upsample(image, scale)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fusion, "UPSAMPLE_STRIP_ROWS", 7)
+        for band in (0, 4):
+            np.testing.assert_array_equal(fusion.upsample_band(image, band, scale, (first, last))[..., 0],
+                                          whole[first * scale:last * scale, :, band])
+
+
+def _random_burst(seed: int, k: int, h: int, w: int, bands: int = 1):
+    rng = np.random.default_rng(seed)
+    dn = rng.integers(0, 4096, (k, h, w, bands)).astype(np.uint16)
+    clear = rng.random((k, h, w)) > 0.2
+    clear[:, : h // 3, : w // 3] = False  # a hole no frame sees: inpainted
+    shifts = np.vstack([[0.0, 0.0], rng.uniform(-2.5, 2.5, (k - 1, 2))])
+    return dn, clear, shifts
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), k=st.integers(1, 6), h=st.integers(1, 30), first=st.integers(0, 29),
+       n=st.integers(1, 30), scale=st.integers(2, 3))
+def test_shift_and_add_of_some_rows_reads_dn_as_needed_and_gives_those_rows(seed, k, h, first, n, scale):
+    """Shift-and-add of a run of low-res rows, reading the burst's DN through a calibration as it goes, is those
+    rows of shift-and-add on the whole burst as reflectance (frames shifted off those rows, or off the grid, too)."""
+    dn, clear, shifts = _random_burst(seed, k, h, 11, 2)
+    first = min(first, h - 1)
+    last = min(h, first + n)
+    gain = np.float32(1.2 / 4095)
+    fused, count = fusion.shift_and_add_sparse(dn.astype(np.float32) * gain, shifts, clear, scale)
+    part, part_count = fusion.shift_and_add_sparse(dn, shifts, clear, scale, (first, last),
+                                                   lambda d: d.astype(np.float32) * gain)
+    np.testing.assert_array_equal(part, fused[first * scale:last * scale])
+    np.testing.assert_array_equal(part_count, count[first * scale:last * scale])
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), h=st.integers(2, 40), block_rows=st.integers(1, 12), scale=st.integers(2, 3),
+       reads=st.lists(st.tuples(st.integers(-10, 90), st.integers(1, 40), st.booleans()), min_size=1, max_size=6))
+def test_band_planes_made_block_by_block_are_the_planes_of_the_whole_band(seed, h, block_rows, scale, reads):
+    """The stage reads a band's fusion planes as the model's windows do, a row of windows at a time, reflected past
+    the frame's edges, and the planes are made a block of rows at a time as they are read: whatever is read is the
+    same as those rows of :func:`fusion.misr_planes`, and each block is handed on (``on_block``) once, in order."""
+    dn, clear, shifts = _random_burst(seed, 5, h, 13)
+    gain = np.float32(1.0 / 4095)
+    lr = dn.astype(np.float32) * gain
+    whole = fusion.misr_planes(lr, shifts, clear, scale)[0]
+    seen = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fusion, "PLANES_BLOCK_ROWS", block_rows)
+        planes = fusion.BandPlanes(dn, shifts, clear, scale, fusion.mean_frame(lr, clear, shifts), 0,
+                                   lambda d: d.astype(np.float32) * gain, lambda row0, p: seen.append((row0, p)))
+        assert planes.shape == whole.shape
+        for start, length, as_slice in reads:
+            start = min(start, h * scale - 1) if as_slice else start
+            if as_slice:
+                rows = slice(max(start, 0), min(h * scale, max(start, 0) + length))
+                got, expected = planes[rows], whole[rows]
+            else:  # reflected as np.pad's "reflect" does, as predict_tiled reads the frame's edges
+                index = np.abs(np.arange(start, start + length)) % max(2 * (h * scale - 1), 1)
+                index = np.where(index < h * scale, index, 2 * (h * scale - 1) - index)
+                got, expected = planes[index], whole[index]
+            np.testing.assert_array_equal(got, expected)
+            assert got.flags.c_contiguous
+        planes.blocks()
+    assert [row0 for row0, _ in seen] == list(range(0, h, block_rows))  # each block once, in order
+    np.testing.assert_array_equal(np.concatenate([p for _, p in seen]), whole)
+
+
+class Doubling:
+    """A stand-in MISR model whose correction is a fixed function of its input window."""
+
+    def __init__(self, factor: float):
+        self.input_shape, self.factor = (1, 8, 8, 12), np.float32(factor)
+
+    def predict(self, x):
+        return np.repeat(np.repeat(x[..., :1], 2, 0), 2, 1) * self.factor
+
+
+def test_models_fused_in_one_pass_from_planes_made_as_read_are_each_model_alone():
+    """The stage runs its model and, for the report, the model's float32 twin in one pass of windows over planes
+    made as the windows read them: each gives what it gives alone on the whole planes."""
+    dn, clear, shifts = _random_burst(5, 4, 37, 29)
+    lr = dn.astype(np.float32) / np.float32(4095)
+    whole = fusion.misr_planes(lr, shifts, clear, 2)[0]
+    models = [Doubling(0.1), Doubling(-0.3)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fusion, "PLANES_BLOCK_ROWS", 5)
+        made = fusion.BandPlanes(dn, shifts, clear, 2, fusion.mean_frame(lr, clear, shifts), 0,
+                                 lambda d: d.astype(np.float32) / np.float32(4095))
+        together = fusion.misr_from_planes(models, made, 2, overlap_px=4)
+    assert together.shape == whole.shape[:2] + (2,)
+    for i, model in enumerate(models):
+        alone = fusion.misr_from_planes([model], whole, 2, overlap_px=4)
+        np.testing.assert_array_equal(together[..., i], alone[..., 0])
+    zero = fusion.misr_from_planes([Doubling(0.0)], whole, 2, overlap_px=4)
+    np.testing.assert_array_equal(zero[..., 0], whole[..., 0])  # no correction: the registered bicubic mean

@@ -11,7 +11,7 @@ import pytest
 
 from ground.image_quality import cpsnr_db
 from onboard.sensing import burst
-from onboard.pipeline import runner, stages, superres
+from onboard.pipeline import fusion, runner, stages, superres
 from onboard.pipeline.tile import Tile, Work
 from onboard.scenario.config import StageConfig, load_scenario
 from onboard.runtime.modelcard import shipped_card
@@ -307,10 +307,10 @@ def test_the_stage_does_on_board_only_its_methods_work_and_times_the_rest_as_sco
     unless the report's baselines need them, plain bicubic's registration is timed as scoring work, and the
     products are the same bytes as from the planes."""
     made = []
-    real = superres.fusion.misr_planes
-    monkeypatch.setattr(superres.fusion, "misr_planes", lambda *a: made.append(1) or real(*a))
+    real = superres.fusion.BandPlanes.block
+    monkeypatch.setattr(superres.fusion.BandPlanes, "block", lambda planes, i: made.append(i) or real(planes, i))
     work = build(("superres", {"method": method, "evaluate": False}), ("bent_pipe", {})).run(shot)
-    assert len(made) == (len(CTX.bands) if method == "shift_and_add" else 0)  # the planes of each band, once
+    assert made == ([0] * len(CTX.bands) if method == "shift_and_add" else [])  # the planes of each band, once
     assert ("superres" in work.scoring_wall_s) == (method == "bicubic")
     evaluated = build(("superres", {"method": "model"}), ("bent_pipe", {})).run(shot)  # its baselines from the planes
     if method != "shift_and_add":
@@ -345,6 +345,31 @@ def test_the_stage_fuses_one_band_at_a_time_in_memory(evaluate, shot, monkeypatc
     assert peaks[0] - outputs < 1.2 * (burst_f32 + planes)
 
 
+@pytest.mark.parametrize("evaluate", [True, False])
+def test_the_stage_reads_a_frame_at_a_time_and_makes_planes_a_block_of_rows_at_a_time(evaluate, shot, monkeypatch):
+    """Of one band, a 4096 x 3072 burst of 8 is 0.4 GB as float32 and its fusion planes 0.6 GB at x2: the stage read
+    each band's burst as float32 whole and made its planes whole, once for the product and again for the float32
+    twin (a burst's peak was 7.6 GB). It now reads the burst's DN as reflectance one frame, or one frame's rows, at a
+    time, and makes each band's planes a block of rows at a time, once, as one pass of windows for both models reads
+    them: the same bytes, whatever the block."""
+    k, h, w, bands = shot.burst.lr_dn.shape
+    line = [("superres", {"evaluate": evaluate}), ("encode", {"format": "png"})]
+    whole = build(*line).run(shot)
+    monkeypatch.setattr(fusion, "PLANES_BLOCK_ROWS", 16)
+    monkeypatch.setattr(fusion, "UPSAMPLE_STRIP_ROWS", 16)
+    read, made = [], []
+    reflectance, planes_rows = stages.Context.reflectance, fusion._planes_rows
+    monkeypatch.setattr(stages.Context, "reflectance", lambda ctx, dn: read.append(np.size(dn)) or reflectance(ctx, dn))
+    monkeypatch.setattr(fusion, "_planes_rows", lambda *a: made.append(a[5]) or planes_rows(*a))
+    blocks = build(*line).run(shot)
+    assert made == [(r0, min(h, r0 + 16)) for r0 in range(0, h, 16)] * bands  # each block once, in order
+    assert max(read) <= h * w * bands  # never more than one frame (registration reads a frame's bands together)
+    assert [t.payload for t in blocks.tiles] == [t.payload for t in whole.tiles]
+    assert whole.evaluation.keys() == blocks.evaluation.keys()
+    for key, value in whole.evaluation.items():
+        np.testing.assert_array_equal(blocks.evaluation[key], value)
+
+
 @pytest.mark.parametrize("method", ["model", "shift_and_add", "bicubic_registered", "bicubic"])
 def test_the_report_s_baselines_add_no_on_board_time(method, shot, monkeypatch):
     """Measured timing charges a stage its wall time less what it spent for the report alone. Made band by band, a
@@ -352,8 +377,6 @@ def test_the_report_s_baselines_add_no_on_board_time(method, shot, monkeypatch):
     on-board time doubled with evaluate on). On a clock that moves only inside the stage's parts, a method's
     on-board time is the same with the baselines as without them."""
     import time
-
-    from onboard.pipeline import fusion
 
     clock = [0.0]
     monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
@@ -365,7 +388,7 @@ def test_the_report_s_baselines_add_no_on_board_time(method, shot, monkeypatch):
         return tick
 
     for module, name in ((superres, "to_dn"), (superres, "reserve_fill"), (fusion, "upsample_band"),
-                         (fusion, "misr_planes"), (fusion, "misr_from_planes"), (fusion, "mean_frame")):
+                         (fusion, "shift_and_add_sparse"), (fusion, "misr_from_planes"), (fusion, "mean_frame")):
         monkeypatch.setattr(module, name, ticking(getattr(module, name)))
     monkeypatch.setattr(stages.Context, "reflectance", ticking(stages.Context.reflectance))
     on_board = []

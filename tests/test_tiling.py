@@ -227,3 +227,35 @@ def test_an_image_that_does_not_fold_whole_is_refused():
     for shape in ((65, 64, 3), (64, 63, 3)):
         with pytest.raises(ValueError, match=r"multiples of fold 2, got shape \(" + str(shape[0])):
             predict_tiled(np.zeros(shape, np.float32), lambda w: w, 8, 2, fold=2)
+
+
+class ReadRows:
+    """An image made as it is read (tiling.Rows): a copy of the rows asked for, each read recorded."""
+
+    def __init__(self, image: np.ndarray):
+        self.image, self.shape, self.ndim, self.reads = image, image.shape, image.ndim, []
+
+    def __getitem__(self, rows):
+        index = np.arange(self.shape[0])[rows]
+        self.reads.append((int(index.min()), int(index.max())))
+        return np.ascontiguousarray(self.image[rows])
+
+
+@settings(max_examples=40, deadline=None)
+@given(tilings(max_frame_px=40, max_window_px=16), st.integers(1, 3), st.integers(0, 2**16))
+def test_an_image_made_as_it_is_read_gives_the_mosaic_of_the_array_reading_rows_in_order(tiling, fold, seed):
+    """The super-resolution stage hands the windows planes made as they are read (fusion.BandPlanes), keeping only
+    the last rows it made: the mosaic is the array's, bit for bit, and each row of windows reads from no earlier a
+    row than the one before, so rows once passed are never read again."""
+    height_px, width_px, window_px, overlap_px = tiling
+    image = np.random.default_rng(seed).random((height_px * fold, width_px * fold, 2), dtype=np.float32)
+
+    def predict(window: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(window - window.mean(), 2, 0), 2, 1)
+
+    rows = ReadRows(image)
+    np.testing.assert_array_equal(predict_tiled(rows, predict, window_px, overlap_px, 2, fold=fold),
+                                  predict_tiled(image, predict, window_px, overlap_px, 2, fold=fold))
+    starts = [first for first, _ in rows.reads]
+    assert starts == sorted(starts) and len(rows.reads) == len({t.input.row0 for t in windows(height_px, width_px,
+                                                                                             window_px, overlap_px)})

@@ -12,12 +12,12 @@ columns alike), the same ground (``onboard.sensing.burst.high_res_footprint``).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol, Sequence
 
 import cv2
 import numpy as np
 
-from .tiling import predict_tiled
+from .tiling import depth_to_space, predict_tiled
 
 # The learned model's input: per band, three high-res planes folded into s*s channels each (space-to-depth,
 # channel = (row phase * s + column phase) * 3 + plane), standardised per window by the bicubic plane's mean
@@ -28,6 +28,7 @@ FEATURE_FLOOR = 0.004  # TOA reflectance: below this a window is flat; its noise
 FEATURE_CLIP = 6.0
 _INPAINT_RADIUS_PX = 3
 UPSAMPLE_STRIP_ROWS = 256  # low-res rows that upsample_band resizes at once
+PLANES_BLOCK_ROWS = 256  # low-res rows of a band's MISR planes that BandPlanes makes at once
 MODEL_OVERLAP_PX = 16  # low-res px of overlap between the model's windows (8 px of context cropped each side)
 
 
@@ -37,6 +38,10 @@ class Predictor(Protocol):
     input_shape: tuple[int, ...]
 
     def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+
+def _as_float32(values: np.ndarray) -> np.ndarray:
+    return np.asarray(values, np.float32)
 
 
 def _check(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None) -> None:
@@ -58,22 +63,31 @@ def upsample(image: np.ndarray, scale: int) -> np.ndarray:
     return planes[0] if len(planes) == 1 else np.concatenate(planes, axis=-1)  # no copy of four bands or fewer
 
 
-def upsample_band(image: np.ndarray, band: int, scale: int) -> np.ndarray:
-    """(H * scale, W * scale, 1) float32: band ``band`` of :func:`upsample` of ``image`` (H, W, B), the same values,
-    made in strips of UPSAMPLE_STRIP_ROWS rows (each with the 3 rows around it that the cubic kernel reaches) with
-    the bands of its group of four: never every band at the finer scale at once, for the time of resizing the group
-    once per band. At a scale that is not a power of two the group is resized whole, once per band (as much memory
-    for a moment as the group upsampled): OpenCV rounds each source row, (row + 0.5) / scale - 0.5, to float32, so
-    its fraction would depend on where a strip starts."""
+def strips(height_px: int, scale: int) -> list[tuple[int, int]]:
+    """The runs of low-res rows (row0, row1) of an image ``height_px`` high that :func:`upsample_band` resizes at once
+    at ``scale``: UPSAMPLE_STRIP_ROWS at a time at a power of two, all of them at another scale (OpenCV rounds each
+    source row, (row + 0.5) / scale - 0.5, to float32, so its fraction would depend on where a strip starts)."""
+    step = height_px if scale & (scale - 1) else UPSAMPLE_STRIP_ROWS
+    return [(r0, min(height_px, r0 + step)) for r0 in range(0, height_px, step)]
+
+
+def upsample_band(image: np.ndarray, band: int, scale: int, rows: tuple[int, int] | None = None) -> np.ndarray:
+    """(n * scale, W * scale, 1) float32: band ``band`` of :func:`upsample` of ``image`` (H, W, B), the same values,
+    for the low-res ``rows`` (row0, row1) (all H by default: n = row1 - row0). Made strip by strip (:func:`strips`,
+    each with the 3 rows around it that the cubic kernel reaches) with the bands of its group of four: never every
+    band at the finer scale at once, for the time of resizing the group once per band. At a scale that is not a
+    power of two the group is resized whole, once per call (as much memory for a moment as the group upsampled)."""
     h, w, _ = image.shape
+    first, last = (0, h) if rows is None else rows
     group = band - band % 4
-    out = np.empty((h * scale, w * scale, 1), np.float32)
-    rows = UPSAMPLE_STRIP_ROWS if scale & (scale - 1) == 0 else h
-    for r0 in range(0, h, rows):
-        r1 = min(h, r0 + rows)
-        a, b = max(0, r0 - 3), min(h, r1 + 3)
+    out = np.empty(((last - first) * scale, w * scale, 1), np.float32)
+    for r0, r1 in strips(h, scale):
+        r0, r1 = max(r0, first), min(r1, last)
+        if r0 >= r1:
+            continue
+        a, b = (0, h) if scale & (scale - 1) else (max(0, r0 - 3), min(h, r1 + 3))
         strip = upsample(image[a:b, :, group:group + 4], scale)
-        out[r0 * scale:r1 * scale, :, 0] = strip[(r0 - a) * scale:(r1 - a) * scale, :, band - group]
+        out[(r0 - first) * scale:(r1 - first) * scale, :, 0] = strip[(r0 - a) * scale:(r1 - a) * scale, :, band - group]
     return out
 
 
@@ -87,7 +101,8 @@ def _inpainted(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
                      for b in range(image.shape[-1])], axis=-1)
 
 
-def mean_frame(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
+def mean_frame(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None,
+               value: Callable[[np.ndarray], np.ndarray] = _as_float32) -> np.ndarray:
     """(H, W, B) float32 per-pixel mean over the frames clear there; pixels clear in no frame are inpainted
     from their clear surroundings (the mean of all frames when none is clear anywhere), so that no cloud
     bleeds into clear ground when the mean is upsampled.
@@ -96,21 +111,21 @@ def mean_frame(lr: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = No
     beforehand with the unregistered mean so that interpolation drags no cloud into clear pixels, band by band
     (so a band's mean is the same made alone: OpenCV's cubic warp of one, three or four channels gives each channel
     the values it gives it alone, of two channels not). The frames are summed one at a time, in order (the values of
-    summing the stack along its first axis), so that memory holds no resampled copy of the burst.
+    summing the stack along its first axis), so that memory holds no resampled copy of the burst. ``lr`` may hold
+    any numbers: ``value`` gives a frame's float32 samples (e.g. DN as reflectance), one frame at a time.
     """
-    lr = np.asarray(lr, np.float32)
     _check(lr, clear, shifts)
     k, h, w, b = lr.shape
-    unregistered = None if shifts is None else mean_frame(lr, clear)
+    unregistered = None if shifts is None else mean_frame(lr, clear, value=value)
     total = np.zeros((h, w, b), np.float32)  # of the clear samples
     plain = np.zeros((h, w, b), np.float32)  # of all samples
     count = np.zeros((h, w, 1), np.float32)
     for f in range(k):
-        frame, usable = lr[f], clear[f]
+        frame, usable = value(lr[f]), clear[f]
         if shifts is not None:
             dy, dx = np.asarray(shifts[f], np.float64)
             back = np.array([[1, 0, -dx], [0, 1, -dy]], np.float64)
-            filled = np.where(clear[f, ..., None], lr[f], unregistered)
+            filled = np.where(clear[f, ..., None], frame, unregistered)
             frame = np.empty((h, w, b), np.float32)
             for c in range(b):  # band by band: OpenCV warps two channels otherwise than each alone
                 frame[..., c] = cv2.warpAffine(np.ascontiguousarray(filled[..., c]), back, (w, h),
@@ -153,15 +168,19 @@ def _median(planes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return median, count
 
 
-def shift_and_add_sparse(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray,
-                         scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shift-and-add without filling: (H*s, W*s, B) float32 median of the clear samples that land in each
-    high-res cell (NaN where none does) and (H*s, W*s) int count of those samples (first band's)."""
-    lr = np.asarray(lr, np.float32)
+def shift_and_add_sparse(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: int,
+                         rows: tuple[int, int] | None = None,
+                         value: Callable[[np.ndarray], np.ndarray] = _as_float32) -> tuple[np.ndarray, np.ndarray]:
+    """Shift-and-add without filling: (n*s, W*s, B) float32 median of the clear samples that land in each
+    high-res cell (NaN where none does) and (n*s, W*s) int count of those samples (first band's), for the cells of
+    the low-res ``rows`` (row0, row1) of frame 0's grid (all H by default: n = row1 - row0). ``lr`` may hold any
+    numbers: ``value`` gives the float32 samples of a piece of it (e.g. DN as reflectance), read as needed."""
     _check(lr, clear, shifts)
     k, h, w, b = lr.shape
-    fused = np.full((h * scale, w * scale, b), np.nan, np.float32)
-    count = np.zeros((h * scale, w * scale), np.int32)
+    first, last = (0, h) if rows is None else rows
+    n = last - first
+    fused = np.full((n * scale, w * scale, b), np.nan, np.float32)
+    count = np.zeros((n * scale, w * scale), np.int32)
     cells = _cells(shifts, scale)
     phase, offset = cells % scale, cells // scale  # a frame fills one phase of the grid, moved by whole LR px
     for py in range(scale):
@@ -173,13 +192,14 @@ def shift_and_add_sparse(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray,
             for f in members:
                 oy, ox = offset[f]
                 # sample (i, j) lands at sub-grid position (i + oy, j + ox); a frame moved off the grid lands nowhere
-                rows = slice(max(oy, 0), max(min(h + oy, h), 0))
+                rows_in = slice(max(oy, first), max(min(h + oy, last), first))
                 cols = slice(max(ox, 0), max(min(w + ox, w), 0))
-                if rows.stop <= rows.start or cols.stop <= cols.start:
+                if rows_in.stop <= rows_in.start or cols.stop <= cols.start:
                     continue
-                src = (slice(rows.start - oy, rows.stop - oy), slice(cols.start - ox, cols.stop - ox))
-                plane = np.full((h, w, b), np.nan, np.float32)
-                plane[rows, cols] = np.where(clear[f][src][..., None], lr[f][src], np.float32(np.nan))
+                src = (slice(rows_in.start - oy, rows_in.stop - oy), slice(cols.start - ox, cols.stop - ox))
+                plane = np.full((n, w, b), np.nan, np.float32)
+                plane[rows_in.start - first:rows_in.stop - first, cols] = np.where(
+                    clear[f][src][..., None], value(lr[f][src]), np.float32(np.nan))
                 planes.append(plane)
             if not planes:
                 continue
@@ -203,21 +223,92 @@ def shift_and_add(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: 
 # ------------------------------------------------------------------------------------------ learned fusion
 
 
-def misr_planes(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: int,
-                mean: np.ndarray | None = None) -> np.ndarray:
-    """(B, H*s, W*s, 3) float32 high-res planes of FEATURE_PLANES per band: the registered bicubic mean (``mean``,
-    (H*s, W*s, B), when already made), the shift-and-add (filled) and its clear samples per cell relative to the
-    mean (K / s^2)."""
-    mean = bicubic(lr, clear, scale, shifts) if mean is None else mean
-    fused, count = shift_and_add_sparse(lr, shifts, clear, scale)
+def _planes_rows(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: int, mean: np.ndarray,
+                 rows: tuple[int, int], value: Callable[[np.ndarray], np.ndarray] = _as_float32) -> np.ndarray:
+    """(n*s, W*s, 3) float32 FEATURE_PLANES of one band ``lr`` (K, H, W, 1) for the low-res ``rows`` (row0, row1),
+    n = row1 - row0, given their registered bicubic mean ``mean`` (n*s, W*s, 1)."""
+    fused, count = shift_and_add_sparse(lr, shifts, clear, scale, rows, value)
+    out = np.empty(mean.shape[:2] + (3,), np.float32)
+    out[..., 0] = mean[..., 0]
     np.copyto(fused, mean, where=np.isnan(fused))
-    out = np.empty((mean.shape[2],) + mean.shape[:2] + (3,), np.float32)  # filled plane by plane: no stacked copy
-    out[..., 0] = np.moveaxis(mean, -1, 0)
-    del mean
-    out[..., 1] = np.moveaxis(fused, -1, 0)
-    del fused
+    out[..., 1] = fused[..., 0]
     out[..., 2] = (count * (scale * scale / lr.shape[0])).astype(np.float32)
     return out
+
+
+def misr_planes(lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: int) -> np.ndarray:
+    """(B, H*s, W*s, 3) float32 high-res planes of FEATURE_PLANES per band: the registered bicubic mean, the
+    shift-and-add (filled) and its clear samples per cell relative to the mean (K / s^2)."""
+    mean = bicubic(lr, clear, scale, shifts)
+    h = lr.shape[1]
+    return np.stack([_planes_rows(lr[..., b:b + 1], shifts, clear, scale, mean[..., b:b + 1], (0, h))
+                     for b in range(lr.shape[-1])])
+
+
+class BandPlanes:
+    """The MISR planes of one band, (H*s, W*s, 3) float32 (FEATURE_PLANES, the values of :func:`misr_planes`), made
+    PLANES_BLOCK_ROWS low-res rows at a time as they are read, never whole: indexing the first axis with a slice or
+    an index array of high-res rows (as :func:`onboard.pipeline.tiling.predict_tiled` reads a frame) gives those
+    rows, C-ordered. Blocks are made in order and the last two are kept, so rows read in order, as the sliding
+    windows read them, are made once; ``on_block(row0, planes)`` sees each block once, in order (its first low-res
+    row and its (rows*s, W*s, 3) planes), so baselines drawn from the planes need not hold them either.
+
+    ``lr`` (K, H, W, 1) is the band's burst in any numbers, ``value`` gives its float32 samples (as for
+    :func:`shift_and_add_sparse`); ``means`` (H, W, B) the registered mean of every band (:func:`mean_frame`), of
+    which ``band`` is upsampled (:func:`upsample_band`)."""
+
+    def __init__(self, lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray, scale: int, means: np.ndarray,
+                 band: int, value: Callable[[np.ndarray], np.ndarray] = _as_float32,
+                 on_block: Callable[[int, np.ndarray], None] | None = None):
+        _check(lr, clear, shifts)
+        _, h, w, _ = lr.shape
+        self.shape, self.ndim = (h * scale, w * scale, len(FEATURE_PLANES)), 3
+        self._args = lr, shifts, clear, scale
+        self._means, self._band, self._value, self._on_block = means, band, value, on_block
+        self._whole_mean = None  # at a scale not a power of two, upsample_band resizes whole: once, kept
+        self._blocks: dict[int, np.ndarray] = {}
+        self._made = -1  # the last block made
+
+    def block(self, index: int) -> np.ndarray:
+        """The planes of low-res rows index * PLANES_BLOCK_ROWS .. (+ PLANES_BLOCK_ROWS), (rows*s, W*s, 3). Blocks
+        are made in order, each handed to ``on_block`` when first made; one read again after it was let go is made
+        again."""
+        while self._made < index:
+            self._made += 1
+            planes = self._keep(self._made)
+            if self._on_block is not None:
+                self._on_block(self._made * PLANES_BLOCK_ROWS, planes)
+        return self._blocks[index] if index in self._blocks else self._keep(index)
+
+    def _keep(self, index: int) -> np.ndarray:
+        """Make block ``index``, keep it and the one before it (the rows the next windows may read again)."""
+        lr, shifts, clear, scale = self._args
+        rows = (index * PLANES_BLOCK_ROWS, min(lr.shape[1], (index + 1) * PLANES_BLOCK_ROWS))
+        if scale & (scale - 1):
+            if self._whole_mean is None:
+                self._whole_mean = upsample_band(self._means, self._band, scale)
+            mean = self._whole_mean[rows[0] * scale:rows[1] * scale]
+        else:
+            mean = upsample_band(self._means, self._band, scale, rows)
+        self._blocks = {i: b for i, b in self._blocks.items() if index - 1 <= i <= index + 1}
+        self._blocks[index] = _planes_rows(lr, shifts, clear, scale, mean, rows, self._value)
+        return self._blocks[index]
+
+    def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:
+        span = PLANES_BLOCK_ROWS * self._args[3]  # high-res rows per block
+        wanted = np.arange(*rows.indices(self.shape[0])) if isinstance(rows, slice) else np.asarray(rows)
+        index = wanted // span
+        if isinstance(rows, slice) and rows.step in (None, 1) and index[0] == index[-1]:
+            return self.block(int(index[0]))[wanted[0] - index[0] * span:wanted[-1] + 1 - index[0] * span]
+        out = np.empty((wanted.size,) + self.shape[1:], np.float32)
+        for i in np.unique(index):
+            out[index == i] = self.block(int(i))[wanted[index == i] - i * span]
+        return out
+
+    def blocks(self) -> None:
+        """Make every block in order (for ``on_block``), when no model reads them."""
+        for index in range(-(-self._args[0].shape[1] // PLANES_BLOCK_ROWS)):
+            self.block(index)
 
 
 def misr_shape_problem(input_shape: tuple[int, ...], output_shape: tuple[int, ...], scale: int
@@ -260,22 +351,26 @@ def misr(model: Predictor, lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray
     correction to the registered bicubic mean in units of the window's scale. Frames larger than the window
     go through :func:`onboard.pipeline.tiling.predict_tiled` with ``overlap_px`` and cropped edges.
     """
-    return misr_from_planes(model, misr_planes(lr, shifts, clear, scale), scale, overlap_px)
+    _check(lr, clear, shifts)
+    means = mean_frame(lr, clear, shifts)
+    return np.concatenate([misr_from_planes([model], BandPlanes(lr[..., b:b + 1], shifts, clear, scale, means, b),
+                                            scale, overlap_px) for b in range(lr.shape[-1])], axis=-1)
 
 
-def misr_from_planes(model: Predictor, planes: np.ndarray, scale: int, overlap_px: int = MODEL_OVERLAP_PX) -> np.ndarray:
-    """:func:`misr` from its input planes (B, H*s, W*s, 3) (:func:`misr_planes`), which the baselines share:
-    plane 0 is the registered bicubic mean, plane 1 the shift-and-add."""
-    window_px = int(model.input_shape[1])
-    if model.input_shape[-1] != scale * scale * len(FEATURE_PLANES):
-        raise ValueError(f"model takes {model.input_shape[-1]} channels; scale {scale} needs "
-                         f"{scale * scale * len(FEATURE_PLANES)}")
+def misr_from_planes(models: Sequence[Predictor], planes: np.ndarray | BandPlanes, scale: int,
+                     overlap_px: int = MODEL_OVERLAP_PX) -> np.ndarray:
+    """(H*s, W*s, M) float32: the learned fusion of one band by each of ``models`` from its planes (H*s, W*s, 3)
+    (:class:`BandPlanes`, or an array of them) in one pass of sliding windows: each window's registered bicubic mean
+    (plane 0) plus the model's correction."""
+    window_px = int(models[0].input_shape[1])
+    for model in models:
+        if model.input_shape[-1] != scale * scale * len(FEATURE_PLANES):
+            raise ValueError(f"model takes {model.input_shape[-1]} channels; scale {scale} needs "
+                             f"{scale * scale * len(FEATURE_PLANES)}")
 
-    def correction(window: np.ndarray) -> np.ndarray:
+    def fused(window: np.ndarray) -> np.ndarray:
         x, sigma = standardise(window, scale)
-        return model.predict(x) * np.float32(sigma)
+        mean = depth_to_space(window.reshape(window.shape[:2] + (scale * scale, len(FEATURE_PLANES)))[..., 0], scale)
+        return np.concatenate([mean + model.predict(x) * np.float32(sigma) for model in models], axis=-1)
 
-    bands = []
-    for band in planes:  # each window folded as the model sees it, not the whole band
-        bands.append(band[..., 0] + predict_tiled(band, correction, window_px, overlap_px, scale, fold=scale)[..., 0])
-    return np.stack(bands, axis=-1).astype(np.float32)
+    return predict_tiled(planes, fused, window_px, overlap_px, scale, fold=scale)

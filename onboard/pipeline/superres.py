@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -97,8 +97,10 @@ def user_model_problems(model: Model, scale: int) -> list[ConfigIssue]:
 def to_dn(reflectance: np.ndarray, reflectance_per_dn: float, bit_depth: int) -> np.ndarray:
     """TOA reflectance to uint16 DN through the camera's calibration, rounded and clipped to the bit depth (a product
     then gets :func:`rundir.codec.reserve_fill` over its bands, once all are made)."""
-    dn = np.rint(np.asarray(reflectance, np.float32) / np.float32(reflectance_per_dn))
-    return np.clip(dn, 0, (1 << bit_depth) - 1).astype(np.uint16)
+    dn = np.asarray(reflectance, np.float32) / np.float32(reflectance_per_dn)
+    np.rint(dn, out=dn)
+    np.clip(dn, 0, (1 << bit_depth) - 1, out=dn)
+    return dn.astype(np.uint16)
 
 
 class SuperResolution(Stage):
@@ -177,61 +179,71 @@ class SuperResolution(Stage):
                            if card and params.method == "model" else None)
         self.uses = model_speed(card if params.method == "model" else None)
 
-    def _from_planes(self, planes: np.ndarray, method: str) -> np.ndarray:
-        """(H*s, W*s, B) float32 reflectance of ``method`` (shift_and_add or a model twin) from the planes (B, H*s,
-        W*s, 3) it shares with the others (:func:`onboard.pipeline.fusion.misr_planes`)."""
-        if method == "shift_and_add":
-            return np.moveaxis(planes[..., 1], 0, -1)
-        model = (cached_model(self.user_model, self.params.threads) if self.user_model is not None and
-                 method == "model_int8" else
-                 load_model(model_name(self.params.scale, method.removeprefix("model_")), self.params.threads))
-        return fusion.misr_from_planes(model, planes, self.params.scale, self.params.overlap_px)
+    def _model(self, method: str) -> Model:
+        """The interpreter of a model method: ``model_int8`` (the user's model, when the stage names one) or
+        ``model_float32``."""
+        if self.user_model is not None and method == "model_int8":
+            return cached_model(self.user_model, self.params.threads)
+        return load_model(model_name(self.params.scale, method.removeprefix("model_")), self.params.threads)
 
     def _means(self, lr_dn: np.ndarray, clear: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
         """(H, W, B) float32: :func:`onboard.pipeline.fusion.mean_frame` of the burst ``lr_dn`` (K, H, W, B), registered
-        with ``shifts``, each band's mean made from that band alone (the same values)."""
-        return np.concatenate([fusion.mean_frame(self.ctx.reflectance(lr_dn[..., b:b + 1]), clear, shifts)
+        with ``shifts``, each band's mean made from that band alone (the same values), reading a frame's DN as
+        reflectance when it sums that frame."""
+        return np.concatenate([fusion.mean_frame(lr_dn[..., b:b + 1], clear, shifts, self.ctx.reflectance)
                                for b in range(lr_dn.shape[-1])], axis=-1)
 
     def _fused(self, lr_dn: np.ndarray, clear: np.ndarray, shifts: np.ndarray, method: str,
                others: list[str]) -> tuple[dict[str, np.ndarray], float]:
         """{name: (H*s, W*s, B) uint16 DN} of ``method`` and the report's ``others``, and the seconds spent on work
-        for ``others`` alone (scoring work). Every method is made one band at a time: a 4096 x 3072 burst of 8 is
-        1.6 GB as float32, its planes 2.4 GB at x2, its registered mean 0.8 GB upsampled. The means and the planes
-        are on-board work for the methods made from them, scoring work for the baselines alone."""
-        names, s, scoring_s = [method, *others], self.params.scale, 0.0
+        for ``others`` alone (scoring work). Every method is made one band at a time and, within a band, a run of
+        rows at a time: the upsampled means strip by strip, the fusion planes block by block as the model's
+        windows read them (:class:`onboard.pipeline.fusion.BandPlanes`), every model in one pass of windows, and
+        the baselines drawn from the planes as each block is made. A 4096 x 3072 burst of 8 is 1.6 GB as float32
+        and its planes 2.4 GB at x2: what this holds beyond the outputs and the means is one band's models'
+        outputs and two blocks of planes. The means and the planes are on-board work for the methods made from
+        them, scoring work for the baselines alone."""
+        names, s, clock = [method, *others], self.params.scale, _Clock()
+        _, h, w, bands = lr_dn.shape
+        fused = {m: np.empty((h * s, w * s, bands), np.uint16) for m in names}
 
-        def timed(on_board: bool, make, *args):
-            nonlocal scoring_s
-            start = time.perf_counter()
-            out = make(*args)
-            scoring_s += 0.0 if on_board else time.perf_counter() - start
-            return out
+        def put(m: str, band: int, row0: int, reflectance: np.ndarray) -> None:  # low-res row0 on, of a band of m
+            clock.timed(m == method, _put_dn, fused[m][row0 * s:, :, band], reflectance, self.ctx)
 
-        def dn(reflectance: np.ndarray) -> np.ndarray:
-            return to_dn(reflectance, self.ctx.reflectance_per_dn, self.ctx.bit_depth)
-
-        registered = timed(method != "bicubic", self._means, lr_dn, clear, shifts) if names != ["bicubic"] else None
-        plain = timed(method == "bicubic", self._means, lr_dn, clear) if "bicubic" in names else None
+        registered = clock.timed(method != "bicubic", self._means, lr_dn, clear, shifts) if names != ["bicubic"] \
+            else None
+        plain = clock.timed(method == "bicubic", self._means, lr_dn, clear) if "bicubic" in names else None
+        alone = [(m, mean) for m, mean in (("bicubic", plain), ("bicubic_registered", registered))
+                 if m == method or m == "bicubic" and mean is not None]  # made from their means alone
         banded = [m for m in names if m in ("model_int8", "model_float32", "shift_and_add")]
-        fused = {m: np.empty((lr_dn.shape[1] * s, lr_dn.shape[2] * s, lr_dn.shape[3]), np.uint16) for m in names}
-        for band in range(lr_dn.shape[-1]):
-            out = slice(band, band + 1)
-            if plain is not None:
-                fused["bicubic"][..., out] = timed(method == "bicubic", lambda: dn(fusion.upsample_band(plain, band, s)))
-            if registered is None:
+        models = [m for m in banded if m.startswith("model")]
+        from_planes = [(m, p) for m, p in (("bicubic_registered", 0), ("shift_and_add", 1))
+                       if m in names and m not in dict(alone)]
+        for band in range(bands):
+            for m, mean in alone:
+                for rows in fusion.strips(h, s):
+                    put(m, band, rows[0], clock.timed(m == method, fusion.upsample_band, mean, band, s, rows))
+            if not banded:
                 continue
-            mean = timed(method != "bicubic", fusion.upsample_band, registered, band, s)
-            if "bicubic_registered" in names:
-                fused["bicubic_registered"][..., out] = timed(method == "bicubic_registered", dn, mean)
-            if banded:
-                planes = timed(method in banded, lambda: fusion.misr_planes(self.ctx.reflectance(lr_dn[..., out]), shifts,
-                                                                            clear, s, mean))
-                for m in banded:
-                    fused[m][..., out] = timed(m == method, lambda: dn(self._from_planes(planes, m)))
+
+            def emit(row0: int, planes: np.ndarray, band: int = band) -> None:
+                for m, p in from_planes:
+                    put(m, band, row0, planes[..., p:p + 1])
+
+            planes = fusion.BandPlanes(lr_dn[..., band:band + 1], shifts, clear, s, registered, band,
+                                       self.ctx.reflectance, emit)
+            if models:
+                readers = [_TimedModel(self._model(m), clock, m == method) for m in models]
+                out = clock.timed(method in models, fusion.misr_from_planes, readers,
+                                  _TimedRows(planes, clock, method in banded), s, self.params.overlap_px)
+                for i, m in enumerate(models):
+                    put(m, band, 0, out[..., i:i + 1])
+                del out
+            else:
+                clock.timed(method in banded, planes.blocks)
         for m, image in fused.items():  # a pixel is fill when every band is
-            timed(m == method, reserve_fill, image)
-        return fused, scoring_s
+            clock.timed(m == method, reserve_fill, image)
+        return fused, clock.scoring_s
 
     def process(self, work: Work) -> None:
         burst = work.frame.burst
@@ -300,6 +312,53 @@ class SuperResolution(Stage):
             model_s = len(self.ctx.bands) * len(needed) * self.latency_s
             cost[self.uses] = cost.get(self.uses, 0.0) + model_s
         return cost
+
+
+class _Clock:
+    """Wall time spent on scoring work: each timed part's time less that of the parts timed within it (exclusive
+    time), counted when the part is not on-board work."""
+
+    def __init__(self):
+        self.scoring_s = 0.0
+        self._inner_s = [0.0]  # per open part: the time of the parts timed within it
+
+    def timed(self, on_board: bool, make: Callable[..., Any], *args: Any) -> Any:
+        """``make(*args)``, its exclusive time counted as scoring work unless ``on_board``."""
+        start = time.perf_counter()
+        self._inner_s.append(0.0)
+        try:
+            return make(*args)
+        finally:
+            elapsed = time.perf_counter() - start
+            inner = self._inner_s.pop()
+            self._inner_s[-1] += elapsed
+            if not on_board:
+                self.scoring_s += elapsed - inner
+
+
+class _TimedModel:
+    """A model whose invocations go on a :class:`_Clock`, as on-board work or not."""
+
+    def __init__(self, model: Model, clock: _Clock, on_board: bool):
+        self.input_shape, self._model, self._clock, self._on_board = model.input_shape, model, clock, on_board
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._clock.timed(self._on_board, self._model.predict, x)
+
+
+class _TimedRows:
+    """:class:`onboard.pipeline.fusion.BandPlanes` whose rows, made as they are read, go on a :class:`_Clock`."""
+
+    def __init__(self, planes: fusion.BandPlanes, clock: _Clock, on_board: bool):
+        self.shape, self.ndim, self._planes, self._clock, self._on_board = planes.shape, 3, planes, clock, on_board
+
+    def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:
+        return self._clock.timed(self._on_board, self._planes.__getitem__, rows)
+
+
+def _put_dn(out: np.ndarray, reflectance: np.ndarray, ctx: Context) -> None:
+    """The first rows of ``out`` (n', W) uint16: ``reflectance`` (n, W, 1) as DN (:func:`to_dn`), n <= n'."""
+    out[:reflectance.shape[0]] = to_dn(reflectance[..., 0], ctx.reflectance_per_dn, ctx.bit_depth)
 
 
 def _meets(core: tiling.Box, tile: Tile) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -196,11 +197,21 @@ def _padded_columns(rows: np.ndarray, pad_left: int, pad_right: int) -> np.ndarr
     return band
 
 
-def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray],
+class Rows(Protocol):
+    """An image made as it is read: its rows, C-ordered, for a slice or an index array of them."""
+
+    shape: tuple[int, ...]
+    ndim: int
+
+    def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray: ...
+
+
+def predict_tiled(image: np.ndarray | Rows, predict: Callable[[np.ndarray], np.ndarray],
                   window_px: int, overlap_px: int, scale: int = 1, fold: int = 1) -> np.ndarray:
     """Run ``predict`` over overlapping windows of ``image`` and stitch the cores of its predictions.
 
-    image: (H, W, C) array, any dtype. predict: maps a (window_px, window_px, C) view of the image's dtype (into
+    image: (H, W, C) array, any dtype, or :class:`Rows` of that shape (rows made as they are read:
+    fusion.BandPlanes). predict: maps a (window_px, window_px, C) view of the image's dtype (into
     the reflection-padded frame, not necessarily contiguous: copy it to keep it) to a (window_px * scale,
     window_px * scale, K) array; ``scale`` > 1 serves super-resolution models. With ``fold`` > 1 the image is
     (H * fold, W * fold, C) and ``predict`` sees it folded by :func:`space_to_depth` (fold² C channels). The frame
@@ -214,7 +225,8 @@ def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray]
         raise ValueError(f"scale and fold must be at least 1, got {scale} and {fold}")
     if image.ndim != 3 or image.shape[0] % fold or image.shape[1] % fold:
         raise ValueError(f"image must be (H, W, C) with H and W multiples of fold {fold}, got shape {image.shape}")
-    image = np.ascontiguousarray(image)  # C order, as a padded copy of it was: the same strides
+    if isinstance(image, np.ndarray):
+        image = np.ascontiguousarray(image)  # C order, as a padded copy of it was: the same strides
     height_px, width_px = image.shape[0] // fold, image.shape[1] // fold
     tiles = windows(height_px, width_px, window_px, overlap_px)
     # The first window starts at or before the frame's origin and the last ends at or past its far edge.
