@@ -23,8 +23,11 @@ from hypothesis import strategies as st
 from app.cli import main
 from benchmarks.same_behaviour import compare_runs
 from onboard.scenario.config import load_scenario
-from onboard.sim.frame_pool import FramePool, FrameTask, default_workers, frame_work
+from onboard.sim.frame_pool import FRAME_RECORDS_DIR, FramePool, FrameTask, default_workers, frame_work
 from onboard.sim.mission import Mission
+from onboard.sim.recorder import write_frame_evaluation, write_frame_truth
+from rundir.evaluation import evaluation_path
+from rundir.truth import truth_path
 
 ROOT = Path(__file__).parents[1]
 SMALL = ("spacecraft.camera.width_px=96", "spacecraft.camera.height_px=96",
@@ -86,6 +89,32 @@ def test_a_skip_resubmits_the_satellites_later_captures(mission, plans):
         assert pool.resubmitted == 1 and work.frame.frame_id == "sat-a-f00001"
 
 
+def arrays(path: Path) -> dict:
+    with np.load(path) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def test_a_worker_writes_its_frames_records_and_sends_back_its_products_without_pixels(mission, plans, tmp_path):
+    """A worker sent each capture back whole through a pipe: the burst, its truth and the report's baselines, some
+    GB for a 4096 x 3072 burst of 8, and the simulation held up to 2 x workers of them. It now writes the frame's
+    truth and evaluation records itself, each submission in a folder of its own, and sends back the products with
+    the pixels shed; the records are those a serial run writes, and they go with the pool's folder."""
+    records = tmp_path / "records"
+    serial = frame_work(mission.payload, mission.pipeline, FrameTask(0, "sat-a", 1, "sat-a-f00000", plans["sat-a"][0]))
+    write_frame_truth(tmp_path / "serial", serial.frame)
+    write_frame_evaluation(tmp_path / "serial", serial)
+    with FramePool(1, mission.payload, mission.scn.stages, mission.pipeline.ctx, plans, records) as pool:
+        work = pool.take(0, 0, 1, "sat-a-f00000")
+        assert work.records_dir.parent == records
+        for path in (truth_path, evaluation_path):
+            written, expected = (arrays(path(d, "sat-a-f00000")) for d in (work.records_dir, tmp_path / "serial"))
+            assert written.keys() == expected.keys() and all(np.array_equal(written[k], expected[k]) for k in written)
+    assert not records.exists()
+    assert [t.payload for t in work.tiles] == [t.payload for t in serial.tiles] and not work.evaluation
+    assert work.frame.dn.shape == serial.frame.dn.shape and work.frame.dn.strides == (0, 0, 0)
+    assert all(t.dn.strides == (0, 0, 0) for t in work.tiles)
+
+
 def test_a_worker_killed_while_the_executor_reads_a_result_breaks_the_pool_instead_of_hanging(mission, plans):
     """The hang of CPython 3.11's ProcessPoolExecutor when a worker is killed in the middle of sending its result:
     the executor's thread waits in ``recv`` for the rest of the message and never looks at the dead worker, so
@@ -141,6 +170,7 @@ def test_a_run_is_the_same_bytes_with_any_number_of_workers(tmp_path):
     assert skipped > 0 and serial["satellite_summary"][0]["frames_captured"] > 0
     assert pooled["satellite_summary"] == serial["satellite_summary"]
     assert compare_runs(tmp_path / "serial", tmp_path / "pooled") == []
+    assert not (tmp_path / "pooled" / FRAME_RECORDS_DIR).exists()  # the records workers wrote ahead: moved or gone
 
 
 def test_workers_must_be_a_count(capsys):

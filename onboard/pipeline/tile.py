@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,9 @@ class Work:
     cloud_filter_kept: list[Tile] | None = None
     alternative_bytes: dict[str, int] = field(default_factory=dict)  # what simpler pipelines would downlink
     discarded: str | None = None  # why a stage discarded the whole frame (:func:`discard_frame`); None: it goes on
+    # Where a frame-pool worker wrote the frame's truth and evaluation records (a run directory of its own), which
+    # then come back without pixels (onboard.sim.frame_pool); None: the records are still to be written from here.
+    records_dir: Path | None = None
 
     def shed_pixels(self) -> None:
         """Keep only what storing the products needs once the frame's truth and evaluation are written: every
@@ -113,12 +117,25 @@ def with_clear_px(tile: Tile) -> Tile:
     return dataclasses.replace(tile, meta=dataclasses.replace(tile.meta, clear_px=clear_px))
 
 
+class _Hollow(np.ndarray):
+    """A :func:`hollow` array: pickled as its shape and dtype, where numpy pickles a zero-stride view as every
+    element (a frame-pool worker sends a Work back to the simulation through a pipe)."""
+
+    def __reduce__(self):
+        return hollow_array, (self.shape, self.dtype.str)
+
+
+def hollow_array(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A read-only array of ``shape`` and ``dtype`` that holds no memory: ``np.broadcast_to`` of one zero."""
+    return np.broadcast_to(np.zeros((), dtype), shape).view(_Hollow)
+
+
 def hollow(value: Any) -> Any:
     """``value`` with every numpy array in it (in dataclass fields, lists and tuples, recursively) replaced by a
-    read-only zero-stride view of the same shape and dtype that holds no memory (``np.broadcast_to`` of one zero):
-    shapes and dtypes stay readable, the pixels are gone. Other values are returned as they are."""
+    read-only zero-stride view of the same shape and dtype that holds no memory (:func:`hollow_array`): shapes and
+    dtypes stay readable, the pixels are gone. Other values are returned as they are."""
     if isinstance(value, np.ndarray):
-        return np.broadcast_to(np.zeros((), value.dtype), value.shape)
+        return hollow_array(value.shape, value.dtype)
     if isinstance(value, (list, tuple)):
         return type(value)(hollow(v) for v in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

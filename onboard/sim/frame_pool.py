@@ -30,8 +30,10 @@ import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from multiprocessing import forkserver
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,9 +44,11 @@ from ..sensing import burst, camera
 from .imaging import Capture
 from ..pipeline.runner import Pipeline
 from ..pipeline.tile import Work
+from .recorder import write_frame_evaluation, write_frame_truth
 from ..sensing.projection import GridFootprint
 
 _WORKER: dict[str, Any] = {}  # in a worker process: its payload and pipeline
+FRAME_RECORDS_DIR = ".frame-pool"  # in the run directory, while the run goes: the records workers wrote ahead
 # How often a take that waits checks that every worker is alive: the executor itself can miss a worker's death (see
 # FramePool._result), and then the run would wait for ever.
 WATCHDOG_S = 5.0
@@ -59,13 +63,15 @@ def default_workers() -> int:
 @dataclass(frozen=True)
 class FrameTask:
     """One capture to compute: satellite ``sat_index`` (named ``satellite``), its ``frame_number``-th frame (1-based,
-    the noise seed), ``frame_id`` and the planned capture ``cap``."""
+    the noise seed), ``frame_id`` and the planned capture ``cap``; with ``records_dir`` the worker writes the frame's
+    truth and evaluation records there (:func:`frame_records`)."""
 
     sat_index: int
     satellite: str
     frame_number: int
     frame_id: str
     cap: Capture
+    records_dir: str | None = None  # where the worker writes the frame's truth and evaluation records
 
 
 def frame_id(satellite: str, frame_number: int) -> str:
@@ -97,6 +103,20 @@ def frame_work(payload: Any, pipeline: Pipeline, task: FrameTask) -> Work:
     return pipeline.run(capture_frame(payload, task), task.cap.priority)
 
 
+def frame_records(work: Work, records_dir: Path) -> Work:
+    """``work`` once its frame's truth and evaluation records are written in ``records_dir`` (laid out as a run
+    directory: :func:`onboard.sim.recorder.write_frame_truth`, :func:`~onboard.sim.recorder.write_frame_evaluation`)
+    and its pixels shed (:meth:`~onboard.pipeline.tile.Work.shed_pixels`): what a worker sends back is its products,
+    not the burst, its truth and the report's baselines (some GB for a 4096 x 3072 burst of 8)."""
+    write_frame_truth(records_dir, work.frame)
+    if work.evaluation:
+        write_frame_evaluation(records_dir, work)
+        work.evaluation = {}
+    work.shed_pixels()
+    work.records_dir = records_dir
+    return work
+
+
 def _init_worker(payload: Any, stage_configs: tuple[Any, ...], ctx: Any, run_pid: int) -> None:
     threading.Thread(target=_exit_with, args=(run_pid,), name="run-watch", daemon=True).start()
     _WORKER["payload"] = payload
@@ -125,7 +145,8 @@ def _alive(pid: int) -> bool:
 
 
 def _work(task: FrameTask) -> Work:
-    return frame_work(_WORKER["payload"], _WORKER["pipeline"], task)
+    work = frame_work(_WORKER["payload"], _WORKER["pipeline"], task)
+    return work if task.records_dir is None else frame_records(work, Path(task.records_dir))
 
 
 class FramePool:
@@ -133,12 +154,20 @@ class FramePool:
     satellites in index order) ahead of the simulation.
 
     ``take(sat_index, plan_index, frame_number, frame_id)`` returns the Work of that capture (its ``frame`` is the
-    captured frame); ``close()`` stops the workers (also on an error: a ``with`` block does it)."""
+    captured frame); ``close()`` stops the workers (also on an error: a ``with`` block does it). With
+    ``records_dir`` (a folder of the run directory's file system, made and in the end removed here) each worker
+    writes its frame's truth and evaluation records into a folder of its own there and sends the Work back without
+    its pixels (:func:`frame_records`, ``Work.records_dir``); the simulation moves the records into the run
+    directory when it takes the frame, and those of frames never taken go with the folder."""
 
     def __init__(self, workers: int, payload: Any, stage_configs: tuple[Any, ...], ctx: Any,
-                 plans: dict[str, list[Capture]]):
+                 plans: dict[str, list[Capture]], records_dir: Path | None = None):
         if workers < 1:
             raise ValueError(f"a frame pool needs at least 1 worker, got {workers}")
+        self.records_dir, self.submitted = records_dir, 0
+        if records_dir is not None:
+            shutil.rmtree(records_dir, ignore_errors=True)  # of an earlier run stopped outright
+            records_dir.mkdir(parents=True)
         self.names = list(plans)
         self.plans = [plans[name] for name in self.names]
         self.order = sorted((cap.t_s, i, j) for i, caps in enumerate(self.plans) for j, cap in enumerate(caps))
@@ -184,6 +213,8 @@ class FramePool:
                 process.kill()
             self.executor._result_queue._writer.close()
             self.executor.shutdown(wait=True)
+            if self.records_dir is not None:
+                shutil.rmtree(self.records_dir, ignore_errors=True)
 
     def _task(self, i: int, j: int) -> FrameTask:
         base_frame, base_plan = self.base[i]
@@ -192,6 +223,9 @@ class FramePool:
 
     def _submit(self, i: int, j: int) -> None:
         task = self._task(i, j)
+        if self.records_dir is not None:  # a folder per submission: one discarded may still be writing
+            self.submitted += 1
+            task = replace(task, records_dir=str(self.records_dir / str(self.submitted)))
         self.flight[(i, j)] = (task, self.executor.submit(_work, task))
 
     def _fill(self) -> None:

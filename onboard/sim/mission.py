@@ -27,7 +27,7 @@ from ..runtime import hardware
 from . import imaging, link_budget, satellite
 from ..scenario.config import Scenario
 from .downlink import Link, downlink
-from .frame_pool import FramePool
+from .frame_pool import FRAME_RECORDS_DIR, FramePool
 from ..sensing.imagery import world_from_config
 from ..pipeline.runner import Pipeline
 from ..pipeline.stages import Context
@@ -140,8 +140,8 @@ class Mission:
         pool, stopped = None, True
         try:
             with signals_held(redeliver=True):  # the frame pool starts whole, to be stopped: a Ctrl-C meanwhile waits
-                pool = FramePool(self.workers, self.payload, self.scn.stages, self.pipeline.ctx, self.plans) \
-                    if self.workers else None
+                pool = FramePool(self.workers, self.payload, self.scn.stages, self.pipeline.ctx, self.plans,
+                                 self.recorder.run_dir / FRAME_RECORDS_DIR) if self.workers else None
             self._start_processes(pool)
             if self.realtime_factor:
                 self.env.sync()  # the wall clock starts now, not when the scenario was planned

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -24,7 +25,7 @@ from rundir.manifest import Footprint, ManifestLine, TileGeometry
 from rundir.run_info import RunInfo
 from rundir.telemetry import (RUN_INFO_FILE, TELEMETRY_DIR, CaptureRecord, ProcessingRecord, RecordStream,
                               TimelineSample, telemetry_path)
-from rundir.truth import TRUTH_DIR, HighResTruth, write_truth
+from rundir.truth import TRUTH_DIR, HighResTruth, truth_path, write_truth
 
 from .downlink import ContactLog, ProductStore
 from .ledger import Ledger
@@ -71,6 +72,20 @@ def manifest_line(frame: Any, cap: Any, tile: Any, idx: int, stages: list[str], 
         dn_sha256=meta.dn_sha256)
 
 
+def write_frame_truth(run_dir: Path, frame: Any) -> None:
+    """``truth/FRAME.npz`` of a captured ``frame`` (a camera.Frame), its burst's high-resolution truth with it."""
+    truth, burst = frame.truth, frame.burst
+    write_truth(run_dir, frame.frame_id, truth.cloud, truth.shadow, truth.landcover, truth.valid,
+                None if burst is None else HighResTruth(burst.hr_truth, burst.hr_clear, burst.shifts_px))
+
+
+def write_frame_evaluation(run_dir: Path, work: Any) -> None:
+    """``evaluation/FRAME.npz`` of a processed frame (``work``: its tile.Work), its images as lossless JPEG-LS."""
+    arrays, path = packed(work.evaluation), evaluation_path(run_dir, work.frame.frame_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_npz(path, arrays, stored=codestream_keys(arrays))
+
+
 class Recorder:
     """Writes one run directory ``run_dir``; ``start_utc`` (aware datetime) is the scenario start and ``camera`` the
     scenario's CameraConfig (the frame grid and bit depth the manifest gives)."""
@@ -93,8 +108,11 @@ class Recorder:
         self._timeline = RecordStream(self.run_dir, "timeline")
         write_json(self.run_dir / TELEMETRY_DIR / RUN_INFO_FILE, run_info.to_json())
 
-    def captured(self, frame: Any, cap: Any, capture_bytes: int, burst_frames: int) -> None:
-        """A frame taken (``cap``: its imaging.Capture): its ledger entry, captures.jsonl line and truth."""
+    def captured(self, frame: Any, cap: Any, capture_bytes: int, burst_frames: int,
+                 records_dir: Path | None = None) -> None:
+        """A frame taken (``cap``: its imaging.Capture): its ledger entry, captures.jsonl line and truth, written here
+        or, for a frame whose worker wrote it (``records_dir``: :attr:`onboard.pipeline.tile.Work.records_dir`),
+        moved into place."""
         self.ledger.captured(frame.frame_id, frame.satellite, cap.t_s)
         fp = frame.footprint
         record = CaptureRecord(
@@ -102,9 +120,10 @@ class Recorder:
             capture_bytes, burst_frames, Footprint(fp.epsg, fp.x0_m, fp.y0_m, fp.gsd_m, fp.width_px, fp.height_px),
             round(cap.lat_deg, 6), round(cap.lon_deg, 6), round(cap.sun_elevation_deg, 3), round(cap.off_nadir_deg, 3))
         self._captures.write(record)
-        truth, burst = frame.truth, frame.burst
-        write_truth(self.run_dir, frame.frame_id, truth.cloud, truth.shadow, truth.landcover, truth.valid,
-                    None if burst is None else HighResTruth(burst.hr_truth, burst.hr_clear, burst.shifts_px))
+        if records_dir is None:
+            write_frame_truth(self.run_dir, frame)
+        else:
+            os.replace(truth_path(records_dir, frame.frame_id), truth_path(self.run_dir, frame.frame_id))
 
     def sampled(self, sample: TimelineSample) -> None:
         """A housekeeping sample: its timeline.jsonl line, written now (in the order the samples are taken: time,
@@ -113,19 +132,20 @@ class Recorder:
 
     def spill(self, work: Any) -> None:
         """A frame computed ahead by the frame pool, captured (its truth written) and now waiting in storage for
-        its compute slot: its evaluation arrays are written now (the file :meth:`processed` would write), then it
-        sheds its pixels (:meth:`~onboard.pipeline.tile.Work.shed_pixels`), so that a queue of waiting frames holds
-        only their products. A frame that never finishes loses the evaluation file again (:meth:`evicted`,
-        :meth:`finish`)."""
-        if work.evaluation:
-            self._write_evaluation(work)
+        its compute slot: its evaluation record is written now (the file :meth:`processed` would write; moved into
+        place when its worker wrote it, ``work.records_dir``), then it sheds its pixels
+        (:meth:`~onboard.pipeline.tile.Work.shed_pixels`), so that a queue of waiting frames holds only their
+        products. A frame that never finishes loses the evaluation file again (:meth:`evicted`, :meth:`finish`)."""
+        frame_id = work.frame.frame_id
+        written = None if work.records_dir is None else evaluation_path(work.records_dir, frame_id)
+        if written is not None and written.exists():  # its worker wrote it
+            os.replace(written, evaluation_path(self.run_dir, frame_id))
+            self._spilled.add(frame_id)
+        elif work.evaluation:
+            write_frame_evaluation(self.run_dir, work)
             work.evaluation = {}
-            self._spilled.add(work.frame.frame_id)
+            self._spilled.add(frame_id)
         work.shed_pixels()
-
-    def _write_evaluation(self, work: Any) -> None:
-        arrays = packed(work.evaluation)  # its images as lossless JPEG-LS
-        write_npz(evaluation_path(self.run_dir, work.frame.frame_id), arrays, stored=codestream_keys(arrays))
 
     def _unspill(self, frame_id: str) -> None:
         """Remove the evaluation file of a spilled frame that will not finish."""
@@ -140,7 +160,7 @@ class Recorder:
         frame = work.frame
         self._spilled.discard(frame.frame_id)  # its evaluation file, written ahead, stays
         if work.evaluation:
-            self._write_evaluation(work)
+            write_frame_evaluation(self.run_dir, work)
         self.ledger.processed(frame.frame_id, len(work.tiles), [reason for _, reason in work.dropped],
                               work.dropped_by)
         self._processing.write(ProcessingRecord(

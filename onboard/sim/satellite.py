@@ -109,7 +109,8 @@ def imaging(env: simpy.Environment, sat: Satellite, plans: list[Capture], payloa
             sat.storage.remove(raw)
             raise
         sat.frames_taken += 1
-        recorder.captured(frame, cap, payload.capture_bytes, payload.burst_frames)
+        recorder.captured(frame, cap, payload.capture_bytes, payload.burst_frames,
+                          work.records_dir if isinstance(work, Work) else None)
         if isinstance(work, Work):
             recorder.spill(work)  # computed ahead: only its products wait in memory for the compute slot
             frame = work.frame  # without its pixels
