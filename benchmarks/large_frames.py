@@ -116,8 +116,9 @@ def one_burst(variant: str) -> dict:
 
 def _one_burst_child(variant: str, extra_sets: tuple[str, ...] = ()) -> dict:
     """In this process: one burst of ``variant`` (with ``extra_sets``) over the field case's first target through
-    its pipeline, as :func:`onboard.sim.frame_pool.frame_work` computes it; ``ru_maxrss`` after imaging and after
-    the pipeline, and the wall time of each."""
+    its pipeline, as a frame-pool worker computes it (:func:`onboard.sim.frame_pool.frame_records`, its records
+    written in a temporary folder); ``ru_maxrss`` after imaging and after the pipeline, and the wall time of
+    each."""
     from onboard.scenario.config import load_scenario
     from onboard.sensing.projection import crs_for
     from onboard.sim import frame_pool, mission
@@ -137,9 +138,14 @@ def _one_burst_child(variant: str, extra_sets: tuple[str, ...] = ()) -> dict:
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
     start = time.perf_counter()
-    frame = frame_pool.capture_frame(payload, task)
-    imaged_s, imaged_mb = time.perf_counter() - start, peak_mb()
-    work = pipeline.run(frame, capture.priority)
+    imaged: dict[str, float] = {}
+
+    def captured() -> None:
+        imaged.update(s=time.perf_counter() - start, mb=peak_mb())
+
+    with tempfile.TemporaryDirectory(prefix="orbitedge-one-burst-") as records:
+        work = frame_pool.frame_records(payload, pipeline, task, Path(records), captured)
+    imaged_s, imaged_mb = imaged["s"], imaged["mb"]
     return {"variant": variant, "sets": [*VARIANTS[variant], *extra_sets], "burst_frames": work.frames,
             "imaged_s": round(imaged_s, 1), "imaged_peak_mb": imaged_mb,
             "processed_s": round(time.perf_counter() - start - imaged_s, 1), "processed_peak_mb": peak_mb()}

@@ -34,7 +34,7 @@ import shutil
 from dataclasses import dataclass, replace
 from multiprocessing import forkserver
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -43,7 +43,7 @@ from rundir.files import signals_blocked, signals_held
 from ..sensing import burst, camera
 from .imaging import Capture
 from ..pipeline.runner import Pipeline
-from ..pipeline.tile import Work
+from ..pipeline.tile import Work, hollow
 from .recorder import write_frame_evaluation, write_frame_truth
 from ..sensing.projection import GridFootprint
 
@@ -103,18 +103,38 @@ def frame_work(payload: Any, pipeline: Pipeline, task: FrameTask) -> Work:
     return pipeline.run(capture_frame(payload, task), task.cap.priority)
 
 
-def frame_records(work: Work, records_dir: Path) -> Work:
-    """``work`` once its frame's truth and evaluation records are written in ``records_dir`` (laid out as a run
-    directory: :func:`onboard.sim.recorder.write_frame_truth`, :func:`~onboard.sim.recorder.write_frame_evaluation`)
-    and its pixels shed (:meth:`~onboard.pipeline.tile.Work.shed_pixels`): what a worker sends back is its products,
-    not the burst, its truth and the report's baselines (some GB for a 4096 x 3072 burst of 8)."""
-    write_frame_truth(records_dir, work.frame)
+def frame_records(payload: Any, pipeline: Pipeline, task: FrameTask, records_dir: Path,
+                  captured: Callable[[], None] | None = None) -> Work:
+    """:func:`frame_work` of ``task`` with the frame's records written in ``records_dir`` (laid out as a run
+    directory) and its pixels shed (:meth:`~onboard.pipeline.tile.Work.shed_pixels`): what a worker sends back is
+    the products, not the burst, its truth and the report's baselines (some GB for a 4096 x 3072 burst of 8). The
+    truth (:func:`onboard.sim.recorder.write_frame_truth`) is written as soon as the frame is captured and let go
+    before the pipeline runs, which never reads it (a burst's high-resolution truth is 0.8 GB at 4096 x 3072 x2);
+    the evaluation record (:func:`~onboard.sim.recorder.write_frame_evaluation`) once the pipeline is done.
+    ``captured()``, when given, is called once the frame is captured (benchmarks/large_frames.py reads the peak
+    memory of imaging there)."""
+    frame = capture_frame(payload, task)
+    if captured is not None:
+        captured()
+    write_frame_truth(records_dir, frame)
+    frame = without_truth(frame)  # the only reference to the truth goes
+    work = pipeline.run(frame, task.cap.priority)
     if work.evaluation:
         write_frame_evaluation(records_dir, work)
         work.evaluation = {}
     work.shed_pixels()
     work.records_dir = records_dir
     return work
+
+
+def without_truth(frame: camera.Frame) -> camera.Frame:
+    """``frame`` with its truth (and its burst's high-resolution truth and clear mask) hollow: only the pixels the
+    pipeline reads."""
+    shot = frame.burst
+    return replace(frame, truth=hollow(frame.truth),
+                   burst=None if shot is None else replace(shot, hr_truth=hollow(shot.hr_truth),
+                                                           hr_clear=hollow(shot.hr_clear),
+                                                           truth_lr=hollow(shot.truth_lr)))
 
 
 def _init_worker(payload: Any, stage_configs: tuple[Any, ...], ctx: Any, run_pid: int) -> None:
@@ -145,8 +165,9 @@ def _alive(pid: int) -> bool:
 
 
 def _work(task: FrameTask) -> Work:
-    work = frame_work(_WORKER["payload"], _WORKER["pipeline"], task)
-    return work if task.records_dir is None else frame_records(work, Path(task.records_dir))
+    if task.records_dir is None:
+        return frame_work(_WORKER["payload"], _WORKER["pipeline"], task)
+    return frame_records(_WORKER["payload"], _WORKER["pipeline"], task, Path(task.records_dir))
 
 
 class FramePool:
