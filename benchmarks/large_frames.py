@@ -11,12 +11,14 @@ than that). Also the frames captured and the ledger's balance, from report.json.
 Variants (``--variant``, any of):
 - ``burst_1024``: cloud filter, x2 super-resolution of bursts of 8, PNG, on jetson-orin-nano (issue 14's 2 GB);
 - ``frame_4096x3072``: the scenario's own pipeline (cloud filter, PNG) with a 4096 x 3072 camera;
-- ``burst_4096x3072``: ``burst_1024`` with a 4096 x 3072 camera (issue 14's 3 GB).
+- ``burst_4096x3072``: ``burst_1024`` with a 4096 x 3072 camera (issue 14's 3 GB);
+- ``burst_4096x3072_lean``: the same with ``evaluate: false``, the switch that keeps no super-resolution baselines
+  for the report.
 
 ``--one-burst NAME ...`` measures, for burst variants, one burst in a process of its own rather than a run: imaged
-and processed as a frame-pool worker does it (:func:`onboard.sim.frame_pool.frame_work`), centred on the field
+and processed as a frame-pool worker does it (:func:`onboard.sim.frame_pool.frame_records`), centred on the field
 case's first target (Lagos) at 08:00 UTC with the sun at 50 deg elevation; ``ru_maxrss`` once it is imaged and once
-the pipeline is through. A whole ``burst_4096x3072`` run holds several such bursts in flight at once.
+the pipeline is through. A whole run of a burst variant has one such burst in each worker at a time.
 
 Run: .venv/bin/python -m benchmarks.large_frames [--variant NAME ...] [--one-burst NAME ...] [--hours 3]
 [--workers 2] -> benchmarks/results/large_frames.json
@@ -44,11 +46,13 @@ SCENARIO = ROOT.parent / "shared" / "field-cases" / "ux_africa_6u.yaml"
 OUT = Path(__file__).with_name("results") / "large_frames.json"
 BURST_PIPELINE = ("pipeline=[{stage: cloud_filter, tile_px: 64, max_cloud_fraction: 0.9}, "
                   "{stage: superres, scale: 2}, {stage: encode, format: png}]")
+LEAN_BURST_PIPELINE = BURST_PIPELINE.replace("scale: 2}", "scale: 2, evaluate: false}")
 WIDE = ("spacecraft.camera.width_px=4096", "spacecraft.camera.height_px=3072")
 VARIANTS = {
     "burst_1024": (BURST_PIPELINE, "spacecraft.compute.hardware=jetson-orin-nano"),
     "frame_4096x3072": WIDE,
     "burst_4096x3072": (BURST_PIPELINE, "spacecraft.compute.hardware=jetson-orin-nano", *WIDE),
+    "burst_4096x3072_lean": (LEAN_BURST_PIPELINE, "spacecraft.compute.hardware=jetson-orin-nano", *WIDE),
 }
 
 
