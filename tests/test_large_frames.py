@@ -45,3 +45,5 @@ def test_one_burst_is_imaged_and_processed_as_a_worker_does():
     small = ("spacecraft.camera.width_px=128", "spacecraft.camera.height_px=96")
     row = _one_burst_child("burst_1024", small)
     assert row["burst_frames"] == 8 and row["sets"][-2:] == list(small)  # the variant's 8 frames, the small camera
+    # each phase's own peak: the interpreter and its libraries (over 100 MB) in both, the pipeline's not imaging's
+    assert 100 < row["processed_peak_mb"] and 100 < row["imaged_peak_mb"]
