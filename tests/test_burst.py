@@ -246,7 +246,8 @@ def test_a_burst_holds_the_scene_its_optics_and_its_frames_and_no_more(monkeypat
     """Imaging a 4096 x 3072 burst of 8 at x2 peaked at 4.6 GB: the optics' layers stayed alive while the truth was
     copied out of the scene. The truth is now a view of the scene and the layers go first, so what the burst holds
     at once is the scene (reflectance and class layers), the optics' layers, the frames and their masks: here, with
-    the world rendered and the frames sampled in small strips, 5.2x the truth's bytes (it was 6.0x)."""
+    the world rendered and the frames sampled in small strips, 4.9x the truth's bytes (it was 6.0x, then 5.1x while
+    a frame's sampled layers stayed alive through its noise and its cloud was blended in through two temporaries)."""
     import tracemalloc
 
     from onboard.sensing import world as world_module
@@ -263,4 +264,4 @@ def test_a_burst_holds_the_scene_its_optics_and_its_frames_and_no_more(monkeypat
         peak = tracemalloc.get_traced_memory()[1] - start
     finally:
         tracemalloc.stop()
-    assert peak < 5.6 * shot.hr_truth.nbytes
+    assert peak < 5.0 * shot.hr_truth.nbytes

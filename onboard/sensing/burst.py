@@ -201,10 +201,14 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
         frame = _sample(layers, margin + s * dy, margin + s * dx, s, h, w)
         signal = np.ascontiguousarray(frame[..., :n_bands])
         lr_cloud[f] = frame[..., n_bands] > _WORLD_CLOUD_SHARE
+        del frame  # a frame's worth of memory: the noise needs two more
         if clouds is not None:
             r0, c0 = (reach + np.rint(f * drift)).astype(int)
             opacity = clouds[r0:r0 + h, c0:c0 + w, None]
-            signal += opacity * (cloud_dn * (0.75 + 0.25 * opacity) - signal)
+            towards = cloud_dn * (0.75 + 0.25 * opacity) - signal
+            towards *= opacity
+            signal += towards  # the frame's own cloud, blended in over the signal
+            del towards
             lr_cloud[f] |= opacity[..., 0] > 0
         lr_dn[f] = _detect(signal, spec, rng)
         reserve_fill(lr_dn[f])
