@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from app.cli import main
 from benchmarks.same_behaviour import compare_runs
 from onboard.scenario.config import load_scenario
-from onboard.sim.frame_pool import FRAME_RECORDS_DIR, FramePool, FrameTask, default_workers, frame_work
+from onboard.sim.frame_pool import FRAME_RECORDS_DIR, FramePool, FrameTask, capture_frame, default_workers
 from onboard.sim.mission import Mission
 from onboard.sim.recorder import write_frame_evaluation, write_frame_truth
 from rundir.evaluation import evaluation_path
@@ -49,25 +49,49 @@ def plans(mission) -> dict[str, list]:
                    for k in range(5)] for i, name in enumerate(("sat-a", "sat-b"))}
 
 
-def same_work(a, b) -> bool:
-    """Two Works hold the same products, decisions and evaluation arrays."""
-    return (a.frame.frame_id == b.frame.frame_id and np.array_equal(a.frame.dn, b.frame.dn)
-            and [t.payload for t in a.tiles] == [t.payload for t in b.tiles]
-            and [(t.row0, t.col0, r) for t, r in a.dropped] == [(t.row0, t.col0, r) for t, r in b.dropped]
-            and a.alternative_bytes == b.alternative_bytes and a.sim_stage_s == b.sim_stage_s
-            and a.evaluation.keys() == b.evaluation.keys()
-            and all(np.array_equal(a.evaluation[k], b.evaluation[k]) for k in a.evaluation))
+def serial(mission, task: FrameTask, records: Path):
+    """The Work of ``task`` as a serial run makes it, its truth and evaluation records written in ``records``."""
+    frame = capture_frame(mission.payload, task)
+    work = mission.pipeline.run(frame, task.cap.priority)
+    write_frame_truth(records, frame)
+    write_frame_evaluation(records, work)
+    return work
+
+
+def arrays(path: Path) -> dict:
+    with np.load(path) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def same_records(frame_id: str, a: Path, b: Path) -> bool:
+    """The truth and evaluation records of ``frame_id`` in ``a`` and ``b`` hold the same arrays."""
+    for path in (truth_path, evaluation_path):
+        one, other = arrays(path(a, frame_id)), arrays(path(b, frame_id))
+        if one.keys() != other.keys() or not all(np.array_equal(one[k], other[k]) for k in one):
+            return False
+    return True
+
+
+def same_work(pooled, records: Path, made, made_records: Path) -> bool:
+    """A pool's Work and its records are a serial run's: the same products, decisions and records."""
+    return (pooled.frame.frame_id == made.frame.frame_id and pooled.frame.dn.shape == made.frame.dn.shape
+            and [t.payload for t in pooled.tiles] == [t.payload for t in made.tiles]
+            and [(t.row0, t.col0, r) for t, r in pooled.dropped] == [(t.row0, t.col0, r) for t, r in made.dropped]
+            and pooled.alternative_bytes == made.alternative_bytes and pooled.sim_stage_s == made.sim_stage_s
+            and same_records(made.frame.frame_id, records, made_records))
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(taken=st.lists(st.lists(st.booleans(), min_size=5, max_size=5), min_size=2, max_size=2),
        workers=st.integers(1, 2))
-def test_every_take_is_the_serial_work_whatever_is_skipped(mission, plans, taken, workers):
-    serial: dict[tuple[int, int, int], object] = {}
+def test_every_take_is_the_serial_work_whatever_is_skipped(mission, plans, taken, workers, tmp_path_factory):
+    made: dict[tuple[int, int, int], object] = {}
     names = list(plans)
     order = sorted((cap.t_s, i, j) for i, name in enumerate(names) for j, cap in enumerate(plans[name]))
     frames = [0, 0]
-    with FramePool(workers, mission.payload, mission.scn.stages, mission.pipeline.ctx, plans) as pool:
+    folder = tmp_path_factory.mktemp("takes")
+    with FramePool(workers, mission.payload, mission.scn.stages, mission.pipeline.ctx, plans,
+                   folder / "pool") as pool:
         for _, i, j in order:
             if not taken[i][j]:
                 continue  # skipped by the simulation: the frame numbers after it shift
@@ -75,23 +99,27 @@ def test_every_take_is_the_serial_work_whatever_is_skipped(mission, plans, taken
             frame_id = f"{names[i]}-f{frames[i] - 1:05d}"
             work = pool.take(i, j, frames[i], frame_id)
             key = (i, j, frames[i])
-            if key not in serial:
-                serial[key] = frame_work(mission.payload, mission.pipeline,
-                                         FrameTask(i, names[i], frames[i], frame_id, plans[names[i]][j]))
-            assert same_work(work, serial[key])
+            if key not in made:
+                made[key] = serial(mission, FrameTask(i, names[i], frames[i], frame_id, plans[names[i]][j]),
+                                   folder / "serial")
+            assert same_work(work, work.records_dir, made[key], folder / "serial")
 
 
-def test_a_skip_resubmits_the_satellites_later_captures(mission, plans):
-    with FramePool(2, mission.payload, mission.scn.stages, mission.pipeline.ctx, plans) as pool:
+def test_a_skip_resubmits_the_satellites_later_captures_and_their_records_go(mission, plans, tmp_path):
+    """What a worker wrote for a capture the simulation discards goes once the worker is done with it: kept to the
+    end of the run, a 4096 x 3072 burst's records are about 1 GB a discard."""
+    with FramePool(2, mission.payload, mission.scn.stages, mission.pipeline.ctx, plans, tmp_path / "pool") as pool:
         pool.take(0, 0, 1, "sat-a-f00000")  # 4 in flight: sat-b's first two, sat-a's next two
+        in_flight = {key: task.records_dir for key, (task, _) in pool.flight.items()}
         # capture 1 of sat-a is skipped (storage full): capture 2, computed ahead as its 3rd frame, is its 2nd
         work = pool.take(0, 2, 2, "sat-a-f00001")
         assert pool.resubmitted == 1 and work.frame.frame_id == "sat-a-f00001"
-
-
-def arrays(path: Path) -> dict:
-    with np.load(path) as npz:
-        return {key: npz[key] for key in npz.files}
+        discarded = Path(in_flight[(0, 1)]), Path(in_flight[(0, 2)])  # skipped, and computed under another number
+        deadline = time.monotonic() + 60.0
+        while any(folder.exists() for folder in discarded) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(folder.exists() for folder in discarded)
+        assert work.records_dir.exists()  # taken: its records wait to be moved into the run directory
 
 
 def test_a_worker_writes_its_frames_records_and_sends_back_its_products_without_pixels(mission, plans, tmp_path):
@@ -100,29 +128,26 @@ def test_a_worker_writes_its_frames_records_and_sends_back_its_products_without_
     truth and evaluation records itself, each submission in a folder of its own, and sends back the products with
     the pixels shed; the records are those a serial run writes, and they go with the pool's folder."""
     records = tmp_path / "records"
-    serial = frame_work(mission.payload, mission.pipeline, FrameTask(0, "sat-a", 1, "sat-a-f00000", plans["sat-a"][0]))
-    write_frame_truth(tmp_path / "serial", serial.frame)
-    write_frame_evaluation(tmp_path / "serial", serial)
+    made = serial(mission, FrameTask(0, "sat-a", 1, "sat-a-f00000", plans["sat-a"][0]), tmp_path / "serial")
     with FramePool(1, mission.payload, mission.scn.stages, mission.pipeline.ctx, plans, records) as pool:
         work = pool.take(0, 0, 1, "sat-a-f00000")
         assert work.records_dir.parent == records
-        for path in (truth_path, evaluation_path):
-            written, expected = (arrays(path(d, "sat-a-f00000")) for d in (work.records_dir, tmp_path / "serial"))
-            assert written.keys() == expected.keys() and all(np.array_equal(written[k], expected[k]) for k in written)
+        assert same_work(work, work.records_dir, made, tmp_path / "serial")
     assert not records.exists()
-    assert [t.payload for t in work.tiles] == [t.payload for t in serial.tiles] and not work.evaluation
-    assert work.frame.dn.shape == serial.frame.dn.shape and work.frame.dn.strides == (0, 0, 0)
+    assert not work.evaluation
+    assert work.frame.dn.strides == (0, 0, 0)
     assert all(t.dn.strides == (0, 0, 0) for t in work.tiles)
 
 
-def test_a_worker_killed_while_the_executor_reads_a_result_breaks_the_pool_instead_of_hanging(mission, plans):
+def test_a_worker_killed_while_the_executor_reads_a_result_breaks_the_pool_instead_of_hanging(mission, plans,
+                                                                                             tmp_path):
     """The hang of CPython 3.11's ProcessPoolExecutor when a worker is killed in the middle of sending its result:
     the executor's thread waits in ``recv`` for the rest of the message and never looks at the dead worker, so
     every future stays pending. Injected as it happens, deterministically: half a message in the result pipe (a
     header announcing more bytes than will ever come), then SIGKILL to the worker. ``take`` raises
     BrokenProcessPool after a watchdog period, and ``close`` returns; each is given a minute before the test
     calls it a hang."""
-    pool = FramePool(1, mission.payload, mission.scn.stages, mission.pipeline.ctx, plans)
+    pool = FramePool(1, mission.payload, mission.scn.stages, mission.pipeline.ctx, plans, tmp_path / "pool")
     writer = pool.executor._result_queue._writer  # this process's end of the workers' result pipe
     os.write(writer.fileno(), struct.pack("!i", 2**31 - 1) + b"\x80")  # written before the worker's first result
     [worker] = pool.executor._processes.values()
@@ -145,9 +170,9 @@ def test_a_worker_killed_while_the_executor_reads_a_result_breaks_the_pool_inste
     assert f"worker process(es) [{worker.pid}] died" in str(outcome["error"])
 
 
-def test_a_pool_needs_a_worker(mission, plans):
+def test_a_pool_needs_a_worker(mission, plans, tmp_path):
     with pytest.raises(ValueError, match="at least 1 worker"):
-        FramePool(0, mission.payload, mission.scn.stages, mission.pipeline.ctx, plans)
+        FramePool(0, mission.payload, mission.scn.stages, mission.pipeline.ctx, plans, tmp_path / "pool")
 
 
 def test_the_default_is_the_cores_this_process_may_use():

@@ -2,8 +2,8 @@
 discrete-event simulation stays in one process.
 
 A capture's pixels depend only on what it is (satellite, frame number, the planned :class:`~onboard.sim.imaging.Capture`)
-and on the scenario, never on the simulation's state: :func:`frame_work` renders the world, images it and runs the
-pipeline, with the frame's noise drawn from seed ``[seed, satellite index, frame number]``. So the pool computes
+and on the scenario, never on the simulation's state: :func:`frame_records` renders the world, images it and runs
+the pipeline, with the frame's noise drawn from seed ``[seed, satellite index, frame number]``. So the pool computes
 them ahead of the simulation, in capture-time order over all satellites, and the simulation collects each result
 when it takes that capture (``FramePool.take``), blocking in wall time only, never in simulated time. The results
 are the same bytes as a serial run's whatever the number of workers.
@@ -71,7 +71,7 @@ class FrameTask:
     frame_number: int
     frame_id: str
     cap: Capture
-    records_dir: str | None = None  # where the worker writes the frame's truth and evaluation records
+    records_dir: str | None = None  # where a pool's worker writes the frame's truth and evaluation records
 
 
 def frame_id(satellite: str, frame_number: int) -> str:
@@ -98,15 +98,11 @@ def capture_frame(payload: Any, task: FrameTask) -> camera.Frame:
     return camera.Frame(task.frame_id, task.satellite, cap.t_s, when, footprint, shot.lr_dn[0], shot.truth_lr, shot)
 
 
-def frame_work(payload: Any, pipeline: Pipeline, task: FrameTask) -> Work:
-    """Capture ``task`` and run ``pipeline`` on it: the Work a serial run gets from the same capture."""
-    return pipeline.run(capture_frame(payload, task), task.cap.priority)
-
-
 def frame_records(payload: Any, pipeline: Pipeline, task: FrameTask, records_dir: Path,
                   captured: Callable[[], None] | None = None) -> Work:
-    """:func:`frame_work` of ``task`` with the frame's records written in ``records_dir`` (laid out as a run
-    directory) and its pixels shed (:meth:`~onboard.pipeline.tile.Work.shed_pixels`): what a worker sends back is
+    """The Work of ``task`` as a serial run makes it (``pipeline`` run on :func:`capture_frame`), with the frame's
+    records written in ``records_dir`` (laid out as a run directory) and its pixels shed
+    (:meth:`~onboard.pipeline.tile.Work.shed_pixels`): what a worker sends back is
     the products, not the burst, its truth and the report's baselines (some GB for a 4096 x 3072 burst of 8). The
     truth (:func:`onboard.sim.recorder.write_frame_truth`) is written as soon as the frame is captured and let go
     before the pipeline runs, which never reads it (a burst's high-resolution truth is 0.8 GB at 4096 x 3072 x2);
@@ -165,8 +161,6 @@ def _alive(pid: int) -> bool:
 
 
 def _work(task: FrameTask) -> Work:
-    if task.records_dir is None:
-        return frame_work(_WORKER["payload"], _WORKER["pipeline"], task)
     return frame_records(_WORKER["payload"], _WORKER["pipeline"], task, Path(task.records_dir))
 
 
@@ -175,20 +169,20 @@ class FramePool:
     satellites in index order) ahead of the simulation.
 
     ``take(sat_index, plan_index, frame_number, frame_id)`` returns the Work of that capture (its ``frame`` is the
-    captured frame); ``close()`` stops the workers (also on an error: a ``with`` block does it). With
+    captured frame); ``close()`` stops the workers (also on an error: a ``with`` block does it). In
     ``records_dir`` (a folder of the run directory's file system, made and in the end removed here) each worker
-    writes its frame's truth and evaluation records into a folder of its own there and sends the Work back without
-    its pixels (:func:`frame_records`, ``Work.records_dir``); the simulation moves the records into the run
-    directory when it takes the frame, and those of frames never taken go with the folder."""
+    writes its frame's truth and evaluation records into a folder of its own and sends the Work back without its
+    pixels (:func:`frame_records`, ``Work.records_dir``); the simulation moves the records into the run directory
+    when it takes the frame (:meth:`onboard.sim.recorder.Recorder.captured`, ``spill``), and a capture discarded
+    (skipped, or renumbered by a skip) loses its folder once its worker is done with it."""
 
     def __init__(self, workers: int, payload: Any, stage_configs: tuple[Any, ...], ctx: Any,
-                 plans: dict[str, list[Capture]], records_dir: Path | None = None):
+                 plans: dict[str, list[Capture]], records_dir: Path):
         if workers < 1:
             raise ValueError(f"a frame pool needs at least 1 worker, got {workers}")
         self.records_dir, self.submitted = records_dir, 0
-        if records_dir is not None:
-            shutil.rmtree(records_dir, ignore_errors=True)  # of an earlier run stopped outright
-            records_dir.mkdir(parents=True)
+        shutil.rmtree(records_dir, ignore_errors=True)  # of an earlier run stopped outright
+        records_dir.mkdir(parents=True)
         self.names = list(plans)
         self.plans = [plans[name] for name in self.names]
         self.order = sorted((cap.t_s, i, j) for i, caps in enumerate(self.plans) for j, cap in enumerate(caps))
@@ -234,8 +228,7 @@ class FramePool:
                 process.kill()
             self.executor._result_queue._writer.close()
             self.executor.shutdown(wait=True)
-            if self.records_dir is not None:
-                shutil.rmtree(self.records_dir, ignore_errors=True)
+            shutil.rmtree(self.records_dir, ignore_errors=True)
 
     def _task(self, i: int, j: int) -> FrameTask:
         base_frame, base_plan = self.base[i]
@@ -244,9 +237,8 @@ class FramePool:
 
     def _submit(self, i: int, j: int) -> None:
         task = self._task(i, j)
-        if self.records_dir is not None:  # a folder per submission: one discarded may still be writing
-            self.submitted += 1
-            task = replace(task, records_dir=str(self.records_dir / str(self.submitted)))
+        self.submitted += 1  # a folder per submission: one discarded may still be writing
+        task = replace(task, records_dir=str(self.records_dir / str(self.submitted)))
         self.flight[(i, j)] = (task, self.executor.submit(_work, task))
 
     def _fill(self) -> None:
@@ -285,11 +277,11 @@ class FramePool:
         submitted again, and this one submitted if it is beyond the window."""
         t_s = self.now_s = self.plans[sat_index][plan_index].t_s
         for key in [k for k, (task, _) in self.flight.items() if task.cap.t_s < t_s]:
-            self.flight.pop(key)[1].cancel()  # captures whose time has passed untaken: skipped
+            self._discard(key)  # captures whose time has passed untaken: skipped
         if self._task(sat_index, plan_index).frame_number != frame_number:  # a skip shifted the numbers
             self.base[sat_index] = (frame_number, plan_index)
             for key in [k for k in self.flight if k[0] == sat_index]:
-                self.flight.pop(key)[1].cancel()
+                self._discard(key)
                 self.resubmitted += 1
                 self._submit(*key)
         if (sat_index, plan_index) not in self.flight:  # beyond the window: the simulation caught up with the pool
@@ -300,6 +292,13 @@ class FramePool:
             raise RuntimeError(f"frame pool: capture {plan_index} of {self.names[sat_index]} computed as "
                                f"{task.frame_id}, taken as {frame_id}")
         return future
+
+    def _discard(self, key: tuple[int, int]) -> None:
+        """Drop the capture ``key`` in flight: cancelled if it has not started, and its records folder removed once
+        its worker is done with it (at once if it never started)."""
+        task, future = self.flight.pop(key)
+        future.cancel()
+        future.add_done_callback(lambda _, folder=task.records_dir: shutil.rmtree(folder, ignore_errors=True))
 
     def _result(self, future: Future) -> Work:
         """``future.result()``, waited for WAIT_S at a time with signals held (see :meth:`take`), checking every

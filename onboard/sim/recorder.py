@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -131,21 +132,16 @@ class Recorder:
         self._timeline.write(sample)
 
     def spill(self, work: Any) -> None:
-        """A frame computed ahead by the frame pool, captured (its truth written) and now waiting in storage for
-        its compute slot: its evaluation record is written now (the file :meth:`processed` would write; moved into
-        place when its worker wrote it, ``work.records_dir``), then it sheds its pixels
-        (:meth:`~onboard.pipeline.tile.Work.shed_pixels`), so that a queue of waiting frames holds only their
-        products. A frame that never finishes loses the evaluation file again (:meth:`evicted`, :meth:`finish`)."""
+        """A frame computed ahead by the frame pool, captured (its truth moved into place) and now waiting in
+        storage for its compute slot: the evaluation record its worker wrote (the file :meth:`processed` would
+        write) is moved into place now, and its worker's folder goes. A frame that never finishes loses the
+        evaluation file again (:meth:`evicted`, :meth:`finish`)."""
         frame_id = work.frame.frame_id
-        written = None if work.records_dir is None else evaluation_path(work.records_dir, frame_id)
-        if written is not None and written.exists():  # its worker wrote it
+        written = evaluation_path(work.records_dir, frame_id)
+        if written.exists():
             os.replace(written, evaluation_path(self.run_dir, frame_id))
             self._spilled.add(frame_id)
-        elif work.evaluation:
-            write_frame_evaluation(self.run_dir, work)
-            work.evaluation = {}
-            self._spilled.add(frame_id)
-        work.shed_pixels()
+        shutil.rmtree(work.records_dir, ignore_errors=True)
 
     def _unspill(self, frame_id: str) -> None:
         """Remove the evaluation file of a spilled frame that will not finish."""
