@@ -94,6 +94,12 @@ def test_a_hollow_array_pickles_as_its_shape_and_dtype():
     back = pickle.loads(data)
     assert len(data) < 1000 and back.shape == burst.shape and back.dtype == np.uint16
     assert _pixel_free(back) and not back.flags.writeable
+    # numpy keeps the class of arrays made from one: those hold data, and pickle it; a structured dtype stays whole
+    made = np.zeros_like(hollow(np.ones((2, 3))))
+    made[0, 0] = 7.0
+    assert pickle.loads(pickle.dumps(made))[0, 0] == 7.0
+    record = np.dtype([("x", "<f4"), ("y", "<i2")])
+    assert pickle.loads(pickle.dumps(hollow(np.zeros(3, record)))).dtype == record
 
 
 def test_hollow_leaves_what_is_not_an_array():

@@ -119,10 +119,13 @@ def with_clear_px(tile: Tile) -> Tile:
 
 class _Hollow(np.ndarray):
     """A :func:`hollow` array: pickled as its shape and dtype, where numpy pickles a zero-stride view as every
-    element (a frame-pool worker sends a Work back to the simulation through a pipe)."""
+    element (a frame-pool worker sends a Work back to the simulation through a pipe). An array computed from one
+    (of this class too, as numpy keeps subclasses) that holds data pickles as a plain array."""
 
     def __reduce__(self):
-        return hollow_array, (self.shape, self.dtype.str)
+        if self.size and any(self.strides):
+            return np.asarray(self).__reduce__()
+        return hollow_array, (self.shape, self.dtype)
 
 
 def hollow_array(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
