@@ -120,9 +120,9 @@ def one_burst(variant: str) -> dict:
 def _one_burst_child(variant: str, extra_sets: tuple[str, ...] = ()) -> dict:
     """In this process: one burst of ``variant`` (with ``extra_sets``) over the field case's first target through
     its pipeline, as a frame-pool worker computes it (:func:`onboard.sim.frame_pool.frame_records`, its records
-    written in a temporary folder): the peak resident set of imaging, and of the pipeline alone (Linux's VmHWM,
-    reset once the burst is imaged by writing 5 to /proc/self/clear_refs: what imaging left in memory counts, its
-    own peak not), and the wall time of each."""
+    written in a temporary folder): the peak resident set of imaging, and of what follows it, writing the truth
+    and the pipeline (Linux's VmHWM, reset once the burst is imaged by writing 5 to /proc/self/clear_refs: what
+    imaging left in memory counts, its own peak not), and the wall time of each."""
     from onboard.scenario.config import load_scenario
     from onboard.sensing.projection import crs_for
     from onboard.sim import frame_pool, mission

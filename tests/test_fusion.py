@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ground.image_quality import cpsnr_db
 from onboard.pipeline import fusion
+from onboard.pipeline.tiling import predict_tiled
 from onboard.sensing.burst import capture_burst
 from onboard.sensing.camera import frame_footprint
 from onboard.scenario.spacecraft_config import CameraConfig
@@ -296,3 +297,29 @@ def test_models_fused_in_one_pass_from_planes_made_as_read_are_each_model_alone(
         np.testing.assert_array_equal(together[..., i], alone[..., 0])
     zero = fusion.misr_from_planes([Doubling(0.0)], whole, 2, overlap_px=4)
     np.testing.assert_array_equal(zero[..., 0], whole[..., 0])  # no correction: the registered bicubic mean
+
+
+class Float64Correction:
+    """A predictor (a Keras model during training, say) that gives float64."""
+
+    input_shape = (1, 8, 8, 12)
+
+    def predict(self, x):
+        return np.repeat(np.repeat(x[..., :1], 2, 0), 2, 1).astype(np.float64) * 0.1
+
+
+def test_the_learned_fusion_is_float32_whatever_the_predictor_gives():
+    """The fusion is float32 (as :func:`fusion.misr` documents), each window's sum rounded once: what the stitched
+    float64 sum rounds to."""
+    dn, clear, shifts = _random_burst(9, 3, 20, 17)
+    lr = dn.astype(np.float32) / np.float32(4095)
+    planes = fusion.misr_planes(lr, shifts, clear, 2)[0]
+    out = fusion.misr_from_planes([Float64Correction()], planes, 2, overlap_px=2)
+    assert out.dtype == np.float32 and fusion.misr(Float64Correction(), lr, shifts, clear, 2, 2).dtype == np.float32
+
+    def correction(window):
+        x, sigma = fusion.standardise(window, 2)
+        return Float64Correction().predict(x) * np.float32(sigma)
+
+    stitched = predict_tiled(planes, correction, 8, 2, 2, fold=2)  # float64
+    np.testing.assert_array_equal(out[..., 0], (planes[..., 0] + stitched[..., 0]).astype(np.float32))

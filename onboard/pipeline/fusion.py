@@ -249,9 +249,11 @@ class BandPlanes:
     """The MISR planes of one band, (H*s, W*s, 3) float32 (FEATURE_PLANES, the values of :func:`misr_planes`), made
     PLANES_BLOCK_ROWS low-res rows at a time as they are read, never whole: indexing the first axis with a slice or
     an index array of high-res rows (as :func:`onboard.pipeline.tiling.predict_tiled` reads a frame) gives those
-    rows, C-ordered. Blocks are made in order and the last two are kept, so rows read in order, as the sliding
-    windows read them, are made once; ``on_block(row0, planes)`` sees each block once, in order (its first low-res
-    row and its (rows*s, W*s, 3) planes), so baselines drawn from the planes need not hold them either.
+    rows, C-ordered. Blocks are made in order and the last two are kept, so rows read in order by windows of at
+    most PLANES_BLOCK_ROWS low-res rows, as the sliding windows read them, are made once (taller windows make some
+    again); ``on_block(row0, planes)`` sees each block once, in order (its first low-res row and its (rows*s, W*s,
+    3) planes), so baselines drawn from the planes need not hold them either. At a scale that is not a power of two
+    the band's upsampled mean is made whole, once, and kept (:func:`upsample_band`).
 
     ``lr`` (K, H, W, 1) is the band's burst in any numbers, ``value`` gives its float32 samples (as for
     :func:`shift_and_add_sparse`); ``means`` (H, W, B) the registered mean of every band (:func:`mean_frame`), of
@@ -371,6 +373,7 @@ def misr_from_planes(models: Sequence[Predictor], planes: np.ndarray | BandPlane
     def fused(window: np.ndarray) -> np.ndarray:
         x, sigma = standardise(window, scale)
         mean = depth_to_space(window.reshape(window.shape[:2] + (scale * scale, len(FEATURE_PLANES)))[..., 0], scale)
-        return np.concatenate([mean + model.predict(x) * np.float32(sigma) for model in models], axis=-1)
+        return np.concatenate([mean + model.predict(x) * np.float32(sigma) for model in models],
+                              axis=-1).astype(np.float32, copy=False)
 
     return predict_tiled(planes, fused, window_px, overlap_px, scale, fold=scale)

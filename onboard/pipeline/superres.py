@@ -201,8 +201,8 @@ class SuperResolution(Stage):
         windows read them (:class:`onboard.pipeline.fusion.BandPlanes`), every model in one pass of windows, and
         the baselines drawn from the planes as each block is made. A 4096 x 3072 burst of 8 is 1.6 GB as float32
         and its planes 2.4 GB at x2: what this holds beyond the outputs and the means is one band's models'
-        outputs and two blocks of planes. The means and the planes are on-board work for the methods made from
-        them, scoring work for the baselines alone."""
+        outputs and two blocks of planes (at x3, also the band's upsampled mean). The means and the planes are
+        on-board work for the methods made from them, scoring work for the baselines alone."""
         names, s, clock = [method, *others], self.params.scale, _Clock()
         _, h, w, bands = lr_dn.shape
         fused = {m: np.empty((h * s, w * s, bands), np.uint16) for m in names}
