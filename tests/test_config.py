@@ -464,13 +464,13 @@ def test_ram_that_cannot_hold_one_frame_is_refused_at_the_hardware_line_with_eve
 
 
 def test_a_burst_the_hardware_holds_only_window_by_window_is_a_warning_at_the_hardware_line(tmp_path):
-    """Bursts of 8 at 2048 x 2048 px hold 1536 MiB as the superres stage holds them, past coral-devboard's 1024."""
+    """Bursts of 8 at 4096 x 4096 px hold 2048 MiB as the superres stage holds them, past coral-devboard's 1024."""
     text = QUICKSTART.read_text().replace("hardware: host", "hardware: coral-devboard")
     path = write(tmp_path, text)
-    assert load_scenario(path).warnings == ()  # 256 x 256 px: 24 MiB
-    [warning] = load_scenario(path, ["spacecraft.camera.width_px=2048", "spacecraft.camera.height_px=2048"]).warnings
+    assert load_scenario(path).warnings == ()  # 256 x 256 px: 8 MiB
+    [warning] = load_scenario(path, ["spacecraft.camera.width_px=4096", "spacecraft.camera.height_px=4096"]).warnings
     assert warning.startswith(f"{path}:{line_with(text, 'hardware: coral-devboard')}: spacecraft.compute.hardware: "
-                              "expected RAM for the burst as the simulated superres stage holds it, at least 1536 MiB")
+                              "expected RAM for the burst as the simulated superres stage holds it, at least 2048 MiB")
 
 
 def test_the_resolved_scenario_names_relative_files_by_their_absolute_paths_and_loads_from_a_run_directory(tmp_path):

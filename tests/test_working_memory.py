@@ -32,17 +32,23 @@ def craft(spacecraft, hardware="host", **camera):
 
 def test_one_frame_and_the_whole_burst_of_the_quickstart_by_hand(spacecraft):
     """256 x 256 px x 4 bands = 262144 samples: 2 B of DN and 4 B of reflectance each is 1.5 MiB, and
-    registration's two planes of 256 x 256 x 4 B are 0.5 MiB; the burst of 8 is 8 x 1.5 = 12 MiB, and the x2
-    planes are 4 bands x 512 x 512 px x 3 x 4 B = 12 MiB."""
+    registration's two planes of 256 x 256 x 4 B are 0.5 MiB. The burst of 8 is 4 MiB of DN; registering, 8 planes
+    of 0.25 MiB; fusing at x2, the registered mean 1 MiB, the 512 x 512 px product 2 MiB and a band's fusion 1 MiB:
+    8 MiB, the more. At x3 the product is 4.5 MiB and a band 2.25 MiB."""
     camera, names = spacecraft.camera, [s["stage"] for s in SUPERRES]
     frame, whole = one_frame(camera, names), whole_capture(camera, names, 2)
     assert [str(h) for h in frame] == ["DN uint16 256 x 256 px x 4 bands x 2 B",
                                        "TOA reflectance float32 256 x 256 px x 4 bands x 4 B",
                                        "registration planes float32 2 planes x 256 x 256 px x 4 B"]
     assert nbytes(frame) == 2 * MIB
-    assert [h.nbytes for h in whole] == [4 * MIB, 8 * MIB, 12 * MIB]
-    assert str(whole[2]) == "fusion planes float32 4 bands x 512 x 512 px x 3 planes x 4 B"
-    assert nbytes(whole_capture(camera, names, 3)) == 12 * MIB + 27 * MIB  # planes grow with scale²
+    assert [str(h) for h in whole] == ["burst DN uint16 8 frames x 256 x 256 px x 4 bands x 2 B",
+                                       "registered mean float32 256 x 256 px x 4 bands x 4 B",
+                                       "product DN uint16 512 x 512 px x 4 bands x 2 B",
+                                       "a band's fusion float32 512 x 512 px x 4 B"]
+    assert [h.nbytes for h in whole] == [4 * MIB, MIB, 2 * MIB, MIB]
+    assert nbytes(whole_capture(camera, names, 3)) == 4 * MIB + MIB + 4.5 * MIB + 2.25 * MIB  # the product grows
+    sixteen = dataclasses.replace(camera, burst=dataclasses.replace(camera.burst, frames=16))
+    assert [h.what for h in whole_capture(sixteen, names, 2)] == ["burst DN uint16", "registration planes float32"]
     assert nbytes(one_frame(camera, ["encode"])) == MIB // 2  # DN alone: no stage makes reflectance
     assert whole_capture(camera, ["cloud_filter", "encode"], 1) == one_frame(camera, ["cloud_filter", "encode"])
 
@@ -64,25 +70,29 @@ def test_a_frame_the_profile_cannot_hold_is_refused_and_one_it_holds_exactly_is_
 
 
 def test_a_burst_only_streaming_would_fit_is_a_warning_on_coral_and_not_on_jetson(spacecraft):
-    """Bursts of 8 at 2048 x 2048 px x 4 bands: 768 MiB of DN and reflectance and 768 MiB of x2 planes, 1536 MiB in
-    all; one frame is 128 MiB. Past coral-devboard's 1024, within jetson-orin-nano's 8192."""
-    camera = {"width_px": 2048, "height_px": 2048}
+    """Bursts of 8 at 4096 x 4096 px x 4 bands: 1024 MiB of DN, and fusing at x2 a registered mean of 256 MiB, a
+    product of 512 MiB and a band's fusion of 256 MiB, 2048 MiB in all; one frame is 512 MiB. Past
+    coral-devboard's 1024, within jetson-orin-nano's 8192. At 2048 x 2048 px it is 512 MiB, within coral's."""
+    camera = {"width_px": 4096, "height_px": 4096}
     assert below_one_frame(craft(spacecraft, "coral-devboard", **camera), SUPERRES) == []
     [warning] = below_the_whole_capture(craft(spacecraft, "coral-devboard", **camera), SUPERRES)
     assert warning.path == "spacecraft.compute.hardware"
-    assert warning.expected.startswith("RAM for the burst as the simulated superres stage holds it, at least 1536 MiB "
-                                       "(burst DN uint16 8 frames x 2048 x 2048 px x 4 bands x 2 B + ")
-    assert warning.found.startswith("coral-devboard with memory_mb 1024 (MiB), which holds one frame (128 MiB): "
+    assert warning.expected.startswith("RAM for the burst as the simulated superres stage holds it, at least 2048 MiB "
+                                       "(burst DN uint16 8 frames x 4096 x 4096 px x 4 bands x 2 B + ")
+    assert warning.found.startswith("coral-devboard with memory_mb 1024 (MiB), which holds one frame (512 MiB): "
                                     "flight software would have to read the burst window by window")
+    small = {"width_px": 2048, "height_px": 2048}
+    assert below_the_whole_capture(craft(spacecraft, "coral-devboard", **small), SUPERRES) == []
     assert below_the_whole_capture(craft(spacecraft, "jetson-orin-nano", **camera), SUPERRES) == []
 
 
 def test_the_whole_burst_s_boundary_on_coral(spacecraft):
-    """At 8 frames, 4 bands and x2 the burst and its planes hold 384 B per frame pixel: 1672 x 1672 px hold
-    1073504256 B, within 2^30 = 1073741824 B by 237568 B; 1673 x 1673 px hold 1074788736 B, over."""
-    assert below_the_whole_capture(craft(spacecraft, "coral-devboard", width_px=1672, height_px=1672), SUPERRES) == []
-    big = craft(spacecraft, "coral-devboard", width_px=1673, height_px=1673)
-    assert nbytes(whole_capture(big.camera, ["superres"], 2)) == 1074788736
+    """At 8 frames, 4 bands and x2 the burst fusing holds 128 B per frame pixel (DN 64, the registered mean 16, the
+    product's 4 pixels 32, a band's fusion 16): 2896 x 2896 px hold 1073512448 B, within 2^30 = 1073741824 B by
+    229376 B; 2897 x 2897 px hold 1074253952 B, over."""
+    assert below_the_whole_capture(craft(spacecraft, "coral-devboard", width_px=2896, height_px=2896), SUPERRES) == []
+    big = craft(spacecraft, "coral-devboard", width_px=2897, height_px=2897)
+    assert nbytes(whole_capture(big.camera, ["superres"], 2)) == 1074253952
     assert len(below_the_whole_capture(big, SUPERRES)) == 1
 
 

@@ -13,13 +13,16 @@ operating system are not counted; nor are a plugin stage's own arrays):
   clear pixel of the frame (:func:`onboard.pipeline.registration.register`). A profile that cannot hold one frame
   is refused at ``spacecraft.compute.hardware`` (:func:`below_one_frame`).
 - **the whole capture as the simulated stages hold it** (:func:`whole_capture`): with ``superres`` the burst's DN
-  (K, H, W, B) uint16, its TOA reflectance (K, H, W, B) float32
-  (:meth:`onboard.pipeline.superres.SuperResolution.process` makes it of the whole burst) and the fusion planes
-  (B, H*s, W*s, 3) float32 (:func:`onboard.pipeline.fusion.misr_planes`), together. Fusion is local (a window of
-  the product needs that window of the K frames and a margin), so flight software could read the burst window by
-  window from mass memory instead: where one frame fits and the whole burst does not, the scenario is warned
-  (:func:`below_the_whole_capture`), since the simulated stage times are those of the whole-burst code. Without
-  ``superres`` a capture is one frame, and the two figures are one.
+  (K, H, W, B) uint16 throughout, with registration's band-mean plane of every frame (K, H, W) float32 while it
+  registers, then with the registered mean (H, W, B) float32, the product (H*s, W*s, B) uint16 and one band of the
+  model's fusion (H*s, W*s) float32 while it fuses, whichever is more
+  (:meth:`onboard.pipeline.superres.SuperResolution.process`; the fusion planes are made a block of rows at a time,
+  :class:`onboard.pipeline.fusion.BandPlanes`, a few MB a band, not counted; nor are the baselines the report
+  scores, which flight software would not make). Fusion is local (a window of the product needs that window of the
+  K frames and a margin), so flight software could read the burst window by window from mass memory instead:
+  where one frame fits and the whole burst does not, the scenario is warned (:func:`below_the_whole_capture`),
+  since the simulated stage times are those of the whole-burst code. Without ``superres`` a capture is one frame,
+  and the two figures are one.
 """
 
 from __future__ import annotations
@@ -38,8 +41,7 @@ MIB = 2**20  # bytes: memory_mb counts binary megabytes (HardwareProfile.memory_
 AT = "spacecraft.compute.hardware"  # where the rules' issues stand: the profile whose memory is too small
 DN_BYTES = 2  # uint16 DN (onboard.sensing.camera.Frame.dn, onboard.sensing.burst.Burst.lr_dn)
 REFLECTANCE_BYTES = 4  # float32 TOA reflectance (onboard.sensing.camera.reflectance)
-PLANE_BYTES = 4  # float32 registration and fusion planes
-FUSION_PLANES = 3  # per band: bicubic mean, shift-and-add, samples (onboard.pipeline.fusion.FEATURE_PLANES)
+PLANE_BYTES = 4  # float32 registration planes, means and fusion
 
 
 @dataclass(frozen=True)
@@ -82,17 +84,19 @@ def one_frame(camera: Any, names: list[str]) -> list[Held]:
 
 def whole_capture(camera: Any, names: list[str], scale: int) -> list[Held]:
     """What the simulated stages ``names`` hold at once for one capture of ``camera``: with ``superres`` (at
-    ``scale``) the burst of ``camera.burst.frames`` whole, as DN and as reflectance, and the fusion planes;
-    without it, :func:`one_frame`."""
+    ``scale``) the burst of ``camera.burst.frames`` as DN and, as it registers, every frame's band-mean plane, or,
+    as it fuses, the registered mean, the product and one band of the model's fusion (whichever is more); without
+    it, :func:`one_frame`."""
     if "superres" not in names:
         return one_frame(camera, names)
-    height, width, bands = camera.height_px, camera.width_px, len(camera.bands)
-    burst = (camera.burst.frames, height, width, bands)
-    axes = ("frames", *FRAME_AXES)
-    return [Held("burst DN uint16", burst, axes, DN_BYTES),
-            Held("burst TOA reflectance float32", burst, axes, REFLECTANCE_BYTES),
-            Held("fusion planes float32", (bands, height * scale, width * scale, FUSION_PLANES),
-                 ("bands", "", "px", "planes"), PLANE_BYTES)]
+    k, height, width, bands = camera.burst.frames, camera.height_px, camera.width_px, len(camera.bands)
+    burst = Held("burst DN uint16", (k, height, width, bands), ("frames", *FRAME_AXES), DN_BYTES)
+    fine = (height * scale, width * scale)
+    registering = [burst, Held("registration planes float32", (k, height, width), ("frames", "", "px"), PLANE_BYTES)]
+    fusing = [burst, Held("registered mean float32", (height, width, bands), FRAME_AXES, PLANE_BYTES),
+              Held("product DN uint16", (*fine, bands), FRAME_AXES, DN_BYTES),
+              Held("a band's fusion float32", fine, ("", "px"), PLANE_BYTES)]
+    return max(registering, fusing, key=nbytes)
 
 
 def _pipeline(items: list[Any]) -> tuple[list[str], int] | None:
