@@ -220,3 +220,47 @@ def test_on_board_images_read_each_baseline_when_asked_and_keep_none(tmp_path):
     assert images["bicubic"] is not first
     with pytest.raises(KeyError):
         images["model_float32"]
+
+
+@pytest.mark.parametrize("pair_max_bytes, at_once", [(2**30, 2), (0, 1)])
+def test_a_scene_s_methods_are_each_read_by_the_thread_that_scores_them(monkeypatch, pair_max_bytes, at_once):
+    """The pool was handed a scene's images, so all five were read before the first was scored: at 8192 x 6144 px
+    (a 4096 x 3072 burst at x2) 5 x 0.8 GB, with two SSIM working sets of about 4 GB besides, and the burst run's
+    ground report peaked at 8.9 GB. Now each thread reads the image it scores, two at a time, or one at a time where
+    two working sets would pass SCORING_PAIR_MAX_BYTES; the scores are the same either way."""
+    import threading
+    from types import SimpleNamespace
+
+    import ground.superres as gs
+
+    lock, held, most = threading.Lock(), [0], [0]
+    rng = np.random.default_rng(1)
+    truth = rng.random((32, 32, 4), dtype=np.float32)
+    pictures = {m: truth + np.float32(0.01 * (k + 1)) * rng.random((32, 32, 4), dtype=np.float32)
+                for k, m in enumerate(gs.METHODS)}
+
+    class Images(dict):
+        def __getitem__(self, method):
+            with lock:
+                held[0] += 1
+                most[0] = max(most[0], held[0])
+            return dict.__getitem__(self, method)
+
+    real_scores = gs._scores
+
+    def scores(image, scene):
+        out = real_scores(image, scene)
+        with lock:
+            held[0] -= 1
+        return out
+
+    scene = gs.SRScene("f0", Images(pictures), truth, np.ones((32, 32), bool), None, 0.1, 10, 40, None)
+    monkeypatch.setattr(gs, "superres_policy", lambda run_info: {"stage": "superres", "scale": 2})
+    monkeypatch.setattr(gs, "iter_scenes", lambda run, policy: iter([scene]))
+    monkeypatch.setattr(gs, "_scores", scores)
+    monkeypatch.setattr(gs.ExampleCrop, "offer", lambda crop, scene: None)
+    monkeypatch.setattr(gs, "SCORING_PAIR_MAX_BYTES", pair_max_bytes)
+    section = gs.superres_section(SimpleNamespace(run_info=None, derived={}, pipeline=["superres"]))
+    assert most[0] <= at_once  # images read and not yet scored, at most (two threads may not overlap)
+    (scored,) = section["scenes"]
+    assert scored["cpsnr_db"] == {m: gs.cpsnr_db(pictures[m], truth, scene.scored) for m in gs.METHODS}
