@@ -20,7 +20,7 @@ from onboard.sim.downlink import ContactLog
 from onboard.pipeline.stages import Context, tile_georef
 from onboard.pipeline.tile import Tile, TileMeta, Work
 from onboard.sensing.projection import GridFootprint
-from onboard.sim.recorder import Recorder, iso_utc, manifest_line
+from onboard.sim.recorder import Recorder, iso_utc, manifest_line, write_frame_evaluation
 from onboard.sim.storage import Item, Storage
 from onboard.sensing.world import BAND_CENTRES_UM, SYNTHETIC_BANDS
 from rundir.codec import Georef, encode
@@ -170,8 +170,9 @@ def test_the_ledger_counts_what_storage_holds_a_product_caught_mid_transfer_whol
 
 
 def test_a_frame_computed_ahead_keeps_its_evaluation_on_disk_only_if_it_finishes(tmp_path, camera):
-    """The frame pool's frames wait in storage with their evaluation already on disk (Recorder.spill): the file
-    stays for a frame that is processed, and goes for one evicted or still waiting at the end."""
+    """The frame pool's frames wait in storage with their evaluation already on disk, written by their worker and
+    moved into place when the simulation takes them (Recorder.spill), the worker's folder gone: the file stays for
+    a frame that is processed, and goes for one evicted or still waiting at the end."""
     recorder = Recorder(tmp_path, START, camera)
     recorder.start(INFO)
     works = {}
@@ -180,10 +181,12 @@ def test_a_frame_computed_ahead_keeps_its_evaluation_on_disk_only_if_it_finishes
         frame = SimpleNamespace(**{**vars(frame), "frame_id": f"sat-1-f{n:05d}"})
         recorder.ledger.captured(frame.frame_id, "sat-1", cap.t_s)
         works[fate] = Work(frame, [], evaluation={"probability": np.full((4, 4), n, np.float32)},
-                           alternative_bytes={"bent_pipe": camera.raw_bytes})
+                           alternative_bytes={"bent_pipe": camera.raw_bytes}, records_dir=tmp_path / "pool" / str(n))
+        write_frame_evaluation(works[fate].records_dir, works[fate])  # as its worker does (frame_pool.frame_records)
+        works[fate].evaluation = {}
         recorder.spill(works[fate])
-        assert works[fate].evaluation == {}  # not held in memory while the frame waits
         assert (tmp_path / "evaluation" / f"{frame.frame_id}.npz").is_file()
+        assert not works[fate].records_dir.exists()
     recorder.processed(works["processed"], "projected")
     evicted = works["evicted"].frame.frame_id
     recorder.evicted(Item(evicted, (evicted,), 100, 1, "raw"), "storage_full")
