@@ -38,13 +38,9 @@ EXAMPLE_CROP_KEY = "superres_example_crop"  # run.derived: the section's Example
 # Resolution, "Data": https://kelvins.esa.int/proba-v-super-resolution/data/): a cPSNR over a few pixels, with a
 # bias removed per band and the best of 49 offsets kept, says little about the picture.
 MIN_SCORED_FRACTION = 0.75
-# Scoring one method's image holds about this many bytes per high-res pixel at once: the image and the truth
-# (float32, 4 bands) and, for one band, SSIM's float64 planes (ground.image_quality._band_ssim: both images, five
-# local statistics, a temporary, the mask's weight and its window). Two methods are scored at once, in two threads,
-# only while two such working sets fit SCORING_PAIR_MAX_BYTES: at 8192 x 6144 px (a 4096 x 3072 burst at x2) one is
-# about 4 GB.
-SCORING_BYTES_PER_PX = 2 * 4 * 4 + 10 * 8
-SCORING_PAIR_MAX_BYTES = 2**30
+# Scoring a method holds ~ this many bytes per high-res pixel: its image and the truth (float32, 4 bands), one band's
+# SSIM planes (float64: ground.image_quality._band_ssim). Two methods are scored at once while two fit the maximum.
+SCORING_BYTES_PER_PX, SCORING_PAIR_MAX_BYTES = 2 * 4 * 4 + 10 * 8, 2**30
 
 
 @dataclass
@@ -223,14 +219,12 @@ def superres_section(run: Any) -> dict[str, Any] | None:
     if policy is None:
         return None
     scale = int(policy["scale"])
-    camera = run.run_info.camera if run.run_info else None
-    frames = camera.burst_frames if camera else 0
+    frames = run.run_info.camera.burst_frames if run.run_info and run.run_info.camera else 0
     out: dict[str, Any] = {"policy": policy, "product": _product_method(policy), "burst_frames": frames,
                            "pixel_ratio_vs_burst": scale * scale / frames if frames else None}
     crop = run.derived[EXAMPLE_CROP_KEY] = ExampleCrop(scale, policy.get("model", "auto") != "auto")
     per_scene, product_bytes, raw_bytes, encoded, errors = [], 0, 0, [], []
-    # NOTE: OpenCV and numpy release the GIL in the heavy parts: two threads score two methods at once, where two
-    # methods' scoring fits SCORING_PAIR_MAX_BYTES. Each thread reads its method's image (OnBoardImages) itself.
+    # NOTE: OpenCV and numpy release the GIL: two threads score two methods at once, each reading its own image.
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
         for scene in iter_scenes(run, policy):
             pair = 2 * scene.scored.size * SCORING_BYTES_PER_PX <= SCORING_PAIR_MAX_BYTES
