@@ -25,12 +25,12 @@ import datetime as dt
 import multiprocessing
 import os
 import select
+import shutil
 import signal
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-import shutil
 from dataclasses import dataclass, replace
 from multiprocessing import forkserver
 from pathlib import Path
