@@ -31,6 +31,8 @@ SSIM_SIGMA_PX = 1.5
 SSIM_WINDOW_PX = 11
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 _EXACT_CANDIDATES = 2  # offsets of the float32 search scored exactly
+SSIM_STRIP_ROWS = 256  # rows of the SSIM map made at a time (:func:`_band_ssim`)
+CPSNR_STRIP_ROWS = 256  # rows of the SR image whose offset sums are taken at a time (:func:`_offset_search`)
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,16 @@ def cpsnr(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = None, 
         return slice(b + dy, h - b + dy), slice(b + dx, w - b + dx)
 
     def exact_mse(offset: tuple[int, int]) -> tuple[float, np.ndarray]:
-        keep = clear_mask[window(*offset)]
-        diff = hr[window(*offset)][keep].astype(np.float64)  # (n, B), float64, two passes: no cancellation
-        diff -= sr_core[keep]
-        bias = diff.mean(axis=0)
-        diff -= bias  # in place: a 10k x 10k image needs no second (n, B) float64 array
-        diff *= diff
-        return float(np.mean(diff)), bias
+        keep, truth = clear_mask[window(*offset)], hr[window(*offset)]
+        bias, mse = np.empty(sr.shape[2]), np.empty(sr.shape[2])
+        for c in range(sr.shape[2]):  # a band at a time: (n,) float64, where (n, B) was 1.6 GB at 50 Mpx
+            diff = truth[..., c][keep].astype(np.float64)  # two passes: no cancellation
+            diff -= sr_core[..., c][keep]
+            bias[c] = diff.mean()
+            diff -= bias[c]
+            diff *= diff
+            mse[c] = diff.mean()
+        return float(mse.mean()), bias  # every band has the same n pixels: the mean over all of them
 
     count, mse_map = _offset_search(hr, sr_core, clear_mask, b)
     shifts = range(-max_shift_px, max_shift_px + 1)
@@ -102,27 +107,38 @@ def _offset_search(hr: np.ndarray, sr_core: np.ndarray, clear_mask: np.ndarray, 
     It runs in float32 on bands brought to a common level (the bias left at each offset is small): per band, the
     masked sums over every offset at once are cross-correlations with the SR image (cv2.matchTemplate, TM_CCORR:
     sum over the template of template * image shifted by the offset), and the sums of the truth alone are window
-    sums (:func:`_window_sums`). :func:`cpsnr` scores the best few offsets in float64."""
-    h, w = hr.shape[:2]
-    level = np.array([np.mean(hr[b:h - b, b:w - b, c].astype(np.float64) - sr_core[..., c])
-                      for c in range(hr.shape[2])])
-    mask = clear_mask.astype(np.float32)
-    core = sr_core.shape[:2]
+    sums (:func:`_window_sums`). :func:`cpsnr` scores the best few offsets in float64. The sums are taken over
+    strips of :data:`CPSNR_STRIP_ROWS` rows of ``sr_core`` (each with the truth's rows under it at every offset) and
+    added, so that a large image needs a few strips' planes, not a dozen planes of its size."""
+    w = hr.shape[1]
+    core_h, core_w = sr_core.shape[:2]
+    bands = range(hr.shape[2])
+    strips = [(top, min(top + CPSNR_STRIP_ROWS, core_h)) for top in range(0, core_h, CPSNR_STRIP_ROWS)]
+    level = np.zeros(hr.shape[2])
+    for top, bottom in strips:
+        for c in bands:
+            level[c] += (np.sum(hr[b + top:b + bottom, b:w - b, c], dtype=np.float64)
+                         - np.sum(sr_core[top:bottom, :, c], dtype=np.float64))
+    level /= core_h * core_w
 
     def ccorr(image: np.ndarray, template: np.ndarray) -> np.ndarray:
         return cv2.matchTemplate(image, template, cv2.TM_CCORR).astype(np.float64)
 
-    count = _window_sums(mask, core)
-    mse_map = np.zeros_like(count)
-    for c in range(hr.shape[2]):
-        hr_plane = np.ascontiguousarray(hr[..., c], dtype=np.float32)
-        sr_plane = np.ascontiguousarray(sr_core[..., c].astype(np.float64) + level[c], dtype=np.float32)
-        masked = mask * hr_plane
-        sum_diff = _window_sums(masked, core) - ccorr(mask, sr_plane)
-        sum_sq = _window_sums(masked * hr_plane, core) - 2 * ccorr(masked, sr_plane) + ccorr(mask, sr_plane * sr_plane)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mse_map += sum_sq / count - (sum_diff / count) ** 2
-    return count, mse_map
+    count = np.zeros((2 * b + 1, 2 * b + 1))
+    sum_diff, sum_sq = np.zeros((2, hr.shape[2], 2 * b + 1, 2 * b + 1))
+    for top, bottom in strips:
+        rows, window = slice(top, bottom + 2 * b), (bottom - top, core_w)  # the truth's rows at dy = -b..b
+        mask = clear_mask[rows].astype(np.float32)
+        count += _window_sums(mask, window)
+        for c in bands:
+            hr_plane = np.ascontiguousarray(hr[rows, :, c], dtype=np.float32)
+            sr_plane = np.ascontiguousarray(sr_core[top:bottom, :, c].astype(np.float64) + level[c], dtype=np.float32)
+            masked = mask * hr_plane
+            sum_diff[c] += _window_sums(masked, window) - ccorr(mask, sr_plane)
+            sum_sq[c] += (_window_sums(masked * hr_plane, window) - 2 * ccorr(masked, sr_plane)
+                          + ccorr(mask, sr_plane * sr_plane))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return count, np.sum(sum_sq / count - (sum_diff / count) ** 2, axis=0)
 
 
 def _window_sums(image: np.ndarray, window: tuple[int, int]) -> np.ndarray:
@@ -161,22 +177,42 @@ def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
     if not keep.any():
         return float("nan")
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    weight = None if mask is None else mask.astype(np.float64)
-    window_weight = None if weight is None else _gaussian_window(weight)  # the same for every band: made once
-    return float(np.mean([_band_ssim(sr, hr, band, keep, c1, c2, weight, window_weight)
-                          for band in range(hr.shape[2])]))
+    kept = np.empty(int(np.count_nonzero(keep)))  # one band's kept SSIM values, in row-major order
+    return float(np.mean([_band_ssim(sr, hr, band, keep, mask, c1, c2, kept) for band in range(hr.shape[2])]))
 
 
 def _gaussian_window(z: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(z, (SSIM_WINDOW_PX, SSIM_WINDOW_PX), SSIM_SIGMA_PX, borderType=cv2.BORDER_REFLECT)
 
 
-def _band_ssim(sr: np.ndarray, hr: np.ndarray, band: int, keep: np.ndarray, c1: float, c2: float,
-               weight: np.ndarray | None, window_weight: np.ndarray | None) -> float:
+def _band_ssim(sr: np.ndarray, hr: np.ndarray, band: int, keep: np.ndarray, mask: np.ndarray | None, c1: float,
+               c2: float, kept: np.ndarray) -> float:
     """Mean over ``keep`` of the SSIM map of one band of two (H, W, B) images, in float64:
-    ((2 mx my + c1) (2 cxy + c2)) / ((mx^2 + my^2 + c1) (vx + vy + c2)), computed in place in that order so that a
-    large band needs few planes; with ``weight`` (H, W) 0 or 1 and its Gaussian window ``window_weight``, each
-    window's statistics over its pixels of weight 1 (normalized convolution)."""
+    ((2 mx my + c1) (2 cxy + c2)) / ((mx^2 + my^2 + c1) (vx + vy + c2)); with ``mask`` (H, W) bool, each window's
+    statistics over its pixels in the mask (normalized convolution). Made :data:`SSIM_STRIP_ROWS` rows at a time,
+    each strip with the window's reach of rows above and below it, so that a large band needs a few strips' planes,
+    not ten planes of its size; each map value is the same as made whole (the filter's rows are the same rows), and
+    they are gathered into ``kept`` (one value per pixel of ``keep``) so that the mean is summed as it was whole."""
+    h, r, done = keep.shape[0], SSIM_WINDOW_PX // 2, 0
+    for top in range(0, h, SSIM_STRIP_ROWS):
+        bottom = min(top + SSIM_STRIP_ROWS, h)
+        strip_keep = keep[top:bottom]
+        n = int(np.count_nonzero(strip_keep))
+        if not n:
+            continue
+        lo, hi = max(top - r, 0), min(bottom + r, h)
+        ssim_map = _ssim_map(sr[lo:hi, :, band], hr[lo:hi, :, band], None if mask is None else mask[lo:hi], c1, c2)
+        kept[done:done + n] = ssim_map[top - lo:bottom - lo][strip_keep]
+        done += n
+    return float(kept.mean())
+
+
+def _ssim_map(x: np.ndarray, y: np.ndarray, mask: np.ndarray | None, c1: float, c2: float) -> np.ndarray:
+    """The SSIM map (h, w) float64 of two (h, w) planes, computed in place in the order of :func:`_band_ssim`'s
+    formula so that few planes are held; with ``mask``, each window's statistics over its pixels in it."""
+    x, y = np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64)
+    weight = None if mask is None else mask.astype(np.float64)
+    window_weight = None if weight is None else _gaussian_window(weight)
 
     def local_mean(z: np.ndarray) -> np.ndarray:
         if window_weight is None:
@@ -184,7 +220,6 @@ def _band_ssim(sr: np.ndarray, hr: np.ndarray, band: int, keep: np.ndarray, c1: 
         with np.errstate(invalid="ignore", divide="ignore"):  # no weight in the window: a pixel never kept
             return _gaussian_window(z * weight) / window_weight
 
-    x, y = np.ascontiguousarray(sr[..., band], np.float64), np.ascontiguousarray(hr[..., band], np.float64)
     mx, my = local_mean(x), local_mean(y)
     vx, vy, cxy = local_mean(x * x), local_mean(y * y), local_mean(x * y)
     del x, y
@@ -204,7 +239,7 @@ def _band_ssim(sr: np.ndarray, hr: np.ndarray, band: int, keep: np.ndarray, c1: 
     vx += c2
     denominator *= vx
     numerator /= denominator
-    return float(numerator[keep].mean())
+    return numerator
 
 
 def registration_error_px(estimated: np.ndarray, true: np.ndarray) -> float:

@@ -38,9 +38,9 @@ EXAMPLE_CROP_KEY = "superres_example_crop"  # run.derived: the section's Example
 # Resolution, "Data": https://kelvins.esa.int/proba-v-super-resolution/data/): a cPSNR over a few pixels, with a
 # bias removed per band and the best of 49 offsets kept, says little about the picture.
 MIN_SCORED_FRACTION = 0.75
-# Scoring a method holds ~ this many bytes per high-res pixel: its image and the truth (float32, 4 bands), one band's
-# SSIM planes (float64: ground.image_quality._band_ssim). Two methods are scored at once while two fit the maximum.
-SCORING_BYTES_PER_PX, SCORING_PAIR_MAX_BYTES = 2 * 4 * 4 + 10 * 8, 2**30
+# Scoring a method holds ~ this many bytes per high-res pixel: its image and the truth (float32, 4 bands), a band's
+# kept SSIM values or differences (float64; strips of rows beside them). Two are scored at once while two fit.
+SCORING_BYTES_PER_PX, SCORING_PAIR_MAX_BYTES = 2 * 4 * 4 + 2 * 8, 2**30
 
 
 @dataclass
