@@ -6,29 +6,22 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from rundir.codec import decode_product, has_data
-from rundir.evaluation import (EVALUATION_RAW, SR_LOW_RES_KEY, SR_SHIFTS_KEY, EvaluationRecord, evaluation_path,
-                               sr_method_key)
 from rundir.run_info import RunInfo
-from rundir.tiles import TileBox
-from rundir.truth import TruthFile, truth_path
 
 from .confidence import Estimate, estimate
 from .document import Heading, Image, Paragraph, Table, fmt_bytes
-from .image_quality import cpsnr_db, registration_error_px, ssim
-from .reception import Product
+from .image_quality import cpsnr_db, ssim
+from .sr_scenes import METHODS, SRScene, iter_scenes, product_method
 from .stitch import QUICKLOOK_GAMMA, QUICKLOOK_REFLECTANCE_MAX
 
-METHODS = ("model_int8", "model_float32", "bicubic", "bicubic_registered", "shift_and_add")
 CROPS_PLOT = "plots/superres-crops.png"  # example crops, drawn by ground.plots.write_plots
 CROP_PX = 48  # low-res side of the example crops
 CROP_NAMES = {"bicubic": "bicubic", "shift_and_add": "shift-and-add", "model_int8": "model int8"}
@@ -43,99 +36,11 @@ MIN_SCORED_FRACTION = 0.75
 SCORING_BYTES_PER_PX, SCORING_PAIR_MAX_BYTES = 2 * 4 * 4 + 2 * 8, 2**30
 
 
-@dataclass
-class SRScene:
-    """One finished burst with super-resolved products on the ground, its truth and the on-board baselines."""
-
-    frame_id: str
-    images: Mapping[str, np.ndarray]  # method -> (H*s, W*s, B) float32 TOA reflectance
-    truth: np.ndarray  # (H*s, W*s, B) float32 TOA reflectance
-    scored: np.ndarray  # (H*s, W*s) bool: clear in the truth and delivered
-    low_res: np.ndarray | None  # (H, W, B) float32 frame 0, for the figure
-    registration_error_px: float | None
-    product_bytes: int
-    burst_raw_bytes: int  # bit-packed bytes of the K frames' pixels the products cover
-    burst_encoded_bytes: int | None  # those frames losslessly encoded (on-board estimate), None if unknown
-
-
 def superres_policy(run_info: RunInfo | None) -> dict[str, Any] | None:
     """The superres stage as telemetry/run.json gives it (``stage`` and its parameters), or None when the pipeline
     has none."""
     stage = run_info.stage("superres") if run_info else None
     return stage.to_json() if stage else None
-
-
-def _product_method(policy: Mapping[str, Any]) -> str:
-    return "model_int8" if policy.get("method", "model") == "model" else str(policy["method"])
-
-
-def iter_scenes(run: Any, policy: Mapping[str, Any]) -> Iterator[SRScene]:
-    """Finished frames with delivered super-resolved tiles, high-res truth and an evaluation record, one at a time:
-    a scene holds several full-size images, so only one is in memory."""
-    if run.ledger is None or run.captures is None:
-        return
-    finished = run.finished
-    encoded = {r.frame_id: r.alternative_bytes.get("cloud_filter", r.alternative_bytes.get("encode_only"))
-               for r in run.processing or []}
-    by_frame: dict[str, list[Product]] = {}
-    for product in run.reception.products:
-        line = product.line
-        if line.kind == "image" and line.scale > 1:
-            by_frame.setdefault(line.frame_ids[0], []).append(product)
-    for capture in run.captures:
-        frame_id = capture.frame_id
-        eval_path = evaluation_path(run.run_dir, frame_id)
-        products = by_frame.get(frame_id)
-        if frame_id not in finished or not products or not truth_path(run.run_dir, frame_id).is_file() \
-                or not eval_path.is_file():
-            continue
-        with TruthFile.of(run.run_dir, frame_id) as truth, EvaluationRecord.read(eval_path) as evaluation:
-            if not truth.has_high_res:
-                continue
-            hr = truth.hr_reflectance.astype(np.float32)
-            per_dn = float(products[0].line.reflectance_per_dn)
-            image = np.zeros_like(hr)
-            delivered = np.zeros(hr.shape[:2], bool)
-            for product in products:
-                box = TileBox.of(product.line.tile).window
-                dn = decode_product(product.path, product.line)
-                image[box] = dn * np.float32(per_dn)
-                delivered[box] = has_data(dn) if product.line.masked else True
-            images = OnBoardImages(_product_method(policy), image, eval_path,
-                                   [m for m in METHODS if sr_method_key(m) in evaluation], per_dn)
-            error = (registration_error_px(evaluation[SR_SHIFTS_KEY], truth.shifts_px)
-                     if SR_SHIFTS_KEY in evaluation else None)
-            frame0 = next((key for key in (EVALUATION_RAW, SR_LOW_RES_KEY) if key in evaluation), None)
-            low_res = evaluation[frame0] * np.float32(per_dn) if frame0 else None
-            scored = truth.hr_clear & delivered
-        yield SRScene(frame_id, images, hr, scored, low_res, error, sum(p.line.bytes for p in products),
-                      sum(p.line.raw_bytes for p in products), encoded.get(frame_id))
-
-
-class OnBoardImages(Mapping[str, np.ndarray]):
-    """A scene's images by method: the downlinked product (held), then the on-board baselines ``methods``, each
-    read from the evaluation record ``eval_path`` (``sr_<method>``, DN times ``per_dn``) whenever it is asked for
-    and not kept, so that scoring holds one full-size baseline per thread."""
-
-    def __init__(self, product_method: str, product: np.ndarray, eval_path: Path, methods: Sequence[str],
-                 per_dn: float):
-        self._product_method, self._product = product_method, product
-        self._eval_path, self._per_dn = eval_path, np.float32(per_dn)
-        self._methods = [product_method] + [m for m in methods if m != product_method]
-
-    def __getitem__(self, method: str) -> np.ndarray:
-        if method == self._product_method:
-            return self._product
-        if method not in self._methods:
-            raise KeyError(method)
-        with EvaluationRecord.read(self._eval_path) as evaluation:
-            return evaluation[sr_method_key(method)] * self._per_dn
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._methods)
-
-    def __len__(self) -> int:
-        return len(self._methods)
 
 
 def reflectance_rgb(image: np.ndarray) -> np.ndarray:
@@ -220,7 +125,7 @@ def superres_section(run: Any) -> dict[str, Any] | None:
         return None
     scale = int(policy["scale"])
     frames = run.run_info.camera.burst_frames if run.run_info and run.run_info.camera else 0
-    out: dict[str, Any] = {"policy": policy, "product": _product_method(policy), "burst_frames": frames,
+    out: dict[str, Any] = {"policy": policy, "product": product_method(policy), "burst_frames": frames,
                            "pixel_ratio_vs_burst": scale * scale / frames if frames else None}
     crop = run.derived[EXAMPLE_CROP_KEY] = ExampleCrop(scale, policy.get("model", "auto") != "auto")
     per_scene, product_bytes, raw_bytes, encoded, errors = [], 0, 0, [], []
@@ -240,6 +145,7 @@ def superres_section(run: Any) -> dict[str, Any] | None:
                               "ssim": {m: _finite(s[1]) for m, s in scores.items()},
                               "registration_error_px": scene.registration_error_px,
                               "product_bytes": scene.product_bytes, "burst_raw_bytes": scene.burst_raw_bytes})
+            del scene  # before the next is read (iter_scenes)
     out["scenes_scored"] = len(per_scene)
     out.update(scene_means(per_scene))
     out.update({

@@ -1,12 +1,13 @@
 """ground.superres: the report section's warnings when on-board super-resolution does harm, the example crop chosen
-scene by scene, and the on-board baselines read from the evaluation record when asked for."""
+scene by scene, each method's image read by the thread that scores it, and each scene let go before the next is
+read."""
 
 import numpy as np
 import pytest
 
 from ground.document import Paragraph, Table
-from ground.superres import (CROP_PX, METHODS, ExampleCrop, OnBoardImages, SRScene, harm_warnings, paired_difference,
-                             scene_means, superres_blocks)
+from ground.superres import (CROP_PX, METHODS, ExampleCrop, SRScene, harm_warnings, paired_difference, scene_means,
+                             superres_blocks)
 
 
 def _section(product_db, bicubic_db, shift_and_add_db=None, error_px=0.4, scene_errors=(0.4,), model="auto"):
@@ -204,24 +205,6 @@ def test_the_example_crop_streams_keeping_copies_of_the_best_crop_only():
     assert crop.panels[-1][1].max() > 0.2
 
 
-def test_on_board_images_read_each_baseline_when_asked_and_keep_none(tmp_path):
-    """The product first, then the recorded baselines in the order given, each DN times the calibration; a new
-    array on every read (nothing is cached), and KeyError for a method the record does not hold."""
-    rng = np.random.default_rng(0)
-    dn = {m: rng.integers(0, 4096, (8, 8, 4), dtype=np.uint16) for m in ("bicubic", "shift_and_add")}
-    path = tmp_path / "f.npz"
-    np.savez(path, **{f"sr_{m}": a for m, a in dn.items()})
-    product = np.ones((8, 8, 4), np.float32)
-    images = OnBoardImages("model_int8", product, path, ["shift_and_add", "bicubic"], 2.5e-5)
-    assert list(images) == ["model_int8", "shift_and_add", "bicubic"] and len(images) == 3
-    assert images["model_int8"] is product
-    first = images["bicubic"]
-    assert first.dtype == np.float32 and np.array_equal(first, dn["bicubic"] * np.float32(2.5e-5))
-    assert images["bicubic"] is not first
-    with pytest.raises(KeyError):
-        images["model_float32"]
-
-
 @pytest.mark.parametrize("pair_max_bytes, at_once", [(2**30, 2), (0, 1)])
 def test_a_scene_s_methods_are_each_read_by_the_thread_that_scores_them(monkeypatch, pair_max_bytes, at_once):
     """The pool was handed a scene's images, so all five were read before the first was scored: at 8192 x 6144 px
@@ -264,3 +247,32 @@ def test_a_scene_s_methods_are_each_read_by_the_thread_that_scores_them(monkeypa
     assert most[0] <= at_once  # images read and not yet scored, at most (two threads may not overlap)
     (scored,) = section["scenes"]
     assert scored["cpsnr_db"] == {m: gs.cpsnr_db(pictures[m], truth, scene.scored) for m in gs.METHODS}
+
+
+def test_the_section_lets_a_scene_go_before_it_reads_the_next(monkeypatch):
+    """A scene holds its truth and product (0.8 GB each at 8192 x 6144 px): the section's loop kept the last one
+    while the next was read, two scenes at once."""
+    import weakref
+    from types import SimpleNamespace
+
+    import ground.superres as gs
+
+    held, alive_when_read = [], []
+
+    def scene(k):
+        truth = np.random.default_rng(k).random((32, 32, 4), dtype=np.float32)
+        return gs.SRScene(f"f{k}", {"model_int8": truth + np.float32(0.01)}, truth, np.ones((32, 32), bool), None,
+                          0.1, 10, 40, None)
+
+    def scenes(run, policy):
+        for k in range(3):
+            alive_when_read.append(sum(ref() is not None for ref in held))
+            made = scene(k)
+            held.append(weakref.ref(made.truth))
+            yield made
+            del made
+
+    monkeypatch.setattr(gs, "superres_policy", lambda run_info: {"stage": "superres", "scale": 2})
+    monkeypatch.setattr(gs, "iter_scenes", scenes)
+    section = gs.superres_section(SimpleNamespace(run_info=None, derived={}, pipeline=["superres"]))
+    assert section["scenes_scored"] == 3 and alive_when_read == [0, 0, 0]

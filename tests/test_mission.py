@@ -361,7 +361,7 @@ def test_the_evaluation_records_hold_their_images_as_jpegls_and_the_ground_score
     import numpy as np
 
     from ground.run_data import load_run
-    from ground.superres import iter_scenes
+    from ground.sr_scenes import iter_scenes
 
     out, report = quickstart
     records = sorted((out / "evaluation").glob("*.npz"))
