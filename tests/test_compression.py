@@ -125,3 +125,24 @@ def test_the_running_quality_pools_as_the_whole_set_would(seeds, noise_dn):
     else:
         assert result["psnr_db"] == pytest.approx(10 * math.log10(4095.0**2 / mse), abs=1e-9)
     assert result == compression.quality(decoded, raws, 12)
+
+
+def test_a_pair_is_scored_a_band_at_a_time():
+    """A lossy 4096 x 3072 frame's pair was scored in float64 copies of all its samples (its error, their squares and
+    absolute values, and float32 copies for SSIM): ten times the frame's bytes. Now about three (numpy's
+    allocations, traced), with the same figures: the errors are whole DN, so their sums are exact in any order."""
+    import tracemalloc
+
+    rng = np.random.default_rng(5)
+    reference = rng.integers(0, 4096, (4096, 256, 4), dtype=np.uint16)
+    decoded = np.clip(reference.astype(np.int32) + rng.integers(-3, 4, reference.shape), 0, 4095).astype(np.uint16)
+    scores = compression.Quality(12)
+    tracemalloc.start()
+    try:
+        worst = scores.add(decoded, reference)
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak_bytes < 4 * reference.nbytes
+    error = decoded.astype(np.float64) - reference
+    assert worst == 3 and scores.squared_error_dn2 == float(np.sum(error * error))
