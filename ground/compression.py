@@ -8,7 +8,7 @@ scene's single frame (as lossless JPEG-LS), and that frame in JPEG 2000 at the b
 (``lossy_same_bytes``).
 
 PSNR is ``10 log10(peak² / MSE)`` with ``peak = 2**bit_depth - 1`` DN over every sample (MSE pooled over the
-frames); SSIM is :func:`ground.superres.ssim` (Wang et al. 2004) on DN with the same peak as its data range.
+frames); SSIM is :func:`ground.image_quality.ssim` (Wang et al. 2004) on DN with the same peak as its data range.
 """
 
 from __future__ import annotations

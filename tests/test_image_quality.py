@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ground import image_quality
-from ground.image_quality import _window_sums, cpsnr, cpsnr_db, registration_error_px, ssim
+from ground.image_quality import _offset_search, _window_sums, cpsnr, cpsnr_db, registration_error_px, ssim
 
 ONE_MILLI_DB = 1e-3
 EXACT_DB = 250.0  # a cMSE below 1e-25: zero up to float64 rounding
@@ -171,12 +171,19 @@ def test_strips_of_rows_give_the_scores_made_whole(h, w, bands, strip_rows, mask
     hr = scene((h, w, bands), seed % 1000)
     sr = np.roll(hr, tuple(rng.integers(-2, 3, 2)), (0, 1)) + rng.normal(0.01, 0.02, hr.shape)
     mask = rng.uniform(size=(h, w)) > 0.3 if masked else None
-    whole_ssim, whole_cpsnr = ssim(sr, hr, mask), cpsnr(sr, hr, mask)
+    clear = np.ones((h, w), bool) if mask is None else mask
+
+    def scores():  # the search's sums too: the best offsets' exact scores would hide a wrong search
+        return ssim(sr, hr, mask), cpsnr(sr, hr, mask), _offset_search(hr, sr[3:h - 3, 3:w - 3], clear, 3)
+
+    whole_ssim, whole_cpsnr, (whole_count, whole_mse) = scores()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(image_quality, "SSIM_STRIP_ROWS", strip_rows)
         patch.setattr(image_quality, "CPSNR_STRIP_ROWS", strip_rows)
-        strips_ssim, strips_cpsnr = ssim(sr, hr, mask), cpsnr(sr, hr, mask)
+        strips_ssim, strips_cpsnr, (strips_count, strips_mse) = scores()
     assert strips_ssim == whole_ssim or (math.isnan(strips_ssim) and math.isnan(whole_ssim))
+    assert np.array_equal(strips_count, whole_count)  # whole pixels, exact in float64
+    np.testing.assert_allclose(strips_mse, whole_mse, rtol=1e-4, atol=1e-8)  # float32 sums in another order
     assert strips_cpsnr.shift_px == whole_cpsnr.shift_px
     assert strips_cpsnr.db == pytest.approx(whole_cpsnr.db, abs=1e-9, nan_ok=True)
 
