@@ -197,20 +197,22 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
     cloud_dn = np.float32(_CLOUD_REFLECTANCE * spec.dn_max / spec.reflectance_max)
     lr_dn = np.empty((k, h, w, n_bands), np.uint16)
     lr_cloud = np.empty((k, h, w), bool)
+    strip = max(1, SAMPLE_STRIP_BYTES // (s * layers[0].nbytes))  # low-res rows imaged at a time
     for f, (dy, dx) in enumerate(shifts):
-        frame = _sample(layers, margin + s * dy, margin + s * dx, s, h, w)
-        signal = np.ascontiguousarray(frame[..., :n_bands])
-        lr_cloud[f] = frame[..., n_bands] > _WORLD_CLOUD_SHARE
-        del frame  # a frame's worth of memory: the noise needs two more
-        if clouds is not None:
-            r0, c0 = (reach + np.rint(f * drift)).astype(int)
-            opacity = clouds[r0:r0 + h, c0:c0 + w, None]
-            towards = cloud_dn * (0.75 + 0.25 * opacity) - signal
-            towards *= opacity
-            signal += towards  # the frame's own cloud, blended in over the signal
-            del towards
-            lr_cloud[f] |= opacity[..., 0] > 0
-        lr_dn[f] = _detect(signal, spec, rng)
+        r0, c0 = (reach + np.rint(f * drift)).astype(int)
+        for i0 in range(0, h, strip):  # in order: the noise is drawn as for the whole frame at once
+            i1 = min(h, i0 + strip)
+            rows = _sample(layers, margin + s * (dy + i0), margin + s * dx, s, i1 - i0, w)
+            signal = np.ascontiguousarray(rows[..., :n_bands])
+            lr_cloud[f, i0:i1] = rows[..., n_bands] > _WORLD_CLOUD_SHARE
+            del rows
+            if clouds is not None:
+                opacity = clouds[r0 + i0:r0 + i1, c0:c0 + w, None]
+                towards = cloud_dn * (0.75 + 0.25 * opacity) - signal
+                towards *= opacity
+                signal += towards  # the frame's own cloud, blended in over the signal
+                lr_cloud[f, i0:i1] |= opacity[..., 0] > 0
+            lr_dn[f, i0:i1] = _detect(signal, spec, rng)
         reserve_fill(lr_dn[f])
         if no_world is not None:  # fill, as camera.capture writes it, where the frame's pixel centre has no world
             lr_dn[f][_nearest(no_world, margin + s * dy, margin + s * dx, s, h, w)] = FILL_DN
