@@ -1,8 +1,11 @@
 """Classic fusion baselines and the learned fusion's plumbing: clear-frame means, exact shift-and-add on point-
 sampled frames, a robust median, folding to and from the low-res grid, and both baselines on real bursts."""
 
+import subprocess
+import sys
 import warnings
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +21,7 @@ from onboard.scenario.spacecraft_config import CameraConfig
 from onboard.pipeline.registration import register
 from onboard.sensing.world import SYNTHETIC_BANDS, SyntheticWorld
 
+ROOT = Path(__file__).resolve().parents[1]
 TIME_UTC = datetime(2026, 6, 21, 10, 30, tzinfo=timezone.utc)
 
 
@@ -52,6 +56,31 @@ def test_mean_frame_falls_back_to_all_frames_where_none_is_clear():
     assert mean[2, 3] == pytest.approx(0.4)
     assert mean[5, 5] == pytest.approx(0.3)
     assert mean[0, 0] == pytest.approx(0.3)
+
+
+MEAN_OF_A_LINE = """
+import sys
+import numpy as np
+from onboard.pipeline import fusion
+heap = [np.random.default_rng(0).random(int(sys.argv[1]))]  # another heap in each process
+rng = np.random.default_rng(7)
+for shape in [(1, n) for n in range(4, 24)] + [(n, 1) for n in range(4, 24)]:
+    lr = rng.random((2, *shape, 1)).astype(np.float32)
+    clear = rng.random((1, *shape)) < 0.6
+    clear[0, 0, 0] = True
+    clear.flat[-1] = False
+    sys.stdout.write(fusion.mean_frame(lr, np.repeat(clear, 2, axis=0))[..., 0].tobytes().hex() + "\\n")
+"""
+
+
+def test_a_mean_one_pixel_high_or_wide_is_inpainted_the_same_in_every_process():
+    """OpenCV's inpaint read memory it never wrote on a 1 x N image: NaN or other values in another process."""
+    runs = [subprocess.run([sys.executable, "-c", MEAN_OF_A_LINE, str(n)], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout for n in (1, 1000, 300_000, 3_000_001)]
+    assert len(set(runs)) == 1
+    for line in runs[0].split():
+        values = np.frombuffer(bytes.fromhex(line), np.float32)
+        assert np.isfinite(values).all() and 0.0 <= values.min() and values.max() <= 1.0
 
 
 def test_shift_and_add_restores_point_sampled_frames_exactly():

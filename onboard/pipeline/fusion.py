@@ -92,12 +92,21 @@ def upsample_band(image: np.ndarray, band: int, scale: int, rows: tuple[int, int
 
 
 def _inpainted(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """``image`` (H, W, B) with the ``hole`` (H, W) pixels filled from their surroundings (Navier-Stokes)."""
+    """``image`` (H, W, B) with the ``hole`` (H, W) pixels filled from their surroundings (Navier-Stokes).
+
+    An image one pixel high or wide is inpainted as three copies of itself side by side, and the middle one kept:
+    OpenCV's ``inpaint`` reads memory it never wrote on such an image (OpenCV 5.1: the same 1 x N or N x 1 input,
+    N from 4 to 39 tried, gives other values from one process to the next, NaN among them).
+    """
     if not hole.any() or hole.all():
         return image
-    mask = hole.astype(np.uint8)
+    h, w, _ = image.shape
+    pad_y, pad_x = int(h == 1), int(w == 1)
+    mask = cv2.copyMakeBorder(hole.astype(np.uint8), pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
     # NOTE: not INPAINT_TELEA, which returns garbage on float32 images in OpenCV 5.0.
-    return np.stack([cv2.inpaint(np.ascontiguousarray(image[..., b]), mask, _INPAINT_RADIUS_PX, cv2.INPAINT_NS)
+    return np.stack([cv2.inpaint(cv2.copyMakeBorder(np.ascontiguousarray(image[..., b]), pad_y, pad_y, pad_x, pad_x,
+                                                    cv2.BORDER_REPLICATE), mask, _INPAINT_RADIUS_PX,
+                                 cv2.INPAINT_NS)[pad_y:pad_y + h, pad_x:pad_x + w]
                      for b in range(image.shape[-1])], axis=-1)
 
 
