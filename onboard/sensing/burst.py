@@ -208,9 +208,7 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
             del rows
             if clouds is not None:
                 opacity = clouds[r0 + i0:r0 + i1, c0:c0 + w, None]
-                towards = cloud_dn * (0.75 + 0.25 * opacity) - signal
-                towards *= opacity
-                signal += towards  # the frame's own cloud, blended in over the signal
+                _blend_cloud(signal, opacity, cloud_dn)
                 lr_cloud[f, i0:i1] |= opacity[..., 0] > 0
             lr_dn[f, i0:i1] = _detect(signal, spec, rng)
         reserve_fill(lr_dn[f])
@@ -222,6 +220,14 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
     # the truth is a view of the scene, margin and all: a copy was another 0.8 GB
     return Burst(lr_dn, shifts, lr_cloud, scene.reflectance[inner], hr_clear, footprint_lr, s, spec, sigma_lr,
                  _low_res_truth(scene, inner, s, frame0_opacity))
+
+
+def _blend_cloud(signal: np.ndarray, opacity: np.ndarray, cloud_dn: np.float32) -> None:
+    """A frame's own cloud of ``opacity`` (h, w, 1) 0..1 blended in place over its ``signal`` (h, w, B) float32 DN,
+    towards ``cloud_dn`` times 0.75 (thin) to 1 (opaque)."""
+    towards = cloud_dn * (0.75 + 0.25 * opacity) - signal
+    towards *= opacity
+    signal += towards
 
 
 def _check_burst(spec: CameraConfig, footprint_lr: GridFootprint, k: int, scale: int, frame_cloud_cover: float,
