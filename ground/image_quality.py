@@ -45,6 +45,13 @@ class CPSNR:
     bias: tuple[float, ...]
 
 
+def _values(samples: np.ndarray, per_dn: float | None) -> np.ndarray:
+    """``samples`` as the values scored: DN times ``per_dn`` in float32 (the products' calibration, e.g. reflectance
+    per DN), or as they are with None. Elementwise, so that a part of an image gives the values of that part of the
+    whole image converted."""
+    return samples if per_dn is None else samples * np.float32(per_dn)
+
+
 def _bands(image: np.ndarray) -> np.ndarray:
     """(H, W, B) view of an (H, W) or (H, W, B) image in its own dtype: the scores cast one band or one selection
     of pixels at a time to float64, so a large image is never copied whole."""
@@ -53,10 +60,11 @@ def _bands(image: np.ndarray) -> np.ndarray:
 
 
 def cpsnr(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = None, border_px: int = 3,
-          max_shift_px: int = 3, data_range: float = REFLECTANCE_RANGE) -> CPSNR:
+          max_shift_px: int = 3, data_range: float = REFLECTANCE_RANGE, sr_per_dn: float | None = None) -> CPSNR:
     """PROBA-V cPSNR of ``sr`` against ``hr``, both (H, W) or (H, W, B), over ``clear_mask`` (H, W) bool of the
     truth (None: all pixels). Needs ``border_px >= max_shift_px``. ``db`` is NaN when no pixel is clear, inf
-    when a window matches exactly."""
+    when a window matches exactly. With ``sr_per_dn``, ``sr`` holds DN and is scored as DN times ``sr_per_dn``
+    (float32), converted a strip or a band at a time: the same score as converted whole, without a float copy."""
     sr, hr = _bands(sr), _bands(hr)
     if sr.shape != hr.shape:
         raise ValueError(f"sr {sr.shape} and hr {hr.shape} differ in shape")
@@ -78,14 +86,14 @@ def cpsnr(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = None, 
         bias, mse = np.empty(sr.shape[2]), np.empty(sr.shape[2])
         for c in range(sr.shape[2]):  # a band at a time: (n,) float64, where (n, B) was 1.6 GB at 50 Mpx
             diff = truth[..., c][keep].astype(np.float64)  # two passes: no cancellation
-            diff -= sr_core[..., c][keep]
+            diff -= _values(sr_core[..., c][keep], sr_per_dn)
             bias[c] = diff.mean()
             diff -= bias[c]
             diff *= diff
             mse[c] = diff.mean()
         return float(mse.mean()), bias  # every band has the same n pixels: the mean over all of them
 
-    count, mse_map = _offset_search(hr, sr_core, clear_mask, b)
+    count, mse_map = _offset_search(hr, sr_core, clear_mask, b, sr_per_dn)
     shifts = range(-max_shift_px, max_shift_px + 1)
     searched = [(float(mse_map[b + dy, b + dx]), (dy, dx)) for dy in shifts for dx in shifts
                 if count[b + dy, b + dx] >= 0.5]  # a pixel count, in float32: round-off is far below one pixel
@@ -98,7 +106,7 @@ def cpsnr(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = None, 
     return CPSNR(db, best, tuple(float(v) for v in bias))
 
 
-def _offset_search(hr: np.ndarray, sr_core: np.ndarray, clear_mask: np.ndarray, b: int
+def _offset_search(hr: np.ndarray, sr_core: np.ndarray, clear_mask: np.ndarray, b: int, sr_per_dn: float | None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """``(count, mse_map)``, each (2b+1, 2b+1) float64: entry (b + dy, b + dx) holds the clear pixels and the
     bias-free MSE summed over bands of ``sr_core`` (the SR image without its ``b`` px border) against the truth
@@ -109,16 +117,18 @@ def _offset_search(hr: np.ndarray, sr_core: np.ndarray, clear_mask: np.ndarray, 
     sum over the template of template * image shifted by the offset), and the sums of the truth alone are window
     sums (:func:`_window_sums`). :func:`cpsnr` scores the best few offsets in float64. The sums are taken over
     strips of :data:`CPSNR_STRIP_ROWS` rows of ``sr_core`` (each with the truth's rows under it at every offset) and
-    added, so that a large image needs a few strips' planes, not a dozen planes of its size."""
+    added, so that a large image needs a few strips' planes, not a dozen planes of its size; ``sr_per_dn`` as in
+    :func:`cpsnr` (a strip of all bands converted at once: each band's values summed in the same order)."""
     w = hr.shape[1]
     core_h, core_w = sr_core.shape[:2]
     bands = range(hr.shape[2])
     strips = [(top, min(top + CPSNR_STRIP_ROWS, core_h)) for top in range(0, core_h, CPSNR_STRIP_ROWS)]
     level = np.zeros(hr.shape[2])
     for top, bottom in strips:
+        sr_strip = _values(sr_core[top:bottom], sr_per_dn)
         for c in bands:
             level[c] += (np.sum(hr[b + top:b + bottom, b:w - b, c], dtype=np.float64)
-                         - np.sum(sr_core[top:bottom, :, c], dtype=np.float64))
+                         - np.sum(sr_strip[..., c], dtype=np.float64))
     level /= core_h * core_w
 
     def ccorr(image: np.ndarray, template: np.ndarray) -> np.ndarray:
@@ -132,7 +142,8 @@ def _offset_search(hr: np.ndarray, sr_core: np.ndarray, clear_mask: np.ndarray, 
         count += _window_sums(mask, window)
         for c in bands:
             hr_plane = np.ascontiguousarray(hr[rows, :, c], dtype=np.float32)
-            sr_plane = np.ascontiguousarray(sr_core[top:bottom, :, c].astype(np.float64) + level[c], dtype=np.float32)
+            sr_plane = _values(sr_core[top:bottom, :, c], sr_per_dn).astype(np.float64)
+            sr_plane = np.ascontiguousarray(sr_plane + level[c], dtype=np.float32)
             masked = mask * hr_plane
             sum_diff[c] += _window_sums(masked, window) - ccorr(mask, sr_plane)
             sum_sq[c] += (_window_sums(masked * hr_plane, window) - 2 * ccorr(masked, sr_plane)
@@ -151,19 +162,19 @@ def _window_sums(image: np.ndarray, window: tuple[int, int]) -> np.ndarray:
 
 
 def cpsnr_db(sr: np.ndarray, hr: np.ndarray, clear_mask: np.ndarray | None = None, border_px: int = 3,
-             max_shift_px: int = 3, data_range: float = REFLECTANCE_RANGE) -> float:
+             max_shift_px: int = 3, data_range: float = REFLECTANCE_RANGE, sr_per_dn: float | None = None) -> float:
     """PROBA-V cPSNR (dB) of ``sr`` against ``hr`` over the truth's clear pixels; see :func:`cpsnr`."""
-    return cpsnr(sr, hr, clear_mask, border_px, max_shift_px, data_range).db
+    return cpsnr(sr, hr, clear_mask, border_px, max_shift_px, data_range, sr_per_dn).db
 
 
 def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
-         data_range: float = REFLECTANCE_RANGE) -> float:
+         data_range: float = REFLECTANCE_RANGE, sr_per_dn: float | None = None) -> float:
     """Mean SSIM of ``sr`` against ``hr``, (H, W) or (H, W, B): per band over the pixels whose whole window is
     inside the image (and, with ``mask`` (H, W) bool, kept by it, each window's statistics taken over the mask's
     pixels alone), then the mean over bands. NaN if none is.
 
     ``data_range`` (L in the paper) defaults to TOA reflectance 0..1, so a dark scene is not scored as if its
-    own brightest pixel were white.
+    own brightest pixel were white. ``sr_per_dn`` as in :func:`cpsnr`.
     """
     sr, hr = _bands(sr), _bands(hr)
     if sr.shape != hr.shape:
@@ -178,7 +189,8 @@ def ssim(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None = None,
         return float("nan")
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
     kept = np.empty(int(np.count_nonzero(keep)))  # one band's kept SSIM values, in row-major order
-    return float(np.mean([_band_ssim(sr, hr, band, keep, mask, c1, c2, kept) for band in range(hr.shape[2])]))
+    return float(np.mean([_band_ssim(sr, hr, band, keep, mask, c1, c2, kept, sr_per_dn)
+                          for band in range(hr.shape[2])]))
 
 
 def _gaussian_window(z: np.ndarray) -> np.ndarray:
@@ -186,13 +198,14 @@ def _gaussian_window(z: np.ndarray) -> np.ndarray:
 
 
 def _band_ssim(sr: np.ndarray, hr: np.ndarray, band: int, keep: np.ndarray, mask: np.ndarray | None, c1: float,
-               c2: float, kept: np.ndarray) -> float:
+               c2: float, kept: np.ndarray, sr_per_dn: float | None) -> float:
     """Mean over ``keep`` of the SSIM map of one band of two (H, W, B) images, in float64:
     ((2 mx my + c1) (2 cxy + c2)) / ((mx^2 + my^2 + c1) (vx + vy + c2)); with ``mask`` (H, W) bool, each window's
     statistics over its pixels in the mask (normalized convolution). Made :data:`SSIM_STRIP_ROWS` rows at a time,
     each strip with the window's reach of rows above and below it, so that a large band needs a few strips' planes,
     not ten planes of its size; each map value is the same as made whole (the filter's rows are the same rows), and
-    they are gathered into ``kept`` (one value per pixel of ``keep``) so that the mean is summed as it was whole."""
+    they are gathered into ``kept`` (one value per pixel of ``keep``) so that the mean is summed as it was whole.
+    ``sr`` is DN scored as DN times ``sr_per_dn`` when that is given (:func:`cpsnr`)."""
     h, r, done = keep.shape[0], SSIM_WINDOW_PX // 2, 0
     for top in range(0, h, SSIM_STRIP_ROWS):
         bottom = min(top + SSIM_STRIP_ROWS, h)
@@ -201,7 +214,8 @@ def _band_ssim(sr: np.ndarray, hr: np.ndarray, band: int, keep: np.ndarray, mask
         if not n:
             continue
         lo, hi = max(top - r, 0), min(bottom + r, h)
-        ssim_map = _ssim_map(sr[lo:hi, :, band], hr[lo:hi, :, band], None if mask is None else mask[lo:hi], c1, c2)
+        ssim_map = _ssim_map(_values(sr[lo:hi, :, band], sr_per_dn), hr[lo:hi, :, band],
+                             None if mask is None else mask[lo:hi], c1, c2)
         kept[done:done + n] = ssim_map[top - lo:bottom - lo][strip_keep]
         done += n
     return float(kept.mean())

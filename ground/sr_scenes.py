@@ -28,14 +28,17 @@ class SRScene:
     """One finished burst with super-resolved products on the ground, its truth and the on-board baselines."""
 
     frame_id: str
-    images: Mapping[str, np.ndarray]  # method -> (H*s, W*s, B) float32 TOA reflectance
+    images: Mapping[str, np.ndarray]  # method -> (H*s, W*s, B) uint16 DN (0 where no product was delivered)
     truth: np.ndarray  # (H*s, W*s, B) float32 TOA reflectance
     scored: np.ndarray  # (H*s, W*s) bool: clear in the truth and delivered
-    low_res: np.ndarray | None  # (H, W, B) float32 frame 0, for the figure
+    low_res: np.ndarray | None  # (H, W, B) uint16 DN of frame 0, for the figure
     registration_error_px: float | None
     product_bytes: int
     burst_raw_bytes: int  # bit-packed bytes of the K frames' pixels the products cover
     burst_encoded_bytes: int | None  # those frames losslessly encoded (on-board estimate), None if unknown
+    # the products' calibration: TOA reflectance is DN times this in float32, a part of an image at a time (an
+    # 8192 x 6144 x 4 image is 0.4 GB as DN, 0.8 GB as float32)
+    reflectance_per_dn: float
 
 
 def product_method(policy: Mapping[str, Any]) -> str:
@@ -76,35 +79,33 @@ def _scene(run: Any, frame_id: str, products: list[Product], policy: Mapping[str
     with TruthFile.of(run.run_dir, frame_id) as truth, EvaluationRecord.read(eval_path) as evaluation:
         if not truth.has_high_res:
             return None
-        hr = truth.hr_reflectance.astype(np.float32)
-        per_dn = float(products[0].line.reflectance_per_dn)
-        image = np.zeros_like(hr)
+        hr = np.asarray(truth.hr_reflectance, np.float32)  # stored as float32: no copy
+        image = np.zeros(hr.shape, np.uint16)
         delivered = np.zeros(hr.shape[:2], bool)
         for product in products:
             box = TileBox.of(product.line.tile).window
             dn = decode_product(product.path, product.line)
-            image[box] = dn * np.float32(per_dn)
+            image[box] = dn
             delivered[box] = has_data(dn) if product.line.masked else True
         images = OnBoardImages(product_method(policy), image, eval_path,
-                               [m for m in METHODS if sr_method_key(m) in evaluation], per_dn)
+                               [m for m in METHODS if sr_method_key(m) in evaluation])
         error = (registration_error_px(evaluation[SR_SHIFTS_KEY], truth.shifts_px)
                  if SR_SHIFTS_KEY in evaluation else None)
         frame0 = next((key for key in (EVALUATION_RAW, SR_LOW_RES_KEY) if key in evaluation), None)
-        low_res = evaluation[frame0] * np.float32(per_dn) if frame0 else None
+        low_res = evaluation[frame0] if frame0 else None
         scored = truth.hr_clear & delivered
     return SRScene(frame_id, images, hr, scored, low_res, error, sum(p.line.bytes for p in products),
-                   sum(p.line.raw_bytes for p in products), encoded.get(frame_id))
+                   sum(p.line.raw_bytes for p in products), encoded.get(frame_id),
+                   float(products[0].line.reflectance_per_dn))
 
 
 class OnBoardImages(Mapping[str, np.ndarray]):
-    """A scene's images by method: the downlinked product (held), then the on-board baselines ``methods``, each
-    read from the evaluation record ``eval_path`` (``sr_<method>``, DN times ``per_dn``) whenever it is asked for
-    and not kept, so that scoring holds one full-size baseline per thread."""
+    """A scene's images by method, DN: the downlinked product (held), then the on-board baselines ``methods``, each
+    read from the evaluation record ``eval_path`` (``sr_<method>``) whenever it is asked for and not kept, so that
+    scoring holds one full-size baseline per thread."""
 
-    def __init__(self, product_method: str, product: np.ndarray, eval_path: Path, methods: Sequence[str],
-                 per_dn: float):
-        self._product_method, self._product = product_method, product
-        self._eval_path, self._per_dn = eval_path, np.float32(per_dn)
+    def __init__(self, product_method: str, product: np.ndarray, eval_path: Path, methods: Sequence[str]):
+        self._product_method, self._product, self._eval_path = product_method, product, eval_path
         self._methods = [product_method] + [m for m in methods if m != product_method]
 
     def __getitem__(self, method: str) -> np.ndarray:
@@ -113,7 +114,7 @@ class OnBoardImages(Mapping[str, np.ndarray]):
         if method not in self._methods:
             raise KeyError(method)
         with EvaluationRecord.read(self._eval_path) as evaluation:
-            return evaluation[sr_method_key(method)] * self._per_dn
+            return evaluation[sr_method_key(method)]
 
     def __contains__(self, method: object) -> bool:  # Mapping's own reads the image
         return method in self._methods

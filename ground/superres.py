@@ -31,9 +31,9 @@ EXAMPLE_CROP_KEY = "superres_example_crop"  # run.derived: the section's Example
 # Resolution, "Data": https://kelvins.esa.int/proba-v-super-resolution/data/): a cPSNR over a few pixels, with a
 # bias removed per band and the best of 49 offsets kept, says little about the picture.
 MIN_SCORED_FRACTION = 0.75
-# Scoring a method holds ~ this many bytes per high-res pixel: its image and the truth (float32, 4 bands), a band's
-# kept SSIM values or differences (float64; strips of rows beside them). Two are scored at once while two fit.
-SCORING_BYTES_PER_PX, SCORING_PAIR_MAX_BYTES = 2 * 4 * 4 + 2 * 8, 2**30
+# Scoring a method holds ~ this many bytes per high-res pixel: its image (uint16 DN, 4 bands), the truth (float32),
+# a band's kept SSIM values or differences (float64; strips of rows beside them). Two are scored at once while two fit.
+SCORING_BYTES_PER_PX, SCORING_PAIR_MAX_BYTES = 4 * 2 + 4 * 4 + 2 * 8, 2**30
 
 
 def superres_policy(run_info: RunInfo | None) -> dict[str, Any] | None:
@@ -86,12 +86,12 @@ class ExampleCrop:
             return
         self.detail, r, c = best
         box = (slice(scale * r, scale * (r + CROP_PX)), slice(scale * c, scale * (c + CROP_PX)))
-        panels = []
+        panels, per_dn = [], np.float32(scene.reflectance_per_dn)
         if scene.low_res is not None:
-            low_res = scene.low_res[r:r + CROP_PX, c:c + CROP_PX]
+            low_res = scene.low_res[r:r + CROP_PX, c:c + CROP_PX] * per_dn
             panels.append(("low-res frame 0", np.repeat(np.repeat(low_res, scale, 0), scale, 1)))
         names = dict(CROP_NAMES, **({"model_int8": "your model"} if self.user_model else {}))
-        panels += [(names[m], scene.images[m][box].copy()) for m in CROP_NAMES if m in scene.images]
+        panels += [(names[m], scene.images[m][box] * per_dn) for m in CROP_NAMES if m in scene.images]
         panels.append(("truth", scene.truth[box].copy()))
         self.panels = panels
         self.title = f"{scene.frame_id}: {CROP_PX} x {CROP_PX} low-res px at ({r}, {c}), x{scale}"
@@ -246,8 +246,10 @@ def _against(ours: float, baselines: Sequence[tuple[str, float, Estimate]]) -> s
 
 
 def _scores(image: np.ndarray, scene: SRScene) -> tuple[float, float]:
-    """(cPSNR dB, SSIM) of one method's image against the scene's truth on its scored pixels."""
-    return cpsnr_db(image, scene.truth, scene.scored), ssim(image, scene.truth, scene.scored)
+    """(cPSNR dB, SSIM) of one method's image (DN) against the scene's truth on its scored pixels."""
+    per_dn = scene.reflectance_per_dn
+    return (cpsnr_db(image, scene.truth, scene.scored, sr_per_dn=per_dn),
+            ssim(image, scene.truth, scene.scored, sr_per_dn=per_dn))
 
 
 def _finite(value: float) -> float | None:

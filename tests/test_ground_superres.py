@@ -152,9 +152,11 @@ def test_the_superres_crop_is_the_most_detailed_one():
     n = CROP_PX * scale
     rows, cols = np.indices((n, n))
     truth[n:2 * n, n // 2:n // 2 + n] += (0.1 * ((rows + cols) % 2))[..., None]  # a checkerboard: fine detail
-    images = {"bicubic": truth * 0.9, "model_int8": truth.copy()}
-    scene = SRScene("f", images, truth, np.ones((size_px, size_px), bool), truth[::scale, ::scale].copy(), None,
-                    1, 1, None)
+    per_dn = 1e-4  # the images are DN, shown as DN times the calibration
+    images = {"bicubic": np.rint(truth * 0.9 / per_dn).astype(np.uint16), "model_int8": np.rint(truth / per_dn)
+              .astype(np.uint16)}
+    scene = SRScene("f", images, truth, np.ones((size_px, size_px), bool), images["model_int8"][::scale, ::scale],
+                    None, 1, 1, None, per_dn)
     crop = ExampleCrop(scale)
     crop.offer(scene)
     panels, title = crop.panels, crop.title
@@ -163,7 +165,11 @@ def test_the_superres_crop_is_the_most_detailed_one():
     yours.offer(scene)
     assert [name for name, _ in yours.panels] == ["low-res frame 0", "bicubic", "your model", "truth"]
     assert all(image.shape == (n, n, 4) for _, image in panels)
-    assert np.array_equal(panels[-1][1], truth[n:2 * n, n // 2:n // 2 + n])
+    box = np.s_[n:2 * n, n // 2:n // 2 + n]
+    assert np.array_equal(panels[-1][1], truth[box])
+    assert np.array_equal(panels[1][1], images["bicubic"][box] * np.float32(per_dn))
+    low_res = images["model_int8"][n // 2:n, n // 4:n // 4 + CROP_PX] * np.float32(per_dn)
+    assert np.array_equal(panels[0][1], np.repeat(np.repeat(low_res, scale, 0), scale, 1))
     assert title == f"f: {CROP_PX} x {CROP_PX} low-res px at ({n // scale}, {n // 4}), x{scale}"
 
 
@@ -178,7 +184,7 @@ def test_the_superres_crop_ignores_texture_the_figure_does_not_show():
     truth[40:56, n + 40:n + 56, :] = 0.9  # a cloud: bright, unscored, 97 % of the crop still scored
     scored[40:56, n + 40:n + 56] = False
     truth[:, 2 * n:, :3] += (0.05 * ((cols // 12) % 2))[..., None]  # 12 px stripes of two fields
-    scene = SRScene("f", {"model_int8": truth}, truth, scored, None, None, 1, 1, None)
+    scene = SRScene("f", {"model_int8": truth}, truth, scored, None, None, 1, 1, None, 1.0)
     crop = ExampleCrop(scale)
     crop.offer(scene)
     assert crop.title == f"f: {CROP_PX} x {CROP_PX} low-res px at (0, {n}), x{scale}"
@@ -193,7 +199,7 @@ def test_the_example_crop_streams_keeping_copies_of_the_best_crop_only():
     def scene(name, contrast):
         truth = np.full((n, n, 4), 0.2, np.float32)
         truth[..., :3] += (contrast * ((rows + cols) % 2))[..., None]
-        return SRScene(name, {"model_int8": truth.copy()}, truth, np.ones((n, n), bool), None, None, 1, 1, None)
+        return SRScene(name, {"model_int8": truth.copy()}, truth, np.ones((n, n), bool), None, None, 1, 1, None, 1.0)
 
     crop = ExampleCrop(scale)
     first, busier, same = scene("a", 0.02), scene("b", 0.1), scene("c", 0.1)
@@ -237,7 +243,7 @@ def test_a_scene_s_methods_are_each_read_by_the_thread_that_scores_them(monkeypa
             held[0] -= 1
         return out
 
-    scene = gs.SRScene("f0", Images(pictures), truth, np.ones((32, 32), bool), None, 0.1, 10, 40, None)
+    scene = gs.SRScene("f0", Images(pictures), truth, np.ones((32, 32), bool), None, 0.1, 10, 40, None, 1.0)
     monkeypatch.setattr(gs, "superres_policy", lambda run_info: {"stage": "superres", "scale": 2})
     monkeypatch.setattr(gs, "iter_scenes", lambda run, policy: iter([scene]))
     monkeypatch.setattr(gs, "_scores", scores)
@@ -262,7 +268,7 @@ def test_the_section_lets_a_scene_go_before_it_reads_the_next(monkeypatch):
     def scene(k):
         truth = np.random.default_rng(k).random((32, 32, 4), dtype=np.float32)
         return gs.SRScene(f"f{k}", {"model_int8": truth + np.float32(0.01)}, truth, np.ones((32, 32), bool), None,
-                          0.1, 10, 40, None)
+                          0.1, 10, 40, None, 1.0)
 
     def scenes(run, policy):
         for k in range(3):

@@ -174,7 +174,7 @@ def test_strips_of_rows_give_the_scores_made_whole(h, w, bands, strip_rows, mask
     clear = np.ones((h, w), bool) if mask is None else mask
 
     def scores():  # the search's sums too: the best offsets' exact scores would hide a wrong search
-        return ssim(sr, hr, mask), cpsnr(sr, hr, mask), _offset_search(hr, sr[3:h - 3, 3:w - 3], clear, 3)
+        return ssim(sr, hr, mask), cpsnr(sr, hr, mask), _offset_search(hr, sr[3:h - 3, 3:w - 3], clear, 3, None)
 
     whole_ssim, whole_cpsnr, (whole_count, whole_mse) = scores()
     with pytest.MonkeyPatch.context() as patch:
@@ -205,3 +205,43 @@ def test_a_large_image_is_scored_in_a_few_planes(score):
     finally:
         tracemalloc.stop()
     assert peak_bytes < 3 * plane_bytes
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(12, 90), st.integers(12, 60), st.integers(1, 4), st.integers(1, 40), st.booleans(),
+       st.integers(0, 2**31))
+def test_dn_scored_with_its_calibration_scores_as_its_reflectance(h, w, bands, strip_rows, masked, seed):
+    """The ground holds a product as DN (0.4 GB at 8192 x 6144 x 4, 0.8 GB as float32): DN scored with
+    ``sr_per_dn`` gives the scores of DN times the calibration in float32, SSIM and cPSNR to the last bit."""
+    rng = np.random.default_rng(seed)
+    per_dn = float(rng.uniform(1e-5, 1e-4))
+    hr = scene((h, w, bands), seed % 1000).astype(np.float32)
+    dn = np.clip(np.rint(np.roll(hr, tuple(rng.integers(-2, 3, 2)), (0, 1)) / per_dn + rng.normal(0, 30, hr.shape)),
+                 0, 4095).astype(np.uint16)
+    mask = rng.uniform(size=(h, w)) > 0.3 if masked else None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(image_quality, "SSIM_STRIP_ROWS", strip_rows)
+        patch.setattr(image_quality, "CPSNR_STRIP_ROWS", strip_rows)
+        reflectance = dn * np.float32(per_dn)
+        same_ssim = ssim(dn, hr, mask, sr_per_dn=per_dn), ssim(reflectance, hr, mask)
+        assert same_ssim[0] == same_ssim[1] or all(math.isnan(v) for v in same_ssim)
+        assert cpsnr(dn, hr, mask, sr_per_dn=per_dn) == cpsnr(reflectance, hr, mask)
+
+
+@pytest.mark.parametrize("score", [ssim, cpsnr_db])
+def test_dn_is_scored_without_a_float_copy_of_it(score):
+    """DN with its calibration is converted a strip (or a band's selected pixels) at a time: the scoring holds about
+    what it holds for a float32 image, never the image again as float32 (numpy's allocations, traced)."""
+    rng = np.random.default_rng(4)
+    hr = rng.uniform(0, 0.4, (2048, 512, 4)).astype(np.float32)
+    dn = rng.integers(0, 4096, hr.shape, dtype=np.uint16)
+    mask = rng.uniform(size=hr.shape[:2]) > 0.2
+    peaks = []
+    for image, per_dn in ((dn * np.float32(1e-4), None), (dn, 1e-4)):
+        tracemalloc.start()
+        try:
+            score(image, hr, mask, sr_per_dn=per_dn)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] < peaks[0] + hr.nbytes // 8

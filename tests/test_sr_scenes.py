@@ -12,18 +12,18 @@ from ground.sr_scenes import OnBoardImages, SRScene
 
 
 def test_on_board_images_read_each_baseline_when_asked_and_keep_none(tmp_path):
-    """The product first, then the recorded baselines in the order given, each DN times the calibration; a new
-    array on every read (nothing is cached), and KeyError for a method the record does not hold."""
+    """The product first, then the recorded baselines in the order given, each its DN; a new array on every read
+    (nothing is cached), and KeyError for a method the record does not hold."""
     rng = np.random.default_rng(0)
     dn = {m: rng.integers(0, 4096, (8, 8, 4), dtype=np.uint16) for m in ("bicubic", "shift_and_add")}
     path = tmp_path / "f.npz"
     np.savez(path, **{f"sr_{m}": a for m, a in dn.items()})
-    product = np.ones((8, 8, 4), np.float32)
-    images = OnBoardImages("model_int8", product, path, ["shift_and_add", "bicubic"], 2.5e-5)
+    product = np.ones((8, 8, 4), np.uint16)
+    images = OnBoardImages("model_int8", product, path, ["shift_and_add", "bicubic"])
     assert list(images) == ["model_int8", "shift_and_add", "bicubic"] and len(images) == 3
     assert images["model_int8"] is product
     first = images["bicubic"]
-    assert first.dtype == np.float32 and np.array_equal(first, dn["bicubic"] * np.float32(2.5e-5))
+    assert first.dtype == np.uint16 and np.array_equal(first, dn["bicubic"])
     assert images["bicubic"] is not first
     with pytest.raises(KeyError):
         images["model_float32"]
@@ -40,7 +40,7 @@ def test_a_scene_is_let_go_before_the_next_is_read(monkeypatch):
         alive_when_read.append(sum(ref() is not None for ref in held))
         truth = np.zeros((16, 16, 4), np.float32)
         held.append(weakref.ref(truth))
-        return SRScene(frame_id, {}, truth, np.ones((16, 16), bool), None, None, 1, 1, None)
+        return SRScene(frame_id, {}, truth, np.ones((16, 16), bool), None, None, 1, 1, None, 1.0)
 
     frame_ids = ("f0", "f1", "f2", "f3")
     run = SimpleNamespace(
