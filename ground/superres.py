@@ -34,6 +34,7 @@ MIN_SCORED_FRACTION = 0.75
 # Scoring a method holds ~ this many bytes per high-res pixel: its image (uint16 DN, 4 bands), the truth (float32),
 # a band's kept SSIM values or differences (float64; strips of rows beside them). Two are scored at once while two fit.
 SCORING_BYTES_PER_PX, SCORING_PAIR_MAX_BYTES = 4 * 2 + 4 * 4 + 2 * 8, 2**30
+GREY_STRIP_ROWS = 256  # rows of the crops' grey level made at a time (:func:`_display_grey`)
 
 
 def superres_policy(run_info: RunInfo | None) -> dict[str, Any] | None:
@@ -72,7 +73,7 @@ class ExampleCrop:
         """Keep the most detailed crop of ``scene`` if it beats the one kept."""
         scale, n = self.scale, CROP_PX * self.scale
         h, w = scene.scored.shape
-        grey = np.ascontiguousarray(reflectance_rgb(scene.truth).mean(axis=-1), dtype=np.float32)
+        grey = _display_grey(scene.truth)
         inside = cv2.erode(scene.scored.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
         detail = np.abs(cv2.Laplacian(grey, cv2.CV_32F)) * inside
         best: tuple[float, int, int] | None = None
@@ -95,6 +96,16 @@ class ExampleCrop:
         panels.append(("truth", scene.truth[box].copy()))
         self.panels = panels
         self.title = f"{scene.frame_id}: {CROP_PX} x {CROP_PX} low-res px at ({r}, {c}), x{scale}"
+
+
+def _display_grey(image: np.ndarray) -> np.ndarray:
+    """(H, W) float32: the grey level of :func:`reflectance_rgb` of ``image`` (H, W, B), made
+    :data:`GREY_STRIP_ROWS` rows at a time (each pixel's value is its own: the same as made
+    whole), so that a large truth is never held as three float planes more."""
+    grey = np.empty(image.shape[:2], np.float32)
+    for top in range(0, image.shape[0], GREY_STRIP_ROWS):
+        grey[top:top + GREY_STRIP_ROWS] = reflectance_rgb(image[top:top + GREY_STRIP_ROWS]).mean(axis=-1)
+    return grey
 
 
 def averaged_scenes(scenes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -7,7 +7,7 @@ import pytest
 
 from ground.document import Paragraph, Table
 from ground.superres import (CROP_PX, METHODS, ExampleCrop, SRScene, harm_warnings, paired_difference, scene_means,
-                             superres_blocks)
+                             reflectance_rgb, superres_blocks)
 
 
 def _section(product_db, bicubic_db, shift_and_add_db=None, error_px=0.4, scene_errors=(0.4,), model="auto"):
@@ -171,6 +171,26 @@ def test_the_superres_crop_is_the_most_detailed_one():
     low_res = images["model_int8"][n // 2:n, n // 4:n // 4 + CROP_PX] * np.float32(per_dn)
     assert np.array_equal(panels[0][1], np.repeat(np.repeat(low_res, scale, 0), scale, 1))
     assert title == f"f: {CROP_PX} x {CROP_PX} low-res px at ({n // scale}, {n // 4}), x{scale}"
+
+
+def test_the_crops_grey_level_is_made_in_strips_as_it_is_whole(monkeypatch):
+    """The grey level of a truth 8192 x 6144 px was made whole: its true-colour stretch as three float planes and
+    their temporaries, 1.2 GB and more beside the scene. In strips of rows: the same values, one strip's planes."""
+    import tracemalloc
+
+    import ground.superres as gs
+
+    truth = np.random.default_rng(2).uniform(0, 0.6, (301, 97, 4)).astype(np.float32)
+    whole = reflectance_rgb(truth).mean(axis=-1)
+    monkeypatch.setattr(gs, "GREY_STRIP_ROWS", 16)
+    tracemalloc.start()
+    try:
+        grey = gs._display_grey(truth)
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert grey.dtype == np.float32 and np.array_equal(grey, whole)
+    assert peak_bytes < grey.nbytes + truth.nbytes // 4
 
 
 def test_the_superres_crop_ignores_texture_the_figure_does_not_show():
