@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -58,8 +60,8 @@ class Burst:
     lr_dn: np.ndarray  # (K, H, W, B) uint16 digital numbers at the camera's bit depth
     shifts_px: np.ndarray  # (K, 2) float64 true (dy, dx) of each frame in low-res px; row 0 is (0, 0)
     lr_cloud: np.ndarray  # (K, H, W) bool: cloud (the world's, or the frame's own drifting layer) or no data
-    hr_truth: np.ndarray  # (H * scale, W * scale, B) float32 TOA reflectance of the scene at time_utc (a view of the
-    # rendered scene, whose margin of a few pixels it keeps alive)
+    hr_truth: np.ndarray  # (H * scale, W * scale, B) float32 TOA reflectance of the scene at time_utc: a view of the
+    # rendered scene, whose margin of a few pixels it keeps alive, or with ``spill_dir`` a read-only np.memmap
     hr_clear: np.ndarray  # (H * scale, W * scale) bool: clear ground in the truth that some frame sees clear
     footprint_lr: GridFootprint
     scale: int
@@ -165,7 +167,7 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
                   sun_elevation_deg: float, sun_azimuth_deg: float, rng: np.random.Generator, k: int = 8,
                   scale: int = 2, mtf_nyquist: float | None = None, psf_sigma_lr_px: float | None = None,
                   cloud_per_frame: bool = True, jitter_px: float = 1.0, frame_cloud_cover: float = 0.1,
-                  cloud_drift_px: float = 2.0) -> Burst:
+                  cloud_drift_px: float = 2.0, spill_dir: Path | None = None) -> Burst:
     """Image ``footprint_lr`` K times in quick succession.
 
     The PSF is a Gaussian of ``psf_sigma_lr_px`` (low-res px), or the one with ``mtf_nyquist``, or the camera's
@@ -174,7 +176,9 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
     ``cloud_drift_px`` low-res px per frame (a random direction) over the world's own clouds, so that every
     frame is cloudy somewhere else; it is not in the truth, but ground it hides in every frame is not
     ``hr_clear``: nothing could restore it. Noise comes from ``rng``. ``footprint_lr`` must
-    match the camera's frame size and GSD.
+    match the camera's frame size and GSD. With ``spill_dir`` the high-res truth goes to a file there before the
+    optics are made (:func:`_spilled`), and the rendered scene is let go before the frames are imaged: a 4096 x 3072
+    burst at x2 then never holds the scene (1 GB) beside the optics (1 GB) and the frames (0.8 GB).
     """
     _check_burst(spec, footprint_lr, k, scale, frame_cloud_cover, jitter_px, cloud_drift_px)
     sigma_lr = _psf_sigma(spec, mtf_nyquist, psf_sigma_lr_px)
@@ -187,13 +191,17 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
     hr_clear = ~cloudy[inner] & scene.valid[inner]
     no_world = None if scene.valid.all() else ~scene.valid  # off a GeoTIFF's data
     n_bands = len(spec.bands)
-    layers = _optics(scene, cloudy, spec, sigma_lr, s)
-
     shifts = _jitter(rng, k, jitter_px)
     drift = cloud_drift_px * np.array([math.sin(a := rng.uniform(0, 2 * math.pi)), math.cos(a)])
     reach = math.ceil(cloud_drift_px * (k - 1)) + 1
     clouds = (_cloud_layer(rng, h + 2 * reach, w + 2 * reach, spec.gsd_m, frame_cloud_cover)
               if cloud_per_frame and frame_cloud_cover > 0 else None)
+    truth_lr = _low_res_truth(scene, inner, s, clouds[reach:reach + h, reach:reach + w] if clouds is not None else None)
+    hr_truth = scene.reflectance[inner] if spill_dir is None else _spilled(scene.reflectance[inner], spill_dir)
+    reflectance, valid = scene.reflectance, scene.valid
+    del scene  # its cloud, shadow and land cover layers go before the optics are made
+    layers = _optics(reflectance, valid, cloudy, spec, sigma_lr, s)
+    del reflectance, valid  # spilled, the truth is in the file: the scene's reflectance goes too
     cloud_dn = np.float32(_CLOUD_REFLECTANCE * spec.dn_max / spec.reflectance_max)
     lr_dn = np.empty((k, h, w, n_bands), np.uint16)
     lr_cloud = np.empty((k, h, w), bool)
@@ -216,10 +224,7 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
             lr_dn[f][_nearest(no_world, margin + s * dy, margin + s * dx, s, h, w)] = FILL_DN
     del layers  # 1 GB for a 4096 x 3072 burst at x2
     hr_clear &= _seen_clear(lr_cloud, shifts, s)
-    frame0_opacity = clouds[reach:reach + h, reach:reach + w] if clouds is not None else None
-    # the truth is a view of the scene, margin and all: a copy was another 0.8 GB
-    return Burst(lr_dn, shifts, lr_cloud, scene.reflectance[inner], hr_clear, footprint_lr, s, spec, sigma_lr,
-                 _low_res_truth(scene, inner, s, frame0_opacity))
+    return Burst(lr_dn, shifts, lr_cloud, hr_truth, hr_clear, footprint_lr, s, spec, sigma_lr, truth_lr)
 
 
 def _blend_cloud(signal: np.ndarray, opacity: np.ndarray, cloud_dn: np.float32) -> None:
@@ -247,15 +252,17 @@ def _check_burst(spec: CameraConfig, footprint_lr: GridFootprint, k: int, scale:
         raise BurstError("jitter_px" if jitter_px < 0 else "cloud_drift_px", min(jitter_px, cloud_drift_px), ">= 0")
 
 
-def _optics(scene: Scene, cloudy: np.ndarray, spec: CameraConfig, sigma_lr: float, s: int) -> np.ndarray:
-    """Optics and detector footprint, shared by all frames: (H', W', B + 1) float32, the signal in DN and, as a last
-    channel, where the ground is unusable (cloud, no data), blurred by the PSF (``sigma_lr`` low-res px) and by the
-    square pixel of ``s`` high-res samples; beside ground with no world, normalised by the share of their weight on
-    the world (:func:`onboard.sensing.camera.valid_weight`)."""
+def _optics(reflectance: np.ndarray, valid: np.ndarray, cloudy: np.ndarray, spec: CameraConfig, sigma_lr: float,
+            s: int) -> np.ndarray:
+    """Optics and detector footprint, shared by all frames, of a scene's ``reflectance`` (H', W', B) float32 and
+    ``valid`` (H', W') bool: (H', W', B + 1) float32, the signal in DN and, as a last channel, where the ground is
+    unusable (``cloudy``, no data), blurred by the PSF (``sigma_lr`` low-res px) and by the square pixel of ``s``
+    high-res samples; beside ground with no world, normalised by the share of their weight on the world
+    (:func:`onboard.sensing.camera.valid_weight`)."""
     n_bands = len(spec.bands)
-    layers = np.empty(scene.reflectance.shape[:2] + (n_bands + 1,), np.float32)
-    layers[..., :n_bands] = scene.reflectance * np.float32(spec.dn_max / spec.reflectance_max)
-    layers[..., n_bands] = cloudy | ~scene.valid
+    layers = np.empty(reflectance.shape[:2] + (n_bands + 1,), np.float32)
+    np.multiply(reflectance, np.float32(spec.dn_max / spec.reflectance_max), out=layers[..., :n_bands])
+    layers[..., n_bands] = cloudy | ~valid
 
     def optics(planes: np.ndarray) -> np.ndarray:
         # dst = src: the box filter runs in place; the Gaussian, which makes its own copy, runs strip by strip
@@ -267,9 +274,22 @@ def _optics(scene: Scene, cloudy: np.ndarray, spec: CameraConfig, sigma_lr: floa
         return planes
 
     optics(layers)
-    if not scene.valid.all():  # off a GeoTIFF's data: the optics spread only the ground there is (camera.capture)
-        layers[..., :n_bands] /= valid_weight(optics(scene.valid.astype(np.float32)))[..., None]
+    if not valid.all():  # off a GeoTIFF's data: the optics spread only the ground there is (camera.capture)
+        layers[..., :n_bands] /= valid_weight(optics(valid.astype(np.float32)))[..., None]
     return layers
+
+
+def _spilled(image: np.ndarray, folder: Path) -> np.ndarray:
+    """``image`` written, SAMPLE_STRIP_BYTES at a time, to an unnamed file in ``folder`` (made if need be; gone once
+    no array maps it) and mapped back read-only (np.memmap): the same values, on disk and in the page cache rather
+    than in the process's own memory."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = max(1, SAMPLE_STRIP_BYTES // image[0].nbytes)
+    with tempfile.TemporaryFile(dir=folder) as file:
+        for r0 in range(0, image.shape[0], rows):
+            file.write(np.ascontiguousarray(image[r0:r0 + rows]).data)
+        file.flush()
+        return np.memmap(file, image.dtype, "r", shape=image.shape)
 
 
 def _gaussian_in_place(planes: np.ndarray, sigma_px: float) -> None:

@@ -79,10 +79,11 @@ def frame_id(satellite: str, frame_number: int) -> str:
     return f"{satellite}-f{frame_number - 1:05d}"
 
 
-def capture_frame(payload: Any, task: FrameTask) -> camera.Frame:
+def capture_frame(payload: Any, task: FrameTask, spill_dir: Path | None = None) -> camera.Frame:
     """The frame of ``task`` seen by ``payload`` (a satellite.Payload): the footprint centred on the capture, the
     noise from seed ``[payload.seed, task.sat_index, task.frame_number]``; in burst mode a burst of K frames (the
-    frame is then its frame 0)."""
+    frame is then its frame 0), its high-res truth spilled to a file in ``spill_dir`` when that is given
+    (:func:`onboard.sensing.burst.capture_burst`)."""
     cam, cap = payload.camera, task.cap
     footprint = GridFootprint.centred(cap.lat_deg, cap.lon_deg, cap.epsg, cam.gsd_m, cam.width_px, cam.height_px)
     rng = np.random.default_rng([payload.seed, task.sat_index, task.frame_number])
@@ -94,7 +95,7 @@ def capture_frame(payload: Any, task: FrameTask) -> camera.Frame:
     shot = burst.capture_burst(cam, payload.world, footprint, when, cap.sun_elevation_deg, cap.sun_azimuth_deg, rng,
                                k=cfg.frames, scale=payload.burst_scale, mtf_nyquist=cfg.mtf_nyquist,
                                jitter_px=cfg.jitter_px, frame_cloud_cover=cfg.frame_cloud_cover,
-                               cloud_drift_px=cfg.cloud_drift_px)
+                               cloud_drift_px=cfg.cloud_drift_px, spill_dir=spill_dir)
     return camera.Frame(task.frame_id, task.satellite, cap.t_s, when, footprint, shot.lr_dn[0], shot.truth_lr, shot)
 
 
@@ -105,11 +106,12 @@ def frame_records(payload: Any, pipeline: Pipeline, task: FrameTask, records_dir
     (:meth:`~onboard.pipeline.tile.Work.shed_pixels`): what a worker sends back is
     the products, not the burst, its truth and the report's baselines (some GB for a 4096 x 3072 burst of 8). The
     truth (:func:`onboard.sim.recorder.write_frame_truth`) is written as soon as the frame is captured and let go
-    before the pipeline runs, which never reads it (a burst's high-resolution truth is 0.8 GB at 4096 x 3072 x2);
+    before the pipeline runs, which never reads it (a burst's high-resolution truth is 0.8 GB at 4096 x 3072 x2,
+    spilled to a file in ``records_dir`` as soon as it is rendered);
     the evaluation record (:func:`~onboard.sim.recorder.write_frame_evaluation`) once the pipeline is done.
     ``captured()``, when given, is called once the frame is captured (benchmarks/large_frames.py reads the peak
     memory of imaging there)."""
-    frame = capture_frame(payload, task)
+    frame = capture_frame(payload, task, records_dir)
     if captured is not None:
         captured()
     write_frame_truth(records_dir, frame)
