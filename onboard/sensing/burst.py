@@ -190,7 +190,6 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
     cloudy = is_cloud(scene.cloud)
     hr_clear = ~cloudy[inner] & scene.valid[inner]
     no_world = None if scene.valid.all() else ~scene.valid  # off a GeoTIFF's data
-    n_bands = len(spec.bands)
     shifts = _jitter(rng, k, jitter_px)
     drift = cloud_drift_px * np.array([math.sin(a := rng.uniform(0, 2 * math.pi)), math.cos(a)])
     reach = math.ceil(cloud_drift_px * (k - 1)) + 1
@@ -202,12 +201,28 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
     del scene  # its cloud, shadow and land cover layers go before the optics are made
     layers = _optics(reflectance, valid, cloudy, spec, sigma_lr, s)
     del reflectance, valid  # spilled, the truth is in the file: the scene's reflectance goes too
+    lr_dn, lr_cloud = _frames(layers, margin, (h, w, s), shifts, clouds, reach + np.rint(np.outer(range(k), drift)),
+                              no_world, spec, rng)
+    del layers  # 1 GB for a 4096 x 3072 burst at x2
+    hr_clear &= _seen_clear(lr_cloud, shifts, s)
+    return Burst(lr_dn, shifts, lr_cloud, hr_truth, hr_clear, footprint_lr, s, spec, sigma_lr, truth_lr)
+
+
+def _frames(layers: np.ndarray, margin: int, grid: tuple[int, int, int], shifts: np.ndarray,
+            clouds: np.ndarray | None, cloud_origins: np.ndarray, no_world: np.ndarray | None, spec: CameraConfig,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``(lr_dn (K, H, W, B) uint16, lr_cloud (K, H, W) bool)``: the K frames sampled from the optics' ``layers``
+    (:func:`_optics`, a ``margin`` of high-res px around the frame's ``grid`` (H, W, scale)) at their ``shifts``,
+    each with the frame cloud layer ``clouds`` from its row and column ``cloud_origins`` (K, 2) blended in and its
+    noise from ``rng``, a strip of SAMPLE_STRIP_BYTES of layers' rows at a time (the noise drawn in the order of the
+    whole frame's); fill where the frame's pixel centre falls on ``no_world``."""
+    (h, w, s), n_bands = grid, layers.shape[2] - 1
     cloud_dn = np.float32(_CLOUD_REFLECTANCE * spec.dn_max / spec.reflectance_max)
-    lr_dn = np.empty((k, h, w, n_bands), np.uint16)
-    lr_cloud = np.empty((k, h, w), bool)
+    lr_dn = np.empty((len(shifts), h, w, n_bands), np.uint16)
+    lr_cloud = np.empty((len(shifts), h, w), bool)
     strip = max(1, SAMPLE_STRIP_BYTES // (s * layers[0].nbytes))  # low-res rows imaged at a time
     for f, (dy, dx) in enumerate(shifts):
-        r0, c0 = (reach + np.rint(f * drift)).astype(int)
+        r0, c0 = cloud_origins[f].astype(int)
         for i0 in range(0, h, strip):  # in order: the noise is drawn as for the whole frame at once
             i1 = min(h, i0 + strip)
             rows = _sample(layers, margin + s * (dy + i0), margin + s * dx, s, i1 - i0, w)
@@ -222,9 +237,7 @@ def capture_burst(spec: CameraConfig, world: World, footprint_lr: GridFootprint,
         reserve_fill(lr_dn[f])
         if no_world is not None:  # fill, as camera.capture writes it, where the frame's pixel centre has no world
             lr_dn[f][_nearest(no_world, margin + s * dy, margin + s * dx, s, h, w)] = FILL_DN
-    del layers  # 1 GB for a 4096 x 3072 burst at x2
-    hr_clear &= _seen_clear(lr_cloud, shifts, s)
-    return Burst(lr_dn, shifts, lr_cloud, hr_truth, hr_clear, footprint_lr, s, spec, sigma_lr, truth_lr)
+    return lr_dn, lr_cloud
 
 
 def _blend_cloud(signal: np.ndarray, opacity: np.ndarray, cloud_dn: np.float32) -> None:
