@@ -369,10 +369,12 @@ def misr(model: Predictor, lr: np.ndarray, shifts: np.ndarray, clear: np.ndarray
 
 
 def misr_from_planes(models: Sequence[Predictor], planes: np.ndarray | BandPlanes, scale: int,
-                     overlap_px: int = MODEL_OVERLAP_PX) -> np.ndarray:
+                     overlap_px: int = MODEL_OVERLAP_PX, emit: Callable[[int, np.ndarray], None] | None = None
+                     ) -> np.ndarray | None:
     """(H*s, W*s, M) float32: the learned fusion of one band by each of ``models`` from its planes (H*s, W*s, 3)
     (:class:`BandPlanes`, or an array of them) in one pass of sliding windows: each window's registered bicubic mean
-    (plane 0) plus the model's correction."""
+    (plane 0) plus the model's correction. With ``emit``, None: the fusion goes to ``emit`` a row of windows at a
+    time (:func:`onboard.pipeline.tiling.predict_tiled`)."""
     window_px = int(models[0].input_shape[1])
     for model in models:
         if model.input_shape[-1] != scale * scale * len(FEATURE_PLANES):
@@ -385,4 +387,4 @@ def misr_from_planes(models: Sequence[Predictor], planes: np.ndarray | BandPlane
         return np.concatenate([mean + model.predict(x) * np.float32(sigma) for model in models],
                               axis=-1).astype(np.float32, copy=False)
 
-    return predict_tiled(planes, fused, window_px, overlap_px, scale, fold=scale)
+    return predict_tiled(planes, fused, window_px, overlap_px, scale, fold=scale, emit=emit)

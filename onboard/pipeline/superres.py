@@ -200,9 +200,9 @@ class SuperResolution(Stage):
         rows at a time: the upsampled means strip by strip, the fusion planes block by block as the model's
         windows read them (:class:`onboard.pipeline.fusion.BandPlanes`), every model in one pass of windows, and
         the baselines drawn from the planes as each block is made. A 4096 x 3072 burst of 8 is 1.6 GB as float32
-        and its planes 2.4 GB at x2: what this holds beyond the outputs and the means is one band's models'
-        outputs and two blocks of planes (at x3, also the band's upsampled mean). The means and the planes are
-        on-board work for the methods made from them, scoring work for the baselines alone."""
+        and its planes 2.4 GB at x2: what this holds beyond the outputs and the means is the models' outputs for
+        one row of windows and two blocks of planes (at x3, also the band's upsampled mean). The means and the
+        planes are on-board work for the methods made from them, scoring work for the baselines alone."""
         names, s, clock = [method, *others], self.params.scale, _Clock()
         _, h, w, bands = lr_dn.shape
         fused = {m: np.empty((h * s, w * s, bands), np.uint16) for m in names}
@@ -233,12 +233,13 @@ class SuperResolution(Stage):
             planes = fusion.BandPlanes(lr_dn[..., band:band + 1], shifts, clear, s, registered, band,
                                        self.ctx.reflectance, emit)
             if models:
+                def fused_rows(row0: int, out: np.ndarray, band: int = band) -> None:  # a row of windows' cores
+                    for i, m in enumerate(models):
+                        put(m, band, row0 // s, out[..., i:i + 1])
+
                 readers = [_TimedModel(self._model(m), clock, m == method) for m in models]
-                out = clock.timed(method in models, fusion.misr_from_planes, readers,
-                                  _TimedRows(planes, clock, method in banded), s, self.params.overlap_px)
-                for i, m in enumerate(models):
-                    put(m, band, 0, out[..., i:i + 1])
-                del out
+                clock.timed(method in models, fusion.misr_from_planes, readers,
+                            _TimedRows(planes, clock, method in banded), s, self.params.overlap_px, fused_rows)
             else:
                 clock.timed(method in banded, planes.blocks)
         for m, image in fused.items():  # a pixel is fill when every band is

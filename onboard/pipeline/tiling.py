@@ -207,7 +207,8 @@ class Rows(Protocol):
 
 
 def predict_tiled(image: np.ndarray | Rows, predict: Callable[[np.ndarray], np.ndarray],
-                  window_px: int, overlap_px: int, scale: int = 1, fold: int = 1) -> np.ndarray:
+                  window_px: int, overlap_px: int, scale: int = 1, fold: int = 1,
+                  emit: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray | None:
     """Run ``predict`` over overlapping windows of ``image`` and stitch the cores of its predictions.
 
     image: (H, W, C) array, any dtype, or :class:`Rows` of that shape (rows made as they are read:
@@ -218,8 +219,10 @@ def predict_tiled(image: np.ndarray | Rows, predict: Callable[[np.ndarray], np.n
     is padded and folded one row of windows at a time, never whole: each window has the values and strides of the
     same view into the whole frame padded (and folded), and where no padding reaches it, it is a view into
     ``image`` itself (C-ordered here), not to be written to. Returns the (H * scale, W * scale, K) mosaic in the
-    predictions' dtype. Raises ValueError when ``predict`` returns another shape, or ``image`` is not (H, W, C) with
-    H and W multiples of ``fold``.
+    predictions' dtype; with ``emit``, None: each row of windows' stitched cores, (n, W * scale, K), goes to
+    ``emit(row0, rows)`` (``row0`` its first row in the mosaic) once the row's last window is predicted, so that the
+    mosaic is never held whole. Raises ValueError when ``predict`` returns another shape, or ``image`` is not
+    (H, W, C) with H and W multiples of ``fold``.
     """
     if scale < 1 or fold < 1:
         raise ValueError(f"scale and fold must be at least 1, got {scale} and {fold}")
@@ -233,8 +236,12 @@ def predict_tiled(image: np.ndarray | Rows, predict: Callable[[np.ndarray], np.n
     pad_left, pad_right = -tiles[0].input.col0, tiles[-1].input.col1 - width_px
     out_px = window_px * scale
     mosaic = band = band_row0 = None
+    top = 0  # the mosaic row where ``mosaic`` starts: with ``emit``, the first of this row of windows' cores
     for window in tiles:
         if window.input.row0 != band_row0:  # the padded (and folded) rows of this row of windows
+            if emit is not None and mosaic is not None:
+                emit(top, mosaic)
+                mosaic = None
             band_row0 = window.input.row0
             band = image[_unfolded(_reflected(band_row0, band_row0 + window_px, height_px), fold)]
             band = space_to_depth(band, fold) if fold > 1 else band
@@ -245,6 +252,12 @@ def predict_tiled(image: np.ndarray | Rows, predict: Callable[[np.ndarray], np.n
         if prediction.ndim != 3 or prediction.shape[:2] != (out_px, out_px):
             raise ValueError(f"predict returned shape {prediction.shape}, expected ({out_px}, {out_px}, K)")
         if mosaic is None:
-            mosaic = np.empty((height_px * scale, width_px * scale, prediction.shape[2]), prediction.dtype)
-        mosaic[window.core_in_output(scale)] = prediction[window.core_in_prediction(scale)]
-    return mosaic
+            rows = (window.core.row0, window.core.row1) if emit is not None else (0, height_px)
+            top = rows[0] * scale
+            mosaic = np.empty(((rows[1] - rows[0]) * scale, width_px * scale, prediction.shape[2]), prediction.dtype)
+        out_rows, out_cols = window.core_in_output(scale)
+        mosaic[out_rows.start - top:out_rows.stop - top, out_cols] = prediction[window.core_in_prediction(scale)]
+    if emit is None:
+        return mosaic
+    emit(top, mosaic)
+    return None
