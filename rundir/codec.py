@@ -32,6 +32,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import cv2
+import imagecodecs
 import numpy as np
 import tifffile
 import rasterio
@@ -151,23 +152,29 @@ def packed_size_bytes(n_samples: int, bit_depth: int) -> int:
 
 
 def pack_bits(dn: np.ndarray, bit_depth: int) -> bytes:
-    """Pack unsigned samples (any shape, values < 2**bit_depth) MSB-first into ``bit_depth`` bits each."""
+    """Pack unsigned samples (any shape, values < 2**bit_depth) MSB-first into ``bit_depth`` bits each, in C order,
+    the last byte padded with zeros: imagecodecs' ``packints_encode`` (TIFF's packing of BitsPerSample other than
+    8 or 16, TIFF 6.0 section 2); 16 bits are big-endian uint16 (packints_encode writes those in the machine's
+    order). ValueError for a ``bit_depth`` outside 1..16."""
     if not 1 <= bit_depth <= 16:
         raise ValueError(f"bit_depth must be 1..16, got {bit_depth}")
-    flat = np.ascontiguousarray(dn, dtype=">u2").reshape(-1)
-    bits = np.unpackbits(flat.view(np.uint8)).reshape(-1, 16)[:, 16 - bit_depth:]
-    return np.packbits(bits.reshape(-1)).tobytes()
+    flat = np.ascontiguousarray(dn).reshape(-1)
+    if bit_depth == 16:
+        return flat.astype(">u2").tobytes()
+    return bytes(imagecodecs.packints_encode(flat.astype(np.uint8 if bit_depth <= 8 else np.uint16, copy=False),
+                                             bit_depth))
 
 
 def unpack_bits(data: bytes, shape: tuple[int, ...], bit_depth: int) -> np.ndarray:
-    """Inverse of :func:`pack_bits`: returns a uint16 array of ``shape``."""
+    """Inverse of :func:`pack_bits` (imagecodecs' ``packints_decode``): a uint16 array of ``shape``. ValueError when
+    ``data`` is not the packed size of ``shape``."""
     n = int(np.prod(shape))
     if len(data) != packed_size_bytes(n, bit_depth):
         raise ValueError(f"expected {packed_size_bytes(n, bit_depth)} bytes for {shape} at {bit_depth} bit, got {len(data)}")
-    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: n * bit_depth].reshape(n, bit_depth)
-    full = np.zeros((n, 16), dtype=np.uint8)
-    full[:, 16 - bit_depth:] = bits
-    return np.packbits(full.reshape(-1)).view(">u2").astype(np.uint16).reshape(shape)
+    if bit_depth == 16:
+        return np.frombuffer(data, ">u2").astype(np.uint16).reshape(shape)
+    samples = imagecodecs.packints_decode(data, np.uint8 if bit_depth <= 8 else np.uint16, bit_depth, runlen=n)
+    return samples.reshape(-1)[:n].astype(np.uint16, copy=False).reshape(shape)
 
 
 def dn_sha256(dn: np.ndarray) -> str:

@@ -27,6 +27,41 @@ def test_pack_bits_round_trip_and_size(h, w, b, bits, seed):
     np.testing.assert_array_equal(codec.unpack_bits(data, dn.shape, bits), dn)
 
 
+def bits_by_hand(dn: np.ndarray, bit_depth: int) -> bytes:
+    """The packing spelled out bit by bit: each sample's low ``bit_depth`` bits, most significant first, in C order."""
+    bits = np.unpackbits(np.ascontiguousarray(dn, ">u2").reshape(-1).view(np.uint8)).reshape(-1, 16)[:, 16 - bit_depth:]
+    return np.packbits(bits.reshape(-1)).tobytes()
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(0, 70), bits=st.integers(1, 16), seed=st.integers(0, 2**32 - 1))
+def test_pack_bits_is_the_packing_spelled_out_bit_by_bit(n, bits, seed):
+    dn = np.random.default_rng(seed).integers(0, 2**bits, (n, 3)).astype(np.uint16)
+    assert codec.pack_bits(dn, bits) == bits_by_hand(dn, bits)
+    assert codec.pack_bits(dn.T, bits) == bits_by_hand(dn.T, bits)  # C order of what it is given
+
+
+@pytest.mark.parametrize("bits", [8, 12, 16])
+def test_packing_a_frame_holds_about_its_bytes(bits):
+    """Packing went through 16 bytes per sample (numpy's unpacked bits): a 4096 x 3072 x 4 frame took 1.6 GB more
+    in the ground's rate-distortion of zstd. imagecodecs' packints holds about the packed bytes (traced)."""
+    import tracemalloc
+
+    dn = np.random.default_rng(bits).integers(0, 2**bits, (512, 512, 4)).astype(np.uint16)
+    tracemalloc.start()
+    try:
+        data = codec.pack_bits(dn, bits)
+        packing = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        tracemalloc.clear_traces()
+        unpacked = codec.unpack_bits(data, dn.shape, bits)
+        unpacking = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(unpacked, dn)
+    assert packing < 2.5 * len(data) and unpacking < 2.5 * dn.nbytes
+
+
 def test_pack_bits_is_msb_first():
     assert codec.pack_bits(np.array([0xABC, 0x123], np.uint16), 12) == bytes([0xAB, 0xC1, 0x23])
 
