@@ -31,9 +31,11 @@ EXAMPLE_CROP_KEY = "superres_example_crop"  # run.derived: the section's Example
 # Resolution, "Data": https://kelvins.esa.int/proba-v-super-resolution/data/): a cPSNR over a few pixels, with a
 # bias removed per band and the best of 49 offsets kept, says little about the picture.
 MIN_SCORED_FRACTION = 0.75
-# Scoring a method holds ~ this many bytes per high-res pixel: its image (uint16 DN, 4 bands), the truth (float32),
-# a band's kept SSIM values or differences (float64; strips of rows beside them). Two are scored at once while two fit.
-SCORING_BYTES_PER_PX, SCORING_PAIR_MAX_BYTES = 4 * 2 + 4 * 4 + 2 * 8, 2**30
+# Scoring a method holds ~ this many bytes per high-res pixel beside the scene: its image (uint16 DN, 4 bands), a
+# band's kept SSIM values and cPSNR differences (float64) and their selections' temporaries. Two are scored at once
+# while two fit SCORING_PAIR_MAX_BYTES (at 40 bytes, two came on for a 2048 x 1536 burst at x2, 12.6 Mpx, and its
+# report peaked at 1.53 GB, against 1.27 GB scoring one at a time).
+SCORING_BYTES_PER_PX, SCORING_PAIR_MAX_BYTES = 48, 2**30
 GREY_STRIP_ROWS = 256  # rows of the crops' grey level made at a time (:func:`_display_grey`)
 
 
