@@ -101,12 +101,13 @@ def _inpainted(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     if not hole.any() or hole.all():
         return image
     h, w, _ = image.shape
-    pad_y, pad_x = int(h == 1), int(w == 1)
-    mask = cv2.copyMakeBorder(hole.astype(np.uint8), pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
+    if h == 1 or w == 1:
+        pad = ((int(h == 1),) * 2, (int(w == 1),) * 2)
+        return _inpainted(np.pad(image, (*pad, (0, 0)), mode="edge"), np.pad(hole, pad, mode="edge"))[
+            pad[0][0]:pad[0][0] + h, pad[1][0]:pad[1][0] + w]
+    mask = hole.astype(np.uint8)
     # NOTE: not INPAINT_TELEA, which returns garbage on float32 images in OpenCV 5.0.
-    return np.stack([cv2.inpaint(cv2.copyMakeBorder(np.ascontiguousarray(image[..., b]), pad_y, pad_y, pad_x, pad_x,
-                                                    cv2.BORDER_REPLICATE), mask, _INPAINT_RADIUS_PX,
-                                 cv2.INPAINT_NS)[pad_y:pad_y + h, pad_x:pad_x + w]
+    return np.stack([cv2.inpaint(np.ascontiguousarray(image[..., b]), mask, _INPAINT_RADIUS_PX, cv2.INPAINT_NS)
                      for b in range(image.shape[-1])], axis=-1)
 
 
