@@ -65,7 +65,8 @@ def packed(arrays: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
     """``arrays`` as an evaluation record stores them: each (H, W, B) uint16 image with pixels as its lossless
     JPEG-LS codestream and shape (``<name>_jpegls``, ``<name>_shape``; ISO/IEC 14495-1 through
     :func:`rundir.flight_codecs.jpegls`, exact for any 16-bit value), the others as they are. Each codestream is made
-    when it is read, so that writing the record holds one at a time. ValueError when a name of ``arrays`` is one
+    when it is read, so that writing the record holds one at a time; an image may be any object with the shape,
+    dtype and ``__array__`` of one (an image kept on disk until then). ValueError when a name of ``arrays`` is one
     that packing makes."""
     return _Packed(arrays)
 
@@ -89,7 +90,7 @@ class _Packed(Mapping[str, np.ndarray]):
             return self._arrays[key]
         image = self._arrays[name]
         if key.endswith(CODESTREAM_SUFFIX):
-            return np.frombuffer(jpegls(image, 16), np.uint8)
+            return np.frombuffer(jpegls(np.asarray(image), 16), np.uint8)  # an image on disk read here, whole
         return np.asarray(image.shape, np.int64)
 
     def __iter__(self) -> Iterator[str]:

@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from app.cli import main
 from benchmarks.same_behaviour import compare_runs
 from onboard.scenario.config import load_scenario
-from onboard.sim.frame_pool import FRAME_RECORDS_DIR, FramePool, FrameTask, capture_frame, default_workers
+from onboard.pipeline.runner import Pipeline
+from onboard.sim.frame_pool import (FRAME_RECORDS_DIR, FramePool, FrameTask, capture_frame, default_workers,
+                                     frame_records)
 from onboard.sim.mission import Mission
 from onboard.sim.recorder import write_frame_evaluation, write_frame_truth
 from rundir.evaluation import evaluation_path
@@ -137,6 +139,17 @@ def test_a_worker_writes_its_frames_records_and_sends_back_its_products_without_
     assert not work.evaluation
     assert work.frame.dn.strides == (0, 0, 0)
     assert all(t.dn.strides == (0, 0, 0) for t in work.tiles)
+
+
+def test_a_worker_runs_the_pipeline_with_its_records_folder_to_spill_to(mission, plans, tmp_path, monkeypatch):
+    """The images a stage makes for the report alone (super-resolution baselines: 1.6 GB of a 4096 x 3072 burst of
+    8) go to files in the worker's records folder as they are made (Work.spill_dir), not into its memory."""
+    seen, real = [], Pipeline.run
+    monkeypatch.setattr(Pipeline, "run", lambda self, frame, priority=1, spill_dir=None:
+                        seen.append(spill_dir) or real(self, frame, priority, spill_dir))
+    task = FrameTask(0, "sat-a", 1, "sat-a-f00000", plans["sat-a"][0])
+    work = frame_records(mission.payload, mission.pipeline, task, tmp_path / "records")
+    assert seen == [tmp_path / "records"] and work.records_dir == tmp_path / "records"
 
 
 def test_a_worker_killed_while_the_executor_reads_a_result_breaks_the_pool_instead_of_hanging(mission, plans,

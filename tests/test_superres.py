@@ -396,3 +396,22 @@ def test_the_report_s_baselines_add_no_on_board_time(method, shot, monkeypatch):
         work = build(("superres", {"method": method, "evaluate": evaluate}), ("bent_pipe", {})).run(shot)
         on_board.append(work.wall_s["superres"] - work.scoring_wall_s.get("superres", 0.0))
     assert on_board[0] == on_board[1] > 0
+
+
+def test_with_a_spill_folder_the_baselines_go_to_disk_as_made_with_the_same_samples(shot, tmp_path):
+    """A 4096 x 3072 burst of 8 at x2 made the report's four baselines in memory beside the product, 1.6 GB of a
+    worker's 4.3 GB. A frame-pool worker now spills them to unnamed files as their rows are made (Work.spill_dir):
+    the same samples, the same product, the same evaluation record."""
+    from rundir.evaluation import packed
+    from onboard.pipeline.spill import SpilledImage
+
+    line = build(("superres", {}), ("encode", {"format": "png"}))
+    in_memory, spilled = line.run(shot), line.run(shot, spill_dir=tmp_path / "records")
+    baselines = [key for key, value in spilled.evaluation.items() if isinstance(value, SpilledImage)]
+    assert sorted(baselines) == sorted(f"sr_{m}" for m in superres.BASELINES if m != "model_int8")
+    assert not any(isinstance(v, SpilledImage) for v in in_memory.evaluation.values())
+    assert [t.payload for t in spilled.tiles] == [t.payload for t in in_memory.tiles]
+    assert list(packed(spilled.evaluation)) == list(packed(in_memory.evaluation))
+    for key, value in packed(in_memory.evaluation).items():
+        np.testing.assert_array_equal(packed(spilled.evaluation)[key], value)
+    assert list((tmp_path / "records").iterdir()) == []

@@ -160,16 +160,16 @@ class Pipeline:
         """The super-resolution factor when a stage needs bursts of frames, else None."""
         return next((s.burst_scale for s in self.stages if s.burst_scale), None)
 
-    def run(self, frame: Any, priority: int = 1) -> Work:
+    def run(self, frame: Any, priority: int = 1, spill_dir: Path | None = None) -> Work:
         """Run every stage on one frame; returns the Work with payloads and simulated time on this hardware: projected
         from the reference host's cost through the profile, or (``timing: measured``) the wall time each stage took
         here, on the device running the simulation, less what it spent on scoring-only extras. A frame a stage discards
         (:func:`discard_frame`), or one with no tile left (a cloud filter that dropped every tile), goes through no
         later stage: a super-resolution stage after it fuses and costs nothing. StageFault when a plugin's stage raises
-        or a stage's cost is no time: the run stops, this frame unfinished."""
+        or a stage's cost is no time: the run stops, this frame unfinished. ``spill_dir``: :attr:`Work.spill_dir`."""
         burst = getattr(frame, "burst", None)
         dn = burst.lr_dn if burst is not None else frame.dn
-        work = Work(frame=frame, tiles=[Tile(dn=dn, row0=0, col0=0, priority=priority)])
+        work = Work(frame=frame, tiles=[Tile(dn=dn, row0=0, col0=0, priority=priority)], spill_dir=spill_dir)
         for stage in self.stages:
             if stage.terminal:
                 work.tiles = unstack(work.tiles)

@@ -30,6 +30,7 @@ from rundir.evaluation import SR_SHIFTS_KEY, sr_method_key
 from rundir.run_info import ModelFile
 
 from . import fusion, registration, tiling
+from .spill import SpilledImage
 from .stages import Context, Stage, model_speed
 from .tile import Tile, Work
 from ..runtime.modelcard import MODEL_DIR, shipped_card
@@ -194,9 +195,11 @@ class SuperResolution(Stage):
                                for b in range(lr_dn.shape[-1])], axis=-1)
 
     def _fused(self, lr_dn: np.ndarray, clear: np.ndarray, shifts: np.ndarray, method: str,
-               others: list[str]) -> tuple[dict[str, np.ndarray], float]:
+               others: list[str], spill_dir: Path | None = None) -> tuple[dict[str, Any], float]:
         """{name: (H*s, W*s, B) uint16 DN} of ``method`` and the report's ``others``, and the seconds spent on work
-        for ``others`` alone (scoring work). Every method is made one band at a time and, within a band, a run of
+        for ``others`` alone (scoring work). With ``spill_dir`` each of ``others`` is a
+        :class:`~onboard.pipeline.spill.SpilledImage` there, written as it is made. Every method is made one band at
+        a time and, within a band, a run of
         rows at a time: the upsampled means strip by strip, the fusion planes block by block as the model's
         windows read them (:class:`onboard.pipeline.fusion.BandPlanes`), every model in one pass of windows, and
         the baselines drawn from the planes as each block is made. A 4096 x 3072 burst of 8 is 1.6 GB as float32
@@ -205,10 +208,11 @@ class SuperResolution(Stage):
         planes are on-board work for the methods made from them, scoring work for the baselines alone."""
         names, s, clock = [method, *others], self.params.scale, _Clock()
         _, h, w, bands = lr_dn.shape
-        fused = {m: np.empty((h * s, w * s, bands), np.uint16) for m in names}
+        fused = {m: np.empty((h * s, w * s, bands), np.uint16) if m == method or spill_dir is None else
+                 SpilledImage((h * s, w * s, bands), spill_dir) for m in names}
 
         def put(m: str, band: int, row0: int, reflectance: np.ndarray) -> None:  # low-res row0 on, of a band of m
-            clock.timed(m == method, _put_dn, fused[m][row0 * s:, :, band], reflectance, self.ctx)
+            clock.timed(m == method, _put_dn, fused[m], band, row0 * s, reflectance, self.ctx)
 
         registered = clock.timed(method != "bicubic", self._means, lr_dn, clear, shifts) if names != ["bicubic"] \
             else None
@@ -243,7 +247,8 @@ class SuperResolution(Stage):
             else:
                 clock.timed(method in banded, planes.blocks)
         for m, image in fused.items():  # a pixel is fill when every band is
-            clock.timed(m == method, reserve_fill, image)
+            fill = SpilledImage.reserve_fill if isinstance(image, SpilledImage) else reserve_fill
+            clock.timed(m == method, fill, image)
         return fused, clock.scoring_s
 
     def process(self, work: Work) -> None:
@@ -261,7 +266,7 @@ class SuperResolution(Stage):
         scoring_s = time.perf_counter() - start if method == "bicubic" else 0.0  # its shifts are for the report alone
         others = ([m for m in BASELINES if m != method and (self.model_name or not m.startswith("model"))]
                   if self.params.evaluate else [])
-        fused, baselines_s = self._fused(burst.lr_dn, clear, shifts, method, others)
+        fused, baselines_s = self._fused(burst.lr_dn, clear, shifts, method, others, work.spill_dir)
         scoring_s += baselines_s
         product = fused.pop(method)
         if not data.all():  # where no frame saw any world, the product holds fill too
@@ -357,9 +362,13 @@ class _TimedRows:
         return self._clock.timed(self._on_board, self._planes.__getitem__, rows)
 
 
-def _put_dn(out: np.ndarray, reflectance: np.ndarray, ctx: Context) -> None:
-    """The first rows of ``out`` (n', W) uint16: ``reflectance`` (n, W, 1) as DN (:func:`to_dn`), n <= n'."""
-    out[:reflectance.shape[0]] = to_dn(reflectance[..., 0], ctx.reflectance_per_dn, ctx.bit_depth)
+def _put_dn(out: np.ndarray | SpilledImage, band: int, row0: int, reflectance: np.ndarray, ctx: Context) -> None:
+    """Rows ``row0`` on of ``band`` of ``out`` (H, W, B) uint16: ``reflectance`` (n, W, 1) as DN (:func:`to_dn`)."""
+    dn = to_dn(reflectance[..., 0], ctx.reflectance_per_dn, ctx.bit_depth)
+    if isinstance(out, SpilledImage):
+        out.put_rows(band, row0, dn)
+    else:
+        out[row0:row0 + dn.shape[0], :, band] = dn
 
 
 def _meets(core: tiling.Box, tile: Tile) -> bool:

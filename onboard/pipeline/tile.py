@@ -74,6 +74,9 @@ class Work:
     # Where a frame-pool worker wrote the frame's truth and evaluation records (a run directory of its own), which
     # then come back without pixels (onboard.sim.frame_pool); None: the records are still to be written from here.
     records_dir: Path | None = None
+    # Where a stage may put the scoring-only images it makes, as unnamed files (:class:`onboard.pipeline.spill.
+    # SpilledImage`) rather than in memory: a frame-pool worker's records folder; None: in memory.
+    spill_dir: Path | None = None
 
     def shed_pixels(self) -> None:
         """Keep only what storing the products needs once the frame's truth and evaluation are written: every

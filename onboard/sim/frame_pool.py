@@ -108,7 +108,8 @@ def frame_records(payload: Any, pipeline: Pipeline, task: FrameTask, records_dir
     truth (:func:`onboard.sim.recorder.write_frame_truth`) is written as soon as the frame is captured and let go
     before the pipeline runs, which never reads it (a burst's high-resolution truth is 0.8 GB at 4096 x 3072 x2,
     spilled to a file in ``records_dir`` as soon as it is rendered);
-    the evaluation record (:func:`~onboard.sim.recorder.write_frame_evaluation`) once the pipeline is done.
+    the evaluation record (:func:`~onboard.sim.recorder.write_frame_evaluation`) once the pipeline is done, the
+    images a stage made for it alone spilled to files in ``records_dir`` meanwhile (``Work.spill_dir``).
     ``captured()``, when given, is called once the frame is captured (benchmarks/large_frames.py reads the peak
     memory of imaging there)."""
     frame = capture_frame(payload, task, records_dir)
@@ -116,7 +117,7 @@ def frame_records(payload: Any, pipeline: Pipeline, task: FrameTask, records_dir
         captured()
     write_frame_truth(records_dir, frame)
     frame = without_truth(frame)  # the only reference to the truth goes
-    work = pipeline.run(frame, task.cap.priority)
+    work = pipeline.run(frame, task.cap.priority, spill_dir=records_dir)
     if work.evaluation:
         write_frame_evaluation(records_dir, work)
         work.evaluation = {}
