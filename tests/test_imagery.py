@@ -226,11 +226,12 @@ def test_nodata_family(tmp_path, dtype, seed, fill_share, nan):
     pixels[fill] = nodata
     transform = Affine(20.0, 0.0, 300000.0, 0.0, -20.0, 5000000.0)
     path = write_raster(tmp_path / f"nd-{seed}.tif", pixels, "EPSG:32633", transform, nodata=nodata)
-    scene = ImageryWorld(dn_scale=1.0, bands={"R": path}).render(GridFootprint(32633, 300000.0, 5000000.0, 20.0, 48, 40), NOON, 50.0,
-                                             150.0, ("R",))
+    scale = 2.0 ** -math.ceil(math.log2(hi))  # reflectance up to 1, each sample's exact
+    scene = ImageryWorld(dn_scale=scale, bands={"R": path}).render(
+        GridFootprint(32633, 300000.0, 5000000.0, 20.0, 48, 40), NOON, 50.0, 150.0, ("R",))
     real = ~np.isnan(pixels) if nan and dtype == "float32" else pixels != pixels.dtype.type(nodata)
     assert np.array_equal(scene.valid, real)
-    assert np.array_equal(scene.reflectance[..., 0][real], pixels[real].astype(np.float32))
+    assert np.array_equal(scene.reflectance[..., 0][real], pixels[real].astype(np.float32) * np.float32(scale))
 
 
 # --- cloud masks as stored (kind B) ------------------------------------------------------------------------------
@@ -242,11 +243,11 @@ def test_one_bit_mask_reads_as_zero_and_one():
     with rasterio.open(DATA / "l8_cloudcodes_crop.tif") as ds:
         codes = ds.read(1)
     info = image_info(path)
-    scene = ImageryWorld(dn_scale=1.0, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path).render(
+    scene = ImageryWorld(dn_scale=1e-4, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path).render(
         grid_of(info), NOON, 50.0, 150.0, ("B",))
     assert np.array_equal(scene.cloud, (codes == CLOUD_THICK).astype(np.uint8))  # 1 = cloud: thin by our codes
     rules = [MaskBits(0, 0, 1, CLOUD_THICK)]  # a 1-bit cloud/no-cloud mask mapped onto "thick"
-    scene = ImageryWorld(dn_scale=1.0, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path, mask_rules=rules).render(
+    scene = ImageryWorld(dn_scale=1e-4, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path, mask_rules=rules).render(
         grid_of(info), NOON, 50.0, 150.0, ("B",))
     assert np.array_equal(scene.cloud == CLOUD_THICK, codes == CLOUD_THICK)
 
@@ -261,14 +262,14 @@ def test_palette_mask_reads_as_its_indices(tmp_path):
         ds.write_colormap(1, {0: (0, 0, 0, 255), 1: (200, 200, 200, 255), 2: (255, 255, 255, 255)})
     with rasterio.open(path) as ds:
         assert ds.colorinterp[0].name == "palette"
-    scene = ImageryWorld(dn_scale=1.0, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path).render(
+    scene = ImageryWorld(dn_scale=1e-4, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path).render(
         GridFootprint(32616, 452475.0, 3403845.0, 30.0, 32, 32), NOON, 50.0, 150.0, ("B",))
     assert np.array_equal(scene.cloud, indices)
 
 
 def test_quality_band_without_a_mapping_is_refused_with_its_values():
     with pytest.raises(InputFileError) as err:
-        ImageryWorld(dn_scale=1.0, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=DATA / "l8_BQA_crop.tif")
+        ImageryWorld(dn_scale=1e-4, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=DATA / "l8_BQA_crop.tif")
     assert "l8_BQA_crop.tif" in str(err.value) and "world.mask_bits" in str(err.value)
     with rasterio.open(DATA / "l8_BQA_crop.tif") as ds:
         values = np.unique(ds.read(1))
@@ -278,7 +279,7 @@ def test_quality_band_without_a_mapping_is_refused_with_its_values():
 def test_quality_band_with_a_mapping_gives_the_cloud_codes():
     """The BQA's pre-collection cloud confidence gives exactly the field case's cloud-code file."""
     info = image_info(DATA / "l8_BQA_crop.tif")
-    world = ImageryWorld(dn_scale=1.0, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=DATA / "l8_BQA_crop.tif",
+    world = ImageryWorld(dn_scale=1e-4, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=DATA / "l8_BQA_crop.tif",
                          mask_rules=PRE_COLLECTION_CLOUD)
     with rasterio.open(DATA / "l8_cloudcodes_crop.tif") as ds:
         codes = ds.read(1)
@@ -300,10 +301,10 @@ def test_mask_codes_family(tmp_path, seed, dtype, extra, nodata):
     band = DATA / "l8_B2_int16_nodata-9999.tif"
     if bad:
         with pytest.raises(InputFileError) as err:
-            ImageryWorld(dn_scale=1.0, bands={"B": band}, mask=path)
+            ImageryWorld(dn_scale=1e-4, bands={"B": band}, mask=path)
         assert all(f"{v:g}" in err.value.problem for v in bad)
         return
-    cloud = ImageryWorld(dn_scale=1.0, bands={"B": band}, mask=path).render(GridFootprint(32616, 452475.0, 3403845.0, 30.0, 24, 24),
+    cloud = ImageryWorld(dn_scale=1e-4, bands={"B": band}, mask=path).render(GridFootprint(32616, 452475.0, 3403845.0, 30.0, 24, 24),
                                                         NOON, 50.0, 150.0, ("B",)).cloud
     expected = np.where(pixels == (nodata if nodata is not None else -1), UNKNOWN, pixels).astype(np.uint8)
     assert np.array_equal(cloud, expected) and set(np.unique(cloud)) <= {*MASK_CODES, UNKNOWN}
@@ -399,15 +400,15 @@ def test_band_of_a_multiband_file_family(tmp_path, count, data):
     transform = Affine(300.0, 0.0, 101985.0, 0.0, -300.0, 2826915.0)
     path = write_raster(tmp_path / f"bands{count}.tif", planes, "EPSG:32618", transform, nodata=0)
     fp = GridFootprint(32618, 101985.0, 2826915.0, 300.0, 16, 16)
-    band = data.draw(st.integers(1, count))
-    scene = ImageryWorld(dn_scale=1.0, bands={"R": BandSource(path, band)}).render(fp, NOON, 50.0, 150.0, ("R",))
-    assert (scene.reflectance[..., 0][1:] == 10 * band).all() and not scene.valid[0, 0]
+    band, scale = data.draw(st.integers(1, count)), 2.0**-6  # DN 10..50 as reflectance 0.16..0.78, exactly
+    scene = ImageryWorld(dn_scale=scale, bands={"R": BandSource(path, band)}).render(fp, NOON, 50.0, 150.0, ("R",))
+    assert (scene.reflectance[..., 0][1:] == 10 * band * scale).all() and not scene.valid[0, 0]
     if count > 1:
         with pytest.raises(InputFileError, match=f"found {count} bands: 1 "):
-            ImageryWorld(dn_scale=1.0, bands={"R": path})
+            ImageryWorld(dn_scale=scale, bands={"R": path})
     beyond = data.draw(st.integers(count + 1, count + 3))
     with pytest.raises(InputFileError, match=f"expected a band from 1 to {count}"):
-        ImageryWorld(dn_scale=1.0, bands={"R": BandSource(path, beyond)})
+        ImageryWorld(dn_scale=scale, bands={"R": BandSource(path, beyond)})
 
 
 def test_jpeg2000_reads_like_the_geotiff(tmp_path):
@@ -567,6 +568,9 @@ def test_validate_names_a_nodata_the_samples_cannot_hold_and_missing_files(tmp_p
 
 # --- imagery across the antimeridian ----------------------------------------------------------------------------
 
+COLUMN_DN_SCALE = 1e-4  # the column files' DN 7..3907 as reflectance 0.0007..0.39 (Sentinel-2 L1C's scale)
+
+
 def antimeridian_file(tmp_path, lat_deg=-16.5):
     """A UTM zone 60 South band (1 km pixels, 40 x 40) centred on 180 E at ``lat_deg``: DN = 100 * column + 7."""
     x, y = Transformer.from_crs(4326, 32760, always_xy=True).transform(180.0, lat_deg)
@@ -578,7 +582,7 @@ def antimeridian_file(tmp_path, lat_deg=-16.5):
 @pytest.mark.parametrize("lon_deg", [179.95, -179.95])
 def test_imagery_across_the_antimeridian_renders_on_both_sides(tmp_path, lon_deg):
     path = antimeridian_file(tmp_path)
-    world = ImageryWorld({"B": path, "G": path}, dn_scale=1.0, dn_offset=0.0)
+    world = ImageryWorld({"B": path, "G": path}, dn_scale=COLUMN_DN_SCALE, dn_offset=0.0)
     assert abs(abs(world.coverage.centre_lon_deg) - 180.0) < 1e-3
     assert_renders_its_columns(world, path, 32760, lon_deg)
 
@@ -602,14 +606,15 @@ def assert_renders_its_columns(world, path, crs, lon_deg, world_width=0.0):
         col = (~ds.transform @ (x, y))[0]
     inside = (col > 1) & (col < 39)
     assert inside.sum() > 300
-    np.testing.assert_allclose(scene.reflectance[..., 0][inside], 100 * (col[inside] - 0.5) + 7, atol=0.1)
+    np.testing.assert_allclose(scene.reflectance[..., 0][inside] / COLUMN_DN_SCALE, 100 * (col[inside] - 0.5) + 7,
+                               atol=0.1)
 
 
 def test_bands_that_do_not_overlap_are_refused_across_the_antimeridian_too(tmp_path):
     fiji = antimeridian_file(tmp_path)
     with pytest.raises(InputFileError, match=r"expected band files that overlap .* found B: lat .*; G: lat .* the band "
                                              r"files do not overlap"):
-        ImageryWorld(dn_scale=1.0, bands={"B": fiji, "G": DATA / "l8_B2_int16_nodata-9999.tif"})
+        ImageryWorld(dn_scale=COLUMN_DN_SCALE, bands={"B": fiji, "G": DATA / "l8_B2_int16_nodata-9999.tif"})
 
 
 def test_imagery_too_large_to_read_whole_is_refused_before_it_is_read(tmp_path, capsys, monkeypatch):
@@ -694,7 +699,7 @@ def test_imagery_past_its_crs_world_edge_renders_on_both_sides(tmp_path, crs, lo
     """Web Mercator, plate carree and lon/lat files across 180 E whose x runs past the world's edge: frames on either
     side are filled from the file, each pixel with the column pyproj puts under it (x wrapped by one world width)."""
     path, world = past_the_edge_file(tmp_path, crs)
-    world_ = ImageryWorld({"B": path, "G": path}, dn_scale=1.0, dn_offset=0.0)
+    world_ = ImageryWorld({"B": path, "G": path}, dn_scale=COLUMN_DN_SCALE, dn_offset=0.0)
     assert_renders_its_columns(world_, path, crs, lon_deg, world)  # 1 km pixels (about 1.06 km in EPSG:4326)
     # a 12.8 km frame astride 180 E holds no hole along the edge (GDAL's warper sampled its source window short)
     astride = GridFootprint.centred(-16.5, 179.999, 32760, 100.0, 128, 128)

@@ -133,7 +133,7 @@ def test_a_per_band_mask_is_honoured(tmp_path):
 
 
 def test_reprojection_into_a_footprint_keeps_pixels_on_their_own_grid_and_nan_outside(tmp_path):
-    pixels = np.arange(12 * 10, dtype=np.float32).reshape(12, 10)
+    pixels = np.arange(12 * 10, dtype=np.float32).reshape(12, 10) / 128  # reflectance 0..0.93, each exact
     raster = load_band(BandSource(write_raster(tmp_path / "r.tif", pixels, "EPSG:32633", UTM33)), None, dn_scale=1.0)
     own = GridFootprint(32633, 300000.0, 5000000.0, 20.0, 10, 12)
     assert np.array_equal(raster.sample(own, Resampling.nearest), pixels)

@@ -200,3 +200,28 @@ def test_fill_no_one_declares_is_refused_naming_the_value(tmp_path_factory, dtyp
     data = ~holes if declared else np.ones(holes.shape, bool)
     assert np.array_equal(~np.isnan(raster.values), data)
     assert np.allclose(raster.values[data], pixels[data].astype(np.float64) * scale, rtol=1e-5, atol=1e-7)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(seed=st.integers(0, 2**32 - 1), fill_share=st.floats(0.0, 0.9),
+       sensor=st.sampled_from([(5000, 30000, 2e-5, -0.1), (500, 12000, 1e-4, 0.0), (7000, 40000, 2.75e-5, -0.2)]),
+       wrong=st.sampled_from([(1e-4, 0.0), (1e-3, 0.0), (2.75e-5, 0.0), (1.0 / 4095, 0.0)]))
+def test_dn_through_another_sensor_s_scale_are_refused(tmp_path_factory, seed, fill_share, sensor, wrong):
+    """A world.dn_scale was trusted whatever the reflectance it gave: Landsat 8 DN through Sentinel-2's 1e-4 read
+    1.07-1.66 in the median, 8-25 through 1e-3, and the cloud filter then dropped every tile as cloud. Brighter
+    than snow and cloud tops (the 99th percentile above REFLECTANCE_MAX) is now refused there, as for DN stored as
+    floats, naming the samples; the sensor's own scale reads them."""
+    low, high, scale, offset = sensor
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(low, high, (40, 48)).astype(np.uint16)
+    fill = rng.random(pixels.shape) < fill_share
+    fill.flat[0] = False
+    path = reflectance_file(tmp_path_factory.mktemp("dn") / "dn.tif", pixels, fill, 0)
+    reflectance = np.percentile(pixels[~fill], 99) * wrong[0] + wrong[1]
+    assume(reflectance > REFLECTANCE_MAX * 1.01)  # a scale that leaves them within is no mix-up this can see
+    with pytest.raises(InputFileError, match=r"dn.tif: expected world.dn_scale .* that makes the samples reflectance: "
+                       r"the 99th percentile of the valid samples at most 1.6, found uint16 samples .* brighter than "
+                       r"snow and cloud tops"):
+        load_band(BandSource(path), 0, dn_scale=wrong[0], dn_offset=wrong[1])
+    raster = load_band(BandSource(path), 0, dn_scale=scale, dn_offset=offset)
+    assert np.allclose(raster.values[~fill], pixels[~fill] * scale + offset, atol=1e-5)

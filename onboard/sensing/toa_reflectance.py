@@ -1,6 +1,6 @@
 """Whether a band's samples are TOA reflectance: a calibration to get there (the file's or the scenario's), a bright
-tail that reflectance cannot have (DN stored as floats), a scene darker than the sky alone (reflectance read through
-a DN scale), and fill far below zero that nothing declares.
+tail that reflectance cannot have (DN stored as floats, or DN through another sensor's scale), a scene darker than the
+sky alone (reflectance read through a DN scale), and fill far below zero that nothing declares.
 
 (Reading the samples is :mod:`onboard.sensing.raster`; each check returns a ``(expected, found)`` problem.)
 """
@@ -56,19 +56,28 @@ def reflectance_problem(pixels: np.ndarray, valid: np.ndarray, info: Calibration
     sun-glint or other hot pixels (Sentinel-2 L1C saturates at 65535 * 1e-4 = 6.55) do not refuse a real
     reflectance file.
     """
+    scaled = "" if (info.scale, info.offset) == (1.0, 0.0) else \
+        f", times the file's scale {info.scale:g} plus its offset {info.offset:g},"
+    return _bright_problem(pixels, valid, info.scale, info.offset, f"{DN_CALIBRATION} for DN, or TOA reflectance",
+                           f"{info.dtype} samples", scaled, "DN, not reflectance")
+
+
+def _bright_problem(pixels: np.ndarray, valid: np.ndarray, scale: float, offset: float, expected: str, what: str,
+                    scaled: str, verdict: str) -> Problem | None:
+    """The REFLECTANCE_PERCENTILE of the ``valid`` samples of ``pixels`` as reflectance ``scale * stored + offset``
+    above REFLECTANCE_MAX, as a problem: ``expected`` that keeps it within, found ``what`` (their range, ``scaled``)
+    and ``verdict``. None when within, or when no sample is valid."""
     samples = pixels[valid]
     if not samples.size:
         return None
-    # the percentile of the stored samples, then the file's scale and offset: a negative scale swaps the tails
+    # the percentile of the stored samples, then the scale and offset: a negative scale swaps the tails
     tails = np.percentile(samples, [100.0 - REFLECTANCE_PERCENTILE, REFLECTANCE_PERCENTILE])
-    high = float(np.max(tails * info.scale + info.offset))
+    high = float(np.max(tails * scale + offset))
     if high <= REFLECTANCE_MAX:
         return None
-    scaled = "" if (info.scale, info.offset) == (1.0, 0.0) else \
-        f", times the file's scale {info.scale:g} plus its offset {info.offset:g},"
-    return (f"{DN_CALIBRATION} for DN, or TOA reflectance: the {REFLECTANCE_PERCENTILE:g}th percentile of the valid "
-            f"samples at most {REFLECTANCE_MAX:g}", f"{info.dtype} samples {samples.min():g} to {samples.max():g}"
-            f"{scaled} whose {REFLECTANCE_PERCENTILE:g}th percentile as reflectance is {high:.5g}: DN, not reflectance")
+    return (f"{expected}: the {REFLECTANCE_PERCENTILE:g}th percentile of the valid samples at most "
+            f"{REFLECTANCE_MAX:g}", f"{what} {samples.min():g} to {samples.max():g}{scaled} whose "
+            f"{REFLECTANCE_PERCENTILE:g}th percentile as reflectance is {high:.5g}: {verdict}")
 
 
 def fill_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offset: float, dtype: str
@@ -98,10 +107,24 @@ def fill_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offs
 def scaled_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offset: float, dtype: str
                    ) -> Problem | None:
     """What is wrong with a band's samples (``pixels`` (H, W) as stored) read as reflectance ``dn_scale * stored +
-    dn_offset``: fill no no-data value declares (:func:`fill_problem`), else a scene darker than the sky
-    (:func:`dark_problem`). None when neither."""
-    return fill_problem(pixels, valid, dn_scale, dn_offset, dtype) or dark_problem(pixels, valid, dn_scale, dn_offset,
-                                                                                   dtype)
+    dn_offset``: fill no no-data value declares (:func:`fill_problem`), else a scene brighter than snow and cloud
+    tops (:func:`bright_problem`) or darker than the sky (:func:`dark_problem`). None when none is."""
+    return (fill_problem(pixels, valid, dn_scale, dn_offset, dtype) or
+            bright_problem(pixels, valid, dn_scale, dn_offset, dtype) or
+            dark_problem(pixels, valid, dn_scale, dn_offset, dtype))
+
+
+def bright_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offset: float, dtype: str
+                   ) -> Problem | None:
+    """Why a band's ``valid`` samples (``pixels`` (H, W) as stored) are not reflectance as ``dn_scale * stored +
+    dn_offset``: their REFLECTANCE_PERCENTILE above REFLECTANCE_MAX, brighter than snow and cloud tops (the bound
+    and its sources: :func:`reflectance_problem`), as DN of one sensor through another's scale are (Landsat 8's
+    DN 5000..30000 times Sentinel-2 L1C's 1e-4 read 0.5..3). None when within, or when no sample is valid."""
+    scaled = "" if (dn_scale, dn_offset) == (1.0, 0.0) else f", times {dn_scale:g} plus {dn_offset:g},"
+    return _bright_problem(pixels, valid, dn_scale, dn_offset, f"{DN_CALIBRATION} that makes the samples "
+                           "reflectance", f"{dtype} samples", scaled, "brighter than snow and cloud tops: DN of "
+                           "another scale (Landsat 8 Collection 1: 2.0e-5 and -0.1; Sentinel-2 L1C: 1.0e-4 and 0), or "
+                           "DN stored as reflectance")
 
 
 def dark_problem(pixels: np.ndarray, valid: np.ndarray, dn_scale: float, dn_offset: float, dtype: str
