@@ -28,6 +28,10 @@ def test_synthetic_world_needs_no_files():
     ("{source: geotiff, bands: {B: b.tif}, mask_bits: [{bits: 4, equals: 1, cloud: thick}]}",
      ("mask_bits", "a mask for the rules to read (world.mask)", "no mask")),
     ("{source: geotiff, bands: {B: b.tif}, dn_scale: -0.004}", ("dn_scale", "a value > 0", "float -0.004")),
+    # the files' own scale and offset applied, and the offset given was dropped without a word
+    ("{source: geotiff, bands: {B: b.tif}, dn_offset: 0.3}",
+     ("dn_offset", "a world.dn_scale to go with it (reflectance = dn_scale * DN + dn_offset), or no dn_offset (each "
+                   "file's own scale and offset)", "0.3 and no dn_scale")),
 ])
 def test_imagery_world_rules(text, issue):
     assert refused(WorldConfig, text) == [issue]

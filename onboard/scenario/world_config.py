@@ -63,7 +63,7 @@ class WorldConfig:
                                   "2.0e-5, Sentinel-2 L1C 1.0e-4; null: each file's own scale and offset (GDAL "
                                   "metadata), or float samples as reflectance; integer DN without either, and "
                                   "samples that are not reflectance (DN stored as floats), are refused")
-    dn_offset: float = spec(0.0, doc="geotiff: see dn_scale (Landsat 8 C1: -0.1); used with dn_scale")
+    dn_offset: float = spec(0.0, doc="geotiff: see dn_scale (Landsat 8 C1: -0.1); only with dn_scale")
     scene_sun_elevation_deg: float | None = spec(None, gt=0, le=90, doc="geotiff: sun elevation of the acquisition; "
                                                  "reflectance is divided by its sine (Landsat's rescaling omits it)")
 
@@ -76,6 +76,10 @@ class WorldConfig:
                 return [issue_at("bands", "band names from B, G, R, NIR", repr(bad))]
             if self.mask_bits and self.mask is None:
                 return [issue_at("mask_bits", "a mask for the rules to read (world.mask)", "no mask")]
+            if self.dn_offset != 0.0 and self.dn_scale is None:  # the files' own calibration would drop it unseen
+                return [issue_at("dn_offset", "a world.dn_scale to go with it (reflectance = dn_scale * DN + "
+                                 "dn_offset), or no dn_offset (each file's own scale and offset)",
+                                 f"{self.dn_offset:g} and no dn_scale")]
         return []
 
 
