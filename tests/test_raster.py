@@ -10,7 +10,7 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 from hypothesis import given, settings, strategies as st
-from rasterio.enums import Resampling
+from rasterio.enums import ColorInterp, Resampling
 from rasterio.errors import NotGeoreferencedWarning
 
 from onboard.sensing.projection import GridFootprint
@@ -86,6 +86,28 @@ def test_band_metadata_names_the_band_problems(tmp_path):
         assert problems == [("a no-data value that uint16 samples can hold", "-1")]
         info, problems = band_metadata(ds, BandSource(path, 2), 0.0)
         assert problems == [] and info.band == 2 and info.transform == UTM33 and info.crs.to_epsg() == 32633
+
+
+@pytest.mark.parametrize("photometric, alpha, extra", [("RGB", "YES", {}), ("MINISBLACK", None, {"alpha": True})])
+def test_an_alpha_band_is_refused_as_a_measurement(tmp_path, photometric, alpha, extra):
+    """An RGBA file's fourth band given as NIR was read as NIR: 255 wherever the image has data, NIR 1.02 through a
+    scale of 0.004, and validate said OK. The band GDAL marks alpha (as GDAL and rasterio write it: PHOTOMETRIC=RGB
+    with ALPHA=YES, or a colour interpretation set to alpha) is refused with how to unmark it; the others are read."""
+    pixels = np.stack([np.full((4, 4), 40 * (b + 1), np.uint8) for b in range(3)] + [np.full((4, 4), 255, np.uint8)])
+    options = {"photometric": photometric, **({"alpha": alpha} if alpha else {})}
+    path = write_raster(tmp_path / "rgba.tif", pixels, "EPSG:32633", UTM33, **options)
+    if extra:
+        with rasterio.open(path, "r+") as ds:
+            ds.colorinterp = [ColorInterp.gray, ColorInterp.undefined, ColorInterp.undefined, ColorInterp.alpha]
+    with rasterio.open(path) as ds:
+        assert ds.colorinterp[3] == ColorInterp.alpha
+        _, problems = band_metadata(ds, BandSource(path, 4), None, "rgba.tif")
+        assert problems == [("a band of measurements, not the file's alpha band", "band 4, which the file marks "
+                             "alpha (the other bands' transparency, which reads as their no-data mask); if it holds "
+                             "a measurement: gdal_edit.py -colorinterp_4 undefined rgba.tif")]
+        assert all(band_metadata(ds, BandSource(path, b), None)[1] == [] for b in (1, 2, 3))
+    with pytest.raises(InputFileError, match="rgba.tif: expected a band of measurements, not the file's alpha band"):
+        load_band(BandSource(path, 4), None, dn_scale=0.004)
 
 
 @settings(max_examples=25, deadline=None, derandomize=True, database=None)

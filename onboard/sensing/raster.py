@@ -24,7 +24,7 @@ import rasterio
 from affine import Affine
 from rasterio._err import CPLE_BaseError  # NOTE: private; rasterio.errors exports no base of GDAL's own errors
 from rasterio.crs import CRS
-from rasterio.enums import MaskFlags, Resampling
+from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
 from rasterio.warp import reproject, transform as transform_points, transform_bounds
 
@@ -220,6 +220,10 @@ def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str 
                          "world file beside the image with its CRS in a .aux.xml: gdal_edit.py -a_srs EPSG:N FILE "
                          "writes one; GDAL reads no .prj beside a PNG or JPEG)",
                          "no CRS" if ds.crs is None else "no geotransform"))
+    if ds.colorinterp[band - 1] == ColorInterp.alpha:  # opacity: 0 or 255 where the other bands have data
+        problems.append(("a band of measurements, not the file's alpha band", f"band {band}, which the file marks "
+                         "alpha (the other bands' transparency, which reads as their no-data mask); if it holds a "
+                         f"measurement: gdal_edit.py -colorinterp_{band} undefined {shown or source.path}"))
     dtype = ds.dtypes[band - 1]
     if np.dtype(dtype).kind == "c":
         problems.append(("real-valued samples", f"complex samples ({dtype})"))
