@@ -72,3 +72,23 @@ def test_a_float_mask_is_told_to_be_thresholded_not_mapped_by_bits():
     assert "mask_bits" not in found
     assert mask_problem(probability, np.ones(probability.shape, bool), mask_rules([MaskBitsConfig(bits=0, equals=1,
                         cloud="thick")]))[0] == "an integer quality band for world.mask_bits"
+
+
+@pytest.mark.parametrize("dtype, value, last_bit", [(np.uint8, 255, 7), (np.uint8, 1 << 7, 7), (np.uint16, 1000, 15),
+                                                    (np.int16, 255, 15)])
+def test_a_binary_mask_is_told_the_rule_that_maps_it_first(dtype, value, last_bit):
+    """A 0/255 cloud mask (255 cloud) was told to "map them with world.mask_bits, or declare the no-data value": the
+    second, the easier, made every cloud pixel unknown and the run scored nothing (tp 0, fn 0), with no warning. A
+    mask of 0 and one other value alone is now told the rule that maps that value onto cloud, first, and what
+    declaring it no-data leaves; the rule it names reads the mask as cloud exactly there."""
+    pixels = np.array([[0, value, 0], [value, value, 0]], dtype)
+    found = mask_problem(pixels, np.ones(pixels.shape, bool), ())[1]
+    rule = f"{{bits: [0, {last_bit}], equals: {value}, cloud: thick}}"
+    assert found == (f"{np.dtype(dtype).name} values {value}: 0 and {value} alone, as a binary cloud mask is written: "
+                     f"if {value} is cloud, map it, world.mask_bits: [{rule}] (or thin); if it is fill, declare it "
+                     f"the file's no-data value (gdal_edit.py -a_nodata {value}), which leaves no cloud in the truth")
+    rules = mask_rules([MaskBitsConfig(bits=[0, last_bit], equals=value, cloud="thick")])
+    assert mask_problem(pixels, np.ones(pixels.shape, bool), rules) is None
+    np.testing.assert_array_equal(cloud_codes(pixels, rules), np.where(pixels == value, CLOUD_THICK, CLOUD_CLEAR))
+    three = np.array([0, value, 1], dtype)  # a third value: no binary mask, the general hint
+    assert "binary" not in mask_problem(three, np.ones(3, bool), ())[1]
