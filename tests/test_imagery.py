@@ -758,26 +758,6 @@ def test_a_crs_proj_cannot_place_on_the_earth_is_refused_by_validate_and_run(tmp
         ImageryWorld({"B": tmp_path / "world.tif"}, mask=mask, dn_scale=1e-4)
 
 
-@SETTINGS
-@given(st.integers(-180, 179), st.integers(1, 359), st.integers(-180, 179), st.integers(1, 359))
-def test_longitude_overlap_on_the_circle_matches_whole_degrees(w1, n1, w2, n2):
-    from onboard.sensing.imagery import _overlap_lon
-
-    def degrees(west, span):  # the whole degrees [k, k + 1) a range covers
-        return {(west + k + 180) % 360 - 180 for k in range(span)}
-
-    wrap = lambda lon: lon - 360 if lon > 180 else lon  # noqa: E731
-    first, second = degrees(w1, n1), degrees(w2, n2)
-    got = _overlap_lon((w1, wrap(w1 + n1)), (w2, wrap(w2 + n2)))
-    if not first & second:
-        assert got is None
-    else:
-        west, east = got
-        span = round(east - west) % 360 or 360
-        assert degrees(round(west), span) <= first & second  # one of the shared arcs, whole
-
-
-
 def test_reflectance_comes_from_the_files_own_scale_and_offset_or_the_scenario(tmp_path):
     """With no world.dn_scale, a file's own GDAL scale/offset (Sentinel-2 L2A style: 1e-4, -0.1) gives reflectance,
     float samples are reflectance as stored, and integer DN that declare neither are refused, naming the file and
