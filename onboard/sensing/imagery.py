@@ -29,8 +29,8 @@ from rundir.truth import CLOUD_CLASSES, CLOUD_CLEAR, UNKNOWN
 from .coverage import OVERLAP, Coverage, bounds_text, common_coverage
 from .mask_bits import MASK_CODES, MaskBits, Problem, mask_problem, mask_rules, rule_beyond
 from .projection import GridFootprint
-from .raster import (VIRTUAL_NAME, BandSource, ImageInfo, as_source, band_metadata, earth_problem, gdal_cause,
-                     load_band, open_image, read_band)
+from .raster import (VIRTUAL_NAME, BandSource, ImageInfo, alpha_problem, as_source, band_metadata, earth_problem,
+                     gdal_cause, load_band, open_image, read_band)
 from .toa_reflectance import DN_CALIBRATION, calibration_problem, reflectance_problem, scaled_problem
 from ..scenario.config_files import scenario_path
 from ..scenario.schema import issue_at
@@ -317,7 +317,7 @@ def _sample_problems(ds: Any, info: ImageInfo, cfg: Any, rules: Sequence[MaskBit
             problem = mask_problem(pixels, valid, rules)
         else:
             scale, offset = (cfg.dn_scale, cfg.dn_offset) if calibrated else (info.scale, info.offset)
-            problem = (None if calibrated else reflectance_problem(pixels, valid, info)) or scaled_problem(
-                pixels, valid, scale, offset, info.dtype)
+            problem = alpha_problem(pixels, info) or (None if calibrated else reflectance_problem(
+                pixels, valid, info)) or scaled_problem(pixels, valid, scale, offset, info.dtype)
             none_valid = not valid.any()
     return ([] if problem is None else [problem]), none_valid

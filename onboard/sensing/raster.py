@@ -75,6 +75,7 @@ class ImageInfo:
     offset: float  # ... and offset (0.0 when none)
     label: str = ""  # what the file calls the band: its description ("" when none; colour interpretations are
     # not read as names: GDAL writes red, green, blue by default for any 3- or 4-band 8-bit GeoTIFF)
+    alpha: bool = False  # the file marks it alpha (opacity): see alpha_problem
 
     @property
     def calibrated(self) -> bool:
@@ -220,10 +221,6 @@ def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str 
                          "world file beside the image with its CRS in a .aux.xml: gdal_edit.py -a_srs EPSG:N FILE "
                          "writes one; GDAL reads no .prj beside a PNG or JPEG)",
                          "no CRS" if ds.crs is None else "no geotransform"))
-    if ds.colorinterp[band - 1] == ColorInterp.alpha:  # opacity: 0 or 255 where the other bands have data
-        problems.append(("a band of measurements, not the file's alpha band", f"band {band}, which the file marks "
-                         "alpha (the other bands' transparency, which reads as their no-data mask); if it holds a "
-                         f"measurement: gdal_edit.py -colorinterp_{band} undefined {shown or source.path}"))
     dtype = ds.dtypes[band - 1]
     if np.dtype(dtype).kind == "c":
         problems.append(("real-valued samples", f"complex samples ({dtype})"))
@@ -233,7 +230,21 @@ def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str 
         return None, problems
     return ImageInfo(source, band, ds.count, ds.width, ds.height, dtype, ds.crs, ds.transform,
                      ds.nodatavals[band - 1], float(ds.scales[band - 1]), float(ds.offsets[band - 1]),
-                     ds.descriptions[band - 1] or ""), problems
+                     ds.descriptions[band - 1] or "", ds.colorinterp[band - 1] == ColorInterp.alpha), problems
+
+
+def alpha_problem(pixels: np.ndarray, info: ImageInfo) -> Problem | None:
+    """Why a band is no measurement: the file marks it alpha and its samples ``pixels`` (as stored) hold nothing
+    but transparent and opaque, 0 and the dtype's largest value (an RGBA file's opacity: given as NIR it read 255
+    wherever the image had data). GDAL marks the fourth band of any 4-band 8-bit GeoTIFF written without
+    PHOTOMETRIC=MINISBLACK alpha, so a marked band whose samples vary (an RGBN file's NIR) is read. None when not."""
+    if not info.alpha or pixels.dtype.kind not in "iu":
+        return None
+    if not np.isin(pixels, (0, np.iinfo(pixels.dtype).max)).all():
+        return None
+    return ("a band of measurements, not the file's alpha band", f"band {info.band}, which the file marks alpha, "
+            f"holding only 0 and {np.iinfo(pixels.dtype).max} (the other bands' transparency, which reads as their "
+            f"no-data mask)")
 
 
 def holds_value(value: float, dtype: str) -> bool:
@@ -371,6 +382,8 @@ def load_band(source: BandSource, nodata: float | None, mask_rules: Sequence[Mas
             raise InputFileError(source.path, f"GDAL cannot read its pixels (a truncated or damaged file?): "
                                               f"{gdal_cause(err)}") from None
     if mask_rules is None:
+        if (problem := alpha_problem(pixels, info)) is not None:
+            raise InputFileError(source.path, "expected {}, found {}".format(*problem))
         if dn_scale is None:
             problem = calibration_problem(info) or reflectance_problem(pixels, valid, info)
             if problem is not None:
