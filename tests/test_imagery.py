@@ -319,9 +319,9 @@ def test_a_cloud_code_declared_as_the_masks_no_data_is_warned_about(tmp_path, ca
         codes, crs, transform = ds.read(1), ds.crs, ds.transform
     write_raster(tmp_path / "codes.tif", codes, crs, transform, nodata=nodata)
     path = scenario_file(tmp_path, "{B: l8_B2_int16_nodata-9999.tif, G: l8_B2_int16_nodata-9999.tif}", "codes.tif")
-    warnings_ = load_scenario(path).warnings
+    warnings_ = [w for w in load_scenario(path).warnings if ": world.mask: " in w]  # not the target's (below)
     if warned is None:
-        assert warnings_ == ()
+        assert warnings_ == []
         return
     (warning,) = warnings_
     assert warning.startswith(f"{path}:8: world.mask: expected a no-data value that is not a cloud code") and \
@@ -455,8 +455,9 @@ pipeline:
 """
 
 
-def scenario_file(tmp_path, bands, mask="null", lat=30.75, lon=-87.475):
-    """The SCENARIO in tmp_path with its files: the FORCE-style band and the quality band as they are, and world.tif,
+def scenario_file(tmp_path, bands, mask="null", lat=30.718, lon=-87.44):
+    """The SCENARIO in tmp_path with its files, its target on the data of the FORCE-style band (whose upper-left
+    half is its no-data): that band and the quality band as they are, and world.tif,
     world.byte.tif's land (1) and sea (0) as 16-bit reflectance x 10000 (0.30 and 0.08, under dn_scale 1e-4)."""
     for name in ("l8_B2_int16_nodata-9999.tif", "l8_BQA_crop.tif"):
         shutil.copy(DATA / name, tmp_path / name)
@@ -723,6 +724,52 @@ def test_a_target_on_imagery_whose_longitudes_wrap_is_no_warning(tmp_path, crs, 
         assert f"lat -16.700 to -16.300, {shown})" in warning and "outside it" in warning
 
 
+def target_line(path) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if "name: coast" in line)
+
+
+@pytest.mark.parametrize("lat, lon, warned", [(30.718, -87.44, None), (30.7503, -87.4776, "world.bands.B")])
+def test_a_target_on_the_imagery_s_no_data_is_warned_about(tmp_path, lat, lon, warned):
+    """A tilted Landsat scene's fill corners lie within its bounds: a target on them passed validate, and the run
+    dropped its every frame as no_data and called the bandwidth 100 % saved. The sample under the target, as
+    validate reads the band, is now checked too: on the file's no-data (the FORCE-style band's upper-left half) it
+    is warned about at the target's line; on data, not."""
+    path = scenario_file(tmp_path, "{B: l8_B2_int16_nodata-9999.tif, G: world.tif}", lat=lat, lon=lon)
+    warnings_ = load_scenario(path).warnings
+    if warned is None:
+        assert warnings_ == ()
+        return
+    (warning,) = warnings_
+    assert warning == (f"{path}:{target_line(path)}: targets[0]: expected a target on the imagery's data ({warned}: "
+                       f"l8_B2_int16_nodata-9999.tif), found 'coast' at lat {lat:g}, lon {lon:g}, on its no-data "
+                       "(the sample under it, read 256 x 256 px): its frames will hold no valid pixels there")
+
+
+@pytest.mark.parametrize("shift_m, nodata, found", [
+    (0.0, None, None),
+    (200_000.0, None, "outside it"),  # the mask 200 km east of the bands and the target
+    (0.0, 2, "on its no-data"),  # thick cloud under the target declared no-data: unknown
+])
+def test_a_target_off_the_cloud_mask_is_warned_about(tmp_path, shift_m, nodata, found):
+    """A mask 200 km off the bands passed validate, and the run scored no frame ("no finished frame with both
+    truth/ and evaluation/ records"), hiding the cause. A target outside the mask, or on its no-data, is now warned
+    about at its line: its frames hold no cloud truth there."""
+    with rasterio.open(DATA / "l8_cloudcodes_crop.tif") as ds:
+        codes, crs, transform = ds.read(1), ds.crs, ds.transform
+    assert codes[180, 180] == 2  # thick cloud under the target
+    write_raster(tmp_path / "codes.tif", codes, crs, Affine.translation(shift_m, 0.0) * transform, nodata=nodata)
+    path = scenario_file(tmp_path, "{B: l8_B2_int16_nodata-9999.tif, G: l8_B2_int16_nodata-9999.tif}",
+                         "codes.tif")
+    warnings_ = [w for w in load_scenario(path).warnings if "targets[0]" in w]
+    if found is None:
+        assert warnings_ == []
+        return
+    (warning,) = warnings_
+    assert f"{path}:{target_line(path)}: targets[0]: expected a target on the imagery" in warning
+    assert "(world.mask" in warning
+    assert found in warning and warning.endswith("its frames will hold no cloud truth there")
+
+
 UNEARTHLY_CRS = {
     "local": 'LOCAL_CS["unnamed",UNIT["metre",1]]',  # what GDAL gives for a user-defined or unknown projection
     "mars": "IAU_2015:49900",  # Mars (2015) geographic: another body
@@ -823,8 +870,8 @@ def test_no_data_is_no_product_no_clear_pixel_and_no_mosaic_pixel(tmp_path):
     """The field case of a file's own no-data (FORCE-style int16, GDAL_NODATA -9999) run whole: the frame's pixels
     off the data hold fill, tiles of fill only are dropped as no_data, no product is worth a fill pixel, and the
     mosaic marks fill as no data."""
-    band = "l8_B2_int16_nodata-9999.tif"
-    path = scenario_file(tmp_path, f"{{B: {band}, G: {band}, R: {band}, NIR: {band}}}")
+    band = "l8_B2_int16_nodata-9999.tif"  # the target on the edge of its data: frames half fill
+    path = scenario_file(tmp_path, f"{{B: {band}, G: {band}, R: {band}, NIR: {band}}}", lat=30.7503, lon=-87.4776)
     text = path.read_text().replace("duration_h: 2", "duration_h: 24").replace(
         "width_px: 64, height_px: 64, gsd_m: 60, bands: [B, G]", "width_px: 128, height_px: 128, gsd_m: 30, "
         "bands: [B, G, R, NIR]").replace("  - {stage: encode, format: tiff}", "  - {stage: cloud_filter, tile_px: 32, "

@@ -146,9 +146,10 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     values that are not cloud codes, and band files that do not overlap or that a run cannot read whole into the
     memory this machine has free (:func:`memory_problem`; both at ``world.bands``).
     Warnings: bands none of whose samples read is valid, a mask of cloud codes whose no-data value is one,
-    ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image (the run goes on,
-    and their frames hold no valid pixels there), and bands their file's description calls another of the
-    scenario's bands (:func:`_band_label_warnings`).
+    ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's image or on its no-data
+    (the run goes on, and their frames hold no valid pixels there), or outside the mask or on its no-data (no cloud
+    truth there), and bands their file's description calls another of the scenario's bands
+    (:func:`_band_label_warnings`).
 
     Cheap: metadata, plus the mask and every band read decimated to VALIDATE_READ_PX; a run still reads every
     pixel, and refuses what slipped through.
@@ -161,6 +162,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     infos: dict[str, ImageInfo] = {}
     empty: list[ConfigIssue] = []  # bands none of whose samples read is valid
     mask_info: ImageInfo | None = None
+    valid_of: dict[str, np.ndarray] = {}  # each file's valid samples as validate read them, decimated
     for key, (entry, is_mask) in entries.items():
         source = band_source(entry, base_dir)
         shown = entry if isinstance(entry, str) else entry.file
@@ -178,9 +180,11 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             earth = None if info is None else earth_problem(info)  # contains() below needs PROJ to place it
             if info is not None:
                 problems += [] if earth is None else [earth]
-                found, none_valid = _sample_problems(ds, info, None if is_mask else cfg, rules, read=not problems)
+                found, valid = _sample_problems(ds, info, None if is_mask else cfg, rules, read=not problems)
                 problems += found
-                if none_valid:
+                if valid is not None:
+                    valid_of[key] = valid
+                if valid is not None and not is_mask and not valid.any():
                     empty.append(issue_at(key, "a band with valid samples", f"{shown!r}: none of the samples read "
                                           f"(decimated to {VALIDATE_READ_PX} px a side) is valid: each is no-data, "
                                           "NaN or infinite, so every frame on it would be dropped as no_data"))
@@ -192,7 +196,8 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
             if not rules and info.nodata in MASK_CODES:
                 empty.append(_code_nodata_warning(info.nodata, shown))
     out += _files_together_problems(infos, mask_info)
-    return out, empty + _band_label_warnings(infos) + _off_imagery_warnings(targets, infos)
+    placed = mask_info if mask_info is not None and earth_problem(mask_info) is None else None  # PROJ places it
+    return out, empty + _band_label_warnings(infos) + _off_imagery_warnings(targets, infos, placed, valid_of)
 
 
 def _files_together_problems(infos: Mapping[str, ImageInfo], mask_info: ImageInfo | None) -> list[ConfigIssue]:
@@ -267,20 +272,46 @@ def _issue_of(problem: Problem, key: str, shown: str, rules: Sequence[MaskBits],
     return issue_at(where, expected, f"{named}: {found}")
 
 
-def _off_imagery_warnings(targets: Iterable[tuple[str, str, float, float]], infos: Mapping[str, ImageInfo]
-                          ) -> list[ConfigIssue]:
+def _off_imagery_warnings(targets: Iterable[tuple[str, str, float, float]], infos: Mapping[str, ImageInfo],
+                          mask_info: ImageInfo | None, valid_of: Mapping[str, np.ndarray]) -> list[ConfigIssue]:
     """A warning at each of ``targets`` (``(yaml_path, name, lat_deg, lon_deg)``) whose centre is outside a band's
-    image: the run goes on, and its frames hold no valid pixels there."""
+    image or on its no-data (the sample under it in ``valid_of``, each file's valid samples as validate read them,
+    decimated): the run goes on, and its frames hold no valid pixels there (a tilted Landsat scene's fill corners
+    lie within its bounds); and one for a centre outside the mask (``mask_info``) or on its no-data: no cloud truth
+    there, so nothing to score the cloud filter against."""
     warnings = []
-    for path, name, lat_deg, lon_deg in targets:
+    for target in targets:
         for key, info in infos.items():
-            if not info.contains(lat_deg, lon_deg):
-                west, south, east, north = info.bounds_lonlat()
-                warnings.append(issue_at(path, f"a target on the imagery ({key}: lat {south:.3f} to {north:.3f}, lon "
-                                         f"{west:.3f} to {east:.3f})", f"{name!r} at lat {lat_deg:g}, lon "
-                                         f"{lon_deg:g}, outside it: its frames will hold no valid pixels there"))
+            if (warning := _off_warning(target, key, info, valid_of.get(key), "no valid pixels")) is not None:
+                warnings.append(warning)
                 break
+        if mask_info is not None and (warning := _off_warning(target, "world.mask", mask_info,
+                                                              valid_of.get("world.mask"), "no cloud truth")):
+            warnings.append(warning)
     return warnings
+
+
+def _off_warning(target: tuple[str, str, float, float], key: str, info: ImageInfo, valid: np.ndarray | None,
+                 held: str) -> ConfigIssue | None:
+    """The warning for ``target`` (``(yaml_path, name, lat_deg, lon_deg)``) when its centre is off ``key``'s image
+    ``info``, or on a sample that is not ``valid`` (decimated; None when not read): its frames hold ``held`` there.
+    None when it is on data."""
+    path, name, lat_deg, lon_deg = target
+    at = f"{name!r} at lat {lat_deg:g}, lon {lon_deg:g}"
+    pixel = info.pixel_of(lat_deg, lon_deg)
+    if pixel is None:
+        west, south, east, north = info.bounds_lonlat()
+        return issue_at(path, f"a target on the imagery ({key}: lat {south:.3f} to {north:.3f}, lon {west:.3f} to "
+                              f"{east:.3f})", f"{at}, outside it: its frames will hold {held} there")
+    if valid is None:
+        return None
+    row = min(int(pixel[1] * valid.shape[0] / info.height), valid.shape[0] - 1)
+    col = min(int(pixel[0] * valid.shape[1] / info.width), valid.shape[1] - 1)
+    if valid[row, col]:
+        return None
+    return issue_at(path, f"a target on the imagery's data ({key}: {info.source.path.name})",
+                    f"{at}, on its no-data (the sample under it, read {valid.shape[1]} x {valid.shape[0]} px): its "
+                    f"frames will hold {held} there")
 
 
 def _band_label_warnings(infos: Mapping[str, ImageInfo]) -> list[ConfigIssue]:
@@ -299,25 +330,25 @@ def _band_label_warnings(infos: Mapping[str, ImageInfo]) -> list[ConfigIssue]:
 
 
 def _sample_problems(ds: Any, info: ImageInfo, cfg: Any, rules: Sequence[MaskBits], read: bool
-                     ) -> tuple[list[Problem], bool]:
+                     ) -> tuple[list[Problem], np.ndarray | None]:
     """What validate finds in one band's samples, ``cfg`` the WorldConfig for a band and None for the mask: a band
     that the scenario leaves to its file (no ``dn_scale``) and that holds integer DN without a scale of its own, or,
     when ``read``, samples read decimated to VALIDATE_READ_PX a side (overviews if any) that are not reflectance
-    (without ``dn_scale``) or that hold undeclared fill (either way); a mask's values that are not cloud codes. With
-    them, whether a band's samples were read and none was valid."""
+    (without ``dn_scale``) or that hold undeclared fill (either way), or an alpha band of opacity
+    (:func:`~onboard.sensing.raster.alpha_problem`); a mask's values that are not cloud codes. With them, where the
+    samples read are valid, (h, w) bool, when they were read and no problem was found (else None)."""
     calibrated = cfg is not None and cfg.dn_scale is not None
-    problem, none_valid = None if cfg is None or calibrated else calibration_problem(info), False
+    problem = None if cfg is None or calibrated else calibration_problem(info)
     if problem is None and read:
         try:
             pixels, valid = read_band(ds, info.band, None if cfg is None else cfg.nodata, VALIDATE_READ_PX)
         except RasterioError as err:
             return [("a mask GDAL can decode" if cfg is None else "samples GDAL can decode",
-                     f"GDAL cannot read them (a truncated or damaged file?): {gdal_cause(err)}")], False
+                     f"GDAL cannot read them (a truncated or damaged file?): {gdal_cause(err)}")], None
         if cfg is None:
             problem = mask_problem(pixels, valid, rules)
         else:
             scale, offset = (cfg.dn_scale, cfg.dn_offset) if calibrated else (info.scale, info.offset)
             problem = alpha_problem(pixels, info) or (None if calibrated else reflectance_problem(
                 pixels, valid, info)) or scaled_problem(pixels, valid, scale, offset, info.dtype)
-            none_valid = not valid.any()
-    return ([] if problem is None else [problem]), none_valid
+    return ([] if problem is None else [problem]), (valid if problem is None and read else None)

@@ -83,16 +83,17 @@ class ImageInfo:
         samples (reflectance as stored, if their values are: see :func:`reflectance_problem`)."""
         return (self.scale, self.offset) != (1.0, 0.0) or np.dtype(self.dtype).kind == "f"
 
-    def contains(self, lat_deg: float, lon_deg: float) -> bool:
-        """Whether the point falls on a pixel of the image, or of one of its :attr:`world_offsets_x` copies."""
+    def pixel_of(self, lat_deg: float, lon_deg: float) -> tuple[float, float] | None:
+        """``(col, row)``, fractional px from the image's upper-left corner, of the point on the image or on one of
+        its :attr:`world_offsets_x` copies; None when it falls on neither."""
         xs, ys = transform_points(LONLAT, self.crs, [lon_deg], [lat_deg])
         if not (math.isfinite(xs[0]) and math.isfinite(ys[0])):
-            return False
+            return None
         for offset_x in self.world_offsets_x:
             col, row = ~self.transform @ (xs[0] - offset_x, ys[0])
             if 0.0 <= col <= self.width and 0.0 <= row <= self.height:
-                return True
-        return False
+                return col, row
+        return None
 
     def bounds_lonlat(self) -> tuple[float, float, float, float]:
         """(west, south, east, north) degrees of the image's outer edge (its corners and edges densified), as a
