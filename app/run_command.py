@@ -24,11 +24,18 @@ from .run_setup import (bound_heap, check_out, discard_earlier, prepare_run_dir 
 from .summary import run_summary, summary_lines
 
 
+# --realtime's largest factor: a million wall seconds per simulated second. Python's time.sleep refuses more than
+# about 9.2e9 s (its nanoseconds in a signed 64-bit integer), which an hour between events reaches at 2.6e6, and
+# infinity and factors past 1e308 had ended in a traceback from SimPy's clock.
+REALTIME_MAX = 1e6
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from onboard.scenario.config import load_scenario
 
-    if args.realtime is not None and not args.realtime > 0:
-        raise OrbitEdgeError(f"--realtime: expected a factor > 0 (wall seconds per simulated second), found {args.realtime}")
+    if args.realtime is not None and not 0 < args.realtime <= REALTIME_MAX:
+        raise OrbitEdgeError(f"--realtime: expected a factor > 0 and at most {REALTIME_MAX:g} (wall seconds per "
+                             f"simulated second), found {args.realtime}")
     from onboard.sim.frame_pool import default_workers
 
     scenario = load_scenario(args.scenario, args.overrides)

@@ -315,3 +315,15 @@ def test_measured_stage_times_with_workers_are_warned_of_in_the_terminal_and_the
     assert "--workers 2: spacecraft.compute.timing" in json.loads((out / "report.json").read_text())["warnings"][0]
     assert main(["run", str(QUICKSTART), "--out", str(tmp_path / "one"), "--workers", "1", *fast]) == 0
     assert "--workers" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("factor", ["inf", "1e400", "1e308", "2e6", "0", "-1", "nan"])
+def test_a_realtime_factor_out_of_range_is_refused_before_any_work(tmp_path, capsys, factor):
+    """--realtime inf (or 1e400) ended in a traceback from SimPy's clock (sleep(NaN)), and 1e308 in an OverflowError,
+    leaving a run directory with no report; 0, -1 and nan were refused. Every factor outside (0, 1e6] is now
+    refused, exit 2, before the run directory is made."""
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "scenarios" / "quickstart.yaml"), "--out", str(out), "--realtime", factor]) == 2
+    err = capsys.readouterr().err
+    assert "--realtime: expected a factor > 0 and at most 1e+06 (wall seconds per simulated second), found" in err
+    assert "Traceback" not in err and not out.exists()
