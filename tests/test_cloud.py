@@ -302,13 +302,14 @@ def test_a_users_small_window_flies_with_the_overlap_left_out(tmp_path, monkeypa
 
 def test_a_model_the_stage_cannot_use_is_named_at_the_key_it_is_about(tmp_path):
     """Each problem of a user's model in expected/found form at its key: overlap_px for the window it must fit, the
-    model for a card with no benchmark block or an output whose one class is not cloud (a water model)."""
+    model for a card with no benchmark block or an output whose classes name no cloud (a water model)."""
     scenario = user_mission(tmp_path, "uint8.onnx")
     model = scenario.parent / "models" / "uint8.onnx"
     card_path = model.with_suffix(".json")
     card = json.loads(card_path.read_text())
     del card["properties"]["orbitedge:benchmark"]
-    card["properties"]["mlm:output"][0]["classification:classes"] = [{"name": "water", "value": 0}]
+    card["properties"]["mlm:output"][0]["classification:classes"] = [{"name": "water", "value": 0},
+                                                                       {"name": "land", "value": 1}]
     card_path.write_text(json.dumps(card, indent=2))
     params = cloud.CloudFilter.Params(model="models/uint8.onnx", overlap_px=30)  # the model's window: 48 px
     problems = cloud.CloudFilter.check_files(params, ("B", "G", "R", "NIR"), scenario.parent)
@@ -321,7 +322,7 @@ def test_a_model_the_stage_cannot_use_is_named_at_the_key_it_is_about(tmp_path):
     models = [p for p in problems if p.path == "model"]
     assert len(problems) == 3 and [p.expected.split(" (")[0] for p in models] == [
         "one unnamed output channel, or the output's classes naming 'cloud'", "a card with a benchmark block"]
-    assert "classes ['water']" in models[0].found and models[1].found.endswith("without one")
+    assert "classes ['water', 'land']" in models[0].found and models[1].found.endswith("without one")
 
 
 def test_a_model_that_is_no_square_per_pixel_map_is_named_with_its_shapes(tmp_path):

@@ -151,6 +151,12 @@ def test_card_beside_the_model_is_found_and_checked(tmp_path):
     (lambda c: c["outputs"][0].update(shape=[1, 32, 32, 1]), r"outputs\[0\].shape is \[1, 32, 32, 1\]"),
     (lambda c: c["outputs"][0].update(dtype="float32"), r"outputs\[0\].dtype is float32 in the card but int8"),
     (lambda c: c.update(size_bytes=1), f"size_bytes is 1 in the card but {INT8.stat().st_size}"),
+    # a card edited by hand: its one class read channel 0 as cloud (a clear channel), or its second channel, which
+    # the output lacks, ended in an IndexError; card init already refused both
+    (lambda c: c["outputs"][0].update(classes=["cloud"]), r"outputs\[0\].classes names 1 classes \['cloud'\] in the "
+     r"card but the model's output has 2 channel\(s\): one name per channel, in order \(orbitedge card init "
+     r"--classes\)"),
+    (lambda c: c["outputs"][0].update(classes=["clear", "thin", "cloud"]), r"outputs\[0\].classes names 3 classes"),
 ])
 def test_card_mismatch_names_both_files_and_the_field(tmp_path, edit, problem):
     path = edit_card(tmp_path, edit)

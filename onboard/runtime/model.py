@@ -187,6 +187,11 @@ class Model:
             checks.append(("framework", self.card.framework, mlm.FRAMEWORKS[self.format]))
         problems = [(field, f"is {in_card} in the card but {in_model} in the model")
                     for field, in_card, in_model in checks if in_card != in_model]
+        channels = self.output_shape[-1]
+        if card_out.classes and len(card_out.classes) != channels:  # names read as channels by their place
+            problems.append(("outputs[0].classes", f"names {len(card_out.classes)} classes "
+                             f"{list(card_out.classes)} in the card but the model's output has {channels} "
+                             f"channel(s): one name per channel, in order (orbitedge card init --classes)"))
         if card_out.activation is not None and self.output_activation is not None:
             problems.append(("outputs[0].activation", f"is {card_out.activation} in the card, but "
                              + doubled_activation(card_out.activation, self.output_activation)))
