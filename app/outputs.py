@@ -5,6 +5,7 @@ benchmarking; and a write the system refused later, said in one line (:func:`io_
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 from rundir.errors import OrbitEdgeError
@@ -21,13 +22,20 @@ def folder_arg(text: str) -> Path:
 
 def output_dir(path: Path, option: str) -> Path:
     """``path`` made as a folder (with its parents) to write into. OrbitEdgeError naming ``option`` when it is a file,
-    or when it cannot be made (permissions, a file on its way, a read-only file system)."""
+    when it cannot be made (permissions, a file on its way, a read-only file system), or when no file can be made in
+    it (a folder there already that is read-only, or not on a file system that holds files, such as /proc): an
+    unnamed file is made there and let go to find out."""
     if path.exists() and not path.is_dir():
         raise OrbitEdgeError(f"{option} {path}: expected a folder, found a file")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OrbitEdgeError(f"{option} {path}: cannot make the folder: {err.strerror or err}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise OrbitEdgeError(f"{option} {path}: cannot write files in the folder: {err.strerror or err}") from None
     return path
 
 

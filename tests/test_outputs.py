@@ -36,6 +36,20 @@ def test_a_folder_that_cannot_be_made_names_the_reason(tmp_path):
         output_dir(tmp_path / "f" / "sub", "--out")
 
 
+def test_a_folder_that_holds_no_files_is_refused_before_any_work(tmp_path, capsys):
+    """bench --json /proc/b.json measured every model, printed its table, and then failed to write ("No such file or
+    directory", without --json): /proc is there and is a folder, but no file can be made in it. An output folder is
+    now tried with an unnamed file first, whatever the command."""
+    with pytest.raises(OrbitEdgeError, match=r"^--json /proc: cannot write files in the folder: "):
+        output_file(Path("/proc/b.json"), "--json")
+    from app.cli import main
+    assert main(["bench", "cloud_bgrn_int8", "--json", "/proc/b.json"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("orbitedge: error: --json /proc: cannot write files in the folder") and "p50" not in out
+    assert list(tmp_path.iterdir()) == [] and output_dir(tmp_path, "--out") == tmp_path
+    assert list(tmp_path.iterdir()) == []  # the unnamed file tried is gone
+
+
 @pytest.mark.parametrize("text", ["", "  "])
 def test_an_empty_output_folder_is_refused_not_read_as_this_folder(text):
     with pytest.raises(argparse.ArgumentTypeError, match="empty path"):
