@@ -56,15 +56,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_out(run_dir, args.overwrite)  # up front; an earlier run is replaced only once the mission is set up
     empty_before = run_dir.is_dir() and not any(run_dir.iterdir())
     output_dir(run_dir, "--out")  # one that cannot be made is said before any work (made now: gone if nothing runs)
-    if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
-        bound_heap()
-    with run_lock(run_dir):  # another run (or report) into the same folder is refused until this one ends
-        check_out(run_dir, args.overwrite)  # again, now that no other process can change it
-        previous = signal.signal(signal.SIGTERM, terminate)
-        try:  # SIGTERM stops the run, and then its report, as Ctrl-C does, with the same words
-            return _fly(scenario, run_dir, args, workers, empty_before)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+    try:  # a Ctrl-C before _fly's own handling begins (the lock, the mission's imports) leaves nothing either
+        if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
+            bound_heap()
+        with run_lock(run_dir):  # another run (or report) into the same folder is refused until this one ends
+            check_out(run_dir, args.overwrite)  # again, now that no other process can change it
+            previous = signal.signal(signal.SIGTERM, terminate)
+            try:  # SIGTERM stops the run, and then its report, as Ctrl-C does, with the same words
+                return _fly(scenario, run_dir, args, workers, empty_before)
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+    except KeyboardInterrupt as err:
+        return _stopped(err, run_dir, args, set_up=False, made=False, empty_before=empty_before)
 
 
 def _fly(scenario: Any, run_dir: Path, args: argparse.Namespace, workers: int, empty_before: bool) -> int:

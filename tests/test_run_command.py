@@ -107,6 +107,20 @@ def test_ctrl_c_while_the_mission_is_set_up_leaves_nothing(tmp_path, monkeypatch
     assert not out.exists()
 
 
+@pytest.mark.parametrize("where", ["run_lock", "bound_heap"])
+def test_ctrl_c_before_the_mission_is_set_up_leaves_nothing_either(tmp_path, monkeypatch, capsys, where):
+    """A Ctrl-C in the first seconds (the lock, the mission's imports) said only "orbitedge: interrupted" and left
+    the --out folder it had made, empty. Fault injected: Ctrl-C as the lock is taken, or the heap bounded."""
+    import app.run_command
+
+    monkeypatch.setattr(app.run_command, where, interrupted)
+    out = tmp_path / "run"
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--workers", "2"]) == 130
+    assert capsys.readouterr().err == (f"orbitedge: interrupted before the simulation started; nothing was written "
+                                       f"to {out}\n")
+    assert not out.exists()
+
+
 def test_ctrl_c_once_the_earlier_run_is_aside_puts_it_back(tmp_path, monkeypatch, capsys):
     """A Ctrl-C between replacing the earlier run and the simulation's start deleted it and the folder (the README
     promised it kept). Fault injected: Ctrl-C as the resolved scenario is written, the earlier run moved aside."""
