@@ -147,7 +147,7 @@ def run_summary(report: Mapping[str, Any]) -> dict[str, Any]:
 def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list[str]:
     """The terminal summary: a few aligned, readable lines, the verdict's headline (:func:`ground.verdict.
     headline_of`) first, wrapped to ``width`` columns."""
-    from ground.document import fmt_bytes, fmt_duration, fmt_fraction
+    from ground.document import fmt_bytes, fmt_duration, fmt_fraction, fmt_latencies
     from ground.verdict import headline_of
 
     b, led, lat, ob = report["bandwidth"], report["ledger"], report["latency_s"], report["on_board"]
@@ -161,7 +161,7 @@ def summary_lines(report: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> list
                           "the products delivered: no ledger says which frames finished")
                        + _per_scene(report) + ")"),
         ("frames", _frames(led)),
-        ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
+        ("latency p50 / p90 / max", fmt_latencies(lat)),
         ("left on board", f"{fmt_bytes(ob['bytes'])}, oldest {fmt_duration(ob.get('max_age_s'))}"),
     ]
     if report.get("warnings"):  # the report's warnings stand at its top; the terminal says that there are some

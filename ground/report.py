@@ -39,7 +39,7 @@ from .bandwidth import bandwidth_blocks, bandwidth_section
 from .comparison import comparison, comparison_blocks
 from .contacts import contacts_blocks, contacts_section
 from .document import (Block, Contents, Heading, Paragraph, Table, capped, fmt_by_key, fmt_bytes, fmt_duration,
-                       fmt_fraction, fmt_share, fmt_value, to_html, to_markdown)
+                       fmt_fraction, fmt_latencies, fmt_share, fmt_value, to_html, to_markdown)
 from .frame_ledger import ledger_blocks, ledger_section
 from .latency import latency_blocks, latency_section
 from .mosaics import mosaics_blocks, mosaics_section
@@ -252,7 +252,7 @@ def summary_blocks(report: Mapping[str, Any]) -> list[Block]:
         ("frames captured / delivered / dropped / on board",
          " / ".join(fmt_value(ledger[k]) for k in ("captured", "delivered", "dropped", "on_board"))),
         ("ledger balanced", fmt_value(ledger["balanced"])),
-        ("latency p50 / p90 / max", " / ".join(fmt_duration(lat[k]) for k in ("p50", "p90", "max"))),
+        ("latency p50 / p90 / max", fmt_latencies(lat)),
         ("left on board (oldest)", f"{fmt_bytes(board['bytes'])} ({fmt_duration(board['max_age_s'])})"),
         ("passes busy (share of their time, as in the verdict)", fmt_share(report["contacts"]["total_usage"])),
         ("products verified / in manifest", f"{ground['products_verified']} / {ground['products_in_manifest']}"),

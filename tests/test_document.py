@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from ground.document import (Contents, Heading, Paragraph, Table, fmt_by_key, fmt_duration, is_numeric, slug,
-                             to_html, to_markdown)
+from ground.document import (Contents, Heading, Paragraph, Table, fmt_by_key, fmt_duration, fmt_latencies,
+                             is_numeric, slug, to_html, to_markdown)
 
 
 @pytest.mark.parametrize(("key", "value", "shown"), [
@@ -72,6 +72,12 @@ def test_stage_times_read_in_the_unit_that_shows_them(t_s, text):
     assert fmt_duration(t_s, ms_below_1s=True) == text
     if text.endswith(" ms"):  # other durations (latency, contact length) stay in s
         assert fmt_duration(t_s) == f"{t_s:.1f} s"
+
+
+def test_a_latency_under_50_ms_reads_in_ms_not_0_0_s():
+    """A run's p50 latency of 45 ms read "0.0 s" in the summary and report.md beside the latency table's 45 ms."""
+    assert fmt_latencies({"p50": 0.045, "p90": 0.8, "max": 145.0}) == "45 ms / 0.8 s / 2.4 min"
+    assert fmt_latencies({"p50": 0.0, "p90": None, "max": 0.05}) == "0.0 s / n/a / 0.1 s"
 
 
 def test_code_in_a_paragraph_is_set_as_code_in_html():
