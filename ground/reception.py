@@ -12,6 +12,7 @@ left out, so that the rest of the run is still processed:
 - ``bad_manifest_line``: a line that is not a JSON object, or that :meth:`rundir.manifest.ManifestLine.parse`
   refuses: a key the ground needs is missing (an image's ``tile``, ``bands`` and ``reflectance_per_dn`` among them),
   or a key (nested ones included) has a value of the wrong type;
+- ``missing_downlink``: the run directory holds no ``downlink/`` (every run makes one as it starts);
 - ``missing_manifest``: ``downlink/`` holds no ``manifest.jsonl``;
 - ``missing_file``: a manifest line whose file (or one of its sidecars) is absent;
 - ``orphan_file``: a file in ``downlink/`` that no manifest line names;
@@ -132,11 +133,14 @@ def _json_object(raw: bytes, rel: str, number: int, last: bool, problems: list[d
 def receive(run_dir: Path) -> Reception:
     """Verify ``run_dir/downlink``: returns the verified products and every anomaly (see the module docstring).
 
-    An absent ``downlink/`` gives an empty Reception (the caller reports it as missing).
+    An absent ``downlink/`` (every run makes it as it starts) gives an empty Reception with that anomaly: no product
+    the spacecraft delivered can be verified (the caller lists it as missing too).
     """
     downlink_dir = Path(run_dir) / "downlink"
     result = Reception()
     if not downlink_dir.is_dir():
+        result.anomalies.append(anomaly("missing_downlink", "downlink/", "no downlink folder: no product the "
+                                        "spacecraft delivered can be verified"))
         return result
     manifest_path = downlink_dir / MANIFEST
     if manifest_path.is_file():

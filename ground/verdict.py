@@ -99,8 +99,12 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
     who = f"On-board {'AI' if ai else 'processing'} ({' > '.join(names) or 'no stages'})"
     name = reference(rows)
     if ours.get("bytes") is None or name is None:
+        lost = next((part for part in ("telemetry/ledger.jsonl", "telemetry/processing.jsonl", "telemetry/")
+                     if part in missing), None)
         why = ("telemetry/ledger.jsonl is missing and no frame is known to have finished"
-               if "telemetry/ledger.jsonl" in missing and captured else
+               if lost == "telemetry/ledger.jsonl" and captured else
+               f"{lost} is missing, and with it the on-board processing records the figures come from"
+               if lost and captured else
                "no finished frame has on-board processing records (telemetry/processing.jsonl)"
                if not captured or comp.get("frames") else
                "the one captured frame did not finish (it neither reached the ground nor was dropped whole on board)"

@@ -206,16 +206,20 @@ def test_checksum_good_but_undecodable(run_dir):
     assert len(got.products) == 2
 
 
+def test_no_downlink_folder_is_an_anomaly(run_dir):
+    """A run directory without downlink/ reported its delivered frames as having "failed the ground's checks (see
+    the ground's anomalies)", and the anomalies were empty: the folder's absence is now the anomaly they point to."""
+    shutil.rmtree(run_dir / "downlink")
+    got = receive(run_dir)
+    assert kinds(got) == ["missing_downlink"] and got.products == [] and got.lines == []
+    assert got.anomalies[0]["file"] == "downlink/" and "no downlink folder" in got.anomalies[0]["detail"]
+
+
 def test_no_manifest_makes_every_file_an_orphan(run_dir):
     (run_dir / "downlink" / "manifest.jsonl").unlink()
     got = receive(run_dir)
     assert kinds(got) == ["missing_manifest"] + ["orphan_file"] * 3
     assert got.products == []
-
-
-def test_no_downlink_directory_is_empty(tmp_path):
-    got = receive(tmp_path)
-    assert got.products == [] and got.anomalies == [] and got.lines == []
 
 
 def test_read_jsonl_numbers_lines_and_reports_other_files_as_bad_line(tmp_path):

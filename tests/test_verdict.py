@@ -272,6 +272,12 @@ def test_a_run_that_captured_nothing_says_so_rather_than_blame_processing_record
     assert verdict(killed, CLOUD_AI) == (
         "No verdict: telemetry/ledger.jsonl is missing and no frame is known to have finished, so what on-board AI "
         "(cloud_filter > encode) sends cannot be set against a baseline.")
+    # nor without the processing records, which the verdict's figures come from: it blamed the frames, beside a
+    # ledger where all 15 were delivered
+    records_gone = empty | {"ledger": {"captured": 15, "delivered": 15}, "missing": ["telemetry/processing.jsonl"]}
+    assert verdict(records_gone, CLOUD_AI).startswith(
+        "No verdict: telemetry/processing.jsonl is missing, and with it the on-board processing records the figures "
+        "come from, so what on-board AI")
 
 
 def test_the_cloud_filters_own_share_is_set_beside_the_best_codec_whatever_the_run_encodes_in():
