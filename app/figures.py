@@ -203,7 +203,9 @@ def unfit_reason(report: Report) -> str | None:
     it off the Pareto front."""
     ledger = report.get("ledger") or {}
     if not report.get("complete"):
-        return "is incomplete (interrupted: its figures cover part of the run)"
+        reason = (report.get("stopped") or {}).get("reason")  # KeyboardInterrupt, RealtimeOverrun, OSError, ...
+        how = f"stopped by {reason}" if reason else "interrupted"
+        return f"is incomplete ({how}: its figures cover part of the run)"
     if ledger.get("captured") == 0:
         return "captured no frame"
     if ledger.get("delivered") == 0:

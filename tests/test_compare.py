@@ -246,7 +246,8 @@ def test_runs_unfit_to_compare_get_no_star(tmp_path, capsys):
     report = json.loads((a / "report.json").read_text())
     b = altered(a, tmp_path / "b", **{"bandwidth.downlinked_bytes": report["bandwidth"]["downlinked_bytes"] * 2,
                                        "latency_s.p90": report["latency_s"]["p90"] * 2})
-    partial = altered(a, tmp_path / "partial", complete=False, **{"latency_s.p90": 0.001, "cloud.pixel.f1": 1.0})
+    partial = altered(a, tmp_path / "partial", complete=False, **{"latency_s.p90": 0.001, "cloud.pixel.f1": 1.0,
+                                                                  "stopped": {"reason": "RealtimeOverrun"}})
     empty = altered(b, tmp_path / "empty", **{"ledger.captured": 0, "bandwidth.downlinked_bytes": 0})
     rows = table_rows(Comparison.of([a, b, partial, empty]).table())
     assert all(not ({2, 3} & set(starred(rows, label))) for label in rows)
@@ -292,8 +293,9 @@ def test_runs_unfit_to_compare_get_no_star(tmp_path, capsys):
     out, err = capsys.readouterr()
     warnings = json.loads(out)["warnings"]
     assert warnings == [line.removeprefix("orbitedge: warning: ") for line in err.splitlines()]
-    assert warnings[0] == ("partial is incomplete (interrupted: its figures cover part of the run): none of its "
-                           "figures is starred")
+    # a run stopped by a real-time overrun was said to be interrupted: its report's own reason is named
+    assert warnings[0] == ("partial is incomplete (stopped by RealtimeOverrun: its figures cover part of the run): "
+                           "none of its figures is starred")
     assert warnings[1] == "empty captured no frame: none of its figures is starred"
     assert warnings[2].startswith("the runs differ in scenario (c000-r0=quickstart, other=elsewhere): totals "
                                   "(downlinked_bytes, ")
