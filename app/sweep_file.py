@@ -203,6 +203,11 @@ def load_sweep(path: str | Path) -> Sweep:
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"{type(data).__name__} {data!r}"[:60]
         raise ConfigError(path, [ConfigIssue("", 1, "a mapping of sweep keys at the top level", found)])
+    if "scenario" not in data and {"satellites", "pipeline"} & data.keys():  # a scenario, named as one
+        raise ConfigError(path, [ConfigIssue("", 1, "a sweep file (scenario: names its base scenario, axes: what "
+                                             "varies)", f"a scenario (its satellites and pipeline): run it with "
+                                             f"`orbitedge run {path}`, or sweep it from a sweep file whose scenario: "
+                                             "names it")])
     _leave_to_scenario(data, source)
     builder = Builder(source)
     cfg = builder.build(SweepFile, data, "")

@@ -33,6 +33,19 @@ def test_the_tiny_sweep_plans_two_configurations_of_two_replicates(tmp_path):
     assert (scenario.seed, scenario.stages[0].params.threshold, scenario.spacecraft.camera.width_px) == (43, 0.7, 128)
 
 
+def test_a_scenario_given_as_a_sweep_file_is_named_as_one(capsys):
+    """`orbitedge sweep scenarios/quickstart.yaml` listed ten problems (no scenario key, every scenario key unknown);
+    validate already names a sweep file given as a scenario. Now the reverse: one line, and what to run."""
+    with pytest.raises(ConfigError) as err:
+        load_sweep(QUICKSTART)
+    (issue,) = err.value.issues
+    assert (issue.path, issue.line) == ("", 1)
+    assert issue.found == (f"a scenario (its satellites and pipeline): run it with `orbitedge run {QUICKSTART}`, or "
+                           "sweep it from a sweep file whose scenario: names it")
+    from app.cli import main
+    assert main(["sweep", str(QUICKSTART), "--plan"]) == 2 and "1 problem(s)" in capsys.readouterr().err
+
+
 def test_every_problem_at_once_each_at_its_line(tmp_path):
     path = write_sweep(tmp_path, f"""name: broken
 scenario: {QUICKSTART}
