@@ -97,6 +97,16 @@ def test_bad_tle_checksum_names_the_line():
         satrec_from_tle(ISS_TLE[0], line2)
 
 
+@pytest.mark.parametrize("odd", ["\u2212", "\u2013"])  # a minus sign, an en dash
+def test_a_character_that_is_not_ascii_is_named_with_its_column(odd):
+    """A Unicode minus copied from a web page read "bad checksum: column 69 says 5, the line sums to 4", which named
+    neither the character nor where it is."""
+    line2 = ISS_TLE[1][:8] + odd + ISS_TLE[1][9:]
+    with pytest.raises(ValueError, match=rf"TLE line 2 .*: expected ASCII characters .*, found '{odd}' "
+                                         rf"\(U\+{ord(odd):04X}\) in column 9: retype it"):
+        satrec_from_tle(ISS_TLE[0], line2)
+
+
 @pytest.mark.parametrize("line1, problem", [
     (ISS_TLE[0] + "7", "TLE line 1 .*expected 69 characters, found 70"),
     (with_checksum(ISS_TLE[0].replace("19343.", "19400.")), "TLE line 1 .*epoch day 400.69339541 is outside 1..365"),

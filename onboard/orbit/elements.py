@@ -108,6 +108,10 @@ def satrec_from_tle(line1: str, line2: str) -> Satrec:
     lines = (line1.rstrip(), line2.rstrip())
     for number, line in enumerate(lines, start=1):
         where = f"TLE line {number} {line!r}"
+        if odd := next(((col, ch) for col, ch in enumerate(line, start=1) if not ch.isascii()), None):
+            col, ch = odd  # text copied from a web page or a word processor: a typographic minus, a dash, a space
+            raise TleError(f"{where}: expected ASCII characters (digits, letters, '.', '+', '-' and spaces), found "
+                           f"{ch!r} (U+{ord(ch):04X}) in column {col}: retype it (a minus as '-')", number)
         if len(line) != 69:
             missing = (f" (if what is missing is column 69, the checksum digit, the line sums to "
                        f"{_tle_checksum(line)})") if len(line) == 68 else ""
