@@ -20,7 +20,7 @@ try:  # a Ctrl-C while the command's modules load (about 0.3 s) ends as one duri
     from .card_command import card_options, cmd_card
     from .compare import cmd_compare, compare_options
     from .figures import check_run_or_sweep_dir
-    from .outputs import folder_arg, io_error, output_dir, output_file
+    from .outputs import file_arg, folder_arg, io_error, output_dir, output_file
     from .progress import QUIET_HELP, ground_bar, wanted
     from .run_command import cmd_run, print_summary, print_warnings
     from .run_setup import bound_heap, terminate
@@ -35,7 +35,7 @@ SET_HELP = ("override a scenario key (repeatable), e.g. --set spacecraft.radio.r
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", type=Path, help="scenario YAML file")
+    p.add_argument("scenario", type=file_arg, help="scenario YAML file")
     p.add_argument("--out", type=folder_arg, help="run directory (default: runs/<scenario name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help=SET_HELP)
@@ -71,7 +71,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _validate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", type=Path, help="scenario YAML file")
+    p.add_argument("scenario", type=file_arg, help="scenario YAML file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help=SET_HELP)
 

@@ -20,6 +20,14 @@ def folder_arg(text: str) -> Path:
     return Path(text).expanduser()
 
 
+def file_arg(text: str) -> Path:
+    """An argparse type for an input file, ``~`` expanded: an empty text (an unset shell variable) is an error, not
+    the current folder that ``Path("")`` would make of it (read as "Is a directory")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a file, found an empty path")
+    return Path(text).expanduser()
+
+
 def output_dir(path: Path, option: str) -> Path:
     """``path`` made as a folder (with its parents) to write into. OrbitEdgeError naming ``option`` when it is a file,
     when it cannot be made (permissions, a file on its way, a read-only file system), or when no file can be made in

@@ -17,7 +17,7 @@ from rundir.errors import OrbitEdgeError
 from .arguments import whole_number
 from .cluster import ClusterLost
 from .figures import FIGURES
-from .outputs import folder_arg, output_dir, shown
+from .outputs import file_arg, folder_arg, output_dir, shown
 from .progress import QUIET_HELP, sweep_bar, wanted
 from .run_setup import terminate
 from .summary import SCHEMA_VERSION
@@ -55,7 +55,7 @@ def _memory_limit(value: str) -> str:
 
 
 def sweep_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sweep_file", type=Path, help="sweep YAML file (keys: `python -m app.sweep_file`)")
+    p.add_argument("sweep_file", type=file_arg, help="sweep YAML file (keys: `python -m app.sweep_file`)")
     p.add_argument("--out", type=folder_arg, help="output folder (default: runs/sweep-<name>); the same folder resumes")
     p.add_argument("--scheduler", metavar="ADDRESS", help="use the Dask cluster of this scheduler, e.g. "
                    "tcp://HOST:8786 (default: a LocalCluster on this machine)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.outputs import folder_arg, output_dir, output_file, shown
+from app.outputs import file_arg, folder_arg, output_dir, output_file, shown
 from rundir.errors import OrbitEdgeError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,17 @@ def test_a_folder_that_holds_no_files_is_refused_before_any_work(tmp_path, capsy
     assert err.startswith("orbitedge: error: --json /proc: cannot write files in the folder") and "p50" not in out
     assert list(tmp_path.iterdir()) == [] and output_dir(tmp_path, "--out") == tmp_path
     assert list(tmp_path.iterdir()) == []  # the unnamed file tried is gone
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "sweep"])
+def test_an_empty_input_file_is_refused_not_read_as_this_folder(command, capsys):
+    """`orbitedge validate "$SCENARIO"` with the variable unset read the current folder: "found Is a directory"."""
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a file, found an empty path"):
+        file_arg(" ")
+    from app.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main([command, ""])
+    assert exit_.value.code == 2 and "'': expected a file, found an empty path" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("text", ["", "  "])
