@@ -18,7 +18,7 @@ from onboard.runtime.modelcard import MODEL_DIR, load_card
 from onboard.runtime.onnx_export import (ONNX_OPSET, export_in_child, export_tflite, open_twin, round_resize_ties_up,
                                          twin_card, twin_problems)
 from onboard.runtime.model import Model
-from tests.tiny_models import INT8, copy_model, reflectance
+from tests.tiny_models import DATA, INT8, copy_model, reflectance
 from rundir.errors import InputFileError, OrbitEdgeError
 from training.cloud_scores import REAL_CLOUD_VAL_DIR
 from onboard.runtime.real_tiles import load_real_tiles
@@ -205,6 +205,18 @@ def test_a_flat_card_is_a_twin_s_when_it_records_the_twin_s_sha256(tmp_path):
     beside.write_bytes(b"not read: the card names the .tflite by its sha256")
     assert twin_card(beside) == load_card(source.with_suffix(".json"))
     assert twin_card(source) is None  # the card's sha256 is the .tflite's own
+
+
+def test_an_export_onnx_runtime_cannot_run_is_refused_and_not_kept(tmp_path):
+    """A 16x8 model (int16 activations): tf2onnx writes a graph ONNX Runtime refuses, which `bench --runtime both`
+    reported as a rejected model of orbitedge's own making, and kept in --onnx-dir, so that every later bench hit it
+    again. The export is now tried in ONNX Runtime before it is kept, and the error says to use LiteRT."""
+    model = DATA / "tiny_16x8.tflite"
+    with pytest.raises(OrbitEdgeError, match=r"tiny_16x8.tflite: tf2onnx exports it, but ONNX Runtime cannot run the "
+                                             r"export \(ONNX Runtime rejects the model: .*\); nothing was kept: "
+                                             r"measure this model with --runtime litert"):
+        export_tflite(model, tmp_path / "onnx")
+    assert list((tmp_path / "onnx").iterdir()) == []
 
 
 def test_an_export_in_a_child_process_raises_its_error_here(tmp_path):

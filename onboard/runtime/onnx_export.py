@@ -84,11 +84,16 @@ def export_tflite(path: Path, out_dir: Path = EXPORT_DIR) -> Path:
     rewritten = round_resize_ties_up(proto)
     proto.metadata_props.add(key=EXPORT_MARK[0], value=EXPORT_MARK[1])
     onnx.save(proto, str(target))
+    try:  # tf2onnx writes graphs ONNX Runtime refuses (int16 activations' DequantizeLinear, say): not kept as a twin
+        twin = Model(target, use_card=False)
+    except InputFileError as err:
+        target.unlink()
+        raise OrbitEdgeError(f"{path}: tf2onnx exports it, but ONNX Runtime cannot run the export ({err.problem}); "
+                             "nothing was kept: measure this model with --runtime litert") from None
     card_path = path.with_suffix(".json")
     if card_path.is_file():
         card = load_card(card_path)
         content = target.read_bytes()
-        twin = Model(target, use_card=False)
         tensors = [dataclasses.replace(t, shape=shape, dim_order=t.dim_order or (NHWC if len(t.shape) == 4 else None))
                    for t, shape in zip((card.inputs[0], card.outputs[0]), twin.card_shapes)]
         write_card(dataclasses.replace(card, inputs=(tensors[0],), outputs=(tensors[1],), sha256=hashlib.sha256(

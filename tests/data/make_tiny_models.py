@@ -1,4 +1,5 @@
-"""Write the tiny test models tests/data/tiny_float32.tflite and tests/data/tiny_int8.tflite, with their cards.
+"""Write the tiny test models tests/data/tiny_float32.tflite and tests/data/tiny_int8.tflite, with their cards, and
+tests/data/tiny_16x8.tflite.
 
 A two-layer convolution (3x3, 4 -> 8 channels, ReLU; 3x3, 8 -> 2 channels, linear) on a 32x32x4 input, with
 weights drawn from a seeded generator, not trained. The int8 twin is full-integer (int8 weights, activations
@@ -39,12 +40,13 @@ def keras_model():
     return model
 
 
-def convert(model, int8: bool) -> bytes:
-    """TFLite flatbuffer of ``model``: float32, or full int8 with int8 input and output."""
+def convert(model, int8: bool, int16_activations: bool = False) -> bytes:
+    """TFLite flatbuffer of ``model``: float32, or full int8 with int8 input and output, or (``int16_activations``)
+    TFLite's 16x8 mode, int16 activations and int8 weights with float input and output."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if int8:
+    if int8 or int16_activations:
         rng = np.random.default_rng(SEED + 1)
 
         def representative_dataset():
@@ -53,10 +55,22 @@ def convert(model, int8: bool) -> bytes:
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative_dataset
+    if int16_activations:
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    elif int8:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     return converter.convert()
+
+
+def write_16x8() -> None:
+    """tests/data/tiny_16x8.tflite, the same model in 16x8 mode (no card): a model whose tf2onnx export ONNX
+    Runtime refuses."""
+    path = HERE / "tiny_16x8.tflite"
+    path.write_bytes(convert(keras_model(), int8=False, int16_activations=True))
+    print(f"{path.name}: {path.stat().st_size} bytes")
 
 
 def main() -> None:
@@ -77,6 +91,7 @@ def main() -> None:
             metrics={})
         write_card(card, path.with_suffix(".json"))
         print(f"{path.name}: {card.size_bytes} bytes, ops {list(card.ops)}")
+    write_16x8()
 
 
 if __name__ == "__main__":
