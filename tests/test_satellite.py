@@ -88,6 +88,22 @@ def test_a_processed_frame_leaves_memory_with_its_work(tmp_path):
     assert all(item.data is not None for sat in mission.sats for item in sat.storage.items)  # products: their lines
 
 
+def test_a_serial_run_spills_the_report_s_images_beside_the_evaluation_records(tmp_path, monkeypatch):
+    """Without the frame pool (--workers 0, the default with measured timing) a 4096 x 3072 burst's four baselines
+    stayed in memory (1.6 GB); the compute process now runs the pipeline with the run's evaluation folder to spill
+    them to, as a pool's worker does with its records folder."""
+    from onboard.pipeline import spill
+
+    made, real = [], spill.SpilledImage.__init__
+    monkeypatch.setattr(spill.SpilledImage, "__init__", lambda image, shape, folder:
+                        made.append(folder) or real(image, shape, folder))
+    scenario = load_scenario(ROOT / "scenarios" / "quickstart.yaml",
+                             ["duration_h=10", "spacecraft.camera.width_px=64", "spacecraft.camera.height_px=64"])
+    Mission(scenario, tmp_path / "run").run()
+    assert made and set(made) == {tmp_path / "run" / "evaluation"}
+    assert not [p for p in (tmp_path / "run" / "evaluation").iterdir() if p.suffix != ".npz"]  # unnamed: gone
+
+
 def test_a_run_stopped_while_a_frames_pixels_are_made_never_took_that_frame(tmp_path, monkeypatch):
     """Ctrl-C lands while the 4th capture's pixels are being made (injected: the camera raises it), with the raw
     frame already in storage: it was never taken, so it leaves storage again, and the stopped run's storage is the

@@ -4,7 +4,8 @@ A 4096 x 3072 burst of 8 fused at x2 makes a product of 8192 x 6144 x 4 uint16 (
 four baselines of that size for the report (1.6 GB) that the spacecraft never sends and the pipeline never reads
 again: they go to the frame's evaluation record (:func:`rundir.evaluation.packed`, one lossless JPEG-LS codestream
 each). A frame-pool worker (:func:`onboard.sim.frame_pool.frame_records`) puts them in unnamed files in its records
-folder as their rows are made, rather than in its memory, and the record reads each back whole in turn.
+folder as their rows are made, rather than in its memory, and a run without the pool in its ``evaluation/``
+(:func:`onboard.sim.satellite.compute`); the record reads each back whole in turn.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import simpy
 
+from rundir.evaluation import EVALUATION_DIR
 from rundir.telemetry import TimelineSample
 
 from . import frame_pool
@@ -165,8 +166,8 @@ def _compute_frame(env: simpy.Environment, sat: Satellite, raw: Item, pipeline: 
     with sat.computer.request() as req:
         yield req
         wait_s = env.now - cap.t_s  # behind other frames, or a brown-out
-        if work is None:  # no frame pool: processed here
-            work = pipeline.run(frame, cap.priority)
+        if work is None:  # no frame pool: processed here, the report's images spilled beside the evaluation records
+            work = pipeline.run(frame, cap.priority, spill_dir=recorder.run_dir / EVALUATION_DIR)
         elif isinstance(work, StageFault):  # computed ahead in a worker, where a stage failed on it
             raise work
         sat.in_compute = (raw.item_id, env.now)
