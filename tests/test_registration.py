@@ -107,3 +107,23 @@ def test_reference_frame_has_zero_shift_and_unknown_methods_are_refused(clear_bu
     with pytest.raises(ValueError, match=str(METHODS).replace("(", r"\(").replace(")", r"\)")):
         register(b.lr_dn, method="optical-flow")
 
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_shift_beyond_the_platform_s_jitter_is_refused(clear_bursts, monkeypatch, method):
+    """On real Landsat bursts under moving cloud, phase correlation and ECC gave shifts of 44 and 102 px where the
+    jitter was 1 px, and the product scored 10 dB below bicubic. Fault injected: phase correlation gone astray by
+    44 px on every frame. With the platform's jitter bound, that estimate is refused: ECC starts from no shift and
+    finds the true one, and phase correlation alone keeps no shift (within the jitter); unbounded, it is kept."""
+    from onboard.pipeline import registration
+
+    b = clear_bursts[0]
+    monkeypatch.setattr(registration, "phase_correlation_shift", lambda *args: (44.2, -44.7))
+    bounded = register(b.lr_reflectance(), ~b.lr_cloud, method, max_shift_px=1.0)
+    assert np.abs(bounded).max() <= 1.0 + registration.SHIFT_SLACK_PX
+    if method == "ecc":
+        assert registration_error_px(bounded, b.shifts_px) < TENTH_PX
+    else:
+        assert np.array_equal(bounded, np.zeros_like(bounded))
+    unbounded = register(b.lr_reflectance(), ~b.lr_cloud, method)
+    assert registration_error_px(unbounded, b.shifts_px) > 10  # astray, as on the Landsat bursts

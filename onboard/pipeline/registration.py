@@ -32,6 +32,9 @@ _ECC_EPSILON = 1e-5
 _ECC_BLUR_PX = 1  # no Gaussian pre-filter in ECC: blurring only spreads the fill at cloud edges (measured: worse)
 _MASK_EROSION_PX = 2  # clear masks shrink by this much: a shift moves the mask edge, and clouds have fringes
 _MIN_CLEAR_FRACTION = 0.05  # below this share of clear pixels, ECC keeps the phase-correlation estimate
+# How far past the platform's jitter bound a shift may be estimated before it is refused: the largest error of the
+# kept shift over the four runs above is 0.58 px
+SHIFT_SLACK_PX = 1.0
 
 
 def _plane(frames: np.ndarray, band: int | None) -> np.ndarray:
@@ -62,11 +65,12 @@ def phase_correlation_shift(reference: np.ndarray, image: np.ndarray, reference_
 
 
 def ecc_shift(reference: np.ndarray, image: np.ndarray, clear: np.ndarray | None = None,
-              start: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
+              start: tuple[float, float] = (0.0, 0.0), bound_px: float = math.inf) -> tuple[float, float]:
     """(dy, dx) of ``image`` (H, W) relative to ``reference`` (H, W) by ECC (translation), from ``start``.
 
     ``clear`` (H, W) bool: pixels clear in both frames (the only ones that count). Falls back to ``start`` when
-    too few pixels are clear, ECC does not converge, or ECC's shift correlates worse than ``start`` on those pixels.
+    too few pixels are clear, ECC does not converge, ECC's shift is more than ``bound_px`` off on an axis, or it
+    correlates worse than ``start`` on those pixels.
     """
     mask = None
     if clear is not None:
@@ -84,6 +88,8 @@ def ecc_shift(reference: np.ndarray, image: np.ndarray, clear: np.ndarray | None
     except cv2.error:
         return start
     found = (float(warp[1, 2]), float(warp[0, 2]))
+    if max(abs(found[0]), abs(found[1])) > bound_px:
+        return start
     # both scored on the same pixels: those whose source lies inside the reference under either shift; a shift
     # that moves the frame off itself (a phase correlation gone astray) scores nothing and loses
     weight = np.ones(template.shape, np.uint8) if mask is None else mask
@@ -119,11 +125,15 @@ def _translation(shift: tuple[float, float]) -> np.ndarray:
 
 
 def register(frames: np.ndarray, clear: np.ndarray | None = None, method: str = "ecc",
-             band: int | None = None) -> np.ndarray:
+             band: int | None = None, max_shift_px: float | None = None) -> np.ndarray:
     """(K, 2) float64 shifts (dy, dx) of each frame relative to frame 0, low-res px (row 0 is zero).
 
     frames: (K, H, W) or (K, H, W, B) DN or reflectance; ``band`` picks one band, None takes the mean.
-    clear: (K, H, W) bool, pixels free of cloud (None: all). method: one of METHODS.
+    clear: (K, H, W) bool, pixels free of cloud (None: all). method: one of METHODS. ``max_shift_px``: the
+    platform's pointing jitter between frames, at most that many px per axis (None: unbounded). An estimate more
+    than SHIFT_SLACK_PX past it is a registration gone astray (on real Landsat bursts under moving cloud, phase
+    correlation and ECC gave shifts of 44 and 102 px where the jitter was 1 px, and the fused product scored 10 dB
+    below bicubic): phase correlation's is replaced by no shift, from which ECC starts, and ECC's by its start.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown registration method {method!r}. Choose from {METHODS}")
@@ -131,10 +141,12 @@ def register(frames: np.ndarray, clear: np.ndarray | None = None, method: str = 
     k = planes.shape[0]
     if clear is None:
         clear = np.ones(planes.shape, bool)
+    bound_px = math.inf if max_shift_px is None else max_shift_px + SHIFT_SLACK_PX
     shifts = np.zeros((k, 2), np.float64)
     for f in range(1, k):
-        shifts[f] = phase_correlation_shift(planes[0], planes[f], clear[0], clear[f])
+        phase = phase_correlation_shift(planes[0], planes[f], clear[0], clear[f])
+        shifts[f] = phase if max(abs(phase[0]), abs(phase[1])) <= bound_px else (0.0, 0.0)
         if method == "ecc":
-            shifts[f] = ecc_shift(planes[0], planes[f], clear[0] & clear[f], tuple(shifts[f]))
+            shifts[f] = ecc_shift(planes[0], planes[f], clear[0] & clear[f], tuple(shifts[f]), bound_px)
     return shifts
 

@@ -39,6 +39,9 @@ class Context:
     timing: Literal["projected", "measured"] = "projected"  # stage time from the profile, or this host's wall time
     band_centres_um: tuple[float, ...] | None = None  # centre wavelength of each band, micrometres
     scenario_dir: Path | None = None  # where a stage's relative file names (a model's path) start; None: the cwd
+    # the platform's pointing jitter between a burst's frames, at most this many px per axis (the camera's
+    # burst.jitter_px, as an ADCS stability spec gives it): registration refuses shifts beyond it; None: unbounded
+    pointing_jitter_px: float | None = None
 
     def reflectance(self, dn: np.ndarray) -> np.ndarray:
         """``dn`` (any shape, integer DN) as float32 TOA reflectance through the camera's calibration, linear with

@@ -261,7 +261,8 @@ class SuperResolution(Stage):
         brightness = np.empty(burst.lr_dn.shape[:3], np.float32)  # (K, H, W): registration's plane, the bands' mean
         for frame, frame_dn in zip(brightness, burst.lr_dn):
             frame[...] = self.ctx.reflectance(frame_dn).mean(axis=-1)
-        shifts = registration.register(brightness, clear, self.params.registration)
+        shifts = registration.register(brightness, clear, self.params.registration,
+                                       max_shift_px=self.ctx.pointing_jitter_px)
         del brightness
         scoring_s = time.perf_counter() - start if method == "bicubic" else 0.0  # its shifts are for the report alone
         others = ([m for m in BASELINES if m != method and (self.model_name or not m.startswith("model"))]

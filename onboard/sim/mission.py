@@ -66,7 +66,7 @@ def build_pipeline(scenario: Scenario, profile: hardware.HardwareProfile | None 
         bands=tuple(camera.bands), bit_depth=camera.bit_depth,
         reflectance_per_dn=camera.reflectance_max / camera.dn_max, cpu_relative=profile.cpu_relative,
         int8_conv_relative=profile.int8_conv_relative, timing=craft.compute.timing,
-        scenario_dir=Path(scenario.source_file).parent,
+        scenario_dir=Path(scenario.source_file).parent, pointing_jitter_px=camera.burst.jitter_px,
         band_centres_um=tuple(round(float(BAND_CENTRES_UM[SYNTHETIC_BANDS.index(b)]), 4) for b in camera.bands)))
 
 
