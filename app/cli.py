@@ -173,7 +173,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         _bench_json_target(output_file(args.json, "--json"))
     if args.runtime in (bench.ONNX_RUNTIME, "both") or args.device in bench.ONNX_DEVICES:
-        output_dir(args.onnx_dir, "--onnx-dir")  # where ONNX twins are exported
+        output_dir(args.onnx_dir, "--onnx-dir", writes=False)  # where ONNX twins are exported, or read when current
     results = [bench.measure(path, args.device, args.threads, args.runs, args.warmup, profile)
                for path in bench.runtime_files(bench.resolve_models(args.model), args.runtime, args.device,
                                                args.onnx_dir)]

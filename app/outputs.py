@@ -5,6 +5,7 @@ benchmarking; and a write the system refused later, said in one line (:func:`io_
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 
@@ -28,30 +29,36 @@ def file_arg(text: str) -> Path:
     return Path(text).expanduser()
 
 
-def output_dir(path: Path, option: str) -> Path:
+def output_dir(path: Path, option: str, writes: bool = True) -> Path:
     """``path`` made as a folder (with its parents) to write into. OrbitEdgeError naming ``option`` when it is a file,
-    when it cannot be made (permissions, a file on its way, a read-only file system), or when no file can be made in
-    it (a folder there already that is read-only, or not on a file system that holds files, such as /proc): an
-    unnamed file is made there and let go to find out."""
+    when it cannot be made (permissions, a file on its way, a read-only file system), or, ``writes``, when no file
+    can be made in it (a folder there already that is read-only, or not on a file system that holds files, such as
+    /proc): an unnamed file is made there and let go to find out. Without ``writes``, a folder the command may only
+    read from (an --onnx-dir whose twins are current)."""
     if path.exists() and not path.is_dir():
         raise OrbitEdgeError(f"{option} {path}: expected a folder, found a file")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OrbitEdgeError(f"{option} {path}: cannot make the folder: {err.strerror or err}") from None
-    try:
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as err:
-        raise OrbitEdgeError(f"{option} {path}: cannot write files in the folder: {err.strerror or err}") from None
+    if writes:
+        try:
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as err:
+            raise OrbitEdgeError(f"{option} {path}: cannot write files in the folder: {err.strerror or err}") from None
     return path
 
 
 def output_file(path: Path, option: str) -> Path:
-    """``path`` as a file to write, its folder made. OrbitEdgeError naming ``option`` when it is a folder, or when its
-    folder cannot be made."""
+    """``path`` as a file to write, its folder made. OrbitEdgeError naming ``option`` when it is a folder, when it
+    is there and cannot be written, or when it is not and its folder cannot be made or take a new file."""
     if path.is_dir():
         raise OrbitEdgeError(f"{option} {path}: expected a file, found a folder")
+    if path.exists():  # written in place (a file of the user's, /dev/stdout): its folder need not take new files
+        if not os.access(path, os.W_OK):
+            raise OrbitEdgeError(f"{option} {path}: the file is there and cannot be written")
+        return path
     output_dir(path.parent, option)
     return path
 

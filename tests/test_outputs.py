@@ -50,6 +50,25 @@ def test_a_folder_that_holds_no_files_is_refused_before_any_work(tmp_path, capsy
     assert list(tmp_path.iterdir()) == []  # the unnamed file tried is gone
 
 
+def test_a_file_there_already_is_written_in_place_whatever_its_folder_takes(tmp_path, monkeypatch):
+    """The probe refused `--json FILE` for a writable file in a folder the user cannot add files to (and
+    /dev/stdout), which had worked: a file that is there is checked for writing, its folder is not probed; a folder
+    only read (an --onnx-dir of current twins) is not probed either. Fault injected: no new file can be made."""
+    import tempfile
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    existing = tmp_path / "bench.json"
+    existing.write_text("{}")
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    assert output_file(existing, "--json") == existing
+    assert output_file(Path("/dev/null"), "--json") == Path("/dev/null")
+    assert output_dir(tmp_path, "--onnx-dir", writes=False) == tmp_path
+    with pytest.raises(OrbitEdgeError, match="cannot write files in the folder: Permission denied"):
+        output_file(tmp_path / "new.json", "--json")
+
+
 @pytest.mark.parametrize("command", ["validate", "run", "sweep"])
 def test_an_empty_input_file_is_refused_not_read_as_this_folder(command, capsys):
     """`orbitedge validate "$SCENARIO"` with the variable unset read the current folder: "found Is a directory"."""
