@@ -4,6 +4,7 @@ leaves (a partial report, an earlier run kept aside), and the summary it prints.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -56,30 +57,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_out(run_dir, args.overwrite)  # up front; an earlier run is replaced only once the mission is set up
     empty_before = run_dir.is_dir() and not any(run_dir.iterdir())
     output_dir(run_dir, "--out")  # one that cannot be made is said before any work (made now: gone if nothing runs)
-    try:  # a Ctrl-C before _fly's own handling begins (the lock, the mission's imports) leaves nothing either
-        if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
-            bound_heap()
-        with run_lock(run_dir):  # another run (or report) into the same folder is refused until this one ends
-            check_out(run_dir, args.overwrite)  # again, now that no other process can change it
-            previous = signal.signal(signal.SIGTERM, terminate)
-            try:  # SIGTERM stops the run, and then its report, as Ctrl-C does, with the same words
-                return _fly(scenario, run_dir, args, workers, empty_before)
-            finally:
-                signal.signal(signal.SIGTERM, previous)
-    except KeyboardInterrupt as err:
-        return _stopped(err, run_dir, args, set_up=False, made=False, empty_before=empty_before)
+    with contextlib.ExitStack() as held:
+        try:  # a Ctrl-C before _fly's own handling begins (waiting for the lock) leaves nothing either
+            if workers:  # the frames' pixel work runs in the frame pool's processes, which keep glibc's defaults
+                bound_heap()
+            held.enter_context(run_lock(run_dir))  # another run (or report) into the folder is refused until the end
+        except KeyboardInterrupt as err:
+            return _stopped(err, run_dir, args, set_up=False, made=False, empty_before=empty_before)
+        check_out(run_dir, args.overwrite)  # again, now that no other process can change it
+        previous = signal.signal(signal.SIGTERM, terminate)
+        try:  # SIGTERM stops the run, and then its report, as Ctrl-C does, with the same words
+            return _fly(scenario, run_dir, args, workers, empty_before)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _fly(scenario: Any, run_dir: Path, args: argparse.Namespace, workers: int, empty_before: bool) -> int:
     """``orbitedge run`` once its run directory is checked: the mission into ``run_dir`` (an earlier run there moved
     aside until this one is complete), then its report; the exit status."""
-    from ground.report import report_steps, write_report
-
-    from onboard.sim.mission import Mission
-
     mission, aside = None, None
     made = started = False  # the run directory replaced (emptied and marked as a run's); the simulation begun
     try:
+        from ground.report import report_steps, write_report  # a few seconds: a Ctrl-C then is one before set-up
+        from onboard.sim.mission import Mission
+
         with simulation_bar(wanted(args.quiet), scenario.duration_h) as progress:
             # reads every input (a stage's constructor, the world's files) and writes nothing
             mission = Mission(scenario, run_dir, progress, realtime_factor=args.realtime, workers=workers)

@@ -121,6 +121,19 @@ def test_ctrl_c_before_the_mission_is_set_up_leaves_nothing_either(tmp_path, mon
     assert not out.exists()
 
 
+def test_ctrl_c_after_the_report_is_no_interruption_before_the_simulation(tmp_path, monkeypatch, capsys):
+    """The handler that catches a Ctrl-C while the lock is taken caught one from the run's summary too, once the run
+    and its report were complete, and said "interrupted before the simulation started; nothing was written".
+    Fault injected: Ctrl-C as the summary is printed."""
+    import app.run_command
+
+    monkeypatch.setattr(app.run_command, "print_summary", interrupted)
+    out = tmp_path / "run"
+    assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--set", "duration_h=2"]) == 130
+    assert capsys.readouterr().err == "orbitedge: interrupted\n"
+    assert json.loads((out / "report.json").read_text())["complete"] is True
+
+
 def test_ctrl_c_once_the_earlier_run_is_aside_puts_it_back(tmp_path, monkeypatch, capsys):
     """A Ctrl-C between replacing the earlier run and the simulation's start deleted it and the folder (the README
     promised it kept). Fault injected: Ctrl-C as the resolved scenario is written, the earlier run moved aside."""
