@@ -225,3 +225,25 @@ def test_dn_through_another_sensor_s_scale_are_refused(tmp_path_factory, seed, f
         load_band(BandSource(path), 0, dn_scale=wrong[0], dn_offset=wrong[1])
     raster = load_band(BandSource(path), 0, dn_scale=scale, dn_offset=offset)
     assert np.allclose(raster.values[~fill], pixels[~fill] * scale + offset, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype, scale, offset, bright", [("uint16", 1e-4, 0.0, 9000), ("uint16", 2.75e-5, -0.2, 45000),
+                                                          ("uint8", 1 / 150, 0.0, 140)])
+def test_saturated_samples_do_not_make_a_scale_another_sensor_s(tmp_path, dtype, scale, offset, bright):
+    """Sentinel-2 L1C cloud with 2 % of its samples at 65535 (saturated: 6.55 at 1e-4) was refused as "DN of another
+    scale", and a Landsat Collection 2 L2 snow scene at 1.6022 (65535 at 2.75e-5 less 0.2). The type's largest
+    value is saturation and is left out of the percentile; without it, the same samples still are refused."""
+    rng = np.random.default_rng(1)
+    top = np.iinfo(dtype).max
+    pixels = rng.integers(bright // 3, bright, (40, 50)).astype(dtype)
+    pixels.flat[rng.choice(pixels.size, pixels.size // 20, replace=False)] = top  # 5 % saturated
+    path = write_raster(tmp_path / "sat.tif", pixels, "EPSG:32633", UTM33)
+    raster = load_band(BandSource(path), None, dn_scale=scale, dn_offset=offset)
+    assert np.isfinite(raster.values).all()
+    with rasterio.open(path) as ds:
+        stored = read_band(ds, 1, None)
+    assert reflectance_problem(*stored, image_info(path)) is not None  # the DN as stored are no reflectance
+    brighter = write_raster(tmp_path / "bright.tif", np.full((40, 50), top - 1, dtype), "EPSG:32633", UTM33)
+    if (top - 1) * scale + offset > REFLECTANCE_MAX:  # one below saturation is a sample like any other
+        with pytest.raises(InputFileError, match="brighter than snow and cloud tops"):
+            load_band(BandSource(brighter), None, dn_scale=scale, dn_offset=offset)

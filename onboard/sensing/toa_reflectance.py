@@ -66,8 +66,12 @@ def _bright_problem(pixels: np.ndarray, valid: np.ndarray, scale: float, offset:
                     scaled: str, verdict: str) -> Problem | None:
     """The REFLECTANCE_PERCENTILE of the ``valid`` samples of ``pixels`` as reflectance ``scale * stored + offset``
     above REFLECTANCE_MAX, as a problem: ``expected`` that keeps it within, found ``what`` (their range, ``scaled``)
-    and ``verdict``. None when within, or when no sample is valid."""
+    and ``verdict``. None when within, or when no sample is valid. Integer samples at their type's largest value
+    are saturated, whatever their share (Sentinel-2 L1C's 65535 for a saturated cloud, an 8-bit product's 255), and
+    left out: 65535 is 6.55 at L1C's scale and 1.602 at Landsat Collection 2 L2's."""
     samples = pixels[valid]
+    if samples.dtype.kind in "iu":
+        samples = samples[samples != np.iinfo(samples.dtype).max]
     if not samples.size:
         return None
     # the percentile of the stored samples, then the scale and offset: a negative scale swaps the tails
