@@ -742,13 +742,28 @@ def test_a_target_on_the_imagery_s_no_data_is_warned_about(tmp_path, lat, lon, w
     (warning,) = warnings_
     assert warning == (f"{path}:{target_line(path)}: targets[0]: expected a target on the imagery's data ({warned}: "
                        f"l8_B2_int16_nodata-9999.tif), found 'coast' at lat {lat:g}, lon {lon:g}, on its no-data "
-                       "(the sample under it, read 256 x 256 px): its frames will hold no valid pixels there")
+                       "(no valid sample in the 7 x 7 round it, read 256 x 256 px): its frames will hold no valid "
+                       "pixels there")
+
+
+def test_a_gap_of_a_few_samples_under_a_target_is_no_warning(tmp_path, monkeypatch):
+    """A single sample decided it: a target on a 3-px stripe of an SLC-off-like scene, or on a gap of the decimated
+    read of a large file, was warned of as if its frames would hold no data. No valid sample within 3 of it now."""
+    with rasterio.open(DATA / "world.byte.tif") as ds:
+        crs, transform = ds.crs, ds.transform
+    land = np.full((1200, 2880), 2000, np.uint16)
+    land[:, 736:745] = 0  # no-data through the target's column: 3 samples of validate's read (every 3rd)
+    write_raster(tmp_path / "stripes.tif", land, crs, transform, nodata=0)
+    path = scenario_file(tmp_path, "{B: stripes.tif, G: world.tif}")
+    assert [w for w in load_scenario(path).warnings if "targets[0]" in w] == []
+    monkeypatch.setattr(imagery, "TARGET_NODATA_REACH_PX", 0)  # the sample under it alone, as before: warned
+    assert [w for w in load_scenario(path).warnings if "targets[0]" in w] != []
 
 
 @pytest.mark.parametrize("shift_m, nodata, found", [
     (0.0, None, None),
     (200_000.0, None, "outside it"),  # the mask 200 km east of the bands and the target
-    (0.0, 2, "on its no-data"),  # thick cloud under the target declared no-data: unknown
+    (0.0, 255, "on its no-data"),  # the mask's no-data all round the target: unknown
 ])
 def test_a_target_off_the_cloud_mask_is_warned_about(tmp_path, shift_m, nodata, found):
     """A mask 200 km off the bands passed validate, and the run scored no frame ("no finished frame with both
@@ -757,6 +772,8 @@ def test_a_target_off_the_cloud_mask_is_warned_about(tmp_path, shift_m, nodata, 
     with rasterio.open(DATA / "l8_cloudcodes_crop.tif") as ds:
         codes, crs, transform = ds.read(1), ds.crs, ds.transform
     assert codes[180, 180] == 2  # thick cloud under the target
+    if nodata is not None:
+        codes[160:201, 160:201] = nodata
     write_raster(tmp_path / "codes.tif", codes, crs, Affine.translation(shift_m, 0.0) * transform, nodata=nodata)
     path = scenario_file(tmp_path, "{B: l8_B2_int16_nodata-9999.tif, G: l8_B2_int16_nodata-9999.tif}",
                          "codes.tif")

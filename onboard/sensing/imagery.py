@@ -42,6 +42,8 @@ CGROUP_MEMORY_CURRENT = Path("/sys/fs/cgroup/memory.current")  # ... and what it
 # validation reads a mask, or a band read as reflectance, decimated to at most this many pixels a side (overviews
 # if any)
 VALIDATE_READ_PX = 1024
+# a target is on a file's no-data when no sample of those read is valid within this many of it, each way
+TARGET_NODATA_REACH_PX = 3
 # What files call the scenario's bands in their band descriptions (as rio edit-info and gdal_edit.py write them),
 # lower case: the band's own name, its STAC eo common name, and NIR's other spellings
 BAND_LABELS = {band: {band.lower(), common} | ({"near-infrared", "near infrared", "nir08"} if band == "NIR" else set())
@@ -307,11 +309,13 @@ def _off_warning(target: tuple[str, str, float, float], key: str, info: ImageInf
         return None
     row = min(int(pixel[1] * valid.shape[0] / info.height), valid.shape[0] - 1)
     col = min(int(pixel[0] * valid.shape[1] / info.width), valid.shape[1] - 1)
-    if valid[row, col]:
+    reach = TARGET_NODATA_REACH_PX  # a gap of a few samples (Landsat 7's SLC-off stripes) is no fill around it
+    if valid[max(row - reach, 0):row + reach + 1, max(col - reach, 0):col + reach + 1].any():
         return None
+    side = 2 * reach + 1
     return issue_at(path, f"a target on the imagery's data ({key}: {info.source.path.name})",
-                    f"{at}, on its no-data (the sample under it, read {valid.shape[1]} x {valid.shape[0]} px): its "
-                    f"frames will hold {held} there")
+                    f"{at}, on its no-data (no valid sample in the {side} x {side} round it, read {valid.shape[1]} x "
+                    f"{valid.shape[0]} px): its frames will hold {held} there")
 
 
 def _band_label_warnings(infos: Mapping[str, ImageInfo]) -> list[ConfigIssue]:
