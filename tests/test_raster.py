@@ -10,12 +10,13 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 from hypothesis import given, settings, strategies as st
-from rasterio.enums import ColorInterp, Resampling
+from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 
 from onboard.sensing.projection import GridFootprint
-from onboard.sensing.raster import (BandSource, alpha_problem, band_metadata, holds_pole, holds_value, image_info,
-                                    load_band, open_image, read_band, wrap_lon)
+from onboard.sensing.band_samples import read_band
+from onboard.sensing.raster import (BandSource, band_metadata, holds_pole, holds_value, image_info, load_band,
+                                    open_image, wrap_lon)
 from rundir.errors import InputFileError
 
 NODATA_DTYPES = ("uint8", "uint16", "int16", "int32", "float32")
@@ -86,35 +87,6 @@ def test_band_metadata_names_the_band_problems(tmp_path):
         assert problems == [("a no-data value that uint16 samples can hold", "-1")]
         info, problems = band_metadata(ds, BandSource(path, 2), 0.0)
         assert problems == [] and info.band == 2 and info.transform == UTM33 and info.crs.to_epsg() == 32633
-
-
-@pytest.mark.parametrize("options, marked", [({"photometric": "RGB", "alpha": "YES"}, None), ({}, None),
-                                             ({"photometric": "MINISBLACK"}, ColorInterp.alpha)])
-def test_an_alpha_band_of_opacity_is_refused_as_a_measurement(tmp_path, options, marked):
-    """An RGBA file's fourth band given as NIR was read as NIR: 255 wherever the image has data, NIR 1.02 through a
-    scale of 0.004, and validate said OK. A band the file marks alpha (PHOTOMETRIC=RGB with ALPHA=YES, GDAL's
-    default for 4-band 8-bit files, or a colour interpretation set so) that holds only 0 and 255 is refused; one
-    whose samples vary (an RGBN file's NIR, marked alpha by that default) is read as stored."""
-    opacity = np.full((4, 4), 255, np.uint8)
-    opacity[0, 0] = 0
-    nir = np.arange(16, dtype=np.uint8).reshape(4, 4) * 10 + 20
-    for name, fourth in (("rgba.tif", opacity), ("rgbn.tif", nir)):
-        pixels = np.stack([np.full((4, 4), 40 * (b + 1), np.uint8) for b in range(3)] + [fourth])
-        path = write_raster(tmp_path / name, pixels, "EPSG:32633", UTM33, **options)
-        if marked is not None:
-            with rasterio.open(path, "r+") as ds:
-                ds.colorinterp = [ColorInterp.gray, ColorInterp.undefined, ColorInterp.undefined, marked]
-        with rasterio.open(path) as ds:
-            assert ds.colorinterp[3] == ColorInterp.alpha
-            info, problems = band_metadata(ds, BandSource(path, 4), None, name)
-            assert info.alpha and problems == []
-            assert alpha_problem(read_band(ds, 4, None)[0], info) == (None if fourth is nir else (
-                "a band of measurements, not the file's alpha band", "band 4, which the file marks alpha, holding "
-                "only 0 and 255 (the other bands' transparency, which reads as their no-data mask)"))
-    with pytest.raises(InputFileError, match="rgba.tif: expected a band of measurements, not the file's alpha band"):
-        load_band(BandSource(tmp_path / "rgba.tif", 4), None, dn_scale=0.004)
-    raster = load_band(BandSource(tmp_path / "rgbn.tif", 4), None, dn_scale=2.0**-8)
-    np.testing.assert_array_equal(raster.values, nir * np.float32(2.0**-8))
 
 
 @settings(max_examples=25, deadline=None, derandomize=True, database=None)

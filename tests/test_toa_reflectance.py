@@ -10,7 +10,8 @@ import rasterio
 import yaml
 from hypothesis import assume, given, settings, strategies as st
 
-from onboard.sensing.raster import BandSource, image_info, load_band, read_band
+from onboard.sensing.band_samples import read_band
+from onboard.sensing.raster import BandSource, image_info, load_band
 from onboard.sensing.toa_reflectance import (REFLECTANCE_FLOOR, REFLECTANCE_MAX, REFLECTANCE_MIN, calibration_problem,
                                              dark_problem, fill_problem, reflectance_problem)
 from onboard.runtime.real_tiles import load_real_tiles

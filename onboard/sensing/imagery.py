@@ -26,11 +26,12 @@ from rundir.codec import COMMON_NAMES
 from rundir.errors import ConfigIssue, InputFileError
 from rundir.truth import CLOUD_CLASSES, CLOUD_CLEAR, UNKNOWN
 
+from .band_samples import alpha_problem, read_band
 from .coverage import OVERLAP, Coverage, bounds_text, common_coverage
 from .mask_bits import MASK_CODES, MaskBits, Problem, mask_problem, mask_rules, rule_beyond
 from .projection import GridFootprint
-from .raster import (VIRTUAL_NAME, BandSource, ImageInfo, alpha_problem, as_source, band_metadata, earth_problem,
-                     gdal_cause, load_band, open_image, read_band)
+from .raster import (VIRTUAL_NAME, BandSource, ImageInfo, as_source, band_metadata, earth_problem, gdal_cause,
+                     load_band, open_image)
 from .toa_reflectance import DN_CALIBRATION, calibration_problem, reflectance_problem, scaled_problem
 from ..scenario.config_files import scenario_path
 from ..scenario.schema import issue_at
@@ -171,11 +172,7 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
         try:
             ds = open_image(source.path)
         except InputFileError as err:
-            expected = "an existing image file (relative to the scenario)" if err.problem == "no such file" else \
-                "an image file on disk" if err.problem == VIRTUAL_NAME else \
-                "an image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...)"
-            tried = f" ({source.path})" if err.problem == "no such file" else ""
-            out.append(issue_at(key, expected, f"{shown!r}{tried}: {err.problem}"))
+            out.append(_unopened(key, shown, source.path, err.problem))
             continue
         with ds:
             info, problems = band_metadata(ds, source, None if is_mask else cfg.nodata, shown)
@@ -200,6 +197,14 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
     out += _files_together_problems(infos, mask_info)
     placed = mask_info if mask_info is not None and earth_problem(mask_info) is None else None  # PROJ places it
     return out, empty + _band_label_warnings(infos) + _off_imagery_warnings(targets, infos, placed, valid_of)
+
+
+def _unopened(key: str, shown: str, path: Path, problem: str) -> ConfigIssue:
+    """The issue at ``key`` of a file GDAL did not open (``shown`` as the scenario names it, at ``path``)."""
+    expected = "an existing image file (relative to the scenario)" if problem == "no such file" else \
+        "an image file on disk" if problem == VIRTUAL_NAME else "an image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...)"
+    tried = f" ({path})" if problem == "no such file" else ""
+    return issue_at(key, expected, f"{shown!r}{tried}: {problem}")
 
 
 def _files_together_problems(infos: Mapping[str, ImageInfo], mask_info: ImageInfo | None) -> list[ConfigIssue]:

@@ -2,7 +2,7 @@
 reprojected into a frame's grid.
 
 No-data is the file's own, per band: its no-data value (``GDAL_NODATA``, ``dataset.nodatavals``), its internal,
-per-band or alpha mask (``dataset.read_masks``), and non-finite floats; a scenario's ``nodata`` replaces the value
+per-band or alpha mask (``dataset.read_masks``; :mod:`onboard.sensing.band_samples`), and non-finite floats; a scenario's ``nodata`` replaces the value
 (not the masks). Valid samples far below zero as reflectance are fill no one declared, and refused. Reprojection is
 ``rasterio.warp.reproject`` (GDAL's warper), into any footprint, from any CRS GDAL knows, north-up or rotated, and
 from files whose x runs past their CRS's world edge (see ``ImageInfo.world_offsets_x``).
@@ -24,13 +24,14 @@ import rasterio
 from affine import Affine
 from rasterio._err import CPLE_BaseError  # NOTE: private; rasterio.errors exports no base of GDAL's own errors
 from rasterio.crs import CRS
-from rasterio.enums import ColorInterp, MaskFlags, Resampling
+from rasterio.enums import ColorInterp, Resampling
 from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
 from rasterio.warp import reproject, transform as transform_points, transform_bounds
 
 from rundir.errors import InputFileError
 from rundir.truth import UNKNOWN
 
+from .band_samples import alpha_problem, read_band
 from .mask_bits import MaskBits, Problem, cloud_codes, mask_problem
 from .projection import GridFootprint
 from .toa_reflectance import calibration_problem, reflectance_problem, scaled_problem
@@ -234,20 +235,6 @@ def band_metadata(ds: Any, source: BandSource, nodata: float | None, shown: str 
                      ds.descriptions[band - 1] or "", ds.colorinterp[band - 1] == ColorInterp.alpha), problems
 
 
-def alpha_problem(pixels: np.ndarray, info: ImageInfo) -> Problem | None:
-    """Why a band is no measurement: the file marks it alpha and its samples ``pixels`` (as stored) hold nothing
-    but transparent and opaque, 0 and the dtype's largest value (an RGBA file's opacity: given as NIR it read 255
-    wherever the image had data). GDAL marks the fourth band of any 4-band 8-bit GeoTIFF written without
-    PHOTOMETRIC=MINISBLACK alpha, so a marked band whose samples vary (an RGBN file's NIR) is read. None when not."""
-    if not info.alpha or pixels.dtype.kind not in "iu":
-        return None
-    if not np.isin(pixels, (0, np.iinfo(pixels.dtype).max)).all():
-        return None
-    return ("a band of measurements, not the file's alpha band", f"band {info.band}, which the file marks alpha, "
-            f"holding only 0 and {np.iinfo(pixels.dtype).max} (the other bands' transparency, which reads as their "
-            f"no-data mask)")
-
-
 def holds_value(value: float, dtype: str) -> bool:
     """Whether samples of ``dtype`` can hold ``value``: a whole number in range for integers (no sample of a uint16
     band equals 0.5); for floats, NaN, an infinity, or a value that stays finite cast to the type as GDAL stores it
@@ -258,27 +245,6 @@ def holds_value(value: float, dtype: str) -> bool:
         return math.isfinite(value) and float(value).is_integer() and limits.min <= value <= limits.max
     with np.errstate(over="ignore"):
         return not math.isfinite(value) or bool(np.isfinite(np.asarray(value, dtype)))
-
-
-def read_band(ds: Any, band: int, nodata: float | None, max_px: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The band's stored samples and where they are valid, both (H, W); decimated (nearest, or from overviews) to
-    at most ``max_px`` a side when given. ``nodata`` replaces the file's no-data value; internal and alpha masks
-    apply either way (per-dataset, per-band, alpha), and non-finite floats are never valid."""
-    shape = (ds.height, ds.width)
-    if max_px is not None and max(shape) > max_px:
-        step = math.ceil(max(shape) / max_px)
-        shape = (math.ceil(ds.height / step), math.ceil(ds.width / step))
-    pixels = ds.read(band, out_shape=shape, resampling=Resampling.nearest)
-    valid = np.ones(shape, bool)
-    flags = ds.mask_flag_enums[band - 1]
-    if MaskFlags.all_valid not in flags and flags != [MaskFlags.nodata]:  # no flag at all: a per-band mask
-        valid &= ds.read_masks(band, out_shape=shape, resampling=Resampling.nearest) > 0
-    value = nodata if nodata is not None else ds.nodatavals[band - 1]
-    if value is not None:
-        valid &= ~np.isnan(pixels) if math.isnan(value) else pixels != value
-    if pixels.dtype.kind == "f":
-        valid &= np.isfinite(pixels)
-    return pixels, valid
 
 
 @dataclass(frozen=True)
