@@ -217,6 +217,16 @@ def test_an_export_onnx_runtime_cannot_run_is_refused_and_not_kept(tmp_path):
                                              r"measure this model with --runtime litert"):
         export_tflite(model, tmp_path / "onnx")
     assert list((tmp_path / "onnx").iterdir()) == []
+    # a twin an earlier exporter kept, which ONNX Runtime refuses, carries the earlier mark: exported again, refused
+    import onnx
+    from onboard.runtime.onnx_export import EXPORT_MARK, exported_twin
+
+    twin = export_tflite(INT8, tmp_path / "onnx")
+    proto = onnx.load(str(twin))
+    [mark] = [p for p in proto.metadata_props if p.key == EXPORT_MARK[0]]
+    mark.value = "tf2onnx; Resize ties rounded half up as LiteRT"
+    onnx.save(proto, str(twin))
+    assert exported_twin(INT8, tmp_path / "onnx") is None
 
 
 def test_an_export_in_a_child_process_raises_its_error_here(tmp_path):

@@ -44,8 +44,9 @@ from .model import Model, card_field, host_benchmark
 
 ONNX_OPSET = 17  # ONNX Runtime 1.17+ runs it on every provider; QDQ ops, Resize and Conv as TFLite needs them
 EXPORT_DIR = Path("build") / "onnx"  # default home of exported twins (the shipped models' directory stays as shipped)
-# The twin's metadata_props entry that names this exporter's rewrites; a twin without it is exported again.
-EXPORT_MARK = ("orbitedge.export", "tf2onnx; Resize ties rounded half up as LiteRT")
+# The twin's metadata_props entry that names this exporter's rewrites and checks; a twin without it is exported
+# again (one of an earlier exporter, which kept twins ONNX Runtime refuses, included).
+EXPORT_MARK = ("orbitedge.export", "tf2onnx; Resize ties rounded half up as LiteRT; loaded by ONNX Runtime")
 ABSL_CHATTER = ("I0000", "W0000", "WARNING: All log messages before absl::InitializeLog()")  # TensorFlow loading
 
 
