@@ -104,7 +104,7 @@ def headline(comp: Mapping[str, Any], stages: Sequence[StageEntry],
         why = ("telemetry/ledger.jsonl is missing and no frame is known to have finished"
                if lost == "telemetry/ledger.jsonl" and captured else
                f"{lost} is missing, and with it the on-board processing records the figures come from"
-               if lost and captured else
+               if lost and (captured or lost == "telemetry/") else
                "no finished frame has on-board processing records (telemetry/processing.jsonl)"
                if not captured or comp.get("frames") else
                "the one captured frame did not finish (it neither reached the ground nor was dropped whole on board)"

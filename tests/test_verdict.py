@@ -278,6 +278,8 @@ def test_a_run_that_captured_nothing_says_so_rather_than_blame_processing_record
     assert verdict(records_gone, CLOUD_AI).startswith(
         "No verdict: telemetry/processing.jsonl is missing, and with it the on-board processing records the figures "
         "come from, so what on-board AI")
+    no_telemetry = empty | {"ledger": {"captured": None}, "missing": ["telemetry/"]}  # nothing known was captured
+    assert verdict(no_telemetry, CLOUD_AI).startswith("No verdict: telemetry/ is missing, and with it the on-board ")
 
 
 def test_the_cloud_filters_own_share_is_set_beside_the_best_codec_whatever_the_run_encodes_in():
