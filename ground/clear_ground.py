@@ -98,9 +98,11 @@ def _products_by_frame(run: Any) -> dict[str, list[Product]]:
 
 def frames(run: Any) -> Iterator[FrameTruth]:
     """The finished frames (``run.finished``: :func:`ground.metrics.finished_frames`) that have truth/ knowing the
-    cloud of at least one pixel (real imagery without a cloud mask has truth files that know none), in capture
-    order, read one at a time; none without ledger or capture telemetry."""
-    if run.ledger is None or run.captures is None:
+    cloud of at least one pixel, in capture order, read one at a time; none without ledger or capture telemetry, and
+    none for real imagery without a cloud mask (``run.cloud_truth`` None): its truth files know no pixel's cloud but
+    a burst's moving frame clouds, laid over real pixels whose own clouds nothing knows, so every score on them
+    (F1 99.9 % on a Landsat run, 0.0 % clear ground lost) would be of those alone."""
+    if run.ledger is None or run.captures is None or run.cloud_truth is None:
         return
     finished = run.finished
     by_frame = _products_by_frame(run)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import yaml
 import pytest
 
 from app.cli import main
@@ -116,6 +117,19 @@ def test_without_truth_the_loss_is_zero_only_when_nothing_was_withheld(run_dir):
     assert clear_ground.lost_fraction(load_run(run_dir), list(FRAMES)) == 0.0
     drop_right_tile_of_f1(run_dir, decided=True)
     assert clear_ground.lost_fraction(load_run(run_dir), list(FRAMES)) is None
+
+
+def test_real_imagery_without_a_mask_has_no_frame_to_score_whatever_its_bursts_clouds(run_dir):
+    """On real Landsat bursts without world.mask the truth knew only the burst's moving frame clouds, laid over real
+    pixels whose own clouds nothing knows, and the report scored the cloud filter on them alone: F1 99.9 % "on this
+    run's truth", 0.0 % clear ground lost. Without a mask no frame is scored; with one (or synthetic), as before."""
+    assert len(list(clear_ground.frames(load_run(run_dir)))) == len(FRAMES)
+    scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text()) or {}
+    world = {"source": "geotiff", "bands": {"R": "r.tif"}}
+    (run_dir / "scenario.yaml").write_text(yaml.safe_dump({**scenario, "world": world}))
+    assert list(clear_ground.frames(load_run(run_dir))) == []
+    (run_dir / "scenario.yaml").write_text(yaml.safe_dump({**scenario, "world": {**world, "mask": "m.tif"}}))
+    assert len(list(clear_ground.frames(load_run(run_dir)))) == len(FRAMES)
 
 
 def test_cloud_masked_out_reaches_the_ground_as_fill_through_a_lossy_codec_too(tmp_path):
