@@ -123,7 +123,7 @@ def _score_mask(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy
         pixel += confusion(mask[s], frame.truth_cloud[s])
         tile_px, limit = policy["tile_px"], policy["max_cloud_fraction"]
         predicted_drop = withheld(cloud_fractions(mask, tile_px, frame.valid), limit)
-        true_drop = withheld(cloud_fractions(frame.truth_cloud, tile_px, frame.valid), limit)
+        true_drop = withheld(cloud_fractions(frame.truth_cloud, tile_px, frame.scored), limit)  # of known pixels
         counts = tile_sums(s, tile_px)
         tile += confusion(predicted_drop[counts > 0], true_drop[counts > 0])
     saved, lost = policy_outcome(frames, masks, policy)
@@ -131,10 +131,12 @@ def _score_mask(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy
             "tile_selection_saved_fraction": saved, "clear_pixels_lost_fraction": lost}
 
 
-def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy: Mapping[str, Any]
-                   ) -> tuple[float | None, float | None]:
+def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], policy: Mapping[str, Any],
+                   known: bool = False) -> tuple[float | None, float | None]:
     """``(saved, lost)``: what the cloud_filter's tile policy (``tile_px``, ``max_cloud_fraction``, ``action``, as
-    onboard/pipeline/cloud.py applies it) would do acting on one predicted mask (H, W) bool per frame. ``saved``: 1 - raw
+    onboard/pipeline/cloud.py applies it) would do acting on one predicted mask (H, W) bool per frame, each tile's
+    cloud fraction over its pixels with data (as the stage counts), or, ``known``, over those whose truth is known
+    (``FrameTruth.scored``: a real mask's unlabelled pixels are neither cloud nor clear). ``saved``: 1 - raw
     bytes of the tiles kept / raw bytes of the frames (a tile with no valid pixel is never kept: there is no world
     there, and the stage sends none of its fill); ``lost``: the truly clear pixels (``FrameTruth.clear``: of a burst,
     ground some frame saw clear) it withholds (whole dropped tiles, or the cloudy-flagged pixels of masked tiles) / all
@@ -143,7 +145,8 @@ def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], pol
     for frame, mask in zip(frames, masks):
         tile_px = int(policy["tile_px"])
         sizes = np.array([box.pixels for box in tile_boxes(*mask.shape, tile_px)])
-        drop = withheld(cloud_fractions(mask, tile_px, frame.valid), policy["max_cloud_fraction"])
+        over = frame.scored if known else frame.valid
+        drop = withheld(cloud_fractions(mask, tile_px, over), policy["max_cloud_fraction"])
         if frame.valid is not None:  # a tile of fill only is dropped whatever the mask (NO_DATA on board)
             drop |= tile_sums(frame.valid, tile_px) == 0
         truly_clear = frame.clear
@@ -157,8 +160,9 @@ def policy_outcome(frames: Sequence[FrameEval], masks: Sequence[np.ndarray], pol
 
 def oracle_outcome(frames: Sequence[FrameEval], policy: Mapping[str, Any]) -> tuple[float | None, float | None]:
     """:func:`policy_outcome` fed the true mask of what the stage judges (``FrameTruth.hidden``: thin or thick cloud;
-    of a burst, ground cloudy in every frame)."""
-    return policy_outcome(frames, [f.hidden for f in frames], policy)
+    of a burst, ground cloudy in every frame), each tile's cloud fraction over the pixels whose truth is known (the
+    unlabelled pixels of a real mask, about 10 % of a tile's, had counted as clear)."""
+    return policy_outcome(frames, [f.hidden for f in frames], policy, known=True)
 
 
 TILE_PX_SWEEP = (32, 64, 128, 256, 512)
