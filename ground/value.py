@@ -185,7 +185,10 @@ def value_blocks(section: Mapping[str, Any]) -> list[Block]:
         f"{section['products']} products, {fmt_bytes(section['downlinked_bytes'])} downlinked; bandwidth saved "
         f"{fmt_fraction(section['saved_fraction'])} over the finished frames{_all_captures(section)}. Oracle / "
         f"estimate: {fmt_fixed(section['oracle_ratio'], 3)} (below 1 the spacecraft counted cloud as clear ground, "
-        "above 1 it called clear ground cloud)."))
+        "above 1 it called clear ground cloud)."
+        + (" The oracle is n/a: the truth does not know the cloud under some delivered pixels (a real cloud mask's "
+           "unlabelled pixels, imagery without a mask, or a frame's truth file missing)."
+           if section["oracle_value"] is None and section["products"] else "")))
     rows, note = capped(tuple(
         (c["satellite"], c["station"], c["aos_utc"], fmt_value(c["products"]), fmt_bytes(c["downlinked_bytes"]),
          fmt_fixed(c["value_per_byte"], 4), fmt_fixed(c["oracle_value_per_byte"], 4))

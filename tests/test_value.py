@@ -168,6 +168,12 @@ def test_value_densities_are_printed_alike_in_every_row():
     assert "| 0.0782 | n/a |" in text
     assert "| value delivered | 676,559 | 649,428 |" in text  # a whole estimate and a fractional oracle alike
     assert "bandwidth saved 77.9 % over the finished frames. " in text  # nothing on board: no second figure
+    assert "The oracle is n/a" not in text
+    # a real mask's unlabelled pixels leave the oracle n/a, which the report left unexplained
+    unknown = to_markdown(value_blocks({**section, "oracle_value": None, "oracle_value_per_byte": None,
+                                        "oracle_ratio": None}))
+    assert "| value delivered | 676,559 | n/a |" in unknown and "The oracle is n/a: the truth does not know the " \
+        "cloud under some delivered pixels (a real cloud mask's unlabelled pixels" in unknown
 
 
 def test_the_estimate_says_whether_a_cloud_mask_made_it(slow_link):
