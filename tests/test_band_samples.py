@@ -56,3 +56,17 @@ def test_a_band_marked_alpha_that_holds_measurements_masks_no_other_band(tmp_pat
         assert valid.all() != masks and (valid == (fourth > 0)).all() == masks
     assert is_opacity(np.array([0, 255, 65535], np.uint16)) and not is_opacity(np.array([0, 90], np.uint8))
     assert not is_opacity(np.array([0.0, 255.0], np.float32))
+
+
+def test_an_internal_mask_applies_beside_an_alpha_band_that_holds_measurements(tmp_path):
+    """The alpha band's measurements set aside every mask: an internal mask (GDAL's per-dataset mask, which it gives
+    ahead of the alpha band) hiding half an RGBN file was dropped too. Only the alpha band's own masking is."""
+    rgbn = np.stack([np.full((8, 8), 40 * (b + 1), np.uint8) for b in range(3)] + [np.full((8, 8), 90, np.uint8)])
+    path = write_raster(tmp_path / "masked.tif", rgbn, "EPSG:32633", UTM33)
+    hidden = np.ones((8, 8), bool)
+    hidden[:4] = False
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "r+") as ds:
+        ds.write_mask(hidden)
+    with rasterio.open(path) as ds:
+        assert ds.colorinterp[3] == ColorInterp.alpha
+        np.testing.assert_array_equal(read_band(ds, 1, None)[1], hidden)

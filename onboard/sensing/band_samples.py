@@ -33,7 +33,8 @@ def read_band(ds: Any, band: int, nodata: float | None, max_px: int | None = Non
     pixels = ds.read(band, out_shape=shape, resampling=Resampling.nearest)
     valid = np.ones(shape, bool)
     flags = ds.mask_flag_enums[band - 1]
-    if MaskFlags.all_valid not in flags and flags != [MaskFlags.nodata] and _masked_by_opacity(ds, shape):
+    if MaskFlags.all_valid not in flags and flags != [MaskFlags.nodata] and (
+            MaskFlags.alpha not in flags or _alpha_is_opacity(ds, shape)):  # an internal or per-band mask: always
         valid &= ds.read_masks(band, out_shape=shape, resampling=Resampling.nearest) > 0
     value = nodata if nodata is not None else ds.nodatavals[band - 1]
     if value is not None:
@@ -43,10 +44,10 @@ def read_band(ds: Any, band: int, nodata: float | None, max_px: int | None = Non
     return pixels, valid
 
 
-def _masked_by_opacity(ds: Any, shape: tuple[int, int]) -> bool:
-    """Whether a band's mask (a per-band or per-dataset mask, or the file's alpha band) is one: not an alpha band
-    that holds measurements (GDAL marks the fourth band of any 4-band 8-bit GeoTIFF alpha, and an RGBN file's NIR
-    of 0 over water then masked R, G and B there)."""
+def _alpha_is_opacity(ds: Any, shape: tuple[int, int]) -> bool:
+    """Whether the file's alpha band, the mask GDAL gives its other bands, holds opacity (:func:`is_opacity`), not
+    measurements: GDAL marks the fourth band of any 4-band 8-bit GeoTIFF alpha, and an RGBN file's NIR of 0 over
+    water then masked R, G and B there."""
     alpha = [b for b, interp in enumerate(ds.colorinterp, start=1) if interp == ColorInterp.alpha]
     return not alpha or is_opacity(ds.read(alpha[0], out_shape=shape, resampling=Resampling.nearest))
 
