@@ -67,3 +67,13 @@ def test_rows_outside_the_image_are_refused(tmp_path, band, row0, shape):
     spilled = SpilledImage((6, 5, 2), tmp_path)
     with pytest.raises(ValueError, match=r"do not fit an image of \(6, 5, 2\)"):
         spilled.put_rows(band, row0, np.zeros(shape, np.uint16))
+
+
+def test_the_disk_is_reserved_when_made_and_let_go_on_close(tmp_path):
+    """The file was sparse: a full disk showed as an OSError midway through the fusion, and its file stayed open
+    until the image was collected. Its blocks are now reserved when it is made, and close lets them go."""
+    spilled = SpilledImage((64, 32, 4), tmp_path)
+    fd = spilled._file.fileno()
+    assert os.fstat(fd).st_blocks * 512 >= 64 * 32 * 4 * 2  # allocated, not a hole
+    spilled.close()
+    assert spilled._file.closed

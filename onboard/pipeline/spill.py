@@ -28,7 +28,9 @@ class SpilledImage:
     unnamed file in ``folder`` (made if need be; gone with the image), written a run of rows of one band at a time
     (:meth:`put_rows`). ``np.asarray(image)`` reads it back whole, as an (H, W, B) view of the (B, H, W) planes:
     the band-sequential layout that :func:`rundir.flight_codecs.jpegls` codes, which it then codes as it lies, with
-    no copy. Rows never written read 0. Pages written go to the page cache, not to this process's memory."""
+    no copy. Rows never written read 0. Pages written go to the page cache, not to this process's memory. The file's
+    disk (2 bytes a sample: 0.4 GB for an 8192 x 6144 x 4 baseline) is reserved when the image is made, and let go
+    by :meth:`close` or with the image."""
 
     dtype = np.dtype(np.uint16)
     ndim = 3
@@ -38,7 +40,19 @@ class SpilledImage:
         self.shape = tuple(int(n) for n in shape)
         self.size = math.prod(self.shape)
         self._file = tempfile.TemporaryFile(dir=folder)
-        os.ftruncate(self._file.fileno(), self.size * self.dtype.itemsize)
+        try:  # the disk it takes is reserved now: a full disk is an OSError here, not in the middle of the fusion
+            os.posix_fallocate(self._file.fileno(), 0, self.size * self.dtype.itemsize)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def close(self) -> None:
+        """Let the file go (its disk with it); the image can no longer be read."""
+        self._file.close()
+
+    def __del__(self) -> None:
+        if hasattr(self, "_file"):
+            self._file.close()
 
     def put_rows(self, band: int, row0: int, dn: np.ndarray) -> None:
         """Rows ``row0`` to ``row0 + n`` of plane ``band``: ``dn`` (n, W) uint16. ValueError for rows or a band

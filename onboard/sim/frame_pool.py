@@ -120,7 +120,6 @@ def frame_records(payload: Any, pipeline: Pipeline, task: FrameTask, records_dir
     work = pipeline.run(frame, task.cap.priority, spill_dir=records_dir)
     if work.evaluation:
         write_frame_evaluation(records_dir, work)
-        work.evaluation = {}
     work.shed_pixels()
     work.records_dir = records_dir
     return work

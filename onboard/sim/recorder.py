@@ -28,6 +28,7 @@ from rundir.telemetry import (RUN_INFO_FILE, TELEMETRY_DIR, CaptureRecord, Proce
                               TimelineSample, telemetry_path)
 from rundir.truth import TRUTH_DIR, HighResTruth, truth_path, write_truth
 
+from ..pipeline.spill import SpilledImage
 from .downlink import ContactLog, ProductStore
 from .ledger import Ledger
 from .storage import Item
@@ -81,10 +82,16 @@ def write_frame_truth(run_dir: Path, frame: Any) -> None:
 
 
 def write_frame_evaluation(run_dir: Path, work: Any) -> None:
-    """``evaluation/FRAME.npz`` of a processed frame (``work``: its tile.Work), its images as lossless JPEG-LS."""
+    """``evaluation/FRAME.npz`` of a processed frame (``work``: its tile.Work), its images as lossless JPEG-LS; then
+    ``work.evaluation`` lets them go, the files of images spilled to disk (:class:`onboard.pipeline.spill.
+    SpilledImage`) closed."""
     arrays, path = packed(work.evaluation), evaluation_path(run_dir, work.frame.frame_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_npz(path, arrays, stored=codestream_keys(arrays))
+    for image in work.evaluation.values():
+        if isinstance(image, SpilledImage):
+            image.close()
+    work.evaluation = {}
 
 
 class Recorder:
