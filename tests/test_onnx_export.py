@@ -229,6 +229,28 @@ def test_an_export_onnx_runtime_cannot_run_is_refused_and_not_kept(tmp_path):
     assert exported_twin(INT8, tmp_path / "onnx") is None
 
 
+def test_an_export_is_marked_current_only_once_onnx_runtime_has_loaded_it(tmp_path, monkeypatch):
+    """The mark that says a twin is current was saved before ONNX Runtime tried it: a failure other than a refusal
+    (no ONNX Runtime, Ctrl-C) left a marked twin never loaded. Faults injected: the load raises; the folder is
+    read-only (a stale twin there was re-exported into it and failed as "tf2onnx cannot export it")."""
+    from onboard.runtime import onnx_export
+
+    def broken(path, *args, **kwargs):  # the .tflite is checked as ever; the export's load fails
+        if Path(path).suffix == ".onnx":
+            raise RuntimeError("no ONNX Runtime here")
+        return Model(path, *args, **kwargs)
+
+    monkeypatch.setattr(onnx_export, "Model", broken)
+    with pytest.raises(RuntimeError, match="no ONNX Runtime here"):
+        export_tflite(INT8, tmp_path / "onnx")
+    assert onnx_export.exported_twin(INT8, tmp_path / "onnx") is None and list((tmp_path / "onnx").iterdir()) == []
+    monkeypatch.undo()
+    monkeypatch.setattr(onnx_export.os, "access", lambda path, mode: False)
+    with pytest.raises(OrbitEdgeError, match=r"onnx: cannot write the ONNX twin of tiny_int8.tflite there "
+                                             r"\(--onnx-dir\)"):
+        export_tflite(INT8, tmp_path / "onnx")
+
+
 def test_an_export_in_a_child_process_raises_its_error_here(tmp_path):
     """bench exports twins in a child (onnx_export.export_in_child): what the export refuses reaches the caller as
     the OrbitEdgeError it is (here the file is no model: refused before tf2onnx is imported)."""

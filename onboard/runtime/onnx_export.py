@@ -75,6 +75,9 @@ def export_tflite(path: Path, out_dir: Path = EXPORT_DIR) -> Path:
                                  f"pip install -e '.[train]' ({err})") from None
         logging.getLogger("tf2onnx").setLevel(logging.ERROR)
         target.parent.mkdir(parents=True, exist_ok=True)  # once tf2onnx imports: without it, no empty folder
+        if not os.access(target.parent, os.W_OK):  # a read-only --onnx-dir whose twin is stale, or not there
+            raise OrbitEdgeError(f"{target.parent}: cannot write the ONNX twin of {path.name} there (--onnx-dir); "
+                                 "its twin there is missing or older than the model, or of an earlier exporter")
         try:
             tf2onnx.convert.from_tflite(str(path), opset=ONNX_OPSET, output_path=str(target))
         except Exception as err:  # NOTE: tf2onnx raises whatever its converters raise
@@ -83,7 +86,6 @@ def export_tflite(path: Path, out_dir: Path = EXPORT_DIR) -> Path:
 
     proto = onnx.load(str(target))
     rewritten = round_resize_ties_up(proto)
-    proto.metadata_props.add(key=EXPORT_MARK[0], value=EXPORT_MARK[1])
     onnx.save(proto, str(target))
     try:  # tf2onnx writes graphs ONNX Runtime refuses (int16 activations' DequantizeLinear, say): not kept as a twin
         twin = Model(target, use_card=False)
@@ -91,6 +93,11 @@ def export_tflite(path: Path, out_dir: Path = EXPORT_DIR) -> Path:
         target.unlink()
         raise OrbitEdgeError(f"{path}: tf2onnx exports it, but ONNX Runtime cannot run the export ({err.problem}); "
                              "nothing was kept: measure this model with --runtime litert") from None
+    except BaseException:  # no ONNX Runtime, Ctrl-C: not marked, so exported again next time
+        target.unlink()
+        raise
+    proto.metadata_props.add(key=EXPORT_MARK[0], value=EXPORT_MARK[1])  # marked once ONNX Runtime has loaded it
+    onnx.save(proto, str(target))
     card_path = path.with_suffix(".json")
     if card_path.is_file():
         card = load_card(card_path)
