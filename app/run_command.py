@@ -132,8 +132,6 @@ def _stopped(err: BaseException, run_dir: Path, args: argparse.Namespace, set_up
     stage's constructor that raised, Ctrl-C), nothing was simulated, and ``run_dir`` is left as it was, an earlier
     run in it kept, or, ``made`` (replaced already), what the run made is removed (the ground made a report of
     nothing of it, "None (seed None)") and the earlier run put back."""
-    from ground.report import write_report
-
     if not set_up:
         back = False
         if made:
@@ -152,7 +150,9 @@ def _stopped(err: BaseException, run_dir: Path, args: argparse.Namespace, set_up
             f"rm -r {run_dir} && mv {aside} {run_dir})" if aside is not None and aside.exists() else "")
     print(f"orbitedge: {_stop_reason(err, run_dir)}; writing the partial report of {run_dir} (marked incomplete)"
           f"{kept}", file=sys.stderr)
-    try:
+    try:  # imported here: before set-up, a Ctrl-C in its import is what this handles
+        from ground.report import write_report
+
         report, _ = write_report(run_dir, args.format)
     except KeyboardInterrupt:  # Ctrl-C (SIGTERM is ignored by now): what was simulated is kept, its report not whole
         print(f"orbitedge: interrupted while writing the partial report of {run_dir}; it is not whole: `orbitedge "

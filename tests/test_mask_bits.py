@@ -92,3 +92,5 @@ def test_a_binary_mask_is_told_the_rule_that_maps_it_first(dtype, value, last_bi
     np.testing.assert_array_equal(cloud_codes(pixels, rules), np.where(pixels == value, CLOUD_THICK, CLOUD_CLEAR))
     three = np.array([0, value, 1], dtype)  # a third value: no binary mask, the general hint
     assert "binary" not in mask_problem(three, np.ones(3, bool), ())[1]
+    alone = np.full(3, value, dtype)  # that value alone: no 0 to call it binary
+    assert "binary" not in mask_problem(alone, np.ones(3, bool), ())[1]

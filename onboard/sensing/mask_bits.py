@@ -82,7 +82,7 @@ def mask_problem(pixels: np.ndarray, valid: np.ndarray, rules: Sequence[MaskBits
     shown = ", ".join(f"{v:g}" for v in bad[:12].tolist()) + (f", ... ({bad.size} in all)" if bad.size > 12 else "")
     if bad.min() < 0:  # no code and no bit field is negative: a fill value the file does not declare
         hint = f"declare the no-data value in the file (gdal_edit.py -a_nodata {bad.min():g})"
-    elif bad.size == 1 and pixels.dtype.kind in "iu" and set(found.tolist()) <= {0, bad[0].item()}:
+    elif bad.size == 1 and pixels.dtype.kind in "iu" and set(found.tolist()) == {0, bad[0].item()}:
         value, last_bit = bad[0].item(), 8 * pixels.dtype.itemsize - 1  # 0 and one value: a binary mask (0/255)
         hint = (f"0 and {value:g} alone, as a binary cloud mask is written: if {value:g} is cloud, map it, "
                 f"world.mask_bits: [{{bits: [0, {last_bit}], equals: {value:g}, cloud: thick}}] (or thin); if it "
