@@ -247,7 +247,8 @@ def test_one_bit_mask_reads_as_zero_and_one():
         grid_of(info), NOON, 50.0, 150.0, ("B",))
     assert np.array_equal(scene.cloud, (codes == CLOUD_THICK).astype(np.uint8))  # 1 = cloud: thin by our codes
     rules = [MaskBits(0, 0, 1, CLOUD_THICK)]  # a 1-bit cloud/no-cloud mask mapped onto "thick"
-    scene = ImageryWorld(dn_scale=1e-4, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path, mask_rules=rules).render(
+    scene = ImageryWorld(dn_scale=1e-4, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=path,
+                         mask_rules=rules).render(
         grid_of(info), NOON, 50.0, 150.0, ("B",))
     assert np.array_equal(scene.cloud == CLOUD_THICK, codes == CLOUD_THICK)
 
@@ -279,7 +280,8 @@ def test_quality_band_without_a_mapping_is_refused_with_its_values():
 def test_quality_band_with_a_mapping_gives_the_cloud_codes():
     """The BQA's pre-collection cloud confidence gives exactly the field case's cloud-code file."""
     info = image_info(DATA / "l8_BQA_crop.tif")
-    world = ImageryWorld(dn_scale=1e-4, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"}, mask=DATA / "l8_BQA_crop.tif",
+    world = ImageryWorld(dn_scale=1e-4, bands={"B": DATA / "l8_B2_int16_nodata-9999.tif"},
+                         mask=DATA / "l8_BQA_crop.tif",
                          mask_rules=PRE_COLLECTION_CLOUD)
     with rasterio.open(DATA / "l8_cloudcodes_crop.tif") as ds:
         codes = ds.read(1)
@@ -304,8 +306,8 @@ def test_mask_codes_family(tmp_path, seed, dtype, extra, nodata):
             ImageryWorld(dn_scale=1e-4, bands={"B": band}, mask=path)
         assert all(f"{v:g}" in err.value.problem for v in bad)
         return
-    cloud = ImageryWorld(dn_scale=1e-4, bands={"B": band}, mask=path).render(GridFootprint(32616, 452475.0, 3403845.0, 30.0, 24, 24),
-                                                        NOON, 50.0, 150.0, ("B",)).cloud
+    cloud = ImageryWorld(dn_scale=1e-4, bands={"B": band}, mask=path).render(
+        GridFootprint(32616, 452475.0, 3403845.0, 30.0, 24, 24), NOON, 50.0, 150.0, ("B",)).cloud
     expected = np.where(pixels == (nodata if nodata is not None else -1), UNKNOWN, pixels).astype(np.uint8)
     assert np.array_equal(cloud, expected) and set(np.unique(cloud)) <= {*MASK_CODES, UNKNOWN}
 
@@ -756,7 +758,7 @@ def test_a_gap_of_a_few_samples_under_a_target_is_no_warning(tmp_path, monkeypat
     write_raster(tmp_path / "stripes.tif", land, crs, transform, nodata=0)
     path = scenario_file(tmp_path, "{B: stripes.tif, G: world.tif}")
     assert [w for w in load_scenario(path).warnings if "targets[0]" in w] == []
-    monkeypatch.setattr(imagery, "TARGET_NODATA_REACH_PX", 0)  # the sample under it alone, as before: warned
+    monkeypatch.setattr(imagery, "TARGET_NODATA_REACH_SAMPLES", 0)  # the sample under it alone, as before: warned
     assert [w for w in load_scenario(path).warnings if "targets[0]" in w] != []
 
 

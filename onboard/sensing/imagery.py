@@ -44,7 +44,7 @@ CGROUP_MEMORY_CURRENT = Path("/sys/fs/cgroup/memory.current")  # ... and what it
 # if any)
 VALIDATE_READ_PX = 1024
 # a target is on a file's no-data when no sample of those read is valid within this many of it, each way
-TARGET_NODATA_REACH_PX = 3
+TARGET_NODATA_REACH_SAMPLES = 3
 # What files call the scenario's bands in their band descriptions (as rio edit-info and gdal_edit.py write them),
 # lower case: the band's own name, its STAC eo common name, and NIR's other spellings
 BAND_LABELS = {band: {band.lower(), common} | ({"near-infrared", "near infrared", "nir08"} if band == "NIR" else set())
@@ -202,7 +202,8 @@ def check_world(cfg: Any, base_dir: Path, targets: Iterable[tuple[str, str, floa
 def _unopened(key: str, shown: str, path: Path, problem: str) -> ConfigIssue:
     """The issue at ``key`` of a file GDAL did not open (``shown`` as the scenario names it, at ``path``)."""
     expected = "an existing image file (relative to the scenario)" if problem == "no such file" else \
-        "an image file on disk" if problem == VIRTUAL_NAME else "an image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...)"
+        "an image file on disk" if problem == VIRTUAL_NAME else \
+        "an image file GDAL reads (GeoTIFF, COG, JPEG 2000, ...)"
     tried = f" ({path})" if problem == "no such file" else ""
     return issue_at(key, expected, f"{shown!r}{tried}: {problem}")
 
@@ -314,7 +315,7 @@ def _off_warning(target: tuple[str, str, float, float], key: str, info: ImageInf
         return None
     row = min(int(pixel[1] * valid.shape[0] / info.height), valid.shape[0] - 1)
     col = min(int(pixel[0] * valid.shape[1] / info.width), valid.shape[1] - 1)
-    reach = TARGET_NODATA_REACH_PX  # a gap of a few samples (Landsat 7's SLC-off stripes) is no fill around it
+    reach = TARGET_NODATA_REACH_SAMPLES  # a gap of a few samples (Landsat 7's SLC-off stripes) is no fill around it
     if valid[max(row - reach, 0):row + reach + 1, max(col - reach, 0):col + reach + 1].any():
         return None
     side = 2 * reach + 1

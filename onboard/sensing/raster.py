@@ -3,9 +3,10 @@ reprojected into a frame's grid.
 
 No-data is the file's own, per band: its no-data value (``GDAL_NODATA``, ``dataset.nodatavals``), its internal,
 per-band or alpha mask (``dataset.read_masks``), and non-finite floats (:mod:`onboard.sensing.band_samples`); a
-scenario's ``nodata`` replaces the value (not the masks). Valid samples far below zero as reflectance are fill no one declared, and refused. Reprojection is
-``rasterio.warp.reproject`` (GDAL's warper), into any footprint, from any CRS GDAL knows, north-up or rotated, and
-from files whose x runs past their CRS's world edge (see ``ImageInfo.world_offsets_x``).
+scenario's ``nodata`` replaces the value (not the masks). Valid samples far below zero as reflectance are fill no
+one declared, and refused. Reprojection is ``rasterio.warp.reproject`` (GDAL's warper), into any footprint, from any
+CRS GDAL knows, north-up or rotated, and from files whose x runs past their CRS's world edge (see
+``ImageInfo.world_offsets_x``).
 """
 
 from __future__ import annotations
