@@ -110,7 +110,8 @@ def test_ctrl_c_while_the_mission_is_set_up_leaves_nothing(tmp_path, monkeypatch
 @pytest.mark.parametrize("where", ["run_lock", "bound_heap"])
 def test_ctrl_c_before_the_mission_is_set_up_leaves_nothing_either(tmp_path, monkeypatch, capsys, where):
     """A Ctrl-C in the first seconds (the lock, the mission's imports) said only "orbitedge: interrupted" and left
-    the --out folder it had made, empty. Fault injected: Ctrl-C as the lock is taken, or the heap bounded."""
+    the --out folder it had made, empty. Fault injected: Ctrl-C as the lock is taken, or the heap bounded (the
+    imports are inside the handler test_ctrl_c_while_the_mission_is_set_up_leaves_nothing exercises)."""
     import app.run_command
 
     monkeypatch.setattr(app.run_command, where, interrupted)
