@@ -302,7 +302,8 @@ def _off_imagery_warnings(targets: Iterable[tuple[str, str, float, float]], info
 def _off_warning(target: tuple[str, str, float, float], key: str, info: ImageInfo, valid: np.ndarray | None,
                  held: str) -> ConfigIssue | None:
     """The warning for ``target`` (``(yaml_path, name, lat_deg, lon_deg)``) when its centre is off ``key``'s image
-    ``info``, or on a sample that is not ``valid`` (decimated; None when not read): its frames hold ``held`` there.
+    ``info`` (its frames hold ``held`` there), or on a sample that is not ``valid`` (decimated; None when not read:
+    they hold ``held`` round their centre, a frame being larger than the samples looked at).
     None when it is on data."""
     path, name, lat_deg, lon_deg = target
     at = f"{name!r} at lat {lat_deg:g}, lon {lon_deg:g}"
@@ -321,7 +322,7 @@ def _off_warning(target: tuple[str, str, float, float], key: str, info: ImageInf
     side = 2 * reach + 1
     return issue_at(path, f"a target on the imagery's data ({key}: {info.source.path.name})",
                     f"{at}, on its no-data (no valid sample in the {side} x {side} round it, read {valid.shape[1]} x "
-                    f"{valid.shape[0]} px): its frames will hold {held} there")
+                    f"{valid.shape[0]} px): its frames will hold {held} round their centre")
 
 
 def _band_label_warnings(infos: Mapping[str, ImageInfo]) -> list[ConfigIssue]:
