@@ -88,7 +88,7 @@ def ecc_shift(reference: np.ndarray, image: np.ndarray, clear: np.ndarray | None
     except cv2.error:
         return start
     found = (float(warp[1, 2]), float(warp[0, 2]))
-    if max(abs(found[0]), abs(found[1])) > bound_px:
+    if _beyond(found, bound_px):
         return start
     # both scored on the same pixels: those whose source lies inside the reference under either shift; a shift
     # that moves the frame off itself (a phase correlation gone astray) scores nothing and loses
@@ -98,6 +98,11 @@ def ecc_shift(reference: np.ndarray, image: np.ndarray, clear: np.ndarray | None
         return found if (weight * _inside(template.shape, found)).any() else start
     better = _correlation(template, reference, scored, found) >= _correlation(template, reference, scored, start)
     return found if better else start
+
+
+def _beyond(shift: tuple[float, float], bound_px: float) -> bool:
+    """Whether a shift (dy, dx) is more than ``bound_px`` off on either axis."""
+    return max(abs(shift[0]), abs(shift[1])) > bound_px
 
 
 def _inside(shape: tuple[int, int], shift: tuple[float, float]) -> np.ndarray:
@@ -145,7 +150,7 @@ def register(frames: np.ndarray, clear: np.ndarray | None = None, method: str = 
     shifts = np.zeros((k, 2), np.float64)
     for f in range(1, k):
         phase = phase_correlation_shift(planes[0], planes[f], clear[0], clear[f])
-        shifts[f] = phase if max(abs(phase[0]), abs(phase[1])) <= bound_px else (0.0, 0.0)
+        shifts[f] = (0.0, 0.0) if _beyond(phase, bound_px) else phase
         if method == "ecc":
             shifts[f] = ecc_shift(planes[0], planes[f], clear[0] & clear[f], tuple(shifts[f]), bound_px)
     return shifts
