@@ -47,6 +47,11 @@ reversible path 1..16 bits per component; libjxl 1..16 bits (as uint8 up to 8 bi
 LEVELS = {"zstd": (1, 22), "jpegxl": (1, 9)}  # zstd's compression levels; libjxl's effort (speed against size)
 JPEGLS_EOI = b"\xff\xd9"  # the end-of-image marker closing a JPEG-LS codestream (ITU-T T.81 table B.1, T.87 annex C);
 # no two bytes of a scan read FF D9, as JPEG-LS stuffs a 0 bit after every FF byte of a scan (T.87)
+# The largest JPEG-LS codestream of a 16-bit sample: LIMIT = 2 * (bpp + max(8, bpp)) = 64 bits a sample at most
+# (ITU-T T.87, A.2.1); a 0 bit is stuffed after each FF byte, so the next byte is not FF (T.87 A.1): at most every
+# other byte carries one, 1/15 more bits. Under 9 bytes a sample.
+JPEGLS_WORST_BYTES_PER_SAMPLE = 9
+JPEGLS_HEADER_BYTES = 4096  # SOI, SOF55, LSE, SOS and EOI markers (T.87 annex C), with room to spare
 MAX_NEAR_DN = 255  # the largest NEAR a JPEG-LS frame header holds (ITU-T T.87, C.2.4.1.1: NEAR is one byte)
 MAX_JPEGXL_DISTANCE = 25.0  # libjxl's largest Butteraugli distance (JxlEncoderSetFrameDistance)
 OPENJPEG_RESOLUTIONS = 6  # opj_compress's default number of resolutions (OpenJPEG 2.5 opj_set_default_encoder_parameters)
@@ -104,7 +109,12 @@ def jpegls(dn: np.ndarray, bit_depth: int, max_error_dn: int = 0) -> bytes:
     image compression for optical space imaging systems", IEEE Geosci. Remote Sens. Mag. 2(3)).
     """
     del bit_depth  # imagecodecs codes the dtype's precision (16 bits for uint16); decode clamps to bit_depth
-    return bytes(imagecodecs.jpegls_encode(_bsq(dn), level=int(max_error_dn) or None))
+    bsq, near = _bsq(dn), int(max_error_dn) or None
+    try:
+        return bytes(imagecodecs.jpegls_encode(bsq, level=near))
+    except imagecodecs.JpeglsError:  # imagecodecs sizes its buffer at about the raw size: noise outgrows it
+        out = bytearray(JPEGLS_WORST_BYTES_PER_SAMPLE * bsq.size + JPEGLS_HEADER_BYTES)
+        return bytes(imagecodecs.jpegls_encode(bsq, level=near, out=out))
 
 
 def jpeg2000(dn: np.ndarray, bit_depth: int, quality_db: float | None = None,

@@ -78,6 +78,15 @@ def test_no_codec_shrinks_uniform_noise_below_its_entropy(fmt, shape, bits, seed
     assert len(data) >= len(packed) - 4
 
 
+@pytest.mark.parametrize("bits", [12, 16])
+def test_jpegls_codes_incompressible_frames_larger_than_imagecodecs_sizes_its_buffer(bits):
+    """Uniform 16-bit noise codes to more bytes than the raw frame, which imagecodecs' own buffer holds: CharLS
+    raised "destination buffer is too small"; the report's lossless baselines code every capture in JPEG-LS."""
+    dn = frame((64, 64, 4), bits, 3, "noise")
+    data = flight_codecs.encode(dn, "jpegls", bits)
+    np.testing.assert_array_equal(flight_codecs.decode(data, "jpegls", dn.shape, bits), dn)
+
+
 # --- bit depths ----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", flight_codecs.CODECS)
