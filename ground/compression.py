@@ -54,6 +54,7 @@ class Setting:
 
 SETTINGS = (
     Setting("png", "PNG deflate level 3"), Setting("zstd", "zstd level 3 (bit-packed)"),
+    Setting("ccsds121", "CCSDS 121 (adaptive Rice)"),
     Setting("jpegls", "JPEG-LS lossless"),
     *(Setting("jpegls", f"JPEG-LS near-lossless {e} DN", lossy=flight_codecs.Lossy(max_error_dn=e)) for e in (1, 2, 4, 8, 16)),
     Setting("jpeg2000", "JPEG 2000 lossless (5/3)"),

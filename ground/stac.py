@@ -49,8 +49,10 @@ DENSIFY_PTS = 3  # points added along each footprint side before reprojection, a
 MAX_EDGE_ERROR_PX = 0.5  # how far an edge of the geometry (straight in lon/lat) may stray from the footprint's side
 COORDINATE_DECIMALS = 7  # of a degree in geometries and bboxes: 1e-7 deg is 1.1 cm on the ground, below any GSD
 # Each product format's IANA media type: image/j2c (a JPEG 2000 codestream, ISO/IEC 15444-1), image/jls (ISO/IEC
-# 14495-1), image/jxl (ISO/IEC 18181), application/zstd (RFC 8878) and raw bit-packed DN as bytes
+# 14495-1), image/jxl (ISO/IEC 18181), application/zstd (RFC 8878); raw bit-packed DN and CCSDS 121 streams (no
+# registered type) as bytes
 MEDIA_TYPES = {"png": pystac.MediaType.PNG, "tiff": pystac.MediaType.GEOTIFF, "raw": "application/octet-stream",
+               "ccsds121": "application/octet-stream",
                "jpeg2000": "image/j2c", "jpegls": "image/jls", "jpegxl": "image/jxl", "zstd": "application/zstd"}
 
 

@@ -1,5 +1,6 @@
 """Product encodings shared by the spacecraft and the ground: bit-packed raw, PNG (OpenCV) and TIFF (GDAL, deflate),
-the flight-class codecs of :mod:`rundir.flight_codecs` (JPEG-LS, JPEG 2000, JPEG XL, zstd, through imagecodecs), and
+the flight-class codecs of :mod:`rundir.flight_codecs` (CCSDS 121, JPEG-LS, JPEG 2000, JPEG XL, zstd, through
+imagecodecs), and
 the georeferencing each product carries so that GIS tools open it as it is.
 
 Raw frames are packed MSB-first at the camera's bit depth, band-interleaved-by-pixel, row-major, so a raw
@@ -17,8 +18,8 @@ A lossy codec does not keep the fill's DN: JPEG 2000 at a rate, JPEG XL at a dis
 decode it to small numbers that read as dark ground. A lossy image product with fill therefore travels with one more
 sidecar, GDAL's external mask file (``<file>.msk``, :func:`fill_mask`), from which :func:`decode_product` sets the
 fill again on the ground. So does a PNG product with fill: it decodes exactly, but a PNG holds no mask, and with
-its ``.msk`` a GIS shows the fill as no data rather than black. (Lossless JPEG-LS, JPEG 2000, JPEG XL and zstd
-products keep DN 0 exactly and carry no georeferencing a GIS would place them by: they need none.)
+its ``.msk`` a GIS shows the fill as no data rather than black. (Lossless CCSDS 121, JPEG-LS, JPEG 2000, JPEG XL
+and zstd products keep DN 0 exactly and carry no georeferencing a GIS would place them by: they need none.)
 """
 
 from __future__ import annotations
@@ -196,6 +197,8 @@ def encode(dn: np.ndarray, fmt: str, bit_depth: int, level: int = 3, georef: Geo
     if fmt == "zstd":
         flight_codecs.check_bit_depth(fmt, bit_depth)
         return flight_codecs.zstd(pack_bits(dn, bit_depth), level)
+    if fmt == "ccsds121":
+        return flight_codecs.ccsds121(dn.reshape(dn.shape[0], dn.shape[1], -1), bit_depth)
     if fmt == "raw":
         return pack_bits(dn, bit_depth)
     if fmt == "png":
@@ -317,6 +320,9 @@ def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.
         return unpack_bits(data, tuple(shape), bit_depth)
     if fmt == "zstd":
         return unpack_bits(flight_codecs.zstd_decode(data), tuple(shape), bit_depth)
+    if fmt == "ccsds121":
+        bands = int(np.prod(shape[2:], dtype=int))  # a 2-D shape is one band
+        return flight_codecs.ccsds121_decode(data, (shape[0], shape[1], bands), bit_depth).reshape(shape)
     if fmt in flight_codecs.LOSSY:
         img = flight_codecs.decode(data, fmt, tuple(shape), bit_depth)
     elif fmt == "png":

@@ -1,7 +1,8 @@
-"""Flight-class image codecs through imagecodecs: JPEG-LS, JPEG 2000, JPEG XL and zstd over bit-packed DN.
+"""Flight-class image codecs through imagecodecs: CCSDS 121.0-B-3 (adaptive Rice coding), JPEG-LS, JPEG 2000,
+JPEG XL, and zstd over bit-packed DN.
 
-No codec is written here: each format is the library's (imagecodecs 2026.3.6 wraps CharLS 2.4, OpenJPEG 2.5,
-libjxl 0.11 and zstd 1.4); this module fixes how a multispectral (H, W, B) frame of ``bit_depth``-bit DN is laid
+No codec is written here: each format is the library's (imagecodecs 2026.3.6 wraps libaec, CharLS 2.4, OpenJPEG
+2.5, libjxl 0.11 and zstd 1.4); this module fixes how a multispectral (H, W, B) frame of ``bit_depth``-bit DN is laid
 out for each and which settings make it lossless or lossy, so that the spacecraft and the ground agree.
 
 Layouts (each is one standard codestream that any decoder of the format reads):
@@ -13,6 +14,11 @@ Layouts (each is one standard codestream that any decoder of the format reads):
   multispectral frame is not RGB).
 - ``jpegxl``: band-sequential, like JPEG-LS: libjxl codes extra channels losslessly whatever the distance, so a
   lossy (H, W, B) frame would stay lossless in every band but the first.
+- ``ccsds121``: band-sequential, each band's rows one after another as one sequence of ``bit_depth``-bit samples
+  (little-endian 16-bit containers above 8 bits), which the standard's unit-delay predictor runs along; blocks of
+  :data:`CCSDS121_BLOCK_SAMPLES` samples, a reference sample every :data:`CCSDS121_RSI_BLOCKS` blocks. The stream
+  has no header (a mission fixes these parameters in its interface control document): the manifest's shape and
+  bit depth, with these constants, decode it.
 - ``zstd``: the bit-packed samples of :func:`rundir.codec.pack_bits` (MSB-first, band-interleaved-by-pixel).
 
 Ratios on the quickstart frames (12-bit, 4 bands) are measured by ``benchmarks/codecs.py``
@@ -31,19 +37,20 @@ import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
-CODECS = ("jpegls", "jpeg2000", "jpegxl", "zstd")
+CODECS = ("ccsds121", "jpegls", "jpeg2000", "jpegxl", "zstd")
 LOSSY = ("jpegls", "jpeg2000", "jpegxl")  # the codecs with a lossy setting
-EXTENSIONS = {"jpegls": ".jls", "jpeg2000": ".j2k", "jpegxl": ".jxl", "zstd": ".zst"}
-NAMES = {"jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL", "zstd": "zstd"}  # as reports name them
+EXTENSIONS = {"ccsds121": ".rz", "jpegls": ".jls", "jpeg2000": ".j2k", "jpegxl": ".jxl", "zstd": ".zst"}
+NAMES = {"ccsds121": "CCSDS 121", "jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL", "zstd": "zstd"}  # as reports name them
 # The lossless codecs the spacecraft sizes each capture in for the report's comparison (telemetry/processing.jsonl
 # alternative_bytes ``lossless_<codec>`` and ``cloud_filter_<codec>``): CCSDS 123.0-B-2's and 122.0-B-2's relatives.
 ESTIMATED_LOSSLESS = ("jpegls", "jpeg2000")
 # OpenJPEG codes a JPEG 2000 frame's code-blocks in this many threads (encoder threads since OpenJPEG 2.4, uclouvain/
 # openjpeg#1248); the codestream does not depend on the count (tests/test_flight_codecs.py).
 OPENJPEG_THREADS = os.cpu_count() or 1
-BIT_DEPTHS = {"jpegls": (2, 16), "jpeg2000": (1, 16), "jpegxl": (1, 16), "zstd": (1, 16)}
+BIT_DEPTHS = {"ccsds121": (1, 16), "jpegls": (2, 16), "jpeg2000": (1, 16), "jpegxl": (1, 16), "zstd": (1, 16)}
 """Sample bit depths each codec takes, inclusive: JPEG-LS P = 2..16 (ITU-T T.87 clause 3.3); OpenJPEG's
-reversible path 1..16 bits per component; libjxl 1..16 bits (as uint8 up to 8 bits); zstd packs any depth."""
+reversible path 1..16 bits per component; libaec 1..32 bits (CCSDS 121.0-B-3 n = 1..32; 16 here, the DN's
+container); libjxl 1..16 bits (as uint8 up to 8 bits); zstd packs any depth."""
 LEVELS = {"zstd": (1, 22), "jpegxl": (1, 9)}  # zstd's compression levels; libjxl's effort (speed against size)
 JPEGLS_EOI = b"\xff\xd9"  # the end-of-image marker closing a JPEG-LS codestream (ITU-T T.81 table B.1, T.87 annex C);
 # no two bytes of a scan read FF D9, as JPEG-LS stuffs a 0 bit after every FF byte of a scan (T.87)
@@ -52,6 +59,9 @@ JPEGLS_EOI = b"\xff\xd9"  # the end-of-image marker closing a JPEG-LS codestream
 # other byte carries one, 1/15 more bits. Under 9 bytes a sample.
 JPEGLS_WORST_BYTES_PER_SAMPLE = 9
 JPEGLS_HEADER_BYTES = 4096  # SOI, SOF55, LSE, SOS and EOI markers (T.87 annex C), with room to spare
+CCSDS121_BLOCK_SAMPLES = 16  # J, samples a block: 8, 16, 32 or 64 (CCSDS 121.0-B-3); libaec's README's example
+CCSDS121_RSI_BLOCKS = 128  # r, blocks between reference samples (up to 4096); libaec's README's example
+CCSDS121_FLAGS = imagecodecs.AEC.FLAG.DATA_PREPROCESS  # the unit-delay predictor on, unsigned samples
 MAX_NEAR_DN = 255  # the largest NEAR a JPEG-LS frame header holds (ITU-T T.87, C.2.4.1.1: NEAR is one byte)
 MAX_JPEGXL_DISTANCE = 25.0  # libjxl's largest Butteraugli distance (JxlEncoderSetFrameDistance)
 OPENJPEG_RESOLUTIONS = 6  # opj_compress's default number of resolutions (OpenJPEG 2.5 opj_set_default_encoder_parameters)
@@ -147,13 +157,50 @@ def jpegxl(dn: np.ndarray, bit_depth: int, distance: float = 0.0, effort: int = 
                                            effort=int(effort), bitspersample=bit_depth))
 
 
+def ccsds121(dn: np.ndarray, bit_depth: int) -> bytes:
+    """CCSDS 121.0-B-3 (Lossless Data Compression, 2020: the unit-delay predictor and the adaptive Rice coder,
+    Rice 1979, JPL Publication 79-22) of an (H, W, B) frame of ``bit_depth``-bit DN, band-sequential, through libaec
+    (``imagecodecs.aec_encode``), which implements the standard's sections 1 to 5.2.6 and passes CCSDS's own test
+    data. The general-purpose lossless coder flown on many missions, in hardware too; it predicts from the previous
+    sample only, so the image codecs, which predict from two dimensions, code imagery smaller (CCSDS 120.0-G-3, its
+    green book; Blanes et al. 2014, above; on the quickstart frames JPEG-LS by about 10 %, benchmarks/codecs.py).
+    """
+    check_bit_depth("ccsds121", bit_depth)
+    samples = np.ascontiguousarray(_bsq(dn), dtype=_aec_dtype(bit_depth))
+    return bytes(imagecodecs.aec_encode(samples, bitspersample=bit_depth, flags=CCSDS121_FLAGS,
+                                        blocksize=CCSDS121_BLOCK_SAMPLES, rsi=CCSDS121_RSI_BLOCKS))
+
+
+def ccsds121_decode(data: bytes, shape: tuple[int, ...], bit_depth: int) -> np.ndarray:
+    """Inverse of :func:`ccsds121`: the (H, W, B) uint16 frame of ``shape``; ValueError when ``data`` does not decode
+    to that many ``bit_depth``-bit samples (a damaged or truncated stream, another frame)."""
+    dtype, n = _aec_dtype(bit_depth), math.prod(shape)
+    padded = -(-n // CCSDS121_BLOCK_SAMPLES) * CCSDS121_BLOCK_SAMPLES  # the last block is coded whole, zero-padded
+    if not data:  # libaec decodes no bytes to nothing
+        raise ValueError("not a decodable ccsds121 stream (no bytes)")
+    try:
+        out = imagecodecs.aec_decode(data, bitspersample=bit_depth, flags=CCSDS121_FLAGS,
+                                     blocksize=CCSDS121_BLOCK_SAMPLES, rsi=CCSDS121_RSI_BLOCKS,
+                                     out=padded * dtype.itemsize)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"not a decodable ccsds121 stream of shape {tuple(shape)} ({err})") from None
+    if len(out) != padded * dtype.itemsize:
+        raise ValueError(f"not a decodable ccsds121 stream (it decodes to {len(out) // dtype.itemsize} samples; "
+                         f"shape {tuple(shape)} codes to {padded}, {n} in whole blocks of {CCSDS121_BLOCK_SAMPLES})")
+    samples = np.frombuffer(out, dtype, count=n).astype(np.uint16)
+    return _from_bsq(samples.reshape(shape[-1] * shape[0], shape[1]), tuple(shape))
+
+
+def _aec_dtype(bit_depth: int) -> np.dtype:
+    """The container libaec reads a ``bit_depth``-bit sample from: one byte up to 8 bits, else two, little-endian
+    (libaec's default byte order without AEC_DATA_MSB)."""
+    return np.dtype(np.uint8 if bit_depth <= 8 else "<u2")
+
+
 def zstd(packed: bytes, level: int = 3) -> bytes:
     """Zstandard (RFC 8878) of ``packed``, the bit-packed samples of :func:`rundir.codec.pack_bits` (which packs
-    them first): a general-purpose lossless coder with no image model.
-
-    Stands in for CCSDS 121.0-B-3 (Lossless Data Compression: adaptive Rice coding of a unit-delay prediction),
-    the general-purpose lossless coder flown on many missions; CCSDS 120.0-G-3 (its green book) and Blanes et al.
-    2014 (above) compare it with the image codecs, which beat it on imagery as here.
+    them first): a general-purpose lossless coder with no image model and no flight heritage, the ground's
+    archive coder. It codes the quickstart frames in about 1.5 times :func:`ccsds121`'s bytes (benchmarks/codecs.py).
     """
     return bytes(imagecodecs.zstd_encode(packed, level=int(level)))
 

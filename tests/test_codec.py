@@ -279,7 +279,7 @@ def test_lossy_settings_on_a_lossless_only_format_are_refused():
         codec.encode(np.zeros((4, 4, 3), np.uint16), "png", 12, lossy=codec.Lossy(max_error_dn=2))
 
 
-@pytest.mark.parametrize("fmt", ["raw", "png", "tiff", "jpegls", "jpeg2000", "zstd"])
+@pytest.mark.parametrize("fmt", ["raw", "png", "tiff", "ccsds121", "jpegls", "jpeg2000", "zstd"])
 def test_fill_survives_every_lossless_codec_as_no_data(fmt):
     """A pixel with FILL_DN in every band is no data; one band off fill is data. Fill fits every codec at 12 bits
     (why it is 0 and not NODATA_DN), so it comes back as fill."""

@@ -386,7 +386,7 @@ def test_png_sidecars_are_verified_counted_in_bytes_and_never_orphans(tmp_path):
     assert kinds(receive(tmp_path)) == ["missing_file"]
 
 
-@pytest.mark.parametrize("fmt", ["jpegls", "jpeg2000", "jpegxl", "zstd"])
+@pytest.mark.parametrize("fmt", ["ccsds121", "jpegls", "jpeg2000", "jpegxl", "zstd"])
 def test_lossless_flight_codec_products_are_checked_bit_for_bit(tmp_path, fmt):
     """A lossless product whose manifest dn_sha256 matches decodes and is kept; one whose DN differ from what the
     spacecraft encoded (here: a manifest naming other DN) is not_bit_exact, though its file checksum is good."""

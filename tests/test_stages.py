@@ -44,7 +44,7 @@ def test_encode_is_lossless(fmt):
     ({"format": "png"}, True), ({"format": "jpeg2000", "bits_per_sample": 2.0}, True),
     ({"format": "jpegls", "max_error_dn": 2}, True), ({"format": "jpegxl", "distance": 1.0}, True),
     ({"format": "tiff"}, False), ({"format": "jpeg2000"}, False), ({"format": "jpegls"}, False),
-    ({"format": "zstd"}, False)])
+    ({"format": "zstd"}, False), ({"format": "ccsds121"}, False)])
 def test_encode_gives_a_fill_mask_to_the_products_that_cannot_keep_or_show_their_fill(params, masked):
     """A tile with fill gets its .msk when lossy (the codec blurs DN 0) or PNG (no mask inside for a GIS); a TIFF
     holds its own mask, and a lossless codec keeps DN 0 exactly. A tile without fill never gets one."""
@@ -68,7 +68,7 @@ def test_simulated_time_scales_with_the_hardware_profile():
     assert fast.sim_s == pytest.approx(64 * 96 * 4 / stages.Encode.REFERENCE_SAMPLES_PER_S["png"])
 
 
-@pytest.mark.parametrize("fmt", ["jpegls", "jpeg2000", "jpegxl", "zstd"])
+@pytest.mark.parametrize("fmt", ["ccsds121", "jpegls", "jpeg2000", "jpegxl", "zstd"])
 def test_flight_codecs_encode_losslessly_and_say_so(fmt):
     f = frame()
     work = build(("encode", {"format": fmt})).run(f)
