@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-from rundir.files import fresh_folder
+from rundir.files import remade_folder
 
 from . import metrics
 from .canvas import figure as _figure, save
@@ -244,21 +244,18 @@ def write_plots(run: RunData, report: Mapping[str, Any], full: Mapping[str, Any]
     report before rounding, from which each section's own figures (the paths in its ``plots``) are drawn.
     Returns {figure key: path relative to the run directory} of the core figures, which report.md places.
     """
-    if (run.run_dir / "plots").is_dir():
-        fresh_folder(run.run_dir / "plots")  # an earlier report's figures, which this one may not draw
-    figures = _core_plots(run, report)
-    cloud = full.get("cloud") or {}
-    if cloud.get("plots"):
-        threshold = float(cloud["policy"]["threshold"])
-        (run.run_dir / "plots").mkdir(exist_ok=True)
-        pr_path, tradeoff_path = (run.run_dir / rel for rel in cloud["plots"])
-        plot_pr_curve(cloud["pr_curve"], threshold, cloud["baseline_spectral"]["pixel"], pr_path)
-        plot_tradeoff(cloud, tradeoff_path)
-    superres = full.get("superres") or {}
-    if superres.get("plots"):
-        (run.run_dir / "plots").mkdir(exist_ok=True)
-        crop = run.derived[EXAMPLE_CROP_KEY]
-        plot_superres_crops(crop.panels, run.run_dir / superres["plots"][0], crop.title)
+    with remade_folder(run.run_dir / "plots"):  # an earlier report's figures, which this one may not draw, go
+        figures = _core_plots(run, report)
+        cloud = full.get("cloud") or {}
+        if cloud.get("plots"):
+            threshold = float(cloud["policy"]["threshold"])
+            pr_path, tradeoff_path = (run.run_dir / rel for rel in cloud["plots"])
+            plot_pr_curve(cloud["pr_curve"], threshold, cloud["baseline_spectral"]["pixel"], pr_path)
+            plot_tradeoff(cloud, tradeoff_path)
+        superres = full.get("superres") or {}
+        if superres.get("plots"):
+            crop = run.derived[EXAMPLE_CROP_KEY]
+            plot_superres_crops(crop.panels, run.run_dir / superres["plots"][0], crop.title)
     return figures
 
 
@@ -311,12 +308,10 @@ def plot_rate_distortion(rd: Mapping[str, Any], path: Path) -> None:
 def _core_plots(run: RunData, report: Mapping[str, Any]) -> dict[str, str]:
     """Timelines per satellite, bytes per contact, mosaic quick-looks and the latency histogram, where there is
     anything to draw; {figure key: path relative to the run directory}."""
-    out_dir = run.run_dir / "plots"
     figures: dict[str, str] = {}
 
     def target(key: str, name: str) -> Path:
         figures[key] = f"plots/{name}.png"
-        out_dir.mkdir(exist_ok=True)
         return run.run_dir / figures[key]
 
     windows = report["contacts"]["windows"]

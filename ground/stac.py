@@ -40,7 +40,7 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from rasterio.warp import transform as transform_points
 
 from rundir.codec import COMMON_NAMES, MASK_SUFFIX, PNG_STORED_BANDS, Georef
-from rundir.files import fresh_folder
+from rundir.files import remade_folder
 from rundir.manifest import Footprint, ManifestLine
 from rundir.run_info import RunInfo
 
@@ -245,26 +245,26 @@ def write_catalog(run_dir: Path, lines: Iterable[ManifestLine], mosaics: Sequenc
     start_utc = _utc(run_info.start_utc) if run_info and run_info.start_utc else None
     name = run_info.scenario if run_info and run_info.scenario else run_dir.name
     stac_dir = run_dir / STAC_DIR
-    fresh_folder(stac_dir)  # items of an earlier report of this run must not linger
-    catalog = pystac.Catalog(id=f"orbitedge-{name}", title=f"orbitedge run: {name}",
-                             description="Downlinked products and per-pass mosaics of an orbitedge run",
-                             catalog_type=pystac.CatalogType.SELF_CONTAINED)
-    catalog.set_self_href(str(stac_dir / "catalog.json"))
-    first_lines: dict[str, ManifestLine] = {}  # the first tile's line of each mosaic, for its bands
-    times: dict[str, dt.datetime | None] = {}  # each mosaic tile's capture time, as its own Item gives it
-    wanted = {str(m["product_ids"][0]) for m in mosaics}
-    tiles = {str(i) for m in mosaics for i in m["product_ids"]}
-    for line in lines:
-        if line.id in wanted:
-            first_lines[line.id] = line
-        if line.id in tiles:
-            times[line.id] = capture_time(line.capture_utc, line.capture_t_s, start_utc)
-        _save_item(catalog, product_item(line, run_dir / "downlink", start_utc))
-    for mosaic in mosaics:
-        spans = [times.get(str(i)) for i in mosaic["product_ids"]]
-        _save_item(catalog, mosaic_item(mosaic, first_lines[str(mosaic["product_ids"][0])], run_dir,
-                                        None if None in spans else (min(spans), max(spans))))
-    catalog.save_object(include_self_link=False)
+    with remade_folder(stac_dir):  # items of an earlier report of this run must not linger
+        catalog = pystac.Catalog(id=f"orbitedge-{name}", title=f"orbitedge run: {name}",
+                                 description="Downlinked products and per-pass mosaics of an orbitedge run",
+                                 catalog_type=pystac.CatalogType.SELF_CONTAINED)
+        catalog.set_self_href(str(stac_dir / "catalog.json"))
+        first_lines: dict[str, ManifestLine] = {}  # the first tile's line of each mosaic, for its bands
+        times: dict[str, dt.datetime | None] = {}  # each mosaic tile's capture time, as its own Item gives it
+        wanted = {str(m["product_ids"][0]) for m in mosaics}
+        tiles = {str(i) for m in mosaics for i in m["product_ids"]}
+        for line in lines:
+            if line.id in wanted:
+                first_lines[line.id] = line
+            if line.id in tiles:
+                times[line.id] = capture_time(line.capture_utc, line.capture_t_s, start_utc)
+            _save_item(catalog, product_item(line, run_dir / "downlink", start_utc))
+        for mosaic in mosaics:
+            spans = [times.get(str(i)) for i in mosaic["product_ids"]]
+            _save_item(catalog, mosaic_item(mosaic, first_lines[str(mosaic["product_ids"][0])], run_dir,
+                                            None if None in spans else (min(spans), max(spans))))
+        catalog.save_object(include_self_link=False)
     return stac_dir / "catalog.json"
 
 

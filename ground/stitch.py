@@ -38,7 +38,7 @@ from rasterio.windows import Window
 
 from rundir.codec import Georef, decode_product, has_data
 from rundir.manifest import Footprint
-from rundir.files import fresh_folder, write_atomic
+from rundir.files import remade_folder, write_atomic
 
 from .reception import Product, anomaly
 
@@ -283,43 +283,44 @@ def stitch_passes(products: Sequence[Product], run_dir: Path,
     mosaics: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     groups = group_by_pass(products)
-    if groups or (run_dir / "mosaics").is_dir():
-        fresh_folder(run_dir / "mosaics")  # an earlier report's mosaics, no longer backed by products, go
-    for group in groups:
-        lines = [p.line for p in group.products]
-        first_file = f"downlink/{lines[0].file}"
-        footprints = [line.footprint for line in lines]
-        try:
-            footprint, offsets = mosaic_grid(footprints)
-        except TileGridError as err:
-            problems.append(anomaly("unstitchable_pass", first_file, f"pass {group.pass_id}: {err}"))
-            continue
-        height_px, width_px = footprint.height_px, footprint.width_px
-        if height_px * width_px > MAX_MOSAIC_PX:
-            problems.append(anomaly("mosaic_too_large", first_file, f"pass {group.pass_id} would make a "
-                                    f"{height_px} x {width_px} px mosaic (limit {MAX_MOSAIC_PX} px); not stitched"))
-            continue
-        tif_rel, png_rel = f"mosaics/{group.name}.tif", f"mosaics/{group.name}.png"
-        georef = Georef.from_line(lines[0], footprint)
-        # the last delivered tile is written first, so that where tiles overlap the first delivered one wins
-        placed = ((row, col, _tile_dn(product)) for product, (row, col)
-                  in zip(reversed(group.products), reversed(offsets)))
-        try:
-            coverage = write_cog(run_dir / tif_rel, placed, (height_px, width_px), georef,
-                                 quicklook=run_dir / png_rel, threads=cog_threads)
-        except TileGridError as err:
-            problems.append(anomaly("unstitchable_pass", first_file, f"pass {group.pass_id}: {err}"))
-            continue
-        bands = list(georef.bands)
-        mosaics.append({
-            "name": group.name, "pass_id": group.pass_id, "satellite": lines[0].satellite,
-            "target": lines[0].target, "tiles": len(lines), "bands": bands,
-            "width_px": width_px, "height_px": height_px, "covered_fraction": float(coverage.mean()),
-            "footprint": dataclasses.asdict(footprint), "tif": tif_rel, "png": png_rel,
-            "nodata": georef.nodata, "reflectance_per_dn": georef.reflectance_per_dn,
-            "capture_t_s": [min(line.capture_t_s for line in lines), max(line.capture_t_s for line in lines)],
-            "product_ids": [line.id for line in lines],
-        })
+    if not groups and not (run_dir / "mosaics").is_dir():
+        return mosaics, problems
+    with remade_folder(run_dir / "mosaics"):  # an earlier report's mosaics, no longer backed by products, go
+        for group in groups:
+            lines = [p.line for p in group.products]
+            first_file = f"downlink/{lines[0].file}"
+            footprints = [line.footprint for line in lines]
+            try:
+                footprint, offsets = mosaic_grid(footprints)
+            except TileGridError as err:
+                problems.append(anomaly("unstitchable_pass", first_file, f"pass {group.pass_id}: {err}"))
+                continue
+            height_px, width_px = footprint.height_px, footprint.width_px
+            if height_px * width_px > MAX_MOSAIC_PX:
+                problems.append(anomaly("mosaic_too_large", first_file, f"pass {group.pass_id} would make a "
+                                        f"{height_px} x {width_px} px mosaic (limit {MAX_MOSAIC_PX} px); not stitched"))
+                continue
+            tif_rel, png_rel = f"mosaics/{group.name}.tif", f"mosaics/{group.name}.png"
+            georef = Georef.from_line(lines[0], footprint)
+            # the last delivered tile is written first, so that where tiles overlap the first delivered one wins
+            placed = ((row, col, _tile_dn(product)) for product, (row, col)
+                      in zip(reversed(group.products), reversed(offsets)))
+            try:
+                coverage = write_cog(run_dir / tif_rel, placed, (height_px, width_px), georef,
+                                     quicklook=run_dir / png_rel, threads=cog_threads)
+            except TileGridError as err:
+                problems.append(anomaly("unstitchable_pass", first_file, f"pass {group.pass_id}: {err}"))
+                continue
+            bands = list(georef.bands)
+            mosaics.append({
+                "name": group.name, "pass_id": group.pass_id, "satellite": lines[0].satellite,
+                "target": lines[0].target, "tiles": len(lines), "bands": bands,
+                "width_px": width_px, "height_px": height_px, "covered_fraction": float(coverage.mean()),
+                "footprint": dataclasses.asdict(footprint), "tif": tif_rel, "png": png_rel,
+                "nodata": georef.nodata, "reflectance_per_dn": georef.reflectance_per_dn,
+                "capture_t_s": [min(line.capture_t_s for line in lines), max(line.capture_t_s for line in lines)],
+                "product_ids": [line.id for line in lines],
+            })
     return mosaics, problems
 
 

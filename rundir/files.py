@@ -12,7 +12,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import signal
 import threading
 import zipfile
@@ -161,20 +160,60 @@ def _held(lock: Path, folder: Path, required: bool = True) -> Iterator[None]:
         os.close(fd)
 
 
-def fresh_folder(folder: Path) -> Path:
-    """``folder`` made empty for a writer that remakes it whole (the ground's mosaics/, plots/ and stac/): what an
-    earlier writer left there removed, the folder itself kept, a symlink to another disk too (its target emptied,
-    not the link replaced); made if absent. Returns ``folder``."""
+WRITTEN_LIST = ".orbitedge-written"  # in each folder the ground remakes: what its last writer wrote, a path a line
+
+
+@contextlib.contextmanager
+def remade_folder(folder: Path) -> Iterator[Path]:
+    """``folder`` (the ground's mosaics/, plots/ or stac/) remade by the writer inside the ``with``: the files an
+    earlier writer listed in its :data:`WRITTEN_LIST` removed first, with the folders that leaves empty; on leaving,
+    even by an error, the files this writer wrote (new, or replaced since) listed there. Files no writer listed (a
+    user's notes beside the mosaics) stay, and so does the folder: a symlink to another disk keeps its link and its
+    target's other files. Made if absent. Listed paths outside ``folder`` (``..``, absolute) are never removed."""
     folder = Path(folder)
-    if folder.is_dir():
-        for child in folder.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-    else:
-        folder.mkdir(parents=True)
-    return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    listing = folder / WRITTEN_LIST
+    inside = folder.resolve()
+    for rel in _listed(listing):
+        path = folder / rel
+        if not path.parent.resolve().is_relative_to(inside):  # a listed folder since made a link elsewhere
+            continue
+        path.unlink(missing_ok=True)
+        for parent in path.parents:
+            if parent == folder or any(parent.iterdir()):
+                break
+            parent.rmdir()
+    before = _file_signatures(folder)
+    try:
+        yield folder
+    finally:
+        after = _file_signatures(folder)
+        write_text(listing, "".join(f"{rel}\n" for rel in sorted(after) if before.get(rel) != after[rel]))
+
+
+def _listed(listing: Path) -> list[str]:
+    """The relative paths in a :data:`WRITTEN_LIST` file that stay inside its folder; none when it is absent or
+    unreadable (a folder an earlier version wrote: what is there is kept)."""
+    try:
+        lines = listing.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line for line in lines if line and not Path(line).is_absolute() and ".." not in Path(line).parts
+            and line != WRITTEN_LIST]
+
+
+def _file_signatures(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """{path relative to ``folder``: (inode, mtime in ns, size)} of every file under it but the written list: a
+    file rewritten in place or replaced (:func:`write_atomic` renames) changes its signature."""
+    out = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = Path(root, name)
+            rel = path.relative_to(folder).as_posix()
+            if rel != WRITTEN_LIST and not path.is_symlink():
+                stat = path.stat()
+                out[rel] = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    return out
 
 
 def write_text(path: Path, text: str) -> None:

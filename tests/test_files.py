@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from rundir.errors import InputFileError
 from tests.lock_holder import lock_holder
-from rundir.files import (NpzReader, folder_lock, fresh_folder, jsonl_line, read_npz, signals_blocked, signals_held,
+from rundir.files import (WRITTEN_LIST, NpzReader, folder_lock, remade_folder, jsonl_line, read_npz, signals_blocked, signals_held,
                           write_atomic, write_json, write_jsonl, write_npz, write_text)
 
 
@@ -203,21 +203,49 @@ def test_a_folder_lock_has_one_holder_at_a_time_and_ends_with_it_however_it_ends
         pass
 
 
-def test_a_fresh_folder_is_emptied_in_place_a_symlinked_one_too(tmp_path):
-    """The ground remakes mosaics/, plots/ and stac/ whole: what an earlier report left goes, files and folders; a
-    folder that is a symlink to another disk keeps the link and has its target emptied (rmtree refused the link,
-    and the mkdir after it failed); an absent one is made."""
-    target = tmp_path / "other-disk" / "mosaics"
-    (target / "old").mkdir(parents=True)
-    (target / "old" / "a.json").write_text("{}")
-    (target / "p000.tif").write_bytes(b"tif")
+def test_a_remade_folder_loses_what_the_last_writer_wrote_and_keeps_the_users_files(tmp_path):
+    """The ground remakes mosaics/, plots/ and stac/: what an earlier report wrote goes (files, and the folders that
+    leaves empty), and a user's files beside them stay; a folder that is a symlink to another disk keeps its link
+    and its target's other files (the ground once emptied the target whole, a GIS project's files with it)."""
+    target = tmp_path / "other-disk" / "project"
+    target.mkdir(parents=True)
+    (target / "field_survey.shp").write_text("precious")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "mosaics").symlink_to(target, target_is_directory=True)
-    assert fresh_folder(run_dir / "mosaics") == run_dir / "mosaics"
-    assert (run_dir / "mosaics").is_symlink() and target.is_dir() and not any(target.iterdir())
-    made = fresh_folder(tmp_path / "new" / "plots")
-    assert made.is_dir() and not any(made.iterdir())
+    with remade_folder(run_dir / "mosaics") as folder:
+        (folder / "p000.tif").write_bytes(b"tif")
+        (folder / "item").mkdir()
+        (folder / "item" / "item.json").write_text("{}")
+    assert (target / WRITTEN_LIST).read_text() == "item/item.json\np000.tif\n"
+    (target / "notes.txt").write_text("mine")
+    with remade_folder(run_dir / "mosaics") as folder:
+        assert sorted(p.name for p in folder.iterdir()) == sorted(["field_survey.shp", "notes.txt", WRITTEN_LIST])
+        (folder / "p001.tif").write_bytes(b"tif")
+    assert (run_dir / "mosaics").is_symlink() and (target / WRITTEN_LIST).read_text() == "p001.tif\n"
+    assert (target / "field_survey.shp").read_text() == "precious" and (target / "notes.txt").read_text() == "mine"
+    with remade_folder(tmp_path / "new" / "plots") as made:
+        assert made.is_dir() and not any(made.iterdir())
+
+
+def test_a_remade_folder_lists_a_users_file_the_writer_replaced_and_what_it_wrote_before_an_error(tmp_path):
+    """A folder an earlier version wrote has no list: its files are kept, and the ones the writer writes again
+    are listed (their inode or time changed), so the next report removes them; an error inside the ``with`` still
+    leaves the list of what was written, and no listed path outside the folder is ever removed."""
+    folder = tmp_path / "stac"
+    folder.mkdir()
+    (folder / "catalog.json").write_text("old")
+    (folder / "user.txt").write_text("mine")
+    (tmp_path / "outside.txt").write_text("keep")
+    with pytest.raises(RuntimeError), remade_folder(folder):
+        (folder / "catalog.json").write_text("new, longer")
+        raise RuntimeError("writer failed")
+    assert (folder / WRITTEN_LIST).read_text() == "catalog.json\n"
+    (folder / WRITTEN_LIST).write_text(f"catalog.json\n../outside.txt\n{tmp_path / 'outside.txt'}\n")
+    with remade_folder(folder):
+        pass
+    assert not (folder / "catalog.json").exists() and (folder / "user.txt").exists()
+    assert (tmp_path / "outside.txt").read_text() == "keep" and (folder / WRITTEN_LIST).read_text() == ""
 
 
 def test_a_run_lock_is_one_for_every_name_of_a_folder_and_none_where_nothing_can_be_made_beside_it(tmp_path,

@@ -13,6 +13,7 @@ from ground import plots
 from ground.canvas import DPI
 from ground.report import _rounded, collect
 from ground.run_data import load_run
+from rundir.files import WRITTEN_LIST
 
 
 def png_size(path) -> tuple[int, int]:
@@ -29,7 +30,9 @@ def test_core_figures_are_drawn_and_returned(tiny_run):
                        "mosaics": "plots/mosaics.png", "latency": "plots/latency.png"}
     assert png_size(tiny_run / figures["latency"]) == (7 * DPI, 4 * DPI)
     assert png_size(tiny_run / figures["timeline:sat-1"]) == (10 * DPI, 5 * DPI)
-    assert sorted(p.name for p in (tiny_run / "plots").iterdir()) == sorted(f.split("/")[1] for f in figures.values())
+    drawn = sorted(f.split("/")[1] for f in figures.values())
+    assert sorted(p.name for p in (tiny_run / "plots").iterdir()) == sorted([*drawn, WRITTEN_LIST])
+    assert (tiny_run / "plots" / WRITTEN_LIST).read_text().split() == drawn  # what the next report removes
 
 
 def test_a_section_figure_is_drawn_where_the_section_names_it(tiny_run):

@@ -12,6 +12,7 @@ import pytest
 import ground.report as report_module
 from ground.document import Paragraph, fmt_bytes, fmt_fraction
 from ground.report import build_report, register_section, write_report
+from rundir.files import WRITTEN_LIST
 
 REQUIRED = ("scenario", "seed", "complete", "bandwidth.raw_bytes", "bandwidth.downlinked_bytes",
             "bandwidth.saved_fraction", "bandwidth.retransmitted_bytes", "ledger.captured", "ledger.delivered",
@@ -138,16 +139,24 @@ def test_products_alone_still_make_a_report(run_dir):
 
 def test_a_report_made_again_leaves_no_mosaic_or_figure_its_products_no_longer_back(run_dir):
     """Products lost since the last report (deleted, or now failing verification) take their mosaics and figures
-    with them: a GIS loading mosaics/*.tif saw a pass no verified product backs."""
+    with them: a GIS loading mosaics/*.tif saw a pass no verified product backs. A user's own files there stay (the
+    report once deleted them)."""
     first, _ = write_report(run_dir)
     before = {p.relative_to(run_dir) for p in (run_dir / "mosaics").iterdir()} | \
         {p.relative_to(run_dir) for p in (run_dir / "plots").iterdir()}
     assert first["mosaics"]["paths"] and {Path(p) for p in first["mosaics"]["paths"]} <= before
     shutil.rmtree(run_dir / "downlink")
+    mine = [run_dir / "mosaics" / "notes.txt", run_dir / "plots" / "custom.png", run_dir / "stac" / "mine" / "a.json"]
+    for path in mine:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("mine")
     report, written = write_report(run_dir)
-    assert report["mosaics"]["paths"] == [] and not any((run_dir / "mosaics").iterdir())
+    assert all(path.read_text() == "mine" for path in mine)
+    assert report["mosaics"]["paths"] == []
+    assert {p.name for p in (run_dir / "mosaics").iterdir()} == {"notes.txt", WRITTEN_LIST}
     assert {p.relative_to(run_dir) for p in (run_dir / "plots").iterdir()} == \
-        {p.relative_to(run_dir) for p in written if p.parent.name == "plots"}
+        {p.relative_to(run_dir) for p in written if p.parent.name == "plots"} | {Path("plots/custom.png"),
+                                                                                 Path("plots", WRITTEN_LIST)}
 
 
 def test_telemetry_alone_still_makes_a_report(run_dir):
