@@ -212,6 +212,8 @@ def load_sweep(path: str | Path) -> Sweep:
     builder = Builder(source)
     cfg = builder.build(SweepFile, data, "")
     issues = [_former_figure(issue, data) for issue in builder.finish()]
+    if issues:  # a key's own problem withholds it, or skips the checks across keys
+        issues += _withheld_issues(data, source, issues)
     targets = cfg or _targets(data, source)
     if targets is None:
         raise ConfigError(path, issues)
@@ -224,6 +226,31 @@ def load_sweep(path: str | Path) -> Sweep:
     if issues or check.issues:
         raise ConfigError(path, sort_issues(issues + check.issues))
     return Sweep(path, cfg, check.scenario, axes, tuple(runs))
+
+
+def _withheld_issues(data: dict[str, Any], source: Source, issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """The problems across keys (:meth:`SweepFile.check`: an axis's values, ranges and samples against the sampling
+    method, replicates against a seed axis) that a key with problems of its own hid (the Builder withholds it, or
+    skips the check), found again without that key: every axis but the wrong ones, every sampling key but the
+    wrong ones (with a wrong method, no sampling and no range axis, which only the method can judge); only those at
+    axes, sampling, replicates and set, and none at or under a key already wrong."""
+    wrong = {issue.path for issue in issues}
+
+    def clean(key: str) -> bool:
+        return not any(p == key or p.startswith((f"{key}.", f"{key}[")) for p in wrong)
+
+    kept = {key: value for key, value in data.items() if clean(key)}
+    judged = clean("sampling.method")  # else no sampling, and no range axis
+    if isinstance(sampling := data.get("sampling"), dict) and judged:
+        kept["sampling"] = {key: value for key, value in sampling.items() if clean(f"sampling.{key}")}
+    if isinstance(axes := data.get("axes"), dict):
+        kept["axes"] = {key: axis for key, axis in axes.items()
+                        if clean(join("axes", key)) and (judged or not isinstance(axis, dict) or "values" in axis)}
+    builder = Builder(source)
+    builder.build(SweepFile, kept, "")
+    return [issue for issue in builder.finish() if clean(issue.path) and not any(
+        issue.path.startswith((f"{p}.", f"{p}[")) for p in wrong)  # a key left out is judged as unset: not said
+            and issue.path.split(".")[0].split("[")[0] in ("axes", "sampling", "replicates", "set")]
 
 
 def _leave_to_scenario(data: dict[str, Any], source: Source) -> None:

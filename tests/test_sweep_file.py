@@ -139,6 +139,32 @@ objective: saved_percent
                           ("axes.downlink.order[1]", 6), ("sampling.method", 7), ("objective", 8)}
 
 
+def test_the_checks_across_keys_still_run_for_the_axes_and_keys_written_right_beside_a_wrong_one(tmp_path):
+    """A log range from 0 (an axis's own problem), a negative sampling seed or a label twice hid every problem the
+    checks across keys find: an empty axis, a grid range with no num, a range whose integers repeat, a seed axis
+    with replicates. A wrong method judges no range and no samples (grid's "no samples" would be its own error)."""
+    path = write_sweep(tmp_path, f"""name: hidden
+scenario: {QUICKSTART}
+axes:
+  pipeline[0].threshold: []
+  spacecraft.radio.rate_mbps: {{start: 10, stop: 100}}
+  pipeline[0].tile_px: {{start: 16, stop: 17, num: 5, integer: true}}
+  spacecraft.camera.gsd_m: {{start: 0, stop: 10, num: 3, scale: log}}
+  seed: [1, 2]
+  spacecraft.compute.hardware: {{values: [coral-usb, flight-cpu], labels: [a, a]}}
+sampling: {{method: grid, seed: -1}}
+replicates: 2
+""")
+    found, _ = problems(path)
+    assert set(found) == {("axes.pipeline[0].threshold", 4), ("axes.spacecraft.radio.rate_mbps", 5),
+                          ("axes.pipeline[0].tile_px", 6), ("axes.spacecraft.camera.gsd_m.start", 7),
+                          ("axes.seed", 8), ("axes.spacecraft.compute.hardware.labels", 9), ("sampling.seed", 10)}
+    path.write_text(path.read_text().replace("method: grid, seed: -1", "method: sobol, samples: 3"))
+    found, _ = problems(path)
+    assert ("sampling.samples", 10) not in found and ("axes.spacecraft.radio.rate_mbps", 5) not in found
+    assert {("axes.pipeline[0].threshold", 4), ("axes.seed", 8), ("sampling.method", 10)} <= set(found)
+
+
 def test_an_axis_written_wrong(tmp_path):
     found, _ = problems(write_sweep(tmp_path, f"""name: axes
 scenario: {QUICKSTART}
