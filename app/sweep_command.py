@@ -12,7 +12,8 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rundir.errors import OrbitEdgeError
+from onboard.runtime.model import MODEL_LOADS
+from rundir.errors import ConfigError, OrbitEdgeError
 
 from .arguments import whole_number
 from .cluster import ClusterLost
@@ -79,7 +80,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import SUMMARY, is_complete, run_dir_of
     from .sweep_file import load_sweep
 
-    sweep = load_sweep(args.sweep_file)
+    try:
+        sweep = load_sweep(args.sweep_file)
+    except ConfigError as err:
+        sweep = _resumed_despite(err, args)
     if args.plan:
         if args.json:
             print(json.dumps(plan_json(sweep), indent=2, default=str))  # a datetime axis value: str() of it
@@ -124,6 +128,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.quiet and (failed := failed_lines(outcome)):  # errors are what --quiet still prints
         print("orbitedge: " + "\n".join(failed).lstrip(), file=sys.stderr)
     return RUNS_FAILED if any(row["status"] == "failed" for row in outcome.rows) else 0
+
+
+def _resumed_despite(err: ConfigError, args: argparse.Namespace) -> Any:
+    """The sweep of ``args`` planned with its model files that no longer load left to their runs, when those are
+    all ``err`` says and its folder holds the sweep begun before they broke: its complete runs stand, and each
+    other run with such a model fails with the error, recorded (``--retry-failed`` makes it again once the file is
+    mended). Else ``err``: a sweep not yet begun, or planned only, is refused at once."""
+    from .sweep import SUMMARY
+    from .sweep_file import load_sweep
+
+    if args.plan or args.overwrite or not all(issue.path.startswith("axes.") and issue.expected.startswith(MODEL_LOADS)
+                                              for issue in err.issues):
+        raise err
+    sweep = load_sweep(args.sweep_file, models_at_run=True)
+    if not ((args.out or Path("runs") / f"sweep-{sweep.config.name}") / SUMMARY).is_file():
+        raise err
+    return sweep
 
 
 def plan_json(sweep: Any) -> dict[str, Any]:

@@ -190,10 +190,11 @@ class Sweep:
         return tuple(self.config.figures or FIGURES)
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, models_at_run: bool = False) -> Sweep:
     """Read and validate a sweep file and plan its runs; raise ConfigError listing every problem, each with its line:
     the file's own keys; the base scenario with ``set`` and each axis value against it (whenever those keys are
-    readable, whatever else has problems); then, with no problem so far, each configuration whole."""
+    readable, whatever else has problems); then, with no problem so far, each configuration whole. With
+    ``models_at_run``, a model file that does not load is no problem: each run with it fails with the error."""
     path = Path(path)
     try:
         raw = read_yaml_file(path)
@@ -217,7 +218,7 @@ def load_sweep(path: str | Path) -> Sweep:
     targets = cfg or _targets(data, source)
     if targets is None:
         raise ConfigError(path, issues)
-    check = ScenarioCheck(path, targets, source)
+    check = ScenarioCheck(path, targets, source, models_at_run)
     wrong = {issue.path for issue in issues}  # an axis with problems of its own is not tried on the scenario
     axes = tuple(axis_of(key, axis) for key, axis in (targets.axes or {}).items()
                  if not any(p == join("axes", key) or p.startswith((f"axes.{key}.", f"axes.{key}[")) for p in wrong))

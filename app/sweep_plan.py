@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from onboard.runtime.model import MODEL_LOADS
 from onboard.scenario.config import Scenario, load_scenario
 from onboard.scenario.config_files import scenario_path
 from onboard.scenario.schema import issue_at
@@ -105,8 +106,9 @@ class ScenarioCheck:
     """Checks a sweep's ``scenario``, ``set`` and ``axes`` against the base scenario and plans the runs; collects
     issues at the sweep file's lines."""
 
-    def __init__(self, path: Path, targets: Any, source: Source):
-        self.targets, self.source = targets, source
+    def __init__(self, path: Path, targets: Any, source: Source, models_at_run: bool = False):
+        self.targets, self.source, self.models_at_run = targets, source, models_at_run
+        self.unloadable: set[str] = set()  # the overrides (``--set KEY=VALUE``) of model files left to their runs
         self.scenario = scenario_path(targets.scenario, path.parent).resolve()
         self.issues: list[ConfigIssue] = []
         self.fixed = {key: f"{key}={self.written(value, join('set', key))}"
@@ -121,10 +123,14 @@ class ScenarioCheck:
         self.issues.append(ConfigIssue(path, self.source.get(path), expected, found))
 
     def load(self, extra: list[str]) -> tuple[Scenario | None, list[ConfigIssue]]:
+        """The base scenario with ``set`` and ``extra`` overrides, or None and its issues (with ``models_at_run``,
+        none for a model file that does not load: each run that loads it fails with the error instead)."""
         try:
             return load_scenario(self.scenario, [*self.fixed.values(), *extra]), []
         except ConfigError as err:
-            return None, err.issues
+            left = [i for i in err.issues if self.models_at_run and i.expected.startswith(MODEL_LOADS) and i.override]
+            self.unloadable |= {str(i.override) for i in left}
+            return None, [i for i in err.issues if i not in left]
 
     def check(self, axes: tuple[Axis, ...]) -> None:
         """Each axis's values once (:func:`repeats`), the base scenario with ``set``, then each axis value alone."""
@@ -221,6 +227,8 @@ class ScenarioCheck:
             assignments = [f"{a.key}={texts[a.key].get(value_id(v), yaml_text(v))}" for a, v in zip(axes, values)]
             labels = {a.key: names.get(a.key, {}).get(value_id(v), label_of(v)) for a, v in zip(axes, values)}
             scenario, problems = self.load(assignments)
+            if scenario is None and not problems:  # only model files left to their runs: seed and devices without
+                scenario, problems = self.load([a for a in assignments if f"--set {a}" not in self.unloadable])
             shown = ", ".join(f"{key}={label}" for key, label in labels.items())
             for issue in problems:
                 self.fail("axes", "configurations the scenario accepts", f"configuration {i} ({shown}): "

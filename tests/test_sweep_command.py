@@ -339,3 +339,34 @@ def test_what_the_runs_warn_of_reaches_the_terminal_the_report_and_the_json(tmp_
     assert "## Run warnings" in report and "| c000-r0, c001-r0 (2 of 2 complete runs) |" in report
     summary = json.loads((tmp_path / "out" / "sweep.json").read_text())
     assert all(r["summary"]["warnings"][0].startswith("nothing was captured") for r in summary["run_results"])
+
+
+def test_a_model_file_broken_after_the_sweep_began_fails_only_its_own_runs_on_resume(tmp_path, capsys):
+    """A model of one axis value overwritten after the sweep began refused the whole sweep file (exit 2): the
+    other value's pending run could not be made, nor the report written again. Resumed, that run is made, the
+    broken model's pending run fails with its error (exit 1), and its complete run stands; a sweep not yet begun is
+    still refused at once, with no folder made."""
+    shipped = ROOT / "onboard" / "runtime" / "models" / "cloud_bgrn_int8"
+    for name in ("a", "b"):
+        for suffix in (".tflite", ".json"):
+            shutil.copy(shipped.with_suffix(suffix), (tmp_path / name).with_suffix(suffix))
+    sweep_file = write_sweep(tmp_path, TINY.replace("replicates: 2", "").replace(
+        "pipeline[0].threshold: [0.3, 0.7]", f"pipeline[0].model: [{tmp_path / 'a.tflite'}, {tmp_path / 'b.tflite'}]"))
+    out = tmp_path / "sweep"
+    argv = ["sweep", str(sweep_file), "--out", str(out), "--workers", "1", "--quiet"]
+    assert main(argv) == 0
+    broken = bytearray((tmp_path / "b.tflite").read_bytes())
+    broken[4:8] = b"Tm\xf3\xa5"
+    (tmp_path / "b.tflite").write_bytes(broken)
+    assert main(argv) == 0  # both runs complete: nothing to make, the report written again
+    shutil.rmtree(out / "runs" / "c000-r0")
+    assert main(argv) == 0 and (out / "runs" / "c000-r0" / "report.json").is_file()
+    shutil.rmtree(out / "runs" / "c001-r0")
+    capsys.readouterr()
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "failed: c001-r0" in err and err.rstrip().endswith("not a TFLite model: bytes 4..8 are b'Tm\\xf3\\xa5', "
+                                                             "expected b'TFL3'")
+    assert json.loads((out / "failed" / "c001-r0.json").read_text())
+    assert main(["sweep", str(sweep_file), "--out", str(tmp_path / "new"), "--workers", "1"]) == 2
+    assert "expected a model file that loads" in capsys.readouterr().err and not (tmp_path / "new").exists()

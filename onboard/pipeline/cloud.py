@@ -34,7 +34,7 @@ from .stages import Context, Stage, model_speed
 from .tile import Tile, TileMeta, Work
 from ..runtime.card_metrics import real_validation_of
 from ..runtime.modelcard import MODEL_DIR, ModelCard, load_card, shipped_card
-from ..runtime.model import Model, cached_model, is_model_file
+from ..runtime.model import MODEL_LOADS, Model, cached_model, is_model_file
 from ..scenario.config_files import scenario_path
 from ..runtime.probe import DECISION_PROBABILITY, ceiling_problem, input_range_problem, probability_problem
 from ..runtime.scaling import CAMERA_SOURCES
@@ -237,7 +237,7 @@ class CloudFilter(Stage):
                 return [issue_at("overlap_px", expected, str(params.overlap_px))]
             load_model(MODEL_DIR / f"{name}.tflite", tuple(bands), params.threads)
         except InputFileError as err:
-            return [issue_at("model", "a model file that loads and matches its card", str(err))]
+            return [issue_at("model", MODEL_LOADS, str(err))]
         return []
 
     @classmethod
@@ -251,7 +251,7 @@ class CloudFilter(Stage):
         try:  # validate opens the model the stage will run (cached for the run) and checks its card
             model = load_model(path, camera, params.threads)
         except InputFileError as err:
-            return [issue_at("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
+            return [issue_at("model", f"{MODEL_LOADS} (orbitedge card init MODEL writes one)",
                              str(err))]
         return user_model_problems(model, params.overlap_px, params.threshold)
 

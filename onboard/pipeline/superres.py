@@ -34,7 +34,7 @@ from .spill import SpilledImage
 from .stages import Context, Stage, model_speed
 from .tile import Tile, Work
 from ..runtime.modelcard import MODEL_DIR, shipped_card
-from ..runtime.model import Model, cached_model, is_model_file
+from ..runtime.model import MODEL_LOADS, Model, cached_model, is_model_file
 from ..scenario.config_files import scenario_path
 from ..scenario.schema import issue_at, spec
 
@@ -158,7 +158,7 @@ class SuperResolution(Stage):
         try:
             model = cached_model(path, params.threads)
         except InputFileError as err:
-            return [issue_at("model", "a model file that loads and matches its card (orbitedge card init MODEL writes one)",
+            return [issue_at("model", f"{MODEL_LOADS} (orbitedge card init MODEL writes one)",
                              str(err))]
         return user_model_problems(model, params.scale)
 

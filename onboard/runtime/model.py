@@ -28,6 +28,9 @@ from .scaling import Scaling
 from ..pipeline.tiling import predict_tiled
 
 FORMATS = (".tflite", ".onnx")
+# what a stage's check expects of its ``model`` (a ConfigIssue's ``expected`` begins so): a sweep resumed after a
+# model file broke leaves the file to each run that loads it (app.sweep_command)
+MODEL_LOADS = "a model file that loads and matches its card"
 ONNX_RUNTIME = "onnxruntime"
 CARD_BENCHMARK_RUNS = 20  # timed inferences behind a new card's host latency, after CARD_BENCHMARK_WARMUP
 CARD_BENCHMARK_WARMUP = 3
