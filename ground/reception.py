@@ -10,8 +10,8 @@ left out, so that the rest of the run is still processed:
 
 - ``truncated_line``: the last line of a JSONL file is cut short (an interrupted run);
 - ``bad_manifest_line``: a line that is not a JSON object, or that :meth:`rundir.manifest.ManifestLine.parse`
-  refuses: a key the ground needs is missing (an image's ``tile``, ``bands`` and ``reflectance_per_dn`` among them),
-  or a key (nested ones included) has a value of the wrong type;
+  refuses: a key the ground needs is missing (an image's ``tile``, ``bands`` and ``reflectance_per_dn`` among them,
+  and a lossless product's ``dn_sha256``), or a key (nested ones included) has a value of the wrong type;
 - ``missing_downlink``: the run directory holds no ``downlink/`` (every run makes one as it starts);
 - ``missing_manifest``: ``downlink/`` holds no ``manifest.jsonl``;
 - ``missing_file``: a manifest line whose file (or one of its sidecars) is absent;

@@ -219,7 +219,8 @@ class ManifestLine:
         """``(line, [])`` for a JSON object that is a good manifest line, else ``(None, problems)``: each required
         key that is missing (one problem naming them all), then each known key whose value is of the wrong type,
         e.g. ``"bytes is '1024', expected an integer >= 0"``, then what an image lacks of IMAGE_REQUIRED or bands that
-        do not match its shape. Unknown keys are ignored (a newer spacecraft)."""
+        do not match its shape, or a lossless product without ``dn_sha256``. Unknown keys are ignored (a newer
+        spacecraft)."""
         if not isinstance(record, Mapping):
             return None, [f"expected a JSON object, found {type(record).__name__}"]
         missing = [key for key in REQUIRED if key not in record]
@@ -232,6 +233,9 @@ class ManifestLine:
                 problems.append(f"missing key(s) {', '.join(absent)}, which an image product needs")
             elif not problems and len(record["shape"]) == 3 and len(record["bands"]) != record["shape"][-1]:
                 problems.append(f"bands names {len(record['bands'])}, the shape holds {record['shape'][-1]}")
+        if record.get("lossless") is True and "dn_sha256" not in record:  # the ground could not check it bit for bit
+            problems.append("lossless is true without dn_sha256, the sha256 of the DN the spacecraft encoded, which "
+                            "the ground checks the decoded product against")
         if problems:
             return None, problems
         if not _is_plain_name(record["file"]):

@@ -137,6 +137,16 @@ def test_an_image_needs_its_tile_bands_and_calibration_an_auxiliary_product_does
     assert problems == [] and all(getattr(line, key) in (None, ()) for key in keys)
 
 
+def test_a_lossless_product_carries_the_sha256_of_its_dn():
+    """The ground checks a lossless product bit for bit against dn_sha256; a line saying lossless without it passed
+    every check (a changed pixel in a re-encoded PNG went as exact), so it is refused."""
+    assert ManifestLine.parse(good_record() | {"lossless": True}) == (
+        None, ["lossless is true without dn_sha256, the sha256 of the DN the spacecraft encoded, which the ground "
+               "checks the decoded product against"])
+    for record in (good_record() | {"lossless": True, "dn_sha256": "0" * 64}, good_record() | {"lossless": False}):
+        assert ManifestLine.parse(record)[1] == []
+
+
 def test_an_image_names_each_of_its_bands_and_every_product_its_frames():
     assert ManifestLine.parse(good_record() | {"bands": ["B", "G", "R"]}) == (
         None, ["bands names 3, the shape holds 4"])
