@@ -97,7 +97,9 @@ def bandwidth(delivered: Sequence[ManifestLine], lines: Sequence[ManifestLine], 
 
     ``delivered``: the verified manifest lines, each product once; ``lines``: every parsed manifest line;
     ``captures``: telemetry capture records, or None when absent; ``bytes_on_board`` from the ledger, or None;
-    ``ledger``: the ledger rows, which decide the frames the pipeline finished with. Figures that need missing
+    ``ledger``: the ledger rows, which decide the frames the pipeline finished with. The saved fractions set bytes
+    against raw bytes over the frames with a capture record only (a record lost to a damaged captures.jsonl took
+    its raw bytes out of the denominator, not its products out of the numerator). Figures that need missing
     telemetry are None, as are fractions over zero bytes.
     """
     downlinked = sum(line.bytes for line in delivered)
@@ -105,15 +107,16 @@ def bandwidth(delivered: Sequence[ManifestLine], lines: Sequence[ManifestLine], 
     raw_captured = sum(c.raw_bytes for c in captures) if captures is not None else None
     raw_finished = saved = raw_lost = saved_all = None
     if ledger is not None and captures is not None:
-        finished = finished_frames(ledger, delivered)
+        captured = {c.frame_id for c in captures}  # bytes set against raw bytes only where both are known
+        finished = finished_frames(ledger, delivered) & captured
         raw_finished = sum(c.raw_bytes for c in captures if c.frame_id in finished)
         sent = sum(line.bytes for line in delivered if set(line.frame_ids) <= finished)
         saved = 1.0 - sent / raw_finished if raw_finished else None
         lost_frames = {r.frame_id for r in ledger if lost(r)} | unverified(ledger, delivered)
         raw_lost = sum(c.raw_bytes for c in captures if c.frame_id in lost_frames)
         kept_raw = raw_captured - raw_lost
-        kept = (sum(line.bytes for line in delivered if not lost_frames & set(line.frame_ids))
-                + sum(r.bytes_on_board for r in ledger if r.frame_id not in lost_frames))
+        kept = (sum(line.bytes for line in delivered if set(line.frame_ids) <= captured - lost_frames)
+                + sum(r.bytes_on_board for r in ledger if r.frame_id in captured - lost_frames))
         saved_all = 1.0 - kept / kept_raw if kept_raw else None
     elif raw_delivered:
         saved = 1.0 - downlinked / raw_delivered

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -224,3 +226,15 @@ def test_frames_whose_products_failed_the_ground_checks_are_not_finished():
     assert finished_frames(ledger, verified) == set() and finished_frames(ledger) == {"f0", "f1"}
     summary = ledger_summary(ledger, [capture("f0"), capture("f1"), capture("f2")], verified)
     assert summary["frames_unverified"] == 2 and summary["delivered"] == 2
+
+
+def test_saved_sets_bytes_against_raw_bytes_only_over_frames_with_a_capture_record():
+    """A capture record lost to a cut captures.jsonl took its frame's raw bytes out of the denominator but left its
+    product in the numerator: 5 frames' bytes over 4 frames' raw bytes read 41 % saved where the run saved 53 %."""
+    delivered = [line(0, 1, 100, 400), dataclasses.replace(line(0, 1, 300, 400), frame_ids=("f1",))]
+    ledger = [dataclasses.replace(ledger_row(f, "delivered"), products_delivered=1) for f in ("f0", "f1")]
+    whole = bandwidth(delivered, delivered, [capture("f0", 400), capture("f1", 400)], 0, ledger)
+    assert whole["saved_fraction"] == pytest.approx(1 - 400 / 800)
+    cut = bandwidth(delivered, delivered, [capture("f0", 400)], 0, ledger)
+    assert cut["saved_fraction"] == pytest.approx(1 - 100 / 400)
+    assert cut["saved_fraction_all_captures"] == pytest.approx(1 - 100 / 400)
