@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from rundir.files import check_run_dir
+from rundir.files import NpzReader, check_run_dir
 from rundir.manifest import ManifestLine
 from rundir.records import Record, RecordError
 from rundir.run_info import RunInfo, StageEntry
@@ -88,10 +88,15 @@ def load_run(run_dir: Path, cog_threads: int | str = ALL_CORES) -> RunData:
     """Receive, verify and stitch a run directory's products (writing ``mosaics/``, each COG compressed in
     ``cog_threads``: :func:`ground.stitch.write_cog`) and read its telemetry.
 
-    Raises InputFileError when ``run_dir`` is not a directory or has neither ``downlink/`` nor ``telemetry/``.
+    Raises InputFileError when ``run_dir`` is not a directory or has neither ``downlink/`` nor ``telemetry/``, or
+    when a file of its ``truth/`` or ``evaluation/`` (the scoring's, never downlinked) is not a readable ``.npz``
+    archive: before anything is written, so that the last report's mosaics and report.json still agree.
     """
     run_dir = Path(run_dir)
     check_run_dir(run_dir)
+    for path in (p for folder in ("truth", "evaluation") for p in sorted((run_dir / folder).glob("*.npz"))):
+        with NpzReader(path):
+            pass
     missing = [part for part in ("downlink/", "telemetry/", "truth/") if not (run_dir / part).is_dir()]
     reception = receive(run_dir)
     anomalies = list(reception.anomalies)

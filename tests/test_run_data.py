@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 import yaml
 
 from conftest import FRAME_RAW_BYTES
-from ground.report import build_report
+from ground.report import build_report, write_report
 from ground.run_data import load_run
 from rundir.telemetry import OPTIONAL_FILES, TELEMETRY_FILES
 from rundir.errors import InputFileError
@@ -17,6 +18,23 @@ from rundir.errors import InputFileError
 
 def lines(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("folder", ["truth", "evaluation"])
+def test_a_damaged_scoring_file_is_named_before_the_report_writes_anything(tiny_run, folder):
+    """A truth/ or evaluation/ file cut short stopped the report halfway: the mosaics were made again (from the
+    products that now verify) while report.json still told of the last report's."""
+    write_report(tiny_run)
+    mosaics = {p.name: p.stat().st_mtime_ns for p in (tiny_run / "mosaics").iterdir()}
+    damaged = tiny_run / folder / "sat-1-f000000.npz"  # as the spacecraft writes them: deflated arrays
+    damaged.parent.mkdir(exist_ok=True)
+    np.savez_compressed(damaged, cloud=np.random.default_rng(0).integers(0, 3, (64, 64), np.uint8))
+    damaged.write_bytes(damaged.read_bytes()[:1000])
+    (tiny_run / "downlink" / "manifest.jsonl").write_text("")
+    with pytest.raises(InputFileError, match="not a readable .npz archive of arrays") as err:
+        load_run(tiny_run)
+    assert err.value.path == str(damaged)
+    assert {p.name: p.stat().st_mtime_ns for p in (tiny_run / "mosaics").iterdir()} == mosaics
 
 
 def test_a_whole_run_is_read(tiny_run):
