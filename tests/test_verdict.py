@@ -139,6 +139,9 @@ def test_a_comparison_of_part_of_the_capture_says_how_much_is_left_out():
     assert unfinished(24, mixed).endswith(": 1 still on board, 1 lost on board (evicted), 1 that failed the ground's "
                                           "checks.")
     assert unfinished(27, {"captured": 27, "on_board": 0}) is None
+    # a delivered frame whose processing record was unreadable: not lost on board (the ledger counts no loss)
+    assert unfinished(4, {"captured": 5, "on_board": 0, "frames_lost": 0}).endswith(
+        ": 1 whose telemetry records the comparison reads are missing or unreadable (see the reception anomalies).")
     text = verdict_of(rows(best_lossless=1000, this_run=300) | {"frames": 3}, CLOUD_AI)
     assert "captured frames" not in text  # no ledger: nothing to say
     full = verdict({"comparison": rows(best_lossless=1000, this_run=300), "ledger": {"captured": 5, "on_board": 2}},
