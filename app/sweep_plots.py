@@ -18,7 +18,7 @@ from ground.document import slug
 from .figures import FIGURES, PARETO_X, interval
 from .sampling import Axis
 from .sweep_plan import RunSpec, value_id
-from .sweep_results import ConfigSummary, joint_front, pareto_criteria
+from .sweep_results import ConfigSummary, joint_front, off_front_reasons, pareto_criteria
 
 PARETO_PLOT = "plots/pareto.png"
 FRONT_COLOUR, ORACLE_COLOUR, OTHER_COLOUR = "tab:red", "tab:green", "0.6"
@@ -126,14 +126,25 @@ def _oracle_xs(configs: Sequence[ConfigSummary]) -> list[float]:
     return [x for x in (_mean_ci(c, ORACLE_X)[0] for c in configs) if x is not None]
 
 
+def _oracle_best_x(configs: Sequence[ConfigSummary]) -> float | None:
+    """The highest oracle saving of the configurations that may be on a front: one off every front
+    (:func:`app.sweep_results.off_front_reasons`, e.g. a replicate that delivered nothing, whose "saving" is all of
+    nothing) does not set the reference the front is read against. None when none has one."""
+    off = off_front_reasons(configs)
+    return max(_oracle_xs([c for c in configs if c.config not in off]), default=None)
+
+
 def oracle_drawn(configs: Sequence[ConfigSummary], panel: str) -> str | None:
     """How the oracle appears in the Pareto panel of ``panel``: ``"marks"`` (an x per configuration, against clear
-    pixels lost, where a configuration has both oracle figures), ``"line"`` (its highest saving, dashed) or None
-    (no oracle: no cloud_filter stage)."""
+    pixels lost, where a configuration has both oracle figures), ``"line"`` (the highest saving of those that may
+    be on a front, dashed: :func:`_oracle_best_x`) or None (no oracle: no cloud_filter stage, or only
+    configurations off every front)."""
     if not _oracle_xs(configs):
         return None
     known = any(_mean_ci(c, ORACLE_X)[0] is not None and _mean_ci(c, ORACLE_Y)[0] is not None for c in configs)
-    return "marks" if panel == ORACLE_Y.removeprefix("oracle_") and known else "line"
+    if panel == ORACLE_Y.removeprefix("oracle_") and known:
+        return "marks"
+    return "line" if _oracle_best_x(configs) is not None else None
 
 
 def _oracle(ax: Any, configs: Sequence[ConfigSummary], name: str) -> list[float]:
@@ -152,7 +163,7 @@ def _oracle(ax: Any, configs: Sequence[ConfigSummary], name: str) -> list[float]
         ax.plot([m[1] for m in marks], [m[2] for m in marks], "x", color=ORACLE_COLOUR, ms=6, label=ORACLE_LABEL)
         return [m[2] for m in marks]
     if drawn == "line":
-        ax.axvline(max(_oracle_xs(configs)), ls="--", color=ORACLE_COLOUR, lw=1.2, label=ORACLE_BEST_LABEL)
+        ax.axvline(_oracle_best_x(configs), ls="--", color=ORACLE_COLOUR, lw=1.2, label=ORACLE_BEST_LABEL)
     return []
 
 

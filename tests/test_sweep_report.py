@@ -5,7 +5,7 @@ import dataclasses
 
 from app.figures import fmt_figure
 from app.sweep_file import load_sweep
-from app.sweep_plots import oracle_drawn
+from app.sweep_plots import _oracle_best_x, oracle_drawn
 from app.sweep_report import (_runs_text, failure_text, fmt_estimate, front_text, joint_front, lead_text, pareto_note,
                               pareto_paragraph, ranked_table, report_blocks, write_sweep_report)
 from app.sweep_results import ConfigSummary
@@ -115,6 +115,10 @@ def test_the_pareto_caption_names_only_the_oracle_marks_the_plot_draws():
     no_y = [labelled(c.config, "x", (0.5, 0.5, 0.02, 3.0, 100.0, 0.45, None)) for c in TIED[:2]]
     assert oracle_drawn(no_y, "clear_pixels_lost_fraction") == "line"
     assert "against clear_pixels_lost_fraction a dashed line" in pareto_paragraph(no_y, ["clear_pixels_lost_fraction"])
+    # a configuration off every front (a replicate that delivered nothing: all of nothing "saved") sets no line
+    # (the plot's axes are in per cent)
+    unfit = dataclasses.replace(labelled(2, "y", (0.5, 0.5, 0.02, 3.0, 100.0, 0.67, None)), unfit="delivered no frame")
+    assert _oracle_best_x([*no_y, unfit]) == 45.0 and oracle_drawn([unfit], "latency_p90_s") is None
     no_oracle = [labelled(c.config, "x", (0.5, 0.5, 0.02, 3.0, 100.0, None, None)) for c in TIED[:2]]
     assert oracle_drawn(no_oracle, "clear_pixels_lost_fraction") is None
     assert "oracle" not in pareto_paragraph(no_oracle, ["clear_pixels_lost_fraction", "latency_p90_s"])
