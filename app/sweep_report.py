@@ -181,17 +181,24 @@ def shown_figures(sweep: Sweep, configs: Sequence[ConfigSummary]) -> list[str]:
 def ranked_table(sweep: Sweep, configs: Sequence[ConfigSummary]) -> list[Block]:
     """The configurations best first (:func:`app.sweep_results.rank`; unranked ones last): rank (shared by tied
     objective values), axis labels, the objective, the Pareto figures and the key figures that have a value with
-    their 95 % CI, runs, and a star on the joint Pareto front."""
+    their 95 % CI (``(1 of 2 runs)`` after one from fewer of the complete runs than the runs column counts: a run
+    that could not measure it), runs, and a star on the joint Pareto front."""
     configs = rank(list(configs), sweep.config.objective)
     shown = shown_figures(sweep, configs)
     best = joint_front(configs)
     rows = tuple((label, str(c.config), *(c.labels.get(a.key, "") for a in sweep.axes),
-                  *(fmt_estimate(n, c.figures.get(n)) for n in shown),
+                  *(_cell(n, c.figures.get(n), c.complete) for n in shown),
                   f"{c.complete}" + (f" ({c.failed} failed)" if c.failed else ""), "*" if c.config in best else "")
                  for label, c in zip(rank_labels(configs, sweep.config.objective), configs))
     rows, note = capped(rows, "configurations")
     head = ("rank", "config", *(a.key for a in sweep.axes), *shown, "runs", "Pareto")
     return [Table(head, rows), *note]
+
+
+def _cell(name: str, est: Estimate | None, complete: int) -> str:
+    """:func:`fmt_estimate`, and how many of the ``complete`` runs it is over when fewer."""
+    fewer = est is not None and est.mean is not None and est.n < complete
+    return fmt_estimate(name, est) + (f" ({est.n} of {complete} runs)" if fewer else "")
 
 
 def pareto_paragraph(configs: Sequence[ConfigSummary], panels: Sequence[str]) -> str:
@@ -230,7 +237,8 @@ def report_blocks(sweep: Sweep, rows: list[dict[str, Any]], configs: Sequence[Co
                   "seed: another sky, other noise) ± the half-width of its 95 % confidence interval (Student's t "
                   "with n - 1 degrees of freedom), or [low, high] where that interval reaches past what the figure "
                   "can take (below 0 %, above 100 %, below 0 Wh/MB) and is clipped to it; one replicate gives the "
-                  f"value alone. {pareto_note(configs)} {ranking_note(cfg.objective, configs)}"),
+                  "value alone, and a figure from fewer of the complete runs than the runs column counts says how "
+                  f"many, (1 of 2 runs). {pareto_note(configs)} {ranking_note(cfg.objective, configs)}"),
         *ranked_table(sweep, configs),
     ]
     if lead := lead_text(rank(list(configs), cfg.objective), rows, cfg.objective):

@@ -64,6 +64,15 @@ ROWS = ([{"status": "complete"}] * 6 + [{"status": "failed", "run_id": f"c004-r{
         + [{"status": "pending"}] * 2)
 
 
+def test_a_figure_from_fewer_runs_than_the_runs_column_counts_says_so(tmp_path):
+    """One of a configuration's two complete runs delivered nothing, so its energy per MB is one run's: the table
+    showed it as it shows a one-replicate figure, beside "runs 2"."""
+    sweep = load_sweep(write_sweep(tmp_path))
+    short = dataclasses.replace(TIED[2], figures={**TIED[2].figures, "energy_per_mb_wh": Estimate(2.0, None, 1)})
+    (row,) = ranked_table(sweep, [short])[0].rows
+    assert row[6:9] == ("2 Wh/MB (1 of 2 runs)", "1.5 min ± 0.01 s", "2")
+
+
 def test_ties_share_a_rank_and_configurations_not_run_are_unranked_last(tmp_path):
     sweep = load_sweep(write_sweep(tmp_path))
     table = ranked_table(sweep, TIED)[0]
@@ -80,7 +89,8 @@ def test_ties_share_a_rank_and_configurations_not_run_are_unranked_last(tmp_path
         ("not run yet", "3", "0.9", "n/a", "n/a", "n/a", "n/a", "n/a", "0", ""),
         ("no complete run", "4", "1.0", "n/a", "n/a", "n/a", "n/a", "n/a", "0 (2 failed)", ""))
     text = to_markdown(report_blocks(sweep, ROWS, TIED, ["clear_pixels_lost_fraction"], []))
-    assert ("one replicate gives the value alone. Pareto: * on the joint front of saved_vs_single_frame_fraction "
+    assert ("one replicate gives the value alone, and a figure from fewer of the complete runs than the runs column "
+            "counts says how many, (1 of 2 runs). Pareto: * on the joint front of saved_vs_single_frame_fraction "
             "(higher is better) and clear_pixels_lost_fraction, energy_per_mb_wh, latency_p90_s (lower is better): no "
             "other configuration is at least as good on every one of these 4 figures and better on one, each compared "
             "as the table shows it (a difference the table does not show decides nothing). Configurations whose "
