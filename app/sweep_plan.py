@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from onboard.scenario.yaml_source import Source, ancestors, apply_override, join
 from rundir.errors import ConfigError, ConfigIssue
 from rundir.records import INT64_MAX
 
-from .sampling import Axis, configurations
+from .sampling import SIGNIFICANT_DIGITS, Axis, configurations
 
 
 RUN_ID_PATTERN = r"c\d+-r\d+"  # a run's id: its configuration and replicate, c007-r2 (Plan.runs)
@@ -55,6 +56,18 @@ def label_of(value: Any) -> str:
     if isinstance(value, list) and value and all(isinstance(v, dict) and "stage" in v for v in value):
         return ">".join(str(v["stage"]) for v in value)
     return value if isinstance(value, str) else yaml_text(value)
+
+
+def distinct_labels(values: Sequence[Any]) -> dict[str, str]:
+    """{:func:`value_id`: label} of an axis's drawn ``values``: :func:`label_of`, numbers with as many significant
+    digits (6 up to SIGNIFICANT_DIGITS, to which values are told apart) as tell every one apart, since tables and
+    plots name configurations by their labels (0.500000063 and 0.500000081 both read 0.5 in %g)."""
+    unique = {value_id(v): v for v in values}
+    for digits in range(6, SIGNIFICANT_DIGITS + 1):
+        labels = {i: f"{v:.{digits}g}" if isinstance(v, float) else label_of(v) for i, v in unique.items()}
+        if len(set(labels.values())) == len(labels):
+            break
+    return labels
 
 
 def value_id(value: Any) -> str:
@@ -222,10 +235,12 @@ class ScenarioCheck:
         names = {key: {value_id(v): label for v, label in zip(a.values, a.labels)}
                  for key, a in (cfg.axes or {}).items()
                  if not isinstance(a, list) and a.labels is not None}  # {identity of a listed value: its label}
+        drawn = {a.key: distinct_labels([values[k] for values in configs]) for k, a in enumerate(axes)}
         runs = []
         for i, values in enumerate(configs):
             assignments = [f"{a.key}={texts[a.key].get(value_id(v), yaml_text(v))}" for a, v in zip(axes, values)]
-            labels = {a.key: names.get(a.key, {}).get(value_id(v), label_of(v)) for a, v in zip(axes, values)}
+            labels = {a.key: names.get(a.key, {}).get(value_id(v), drawn[a.key][value_id(v)])
+                      for a, v in zip(axes, values)}
             scenario, problems = self.load(assignments)
             if scenario is None and not problems:  # only model files left to their runs: seed and devices without
                 scenario, problems = self.load([a for a in assignments if f"--set {a}" not in self.unloadable])

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.sweep_file import load_sweep
-from app.sweep_plan import RUN_ID_PATTERN, label_of, value_id, yaml_text
+from app.sweep_plan import RUN_ID_PATTERN, distinct_labels, label_of, value_id, yaml_text
 from onboard.scenario.yaml_source import load_yaml
 from rundir.errors import ConfigError
 from tests.sweep_cases import QUICKSTART, TINY, write_sweep
@@ -130,3 +130,19 @@ def test_labels_are_short():
     assert label_of(0.30000) == "0.3" and label_of("coral-usb") == "coral-usb"
     assert label_of([{"stage": "cloud_filter", "threshold": 0.4}, {"stage": "encode"}]) == "cloud_filter>encode"
     assert label_of({"a": 1}) == "{a: 1}"
+
+
+def test_sampled_values_a_hair_apart_get_labels_that_tell_them_apart(tmp_path):
+    """50 thresholds drawn from 0.5 to 0.5000001 all read 0.5 in %g: tables and plots could not tell the
+    configurations apart. Their labels take the digits that do (as many as 12), and no more."""
+    sweep = load_sweep(write_sweep(tmp_path, f"""name: narrow
+scenario: {QUICKSTART}
+axes:
+  pipeline[0].threshold: {{start: 0.5, stop: 0.5000001}}
+sampling: {{method: random, samples: 50}}
+"""))
+    labels = [spec.labels["pipeline[0].threshold"] for spec in sweep.runs]
+    assert len(set(labels)) == 50 and all(label.startswith("0.5000000") for label in labels)
+    assert distinct_labels([0.3, 0.7, 0.30000000004, 2]) == {"0.3": "0.3", "0.7": "0.7", "0.30000000004":
+                                                                   "0.30000000004", "2": "2"}
+    assert distinct_labels([0.25, 0.75]) == {"0.25": "0.25", "0.75": "0.75"}
