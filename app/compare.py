@@ -225,6 +225,10 @@ class Comparison:
                          "item or stage parameter)")
         if len(differ) > len(settings):
             lines.append(f"  {len(differ) - len(settings)} more settings differ (--json lists every one)")
+        if blind := [h for h, known in zip(self.heads, self.settings) if known is None]:
+            they = "it differs" if len(blind) == 1 else "they differ"
+            lines.append(f"  no scenario.yaml in {', '.join(blind)}: the settings {they} in from the others are "
+                         "unknown, and not in the rows above")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
