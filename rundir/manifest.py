@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from .records import INT64_MAX
+
 MANIFEST = "manifest.jsonl"  # the manifest's file name in downlink/
 
 
@@ -45,7 +47,8 @@ def _is_text(value: Any) -> bool:
 
 
 def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """An integer from 0 to INT64_MAX: the ground sums byte counts in numpy int64 (10**30 "bytes" read as 1e21 GB)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX
 
 
 def _is_positive(value: Any) -> bool:
@@ -82,7 +85,7 @@ def _object_of(keys: Mapping[str, Callable[[Any], bool]]) -> Callable[[Any], boo
 
 Check = tuple[Callable[[Any], bool], str]
 TEXT: Check = (_is_text, "a non-empty string")
-COUNT: Check = (_is_count, "an integer >= 0")
+COUNT: Check = (_is_count, "an integer from 0 to 2**63 - 1")
 POSITIVE: Check = (_is_positive, "an integer > 0")
 TIME: Check = (_is_number, "a finite number")
 TEXTS: Check = (_list_of(_is_text), "a list of strings")

@@ -17,7 +17,7 @@ import functools
 import json
 import types
 import typing
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 from .errors import InputFileError
 
@@ -41,6 +41,22 @@ class RecordError(InputFileError):
 def omitted_when_none() -> Any:
     """A field that defaults to None and is left out of :meth:`Record.to_json` while None."""
     return dataclasses.field(default=None, metadata={"omit_none": True})
+
+
+def checked(test: Callable[[Any], bool], expected: str, **field_args: Any) -> Any:
+    """A record field whose value, once of its type, must also pass ``test`` (a count below 0, a status no run
+    writes): :meth:`Record.parse` raises RecordError saying ``expected`` otherwise."""
+    return dataclasses.field(metadata={"check": (test, expected)}, **field_args)
+
+
+def count(**field_args: Any) -> Any:
+    """A field of an integer >= 0 (None where the type allows it): bytes, products, frames."""
+    return checked(lambda v: v is None or v >= 0, "an integer >= 0", **field_args)
+
+
+def counts(**field_args: Any) -> Any:
+    """A field of {name: integer >= 0}."""
+    return checked(lambda v: all(n >= 0 for n in v.values()), "an object of integers >= 0", **field_args)
 
 
 def _plain(value: Any) -> Any:
@@ -102,6 +118,9 @@ def _parse_dataclass(cls: type, data: Any, where: tuple[str, int | None], path: 
         name = f"{path}.{f.name}" if path else f.name
         if f.name in data:
             values[f.name] = _parse_value(hints[f.name], data[f.name], where, name)
+            test, expected = f.metadata.get("check", (None, None))
+            if test is not None and not test(values[f.name]):
+                raise RecordError(*where, name, expected, found_text(data[f.name]))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise RecordError(*where, name, "a value (a required field)", "nothing: the key is missing")
     return cls(**values)

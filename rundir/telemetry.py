@@ -15,7 +15,7 @@ from typing import TextIO
 
 from .files import jsonl_line
 from .manifest import Footprint
-from .records import Record
+from .records import Record, checked, count, counts
 
 LEDGER_STATUSES = ("delivered", "dropped", "on_board")  # a captured frame's possible ends in a LedgerRow
 
@@ -31,8 +31,8 @@ class CaptureRecord(Record):
     target: str
     t_s: float
     utc: str
-    raw_bytes: int
-    burst_frames: int
+    raw_bytes: int = count()
+    burst_frames: int = checked(lambda v: v >= 1, "an integer >= 1")
     footprint: Footprint  # the frame's grid
     centre_lat_deg: float
     centre_lon_deg: float
@@ -57,8 +57,8 @@ class ProcessingRecord(Record):
     compute_timing: str
     compute_stage_s: dict[str, float]
     wall_s: dict[str, float]
-    tiles_kept: int
-    tiles_dropped: int
+    tiles_kept: int = count()
+    tiles_dropped: int = count()
     alternative_bytes: dict[str, int | None]
     compute_wait_s: float | None = None
 
@@ -131,13 +131,13 @@ class LedgerRow(Record):
 
     frame_id: str
     satellite: str
-    status: str
+    status: str = checked(lambda v: v in LEDGER_STATUSES, f"one of {', '.join(LEDGER_STATUSES)}")
     reason: str | None
-    products_delivered: int
-    products_dropped: int
-    dropped_by_reason: dict[str, int]
-    products_on_board: int
-    bytes_on_board: int
+    products_delivered: int = count()
+    products_dropped: int = count()
+    dropped_by_reason: dict[str, int] = counts()
+    products_on_board: int = count()
+    bytes_on_board: int = count()
     age_s: float | None
     decided_by_stage: dict[str, dict[str, int]]
 
@@ -158,9 +158,9 @@ class ContactRecord(Record):
     max_elevation_deg: float
     tracked: bool
     used_s: float
-    bytes_sent: int
+    bytes_sent: int = count()
     duration_s: float | None = None
-    products_completed: int | None = None
+    products_completed: int | None = count(default=None)
     waited_s: float | None = None
 
 

@@ -78,10 +78,11 @@ def good_record() -> dict:
     ("reflectance_per_dn", float("inf"), "reflectance_per_dn is inf, expected a finite number > 0"),
     ("masked", 1, "masked is 1, expected true or false"),
     ("cloud_fraction", 1.5, "cloud_fraction is 1.5, expected a number from 0 to 1"),
-    ("bytes", True, "bytes is True, expected an integer >= 0"),
+    ("bytes", True, "bytes is True, expected an integer from 0 to 2**63 - 1"),
     ("shape", [], "shape is [], expected a list of positive integers"),
-    ("clear_px", -3, "clear_px is -3, expected an integer >= 0"),
-    ("value", 12.5, "value is 12.5, expected an integer >= 0"),
+    ("clear_px", -3, "clear_px is -3, expected an integer from 0 to 2**63 - 1"),
+    ("value", 12.5, "value is 12.5, expected an integer from 0 to 2**63 - 1"),
+    ("raw_bytes", 10**30, "raw_bytes is 1000000000000000000000000000000, expected an integer from 0 to 2**63 - 1"),
 ])
 def test_a_key_of_the_wrong_type_is_named(key, value, expected):
     record = good_record() | {key: value}

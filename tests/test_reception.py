@@ -163,7 +163,7 @@ def test_line_missing_a_needed_key(run_dir):
 @pytest.mark.parametrize("key, value, expected", [
     ("shape", None, "shape is None, expected a list of positive integers"),
     ("id", ["sat-1"], "id is ['sat-1'], expected a non-empty string"),
-    ("bytes", "1024", "bytes is '1024', expected an integer >= 0"),
+    ("bytes", "1024", "bytes is '1024', expected an integer from 0 to 2**63 - 1"),
     ("capture_t_s", float("nan"), "capture_t_s is nan, expected a finite number"),
     ("bands", 4, "bands is 4, expected a list of strings"),
 ])

@@ -95,6 +95,12 @@ def test_a_ledger_row_from_before_decided_by_stage_is_refused_naming_the_key():
     ({"decided_by_stage": {"cloud_filter": []}}, "decided_by_stage.cloud_filter", "an object of (an integer)",
      "a list"),
     ({"age_s": "late"}, "age_s", "a number or null", '"late"'),
+    # of the right type, but no run writes it: a status misspelt, a count below 0 (they passed, as "17 delivered
+    # (NOT balanced)" with no word of the row, or a bent-pipe size of -281 kB and 1085 % saved)
+    ({"status": "delivred"}, "status", "one of delivered, dropped, on_board", '"delivred"'),
+    ({"products_delivered": -3}, "products_delivered", "an integer >= 0", "-3"),
+    ({"bytes_on_board": -1}, "bytes_on_board", "an integer >= 0", "-1"),
+    ({"dropped_by_reason": {"cloudy": -1}}, "dropped_by_reason", "an object of integers >= 0", "an object"),
 ])
 def test_a_bad_ledger_row_names_file_line_field_expected_and_found(change, field, expected, found):
     good = LedgerRow("f", "sat-1", "on_board", None, 0, 0, {}, 1, 10, 5.0, {}).to_json()
@@ -103,6 +109,20 @@ def test_a_bad_ledger_row_names_file_line_field_expected_and_found(change, field
     assert (err.value.path, err.value.line, err.value.field) == ("telemetry/ledger.jsonl", 7, field)
     assert (err.value.expected, err.value.found) == (expected, found)
     assert str(err.value) == f"telemetry/ledger.jsonl: line 7: {field}: expected {expected}, found {found}"
+
+
+def test_a_capture_or_contact_record_of_negative_bytes_is_refused():
+    capture = {"frame_id": "f", "satellite": "s", "pass_id": "p", "target": "t", "t_s": 0.0, "utc": "u",
+               "raw_bytes": -5000000, "burst_frames": 1, "centre_lat_deg": 0.0, "centre_lon_deg": 0.0,
+               "footprint": {"epsg": 32631, "x0_m": 0.0, "y0_m": 0.0, "gsd_m": 10.0, "width_px": 4, "height_px": 4},
+               "sun_elevation_deg": 40.0, "off_nadir_deg": 0.0}
+    with pytest.raises(RecordError, match="raw_bytes: expected an integer >= 0, found -5000000"):
+        CaptureRecord.parse(capture, "telemetry/captures.jsonl", 2)
+    with pytest.raises(RecordError, match="burst_frames: expected an integer >= 1, found 0"):
+        CaptureRecord.parse({**capture, "raw_bytes": 10, "burst_frames": 0}, "telemetry/captures.jsonl", 2)
+    contact = ContactRecord("s", "g", 0.0, 1.0, 10.0, True, 1.0, 5).to_json()
+    with pytest.raises(RecordError, match="bytes_sent: expected an integer >= 0, found -5"):
+        ContactRecord.parse({**contact, "bytes_sent": -5}, "telemetry/contacts.jsonl", 1)
 
 
 def test_a_contact_row_missing_a_required_field_is_refused():
