@@ -13,7 +13,7 @@ try:  # a Ctrl-C while the command's modules load (about 0.3 s) ends as one duri
     from pathlib import Path
     from typing import Any
 
-    from rundir.errors import OrbitEdgeError
+    from rundir.errors import InputFileError, OrbitEdgeError
     from rundir.files import run_lock
 
     from .arguments import whole_number
@@ -80,6 +80,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ground.report import report_steps, write_report
 
     check_run_or_sweep_dir(args.run_dir)
+    if not os.access(args.run_dir, os.W_OK):  # a read-only share: said before any part is made again
+        raise InputFileError(args.run_dir, "not writable (a read-only file system or share?): the report writes "
+                                           "report.json, report.md, mosaics/, plots/ and stac/ into the run directory "
+                                           "and nothing else there; copy it somewhere writable (cp -r) and report the "
+                                           "copy")
     bound_heap()
     previous = signal.signal(signal.SIGTERM, terminate)  # stops the report as Ctrl-C does: "interrupted", 130
     try:

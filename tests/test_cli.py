@@ -1,6 +1,7 @@
 """The command line as a user meets it: exit codes, messages without tracebacks, help with examples."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,20 @@ def test_run_refuses_a_used_directory(tmp_path):
 def test_report_on_a_missing_run_directory(tmp_path):
     result = orbitedge("report", str(tmp_path / "nothing"))
     assert result.returncode == 2 and "nothing" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_report_on_a_run_directory_it_cannot_write_says_so_and_what_to_do(tiny_run, capsys, monkeypatch):
+    """On a read-only share the report stopped at its first mosaic with only "Read-only file system". Fault
+    injected: the kernel's answer for that folder (root writes a chmod 555 folder all the same)."""
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == tiny_run and mode == os.W_OK
+                        else real(path, mode))
+    assert main(["report", str(tiny_run)]) == 2
+    assert capsys.readouterr().err == (
+        f"orbitedge: error: {tiny_run}: not writable (a read-only file system or share?): the report writes "
+        "report.json, report.md, mosaics/, plots/ and stac/ into the run directory and nothing else there; copy it "
+        "somewhere writable (cp -r) and report the copy\n")
+    assert not (tiny_run / "report.json").exists() and not (tiny_run / "mosaics").exists()
 
 
 def test_run_json_summary_and_report_rerun(tmp_path, capsys):
