@@ -239,8 +239,8 @@ class Encode(Stage):
     # codecs, lossless, level 3; benchmarks/results/codecs.json) on the reference host, samples per second. TIFF's
     # was stale (measured 3.4-3.7x it where PNG ran 1.5-1.8x its own); it is PNG's times their measured ratio,
     # 3.4-3.6 in three runs on 2026-12-06. JPEG 2000's is one thread's (codecs.json's runs OpenJPEG on every core).
-    # CCSDS 121's is zstd's times their measured ratio, 0.98 (five interleaved passes on 2026-12-06).
-    REFERENCE_SAMPLES_PER_S = {"png": 10e6, "tiff": 35e6, "ccsds121": 51e6, "jpegls": 27e6, "jpeg2000": 4.7e6,
+    # CCSDS 121's is zstd's times their measured ratio, 0.9 (0.98 and 0.81 in two interleaved runs on 2026-12-06).
+    REFERENCE_SAMPLES_PER_S = {"png": 10e6, "tiff": 35e6, "ccsds121": 47e6, "jpegls": 27e6, "jpeg2000": 4.7e6,
                                "jpegxl": 12.6e6, "zstd": 52e6}
 
     def process(self, work: Work) -> None:
