@@ -117,7 +117,7 @@ def image_dn(data: Mapping[str, np.ndarray], name: str, bit_depth: int = 16) -> 
     codestream, shape = _parts(name)
     if codestream not in data:
         return None
-    return decode(data[codestream].tobytes(), "jpegls", tuple(int(n) for n in data[shape]), bit_depth)
+    return decode(data[codestream], "jpegls", tuple(int(n) for n in data[shape]), bit_depth)  # as stored: no copy
 
 
 class EvaluationRecord(Mapping[str, np.ndarray]):

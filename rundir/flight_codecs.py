@@ -283,7 +283,7 @@ def _jpeg2000_rate(dn: np.ndarray, bit_depth: int, quality_percent: float) -> by
             return bytes(memory.read())
 
 
-def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.ndarray:
+def decode(data: bytes | np.ndarray, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.ndarray:
     """Decode a codestream of :func:`encode` (an image codec of :data:`LOSSY`) of ``bit_depth``-bit DN to an array of
     ``shape`` (H, W, B); ValueError when it is not one (a damaged file), or decodes to another shape.
 
@@ -294,7 +294,8 @@ def decode(data: bytes, fmt: str, shape: tuple[int, ...], bit_depth: int) -> np.
         if fmt == "jpegls":
             if bytes(data[-2:]) != JPEGLS_EOI:  # NOTE: checked first: CharLS 2.4 takes seconds on some truncated scans
                 raise ValueError(f"not a decodable jpegls codestream (truncated: no end marker {JPEGLS_EOI.hex()})")
-            return np.minimum(_from_bsq(imagecodecs.jpegls_decode(data), shape), 2**bit_depth - 1)
+            dn = _from_bsq(imagecodecs.jpegls_decode(data), shape)  # a view of the decoded planes
+            return np.minimum(dn, 2**bit_depth - 1, out=dn)  # in place: a 50 Mpx frame's copy is 400 MB
         if fmt == "jpegxl":
             return _from_bsq(imagecodecs.jpegxl_decode(data), shape)
         if fmt != "jpeg2000":
