@@ -165,7 +165,8 @@ class RadioConfig:
                                           "excludes eb_n0_db; null: 0 unless eb_n0_db is set (with link_budget: the "
                                           "DVB-S2 quasi-error-free rate)")
     eb_n0_db: float | None = spec(None, ge=-5, le=30, doc="link budget Eb/N0 at the demodulator: the frame error "
-                                  "rate of uncoded BPSK/QPSK frames of frame_bytes")
+                                  "rate of uncoded BPSK/QPSK frames of frame_bytes (a coded link's Eb/N0 is some "
+                                  "5 dB below what this needs: give its frame_error_rate instead)")
     link_budget: LinkBudgetConfig | None = spec(None, doc="a rate that follows each pass (slant range, DVB-S2 ACM); "
                                                 "null: rate_mbps throughout")
 
