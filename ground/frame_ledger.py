@@ -21,7 +21,10 @@ def ledger_section(run: RunData) -> dict[str, Any]:
         captured = len(run.captures) if run.captures is not None else None
         out = {"captured": captured, "delivered": None, "dropped": None, "on_board": None, "dropped_by_reason": None,
                "balanced": None}
-        return {**out, "warnings": [NO_LEDGER.format(captured=captured)]} if captured else out
+        if not captured:
+            return out
+        reached = len({c.frame_id for c in run.captures} & {line.frame_ids[0] for line in run.delivered})
+        return {**out, "warnings": [NO_LEDGER.format(captured=captured, reached=reached, rest=captured - reached)]}
     out = {**metrics.ledger_summary(run.ledger, run.captures, run.delivered),
            "captures_skipped": dict(sorted(_planned_and_skipped(run)[1].items()))}
     nothing = out["captured"] == 0 and not run.ledger
@@ -30,8 +33,10 @@ def ledger_section(run: RunData) -> dict[str, Any]:
 
 
 NO_LEDGER = ("{captured} frames were captured, and telemetry/ledger.jsonl, which says what became of each, is "
-             "missing: none of them is accounted for (the spacecraft writes it as a run ends; a run killed outright, "
-             "SIGKILL or the out-of-memory killer, leaves none), and no figure that counts frames can be trusted.")
+             "missing (the spacecraft writes it as a run ends; a run killed outright, SIGKILL or the out-of-memory "
+             "killer, leaves none): the ground verified products of {reached} of them (downlink/manifest.jsonl), "
+             "whether whole is unknown, and what became of the other {rest} is unknown, so no figure that counts "
+             "frames can be trusted.")
 
 
 def frames_dropped(ledger: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:

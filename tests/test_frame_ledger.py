@@ -24,10 +24,15 @@ def test_without_a_ledger_only_the_captures_are_counted_and_that_none_is_account
     (tiny_run / "telemetry" / "ledger.jsonl").unlink()
     ledger = ledger_section(load_run(tiny_run))
     assert ledger["captured"] == 4 and ledger["balanced"] is None and ledger["delivered"] is None
+    reached = len({line["frame_ids"][0] for line in map(json.loads, (tiny_run / "downlink" / "manifest.jsonl")
+                                                          .read_text().splitlines())})
+    assert 0 < reached < 4  # what the ground can still say: the frames some verified product came from
     assert ledger["warnings"] == [
-        "4 frames were captured, and telemetry/ledger.jsonl, which says what became of each, is missing: none of "
-        "them is accounted for (the spacecraft writes it as a run ends; a run killed outright, SIGKILL or the "
-        "out-of-memory killer, leaves none), and no figure that counts frames can be trusted."]
+        "4 frames were captured, and telemetry/ledger.jsonl, which says what became of each, is missing (the "
+        "spacecraft writes it as a run ends; a run killed outright, SIGKILL or the out-of-memory killer, leaves "
+        f"none): the ground verified products of {reached} of them (downlink/manifest.jsonl), whether whole is "
+        f"unknown, and what became of the other {4 - reached} is unknown, so no figure that counts frames can be "
+        "trusted."]
     shutil.rmtree(tiny_run / "telemetry")
     assert ledger_section(load_run(tiny_run))["captured"] is None
 
