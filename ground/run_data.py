@@ -136,6 +136,11 @@ def _read_mapping_file(run_dir: Path, rel: str, parse: Callable[[str], Any], mis
         return None
     try:
         data = parse(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as err:  # its own text names "<unicode string>", line 1: the file and line instead
+        mark = err.problem_mark or err.context_mark
+        anomalies.append(anomaly("bad_file", rel, f"cannot parse: {err.problem or err.context}",
+                                 line=mark.line + 1 if mark else None))
+        return None
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
         anomalies.append(anomaly("bad_file", rel, f"cannot parse: {err}"))
         return None

@@ -73,6 +73,14 @@ def test_a_bad_run_json_is_an_anomaly(tiny_run, text, detail):
     assert (found["kind"], found["file"]) == ("bad_file", "telemetry/run.json") and detail in found["detail"]
 
 
+def test_a_scenario_yaml_that_does_not_parse_is_named_with_its_line(tiny_run):
+    """PyYAML's own text named '"<unicode string>", line 1' rather than the file and its line."""
+    (tiny_run / "scenario.yaml").write_text("name: x\nseed: 1\nworld: {source: [synthetic\n")
+    [found] = load_run(tiny_run).anomalies
+    assert (found["kind"], found["file"], found["line"]) == ("bad_file", "scenario.yaml", 4)
+    assert found["detail"].startswith("cannot parse: ") and "<unicode string>" not in found["detail"]
+
+
 def test_a_row_its_record_refuses_is_left_out_as_a_bad_line(tiny_run):
     """The ledger's second row has a count as text and the contact lost its LOS: each a bad_line naming line and
     field; the other rows are read."""
