@@ -15,7 +15,7 @@ left out, so that the rest of the run is still processed:
 - ``missing_downlink``: the run directory holds no ``downlink/`` (every run makes one as it starts);
 - ``missing_manifest``: ``downlink/`` holds no ``manifest.jsonl``;
 - ``missing_file``: a manifest line whose file (or one of its sidecars) is absent;
-- ``orphan_file``: a file in ``downlink/`` that no manifest line names;
+- ``orphan_file``: a file (or folder) in ``downlink/`` that no manifest line names;
 - ``corrupt``: size or sha256 of the file or a sidecar differs from the manifest line;
 - ``undecodable``: the checksum matches but the file does not decode to the manifest's shape;
 - ``not_bit_exact``: a lossless product (one whose line has ``dn_sha256``) decodes, but not to the DN the spacecraft
@@ -176,9 +176,9 @@ def receive(run_dir: Path) -> Reception:
             kind, detail = problem
             result.anomalies.append(anomaly(kind, f"downlink/{name}", detail, product_id, number))
     for path in sorted(downlink_dir.iterdir()):
-        if path.is_file() and path.name != MANIFEST and path.name not in named_files:
-            result.anomalies.append(anomaly("orphan_file", f"downlink/{path.name}",
-                                            f"{path.stat().st_size} bytes with no manifest line"))
+        if path.name != MANIFEST and path.name not in named_files:  # a folder too: no product is one
+            what = "a folder" if path.is_dir() else f"{path.stat().st_size} bytes" if path.exists() else "a broken link"
+            result.anomalies.append(anomaly("orphan_file", f"downlink/{path.name}", f"{what} with no manifest line"))
     return result
 
 

@@ -129,6 +129,11 @@ def test_file_without_manifest_line_is_an_orphan(run_dir):
     assert kinds(got) == ["orphan_file"]
     assert got.anomalies[0]["file"] == "downlink/stray.raw"
     assert len(got.products) == 3
+    (run_dir / "downlink" / "sub").mkdir()  # a folder no product is went unreported
+    (run_dir / "downlink" / "gone.png").symlink_to(run_dir / "nowhere.png")
+    assert [(a["file"], a["detail"]) for a in receive(run_dir).anomalies] == [
+        ("downlink/gone.png", "a broken link with no manifest line"), ("downlink/stray.raw", "4 bytes with no "
+         "manifest line"), ("downlink/sub", "a folder with no manifest line")]
 
 
 def test_truncated_last_manifest_line_is_reported(run_dir):
