@@ -176,11 +176,11 @@ def remade_folder(folder: Path) -> Iterator[Path]:
     inside = folder.resolve()
     for rel in _listed(listing):
         path = folder / rel
-        if not path.parent.resolve().is_relative_to(inside):  # a listed folder since made a link elsewhere
-            continue
+        if not path.parent.resolve().is_relative_to(inside) or path.is_dir() and not path.is_symlink():
+            continue  # a listed folder since made a link elsewhere, or a file since made a folder: not ours
         path.unlink(missing_ok=True)
         for parent in path.parents:
-            if parent == folder or any(parent.iterdir()):
+            if parent == folder or not parent.is_dir() or any(parent.iterdir()):
                 break
             parent.rmdir()
     before = _file_signatures(folder)
