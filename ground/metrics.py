@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from rundir.manifest import ManifestLine
-from rundir.telemetry import LEDGER_STATUSES, CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord
+from rundir.telemetry import CaptureRecord, ContactRecord, LedgerRow, PassLinkRecord
 
 
 
@@ -204,7 +204,6 @@ def ledger_summary(ledger: Sequence[LedgerRow], captures: Sequence[CaptureRecord
         "dropped": dropped,
         "on_board": kept,
         "dropped_by_reason": dict(sorted(frame_reasons.items())),
-        "other_status": dict(sorted((k, v) for k, v in status.items() if k not in LEDGER_STATUSES)),
         "frames_missing_from_ledger": len(missing),
         "frames_not_captured": len(unexpected),
         "balanced": captured == delivered + dropped + kept and not missing and not unexpected and unique,

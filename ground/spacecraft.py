@@ -25,7 +25,7 @@ def spacecraft_section(run: Any) -> dict[str, Any] | None:
         return None
     timeline = run.timeline
     lowest_wh = {name: float(timeline.of(name).battery_wh.min()) for name in timeline.satellites} if timeline else {}
-    # a status other than LEDGER_STATUSES is counted apart (report.json ledger.other_status); None without a ledger
+    # each row's status is one of LEDGER_STATUSES (LedgerRow refuses others as bad_line anomalies); None without one
     fates = Counter((row.satellite, row.status) for row in run.ledger) if run.ledger is not None else None
     out = []
     for s in summaries:

@@ -182,17 +182,19 @@ def caveats(report: Mapping[str, Any], stages: Sequence[StageEntry], model_cards
 
 def unfinished(frames: int, ledger: Mapping[str, Any]) -> str | None:
     """When the comparison counts fewer than the ``frames`` captured (report.json ``ledger``): how many it leaves
-    out, and why, as far as the ledger says: still on board, lost on board (``frames_lost`` and the frames dropped
-    whole by no stage's decision, with the reasons of the drops and losses no stage decided), products that failed the ground's checks, and the rest finished but
+    out, and why, as far as the ledger says: still on board, lost on board (``frames_lost``, with the reasons of the
+    drops and losses no stage decided), products that failed the ground's checks, and the rest finished but
     without the telemetry records the comparison reads (a damaged processing.jsonl or captures.jsonl)."""
     captured = ledger.get("captured") or 0
     if frames >= captured:
         return None
     on_board, failed = ledger.get("on_board") or 0, ledger.get("frames_unverified") or 0
     left = captured - frames - on_board - failed  # lost on board, or finished without the records it needs
-    dropped_lost = frames_dropped(ledger)[1]  # frames dropped whole by no stage's decision (storage_full)
+    # frames dropped whole by no stage's decision (storage_full) are among frames_lost, whose rows hold the reason in
+    # dropped_by_reason; a ledger row without it (hand-made) is counted by the larger of the two
+    dropped_lost = frames_dropped(ledger)[1]
     lost = left if "frames_lost" not in ledger else \
-        min(left, ledger["frames_lost"] + sum(dropped_lost.values()))  # (a report before frames_lost: all lost)
+        min(left, max(ledger["frames_lost"], sum(dropped_lost.values())))  # (a report before frames_lost: all)
     reasons = sorted(set(ledger.get("products_lost_by_reason") or {}) | set(dropped_lost))
     why = [f"{on_board} still on board"] if on_board else []
     why += [f"{lost} lost on board" + (f" ({', '.join(reasons)})" if reasons else "")] if lost > 0 else []

@@ -40,7 +40,8 @@ from rasterio.io import MemoryFile
 CODECS = ("ccsds121", "jpegls", "jpeg2000", "jpegxl", "zstd")
 LOSSY = ("jpegls", "jpeg2000", "jpegxl")  # the codecs with a lossy setting
 EXTENSIONS = {"ccsds121": ".rz", "jpegls": ".jls", "jpeg2000": ".j2k", "jpegxl": ".jxl", "zstd": ".zst"}
-NAMES = {"ccsds121": "CCSDS 121", "jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL", "zstd": "zstd"}  # as reports name them
+NAMES = {"ccsds121": "CCSDS 121", "jpegls": "JPEG-LS", "jpeg2000": "JPEG 2000", "jpegxl": "JPEG XL",
+         "zstd": "zstd"}  # as reports name them
 # The lossless codecs the spacecraft sizes each capture in for the report's comparison (telemetry/processing.jsonl
 # alternative_bytes ``lossless_<codec>`` and ``cloud_filter_<codec>``): CCSDS 123.0-B-2's and 122.0-B-2's relatives.
 ESTIMATED_LOSSLESS = ("jpegls", "jpeg2000")

@@ -16,8 +16,8 @@ from hypothesis import given, settings, strategies as st
 
 from rundir.errors import InputFileError
 from tests.lock_holder import lock_holder
-from rundir.files import (WRITTEN_LIST, NpzReader, folder_lock, remade_folder, jsonl_line, read_npz, signals_blocked, signals_held,
-                          write_atomic, write_json, write_jsonl, write_npz, write_text)
+from rundir.files import (WRITTEN_LIST, NpzReader, folder_lock, remade_folder, jsonl_line, read_npz, signals_blocked,
+                          signals_held, write_atomic, write_json, write_jsonl, write_npz, write_text)
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_part(tmp_path):

@@ -126,10 +126,6 @@ def test_ledger_with_a_frame_never_captured_is_unbalanced():
     assert s["balanced"] is False and s["frames_not_captured"] == 1
 
 
-def test_ledger_with_an_unknown_status_is_unbalanced():
-    s = ledger_summary(LEDGER[:-1] + [ledger_row("f5", "lost")], CAPTURES)
-    assert s["balanced"] is False and s["other_status"] == {"lost": 1}
-
 
 def test_on_board_bytes_and_age():
     board = on_board(LEDGER)

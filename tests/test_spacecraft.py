@@ -124,10 +124,13 @@ def test_no_section_without_a_satellite_summary(tiny_run, run_json):
     assert spacecraft_section(run) is None
 
 
-def test_a_ledger_status_the_report_does_not_know_is_left_out_of_the_satellites_counts(starved_run):
-    """report.json counts such a row apart (ledger.other_status); the per-satellite counts raised KeyError on it."""
+def test_a_ledger_status_the_report_does_not_know_is_a_bad_line_left_out_of_the_satellites_counts(starved_run):
+    """The per-satellite counts raised KeyError on such a row; it is now refused where it is read, naming its line."""
     path = starved_run / "telemetry" / "ledger.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     jsonl(path, [{**rows[0], "status": "lost"}, *rows[1:]])
-    craft = spacecraft_section(load_run(starved_run))["satellites"][0]
+    run = load_run(starved_run)
+    assert [(a["kind"], a["line"]) for a in run.anomalies] == [("bad_line", 1)]
+    assert "status: expected one of delivered, dropped, on_board" in run.anomalies[0]["detail"]
+    craft = spacecraft_section(run)["satellites"][0]
     assert sum(craft[f"frames_{s}"] for s in ("delivered", "dropped", "on_board")) == len(rows) - 1

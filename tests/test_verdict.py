@@ -139,6 +139,11 @@ def test_a_comparison_of_part_of_the_capture_says_how_much_is_left_out():
     assert unfinished(24, mixed).endswith(": 1 still on board, 1 lost on board (evicted), 1 that failed the ground's "
                                           "checks.")
     assert unfinished(27, {"captured": 27, "on_board": 0}) is None
+    # a frame dropped whole when storage filled is one of frames_lost: counted once, beside one whose record is gone
+    dropped = {"captured": 10, "on_board": 0, "frames_lost": 1, "dropped_by_reason": {"storage_full": 1},
+               "products_lost_by_reason": {"storage_full": 1}}
+    assert unfinished(8, dropped).endswith(": 1 lost on board (storage_full), 1 whose telemetry records the "
+                                           "comparison reads are missing or unreadable (see the reception anomalies).")
     # a delivered frame whose processing record was unreadable: not lost on board (the ledger counts no loss)
     assert unfinished(4, {"captured": 5, "on_board": 0, "frames_lost": 0}).endswith(
         ": 1 whose telemetry records the comparison reads are missing or unreadable (see the reception anomalies).")
