@@ -68,7 +68,7 @@ BANDWIDTH_DEFINITIONS = {
                       "whole (telemetry/ledger.jsonl): what the storage plot ends on",
     "raw_bytes_finished": "bent-pipe bytes of the frames the pipeline finished with: every product delivered and "
                           "verified by the ground or discarded on purpose (e.g. cloudy tiles), none still on board, "
-                          "lost to storage or failing the ground's checks",
+                          "lost to storage or failing the ground's checks; only frames with a capture record",
     "saved_fraction": "1 - (downlinked bytes of the finished frames) / raw_bytes_finished: what the pipeline saved "
                       "against bent-pipe for the same captures; without telemetry, 1 - downlinked_bytes / "
                       "raw_bytes_delivered",

@@ -89,8 +89,10 @@ def load_run(run_dir: Path, cog_threads: int | str = ALL_CORES) -> RunData:
     ``cog_threads``: :func:`ground.stitch.write_cog`) and read its telemetry.
 
     Raises InputFileError when ``run_dir`` is not a directory or has neither ``downlink/`` nor ``telemetry/``, or
-    when a file of its ``truth/`` or ``evaluation/`` (the scoring's, never downlinked) is not a readable ``.npz``
-    archive: before anything is written, so that the last report's mosaics and report.json still agree.
+    when a file of its ``truth/`` or ``evaluation/`` (the scoring's, never downlinked) does not open as an ``.npz``
+    archive (cut short, or another kind of file): before anything is written, so that the last report's mosaics
+    and report.json still agree. (An archive that opens but holds a damaged array stops the report where it is
+    read: checking every array first would decompress every file twice.)
     """
     run_dir = Path(run_dir)
     check_run_dir(run_dir)

@@ -59,6 +59,7 @@ JPEGLS_EOI = b"\xff\xd9"  # the end-of-image marker closing a JPEG-LS codestream
 # (ITU-T T.87, A.2.1); a 0 bit is stuffed after each FF byte, so the next byte is not FF (T.87 A.1): at most every
 # other byte carries one, 1/15 more bits. Under 9 bytes a sample.
 JPEGLS_WORST_BYTES_PER_SAMPLE = 9
+JPEGLS_NOISE_BYTES_PER_SAMPLE = 2.5  # tried first: uniform 16-bit noise codes to 2.08 bytes a sample (measured)
 JPEGLS_HEADER_BYTES = 4096  # SOI, SOF55, LSE, SOS and EOI markers (T.87 annex C), with room to spare
 CCSDS121_BLOCK_SAMPLES = 16  # J, samples a block: 8, 16, 32 or 64 (CCSDS 121.0-B-3); libaec's README's example
 CCSDS121_RSI_BLOCKS = 128  # r, blocks between reference samples (up to 4096); libaec's README's example
@@ -121,11 +122,21 @@ def jpegls(dn: np.ndarray, bit_depth: int, max_error_dn: int = 0) -> bytes:
     """
     del bit_depth  # imagecodecs codes the dtype's precision (16 bits for uint16); decode clamps to bit_depth
     bsq, near = _bsq(dn), int(max_error_dn) or None
+    # imagecodecs sizes its buffer at about the raw size, which noise outgrows: then larger ones, the last the bound
+    return (_jpegls_into(bsq, near, None) or _jpegls_into(bsq, near, JPEGLS_NOISE_BYTES_PER_SAMPLE)
+            or _jpegls_into(bsq, near, JPEGLS_WORST_BYTES_PER_SAMPLE))
+
+
+def _jpegls_into(bsq: np.ndarray, near: int | None, bytes_per_sample: float | None) -> bytes | None:
+    """The JPEG-LS codestream of ``bsq`` in a buffer of ``bytes_per_sample`` a sample (None: imagecodecs' own), or
+    None when it is too small; CharLS's other errors raised."""
+    out = None if bytes_per_sample is None else bytearray(int(bytes_per_sample * bsq.size) + JPEGLS_HEADER_BYTES)
     try:
-        return bytes(imagecodecs.jpegls_encode(bsq, level=near))
-    except imagecodecs.JpeglsError:  # imagecodecs sizes its buffer at about the raw size: noise outgrows it
-        out = bytearray(JPEGLS_WORST_BYTES_PER_SAMPLE * bsq.size + JPEGLS_HEADER_BYTES)
         return bytes(imagecodecs.jpegls_encode(bsq, level=near, out=out))
+    except imagecodecs.JpeglsError as err:
+        if "too small" not in str(err) or bytes_per_sample == JPEGLS_WORST_BYTES_PER_SAMPLE:
+            raise
+        return None
 
 
 def jpeg2000(dn: np.ndarray, bit_depth: int, quality_db: float | None = None,
@@ -167,6 +178,8 @@ def ccsds121(dn: np.ndarray, bit_depth: int) -> bytes:
     green book; Blanes et al. 2014, above; on the quickstart frames JPEG-LS by about 10 %, benchmarks/codecs.py).
     """
     check_bit_depth("ccsds121", bit_depth)
+    if dn.size and int(dn.max()) >> bit_depth:  # libaec codes n bits a sample: a larger DN would not come back
+        raise ValueError(f"ccsds121 codes {bit_depth}-bit samples, got DN {int(dn.max())}")
     samples = np.ascontiguousarray(_bsq(dn), dtype=_aec_dtype(bit_depth))
     return bytes(imagecodecs.aec_encode(samples, bitspersample=bit_depth, flags=CCSDS121_FLAGS,
                                         blocksize=CCSDS121_BLOCK_SAMPLES, rsi=CCSDS121_RSI_BLOCKS))
@@ -176,7 +189,8 @@ def ccsds121_decode(data: bytes, shape: tuple[int, ...], bit_depth: int) -> np.n
     """Inverse of :func:`ccsds121`: the (H, W, B) uint16 frame of ``shape``; ValueError when ``data`` does not decode
     to that many ``bit_depth``-bit samples (a damaged or truncated stream, another frame)."""
     dtype, n = _aec_dtype(bit_depth), math.prod(shape)
-    padded = -(-n // CCSDS121_BLOCK_SAMPLES) * CCSDS121_BLOCK_SAMPLES  # the last block is coded whole, zero-padded
+    padded = -(-n // CCSDS121_BLOCK_SAMPLES) * CCSDS121_BLOCK_SAMPLES  # the last block coded whole (libaec repeats
+    # the last sample to fill it), and decoded whole
     if not data:  # libaec decodes no bytes to nothing
         raise ValueError("not a decodable ccsds121 stream (no bytes)")
     try:

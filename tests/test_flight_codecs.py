@@ -126,6 +126,15 @@ def test_ccsds121_is_the_standards_rice_code_bit_for_bit_in_size(bits, noise_dn)
     assert len(flight_codecs.ccsds121(dn, bits)) == -(-expected_bits // 8)
 
 
+@pytest.mark.parametrize("bits, dn", [(8, 300), (12, 5000)])
+def test_ccsds121_refuses_a_dn_its_bit_depth_cannot_hold(bits, dn):
+    """At 8 bits the cast to one byte wrapped 300 to 44, and at 12 bits 5000 coded a stream that decoded to 2
+    samples: a product said to be lossless that was not."""
+    frame_dn = np.full((4, 4, 2), dn, np.uint16)
+    with pytest.raises(ValueError, match=f"^ccsds121 codes {bits}-bit samples, got DN {dn}$"):
+        flight_codecs.ccsds121(frame_dn, bits)
+
+
 def test_ccsds121_codes_flat_ground_with_its_low_entropy_options():
     """A flat frame's residuals are all 0: the standard's zero-block option codes runs of such blocks in a few bits,
     where the split-sample code spends at least a bit a sample."""
