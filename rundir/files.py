@@ -178,7 +178,8 @@ def remade_folder(folder: Path) -> Iterator[Path]:
         path = folder / rel
         if not path.parent.resolve().is_relative_to(inside) or path.is_dir() and not path.is_symlink():
             continue  # a listed folder since made a link elsewhere, or a file since made a folder: not ours
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # gone, or a folder of it made a file
+            path.unlink()
         for parent in path.parents:
             if parent == folder or not parent.is_dir() or any(parent.iterdir()):
                 break

@@ -242,12 +242,13 @@ def test_a_remade_folder_lists_a_users_file_the_writer_replaced_and_what_it_wrot
         raise RuntimeError("writer failed")
     assert (folder / WRITTEN_LIST).read_text() == "catalog.json\n"
     (folder / WRITTEN_LIST).write_text(f"catalog.json\n../outside.txt\n{tmp_path / 'outside.txt'}\n"
-                                       "gone/item.json\nmine/a.json\n")
+                                       "gone/item.json\nmine/a.json\nflat/b.json\n")
     (folder / "mine" / "a.json").mkdir(parents=True)  # a listed file since made a folder, a listed one deleted
+    (folder / "flat").write_text("mine too")  # and a listed folder since made a file
     with remade_folder(folder):
         pass
     assert not (folder / "catalog.json").exists() and (folder / "user.txt").exists()
-    assert (folder / "mine" / "a.json").is_dir()
+    assert (folder / "mine" / "a.json").is_dir() and (folder / "flat").read_text() == "mine too"
     assert (tmp_path / "outside.txt").read_text() == "keep" and (folder / WRITTEN_LIST).read_text() == ""
 
 
