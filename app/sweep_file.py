@@ -221,7 +221,7 @@ def load_sweep(path: str | Path, models_at_run: bool = False) -> Sweep:
     check = ScenarioCheck(path, targets, source, models_at_run)
     wrong = {issue.path for issue in issues}  # an axis with problems of its own is not tried on the scenario
     axes = tuple(axis_of(key, axis) for key, axis in (targets.axes or {}).items()
-                 if not any(p == join("axes", key) or p.startswith((f"axes.{key}.", f"axes.{key}[")) for p in wrong))
+                 if not any(_within(p, join("axes", key)) for p in wrong))
     check.check(axes)
     runs = check.runs(cfg, axes) if cfg is not None and not issues and not check.issues else []
     if issues or check.issues:
@@ -238,7 +238,7 @@ def _withheld_issues(data: dict[str, Any], source: Source, issues: list[ConfigIs
     wrong = {issue.path for issue in issues}
 
     def clean(key: str) -> bool:
-        return not any(p == key or p.startswith((f"{key}.", f"{key}[")) for p in wrong)
+        return not any(_within(p, key) for p in wrong)
 
     kept = {key: value for key, value in data.items() if clean(key)}
     judged = clean("sampling.method")  # else no sampling, and no range axis
@@ -249,9 +249,14 @@ def _withheld_issues(data: dict[str, Any], source: Source, issues: list[ConfigIs
                         if clean(join("axes", key)) and (judged or not isinstance(axis, dict) or "values" in axis)}
     builder = Builder(source)
     builder.build(SweepFile, kept, "")
-    return [issue for issue in builder.finish() if clean(issue.path) and not any(
-        issue.path.startswith((f"{p}.", f"{p}[")) for p in wrong)  # a key left out is judged as unset: not said
+    return [issue for issue in builder.finish() if not any(_within(issue.path, p) or _within(p, issue.path)
+                                                           for p in wrong)  # a key left out reads as unset
             and issue.path.split(".")[0].split("[")[0] in ("axes", "sampling", "replicates", "set")]
+
+
+def _within(path: str, key: str) -> bool:
+    """``path`` is the YAML path ``key`` or one under it."""
+    return path == key or path.startswith((f"{key}.", f"{key}["))
 
 
 def _leave_to_scenario(data: dict[str, Any], source: Source) -> None:
